@@ -1,0 +1,69 @@
+"""The one exception tree of secretsmgr, and the exit code each branch maps to.
+
+Lower layers raise these; only ``secretsmgr.cli.app`` turns them into messages and exit codes.
+A message is one lowercase line without a final period and never holds a secret value,
+a data key or a private key.
+"""
+
+from __future__ import annotations
+
+
+class SecretsmgrError(Exception):
+    """Base of every expected failure: exit 1 unless a subclass says otherwise."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hints: tuple[str, ...] | list[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hints = tuple(hints)
+
+
+class RefusedError(SecretsmgrError):
+    """An operation was refused and nothing was changed (exit 1)."""
+
+
+class FormatError(RefusedError):
+    """A file is not valid SOPS/YAML/JSON/dotenv as secretsmgr reads it."""
+
+
+class IntegrityError(RefusedError):
+    """The MAC does not match or a value fails to authenticate: the file was changed outside SOPS."""
+
+
+class DecryptionError(RefusedError):
+    """The data key could not be recovered with the identities at hand."""
+
+
+class AlreadyEncryptedError(RefusedError):
+    """The input already carries SOPS metadata."""
+
+
+class ChainError(RefusedError):
+    """The changelog hash chain is broken."""
+
+
+class RotationAbortedError(RefusedError):
+    """A rotation stopped before its commit point; every file is as it was."""
+
+
+class UserError(SecretsmgrError):
+    """Usage or configuration error (exit 2)."""
+
+    exit_code = 2
+
+
+class UsageError(UserError):
+    """A flag or argument does not make sense."""
+
+
+class ConfigError(UserError):
+    """A malformed or missing configuration (.sops.yaml, .secretsmgr.yaml, Flux manifests)."""
+
+
+class KeyNotFoundError(UserError):
+    """No key (identity or cluster key) was found where one is needed."""
+
+
+class InputFileError(UserError):
+    """A file named on the command line is missing or unreadable."""
