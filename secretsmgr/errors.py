@@ -28,7 +28,7 @@ class FormatError(RefusedError):
 
 
 class IntegrityError(RefusedError):
-    """The MAC does not match or a value fails to authenticate: the file was changed outside SOPS."""
+    """The MAC does not match or a value fails to authenticate: changed outside SOPS."""
 
 
 class DecryptionError(RefusedError):

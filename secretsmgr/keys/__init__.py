@@ -1,0 +1,1 @@
+"""Keys: the age recipient/identity seam and where identities come from."""

@@ -1,0 +1,117 @@
+"""age recipients and identities through pyrage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import pyrage
+from pyrage import ssh, x25519
+
+from secretsmgr.errors import ConfigError
+
+SECRET_PREFIX = "AGE-SECRET-KEY-1"
+PQ_SECRET_PREFIX = "AGE-SECRET-KEY-PQ-1"
+PLUGIN_PREFIX = "AGE-PLUGIN-"
+
+
+class AgeRecipient:
+    """An ``age1…`` (or ``ssh-ed25519``/``ssh-rsa``) public key that wraps data keys."""
+
+    __slots__ = ("_public", "_recipient")
+
+    def __init__(self, public: str) -> None:
+        public = public.strip()
+        try:
+            if public.startswith(("ssh-ed25519 ", "ssh-rsa ")):
+                self._recipient: object = ssh.Recipient.from_str(public)
+            else:
+                self._recipient = x25519.Recipient.from_str(public)
+        except (pyrage.RecipientError, ValueError) as exc:
+            raise ConfigError(f"invalid age recipient {public!r}") from exc
+        self._public = public
+
+    @property
+    def public(self) -> str:
+        """The recipient string."""
+        return self._public
+
+    def wrap(self, data: bytes) -> str:
+        """Encrypt ``data`` to this recipient, ASCII-armored."""
+        return bytes(pyrage.encrypt(data, [self._recipient], armored=True)).decode("ascii")
+
+
+def is_valid_recipient(public: str) -> bool:
+    """Whether ``public`` parses as an age X25519 recipient."""
+    try:
+        x25519.Recipient.from_str(public.strip())
+    except (pyrage.RecipientError, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class AgeIdentity:
+    """One or more age identities tried together; ``publics`` lists their recipients."""
+
+    publics: tuple[str, ...]
+    _identities: tuple[object, ...] = field(repr=False)
+    source: str = ""
+
+    def unwrap(self, armored: str) -> bytes | None:
+        """Open an armored age file with any of the identities, or None."""
+        try:
+            return bytes(pyrage.decrypt(armored.encode("ascii"), list(self._identities)))
+        except (pyrage.DecryptError, ValueError, UnicodeEncodeError):
+            return None
+
+
+def parse_identities(text: str, source: str) -> AgeIdentity:
+    """Parse identity text (``keys.txt`` style); errors name the line, never its content."""
+    publics: list[str] = []
+    identities: list[object] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith(SECRET_PREFIX):
+            try:
+                ident = x25519.Identity.from_str(line)
+            except (pyrage.IdentityError, ValueError) as exc:
+                raise ConfigError(f"malformed identity on line {number} of {source}") from exc
+            identities.append(ident)
+            publics.append(str(ident.to_public()))
+        elif line.startswith((PQ_SECRET_PREFIX, PLUGIN_PREFIX)):
+            continue  # post-quantum and plugin identities are not supported in-process
+        else:
+            raise ConfigError(
+                f"malformed identity on line {number} of {source}",
+                hints=("identity files hold AGE-SECRET-KEY-1… lines; '#' starts a comment",),
+            )
+    return AgeIdentity(tuple(publics), tuple(identities), source)
+
+
+def merge_identities(parts: Iterable[AgeIdentity]) -> AgeIdentity:
+    """One identity set holding every identity of ``parts``, duplicates dropped."""
+    publics: list[str] = []
+    identities: list[object] = []
+    sources: list[str] = []
+    for part in parts:
+        for public, ident in zip(part.publics, part._identities, strict=True):
+            if public not in publics:
+                publics.append(public)
+                identities.append(ident)
+        if part.source and part.source not in sources:
+            sources.append(part.source)
+    return AgeIdentity(tuple(publics), tuple(identities), ", ".join(sources))
+
+
+def generate_identity() -> tuple[str, str]:
+    """A new X25519 identity: (secret ``AGE-SECRET-KEY-1…``, public ``age1…``)."""
+    ident = x25519.Identity.generate()
+    return str(ident), str(ident.to_public())
+
+
+def recipients(publics: Sequence[str]) -> list[AgeRecipient]:
+    """Parse a list of public keys."""
+    return [AgeRecipient(p) for p in publics]

@@ -1,0 +1,26 @@
+"""The two one-method seams between the format core and key material."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Recipient(Protocol):
+    """Something that can wrap a data key (or a Shamir share) for one public key."""
+
+    @property
+    def public(self) -> str:
+        """The recipient string written to the metadata (``age1…``)."""
+        ...
+
+    def wrap(self, data: bytes) -> str:
+        """Encrypt ``data`` to this recipient as an armored age file."""
+        ...
+
+
+class Identity(Protocol):
+    """Something that may be able to open an armored age file."""
+
+    def unwrap(self, armored: str) -> bytes | None:
+        """The plaintext, or None when this identity cannot open it."""
+        ...

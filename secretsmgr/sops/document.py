@@ -1,0 +1,358 @@
+"""Whole files: parse, encrypt, decrypt, verify and write, in YAML, JSON or dotenv."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from secretsmgr.errors import FormatError, IntegrityError
+from secretsmgr.keys.protocols import Identity, Recipient
+from secretsmgr.sops import cipher
+from secretsmgr.sops.datakey import new_data_key, unwrap_data_key, wrap_data_key
+from secretsmgr.sops.dotenvio import (
+    META_PREFIX,
+    emit_dotenv,
+    flatten_metadata,
+    parse_dotenv,
+    unflatten_metadata,
+)
+from secretsmgr.sops.encvalue import is_enc, parse_enc
+from secretsmgr.sops.jsonio import emit_json, parse_json
+from secretsmgr.sops.mac import compute_mac, mac_aad, macs_equal
+from secretsmgr.sops.metadata import (
+    SOPS_KEY,
+    WRITE_VERSION,
+    format_metadata,
+    parse_metadata,
+)
+from secretsmgr.sops.model import EncryptionRule, SopsMetadata
+from secretsmgr.sops.rules import Leaf, map_with_rule
+from secretsmgr.sops.tree import MapNode, Node, Path, aad_for
+from secretsmgr.sops.values import Comment, parse_typed, serialize
+from secretsmgr.sops.yamlio import emit_yaml, parse_yaml
+
+
+class FileFormat(StrEnum):
+    """The stores secretsmgr reads and writes."""
+
+    YAML = "yaml"
+    JSON = "json"
+    DOTENV = "dotenv"
+
+
+def format_for_path(name: str) -> FileFormat:
+    """Pick the store from a file name, as sops does from the extension."""
+    lower = name.lower()
+    if lower.endswith(".json"):
+        return FileFormat.JSON
+    if lower.endswith(".env"):
+        return FileFormat.DOTENV
+    return FileFormat.YAML
+
+
+IvCache = dict[tuple[bytes, str, bytes], bytes]
+
+
+@dataclass(slots=True)
+class SopsFile:
+    """An encrypted file: its documents (without the ``sops`` key) and its metadata."""
+
+    format: FileFormat
+    docs: list[MapNode]
+    metadata: SopsMetadata
+
+
+@dataclass(slots=True)
+class Decrypted:
+    """The plaintext of a file plus what is needed to write it back under the same key."""
+
+    format: FileFormat
+    docs: list[MapNode]
+    metadata: SopsMetadata
+    data_key: bytes = field(repr=False)
+    ivs: IvCache = field(repr=False, default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def parse_documents(text: str, fmt: FileFormat) -> list[Node]:
+    """Parse any file (plain or encrypted) into document trees."""
+    if fmt is FileFormat.JSON:
+        return parse_json(text)
+    if fmt is FileFormat.DOTENV:
+        return parse_dotenv(text)
+    return parse_yaml(text)
+
+
+def _metadata_node(doc: MapNode, fmt: FileFormat) -> Node:
+    if fmt is FileFormat.DOTENV:
+        pairs = [
+            (i[0], i[1])
+            for i in doc.items
+            if not isinstance(i, Comment) and i[0].startswith(META_PREFIX) and isinstance(i[1], str)
+        ]
+        return unflatten_metadata(pairs) if pairs else None
+    return doc.get(SOPS_KEY)
+
+
+def _strip_metadata(doc: MapNode, fmt: FileFormat) -> MapNode:
+    if fmt is FileFormat.DOTENV:
+        return MapNode(
+            [i for i in doc.items if isinstance(i, Comment) or not i[0].startswith(META_PREFIX)]
+        )
+    return doc.without(SOPS_KEY)
+
+
+def has_metadata(docs: Sequence[Node], fmt: FileFormat) -> bool:
+    """Whether the first document carries a ``sops`` block with a version and a MAC."""
+    if not docs or not isinstance(docs[0], MapNode):
+        return False
+    meta = _metadata_node(docs[0], fmt)
+    return (
+        isinstance(meta, MapNode)
+        and meta.get("mac") not in (None, "")
+        and (meta.get("version") not in (None, ""))
+    )
+
+
+def load(text: str, fmt: FileFormat) -> SopsFile:
+    """Parse an encrypted file; ``FormatError`` when it has no (valid) sops metadata."""
+    docs = parse_documents(text, fmt)
+    if not docs or not isinstance(docs[0], MapNode):
+        raise FormatError("sops metadata not found")
+    meta_node = _metadata_node(docs[0], fmt)
+    if meta_node is None:
+        raise FormatError("sops metadata not found")
+    metadata = parse_metadata(meta_node)
+    trees: list[MapNode] = []
+    for doc in docs:
+        if doc is None:
+            continue
+        if not isinstance(doc, MapNode):
+            raise FormatError("the top level of every document must be a mapping")
+        trees.append(_strip_metadata(doc, fmt))
+    return SopsFile(fmt, trees, metadata)
+
+
+def parse_plain(text: str, fmt: FileFormat) -> list[MapNode]:
+    """Parse a plaintext file to encrypt: mappings only, empty documents dropped."""
+    if not text.strip():
+        raise FormatError("the file is empty")
+    docs = [d for d in parse_documents(text, fmt) if d is not None]
+    if not docs:
+        raise FormatError("the file has no document")
+    out: list[MapNode] = []
+    for doc in docs:
+        if not isinstance(doc, MapNode):
+            raise FormatError("the top level of every document must be a mapping")
+        out.append(doc)
+    if has_metadata(out, fmt):
+        from secretsmgr.errors import AlreadyEncryptedError
+
+        raise AlreadyEncryptedError("the file is already encrypted (it has sops metadata)")
+    return out
+
+
+# ----------------------------------------------------------------------------- crypto
+
+
+def _where(path: Path) -> str:
+    return ".".join(path) if path else "(top level)"
+
+
+def decrypt_docs(
+    sf: SopsFile, data_key: bytes, *, verify: bool = True
+) -> tuple[list[MapNode], IvCache]:
+    """Decrypt every value; verify the MAC unless told not to. Raises ``IntegrityError``."""
+    ivs: IvCache = {}
+    rule = sf.metadata.rule
+
+    def open_leaf(path: Path, leaf: Leaf, encrypted: bool) -> Leaf:
+        if isinstance(leaf, Comment):
+            text = leaf.text
+            if encrypted and is_enc(text):
+                return _open(path, text, comment=True)
+            return leaf
+        if not encrypted:
+            return leaf
+        if isinstance(leaf, str):
+            if leaf == "":
+                return leaf
+            return _open(path, leaf, comment=False)
+        if leaf is None:
+            return leaf
+        raise FormatError(
+            f"{_where(path)}: value is not encrypted (does not match sops' data format)"
+        )
+
+    def _open(path: Path, text: str, comment: bool) -> Leaf:
+        aad = aad_for(path)
+        try:
+            enc = parse_enc(text)
+        except FormatError as exc:
+            raise FormatError(f"{_where(path)}: {exc.message}") from exc
+        try:
+            plain = cipher.open_enc(enc, data_key, aad)
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"{_where(path)}: value fails to authenticate — the file was changed outside SOPS"
+            ) from exc
+        value = parse_typed(plain, enc.type)
+        ivs[(plain, enc.type, aad)] = enc.iv
+        return value
+
+    docs = [map_with_rule(doc, rule, open_leaf) for doc in sf.docs]
+    trees = [d for d in docs if isinstance(d, MapNode)]
+    if verify:
+        verify_mac(trees, sf.metadata, data_key)
+    return trees, ivs
+
+
+def stored_mac(metadata: SopsMetadata, data_key: bytes) -> str:
+    """Decrypt the stored MAC string."""
+    try:
+        enc = parse_enc(metadata.mac)
+    except FormatError as exc:
+        raise FormatError("sops metadata: mac does not match sops' data format") from exc
+    try:
+        plain = cipher.open_enc(enc, data_key, mac_aad(metadata.lastmodified))
+    except IntegrityError as exc:
+        raise IntegrityError("MAC mismatch — the file was changed outside SOPS") from exc
+    return plain.decode("utf-8", "replace")
+
+
+def verify_mac(docs: Sequence[MapNode], metadata: SopsMetadata, data_key: bytes) -> None:
+    """Raise ``IntegrityError`` unless the MAC over ``docs`` equals the stored one."""
+    expected = stored_mac(metadata, data_key)
+    actual = compute_mac(docs, metadata.rule, metadata.mac_only_encrypted)
+    if not macs_equal(expected, actual):
+        raise IntegrityError("MAC mismatch — the file was changed outside SOPS")
+
+
+def decrypt(sf: SopsFile, identities: Sequence[Identity], *, verify: bool = True) -> Decrypted:
+    """Recover the data key with ``identities`` and decrypt the whole file."""
+    data_key = unwrap_data_key(sf.metadata, identities)
+    docs, ivs = decrypt_docs(sf, data_key, verify=verify)
+    return Decrypted(sf.format, docs, sf.metadata, data_key, ivs)
+
+
+def now_lastmodified() -> str:
+    """The current UTC time as sops writes ``lastmodified``: whole seconds with ``Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def encrypt_docs(
+    docs: Sequence[MapNode], data_key: bytes, rule: EncryptionRule, ivs: IvCache | None = None
+) -> list[MapNode]:
+    """Encrypt every leaf the rule selects; reuse an IV from ``ivs`` for unchanged values."""
+
+    def seal(path: Path, leaf: Leaf, encrypted: bool) -> Leaf:
+        if not encrypted or leaf is None:
+            return leaf
+        if isinstance(leaf, Comment):
+            if leaf.text == "":
+                return leaf
+        elif leaf == "":
+            return leaf
+        plain, type_name = serialize(leaf)
+        aad = aad_for(path)
+        iv = ivs.get((plain, type_name, aad)) if ivs else None
+        text = cipher.encrypt_bytes(plain, type_name, data_key, aad, iv)
+        return Comment(text) if isinstance(leaf, Comment) else text
+
+    out = [map_with_rule(doc, rule, seal) for doc in docs]
+    return [d for d in out if isinstance(d, MapNode)]
+
+
+def seal(
+    docs: Sequence[MapNode],
+    *,
+    fmt: FileFormat,
+    data_key: bytes,
+    metadata: SopsMetadata,
+    ivs: IvCache | None = None,
+    lastmodified: str | None = None,
+) -> SopsFile:
+    """Encrypt plaintext ``docs`` under ``data_key`` with fresh ``lastmodified`` and MAC.
+
+    ``metadata`` supplies the key groups (already wrapping ``data_key``), rule and flags.
+    """
+    stamp = lastmodified or now_lastmodified()
+    mac = compute_mac(docs, metadata.rule, metadata.mac_only_encrypted)
+    mac_enc = cipher.encrypt_bytes(mac.encode("ascii"), "str", data_key, mac_aad(stamp))
+    new_meta = SopsMetadata(
+        key_groups=metadata.key_groups,
+        lastmodified=stamp,
+        mac=mac_enc,
+        rule=metadata.rule,
+        mac_only_encrypted=metadata.mac_only_encrypted,
+        shamir_threshold=metadata.shamir_threshold,
+        version=metadata.version,
+    )
+    return SopsFile(fmt, encrypt_docs(docs, data_key, metadata.rule, ivs), new_meta)
+
+
+def encrypt(
+    docs: Sequence[MapNode],
+    *,
+    fmt: FileFormat,
+    groups: Sequence[Sequence[Recipient]],
+    rule: EncryptionRule,
+    mac_only_encrypted: bool = False,
+    shamir_threshold: int = 0,
+    data_key: bytes | None = None,
+) -> SopsFile:
+    """Encrypt a plaintext file for new: new data key wrapped per recipient."""
+    if not any(groups):
+        raise FormatError("no recipients to encrypt to")
+    key = data_key if data_key is not None else new_data_key()
+    key_groups, threshold = wrap_data_key(key, groups, shamir_threshold)
+    template = SopsMetadata(
+        key_groups=key_groups,
+        lastmodified="",
+        mac="",
+        rule=rule,
+        mac_only_encrypted=mac_only_encrypted,
+        shamir_threshold=threshold,
+        version=WRITE_VERSION,
+    )
+    return seal(docs, fmt=fmt, data_key=key, metadata=template)
+
+
+def same_data(a: Sequence[MapNode], b: Sequence[MapNode]) -> bool:
+    """Whether two plaintext trees hold the same values and comments in the same order."""
+    return len(a) == len(b) and all(x == y for x, y in zip(a, b, strict=True))
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def dump(sf: SopsFile, indent: int = 4) -> str:
+    """Write an encrypted file in its format, metadata appended as sops does."""
+    meta = format_metadata(sf.metadata)
+    if sf.format is FileFormat.YAML:
+        return emit_yaml([MapNode([*doc.items, (SOPS_KEY, meta)]) for doc in sf.docs], indent)
+    if sf.format is FileFormat.JSON:
+        return emit_json(MapNode([*sf.docs[0].items, (SOPS_KEY, meta)]))
+    doc = MapNode([*sf.docs[0].items, *flatten_metadata(meta)])
+    return emit_dotenv(doc)
+
+
+def dump_plain(docs: Sequence[Node], fmt: FileFormat, indent: int = 4) -> str:
+    """Write plaintext documents in their format (what ``sops -d`` prints)."""
+    if fmt is FileFormat.YAML:
+        return emit_yaml(list(docs), indent)
+    if not docs or not isinstance(docs[0], MapNode):
+        raise FormatError("nothing to write")
+    if fmt is FileFormat.JSON:
+        return emit_json(docs[0])
+    return emit_dotenv(docs[0])
+
+
+def constant_time_equal(a: bytes, b: bytes) -> bool:
+    """Compare two byte strings in constant time."""
+    return hmac.compare_digest(a, b)

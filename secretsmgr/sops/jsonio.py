@@ -1,0 +1,109 @@
+"""JSON in and out, as sops 3.11's JSON store does it (every number a float64, tab indent)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from secretsmgr.errors import FormatError
+from secretsmgr.sops.tree import MapNode, Node, SeqNode
+from secretsmgr.sops.values import Comment, Timestamp, format_float_json
+
+
+def _node(value: Any) -> Node:
+    if isinstance(value, _Pairs):
+        return MapNode([(k, _node(v)) for k, v in value.pairs])
+    if isinstance(value, list):
+        return SeqNode([_node(v) for v in value])
+    if value is None or isinstance(value, bool | float | str):
+        return value
+    raise FormatError("unsupported JSON value")
+
+
+class _Pairs:
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        self.pairs = pairs
+
+
+def parse_json(text: str) -> list[Node]:
+    """Parse a JSON document into one tree (as a one-element list, like YAML documents)."""
+    try:
+        data = json.loads(text, object_pairs_hook=_Pairs, parse_int=float, parse_constant=_bad)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        line = getattr(exc, "lineno", None)
+        raise FormatError(f"malformed JSON{f' at line {line}' if line else ''}") from exc
+    node = _node(data)
+    if not isinstance(node, MapNode):
+        raise FormatError("the top level of a JSON file must be an object")
+    return [node]
+
+
+def _bad(name: str) -> float:
+    raise FormatError(f"malformed JSON: {name} is not allowed")
+
+
+def _quote(s: str) -> str:
+    # Go's encoding/json escapes HTML-significant characters and U+2028/U+2029.
+    out = json.dumps(s, ensure_ascii=False)
+    return (
+        out.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _scalar(value: Node) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format_float_json(value)
+    if isinstance(value, Timestamp):
+        return _quote(value.text)
+    if isinstance(value, str):
+        return _quote(value)
+    raise FormatError("unsupported value in JSON output")
+
+
+def _emit(value: Node, depth: int, out: list[str]) -> None:
+    pad = "\t" * (depth + 1)
+    if isinstance(value, MapNode):
+        items = [i for i in value.items if not isinstance(i, Comment)]
+        if not items:
+            out.append("{}")
+            return
+        out.append("{\n")
+        for n, (key, child) in enumerate(items):
+            out.append(f"{pad}{_quote(key)}: ")
+            _emit(child, depth + 1, out)
+            out.append(",\n" if n < len(items) - 1 else "\n")
+        out.append("\t" * depth + "}")
+    elif isinstance(value, SeqNode):
+        elements = [e for e in value.items if not isinstance(e, Comment)]
+        if not elements:
+            out.append("[]")
+            return
+        out.append("[\n")
+        for n, child in enumerate(elements):
+            out.append(pad)
+            _emit(child, depth + 1, out)
+            out.append(",\n" if n < len(elements) - 1 else "\n")
+        out.append("\t" * depth + "]")
+    else:
+        out.append(_scalar(value))
+
+
+def emit_json(doc: Node) -> str:
+    """Write one tree as sops writes JSON: tab indent, ``"key": value``, final newline."""
+    out: list[str] = []
+    _emit(doc, 0, out)
+    return "".join(out) + "\n"

@@ -1,0 +1,45 @@
+"""The sops MAC: SHA-512 over the plaintext leaves, stored encrypted under ``lastmodified``."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+
+from secretsmgr.sops.model import EncryptionRule
+from secretsmgr.sops.rules import iter_leaves
+from secretsmgr.sops.tree import Node
+from secretsmgr.sops.values import Comment, mac_bytes, parse_rfc3339
+
+_MAC_ONLY_SEED = hashlib.sha256(b"sops").digest()
+
+
+def compute_mac(docs: Sequence[Node], rule: EncryptionRule, mac_only_encrypted: bool) -> str:
+    """Uppercase hex SHA-512 over every non-comment, non-null plaintext leaf of all documents."""
+    h = hashlib.sha512()
+    if mac_only_encrypted:
+        h.update(_MAC_ONLY_SEED)
+    for doc in docs:
+        for _path, leaf, encrypted in iter_leaves(doc, rule):
+            if leaf is None or isinstance(leaf, Comment):
+                continue
+            if mac_only_encrypted and not encrypted:
+                continue
+            h.update(mac_bytes(leaf))
+    return h.hexdigest().upper()
+
+
+def macs_equal(a: str, b: str) -> bool:
+    """Constant-time comparison of two MAC strings."""
+    return hmac.compare_digest(a.encode("ascii", "replace"), b.encode("ascii", "replace"))
+
+
+def mac_aad(lastmodified: str) -> bytes:
+    """The AAD sops uses for the MAC: ``lastmodified`` normalized to whole seconds."""
+    ts = parse_rfc3339(lastmodified)
+    if ts is None:
+        return lastmodified.encode("utf-8")
+    text = ts.text
+    zone_at = len(text) - 1 if text.endswith("Z") else len(text) - 6
+    base, zone = text[:zone_at], text[zone_at:]
+    return (base.split(".")[0] + zone).encode("ascii")
