@@ -67,3 +67,10 @@ class KeyNotFoundError(UserError):
 
 class InputFileError(UserError):
     """A file named on the command line is missing or unreadable."""
+
+
+def about(path: str, exc: SecretsmgrError) -> SecretsmgrError:
+    """The same error with ``path: `` in front of its message (hints kept)."""
+    clone = type(exc)(f"{path}: {exc.message}", hints=exc.hints)
+    clone.__cause__ = exc.__cause__
+    return clone

@@ -1,0 +1,5 @@
+"""``python -m secretsmgr``."""
+
+from secretsmgr.cli.app import run
+
+run()

@@ -1,0 +1,1 @@
+"""The command-line interface: option parsing, rendering, and the one exit-code mapping."""

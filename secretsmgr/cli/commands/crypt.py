@@ -1,0 +1,151 @@
+"""``encrypt``, ``decrypt`` and ``edit``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from secretsmgr.cli.context import load_identities, out
+
+FileArg = Annotated[Path, typer.Argument(help="The file to read.", show_default=False)]
+InPlace = Annotated[bool, typer.Option("-i", "--in-place", help="Write the result over FILE.")]
+Output = Annotated[
+    Path | None, typer.Option("-o", "--output", help="Write the result to OUT.", metavar="OUT")
+]
+
+
+@contextlib.contextmanager
+def about_file(file: Path, publics: tuple[str, ...]) -> Iterator[None]:
+    """Name the file in any error, with a hint on how to recover."""
+    from secretsmgr.errors import DecryptionError, IntegrityError, SecretsmgrError, about
+
+    try:
+        yield
+    except SecretsmgrError as exc:
+        err = about(str(file), exc)
+        if isinstance(exc, IntegrityError):
+            err.hints = (
+                f"restore it from git (git checkout -- {file}) "
+                "or re-encrypt from a trusted plaintext",
+            )
+        elif isinstance(exc, DecryptionError):
+            shown = ", ".join(p[:12] + "…" for p in publics) or "none"
+            err.hints = (
+                f"the identities tried ({shown}) are not among its recipients",
+                "see its recipients with: secretsmgr audit, or ask a holder to rotate it to you",
+            )
+        raise err from exc
+
+
+def _check_targets(in_place: bool, output: Path | None) -> None:
+    from secretsmgr.errors import UsageError
+
+    if in_place and output is not None:
+        raise UsageError("-i and -o cannot be used together")
+
+
+def encrypt_cmd(
+    file: FileArg,
+    in_place: InPlace = False,
+    output: Output = None,
+    age: Annotated[
+        list[str] | None,
+        typer.Option("--age", help="Recipient(s) replacing the .sops.yaml rule's keys."),
+    ] = None,
+) -> int:
+    """Encrypt FILE with the recipients and rule of its .sops.yaml creation rule."""
+    from secretsmgr.fileops import encrypt_text, resolve_policy
+    from secretsmgr.fsutil import read_text, write_atomic
+    from secretsmgr.sops import format_for_path
+
+    _check_targets(in_place, output)
+    text = read_text(file)
+    policy = resolve_policy(file, age or ())
+    with about_file(file, ()):
+        result = encrypt_text(text, format_for_path(file.name), policy)
+    if in_place:
+        write_atomic(file, result)
+    elif output is not None:
+        write_atomic(output, result)
+    else:
+        out(result)
+    return 0
+
+
+def decrypt_cmd(
+    file: FileArg,
+    in_place: InPlace = False,
+    output: Output = None,
+    extract: Annotated[
+        str | None,
+        typer.Option(
+            "--extract",
+            help='Print one value: dotted (data.password) or ["data"]["password"].',
+            metavar="KEY_PATH",
+        ),
+    ] = None,
+) -> int:
+    """Decrypt FILE (MAC verified) to stdout, or to a file you name."""
+    from secretsmgr.fileops import decrypt_text
+    from secretsmgr.fsutil import read_text, write_atomic
+    from secretsmgr.sops import format_for_path
+
+    _check_targets(in_place, output)
+    text = read_text(file)
+    identities = load_identities()
+    with about_file(file, identities.identity.publics):
+        result = decrypt_text(text, format_for_path(file.name), [identities.identity], extract)
+    if in_place:
+        write_atomic(file, result)
+    elif output is not None:
+        write_atomic(output, result, mode=0o600)
+    else:
+        out(result)
+    return 0
+
+
+def _editor_command() -> list[str]:
+    raw = os.environ.get("SOPS_EDITOR") or os.environ.get("EDITOR") or "vi"
+    return shlex.split(raw)
+
+
+def edit_cmd(file: FileArg) -> int:
+    """Open FILE decrypted in $SOPS_EDITOR/$EDITOR; re-encrypt only when it changed."""
+    from secretsmgr.errors import RefusedError, UserError
+    from secretsmgr.fileops import edit_text
+    from secretsmgr.fsutil import memory_dir, read_text, scratch_file, write_atomic
+    from secretsmgr.sops import format_for_path
+
+    text = read_text(file)
+    identities = load_identities()
+    scratch = memory_dir(os.environ)
+    suffix = "".join(file.suffixes[-1:]) or ".yaml"
+
+    def run_editor(plain: str) -> str:
+        with scratch_file(scratch, suffix, plain) as temp:
+            command = [*_editor_command(), str(temp)]
+            try:
+                result = subprocess.run(command, check=False)
+            except FileNotFoundError as exc:
+                raise UserError(
+                    f"editor not found: {command[0]}",
+                    hints=("set SOPS_EDITOR or EDITOR to an editor command",),
+                ) from exc
+            if result.returncode != 0:
+                raise RefusedError(
+                    f"the editor exited with status {result.returncode}; nothing was changed"
+                )
+            return temp.read_text(encoding="utf-8")
+
+    with about_file(file, identities.identity.publics):
+        updated = edit_text(text, format_for_path(file.name), [identities.identity], run_editor)
+    if updated is not None:
+        write_atomic(file, updated)
+    return 0

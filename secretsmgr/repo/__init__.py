@@ -1,0 +1,1 @@
+"""The repository model: git, `.sops.yaml`, `.secretsmgr.yaml`, kustomize trees and Flux layers."""

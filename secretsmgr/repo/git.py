@@ -1,0 +1,183 @@
+"""Thin wrappers over git: one public function per git command, NUL-separated output.
+
+Every call runs with an environment stripped of the variables a git hook exports
+(``GIT_DIR``, ``GIT_WORK_TREE``, ``GIT_INDEX_FILE``, …), so that a run from inside a
+pre-commit hook still talks to the repository named by ``cwd``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from secretsmgr.errors import ConfigError, RefusedError
+
+# Variables that pin git to another repository or index; a hook exports them.
+_HOOK_ENV = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+)
+
+
+def _git_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for name in _HOOK_ENV:
+        env.pop(name, None)
+    return env
+
+
+def _run(root: Path, args: list[str], *, stdin: bytes | None = None) -> bytes:
+    """Run ``git -C root ARGS``; raise CalledProcessError / FileNotFoundError as subprocess does."""
+    completed = subprocess.run(
+        ["git", "--literal-pathspecs", "-C", str(root), *args],
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        env=_git_env(),
+        check=True,
+    )
+    return completed.stdout
+
+
+def _zsplit(data: bytes) -> list[str]:
+    return [part for part in data.decode("utf-8", "surrogateescape").split("\0") if part]
+
+
+def _last_line(exc: subprocess.CalledProcessError) -> str:
+    for stream in (exc.stderr, exc.stdout):
+        if isinstance(stream, bytes):
+            lines = [ln.strip() for ln in stream.decode("utf-8", "replace").splitlines()]
+            lines = [ln for ln in lines if ln]
+            if lines:
+                return lines[-1][:200]
+    return f"exit status {exc.returncode}"
+
+
+def _not_usable(root: Path, exc: Exception) -> ConfigError:
+    if isinstance(exc, FileNotFoundError):
+        return ConfigError("git is not installed or not on PATH")
+    assert isinstance(exc, subprocess.CalledProcessError)
+    return ConfigError(f"git failed in {root}: {_last_line(exc)}")
+
+
+def toplevel(path: Path) -> Path | None:
+    """Return the top-level folder of the git work tree holding ``path``, or None."""
+    try:
+        out = _run(path, ["rev-parse", "--show-toplevel"])
+    except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError):
+        return None
+    text = out.decode("utf-8", "surrogateescape").rstrip("\n")
+    return Path(text) if text else None
+
+
+def list_files(root: Path) -> list[str]:
+    """List tracked plus untracked-not-ignored files under ``root``, relative to it, sorted."""
+    try:
+        out = _run(root, ["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    base = str(root)
+    return sorted(
+        {rel for rel in _zsplit(out) if os.path.isfile(os.path.join(base, rel))},
+    )
+
+
+def _show_prefix(root: Path) -> str:
+    try:
+        out = _run(root, ["rev-parse", "--show-prefix"])
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    return out.decode("utf-8", "surrogateescape").rstrip("\n")
+
+
+def dirty_paths(root: Path, paths: list[str] | tuple[str, ...]) -> list[str]:
+    """Return which of ``paths`` (relative to ``root``) are modified, staged or untracked."""
+    if not paths:
+        return []
+    prefix = _show_prefix(root)
+    try:
+        out = _run(
+            root,
+            ["status", "--porcelain", "-z", "--untracked-files=all", "--", *paths],
+        )
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    # Porcelain paths are relative to the top level; a rename entry is followed by its origin.
+    changed: set[str] = set()
+    entries = _zsplit(out)
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        status, name = entry[:2], entry[3:]
+        changed.add(name)
+        if "R" in status or "C" in status:
+            i += 1
+            if i < len(entries):
+                changed.add(entries[i])
+        i += 1
+    return sorted({p for p in paths if prefix + p in changed})
+
+
+def user_identity(root: Path) -> str:
+    """Return "Name <email>" from git config user.name/user.email, or "unknown"."""
+    try:
+        out = _run(root, ["config", "-z", "--get-regexp", r"^user\.(name|email)$"])
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return "unknown"
+    values: dict[str, str] = {}
+    for item in _zsplit(out):
+        key, _, value = item.partition("\n")
+        values[key] = value.strip()
+    name, email = values.get("user.name", ""), values.get("user.email", "")
+    if name and email:
+        return f"{name} <{email}>"
+    if name:
+        return name
+    if email:
+        return f"<{email}>"
+    return "unknown"
+
+
+def _head(root: Path) -> str:
+    out = _run(root, ["rev-parse", "--verify", "HEAD"])
+    return out.decode("ascii").strip()
+
+
+def commit(root: Path, paths: list[str] | tuple[str, ...], message: str) -> str:
+    """Commit exactly ``paths`` (other staged changes stay staged); return the new HEAD sha."""
+    if not paths:
+        raise RefusedError("git commit failed: no paths to commit")
+    try:
+        _run(root, ["add", "--", *paths])
+        _run(
+            root,
+            ["commit", "--no-gpg-sign", "-q", "-F", "-", "--", *paths],
+            stdin=message.encode("utf-8"),
+        )
+        return _head(root)
+    except FileNotFoundError as exc:
+        raise RefusedError("git commit failed: git is not installed or not on PATH") from exc
+    except subprocess.CalledProcessError as exc:
+        raise RefusedError(f"git commit failed: {_last_line(exc)}") from exc
+
+
+def walk_files(root: Path) -> list[str]:
+    """List every file under ``root`` (no git), skipping hidden folders such as .git and .venv."""
+    base = str(root)
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        rel_dir = os.path.relpath(dirpath, base)
+        for name in filenames:
+            if not os.path.isfile(os.path.join(dirpath, name)):
+                continue  # a dangling symlink
+            rel = name if rel_dir == "." else os.path.join(rel_dir, name)
+            found.append(Path(rel).as_posix())
+    return sorted(found)

@@ -1,0 +1,267 @@
+"""`.secretsmgr.yaml` (optional, repo root) and the cluster-key precedence chain."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import cast
+
+from secretsmgr.errors import ConfigError, FormatError
+from secretsmgr.sops.yamlio import safe_load_all
+
+SETTINGS_NAME = ".secretsmgr.yaml"
+CLUSTER_KEY_ENV = "SECRETSMGR_CLUSTER_KEY"
+
+_KNOWN_KEYS = frozenset(
+    {
+        "cluster_key",
+        "next_cluster_key",
+        "allowed_recipients",
+        "max_age_days",
+        "changelog",
+        "ignore",
+    }
+)
+_RULE_ID = re.compile(r"^SM\d{3}$")
+_BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+
+
+def _bech32_polymod(values: list[int]) -> int:
+    chk = 1
+    for value in values:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ value
+        for i, gen in enumerate(_BECH32_GEN):
+            if (top >> i) & 1:
+                chk ^= gen
+    return chk
+
+
+def is_age_recipient(text: str) -> bool:
+    """Tell whether ``text`` is a bech32 age recipient (``age1…``) with a valid checksum."""
+    if text != text.lower() or not text.startswith("age1"):
+        return False
+    hrp, sep, data = text.rpartition("1")
+    if not sep or not hrp.startswith("age") or len(data) < 6:
+        return False
+    if any(ch not in _BECH32_CHARSET for ch in data):
+        return False
+    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    return _bech32_polymod(expanded + [_BECH32_CHARSET.index(c) for c in data]) == 1
+
+
+def _check_recipient(key: str, where: str) -> str:
+    if key.upper().startswith("AGE-SECRET-KEY-"):
+        raise ConfigError(f"{where} holds an age private key, not a public key")
+    if not is_age_recipient(key):
+        raise ConfigError(f"{where} is not an age public key (age1…)")
+    return key
+
+
+@lru_cache(maxsize=512)
+def glob_to_regex(pattern: str) -> re.Pattern[str]:
+    """Translate a path glob: ``**/`` = zero or more folders, ``*`` and ``?`` never cross ``/``."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if pattern.startswith("**", i):
+            if pattern.startswith("**/", i):
+                out.append("(?:[^/]*/)*")
+                i += 3
+            else:
+                out.append(".*")
+                i += 2
+        elif ch == "*":
+            out.append("[^/]*")
+            i += 1
+        elif ch == "?":
+            out.append("[^/]")
+            i += 1
+        elif ch == "[":
+            j = i + 1
+            negate = j < n and pattern[j] in "!^"
+            if negate:
+                j += 1
+            first = j
+            if j < n and pattern[j] == "]":
+                j += 1  # a leading "]" is literal, as in fnmatch
+            end = pattern.find("]", j)
+            if end == -1:
+                out.append(re.escape(ch))
+                i += 1
+                continue
+            body = "".join("\\" + c if c in "\\[]^" else c for c in pattern[first:end])
+            out.append(f"[^/{body}]" if negate else f"[{body}]")
+            i = end + 1
+        else:
+            out.append(re.escape(ch))
+            i += 1
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreEntry:
+    """A suppression: findings of ``rule`` on paths matching the glob ``path``, with a reason."""
+
+    rule: str
+    path: str
+    reason: str
+
+    def matches(self, rule_id: str, path: str) -> bool:
+        """Tell whether this entry suppresses ``rule_id`` on the repo-relative ``path``."""
+        return rule_id == self.rule and glob_to_regex(self.path).match(path) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The contents of `.secretsmgr.yaml`, defaults filled in."""
+
+    cluster_key: str | None = None
+    next_cluster_key: str | None = None
+    allowed_recipients: tuple[str, ...] = ()
+    max_age_days: int = 90
+    changelog: str = "secrets-changelog.jsonl"
+    ignore: tuple[IgnoreEntry, ...] = ()
+
+    def is_ignored(self, rule_id: str, path: str) -> bool:
+        """Tell whether any ignore entry suppresses ``rule_id`` on ``path``."""
+        return any(entry.matches(rule_id, path) for entry in self.ignore)
+
+
+def _optional_key(raw: object, where: str) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.strip():
+        raise ConfigError(f"{where} must be a non-empty string")
+    return _check_recipient(raw.strip(), where)
+
+
+def _parse_ignore(raw: object) -> tuple[IgnoreEntry, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError(f"{SETTINGS_NAME}: ignore must be a list")
+    entries: list[IgnoreEntry] = []
+    for number, item in enumerate(cast(list[object], raw), start=1):
+        where = f"{SETTINGS_NAME}: ignore entry {number}"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where} must be a mapping with rule, path and reason")
+        entry = cast(dict[str, object], item)
+        unknown = sorted(set(entry) - {"rule", "path", "reason"}, key=str)
+        if unknown:
+            raise ConfigError(f"{where} has an unknown field: {unknown[0]}")
+        values: dict[str, str] = {}
+        for field in ("rule", "path", "reason"):
+            value = entry.get(field)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{where} has no {field}")
+            values[field] = value.strip()
+        if not _RULE_ID.match(values["rule"]):
+            raise ConfigError(f"{where} names no rule id like SM001")
+        entries.append(IgnoreEntry(**values))
+    return tuple(entries)
+
+
+def parse_settings(text: str) -> Settings:
+    """Parse the text of `.secretsmgr.yaml`."""
+    try:
+        docs = [d for d in safe_load_all(text) if d is not None]
+    except FormatError as exc:
+        raise ConfigError(f"{SETTINGS_NAME}: {exc.message}") from exc
+    if not docs:
+        return Settings()
+    if len(docs) > 1 or not isinstance(docs[0], dict):
+        raise ConfigError(f"{SETTINGS_NAME}: must be a single mapping")
+    data = cast(dict[str, object], docs[0])
+    unknown = sorted(str(k) for k in set(data) - _KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(f"{SETTINGS_NAME}: unknown setting {unknown[0]}")
+
+    cluster_key = _optional_key(data.get("cluster_key"), f"{SETTINGS_NAME}: cluster_key")
+    next_key = _optional_key(data.get("next_cluster_key"), f"{SETTINGS_NAME}: next_cluster_key")
+    if next_key is not None and cluster_key is None:
+        raise ConfigError(f"{SETTINGS_NAME}: next_cluster_key is set without cluster_key")
+
+    allowed_raw = data.get("allowed_recipients")
+    if allowed_raw is None:
+        allowed_raw = []
+    if not isinstance(allowed_raw, list):
+        raise ConfigError(f"{SETTINGS_NAME}: allowed_recipients must be a list")
+    allowed: list[str] = []
+    for number, item in enumerate(cast(list[object], allowed_raw), start=1):
+        where = f"{SETTINGS_NAME}: allowed_recipients entry {number}"
+        if not isinstance(item, str):
+            raise ConfigError(f"{where} is not an age public key (age1…)")
+        allowed.append(_check_recipient(item.strip(), where))
+
+    max_age = data.get("max_age_days", 90)
+    if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 1:
+        raise ConfigError(f"{SETTINGS_NAME}: max_age_days must be a positive integer")
+
+    changelog = data.get("changelog", "secrets-changelog.jsonl")
+    if not isinstance(changelog, str) or not changelog.strip():
+        raise ConfigError(f"{SETTINGS_NAME}: changelog must be a non-empty path")
+
+    return Settings(
+        cluster_key=cluster_key,
+        next_cluster_key=next_key,
+        allowed_recipients=tuple(dict.fromkeys(allowed)),
+        max_age_days=max_age,
+        changelog=changelog.strip(),
+        ignore=_parse_ignore(data.get("ignore")),
+    )
+
+
+def load_settings(root: Path) -> Settings:
+    """Load `<root>/.secretsmgr.yaml`, or the defaults when it is absent."""
+    path = root / SETTINGS_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {SETTINGS_NAME}") from exc
+    return parse_settings(text)
+
+
+def _split_keys(value: str, source: str) -> tuple[str, ...]:
+    keys = [k.strip() for k in re.split(r"[,\s]+", value) if k.strip()]
+    for number, key in enumerate(keys, start=1):
+        where = source if len(keys) == 1 else f"{source} key {number}"
+        _check_recipient(key, where)
+    return tuple(dict.fromkeys(keys))
+
+
+def resolve_cluster_key(
+    cli_key: str | None,
+    env: Mapping[str, str],
+    settings: Settings,
+    creation_rule_recipients: tuple[str, ...],
+) -> tuple[tuple[str, ...], str] | None:
+    """Walk the cluster-key precedence: flag > env > .secretsmgr.yaml > .sops.yaml rule.
+
+    ``--from-cluster`` (between the flag and the env) is the caller's business. Returns the
+    keys and the name of the source that supplied them, or None. A value may hold several
+    comma-separated keys; `.secretsmgr.yaml` yields ``next_cluster_key`` too while a key
+    rotation is under way.
+    """
+    if cli_key is not None and cli_key.strip():
+        return _split_keys(cli_key, "--cluster-key"), "--cluster-key"
+    env_value = env.get(CLUSTER_KEY_ENV, "")
+    if env_value.strip():
+        return _split_keys(env_value, CLUSTER_KEY_ENV), CLUSTER_KEY_ENV
+    if settings.cluster_key is not None:
+        keys: tuple[str, ...] = (settings.cluster_key,)
+        if settings.next_cluster_key is not None and settings.next_cluster_key not in keys:
+            keys += (settings.next_cluster_key,)
+        return keys, SETTINGS_NAME
+    if creation_rule_recipients:
+        for number, key in enumerate(creation_rule_recipients, start=1):
+            _check_recipient(key, f".sops.yaml: age recipient {number}")
+        return tuple(dict.fromkeys(creation_rule_recipients)), ".sops.yaml"
+    return None

@@ -1,0 +1,307 @@
+"""SOPS's own `.sops.yaml`: creation rules, read the way sops reads them (never rewritten)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import cast
+
+from secretsmgr.errors import ConfigError, FormatError
+from secretsmgr.sops.yamlio import safe_load_all
+
+SOPS_CONFIG_NAME = ".sops.yaml"
+_MAX_PARENT_LEVELS = 100
+
+ENCRYPTION_RULE_KINDS = (
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+)
+
+# Flat (comma-separated string or list) fields of a creation rule that are not age/pgp.
+_FLAT_OTHER_FIELDS = ("kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms")
+# Fields of a key group that are not age/pgp, with the key naming each object entry.
+_GROUP_OTHER_FIELDS = ("kms", "gcp_kms", "azure_keyvault", "hc_vault", "hckms")
+_OBJECT_KEY_FIELD = {"kms": "arn", "gcp_kms": "resource_id", "hckms": "key_id"}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyGroupSpec:
+    """One key group of a creation rule; ``other`` holds kms/gcp/azure/vault/hckms key ids."""
+
+    age: tuple[str, ...] = ()
+    pgp: tuple[str, ...] = ()
+    other: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptionRuleSpec:
+    """Which values get encrypted: ``kind`` is one of ENCRYPTION_RULE_KINDS."""
+
+    kind: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreationRule:
+    """One entry of ``creation_rules``."""
+
+    path_regex: str | None
+    key_groups: tuple[KeyGroupSpec, ...]
+    shamir_threshold: int = 0
+    encryption_rule: EncryptionRuleSpec | None = None
+    mac_only_encrypted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SopsConfig:
+    """A parsed `.sops.yaml`; ``path`` is the file itself."""
+
+    path: Path
+    rules: tuple[CreationRule, ...]
+    yaml_indent: int = 4
+    json_indent: int = -1
+
+
+class _Reader:
+    """Type-checked access to the untyped YAML tree, raising ConfigError naming the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {message}")
+
+    def mapping(self, value: object, where: str) -> dict[str, object]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(f"{where} must be a mapping")
+        return cast(dict[str, object], value)
+
+    def sequence(self, value: object, where: str) -> list[object]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(f"{where} must be a list")
+        return cast(list[object], value)
+
+    def string(self, value: object, where: str) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.fail(f"{where} must be a string")
+        return value
+
+    def integer(self, value: object, where: str, default: int) -> int:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(f"{where} must be an integer")
+        return value
+
+    def boolean(self, value: object, where: str) -> bool:
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self.fail(f"{where} must be true or false")
+        return value
+
+    def key_list(self, value: object, where: str) -> list[str]:
+        """A comma-separated string or a list of strings, as sops accepts for flat key fields."""
+        if value is None:
+            return []
+        if isinstance(value, str):
+            items: list[object] = list(value.split(","))
+        elif isinstance(value, list):
+            items = cast(list[object], value)
+        else:
+            raise self.fail(f"{where} must be a string or a list of strings")
+        keys: list[str] = []
+        for item in items:
+            if not isinstance(item, str):
+                raise self.fail(f"{where} must be a string or a list of strings")
+            keys.extend(k.strip() for k in item.split(",") if k.strip())
+        return keys
+
+
+def _dedupe(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def _other_key(reader: _Reader, field: str, entry: object, where: str) -> str:
+    if isinstance(entry, str):
+        return entry.strip()
+    obj = reader.mapping(entry, where)
+    if field == "azure_keyvault":
+        url = reader.string(obj.get("vaultUrl"), f"{where}.vaultUrl") or ""
+        key = reader.string(obj.get("key"), f"{where}.key") or ""
+        version = reader.string(obj.get("version"), f"{where}.version") or ""
+        return f"{url.rstrip('/')}/keys/{key}/{version}".rstrip("/")
+    name = _OBJECT_KEY_FIELD.get(field, "")
+    key_id = reader.string(obj.get(name), f"{where}.{name}") if name else None
+    if not key_id:
+        raise reader.fail(f"{where} has no {name or 'key'}")
+    return key_id
+
+
+def _parse_group(reader: _Reader, raw: object, where: str, depth: int = 0) -> KeyGroupSpec:
+    if depth > 20:
+        raise reader.fail(f"{where}: merge nested too deeply")
+    group = reader.mapping(raw, where)
+    age: list[str] = []
+    pgp: list[str] = []
+    other: list[str] = []
+    # sops puts merged groups' keys first, then the group's own, and drops duplicates.
+    for i, sub in enumerate(reader.sequence(group.get("merge"), f"{where}.merge")):
+        merged = _parse_group(reader, sub, f"{where}.merge[{i}]", depth + 1)
+        age.extend(merged.age)
+        pgp.extend(merged.pgp)
+        other.extend(merged.other)
+    age.extend(reader.key_list(group.get("age"), f"{where}.age"))
+    pgp.extend(reader.key_list(group.get("pgp"), f"{where}.pgp"))
+    for field in _GROUP_OTHER_FIELDS:
+        for j, entry in enumerate(reader.sequence(group.get(field), f"{where}.{field}")):
+            other.append(_other_key(reader, field, entry, f"{where}.{field}[{j}]"))
+    return KeyGroupSpec(age=_dedupe(age), pgp=_dedupe(pgp), other=_dedupe(other))
+
+
+def _parse_rule(reader: _Reader, raw: object, index: int) -> CreationRule:
+    where = f"creation rule {index + 1}"
+    rule = reader.mapping(raw, where)
+    path_regex = reader.string(rule.get("path_regex"), f"{where} path_regex") or None
+    if path_regex is not None:
+        try:
+            re.compile(path_regex)
+        except re.error as exc:
+            raise reader.fail(f"{where} has an invalid path_regex: {exc.msg}") from exc
+
+    groups_raw = reader.sequence(rule.get("key_groups"), f"{where} key_groups")
+    if groups_raw:
+        key_groups = tuple(
+            _parse_group(reader, g, f"{where} key_groups[{i}]") for i, g in enumerate(groups_raw)
+        )
+    else:
+        age = reader.key_list(rule.get("age"), f"{where} age")
+        pgp = reader.key_list(rule.get("pgp"), f"{where} pgp")
+        other: list[str] = []
+        for field in _FLAT_OTHER_FIELDS:
+            other.extend(reader.key_list(rule.get(field), f"{where} {field}"))
+        flat = KeyGroupSpec(age=_dedupe(age), pgp=_dedupe(pgp), other=_dedupe(other))
+        key_groups = (flat,) if flat.age or flat.pgp or flat.other else ()
+
+    present: list[EncryptionRuleSpec] = []
+    for kind in ENCRYPTION_RULE_KINDS:
+        value = reader.string(rule.get(kind), f"{where} {kind}")
+        if value:  # sops treats an empty string as unset
+            present.append(EncryptionRuleSpec(kind=kind, value=value))
+    if len(present) > 1:
+        kinds = ", ".join(spec.kind for spec in present)
+        raise reader.fail(f"{where} sets more than one encryption rule ({kinds})")
+    encryption_rule = present[0] if present else None
+    if encryption_rule is not None and encryption_rule.kind.endswith("regex"):
+        try:
+            re.compile(encryption_rule.value)
+        except re.error as exc:
+            raise reader.fail(
+                f"{where} has an invalid {encryption_rule.kind}: {exc.msg}",
+            ) from exc
+
+    threshold = reader.integer(rule.get("shamir_threshold"), f"{where} shamir_threshold", 0)
+    if threshold < 0:
+        raise reader.fail(f"{where} shamir_threshold must not be negative")
+    return CreationRule(
+        path_regex=path_regex,
+        key_groups=key_groups,
+        shamir_threshold=threshold,
+        encryption_rule=encryption_rule,
+        mac_only_encrypted=reader.boolean(
+            rule.get("mac_only_encrypted"), f"{where} mac_only_encrypted"
+        ),
+    )
+
+
+def parse_sops_config(text: str, path: Path) -> SopsConfig:
+    """Parse the text of a `.sops.yaml`; ``path`` names it in errors and anchors path_regex."""
+    reader = _Reader(path)
+    try:
+        docs = safe_load_all(text)
+    except FormatError as exc:
+        raise reader.fail(exc.message) from exc
+    docs = [d for d in docs if d is not None]
+    top = reader.mapping(docs[0] if docs else None, "the document")
+    rules = tuple(
+        _parse_rule(reader, raw, i)
+        for i, raw in enumerate(reader.sequence(top.get("creation_rules"), "creation_rules"))
+    )
+    stores = reader.mapping(top.get("stores"), "stores")
+    yaml_store = reader.mapping(stores.get("yaml"), "stores.yaml")
+    json_store = reader.mapping(stores.get("json"), "stores.json")
+    yaml_indent = reader.integer(yaml_store.get("indent"), "stores.yaml.indent", 4)
+    json_indent = reader.integer(json_store.get("indent"), "stores.json.indent", -1)
+    return SopsConfig(path=path, rules=rules, yaml_indent=yaml_indent, json_indent=json_indent)
+
+
+def load_sops_config(path: Path) -> SopsConfig:
+    """Read and parse the `.sops.yaml` at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}") from exc
+    return parse_sops_config(text, path)
+
+
+def find_sops_config(start_dir: Path, stop_at: Path | None = None) -> Path | None:
+    """Find `.sops.yaml` in ``start_dir`` or up to 100 parents (not above ``stop_at``)."""
+    current = Path(os.path.abspath(start_dir))
+    stop = Path(os.path.abspath(stop_at)) if stop_at is not None else None
+    for _ in range(_MAX_PARENT_LEVELS + 1):
+        candidate = current / SOPS_CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+        if current == stop or current.parent == current:
+            return None
+        current = current.parent
+    return None
+
+
+def _relative_to(base: str, target: str) -> str | None:
+    prefix = base.rstrip("/") + "/"
+    return target[len(prefix) :] if target.startswith(prefix) else None
+
+
+def config_relative_path(config: SopsConfig, file_path: Path) -> str:
+    """Return the string sops matches path_regex against: the path below the config's folder."""
+    target = os.path.abspath(file_path)
+    config_dir = os.path.dirname(os.path.abspath(config.path))
+    rel = _relative_to(config_dir, target)
+    if rel is None:  # a symlinked folder on one side only: compare resolved folders
+        resolved = os.path.join(os.path.realpath(os.path.dirname(target)), file_path.name)
+        rel = _relative_to(os.path.realpath(config_dir), resolved)
+    return Path(rel).as_posix() if rel is not None else Path(target).as_posix()
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def match_rule(config: SopsConfig, file_path: Path) -> CreationRule | None:
+    """Return the first creation rule whose path_regex matches ``file_path``, as sops picks it."""
+    subject = config_relative_path(config, file_path)
+    for rule in config.rules:
+        if rule.path_regex is None or _compiled(rule.path_regex).search(subject):
+            return rule
+    return None
+
+
+def all_age_recipients(rule: CreationRule) -> tuple[str, ...]:
+    """Return every age recipient of ``rule`` across its key groups, first occurrence kept."""
+    return _dedupe(key for group in rule.key_groups for key in group.age)

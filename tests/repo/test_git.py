@@ -1,0 +1,228 @@
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.errors import ConfigError, RefusedError
+from secretsmgr.repo import git
+from secretsmgr.repo.root import list_repo_files, resolve_repo_root
+
+from .helpers import GitRepo
+
+
+def test_toplevel_finds_the_work_tree_from_a_subfolder(git_checkout: GitRepo) -> None:
+    sub = git_checkout.path / "a" / "b"
+    sub.mkdir(parents=True)
+    assert git.toplevel(sub) == git_checkout.path.resolve()
+
+
+def test_toplevel_is_none_outside_a_repository(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert git.toplevel(plain) is None
+    assert git.toplevel(tmp_path / "does-not-exist") is None
+
+
+def test_toplevel_is_none_when_git_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    assert git.toplevel(tmp_path) is None
+
+
+def test_list_files_holds_tracked_and_untracked_but_not_ignored(git_checkout: GitRepo) -> None:
+    git_checkout.write(".gitignore", "*.log\nbuild/\n")
+    git_checkout.write("tracked.yaml")
+    git_checkout.write("dir/nested.enc.yaml")
+    git_checkout.commit_all()
+    git_checkout.write("untracked.yaml")
+    git_checkout.write("newdir/deep/file.json", "{}")
+    git_checkout.write("debug.log")
+    git_checkout.write("build/out.yaml")
+
+    assert git.list_files(git_checkout.path) == [
+        ".gitignore",
+        "dir/nested.enc.yaml",
+        "newdir/deep/file.json",
+        "tracked.yaml",
+        "untracked.yaml",
+    ]
+
+
+def test_list_files_skips_tracked_files_deleted_from_the_worktree(git_checkout: GitRepo) -> None:
+    git_checkout.write("keep.yaml")
+    git_checkout.write("gone.yaml")
+    git_checkout.commit_all()
+    (git_checkout.path / "gone.yaml").unlink()
+    assert git.list_files(git_checkout.path) == ["keep.yaml"]
+
+
+def test_list_files_from_a_subfolder_is_relative_to_it(git_checkout: GitRepo) -> None:
+    git_checkout.write("outside.yaml")
+    git_checkout.write("gitops/apps/secret.enc.yaml")
+    git_checkout.write("gitops/top.yaml")
+    git_checkout.commit_all()
+    git_checkout.write("gitops/new.yaml")
+    assert git.list_files(git_checkout.path / "gitops") == [
+        "apps/secret.enc.yaml",
+        "new.yaml",
+        "top.yaml",
+    ]
+
+
+def test_list_files_keeps_unusual_names_intact(git_checkout: GitRepo) -> None:
+    git_checkout.write("spaced name/ünïcode file.yaml")
+    git_checkout.write("star*.yaml")
+    assert git.list_files(git_checkout.path) == ["spaced name/ünïcode file.yaml", "star*.yaml"]
+
+
+def test_list_files_ignores_an_inherited_git_dir(
+    git_checkout: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=other, check=True)
+    git_checkout.write("mine.yaml")
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(other / ".git" / "index"))
+    assert git.list_files(git_checkout.path) == ["mine.yaml"]
+
+
+def test_list_files_outside_a_repository_is_a_config_error(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with pytest.raises(ConfigError, match="git failed"):
+        git.list_files(plain)
+
+
+def test_dirty_paths_reports_modified_staged_and_untracked(git_checkout: GitRepo) -> None:
+    for name in ("clean", "modified", "staged", "deleted"):
+        git_checkout.write(f"{name}.yaml")
+    git_checkout.commit_all()
+    git_checkout.write("modified.yaml", "changed: true\n")
+    git_checkout.write("staged.yaml", "changed: true\n")
+    git_checkout.git("add", "staged.yaml")
+    (git_checkout.path / "deleted.yaml").unlink()
+    git_checkout.write("untracked.yaml")
+
+    asked = [
+        "clean.yaml",
+        "modified.yaml",
+        "staged.yaml",
+        "deleted.yaml",
+        "untracked.yaml",
+        "absent.yaml",
+    ]
+    assert git.dirty_paths(git_checkout.path, asked) == [
+        "deleted.yaml",
+        "modified.yaml",
+        "staged.yaml",
+        "untracked.yaml",
+    ]
+    assert git.dirty_paths(git_checkout.path, ["clean.yaml"]) == []
+    assert git.dirty_paths(git_checkout.path, []) == []
+
+
+def test_dirty_paths_from_a_subfolder_root_uses_paths_relative_to_it(git_checkout: GitRepo) -> None:
+    git_checkout.write("gitops/a.yaml")
+    git_checkout.write("gitops/b.yaml")
+    git_checkout.write("a.yaml")
+    git_checkout.commit_all()
+    git_checkout.write("gitops/a.yaml", "changed: true\n")
+    git_checkout.write("a.yaml", "changed: true\n")
+    assert git.dirty_paths(git_checkout.path / "gitops", ["a.yaml", "b.yaml"]) == ["a.yaml"]
+
+
+def test_dirty_paths_counts_both_sides_of_a_rename(git_checkout: GitRepo) -> None:
+    git_checkout.write("old.yaml", "a: 1\nb: 2\nc: 3\n")
+    git_checkout.commit_all()
+    git_checkout.git("mv", "old.yaml", "new.yaml")
+    assert git.dirty_paths(git_checkout.path, ["old.yaml", "new.yaml"]) == ["new.yaml", "old.yaml"]
+
+
+def test_user_identity_reads_git_config(git_checkout: GitRepo) -> None:
+    assert git.user_identity(git_checkout.path) == "unknown"
+    git_checkout.git("config", "user.name", "Ada Lovelace")
+    assert git.user_identity(git_checkout.path) == "Ada Lovelace"
+    git_checkout.git("config", "user.email", "ada@example.invalid")
+    assert git.user_identity(git_checkout.path) == "Ada Lovelace <ada@example.invalid>"
+
+
+def test_commit_records_only_the_given_paths(git_checkout: GitRepo) -> None:
+    git_checkout.write("a.yaml")
+    git_checkout.write("other.yaml")
+    first = git_checkout.commit_all()
+    git_checkout.write("a.yaml", "rotated: true\n")
+    git_checkout.write("changelog.jsonl", '{"seq": 1}\n')  # new, untracked
+    git_checkout.write("other.yaml", "unrelated: true\n")
+    git_checkout.git("add", "other.yaml")  # staged by the user: must stay staged, uncommitted
+
+    sha = git.commit(git_checkout.path, ["a.yaml", "changelog.jsonl"], "rotate: a\n\nreason: test")
+
+    assert sha == git_checkout.git("rev-parse", "HEAD").strip()
+    assert sha != first
+    changed = git_checkout.git("show", "--name-only", "--format=", sha).split()
+    assert sorted(changed) == ["a.yaml", "changelog.jsonl"]
+    assert git_checkout.git("log", "-1", "--format=%B", sha).strip() == "rotate: a\n\nreason: test"
+    assert git_checkout.git("diff", "--cached", "--name-only").split() == ["other.yaml"]
+
+
+def test_commit_works_on_an_unborn_branch(git_checkout: GitRepo) -> None:
+    git_checkout.write("first.yaml")
+    sha = git.commit(git_checkout.path, ["first.yaml"], "first")
+    assert git_checkout.git("rev-parse", "HEAD").strip() == sha
+
+
+def test_commit_with_nothing_to_commit_is_refused(git_checkout: GitRepo) -> None:
+    git_checkout.write("a.yaml")
+    git_checkout.commit_all()
+    with pytest.raises(RefusedError, match="git commit failed") as info:
+        git.commit(git_checkout.path, ["a.yaml"], "nothing")
+    assert "\n" not in info.value.message
+
+
+def test_walk_files_skips_hidden_folders_but_keeps_hidden_files(tmp_path: Path) -> None:
+    root = tmp_path / "plain"
+    for rel in (".sops.yaml", "a/b.yaml", ".git/config", ".venv/lib/x.py", "c.enc.json"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x")
+    assert git.walk_files(root) == [".sops.yaml", "a/b.yaml", "c.enc.json"]
+
+
+def test_resolve_repo_root_prefers_the_option(git_checkout: GitRepo, tmp_path: Path) -> None:
+    sub = git_checkout.path / "gitops"
+    sub.mkdir()
+    assert resolve_repo_root(Path("gitops"), git_checkout.path) == sub.resolve()
+    assert resolve_repo_root(sub, tmp_path) == sub.resolve()
+
+
+def test_resolve_repo_root_defaults_to_the_git_top_level_then_cwd(
+    git_checkout: GitRepo, tmp_path: Path
+) -> None:
+    sub = git_checkout.path / "deep" / "er"
+    sub.mkdir(parents=True)
+    assert resolve_repo_root(None, sub) == git_checkout.path.resolve()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert resolve_repo_root(None, plain) == plain.resolve()
+
+
+def test_resolve_repo_root_rejects_a_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="repository not found: nope"):
+        resolve_repo_root(Path("nope"), tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="repository not found"):
+        resolve_repo_root(tmp_path / "file", tmp_path)
+
+
+def test_list_repo_files_uses_git_when_it_can(git_checkout: GitRepo, tmp_path: Path) -> None:
+    git_checkout.write(".gitignore", "ignored.yaml\n")
+    git_checkout.write("ignored.yaml")
+    git_checkout.write("kept.yaml")
+    assert list_repo_files(git_checkout.path) == [".gitignore", "kept.yaml"]
+    plain = tmp_path / "plain"
+    (plain / "x").mkdir(parents=True)
+    (plain / "x" / "ignored.yaml").write_text("x")
+    assert list_repo_files(plain) == ["x/ignored.yaml"]
