@@ -1,0 +1,1 @@
+"""Audit: rules over the repository model, returning findings as data."""

@@ -1,0 +1,123 @@
+"""Findings, rules and the audit report: plain data shared by the engine and the reporters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, NewType
+
+if TYPE_CHECKING:
+    from secretsmgr.audit.context import AuditContext
+
+RuleId = NewType("RuleId", str)
+
+
+class Severity(StrEnum):
+    """How bad a finding is; ``rank`` orders them for ``--fail-on``."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """3 for error, 2 for warning, 1 for info."""
+        return {"error": 3, "warning": 2, "info": 1}[self.value]
+
+
+class Need(StrEnum):
+    """What a rule needs beyond the repository itself."""
+
+    CLUSTER_KEY = "cluster-key"
+    IDENTITY = "identity"
+    CLUSTER = "cluster"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem at one place. Identity = (rule, path, key_path); never a line number."""
+
+    rule: RuleId
+    name: str
+    severity: Severity
+    path: str
+    message: str
+    key_path: str | None = None
+    layers: tuple[str, ...] = ()
+    fix: str | None = None
+
+    @property
+    def layer(self) -> str | None:
+        """The first layer (in dependsOn order) that reaches the file, or None."""
+        return self.layers[0] if self.layers else None
+
+    @property
+    def sort_key(self) -> tuple[str, str, str]:
+        """Report order: path, rule, key path."""
+        return (self.path, self.rule, self.key_path or "")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A registered audit rule."""
+
+    id: RuleId
+    name: str
+    severity: Severity
+    needs: frozenset[Need]
+    summary: str
+    check: Callable[[AuditContext], Iterable[Finding]] = field(repr=False)
+
+    @property
+    def keyless(self) -> bool:
+        """Whether ``check`` (the CI gate) may run it: no private identity needed."""
+        return Need.IDENTITY not in self.needs and Need.CLUSTER not in self.needs
+
+    def finding(
+        self,
+        path: str,
+        message: str,
+        *,
+        key_path: str | None = None,
+        layers: tuple[str, ...] = (),
+        fix: str | None = None,
+    ) -> Finding:
+        """A finding of this rule."""
+        return Finding(self.id, self.name, self.severity, path, message, key_path, layers, fix)
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSummary:
+    """A layer as reports show it."""
+
+    name: str
+    path: str
+    depends_on: tuple[str, ...]
+    decryption: str | None  # "sops/sops-age", "sops (controller key)", or None
+    sops_files: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """Everything a reporter renders; built by the engine, deterministic."""
+
+    findings: tuple[Finding, ...]
+    files: int
+    sops_files: tuple[str, ...]
+    layers: tuple[LayerSummary, ...]
+    suppressed: int = 0
+    skipped: tuple[tuple[RuleId, str], ...] = ()
+    cluster_keys: tuple[str, ...] = ()
+    cluster_key_source: str | None = None
+    file_layers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def count(self, severity: Severity) -> int:
+        """How many findings have ``severity``."""
+        return sum(1 for f in self.findings if f.severity is severity)
+
+    def fails(self, threshold: Severity | None) -> bool:
+        """Whether any finding is at or above ``threshold`` (None = never)."""
+        if threshold is None:
+            return False
+        return any(f.severity.rank >= threshold.rank for f in self.findings)
