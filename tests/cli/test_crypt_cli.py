@@ -1,0 +1,351 @@
+"""encrypt / decrypt / edit through ``main([...])``: exit codes, stdout, stderr hygiene."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.cli.app import main
+from tests.conftest import FIXTURES, TEST_KEY, VECTORS, run_sops
+
+DEMO_KEY = FIXTURES / "keys" / "demo-only.agekey"
+STRANGER_KEY = FIXTURES / "keys" / "demo-only-stranger.agekey"
+PUB1 = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
+SECRET_VALUE = "s3cr3t-Value-42"
+
+PLAIN_SECRET = f"""apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  namespace: prod
+type: Opaque
+stringData:
+  # the admin password
+  password: {SECRET_VALUE}
+  config.yaml: |
+    host: db.internal
+    port: 5432
+  username: admin
+"""
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_clean_error(err: str, *secrets: str) -> None:
+    lines = err.strip().splitlines()
+    assert lines and lines[0].startswith("secretsmgr: error: ")
+    assert all(line.startswith(("secretsmgr: error: ", "secretsmgr: hint: ")) for line in lines)
+    assert sum(1 for line in lines if line.startswith("secretsmgr: error: ")) == 1
+    assert "Traceback" not in err
+    for secret in secrets:
+        assert secret not in err
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "secrets").mkdir(parents=True)
+    (root / ".sops.yaml").write_text(
+        "creation_rules:\n"
+        "  - path_regex: secrets/.*\\.yaml$\n"
+        "    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {PUB1}\n"
+    )
+    (root / "secrets" / "db.enc.yaml").write_text(PLAIN_SECRET)
+    return root
+
+
+@pytest.fixture
+def key_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(TEST_KEY))
+
+
+def test_encrypt_in_place_is_read_by_real_sops(
+    repo: Path, key_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = repo / "secrets" / "db.enc.yaml"
+    code, out, err = run(["encrypt", "-i", str(target)], capsys)
+    assert (code, out, err) == (0, "", "")
+    text = target.read_text()
+    assert SECRET_VALUE not in text
+    assert "mac: ENC[AES256_GCM," in text and "encrypted_regex: ^(data|stringData)$" in text
+    result = run_sops(["decrypt", str(target)], key_file=TEST_KEY)
+    assert result.returncode == 0, result.stderr
+    assert f"password: {SECRET_VALUE}" in result.stdout
+    code, out, err = run(["decrypt", str(target)], capsys)
+    assert code == 0 and err == ""
+    assert out == result.stdout
+
+
+def test_encrypt_to_stdout_leaves_file_alone(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = repo / "secrets" / "db.enc.yaml"
+    code, out, err = run(["encrypt", str(target)], capsys)
+    assert code == 0 and err == ""
+    assert out.startswith("apiVersion: v1\n") and "sops:\n" in out
+    assert target.read_text() == PLAIN_SECRET
+
+
+def test_encrypt_refuses_an_encrypted_file_and_changes_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = repo / "secrets" / "db.enc.yaml"
+    assert main(["encrypt", "-i", str(target)]) == 0
+    before = target.read_bytes()
+    capsys.readouterr()
+    code, out, err = run(["encrypt", "-i", str(target)], capsys)
+    assert code == 1 and out == ""
+    assert_clean_error(err, SECRET_VALUE)
+    assert "already encrypted" in err
+    assert target.read_bytes() == before
+
+
+def test_encrypt_without_any_rule_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "x.yaml"
+    target.write_text(PLAIN_SECRET)
+    code, _, err = run(["encrypt", str(target)], capsys)
+    assert code == 2
+    assert_clean_error(err, SECRET_VALUE)
+    assert "--age" in err
+    code, out, err = run(["encrypt", "--age", PUB1, str(target)], capsys)
+    assert code == 0 and err == "" and "recipient: " + PUB1 in out
+
+
+def test_malformed_yaml_is_refused_with_a_line_number(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = repo / "secrets" / "bad.yaml"
+    target.write_text("a: [1, 2\nb: " + SECRET_VALUE + "\n")
+    before = target.read_bytes()
+    code, out, err = run(["encrypt", "-i", str(target)], capsys)
+    assert code == 1 and out == ""
+    assert_clean_error(err, SECRET_VALUE)
+    assert "malformed YAML at line" in err
+    assert target.read_bytes() == before
+
+
+def test_decrypt_vector_matches_sops(key_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    path = VECTORS / "k8s-secret" / "file.enc.yaml"
+    if not path.exists():
+        path = Path("/work/shared/vectors/k8s-secret.enc.yaml")
+    code, out, err = run(["decrypt", str(path)], capsys)
+    assert (code, err) == (0, "")
+    assert out == run_sops(["decrypt", str(path)], key_file=TEST_KEY).stdout
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("stringData.password", SECRET_VALUE),
+        ('["stringData"]["password"]', SECRET_VALUE),
+        ("stringData.config.yaml", "host: db.internal\nport: 5432\n"),
+        ("metadata.name", "db"),
+    ],
+)
+def test_decrypt_extract(
+    repo: Path, key_env: None, capsys: pytest.CaptureFixture[str], spec: str, expected: str
+) -> None:
+    target = repo / "secrets" / "db.enc.yaml"
+    assert main(["encrypt", "-i", str(target)]) == 0
+    capsys.readouterr()
+    code, out, err = run(["decrypt", "--extract", spec, str(target)], capsys)
+    assert (code, out, err) == (0, expected, "")
+
+
+def test_extract_missing_path_is_a_usage_error(
+    repo: Path, key_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = repo / "secrets" / "db.enc.yaml"
+    assert main(["encrypt", "-i", str(target)]) == 0
+    capsys.readouterr()
+    code, _, err = run(["decrypt", "--extract", "stringData.nope", str(target)], capsys)
+    assert code == 2
+    assert_clean_error(err, SECRET_VALUE)
+
+
+def test_decrypt_without_any_identity(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = repo / "secrets" / "db.enc.yaml"
+    assert main(["encrypt", "-i", str(target)]) == 0
+    capsys.readouterr()
+    code, out, err = run(["decrypt", str(target)], capsys)
+    assert code == 2 and out == ""
+    assert_clean_error(err, SECRET_VALUE)
+    assert "no age identity found" in err and "hint:" in err
+
+
+def test_decrypt_with_the_wrong_key(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = repo / "secrets" / "db.enc.yaml"
+    assert main(["encrypt", "-i", str(target)]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(STRANGER_KEY))
+    code, out, err = run(["decrypt", str(target)], capsys)
+    assert code == 1 and out == ""
+    assert_clean_error(err, SECRET_VALUE, STRANGER_KEY.read_text().split()[-1])
+    assert "could not recover the data key" in err
+
+
+def test_decrypt_tampered_file_fails_and_leaves_it(
+    repo: Path, key_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = repo / "secrets" / "db.enc.yaml"
+    assert main(["encrypt", "-i", str(target)]) == 0
+    target.write_text(target.read_text().replace("namespace: prod", "namespace: prud"))
+    before = target.read_bytes()
+    capsys.readouterr()
+    code, out, err = run(["decrypt", "-i", str(target)], capsys)
+    assert code == 1 and out == ""
+    assert_clean_error(err, SECRET_VALUE)
+    assert "MAC mismatch" in err and "git checkout" in err
+    assert target.read_bytes() == before
+    assert run_sops(["decrypt", str(target)], key_file=TEST_KEY).returncode == 51
+
+
+def test_missing_file_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["decrypt", "/nonexistent/x.enc.yaml"], capsys)
+    assert code == 2
+    assert_clean_error(err)
+
+
+def test_unknown_command_and_bad_flags_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["frobnicate"], capsys)[0] == 2
+    code, _, err = run(["decrypt", "--bogus", "x"], capsys)
+    assert code == 2 and "Traceback" not in err
+
+
+def test_internal_errors_exit_3_without_traceback(
+    repo: Path, key_env: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import secretsmgr.fileops as fileops
+
+    def boom(*_a: object, **_k: object) -> str:
+        raise RuntimeError(SECRET_VALUE)
+
+    monkeypatch.setattr(fileops, "decrypt_text", boom)
+    code, _, err = run(["decrypt", str(repo / "secrets" / "db.enc.yaml")], capsys)
+    assert code == 3
+    assert err.startswith("secretsmgr: internal error: RuntimeError")
+    assert "Traceback" not in err and SECRET_VALUE not in err
+
+
+def _editor(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import os, stat, sys\n"
+        "path = sys.argv[1]\n"
+        "st = os.stat(path)\n"
+        f"open({str(tmp_path / 'seen')!r}, 'w').write(f'{{path}}\\n{{stat.S_IMODE(st.st_mode):o}}')\n"
+        "text = open(path).read()\n" + body
+    )
+    return f"{sys.executable} {script}"
+
+
+@pytest.fixture
+def encrypted(repo: Path) -> Path:
+    target = repo / "secrets" / "db.enc.yaml"
+    assert main(["encrypt", "-i", str(target)]) == 0
+    return target
+
+
+def test_edit_changes_one_value_and_keeps_the_others(
+    encrypted: Path, key_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = encrypted.read_text()
+    monkeypatch.setenv(
+        "EDITOR",
+        _editor(tmp_path, "open(path, 'w').write(text.replace('username: admin', 'username: root'))\n"),
+    )
+    code, out, err = run(["edit", str(encrypted)], capsys)
+    assert (code, out, err) == (0, "", "")
+    after = encrypted.read_text()
+    changed = {
+        a.split(":")[0].strip()
+        for a, b in zip(before.splitlines(), after.splitlines(), strict=True)
+        if a != b
+    }
+    # Only the edited value and the MAC changed (and lastmodified, unless within the same
+    # second); every other ciphertext is kept byte for byte.
+    assert changed - {"lastmodified"} == {"username", "mac"}
+    result = run_sops(["decrypt", str(encrypted)], key_file=TEST_KEY)
+    assert result.returncode == 0 and "username: root" in result.stdout
+    seen_path, mode = (tmp_path / "seen").read_text().splitlines()
+    assert mode == "600"
+    assert seen_path.startswith(("/dev/shm/", os.environ.get("XDG_RUNTIME_DIR") or "/dev/shm/"))
+    assert not Path(seen_path).exists() and not Path(seen_path).parent.exists()
+
+
+def test_edit_without_change_leaves_the_file_byte_identical(
+    encrypted: Path, key_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = encrypted.read_bytes()
+    monkeypatch.setenv("SOPS_EDITOR", _editor(tmp_path, "pass\n"))
+    assert run(["edit", str(encrypted)], capsys) == (0, "", "")
+    assert encrypted.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [("sys.exit(4)\n", 1), ("open(path, 'w').write('a: [1, 2\\n')\n", 1)],
+    ids=["editor-fails", "invalid-yaml"],
+)
+def test_failed_edit_changes_nothing_and_leaves_no_plaintext(
+    encrypted: Path, key_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], body: str, code: int,
+) -> None:
+    before = encrypted.read_bytes()
+    monkeypatch.setenv("EDITOR", _editor(tmp_path, body))
+    got, _, err = run(["edit", str(encrypted)], capsys)
+    assert got == code
+    assert_clean_error(err, SECRET_VALUE)
+    assert encrypted.read_bytes() == before
+    seen_path = (tmp_path / "seen").read_text().splitlines()[0]
+    assert not Path(seen_path).exists()
+    leftovers = [p for p in encrypted.parent.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_decrypt_to_file_is_private(
+    encrypted: Path, key_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_file = tmp_path / "plain.yaml"
+    assert run(["decrypt", "-o", str(out_file), str(encrypted)], capsys) == (0, "", "")
+    assert stat.S_IMODE(out_file.stat().st_mode) == 0o600
+    assert SECRET_VALUE in out_file.read_text()
+
+
+def test_every_demo_secret_round_trips_with_only_the_demo_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user with only secretsmgr and the demo key can decrypt, edit and re-encrypt."""
+    demo = shutil.copytree(FIXTURES / "demo", tmp_path / "demo")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    files = sorted(demo.rglob("*.enc.yaml"))
+    assert len(files) == 4
+    for path in files:
+        code, plain, err = run(["decrypt", str(path)], capsys)
+        assert code == 0 and err == ""
+        monkeypatch.setenv("EDITOR", _editor(tmp_path, "open(path, 'a').write('# edited\\n')\n"))
+        assert run(["edit", str(path)], capsys)[0] == 0
+        sops_out = run_sops(["decrypt", str(path)], key_file=DEMO_KEY)
+        assert sops_out.returncode == 0, sops_out.stderr
+        assert sops_out.stdout == plain + "# edited\n"
+        plain_copy = tmp_path / "plain" / path.name
+        plain_copy.parent.mkdir(exist_ok=True)
+        plain_copy.write_text(plain)
+        assert run(["encrypt", "--age", PUB1, "-o", str(path), str(plain_copy)], capsys)[0] == 0
+        assert run_sops(["decrypt", str(path)], key_file=TEST_KEY).stdout == plain

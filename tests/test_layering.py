@@ -1,0 +1,76 @@
+"""Imports only point downward: cli → audit | rotate | changelog | report → repo | keys | sops → errors."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parent.parent / "secretsmgr"
+
+# For each area: the secretsmgr areas it may import, and the third-party packages it may use.
+ALLOWED: dict[str, tuple[set[str], set[str]]] = {
+    "errors": (set(), set()),
+    "fsutil": ({"errors"}, set()),
+    "sops": ({"errors", "keys.protocols"}, {"cryptography", "ruamel"}),
+    "keys": ({"errors", "keys"}, {"pyrage", "keyring"}),
+    "repo": ({"errors", "sops.yamlio", "fsutil"}, set()),
+    "fileops": ({"errors", "sops", "keys", "repo", "fsutil"}, set()),
+    "changelog": ({"errors", "sops", "keys", "repo", "fsutil"}, set()),
+    "audit": ({"errors", "sops", "keys", "repo", "fsutil", "changelog"}, set()),
+    "report": ({"errors", "audit.finding", "audit.registry", "repo"}, set()),
+    "rotate": ({"errors", "sops", "keys", "repo", "fsutil", "changelog", "audit"}, set()),
+    "cli": ({"*"}, {"typer"}),
+}
+STDLIB_OK = {"__future__"}
+
+
+def _area(module: Path) -> str:
+    rel = module.relative_to(PKG).with_suffix("")
+    first = rel.parts[0]
+    return "errors" if first in ("errors", "__init__", "__main__") and first != "__main__" else first
+
+
+def _imports(module: Path) -> list[str]:
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in PKG.rglob("*.py") if p.name not in ("__main__.py",))
+
+
+@pytest.mark.parametrize("module", _modules(), ids=lambda p: str(p.relative_to(PKG)))
+def test_imports_point_downward(module: Path) -> None:
+    import sys
+
+    area = _area(module)
+    if module.relative_to(PKG).parts == ("__init__.py",):
+        return
+    inner, third = ALLOWED.get(area, ({"*"}, set()))
+    for name in _imports(module):
+        top = name.split(".")[0]
+        if top == "secretsmgr":
+            target = ".".join(name.split(".")[1:])
+            if not target or "*" in inner or target.split(".")[0] == area:
+                continue
+            assert any(target == a or target.startswith(a + ".") for a in inner), (
+                f"{module.relative_to(PKG)} ({area}) imports {name}"
+            )
+        elif top in sys.stdlib_module_names or top in STDLIB_OK:
+            continue
+        else:
+            assert top in third or area == "cli", f"{module.relative_to(PKG)} imports {name}"
+
+
+def test_format_core_never_touches_environment_or_output() -> None:
+    for module in (PKG / "sops").rglob("*.py"):
+        text = module.read_text(encoding="utf-8")
+        assert "os.environ" not in text and "print(" not in text and "sys.exit" not in text, module
