@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING
 
 from secretsmgr.errors import IntegrityError
 from secretsmgr.sops.encvalue import format_enc, parse_enc
@@ -16,8 +14,15 @@ from secretsmgr.sops.values import Comment, Scalar, parse_typed, serialize
 IV_SIZE = 32
 
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+
 @lru_cache(maxsize=64)
 def _aead(key: bytes) -> AESGCM:
+    # Imported here so key-less commands (check, audit) never load cryptography.
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     return AESGCM(key)
 
 
@@ -38,6 +43,8 @@ def encrypt_value(value: Scalar | Comment, key: bytes, aad: bytes, iv: bytes | N
 
 def open_enc(enc: EncValue, key: bytes, aad: bytes) -> bytes:
     """Decrypt a parsed value to its plaintext bytes; ``IntegrityError`` when it fails."""
+    from cryptography.exceptions import InvalidTag
+
     try:
         return _aead(key).decrypt(enc.iv, enc.data + enc.tag, aad)
     except InvalidTag as exc:

@@ -30,6 +30,11 @@ from secretsmgr.sops.values import (
     resolve_tagged,
 )
 
+try:  # libyaml through ruamel's C extension: the fast path, used directly.
+    from _ruamel_yaml import CParser as _CParser
+except ImportError:  # pragma: no cover - pure-Python fallback
+    _CParser = None
+
 _YAML: YAML | None = None
 
 
@@ -212,13 +217,25 @@ def _find_comments(
     return found
 
 
+def _events(text: str) -> list[Any]:
+    if _CParser is None:  # pragma: no cover
+        return list(_safe_yaml().parse(text))
+    parser = _CParser(text)
+    events = []
+    while True:
+        event = parser.get_event()
+        events.append(event)
+        if type(event).__name__ == "StreamEndEvent":
+            return events
+
+
 def parse_yaml(text: str) -> list[Node]:
     """Parse every document of ``text`` into trees with comments, as sops reads YAML.
 
     An empty document becomes None. Raises ``FormatError`` (no content in the message).
     """
     try:
-        events = list(_safe_yaml().parse(text))
+        events = _events(text)
     except YAMLError as exc:
         raise _format_error(exc) from exc
     spans: list[tuple[int, int]] = []
