@@ -13,7 +13,7 @@ PKG = Path(__file__).resolve().parent.parent / "secretsmgr"
 ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "errors": (set(), set()),
     "fsutil": ({"errors"}, set()),
-    "sops": ({"errors", "keys.protocols"}, {"cryptography", "ruamel"}),
+    "sops": ({"errors", "keys.protocols"}, {"cryptography", "ruamel", "_ruamel_yaml"}),
     "keys": ({"errors", "keys"}, {"pyrage", "keyring"}),
     "repo": ({"errors", "sops.yamlio", "fsutil"}, set()),
     "fileops": ({"errors", "sops", "keys", "repo", "fsutil"}, set()),

@@ -68,6 +68,10 @@ class Rule:
     needs: frozenset[Need]
     summary: str
     check: Callable[[AuditContext], Iterable[Finding]] = field(repr=False)
+    # Why the rule cannot run on this repository (e.g. no .sops.yaml for SM011), or None.
+    precondition: Callable[[AuditContext], str | None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def keyless(self) -> bool:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from typer.exceptions import TyperException
 
-from secretsmgr.cli.commands import crypt
+from secretsmgr.cli.commands import audit, check, crypt, layers, log, rotate
 from secretsmgr.cli.context import Globals
 from secretsmgr.errors import SecretsmgrError
 
@@ -45,6 +45,11 @@ def _globals(
 app.command("encrypt")(crypt.encrypt_cmd)
 app.command("decrypt")(crypt.decrypt_cmd)
 app.command("edit")(crypt.edit_cmd)
+app.command("audit")(audit.audit_cmd)
+app.command("check")(check.check_cmd)
+app.command("layers")(layers.layers_cmd)
+app.command("log")(log.log_cmd)
+app.command("rotate")(rotate.rotate_cmd)
 
 
 def _error(message: str, hints: Sequence[str] = ()) -> None:

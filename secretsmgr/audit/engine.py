@@ -1,0 +1,158 @@
+"""Run the registered rules over a repository and assemble the report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from secretsmgr.audit.context import EMPTY_ENV, AuditContext, build_context
+from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Need, Rule, RuleId
+from secretsmgr.audit.registry import RULES
+from secretsmgr.errors import UsageError
+from secretsmgr.keys.protocols import Identity
+from secretsmgr.repo.layers import Layer
+
+NO_CLUSTER_KEY = "no cluster key known"
+NO_IDENTITY = "no identity (use --verify-mac with a key)"
+NOT_REQUESTED = "MAC verification not requested (use --verify-mac)"
+KEYLESS_ONLY = "needs a private identity; check runs only key-less rules"
+NO_CLUSTER = "needs the live cluster"
+
+
+def run_audit(
+    root: Path,
+    *,
+    files: Sequence[str] | None = None,
+    cluster_key: str | None = None,
+    env: Mapping[str, str] = EMPTY_ENV,
+    identities: Sequence[Identity] = (),
+    max_age_days: int | None = None,
+    layer_filter: Sequence[str] = (),
+    keyless_only: bool = False,
+    verify_mac: bool = False,
+) -> AuditReport:
+    """Audit the repository at ``root``; findings are data, never exceptions.
+
+    Raises ``ConfigError`` for a malformed `.sops.yaml`/`.secretsmgr.yaml`/Flux manifest and
+    ``UsageError`` for an unknown layer or a file outside the repository.
+    """
+    ctx = build_context(
+        root,
+        files=files,
+        cluster_key_cli=cluster_key,
+        env=env,
+        identities=identities,
+        max_age_days=max_age_days,
+        verify_mac=verify_mac and not keyless_only,
+    )
+    return run_rules(ctx, layer_filter=layer_filter, keyless_only=keyless_only)
+
+
+def _missing(rule: Rule, ctx: AuditContext, keyless_only: bool) -> str | None:
+    if keyless_only and not rule.keyless:
+        return KEYLESS_ONLY
+    if Need.CLUSTER in rule.needs:
+        return NO_CLUSTER
+    if Need.IDENTITY in rule.needs:
+        if not ctx.verify_mac:
+            return NOT_REQUESTED
+        if not ctx.identities:
+            return NO_IDENTITY
+    if Need.CLUSTER_KEY in rule.needs and not ctx.cluster_keys:
+        return NO_CLUSTER_KEY
+    return rule.precondition(ctx) if rule.precondition is not None else None
+
+
+def _check_layers(ctx: AuditContext, layer_filter: Sequence[str]) -> frozenset[str]:
+    known = ctx.layers.names()
+    unknown = [name for name in layer_filter if name not in known]
+    if unknown:
+        shown = ", ".join(known) if known else "none"
+        raise UsageError(f"unknown layer: {unknown[0]}", hints=(f"layers: {shown}",))
+    return frozenset(layer_filter)
+
+
+def _decryption(layer: Layer) -> str | None:
+    dec = layer.decryption
+    if dec is None:
+        return None
+    provider = dec.provider or "(no provider)"
+    return f"{provider}/{dec.secret_ref}" if dec.secret_ref else f"{provider} (controller key)"
+
+
+def _collect(
+    rules: Iterable[Rule], ctx: AuditContext, keyless_only: bool
+) -> tuple[list[Finding], list[tuple[RuleId, str]]]:
+    findings: list[Finding] = []
+    skipped: list[tuple[RuleId, str]] = []
+    for rule in rules:
+        reason = _missing(rule, ctx, keyless_only)
+        if reason is not None:
+            skipped.append((rule.id, reason))
+            continue
+        findings.extend(rule.check(ctx))
+        if Need.IDENTITY in rule.needs and ctx.unopened:
+            shown = ", ".join(ctx.unopened[:3]) + (", …" if len(ctx.unopened) > 3 else "")
+            noun = "file" if len(ctx.unopened) == 1 else "files"
+            skipped.append(
+                (rule.id, f"{len(ctx.unopened)} {noun} not verified, no identity opens: {shown}")
+            )
+    return findings, skipped
+
+
+def run_rules(
+    ctx: AuditContext,
+    *,
+    layer_filter: Sequence[str] = (),
+    keyless_only: bool = False,
+    rules: Sequence[Rule] = RULES,
+) -> AuditReport:
+    """Run ``rules`` over a built context: skips, suppressions, layers, order."""
+    wanted = _check_layers(ctx, layer_filter)
+
+    def in_scope(layers: tuple[str, ...]) -> bool:
+        return not wanted or bool(wanted.intersection(layers))
+
+    raw, skipped = _collect(rules, ctx, keyless_only)
+    seen: set[tuple[str, str, str]] = set()
+    findings: list[Finding] = []
+    suppressed = 0
+    for finding in raw:
+        if finding.sort_key in seen:
+            continue
+        seen.add(finding.sort_key)
+        layers = ctx.layers_of(finding.path)
+        if not in_scope(layers):
+            continue
+        if ctx.settings.is_ignored(finding.rule, finding.path):
+            suppressed += 1
+            continue
+        findings.append(replace(finding, layers=layers))
+    findings.sort(key=lambda f: f.sort_key)
+
+    sops_paths = sorted(e.path for e in ctx.sops_files if in_scope(ctx.layers_of(e.path)))
+    sops_set = set(sops_paths)
+    summaries = tuple(
+        LayerSummary(
+            name=layer.name,
+            path=layer.path,
+            depends_on=layer.depends_on,
+            decryption=_decryption(layer),
+            sops_files=tuple(sorted(layer.files & sops_set)),
+        )
+        for layer in ctx.layers.layers
+        if not wanted or layer.name in wanted
+    )
+    files = sum(1 for f in ctx.files if in_scope(ctx.layers_of(f))) if wanted else len(ctx.files)
+    return AuditReport(
+        findings=tuple(findings),
+        files=files,
+        sops_files=tuple(sops_paths),
+        layers=summaries,
+        suppressed=suppressed,
+        skipped=tuple(skipped),
+        cluster_keys=ctx.cluster_keys,
+        cluster_key_source=ctx.cluster_key_source,
+        file_layers=tuple((p, ctx.layers_of(p)) for p in sops_paths),
+    )

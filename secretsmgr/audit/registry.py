@@ -1,0 +1,47 @@
+"""Every audit rule, listed explicitly in id order (no discovery by reflection).
+
+Ids are permanent: never renumbered, never reused. SM008 (stale-data-key), SM013
+(changelog-gap) and SM016 (cluster-key-drift) are planned; their pages exist in docs/rules.
+"""
+
+from __future__ import annotations
+
+from secretsmgr.audit.finding import Rule, RuleId
+from secretsmgr.audit.rules import (
+    sm001_plaintext_secret,
+    sm002_missing_sops_metadata,
+    sm003_unencrypted_value,
+    sm004_cluster_key_missing,
+    sm005_unexpected_recipient,
+    sm006_malformed_sops,
+    sm007_mac_mismatch,
+    sm009_private_key_committed,
+    sm010_layer_without_decryption,
+    sm011_creation_rule_drift,
+    sm012_orphan_sops_file,
+    sm014_shared_data_key,
+    sm015_flux_cannot_decrypt,
+)
+
+RULES: tuple[Rule, ...] = (
+    sm001_plaintext_secret.RULE,
+    sm002_missing_sops_metadata.RULE,
+    sm003_unencrypted_value.RULE,
+    sm004_cluster_key_missing.RULE,
+    sm005_unexpected_recipient.RULE,
+    sm006_malformed_sops.RULE,
+    sm007_mac_mismatch.RULE,
+    sm009_private_key_committed.RULE,
+    sm010_layer_without_decryption.RULE,
+    sm011_creation_rule_drift.RULE,
+    sm012_orphan_sops_file.RULE,
+    sm014_shared_data_key.RULE,
+    sm015_flux_cannot_decrypt.RULE,
+)
+
+_BY_ID = {rule.id: rule for rule in RULES}
+
+
+def get_rule(rule_id: str) -> Rule:
+    """The rule with id ``rule_id`` (``KeyError`` when there is none)."""
+    return _BY_ID[RuleId(rule_id)]

@@ -1,0 +1,29 @@
+"""SM002 missing-sops-metadata: a file named like a SOPS file that was never encrypted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from secretsmgr.audit.context import AuditContext
+from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    """Named ``*.enc.*``/``*.sops.yaml`` files that parse but carry no ``sops`` block."""
+    for entry in ctx.sops_files:
+        if entry.named and not entry.has_metadata and entry.error is None:
+            yield RULE.finding(
+                entry.path,
+                "named like a SOPS file but has no SOPS metadata: it is stored in plaintext",
+                fix=f"secretsmgr encrypt -i {entry.path}",
+            )
+
+
+RULE = Rule(
+    id=RuleId("SM002"),
+    name="missing-sops-metadata",
+    severity=Severity.ERROR,
+    needs=frozenset(),
+    summary="A *.enc.* file with no SOPS metadata",
+    check=check,
+)

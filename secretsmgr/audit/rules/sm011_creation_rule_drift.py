@@ -1,0 +1,78 @@
+"""SM011 creation-rule-drift: the file no longer matches its `.sops.yaml` creation rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from secretsmgr.audit.context import AuditContext, abbreviate
+from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.repo.sopsconfig import all_age_recipients
+from secretsmgr.sops.model import EncryptionRule, RuleKind
+
+
+def _keys(keys: list[str]) -> str:
+    return ", ".join(abbreviate(k) for k in keys)
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    """Compare recipients (as a set), the encryption rule and ``mac_only_encrypted``."""
+    for entry in ctx.sops_files:
+        sf = entry.sops_file
+        if sf is None:
+            continue
+        rule = entry.creation_rule
+        if rule is None:
+            where = entry.sops_config or "no .sops.yaml"
+            yield RULE.finding(
+                entry.path,
+                f"no .sops.yaml creation rule matches this path ({where})",
+                fix="add a creation rule whose path_regex matches it",
+            )
+            continue
+        label = f"{entry.sops_config} rule {entry.creation_rule_number}"
+        problems: list[str] = []
+        want = all_age_recipients(rule)
+        have = tuple(dict.fromkeys(sf.metadata.age_recipients))
+        missing = [k for k in want if k not in have]
+        extra = [k for k in have if k not in want]
+        if missing:
+            problems.append(f"missing recipient {_keys(missing)}")
+        if extra:
+            problems.append(f"extra recipient {_keys(extra)}")
+        spec = rule.encryption_rule
+        wanted = EncryptionRule(RuleKind(spec.kind), spec.value) if spec else EncryptionRule()
+        got = sf.metadata.rule
+        if got != wanted:
+            problems.append(
+                f"encryption rule {got.kind.value}: {got.value} "
+                f"(rule says {wanted.kind.value}: {wanted.value})"
+            )
+        if sf.metadata.mac_only_encrypted != rule.mac_only_encrypted:
+            problems.append(
+                f"mac_only_encrypted is {str(sf.metadata.mac_only_encrypted).lower()} "
+                f"(rule says {str(rule.mac_only_encrypted).lower()})"
+            )
+        if problems:
+            rule_change = got != wanted or sf.metadata.mac_only_encrypted != rule.mac_only_encrypted
+            fix = (
+                f"secretsmgr decrypt -i {entry.path} && secretsmgr encrypt -i {entry.path}"
+                if rule_change
+                else f"secretsmgr rotate {entry.path}"
+            )
+            yield RULE.finding(entry.path, f"differs from {label}: " + "; ".join(problems), fix=fix)
+
+
+def precondition(ctx: AuditContext) -> str | None:
+    """SM011 compares against `.sops.yaml`; without one there is nothing to compare."""
+    return None if ctx.has_sops_config else "no .sops.yaml found"
+
+
+RULE = Rule(
+    id=RuleId("SM011"),
+    name="creation-rule-drift",
+    severity=Severity.WARNING,
+    needs=frozenset(),
+    summary="Recipients or encryption rule differ from the matching .sops.yaml rule",
+    check=check,
+    precondition=precondition,
+)

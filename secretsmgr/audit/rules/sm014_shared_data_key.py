@@ -1,0 +1,51 @@
+"""SM014 shared-data-key: two files under one data key (a copied encrypted file)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from secretsmgr.audit.context import AuditContext
+from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+
+
+def _fingerprints(stanzas: list[str], mac: str) -> list[tuple[str, str]]:
+    keys = [("wrapped data key", "".join(enc.split())) for enc in stanzas]
+    return [*keys, ("MAC", mac.strip())]
+
+
+def path_order(path: str) -> list[list[str]]:
+    """Path order compared name by name, so ``x.enc.yaml`` sorts before ``x-copy.enc.yaml``."""
+    return [part.split(".") for part in path.split("/")]
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    """Each file that shares a wrapped data key or MAC with an earlier file (path order)."""
+    first_seen: dict[str, str] = {}
+    for entry in sorted(ctx.sops_files, key=lambda e: path_order(e.path)):
+        sf = entry.sops_file
+        if sf is None:
+            continue
+        stanzas = [s.enc for g in sf.metadata.key_groups for s in g.age]
+        shared: tuple[str, str] | None = None
+        for what, fingerprint in _fingerprints(stanzas, sf.metadata.mac):
+            other = first_seen.get(fingerprint)
+            if other is not None and other != entry.path and shared is None:
+                shared = (what, other)
+            first_seen.setdefault(fingerprint, entry.path)
+        if shared is not None:
+            what, other = shared
+            yield RULE.finding(
+                entry.path,
+                f"shares its {what} with {other}: a copied encrypted file",
+                fix=f"secretsmgr rotate {entry.path}",
+            )
+
+
+RULE = Rule(
+    id=RuleId("SM014"),
+    name="shared-data-key",
+    severity=Severity.WARNING,
+    needs=frozenset(),
+    summary="Two files share a wrapped data key or MAC (a copied encrypted file)",
+    check=check,
+)

@@ -1,0 +1,337 @@
+"""The hash-chained changelog: canonical JSON Lines in, verdicts and new lines out.
+
+Pure: bytes in, bytes out. No git, no CLI, no filesystem (``store.py`` reads and writes).
+
+Every line is one entry, serialized canonically (sorted keys, compact separators, UTF-8) with
+two hashes: ``prev``, the sha256 of the previous line's bytes (``GENESIS`` for the first), and
+``hash``, the sha256 of the entry's own canonical form without ``hash``. ``prev`` makes a
+deleted, inserted or reordered line break the chain where it happened; ``hash`` makes an edited
+line break the chain at that line itself (even the last one), not only at the one after it.
+
+An entry holds public facts only: paths, ``lastmodified`` stamps, public recipients, file
+hashes and ``datakey_id`` (an HMAC keyed by the data key, which reveals nothing about it).
+Never a value, a data key or a private key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from secretsmgr.errors import ChainError
+
+GENESIS = "0" * 64
+DATAKEY_ID_LABEL = b"secretsmgr changelog datakey-id v1"
+ACTIONS = ("rotate", "encrypt", "key-rotate-begin", "key-rotate-finish")
+
+_PRIVATE_KEY = re.compile(r"AGE-SECRET-KEY-(?:PQ-)?1", re.IGNORECASE)
+_ENTRY_FIELDS = frozenset(
+    {"seq", "time", "actor", "action", "reason", "layers", "files", "prev", "hash"}
+)
+_FILE_FIELDS = frozenset(
+    {
+        "path",
+        "lastmodified",
+        "recipients_before",
+        "recipients_after",
+        "datakey_id",
+        "sha256_before",
+        "sha256_after",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """What one run did to one file: public facts only."""
+
+    path: str
+    lastmodified: str
+    recipients_before: tuple[str, ...]
+    recipients_after: tuple[str, ...]
+    datakey_id: str
+    sha256_before: str
+    sha256_after: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One changelog line: one run of rotate, encrypt or a key-rotation step."""
+
+    seq: int
+    time: str  # UTC, "2026-11-26T10:03:10Z"
+    actor: str
+    action: str  # rotate | encrypt | key-rotate-begin | key-rotate-finish
+    reason: str
+    layers: tuple[str, ...]
+    files: tuple[FileRecord, ...]
+    prev: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    """Where the chain first breaks (the seq that line should have) and why."""
+
+    seq: int
+    reason: str
+
+
+# ----------------------------------------------------------------------------- serializing
+
+
+def datakey_id(data_key: bytes) -> str:
+    """A keyed fingerprint of a data key: HMAC-SHA256 keyed by it over a fixed label, 32 hex."""
+    return hmac.new(data_key, DATAKEY_ID_LABEL, hashlib.sha256).hexdigest()[:32]
+
+
+def _canonical(obj: object) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def _body(entry: Entry) -> dict[str, object]:
+    return {
+        "seq": entry.seq,
+        "time": entry.time,
+        "actor": entry.actor,
+        "action": entry.action,
+        "reason": entry.reason,
+        "layers": list(entry.layers),
+        "files": [
+            {
+                "path": f.path,
+                "lastmodified": f.lastmodified,
+                "recipients_before": list(f.recipients_before),
+                "recipients_after": list(f.recipients_after),
+                "datakey_id": f.datakey_id,
+                "sha256_before": f.sha256_before,
+                "sha256_after": f.sha256_after,
+            }
+            for f in entry.files
+        ],
+        "prev": entry.prev,
+    }
+
+
+def to_dict(entry: Entry) -> dict[str, object]:
+    """The entry as the JSON object its line holds (``hash`` included)."""
+    body = _body(entry)
+    body["hash"] = hashlib.sha256(_canonical(body)).hexdigest()
+    return body
+
+
+def serialize(entry: Entry) -> bytes:
+    """The entry's canonical line: sorted keys, compact, UTF-8, no trailing newline."""
+    return _canonical(to_dict(entry))
+
+
+def line_hash(line: bytes) -> str:
+    """The sha256 of a line's bytes (without its newline): what the next ``prev`` holds."""
+    return hashlib.sha256(line).hexdigest()
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def _lines(data: bytes) -> list[bytes]:
+    if not data:
+        return []
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def _field(obj: dict[str, object], name: str, kind: type, where: str) -> object:
+    if name not in obj:
+        raise ChainError(f"{where} has no {name}")
+    value = obj[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ChainError(f"{where}: {name} has the wrong type")
+    return value
+
+
+def _strings(obj: dict[str, object], name: str, where: str) -> tuple[str, ...]:
+    items = cast(list[object], _field(obj, name, list, where))
+    if not all(isinstance(item, str) for item in items):
+        raise ChainError(f"{where}: {name} must hold only strings")
+    return tuple(cast(list[str], items))
+
+
+def _exact_fields(obj: dict[str, object], allowed: frozenset[str], where: str) -> None:
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise ChainError(f"{where} has an unknown field {unknown[0]}")
+
+
+def _file_record(raw: object, where: str) -> FileRecord:
+    if not isinstance(raw, dict):
+        raise ChainError(f"{where} is not an object")
+    obj = cast(dict[str, object], raw)
+    _exact_fields(obj, _FILE_FIELDS, where)
+
+    def text(name: str) -> str:
+        return cast(str, _field(obj, name, str, where))
+
+    return FileRecord(
+        path=text("path"),
+        lastmodified=text("lastmodified"),
+        recipients_before=_strings(obj, "recipients_before", where),
+        recipients_after=_strings(obj, "recipients_after", where),
+        datakey_id=text("datakey_id"),
+        sha256_before=text("sha256_before"),
+        sha256_after=text("sha256_after"),
+    )
+
+
+def _parse_line(line: bytes, number: int) -> tuple[Entry, str]:
+    """The entry on line ``number`` and its stored ``hash``; ``ChainError`` when malformed."""
+    where = f"changelog line {number}"
+    try:
+        raw: object = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ChainError(f"{where} is not valid JSON") from exc
+    if not isinstance(raw, dict):
+        raise ChainError(f"{where} is not a JSON object")
+    obj = cast(dict[str, object], raw)
+    _exact_fields(obj, _ENTRY_FIELDS, where)
+
+    def text(name: str) -> str:
+        return cast(str, _field(obj, name, str, where))
+
+    entry = Entry(
+        seq=cast(int, _field(obj, "seq", int, where)),
+        time=text("time"),
+        actor=text("actor"),
+        action=text("action"),
+        reason=text("reason"),
+        layers=_strings(obj, "layers", where),
+        files=tuple(
+            _file_record(item, f"{where}: file {i}")
+            for i, item in enumerate(cast(list[object], _field(obj, "files", list, where)), 1)
+        ),
+        prev=text("prev"),
+    )
+    return entry, text("hash")
+
+
+def parse_entries(data: bytes) -> list[Entry]:
+    """Parse every line; ``ChainError`` naming the first malformed line (hashes not checked)."""
+    return [_parse_line(line, number)[0] for number, line in enumerate(_lines(data), start=1)]
+
+
+# ----------------------------------------------------------------------------- verifying
+
+
+def find_break(data: bytes) -> ChainBreak | None:
+    """The first broken entry and why, or None when the chain is intact.
+
+    Line N must parse, be canonical, match its own ``hash``, have ``seq`` N and hold the sha256
+    of line N-1 (``GENESIS`` for line 1) as ``prev``. Since every line before the break is
+    intact, N is also the seq the broken entry should have.
+    """
+    prev = GENESIS
+    for number, line in enumerate(_lines(data), start=1):
+        try:
+            entry, stored = _parse_line(line, number)
+        except ChainError as exc:
+            return ChainBreak(number, exc.message)
+        body_hash = hashlib.sha256(_canonical(_body(entry))).hexdigest()
+        if stored != body_hash:
+            return ChainBreak(number, "the entry does not match its hash (it was edited)")
+        if serialize(entry) != line:
+            return ChainBreak(number, "the line is not in canonical form (it was edited)")
+        if entry.seq != number:
+            return ChainBreak(
+                number,
+                f"seq {entry.seq} found where {number} belongs "
+                "(a line was deleted, inserted or reordered)",
+            )
+        if entry.prev != prev:
+            return ChainBreak(
+                number,
+                "prev does not match the previous line "
+                "(a line was edited, deleted, inserted or reordered)",
+            )
+        prev = line_hash(line)
+    return None
+
+
+def verify(data: bytes) -> int | None:
+    """The seq of the first broken entry (its 1-based line), or None when the chain is intact."""
+    found = find_break(data)
+    return None if found is None else found.seq
+
+
+def covered(entries: Sequence[Entry]) -> set[tuple[str, str]]:
+    """Every (path, lastmodified) some entry records."""
+    return {(f.path, f.lastmodified) for e in entries for f in e.files}
+
+
+# ----------------------------------------------------------------------------- appending
+
+
+def _tail(data: bytes) -> tuple[int, str]:
+    lines = _lines(data)
+    return len(lines) + 1, (line_hash(lines[-1]) if lines else GENESIS)
+
+
+def next_entry(
+    data: bytes,
+    *,
+    time: str,
+    actor: str,
+    action: str,
+    reason: str,
+    layers: Sequence[str],
+    files: Sequence[FileRecord],
+) -> Entry:
+    """The entry that follows ``data``; ``ChainError`` if the chain in ``data`` is broken."""
+    found = find_break(data)
+    if found is not None:
+        raise ChainError(
+            f"changelog broken at seq {found.seq}: {found.reason}",
+            hints=("restore the changelog from git before writing to it",),
+        )
+    seq, prev = _tail(data)
+    return Entry(
+        seq=seq,
+        time=time,
+        actor=actor,
+        action=action,
+        reason=reason,
+        layers=tuple(layers),
+        files=tuple(files),
+        prev=prev,
+    )
+
+
+def _check_public(entry: Entry) -> None:
+    texts = [entry.actor, entry.reason, *entry.layers]
+    for f in entry.files:
+        texts += [f.path, f.lastmodified, f.datakey_id, *f.recipients_before, *f.recipients_after]
+    if any(_PRIVATE_KEY.search(t) for t in texts):
+        raise ChainError("the changelog entry holds an age private key; nothing was written")
+
+
+def append(data: bytes, entry: Entry) -> bytes:
+    """``data`` (newline-terminated if non-empty) plus the entry's line and a newline.
+
+    ``ChainError`` when the entry does not follow ``data`` (seq or prev from another state of
+    the changelog) or when it holds an age private key.
+    """
+    seq, prev = _tail(data)
+    if entry.seq != seq or entry.prev != prev:
+        raise ChainError(
+            f"changelog entry seq {entry.seq} does not follow the changelog (next is seq {seq})"
+        )
+    _check_public(entry)
+    if data and not data.endswith(b"\n"):
+        data += b"\n"
+    return data + serialize(entry) + b"\n"

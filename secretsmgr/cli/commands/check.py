@@ -1,0 +1,54 @@
+"""``check``: the key-less CI and pre-commit gate."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from secretsmgr.cli.commands.audit import FormatOpt, OutputOpt, emit, wants_color
+from secretsmgr.cli.context import repo_root
+from secretsmgr.report import OutputFormat
+
+
+def repo_relative(files: list[Path], root: Path, cwd: Path) -> list[str]:
+    """Paths as pre-commit passes them (relative to cwd) -> repo-relative POSIX paths."""
+    from secretsmgr.errors import UsageError
+
+    rels: list[str] = []
+    for file in files:
+        full = file if file.is_absolute() else cwd / file
+        # resolve the folder, not the file: a symlink is checked as the link git tracks
+        try:
+            rel = (full.parent.resolve() / full.name).relative_to(root)
+        except ValueError:
+            raise UsageError(f"{file}: not inside the repository {root}") from None
+        rels.append(rel.as_posix())
+    return list(dict.fromkeys(rels))
+
+
+def check_cmd(
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files to check (default: the whole working tree).", show_default=False
+        ),
+    ] = None,
+    fmt: FormatOpt = OutputFormat.TEXT,
+    output: OutputOpt = None,
+) -> int:
+    """Run the key-less rules over FILES (or the working tree); exit 1 on any error."""
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.audit.finding import Severity
+    from secretsmgr.report import render
+
+    root = repo_root(ctx)
+    selected = repo_relative(files, root, Path.cwd()) if files else None
+    report = run_audit(root, files=selected, env=os.environ, keyless_only=True)
+    text = render(report, fmt, color=wants_color(fmt, output), short=True)
+    if text or output is not None:
+        emit(text, output)
+    return 1 if report.fails(Severity.ERROR) else 0

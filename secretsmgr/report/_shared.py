@@ -1,0 +1,96 @@
+"""Small helpers every reporter shares: counting words, worst severity, grouping by path."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable
+
+from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Severity
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 error``, ``2 errors`` (or ``many`` when the plural is irregular)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def worst(findings: Iterable[Finding]) -> Severity | None:
+    """The most severe severity among ``findings``, None when there is none."""
+    best: Severity | None = None
+    for finding in findings:
+        if best is None or finding.severity.rank > best.rank:
+            best = finding.severity
+    return best
+
+
+def sorted_findings(report: AuditReport) -> list[Finding]:
+    """Findings in report order: (path, rule, key path)."""
+    return sorted(report.findings, key=lambda f: f.sort_key)
+
+
+def by_path(report: AuditReport) -> dict[str, list[Finding]]:
+    """Findings grouped by path, each group in report order."""
+    groups: dict[str, list[Finding]] = {}
+    for finding in sorted_findings(report):
+        groups.setdefault(finding.path, []).append(finding)
+    return groups
+
+
+def counts_phrase(report: AuditReport) -> str:
+    """``2 errors, 1 warning, 1 info (1 suppressed)`` or ``no findings``."""
+    parts = [
+        plural(report.count(Severity.ERROR), "error"),
+        plural(report.count(Severity.WARNING), "warning"),
+        plural(report.count(Severity.INFO), "info"),
+    ]
+    shown = [p for p in parts if not p.startswith("0 ")] or ["no findings"]
+    text = ", ".join(shown)
+    if report.suppressed:
+        text += f" ({report.suppressed} suppressed)"
+    return text
+
+
+def file_layers(report: AuditReport) -> dict[str, tuple[str, ...]]:
+    """Every path the report knows -> the layers reaching it, in dependsOn order."""
+    order = {layer.name: i for i, layer in enumerate(report.layers)}
+    known: dict[str, list[str]] = {path: list(layers) for path, layers in report.file_layers}
+    for layer in report.layers:
+        for path in layer.sops_files:
+            names = known.setdefault(path, [])
+            if layer.name not in names:
+                names.append(layer.name)
+    for finding in report.findings:
+        names = known.setdefault(finding.path, [])
+        names.extend(n for n in finding.layers if n not in names)
+    for path in report.sops_files:
+        known.setdefault(path, [])
+    return {
+        path: tuple(sorted(names, key=lambda n: order.get(n, len(order))))
+        for path, names in known.items()
+    }
+
+
+def relative(path: str, root: str) -> str:
+    """``path`` relative to the layer ``root`` when it lies under it, else unchanged."""
+    root = root.strip("/")
+    if root in ("", "."):
+        return path
+    if path.startswith(root + "/"):
+        return posixpath.relpath(path, root)
+    return path
+
+
+def heading(layer: LayerSummary) -> str:
+    """``name  (path, decryption …, dependsOn …)``."""
+    parts = [layer.path or "."]
+    parts.append(f"decryption {layer.decryption}" if layer.decryption else "no decryption")
+    if layer.depends_on:
+        parts.append("dependsOn " + ", ".join(layer.depends_on))
+    return f"{layer.name}  ({', '.join(parts)})"
+
+
+_CONTROL = {i: f"\\x{i:02x}" for i in (*range(32), 127)} | {10: "\\n", 13: "\\r", 9: " "}
+
+
+def one_line(text: str) -> str:
+    """``text`` safe for one terminal line: control characters (ESC, CR, LF…) made visible."""
+    return text.translate(_CONTROL)

@@ -1,0 +1,34 @@
+"""GitHub Actions workflow commands: one ``::error|warning|notice`` annotation per finding."""
+
+from __future__ import annotations
+
+from secretsmgr.audit.finding import AuditReport, Finding, Severity
+from secretsmgr.report._shared import sorted_findings
+
+COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def escape_data(text: str) -> str:
+    """Escape a command's message: ``%``, CR and LF."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a property value: as a message, plus ``:`` and ``,``."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(finding: Finding) -> str:
+    """The workflow command for one finding (the fix, if any, on a second line)."""
+    message = finding.message
+    if finding.key_path and finding.key_path not in message:
+        message += f" (at {finding.key_path})"
+    if finding.fix:
+        message += f"\nfix: {finding.fix}"
+    props = f"file={escape_property(finding.path)},title={escape_property(finding.rule)}"
+    return f"::{COMMANDS[finding.severity]} {props}::{escape_data(message)}"
+
+
+def render(report: AuditReport) -> str:
+    """Every finding as an annotation line, in report order; empty when clean."""
+    return "".join(annotation(f) + "\n" for f in sorted_findings(report))

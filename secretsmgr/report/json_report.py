@@ -1,0 +1,48 @@
+"""The contract's JSON report (``version: 1``): stable key order, sorted findings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from secretsmgr.audit.finding import AuditReport, Finding, Severity
+from secretsmgr.report._shared import sorted_findings
+
+SCHEMA_VERSION = 1
+
+
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    """One finding as the contract spells it (keys in contract order)."""
+    return {
+        "rule": finding.rule,
+        "name": finding.name,
+        "severity": finding.severity.value,
+        "path": finding.path,
+        "layer": finding.layer,
+        "layers": list(finding.layers),
+        "key_path": finding.key_path,
+        "message": finding.message,
+    }
+
+
+def report_dict(report: AuditReport) -> dict[str, Any]:
+    """The whole report as plain data."""
+    return {
+        "version": SCHEMA_VERSION,
+        "findings": [finding_dict(f) for f in sorted_findings(report)],
+        "summary": {
+            "files": report.files,
+            "sops_files": len(report.sops_files),
+            "layers": len(report.layers),
+            "errors": report.count(Severity.ERROR),
+            "warnings": report.count(Severity.WARNING),
+            "infos": report.count(Severity.INFO),
+            "suppressed": report.suppressed,
+            "skipped": [{"rule": rule, "reason": reason} for rule, reason in report.skipped],
+        },
+    }
+
+
+def render(report: AuditReport) -> str:
+    """``indent=2`` JSON with a trailing newline; non-ASCII kept as is."""
+    return json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n"

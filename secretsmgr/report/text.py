@@ -1,0 +1,201 @@
+"""Terminal reports: the grouped ``audit`` view and the short ``check`` (pre-commit) view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from secretsmgr.audit.finding import AuditReport, Finding, RuleId, Severity
+from secretsmgr.report._shared import (
+    by_path,
+    counts_phrase,
+    file_layers,
+    heading,
+    one_line,
+    plural,
+    relative,
+    worst,
+)
+
+MARKS = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "·"}
+OK_MARK = "✓"
+PLAINTEXT_RULES = frozenset({"SM001", "SM002"})
+_MAX_PAD = 48
+_GAP = "   "
+
+_RESET = "\033[0m"
+_STYLES = {
+    "error": "\033[31m",
+    "warning": "\033[33m",
+    "info": "\033[36m",
+    "ok": "\033[32m",
+    "bold": "\033[1m",
+    "dim": "\033[2m",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Paint:
+    enabled: bool
+
+    def __call__(self, text: str, style: str) -> str:
+        return f"{_STYLES[style]}{text}{_RESET}" if self.enabled else text
+
+
+def short_key(key: str) -> str:
+    """``age1ql3z…7w9x``: enough of a public key to recognise it."""
+    return key if len(key) <= 16 else f"{key[:8]}…{key[-4:]}"
+
+
+def exit_code(report: AuditReport, fail_on: Severity | None) -> int:
+    """The exit code the CLI returns for ``report`` under ``--fail-on``."""
+    return 1 if report.fails(fail_on) else 0
+
+
+def _message(finding: Finding) -> str:
+    if finding.key_path and finding.key_path not in finding.message:
+        return one_line(f"{finding.message} (at {finding.key_path})")
+    return one_line(finding.message)
+
+
+@dataclass(slots=True)
+class _Group:
+    heading: str
+    root: str
+    layer: str | None = None
+    paths: list[str] = field(default_factory=list)
+
+
+def _groups(report: AuditReport) -> list[_Group]:
+    layers_of = file_layers(report)
+    findings = by_path(report)
+    shown = [layer.name for layer in report.layers]
+    groups = [_Group(heading(layer), layer.path, layer.name) for layer in report.layers]
+    extra: dict[str, _Group] = {}
+    orphans = _Group("not in any layer", "")
+    for path in sorted(layers_of):
+        names = layers_of[path]
+        placed = False
+        for index, name in enumerate(shown):
+            if name in names:
+                groups[index].paths.append(path)
+                placed = True
+        if placed:
+            continue
+        if not names:
+            orphans.paths.append(path)
+        elif path in findings:  # only in layers left out by --layer, yet reported
+            extra.setdefault(names[0], _Group(names[0], "")).paths.append(path)
+    groups.extend(extra.values())
+    if orphans.paths:
+        groups.append(orphans)
+    return groups
+
+
+def render(
+    report: AuditReport,
+    *,
+    color: bool = False,
+    fail_on: Severity | None = Severity.ERROR,
+) -> str:
+    """The ``audit`` report for a terminal: files grouped by layer in dependsOn order."""
+    paint = _Paint(color)
+    findings = by_path(report)
+    layers_of = file_layers(report)
+    shown = {layer.name for layer in report.layers}
+    groups = _groups(report)
+    width = max(
+        (len(one_line(relative(p, g.root))) for g in groups for p in g.paths if p in findings),
+        default=0,
+    )
+    width = min(width, _MAX_PAD)
+
+    lines = [paint(_header(report), "bold"), ""]
+    for group in groups:
+        lines.append(paint(one_line(group.heading), "bold"))
+        if not group.paths:
+            lines.append(paint("  (no SOPS files)", "dim"))
+        for path in group.paths:
+            rel = one_line(relative(path, group.root))
+            here = findings.get(path, [])
+            if not here:
+                lines.append(f"  {paint(OK_MARK, 'ok')} {rel}")
+                continue
+            first = next((n for n in layers_of.get(path, ()) if n in shown), None)
+            if first is not None and first != group.layer:
+                severity = worst(here) or Severity.INFO
+                mark = paint(MARKS[severity], severity.value)
+                lines.append(f"  {mark} {rel}{_GAP}{paint(f'see {first} above', 'dim')}")
+                continue
+            for finding in here:
+                style = finding.severity.value
+                head = f"{MARKS[finding.severity]} {finding.rule}"
+                lines.append(f"  {paint(head, style)} {rel.ljust(width)}{_GAP}{_message(finding)}")
+                if finding.fix:
+                    lines.append(f"{' ' * 10}fix: {one_line(finding.fix)}")
+        lines.append("")
+    for rules, reason in _skipped(report.skipped):
+        lines.append(paint(one_line(f"skipped: {', '.join(rules)} ({reason})"), "dim"))
+    if report.skipped:
+        lines.append("")
+    code = exit_code(report, fail_on)
+    summary = f"{counts_phrase(report)} — exit {code}"
+    lines.append(paint(summary, "error" if code else "ok"))
+    return "\n".join(lines) + "\n"
+
+
+def _header(report: AuditReport) -> str:
+    keys = report.cluster_keys
+    if not keys:
+        key_text = "no cluster key"
+    else:
+        noun = "cluster key" if len(keys) == 1 else "cluster keys"
+        key_text = f"{noun} {', '.join(short_key(k) for k in keys)}"
+        if report.cluster_key_source:
+            key_text += f" (from {report.cluster_key_source})"
+    return (
+        f"secretsmgr audit — {plural(len(report.layers), 'layer')}, "
+        f"{plural(len(report.sops_files), 'SOPS file')}, {key_text}"
+    )
+
+
+def _skipped(skipped: tuple[tuple[RuleId, str], ...]) -> list[tuple[list[str], str]]:
+    by_reason: dict[str, list[str]] = {}
+    for rule, reason in skipped:
+        ids = by_reason.setdefault(reason, [])
+        if rule not in ids:
+            ids.append(rule)
+    return [(sorted(ids), reason) for reason, ids in by_reason.items()]
+
+
+def render_check(report: AuditReport, *, color: bool = False) -> str:
+    """The short ``check`` view for pre-commit: one line per finding, then what is blocked.
+
+    When every blocked file is plaintext (SM001/SM002) the last line names the encrypt command;
+    otherwise each finding's fix follows it on an indented line.
+    """
+    paint = _Paint(color)
+    findings = by_path(report)
+    blocked = [p for p, here in findings.items() if worst(here) is Severity.ERROR]
+    plaintext = all(
+        f.rule in PLAINTEXT_RULES
+        for path in blocked
+        for f in findings[path]
+        if f.severity is Severity.ERROR
+    )
+    lines: list[str] = []
+    for path, here in findings.items():
+        for finding in here:
+            rule = paint(f"{finding.rule} {finding.name}", finding.severity.value)
+            lines.append(f"{one_line(path)}: {rule}: {_message(finding)}")
+            if finding.fix and not (plaintext and finding.rule in PLAINTEXT_RULES):
+                lines.append(f"  fix: {one_line(finding.fix)}")
+    if blocked:
+        count = plural(len(blocked), "file")
+        if plaintext and len(blocked) == 1:
+            tail = f"encrypt it with: secretsmgr encrypt -i {one_line(blocked[0])}"
+        elif plaintext:
+            tail = "encrypt each with: secretsmgr encrypt -i <file>"
+        else:
+            tail = "fix the errors above, or see: secretsmgr audit"
+        lines.append(paint(f"{count} blocked — {tail}", "error"))
+    return "\n".join(lines) + "\n" if lines else ""

@@ -1,0 +1,1 @@
+"""Rotation: a plan (pure) and a transaction (stage → verify → journal → replace → log)."""

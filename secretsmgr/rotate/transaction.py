@@ -1,0 +1,604 @@
+"""Rotation as a transaction: every file or none.
+
+Steps: refuse dirty targets → decrypt and verify every target → stage each new file in memory →
+verify each staged file decrypts to the intended plaintext under its new data key → write temp
+files beside the targets → journal (paths, hashes, backups as hard links) → ``os.replace`` each →
+append the changelog → optional git commit → remove the journal.
+
+A failure before the first replace removes temp files only. A failure after it restores every
+original from its backup and the changelog's previous bytes. A journal left by a killed run is
+found by the next run, which rolls back (before the changelog was written) or completes (after)
+and says which.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from secretsmgr.audit.context import AuditContext, SopsEntry, build_context
+from secretsmgr.changelog.chain import FileRecord, append, datakey_id, next_entry
+from secretsmgr.errors import (
+    DecryptionError,
+    IntegrityError,
+    RefusedError,
+    RotationAbortedError,
+    SecretsmgrError,
+    UsageError,
+    about,
+)
+from secretsmgr.fsutil import write_atomic
+from secretsmgr.keys.age import AgeRecipient
+from secretsmgr.keys.protocols import Identity
+from secretsmgr.repo import git
+from secretsmgr.repo.root import is_git_work_tree
+from secretsmgr.rotate.plan import FilePlan, Regeneration, RotationPlan, policy_recipients
+from secretsmgr.rotate.regenerate import regenerate
+from secretsmgr.sops.datakey import new_data_key, unwrap_data_key, wrap_data_key
+from secretsmgr.sops.document import SopsFile, decrypt_docs, dump, load, same_data, seal
+from secretsmgr.sops.model import SopsMetadata
+from secretsmgr.sops.rules import Leaf, map_with_rule
+from secretsmgr.sops.splice import splice
+from secretsmgr.sops.tree import MapNode, Node
+from secretsmgr.sops.tree import Path as KeyPath
+from secretsmgr.sops.values import Comment
+
+JOURNAL = ".secretsmgr-rotation.journal"
+FaultHook = Callable[[str, int], None]
+ProgressHook = Callable[[int, int], None]
+
+
+def _no_fault(_step: str, _index: int) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RotationRequest:
+    """What the user asked for."""
+
+    layers: tuple[str, ...] = ()
+    all_files: bool = False
+    files: tuple[str, ...] = ()
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    regenerate: tuple[str, ...] = ()
+    linked: bool = False
+    reason: str = ""
+    dry_run: bool = False
+    commit: bool = False
+    allow_dirty: bool = False
+    cluster_key: str | None = None
+    action: str = "rotate"
+
+
+@dataclass(frozen=True, slots=True)
+class RotationResult:
+    """What happened."""
+
+    plan: RotationPlan
+    seq: int | None = None
+    commit: str | None = None
+    seconds: float = 0.0
+    recovered: str | None = None
+
+
+@dataclass(slots=True)
+class _Staged:
+    entry: SopsEntry
+    abs_path: Path
+    old_text: str
+    new_text: str
+    data_key: bytes = field(repr=False)
+    lastmodified: str
+    recipients_before: tuple[str, ...]
+    recipients_after: tuple[str, ...]
+    temp: Path | None = None
+    backup: Path | None = None
+
+    @property
+    def sha_old(self) -> str:
+        return hashlib.sha256(self.old_text.encode("utf-8")).hexdigest()
+
+    @property
+    def sha_new(self) -> str:
+        return hashlib.sha256(self.new_text.encode("utf-8")).hexdigest()
+
+
+# ------------------------------------------------------------------------------ recovery
+
+
+def _journal_path(root: Path) -> Path:
+    return root / JOURNAL
+
+
+def _sha_file(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def recover(root: Path) -> str | None:
+    """Finish or undo a rotation a killed run left behind; None when there was none."""
+    journal = _journal_path(root)
+    try:
+        state = json.loads(journal.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise RefusedError(
+            f"{JOURNAL} is unreadable; an interrupted rotation needs manual recovery",
+            hints=("compare the files with git (git status, git diff) and remove the journal",),
+        ) from exc
+    files = state.get("files", [])
+    if state.get("phase") == "logged":
+        for item in files:
+            for key in ("temp", "backup"):
+                if item.get(key):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(root / item[key])
+        journal.unlink()
+        return (
+            f"completed an interrupted rotation (changelog seq {state.get('seq')}); "
+            "its files are rotated but were not committed"
+        )
+    restored = 0
+    for item in files:
+        target = root / item["path"]
+        backup = root / item["backup"] if item.get("backup") else None
+        if backup is not None and backup.exists():
+            if _sha_file(target) != item["sha_old"]:
+                os.replace(backup, target)
+                restored += 1
+            else:
+                os.unlink(backup)
+        if item.get("temp"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(root / item["temp"])
+    changelog = state.get("changelog")
+    if changelog and state.get("changelog_sha") is not None:
+        path = root / changelog
+        old = bytes.fromhex(state.get("changelog_old", ""))
+        if _sha_file(path) != state["changelog_sha"] and path.exists():
+            write_atomic(path, old.decode("utf-8"))
+    journal.unlink()
+    return f"rolled back an interrupted rotation: restored {restored} file(s) to their old version"
+
+
+# ------------------------------------------------------------------------------ planning
+
+
+def _targets(ctx: AuditContext, request: RotationRequest) -> list[SopsEntry]:
+    valid = {e.path: e for e in ctx.sops_files}
+    chosen: dict[str, SopsEntry] = {}
+    if request.all_files:
+        chosen.update(valid)
+    for layer in request.layers:
+        if ctx.layers.get(layer) is None:
+            names = ", ".join(ctx.layers.names()) or "none"
+            raise UsageError(f"unknown layer {layer!r} (layers: {names})")
+        for path, entry in valid.items():
+            if layer in ctx.layers_of(path):
+                chosen[path] = entry
+    for name in request.files:
+        rel = _relative(ctx.root, name)
+        if rel not in valid:
+            raise UsageError(f"{name}: not a SOPS file of this repository")
+        chosen[rel] = valid[rel]
+    if not chosen:
+        raise UsageError("nothing to rotate", hints=("name --layer L, --all or files",))
+    for entry in chosen.values():
+        if entry.sops_file is None:
+            raise RefusedError(f"{entry.path}: {entry.error or 'not a valid SOPS file'}")
+    order = {name: i for i, name in enumerate(ctx.layers.names())}
+
+    def rank(entry: SopsEntry) -> tuple[int, str]:
+        layers = ctx.layers_of(entry.path)
+        return (order.get(layers[0], len(order)) if layers else len(order), entry.path)
+
+    return sorted(chosen.values(), key=rank)
+
+
+def _relative(root: Path, name: str) -> str:
+    path = Path(name)
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError as exc:
+        raise UsageError(f"{name} is outside the repository {root}") from exc
+
+
+def _open(entry: SopsEntry, identities: Sequence[Identity]) -> tuple[bytes, list[MapNode]]:
+    sf = entry.sops_file
+    assert sf is not None
+    try:
+        key = unwrap_data_key(sf.metadata, identities)
+        docs, _ivs = decrypt_docs(sf, key)
+    except SecretsmgrError as exc:
+        raise about(entry.path, exc) from exc
+    return key, docs
+
+
+def _find(node: Node, parts: list[str]) -> list[tuple[MapNode, str]]:
+    """Mapping slots addressed by dotted ``parts`` (keys may contain dots themselves)."""
+    if not parts or not isinstance(node, MapNode):
+        return []
+    found = []
+    for cut in range(len(parts), 0, -1):
+        key = ".".join(parts[:cut])
+        if node.has(key):
+            if cut == len(parts):
+                found.append((node, key))
+            else:
+                found += _find(node.get(key), parts[cut:])
+    return found
+
+
+def _replace_value(node: MapNode, key: str, value: str) -> None:
+    node.items = [
+        (k, value) if not isinstance(item, Comment) and (k := item[0]) == key else item
+        for item in node.items
+    ]
+
+
+def _replace_equal(doc: MapNode, meta: SopsMetadata, old: str, new: str) -> tuple[MapNode, int]:
+    hits = 0
+
+    def swap(_path: KeyPath, leaf: Leaf, encrypted: bool) -> Leaf:
+        nonlocal hits
+        if encrypted and leaf == old:
+            hits += 1
+            return new
+        return leaf
+
+    out = map_with_rule(doc, meta.rule, swap)
+    assert isinstance(out, MapNode)
+    return out, hits
+
+
+def _stage_one(
+    entry: SopsEntry,
+    root: Path,
+    docs: list[MapNode],
+    recipients: tuple[str, ...],
+) -> _Staged:
+    sf = entry.sops_file
+    assert sf is not None
+    abs_path = root / entry.path
+    old_text = abs_path.read_text(encoding="utf-8")
+    key = new_data_key()
+    groups, threshold = wrap_data_key(key, [[AgeRecipient(r) for r in recipients]])
+    meta = sf.metadata
+    template = SopsMetadata(
+        key_groups=groups,
+        lastmodified="",
+        mac="",
+        rule=meta.rule,
+        mac_only_encrypted=meta.mac_only_encrypted,
+        shamir_threshold=threshold,
+        version=meta.version,
+    )
+    sealed = seal(docs, fmt=sf.format, data_key=key, metadata=template)
+    text = None
+    if sf.format.value == "yaml":
+        text = splice(old_text, sealed.docs, sealed.metadata)
+    if text is None:
+        text = dump(sealed)
+    return _Staged(
+        entry,
+        abs_path,
+        old_text,
+        text,
+        key,
+        sealed.metadata.lastmodified,
+        sf.metadata.age_recipients,
+        recipients,
+    )
+
+
+def _verify(staged: _Staged, intended: list[MapNode]) -> None:
+    """The staged text parses, its MAC checks, it decrypts to ``intended`` under its key."""
+    sf: SopsFile = load(staged.new_text, staged.entry.format)
+    if sf.metadata.age_recipients != staged.recipients_after:
+        raise IntegrityError(f"{staged.entry.path}: staged recipients differ from the plan")
+    docs, _ = decrypt_docs(sf, staged.data_key)
+    if not same_data(docs, intended):
+        raise IntegrityError(f"{staged.entry.path}: staged file does not decrypt to the plaintext")
+
+
+# ------------------------------------------------------------------------------ the run
+
+
+def rotate(
+    root: Path,
+    request: RotationRequest,
+    identities: Sequence[Identity],
+    *,
+    env: Mapping[str, str],
+    fault: FaultHook | None = None,
+    progress: ProgressHook | None = None,
+) -> RotationResult:
+    """Rotate the requested files as one transaction; see the module docstring."""
+    fault = fault or _no_fault
+    started = time.perf_counter()
+    recovered = recover(root)
+    ctx = build_context(root, env=env, cluster_key_cli=request.cluster_key)
+    targets = _targets(ctx, request)
+    settings = ctx.settings
+    changelog = root / settings.changelog
+    if is_git_work_tree(root) and not request.allow_dirty and not request.dry_run:
+        watched = [t.path for t in targets] + ([settings.changelog] if request.commit else [])
+        dirty = git.dirty_paths(root, watched)
+        if dirty:
+            raise RefusedError(
+                f"{dirty[0]} has uncommitted changes ({len(dirty)} target(s) dirty)",
+                hints=("commit or stash them first, or pass --allow-dirty",),
+            )
+    for key in request.add:
+        AgeRecipient(key)
+
+    # 1. decrypt and verify every target first
+    opened: dict[str, list[MapNode]] = {}
+    for entry in targets:
+        _key, docs = _open(entry, identities)
+        opened[entry.path] = docs
+
+    # 2. regenerate values (and, with --linked, the same old value elsewhere)
+    regenerations: list[Regeneration] = []
+    replacements: dict[str, str] = {}
+    for spec in request.regenerate:
+        hit = False
+        for entry in targets:
+            for doc in opened[entry.path]:
+                for node, key in _find(doc, spec.split(".")):
+                    old = node.get(key)
+                    if not isinstance(old, str) or not old:
+                        raise UsageError(f"{entry.path}: {spec} is not a non-empty string")
+                    new = replacements.setdefault(old, regenerate(old, f"{entry.path}: {spec}"))
+                    _replace_value(node, key, new)
+                    regenerations.append(Regeneration(entry.path, spec))
+                    hit = True
+        if not hit:
+            raise UsageError(f"--regenerate {spec}: no target file has that key path")
+    linked_targets: list[SopsEntry] = []
+    if request.linked and replacements:
+        for entry in ctx.sops_files:
+            if entry.sops_file is None:
+                continue
+            if entry.path in opened:
+                docs = opened[entry.path]
+            else:
+                try:
+                    _key, docs = _open(entry, identities)
+                except DecryptionError:
+                    continue
+            changed = False
+            new_docs = []
+            for doc in docs:
+                for old, new in replacements.items():
+                    doc, hits = _replace_equal(doc, entry.sops_file.metadata, old, new)
+                    if hits:
+                        changed = True
+                new_docs.append(doc)
+            if changed:
+                if entry.path not in opened:
+                    linked_targets.append(entry)
+                    regenerations.append(Regeneration(entry.path, "(same value)", linked=True))
+                opened[entry.path] = new_docs
+    all_targets = targets + linked_targets
+
+    # 3. the plan
+    plans = []
+    for entry in all_targets:
+        assert entry.sops_file is not None
+        recipients = policy_recipients(
+            ctx.cluster_keys_for(entry),
+            (
+                *settings.allowed_recipients,
+                *((settings.next_cluster_key,) if settings.next_cluster_key else ()),
+            ),
+            request.add,
+            request.remove,
+        )
+        if not recipients:
+            raise RefusedError(
+                f"{entry.path}: the policy leaves no recipient",
+                hints=("set cluster_key in .secretsmgr.yaml or pass --cluster-key",),
+            )
+        plans.append(
+            FilePlan(
+                entry.path,
+                ctx.layers_of(entry.path),
+                entry.sops_file.metadata.age_recipients,
+                recipients,
+                tuple(r.key_path for r in regenerations if r.path == entry.path),
+            )
+        )
+    layers = request.layers or tuple(
+        name for name in ctx.layers.names() if any(name in p.layers for p in plans)
+    )
+    plan = RotationPlan(tuple(plans), tuple(layers), request.reason, tuple(regenerations))
+
+    # 4. stage in memory and verify
+    staged: list[_Staged] = []
+    entries = {e.path: e for e in all_targets}
+    for i, fp in enumerate(plan.files):
+        fault("stage", i)
+        item = _stage_one(entries[fp.path], root, opened[fp.path], fp.recipients_after)
+        _verify(item, opened[fp.path])
+        staged.append(item)
+    if request.dry_run:
+        return RotationResult(plan, seconds=time.perf_counter() - started, recovered=recovered)
+
+    # 5. temp files beside each target, backups as hard links, then the journal
+    old_log = changelog.read_bytes() if changelog.exists() else b""
+    try:
+        for i, item in enumerate(staged):
+            fault("write", i)
+            item.temp = _write_temp(item.abs_path, item.new_text)
+            item.backup = _backup(item.abs_path)
+        fault("journal", 0)
+        _write_journal(root, staged, "staged", settings.changelog, old_log)
+    except BaseException:
+        _cleanup(staged)
+        with contextlib.suppress(FileNotFoundError):
+            _journal_path(root).unlink()
+        raise
+
+    # 6. replace, 7. changelog — restore everything on failure
+    actor = git.user_identity(root) if is_git_work_tree(root) else "unknown"
+    seq: int | None = None
+    try:
+        for i, item in enumerate(staged):
+            fault("replace", i)
+            assert item.temp is not None
+            os.replace(item.temp, item.abs_path)
+            item.temp = None
+            if progress is not None:
+                progress(i + 1, len(staged))
+        fault("changelog", 0)
+        log_entry = next_entry(
+            old_log,
+            time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            actor=actor,
+            action=request.action,
+            reason=request.reason,
+            layers=plan.layers,
+            files=[
+                FileRecord(
+                    path=item.entry.path,
+                    lastmodified=item.lastmodified,
+                    recipients_before=item.recipients_before,
+                    recipients_after=item.recipients_after,
+                    datakey_id=datakey_id(item.data_key),
+                    sha256_before=item.sha_old,
+                    sha256_after=item.sha_new,
+                )
+                for item in staged
+            ],
+        )
+        changelog.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(changelog, append(old_log, log_entry).decode("utf-8"))
+        seq = log_entry.seq
+        _write_journal(root, staged, "logged", settings.changelog, old_log, seq)
+    except BaseException as exc:
+        _rollback(staged, changelog, old_log)
+        with contextlib.suppress(FileNotFoundError):
+            _journal_path(root).unlink()
+        if isinstance(exc, SecretsmgrError | KeyboardInterrupt):
+            raise
+        raise RotationAbortedError(
+            f"rotation failed while writing ({type(exc).__name__}); every file was restored"
+        ) from exc
+
+    # 8. commit, 9. drop the journal and backups
+    sha = None
+    try:
+        if request.commit:
+            fault("commit", 0)
+            message = (
+                f"secrets: rotate {plan.label} ({len(staged)} files)\n\n"
+                f"{request.reason or 'no reason given'}\n\nSecrets-Changelog-Seq: {seq}\n"
+            )
+            paths = [item.entry.path for item in staged] + [settings.changelog]
+            sha = git.commit(root, paths, message)
+    except SecretsmgrError as exc:
+        raise RefusedError(
+            f"rotated {len(staged)} files (changelog seq {seq}) but the commit failed: "
+            f"{exc.message}",
+            hints=("the files and the changelog are changed on disk; commit them yourself",),
+        ) from exc
+    finally:
+        _cleanup(staged)
+        with contextlib.suppress(FileNotFoundError):
+            _journal_path(root).unlink()
+    return RotationResult(plan, seq, sha, time.perf_counter() - started, recovered)
+
+
+def _write_temp(target: Path, text: str) -> Path:
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".new")
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    with contextlib.suppress(OSError):
+        os.chmod(name, target.stat().st_mode & 0o777)
+    return Path(name)
+
+
+def _backup(target: Path) -> Path:
+    name = target.with_name(f".{target.name}.{os.getpid()}.old")
+    with contextlib.suppress(FileNotFoundError):
+        name.unlink()
+    try:
+        os.link(target, name)
+    except OSError:
+        name.write_bytes(target.read_bytes())
+    return name
+
+
+def _write_journal(
+    root: Path,
+    staged: list[_Staged],
+    phase: str,
+    changelog: str,
+    old_log: bytes,
+    seq: int | None = None,
+) -> None:
+    state = {
+        "phase": phase,
+        "seq": seq,
+        "changelog": changelog,
+        "changelog_sha": hashlib.sha256(old_log).hexdigest(),
+        "changelog_old": old_log.hex(),
+        "files": [
+            {
+                "path": item.entry.path,
+                "sha_old": item.sha_old,
+                "sha_new": item.sha_new,
+                "temp": _rel(root, item.temp),
+                "backup": _rel(root, item.backup),
+            }
+            for item in staged
+        ],
+    }
+    write_atomic(_journal_path(root), json.dumps(state, indent=1, sort_keys=True), mode=0o600)
+
+
+def _rel(root: Path, path: Path | None) -> str | None:
+    return None if path is None else path.relative_to(root).as_posix()
+
+
+def _rollback(staged: list[_Staged], changelog: Path, old_log: bytes) -> None:
+    for item in staged:
+        backup = item.backup
+        if backup is not None and backup.exists() and _sha_file(item.abs_path) != item.sha_old:
+            os.replace(backup, item.abs_path)
+            item.backup = None
+    if changelog.exists() or old_log:
+        now = changelog.read_bytes() if changelog.exists() else b""
+        if now != old_log:
+            if old_log:
+                write_atomic(changelog, old_log.decode("utf-8"))
+            else:
+                changelog.unlink()
+    _cleanup(staged)
+
+
+def _cleanup(staged: list[_Staged]) -> None:
+    for item in staged:
+        for path in (item.temp, item.backup):
+            if path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+        item.temp = None
+        item.backup = None

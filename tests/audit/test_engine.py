@@ -1,0 +1,175 @@
+"""The engine: skips, suppressions, scoping, ordering and the report's bookkeeping."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from secretsmgr.audit.context import build_context, encrypted_leaves
+from secretsmgr.audit.engine import NO_IDENTITY, NOT_REQUESTED, run_audit, run_rules
+from secretsmgr.errors import ConfigError, UsageError
+from secretsmgr.sops.model import EncryptionRule, RuleKind
+from secretsmgr.sops.rules import iter_leaves
+from secretsmgr.sops.tree import MapNode, Node, SeqNode
+from secretsmgr.sops.values import Comment
+
+from .helpers import K1, K2, enc, flux_kustomization, identity, pairs, secret, standard_repo, write
+
+
+def _broken_repo(root: Path) -> Path:
+    standard_repo(
+        root,
+        {
+            "apps/plain.yaml": secret("plain"),
+            "apps/b.enc.yaml": enc(secret("b"), (K2,)),
+            "apps/a.enc.yaml": enc(secret("a")),
+        },
+    )
+    write(root, "clusters/prod/db.yaml", flux_kustomization("db", "./db"))
+    write(root, "db/plain.yaml", secret("dbplain"))
+    return root
+
+
+def test_findings_are_sorted_by_path_rule_key_path(tmp_path: Path) -> None:
+    report = run_audit(_broken_repo(tmp_path))
+    keys = [f.sort_key for f in report.findings]
+    assert keys == sorted(keys)
+    assert len(set(keys)) == len(keys)
+
+
+def test_report_bookkeeping(tmp_path: Path) -> None:
+    report = run_audit(_broken_repo(tmp_path))
+    assert report.sops_files == ("apps/a.enc.yaml", "apps/b.enc.yaml")
+    assert dict(report.file_layers) == {"apps/a.enc.yaml": ("apps",), "apps/b.enc.yaml": ("apps",)}
+    assert [(s.name, s.decryption, s.sops_files) for s in report.layers] == [
+        ("apps", "sops/sops-age", ("apps/a.enc.yaml", "apps/b.enc.yaml")),
+        ("db", "sops/sops-age", ()),
+    ]
+    assert report.cluster_keys == (K1,)
+    assert report.cluster_key_source == ".secretsmgr.yaml"
+    assert report.files == sum(1 for p in tmp_path.rglob("*") if p.is_file())
+
+
+def test_layer_filter_keeps_only_that_layer(tmp_path: Path) -> None:
+    report = run_audit(_broken_repo(tmp_path), layer_filter=["db"])
+    assert pairs(report) == {("SM001", "db/plain.yaml")}
+    assert report.sops_files == ()
+
+
+def test_unknown_layer_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as err:
+        run_audit(_broken_repo(tmp_path), layer_filter=["nope"])
+    assert err.value.message == "unknown layer: nope"
+    assert err.value.hints == ("layers: apps, db",)
+
+
+def test_ignore_entries_suppress_and_count(tmp_path: Path) -> None:
+    root = _broken_repo(tmp_path)
+    settings = (root / ".secretsmgr.yaml").read_text(encoding="utf-8")
+    write(
+        root,
+        ".secretsmgr.yaml",
+        settings + 'ignore:\n  - {rule: SM001, path: "**/plain.yaml", reason: "fixtures"}\n',
+    )
+    report = run_audit(root)
+    assert not any(f.rule == "SM001" for f in report.findings)
+    assert report.suppressed == 4  # two keys in each of two files
+
+
+def test_files_outside_the_repository_are_refused(tmp_path: Path) -> None:
+    root = _broken_repo(tmp_path / "repo")
+    with pytest.raises(UsageError):
+        run_audit(root, files=["../elsewhere.yaml"])
+    with pytest.raises(UsageError):
+        run_audit(root, files=[str(tmp_path / "other.yaml")])
+
+
+def test_files_subset_still_maps_layers(tmp_path: Path) -> None:
+    root = _broken_repo(tmp_path)
+    report = run_audit(root, files=["./apps/b.enc.yaml", "missing.yaml"])
+    assert {f.path for f in report.findings} == {"apps/b.enc.yaml"}
+    assert all(f.layers == ("apps",) for f in report.findings)
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        ({}, NOT_REQUESTED),
+        ({"verify_mac": True}, NO_IDENTITY),
+        ({"keyless_only": True, "verify_mac": True}, None),
+    ],
+)
+def test_sm007_skip_reasons(tmp_path: Path, options: dict[str, bool], reason: str | None) -> None:
+    report = run_audit(_broken_repo(tmp_path), **options)  # type: ignore[arg-type]  # bools
+    skipped = {str(rule): why for rule, why in report.skipped}
+    if reason is None:
+        assert skipped["SM007"].startswith("needs a private identity")
+    else:
+        assert skipped["SM007"] == reason
+
+
+def test_unopened_files_are_reported_as_not_verified(tmp_path: Path) -> None:
+    report = run_audit(_broken_repo(tmp_path), verify_mac=True, identities=[identity(1)])
+    assert ("SM007", "1 file not verified, no identity opens: apps/b.enc.yaml") in report.skipped
+    assert not any(f.rule == "SM007" for f in report.findings)
+
+
+def test_rules_never_read_the_disk(tmp_path: Path) -> None:
+    root = _broken_repo(tmp_path / "repo")
+    ctx = build_context(root, verify_mac=True, identities=[identity(1)])
+    before = run_rules(ctx)
+    shutil.rmtree(root)
+    assert run_rules(ctx) == before
+
+
+def test_malformed_settings_are_a_config_error(tmp_path: Path) -> None:
+    root = _broken_repo(tmp_path)
+    write(root, ".secretsmgr.yaml", "cluster_key: nope\n")
+    with pytest.raises(ConfigError):
+        run_audit(root)
+
+
+def test_every_finding_is_one_line(tmp_path: Path) -> None:
+    report = run_audit(_broken_repo(tmp_path))
+    assert report.findings
+    assert all("\n" not in f.message and "\r" not in f.message for f in report.findings)
+
+
+# ------------------------------------------------------------------ encrypted_leaves == sops walk
+
+keys = st.sampled_from(["data", "stringData", "a", "b_unencrypted", "x_enc", "meta"])
+scalars = st.one_of(st.none(), st.text(max_size=3), st.integers(), st.booleans())
+comments = st.builds(Comment, st.text(max_size=3))
+
+
+def _trees() -> st.SearchStrategy[Node]:
+    return st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(st.one_of(st.tuples(keys, inner), comments), max_size=4).map(
+                lambda items: MapNode(list(items))
+            ),
+            st.lists(st.one_of(inner, comments), max_size=3).map(lambda items: SeqNode(items)),
+        ),
+        max_leaves=12,
+    )
+
+
+RULES = [
+    EncryptionRule(),
+    EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$"),
+    EncryptionRule(RuleKind.UNENCRYPTED_REGEX, "^meta"),
+    EncryptionRule(RuleKind.ENCRYPTED_SUFFIX, "_enc"),
+    EncryptionRule(RuleKind.ENCRYPTED_COMMENT_REGEX, "sops:enc"),
+]
+
+
+@given(tree=_trees(), rule=st.sampled_from(RULES))
+def test_encrypted_leaves_agrees_with_the_sops_walk(tree: Node, rule: EncryptionRule) -> None:
+    doc = tree if isinstance(tree, MapNode) else MapNode([("top", tree)])
+    expected = [(p, leaf) for p, leaf, encrypted in iter_leaves(doc, rule) if encrypted]
+    assert list(encrypted_leaves(doc, rule)) == expected
