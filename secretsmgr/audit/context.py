@@ -18,12 +18,14 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import cast
 
-from secretsmgr.errors import ConfigError, DecryptionError, FormatError, UsageError
+from secretsmgr.changelog.chain import Entry, parse_entries
+from secretsmgr.errors import ChainError, ConfigError, DecryptionError, FormatError, UsageError
 from secretsmgr.keys.age import parse_identities
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.layers import LayerGraph, find_layers
@@ -157,6 +159,10 @@ class AuditContext:
     cluster_keys: tuple[str, ...]
     cluster_key_source: str | None
     max_age_days: int
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    changelog: tuple[Entry, ...] = ()
+    changelog_present: bool = False
+    changelog_error: str | None = None
     verify_mac: bool = False
     identities: tuple[Identity, ...] = field(default=(), repr=False)
     data_keys: Mapping[str, bytes] = field(default_factory=dict, repr=False)
@@ -556,6 +562,17 @@ def _scoped_files(root: Path, files: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
+def _load_changelog(path: Path) -> tuple[tuple[Entry, ...], bool, str | None]:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return (), False, None
+    try:
+        return tuple(parse_entries(data)), True, None
+    except ChainError as exc:
+        return (), True, exc.message
+
+
 def build_context(
     root: Path,
     *,
@@ -565,6 +582,7 @@ def build_context(
     identities: Sequence[Identity] = (),
     max_age_days: int | None = None,
     verify_mac: bool = False,
+    now: datetime | None = None,
 ) -> AuditContext:
     """Read the repository at ``root`` once and build what every rule needs.
 
@@ -618,6 +636,8 @@ def build_context(
     resolved = resolve_cluster_key(cluster_key_cli, env, settings, tuple(rule_recipients))
     cluster_keys, source = resolved if resolved is not None else ((), None)
 
+    history, history_present, history_error = _load_changelog(root / settings.changelog)
+
     data_keys: dict[str, bytes] = {}
     unopened: list[str] = []
     if verify_mac and identities:
@@ -643,6 +663,10 @@ def build_context(
         cluster_keys=cluster_keys,
         cluster_key_source=source,
         max_age_days=max_age_days if max_age_days is not None else settings.max_age_days,
+        now=now or datetime.now(UTC),
+        changelog=history,
+        changelog_present=history_present,
+        changelog_error=history_error,
         verify_mac=verify_mac,
         identities=tuple(identities),
         data_keys=MappingProxyType(data_keys),

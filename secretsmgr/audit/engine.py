@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from secretsmgr.audit.context import EMPTY_ENV, AuditContext, build_context
@@ -18,6 +19,7 @@ NO_IDENTITY = "no identity (use --verify-mac with a key)"
 NOT_REQUESTED = "MAC verification not requested (use --verify-mac)"
 KEYLESS_ONLY = "needs a private identity; check runs only key-less rules"
 NO_CLUSTER = "needs the live cluster"
+HISTORY_ONLY = "reads the changelog and the clock; the commit gate does not"
 
 
 def run_audit(
@@ -31,6 +33,7 @@ def run_audit(
     layer_filter: Sequence[str] = (),
     keyless_only: bool = False,
     verify_mac: bool = False,
+    now: datetime | None = None,
 ) -> AuditReport:
     """Audit the repository at ``root``; findings are data, never exceptions.
 
@@ -45,13 +48,14 @@ def run_audit(
         identities=identities,
         max_age_days=max_age_days,
         verify_mac=verify_mac and not keyless_only,
+        now=now,
     )
     return run_rules(ctx, layer_filter=layer_filter, keyless_only=keyless_only)
 
 
 def _missing(rule: Rule, ctx: AuditContext, keyless_only: bool) -> str | None:
     if keyless_only and not rule.keyless:
-        return KEYLESS_ONLY
+        return HISTORY_ONLY if Need.HISTORY in rule.needs else KEYLESS_ONLY
     if Need.CLUSTER in rule.needs:
         return NO_CLUSTER
     if Need.IDENTITY in rule.needs:

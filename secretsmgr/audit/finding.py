@@ -30,6 +30,7 @@ class Need(StrEnum):
     """What a rule needs beyond the repository itself."""
 
     CLUSTER_KEY = "cluster-key"
+    HISTORY = "history"  # the changelog and the clock: audit only, never the commit gate
     IDENTITY = "identity"
     CLUSTER = "cluster"
 
@@ -76,7 +77,7 @@ class Rule:
     @property
     def keyless(self) -> bool:
         """Whether ``check`` (the CI gate) may run it: no private identity needed."""
-        return Need.IDENTITY not in self.needs and Need.CLUSTER not in self.needs
+        return not self.needs & {Need.IDENTITY, Need.CLUSTER, Need.HISTORY}
 
     def finding(
         self,

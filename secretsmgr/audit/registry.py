@@ -1,7 +1,7 @@
 """Every audit rule, listed explicitly in id order (no discovery by reflection).
 
-Ids are permanent: never renumbered, never reused. SM008 (stale-data-key), SM013
-(changelog-gap) and SM016 (cluster-key-drift) are planned; their pages exist in docs/rules.
+Ids are permanent: never renumbered, never reused. SM016 (cluster-key-drift) is planned;
+its page exists in docs/rules.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from secretsmgr.audit.rules import (
     sm005_unexpected_recipient,
     sm006_malformed_sops,
     sm007_mac_mismatch,
+    sm008_stale_data_key,
     sm009_private_key_committed,
     sm010_layer_without_decryption,
     sm011_creation_rule_drift,
     sm012_orphan_sops_file,
+    sm013_changelog_gap,
     sm014_shared_data_key,
     sm015_flux_cannot_decrypt,
 )
@@ -31,10 +33,12 @@ RULES: tuple[Rule, ...] = (
     sm005_unexpected_recipient.RULE,
     sm006_malformed_sops.RULE,
     sm007_mac_mismatch.RULE,
+    sm008_stale_data_key.RULE,
     sm009_private_key_committed.RULE,
     sm010_layer_without_decryption.RULE,
     sm011_creation_rule_drift.RULE,
     sm012_orphan_sops_file.RULE,
+    sm013_changelog_gap.RULE,
     sm014_shared_data_key.RULE,
     sm015_flux_cannot_decrypt.RULE,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from .helpers import ROOT, pairs
 DEMO = ROOT / "fixtures" / "demo"
 BROKEN = ROOT / "fixtures" / "broken"
 DEMO_KEY = ROOT / "fixtures" / "keys" / "demo-only.agekey"
+# A fixed clock: the demo was encrypted on 2026-11-26; SM008 must not start firing in 90 days.
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
 ROW = re.compile(r"^\| (SM\d{3}) \| [a-z-]+ \| (error|warning|info) \| `([^`]+)` \|", re.M)
 
 
@@ -37,7 +40,7 @@ IDENTITY_SIDE_EFFECTS = {("SM007", "gitops/apps/authentik/secret.enc.yaml")}
 @pytest.mark.parametrize("verify_mac", [False, True])
 def test_clean_demo_has_no_finding(verify_mac: bool) -> None:
     identities = demo_identity() if verify_mac else []
-    report = run_audit(DEMO, identities=identities, verify_mac=verify_mac)
+    report = run_audit(DEMO, identities=identities, verify_mac=verify_mac, now=NOW)
     assert report.findings == ()
     assert report.suppressed == 0
     assert report.cluster_key_source == ".secretsmgr.yaml"
@@ -48,14 +51,14 @@ def test_clean_demo_has_no_finding(verify_mac: bool) -> None:
         assert report.skipped == ()
 
 
-def test_clean_demo_check_skips_only_the_key_rule() -> None:
-    report = run_audit(DEMO, keyless_only=True)
+def test_clean_demo_check_skips_only_key_and_history_rules() -> None:
+    report = run_audit(DEMO, keyless_only=True, now=NOW)
     assert report.findings == ()
-    assert [rule for rule, _ in report.skipped] == ["SM007"]
+    assert [rule for rule, _ in report.skipped] == ["SM007", "SM008", "SM013"]
 
 
 def test_broken_demo_keyless_matches_expected() -> None:
-    report = run_audit(BROKEN, keyless_only=True)
+    report = run_audit(BROKEN, keyless_only=True, now=NOW)
     expected = {p for p in planted() if p[0] != "SM007"} | KEYLESS_SIDE_EFFECTS
     assert pairs(report) == expected
     assert (report.count(Severity.ERROR), report.count(Severity.WARNING)) == (8, 4)
@@ -63,7 +66,7 @@ def test_broken_demo_keyless_matches_expected() -> None:
 
 
 def test_broken_demo_key_paths_and_layers() -> None:
-    report = run_audit(BROKEN, keyless_only=True)
+    report = run_audit(BROKEN, keyless_only=True, now=NOW)
     got = {(str(f.rule), f.path): f for f in report.findings}
     sm001 = got["SM001", "gitops/apps/redis/redis-acl.yaml"]
     assert (sm001.key_path, sm001.layer) == ("stringData.acl-password", "databases")
@@ -79,7 +82,7 @@ def test_broken_demo_key_paths_and_layers() -> None:
 
 
 def test_broken_demo_with_identity_adds_sm007() -> None:
-    report = run_audit(BROKEN, identities=demo_identity(), verify_mac=True)
+    report = run_audit(BROKEN, identities=demo_identity(), verify_mac=True, now=NOW)
     expected = planted() | KEYLESS_SIDE_EFFECTS | IDENTITY_SIDE_EFFECTS
     assert pairs(report) == expected
     assert ("SM007", "1 file not verified, no identity opens: gitops/apps/redis/auth.enc.yaml") in (
@@ -90,7 +93,7 @@ def test_broken_demo_with_identity_adds_sm007() -> None:
 def test_broken_demo_never_prints_the_committed_key() -> None:
     notes = (BROKEN / "gitops/apps/authentik/notes.txt").read_text(encoding="utf-8")
     (key,) = re.findall(r"AGE-SECRET-KEY-1[0-9A-Z]+", notes)
-    report = run_audit(BROKEN, identities=demo_identity(), verify_mac=True)
+    report = run_audit(BROKEN, identities=demo_identity(), verify_mac=True, now=NOW)
     for finding in report.findings:
         for text in (finding.message, finding.fix or ""):
             assert key not in text
@@ -102,7 +105,7 @@ def test_broken_demo_never_prints_the_committed_key() -> None:
 def test_broken_demo_never_prints_plaintext() -> None:
     acl = (BROKEN / "gitops/apps/redis/redis-acl.yaml").read_text(encoding="utf-8")
     plaintext = [acl.rsplit(":", 1)[1].strip(), "plain-value"]
-    report = run_audit(BROKEN, identities=demo_identity(), verify_mac=True)
+    report = run_audit(BROKEN, identities=demo_identity(), verify_mac=True, now=NOW)
     for finding in report.findings:
         assert not any(value in finding.message for value in plaintext)
 
