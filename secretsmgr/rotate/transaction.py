@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from secretsmgr.audit.context import AuditContext, SopsEntry, build_context
-from secretsmgr.changelog.chain import FileRecord, append, datakey_id, next_entry
+from secretsmgr.changelog.chain import FileRecord, append, datakey_id, find_break, next_entry
 from secretsmgr.errors import (
     DecryptionError,
     IntegrityError,
@@ -345,6 +345,13 @@ def rotate(
             )
     for key in request.add:
         AgeRecipient(key)
+    if changelog.exists():
+        broken = find_break(changelog.read_bytes())
+        if broken is not None:
+            raise RefusedError(
+                f"{settings.changelog} is broken at seq {broken.seq}: {broken.reason}",
+                hints=(f"restore {settings.changelog} from git before rotating",),
+            )
 
     # 1. decrypt and verify every target first
     opened: dict[str, list[MapNode]] = {}
