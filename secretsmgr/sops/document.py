@@ -175,7 +175,12 @@ def decrypt_docs(
         if isinstance(leaf, Comment):
             text = leaf.text
             if encrypted and is_enc(text):
-                return _open(path, text, comment=True)
+                # Comments are outside the MAC; like sops 3.11, one that does not decrypt
+                # (hand-written, or copied from another file) is kept as it is.
+                try:
+                    return _open(path, text, comment=True)
+                except (IntegrityError, FormatError):
+                    return leaf
             return leaf
         if not encrypted:
             return leaf

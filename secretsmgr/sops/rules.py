@@ -23,6 +23,7 @@ def _compile(pattern: str) -> re.Pattern[str]:
         raise FormatError(f"invalid encryption regex {pattern!r}") from exc
 
 
+@lru_cache(maxsize=16384)
 def path_is_encrypted(rule: EncryptionRule, path: Path) -> bool:
     """Whether a leaf at ``path`` is encrypted under a key-based rule (not comment regexes)."""
     kind = rule.kind

@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml import events as _events_module
 from ruamel.yaml.error import YAMLError
 
 from secretsmgr.errors import FormatError
@@ -229,6 +230,93 @@ def _events(text: str) -> list[Any]:
             return events
 
 
+_EV = {
+    name: getattr(_events_module, name)
+    for name in (
+        "ScalarEvent",
+        "MappingStartEvent",
+        "SequenceStartEvent",
+        "MappingEndEvent",
+        "SequenceEndEvent",
+        "DocumentEndEvent",
+        "AliasEvent",
+    )
+}
+
+
+def _build_plain(events: list[Any]) -> list[Node] | None:
+    """The common case (no comments, anchors or aliases) without the comment machinery.
+
+    Returns None when the events need the full builder.
+    """
+    scalar, map_start, seq_start = (
+        _EV["ScalarEvent"],
+        _EV["MappingStartEvent"],
+        _EV["SequenceStartEvent"],
+    )
+    map_end, seq_end, doc_end = (
+        _EV["MappingEndEvent"],
+        _EV["SequenceEndEvent"],
+        _EV["DocumentEndEvent"],
+    )
+    docs: list[Node] = []
+    # Each frame: [node, pending key (None when a key is expected), is_mapping]
+    stack: list[list[Any]] = []
+    root: Node = None
+    for ev in events:
+        cls = ev.__class__
+        if cls is scalar:
+            if ev.anchor:
+                return None
+            tag = ev.tag
+            if tag is not None and tag != "!":
+                value = resolve_tagged(ev.value, tag)
+            elif ev.style:
+                value = ev.value
+            else:
+                value = resolve_plain(ev.value)
+            if not stack:
+                root = value
+                continue
+            frame = stack[-1]
+            if frame[2]:
+                if frame[1] is None:
+                    if not isinstance(value, str):
+                        raise FormatError(f"non-string key at line {ev.start_mark.line + 1}")
+                    if value == "<<":
+                        return None
+                    frame[1] = value
+                else:
+                    frame[0].items.append((frame[1], value))
+                    frame[1] = None
+            else:
+                frame[0].items.append(value)
+        elif cls is map_start or cls is seq_start:
+            if ev.anchor:
+                return None
+            node: MapNode | SeqNode = MapNode() if cls is map_start else SeqNode()
+            if stack:
+                frame = stack[-1]
+                if frame[2]:
+                    if frame[1] is None:
+                        return None  # a collection as a key: let the full builder say so
+                    frame[0].items.append((frame[1], node))
+                    frame[1] = None
+                else:
+                    frame[0].items.append(node)
+            else:
+                root = node
+            stack.append([node, None, cls is map_start])
+        elif cls is map_end or cls is seq_end:
+            stack.pop()
+        elif cls is doc_end:
+            docs.append(root)
+            root = None
+        elif cls is _EV["AliasEvent"]:
+            return None
+    return docs
+
+
 def parse_yaml(text: str) -> list[Node]:
     """Parse every document of ``text`` into trees with comments, as sops reads YAML.
 
@@ -246,6 +334,11 @@ def parse_yaml(text: str) -> list[Node]:
                 spans.append((ev.start_mark.index, ev.end_mark.index))
         spans.sort()
     comments = _find_comments(text, spans)
+    if not comments:
+        plain = _build_plain(events)
+        if plain is not None:
+            _check_duplicates(plain)
+            return plain
     builder = _Builder()
     ci = 0
     n_events = len(events)
