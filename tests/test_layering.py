@@ -1,4 +1,7 @@
-"""Imports only point downward: cli → audit | rotate | changelog | report → repo | keys | sops → errors."""
+"""Imports point downward only.
+
+cli → audit | rotate | changelog | report → repo | keys | sops → errors.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "fsutil": ({"errors"}, set()),
     "sops": ({"errors", "keys.protocols"}, {"cryptography", "ruamel", "_ruamel_yaml"}),
     "keys": ({"errors", "keys"}, {"pyrage", "keyring"}),
-    "repo": ({"errors", "sops.yamlio", "fsutil"}, set()),
+    "repo": ({"errors", "sops.yamlio", "fsutil", "keys.bech32"}, set()),
     "fileops": ({"errors", "sops", "keys", "repo", "fsutil"}, set()),
     "changelog": ({"errors", "sops", "keys", "repo", "fsutil"}, set()),
     "audit": ({"errors", "sops", "keys", "repo", "fsutil", "changelog"}, set()),
@@ -27,9 +30,8 @@ STDLIB_OK = {"__future__"}
 
 
 def _area(module: Path) -> str:
-    rel = module.relative_to(PKG).with_suffix("")
-    first = rel.parts[0]
-    return "errors" if first in ("errors", "__init__", "__main__") and first != "__main__" else first
+    first = module.relative_to(PKG).with_suffix("").parts[0]
+    return "errors" if first in ("errors", "__init__") else first
 
 
 def _imports(module: Path) -> list[str]:

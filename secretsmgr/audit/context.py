@@ -27,12 +27,12 @@ from typing import cast
 from secretsmgr.changelog.chain import Entry, parse_entries
 from secretsmgr.errors import ChainError, ConfigError, DecryptionError, FormatError, UsageError
 from secretsmgr.keys.age import parse_identities
+from secretsmgr.keys.bech32 import is_age_recipient, split_bech32
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.layers import LayerGraph, find_layers
 from secretsmgr.repo.root import list_repo_files
 from secretsmgr.repo.settings import (
     Settings,
-    is_age_recipient,
     load_settings,
     resolve_cluster_key,
 )
@@ -86,8 +86,6 @@ _SECRET_HINT = {
     FileFormat.JSON: re.compile(rb'"kind"\s*:\s*"Secret"'),
 }
 _PRIVATE_KEY = re.compile(rb"AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]{20,}")
-_BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_BECH32_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 # A value that is only a Flux post-build variable (``${VAR}``, ``${VAR:=default}``) or a Helm/Go
 # template is filled in later, not a committed secret.
 _SUBSTITUTION = re.compile(r"^\s*(?:\$\{[^}]*\}\s*)+$")
@@ -218,26 +216,9 @@ def abbreviate(key: str) -> str:
     return key if len(key) <= 16 else f"{key[:7]}…{key[-3:]}"
 
 
-def _bech32_valid(text: str) -> bool:
-    lower = text.lower()
-    hrp, sep, data = lower.rpartition("1")
-    if not sep or len(data) < 6 or any(c not in _BECH32_CHARSET for c in data):
-        return False
-    chk = 1
-    values = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
-    values += [_BECH32_CHARSET.index(c) for c in data]
-    for value in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ value
-        for i, gen in enumerate(_BECH32_GEN):
-            if (top >> i) & 1:
-                chk ^= gen
-    return chk == 1
-
-
 def _looks_like_key(token: str) -> bool:
     """A valid bech32 key, or a random-looking one (a damaged key); not a placeholder."""
-    if _bech32_valid(token):
+    if split_bech32(token) is not None:
         return True
     body = token.rpartition("1")[2]
     return len(set(body)) >= 12

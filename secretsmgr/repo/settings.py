@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.errors import ConfigError, FormatError
+from secretsmgr.keys.bech32 import is_age_recipient
 from secretsmgr.sops.yamlio import safe_load_all
 
 SETTINGS_NAME = ".secretsmgr.yaml"
@@ -26,32 +27,6 @@ _KNOWN_KEYS = frozenset(
     }
 )
 _RULE_ID = re.compile(r"^SM\d{3}$")
-_BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_BECH32_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
-
-
-def _bech32_polymod(values: list[int]) -> int:
-    chk = 1
-    for value in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ value
-        for i, gen in enumerate(_BECH32_GEN):
-            if (top >> i) & 1:
-                chk ^= gen
-    return chk
-
-
-def is_age_recipient(text: str) -> bool:
-    """Tell whether ``text`` is a bech32 age recipient (``age1…``) with a valid checksum."""
-    if text != text.lower() or not text.startswith("age1"):
-        return False
-    hrp, sep, data = text.rpartition("1")
-    if not sep or not hrp.startswith("age") or len(data) < 6:
-        return False
-    if any(ch not in _BECH32_CHARSET for ch in data):
-        return False
-    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
-    return _bech32_polymod(expanded + [_BECH32_CHARSET.index(c) for c in data]) == 1
 
 
 def _check_recipient(key: str, where: str) -> str:

@@ -1,0 +1,37 @@
+"""Bech32 checksums (BIP 173), as age keys use them; no key material is kept or printed."""
+
+from __future__ import annotations
+
+CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+
+
+def _polymod(values: list[int]) -> int:
+    chk = 1
+    for value in values:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ value
+        for i, gen in enumerate(_GEN):
+            if (top >> i) & 1:
+                chk ^= gen
+    return chk
+
+
+def split_bech32(text: str) -> tuple[str, str] | None:
+    """(hrp, data) of a bech32 string with a valid checksum (any single case), else None."""
+    if text != text.lower() and text != text.upper():
+        return None
+    lower = text.lower()
+    hrp, sep, data = lower.rpartition("1")
+    if not sep or not hrp or len(data) < 6 or any(c not in CHARSET for c in data):
+        return None
+    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    if _polymod(expanded + [CHARSET.index(c) for c in data]) != 1:
+        return None
+    return hrp, data
+
+
+def is_age_recipient(text: str) -> bool:
+    """Whether ``text`` is a lowercase ``age1…`` recipient with a valid checksum."""
+    parsed = split_bech32(text) if text == text.lower() else None
+    return parsed is not None and parsed[0] == "age"
