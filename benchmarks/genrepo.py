@@ -57,8 +57,10 @@ def generate(root: Path, count: int) -> Repo:
     for i in range(count):
         layer, base, _ = LAYERS[i % 3]
         service = f"svc{i // 3 % max(1, count // 30):03d}-{layer[:3]}"
-        folder = root / "gitops" / "apps" / service if layer != "infrastructure" else (
-            root / "gitops" / "infrastructure" / service
+        folder = (
+            root / "gitops" / "apps" / service
+            if layer != "infrastructure"
+            else (root / "gitops" / "infrastructure" / service)
         )
         folder.mkdir(parents=True, exist_ok=True)
         if service not in services[layer]:

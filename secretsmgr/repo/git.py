@@ -126,7 +126,14 @@ def dirty_paths(root: Path, paths: list[str] | tuple[str, ...]) -> list[str]:
 
 
 def user_identity(root: Path) -> str:
-    """Return "Name <email>" from git config user.name/user.email, or "unknown"."""
+    """Return "Name <email>" as git would author a commit (env first, then config), or "unknown"."""
+    try:
+        ident = _run(root, ["var", "GIT_AUTHOR_IDENT"]).decode("utf-8", "replace").strip()
+        name_email = ident.rsplit(">", 1)[0] + ">" if ">" in ident else ""
+        if name_email.strip() not in ("", "<>"):
+            return name_email.strip()
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        pass
     try:
         out = _run(root, ["config", "-z", "--get-regexp", r"^user\.(name|email)$"])
     except (subprocess.CalledProcessError, FileNotFoundError):

@@ -1,14 +1,14 @@
 """Rotation as a transaction: every file or none.
 
 Steps: refuse dirty targets → decrypt and verify every target → stage each new file in memory →
-verify each staged file decrypts to the intended plaintext under its new data key → write temp
-files beside the targets → journal (paths, hashes, backups as hard links) → ``os.replace`` each →
-append the changelog → optional git commit → remove the journal.
+verify each staged file decrypts to the intended plaintext under its new data key → journal
+(hashes and the old bytes of every target: ciphertext only) → temp files beside the targets →
+``os.replace`` each → append the changelog → optional git commit → remove the journal.
 
-A failure before the first replace removes temp files only. A failure after it restores every
-original from its backup and the changelog's previous bytes. A journal left by a killed run is
-found by the next run, which rolls back (before the changelog was written) or completes (after)
-and says which.
+A failure before the first replace removes temp files only. A failure after it writes every
+original back and restores the changelog's previous bytes. A journal left by a killed run is
+found by the next run, which rolls back (before the changelog entry was written) or completes
+(after) and says which.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +40,7 @@ from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo import git
 from secretsmgr.repo.root import is_git_work_tree
+from secretsmgr.repo.settings import load_settings
 from secretsmgr.rotate.plan import FilePlan, Regeneration, RotationPlan, policy_recipients
 from secretsmgr.rotate.regenerate import regenerate
 from secretsmgr.sops.datakey import new_data_key, unwrap_data_key, wrap_data_key
@@ -101,7 +102,6 @@ class _Staged:
     recipients_before: tuple[str, ...]
     recipients_after: tuple[str, ...]
     temp: Path | None = None
-    backup: Path | None = None
 
     @property
     def sha_old(self) -> str:
@@ -126,8 +126,25 @@ def _sha_file(path: Path) -> str | None:
         return None
 
 
-def recover(root: Path) -> str | None:
-    """Finish or undo a rotation a killed run left behind; None when there was none."""
+def _stray_temps(root: Path, changelog: str) -> list[Path]:
+    """Temp files ``write_atomic`` leaves when killed while writing the journal or changelog."""
+    log = root / changelog
+    return [
+        *root.glob(f".{JOURNAL}.*.tmp"),
+        *log.parent.glob(f".{log.name}.*.tmp"),
+    ]
+
+
+def recover(root: Path, changelog: str | None = None) -> str | None:
+    """Finish or undo a rotation a killed run left behind; None when there was none.
+
+    Before the changelog entry was written the run is rolled back (every file gets its old
+    bytes, kept in the journal); after it, the run is complete and only the leftovers go.
+    """
+    changelog = changelog or load_settings(root).changelog
+    for stray in _stray_temps(root, changelog):
+        with contextlib.suppress(FileNotFoundError):
+            stray.unlink()
     journal = _journal_path(root)
     try:
         state = json.loads(journal.read_text(encoding="utf-8"))
@@ -139,12 +156,11 @@ def recover(root: Path) -> str | None:
             hints=("compare the files with git (git status, git diff) and remove the journal",),
         ) from exc
     files = state.get("files", [])
+    for item in files:
+        if item.get("temp"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(root / item["temp"])
     if state.get("phase") == "logged":
-        for item in files:
-            for key in ("temp", "backup"):
-                if item.get(key):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(root / item[key])
         journal.unlink()
         return (
             f"completed an interrupted rotation (changelog seq {state.get('seq')}); "
@@ -153,22 +169,16 @@ def recover(root: Path) -> str | None:
     restored = 0
     for item in files:
         target = root / item["path"]
-        backup = root / item["backup"] if item.get("backup") else None
-        if backup is not None and backup.exists():
-            if _sha_file(target) != item["sha_old"]:
-                os.replace(backup, target)
-                restored += 1
-            else:
-                os.unlink(backup)
-        if item.get("temp"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(root / item["temp"])
-    changelog = state.get("changelog")
-    if changelog and state.get("changelog_sha") is not None:
-        path = root / changelog
-        old = bytes.fromhex(state.get("changelog_old", ""))
-        if _sha_file(path) != state["changelog_sha"] and path.exists():
-            write_atomic(path, old.decode("utf-8"))
+        if _sha_file(target) != item["sha_old"]:
+            write_atomic(target, item["old"])
+            restored += 1
+    log = root / state.get("changelog", changelog)
+    old_log = bytes.fromhex(state.get("changelog_old", ""))
+    if log.exists() and log.read_bytes() != old_log:
+        if old_log:
+            write_atomic(log, old_log.decode("utf-8"))
+        else:
+            log.unlink()
     journal.unlink()
     return f"rolled back an interrupted rotation: restored {restored} file(s) to their old version"
 
@@ -330,7 +340,15 @@ def rotate(
     """Rotate the requested files as one transaction; see the module docstring."""
     fault = fault or _no_fault
     started = time.perf_counter()
-    recovered = recover(root)
+    if request.dry_run:
+        recovered = None
+        if _journal_path(root).exists():
+            raise RefusedError(
+                "an interrupted rotation needs recovery first",
+                hints=("run secretsmgr rotate without --dry-run; it rolls back or completes it",),
+            )
+    else:
+        recovered = recover(root)
     ctx = build_context(root, env=env, cluster_key_cli=request.cluster_key)
     targets = _targets(ctx, request)
     settings = ctx.settings
@@ -446,22 +464,27 @@ def rotate(
     if request.dry_run:
         return RotationResult(plan, seconds=time.perf_counter() - started, recovered=recovered)
 
-    # 5. temp files beside each target, backups as hard links, then the journal
+    # 5. the journal (old bytes of every target: ciphertext only), then temp files beside each
     old_log = changelog.read_bytes() if changelog.exists() else b""
+    run = secrets.token_hex(4)
+    for item in staged:
+        item.temp = item.abs_path.with_name(f".{item.abs_path.name}.secretsmgr-{run}.new")
     try:
+        fault("journal", 0)
+        _write_journal(root, staged, "replacing", settings.changelog, old_log)
         for i, item in enumerate(staged):
             fault("write", i)
-            item.temp = _write_temp(item.abs_path, item.new_text)
-            item.backup = _backup(item.abs_path)
-        fault("journal", 0)
-        _write_journal(root, staged, "staged", settings.changelog, old_log)
+            assert item.temp is not None
+            _write_temp(item.temp, item.new_text, item.abs_path)
+        with contextlib.suppress(AttributeError):
+            os.sync()  # one flush for all temp files instead of an fsync each
     except BaseException:
         _cleanup(staged)
         with contextlib.suppress(FileNotFoundError):
             _journal_path(root).unlink()
         raise
 
-    # 6. replace, 7. changelog — restore everything on failure
+    # 6. replace, 7. changelog: restore everything on failure
     actor = git.user_identity(root) if is_git_work_tree(root) else "unknown"
     seq: int | None = None
     try:
@@ -507,7 +530,7 @@ def rotate(
             f"rotation failed while writing ({type(exc).__name__}); every file was restored"
         ) from exc
 
-    # 8. commit, 9. drop the journal and backups
+    # 8. commit, 9. drop the journal
     sha = None
     try:
         if request.commit:
@@ -518,10 +541,10 @@ def rotate(
             )
             paths = [item.entry.path for item in staged] + [settings.changelog]
             sha = git.commit(root, paths, message)
-    except SecretsmgrError as exc:
+    except Exception as exc:
+        why = exc.message if isinstance(exc, SecretsmgrError) else type(exc).__name__
         raise RefusedError(
-            f"rotated {len(staged)} files (changelog seq {seq}) but the commit failed: "
-            f"{exc.message}",
+            f"rotated {len(staged)} files (changelog seq {seq}) but the commit failed: {why}",
             hints=("the files and the changelog are changed on disk; commit them yourself",),
         ) from exc
     finally:
@@ -531,26 +554,11 @@ def rotate(
     return RotationResult(plan, seq, sha, time.perf_counter() - started, recovered)
 
 
-def _write_temp(target: Path, text: str) -> Path:
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".new")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+def _write_temp(temp: Path, text: str, target: Path) -> None:
+    with open(temp, "w", encoding="utf-8", newline="") as handle:
         handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
     with contextlib.suppress(OSError):
-        os.chmod(name, target.stat().st_mode & 0o777)
-    return Path(name)
-
-
-def _backup(target: Path) -> Path:
-    name = target.with_name(f".{target.name}.{os.getpid()}.old")
-    with contextlib.suppress(FileNotFoundError):
-        name.unlink()
-    try:
-        os.link(target, name)
-    except OSError:
-        name.write_bytes(target.read_bytes())
-    return name
+        os.chmod(temp, target.stat().st_mode & 0o777)
 
 
 def _write_journal(
@@ -565,20 +573,21 @@ def _write_journal(
         "phase": phase,
         "seq": seq,
         "changelog": changelog,
-        "changelog_sha": hashlib.sha256(old_log).hexdigest(),
         "changelog_old": old_log.hex(),
         "files": [
             {
                 "path": item.entry.path,
                 "sha_old": item.sha_old,
                 "sha_new": item.sha_new,
-                "temp": _rel(root, item.temp),
-                "backup": _rel(root, item.backup),
+                "temp": _rel(root, item.abs_path.parent / f"{item.temp.name}")
+                if item.temp is not None
+                else None,
+                "old": item.old_text,
             }
             for item in staged
         ],
     }
-    write_atomic(_journal_path(root), json.dumps(state, indent=1, sort_keys=True), mode=0o600)
+    write_atomic(_journal_path(root), json.dumps(state, sort_keys=True), mode=0o600)
 
 
 def _rel(root: Path, path: Path | None) -> str | None:
@@ -587,25 +596,20 @@ def _rel(root: Path, path: Path | None) -> str | None:
 
 def _rollback(staged: list[_Staged], changelog: Path, old_log: bytes) -> None:
     for item in staged:
-        backup = item.backup
-        if backup is not None and backup.exists() and _sha_file(item.abs_path) != item.sha_old:
-            os.replace(backup, item.abs_path)
-            item.backup = None
-    if changelog.exists() or old_log:
-        now = changelog.read_bytes() if changelog.exists() else b""
-        if now != old_log:
-            if old_log:
-                write_atomic(changelog, old_log.decode("utf-8"))
-            else:
-                changelog.unlink()
+        if _sha_file(item.abs_path) != item.sha_old:
+            write_atomic(item.abs_path, item.old_text)
+    now = changelog.read_bytes() if changelog.exists() else b""
+    if now != old_log:
+        if old_log:
+            write_atomic(changelog, old_log.decode("utf-8"))
+        else:
+            changelog.unlink()
     _cleanup(staged)
 
 
 def _cleanup(staged: list[_Staged]) -> None:
     for item in staged:
-        for path in (item.temp, item.backup):
-            if path is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+        if item.temp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                item.temp.unlink()
         item.temp = None
-        item.backup = None

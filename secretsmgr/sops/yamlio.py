@@ -218,16 +218,25 @@ def _find_comments(
     return found
 
 
+_LAST: list[tuple[str, list[Any]]] = []
+
+
 def _events(text: str) -> list[Any]:
+    """Parser events of ``text``; the last result is kept, as a file is often read twice."""
+    if _LAST and _LAST[0][0] is text:
+        return _LAST[0][1]
     if _CParser is None:  # pragma: no cover
-        return list(_safe_yaml().parse(text))
-    parser = _CParser(text)
-    events = []
-    while True:
-        event = parser.get_event()
-        events.append(event)
-        if type(event).__name__ == "StreamEndEvent":
-            return events
+        events = list(_safe_yaml().parse(text))
+    else:
+        parser = _CParser(text)
+        events = []
+        while True:
+            event = parser.get_event()
+            events.append(event)
+            if type(event).__name__ == "StreamEndEvent":
+                break
+    _LAST[:] = [(text, events)]
+    return events
 
 
 _EV = {
@@ -538,10 +547,24 @@ def _double_quoted(s: str) -> str:
     return "".join(out)
 
 
+# Fast paths for the common shapes (ENC values, base64, names, armored age files): strings
+# these match are exactly those for which the character-by-character analysis would say yes.
+_SIMPLE_PLAIN = re.compile(r"[A-Za-z0-9_/+=][A-Za-z0-9_/.+=,\[\]:\-]*")
+_SIMPLE_BLOCK = re.compile(r"[\x21-\x7e][\x20-\x7e\n]*")
+
+
+def _block_ok(s: str) -> bool:
+    if _SIMPLE_BLOCK.fullmatch(s) and " \n" not in s and not s.endswith(" "):
+        return True
+    return _analyze(s)[2]
+
+
 def _string(s: str, is_key: bool) -> str | tuple[str, list[str]]:
     """Format a string scalar; a literal block comes back as (header, lines)."""
+    if _SIMPLE_PLAIN.fullmatch(s) and not s.endswith(":") and not needs_quotes(s):
+        return s
     if "\n" in s and not is_key:
-        _, _, block_ok = _analyze(s)
+        block_ok = _block_ok(s)
         if block_ok and not s.startswith((" ", "\t")) and s[0] not in _BREAKS:
             if not s.endswith("\n"):
                 chomp = "-"

@@ -81,7 +81,7 @@ def rotate_cmd(
     """Rotate data keys of a layer, all files or named files, as one transaction."""
     from secretsmgr.errors import UsageError
     from secretsmgr.rotate.plan import render_plan
-    from secretsmgr.rotate.transaction import RotationRequest, rotate
+    from secretsmgr.rotate.transaction import RotationRequest, recover, rotate
 
     if linked and not regenerate:
         raise UsageError("--linked needs --regenerate")
@@ -101,6 +101,11 @@ def rotate_cmd(
     )
     root = repo_root(ctx)
     identities = load_identities()
+    if not dry_run:
+        # Said at once, so the message is not lost if this run then fails.
+        recovered = recover(root)
+        if recovered:
+            sys.stderr.write(f"secretsmgr: {recovered}\n")
     progress = _progress if sys.stderr.isatty() else None
     result = rotate(
         root,
@@ -110,8 +115,6 @@ def rotate_cmd(
         fault=_fault_hook(),
         progress=progress,
     )
-    if result.recovered:
-        sys.stderr.write(f"secretsmgr: {result.recovered}\n")
     if dry_run:
         out(render_plan(result.plan, dry_run=True))
         return 0

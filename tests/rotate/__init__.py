@@ -1,0 +1,1 @@
+"""Rotation: the transaction, its recovery, the CLI and interop with the real sops."""

@@ -1,0 +1,359 @@
+"""A real ``kill -9`` at every dangerous point of ``secretsmgr rotate``, then recovery.
+
+The process kills itself via ``SECRETSMGR_FAULT_INJECT=<step>:<index>:kill`` (SIGKILL: no
+``finally``, no ``except``), or is killed from outside. Afterwards every file of the layer must
+be its old bytes or a valid new version (our decrypt for all, the real sops for a sample), and
+the next ordinary run must report the recovery, exit 0 and leave a rotated, verifiable repo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from benchmarks.genrepo import generate
+from secretsmgr.changelog.chain import parse_entries, verify
+from secretsmgr.rotate.transaction import recover
+from tests.rotate.helpers import (
+    CHANGELOG,
+    DATABASES,
+    DEMO_KEY,
+    JOURNAL,
+    changed,
+    commit_all,
+    data_key,
+    identity_from,
+    litter,
+    plaintext,
+    run_secretsmgr,
+    snapshot,
+    sops_decrypt_many,
+    subprocess_env,
+)
+
+pytestmark = pytest.mark.interop
+
+ROTATE = ["rotate", "--layer", "databases", "--reason", "kill test"]
+LAYER_SIZE = 200
+SOPS_SAMPLE = 5  # per kind (old / new) and check: the real sops judges 10 files each time
+
+
+@dataclass(frozen=True)
+class Template:
+    """A committed 600-file repo and what its databases layer decrypts to."""
+
+    root: Path
+    secret_key: str
+    files: dict[str, bytes]
+    layer: list[str]  # the databases layer's files in plan order (by path)
+    plain: dict[str, str]
+    keys: dict[str, bytes]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    root = tmp_path_factory.mktemp("kill-template") / "repo"
+    repo = generate(root, 3 * LAYER_SIZE)
+    from tests.conftest import git
+
+    git(root, "init", "-q", "-b", "main")
+    commit_all(root, "generated")
+    ident = identity_from(key_text=repo.secret_key)
+    layer = sorted(
+        p.relative_to(root).as_posix() for p in repo.files if p.parent.name.endswith("-dat")
+    )
+    assert len(layer) == LAYER_SIZE
+    return Template(
+        root,
+        repo.secret_key,
+        snapshot(root),
+        layer,
+        {f: plaintext(root / f, ident) for f in layer},
+        {f: data_key(root / f, ident) for f in layer},
+    )
+
+
+def copy(template: Template, tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    shutil.copytree(template.root, repo)
+    return repo
+
+
+def layer_state(repo: Path, template: Template) -> list[str]:
+    """Assert every layer file is old or a valid new version; return the new ones."""
+    ident = identity_from(key_text=template.secret_key)
+    new = []
+    for rel in template.layer:
+        data = (repo / rel).read_bytes()
+        if data == template.files[rel]:
+            continue
+        assert plaintext(repo / rel, ident) == template.plain[rel], rel  # MAC checked too
+        assert data_key(repo / rel, ident) != template.keys[rel], rel
+        new.append(rel)
+    old = [rel for rel in template.layer if rel not in new]
+    sample = new[:: max(1, len(new) // SOPS_SAMPLE)][:SOPS_SAMPLE]
+    sample += old[:: max(1, len(old) // SOPS_SAMPLE)][:SOPS_SAMPLE]
+    for path, out in sops_decrypt_many([repo / r for r in sample], template.secret_key).items():
+        assert out == template.plain[path.relative_to(repo).as_posix()]
+    # nothing outside the layer changed (the changelog did not exist before)
+    after = snapshot(repo)
+    ignored = set(litter(repo)) | {CHANGELOG}
+    assert {p for p in changed(template.files, after) if p not in ignored} <= set(template.layer)
+    return new
+
+
+def assert_recovered_and_rotated(
+    repo: Path, template: Template, recovery: subprocess.CompletedProcess[str], seqs: list[int]
+) -> None:
+    assert recovery.returncode == 0, recovery.stderr
+    assert recovery.stdout.startswith(f"rotated {LAYER_SIZE} files in ")
+    assert not (repo / JOURNAL).exists()
+    assert len(layer_state(repo, template)) == LAYER_SIZE  # all valid, all under new data keys
+    data = (repo / CHANGELOG).read_bytes()
+    assert verify(data) is None
+    entries = parse_entries(data)
+    assert [e.seq for e in entries] == seqs
+    assert all(len(e.files) == LAYER_SIZE for e in entries)
+
+
+# (fault point, files replaced when the kill lands, journal left behind)
+POINTS = [
+    ("write:100:kill", 0, True),  # the journal is written before any temp file
+    ("journal:0:kill", 0, False),
+    ("replace:0:kill", 0, True),
+    ("replace:57:kill", 57, True),
+    ("replace:199:kill", 199, True),
+    ("changelog:0:kill", LAYER_SIZE, True),
+]
+
+
+@pytest.mark.parametrize(("point", "replaced", "journal"), POINTS, ids=[p[0] for p in POINTS])
+def test_kill_9_then_next_run_recovers(
+    template: Template, tmp_path: Path, point: str, replaced: int, journal: bool
+) -> None:
+    repo = copy(template, tmp_path)
+    env = subprocess_env(SOPS_AGE_KEY=template.secret_key)
+    killed = run_secretsmgr(repo, ROTATE, {**env, "SECRETSMGR_FAULT_INJECT": point})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert (repo / JOURNAL).exists() is journal
+    assert len(layer_state(repo, template)) == replaced
+    assert not (repo / CHANGELOG).exists()
+
+    recovery = run_secretsmgr(repo, ROTATE, env)
+    if journal:
+        assert recovery.stderr == (
+            "secretsmgr: rolled back an interrupted rotation: "
+            f"restored {replaced} file(s) to their old version\n"
+        )
+        assert litter(repo) == []
+    # else: killed before the journal existed, so nothing was written and nothing is reported
+    assert_recovered_and_rotated(repo, template, recovery, [1])  # the killed run left no entry
+
+
+def test_kill_from_outside_during_replace(template: Template, tmp_path: Path) -> None:
+    repo = copy(template, tmp_path)
+    env = subprocess_env(SOPS_AGE_KEY=template.secret_key)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "secretsmgr", "--repo", str(repo), *ROTATE],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while not (repo / JOURNAL).exists() and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        time.sleep(random.uniform(0, 0.025))  # journal written: replacing starts in ~10 ms
+        proc.kill()
+    finally:
+        code = proc.wait(timeout=60)
+    assert code in (-signal.SIGKILL, 0)  # 0: it finished in the ms between journal and kill
+    replaced = len(layer_state(repo, template))
+    journal = repo / JOURNAL
+    phase = json.loads(journal.read_text())["phase"] if journal.exists() else None
+    print(f"outside kill landed: exit {code}, journal phase {phase}, {replaced} files replaced")
+    if phase is None:  # the kill came too late: a finished (uncommitted) rotation
+        assert replaced == LAYER_SIZE and litter(repo) == []
+        assert verify((repo / CHANGELOG).read_bytes()) is None
+        return
+    recovery = run_secretsmgr(repo, ROTATE, env)
+    assert not journal.exists()
+    assert litter(repo) == []  # stray write_atomic .tmp files are swept too
+    if phase == "logged":
+        # killed after the commit point: completed, so the rotated files are uncommitted and
+        # the same run refuses them as dirty, after saying what it completed
+        assert recovery.returncode == 1 and "uncommitted changes" in recovery.stderr
+        assert "completed an interrupted rotation" in recovery.stderr
+        assert replaced == LAYER_SIZE and verify((repo / CHANGELOG).read_bytes()) is None
+        return
+    assert phase == "replacing"
+    assert recovery.stderr == (
+        "secretsmgr: rolled back an interrupted rotation: "
+        f"restored {replaced} file(s) to their old version\n"
+    )
+    assert_recovered_and_rotated(repo, template, recovery, [1])
+
+
+# --- the same on the small demo repo: windows without their own fault point ----------------
+
+
+def demo_env() -> dict[str, str]:
+    return subprocess_env(SOPS_AGE_KEY_FILE=str(DEMO_KEY))
+
+
+def test_kill_before_the_journal_leaves_nothing(bare_demo_repo: Path) -> None:
+    repo = bare_demo_repo
+    before = snapshot(repo)
+    killed = run_secretsmgr(
+        repo, ROTATE, {**demo_env(), "SECRETSMGR_FAULT_INJECT": "journal:0:kill"}
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert changed(before, snapshot(repo)) == set()  # the journal comes before any temp file
+    recovery = run_secretsmgr(repo, ROTATE, demo_env())
+    assert recovery.returncode == 0 and recovery.stderr == ""
+    assert litter(repo) == []
+
+
+def test_kill_while_writing_temp_files_is_cleaned_up_and_reported(bare_demo_repo: Path) -> None:
+    repo = bare_demo_repo
+    before = snapshot(repo)
+    killed = run_secretsmgr(repo, ROTATE, {**demo_env(), "SECRETSMGR_FAULT_INJECT": "write:1:kill"})
+    assert killed.returncode == -signal.SIGKILL
+    assert changed(before, snapshot(repo)) == set(litter(repo))  # journal + first temp file
+    assert (repo / JOURNAL).exists()
+    recovery = run_secretsmgr(repo, ROTATE, demo_env())
+    assert recovery.returncode == 0
+    assert litter(repo) == []
+    assert "rolled back an interrupted rotation: restored 0 file(s)" in recovery.stderr
+
+
+KILL_WRAPPER = """
+import os, signal, sys
+where = os.environ["TEST_KILL_AT"]
+if where == "logged":  # the changelog is written, the journal still says "replacing"
+    import secretsmgr.rotate.transaction as t
+    write_journal = t._write_journal
+    def killing(root, staged, phase, *args, **kwargs):
+        if phase == "logged":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return write_journal(root, staged, phase, *args, **kwargs)
+    t._write_journal = killing
+else:  # at the fsync of a temp file named where*: written, not yet moved into place
+    fsync = os.fsync
+    def killing_fsync(fd):
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(where):
+            os.kill(os.getpid(), signal.SIGKILL)
+        fsync(fd)
+    os.fsync = killing_fsync
+from secretsmgr.cli.app import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def kill_at(repo: Path, where: str) -> None:
+    """Run rotate in a process that SIGKILLs itself at ``where`` (see KILL_WRAPPER)."""
+    done = subprocess.run(
+        [sys.executable, "-c", KILL_WRAPPER, "--repo", str(repo), *ROTATE],
+        cwd=repo,
+        env={**demo_env(), "TEST_KILL_AT": where},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert json.loads((repo / JOURNAL).read_text())["phase"] == "replacing"
+
+
+def kill_after_changelog(repo: Path) -> None:
+    kill_at(repo, "logged")
+
+
+def test_kill_inside_changelog_write_leaves_no_temp_file(bare_demo_repo: Path) -> None:
+    repo = bare_demo_repo
+    before = snapshot(repo)
+    kill_at(repo, f".{CHANGELOG}.")
+    assert (recover(repo) or "").startswith("rolled back")
+    assert litter(repo) == []
+    assert snapshot(repo) == before
+
+
+def test_kill_after_changelog_write_rolls_back_to_the_old_changelog(
+    bare_demo_repo: Path,
+) -> None:
+    repo = bare_demo_repo
+    assert run_secretsmgr(repo, ROTATE, demo_env()).returncode == 0  # seq 1 exists
+    commit_all(repo, "first rotation")
+    before = snapshot(repo)
+    kill_after_changelog(repo)
+    assert len((repo / CHANGELOG).read_bytes().splitlines()) == 2  # written, not yet logged
+    message = recover(repo)
+    assert message == "rolled back an interrupted rotation: restored 2 file(s) to their old version"
+    assert snapshot(repo) == before
+    assert run_secretsmgr(repo, ROTATE, demo_env()).returncode == 0  # and on it goes
+
+
+def test_kill_after_first_changelog_write_leaves_no_changelog(bare_demo_repo: Path) -> None:
+    repo = bare_demo_repo
+    before = snapshot(repo)
+    kill_after_changelog(repo)
+    assert (repo / CHANGELOG).exists()
+    assert (recover(repo) or "").startswith("rolled back")
+    assert snapshot(repo) == before, "an empty changelog was left behind"
+
+
+def kill_at_commit(repo: Path) -> dict[str, bytes]:
+    env = {**demo_env(), "SECRETSMGR_FAULT_INJECT": "commit:0:kill"}
+    killed = run_secretsmgr(repo, [*ROTATE, "--commit"], env)
+    assert killed.returncode == -signal.SIGKILL
+    assert json.loads((repo / JOURNAL).read_text())["phase"] == "logged"
+    return snapshot(repo)
+
+
+def test_kill_at_commit_is_completed_by_the_next_run(bare_demo_repo: Path) -> None:
+    repo = bare_demo_repo
+    before = snapshot(repo)
+    killed = kill_at_commit(repo)
+    assert {*DATABASES, CHANGELOG} <= changed(before, killed)
+    # the next run completes the rotation (drops journal and backups), then refuses: the
+    # rotated files are uncommitted; the files and the changelog stay as the killed run left them
+    rerun = run_secretsmgr(repo, [*ROTATE, "--commit"], demo_env())
+    assert rerun.returncode == 1
+    assert "has uncommitted changes" in rerun.stderr
+    assert litter(repo) == []
+    after = snapshot(repo)
+    assert changed(before, after) == {*DATABASES, CHANGELOG}
+    assert all(after[f] == killed[f] for f in (*DATABASES, CHANGELOG))
+    assert verify(after[CHANGELOG]) is None
+    ident = identity_from(DEMO_KEY)
+    for f in DATABASES:
+        assert plaintext(repo / f, ident) == plaintext(repo / f, ident, before[f])
+    # then an --allow-dirty run rotates again, normally
+    again = run_secretsmgr(repo, [*ROTATE, "--commit", "--allow-dirty"], demo_env())
+    assert again.returncode == 0 and again.stderr == ""
+    assert verify((repo / CHANGELOG).read_bytes()) is None
+
+
+def test_kill_at_commit_recovery_is_reported(bare_demo_repo: Path) -> None:
+    repo = bare_demo_repo
+    kill_at_commit(repo)
+    rerun = run_secretsmgr(repo, [*ROTATE, "--commit"], demo_env())
+    assert "completed an interrupted rotation" in rerun.stderr
+
+
+def test_environment_is_hermetic_for_subprocesses() -> None:
+    env = subprocess_env()
+    assert not any(k.startswith(("SOPS_AGE_", "SECRETSMGR_")) for k in env)
+    assert env["GIT_CONFIG_GLOBAL"] == os.devnull

@@ -1,0 +1,417 @@
+"""``secretsmgr rotate`` via ``main([...])`` on git copies of fixtures/demo; sops is the judge."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.changelog.chain import GENESIS, datakey_id, parse_entries, verify
+from secretsmgr.cli.app import main
+from tests.conftest import git, run_sops
+from tests.rotate.helpers import (
+    AUTHENTIK,
+    CHANGELOG,
+    CLOUDFLARE,
+    DATABASES,
+    DEMO_KEY,
+    DEMO_SOPS_FILES,
+    JOURNAL,
+    PG,
+    REDIS,
+    TEST2_KEY,
+    TEST2_PUBLIC,
+    age_recipients,
+    changed,
+    commit_all,
+    data_key,
+    head,
+    identity_from,
+    litter,
+    log_lines,
+    porcelain,
+    secret_values,
+    snapshot,
+    sops_decrypt,
+    sops_json,
+)
+
+pytestmark = pytest.mark.interop
+
+CLUSTER = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
+ADMIN = "age1xfmf59p8t2m533vyfcv79rau54eahzeyudzsavganjpee5nakehqe2jp0u"
+ENC = re.compile(r"ENC\[[^\]]*\]")
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.out, captured.err
+
+
+def rotate(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    return run(["--repo", str(repo), "rotate", *args], capsys)
+
+
+def assert_user_error(err: str, *needles: str) -> None:
+    lines = err.strip().splitlines()
+    assert lines and lines[0].startswith("secretsmgr: error: "), err
+    assert all(line.startswith(("secretsmgr: error: ", "secretsmgr: hint: ")) for line in lines)
+    for needle in needles:
+        assert needle in lines[0], err
+
+
+def trailer_seq(repo: Path) -> str:
+    """The Secrets-Changelog-Seq trailer of HEAD's message."""
+    fmt = "--format=%(trailers:key=Secrets-Changelog-Seq,valueonly)"
+    return git(repo, "log", "-1", fmt).strip()
+
+
+def enc_stanzas(path: Path) -> list[str]:
+    """The armored age stanzas (``enc: |`` blocks) of a YAML SOPS file."""
+    text = path.read_text()
+    return re.findall(
+        r"-----BEGIN AGE ENCRYPTED FILE-----.*?-----END AGE ENCRYPTED FILE-----", text, re.S
+    )
+
+
+# --- 1. done-when --------------------------------------------------------------------------
+
+
+def test_rotate_layer_commit_is_one_commit_same_plaintext_new_key(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ident = identity_from(DEMO_KEY)
+    before = snapshot(demo_repo)
+    plain_before = {f: sops_decrypt(demo_repo / f, key_file=DEMO_KEY) for f in DATABASES}
+    keys_before = {f: data_key(demo_repo / f, ident) for f in DATABASES}
+    stanzas_before = {f: enc_stanzas(demo_repo / f) for f in DATABASES}
+    start = head(demo_repo)
+    old_lines = log_lines(demo_repo)  # the demo may ship a changelog already
+    seq = len(old_lines) + 1
+
+    code, out, err = rotate(
+        demo_repo, capsys, "--layer", "databases", "--reason", "quarterly rotation", "--commit"
+    )
+    assert (code, err) == (0, "")
+    assert re.fullmatch(
+        rf"rotated 2 files in \d+\.\d s; changelog seq {seq}; committed [0-9a-f]{{7}}\n", out
+    )
+
+    # one commit holding exactly the databases files and the changelog; nothing else changed
+    assert git(demo_repo, "rev-list", "--count", f"{start}..HEAD").strip() == "1"
+    names = git(demo_repo, "show", "--name-only", "--format=", "HEAD").split()
+    assert sorted(names) == sorted([*DATABASES, CHANGELOG])
+    message = git(demo_repo, "log", "-1", "--format=%B")
+    assert message.splitlines()[0] == "secrets: rotate databases (2 files)"
+    assert "quarterly rotation" in message
+    assert trailer_seq(demo_repo) == str(seq)
+    assert porcelain(demo_repo) == ""
+    after = snapshot(demo_repo)
+    assert changed(before, after) == {*DATABASES, CHANGELOG}
+
+    # same plaintext for the real sops, new data key, new age stanzas
+    for f in DATABASES:
+        assert sops_decrypt(demo_repo / f, key_file=DEMO_KEY) == plain_before[f]
+        assert data_key(demo_repo / f, ident) != keys_before[f]
+        assert set(enc_stanzas(demo_repo / f)).isdisjoint(stanzas_before[f])
+        assert age_recipients(demo_repo / f) == (CLUSTER, ADMIN)
+
+    # the changelog: old lines untouched, one new entry chained to them
+    log1 = (demo_repo / CHANGELOG).read_bytes()
+    assert log1.splitlines()[:-1] == old_lines
+    assert verify(log1) is None
+    entry = parse_entries(log1)[-1]
+    prev = hashlib.sha256(old_lines[-1]).hexdigest() if old_lines else GENESIS
+    assert (entry.seq, entry.prev, entry.action) == (seq, prev, "rotate")
+    assert (entry.layers, entry.reason) == (("databases",), "quarterly rotation")
+    assert [r.path for r in entry.files] == list(DATABASES)
+    for rec in entry.files:
+        path = demo_repo / rec.path
+        assert rec.sha256_before == hashlib.sha256(before[rec.path]).hexdigest()
+        assert rec.sha256_after == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert rec.datakey_id == datakey_id(data_key(path, ident))
+        assert rec.recipients_before == rec.recipients_after == (CLUSTER, ADMIN)
+        assert f'lastmodified: "{rec.lastmodified}"' in path.read_text()
+
+    # a second rotation appends the next seq, chained to the previous line
+    code, out, err = rotate(
+        demo_repo, capsys, "--layer", "databases", "--reason", "again", "--commit"
+    )
+    assert (code, err) == (0, "")
+    assert f"changelog seq {seq + 1};" in out
+    log2 = (demo_repo / CHANGELOG).read_bytes()
+    assert log2.startswith(log1)
+    assert verify(log2) is None
+    second = parse_entries(log2)[-1]
+    assert second.seq == seq + 1
+    assert second.prev == hashlib.sha256(log1.splitlines()[-1]).hexdigest()
+    assert trailer_seq(demo_repo) == str(seq + 1)
+    for f in DATABASES:
+        assert sops_decrypt(demo_repo / f, key_file=DEMO_KEY) == plain_before[f]
+
+
+def test_log_verify_after_rotations_and_after_hand_edit(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert rotate(demo_repo, capsys, "--all", "--reason", "r-all", "--commit")[0] == 0
+    assert rotate(demo_repo, capsys, "--layer", "databases", "--reason", "r-db", "--commit")[0] == 0
+    count = len(log_lines(demo_repo))
+    code, out, err = run(["--repo", str(demo_repo), "log", "--verify"], capsys)
+    assert (code, err) == (0, "")
+    assert f"chain ok ({count} entries)" in out
+
+    # hand-edit the reason of the last entry: the chain breaks at that very line
+    path = demo_repo / CHANGELOG
+    path.write_bytes(path.read_bytes().replace(b'"reason":"r-db"', b'"reason":"R-DB"'))
+    code, out, err = run(["--repo", str(demo_repo), "log", "--verify"], capsys)
+    assert (code, out) == (1, "")
+    assert_user_error(err, f"changelog broken at seq {count}")
+    assert verify(path.read_bytes()) == count
+
+
+def test_log_verify_wants_an_entry_for_every_sops_file(
+    bare_demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Contract: --verify also checks coverage, so a databases-only history is not enough."""
+    repo = bare_demo_repo
+    assert rotate(repo, capsys, "--layer", "databases", "--commit")[0] == 0
+    assert verify((repo / CHANGELOG).read_bytes()) is None
+    code, _out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert code == 1
+    assert_user_error(err, "has no changelog entry")
+    assert "broken" not in err
+
+
+# --- 2. minimal diff -----------------------------------------------------------------------
+
+
+def sops_block_shape(lines: list[str]) -> list[str]:
+    """The sops block without armored stanza bodies, with lastmodified and mac blanked."""
+    shape, armored = [], False
+    for line in lines:
+        if "-----END AGE ENCRYPTED FILE-----" in line:
+            armored = False
+        if not armored:
+            line = re.sub(r'lastmodified: ".*"', "lastmodified: X", ENC.sub("ENC", line))
+            shape.append(line)
+        if "-----BEGIN AGE ENCRYPTED FILE-----" in line:
+            armored = True
+    return shape
+
+
+def test_rotation_changes_only_enc_values_and_the_sops_block(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = {f: (demo_repo / f).read_text() for f in DEMO_SOPS_FILES}
+    plain = {f: sops_decrypt(demo_repo / f, key_file=DEMO_KEY) for f in DEMO_SOPS_FILES}
+    code, _out, err = rotate(demo_repo, capsys, "--all", "--reason", "diff")
+    assert (code, err) == (0, "")
+    for f in DEMO_SOPS_FILES:
+        old = before[f].splitlines(keepends=True)
+        new = (demo_repo / f).read_text().splitlines(keepends=True)
+        assert new != old
+        cut_old, cut_new = old.index("sops:\n"), new.index("sops:\n")
+        assert cut_old == cut_new, f"{f}: lines above the sops block added or removed"
+        for n, (a, b) in enumerate(zip(old[:cut_old], new[:cut_new], strict=True), start=1):
+            if a != b:
+                assert ENC.search(a), f"{f}:{n}: a line outside ENC[...] changed"
+                assert ENC.sub("ENC", a) == ENC.sub("ENC", b), f"{f}:{n}: changed outside ENC"
+        # inside the sops block only the armored stanzas, lastmodified and mac change
+        assert sops_block_shape(new[cut_new:]) == sops_block_shape(old[cut_old:]), f
+        assert sops_decrypt(demo_repo / f, key_file=DEMO_KEY) == plain[f]
+
+
+# --- 6. refusals ---------------------------------------------------------------------------
+
+
+def test_dirty_target_is_refused_unless_allow_dirty(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = demo_repo / REDIS
+    target.write_text("# a local note\n" + target.read_text())
+    before = snapshot(demo_repo)
+    code, out, err = rotate(demo_repo, capsys, "--layer", "databases")
+    assert (code, out) == (1, "")
+    assert_user_error(err, REDIS, "uncommitted changes")
+    assert snapshot(demo_repo) == before
+
+    code, out, err = rotate(demo_repo, capsys, "--layer", "databases", "--allow-dirty")
+    assert (code, err) == (0, "")
+    assert changed(before, snapshot(demo_repo)) == {*DATABASES, CHANGELOG}
+    for f in DATABASES:
+        sops_decrypt(demo_repo / f, key_file=DEMO_KEY)
+
+
+def test_mac_mismatch_refuses_the_whole_run(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = demo_repo / REDIS
+    target.write_text(target.read_text().replace("name: redis-auth", "name: redis-auth-x", 1))
+    commit_all(demo_repo, "tamper")  # committed: the refusal must come from the MAC
+    done = run_sops(["decrypt", str(target)], key_file=DEMO_KEY)
+    assert done.returncode != 0 and "MAC" in done.stderr  # the real sops agrees it is tampered
+    before = snapshot(demo_repo)
+    code, out, err = rotate(demo_repo, capsys, "--layer", "databases", "--commit")
+    assert (code, out) == (1, "")
+    assert_user_error(err, REDIS, "MAC mismatch")
+    assert snapshot(demo_repo) == before  # not even postgresql (first in order) was rotated
+    assert porcelain(demo_repo) == ""
+
+
+def test_unknown_layer_is_a_usage_error(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = snapshot(demo_repo)
+    code, out, err = rotate(demo_repo, capsys, "--layer", "nosuchlayer")
+    assert (code, out) == (2, "")
+    assert_user_error(err, "unknown layer 'nosuchlayer'")
+    assert snapshot(demo_repo) == before
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = snapshot(demo_repo)
+    code, out, err = rotate(
+        demo_repo, capsys, "--layer", "databases", "--reason", "plan", "--dry-run"
+    )
+    assert (code, err) == (0, "")
+    for f in DATABASES:
+        assert f in out
+    assert AUTHENTIK not in out and CLOUDFLARE not in out
+    assert out.splitlines()[-1] == "nothing written (--dry-run)"
+    assert snapshot(demo_repo) == before
+    assert porcelain(demo_repo) == "" and litter(demo_repo) == []
+
+
+# --- 7. --regenerate --linked --------------------------------------------------------------
+
+
+def test_regenerate_linked_rewrites_the_shared_password_everywhere(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = {f: sops_json(demo_repo / f, DEMO_KEY) for f in DEMO_SOPS_FILES}
+    old = docs[PG]["stringData"]["password"]  # type: ignore[index]
+    assert docs[AUTHENTIK]["stringData"]["AUTHENTIK_POSTGRESQL__PASSWORD"] == old  # type: ignore[index]
+
+    code, out, err = rotate(
+        demo_repo,
+        capsys,
+        "--layer",
+        "databases",
+        "--regenerate",
+        "stringData.password",
+        "--linked",
+        "--reason",
+        "leak",
+        "--commit",
+    )
+    assert (code, err) == (0, "")
+    assert "rotated 3 files" in out
+
+    after = {f: sops_json(demo_repo / f, DEMO_KEY) for f in DEMO_SOPS_FILES}
+    new = after[PG]["stringData"]["password"]  # type: ignore[index]
+    assert isinstance(new, str) and isinstance(old, str)
+    assert new != old and len(new) == len(old)
+    assert set(new) <= set(string.ascii_letters + string.digits + "-_")  # old is base64url
+    assert after[AUTHENTIK]["stringData"]["AUTHENTIK_POSTGRESQL__PASSWORD"] == new  # type: ignore[index]
+
+    # every other value is unchanged
+    docs[PG]["stringData"]["password"] = new  # type: ignore[index]
+    docs[AUTHENTIK]["stringData"]["AUTHENTIK_POSTGRESQL__PASSWORD"] = new  # type: ignore[index]
+    assert after == docs
+
+    names = git(demo_repo, "show", "--name-only", "--format=", "HEAD").split()
+    assert sorted(names) == sorted([*DATABASES, AUTHENTIK, CHANGELOG])
+    log = (demo_repo / CHANGELOG).read_text()
+    for value in (old, new):
+        assert value not in out and value not in err and value not in log
+        assert value not in git(demo_repo, "log", "-p", "--format=%B")
+    assert verify(log.encode()) is None
+
+
+def test_regenerate_dry_run_names_paths_not_values(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = sops_json(demo_repo / PG, DEMO_KEY)["stringData"]["password"]  # type: ignore[index]
+    before = snapshot(demo_repo)
+    code, out, err = rotate(
+        demo_repo,
+        capsys,
+        "--layer",
+        "databases",
+        "--regenerate",
+        "stringData.password",
+        "--linked",
+        "--dry-run",
+    )
+    assert (code, err) == (0, "")
+    assert f"regenerate stringData.password in {PG}" in out
+    assert f"in {AUTHENTIK} (linked)" in out
+    assert isinstance(old, str) and old not in out
+    assert snapshot(demo_repo) == before
+
+
+# --- 8. recipients -------------------------------------------------------------------------
+
+
+def test_add_then_remove_recipient_locks_it_out(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = demo_repo / PG
+    plain = sops_decrypt(target, key_file=DEMO_KEY)
+    assert run_sops(["decrypt", str(target)], key_file=TEST2_KEY).returncode == 128
+
+    code, _out, err = rotate(
+        demo_repo, capsys, "--layer", "databases", "--add-recipient", TEST2_PUBLIC, "--commit"
+    )
+    assert (code, err) == (0, "")
+    for f in DATABASES:
+        assert age_recipients(demo_repo / f) == (CLUSTER, ADMIN, TEST2_PUBLIC)
+        assert sops_decrypt(demo_repo / f, key_file=TEST2_KEY) == sops_decrypt(
+            demo_repo / f, key_file=DEMO_KEY
+        )
+    assert sops_decrypt(target, key_file=TEST2_KEY) == plain
+    leaked_key = data_key(target, identity_from(TEST2_KEY))  # what test-only-2 could keep
+
+    code, _out, err = rotate(
+        demo_repo, capsys, "--layer", "databases", "--remove-recipient", TEST2_PUBLIC, "--commit"
+    )
+    assert (code, err) == (0, "")
+    for f in DATABASES:
+        assert age_recipients(demo_repo / f) == (CLUSTER, ADMIN)
+        done = run_sops(["decrypt", str(demo_repo / f)], key_file=TEST2_KEY)
+        assert done.returncode == 128, done.stderr
+    assert sops_decrypt(target, key_file=DEMO_KEY) == plain
+    # a fresh data key: the one test-only-2 saw no longer opens the file
+    assert data_key(target, identity_from(DEMO_KEY)) != leaked_key
+    entries = parse_entries((demo_repo / CHANGELOG).read_bytes())
+    added, removed = entries[-2].files[0], entries[-1].files[0]
+    assert added.recipients_after == removed.recipients_before == (CLUSTER, ADMIN, TEST2_PUBLIC)
+    assert removed.recipients_after == (CLUSTER, ADMIN)
+    assert not (demo_repo / JOURNAL).exists()
+
+
+def test_changelog_holds_no_value(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    public = b"".join(snapshot(demo_repo).values())  # e.g. username "authentik" is a path too
+    values = {
+        v
+        for f in DEMO_SOPS_FILES
+        for v in secret_values(sops_json(demo_repo / f, DEMO_KEY))
+        if v.encode() not in public
+    }
+    assert len(values) >= 6
+    assert rotate(demo_repo, capsys, "--all", "--reason", "audit")[0] == 0
+    text = (demo_repo / CHANGELOG).read_text()
+    assert json.loads(text.splitlines()[-1])["reason"] == "audit"
+    for value in values:
+        assert value not in text
+    assert "AGE-SECRET-KEY" not in text
