@@ -57,18 +57,34 @@ def sops_binary() -> str:
     return path
 
 
-def run_sops(args: list[str], *, cwd: Path | None = None, key_file: Path | None = None,
-             key_text: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_sops(
+    args: list[str],
+    *,
+    cwd: Path | None = None,
+    key_file: Path | None = None,
+    key_text: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run the real sops with an environment built from scratch."""
     home = Path(os.environ["HOME"])
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "SOPS_DISABLE_VERSION_CHECK": "1",
-           "XDG_CONFIG_HOME": str(home / ".config")}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "SOPS_DISABLE_VERSION_CHECK": "1",
+        "XDG_CONFIG_HOME": str(home / ".config"),
+    }
     if key_file is not None:
         env["SOPS_AGE_KEY_FILE"] = str(key_file)
     if key_text is not None:
         env["SOPS_AGE_KEY"] = key_text
-    return subprocess.run([sops_binary(), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, check=False, timeout=60)
+    return subprocess.run(
+        [sops_binary(), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
 
 
 @pytest.fixture
@@ -94,8 +110,9 @@ def git(repo: Path, *args: str) -> str:
     """Run git in ``repo`` with a fixed identity; return stdout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(GIT_ENV)
-    out = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True
+    )
     return out.stdout
 
 

@@ -114,6 +114,7 @@ class SopsEntry:
     sops_config: str | None = None
     creation_rule: CreationRule | None = None
     creation_rule_number: int | None = None
+    text: str = field(default="", repr=False)  # the file as read, for writers (rotation)
 
     @property
     def is_valid(self) -> bool:
@@ -434,6 +435,7 @@ def read_sops_entry(
         return replace(base, has_metadata=True, error=exc.message)
     return replace(
         base,
+        text=text,
         has_metadata=True,
         sops_file=sf,
         plaintext_leaves=plain,

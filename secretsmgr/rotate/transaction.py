@@ -102,6 +102,12 @@ class _Staged:
     recipients_before: tuple[str, ...]
     recipients_after: tuple[str, ...]
     temp: Path | None = None
+    sealed: SopsFile | None = field(default=None, repr=False)
+
+    @property
+    def whole(self) -> str:
+        """The file written whole by our emitter: the fallback when a splice does not fit."""
+        return dump(self.sealed) if self.sealed is not None else self.new_text
 
     @property
     def sha_old(self) -> str:
@@ -284,7 +290,7 @@ def _stage_one(
     sf = entry.sops_file
     assert sf is not None
     abs_path = root / entry.path
-    old_text = abs_path.read_text(encoding="utf-8")
+    old_text = entry.text or abs_path.read_text(encoding="utf-8")
     key = new_data_key()
     groups, threshold = wrap_data_key(key, [[AgeRecipient(r) for r in recipients]])
     meta = sf.metadata
@@ -298,20 +304,17 @@ def _stage_one(
         version=meta.version,
     )
     sealed = seal(docs, fmt=sf.format, data_key=key, metadata=template)
-    text = None
-    if sf.format.value == "yaml":
-        text = splice(old_text, sealed.docs, sealed.metadata)
-    if text is None:
-        text = dump(sealed)
+    text = splice(old_text, sealed.docs, sealed.metadata) if sf.format.value == "yaml" else None
     return _Staged(
         entry,
         abs_path,
         old_text,
-        text,
+        text or dump(sealed),
         key,
         sealed.metadata.lastmodified,
         sf.metadata.age_recipients,
         recipients,
+        sealed=sealed,
     )
 
 
@@ -459,7 +462,14 @@ def rotate(
     for i, fp in enumerate(plan.files):
         fault("stage", i)
         item = _stage_one(entries[fp.path], root, opened[fp.path], fp.recipients_after)
-        _verify(item, opened[fp.path])
+        try:
+            _verify(item, opened[fp.path])
+        except SecretsmgrError:
+            whole = item.whole
+            if item.new_text == whole:
+                raise
+            item.new_text = whole  # the splice did not fit this file: write it whole
+            _verify(item, opened[fp.path])
         staged.append(item)
     if request.dry_run:
         return RotationResult(plan, seconds=time.perf_counter() - started, recovered=recovered)

@@ -56,12 +56,58 @@ def iter_leaves(node: Node, rule: EncryptionRule) -> Iterator[tuple[Path, Leaf, 
     yield from out
 
 
+def _map_keyed(node: Node, rule: EncryptionRule, fn: LeafMapper) -> Node:
+    """``map_with_rule`` for the key-based rules: the hot path of every decrypt and encrypt.
+
+    Same walk and results as the general visitor, with scalars handled inline.
+    """
+    cache: dict[Path, bool] = {}
+
+    def decide(path: Path) -> bool:
+        hit = cache.get(path)
+        if hit is None:
+            hit = cache[path] = path_is_encrypted(rule, path)
+        return hit
+
+    def visit(n: Node, path: Path) -> Node:
+        if isinstance(n, MapNode):
+            items: list[tuple[str, Node] | Comment] = []
+            append = items.append
+            for item in n.items:
+                if isinstance(item, Comment):
+                    new = fn(path, item, decide(path))
+                    append(new if isinstance(new, Comment) else Comment(str(new)))
+                    continue
+                key, value = item
+                child = (*path, key)
+                if isinstance(value, MapNode | SeqNode):
+                    append((key, visit(value, child)))
+                else:
+                    result = fn(child, value, decide(child))
+                    append((key, result.text if isinstance(result, Comment) else result))
+            return MapNode(items)
+        if isinstance(n, SeqNode):
+            elements: list[Node | Comment] = []
+            for element in n.items:
+                if isinstance(element, MapNode | SeqNode):
+                    elements.append(visit(element, path))
+                else:
+                    elements.append(fn(path, element, decide(path)))
+            return SeqNode(elements)
+        result = fn(path, n, decide(path))
+        return result.text if isinstance(result, Comment) else result
+
+    return visit(node, ())
+
+
 def map_with_rule(node: Node, rule: EncryptionRule, fn: LeafMapper) -> Node:
     """A new tree with each leaf replaced by ``fn(path, leaf, encrypted)``.
 
     A scalar sequence item that ``fn`` turns into a ``Comment`` becomes a comment item (how sops
     3.11 reads back its own encrypted sequence comments).
     """
+    if not _is_comment_rule(rule):
+        return _map_keyed(node, rule, fn)
     cache: dict[Path, bool] = {}
     comment_rule = _is_comment_rule(rule)
     rx = _compile(rule.value) if comment_rule else None

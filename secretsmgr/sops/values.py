@@ -364,7 +364,7 @@ def needs_quotes(text: str) -> bool:
     """True when go-yaml v3 would double-quote ``text`` because it reads as another type."""
     if text == "":
         return True
-    if text in OLD_BOOLS or _BASE60_FLOAT.fullmatch(text):
+    if text in OLD_BOOLS or text == "<<" or _BASE60_FLOAT.fullmatch(text):
         return True
     try:
         return not isinstance(resolve_plain(text), str)

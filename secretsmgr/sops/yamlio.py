@@ -110,12 +110,12 @@ class _Builder:
             frame.line = line
             frame.node.items.append(value)
 
-    def key_or_value(self, value: Scalar, is_key: bool, line: int) -> None:
+    def key_or_value(self, value: Scalar, is_key: bool, line: int, plain: bool = True) -> None:
         frame = self.stack[-1] if self.stack else None
         if is_key and frame is not None and isinstance(frame.node, MapNode):
             if not isinstance(value, str):
                 raise FormatError(f"non-string key at line {line + 1}")
-            if value == "<<":
+            if value == "<<" and plain:
                 raise FormatError("YAML merge keys (<<) are not supported; expand them first")
             frame.key = value
             frame.line = line
@@ -144,7 +144,15 @@ class _Builder:
         )
 
     # -- comments
-    def comment(self, text: str, line: int, column: int, inline: bool, next_kind: str) -> None:
+    def comment(
+        self,
+        text: str,
+        line: int,
+        column: int,
+        inline: bool,
+        next_kind: str,
+        next_column: int | None = None,
+    ) -> None:
         item = Comment(text)
         if inline:
             for frame in reversed(self.stack):
@@ -156,11 +164,16 @@ class _Builder:
             self.pending.append(item)
             return
         if next_kind == "end":
-            chosen = self.stack[0]
-            for frame in reversed(self.stack):
-                if frame.column <= column:
-                    chosen = frame
-                    break
+            # Measured against sops 3.11: a comment indented deeper than the item that follows
+            # the closing block is that block's foot comment (go-yaml puts it in the innermost
+            # block); otherwise it heads the next item, in the block at its column.
+            chosen = self.stack[-1]
+            if next_column is None or column <= next_column:
+                chosen = self.stack[0]
+                for frame in reversed(self.stack):
+                    if frame.column <= column:
+                        chosen = frame
+                        break
             chosen.node.items.append(item)
             return
         frame = self.stack[-1]
@@ -199,8 +212,11 @@ def _find_comments(
     if "#" not in text:
         return found
     starts = [s for s, _ in spans]
+    comment_end = -1
     for m in _COMMENT_START.finditer(text):
         pos = m.start()
+        if pos < comment_end:
+            continue  # a '#' inside a comment is part of it
         i = bisect.bisect_right(starts, pos) - 1
         if i >= 0 and spans[i][0] <= pos < spans[i][1]:
             continue
@@ -209,6 +225,7 @@ def _find_comments(
         if line_end < 0:
             line_end = len(text)
         body = text[pos + 1 : line_end].rstrip("\r")
+        comment_end = line_end
         before = text[line_start:pos]
         inline = before.strip() != "" and before.strip() not in ("---",)
         if before.strip() == "---":
@@ -292,7 +309,7 @@ def _build_plain(events: list[Any]) -> list[Node] | None:
                 if frame[1] is None:
                     if not isinstance(value, str):
                         raise FormatError(f"non-string key at line {ev.start_mark.line + 1}")
-                    if value == "<<":
+                    if value == "<<" and not ev.style:
                         return None
                     frame[1] = value
                 else:
@@ -326,6 +343,17 @@ def _build_plain(events: list[Any]) -> list[Node] | None:
     return docs
 
 
+def _next_item_column(events: list[Any], k: int) -> int | None:
+    """Column of the first item after the block ends at ``events[k:]``; None at document end."""
+    for ev in events[k:]:
+        name = type(ev).__name__
+        if name in ("ScalarEvent", "AliasEvent", "MappingStartEvent", "SequenceStartEvent"):
+            return int(ev.start_mark.column)
+        if name in ("DocumentEndEvent", "StreamEndEvent"):
+            return None
+    return None
+
+
 def parse_yaml(text: str) -> list[Node]:
     """Parse every document of ``text`` into trees with comments, as sops reads YAML.
 
@@ -357,6 +385,7 @@ def parse_yaml(text: str) -> list[Node]:
             pos = ev.start_mark.index
             while ci < len(comments) and comments[ci][0] < pos:
                 nxt = "end"
+                next_column = _next_item_column(events, k)
                 for j in range(k, n_events):
                     kind = type(events[j]).__name__
                     if kind in ("MappingStartEvent", "SequenceStartEvent"):
@@ -374,12 +403,12 @@ def parse_yaml(text: str) -> list[Node]:
                         nxt = "end"
                         break
                 _, line, col, inline, body = comments[ci]
-                builder.comment(body, line, col, inline, nxt)
+                builder.comment(body, line, col, inline, nxt, next_column)
                 ci += 1
         if name == "ScalarEvent":
             is_key = builder.expects_key()
             value = _scalar_value(ev)
-            builder.key_or_value(value, is_key, ev.start_mark.line)
+            builder.key_or_value(value, is_key, ev.start_mark.line, plain=not ev.style)
             if ev.anchor:
                 builder.anchors[ev.anchor] = value
         elif name == "MappingStartEvent" or name == "SequenceStartEvent":
@@ -673,6 +702,10 @@ class _Emitter:
                     self.mapping(rest, dash, dash + 2)
                 else:
                     self.sequence(rest, dash + 2)
+                while self.lines[start].lstrip().startswith("#"):
+                    # a comment leading a nested item: above the dash (same path), never '- #'
+                    self.lines[start] = pad + self.lines[start].lstrip()
+                    start += 1
                 first = self.lines[start]
                 self.lines[start] = pad + "- " + first[dash + 2 :]
             else:

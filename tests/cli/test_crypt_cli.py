@@ -261,13 +261,18 @@ def encrypted(repo: Path) -> Path:
 
 
 def test_edit_changes_one_value_and_keeps_the_others(
-    encrypted: Path, key_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    encrypted: Path,
+    key_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     before = encrypted.read_text()
     monkeypatch.setenv(
         "EDITOR",
-        _editor(tmp_path, "open(path, 'w').write(text.replace('username: admin', 'username: root'))\n"),
+        _editor(
+            tmp_path, "open(path, 'w').write(text.replace('username: admin', 'username: root'))\n"
+        ),
     )
     code, out, err = run(["edit", str(encrypted)], capsys)
     assert (code, out, err) == (0, "", "")
@@ -289,7 +294,10 @@ def test_edit_changes_one_value_and_keeps_the_others(
 
 
 def test_edit_without_change_leaves_the_file_byte_identical(
-    encrypted: Path, key_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    encrypted: Path,
+    key_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     before = encrypted.read_bytes()
@@ -304,8 +312,13 @@ def test_edit_without_change_leaves_the_file_byte_identical(
     ids=["editor-fails", "invalid-yaml"],
 )
 def test_failed_edit_changes_nothing_and_leaves_no_plaintext(
-    encrypted: Path, key_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str], body: str, code: int,
+    encrypted: Path,
+    key_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    body: str,
+    code: int,
 ) -> None:
     before = encrypted.read_bytes()
     monkeypatch.setenv("EDITOR", _editor(tmp_path, body))

@@ -1,0 +1,1 @@
+"""Interop with the real sops binary (marker: interop)."""

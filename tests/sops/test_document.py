@@ -1,0 +1,205 @@
+"""Whole files in process: decrypt(encrypt(tree)) == tree in every store, and what is refused."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from conftest import TEST_KEY, VECTORS
+from hypothesis import given
+from hypothesis import strategies as st
+
+from secretsmgr import sops
+from secretsmgr.errors import AlreadyEncryptedError, DecryptionError, FormatError, IntegrityError
+from secretsmgr.keys.age import AgeRecipient, generate_identity, parse_identities
+from secretsmgr.sops.model import EncryptionRule, RuleKind
+from secretsmgr.sops.tree import MapNode
+
+from .strategies import dotenv_docs, json_texts, yaml_docs
+from .treeutil import canon, enc_strings, through_yaml
+
+YAML, JSON, DOTENV = sops.FileFormat.YAML, sops.FileFormat.JSON, sops.FileFormat.DOTENV
+PUB = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
+IDS = [parse_identities(TEST_KEY.read_text(encoding="utf-8"), "test-only-1")]
+GROUPS = [[AgeRecipient(PUB)]]
+DATA_KEY = bytes(range(32))
+
+rules = st.sampled_from(
+    [
+        EncryptionRule(),
+        EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData|secret)$"),
+        EncryptionRule(RuleKind.UNENCRYPTED_REGEX, "^(name|n)$"),
+        EncryptionRule(RuleKind.ENCRYPTED_SUFFIX, "a"),
+        EncryptionRule(RuleKind.ENCRYPTED_COMMENT_REGEX, "sops:enc"),
+        EncryptionRule(RuleKind.UNENCRYPTED_COMMENT_REGEX, "sops:clear"),
+    ]
+)
+
+
+def _round_trip(
+    docs: list[MapNode], fmt: sops.FileFormat, rule: EncryptionRule, mac_only: bool
+) -> tuple[str, sops.Decrypted]:
+    sf = sops.encrypt(
+        docs, fmt=fmt, groups=GROUPS, rule=rule, mac_only_encrypted=mac_only, data_key=DATA_KEY
+    )
+    text = sops.dump(sf)
+    loaded = sops.load(text, fmt)
+    assert (loaded.metadata.rule, loaded.metadata.mac_only_encrypted) == (rule, mac_only)
+    assert sops.dump(loaded) == text
+    return text, sops.decrypt(loaded, IDS)
+
+
+@given(docs=yaml_docs(), rule=rules, mac_only=st.booleans())
+def test_yaml_decrypt_of_encrypt(docs: list[MapNode], rule: EncryptionRule, mac_only: bool) -> None:
+    _, d = _round_trip(docs, YAML, rule, mac_only)
+    assert d.data_key == DATA_KEY
+    assert canon(d.docs) == through_yaml(docs, rule)
+
+
+@given(text=json_texts(), rule=rules, mac_only=st.booleans())
+def test_json_decrypt_of_encrypt(text: str, rule: EncryptionRule, mac_only: bool) -> None:
+    docs = sops.parse_plain(text, JSON)
+    _, d = _round_trip(docs, JSON, rule, mac_only)
+    assert canon(d.docs) == canon(docs)
+
+
+@given(doc=dotenv_docs(), rule=rules, mac_only=st.booleans())
+def test_dotenv_decrypt_of_encrypt(doc: MapNode, rule: EncryptionRule, mac_only: bool) -> None:
+    _, d = _round_trip([doc], DOTENV, rule, mac_only)
+    assert d.docs == [doc]
+
+
+@given(docs=yaml_docs(), rule=rules)
+def test_reseal_with_the_same_key_and_ivs_reuses_enc_values(
+    docs: list[MapNode], rule: EncryptionRule
+) -> None:
+    """Like ``sops set`` with no change. IVs are remembered per (plaintext, path), as sops does,
+    so equal values at the same path (list items) may all come out as the same one of them.
+    """
+    text, d = _round_trip(docs, YAML, rule, False)
+    first = sops.load(text, YAML)
+    again = sops.seal(
+        d.docs,
+        fmt=YAML,
+        data_key=d.data_key,
+        metadata=first.metadata,
+        ivs=d.ivs,
+        lastmodified=first.metadata.lastmodified,
+    )
+    before, after = enc_strings(first.docs), enc_strings(again.docs)
+    assert len(after) == len(before)
+    assert set(after) <= set(before)
+    assert canon(sops.decrypt(again, IDS).docs) == canon(d.docs)
+
+
+def test_equal_list_items_share_one_remembered_iv_like_sops() -> None:
+    docs = sops.parse_plain("l:\n    - x\n    - x\n", YAML)
+    text, d = _round_trip(docs, YAML, EncryptionRule(), False)
+    first = sops.load(text, YAML)
+    again = sops.seal(d.docs, fmt=YAML, data_key=d.data_key, metadata=first.metadata, ivs=d.ivs)
+    before, after = enc_strings(first.docs), enc_strings(again.docs)
+    assert before[0] != before[1]
+    assert after[0] == after[1] and after[0] in before
+
+
+def test_changed_value_gets_a_new_enc_and_the_rest_stay() -> None:
+    docs = sops.parse_plain("a: one\nb: two\n", YAML)
+    text, d = _round_trip(docs, YAML, EncryptionRule(), False)
+    first = sops.load(text, YAML)
+    d.docs[0].items[1] = ("b", "three")
+    again = sops.seal(d.docs, fmt=YAML, data_key=d.data_key, metadata=first.metadata, ivs=d.ivs)
+    assert again.docs[0].get("a") == first.docs[0].get("a")
+    assert again.docs[0].get("b") != first.docs[0].get("b")
+    assert sops.decrypt(again, IDS).docs[0].get("b") == "three"
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("x.enc.yaml", YAML),
+        ("x.yml", YAML),
+        ("x.json", JSON),
+        ("X.JSON", JSON),
+        (".env", DOTENV),
+        ("app.enc.env", DOTENV),
+        ("x.txt", YAML),
+    ],
+)
+def test_format_for_path(name: str, fmt: sops.FileFormat) -> None:
+    assert sops.format_for_path(name) is fmt
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [("", YAML), ("   \n", YAML), ("- a\n", YAML), ("a: 1\n---\n- b\n", YAML), ("[1]", JSON)],
+)
+def test_parse_plain_refuses(text: str, fmt: sops.FileFormat) -> None:
+    with pytest.raises(FormatError):
+        sops.parse_plain(text, fmt)
+
+
+def test_parse_plain_drops_empty_documents() -> None:
+    assert sops.parse_plain("a: 1\n---\n---\nb: 2\n", YAML) == [
+        MapNode([("a", 1)]),
+        MapNode([("b", 2)]),
+    ]
+
+
+def test_parse_plain_refuses_an_encrypted_file() -> None:
+    text = (VECTORS / "k8s-secret" / "file.enc.yaml").read_text(encoding="utf-8")
+    with pytest.raises(AlreadyEncryptedError):
+        sops.parse_plain(text, YAML)
+
+
+def test_encrypt_needs_a_recipient() -> None:
+    with pytest.raises(FormatError):
+        sops.encrypt([MapNode([("a", "b")])], fmt=YAML, groups=[[]], rule=EncryptionRule())
+
+
+@pytest.mark.parametrize("text", ["a: 1\n", "a: 1\nsops:\n    version: 3.11.0\n", "- 1\n"])
+def test_load_refuses_files_without_metadata(text: str) -> None:
+    with pytest.raises(FormatError):
+        sops.load(text, YAML)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("version: 3.11.0", 'version: "3.11"'), ("version: 3.11.0", "version: secretsmgr-1.0")],
+)
+def test_load_refuses_a_non_semver_version(old: str, new: str) -> None:
+    text = (VECTORS / "k8s-secret" / "file.enc.yaml").read_text(encoding="utf-8")
+    with pytest.raises(FormatError):
+        sops.load(text.replace(old, new), YAML)
+
+
+def test_load_accepts_a_v_prefixed_version() -> None:
+    text = (VECTORS / "k8s-secret" / "file.enc.yaml").read_text(encoding="utf-8")
+    sf = sops.load(text.replace("version: 3.11.0", "version: v3.11.0"), YAML)
+    assert sops.decrypt(sf, IDS).docs[0].get("kind") == "Secret"
+
+
+def test_wrong_identity_is_a_decryption_error() -> None:
+    text = sops.dump(
+        sops.encrypt([MapNode([("a", "b")])], fmt=YAML, groups=GROUPS, rule=EncryptionRule())
+    )
+    other = parse_identities(generate_identity()[0], "other")
+    with pytest.raises(DecryptionError):
+        sops.decrypt(sops.load(text, YAML), [other])
+
+
+def test_verify_false_skips_only_the_mac() -> None:
+    text = (VECTORS / "k8s-secret-tampered" / "file.enc.yaml").read_text(encoding="utf-8")
+    sf = sops.load(text, YAML)
+    with pytest.raises(IntegrityError):
+        sops.decrypt(sf, IDS)
+    assert sops.decrypt(sf, IDS, verify=False).docs[0].get("kind") == "Secret"
+
+
+def test_mac_aad_is_normalized_lastmodified() -> None:
+    """sops drops fractional seconds and writes +00:00 as Z before using lastmodified as AAD."""
+    docs = [MapNode([("a", "b")])]
+    sf = sops.encrypt(docs, fmt=YAML, groups=GROUPS, rule=EncryptionRule(), data_key=DATA_KEY)
+    stamp = sf.metadata.lastmodified
+    for spelling in (stamp.replace("Z", ".123Z"), stamp.replace("Z", "+00:00")):
+        moved = dataclasses.replace(sf.metadata, lastmodified=spelling)
+        assert sops.decrypt(sops.SopsFile(YAML, sf.docs, moved), IDS).docs == docs

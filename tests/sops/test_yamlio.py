@@ -1,0 +1,214 @@
+"""YAML in and out: our emitter against what sops 3.11 prints, and our reader on sops's output."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from secretsmgr.errors import FormatError
+from secretsmgr.sops.tree import MapNode, SeqNode
+from secretsmgr.sops.values import Comment, Timestamp
+from secretsmgr.sops.yamlio import emit_yaml, format_scalar, parse_yaml
+
+from .strategies import KEY_CHARS, VALUE_CHARS, scalars, timestamps
+from .treeutil import canon
+from .yaml_goldens import GOLDENS, Golden
+
+M, S, C = MapNode, SeqNode, Comment
+
+
+def golden_params() -> list[object]:
+    return [
+        pytest.param(
+            g,
+            id=g.name,
+            marks=[pytest.mark.xfail(strict=True, reason=g.bug)] if g.bug else [],
+        )
+        for g in GOLDENS
+    ]
+
+
+@pytest.mark.parametrize("golden", golden_params())
+def test_emitter_prints_what_sops_prints(golden: Golden) -> None:
+    assert emit_yaml([golden.tree]) == golden.sops_output
+
+
+@pytest.mark.parametrize("golden", GOLDENS, ids=[g.name for g in GOLDENS])
+def test_reader_reads_sops_output_back(golden: Golden) -> None:
+    """Even where our emitter differs, what sops printed reads back as the same data."""
+    assert canon(parse_yaml(golden.sops_output)) == canon([golden.tree], printed="yaml")
+
+
+def test_multi_document_output() -> None:
+    docs = [M([("a", 1)]), M([("b", S(["x"]))])]
+    assert emit_yaml(docs) == "a: 1\n---\nb:\n    - x\n"
+    assert parse_yaml("a: 1\n---\nb:\n    - x\n") == docs
+
+
+def test_empty_documents() -> None:
+    assert emit_yaml([M([])]) == "{}\n"
+    assert parse_yaml("a: 1\n---\n") == [M([("a", 1)]), None]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("yes", '"yes"'),
+        ("No", '"No"'),
+        ("off", '"off"'),
+        ("y", '"y"'),
+        ("plain text", "plain text"),
+        (" lead", "' lead'"),
+        ("trail ", "'trail '"),
+        ("a: b", "'a: b'"),
+        ("a #b", "'a #b'"),
+        ("a#b", "a#b"),
+        ("it's", "it's"),
+        ("-x", "-x"),
+        ("- x", "'- x'"),
+        ("@x", "'@x'"),
+        ("%x", "'%x'"),
+        ("{a}", "'{a}'"),
+        ("42", '"42"'),
+        ("0x1F", '"0x1F"'),
+        ("1e3", '"1e3"'),
+        (".inf", '".inf"'),
+        ("~", '"~"'),
+        ("", '""'),
+        (True, "true"),
+        (None, "null"),
+        (-7, "-7"),
+        (2.0, "2"),
+        (1e20, "1e+20"),
+        (1000000.0, "1e+06"),
+        (100000.0, "100000"),
+        (0.00001, "1e-05"),
+        (math.inf, ".inf"),
+        (-math.inf, "-.inf"),
+        (math.nan, ".nan"),
+        (Timestamp("2024-01-02T00:00:00Z"), "2024-01-02T00:00:00Z"),
+    ],
+)
+def test_format_scalar(value: object, text: str) -> None:
+    assert format_scalar(value) == text  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "header", "body"),
+    [
+        ("a\nb\n", "|", ["a", "b"]),
+        ("a\nb", "|-", ["a", "b"]),
+        ("a\nb\n\n", "|+", ["a", "b", ""]),
+    ],
+)
+def test_literal_blocks(value: str, header: str, body: list[str]) -> None:
+    assert format_scalar(value) == (header, body)
+
+
+@given(st.text(VALUE_CHARS, max_size=30))
+def test_any_string_value_reads_back(value: str) -> None:
+    assert parse_yaml(emit_yaml([M([("k", value)])])) == [M([("k", value)])]
+
+
+@given(st.text(KEY_CHARS, min_size=1, max_size=12).filter(lambda k: k != "<<"))
+def test_any_string_key_reads_back(key: str) -> None:
+    assert parse_yaml(emit_yaml([M([(key, key)])])) == [M([(key, key)])]
+
+
+@given(scalars())
+def test_any_scalar_reads_back_with_the_documented_type_change(value: object) -> None:
+    doc = M([("k", value)])  # type: ignore[list-item]
+    assert canon(parse_yaml(emit_yaml([doc]))) == canon([doc], printed="yaml")
+
+
+@given(timestamps())
+def test_timestamps_are_written_plain_and_read_as_timestamps(ts: Timestamp) -> None:
+    assert emit_yaml([M([("t", ts)])]) == f"t: {ts.text}\n"
+    assert parse_yaml(f"t: {ts.text}\n") == [M([("t", ts)])]
+
+
+def test_merge_key_spelling_as_a_string_key_reads_back() -> None:
+    assert parse_yaml(emit_yaml([M([("<<", 1)])])) == [M([("<<", 1)])]
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def test_inline_comment_moves_above_its_key() -> None:
+    assert parse_yaml("a: 1 # note\nb: 2\n") == [M([C(" note"), ("a", 1), ("b", 2)])]
+
+
+def test_comment_text_is_kept_verbatim() -> None:
+    assert parse_yaml("#  two spaces\n#\n#x\na: 1\n") == [
+        M([C("  two spaces"), C(""), C("x"), ("a", 1)])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "tree"),
+    [
+        ("# see #42\na: 1\n", [M([C(" see #42"), ("a", 1)])]),
+        ("a:\n    # x # y\n    b: 1\n", [M([("a", M([C(" x # y"), ("b", 1)]))])]),
+        ("a: 1 # x # y\n", [M([C(" x # y"), ("a", 1)])]),
+    ],
+)
+def test_hash_inside_a_comment_does_not_start_another_comment(text: str, tree: object) -> None:
+    assert parse_yaml(text) == tree
+
+
+def test_foot_comment_of_a_mapping_stays_in_it() -> None:
+    text = "a:\n    b: 1\n    # foot\nc: 2\n"
+    assert parse_yaml(text) == [M([("a", M([("b", 1), C(" foot")])), ("c", 2)])]
+
+
+def test_foot_comment_after_nested_block_goes_where_go_yaml_puts_it() -> None:
+    text = "a:\n  b:\n    c: 1\n  # foot\nd: 1\n"
+    assert parse_yaml(text) == [M([("a", M([("b", M([("c", 1), C(" foot")]))])), ("d", 1)])]
+
+
+def test_foot_comment_after_nested_block_at_end_of_file_stays_outer() -> None:
+    # Verified with sops 3.11: with nothing after it, go-yaml keeps it in the outer mapping.
+    text = "a:\n  b:\n    c: 1\n  # foot\n"
+    assert parse_yaml(text) == [M([("a", M([("b", M([("c", 1)])), C(" foot")]))])]
+
+
+def test_anchors_and_aliases_are_expanded() -> None:
+    assert parse_yaml("a: &x {k: 1}\nb: *x\n") == [M([("a", M([("k", 1)])), ("b", M([("k", 1)]))])]
+
+
+def test_flow_collections_read_as_block() -> None:
+    assert parse_yaml("a: [1, {b: c}]\n") == [M([("a", S([1, M([("b", "c")])]))])]
+
+
+def test_tagged_scalars() -> None:
+    assert parse_yaml("a: !!str 1\nb: !!float 1\nc: !!binary aGk=\n") == [
+        M([("a", "1"), ("b", 1.0), ("c", "hi")])
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\na: 2\n",  # duplicate key
+        "1: x\n",  # non-string key
+        "true: x\n",
+        "~: x\n",
+        "? [a]\n: x\n",  # complex key
+        "base: &b {x: 1}\nd:\n  <<: *b\n",  # merge key
+        "a: *nope\n",  # unknown alias
+        "a: [1\n",  # malformed
+        "a: 18446744073709551615\n",  # above int64, within uint64
+    ],
+)
+def test_reader_refuses(text: str) -> None:
+    with pytest.raises(FormatError):
+        parse_yaml(text)
+
+
+def test_reader_errors_do_not_echo_content() -> None:
+    with pytest.raises(FormatError) as info:
+        parse_yaml("password: [hunter2\n")
+    assert "hunter2" not in str(info.value)
