@@ -247,7 +247,9 @@ def _editor(tmp_path: Path, body: str) -> str:
         "import os, stat, sys\n"
         "path = sys.argv[1]\n"
         "st = os.stat(path)\n"
-        f"open({str(tmp_path / 'seen')!r}, 'w').write(f'{{path}}\\n{{stat.S_IMODE(st.st_mode):o}}')\n"
+        f"seen = open({str(tmp_path / 'seen')!r}, 'w')\n"
+        "seen.write(f'{path}\\n{stat.S_IMODE(st.st_mode):o}')\n"
+        "seen.close()\n"
         "text = open(path).read()\n" + body
     )
     return f"{sys.executable} {script}"
