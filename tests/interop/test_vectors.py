@@ -191,7 +191,7 @@ def test_key_groups_refuse_a_single_key(name: str) -> None:
     assert run_sops(["decrypt", str(KEY_GROUPS.encrypted)], key_text=text).returncode == 128
 
 
-# Data keys and plaintext MACs published in /work/shared/vectors/README.md.
+# Data keys and plaintext MACs published in the shared vectors README (../shared/vectors).
 README_KEYS = {
     "k8s-secret": ("3a5a3ac09d8513b65d30f05da1a1e0b8fb6bd4d9ca10eafa55e2c4ae38163679", "23E4330C"),
     "k8s-secret-maconly": (
