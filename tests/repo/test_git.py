@@ -142,11 +142,17 @@ def test_dirty_paths_counts_both_sides_of_a_rename(git_checkout: GitRepo) -> Non
     assert git.dirty_paths(git_checkout.path, ["old.yaml", "new.yaml"]) == ["new.yaml", "old.yaml"]
 
 
-def test_user_identity_reads_git_config(git_checkout: GitRepo) -> None:
-    assert git.user_identity(git_checkout.path) == "unknown"
+def test_user_identity_is_who_git_would_author_as(
+    git_checkout: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The changelog's actor is the commit author: GIT_AUTHOR_* first, then git config."""
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Env Author")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "env@example.invalid")
     git_checkout.git("config", "user.name", "Ada Lovelace")
-    assert git.user_identity(git_checkout.path) == "Ada Lovelace"
     git_checkout.git("config", "user.email", "ada@example.invalid")
+    assert git.user_identity(git_checkout.path) == "Env Author <env@example.invalid>"
+    monkeypatch.delenv("GIT_AUTHOR_NAME")
+    monkeypatch.delenv("GIT_AUTHOR_EMAIL")
     assert git.user_identity(git_checkout.path) == "Ada Lovelace <ada@example.invalid>"
 
 
