@@ -17,7 +17,9 @@ from tests.conftest import git
 
 PUB1 = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
 LOG = "secrets-changelog.jsonl"
-OK = "chain ok ({n} entries); every SOPS file's state has an entry\n"
+def ok_line(n: int) -> str:
+    noun = "entry" if n == 1 else "entries"
+    return f"chain ok ({n} {noun}); every SOPS file's state has an entry\n"
 HINT = f"secretsmgr: hint: restore {LOG} from git\n"
 FLUX_RULE = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
 SECRET = (
@@ -183,7 +185,7 @@ def test_verify_ok(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (code, err) == (0, "")
     lines = out.splitlines(keepends=True)
     assert len(lines) == 5 and lines[0].startswith("seq  time (UTC)")
-    assert lines[-1] == OK.format(n=3)
+    assert lines[-1] == ok_line(3)
     log_for(repo, *states[:2])  # the dotenv file has no entry now
     code, out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
     assert (code, out) == (1, "")
@@ -199,7 +201,7 @@ def test_verify_json_prints_only_json(repo: Path, capsys: pytest.CaptureFixture[
 
 def test_verify_an_empty_repo(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
-    assert (code, out, err) == (0, f"no changelog yet ({LOG})\n" + OK.format(n=0), "")
+    assert (code, out, err) == (0, f"no changelog yet ({LOG})\n" + ok_line(0), "")
 
 
 def test_verify_names_the_edited_line(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -282,7 +284,7 @@ def test_verify_in_a_git_repo_counts_untracked_files(
     assert code == 1 and f"gitops/b.enc.yaml: lastmodified {b} has no" in err
     (git_repo / ".gitignore").write_text("gitops/b.enc.yaml\n")
     code, out, err = run(["--repo", str(git_repo), "log", "--verify"], capsys)
-    assert (code, out.splitlines()[-1] + "\n", err) == (0, OK.format(n=1), "")
+    assert (code, out.splitlines()[-1] + "\n", err) == (0, ok_line(1), "")
 
 
 def test_log_rejects_an_unknown_format(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

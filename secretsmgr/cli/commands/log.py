@@ -159,5 +159,6 @@ def log_cmd(
     else:
         out(f"no changelog entry touches layer {', '.join(layer or ())}\n")
     if count is not None:
-        out(f"chain ok ({count} entries); every SOPS file's state has an entry\n")
+        noun = "entry" if count == 1 else "entries"
+        out(f"chain ok ({count} {noun}); every SOPS file's state has an entry\n")
     return 0
