@@ -23,7 +23,8 @@ from secretsmgr.sops import (
     parse_plain,
     seal,
 )
-from secretsmgr.sops.document import same_data
+from secretsmgr.sops.datakey import new_data_key
+from secretsmgr.sops.document import check_written, same_data
 from secretsmgr.sops.metadata import WRITE_VERSION
 from secretsmgr.sops.model import SopsMetadata
 from secretsmgr.sops.tree import MapNode, Node, SeqNode
@@ -79,6 +80,7 @@ def encrypt_text(text: str, fmt: FileFormat, policy: EncryptPolicy) -> str:
     """Encrypt a plaintext file; refuses a file that already has sops metadata."""
     docs = parse_plain(text, fmt)
     groups = [[AgeRecipient(k) for k in group] for group in policy.groups]
+    key = new_data_key()
     sf = encrypt(
         docs,
         fmt=fmt,
@@ -86,8 +88,11 @@ def encrypt_text(text: str, fmt: FileFormat, policy: EncryptPolicy) -> str:
         rule=policy.rule,
         mac_only_encrypted=policy.mac_only_encrypted,
         shamir_threshold=policy.shamir_threshold,
+        data_key=key,
     )
-    return dump(sf, policy.indent)
+    out = dump(sf, policy.indent)
+    check_written(out, fmt, key)
+    return out
 
 
 _BRACKETS = re.compile(r'\[\s*(?:"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|(-?\d+))\s*\]')
@@ -224,4 +229,6 @@ def edit_text(
         version=WRITE_VERSION,
     )
     sealed = seal(docs, fmt=fmt, data_key=decrypted.data_key, metadata=template, ivs=decrypted.ivs)
-    return dump(sealed, indent)
+    out = dump(sealed, indent)
+    check_written(out, fmt, decrypted.data_key)
+    return out

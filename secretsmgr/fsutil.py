@@ -38,7 +38,12 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
             mode = stat.S_IMODE(path.stat().st_mode)
         except FileNotFoundError:
             mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_dir():
+        raise InputFileError(f"{path}: is a directory")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot write ({exc.strerror})") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -46,9 +51,11 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise InputFileError(f"{path}: cannot write ({exc.strerror})") from exc
         raise
 
 

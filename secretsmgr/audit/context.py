@@ -528,20 +528,28 @@ class _SopsConfigs:
 # --------------------------------------------------------------------------------- building
 
 
-def _scoped_files(root: Path, files: Sequence[str]) -> tuple[str, ...]:
+def _scoped_files(root: Path, files: Sequence[str], all_files: Sequence[str]) -> tuple[str, ...]:
+    """Repo-relative paths for the files a user named: a folder means every repo file below it;
+    a path that does not exist is a usage error (a gate must not pass on a typo)."""
     out: dict[str, None] = {}
     resolved_root = root.resolve()
     for name in files:
         p = Path(name)
-        if p.is_absolute():
-            try:
-                p = p.resolve().relative_to(resolved_root)
-            except ValueError as exc:
-                raise UsageError(f"{name} is outside the repository {root}") from exc
+        full = p if p.is_absolute() else root / p  # relative names are repo-relative
+        try:
+            p = full.resolve().relative_to(resolved_root)
+        except ValueError as exc:
+            raise UsageError(f"{name} is outside the repository {root}") from exc
         rel = posixpath.normpath(p.as_posix())
-        if rel == "." or rel.startswith("../"):
+        if rel.startswith("../"):
             raise UsageError(f"{name} is outside the repository {root}")
-        out[rel] = None
+        if full.is_dir():
+            prefix = "" if rel == "." else rel + "/"
+            out.update(dict.fromkeys(f for f in all_files if f.startswith(prefix)))
+        elif full.exists():
+            out[rel] = None
+        else:
+            raise UsageError(f"{name}: no such file")
     return tuple(sorted(out))
 
 
@@ -574,7 +582,7 @@ def build_context(
     """
     root = Path(root)
     all_files = tuple(list_repo_files(root))
-    scope = _scoped_files(root, files) if files is not None else all_files
+    scope = _scoped_files(root, files, all_files) if files is not None else all_files
     settings = load_settings(root)
     layers = find_layers(root, all_files)
     configs = _SopsConfigs(root, all_files)

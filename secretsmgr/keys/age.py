@@ -22,13 +22,19 @@ class AgeRecipient:
 
     def __init__(self, public: str) -> None:
         public = public.strip()
+        if public.upper().startswith("AGE-SECRET-KEY-"):
+            raise ConfigError(
+                "an age private key was given where a public key (age1…) belongs",
+                hints=("derive the public key with: age-keygen -y KEYFILE",),
+            )
         try:
             if public.startswith(("ssh-ed25519 ", "ssh-rsa ")):
                 self._recipient: object = ssh.Recipient.from_str(public)
             else:
                 self._recipient = x25519.Recipient.from_str(public)
         except (pyrage.RecipientError, ValueError) as exc:
-            raise ConfigError(f"invalid age recipient {public!r}") from exc
+            shown = public[:12] + "…" if len(public) > 12 else public
+            raise ConfigError(f"invalid age recipient {shown!r}") from exc
         self._public = public
 
     @property

@@ -356,16 +356,14 @@ def rotate(
     targets = _targets(ctx, request)
     settings = ctx.settings
     changelog = root / settings.changelog
-    if is_git_work_tree(root) and not request.allow_dirty and not request.dry_run:
-        watched = [t.path for t in targets] + ([settings.changelog] if request.commit else [])
-        dirty = git.dirty_paths(root, watched)
-        if dirty:
-            raise RefusedError(
-                f"{dirty[0]} has uncommitted changes ({len(dirty)} target(s) dirty)",
-                hints=("commit or stash them first, or pass --allow-dirty",),
-            )
-    for key in request.add:
+    for key in (*request.add, *request.remove):
         AgeRecipient(key)
+    protected = set(ctx.cluster_keys) & set(request.remove)
+    if protected:
+        raise RefusedError(
+            "--remove-recipient names the cluster key: Flux could no longer decrypt",
+            hints=("rotate the cluster key with: secretsmgr key rotate --begin / --finish",),
+        )
     if changelog.exists():
         broken = find_break(changelog.read_bytes())
         if broken is not None:
@@ -423,6 +421,14 @@ def rotate(
                     regenerations.append(Regeneration(entry.path, "(same value)", linked=True))
                 opened[entry.path] = new_docs
     all_targets = targets + linked_targets
+    if is_git_work_tree(root) and not request.allow_dirty and not request.dry_run:
+        watched = [t.path for t in all_targets] + ([settings.changelog] if request.commit else [])
+        dirty = git.dirty_paths(root, watched)
+        if dirty:
+            raise RefusedError(
+                f"{dirty[0]} has uncommitted changes ({len(dirty)} target(s) dirty)",
+                hints=("commit or stash them first, or pass --allow-dirty",),
+            )
 
     # 3. the plan
     plans = []

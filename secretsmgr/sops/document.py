@@ -70,7 +70,7 @@ class Decrypted:
     """The plaintext of a file plus what is needed to write it back under the same key."""
 
     format: FileFormat
-    docs: list[MapNode]
+    docs: list[MapNode] = field(repr=False)
     metadata: SopsMetadata
     data_key: bytes = field(repr=False)
     ivs: IvCache = field(repr=False, default_factory=dict)
@@ -154,7 +154,23 @@ def parse_plain(text: str, fmt: FileFormat) -> list[MapNode]:
         from secretsmgr.errors import AlreadyEncryptedError
 
         raise AlreadyEncryptedError("the file is already encrypted (it has sops metadata)")
+    first = out[0]
+    reserved = (
+        [k for k, _ in _pairs(first) if k.startswith(META_PREFIX)]
+        if fmt is FileFormat.DOTENV
+        else [SOPS_KEY]
+        if first.has(SOPS_KEY)
+        else []
+    )
+    if reserved:
+        raise FormatError(
+            f"the top-level key {reserved[0]!r} is reserved for sops metadata; rename it"
+        )
     return out
+
+
+def _pairs(node: MapNode) -> list[tuple[str, Node]]:
+    return [i for i in node.items if not isinstance(i, Comment)]
 
 
 # ----------------------------------------------------------------------------- crypto
@@ -326,6 +342,17 @@ def encrypt(
         version=WRITE_VERSION,
     )
     return seal(docs, fmt=fmt, data_key=key, metadata=template)
+
+
+def check_written(text: str, fmt: FileFormat, data_key: bytes) -> None:
+    """Refuse to hand out file text that would not read back: it must parse, and every value
+    and the MAC must check under ``data_key``. Guards every writer against emitter surprises."""
+    try:
+        decrypt_docs(load(text, fmt), data_key)
+    except (FormatError, IntegrityError) as exc:
+        raise FormatError(
+            f"the encrypted output would not read back ({exc.message}); nothing was written"
+        ) from exc
 
 
 def same_data(a: Sequence[MapNode], b: Sequence[MapNode]) -> bool:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from secretsmgr.errors import FormatError
 from secretsmgr.sops.tree import MapNode, Node, SeqNode
 from secretsmgr.sops.values import Comment, Timestamp, format_float_json
+from secretsmgr.sops.yamlio import MAX_DEPTH
 
 
-def _node(value: Any) -> Node:
+def _node(value: Any, depth: int = 0) -> Node:
+    if depth > MAX_DEPTH:
+        raise FormatError(f"nesting deeper than {MAX_DEPTH} levels")
     if isinstance(value, _Pairs):
-        return MapNode([(k, _node(v)) for k, v in value.pairs])
+        return MapNode([(k, _node(v, depth + 1)) for k, v in value.pairs])
     if isinstance(value, list):
-        return SeqNode([_node(v) for v in value])
+        return SeqNode([_node(v, depth + 1) for v in value])
     if value is None or isinstance(value, bool | float | str):
         return value
     raise FormatError("unsupported JSON value")
@@ -30,7 +34,13 @@ class _Pairs:
 def parse_json(text: str) -> list[Node]:
     """Parse a JSON document into one tree (as a one-element list, like YAML documents)."""
     try:
-        data = json.loads(text, object_pairs_hook=_Pairs, parse_int=float, parse_constant=_bad)
+        data = json.loads(
+            text,
+            object_pairs_hook=_Pairs,
+            parse_int=_number,
+            parse_float=_number,
+            parse_constant=_bad,
+        )
     except (json.JSONDecodeError, RecursionError) as exc:
         line = getattr(exc, "lineno", None)
         raise FormatError(f"malformed JSON{f' at line {line}' if line else ''}") from exc
@@ -38,6 +48,14 @@ def parse_json(text: str) -> list[Node]:
     if not isinstance(node, MapNode):
         raise FormatError("the top level of a JSON file must be an object")
     return [node]
+
+
+def _number(text: str) -> float:
+    # sops 3.11 reads every JSON number as a float64; Go refuses what overflows it.
+    value = float(text)
+    if math.isinf(value):
+        raise FormatError("malformed JSON: a number is too large for a float64")
+    return value
 
 
 def _bad(name: str) -> float:

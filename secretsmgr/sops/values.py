@@ -136,7 +136,7 @@ def _go_parse_int(text: str) -> int | None:
     if body[:1] in ("+", "-"):
         sign = -1 if body[0] == "-" else 1
         body = body[1:]
-    if not body:
+    if not body or len(body) > 80:  # longer never fits 64 bits (and Python caps int parsing)
         return None
     base = 10
     digits = body

@@ -68,6 +68,24 @@ def safe_load_all(text: str) -> list[Any]:
 # Reading
 
 
+MAX_DEPTH = 200  # deeper trees are refused, not a RecursionError later
+MAX_ALIAS_NODES = 100_000  # nodes that alias expansion may copy in one file
+
+
+def _size(node: Node, limit: int) -> int:
+    """Nodes in ``node``, counting stops a little past ``limit``."""
+    count = 0
+    todo: list[Node] = [node]
+    while todo and count <= limit:
+        current = todo.pop()
+        count += 1
+        if isinstance(current, MapNode):
+            todo.extend(i[1] for i in current.items if not isinstance(i, Comment))
+        elif isinstance(current, SeqNode):
+            todo.extend(e for e in current.items if not isinstance(e, Comment))
+    return count
+
+
 _COMMENT_START = re.compile(r"(?:^|(?<=[ \t]))#", re.MULTILINE)
 
 
@@ -92,6 +110,7 @@ class _Builder:
         self.anchors: dict[str, Node] = {}
         self.root: Node = None
         self.has_root = False
+        self.alias_budget = MAX_ALIAS_NODES
 
     # -- structure
     def _attach(self, value: Node, line: int) -> None:
@@ -132,6 +151,8 @@ class _Builder:
             self.pending = []
         self._attach(node, line)
         self.stack.append(_Frame(node, column))
+        if len(self.stack) > MAX_DEPTH:
+            raise FormatError(f"nesting deeper than {MAX_DEPTH} levels")
 
     def end(self) -> None:
         self.stack.pop()
@@ -333,6 +354,8 @@ def _build_plain(events: list[Any]) -> list[Node] | None:
             else:
                 root = node
             stack.append([node, None, cls is map_start])
+            if len(stack) > MAX_DEPTH:
+                raise FormatError(f"nesting deeper than {MAX_DEPTH} levels")
         elif cls is map_end or cls is seq_end:
             stack.pop()
         elif cls is doc_end:
@@ -423,6 +446,9 @@ def parse_yaml(text: str) -> list[Node]:
         elif name == "AliasEvent":
             if ev.anchor not in builder.anchors:
                 raise FormatError(f"unknown alias at line {ev.start_mark.line + 1}")
+            builder.alias_budget -= _size(builder.anchors[ev.anchor], builder.alias_budget)
+            if builder.alias_budget < 0:
+                raise FormatError("excessive aliasing (a YAML alias bomb?)")
             target = copy.deepcopy(builder.anchors[ev.anchor])
             if builder.expects_key():
                 if not isinstance(target, str):

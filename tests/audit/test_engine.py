@@ -90,9 +90,17 @@ def test_files_outside_the_repository_are_refused(tmp_path: Path) -> None:
 
 def test_files_subset_still_maps_layers(tmp_path: Path) -> None:
     root = _broken_repo(tmp_path)
-    report = run_audit(root, files=["./apps/b.enc.yaml", "missing.yaml"])
+    report = run_audit(root, files=["./apps/b.enc.yaml"])
     assert {f.path for f in report.findings} == {"apps/b.enc.yaml"}
     assert all(f.layers == ("apps",) for f in report.findings)
+
+
+def test_files_subset_refuses_a_missing_file_and_expands_a_folder(tmp_path: Path) -> None:
+    root = _broken_repo(tmp_path)
+    with pytest.raises(UsageError, match=r"missing\.yaml: no such file"):
+        run_audit(root, files=["./apps/b.enc.yaml", "missing.yaml"])
+    report = run_audit(root, files=["apps"])
+    assert "apps/b.enc.yaml" in {f.path for f in report.findings}
 
 
 @pytest.mark.parametrize(

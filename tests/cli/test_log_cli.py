@@ -17,9 +17,13 @@ from tests.conftest import git
 
 PUB1 = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
 LOG = "secrets-changelog.jsonl"
+
+
 def ok_line(n: int) -> str:
     noun = "entry" if n == 1 else "entries"
     return f"chain ok ({n} {noun}); every SOPS file's state has an entry\n"
+
+
 HINT = f"secretsmgr: hint: restore {LOG} from git\n"
 FLUX_RULE = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
 SECRET = (

@@ -98,6 +98,10 @@ def decrypt_cmd(
     from secretsmgr.sops import format_for_path
 
     _check_targets(in_place, output)
+    if in_place and extract is not None:
+        from secretsmgr.errors import UsageError
+
+        raise UsageError("--extract cannot be used with -i (it would replace the file)")
     text = read_text(file)
     identities = load_identities()
     with about_file(file, identities.identity.publics):

@@ -22,7 +22,11 @@ def _fault_hook() -> FaultHook | None:
         return None
     step, _, rest = spec.partition(":")
     index_text, _, mode = rest.partition(":")
-    index = int(index_text or 0)
+    if not index_text.isdigit():
+        from secretsmgr.errors import UsageError
+
+        raise UsageError("SECRETSMGR_FAULT_INJECT must look like <step>:<index>[:kill]")
+    index = int(index_text)
 
     def hook(at: str, i: int) -> None:
         if at == step and i == index:
