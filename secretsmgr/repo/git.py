@@ -175,6 +175,16 @@ def commit(root: Path, paths: list[str] | tuple[str, ...], message: str) -> str:
         raise RefusedError(f"git commit failed: {_last_line(exc)}") from exc
 
 
+def git_path(root: Path, name: str) -> Path:
+    """Where ``name`` lives inside the repository's git directory (``git rev-parse --git-path``)."""
+    try:
+        out = _run(root, ["rev-parse", "--git-path", name]).decode("utf-8").strip()
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    path = Path(out)
+    return path if path.is_absolute() else root / path
+
+
 def walk_files(root: Path) -> list[str]:
     """List every file under ``root`` (no git), skipping hidden folders such as .git and .venv."""
     base = str(root)

@@ -17,12 +17,14 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from secretsmgr.audit.context import AuditContext, SopsEntry, build_context
 from secretsmgr.changelog.chain import FileRecord, append, datakey_id, find_break, next_entry
@@ -121,8 +123,56 @@ class _Staged:
 # ------------------------------------------------------------------------------ recovery
 
 
-def _journal_path(root: Path) -> Path:
+def journal_path(root: Path) -> Path:
+    """The journal: inside the git directory (never committed), else at the root."""
+    if is_git_work_tree(root):
+        return git.git_path(root, "secretsmgr-rotation.journal")
     return root / JOURNAL
+
+
+_journal_path = journal_path
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_TEMP = re.compile(r"\.(?P<name>.+)\.secretsmgr-[0-9a-f]{8}\.new")
+
+
+def _inside(root: Path, rel: object) -> Path:
+    """A journal path, accepted only when it is repo-relative and stays inside the repo."""
+    if not isinstance(rel, str) or not rel or rel.startswith("/") or "\\" in rel:
+        raise ValueError("path")
+    parts = rel.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise ValueError("path")
+    return root / rel
+
+
+def _read_journal(root: Path, journal: Path, changelog: str) -> dict[str, object]:
+    """The journal, checked strictly: it names files the next run will write or delete."""
+    state = json.loads(journal.read_text(encoding="utf-8"))
+    if not isinstance(state, dict) or state.get("phase") not in ("replacing", "logged"):
+        raise ValueError("phase")
+    if state.get("changelog") != changelog or not isinstance(state.get("changelog_old"), str):
+        raise ValueError("changelog")
+    bytes.fromhex(state["changelog_old"])
+    files = state.get("files")
+    if not isinstance(files, list):
+        raise ValueError("files")
+    for item in files:
+        if not isinstance(item, dict) or not isinstance(item.get("old"), str):
+            raise ValueError("file")
+        target = _inside(root, item.get("path"))
+        for key in ("sha_old", "sha_new"):
+            if not isinstance(item.get(key), str) or not _HEX64.fullmatch(item[key]):
+                raise ValueError(key)
+        temp = item.get("temp")
+        if temp is not None:
+            found = _TEMP.fullmatch(_inside(root, temp).name)
+            if (
+                found is None
+                or found["name"] != target.name
+                or Path(temp).parent != Path(item["path"]).parent
+            ):
+                raise ValueError("temp")
+    return state
 
 
 def _sha_file(path: Path) -> str | None:
@@ -135,8 +185,9 @@ def _sha_file(path: Path) -> str | None:
 def _stray_temps(root: Path, changelog: str) -> list[Path]:
     """Temp files ``write_atomic`` leaves when killed while writing the journal or changelog."""
     log = root / changelog
+    journal = journal_path(root)
     return [
-        *root.glob(f".{JOURNAL}.*.tmp"),
+        *journal.parent.glob(f".{journal.name}.*.tmp"),
         *log.parent.glob(f".{log.name}.*.tmp"),
     ]
 
@@ -152,16 +203,16 @@ def recover(root: Path, changelog: str | None = None) -> str | None:
         with contextlib.suppress(FileNotFoundError):
             stray.unlink()
     journal = _journal_path(root)
-    try:
-        state = json.loads(journal.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not journal.exists():
         return None
-    except (OSError, ValueError) as exc:
+    try:
+        state = _read_journal(root, journal, changelog)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
         raise RefusedError(
-            f"{JOURNAL} is unreadable; an interrupted rotation needs manual recovery",
-            hints=("compare the files with git (git status, git diff) and remove the journal",),
+            f"the rotation journal ({journal}) is malformed; recover by hand",
+            hints=("compare the files with git (git status, git diff), then delete the journal",),
         ) from exc
-    files = state.get("files", [])
+    files = cast(list[dict[str, str]], state["files"])
     for item in files:
         if item.get("temp"):
             with contextlib.suppress(FileNotFoundError):
@@ -173,18 +224,32 @@ def recover(root: Path, changelog: str | None = None) -> str | None:
             "its files are rotated but were not committed"
         )
     restored = 0
+    untouched: list[str] = []
     for item in files:
         target = root / item["path"]
-        if _sha_file(target) != item["sha_old"]:
+        current = _sha_file(target)
+        if current == item["sha_old"]:
+            continue
+        if current is None or current == item["sha_new"]:
             write_atomic(target, item["old"])
             restored += 1
-    log = root / state.get("changelog", changelog)
-    old_log = bytes.fromhex(state.get("changelog_old", ""))
-    if log.exists() and log.read_bytes() != old_log:
-        if old_log:
-            write_atomic(log, old_log.decode("utf-8"))
         else:
-            log.unlink()
+            untouched.append(item["path"])  # changed by someone else since: not ours to undo
+    log = root / changelog
+    old_log = bytes.fromhex(cast(str, state["changelog_old"]))
+    if log.exists():
+        now = log.read_bytes()
+        if now != old_log and now.startswith(old_log):
+            if old_log:
+                write_atomic(log, old_log.decode("utf-8"))
+            else:
+                log.unlink()
+    if untouched:
+        journal.unlink()
+        raise RefusedError(
+            f"rolled back an interrupted rotation, except {untouched[0]} "
+            f"({len(untouched)} file(s) changed since): check them by hand",
+        )
     journal.unlink()
     return f"rolled back an interrupted rotation: restored {restored} file(s) to their old version"
 

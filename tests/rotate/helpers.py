@@ -80,13 +80,26 @@ def changed(before: Mapping[str, bytes], after: Mapping[str, bytes]) -> set[str]
     return {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
 
 
+def journal_path(root: Path) -> Path:
+    """Where the transaction keeps its journal (inside .git for a git checkout)."""
+    from secretsmgr.rotate.transaction import journal_path as where
+
+    return where(root)
+
+
 def litter(root: Path) -> list[str]:
-    """Leftovers of a transaction: the journal, temp files, backups (hidden *.new/*.old/*.tmp)."""
+    """Leftovers of a transaction: the journal, temp files (hidden *.new/*.old/*.tmp)."""
+    journal = journal_path(root)
+    found = [JOURNAL] if journal.exists() else []
+    found += [f".git/{p.name}" for p in journal.parent.glob(f".{journal.name}.*.tmp")]
     return sorted(
-        p
-        for p in snapshot(root)
-        if p.endswith(JOURNAL)
-        or (p.rsplit("/", 1)[-1].startswith(".") and p.endswith((".new", ".old", ".tmp")))
+        found
+        + [
+            p
+            for p in snapshot(root)
+            if p.endswith(JOURNAL)
+            or (p.rsplit("/", 1)[-1].startswith(".") and p.endswith((".new", ".old", ".tmp")))
+        ]
     )
 
 

@@ -33,6 +33,7 @@ from tests.rotate.helpers import (
     commit_all,
     data_key,
     identity_from,
+    journal_path,
     litter,
     plaintext,
     run_secretsmgr,
@@ -117,7 +118,7 @@ def assert_recovered_and_rotated(
 ) -> None:
     assert recovery.returncode == 0, recovery.stderr
     assert recovery.stdout.startswith(f"rotated {LAYER_SIZE} files in ")
-    assert not (repo / JOURNAL).exists()
+    assert not journal_path(repo).exists()
     assert len(layer_state(repo, template)) == LAYER_SIZE  # all valid, all under new data keys
     data = (repo / CHANGELOG).read_bytes()
     assert verify(data) is None
@@ -145,7 +146,7 @@ def test_kill_9_then_next_run_recovers(
     env = subprocess_env(SOPS_AGE_KEY=template.secret_key)
     killed = run_secretsmgr(repo, ROTATE, {**env, "SECRETSMGR_FAULT_INJECT": point})
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert (repo / JOURNAL).exists() is journal
+    assert journal_path(repo).exists() is journal
     assert len(layer_state(repo, template)) == replaced
     assert not (repo / CHANGELOG).exists()
 
@@ -172,7 +173,7 @@ def test_kill_from_outside_during_replace(template: Template, tmp_path: Path) ->
     )
     deadline = time.monotonic() + 60
     try:
-        while not (repo / JOURNAL).exists() and proc.poll() is None:
+        while not journal_path(repo).exists() and proc.poll() is None:
             assert time.monotonic() < deadline
             time.sleep(0.001)
         time.sleep(random.uniform(0, 0.025))  # journal written: replacing starts in ~10 ms
@@ -181,7 +182,7 @@ def test_kill_from_outside_during_replace(template: Template, tmp_path: Path) ->
         code = proc.wait(timeout=60)
     assert code in (-signal.SIGKILL, 0)  # 0: it finished in the ms between journal and kill
     replaced = len(layer_state(repo, template))
-    journal = repo / JOURNAL
+    journal = journal_path(repo)
     phase = json.loads(journal.read_text())["phase"] if journal.exists() else None
     print(f"outside kill landed: exit {code}, journal phase {phase}, {replaced} files replaced")
     if phase is None:  # the kill came too late: a finished (uncommitted) rotation
@@ -231,8 +232,9 @@ def test_kill_while_writing_temp_files_is_cleaned_up_and_reported(bare_demo_repo
     before = snapshot(repo)
     killed = run_secretsmgr(repo, ROTATE, {**demo_env(), "SECRETSMGR_FAULT_INJECT": "write:1:kill"})
     assert killed.returncode == -signal.SIGKILL
-    assert changed(before, snapshot(repo)) == set(litter(repo))  # journal + first temp file
-    assert (repo / JOURNAL).exists()
+    # the first temp file in the tree; the journal inside .git, never committable
+    assert changed(before, snapshot(repo)) == set(litter(repo)) - {JOURNAL}
+    assert journal_path(repo).exists() and ".git" in journal_path(repo).parts
     recovery = run_secretsmgr(repo, ROTATE, demo_env())
     assert recovery.returncode == 0
     assert litter(repo) == []
@@ -274,7 +276,7 @@ def kill_at(repo: Path, where: str) -> None:
         timeout=60,
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
-    assert json.loads((repo / JOURNAL).read_text())["phase"] == "replacing"
+    assert json.loads(journal_path(repo).read_text())["phase"] == "replacing"
 
 
 def kill_after_changelog(repo: Path) -> None:
@@ -318,7 +320,7 @@ def kill_at_commit(repo: Path) -> dict[str, bytes]:
     env = {**demo_env(), "SECRETSMGR_FAULT_INJECT": "commit:0:kill"}
     killed = run_secretsmgr(repo, [*ROTATE, "--commit"], env)
     assert killed.returncode == -signal.SIGKILL
-    assert json.loads((repo / JOURNAL).read_text())["phase"] == "logged"
+    assert json.loads(journal_path(repo).read_text())["phase"] == "logged"
     return snapshot(repo)
 
 

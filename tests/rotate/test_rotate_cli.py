@@ -20,7 +20,6 @@ from tests.rotate.helpers import (
     DATABASES,
     DEMO_KEY,
     DEMO_SOPS_FILES,
-    JOURNAL,
     PG,
     REDIS,
     TEST2_KEY,
@@ -31,6 +30,7 @@ from tests.rotate.helpers import (
     data_key,
     head,
     identity_from,
+    journal_path,
     litter,
     log_lines,
     porcelain,
@@ -395,7 +395,7 @@ def test_add_then_remove_recipient_locks_it_out(
     added, removed = entries[-2].files[0], entries[-1].files[0]
     assert added.recipients_after == removed.recipients_before == (CLUSTER, ADMIN, TEST2_PUBLIC)
     assert removed.recipients_after == (CLUSTER, ADMIN)
-    assert not (demo_repo / JOURNAL).exists()
+    assert not journal_path(demo_repo).exists()
 
 
 def test_changelog_holds_no_value(
