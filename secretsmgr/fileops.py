@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from secretsmgr.errors import ConfigError, FormatError, UsageError
@@ -76,7 +76,15 @@ def resolve_policy(path: Path, age_override: Sequence[str] = ()) -> EncryptPolic
     return EncryptPolicy(groups, enc_rule, mac_only, threshold, indent, str(config_path or ""))
 
 
-def encrypt_text(text: str, fmt: FileFormat, policy: EncryptPolicy) -> str:
+@dataclass(frozen=True, slots=True)
+class Written:
+    """New encrypted file text, and the data key under which it was written (for the log)."""
+
+    text: str
+    data_key: bytes = field(repr=False)
+
+
+def encrypt_text(text: str, fmt: FileFormat, policy: EncryptPolicy) -> Written:
     """Encrypt a plaintext file; refuses a file that already has sops metadata."""
     docs = parse_plain(text, fmt)
     groups = [[AgeRecipient(k) for k in group] for group in policy.groups]
@@ -92,7 +100,7 @@ def encrypt_text(text: str, fmt: FileFormat, policy: EncryptPolicy) -> str:
     )
     out = dump(sf, policy.indent)
     check_written(out, fmt, key)
-    return out
+    return Written(out, key)
 
 
 _BRACKETS = re.compile(r'\[\s*(?:"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|(-?\d+))\s*\]')
@@ -199,7 +207,7 @@ def edit_text(
     identities: Sequence[Identity],
     run_editor: EditorFn,
     indent: int = 4,
-) -> str | None:
+) -> Written | None:
     """Decrypt, let ``run_editor`` change the plaintext, re-encrypt under the same data key.
 
     Returns the new file text, or None when the plaintext did not change. Unchanged values keep
@@ -231,4 +239,4 @@ def edit_text(
     sealed = seal(docs, fmt=fmt, data_key=decrypted.data_key, metadata=template, ivs=decrypted.ivs)
     out = dump(sealed, indent)
     check_written(out, fmt, decrypted.data_key)
-    return out
+    return Written(out, decrypted.data_key)

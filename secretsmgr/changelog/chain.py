@@ -27,7 +27,7 @@ from secretsmgr.errors import ChainError
 
 GENESIS = "0" * 64
 DATAKEY_ID_LABEL = b"secretsmgr changelog datakey-id v1"
-ACTIONS = ("rotate", "encrypt", "key-rotate-begin", "key-rotate-finish")
+ACTIONS = ("rotate", "encrypt", "edit", "key-rotate-begin", "key-rotate-finish")
 
 _PRIVATE_KEY = re.compile(r"AGE-SECRET-KEY-(?:PQ-)?1", re.IGNORECASE)
 _ENTRY_FIELDS = frozenset(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -362,3 +363,30 @@ def test_every_demo_secret_round_trips_with_only_the_demo_key(
         plain_copy.write_text(plain)
         assert run(["encrypt", "--age", PUB1, "-o", str(path), str(plain_copy)], capsys)[0] == 0
         assert run_sops(["decrypt", str(path)], key_file=TEST_KEY).stdout == plain
+
+
+def test_edit_and_encrypt_inside_a_repo_are_logged_in_its_changelog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo keeps a changelog: writes through secretsmgr leave the chain complete."""
+    demo = shutil.copytree(FIXTURES / "demo", tmp_path / "demo")
+    log = demo / "secrets-changelog.jsonl"
+    before = log.read_text().splitlines()
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    target = demo / "gitops" / "apps" / "redis" / "auth.enc.yaml"
+    monkeypatch.setenv("EDITOR", _editor(tmp_path, "open(path, 'a').write('# edited\\n')\n"))
+    assert run(["--repo", str(demo), "edit", str(target)], capsys) == (0, "", "")
+    new_secret = demo / "gitops" / "apps" / "redis" / "extra.enc.yaml"
+    new_secret.write_text(PLAIN_SECRET)
+    assert run(["--repo", str(demo), "encrypt", "-i", str(new_secret)], capsys) == (0, "", "")
+    lines = log.read_text().splitlines()
+    assert lines[: len(before)] == before
+    entries = [json.loads(line) for line in lines[len(before) :]]
+    assert [e["action"] for e in entries] == ["edit", "encrypt"]
+    assert [e["files"][0]["path"] for e in entries] == [
+        "gitops/apps/redis/auth.enc.yaml",
+        "gitops/apps/redis/extra.enc.yaml",
+    ]
+    assert SECRET_VALUE not in log.read_text()
+    code, out, err = run(["--repo", str(demo), "log", "--verify"], capsys)
+    assert code == 0 and err == "" and out.rstrip().endswith("has an entry")

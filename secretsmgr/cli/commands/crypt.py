@@ -8,11 +8,14 @@ import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from secretsmgr.cli.context import load_identities, out
+from secretsmgr.cli.context import load_identities, out, repo_root
+
+if TYPE_CHECKING:
+    from secretsmgr.fileops import Written
 
 FileArg = Annotated[Path, typer.Argument(help="The file to read.", show_default=False)]
 InPlace = Annotated[bool, typer.Option("-i", "--in-place", help="Write the result over FILE.")]
@@ -51,7 +54,22 @@ def _check_targets(in_place: bool, output: Path | None) -> None:
         raise UsageError("-i and -o cannot be used together")
 
 
+def _record(ctx: typer.Context, path: Path, action: str, old_text: str, written: Written) -> None:
+    """Log a write inside the repository in its changelog (when it keeps one)."""
+    from secretsmgr.errors import RefusedError, SecretsmgrError
+    from secretsmgr.rotate.record import record_write
+
+    try:
+        record_write(repo_root(ctx), path, action, old_text, written.text, written.data_key)
+    except SecretsmgrError as exc:
+        raise RefusedError(
+            f"{path} was written but the changelog entry failed: {exc.message}",
+            hints=("secretsmgr log --verify shows the state of the changelog",),
+        ) from exc
+
+
 def encrypt_cmd(
+    ctx: typer.Context,
     file: FileArg,
     in_place: InPlace = False,
     output: Output = None,
@@ -71,12 +89,28 @@ def encrypt_cmd(
     with about_file(file, ()):
         result = encrypt_text(text, format_for_path(file.name), policy)
     if in_place:
-        write_atomic(file, result)
+        write_atomic(file, result.text)
+        _record(ctx, file, "encrypt", "", result)  # the plaintext before is never hashed
     elif output is not None:
-        write_atomic(output, result)
+        previous = output.read_text(encoding="utf-8") if _is_sops_file(output) else ""
+        write_atomic(output, result.text)
+        _record(ctx, output, "encrypt", previous, result)
     else:
-        out(result)
+        out(result.text)
     return 0
+
+
+def _is_sops_file(path: Path) -> bool:
+    from secretsmgr.sops import format_for_path
+    from secretsmgr.sops.document import has_metadata, parse_documents
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        return has_metadata(
+            parse_documents(text, format_for_path(path.name)), format_for_path(path.name)
+        )
+    except (OSError, UnicodeDecodeError, Exception):
+        return False
 
 
 def decrypt_cmd(
@@ -120,7 +154,7 @@ def _editor_command() -> list[str]:
     return shlex.split(raw)
 
 
-def edit_cmd(file: FileArg) -> int:
+def edit_cmd(ctx: typer.Context, file: FileArg) -> int:
     """Open FILE decrypted in $SOPS_EDITOR/$EDITOR; re-encrypt only when it changed."""
     from secretsmgr.errors import RefusedError, UserError
     from secretsmgr.fileops import edit_text
@@ -151,5 +185,6 @@ def edit_cmd(file: FileArg) -> int:
     with about_file(file, identities.identity.publics):
         updated = edit_text(text, format_for_path(file.name), [identities.identity], run_editor)
     if updated is not None:
-        write_atomic(file, updated)
+        write_atomic(file, updated.text)
+        _record(ctx, file, "edit", text, updated)
     return 0
