@@ -212,6 +212,15 @@ def dotted(path: KeyPath) -> str | None:
     return ".".join(path) if path else None
 
 
+def reencrypt_hint(path: str) -> str:
+    """Re-encrypt under the creation rule with the plaintext only in memory-backed /dev/shm."""
+    plain = "/dev/shm/secretsmgr-plain"
+    return (
+        f"secretsmgr decrypt -o {plain} {path} && secretsmgr encrypt --filename-override "
+        f"{path} -o {path} {plain}; rm -f {plain}"
+    )
+
+
 def abbreviate(key: str) -> str:
     """A public key shortened for messages: ``age1abc…xyz``."""
     return key if len(key) <= 16 else f"{key[:7]}…{key[-3:]}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext, abbreviate
+from secretsmgr.audit.context import AuditContext, abbreviate, reencrypt_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.repo.sopsconfig import all_age_recipients
 from secretsmgr.sops.model import EncryptionRule, RuleKind
@@ -54,11 +54,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
         if problems:
             rule_change = got != wanted or sf.metadata.mac_only_encrypted != rule.mac_only_encrypted
-            fix = (
-                f"secretsmgr decrypt -i {entry.path} && secretsmgr encrypt -i {entry.path}"
-                if rule_change
-                else f"secretsmgr rotate {entry.path}"
-            )
+            fix = reencrypt_hint(entry.path) if rule_change else f"secretsmgr rotate {entry.path}"
             yield RULE.finding(entry.path, f"differs from {label}: " + "; ".join(problems), fix=fix)
 
 

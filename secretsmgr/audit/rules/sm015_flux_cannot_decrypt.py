@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import DECRYPT_ANNOTATION, FLUX_MARKERS, AuditContext, SopsEntry
+from secretsmgr.audit.context import (
+    DECRYPT_ANNOTATION,
+    FLUX_MARKERS,
+    AuditContext,
+    SopsEntry,
+    reencrypt_hint,
+)
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 
 MAX_SIZE = 5 * 1024 * 1024  # kustomize-controller's limit for files it decrypts
@@ -43,7 +49,7 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
         reasons.append(
             (
                 f"{noun} {numbers} carry no sops block of their own",
-                f"secretsmgr decrypt -i {entry.path} && secretsmgr encrypt -i {entry.path}",
+                reencrypt_hint(entry.path),
             )
         )
     generator = [layer.name for layer in ctx.layers.layers if entry.path in layer.generator_files]
@@ -53,7 +59,7 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
             (
                 f"a generator input (layer {', '.join(generator)}) without the exact "
                 f"marker '{marker}' Flux looks for",
-                f"secretsmgr decrypt -i {entry.path} && secretsmgr encrypt -i {entry.path}",
+                reencrypt_hint(entry.path),
             )
         )
     return reasons

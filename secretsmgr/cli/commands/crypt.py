@@ -77,6 +77,14 @@ def encrypt_cmd(
         list[str] | None,
         typer.Option("--age", help="Recipient(s) replacing the .sops.yaml rule's keys."),
     ] = None,
+    filename_override: Annotated[
+        Path | None,
+        typer.Option(
+            "--filename-override",
+            help="Pick the creation rule and format as if FILE were at this path.",
+            metavar="PATH",
+        ),
+    ] = None,
 ) -> int:
     """Encrypt FILE with the recipients and rule of its .sops.yaml creation rule."""
     from secretsmgr.fileops import encrypt_text, resolve_policy
@@ -85,9 +93,10 @@ def encrypt_cmd(
 
     _check_targets(in_place, output)
     text = read_text(file)
-    policy = resolve_policy(file, age or ())
+    as_path = filename_override or file
+    policy = resolve_policy(as_path, age or ())
     with about_file(file, ()):
-        result = encrypt_text(text, format_for_path(file.name), policy)
+        result = encrypt_text(text, format_for_path(as_path.name), policy)
     if in_place:
         write_atomic(file, result.text)
         _record(ctx, file, "encrypt", "", result)  # the plaintext before is never hashed
