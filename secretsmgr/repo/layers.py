@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,11 +149,14 @@ def _parse_manifest(doc: dict[str, object], source: str) -> _Manifest:
     )
 
 
+_ENCRYPTED_NAME = re.compile(r"\.(enc|sops)\.ya?ml$")
+
+
 def _scan(root: Path, files: Sequence[str]) -> list[_Manifest]:
     manifests: list[_Manifest] = []
     for rel in sorted(set(files)):
-        if not rel.endswith(_MANIFEST_SUFFIXES):
-            continue
+        if not rel.endswith(_MANIFEST_SUFFIXES) or _ENCRYPTED_NAME.search(rel):
+            continue  # a Flux Kustomization is applied by Flux itself: it is never a SOPS file
         try:
             data = (root / rel).read_bytes()
         except OSError:

@@ -369,7 +369,11 @@ def _stage_one(
         version=meta.version,
     )
     sealed = seal(docs, fmt=sf.format, data_key=key, metadata=template)
-    text = splice(old_text, sealed.docs, sealed.metadata) if sf.format.value == "yaml" else None
+    text = (
+        splice(old_text, sealed.docs, sealed.metadata, values=sealed.enc_values)
+        if sf.format.value == "yaml"
+        else None
+    )
     return _Staged(
         entry,
         abs_path,
@@ -600,7 +604,8 @@ def rotate(
         changelog.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(changelog, append(old_log, log_entry).decode("utf-8"))
         seq = log_entry.seq
-        _write_journal(root, staged, "logged", settings.changelog, old_log, seq)
+        # past the commit point: nothing left to undo, so the journal no longer needs old bytes
+        _write_journal(root, [], "logged", settings.changelog, old_log, seq)
     except BaseException as exc:
         _rollback(staged, changelog, old_log)
         with contextlib.suppress(FileNotFoundError):

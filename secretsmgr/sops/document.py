@@ -21,7 +21,7 @@ from secretsmgr.sops.dotenvio import (
 )
 from secretsmgr.sops.encvalue import is_enc, parse_enc
 from secretsmgr.sops.jsonio import emit_json, parse_json
-from secretsmgr.sops.mac import compute_mac, mac_aad, macs_equal
+from secretsmgr.sops.mac import MacAccumulator, compute_mac, mac_aad, macs_equal
 from secretsmgr.sops.metadata import (
     SOPS_KEY,
     WRITE_VERSION,
@@ -63,6 +63,8 @@ class SopsFile:
     format: FileFormat
     docs: list[MapNode]
     metadata: SopsMetadata
+    # The ENC strings of a freshly sealed file, in file order (empty for a file read from disk).
+    enc_values: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -186,8 +188,14 @@ def decrypt_docs(
     """Decrypt every value; verify the MAC unless told not to. Raises ``IntegrityError``."""
     ivs: IvCache = {}
     rule = sf.metadata.rule
+    mac = MacAccumulator(sf.metadata.mac_only_encrypted)
 
     def open_leaf(path: Path, leaf: Leaf, encrypted: bool) -> Leaf:
+        value = _open_leaf(path, leaf, encrypted)
+        mac.feed(value, encrypted)
+        return value
+
+    def _open_leaf(path: Path, leaf: Leaf, encrypted: bool) -> Leaf:
         if isinstance(leaf, Comment):
             text = leaf.text
             if encrypted and is_enc(text):
@@ -228,8 +236,8 @@ def decrypt_docs(
 
     docs = [map_with_rule(doc, rule, open_leaf) for doc in sf.docs]
     trees = [d for d in docs if isinstance(d, MapNode)]
-    if verify:
-        verify_mac(trees, sf.metadata, data_key)
+    if verify and not macs_equal(stored_mac(sf.metadata, data_key), mac.hexdigest()):
+        raise IntegrityError("MAC mismatch — the file was changed outside SOPS")
     return trees, ivs
 
 
@@ -267,11 +275,22 @@ def now_lastmodified() -> str:
 
 
 def encrypt_docs(
-    docs: Sequence[MapNode], data_key: bytes, rule: EncryptionRule, ivs: IvCache | None = None
+    docs: Sequence[MapNode],
+    data_key: bytes,
+    rule: EncryptionRule,
+    ivs: IvCache | None = None,
+    mac: MacAccumulator | None = None,
+    produced: list[str] | None = None,
 ) -> list[MapNode]:
-    """Encrypt every leaf the rule selects; reuse an IV from ``ivs`` for unchanged values."""
+    """Encrypt every leaf the rule selects; reuse an IV from ``ivs`` for unchanged values.
+
+    ``mac`` is fed every plaintext leaf on the way; ``produced`` collects the ENC strings in
+    file order (what ``splice`` writes into the original text).
+    """
 
     def seal(path: Path, leaf: Leaf, encrypted: bool) -> Leaf:
+        if mac is not None:
+            mac.feed(leaf, encrypted)
         if not encrypted or leaf is None:
             return leaf
         if isinstance(leaf, Comment):
@@ -283,6 +302,8 @@ def encrypt_docs(
         aad = aad_for(path)
         iv = ivs.get((plain, type_name, aad)) if ivs else None
         text = cipher.encrypt_bytes(plain, type_name, data_key, aad, iv)
+        if produced is not None:
+            produced.append(text)
         return Comment(text) if isinstance(leaf, Comment) else text
 
     out = [map_with_rule(doc, rule, seal) for doc in docs]
@@ -303,8 +324,11 @@ def seal(
     ``metadata`` supplies the key groups (already wrapping ``data_key``), rule and flags.
     """
     stamp = lastmodified or now_lastmodified()
-    mac = compute_mac(docs, metadata.rule, metadata.mac_only_encrypted)
-    mac_enc = cipher.encrypt_bytes(mac.encode("ascii"), "str", data_key, mac_aad(stamp))
+    mac = MacAccumulator(metadata.mac_only_encrypted)
+    produced: list[str] = []
+    sealed_docs = encrypt_docs(docs, data_key, metadata.rule, ivs, mac, produced)
+    digest = mac.hexdigest()
+    mac_enc = cipher.encrypt_bytes(digest.encode("ascii"), "str", data_key, mac_aad(stamp))
     new_meta = SopsMetadata(
         key_groups=metadata.key_groups,
         lastmodified=stamp,
@@ -314,7 +338,7 @@ def seal(
         shamir_threshold=metadata.shamir_threshold,
         version=metadata.version,
     )
-    return SopsFile(fmt, encrypt_docs(docs, data_key, metadata.rule, ivs), new_meta)
+    return SopsFile(fmt, sealed_docs, new_meta, tuple(produced))
 
 
 def encrypt(

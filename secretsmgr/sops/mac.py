@@ -29,6 +29,28 @@ def compute_mac(docs: Sequence[Node], rule: EncryptionRule, mac_only_encrypted: 
     return h.hexdigest().upper()
 
 
+class MacAccumulator:
+    """The MAC fed leaf by leaf, so a decrypt or encrypt walk computes it on the way."""
+
+    __slots__ = ("_hash", "_mac_only")
+
+    def __init__(self, mac_only_encrypted: bool) -> None:
+        self._hash = hashlib.sha512()
+        self._mac_only = mac_only_encrypted
+        if mac_only_encrypted:
+            self._hash.update(_MAC_ONLY_SEED)
+
+    def feed(self, leaf: object, encrypted: bool) -> None:
+        """Add one plaintext leaf (comments and nulls are skipped, as sops does)."""
+        if leaf is None or isinstance(leaf, Comment) or (self._mac_only and not encrypted):
+            return
+        self._hash.update(mac_bytes(leaf))  # type: ignore[arg-type]  # a scalar, checked above
+
+    def hexdigest(self) -> str:
+        """The MAC string: uppercase hex."""
+        return self._hash.hexdigest().upper()
+
+
 def macs_equal(a: str, b: str) -> bool:
     """Constant-time comparison of two MAC strings."""
     return hmac.compare_digest(a.encode("ascii", "replace"), b.encode("ascii", "replace"))

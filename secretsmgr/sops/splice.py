@@ -47,12 +47,21 @@ def _blocks(text: str) -> list[tuple[int, int]]:
     return blocks
 
 
-def splice(text: str, docs: list[MapNode], meta: SopsMetadata, indent: int = 4) -> str | None:
-    """``text`` with its ENC values and sops blocks replaced by those of (docs, meta), or None."""
+def splice(
+    text: str,
+    docs: list[MapNode],
+    meta: SopsMetadata,
+    indent: int = 4,
+    values: tuple[str, ...] | None = None,
+) -> str | None:
+    """``text`` with its ENC values and sops blocks replaced by those of (docs, meta), or None.
+
+    ``values`` are the new ENC strings in file order when the caller already has them.
+    """
     blocks = _blocks(text)
     if len(blocks) != len(docs) or not blocks:
         return None
-    values = _new_values(docs, meta)
+    values = values if values else tuple(_new_values(docs, meta))
     spans = [m for m in _ENC.finditer(text) if not any(a <= m.start() < b for a, b in blocks)]
     if len(spans) != len(values):
         return None

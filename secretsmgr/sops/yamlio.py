@@ -53,15 +53,80 @@ def _format_error(exc: YAMLError) -> FormatError:
 
 
 def safe_load_all(text: str) -> list[Any]:
-    """Load every document of ``text`` as plain Python data through the C parser.
+    """Load every document of ``text`` as plain Python data (dicts, lists, scalars).
 
     For manifests (kustomization.yaml, Flux objects, config files) where no round trip is
-    needed. Raises ``FormatError`` on malformed YAML, naming the line but no content.
+    needed. Scalars resolve as go-yaml does, which is what kustomize and Flux read with;
+    timestamps come back as their text. Raises ``FormatError`` on malformed YAML, naming the
+    line but no content.
     """
     try:
-        return list(_safe_yaml().load_all(text))
+        events = _events(text)
     except YAMLError as exc:
         raise _format_error(exc) from exc
+    docs: list[Any] = []
+    stack: list[list[Any]] = []  # [container, pending key or _NO_KEY]
+    anchors: dict[str, Any] = {}
+    root: Any = None
+
+    def put(value: Any) -> None:
+        nonlocal root
+        if not stack:
+            root = value
+            return
+        frame = stack[-1]
+        container = frame[0]
+        if isinstance(container, dict):
+            if frame[1] is _NO_KEY:
+                if isinstance(value, dict | list):
+                    raise FormatError("complex mapping keys are not supported")
+                frame[1] = value
+            else:
+                container[frame[1]] = value
+                frame[1] = _NO_KEY
+        else:
+            container.append(value)
+
+    for ev in events:
+        kind = type(ev).__name__
+        if kind == "ScalarEvent":
+            tag = ev.tag
+            if tag is not None and tag != "!":
+                try:
+                    value: Any = resolve_tagged(ev.value, tag)
+                except FormatError:
+                    value = ev.value
+            elif ev.style:
+                value = ev.value
+            else:
+                value = resolve_plain(ev.value)
+            if isinstance(value, Timestamp):
+                value = value.text
+            if ev.anchor:
+                anchors[ev.anchor] = value
+            put(value)
+        elif kind in ("MappingStartEvent", "SequenceStartEvent"):
+            node: Any = {} if kind == "MappingStartEvent" else []
+            if ev.anchor:
+                anchors[ev.anchor] = node
+            put(node)
+            stack.append([node, _NO_KEY])
+            if len(stack) > MAX_DEPTH:
+                raise FormatError(f"nesting deeper than {MAX_DEPTH} levels")
+        elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+            stack.pop()
+        elif kind == "AliasEvent":
+            if ev.anchor not in anchors:
+                raise FormatError(f"unknown alias at line {ev.start_mark.line + 1}")
+            put(anchors[ev.anchor])  # shared, not copied: manifests are only read
+        elif kind == "DocumentEndEvent":
+            docs.append(root)
+            root = None
+            anchors = {}
+    return docs
+
+
+_NO_KEY = object()
 
 
 # ---------------------------------------------------------------------------------------------
