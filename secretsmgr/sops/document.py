@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -407,8 +406,3 @@ def dump_plain(docs: Sequence[Node], fmt: FileFormat, indent: int = 4) -> str:
     if fmt is FileFormat.JSON:
         return emit_json(docs[0])
     return emit_dotenv(docs[0])
-
-
-def constant_time_equal(a: bytes, b: bytes) -> bool:
-    """Compare two byte strings in constant time."""
-    return hmac.compare_digest(a, b)

@@ -16,17 +16,11 @@ _MAC_ONLY_SEED = hashlib.sha256(b"sops").digest()
 
 def compute_mac(docs: Sequence[Node], rule: EncryptionRule, mac_only_encrypted: bool) -> str:
     """Uppercase hex SHA-512 over every non-comment, non-null plaintext leaf of all documents."""
-    h = hashlib.sha512()
-    if mac_only_encrypted:
-        h.update(_MAC_ONLY_SEED)
+    mac = MacAccumulator(mac_only_encrypted)
     for doc in docs:
         for _path, leaf, encrypted in iter_leaves(doc, rule):
-            if leaf is None or isinstance(leaf, Comment):
-                continue
-            if mac_only_encrypted and not encrypted:
-                continue
-            h.update(mac_bytes(leaf))
-    return h.hexdigest().upper()
+            mac.feed(leaf, encrypted)
+    return mac.hexdigest()
 
 
 class MacAccumulator:
