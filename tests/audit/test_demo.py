@@ -34,6 +34,7 @@ def planted() -> set[tuple[str, str]]:
 
 
 KEYLESS_SIDE_EFFECTS = {("SM011", "gitops/apps/redis/auth.enc.yaml")}
+HISTORY_OR_KEY = {"SM007", "SM008", "SM013"}  # rules `check` does not run
 IDENTITY_SIDE_EFFECTS = {("SM007", "gitops/apps/authentik/secret.enc.yaml")}
 
 
@@ -59,7 +60,7 @@ def test_clean_demo_check_skips_only_key_and_history_rules() -> None:
 
 def test_broken_demo_keyless_matches_expected() -> None:
     report = run_audit(BROKEN, keyless_only=True, now=NOW)
-    expected = {p for p in planted() if p[0] != "SM007"} | KEYLESS_SIDE_EFFECTS
+    expected = {p for p in planted() if p[0] not in HISTORY_OR_KEY} | KEYLESS_SIDE_EFFECTS
     assert pairs(report) == expected
     assert (report.count(Severity.ERROR), report.count(Severity.WARNING)) == (8, 4)
     assert report.count(Severity.INFO) == 1
@@ -129,3 +130,15 @@ def test_files_subset_on_broken_demo(tmp_path: Path) -> None:
     }
     assert report.findings[0].layers == ("databases",)
     assert report.files == 2
+
+
+def test_broken_demo_audit_adds_the_history_rules() -> None:
+    report = run_audit(BROKEN, now=NOW)
+    expected = {p for p in planted() if p[0] != "SM007"} | KEYLESS_SIDE_EFFECTS
+    assert pairs(report) == expected
+    assert (report.count(Severity.ERROR), report.count(Severity.WARNING)) == (8, 6)
+    sm008 = next(f for f in report.findings if f.rule == "SM008")
+    assert "from lastmodified" in sm008.message
+    keyed = run_audit(BROKEN, identities=demo_identity(), verify_mac=True, now=NOW)
+    sm008 = next(f for f in keyed.findings if f.rule == "SM008")
+    assert "543 days old" in sm008.message and "from the changelog" in sm008.message
