@@ -24,7 +24,6 @@ class LogFormat(StrEnum):
     JSON = "json"
 
 
-_STRUCTURED = (".yaml", ".yml", ".json", ".env")
 _TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)Z")
 _HEADER = ("seq", "time (UTC)", "actor", "action", "layers", "files", "reason")
 _RIGHT = frozenset({0, 5})  # seq and files
@@ -66,27 +65,16 @@ def render_table(entries: Sequence[Entry]) -> str:
 
 
 def sops_states(root: Path, skip: str) -> Iterator[tuple[str, str]]:
-    """(path, lastmodified) of every SOPS file in the repo, in path order."""
-    from secretsmgr.errors import FormatError
-    from secretsmgr.repo.root import list_repo_files
-    from secretsmgr.sops.document import format_for_path, has_metadata, load, parse_documents
+    """(path, lastmodified) of every SOPS file in the repo, in path order.
 
-    for rel in list_repo_files(root):
-        name = rel.rsplit("/", 1)[-1].lower()
-        if rel == skip or name == ".sops.yaml" or not name.endswith(_STRUCTURED):
-            continue
-        try:
-            text = (root / rel).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        if "sops" not in text or "mac" not in text:
-            continue
-        fmt = format_for_path(name)
-        try:
-            if has_metadata(parse_documents(text, fmt), fmt):
-                yield rel, load(text, fmt).metadata.lastmodified
-        except FormatError:
-            continue  # malformed metadata is audit's SM006, not a changelog question
+    The same discovery as the audit (and its SM013), so `log --verify` and `audit` agree;
+    files with malformed metadata are audit's SM006, not a changelog question.
+    """
+    from secretsmgr.audit.context import build_context
+
+    for entry in build_context(root).sops_files:
+        if entry.sops_file is not None and entry.path != skip:
+            yield entry.path, entry.sops_file.metadata.lastmodified
 
 
 def verify_repo(root: Path, name: str, data: bytes) -> int:
