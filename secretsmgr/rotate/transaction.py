@@ -80,6 +80,10 @@ class RotationRequest:
     allow_dirty: bool = False
     cluster_key: str | None = None
     action: str = "rotate"
+    # key rotate: the cluster keys every file is re-encrypted to (instead of the policy's own),
+    # and configuration files (repo-relative path, new text) replaced in the same transaction.
+    cluster_keys: tuple[str, ...] | None = None
+    config_writes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,31 @@ class _Staged:
         return hashlib.sha256(self.new_text.encode("utf-8")).hexdigest()
 
 
+@dataclass(slots=True)
+class _ConfigWrite:
+    """A configuration file (``.secretsmgr.yaml``, ``.sops.yaml``) changed with the files."""
+
+    path: str
+    abs_path: Path
+    old_text: str | None  # None: the file did not exist
+    new_text: str
+    temp: Path | None = None
+
+    @property
+    def sha_old(self) -> str:
+        return _sha_text(self.old_text)
+
+    @property
+    def sha_new(self) -> str:
+        return _sha_text(self.new_text)
+
+
+def _sha_text(text: str | None) -> str:
+    if text is None:
+        return "0" * 64  # stands for "no file"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 # ------------------------------------------------------------------------------ recovery
 
 
@@ -154,8 +183,21 @@ def _read_journal(root: Path, journal: Path, changelog: str) -> dict[str, object
         raise ValueError("changelog")
     bytes.fromhex(state["changelog_old"])
     files = state.get("files")
-    if not isinstance(files, list):
+    configs = state.setdefault("configs", [])
+    if not isinstance(files, list) or not isinstance(configs, list):
         raise ValueError("files")
+    for item in configs:
+        if not isinstance(item, dict) or not isinstance(item.get("old"), str | None):
+            raise ValueError("config")
+        if not isinstance(item.get("new"), str):
+            raise ValueError("config")
+        _inside(root, item.get("path"))
+        temp = item.get("temp")
+        if temp is not None and (
+            Path(temp).parent != Path(item["path"]).parent
+            or _TEMP.fullmatch(Path(temp).name) is None
+        ):
+            raise ValueError("temp")
     for item in files:
         if not isinstance(item, dict) or not isinstance(item.get("old"), str):
             raise ValueError("file")
@@ -213,10 +255,12 @@ def recover(root: Path, changelog: str | None = None) -> str | None:
             hints=("compare the files with git (git status, git diff), then delete the journal",),
         ) from exc
     files = cast(list[dict[str, str]], state["files"])
-    for item in files:
-        if item.get("temp"):
+    configs = cast(list[dict[str, str | None]], state["configs"])
+    temps = [item.get("temp") for item in files] + [item.get("temp") for item in configs]
+    for temp in temps:
+        if temp:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(root / item["temp"])
+                os.unlink(root / temp)
     if state.get("phase") == "logged":
         journal.unlink()
         return (
@@ -235,6 +279,20 @@ def recover(root: Path, changelog: str | None = None) -> str | None:
             restored += 1
         else:
             untouched.append(item["path"])  # changed by someone else since: not ours to undo
+    for config in configs:
+        target = root / cast(str, config["path"])
+        old = config["old"]
+        current = _sha_file(target)
+        if current == _sha_text(old) or (current is None and old is None):
+            continue
+        if current == _sha_text(config["new"]):
+            if old is None:
+                target.unlink()
+            else:
+                write_atomic(target, old)
+            restored += 1
+        else:
+            untouched.append(cast(str, config["path"]))
     log = root / changelog
     old_log = bytes.fromhex(cast(str, state["changelog_old"]))
     if log.exists():
@@ -490,8 +548,13 @@ def rotate(
                     regenerations.append(Regeneration(entry.path, "(same value)", linked=True))
                 opened[entry.path] = new_docs
     all_targets = targets + linked_targets
+    configs = [
+        _ConfigWrite(rel, root / rel, _read_optional(root / rel), text)
+        for rel, text in request.config_writes
+    ]
     if is_git_work_tree(root) and not request.allow_dirty and not request.dry_run:
-        watched = [t.path for t in all_targets] + ([settings.changelog] if request.commit else [])
+        watched = [t.path for t in all_targets] + [c.path for c in configs]
+        watched += [settings.changelog] if request.commit else []
         dirty = git.dirty_paths(root, watched)
         if dirty:
             raise RefusedError(
@@ -503,12 +566,15 @@ def rotate(
     plans = []
     for entry in all_targets:
         assert entry.sops_file is not None
+        next_key: tuple[str, ...]
+        if request.cluster_keys is not None:
+            cluster_keys, next_key = request.cluster_keys, ()
+        else:
+            cluster_keys = ctx.cluster_keys_for(entry)
+            next_key = (settings.next_cluster_key,) if settings.next_cluster_key else ()
         recipients = policy_recipients(
-            ctx.cluster_keys_for(entry),
-            (
-                *settings.allowed_recipients,
-                *((settings.next_cluster_key,) if settings.next_cluster_key else ()),
-            ),
+            cluster_keys,
+            (*settings.allowed_recipients, *next_key),
             request.add,
             request.remove,
         )
@@ -552,19 +618,23 @@ def rotate(
     # 5. the journal (old bytes of every target: ciphertext only), then temp files beside each
     old_log = changelog.read_bytes() if changelog.exists() else b""
     run = secrets.token_hex(4)
-    for item in staged:
-        item.temp = item.abs_path.with_name(f".{item.abs_path.name}.secretsmgr-{run}.new")
+    writes: list[_Staged | _ConfigWrite] = [*staged, *configs]
+    for write in writes:
+        write.temp = write.abs_path.with_name(f".{write.abs_path.name}.secretsmgr-{run}.new")
     try:
         fault("journal", 0)
-        _write_journal(root, staged, "replacing", settings.changelog, old_log)
+        _write_journal(root, staged, "replacing", settings.changelog, old_log, configs=configs)
         for i, item in enumerate(staged):
             fault("write", i)
             assert item.temp is not None
             _write_temp(item.temp, item.new_text, item.abs_path)
+        for config in configs:
+            assert config.temp is not None
+            _write_temp(config.temp, config.new_text, config.abs_path)
         with contextlib.suppress(AttributeError):
             os.sync()  # one flush for all temp files instead of an fsync each
     except BaseException:
-        _cleanup(staged)
+        _cleanup(staged, configs)
         with contextlib.suppress(FileNotFoundError):
             _journal_path(root).unlink()
         raise
@@ -580,6 +650,10 @@ def rotate(
             item.temp = None
             if progress is not None:
                 progress(i + 1, len(staged))
+        for config in configs:
+            assert config.temp is not None
+            os.replace(config.temp, config.abs_path)
+            config.temp = None
         fault("changelog", 0)
         log_entry = next_entry(
             old_log,
@@ -607,7 +681,7 @@ def rotate(
         # past the commit point: nothing left to undo, so the journal no longer needs old bytes
         _write_journal(root, [], "logged", settings.changelog, old_log, seq)
     except BaseException as exc:
-        _rollback(staged, changelog, old_log)
+        _rollback(staged, changelog, old_log, configs)
         with contextlib.suppress(FileNotFoundError):
             _journal_path(root).unlink()
         if isinstance(exc, SecretsmgrError | KeyboardInterrupt):
@@ -622,10 +696,11 @@ def rotate(
         if request.commit:
             fault("commit", 0)
             message = (
-                f"secrets: rotate {plan.label} ({len(staged)} files)\n\n"
+                f"secrets: {request.action} {plan.label} ({len(staged)} files)\n\n"
                 f"{request.reason or 'no reason given'}\n\nSecrets-Changelog-Seq: {seq}\n"
             )
-            paths = [item.entry.path for item in staged] + [settings.changelog]
+            paths = [item.entry.path for item in staged] + [c.path for c in configs]
+            paths.append(settings.changelog)
             sha = git.commit(root, paths, message)
     except Exception as exc:
         why = exc.message if isinstance(exc, SecretsmgrError) else type(exc).__name__
@@ -634,7 +709,7 @@ def rotate(
             hints=("the files and the changelog are changed on disk; commit them yourself",),
         ) from exc
     finally:
-        _cleanup(staged)
+        _cleanup(staged, configs)
         with contextlib.suppress(FileNotFoundError):
             _journal_path(root).unlink()
     return RotationResult(plan, seq, sha, time.perf_counter() - started, recovered)
@@ -654,6 +729,8 @@ def _write_journal(
     changelog: str,
     old_log: bytes,
     seq: int | None = None,
+    *,
+    configs: Sequence[_ConfigWrite] = (),
 ) -> None:
     state = {
         "phase": phase,
@@ -672,30 +749,60 @@ def _write_journal(
             }
             for item in staged
         ],
+        "configs": [
+            {
+                "path": c.path,
+                "old": c.old_text,
+                "new": c.new_text,
+                "temp": _rel(root, c.temp),
+            }
+            for c in configs
+        ],
     }
     write_atomic(_journal_path(root), json.dumps(state, sort_keys=True), mode=0o600)
+
+
+def _read_optional(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
 
 
 def _rel(root: Path, path: Path | None) -> str | None:
     return None if path is None else path.relative_to(root).as_posix()
 
 
-def _rollback(staged: list[_Staged], changelog: Path, old_log: bytes) -> None:
+def _rollback(
+    staged: list[_Staged],
+    changelog: Path,
+    old_log: bytes,
+    configs: Sequence[_ConfigWrite] = (),
+) -> None:
     for item in staged:
         if _sha_file(item.abs_path) != item.sha_old:
             write_atomic(item.abs_path, item.old_text)
+    for config in configs:
+        if config.temp is not None:
+            continue  # never replaced
+        if config.old_text is None:
+            with contextlib.suppress(FileNotFoundError):
+                config.abs_path.unlink()
+        elif _sha_file(config.abs_path) != config.sha_old:
+            write_atomic(config.abs_path, config.old_text)
     now = changelog.read_bytes() if changelog.exists() else b""
     if now != old_log:
         if old_log:
             write_atomic(changelog, old_log.decode("utf-8"))
         else:
             changelog.unlink()
-    _cleanup(staged)
+    _cleanup(staged, configs)
 
 
-def _cleanup(staged: list[_Staged]) -> None:
-    for item in staged:
-        if item.temp is not None:
+def _cleanup(staged: list[_Staged], configs: Sequence[_ConfigWrite] = ()) -> None:
+    writes: list[_Staged | _ConfigWrite] = [*staged, *configs]
+    for write in writes:
+        if write.temp is not None:
             with contextlib.suppress(FileNotFoundError):
-                item.temp.unlink()
-        item.temp = None
+                write.temp.unlink()
+        write.temp = None
