@@ -69,6 +69,10 @@ class InputFileError(UserError):
     """A file named on the command line is missing or unreadable."""
 
 
+class ClusterError(UserError):
+    """The Kubernetes API could not be used: kubeconfig, reachability, RBAC or a missing Secret."""
+
+
 def about(path: str, exc: SecretsmgrError) -> SecretsmgrError:
     """The same error with ``path: `` in front of its message (hints kept)."""
     clone = type(exc)(f"{path}: {exc.message}", hints=exc.hints)

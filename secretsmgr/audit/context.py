@@ -141,6 +141,14 @@ class PrivateKeyHit:
     public: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class LiveCluster:
+    """The public keys the live cluster's ``sops-age`` Secret holds (read by the caller)."""
+
+    label: str  # "context test: flux-system/sops-age"
+    publics: tuple[str, ...]
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class AuditContext:
     """Everything a rule may read."""
@@ -166,6 +174,19 @@ class AuditContext:
     identities: tuple[Identity, ...] = field(default=(), repr=False)
     data_keys: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     unopened: tuple[str, ...] = ()
+    live_cluster: LiveCluster | None = None
+    # The cluster key(s) the repository itself names (env, .secretsmgr.yaml or .sops.yaml),
+    # whatever --cluster-key or --from-cluster say: what SM016 compares with the cluster.
+    repo_cluster_keys: tuple[str, ...] = ()
+    repo_cluster_key_source: str | None = None
+
+    @property
+    def rotation_pending(self) -> tuple[str, str] | None:
+        """(old, new) while a cluster-key rotation is under way, else None."""
+        s = self.settings
+        if s.cluster_key is not None and s.next_cluster_key is not None:
+            return s.cluster_key, s.next_cluster_key
+        return None
 
     def layers_of(self, path: str) -> tuple[str, ...]:
         """Names of the layers reaching ``path``, in dependsOn order."""
@@ -583,6 +604,7 @@ def build_context(
     max_age_days: int | None = None,
     verify_mac: bool = False,
     now: datetime | None = None,
+    live_cluster: LiveCluster | None = None,
 ) -> AuditContext:
     """Read the repository at ``root`` once and build what every rule needs.
 
@@ -633,8 +655,15 @@ def build_context(
             # ssh-ed25519 recipients are valid for sops but are no cluster key candidates
             candidates = [k for k in all_age_recipients(rule) if is_age_recipient(k)]
             rule_recipients.update(dict.fromkeys(candidates))
-    resolved = resolve_cluster_key(cluster_key_cli, env, settings, tuple(rule_recipients))
-    cluster_keys, source = resolved if resolved is not None else ((), None)
+    repo_resolved = resolve_cluster_key(None, env, settings, tuple(rule_recipients))
+    repo_keys, repo_source = repo_resolved if repo_resolved is not None else ((), None)
+    if cluster_key_cli is not None and cluster_key_cli.strip():
+        resolved = resolve_cluster_key(cluster_key_cli, env, settings, tuple(rule_recipients))
+        cluster_keys, source = resolved if resolved is not None else ((), None)
+    elif live_cluster is not None:
+        cluster_keys, source = live_cluster.publics, f"cluster ({live_cluster.label})"
+    else:
+        cluster_keys, source = repo_keys, repo_source
 
     history, history_present, history_error = _load_changelog(root / settings.changelog)
 
@@ -671,4 +700,7 @@ def build_context(
         identities=tuple(identities),
         data_keys=MappingProxyType(data_keys),
         unopened=tuple(unopened),
+        live_cluster=live_cluster,
+        repo_cluster_keys=repo_keys,
+        repo_cluster_key_source=repo_source,
     )

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from secretsmgr.audit.context import EMPTY_ENV, AuditContext, build_context
+from secretsmgr.audit.context import EMPTY_ENV, AuditContext, LiveCluster, build_context
 from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Need, Rule, RuleId
 from secretsmgr.audit.registry import RULES
 from secretsmgr.errors import UsageError
@@ -18,7 +18,7 @@ NO_CLUSTER_KEY = "no cluster key known"
 NO_IDENTITY = "no identity (use --verify-mac with a key)"
 NOT_REQUESTED = "MAC verification not requested (use --verify-mac)"
 KEYLESS_ONLY = "needs a private identity; check runs only key-less rules"
-NO_CLUSTER = "needs the live cluster"
+NO_CLUSTER = "needs the live cluster (use --from-cluster)"
 HISTORY_ONLY = "reads the changelog and the clock; the commit gate does not"
 
 
@@ -34,6 +34,7 @@ def run_audit(
     keyless_only: bool = False,
     verify_mac: bool = False,
     now: datetime | None = None,
+    live_cluster: LiveCluster | None = None,
 ) -> AuditReport:
     """Audit the repository at ``root``; findings are data, never exceptions.
 
@@ -49,6 +50,7 @@ def run_audit(
         max_age_days=max_age_days,
         verify_mac=verify_mac and not keyless_only,
         now=now,
+        live_cluster=live_cluster,
     )
     return run_rules(ctx, layer_filter=layer_filter, keyless_only=keyless_only)
 
@@ -56,7 +58,7 @@ def run_audit(
 def _missing(rule: Rule, ctx: AuditContext, keyless_only: bool) -> str | None:
     if keyless_only and not rule.keyless:
         return HISTORY_ONLY if Need.HISTORY in rule.needs else KEYLESS_ONLY
-    if Need.CLUSTER in rule.needs:
+    if Need.CLUSTER in rule.needs and ctx.live_cluster is None:
         return NO_CLUSTER
     if Need.IDENTITY in rule.needs:
         if not ctx.verify_mac:

@@ -1,7 +1,6 @@
 """Every audit rule, listed explicitly in id order (no discovery by reflection).
 
-Ids are permanent: never renumbered, never reused. SM016 (cluster-key-drift) is planned;
-its page exists in docs/rules.
+Ids are permanent: never renumbered, never reused.
 """
 
 from __future__ import annotations
@@ -23,6 +22,8 @@ from secretsmgr.audit.rules import (
     sm013_changelog_gap,
     sm014_shared_data_key,
     sm015_flux_cannot_decrypt,
+    sm016_cluster_key_drift,
+    sm017_cluster_key_rotation,
 )
 
 RULES: tuple[Rule, ...] = (
@@ -41,6 +42,8 @@ RULES: tuple[Rule, ...] = (
     sm013_changelog_gap.RULE,
     sm014_shared_data_key.RULE,
     sm015_flux_cannot_decrypt.RULE,
+    sm016_cluster_key_drift.RULE,
+    sm017_cluster_key_rotation.RULE,
 )
 
 _BY_ID = {rule.id: rule for rule in RULES}

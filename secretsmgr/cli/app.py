@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from typer.exceptions import TyperException
 
-from secretsmgr.cli.commands import audit, check, crypt, layers, log, rotate
+from secretsmgr.cli.commands import audit, check, crypt, key, layers, log, rotate
 from secretsmgr.cli.context import Globals
 from secretsmgr.errors import SecretsmgrError
 
@@ -50,6 +50,7 @@ app.command("check")(check.check_cmd)
 app.command("layers")(layers.layers_cmd)
 app.command("log")(log.log_cmd)
 app.command("rotate")(rotate.rotate_cmd)
+app.add_typer(key.key_app, name="key")
 
 
 def _error(message: str, hints: Sequence[str] = ()) -> None:

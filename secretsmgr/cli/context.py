@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from secretsmgr.keys.sources import ResolvedIdentities
+    from secretsmgr.keys.sources import LayeredIdentity
 
 
 @dataclass(slots=True)
@@ -35,21 +35,26 @@ def repo_root(ctx: typer.Context) -> Path:
     return resolve_repo_root(globals_of(ctx).repo, Path.cwd())
 
 
-def load_identities() -> ResolvedIdentities:
-    """Every identity from the contract's sources; ``KeyNotFoundError`` when there is none."""
-    from secretsmgr.errors import KeyNotFoundError
-    from secretsmgr.keys.sources import resolve_identities, standard_sources
+def load_identities() -> LayeredIdentity:
+    """Every identity from the contract's sources; ``KeyNotFoundError`` when there is none.
 
-    resolved = resolve_identities(standard_sources(os.environ))
-    if resolved.is_empty:
+    The OS keyring is opened only when the other sources cannot open a file (or hold nothing).
+    """
+    from secretsmgr.errors import KeyNotFoundError
+    from secretsmgr.keys.oskeyring import keyring_source
+    from secretsmgr.keys.sources import layered_identities
+
+    identities = layered_identities(os.environ, keyring_source())
+    if not identities.early_publics() and not identities.publics:
         raise KeyNotFoundError(
             "no age identity found",
             hints=(
                 "set SOPS_AGE_KEY_FILE to your key file, or SOPS_AGE_KEY to the key itself",
+                "or store it in the OS keyring: secretsmgr key import FILE",
                 "or put the key in $XDG_CONFIG_HOME/sops/age/keys.txt",
             ),
         )
-    return resolved
+    return identities
 
 
 def out(text: str) -> None:

@@ -64,6 +64,24 @@ class AgeIdentity:
     _identities: tuple[object, ...] = field(repr=False)
     source: str = ""
 
+    def secret_for(self, public: str) -> str | None:
+        """The ``AGE-SECRET-KEY-1…`` text of the identity whose recipient is ``public``.
+
+        Only ``key export`` and ``key rotate`` call this, to build the cluster's Secret; the
+        text must go nowhere but that manifest.
+        """
+        for pub, ident in zip(self.publics, self._identities, strict=True):
+            if pub == public:
+                return str(ident)
+        return None
+
+    def only(self, publics: Sequence[str]) -> AgeIdentity:
+        """The subset of these identities whose recipients are in ``publics``."""
+        pairs = [
+            (p, i) for p, i in zip(self.publics, self._identities, strict=True) if p in publics
+        ]
+        return AgeIdentity(tuple(p for p, _ in pairs), tuple(i for _, i in pairs), self.source)
+
     def unwrap(self, armored: str) -> bytes | None:
         """Open an armored age file with any of the identities, or None."""
         try:

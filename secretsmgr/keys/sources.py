@@ -73,15 +73,21 @@ def default_keys_file(env: Mapping[str, str]) -> Path:
 KeyringFactory = Callable[[], KeySource | None]
 
 
-def standard_sources(
-    env: Mapping[str, str], keyring: KeyringFactory | None = None
-) -> list[KeySource]:
-    """The identity sources in contract order."""
+def cheap_sources(env: Mapping[str, str]) -> list[KeySource]:
+    """The sources that are only a variable or a file away, in contract order."""
     sources: list[KeySource] = [EnvKeySource(env)]
     if env.get("SOPS_AGE_KEY_FILE"):
         sources.append(
             FileKeySource(Path(env["SOPS_AGE_KEY_FILE"]), "SOPS_AGE_KEY_FILE", required=True)
         )
+    return sources
+
+
+def standard_sources(
+    env: Mapping[str, str], keyring: KeyringFactory | None = None
+) -> list[KeySource]:
+    """The identity sources in contract order."""
+    sources = cheap_sources(env)
     if keyring is not None and (ks := keyring()) is not None:
         sources.append(ks)
     path = default_keys_file(env)
@@ -107,3 +113,57 @@ def resolve_identities(sources: Sequence[KeySource]) -> ResolvedIdentities:
     loaded = [(s.name, got) for s in sources if (got := s.load()) is not None]
     merged = merge_identities(got for _, got in loaded)
     return ResolvedIdentities(merged, tuple((name, got.publics) for name, got in loaded))
+
+
+class LayeredIdentity:
+    """The identities of every source, with the expensive one (the keyring) loaded late.
+
+    Trying every identity, as sops does, gives the same answer in any order; so the variable
+    and file sources are tried first and the keyring is opened only when they cannot open a
+    file (or hold nothing). A locked keyring is then an error; an absent one adds nothing.
+    """
+
+    __slots__ = ("_early", "_late", "_late_identity", "_late_loaded")
+
+    def __init__(self, early: AgeIdentity, late: KeySource | None) -> None:
+        self._early = early
+        self._late = late
+        self._late_loaded = late is None
+        self._late_identity: AgeIdentity | None = None
+
+    def _load_late(self) -> AgeIdentity | None:
+        if not self._late_loaded:
+            assert self._late is not None
+            self._late_identity = self._late.load()
+            self._late_loaded = True
+        return self._late_identity
+
+    def unwrap(self, armored: str) -> bytes | None:
+        """Open with the early identities, then with the late ones."""
+        got = self._early.unwrap(armored)
+        if got is not None:
+            return got
+        late = self._load_late()
+        return late.unwrap(armored) if late is not None else None
+
+    @property
+    def publics(self) -> tuple[str, ...]:
+        """Every public key (loads the late source)."""
+        return self.complete().publics
+
+    def complete(self) -> AgeIdentity:
+        """Every identity of every source, loaded."""
+        late = self._load_late()
+        return merge_identities([self._early] + ([late] if late is not None else []))
+
+    def early_publics(self) -> tuple[str, ...]:
+        """The public keys found without opening the late source."""
+        return self._early.publics
+
+
+def layered_identities(env: Mapping[str, str], late: KeySource | None) -> LayeredIdentity:
+    """Early = ``SOPS_AGE_KEY``, ``SOPS_AGE_KEY_FILE``, ``keys.txt``; late = ``late``."""
+    path = default_keys_file(env)
+    early = [*cheap_sources(env), FileKeySource(path, str(path))]
+    found = [got for s in early if (got := s.load()) is not None]
+    return LayeredIdentity(merge_identities(found), late)

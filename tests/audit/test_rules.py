@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from secretsmgr.audit.context import LiveCluster
 from secretsmgr.audit.finding import AuditReport
 from secretsmgr.keys.age import generate_identity
 from secretsmgr.sops import EncryptionRule, FileFormat, RuleKind, dump, load
@@ -567,6 +568,65 @@ def sm015_miss(root: Path) -> None:
 
 VERIFY = {"verify_mac": True, "identities": [identity(1)]}
 
+
+# ----------------------------------------------------------------------------- SM016, SM017
+
+
+def live(*keys: str) -> dict[str, object]:
+    """Audit options with a live cluster holding ``keys`` (as --from-cluster reads it)."""
+    return {"live_cluster": LiveCluster("context test: flux-system/sops-age", keys)}
+
+
+def sm016_hit(root: Path) -> None:
+    standard_repo(root, {"apps/db.enc.yaml": enc(secret("db"), (K1,))})
+
+
+def sm016_pending_hit(root: Path) -> None:
+    standard_repo(
+        root,
+        {"apps/db.enc.yaml": enc(secret("db"), (K1, K2))},
+        rule_keys=(K1,),
+        settings_extra=f"next_cluster_key: {K2}\n",
+    )
+
+
+def sm016_sops_yaml_hit(root: Path) -> None:
+    standard_repo(
+        root,
+        {"apps/db.enc.yaml": enc(secret("db"), (K1, K3))},
+        cluster_key=None,
+        rule_keys=(K1, K3),
+    )
+
+
+def sm016_pending_check(report: AuditReport) -> None:
+    (finding,) = [f for f in report.findings if f.rule == "SM016"]
+    assert "pending new cluster key" in finding.message
+    assert finding.fix == "secretsmgr key rotate --begin --apply"
+
+
+def sm017_hit(root: Path) -> None:
+    standard_repo(
+        root,
+        {
+            "apps/both.enc.yaml": enc(secret("both"), (K1, K2)),
+            "apps/old.enc.yaml": enc(secret("old"), (K1,)),
+            "apps/new.enc.yaml": enc(secret("new"), (K2,)),
+        },
+        rule_keys=(K1,),
+        settings_extra=f"next_cluster_key: {K2}\n",
+    )
+
+
+def sm017_check(report: AuditReport) -> None:
+    got = {f.path: f for f in report.findings if f.rule == "SM017"}
+    assert "ready to finish" in got["apps/both.enc.yaml"].message
+    assert "old key only" in got["apps/old.enc.yaml"].message
+    assert got["apps/old.enc.yaml"].fix == "secretsmgr key rotate --begin"
+    assert "new key only" in got["apps/new.enc.yaml"].message
+    assert all(f.severity.value == "info" for f in got.values())
+
+
 CASES = [
     Case(
         "SM001-hit",
@@ -611,9 +671,56 @@ CASES = [
         options={"env": {"SECRETSMGR_CLUSTER_KEY": K2}},
     ),
     Case("SM004-miss", sm004_miss, set()),
-    Case("SM004-rotation-miss", sm004_rotation_miss, set()),
+    Case(
+        "SM004-rotation-miss",
+        sm004_rotation_miss,
+        {("SM017", "apps/old.enc.yaml"), ("SM017", "apps/new.enc.yaml")},
+    ),
     Case("SM004-sops-yaml-key-miss", sm004_sops_yaml_fallback_miss, set()),
     Case("SM004-no-key-skipped", sm004_no_key, set(), verify=no_key_check),
+    Case(  # the live keys are the cluster keys too (--from-cluster): SM004 and SM005 agree
+        "SM016-hit",
+        sm016_hit,
+        {
+            ("SM016", ".secretsmgr.yaml"),
+            ("SM004", "apps/db.enc.yaml"),
+            ("SM005", "apps/db.enc.yaml"),
+        },
+        options=live(K2),
+    ),
+    Case(
+        "SM016-pending-hit",
+        sm016_pending_hit,
+        {("SM016", ".secretsmgr.yaml"), ("SM017", "apps/db.enc.yaml")},
+        options=live(K1),
+        verify=sm016_pending_check,
+    ),
+    Case(
+        "SM016-sops-yaml-hit",
+        sm016_sops_yaml_hit,
+        {("SM016", ".sops.yaml"), ("SM004", "apps/db.enc.yaml"), ("SM005", "apps/db.enc.yaml")},
+        options=live(K2),
+    ),
+    Case("SM016-miss", sm016_hit, set(), options=live(K2, K1)),
+    Case(  # one of the rule's keys is held: no drift (K1 is a stranger to the live keys)
+        "SM016-sops-yaml-miss",
+        sm016_sops_yaml_hit,
+        {("SM005", "apps/db.enc.yaml")},
+        options=live(K3),
+    ),
+    Case(
+        "SM017-hit",
+        sm017_hit,
+        {
+            ("SM017", "apps/both.enc.yaml"),
+            ("SM017", "apps/old.enc.yaml"),
+            ("SM017", "apps/new.enc.yaml"),
+            ("SM011", "apps/old.enc.yaml"),
+            ("SM011", "apps/new.enc.yaml"),
+        },
+        verify=sm017_check,
+    ),
+    Case("SM017-miss", sm016_hit, set()),
     Case("SM005-hit", sm005_hit, {("SM005", "apps/db.enc.yaml")}, verify=sm005_check),
     Case("SM005-miss", sm005_miss, set()),
     Case(

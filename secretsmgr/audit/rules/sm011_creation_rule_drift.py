@@ -32,6 +32,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         label = f"{entry.sops_config} rule {entry.creation_rule_number}"
         problems: list[str] = []
         want = all_age_recipients(rule)
+        pending = ctx.rotation_pending
+        if pending is not None and pending[0] in want and pending[1] not in want:
+            want += (pending[1],)  # during a cluster-key rotation both keys are the rule's
         have = tuple(dict.fromkeys(sf.metadata.age_recipients))
         missing = [k for k in want if k not in have]
         extra = [k for k in have if k not in want]

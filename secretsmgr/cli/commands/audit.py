@@ -10,6 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from secretsmgr.cli.cluster_opts import (
+    ClusterChoice,
+    ContextOpt,
+    FromClusterOpt,
+    NamespaceOpt,
+    SecretOpt,
+    live,
+)
 from secretsmgr.cli.context import load_identities, out, repo_root
 from secretsmgr.report import OutputFormat
 
@@ -85,15 +93,20 @@ def audit_cmd(
         typer.Option("--verify-mac", help="Decrypt to verify MACs (needs a private key)."),
     ] = False,
     output: OutputOpt = None,
+    from_cluster: FromClusterOpt = False,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = "flux-system",
+    secret: SecretOpt = "sops-age",
 ) -> int:
     """Audit every SOPS file against the rules; exit 1 on findings at or above --fail-on."""
     from secretsmgr.errors import KeyNotFoundError
 
     root = repo_root(ctx)
+    cluster = ClusterChoice(from_cluster, context, namespace, secret).read()
     identities: list[Identity] = []
     if verify_mac:
         try:
-            identities = [load_identities().identity]
+            identities = [load_identities()]
         except KeyNotFoundError as exc:
             raise KeyNotFoundError(
                 "--verify-mac needs an age identity and none was found", hints=exc.hints
@@ -109,6 +122,7 @@ def audit_cmd(
         max_age_days=max_age,
         layer_filter=tuple(layer or ()),
         verify_mac=verify_mac,
+        live_cluster=live(cluster),
     )
     limit = threshold(fail_on)
     emit(render(report, fmt, color=wants_color(fmt, output), fail_on=limit), output)

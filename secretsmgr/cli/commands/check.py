@@ -8,6 +8,14 @@ from typing import Annotated
 
 import typer
 
+from secretsmgr.cli.cluster_opts import (
+    ClusterChoice,
+    ContextOpt,
+    FromClusterOpt,
+    NamespaceOpt,
+    SecretOpt,
+    live,
+)
 from secretsmgr.cli.commands.audit import FormatOpt, OutputOpt, emit, wants_color
 from secretsmgr.cli.context import repo_root
 from secretsmgr.report import OutputFormat
@@ -39,6 +47,10 @@ def check_cmd(
     ] = None,
     fmt: FormatOpt = OutputFormat.TEXT,
     output: OutputOpt = None,
+    from_cluster: FromClusterOpt = False,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = "flux-system",
+    secret: SecretOpt = "sops-age",
 ) -> int:
     """Run the key-less rules over FILES (or the working tree); exit 1 on any error."""
     from secretsmgr.audit.engine import run_audit
@@ -47,7 +59,10 @@ def check_cmd(
 
     root = repo_root(ctx)
     selected = repo_relative(files, root, Path.cwd()) if files else None
-    report = run_audit(root, files=selected, env=os.environ, keyless_only=True)
+    cluster = ClusterChoice(from_cluster, context, namespace, secret).read()
+    report = run_audit(
+        root, files=selected, env=os.environ, keyless_only=True, live_cluster=live(cluster)
+    )
     text = render(report, fmt, color=wants_color(fmt, output), short=True)
     if text or output is not None:
         emit(text, output)

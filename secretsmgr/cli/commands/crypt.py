@@ -16,6 +16,7 @@ from secretsmgr.cli.context import load_identities, out, repo_root
 
 if TYPE_CHECKING:
     from secretsmgr.fileops import Written
+    from secretsmgr.keys.sources import LayeredIdentity
 
 FileArg = Annotated[Path, typer.Argument(help="The file to read.", show_default=False)]
 InPlace = Annotated[bool, typer.Option("-i", "--in-place", help="Write the result over FILE.")]
@@ -25,7 +26,7 @@ Output = Annotated[
 
 
 @contextlib.contextmanager
-def about_file(file: Path, publics: tuple[str, ...]) -> Iterator[None]:
+def about_file(file: Path, identities: LayeredIdentity | None) -> Iterator[None]:
     """Name the file in any error, with a hint on how to recover."""
     from secretsmgr.errors import DecryptionError, IntegrityError, SecretsmgrError, about
 
@@ -39,12 +40,24 @@ def about_file(file: Path, publics: tuple[str, ...]) -> Iterator[None]:
                 "or re-encrypt from a trusted plaintext",
             )
         elif isinstance(exc, DecryptionError):
+            publics = _tried(identities)
             shown = ", ".join(p[:12] + "…" for p in publics) or "none"
             err.hints = (
                 f"the identities tried ({shown}) are not among its recipients",
                 "see its recipients with: secretsmgr audit, or ask a holder to rotate it to you",
             )
         raise err from exc
+
+
+def _tried(identities: LayeredIdentity | None) -> tuple[str, ...]:
+    from secretsmgr.errors import SecretsmgrError
+
+    if identities is None:
+        return ()
+    try:
+        return identities.publics
+    except SecretsmgrError:
+        return identities.early_publics()
 
 
 def _check_targets(in_place: bool, output: Path | None) -> None:
@@ -95,7 +108,7 @@ def encrypt_cmd(
     text = read_text(file)
     as_path = filename_override or file
     policy = resolve_policy(as_path, age or ())
-    with about_file(file, ()):
+    with about_file(file, None):
         result = encrypt_text(text, format_for_path(as_path.name), policy)
     if in_place:
         write_atomic(file, result.text)
@@ -147,8 +160,8 @@ def decrypt_cmd(
         raise UsageError("--extract cannot be used with -i (it would replace the file)")
     text = read_text(file)
     identities = load_identities()
-    with about_file(file, identities.identity.publics):
-        result = decrypt_text(text, format_for_path(file.name), [identities.identity], extract)
+    with about_file(file, identities):
+        result = decrypt_text(text, format_for_path(file.name), [identities], extract)
     if in_place:
         write_atomic(file, result)
     elif output is not None:
@@ -191,8 +204,8 @@ def edit_cmd(ctx: typer.Context, file: FileArg) -> int:
                 )
             return temp.read_text(encoding="utf-8")
 
-    with about_file(file, identities.identity.publics):
-        updated = edit_text(text, format_for_path(file.name), [identities.identity], run_editor)
+    with about_file(file, identities):
+        updated = edit_text(text, format_for_path(file.name), [identities], run_editor)
     if updated is not None:
         write_atomic(file, updated.text)
         _record(ctx, file, "edit", text, updated)

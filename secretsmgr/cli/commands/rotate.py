@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from secretsmgr.rotate.transaction import FaultHook
 
 
-def _fault_hook() -> FaultHook | None:
+def fault_hook() -> FaultHook | None:
     """Test-only fault injection: SECRETSMGR_FAULT_INJECT=<step>:<index>[:kill]."""
     spec = os.environ.get("SECRETSMGR_FAULT_INJECT")
     if not spec:
@@ -114,9 +114,9 @@ def rotate_cmd(
     result = rotate(
         root,
         request,
-        [identities.identity],
+        [identities],
         env=os.environ,
-        fault=_fault_hook(),
+        fault=fault_hook(),
         progress=progress,
     )
     if dry_run:

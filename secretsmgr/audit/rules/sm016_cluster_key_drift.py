@@ -1,0 +1,76 @@
+"""SM016 cluster-key-drift: the repository encrypts to a key the live cluster does not hold."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from secretsmgr.audit.context import AuditContext, abbreviate
+from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
+from secretsmgr.repo.settings import CLUSTER_KEY_ENV, SETTINGS_NAME
+from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, all_age_recipients
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    """Compare the repository's own cluster key(s) with the live Secret's ``*.agekey`` keys.
+
+    ``cluster_key`` and, during a rotation, ``next_cluster_key`` must each be held. When the
+    key comes from `.sops.yaml` rules (which also name admin keys), a rule is in drift only
+    when none of its recipients is held.
+    """
+    live = ctx.live_cluster
+    assert live is not None  # the engine skips the rule without one
+    held = set(live.publics)
+    source = ctx.repo_cluster_key_source
+    shown_held = ", ".join(abbreviate(k) for k in live.publics) or "none"
+    if source == SOPS_CONFIG_NAME:
+        seen: set[tuple[str, ...]] = set()
+        for entry in ctx.sops_files:
+            rule = entry.creation_rule
+            if rule is None:
+                continue
+            keys = all_age_recipients(rule)
+            if not keys or keys in seen:
+                continue
+            seen.add(keys)
+            if not held & set(keys):
+                where = f"{entry.sops_config or SOPS_CONFIG_NAME}"
+                yield RULE.finding(
+                    where,
+                    f"rule {entry.creation_rule_number} encrypts to "
+                    f"{', '.join(abbreviate(k) for k in keys)}, none of which {live.label} "
+                    f"holds ({shown_held}): Flux cannot decrypt its files",
+                    fix="secretsmgr key export --apply",
+                )
+        return
+    path = SETTINGS_NAME if source == SETTINGS_NAME else (source or SETTINGS_NAME)
+    pending = ctx.rotation_pending
+    for key in ctx.repo_cluster_keys:
+        if key in held:
+            continue
+        if pending is not None and key == pending[1]:
+            what, fix = "the pending new cluster key", "secretsmgr key rotate --begin --apply"
+        else:
+            what, fix = "the cluster key", "secretsmgr key export --apply"
+        named = f"{source}" if source == CLUSTER_KEY_ENV else path
+        yield RULE.finding(
+            path,
+            f"{what} {abbreviate(key)} ({named}) is not held by {live.label} "
+            f"(it holds {shown_held}): Flux cannot decrypt files encrypted only to it",
+            fix=fix,
+        )
+
+
+def precondition(ctx: AuditContext) -> str | None:
+    """Nothing to compare when the repository names no cluster key."""
+    return None if ctx.repo_cluster_keys else "the repository names no cluster key"
+
+
+RULE = Rule(
+    id=RuleId("SM016"),
+    name="cluster-key-drift",
+    severity=Severity.ERROR,
+    needs=frozenset({Need.CLUSTER}),
+    summary="The repo's cluster key is not held by the live cluster's sops-age Secret",
+    check=check,
+    precondition=precondition,
+)

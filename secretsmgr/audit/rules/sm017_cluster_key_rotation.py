@@ -1,0 +1,48 @@
+"""SM017 cluster-key-rotation: where each file stands while the cluster key is being replaced."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from secretsmgr.audit.context import AuditContext, abbreviate
+from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    """One info per SOPS file while ``next_cluster_key`` is set: old+new, old only, new only."""
+    pending = ctx.rotation_pending
+    assert pending is not None
+    old, new = pending
+    pair = f"{abbreviate(old)} -> {abbreviate(new)}"
+    for entry in ctx.sops_files:
+        sf = entry.sops_file
+        if sf is None:
+            continue
+        have = set(sf.metadata.age_recipients)
+        if old in have and new in have:
+            state, fix = "on the old and the new key (ready to finish)", None
+        elif old in have:
+            state = "still on the old key only: key rotate --finish would refuse"
+            fix = "secretsmgr key rotate --begin"
+        elif new in have:
+            state, fix = "on the new key only", None
+        else:
+            continue  # neither key: SM004 reports it
+        yield RULE.finding(entry.path, f"cluster-key rotation {pair} under way: {state}", fix=fix)
+
+
+def precondition(ctx: AuditContext) -> str | None:
+    """Only while a rotation is under way."""
+    return None if ctx.rotation_pending is not None else "no cluster-key rotation under way"
+
+
+RULE = Rule(
+    id=RuleId("SM017"),
+    name="cluster-key-rotation",
+    severity=Severity.INFO,
+    # A report on a process under way, not a defect: audit shows it, the commit gate does not.
+    needs=frozenset({Need.HISTORY}),
+    summary="A cluster-key rotation is under way: which files are on which key",
+    check=check,
+    precondition=precondition,
+)

@@ -1,0 +1,1 @@
+"""Cluster: the seam to the Kubernetes API (the Flux ``sops-age`` Secret)."""

@@ -1,0 +1,352 @@
+"""Cluster-key rotation in two steps, each a rotation transaction.
+
+``begin``: a new identity; every SOPS file re-encrypted to old + new key with a fresh data key,
+``next_cluster_key`` written to ``.secretsmgr.yaml`` in the same transaction. Flux, given a
+Secret holding both private keys, decrypts every state of the repository during the overlap.
+
+``finish``: refused unless every file opens with the new key alone (and, when the live cluster
+is known, the cluster holds the new key); then every file is re-encrypted to the new key only,
+``cluster_key`` becomes the new key and the ``.sops.yaml`` rules name it instead of the old one.
+
+Both steps are safe to re-run: a repeated ``begin`` reuses the pending key and re-encrypts only
+the files not yet on both keys; a failed step changes nothing (the transaction rolls back).
+This module knows neither the CLI nor the keyring nor the cluster: callers pass identities in
+and get the Secret's entries back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from secretsmgr.audit.context import AuditContext, build_context
+from secretsmgr.errors import (
+    ConfigError,
+    DecryptionError,
+    KeyNotFoundError,
+    RefusedError,
+    UsageError,
+)
+from secretsmgr.keys.age import AgeIdentity, generate_identity
+from secretsmgr.keys.manifest import entry_text
+from secretsmgr.repo.settings import SETTINGS_NAME, load_settings, parse_settings
+from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, parse_sops_config
+from secretsmgr.rotate.transaction import FaultHook, RotationRequest, RotationResult, rotate
+from secretsmgr.sops.datakey import unwrap_data_key
+
+StoreIdentity = Callable[[str], str]  # stores an AGE-SECRET-KEY-1… text, says where
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """What a step did, and the Secret entries Flux needs next (private: never printed)."""
+
+    old_key: str
+    new_key: str
+    rotation: RotationResult | None
+    entries: tuple[tuple[str, str], ...] = field(repr=False)
+    generated: bool = False
+    stored_in: str | None = None
+    rewritten: tuple[str, ...] = ()
+    configs: tuple[str, ...] = ()
+
+
+def short(key: str) -> str:
+    """``age1abcd…wxyz`` for messages."""
+    return f"{key[:10]}…{key[-4:]}"
+
+
+# ------------------------------------------------------------------ configuration text edits
+
+
+def _top_level_line(lines: list[str], key: str) -> int | None:
+    pattern = re.compile(rf"^{re.escape(key)}\s*:")
+    for number, line in enumerate(lines):
+        if pattern.match(line):
+            return number
+    return None
+
+
+def set_setting(text: str | None, key: str, value: str | None, *, after: str | None = None) -> str:
+    """``.secretsmgr.yaml`` with the top-level ``key`` set to ``value`` (or removed for None).
+
+    A line edit keeps every comment and the order of the file; a value that spans several lines
+    is not something this edits. Inserted lines go after the ``after`` key, else at the top
+    below leading comments.
+    """
+    lines = (text or "").splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    at = _top_level_line(lines, key)
+    if at is not None:
+        following = lines[at + 1] if at + 1 < len(lines) else ""
+        if following[:1] in (" ", "\t", "-") and following.strip():
+            raise ConfigError(
+                f"{SETTINGS_NAME}: {key} spans several lines; set it on one line first"
+            )
+        comment = re.search(r"\s+#.*$", lines[at].rstrip("\n"))
+        tail = comment.group(0) if comment else ""
+        if value is None:
+            del lines[at]
+        else:
+            lines[at] = f"{key}: {value}{tail}\n"
+        return "".join(lines)
+    if value is None:
+        return "".join(lines)
+    anchor = _top_level_line(lines, after) if after else None
+    if anchor is None:
+        anchor = -1
+        while anchor + 1 < len(lines) and lines[anchor + 1].lstrip().startswith("#"):
+            anchor += 1
+    lines.insert(anchor + 1, f"{key}: {value}\n")
+    return "".join(lines)
+
+
+def settings_text(text: str | None, cluster_key: str, next_key: str | None) -> str:
+    """The settings text with ``cluster_key`` and ``next_cluster_key`` as given, verified."""
+    out = set_setting(text, "cluster_key", cluster_key)
+    out = set_setting(out, "next_cluster_key", next_key, after="cluster_key")
+    parsed = parse_settings(out)
+    if parsed.cluster_key != cluster_key or parsed.next_cluster_key != next_key:
+        raise ConfigError(
+            f"{SETTINGS_NAME}: could not update cluster_key/next_cluster_key in place",
+            hints=("set them by hand, then run the step again",),
+        )
+    return out
+
+
+def switch_sops_config(text: str, path: Path, old: str, new: str) -> str | None:
+    """``.sops.yaml`` with every ``old`` recipient replaced by ``new``; None when unchanged.
+
+    age public keys are unique 62-character tokens, so a token replace touches nothing else;
+    the result is parsed again and must name ``new`` wherever it named ``old``.
+    """
+    pattern = re.compile(rf"(?<![0-9a-z]){re.escape(old)}(?![0-9a-z])")
+    if not pattern.search(text):
+        return None
+    out = pattern.sub(new, text)
+    before = parse_sops_config(text, path)
+    after = parse_sops_config(out, path)
+    for rule_before, rule_after in zip(before.rules, after.rules, strict=True):
+        had = [k for g in rule_before.key_groups for k in g.age]
+        has = [k for g in rule_after.key_groups for k in g.age]
+        if old in has or (old in had and new not in has):
+            raise ConfigError(f"{path.name}: could not switch the recipient {short(old)}")
+    return out
+
+
+# ------------------------------------------------------------------ the two steps
+
+
+def _current_key(ctx: AuditContext, cli_key: str | None) -> str:
+    settings = ctx.settings
+    key = cli_key.strip() if cli_key else settings.cluster_key
+    if key is None:
+        raise KeyNotFoundError(
+            "key rotate needs the current cluster key, and .secretsmgr.yaml names none",
+            hints=(f"add 'cluster_key: age1…' to {SETTINGS_NAME}, or pass --cluster-key",),
+        )
+    if settings.cluster_key is not None and key != settings.cluster_key:
+        raise UsageError(
+            f"--cluster-key {short(key)} differs from cluster_key in {SETTINGS_NAME} "
+            f"({short(settings.cluster_key)})"
+        )
+    return key
+
+
+def _secret(identity: AgeIdentity, public: str, what: str) -> str:
+    secret = identity.secret_for(public)
+    if secret is None:
+        raise KeyNotFoundError(
+            f"the private half of the {what} ({short(public)}) was not found",
+            hints=(
+                "store it in the OS keyring (secretsmgr key import FILE), "
+                "or set SOPS_AGE_KEY_FILE to it",
+                "secretsmgr key show lists the keys found and where",
+            ),
+        )
+    return secret
+
+
+def _valid_sops_files(ctx: AuditContext) -> list[str]:
+    broken = [e.path for e in ctx.sops_files if e.sops_file is None]
+    if broken:
+        raise RefusedError(
+            f"{broken[0]} is not a readable SOPS file ({len(broken)} such file(s))",
+            hints=("fix it first: secretsmgr audit shows why",),
+        )
+    return [e.path for e in ctx.sops_files]
+
+
+def _refuse_dirty(root: Path, paths: list[str], allow_dirty: bool) -> None:
+    from secretsmgr.repo import git
+    from secretsmgr.repo.root import is_git_work_tree
+
+    if allow_dirty or not is_git_work_tree(root):
+        return
+    dirty = git.dirty_paths(root, paths)
+    if dirty:
+        raise RefusedError(
+            f"{dirty[0]} has uncommitted changes ({len(dirty)} path(s) dirty)",
+            hints=("commit or stash them first, or pass --allow-dirty",),
+        )
+
+
+def begin(
+    root: Path,
+    *,
+    identity: AgeIdentity,
+    store: StoreIdentity,
+    env: Mapping[str, str],
+    cluster_key: str | None = None,
+    reason: str = "",
+    commit: bool = False,
+    allow_dirty: bool = False,
+    fault: FaultHook | None = None,
+) -> StepResult:
+    """Step one; see the module docstring. ``identity`` holds every identity found."""
+    ctx = build_context(root, env=env)
+    old = _current_key(ctx, cluster_key)
+    old_secret = _secret(identity, old, "current cluster key")
+    paths = _valid_sops_files(ctx)
+    pending = ctx.settings.next_cluster_key
+    generated = False
+    stored_in = None
+    if pending is not None:
+        new = pending
+        new_secret = _secret(identity, new, "pending new cluster key (next_cluster_key)")
+        todo = [
+            e.path
+            for e in ctx.sops_files
+            if e.sops_file is not None
+            and not {old, new} <= set(e.sops_file.metadata.age_recipients)
+        ]
+    else:
+        _refuse_dirty(root, [*paths, SETTINGS_NAME], allow_dirty)  # before a key is made
+        new_secret, new = generate_identity()
+        stored_in = store(new_secret)
+        generated = True
+        todo = paths
+    settings_path = root / SETTINGS_NAME
+    current = settings_path.read_text(encoding="utf-8") if settings_path.exists() else None
+    new_settings = settings_text(current, old, new)
+    configs = () if new_settings == current else ((SETTINGS_NAME, new_settings),)
+    result = None
+    if todo or configs:
+        if not todo:
+            raise RefusedError("no SOPS file to re-encrypt")
+        result = rotate(
+            root,
+            RotationRequest(
+                files=tuple(str(root / p) for p in todo),
+                reason=reason or f"cluster key rotation: begin, {short(old)} -> {short(new)}",
+                commit=commit,
+                allow_dirty=allow_dirty,
+                action="key-rotate-begin",
+                cluster_keys=(old, new),
+                config_writes=configs,
+            ),
+            [identity],
+            env=env,
+            fault=fault,
+        )
+    return StepResult(
+        old_key=old,
+        new_key=new,
+        rotation=result,
+        entries=(
+            ("old.agekey", entry_text(old_secret, old)),
+            ("new.agekey", entry_text(new_secret, new)),
+        ),
+        generated=generated,
+        stored_in=stored_in,
+        rewritten=tuple(todo),
+        configs=tuple(p for p, _ in configs),
+    )
+
+
+def finish_blockers(ctx: AuditContext, new_only: AgeIdentity) -> list[str]:
+    """SOPS files the new key alone cannot open (each would be lost at finish)."""
+    blocked = []
+    for entry in ctx.sops_files:
+        sf = entry.sops_file
+        if sf is None:
+            blocked.append(entry.path)
+            continue
+        try:
+            unwrap_data_key(sf.metadata, [new_only])
+        except DecryptionError:
+            blocked.append(entry.path)
+    return blocked
+
+
+def finish(
+    root: Path,
+    *,
+    identity: AgeIdentity,
+    env: Mapping[str, str],
+    cluster_publics: Sequence[str] | None = None,
+    reason: str = "",
+    commit: bool = False,
+    allow_dirty: bool = False,
+    fault: FaultHook | None = None,
+) -> StepResult:
+    """Step two; see the module docstring. ``cluster_publics``: the live cluster's keys."""
+    settings = load_settings(root)
+    if settings.next_cluster_key is None or settings.cluster_key is None:
+        raise RefusedError(
+            "no cluster-key rotation is under way (no next_cluster_key in .secretsmgr.yaml)",
+            hints=("start one with: secretsmgr key rotate --begin",),
+        )
+    old, new = settings.cluster_key, settings.next_cluster_key
+    new_secret = _secret(identity, new, "new cluster key")
+    new_only = identity.only([new])
+    ctx = build_context(root, env=env)
+    blocked = finish_blockers(ctx, new_only)
+    if blocked:
+        raise RefusedError(
+            f"{blocked[0]} would be left readable only by the old key "
+            f"({len(blocked)} file(s) the new key cannot open)",
+            hints=("run secretsmgr key rotate --begin again: it re-encrypts them to both keys",),
+        )
+    if cluster_publics is not None and new not in cluster_publics:
+        raise RefusedError(
+            f"the cluster does not hold the new key {short(new)} yet",
+            hints=("send the overlap Secret first: secretsmgr key rotate --begin --apply",),
+        )
+    configs: list[tuple[str, str]] = []
+    settings_path = root / SETTINGS_NAME
+    configs.append(
+        (SETTINGS_NAME, settings_text(settings_path.read_text(encoding="utf-8"), new, None))
+    )
+    for rel in sorted(f for f in ctx.all_files if Path(f).name == SOPS_CONFIG_NAME):
+        switched = switch_sops_config(
+            (root / rel).read_text(encoding="utf-8"), root / rel, old, new
+        )
+        if switched is not None:
+            configs.append((rel, switched))
+    result = rotate(
+        root,
+        RotationRequest(
+            all_files=True,
+            reason=reason or f"cluster key rotation: finish, now {short(new)} only",
+            commit=commit,
+            allow_dirty=allow_dirty,
+            action="key-rotate-finish",
+            cluster_keys=(new,),
+            config_writes=tuple(configs),
+        ),
+        [new_only],
+        env=env,
+        fault=fault,
+    )
+    return StepResult(
+        old_key=old,
+        new_key=new,
+        rotation=result,
+        entries=(("age.agekey", entry_text(new_secret, new)),),
+        rewritten=tuple(f.path for f in result.plan.files),
+        configs=tuple(p for p, _ in configs),
+    )

@@ -1,0 +1,1 @@
+"""Tests of the Kubernetes API seam against a real kube-apiserver."""

@@ -1,0 +1,132 @@
+"""``--from-cluster`` and ``key export --apply`` through the CLI, against the real API server."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.keys.age import generate_identity
+from tests.cluster.conftest import KubeAPI
+from tests.conftest import FIXTURES, copy_tree
+
+pytestmark = pytest.mark.kube
+
+DEMO_KEY = FIXTURES / "keys" / "demo-only.agekey"
+DEMO_PUBLIC = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
+SECRET = re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]+")
+
+
+def run(
+    kube: KubeAPI, repo: Path, *args: str, expect: int, key_file: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(repo.parent / "home"),
+        "KUBECONFIG": str(kube.kubeconfig),
+    }
+    if key_file is not None:
+        env["SOPS_AGE_KEY_FILE"] = str(key_file)
+    result = subprocess.run(
+        [sys.executable, "-m", "secretsmgr", "--repo", str(repo), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == expect, (args, result.stdout, result.stderr)
+    text = result.stdout + result.stderr
+    assert "Traceback" not in text
+    assert SECRET.search(text) is None or args[:2] == ("key", "export")
+    assert kube.token not in text
+    return result
+
+
+@pytest.fixture
+def repo(tmp_path: Path, kube_api: KubeAPI) -> Path:
+    kube_api.create_namespace("flux-system")
+    kube_api.delete_secret("flux-system", "sops-age")
+    return copy_tree(FIXTURES / "demo", tmp_path / "demo")
+
+
+def rules(result: subprocess.CompletedProcess[str]) -> set[tuple[str, str]]:
+    return {(f["rule"], f["path"]) for f in json.loads(result.stdout)["findings"]}
+
+
+def test_audit_reports_drift_and_is_clean_once_the_key_is_applied(
+    repo: Path, kube_api: KubeAPI
+) -> None:
+    stranger = generate_identity()[0]
+    kube_api.put_secret("flux-system", "sops-age", {"age.agekey": stranger + "\n"})
+    drift = run(kube_api, repo, "audit", "--from-cluster", "--format", "json", expect=1)
+    found = rules(drift)
+    assert ("SM016", ".secretsmgr.yaml") in found
+    (sm016,) = [f for f in json.loads(drift.stdout)["findings"] if f["rule"] == "SM016"]
+    assert sm016["severity"] == "error"
+    assert "context test: flux-system/sops-age" in sm016["message"]
+    # the live keys are the cluster key too: every file misses it (SM004)
+    assert {r for r, _ in found} == {"SM016", "SM004", "SM005"}
+
+    applied = run(kube_api, repo, "key", "export", "--apply", expect=0, key_file=DEMO_KEY)
+    assert applied.stdout.startswith("replaced secret flux-system/sops-age")
+    assert SECRET.search(applied.stdout + applied.stderr) is None
+    data = kube_api.get_secret_data("flux-system", "sops-age")
+    assert data is not None and list(data) == ["age.agekey"]
+    assert SECRET.search(data["age.agekey"]).group(0) == SECRET.search(DEMO_KEY.read_text()).group(
+        0
+    )  # type: ignore[union-attr]
+    clean = run(kube_api, repo, "audit", "--from-cluster", "--format", "json", expect=0)
+    assert rules(clean) == set()
+    summary = json.loads(clean.stdout)["summary"]
+    assert summary["errors"] == 0
+
+
+def test_check_and_key_show_read_the_cluster(repo: Path, kube_api: KubeAPI) -> None:
+    kube_api.put_secret(
+        "flux-system", "sops-age", {"age.agekey": DEMO_KEY.read_text(), "other": "x"}
+    )
+    run(kube_api, repo, "check", "--from-cluster", expect=0)
+    shown = run(kube_api, repo, "key", "show", "--from-cluster", expect=0)
+    assert f"{DEMO_PUBLIC}  cluster (context test: flux-system/sops-age, entry age.agekey)" in (
+        shown.stdout
+    )
+
+
+def test_manifest_on_stdout_is_what_kubectl_applies(repo: Path, kube_api: KubeAPI) -> None:
+    printed = run(kube_api, repo, "key", "export", expect=0, key_file=DEMO_KEY)
+    assert "holds a private key" in printed.stderr
+    done = kube_api.kubectl("apply", "-f", "-", stdin=printed.stdout)
+    assert done.returncode == 0, done.stderr
+    data = kube_api.get_secret_data("flux-system", "sops-age")
+    assert data is not None
+    assert DEMO_PUBLIC in data["age.agekey"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--context", "nobody"), "forbidden"),
+        (("--context", "down"), "cannot reach the Kubernetes API"),
+        (("--context", "no-such-context"), "no-such-context"),
+        (("--secret", "missing"), "not found"),
+        (("--namespace", "nowhere"), "not found"),
+    ],
+)
+def test_cluster_errors_are_one_line_with_exit_2(
+    repo: Path, kube_api: KubeAPI, args: tuple[str, ...], message: str
+) -> None:
+    kube_api.put_secret("flux-system", "sops-age", {"age.agekey": DEMO_KEY.read_text()})
+    started = time.monotonic()
+    result = run(kube_api, repo, "audit", "--from-cluster", *args, expect=2)
+    assert time.monotonic() - started < 30
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("secretsmgr: error: ")
+    assert message in lines[0].lower() or message in lines[0], lines[0]
+    assert all(line.startswith("secretsmgr: hint: ") for line in lines[1:])

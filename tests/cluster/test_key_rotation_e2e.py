@@ -1,0 +1,186 @@
+"""A cluster-key rotation end to end: real keyring, real API server, real sops.
+
+The operator's only key store is the OS keyring (gnome-keyring on a private D-Bus); the
+cluster is a real kube-apiserver; every file at the end is checked with the real sops binary,
+given nothing but the new key (it must decrypt) or nothing but the old one (it must not).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.keys.age import parse_identities
+from tests.cluster.conftest import KubeAPI
+from tests.conftest import FIXTURES, copy_tree, git, run_sops
+from tests.secret_service import SecretService
+
+pytestmark = [pytest.mark.kube, pytest.mark.keyring, pytest.mark.interop]
+
+DEMO_KEY = FIXTURES / "keys" / "demo-only.agekey"
+DEMO_PUBLIC = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
+ADMIN = "age1xfmf59p8t2m533vyfcv79rau54eahzeyudzsavganjpee5nakehqe2jp0u"
+SECRET = re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]+")
+NAMESPACE = "flux-system"
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[SecretService]:
+    svc = SecretService(tmp_path / "home").start()
+    yield svc
+    svc.stop()
+
+
+class Operator:
+    """Runs secretsmgr as an operator would: a shell with a keyring and a kubeconfig."""
+
+    def __init__(self, repo: Path, service: SecretService, kube: KubeAPI) -> None:
+        self.repo = repo
+        self.service = service
+        self.env = dict(service.env, KUBECONFIG=str(kube.kubeconfig))
+        self.env.update(
+            GIT_AUTHOR_NAME="Ops Person",
+            GIT_AUTHOR_EMAIL="ops@example.invalid",
+            GIT_COMMITTER_NAME="Ops Person",
+            GIT_COMMITTER_EMAIL="ops@example.invalid",
+            GIT_CONFIG_NOSYSTEM="1",
+            GIT_CONFIG_GLOBAL="/dev/null",
+        )
+
+    def run(
+        self, *args: str, extra: dict[str, str] | None = None, expect: int = 0
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "secretsmgr", *args],
+            cwd=self.repo,
+            env=dict(self.env, **(extra or {})),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert result.returncode == expect, (args, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr
+        return result
+
+    def audit_json(self, *args: str) -> dict[str, object]:
+        result = self.run("audit", "--from-cluster", "--format", "json", *args)
+        assert SECRET.search(result.stdout + result.stderr) is None
+        parsed: dict[str, object] = json.loads(result.stdout)
+        return parsed
+
+    def keyring_secret(self, public: str) -> str:
+        found = self.service.secret_tool("lookup", "service", "secretsmgr", "username", public)
+        assert found.returncode == 0, found.stderr
+        return found.stdout.strip()
+
+
+def findings(report: dict[str, object]) -> list[dict[str, str]]:
+    got = report["findings"]
+    assert isinstance(got, list)
+    return got
+
+
+def sops_files(repo: Path) -> list[Path]:
+    return sorted(repo.rglob("*.enc.yaml"))
+
+
+def recipients(path: Path) -> set[str]:
+    return set(re.findall(r"recipient: (age1[0-9a-z]+)", path.read_text(encoding="utf-8")))
+
+
+def live_publics(kube: KubeAPI) -> dict[str, str]:
+    data = kube.get_secret_data(NAMESPACE, "sops-age")
+    assert data is not None
+    return {name: parse_identities(text, name).publics[0] for name, text in data.items()}
+
+
+def test_cluster_key_rotation_end_to_end(
+    tmp_path: Path, kube_api: KubeAPI, service: SecretService
+) -> None:
+    kube_api.create_namespace(NAMESPACE)
+    kube_api.delete_secret(NAMESPACE, "sops-age")
+    repo = copy_tree(FIXTURES / "demo", tmp_path / "demo")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "demo")
+    ops = Operator(repo, service, kube_api)
+
+    # 1. A fresh cluster key, only ever in the keyring. The repository moves to it with a plain
+    #    rotation (the demo key opens the files this once), then forgets the demo key.
+    first = ops.run("key", "generate", "--keyring").stdout.strip()
+    for config in (".secretsmgr.yaml", ".sops.yaml"):
+        path = repo / config
+        path.write_text(path.read_text().replace(DEMO_PUBLIC, first), encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "cluster key: a new one")
+    ops.run("rotate", "--all", "--commit", extra={"SOPS_AGE_KEY_FILE": str(DEMO_KEY)})
+    for path in sops_files(repo):
+        assert recipients(path) == {first, ADMIN}
+
+    # 2. The cluster gets it; the audit against the live cluster is clean.
+    applied = ops.run("key", "export", "--apply")
+    assert f"created secret {NAMESPACE}/sops-age" in applied.stdout
+    assert SECRET.search(applied.stdout + applied.stderr) is None
+    assert live_publics(kube_api) == {"age.agekey": first}
+    report = ops.audit_json()
+    assert findings(report) == []
+
+    # 3. Begin: new key into the keyring, every file on old + new, the overlap Secret applied.
+    begun = ops.run("key", "rotate", "--begin", "--apply", "--from-cluster", "--commit")
+    new = re.search(r"new cluster key (age1[0-9a-z]+)", begun.stdout)
+    assert new is not None, begun.stdout
+    second = new.group(1)
+    assert ops.keyring_secret(second).startswith("AGE-SECRET-KEY-1")
+    assert SECRET.search(begun.stdout + begun.stderr) is None
+    assert live_publics(kube_api) == {"old.agekey": first, "new.agekey": second}
+    for path in sops_files(repo):
+        assert recipients(path) == {first, second, ADMIN}
+    assert f"next_cluster_key: {second}" in (repo / ".secretsmgr.yaml").read_text()
+
+    # 4. The overlap is reported, not failed: both keys expected, every file ready.
+    overlap = findings(ops.audit_json())
+    assert {f["rule"] for f in overlap} == {"SM017"}
+    assert {f["path"] for f in overlap} == {
+        p.relative_to(repo).as_posix() for p in sops_files(repo)
+    }
+    assert all("ready to finish" in f["message"] for f in overlap)
+
+    # 5. Finish: every file to the new key only, configuration switched, new-only Secret.
+    finished = ops.run("key", "rotate", "--finish", "--apply", "--from-cluster", "--commit")
+    assert SECRET.search(finished.stdout + finished.stderr) is None
+    assert live_publics(kube_api) == {"age.agekey": second}
+    settings = (repo / ".secretsmgr.yaml").read_text()
+    assert f"cluster_key: {second}" in settings
+    assert "next_cluster_key" not in settings
+    assert first not in (repo / ".sops.yaml").read_text()
+    assert second in (repo / ".sops.yaml").read_text()
+    assert findings(ops.audit_json()) == []
+
+    # 6. The real sops: the new key alone opens every file, the old key alone none.
+    new_key = ops.keyring_secret(second)
+    old_key = ops.keyring_secret(first)
+    for path in sops_files(repo):
+        assert recipients(path) == {second, ADMIN}
+        opened = run_sops(["decrypt", str(path)], key_text=new_key)
+        assert opened.returncode == 0, (path, opened.stderr)
+        assert "kind: Secret" in opened.stdout
+        refused = run_sops(["decrypt", str(path)], key_text=old_key)
+        assert refused.returncode != 0, path
+
+    # 7. The changelog has both steps, git has a commit for each, and the chain verifies.
+    log = [json.loads(line) for line in (repo / "secrets-changelog.jsonl").read_text().splitlines()]
+    actions = [entry["action"] for entry in log]
+    assert actions[-2:] == ["key-rotate-begin", "key-rotate-finish"]
+    assert all(entry["actor"] == "Ops Person <ops@example.invalid>" for entry in log[-2:])
+    subjects = git(repo, "log", "--format=%s", "-3").splitlines()
+    assert subjects[0].startswith("secrets: key-rotate-finish")
+    assert subjects[1].startswith("secrets: key-rotate-begin")
+    verified = ops.run("log", "--verify")
+    assert "ok" in verified.stdout.lower() or verified.returncode == 0
+    assert git(repo, "status", "--porcelain") == ""

@@ -1,0 +1,284 @@
+"""``key rotate --begin/--finish`` and ``key export`` on a real git copy of the demo.
+
+Keys come from files here (``SOPS_AGE_KEY_FILE``, ``-o`` for the new identity); the keyring and
+the live cluster are exercised in tests/keys and tests/cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.keys.age import parse_identities
+from secretsmgr.repo.settings import parse_settings
+from secretsmgr.rotate.clusterkey import set_setting, settings_text, switch_sops_config
+from tests.conftest import FIXTURES, git, run_sops
+from tests.rotate.helpers import (
+    CHANGELOG,
+    DEMO,
+    DEMO_KEY,
+    DEMO_SOPS_FILES,
+    REDIS,
+    age_recipients,
+    commit_all,
+    git_copy,
+    head,
+    journal_path,
+    porcelain,
+    snapshot,
+    subprocess_env,
+)
+
+OLD = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
+ADMIN = "age1xfmf59p8t2m533vyfcv79rau54eahzeyudzsavganjpee5nakehqe2jp0u"
+SECRET = re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]+")
+
+
+def key_env(tmp_path: Path, *files: Path) -> dict[str, str]:
+    """The operator's keys: one keys file holding ``files`` (default: the demo key)."""
+    keys = tmp_path / "operator-keys.txt"
+    keys.write_text("".join(f.read_text() for f in files or (DEMO_KEY,)), encoding="utf-8")
+    return subprocess_env(SOPS_AGE_KEY_FILE=str(keys))
+
+
+def run(
+    repo: Path, env: dict[str, str], *args: str, expect: int = 0
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "secretsmgr", "--repo", str(repo), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == expect, (args, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return result
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return git_copy(DEMO, tmp_path / "demo")
+
+
+def begin(repo: Path, tmp_path: Path, env: dict[str, str], name: str = "new.agekey") -> str:
+    """Run --begin writing the new identity to ``tmp_path/name``; its public key."""
+    out = tmp_path / name
+    result = run(repo, env, "key", "rotate", "--begin", "-o", str(out), "--commit")
+    public = parse_identities(out.read_text(), name).publics[0]
+    assert f"new cluster key {public}" in result.stdout
+    return public
+
+
+def test_begin_prints_an_overlap_manifest_kubectl_can_read(repo: Path, tmp_path: Path) -> None:
+    env = key_env(tmp_path)
+    new_file = tmp_path / "new.agekey"
+    result = run(repo, env, "key", "rotate", "--begin", "-o", str(new_file), "--commit")
+    new = parse_identities(new_file.read_text(), "new").publics[0]
+    assert new_file.stat().st_mode & 0o777 == 0o600
+    assert "holds a private key" in result.stderr
+    # the summary lines are YAML comments: the whole stdout is one Secret manifest
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("# new cluster key")
+    manifest = "\n".join(lines)
+    assert "kind: Secret" in manifest and "  name: sops-age" in manifest
+    assert "  namespace: flux-system" in manifest
+    assert re.findall(r"^  (\S+\.agekey): \|$", manifest, re.M) == ["old.agekey", "new.agekey"]
+    secrets = SECRET.findall(manifest)
+    assert secrets == [
+        SECRET.search(DEMO_KEY.read_text()).group(0),
+        SECRET.search(new_file.read_text()).group(0),
+    ]  # type: ignore[union-attr]
+    for rel in DEMO_SOPS_FILES:
+        assert set(age_recipients(repo / rel)) == {OLD, new, ADMIN}
+    settings = parse_settings((repo / ".secretsmgr.yaml").read_text())
+    assert (settings.cluster_key, settings.next_cluster_key) == (OLD, new)
+    assert "# secretsmgr policy for this demo" in (repo / ".secretsmgr.yaml").read_text()
+    last = json.loads((repo / CHANGELOG).read_text().splitlines()[-1])
+    assert last["action"] == "key-rotate-begin"
+    assert SECRET.search((repo / CHANGELOG).read_text()) is None
+    assert porcelain(repo) == ""
+    # the real sops opens every file with the new key alone already
+    for rel in DEMO_SOPS_FILES:
+        assert run_sops(["decrypt", str(repo / rel)], key_file=new_file).returncode == 0
+
+
+def test_finish_refuses_without_a_rotation_under_way(repo: Path, tmp_path: Path) -> None:
+    before = snapshot(repo)
+    result = run(repo, key_env(tmp_path), "key", "rotate", "--finish", expect=1)
+    assert "no cluster-key rotation is under way" in result.stderr
+    assert "secretsmgr: hint: start one with: secretsmgr key rotate --begin" in result.stderr
+    assert snapshot(repo) == before
+
+
+def test_finish_refuses_a_file_only_the_old_key_opens_and_begin_again_fixes_it(
+    repo: Path, tmp_path: Path
+) -> None:
+    env = key_env(tmp_path)
+    new = begin(repo, tmp_path, env)
+    # during the overlap someone adds a file with plain sops, from a .sops.yaml that still
+    # names the old key: it is encrypted to the old key (and the admin key) only
+    added = repo / "gitops/apps/redis/extra.enc.yaml"
+    added.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra\n  namespace: redis\n"
+        "stringData:\n  token: late-arrival\n",
+        encoding="utf-8",
+    )
+    made = run_sops(["encrypt", "-i", str(added.relative_to(repo))], cwd=repo, key_file=DEMO_KEY)
+    assert made.returncode == 0, made.stderr
+    assert set(age_recipients(added)) == {OLD, ADMIN}
+    commit_all(repo, "an extra secret")
+    audit = run(repo, env, "audit", "--format", "json", "--fail-on", "never")
+    states = {
+        f["path"]: f["message"]
+        for f in json.loads(audit.stdout)["findings"]
+        if f["rule"] == "SM017"
+    }
+    assert "old key only" in states["gitops/apps/redis/extra.enc.yaml"]
+    assert "ready to finish" in states[REDIS]
+
+    env_with_new = key_env(tmp_path, DEMO_KEY, tmp_path / "new.agekey")
+    before, sha = snapshot(repo), head(repo)
+    refused = run(repo, env_with_new, "key", "rotate", "--finish", expect=1)
+    assert "gitops/apps/redis/extra.enc.yaml would be left readable only by the old key" in (
+        refused.stderr
+    )
+    assert "key rotate --begin again" in refused.stderr
+    assert snapshot(repo) == before and head(repo) == sha
+
+    # begin again: no new key, only the one file re-encrypted
+    again = run(repo, env_with_new, "key", "rotate", "--begin", "--commit")
+    assert f"pending new cluster key {new}" in again.stdout
+    assert "re-encrypted 1 files" in again.stdout
+    assert set(age_recipients(added)) == {OLD, new, ADMIN}
+    finished = run(repo, env_with_new, "key", "rotate", "--finish", "--commit")
+    assert "re-encrypted 5 files" in finished.stdout
+    for rel in (*DEMO_SOPS_FILES, "gitops/apps/redis/extra.enc.yaml"):
+        assert set(age_recipients(repo / rel)) == {new, ADMIN}
+    actions = [json.loads(x)["action"] for x in (repo / CHANGELOG).read_text().splitlines()]
+    assert actions[-3:] == ["key-rotate-begin", "key-rotate-begin", "key-rotate-finish"]
+    run(repo, env_with_new, "log", "--verify")
+
+
+def test_finish_needs_the_new_private_key(repo: Path, tmp_path: Path) -> None:
+    env = key_env(tmp_path)
+    begin(repo, tmp_path, env)
+    before = snapshot(repo)
+    result = run(repo, env, "key", "rotate", "--finish", expect=2)
+    assert "private half of the new cluster key" in result.stderr
+    assert snapshot(repo) == before
+
+
+def test_begin_refuses_a_dirty_repo_before_making_a_key(repo: Path, tmp_path: Path) -> None:
+    (repo / REDIS).write_text((repo / REDIS).read_text() + "# local edit\n", encoding="utf-8")
+    out = tmp_path / "new.agekey"
+    result = run(repo, key_env(tmp_path), "key", "rotate", "--begin", "-o", str(out), expect=1)
+    assert "uncommitted changes" in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("mode", ["raise", "kill"])
+def test_an_interrupted_begin_restores_files_and_settings(
+    repo: Path, tmp_path: Path, mode: str
+) -> None:
+    env = key_env(tmp_path)
+    before = snapshot(repo)
+    fault = "replace:2" if mode == "raise" else "replace:2:kill"
+    args = ["key", "rotate", "--begin", "-o", str(tmp_path / "new.agekey")]
+    failed = subprocess.run(
+        [sys.executable, "-m", "secretsmgr", "--repo", str(repo), *args],
+        env=dict(env, SECRETSMGR_FAULT_INJECT=fault),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert failed.returncode != 0
+    if mode == "kill":
+        # the next run finds the journal and rolls back files and .secretsmgr.yaml alike
+        assert journal_path(repo).exists()
+        recovered = run(repo, env, "key", "rotate", "--finish", expect=1)
+        assert "rolled back an interrupted rotation" in recovered.stderr
+        assert "no cluster-key rotation is under way" in recovered.stderr
+    after = snapshot(repo)
+    assert after == before, sorted(k for k in after if after.get(k) != before.get(k))
+
+
+def test_export_prints_the_cluster_key_only_with_a_warning(repo: Path, tmp_path: Path) -> None:
+    env = key_env(tmp_path, DEMO_KEY, FIXTURES / "keys" / "demo-only-admin.agekey")
+    result = run(repo, env, "key", "export", "--namespace", "flux-system", "--name", "sops-age")
+    assert result.stderr.startswith("secretsmgr: warning: the manifest on stdout holds a private")
+    assert SECRET.findall(result.stdout) == [SECRET.search(DEMO_KEY.read_text()).group(0)]  # type: ignore[union-attr]
+    assert f"# public key: {OLD}" in result.stdout
+    assert re.findall(r"^  (\S+\.agekey): \|$", result.stdout, re.M) == ["age.agekey"]
+
+
+def test_export_without_the_private_half_is_a_clear_error(repo: Path, tmp_path: Path) -> None:
+    env = key_env(tmp_path, FIXTURES / "keys" / "demo-only-admin.agekey")
+    result = run(repo, env, "key", "export", expect=2)
+    assert result.stdout == ""
+    assert result.stderr.startswith("secretsmgr: error: the private half of the cluster key")
+
+
+def test_export_refuses_bad_names(repo: Path, tmp_path: Path) -> None:
+    result = run(repo, key_env(tmp_path), "key", "export", "--name", "Bad_Name", expect=2)
+    assert result.stdout == "" and "invalid Secret name" in result.stderr
+
+
+# ------------------------------------------------------------------ configuration text edits
+
+
+SETTINGS = """# policy
+cluster_key: age1old  # the cluster
+allowed_recipients:
+  - age1admin
+"""
+
+
+def test_set_setting_keeps_comments_and_order() -> None:
+    out = set_setting(SETTINGS, "cluster_key", "age1new")
+    assert out == SETTINGS.replace("age1old", "age1new")
+    out = set_setting(out, "next_cluster_key", "age1next", after="cluster_key")
+    assert out.splitlines()[2] == "next_cluster_key: age1next"
+    assert set_setting(out, "next_cluster_key", None) == SETTINGS.replace("age1old", "age1new")
+    assert set_setting(None, "cluster_key", "age1x") == "cluster_key: age1x\n"
+
+
+def test_settings_text_is_verified_by_parsing() -> None:
+    text = (DEMO / ".secretsmgr.yaml").read_text()
+    new = "age1wk59fr3he9n3qw722fh85e6udyj2geqwcfu5anaql9xd2dam0c0qfp8vss"
+    out = settings_text(text, OLD, new)
+    parsed = parse_settings(out)
+    assert (parsed.cluster_key, parsed.next_cluster_key) == (OLD, new)
+    assert parse_settings(settings_text(out, new, None)).next_cluster_key is None
+
+
+def test_switch_sops_config_in_string_and_list_form(tmp_path: Path) -> None:
+    new = "age1wk59fr3he9n3qw722fh85e6udyj2geqwcfu5anaql9xd2dam0c0qfp8vss"
+    text = (DEMO / ".sops.yaml").read_text()
+    out = switch_sops_config(text, tmp_path / ".sops.yaml", OLD, new)
+    assert out is not None and OLD not in out and new in out
+    assert out.count("\n") == text.count("\n")
+    listed = f"creation_rules:\n  - path_regex: x\n    age:\n      - {OLD}\n      - {ADMIN}\n"
+    switched = switch_sops_config(listed, tmp_path / ".sops.yaml", OLD, new)
+    assert switched == listed.replace(OLD, new)
+    assert switch_sops_config(listed, tmp_path / ".sops.yaml", new, OLD) is None
+
+
+def test_git_history_of_a_full_rotation(repo: Path, tmp_path: Path) -> None:
+    env = key_env(tmp_path)
+    begin(repo, tmp_path, env)
+    env_new = key_env(tmp_path, tmp_path / "new.agekey")  # the old key is no longer needed
+    run(repo, env_new, "key", "rotate", "--finish", "--commit")
+    subjects = git(repo, "log", "--format=%s", "-2").splitlines()
+    assert subjects == [
+        "secrets: key-rotate-finish infrastructure,databases,apps (4 files)",
+        "secrets: key-rotate-begin infrastructure,databases,apps (4 files)",
+    ]
+    changed = git(repo, "show", "--name-only", "--format=", "HEAD").split()
+    assert {".secretsmgr.yaml", ".sops.yaml", CHANGELOG} <= set(changed)
