@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from secretsmgr.errors import ConfigError, FormatError, UsageError
@@ -74,6 +74,16 @@ def resolve_policy(path: Path, age_override: Sequence[str] = ()) -> EncryptPolic
         )
     indent = config.yaml_indent if config is not None else 4
     return EncryptPolicy(groups, enc_rule, mac_only, threshold, indent, str(config_path or ""))
+
+
+def with_pending_key(policy: EncryptPolicy, current: str, pending: str) -> EncryptPolicy:
+    """During a cluster-key rotation, every group naming the current key also gets the new one.
+
+    A file created mid-rotation from a ``.sops.yaml`` that still names only the old key would
+    otherwise be the one file ``key rotate --finish`` has to refuse.
+    """
+    groups = tuple((*g, pending) if current in g and pending not in g else g for g in policy.groups)
+    return replace(policy, groups=groups)
 
 
 @dataclass(frozen=True, slots=True)

@@ -282,3 +282,21 @@ def test_git_history_of_a_full_rotation(repo: Path, tmp_path: Path) -> None:
     ]
     changed = git(repo, "show", "--name-only", "--format=", "HEAD").split()
     assert {".secretsmgr.yaml", ".sops.yaml", CHANGELOG} <= set(changed)
+
+
+def test_encrypt_during_the_overlap_adds_the_pending_key(repo: Path, tmp_path: Path) -> None:
+    env = key_env(tmp_path)
+    new = begin(repo, tmp_path, env)
+    added = repo / "gitops/apps/redis/extra.enc.yaml"
+    added.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra\n  namespace: redis\n"
+        "stringData:\n  token: late-arrival\n",
+        encoding="utf-8",
+    )
+    run(repo, env, "encrypt", "-i", str(added))
+    assert set(age_recipients(added)) == {OLD, new, ADMIN}
+    commit_all(repo, "an extra secret")
+    env_new = key_env(tmp_path, tmp_path / "new.agekey")
+    finished = run(repo, env_new, "key", "rotate", "--finish", "--commit")
+    assert "re-encrypted 5 files" in finished.stdout
+    assert set(age_recipients(added)) == {new, ADMIN}

@@ -100,14 +100,18 @@ def encrypt_cmd(
     ] = None,
 ) -> int:
     """Encrypt FILE with the recipients and rule of its .sops.yaml creation rule."""
-    from secretsmgr.fileops import encrypt_text, resolve_policy
+    from secretsmgr.fileops import encrypt_text, resolve_policy, with_pending_key
     from secretsmgr.fsutil import read_text, write_atomic
+    from secretsmgr.repo.settings import load_settings
     from secretsmgr.sops import format_for_path
 
     _check_targets(in_place, output)
     text = read_text(file)
     as_path = filename_override or file
     policy = resolve_policy(as_path, age or ())
+    settings = load_settings(repo_root(ctx))
+    if not age and settings.cluster_key and settings.next_cluster_key:
+        policy = with_pending_key(policy, settings.cluster_key, settings.next_cluster_key)
     with about_file(file, None):
         result = encrypt_text(text, format_for_path(as_path.name), policy)
     if in_place:
