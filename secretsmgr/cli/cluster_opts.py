@@ -46,13 +46,16 @@ class ClusterChoice:
         check_names(self.namespace, self.secret)
         return SecretRef(namespace=self.namespace, name=self.secret, context=self.context)
 
-    def read(self) -> ClusterKeys | None:
-        """The live keys when ``--from-cluster`` was given, else None."""
+    def require_use(self, applying: bool = False) -> None:
+        """``--context`` means nothing without ``--from-cluster`` (or ``--apply``)."""
         from secretsmgr.errors import UsageError
 
+        if self.context is not None and not (self.from_cluster or applying):
+            raise UsageError("--context needs --from-cluster" + (" or --apply" if applying else ""))
+
+    def read(self) -> ClusterKeys | None:
+        """The live keys when ``--from-cluster`` was given, else None."""
         if not self.from_cluster:
-            if self.context is not None:
-                raise UsageError("--context needs --from-cluster (or --apply)")
             return None
         from secretsmgr.cluster.kube import read_cluster_keys
 

@@ -102,14 +102,21 @@ def read_cluster_keys(ref: SecretRef, env: Mapping[str, str]) -> ClusterKeys:
     return ClusterKeys(ref=ref, context=session.context, entries=tuple(entries))
 
 
-def apply_secret(ref: SecretRef, entries: Mapping[str, str], env: Mapping[str, str]) -> str:
+def apply_secret(
+    ref: SecretRef, entries: Mapping[str, str], env: Mapping[str, str], *, dry_run: bool = False
+) -> str:
     """Create the Secret from ``entries`` (name → text), or replace it whole if it exists.
 
     A new Secret is of type Opaque. An existing one is replaced, not merged: entries that are
     not in ``entries`` are gone afterwards, and so are its labels and annotations (kubectl's
     last-applied annotation would otherwise keep a copy of the old private key). Its type is
     kept, since the API refuses to change it. Returns ``"created"`` or ``"replaced"``.
+
+    ``dry_run`` asks the API server to check the request (kubeconfig, reachability, namespace,
+    permission to create or update) without storing anything: a preflight before a step that
+    changes the repository.
     """
+    extra: dict[str, str] = {"dry_run": "All"} if dry_run else {}
     data = dict(entries)
     with _session(ref, env) as session:
         current = _call(
@@ -126,7 +133,7 @@ def apply_secret(ref: SecretRef, entries: Mapping[str, str], env: Mapping[str, s
                 session,
                 "create",
                 lambda: session.core.create_namespaced_secret(
-                    ref.namespace, created, _request_timeout=REQUEST_TIMEOUT
+                    ref.namespace, created, _request_timeout=REQUEST_TIMEOUT, **extra
                 ),
             )
             return "created"
@@ -146,7 +153,7 @@ def apply_secret(ref: SecretRef, entries: Mapping[str, str], env: Mapping[str, s
             session,
             "update",
             lambda: session.core.replace_namespaced_secret(
-                ref.name, ref.namespace, replaced, _request_timeout=REQUEST_TIMEOUT
+                ref.name, ref.namespace, replaced, _request_timeout=REQUEST_TIMEOUT, **extra
             ),
         )
         return "replaced"

@@ -33,7 +33,7 @@ _LOCKED_HINT = (
 )
 _ABSENT_HINT = (
     "start a Secret Service (gnome-keyring, KWallet) in this session, "
-    "or keep the key in a file: secretsmgr key generate -o FILE"
+    "or write the key to a file instead (-o FILE)"
 )
 
 
@@ -192,6 +192,20 @@ class OsKeyring:
                 hints=("check the keyring backend: secretsmgr key show",),
             )
         return public, True
+
+    def delete(self, public: str) -> None:
+        """Remove the entry for ``public`` (an identity a failed step made); absent is fine."""
+        from keyring import errors
+
+        backend = self.backend()
+        if backend is None:
+            return
+        try:
+            backend.delete_password(self.service, public)
+        except errors.PasswordDeleteError:
+            return
+        except errors.KeyringError as exc:
+            raise _translate(exc, "remove the identity") from exc
 
     def secret_for(self, public: str) -> str | None:
         """The stored identity text for ``public`` (for ``key export``), or None."""

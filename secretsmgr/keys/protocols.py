@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -23,4 +24,16 @@ class Identity(Protocol):
 
     def unwrap(self, armored: str) -> bytes | None:
         """The plaintext, or None when this identity cannot open it."""
+        ...
+
+
+class IdentitySet(Identity, Protocol):
+    """Several identities, searchable by public key (cluster-key rotation, ``key export``)."""
+
+    def secret_for(self, public: str) -> str | None:
+        """The ``AGE-SECRET-KEY-1…`` text for ``public``, or None when it is not held."""
+        ...
+
+    def only(self, publics: Sequence[str]) -> Identity:
+        """The identities whose recipients are in ``publics``, and no other."""
         ...

@@ -160,6 +160,23 @@ class LayeredIdentity:
         """The public keys found without opening the late source."""
         return self._early.publics
 
+    def secret_for(self, public: str) -> str | None:
+        """The identity text for ``public``; the late source is opened only when needed."""
+        found = self._early.secret_for(public)
+        if found is not None:
+            return found
+        late = self._load_late()
+        return late.secret_for(public) if late is not None else None
+
+    def only(self, publics: Sequence[str]) -> AgeIdentity:
+        """The identities whose recipients are in ``publics`` (late source only if needed)."""
+        early = self._early.only(publics)
+        if set(publics) <= set(early.publics):
+            return early
+        late = self._load_late()
+        parts = [early] + ([late.only(publics)] if late is not None else [])
+        return merge_identities(parts)
+
 
 def layered_identities(env: Mapping[str, str], late: KeySource | None) -> LayeredIdentity:
     """Early = ``SOPS_AGE_KEY``, ``SOPS_AGE_KEY_FILE``, ``keys.txt``; late = ``late``."""

@@ -161,6 +161,8 @@ def parse_settings(text: str) -> Settings:
     next_key = _optional_key(data.get("next_cluster_key"), f"{SETTINGS_NAME}: next_cluster_key")
     if next_key is not None and cluster_key is None:
         raise ConfigError(f"{SETTINGS_NAME}: next_cluster_key is set without cluster_key")
+    if next_key is not None and next_key == cluster_key:
+        raise ConfigError(f"{SETTINGS_NAME}: next_cluster_key is the same key as cluster_key")
 
     allowed_raw = data.get("allowed_recipients")
     if allowed_raw is None:

@@ -17,9 +17,10 @@ and get the Secret's entries back.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from secretsmgr.audit.context import AuditContext, build_context
 from secretsmgr.errors import (
@@ -29,14 +30,25 @@ from secretsmgr.errors import (
     RefusedError,
     UsageError,
 )
-from secretsmgr.keys.age import AgeIdentity, generate_identity
+from secretsmgr.keys.age import AgeRecipient, generate_identity
 from secretsmgr.keys.manifest import entry_text
+from secretsmgr.keys.protocols import Identity, IdentitySet
 from secretsmgr.repo.settings import SETTINGS_NAME, load_settings, parse_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, parse_sops_config
 from secretsmgr.rotate.transaction import FaultHook, RotationRequest, RotationResult, rotate
 from secretsmgr.sops.datakey import unwrap_data_key
 
-StoreIdentity = Callable[[str], str]  # stores an AGE-SECRET-KEY-1… text, says where
+
+class IdentityStore(Protocol):
+    """Where ``begin`` keeps the new identity (the keyring, or a file given with ``-o``)."""
+
+    def store(self, secret: str) -> str:
+        """Keep the ``AGE-SECRET-KEY-1…`` text; say where it went."""
+        ...
+
+    def discard(self, public: str) -> None:
+        """Forget it again: the step that needed it failed and changed nothing."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,38 +81,47 @@ def _top_level_line(lines: list[str], key: str) -> int | None:
     return None
 
 
+def read_exact(path: Path) -> str:
+    """A configuration file's text with its line endings as they are on disk."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        return handle.read()
+
+
 def set_setting(text: str | None, key: str, value: str | None, *, after: str | None = None) -> str:
     """``.secretsmgr.yaml`` with the top-level ``key`` set to ``value`` (or removed for None).
 
-    A line edit keeps every comment and the order of the file; a value that spans several lines
-    is not something this edits. Inserted lines go after the ``after`` key, else at the top
-    below leading comments.
+    A line edit keeps every comment, the order and the line endings of the file; a value that
+    spans several lines is refused. Inserted lines go after the ``after`` key, else at the top
+    below leading comments and any ``---``/``%`` directive lines.
     """
-    lines = (text or "").splitlines(keepends=True)
+    text = text or ""
+    eol = "\r\n" if "\r\n" in text else "\n"
+    lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
+        lines[-1] += eol
     at = _top_level_line(lines, key)
     if at is not None:
         following = lines[at + 1] if at + 1 < len(lines) else ""
-        if following[:1] in (" ", "\t", "-") and following.strip():
+        stripped = following.strip()
+        if following[:1] in (" ", "\t", "-") and stripped and not stripped.startswith(("#", "---")):
             raise ConfigError(
                 f"{SETTINGS_NAME}: {key} spans several lines; set it on one line first"
             )
-        comment = re.search(r"\s+#.*$", lines[at].rstrip("\n"))
+        comment = re.search(r"\s+#.*$", lines[at].rstrip("\r\n"))
         tail = comment.group(0) if comment else ""
         if value is None:
             del lines[at]
         else:
-            lines[at] = f"{key}: {value}{tail}\n"
+            lines[at] = f"{key}: {value}{tail}{eol}"
         return "".join(lines)
     if value is None:
         return "".join(lines)
     anchor = _top_level_line(lines, after) if after else None
     if anchor is None:
         anchor = -1
-        while anchor + 1 < len(lines) and lines[anchor + 1].lstrip().startswith("#"):
+        while anchor + 1 < len(lines) and lines[anchor + 1].lstrip().startswith(("#", "%", "---")):
             anchor += 1
-    lines.insert(anchor + 1, f"{key}: {value}\n")
+    lines.insert(anchor + 1, f"{key}: {value}{eol}")
     return "".join(lines)
 
 
@@ -129,9 +150,17 @@ def switch_sops_config(text: str, path: Path, old: str, new: str) -> str | None:
     out = pattern.sub(new, text)
     before = parse_sops_config(text, path)
     after = parse_sops_config(out, path)
-    for rule_before, rule_after in zip(before.rules, after.rules, strict=True):
+    for number, (rule_before, rule_after) in enumerate(
+        zip(before.rules, after.rules, strict=True), start=1
+    ):
         had = [k for g in rule_before.key_groups for k in g.age]
         has = [k for g in rule_after.key_groups for k in g.age]
+        if old in had and new in had:
+            raise ConfigError(
+                f"{path.name}: rule {number} already names the new key {short(new)} "
+                f"beside the old one",
+                hints=(f"remove {short(old)} from that rule by hand, then finish again",),
+            )
         if old in has or (old in had and new not in has):
             raise ConfigError(f"{path.name}: could not switch the recipient {short(old)}")
     return out
@@ -142,21 +171,30 @@ def switch_sops_config(text: str, path: Path, old: str, new: str) -> str | None:
 
 def _current_key(ctx: AuditContext, cli_key: str | None) -> str:
     settings = ctx.settings
-    key = cli_key.strip() if cli_key else settings.cluster_key
+    if cli_key is not None:
+        AgeRecipient(cli_key)  # a clear error (never an echo) for a private or malformed key
+    key = settings.cluster_key
     if key is None:
+        suggestion = cli_key.strip() if cli_key else None
+        if suggestion is None and ctx.repo_cluster_keys:
+            suggestion = ctx.repo_cluster_keys[0]
+        example = suggestion or "age1…"
         raise KeyNotFoundError(
-            "key rotate needs the current cluster key, and .secretsmgr.yaml names none",
-            hints=(f"add 'cluster_key: age1…' to {SETTINGS_NAME}, or pass --cluster-key",),
+            f"key rotate keeps its state in {SETTINGS_NAME}, which names no cluster_key",
+            hints=(
+                f"add 'cluster_key: {example}' to {SETTINGS_NAME}, and any other recipient your "
+                ".sops.yaml rules name (an admin key) under allowed_recipients",
+            ),
         )
-    if settings.cluster_key is not None and key != settings.cluster_key:
+    if cli_key is not None and cli_key.strip() != key:
         raise UsageError(
-            f"--cluster-key {short(key)} differs from cluster_key in {SETTINGS_NAME} "
-            f"({short(settings.cluster_key)})"
+            f"--cluster-key {short(cli_key.strip())} differs from cluster_key in {SETTINGS_NAME} "
+            f"({short(key)})"
         )
     return key
 
 
-def _secret(identity: AgeIdentity, public: str, what: str) -> str:
+def _secret(identity: IdentitySet, public: str, what: str, *extra_hints: str) -> str:
     secret = identity.secret_for(public)
     if secret is None:
         raise KeyNotFoundError(
@@ -165,6 +203,7 @@ def _secret(identity: AgeIdentity, public: str, what: str) -> str:
                 "store it in the OS keyring (secretsmgr key import FILE), "
                 "or set SOPS_AGE_KEY_FILE to it",
                 "secretsmgr key show lists the keys found and where",
+                *extra_hints,
             ),
         )
     return secret
@@ -197,8 +236,8 @@ def _refuse_dirty(root: Path, paths: list[str], allow_dirty: bool) -> None:
 def begin(
     root: Path,
     *,
-    identity: AgeIdentity,
-    store: StoreIdentity,
+    identity: IdentitySet,
+    store: IdentityStore,
     env: Mapping[str, str],
     cluster_key: str | None = None,
     reason: str = "",
@@ -206,17 +245,28 @@ def begin(
     allow_dirty: bool = False,
     fault: FaultHook | None = None,
 ) -> StepResult:
-    """Step one; see the module docstring. ``identity`` holds every identity found."""
+    """Step one; see the module docstring. ``identity`` holds every identity found.
+
+    Everything that can refuse is checked before the new identity is stored anywhere (a dry
+    run of the whole transaction included); when the transaction still fails, the stored
+    identity is discarded again.
+    """
     ctx = build_context(root, env=env)
     old = _current_key(ctx, cluster_key)
     old_secret = _secret(identity, old, "current cluster key")
     paths = _valid_sops_files(ctx)
+    if not paths:
+        raise RefusedError("no SOPS file in this repository: nothing to rotate")
     pending = ctx.settings.next_cluster_key
-    generated = False
-    stored_in = None
     if pending is not None:
         new = pending
-        new_secret = _secret(identity, new, "pending new cluster key (next_cluster_key)")
+        new_secret = _secret(
+            identity,
+            new,
+            "pending new cluster key (next_cluster_key)",
+            f"if it is lost, remove next_cluster_key from {SETTINGS_NAME} and begin again "
+            "(every file is still readable with the old key)",
+        )
         todo = [
             e.path
             for e in ctx.sops_files
@@ -224,34 +274,34 @@ def begin(
             and not {old, new} <= set(e.sops_file.metadata.age_recipients)
         ]
     else:
-        _refuse_dirty(root, [*paths, SETTINGS_NAME], allow_dirty)  # before a key is made
+        _refuse_dirty(root, [*paths, SETTINGS_NAME], allow_dirty)
         new_secret, new = generate_identity()
-        stored_in = store(new_secret)
-        generated = True
         todo = paths
     settings_path = root / SETTINGS_NAME
-    current = settings_path.read_text(encoding="utf-8") if settings_path.exists() else None
+    current = read_exact(settings_path)
     new_settings = settings_text(current, old, new)
     configs = () if new_settings == current else ((SETTINGS_NAME, new_settings),)
+    request = RotationRequest(
+        files=tuple(str(root / p) for p in todo),
+        reason=reason or f"cluster key rotation: begin, {short(old)} -> {short(new)}",
+        commit=commit,
+        allow_dirty=allow_dirty,
+        action="key-rotate-begin",
+        cluster_keys=(old, new),
+        config_writes=configs,
+    )
     result = None
-    if todo or configs:
-        if not todo:
-            raise RefusedError("no SOPS file to re-encrypt")
-        result = rotate(
-            root,
-            RotationRequest(
-                files=tuple(str(root / p) for p in todo),
-                reason=reason or f"cluster key rotation: begin, {short(old)} -> {short(new)}",
-                commit=commit,
-                allow_dirty=allow_dirty,
-                action="key-rotate-begin",
-                cluster_keys=(old, new),
-                config_writes=configs,
-            ),
-            [identity],
-            env=env,
-            fault=fault,
-        )
+    stored_in = None
+    if todo:
+        if pending is None:
+            rotate(root, replace(request, dry_run=True), [identity], env=env)
+            stored_in = store.store(new_secret)
+        try:
+            result = rotate(root, request, [identity], env=env, fault=fault)
+        except Exception:
+            if pending is None:
+                store.discard(new)
+            raise
     return StepResult(
         old_key=old,
         new_key=new,
@@ -260,14 +310,14 @@ def begin(
             ("old.agekey", entry_text(old_secret, old)),
             ("new.agekey", entry_text(new_secret, new)),
         ),
-        generated=generated,
+        generated=pending is None,
         stored_in=stored_in,
         rewritten=tuple(todo),
-        configs=tuple(p for p, _ in configs),
+        configs=tuple(p for p, _ in configs) if todo else (),
     )
 
 
-def finish_blockers(ctx: AuditContext, new_only: AgeIdentity) -> list[str]:
+def finish_blockers(ctx: AuditContext, new_only: Identity) -> list[str]:
     """SOPS files the new key alone cannot open (each would be lost at finish)."""
     blocked = []
     for entry in ctx.sops_files:
@@ -285,7 +335,7 @@ def finish_blockers(ctx: AuditContext, new_only: AgeIdentity) -> list[str]:
 def finish(
     root: Path,
     *,
-    identity: AgeIdentity,
+    identity: IdentitySet,
     env: Mapping[str, str],
     cluster_publics: Sequence[str] | None = None,
     reason: str = "",
@@ -317,14 +367,9 @@ def finish(
             hints=("send the overlap Secret first: secretsmgr key rotate --begin --apply",),
         )
     configs: list[tuple[str, str]] = []
-    settings_path = root / SETTINGS_NAME
-    configs.append(
-        (SETTINGS_NAME, settings_text(settings_path.read_text(encoding="utf-8"), new, None))
-    )
+    configs.append((SETTINGS_NAME, settings_text(read_exact(root / SETTINGS_NAME), new, None)))
     for rel in sorted(f for f in ctx.all_files if Path(f).name == SOPS_CONFIG_NAME):
-        switched = switch_sops_config(
-            (root / rel).read_text(encoding="utf-8"), root / rel, old, new
-        )
+        switched = switch_sops_config(read_exact(root / rel), root / rel, old, new)
         if switched is not None:
             configs.append((rel, switched))
     result = rotate(
@@ -336,6 +381,7 @@ def finish(
             allow_dirty=allow_dirty,
             action="key-rotate-finish",
             cluster_keys=(new,),
+            retire=(old,),  # even where it is an allowed recipient too
             config_writes=tuple(configs),
         ),
         [new_only],

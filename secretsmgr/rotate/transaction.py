@@ -84,6 +84,7 @@ class RotationRequest:
     # and configuration files (repo-relative path, new text) replaced in the same transaction.
     cluster_keys: tuple[str, ...] | None = None
     config_writes: tuple[tuple[str, str], ...] = ()
+    retire: tuple[str, ...] = ()  # keys no file may keep, even an allowed recipient
 
 
 @dataclass(frozen=True, slots=True)
@@ -576,7 +577,7 @@ def rotate(
             cluster_keys,
             (*settings.allowed_recipients, *next_key),
             request.add,
-            request.remove,
+            (*request.remove, *request.retire),
         )
         if not recipients:
             raise RefusedError(
@@ -763,8 +764,10 @@ def _write_journal(
 
 
 def _read_optional(path: Path) -> str | None:
+    """A file's text exactly as on disk (line endings kept), or None when it is absent."""
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8", newline="") as handle:
+            return handle.read()
     except FileNotFoundError:
         return None
 

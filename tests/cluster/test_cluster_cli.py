@@ -130,3 +130,28 @@ def test_cluster_errors_are_one_line_with_exit_2(
     assert lines[0].startswith("secretsmgr: error: ")
     assert message in lines[0].lower() or message in lines[0], lines[0]
     assert all(line.startswith("secretsmgr: hint: ") for line in lines[1:])
+
+
+def test_key_rotate_checks_it_can_send_the_secret_before_changing_anything(
+    repo: Path, kube_api: KubeAPI, tmp_path: Path
+) -> None:
+    from tests.conftest import git
+    from tests.rotate.helpers import snapshot
+
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "demo")
+    kube_api.put_secret("flux-system", "sops-age", {"age.agekey": DEMO_KEY.read_text()})
+    before = snapshot(repo)
+    out = tmp_path / "new.agekey"
+    args = ("key", "rotate", "--begin", "--apply", "-o", str(out))
+    refused = run(kube_api, repo, *args, "--context", "nobody", expect=2, key_file=DEMO_KEY)
+    assert "forbidden" in refused.stderr.splitlines()[0].lower()
+    assert snapshot(repo) == before and not out.exists()
+    # the same with a context that may: the overlap Secret lands in the cluster
+    done = run(kube_api, repo, *args, "--context", "test", expect=0, key_file=DEMO_KEY)
+    assert "replaced secret flux-system/sops-age in context test (old.agekey, new.agekey)" in (
+        done.stdout
+    )
+    data = kube_api.get_secret_data("flux-system", "sops-age")
+    assert data is not None and sorted(data) == ["new.agekey", "old.agekey"]

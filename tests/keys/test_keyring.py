@@ -37,7 +37,7 @@ def service(tmp_path: Path) -> Iterator[SecretService]:
 
 
 def run(
-    env: dict[str, str], *args: str, cwd: Path | None = None
+    env: dict[str, str], *args: str, cwd: Path | None = None, manifest: bool = False
 ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "secretsmgr", *args],
@@ -48,8 +48,11 @@ def run(
         check=False,
         timeout=60,
     )
-    # Whatever happened, no private key is ever printed by these commands.
-    assert SECRET.search(result.stdout + result.stderr) is None, args
+    # Whatever happened, no private key is ever printed, except in a manifest asked for.
+    if manifest:
+        assert SECRET.search(result.stderr) is None, args
+    else:
+        assert SECRET.search(result.stdout + result.stderr) is None, args
     assert "Traceback" not in result.stderr
     return result
 
@@ -247,3 +250,44 @@ def test_generate_to_a_file_is_0600_and_never_overwrites(tmp_path: Path) -> None
     again = run(env, "key", "generate", "-o", str(target))
     assert again.returncode == 1
     assert target.read_bytes() == before
+
+
+def test_locked_keyring_is_not_opened_for_export_when_a_key_file_has_the_key(
+    locked: SecretService, tmp_path: Path
+) -> None:
+    env = dict(locked.env, SOPS_AGE_KEY_FILE=str(DEMO_KEY))
+    result = subprocess.run(
+        [sys.executable, "-m", "secretsmgr", "key", "export"],
+        env=env,
+        cwd=demo(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "age.agekey: |" in result.stdout
+
+
+def test_a_failed_begin_leaves_no_new_identity_in_the_keyring(
+    service: SecretService, tmp_path: Path
+) -> None:
+    from tests.rotate.helpers import git_copy, snapshot
+
+    repo = git_copy(FIXTURES / "demo", tmp_path / "repo")
+    before = snapshot(repo)
+    env = dict(service.env, SOPS_AGE_KEY_FILE=str(DEMO_KEY), SECRETSMGR_FAULT_INJECT="replace:1")
+    failed = run(env, "--repo", str(repo), "key", "rotate", "--begin")
+    assert failed.returncode == 1, failed.stderr
+    assert snapshot(repo) == before
+    listed = service.secret_tool("search", "--all", "service", "secretsmgr")
+    assert "secretsmgr" not in listed.stdout + listed.stderr
+    # and a successful one keeps it there
+    ok = run(
+        dict(env, SECRETSMGR_FAULT_INJECT=""),
+        *("--repo", str(repo), "key", "rotate", "--begin"),
+        manifest=True,
+    )
+    assert ok.returncode == 0, ok.stderr
+    new = re.search(r"new cluster key (age1[0-9a-z]+)", ok.stdout)
+    assert new is not None
+    assert stored(service, new.group(1)).startswith("AGE-SECRET-KEY-1")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from secretsmgr.errors import ConfigError
 from secretsmgr.keys.age import parse_identities
 from secretsmgr.repo.settings import parse_settings
 from secretsmgr.rotate.clusterkey import set_setting, settings_text, switch_sops_config
@@ -199,6 +200,8 @@ def test_an_interrupted_begin_restores_files_and_settings(
         check=False,
     )
     assert failed.returncode != 0
+    if mode == "raise":  # the new identity of a step that changed nothing is discarded
+        assert not (tmp_path / "new.agekey").exists()
     if mode == "kill":
         # the next run finds the journal and rolls back files and .secretsmgr.yaml alike
         assert journal_path(repo).exists()
@@ -300,3 +303,110 @@ def test_encrypt_during_the_overlap_adds_the_pending_key(repo: Path, tmp_path: P
     finished = run(repo, env_new, "key", "rotate", "--finish", "--commit")
     assert "re-encrypted 5 files" in finished.stdout
     assert set(age_recipients(added)) == {new, ADMIN}
+
+
+def test_bad_secret_names_are_refused_before_the_repository_changes(
+    repo: Path, tmp_path: Path
+) -> None:
+    env = key_env(tmp_path)
+    begin(repo, tmp_path, env)
+    env_new = key_env(tmp_path, tmp_path / "new.agekey")
+    before = snapshot(repo)
+    bad = run(repo, env_new, "key", "rotate", "--finish", "--namespace", "Bad_NS", expect=2)
+    assert "invalid namespace" in bad.stderr
+    assert snapshot(repo) == before
+
+
+def test_an_unusable_kubeconfig_is_refused_before_a_key_is_made(repo: Path, tmp_path: Path) -> None:
+    env = dict(key_env(tmp_path), KUBECONFIG=str(tmp_path / "missing-kubeconfig"))
+    before = snapshot(repo)
+    out = tmp_path / "new.agekey"
+    failed = run(repo, env, "key", "rotate", "--begin", "--apply", "-o", str(out), expect=2)
+    assert failed.stderr.startswith("secretsmgr: error: ")
+    assert snapshot(repo) == before
+    assert not out.exists()
+
+
+def test_rotation_state_lives_in_secretsmgr_yaml(repo: Path, tmp_path: Path) -> None:
+    git(repo, "rm", "-q", ".secretsmgr.yaml")
+    commit_all(repo, "no settings")
+    before = snapshot(repo)
+    out = tmp_path / "new.agekey"
+    failed = run(repo, key_env(tmp_path), "key", "rotate", "--begin", "-o", str(out), expect=2)
+    assert "names no cluster_key" in failed.stderr
+    assert f"cluster_key: {OLD}" in failed.stderr  # the hint offers the key .sops.yaml names
+    assert "allowed_recipients" in failed.stderr
+    assert snapshot(repo) == before and not out.exists()
+
+
+def test_a_pasted_private_key_is_never_echoed(repo: Path, tmp_path: Path) -> None:
+    pasted = SECRET.search(DEMO_KEY.read_text()).group(0)  # type: ignore[union-attr]
+    env = key_env(tmp_path)
+    for args in (
+        ("key", "rotate", "--begin", "--cluster-key", pasted, "-o", str(tmp_path / "n")),
+        ("key", "export", "--cluster-key", pasted),
+    ):
+        result = run(repo, env, *args, expect=2)
+        assert pasted[:20] not in result.stdout + result.stderr
+        assert "private key" in result.stderr
+
+
+def test_finish_retires_the_old_key_even_where_it_was_allowed(repo: Path, tmp_path: Path) -> None:
+    settings = repo / ".secretsmgr.yaml"
+    settings.write_text(
+        settings.read_text().replace(f"  - {ADMIN}\n", f"  - {ADMIN}\n  - {OLD}\n"),
+        encoding="utf-8",
+    )
+    commit_all(repo, "old key allowed too")
+    env = key_env(tmp_path)
+    new = begin(repo, tmp_path, env)
+    run(repo, key_env(tmp_path, tmp_path / "new.agekey"), "key", "rotate", "--finish")
+    for rel in DEMO_SOPS_FILES:
+        assert set(age_recipients(repo / rel)) == {new, ADMIN}
+
+
+def test_crlf_configuration_survives_a_failed_and_a_good_finish(repo: Path, tmp_path: Path) -> None:
+    for name in (".secretsmgr.yaml", ".sops.yaml"):
+        path = repo / name
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    commit_all(repo, "windows line endings")
+    env = key_env(tmp_path)
+    new = begin(repo, tmp_path, env)
+    assert (
+        b"next_cluster_key: " + new.encode() + b"\r\n" in (repo / ".secretsmgr.yaml").read_bytes()
+    )
+    env_new = key_env(tmp_path, tmp_path / "new.agekey")
+    before = snapshot(repo)
+    failed = subprocess.run(
+        [sys.executable, "-m", "secretsmgr", "--repo", str(repo), "key", "rotate", "--finish"],
+        env=dict(env_new, SECRETSMGR_FAULT_INJECT="changelog:0"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert failed.returncode == 1, failed.stderr
+    assert snapshot(repo) == before
+    run(repo, env_new, "key", "rotate", "--finish")
+    for name in (".secretsmgr.yaml", ".sops.yaml"):
+        data = (repo / name).read_bytes()
+        assert data.count(b"\n") == data.count(b"\r\n"), name
+
+
+def test_set_setting_edge_cases() -> None:
+    doc = "%YAML 1.2\n---\n# policy\nmax_age_days: 30\n"
+    out = set_setting(doc, "cluster_key", OLD)
+    assert out == f"%YAML 1.2\n---\n# policy\ncluster_key: {OLD}\nmax_age_days: 30\n"
+    assert parse_settings(out).cluster_key == OLD
+    commented = f"cluster_key: {OLD}\n  # the cluster's key\nmax_age_days: 30\n"
+    assert set_setting(commented, "cluster_key", ADMIN).startswith(f"cluster_key: {ADMIN}\n")
+    with pytest.raises(ConfigError, match="spans several lines"):
+        set_setting("cluster_key: >-\n  age1abc\n", "cluster_key", OLD)
+    with pytest.raises(ConfigError, match="same key"):
+        parse_settings(f"cluster_key: {OLD}\nnext_cluster_key: {OLD}\n")
+
+
+def test_switch_refuses_a_rule_naming_both_keys(tmp_path: Path) -> None:
+    new = "age1wk59fr3he9n3qw722fh85e6udyj2geqwcfu5anaql9xd2dam0c0qfp8vss"
+    both = f"creation_rules:\n  - path_regex: x\n    age: {OLD},{new}\n"
+    with pytest.raises(ConfigError, match="already names the new key"):
+        switch_sops_config(both, tmp_path / ".sops.yaml", OLD, new)

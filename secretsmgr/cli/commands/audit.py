@@ -102,7 +102,9 @@ def audit_cmd(
     from secretsmgr.errors import KeyNotFoundError
 
     root = repo_root(ctx)
-    cluster = ClusterChoice(from_cluster, context, namespace, secret).read()
+    choice = ClusterChoice(from_cluster, context, namespace, secret)
+    choice.require_use()
+    cluster = choice.read()
     identities: list[Identity] = []
     if verify_mac:
         try:

@@ -59,7 +59,9 @@ def check_cmd(
 
     root = repo_root(ctx)
     selected = repo_relative(files, root, Path.cwd()) if files else None
-    cluster = ClusterChoice(from_cluster, context, namespace, secret).read()
+    choice = ClusterChoice(from_cluster, context, namespace, secret)
+    choice.require_use()
+    cluster = choice.read()
     report = run_audit(
         root, files=selected, env=os.environ, keyless_only=True, live_cluster=live(cluster)
     )

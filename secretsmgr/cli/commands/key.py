@@ -26,8 +26,8 @@ from secretsmgr.cli.cluster_opts import (
 from secretsmgr.cli.context import out, repo_root
 
 if TYPE_CHECKING:
-    from secretsmgr.keys.age import AgeIdentity
     from secretsmgr.keys.oskeyring import OsKeyring
+    from secretsmgr.keys.sources import LayeredIdentity
     from secretsmgr.rotate.clusterkey import StepResult
 
 key_app = typer.Typer(
@@ -71,11 +71,60 @@ def _write_identity_file(path: Path, secret: str, public: str) -> None:
         handle.write(text)
 
 
-def _all_identities() -> AgeIdentity:
-    """Every identity of every source, the keyring included (errors if it is locked)."""
+def _all_identities() -> LayeredIdentity:
+    """Every identity source; the keyring is opened only for a key the others lack."""
     from secretsmgr.cli.context import load_identities
 
-    return load_identities().complete()
+    return load_identities()
+
+
+class _KeyringStore:
+    """``key rotate --begin`` keeps the new identity in the OS keyring."""
+
+    def __init__(self) -> None:
+        self._keyring = _keyring()
+
+    def store(self, secret: str) -> str:
+        self._keyring.store(secret)
+        return self._keyring.name
+
+    def discard(self, public: str) -> None:
+        self._keyring.delete(public)
+
+
+class _FileStore:
+    """... or in a new file given with ``-o``."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def store(self, secret: str) -> str:
+        from secretsmgr.keys.age import parse_identities
+
+        public = parse_identities(secret, "the new identity").publics[0]
+        _write_identity_file(self._path, secret, public)
+        return str(self._path)
+
+    def discard(self, public: str) -> None:
+        self._path.unlink(missing_ok=True)
+
+
+def _preflight(choice: ClusterChoice) -> None:
+    """Before a step changes the repository, make sure its Secret can be sent afterwards."""
+    from secretsmgr.cluster.kube import apply_secret
+
+    apply_secret(choice.ref(), {"preflight.agekey": "# preflight\n"}, os.environ, dry_run=True)
+
+
+def _export_hint(choice: ClusterChoice) -> str:
+    parts = ["secretsmgr key export --apply"]
+    if choice.namespace != "flux-system":
+        parts.append(f"--namespace {choice.namespace}")
+    if choice.secret != "sops-age":
+        parts.append(f"--name {choice.secret}")
+    if choice.context is not None:
+        parts.append(f"--context {choice.context}")
+    return " ".join(parts)
 
 
 def _emit_secret(
@@ -245,12 +294,15 @@ def export_cmd(
 ) -> int:
     """The sops-age Secret with the cluster key(s) only: stdout, or the cluster with --apply."""
     from secretsmgr.errors import KeyNotFoundError, UsageError
+    from secretsmgr.keys.age import AgeRecipient
     from secretsmgr.keys.manifest import check_names, entry_text
     from secretsmgr.repo.settings import load_settings, resolve_cluster_key
 
     check_names(namespace, name)
     if context is not None and not apply:
         raise UsageError("--context needs --apply")
+    if cluster_key is not None:
+        AgeRecipient(cluster_key)  # a clear error, never an echo of a pasted private key
     root = repo_root(ctx)
     settings = load_settings(root)
     if cluster_key is None and settings.next_cluster_key is not None:
@@ -326,39 +378,36 @@ def rotate_cmd(
         raise UsageError("give exactly one of --begin and --finish")
     if output is not None and not begin:
         raise UsageError("-o is for --begin (where the new identity goes)")
-    if context is not None and not (from_cluster or apply):
-        raise UsageError("--context needs --from-cluster or --apply")
     choice = ClusterChoice(from_cluster, context, namespace, secret)
+    choice.require_use(applying=True)
+    choice.ref()  # names the API server would refuse are refused before anything changes
     root = repo_root(ctx)
-    identity = _all_identities()
-    live = choice.read()
     recovered = recover(root)
     if recovered:
         sys.stderr.write(f"secretsmgr: {recovered}\n")
+    from secretsmgr.repo.settings import load_settings
+
+    settings = load_settings(root)
+    if begin and output is not None and settings.next_cluster_key is not None:
+        raise UsageError(
+            "-o: a rotation is under way, so no new identity is made "
+            f"(next_cluster_key is {settings.next_cluster_key[:12]}…)"
+        )
+    identity = _all_identities()
+    live = choice.read()
+    if apply:
+        _preflight(choice)
     result: StepResult
     if begin:
         if live is not None:
-            from secretsmgr.repo.settings import load_settings
-
-            current = cluster_key or load_settings(root).cluster_key
+            current = cluster_key or settings.cluster_key
             if current is not None and current not in live.publics:
                 raise RefusedError(
                     f"the cluster ({label(live)}) does not hold the current cluster key "
                     f"{current[:12]}…",
-                    hints=("fix that first: secretsmgr key export --apply",),
+                    hints=(f"fix that first: {_export_hint(choice)}",),
                 )
-
-        def store(new_secret: str) -> str:
-            if output is not None:
-                from secretsmgr.keys.age import parse_identities
-
-                public = parse_identities(new_secret, "the new identity").publics[0]
-                _write_identity_file(output, new_secret, public)
-                return str(output)
-            keyring = _keyring()
-            keyring.store(new_secret)
-            return keyring.name
-
+        store = _FileStore(output) if output is not None else _KeyringStore()
         result = clusterkey.begin(
             root,
             identity=identity,
@@ -388,10 +437,9 @@ def rotate_cmd(
     try:
         _emit_secret(result.entries, choice, apply)
     except SecretsmgrError as exc:
-        step = "--begin" if begin else "--finish"
         raise type(exc)(
             f"the repository step is done, but sending the Secret failed: {exc.message}",
-            hints=(*exc.hints, f"send it later with: secretsmgr key export --apply ({step} done)"),
+            hints=(*exc.hints, f"send it once that is fixed: {_export_hint(choice)}"),
         ) from exc
     return 0
 
