@@ -30,7 +30,7 @@ def secret_manifest(namespace: str, name: str, entries: Sequence[tuple[str, str]
     """The Secret as YAML: ``stringData`` with one ``<entry>.agekey`` per (entry, text) pair."""
     check_names(namespace, name)
     lines = [
-        "# Flux's SOPS decryption key, written by `secretsmgr key export`.",
+        "# Flux's SOPS decryption key (age identities), written by secretsmgr.",
         "# It holds a private key: apply it to the cluster and never commit it.",
         "apiVersion: v1",
         "kind: Secret",
