@@ -1,7 +1,9 @@
 """Hermetic test setup shared by every test.
 
-Each test gets its own HOME and XDG_CONFIG_HOME, no SOPS_AGE_* or SECRETSMGR_* variables and
-no inherited git variables, so nothing reads the developer's keys or config.
+Each test gets its own HOME and XDG_CONFIG_HOME, no SOPS_AGE_* or SECRETSMGR_* variables, no
+D-Bus session (so no OS keyring), no KUBECONFIG and no inherited git variables, so nothing reads
+the developer's keys, keyring, cluster or config. Tests that need a keyring or a cluster start
+real ones of their own (tests/secret_service.py, tests/cluster/conftest.py).
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
             "GIT_INDEX_FILE",
             "SOPS_EDITOR",
             "EDITOR",
+            # the developer's own keyring and cluster stay out of reach
+            "DBUS_SESSION_BUS_ADDRESS",
+            "PYTHON_KEYRING_BACKEND",
+            "KUBECONFIG",
         ):
             monkeypatch.delenv(name, raising=False)
     return home
