@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.exceptions import TyperException
 
-from secretsmgr.cli.commands import audit, check, crypt, key, layers, log, rotate
 from secretsmgr.cli.context import Globals
 from secretsmgr.errors import SecretsmgrError
 
-app = typer.Typer(
-    name="secretsmgr",
-    help="Own the whole life of SOPS secrets in a Flux GitOps repository.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# Command name -> (module in secretsmgr.cli.commands, attribute). A run imports and registers
+# only the command it invokes: typer builds every registered command's parameters on each run,
+# and `check` runs in pre-commit on every commit. Help and unknown commands get all of them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "encrypt": ("crypt", "encrypt_cmd"),
+    "decrypt": ("crypt", "decrypt_cmd"),
+    "edit": ("crypt", "edit_cmd"),
+    "audit": ("audit", "audit_cmd"),
+    "check": ("check", "check_cmd"),
+    "layers": ("layers", "layers_cmd"),
+    "log": ("log", "log_cmd"),
+    "rotate": ("rotate", "rotate_cmd"),
+}
+GROUPS: dict[str, tuple[str, str]] = {"key": ("key", "key_app")}
 
 
-@app.callback()
 def _globals(
     ctx: typer.Context,
     repo: Annotated[
@@ -42,15 +45,48 @@ def _globals(
     ctx.obj = Globals(repo=repo, debug=debug)
 
 
-app.command("encrypt")(crypt.encrypt_cmd)
-app.command("decrypt")(crypt.decrypt_cmd)
-app.command("edit")(crypt.edit_cmd)
-app.command("audit")(audit.audit_cmd)
-app.command("check")(check.check_cmd)
-app.command("layers")(layers.layers_cmd)
-app.command("log")(log.log_cmd)
-app.command("rotate")(rotate.rotate_cmd)
-app.add_typer(key.key_app, name="key")
+def _load(module: str, attr: str) -> Any:
+    return getattr(importlib.import_module(f"secretsmgr.cli.commands.{module}"), attr)
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The CLI with every command, or with only ``only`` (same options, same behaviour)."""
+    built = typer.Typer(
+        name="secretsmgr",
+        help="Own the whole life of SOPS secrets in a Flux GitOps repository.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        pretty_exceptions_show_locals=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    built.callback()(_globals)
+    for name, (module, attr) in COMMANDS.items():
+        if only is None or only == name:
+            built.command(name)(_load(module, attr))
+    for name, (module, attr) in GROUPS.items():
+        if only is None or only == name:
+            built.add_typer(_load(module, attr), name=name)
+    return built
+
+
+def _command_of(args: Sequence[str]) -> str | None:
+    """The command ``args`` invoke, when it is a known one and no global help comes first."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg == "--repo":
+            skip = True
+        elif arg.startswith("--repo=") or arg == "--debug":
+            continue
+        elif arg.startswith("-"):
+            return None  # --help, or something typer should report with the full app
+        else:
+            return arg if arg in COMMANDS or arg in GROUPS else None
+    return None
 
 
 def _error(message: str, hints: Sequence[str] = ()) -> None:
@@ -63,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: sys.argv[1:]) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
+        app = build_app(_command_of(args))
         result = app(args=args, prog_name="secretsmgr", standalone_mode=False)
     except SecretsmgrError as exc:
         _error(exc.message, exc.hints)
