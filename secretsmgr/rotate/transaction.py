@@ -625,10 +625,11 @@ def rotate(
     try:
         fault("journal", 0)
         _write_journal(root, staged, "replacing", settings.changelog, old_log, configs=configs)
+        umask = _umask()
         for i, item in enumerate(staged):
             fault("write", i)
             assert item.temp is not None
-            _write_temp(item.temp, item.new_text, item.abs_path)
+            _write_temp(item.temp, item.new_text, item.abs_path, umask)
         for config in configs:
             assert config.temp is not None
             _write_temp(config.temp, config.new_text, config.abs_path)
@@ -716,11 +717,23 @@ def rotate(
     return RotationResult(plan, seq, sha, time.perf_counter() - started, recovered)
 
 
-def _write_temp(temp: Path, text: str, target: Path) -> None:
-    with open(temp, "w", encoding="utf-8", newline="") as handle:
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_temp(temp: Path, text: str, target: Path, umask: int | None = None) -> None:
+    """A new file (never an existing one) with the target's permission bits, in one create."""
+    try:
+        mode = target.stat().st_mode & 0o777
+    except OSError:
+        mode = 0o644
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        if mode & (_umask() if umask is None else umask):
+            os.fchmod(fd, mode)  # the umask took bits the target has
         handle.write(text)
-    with contextlib.suppress(OSError):
-        os.chmod(temp, target.stat().st_mode & 0o777)
 
 
 def _write_journal(
