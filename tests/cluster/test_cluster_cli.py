@@ -155,3 +155,45 @@ def test_key_rotate_checks_it_can_send_the_secret_before_changing_anything(
     )
     data = kube_api.get_secret_data("flux-system", "sops-age")
     assert data is not None and sorted(data) == ["new.agekey", "old.agekey"]
+
+
+def test_finish_refuses_while_the_cluster_lacks_the_new_key(
+    repo: Path, kube_api: KubeAPI, tmp_path: Path
+) -> None:
+    from tests.conftest import git
+    from tests.rotate.helpers import snapshot
+
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "demo")
+    kube_api.put_secret("flux-system", "sops-age", {"age.agekey": DEMO_KEY.read_text()})
+    new_file = tmp_path / "new.agekey"
+    args = ("key", "rotate", "--begin", "-o", str(new_file), "--commit")
+    begun = subprocess.run(
+        [sys.executable, "-m", "secretsmgr", "--repo", str(repo), *args],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path / "home"),
+            "SOPS_AGE_KEY_FILE": str(DEMO_KEY),
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.invalid",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert begun.returncode == 0, begun.stderr  # printed, never applied
+    drift = run(kube_api, repo, "audit", "--from-cluster", "--format", "json", expect=1)
+    (sm016,) = [f for f in json.loads(drift.stdout)["findings"] if f["rule"] == "SM016"]
+    assert "pending new cluster key" in sm016["message"]
+    both = tmp_path / "both.txt"
+    both.write_text(DEMO_KEY.read_text() + new_file.read_text(), encoding="utf-8")
+    before = snapshot(repo)
+    refused = run(
+        kube_api, repo, "key", "rotate", "--finish", "--from-cluster", expect=1, key_file=both
+    )
+    assert "the cluster does not hold the new key" in refused.stderr
+    assert "key rotate --begin --apply" in refused.stderr
+    assert snapshot(repo) == before
