@@ -67,8 +67,13 @@ def label(keys: ClusterKeys) -> str:
     return f"context {keys.context}: {keys.ref.label}"
 
 
-def live(keys: ClusterKeys | None) -> LiveCluster | None:
-    """The audit's view of the live keys."""
+def live_cluster(
+    from_cluster: bool, context: str | None, namespace: str, secret: str
+) -> LiveCluster | None:
+    """The audit's view of the live keys, as ``audit`` and ``check`` take the options."""
+    choice = ClusterChoice(from_cluster, context, namespace, secret)
+    choice.require_use()
+    keys = choice.read()
     if keys is None:
         return None
     from secretsmgr.audit.context import LiveCluster

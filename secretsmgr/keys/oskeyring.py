@@ -132,16 +132,13 @@ class OsKeyring:
 
     def load(self) -> AgeIdentity | None:
         """Every identity stored under the service; None when there is no keyring at all."""
-        from keyring import errors
 
         backend = self.backend()
         if backend is None:
             return None
         try:
             entries = self._entries(backend)
-        except errors.KeyringError as exc:
-            raise _translate(exc, "read identities from it") from exc
-        except Exception as exc:  # D-Bus and backend errors that keyring does not wrap
+        except Exception as exc:  # keyring's errors, and D-Bus errors it does not wrap
             raise _translate(exc, "read identities from it") from exc
         parts: list[AgeIdentity] = []
         for user, secret in sorted(entries):
@@ -165,7 +162,6 @@ class OsKeyring:
         The entry is read back and compared before this returns, so a backend that silently
         drops writes is caught here, not at the next decrypt.
         """
-        from keyring import errors
 
         ident = parse_identities(secret, "the identity to store")
         if len(ident.publics) != 1:
@@ -182,9 +178,7 @@ class OsKeyring:
                 return public, False
             backend.set_password(self.service, public, secret.strip())
             back = backend.get_password(self.service, public)
-        except errors.KeyringError as exc:
-            raise _translate(exc, "store the identity") from exc
-        except Exception as exc:
+        except Exception as exc:  # keyring's errors, and D-Bus errors it does not wrap
             raise _translate(exc, "store the identity") from exc
         if back is None or back.strip() != secret.strip():
             raise KeyNotFoundError(

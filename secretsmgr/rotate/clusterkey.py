@@ -35,7 +35,13 @@ from secretsmgr.keys.manifest import entry_text
 from secretsmgr.keys.protocols import Identity, IdentitySet
 from secretsmgr.repo.settings import SETTINGS_NAME, load_settings, parse_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, parse_sops_config
-from secretsmgr.rotate.transaction import FaultHook, RotationRequest, RotationResult, rotate
+from secretsmgr.rotate.transaction import (
+    FaultHook,
+    RotationRequest,
+    RotationResult,
+    refuse_dirty,
+    rotate,
+)
 from secretsmgr.sops.datakey import unwrap_data_key
 
 
@@ -219,20 +225,6 @@ def _valid_sops_files(ctx: AuditContext) -> list[str]:
     return [e.path for e in ctx.sops_files]
 
 
-def _refuse_dirty(root: Path, paths: list[str], allow_dirty: bool) -> None:
-    from secretsmgr.repo import git
-    from secretsmgr.repo.root import is_git_work_tree
-
-    if allow_dirty or not is_git_work_tree(root):
-        return
-    dirty = git.dirty_paths(root, paths)
-    if dirty:
-        raise RefusedError(
-            f"{dirty[0]} has uncommitted changes ({len(dirty)} path(s) dirty)",
-            hints=("commit or stash them first, or pass --allow-dirty",),
-        )
-
-
 def begin(
     root: Path,
     *,
@@ -274,7 +266,8 @@ def begin(
             and not {old, new} <= set(e.sops_file.metadata.age_recipients)
         ]
     else:
-        _refuse_dirty(root, [*paths, SETTINGS_NAME], allow_dirty)
+        if not allow_dirty:  # before a key is made
+            refuse_dirty(root, [*paths, SETTINGS_NAME])
         new_secret, new = generate_identity()
         todo = paths
     settings_path = root / SETTINGS_NAME

@@ -316,6 +316,18 @@ def recover(root: Path, changelog: str | None = None) -> str | None:
 # ------------------------------------------------------------------------------ planning
 
 
+def refuse_dirty(root: Path, paths: Sequence[str]) -> None:
+    """``RefusedError`` when any of ``paths`` has uncommitted changes (outside git: never)."""
+    if not is_git_work_tree(root):
+        return
+    dirty = git.dirty_paths(root, list(paths))
+    if dirty:
+        raise RefusedError(
+            f"{dirty[0]} has uncommitted changes ({len(dirty)} target(s) dirty)",
+            hints=("commit or stash them first, or pass --allow-dirty",),
+        )
+
+
 def _targets(ctx: AuditContext, request: RotationRequest) -> list[SopsEntry]:
     valid = {e.path: e for e in ctx.sops_files}
     chosen: dict[str, SopsEntry] = {}
@@ -553,15 +565,9 @@ def rotate(
         _ConfigWrite(rel, root / rel, _read_optional(root / rel), text)
         for rel, text in request.config_writes
     ]
-    if is_git_work_tree(root) and not request.allow_dirty and not request.dry_run:
+    if not request.allow_dirty and not request.dry_run:
         watched = [t.path for t in all_targets] + [c.path for c in configs]
-        watched += [settings.changelog] if request.commit else []
-        dirty = git.dirty_paths(root, watched)
-        if dirty:
-            raise RefusedError(
-                f"{dirty[0]} has uncommitted changes ({len(dirty)} target(s) dirty)",
-                hints=("commit or stash them first, or pass --allow-dirty",),
-            )
+        refuse_dirty(root, watched + ([settings.changelog] if request.commit else []))
 
     # 3. the plan
     plans = []
@@ -632,7 +638,7 @@ def rotate(
             _write_temp(item.temp, item.new_text, item.abs_path, umask)
         for config in configs:
             assert config.temp is not None
-            _write_temp(config.temp, config.new_text, config.abs_path)
+            _write_temp(config.temp, config.new_text, config.abs_path, umask)
         with contextlib.suppress(AttributeError):
             os.sync()  # one flush for all temp files instead of an fsync each
     except BaseException:
@@ -723,7 +729,7 @@ def _umask() -> int:
     return mask
 
 
-def _write_temp(temp: Path, text: str, target: Path, umask: int | None = None) -> None:
+def _write_temp(temp: Path, text: str, target: Path, umask: int) -> None:
     """A new file (never an existing one) with the target's permission bits, in one create."""
     try:
         mode = target.stat().st_mode & 0o777
@@ -731,7 +737,7 @@ def _write_temp(temp: Path, text: str, target: Path, umask: int | None = None) -
         mode = 0o644
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        if mode & (_umask() if umask is None else umask):
+        if mode & umask:
             os.fchmod(fd, mode)  # the umask took bits the target has
         handle.write(text)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext, abbreviate
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
-from secretsmgr.repo.settings import CLUSTER_KEY_ENV, SETTINGS_NAME
+from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, all_age_recipients
 
 
@@ -42,7 +42,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                     fix="secretsmgr key export --apply",
                 )
         return
-    path = SETTINGS_NAME if source == SETTINGS_NAME else (source or SETTINGS_NAME)
+    where = source or SETTINGS_NAME  # .secretsmgr.yaml, or SECRETSMGR_CLUSTER_KEY
     pending = ctx.rotation_pending
     for key in ctx.repo_cluster_keys:
         if key in held:
@@ -51,10 +51,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             what, fix = "the pending new cluster key", "secretsmgr key rotate --begin --apply"
         else:
             what, fix = "the cluster key", "secretsmgr key export --apply"
-        named = f"{source}" if source == CLUSTER_KEY_ENV else path
         yield RULE.finding(
-            path,
-            f"{what} {abbreviate(key)} ({named}) is not held by {live.label} "
+            where,
+            f"{what} {abbreviate(key)} ({where}) is not held by {live.label} "
             f"(it holds {shown_held}): Flux cannot decrypt files encrypted only to it",
             fix=fix,
         )

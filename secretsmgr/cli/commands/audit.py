@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from secretsmgr.cli.cluster_opts import (
-    ClusterChoice,
     ContextOpt,
     FromClusterOpt,
     NamespaceOpt,
     SecretOpt,
-    live,
+    live_cluster,
 )
 from secretsmgr.cli.context import load_identities, out, repo_root
 from secretsmgr.report import OutputFormat
@@ -102,9 +101,7 @@ def audit_cmd(
     from secretsmgr.errors import KeyNotFoundError
 
     root = repo_root(ctx)
-    choice = ClusterChoice(from_cluster, context, namespace, secret)
-    choice.require_use()
-    cluster = choice.read()
+    cluster = live_cluster(from_cluster, context, namespace, secret)
     identities: list[Identity] = []
     if verify_mac:
         try:
@@ -124,7 +121,7 @@ def audit_cmd(
         max_age_days=max_age,
         layer_filter=tuple(layer or ()),
         verify_mac=verify_mac,
-        live_cluster=live(cluster),
+        live_cluster=cluster,
     )
     limit = threshold(fail_on)
     emit(render(report, fmt, color=wants_color(fmt, output), fail_on=limit), output)

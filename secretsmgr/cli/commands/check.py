@@ -9,12 +9,11 @@ from typing import Annotated
 import typer
 
 from secretsmgr.cli.cluster_opts import (
-    ClusterChoice,
     ContextOpt,
     FromClusterOpt,
     NamespaceOpt,
     SecretOpt,
-    live,
+    live_cluster,
 )
 from secretsmgr.cli.commands.audit import FormatOpt, OutputOpt, emit, wants_color
 from secretsmgr.cli.context import repo_root
@@ -59,11 +58,9 @@ def check_cmd(
 
     root = repo_root(ctx)
     selected = repo_relative(files, root, Path.cwd()) if files else None
-    choice = ClusterChoice(from_cluster, context, namespace, secret)
-    choice.require_use()
-    cluster = choice.read()
+    cluster = live_cluster(from_cluster, context, namespace, secret)
     report = run_audit(
-        root, files=selected, env=os.environ, keyless_only=True, live_cluster=live(cluster)
+        root, files=selected, env=os.environ, keyless_only=True, live_cluster=cluster
     )
     text = render(report, fmt, color=wants_color(fmt, output), short=True)
     if text or output is not None:

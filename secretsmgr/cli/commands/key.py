@@ -294,15 +294,12 @@ def export_cmd(
 ) -> int:
     """The sops-age Secret with the cluster key(s) only: stdout, or the cluster with --apply."""
     from secretsmgr.errors import KeyNotFoundError, UsageError
-    from secretsmgr.keys.age import AgeRecipient
     from secretsmgr.keys.manifest import check_names, entry_text
     from secretsmgr.repo.settings import load_settings, resolve_cluster_key
 
     check_names(namespace, name)
     if context is not None and not apply:
         raise UsageError("--context needs --apply")
-    if cluster_key is not None:
-        AgeRecipient(cluster_key)  # a clear error, never an echo of a pasted private key
     root = repo_root(ctx)
     settings = load_settings(root)
     if cluster_key is None and settings.next_cluster_key is not None:
