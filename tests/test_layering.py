@@ -18,7 +18,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "fsutil": ({"errors"}, set()),
     "sops": ({"errors", "keys.protocols"}, {"cryptography", "ruamel", "_ruamel_yaml"}),
     "keys": ({"errors", "keys"}, {"pyrage", "keyring"}),
-    "repo": ({"errors", "sops.yamlio", "fsutil", "keys.bech32"}, set()),
+    "repo": ({"errors", "sops", "fsutil", "keys.bech32"}, set()),
     "fileops": ({"errors", "sops", "keys", "repo", "fsutil"}, set()),
     "changelog": ({"errors", "sops", "keys", "repo", "fsutil"}, set()),
     "audit": ({"errors", "sops", "keys", "repo", "fsutil", "changelog"}, set()),

@@ -7,11 +7,12 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from secretsmgr.audit.context import EMPTY_ENV, AuditContext, LiveCluster, build_context
+from secretsmgr.audit.context import AuditContext, build_context
 from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Need, Rule, RuleId
 from secretsmgr.audit.registry import RULES
 from secretsmgr.errors import UsageError
 from secretsmgr.keys.protocols import Identity
+from secretsmgr.repo.inventory import EMPTY_ENV, Detector, LiveKeys, load_inventory
 from secretsmgr.repo.layers import Layer
 
 NO_CLUSTER_KEY = "no cluster key known"
@@ -20,6 +21,38 @@ NOT_REQUESTED = "MAC verification not requested (use --verify-mac)"
 KEYLESS_ONLY = "needs a private identity; check runs only key-less rules"
 NO_CLUSTER = "needs the live cluster (use --from-cluster)"
 HISTORY_ONLY = "reads the changelog and the clock; the commit gate does not"
+
+
+def load_context(
+    root: Path,
+    *,
+    files: Sequence[str] | None = None,
+    cluster_key: str | None = None,
+    env: Mapping[str, str] = EMPTY_ENV,
+    identities: Sequence[Identity] = (),
+    max_age_days: int | None = None,
+    verify_mac: bool = False,
+    now: datetime | None = None,
+    live_cluster: LiveKeys | None = None,
+    rules: Sequence[Rule] = RULES,
+) -> AuditContext:
+    """Read the repository at ``root`` with the detectors of ``rules`` and build their context."""
+    repo = load_inventory(
+        root,
+        files=files,
+        cluster_key_cli=cluster_key,
+        env=env,
+        live_keys=live_cluster,
+        detectors=detectors(rules),
+    )
+    return build_context(
+        repo,
+        identities=identities,
+        max_age_days=max_age_days,
+        verify_mac=verify_mac,
+        now=now,
+        live_cluster=live_cluster,
+    )
 
 
 def run_audit(
@@ -34,17 +67,17 @@ def run_audit(
     keyless_only: bool = False,
     verify_mac: bool = False,
     now: datetime | None = None,
-    live_cluster: LiveCluster | None = None,
+    live_cluster: LiveKeys | None = None,
 ) -> AuditReport:
     """Audit the repository at ``root``; findings are data, never exceptions.
 
     Raises ``ConfigError`` for a malformed `.sops.yaml`/`.secretsmgr.yaml`/Flux manifest and
     ``UsageError`` for an unknown layer or a file outside the repository.
     """
-    ctx = build_context(
+    ctx = load_context(
         root,
         files=files,
-        cluster_key_cli=cluster_key,
+        cluster_key=cluster_key,
         env=env,
         identities=identities,
         max_age_days=max_age_days,
@@ -53,6 +86,11 @@ def run_audit(
         live_cluster=live_cluster,
     )
     return run_rules(ctx, layer_filter=layer_filter, keyless_only=keyless_only)
+
+
+def detectors(rules: Sequence[Rule]) -> dict[str, Detector]:
+    """The file detectors of ``rules``, by rule id."""
+    return {rule.id: rule.detect for rule in rules if rule.detect is not None}
 
 
 def _missing(rule: Rule, ctx: AuditContext, keyless_only: bool) -> str | None:
@@ -65,13 +103,13 @@ def _missing(rule: Rule, ctx: AuditContext, keyless_only: bool) -> str | None:
             return NOT_REQUESTED
         if not ctx.identities:
             return NO_IDENTITY
-    if Need.CLUSTER_KEY in rule.needs and not ctx.cluster_keys:
+    if Need.CLUSTER_KEY in rule.needs and not ctx.repo.cluster_keys:
         return NO_CLUSTER_KEY
     return rule.precondition(ctx) if rule.precondition is not None else None
 
 
 def _check_layers(ctx: AuditContext, layer_filter: Sequence[str]) -> frozenset[str]:
-    known = ctx.layers.names()
+    known = ctx.repo.layers.names()
     unknown = [name for name in layer_filter if name not in known]
     if unknown:
         shown = ", ".join(known) if known else "none"
@@ -128,16 +166,16 @@ def run_rules(
         if finding.sort_key in seen:
             continue
         seen.add(finding.sort_key)
-        layers = ctx.layers_of(finding.path)
+        layers = ctx.repo.layers_of(finding.path)
         if not in_scope(layers):
             continue
-        if ctx.settings.is_ignored(finding.rule, finding.path):
+        if ctx.repo.settings.is_ignored(finding.rule, finding.path):
             suppressed += 1
             continue
         findings.append(replace(finding, layers=layers))
     findings.sort(key=lambda f: f.sort_key)
 
-    sops_paths = sorted(e.path for e in ctx.sops_files if in_scope(ctx.layers_of(e.path)))
+    sops_paths = sorted(e.path for e in ctx.repo.sops_files if in_scope(ctx.repo.layers_of(e.path)))
     sops_set = set(sops_paths)
     summaries = tuple(
         LayerSummary(
@@ -147,10 +185,14 @@ def run_rules(
             decryption=_decryption(layer),
             sops_files=tuple(sorted(layer.files & sops_set)),
         )
-        for layer in ctx.layers.layers
+        for layer in ctx.repo.layers.layers
         if not wanted or layer.name in wanted
     )
-    files = sum(1 for f in ctx.files if in_scope(ctx.layers_of(f))) if wanted else len(ctx.files)
+    files = (
+        sum(1 for f in ctx.repo.files if in_scope(ctx.repo.layers_of(f)))
+        if wanted
+        else len(ctx.repo.files)
+    )
     return AuditReport(
         findings=tuple(findings),
         files=files,
@@ -158,7 +200,7 @@ def run_rules(
         layers=summaries,
         suppressed=suppressed,
         skipped=tuple(skipped),
-        cluster_keys=ctx.cluster_keys,
-        cluster_key_source=ctx.cluster_key_source,
-        file_layers=tuple((p, ctx.layers_of(p)) for p in sops_paths),
+        cluster_keys=ctx.repo.cluster_keys,
+        cluster_key_source=ctx.repo.cluster_key_source,
+        file_layers=tuple((p, ctx.repo.layers_of(p)) for p in sops_paths),
     )

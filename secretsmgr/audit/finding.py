@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, NewType
 
 if TYPE_CHECKING:
     from secretsmgr.audit.context import AuditContext
+    from secretsmgr.repo.inventory import Detector
 
 RuleId = NewType("RuleId", str)
 
@@ -73,6 +74,9 @@ class Rule:
     precondition: Callable[[AuditContext], str | None] | None = field(
         default=None, repr=False, compare=False
     )
+    # Looks at each file once while the repository is read; ``check`` reads what it found
+    # through ``ctx.repo.hits_of(rule.id)``.
+    detect: Detector | None = field(default=None, repr=False, compare=False)
 
     @property
     def keyless(self) -> bool:

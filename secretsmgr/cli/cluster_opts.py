@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from secretsmgr.audit.context import LiveCluster
     from secretsmgr.cluster.kube import ClusterKeys, SecretRef
+    from secretsmgr.repo.inventory import LiveKeys
 
 FromClusterOpt = Annotated[
     bool,
@@ -69,13 +69,13 @@ def label(keys: ClusterKeys) -> str:
 
 def live_cluster(
     from_cluster: bool, context: str | None, namespace: str, secret: str
-) -> LiveCluster | None:
+) -> LiveKeys | None:
     """The audit's view of the live keys, as ``audit`` and ``check`` take the options."""
     choice = ClusterChoice(from_cluster, context, namespace, secret)
     choice.require_use()
     keys = choice.read()
     if keys is None:
         return None
-    from secretsmgr.audit.context import LiveCluster
+    from secretsmgr.repo.inventory import LiveKeys
 
-    return LiveCluster(label(keys), keys.publics)
+    return LiveKeys(label(keys), keys.publics)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.errors import ConfigError, FormatError
+from secretsmgr.repo.snapshot import Snapshot, WorktreeSnapshot
 from secretsmgr.sops.yamlio import safe_load_all
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -70,10 +71,10 @@ def normalize(base_dir: str, ref: str) -> str | None:
 class RepoIndex:
     """The repository's files indexed by folder, plus a cache of parsed kustomization files."""
 
-    def __init__(self, root: Path, files: Iterable[str]) -> None:
-        """Index ``files`` (repo-relative POSIX paths) of the repository at ``root``."""
-        self.root = root
-        self.files: frozenset[str] = frozenset(files)
+    def __init__(self, snapshot: Snapshot) -> None:
+        """Index the files of ``snapshot`` by folder."""
+        self.snapshot = snapshot
+        self.files: frozenset[str] = frozenset(snapshot.paths)
         self._files_in: dict[str, list[str]] = {}
         self._subdirs: dict[str, set[str]] = {}
         for path in sorted(self.files):
@@ -120,7 +121,7 @@ class RepoIndex:
         """Return the parsed references of the kustomization file at ``path`` (cached)."""
         cached = self._parsed.get(path)
         if cached is None:
-            cached = self._parsed[path] = _parse_kustomization(self.root, path)
+            cached = self._parsed[path] = _parse_kustomization(self.snapshot, path)
         return cached
 
 
@@ -168,9 +169,9 @@ def _generator_inputs(entries: list[object], path: str, field: str) -> Iterator[
         yield from _strings(gen.get("env"), path, f"{field} env")
 
 
-def _parse_kustomization(root: Path, path: str) -> _Kustomization:
+def _parse_kustomization(snapshot: Snapshot, path: str) -> _Kustomization:
     try:
-        text = (root / path).read_text(encoding="utf-8")
+        text = snapshot.read(path).decode("utf-8")
         docs = [d for d in safe_load_all(text) if d is not None]
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read kustomization") from exc
@@ -330,4 +331,6 @@ def resolve_tree(
 
     ``components`` are extra component folders relative to ``start`` (Flux ``spec.components``).
     """
-    return resolve_tree_indexed(RepoIndex(root, files), start, components)
+    return resolve_tree_indexed(
+        RepoIndex(WorktreeSnapshot(root, sorted(set(files)))), start, components
+    )

@@ -5,13 +5,12 @@ from __future__ import annotations
 import heapq
 import posixpath
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import cast
 
 from secretsmgr.errors import ConfigError, FormatError
 from secretsmgr.repo.kustomize import RepoIndex, resolve_tree_indexed
+from secretsmgr.repo.snapshot import Snapshot
 from secretsmgr.sops.yamlio import safe_load_all
 
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
@@ -152,13 +151,13 @@ def _parse_manifest(doc: dict[str, object], source: str) -> _Manifest:
 _ENCRYPTED_NAME = re.compile(r"\.(enc|sops)\.ya?ml$")
 
 
-def _scan(root: Path, files: Sequence[str]) -> list[_Manifest]:
+def _scan(snapshot: Snapshot) -> list[_Manifest]:
     manifests: list[_Manifest] = []
-    for rel in sorted(set(files)):
+    for rel in snapshot.paths:
         if not rel.endswith(_MANIFEST_SUFFIXES) or _ENCRYPTED_NAME.search(rel):
             continue  # a Flux Kustomization is applied by Flux itself: it is never a SOPS file
         try:
-            data = (root / rel).read_bytes()
+            data = snapshot.read(rel)
         except OSError:
             continue  # vanished or unreadable: not a manifest we can follow
         if _MARKER not in data:
@@ -253,12 +252,12 @@ def _topological(manifests: list[_Manifest], deps: list[list[int]]) -> list[int]
     return order
 
 
-def find_layers(root: Path, files: Sequence[str]) -> LayerGraph:
-    """Find every Flux Kustomization among ``files`` and follow each one's kustomize tree."""
-    manifests = _scan(root, files)
+def find_layers(snapshot: Snapshot) -> LayerGraph:
+    """Find every Flux Kustomization in ``snapshot`` and follow each one's kustomize tree."""
+    manifests = _scan(snapshot)
     deps, unknown = _dependencies(manifests)
     order = _topological(manifests, deps)
-    index = RepoIndex(root, files)
+    index = RepoIndex(snapshot)
     layers: list[Layer] = []
     for i in order:
         m = manifests[i]

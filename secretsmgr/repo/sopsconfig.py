@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.errors import ConfigError, FormatError
+from secretsmgr.repo.snapshot import Snapshot
 from secretsmgr.sops.yamlio import safe_load_all
 
 SOPS_CONFIG_NAME = ".sops.yaml"
@@ -305,3 +307,92 @@ def match_rule(config: SopsConfig, file_path: Path) -> CreationRule | None:
 def all_age_recipients(rule: CreationRule) -> tuple[str, ...]:
     """Return every age recipient of ``rule`` across its key groups, first occurrence kept."""
     return _dedupe(key for group in rule.key_groups for key in group.age)
+
+
+class SopsConfigs:
+    """The nearest `.sops.yaml` for each file: in its folder or above, inside the repository,
+    else the one ``find_sops_config`` finds from the root upwards (as ``encrypt`` does)."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        """Index the `.sops.yaml` files of ``snapshot`` (each parsed on first use)."""
+        self.snapshot = snapshot
+        self.root = snapshot.root
+        self.dirs = {
+            posixpath.dirname(f)
+            for f in snapshot.paths
+            if posixpath.basename(f) == SOPS_CONFIG_NAME
+        }
+        self._loaded: dict[str, SopsConfig] = {}
+        self._outside: SopsConfig | None = None
+        self._outside_done = False
+        self._labels: dict[Path, str] = {}
+
+    def _load(self, folder: str) -> SopsConfig:
+        cached = self._loaded.get(folder)
+        if cached is None:
+            rel = posixpath.join(folder, SOPS_CONFIG_NAME) if folder else SOPS_CONFIG_NAME
+            try:
+                text = self.snapshot.read(rel).decode("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read {rel}") from exc
+            cached = self._loaded[folder] = parse_sops_config(text, self.root / rel)
+        return cached
+
+    def fallback(self) -> SopsConfig | None:
+        """The config for files with none in the repository (root, or above it)."""
+        if "" in self.dirs:
+            return self._load("")
+        if not self._outside_done:
+            self._outside_done = True
+            found = find_sops_config(self.root)
+            self._outside = load_sops_config(found) if found is not None else None
+        return self._outside
+
+    def rule_for(self, path: str) -> tuple[str | None, CreationRule | None, int | None]:
+        """(config label, matching creation rule, its 1-based number) for ``path``."""
+        folder = posixpath.dirname(path)
+        while folder and folder not in self.dirs:
+            folder = posixpath.dirname(folder)
+        if folder or "" in self.dirs:
+            config = self._load(folder)
+            subject = path[len(folder) + 1 :] if folder else path
+            for number, rule in enumerate(config.rules, start=1):
+                pattern = rule.path_regex
+                if pattern is None or _compiled(pattern).search(subject):
+                    return self.label(config), rule, number
+            return self.label(config), None, None
+        outside = self.fallback()
+        if outside is None:
+            return None, None, None
+        found = match_rule(outside, self.root / path)
+        if found is None:
+            return self.label(outside), None, None
+        return self.label(outside), found, outside.rules.index(found) + 1
+
+    def all_loaded(self) -> list[SopsConfig]:
+        """Every config in the repository (loaded), plus the fallback."""
+        configs = [self._load(d) for d in sorted(self.dirs)]
+        outside = self.fallback()
+        if outside is not None and outside not in configs:
+            configs.append(outside)
+        return configs
+
+    def label(self, config: SopsConfig) -> str:
+        """The config's path relative to the root when inside it."""
+        cached = self._labels.get(config.path)
+        if cached is None:
+            try:
+                cached = config.path.resolve().relative_to(self.root.resolve()).as_posix()
+            except ValueError:
+                cached = str(config.path)
+            self._labels[config.path] = cached
+        return cached
+
+    def age_recipients(self) -> tuple[str, ...]:
+        """Every age recipient any creation rule names, first occurrence kept."""
+        return _dedupe(
+            key
+            for config in self.all_loaded()
+            for rule in config.rules
+            for key in all_age_recipients(rule)
+        )

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from secretsmgr.audit.context import AuditContext, build_context
 from secretsmgr.errors import (
     ConfigError,
     DecryptionError,
@@ -33,6 +32,7 @@ from secretsmgr.errors import (
 from secretsmgr.keys.age import AgeRecipient, generate_identity
 from secretsmgr.keys.manifest import entry_text
 from secretsmgr.keys.protocols import Identity, IdentitySet
+from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.settings import SETTINGS_NAME, load_settings, parse_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, parse_sops_config
 from secretsmgr.rotate.transaction import (
@@ -175,7 +175,7 @@ def switch_sops_config(text: str, path: Path, old: str, new: str) -> str | None:
 # ------------------------------------------------------------------ the two steps
 
 
-def _current_key(ctx: AuditContext, cli_key: str | None) -> str:
+def _current_key(ctx: Inventory, cli_key: str | None) -> str:
     settings = ctx.settings
     if cli_key is not None:
         AgeRecipient(cli_key)  # a clear error (never an echo) for a private or malformed key
@@ -215,7 +215,7 @@ def _secret(identity: IdentitySet, public: str, what: str, *extra_hints: str) ->
     return secret
 
 
-def _valid_sops_files(ctx: AuditContext) -> list[str]:
+def _valid_sops_files(ctx: Inventory) -> list[str]:
     broken = [e.path for e in ctx.sops_files if e.sops_file is None]
     if broken:
         raise RefusedError(
@@ -243,7 +243,7 @@ def begin(
     run of the whole transaction included); when the transaction still fails, the stored
     identity is discarded again.
     """
-    ctx = build_context(root, env=env)
+    ctx = load_inventory(root, env=env)
     old = _current_key(ctx, cluster_key)
     old_secret = _secret(identity, old, "current cluster key")
     paths = _valid_sops_files(ctx)
@@ -310,7 +310,7 @@ def begin(
     )
 
 
-def finish_blockers(ctx: AuditContext, new_only: Identity) -> list[str]:
+def finish_blockers(ctx: Inventory, new_only: Identity) -> list[str]:
     """SOPS files the new key alone cannot open (each would be lost at finish)."""
     blocked = []
     for entry in ctx.sops_files:
@@ -346,7 +346,7 @@ def finish(
     old, new = settings.cluster_key, settings.next_cluster_key
     new_secret = _secret(identity, new, "new cluster key")
     new_only = identity.only([new])
-    ctx = build_context(root, env=env)
+    ctx = load_inventory(root, env=env)
     blocked = finish_blockers(ctx, new_only)
     if blocked:
         raise RefusedError(

@@ -10,8 +10,9 @@ from secretsmgr.changelog.chain import FileRecord, append, datakey_id, next_entr
 from secretsmgr.fsutil import write_atomic
 from secretsmgr.repo import git
 from secretsmgr.repo.layers import find_layers
-from secretsmgr.repo.root import is_git_work_tree, list_repo_files
+from secretsmgr.repo.root import is_git_work_tree
 from secretsmgr.repo.settings import load_settings
+from secretsmgr.repo.snapshot import WorktreeSnapshot
 from secretsmgr.sops.document import format_for_path, has_metadata, load, parse_documents
 
 
@@ -37,7 +38,7 @@ def record_write(
     old_docs = parse_documents(old_text, fmt) if old_text else []
     if has_metadata(old_docs, fmt):
         before = load(old_text, fmt).metadata.age_recipients
-    layers = find_layers(root, list_repo_files(root)).layers_of(rel)
+    layers = find_layers(WorktreeSnapshot(root)).layers_of(rel)
     data = log.read_bytes()
     entry = next_entry(
         data,

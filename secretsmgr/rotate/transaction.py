@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
-from secretsmgr.audit.context import AuditContext, SopsEntry, build_context
 from secretsmgr.changelog.chain import FileRecord, append, datakey_id, find_break, next_entry
 from secretsmgr.errors import (
     DecryptionError,
@@ -41,6 +40,7 @@ from secretsmgr.fsutil import write_atomic
 from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo import git
+from secretsmgr.repo.inventory import Inventory, SopsEntry, load_inventory
 from secretsmgr.repo.root import is_git_work_tree
 from secretsmgr.repo.settings import load_settings
 from secretsmgr.rotate.plan import FilePlan, Regeneration, RotationPlan, policy_recipients
@@ -328,7 +328,7 @@ def refuse_dirty(root: Path, paths: Sequence[str]) -> None:
         )
 
 
-def _targets(ctx: AuditContext, request: RotationRequest) -> list[SopsEntry]:
+def _targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
     valid = {e.path: e for e in ctx.sops_files}
     chosen: dict[str, SopsEntry] = {}
     if request.all_files:
@@ -492,7 +492,7 @@ def rotate(
             )
     else:
         recovered = recover(root)
-    ctx = build_context(root, env=env, cluster_key_cli=request.cluster_key)
+    ctx = load_inventory(root, env=env, cluster_key_cli=request.cluster_key)
     targets = _targets(ctx, request)
     settings = ctx.settings
     changelog = root / settings.changelog

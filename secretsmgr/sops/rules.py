@@ -171,3 +171,54 @@ def map_with_rule(node: Node, rule: EncryptionRule, fn: LeafMapper) -> Node:
         return flip(run, inherited), run
 
     return visit(node, (), default)
+
+
+def encrypted_leaves(tree: Node, rule: EncryptionRule) -> Iterator[tuple[Path, Leaf]]:
+    """The leaves (comments included) that ``rule`` encrypts, in sops walk order.
+
+    The same answer as ``iter_leaves`` filtered on ``encrypted``, without rebuilding the tree
+    for the key-based rules: a rule matches any component of the path, so the decision is
+    inherited downwards.
+    """
+    kind = rule.kind
+    if _is_comment_rule(rule):
+        for path, leaf, encrypted in iter_leaves(tree, rule):
+            if encrypted:
+                yield path, leaf
+        return
+    matches: Callable[[str], bool]
+    if kind in (RuleKind.ENCRYPTED_SUFFIX, RuleKind.UNENCRYPTED_SUFFIX):
+        suffix = rule.value
+        when_matched = kind is RuleKind.ENCRYPTED_SUFFIX
+
+        def matches(key: str) -> bool:
+            return key.endswith(suffix)
+
+    else:
+        rx = _compile(rule.value)
+        when_matched = kind is RuleKind.ENCRYPTED_REGEX
+
+        def matches(key: str) -> bool:
+            return rx.search(key) is not None
+
+    def visit(node: Node, path: Path, enc: bool) -> Iterator[tuple[Path, Leaf]]:
+        if isinstance(node, MapNode):
+            for item in node.items:
+                if isinstance(item, Comment):
+                    if enc:
+                        yield path, item
+                    continue
+                key, value = item
+                child = (enc or matches(key)) if when_matched else (enc and not matches(key))
+                yield from visit(value, (*path, key), child)
+        elif isinstance(node, SeqNode):
+            for element in node.items:
+                if isinstance(element, Comment):
+                    if enc:
+                        yield path, element
+                else:
+                    yield from visit(element, path, enc)
+        elif enc:
+            yield path, node
+
+    yield from visit(tree, (), not when_matched)

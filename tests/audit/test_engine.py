@@ -9,11 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secretsmgr.audit.context import build_context, encrypted_leaves
-from secretsmgr.audit.engine import NO_IDENTITY, NOT_REQUESTED, run_audit, run_rules
+from secretsmgr.audit.engine import NO_IDENTITY, NOT_REQUESTED, load_context, run_audit, run_rules
 from secretsmgr.errors import ConfigError, UsageError
 from secretsmgr.sops.model import EncryptionRule, RuleKind
-from secretsmgr.sops.rules import iter_leaves
+from secretsmgr.sops.rules import encrypted_leaves, iter_leaves
 from secretsmgr.sops.tree import MapNode, Node, SeqNode
 from secretsmgr.sops.values import Comment
 
@@ -128,7 +127,7 @@ def test_unopened_files_are_reported_as_not_verified(tmp_path: Path) -> None:
 
 def test_rules_never_read_the_disk(tmp_path: Path) -> None:
     root = _broken_repo(tmp_path / "repo")
-    ctx = build_context(root, verify_mac=True, identities=[identity(1)])
+    ctx = load_context(root, verify_mac=True, identities=[identity(1)])
     before = run_rules(ctx)
     shutil.rmtree(root)
     assert run_rules(ctx) == before

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.audit.context import LiveCluster
 from secretsmgr.audit.finding import AuditReport
 from secretsmgr.keys.age import generate_identity
+from secretsmgr.repo.inventory import LiveKeys
 from secretsmgr.sops import EncryptionRule, FileFormat, RuleKind, dump, load
 from secretsmgr.sops.model import KeyGroup, SopsMetadata
 from secretsmgr.sops.tree import MapNode, SeqNode
@@ -574,7 +574,7 @@ VERIFY = {"verify_mac": True, "identities": [identity(1)]}
 
 def live(*keys: str) -> dict[str, object]:
     """Audit options with a live cluster holding ``keys`` (as --from-cluster reads it)."""
-    return {"live_cluster": LiveCluster("context test: flux-system/sops-age", keys)}
+    return {"live_cluster": LiveKeys("context test: flux-system/sops-age", keys)}
 
 
 def sm016_hit(root: Path) -> None:

@@ -8,6 +8,7 @@ import pytest
 from secretsmgr.errors import ConfigError
 from secretsmgr.repo.layers import Decryption, find_layers, normalize_spec_path
 from secretsmgr.repo.root import list_repo_files
+from secretsmgr.repo.snapshot import WorktreeSnapshot
 
 from .helpers import GitRepo
 
@@ -73,7 +74,7 @@ def seed_repo(git_checkout: GitRepo) -> GitRepo:
 
 
 def test_seed_layout_orders_layers_by_depends_on(seed_repo: GitRepo) -> None:
-    graph = find_layers(seed_repo.path, list_repo_files(seed_repo.path))
+    graph = find_layers(WorktreeSnapshot(seed_repo.path))
     assert graph.names() == ("infrastructure", "databases", "apps")
     databases = graph.get("databases")
     assert databases is not None
@@ -89,7 +90,7 @@ def test_seed_layout_orders_layers_by_depends_on(seed_repo: GitRepo) -> None:
 
 
 def test_seed_layout_maps_each_secret_to_its_layer(seed_repo: GitRepo) -> None:
-    graph = find_layers(seed_repo.path, list_repo_files(seed_repo.path))
+    graph = find_layers(WorktreeSnapshot(seed_repo.path))
     assert graph.layers_of("gitops/infrastructure/cert-manager/cloudflare-token.enc.yaml") == (
         "infrastructure",
     )
@@ -112,7 +113,7 @@ def test_layers_from_a_subfolder_root_use_paths_relative_to_it(seed_repo: GitRep
     seed_repo.write("nested/clusters/x.yaml", flux_ks("x", "./apps"))
     seed_repo.write("nested/apps/s.enc.yaml", "kind: Secret\n")
     root = seed_repo.path / "nested"
-    graph = find_layers(root, list_repo_files(root))
+    graph = find_layers(WorktreeSnapshot(root))
     assert graph.names() == ("x",)
     assert graph.layers_of("apps/s.enc.yaml") == ("x",)
 
@@ -125,7 +126,7 @@ def test_a_file_reached_by_two_layers_lists_both_in_order(git_checkout: GitRepo)
     git_checkout.write("overlays/b/extra.yaml", "kind: ConfigMap\n")
     git_checkout.write("base/kustomization.yaml", "resources: [shared.enc.yaml]\n")
     git_checkout.write("base/shared.enc.yaml", "kind: Secret\n")
-    graph = find_layers(git_checkout.path, list_repo_files(git_checkout.path))
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
     assert graph.layers_of("base/shared.enc.yaml") == ("first", "second")
     assert graph.layers_of("overlays/b/extra.yaml") == ("second",)
 
@@ -137,7 +138,7 @@ def test_decryption_without_secret_ref_and_without_decryption(git_checkout: GitR
         + "---\n"
         + flux_ks("plain", "./b", decryption=""),
     )
-    graph = find_layers(git_checkout.path, list_repo_files(git_checkout.path))
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
     assert graph.names() == ("controller-wide", "plain")
     wide, plain = graph.layers
     assert wide.decryption == Decryption(provider="sops", secret_ref=None)
@@ -153,18 +154,18 @@ def test_a_depends_on_cycle_is_a_config_error(git_checkout: GitRepo) -> None:
     git_checkout.write("flux/c.yaml", flux_ks("c", "./c", ("a",)))
     git_checkout.write("flux/d.yaml", flux_ks("d", "./d"))
     with pytest.raises(ConfigError, match=r"^dependsOn cycle: a → b → c → a$"):
-        find_layers(git_checkout.path, list_repo_files(git_checkout.path))
+        find_layers(WorktreeSnapshot(git_checkout.path))
 
 
 def test_a_layer_depending_on_itself_is_a_cycle(git_checkout: GitRepo) -> None:
     git_checkout.write("flux/a.yaml", flux_ks("a", "./a", ("a",)))
     with pytest.raises(ConfigError, match=r"^dependsOn cycle: a → a$"):
-        find_layers(git_checkout.path, list_repo_files(git_checkout.path))
+        find_layers(WorktreeSnapshot(git_checkout.path))
 
 
 def test_an_unknown_dependency_is_kept_and_recorded(git_checkout: GitRepo) -> None:
     git_checkout.write("flux/a.yaml", flux_ks("a", "./a", ("ghost",)))
-    graph = find_layers(git_checkout.path, list_repo_files(git_checkout.path))
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
     layer = graph.get("a")
     assert layer is not None
     assert layer.depends_on == ("ghost",)
@@ -176,7 +177,7 @@ def test_ties_keep_the_order_found(git_checkout: GitRepo) -> None:
     git_checkout.write(
         "flux/m.yaml", flux_ks("mu", "./m", ("zeta",)) + "---\n" + flux_ks("alpha", "./a")
     )
-    graph = find_layers(git_checkout.path, list_repo_files(git_checkout.path))
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
     # Found in order: mu, alpha (flux/m.yaml), zeta (flux/z.yaml); mu waits for zeta.
     assert graph.names() == ("alpha", "zeta", "mu")
 
@@ -188,7 +189,7 @@ def test_same_name_in_two_cluster_folders_depends_on_the_nearest(git_checkout: G
             f"clusters/{cluster}/apps.yaml", flux_ks("apps", f"./{cluster}/apps", ("infra",))
         )
         git_checkout.write(f"{cluster}/apps/s.enc.yaml", "kind: Secret\n")
-    graph = find_layers(git_checkout.path, list_repo_files(git_checkout.path))
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
     assert [(layer.name, layer.source) for layer in graph.layers] == [
         ("infra", "clusters/prod/infra.yaml"),
         ("apps", "clusters/prod/apps.yaml"),
@@ -205,7 +206,7 @@ def test_flux_spec_components_are_component_files(git_checkout: GitRepo) -> None
     git_checkout.write("app/d.yaml", "kind: Deployment\n")
     git_checkout.write("comp/kustomization.yaml", "kind: Component\nresources: [s.enc.yaml]\n")
     git_checkout.write("comp/s.enc.yaml", "kind: Secret\n")
-    layer = find_layers(git_checkout.path, list_repo_files(git_checkout.path)).get("a")
+    layer = find_layers(WorktreeSnapshot(git_checkout.path)).get("a")
     assert layer is not None
     assert layer.component_files == {"comp/kustomization.yaml", "comp/s.enc.yaml"}
 
@@ -220,7 +221,7 @@ def test_other_kinds_and_unparsable_files_without_the_marker_are_skipped(
         "---\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
         "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Other\nmetadata: {name: o}\n",
     )
-    assert find_layers(git_checkout.path, list_repo_files(git_checkout.path)).layers == ()
+    assert find_layers(WorktreeSnapshot(git_checkout.path)).layers == ()
 
 
 def test_an_unparsable_flux_manifest_is_a_config_error_naming_it(git_checkout: GitRepo) -> None:
@@ -228,7 +229,7 @@ def test_an_unparsable_flux_manifest_is_a_config_error_naming_it(git_checkout: G
         "flux/bad.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: [Kustomization\n"
     )
     with pytest.raises(ConfigError, match=r"^flux/bad.yaml: malformed YAML"):
-        find_layers(git_checkout.path, list_repo_files(git_checkout.path))
+        find_layers(WorktreeSnapshot(git_checkout.path))
 
 
 @pytest.mark.parametrize(
@@ -248,7 +249,7 @@ def test_a_malformed_flux_kustomization_is_a_config_error(
         "flux/bad.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n" + body
     )
     with pytest.raises(ConfigError, match=message):
-        find_layers(git_checkout.path, list_repo_files(git_checkout.path))
+        find_layers(WorktreeSnapshot(git_checkout.path))
 
 
 def test_normalize_spec_path() -> None:
@@ -274,7 +275,7 @@ def test_ten_thousand_files_are_handled_quickly(tmp_path: Path) -> None:
         (root / "flux" / f"app{i}.yaml").write_text(flux_ks(f"app{i}", f"./gitops/app{i}", deps))
     started = time.perf_counter()
     files = list_repo_files(root)
-    graph = find_layers(root, files)
+    graph = find_layers(WorktreeSnapshot(root, files))
     elapsed = time.perf_counter() - started
     assert len(files) == 10_100
     assert graph.names() == tuple(f"app{i}" for i in range(100))

@@ -2,15 +2,99 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import cast
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.errors import FormatError
+from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.sops.document import FileFormat
+from secretsmgr.sops.metadata import SOPS_KEY
+from secretsmgr.sops.yamlio import safe_load_all
+
+# A top-level ``kind: Secret`` (a pre-filter; the parse decides).
+_SECRET_HINT = {
+    FileFormat.YAML: re.compile(rb"""^kind:[ \t]*["']?Secret["']?[ \t]*(?:#.*)?\r?$""", re.M),
+    FileFormat.JSON: re.compile(rb'"kind"\s*:\s*"Secret"'),
+}
+# A value that is only a Flux post-build variable (``${VAR}``, ``${VAR:=default}``) or a Helm/Go
+# template is filled in later, not a committed secret.
+_SUBSTITUTION = re.compile(r"^\s*(?:\$\{[^}]*\}\s*)+$")
+
+
+@dataclass(frozen=True, slots=True)
+class PlaintextSecret:
+    """A plaintext value in a Kubernetes Secret without SOPS metadata."""
+
+    path: str
+    key_path: str
+    secret: str
+
+
+def _is_plaintext_value(value: object) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, str):
+        if not value.strip():
+            return False
+        if _SUBSTITUTION.match(value) or "{{" in value:
+            return False  # filled in by Flux post-build substitution or a template
+        return not value.startswith("ENC[AES256_GCM,")
+    return not isinstance(value, dict | list) or bool(value)
+
+
+def find_plaintext_secrets(path: str, text: str, fmt: FileFormat) -> list[PlaintextSecret]:
+    """Plaintext ``data``/``stringData`` values of ``kind: Secret`` documents in ``text``."""
+    try:
+        if fmt is FileFormat.JSON:
+            docs: list[object] = [json.loads(text)]
+        else:
+            docs = list(safe_load_all(text))
+    except (FormatError, ValueError, RecursionError):
+        return []  # not a manifest we can read (templates, fragments): nothing to say
+    found: list[PlaintextSecret] = []
+    for raw in docs:
+        if not isinstance(raw, dict):
+            continue
+        doc = cast(dict[str, object], raw)
+        if doc.get("kind") != "Secret" or doc.get("apiVersion") != "v1" or SOPS_KEY in doc:
+            continue
+        meta = doc.get("metadata")
+        meta_d = cast(dict[str, object], meta) if isinstance(meta, dict) else {}
+        name, namespace = meta_d.get("name"), meta_d.get("namespace")
+        label = f"{namespace}/{name}" if namespace else str(name or "(unnamed)")
+        for section in ("stringData", "data"):
+            values = doc.get(section)
+            if not isinstance(values, dict):
+                continue
+            for key, value in cast(dict[object, object], values).items():
+                if _is_plaintext_value(value):
+                    found.append(PlaintextSecret(path, f"{section}.{key}", label))
+    return found
+
+
+def detect(file: ScannedFile) -> list[PlaintextSecret]:
+    """Plaintext Secrets in a YAML/JSON file that carries no SOPS metadata."""
+    if file.format is None or (file.sops is not None and file.sops.has_metadata):
+        return []
+    hint = _SECRET_HINT.get(file.format)
+    if hint is None or not hint.search(file.data):
+        return []
+    try:
+        text = file.data.decode("utf-8")
+    except UnicodeDecodeError:
+        return []
+    return find_plaintext_secrets(file.path, text, file.format)
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """One finding per plaintext ``data``/``stringData`` key; the value is never shown."""
-    for hit in ctx.secret_candidates:
+    for hit in ctx.repo.hits_of(RULE.id):
+        assert isinstance(hit, PlaintextSecret)
         yield RULE.finding(
             hit.path,
             f"Secret {hit.secret} holds a plaintext value at {hit.key_path} "
@@ -27,4 +111,5 @@ RULE = Rule(
     needs=frozenset(),
     summary="A Kubernetes Secret with data/stringData and no SOPS metadata",
     check=check,
+    detect=detect,
 )

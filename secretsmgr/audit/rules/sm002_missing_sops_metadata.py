@@ -10,7 +10,7 @@ from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Named ``*.enc.*``/``*.sops.yaml`` files that parse but carry no ``sops`` block."""
-    for entry in ctx.sops_files:
+    for entry in ctx.repo.sops_files:
         if entry.named and not entry.has_metadata and entry.error is None:
             yield RULE.finding(
                 entry.path,

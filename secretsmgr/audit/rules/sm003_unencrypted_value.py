@@ -13,7 +13,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
     Empty strings, nulls and comments are not findings: sops leaves them as they are.
     """
-    for entry in ctx.sops_files:
+    for entry in ctx.repo.sops_files:
         if entry.sops_file is None:
             continue
         rule = entry.sops_file.metadata.rule

@@ -11,9 +11,9 @@ from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Files none of whose age recipients is a cluster key (or, with several key groups,
     whose groups holding a cluster key are fewer than the Shamir threshold)."""
-    for entry in ctx.sops_files:
+    for entry in ctx.repo.sops_files:
         sf = entry.sops_file
-        keys = ctx.cluster_keys_for(entry)
+        keys = ctx.repo.cluster_keys_for(entry)
         if sf is None or not keys or not sf.metadata.age_recipients:
             continue  # unreadable or non-age files are SM006's
         shown = ", ".join(abbreviate(k) for k in keys)

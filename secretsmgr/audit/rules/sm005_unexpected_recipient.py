@@ -14,11 +14,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
     Non-age keys (pgp, kms, …) can never be allowed, so each one is unexpected too.
     """
-    for entry in ctx.sops_files:
+    for entry in ctx.repo.sops_files:
         sf = entry.sops_file
-        if sf is None or not ctx.cluster_keys_for(entry):
+        if sf is None or not ctx.repo.cluster_keys_for(entry):
             continue
-        expected = ctx.expected_recipients(entry)
+        expected = ctx.repo.expected_recipients(entry)
         strangers = [
             abbreviate(r) for r in dict.fromkeys(sf.metadata.age_recipients) if r not in expected
         ]

@@ -15,7 +15,7 @@ AGE_ARMOR = "-----BEGIN AGE ENCRYPTED FILE-----"
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Unreadable metadata, broken ``ENC[…]`` values, a broken MAC field or age stanza, and
     files with no age recipient at all (only pgp/kms/…: not manageable with age keys)."""
-    for entry in ctx.sops_files:
+    for entry in ctx.repo.sops_files:
         fix = f"git checkout -- {entry.path}"
         if entry.error is not None:
             what = "SOPS metadata" if entry.has_metadata else "SOPS file"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext, SopsEntry, dotted
+from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.errors import FormatError, IntegrityError
+from secretsmgr.repo.inventory import SopsEntry, dotted
 from secretsmgr.sops import cipher
 from secretsmgr.sops.document import stored_mac
 from secretsmgr.sops.encvalue import is_enc, parse_enc
@@ -70,7 +71,7 @@ def _verify(entry: SopsEntry, data_key: bytes) -> tuple[str | None, str] | None:
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Decrypt in memory with the data keys the context unwrapped and verify every value and
     the MAC. Files with broken metadata or ENC values are SM006's and are skipped here."""
-    for entry in ctx.sops_files:
+    for entry in ctx.repo.sops_files:
         data_key = ctx.data_keys.get(entry.path)
         if data_key is None or entry.sops_file is None or entry.malformed_leaves:
             continue

@@ -39,7 +39,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     """Files whose data key is older than the threshold (changelog first, else lastmodified)."""
     first = _first_use(ctx) if ctx.changelog else {}
     limit = ctx.max_age_days
-    for entry in ctx.sops_files:
+    for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None:
             continue

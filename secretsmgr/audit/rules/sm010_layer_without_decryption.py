@@ -21,14 +21,14 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
     The finding is on the SOPS file; the message names the layer and its manifest.
     """
-    if not ctx.layers.layers:
+    if not ctx.repo.layers.layers:
         return
-    for entry in ctx.sops_files:
+    for entry in ctx.repo.sops_files:
         if not entry.has_metadata:
             continue
         bad = [
             layer
-            for layer in ctx.layers.layers
+            for layer in ctx.repo.layers.layers
             if entry.path in layer.files and not layer.decrypts_sops
         ]
         if not bad:

@@ -16,7 +16,7 @@ def _keys(keys: list[str]) -> str:
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Compare recipients (as a set), the encryption rule and ``mac_only_encrypted``."""
-    for entry in ctx.sops_files:
+    for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None:
             continue
@@ -32,7 +32,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         label = f"{entry.sops_config} rule {entry.creation_rule_number}"
         problems: list[str] = []
         want = all_age_recipients(rule)
-        pending = ctx.rotation_pending
+        pending = ctx.repo.rotation_pending
         if pending is not None and pending[0] in want and pending[1] not in want:
             want += (pending[1],)  # during a cluster-key rotation both keys are the rule's
         have = tuple(dict.fromkeys(sf.metadata.age_recipients))
@@ -63,7 +63,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 def precondition(ctx: AuditContext) -> str | None:
     """SM011 compares against `.sops.yaml`; without one there is nothing to compare."""
-    return None if ctx.has_sops_config else "no .sops.yaml found"
+    return None if ctx.repo.has_sops_config else "no .sops.yaml found"
 
 
 RULE = Rule(

@@ -10,8 +10,8 @@ from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """SOPS files outside every layer's kustomize tree."""
-    for entry in ctx.sops_files:
-        if not ctx.layers_of(entry.path):
+    for entry in ctx.repo.sops_files:
+        if not ctx.repo.layers_of(entry.path):
             yield RULE.finding(
                 entry.path,
                 "no Flux Kustomization reaches this SOPS file: it is never applied",
@@ -21,7 +21,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 def precondition(ctx: AuditContext) -> str | None:
     """Without any Flux Kustomization every file would be an orphan: say so once instead."""
-    return None if ctx.layers.layers else "no Flux Kustomization found"
+    return None if ctx.repo.layers.layers else "no Flux Kustomization found"
 
 
 RULE = Rule(

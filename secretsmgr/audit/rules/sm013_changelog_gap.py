@@ -12,7 +12,7 @@ from secretsmgr.changelog.chain import covered
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """SOPS files whose (path, lastmodified) no changelog entry records."""
     seen = covered(ctx.changelog)
-    for entry in ctx.sops_files:
+    for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None or (entry.path, sf.metadata.lastmodified) in seen:
             continue
@@ -29,7 +29,7 @@ def precondition(ctx: AuditContext) -> str | None:
     if ctx.changelog_error is not None:
         return f"changelog unreadable: {ctx.changelog_error}"
     if not ctx.changelog_present:
-        return f"no changelog yet ({ctx.settings.changelog})"
+        return f"no changelog yet ({ctx.repo.settings.changelog})"
     return None
 
 

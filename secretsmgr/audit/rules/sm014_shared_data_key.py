@@ -21,7 +21,7 @@ def path_order(path: str) -> list[list[str]]:
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Each file that shares a wrapped data key or MAC with an earlier file (path order)."""
     first_seen: dict[str, str] = {}
-    for entry in sorted(ctx.sops_files, key=lambda e: path_order(e.path)):
+    for entry in sorted(ctx.repo.sops_files, key=lambda e: path_order(e.path)):
         sf = entry.sops_file
         if sf is None:
             continue

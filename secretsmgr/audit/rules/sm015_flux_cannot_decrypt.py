@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import (
-    DECRYPT_ANNOTATION,
-    FLUX_MARKERS,
-    AuditContext,
-    SopsEntry,
-    reencrypt_hint,
-)
+from secretsmgr.audit.context import AuditContext, reencrypt_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.repo.inventory import DECRYPT_ANNOTATION, FLUX_MARKERS, SopsEntry
 
 MAX_SIZE = 5 * 1024 * 1024  # kustomize-controller's limit for files it decrypts
 
@@ -20,7 +15,7 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
     """(reason, fix) pairs, in a fixed order."""
     reasons: list[tuple[str, str]] = []
     in_component = [
-        layer.name for layer in ctx.layers.layers if entry.path in layer.component_files
+        layer.name for layer in ctx.repo.layers.layers if entry.path in layer.component_files
     ]
     if in_component:
         reasons.append(
@@ -52,7 +47,9 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
                 reencrypt_hint(entry.path),
             )
         )
-    generator = [layer.name for layer in ctx.layers.layers if entry.path in layer.generator_files]
+    generator = [
+        layer.name for layer in ctx.repo.layers.layers if entry.path in layer.generator_files
+    ]
     if generator and not entry.has_flux_marker:
         marker = FLUX_MARKERS[entry.format].decode()
         reasons.append(
@@ -67,7 +64,7 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """One finding per SOPS file naming every reason Flux will leave it encrypted."""
-    for entry in ctx.sops_files:
+    for entry in ctx.repo.sops_files:
         if entry.sops_file is None:
             continue
         reasons = _reasons(ctx, entry)

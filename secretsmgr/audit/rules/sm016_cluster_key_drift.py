@@ -20,11 +20,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     live = ctx.live_cluster
     assert live is not None  # the engine skips the rule without one
     held = set(live.publics)
-    source = ctx.repo_cluster_key_source
+    source = ctx.repo.repo_cluster_key_source
     shown_held = ", ".join(abbreviate(k) for k in live.publics) or "none"
     if source == SOPS_CONFIG_NAME:
         seen: set[tuple[str, ...]] = set()
-        for entry in ctx.sops_files:
+        for entry in ctx.repo.sops_files:
             rule = entry.creation_rule
             if rule is None:
                 continue
@@ -43,8 +43,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 )
         return
     where = source or SETTINGS_NAME  # .secretsmgr.yaml, or SECRETSMGR_CLUSTER_KEY
-    pending = ctx.rotation_pending
-    for key in ctx.repo_cluster_keys:
+    pending = ctx.repo.rotation_pending
+    for key in ctx.repo.repo_cluster_keys:
         if key in held:
             continue
         if pending is not None and key == pending[1]:
@@ -61,7 +61,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 def precondition(ctx: AuditContext) -> str | None:
     """Nothing to compare when the repository names no cluster key."""
-    return None if ctx.repo_cluster_keys else "the repository names no cluster key"
+    return None if ctx.repo.repo_cluster_keys else "the repository names no cluster key"
 
 
 RULE = Rule(

@@ -10,11 +10,11 @@ from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """One info per SOPS file while ``next_cluster_key`` is set: old+new, old only, new only."""
-    pending = ctx.rotation_pending
+    pending = ctx.repo.rotation_pending
     assert pending is not None
     old, new = pending
     pair = f"{abbreviate(old)} -> {abbreviate(new)}"
-    for entry in ctx.sops_files:
+    for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None:
             continue
@@ -33,7 +33,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 def precondition(ctx: AuditContext) -> str | None:
     """Only while a rotation is under way."""
-    return None if ctx.rotation_pending is not None else "no cluster-key rotation under way"
+    return None if ctx.repo.rotation_pending is not None else "no cluster-key rotation under way"
 
 
 RULE = Rule(

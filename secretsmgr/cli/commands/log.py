@@ -70,9 +70,9 @@ def sops_states(root: Path, skip: str) -> Iterator[tuple[str, str]]:
     The same discovery as the audit (and its SM013), so `log --verify` and `audit` agree;
     files with malformed metadata are audit's SM006, not a changelog question.
     """
-    from secretsmgr.audit.context import build_context
+    from secretsmgr.repo.inventory import load_inventory
 
-    for entry in build_context(root).sops_files:
+    for entry in load_inventory(root).sops_files:
         if entry.sops_file is not None and entry.path != skip:
             yield entry.path, entry.sops_file.metadata.lastmodified
 

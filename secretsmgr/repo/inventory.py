@@ -1,0 +1,410 @@
+"""The repository read once: its files, its SOPS files, its Flux layers and its cluster keys.
+
+``load_inventory`` is the one place that reads a repository for audit and rotation alike. It
+reads every file in scope once, parses YAML/JSON/dotenv only for SOPS candidates (named
+``*.enc.*``/``*.sops.yaml``, or a top-level ``sops`` key in the bytes), and hands each file to
+the detectors its caller passes in (the audit rules own their detectors; this module knows none
+of them). Nothing is decrypted here.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+
+from secretsmgr.errors import FormatError, UsageError
+from secretsmgr.keys.bech32 import is_age_recipient
+from secretsmgr.repo.layers import LayerGraph, find_layers
+from secretsmgr.repo.settings import Settings, load_settings, resolve_cluster_key
+from secretsmgr.repo.snapshot import Snapshot, WorktreeSnapshot
+from secretsmgr.repo.sopsconfig import (
+    SOPS_CONFIG_NAME,
+    CreationRule,
+    SopsConfig,
+    SopsConfigs,
+    all_age_recipients,
+)
+from secretsmgr.sops.document import FileFormat, SopsFile, has_metadata, load, parse_documents
+from secretsmgr.sops.encvalue import is_enc, parse_enc
+from secretsmgr.sops.metadata import SOPS_KEY, parse_metadata
+from secretsmgr.sops.rules import encrypted_leaves
+from secretsmgr.sops.tree import MapNode
+from secretsmgr.sops.tree import Path as KeyPath
+from secretsmgr.sops.values import Comment
+
+NAMED_SOPS_SUFFIXES = (".enc.yaml", ".enc.yml", ".enc.json", ".sops.yaml")
+DECRYPT_ANNOTATION = "kustomize.toolkit.fluxcd.io/decrypt"
+EMPTY_ENV: Mapping[str, str] = MappingProxyType({})
+
+_FORMATS = {".yaml": FileFormat.YAML, ".yml": FileFormat.YAML, ".json": FileFormat.JSON}
+_DOTENV_SUFFIX = ".env"
+# A top-level ``sops`` key (YAML, JSON) or flattened ``sops_`` metadata (dotenv).
+_SOPS_HINT = {
+    FileFormat.YAML: re.compile(rb"^sops:", re.MULTILINE),
+    FileFormat.JSON: re.compile(rb'"sops"\s*:'),
+    FileFormat.DOTENV: re.compile(rb"^sops_(?:mac|version)=", re.MULTILINE),
+}
+# What Flux's kustomize-controller looks for before decrypting a generator or patch file.
+FLUX_MARKERS = {
+    FileFormat.YAML: b"mac: ENC[",
+    FileFormat.JSON: b'"mac": "ENC[',
+    FileFormat.DOTENV: b"sops_mac=ENC[",
+}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SopsEntry:
+    """One SOPS file: named like one, or carrying SOPS metadata.
+
+    ``sops_file`` is None when the file has no metadata (SM002) or when it cannot be read as
+    SOPS (``error`` says why, SM006). Key paths are dotted (``stringData.password``).
+    """
+
+    path: str
+    format: FileFormat
+    size: int
+    named: bool
+    has_metadata: bool
+    sops_file: SopsFile | None = field(default=None, repr=False)
+    error: str | None = None
+    plaintext_leaves: tuple[str, ...] = ()
+    malformed_leaves: tuple[str, ...] = ()
+    bare_documents: tuple[int, ...] = ()
+    decrypt_disabled: bool = False
+    has_flux_marker: bool = True
+    sops_config: str | None = None
+    creation_rule: CreationRule | None = None
+    creation_rule_number: int | None = None
+    text: str = field(default="", repr=False)  # the file as read, for writers (rotation)
+
+    @property
+    def is_valid(self) -> bool:
+        """Whether the file parsed as SOPS (metadata and documents)."""
+        return self.sops_file is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedFile:
+    """One file in scope as a detector sees it: its bytes, and its format when structured."""
+
+    path: str
+    data: bytes = field(repr=False)
+    format: FileFormat | None
+    sops: SopsEntry | None
+
+
+# A detector turns one file into hits (plain data, never a secret value); the audit rules own
+# theirs and pass them in by rule id.
+Detector = Callable[[ScannedFile], Iterable[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveKeys:
+    """The public keys the live cluster's ``sops-age`` Secret holds (read by the caller)."""
+
+    label: str  # "context test: flux-system/sops-age"
+    publics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Inventory:
+    """What a repository holds, as every rule and every writer reads it."""
+
+    root: Path
+    files: tuple[str, ...]
+    all_files: tuple[str, ...]
+    sops_files: tuple[SopsEntry, ...]
+    layers: LayerGraph
+    settings: Settings
+    sops_configs: SopsConfigs = field(repr=False)
+    cluster_keys: tuple[str, ...]
+    cluster_key_source: str | None
+    # The cluster key(s) the repository itself names (env, .secretsmgr.yaml or .sops.yaml),
+    # whatever --cluster-key or --from-cluster say: what SM016 compares with the cluster.
+    repo_cluster_keys: tuple[str, ...] = ()
+    repo_cluster_key_source: str | None = None
+    hits: Mapping[str, tuple[object, ...]] = field(default_factory=dict, repr=False)
+
+    @property
+    def sops_config(self) -> SopsConfig | None:
+        """The `.sops.yaml` for files with none of their own (root, or above the root)."""
+        return self.sops_configs.fallback()
+
+    @property
+    def has_sops_config(self) -> bool:
+        """Whether any `.sops.yaml` governs the repository."""
+        return bool(self.sops_configs.all_loaded())
+
+    @property
+    def rotation_pending(self) -> tuple[str, str] | None:
+        """(old, new) while a cluster-key rotation is under way, else None."""
+        s = self.settings
+        if s.cluster_key is not None and s.next_cluster_key is not None:
+            return s.cluster_key, s.next_cluster_key
+        return None
+
+    def layers_of(self, path: str) -> tuple[str, ...]:
+        """Names of the layers reaching ``path``, in dependsOn order."""
+        return self.layers.layers_of(path)
+
+    def cluster_keys_for(self, entry: SopsEntry) -> tuple[str, ...]:
+        """The cluster keys expected on ``entry``.
+
+        From ``.sops.yaml`` (the last source in the contract's chain) that is the age recipients
+        of the file's own creation rule; from any other source, the same keys for every file.
+        """
+        if self.cluster_key_source == SOPS_CONFIG_NAME:
+            rule = entry.creation_rule
+            return all_age_recipients(rule) if rule is not None else ()
+        return self.cluster_keys
+
+    def expected_recipients(self, entry: SopsEntry) -> frozenset[str]:
+        """Recipients that raise no SM005: cluster key(s), the next one, allowed recipients."""
+        keys = set(self.cluster_keys_for(entry)) | set(self.settings.allowed_recipients)
+        if self.settings.next_cluster_key is not None:
+            keys.add(self.settings.next_cluster_key)
+        return frozenset(keys)
+
+    def hits_of(self, detector: str) -> tuple[object, ...]:
+        """What the detector registered as ``detector`` found, in file order."""
+        return self.hits.get(detector, ())
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def is_named_sops(path: str) -> bool:
+    """Whether the file name says SOPS (``*.enc.yaml`` …), never ``.sops.yaml`` itself."""
+    name = posixpath.basename(path)
+    return name != SOPS_CONFIG_NAME and name.endswith(NAMED_SOPS_SUFFIXES)
+
+
+def structured_format(path: str) -> FileFormat | None:
+    """The store of a YAML/JSON/dotenv file by extension, or None for anything else."""
+    name = posixpath.basename(path).lower()
+    if name.endswith(_DOTENV_SUFFIX):
+        return FileFormat.DOTENV
+    return _FORMATS.get(posixpath.splitext(name)[1])
+
+
+def dotted(path: KeyPath) -> str | None:
+    """A key path as ``a.b.c``; None for the top level."""
+    return ".".join(path) if path else None
+
+
+def _decrypt_disabled(tree: MapNode) -> bool:
+    meta = tree.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, MapNode) else None
+    value = annotations.get(DECRYPT_ANNOTATION) if isinstance(annotations, MapNode) else None
+    return isinstance(value, str) and value.strip().lower() == "disabled"
+
+
+def _scan_leaves(sf: SopsFile) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Dotted paths of values the file's own rule encrypts that are plain (SM003) or broken ENC."""
+    plain: dict[str, None] = {}
+    broken: dict[str, None] = {}
+    rule = sf.metadata.rule
+    for tree in sf.docs:
+        for path, leaf in encrypted_leaves(tree, rule):
+            if isinstance(leaf, Comment):
+                if is_enc(leaf.text):
+                    try:
+                        parse_enc(leaf.text)
+                    except FormatError:
+                        broken[dotted(path) or "(top level)"] = None
+                continue
+            if leaf is None or leaf == "":
+                continue  # sops leaves empty strings and nulls as they are
+            if isinstance(leaf, str) and leaf.startswith("ENC["):
+                try:
+                    parse_enc(leaf)
+                except FormatError:
+                    broken[dotted(path) or "(top level)"] = None
+            else:
+                plain[dotted(path) or "(top level)"] = None
+    return tuple(plain), tuple(broken)
+
+
+def read_sops_entry(
+    path: str,
+    data: bytes,
+    fmt: FileFormat,
+    rule: tuple[str | None, CreationRule | None, int | None] = (None, None, None),
+) -> SopsEntry | None:
+    """A SOPS entry for a YAML/JSON/dotenv file, or None when it is not a SOPS file.
+
+    ``rule`` is (config label, creation rule, rule number) from the governing `.sops.yaml`.
+    """
+    named = is_named_sops(path)
+    base = SopsEntry(
+        path=path,
+        format=fmt,
+        size=len(data),
+        named=named,
+        has_metadata=False,
+        has_flux_marker=FLUX_MARKERS[fmt] in data,
+        sops_config=rule[0],
+        creation_rule=rule[1],
+        creation_rule_number=rule[2],
+    )
+    try:
+        text = data.decode("utf-8")
+        docs = parse_documents(text, fmt)
+    except UnicodeDecodeError:
+        return replace(base, error="not valid UTF-8") if named else None
+    except FormatError as exc:
+        return replace(base, error=exc.message) if named else None
+    first = docs[0] if docs else None
+    if not has_metadata(docs, fmt):
+        if not named:
+            return None
+        if fmt is FileFormat.DOTENV or not (isinstance(first, MapNode) and first.has(SOPS_KEY)):
+            return base  # no metadata at all: SM002
+    try:
+        if fmt is FileFormat.DOTENV:
+            sf = load(text, fmt)
+            bare: list[int] = []
+        else:
+            assert isinstance(first, MapNode)
+            metadata = parse_metadata(first.get(SOPS_KEY))
+            trees: list[MapNode] = []
+            bare = []
+            for number, doc in enumerate(docs, start=1):
+                if doc is None:
+                    continue
+                if not isinstance(doc, MapNode):
+                    raise FormatError("the top level of every document must be a mapping")
+                if number > 1 and not doc.has(SOPS_KEY):
+                    bare.append(number)
+                trees.append(doc.without(SOPS_KEY))
+            sf = SopsFile(fmt, trees, metadata)
+        plain, broken = _scan_leaves(sf)
+    except FormatError as exc:
+        return replace(base, has_metadata=True, error=exc.message)
+    return replace(
+        base,
+        text=text,
+        has_metadata=True,
+        sops_file=sf,
+        plaintext_leaves=plain,
+        malformed_leaves=broken,
+        bare_documents=tuple(bare),
+        decrypt_disabled=any(_decrypt_disabled(t) for t in sf.docs),
+    )
+
+
+def scoped_files(root: Path, files: Sequence[str], all_files: Sequence[str]) -> tuple[str, ...]:
+    """Repo-relative paths for the files a user named: a folder means every repo file below it;
+    a path that does not exist is a usage error (a gate must not pass on a typo)."""
+    out: dict[str, None] = {}
+    resolved_root = root.resolve()
+    for name in files:
+        p = Path(name)
+        full = p if p.is_absolute() else root / p  # relative names are repo-relative
+        try:
+            p = full.resolve().relative_to(resolved_root)
+        except ValueError as exc:
+            raise UsageError(f"{name} is outside the repository {root}") from exc
+        rel = posixpath.normpath(p.as_posix())
+        if rel.startswith("../"):
+            raise UsageError(f"{name} is outside the repository {root}")
+        if full.is_dir():
+            prefix = "" if rel == "." else rel + "/"
+            out.update(dict.fromkeys(f for f in all_files if f.startswith(prefix)))
+        elif full.exists():
+            out[rel] = None
+        else:
+            raise UsageError(f"{name}: no such file")
+    return tuple(sorted(out))
+
+
+# --------------------------------------------------------------------------------- building
+
+
+def _resolve_keys(
+    configs: SopsConfigs,
+    settings: Settings,
+    env: Mapping[str, str],
+    cluster_key_cli: str | None,
+    live_keys: LiveKeys | None,
+) -> tuple[tuple[str, ...], str | None, tuple[str, ...], str | None]:
+    """(keys, source) in force, and (keys, source) the repository itself names."""
+    # ssh-ed25519 recipients are valid for sops but are no cluster key candidates
+    candidates = tuple(k for k in configs.age_recipients() if is_age_recipient(k))
+    repo_resolved = resolve_cluster_key(None, env, settings, candidates)
+    repo_keys, repo_source = repo_resolved if repo_resolved is not None else ((), None)
+    if cluster_key_cli is not None and cluster_key_cli.strip():
+        resolved = resolve_cluster_key(cluster_key_cli, env, settings, candidates)
+        keys, source = resolved if resolved is not None else ((), None)
+    elif live_keys is not None:
+        keys, source = live_keys.publics, f"cluster ({live_keys.label})"
+    else:
+        keys, source = repo_keys, repo_source
+    return keys, source, repo_keys, repo_source
+
+
+def load_inventory(
+    root: Path,
+    *,
+    files: Sequence[str] | None = None,
+    cluster_key_cli: str | None = None,
+    env: Mapping[str, str] = EMPTY_ENV,
+    live_keys: LiveKeys | None = None,
+    detectors: Mapping[str, Detector] = MappingProxyType({}),
+    snapshot: Snapshot | None = None,
+) -> Inventory:
+    """Read the repository at ``root`` once.
+
+    ``files`` (repo-relative or absolute paths, as pre-commit passes them) limits which files
+    are scanned; layers and `.sops.yaml` rules always come from the whole repository.
+    """
+    root = Path(root)
+    snap = snapshot if snapshot is not None else WorktreeSnapshot(root)
+    all_files = snap.paths
+    scope = scoped_files(root, files, all_files) if files is not None else all_files
+    settings = load_settings(root)
+    layers = find_layers(snap)
+    configs = SopsConfigs(snap)
+
+    entries: list[SopsEntry] = []
+    hits: dict[str, list[object]] = {name: [] for name in detectors}
+    for rel in scope:
+        try:
+            data = snap.read(rel)
+        except OSError:
+            continue  # deleted, a folder, unreadable: nothing to audit
+        fmt = structured_format(rel)
+        named = is_named_sops(rel)
+        entry: SopsEntry | None = None
+        if fmt is not None or named:
+            fmt = fmt or FileFormat.YAML
+            if named or _SOPS_HINT[fmt].search(data):
+                entry = read_sops_entry(rel, data, fmt, configs.rule_for(rel))
+                if entry is not None:
+                    entries.append(entry)
+        if detectors:
+            scanned = ScannedFile(rel, data, fmt, entry)
+            for name, detect in detectors.items():
+                hits[name].extend(detect(scanned))
+
+    keys, source, repo_keys, repo_source = _resolve_keys(
+        configs, settings, env, cluster_key_cli, live_keys
+    )
+    return Inventory(
+        root=root,
+        files=scope,
+        all_files=all_files,
+        sops_files=tuple(entries),
+        layers=layers,
+        settings=settings,
+        sops_configs=configs,
+        cluster_keys=keys,
+        cluster_key_source=source,
+        repo_cluster_keys=repo_keys,
+        repo_cluster_key_source=repo_source,
+        hits=MappingProxyType({name: tuple(found) for name, found in hits.items()}),
+    )
