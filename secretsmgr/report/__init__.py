@@ -31,7 +31,8 @@ def render(
     """Render ``report`` as ``fmt``.
 
     ``color``, ``fail_on`` and ``verbose`` (list layers without SOPS files) only shape text;
-    ``short`` picks the one-line-per-finding ``check`` view of text; ``rules`` (default: the registry) fills SARIF's ``driver.rules``.
+    ``short`` picks the one-line-per-finding ``check`` view of text; ``rules`` (default: the
+    registry) fills SARIF's ``driver.rules``.
     """
     match fmt:
         case OutputFormat.TEXT:
