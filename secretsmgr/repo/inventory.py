@@ -267,7 +267,7 @@ def _scan_leaves(sf: SopsFile) -> tuple[tuple[str, ...], tuple[str, ...]]:
                     parse_enc(leaf)
                 except FormatError:
                     broken[dotted(path) or "(top level)"] = None
-            else:
+            elif not is_placeholder(leaf):
                 plain[dotted(path) or "(top level)"] = None
     return tuple(plain), tuple(broken)
 

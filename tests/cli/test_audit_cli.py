@@ -94,7 +94,7 @@ def test_audit_broken_text(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["--repo", str(BROKEN), "audit", *PIN], capsys)
     assert (code, err) == (1, "")
     lines = out.splitlines()
-    assert lines[0].startswith("secretsmgr audit — 5 layers, 13 SOPS files, ")
+    assert lines[0].startswith("secretsmgr audit — 5 layers, 14 SOPS files, ")
     assert (
         "databases  (gitops/apps/databases, decryption sops/sops-age, dependsOn infrastructure)"
         in lines
