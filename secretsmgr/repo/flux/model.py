@@ -499,7 +499,9 @@ class _Model:
             result = self.build(art, folder, None)
             if ks.origin in result.uses:
                 name = cluster_name(folder, ks.name)
-                found.append(_Root(ks, name, folder, ks.origin, bootstrap=ks.source))
+                found.append(
+                    _Root(self._as_built(ks, result), name, folder, ks.origin, bootstrap=ks.source)
+                )
         for fi in self.scan.instances:
             if fi.sync_path is None or fi.sync_kind is None:
                 continue
@@ -531,6 +533,18 @@ class _Model:
         if not found:
             found = self._implicit_roots()
         return self._unique_names(found)
+
+    @staticmethod
+    def _as_built(ks: FluxKustomization, result: BuildResult) -> FluxKustomization:
+        """A bootstrap Kustomization as its own build renders it: the kustomization.yaml next to
+        it often patches it (``spec.decryption`` added to ``flux-system`` is common)."""
+        for obj in result.objects:
+            if obj.origin != ks.origin or not is_flux_kustomization(obj.doc):
+                continue
+            built = parse_kustomization(obj.doc, obj.origin)
+            if built is not None and built.name == ks.name:
+                return built
+        return ks
 
     def _with_settings(self, found: list[_Root]) -> list[_Root]:
         if not self.settings_clusters:
