@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
@@ -31,6 +32,7 @@ class PlaintextSecret:
     path: str
     key_path: str
     secret: str
+    document: int = 1  # 1-based, in the file
 
 
 def _is_plaintext_value(value: object) -> bool:
@@ -52,7 +54,7 @@ def find_plaintext_secrets(path: str, text: str, fmt: FileFormat) -> list[Plaint
     except (FormatError, ValueError, RecursionError):
         return []  # not a manifest we can read (templates, fragments): nothing to say
     found: list[PlaintextSecret] = []
-    for raw in docs:
+    for number, raw in enumerate(docs, start=1):
         if not isinstance(raw, dict):
             continue
         doc = cast(dict[str, object], raw)
@@ -68,7 +70,7 @@ def find_plaintext_secrets(path: str, text: str, fmt: FileFormat) -> list[Plaint
                 continue
             for key, value in cast(dict[object, object], values).items():
                 if _is_plaintext_value(value):
-                    found.append(PlaintextSecret(path, f"{section}.{key}", label))
+                    found.append(PlaintextSecret(path, f"{section}.{key}", label, number))
     return found
 
 
@@ -87,15 +89,19 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    """One finding per plaintext ``data``/``stringData`` key; the value is never shown."""
-    for hit in ctx.repo.hits_of(RULE.id):
-        assert isinstance(hit, PlaintextSecret)
+    """One finding per plaintext ``data``/``stringData`` value of every Secret document; the
+    value is never shown. Two documents with the same key path each get their own finding."""
+    hits = [h for h in ctx.repo.hits_of(RULE.id) if isinstance(h, PlaintextSecret)]
+    counts = Counter((h.path, h.key_path) for h in hits)
+    repeated = {where for where, n in counts.items() if n > 1}
+    for hit in hits:
         yield RULE.finding(
             hit.path,
             f"Secret {hit.secret} holds a plaintext value at {hit.key_path} "
             "and the file has no SOPS metadata",
             key_path=hit.key_path,
             fix=f"secretsmgr encrypt -i {hit.path}",
+            document=hit.document if (hit.path, hit.key_path) in repeated else None,
         )
 
 

@@ -590,20 +590,24 @@ class _Model:
     def _implicit_roots(self) -> list[_Root]:
         """No root in the repository: the Flux Kustomizations nothing else reaches."""
         reached: set[str] = set()
-        builds: list[tuple[FluxKustomization, BuildResult]] = []
+        folders: list[str] = []
         for ks in self.scan.kustomizations:
             art, _ = self.source_of(ks, _Root(ks, None, None, ks.origin))
-            if art is None:
-                builds.append((ks, BuildResult()))
-                continue
-            folder = art.resolve(normalize_spec_path(ks.path))
-            if folder is None:
-                builds.append((ks, BuildResult()))
+            folder = art.resolve(normalize_spec_path(ks.path)) if art is not None else None
+            if art is None or folder is None:
                 continue
             result = self.build(art, folder, ks)
-            builds.append((ks, result))
             reached.update(p for p in result.uses if p != ks.origin)
-        tops = [ks for ks in self.scan.kustomizations if ks.origin not in reached]
+            if folder != ".":
+                folders.append(folder)
+        # A Kustomization whose file lies inside another one's path, yet which that build does
+        # not read, is one its parent no longer lists (commented out): nothing applies it.
+        tops = [
+            ks
+            for ks in self.scan.kustomizations
+            if ks.origin not in reached
+            and not any(ks.origin.startswith(f + "/") for f in folders)
+        ]
         keys = [(ks.namespace, ks.name) for ks in tops]
         clash = len(set(keys)) < len(keys)
         roots = []
