@@ -228,12 +228,12 @@ def test_unknown_command_and_bad_flags_exit_2(capsys: pytest.CaptureFixture[str]
 def test_internal_errors_exit_3_without_traceback(
     repo: Path, key_env: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import secretsmgr.fileops as fileops
+    import secretsmgr.fileops.files as files
 
     def boom(*_a: object, **_k: object) -> str:
         raise RuntimeError(SECRET_VALUE)
 
-    monkeypatch.setattr(fileops, "decrypt_text", boom)
+    monkeypatch.setattr(files, "decrypt_text", boom)
     code, _, err = run(["decrypt", str(repo / "secrets" / "db.enc.yaml")], capsys)
     assert code == 3
     assert err.startswith("secretsmgr: internal error: RuntimeError")
