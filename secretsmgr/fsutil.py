@@ -104,13 +104,12 @@ def _private_memory_folder(candidate: str) -> bool:
     )
 
 
-def memory_dir(env: Mapping[str, str]) -> Path:
+def memory_dir(env: Mapping[str, str], shm: str = "/dev/shm") -> Path:
     """A memory-backed folder for plaintext scratch files.
 
     ``/dev/shm`` when it is a writable tmpfs; else ``$XDG_RUNTIME_DIR`` when it is a tmpfs
     owned by this user with mode 0700. Never a folder on disk.
     """
-    shm = "/dev/shm"
     if (
         os.path.isdir(shm)
         and os.access(shm, os.W_OK | os.X_OK)
