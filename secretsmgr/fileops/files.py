@@ -99,12 +99,13 @@ def encrypt_file(
     """Encrypt ``file``: over itself, to ``output``, or (returned) for stdout."""
     if in_place and output is not None:
         raise UsageError("-i and -o cannot be used together")
+    target = file if in_place else output
+    if target is not None:
+        check_write_target(root, target)
     as_path = filename_override or file
     policy = policy_for(root, as_path, age)
-    target = file if in_place else output
     if target is None:
         return _encrypt(file, read_text(file), as_path, policy).text
-    check_write_target(root, target)
     with locked(root, target):
         written = _encrypt(file, read_text(file), as_path, policy)
         before = "" if in_place else _sops_text(target)  # a plaintext is never hashed
