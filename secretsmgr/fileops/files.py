@@ -305,7 +305,7 @@ def _check_set(fmt: FileFormat, doc: MapNode, path: keypath.KeyPath, value: Node
         )
 
 
-def _in_plaintext(node: Node | object) -> bool:
+def _in_plaintext(node: Node | keypath.MISSING_TYPE) -> bool:
     """Whether a sealed subtree holds a value sops left unencrypted (null and "" never are)."""
     return any(
         leaf is not None and not (isinstance(leaf, str) and (leaf == "" or leaf.startswith(ENC)))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from secretsmgr.errors import UsageError
 from secretsmgr.sops.tree import MapNode, Node, SeqNode
-from secretsmgr.sops.values import Comment
+from secretsmgr.sops.values import Comment, Scalar
 
 Key = str | int
 KeyPath = tuple[Key, ...]
@@ -161,7 +161,7 @@ def get(root: Node, path: Sequence[Key]) -> Node | _Missing:
     return node
 
 
-def scalar_leaves(node: Node | object) -> Iterator[Node]:
+def scalar_leaves(node: Node | _Missing) -> Iterator[Scalar]:
     """Every value below ``node`` that is not a mapping or list (nothing for ``MISSING``)."""
     if isinstance(node, MapNode):
         for item in node.items:
@@ -172,7 +172,7 @@ def scalar_leaves(node: Node | object) -> Iterator[Node]:
             if not isinstance(entry, Comment):
                 yield from scalar_leaves(entry)
     elif not isinstance(node, _Missing):
-        yield node  # type: ignore[misc]  # a scalar, narrowed by the branches above
+        yield node
 
 
 def _build(path: Sequence[Key], value: Node) -> Node:
