@@ -12,8 +12,8 @@ from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Need, R
 from secretsmgr.audit.registry import RULES
 from secretsmgr.errors import UsageError
 from secretsmgr.keys.protocols import Identity
+from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.inventory import EMPTY_ENV, Detector, LiveKeys, load_inventory
-from secretsmgr.repo.layers import Layer
 
 NO_CLUSTER_KEY = "no cluster key known"
 NO_IDENTITY = "no identity (use --verify-mac with a key)"

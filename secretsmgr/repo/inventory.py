@@ -18,7 +18,7 @@ from types import MappingProxyType
 
 from secretsmgr.errors import FormatError, UsageError
 from secretsmgr.keys.bech32 import is_age_recipient
-from secretsmgr.repo.layers import LayerGraph, find_layers
+from secretsmgr.repo.flux import LayerGraph, find_layers
 from secretsmgr.repo.settings import Settings, load_settings, resolve_cluster_key
 from secretsmgr.repo.snapshot import Snapshot, WorktreeSnapshot
 from secretsmgr.repo.sopsconfig import (
@@ -367,7 +367,7 @@ def load_inventory(
     all_files = snap.paths
     scope = scoped_files(root, files, all_files) if files is not None else all_files
     settings = load_settings(root)
-    layers = find_layers(snap)
+    layers = find_layers(snap, settings.clusters, dict(settings.sources))
     configs = SopsConfigs(snap)
 
     entries: list[SopsEntry] = []
