@@ -22,7 +22,13 @@ from secretsmgr.errors import (
 )
 from secretsmgr.fileops import keypath
 from secretsmgr.fileops.editor import EditorFn
-from secretsmgr.fileops.target import check_write_target, locked, write_output
+from secretsmgr.fileops.target import (
+    check_write_target,
+    is_special_output,
+    locked,
+    write_output,
+    write_special,
+)
 from secretsmgr.fileops.text import (
     EncryptPolicy,
     Written,
@@ -100,12 +106,17 @@ def encrypt_file(
     if in_place and output is not None:
         raise UsageError("-i and -o cannot be used together")
     target = file if in_place else output
-    if target is not None:
+    special = output is not None and is_special_output(output)
+    if target is not None and not special:
         check_write_target(root, target)
     as_path = filename_override or file
     policy = policy_for(root, as_path, age)
-    if target is None:
-        return _encrypt(file, read_text(file), as_path, policy).text
+    if target is None or special:
+        text = _encrypt(file, read_text(file), as_path, policy).text
+        if target is None:
+            return text
+        write_special(target, text)
+        return None
     with locked(root, target):
         written = _encrypt(file, read_text(file), as_path, policy)
         before = "" if in_place else _sops_text(target)  # a plaintext is never hashed

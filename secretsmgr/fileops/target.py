@@ -101,13 +101,13 @@ def _is_special(path: Path) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
 
 
-def write_output(root: Path | None, path: Path, text: str) -> None:
-    """Write plaintext the user asked for to ``path``.
+def is_special_output(path: Path) -> bool:
+    """Whether ``path`` is a descriptor alias, a FIFO or a character device (written into)."""
+    return _descriptor(path) is not None or _is_special(path)
 
-    A descriptor alias (``/dev/stdout``, ``/dev/fd/3``) is written through the descriptor this
-    process already holds; a FIFO or character device is opened and written into; anything
-    else is a regular file, written atomically with mode 0600 (a symlink is refused).
-    """
+
+def write_special(path: Path, text: str) -> None:
+    """Write into a descriptor alias, FIFO or character device, never replacing it."""
     data = text.encode("utf-8")
     fd = _descriptor(path)
     try:
@@ -116,16 +116,26 @@ def write_output(root: Path | None, path: Path, text: str) -> None:
                 (sys.stdout if fd == 1 else sys.stderr).flush()
             _write_fd(fd, data)
             return
-        if _is_special(path):
-            handle = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NOCTTY)
-            try:
-                _write_fd(handle, data)
-            finally:
-                os.close(handle)
-            return
+        handle = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NOCTTY)
+        try:
+            _write_fd(handle, data)
+        finally:
+            os.close(handle)
     except BrokenPipeError:
         raise
     except OSError as exc:
         raise InputFileError(f"{path}: cannot write ({exc.strerror})") from exc
+
+
+def write_output(root: Path | None, path: Path, text: str) -> None:
+    """Write plaintext the user asked for to ``path``.
+
+    A descriptor alias (``/dev/stdout``, ``/dev/fd/3``) is written through the descriptor this
+    process already holds; a FIFO or character device is opened and written into; anything
+    else is a regular file, written atomically with mode 0600 (a symlink is refused).
+    """
+    if is_special_output(path):
+        write_special(path, text)
+        return
     check_write_target(root, path)
     write_atomic(path, text, mode=0o600)

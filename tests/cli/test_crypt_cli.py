@@ -451,6 +451,23 @@ def test_decrypt_to_dev_stdout_writes_to_the_real_stdout(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_encrypt_into_a_fifo_and_dev_null(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = repo / "secrets" / "db.enc.yaml"
+    fifo = tmp_path / "enc.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    thread = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    thread.start()
+    assert run(["encrypt", "-o", str(fifo), str(plain)], capsys) == (0, "", "")
+    thread.join(timeout=30)
+    assert b"mac: ENC[AES256_GCM," in received[0] and SECRET_VALUE.encode() not in received[0]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert run(["encrypt", "-o", "/dev/null", str(plain)], capsys) == (0, "", "")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
 def test_decrypt_to_a_symlink_is_refused_and_the_link_kept(
     encrypted: Path, key_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
