@@ -246,7 +246,8 @@ def edit_file(
             if current == original:
                 written = reseal(decrypted, docs, indent)
                 write_atomic(file, written.text)
-                record(file, "edit", text, written, ())
+                changed = tuple(_shown(c.path) for c in keypath.diff(decrypted.docs, docs))
+                record(file, "edit", text, written, changed)
                 return EditOutcome.SAVED
         changes = keypath.diff(decrypted.docs, docs)
         shown = [_shown(c.path) for c in changes]

@@ -165,6 +165,10 @@ def test_an_edit_left_open_cannot_undo_a_rotation(tmp_path: Path) -> None:
         json.loads(line) for line in (repo / "secrets-changelog.jsonl").read_text().splitlines()
     ]
     assert [e["action"] for e in entries[-2:]] == ["rotate", "edit"]
+    assert entries[-1]["files"][0]["key_paths"] == [
+        "stringData.redis-password",
+        "stringData.redis-user",
+    ]
     check = subprocess.run(
         [sys.executable, "-m", "secretsmgr", "--repo", str(repo), "log", "--verify"],
         env=env,
