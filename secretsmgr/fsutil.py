@@ -43,6 +43,14 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
     if path.is_dir():
         raise InputFileError(f"{path}: is a directory")
     try:
+        existing = path.lstat().st_mode
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and not (stat.S_ISREG(existing) or stat.S_ISLNK(existing)):
+        # a FIFO, device or socket: os.replace would swap it for a regular file (as root,
+        # even /dev/null); callers that may write into one use fileops.write_special
+        raise InputFileError(f"{path}: not a regular file")
+    try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise InputFileError(f"{path}: cannot write ({exc.strerror})") from exc

@@ -605,8 +605,7 @@ class _Model:
         tops = [
             ks
             for ks in self.scan.kustomizations
-            if ks.origin not in reached
-            and not any(ks.origin.startswith(f + "/") for f in folders)
+            if ks.origin not in reached and not any(ks.origin.startswith(f + "/") for f in folders)
         ]
         keys = [(ks.namespace, ks.name) for ks in tops]
         clash = len(set(keys)) < len(keys)
