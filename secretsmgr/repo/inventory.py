@@ -113,6 +113,14 @@ Detector = Callable[[ScannedFile], Iterable[object]]
 
 
 @dataclass(frozen=True, slots=True)
+class SymlinkedFile:
+    """A SOPS file that is a symbolic link: Flux never deploys it, writers refuse it."""
+
+    path: str
+    target: str | None  # repo-relative when inside the repository, None when it leaves it
+
+
+@dataclass(frozen=True, slots=True)
 class ExpectedKeys:
     """The keys one cluster decrypts a file with (any one of them suffices)."""
 
@@ -147,6 +155,7 @@ class Inventory:
     repo_cluster_keys: tuple[str, ...] = ()
     repo_cluster_key_source: str | None = None
     hits: Mapping[str, tuple[object, ...]] = field(default_factory=dict, repr=False)
+    symlinks: tuple[SymlinkedFile, ...] = ()
 
     @property
     def sops_config(self) -> SopsConfig | None:
@@ -439,8 +448,14 @@ def load_inventory(
     configs = SopsConfigs(snap)
 
     entries: list[SopsEntry] = []
+    links: list[SymlinkedFile] = []
     hits: dict[str, list[object]] = {name: [] for name in detectors}
     for rel in scope:
+        if rel in snap.links:
+            link = _symlinked(snap, rel)
+            if link is not None:
+                links.append(link)
+            continue  # its target, when inside the repository, is judged as itself
         try:
             data = snap.read(rel)
         except OSError:
@@ -475,4 +490,23 @@ def load_inventory(
         repo_cluster_keys=repo_keys,
         repo_cluster_key_source=repo_source,
         hits=MappingProxyType({name: tuple(found) for name, found in hits.items()}),
+        symlinks=tuple(links),
     )
+
+
+def _symlinked(snap: Snapshot, rel: str) -> SymlinkedFile | None:
+    """The link ``rel`` when it is a SOPS file (by name, or its target inside the repository
+    carries SOPS metadata); a target outside the repository is never read."""
+    target = snap.link_target(rel)
+    if is_named_sops(rel):
+        return SymlinkedFile(rel, target)
+    if target is None:
+        return None
+    fmt = structured_format(target)
+    try:
+        data = snap.read(rel)
+    except OSError:
+        return None
+    if fmt is not None and _SOPS_HINT[fmt].search(data):
+        return SymlinkedFile(rel, target)
+    return None

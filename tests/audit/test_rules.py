@@ -794,7 +794,19 @@ CASES = [
     ),
     Case("SM015-big-hit", sm015_big_hit, {("SM015", "apps/big.enc.yaml")}),
     Case("SM015-miss", sm015_miss, set()),
+    Case(
+        "SM021-hit",
+        lambda root: sm021(root, "apps/alias.enc.yaml"),
+        {("SM021", "apps/alias.enc.yaml")},
+    ),
+    Case("SM021-miss", lambda root: sm021(root, "apps/alias.md"), set()),
 ]
+
+
+def sm021(root: Path, link: str) -> None:
+    standard_repo(root, {"apps/db.enc.yaml": enc(secret("db")), "apps/readme.md": "# db\n"})
+    target = "db.enc.yaml" if link.endswith(".enc.yaml") else "readme.md"
+    (root / link).symlink_to(target)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

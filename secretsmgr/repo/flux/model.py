@@ -405,7 +405,10 @@ class _Model:
         clusters: Sequence[ClusterSpec],
         sources: Mapping[str, str],
     ) -> None:
-        self.repo = RepoFiles(snapshot.paths, snapshot.read)
+        # source-controller never archives a symbolic link: Flux does not see them
+        self.repo = RepoFiles(
+            [p for p in snapshot.paths if p not in snapshot.links], snapshot.read
+        )
         self.settings_clusters = clusters
         self.mapped = dict(sources)
         self.scan = _scan(self.repo)
