@@ -406,9 +406,7 @@ class _Model:
         sources: Mapping[str, str],
     ) -> None:
         # source-controller never archives a symbolic link: Flux does not see them
-        self.repo = RepoFiles(
-            [p for p in snapshot.paths if p not in snapshot.links], snapshot.read
-        )
+        self.repo = RepoFiles([p for p in snapshot.paths if p not in snapshot.links], snapshot.read)
         self.settings_clusters = clusters
         self.mapped = dict(sources)
         self.scan = _scan(self.repo)
