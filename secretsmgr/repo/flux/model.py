@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from secretsmgr.errors import ConfigError, FormatError
+from secretsmgr.repo import git
 from secretsmgr.repo.flux.build import (
     MANIFEST_SUFFIXES,
     Artifact,
@@ -413,6 +414,13 @@ class _Model:
         self.variables = _Variables(self.repo)
         self.notes: list[str] = []
         self._artifacts: dict[tuple[str, str], Artifact] = {}
+        self.root = snapshot.root
+        self._roots: list[_Root] = []
+        self._own_urls: set[str] | None = None
+        self.layers: list[Layer] = []
+        self.clusters: dict[str | None, Cluster] = {}
+        self._seen: set[tuple[str | None, str, str]] = set()
+        self._defined: set[tuple[str, str]] = set()  # (origin, name) of every live layer
         self._builds: dict[tuple[object, ...], BuildResult] = {}
 
     # -------------------------------------------------------------- artifacts
@@ -478,10 +486,22 @@ class _Model:
         if definition is None:
             # no definition in the repository: only the implicit cluster takes it as this one
             return (self.artifact("", None), label) if bootstrap is None else (None, label)
-        own = self.scan.source(bootstrap, root.origin) if bootstrap else None
-        if own is not None and normalize_url(own.url) == normalize_url(definition.url):
+        if normalize_url(definition.url) in self.own_urls():
             return self.artifact("", definition.ignore), label
         return None, label
+
+    def own_urls(self) -> set[str]:
+        """URLs that mean this checkout: every bootstrap source's, and git's ``origin`` remote."""
+        if self._own_urls is None:
+            urls = {
+                normalize_url(src.url)
+                for root in self._roots
+                if root.bootstrap is not None
+                for src in self.scan.sources.get(root.bootstrap, ())
+            }
+            urls.add(normalize_url(git.remote_url(self.root)))
+            self._own_urls = {u for u in urls if u}
+        return self._own_urls
 
     # -------------------------------------------------------------- roots
     def roots(self) -> list[_Root]:
@@ -530,10 +550,8 @@ class _Model:
             if boot is not None:
                 self.scan.add_source(Source(ref, fi.sync_url, None, fi.origin))
             found.append(_Root(ks, name, folder, fi.origin, bootstrap=boot))
-        found = self._with_settings(found)
-        if not found:
-            found = self._implicit_roots()
-        return self._unique_names(found)
+        self._roots = self._unique_names(self._with_settings(found))
+        return self._roots
 
     @staticmethod
     def _as_built(ks: FluxKustomization, result: BuildResult) -> FluxKustomization:
@@ -588,11 +606,26 @@ class _Model:
         out += [r for r in found if r.origin not in named]
         return out
 
-    def _implicit_roots(self) -> list[_Root]:
-        """No root in the repository: the Flux Kustomizations nothing else reaches."""
-        reached: set[str] = set()
-        folders: list[str] = []
-        for ks in self.scan.kustomizations:
+    def implicit_roots(self, live: Sequence[Layer], named: bool) -> list[_Root]:
+        """Flux Kustomizations no cluster root reaches, and nothing else reaches either: roots
+        of their own (a repository without a bootstrap in it, a manually applied kustomization).
+
+        One whose file lies inside another one's path, yet which that build does not read, is
+        one its parent no longer lists (commented out): nothing applies it. With ``named`` (the
+        repository has other clusters) each such root is a cluster named after its folder.
+        """
+        done = {(x.source, x.name) for x in live}
+        # the same Kustomization (name and path) defined twice: a template or a backup copy
+        copies = {(x.name, x.path) for x in live}
+        reached = {p for x in live for p in x.files}
+        folders = [x.path for x in live if x.path not in ("", ".")]
+        candidates = [
+            ks
+            for ks in self.scan.kustomizations
+            if (ks.origin, ks.name) not in done
+            and (ks.name, normalize_spec_path(ks.path)) not in copies
+        ]
+        for ks in candidates:
             art, _ = self.source_of(ks, _Root(ks, None, None, ks.origin))
             folder = art.resolve(normalize_spec_path(ks.path)) if art is not None else None
             if art is None or folder is None:
@@ -601,11 +634,9 @@ class _Model:
             reached.update(p for p in result.uses if p != ks.origin)
             if folder != ".":
                 folders.append(folder)
-        # A Kustomization whose file lies inside another one's path, yet which that build does
-        # not read, is one its parent no longer lists (commented out): nothing applies it.
         tops = [
             ks
-            for ks in self.scan.kustomizations
+            for ks in candidates
             if ks.origin not in reached and not any(ks.origin.startswith(f + "/") for f in folders)
         ]
         keys = [(ks.namespace, ks.name) for ks in tops]
@@ -613,9 +644,9 @@ class _Model:
         roots = []
         for ks in tops:
             cluster = None
-            if clash:
+            if named or clash:
                 folder = posixpath.dirname(ks.origin)
-                cluster = posixpath.basename(folder) or folder or "."
+                cluster = cluster_name(folder, posixpath.basename(folder) or ".")
             roots.append(_Root(ks, cluster, None, ks.origin))
         return roots
 
@@ -630,12 +661,9 @@ class _Model:
         return roots
 
     # -------------------------------------------------------------- layers
-    def layers_from(self, roots: Sequence[_Root]) -> tuple[list[Layer], list[Cluster]]:
-        """Walk every cluster from its roots; returns layers (unordered) and clusters."""
-        layers: list[Layer] = []
-        clusters: dict[str | None, Cluster] = {}
-        seen: set[tuple[str | None, str, str]] = set()
-        defined: set[tuple[str, str]] = set()  # (origin, name) of every live layer so far
+    def layers_from(self, roots: Sequence[_Root]) -> None:
+        """Walk every cluster from its roots into ``self.layers`` and ``self.clusters``."""
+        layers, clusters, seen, defined = self.layers, self.clusters, self._seen, self._defined
         for root in sorted(roots, key=lambda r: (r.path or "").count("/")):
             if (root.ks.origin, root.ks.name) in defined and root.cluster not in clusters:
                 continue  # a Kustomization another cluster's walk reaches: not a root of its own
@@ -659,7 +687,6 @@ class _Model:
                 clusters[root.cluster] = Cluster(
                     root.cluster, root.origin, root.path, version, root.cluster_key, root.context
                 )
-        return layers, list(clusters.values())
 
     def _layer(
         self, ks: FluxKustomization, root: _Root, version: FluxVersion
@@ -782,8 +809,10 @@ def find_layers(
     """The live Flux layers of the repository in ``snapshot``."""
     model = _Model(snapshot, clusters, sources)
     roots = model.roots()
-    layers, found_clusters = model.layers_from(roots)
-    ordered, unknown = _order(layers)
+    model.layers_from(roots)
+    model.layers_from(model.implicit_roots(model.layers, named=bool(roots)))
+    found_clusters = list(model.clusters.values())
+    ordered, unknown = _order(model.layers)
     notes = list(model.notes)
     notes += sorted(model.repo.problems.values())
     for layer in ordered:
