@@ -611,24 +611,31 @@ class _Model:
         of their own (a repository without a bootstrap in it, a manually applied kustomization).
 
         One whose file lies inside another one's path, yet which that build does not read, is
-        one its parent no longer lists (commented out): nothing applies it. With ``named`` (the
-        repository has other clusters) each such root is a cluster named after its folder.
+        one its parent no longer lists (commented out): nothing applies it. So is one whose own
+        path lies inside a live layer's (an archived copy of a retired app's ks.yaml). With
+        ``named`` (the repository has other clusters) each root is a cluster named after its
+        folder.
         """
         done = {(x.source, x.name) for x in live}
         # the same Kustomization (name and path) defined twice: a template or a backup copy
         copies = {(x.name, x.path) for x in live}
         reached = {p for x in live for p in x.files}
         folders = [x.path for x in live if x.path not in ("", ".")]
+        live_folders = list(folders)
         candidates = [
             ks
             for ks in self.scan.kustomizations
             if (ks.origin, ks.name) not in done
             and (ks.name, normalize_spec_path(ks.path)) not in copies
         ]
+        stale: set[tuple[str, str]] = set()
         for ks in candidates:
             art, _ = self.source_of(ks, _Root(ks, None, None, ks.origin))
             folder = art.resolve(normalize_spec_path(ks.path)) if art is not None else None
             if art is None or folder is None:
+                continue
+            if any(folder == f or folder.startswith(f + "/") for f in live_folders):
+                stale.add((ks.origin, ks.name))  # points into a live layer's tree, unapplied
                 continue
             result = self.build(art, folder, ks)
             reached.update(p for p in result.uses if p != ks.origin)
@@ -637,7 +644,9 @@ class _Model:
         tops = [
             ks
             for ks in candidates
-            if ks.origin not in reached and not any(ks.origin.startswith(f + "/") for f in folders)
+            if ks.origin not in reached
+            and (ks.origin, ks.name) not in stale
+            and not any(ks.origin.startswith(f + "/") for f in folders)
         ]
         keys = [(ks.namespace, ks.name) for ks in tops]
         clash = len(set(keys)) < len(keys)
@@ -693,17 +702,9 @@ class _Model:
     ) -> tuple[Layer, list[FluxKustomization]]:
         art, label = self.source_of(ks, root)
         if art is None:
-            self.notes.append(
-                f"layer {ks.name} reads {label}, a source outside this checkout: "
-                f"its files are not judged (map it with sources: in .secretsmgr.yaml)"
-            )
             return make_layer(ks, root.cluster, "", None, external=label, version=version), []
         unknown = set(re.findall(r"\$\{([_A-Za-z][_A-Za-z0-9]*)", ks.path))
         if unknown:
-            self.notes.append(
-                f"layer {ks.name}: spec.path {ks.path} uses variables not known here "
-                f"({', '.join(sorted(unknown))}): its files are not mapped"
-            )
             return make_layer(ks, root.cluster, "", None, unresolved=unknown, version=version), []
         folder = art.resolve(normalize_spec_path(ks.path))
         if folder is None:
@@ -810,10 +811,34 @@ def find_layers(
     model = _Model(snapshot, clusters, sources)
     roots = model.roots()
     model.layers_from(roots)
+    explicit = set(model.clusters)
     model.layers_from(model.implicit_roots(model.layers, named=bool(roots)))
+    if explicit:
+        # an implicit cluster that reads nothing of this checkout (only external sources)
+        # is an unapplied leftover, not a cluster worth reporting
+        empty = {
+            c
+            for c in set(model.clusters) - explicit
+            if all(not x.files for x in model.layers if x.cluster == c)
+        }
+        model.layers = [x for x in model.layers if x.cluster not in empty]
+        for c in empty:
+            del model.clusters[c]
     found_clusters = list(model.clusters.values())
     ordered, unknown = _order(model.layers)
     notes = list(model.notes)
+    for layer in ordered:
+        if layer.external is not None:
+            notes.append(
+                f"layer {layer.name} reads {layer.external}, a source outside this checkout: "
+                "its files are not judged (map it with sources: in .secretsmgr.yaml)"
+            )
+        elif layer.unresolved:
+            names = ", ".join(layer.unresolved)
+            notes.append(
+                f"layer {layer.name}: spec.path uses variables not known here ({names}): "
+                "its files are not mapped"
+            )
     notes += sorted(model.repo.problems.values())
     for layer in ordered:
         notes += [f"layer {layer.name}: {p}" for p in layer.problems]
