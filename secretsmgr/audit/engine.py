@@ -209,6 +209,6 @@ def run_rules(
         cluster_keys=ctx.repo.cluster_keys,
         cluster_key_source=ctx.repo.cluster_key_source,
         file_layers=tuple((p, tuple((x.cluster, x.name) for x in placed(p))) for p in sops_paths),
-        notes=graph.notes,
+        notes=graph.notes + ctx.repo.key_notes,
         clusters=tuple(c.name for c in graph.clusters),
     )

@@ -17,10 +17,11 @@ from pathlib import Path
 from types import MappingProxyType
 
 from secretsmgr.errors import FormatError, UsageError
-from secretsmgr.keys.bech32 import is_age_recipient
+from secretsmgr.repo.clusterkeys import RuleId, RuleKeys, chosen_keys, key_notes, rule_keys
 from secretsmgr.repo.flux import LayerGraph, find_layers
 from secretsmgr.repo.placeholders import is_placeholder
 from secretsmgr.repo.settings import (
+    CLUSTER_KEY_ENV,
     SETTINGS_NAME,
     Settings,
     load_settings,
@@ -156,6 +157,8 @@ class Inventory:
     repo_cluster_key_source: str | None = None
     hits: Mapping[str, tuple[object, ...]] = field(default_factory=dict, repr=False)
     symlinks: tuple[SymlinkedFile, ...] = ()
+    # the cluster key(s) each `.sops.yaml` creation rule names (clusterkeys.py)
+    rule_keys: Mapping[RuleId, RuleKeys] = field(default_factory=dict, repr=False)
 
     @property
     def sops_config(self) -> SopsConfig | None:
@@ -179,10 +182,24 @@ class Inventory:
         """Names of the layers reaching ``path``, in dependsOn order."""
         return self.layers.layers_of(path)
 
+    @property
+    def key_notes(self) -> tuple[str, ...]:
+        """Which key was taken as the cluster key where a `.sops.yaml` rule names several, and
+        how to pin it (only while the cluster key comes from `.sops.yaml`)."""
+        if self.cluster_key_source != SOPS_CONFIG_NAME:
+            return ()
+        return key_notes(self.rule_keys.values())
+
+    def rule_keys_of(self, entry: SopsEntry) -> RuleKeys | None:
+        """The keys the creation rule governing ``entry`` names, or None without a rule."""
+        if entry.sops_config is None or entry.creation_rule_number is None:
+            return None
+        return self.rule_keys.get((entry.sops_config, entry.creation_rule_number))
+
     def _repo_keys_for(self, entry: SopsEntry) -> tuple[str, ...]:
         if self.cluster_key_source == SOPS_CONFIG_NAME:
-            rule = entry.creation_rule
-            return all_age_recipients(rule) if rule is not None else ()
+            rule = self.rule_keys_of(entry)
+            return rule.cluster_keys if rule is not None else ()
         return self.cluster_keys
 
     def expected_keys(self, entry: SopsEntry) -> tuple[ExpectedKeys, ...]:
@@ -193,7 +210,7 @@ class Inventory:
         otherwise the contract's chain decides (``cluster_key``, then the file's own `.sops.yaml`
         rule). A file no cluster applies gets one group from the chain.
         """
-        overridden = self.cluster_key_source not in (SETTINGS_NAME, SOPS_CONFIG_NAME, None)
+        overridden = self._overridden
         groups: list[ExpectedKeys] = []
         for name in self.layers.clusters_of(entry.path):
             cluster = self.layers.cluster(name)
@@ -214,12 +231,55 @@ class Inventory:
         """Every cluster key expected on ``entry`` (all clusters that apply it)."""
         return tuple(dict.fromkeys(k for group in self.expected_keys(entry) for k in group.keys))
 
+    def allowed_for(self, entry: SopsEntry) -> tuple[str, ...]:
+        """Recipients ``entry`` may carry besides the cluster key(s): ``allowed_recipients``, and
+        in a repository whose cluster key comes from `.sops.yaml`, every age recipient of the
+        file's own creation rule (the repository's policy: an operator or admin key)."""
+        allowed = self.settings.allowed_recipients
+        rule = entry.creation_rule
+        if self.repo_cluster_key_source == SOPS_CONFIG_NAME and rule is not None:
+            allowed += all_age_recipients(rule)
+        return tuple(dict.fromkeys(allowed))
+
     def expected_recipients(self, entry: SopsEntry) -> frozenset[str]:
         """Recipients that raise no SM005: cluster key(s), the next one, allowed recipients."""
-        keys = set(self.cluster_keys_for(entry)) | set(self.settings.allowed_recipients)
+        keys = set(self.cluster_keys_for(entry)) | set(self.allowed_for(entry))
         if self.settings.next_cluster_key is not None:
             keys.add(self.settings.next_cluster_key)
         return frozenset(keys)
+
+    def keys_by_cluster(self) -> tuple[ExpectedKeys, ...]:
+        """The cluster key(s) of each cluster: its own, or those of the files it applies.
+
+        One group per cluster of the graph, in graph order (``keys`` empty when nothing names
+        one); a repository without clusters gets one group with the repository's keys.
+        """
+        if not self.layers.clusters:
+            return (ExpectedKeys(None, self.cluster_keys, self.cluster_key_source),)
+        found: dict[str | None, dict[str, None]] = {c.name: {} for c in self.layers.clusters}
+        sources: dict[str | None, str | None] = {}
+        for entry in self.sops_files:
+            for group in self.expected_keys(entry):
+                if group.cluster in found:
+                    found[group.cluster].update(dict.fromkeys(group.keys))
+                    sources.setdefault(group.cluster, group.source)
+        out = []
+        for cluster in self.layers.clusters:
+            keys = tuple(found[cluster.name])
+            source: str | None
+            if not keys and cluster.cluster_key and not self._overridden:
+                keys, source = (cluster.cluster_key,), f"{SETTINGS_NAME} clusters.{cluster.name}"
+            elif not keys and self.cluster_key_source != SOPS_CONFIG_NAME:
+                keys, source = self.cluster_keys, self.cluster_key_source
+            else:
+                source = sources.get(cluster.name, self.cluster_key_source)
+            out.append(ExpectedKeys(cluster.name, keys, source if keys else None))
+        return tuple(out)
+
+    @property
+    def _overridden(self) -> bool:
+        """Whether --cluster-key, --from-cluster or the environment name the key for all."""
+        return self.cluster_key_source not in (SETTINGS_NAME, SOPS_CONFIG_NAME, None)
 
     def hits_of(self, detector: str) -> tuple[object, ...]:
         """What the detector registered as ``detector`` found, in file order."""
@@ -402,16 +462,27 @@ def scoped_files(root: Path, files: Sequence[str], all_files: Sequence[str]) -> 
 # --------------------------------------------------------------------------------- building
 
 
+def _rule_keys(configs: SopsConfigs, settings: Settings) -> dict[RuleId, RuleKeys]:
+    """The cluster key(s) of every creation rule of every `.sops.yaml` in force."""
+    return rule_keys(
+        (
+            (configs.label(config), number, rule)
+            for config in configs.all_loaded()
+            for number, rule in enumerate(config.rules, start=1)
+        ),
+        settings.allowed_recipients,
+    )
+
+
 def _resolve_keys(
-    configs: SopsConfigs,
+    rules: Mapping[RuleId, RuleKeys],
     settings: Settings,
     env: Mapping[str, str],
     cluster_key_cli: str | None,
     live_keys: LiveKeys | None,
 ) -> tuple[tuple[str, ...], str | None, tuple[str, ...], str | None]:
     """(keys, source) in force, and (keys, source) the repository itself names."""
-    # ssh-ed25519 recipients are valid for sops but are no cluster key candidates
-    candidates = tuple(k for k in configs.age_recipients() if is_age_recipient(k))
+    candidates = chosen_keys(rules.values())
     repo_resolved = resolve_cluster_key(None, env, settings, candidates)
     repo_keys, repo_source = repo_resolved if repo_resolved is not None else ((), None)
     if cluster_key_cli is not None and cluster_key_cli.strip():
@@ -474,8 +545,9 @@ def load_inventory(
             for name, detect in detectors.items():
                 hits[name].extend(detect(scanned))
 
+    rules = _rule_keys(configs, settings)
     keys, source, repo_keys, repo_source = _resolve_keys(
-        configs, settings, env, cluster_key_cli, live_keys
+        rules, settings, env, cluster_key_cli, live_keys
     )
     return Inventory(
         root=root,
@@ -491,6 +563,7 @@ def load_inventory(
         repo_cluster_key_source=repo_source,
         hits=MappingProxyType({name: tuple(found) for name, found in hits.items()}),
         symlinks=tuple(links),
+        rule_keys=MappingProxyType(rules),
     )
 
 
@@ -509,4 +582,52 @@ def _symlinked(snap: Snapshot, rel: str) -> SymlinkedFile | None:
         return None
     if fmt is not None and _SOPS_HINT[fmt].search(data):
         return SymlinkedFile(rel, target)
+    return None
+
+
+# --------------------------------------------------------------------------------- cluster keys
+
+
+@dataclass(frozen=True, slots=True)
+class RepoKeys:
+    """The repository's cluster key(s) as one cluster holds them, where they came from, and
+    the notes about any choice the order made."""
+
+    keys: tuple[str, ...]
+    source: str
+    notes: tuple[str, ...] = ()
+
+
+def repository_keys(
+    root: Path, env: Mapping[str, str] = EMPTY_ENV, cluster_key_cli: str | None = None
+) -> RepoKeys | None:
+    """The cluster key(s) of the repository at ``root`` by the one key-source order, for the
+    commands that need one cluster's keys (``key export``, ``init``); None when nothing names one.
+
+    ``--cluster-key``, ``SECRETSMGR_CLUSTER_KEY`` and a plain ``cluster_key`` are read without
+    scanning the repository; otherwise the keys each cluster's files need decide. Several
+    clusters with different keys are a usage error (one Secret must never hold another
+    cluster's key): the caller names one with ``--cluster-key``.
+    """
+    settings = load_settings(root)
+    named = bool(cluster_key_cli and cluster_key_cli.strip()) or bool(
+        env.get(CLUSTER_KEY_ENV, "").strip()
+    )
+    plain = settings.cluster_key is not None and not any(c.cluster_key for c in settings.clusters)
+    if named or plain:
+        resolved = resolve_cluster_key(cluster_key_cli, env, settings, ())
+        return None if resolved is None else RepoKeys(*resolved)
+    inv = load_inventory(root, env=env)
+    groups = [g for g in inv.keys_by_cluster() if g.keys]
+    distinct = {g.keys for g in groups}
+    if len(distinct) > 1:
+        shown = "; ".join(f"{g.cluster}: {', '.join(g.keys)}" for g in groups)
+        raise UsageError(
+            f"the clusters of this repository have different keys ({shown})",
+            hints=("name the cluster's key: --cluster-key age1…",),
+        )
+    if groups:
+        return RepoKeys(groups[0].keys, groups[0].source or SOPS_CONFIG_NAME, inv.key_notes)
+    if inv.cluster_keys and inv.cluster_key_source is not None:
+        return RepoKeys(inv.cluster_keys, inv.cluster_key_source, inv.key_notes)
     return None

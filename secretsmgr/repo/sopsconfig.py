@@ -387,12 +387,3 @@ class SopsConfigs:
                 cached = str(config.path)
             self._labels[config.path] = cached
         return cached
-
-    def age_recipients(self) -> tuple[str, ...]:
-        """Every age recipient any creation rule names, first occurrence kept."""
-        return _dedupe(
-            key
-            for config in self.all_loaded()
-            for rule in config.rules
-            for key in all_age_recipients(rule)
-        )

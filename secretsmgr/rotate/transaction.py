@@ -581,7 +581,7 @@ def rotate(
             next_key = (settings.next_cluster_key,) if settings.next_cluster_key else ()
         recipients = policy_recipients(
             cluster_keys,
-            (*settings.allowed_recipients, *next_key),
+            (*ctx.allowed_for(entry), *next_key),
             request.add,
             (*request.remove, *request.retire),
         )

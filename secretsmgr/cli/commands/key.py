@@ -295,7 +295,8 @@ def export_cmd(
     """The sops-age Secret with the cluster key(s) only: stdout, or the cluster with --apply."""
     from secretsmgr.errors import KeyNotFoundError, UsageError
     from secretsmgr.keys.manifest import check_names, entry_text
-    from secretsmgr.repo.settings import load_settings, resolve_cluster_key
+    from secretsmgr.repo.inventory import repository_keys
+    from secretsmgr.repo.settings import load_settings
 
     check_names(namespace, name)
     if context is not None and not apply:
@@ -306,13 +307,15 @@ def export_cmd(
         keys: tuple[str, ...] = (settings.cluster_key or "", settings.next_cluster_key)
         names: tuple[str, ...] = ("old.agekey", "new.agekey")
     else:
-        resolved = resolve_cluster_key(cluster_key, os.environ, settings, ())
+        resolved = repository_keys(root, os.environ, cluster_key)
         if resolved is None:
             raise KeyNotFoundError(
                 "no cluster key is known for this repository",
                 hints=("set cluster_key in .secretsmgr.yaml, or pass --cluster-key age1…",),
             )
-        keys, _source = resolved
+        keys = resolved.keys
+        for note in resolved.notes:
+            sys.stderr.write(f"secretsmgr: note: {note}\n")
         count = len(keys)
         names = ("age.agekey",) if count == 1 else tuple(f"key{i}.agekey" for i in range(count))
     identity = _all_identities()

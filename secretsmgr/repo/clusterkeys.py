@@ -1,0 +1,122 @@
+"""The one cluster-key source order, and the key each `.sops.yaml` rule names.
+
+Every command that needs the cluster key walks the same order (the contract's "Key sources"):
+
+1. ``--cluster-key age1…`` (every file, every cluster);
+2. ``--from-cluster``: the public keys of the live ``sops-age`` Secret;
+3. ``SECRETSMGR_CLUSTER_KEY``;
+4. ``.secretsmgr.yaml``: a cluster's own ``clusters.<name>.cluster_key`` for the files that
+   cluster applies, else ``cluster_key`` (with ``next_cluster_key`` while a rotation is under way);
+5. ``.sops.yaml``: the age key the file's creation rule names.
+
+A rule often names more than the cluster key: an operator's own key, a break-glass admin key.
+When a rule (or one of its key groups) names several age keys, one of them is taken as the
+cluster key, in this order: a key listed in ``allowed_recipients`` is never the cluster key; of
+the others, the one the fewest of the repository's rules name (an operator's key tends to be in
+every rule, each cluster's key only in its own rules); then the one listed first. The choice is
+stated as a note with the line that pins it. In a repository whose ``.secretsmgr.yaml`` names no
+cluster key, the rule's other age keys are the repository's own policy: expected on the files
+the rule governs (no SM005) and kept by ``rotate``, as if listed in ``allowed_recipients``.
+
+Pure: `.sops.yaml` rules and settings in, keys out; ``inventory.py`` applies it to files.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from secretsmgr.keys.bech32 import is_age_recipient
+from secretsmgr.repo.settings import SETTINGS_NAME
+from secretsmgr.repo.sopsconfig import CreationRule
+
+RuleId = tuple[str, int]  # (config label, 1-based rule number)
+
+
+def _short(key: str) -> str:
+    return key if len(key) <= 16 else f"{key[:8]}…{key[-4:]}"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleKeys:
+    """The cluster key(s) one creation rule names, and its other age recipients."""
+
+    config: str
+    number: int
+    cluster_keys: tuple[str, ...]  # one per key group that names an age key
+    others: tuple[str, ...]  # the rule's other age recipients
+    chosen_by: str | None = None  # why, when the rule left a choice; None when it did not
+
+    @property
+    def note(self) -> str | None:
+        """What was chosen and how to pin it, when the rule left a choice."""
+        if self.chosen_by is None:
+            return None
+        chosen = ", ".join(_short(k) for k in self.cluster_keys)
+        others = ", ".join(_short(k) for k in self.others)
+        return (
+            f"{self.config} rule {self.number} names several age keys: took {chosen} as the "
+            f"cluster key ({self.chosen_by}), {others} as allowed; pin it in {SETTINGS_NAME}: "
+            f"cluster_key: {self.cluster_keys[0]} (or clusters:), the others under "
+            "allowed_recipients"
+        )
+
+
+def _age_groups(rule: CreationRule) -> list[tuple[str, ...]]:
+    """The age keys of each key group (ssh recipients are never cluster keys)."""
+    groups = []
+    for group in rule.key_groups:
+        keys = tuple(dict.fromkeys(k for k in group.age if is_age_recipient(k)))
+        if keys:
+            groups.append(keys)
+    return groups
+
+
+def _choose(
+    keys: tuple[str, ...], allowed: frozenset[str], uses: Counter[str]
+) -> tuple[str, str | None]:
+    """(the cluster key among ``keys``, why when it was a choice; None when it was not)."""
+    candidates = [k for k in keys if k not in allowed] or list(keys)
+    if len(candidates) == 1:
+        return candidates[0], None
+    fewest = min(uses[k] for k in candidates)
+    rarest = [k for k in candidates if uses[k] == fewest]
+    if len(rarest) == 1:
+        return rarest[0], "the key the fewest rules name"
+    return rarest[0], "listed first"
+
+
+def rule_keys(
+    rules: Iterable[tuple[str, int, CreationRule]], allowed: Sequence[str] = ()
+) -> dict[RuleId, RuleKeys]:
+    """The cluster key(s) of every rule, given as (config label, number, rule)."""
+    listed = list(rules)
+    uses: Counter[str] = Counter()
+    for _config, _number, rule in listed:
+        uses.update({k for group in _age_groups(rule) for k in group})
+    allowed_set = frozenset(allowed)
+    out: dict[RuleId, RuleKeys] = {}
+    for config, number, rule in listed:
+        chosen: list[str] = []
+        why: str | None = None
+        every: list[str] = []
+        for group in _age_groups(rule):
+            key, reason = _choose(group, allowed_set, uses)
+            chosen.append(key)
+            every.extend(group)
+            why = why or reason
+        keys = tuple(dict.fromkeys(chosen))
+        others = tuple(k for k in dict.fromkeys(every) if k not in keys)
+        out[(config, number)] = RuleKeys(config, number, keys, others, why)
+    return out
+
+
+def chosen_keys(keys: Iterable[RuleKeys]) -> tuple[str, ...]:
+    """Every cluster key the rules name, first occurrence kept."""
+    return tuple(dict.fromkeys(k for rule in keys for k in rule.cluster_keys))
+
+
+def key_notes(keys: Iterable[RuleKeys]) -> tuple[str, ...]:
+    """The notes of every rule that left a choice."""
+    return tuple(note for rule in keys if (note := rule.note) is not None)

@@ -1,0 +1,88 @@
+"""The cluster key each `.sops.yaml` rule names: one key, or a stated choice among several."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from secretsmgr.repo.clusterkeys import RuleKeys, chosen_keys, key_notes, rule_keys
+from secretsmgr.repo.sopsconfig import CreationRule, KeyGroupSpec
+
+from .helpers import KEY_A, KEY_B, KEY_C
+
+SSH = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHdQ+uH3n6tZ8+0sR1F3Yc4u2Zy3m0t3bqkQq3vU1xqj"
+
+
+def rule(*groups: tuple[str, ...]) -> CreationRule:
+    return CreationRule(path_regex=None, key_groups=tuple(KeyGroupSpec(age=g) for g in groups))
+
+
+def keys_of(*rules: CreationRule, allowed: tuple[str, ...] = ()) -> list[RuleKeys]:
+    found = rule_keys(((".sops.yaml", n, r) for n, r in enumerate(rules, 1)), allowed)
+    return [found[(".sops.yaml", n)] for n in range(1, len(rules) + 1)]
+
+
+def test_a_rule_with_one_age_key_names_the_cluster_key_without_a_note() -> None:
+    (only,) = keys_of(rule((KEY_A,)))
+    assert only.cluster_keys == (KEY_A,)
+    assert only.others == ()
+    assert only.note is None
+
+
+def test_of_two_keys_in_one_rule_the_first_is_taken_and_the_note_says_how_to_pin_it() -> None:
+    (both,) = keys_of(rule((KEY_A, KEY_B)))
+    assert both.cluster_keys == (KEY_A,)
+    assert both.others == (KEY_B,)
+    note = both.note
+    assert note is not None
+    assert "rule 1 names several age keys" in note
+    assert "listed first" in note
+    assert f"cluster_key: {KEY_A}" in note
+    assert "allowed_recipients" in note
+
+
+def test_a_key_in_allowed_recipients_is_never_the_cluster_key() -> None:
+    (both,) = keys_of(rule((KEY_A, KEY_B)), allowed=(KEY_A,))
+    assert both.cluster_keys == (KEY_B,)
+    assert both.others == (KEY_A,)
+    assert both.note is None  # allowed_recipients settled it: nothing was guessed
+
+
+def test_the_key_fewer_rules_name_wins_over_a_shared_operator_key() -> None:
+    staging, production = keys_of(rule((KEY_C, KEY_A)), rule((KEY_C, KEY_B)))
+    assert staging.cluster_keys == (KEY_A,)
+    assert production.cluster_keys == (KEY_B,)
+    assert staging.others == production.others == (KEY_C,)
+    assert staging.note is not None and "the fewest rules name" in staging.note
+    assert chosen_keys([staging, production]) == (KEY_A, KEY_B)
+    assert len(key_notes([staging, production])) == 2
+
+
+def test_each_key_group_gives_its_own_cluster_key() -> None:
+    (groups,) = keys_of(rule((KEY_A,), (KEY_B,)))
+    assert groups.cluster_keys == (KEY_A, KEY_B)
+    assert groups.note is None
+
+
+def test_ssh_recipients_are_never_cluster_keys() -> None:
+    (mixed,) = keys_of(rule((SSH, KEY_A)))
+    assert mixed.cluster_keys == (KEY_A,)
+    assert mixed.note is None
+
+
+def test_an_inventory_takes_one_key_per_rule_and_the_rule_keeps_the_others(
+    tmp_path: Path,
+) -> None:
+    from secretsmgr.repo.inventory import load_inventory
+
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n    age: {KEY_A},{KEY_B}\n"
+    )
+    inv = load_inventory(tmp_path)
+    assert inv.cluster_keys == (KEY_A,)
+    assert inv.cluster_key_source == ".sops.yaml"
+    assert len(inv.key_notes) == 1
+    # pinned: the same repository with cluster_key names no choice any more
+    (tmp_path / ".secretsmgr.yaml").write_text(f"cluster_key: {KEY_B}\n")
+    pinned = load_inventory(tmp_path)
+    assert pinned.cluster_keys == (KEY_B,)
+    assert pinned.key_notes == ()
