@@ -10,7 +10,9 @@ line break the chain at that line itself (even the last one), not only at the on
 
 An entry holds public facts only: paths, ``lastmodified`` stamps, public recipients, file
 hashes and ``datakey_id`` (an HMAC keyed by the data key, which reveals nothing about it).
-Never a value, a data key or a private key.
+Never a value, a data key or a private key. An ``adopt`` entry records files as they already
+were (``init``, ``log --adopt``): before and after are the same state, and ``datakey_id`` is
+left out of a file no identity at hand could open.
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ from secretsmgr.errors import ChainError
 
 GENESIS = "0" * 64
 DATAKEY_ID_LABEL = b"secretsmgr changelog datakey-id v1"
-ACTIONS = ("rotate", "encrypt", "edit", "set", "unset", "key-rotate-begin", "key-rotate-finish")
+ACTIONS = (
+    "rotate",
+    "encrypt",
+    "edit",
+    "set",
+    "unset",
+    "adopt",
+    "key-rotate-begin",
+    "key-rotate-finish",
+)
 
 _PRIVATE_KEY = re.compile(r"AGE-SECRET-KEY-(?:PQ-)?1", re.IGNORECASE)
 _ENTRY_FIELDS = frozenset(
@@ -55,7 +66,7 @@ class FileRecord:
     lastmodified: str
     recipients_before: tuple[str, ...]
     recipients_after: tuple[str, ...]
-    datakey_id: str
+    datakey_id: str | None  # None: not known (an adopted file no identity at hand opened)
     sha256_before: str
     sha256_after: str
     # The key paths whose value the run changed (set/unset); stored only when there are some,
@@ -118,10 +129,11 @@ def _file_body(f: FileRecord) -> dict[str, object]:
         "lastmodified": f.lastmodified,
         "recipients_before": list(f.recipients_before),
         "recipients_after": list(f.recipients_after),
-        "datakey_id": f.datakey_id,
         "sha256_before": f.sha256_before,
         "sha256_after": f.sha256_after,
     }
+    if f.datakey_id is not None:
+        body["datakey_id"] = f.datakey_id
     if f.key_paths:
         body["key_paths"] = list(f.key_paths)
     return body
@@ -192,7 +204,7 @@ def _file_record(raw: object, where: str) -> FileRecord:
         lastmodified=text("lastmodified"),
         recipients_before=_strings(obj, "recipients_before", where),
         recipients_after=_strings(obj, "recipients_after", where),
-        datakey_id=text("datakey_id"),
+        datakey_id=text("datakey_id") if "datakey_id" in obj else None,
         sha256_before=text("sha256_before"),
         sha256_after=text("sha256_after"),
         key_paths=_strings(obj, "key_paths", where) if "key_paths" in obj else (),
@@ -324,7 +336,8 @@ def next_entry(
 def _check_public(entry: Entry) -> None:
     texts = [entry.actor, entry.reason, *entry.layers]
     for f in entry.files:
-        texts += [f.path, f.lastmodified, f.datakey_id, *f.recipients_before, *f.recipients_after]
+        texts += [f.path, f.lastmodified, *f.recipients_before, *f.recipients_after]
+        texts += [f.datakey_id] if f.datakey_id is not None else []
         texts += f.key_paths
     if any(_PRIVATE_KEY.search(t) for t in texts):
         raise ChainError("the changelog entry holds an age private key; nothing was written")

@@ -21,16 +21,21 @@ def _parse(text: str) -> datetime | None:
     return datetime.fromisoformat(stamp).astimezone(UTC)
 
 
-def _first_use(ctx: AuditContext) -> dict[str, datetime]:
-    """Earliest changelog time of every datakey_id."""
-    first: dict[str, datetime] = {}
+def _first_use(ctx: AuditContext) -> dict[str, datetime | None]:
+    """Earliest changelog time of every datakey_id. A data key first seen in an ``adopt`` entry
+    already existed then: the changelog cannot date it (``lastmodified`` still bounds it)."""
+    first: dict[str, datetime | None] = {}
     for entry in ctx.changelog:
         when = _parse(entry.time)
         if when is None:
             continue
         for record in entry.files:
-            known = first.get(record.datakey_id)
-            if known is None or when < known:
+            if record.datakey_id is None:
+                continue
+            known = first.get(record.datakey_id, when)
+            if record.datakey_id not in first and entry.action == "adopt":
+                first[record.datakey_id] = None
+            elif known is not None and when <= known:
                 first[record.datakey_id] = when
     return first
 

@@ -96,7 +96,8 @@ def verify_repo(root: Path, name: str, data: bytes) -> int:
         hints = [f"{len(missing) - 1} more SOPS file(s) have no entry"] if len(missing) > 1 else []
         hints += [
             "it was changed outside secretsmgr, or its changelog entry was removed",
-            f"record its current state with: secretsmgr rotate {path} --reason '…'",
+            "record the current state of every such file: secretsmgr log --adopt --reason '…'",
+            f"or give it a fresh data key: secretsmgr rotate {path} --reason '…'",
         ]
         raise ChainError(f"{path}: lastmodified {lastmodified} has no changelog entry", hints=hints)
     return len(entries)
@@ -120,6 +121,17 @@ def log_cmd(
             "--verify", help="Check the hash chain and that every SOPS file has an entry."
         ),
     ] = False,
+    adopt: Annotated[
+        bool,
+        typer.Option(
+            "--adopt",
+            help="Record the current state of every SOPS file the changelog lacks "
+            "(nothing is re-encrypted).",
+        ),
+    ] = False,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (with --adopt); recorded in the changelog.")
+    ] = "",
 ) -> int:
     """Show the changelog; --verify checks its hash chain and that it covers every SOPS file."""
     from secretsmgr.changelog import load_changelog, parse_entries, to_dict
@@ -127,6 +139,10 @@ def log_cmd(
     from secretsmgr.repo.settings import load_settings
 
     root = repo_root(ctx)
+    if adopt or reason:
+        from secretsmgr.cli.commands.init import adopt_cmd
+
+        return adopt_cmd(root, reason, adopt=adopt, others=bool(layer or verify))
     name = load_settings(root).changelog
     data = load_changelog(root / name)
     count = verify_repo(root, name, data) if verify else None

@@ -1,0 +1,163 @@
+"""``adopt``: record the current state of SOPS files in the changelog, re-encrypting nothing.
+
+A repository that starts its changelog late (``init``, or ``log --adopt``) or holds files
+changed with plain ``sops`` has SOPS files whose state no entry records, so ``log --verify``
+and SM013 report them. Adopting appends one ``adopt`` entry naming each such file as it is
+(path, ``lastmodified``, age recipients, sha256 of its bytes, and ``datakey_id`` when an
+identity at hand opens it). It is an attestation by the actor, with a reason: it does not
+vouch for the content, and it is not the gate's findings baseline. When every file is already
+recorded nothing is written, except that a repository without a changelog gets one (an entry
+with no files starts the chain, so that every later write is recorded).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
+
+from secretsmgr.changelog.chain import (
+    Entry,
+    FileRecord,
+    append,
+    covered,
+    datakey_id,
+    find_break,
+    next_entry,
+    parse_entries,
+)
+from secretsmgr.changelog.store import load_changelog
+from secretsmgr.errors import ChainError, DecryptionError, FormatError, UsageError
+from secretsmgr.fsutil import write_atomic
+from secretsmgr.keys.protocols import Identity
+from secretsmgr.repo import git
+from secretsmgr.repo.inventory import Inventory, SopsEntry, load_inventory
+from secretsmgr.repo.lock import repo_lock
+from secretsmgr.repo.root import is_git_work_tree
+from secretsmgr.sops.datakey import unwrap_data_key
+
+ACTION = "adopt"
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptPlan:
+    """The entry ``adopt`` would append (None when there is nothing to record)."""
+
+    changelog: str  # repo-relative
+    entry: Entry | None
+    creates: bool  # the changelog does not exist yet
+    unopened: tuple[str, ...] = ()  # recorded without datakey_id: no identity at hand opens them
+    data: bytes = field(default=b"", repr=False)
+
+    @property
+    def files(self) -> tuple[FileRecord, ...]:
+        """The files the entry records."""
+        return self.entry.files if self.entry is not None else ()
+
+
+def _record(inv: Inventory, entry: SopsEntry, identities: Sequence[Identity]) -> FileRecord:
+    sf = entry.sops_file
+    assert sf is not None
+    key_id: str | None = None
+    if identities:
+        try:
+            key_id = datakey_id(unwrap_data_key(sf.metadata, identities))
+        except (DecryptionError, FormatError):
+            key_id = None
+    digest = hashlib.sha256((inv.root / entry.path).read_bytes()).hexdigest()
+    recipients = sf.metadata.age_recipients
+    return FileRecord(
+        path=entry.path,
+        lastmodified=sf.metadata.lastmodified,
+        recipients_before=recipients,
+        recipients_after=recipients,
+        datakey_id=key_id,
+        sha256_before=digest,
+        sha256_after=digest,
+    )
+
+
+def plan_adopt(
+    inv: Inventory,
+    reason: str,
+    identities: Sequence[Identity] = (),
+    *,
+    actor: str = "unknown",
+    now: datetime | None = None,
+) -> AdoptPlan:
+    """The ``adopt`` entry for every valid SOPS file of ``inv`` whose state has no entry."""
+    if not reason.strip():
+        raise UsageError("an adopt entry needs a reason: --reason TEXT")
+    name = inv.settings.changelog
+    path = inv.root / name
+    creates = not path.exists()
+    data = load_changelog(path)
+    broken = find_break(data)
+    if broken is not None:
+        raise ChainError(
+            f"changelog broken at seq {broken.seq}: {broken.reason}",
+            hints=(f"restore {name} from git before adopting",),
+        )
+    seen = covered(parse_entries(data))
+    todo = [
+        e
+        for e in inv.sops_files
+        if e.sops_file is not None
+        and e.path != name
+        and (e.path, e.sops_file.metadata.lastmodified) not in seen
+    ]
+    if not todo and not creates:
+        return AdoptPlan(name, None, creates=False, data=data)
+    records = [_record(inv, e, identities) for e in todo]
+    touched = {e.path for e in todo}
+    layers = tuple(dict.fromkeys(x.name for x in inv.layers.layers if x.files & touched))
+    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    entry = next_entry(
+        data,
+        time=stamp,
+        actor=actor,
+        action=ACTION,
+        reason=reason.strip(),
+        layers=layers,
+        files=records,
+    )
+    unopened = tuple(r.path for r in records if r.datakey_id is None)
+    return AdoptPlan(name, entry, creates, unopened, data)
+
+
+def write_adopt(root: Path, plan: AdoptPlan) -> int | None:
+    """Append the planned entry (atomically); its seq, or None when there was none.
+
+    The caller holds ``repo_lock(root)`` and planned under it, so the changelog is the one
+    the plan read.
+    """
+    if plan.entry is None:
+        return None
+    (root / plan.changelog).parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(root / plan.changelog, append(plan.data, plan.entry).decode("utf-8"))
+    return plan.entry.seq
+
+
+def actor_of(root: Path) -> str:
+    """Who writes: the git author, as every changelog entry names it."""
+    return git.user_identity(root) if is_git_work_tree(root) else "unknown"
+
+
+def adopt(
+    root: Path,
+    reason: str,
+    identities: Sequence[Identity] = (),
+    *,
+    env: Mapping[str, str] = MappingProxyType({}),
+    dry_run: bool = False,
+) -> AdoptPlan:
+    """``log --adopt``: plan and (unless ``dry_run``) append the entry, under the write lock."""
+    with repo_lock(root):
+        inv = load_inventory(root, env=env)
+        plan = plan_adopt(inv, reason, identities, actor=actor_of(root))
+        if not dry_run:
+            write_adopt(root, plan)
+    return plan

@@ -1,0 +1,184 @@
+"""``adopt`` entries: the state of existing SOPS files recorded as it is, nothing re-encrypted."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+
+from secretsmgr.audit.context import AuditContext
+from secretsmgr.audit.rules.sm008_stale_data_key import _first_use
+from secretsmgr.changelog.adopt import adopt, plan_adopt
+from secretsmgr.changelog.chain import (
+    FileRecord,
+    append,
+    datakey_id,
+    find_break,
+    next_entry,
+    parse_entries,
+    serialize,
+)
+from secretsmgr.cli.app import main
+from secretsmgr.errors import ChainError, UsageError
+from secretsmgr.keys.age import parse_identities
+from secretsmgr.repo.inventory import load_inventory
+from secretsmgr.sops.datakey import unwrap_data_key
+from tests.audit.helpers import enc, secret
+from tests.conftest import FIXTURES
+from tests.rotate.helpers import git_copy
+
+DEMO_KEY = FIXTURES / "keys" / "demo-only.agekey"
+LOG = "secrets-changelog.jsonl"
+DEMO_SOPS = 4
+
+
+def demo_identity() -> list[object]:
+    return [parse_identities(DEMO_KEY.read_text(), DEMO_KEY.name)]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """fixtures/demo in git, without its changelog."""
+    return git_copy(FIXTURES / "demo", tmp_path / "repo", drop=[LOG])
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.out, captured.err
+
+
+def test_an_unknown_datakey_id_is_left_out_and_the_line_stays_canonical() -> None:
+    record = FileRecord("a.enc.yaml", "2026-01-01T00:00:00Z", ("k",), ("k",), None, "0", "0")
+    entry = next_entry(
+        b"", time="t", actor="a", action="adopt", reason="r", layers=(), files=[record]
+    )
+    line = serialize(entry)
+    assert b"datakey_id" not in line
+    data = append(b"", entry)
+    assert find_break(data) is None
+    assert parse_entries(data)[0].files[0].datakey_id is None
+
+
+def test_adopt_records_every_sops_file_as_it_is(repo: Path) -> None:
+    before = {p: (repo / p).read_bytes() for p in load_inventory(repo).files}
+    plan = adopt(repo, "start the changelog", demo_identity())  # type: ignore[arg-type]
+    assert plan.entry is not None and plan.creates
+    assert plan.entry.action == "adopt"
+    assert plan.entry.reason == "start the changelog"
+    assert len(plan.files) == DEMO_SOPS
+    assert plan.unopened == ()
+    identity = demo_identity()
+    inv = load_inventory(repo)
+    by_path = {e.path: e for e in inv.sops_files}
+    for record in plan.files:
+        raw = before[record.path]
+        assert record.sha256_before == record.sha256_after == hashlib.sha256(raw).hexdigest()
+        sf = by_path[record.path].sops_file
+        assert sf is not None
+        assert record.lastmodified == sf.metadata.lastmodified
+        assert record.recipients_before == record.recipients_after == sf.metadata.age_recipients
+        key = unwrap_data_key(sf.metadata, identity)  # type: ignore[arg-type]
+        assert record.datakey_id == datakey_id(key)
+    # nothing but the changelog changed
+    after = {p: (repo / p).read_bytes() for p in before}
+    assert after == before
+    assert parse_entries((repo / LOG).read_bytes()) == [plan.entry]
+
+
+def test_without_an_identity_the_datakey_id_is_left_empty(repo: Path) -> None:
+    plan = adopt(repo, "no key at hand")
+    assert plan.entry is not None
+    assert all(r.datakey_id is None for r in plan.files)
+    assert len(plan.unopened) == DEMO_SOPS
+    line = (repo / LOG).read_text()
+    assert "datakey_id" not in line
+
+
+def test_a_second_adopt_writes_nothing_and_a_changed_file_is_adopted_alone(repo: Path) -> None:
+    adopt(repo, "first")
+    data = (repo / LOG).read_bytes()
+    again = adopt(repo, "second")
+    assert again.entry is None
+    assert (repo / LOG).read_bytes() == data
+    # a file encrypted anew outside secretsmgr: only it is recorded
+    dst = "gitops/apps/postgresql/credentials.enc.yaml"
+    (repo / dst).write_text(enc(secret("credentials")))
+    third = adopt(repo, "re-encrypted with sops")
+    assert [r.path for r in third.files] == [dst]
+    assert third.entry is not None and third.entry.seq == 2
+
+
+def test_an_empty_repository_still_gets_a_changelog(tmp_path: Path) -> None:
+    plan = adopt(tmp_path, "start")
+    assert plan.entry is not None and plan.files == ()
+    assert (tmp_path / LOG).exists()
+    assert adopt(tmp_path, "again").entry is None
+
+
+def test_adopt_refuses_a_broken_changelog_and_an_empty_reason(repo: Path) -> None:
+    (repo / LOG).write_text('{"seq": 1}\n')
+    with pytest.raises(ChainError, match="broken at seq 1"):
+        adopt(repo, "why")
+    with pytest.raises(UsageError, match="needs a reason"):
+        plan_adopt(load_inventory(repo), "  ")
+
+
+def test_an_adopt_time_never_dates_a_data_key() -> None:
+    """SM008 must not take a key recorded by adopt as new: it already existed."""
+    old, new = bytes(32), bytes([1]) * 32
+
+    def entry(data: bytes, action: str, key: bytes, time: str) -> bytes:
+        record = FileRecord("a", "x", (), (), datakey_id(key), "0", "0")
+        made = next_entry(
+            data, time=time, actor="a", action=action, reason="r", layers=(), files=[record]
+        )
+        return append(data, made)
+
+    data = entry(b"", "adopt", old, "2026-01-01T00:00:00Z")
+    data = entry(data, "set", old, "2026-02-01T00:00:00Z")  # same key, later: still undated
+    data = entry(data, "rotate", new, "2026-03-01T00:00:00Z")
+    ctx = cast(AuditContext, SimpleNamespace(changelog=tuple(parse_entries(data))))
+    first = _first_use(ctx)
+    assert first[datakey_id(old)] is None
+    assert first[datakey_id(new)] == datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_log_adopt_then_verify(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert code == 1 and "secretsmgr log --adopt --reason" in err
+    code, out, err = run(["--repo", str(repo), "log", "--adopt", "--reason", "late start"], capsys)
+    assert (code, err) == (0, "")
+    assert out.startswith(f"adopted {DEMO_SOPS} SOPS files as they are (changelog seq 1)")
+    assert f"{DEMO_SOPS} files without a datakey_id" in out
+    code, out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert (code, err) == (0, "")
+    assert "adopt" in out and "late start" in out
+    code, out, _ = run(["--repo", str(repo), "log", "--adopt", "--reason", "again"], capsys)
+    assert (code, out) == (0, "nothing to adopt: every SOPS file's state has a changelog entry\n")
+    code, out, _ = run(["--repo", str(repo), "log", "--format", "json"], capsys)
+    (first,) = json.loads(out)["entries"]
+    assert first["action"] == "adopt"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--adopt"], "an adopt entry needs a reason"),
+        (["--reason", "x"], "--reason goes with --adopt"),
+        (["--adopt", "--reason", "x", "--verify"], "cannot be combined"),
+    ],
+)
+def test_log_adopt_usage_errors(
+    repo: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, out, err = run(["--repo", str(repo), "log", *args], capsys)
+    assert (code, out) == (2, "")
+    assert message in err
+    assert not (repo / LOG).exists()
