@@ -11,24 +11,12 @@ from typing import cast
 
 from secretsmgr.errors import ConfigError, FormatError
 from secretsmgr.keys.bech32 import is_age_recipient
+from secretsmgr.repo.schema import validate
 from secretsmgr.sops.yamlio import safe_load_all
 
 SETTINGS_NAME = ".secretsmgr.yaml"
 CLUSTER_KEY_ENV = "SECRETSMGR_CLUSTER_KEY"
 
-_KNOWN_KEYS = frozenset(
-    {
-        "cluster_key",
-        "next_cluster_key",
-        "allowed_recipients",
-        "max_age_days",
-        "changelog",
-        "ignore",
-        "clusters",
-        "sources",
-        "outside_flux",
-    }
-)
 _CLUSTER_KEYS = frozenset({"path", "cluster_key", "context"})
 _SOURCE_KEY = re.compile(r"^(GitRepository|OCIRepository|Bucket|ExternalArtifact)/[^/\s]+/[^/\s]+$")
 _RULE_ID = re.compile(r"^SM\d{3}$")
@@ -236,10 +224,8 @@ def parse_settings(text: str) -> Settings:
         return Settings()
     if len(docs) > 1 or not isinstance(docs[0], dict):
         raise ConfigError(f"{SETTINGS_NAME}: must be a single mapping")
+    validate(docs[0], SETTINGS_NAME)  # the published schema: structure, types, unknown keys
     data = cast(dict[str, object], docs[0])
-    unknown = sorted(str(k) for k in set(data) - _KNOWN_KEYS)
-    if unknown:
-        raise ConfigError(f"{SETTINGS_NAME}: unknown setting {unknown[0]}")
 
     cluster_key = _optional_key(data.get("cluster_key"), f"{SETTINGS_NAME}: cluster_key")
     next_key = _optional_key(data.get("next_cluster_key"), f"{SETTINGS_NAME}: next_cluster_key")

@@ -57,14 +57,30 @@ ignore:
             "ignore:\n  - {rule: SM001, path: a, reason: ok}\n  - {rule: SM009, path: b}\n",
             r"^\.secretsmgr\.yaml: ignore entry 2 has no reason$",
         ),
-        ("ignore:\n  - {rule: SM009, path: b, reason: '  '}\n", "ignore entry 1 has no reason"),
+        (
+            "ignore:\n  - {rule: SM009, path: b, reason: '  '}\n",
+            r"^\.secretsmgr\.yaml: ignore entry 1: reason must be a non-empty reason$",
+        ),
         ("ignore:\n  - {path: b, reason: r}\n", "ignore entry 1 has no rule"),
         ("ignore:\n  - {rule: SM009, reason: r}\n", "ignore entry 1 has no path"),
-        ("ignore:\n  - {rule: '*', path: '**', reason: r}\n", "names no rule id"),
+        ("ignore:\n  - {rule: '*', path: '**', reason: r}\n", "rule must be a rule id like SM001"),
+        (
+            "ignore:\n  - {rule: SM001, path: a, reason: r, why: x}\n",
+            "entry 1 has an unknown field: why",
+        ),
         ("ignore: {rule: SM009}\n", "ignore must be a list"),
-        ("cluster_key: age1notakey\n", "cluster_key is not an age public key"),
+        ("cluster_key: age1notakey\n", "cluster_key must be an age public key"),
+        ("cluster_key: [a]\n", "cluster_key must be an age public key"),
+        (f"cluster_key: {KEY_A[:-1]}q\n", "cluster_key is not an age public key"),  # checksum
         ("cluster_key: AGE-SECRET-KEY-1ABC\n", "holds an age private key"),
-        ("allowed_recipients: [nope]\n", "allowed_recipients entry 1 is not an age public key"),
+        ("allowed_recipients: [nope]\n", "allowed_recipients entry 1 must be an age public key"),
+        ("clusters:\n  prod: {cluster_key: null}\n", "clusters.prod has no path"),
+        ("clusters:\n  prod: {path: p, key: x}\n", "clusters.prod has an unknown field: key"),
+        ("clusters: [a]\n", "clusters must be a mapping of cluster name to settings"),
+        ("sources:\n  cluster: k8s/\n", "sources key cluster is not Kind/namespace/name"),
+        ("sources:\n  OCIRepository/a/b: ../x\n", "must be a folder inside the repository"),
+        ("outside_flux: talos/**\n", "outside_flux must be a list of path globs"),
+        ("changelog: ''\n", "changelog must be a non-empty path"),
         (f"next_cluster_key: {KEY_B}\n", "next_cluster_key is set without cluster_key"),
         ("max_age_days: 0\n", "max_age_days must be a positive integer"),
         ("max_age_days: true\n", "max_age_days must be a positive integer"),
@@ -76,6 +92,25 @@ ignore:
 def test_malformed_settings_are_config_errors(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_settings(text)
+
+
+def test_an_unknown_setting_gets_the_nearest_known_one_as_a_hint() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings("cluster-key: x\n")
+    assert info.value.hints == ("did you mean cluster_key?",)
+    with pytest.raises(ConfigError) as info:
+        parse_settings("zzz: 1\n")
+    assert info.value.hints[0].startswith("known: cluster_key, next_cluster_key")
+
+
+@pytest.mark.parametrize(
+    "where", ["cluster_key: {k}", "allowed_recipients: [{k}]", "changelog: {k}"]
+)
+def test_a_private_key_anywhere_is_named_and_never_echoed(where: str) -> None:
+    secret = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"
+    with pytest.raises(ConfigError, match="holds an age private key") as info:
+        parse_settings(where.format(k=secret) + "\n")
+    assert "QQQQ" not in info.value.message
 
 
 def test_a_private_key_never_appears_in_the_message() -> None:
