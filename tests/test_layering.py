@@ -24,6 +24,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "audit": ({"errors", "sops", "keys", "repo", "fsutil", "changelog"}, set()),
     "report": ({"errors", "audit.finding", "audit.registry", "repo"}, set()),
     "rotate": ({"errors", "sops", "keys", "repo", "fsutil", "changelog", "audit"}, set()),
+    "init": ({"errors", "sops", "keys", "repo", "fsutil", "changelog"}, set()),
     "cluster": ({"errors", "keys"}, {"kubernetes", "urllib3"}),
     "cli": ({"*"}, {"typer"}),
 }

@@ -1,0 +1,74 @@
+"""`.sops.yaml` creation rules from the Flux model: one rule per set of clusters.
+
+Every file a live layer reads belongs to the clusters that apply it. Folders are taken as wide
+as possible while every file below them belongs to the same clusters: in a one-cluster
+repository that is each top-level folder the cluster reads (``clusters/``, ``gitops/``), and in a
+repository with a shared base the base gets a rule naming every cluster's key. A file that no
+layer reads lies outside every rule unless its folder is covered, so a Talos or Ansible secret
+never silently gets a cluster key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from secretsmgr.repo.flux import LayerGraph
+
+_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
+
+
+@dataclass(frozen=True, slots=True)
+class PathGroup:
+    """Folders (ending in ``/``) and single files that the same clusters apply."""
+
+    clusters: tuple[str | None, ...]  # in the graph's cluster order
+    paths: tuple[str, ...]
+
+    @property
+    def path_regex(self) -> str:
+        """The rule's ``path_regex`` (RE2, as sops reads it), anchored at the config's folder."""
+        alternatives = [_escape(p) if p.endswith("/") else _escape(p) + "$" for p in self.paths]
+        return "^(?:" + "|".join(alternatives) + ")"
+
+
+def _escape(text: str) -> str:
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def path_groups(graph: LayerGraph) -> list[PathGroup]:
+    """The paths each set of clusters applies, widest folders first; sets in cluster order."""
+    owners: dict[str, set[str | None]] = {}
+    for layer in graph.layers:
+        if layer.external is not None:
+            continue
+        for path in layer.files:
+            owners.setdefault(path, set()).add(layer.cluster)
+    found: dict[frozenset[str | None], list[str]] = {}
+
+    def walk(prefix: str, rests: list[str]) -> None:
+        heads: dict[str, list[str]] = {}
+        for rest in rests:
+            head, slash, tail = rest.partition("/")
+            heads.setdefault(head + slash, []).append(tail)
+        for head, tails in sorted(heads.items()):
+            full = prefix + head
+            if not head.endswith("/"):
+                found.setdefault(frozenset(owners[full]), []).append(full)
+                continue
+            sets = {frozenset(owners[full + tail]) for tail in tails}
+            if len(sets) == 1:
+                found.setdefault(sets.pop(), []).append(full)
+            else:
+                walk(full, tails)
+
+    walk("", sorted(owners))
+    order = {c.name: i for i, c in enumerate(graph.clusters)}
+
+    def rank(clusters: frozenset[str | None]) -> tuple[int, list[int]]:
+        return len(clusters), sorted(order.get(c, len(order)) for c in clusters)
+
+    return [
+        PathGroup(tuple(sorted(s, key=lambda c: order.get(c, len(order)))), tuple(found[s]))
+        for s in sorted(found, key=rank)
+    ]

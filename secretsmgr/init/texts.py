@@ -1,0 +1,103 @@
+"""The texts ``init`` writes: `.sops.yaml` and `.pre-commit-config.yaml` (settings: see
+``repo/settingsfile.py``). Pure: data in, text out; each text is parsed back by the caller."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from secretsmgr import __version__
+from secretsmgr.init.rules import PathGroup
+from secretsmgr.repo.settingsfile import PROJECT_URL
+
+FLUX_ENCRYPTED_REGEX = "^(data|stringData)$"
+HOOK_ID = "secretsmgr-check"
+PRE_COMMIT_NAME = ".pre-commit-config.yaml"
+HOOK_REV = f"v{__version__}"  # the release whose CLI wrote the file; README documents the same
+
+
+def _single_quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _cluster_label(clusters: Sequence[str | None]) -> str:
+    named = [c for c in clusters if c is not None]
+    if not named:
+        return "the cluster"
+    if len(named) == 1:
+        return f"cluster {named[0]}"
+    return "clusters " + ", ".join(named)
+
+
+def sops_yaml_text(
+    groups: Sequence[PathGroup], keys: Mapping[str | None, str], allowed: Sequence[str]
+) -> str:
+    """`.sops.yaml` with one creation rule per group: each cluster's key plus ``allowed``."""
+    lines = [
+        "# sops creation rules, written by `secretsmgr init`. Each rule covers the folders that",
+        "# the same Flux clusters apply, and names each of those clusters' key (the public half",
+        "# of its flux-system/sops-age Secret) plus the allowed_recipients of .secretsmgr.yaml.",
+        "# sops matches path_regex against the path relative to this file and takes the first",
+        "# rule that matches; only values under data and stringData are encrypted, as Flux",
+        "# expects of a Secret. A file below none of these folders matches no rule: add one.",
+        "creation_rules:",
+    ]
+    for group in groups:
+        recipients = [keys[c] for c in group.clusters] + list(allowed)
+        lines += [
+            f"  # {_cluster_label(group.clusters)}: {', '.join(group.paths)}",
+            f"  - path_regex: {_single_quoted(group.path_regex)}",
+            f"    encrypted_regex: {_single_quoted(FLUX_ENCRYPTED_REGEX)}",
+            f"    age: {','.join(dict.fromkeys(recipients))}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _repo_entry(indent: str) -> list[str]:
+    return [
+        f"{indent}- repo: {PROJECT_URL}",
+        f"{indent}  rev: {HOOK_REV}",
+        f"{indent}  hooks:",
+        f"{indent}    - id: {HOOK_ID}",
+    ]
+
+
+def precommit_text() -> str:
+    """A new `.pre-commit-config.yaml` with the ``secretsmgr-check`` hook."""
+    lines = [
+        "# pre-commit hooks (https://pre-commit.com); run `pre-commit install` once per clone.",
+        "# secretsmgr-check blocks plaintext Secrets, unencrypted SOPS values, secrets Flux",
+        "# cannot decrypt and committed age private keys before they reach git history.",
+        "repos:",
+        *_repo_entry("  "),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def has_hook(text: str) -> bool:
+    """Whether a pre-commit config already names the ``secretsmgr-check`` hook."""
+    return re.search(rf"(?m)^\s*-?\s*id:\s*['\"]?{HOOK_ID}['\"]?\s*(?:#.*)?$", text) is not None
+
+
+def with_hook(text: str) -> str | None:
+    """``text`` with our repository entry appended to its top-level block ``repos:`` list, or
+    None when the file is not laid out that way (the caller then says what to add)."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if re.match(r"^repos:\s*(#.*)?$", line)), None)
+    if start is None:
+        return None
+    end = start + 1
+    indent: str | None = None
+    while end < len(lines):
+        line = lines[end]
+        if line.strip() and not line.startswith((" ", "\t", "-", "#")):
+            break  # the next top-level key
+        if indent is None and line.lstrip().startswith("- "):
+            indent = line[: len(line) - len(line.lstrip())]
+        end += 1
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1
+    if indent is None:
+        return None
+    out = [*lines[:end], *_repo_entry(indent), *lines[end:]]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,70 @@
+"""``init --from-cluster``: the cluster key read from the live sops-age Secret (real API server)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.repo.settings import load_settings
+from tests.cluster.conftest import KubeAPI
+from tests.conftest import FIXTURES, GIT_ENV
+from tests.init.helpers import one_cluster_repo, tree
+
+pytestmark = pytest.mark.kube
+
+DEMO_KEY = FIXTURES / "keys" / "demo-only.agekey"
+ADMIN_KEY = FIXTURES / "keys" / "demo-only-admin.agekey"
+DEMO_PUBLIC = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
+SECRET = re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]+")
+
+
+def run(kube: KubeAPI, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(repo.parent / "home"),
+        "KUBECONFIG": str(kube.kubeconfig),
+        **GIT_ENV,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "secretsmgr", "--repo", str(repo), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert SECRET.search(done.stdout + done.stderr) is None
+    assert kube.token not in done.stdout + done.stderr
+    return done
+
+
+def test_init_takes_the_key_the_cluster_holds(kube_api: KubeAPI, tmp_path: Path) -> None:
+    kube_api.create_namespace("flux-system")
+    kube_api.put_secret("flux-system", "sops-age", {"age.agekey": DEMO_KEY.read_text()})
+    repo = one_cluster_repo(tmp_path / "repo")
+    done = run(kube_api, repo, "init", "--from-cluster")
+    assert done.returncode == 0, done.stderr
+    assert f"cluster prod: {DEMO_PUBLIC} (from cluster (context test: flux-system/sops-age))" in (
+        done.stdout
+    )
+    assert "the cluster already holds its key" in done.stdout
+    assert load_settings(repo).cluster_key == DEMO_PUBLIC
+
+
+def test_a_secret_with_two_keys_asks_which(kube_api: KubeAPI, tmp_path: Path) -> None:
+    kube_api.create_namespace("flux-system")
+    kube_api.put_secret(
+        "flux-system",
+        "sops-age",
+        {"old.agekey": DEMO_KEY.read_text(), "new.agekey": ADMIN_KEY.read_text()},
+    )
+    repo = one_cluster_repo(tmp_path / "repo")
+    before = tree(repo)
+    done = run(kube_api, repo, "init", "--from-cluster")
+    assert done.returncode == 2
+    assert "holds 2 age keys" in done.stderr and "--cluster-key" in done.stderr
+    assert tree(repo) == before

@@ -1,0 +1,401 @@
+"""``secretsmgr init`` in real git repositories; the real sops judges what it writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.changelog.chain import find_break, parse_entries
+from secretsmgr.cli.app import main
+from secretsmgr.keys.age import parse_identities
+from secretsmgr.repo.inventory import load_inventory
+from secretsmgr.repo.settings import load_settings
+from secretsmgr.repo.sopsconfig import load_sops_config, match_rule
+from secretsmgr.sops import FileFormat, load
+from tests.audit.helpers import enc
+from tests.conftest import FIXTURES, GIT_ENV, run_sops
+from tests.init.helpers import (
+    SECRET,
+    commit,
+    kustomization,
+    one_cluster_repo,
+    tree,
+    two_cluster_repo,
+    write,
+)
+from tests.rotate.helpers import git_copy
+
+LOG = "secrets-changelog.jsonl"
+PRIVATE = re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]+")
+CLUSTER = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
+ADMIN = "age1xfmf59p8t2m533vyfcv79rau54eahzeyudzsavganjpee5nakehqe2jp0u"
+DEMO_KEY = FIXTURES / "keys" / "demo-only.agekey"
+
+
+@pytest.fixture(autouse=True)
+def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GIT_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert PRIVATE.search(captured.out + captured.err) is None  # never a private key
+    return code, captured.out, captured.err
+
+
+def init(
+    repo: Path, capsys: pytest.CaptureFixture[str], *args: str, expect: int = 0
+) -> tuple[str, str]:
+    code, out, err = run(["--repo", str(repo), "init", *args], capsys)
+    assert code == expect, (out, err)
+    return out, err
+
+
+def audit(repo: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    code, out, err = run(["--repo", str(repo), "audit", "--format", "json"], capsys)
+    findings: list[dict[str, object]] = json.loads(out)["findings"]
+    assert code == (1 if any(f["severity"] == "error" for f in findings) else 0), err
+    return findings
+
+
+def key_of(path: Path) -> str:
+    return parse_identities(path.read_text(), path.name).publics[0]
+
+
+# ----------------------------------------------------------------------------- a bare repository
+
+
+@pytest.mark.interop
+def test_a_bare_flux_repository_is_set_up_and_real_sops_uses_what_init_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = one_cluster_repo(tmp_path / "repo")
+    keyfile = tmp_path / "cluster.agekey"
+    out, err = init(repo, capsys, "-o", str(keyfile))
+    assert err == ""
+    public = key_of(keyfile)
+    # the identity file: 0600, one identity, recorded as a cluster key
+    assert stat.S_IMODE(keyfile.stat().st_mode) == 0o600
+    assert "# secretsmgr: cluster key" in keyfile.read_text()
+    assert f"cluster prod: {public} (new; its private key is in {keyfile} (mode 0600))" in out
+    for name in (".sops.yaml", ".secretsmgr.yaml", ".pre-commit-config.yaml", LOG):
+        assert (repo / name).is_file(), name
+        assert f"create  {name}" in out or f"adopt   {name}" in out
+    assert "secretsmgr key export" in out  # the next step: the Secret for Flux
+    assert load_settings(repo).cluster_key == public
+    entries = parse_entries((repo / LOG).read_bytes())
+    assert [(e.action, e.files) for e in entries] == [("adopt", ())]
+
+    # right after init: audit clean, the changelog verifies
+    assert audit(repo, capsys) == []
+    code, out, _ = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert code == 0 and "chain ok (1 entry)" in out
+
+    # the real sops encrypts with the rule init wrote; the key init made opens it
+    write(repo, "apps/db.enc.yaml", SECRET.format(name="db", value="s3cr3t-Value-42"))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    done = run_sops(["--encrypt", "--in-place", "apps/db.enc.yaml"], cwd=repo)
+    assert done.returncode == 0, done.stderr
+    encrypted = load((repo / "apps/db.enc.yaml").read_text(), FileFormat.YAML)
+    assert encrypted.metadata.age_recipients == (public,)
+    assert "s3cr3t-Value-42" not in (repo / "apps/db.enc.yaml").read_text()
+    plain = run_sops(["--decrypt", "apps/db.enc.yaml"], cwd=repo, key_file=keyfile)
+    assert plain.returncode == 0 and "s3cr3t-Value-42" in plain.stdout
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(keyfile))
+    code, out, _ = run(["--repo", str(repo), "decrypt", str(repo / "apps/db.enc.yaml")], capsys)
+    assert code == 0 and "s3cr3t-Value-42" in out
+    # a file plain sops made has no changelog entry until it is adopted
+    assert {f["rule"] for f in audit(repo, capsys)} == {"SM013"}
+    code, _, _ = run(["--repo", str(repo), "log", "--adopt", "--reason", "made by sops"], capsys)
+    assert code == 0
+    assert audit(repo, capsys) == []
+    # secretsmgr encrypt records its own write
+    write(repo, "apps/api.enc.yaml", SECRET.format(name="api", value="t0ken-Value-7"))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml", "api.enc.yaml")
+    code, _, err = run(
+        ["--repo", str(repo), "encrypt", "-i", str(repo / "apps/api.enc.yaml")], capsys
+    )
+    assert (code, err) == (0, "")
+    code, out, _ = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert code == 0 and "chain ok (3 entries)" in out
+
+
+def test_a_second_run_changes_nothing_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = one_cluster_repo(tmp_path / "repo")
+    keyfile = tmp_path / "cluster.agekey"
+    init(repo, capsys, "-o", str(keyfile))
+    before, key_before = tree(repo), keyfile.read_bytes()
+    for extra in ((), ("--force",), ("-o", str(keyfile))):
+        out, err = init(repo, capsys, *extra)
+        assert err == ""
+        assert out.endswith("nothing changed: the repository is already set up\n")
+        assert "up to date  .sops.yaml" in out
+        assert tree(repo) == before
+    assert keyfile.read_bytes() == key_before
+
+
+def test_dry_run_writes_nothing_and_shows_what_it_would_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = one_cluster_repo(tmp_path / "repo")
+    before = tree(repo)
+    keyfile = tmp_path / "cluster.agekey"
+    out, err = init(repo, capsys, "--dry-run", "-o", str(keyfile))
+    assert err == ""
+    assert tree(repo) == before
+    assert not keyfile.exists()
+    assert "cluster prod: a new age identity, to be kept in" in out
+    assert "age1" not in out  # no key exists yet, so none is shown
+    for name in (".sops.yaml", ".secretsmgr.yaml", ".pre-commit-config.yaml"):
+        assert f"would create  {name}" in out
+    assert f"would adopt   {LOG}" in out
+    assert out.endswith("nothing written (--dry-run)\n")
+
+
+def test_existing_files_are_kept_unless_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = one_cluster_repo(tmp_path / "repo")
+    mine = "creation_rules:\n  - path_regex: secret\\.yaml$\n    age: " + CLUSTER + "\n"
+    hooks = (
+        "repos:\n  - repo: https://github.com/pre-commit/pre-commit-hooks\n    rev: v4.6.0\n"
+        "    hooks:\n      - id: trailing-whitespace\n"
+    )
+    settings = 'ignore:\n  - {rule: SM009, path: "keys/*", reason: "test keys"}\n'
+    write(repo, ".sops.yaml", mine)
+    write(repo, ".pre-commit-config.yaml", hooks)
+    write(repo, ".secretsmgr.yaml", settings)
+    commit(repo, "own config")
+    out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
+    assert (repo / ".sops.yaml").read_text() == mine
+    assert (repo / ".pre-commit-config.yaml").read_text() == hooks
+    assert (repo / ".secretsmgr.yaml").read_text() == settings
+    assert re.search(r"kept +\.sops\.yaml +exists \(--force rewrites it\)", out), out
+
+    out, _ = init(repo, capsys, "--cluster-key", CLUSTER, "--force")
+    assert re.search(r"replace +\.sops\.yaml", out), out
+    assert re.search(r"update +\.pre-commit-config\.yaml +the secretsmgr-check hook added", out)
+    sops = load_sops_config(repo / ".sops.yaml")
+    rule = match_rule(sops, repo / "apps/new.enc.yaml")
+    assert rule is not None and rule.key_groups[0].age == (CLUSTER,)
+    precommit = (repo / ".pre-commit-config.yaml").read_text()
+    assert precommit.startswith(hooks)  # the user's hooks stay, ours is added
+    assert "id: secretsmgr-check" in precommit
+    pinned = load_settings(repo)
+    assert pinned.cluster_key == CLUSTER
+    assert [e.path for e in pinned.ignore] == ["keys/*"]  # carried over
+
+
+# ----------------------------------------------------------------------------- existing secrets
+
+
+def test_a_repository_with_only_sops_yaml_gets_its_choice_pinned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = git_copy(FIXTURES / "demo", tmp_path / "repo", drop=[".secretsmgr.yaml", LOG])
+    sops_before = (repo / ".sops.yaml").read_bytes()
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    out, err = init(repo, capsys)
+    assert err == ""
+    assert f"cluster homelab: {CLUSTER} (from .sops.yaml)" in out
+    assert "names several age keys" in out  # the choice, and how it is now pinned
+    settings = load_settings(repo)
+    assert (settings.cluster_key, settings.allowed_recipients) == (CLUSTER, (ADMIN,))
+    assert (repo / ".sops.yaml").read_bytes() == sops_before
+    (entry,) = parse_entries((repo / LOG).read_bytes())
+    assert entry.action == "adopt" and len(entry.files) == 4
+    assert all(f.datakey_id for f in entry.files)  # the demo key at hand opens every file
+    assert audit(repo, capsys) == []
+    code, _, _ = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert code == 0
+
+
+def test_existing_secrets_without_any_configuration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every file shares two keys: init cannot tell which is the cluster's and asks."""
+    repo = git_copy(
+        FIXTURES / "demo", tmp_path / "repo", drop=[".secretsmgr.yaml", ".sops.yaml", LOG]
+    )
+    before = tree(repo)
+    _, err = init(repo, capsys, expect=2)
+    assert "all encrypted to 2 keys" in err
+    assert "secretsmgr init --cluster-key" in err
+    assert tree(repo) == before
+    out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
+    assert "SM005" in out  # the admin key is on every file, and nothing allows it yet
+    assert load_settings(repo).cluster_key == CLUSTER
+
+
+def test_one_key_on_every_file_is_taken_as_the_cluster_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = one_cluster_repo(tmp_path / "repo")
+    for name in ("a", "b"):
+        secret = SECRET.format(name=name, value="v4lue-1")
+        write(repo, f"apps/{name}.enc.yaml", enc(secret, (CLUSTER,)))
+    kustomization(repo, "apps", "podinfo.yaml", "a.enc.yaml", "b.enc.yaml")
+    commit(repo, "secrets")
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "unused.agekey"))
+    assert f"cluster prod: {CLUSTER} (from the recipient every SOPS file of the cluster has)" in out
+    assert "note: no new identity is made" in out
+    assert not (tmp_path / "unused.agekey").exists()
+    assert load_settings(repo).cluster_key == CLUSTER
+    assert audit(repo, capsys) == []
+
+
+# ----------------------------------------------------------------------------- two clusters
+
+
+@pytest.mark.interop
+def test_two_clusters_get_a_key_each_and_the_shared_base_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = two_cluster_repo(tmp_path / "repo")
+    graph_before = {(x.cluster, x.name, x.files) for x in load_inventory(repo).layers.layers}
+    keyfile = tmp_path / "clusters.agekey"
+    out, err = init(repo, capsys, "-o", str(keyfile))
+    assert err == ""
+    identity = parse_identities(keyfile.read_text(), keyfile.name)
+    assert len(identity.publics) == 2
+    settings = load_settings(repo)
+    assert settings.cluster_key is None
+    by_name = {c.name: c for c in settings.clusters}
+    assert set(by_name) == {"staging", "production"}
+    assert {c.cluster_key for c in by_name.values()} == set(identity.publics)
+    assert by_name["staging"].path == "clusters/staging"
+    # writing clusters: changed nothing the model sees
+    inv = load_inventory(repo)
+    assert {(x.cluster, x.name, x.files) for x in inv.layers.layers} == graph_before
+    staging, production = by_name["staging"].cluster_key, by_name["production"].cluster_key
+    assert staging is not None and production is not None
+    # the real sops picks each cluster's key, and both for the shared base
+    for rel, expected in (
+        ("apps/staging/s.enc.yaml", {staging}),
+        ("apps/production/p.enc.yaml", {production}),
+        ("apps/base/shared.enc.yaml", {staging, production}),
+    ):
+        write(repo, rel, SECRET.format(name="x", value="v4lue-9"))
+        folder, name = rel.rsplit("/", 1)
+        others = ["shared.yaml"] if folder == "apps/base" else ["../base", "settings.yaml"]
+        kustomization(repo, folder, *others, name)
+        done = run_sops(["--encrypt", "--in-place", rel], cwd=repo)
+        assert done.returncode == 0, done.stderr
+        got = load((repo / rel).read_text(), FileFormat.YAML).metadata.age_recipients
+        assert set(got) == expected, rel
+    code, _, _ = run(["--repo", str(repo), "log", "--adopt", "--reason", "sops"], capsys)
+    assert code == 0
+    assert audit(repo, capsys) == []
+    # one Secret never holds another cluster's key
+    code, _, err = run(["--repo", str(repo), "key", "export"], capsys)
+    assert code == 2 and "different keys" in err
+    assert "key export --cluster-key" in out
+
+
+# ----------------------------------------------------------------------------- refusals
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cluster-key", CLUSTER, "--from-cluster"], "cannot be used together"),
+        (["--keyring", "-o", "x.agekey"], "cannot be used together"),
+        (["--cluster-key", "age1nope"], "not an age public key"),
+        (["--cluster-key", f"{CLUSTER},{ADMIN}"], "exactly one age public key"),
+        (["--context", "c"], "--context needs --from-cluster"),
+    ],
+)
+def test_usage_errors_write_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    repo = one_cluster_repo(tmp_path / "repo")
+    before = tree(repo)
+    _, err = init(repo, capsys, *args, expect=2)
+    assert message in err
+    assert tree(repo) == before
+
+
+def test_a_key_file_inside_the_repository_or_over_another_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = one_cluster_repo(tmp_path / "repo")
+    before = tree(repo)
+    _, err = init(repo, capsys, "-o", str(repo / "cluster.agekey"), expect=2)
+    assert "inside the repository" in err
+    taken = tmp_path / "taken.agekey"
+    taken.write_text("mine\n")
+    _, err = init(repo, capsys, "-o", str(taken), expect=1)
+    assert "never overwrites a key file" in err
+    assert taken.read_text() == "mine\n"
+    assert tree(repo) == before
+
+
+def test_no_keyring_and_no_file_is_an_error_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = one_cluster_repo(tmp_path / "repo")
+    before = tree(repo)
+    _, err = init(repo, capsys, expect=2)  # no D-Bus session here: no keyring
+    assert "no OS keyring is available" in err and "-o FILE" in err
+    assert tree(repo) == before
+
+
+def test_a_repository_without_flux_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = commit(write(tmp_path / "repo", "README.md", "hello\n").parent)
+    _, err = init(repo, capsys, "--cluster-key", CLUSTER, expect=2)
+    assert "no Flux cluster found" in err
+    assert sorted(tree(repo)) == ["README.md"]
+
+
+def test_a_failure_while_writing_puts_everything_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import secretsmgr.init.workflow as workflow
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(repo, ".pre-commit-config.yaml", "repos:\n  - repo: local\n    hooks: []\n")
+    commit(repo, "hooks")
+    before = tree(repo)
+    keyfile = tmp_path / "cluster.agekey"
+
+    def fail(root: Path, plan: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(workflow, "write_adopt", fail)
+    code, _, _ = run(["--repo", str(repo), "init", "--force", "-o", str(keyfile)], capsys)
+    assert code == 3  # an OSError this deep is not a user error; nothing is left behind
+    assert tree(repo) == before
+    assert not keyfile.exists()
+    assert not [p for p in repo.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_written_files_parse_and_the_changelog_chain_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = one_cluster_repo(tmp_path / "repo")
+    init(repo, capsys, "-o", str(tmp_path / "k.agekey"))
+    assert find_break((repo / LOG).read_bytes()) is None
+    from secretsmgr.repo.schema import validate
+    from secretsmgr.sops.yamlio import safe_load_all
+
+    validate(safe_load_all((repo / ".secretsmgr.yaml").read_text())[0], ".secretsmgr.yaml")
+    hooks = safe_load_all((repo / ".pre-commit-config.yaml").read_text())[0]
+    (entry,) = hooks["repos"]
+    assert entry["repo"] == "https://github.com/secretsmgr/secretsmgr"
+    assert entry["hooks"] == [{"id": "secretsmgr-check"}]
+    import secretsmgr
+
+    assert entry["rev"] == f"v{secretsmgr.__version__}"
+    assert os.access(repo / ".sops.yaml", os.R_OK)
