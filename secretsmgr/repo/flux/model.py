@@ -417,6 +417,8 @@ class _Model:
         self.root = snapshot.root
         self._roots: list[_Root] = []
         self._own_urls: set[str] | None = None
+        self._remote: str | None = None
+        self._remote_read = False
         self.layers: list[Layer] = []
         self.clusters: dict[str | None, Cluster] = {}
         self._seen: set[tuple[str | None, str, str]] = set()
@@ -490,6 +492,13 @@ class _Model:
             return self.artifact("", definition.ignore), label
         return None, label
 
+    def remote(self) -> str | None:
+        """git's ``origin`` URL of the checkout, normalized (read once)."""
+        if not self._remote_read:
+            self._remote_read = True
+            self._remote = normalize_url(git.remote_url(self.root))
+        return self._remote
+
     def own_urls(self) -> set[str]:
         """URLs that mean this checkout: every bootstrap source's, and git's ``origin`` remote."""
         if self._own_urls is None:
@@ -499,7 +508,7 @@ class _Model:
                 if root.bootstrap is not None
                 for src in self.scan.sources.get(root.bootstrap, ())
             }
-            urls.add(normalize_url(git.remote_url(self.root)))
+            urls.add(self.remote())
             self._own_urls = {u for u in urls if u}
         return self._own_urls
 
@@ -507,7 +516,6 @@ class _Model:
     def roots(self) -> list[_Root]:
         """Cluster roots, in the order the clusters will be reported."""
         found: list[_Root] = []
-        own_repo = self.artifact("", None)
         for ks in self.scan.kustomizations:
             if ks.source.kind != "GitRepository":
                 continue
@@ -516,7 +524,13 @@ class _Model:
             if folder != "." and not (origin_dir == folder or origin_dir.startswith(folder + "/")):
                 continue
             own = self.scan.source(ks.source, ks.origin)
-            art = self.artifact("", own.ignore) if own else own_repo
+            # a bootstrap defines its GitRepository in the same file (gotk-sync.yaml), or names
+            # one whose URL is this checkout's remote: any other source is not this checkout
+            if own is None or not (
+                own.origin == ks.origin or normalize_url(own.url) == self.remote()
+            ):
+                continue
+            art = self.artifact("", own.ignore)
             result = self.build(art, folder, None)
             if ks.origin in result.uses:
                 name = cluster_name(folder, ks.name)
