@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from secretsmgr.cli.app import main
+from .runner import assert_user_error, run
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "fixtures" / "demo"
@@ -31,19 +31,6 @@ needs_engine = pytest.mark.skipif(
     importlib.util.find_spec("secretsmgr.audit.engine") is None,
     reason="secretsmgr.audit.engine is not there yet",
 )
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    return code, captured.out, captured.err
-
-
-def assert_user_error(err: str) -> None:
-    lines = err.strip().splitlines()
-    assert lines and lines[0].startswith("secretsmgr: error: ")
-    assert all(line.startswith(("secretsmgr: error: ", "secretsmgr: hint: ")) for line in lines)
 
 
 def audit_json(repo: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from secretsmgr.changelog import FileRecord, append, datakey_id, next_entry
-from secretsmgr.cli.app import main
 from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.sops import FileFormat, dump, encrypt, load, parse_plain
 from secretsmgr.sops.model import EncryptionRule, RuleKind
 from tests.changelog.helpers import chain
 from tests.conftest import git
+
+from .runner import run
 
 PUB1 = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
 LOG = "secrets-changelog.jsonl"
@@ -35,13 +36,6 @@ TABLE = (
     "  1  2026-11-01 10:03:10  bob@example.org  rotate  databases      1  rotation 1\n"
     "  2  2026-11-02 10:03:10  bob@example.org  rotate  databases      1  rotation 2\n"
 )
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    return code, captured.out, captured.err
 
 
 def sops_file(root: Path, rel: str, fmt: FileFormat = FileFormat.YAML) -> str:
