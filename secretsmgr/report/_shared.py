@@ -6,11 +6,9 @@ import posixpath
 from collections.abc import Iterable
 
 from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Severity
+from secretsmgr.plural import plural
 
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``1 error``, ``2 errors`` (or ``many`` when the plural is irregular)."""
-    return f"{count} {word if count == 1 else (many or word + 's')}"
+__all__ = ["plural"]  # re-exported: the reporters count with it
 
 
 def worst(findings: Iterable[Finding]) -> Severity | None:

@@ -184,7 +184,7 @@ def test_verify_mac_finds_the_tampered_file(
 
 
 def test_color_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
-    from secretsmgr.cli.commands.audit import wants_color
+    from secretsmgr.cli.context import wants_color
 
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     assert not wants_color("text", None)  # the autouse fixture sets NO_COLOR

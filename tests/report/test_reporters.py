@@ -268,7 +268,7 @@ def test_layers_json_statuses() -> None:
 
 
 def test_severity_threshold_helper() -> None:
-    from secretsmgr.cli.commands.audit import FailOn, threshold
+    from secretsmgr.cli.options import FailOn, threshold
 
     assert threshold(FailOn.NEVER) is None
     assert threshold(FailOn.WARNING) is Severity.WARNING

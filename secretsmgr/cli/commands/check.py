@@ -8,15 +8,16 @@ from typing import Annotated
 
 import typer
 
-from secretsmgr.cli.cluster_opts import (
+from secretsmgr.cli.context import emit, repo_root, wants_color
+from secretsmgr.cli.options import (
     ContextOpt,
+    FormatOpt,
     FromClusterOpt,
     NamespaceOpt,
+    OutputOpt,
     SecretOpt,
     live_cluster,
 )
-from secretsmgr.cli.commands.audit import FormatOpt, OutputOpt, emit, wants_color
-from secretsmgr.cli.context import repo_root
 from secretsmgr.report import OutputFormat
 
 

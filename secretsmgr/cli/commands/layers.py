@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from secretsmgr.cli.commands.audit import OutputOpt, emit
-from secretsmgr.cli.context import repo_root
+from secretsmgr.cli.context import emit, repo_root
+from secretsmgr.cli.options import OutputOpt
 from secretsmgr.report.layers import LayersFormat
 
 
