@@ -88,7 +88,9 @@ def encrypt_cmd(
     output: Output = None,
     age: Annotated[
         list[str] | None,
-        typer.Option("--age", help="Recipient(s) replacing the .sops.yaml rule's keys."),
+        typer.Option(
+            "--age", help="A recipient replacing the .sops.yaml rule's keys (repeatable)."
+        ),
     ] = None,
     filename_override: Annotated[
         Path | None,
