@@ -43,8 +43,9 @@ def about_file(file: Path, identities: LayeredIdentity | None) -> Iterator[None]
             publics = _tried(identities)
             shown = ", ".join(p[:12] + "…" for p in publics) or "none"
             err.hints = (
-                f"the identities tried ({shown}) are not among its recipients",
-                "see its recipients with: secretsmgr audit, or ask a holder to rotate it to you",
+                f"the identities tried ({shown}) are not among its recipients "
+                "(its sops.age entries list them)",
+                f"ask a holder to add your key: secretsmgr rotate {file} --add-recipient age1…",
             )
         raise err from exc
 
