@@ -14,6 +14,7 @@ from secretsmgr.errors import UsageError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.inventory import EMPTY_ENV, Detector, LiveKeys, load_inventory
 from secretsmgr.repo.layers import Layer
+from secretsmgr.sops.locate import DocumentKeys, find_line, key_lines
 
 NO_CLUSTER_KEY = "no cluster key known"
 NO_IDENTITY = "no identity (use --verify-mac with a key)"
@@ -145,6 +146,22 @@ def _collect(
     return findings, skipped
 
 
+def _placed(findings: list[Finding], ctx: AuditContext) -> list[Finding]:
+    """Findings with the line of their key path, found in the SOPS texts already read."""
+    texts = {e.path: e for e in ctx.repo.sops_files if e.text}
+    parsed: dict[str, list[DocumentKeys]] = {}
+    placed: list[Finding] = []
+    for finding in findings:
+        entry = texts.get(finding.path)
+        if finding.line is None and finding.key_path and entry is not None:
+            if entry.path not in parsed:
+                parsed[entry.path] = key_lines(entry.text, entry.format)
+            line = find_line(parsed[entry.path], finding.key_path)
+            finding = replace(finding, line=line) if line is not None else finding
+        placed.append(finding)
+    return placed
+
+
 def run_rules(
     ctx: AuditContext,
     *,
@@ -173,6 +190,7 @@ def run_rules(
             suppressed += 1
             continue
         findings.append(replace(finding, layers=layers))
+    findings = _placed(findings, ctx)
     findings.sort(key=lambda f: f.sort_key)
 
     sops_paths = sorted(e.path for e in ctx.repo.sops_files if in_scope(ctx.repo.layers_of(e.path)))

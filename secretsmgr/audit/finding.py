@@ -37,8 +37,20 @@ class Need(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Place:
+    """A line (1-based; None when unknown) in a repository file."""
+
+    path: str
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
-    """One problem at one place. Identity = (rule, path, key_path); never a line number."""
+    """One problem at one place. Identity = (rule, path, key_path); never a line number.
+
+    ``line`` (1-based, in ``path``) only places the finding for a reader; ``fix_at`` is where
+    the fix goes when that is another file (SM010: the layer's Kustomization).
+    """
 
     rule: RuleId
     name: str
@@ -48,6 +60,8 @@ class Finding:
     key_path: str | None = None
     layers: tuple[str, ...] = ()
     fix: str | None = None
+    line: int | None = None
+    fix_at: Place | None = None
 
     @property
     def layer(self) -> str | None:
@@ -91,9 +105,13 @@ class Rule:
         key_path: str | None = None,
         layers: tuple[str, ...] = (),
         fix: str | None = None,
+        line: int | None = None,
+        fix_at: Place | None = None,
     ) -> Finding:
         """A finding of this rule."""
-        return Finding(self.id, self.name, self.severity, path, message, key_path, layers, fix)
+        return Finding(
+            self.id, self.name, self.severity, path, message, key_path, layers, fix, line, fix_at
+        )
 
 
 @dataclass(frozen=True, slots=True)

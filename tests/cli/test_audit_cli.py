@@ -129,7 +129,7 @@ def test_audit_github_annotations(capsys: pytest.CaptureFixture[str]) -> None:
     lines = out.splitlines()
     assert lines and all(line.startswith(("::error ", "::warning ", "::notice ")) for line in lines)
     assert any(
-        line.startswith("::error file=gitops/apps/redis/redis-acl.yaml,title=SM001::")
+        line.startswith("::error file=gitops/apps/redis/redis-acl.yaml,line=10,title=SM001::")
         for line in lines
     )
 

@@ -13,6 +13,7 @@ from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.inventory import ScannedFile
 from secretsmgr.sops.document import FileFormat
+from secretsmgr.sops.locate import DocumentKeys, key_lines
 from secretsmgr.sops.metadata import SOPS_KEY
 from secretsmgr.sops.yamlio import safe_load_all
 
@@ -33,6 +34,7 @@ class PlaintextSecret:
     path: str
     key_path: str
     secret: str
+    line: int | None = None
 
 
 def _is_plaintext_value(value: object) -> bool:
@@ -57,7 +59,8 @@ def find_plaintext_secrets(path: str, text: str, fmt: FileFormat) -> list[Plaint
     except (FormatError, ValueError, RecursionError):
         return []  # not a manifest we can read (templates, fragments): nothing to say
     found: list[PlaintextSecret] = []
-    for raw in docs:
+    located: list[DocumentKeys] | None = None
+    for number, raw in enumerate(docs):
         if not isinstance(raw, dict):
             continue
         doc = cast(dict[str, object], raw)
@@ -73,7 +76,10 @@ def find_plaintext_secrets(path: str, text: str, fmt: FileFormat) -> list[Plaint
                 continue
             for key, value in cast(dict[object, object], values).items():
                 if _is_plaintext_value(value):
-                    found.append(PlaintextSecret(path, f"{section}.{key}", label))
+                    located = key_lines(text, fmt) if located is None else located
+                    key_path = f"{section}.{key}"
+                    lines = located[number].lines if number < len(located) else {}
+                    found.append(PlaintextSecret(path, key_path, label, lines.get(key_path)))
     return found
 
 
@@ -101,6 +107,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             "and the file has no SOPS metadata",
             key_path=hit.key_path,
             fix=f"secretsmgr encrypt -i {hit.path}",
+            line=hit.line,
         )
 
 
