@@ -46,6 +46,9 @@ AllowDirtyOpt = Annotated[
     bool, typer.Option("--allow-dirty", help="Proceed with uncommitted changes in the targets.")
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan, write nothing.")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Also list layers without SOPS files.")
+]
 
 
 class FailOn(StrEnum):

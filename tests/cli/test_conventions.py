@@ -78,7 +78,14 @@ def test_global_options_are_moved_only_where_they_are_options() -> None:
 
 # --- the same short options everywhere -------------------------------------------------------
 
-SHORT = {"--layer": "-l", "--format": "-f", "--output": "-o", "--in-place": "-i", "--help": "-h"}
+SHORT = {
+    "--layer": "-l",
+    "--format": "-f",
+    "--output": "-o",
+    "--in-place": "-i",
+    "--verbose": "-v",
+    "--help": "-h",
+}
 
 
 def test_short_options_mean_the_same_everywhere() -> None:

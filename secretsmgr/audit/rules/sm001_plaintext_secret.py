@@ -12,6 +12,7 @@ from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.repo.placeholders import is_placeholder
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.locate import DocumentKeys, key_lines
 from secretsmgr.sops.metadata import SOPS_KEY
@@ -22,9 +23,6 @@ _SECRET_HINT = {
     FileFormat.YAML: re.compile(rb"""^kind:[ \t]*["']?Secret["']?[ \t]*(?:#.*)?\r?$""", re.M),
     FileFormat.JSON: re.compile(rb'"kind"\s*:\s*"Secret"'),
 }
-# A value that is only a Flux post-build variable (``${VAR}``, ``${VAR:=default}``) or a Helm/Go
-# template is filled in later, not a committed secret.
-_SUBSTITUTION = re.compile(r"^\s*(?:\$\{[^}]*\}\s*)+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +36,11 @@ class PlaintextSecret:
 
 
 def _is_plaintext_value(value: object) -> bool:
+    if isinstance(value, str):
+        # a placeholder (${VAR}, {{ … }}, <token>, op://…) or empty string is filled in later
+        return not is_placeholder(value) and not value.startswith("ENC[AES256_GCM,")
     if value is None:
         return False
-    if isinstance(value, str):
-        if not value.strip():
-            return False
-        if _SUBSTITUTION.match(value) or "{{" in value:
-            return False  # filled in by Flux post-build substitution or a template
-        return not value.startswith("ENC[AES256_GCM,")
     return not isinstance(value, dict | list) or bool(value)
 
 

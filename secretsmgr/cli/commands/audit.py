@@ -19,6 +19,7 @@ from secretsmgr.cli.options import (
     NamespaceOpt,
     OutputOpt,
     SecretOpt,
+    VerboseOpt,
     live_cluster,
     threshold,
 )
@@ -57,6 +58,7 @@ def audit_cmd(
         typer.Option("--verify-mac", help="Decrypt to verify MACs (needs a private key)."),
     ] = False,
     output: OutputOpt = None,
+    verbose: VerboseOpt = False,
     from_cluster: FromClusterOpt = False,
     context: ContextOpt = None,
     namespace: NamespaceOpt = "flux-system",
@@ -79,5 +81,6 @@ def audit_cmd(
         live_cluster=cluster,
     )
     limit = threshold(fail_on)
-    emit(render(report, fmt, color=wants_color(fmt, output), fail_on=limit), output)
+    text = render(report, fmt, color=wants_color(fmt, output), fail_on=limit, verbose=verbose)
+    emit(text, output)
     return 1 if report.fails(limit) else 0

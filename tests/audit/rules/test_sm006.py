@@ -74,6 +74,7 @@ CASES = [
             ("SM006", "apps/db.enc.yaml"),
             ("SM006", "apps/version.enc.yaml"),
             ("SM006", "apps/pgp.enc.yaml"),
+            ("SM004", "apps/pgp.enc.yaml"),
             ("SM005", "apps/pgp.enc.yaml"),
             ("SM011", "apps/pgp.enc.yaml"),
             ("SM006", "apps/junk.enc.yaml"),
