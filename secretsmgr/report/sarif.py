@@ -120,6 +120,8 @@ def result(finding: Finding, index: int | None) -> dict[str, Any]:
         entry["relatedLocations"] = [{"id": 1, **location(own, "the file this finding is about")}]
     entry["partialFingerprints"] = {FINGERPRINT: fingerprint(finding)}
     properties: dict[str, Any] = {"layers": list(finding.layers)}
+    if finding.cluster is not None:
+        properties["cluster"] = finding.cluster
     if finding.key_path:
         properties["keyPath"] = finding.key_path
     if finding.fix:
