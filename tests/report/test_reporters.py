@@ -27,9 +27,7 @@ SARIF_SHA256 = "c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e
 
 # The golden SARIF holds the reporter's shape, not the rule pages (test_sarif.py reads those):
 # a page edit must not rewrite the goldens.
-PAGES = {
-    r.id: RuleHelp(f"What {r.id} detects.", f"{r.id} help", f"**{r.id}** help") for r in RULES
-}
+PAGES = {r.id: RuleHelp(f"What {r.id} detects.", f"{r.id} help", f"**{r.id}** help") for r in RULES}
 
 
 def _render(report: AuditReport, fmt: OutputFormat) -> str:
