@@ -89,13 +89,18 @@ def wants_color(fmt: str, output: Path | None) -> bool:
 
 
 def emit(text: str, output: Path | None) -> None:
-    """Write a rendered report to stdout, or atomically to ``output``."""
+    """Write a rendered report to stdout, or to ``output``: into a FIFO, a device or
+    ``/dev/stdout`` as it is, any other path atomically."""
     if output is None:
         out(text)
         return
+    from secretsmgr.fileops.target import is_special_output, write_special
     from secretsmgr.fsutil import write_atomic
 
-    write_atomic(output, text)
+    if is_special_output(output):
+        write_special(output, text)
+    else:
+        write_atomic(output, text)
 
 
 def fault_hook() -> FaultHook | None:

@@ -273,6 +273,7 @@ def _scan_leaves(sf: SopsFile) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 _SECRET_VALUES = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+_TEMPLATE_SYNTAX = re.compile(rb"\{\{.*?\}\}|\{%.*?%\}")
 _STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a secret value
 
 
@@ -322,6 +323,8 @@ def read_sops_entry(
     except UnicodeDecodeError:
         return replace(base, error="not valid UTF-8") if named else None
     except FormatError as exc:
+        if named and _TEMPLATE_SYNTAX.search(data):
+            return replace(base, template=True)  # a Jinja/Helm template is not YAML yet
         return replace(base, error=exc.message) if named else None
     first = docs[0] if docs else None
     if not has_metadata(docs, fmt):

@@ -8,6 +8,7 @@ environment read at import time, a real terminal or none).
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -63,14 +64,23 @@ def run(
     expect: int | None = None,
     warnings: Sequence[str] = (),
     secrets: Sequence[str] = (),
+    stdin: bytes | str | None = None,
 ) -> Result:
     """Run ``secretsmgr ARGS`` in this process; ``warnings`` are expected on a success.
 
+    ``stdin`` (when given) is what the command reads from a stdin that is not a terminal.
     With ``--debug`` in ``args`` stderr may hold what a developer asked for (library
     warnings); it still never holds a traceback of a user error.
     """
     capsys.readouterr()  # whatever the test printed before is not this run's output
-    code = main(list(args))
+    saved = sys.stdin
+    if stdin is not None:
+        data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
+        sys.stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+    try:
+        code = main(list(args))
+    finally:
+        sys.stdin = saved
     captured = capsys.readouterr()
     check_streams(
         code,

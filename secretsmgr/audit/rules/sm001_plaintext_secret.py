@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
@@ -32,6 +33,7 @@ class PlaintextSecret:
     path: str
     key_path: str
     secret: str
+    document: int = 1  # 1-based, in the file
     line: int | None = None
 
 
@@ -55,7 +57,7 @@ def find_plaintext_secrets(path: str, text: str, fmt: FileFormat) -> list[Plaint
         return []  # not a manifest we can read (templates, fragments): nothing to say
     found: list[PlaintextSecret] = []
     located: list[DocumentKeys] | None = None
-    for number, raw in enumerate(docs):
+    for number, raw in enumerate(docs, start=1):
         if not isinstance(raw, dict):
             continue
         doc = cast(dict[str, object], raw)
@@ -73,8 +75,9 @@ def find_plaintext_secrets(path: str, text: str, fmt: FileFormat) -> list[Plaint
                 if _is_plaintext_value(value):
                     located = key_lines(text, fmt) if located is None else located
                     key_path = f"{section}.{key}"
-                    lines = located[number].lines if number < len(located) else {}
-                    found.append(PlaintextSecret(path, key_path, label, lines.get(key_path)))
+                    lines = located[number - 1].lines if number <= len(located) else {}
+                    line = lines.get(key_path)
+                    found.append(PlaintextSecret(path, key_path, label, number, line))
     return found
 
 
@@ -93,15 +96,19 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    """One finding per plaintext ``data``/``stringData`` key; the value is never shown."""
-    for hit in ctx.repo.hits_of(RULE.id):
-        assert isinstance(hit, PlaintextSecret)
+    """One finding per plaintext ``data``/``stringData`` value of every Secret document; the
+    value is never shown. Two documents with the same key path each get their own finding."""
+    hits = [h for h in ctx.repo.hits_of(RULE.id) if isinstance(h, PlaintextSecret)]
+    counts = Counter((h.path, h.key_path) for h in hits)
+    repeated = {where for where, n in counts.items() if n > 1}
+    for hit in hits:
         yield RULE.finding(
             hit.path,
             f"Secret {hit.secret} holds a plaintext value at {hit.key_path} "
             "and the file has no SOPS metadata",
             key_path=hit.key_path,
             fix=f"secretsmgr encrypt -i {hit.path}",
+            document=hit.document if (hit.path, hit.key_path) in repeated else None,
             line=hit.line,
         )
 

@@ -33,10 +33,15 @@ def _whose(group: ExpectedKeys) -> str:
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Files that some cluster applying them cannot decrypt: none of that cluster's keys is an
-    age recipient (or, with several key groups, the groups it opens are below the threshold)."""
+    age recipient (or, with several key groups, the groups it opens are below the threshold).
+
+    A file no live layer applies (Talos, Ansible, …) needs no cluster key; in a repository
+    without any Flux layer every file is judged against the repository's key.
+    """
+    graph = ctx.repo.layers
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
-        if sf is None:
+        if sf is None or (graph.layers and not graph.placements(entry.path)):
             continue
         groups = sf.metadata.key_groups
         threshold = sf.metadata.shamir_threshold or len(groups)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from secretsmgr.audit.context import AuditContext, abbreviate
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.repo.inventory import SopsEntry
+from secretsmgr.repo.sopsconfig import all_age_recipients
 from secretsmgr.sops.tree import SeqNode
 
 _RULE_FIELDS = {"pgp": "pgp", "kms": "kms", "gcp_kms": "gcp_kms", "azure_kv": "azure_keyvault"}
@@ -37,6 +38,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if sf is None or not ctx.repo.cluster_keys_for(entry):
             continue
         expected = ctx.repo.expected_recipients(entry)
+        rule = entry.creation_rule
+        if rule is not None and ctx.repo.layers.layers and not ctx.repo.layers_of(entry.path):
+            # a file no Flux layer applies (Talos, Ansible …) follows its own .sops.yaml rule
+            expected |= set(all_age_recipients(rule))
         strangers = [
             abbreviate(r) for r in dict.fromkeys(sf.metadata.age_recipients) if r not in expected
         ]

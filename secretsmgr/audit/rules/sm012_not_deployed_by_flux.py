@@ -22,6 +22,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     """
     settings = ctx.repo.settings
     for entry in ctx.repo.sops_files:
+        if not entry.has_metadata:
+            continue  # plaintext named like a SOPS file: SM002's (a template is information)
         if ctx.repo.layers_of(entry.path) or settings.is_outside_flux(entry.path):
             continue
         yield RULE.finding(

@@ -226,10 +226,64 @@ def normalize_url(url: str | None) -> str | None:
     return text.removesuffix("/").removesuffix(".git")
 
 
+_GENERIC = frozenset(
+    {
+        "flux",
+        "flux-system",
+        "config",
+        "cluster",
+        "clusters",
+        "bootstrap",
+        "kubernetes",
+        "k8s",
+        "gitops",
+        "base",
+        "main",
+        ".",
+    }
+)
+
+
+def cluster_name(path: str, fallback: str) -> str:
+    """A cluster's name from its root path: the folder after ``clusters/``, else the deepest
+    folder that is not a generic word (``kubernetes/cluster-0/flux`` → ``cluster-0``)."""
+    parts = [p for p in path.split("/") if p]
+    if "clusters" in parts[:-1]:
+        return parts[parts.index("clusters") + 1]
+    for part in reversed(parts):
+        if part.lower() not in _GENERIC:
+            return part
+    return fallback
+
+
+def _shared_depth(a: str, b: str) -> int:
+    depth = 0
+    for x, y in zip(posixpath.dirname(a).split("/"), posixpath.dirname(b).split("/"), strict=False):
+        if x != y:
+            break
+        depth += 1
+    return depth
+
+
 @dataclass
 class _Scan:
     kustomizations: list[FluxKustomization] = field(default_factory=list)
-    sources: dict[Ref, Source] = field(default_factory=dict)
+    sources: dict[Ref, list[Source]] = field(default_factory=dict)
+
+    def source(self, ref: Ref, near: str) -> Source | None:
+        """The definition of ``ref`` closest to the file ``near`` (several clusters may each
+        define a source of the same name)."""
+        found = self.sources.get(ref)
+        if not found:
+            return None
+        return max(found, key=lambda s: (_shared_depth(s.origin, near), -found.index(s)))
+
+    def add_source(self, src: Source) -> None:
+        """Record a source definition (each origin once)."""
+        known = self.sources.setdefault(src.ref, [])
+        if all(s.origin != src.origin for s in known):
+            known.append(src)
+
     instances: list[FluxInstance] = field(default_factory=list)
     versions: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
@@ -247,7 +301,7 @@ def _scan(repo: RepoFiles) -> _Scan:
             elif is_source(doc):
                 src = parse_source(doc, path)
                 if src is not None:
-                    scan.sources.setdefault(src.ref, src)
+                    scan.add_source(src)
             elif is_flux_instance(doc):
                 scan.instances.append(parse_instance(doc, path))
         try:
@@ -409,7 +463,7 @@ class _Model:
         ref = ks.source
         label = ref.label
         mapped = self.mapped.get(label)
-        definition = self.scan.sources.get(ref)
+        definition = self.scan.source(ref, ks.origin)
         if mapped is not None:
             base = normalize_spec_path(mapped)
             ignore = definition.ignore if definition is not None else None
@@ -418,12 +472,12 @@ class _Model:
             return None, label
         bootstrap = root.bootstrap
         if bootstrap is not None and ref == bootstrap:
-            own = self.scan.sources.get(bootstrap)
+            own = self.scan.source(bootstrap, root.origin)
             return self.artifact("", own.ignore if own else None), label
         if definition is None:
             # no definition in the repository: only the implicit cluster takes it as this one
             return (self.artifact("", None), label) if bootstrap is None else (None, label)
-        own = self.scan.sources.get(bootstrap) if bootstrap else None
+        own = self.scan.source(bootstrap, root.origin) if bootstrap else None
         if own is not None and normalize_url(own.url) == normalize_url(definition.url):
             return self.artifact("", definition.ignore), label
         return None, label
@@ -440,12 +494,14 @@ class _Model:
             origin_dir = posixpath.dirname(ks.origin)
             if folder != "." and not (origin_dir == folder or origin_dir.startswith(folder + "/")):
                 continue
-            own = self.scan.sources.get(ks.source)
+            own = self.scan.source(ks.source, ks.origin)
             art = self.artifact("", own.ignore) if own else own_repo
             result = self.build(art, folder, None)
             if ks.origin in result.uses:
-                name = posixpath.basename(folder) if folder != "." else ks.name
-                found.append(_Root(ks, name, folder, ks.origin, bootstrap=ks.source))
+                name = cluster_name(folder, ks.name)
+                found.append(
+                    _Root(self._as_built(ks, result), name, folder, ks.origin, bootstrap=ks.source)
+                )
         for fi in self.scan.instances:
             if fi.sync_path is None or fi.sync_kind is None:
                 continue
@@ -468,15 +524,27 @@ class _Model:
                 origin=fi.origin,
             )
             folder = normalize_spec_path(fi.sync_path)
-            name = posixpath.basename(folder) if folder != "." else fi.namespace
+            name = cluster_name(folder, fi.namespace)
             boot = ref if fi.sync_kind == "GitRepository" else None
-            if boot is not None and ref not in self.scan.sources:
-                self.scan.sources[ref] = Source(ref, fi.sync_url, None, fi.origin)
+            if boot is not None:
+                self.scan.add_source(Source(ref, fi.sync_url, None, fi.origin))
             found.append(_Root(ks, name, folder, fi.origin, bootstrap=boot))
         found = self._with_settings(found)
         if not found:
             found = self._implicit_roots()
         return self._unique_names(found)
+
+    @staticmethod
+    def _as_built(ks: FluxKustomization, result: BuildResult) -> FluxKustomization:
+        """A bootstrap Kustomization as its own build renders it: the kustomization.yaml next to
+        it often patches it (``spec.decryption`` added to ``flux-system`` is common)."""
+        for obj in result.objects:
+            if obj.origin != ks.origin or not is_flux_kustomization(obj.doc):
+                continue
+            built = parse_kustomization(obj.doc, obj.origin)
+            if built is not None and built.name == ks.name:
+                return built
+        return ks
 
     def _with_settings(self, found: list[_Root]) -> list[_Root]:
         if not self.settings_clusters:
@@ -522,20 +590,23 @@ class _Model:
     def _implicit_roots(self) -> list[_Root]:
         """No root in the repository: the Flux Kustomizations nothing else reaches."""
         reached: set[str] = set()
-        builds: list[tuple[FluxKustomization, BuildResult]] = []
+        folders: list[str] = []
         for ks in self.scan.kustomizations:
             art, _ = self.source_of(ks, _Root(ks, None, None, ks.origin))
-            if art is None:
-                builds.append((ks, BuildResult()))
-                continue
-            folder = art.resolve(normalize_spec_path(ks.path))
-            if folder is None:
-                builds.append((ks, BuildResult()))
+            folder = art.resolve(normalize_spec_path(ks.path)) if art is not None else None
+            if art is None or folder is None:
                 continue
             result = self.build(art, folder, ks)
-            builds.append((ks, result))
             reached.update(p for p in result.uses if p != ks.origin)
-        tops = [ks for ks in self.scan.kustomizations if ks.origin not in reached]
+            if folder != ".":
+                folders.append(folder)
+        # A Kustomization whose file lies inside another one's path, yet which that build does
+        # not read, is one its parent no longer lists (commented out): nothing applies it.
+        tops = [
+            ks
+            for ks in self.scan.kustomizations
+            if ks.origin not in reached and not any(ks.origin.startswith(f + "/") for f in folders)
+        ]
         keys = [(ks.namespace, ks.name) for ks in tops]
         clash = len(set(keys)) < len(keys)
         roots = []
@@ -621,7 +692,7 @@ class _Model:
             elif is_source(doc):
                 src = parse_source(doc, obj.origin)
                 if src is not None:
-                    self.scan.sources.setdefault(src.ref, src)
+                    self.scan.add_source(src)
         return make_layer(ks, root.cluster, folder, result, version=version), children
 
     def _version_for(self, root: _Root, layers: Sequence[Layer] = ()) -> FluxVersion:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from secretsmgr.errors import ConfigError, FormatError, UsageError
+from secretsmgr.errors import ConfigError, FormatError
+from secretsmgr.fileops.keypath import MISSING_TYPE, get, resolve
 from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.sopsconfig import find_sops_config, load_sops_config, match_rule
 from secretsmgr.sops import (
+    Decrypted,
     EncryptionRule,
     FileFormat,
     RuleKind,
@@ -24,7 +25,7 @@ from secretsmgr.sops import (
     seal,
 )
 from secretsmgr.sops.datakey import new_data_key
-from secretsmgr.sops.document import check_written, same_data
+from secretsmgr.sops.document import check_written
 from secretsmgr.sops.metadata import WRITE_VERSION
 from secretsmgr.sops.model import SopsMetadata
 from secretsmgr.sops.tree import MapNode, Node, SeqNode
@@ -113,76 +114,15 @@ def encrypt_text(text: str, fmt: FileFormat, policy: EncryptPolicy) -> Written:
     return Written(out, key)
 
 
-_BRACKETS = re.compile(r'\[\s*(?:"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|(-?\d+))\s*\]')
-
-
-def parse_key_path(spec: str) -> list[str | int] | None:
-    """``["data"]["password"]`` → components; dotted paths return None (resolved on the tree)."""
-    spec = spec.strip()
-    if not spec.startswith("["):
-        return None
-    parts: list[str | int] = []
-    pos = 0
-    while pos < len(spec):
-        m = _BRACKETS.match(spec, pos)
-        if m is None:
-            raise UsageError(f"malformed key path {spec!r}")
-        if m[3] is not None:
-            parts.append(int(m[3]))
-        else:
-            parts.append(m[1] if m[1] is not None else m[2])
-        pos = m.end()
-    return parts
-
-
-def _child(node: Node, key: str | int) -> Node | _Missing:
-    if isinstance(node, MapNode) and isinstance(key, str) and node.has(key):
-        return node.get(key)
-    if isinstance(node, SeqNode) and isinstance(key, int):
-        items = [e for e in node.items if not isinstance(e, Comment)]
-        if -len(items) <= key < len(items):
-            return items[key]
-    return MISSING
-
-
-class _Missing:
-    pass
-
-
-MISSING = _Missing()
-
-
-def _dotted(node: Node, parts: list[str]) -> Node | _Missing:
-    """Resolve dotted components, letting a key itself contain dots (``config.yaml``)."""
-    if not parts:
-        return node
-    for cut in range(len(parts), 0, -1):
-        name = ".".join(parts[:cut])
-        key: str | int = int(name) if isinstance(node, SeqNode) and name.isdigit() else name
-        child = _child(node, key)
-        if not isinstance(child, _Missing):
-            found = _dotted(child, parts[cut:])
-            if not isinstance(found, _Missing):
-                return found
-    return MISSING
-
-
 def extract(docs: Sequence[MapNode], spec: str, fmt: FileFormat) -> str:
     """The value at a key path, printed as sops ``--extract`` prints it."""
     root: Node = docs[0] if docs else MapNode()
-    parts = parse_key_path(spec)
-    if parts is None:
-        found = _dotted(root, spec.split("."))
-    else:
-        found = root
-        for part in parts:
-            found = _child(found, part) if not isinstance(found, _Missing) else found
-    if isinstance(found, _Missing):
-        raise UsageError(f"key path {spec} not found")
+    found = get(root, resolve(root, spec))
     if isinstance(found, MapNode):
         return dump_plain([found], fmt if fmt is not FileFormat.DOTENV else FileFormat.YAML)
     if isinstance(found, SeqNode):
         return dump_plain([MapNode([("_", found)])], FileFormat.YAML).split("\n", 1)[1]
+    assert not isinstance(found, MISSING_TYPE)  # resolve() found it
     return _scalar_text(found)
 
 
@@ -208,34 +148,22 @@ def decrypt_text(
     return dump_plain(decrypted.docs, fmt)
 
 
-EditorFn = Callable[[str], str]
-
-
-def edit_text(
-    text: str,
-    fmt: FileFormat,
-    identities: Sequence[Identity],
-    run_editor: EditorFn,
-    indent: int = 4,
-) -> Written | None:
-    """Decrypt, let ``run_editor`` change the plaintext, re-encrypt under the same data key.
-
-    Returns the new file text, or None when the plaintext did not change. Unchanged values keep
-    their ciphertext (their IVs are reused), so the diff shows only what was edited.
-    """
-    decrypted = decrypt(load(text, fmt), identities)
-    before = dump_plain(decrypted.docs, fmt, indent)
-    after = run_editor(before)
-    if after == before:
-        return None
+def parse_edited(text: str, fmt: FileFormat) -> list[MapNode]:
+    """The documents of an edited plaintext; ``FormatError`` saying nothing was changed."""
     try:
-        docs = parse_plain(after, fmt)
+        return parse_plain(text, fmt)
     except FormatError as exc:
         raise FormatError(
             f"the edited text is not valid: {exc.message}; nothing was changed"
         ) from exc
-    if same_data(docs, decrypted.docs):
-        return None
+
+
+def reseal(decrypted: Decrypted, docs: Sequence[MapNode], indent: int = 4) -> Written:
+    """Encrypt ``docs`` under the data key and recipients of ``decrypted``, with a new MAC.
+
+    Unchanged values keep their ciphertext (their IVs are reused), so a diff shows only what
+    changed. The result is checked to read back before it is handed out.
+    """
     meta = decrypted.metadata
     template = SopsMetadata(
         key_groups=meta.key_groups,
@@ -246,7 +174,51 @@ def edit_text(
         shamir_threshold=meta.shamir_threshold,
         version=WRITE_VERSION,
     )
-    sealed = seal(docs, fmt=fmt, data_key=decrypted.data_key, metadata=template, ivs=decrypted.ivs)
+    sealed = seal(
+        docs,
+        fmt=decrypted.format,
+        data_key=decrypted.data_key,
+        metadata=template,
+        ivs=decrypted.ivs,
+    )
     out = dump(sealed, indent)
-    check_written(out, fmt, decrypted.data_key)
+    check_written(out, decrypted.format, decrypted.data_key)
     return Written(out, decrypted.data_key)
+
+
+def decrypt_file_text(text: str, fmt: FileFormat, identities: Sequence[Identity]) -> Decrypted:
+    """Load and decrypt (MAC verified) an encrypted file's text."""
+    return decrypt(load(text, fmt), identities)
+
+
+def yaml_indent(path: Path) -> int:
+    """The YAML indent of the nearest ``.sops.yaml`` (``stores.yaml.indent``), else 4."""
+    config_path = find_sops_config(path.resolve().parent)
+    return load_sops_config(config_path).yaml_indent if config_path is not None else 4
+
+
+# What sops 3.11 puts in the editor for a file that does not exist yet (its stores'
+# EmitExample): the complex example for YAML and JSON, the flat one for dotenv.
+_EXAMPLE = MapNode(
+    [
+        ("hello", "Welcome to SOPS! Edit this file as you please!"),
+        ("example_key", "example_value"),
+        Comment(" Example comment"),
+        ("example_array", SeqNode(["example_value1", "example_value2"])),
+        ("example_number", 1234.56789),
+        ("example_booleans", SeqNode([True, False])),
+    ]
+)
+_FLAT_EXAMPLE = MapNode(
+    [
+        Comment(" This is an example file."),
+        ("hello", "Welcome to SOPS! Edit this file as you please!"),
+        ("example_key", "example_value"),
+        ("example_multiline", "foo\nbar\nbaz"),
+    ]
+)
+
+
+def example_text(fmt: FileFormat, indent: int = 4) -> str:
+    """The editor buffer for a new file, exactly as sops 3.11 writes it."""
+    return dump_plain([_FLAT_EXAMPLE if fmt is FileFormat.DOTENV else _EXAMPLE], fmt, indent)
