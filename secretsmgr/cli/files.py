@@ -1,10 +1,9 @@
 """What the one-file commands (encrypt, decrypt, edit, set, unset) share: error context, the
-changelog recorder and notices on stderr."""
+changelog recorder (warnings go through ``context.warn``)."""
 
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,9 +70,3 @@ def changelog_recorder(root: Path) -> Recorder:
             ) from exc
 
     return record
-
-
-def notice(message: str) -> None:
-    """A one-line notice on stderr while a command goes on."""
-    sys.stderr.write(f"secretsmgr: {message}\n")
-    sys.stderr.flush()

@@ -1,16 +1,76 @@
-"""``--from-cluster [--context C] [--namespace N] [--secret S]``, shared by several commands."""
+"""Options shared by several commands, declared once so every command spells them alike.
+
+Short options are the same everywhere: ``-l`` is ``--layer``, ``-f`` is ``--format``, ``-o``
+is ``--output``. The ``--from-cluster [--context C] [--namespace N] [--secret S]`` group comes
+with ``ClusterChoice``, which reads the live keys only when asked.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from secretsmgr.report import OutputFormat
+
 if TYPE_CHECKING:
+    from secretsmgr.audit.finding import Severity
     from secretsmgr.cluster.kube import ClusterKeys, SecretRef
     from secretsmgr.repo.inventory import LiveKeys
+
+FormatOpt = Annotated[
+    OutputFormat,
+    typer.Option("--format", "-f", help="Output format.", case_sensitive=False),
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write the report to FILE (atomically).", metavar="FILE"),
+]
+LayerOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--layer", "-l", help="Layer L (repeatable; secretsmgr layers lists them).", metavar="L"
+    ),
+]
+ClusterKeyOpt = Annotated[
+    str | None,
+    typer.Option("--cluster-key", help="The cluster's age public key.", metavar="K"),
+]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why; recorded in the changelog.")]
+CommitOpt = Annotated[bool, typer.Option("--commit", help="Commit files and changelog.")]
+AllowDirtyOpt = Annotated[
+    bool, typer.Option("--allow-dirty", help="Proceed with uncommitted changes in the targets.")
+]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan, write nothing.")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Also list layers without SOPS files.")
+]
+
+
+class FailOn(StrEnum):
+    """``--fail-on``: the lowest severity that makes the run exit 1."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    NEVER = "never"
+
+
+def threshold(fail_on: FailOn) -> Severity | None:
+    """The severity ``--fail-on`` names; None for ``never``."""
+    from secretsmgr.audit.finding import Severity
+
+    return None if fail_on is FailOn.NEVER else Severity(fail_on.value)
+
+
+FailOnOpt = Annotated[
+    FailOn,
+    typer.Option("--fail-on", help="Exit 1 on findings at or above this severity."),
+]
 
 FromClusterOpt = Annotated[
     bool,
