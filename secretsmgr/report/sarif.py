@@ -50,6 +50,7 @@ SECURITY: dict[str, tuple[float, tuple[str, ...]]] = {
     "SM015": (5.0, ("flux",)),
     "SM016": (6.0, ("flux",)),
     "SM017": (1.0, ()),
+    "SM021": (6.0, ("flux", "external/cwe/cwe-59")),  # a link: never deployed, may point away
 }
 BY_SEVERITY = {Severity.ERROR: 7.0, Severity.WARNING: 4.0, Severity.INFO: 1.0}
 

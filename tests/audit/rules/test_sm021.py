@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from secretsmgr.audit.engine import run_audit
-
 import pytest
+
+from secretsmgr.audit.engine import run_audit
 
 from ..helpers import K1, enc, secret, standard_repo, write
 from .cases import Case, ids, run_case
