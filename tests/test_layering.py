@@ -17,7 +17,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "errors": (set(), set()),
     "fsutil": ({"errors"}, set()),
     "sops": ({"errors", "keys.protocols"}, {"cryptography", "ruamel", "_ruamel_yaml"}),
-    "keys": ({"errors", "keys"}, {"pyrage", "keyring"}),
+    "keys": ({"errors", "keys"}, {"pyrage", "keyring", "cryptography"}),
     "repo": ({"errors", "sops", "fsutil", "keys.bech32"}, set()),
     "fileops": ({"errors", "sops", "keys", "repo", "fsutil"}, set()),
     "changelog": ({"errors", "sops", "keys", "repo", "fsutil"}, set()),
