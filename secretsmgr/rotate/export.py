@@ -1,0 +1,114 @@
+"""``key export``: the ``sops-age`` Secret's entries, holding the cluster key(s) and no other.
+
+The keys come from the cluster-key precedence (``--cluster-key`` > ``SECRETSMGR_CLUSTER_KEY`` >
+``.secretsmgr.yaml``), both of them while a rotation is under way. A private key leaves the
+machine only when all of these hold, so that no line of repository configuration can send an
+operator's key to the cluster:
+
+* the key is not one of ``allowed_recipients`` (operator keys, by the repository's own word);
+* its identity is recorded as a cluster key where it is kept (made by ``key generate``,
+  ``key rotate`` or ``init``, or marked ``# secretsmgr: cluster key`` in its file), or the
+  operator named the key (``--cluster-key``, ``SECRETSMGR_CLUSTER_KEY``), not the repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from secretsmgr.errors import KeyNotFoundError, RefusedError
+from secretsmgr.keys.age import CLUSTER_MARK
+from secretsmgr.keys.bech32 import short_key
+from secretsmgr.keys.manifest import entry_text
+from secretsmgr.repo.settings import CLUSTER_KEY_ENV, SETTINGS_NAME, load_settings
+from secretsmgr.repo.settings import resolve_cluster_key as resolve_keys
+
+
+class ClusterKeyHolder(Protocol):
+    """The identities at hand, asked about one public key at a time."""
+
+    def secret_for(self, public: str) -> str | None:
+        """The ``AGE-SECRET-KEY-1…`` text for ``public``, or None."""
+        ...
+
+    def is_cluster_key(self, public: str) -> bool:
+        """Whether that identity is recorded as a cluster key."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedKey:
+    """One entry of the Secret: its name, the public key, who named it, and the identity file."""
+
+    entry: str
+    public: str
+    named_by: str
+    text: str = field(repr=False)
+
+
+def _named(
+    root: Path, env: Mapping[str, str], cluster_key: str | None
+) -> tuple[list[tuple[str, str, str]], bool, tuple[str, ...]]:
+    """((entry, public, named by) …, whether the operator named them, allowed recipients)."""
+    settings = load_settings(root)
+    allowed = settings.allowed_recipients
+    if cluster_key is None and settings.next_cluster_key is not None:
+        assert settings.cluster_key is not None  # the settings refuse next without current
+        pair = [
+            ("old.agekey", settings.cluster_key, "cluster_key"),
+            ("new.agekey", settings.next_cluster_key, "next_cluster_key"),
+        ]
+        return pair, False, allowed
+    resolved = resolve_keys(cluster_key, env, settings, ())
+    if resolved is None:
+        raise KeyNotFoundError(
+            "no cluster key is known for this repository",
+            hints=(f"set cluster_key in {SETTINGS_NAME}, or pass --cluster-key age1…",),
+        )
+    keys, source = resolved
+    names = ["age.agekey"] if len(keys) == 1 else [f"key{i}.agekey" for i in range(len(keys))]
+    named = source in ("--cluster-key", CLUSTER_KEY_ENV)
+    if source == SETTINGS_NAME:
+        return [(n, k, "cluster_key") for n, k in zip(names, keys, strict=True)], named, allowed
+    return [(n, k, source) for n, k in zip(names, keys, strict=True)], named, allowed
+
+
+def export_keys(
+    root: Path,
+    identity: ClusterKeyHolder,
+    env: Mapping[str, str],
+    cluster_key: str | None = None,
+) -> tuple[ExportedKey, ...]:
+    """The Secret's entries for the repository at ``root``; see the module docstring."""
+    named, by_operator, allowed = _named(root, env, cluster_key)
+    out = []
+    for entry, public, named_by in named:
+        shown = f"{short_key(public)} ({named_by})"
+        if public in allowed:
+            raise RefusedError(
+                f"refusing to export {shown}: it is listed in allowed_recipients, an operator "
+                "key, never a cluster key",
+                hints=(f"fix {SETTINGS_NAME}: a cluster key is never an allowed recipient",),
+            )
+        secret = identity.secret_for(public)
+        if secret is None:
+            raise KeyNotFoundError(
+                f"the private half of the cluster key {shown} was not found",
+                hints=(
+                    "import it: secretsmgr key import FILE, or set SOPS_AGE_KEY_FILE",
+                    "secretsmgr key show lists the keys found and where",
+                ),
+            )
+        if not by_operator and not identity.is_cluster_key(public):
+            raise RefusedError(
+                f"refusing to export {shown}: its identity is not recorded as a cluster key",
+                hints=(
+                    f"if it is the cluster's key, name it: secretsmgr key export --cluster-key "
+                    f"{public}",
+                    f"or record it: add a line '{CLUSTER_MARK}' above it in its key file",
+                ),
+            )
+        out.append(ExportedKey(entry, public, named_by, entry_text(secret, public)))
+    return tuple(out)
