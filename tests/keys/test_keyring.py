@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.keys.age import generate_identity, parse_identities
+from secretsmgr.keys.age import CLUSTER_MARK, generate_identity, parse_identities
 from tests.conftest import FIXTURES, copy_tree
 from tests.secret_service import SecretService
 
@@ -113,10 +113,13 @@ def test_import_copies_every_identity_and_leaves_the_file(
     assert result.returncode == 0, result.stderr
     assert "can now be deleted" in result.stdout
     assert both.read_bytes() == before  # never deleted, never changed
-    for path in (DEMO_KEY, ADMIN_KEY):
+    # the demo key file records its key as a cluster key; the entry keeps that mark
+    for path, is_cluster in ((DEMO_KEY, True), (ADMIN_KEY, False)):
         public = public_of(path)
         assert f"imported  {public}" in result.stdout
-        assert SECRET.search(path.read_text()).group(0) == stored(service, public)  # type: ignore[union-attr]
+        entry = stored(service, public)
+        assert entry.splitlines()[0] == SECRET.search(path.read_text()).group(0)  # type: ignore[union-attr]
+        assert (CLUSTER_MARK in entry) is is_cluster
     again = run(service.env, "key", "import", str(both))
     assert again.returncode == 0
     assert again.stdout.count("already there") == 2
