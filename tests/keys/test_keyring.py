@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from secretsmgr.keys.age import CLUSTER_MARK, generate_identity, parse_identities
-from tests.conftest import FIXTURES, copy_tree
+from tests.conftest import FIXTURES, copy_tree, run_sops
 from tests.secret_service import SecretService
 
 pytestmark = pytest.mark.keyring
@@ -212,9 +212,17 @@ def test_locked_keyring_is_a_clear_error(locked: SecretService, tmp_path: Path) 
 def test_locked_keyring_is_not_opened_when_a_key_file_suffices(
     locked: SecretService, tmp_path: Path
 ) -> None:
+    repo = demo(tmp_path)
     env = dict(locked.env, SOPS_AGE_KEY_FILE=str(DEMO_KEY))
-    result = run(env, "decrypt", REDIS, cwd=demo(tmp_path))
-    assert result.returncode == 0, result.stderr
+    result = run(env, "decrypt", REDIS, cwd=repo)
+    assert (result.returncode, result.stderr) == (0, "")
+    # the plaintext is exactly what the real sops makes of the file with the same key file
+    expected = run_sops(["decrypt", str(repo / REDIS)], key_file=DEMO_KEY)
+    assert expected.returncode == 0, expected.stderr
+    assert result.stdout == expected.stdout
+    # and the keyring really is locked: a command that needs it says so
+    needs_it = run(locked.env, "decrypt", REDIS, cwd=repo)
+    assert needs_it.returncode == 2 and "locked" in needs_it.stderr
 
 
 def test_absent_keyring_falls_back_to_keys_txt(tmp_path: Path) -> None:
