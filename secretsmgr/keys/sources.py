@@ -207,11 +207,6 @@ class ResolvedIdentities:
     identity: AgeIdentity
     by_source: tuple[tuple[str, tuple[str, ...]], ...]
 
-    @property
-    def is_empty(self) -> bool:
-        """True when no source yielded an identity."""
-        return not self.identity.publics
-
 
 def resolve_identities(sources: Sequence[KeySource]) -> ResolvedIdentities:
     """Load every source; the union of all identities, with their provenance."""
@@ -227,6 +222,7 @@ class SourceRow:
     public: str
     source: str
     is_note: bool = False
+    is_cluster_key: bool = False
 
 
 def describe_sources(
@@ -252,7 +248,10 @@ def describe_sources(
             failure = failure or exc
             continue
         if got is not None:
-            rows.extend(SourceRow(public, source.name) for public in got.publics)
+            rows.extend(
+                SourceRow(public, source.name, is_cluster_key=got.is_cluster_key(public))
+                for public in got.publics
+            )
     return rows, failure
 
 

@@ -96,6 +96,11 @@ def test_an_unrecorded_identity_is_exported_only_when_the_operator_names_it(
         f"--cluster-key {DEMO}",
         f"secretsmgr: hint: or record it: add a line '{CLUSTER_MARK}' above it in its key file",
     ]
+    assert main(["--repo", str(repo), "key", "show"]) == 0
+    assert (
+        f"cluster key (.secretsmgr.yaml): {DEMO}  private half found (not recorded as a "
+        "cluster key: see key export)"
+    ) in capsys.readouterr().out
     code, out, err = export(repo, keys, capsys, monkeypatch, "--cluster-key", DEMO)
     assert code == 0, err
     assert SECRET.findall(out) == [secret_of(DEMO_KEY)]

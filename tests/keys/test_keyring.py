@@ -175,9 +175,10 @@ def test_show_lists_every_source_in_contract_order(service: SecretService, tmp_p
         str(keys_txt),
     ]
     # the demo's cluster key: its private half is in the keyring
-    assert f"cluster key (.secretsmgr.yaml): {public_of(DEMO_KEY)}  private half found" in (
-        shown.stdout
-    )
+    assert (
+        f"cluster key (.secretsmgr.yaml): {public_of(DEMO_KEY)}  private half found "
+        "(recorded as a cluster key)"
+    ) in (shown.stdout)
 
 
 # ----------------------------------------------------------------------- locked and absent

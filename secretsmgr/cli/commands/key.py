@@ -168,7 +168,8 @@ def show_cmd(
     if live is not None:
         for entry, publics in live.entries:
             rows.extend((public, f"cluster ({label(live)}, entry {entry})") for public in publics)
-    repo_lines = _repo_keys(ctx, {row.public for row in found if not row.is_note})
+    held = {row.public: row.is_cluster_key for row in found if not row.is_note}
+    repo_lines = _repo_keys(ctx, held)
     if rows:
         width = max(len(p) for p, _ in rows)
         out("".join(f"{p.ljust(width)}  {s}\n" for p, s in rows))
@@ -186,8 +187,9 @@ def show_cmd(
     return 0
 
 
-def _repo_keys(ctx: typer.Context, held: set[str]) -> list[str]:
-    """The repository's cluster key(s) and whether a private half was found for each."""
+def _repo_keys(ctx: typer.Context, held: dict[str, bool]) -> list[str]:
+    """The repository's cluster key(s), whether a private half was found for each, and
+    whether it is recorded as a cluster key (what ``key export`` asks)."""
     from secretsmgr.errors import SecretsmgrError
     from secretsmgr.repo.settings import load_settings
 
@@ -201,7 +203,12 @@ def _repo_keys(ctx: typer.Context, held: set[str]) -> list[str]:
         ("next cluster key", settings.next_cluster_key),
     ):
         if key is not None:
-            state = "private half found" if key in held else "no private half here"
+            if key not in held:
+                state = "no private half here"
+            elif held[key]:
+                state = "private half found (recorded as a cluster key)"
+            else:
+                state = "private half found (not recorded as a cluster key: see key export)"
             lines.append(f"{what} (.secretsmgr.yaml): {key}  {state}\n")
     return lines
 
