@@ -50,14 +50,18 @@ class KeySource(Protocol):
 
 
 def _read(path: Path, name: str, required: bool) -> bytes | None:
+    """The file's bytes; None when it is absent and not ``required``."""
+    shown = str(path) if name == str(path) else f"{name}: {path}"
     try:
         return path.read_bytes()
     except FileNotFoundError as exc:
         if required:
-            raise ConfigError(f"{name}: file not found: {path}") from exc
+            raise ConfigError(f"{shown}: no such file") from exc
         return None
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{shown}: is a directory") from exc
     except OSError as exc:
-        raise ConfigError(f"{name}: cannot read {path}: {exc.strerror}") from exc
+        raise ConfigError(f"{shown}: cannot read ({exc.strerror})") from exc
 
 
 def _identities(data: bytes, name: str, what: str, prompt: PassphrasePrompt) -> AgeIdentity:

@@ -15,7 +15,7 @@ from pathlib import Path
 from secretsmgr.errors import InputFileError, KeyNotFoundError, RefusedError
 from secretsmgr.keys.age import CLUSTER_MARK, AgeIdentity, generate_identity, parse_identities
 from secretsmgr.keys.oskeyring import OsKeyring, keyring_source
-from secretsmgr.keys.passphrase import is_protected, open_protected
+from secretsmgr.keys.sources import FileKeySource
 from secretsmgr.keys.terminal import PassphrasePrompt, read_passphrase
 
 
@@ -82,22 +82,9 @@ def generate_cluster_key(store: KeyringStore | FileStore) -> tuple[str, str]:
 
 def read_identity_file(path: Path, prompt: PassphrasePrompt = read_passphrase) -> AgeIdentity:
     """The identities of a file named by the user (asking for its passphrase if it has one)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise InputFileError(f"{path}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise InputFileError(f"{path}: is a directory") from exc
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
-    if is_protected(data):
-        text = open_protected(data, f"the identity file {path}", prompt)
-    else:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputFileError(f"{path}: not a UTF-8 text file") from exc
-    return parse_identities(text, str(path))
+    found = FileKeySource(path, str(path), required=True, prompt=prompt).load()
+    assert found is not None  # required: a missing file raised
+    return found
 
 
 @dataclass(frozen=True, slots=True)

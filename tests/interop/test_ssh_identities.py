@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from secretsmgr.cli.app import main
-from tests.conftest import FIXTURES, sops_binary
+from tests.conftest import FIXTURES, run_sops
 from tests.keys.sshkeys import keygen
 
 pytestmark = pytest.mark.interop
@@ -34,17 +34,8 @@ stringData:
 
 
 def sops(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """The real sops with an environment built from scratch (HOME is the test's)."""
-    full = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": os.environ["HOME"],
-        "XDG_CONFIG_HOME": os.environ["XDG_CONFIG_HOME"],
-        "SOPS_DISABLE_VERSION_CHECK": "1",
-        **env,
-    }
-    return subprocess.run(
-        [sops_binary(), *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=60
-    )
+    """The real sops; ``env`` adds variables (the ssh key file) to its scratch environment."""
+    return run_sops(args, cwd=cwd, extra_env=env)
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

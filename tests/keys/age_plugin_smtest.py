@@ -17,20 +17,9 @@ import os
 import sys
 from pathlib import Path
 
-CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+from secretsmgr.keys.bech32 import CHARSET, _polymod
+
 HRP = "age-plugin-smtest-"
-_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
-
-
-def _polymod(values: list[int]) -> int:
-    chk = 1
-    for value in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ value
-        for i, gen in enumerate(_GEN):
-            if (top >> i) & 1:
-                chk ^= gen
-    return chk
 
 
 def _expand(hrp: str) -> list[int]:

@@ -28,14 +28,6 @@ PUBLIC = re.compile(r"^age1[0-9a-z]{58}$")
 SECRET = re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]+")
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[SecretService]:
-    """A fresh, unlocked login keyring in its own HOME and bus."""
-    svc = SecretService(tmp_path / "home").start()
-    yield svc
-    svc.stop()
-
-
 def run(
     env: dict[str, str], *args: str, cwd: Path | None = None, manifest: bool = False
 ) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
@@ -175,13 +174,6 @@ def test_the_passphrase_is_asked_only_when_no_other_identity_opens_the_file(
         shown.stdout,
         re.M,
     ), shown.stdout
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[SecretService]:
-    svc = SecretService(tmp_path / "home").start()
-    yield svc
-    svc.stop()
 
 
 @pytest.mark.keyring

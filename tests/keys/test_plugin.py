@@ -15,7 +15,7 @@ import pytest
 
 from secretsmgr.cli.app import main
 from secretsmgr.keys.age import generate_identity
-from tests.conftest import sops_binary
+from tests.conftest import run_sops
 from tests.keys.age_plugin_smtest import install, plugin_identity
 
 pytestmark = pytest.mark.interop
@@ -42,10 +42,8 @@ def setup(tmp_path: Path) -> dict[str, str | Path]:
 
 
 def sops(args: list[str], cwd: Path, path: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {"PATH": path, "HOME": os.environ["HOME"], "SOPS_DISABLE_VERSION_CHECK": "1", **env}
-    return subprocess.run(
-        [sops_binary(), *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=60
-    )
+    """The real sops, with ``path`` as its PATH (where it finds the plugin)."""
+    return run_sops(args, cwd=cwd, path=path, extra_env=env)
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

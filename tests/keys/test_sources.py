@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from secretsmgr.keys.sources import (
     resolve_identities,
     standard_sources,
 )
+from secretsmgr.keys.stores import read_identity_file
 from tests.conftest import FIXTURES
 from tests.keys.sshkeys import keygen
 from tests.secret_service import SecretService
@@ -102,13 +102,6 @@ def test_the_order_without_a_keyring(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "PYTHON_KEYRING"))}
     env.update(src.env)
     assert probe(env) == src.expected(None, None)
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[SecretService]:
-    svc = SecretService(tmp_path / "home").start()
-    yield svc
-    svc.stop()
 
 
 @pytest.mark.keyring
@@ -193,12 +186,15 @@ def test_a_protected_file_is_asked_for_last_and_once(tmp_path: Path) -> None:
 
 
 def test_a_required_source_that_is_missing_is_an_error(tmp_path: Path) -> None:
-    env = {"HOME": str(tmp_path), "SOPS_AGE_SSH_PRIVATE_KEY_FILE": str(tmp_path / "nope")}
-    with pytest.raises(ConfigError, match="SOPS_AGE_SSH_PRIVATE_KEY_FILE: file not found"):
-        layered_identities(env, None)
-    env = {"HOME": str(tmp_path), "SOPS_AGE_KEY_FILE": str(tmp_path / "nope")}
-    with pytest.raises(ConfigError, match="SOPS_AGE_KEY_FILE: file not found"):
-        layered_identities(env, None)
+    missing = str(tmp_path / "nope")
+    for variable in ("SOPS_AGE_SSH_PRIVATE_KEY_FILE", "SOPS_AGE_KEY_FILE"):
+        with pytest.raises(ConfigError) as raised:
+            layered_identities({"HOME": str(tmp_path), variable: missing}, None)
+        assert raised.value.message == f"{variable}: {missing}: no such file"
+    # a file named on the command line is named once
+    with pytest.raises(ConfigError) as raised:
+        read_identity_file(Path(missing))
+    assert raised.value.message == f"{missing}: no such file"
     # a missing keys.txt or ~/.ssh key is simply absent
     assert FileKeySource(tmp_path / "keys.txt", "keys.txt").load() is None
     assert layered_identities({"HOME": str(tmp_path)}, None).publics == ()
