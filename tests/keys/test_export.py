@@ -151,22 +151,6 @@ def test_an_operator_key_named_in_configuration_is_never_exported(
     )
 
 
-def test_an_allowed_recipient_is_refused_even_when_named_or_marked(
-    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    marked_admin = tmp_path / "admin-marked.agekey"
-    marked_admin.write_text(f"{CLUSTER_MARK}\n{secret_of(ADMIN_KEY)}\n", encoding="utf-8")
-    keys = both(tmp_path, DEMO_KEY, marked_admin)
-    set_config(repo, f"cluster_key: {ADMIN}\nallowed_recipients: [{ADMIN}]\n")
-    code, out, err = export(repo, keys, capsys, monkeypatch)
-    assert (code, out) == (1, "")
-    assert "it is listed in allowed_recipients" in err.splitlines()[0]
-    set_config(repo, f"cluster_key: {DEMO}\nallowed_recipients: [{ADMIN}]\n")
-    code, out, err = export(repo, keys, capsys, monkeypatch, "--cluster-key", ADMIN)
-    assert (code, out) == (1, "")
-    assert "it is listed in allowed_recipients" in err.splitlines()[0]
-
-
 def test_generated_keys_are_recorded_and_the_overlap_exports_both(
     repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -207,3 +191,39 @@ def test_allowed_recipients_take_ssh_keys_as_sops_does() -> None:
     assert settings.allowed_recipients == (ssh,)
     with pytest.raises(ConfigError, match="cluster_key is not an age public key"):
         parse_settings(f"cluster_key: {ssh}\n")
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("step", ["--begin", "--finish"])
+def test_key_rotate_sends_no_unrecorded_key_either(
+    step: str,
+    repo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # begin would put the current key in old.agekey, finish the next key in age.agekey
+    stranger_secret, stranger = generate_identity()  # e.g. made with age-keygen: no mark
+    stranger_file = tmp_path / "stranger.agekey"
+    stranger_file.write_text(stranger_secret + "\n", encoding="utf-8")
+    if step == "--begin":
+        set_config(repo, f"cluster_key: {ADMIN}\n")
+        named, shown = "cluster_key", "age1xfmf…jp0u"
+    else:
+        set_config(repo, f"cluster_key: {DEMO}\nnext_cluster_key: {stranger}\n")
+        named, shown = "next_cluster_key", f"{stranger[:8]}…{stranger[-4:]}"
+    before = snapshot(repo)
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(both(tmp_path, DEMO_KEY, ADMIN_KEY, stranger_file)))
+    out_file = tmp_path / "new.agekey"
+    args = ["--repo", str(repo), "key", "rotate", step]
+    code = main(args + (["-o", str(out_file)] if step == "--begin" else []))
+    got = capsys.readouterr()
+    assert (code, got.out) == (1, "")
+    assert got.err.startswith(
+        f"secretsmgr: error: refusing to export {shown} ({named}): its identity is not recorded "
+        "as a cluster key"
+    )
+    assert snapshot(repo) == before and not out_file.exists()

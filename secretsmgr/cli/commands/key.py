@@ -286,6 +286,7 @@ def rotate_cmd(
     from secretsmgr.errors import SecretsmgrError, UsageError
     from secretsmgr.keys.stores import FileStore, KeyringStore
     from secretsmgr.rotate import clusterkey
+    from secretsmgr.rotate.export import check_rotation_keys
     from secretsmgr.rotate.transaction import recover
 
     if begin == finish:
@@ -308,6 +309,7 @@ def rotate_cmd(
             f"(next_cluster_key is {short_key(settings.next_cluster_key)})"
         )
     identity = _all_identities()
+    check_rotation_keys(root, identity, cluster_key, begin=begin)
     live = choice.read()
     if apply:
         _preflight(choice)
