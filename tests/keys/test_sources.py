@@ -198,3 +198,20 @@ def test_a_required_source_that_is_missing_is_an_error(tmp_path: Path) -> None:
     # a missing keys.txt or ~/.ssh key is simply absent
     assert FileKeySource(tmp_path / "keys.txt", "keys.txt").load() is None
     assert layered_identities({"HOME": str(tmp_path)}, None).publics == ()
+
+
+def test_sops_age_key_may_hold_a_protected_identity_file_too(tmp_path: Path) -> None:
+    import pyrage
+
+    secret, public = generate_identity()
+    armored = pyrage.passphrase.encrypt(f"{secret}\n".encode(), "pw", armored=True).decode()
+    asked: list[str] = []
+
+    def prompt(what: str) -> str:
+        asked.append(what)
+        return "pw"
+
+    layered = layered_identities({"HOME": str(tmp_path), "SOPS_AGE_KEY": armored}, None, prompt)
+    assert layered.early_publics() == () and asked == []
+    assert layered.unwrap(armored_to(public)) == b"k" * 32
+    assert asked == ["SOPS_AGE_KEY"]
