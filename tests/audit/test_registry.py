@@ -24,7 +24,7 @@ CONTRACT = {  # id: (name, severity) from spec/cli-contract.md "Rules"
     "SM009": ("private-key-committed", "error"),
     "SM010": ("layer-without-decryption", "error"),
     "SM011": ("creation-rule-drift", "warning"),
-    "SM012": ("orphan-sops-file", "info"),
+    "SM012": ("not-deployed-by-flux", "info"),
     "SM013": ("changelog-gap", "warning"),
     "SM014": ("shared-data-key", "warning"),
     "SM015": ("flux-cannot-decrypt", "error"),

@@ -92,6 +92,9 @@ def audit_cmd(
         typer.Option("--verify-mac", help="Decrypt to verify MACs (needs a private key)."),
     ] = False,
     output: OutputOpt = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also list layers without SOPS files.")
+    ] = False,
     from_cluster: FromClusterOpt = False,
     context: ContextOpt = None,
     namespace: NamespaceOpt = "flux-system",
@@ -124,5 +127,6 @@ def audit_cmd(
         live_cluster=cluster,
     )
     limit = threshold(fail_on)
-    emit(render(report, fmt, color=wants_color(fmt, output), fail_on=limit), output)
+    text = render(report, fmt, color=wants_color(fmt, output), fail_on=limit, verbose=verbose)
+    emit(text, output)
     return 1 if report.fails(limit) else 0
