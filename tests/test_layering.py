@@ -18,7 +18,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "plural": (set(), set()),
     "fsutil": ({"errors"}, set()),
     "sops": ({"errors", "keys.protocols"}, {"cryptography", "ruamel", "_ruamel_yaml"}),
-    "keys": ({"errors", "keys"}, {"pyrage", "keyring"}),
+    "keys": ({"errors", "keys"}, {"pyrage", "keyring", "cryptography"}),
     "repo": ({"errors", "plural", "sops", "fsutil", "keys.bech32"}, set()),
     "fileops": ({"errors", "plural", "sops", "keys", "repo", "fsutil"}, set()),
     "changelog": ({"errors", "plural", "sops", "keys", "repo", "fsutil"}, set()),
