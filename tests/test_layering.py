@@ -16,7 +16,7 @@ PKG = Path(__file__).resolve().parent.parent / "secretsmgr"
 ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "errors": (set(), set()),
     "fsutil": ({"errors"}, set()),
-    "sops": ({"errors", "keys.protocols"}, {"cryptography", "ruamel", "_ruamel_yaml"}),
+    "sops": ({"errors", "keys.protocols"}, {"cryptography", "ruamel", "_ruamel_yaml", "re2"}),
     "keys": ({"errors", "keys"}, {"pyrage", "keyring"}),
     "repo": ({"errors", "sops", "fsutil", "keys.bech32"}, set()),
     "fileops": ({"errors", "sops", "keys", "repo", "fsutil"}, set()),
