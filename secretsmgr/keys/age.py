@@ -2,17 +2,95 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pyrage
 from pyrage import ssh, x25519
 
-from secretsmgr.errors import ConfigError
+from secretsmgr.errors import ConfigError, FormatError
 
 SECRET_PREFIX = "AGE-SECRET-KEY-1"
 PQ_SECRET_PREFIX = "AGE-SECRET-KEY-PQ-1"
 PLUGIN_PREFIX = "AGE-PLUGIN-"
+
+# Bounds on an armored age file before pyrage reads it. pyrage 1.4.0 (rage's header parser)
+# takes time quadratic in the header: 3 s for a 71 KB stanza, minutes for 0.5 MB, 2 s for
+# 1,000 tiny stanzas. A sops data key needs one stanza (plus rage's grease stanza) of well under
+# 2 KiB even for an 8192-bit ssh-rsa key or a post-quantum mlkem768 stanza; these bounds leave
+# room for that and keep pyrage's worst case at a few tens of milliseconds.
+AGE_ARMOR_MAX = 8 * 1024  # characters of the armored file (a sops ``enc``)
+AGE_HEADER_MAX = 4 * 1024  # bytes of its header, version line to MAC line
+AGE_STANZAS_MAX = 16
+AGE_BODY_LINES_MAX = 24  # 64-column lines per stanza body: 1,152 bytes (ssh-rsa 8192: 1,024)
+_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----"
+_END = "-----END AGE ENCRYPTED FILE-----"
+_VERSION_LINE = b"age-encryption.org/v1\n"
+_B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def _stanza_lines(header: list[bytes]) -> None:
+    """Check the stanza lines of a header against the age v1 grammar and the bounds above."""
+    count = 0
+    i = 0
+    while i < len(header):
+        line = header[i]
+        if not line.startswith(b"-> "):
+            raise FormatError(f"age header line {i + 2} is not a stanza or the MAC line")
+        count += 1
+        if count > AGE_STANZAS_MAX:
+            raise FormatError(f"age header has more than {AGE_STANZAS_MAX} stanzas")
+        if any(not arg or any(c < 33 or c > 126 for c in arg) for arg in line[3:].split(b" ")):
+            raise FormatError(f"age stanza {count} has an empty or non-printable argument")
+        i += 1
+        for number in range(1, AGE_BODY_LINES_MAX + 2):
+            if i >= len(header):
+                raise FormatError(f"age stanza {count} has no final short body line")
+            body = header[i]
+            i += 1
+            if number > AGE_BODY_LINES_MAX:
+                raise FormatError(f"age stanza {count} has a body over {AGE_BODY_LINES_MAX} lines")
+            if len(body) > 64 or not _B64.issuperset(body):
+                raise FormatError(f"age stanza {count} has a body line that is not base64")
+            if len(body) < 64:
+                break
+
+
+def check_age_file(armored: str) -> None:
+    """Refuse an armored age file that breaks the age v1 format or the bounds above.
+
+    Runs in time linear in a bounded input, before pyrage sees the file. The message names
+    the problem and never the file's content.
+    """
+    if len(armored) > AGE_ARMOR_MAX:
+        raise FormatError(f"age file is larger than {AGE_ARMOR_MAX // 1024} KiB")
+    lines = armored.strip().replace("\r\n", "\n").split("\n")
+    if len(lines) < 3 or lines[0] != _BEGIN or lines[-1] != _END:
+        raise FormatError("not an ASCII-armored age file")
+    body = lines[1:-1]
+    if any(len(line) != 64 for line in body[:-1]) or not 0 < len(body[-1]) <= 64:
+        raise FormatError("age armor is not wrapped at 64 columns")
+    try:
+        binary = base64.b64decode("".join(body), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise FormatError("age armor is not valid base64") from exc
+    if not binary.startswith(_VERSION_LINE):
+        raise FormatError("not an age v1 file")
+    mac_at = binary.find(b"\n--- ", 0, AGE_HEADER_MAX)
+    if mac_at < 0:
+        if len(binary) > AGE_HEADER_MAX:
+            raise FormatError(f"age header is larger than {AGE_HEADER_MAX // 1024} KiB")
+        raise FormatError("age header has no MAC line")
+    mac_end = binary.find(b"\n", mac_at + 5)
+    mac = binary[mac_at + 5 : mac_end]
+    if mac_end < 0 or mac_end > AGE_HEADER_MAX or len(mac) != 43 or not _B64.issuperset(mac):
+        raise FormatError("age header has a malformed MAC line")
+    stanzas = binary[len(_VERSION_LINE) : mac_at].split(b"\n")
+    if stanzas == [b""]:
+        raise FormatError("age header has no stanza")
+    _stanza_lines(stanzas)
 
 
 class AgeRecipient:
@@ -83,7 +161,12 @@ class AgeIdentity:
         return AgeIdentity(tuple(p for p, _ in pairs), tuple(i for _, i in pairs), self.source)
 
     def unwrap(self, armored: str) -> bytes | None:
-        """Open an armored age file with any of the identities, or None."""
+        """Open an armored age file with any of the identities, or None.
+
+        ``FormatError`` when the file breaks the age format or the bounds of
+        ``check_age_file``: it never reaches pyrage then.
+        """
+        check_age_file(armored)
         try:
             return bytes(pyrage.decrypt(armored.encode("ascii"), list(self._identities)))
         except (pyrage.DecryptError, ValueError, UnicodeEncodeError):

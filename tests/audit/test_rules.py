@@ -6,9 +6,10 @@ zero-false-positive promise for correct Flux files.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from secretsmgr.audit.finding import AuditReport
 from secretsmgr.keys.age import generate_identity
 from secretsmgr.repo.inventory import LiveKeys
 from secretsmgr.sops import EncryptionRule, FileFormat, RuleKind, dump, load
-from secretsmgr.sops.model import KeyGroup, SopsMetadata
+from secretsmgr.sops.model import KeyGroup
 from secretsmgr.sops.tree import MapNode, SeqNode
 
 from .helpers import (
@@ -262,38 +263,92 @@ def sm005_miss(root: Path) -> None:
 # ----------------------------------------------------------------------------- SM006
 
 
+def _huge_age_entry(text: str) -> str:
+    """``text`` with its age entry's enc replaced by an armored age file of 2,000 stanzas."""
+    header = b"age-encryption.org/v1\n" + b"".join(b"-> g%d\nAAAA\n" % i for i in range(2000))
+    binary = header + b"--- " + b"A" * 43 + b"\n" + bytes(64)
+    b64 = base64.b64encode(binary).decode()
+    armor = "\n".join(
+        ["-----BEGIN AGE ENCRYPTED FILE-----"]
+        + [b64[i : i + 64] for i in range(0, len(b64), 64)]
+        + ["-----END AGE ENCRYPTED FILE-----"]
+    )
+    sf = load(text, FileFormat.YAML)
+    meta = sf.metadata
+    group = meta.key_groups[0]
+    stanza = replace(group.age[0], enc=armor + "\n")
+    sf.metadata = replace(meta, key_groups=(replace(group, age=(stanza,)),))
+    return dump(sf)
+
+
 def sm006_hit(root: Path) -> None:
     broken = ENC_FIELD.sub(
         lambda m: f"{m[1]}: " + re.sub(r",tag:[^,]*", "", m[2]), enc(secret("db")), count=1
     )
     bad_version = enc(secret("v")).replace("version: 3.11.0", "version: '3.11'")
-    sf = load(enc(secret("pgp")), FileFormat.YAML)
-    pgp = SeqNode([MapNode([("created_at", "2026-01-01T00:00:00Z"), ("enc", "x"), ("fp", "AB")])])
-    meta = sf.metadata
-    sf.metadata = SopsMetadata(
-        key_groups=(KeyGroup(age=(), foreign=(("pgp", pgp),)),),
-        lastmodified=meta.lastmodified,
-        mac=meta.mac,
-        rule=meta.rule,
-        version=meta.version,
-    )
     standard_repo(
         root,
         {
             "apps/db.enc.yaml": broken,
             "apps/version.enc.yaml": bad_version,
-            "apps/pgp.enc.yaml": dump(sf),
+            "apps/huge.enc.yaml": _huge_age_entry(enc(secret("huge"))),
             "apps/junk.enc.yaml": "key: [unclosed\n",
         },
     )
 
 
 def sm006_check(report: AuditReport) -> None:
-    found = {(f.path, f.key_path) for f in report.findings if f.rule == "SM006"}
+    found = {(f.path, f.key_path): f for f in report.findings if f.rule == "SM006"}
     assert ("apps/db.enc.yaml", "stringData.password") in found
     assert ("apps/version.enc.yaml", None) in found
-    assert ("apps/pgp.enc.yaml", "sops") in found
     assert ("apps/junk.enc.yaml", None) in found
+    huge = found["apps/huge.enc.yaml", "sops.age"]
+    assert huge.message == "age entry 1 cannot be used: age file is larger than 8 KiB"
+
+
+def _with_foreign_keys(text: str, *, keep_age: bool) -> str:
+    """``text`` with PGP, KMS, GCP KMS, Azure Key Vault and Vault entries (and its age entry
+    only if ``keep_age``), in the shapes sops 3.11 writes."""
+    sf = load(text, FileFormat.YAML)
+    meta = sf.metadata
+    foreign = tuple((name, SeqNode([MapNode(fields)])) for name, fields in FOREIGN_ENTRIES.items())
+    group = KeyGroup(age=meta.key_groups[0].age if keep_age else (), foreign=foreign)
+    sf.metadata = replace(meta, key_groups=(group,))
+    return dump(sf)
+
+
+FOREIGN_ENTRIES: dict[str, list[tuple[str, object]]] = {
+    "pgp": [
+        ("created_at", "2026-01-01T00:00:00Z"),
+        ("enc", "-----BEGIN PGP MESSAGE-----\n"),
+        ("fp", "AB12"),
+    ],
+    "kms": [
+        ("arn", "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+        ("created_at", "2026-01-01T00:00:00Z"),
+        ("enc", "AQICAHh4"),
+        ("aws_profile", ""),
+    ],
+    "gcp_kms": [
+        ("resource_id", "projects/p/locations/global/keyRings/r/cryptoKeys/k"),
+        ("created_at", "2026-01-01T00:00:00Z"),
+        ("enc", "CiQA"),
+    ],
+    "azure_kv": [
+        ("vault_url", "https://v.vault.azure.net"),
+        ("name", "sops"),
+        ("version", "0123456789abcdef"),
+        ("created_at", "2026-01-01T00:00:00Z"),
+        ("enc", "ZW5j"),
+    ],
+    "hc_vault": [
+        ("vault_address", "https://vault.example.invalid:8200"),
+        ("engine_path", "sops"),
+        ("key_name", "k"),
+        ("created_at", "2026-01-01T00:00:00Z"),
+        ("enc", "vault:v1:ZW5j"),
+    ],
+}
 
 
 def sm006_miss(root: Path) -> None:
@@ -310,6 +365,19 @@ def sm006_miss(root: Path) -> None:
             "apps/values.yaml": "sops:\n  enabled: true\n",  # a Helm values key, not metadata
         },
     )
+
+
+def test_every_sops_key_type_is_valid_metadata(tmp_path: Path) -> None:
+    """PGP, KMS, GCP KMS, Azure Key Vault and Vault keys, with or without age: never SM006."""
+    standard_repo(
+        tmp_path,
+        {
+            "apps/mixed.enc.yaml": _with_foreign_keys(enc(secret("m")), keep_age=True),
+            "apps/foreign.enc.yaml": _with_foreign_keys(enc(secret("f")), keep_age=False),
+        },
+    )
+    report = audit(tmp_path)
+    assert not [f for f in report.findings if f.rule == "SM006"], report.findings
 
 
 # ----------------------------------------------------------------------------- SM007
@@ -729,9 +797,7 @@ CASES = [
         {
             ("SM006", "apps/db.enc.yaml"),
             ("SM006", "apps/version.enc.yaml"),
-            ("SM006", "apps/pgp.enc.yaml"),
-            ("SM005", "apps/pgp.enc.yaml"),
-            ("SM011", "apps/pgp.enc.yaml"),
+            ("SM006", "apps/huge.enc.yaml"),
             ("SM006", "apps/junk.enc.yaml"),
         },
         verify=sm006_check,
