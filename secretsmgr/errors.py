@@ -27,6 +27,11 @@ class FormatError(RefusedError):
     """A file is not valid SOPS/YAML/JSON/dotenv as secretsmgr reads it."""
 
 
+class TooLargeError(FormatError):
+    """An input is larger than the stated limit for it (a parameter with a default; a flag may
+    raise it)."""
+
+
 class IntegrityError(RefusedError):
     """The MAC does not match or a value fails to authenticate: changed outside SOPS."""
 

@@ -20,6 +20,7 @@ from secretsmgr.sops.dotenvio import (
 )
 from secretsmgr.sops.encvalue import is_enc, parse_enc
 from secretsmgr.sops.jsonio import emit_json, parse_json
+from secretsmgr.sops.limits import MAX_FILE_BYTES, check_text_size
 from secretsmgr.sops.mac import MacAccumulator, compute_mac, mac_aad, macs_equal
 from secretsmgr.sops.metadata import (
     SOPS_KEY,
@@ -80,8 +81,10 @@ class Decrypted:
 # ----------------------------------------------------------------------------- parsing
 
 
-def parse_documents(text: str, fmt: FileFormat) -> list[Node]:
-    """Parse any file (plain or encrypted) into document trees."""
+def parse_documents(text: str, fmt: FileFormat, *, max_bytes: int = MAX_FILE_BYTES) -> list[Node]:
+    """Parse any file (plain or encrypted) into document trees; ``TooLargeError`` over
+    ``max_bytes``."""
+    check_text_size(text, max_bytes)
     if fmt is FileFormat.JSON:
         return parse_json(text)
     if fmt is FileFormat.DOTENV:
@@ -120,9 +123,10 @@ def has_metadata(docs: Sequence[Node], fmt: FileFormat) -> bool:
     )
 
 
-def load(text: str, fmt: FileFormat) -> SopsFile:
-    """Parse an encrypted file; ``FormatError`` when it has no (valid) sops metadata."""
-    docs = parse_documents(text, fmt)
+def load(text: str, fmt: FileFormat, *, max_bytes: int = MAX_FILE_BYTES) -> SopsFile:
+    """Parse an encrypted file; ``FormatError`` when it has no (valid) sops metadata,
+    ``TooLargeError`` when it is over ``max_bytes``."""
+    docs = parse_documents(text, fmt, max_bytes=max_bytes)
     if not docs or not isinstance(docs[0], MapNode):
         raise FormatError("sops metadata not found")
     meta_node = _metadata_node(docs[0], fmt)
@@ -139,11 +143,11 @@ def load(text: str, fmt: FileFormat) -> SopsFile:
     return SopsFile(fmt, trees, metadata)
 
 
-def parse_plain(text: str, fmt: FileFormat) -> list[MapNode]:
+def parse_plain(text: str, fmt: FileFormat, *, max_bytes: int = MAX_FILE_BYTES) -> list[MapNode]:
     """Parse a plaintext file to encrypt: mappings only, empty documents dropped."""
     if not text.strip():
         raise FormatError("the file is empty")
-    docs = [d for d in parse_documents(text, fmt) if d is not None]
+    docs = [d for d in parse_documents(text, fmt, max_bytes=max_bytes) if d is not None]
     if not docs:
         raise FormatError("the file has no document")
     out: list[MapNode] = []

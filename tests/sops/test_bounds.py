@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.errors import DecryptionError, FormatError
+from secretsmgr import sops
+from secretsmgr.errors import DecryptionError, FormatError, TooLargeError
 from secretsmgr.keys.age import (
     AGE_BODY_LINES_MAX,
     AGE_HEADER_MAX,
@@ -27,6 +28,7 @@ from secretsmgr.sops.encvalue import parse_enc
 from secretsmgr.sops.regex import compile_go
 from secretsmgr.sops.tree import MapNode
 from secretsmgr.sops.values import parse_typed
+from secretsmgr.sops.yamlio import safe_load_all
 
 FAST = 0.05  # seconds: each bound answers in a few milliseconds; the inputs once took seconds
 
@@ -203,7 +205,6 @@ def test_the_largest_age_file_within_the_bounds_opens_quickly() -> None:
 
 
 def test_decrypt_names_the_refused_age_entry() -> None:
-    from secretsmgr import sops
     from secretsmgr.sops.model import AgeStanza, KeyGroup
 
     sf = sops.encrypt(
@@ -224,3 +225,30 @@ def test_decrypt_names_the_refused_age_entry() -> None:
     # beside a good entry, the hostile one is skipped, as sops skips a key that fails
     both = replace(sf, metadata=replace(sf.metadata, key_groups=(KeyGroup(age=(hostile, good)),)))
     assert sops.decrypt(both, [_IDENTITY]).docs == [MapNode([("a", "b")])]
+
+
+# ----------------------------------------------------------------------------- file size
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        lambda text, **kw: sops.load(text, sops.FileFormat.YAML, **kw),
+        lambda text, **kw: sops.parse_plain(text, sops.FileFormat.YAML, **kw),
+        lambda text, **kw: sops.parse_plain(text, sops.FileFormat.JSON, **kw),
+        lambda text, **kw: safe_load_all(text, **kw),
+    ],
+    ids=["load", "parse_plain", "parse_plain-json", "safe_load_all"],
+)
+def test_a_file_over_the_size_limit_is_refused_before_parsing(load: Callable[..., object]) -> None:
+    huge = "a: " + "x" * sops.MAX_FILE_BYTES
+    elapsed, error = timed(lambda: load(huge))
+    assert isinstance(error, TooLargeError) and elapsed < FAST
+    assert error.message == "the file is over the 64 MiB limit"
+    # the limit is a parameter: a caller (a flag) raises or lowers it
+    small = "a: " + "é" * 600
+    elapsed, error = timed(lambda: load(small, max_bytes=1000))
+    assert isinstance(error, TooLargeError)
+    assert error.message == "the file has 1203 bytes, over the 1000 bytes limit"
+    _, error = timed(lambda: load(small, max_bytes=2000))
+    assert not isinstance(error, TooLargeError)  # under the limit: parsed (or refused as such)

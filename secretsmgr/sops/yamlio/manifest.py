@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from secretsmgr.errors import FormatError
+from secretsmgr.sops.limits import MAX_FILE_BYTES, check_text_size
 from secretsmgr.sops.values import Timestamp, resolve_plain, resolve_tagged
 from secretsmgr.sops.yamlio.events import FoundComment, parse_events, walk
 
@@ -81,12 +82,14 @@ class _DataSink:
         """Manifests keep no comments (the walk is given none)."""
 
 
-def safe_load_all(text: str) -> list[Any]:
+def safe_load_all(text: str, *, max_bytes: int = MAX_FILE_BYTES) -> list[Any]:
     """Load every document of ``text`` as plain Python data (dicts, lists, scalars).
 
     Scalars resolve as go-yaml does; a timestamp comes back as its RFC 3339 text. Raises
-    ``FormatError`` on malformed YAML, naming the line but no content.
+    ``FormatError`` on malformed YAML, naming the line but no content, and ``TooLargeError``
+    when ``text`` is over ``max_bytes``.
     """
+    check_text_size(text, max_bytes)
     sink = _DataSink()
     walk(parse_events(text), sink)
     return sink.docs
