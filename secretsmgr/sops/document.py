@@ -186,9 +186,16 @@ def _where(path: Path) -> str:
 
 
 def decrypt_docs(
-    sf: SopsFile, data_key: bytes, *, verify: bool = True
+    sf: SopsFile, data_key: bytes, *, verify: bool = True, audit: bool = False
 ) -> tuple[list[MapNode], IvCache]:
-    """Decrypt every value; verify the MAC unless told not to. Raises ``IntegrityError``."""
+    """Decrypt every value and verify the MAC (unless ``verify`` is false), as ``sops -d``.
+
+    ``IntegrityError`` when a value fails to authenticate (``key_path`` names it) or the MAC
+    does not match; ``FormatError`` when a value is unreadable. ``audit`` is the auditor's
+    reading of a file sops would refuse for another reason: a plain value where the rule wants
+    ``ENC[…]`` (SM003's finding) is fed to the MAC as it stands, and an encrypted comment that
+    fails to authenticate is an ``IntegrityError`` like a value (sops silently keeps it).
+    """
     ivs: IvCache = {}
     rule = sf.metadata.rule
     mac = MacAccumulator(sf.metadata.mac_only_encrypted)
@@ -207,15 +214,15 @@ def decrypt_docs(
                 try:
                     return _open(path, text, comment=True)
                 except (IntegrityError, FormatError):
+                    if audit:
+                        raise
                     return leaf
             return leaf
-        if not encrypted:
+        if not encrypted or leaf is None or leaf == "":
             return leaf
-        if isinstance(leaf, str):
-            if leaf == "":
-                return leaf
+        if isinstance(leaf, str) and (is_enc(leaf) or not audit):
             return _open(path, leaf, comment=False)
-        if leaf is None:
+        if audit:
             return leaf
         raise FormatError(
             f"{_where(path)}: value is not encrypted (does not match sops' data format)"
@@ -231,7 +238,8 @@ def decrypt_docs(
             plain = cipher.open_enc(enc, data_key, aad)
         except IntegrityError as exc:
             raise IntegrityError(
-                f"{_where(path)}: value fails to authenticate — the file was changed outside SOPS"
+                f"{_where(path)}: value fails to authenticate — the file was changed outside SOPS",
+                key_path=path,
             ) from exc
         value = parse_typed(plain, enc.type)
         ivs[(plain, enc.type, aad)] = enc.iv
@@ -253,7 +261,9 @@ def stored_mac(metadata: SopsMetadata, data_key: bytes) -> str:
     try:
         plain = cipher.open_enc(enc, data_key, mac_aad(metadata.lastmodified))
     except IntegrityError as exc:
-        raise IntegrityError("MAC mismatch — the file was changed outside SOPS") from exc
+        raise IntegrityError(
+            "the stored MAC fails to authenticate — the file was changed outside SOPS"
+        ) from exc
     return plain.decode("utf-8", "replace")
 
 
