@@ -125,15 +125,6 @@ class AgeRecipient:
         return bytes(pyrage.encrypt(data, [self._recipient], armored=True)).decode("ascii")
 
 
-def is_valid_recipient(public: str) -> bool:
-    """Whether ``public`` parses as an age X25519 recipient."""
-    try:
-        x25519.Recipient.from_str(public.strip())
-    except (pyrage.RecipientError, ValueError):
-        return False
-    return True
-
-
 @dataclass(frozen=True, slots=True)
 class AgeIdentity:
     """One or more age identities tried together; ``publics`` lists their recipients."""
@@ -217,8 +208,3 @@ def generate_identity() -> tuple[str, str]:
     """A new X25519 identity: (secret ``AGE-SECRET-KEY-1…``, public ``age1…``)."""
     ident = x25519.Identity.generate()
     return str(ident), str(ident.to_public())
-
-
-def recipients(publics: Sequence[str]) -> list[AgeRecipient]:
-    """Parse a list of public keys."""
-    return [AgeRecipient(p) for p in publics]
