@@ -19,7 +19,7 @@ from secretsmgr.keys.age import generate_identity
 from secretsmgr.repo.inventory import LiveKeys
 from secretsmgr.sops import EncryptionRule, FileFormat, RuleKind, dump, load
 from secretsmgr.sops.model import KeyGroup
-from secretsmgr.sops.tree import MapNode, SeqNode
+from tests.sops.key_types import KINDS, foreign
 
 from .helpers import (
     K1,
@@ -307,48 +307,13 @@ def sm006_check(report: AuditReport) -> None:
 
 
 def _with_foreign_keys(text: str, *, keep_age: bool) -> str:
-    """``text`` with PGP, KMS, GCP KMS, Azure Key Vault and Vault entries (and its age entry
-    only if ``keep_age``), in the shapes sops 3.11 writes."""
+    """``text`` with PGP, AWS/GCP/HuaweiCloud KMS, Azure Key Vault and Vault entries (and its
+    age entry only if ``keep_age``), in the shapes sops 3.11 writes."""
     sf = load(text, FileFormat.YAML)
     meta = sf.metadata
-    foreign = tuple((name, SeqNode([MapNode(fields)])) for name, fields in FOREIGN_ENTRIES.items())
-    group = KeyGroup(age=meta.key_groups[0].age if keep_age else (), foreign=foreign)
+    group = KeyGroup(age=meta.key_groups[0].age if keep_age else (), foreign=foreign(KINDS))
     sf.metadata = replace(meta, key_groups=(group,))
     return dump(sf)
-
-
-FOREIGN_ENTRIES: dict[str, list[tuple[str, object]]] = {
-    "pgp": [
-        ("created_at", "2026-01-01T00:00:00Z"),
-        ("enc", "-----BEGIN PGP MESSAGE-----\n"),
-        ("fp", "AB12"),
-    ],
-    "kms": [
-        ("arn", "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
-        ("created_at", "2026-01-01T00:00:00Z"),
-        ("enc", "AQICAHh4"),
-        ("aws_profile", ""),
-    ],
-    "gcp_kms": [
-        ("resource_id", "projects/p/locations/global/keyRings/r/cryptoKeys/k"),
-        ("created_at", "2026-01-01T00:00:00Z"),
-        ("enc", "CiQA"),
-    ],
-    "azure_kv": [
-        ("vault_url", "https://v.vault.azure.net"),
-        ("name", "sops"),
-        ("version", "0123456789abcdef"),
-        ("created_at", "2026-01-01T00:00:00Z"),
-        ("enc", "ZW5j"),
-    ],
-    "hc_vault": [
-        ("vault_address", "https://vault.example.invalid:8200"),
-        ("engine_path", "sops"),
-        ("key_name", "k"),
-        ("created_at", "2026-01-01T00:00:00Z"),
-        ("enc", "vault:v1:ZW5j"),
-    ],
-}
 
 
 def sm006_miss(root: Path) -> None:
@@ -368,7 +333,7 @@ def sm006_miss(root: Path) -> None:
 
 
 def test_every_sops_key_type_is_valid_metadata(tmp_path: Path) -> None:
-    """PGP, KMS, GCP KMS, Azure Key Vault and Vault keys, with or without age: never SM006."""
+    """Every non-age key type, with or without age: never SM006."""
     standard_repo(
         tmp_path,
         {
