@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -28,7 +29,10 @@ AGE_BODY_LINES_MAX = 24  # 64-column lines per stanza body: 1,152 bytes (ssh-rsa
 _BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----"
 _END = "-----END AGE ENCRYPTED FILE-----"
 _VERSION_LINE = b"age-encryption.org/v1\n"
-_B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+# One way to match each line (arguments are split by single spaces): linear time.
+_ARG_LINE = re.compile(rb"-> [\x21-\x7e]+(?: [\x21-\x7e]+)*")
+_BODY_LINE = re.compile(rb"[A-Za-z0-9+/]{0,64}")
+_MAC_LINE = re.compile(rb"[A-Za-z0-9+/]{43}")
 
 
 def _stanza_lines(header: list[bytes]) -> None:
@@ -42,7 +46,7 @@ def _stanza_lines(header: list[bytes]) -> None:
         count += 1
         if count > AGE_STANZAS_MAX:
             raise FormatError(f"age header has more than {AGE_STANZAS_MAX} stanzas")
-        if any(not arg or any(c < 33 or c > 126 for c in arg) for arg in line[3:].split(b" ")):
+        if not _ARG_LINE.fullmatch(line):
             raise FormatError(f"age stanza {count} has an empty or non-printable argument")
         i += 1
         for number in range(1, AGE_BODY_LINES_MAX + 2):
@@ -52,7 +56,7 @@ def _stanza_lines(header: list[bytes]) -> None:
             i += 1
             if number > AGE_BODY_LINES_MAX:
                 raise FormatError(f"age stanza {count} has a body over {AGE_BODY_LINES_MAX} lines")
-            if len(body) > 64 or not _B64.issuperset(body):
+            if not _BODY_LINE.fullmatch(body):
                 raise FormatError(f"age stanza {count} has a body line that is not base64")
             if len(body) < 64:
                 break
@@ -66,11 +70,12 @@ def check_age_file(armored: str) -> None:
     """
     if len(armored) > AGE_ARMOR_MAX:
         raise FormatError(f"age file is larger than {AGE_ARMOR_MAX // 1024} KiB")
-    lines = armored.strip().replace("\r\n", "\n").split("\n")
+    text = armored.strip()
+    lines = (text.replace("\r\n", "\n") if "\r" in text else text).split("\n")
     if len(lines) < 3 or lines[0] != _BEGIN or lines[-1] != _END:
         raise FormatError("not an ASCII-armored age file")
     body = lines[1:-1]
-    if any(len(line) != 64 for line in body[:-1]) or not 0 < len(body[-1]) <= 64:
+    if not set(map(len, body[:-1])) <= {64} or not 0 < len(body[-1]) <= 64:
         raise FormatError("age armor is not wrapped at 64 columns")
     try:
         binary = base64.b64decode("".join(body), validate=True)
@@ -85,7 +90,7 @@ def check_age_file(armored: str) -> None:
         raise FormatError("age header has no MAC line")
     mac_end = binary.find(b"\n", mac_at + 5)
     mac = binary[mac_at + 5 : mac_end]
-    if mac_end < 0 or mac_end > AGE_HEADER_MAX or len(mac) != 43 or not _B64.issuperset(mac):
+    if mac_end < 0 or mac_end > AGE_HEADER_MAX or not _MAC_LINE.fullmatch(mac):
         raise FormatError("age header has a malformed MAC line")
     stanzas = binary[len(_VERSION_LINE) : mac_at].split(b"\n")
     if stanzas == [b""]:

@@ -74,7 +74,8 @@ class _Frame:
 class _TreeSink:
     """Builds trees from the walk, inserting recovered comments where go-yaml puts them."""
 
-    def __init__(self) -> None:
+    def __init__(self, track: bool) -> None:
+        self.track = track  # comments to place: keep each item's line and position
         self.docs: list[Node] = []
         self.stack: list[_Frame] = []
         self.pending: list[Comment] = []
@@ -97,18 +98,19 @@ class _TreeSink:
             frame.line = line
             frame.node.items.append(value)
 
-    def _key(self, value: Scalar, line: int, plain: bool) -> None:
+    def _key(self, value: Scalar, event: Any, plain: bool) -> None:
         if not isinstance(value, str):
-            raise FormatError(f"non-string key at line {line + 1}")
-        if value == "<<" and plain:
+            raise FormatError(f"non-string key at line {event.start_mark.line + 1}")
+        if plain and value == "<<":
             raise FormatError("YAML merge keys (<<) are not supported; expand them first")
         frame = self.stack[-1]
         if value in frame.keys:
             raise FormatError(f"duplicate key {value!r}")
         frame.keys.add(value)
         frame.key = value
-        frame.line = line
-        frame.index = len(frame.node.items)
+        if self.track:
+            frame.line = event.start_mark.line
+            frame.index = len(frame.node.items)
 
     def scalar(self, event: Any, is_key: bool) -> None:
         tag = event.tag
@@ -118,15 +120,15 @@ class _TreeSink:
             value = str(event.value)
         else:
             value = resolve_plain(event.value)
+        frame = self.stack[-1] if self.stack else None
+        key = frame.key if frame is not None else None
         if is_key:
-            self._key(value, event.start_mark.line, plain=not event.style)
+            self._key(value, event, plain=not event.style)
+        elif frame is not None and key is not None:  # a mapping's value: the common case
+            cast(MapNode, frame.node).items.append((key, value))
+            frame.key = None
         else:
-            frame = self.stack[-1] if self.stack else None
-            if frame is not None and frame.key is not None:  # the common case: a map value
-                cast(MapNode, frame.node).items.append((frame.key, value))
-                frame.key = None
-            else:
-                self._attach(value, event.start_mark.line)
+            self._attach(value, event.start_mark.line)
         if event.anchor:
             self.anchors[event.anchor] = value
 
@@ -149,7 +151,7 @@ class _TreeSink:
         if is_key:
             if not isinstance(target, str):
                 raise FormatError(f"non-string key at line {line + 1}")
-            self._key(target, line, plain=False)
+            self._key(target, event, plain=False)
         else:
             self._attach(target, line)
 
@@ -201,6 +203,7 @@ def parse_yaml(text: str) -> list[Node]:
     An empty document becomes None. Raises ``FormatError`` (no content in the message).
     """
     events = parse_events(text)
-    sink = _TreeSink()
-    walk(events, sink, find_comments(text, events))
+    comments = find_comments(text, events)
+    sink = _TreeSink(track=bool(comments))
+    walk(events, sink, comments)
     return sink.docs
