@@ -32,8 +32,8 @@ _LOCKED_HINT = (
     "or give the key through SOPS_AGE_KEY_FILE"
 )
 _ABSENT_HINT = (
-    "start a Secret Service (gnome-keyring, KWallet) in this session, "
-    "or write the key to a file instead (-o FILE)"
+    "start a Secret Service (gnome-keyring, KWallet) in this session, or keep the key in a "
+    "file (secretsmgr key generate -o FILE) and set SOPS_AGE_KEY_FILE to it"
 )
 
 

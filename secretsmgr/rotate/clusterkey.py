@@ -32,6 +32,7 @@ from secretsmgr.errors import (
 from secretsmgr.keys.age import AgeRecipient, generate_identity
 from secretsmgr.keys.manifest import entry_text
 from secretsmgr.keys.protocols import Identity, IdentitySet
+from secretsmgr.plural import plural
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.settings import SETTINGS_NAME, load_settings, parse_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, parse_sops_config
@@ -219,7 +220,7 @@ def _valid_sops_files(ctx: Inventory) -> list[str]:
     broken = [e.path for e in ctx.sops_files if e.sops_file is None]
     if broken:
         raise RefusedError(
-            f"{broken[0]} is not a readable SOPS file ({len(broken)} such file(s))",
+            f"{broken[0]} is not a readable SOPS file ({plural(len(broken), 'such file')})",
             hints=("fix it first: secretsmgr audit shows why",),
         )
     return [e.path for e in ctx.sops_files]
@@ -351,7 +352,7 @@ def finish(
     if blocked:
         raise RefusedError(
             f"{blocked[0]} would be left readable only by the old key "
-            f"({len(blocked)} file(s) the new key cannot open)",
+            f"({plural(len(blocked), 'file')} the new key cannot open)",
             hints=("run secretsmgr key rotate --begin again: it re-encrypts them to both keys",),
         )
     if cluster_publics is not None and new not in cluster_publics:

@@ -1,15 +1,16 @@
-"""One changelog entry for a single-file write (``encrypt``, ``edit``) inside a repository."""
+"""One changelog entry for a single-file write (``encrypt``, ``edit``, ``set``, ``unset``)."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from secretsmgr.changelog.chain import FileRecord, append, datakey_id, next_entry
 from secretsmgr.fsutil import write_atomic
 from secretsmgr.repo import git
-from secretsmgr.repo.layers import find_layers
+from secretsmgr.repo.flux import find_layers
 from secretsmgr.repo.root import is_git_work_tree
 from secretsmgr.repo.settings import load_settings
 from secretsmgr.repo.snapshot import WorktreeSnapshot
@@ -17,12 +18,20 @@ from secretsmgr.sops.document import format_for_path, has_metadata, load, parse_
 
 
 def record_write(
-    root: Path, path: Path, action: str, old_text: str, new_text: str, data_key: bytes
+    root: Path,
+    path: Path,
+    action: str,
+    old_text: str,
+    new_text: str,
+    data_key: bytes,
+    *,
+    key_paths: Sequence[str] = (),
 ) -> int | None:
     """Append an entry for ``path`` when it lies in ``root`` and the repo keeps a changelog.
 
     Returns the new seq, or None when nothing was recorded (no changelog yet, or the file is
-    outside the repository). Never records a value or a key.
+    outside the repository). ``key_paths`` names the values a ``set``/``unset`` changed.
+    Never records a value or a key.
     """
     try:
         rel = path.resolve().relative_to(root.resolve()).as_posix()
@@ -38,7 +47,9 @@ def record_write(
     old_docs = parse_documents(old_text, fmt) if old_text else []
     if has_metadata(old_docs, fmt):
         before = load(old_text, fmt).metadata.age_recipients
-    layers = find_layers(WorktreeSnapshot(root)).layers_of(rel)
+    layers = find_layers(
+        WorktreeSnapshot(root), settings.clusters, dict(settings.sources)
+    ).layers_of(rel)
     data = log.read_bytes()
     entry = next_entry(
         data,
@@ -56,6 +67,7 @@ def record_write(
                 datakey_id=datakey_id(data_key),
                 sha256_before=hashlib.sha256(old_text.encode("utf-8")).hexdigest(),
                 sha256_after=hashlib.sha256(new_text.encode("utf-8")).hexdigest(),
+                key_paths=tuple(key_paths),
             )
         ],
     )

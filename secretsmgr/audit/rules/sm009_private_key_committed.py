@@ -87,6 +87,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             message,
             fix="remove it, purge it from git history, and rotate away from it: "
             "secretsmgr rotate --all --remove-recipient <its public key>",
+            line=first.line,
         )
 
 

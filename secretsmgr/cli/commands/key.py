@@ -8,14 +8,14 @@ Private keys go to exactly three places, each one asked for: the OS keyring, a f
 from __future__ import annotations
 
 import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from secretsmgr.cli.cluster_opts import (
+from secretsmgr.cli.context import fault_hook, note, out, recover_interrupted, repo_root, warn
+from secretsmgr.cli.options import (
     ClusterChoice,
     ContextOpt,
     FromClusterOpt,
@@ -23,7 +23,7 @@ from secretsmgr.cli.cluster_opts import (
     SecretOpt,
     label,
 )
-from secretsmgr.cli.context import out, repo_root
+from secretsmgr.plural import plural
 
 if TYPE_CHECKING:
     from secretsmgr.keys.oskeyring import OsKeyring
@@ -44,8 +44,7 @@ ApplyOpt = Annotated[
     typer.Option("--apply", help="Send the Secret to the cluster instead of printing it."),
 ]
 PRIVATE_WARNING = (
-    "secretsmgr: warning: the manifest on stdout holds a private key: "
-    "apply it (kubectl apply -f -) and never commit it\n"
+    "the manifest on stdout holds a private key: apply it (kubectl apply -f -) and never commit it"
 )
 
 
@@ -137,7 +136,7 @@ def _emit_secret(
 
     if not apply:
         text = secret_manifest(choice.namespace, choice.secret, entries)
-        sys.stderr.write(PRIVATE_WARNING)
+        warn(PRIVATE_WARNING)
         out(text)
         return
     from secretsmgr.cluster.kube import apply_secret
@@ -177,8 +176,7 @@ def generate_cmd(
         store.store(secret)
         where = store.name
     out(f"{public}\n")  # stdout holds the public key only: $(secretsmgr key generate) works
-    if sys.stderr.isatty():
-        sys.stderr.write(f"secretsmgr: stored the new identity in {where}\n")
+    note(f"stored the new identity in {where}")
     return 0
 
 
@@ -202,9 +200,7 @@ def import_cmd(
         _, new = store.store(secret)
         lines.append(f"{'imported' if new else 'already there'}  {public}")
     count = len(identity.publics)
-    lines.append(
-        f"{count} {'identity' if count == 1 else 'identities'} from {file} in {store.name}"
-    )
+    lines.append(f"{plural(count, 'identity', 'identities')} from {file} in {store.name}")
     lines.append(f"{file} can now be deleted; secretsmgr leaves it in place")
     out("\n".join(lines) + "\n")
     return 0
@@ -366,10 +362,8 @@ def rotate_cmd(
     ] = False,
 ) -> int:
     """Replace the cluster key in two steps, with Flux able to decrypt throughout."""
-    from secretsmgr.cli.commands.rotate import fault_hook
     from secretsmgr.errors import RefusedError, SecretsmgrError, UsageError
     from secretsmgr.rotate import clusterkey
-    from secretsmgr.rotate.transaction import recover
 
     if begin == finish:
         raise UsageError("give exactly one of --begin and --finish")
@@ -379,9 +373,7 @@ def rotate_cmd(
     choice.require_use(applying=True)
     choice.ref()  # names the API server would refuse are refused before anything changes
     root = repo_root(ctx)
-    recovered = recover(root)
-    if recovered:
-        sys.stderr.write(f"secretsmgr: {recovered}\n")
+    recover_interrupted(root)
     from secretsmgr.repo.settings import load_settings
 
     settings = load_settings(root)
@@ -454,7 +446,7 @@ def _summary(result: StepResult, begin: bool) -> str:
         else:
             lines.append(f"pending new cluster key {result.new_key} (from next_cluster_key)")
         lines.append(
-            f"re-encrypted {len(result.rewritten)} files to {short(result.old_key)} + "
+            f"re-encrypted {plural(len(result.rewritten), 'file')} to {short(result.old_key)} + "
             f"{short(result.new_key)}{logged}{commit}"
         )
         lines.append(
@@ -462,8 +454,8 @@ def _summary(result: StepResult, begin: bool) -> str:
         )
     else:
         lines.append(
-            f"re-encrypted {len(result.rewritten)} files to {short(result.new_key)} only; "
-            f"{short(result.old_key)} retired{logged}{commit}"
+            f"re-encrypted {plural(len(result.rewritten), 'file')} to "
+            f"{short(result.new_key)} only; {short(result.old_key)} retired{logged}{commit}"
         )
         lines.append(f"updated {', '.join(result.configs)}")
         lines.append("next: send the Secret holding only the new key")

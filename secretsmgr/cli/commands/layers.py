@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from secretsmgr.cli.commands.audit import OutputOpt, emit
-from secretsmgr.cli.context import repo_root
+from secretsmgr.cli.context import emit, repo_root
+from secretsmgr.cli.options import OutputOpt, VerboseOpt
 from secretsmgr.report.layers import LayersFormat
 
 
@@ -19,11 +19,12 @@ def layers_cmd(
         typer.Option("--format", "-f", help="Output format.", case_sensitive=False),
     ] = LayersFormat.TEXT,
     output: OutputOpt = None,
+    verbose: VerboseOpt = False,
 ) -> int:
     """Show the layers in dependsOn order with their SOPS files and status."""
     from secretsmgr.audit.engine import run_audit
     from secretsmgr.report.layers import render
 
     report = run_audit(repo_root(ctx), env=os.environ, keyless_only=True)
-    emit(render(report, fmt), output)
+    emit(render(report, fmt, verbose=verbose), output)
     return 0
