@@ -46,11 +46,6 @@ def reencrypt_hint(path: str) -> str:
     )
 
 
-def abbreviate(key: str) -> str:
-    """A public key shortened for messages: ``age1abc…xyz``."""
-    return key if len(key) <= 16 else f"{key[:7]}…{key[-3:]}"
-
-
 def _load_changelog(path: Path) -> tuple[tuple[Entry, ...], bool, str | None]:
     try:
         data = path.read_bytes()

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from secretsmgr.keys.bech32 import short_key
+
 if TYPE_CHECKING:
     from secretsmgr.fileops.files import Recorder
     from secretsmgr.fileops.text import Written
@@ -32,7 +34,7 @@ def about_file(file: Path, identities: LayeredIdentity | None) -> Iterator[None]
             )
         elif isinstance(exc, DecryptionError):
             publics = _tried(identities)
-            shown = ", ".join(p[:12] + "…" for p in publics) or "none"
+            shown = ", ".join(short_key(p) for p in publics) or "none"
             err.hints = (
                 f"the identities tried ({shown}) are not among its recipients",
                 "ask a holder of one of its keys to run: secretsmgr rotate --add-recipient "

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext, abbreviate
+from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
+from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, all_age_recipients
 
@@ -21,7 +22,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     assert live is not None  # the engine skips the rule without one
     held = set(live.publics)
     source = ctx.repo.repo_cluster_key_source
-    shown_held = ", ".join(abbreviate(k) for k in live.publics) or "none"
+    shown_held = ", ".join(short_key(k) for k in live.publics) or "none"
     if source == SOPS_CONFIG_NAME:
         seen: set[tuple[str, ...]] = set()
         for entry in ctx.repo.sops_files:
@@ -37,7 +38,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 yield RULE.finding(
                     where,
                     f"rule {entry.creation_rule_number} encrypts to "
-                    f"{', '.join(abbreviate(k) for k in keys)}, none of which {live.label} "
+                    f"{', '.join(short_key(k) for k in keys)}, none of which {live.label} "
                     f"holds ({shown_held}): Flux cannot decrypt its files",
                     fix="secretsmgr key export --apply",
                 )
@@ -53,7 +54,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             what, fix = "the cluster key", "secretsmgr key export --apply"
         yield RULE.finding(
             where,
-            f"{what} {abbreviate(key)} ({where}) is not held by {live.label} "
+            f"{what} {short_key(key)} ({where}) is not held by {live.label} "
             f"(it holds {shown_held}): Flux cannot decrypt files encrypted only to it",
             fix=fix,
         )

@@ -18,7 +18,7 @@ def hit(root: Path) -> None:
 
 def hit_check(report: AuditReport) -> None:
     (finding,) = report.findings
-    assert "age1d7u…w0l" in finding.message
+    assert "age1d7u0…uw0l" in finding.message
     assert K3 not in finding.message
     assert finding.key_path is None
 
