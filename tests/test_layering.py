@@ -23,7 +23,10 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "fileops": ({"errors", "plural", "sops", "keys", "repo", "fsutil"}, set()),
     "changelog": ({"errors", "plural", "sops", "keys", "repo", "fsutil"}, set()),
     "audit": ({"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog"}, set()),
-    "report": ({"errors", "plural", "audit.finding", "audit.registry", "repo", "keys.bech32"}, set()),
+    "report": (
+        {"errors", "plural", "audit.finding", "audit.registry", "repo", "keys.bech32"},
+        set(),
+    ),
     "rotate": ({"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog", "audit"}, set()),
     "cluster": ({"errors", "keys"}, {"kubernetes", "urllib3"}),
     "cli": ({"*"}, {"typer"}),

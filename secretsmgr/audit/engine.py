@@ -34,7 +34,7 @@ def load_context(
     max_age_days: int | None = None,
     verify_mac: bool = False,
     now: datetime | None = None,
-    live_cluster: LiveKeys | None = None,
+    live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
     rules: Sequence[Rule] = RULES,
 ) -> AuditContext:
     """Read the repository at ``root`` with the detectors of ``rules`` and build their context."""
@@ -68,7 +68,7 @@ def run_audit(
     keyless_only: bool = False,
     verify_mac: bool = False,
     now: datetime | None = None,
-    live_cluster: LiveKeys | None = None,
+    live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
 ) -> AuditReport:
     """Audit the repository at ``root``; findings are data, never exceptions.
 
@@ -97,7 +97,7 @@ def detectors(rules: Sequence[Rule]) -> dict[str, Detector]:
 def _missing(rule: Rule, ctx: AuditContext, keyless_only: bool) -> str | None:
     if keyless_only and not rule.keyless:
         return HISTORY_ONLY if Need.HISTORY in rule.needs else KEYLESS_ONLY
-    if Need.CLUSTER in rule.needs and ctx.live_cluster is None:
+    if Need.CLUSTER in rule.needs and not ctx.live_clusters:
         return NO_CLUSTER
     if Need.IDENTITY in rule.needs:
         if not ctx.verify_mac:

@@ -128,14 +128,35 @@ def label(keys: ClusterKeys) -> str:
 
 
 def live_cluster(
-    from_cluster: bool, context: str | None, namespace: str, secret: str
-) -> LiveKeys | None:
-    """The audit's view of the live keys, as ``audit`` and ``check`` take the options."""
+    from_cluster: bool,
+    context: str | None,
+    namespace: str,
+    secret: str,
+    root: Path | None = None,
+) -> LiveKeys | tuple[LiveKeys, ...] | None:
+    """The audit's view of the live keys, as ``audit`` and ``check`` take the options.
+
+    Without ``--context``, when ``.secretsmgr.yaml`` at ``root`` names a kube context for its
+    clusters (``clusters.NAME.context``), each such cluster's Secret is read through its own
+    context; otherwise the one Secret of the current (or given) context stands for every cluster.
+    """
     choice = ClusterChoice(from_cluster, context, namespace, secret)
     choice.require_use()
-    keys = choice.read()
-    if keys is None:
+    if not from_cluster:
         return None
     from secretsmgr.repo.inventory import LiveKeys
 
+    if context is None and root is not None:
+        from secretsmgr.repo.settings import load_settings
+
+        contexts = [(c.name, c.context) for c in load_settings(root).clusters if c.context]
+        if contexts:
+            lives = []
+            for name, own in contexts:
+                keys = ClusterChoice(True, own, namespace, secret).read()
+                assert keys is not None
+                lives.append(LiveKeys(label(keys), keys.publics, cluster=name))
+            return tuple(lives)
+    keys = choice.read()
+    assert keys is not None
     return LiveKeys(label(keys), keys.publics)

@@ -38,8 +38,9 @@ def test_an_insecure_kubeconfig_leaks_no_urllib3_warning(tmp_path: Path, kube_ap
         "SOPS_AGE_KEY_FILE": str(DEMO_KEY),
     }
     args = ["--repo", str(repo), "key", "export", "--apply"]
-    sent = run_process(args, env=env, expect=0, secrets=[kube_api.token])
-    assert sent.err == "" and "sops-age" in sent.out
+    exported = "exported the private key of age1fq08…n3qw (cluster_key) as age.agekey"
+    sent = run_process(args, env=env, expect=0, secrets=[kube_api.token], warnings=[exported])
+    assert sent.err == f"secretsmgr: warning: {exported}\n" and "sops-age" in sent.out
     shown = run_process([*args[:2], "key", "show", "--from-cluster"], env=env, expect=0)
     assert shown.err == "" and "cluster (" in shown.out
     # the same request with --debug: the library's own warning is there for whoever asked

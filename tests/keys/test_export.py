@@ -79,7 +79,8 @@ def test_the_recorded_cluster_key_is_exported_and_named(
     assert err.splitlines() == [
         "secretsmgr: warning: the manifest on stdout holds a private key: apply it "
         "(kubectl apply -f -) and never commit it",
-        "secretsmgr: warning: exported the private key of age1fq08…n3qw (cluster_key) as age.agekey",
+        "secretsmgr: warning: exported the private key of age1fq08…n3qw (cluster_key) as "
+        "age.agekey",
     ]
 
 
@@ -105,7 +106,8 @@ def test_an_unrecorded_identity_is_exported_only_when_the_operator_names_it(
     assert code == 0, err
     assert SECRET.findall(out) == [secret_of(DEMO_KEY)]
     assert err.splitlines()[-1] == (
-        "secretsmgr: warning: exported the private key of age1fq08…n3qw (--cluster-key) as age.agekey"
+        "secretsmgr: warning: exported the private key of age1fq08…n3qw (--cluster-key) as "
+        "age.agekey"
     )
 
 
@@ -166,9 +168,10 @@ def test_generated_keys_are_recorded_and_the_overlap_exports_both(
     assert SECRET.findall(out) == [secret_of(DEMO_KEY), secret_of(new_file)]
     assert re.findall(r"^  (\S+\.agekey): \|$", out, re.M) == ["old.agekey", "new.agekey"]
     assert err.splitlines()[1:] == [
-        "secretsmgr: warning: exported the private key of age1fq08…n3qw (cluster_key) as old.agekey",
-        f"secretsmgr: warning: exported the private key of {new[:8]}…{new[-4:]} (next_cluster_key) as "
-        "new.agekey",
+        "secretsmgr: warning: exported the private key of age1fq08…n3qw (cluster_key) as "
+        "old.agekey",
+        f"secretsmgr: warning: exported the private key of {new[:8]}…{new[-4:]} "
+        "(next_cluster_key) as new.agekey",
     ]
 
 

@@ -69,7 +69,7 @@ def audit_cmd(
     from secretsmgr.report import render
 
     root = repo_root(ctx)
-    cluster = live_cluster(from_cluster, context, namespace, secret)
+    cluster = live_cluster(from_cluster, context, namespace, secret, root)
     report = run_audit(
         root,
         cluster_key=cluster_key,

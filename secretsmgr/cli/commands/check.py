@@ -67,7 +67,7 @@ def check_cmd(
 
     root = repo_root(ctx)
     selected = repo_relative(files, root, Path.cwd()) if files else None
-    cluster = live_cluster(from_cluster, context, namespace, secret)
+    cluster = live_cluster(from_cluster, context, namespace, secret, root)
     report = run_audit(
         root, files=selected, env=os.environ, keyless_only=True, live_cluster=cluster
     )

@@ -237,10 +237,7 @@ def export_cmd(
     choice = ClusterChoice(False, context, namespace, name)
     _emit_secret(tuple((key.entry, key.text) for key in exported), choice, apply)
     for key in exported:  # which private keys left, and why each one was taken
-        warn(
-            f"exported the private key of {short_key(key.public)} "
-            f"({key.named_by}) as {key.entry}"
-        )
+        warn(f"exported the private key of {short_key(key.public)} ({key.named_by}) as {key.entry}")
     return 0
 
 
