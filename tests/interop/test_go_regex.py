@@ -11,7 +11,7 @@ from conftest import VECTORS, git, run_sops
 
 from secretsmgr import sops
 from secretsmgr.cli.app import main
-from secretsmgr.fileops import encrypt_text, resolve_policy
+from secretsmgr.fileops.text import encrypt_text, resolve_policy
 from secretsmgr.keys.age import AgeIdentity, parse_identities
 from secretsmgr.sops.encvalue import is_enc
 from secretsmgr.sops.rules import iter_leaves

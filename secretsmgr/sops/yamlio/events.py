@@ -128,9 +128,16 @@ def _next_item_column(events: list[Any], k: int) -> int | None:
     return None
 
 
-def walk(events: list[Any], sink: Sink, comments: Sequence[FoundComment] = ()) -> None:
+def walk(
+    events: list[Any],
+    sink: Sink,
+    comments: Sequence[FoundComment] = (),
+    *,
+    complex_keys: bool = False,
+) -> None:
     """Drive ``sink`` through ``events``; ``comments`` (sorted by index) are handed over just
-    before the first event that starts after them."""
+    before the first event that starts after them. A collection used as a mapping key is
+    refused unless ``complex_keys`` (a reader that only looks, such as ``locate``)."""
     # One frame per open collection: [is_map, key expected next, anchor, nodes before it]
     stack: list[list[Any]] = []
     top: list[Any] | None = None  # stack[-1]
@@ -157,7 +164,7 @@ def walk(events: list[Any], sink: Sink, comments: Sequence[FoundComment] = ()) -
             if event.anchor:
                 sizes[event.anchor] = 1
         elif cls is _MAP_START or cls is _SEQ_START:
-            if top is not None and top[0] and top[1]:
+            if top is not None and top[0] and top[1] and not complex_keys:
                 raise FormatError(f"complex mapping key at line {_line(event)}")
             start(event, cls is _MAP_START)
             top = [cls is _MAP_START, True, event.anchor, nodes]
@@ -172,7 +179,7 @@ def walk(events: list[Any], sink: Sink, comments: Sequence[FoundComment] = ()) -
             end()
             top = stack[-1] if stack else None
             if top is not None and top[0]:
-                top[1] = True  # a collection was a value: a key comes next
+                top[1] = not top[1]  # the collection was a key or a value: the other is next
         elif cls is _ALIAS:
             size = sizes.get(event.anchor)
             if size is None:
