@@ -17,7 +17,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "errors": (set(), set()),
     "plural": (set(), set()),
     "fsutil": ({"errors"}, set()),
-    "sops": ({"errors", "keys.protocols"}, {"cryptography", "ruamel", "_ruamel_yaml"}),
+    "sops": ({"errors", "keys.protocols"}, {"cryptography", "ruamel", "_ruamel_yaml", "re2"}),
     "keys": ({"errors", "keys"}, {"pyrage", "keyring", "cryptography"}),
     "repo": ({"errors", "plural", "sops", "fsutil", "keys.bech32"}, set()),
     "fileops": ({"errors", "plural", "sops", "keys", "repo", "fsutil"}, set()),

@@ -1,25 +1,19 @@
 """Where a key path sits in a file's text: the 1-based line of its key, for reports.
 
 Key paths are dotted mapping keys (``stringData.password``; sequence items add nothing), as
-the audit writes them. YAML and JSON are read through libyaml's parser events (positions, no
-tree built); dotenv is one ``KEY=value`` per line. A text that does not parse gives no lines.
+the audit writes them. YAML and JSON are read through the shared walk over libyaml's parser
+events (``yamlio.events``: positions, no tree built); dotenv is one ``KEY=value`` per line. A
+text that does not parse, or breaks the readers' limits, gives no lines.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
+from secretsmgr.errors import FormatError
 from secretsmgr.sops.document import FileFormat
-
-try:  # libyaml through ruamel's C extension, as the YAML reader uses it
-    from _ruamel_yaml import CParser as _CParser
-except ImportError:  # pragma: no cover - pure-Python ruamel only
-    _CParser = None
+from secretsmgr.sops.yamlio.events import FoundComment, parse_events, walk
 
 
 @dataclass(slots=True)
@@ -32,49 +26,67 @@ class DocumentKeys:
     name: str | None = None
 
 
-def _events(text: str) -> Iterator[Any]:
-    if _CParser is None:  # pragma: no cover
-        yield from YAML(typ="safe", pure=True).parse(text)
-        return
-    parser = _CParser(text)
-    while True:
-        event = parser.get_event()
-        yield event
-        if type(event).__name__ == "StreamEndEvent":
+class _AliasKey(Exception):
+    """An alias used as a key: nothing sensible to point at from there on."""
+
+
+class _KeySink:
+    """Records where each key path starts, from the shared walk over parser events."""
+
+    def __init__(self) -> None:
+        self.docs: list[DocumentKeys] = []
+        self.doc = DocumentKeys()
+        # one frame per open collection: [is_mapping, the key whose value is open (or None)]
+        self.stack: list[list[Any]] = []
+
+    def _path(self) -> list[str]:
+        return [f[1] for f in self.stack[:-1] if f[0] and f[1] is not None]
+
+    def scalar(self, event: Any, is_key: bool) -> None:
+        if not self.stack or not self.stack[-1][0]:
             return
+        frame = self.stack[-1]
+        path = self._path()
+        if is_key:
+            frame[1] = key = str(event.value)
+            self.doc.lines.setdefault(".".join([*path, key]), event.start_mark.line + 1)
+            return
+        if [*path, frame[1]] == ["metadata", "name"]:
+            self.doc.name = event.value
+        elif not path and frame[1] == "kind":
+            self.doc.kind = event.value
+        frame[1] = None
+
+    def start(self, event: Any, is_map: bool) -> None:
+        self.stack.append([is_map, None])
+
+    def end(self) -> None:
+        self.stack.pop()
+        if self.stack and self.stack[-1][0]:
+            self.stack[-1][1] = None  # the value of the enclosing key is complete
+
+    def alias(self, event: Any, is_key: bool) -> None:
+        if is_key:
+            raise _AliasKey
+        if self.stack and self.stack[-1][0]:
+            self.stack[-1][1] = None
+
+    def end_document(self) -> None:
+        self.docs.append(self.doc)
+        self.doc = DocumentKeys()
+        self.stack = []
+
+    def comment(self, found: FoundComment, next_kind: str, next_column: int | None) -> None:
+        """Not given any."""
 
 
 def _yaml_keys(text: str) -> list[DocumentKeys]:
-    docs: list[DocumentKeys] = []
-    # one frame per open collection: [is_mapping, the key whose value is open (or None)]
-    stack: list[list[Any]] = []
-    for event in _events(text):
-        kind = type(event).__name__
-        if kind == "DocumentStartEvent":
-            docs.append(DocumentKeys())
-            stack = []
-        elif kind in ("MappingStartEvent", "SequenceStartEvent"):
-            stack.append([kind == "MappingStartEvent", None])
-        elif kind in ("MappingEndEvent", "SequenceEndEvent"):
-            stack.pop()
-            if stack and stack[-1][0]:
-                stack[-1][1] = None  # the value of the enclosing key is complete
-        elif kind in ("ScalarEvent", "AliasEvent") and stack and stack[-1][0] and docs:
-            frame = stack[-1]
-            path: list[str] = [f[1] for f in stack[:-1] if f[0] and f[1] is not None]
-            if frame[1] is None:
-                if kind == "AliasEvent":
-                    return docs  # an alias as a key: nothing sensible to point at
-                key = str(event.value)
-                frame[1] = key
-                docs[-1].lines.setdefault(".".join([*path, key]), event.start_mark.line + 1)
-            else:
-                if kind == "ScalarEvent" and [*path, frame[1]] == ["metadata", "name"]:
-                    docs[-1].name = event.value
-                elif kind == "ScalarEvent" and not path and frame[1] == "kind":
-                    docs[-1].kind = event.value
-                frame[1] = None
-    return docs
+    sink = _KeySink()
+    try:
+        walk(parse_events(text), sink, complex_keys=True)
+    except _AliasKey:
+        sink.docs.append(sink.doc)  # the lines found before it
+    return sink.docs
 
 
 def _dotenv_keys(text: str) -> list[DocumentKeys]:
@@ -92,7 +104,7 @@ def key_lines(text: str, fmt: FileFormat) -> list[DocumentKeys]:
         return _dotenv_keys(text)
     try:
         return _yaml_keys(text)
-    except (YAMLError, ValueError, RecursionError):
+    except FormatError:
         return []
 
 

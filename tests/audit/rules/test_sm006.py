@@ -1,19 +1,48 @@
-"""SM006 malformed-sops: malformed metadata or ``ENC[…]`` value."""
+"""SM006 malformed-sops: malformed metadata, ``ENC[…]`` value or age entry."""
 
 from __future__ import annotations
 
+import base64
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from secretsmgr.audit.finding import AuditReport
 from secretsmgr.sops import FileFormat, dump, load
-from secretsmgr.sops.model import KeyGroup, SopsMetadata
-from secretsmgr.sops.tree import MapNode, SeqNode
+from secretsmgr.sops.model import KeyGroup
+from tests.sops.key_types import KINDS, foreign
 
-from ..helpers import enc, secret, standard_repo
+from ..helpers import audit, enc, secret, standard_repo
 from .cases import ENC_FIELD, Case, ids, run_case
+
+
+def _huge_age_entry(text: str) -> str:
+    """``text`` with its age entry's enc replaced by an armored age file of 2,000 stanzas."""
+    header = b"age-encryption.org/v1\n" + b"".join(b"-> g%d\nAAAA\n" % i for i in range(2000))
+    binary = header + b"--- " + b"A" * 43 + b"\n" + bytes(64)
+    b64 = base64.b64encode(binary).decode()
+    armor = "\n".join(
+        ["-----BEGIN AGE ENCRYPTED FILE-----"]
+        + [b64[i : i + 64] for i in range(0, len(b64), 64)]
+        + ["-----END AGE ENCRYPTED FILE-----"]
+    )
+    sf = load(text, FileFormat.YAML)
+    group = sf.metadata.key_groups[0]
+    stanza = replace(group.age[0], enc=armor + "\n")
+    sf.metadata = replace(sf.metadata, key_groups=(replace(group, age=(stanza,)),))
+    return dump(sf)
+
+
+def _with_foreign_keys(text: str, *, keep_age: bool) -> str:
+    """``text`` with PGP, AWS/GCP/HuaweiCloud KMS, Azure Key Vault and Vault entries (and its
+    age entry only if ``keep_age``), in the shapes sops 3.11 writes."""
+    sf = load(text, FileFormat.YAML)
+    meta = sf.metadata
+    group = KeyGroup(age=meta.key_groups[0].age if keep_age else (), foreign=foreign(KINDS))
+    sf.metadata = replace(meta, key_groups=(group,))
+    return dump(sf)
 
 
 def hit(root: Path) -> None:
@@ -21,33 +50,24 @@ def hit(root: Path) -> None:
         lambda m: f"{m[1]}: " + re.sub(r",tag:[^,]*", "", m[2]), enc(secret("db")), count=1
     )
     bad_version = enc(secret("v")).replace("version: 3.11.0", "version: '3.11'")
-    sf = load(enc(secret("pgp")), FileFormat.YAML)
-    pgp = SeqNode([MapNode([("created_at", "2026-01-01T00:00:00Z"), ("enc", "x"), ("fp", "AB")])])
-    meta = sf.metadata
-    sf.metadata = SopsMetadata(
-        key_groups=(KeyGroup(age=(), foreign=(("pgp", pgp),)),),
-        lastmodified=meta.lastmodified,
-        mac=meta.mac,
-        rule=meta.rule,
-        version=meta.version,
-    )
     standard_repo(
         root,
         {
             "apps/db.enc.yaml": broken,
             "apps/version.enc.yaml": bad_version,
-            "apps/pgp.enc.yaml": dump(sf),
+            "apps/huge.enc.yaml": _huge_age_entry(enc(secret("huge"))),
             "apps/junk.enc.yaml": "key: [unclosed\n",
         },
     )
 
 
 def hit_check(report: AuditReport) -> None:
-    found = {(f.path, f.key_path) for f in report.findings if f.rule == "SM006"}
+    found = {(f.path, f.key_path): f for f in report.findings if f.rule == "SM006"}
     assert ("apps/db.enc.yaml", "stringData.password") in found
     assert ("apps/version.enc.yaml", None) in found
-    assert ("apps/pgp.enc.yaml", "sops") in found
     assert ("apps/junk.enc.yaml", None) in found
+    huge = found["apps/huge.enc.yaml", "sops.age"]
+    assert huge.message == "age entry 1 cannot be used: age file is larger than 8 KiB"
 
 
 def miss(root: Path) -> None:
@@ -73,10 +93,7 @@ CASES = [
         {
             ("SM006", "apps/db.enc.yaml"),
             ("SM006", "apps/version.enc.yaml"),
-            ("SM006", "apps/pgp.enc.yaml"),
-            ("SM004", "apps/pgp.enc.yaml"),
-            ("SM005", "apps/pgp.enc.yaml"),
-            ("SM011", "apps/pgp.enc.yaml"),
+            ("SM006", "apps/huge.enc.yaml"),
             ("SM006", "apps/junk.enc.yaml"),
         },
         verify=hit_check,
@@ -88,3 +105,16 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_case(case: Case, tmp_path: Path) -> None:
     run_case(case, tmp_path)
+
+
+def test_every_sops_key_type_is_valid_metadata(tmp_path: Path) -> None:
+    """Every non-age key type, with or without age: never SM006."""
+    standard_repo(
+        tmp_path,
+        {
+            "apps/mixed.enc.yaml": _with_foreign_keys(enc(secret("m")), keep_age=True),
+            "apps/foreign.enc.yaml": _with_foreign_keys(enc(secret("f")), keep_age=False),
+        },
+    )
+    report = audit(tmp_path)
+    assert not [f for f in report.findings if f.rule == "SM006"], report.findings
