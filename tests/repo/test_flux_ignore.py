@@ -128,3 +128,22 @@ def test_sourceignore_files_anchor_at_their_folder_in_walk_order() -> None:
     assert flt.excludes("apps/b/keep.md")  # the deeper file is read later and wins
     assert flt.excludes("apps/wip/secret.sops.yaml")
     assert not flt.excludes("wip/secret.sops.yaml")  # apps/'s wip/ is anchored at apps/
+
+
+def test_a_hostile_pattern_is_matched_in_milliseconds() -> None:
+    import time
+
+    flt = SourceFilter(read_patterns("*a*a*a*a*a*a*a*a*a*a*a*a*b\n**/x*a*a*a*a*a*a*a*b/**\n"))
+    started = time.process_time()
+    for _ in range(20):
+        assert not flt.excludes("dir/" + "a" * 60 + "/" + "a" * 60 + ".yaml")
+    assert time.process_time() - started < 0.2
+
+
+def test_go_match_agrees_with_the_shell_on_classes_and_escapes() -> None:
+    from secretsmgr.repo.flux.ignore import go_match
+
+    assert go_match("[a-c]x", "bx") and not go_match("[^a-c]x", "bx")
+    assert go_match("\\*x", "*x") and not go_match("\\*x", "ax")
+    assert go_match("*.tar.gz", "a.tar.gz") and not go_match("*.tar.gz", "a.tar")
+    assert go_match("?", "a") and not go_match("?", "")
