@@ -30,9 +30,10 @@ from secretsmgr.changelog.chain import (
     parse_entries,
 )
 from secretsmgr.changelog.store import load_changelog
-from secretsmgr.errors import ChainError, DecryptionError, FormatError, UsageError
+from secretsmgr.errors import ChainError, DecryptionError, FormatError, UsageError, UserError
 from secretsmgr.fsutil import write_atomic
 from secretsmgr.keys.protocols import Identity
+from secretsmgr.plural import plural
 from secretsmgr.repo import git
 from secretsmgr.repo.inventory import Inventory, SopsEntry, load_inventory
 from secretsmgr.repo.lock import repo_lock
@@ -65,7 +66,7 @@ def _record(inv: Inventory, entry: SopsEntry, identities: Sequence[Identity]) ->
     if identities:
         try:
             key_id = datakey_id(unwrap_data_key(sf.metadata, identities))
-        except (DecryptionError, FormatError):
+        except (DecryptionError, FormatError, UserError):  # not opened (a locked keyring too)
             key_id = None
     digest = hashlib.sha256((inv.root / entry.path).read_bytes()).hexdigest()
     recipients = sf.metadata.age_recipients
@@ -146,7 +147,7 @@ def actor_of(root: Path) -> str:
     return git.user_identity(root) if is_git_work_tree(root) else "unknown"
 
 
-def adopt(
+def adopt_files(
     root: Path,
     reason: str,
     identities: Sequence[Identity] = (),
@@ -161,3 +162,19 @@ def adopt(
         if not dry_run:
             write_adopt(root, plan)
     return plan
+
+
+def adopt_summary(plan: AdoptPlan, seq: int | None, *, dry_run: bool = False) -> str:
+    """``adopted 5 SOPS files as they are (changelog seq 1) …``, or why nothing was recorded."""
+    if plan.entry is None:
+        return "nothing to adopt: every SOPS file's state has a changelog entry"
+    count = plural(len(plan.files), "SOPS file")
+    where = f"changelog seq {seq}" if seq is not None else f"{plan.changelog}, seq {plan.entry.seq}"
+    verb = "would adopt" if dry_run else "adopted"
+    line = f"{verb} {count} as they are ({where}); nothing re-encrypted"
+    if plan.unopened:
+        line += (
+            f"; {plural(len(plan.unopened), 'file')} without a datakey_id "
+            "(no identity at hand opens them)"
+        )
+    return line

@@ -1,13 +1,12 @@
 """Where ``init`` keeps the cluster identities it makes: the OS keyring, or one new 0600 file.
 
-The one place init touches private keys at rest (``store_new_keys``); everything else sees
-public keys only. Each identity is marked ``# secretsmgr: cluster key`` in the file, so that
-``key export`` knows it as one.
+The one place init touches private keys at rest (``store_new_keys``, through ``keys/stores.py``);
+everything else sees public keys only. Every identity is recorded as a cluster key where it is
+kept, so that ``key export`` sends it.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,8 +14,7 @@ from pathlib import Path
 
 from secretsmgr.errors import InputFileError, RefusedError, UsageError
 from secretsmgr.keys.oskeyring import KeyringAbsentError, keyring_source
-
-CLUSTER_MARK = "# secretsmgr: cluster key"
+from secretsmgr.keys.stores import KeyringStore, identity_file_text, write_key_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +46,7 @@ def check_store(root: Path, output: Path | None) -> str:
             raise UsageError(
                 f"-o {output}: the file would lie inside the repository, "
                 "where a private key could be committed",
-                hints=("write it outside: -o ~/.config/sops/age/cluster.agekey",),
+                hints=("write it outside: secretsmgr init -o ~/.config/sops/age/cluster.agekey",),
             )
         if output.exists() or output.is_symlink():
             raise RefusedError(f"{output} exists; secretsmgr never overwrites a key file")
@@ -59,51 +57,38 @@ def check_store(root: Path, output: Path | None) -> str:
     if ring.backend() is None:
         raise KeyringAbsentError(
             "no OS keyring is available to keep the new cluster key in",
-            hints=("write it to a new file outside the repository instead: -o FILE",),
+            hints=(
+                "keep it in a new file outside the repository instead: "
+                "secretsmgr init -o ~/.config/sops/age/cluster.agekey",
+            ),
         )
     return ring.name
-
-
-def _file_text(keys: Sequence[NewKey]) -> str:
-    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    lines = [f"# created: {created} by secretsmgr init"]
-    for key in keys:
-        if key.cluster is not None:
-            lines.append(f"# cluster: {key.cluster}")
-        lines += [f"# public key: {key.public}", CLUSTER_MARK, key.secret.strip()]
-    return "\n".join(lines) + "\n"
 
 
 def store_new_keys(keys: Sequence[NewKey], output: Path | None) -> Stored:
     """Keep ``keys``: every one in the OS keyring, or all in one new file (mode 0600)."""
     if output is not None:
-        try:
-            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError as exc:
-            raise RefusedError(f"{output} exists; secretsmgr never overwrites a key file") from exc
-        except OSError as exc:
-            raise InputFileError(f"{output}: cannot write ({exc.strerror})") from exc
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(_file_text(keys))
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            output.unlink(missing_ok=True)
-            raise
+        created = datetime.now(UTC)
+        text = "".join(
+            (f"# cluster: {key.cluster}\n" if key.cluster is not None else "")
+            + identity_file_text(key.secret, key.public, cluster=True, created=created)
+            for key in keys
+        )
+        write_key_file(output, text)
         return Stored(f"{output} (mode 0600)", lambda: output.unlink(missing_ok=True))
-    ring = keyring_source()
+    store = KeyringStore()
     done: list[str] = []
+    where = keyring_source().name
 
     def discard() -> None:
         for public in done:
-            ring.delete(public)
+            store.discard(public)
 
     try:
         for key in keys:
-            ring.store(key.secret)
+            store.store(key.secret)
             done.append(key.public)
     except BaseException:
         discard()
         raise
-    return Stored(ring.name, discard)
+    return Stored(where, discard)

@@ -109,7 +109,7 @@ class InitOptions:
     """What the command line asked for."""
 
     cluster_key: str | None = None
-    live: LiveKeys | None = None
+    live: tuple[LiveKeys, ...] = ()  # --from-cluster: one Secret, or one per cluster context
     output: Path | None = None  # -o FILE for new identities; None = the OS keyring
     force: bool = False
 
@@ -166,19 +166,8 @@ def decide_keys(inv: Inventory, options: InitOptions) -> tuple[list[ClusterKey],
         if len(keys) != 1:
             raise UsageError("--cluster-key: give exactly one age public key")
         return [ClusterKey(c.name, keys[0], "--cluster-key") for c in clusters], []
-    if options.live is not None:
-        if len(clusters) > 1:
-            raise UsageError(
-                f"--from-cluster reads one cluster, and this repository has {len(clusters)}",
-                hints=("name the key every cluster shares: secretsmgr init --cluster-key age1…",),
-            )
-        publics = [k for k in options.live.publics if is_age_recipient(k)]
-        if len(publics) != 1:
-            raise UsageError(
-                f"the live Secret ({options.live.label}) holds {len(publics)} age keys",
-                hints=("name the cluster key: secretsmgr init --cluster-key age1…",),
-            )
-        return [ClusterKey(clusters[0].name, publics[0], f"cluster ({options.live.label})")], []
+    if options.live:
+        return [_live_key(cluster, options.live, len(clusters)) for cluster in clusters], []
     if inv.settings.next_cluster_key is not None:
         raise UsageError(
             "a cluster-key rotation is under way (next_cluster_key is set)",
@@ -208,6 +197,27 @@ def decide_keys(inv: Inventory, options: InitOptions) -> tuple[list[ClusterKey],
         new.append(NewKey(cluster.name, public, secret))
         out.append(ClusterKey(cluster.name, public, NEW))
     return out, new
+
+
+def _live_key(cluster: Cluster, lives: Sequence[LiveKeys], count: int) -> ClusterKey:
+    """The one age key the Secret read for ``cluster`` holds (its own context's, or the one
+    Secret read for a repository with a single cluster)."""
+    live = next((x for x in lives if x.cluster is not None and x.cluster == cluster.name), None)
+    if live is None and count == 1:
+        live = next((x for x in lives if x.cluster is None), None)
+    if live is None:
+        raise UsageError(
+            f"--from-cluster read no Secret for {_name(cluster.name)}: with several clusters, "
+            "each needs its kube context (clusters.NAME.context in .secretsmgr.yaml)",
+            hints=("or name the key every cluster shares: secretsmgr init --cluster-key age1…",),
+        )
+    publics = [k for k in live.publics if is_age_recipient(k)]
+    if len(publics) != 1:
+        raise UsageError(
+            f"the live Secret ({live.label}) holds {len(publics)} age keys",
+            hints=("name the cluster key: secretsmgr init --cluster-key age1…",),
+        )
+    return ClusterKey(cluster.name, publics[0], f"cluster ({live.label})")
 
 
 def _shared_recipient(inv: Inventory, cluster: str | None) -> tuple[tuple[str, ...], str | None]:

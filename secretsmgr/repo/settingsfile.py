@@ -53,7 +53,7 @@ def render_settings(settings: Settings) -> str:
     s = settings
     out = [
         f"# yaml-language-server: $schema={SCHEMA_URL}",
-        "# secretsmgr settings for this repository (written by `secretsmgr init`).",
+        "# Settings for this repository, written by `secretsmgr init`.",
         f"# Every key is described in {DOCS_URL}",
         "# An unknown or mistyped key is an error (exit 2).",
         "",

@@ -13,7 +13,8 @@ import pytest
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.rules.sm008_stale_data_key import _first_use
-from secretsmgr.changelog.adopt import adopt, plan_adopt
+from secretsmgr.changelog.adopt import adopt_files as adopt
+from secretsmgr.changelog.adopt import plan_adopt
 from secretsmgr.changelog.chain import (
     FileRecord,
     append,
@@ -172,7 +173,7 @@ def test_log_adopt_then_verify(repo: Path, capsys: pytest.CaptureFixture[str]) -
     [
         (["--adopt"], "an adopt entry needs a reason"),
         (["--reason", "x"], "--reason goes with --adopt"),
-        (["--adopt", "--reason", "x", "--verify"], "cannot be combined"),
+        (["--adopt", "--reason", "x", "--verify"], "takes no --layer or --verify"),
     ],
 )
 def test_log_adopt_usage_errors(

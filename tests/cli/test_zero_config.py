@@ -86,7 +86,7 @@ def test_key_export_sends_the_key_audit_names_and_never_the_admin_key(
     assert ADMIN not in out
     admin_secret = (KEYS / "demo-only-admin.agekey").read_text().split("AGE-SECRET-KEY-1")[1]
     assert admin_secret[:20] not in out
-    assert "secretsmgr: note: .sops.yaml rule 1 names several age keys" in err
+    assert "secretsmgr: warning: .sops.yaml rule 1 names several age keys" in err
 
 
 def test_rotate_keeps_the_rules_other_key(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -68,3 +68,36 @@ def test_a_secret_with_two_keys_asks_which(kube_api: KubeAPI, tmp_path: Path) ->
     assert done.returncode == 2
     assert "holds 2 age keys" in done.stderr and "--cluster-key" in done.stderr
     assert tree(repo) == before
+
+
+def test_each_cluster_is_read_through_its_own_context(kube_api: KubeAPI, tmp_path: Path) -> None:
+    from tests.init.helpers import commit, two_cluster_repo, write
+
+    kube_api.create_namespace("flux-system")
+    kube_api.put_secret("flux-system", "sops-age", {"age.agekey": DEMO_KEY.read_text()})
+    repo = two_cluster_repo(tmp_path / "repo")
+    write(
+        repo,
+        ".secretsmgr.yaml",
+        "clusters:\n"
+        "  staging: {path: clusters/staging, context: test}\n"
+        "  production: {path: clusters/production, context: test}\n",
+    )
+    commit(repo, "contexts")
+    done = run(kube_api, repo, "init", "--from-cluster")
+    assert done.returncode == 0, done.stderr
+    assert "does not pin the cluster key (--force rewrites it" in done.stdout
+    done = run(kube_api, repo, "init", "--from-cluster", "--force")
+    assert done.returncode == 0, done.stderr
+    for name in ("staging", "production"):
+        assert f"cluster {name}: {DEMO_PUBLIC} (from cluster (context test:" in done.stdout
+    settings = load_settings(repo)
+    assert settings.cluster_key == DEMO_PUBLIC
+    assert {(c.name, c.context) for c in settings.clusters} == {
+        ("staging", "test"),
+        ("production", "test"),
+    }
+    # without the contexts, one Secret cannot stand for two clusters
+    other = two_cluster_repo(tmp_path / "other")
+    refused = run(kube_api, other, "init", "--from-cluster")
+    assert refused.returncode == 2 and "read no Secret for cluster" in refused.stderr

@@ -72,6 +72,7 @@ DOCUMENTS = [
     "clusters:\n  prod: {path: clusters/prod}\n",
     "sources:\n  OCIRepository/flux-system/cluster: kubernetes/\n",
     "outside_flux: [talos/**, ansible/**]\n",
+    "allowed_recipients: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHdQ test@host']\n",
     "allowed_recipients:\nignore:\nclusters:\nsources:\noutside_flux:\ncluster_key:\n",
     # rejected
     "cluster-key: x\n",
@@ -112,7 +113,7 @@ def test_our_validator_the_judge_and_the_loader_agree(text: str) -> None:
 
 
 # Documents built from the schema's own vocabulary, right and wrong.
-_KEYS = [KEY_A, KEY_B, " " + KEY_C, KEY_A[:-1], "age1", "ssh-ed25519 AAAA"]
+_KEYS = [KEY_A, KEY_B, " " + KEY_C, KEY_A[:-1], "age1", "ssh-ed25519 AAAA", "ssh-rsa", "ssh-rsa  B"]
 _SCALARS = st.one_of(
     st.none(),
     st.booleans(),

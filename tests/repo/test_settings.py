@@ -74,6 +74,7 @@ ignore:
         (f"cluster_key: {KEY_A[:-1]}q\n", "cluster_key is not an age public key"),  # checksum
         ("cluster_key: AGE-SECRET-KEY-1ABC\n", "holds an age private key"),
         ("allowed_recipients: [nope]\n", "allowed_recipients entry 1 must be an age public key"),
+        ("allowed_recipients: ['ssh-ed25519']\n", "or an ssh-ed25519/ssh-rsa public key"),
         ("clusters:\n  prod: {cluster_key: null}\n", "clusters.prod has no path"),
         ("clusters:\n  prod: {path: p, key: x}\n", "clusters.prod has an unknown field: key"),
         ("clusters: [a]\n", "clusters must be a mapping of cluster name to settings"),
@@ -150,7 +151,7 @@ def test_is_age_recipient_checks_the_bech32_checksum() -> None:
     ],
 )
 def test_glob_matching(pattern: str, path: str, expected: bool) -> None:
-    assert (glob_to_regex(pattern).match(path) is not None) is expected
+    assert glob_to_regex(pattern).fullmatch(path) is expected
     assert IgnoreEntry("SM001", pattern, "why").matches("SM001", path) is expected
 
 

@@ -16,7 +16,6 @@ Facts carried over from source-controller (fluxcd/pkg ``sourceignore`` and ``art
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -46,40 +45,105 @@ EXCLUDE_DEFAULT = (
 )
 
 
-def _component_source(pattern: str) -> str | None:
-    """Go's ``filepath.Match`` for one path component, as a regex source; None if malformed."""
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
+def _scan_chunk(pattern: str) -> tuple[bool, str, str]:
+    """(leading star, chunk up to the next star, rest): Go's ``scanChunk``."""
+    star = False
+    while pattern.startswith("*"):
+        pattern = pattern[1:]
+        star = True
+    depth, i = 0, 0
+    while i < len(pattern):
         ch = pattern[i]
-        if ch == "*":
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "\\":
+        if ch == "\\":
             i += 1
-            if i >= n:
-                return None
-            out.append(re.escape(pattern[i]))
         elif ch == "[":
-            end = i + 1
-            if end < n and pattern[end] == "^":
-                end += 1
-            if end < n and pattern[end] == "]":
-                end += 1
-            end = pattern.find("]", end)
+            depth = 1
+        elif ch == "]":
+            depth = 0
+        elif ch == "*" and depth == 0:
+            break
+        i += 1
+    return star, pattern[:i], pattern[i:]
+
+
+def _match_chunk(chunk: str, name: str) -> str | None:
+    """What is left of ``name`` after ``chunk`` matches its start, or None."""
+    while chunk:
+        if not name:
+            return None
+        ch = chunk[0]
+        if ch == "[":
+            end = chunk.find("]", 2 if chunk[1:2] in ("^", "]") else 1)
             if end == -1:
                 return None
-            body = pattern[i + 1 : end]
-            negate = body.startswith("^")
-            body = body[1:] if negate else body
-            cls = "".join("\\" + c if c in "\\[]^" else c for c in body)
-            out.append(f"[^/{cls}]" if negate else f"[{cls}]")
-            i = end
+            body, negate = chunk[1:end], False
+            if body.startswith("^"):
+                body, negate = body[1:], True
+            hit = _in_class(body, name[0])
+            if hit is None or hit == negate:
+                return None
+            chunk, name = chunk[end + 1 :], name[1:]
+        elif ch == "?":
+            chunk, name = chunk[1:], name[1:]
         else:
-            out.append(re.escape(ch))
+            if ch == "\\":
+                chunk = chunk[1:]
+                if not chunk:
+                    return None
+            if chunk[0] != name[0]:
+                return None
+            chunk, name = chunk[1:], name[1:]
+    return name
+
+
+def _in_class(body: str, ch: str) -> bool | None:
+    """Whether ``ch`` is in a ``[…]`` class body (ranges, escapes); None when malformed."""
+    i = 0
+    while i < len(body):
+        lo = body[i]
+        if lo == "\\":
+            i += 1
+            if i >= len(body):
+                return None
+            lo = body[i]
+        hi = lo
+        if i + 2 < len(body) and body[i + 1] == "-":
+            hi = body[i + 2]
+            if hi == "\\" and i + 3 < len(body):
+                hi = body[i + 3]
+                i += 1
+            i += 2
+        if lo <= ch <= hi:
+            return True
         i += 1
-    return "(?:" + "".join(out) + ")"
+    return False
+
+
+def go_match(pattern: str, name: str) -> bool:
+    """Go's ``filepath.Match`` for one path component: no backtracking across chunks, so a
+    hostile pattern such as ``*a*a*a*b`` costs at most length × length."""
+    while pattern:
+        star, chunk, pattern = _scan_chunk(pattern)
+        if star and not chunk:
+            return "/" not in name  # a trailing star matches the rest
+        rest = _match_chunk(chunk, name)
+        if rest is not None and (not rest or pattern):
+            name = rest
+            continue
+        found = False
+        if star:
+            for i in range(len(name)):
+                if name[i] == "/":
+                    break
+                rest = _match_chunk(chunk, name[i + 1 :])
+                if rest is not None:
+                    if not pattern and rest:
+                        continue  # the last chunk must end the name
+                    name, found = rest, True
+                    break
+        if not found:
+            return False
+    return not name
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,17 +173,14 @@ class Pattern:
         dir_only = text.endswith("/")
         if dir_only:
             text = text[:-1]
+        if text.startswith("**/") and "/" not in text[3:] and "**" not in text[3:]:
+            text = text[3:]  # "**/name" matches exactly what "name" does: any component
         return cls(tuple(domain), tuple(text.split("/")), include, dir_only, "/" in text)
 
-    def regex(self) -> str | None:
-        """A regex over the file's ``/``-joined path matching what the pattern matches."""
-        end = "/" if self.dir_only else "(?:/|$)"
-        out = "^" + "".join(re.escape(d) + "/" for d in self.domain)
-        if not self.is_glob:
-            comp = _component_source(self.parts[0])
-            return None if comp is None else out + "(?:[^/]*/)*?" + comp + end
-        traverse = False
-        first = True
+    def glob_match(self, path: Sequence[str]) -> bool:
+        """Flux's ``globMatch`` over the components below the domain (a file, not a folder)."""
+        rest = list(path)
+        matched = traverse = False
         for i, part in enumerate(self.parts):
             if part == "":
                 traverse = False
@@ -129,25 +190,23 @@ class Pattern:
                     break
                 traverse = True
                 continue
-            comp = _component_source(part)
-            if "**" in part or comp is None:
-                return None
-            out += "" if first else "/"
+            if "**" in part or not rest:
+                return False
             if traverse:
-                out += f"(?:(?!{comp}(?:/|$))[^/]+/)*"
                 traverse = False
-            out += comp
-            first = False
-        return None if first else out + end
-
-
-def _compile(patterns: Sequence[Pattern]) -> list[tuple[re.Pattern[str], bool]]:
-    compiled = []
-    for pattern in patterns:
-        source = pattern.regex()
-        if source is not None:
-            compiled.append((re.compile(source, re.DOTALL), not pattern.include))
-    return compiled
+                while rest:
+                    name = rest.pop(0)
+                    if go_match(part, name):
+                        matched = True
+                        break
+                    if not rest:
+                        matched = False
+            else:
+                if not go_match(part, rest[0]):
+                    return False
+                matched = True
+                rest.pop(0)
+        return matched and not (self.dir_only and not rest)
 
 
 def read_patterns(text: str, domain: Sequence[str] = ()) -> list[Pattern]:
@@ -159,29 +218,109 @@ def read_patterns(text: str, domain: Sequence[str] = ()) -> list[Pattern]:
     ]
 
 
+def _component_matcher(pattern: str) -> Callable[[str], bool]:
+    """A fast test of one path component: a literal, a ``*.ext`` suffix, else Go's Match."""
+    if not any(c in pattern for c in "*?[\\"):
+        return pattern.__eq__
+    tail = pattern[1:]
+    if pattern.startswith("*") and not any(c in tail for c in "*?[\\"):
+        return lambda name: name.endswith(tail)
+    return lambda name: go_match(pattern, name)
+
+
+def _path_matcher(pattern: Pattern) -> Callable[[str], bool]:
+    depth = len(pattern.domain)
+
+    def matches(path: str) -> bool:
+        parts = path.split("/")
+        if len(parts) <= depth or tuple(parts[:depth]) != pattern.domain:
+            return False
+        return pattern.glob_match(parts[depth:])
+
+    return matches
+
+
 class SourceFilter:
-    """Decides which files of a folder a Flux source artifact built from it would hold."""
+    """Decides which files of a folder a Flux source artifact built from it would hold.
+
+    Patterns without ``/`` (nearly all of them, the defaults included) are matched component by
+    component, with the results for each folder and each file name kept, so a repository of
+    thousands of files costs a few dictionary look-ups per file; the rest go through their regex.
+    """
 
     def __init__(self, patterns: Iterable[Pattern]) -> None:
         """Build the matcher as source-controller does: defaults only when nothing is given."""
         given = list(patterns)
         base = EXCLUDE_VCS if given else EXCLUDE_VCS + EXCLUDE_DEFAULT
         self.patterns = [Pattern.parse(p) for p in base] + given
-        compiled = _compile(self.patterns)
-        self._ordered = compiled[::-1]
-        self._any: re.Pattern[str] | None = None
-        if all(excluded for _, excluded in compiled):
-            joined = "|".join(f"(?:{rx.pattern})" for rx, _ in compiled)
-            self._any = re.compile(joined, re.DOTALL) if joined else None
+        self._kinds: list[tuple[bool, Callable[[str], bool] | None, str, bool, bool]] = []
+        for pattern in self.patterns:
+            simple = not pattern.is_glob
+            matcher = _component_matcher(pattern.parts[0]) if simple else _path_matcher(pattern)
+            prefix = "".join(d + "/" for d in pattern.domain)
+            self._kinds.append((simple, matcher, prefix, pattern.dir_only, not pattern.include))
+        self._dirs: dict[str, tuple[bool, ...]] = {}
+        self._names: dict[str, tuple[bool, ...]] = {}
+        self._globs = any(not simple for simple, *_ in self._kinds)
+        self._none = tuple(False for _ in self._kinds)
+        # names no simple file pattern can match share one answer
+        self._literals: set[str] = set()
+        self._suffixes: list[str] = []
+        self._other = False
+        for pattern in self.patterns:
+            if pattern.is_glob or pattern.dir_only:
+                continue
+            part = pattern.parts[0]
+            if not any(c in part for c in "*?[\\"):
+                self._literals.add(part)
+            elif part.startswith("*") and not any(c in part[1:] for c in "*?[\\"):
+                self._suffixes.append(part[1:])
+            else:
+                self._other = True
+        self._suffix_tuple = tuple(self._suffixes)
+
+    def _dir_hits(self, folder: str) -> tuple[bool, ...]:
+        """For each simple pattern: does a component of ``folder`` below its domain match?"""
+        cached = self._dirs.get(folder)
+        if cached is None:
+            parts = folder.split("/") if folder else []
+            hits = []
+            for simple, rx, prefix, _dir_only, _excl in self._kinds:
+                if not simple or rx is None:
+                    hits.append(False)
+                    continue
+                depth = prefix.count("/")
+                inside = (folder + "/").startswith(prefix)
+                hits.append(inside and any(rx(c) for c in parts[depth:]))
+            result = tuple(hits)
+            cached = self._dirs[folder] = self._none if not any(result) else result
+        return cached
+
+    def _name_hits(self, name: str) -> tuple[bool, ...]:
+        if not (self._other or name in self._literals or name.endswith(self._suffix_tuple)):
+            return self._none
+        cached = self._names.get(name)
+        if cached is None:
+            cached = self._names[name] = tuple(
+                simple and rx is not None and not dir_only and rx(name)
+                for simple, rx, _prefix, dir_only, _excl in self._kinds
+            )
+        return cached
 
     def excludes(self, path: str) -> bool:
         """Whether the file at ``path`` (relative to the artifact root) is left out."""
-        if not self._ordered:
+        folder, _, name = path.rpartition("/")
+        dirs = self._dir_hits(folder)
+        names = self._name_hits(name)
+        if dirs is names is self._none and not self._globs:
             return False
-        if self._any is not None:
-            return self._any.search(path) is not None
-        for rx, excluded in self._ordered:
-            if rx.search(path) is not None:
+        for i in range(len(self._kinds) - 1, -1, -1):
+            simple, rx, prefix, _dir_only, excluded = self._kinds[i]
+            if simple:
+                hit = dirs[i] or (names[i] and path.startswith(prefix))
+            else:
+                hit = rx is not None and rx(path)
+            if hit:
                 return excluded
         return False
 
