@@ -122,3 +122,12 @@ def test_two_clusters_with_their_own_keys_make_key_export_ask_which(
     assert "different keys" in err and "--cluster-key" in err
     code, out, _ = run(["--repo", str(repo), "key", "export", "--cluster-key", CLUSTER], capsys)
     assert code == 0 and f"# public key: {CLUSTER}" in out
+
+
+def test_key_show_names_the_same_cluster_key(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["--repo", str(repo), "key", "show"], capsys)
+    assert code == 0
+    assert f"cluster key (.sops.yaml): {CLUSTER}  private half found" in out
+    assert f"cluster key (.sops.yaml): {ADMIN}" not in out
