@@ -126,6 +126,13 @@ def test_a_bare_flux_repository_is_set_up_and_real_sops_uses_what_init_wrote(
     assert (code, err) == (0, "")
     code, out, _ = run(["--repo", str(repo), "log", "--verify"], capsys)
     assert code == 0 and "chain ok (3 entries)" in out
+    assert audit(repo, capsys) == []
+    # the last step of the walkthrough: the Secret Flux needs, holding the key init made
+    code = main(["--repo", str(repo), "key", "export"])
+    manifest = capsys.readouterr().out
+    assert code == 0
+    assert "name: sops-age" in manifest and f"# public key: {public}" in manifest
+    assert manifest.count("AGE-SECRET-KEY-1") == 1
 
 
 def test_a_second_run_changes_nothing_and_says_so(
