@@ -28,6 +28,19 @@ def read_text(path: Path) -> str:
         raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
 
 
+def read_optional(path: Path) -> str | None:
+    """A UTF-8 file's text exactly as on disk (line endings kept), or None when it is absent."""
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path}: not a UTF-8 text file") from exc
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
 def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
     """Write ``text`` to a temp file beside ``path`` and move it into place with os.replace.
 

@@ -32,7 +32,7 @@ from types import MappingProxyType
 
 from secretsmgr.changelog.adopt import AdoptPlan, actor_of, plan_adopt, write_adopt
 from secretsmgr.errors import ConfigError, UsageError
-from secretsmgr.fsutil import write_atomic
+from secretsmgr.fsutil import read_optional, write_atomic
 from secretsmgr.init.keystore import NewKey, Stored, check_store, store_new_keys
 from secretsmgr.init.rules import PathGroup, path_groups
 from secretsmgr.init.texts import (
@@ -248,16 +248,6 @@ def _shared_recipient(inv: Inventory, cluster: str | None) -> tuple[tuple[str, .
 # ----------------------------------------------------------------------------- files
 
 
-def _read(path: Path) -> str | None:
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path.name}") from exc
-
-
 def _layer_files(graph: LayerGraph) -> dict[tuple[str | None, str, str], frozenset[str]]:
     return {layer.key: layer.files for layer in graph.layers}
 
@@ -276,7 +266,7 @@ def _cluster_specs(inv: Inventory, settings: Settings) -> tuple[ClusterSpec, ...
 
 
 def _settings_change(inv: Inventory, pinned: Settings, force: bool) -> FileChange:
-    existing = _read(inv.root / SETTINGS_NAME)
+    existing = read_optional(inv.root / SETTINGS_NAME)
     if pinned.cluster_key is not None:
         what = "cluster_key"
     else:
@@ -328,7 +318,7 @@ def _sops_change(
     what = f"{count} creation rule{'s' if count != 1 else ''}: " + ", ".join(
         p for g in groups for p in g.paths
     )
-    existing = _read(inv.root / SOPS_CONFIG_NAME)
+    existing = read_optional(inv.root / SOPS_CONFIG_NAME)
     if existing is None:
         return FileChange(SOPS_CONFIG_NAME, FileState.CREATE, what, text), []
     if existing == text:
@@ -362,7 +352,7 @@ def _hook_entry_ok(text: str) -> bool:
 
 
 def _precommit_change(root: Path, force: bool) -> FileChange:
-    existing = _read(root / PRE_COMMIT_NAME)
+    existing = read_optional(root / PRE_COMMIT_NAME)
     if existing is None:
         return FileChange(
             PRE_COMMIT_NAME, FileState.CREATE, f"the {HOOK_ID} hook", precommit_text()
@@ -494,7 +484,7 @@ def apply_init(plan: InitPlan, output: Path | None) -> InitResult:
             if change.writes:
                 assert change.text is not None
                 path = plan.root / change.path
-                written.append((path, _read(path)))
+                written.append((path, read_optional(path)))
                 write_atomic(path, change.text)
         seq = write_adopt(plan.root, plan.adopt)
     except BaseException:

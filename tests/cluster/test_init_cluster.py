@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from secretsmgr.repo.settings import load_settings
 from tests.cluster.conftest import KubeAPI
-from tests.conftest import FIXTURES, GIT_ENV
+from tests.cluster.test_cluster_cli import run
+from tests.conftest import FIXTURES
 from tests.init.helpers import one_cluster_repo, tree
 
 pytestmark = pytest.mark.kube
@@ -19,35 +17,13 @@ pytestmark = pytest.mark.kube
 DEMO_KEY = FIXTURES / "keys" / "demo-only.agekey"
 ADMIN_KEY = FIXTURES / "keys" / "demo-only-admin.agekey"
 DEMO_PUBLIC = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
-SECRET = re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]+")
-
-
-def run(kube: KubeAPI, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(repo.parent / "home"),
-        "KUBECONFIG": str(kube.kubeconfig),
-        **GIT_ENV,
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "secretsmgr", "--repo", str(repo), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert SECRET.search(done.stdout + done.stderr) is None
-    assert kube.token not in done.stdout + done.stderr
-    return done
 
 
 def test_init_takes_the_key_the_cluster_holds(kube_api: KubeAPI, tmp_path: Path) -> None:
     kube_api.create_namespace("flux-system")
     kube_api.put_secret("flux-system", "sops-age", {"age.agekey": DEMO_KEY.read_text()})
     repo = one_cluster_repo(tmp_path / "repo")
-    done = run(kube_api, repo, "init", "--from-cluster")
-    assert done.returncode == 0, done.stderr
+    done = run(kube_api, repo, "init", "--from-cluster", expect=0)
     assert f"cluster prod: {DEMO_PUBLIC} (from cluster (context test: flux-system/sops-age))" in (
         done.stdout
     )
@@ -64,8 +40,7 @@ def test_a_secret_with_two_keys_asks_which(kube_api: KubeAPI, tmp_path: Path) ->
     )
     repo = one_cluster_repo(tmp_path / "repo")
     before = tree(repo)
-    done = run(kube_api, repo, "init", "--from-cluster")
-    assert done.returncode == 2
+    done = run(kube_api, repo, "init", "--from-cluster", expect=2)
     assert "holds 2 age keys" in done.stderr and "--cluster-key" in done.stderr
     assert tree(repo) == before
 
@@ -84,11 +59,9 @@ def test_each_cluster_is_read_through_its_own_context(kube_api: KubeAPI, tmp_pat
         "  production: {path: clusters/production, context: test}\n",
     )
     commit(repo, "contexts")
-    done = run(kube_api, repo, "init", "--from-cluster")
-    assert done.returncode == 0, done.stderr
+    done = run(kube_api, repo, "init", "--from-cluster", expect=0)
     assert "does not pin the cluster key (--force rewrites it" in done.stdout
-    done = run(kube_api, repo, "init", "--from-cluster", "--force")
-    assert done.returncode == 0, done.stderr
+    done = run(kube_api, repo, "init", "--from-cluster", "--force", expect=0)
     for name in ("staging", "production"):
         assert f"cluster {name}: {DEMO_PUBLIC} (from cluster (context test:" in done.stdout
     settings = load_settings(repo)
@@ -99,5 +72,5 @@ def test_each_cluster_is_read_through_its_own_context(kube_api: KubeAPI, tmp_pat
     }
     # without the contexts, one Secret cannot stand for two clusters
     other = two_cluster_repo(tmp_path / "other")
-    refused = run(kube_api, other, "init", "--from-cluster")
-    assert refused.returncode == 2 and "read no Secret for cluster" in refused.stderr
+    refused = run(kube_api, other, "init", "--from-cluster", expect=2)
+    assert "read no Secret for cluster" in refused.stderr
