@@ -265,7 +265,19 @@ def _cluster_specs(inv: Inventory, settings: Settings) -> tuple[ClusterSpec, ...
     return specs
 
 
-def _settings_change(inv: Inventory, pinned: Settings, force: bool) -> FileChange:
+def _pins(settings: Settings, keys: Mapping[str | None, str], allowed: Sequence[str]) -> bool:
+    """Whether ``settings`` already name each cluster's key and allow ``allowed``."""
+    own: dict[str | None, str | None] = {c.name: c.cluster_key for c in settings.clusters}
+    return (
+        settings.next_cluster_key is None
+        and set(allowed) <= set(settings.allowed_recipients)
+        and all((own.get(c) or settings.cluster_key) == k for c, k in keys.items())
+    )
+
+
+def _settings_change(
+    inv: Inventory, pinned: Settings, keys: Mapping[str | None, str], force: bool
+) -> FileChange:
     existing = read_optional(inv.root / SETTINGS_NAME)
     if pinned.cluster_key is not None:
         what = "cluster_key"
@@ -273,8 +285,8 @@ def _settings_change(inv: Inventory, pinned: Settings, force: bool) -> FileChang
         what = "clusters: " + ", ".join(c.name for c in pinned.clusters)
     if pinned.allowed_recipients:
         what += f", {len(pinned.allowed_recipients)} allowed_recipients"
-    if existing is not None and parse_settings(existing) == pinned:
-        return FileChange(SETTINGS_NAME, FileState.UP_TO_DATE, what)
+    if existing is not None and _pins(parse_settings(existing), keys, pinned.allowed_recipients):
+        return FileChange(SETTINGS_NAME, FileState.UP_TO_DATE, "pins the cluster key")
     text = render_settings(pinned)
     if existing is None:
         return FileChange(SETTINGS_NAME, FileState.CREATE, what, text)
@@ -451,7 +463,7 @@ def plan_init(
     notes += _state_notes(inv, keys, pinned.allowed_recipients)
     files = (
         sops_change,
-        _settings_change(inv, pinned, options.force),
+        _settings_change(inv, pinned, keys, options.force),
         _precommit_change(root, options.force),
     )
     adopt = plan_adopt(inv, ADOPT_REASON, identities, actor=actor)

@@ -407,3 +407,16 @@ def test_written_files_parse_and_the_changelog_chain_holds(
 
     assert entry["rev"] == f"v{secretsmgr.__version__}"
     assert os.access(repo / ".sops.yaml", os.R_OK)
+
+
+def test_settings_that_already_pin_the_key_another_way_are_up_to_date(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = one_cluster_repo(tmp_path / "repo")
+    settings = f"# mine\nclusters:\n  prod: {{path: clusters/prod, cluster_key: {CLUSTER}}}\n"
+    write(repo, ".secretsmgr.yaml", settings)
+    commit(repo, "settings")
+    out, _ = init(repo, capsys)
+    assert f"cluster prod: {CLUSTER} (from .secretsmgr.yaml clusters.prod)" in out
+    assert re.search(r"up to date +\.secretsmgr\.yaml +pins the cluster key", out), out
+    assert (repo / ".secretsmgr.yaml").read_text() == settings
