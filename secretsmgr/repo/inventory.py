@@ -189,12 +189,27 @@ class Inventory:
         return self.layers.layers_of(path)
 
     @property
+    def settings_name_keys(self) -> bool:
+        """Whether `.secretsmgr.yaml` names a cluster key (``cluster_key`` or ``clusters:``)."""
+        s = self.settings
+        return s.cluster_key is not None or any(c.cluster_key for c in s.clusters)
+
+    @property
     def key_notes(self) -> tuple[str, ...]:
         """Which key was taken as the cluster key where a `.sops.yaml` rule names several, and
-        how to pin it (only while the cluster key comes from `.sops.yaml`)."""
+        how to pin it: for every rule while `.secretsmgr.yaml` names no key, else for the
+        rules of files whose key still comes from `.sops.yaml`."""
         if self.cluster_key_source != SOPS_CONFIG_NAME:
             return ()
-        return key_notes(self.rule_keys.values())
+        rules = list(self.rule_keys.values())
+        if self.settings_name_keys:
+            used = {
+                (e.sops_config, e.creation_rule_number)
+                for e in self.sops_files
+                if any(g.source == SOPS_CONFIG_NAME for g in self.expected_keys(e))
+            }
+            rules = [r for r in rules if (r.config, r.number) in used]
+        return key_notes(rules)
 
     def rule_keys_of(self, entry: SopsEntry) -> RuleKeys | None:
         """The keys the creation rule governing ``entry`` names, or None without a rule."""
@@ -243,11 +258,16 @@ class Inventory:
 
     def allowed_for(self, entry: SopsEntry) -> tuple[str, ...]:
         """Recipients ``entry`` may carry besides the cluster key(s): ``allowed_recipients``, and
-        in a repository whose cluster key comes from `.sops.yaml`, every age recipient of the
-        file's own creation rule (the repository's policy: an operator or admin key)."""
+        in a repository whose `.secretsmgr.yaml` names no cluster key (its key comes from
+        `.sops.yaml`), every age recipient of the file's own creation rule (the repository's
+        policy: an operator or admin key)."""
         allowed = self.settings.allowed_recipients
         rule = entry.creation_rule
-        if self.repo_cluster_key_source == SOPS_CONFIG_NAME and rule is not None:
+        if (
+            self.repo_cluster_key_source == SOPS_CONFIG_NAME
+            and not self.settings_name_keys
+            and rule is not None
+        ):
             allowed += all_age_recipients(rule)
         return tuple(dict.fromkeys(allowed))
 

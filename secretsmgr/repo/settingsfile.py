@@ -122,7 +122,7 @@ def render_settings(settings: Settings) -> str:
 def implied_allowed(inv: Inventory, cluster_keys: tuple[str, ...]) -> tuple[str, ...]:
     """The age keys `.sops.yaml` rules name besides ``cluster_keys``, while the repository names
     its cluster key only there: what it already treats as allowed (see ``clusterkeys``)."""
-    if inv.repo_cluster_key_source != SOPS_CONFIG_NAME:
+    if inv.repo_cluster_key_source != SOPS_CONFIG_NAME or inv.settings_name_keys:
         return ()
     named = (
         key
