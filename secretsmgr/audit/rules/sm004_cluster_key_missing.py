@@ -23,13 +23,11 @@ def _held(entry: SopsEntry) -> str:
     return ", ".join(parts) or "no key"
 
 
-def _whose(group: ExpectedKeys) -> str:
+def _whose(group: ExpectedKeys, named: bool) -> str:
     shown = ", ".join(short_key(k) for k in group.keys)
-    return (
-        f"cluster {group.cluster}'s key ({shown})"
-        if group.cluster
-        else f"the cluster key ({shown})"
-    )
+    if named and group.cluster:
+        return f"cluster {group.cluster}'s key ({shown})"
+    return f"the cluster key ({shown})"
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
