@@ -42,6 +42,7 @@ _FILE_FIELDS = frozenset(
         "datakey_id",
         "sha256_before",
         "sha256_after",
+        "regenerated",
     }
 )
 
@@ -57,6 +58,9 @@ class FileRecord:
     datakey_id: str
     sha256_before: str
     sha256_after: str
+    # key paths given a new random value by this run (rotate --regenerate, incl. --linked
+    # copies); written only when non-empty, so entries without it keep their bytes and hashes
+    regenerated: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,21 @@ def _canonical(obj: object) -> bytes:
     )
 
 
+def _file_body(f: FileRecord) -> dict[str, object]:
+    body: dict[str, object] = {
+        "path": f.path,
+        "lastmodified": f.lastmodified,
+        "recipients_before": list(f.recipients_before),
+        "recipients_after": list(f.recipients_after),
+        "datakey_id": f.datakey_id,
+        "sha256_before": f.sha256_before,
+        "sha256_after": f.sha256_after,
+    }
+    if f.regenerated:
+        body["regenerated"] = list(f.regenerated)
+    return body
+
+
 def _body(entry: Entry) -> dict[str, object]:
     return {
         "seq": entry.seq,
@@ -103,18 +122,7 @@ def _body(entry: Entry) -> dict[str, object]:
         "action": entry.action,
         "reason": entry.reason,
         "layers": list(entry.layers),
-        "files": [
-            {
-                "path": f.path,
-                "lastmodified": f.lastmodified,
-                "recipients_before": list(f.recipients_before),
-                "recipients_after": list(f.recipients_after),
-                "datakey_id": f.datakey_id,
-                "sha256_before": f.sha256_before,
-                "sha256_after": f.sha256_after,
-            }
-            for f in entry.files
-        ],
+        "files": [_file_body(f) for f in entry.files],
         "prev": entry.prev,
     }
 
@@ -187,6 +195,7 @@ def _file_record(raw: object, where: str) -> FileRecord:
         datakey_id=text("datakey_id"),
         sha256_before=text("sha256_before"),
         sha256_after=text("sha256_after"),
+        regenerated=_strings(obj, "regenerated", where) if "regenerated" in obj else (),
     )
 
 
@@ -316,6 +325,7 @@ def _check_public(entry: Entry) -> None:
     texts = [entry.actor, entry.reason, *entry.layers]
     for f in entry.files:
         texts += [f.path, f.lastmodified, f.datakey_id, *f.recipients_before, *f.recipients_after]
+        texts += f.regenerated
     if any(_PRIVATE_KEY.search(t) for t in texts):
         raise ChainError("the changelog entry holds an age private key; nothing was written")
 
