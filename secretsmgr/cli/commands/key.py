@@ -366,10 +366,10 @@ def rotate_cmd(
     ] = False,
 ) -> int:
     """Replace the cluster key in two steps, with Flux able to decrypt throughout."""
-    from secretsmgr.cli.commands.rotate import fault_hook
     from secretsmgr.errors import RefusedError, SecretsmgrError, UsageError
     from secretsmgr.rotate import clusterkey
-    from secretsmgr.rotate.transaction import recover
+    from secretsmgr.rotate.faults import fault_hook
+    from secretsmgr.rotate.journal import recover
 
     if begin == finish:
         raise UsageError("give exactly one of --begin and --finish")
@@ -379,7 +379,7 @@ def rotate_cmd(
     choice.require_use(applying=True)
     choice.ref()  # names the API server would refuse are refused before anything changes
     root = repo_root(ctx)
-    recovered = recover(root)
+    recovered = recover(root).message
     if recovered:
         sys.stderr.write(f"secretsmgr: {recovered}\n")
     from secretsmgr.repo.settings import load_settings

@@ -5,38 +5,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from secretsmgr.cli.context import load_identities, out, repo_root
-
-if TYPE_CHECKING:
-    from secretsmgr.rotate.transaction import FaultHook
-
-
-def fault_hook() -> FaultHook | None:
-    """Test-only fault injection: SECRETSMGR_FAULT_INJECT=<step>:<index>[:kill]."""
-    spec = os.environ.get("SECRETSMGR_FAULT_INJECT")
-    if not spec:
-        return None
-    step, _, rest = spec.partition(":")
-    index_text, _, mode = rest.partition(":")
-    if not index_text.isdigit():
-        from secretsmgr.errors import UsageError
-
-        raise UsageError("SECRETSMGR_FAULT_INJECT must look like <step>:<index>[:kill]")
-    index = int(index_text)
-
-    def hook(at: str, i: int) -> None:
-        if at == step and i == index:
-            if mode == "kill":
-                import signal
-
-                os.kill(os.getpid(), signal.SIGKILL)
-            raise RuntimeError(f"injected fault at {at}:{i}")
-
-    return hook
 
 
 def _progress(done: int, total: int) -> None:
@@ -46,6 +19,10 @@ def _progress(done: int, total: int) -> None:
     if done == total:
         sys.stderr.write("\r" + " " * (width + 30) + "\r")
     sys.stderr.flush()
+
+
+def _notify(message: str) -> None:
+    sys.stderr.write(f"secretsmgr: {message}\n")
 
 
 def rotate_cmd(
@@ -70,6 +47,12 @@ def rotate_cmd(
     linked: Annotated[
         bool, typer.Option("--linked", help="Also rewrite the old value wherever else it appears.")
     ] = False,
+    unlinked: Annotated[
+        bool,
+        typer.Option(
+            "--unlinked", help="Regenerate only the named key paths, even if the value is shared."
+        ),
+    ] = False,
     reason: Annotated[str, typer.Option("--reason", help="Why; recorded in the changelog.")] = "",
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan, write nothing.")
@@ -83,12 +66,10 @@ def rotate_cmd(
     ] = None,
 ) -> int:
     """Rotate data keys of a layer, all files or named files, as one transaction."""
-    from secretsmgr.errors import UsageError
-    from secretsmgr.rotate.plan import render_plan
-    from secretsmgr.rotate.transaction import RotationRequest, recover, rotate
+    from secretsmgr.rotate.faults import fault_hook
+    from secretsmgr.rotate.plan import RotationRequest, render_plan, render_regenerated
+    from secretsmgr.rotate.transaction import rotate
 
-    if linked and not regenerate:
-        raise UsageError("--linked needs --regenerate")
     request = RotationRequest(
         layers=tuple(layer or ()),
         all_files=all_files,
@@ -97,27 +78,21 @@ def rotate_cmd(
         remove=tuple(remove_recipient or ()),
         regenerate=tuple(regenerate or ()),
         linked=linked,
+        unlinked=unlinked,
         reason=reason,
         dry_run=dry_run,
         commit=commit,
         allow_dirty=allow_dirty,
         cluster_key=cluster_key,
     )
-    root = repo_root(ctx)
-    identities = load_identities()
-    if not dry_run:
-        # Said at once, so the message is not lost if this run then fails.
-        recovered = recover(root)
-        if recovered:
-            sys.stderr.write(f"secretsmgr: {recovered}\n")
-    progress = _progress if sys.stderr.isatty() else None
     result = rotate(
-        root,
+        repo_root(ctx),
         request,
-        [identities],
+        [load_identities()],
         env=os.environ,
         fault=fault_hook(),
-        progress=progress,
+        progress=_progress if sys.stderr.isatty() else None,
+        notify=_notify,
     )
     if dry_run:
         out(render_plan(result.plan, dry_run=True))
@@ -125,6 +100,6 @@ def rotate_cmd(
     tail = f"; committed {result.commit[:7]}" if result.commit else ""
     out(
         f"rotated {len(result.plan.files)} files in {result.seconds:.1f} s; "
-        f"changelog seq {result.seq}{tail}\n"
+        f"changelog seq {result.seq}{tail}\n" + render_regenerated(result.plan)
     )
     return 0
