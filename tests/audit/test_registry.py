@@ -30,6 +30,7 @@ CONTRACT = {  # id: (name, severity) from spec/cli-contract.md "Rules"
     "SM015": ("flux-cannot-decrypt", "error"),
     "SM016": ("cluster-key-drift", "error"),
     "SM017": ("cluster-key-rotation", "info"),
+    "SM022": ("interrupted-write", "error"),
 }
 
 
@@ -76,9 +77,9 @@ def test_each_rule_has_a_page(rule: Rule) -> None:
         "## Example",
         "## Fix",
         "## Not a finding when…",
-        "## Introduced in 0.1.0",
     ):
         assert section in text, (rule.id, section)
+    assert re.search(r"^## Introduced in \d+\.\d+\.\d+$", text, re.MULTILINE), rule.id
     fix = text.split("## Fix", 1)[1].split("## ", 1)[0]
     assert "secretsmgr " in fix or "git " in fix
 
