@@ -8,6 +8,7 @@ replaces (and refuses to split or hide it), and ``build_plan`` puts it together.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,14 +108,16 @@ def check_request(ctx: Inventory, request: RotationRequest) -> None:
 
 
 def relative(root: Path, name: str) -> str:
-    """``name`` (relative to the cwd, or absolute) as a repo-relative POSIX path."""
-    path = Path(name)
-    if not path.is_absolute():
-        path = Path.cwd() / path
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError as exc:
-        raise UsageError(f"{name} is outside the repository {root}") from exc
+    """``name`` (relative to the cwd, or absolute) as a repo-relative POSIX path.
+
+    Lexical: a symbolic link named here stays the link (and is refused as a write target), it
+    is never silently replaced by the file it points to.
+    """
+    path = os.path.abspath(name)
+    for anchor in dict.fromkeys((os.path.abspath(root), os.path.realpath(root))):
+        if path.startswith(anchor.rstrip("/") + "/"):
+            return Path(os.path.relpath(path, anchor)).as_posix()
+    raise UsageError(f"{name} is outside the repository {root}")
 
 
 def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
