@@ -4,8 +4,9 @@
 
 1. take the repository's write lock and finish any interrupted run (``journal.recover``);
 2. ``_prepare``: read the repository, plan the run (targets, recipients, regenerated values),
-   refuse symlinked and dirty targets, decrypt every target (MAC verified), then stage each new
-   file in memory and verify it decrypts to the intended plaintext;
+   refuse symlinked and dirty targets, then decrypt every target (MAC verified), stage its new
+   file in memory and verify that it decrypts to the intended plaintext (``_stage_all``, on
+   every core: ``workers``);
 3. ``_write``: the journal (old bytes of every target: ciphertext only) → a temp file beside
    each target → one fsync pass → ``os.replace`` each → one fsync per folder → the changelog
    entry, which is the commit point;
@@ -40,7 +41,7 @@ from secretsmgr.fsutil import (
 )
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo import git
-from secretsmgr.repo.inventory import Inventory, load_inventory
+from secretsmgr.repo.inventory import Inventory, SopsEntry, load_inventory
 from secretsmgr.repo.lock import repo_lock
 from secretsmgr.repo.pending import journal_path
 from secretsmgr.repo.root import is_git_work_tree
@@ -55,6 +56,7 @@ from secretsmgr.rotate.journal import (
     write_journal,
 )
 from secretsmgr.rotate.plan import (
+    FilePlan,
     RotationPlan,
     RotationRequest,
     build_plan,
@@ -63,8 +65,10 @@ from secretsmgr.rotate.plan import (
     select_targets,
 )
 from secretsmgr.rotate.record import build_entry, file_record
-from secretsmgr.rotate.regenerate import regenerate_named
+from secretsmgr.rotate.regenerate import Regeneration, regenerate_named
 from secretsmgr.rotate.stage import Staged, open_file, stage_file
+from secretsmgr.rotate.workers import ordered_map, worker_count
+from secretsmgr.sops.tree import MapNode
 
 __all__ = ["RotationRequest", "RotationResult", "refuse_dirty", "rotate"]
 
@@ -179,11 +183,15 @@ def _prepare(
             hints=(f"restore {rel_log} from git before rotating",),
         )
     checked = {entry.path: check_write_target(root, entry.path) for entry in targets}
-    opened = {entry.path: open_file(entry, identities)[1] for entry in targets}
-    replacements, regenerations = regenerate_named(request.regenerate, targets, opened)
-    linked, linked_regenerations = link_values(ctx, request, opened, replacements, identities)
-    targets += linked
-    checked.update((entry.path, check_write_target(root, entry.path)) for entry in linked)
+    opened: dict[str, list[MapNode]] = {}
+    regenerations: list[Regeneration] = []
+    if request.regenerate:  # new values, and where else the old ones sit: every target first
+        opened = {entry.path: open_file(entry, identities)[1] for entry in targets}
+        replacements, regenerations = regenerate_named(request.regenerate, targets, opened)
+        linked, linked_regenerations = link_values(ctx, request, opened, replacements, identities)
+        targets += linked
+        regenerations += linked_regenerations
+        checked.update((entry.path, check_write_target(root, entry.path)) for entry in linked)
     configs = [
         _Write(rel, check_write_target(root, rel), _read_exact(root / rel), text)
         for rel, text in request.config_writes
@@ -191,17 +199,32 @@ def _prepare(
     if not request.allow_dirty and not request.dry_run:
         watched = [e.path for e in targets] + [c.path for c in configs]
         refuse_dirty(root, watched + ([rel_log] if request.commit else []))
-    plan = build_plan(ctx, request, targets, [*regenerations, *linked_regenerations])
-    entries = {e.path: e for e in targets}
-    staged = []
-    for i, fp in enumerate(plan.files):
-        fault("stage", i)
-        staged.append(
-            stage_file(entries[fp.path], opened[fp.path], fp.recipients_after, fp.regenerated)
-        )
+    plan = build_plan(ctx, request, targets, regenerations)
+    staged = _stage_all(plan, {e.path: e for e in targets}, opened, identities, fault)
     writes = [_Write(s.path, checked[s.path], s.old_text, s.new_text) for s in staged] + configs
     rel_log = log_path.relative_to(os.path.realpath(root)).as_posix()
     return _Prepared(ctx, plan, staged, writes, log_path, rel_log, old_log)
+
+
+def _stage_all(
+    plan: RotationPlan,
+    entries: Mapping[str, SopsEntry],
+    opened: Mapping[str, list[MapNode]],
+    identities: Sequence[Identity],
+    fault: FaultHook,
+) -> list[Staged]:
+    """Decrypt (unless already open), stage and verify every file of the plan, on every core."""
+    for i in range(len(plan.files)):
+        fault("stage", i)
+
+    def one(fp: FilePlan) -> Staged:
+        entry = entries[fp.path]
+        docs = opened.get(fp.path)
+        if docs is None:
+            docs = open_file(entry, identities)[1]
+        return stage_file(entry, docs, fp.recipients_after, fp.regenerated)
+
+    return ordered_map(one, plan.files, worker_count(len(plan.files)))
 
 
 def _write(
