@@ -133,11 +133,12 @@ def rotate(
         if recovered and notify is not None:
             notify(recovered)
         prepared = _prepare(root, request, identities, env, fault)
-        entry = _write(root, prepared, request, fault, progress)
+        where = journal_path(root)  # None outside git: no journal there
+        entry = _write(root, prepared, request, where, fault, progress)
         try:
             sha = _commit(root, prepared, request, entry.seq, fault)
         finally:
-            _drop_journal(root)
+            _drop_journal(where)
     return RotationResult(prepared.plan, entry.seq, sha, time.perf_counter() - started, recovered)
 
 
@@ -231,6 +232,7 @@ def _write(
     root: Path,
     prepared: _Prepared,
     request: RotationRequest,
+    where: Path | None,
     fault: FaultHook,
     progress: ProgressHook | None,
 ) -> Entry:
@@ -267,7 +269,6 @@ def _write(
         new_log=new_log,
         files=[JournalFile(w.path, w.old, sha_text(w.old), sha_text(w.new)) for w in writes],
     )
-    where = journal_path(root)
     fault("journal", 0)
     if where is not None:
         write_journal(where, journal)
@@ -293,7 +294,7 @@ def _write(
         write_changelog(prepared.changelog, new_log)
     except BaseException as exc:
         settled = settle(root, journal)
-        _drop_journal(root)
+        _drop_journal(where)
         if settled.committed:
             raise RefusedError(
                 f"rotated {len(staged)} files (changelog seq {entry.seq}), "
@@ -349,8 +350,7 @@ def _commit(
         ) from exc
 
 
-def _drop_journal(root: Path) -> None:
-    where = journal_path(root)
+def _drop_journal(where: Path | None) -> None:
     if where is not None:
         with contextlib.suppress(FileNotFoundError):
             where.unlink()
