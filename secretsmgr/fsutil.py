@@ -20,7 +20,8 @@ import re
 import secrets
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -134,6 +135,42 @@ def fsync_dirs(folders: Iterable[Path]) -> None:
     """fsync each distinct folder once, so the renames into it are durable."""
     unique = list(dict.fromkeys(Path(os.path.abspath(f)) for f in folders))
     _fsync_all(unique, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+
+
+_CLOSERS = 8  # threads that let replaced files go (see replace_all)
+_HELD = 256  # replaced files kept open at most, waiting for a closer
+
+
+def replace_all(moves: Sequence[tuple[Path, Path]], before_each: Callable[[int], None]) -> None:
+    """``os.replace(temp, target)`` for each pair in order, calling ``before_each(i)`` first.
+
+    A replaced file's old inode is freed by its last close, and freeing inodes one after the
+    other inside ``os.replace`` is the slowest part of a large rotation. So each old file is
+    held open across its replace and closed by a small thread pool: the renames stay in order,
+    and the freeing overlaps. Returns when every old file is let go.
+    """
+    slots = threading.BoundedSemaphore(_HELD)
+
+    def let_go(fd: int) -> None:
+        try:
+            os.close(fd)
+        finally:
+            slots.release()
+
+    with ThreadPoolExecutor(max_workers=_CLOSERS) as closers:
+        for i, (temp, target) in enumerate(moves):
+            before_each(i)
+            slots.acquire()
+            try:
+                old = os.open(target, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            except OSError:
+                slots.release()
+                old = -1
+            try:
+                os.replace(temp, target)
+            finally:
+                if old >= 0:
+                    closers.submit(let_go, old)
 
 
 def confined(root: Path, path: Path | str) -> tuple[Path, str]:

@@ -36,6 +36,7 @@ from secretsmgr.fsutil import (
     file_mode,
     fsync_dirs,
     fsync_files,
+    replace_all,
     temp_path,
     write_new,
 )
@@ -281,13 +282,15 @@ def _write(
         fault("fsync", 0)
         fsync_files([w.temp for w in writes if w.temp is not None])
         replacing = True
-        for i, w in enumerate(writes):
+
+        def before_replace(i: int) -> None:
             fault("replace", i)
-            assert w.temp is not None
-            os.replace(w.temp, w.target)
-            w.temp = None
-            if progress is not None and i < len(staged):
-                progress(i + 1, len(staged))
+            if progress is not None and 0 < i <= len(staged):
+                progress(i, len(staged))
+
+        replace_all([(w.temp, w.target) for w in writes if w.temp is not None], before_replace)
+        if progress is not None:
+            progress(len(staged), len(staged))
         fault("dirsync", 0)
         fsync_dirs(w.target.parent for w in writes)
         fault("changelog", 0)
