@@ -18,12 +18,13 @@ from secretsmgr.audit.rules import (
     sm009_private_key_committed,
     sm010_layer_without_decryption,
     sm011_creation_rule_drift,
-    sm012_orphan_sops_file,
+    sm012_not_deployed_by_flux,
     sm013_changelog_gap,
     sm014_shared_data_key,
     sm015_flux_cannot_decrypt,
     sm016_cluster_key_drift,
     sm017_cluster_key_rotation,
+    sm021_symlinked_sops_file,
     sm022_interrupted_write,
 )
 
@@ -39,12 +40,13 @@ RULES: tuple[Rule, ...] = (
     sm009_private_key_committed.RULE,
     sm010_layer_without_decryption.RULE,
     sm011_creation_rule_drift.RULE,
-    sm012_orphan_sops_file.RULE,
+    sm012_not_deployed_by_flux.RULE,
     sm013_changelog_gap.RULE,
     sm014_shared_data_key.RULE,
     sm015_flux_cannot_decrypt.RULE,
     sm016_cluster_key_drift.RULE,
     sm017_cluster_key_rotation.RULE,
+    sm021_symlinked_sops_file.RULE,
     sm022_interrupted_write.RULE,
 )
 

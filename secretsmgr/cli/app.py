@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "encrypt": ("crypt", "encrypt_cmd"),
     "decrypt": ("crypt", "decrypt_cmd"),
     "edit": ("crypt", "edit_cmd"),
+    "set": ("setvalue", "set_cmd"),
+    "unset": ("setvalue", "unset_cmd"),
     "audit": ("audit", "audit_cmd"),
     "check": ("check", "check_cmd"),
     "layers": ("layers", "layers_cmd"),

@@ -28,8 +28,18 @@ class Snapshot(Protocol):
         """Every file, as sorted repo-relative POSIX paths."""
         ...
 
+    @property
+    def links(self) -> frozenset[str]:
+        """The paths that are symbolic links (Flux never archives them)."""
+        ...
+
+    def link_target(self, path: str) -> str | None:
+        """Where the link ``path`` points, repo-relative; None when it leaves the repository."""
+        ...
+
     def read(self, path: str) -> bytes:
-        """The bytes of ``path``; ``OSError`` when it cannot be read."""
+        """The bytes of ``path``; ``OSError`` when it cannot be read (a link out of the
+        repository is never followed)."""
         ...
 
 
@@ -41,6 +51,11 @@ class WorktreeSnapshot:
         self._root = root
         self._paths = tuple(paths) if paths is not None else tuple(list_repo_files(root))
         self._base = str(root)
+        self._real_base = os.path.realpath(root)
+        self._links = frozenset(p for p in self._paths if os.path.islink(self._abs(p)))
+
+    def _abs(self, path: str) -> str:
+        return os.path.join(self._base, path)
 
     @property
     def root(self) -> Path:
@@ -52,7 +67,21 @@ class WorktreeSnapshot:
         """Every file under the root, sorted."""
         return self._paths
 
+    @property
+    def links(self) -> frozenset[str]:
+        """The paths that are symbolic links."""
+        return self._links
+
+    def link_target(self, path: str) -> str | None:
+        """Where the link ``path`` points, repo-relative; None when it leaves the repository."""
+        real = os.path.realpath(self._abs(path))
+        if real == self._real_base or not real.startswith(self._real_base + os.sep):
+            return None
+        return os.path.relpath(real, self._real_base).replace(os.sep, "/")
+
     def read(self, path: str) -> bytes:
-        """The file's bytes as they are on disk."""
-        with open(os.path.join(self._base, path), "rb") as handle:
+        """The file's bytes as they are on disk; a link out of the repository is not followed."""
+        if path in self._links and self.link_target(path) is None:
+            raise PermissionError(f"{path}: a symbolic link out of the repository")
+        with open(self._abs(path), "rb") as handle:
             return handle.read()

@@ -1,8 +1,8 @@
 """Changelog entries: the one builder every writer uses, and the append of single-file writes.
 
 ``file_record`` and ``build_entry`` make the entry of any run (a rotation, ``encrypt``,
-``edit``, ``set``…); ``record_write`` appends one for a single-file write inside a repository,
-under the repository's write lock, after finishing any interrupted rotation.
+``edit``, ``set``, ``unset``); ``record_write`` appends one for a single-file write inside a
+repository, under the repository's write lock, after finishing any interrupted rotation.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from secretsmgr.changelog.chain import Entry, FileRecord, append, datakey_id, next_entry
 from secretsmgr.changelog.store import changelog_path, load_changelog, write_changelog
 from secretsmgr.repo import git
-from secretsmgr.repo.layers import find_layers
+from secretsmgr.repo.flux import find_layers
 from secretsmgr.repo.lock import repo_lock
 from secretsmgr.repo.root import is_git_work_tree
 from secretsmgr.repo.settings import load_settings
@@ -36,9 +36,10 @@ def file_record(
     lastmodified: str,
     recipients_before: Sequence[str],
     recipients_after: Sequence[str],
-    regenerated: Sequence[str] = (),
+    key_paths: Sequence[str] = (),
 ) -> FileRecord:
-    """What one run did to one file (public facts only: hashes, recipients, a key fingerprint)."""
+    """What one run did to one file (public facts only: hashes, recipients, a key fingerprint,
+    and the key paths given a new value: ``set``/``unset``, ``rotate --regenerate``)."""
     return FileRecord(
         path=path,
         lastmodified=lastmodified,
@@ -47,7 +48,7 @@ def file_record(
         datakey_id=datakey_id(data_key),
         sha256_before=hashlib.sha256(old_text.encode("utf-8")).hexdigest(),
         sha256_after=hashlib.sha256(new_text.encode("utf-8")).hexdigest(),
-        regenerated=tuple(regenerated),
+        key_paths=tuple(key_paths),
     )
 
 
@@ -99,12 +100,20 @@ def locked_writer(fn: Callable[Concatenate[Path, P], R]) -> Callable[Concatenate
 
 
 def record_write(
-    root: Path, path: Path, action: str, old_text: str, new_text: str, data_key: bytes
+    root: Path,
+    path: Path,
+    action: str,
+    old_text: str,
+    new_text: str,
+    data_key: bytes,
+    *,
+    key_paths: Sequence[str] = (),
 ) -> int | None:
     """Append an entry for ``path`` when it lies in ``root`` and the repo keeps a changelog.
 
     Returns the new seq, or None when nothing was recorded (no changelog yet, or the file is
-    outside the repository). Never records a value or a key. Runs under the write lock.
+    outside the repository). ``key_paths`` names the values a ``set``/``unset`` changed.
+    Never records a value or a key. Runs under the write lock.
     """
     try:
         rel = path.resolve().relative_to(root.resolve()).as_posix()
@@ -121,7 +130,9 @@ def record_write(
         old_docs = parse_documents(old_text, fmt) if old_text else []
         if has_metadata(old_docs, fmt):
             before = load(old_text, fmt).metadata.age_recipients
-        layers = find_layers(WorktreeSnapshot(root)).layers_of(rel)
+        layers = find_layers(
+            WorktreeSnapshot(root), settings.clusters, dict(settings.sources)
+        ).layers_of(rel)
         data = load_changelog(log)
         entry = build_entry(
             root,
@@ -138,6 +149,7 @@ def record_write(
                     lastmodified=new.metadata.lastmodified,
                     recipients_before=before,
                     recipients_after=new.metadata.age_recipients,
+                    key_paths=key_paths,
                 )
             ],
         )

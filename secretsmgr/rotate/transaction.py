@@ -254,7 +254,7 @@ def _write(
                 lastmodified=s.lastmodified,
                 recipients_before=s.recipients_before,
                 recipients_after=s.recipients_after,
-                regenerated=s.regenerated,
+                key_paths=s.regenerated,
             )
             for s in staged
         ],

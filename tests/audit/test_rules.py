@@ -538,7 +538,8 @@ def disabled_metadata_secret() -> str:
 
 def sm015_check(report: AuditReport) -> None:
     by_path = {f.path: f.message for f in report.findings}
-    assert "Component" in by_path["components/extra/extra.enc.yaml"]
+    # a SOPS Secret under a Component's resources: is decrypted like any resource
+    assert "components/extra/extra.enc.yaml" not in by_path
     assert "decrypt: Disabled" in by_path["apps/off.enc.yaml"]
     assert "mac: ENC[" in by_path["apps/gen.enc.yaml"]
     assert "document 2" in by_path["apps/multi.enc.yaml"]
@@ -546,7 +547,16 @@ def sm015_check(report: AuditReport) -> None:
 
 
 def sm015_big_hit(root: Path) -> None:
-    standard_repo(root, {"apps/big.enc.yaml": enc(secret("big", {"blob": "x" * (4 << 20)}))})
+    # Flux's 5 MiB limit applies to the files it decrypts before the build (generator sources)
+    standard_repo(
+        root,
+        {
+            "apps/kustomization.yaml": _kustomization(
+                "secretGenerator:\n  - name: big\n    files:\n      - big.enc.yaml\n"
+            ),
+            "apps/big.enc.yaml": enc(secret("big", {"blob": "x" * (4 << 20)})),
+        },
+    )
 
 
 def sm015_miss(root: Path) -> None:
@@ -730,6 +740,7 @@ CASES = [
             ("SM006", "apps/db.enc.yaml"),
             ("SM006", "apps/version.enc.yaml"),
             ("SM006", "apps/pgp.enc.yaml"),
+            ("SM004", "apps/pgp.enc.yaml"),
             ("SM005", "apps/pgp.enc.yaml"),
             ("SM011", "apps/pgp.enc.yaml"),
             ("SM006", "apps/junk.enc.yaml"),
@@ -775,7 +786,6 @@ CASES = [
         "SM015-hit",
         sm015_hit,
         {
-            ("SM015", "components/extra/extra.enc.yaml"),
             ("SM015", "apps/off.enc.yaml"),
             ("SM015", "apps/gen.enc.yaml"),
             ("SM015", "apps/multi.enc.yaml"),
@@ -784,7 +794,19 @@ CASES = [
     ),
     Case("SM015-big-hit", sm015_big_hit, {("SM015", "apps/big.enc.yaml")}),
     Case("SM015-miss", sm015_miss, set()),
+    Case(
+        "SM021-hit",
+        lambda root: sm021(root, "apps/alias.enc.yaml"),
+        {("SM021", "apps/alias.enc.yaml")},
+    ),
+    Case("SM021-miss", lambda root: sm021(root, "apps/alias.md"), set()),
 ]
+
+
+def sm021(root: Path, link: str) -> None:
+    standard_repo(root, {"apps/db.enc.yaml": enc(secret("db")), "apps/readme.md": "# db\n"})
+    target = "db.enc.yaml" if link.endswith(".enc.yaml") else "readme.md"
+    (root / link).symlink_to(target)
 
 
 def _dead_pid() -> int:

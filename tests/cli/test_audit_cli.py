@@ -94,7 +94,7 @@ def test_audit_broken_text(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["--repo", str(BROKEN), "audit", *PIN], capsys)
     assert (code, err) == (1, "")
     lines = out.splitlines()
-    assert lines[0].startswith("secretsmgr audit — 5 layers, 13 SOPS files, ")
+    assert lines[0].startswith("secretsmgr audit — 5 layers, 14 SOPS files, ")
     assert (
         "databases  (gitops/apps/databases, decryption sops/sops-age, dependsOn infrastructure)"
         in lines
@@ -276,6 +276,15 @@ def test_check_paths_are_made_repo_relative(tmp_path: Path) -> None:
 def test_layers_text(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["--repo", str(DEMO), "layers"], capsys)
     assert (code, err) == (0, "")
+    heads = [line.split("  ")[0] for line in out.splitlines() if line and line[0] != " "]
+    # flux-system applies no SOPS file: it collapses into one line, listed with --verbose
+    assert heads == [
+        "infrastructure",
+        "databases",
+        "apps",
+        "1 layer without SOPS files (--verbose lists them)",
+    ]
+    code, out, err = run(["--repo", str(DEMO), "layers", "--verbose"], capsys)
     heads = [line.split("  ")[0] for line in out.splitlines() if line and line[0] != " "]
     assert heads == ["flux-system", "infrastructure", "databases", "apps"]
 

@@ -129,7 +129,7 @@ def test_linked_run_records_every_regenerated_key_path(
 
     data = (demo_repo / CHANGELOG).read_bytes()
     assert verify(data) is None
-    files = {f.path: f.regenerated for f in parse_entries(data)[-1].files}
+    files = {f.path: f.key_paths for f in parse_entries(data)[-1].files}
     assert files == {
         PG: ("stringData.password",),
         REDIS: (),
@@ -154,9 +154,9 @@ def test_a_run_without_regenerate_prints_no_reminder(
     code, out, _err = rotate(demo_repo, capsys, "--layer", "databases")
     assert code == 0 and "service" not in out and out.count("\n") == 1
     assert all(
-        not f.regenerated for f in parse_entries((demo_repo / CHANGELOG).read_bytes())[-1].files
+        not f.key_paths for f in parse_entries((demo_repo / CHANGELOG).read_bytes())[-1].files
     )
-    assert b"regenerated" not in (demo_repo / CHANGELOG).read_bytes().splitlines()[-1]
+    assert b"key_paths" not in (demo_repo / CHANGELOG).read_bytes().splitlines()[-1]
 
 
 # --- the value itself ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ file re-encrypted to this repository's keys and committed. Now every write targe
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from secretsmgr.cli.app import main
 from secretsmgr.errors import RefusedError
 from secretsmgr.fsutil import check_write_target, confined
-from tests.rotate.helpers import CHANGELOG, DEMO, PG, REDIS, commit_all, snapshot
+from tests.rotate.helpers import CHANGELOG, DEMO, DEMO_KEY, PG, REDIS, commit_all, snapshot
 
 pytestmark = pytest.mark.interop
 
@@ -37,7 +38,7 @@ def production(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("where", ["outside", "inside"])
-def test_a_symlinked_sops_file_is_refused(
+def test_a_symlinked_sops_file_is_never_written(
     demo_repo: Path,
     production: Path,
     demo_key: Path,
@@ -48,16 +49,51 @@ def test_a_symlinked_sops_file_is_refused(
     target = production / PG if where == "outside" else demo_repo / REDIS
     link.symlink_to(os.path.relpath(target, link.parent))
     commit_all(demo_repo, "a linked secret")
-    before, prod_before = snapshot(demo_repo), snapshot(production)
-    rel = link.relative_to(demo_repo).as_posix()
-    for args in (["--all"], [str(link)]):
-        code, err = rotate(demo_repo, capsys, *args, "--commit")
-        assert code == 1
-        assert err.splitlines()[0] == (
-            f"secretsmgr: error: {rel}: is a symbolic link; secretsmgr never writes through a link"
+    prod_before, target_before = snapshot(production), target.read_bytes()
+    code, err = rotate(demo_repo, capsys, str(link), "--commit")
+    assert code != 0, err  # named: refused (discovery leaves links out: SM021)
+    assert err.startswith("secretsmgr: error: ")
+    code, err = rotate(demo_repo, capsys, "--all", "--commit")
+    assert code == 0, err  # --all rotates the real files and never the link
+    assert link.is_symlink() and snapshot(production) == prod_before
+    if where == "outside":
+        assert target.read_bytes() == target_before
+
+
+def test_the_transaction_refuses_a_symlinked_target_itself(
+    demo_repo: Path, demo_key: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even a target that reached the transaction as a link (a race, another discovery) is
+    refused before anything is decrypted: the guard runs on every target."""
+    from secretsmgr.repo import inventory
+    from secretsmgr.rotate.plan import RotationRequest
+    from secretsmgr.rotate.transaction import rotate as rotate_files
+    from tests.rotate.helpers import identity_from
+
+    real = demo_repo / REDIS
+    moved = real.with_name("real-auth.enc.yaml")
+    real.rename(moved)
+    real.symlink_to(moved.name)
+    before = snapshot(demo_repo)
+    original = inventory.load_inventory
+
+    def with_the_link(root: Path, **kwargs: object) -> inventory.Inventory:
+        ctx = original(root, **kwargs)  # type: ignore[arg-type]
+        entry = inventory.read_sops_entry(REDIS, moved.read_bytes(), inventory.FileFormat.YAML)
+        assert entry is not None
+        return dataclasses.replace(ctx, sops_files=(*ctx.sops_files, entry))
+
+    import secretsmgr.rotate.transaction as transaction
+
+    monkeypatch.setattr(transaction, "load_inventory", with_the_link)
+    with pytest.raises(RefusedError, match="is a symbolic link"):
+        rotate_files(
+            demo_repo,
+            RotationRequest(files=(str(real),), allow_dirty=True),
+            [identity_from(DEMO_KEY)],
+            env={},
         )
-        assert link.is_symlink()
-        assert snapshot(demo_repo) == before and snapshot(production) == prod_before
+    assert snapshot(demo_repo) == before and real.is_symlink()
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
@@ -12,6 +13,7 @@ from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.repo.placeholders import is_placeholder
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.metadata import SOPS_KEY
 from secretsmgr.sops.yamlio import safe_load_all
@@ -21,9 +23,6 @@ _SECRET_HINT = {
     FileFormat.YAML: re.compile(rb"""^kind:[ \t]*["']?Secret["']?[ \t]*(?:#.*)?\r?$""", re.M),
     FileFormat.JSON: re.compile(rb'"kind"\s*:\s*"Secret"'),
 }
-# A value that is only a Flux post-build variable (``${VAR}``, ``${VAR:=default}``) or a Helm/Go
-# template is filled in later, not a committed secret.
-_SUBSTITUTION = re.compile(r"^\s*(?:\$\{[^}]*\}\s*)+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,17 +32,15 @@ class PlaintextSecret:
     path: str
     key_path: str
     secret: str
+    document: int = 1  # 1-based, in the file
 
 
 def _is_plaintext_value(value: object) -> bool:
+    if isinstance(value, str):
+        # a placeholder (${VAR}, {{ … }}, <token>, op://…) or empty string is filled in later
+        return not is_placeholder(value) and not value.startswith("ENC[AES256_GCM,")
     if value is None:
         return False
-    if isinstance(value, str):
-        if not value.strip():
-            return False
-        if _SUBSTITUTION.match(value) or "{{" in value:
-            return False  # filled in by Flux post-build substitution or a template
-        return not value.startswith("ENC[AES256_GCM,")
     return not isinstance(value, dict | list) or bool(value)
 
 
@@ -57,7 +54,7 @@ def find_plaintext_secrets(path: str, text: str, fmt: FileFormat) -> list[Plaint
     except (FormatError, ValueError, RecursionError):
         return []  # not a manifest we can read (templates, fragments): nothing to say
     found: list[PlaintextSecret] = []
-    for raw in docs:
+    for number, raw in enumerate(docs, start=1):
         if not isinstance(raw, dict):
             continue
         doc = cast(dict[str, object], raw)
@@ -73,7 +70,7 @@ def find_plaintext_secrets(path: str, text: str, fmt: FileFormat) -> list[Plaint
                 continue
             for key, value in cast(dict[object, object], values).items():
                 if _is_plaintext_value(value):
-                    found.append(PlaintextSecret(path, f"{section}.{key}", label))
+                    found.append(PlaintextSecret(path, f"{section}.{key}", label, number))
     return found
 
 
@@ -92,15 +89,19 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    """One finding per plaintext ``data``/``stringData`` key; the value is never shown."""
-    for hit in ctx.repo.hits_of(RULE.id):
-        assert isinstance(hit, PlaintextSecret)
+    """One finding per plaintext ``data``/``stringData`` value of every Secret document; the
+    value is never shown. Two documents with the same key path each get their own finding."""
+    hits = [h for h in ctx.repo.hits_of(RULE.id) if isinstance(h, PlaintextSecret)]
+    counts = Counter((h.path, h.key_path) for h in hits)
+    repeated = {where for where, n in counts.items() if n > 1}
+    for hit in hits:
         yield RULE.finding(
             hit.path,
             f"Secret {hit.secret} holds a plaintext value at {hit.key_path} "
             "and the file has no SOPS metadata",
             key_path=hit.key_path,
             fix=f"secretsmgr encrypt -i {hit.path}",
+            document=hit.document if (hit.path, hit.key_path) in repeated else None,
         )
 
 

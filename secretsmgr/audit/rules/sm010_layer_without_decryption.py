@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
-from secretsmgr.repo.layers import Layer
+from secretsmgr.repo.flux import Layer
 
 
 def _why(layer: Layer) -> str:
@@ -16,24 +16,28 @@ def _why(layer: Layer) -> str:
     return f"has decryption provider {provider}, not sops"
 
 
-def check(ctx: AuditContext) -> Iterator[Finding]:
-    """SOPS files reached by a layer whose Flux Kustomization does not decrypt sops.
+def _name(layer: Layer, clusters: bool) -> str:
+    return f"{layer.label}" if clusters else layer.name
 
-    The finding is on the SOPS file; the message names the layer and its manifest.
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    """SOPS files a live layer applies although its Flux Kustomization does not decrypt sops.
+
+    The decryption is the layer's own after its parent's ``spec.patches`` (a parent that adds
+    ``spec.decryption`` to every child is honoured). Files under an ``outside_flux:`` glob are
+    never reported. The finding is on the SOPS file; the message names the layer and manifest.
     """
-    if not ctx.repo.layers.layers:
+    graph = ctx.repo.layers
+    if not graph.layers:
         return
+    clusters = len(graph.clusters) > 1
     for entry in ctx.repo.sops_files:
-        if not entry.has_metadata:
+        if not entry.has_metadata or ctx.repo.settings.is_outside_flux(entry.path):
             continue
-        bad = [
-            layer
-            for layer in ctx.repo.layers.layers
-            if entry.path in layer.files and not layer.decrypts_sops
-        ]
+        bad = [layer for layer in graph.placements(entry.path) if not layer.decrypts_sops]
         if not bad:
             continue
-        parts = [f"layer {layer.name} ({layer.source}) {_why(layer)}" for layer in bad]
+        parts = [f"layer {_name(x, clusters)} ({x.source}) {_why(x)}" for x in bad]
         yield RULE.finding(
             entry.path,
             "; ".join(parts) + ": Flux applies this file still encrypted",

@@ -59,13 +59,18 @@ def wants_color(fmt: str, output: Path | None) -> bool:
 
 
 def emit(text: str, output: Path | None) -> None:
-    """Write a rendered report to stdout, or atomically to ``output``."""
+    """Write a rendered report to stdout, or to ``output``: into a FIFO, a device or
+    ``/dev/stdout`` as it is, any other path atomically."""
     if output is None:
         out(text)
         return
+    from secretsmgr.fileops.target import is_special_output, write_special
     from secretsmgr.fsutil import write_atomic
 
-    write_atomic(output, text)
+    if is_special_output(output):
+        write_special(output, text)
+    else:
+        write_atomic(output, text)
 
 
 def audit_cmd(
@@ -92,6 +97,9 @@ def audit_cmd(
         typer.Option("--verify-mac", help="Decrypt to verify MACs (needs a private key)."),
     ] = False,
     output: OutputOpt = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also list layers without SOPS files.")
+    ] = False,
     from_cluster: FromClusterOpt = False,
     context: ContextOpt = None,
     namespace: NamespaceOpt = "flux-system",
@@ -124,5 +132,6 @@ def audit_cmd(
         live_cluster=cluster,
     )
     limit = threshold(fail_on)
-    emit(render(report, fmt, color=wants_color(fmt, output), fail_on=limit), output)
+    text = render(report, fmt, color=wants_color(fmt, output), fail_on=limit, verbose=verbose)
+    emit(text, output)
     return 1 if report.fails(limit) else 0

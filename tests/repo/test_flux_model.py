@@ -1,0 +1,292 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.errors import ConfigError
+from secretsmgr.repo.flux import Decryption, find_layers, normalize_spec_path
+from secretsmgr.repo.root import list_repo_files
+from secretsmgr.repo.snapshot import WorktreeSnapshot
+
+from .helpers import GitRepo
+
+
+def flux_ks(
+    name: str,
+    path: str,
+    depends_on: tuple[str, ...] = (),
+    decryption: str = "  decryption:\n    provider: sops\n    secretRef:\n      name: sops-age\n",
+) -> str:
+    deps = "".join(f"    - name: {d}\n" for d in depends_on)
+    return (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\n"
+        "kind: Kustomization\n"
+        f"metadata:\n  name: {name}\n  namespace: flux-system\n"
+        "spec:\n"
+        "  interval: 10m0s\n"
+        f"  path: {path}\n"
+        "  prune: true\n"
+        "  sourceRef:\n    kind: GitRepository\n    name: flux-system\n"
+        + (f"  dependsOn:\n{deps}" if deps else "")
+        + decryption
+    )
+
+
+SEED = {
+    # Written in an order that differs from the dependsOn order on purpose.
+    "clusters/prod/apps.yaml": flux_ks("apps", "./gitops/apps/applications", ("databases",)),
+    "clusters/prod/databases.yaml": flux_ks(
+        "databases", "./gitops/apps/databases", ("infrastructure",)
+    ),
+    "clusters/prod/infrastructure.yaml": flux_ks("infrastructure", "./gitops/infrastructure"),
+    "gitops/infrastructure/kustomization.yaml": "resources: [cert-manager, traefik]\n",
+    "gitops/infrastructure/cert-manager/kustomization.yaml": (
+        "resources: [release.yaml, cloudflare-token.enc.yaml]\n"
+    ),
+    "gitops/infrastructure/cert-manager/release.yaml": "kind: HelmRelease\n",
+    "gitops/infrastructure/cert-manager/cloudflare-token.enc.yaml": "kind: Secret\n",
+    "gitops/infrastructure/traefik/kustomization.yaml": "resources: [config.yaml]\n",
+    "gitops/infrastructure/traefik/config.yaml": "kind: ConfigMap\n",
+    "gitops/apps/databases/kustomization.yaml": "resources:\n  - ../postgresql\n  - ../redis\n",
+    "gitops/apps/postgresql/kustomization.yaml": "resources: [release.yaml, secret.enc.yaml]\n",
+    "gitops/apps/postgresql/release.yaml": "kind: HelmRelease\n",
+    "gitops/apps/postgresql/secret.enc.yaml": "kind: Secret\n",
+    "gitops/apps/redis/kustomization.yaml": "resources: [release.yaml, secret.enc.yaml]\n",
+    "gitops/apps/redis/release.yaml": "kind: HelmRelease\n",
+    "gitops/apps/redis/secret.enc.yaml": "kind: Secret\n",
+    "gitops/apps/applications/kustomization.yaml": "resources:\n  - ../authentik\n",
+    "gitops/apps/authentik/kustomization.yaml": "resources: [release.yaml, secret.enc.yaml]\n",
+    "gitops/apps/authentik/release.yaml": "kind: HelmRelease\n",
+    "gitops/apps/authentik/secret.enc.yaml": "kind: Secret\n",
+    "gitops/orphan/secret.enc.yaml": "kind: Secret\n",
+    "docs/deployment-order.md": "kustomize.toolkit.fluxcd.io is mentioned here\n",
+}
+
+
+@pytest.fixture
+def seed_repo(git_checkout: GitRepo) -> GitRepo:
+    for rel, text in SEED.items():
+        git_checkout.write(rel, text)
+    git_checkout.commit_all("seed layout")
+    return git_checkout
+
+
+def test_seed_layout_orders_layers_by_depends_on(seed_repo: GitRepo) -> None:
+    graph = find_layers(WorktreeSnapshot(seed_repo.path))
+    assert graph.names() == ("infrastructure", "databases", "apps")
+    databases = graph.get("databases")
+    assert databases is not None
+    assert databases.path == "gitops/apps/databases"
+    assert databases.source == "clusters/prod/databases.yaml"
+    assert databases.namespace == "flux-system"
+    assert databases.depends_on == ("infrastructure",)
+    assert databases.decryption == Decryption(provider="sops", secret_ref="sops-age")
+    assert databases.decrypts_sops
+    assert databases.missing == ()
+    assert graph.unknown_dependencies == ()
+    assert graph.get("nope") is None
+
+
+def test_seed_layout_maps_each_secret_to_its_layer(seed_repo: GitRepo) -> None:
+    graph = find_layers(WorktreeSnapshot(seed_repo.path))
+    assert graph.layers_of("gitops/infrastructure/cert-manager/cloudflare-token.enc.yaml") == (
+        "infrastructure",
+    )
+    assert graph.layers_of("gitops/apps/postgresql/secret.enc.yaml") == ("databases",)
+    assert graph.layers_of("gitops/apps/redis/secret.enc.yaml") == ("databases",)
+    assert graph.layers_of("gitops/apps/authentik/secret.enc.yaml") == ("apps",)
+    assert graph.layers_of("gitops/orphan/secret.enc.yaml") == ()
+    apps = graph.get("apps")
+    assert apps is not None
+    assert apps.files == {
+        "gitops/apps/applications/kustomization.yaml",
+        "gitops/apps/authentik/kustomization.yaml",
+        "gitops/apps/authentik/release.yaml",
+        "gitops/apps/authentik/secret.enc.yaml",
+    }
+
+
+def test_layers_from_a_subfolder_root_use_paths_relative_to_it(seed_repo: GitRepo) -> None:
+    # With --repo pointing at a subfolder, spec.path is read relative to that folder.
+    seed_repo.write("nested/clusters/x.yaml", flux_ks("x", "./apps"))
+    seed_repo.write("nested/apps/s.enc.yaml", "kind: Secret\n")
+    root = seed_repo.path / "nested"
+    graph = find_layers(WorktreeSnapshot(root))
+    assert graph.names() == ("x",)
+    assert graph.layers_of("apps/s.enc.yaml") == ("x",)
+
+
+def test_a_file_reached_by_two_layers_lists_both_in_order(git_checkout: GitRepo) -> None:
+    git_checkout.write("flux/b.yaml", flux_ks("second", "./overlays/b", ("first",)))
+    git_checkout.write("flux/a.yaml", flux_ks("first", "./overlays/a"))
+    git_checkout.write("overlays/a/kustomization.yaml", "resources: [../../base]\n")
+    git_checkout.write("overlays/b/kustomization.yaml", "resources: [../../base, extra.yaml]\n")
+    git_checkout.write("overlays/b/extra.yaml", "kind: ConfigMap\n")
+    git_checkout.write("base/kustomization.yaml", "resources: [shared.enc.yaml]\n")
+    git_checkout.write("base/shared.enc.yaml", "kind: Secret\n")
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    assert graph.layers_of("base/shared.enc.yaml") == ("first", "second")
+    assert graph.layers_of("overlays/b/extra.yaml") == ("second",)
+
+
+def test_decryption_without_secret_ref_and_without_decryption(git_checkout: GitRepo) -> None:
+    git_checkout.write(
+        "flux/all.yaml",
+        flux_ks("controller-wide", "./a", decryption="  decryption:\n    provider: sops\n")
+        + "---\n"
+        + flux_ks("plain", "./b", decryption=""),
+    )
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    assert graph.names() == ("controller-wide", "plain")
+    wide, plain = graph.layers
+    assert wide.decryption == Decryption(provider="sops", secret_ref=None)
+    assert wide.decrypts_sops
+    assert plain.decryption is None
+    assert not plain.decrypts_sops
+    assert wide.missing == ("a",)
+
+
+def test_a_depends_on_cycle_is_a_config_error(git_checkout: GitRepo) -> None:
+    git_checkout.write("flux/a.yaml", flux_ks("a", "./a", ("b",)))
+    git_checkout.write("flux/b.yaml", flux_ks("b", "./b", ("c",)))
+    git_checkout.write("flux/c.yaml", flux_ks("c", "./c", ("a",)))
+    git_checkout.write("flux/d.yaml", flux_ks("d", "./d"))
+    with pytest.raises(ConfigError, match=r"^dependsOn cycle: a → b → c → a$"):
+        find_layers(WorktreeSnapshot(git_checkout.path))
+
+
+def test_a_layer_depending_on_itself_is_a_cycle(git_checkout: GitRepo) -> None:
+    git_checkout.write("flux/a.yaml", flux_ks("a", "./a", ("a",)))
+    with pytest.raises(ConfigError, match=r"^dependsOn cycle: a → a$"):
+        find_layers(WorktreeSnapshot(git_checkout.path))
+
+
+def test_an_unknown_dependency_is_kept_and_recorded(git_checkout: GitRepo) -> None:
+    git_checkout.write("flux/a.yaml", flux_ks("a", "./a", ("ghost",)))
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    layer = graph.get("a")
+    assert layer is not None
+    assert layer.depends_on == ("ghost",)
+    assert graph.unknown_dependencies == (("a", "ghost"),)
+
+
+def test_ties_keep_the_order_found(git_checkout: GitRepo) -> None:
+    git_checkout.write("flux/z.yaml", flux_ks("zeta", "./z"))
+    git_checkout.write(
+        "flux/m.yaml", flux_ks("mu", "./m", ("zeta",)) + "---\n" + flux_ks("alpha", "./a")
+    )
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    # Found in order: mu, alpha (flux/m.yaml), zeta (flux/z.yaml); mu waits for zeta.
+    assert graph.names() == ("alpha", "zeta", "mu")
+
+
+def test_same_name_in_two_cluster_folders_depends_on_the_nearest(git_checkout: GitRepo) -> None:
+    for cluster in ("prod", "staging"):
+        git_checkout.write(f"clusters/{cluster}/infra.yaml", flux_ks("infra", f"./{cluster}/infra"))
+        git_checkout.write(
+            f"clusters/{cluster}/apps.yaml", flux_ks("apps", f"./{cluster}/apps", ("infra",))
+        )
+        git_checkout.write(f"{cluster}/apps/s.enc.yaml", "kind: Secret\n")
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    assert [(layer.name, layer.source) for layer in graph.layers] == [
+        ("infra", "clusters/prod/infra.yaml"),
+        ("apps", "clusters/prod/apps.yaml"),
+        ("infra", "clusters/staging/infra.yaml"),
+        ("apps", "clusters/staging/apps.yaml"),
+    ]
+    assert graph.names() == ("infra", "apps")
+    assert graph.layers_of("staging/apps/s.enc.yaml") == ("apps",)
+
+
+def test_flux_spec_components_are_component_files(git_checkout: GitRepo) -> None:
+    git_checkout.write("flux/a.yaml", flux_ks("a", "./app") + "  components:\n    - ../comp\n")
+    git_checkout.write("app/kustomization.yaml", "resources: [d.yaml]\n")
+    git_checkout.write("app/d.yaml", "kind: Deployment\n")
+    git_checkout.write("comp/kustomization.yaml", "kind: Component\nresources: [s.enc.yaml]\n")
+    git_checkout.write("comp/s.enc.yaml", "kind: Secret\n")
+    layer = find_layers(WorktreeSnapshot(git_checkout.path)).get("a")
+    assert layer is not None
+    assert layer.component_files == {"comp/kustomization.yaml", "comp/s.enc.yaml"}
+
+
+def test_other_kinds_and_unparsable_files_without_the_marker_are_skipped(
+    git_checkout: GitRepo,
+) -> None:
+    git_checkout.write("charts/templates/x.yaml", "{{ if .Values.x }}\nkind: [\n")
+    git_checkout.write(
+        "flux/source.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: r}\n"
+        "---\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Other\nmetadata: {name: o}\n",
+    )
+    assert find_layers(WorktreeSnapshot(git_checkout.path)).layers == ()
+
+
+def test_an_unparsable_flux_manifest_is_a_note_naming_it(git_checkout: GitRepo) -> None:
+    git_checkout.write(
+        "flux/bad.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: [Kustomization\n"
+    )
+    git_checkout.write("flux/good.yaml", flux_ks("good", "./a"))
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    assert graph.names() == ("good",)
+    assert any(n.startswith("flux/bad.yaml: malformed YAML") for n in graph.notes)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("metadata: {name: a}\nspec: {dependsOn: [{namespace: x}]}\n", "has no name"),
+        ("metadata: {name: a}\nspec: [1]\n", "spec is not a mapping"),
+        ("metadata: {name: a}\nspec: {path: [x]}\n", "spec.path is not a string"),
+    ],
+)
+def test_a_malformed_flux_kustomization_is_a_note(
+    git_checkout: GitRepo, body: str, message: str
+) -> None:
+    git_checkout.write(
+        "flux/bad.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n" + body
+    )
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    assert graph.names() == ("a",)
+    assert any(message in note for note in graph.notes), graph.notes
+
+
+def test_a_flux_kustomization_without_a_name_is_skipped(git_checkout: GitRepo) -> None:
+    git_checkout.write(
+        "flux/bad.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {}\n",
+    )
+    assert find_layers(WorktreeSnapshot(git_checkout.path)).layers == ()
+
+
+def test_normalize_spec_path() -> None:
+    assert normalize_spec_path("./gitops/apps/") == "gitops/apps"
+    assert normalize_spec_path("./") == "."
+    assert normalize_spec_path("") == "."
+    assert normalize_spec_path("/abs/path") == "abs/path"
+    assert normalize_spec_path("./a/../b") == "b"
+
+
+def test_ten_thousand_files_are_handled_quickly(tmp_path: Path) -> None:
+    root = tmp_path / "big"
+    for i in range(100):
+        folder = root / "gitops" / f"app{i}"
+        folder.mkdir(parents=True)
+        (folder / "kustomization.yaml").write_text(
+            "resources: [" + ", ".join(f"m{j}.yaml" for j in range(99)) + "]\n"
+        )
+        for j in range(99):
+            (folder / f"m{j}.yaml").write_text(f"kind: ConfigMap\nmetadata: {{name: m{j}}}\n")
+        (root / "flux").mkdir(exist_ok=True)
+        deps = (f"app{i - 1}",) if i else ()
+        (root / "flux" / f"app{i}.yaml").write_text(flux_ks(f"app{i}", f"./gitops/app{i}", deps))
+    started = time.perf_counter()
+    files = list_repo_files(root)
+    graph = find_layers(WorktreeSnapshot(root, files))
+    elapsed = time.perf_counter() - started
+    assert len(files) == 10_100
+    assert graph.names() == tuple(f"app{i}" for i in range(100))
+    assert graph.layers_of("gitops/app42/m7.yaml") == ("app42",)
+    assert elapsed < 5.0, f"took {elapsed:.2f}s"
