@@ -206,3 +206,21 @@ def test_racing_writers_lose_nothing(tmp_path: Path) -> None:
         sops_decrypt(path, key_file=DEMO_KEY)  # the real sops reads every file
     assert litter(repo) == []
     print(f"{len(ok)} of {len(jobs)} writers succeeded, the others waited too long")
+
+
+def test_a_changelog_append_waits_for_a_rotation(tmp_path: Path) -> None:
+    from secretsmgr.errors import RefusedError
+    from secretsmgr.rotate.record import record_write
+
+    repo = git_copy(DEMO, tmp_path / "repo")
+    a, marker = paused_rotation(repo, tmp_path, "run A")
+    text = (repo / DEMO_SOPS_FILES[-1]).read_text()
+    log_before = (repo / CHANGELOG).read_bytes()
+    started = time.monotonic()
+    with pytest.raises(RefusedError) as info:
+        record_write(repo, repo / DEMO_SOPS_FILES[-1], "edit", text, text, b"k" * 32)
+    assert time.monotonic() - started >= DEFAULT_WAIT - 0.5
+    assert info.value.message == f"another secretsmgr is writing in this repository (pid {a.pid})"
+    assert (repo / CHANGELOG).read_bytes() == log_before
+    marker.unlink()
+    assert a.wait(timeout=60) == 0
