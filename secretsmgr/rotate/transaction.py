@@ -42,7 +42,7 @@ from secretsmgr.fsutil import (
 )
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo import git
-from secretsmgr.repo.inventory import Inventory, SopsEntry, load_inventory
+from secretsmgr.repo.inventory import SopsEntry, load_inventory
 from secretsmgr.repo.lock import repo_lock
 from secretsmgr.repo.pending import journal_path
 from secretsmgr.repo.root import is_git_work_tree
@@ -100,7 +100,6 @@ class _Write:
 class _Prepared:
     """Everything staged in memory, nothing written yet."""
 
-    ctx: Inventory
     plan: RotationPlan
     staged: list[Staged]
     writes: list[_Write]
@@ -205,7 +204,7 @@ def _prepare(
     staged = _stage_all(plan, {e.path: e for e in targets}, opened, identities, fault)
     writes = [_Write(s.path, checked[s.path], s.old_text, s.new_text) for s in staged] + configs
     rel_log = log_path.relative_to(os.path.realpath(root)).as_posix()
-    return _Prepared(ctx, plan, staged, writes, log_path, rel_log, old_log)
+    return _Prepared(plan, staged, writes, log_path, rel_log, old_log)
 
 
 def _stage_all(
