@@ -1,4 +1,4 @@
-"""Writers racing on one repository, as real processes.
+"""Writers racing on one repository, as real processes (rotate, key rotate, encrypt -i, set).
 
 The lost-rotation race (issue 12, High 1): run B started while run A was replacing files, then
 B's start-up recovery took A's live journal for an interrupted run and undid A. Now every writer
@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from itertools import zip_longest
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from tests.rotate.helpers import (
     DEMO,
     DEMO_KEY,
     DEMO_SOPS_FILES,
+    PG,
     data_key,
     git_copy,
     identity_from,
@@ -35,6 +37,7 @@ from tests.rotate.helpers import (
     run_secretsmgr,
     snapshot,
     sops_decrypt,
+    sops_json,
     subprocess_env,
 )
 
@@ -148,7 +151,8 @@ def test_a_key_rotation_waits_for_a_rotation(tmp_path: Path) -> None:
 # --- N writers at once ----------------------------------------------------------------------
 
 ROTATIONS = 4
-ENCRYPTS = 4
+ENCRYPTS = 3
+SETS = 3  # on a file the rotations rewrite too: neither may lose the other's write
 PLAIN = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra-{i}\ntype: Opaque\n" + (
     "stringData:\n  token: extra-token-{i}-{salt}\n"
 )
@@ -161,12 +165,24 @@ def test_racing_writers_lose_nothing(tmp_path: Path) -> None:
     extra.mkdir()
     for i in range(ENCRYPTS):
         (extra / f"s{i}.enc.yaml").write_text(PLAIN.format(i=i, salt=salt))
-    jobs: list[list[str]] = [[*ROTATE, "--reason", f"race {i}"] for i in range(ROTATIONS)]
-    jobs += [["encrypt", "-i", str(extra / f"s{i}.enc.yaml")] for i in range(ENCRYPTS)]
-    jobs = [jobs[i // 2 + (len(jobs) // 2) * (i % 2)] for i in range(len(jobs))]  # interleave
+    rotations = [[*ROTATE, "--reason", f"race {i}"] for i in range(ROTATIONS)]
+    encrypts = [["encrypt", "-i", str(extra / f"s{i}.enc.yaml")] for i in range(ENCRYPTS)]
+    sets = [["set", str(repo / PG), f"stringData.race-{i}"] for i in range(SETS)]
+    jobs = [j for trio in zip_longest(rotations, encrypts, sets) for j in trio if j is not None]
 
     def run(args: list[str]) -> tuple[list[str], subprocess.CompletedProcess[str]]:
-        return args, run_secretsmgr(repo, args, env())
+        stdin = f"value-{args[-1]}-{salt}" if args[0] == "set" else None
+        done = subprocess.run(
+            [sys.executable, "-m", "secretsmgr", "--repo", str(repo), *args],
+            cwd=repo,
+            env=env(),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        return args, done
 
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         results = list(pool.map(run, jobs))
@@ -188,9 +204,12 @@ def test_racing_writers_lose_nothing(tmp_path: Path) -> None:
     for args in ok:  # every run that said so is in the changelog
         if args[0] == "rotate":
             assert logged_reasons.count(args[-1]) == 1, args
-        else:
+        elif args[0] == "encrypt":
             rel = Path(args[-1]).relative_to(repo).as_posix()
             assert any(e.action == "encrypt" and e.files[0].path == rel for e in entries), args
+        else:
+            logged = [e for e in entries if e.action == "set" and args[-1] in e.files[0].key_paths]
+            assert len(logged) == 1, args
     # ... and the last entry naming each file holds the bytes on disk: no success was undone
     last: dict[str, str] = {}
     for entry in entries:
@@ -204,6 +223,11 @@ def test_racing_writers_lose_nothing(tmp_path: Path) -> None:
     encrypted = [Path(a[-1]) for a in ok if a[0] == "encrypt"]
     for path in [*(repo / f for f in DEMO_SOPS_FILES), *encrypted]:
         sops_decrypt(path, key_file=DEMO_KEY)  # the real sops reads every file
+    pg = sops_json(repo / PG, DEMO_KEY)["stringData"]
+    assert isinstance(pg, dict)
+    for args in ok:  # every value a successful set wrote survived every later rotation
+        if args[0] == "set":
+            assert pg[args[-1].split(".", 1)[1]] == f"value-{args[-1]}-{salt}", args
     assert litter(repo) == []
     print(f"{len(ok)} of {len(jobs)} writers succeeded, the others waited too long")
 
