@@ -171,7 +171,11 @@ def _prepare(
     fault: FaultHook,
 ) -> _Prepared:
     """Step 2: the plan and every new file, staged and verified in memory."""
-    ctx = load_inventory(root, env=env, cluster_key_cli=request.cluster_key)
+    # Named files only: read just those (layers and rules still come from the whole tree).
+    # A regeneration looks for its values in every SOPS file, so it reads them all.
+    named_only = request.files and not (request.all_files or request.layers or request.regenerate)
+    scope = [os.path.abspath(name) for name in request.files] if named_only else None
+    ctx = load_inventory(root, files=scope, env=env, cluster_key_cli=request.cluster_key)
     check_request(ctx, request)
     targets = select_targets(ctx, request)
     rel_log = ctx.settings.changelog
