@@ -27,8 +27,27 @@ class FormatError(RefusedError):
     """A file is not valid SOPS/YAML/JSON/dotenv as secretsmgr reads it."""
 
 
+class TooLargeError(FormatError):
+    """An input is larger than the stated limit for it (a parameter with a default; a flag may
+    raise it)."""
+
+
 class IntegrityError(RefusedError):
-    """The MAC does not match or a value fails to authenticate: changed outside SOPS."""
+    """The MAC does not match or a value fails to authenticate: changed outside SOPS.
+
+    ``key_path`` names the value that failed (mapping keys from the document root), or is
+    None when the MAC itself failed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hints: tuple[str, ...] | list[str] = (),
+        key_path: tuple[str, ...] | None = None,
+    ) -> None:
+        super().__init__(message, hints=hints)
+        self.key_path = key_path
 
 
 class DecryptionError(RefusedError):
@@ -76,5 +95,8 @@ class ClusterError(UserError):
 def about(path: str, exc: SecretsmgrError) -> SecretsmgrError:
     """The same error with ``path: `` in front of its message (hints kept)."""
     clone = type(exc)(f"{path}: {exc.message}", hints=exc.hints)
+    for name, value in vars(exc).items():  # what a subclass adds (IntegrityError.key_path)
+        if name not in ("message", "hints"):
+            setattr(clone, name, value)
     clone.__cause__ = exc.__cause__
     return clone

@@ -14,6 +14,7 @@ from secretsmgr.errors import UsageError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.inventory import EMPTY_ENV, Detector, LiveKeys, load_inventory
+from secretsmgr.sops.locate import DocumentKeys, find_line, key_lines
 
 NO_CLUSTER_KEY = "no cluster key known"
 NO_IDENTITY = "no identity (use --verify-mac with a key)"
@@ -33,7 +34,7 @@ def load_context(
     max_age_days: int | None = None,
     verify_mac: bool = False,
     now: datetime | None = None,
-    live_cluster: LiveKeys | None = None,
+    live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
     rules: Sequence[Rule] = RULES,
 ) -> AuditContext:
     """Read the repository at ``root`` with the detectors of ``rules`` and build their context."""
@@ -67,7 +68,7 @@ def run_audit(
     keyless_only: bool = False,
     verify_mac: bool = False,
     now: datetime | None = None,
-    live_cluster: LiveKeys | None = None,
+    live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
 ) -> AuditReport:
     """Audit the repository at ``root``; findings are data, never exceptions.
 
@@ -96,7 +97,7 @@ def detectors(rules: Sequence[Rule]) -> dict[str, Detector]:
 def _missing(rule: Rule, ctx: AuditContext, keyless_only: bool) -> str | None:
     if keyless_only and not rule.keyless:
         return HISTORY_ONLY if Need.HISTORY in rule.needs else KEYLESS_ONLY
-    if Need.CLUSTER in rule.needs and ctx.live_cluster is None:
+    if Need.CLUSTER in rule.needs and not ctx.live_clusters:
         return NO_CLUSTER
     if Need.IDENTITY in rule.needs:
         if not ctx.verify_mac:
@@ -152,6 +153,25 @@ def _collect(
     return findings, skipped
 
 
+def _with_lines(findings: list[Finding], ctx: AuditContext) -> list[Finding]:
+    """Findings with the line of their key path, found in the SOPS texts already read."""
+    texts = {e.path: e for e in ctx.repo.sops_files if e.text}
+    parsed: dict[str, list[DocumentKeys]] = {}
+    located: list[Finding] = []
+    for finding in findings:
+        entry = texts.get(finding.path)
+        if finding.line is None and finding.key_path and entry is not None:
+            if entry.path not in parsed:
+                parsed[entry.path] = key_lines(entry.text, entry.format)
+            docs = parsed[entry.path]
+            if finding.document is not None:
+                docs = docs[finding.document - 1 : finding.document]
+            line = find_line(docs, finding.key_path)
+            finding = replace(finding, line=line) if line is not None else finding
+        located.append(finding)
+    return located
+
+
 def run_rules(
     ctx: AuditContext,
     *,
@@ -193,6 +213,7 @@ def run_rules(
                 clusters=tuple(x.cluster for x in here),
             )
         )
+    findings = _with_lines(findings, ctx)
     findings.sort(key=lambda f: f.sort_key)
 
     sops_paths = sorted(e.path for e in ctx.repo.sops_files if in_scope(e.path))

@@ -1,13 +1,14 @@
 """What the one-file commands (encrypt, decrypt, edit, set, unset) share: error context, the
-changelog recorder and notices on stderr."""
+changelog recorder (warnings go through ``context.warn``)."""
 
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from secretsmgr.keys.bech32 import short_key
 
 if TYPE_CHECKING:
     from secretsmgr.fileops.files import Recorder
@@ -33,7 +34,7 @@ def about_file(file: Path, identities: LayeredIdentity | None) -> Iterator[None]
             )
         elif isinstance(exc, DecryptionError):
             publics = _tried(identities)
-            shown = ", ".join(p[:12] + "…" for p in publics) or "none"
+            shown = ", ".join(short_key(p) for p in publics) or "none"
             err.hints = (
                 f"the identities tried ({shown}) are not among its recipients",
                 "ask a holder of one of its keys to run: secretsmgr rotate --add-recipient "
@@ -71,9 +72,3 @@ def changelog_recorder(root: Path) -> Recorder:
             ) from exc
 
     return record
-
-
-def notice(message: str) -> None:
-    """A one-line notice on stderr while a command goes on."""
-    sys.stderr.write(f"secretsmgr: {message}\n")
-    sys.stderr.flush()

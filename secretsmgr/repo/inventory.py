@@ -135,6 +135,7 @@ class LiveKeys:
 
     label: str  # "context test: flux-system/sops-age"
     publics: tuple[str, ...]
+    cluster: str | None = None  # the cluster whose context was read; None = every cluster
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -156,6 +157,11 @@ class Inventory:
     repo_cluster_key_source: str | None = None
     hits: Mapping[str, tuple[object, ...]] = field(default_factory=dict, repr=False)
     symlinks: tuple[SymlinkedFile, ...] = ()
+    live: tuple[LiveKeys, ...] = ()  # what live clusters' sops-age Secrets hold
+
+    def live_for(self, cluster: str | None) -> LiveKeys | None:
+        """The live keys read for ``cluster``'s own context, if any."""
+        return next((x for x in self.live if x.cluster is not None and x.cluster == cluster), None)
 
     @property
     def sops_config(self) -> SopsConfig | None:
@@ -197,6 +203,10 @@ class Inventory:
         groups: list[ExpectedKeys] = []
         for name in self.layers.clusters_of(entry.path):
             cluster = self.layers.cluster(name)
+            live = self.live_for(name)
+            if live is not None and not overridden:
+                groups.append(ExpectedKeys(name, live.publics, f"cluster ({live.label})"))
+                continue
             if cluster is not None and cluster.cluster_key and not overridden:
                 keys: tuple[str, ...] = (cluster.cluster_key,)
                 source: str | None = f"{SETTINGS_NAME} clusters.{name}"
@@ -409,6 +419,7 @@ def _resolve_keys(
     cluster_key_cli: str | None,
     live_keys: LiveKeys | None,
 ) -> tuple[tuple[str, ...], str | None, tuple[str, ...], str | None]:
+    # live_keys is the Secret read for every cluster (no per-cluster context)
     """(keys, source) in force, and (keys, source) the repository itself names."""
     # ssh-ed25519 recipients are valid for sops but are no cluster key candidates
     candidates = tuple(k for k in configs.age_recipients() if is_age_recipient(k))
@@ -430,7 +441,7 @@ def load_inventory(
     files: Sequence[str] | None = None,
     cluster_key_cli: str | None = None,
     env: Mapping[str, str] = EMPTY_ENV,
-    live_keys: LiveKeys | None = None,
+    live_keys: LiveKeys | Sequence[LiveKeys] | None = None,
     detectors: Mapping[str, Detector] = MappingProxyType({}),
     snapshot: Snapshot | None = None,
 ) -> Inventory:
@@ -474,8 +485,10 @@ def load_inventory(
             for name, detect in detectors.items():
                 hits[name].extend(detect(scanned))
 
+    lives = _lives(live_keys)
+    every = next((x for x in lives if x.cluster is None), None)
     keys, source, repo_keys, repo_source = _resolve_keys(
-        configs, settings, env, cluster_key_cli, live_keys
+        configs, settings, env, cluster_key_cli, every
     )
     return Inventory(
         root=root,
@@ -491,7 +504,16 @@ def load_inventory(
         repo_cluster_key_source=repo_source,
         hits=MappingProxyType({name: tuple(found) for name, found in hits.items()}),
         symlinks=tuple(links),
+        live=lives,
     )
+
+
+def _lives(given: LiveKeys | Sequence[LiveKeys] | None) -> tuple[LiveKeys, ...]:
+    if given is None:
+        return ()
+    if isinstance(given, LiveKeys):
+        return (given,)
+    return tuple(given)
 
 
 def _symlinked(snap: Snapshot, rel: str) -> SymlinkedFile | None:

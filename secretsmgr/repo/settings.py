@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.errors import ConfigError, FormatError
-from secretsmgr.keys.bech32 import is_age_recipient
+from secretsmgr.keys.bech32 import is_age_recipient, is_ssh_recipient
+from secretsmgr.sops.regex import GoRegex, compile_go, escape
 from secretsmgr.sops.yamlio import safe_load_all
 
 SETTINGS_NAME = ".secretsmgr.yaml"
@@ -43,8 +44,12 @@ def _check_recipient(key: str, where: str) -> str:
 
 
 @lru_cache(maxsize=512)
-def glob_to_regex(pattern: str) -> re.Pattern[str]:
-    """Translate a path glob: ``**/`` = zero or more folders, ``*`` and ``?`` never cross ``/``."""
+def glob_to_regex(pattern: str) -> GoRegex:
+    """Translate a path glob: ``**/`` = zero or more folders, ``*`` and ``?`` never cross ``/``.
+
+    The result is an RE2 pattern (``fullmatch`` it against a repo-relative path): a glob such
+    as ``*a*a*a*a*b`` would backtrack for minutes in Python's ``re``; RE2 is linear.
+    """
     out: list[str] = []
     i, n = 0, len(pattern)
     while i < n:
@@ -72,16 +77,19 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
                 j += 1  # a leading "]" is literal, as in fnmatch
             end = pattern.find("]", j)
             if end == -1:
-                out.append(re.escape(ch))
+                out.append(escape(ch))
                 i += 1
                 continue
             body = "".join("\\" + c if c in "\\[]^" else c for c in pattern[first:end])
             out.append(f"[^/{body}]" if negate else f"[{body}]")
             i = end + 1
         else:
-            out.append(re.escape(ch))
+            out.append(escape(ch))
             i += 1
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
+    try:
+        return compile_go("(?s)" + "".join(out))
+    except FormatError as exc:
+        raise ConfigError(f"{SETTINGS_NAME}: the path glob {pattern!r} is invalid") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +102,7 @@ class IgnoreEntry:
 
     def matches(self, rule_id: str, path: str) -> bool:
         """Tell whether this entry suppresses ``rule_id`` on the repo-relative ``path``."""
-        return rule_id == self.rule and glob_to_regex(self.path).match(path) is not None
+        return rule_id == self.rule and glob_to_regex(self.path).fullmatch(path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +135,7 @@ class Settings:
 
     def is_outside_flux(self, path: str) -> bool:
         """Whether ``path`` matches an ``outside_flux:`` glob (Talos, Ansible, Terraform …)."""
-        return any(glob_to_regex(g).match(path) is not None for g in self.outside_flux)
+        return any(glob_to_regex(g).fullmatch(path) for g in self.outside_flux)
 
 
 def _optional_key(raw: object, where: str) -> str | None:
@@ -160,6 +168,7 @@ def _parse_ignore(raw: object) -> tuple[IgnoreEntry, ...]:
             values[field] = value.strip()
         if not _RULE_ID.match(values["rule"]):
             raise ConfigError(f"{where} names no rule id like SM001")
+        glob_to_regex(values["path"])  # a broken glob fails here, naming the file
         entries.append(IgnoreEntry(**values))
     return tuple(entries)
 
@@ -258,7 +267,21 @@ def parse_settings(text: str) -> Settings:
         where = f"{SETTINGS_NAME}: allowed_recipients entry {number}"
         if not isinstance(item, str):
             raise ConfigError(f"{where} is not an age public key (age1…)")
-        allowed.append(_check_recipient(item.strip(), where))
+        if is_ssh_recipient(item):  # sops takes ssh keys as age recipients too
+            allowed.append(item.strip())
+        else:
+            allowed.append(_check_recipient(item.strip(), where))
+    if next_key is not None and next_key in allowed:
+        # key export sends the cluster keys' private halves to the cluster: an operator's key
+        # must never become one by a line of configuration
+        raise ConfigError(
+            f"{SETTINGS_NAME}: next_cluster_key is listed in allowed_recipients "
+            "(an operator key can never be the next cluster key)",
+            hints=(
+                f"remove next_cluster_key from {SETTINGS_NAME}, then start again: "
+                "secretsmgr key rotate --begin",
+            ),
+        )
 
     max_age = data.get("max_age_days", 90)
     if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 1:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import cast
 
 from secretsmgr.errors import ConfigError, FormatError
 from secretsmgr.repo.snapshot import Snapshot
+from secretsmgr.sops.regex import compile_go
 from secretsmgr.sops.yamlio import safe_load_all
 
 SOPS_CONFIG_NAME = ".sops.yaml"
@@ -175,15 +174,20 @@ def _parse_group(reader: _Reader, raw: object, where: str, depth: int = 0) -> Ke
     return KeyGroupSpec(age=_dedupe(age), pgp=_dedupe(pgp), other=_dedupe(other))
 
 
+def _check_regex(reader: _Reader, where: str, field: str, pattern: str) -> None:
+    """Refuse a pattern Go's regexp (which sops compiles it with) would refuse."""
+    try:
+        compile_go(pattern)
+    except FormatError as exc:
+        raise reader.fail(f"{where} has an invalid {field}: {exc.message}") from exc
+
+
 def _parse_rule(reader: _Reader, raw: object, index: int) -> CreationRule:
     where = f"creation rule {index + 1}"
     rule = reader.mapping(raw, where)
     path_regex = reader.string(rule.get("path_regex"), f"{where} path_regex") or None
     if path_regex is not None:
-        try:
-            re.compile(path_regex)
-        except re.error as exc:
-            raise reader.fail(f"{where} has an invalid path_regex: {exc.msg}") from exc
+        _check_regex(reader, where, "path_regex", path_regex)
 
     groups_raw = reader.sequence(rule.get("key_groups"), f"{where} key_groups")
     if groups_raw:
@@ -209,12 +213,7 @@ def _parse_rule(reader: _Reader, raw: object, index: int) -> CreationRule:
         raise reader.fail(f"{where} sets more than one encryption rule ({kinds})")
     encryption_rule = present[0] if present else None
     if encryption_rule is not None and encryption_rule.kind.endswith("regex"):
-        try:
-            re.compile(encryption_rule.value)
-        except re.error as exc:
-            raise reader.fail(
-                f"{where} has an invalid {encryption_rule.kind}: {exc.msg}",
-            ) from exc
+        _check_regex(reader, where, encryption_rule.kind, encryption_rule.value)
 
     threshold = reader.integer(rule.get("shamir_threshold"), f"{where} shamir_threshold", 0)
     if threshold < 0:
@@ -290,16 +289,11 @@ def config_relative_path(config: SopsConfig, file_path: Path) -> str:
     return Path(rel).as_posix() if rel is not None else Path(target).as_posix()
 
 
-@lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def match_rule(config: SopsConfig, file_path: Path) -> CreationRule | None:
     """Return the first creation rule whose path_regex matches ``file_path``, as sops picks it."""
     subject = config_relative_path(config, file_path)
     for rule in config.rules:
-        if rule.path_regex is None or _compiled(rule.path_regex).search(subject):
+        if rule.path_regex is None or compile_go(rule.path_regex).search(subject):
             return rule
     return None
 
@@ -358,7 +352,7 @@ class SopsConfigs:
             subject = path[len(folder) + 1 :] if folder else path
             for number, rule in enumerate(config.rules, start=1):
                 pattern = rule.path_regex
-                if pattern is None or _compiled(pattern).search(subject):
+                if pattern is None or compile_go(pattern).search(subject):
                     return self.label(config), rule, number
             return self.label(config), None, None
         outside = self.fallback()

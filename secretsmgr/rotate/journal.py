@@ -45,6 +45,7 @@ from secretsmgr.fsutil import (
     process_start,
     write_atomic,
 )
+from secretsmgr.plural import plural
 from secretsmgr.repo.lock import repo_lock
 from secretsmgr.repo.pending import find_pending, journal_path, owner_alive, temp_in_use
 from secretsmgr.repo.settings import load_settings
@@ -316,7 +317,9 @@ class Recovery:
         """One line per thing done, or ``nothing to recover``."""
         lines = [self.message] if self.message else []
         if self.removed:
-            lines.append(f"removed {len(self.removed)} leftover temp file(s): {self.removed[0]}")
+            lines.append(
+                f"removed {plural(len(self.removed), 'leftover temp file')}: {self.removed[0]}"
+            )
         return "\n".join(lines) if lines else "nothing to recover"
 
 
@@ -394,12 +397,12 @@ def recover(root: Path, changelog: str | None = None) -> Recovery:
     elif settled.untouched:
         raise RefusedError(
             f"rolled back an interrupted rotation, except {settled.untouched[0]} "
-            f"({len(settled.untouched)} file(s) changed since): check them by hand",
+            f"({plural(len(settled.untouched), 'file')} changed since): check them by hand",
         )
     else:
         message = (
             "rolled back an interrupted rotation: "
-            f"restored {settled.restored} file(s) to their old version"
+            f"restored {plural(settled.restored, 'file')} to their old version"
         )
     return Recovery(message, removed)
 

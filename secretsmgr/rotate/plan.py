@@ -16,6 +16,7 @@ from pathlib import Path
 from secretsmgr.errors import RefusedError, SecretsmgrError, UsageError
 from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.keys.protocols import Identity
+from secretsmgr.plural import plural
 from secretsmgr.repo.inventory import Inventory, SopsEntry
 from secretsmgr.rotate.regenerate import Regeneration, paths_holding, replace_equal
 from secretsmgr.rotate.stage import open_file
@@ -183,7 +184,7 @@ def _refuse_split(holders: dict[str, list[str]]) -> RefusedError:
     count = sum(len(paths) for paths in holders.values())
     return RefusedError(
         f"--regenerate would split a shared value: {first} ({holders[first][0]}) holds it too "
-        f"({count} other place(s) in {len(holders)} file(s))",
+        f"({plural(count, 'other place')} in {plural(len(holders), 'file')})",
         hints=(
             f"rewrite it everywhere with --linked (also in: {', '.join(holders)})",
             "or regenerate only the named key paths with --unlinked",
@@ -199,7 +200,7 @@ def _refuse_hidden(unreadable: list[str], linked: bool) -> RefusedError:
     )
     return RefusedError(
         f"{what} {unreadable[0]}: it cannot be decrypted with the identities at hand "
-        f"({len(unreadable)} such file(s))",
+        f"({plural(len(unreadable), 'such file')})",
         hints=(
             f"files it cannot read: {', '.join(unreadable)}",
             "use identities that open them (secretsmgr key show lists the keys found), "
@@ -303,7 +304,8 @@ def _short(key: str) -> str:
 def render_plan(plan: RotationPlan, *, dry_run: bool) -> str:
     """The plan as the terminal shows it (never a value)."""
     scope = f"layer {plan.label}" if plan.layers else "files"
-    lines = [f'rotate plan — {scope} ({len(plan.files)} files), reason: "{plan.reason}"']
+    count = plural(len(plan.files), "file")
+    lines = [f'rotate plan — {scope} ({count}), reason: "{plan.reason}"']
     width = max((len(f.path) for f in plan.files), default=0)
     for f in plan.files:
         before, after = set(f.recipients_before), set(f.recipients_after)

@@ -24,7 +24,7 @@ import contextlib
 import os
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from secretsmgr.fsutil import (
     write_new,
 )
 from secretsmgr.keys.protocols import Identity
+from secretsmgr.plural import plural
 from secretsmgr.repo import git
 from secretsmgr.repo.inventory import SopsEntry, load_inventory
 from secretsmgr.repo.lock import repo_lock
@@ -116,12 +117,8 @@ def rotate(
     env: Mapping[str, str],
     fault: FaultHook | None = None,
     progress: ProgressHook | None = None,
-    notify: Callable[[str], None] | None = None,
 ) -> RotationResult:
-    """Rotate the requested files as one transaction; see the module docstring.
-
-    ``notify`` hears at once what recovering an interrupted run did (before this run can fail).
-    """
+    """Rotate the requested files as one transaction; see the module docstring."""
     fault = fault or no_fault
     started = time.perf_counter()
     if request.dry_run:
@@ -130,8 +127,6 @@ def rotate(
         return RotationResult(prepared.plan, seconds=time.perf_counter() - started)
     with repo_lock(root):
         recovered = recover(root).message
-        if recovered and notify is not None:
-            notify(recovered)
         prepared = _prepare(root, request, identities, env, fault)
         where = journal_path(root)  # None outside git: no journal there
         entry = _write(root, prepared, request, where, fault, progress)
@@ -149,7 +144,7 @@ def refuse_dirty(root: Path, paths: Sequence[str]) -> None:
     dirty = git.dirty_paths(root, list(paths))
     if dirty:
         raise RefusedError(
-            f"{dirty[0]} has uncommitted changes ({len(dirty)} target(s) dirty)",
+            f"{dirty[0]} has uncommitted changes ({plural(len(dirty), 'target')} dirty)",
             hints=("commit or stash them first, or pass --allow-dirty",),
         )
 
@@ -303,7 +298,7 @@ def _write(
         _drop_journal(where)
         if settled.committed:
             raise RefusedError(
-                f"rotated {len(staged)} files (changelog seq {entry.seq}), "
+                f"rotated {plural(len(staged), 'file')} (changelog seq {entry.seq}), "
                 f"but finishing failed: {_why(exc)}",
                 hints=("the files and the changelog are changed on disk; commit them yourself",),
             ) from exc
@@ -322,7 +317,7 @@ def _why(exc: BaseException) -> str:
 def commit_message(request: RotationRequest, plan: RotationPlan, seq: int) -> str:
     """The commit of a rotation: what, why, every regenerated key path, the changelog seq."""
     lines = [
-        f"secrets: {request.action} {plan.label} ({len(plan.files)} files)",
+        f"secrets: {request.action} {plan.label} ({plural(len(plan.files), 'file')})",
         "",
         request.reason or "no reason given",
         "",
@@ -350,7 +345,7 @@ def _commit(
         return git.commit(root, paths, commit_message(request, prepared.plan, seq))
     except Exception as exc:
         raise RefusedError(
-            f"rotated {len(prepared.staged)} files (changelog seq {seq}) "
+            f"rotated {plural(len(prepared.staged), 'file')} (changelog seq {seq}) "
             f"but the commit failed: {_why(exc)}",
             hints=("the files and the changelog are changed on disk; commit them yourself",),
         ) from exc

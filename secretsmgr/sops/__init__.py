@@ -18,9 +18,11 @@ from secretsmgr.sops.document import (
     seal,
     verify_mac,
 )
+from secretsmgr.sops.limits import MAX_FILE_BYTES
 from secretsmgr.sops.model import EncryptionRule, RuleKind, SopsMetadata
 
 __all__ = [
+    "MAX_FILE_BYTES",
     "Decrypted",
     "EncryptionRule",
     "FileFormat",

@@ -7,9 +7,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from secretsmgr.errors import IntegrityError
-from secretsmgr.sops.encvalue import format_enc, parse_enc
+from secretsmgr.sops.encvalue import format_enc
 from secretsmgr.sops.model import EncValue
-from secretsmgr.sops.values import Comment, Scalar, parse_typed, serialize
+from secretsmgr.sops.values import Comment, Scalar, serialize
 
 IV_SIZE = 32
 
@@ -49,10 +49,3 @@ def open_enc(enc: EncValue, key: bytes, aad: bytes) -> bytes:
         return _aead(key).decrypt(enc.iv, enc.data + enc.tag, aad)
     except InvalidTag as exc:
         raise IntegrityError("value fails to authenticate") from exc
-
-
-def decrypt_value(text: str, key: bytes, aad: bytes) -> tuple[Scalar | Comment, EncValue, bytes]:
-    """Decrypt an ENC string; returns (value, parsed ENC, plaintext bytes)."""
-    enc = parse_enc(text)
-    plain = open_enc(enc, key, aad)
-    return parse_typed(plain, enc.type), enc, plain

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from secretsmgr.errors import DecryptionError
+from secretsmgr.errors import DecryptionError, FormatError
 from secretsmgr.keys.protocols import Identity, Recipient
 from secretsmgr.sops import shamir
 from secretsmgr.sops.model import AgeStanza, KeyGroup, SopsMetadata
@@ -37,28 +37,49 @@ def wrap_data_key(
     return out, stored
 
 
-def _open_group(group: KeyGroup, identities: Sequence[Identity]) -> bytes | None:
-    for stanza in group.age:
+def _open_group(
+    group: KeyGroup, identities: Sequence[Identity], refused: list[str], first: int
+) -> bytes | None:
+    """The key (or share) of the first stanza an identity opens. A stanza an identity refuses
+    to read (``FormatError``: malformed, or over the age bounds) is skipped and noted in
+    ``refused``, as sops skips a key that fails; ``first`` numbers the group's stanzas."""
+    for number, stanza in enumerate(group.age, start=first):
         for identity in identities:
-            part = identity.unwrap(stanza.enc)
+            try:
+                part = identity.unwrap(stanza.enc)
+            except FormatError as exc:
+                refused.append(f"age entry {number} refused: {exc.message}")
+                break
             if part is not None:
                 return part
     return None
 
 
+def _no_key(message: str, refused: list[str]) -> DecryptionError:
+    return DecryptionError(f"{message} ({'; '.join(refused)})" if refused else message)
+
+
 def unwrap_data_key(meta: SopsMetadata, identities: Sequence[Identity]) -> bytes:
     """Recover the data key by trying every identity on every stanza, group by group."""
     groups = meta.key_groups
+    refused: list[str] = []
     if len(groups) <= 1:
-        key = _open_group(groups[0], identities) if groups else None
+        key = _open_group(groups[0], identities, refused, 1) if groups else None
         if key is None or len(key) != DATA_KEY_SIZE:
-            raise DecryptionError("could not recover the data key: no identity opens this file")
+            raise _no_key("could not recover the data key: no identity opens this file", refused)
         return key
-    parts = [p for g in groups if (p := _open_group(g, identities)) is not None]
+    parts: list[bytes] = []
+    first = 1
+    for g in groups:
+        part = _open_group(g, identities, refused, first)
+        first += len(g.age)
+        if part is not None:
+            parts.append(part)
     threshold = meta.shamir_threshold or len(groups)
     if len(parts) < threshold:
-        raise DecryptionError(
-            f"could not recover the data key: {len(parts)} of {threshold} key groups opened"
+        raise _no_key(
+            f"could not recover the data key: {len(parts)} of {threshold} key groups opened",
+            refused,
         )
     key = shamir.combine(parts[:threshold])
     if len(key) != DATA_KEY_SIZE:

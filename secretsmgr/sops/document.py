@@ -20,6 +20,7 @@ from secretsmgr.sops.dotenvio import (
 )
 from secretsmgr.sops.encvalue import is_enc, parse_enc
 from secretsmgr.sops.jsonio import emit_json, parse_json
+from secretsmgr.sops.limits import MAX_FILE_BYTES, check_text_size
 from secretsmgr.sops.mac import MacAccumulator, compute_mac, mac_aad, macs_equal
 from secretsmgr.sops.metadata import (
     SOPS_KEY,
@@ -80,8 +81,10 @@ class Decrypted:
 # ----------------------------------------------------------------------------- parsing
 
 
-def parse_documents(text: str, fmt: FileFormat) -> list[Node]:
-    """Parse any file (plain or encrypted) into document trees."""
+def parse_documents(text: str, fmt: FileFormat, *, max_bytes: int = MAX_FILE_BYTES) -> list[Node]:
+    """Parse any file (plain or encrypted) into document trees; ``TooLargeError`` over
+    ``max_bytes``."""
+    check_text_size(text, max_bytes)
     if fmt is FileFormat.JSON:
         return parse_json(text)
     if fmt is FileFormat.DOTENV:
@@ -120,9 +123,10 @@ def has_metadata(docs: Sequence[Node], fmt: FileFormat) -> bool:
     )
 
 
-def load(text: str, fmt: FileFormat) -> SopsFile:
-    """Parse an encrypted file; ``FormatError`` when it has no (valid) sops metadata."""
-    docs = parse_documents(text, fmt)
+def load(text: str, fmt: FileFormat, *, max_bytes: int = MAX_FILE_BYTES) -> SopsFile:
+    """Parse an encrypted file; ``FormatError`` when it has no (valid) sops metadata,
+    ``TooLargeError`` when it is over ``max_bytes``."""
+    docs = parse_documents(text, fmt, max_bytes=max_bytes)
     if not docs or not isinstance(docs[0], MapNode):
         raise FormatError("sops metadata not found")
     meta_node = _metadata_node(docs[0], fmt)
@@ -139,11 +143,11 @@ def load(text: str, fmt: FileFormat) -> SopsFile:
     return SopsFile(fmt, trees, metadata)
 
 
-def parse_plain(text: str, fmt: FileFormat) -> list[MapNode]:
+def parse_plain(text: str, fmt: FileFormat, *, max_bytes: int = MAX_FILE_BYTES) -> list[MapNode]:
     """Parse a plaintext file to encrypt: mappings only, empty documents dropped."""
     if not text.strip():
         raise FormatError("the file is empty")
-    docs = [d for d in parse_documents(text, fmt) if d is not None]
+    docs = [d for d in parse_documents(text, fmt, max_bytes=max_bytes) if d is not None]
     if not docs:
         raise FormatError("the file has no document")
     out: list[MapNode] = []
@@ -182,9 +186,16 @@ def _where(path: Path) -> str:
 
 
 def decrypt_docs(
-    sf: SopsFile, data_key: bytes, *, verify: bool = True
+    sf: SopsFile, data_key: bytes, *, verify: bool = True, audit: bool = False
 ) -> tuple[list[MapNode], IvCache]:
-    """Decrypt every value; verify the MAC unless told not to. Raises ``IntegrityError``."""
+    """Decrypt every value and verify the MAC (unless ``verify`` is false), as ``sops -d``.
+
+    ``IntegrityError`` when a value fails to authenticate (``key_path`` names it) or the MAC
+    does not match; ``FormatError`` when a value is unreadable. ``audit`` is the auditor's
+    reading of a file sops would refuse for another reason: a plain value where the rule wants
+    ``ENC[…]`` (SM003's finding) is fed to the MAC as it stands, and an encrypted comment that
+    fails to authenticate is an ``IntegrityError`` like a value (sops silently keeps it).
+    """
     ivs: IvCache = {}
     rule = sf.metadata.rule
     mac = MacAccumulator(sf.metadata.mac_only_encrypted)
@@ -203,15 +214,15 @@ def decrypt_docs(
                 try:
                     return _open(path, text, comment=True)
                 except (IntegrityError, FormatError):
+                    if audit:
+                        raise
                     return leaf
             return leaf
-        if not encrypted:
+        if not encrypted or leaf is None or leaf == "":
             return leaf
-        if isinstance(leaf, str):
-            if leaf == "":
-                return leaf
+        if isinstance(leaf, str) and (is_enc(leaf) or not audit):
             return _open(path, leaf, comment=False)
-        if leaf is None:
+        if audit:
             return leaf
         raise FormatError(
             f"{_where(path)}: value is not encrypted (does not match sops' data format)"
@@ -227,7 +238,8 @@ def decrypt_docs(
             plain = cipher.open_enc(enc, data_key, aad)
         except IntegrityError as exc:
             raise IntegrityError(
-                f"{_where(path)}: value fails to authenticate — the file was changed outside SOPS"
+                f"{_where(path)}: value fails to authenticate — the file was changed outside SOPS",
+                key_path=path,
             ) from exc
         value = parse_typed(plain, enc.type)
         ivs[(plain, enc.type, aad)] = enc.iv
@@ -249,7 +261,9 @@ def stored_mac(metadata: SopsMetadata, data_key: bytes) -> str:
     try:
         plain = cipher.open_enc(enc, data_key, mac_aad(metadata.lastmodified))
     except IntegrityError as exc:
-        raise IntegrityError("MAC mismatch — the file was changed outside SOPS") from exc
+        raise IntegrityError(
+            "the stored MAC fails to authenticate — the file was changed outside SOPS"
+        ) from exc
     return plain.decode("utf-8", "replace")
 
 

@@ -4,15 +4,34 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 
 from secretsmgr.errors import FormatError
 from secretsmgr.sops.model import EncValue
 from secretsmgr.sops.values import TYPE_NAMES
 
 PREFIX = "ENC[AES256_GCM,data:"
-# Same shape as sops's own matcher: anchored at the start, greedy fields.
-_ENC = re.compile(r"ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]", re.DOTALL)
+
+
+def _fields(text: str) -> tuple[str, str, str, str] | None:
+    """The four fields as sops's ``^ENC\\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\\]``
+    captures them (Go: ``.`` stops at a newline, every group greedy), found right to left in
+    linear time: a backtracking regex needs minutes on a crafted value of a few kilobytes."""
+    if not text.startswith(PREFIX):
+        return None
+    line = text[len(PREFIX) :].split("\n", 1)[0]
+    # Each separator is the last one that leaves every group after it at least one character.
+    close = line.rfind("]")
+    at_type = line.rfind(",type:", 0, max(close - 1, 0))
+    at_tag = line.rfind(",tag:", 0, max(at_type - 1, 0))
+    at_iv = line.rfind(",iv:", 0, max(at_tag - 1, 0))
+    if min(close, at_type, at_tag) < 0 or at_iv < 1:
+        return None
+    return (
+        line[:at_iv],
+        line[at_iv + 4 : at_tag],
+        line[at_tag + 5 : at_type],
+        line[at_type + 6 : close],
+    )
 
 
 def is_enc(text: str) -> bool:
@@ -22,20 +41,21 @@ def is_enc(text: str) -> bool:
 
 def parse_enc(text: str) -> EncValue:
     """Parse an ENC string; ``FormatError`` when it does not match sops's data format."""
-    m = _ENC.match(text)
-    if m is None:
+    fields = _fields(text)
+    if fields is None:
         raise FormatError("value does not match sops' data format")
+    data_b64, iv_b64, tag_b64, type_name = fields
     try:
-        data = base64.b64decode(m[1], validate=True)
-        iv = base64.b64decode(m[2], validate=True)
-        tag = base64.b64decode(m[3], validate=True)
+        data = base64.b64decode(data_b64, validate=True)
+        iv = base64.b64decode(iv_b64, validate=True)
+        tag = base64.b64decode(tag_b64, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise FormatError("value does not match sops' data format (bad base64)") from exc
-    if m[4] not in TYPE_NAMES:
-        raise FormatError(f"unknown value type {m[4]!r}")
+    if type_name not in TYPE_NAMES:
+        raise FormatError(f"unknown value type {type_name!r}")
     if len(tag) != 16 or not iv:
         raise FormatError("value does not match sops' data format (bad iv or tag)")
-    return EncValue(data=data, iv=iv, tag=tag, type=m[4])
+    return EncValue(data=data, iv=iv, tag=tag, type=type_name)
 
 
 def format_enc(value: EncValue) -> str:
@@ -49,5 +69,5 @@ def format_enc(value: EncValue) -> str:
 
 def enc_type(text: str) -> str | None:
     """The ``type:`` of an ENC string without decoding it, or None if it does not parse."""
-    m = _ENC.match(text)
-    return m[4] if m else None
+    fields = _fields(text)
+    return fields[3] if fields else None

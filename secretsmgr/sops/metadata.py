@@ -13,6 +13,7 @@ from secretsmgr.sops.model import (
     RuleKind,
     SopsMetadata,
 )
+from secretsmgr.sops.rules import rule_regex
 from secretsmgr.sops.tree import MapNode, Node, SeqNode
 from secretsmgr.sops.values import Comment, Timestamp
 
@@ -102,6 +103,11 @@ def parse_metadata(node: Node) -> SopsMetadata:
         if rules
         else EncryptionRule()
     )
+    if rule.kind.value.endswith("regex"):
+        try:
+            rule_regex(rule)
+        except FormatError as exc:
+            raise FormatError(f"sops metadata: {exc.message}") from exc
     threshold = node.get("shamir_threshold")
     try:
         shamir = int(threshold) if threshold not in (None, "") else 0  # type: ignore[arg-type]  # checked below

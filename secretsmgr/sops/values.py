@@ -315,8 +315,9 @@ _GO_BOOL = {
     "false": False,
     "False": False,
 }
+# One way to match each string (no two digit runs side by side): linear, even on a long value.
 _GO_FLOAT = re.compile(
-    r"[+-]?(?:(?:[0-9](?:_?[0-9])*)?\.?[0-9]*(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)",
+    r"[+-]?(?:(?:[0-9](?:_?[0-9])*)?(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)",
     re.IGNORECASE,
 )
 
@@ -337,6 +338,8 @@ def parse_typed(data: bytes, type_name: str) -> Scalar | Comment:
         body = text[1:] if text[:1] == "+" else text
         if not body.lstrip("-").isdigit() or body.count("-") > 1:
             raise FormatError("malformed int value")
+        if len(body) > 20:  # longer never fits int64 (and Python refuses > 4300 digits)
+            raise FormatError("int value out of range")
         value = int(body)
         if not INT64_MIN <= value <= INT64_MAX:
             raise FormatError("int value out of range")

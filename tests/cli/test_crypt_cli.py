@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.cli.app import main
 from tests.conftest import FIXTURES, TEST_KEY, VECTORS, run_sops
+
+from .runner import assert_user_error, run
 
 DEMO_KEY = FIXTURES / "keys" / "demo-only.agekey"
 STRANGER_KEY = FIXTURES / "keys" / "demo-only-stranger.agekey"
@@ -37,18 +38,8 @@ stringData:
 """
 
 
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def assert_clean_error(err: str, *secrets: str) -> None:
-    lines = err.strip().splitlines()
-    assert lines and lines[0].startswith("secretsmgr: error: ")
-    assert all(line.startswith(("secretsmgr: error: ", "secretsmgr: hint: ")) for line in lines)
-    assert sum(1 for line in lines if line.startswith("secretsmgr: error: ")) == 1
-    assert "Traceback" not in err
+    assert_user_error(err)
     for secret in secrets:
         assert secret not in err
 
@@ -103,9 +94,8 @@ def test_encrypt_refuses_an_encrypted_file_and_changes_nothing(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = repo / "secrets" / "db.enc.yaml"
-    assert main(["encrypt", "-i", str(target)]) == 0
+    run(["encrypt", "-i", str(target)], capsys, expect=0)
     before = target.read_bytes()
-    capsys.readouterr()
     code, out, err = run(["encrypt", "-i", str(target)], capsys)
     assert code == 1 and out == ""
     assert_clean_error(err, SECRET_VALUE)
@@ -159,8 +149,7 @@ def test_decrypt_extract(
     repo: Path, key_env: None, capsys: pytest.CaptureFixture[str], spec: str, expected: str
 ) -> None:
     target = repo / "secrets" / "db.enc.yaml"
-    assert main(["encrypt", "-i", str(target)]) == 0
-    capsys.readouterr()
+    run(["encrypt", "-i", str(target)], capsys, expect=0)
     code, out, err = run(["decrypt", "--extract", spec, str(target)], capsys)
     assert (code, out, err) == (0, expected, "")
 
@@ -169,8 +158,7 @@ def test_extract_missing_path_is_a_usage_error(
     repo: Path, key_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = repo / "secrets" / "db.enc.yaml"
-    assert main(["encrypt", "-i", str(target)]) == 0
-    capsys.readouterr()
+    run(["encrypt", "-i", str(target)], capsys, expect=0)
     code, _, err = run(["decrypt", "--extract", "stringData.nope", str(target)], capsys)
     assert code == 2
     assert_clean_error(err, SECRET_VALUE)
@@ -178,8 +166,7 @@ def test_extract_missing_path_is_a_usage_error(
 
 def test_decrypt_without_any_identity(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = repo / "secrets" / "db.enc.yaml"
-    assert main(["encrypt", "-i", str(target)]) == 0
-    capsys.readouterr()
+    run(["encrypt", "-i", str(target)], capsys, expect=0)
     code, out, err = run(["decrypt", str(target)], capsys)
     assert code == 2 and out == ""
     assert_clean_error(err, SECRET_VALUE)
@@ -190,8 +177,7 @@ def test_decrypt_with_the_wrong_key(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = repo / "secrets" / "db.enc.yaml"
-    assert main(["encrypt", "-i", str(target)]) == 0
-    capsys.readouterr()
+    run(["encrypt", "-i", str(target)], capsys, expect=0)
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(STRANGER_KEY))
     code, out, err = run(["decrypt", str(target)], capsys)
     assert code == 1 and out == ""
@@ -203,10 +189,9 @@ def test_decrypt_tampered_file_fails_and_leaves_it(
     repo: Path, key_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = repo / "secrets" / "db.enc.yaml"
-    assert main(["encrypt", "-i", str(target)]) == 0
+    run(["encrypt", "-i", str(target)], capsys, expect=0)
     target.write_text(target.read_text().replace("namespace: prod", "namespace: prud"))
     before = target.read_bytes()
-    capsys.readouterr()
     code, out, err = run(["decrypt", "-i", str(target)], capsys)
     assert code == 1 and out == ""
     assert_clean_error(err, SECRET_VALUE)
@@ -257,9 +242,9 @@ def _editor(tmp_path: Path, body: str) -> str:
 
 
 @pytest.fixture
-def encrypted(repo: Path) -> Path:
+def encrypted(repo: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     target = repo / "secrets" / "db.enc.yaml"
-    assert main(["encrypt", "-i", str(target)]) == 0
+    run(["encrypt", "-i", str(target)], capsys, expect=0)
     return target
 
 
@@ -410,10 +395,9 @@ def test_decrypt_into_a_fifo_writes_through_it(
 
     thread = threading.Thread(target=reader)
     thread.start()
-    code = main(["decrypt", "-o", str(fifo), str(encrypted)])
+    got = run(["decrypt", "-o", str(fifo), str(encrypted)], capsys)
     thread.join(timeout=30)
-    captured = capsys.readouterr()
-    assert (code, captured.out, captured.err) == (0, "", "")
+    assert got == (0, "", "")
     assert SECRET_VALUE.encode() in received[0]
     assert stat.S_ISFIFO(fifo.lstat().st_mode)  # still a FIFO, not a plaintext file
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
@@ -492,7 +476,7 @@ def test_writers_refuse_symlinked_targets_and_folders(
     outside.mkdir()
     victim = outside / "prod.enc.yaml"
     victim.write_text(PLAIN_SECRET)
-    assert main(["--repo", str(outside), "encrypt", "--age", PUB1, "-i", str(victim)]) == 0
+    run(["--repo", str(outside), "encrypt", "--age", PUB1, "-i", str(victim)], capsys, expect=0)
     before = victim.read_bytes()
     (repo / "secrets" / "linked.enc.yaml").symlink_to(victim)
     (repo / "linked-dir").symlink_to(outside, target_is_directory=True)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.cli.app import main
 from secretsmgr.errors import InputFileError
 from secretsmgr.fsutil import write_atomic
+
+from .runner import run
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "fixtures" / "demo"
@@ -35,12 +36,11 @@ def test_a_report_is_written_into_a_fifo_which_stays_a_fifo(
     os.mkfifo(fifo)
     got: list[bytes] = []
     reader = _drain(fifo, got)
-    code = main(["--repo", str(DEMO), *command, "--format", "json", "--output", str(fifo)])
+    args = ["--repo", str(DEMO), *command, "--format", "json", "--output", str(fifo)]
+    assert run(args, capsys) == (0, "", "")  # nothing on stderr either
     reader.join(timeout=10)
-    assert code == 0
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
     assert got and got[0].startswith(b"{")
-    assert capsys.readouterr().err == ""
 
 
 def test_write_atomic_refuses_to_replace_a_special_file(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import subprocess
@@ -11,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.cli.app import main
 from tests.conftest import FIXTURES, TEST_KEY, run_sops
+
+from .runner import run
 
 PUB1 = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
 DEMO_KEY = FIXTURES / "keys" / "demo-only.agekey"
@@ -29,23 +29,6 @@ stringData:
     config.yaml: |
         host: db.internal
 """
-
-
-class _Stdin(io.TextIOWrapper):
-    def isatty(self) -> bool:
-        return False
-
-
-def run(
-    args: list[str],
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    stdin: bytes = b"",
-) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "stdin", _Stdin(io.BytesIO(stdin)))
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def one_error(err: str, *secrets: str) -> str:
@@ -73,10 +56,10 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def encrypted(repo: Path, name: str, text: str) -> Path:
+def encrypted(repo: Path, name: str, text: str, capsys: pytest.CaptureFixture[str]) -> Path:
     path = repo / name
     path.write_text(text)
-    assert main(["--repo", str(repo), "encrypt", "-i", str(path)]) == 0
+    run(["--repo", str(repo), "encrypt", "-i", str(path)], capsys, expect=0)
     return path
 
 
@@ -95,10 +78,10 @@ def changed_lines(before: str, after: str) -> set[str]:
 def test_set_changes_one_ciphertext_and_the_mac(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = encrypted(repo, "db.yaml", SECRET)
+    path = encrypted(repo, "db.yaml", SECRET, capsys)
     before = path.read_text()
     args = ["--repo", str(repo), "set", str(path), "stringData.password"]
-    assert run(args, capsys, monkeypatch, f"{NEW_VALUE}\n".encode()) == (0, "", "")
+    assert run(args, capsys, stdin=f"{NEW_VALUE}\n".encode()) == (0, "", "")
     after = path.read_text()
     assert NEW_VALUE not in after
     assert changed_lines(before, after) - {"lastmodified"} == {"password", "mac"}
@@ -109,20 +92,20 @@ def test_set_changes_one_ciphertext_and_the_mac(
 def test_set_is_a_no_op_for_the_same_value(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = encrypted(repo, "db.yaml", SECRET)
+    path = encrypted(repo, "db.yaml", SECRET, capsys)
     before = path.read_bytes()
     args = ["--repo", str(repo), "set", str(path), '["stringData"]["username"]']
-    assert run(args, capsys, monkeypatch, b"admin") == (0, "", "")
+    assert run(args, capsys, stdin=b"admin") == (0, "", "")
     assert path.read_bytes() == before
 
 
 def test_a_multi_line_value_is_kept_exactly_and_a_value_file_too(
     repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = encrypted(repo, "db.yaml", SECRET)
+    path = encrypted(repo, "db.yaml", SECRET, capsys)
     pem = "-----BEGIN CERT-----\nAAAA\n-----END CERT-----\n"
     args = ["--repo", str(repo), "set", str(path), '["stringData"]["tls.crt"]']
-    assert run(args, capsys, monkeypatch, pem.encode()) == (0, "", "")
+    assert run(args, capsys, stdin=pem.encode()) == (0, "", "")
     value_file = tmp_path / "token"
     value_file.write_bytes(b"tok\r\n")
     args = [
@@ -134,7 +117,7 @@ def test_a_multi_line_value_is_kept_exactly_and_a_value_file_too(
         str(path),
         "stringData.token",
     ]
-    assert run(args, capsys, monkeypatch) == (0, "", "")
+    assert run(args, capsys) == (0, "", "")
     doc = json.loads(
         run_sops(["decrypt", "--output-type", "json", str(path)], key_file=TEST_KEY).stdout
     )
@@ -145,9 +128,9 @@ def test_a_multi_line_value_is_kept_exactly_and_a_value_file_too(
 def test_the_value_is_never_an_argument(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = encrypted(repo, "db.yaml", SECRET)
+    path = encrypted(repo, "db.yaml", SECRET, capsys)
     before = path.read_bytes()
-    code, _, err = run(["set", str(path), "stringData.password", NEW_VALUE], capsys, monkeypatch)
+    code, _, err = run(["set", str(path), "stringData.password", NEW_VALUE], capsys)
     assert code == 2
     one_error(err)
     assert path.read_bytes() == before
@@ -179,15 +162,14 @@ def test_set_creates_keys_as_sops_set_does(
     theirs: list[str],
 ) -> None:
     """The same set through secretsmgr and through ``sops set`` decrypts to the same text."""
-    path = encrypted(repo, name, text)
+    path = encrypted(repo, name, text, capsys)
     twin = repo / f"twin-{name}"
     shutil.copy(path, twin)
     value = '"v4lue"'
     code, _, err = run(
         ["--repo", str(repo), "set", *ours[:1], str(path), *ours[1:]],
         capsys,
-        monkeypatch,
-        value.encode(),
+        stdin=value.encode(),
     )
     assert (code, err) == (0, "")
     done = run_sops(["set", str(twin), *theirs, value], key_file=TEST_KEY)
@@ -196,7 +178,7 @@ def test_set_creates_keys_as_sops_set_does(
     assert "v4lue" in sops_plain(path)
     # the other direction: a file sops changed is one we read and change again
     remove = theirs[0].replace("[5]", "[-1]")  # the appended item is the last one
-    assert run(["--repo", str(repo), "unset", str(twin), remove], capsys, monkeypatch)[0] == 0
+    assert run(["--repo", str(repo), "unset", str(twin), remove], capsys)[0] == 0
     assert "v4lue" not in sops_plain(twin)
 
 
@@ -204,13 +186,15 @@ def test_set_creates_keys_as_sops_set_does(
 def test_unset_removes_a_key_as_sops_unset_does(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = encrypted(repo, "db.yaml", SECRET)
+    path = encrypted(repo, "db.yaml", SECRET, capsys)
     twin = repo / "twin.yaml"
     shutil.copy(path, twin)
     before = path.read_text()
-    assert run(
-        ["--repo", str(repo), "unset", str(path), "stringData.username"], capsys, monkeypatch
-    ) == (0, "", "")
+    assert run(["--repo", str(repo), "unset", str(path), "stringData.username"], capsys) == (
+        0,
+        "",
+        "",
+    )
     done = run_sops(["unset", str(twin), '["stringData"]["username"]'], key_file=TEST_KEY)
     assert done.returncode == 0, done.stderr
     assert sops_plain(path) == sops_plain(twin) == SECRET.replace("    username: admin\n", "")
@@ -225,18 +209,13 @@ def test_unset_removes_a_key_as_sops_unset_does(
 def test_set_and_unset_on_json_and_dotenv(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env_file = encrypted(repo, "app.env", "A=1\nB=2\n")
-    json_file = encrypted(repo, "app.json", '{"a": "1", "b": {"c": "2"}}')
-    assert (
-        run(["--repo", str(repo), "set", str(env_file), "C"], capsys, monkeypatch, b"three\n")[0]
-        == 0
-    )
-    assert run(["--repo", str(repo), "unset", str(env_file), "A"], capsys, monkeypatch)[0] == 0
+    env_file = encrypted(repo, "app.env", "A=1\nB=2\n", capsys)
+    json_file = encrypted(repo, "app.json", '{"a": "1", "b": {"c": "2"}}', capsys)
+    assert run(["--repo", str(repo), "set", str(env_file), "C"], capsys, stdin=b"three\n")[0] == 0
+    assert run(["--repo", str(repo), "unset", str(env_file), "A"], capsys)[0] == 0
     assert sops_plain(env_file) == "B=2\nC=three\n"
-    assert (
-        run(["--repo", str(repo), "set", str(json_file), "b.d"], capsys, monkeypatch, b"4")[0] == 0
-    )
-    assert run(["--repo", str(repo), "unset", str(json_file), "b.c"], capsys, monkeypatch)[0] == 0
+    assert run(["--repo", str(repo), "set", str(json_file), "b.d"], capsys, stdin=b"4")[0] == 0
+    assert run(["--repo", str(repo), "unset", str(json_file), "b.c"], capsys)[0] == 0
     assert json.loads(sops_plain(json_file)) == {"a": "1", "b": {"d": "4"}}
 
 
@@ -274,13 +253,13 @@ def test_set_and_unset_refusals_change_nothing(
     words: str,
 ) -> None:
     if file == "db.yaml":
-        encrypted(repo, file, SECRET)
+        encrypted(repo, file, SECRET, capsys)
     elif file == "app.env":
-        encrypted(repo, file, "A=1\n")
+        encrypted(repo, file, "A=1\n", capsys)
     path = repo / file
     before = path.read_bytes() if path.exists() else None
     argv = ["--repo", str(repo), *(a.format(f=path) for a in args)]
-    got, out, err = run(argv, capsys, monkeypatch, stdin)
+    got, out, err = run(argv, capsys, stdin=stdin)
     assert (got, out) == (code, "")
     assert words in one_error(err, "old-password")
     assert (path.read_bytes() if path.exists() else None) == before
@@ -295,9 +274,9 @@ def test_set_and_unset_are_logged_by_key_path_never_by_value(
     log = demo / "secrets-changelog.jsonl"
     before = log.read_text().splitlines()
     args = ["--repo", str(demo), "set", str(target), "stringData.extra"]
-    assert run(args, capsys, monkeypatch, NEW_VALUE.encode()) == (0, "", "")
+    assert run(args, capsys, stdin=NEW_VALUE.encode()) == (0, "", "")
     args = ["--repo", str(demo), "unset", str(target), '["stringData"]["extra"]']
-    assert run(args, capsys, monkeypatch) == (0, "", "")
+    assert run(args, capsys) == (0, "", "")
     lines = log.read_text().splitlines()
     assert lines[: len(before)] == before
     entries = [json.loads(line) for line in lines[len(before) :]]
@@ -305,7 +284,7 @@ def test_set_and_unset_are_logged_by_key_path_never_by_value(
     assert [e["files"][0]["key_paths"] for e in entries] == [["stringData.extra"]] * 2
     assert [e["files"][0]["path"] for e in entries] == ["gitops/apps/redis/auth.enc.yaml"] * 2
     assert NEW_VALUE not in log.read_text()
-    code, out, err = run(["--repo", str(demo), "log", "--verify"], capsys, monkeypatch)
+    code, out, err = run(["--repo", str(demo), "log", "--verify"], capsys)
     assert code == 0 and err == "" and out.rstrip().endswith("has an entry")
 
 
@@ -313,7 +292,7 @@ def test_set_waits_for_another_writer_and_keeps_its_result(
     repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A writer holding the repository lock finishes first; set then changes its result."""
-    path = encrypted(repo, "db.yaml", SECRET)
+    path = encrypted(repo, "db.yaml", SECRET, capsys)
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     holder = subprocess.Popen(
         [
@@ -338,7 +317,7 @@ def test_set_waits_for_another_writer_and_keeps_its_result(
     (tmp_path / "first-value").write_text("first\n")
     assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
     args = ["--repo", str(repo), "set", str(path), "stringData.second"]
-    assert run(args, capsys, monkeypatch, b"second") == (0, "", "")
+    assert run(args, capsys, stdin=b"second") == (0, "", "")
     assert holder.wait(timeout=60) == 0
     plain = sops_plain(path)
     assert "first: first" in plain and "second: second" in plain

@@ -115,7 +115,7 @@ def test_is_age_recipient_checks_the_bech32_checksum() -> None:
     ],
 )
 def test_glob_matching(pattern: str, path: str, expected: bool) -> None:
-    assert (glob_to_regex(pattern).match(path) is not None) is expected
+    assert glob_to_regex(pattern).fullmatch(path) is expected
     assert IgnoreEntry("SM001", pattern, "why").matches("SM001", path) is expected
 
 

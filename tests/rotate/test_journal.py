@@ -159,7 +159,7 @@ def test_a_reused_pid_is_not_the_owner(repo: Path) -> None:
     reused = {"pid": os.getpid(), "start": "12345"}  # another start time: another process
     plant(repo, [one_file("a.enc.yaml")], owner=reused)
     assert recover(repo).message == (
-        "rolled back an interrupted rotation: restored 1 file(s) to their old version"
+        "rolled back an interrupted rotation: restored 1 file to their old version"
     )
     assert (repo / "a.enc.yaml").read_text() == "planted\n"
 
@@ -193,7 +193,7 @@ def test_leftover_temp_files_of_dead_writers_are_removed_live_ones_kept(repo: Pa
     assert set(find_pending(repo).temp_files) == {dead.name, live.name}
     done = recover(repo)
     assert done.removed == (dead.name,)
-    assert done.describe() == f"removed 1 leftover temp file(s): {dead.name}"
+    assert done.describe() == f"removed 1 leftover temp file: {dead.name}"
     assert not dead.exists() and live.exists() and lookalike.exists()
 
 
@@ -232,7 +232,7 @@ def test_rollback_keeps_changelog_lines_appended_after_the_killed_run(
     append_by_hand(repo, AUTHENTIK, monkeypatch)
     appended = (repo / CHANGELOG).read_bytes()
     assert recover(repo).message == (
-        "rolled back an interrupted rotation: restored 1 file(s) to their old version"
+        "rolled back an interrupted rotation: restored 1 file to their old version"
     )
     after = snapshot(repo)
     assert after[CHANGELOG] == appended  # the later line stays, byte for byte
@@ -282,7 +282,7 @@ def test_each_root_of_a_checkout_has_its_own_journal(tmp_path: Path) -> None:
     assert journal_path(inner).exists()  # type: ignore[union-attr]
     inner_done = run_secretsmgr(inner, ["recover"], demo_env())
     assert inner_done.returncode == 0, inner_done.stderr
-    assert inner_done.stdout.startswith("rolled back an interrupted rotation: restored 1 file(s)")
+    assert inner_done.stdout.startswith("rolled back an interrupted rotation: restored 1 file")
     after = snapshot(outer)
     assert {f"nested/{f}" for f in DATABASES} <= {p for p in after if after[p] == before[p]}
     assert after[PG] != before[PG]  # the outer rotation stands

@@ -75,7 +75,7 @@ def test_a_shared_value_is_refused_without_linked_naming_the_other_file(
     assert lines[0] == (
         "secretsmgr: error: --regenerate would split a shared value: "
         f"{AUTHENTIK} (stringData.AUTHENTIK_POSTGRESQL__PASSWORD) holds it too "
-        "(1 other place(s) in 1 file(s))"
+        "(1 other place in 1 file)"
     )
     assert (
         lines[1] == f"secretsmgr: hint: rewrite it everywhere with --linked (also in: {AUTHENTIK})"
@@ -104,7 +104,7 @@ def test_linked_refuses_when_a_file_cannot_be_decrypted(
     assert code == 1
     assert err.splitlines()[0] == (
         f"secretsmgr: error: --linked cannot rewrite the value in {hidden}: it cannot be "
-        "decrypted with the identities at hand (1 such file(s))"
+        "decrypted with the identities at hand (1 such file)"
     )
     assert f"secretsmgr: hint: files it cannot read: {hidden}" in err
     assert snapshot(demo_repo) == before

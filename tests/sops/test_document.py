@@ -203,3 +203,77 @@ def test_mac_aad_is_normalized_lastmodified() -> None:
     for spelling in (stamp.replace("Z", ".123Z"), stamp.replace("Z", "+00:00")):
         moved = dataclasses.replace(sf.metadata, lastmodified=spelling)
         assert sops.decrypt(sops.SopsFile(YAML, sf.docs, moved), IDS).docs == docs
+
+
+# ----------------------------------------------------------------------------- one verify path
+
+
+def _secret(comment: bool = False) -> str:
+    note = "    # rotate yearly\n" if comment else ""
+    text = f"kind: Secret\nstringData:\n{note}    password: hunter2\n    user: admin\n"
+    return sops.dump(
+        sops.encrypt(
+            sops.parse_plain(text, YAML),
+            fmt=YAML,
+            groups=GROUPS,
+            rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^stringData$"),
+            data_key=DATA_KEY,
+        )
+    )
+
+
+def _value_line(text: str, key: str) -> str:
+    return next(line for line in text.splitlines() if line.strip().startswith(key + ":"))
+
+
+def test_a_value_failing_authentication_names_its_key_path() -> None:
+    text = _secret()
+    pw, user = _value_line(text, "password"), _value_line(text, "user")
+    swapped = text.replace(pw, "@").replace(user, pw.replace("password", "user"))
+    swapped = swapped.replace("@", user.replace("user", "password"))
+    with pytest.raises(IntegrityError) as info:
+        sops.decrypt(sops.load(swapped, YAML), IDS)
+    assert info.value.key_path == ("stringData", "password")
+    assert info.value.message.startswith("stringData.password: value fails to authenticate")
+    from secretsmgr.errors import about
+
+    assert about("f.enc.yaml", info.value).key_path == ("stringData", "password")  # type: ignore[attr-defined]
+
+
+def test_a_mac_failure_has_no_key_path() -> None:
+    tampered = _secret().replace("kind: Secret", "kind: Secrets")
+    with pytest.raises(IntegrityError) as info:
+        sops.decrypt(sops.load(tampered, YAML), IDS)
+    assert (info.value.key_path, info.value.message) == (
+        None,
+        "MAC mismatch — the file was changed outside SOPS",
+    )
+
+
+def test_audit_reading_feeds_a_plain_value_to_the_mac() -> None:
+    from secretsmgr.sops.document import decrypt_docs
+
+    text = _secret()
+    same = text.replace(_value_line(text, "user").strip(), "user: admin")
+    changed = text.replace(_value_line(text, "user").strip(), "user: root")
+    with pytest.raises(FormatError):
+        decrypt_docs(sops.load(same, YAML), DATA_KEY)  # sops refuses it: not ENC[…]
+    decrypt_docs(sops.load(same, YAML), DATA_KEY, audit=True)  # the MAC still holds
+    with pytest.raises(IntegrityError) as info:
+        decrypt_docs(sops.load(changed, YAML), DATA_KEY, audit=True)
+    assert info.value.key_path is None
+
+
+def test_audit_reading_reports_a_tampered_encrypted_comment() -> None:
+    from secretsmgr.sops.document import decrypt_docs
+
+    text = _secret(comment=True)
+    comment = next(line for line in text.splitlines() if line.strip().startswith("#ENC["))
+    data = comment.split("data:")[1][:4]
+    flipped = ("B" if data[0] == "A" else "A") + data[1:]
+    tampered = text.replace(comment, comment.replace("data:" + data, "data:" + flipped))
+    assert tampered != text
+    decrypt_docs(sops.load(tampered, YAML), DATA_KEY)  # sops keeps a comment it cannot open
+    with pytest.raises(IntegrityError) as info:
+        decrypt_docs(sops.load(tampered, YAML), DATA_KEY, audit=True)
+    assert info.value.key_path == ("stringData",)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from secretsmgr.errors import FormatError
 from secretsmgr.sops.tree import MapNode, SeqNode
 from secretsmgr.sops.values import Comment, Timestamp
-from secretsmgr.sops.yamlio import emit_yaml, format_scalar, parse_yaml
+from secretsmgr.sops.yamlio import emit_yaml, format_scalar, parse_yaml, safe_load_all
 
 from .strategies import KEY_CHARS, VALUE_CHARS, scalars, timestamps
 from .treeutil import canon
@@ -212,3 +212,63 @@ def test_reader_errors_do_not_echo_content() -> None:
     with pytest.raises(FormatError) as info:
         parse_yaml("password: [hunter2\n")
     assert "hunter2" not in str(info.value)
+
+
+# ----------------------------------------------------------------------------- both readers
+
+
+def _alias_bomb(levels: int) -> str:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, levels):
+        refs = ", ".join([f"*a{i - 1}"] * 10)
+        lines.append(f"a{i}: &a{i} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("reader", [parse_yaml, safe_load_all], ids=["parser", "manifest"])
+def test_both_readers_refuse_an_alias_bomb(reader: object) -> None:
+    assert reader(_alias_bomb(4))  # type: ignore[operator]  # 11,110 nodes: fine
+    with pytest.raises(FormatError, match="excessive aliasing"):
+        reader(_alias_bomb(9))  # type: ignore[operator]  # a billion laughs
+
+
+@pytest.mark.parametrize("reader", [parse_yaml, safe_load_all], ids=["parser", "manifest"])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: " + "[" * 300 + "]" * 300 + "\n", "nesting deeper than 200 levels"),
+        ("a: &x [1, *x]\n", "unknown or recursive alias at line 1"),
+        ("a: *nope\n", "unknown or recursive alias at line 1"),
+        ("? [a]\n: x\n", "complex mapping key at line 1"),
+        ("a: [1\n", "malformed YAML at line 2"),
+    ],
+)
+def test_both_readers_refuse_the_same_way(reader: object, text: str, message: str) -> None:
+    with pytest.raises(FormatError) as info:
+        reader(text)  # type: ignore[operator]  # one of the two readers
+    assert info.value.message == message
+
+
+def test_manifest_loader_shares_aliased_objects_and_resolves_like_go_yaml() -> None:
+    docs = safe_load_all("base: &b {k: 1}\nuse: *b\nt: 2024-01-02\nn: 0777\ny: yes\n---\n")
+    assert docs[0]["use"] is docs[0]["base"]
+    assert (docs[0]["t"], docs[0]["n"], docs[0]["y"]) == ("2024-01-02T00:00:00Z", 511, "yes")
+    assert docs[1] is None
+
+
+def test_no_reader_keeps_the_text_it_parsed() -> None:
+    import sys
+
+    marker = "kept-nowhere-" + "x" * 20
+    text = f"password: {marker}\n"
+    parse_yaml(text)
+    safe_load_all(text)
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("secretsmgr.sops"):
+            continue
+        for value in vars(module).values():
+            items = value if isinstance(value, list | tuple) else [value]
+            for item in items:
+                assert item is not text, f"{name} keeps the parsed text"
+                if isinstance(item, tuple | list):
+                    assert text not in item, f"{name} keeps the parsed text"

@@ -15,6 +15,7 @@ from secretsmgr.errors import FormatError
 from secretsmgr.repo.inventory import ScannedFile
 from secretsmgr.repo.placeholders import is_placeholder
 from secretsmgr.sops.document import FileFormat
+from secretsmgr.sops.locate import DocumentKeys, key_lines
 from secretsmgr.sops.metadata import SOPS_KEY
 from secretsmgr.sops.yamlio import safe_load_all
 
@@ -33,6 +34,7 @@ class PlaintextSecret:
     key_path: str
     secret: str
     document: int = 1  # 1-based, in the file
+    line: int | None = None
 
 
 def _is_plaintext_value(value: object) -> bool:
@@ -54,6 +56,7 @@ def find_plaintext_secrets(path: str, text: str, fmt: FileFormat) -> list[Plaint
     except (FormatError, ValueError, RecursionError):
         return []  # not a manifest we can read (templates, fragments): nothing to say
     found: list[PlaintextSecret] = []
+    located: list[DocumentKeys] | None = None
     for number, raw in enumerate(docs, start=1):
         if not isinstance(raw, dict):
             continue
@@ -70,7 +73,11 @@ def find_plaintext_secrets(path: str, text: str, fmt: FileFormat) -> list[Plaint
                 continue
             for key, value in cast(dict[object, object], values).items():
                 if _is_plaintext_value(value):
-                    found.append(PlaintextSecret(path, f"{section}.{key}", label, number))
+                    located = key_lines(text, fmt) if located is None else located
+                    key_path = f"{section}.{key}"
+                    lines = located[number - 1].lines if number <= len(located) else {}
+                    line = lines.get(key_path)
+                    found.append(PlaintextSecret(path, key_path, label, number, line))
     return found
 
 
@@ -102,6 +109,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             key_path=hit.key_path,
             fix=f"secretsmgr encrypt -i {hit.path}",
             document=hit.document if (hit.path, hit.key_path) in repeated else None,
+            line=hit.line,
         )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext, abbreviate
+from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
+from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.inventory import ExpectedKeys, SopsEntry
 from secretsmgr.sops.tree import SeqNode
 
@@ -14,7 +15,7 @@ def _held(entry: SopsEntry) -> str:
     """What the file is encrypted to, for the message: ``age1abc…xyz, 1 pgp key``."""
     sf = entry.sops_file
     assert sf is not None
-    parts = [abbreviate(r) for r in dict.fromkeys(sf.metadata.age_recipients)]
+    parts = [short_key(r) for r in dict.fromkeys(sf.metadata.age_recipients)]
     for group in sf.metadata.key_groups:
         for name, value in group.foreign:
             count = len(value.items) if isinstance(value, SeqNode) else 1
@@ -23,7 +24,7 @@ def _held(entry: SopsEntry) -> str:
 
 
 def _whose(group: ExpectedKeys) -> str:
-    shown = ", ".join(abbreviate(k) for k in group.keys)
+    shown = ", ".join(short_key(k) for k in group.keys)
     return (
         f"cluster {group.cluster}'s key ({shown})"
         if group.cluster

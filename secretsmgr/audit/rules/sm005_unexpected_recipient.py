@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext, abbreviate
+from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
+from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.inventory import SopsEntry
 from secretsmgr.repo.sopsconfig import all_age_recipients
 from secretsmgr.sops.tree import SeqNode
@@ -43,7 +44,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             # a file no Flux layer applies (Talos, Ansible …) follows its own .sops.yaml rule
             expected |= set(all_age_recipients(rule))
         strangers = [
-            abbreviate(r) for r in dict.fromkeys(sf.metadata.age_recipients) if r not in expected
+            short_key(r) for r in dict.fromkeys(sf.metadata.age_recipients) if r not in expected
         ]
         wanted_types = _rule_key_types(entry)
         for group in sf.metadata.key_groups:

@@ -1,4 +1,8 @@
-"""SM006 malformed-sops: metadata or values sops (and Flux) cannot read."""
+"""SM006 malformed-sops: metadata or values sops (and Flux) cannot read.
+
+Every sops key type (age, PGP, AWS/GCP KMS, Azure Key Vault, HashiCorp Vault, HuaweiCloud KMS),
+alone or together, is valid metadata; whether the cluster can open the file is SM004's question.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,13 @@ from collections.abc import Iterator
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.errors import FormatError
+from secretsmgr.keys.age import check_age_file
 from secretsmgr.sops.encvalue import parse_enc
-
-AGE_ARMOR = "-----BEGIN AGE ENCRYPTED FILE-----"
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    """Unreadable metadata, broken ``ENC[…]`` values, a broken MAC field or age stanza, and
-    files with no age recipient at all (only pgp/kms/…: not manageable with age keys)."""
+    """Unreadable metadata, broken ``ENC[…]`` values, a broken MAC field or age entry (an
+    armored age file outside the age format or its bounds: secretsmgr never decrypts it)."""
     for entry in ctx.repo.sops_files:
         fix = f"git checkout -- {entry.path}"
         if entry.error is not None:
@@ -38,33 +41,17 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             yield RULE.finding(
                 entry.path, "sops.mac is not a well-formed ENC[…] value", key_path="sops.mac"
             )
-        bad = [
-            number
-            for number, recipient in enumerate(meta.age_recipients, start=1)
-            if not recipient.strip()
-        ]
-        bad += [
-            number
-            for number, stanza in enumerate((s for g in meta.key_groups for s in g.age), start=1)
-            if AGE_ARMOR not in stanza.enc
-        ]
-        if bad:
-            numbers = ", ".join(str(n) for n in sorted(set(bad)))
-            yield RULE.finding(
-                entry.path,
-                f"age entry {numbers} has no recipient or no armored age file",
-                key_path="sops.age",
-                fix=fix,
-            )
-        if not meta.age_recipients:
-            kinds = sorted({name for g in meta.key_groups for name, _ in g.foreign})
-            held = ", ".join(kinds) if kinds else "no key at all"
-            yield RULE.finding(
-                entry.path,
-                f"unsupported recipient type: no age recipient ({held})",
-                key_path="sops",
-                fix=f"decrypt it with its current key, then secretsmgr encrypt -i {entry.path}",
-            )
+        problems: list[str] = []
+        stanzas = [s for g in meta.key_groups for s in g.age]
+        for number, stanza in enumerate(stanzas, start=1):
+            try:
+                if not stanza.recipient.strip():
+                    raise FormatError("it has no recipient")
+                check_age_file(stanza.enc)
+            except FormatError as exc:
+                problems.append(f"age entry {number} cannot be used: {exc.message}")
+        if problems:
+            yield RULE.finding(entry.path, "; ".join(problems), key_path="sops.age", fix=fix)
 
 
 RULE = Rule(
@@ -72,6 +59,6 @@ RULE = Rule(
     name="malformed-sops",
     severity=Severity.ERROR,
     needs=frozenset(),
-    summary="Malformed metadata or ENC[…] value, unsupported recipient type",
+    summary="Malformed metadata, ENC[…] value or age entry",
     check=check,
 )

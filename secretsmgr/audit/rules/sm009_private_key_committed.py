@@ -6,11 +6,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from secretsmgr.audit.context import AuditContext, abbreviate
+from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.errors import ConfigError
 from secretsmgr.keys.age import parse_identities
-from secretsmgr.keys.bech32 import split_bech32
+from secretsmgr.keys.bech32 import short_key, split_bech32
 from secretsmgr.repo.inventory import ScannedFile
 
 _PRIVATE_KEY = re.compile(rb"AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]{20,}")
@@ -76,7 +76,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         by_path.setdefault(hit.path, []).append(hit)
     for path, hits in by_path.items():
         first = hits[0]
-        owner = f" (public key {abbreviate(first.public)})" if first.public else ""
+        owner = f" (public key {short_key(first.public)})" if first.public else ""
         if len(hits) == 1:
             message = f"age private key {_redacted(first)}{owner} on line {first.line}"
         else:
@@ -87,6 +87,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             message,
             fix="remove it, purge it from git history, and rotate away from it: "
             "secretsmgr rotate --all --remove-recipient <its public key>",
+            line=first.line,
         )
 
 

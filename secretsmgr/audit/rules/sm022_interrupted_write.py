@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.plural import plural
 
 FIX = "secretsmgr recover   (or any secretsmgr write command: it finishes the write first)"
 
@@ -15,7 +16,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     journal = ctx.pending.journal
     if journal is not None:
         where = journal.files[0] if journal.files else ctx.repo.settings.changelog
-        count = f"{len(journal.files)} file(s)" if journal.readable else "an unreadable journal"
+        count = plural(len(journal.files), "file") if journal.readable else "an unreadable journal"
         if journal.owner_alive:
             message = (
                 f"a rotation by pid {journal.owner_pid} is writing right now ({count}): "

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from secretsmgr.cli.context import load_identities, out, repo_root
-from secretsmgr.cli.files import about_file, changelog_recorder, notice
+from secretsmgr.cli.context import load_identities, out, repo_root, warn
+from secretsmgr.cli.files import about_file, changelog_recorder
 
 FileArg = Annotated[Path, typer.Argument(help="The file to read.", show_default=False)]
 InPlace = Annotated[bool, typer.Option("-i", "--in-place", help="Write the result over FILE.")]
@@ -25,7 +25,9 @@ def encrypt_cmd(
     output: Output = None,
     age: Annotated[
         list[str] | None,
-        typer.Option("--age", help="Recipient(s) replacing the .sops.yaml rule's keys."),
+        typer.Option(
+            "--age", help="A recipient replacing the .sops.yaml rule's keys (repeatable)."
+        ),
     ] = None,
     filename_override: Annotated[
         Path | None,
@@ -106,7 +108,7 @@ def edit_cmd(ctx: typer.Context, file: FileArg) -> int:
             root=root,
             identities=[identities] if identities is not None else [],
             editor=make_editor(os.environ, file.name),
-            notify=notice,
+            notify=warn,
             record=changelog_recorder(root),
         )
     return 0

@@ -3,34 +3,34 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from secretsmgr.cli.context import load_identities, out, repo_root
-
-
-def _progress(done: int, total: int) -> None:
-    width = 30
-    filled = width * done // total
-    sys.stderr.write(f"\rrotating [{'#' * filled}{' ' * (width - filled)}] {done}/{total}")
-    if done == total:
-        sys.stderr.write("\r" + " " * (width + 30) + "\r")
-    sys.stderr.flush()
-
-
-def _notify(message: str) -> None:
-    sys.stderr.write(f"secretsmgr: {message}\n")
+from secretsmgr.cli.context import (
+    fault_hook,
+    load_identities,
+    out,
+    progress_bar,
+    recover_interrupted,
+    repo_root,
+)
+from secretsmgr.cli.options import (
+    AllowDirtyOpt,
+    ClusterKeyOpt,
+    CommitOpt,
+    DryRunOpt,
+    LayerOpt,
+    ReasonOpt,
+)
+from secretsmgr.plural import plural
 
 
 def rotate_cmd(
     ctx: typer.Context,
     files: Annotated[list[Path] | None, typer.Argument(help="SOPS files to rotate.")] = None,
-    layer: Annotated[
-        list[str] | None, typer.Option("--layer", help="Rotate every SOPS file of layer L.")
-    ] = None,
+    layer: LayerOpt = None,
     all_files: Annotated[bool, typer.Option("--all", help="Rotate every SOPS file.")] = False,
     add_recipient: Annotated[
         list[str] | None, typer.Option("--add-recipient", help="Also encrypt to this key.")
@@ -53,22 +53,15 @@ def rotate_cmd(
             "--unlinked", help="Regenerate only the named key paths, even if the value is shared."
         ),
     ] = False,
-    reason: Annotated[str, typer.Option("--reason", help="Why; recorded in the changelog.")] = "",
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the plan, write nothing.")
-    ] = False,
-    commit: Annotated[bool, typer.Option("--commit", help="Commit files and changelog.")] = False,
-    allow_dirty: Annotated[
-        bool, typer.Option("--allow-dirty", help="Rotate targets with uncommitted changes.")
-    ] = False,
-    cluster_key: Annotated[
-        str | None, typer.Option("--cluster-key", help="The cluster's age public key.")
-    ] = None,
+    reason: ReasonOpt = "",
+    dry_run: DryRunOpt = False,
+    commit: CommitOpt = False,
+    allow_dirty: AllowDirtyOpt = False,
+    cluster_key: ClusterKeyOpt = None,
 ) -> int:
     """Rotate data keys of a layer, all files or named files, as one transaction."""
-    from secretsmgr.rotate.faults import fault_hook
-    from secretsmgr.rotate.plan import RotationRequest, render_plan, render_regenerated
-    from secretsmgr.rotate.transaction import rotate
+    from secretsmgr.rotate.plan import render_plan, render_regenerated
+    from secretsmgr.rotate.transaction import RotationRequest, rotate
 
     request = RotationRequest(
         layers=tuple(layer or ()),
@@ -85,21 +78,20 @@ def rotate_cmd(
         allow_dirty=allow_dirty,
         cluster_key=cluster_key,
     )
+    root = repo_root(ctx)
+    identities = load_identities()
+    if not dry_run:
+        recover_interrupted(root)
+    progress = progress_bar("rotating")
     result = rotate(
-        repo_root(ctx),
-        request,
-        [load_identities()],
-        env=os.environ,
-        fault=fault_hook(),
-        progress=_progress if sys.stderr.isatty() else None,
-        notify=_notify,
+        root, request, [identities], env=os.environ, fault=fault_hook(), progress=progress
     )
     if dry_run:
         out(render_plan(result.plan, dry_run=True))
         return 0
     tail = f"; committed {result.commit[:7]}" if result.commit else ""
     out(
-        f"rotated {len(result.plan.files)} files in {result.seconds:.1f} s; "
+        f"rotated {plural(len(result.plan.files), 'file')} in {result.seconds:.1f} s; "
         f"changelog seq {result.seq}{tail}\n" + render_regenerated(result.plan)
     )
     return 0

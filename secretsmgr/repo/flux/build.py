@@ -16,347 +16,29 @@ from __future__ import annotations
 
 import copy
 import posixpath
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
-from typing import cast
 
 from secretsmgr.errors import FormatError
-from secretsmgr.repo.flux.ignore import SourceFilter
-from secretsmgr.repo.flux.objects import (
-    MARKERS,
-    as_list,
-    as_map,
-    as_str,
-    is_flux_instance,
-    is_flux_kustomization,
-    is_source,
-    meta,
-)
-from secretsmgr.repo.flux.patch import Patch, Target, parse_target, patch_from_data, patches_of
-from secretsmgr.sops.yamlio import safe_load_all
+from secretsmgr.repo.flux.files import MANIFEST_SUFFIXES, Artifact, Obj, RepoFiles, parse_docs
+from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES, KFile, PatchRef, Use, UseKind, is_remote
+from secretsmgr.repo.flux.objects import as_map, as_str, meta
+from secretsmgr.repo.flux.patch import Patch, patch_from_data, patches_of
 
-KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-_SOPS_NAME = re.compile(r"\.(enc|sops)\.(ya?ml|json|env)$")
-MANIFEST_SUFFIXES = (".yaml", ".yml")
-_REMOTE_PREFIXES = ("git@", "git::", "gh:", "ssh:", "github.com/", "github.com:", "oci:")
-
-
-class UseKind(StrEnum):
-    """How a build reads a file."""
-
-    RESOURCE = "resource"
-    SECRET_FILE = "secretGenerator files"
-    SECRET_ENV = "secretGenerator envs"
-    CONFIGMAP_SOURCE = "configMapGenerator input"
-    PATCH = "patch"  # kustomize `patches:` with a path: decrypted by kustomize-controller >= 1.5
-    LEGACY_PATCH = "legacy patch"  # patchesStrategicMerge / patchesJson6902 files: never
-    KUSTOMIZATION = "kustomization"
-    OTHER = "other"  # crds, configurations, replacements, generator/transformer configs
-
-
-@dataclass(frozen=True, slots=True)
-class Use:
-    """One way a build reads a file; ``via_component`` = reached through a kustomize Component."""
-
-    kind: UseKind
-    via_component: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PatchRef:
-    """A patch of a kustomization file: a file (``path``) or inline text."""
-
-    path: str | None
-    inline: str | None
-    target: Target | None
-    kind: UseKind  # PATCH or LEGACY_PATCH
-    json6902: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class KFile:
-    """The parts of one kustomization file the model follows (paths relative to its folder)."""
-
-    path: str
-    resources: tuple[str, ...] = ()
-    components: tuple[str, ...] = ()
-    patches: tuple[PatchRef, ...] = ()
-    inline_patches: tuple[Patch, ...] = ()  # Flux spec.patches, already parsed
-    secret_files: tuple[str, ...] = ()
-    secret_envs: tuple[str, ...] = ()
-    configmap_sources: tuple[str, ...] = ()
-    other_files: tuple[str, ...] = ()
-    namespace: str | None = None
-    name_prefix: str = ""
-    name_suffix: str = ""
-    labels: Mapping[str, str] = field(default_factory=dict)
-    problems: tuple[str, ...] = ()
-
-
-def is_remote(ref: str) -> bool:
-    """Whether a kustomize reference points outside the repository (a URL, a git remote)."""
-    return "://" in ref or ref.startswith(_REMOTE_PREFIXES) or "?ref=" in ref
-
-
-def _strings(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    return [v for v in as_list(value) if isinstance(v, str)]
-
-
-def parse_kfile(path: str, text: str) -> KFile:
-    """The references of a kustomization file; malformed parts become ``problems``."""
-    problems: list[str] = []
-    try:
-        docs = [d for d in safe_load_all(text) if d is not None]
-    except FormatError as exc:
-        return KFile(path, problems=(f"{path}: {exc.message}",))
-    data = as_map(docs[0]) if docs else {}
-    if data is None:
-        return KFile(path, problems=(f"{path}: a kustomization must be a mapping",))
-    resources = [
-        *_strings(data.get("resources")),
-        *_strings(data.get("bases")),
-    ]
-    other = [
-        *_strings(data.get("crds")),
-        *_strings(data.get("configurations")),
-        *_strings(data.get("generators")),
-        *_strings(data.get("transformers")),
-        *_strings(data.get("validators")),
-    ]
-    for entry in as_list(data.get("replacements")):
-        ref = as_map(entry)
-        if ref and as_str(ref.get("path")):
-            other.append(cast(str, ref.get("path")))
-    openapi = as_map(data.get("openapi"))
-    if openapi and as_str(openapi.get("path")):
-        other.append(cast(str, openapi.get("path")))
-    patches: list[PatchRef] = []
-    for entry in as_list(data.get("patches")):
-        if isinstance(entry, str):
-            if "\n" not in entry:
-                patches.append(PatchRef(entry, None, None, UseKind.PATCH))
-            continue
-        ref = as_map(entry)
-        if ref is None:
-            problems.append(f"{path}: a patches entry is not a mapping")
-            continue
-        patches.append(
-            PatchRef(
-                as_str(ref.get("path")),
-                as_str(ref.get("patch")),
-                parse_target(ref.get("target")),
-                UseKind.PATCH,
-            )
-        )
-    for entry in as_list(data.get("patchesStrategicMerge")):
-        if isinstance(entry, str):
-            is_file = "\n" not in entry and not entry.lstrip().startswith(("{", "apiVersion"))
-            patches.append(
-                PatchRef(
-                    entry if is_file else None,
-                    None if is_file else entry,
-                    None,
-                    UseKind.LEGACY_PATCH,
-                )
-            )
-    for entry in as_list(data.get("patchesJson6902")):
-        ref = as_map(entry)
-        if ref is None:
-            continue
-        patches.append(
-            PatchRef(
-                as_str(ref.get("path")),
-                as_str(ref.get("patch")),
-                parse_target(ref.get("target")),
-                UseKind.LEGACY_PATCH,
-                json6902=True,
-            )
-        )
-    secret_files: list[str] = []
-    secret_envs: list[str] = []
-    configmap: list[str] = []
-    for field_name, is_secret in (("secretGenerator", True), ("configMapGenerator", False)):
-        for entry in as_list(data.get(field_name)):
-            gen = as_map(entry)
-            if gen is None:
-                problems.append(f"{path}: a {field_name} entry is not a mapping")
-                continue
-            files = []
-            for source in _strings(gen.get("files")):
-                key, sep, ref_path = source.partition("=")
-                files.append(ref_path if sep else key)
-            envs = [*_strings(gen.get("envs")), *_strings(gen.get("env"))]
-            if is_secret:
-                secret_files += files
-                secret_envs += envs
-            else:
-                configmap += files + envs
-    labels: dict[str, str] = {}
-    for k, v in (as_map(data.get("commonLabels")) or {}).items():
-        labels[k] = str(v)
-    for entry in as_list(data.get("labels")):
-        label_entry = as_map(entry) or {}
-        pairs = as_map(label_entry.get("pairs")) or {}
-        labels.update({k: str(v) for k, v in pairs.items()})
-    return KFile(
-        path=path,
-        resources=tuple(resources),
-        components=tuple(_strings(data.get("components"))),
-        patches=tuple(patches),
-        secret_files=tuple(secret_files),
-        secret_envs=tuple(secret_envs),
-        configmap_sources=tuple(configmap),
-        other_files=tuple(other),
-        namespace=as_str(data.get("namespace")),
-        name_prefix=as_str(data.get("namePrefix")) or "",
-        name_suffix=as_str(data.get("nameSuffix")) or "",
-        labels=labels,
-        problems=tuple(problems),
-    )
-
-
-@dataclass(slots=True)
-class Obj:
-    """A Flux object in a build's output, with the file it came from."""
-
-    doc: dict[str, object]
-    origin: str
-
-
-def _docs(text: str) -> list[object]:
-    return list(safe_load_all(text))
-
-
-class RepoFiles:
-    """The repository's files by folder, with parse caches shared by every build."""
-
-    def __init__(self, paths: Iterable[str], read: Callable[[str], bytes]) -> None:
-        """Index ``paths`` (repo-relative); ``read`` returns a file's bytes."""
-        self._read = read
-        self._bytes: dict[str, bytes] = {}
-        self.files = frozenset(paths)
-        self._in: dict[str, list[str]] = {}
-        self._sub: dict[str, set[str]] = {}
-        for path in sorted(self.files):
-            parent = posixpath.dirname(path) or "."
-            self._in.setdefault(parent, []).append(path)
-            child = parent
-            while child != ".":
-                up = posixpath.dirname(child) or "."
-                subs = self._sub.setdefault(up, set())
-                if child in subs:
-                    break
-                subs.add(child)
-                child = up
-        self._kfiles: dict[str, KFile] = {}
-        self._flux: dict[str, tuple[dict[str, object], ...]] = {}
-        self.problems: dict[str, str] = {}
-
-    def files_in(self, folder: str) -> list[str]:
-        """Files directly in ``folder``, sorted."""
-        return self._in.get(folder, [])
-
-    def subdirs(self, folder: str) -> list[str]:
-        """Folders directly in ``folder``, sorted."""
-        return sorted(self._sub.get(folder, ()))
-
-    def is_dir(self, folder: str) -> bool:
-        """Whether ``folder`` holds any file (at any depth)."""
-        return folder in self._in or folder in self._sub
-
-    def read(self, path: str) -> bytes:
-        """A file's bytes, read once (``OSError`` when it cannot be read)."""
-        cached = self._bytes.get(path)
-        if cached is None:
-            cached = self._bytes[path] = self._read(path)
-        return cached
-
-    def text(self, path: str) -> str:
-        """A file as UTF-8 text (``OSError``/``UnicodeDecodeError`` when it cannot be read)."""
-        return self.read(path).decode("utf-8")
-
-    def kfile(self, path: str) -> KFile:
-        """The parsed kustomization file at ``path`` (cached)."""
-        cached = self._kfiles.get(path)
-        if cached is None:
-            try:
-                cached = parse_kfile(path, self.text(path))
-            except (OSError, UnicodeDecodeError):
-                cached = KFile(path, problems=(f"{path}: cannot read the kustomization",))
-            self._kfiles[path] = cached
-        return cached
-
-    def flux_docs(self, path: str) -> tuple[dict[str, object], ...]:
-        """The Flux objects defined in the manifest ``path`` (cached; none for other files)."""
-        cached = self._flux.get(path)
-        if cached is not None:
-            return cached
-        found: list[dict[str, object]] = []
-        try:
-            # an encrypted file never holds a Flux object: spare reading it twice
-            data = b"" if _SOPS_NAME.search(path) else self.read(path)
-        except OSError:
-            data = b""
-        if any(marker in data for marker in MARKERS) and b"\nsops:" not in data:
-            try:
-                docs = safe_load_all(data.decode("utf-8"))
-            except (UnicodeDecodeError, FormatError) as exc:
-                reason = exc.message if isinstance(exc, FormatError) else "not valid UTF-8"
-                self.problems[path] = f"{path}: {reason}"
-                docs = []
-            for doc in _flatten(docs):
-                if is_flux_kustomization(doc) or is_source(doc) or is_flux_instance(doc):
-                    found.append(doc)
-        result = tuple(found)
-        self._flux[path] = result
-        return result
-
-
-def _flatten(docs: Iterable[object]) -> Iterable[dict[str, object]]:
-    """Documents as kustomize sees resources: ``kind: List`` items are resources too."""
-    for raw in docs:
-        doc = as_map(raw)
-        if doc is None:
-            continue
-        if doc.get("kind") == "List" or (
-            isinstance(doc.get("kind"), str) and cast(str, doc.get("kind")).endswith("List")
-        ):
-            yield from _flatten(as_list(doc.get("items")))
-        else:
-            yield doc
-
-
-class Artifact:
-    """What a Flux source holds of this checkout: files under ``base``, minus ignored ones."""
-
-    def __init__(self, base: str, source_filter: SourceFilter) -> None:
-        """The folder ``base`` ("" for the repository root) filtered by ``source_filter``."""
-        self.base = base
-        self.filter = source_filter
-        self._holds: dict[str, bool] = {}
-
-    def holds(self, path: str) -> bool:
-        """Whether the repository file ``path`` is in the artifact."""
-        cached = self._holds.get(path)
-        if cached is None:
-            rel = path
-            if self.base:
-                rel = path[len(self.base) + 1 :] if path.startswith(self.base + "/") else ""
-            cached = self._holds[path] = bool(rel) and not self.filter.excludes(rel)
-        return cached
-
-    def resolve(self, spec_path: str) -> str | None:
-        """A repo-relative folder for a ``spec.path`` relative to the artifact root."""
-        joined = posixpath.normpath(posixpath.join(self.base or ".", spec_path))
-        if joined.startswith("../") or joined == "..":
-            return None
-        if self.base and joined != self.base and not joined.startswith(self.base + "/"):
-            return None
-        return joined
+__all__ = [
+    "KUSTOMIZATION_NAMES",
+    "MANIFEST_SUFFIXES",
+    "Artifact",
+    "BuildResult",
+    "Builder",
+    "KFile",
+    "Obj",
+    "RepoFiles",
+    "Use",
+    "UseKind",
+    "flux_overlay",
+    "is_remote",
+]
 
 
 @dataclass
@@ -539,7 +221,7 @@ class Builder:
             if text is None:
                 continue
             try:
-                docs = _docs(text)
+                docs = parse_docs(text)
             except FormatError:
                 continue
             data: object = docs[0] if len(docs) == 1 else docs
@@ -586,7 +268,7 @@ def flux_overlay(
     name_suffix: str,
 ) -> Callable[[KFile], KFile]:
     """What kustomize-controller merges into the kustomization at a Kustomization's path."""
-    parsed = patches_of(list(patches), _docs)
+    parsed = patches_of(list(patches), parse_docs)
 
     def merge(kfile: KFile) -> KFile:
         return replace(

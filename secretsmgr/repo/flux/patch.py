@@ -16,6 +16,7 @@ from typing import cast
 
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.flux.objects import api_group, as_list, as_map, as_str, meta
+from secretsmgr.sops.regex import compile_go
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +49,12 @@ def parse_target(raw: object) -> Target | None:
 
 
 def _full(pattern: str | None, value: str) -> bool:
+    # kustomize matches a target's fields as anchored Go regular expressions: RE2, linear time
     if pattern is None or pattern == "":
         return True
     try:
-        return re.fullmatch(pattern, value) is not None
-    except re.error:
+        return compile_go(pattern).fullmatch(value)
+    except FormatError:
         return pattern == value
 
 

@@ -39,7 +39,7 @@ def test_sm022_fires_for_a_killed_rotation_until_recover(tmp_path: Path) -> None
     found = sm022(repo)
     paths = [p for p, _, _ in found]
     assert paths[0] == PG  # the journal: named by the first file it covers
-    assert "a rotation was interrupted (2 file(s)" in found[0][1]
+    assert "a rotation was interrupted (2 files" in found[0][1]
     assert any(p.endswith(".new") for p in paths)  # the temp file of the file not yet replaced
     assert all(fix is not None and fix.startswith("secretsmgr recover") for _, _, fix in found)
     gate = run_secretsmgr(repo, ["check"], env())
@@ -47,7 +47,7 @@ def test_sm022_fires_for_a_killed_rotation_until_recover(tmp_path: Path) -> None
     fixed = run_secretsmgr(repo, ["recover"], env())
     assert fixed.returncode == 0, fixed.stderr
     assert fixed.stdout == (
-        "rolled back an interrupted rotation: restored 1 file(s) to their old version\n"
+        "rolled back an interrupted rotation: restored 1 file to their old version\n"
     )
     assert sm022(repo) == []
     assert run_secretsmgr(repo, ["check"], env()).returncode == 0

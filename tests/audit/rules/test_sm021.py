@@ -1,13 +1,38 @@
-"""Symbolic links: discovery never follows one out of the repository; a SOPS link is SM021."""
+"""SM021 symlinked-sops-file: discovery never follows a link out of the repository, and a SOPS
+file that is a link is an error."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import pytest
+
 from secretsmgr.audit.engine import run_audit
 
-from .helpers import K1, enc, secret, standard_repo, write
+from ..helpers import K1, enc, secret, standard_repo, write
+from .cases import Case, ids, run_case
+
+
+def _link(root: Path, link: str) -> None:
+    standard_repo(root, {"apps/db.enc.yaml": enc(secret("db")), "apps/readme.md": "# db\n"})
+    target = "db.enc.yaml" if link.endswith(".enc.yaml") else "readme.md"
+    (root / link).symlink_to(target)
+
+
+CASES = [
+    Case(
+        "SM021-hit",
+        lambda root: _link(root, "apps/alias.enc.yaml"),
+        {("SM021", "apps/alias.enc.yaml")},
+    ),
+    Case("SM021-miss", lambda root: _link(root, "apps/alias.md"), set()),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+def test_case(case: Case, tmp_path: Path) -> None:
+    run_case(case, tmp_path)
 
 
 def _repo(tmp_path: Path) -> tuple[Path, Path]:

