@@ -8,7 +8,7 @@ from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.plural import plural
 
-FIX = "secretsmgr recover   (or any secretsmgr write command: it finishes the write first)"
+FIX = "secretsmgr recover   (every other write command finishes it first, too)"
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
