@@ -1,8 +1,9 @@
 """What a rule sees: the repository inventory plus the changelog, the clock and any keys.
 
 ``build_context`` adds to an ``Inventory`` (``repo/``) what only the audit needs: the parsed
-changelog, the identities for ``--verify-mac`` and the data keys they open, and the live
-cluster's keys. Rules are pure functions of the ``AuditContext`` it returns.
+changelog, the identities for ``--verify-mac`` and the data keys they open, the live
+cluster's keys, and what an interrupted write left behind (``repo/pending.py``). Rules are
+pure functions of the ``AuditContext`` it returns.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from secretsmgr.changelog.chain import Entry, parse_entries
 from secretsmgr.errors import ChainError, DecryptionError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.inventory import Inventory, LiveKeys
+from secretsmgr.repo.pending import PendingWrites, find_pending
 from secretsmgr.sops.datakey import unwrap_data_key
 
 
@@ -35,6 +37,7 @@ class AuditContext:
     data_keys: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     unopened: tuple[str, ...] = ()
     live_cluster: LiveKeys | None = None  # read for every cluster (one context)
+    pending: PendingWrites = field(default_factory=PendingWrites)  # an interrupted write (SM022)
 
     @property
     def live_clusters(self) -> tuple[LiveKeys, ...]:
@@ -95,4 +98,5 @@ def build_context(
         data_keys=MappingProxyType(data_keys),
         unopened=tuple(unopened),
         live_cluster=live_cluster if isinstance(live_cluster, LiveKeys) else None,
+        pending=find_pending(repo.root, repo.all_files),
     )

@@ -25,6 +25,7 @@ from secretsmgr.audit.rules import (
     sm016_cluster_key_drift,
     sm017_cluster_key_rotation,
     sm021_symlinked_sops_file,
+    sm022_interrupted_write,
 )
 
 RULES: tuple[Rule, ...] = (
@@ -46,6 +47,7 @@ RULES: tuple[Rule, ...] = (
     sm016_cluster_key_drift.RULE,
     sm017_cluster_key_rotation.RULE,
     sm021_symlinked_sops_file.RULE,
+    sm022_interrupted_write.RULE,
 )
 
 _BY_ID = {rule.id: rule for rule in RULES}

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "layers": ("layers", "layers_cmd"),
     "log": ("log", "log_cmd"),
     "rotate": ("rotate", "rotate_cmd"),
+    "recover": ("recover", "recover_cmd"),
 }
 GROUPS: dict[str, tuple[str, str]] = {"key": ("key", "key_app")}
 # Global options: accepted before or after the command (moved to the front before parsing).

@@ -167,14 +167,19 @@ def _head(root: Path) -> str:
 
 
 def commit(root: Path, paths: list[str] | tuple[str, ...], message: str) -> str:
-    """Commit exactly ``paths`` (other staged changes stay staged); return the new HEAD sha."""
+    """Commit exactly ``paths`` (other staged changes stay staged); return the new HEAD sha.
+
+    The user's git configuration decides signing (``commit.gpgsign``, ``gpg.format``,
+    ``user.signingkey``), as for any ``git commit``: repositories that require signed commits
+    get one.
+    """
     if not paths:
         raise RefusedError("git commit failed: no paths to commit")
     try:
         _run(root, ["add", "--", *paths])
         _run(
             root,
-            ["commit", "--no-gpg-sign", "-q", "-F", "-", "--", *paths],
+            ["commit", "-q", "-F", "-", "--", *paths],
             stdin=message.encode("utf-8"),
         )
         return _head(root)

@@ -31,6 +31,7 @@ CONTRACT = {  # id: (name, severity) from spec/cli-contract.md "Rules"
     "SM016": ("cluster-key-drift", "error"),
     "SM017": ("cluster-key-rotation", "info"),
     "SM021": ("symlinked-sops-file", "error"),
+    "SM022": ("interrupted-write", "error"),
 }
 
 
