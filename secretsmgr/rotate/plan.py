@@ -144,6 +144,19 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
     for entry in chosen.values():
         if entry.sops_file is None:
             raise RefusedError(f"{entry.path}: {entry.error or 'not a valid SOPS file'}")
+        foreign = sorted(
+            {name for g in entry.sops_file.metadata.key_groups for name, _ in g.foreign}
+        )
+        if foreign:
+            # a new data key would leave those entries wrapping the old one: refuse, never
+            # drop a recipient nobody asked to remove
+            raise RefusedError(
+                f"{entry.path}: also encrypted to {', '.join(foreign)} keys, which secretsmgr "
+                "cannot wrap a new data key for",
+                hints=(
+                    f"rotate it with sops, which holds those keys: sops rotate -i {entry.path}",
+                ),
+            )
     order = {name: i for i, name in enumerate(ctx.layers.names())}
 
     def rank(entry: SopsEntry) -> tuple[int, str]:
