@@ -1,107 +1,115 @@
-"""SM001 plaintext-secret: a Kubernetes Secret with values and no SOPS metadata."""
+"""SM001 plaintext-secret: a Kubernetes Secret with values and no SOPS metadata.
+
+Also kustomize ``secretGenerator`` ``literals:``: the values sit in kustomization.yaml in clear.
+Detection works on parsed documents (any key quoting, flow style, tags, ``List`` items).
+"""
 
 from __future__ import annotations
 
-import json
-import re
+import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
-from secretsmgr.errors import FormatError
+from secretsmgr.audit.manifests import (
+    Obj,
+    decode_text,
+    documents,
+    is_placeholder,
+    is_plaintext_value,
+    is_secret,
+    label,
+    may_mention,
+    objects,
+    secret_values,
+)
 from secretsmgr.repo.inventory import ScannedFile
-from secretsmgr.sops.document import FileFormat
-from secretsmgr.sops.metadata import SOPS_KEY
-from secretsmgr.sops.yamlio import safe_load_all
-
-# A top-level ``kind: Secret`` (a pre-filter; the parse decides).
-_SECRET_HINT = {
-    FileFormat.YAML: re.compile(rb"""^kind:[ \t]*["']?Secret["']?[ \t]*(?:#.*)?\r?$""", re.M),
-    FileFormat.JSON: re.compile(rb'"kind"\s*:\s*"Secret"'),
-}
-# A value that is only a Flux post-build variable (``${VAR}``, ``${VAR:=default}``) or a Helm/Go
-# template is filled in later, not a committed secret.
-_SUBSTITUTION = re.compile(r"^\s*(?:\$\{[^}]*\}\s*)+$")
 
 
 @dataclass(frozen=True, slots=True)
 class PlaintextSecret:
-    """A plaintext value in a Kubernetes Secret without SOPS metadata."""
+    """A plaintext value in a Kubernetes Secret (or a secretGenerator) without SOPS metadata."""
 
     path: str
     key_path: str
     secret: str
+    generator: bool = False
 
 
-def _is_plaintext_value(value: object) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, str):
-        if not value.strip():
-            return False
-        if _SUBSTITUTION.match(value) or "{{" in value:
-            return False  # filled in by Flux post-build substitution or a template
-        return not value.startswith("ENC[AES256_GCM,")
-    return not isinstance(value, dict | list) or bool(value)
-
-
-def find_plaintext_secrets(path: str, text: str, fmt: FileFormat) -> list[PlaintextSecret]:
-    """Plaintext ``data``/``stringData`` values of ``kind: Secret`` documents in ``text``."""
-    try:
-        if fmt is FileFormat.JSON:
-            docs: list[object] = [json.loads(text)]
-        else:
-            docs = list(safe_load_all(text))
-    except (FormatError, ValueError, RecursionError):
-        return []  # not a manifest we can read (templates, fragments): nothing to say
-    found: list[PlaintextSecret] = []
-    for raw in docs:
+def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
+    generators = obj.get("secretGenerator")
+    if not isinstance(generators, list):
+        return
+    for number, raw in enumerate(generators):
         if not isinstance(raw, dict):
             continue
-        doc = cast(dict[str, object], raw)
-        if doc.get("kind") != "Secret" or doc.get("apiVersion") != "v1" or SOPS_KEY in doc:
+        gen = cast(Obj, raw)
+        name = gen.get("name")
+        literals = gen.get("literals")
+        if not isinstance(literals, list):
             continue
-        meta = doc.get("metadata")
-        meta_d = cast(dict[str, object], meta) if isinstance(meta, dict) else {}
-        name, namespace = meta_d.get("name"), meta_d.get("namespace")
-        label = f"{namespace}/{name}" if namespace else str(name or "(unnamed)")
-        for section in ("stringData", "data"):
-            values = doc.get(section)
-            if not isinstance(values, dict):
+        where = f"{prefix}secretGenerator.{number}.literals"
+        for literal in literals:
+            if not isinstance(literal, str):
                 continue
-            for key, value in cast(dict[object, object], values).items():
-                if _is_plaintext_value(value):
-                    found.append(PlaintextSecret(path, f"{section}.{key}", label))
+            key, sep, value = literal.partition("=")
+            if sep and not is_placeholder(value.strip("\"'")):
+                yield PlaintextSecret(
+                    path, f"{where}.{key.strip()}", str(name or "(unnamed)"), True
+                )
+
+
+def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
+    """Plaintext ``data``/``stringData`` values of Secrets, and secretGenerator literals."""
+    found: list[PlaintextSecret] = []
+    for prefix, obj in objects(documents(file)):
+        if is_secret(obj):
+            name = label(obj)
+            for key_path, value in secret_values(obj):
+                if is_plaintext_value(value):
+                    found.append(PlaintextSecret(file.path, prefix + key_path, name))
+        found.extend(_literals(file.path, prefix, obj))
     return found
 
 
 def detect(file: ScannedFile) -> list[PlaintextSecret]:
-    """Plaintext Secrets in a YAML/JSON file that carries no SOPS metadata."""
+    """Plaintext Secrets in a YAML/JSON file that carries no SOPS metadata (SM003's then)."""
     if file.format is None or (file.sops is not None and file.sops.has_metadata):
         return []
-    hint = _SECRET_HINT.get(file.format)
-    if hint is None or not hint.search(file.data):
+    text = decode_text(file.data)
+    if text is None:
         return []
-    try:
-        text = file.data.decode("utf-8")
-    except UnicodeDecodeError:
+    if not (may_mention(text, "Secret") or may_mention(text, "secretGenerator")):
         return []
-    return find_plaintext_secrets(file.path, text, file.format)
+    return find_plaintext_secrets(file)
+
+
+def _fix(hit: PlaintextSecret) -> str:
+    if hit.generator:
+        folder = posixpath.dirname(hit.path)
+        env = posixpath.join(folder, f"{hit.secret}.enc.env")
+        return (
+            f"move the literals of secretGenerator {hit.secret} to {env} (KEY=value lines), "
+            f"run secretsmgr encrypt -i {env}, and list envs: [{posixpath.basename(env)}] "
+            "instead of literals:"
+        )
+    return f"secretsmgr encrypt -i {hit.path}"
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """One finding per plaintext ``data``/``stringData`` key; the value is never shown."""
     for hit in ctx.repo.hits_of(RULE.id):
         assert isinstance(hit, PlaintextSecret)
-        yield RULE.finding(
-            hit.path,
-            f"Secret {hit.secret} holds a plaintext value at {hit.key_path} "
-            "and the file has no SOPS metadata",
-            key_path=hit.key_path,
-            fix=f"secretsmgr encrypt -i {hit.path}",
-        )
+        if hit.generator:
+            message = f"secretGenerator {hit.secret} has a plaintext literal at {hit.key_path}"
+        else:
+            message = (
+                f"Secret {hit.secret} holds a plaintext value at {hit.key_path} "
+                "and the file has no SOPS metadata"
+            )
+        yield RULE.finding(hit.path, message, key_path=hit.key_path, fix=_fix(hit))
 
 
 RULE = Rule(
