@@ -24,6 +24,8 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "audit": ({"errors", "sops", "keys", "repo", "fsutil", "changelog"}, set()),
     "report": ({"errors", "audit.finding", "audit.registry", "repo"}, set()),
     "rotate": ({"errors", "sops", "keys", "repo", "fsutil", "changelog", "audit"}, set()),
+    # the commit gate: index vs HEAD, blob cache, history, baselines (runs the audit engine)
+    "gate": ({"errors", "sops", "keys", "repo", "fsutil", "changelog", "audit"}, set()),
     "cluster": ({"errors", "keys"}, {"kubernetes", "urllib3"}),
     "cli": ({"*"}, {"typer"}),
 }

@@ -12,8 +12,15 @@ from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Need, R
 from secretsmgr.audit.registry import RULES
 from secretsmgr.errors import UsageError
 from secretsmgr.keys.protocols import Identity
-from secretsmgr.repo.inventory import EMPTY_ENV, Detector, LiveKeys, load_inventory
+from secretsmgr.repo.inventory import (
+    EMPTY_ENV,
+    Detector,
+    InventoryCache,
+    LiveKeys,
+    load_inventory,
+)
 from secretsmgr.repo.layers import Layer
+from secretsmgr.repo.snapshot import Snapshot
 
 NO_CLUSTER_KEY = "no cluster key known"
 NO_IDENTITY = "no identity (use --verify-mac with a key)"
@@ -35,8 +42,14 @@ def load_context(
     now: datetime | None = None,
     live_cluster: LiveKeys | None = None,
     rules: Sequence[Rule] = RULES,
+    snapshot: Snapshot | None = None,
+    cache: InventoryCache | None = None,
 ) -> AuditContext:
-    """Read the repository at ``root`` with the detectors of ``rules`` and build their context."""
+    """Read the repository at ``root`` with the detectors of ``rules`` and build their context.
+
+    ``snapshot`` reads another state than the working tree (the index, a commit); ``cache``
+    answers detector hits and layer graphs it already knows.
+    """
     repo = load_inventory(
         root,
         files=files,
@@ -44,6 +57,8 @@ def load_context(
         env=env,
         live_keys=live_cluster,
         detectors=detectors(rules),
+        snapshot=snapshot,
+        cache=cache,
     )
     return build_context(
         repo,

@@ -77,6 +77,8 @@ class Rule:
     # Looks at each file once while the repository is read; ``check`` reads what it found
     # through ``ctx.repo.hits_of(rule.id)``.
     detect: Detector | None = field(default=None, repr=False, compare=False)
+    # The dataclass ``detect`` returns: the gate's blob cache stores hits in its fields.
+    hit_type: type | None = field(default=None, repr=False, compare=False)
 
     @property
     def keyless(self) -> bool:

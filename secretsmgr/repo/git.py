@@ -8,6 +8,7 @@ pre-commit hook still talks to the repository named by ``cwd``.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -198,3 +199,134 @@ def walk_files(root: Path) -> list[str]:
             rel = name if rel_dir == "." else os.path.join(rel_dir, name)
             found.append(Path(rel).as_posix())
     return sorted(found)
+
+
+# ------------------------------------------------------------------------ index and commits
+
+
+_LS_FILES = re.compile(r"([0-7]{6}) ([0-9a-f]{40,64}) [0-3]\t([^\0]+)\0")
+
+
+def index_entries(root: Path) -> list[tuple[str, str, str]]:
+    """(mode, blob id, path) of every index entry under ``root`` (``ls-files -s -z``).
+
+    Paths are relative to ``root``; an unmerged path is listed once (its first stage).
+    """
+    try:
+        out = _run(root, ["ls-files", "-s", "-z"])
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    entries: dict[str, tuple[str, str, str]] = {}
+    for mode, blob, path in _LS_FILES.findall(out.decode("utf-8", "surrogateescape")):
+        entries.setdefault(path, (mode, blob, path))
+    return sorted(entries.values(), key=lambda e: e[2])
+
+
+def tree_entries(root: Path, rev: str) -> list[tuple[str, str, str]]:
+    """(mode, blob id, path) of every file of commit ``rev`` under ``root`` (``ls-tree -r``)."""
+    try:
+        out = _run(root, ["ls-tree", "-r", "-z", rev, "--", "."])
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    entries: list[tuple[str, str, str]] = []
+    for item in _zsplit(out):
+        meta, _, path = item.partition("\t")
+        mode, kind, blob = meta.split(" ")
+        if kind == "blob":
+            entries.append((mode, blob, path))
+    return sorted(entries, key=lambda e: e[2])
+
+
+def worktree_changed(root: Path) -> set[str] | None:
+    """Tracked paths whose working-tree file may differ from the index (``diff-files``).
+
+    None when the working tree cannot stand in for the index at all: git filters or end-of-line
+    conversion are configured, so files on disk differ from their blobs.
+    """
+    try:
+        config = _run(root, ["config", "-z", "--get-regexp", r"^(core\.(autocrlf|eol)|filter\.)"])
+    except subprocess.CalledProcessError:
+        config = b""  # exit 1: no such setting
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    if config.strip(b"\0"):
+        return None
+    try:
+        out = _run(root, ["diff-files", "-z", "--name-only", "--relative"])
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    return set(_zsplit(out))
+
+
+def staged_changes(root: Path, commit: str) -> list[tuple[str, str, str]]:
+    """(mode, blob id, path) in ``commit`` of every path under ``root`` the index changes
+    (``diff-index --cached``); a path the index adds has mode and blob ``"0"*``."""
+    try:
+        out = _run(
+            root,
+            ["diff-index", "--cached", "-z", "--no-renames", "--relative", commit, "--"],
+        )
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    parts = _zsplit(out)
+    changes: list[tuple[str, str, str]] = []
+    for meta, path in zip(parts[0::2], parts[1::2], strict=False):
+        old_mode, _new_mode, old_blob, _new_blob, _status = meta.lstrip(":").split(" ")
+        changes.append((old_mode, old_blob, path))
+    return changes
+
+
+def resolve_commit(root: Path, rev: str) -> str | None:
+    """The commit id ``rev`` names, or None when it names none (e.g. HEAD of an empty repo)."""
+    try:
+        out = _run(root, ["rev-parse", "-q", "--verify", f"{rev}^{{commit}}"])
+    except subprocess.CalledProcessError:
+        return None
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    return out.decode("ascii").strip() or None
+
+
+class BlobReader:
+    """One ``git cat-file --batch`` process answering blob reads by id; close it when done."""
+
+    def __init__(self, root: Path) -> None:
+        """Remember where to start git; the process starts on the first read."""
+        self._root = root
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def read(self, blob: str) -> bytes:
+        """The bytes of blob ``blob``; ``OSError`` when git has no such blob."""
+        if self._proc is None:
+            try:
+                self._proc = subprocess.Popen(
+                    ["git", "-C", str(self._root), "cat-file", "--batch"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    env=_git_env(),
+                )
+            except FileNotFoundError as exc:
+                raise _not_usable(self._root, exc) from exc
+        proc = self._proc
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(blob.encode("ascii") + b"\n")
+        proc.stdin.flush()
+        header = proc.stdout.readline().split()
+        if len(header) != 3 or header[1] != b"blob":
+            raise OSError(f"git has no blob {blob}")
+        size = int(header[2])
+        data = proc.stdout.read(size + 1)
+        if len(data) != size + 1:
+            raise OSError(f"short read of blob {blob}")
+        return data[:size]
+
+    def close(self) -> None:
+        """Stop the git process (idempotent)."""
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            assert proc.stdin is not None
+            proc.stdin.close()
+            if proc.stdout is not None:
+                proc.stdout.close()
+            proc.wait()

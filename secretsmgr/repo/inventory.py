@@ -13,8 +13,10 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
+from typing import Protocol
 
 from secretsmgr.errors import FormatError, UsageError
 from secretsmgr.keys.bech32 import is_age_recipient
@@ -100,6 +102,26 @@ class ScannedFile:
 # A detector turns one file into hits (plain data, never a secret value); the audit rules own
 # theirs and pass them in by rule id.
 Detector = Callable[[ScannedFile], Iterable[object]]
+
+
+class InventoryCache(Protocol):
+    """A cache the gate hands in (``secretsmgr.gate``): detector hits per file, the layer graph.
+
+    ``compute``/``build`` give the uncached answer; a cache may return it or a stored equal one.
+    """
+
+    def file_hits(
+        self,
+        snapshot: Snapshot,
+        file: ScannedFile,
+        compute: Callable[[], dict[str, tuple[object, ...]]],
+    ) -> Mapping[str, tuple[object, ...]]:
+        """The hits of every detector in ``file``."""
+        ...
+
+    def layers(self, snapshot: Snapshot, build: Callable[[Snapshot], LayerGraph]) -> LayerGraph:
+        """The layer graph of ``snapshot``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +369,10 @@ def _resolve_keys(
     return keys, source, repo_keys, repo_source
 
 
+def _detect(detectors: Mapping[str, Detector], file: ScannedFile) -> dict[str, tuple[object, ...]]:
+    return {name: tuple(detect(file)) for name, detect in detectors.items()}
+
+
 def load_inventory(
     root: Path,
     *,
@@ -356,6 +382,7 @@ def load_inventory(
     live_keys: LiveKeys | None = None,
     detectors: Mapping[str, Detector] = MappingProxyType({}),
     snapshot: Snapshot | None = None,
+    cache: InventoryCache | None = None,
 ) -> Inventory:
     """Read the repository at ``root`` once.
 
@@ -365,9 +392,14 @@ def load_inventory(
     root = Path(root)
     snap = snapshot if snapshot is not None else WorktreeSnapshot(root)
     all_files = snap.paths
-    scope = scoped_files(root, files, all_files) if files is not None else all_files
+    if files is None:
+        scope = all_files
+    elif snapshot is not None and set(files) <= set(all_files):
+        scope = tuple(sorted(set(files)))  # exact paths of the snapshot (the gate's scope)
+    else:
+        scope = scoped_files(root, files, all_files)
     settings = load_settings(root)
-    layers = find_layers(snap)
+    layers = cache.layers(snap, find_layers) if cache is not None else find_layers(snap)
     configs = SopsConfigs(snap)
 
     entries: list[SopsEntry] = []
@@ -388,8 +420,13 @@ def load_inventory(
                     entries.append(entry)
         if detectors:
             scanned = ScannedFile(rel, data, fmt, entry)
-            for name, detect in detectors.items():
-                hits[name].extend(detect(scanned))
+            if cache is not None:
+                found = cache.file_hits(snap, scanned, partial(_detect, detectors, scanned))
+                for name, items in found.items():
+                    hits[name].extend(items)
+            else:
+                for name, detect in detectors.items():
+                    hits[name].extend(detect(scanned))
 
     keys, source, repo_keys, repo_source = _resolve_keys(
         configs, settings, env, cluster_key_cli, live_keys

@@ -1,8 +1,9 @@
-"""A repository's files at one point: the working tree today, the index or a commit tomorrow.
+"""A repository's files at one point: the working tree, the git index, or a commit.
 
 Everything that reads repository content (the inventory, the Flux model, the kustomize walker)
 reads it through a ``Snapshot``, so the same model can be built from what is on disk, from what
-is staged, or from a past commit.
+is staged (``IndexSnapshot``: what the next commit will hold), or from a past commit
+(``CommitSnapshot``). Git snapshots also give each file's blob id, which keys the gate's cache.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from secretsmgr.repo import git
 from secretsmgr.repo.root import list_repo_files
+
+# Regular files (plain and executable); symlinks (120000) and submodules (160000) are not files
+# of the repository as kustomize reads them from a checkout.
+_FILE_MODES = frozenset({"100644", "100755"})
 
 
 class Snapshot(Protocol):
@@ -30,6 +36,10 @@ class Snapshot(Protocol):
 
     def read(self, path: str) -> bytes:
         """The bytes of ``path``; ``OSError`` when it cannot be read."""
+        ...
+
+    def blob_id(self, path: str) -> str | None:
+        """The git blob id of ``path`` in this snapshot; None when it has none (worktree)."""
         ...
 
 
@@ -56,3 +66,102 @@ class WorktreeSnapshot:
         """The file's bytes as they are on disk."""
         with open(os.path.join(self._base, path), "rb") as handle:
             return handle.read()
+
+    def blob_id(self, path: str) -> str | None:
+        """Files on disk have no blob id (they may differ from every blob)."""
+        return None
+
+
+class _GitSnapshot:
+    """Files listed by git with their blob ids, read through one ``cat-file --batch``."""
+
+    def __init__(self, root: Path, entries: Sequence[tuple[str, str, str]]) -> None:
+        self._root = root
+        self.entries = {path: (mode, blob) for mode, blob, path in entries}
+        self._blobs = {path: blob for mode, blob, path in entries if mode in _FILE_MODES}
+        self._links = tuple(path for mode, _, path in entries if mode == "120000")
+        self._paths = tuple(sorted(self._blobs))
+        self._reader = git.BlobReader(root)
+
+    @property
+    def root(self) -> Path:
+        """The repository root."""
+        return self._root
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every regular file, sorted."""
+        return self._paths
+
+    @property
+    def symlinks(self) -> tuple[str, ...]:
+        """Paths git records as symbolic links (not in ``paths``)."""
+        return self._links
+
+    @property
+    def blobs(self) -> dict[str, str]:
+        """Path -> blob id of every regular file (a copy)."""
+        return dict(self._blobs)
+
+    def blob_id(self, path: str) -> str | None:
+        """The blob id of ``path``, or None when the snapshot has no such file."""
+        return self._blobs.get(path)
+
+    def read(self, path: str) -> bytes:
+        """The blob's bytes; ``OSError`` when the snapshot has no such file."""
+        blob = self._blobs.get(path)
+        if blob is None:
+            raise FileNotFoundError(path)
+        return self._reader.read(blob)
+
+    def close(self) -> None:
+        """Stop the git reader process."""
+        self._reader.close()
+
+
+class IndexSnapshot(_GitSnapshot):
+    """The git index: what the next commit will hold (``git ls-files -s``).
+
+    A file whose working-tree copy git considers unchanged is read from disk (no inflate);
+    every other one from its blob. With git filters or end-of-line conversion configured every
+    file is read from its blob.
+    """
+
+    def __init__(self, root: Path) -> None:
+        """Snapshot the index of the repository at ``root``."""
+        super().__init__(root, git.index_entries(root))
+        self._changed = git.worktree_changed(root) if self._paths else set()
+        self._base = str(root)
+
+    def read(self, path: str) -> bytes:
+        """The staged bytes of ``path``."""
+        if self._changed is not None and path in self._blobs and path not in self._changed:
+            try:
+                with open(os.path.join(self._base, path), "rb") as handle:
+                    return handle.read()
+            except OSError:
+                pass  # deleted from disk but still staged: read the blob
+        return super().read(path)
+
+
+class CommitSnapshot(_GitSnapshot):
+    """The files of one commit (``git ls-tree -r``)."""
+
+    def __init__(
+        self, root: Path, commit: str, entries: Sequence[tuple[str, str, str]] | None = None
+    ) -> None:
+        """Snapshot ``commit`` (an id or any revision git resolves) below ``root``."""
+        super().__init__(root, git.tree_entries(root, commit) if entries is None else entries)
+        self.commit = commit
+
+    @classmethod
+    def beside(cls, index: IndexSnapshot, commit: str) -> CommitSnapshot:
+        """``commit`` built from ``index`` and what the index changes (``diff-index``): cheaper
+        than listing the commit's whole tree when few files are staged."""
+        entries = {path: (mode, blob, path) for path, (mode, blob) in index.entries.items()}
+        for mode, blob, path in git.staged_changes(index.root, commit):
+            if set(blob) == {"0"}:
+                entries.pop(path, None)  # added by the index: not in the commit
+            else:
+                entries[path] = (mode, blob, path)
+        return cls(index.root, commit, sorted(entries.values(), key=lambda e: e[2]))

@@ -120,4 +120,5 @@ RULE = Rule(
     summary="A Kubernetes Secret with data/stringData and no SOPS metadata",
     check=check,
     detect=detect,
+    hit_type=PlaintextSecret,
 )

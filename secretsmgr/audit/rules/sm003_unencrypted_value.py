@@ -89,4 +89,5 @@ RULE = Rule(
     summary="A value that must be encrypted (by the file's rule, or as a Secret value) is plain",
     check=check,
     detect=detect,
+    hit_type=PlainSecretValue,
 )

@@ -170,4 +170,5 @@ RULE = Rule(
     summary="An age private key (AGE-SECRET-KEY-1…, AGE-SECRET-KEY-PQ-1…) in a file",
     check=check,
     detect=detect,
+    hit_type=PrivateKeyHit,
 )
