@@ -21,7 +21,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "repo": ({"errors", "sops", "fsutil", "keys.bech32"}, set()),
     "fileops": ({"errors", "sops", "keys", "repo", "fsutil"}, set()),
     "changelog": ({"errors", "sops", "keys", "repo", "fsutil"}, set()),
-    "audit": ({"errors", "sops", "keys", "repo", "fsutil", "changelog"}, set()),
+    "audit": ({"errors", "sops", "keys", "repo", "fsutil", "changelog"}, {"detect_secrets"}),
     "report": ({"errors", "audit.finding", "audit.registry", "repo"}, set()),
     "rotate": ({"errors", "sops", "keys", "repo", "fsutil", "changelog", "audit"}, set()),
     # the commit gate: index vs HEAD, blob cache, history, baselines (runs the audit engine)

@@ -184,7 +184,7 @@ def run_rules(
         layers = ctx.repo.layers_of(finding.path)
         if not in_scope(layers):
             continue
-        if ctx.repo.settings.is_ignored(finding.rule, finding.path):
+        if ctx.repo.settings.is_ignored(finding.rule, finding.path, finding.key_path):
             suppressed += 1
             continue
         findings.append(replace(finding, layers=layers))

@@ -24,6 +24,7 @@ from secretsmgr.audit.rules import (
     sm015_flux_cannot_decrypt,
     sm016_cluster_key_drift,
     sm017_cluster_key_rotation,
+    sm018_plaintext_credential,
 )
 
 RULES: tuple[Rule, ...] = (
@@ -44,6 +45,7 @@ RULES: tuple[Rule, ...] = (
     sm015_flux_cannot_decrypt.RULE,
     sm016_cluster_key_drift.RULE,
     sm017_cluster_key_rotation.RULE,
+    sm018_plaintext_credential.RULE,
 )
 
 _BY_ID = {rule.id: rule for rule in RULES}

@@ -30,6 +30,7 @@ CONTRACT = {  # id: (name, severity) from spec/cli-contract.md "Rules"
     "SM015": ("flux-cannot-decrypt", "error"),
     "SM016": ("cluster-key-drift", "error"),
     "SM017": ("cluster-key-rotation", "info"),
+    "SM018": ("plaintext-credential", "error"),  # error for known formats, else warning
 }
 
 

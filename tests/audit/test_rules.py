@@ -627,6 +627,40 @@ def sm017_check(report: AuditReport) -> None:
     assert all(f.severity.value == "info" for f in got.values())
 
 
+# ----------------------------------------------------------------------------- SM018
+
+
+def sm018_hit(root: Path) -> None:
+    standard_repo(root, {})
+    write(
+        root,
+        "apps/helm.yaml",
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: a}\n"
+        "spec:\n  values:\n    s3: {accessKey: AKIAZZZZZZZZZZZZZZZZ}\n",
+    )
+    write(
+        root,
+        "apps/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+        "data:\n  SLACK: xoxb-34532454-e039d02840a0b9379c\n",
+    )
+
+
+def sm018_miss(root: Path) -> None:
+    standard_repo(
+        root,
+        {
+            "apps/helm.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+            "metadata: {name: a}\nspec:\n  values:\n    auth:\n      existingSecret: a-creds\n"
+            "      password: ${APP_PASSWORD}\n    image: {tag: 3f2a9c1e4b5d6e7f8091a2b3c4d5e6f708192a3b}\n"
+            "  valuesFrom: [{kind: Secret, name: a-values}]\n",
+            "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+            "data:\n  LOG_LEVEL: info\n  URL: https://example.org/path\n",
+            "apps/db.enc.yaml": enc(secret("db", {"password": "AKIAZZZZZZZZZZZZZZZZ"})),
+        },
+    )
+
+
 CASES = [
     Case(
         "SM001-hit",
@@ -784,6 +818,8 @@ CASES = [
     ),
     Case("SM015-big-hit", sm015_big_hit, {("SM015", "apps/big.enc.yaml")}),
     Case("SM015-miss", sm015_miss, set()),
+    Case("SM018-hit", sm018_hit, {("SM018", "apps/helm.yaml"), ("SM018", "apps/cm.yaml")}),
+    Case("SM018-miss", sm018_miss, set()),
 ]
 
 
