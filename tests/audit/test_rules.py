@@ -652,7 +652,8 @@ def sm018_miss(root: Path) -> None:
         {
             "apps/helm.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
             "metadata: {name: a}\nspec:\n  values:\n    auth:\n      existingSecret: a-creds\n"
-            "      password: ${APP_PASSWORD}\n    image: {tag: 3f2a9c1e4b5d6e7f8091a2b3c4d5e6f708192a3b}\n"
+            "      password: ${APP_PASSWORD}\n"
+            "    image: {tag: 3f2a9c1e4b5d6e7f8091a2b3c4d5e6f708192a3b}\n"
             "  valuesFrom: [{kind: Secret, name: a-values}]\n",
             "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
             "data:\n  LOG_LEVEL: info\n  URL: https://example.org/path\n",

@@ -10,7 +10,7 @@ import pytest
 from secretsmgr.audit.credentials import judge_value
 from secretsmgr.audit.engine import run_audit
 from secretsmgr.audit.finding import Severity
-from tests.audit.helpers import standard_repo, write
+from tests.audit.helpers import standard_repo
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwi"
