@@ -43,8 +43,21 @@ KNOWN_FORMATS = (
 _REFERENCE_KEY = re.compile(
     r"(?i)(?:name|ref|key|keys|file|path|dir|secret_?name|existing_?secret|enabled|"
     r"length|policy|mode|type|format|source|from|template|annotation|label|selector|"
-    r"mount|volume|env|provider|manager|hash|algorithm|method|generate|create)$"
+    r"mount|volume|env|provider|manager|hash|algorithm|method|generate|create|namespace)$"
 )
+# A Kubernetes object name (``app-creds``): under ``pullSecret``/``configSecret`` a reference.
+_OBJECT_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
+# Secret-manager references resolved elsewhere (1Password, vals, Vault, cloud secret managers).
+_REFERENCE_VALUE = re.compile(
+    r"^(?:op|vault|awssm|gcpsm|azkv|bws|akv|infisical|doppler)://|^ref\+[a-z0-9]+://|^vault:"
+)
+# ``scheme://user:password@host``: a password that is a variable is no credential.
+_URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]*)@")
+_VARIABLE = re.compile(
+    r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_]+%|<[^<>]*>|<<[^<>]*>>)$"
+)
+_PATH = re.compile(r"^(?:\.{0,2}/|~/|\.[A-Za-z0-9_-]+/)[^\s]*$")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # Keys whose values are identifiers, digests or versions: high entropy, yet no secret.
 _IDENTIFIER_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:tag|digest|sha\d*|checksum|hash|revision|commit|version|uid|uuid|id|"
@@ -98,24 +111,41 @@ def is_placeholder_value(value: str) -> bool:
     return is_placeholder(value) or bool(_WORDS.search(value)) or len(set(value)) <= 2
 
 
+def _variable_passwords(value: str) -> bool:
+    """Every ``user:password@`` in the URL(s) of ``value`` has a variable for a password."""
+    found = _URL_PASSWORD.findall(value)
+    return bool(found) and all(_VARIABLE.match(pw) for pw in found)
+
+
 def judge_value(key: str, value: str) -> Verdict | None:
     """Whether the value under ``key`` (the last key-path component) is a credential."""
     value = value.strip()
     if len(value) < 6 or value.startswith(ENC_PREFIX) or _BORING.match(value):
         return None
-    if is_placeholder_value(value) or _PUBLIC.match(value):
+    if is_placeholder_value(value) or _PUBLIC.match(value) or _REFERENCE_VALUE.match(value):
         return None
+    if _VARIABLE.match(value) or _PATH.match(value):
+        return None  # {VAR}, $VAR, <<VAR>>, a path: filled in or pointed to, not committed
     known, b64, hexa, keyword = _plugins()
     for plugin in known:
         try:
             if any(True for _ in plugin.analyze_string(value)):
+                if plugin.secret_type == "Basic Auth Credentials" and _variable_passwords(value):
+                    continue
                 return Verdict(plugin.secret_type, True)
         except Exception:
             continue
+    if "/" in key:
+        return None  # an annotation or label key (``secret.reloader.stakater.com/reload``)
+    key = _CAMEL.sub("_", key)  # clientId -> client_Id: one rule for both spellings
     if _IDENTIFIER_KEY.search(key):
         return None
     if keyword.search(key) and not _REFERENCE_KEY.search(key) and " " not in value:
+        if _OBJECT_NAME.match(value) and re.search(r"(?i)secret$", key):
+            return None  # configSecret: app-creds names a Secret
         return Verdict("Secret Keyword", False)
+    if "://" in value:
+        return None  # a URL without credentials: structure, not randomness
     from detect_secrets.filters.heuristic import is_potential_uuid, is_sequential_string
 
     if is_potential_uuid(value) or is_sequential_string(value):

@@ -25,6 +25,12 @@ Obj = dict[str, object]
 # ``${VAR:=default}``), Helm/Go templates, ``<placeholder>`` markers.
 _SUBSTITUTION = re.compile(r"^\s*(?:\$\{[^}]*\}\s*)+$")
 _ANGLE = re.compile(r"^\s*<[^<>]{1,80}>\s*$")
+# References a bootstrap tool resolves from a secret manager (1Password ``op inject``, vals,
+# Vault, cloud secret managers): the repository holds the address, not the secret.
+_REFERENCE = re.compile(
+    r"^\s*(?:(?:op|vault|awssm|gcpsm|azkv|bws|akv|infisical|doppler)://|ref\+[a-z0-9]+://|"
+    r"vault:)\S*\s*$"
+)
 ENC_PREFIX = "ENC[AES256_GCM,"
 
 _last: tuple[ScannedFile, list[object]] | None = None  # the file is held: ids are reused
@@ -110,12 +116,14 @@ def label(obj: Obj) -> str:
 
 
 def is_placeholder(value: str) -> bool:
-    """Empty, a Flux variable, a template or an ``<angle>`` marker: nothing committed."""
+    """Empty, a Flux variable, a template, an ``<angle>`` marker or a secret-manager reference
+    (``op://vault/item/field``): nothing committed."""
     return (
         not value.strip()
         or bool(_SUBSTITUTION.match(value))
         or "{{" in value
         or bool(_ANGLE.match(value))
+        or bool(_REFERENCE.match(value))
     )
 
 

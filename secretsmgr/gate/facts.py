@@ -92,9 +92,7 @@ class GateCache:
         hit_types: dict[str, type] = {
             str(r.id): r.hit_type for r in rules if r.detect is not None and r.hit_type
         }
-        modules = [str(_PACKAGE / "repo" / "inventory.py"), str(Path(__file__))]
-        modules += [m for r in rules if (m := _source_of(r)) is not None]
-        code = code_fingerprint([*sorted(modules), *_library_sources()])
+        code = code_fingerprint([*_sources(rules), *_library_sources()])
         return cls(BlobCache(path, hit_types, code))
 
     def file_hits(
@@ -239,11 +237,15 @@ def _library_sources() -> list[str]:
     return [str(Path(spec.origin).with_name("__version__.py"))]
 
 
-def _source_of(rule: Rule) -> str | None:
-    module = getattr(rule.check, "__module__", None)
-    if module is None:
-        return None
+def _sources(rules: Sequence[Rule]) -> list[str]:
+    """Every source file whose code decides what a blob yields: the audit package (rules,
+    detectors, manifest parsing), the gate, the inventory and the format core."""
     import sys
 
-    found = getattr(sys.modules.get(module), "__file__", None)
-    return str(found) if found else None
+    found = {str(p) for area in ("audit", "gate", "sops") for p in (_PACKAGE / area).rglob("*.py")}
+    found.add(str(_PACKAGE / "repo" / "inventory.py"))
+    for rule in rules:  # rules registered from elsewhere (tests) count too
+        module = sys.modules.get(getattr(rule.check, "__module__", ""))
+        if module is not None and getattr(module, "__file__", None):
+            found.add(str(module.__file__))
+    return sorted(found)
