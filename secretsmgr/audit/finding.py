@@ -122,6 +122,8 @@ class AuditReport:
     cluster_keys: tuple[str, ...] = ()
     cluster_key_source: str | None = None
     file_layers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # findings already present (a committed baseline, or --new-since REV): counted, not shown
+    baselined: int = 0
 
     def count(self, severity: Severity) -> int:
         """How many findings have ``severity``."""

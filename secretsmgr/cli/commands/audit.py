@@ -38,6 +38,14 @@ FormatOpt = Annotated[
     OutputFormat,
     typer.Option("--format", "-f", help="Output format.", case_sensitive=False),
 ]
+NewSinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--new-since",
+        help="Fail only on findings that are new since commit REV (older ones are counted).",
+        metavar="REV",
+    ),
+]
 OutputOpt = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write the report to FILE (atomically).", metavar="FILE"),
@@ -92,6 +100,7 @@ def audit_cmd(
         typer.Option("--verify-mac", help="Decrypt to verify MACs (needs a private key)."),
     ] = False,
     output: OutputOpt = None,
+    new_since: NewSinceOpt = None,
     from_cluster: FromClusterOpt = False,
     context: ContextOpt = None,
     namespace: NamespaceOpt = "flux-system",
@@ -122,6 +131,18 @@ def audit_cmd(
         layer_filter=tuple(layer or ()),
         verify_mac=verify_mac,
         live_cluster=cluster,
+    )
+    from secretsmgr.gate.baseline import adopted
+
+    report = adopted(
+        root,
+        report,
+        new_since,
+        keyless_only=False,
+        env=os.environ,
+        live_cluster=cluster,
+        cluster_key=cluster_key,
+        max_age_days=max_age,
     )
     limit = threshold(fail_on)
     emit(render(report, fmt, color=wants_color(fmt, output), fail_on=limit), output)

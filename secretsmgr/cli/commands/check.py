@@ -15,7 +15,7 @@ from secretsmgr.cli.cluster_opts import (
     SecretOpt,
     live_cluster,
 )
-from secretsmgr.cli.commands.audit import FormatOpt, OutputOpt, emit, wants_color
+from secretsmgr.cli.commands.audit import FormatOpt, NewSinceOpt, OutputOpt, emit, wants_color
 from secretsmgr.cli.context import repo_root
 from secretsmgr.report import OutputFormat
 
@@ -46,6 +46,7 @@ def check_cmd(
     ] = None,
     fmt: FormatOpt = OutputFormat.TEXT,
     output: OutputOpt = None,
+    new_since: NewSinceOpt = None,
     from_cluster: FromClusterOpt = False,
     context: ContextOpt = None,
     namespace: NamespaceOpt = "flux-system",
@@ -54,6 +55,7 @@ def check_cmd(
     """Judge the staged change (the git index) with the key-less rules: the findings on FILES
     and those the change causes elsewhere; no FILES: the whole index. Exit 1 on any error."""
     from secretsmgr.audit.finding import Severity
+    from secretsmgr.gate.baseline import adopted
     from secretsmgr.gate.judge import judge_index
     from secretsmgr.report import render
 
@@ -61,6 +63,7 @@ def check_cmd(
     selected = repo_relative(files, root, Path.cwd()) if files else None
     cluster = live_cluster(from_cluster, context, namespace, secret)
     report = judge_index(root, selected, env=os.environ, live_cluster=cluster)
+    report = adopted(root, report, new_since, env=os.environ, live_cluster=cluster)
     text = render(report, fmt, color=wants_color(fmt, output), short=True)
     if text or output is not None:
         emit(text, output)
