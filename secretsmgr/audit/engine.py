@@ -12,6 +12,7 @@ from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Need, R
 from secretsmgr.audit.registry import RULES
 from secretsmgr.errors import UsageError
 from secretsmgr.keys.protocols import Identity
+from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.inventory import (
     EMPTY_ENV,
     Detector,
@@ -19,7 +20,6 @@ from secretsmgr.repo.inventory import (
     LiveKeys,
     load_inventory,
 )
-from secretsmgr.repo.layers import Layer
 from secretsmgr.repo.snapshot import Snapshot
 
 NO_CLUSTER_KEY = "no cluster key known"
@@ -124,20 +124,27 @@ def _missing(rule: Rule, ctx: AuditContext, keyless_only: bool) -> str | None:
 
 
 def _check_layers(ctx: AuditContext, layer_filter: Sequence[str]) -> frozenset[str]:
-    known = ctx.repo.layers.names()
-    unknown = [name for name in layer_filter if name not in known]
+    graph = ctx.repo.layers
+    known = graph.names()
+    unknown = [name for name in layer_filter if graph.get(name) is None]
     if unknown:
         shown = ", ".join(known) if known else "none"
         raise UsageError(f"unknown layer: {unknown[0]}", hints=(f"layers: {shown}",))
     return frozenset(layer_filter)
 
 
-def _decryption(layer: Layer) -> str | None:
-    dec = layer.decryption
-    if dec is None:
-        return None
-    provider = dec.provider or "(no provider)"
-    return f"{provider}/{dec.secret_ref}" if dec.secret_ref else f"{provider} (controller key)"
+def _summary(layer: Layer, sops: set[str]) -> LayerSummary:
+    return LayerSummary(
+        name=layer.name,
+        path=layer.path,
+        depends_on=layer.depends_on,
+        decryption=layer.decryption.describe() if layer.decryption else None,
+        sops_files=tuple(sorted(layer.files & sops)),
+        cluster=layer.cluster,
+        namespace=layer.namespace,
+        external=layer.external,
+        unresolved=layer.unresolved,
+    )
 
 
 def _collect(
@@ -169,45 +176,44 @@ def run_rules(
 ) -> AuditReport:
     """Run ``rules`` over a built context: skips, suppressions, layers, order."""
     wanted = _check_layers(ctx, layer_filter)
+    graph = ctx.repo.layers
 
-    def in_scope(layers: tuple[str, ...]) -> bool:
-        return not wanted or bool(wanted.intersection(layers))
+    def chosen(layer: Layer) -> bool:
+        return not wanted or layer.name in wanted or layer.label in wanted
+
+    def placed(path: str) -> tuple[Layer, ...]:
+        return graph.placements(path)
+
+    def in_scope(path: str) -> bool:
+        return not wanted or any(chosen(x) for x in placed(path))
 
     raw, skipped = _collect(rules, ctx, keyless_only)
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str, str, int]] = set()
     findings: list[Finding] = []
     suppressed = 0
     for finding in raw:
         if finding.sort_key in seen:
             continue
         seen.add(finding.sort_key)
-        layers = ctx.repo.layers_of(finding.path)
-        if not in_scope(layers):
+        if not in_scope(finding.path):
             continue
         if ctx.repo.settings.is_ignored(finding.rule, finding.path, finding.key_path):
             suppressed += 1
             continue
-        findings.append(replace(finding, layers=layers))
+        here = placed(finding.path)
+        findings.append(
+            replace(
+                finding,
+                layers=tuple(x.name for x in here),
+                clusters=tuple(x.cluster for x in here),
+            )
+        )
     findings.sort(key=lambda f: f.sort_key)
 
-    sops_paths = sorted(e.path for e in ctx.repo.sops_files if in_scope(ctx.repo.layers_of(e.path)))
+    sops_paths = sorted(e.path for e in ctx.repo.sops_files if in_scope(e.path))
     sops_set = set(sops_paths)
-    summaries = tuple(
-        LayerSummary(
-            name=layer.name,
-            path=layer.path,
-            depends_on=layer.depends_on,
-            decryption=_decryption(layer),
-            sops_files=tuple(sorted(layer.files & sops_set)),
-        )
-        for layer in ctx.repo.layers.layers
-        if not wanted or layer.name in wanted
-    )
-    files = (
-        sum(1 for f in ctx.repo.files if in_scope(ctx.repo.layers_of(f)))
-        if wanted
-        else len(ctx.repo.files)
-    )
+    summaries = tuple(_summary(x, sops_set) for x in graph.layers if chosen(x))
+    files = sum(1 for f in ctx.repo.files if in_scope(f)) if wanted else len(ctx.repo.files)
     return AuditReport(
         findings=tuple(findings),
         files=files,
@@ -217,5 +223,7 @@ def run_rules(
         skipped=tuple(skipped),
         cluster_keys=ctx.repo.cluster_keys,
         cluster_key_source=ctx.repo.cluster_key_source,
-        file_layers=tuple((p, ctx.repo.layers_of(p)) for p in sops_paths),
+        file_layers=tuple((p, tuple((x.cluster, x.name) for x in placed(p))) for p in sops_paths),
+        notes=graph.notes,
+        clusters=tuple(c.name for c in graph.clusters),
     )

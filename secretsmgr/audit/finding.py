@@ -48,6 +48,10 @@ class Finding:
     key_path: str | None = None
     layers: tuple[str, ...] = ()
     fix: str | None = None
+    # The document of a multi-document file (1-based) when one key path occurs in several.
+    document: int | None = None
+    # The cluster of each layer in ``layers`` (None in a repository without a cluster root).
+    clusters: tuple[str | None, ...] = ()
 
     @property
     def layer(self) -> str | None:
@@ -55,9 +59,20 @@ class Finding:
         return self.layers[0] if self.layers else None
 
     @property
-    def sort_key(self) -> tuple[str, str, str]:
-        """Report order: path, rule, key path."""
-        return (self.path, self.rule, self.key_path or "")
+    def cluster(self) -> str | None:
+        """The cluster of the first layer, or None."""
+        return self.clusters[0] if self.clusters else None
+
+    @property
+    def placements(self) -> tuple[tuple[str | None, str], ...]:
+        """(cluster, layer) for every layer that applies the file, in order."""
+        clusters = self.clusters or (None,) * len(self.layers)
+        return tuple(zip(clusters, self.layers, strict=True))
+
+    @property
+    def sort_key(self) -> tuple[str, str, str, int]:
+        """Report order and identity: path, rule, key path (document)."""
+        return (self.path, self.rule, self.key_path or "", self.document or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +108,21 @@ class Rule:
         key_path: str | None = None,
         layers: tuple[str, ...] = (),
         fix: str | None = None,
+        severity: Severity | None = None,
+        document: int | None = None,
     ) -> Finding:
-        """A finding of this rule."""
-        return Finding(self.id, self.name, self.severity, path, message, key_path, layers, fix)
+        """A finding of this rule (``severity`` overrides the rule's own for this one)."""
+        return Finding(
+            self.id,
+            self.name,
+            severity or self.severity,
+            path,
+            message,
+            key_path,
+            layers,
+            fix,
+            document,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +134,15 @@ class LayerSummary:
     depends_on: tuple[str, ...]
     decryption: str | None  # "sops/sops-age", "sops (controller key)", or None
     sops_files: tuple[str, ...]
+    cluster: str | None = None
+    namespace: str = "flux-system"
+    external: str | None = None  # the source, when the layer's files are outside this checkout
+    unresolved: tuple[str, ...] = ()  # unknown variables in spec.path
+
+    @property
+    def key(self) -> tuple[str | None, str]:
+        """(cluster, name): unique in a report."""
+        return (self.cluster, self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +157,10 @@ class AuditReport:
     skipped: tuple[tuple[RuleId, str], ...] = ()
     cluster_keys: tuple[str, ...] = ()
     cluster_key_source: str | None = None
-    file_layers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Every SOPS file in scope and the (cluster, layer) pairs that apply it, in order.
+    file_layers: tuple[tuple[str, tuple[tuple[str | None, str], ...]], ...] = ()
+    notes: tuple[str, ...] = ()  # what the model could not know (external sources, versions)
+    clusters: tuple[str | None, ...] = ()  # every cluster, in report order
     # findings already present (a committed baseline, or --new-since REV): counted, not shown
     baselined: int = 0
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Mapping
 from enum import Enum
 from functools import cache
+from types import MappingProxyType
 from typing import Any, Union
 
 
@@ -35,6 +37,10 @@ def encode(value: object) -> object:
         return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, Mapping):
+        if not all(isinstance(k, str) for k in value):
+            raise CodecError("mapping keys must be strings")
+        return {k: encode(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
         return [encode(v) for v in value]
     if isinstance(value, frozenset | set):
@@ -72,6 +78,10 @@ def decode(hint: Any, data: object) -> Any:
             return hint(data)
         except ValueError as exc:
             raise CodecError(f"not a {hint.__name__}") from exc
+    if origin in (Mapping, dict):
+        if not isinstance(data, dict) or args[0] is not str:
+            raise CodecError("expected an object")
+        return MappingProxyType({k: decode(args[1], v) for k, v in data.items()})
     if origin in (tuple, frozenset):
         if not isinstance(data, list):
             raise CodecError("expected a list")
@@ -116,6 +126,12 @@ def _check(hint: Any, seen: set[Any]) -> None:
     if isinstance(hint, type) and issubclass(hint, Enum):
         return
     origin = typing.get_origin(hint)
+    if origin in (Mapping, dict):
+        args = typing.get_args(hint)
+        if args[0] is not str:
+            raise CodecError("mapping keys must be strings")
+        _check(args[1], seen)
+        return
     if origin in (Union, types.UnionType, tuple, frozenset):
         for arg in typing.get_args(hint):
             if arg is not Ellipsis:

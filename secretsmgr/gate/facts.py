@@ -11,6 +11,7 @@ from pathlib import Path
 from secretsmgr.audit.finding import Rule
 from secretsmgr.errors import FormatError
 from secretsmgr.gate.cache import BlobCache, BlobFacts, SopsSummary, code_fingerprint, digest_paths
+from secretsmgr.repo.flux import LayerGraph
 from secretsmgr.repo.inventory import (
     ScannedFile,
     SopsEntry,
@@ -18,7 +19,6 @@ from secretsmgr.repo.inventory import (
     read_sops_entry,
     structured_format,
 )
-from secretsmgr.repo.layers import LayerGraph
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.snapshot import Snapshot
 from secretsmgr.sops.document import FileFormat

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, replace
+from functools import partial
 from pathlib import Path
 
 from secretsmgr.audit.engine import load_context, run_rules
@@ -27,10 +28,10 @@ from secretsmgr.audit.registry import RULES
 from secretsmgr.gate.cache import cache_folder
 from secretsmgr.gate.facts import GateCache
 from secretsmgr.repo import git
+from secretsmgr.repo.flux import LayerGraph, find_layers
 from secretsmgr.repo.inventory import EMPTY_ENV, LiveKeys
-from secretsmgr.repo.layers import LayerGraph, find_layers
 from secretsmgr.repo.lock import state_dir
-from secretsmgr.repo.settings import SETTINGS_NAME
+from secretsmgr.repo.settings import SETTINGS_NAME, load_settings
 from secretsmgr.repo.snapshot import CommitSnapshot, IndexSnapshot, Snapshot
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 
@@ -80,14 +81,21 @@ def _layer_context(graph: LayerGraph, path: str) -> tuple[object, ...]:
     whether they hold ``path``.
     """
     out: list[object] = []
-    for name in graph.layers_of(path):
-        layer = graph.get(name)
-        if layer is None:
-            continue
+    for layer in graph.placements(path):
         for f in fields(layer):
             value = getattr(layer, f.name)
-            out.append((f.name, path in value if isinstance(value, frozenset) else value))
+            if isinstance(value, frozenset):
+                value = path in value
+            elif isinstance(value, Mapping):
+                value = value.get(path)  # what the layer does with this file (uses)
+            out.append((f.name, value))
     return tuple(out)
+
+
+def layer_builder(root: Path) -> Callable[[Snapshot], LayerGraph]:
+    """The layer build the inventory runs for ``root`` (its settings name clusters, sources)."""
+    settings = load_settings(root)
+    return partial(find_layers, clusters=settings.clusters, sources=dict(settings.sources))
 
 
 def _layers_changed(old: LayerGraph, new: LayerGraph, paths: set[str]) -> set[str]:
@@ -229,8 +237,9 @@ def _scope(
     if any(posixpath.basename(p) in CONFIG_NAMES for p in changed):
         return everything
     if head is not None and changed:
-        now_graph = cache.layers(snap, find_layers)
-        old_graph = cache.layers(head, find_layers)
+        build = layer_builder(snap.root)
+        now_graph = cache.layers(snap, build)
+        old_graph = cache.layers(head, build)
         scope |= _layers_changed(old_graph, now_graph, everything)
     scope |= _copies(cache, snap, head, changed, focus)
     return scope

@@ -252,27 +252,28 @@ def worktree_changed(root: Path) -> set[str] | None:
     if config.strip(b"\0"):
         return None
     try:
-        out = _run(root, ["diff-files", "-z", "--name-only", "--relative"])
+        out = _run(root, ["diff-files", "-z", "--name-only", "--", "."])
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         raise _not_usable(root, exc) from exc
-    return set(_zsplit(out))
+    prefix = _show_prefix(root)
+    return {p[len(prefix) :] for p in _zsplit(out) if p.startswith(prefix)}
 
 
 def staged_changes(root: Path, commit: str) -> list[tuple[str, str, str]]:
     """(mode, blob id, path) in ``commit`` of every path under ``root`` the index changes
     (``diff-index --cached``); a path the index adds has mode and blob ``"0"*``."""
+    # not --relative: git 2.39 crashes on diff-index --relative with --literal-pathspecs
+    prefix = _show_prefix(root)
     try:
-        out = _run(
-            root,
-            ["diff-index", "--cached", "-z", "--no-renames", "--relative", commit, "--"],
-        )
+        out = _run(root, ["diff-index", "--cached", "-z", "--no-renames", commit, "--", "."])
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         raise _not_usable(root, exc) from exc
     parts = _zsplit(out)
     changes: list[tuple[str, str, str]] = []
     for meta, path in zip(parts[0::2], parts[1::2], strict=False):
         old_mode, _new_mode, old_blob, _new_blob, _status = meta.lstrip(":").split(" ")
-        changes.append((old_mode, old_blob, path))
+        if path.startswith(prefix):
+            changes.append((old_mode, old_blob, path[len(prefix) :]))
     return changes
 
 

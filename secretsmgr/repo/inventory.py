@@ -20,8 +20,14 @@ from typing import Protocol
 
 from secretsmgr.errors import FormatError, UsageError
 from secretsmgr.keys.bech32 import is_age_recipient
-from secretsmgr.repo.layers import LayerGraph, find_layers
-from secretsmgr.repo.settings import Settings, load_settings, resolve_cluster_key
+from secretsmgr.repo.flux import LayerGraph, find_layers
+from secretsmgr.repo.placeholders import is_placeholder
+from secretsmgr.repo.settings import (
+    SETTINGS_NAME,
+    Settings,
+    load_settings,
+    resolve_cluster_key,
+)
 from secretsmgr.repo.snapshot import Snapshot, WorktreeSnapshot
 from secretsmgr.repo.sopsconfig import (
     SOPS_CONFIG_NAME,
@@ -33,8 +39,9 @@ from secretsmgr.repo.sopsconfig import (
 from secretsmgr.sops.document import FileFormat, SopsFile, has_metadata, load, parse_documents
 from secretsmgr.sops.encvalue import is_enc, parse_enc
 from secretsmgr.sops.metadata import SOPS_KEY, parse_metadata
+from secretsmgr.sops.model import EncryptionRule, RuleKind
 from secretsmgr.sops.rules import encrypted_leaves
-from secretsmgr.sops.tree import MapNode
+from secretsmgr.sops.tree import MapNode, Node
 from secretsmgr.sops.tree import Path as KeyPath
 from secretsmgr.sops.values import Comment
 
@@ -82,6 +89,9 @@ class SopsEntry:
     creation_rule: CreationRule | None = None
     creation_rule_number: int | None = None
     text: str = field(default="", repr=False)  # the file as read, for writers (rotation)
+    # Named like a SOPS file, no metadata, and every value it would encrypt is a placeholder
+    # (``${VAR}``, ``{{ … }}``, ``<token>``, empty): an envsubst or Jinja template.
+    template: bool = False
 
     @property
     def is_valid(self) -> bool:
@@ -122,6 +132,15 @@ class InventoryCache(Protocol):
     def layers(self, snapshot: Snapshot, build: Callable[[Snapshot], LayerGraph]) -> LayerGraph:
         """The layer graph of ``snapshot``."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedKeys:
+    """The keys one cluster decrypts a file with (any one of them suffices)."""
+
+    cluster: str | None
+    keys: tuple[str, ...]
+    source: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,16 +192,40 @@ class Inventory:
         """Names of the layers reaching ``path``, in dependsOn order."""
         return self.layers.layers_of(path)
 
-    def cluster_keys_for(self, entry: SopsEntry) -> tuple[str, ...]:
-        """The cluster keys expected on ``entry``.
-
-        From ``.sops.yaml`` (the last source in the contract's chain) that is the age recipients
-        of the file's own creation rule; from any other source, the same keys for every file.
-        """
+    def _repo_keys_for(self, entry: SopsEntry) -> tuple[str, ...]:
         if self.cluster_key_source == SOPS_CONFIG_NAME:
             rule = entry.creation_rule
             return all_age_recipients(rule) if rule is not None else ()
         return self.cluster_keys
+
+    def expected_keys(self, entry: SopsEntry) -> tuple[ExpectedKeys, ...]:
+        """The cluster keys ``entry`` must be readable by, one group per cluster applying it.
+
+        A cluster's own ``cluster_key`` (``clusters:`` in `.secretsmgr.yaml`) wins unless
+        ``--cluster-key``, ``--from-cluster`` or the environment name a key for every file;
+        otherwise the contract's chain decides (``cluster_key``, then the file's own `.sops.yaml`
+        rule). A file no cluster applies gets one group from the chain.
+        """
+        overridden = self.cluster_key_source not in (SETTINGS_NAME, SOPS_CONFIG_NAME, None)
+        groups: list[ExpectedKeys] = []
+        for name in self.layers.clusters_of(entry.path):
+            cluster = self.layers.cluster(name)
+            if cluster is not None and cluster.cluster_key and not overridden:
+                keys: tuple[str, ...] = (cluster.cluster_key,)
+                source: str | None = f"{SETTINGS_NAME} clusters.{name}"
+            else:
+                keys, source = self._repo_keys_for(entry), self.cluster_key_source
+            if keys:
+                groups.append(ExpectedKeys(name, keys, source))
+        if not groups:
+            keys = self._repo_keys_for(entry)
+            if keys:
+                groups.append(ExpectedKeys(None, keys, self.cluster_key_source))
+        return tuple(groups)
+
+    def cluster_keys_for(self, entry: SopsEntry) -> tuple[str, ...]:
+        """Every cluster key expected on ``entry`` (all clusters that apply it)."""
+        return tuple(dict.fromkeys(k for group in self.expected_keys(entry) for k in group.keys))
 
     def expected_recipients(self, entry: SopsEntry) -> frozenset[str]:
         """Recipients that raise no SM005: cluster key(s), the next one, allowed recipients."""
@@ -251,6 +294,28 @@ def _scan_leaves(sf: SopsFile) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(plain), tuple(broken)
 
 
+_SECRET_VALUES = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+_STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a secret value
+
+
+def _is_template(docs: list[Node], creation_rule: CreationRule | None) -> bool:
+    """Whether every value a plaintext file would have encrypted is a placeholder."""
+    spec = creation_rule.encryption_rule if creation_rule is not None else None
+    general = EncryptionRule(RuleKind(spec.kind), spec.value) if spec else EncryptionRule()
+    values: list[object] = []
+    for doc in docs:
+        if not isinstance(doc, MapNode):
+            continue
+        secret = doc.get("kind") == "Secret" and (doc.has("data") or doc.has("stringData"))
+        rule = _SECRET_VALUES if secret else general
+        values += [
+            leaf
+            for path, leaf in encrypted_leaves(doc, rule)
+            if not isinstance(leaf, Comment) and path and path[0] not in _STRUCTURE
+        ]
+    return bool(values) and all(is_placeholder(v) for v in values)
+
+
 def read_sops_entry(
     path: str,
     data: bytes,
@@ -285,7 +350,7 @@ def read_sops_entry(
         if not named:
             return None
         if fmt is FileFormat.DOTENV or not (isinstance(first, MapNode) and first.has(SOPS_KEY)):
-            return base  # no metadata at all: SM002
+            return replace(base, template=_is_template(docs, rule[1]))  # no metadata: SM002
     try:
         if fmt is FileFormat.DOTENV:
             sf = load(text, fmt)
@@ -399,7 +464,8 @@ def load_inventory(
     else:
         scope = scoped_files(root, files, all_files)
     settings = load_settings(root)
-    layers = cache.layers(snap, find_layers) if cache is not None else find_layers(snap)
+    build = partial(find_layers, clusters=settings.clusters, sources=dict(settings.sources))
+    layers = cache.layers(snap, build) if cache is not None else build(snap)
     configs = SopsConfigs(snap)
 
     entries: list[SopsEntry] = []

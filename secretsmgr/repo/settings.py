@@ -25,8 +25,13 @@ _KNOWN_KEYS = frozenset(
         "max_age_days",
         "changelog",
         "ignore",
+        "clusters",
+        "sources",
+        "outside_flux",
     }
 )
+_CLUSTER_KEYS = frozenset({"path", "cluster_key", "context"})
+_SOURCE_KEY = re.compile(r"^(GitRepository|OCIRepository|Bucket|ExternalArtifact)/[^/\s]+/[^/\s]+$")
 _RULE_ID = re.compile(r"^SM\d{3}$")
 
 
@@ -100,6 +105,16 @@ class IgnoreEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterSpec:
+    """A cluster named in ``clusters:``: where its Flux root is, and its key."""
+
+    name: str
+    path: str
+    cluster_key: str | None = None
+    context: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The contents of `.secretsmgr.yaml`, defaults filled in."""
 
@@ -109,10 +124,17 @@ class Settings:
     max_age_days: int = 90
     changelog: str = "secrets-changelog.jsonl"
     ignore: tuple[IgnoreEntry, ...] = ()
+    clusters: tuple[ClusterSpec, ...] = ()
+    sources: tuple[tuple[str, str], ...] = ()  # ("OCIRepository/flux-system/x", "kubernetes")
+    outside_flux: tuple[str, ...] = ()
 
     def is_ignored(self, rule_id: str, path: str, key_path: str | None = None) -> bool:
         """Tell whether any ignore entry suppresses ``rule_id`` on ``path`` (at ``key_path``)."""
         return any(entry.matches(rule_id, path, key_path) for entry in self.ignore)
+
+    def is_outside_flux(self, path: str) -> bool:
+        """Whether ``path`` matches an ``outside_flux:`` glob (Talos, Ansible, Terraform …)."""
+        return any(glob_to_regex(g).match(path) is not None for g in self.outside_flux)
 
 
 def _optional_key(raw: object, where: str) -> str | None:
@@ -150,6 +172,68 @@ def _parse_ignore(raw: object) -> tuple[IgnoreEntry, ...]:
             raise ConfigError(f"{where} has an empty key_path")
         entries.append(IgnoreEntry(**values, key_path=key_path.strip() if key_path else None))
     return tuple(entries)
+
+
+def _parse_clusters(raw: object) -> tuple[ClusterSpec, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{SETTINGS_NAME}: clusters must be a mapping of name to settings")
+    out: list[ClusterSpec] = []
+    for name, value in cast(dict[object, object], raw).items():
+        where = f"{SETTINGS_NAME}: clusters.{name}"
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"{SETTINGS_NAME}: a cluster name must be a non-empty string")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping with path and cluster_key")
+        entry = cast(dict[str, object], value)
+        unknown = sorted(str(k) for k in set(entry) - _CLUSTER_KEYS)
+        if unknown:
+            raise ConfigError(f"{where} has an unknown field: {unknown[0]}")
+        path = entry.get("path")
+        if not isinstance(path, str) or not path.strip():
+            raise ConfigError(f"{where}.path must be a non-empty path")
+        context = entry.get("context")
+        if context is not None and not isinstance(context, str):
+            raise ConfigError(f"{where}.context must be a string")
+        out.append(
+            ClusterSpec(
+                name=name,
+                path=path.strip(),
+                cluster_key=_optional_key(entry.get("cluster_key"), f"{where}.cluster_key"),
+                context=context,
+            )
+        )
+    return tuple(out)
+
+
+def _parse_sources(raw: object) -> tuple[tuple[str, str], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{SETTINGS_NAME}: sources must be a mapping of Kind/namespace/name")
+    out: list[tuple[str, str]] = []
+    for key, value in cast(dict[object, object], raw).items():
+        if not isinstance(key, str) or not _SOURCE_KEY.match(key):
+            raise ConfigError(
+                f"{SETTINGS_NAME}: sources key {key!s} is not Kind/namespace/name "
+                "(e.g. OCIRepository/flux-system/cluster)"
+            )
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{SETTINGS_NAME}: sources.{key} must be a folder of the repository")
+        folder = value.strip()
+        if folder.startswith("/") or ".." in folder.split("/"):
+            raise ConfigError(f"{SETTINGS_NAME}: sources.{key} must stay inside the repository")
+        out.append((key, folder))
+    return tuple(out)
+
+
+def _parse_globs(raw: object, name: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(g, str) and g.strip() for g in raw):
+        raise ConfigError(f"{SETTINGS_NAME}: {name} must be a list of path globs")
+    return tuple(cast(list[str], raw))
 
 
 def parse_settings(text: str) -> Settings:
@@ -201,6 +285,9 @@ def parse_settings(text: str) -> Settings:
         max_age_days=max_age,
         changelog=changelog.strip(),
         ignore=_parse_ignore(data.get("ignore")),
+        clusters=_parse_clusters(data.get("clusters")),
+        sources=_parse_sources(data.get("sources")),
+        outside_flux=_parse_globs(data.get("outside_flux"), "outside_flux"),
     )
 
 

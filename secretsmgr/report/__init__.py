@@ -26,11 +26,13 @@ def render(
     fail_on: Severity | None = Severity.ERROR,
     short: bool = False,
     rules: Sequence[Rule] | None = None,
+    verbose: bool = False,
 ) -> str:
     """Render ``report`` as ``fmt``.
 
-    ``color`` and ``fail_on`` only shape text; ``short`` picks the one-line-per-finding
-    ``check`` view of text; ``rules`` (default: the registry) fills SARIF's ``driver.rules``.
+    ``color``, ``fail_on`` and ``verbose`` (list layers without SOPS files) only shape text;
+    ``short`` picks the one-line-per-finding ``check`` view of text; ``rules`` (default: the
+    registry) fills SARIF's ``driver.rules``.
     """
     match fmt:
         case OutputFormat.TEXT:
@@ -38,7 +40,7 @@ def render(
 
             if short:
                 return text.render_check(report, color=color)
-            return text.render(report, color=color, fail_on=fail_on)
+            return text.render(report, color=color, fail_on=fail_on, verbose=verbose)
         case OutputFormat.JSON:
             from secretsmgr.report import json_report
 

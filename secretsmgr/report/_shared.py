@@ -52,24 +52,32 @@ def counts_phrase(report: AuditReport) -> str:
     return text
 
 
-def file_layers(report: AuditReport) -> dict[str, tuple[str, ...]]:
-    """Every path the report knows -> the layers reaching it, in dependsOn order."""
-    order = {layer.name: i for i, layer in enumerate(report.layers)}
-    known: dict[str, list[str]] = {path: list(layers) for path, layers in report.file_layers}
+LayerKey = tuple[str | None, str]  # (cluster, layer name)
+
+
+def file_layers(report: AuditReport) -> dict[str, tuple[LayerKey, ...]]:
+    """Every path the report knows -> the (cluster, layer) pairs applying it, in report order."""
+    order = {layer.key: i for i, layer in enumerate(report.layers)}
+    known: dict[str, list[LayerKey]] = {path: list(keys) for path, keys in report.file_layers}
     for layer in report.layers:
         for path in layer.sops_files:
-            names = known.setdefault(path, [])
-            if layer.name not in names:
-                names.append(layer.name)
+            keys = known.setdefault(path, [])
+            if layer.key not in keys:
+                keys.append(layer.key)
     for finding in report.findings:
-        names = known.setdefault(finding.path, [])
-        names.extend(n for n in finding.layers if n not in names)
+        keys = known.setdefault(finding.path, [])
+        keys.extend(k for k in finding.placements if k not in keys)
     for path in report.sops_files:
         known.setdefault(path, [])
     return {
-        path: tuple(sorted(names, key=lambda n: order.get(n, len(order))))
-        for path, names in known.items()
+        path: tuple(sorted(keys, key=lambda k: order.get(k, len(order))))
+        for path, keys in known.items()
     }
+
+
+def multi_cluster(report: AuditReport) -> bool:
+    """Whether the report spans more than one cluster (then output names them)."""
+    return len({layer.cluster for layer in report.layers}) > 1
 
 
 def relative(path: str, root: str) -> str:
@@ -83,12 +91,22 @@ def relative(path: str, root: str) -> str:
 
 
 def heading(layer: LayerSummary) -> str:
-    """``name  (path, decryption …, dependsOn …)``."""
+    """``name  (path, decryption …, dependsOn …)``; an external or unresolved layer says so."""
+    if layer.external is not None:
+        return f"{layer.name}  (external source {layer.external}: its files are not judged)"
+    if layer.unresolved:
+        names = ", ".join("${" + v + "}" for v in layer.unresolved)
+        return f"{layer.name}  (spec.path uses {names}, not known here: no file mapped)"
     parts = [layer.path or "."]
     parts.append(f"decryption {layer.decryption}" if layer.decryption else "no decryption")
     if layer.depends_on:
         parts.append("dependsOn " + ", ".join(layer.depends_on))
     return f"{layer.name}  ({', '.join(parts)})"
+
+
+def cluster_heading(name: str | None) -> str:
+    """``cluster staging``, or the implicit cluster of a repository without a root."""
+    return f"cluster {name}" if name is not None else "layers outside any cluster root"
 
 
 _CONTROL = {i: f"\\x{i:02x}" for i in (*range(32), 127)} | {10: "\\n", 13: "\\r", 9: " "}

@@ -13,16 +13,21 @@ SCHEMA_VERSION = 1
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
     """One finding as the contract spells it (keys in contract order)."""
-    return {
+    out: dict[str, Any] = {
         "rule": finding.rule,
         "name": finding.name,
         "severity": finding.severity.value,
         "path": finding.path,
+        "cluster": finding.cluster,
         "layer": finding.layer,
         "layers": list(finding.layers),
+        "clusters": list(finding.clusters),
         "key_path": finding.key_path,
         "message": finding.message,
     }
+    if finding.document is not None:
+        out["document"] = finding.document
+    return out
 
 
 def report_dict(report: AuditReport) -> dict[str, Any]:
@@ -40,6 +45,8 @@ def report_dict(report: AuditReport) -> dict[str, Any]:
             "suppressed": report.suppressed,
             "baselined": report.baselined,
             "skipped": [{"rule": rule, "reason": reason} for rule, reason in report.skipped],
+            "clusters": len(report.clusters),
+            "notes": list(report.notes),
         },
     }
 

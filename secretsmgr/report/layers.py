@@ -12,8 +12,10 @@ from typing import Any, assert_never
 from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Severity
 from secretsmgr.report._shared import (
     by_path,
+    cluster_heading,
     file_layers,
     heading,
+    multi_cluster,
     one_line,
     plural,
     relative,
@@ -72,12 +74,10 @@ def _model(report: AuditReport) -> list[_Layer]:
 
     model = []
     for layer in report.layers:
-        paths = sorted(p for p, names in layers_of.items() if layer.name in names)
+        paths = sorted(p for p, keys in layers_of.items() if layer.key in keys)
         paths = [p for p in paths if p in sops or p in findings]
         model.append(_Layer(layer, tuple(entry(p) for p in paths)))
-    loose = sorted(
-        p for p, names in layers_of.items() if not names and (p in sops or p in findings)
-    )
+    loose = sorted(p for p, keys in layers_of.items() if not keys and (p in sops or p in findings))
     if loose:
         model.append(_Layer(None, tuple(entry(p) for p in loose)))
     return model
@@ -97,17 +97,32 @@ def _status_phrase(findings: tuple[Finding, ...]) -> str:
     return ", ".join(c for c in counts if not c.startswith("0 "))
 
 
-def render_text(report: AuditReport) -> str:
-    """Layers in dependsOn order, each with its files and a status mark."""
+def _is_empty(layer: _Layer) -> bool:
+    s = layer.summary
+    return s is not None and not layer.files and s.external is None and not s.unresolved
+
+
+def render_text(report: AuditReport, *, verbose: bool = False) -> str:
+    """Layers by cluster, in dependsOn order, each with its files and a status mark; layers
+    without SOPS files collapse into one line unless ``verbose``."""
     lines: list[str] = []
+    clusters = multi_cluster(report)
+    current: object = object()
+    hidden = 0
     for layer in _model(report):
+        if _is_empty(layer) and not verbose:
+            hidden += 1
+            continue
         if layer.summary is None:
             lines.append(f"not in any layer  — {_status_phrase(layer.findings)}")
             root = ""
         else:
+            if clusters and layer.summary.cluster != current:
+                current = layer.summary.cluster
+                lines += [one_line(cluster_heading(layer.summary.cluster)), ""]
             lines.append(one_line(f"{heading(layer.summary)}  — {_status_phrase(layer.findings)}"))
             root = layer.summary.path
-        if not layer.files:
+        if _is_empty(layer):
             lines.append("  (no SOPS files)")
         names = [one_line(relative(file.path, root)) for file in layer.files]
         width = max((len(n) for n in names), default=0)
@@ -117,6 +132,8 @@ def render_text(report: AuditReport) -> str:
             rules = " ".join(sorted({f.rule for f in file.findings}))
             lines.append(f"  {mark} {name.ljust(width)}   {rules}".rstrip())
         lines.append("")
+    if hidden:
+        lines += [f"{plural(hidden, 'layer')} without SOPS files (--verbose lists them)", ""]
     if not lines:
         return "no layers (no Flux Kustomization found)\n"
     return "\n".join(lines)
@@ -143,14 +160,23 @@ def render_json(report: AuditReport) -> str:
         layers.append(
             {
                 "name": layer.summary.name,
+                "cluster": layer.summary.cluster,
+                "namespace": layer.summary.namespace,
                 "path": layer.summary.path,
+                "external": layer.summary.external,
                 "depends_on": list(layer.summary.depends_on),
                 "decryption": layer.summary.decryption,
                 "status": layer.status,
                 "files": files,
             }
         )
-    doc = {"version": 1, "layers": layers, "unlayered": unlayered}
+    doc = {
+        "version": 1,
+        "clusters": list(report.clusters),
+        "layers": layers,
+        "unlayered": unlayered,
+        "notes": list(report.notes),
+    }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -196,17 +222,29 @@ def render_mermaid(report: AuditReport) -> str:
         declared.add(node_id)
         return node_id + _label(label)
 
+    clusters = multi_cluster(report)
+
+    def key(cluster: str | None, name: str) -> str:
+        return f"{cluster}/{name}" if clusters and cluster is not None else name
+
+    def label(cluster: str | None, name: str) -> str:
+        return key(cluster, name)
+
     for layer in model:
         if layer.summary is not None:
-            lines.append("    " + node("L", layer.summary.name, layer.summary.name))
-            styles[ids("L", layer.summary.name)] = layer.status
+            s = layer.summary
+            lines.append("    " + node("L", key(s.cluster, s.name), label(s.cluster, s.name)))
+            styles[ids("L", key(s.cluster, s.name))] = layer.status
         else:
             lines.append("    " + node("U", "unlayered", "not in any layer"))
     for layer in model:
         if layer.summary is not None:
-            for dep in layer.summary.depends_on:
-                target = ids("L", layer.summary.name)
-                lines.append(f"    {node('L', dep, dep)} --> {target}")
+            s = layer.summary
+            target = ids("L", key(s.cluster, s.name))
+            for dep in s.depends_on:
+                lines.append(
+                    f"    {node('L', key(s.cluster, dep), label(s.cluster, dep))} --> {target}"
+                )
 
     services: dict[str, list[Finding]] = {}
     for layer in model:
@@ -216,7 +254,7 @@ def render_mermaid(report: AuditReport) -> str:
         if layer.summary is None:
             source, arrow = ids("U", "unlayered"), "-.->"
         else:
-            source, arrow = ids("L", layer.summary.name), "-->"
+            source, arrow = ids("L", key(layer.summary.cluster, layer.summary.name)), "-->"
         for folder in dict.fromkeys(posixpath.dirname(f.path) for f in layer.files):
             name = posixpath.basename(folder) or "(repository root)"
             lines.append(f"    {source} {arrow} {node('S', folder, name)}")
@@ -227,11 +265,11 @@ def render_mermaid(report: AuditReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(report: AuditReport, fmt: LayersFormat) -> str:
+def render(report: AuditReport, fmt: LayersFormat, *, verbose: bool = False) -> str:
     """Dispatch to the renderer of ``fmt``."""
     match fmt:
         case LayersFormat.TEXT:
-            return render_text(report)
+            return render_text(report, verbose=verbose)
         case LayersFormat.JSON:
             return render_json(report)
         case LayersFormat.MERMAID:

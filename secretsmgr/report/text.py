@@ -6,10 +6,13 @@ from dataclasses import dataclass, field
 
 from secretsmgr.audit.finding import AuditReport, Finding, RuleId, Severity
 from secretsmgr.report._shared import (
+    LayerKey,
     by_path,
+    cluster_heading,
     counts_phrase,
     file_layers,
     heading,
+    multi_cluster,
     one_line,
     plural,
     relative,
@@ -61,30 +64,37 @@ def _message(finding: Finding) -> str:
 class _Group:
     heading: str
     root: str
-    layer: str | None = None
+    key: LayerKey | None = None
     paths: list[str] = field(default_factory=list)
+    cluster: str | None = None
+    empty_layer: bool = False  # a layer with no SOPS file and no finding
 
 
 def _groups(report: AuditReport) -> list[_Group]:
     layers_of = file_layers(report)
     findings = by_path(report)
-    shown = [layer.name for layer in report.layers]
-    groups = [_Group(heading(layer), layer.path, layer.name) for layer in report.layers]
-    extra: dict[str, _Group] = {}
+    shown = [layer.key for layer in report.layers]
+    groups = [
+        _Group(heading(layer), layer.path, layer.key, cluster=layer.cluster)
+        for layer in report.layers
+    ]
+    extra: dict[LayerKey, _Group] = {}
     orphans = _Group("not in any layer", "")
     for path in sorted(layers_of):
-        names = layers_of[path]
+        keys = layers_of[path]
         placed = False
-        for index, name in enumerate(shown):
-            if name in names:
+        for index, key in enumerate(shown):
+            if key in keys:
                 groups[index].paths.append(path)
                 placed = True
         if placed:
             continue
-        if not names:
+        if not keys:
             orphans.paths.append(path)
         elif path in findings:  # only in layers left out by --layer, yet reported
-            extra.setdefault(names[0], _Group(names[0], "")).paths.append(path)
+            extra.setdefault(keys[0], _Group(keys[0][1], "", keys[0])).paths.append(path)
+    for group, layer in zip(groups, report.layers, strict=True):
+        group.empty_layer = not group.paths and layer.external is None and not layer.unresolved
     groups.extend(extra.values())
     if orphans.paths:
         groups.append(orphans)
@@ -96,23 +106,36 @@ def render(
     *,
     color: bool = False,
     fail_on: Severity | None = Severity.ERROR,
+    verbose: bool = False,
 ) -> str:
-    """The ``audit`` report for a terminal: files grouped by layer in dependsOn order."""
+    """The ``audit`` report for a terminal: files grouped by cluster, then layer in dependsOn
+    order; layers without SOPS files collapse into one line unless ``verbose``."""
     paint = _Paint(color)
     findings = by_path(report)
     layers_of = file_layers(report)
-    shown = {layer.name for layer in report.layers}
     groups = _groups(report)
     width = max(
         (len(one_line(relative(p, g.root))) for g in groups for p in g.paths if p in findings),
         default=0,
     )
     width = min(width, _MAX_PAD)
+    clusters = multi_cluster(report)
 
-    lines = [paint(_header(report), "bold"), ""]
+    lines = [paint(_header(report), "bold")]
+    lines += [paint(one_line(f"note: {note}"), "dim") for note in report.notes]
+    lines.append("")
+    hidden = 0
+    current: object = object()
     for group in groups:
+        if group.empty_layer and not verbose:
+            hidden += 1
+            continue
+        if clusters and group.key is not None and group.cluster != current:
+            current = group.cluster
+            lines.append(paint(one_line(cluster_heading(group.cluster)), "bold"))
+            lines.append("")
         lines.append(paint(one_line(group.heading), "bold"))
-        if not group.paths:
+        if not group.paths and group.empty_layer:
             lines.append(paint("  (no SOPS files)", "dim"))
         for path in group.paths:
             rel = one_line(relative(path, group.root))
@@ -120,11 +143,12 @@ def render(
             if not here:
                 lines.append(f"  {paint(OK_MARK, 'ok')} {rel}")
                 continue
-            first = next((n for n in layers_of.get(path, ()) if n in shown), None)
-            if first is not None and first != group.layer:
+            first = next(iter(layers_of.get(path, ())), None)
+            if first is not None and group.key is not None and first != group.key:
                 severity = worst(here) or Severity.INFO
                 mark = paint(MARKS[severity], severity.value)
-                lines.append(f"  {mark} {rel}{_GAP}{paint(f'see {first} above', 'dim')}")
+                where = f"see {_key_label(first, clusters)} above"
+                lines.append(f"  {mark} {rel}{_GAP}{paint(where, 'dim')}")
                 continue
             for finding in here:
                 style = finding.severity.value
@@ -132,6 +156,11 @@ def render(
                 lines.append(f"  {paint(head, style)} {rel.ljust(width)}{_GAP}{_message(finding)}")
                 if finding.fix:
                     lines.append(f"{' ' * 10}fix: {one_line(finding.fix)}")
+        lines.append("")
+    if hidden:
+        lines.append(
+            paint(f"{plural(hidden, 'layer')} without SOPS files (--verbose lists them)", "dim")
+        )
         lines.append("")
     for rules, reason in _skipped(report.skipped):
         lines.append(paint(one_line(f"skipped: {', '.join(rules)} ({reason})"), "dim"))
@@ -143,6 +172,11 @@ def render(
     return "\n".join(lines) + "\n"
 
 
+def _key_label(key: LayerKey, clusters: bool) -> str:
+    cluster, name = key
+    return f"{cluster}/{name}" if clusters and cluster is not None else name
+
+
 def _header(report: AuditReport) -> str:
     keys = report.cluster_keys
     if not keys:
@@ -152,8 +186,10 @@ def _header(report: AuditReport) -> str:
         key_text = f"{noun} {', '.join(short_key(k) for k in keys)}"
         if report.cluster_key_source:
             key_text += f" (from {report.cluster_key_source})"
+    clusters = len(report.clusters)
+    where = f"{plural(clusters, 'cluster')}, " if clusters > 1 else ""
     return (
-        f"secretsmgr audit — {plural(len(report.layers), 'layer')}, "
+        f"secretsmgr audit — {where}{plural(len(report.layers), 'layer')}, "
         f"{plural(len(report.sops_files), 'SOPS file')}, {key_text}"
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from secretsmgr.changelog.chain import FileRecord, append, datakey_id, next_entry
 from secretsmgr.fsutil import write_atomic
 from secretsmgr.repo import git
-from secretsmgr.repo.layers import find_layers
+from secretsmgr.repo.flux import find_layers
 from secretsmgr.repo.root import is_git_work_tree
 from secretsmgr.repo.settings import load_settings
 from secretsmgr.repo.snapshot import WorktreeSnapshot
@@ -38,7 +38,9 @@ def record_write(
     old_docs = parse_documents(old_text, fmt) if old_text else []
     if has_metadata(old_docs, fmt):
         before = load(old_text, fmt).metadata.age_recipients
-    layers = find_layers(WorktreeSnapshot(root)).layers_of(rel)
+    layers = find_layers(
+        WorktreeSnapshot(root), settings.clusters, dict(settings.sources)
+    ).layers_of(rel)
     data = log.read_bytes()
     entry = next_entry(
         data,

@@ -43,7 +43,10 @@ def test_findings_are_sorted_by_path_rule_key_path(tmp_path: Path) -> None:
 def test_report_bookkeeping(tmp_path: Path) -> None:
     report = run_audit(_broken_repo(tmp_path))
     assert report.sops_files == ("apps/a.enc.yaml", "apps/b.enc.yaml")
-    assert dict(report.file_layers) == {"apps/a.enc.yaml": ("apps",), "apps/b.enc.yaml": ("apps",)}
+    assert dict(report.file_layers) == {
+        "apps/a.enc.yaml": ((None, "apps"),),
+        "apps/b.enc.yaml": ((None, "apps"),),
+    }
     assert [(s.name, s.decryption, s.sops_files) for s in report.layers] == [
         ("apps", "sops/sops-age", ("apps/a.enc.yaml", "apps/b.enc.yaml")),
         ("db", "sops/sops-age", ()),

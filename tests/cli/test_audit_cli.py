@@ -277,6 +277,15 @@ def test_layers_text(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["--repo", str(DEMO), "layers"], capsys)
     assert (code, err) == (0, "")
     heads = [line.split("  ")[0] for line in out.splitlines() if line and line[0] != " "]
+    # flux-system applies no SOPS file: it collapses into one line, listed with --verbose
+    assert heads == [
+        "infrastructure",
+        "databases",
+        "apps",
+        "1 layer without SOPS files (--verbose lists them)",
+    ]
+    code, out, err = run(["--repo", str(DEMO), "layers", "--verbose"], capsys)
+    heads = [line.split("  ")[0] for line in out.splitlines() if line and line[0] != " "]
     assert heads == ["flux-system", "infrastructure", "databases", "apps"]
 
 

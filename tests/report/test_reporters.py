@@ -131,8 +131,10 @@ def test_json_matches_the_contract() -> None:
         "name",
         "severity",
         "path",
+        "cluster",
         "layer",
         "layers",
+        "clusters",
         "key_path",
         "message",
     ]

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
-from secretsmgr.repo.layers import Layer
+from secretsmgr.repo.flux import Layer
 
 
 def _why(layer: Layer) -> str:

@@ -101,6 +101,9 @@ def audit_cmd(
     ] = False,
     output: OutputOpt = None,
     new_since: NewSinceOpt = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also list layers without SOPS files.")
+    ] = False,
     from_cluster: FromClusterOpt = False,
     context: ContextOpt = None,
     namespace: NamespaceOpt = "flux-system",
@@ -145,5 +148,6 @@ def audit_cmd(
         max_age_days=max_age,
     )
     limit = threshold(fail_on)
-    emit(render(report, fmt, color=wants_color(fmt, output), fail_on=limit), output)
+    text = render(report, fmt, color=wants_color(fmt, output), fail_on=limit, verbose=verbose)
+    emit(text, output)
     return 1 if report.fails(limit) else 0

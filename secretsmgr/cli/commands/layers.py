@@ -19,11 +19,14 @@ def layers_cmd(
         typer.Option("--format", "-f", help="Output format.", case_sensitive=False),
     ] = LayersFormat.TEXT,
     output: OutputOpt = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also list layers without SOPS files.")
+    ] = False,
 ) -> int:
     """Show the layers in dependsOn order with their SOPS files and status."""
     from secretsmgr.audit.engine import run_audit
     from secretsmgr.report.layers import render
 
     report = run_audit(repo_root(ctx), env=os.environ, keyless_only=True)
-    emit(render(report, fmt), output)
+    emit(render(report, fmt, verbose=verbose), output)
     return 0

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from secretsmgr.errors import ConfigError
-from secretsmgr.repo.layers import Decryption, find_layers, normalize_spec_path
+from secretsmgr.repo.flux import Decryption, find_layers, normalize_spec_path
 from secretsmgr.repo.root import list_repo_files
 from secretsmgr.repo.snapshot import WorktreeSnapshot
 
@@ -224,32 +224,41 @@ def test_other_kinds_and_unparsable_files_without_the_marker_are_skipped(
     assert find_layers(WorktreeSnapshot(git_checkout.path)).layers == ()
 
 
-def test_an_unparsable_flux_manifest_is_a_config_error_naming_it(git_checkout: GitRepo) -> None:
+def test_an_unparsable_flux_manifest_is_a_note_naming_it(git_checkout: GitRepo) -> None:
     git_checkout.write(
         "flux/bad.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: [Kustomization\n"
     )
-    with pytest.raises(ConfigError, match=r"^flux/bad.yaml: malformed YAML"):
-        find_layers(WorktreeSnapshot(git_checkout.path))
+    git_checkout.write("flux/good.yaml", flux_ks("good", "./a"))
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    assert graph.names() == ("good",)
+    assert any(n.startswith("flux/bad.yaml: malformed YAML") for n in graph.notes)
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("metadata: {}\nspec: {path: ./a}\n", "has no metadata.name"),
-        ("metadata: {name: a}\nspec: {dependsOn: x}\n", "spec.dependsOn must be a list"),
-        ("metadata: {name: a}\nspec: {dependsOn: [{namespace: x}]}\n", "without a name"),
-        ("metadata: {name: a}\nspec: {decryption: sops}\n", "spec.decryption must be a mapping"),
-        ("metadata: {name: a}\nspec: [1]\n", "spec must be a mapping"),
+        ("metadata: {name: a}\nspec: {dependsOn: [{namespace: x}]}\n", "has no name"),
+        ("metadata: {name: a}\nspec: [1]\n", "spec is not a mapping"),
+        ("metadata: {name: a}\nspec: {path: [x]}\n", "spec.path is not a string"),
     ],
 )
-def test_a_malformed_flux_kustomization_is_a_config_error(
+def test_a_malformed_flux_kustomization_is_a_note(
     git_checkout: GitRepo, body: str, message: str
 ) -> None:
     git_checkout.write(
         "flux/bad.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n" + body
     )
-    with pytest.raises(ConfigError, match=message):
-        find_layers(WorktreeSnapshot(git_checkout.path))
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    assert graph.names() == ("a",)
+    assert any(message in note for note in graph.notes), graph.notes
+
+
+def test_a_flux_kustomization_without_a_name_is_skipped(git_checkout: GitRepo) -> None:
+    git_checkout.write(
+        "flux/bad.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {}\n",
+    )
+    assert find_layers(WorktreeSnapshot(git_checkout.path)).layers == ()
 
 
 def test_normalize_spec_path() -> None:

@@ -1,12 +1,22 @@
+"""The kustomize build as kustomize-controller runs it: which files one build reads, and how."""
+
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from secretsmgr.errors import ConfigError
+from secretsmgr.repo.flux.build import (
+    Artifact,
+    Builder,
+    RepoFiles,
+    UseKind,
+    flux_overlay,
+    is_remote,
+)
+from secretsmgr.repo.flux.ignore import SourceFilter
 from secretsmgr.repo.git import walk_files
-from secretsmgr.repo.kustomize import is_remote, normalize, resolve_tree
 
 
 def build(root: Path, files: dict[str, str]) -> set[str]:
@@ -16,6 +26,42 @@ def build(root: Path, files: dict[str, str]) -> set[str]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     return set(walk_files(root))
+
+
+@dataclass(frozen=True)
+class Tree:
+    files: frozenset[str]
+    component_files: frozenset[str]
+    generator_files: frozenset[str]
+    kustomization_files: frozenset[str]
+    missing: tuple[str, ...]
+    problems: tuple[str, ...]
+    uses: dict[str, set[UseKind]]
+
+
+def resolve_tree(root: Path, start: str, files: set[str]) -> Tree:
+    """Build ``start`` (a folder of the repository at ``root``) with no Flux overlay."""
+    repo = RepoFiles(sorted(files), lambda p: (root / p).read_bytes())
+    folder = start.removeprefix("./") or "."
+    result = Builder(repo, Artifact("", SourceFilter([]))).build(
+        folder, flux_overlay((), (), None, "", "")
+    )
+    generators = {UseKind.SECRET_FILE, UseKind.SECRET_ENV, UseKind.CONFIGMAP_SOURCE}
+    return Tree(
+        files=frozenset(result.uses),
+        component_files=frozenset(
+            p for p, u in result.uses.items() if any(x.via_component for x in u)
+        ),
+        generator_files=frozenset(
+            p for p, u in result.uses.items() if any(x.kind in generators for x in u)
+        ),
+        kustomization_files=frozenset(
+            p for p, u in result.uses.items() if any(x.kind is UseKind.KUSTOMIZATION for x in u)
+        ),
+        missing=tuple(sorted(result.missing)),
+        problems=tuple(result.problems),
+        uses={p: {x.kind for x in u} for p, u in result.uses.items()},
+    )
 
 
 def test_resources_follow_parent_folders_and_their_kustomizations(tmp_path: Path) -> None:
@@ -136,6 +182,10 @@ crds: [crd.yaml]
         "k/crd.yaml",
     }
     assert tree.missing == ()
+    # kustomize-controller decrypts files named by `patches:` (>= v1.5), never the legacy fields
+    assert tree.uses["k/p1.yaml"] == tree.uses["k/p2.yaml"] == {UseKind.PATCH}
+    assert tree.uses["k/p3.yaml"] == tree.uses["k/p4.yaml"] == {UseKind.LEGACY_PATCH}
+    assert tree.uses["k/crd.yaml"] == {UseKind.OTHER}
 
 
 def test_generator_inputs_are_generator_files(tmp_path: Path) -> None:
@@ -171,6 +221,9 @@ configMapGenerator:
         "shared/settings.json",
     }
     assert tree.generator_files < tree.files
+    assert tree.uses["g/secrets/db.enc.txt"] == {UseKind.SECRET_FILE}
+    assert tree.uses["g/app.enc.env"] == tree.uses["g/legacy.env"] == {UseKind.SECRET_ENV}
+    assert tree.uses["shared/settings.json"] == {UseKind.CONFIGMAP_SOURCE}
 
 
 def test_a_folder_without_kustomization_is_taken_whole_as_flux_does(tmp_path: Path) -> None:
@@ -241,12 +294,6 @@ def test_cycles_terminate(tmp_path: Path) -> None:
     )
     tree = resolve_tree(tmp_path, "a", files)
     assert tree.files == {"a/kustomization.yaml", "a/x.yaml", "b/kustomization.yaml", "b/y.yaml"}
-    assert tree.component_files == {
-        "a/kustomization.yaml",
-        "a/x.yaml",
-        "b/kustomization.yaml",
-        "b/y.yaml",
-    }
 
 
 def test_missing_references_are_recorded(tmp_path: Path) -> None:
@@ -275,31 +322,27 @@ def test_files_outside_the_repo_file_list_count_as_missing(tmp_path: Path) -> No
     ("text", "message"),
     [
         ("resources: [\n", "malformed YAML"),
-        ("resources: {a: b}\n", "resources must be a list of strings"),
         ("- a\n", "a kustomization must be a mapping"),
-        ("patches: [3]\n", "patches entries must be mappings or strings"),
-        ("secretGenerator: [x]\n", "secretGenerator entries must be mappings"),
+        ("patches: [3]\n", "a patches entry is not a mapping"),
+        ("secretGenerator: [x]\n", "a secretGenerator entry is not a mapping"),
     ],
 )
-def test_a_malformed_kustomization_is_a_config_error_naming_it(
+def test_a_malformed_kustomization_is_a_problem_naming_it_never_a_crash(
     tmp_path: Path, text: str, message: str
 ) -> None:
-    files = build(tmp_path, {"k/kustomization.yaml": text})
-    with pytest.raises(ConfigError, match=message) as info:
-        resolve_tree(tmp_path, "k", files)
-    assert info.value.message.startswith("k/kustomization.yaml: ")
+    # One broken kustomization (a template, a typo) must not stop the audit of the rest.
+    files = build(tmp_path, {"k/kustomization.yaml": text, "k/s.enc.yaml": "kind: Secret\n"})
+    tree = resolve_tree(tmp_path, "k", files)
+    assert any(p.startswith("k/kustomization.yaml: ") and message in p for p in tree.problems)
 
 
-def test_two_kustomization_files_in_one_folder_are_an_error(tmp_path: Path) -> None:
+def test_two_kustomization_files_in_one_folder_are_a_problem(tmp_path: Path) -> None:
     files = build(tmp_path, {"k/kustomization.yaml": "", "k/kustomization.yml": ""})
-    with pytest.raises(ConfigError, match="more than one kustomization file"):
-        resolve_tree(tmp_path, "k", files)
+    tree = resolve_tree(tmp_path, "k", files)
+    assert tree.problems == ("k: more than one kustomization file",)
 
 
 def test_helpers() -> None:
-    assert normalize("a/b", "../c/./d.yaml") == "a/c/d.yaml"
-    assert normalize(".", "x") == "x"
-    assert normalize("a", "../../x") is None
     assert is_remote("https://example.com/x.yaml")
     assert is_remote("github.com/org/repo/deploy")
     assert not is_remote("../github.com-notes/x.yaml")

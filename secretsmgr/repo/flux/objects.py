@@ -1,0 +1,276 @@
+"""The Flux objects the model reads, parsed leniently from manifest documents.
+
+A malformed field never stops the model: it is recorded as a problem on the object (the report
+shows it as a note) and the field is taken as absent. Only the fields that decide what Flux
+applies and decrypts are read.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import cast
+
+KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
+SOURCE_GROUP = "source.toolkit.fluxcd.io"
+OPERATOR_GROUP = "fluxcd.controlplane.io"
+SOURCE_KINDS = frozenset({"GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"})
+# Bytes that a file holding any object the model reads must contain (a cheap pre-filter).
+MARKERS = (b"toolkit.fluxcd.io", OPERATOR_GROUP.encode("ascii"), b"kustomize-controller")
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A namespaced object reference, ``Kind/namespace/name``."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        """``OCIRepository/flux-system/cluster``."""
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decryption:
+    """``spec.decryption``; ``secret_ref`` None = the controller-wide key."""
+
+    provider: str
+    secret_ref: str | None
+
+    @property
+    def is_sops(self) -> bool:
+        """Whether Flux decrypts SOPS files with it."""
+        return self.provider == "sops"
+
+    def describe(self) -> str:
+        """``sops/sops-age`` or ``sops (controller key)``."""
+        provider = self.provider or "(no provider)"
+        return (
+            f"{provider}/{self.secret_ref}" if self.secret_ref else f"{provider} (controller key)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SubstituteFrom:
+    """One ``postBuild.substituteFrom`` entry."""
+
+    kind: str
+    name: str
+    optional: bool
+
+
+def as_map(value: object) -> dict[str, object] | None:
+    """``value`` as a string-keyed mapping, or None."""
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return cast(dict[str, object], value)
+    return None
+
+
+def as_list(value: object) -> list[object]:
+    """``value`` as a list ([] for None or anything else)."""
+    return cast(list[object], value) if isinstance(value, list) else []
+
+
+def as_str(value: object) -> str | None:
+    """``value`` when it is a string, else None."""
+    return value if isinstance(value, str) else None
+
+
+def api_group(doc: Mapping[str, object]) -> str:
+    """The API group of a manifest (``""`` for the core group)."""
+    api = as_str(doc.get("apiVersion")) or ""
+    return api.rpartition("/")[0] if "/" in api else ""
+
+
+def meta(doc: Mapping[str, object]) -> dict[str, object]:
+    """``metadata`` of a manifest ({} when absent or malformed)."""
+    return as_map(doc.get("metadata")) or {}
+
+
+def is_flux_kustomization(doc: Mapping[str, object]) -> bool:
+    """Whether ``doc`` is a ``kustomize.toolkit.fluxcd.io`` Kustomization."""
+    return doc.get("kind") == "Kustomization" and api_group(doc) == KUSTOMIZE_GROUP
+
+
+def is_source(doc: Mapping[str, object]) -> bool:
+    """Whether ``doc`` is a Flux source (GitRepository, OCIRepository, Bucket, …)."""
+    return doc.get("kind") in SOURCE_KINDS and api_group(doc) == SOURCE_GROUP
+
+
+def is_flux_instance(doc: Mapping[str, object]) -> bool:
+    """Whether ``doc`` is a flux-operator FluxInstance."""
+    return doc.get("kind") == "FluxInstance" and api_group(doc) == OPERATOR_GROUP
+
+
+def normalize_spec_path(raw: str) -> str:
+    """A Flux ``spec.path`` as a normalized relative path ("." for the root)."""
+    text = raw.strip()
+    while text.startswith("./"):
+        text = text[2:]
+    text = text.lstrip("/")
+    return posixpath.normpath(text) if text else "."
+
+
+@dataclass(frozen=True, slots=True)
+class FluxKustomization:
+    """A Flux Kustomization as the model reads it (after its parent's patches and
+    substitution, when it was found in a parent's build)."""
+
+    name: str
+    namespace: str
+    path: str  # as written (may still hold ${VARS}); normalize_spec_path() for use
+    source: Ref
+    depends_on: tuple[tuple[str, str], ...]
+    decryption: Decryption | None
+    components: tuple[str, ...]
+    patches: tuple[Mapping[str, object], ...] = field(repr=False)
+    target_namespace: str | None
+    name_prefix: str
+    name_suffix: str
+    substitute: Mapping[str, str] = field(repr=False)
+    substitute_from: tuple[SubstituteFrom, ...]
+    origin: str  # the file that defines it
+    problems: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(namespace, name): unique within one cluster."""
+        return (self.namespace, self.name)
+
+
+def parse_kustomization(doc: Mapping[str, object], origin: str) -> FluxKustomization | None:
+    """A Flux Kustomization from its manifest; None when it has no name."""
+    problems: list[str] = []
+    md = meta(doc)
+    name = as_str(md.get("name"))
+    if not name:
+        return None
+    namespace = as_str(md.get("namespace")) or "flux-system"
+    spec = as_map(doc.get("spec"))
+    if spec is None:
+        problems.append("spec is not a mapping")
+        spec = {}
+    raw_path = spec.get("path")
+    path = as_str(raw_path) if raw_path is not None else "."
+    if path is None:
+        problems.append("spec.path is not a string")
+        path = "."
+    source_map = as_map(spec.get("sourceRef")) or {}
+    source = Ref(
+        as_str(source_map.get("kind")) or "GitRepository",
+        as_str(source_map.get("namespace")) or namespace,
+        as_str(source_map.get("name")) or "",
+    )
+    deps: list[tuple[str, str]] = []
+    for entry in as_list(spec.get("dependsOn")):
+        dep = as_map(entry)
+        dep_name = as_str(dep.get("name")) if dep else None
+        if not dep or not dep_name:
+            problems.append("a spec.dependsOn entry has no name")
+            continue
+        deps.append((dep_name, as_str(dep.get("namespace")) or namespace))
+    decryption: Decryption | None = None
+    raw_dec = spec.get("decryption")
+    if raw_dec is not None:
+        dec = as_map(raw_dec) or {}
+        ref = as_map(dec.get("secretRef")) or {}
+        decryption = Decryption(as_str(dec.get("provider")) or "", as_str(ref.get("name")) or None)
+    components = tuple(c for c in as_list(spec.get("components")) if isinstance(c, str))
+    patches = tuple(p for p in (as_map(x) for x in as_list(spec.get("patches"))) if p)
+    post = as_map(spec.get("postBuild")) or {}
+    substitute = {
+        k: v.replace("\n", "") if isinstance(v, str) else str(v)
+        for k, v in (as_map(post.get("substitute")) or {}).items()
+    }
+    subst_from: list[SubstituteFrom] = []
+    for entry in as_list(post.get("substituteFrom")):
+        ref_map = as_map(entry)
+        if not ref_map or not as_str(ref_map.get("name")):
+            continue
+        subst_from.append(
+            SubstituteFrom(
+                as_str(ref_map.get("kind")) or "ConfigMap",
+                as_str(ref_map.get("name")) or "",
+                ref_map.get("optional") is True,
+            )
+        )
+    return FluxKustomization(
+        name=name,
+        namespace=namespace,
+        path=path,
+        source=source,
+        depends_on=tuple(deps),
+        decryption=decryption,
+        components=components,
+        patches=patches,
+        target_namespace=as_str(spec.get("targetNamespace")),
+        name_prefix=as_str(spec.get("namePrefix")) or "",
+        name_suffix=as_str(spec.get("nameSuffix")) or "",
+        substitute=substitute,
+        substitute_from=tuple(subst_from),
+        origin=origin,
+        problems=tuple(problems),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A Flux source object: where a Kustomization's ``spec.path`` is resolved."""
+
+    ref: Ref
+    url: str | None
+    ignore: str | None
+    origin: str
+
+
+def parse_source(doc: Mapping[str, object], origin: str) -> Source | None:
+    """A GitRepository/OCIRepository/Bucket/ExternalArtifact from its manifest."""
+    md = meta(doc)
+    name = as_str(md.get("name"))
+    kind = as_str(doc.get("kind"))
+    if not name or not kind:
+        return None
+    spec = as_map(doc.get("spec")) or {}
+    return Source(
+        Ref(kind, as_str(md.get("namespace")) or "flux-system", name),
+        as_str(spec.get("url")),
+        as_str(spec.get("ignore")),
+        origin,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FluxInstance:
+    """A flux-operator FluxInstance: the Flux version and, with ``spec.sync``, a cluster root."""
+
+    name: str
+    namespace: str
+    version: str | None
+    sync_kind: str | None
+    sync_url: str | None
+    sync_path: str | None
+    sync_name: str | None
+    origin: str
+
+
+def parse_instance(doc: Mapping[str, object], origin: str) -> FluxInstance:
+    """A FluxInstance from its manifest."""
+    md = meta(doc)
+    spec = as_map(doc.get("spec")) or {}
+    dist = as_map(spec.get("distribution")) or {}
+    sync = as_map(spec.get("sync"))
+    version = dist.get("version")
+    return FluxInstance(
+        name=as_str(md.get("name")) or "flux",
+        namespace=as_str(md.get("namespace")) or "flux-system",
+        version=str(version) if isinstance(version, str | int | float) else None,
+        sync_kind=as_str(sync.get("kind")) if sync else None,
+        sync_url=as_str(sync.get("url")) if sync else None,
+        sync_path=as_str(sync.get("path")) if sync else None,
+        sync_name=as_str(sync.get("name")) if sync else None,
+        origin=origin,
+    )

@@ -1,0 +1,74 @@
+"""Which kustomize-controller a repository runs, read from the repository itself.
+
+The kustomize-controller image in the committed Flux components (``gotk-components.yaml``,
+``ghcr.io/fluxcd/kustomize-controller:v1.4.0``), the ``# Flux Version: v2.4.0`` line flux
+bootstrap writes above them, or a flux-operator ``FluxInstance``'s ``spec.distribution.version``
+(``2.4.x``, ``2.x``). Flux 2.N ships kustomize-controller 1.N, so both map to one number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# What the model assumes when the repository does not say: the current release line.
+CURRENT = (1, 9, 4)
+# kustomize-controller v1.5.0 (Flux 2.5) decrypts generator sources inside Components and
+# SOPS files used as patches (its source walk recurses into components and visits patches).
+DECRYPTS_COMPONENT_SOURCES = (1, 5, 0)
+
+_IMAGE = re.compile(rb"fluxcd/kustomize-controller:v(\d+)\.(\d+)\.(\d+)")
+_FLUX_LINE = re.compile(rb"^#\s*Flux\s+Version:\s*v?(\d+)\.(\d+)(?:\.(\d+))?", re.MULTILINE)
+_INSTANCE = re.compile(r"^\s*v?(\d+)(?:\.(\d+|x|\*))?(?:\.(\d+|x|\*))?")
+
+
+@dataclass(frozen=True, slots=True)
+class FluxVersion:
+    """A kustomize-controller version and where it was read (``assumed`` when nowhere)."""
+
+    controller: tuple[int, int, int]
+    origin: str | None  # the file it was read from; None = assumed
+
+    @property
+    def assumed(self) -> bool:
+        """Whether the repository does not state its Flux version."""
+        return self.origin is None
+
+    @property
+    def label(self) -> str:
+        """``kustomize-controller v1.4.0 (Flux 2.4)``."""
+        major, minor, patch = self.controller
+        return f"kustomize-controller v{major}.{minor}.{patch} (Flux 2.{minor})"
+
+    @property
+    def decrypts_component_sources(self) -> bool:
+        """Whether SOPS generator sources in Components and SOPS patches are decrypted."""
+        return self.controller >= DECRYPTS_COMPONENT_SOURCES
+
+
+ASSUMED = FluxVersion(CURRENT, None)
+
+
+def from_manifest_bytes(data: bytes) -> tuple[int, int, int] | None:
+    """The kustomize-controller version committed Flux components pin, or None."""
+    m = _IMAGE.search(data)
+    if m is not None:
+        return (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    line = _FLUX_LINE.search(data)
+    if line is not None and line.group(1) == b"2":
+        return (1, int(line.group(2)), int(line.group(3) or 0))
+    return None
+
+
+def from_instance(version: str | None) -> tuple[int, int, int] | None:
+    """The kustomize-controller of a FluxInstance ``distribution.version`` (``2.4.x``, ``2.x``)."""
+    if not version:
+        return None
+    m = _INSTANCE.match(version.strip().lstrip(">=~^ "))
+    if m is None or m.group(1) != "2":
+        return None
+    minor = m.group(2)
+    if minor is None or not minor.isdigit():
+        return CURRENT  # "2.x": the latest 2.y release
+    patch = m.group(3)
+    return (1, int(minor), int(patch) if patch is not None and patch.isdigit() else 0)
