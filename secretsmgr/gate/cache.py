@@ -29,13 +29,14 @@ from typing import Any, TypeVar
 import secretsmgr
 from secretsmgr.errors import SecretsmgrError
 from secretsmgr.fsutil import write_atomic
-from secretsmgr.gate.codec import CodecError, decode, encode, supports
+from secretsmgr.gate.codec import CodecError, decode, encode, restricted, supports
 
 FORMAT = "secretsmgr-cache/1"
 MAX_GRAPHS = 8
 _BLOB = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _KEY = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?:[a-z+-]{1,40}$")
 _HEX = re.compile(r"^[0-9a-f]{32,64}$")
+_READ = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?(?::[0-9a-f]{32})?$")  # blob[:normalized]
 _PRINT_RUNS = re.compile(r"(?:(?:[0-9a-f]{32})+(?:\n|\Z))*\Z")
 T = TypeVar("T")
 
@@ -86,8 +87,10 @@ class BlobCache:
         self.discarded: list[str] = []  # cache files thrown away, and why
         self._shards: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()  # relative names of files to write
-        self._graphs: dict[str, dict[str, Any]] = {}
+        self._graphs: dict[str, dict[str, dict[str, Any]]] = {}  # key -> variant -> entry
         self._prints: dict[str, dict[str, str]] = {}
+        self._built: set[str] = set()
+        self._last: dict[str, dict[str, str]] = {}
 
     # ------------------------------------------------------------------ files
 
@@ -138,7 +141,8 @@ class BlobCache:
                 if name.startswith("blobs/"):
                     self._write(name, self._shards.get(name[6:8], {}))
                 elif name.startswith("graphs/"):
-                    self._write(name, self._graphs.get(name[7:-5]) or {})
+                    stem = name[7:-5]
+                    self._write(name, self._graphs.get(stem.split("-")[0], {}).get(stem) or {})
                 elif name.startswith("prints/"):
                     self._write(name, self._prints.get(name[7:-5]) or {})
         self._dirty.clear()
@@ -208,48 +212,81 @@ class BlobCache:
 
     # ------------------------------------------------------------------ layer graphs
 
+    def _variants(self, key: str) -> dict[str, dict[str, Any]]:
+        """The cached builds under ``key`` (one per set of inputs), by file name."""
+        known = self._graphs.get(key)
+        if known is not None:
+            return known
+        found: dict[str, dict[str, Any]] = {}
+        if self.folder is not None and _HEX.match(key):
+            with contextlib.suppress(OSError):
+                files = (self.folder / "graphs").glob(f"{key}-*.json")
+                for path in sorted(files, key=lambda p: p.stat().st_mtime):
+                    body = self._read(f"graphs/{path.name}")
+                    if isinstance(body, dict) and sorted(body) == ["graph", "reads", "type"]:
+                        reads = body["reads"]
+                        if isinstance(reads, dict) and all(
+                            isinstance(v, str) and _READ.match(v) for v in reads.values()
+                        ):
+                            found[path.stem] = body
+        self._graphs[key] = found
+        return found
+
     def graph(
         self,
         key: str,
         model: type[T],
-        blob_of: Callable[[str], str | None],
+        still_valid: Callable[[Mapping[str, str]], bool],
         build: Callable[[], tuple[T, Mapping[str, str | None]]],
+        keep: tuple[frozenset[str], frozenset[str]] | None = None,
     ) -> T:
-        """The model cached under ``key`` if every file its build read still has the blob it
-        had; else ``build()`` -> (model, {path read: blob id}) and cache that."""
-        entry = self._graphs.get(key)
-        if entry is None and _HEX.match(key):
-            body = self._read(f"graphs/{key}.json")
-            if isinstance(body, dict) and sorted(body) == ["graph", "reads", "type"]:
-                entry = body
-        if entry is not None and entry.get("type") == model.__qualname__:
-            reads = entry["reads"]
-            if isinstance(reads, dict) and all(
-                isinstance(b, str) and blob_of(p) == b for p, b in reads.items()
-            ):
-                try:
+        """The model cached under ``key`` whose build inputs ``still_valid`` accepts; else
+        ``build()`` -> (model, {path read: blob id[:digest]}) and cache that beside the others
+        (the index and HEAD may need two builds of the same paths).
+
+        ``keep`` = (every path, paths to keep): path sets and path-keyed maps of a cached model
+        are cut down to the paths kept (see ``codec.restricted``).
+        """
+        variants = self._variants(key)
+        for name, entry in reversed(variants.items()):  # the newest build first
+            if entry.get("type") != model.__qualname__ or not still_valid(entry["reads"]):
+                continue
+            try:
+                with restricted(keep):
                     value: T = decode(model, entry["graph"])
-                    self._graphs[key] = entry
-                    return value
-                except CodecError as exc:
-                    self.discarded.append(f"graphs/{key}.json: {exc}")
+                self._last[key] = entry["reads"]
+                return value
+            except CodecError as exc:
+                self.discarded.append(f"graphs/{name}.json: {exc}")
         value, read = build()
+        self._built.add(key)
+        self._last[key] = {p: b for p, b in read.items() if b is not None}
         if not supports(model) or any(blob is None for blob in read.values()):
             return value  # a model the codec cannot hold, or a read outside git: not cached
         try:
             encoded = encode(value)
         except CodecError:
             return value
-        self._graphs[key] = {"type": model.__qualname__, "reads": dict(read), "graph": encoded}
-        self._dirty.add(f"graphs/{key}.json")
-        self._prune("graphs", key)
+        reads = dict(read)
+        digest = hashlib.sha256(json.dumps(reads, sort_keys=True).encode()).hexdigest()[:16]
+        name = f"{key}-{digest}"
+        variants[name] = {"type": model.__qualname__, "reads": reads, "graph": encoded}
+        self._dirty.add(f"graphs/{name}.json")
+        self._prune("graphs", name)
         return value
 
+    def graph_was_built(self, key: str) -> bool:
+        """Whether this run built (not decoded) a graph under ``key``: it is whole."""
+        return key in self._built
+
+    def variant_reads(self, key: str) -> list[dict[str, str]]:
+        """The inputs of every cached build under ``key`` (newest first)."""
+        return [dict(e["reads"]) for e in reversed(self._variants(key).values())]
+
     def graph_reads(self, key: str) -> dict[str, str] | None:
-        """The files (and blobs) the graph cached under ``key`` was built from."""
-        entry = self._graphs.get(key)
-        reads = entry.get("reads") if entry is not None else None
-        return dict(reads) if isinstance(reads, dict) else None
+        """The inputs of the graph last answered for ``key`` in this run."""
+        reads = self._last.get(key)
+        return dict(reads) if reads is not None else None
 
     def _prune(self, kind: str, keep: str) -> None:
         """Keep the newest MAX_GRAPHS files of ``kind`` (by modification time)."""

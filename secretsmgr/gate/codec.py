@@ -12,11 +12,12 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from enum import Enum
-from functools import cache
+from functools import cache, partial
 from types import MappingProxyType
-from typing import Any, Union
+from typing import Any, Union, cast
 
 
 class CodecError(ValueError):
@@ -44,6 +45,8 @@ def encode(value: object) -> object:
     if isinstance(value, tuple | list):
         return [encode(v) for v in value]
     if isinstance(value, frozenset | set):
+        if all(type(v) is str for v in value):
+            return sorted(value)  # file sets: no call per item
         return sorted((encode(v) for v in value), key=repr)
     if value is None or isinstance(value, str | int | float | bool):
         return value
@@ -52,60 +55,169 @@ def encode(value: object) -> object:
 
 def decode(hint: Any, data: object) -> Any:
     """``data`` as an instance of ``hint``; ``CodecError`` unless it matches exactly."""
+    return _decoder(hint)(data)
+
+
+Decoder = Callable[[object], Any]
+
+
+@cache
+def _decoder(hint: Any) -> Decoder:
+    """A decoding function for ``hint``, built once per type (the cache decodes large graphs)."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if hint is type(None):
-        if data is not None:
-            raise CodecError("expected null")
-        return None
+        return _none
     if origin in (Union, types.UnionType):
-        for option in args:
-            try:
-                return decode(option, data)
-            except CodecError:
-                continue
-        raise CodecError(f"no member of {hint} matches")
-    if hint in (str, int, float):
-        if type(data) is not hint and not (hint is float and type(data) is int):
-            raise CodecError(f"expected {hint.__name__}")
-        return data
-    if hint is bool:
-        if type(data) is not bool:
-            raise CodecError("expected bool")
-        return data
+        options = [_decoder(a) for a in args]
+
+        def union(data: object) -> Any:
+            for option in options:
+                try:
+                    return option(data)
+                except CodecError:
+                    continue
+            raise CodecError(f"no member of {hint} matches")
+
+        return union
+    if hint in (str, int, bool):
+        return partial(_exact, hint)
+    if hint is float:
+        return _float
     if isinstance(hint, type) and issubclass(hint, Enum):
-        try:
-            return hint(data)
-        except ValueError as exc:
-            raise CodecError(f"not a {hint.__name__}") from exc
+        return partial(_enum, hint)
     if origin in (Mapping, dict):
-        if not isinstance(data, dict) or args[0] is not str:
-            raise CodecError("expected an object")
-        return MappingProxyType({k: decode(args[1], v) for k, v in data.items()})
-    if origin in (tuple, frozenset):
-        if not isinstance(data, list):
-            raise CodecError("expected a list")
-        if args[0] is str and all(type(v) is str for v in data):
-            if origin is frozenset:
-                return frozenset(data)  # the common case (file sets), without a call per item
-            if len(args) == 2 and args[1] is Ellipsis:
-                return tuple(data)
-        if origin is frozenset:
-            return frozenset(decode(args[0], v) for v in data)
+        if args[0] is not str:
+            raise CodecError("mapping keys must be strings")
+        return partial(_mapping, _decoder(args[1]))
+    if origin is frozenset:
+        return partial(_frozenset, args[0] is str, _decoder(args[0]))
+    if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(decode(args[0], v) for v in data)
-        if len(args) != len(data):
-            raise CodecError("wrong tuple length")
-        return tuple(decode(a, v) for a, v in zip(args, data, strict=True))
+            return partial(_tuple, args[0] is str, _decoder(args[0]))
+        return partial(_fixed_tuple, tuple(_decoder(a) for a in args))
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        if not isinstance(data, dict):
-            raise CodecError(f"expected a {hint.__name__} object")
-        hints = _hints(hint)
-        names = [f.name for f in dataclasses.fields(hint)]
-        if sorted(data) != sorted(names):
-            raise CodecError(f"{hint.__name__}: unexpected fields")
-        return hint(**{name: decode(hints[name], data[name]) for name in names})
+        return _dataclass_decoder(hint)
     raise CodecError(f"unsupported type {hint!r}")
+
+
+def _none(data: object) -> None:
+    if data is not None:
+        raise CodecError("expected null")
+
+
+def _exact(kind: type, data: object) -> object:
+    if type(data) is not kind:
+        raise CodecError(f"expected {kind.__name__}")
+    return data
+
+
+def _float(data: object) -> object:
+    if type(data) not in (float, int):
+        raise CodecError("expected float")
+    return data
+
+
+def _enum(kind: type[Enum], data: object) -> Enum:
+    try:
+        return kind(data)
+    except ValueError as exc:
+        raise CodecError(f"not a {kind.__name__}") from exc
+
+
+_KEEP: list[tuple[frozenset[str], frozenset[str]]] = []
+
+
+@contextmanager
+def restricted(keep: tuple[frozenset[str], frozenset[str]] | None) -> Iterator[None]:
+    """Decode with path sets and path-keyed maps cut down to ``keep`` = (all paths, kept).
+
+    A set of strings, or a map with string keys, whose members are all paths of the repository
+    is taken to be about files, and only the kept files' part of it is decoded: a model asked
+    only about a few files is decoded without the rest.
+    """
+    if keep is None:
+        yield
+        return
+    _KEEP.append(keep)
+    try:
+        yield
+    finally:
+        _KEEP.pop()
+
+
+def _kept(items: Iterable[str]) -> frozenset[str] | None:
+    """The kept paths when ``items`` are all paths, else None (not a path set)."""
+    if not _KEEP:
+        return None
+    every, kept = _KEEP[-1]
+    return kept if every.issuperset(items) else None
+
+
+def _mapping(item: Decoder, data: object) -> Mapping[str, Any]:
+    if not isinstance(data, dict):
+        raise CodecError("expected an object")
+    kept = _kept(data) if data else None
+    if kept is not None:
+        return MappingProxyType({k: item(v) for k, v in data.items() if k in kept})
+    return MappingProxyType({k: item(v) for k, v in data.items()})
+
+
+def _items(data: object) -> list[object]:
+    if not isinstance(data, list):
+        raise CodecError("expected a list")
+    return data
+
+
+def _frozenset(strings: bool, item: Decoder, data: object) -> frozenset[Any]:
+    items = _items(data)
+    if strings and all(type(v) is str for v in items):
+        names = cast(list[str], items)  # checked above: every item is a str
+        kept = _kept(names) if names else None
+        if kept is not None:
+            return kept.intersection(names)
+        return frozenset(items)  # file sets: no call per item
+    return frozenset(item(v) for v in items)
+
+
+def _tuple(strings: bool, item: Decoder, data: object) -> tuple[Any, ...]:
+    items = _items(data)
+    if strings and all(type(v) is str for v in items):
+        return tuple(items)
+    return tuple(item(v) for v in items)
+
+
+def _fixed_tuple(parts: tuple[Decoder, ...], data: object) -> tuple[Any, ...]:
+    items = _items(data)
+    if len(items) != len(parts):
+        raise CodecError("wrong tuple length")
+    return tuple(part(v) for part, v in zip(parts, items, strict=True))
+
+
+def _dataclass_decoder(cls: type) -> Decoder:
+    hints = _hints(cls)
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    fields = tuple((name, _decoder(hints[name])) for name in names)
+    expected = frozenset(names)
+    # Equal small values repeat (a graph holds thousands of identical ``Use``s): decode once.
+    memo: dict[tuple[object, ...], object] = {}
+
+    def decode_one(data: object) -> Any:
+        if not isinstance(data, dict) or data.keys() != expected:
+            raise CodecError(f"{cls.__name__}: unexpected fields")
+        key = tuple((type(data[name]), data[name]) for name in names)  # 1 is not True
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable parts (lists, objects): no memo
+            return cls(**{name: dec(data[name]) for name, dec in fields})
+        value = cls(**{name: dec(data[name]) for name, dec in fields})
+        if len(memo) < 4096:
+            memo[key] = value
+        return value
+
+    return decode_one
 
 
 def supports(cls: type) -> bool:

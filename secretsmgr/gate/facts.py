@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 from secretsmgr.audit.finding import Rule
@@ -55,8 +56,29 @@ def summarize(entry: SopsEntry | None) -> SopsSummary | None:
     )
 
 
+_ENC_TOKEN = re.compile(rb"ENC\[[^\]\s]*\]")
+_SOPS_BLOCK = re.compile(rb"^sops:.*?(?=^[^\s#]|\Z)", re.MULTILINE | re.DOTALL)
+_SOPS_JSON = re.compile(rb'"sops"\s*:\s*\{.*\}\s*\}\s*\Z', re.DOTALL)
+
+
+def normalized(data: bytes) -> str | None:
+    """A digest of a SOPS file with what an edit changes taken out (every ``ENC[…]`` value and
+    the ``sops`` block): what the Flux build of a layer can see of it. None for other files.
+
+    The layer graph is cached by what its build read; a SOPS file edited in place (new values,
+    new MAC) keeps this digest, so the graph stays valid without a rebuild.
+    """
+    if b"ENC[AES256_GCM," not in data:
+        return None
+    body = _ENC_TOKEN.sub(b"ENC[]", data)
+    body = _SOPS_BLOCK.sub(b"sops: {}\n", body)
+    body = _SOPS_JSON.sub(b'"sops": {}}', body)
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
 class _Recording:
-    """A snapshot that remembers which files were read (and their blob ids)."""
+    """A snapshot that remembers which files were read: blob id, and for SOPS files the
+    ``normalized`` digest too."""
 
     def __init__(self, inner: Snapshot) -> None:
         self.inner = inner
@@ -71,8 +93,12 @@ class _Recording:
         return self.inner.paths
 
     def read(self, path: str) -> bytes:
-        self.reads[path] = self.inner.blob_id(path)
-        return self.inner.read(path)
+        data = self.inner.read(path)
+        if path not in self.reads:  # builds read a file several times: digest it once
+            blob = self.inner.blob_id(path)
+            norm = normalized(data) if blob is not None else None
+            self.reads[path] = f"{blob}:{norm}" if norm is not None else blob
+        return data
 
     def blob_id(self, path: str) -> str | None:
         return self.inner.blob_id(path)
@@ -145,18 +171,28 @@ class GateCache:
             self.store.store_prints(key, out)
         return out
 
-    def layers(self, snapshot: Snapshot, build: Callable[[Snapshot], LayerGraph]) -> LayerGraph:
-        """The layer graph, cached by the paths and by the blob of every file the build read."""
+    def _graph_key(self, snapshot: Snapshot) -> str:
         settings = snapshot.root / SETTINGS_NAME
         try:
             extra = hashlib.sha256(settings.read_bytes()).hexdigest()
         except OSError:
             extra = "-"
-        key = digest_paths(snapshot.paths, extra)
+        return digest_paths(snapshot.paths, extra)
+
+    def layers(
+        self,
+        snapshot: Snapshot,
+        build: Callable[[Snapshot], LayerGraph],
+        scope: Sequence[str] | None = None,
+    ) -> LayerGraph:
+        """The layer graph, cached by the paths and by the blob of every file the build read.
+
+        With ``scope``, the graph may be cut down to what concerns those files (their layers,
+        their uses): the same answers for them, decoded without the rest of the repository.
+        """
+        key = self._graph_key(snapshot)
         reads_known = self._graphs.get(key)
-        if reads_known is not None and all(
-            snapshot.blob_id(p) == b for p, b in reads_known[1].items()
-        ):
+        if reads_known is not None and _still_valid(snapshot, reads_known[1]):
             return reads_known[0]
 
         def fresh() -> tuple[LayerGraph, Mapping[str, str | None]]:
@@ -164,11 +200,23 @@ class GateCache:
             graph = build(recording)
             return graph, recording.reads
 
-        graph = self.store.graph(key, LayerGraph, snapshot.blob_id, fresh)
+        keep = None if scope is None else (frozenset(snapshot.paths), frozenset(scope))
+        graph = self.store.graph(key, LayerGraph, partial(_still_valid, snapshot), fresh, keep)
         reads = self.store.graph_reads(key)
-        if reads is not None:
-            self._graphs[key] = (graph, reads)
+        if reads is not None and (scope is None or self.store.graph_was_built(key)):
+            self._graphs[key] = (graph, reads)  # a whole graph: good for any later question
         return graph
+
+    def same_layers(self, a: Snapshot, b: Snapshot) -> bool:
+        """Whether ``a`` and ``b`` certainly have the same layer graph: the same paths and
+        settings, and every file a cached build read holds the same blob in both."""
+        key = self._graph_key(a)
+        if key != self._graph_key(b):
+            return False
+        return any(
+            _still_valid(a, reads) and _still_valid(b, reads)
+            for reads in self.store.variant_reads(key)
+        )
 
     def save(self) -> None:
         """Persist what this run added."""
@@ -222,6 +270,24 @@ def light_fingerprints(path: str, data: bytes) -> tuple[str, ...]:
             if isinstance(stanza, dict) and isinstance(stanza.get("enc"), str):
                 stanzas.append(stanza["enc"])
     return _digest(stanzas, meta["mac"])
+
+
+def _still_valid(snapshot: Snapshot, reads: Mapping[str, str]) -> bool:
+    """Whether every file a build read still shows the build the same content: the same blob,
+    or for a SOPS file the same ``normalized`` digest (only values and metadata changed)."""
+    for path, recorded in reads.items():
+        blob, _, norm = recorded.partition(":")
+        now = snapshot.blob_id(path)
+        if now == blob:
+            continue
+        if not norm or now is None:
+            return False
+        try:
+            if normalized(snapshot.read(path)) != norm:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def _library_sources() -> list[str]:

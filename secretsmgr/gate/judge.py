@@ -16,6 +16,7 @@ cache in the git directory answers detector hits, fingerprints and layer graphs 
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, replace
@@ -117,7 +118,7 @@ def _copies(
     present = set(snap.paths)
     if head is not None:
         key = hashlib.sha256(f"{head.commit}\0{head.root}".encode()).hexdigest()[:40]
-        prints = dict(cache.print_map(_HeadViaIndex(head, snap), key))
+        prints = dict(cache.print_map(head, key))  # reads go through the index when equal
     else:
         prints = {}
     for path in changed:
@@ -140,32 +141,6 @@ def _split(run: str) -> list[str]:
     return [run[i : i + 32] for i in range(0, len(run), 32)]
 
 
-class _HeadViaIndex:
-    """HEAD's files, each read through the index when it holds the same blob (from disk, no
-    inflate), else from HEAD's blob."""
-
-    def __init__(self, head: CommitSnapshot, index: Snapshot) -> None:
-        self.head = head
-        self.index = index
-
-    @property
-    def root(self) -> Path:
-        return self.head.root
-
-    @property
-    def paths(self) -> tuple[str, ...]:
-        return self.head.paths
-
-    def read(self, path: str) -> bytes:
-        blob = self.head.blob_id(path)
-        if blob is not None and blob == self.index.blob_id(path):
-            return self.index.read(path)
-        return self.head.read(path)
-
-    def blob_id(self, path: str) -> str | None:
-        return self.head.blob_id(path)
-
-
 def judge_index(
     root: Path,
     files: Sequence[str] | None = None,
@@ -179,12 +154,14 @@ def judge_index(
 
     Outside git the working tree is judged instead.
     """
-    if git.toplevel(root) is None:
+    facts = git.describe(root)
+    if facts is None:
         ctx = load_context(root, files=files, env=env, live_cluster=live_cluster)
         return run_rules(ctx, keyless_only=True)
-    cache = cache if cache is not None else open_cache(root)
+    _, state, head_id = facts
+    if cache is None:
+        cache = GateCache.open(cache_folder(Path(os.path.abspath(state))), RULES)
     index = IndexSnapshot(root)
-    head_id = git.resolve_commit(root, "HEAD")
     head = CommitSnapshot.beside(index, head_id) if head_id is not None else None
     try:
         untracked = [f for f in files or () if index.blob_id(f) is None and (root / f).is_file()]
@@ -236,7 +213,7 @@ def _scope(
     scope = focus | changed
     if any(posixpath.basename(p) in CONFIG_NAMES for p in changed):
         return everything
-    if head is not None and changed:
+    if head is not None and changed and not cache.same_layers(snap, head):
         build = layer_builder(snap.root)
         now_graph = cache.layers(snap, build)
         old_graph = cache.layers(head, build)

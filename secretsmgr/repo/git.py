@@ -90,12 +90,20 @@ def list_files(root: Path) -> list[str]:
     )
 
 
+_PREFIXES: dict[str, str] = {}
+
+
 def _show_prefix(root: Path) -> str:
+    known = _PREFIXES.get(str(root))
+    if known is not None:
+        return known
     try:
         out = _run(root, ["rev-parse", "--show-prefix"])
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         raise _not_usable(root, exc) from exc
-    return out.decode("utf-8", "surrogateescape").rstrip("\n")
+    prefix = out.decode("utf-8", "surrogateescape").rstrip("\n")
+    _PREFIXES[str(root)] = prefix
+    return prefix
 
 
 def dirty_paths(root: Path, paths: list[str] | tuple[str, ...]) -> list[str]:
@@ -275,6 +283,27 @@ def staged_changes(root: Path, commit: str) -> list[tuple[str, str, str]]:
         if path.startswith(prefix):
             changes.append((old_mode, old_blob, path[len(prefix) :]))
     return changes
+
+
+def describe(root: Path) -> tuple[Path, Path, str | None] | None:
+    """(top level, ``<git dir>/secretsmgr``, HEAD commit or None) in one ``rev-parse``; None
+    outside git. Also remembers ``root``'s prefix for the other functions here."""
+    base = ["rev-parse", "--show-toplevel", "--show-prefix", "--git-path", "secretsmgr"]
+    head: str | None = None
+    try:
+        try:
+            lines = _run(root, [*base, "HEAD^{commit}"]).decode("utf-8", "surrogateescape")
+            parts = lines.split("\n")
+            head = parts[3].strip() or None
+        except subprocess.CalledProcessError:
+            lines = _run(root, base).decode("utf-8", "surrogateescape")  # no commit yet
+            parts = lines.split("\n")
+    except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError):
+        return None
+    top, prefix, state = parts[0], parts[1], parts[2]
+    _PREFIXES[str(root)] = prefix
+    state_path = Path(state)
+    return Path(top), state_path if state_path.is_absolute() else root / state_path, head
 
 
 def resolve_commit(root: Path, rev: str) -> str | None:

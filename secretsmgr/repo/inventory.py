@@ -129,8 +129,13 @@ class InventoryCache(Protocol):
         """The hits of every detector in ``file``."""
         ...
 
-    def layers(self, snapshot: Snapshot, build: Callable[[Snapshot], LayerGraph]) -> LayerGraph:
-        """The layer graph of ``snapshot``."""
+    def layers(
+        self,
+        snapshot: Snapshot,
+        build: Callable[[Snapshot], LayerGraph],
+        scope: Sequence[str] | None = None,
+    ) -> LayerGraph:
+        """The layer graph of ``snapshot`` (it may know only about the files in ``scope``)."""
         ...
 
 
@@ -465,7 +470,7 @@ def load_inventory(
         scope = scoped_files(root, files, all_files)
     settings = load_settings(root)
     build = partial(find_layers, clusters=settings.clusters, sources=dict(settings.sources))
-    layers = cache.layers(snap, build) if cache is not None else build(snap)
+    layers = cache.layers(snap, build, scope) if cache is not None else build(snap)
     configs = SopsConfigs(snap)
 
     entries: list[SopsEntry] = []

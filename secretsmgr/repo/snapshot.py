@@ -127,14 +127,22 @@ class IndexSnapshot(_GitSnapshot):
     file is read from its blob.
     """
 
+    _DISK_AFTER = 16  # reads before asking git which files on disk match the index
+
     def __init__(self, root: Path) -> None:
         """Snapshot the index of the repository at ``root``."""
         super().__init__(root, git.index_entries(root))
-        self._changed = git.worktree_changed(root) if self._paths else set()
+        self._changed: set[str] | None = None
+        self._asked = False
+        self._reads = 0
         self._base = str(root)
 
     def read(self, path: str) -> bytes:
         """The staged bytes of ``path``."""
+        self._reads += 1
+        if not self._asked and self._reads > self._DISK_AFTER:
+            self._changed = git.worktree_changed(self._root)  # worth it for many reads
+            self._asked = True
         if self._changed is not None and path in self._blobs and path not in self._changed:
             try:
                 with open(os.path.join(self._base, path), "rb") as handle:
@@ -164,4 +172,15 @@ class CommitSnapshot(_GitSnapshot):
                 entries.pop(path, None)  # added by the index: not in the commit
             else:
                 entries[path] = (mode, blob, path)
-        return cls(index.root, commit, sorted(entries.values(), key=lambda e: e[2]))
+        snap = cls(index.root, commit, sorted(entries.values(), key=lambda e: e[2]))
+        snap._via = index
+        return snap
+
+    _via: IndexSnapshot | None = None
+
+    def read(self, path: str) -> bytes:
+        """The committed bytes; through the index (often from disk) when it holds the same blob."""
+        via = self._via
+        if via is not None and self._blobs.get(path) == via.blob_id(path):
+            return via.read(path)
+        return super().read(path)
