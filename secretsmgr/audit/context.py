@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
+from secretsmgr.audit.history import HistoryFacts
 from secretsmgr.changelog.chain import Entry, parse_entries
 from secretsmgr.errors import ChainError, DecryptionError
 from secretsmgr.keys.protocols import Identity
@@ -35,6 +36,7 @@ class AuditContext:
     data_keys: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     unopened: tuple[str, ...] = ()
     live_cluster: LiveKeys | None = None
+    history: HistoryFacts | None = None  # audit --history: what past commits held
 
 
 def reencrypt_hint(path: str) -> str:
@@ -70,9 +72,10 @@ def build_context(
     verify_mac: bool = False,
     now: datetime | None = None,
     live_cluster: LiveKeys | None = None,
+    history: HistoryFacts | None = None,
 ) -> AuditContext:
     """Add the changelog, the clock and (with ``verify_mac``) the opened data keys to ``repo``."""
-    history, history_present, history_error = _load_changelog(repo.root / repo.settings.changelog)
+    entries, present, error = _load_changelog(repo.root / repo.settings.changelog)
     data_keys: dict[str, bytes] = {}
     unopened: list[str] = []
     if verify_mac and identities:
@@ -87,12 +90,13 @@ def build_context(
         repo=repo,
         max_age_days=max_age_days if max_age_days is not None else repo.settings.max_age_days,
         now=now or datetime.now(UTC),
-        changelog=history,
-        changelog_present=history_present,
-        changelog_error=history_error,
+        changelog=entries,
+        changelog_present=present,
+        changelog_error=error,
         verify_mac=verify_mac,
         identities=tuple(identities),
         data_keys=MappingProxyType(data_keys),
         unopened=tuple(unopened),
         live_cluster=live_cluster,
+        history=history,
     )

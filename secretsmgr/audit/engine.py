@@ -9,6 +9,7 @@ from pathlib import Path
 
 from secretsmgr.audit.context import AuditContext, build_context
 from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Need, Rule, RuleId
+from secretsmgr.audit.history import HistoryFacts
 from secretsmgr.audit.registry import RULES
 from secretsmgr.errors import UsageError
 from secretsmgr.keys.protocols import Identity
@@ -28,6 +29,7 @@ NOT_REQUESTED = "MAC verification not requested (use --verify-mac)"
 KEYLESS_ONLY = "needs a private identity; check runs only key-less rules"
 NO_CLUSTER = "needs the live cluster (use --from-cluster)"
 HISTORY_ONLY = "reads the changelog and the clock; the commit gate does not"
+NO_GIT_HISTORY = "walks past commits (use audit --history)"
 
 
 def load_context(
@@ -44,6 +46,7 @@ def load_context(
     rules: Sequence[Rule] = RULES,
     snapshot: Snapshot | None = None,
     cache: InventoryCache | None = None,
+    history: HistoryFacts | None = None,
 ) -> AuditContext:
     """Read the repository at ``root`` with the detectors of ``rules`` and build their context.
 
@@ -67,6 +70,7 @@ def load_context(
         verify_mac=verify_mac,
         now=now,
         live_cluster=live_cluster,
+        history=history,
     )
 
 
@@ -83,6 +87,7 @@ def run_audit(
     verify_mac: bool = False,
     now: datetime | None = None,
     live_cluster: LiveKeys | None = None,
+    history: HistoryFacts | None = None,
 ) -> AuditReport:
     """Audit the repository at ``root``; findings are data, never exceptions.
 
@@ -99,6 +104,7 @@ def run_audit(
         verify_mac=verify_mac and not keyless_only,
         now=now,
         live_cluster=live_cluster,
+        history=history,
     )
     return run_rules(ctx, layer_filter=layer_filter, keyless_only=keyless_only)
 
@@ -110,7 +116,11 @@ def detectors(rules: Sequence[Rule]) -> dict[str, Detector]:
 
 def _missing(rule: Rule, ctx: AuditContext, keyless_only: bool) -> str | None:
     if keyless_only and not rule.keyless:
+        if Need.GIT_HISTORY in rule.needs:
+            return NO_GIT_HISTORY
         return HISTORY_ONLY if Need.HISTORY in rule.needs else KEYLESS_ONLY
+    if Need.GIT_HISTORY in rule.needs and ctx.history is None:
+        return NO_GIT_HISTORY
     if Need.CLUSTER in rule.needs and ctx.live_cluster is None:
         return NO_CLUSTER
     if Need.IDENTITY in rule.needs:

@@ -32,6 +32,7 @@ class Need(StrEnum):
 
     CLUSTER_KEY = "cluster-key"
     HISTORY = "history"  # the changelog and the clock: audit only, never the commit gate
+    GIT_HISTORY = "git-history"  # every past commit (audit --history): never the commit gate
     IDENTITY = "identity"
     CLUSTER = "cluster"
 
@@ -98,7 +99,7 @@ class Rule:
     @property
     def keyless(self) -> bool:
         """Whether ``check`` (the CI gate) may run it: no private identity needed."""
-        return not self.needs & {Need.IDENTITY, Need.CLUSTER, Need.HISTORY}
+        return not self.needs & {Need.IDENTITY, Need.CLUSTER, Need.HISTORY, Need.GIT_HISTORY}
 
     def finding(
         self,

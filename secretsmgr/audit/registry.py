@@ -25,6 +25,8 @@ from secretsmgr.audit.rules import (
     sm016_cluster_key_drift,
     sm017_cluster_key_rotation,
     sm018_plaintext_credential,
+    sm019_exposed_in_history,
+    sm020_removed_recipient_can_read,
 )
 
 RULES: tuple[Rule, ...] = (
@@ -46,6 +48,8 @@ RULES: tuple[Rule, ...] = (
     sm016_cluster_key_drift.RULE,
     sm017_cluster_key_rotation.RULE,
     sm018_plaintext_credential.RULE,
+    sm019_exposed_in_history.RULE,
+    sm020_removed_recipient_can_read.RULE,
 )
 
 _BY_ID = {rule.id: rule for rule in RULES}

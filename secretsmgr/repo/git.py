@@ -360,3 +360,49 @@ class BlobReader:
             if proc.stdout is not None:
                 proc.stdout.close()
             proc.wait()
+
+
+def log_changes(root: Path) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """Every commit reachable from HEAD, oldest first: (commit, committer date ISO 8601,
+    [(path, new blob id or "" when deleted)]) for the files under ``root`` it changed against
+    its first parent (merges list nothing: their sides' commits are walked themselves)."""
+    try:
+        out = _run(
+            root,
+            [
+                "log",
+                "--reverse",
+                "--no-renames",
+                "--raw",
+                "--no-abbrev",
+                "-z",
+                "--format=%x01%H %cI",
+                "--",
+                ".",
+            ],
+        )
+    except subprocess.CalledProcessError:
+        return []  # no commit yet
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    prefix = _show_prefix(root)
+    commits: list[tuple[str, str, list[tuple[str, str]]]] = []
+    for chunk in out.split(b"\x01")[1:]:
+        head, _, rest = chunk.partition(b"\0")
+        sha, _, date = head.decode("ascii", "replace").partition(" ")
+        parts = rest.lstrip(b"\n").split(b"\0")
+        changes: list[tuple[str, str]] = []
+        for meta, raw_path in zip(parts[0::2], parts[1::2], strict=False):
+            fields = meta.decode("ascii", "replace").lstrip(":").split(" ")
+            if len(fields) != 5:
+                continue
+            path = raw_path.decode("utf-8", "surrogateescape")
+            if not path.startswith(prefix):
+                continue
+            new_mode, new_blob, status = fields[1], fields[3], fields[4]
+            if status.startswith("D") or set(new_blob) == {"0"}:
+                changes.append((path[len(prefix) :], ""))
+            elif new_mode in ("100644", "100755"):
+                changes.append((path[len(prefix) :], new_blob))
+        commits.append((sha, date, changes))
+    return commits

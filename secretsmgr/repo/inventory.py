@@ -439,6 +439,26 @@ def _resolve_keys(
     return keys, source, repo_keys, repo_source
 
 
+def scan_file(
+    rel: str,
+    data: bytes,
+    rule_for: Callable[[str], tuple[str | None, CreationRule | None, int | None]] | None = None,
+) -> ScannedFile:
+    """One file as the inventory reads it: its format, and its SOPS entry when it is one.
+
+    ``rule_for`` gives the governing `.sops.yaml` rule (the gate's history walk has none).
+    """
+    fmt = structured_format(rel)
+    named = is_named_sops(rel)
+    entry: SopsEntry | None = None
+    if fmt is not None or named:
+        fmt = fmt or FileFormat.YAML
+        if named or _SOPS_HINT[fmt].search(data):
+            rule = rule_for(rel) if rule_for is not None else (None, None, None)
+            entry = read_sops_entry(rel, data, fmt, rule)
+    return ScannedFile(rel, data, fmt, entry)
+
+
 def _detect(detectors: Mapping[str, Detector], file: ScannedFile) -> dict[str, tuple[object, ...]]:
     return {name: tuple(detect(file)) for name, detect in detectors.items()}
 
@@ -480,17 +500,11 @@ def load_inventory(
             data = snap.read(rel)
         except OSError:
             continue  # deleted, a folder, unreadable: nothing to audit
-        fmt = structured_format(rel)
-        named = is_named_sops(rel)
-        entry: SopsEntry | None = None
-        if fmt is not None or named:
-            fmt = fmt or FileFormat.YAML
-            if named or _SOPS_HINT[fmt].search(data):
-                entry = read_sops_entry(rel, data, fmt, configs.rule_for(rel))
-                if entry is not None:
-                    entries.append(entry)
+        scanned = scan_file(rel, data, configs.rule_for)
+        entry = scanned.sops
+        if entry is not None:
+            entries.append(entry)
         if detectors:
-            scanned = ScannedFile(rel, data, fmt, entry)
             if cache is not None:
                 found = cache.file_hits(snap, scanned, partial(_detect, detectors, scanned))
                 for name, items in found.items():

@@ -837,12 +837,16 @@ def test_rule_case(case: Case, tmp_path: Path) -> None:
 
 def test_every_rule_has_a_hit_and_a_miss() -> None:
     from secretsmgr.audit.registry import RULES
+    from tests.gate import test_history as test_git_history
 
     from . import test_history_rules
 
-    # The history rules (SM008, SM013) need a changelog and a clock: their cases live in
-    # test_history_rules.py as test_sm0xx_fires… / test_sm0xx_near_miss… functions.
-    history = [n for n in dir(test_history_rules) if n.startswith("test_sm")]
+    # The history rules (SM008, SM013) need a changelog and a clock, SM019/SM020 past commits:
+    # their cases live in test_history_rules.py and tests/gate/test_history.py as
+    # test_sm0xx_fires… / test_sm0xx_near_miss… functions.
+    history = [
+        n for m in (test_history_rules, test_git_history) for n in dir(m) if n.startswith("test_sm")
+    ]
     for rule in RULES:
         tag = f"test_{rule.id.lower()}_"
         if any(n.startswith(tag) for n in history):

@@ -100,3 +100,17 @@ def test_a_cache_cannot_hide_a_finding_it_never_saw(tmp_path: Path) -> None:
     git(root, "commit", "-q", "--no-gpg-sign", "-m", "x")
     stage(root, "apps/other.yaml", secret("o", {"password": "another-plain-pw"}))
     assert ("SM001", "apps/other.yaml") in found(judge(root))
+
+
+def test_an_edited_secret_keeps_the_cached_layer_graph(tmp_path: Path) -> None:
+    root = gitops(tmp_path / "r")
+    judge(root, ["apps/db.enc.yaml"])  # fills the cache from HEAD's state
+    stage(root, "apps/db.enc.yaml", enc(secret("db", {"password": "a-new-value"})))
+    cache = open_cache(root)
+    judge_index(root, ["apps/db.enc.yaml"], cache=cache)
+    assert not cache.store._built, "the layer graph was rebuilt for a value edit"
+    # a change the build can see (the Secret's name) is a new build
+    stage(root, "apps/db.enc.yaml", enc(secret("renamed", {"password": "a-new-value"})))
+    cache = open_cache(root)
+    judge_index(root, ["apps/db.enc.yaml"], cache=cache)
+    assert cache.store._built

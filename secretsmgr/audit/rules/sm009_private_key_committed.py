@@ -140,6 +140,27 @@ def _redacted(hit: PrivateKeyHit) -> str:
     return f"{form} (base64-encoded)" if hit.encoded else form
 
 
+def _past(ctx: AuditContext, current: set[str]) -> Iterator[Finding]:
+    """Keys that past versions held (audit --history), where the file holds none today."""
+    if ctx.history is None:
+        return
+    for key in ctx.history.past_keys:
+        if key.path in current:
+            continue
+        owner = f" (public key {abbreviate(key.public)})" if key.public else ""
+        fix = "purge it from git history and rotate away from it: " + (
+            f"secretsmgr rotate --all --remove-recipient {key.public}"
+            if key.public
+            else "secretsmgr rotate --all --remove-recipient <its public key>"
+        )
+        yield RULE.finding(
+            key.path,
+            f"an age private key{owner} was committed in {key.commit[:12]} ({key.date[:10]}) "
+            "and is still in git history",
+            fix=fix,
+        )
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """One finding per file naming the line(s) and a redacted form; never the key."""
     by_path: dict[str, list[PrivateKeyHit]] = {}
@@ -160,6 +181,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             fix="remove it, purge it from git history, and rotate away from it: "
             "secretsmgr rotate --all --remove-recipient <its public key>",
         )
+    yield from _past(ctx, set(by_path))
 
 
 RULE = Rule(

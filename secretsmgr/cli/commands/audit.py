@@ -101,6 +101,13 @@ def audit_cmd(
     ] = False,
     output: OutputOpt = None,
     new_since: NewSinceOpt = None,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history",
+            help="Also walk every commit reachable from HEAD (SM019, SM020, SM009 in the past).",
+        ),
+    ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also list layers without SOPS files.")
     ] = False,
@@ -125,6 +132,12 @@ def audit_cmd(
     from secretsmgr.audit.engine import run_audit
     from secretsmgr.report import render
 
+    facts = None
+    if history:
+        from secretsmgr.gate.history import walk_repository
+
+        facts = walk_repository(root)
+
     report = run_audit(
         root,
         cluster_key=cluster_key,
@@ -134,6 +147,7 @@ def audit_cmd(
         layer_filter=tuple(layer or ()),
         verify_mac=verify_mac,
         live_cluster=cluster,
+        history=facts,
     )
     from secretsmgr.gate.baseline import adopted
 
