@@ -37,6 +37,7 @@ _BLOB = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _KEY = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?:[a-z+-]{1,40}$")
 _HEX = re.compile(r"^[0-9a-f]{32,64}$")
 _READ = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?(?::[0-9a-f]{32})?$")  # blob[:normalized]
+COMMIT_FIELD = "\0commit"  # a fingerprint map's own commit (no path can be this key)
 _PRINT_RUNS = re.compile(r"(?:(?:[0-9a-f]{32})+(?:\n|\Z))*\Z")
 T = TypeVar("T")
 
@@ -310,16 +311,32 @@ class BlobCache:
         body = self._read(f"prints/{key}.json") if _HEX.match(key) else None
         if not isinstance(body, dict):
             return None
+        commit = body.get(COMMIT_FIELD)
+        prints = [v for k, v in body.items() if k != COMMIT_FIELD]
         try:
-            joined = "\n".join(body.values())  # TypeError unless every value is a string
+            joined = "\n".join(prints)  # TypeError unless every value is a string
         except TypeError:
             joined = "-"
-        if not _PRINT_RUNS.match(joined):
+        if not _PRINT_RUNS.match(joined) or not (
+            commit is None or (isinstance(commit, str) and _BLOB.match(commit))
+        ):
             self.discarded.append(f"prints/{key}.json: malformed")
             self._dirty.add(f"prints/{key}.json")
             return None
         self._prints[key] = body
         return body
+
+    def latest_prints(self) -> str | None:
+        """The key of the newest stored fingerprint map (to update it instead of rebuilding)."""
+        if self.folder is None:
+            return None
+        try:
+            files = sorted(
+                (self.folder / "prints").glob("*.json"), key=lambda p: p.stat().st_mtime
+            )
+        except OSError:
+            return None
+        return files[-1].stem if files else None
 
     def store_prints(self, key: str, prints: dict[str, str]) -> None:
         """Remember the fingerprint map of commit ``key``."""

@@ -26,7 +26,8 @@ from pathlib import Path
 from secretsmgr.audit.engine import load_context, run_rules
 from secretsmgr.audit.finding import AuditReport, Finding
 from secretsmgr.audit.registry import RULES
-from secretsmgr.gate.cache import cache_folder
+from secretsmgr.errors import ConfigError, UsageError
+from secretsmgr.gate.cache import COMMIT_FIELD, cache_folder
 from secretsmgr.gate.facts import GateCache
 from secretsmgr.repo import git
 from secretsmgr.repo.flux import LayerGraph, find_layers
@@ -116,11 +117,7 @@ def _copies(
     files: the staged copy against every tracked file. The fingerprints of HEAD's files are
     cached per commit; only the changed files are read."""
     present = set(snap.paths)
-    if head is not None:
-        key = hashlib.sha256(f"{head.commit}\0{head.root}".encode()).hexdigest()[:40]
-        prints = dict(cache.print_map(head, key))  # reads go through the index when equal
-    else:
-        prints = {}
+    prints = _head_prints(cache, head) if head is not None else {}
     for path in changed:
         prints.pop(path, None)
         if path in present:
@@ -135,6 +132,41 @@ def _copies(
         for p, run in prints.items()
         if any(fp in run for fp in wanted) and wanted.intersection(_split(run))
     }
+
+
+def _prints_key(commit: str, root: Path) -> str:
+    return hashlib.sha256(f"{commit}\0{root}".encode()).hexdigest()[:40]
+
+
+def _head_prints(cache: GateCache, head: CommitSnapshot) -> dict[str, str]:
+    """HEAD's path -> fingerprints map: cached per commit; else the newest cached map moved
+    forward by the files that changed since its commit (a new commit reads only those)."""
+    key = _prints_key(head.commit, head.root)
+    known = cache.store.prints(key)
+    if known is not None:
+        return {p: v for p, v in known.items() if p != COMMIT_FIELD}
+    latest = cache.store.latest_prints()
+    base = cache.store.prints(latest) if latest is not None else None
+    old = base.get(COMMIT_FIELD) if base is not None else None
+    prints: dict[str, str]
+    if base is not None and old is not None and _prints_key(old, head.root) == latest:
+        prints = {p: v for p, v in base.items() if p != COMMIT_FIELD}
+        try:
+            changes = git.changed_between(head.root, old, head.commit)
+        except ConfigError:
+            changes = None  # the old commit is gone (rebased, gc'd): build afresh
+        if changes is not None:
+            for path, blob in changes:
+                prints.pop(path, None)
+                if blob:
+                    found = cache.fingerprints(head, path)
+                    if found:
+                        prints[path] = "".join(found)
+            cache.store.store_prints(key, {**prints, COMMIT_FIELD: head.commit})
+            return prints
+    prints = cache.print_map(head, None)  # reads go through the index when equal
+    cache.store.store_prints(key, {**prints, COMMIT_FIELD: head.commit})
+    return prints
 
 
 def _split(run: str) -> list[str]:
@@ -168,8 +200,6 @@ def judge_index(
         snap: Snapshot = _WithUntracked(index, untracked) if untracked else index
         missing = [f for f in files or () if f not in set(snap.paths)]
         if missing:
-            from secretsmgr.errors import UsageError
-
             raise UsageError(f"{missing[0]}: no such file in the index or the working tree")
 
         def audit(state: Snapshot, scope: Sequence[str] | None) -> AuditReport:

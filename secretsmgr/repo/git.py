@@ -406,3 +406,24 @@ def log_changes(root: Path) -> list[tuple[str, str, list[tuple[str, str]]]]:
                 changes.append((path[len(prefix) :], new_blob))
         commits.append((sha, date, changes))
     return commits
+
+
+def changed_between(root: Path, old: str, new: str) -> list[tuple[str, str]]:
+    """(path, blob id in ``new`` or "" when gone) of every file under ``root`` that differs
+    between commits ``old`` and ``new`` (``diff-tree -r``)."""
+    prefix = _show_prefix(root)
+    try:
+        out = _run(root, ["diff-tree", "-r", "-z", "--no-renames", old, new, "--", "."])
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    parts = _zsplit(out)
+    changes: list[tuple[str, str]] = []
+    for meta, path in zip(parts[0::2], parts[1::2], strict=False):
+        fields = meta.lstrip(":").split(" ")
+        if len(fields) != 5 or not path.startswith(prefix):
+            continue
+        new_mode, new_blob, status = fields[1], fields[3], fields[4]
+        gone = status.startswith("D") or set(new_blob) == {"0"}
+        if gone or new_mode in ("100644", "100755"):
+            changes.append((path[len(prefix) :], "" if gone else new_blob))
+    return changes

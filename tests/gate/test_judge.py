@@ -109,3 +109,16 @@ def test_outside_git_the_working_tree_is_judged(tmp_path: Path) -> None:
     root.mkdir()
     (root / "s.yaml").write_text(secret("s", {"password": "pw"}), encoding="utf-8")
     assert found(judge_index(root, ["s.yaml"])) == {("SM001", "s.yaml")}
+
+
+def test_a_copy_of_a_file_added_in_a_later_commit_is_still_found(tmp_path: Path) -> None:
+    root = gitops(tmp_path / "r")
+    stage(root, "apps/x.yaml", "a: b\n")
+    judge(root)  # fingerprints of HEAD cached
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "x")
+    stage(root, "apps/new.enc.yaml", enc(secret("new", {"password": "later-value"})))
+    judge(root)
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "new")  # the map moves forward
+    shutil.copy(root / "apps/new.enc.yaml", root / "apps/new-copy.enc.yaml")
+    git(root, "add", "apps/new-copy.enc.yaml")
+    assert found(judge(root)) == {("SM014", "apps/new-copy.enc.yaml")}
