@@ -33,7 +33,7 @@ def test_commit_of_a_plaintext_secret_is_blocked_and_the_encrypted_one_passes(
     output = blocked.stdout + blocked.stderr
     assert blocked.returncode != 0, output
     assert "gitops/apps/redis/redis-acl.yaml: SM001 plaintext-secret" in output
-    assert "1 file blocked — encrypt it with: secretsmgr encrypt -i " in output
+    assert "1 file blocked — fix it with: mv gitops/apps/redis/redis-acl.yaml " in output
     assert "not-a-real-password" not in output
     assert _run(["git", "rev-list", "--count", "HEAD"], gitops, hook_env).stdout.strip() == "1"
 

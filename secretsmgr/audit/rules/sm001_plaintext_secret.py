@@ -7,6 +7,7 @@ Detection works on parsed documents (any key quoting, flow style, tags, ``List``
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
@@ -86,7 +87,43 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
     return find_plaintext_secrets(file)
 
 
-def _fix(hit: PlaintextSecret) -> str:
+_RENAMED = re.compile(r"^(?P<stem>.+?)(?P<ext>\.(?:ya?ml|json))$")
+
+
+def rename_hint(ctx: AuditContext, path: str) -> str:
+    """``secretsmgr encrypt -i PATH``, or, when no creation rule matches PATH, the rename to a
+    name one matches (and the kustomization line that lists it) first."""
+    configs = ctx.repo.sops_configs
+    if configs.rule_for(path)[1] is not None or not ctx.repo.has_sops_config:
+        return f"secretsmgr encrypt -i {path}"
+    m = _RENAMED.match(path)
+    target = f"{m.group('stem')}.enc{m.group('ext')}" if m else f"{path}.enc.yaml"
+    if configs.rule_for(target)[1] is None:
+        return (
+            f"rename {path} to a name a .sops.yaml creation rule matches (none matches "
+            f"{posixpath.basename(target)} either), then secretsmgr encrypt -i <new name>"
+        )
+    old, new = posixpath.basename(path), posixpath.basename(target)
+    steps = [f"mv {path} {target}"]
+    folder = posixpath.dirname(path)
+    kfile = next(
+        (
+            k
+            for name in ("kustomization.yaml", "kustomization.yml", "Kustomization")
+            if (k := posixpath.join(folder, name)) in set(ctx.repo.all_files)
+        ),
+        None,
+    )
+    if kfile is not None:
+        pattern = re.escape(old).replace("/", "\\/")
+        steps.append(f"sed -i 's/^\\([[:space:]]*- *\\){pattern} *$/\\1{new}/' {kfile}")
+    steps.append(f"secretsmgr encrypt -i {target}")
+    # in git, the staged plaintext must leave the index too
+    steps.append(f"{{ git rm -q --cached --ignore-unmatch {path} 2>/dev/null || true; }}")
+    return " && ".join(steps)
+
+
+def _fix(ctx: AuditContext, hit: PlaintextSecret) -> str:
     if hit.generator:
         folder = posixpath.dirname(hit.path)
         env = posixpath.join(folder, f"{hit.secret}.enc.env")
@@ -95,7 +132,7 @@ def _fix(hit: PlaintextSecret) -> str:
             f"run secretsmgr encrypt -i {env}, and list envs: [{posixpath.basename(env)}] "
             "instead of literals:"
         )
-    return f"secretsmgr encrypt -i {hit.path}"
+    return rename_hint(ctx, hit.path)
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -109,7 +146,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"Secret {hit.secret} holds a plaintext value at {hit.key_path} "
                 "and the file has no SOPS metadata"
             )
-        yield RULE.finding(hit.path, message, key_path=hit.key_path, fix=_fix(hit))
+        yield RULE.finding(hit.path, message, key_path=hit.key_path, fix=_fix(ctx, hit))
 
 
 RULE = Rule(
