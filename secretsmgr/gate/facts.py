@@ -232,6 +232,25 @@ def _digest(stanzas: list[str], mac: str) -> tuple[str, ...]:
     return tuple(hashlib.sha256(p.encode()).hexdigest()[:32] for p in prints)
 
 
+_ARMOR = re.compile(
+    rb"-----BEGIN AGE ENCRYPTED FILE-----[A-Za-z0-9+/=\s]*?-----END AGE ENCRYPTED FILE-----"
+)
+_BLOCK_ENC = re.compile(rb"^\s+(?:- )?enc: \|-?\s*$", re.MULTILINE)
+_MAC_LINE = re.compile(rb"^\s+mac: (ENC\[AES256_GCM,[^\]\s]+\])\s*$", re.MULTILINE)
+
+
+def _as_sops_wrote_it(block: bytes) -> tuple[str, ...] | None:
+    """The fingerprints of a ``sops`` block in exactly the layout sops writes (``enc: |``
+    block scalars, an unquoted ``mac``), without a YAML parse; None for any other layout."""
+    armors = _ARMOR.findall(block)
+    macs = _MAC_LINE.findall(block)
+    if len(macs) != 1 or len(armors) != len(_BLOCK_ENC.findall(block)):
+        return None
+    if block.count(b"-----BEGIN") != len(armors):
+        return None
+    return _digest([a.decode("ascii") for a in armors], macs[0].decode("ascii"))
+
+
 def light_fingerprints(path: str, data: bytes) -> tuple[str, ...]:
     """SM014's fingerprints of a file without parsing all of it: only its ``sops`` block.
 
@@ -247,6 +266,9 @@ def light_fingerprints(path: str, data: bytes) -> tuple[str, ...]:
                 return ()
             end = _TOP_LEVEL.search(data, start.end() + 1)
             block = data[start.start() : end.start() if end is not None else len(data)]
+            quick = _as_sops_wrote_it(block)
+            if quick is not None:
+                return quick
             docs = safe_load_all(block.decode("utf-8"))
             meta = docs[0].get(SOPS_KEY) if docs and isinstance(docs[0], dict) else None
         elif fmt is FileFormat.JSON:

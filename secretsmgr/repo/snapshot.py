@@ -136,9 +136,23 @@ class IndexSnapshot(_GitSnapshot):
         self._asked = False
         self._reads = 0
         self._base = str(root)
+        self._memo: dict[str, bytes] = {}
+        self._memo_size = 0
+
+    _MEMO_BYTES = 64 * 1024 * 1024  # files kept in memory: a run reads many of them twice
 
     def read(self, path: str) -> bytes:
         """The staged bytes of ``path``."""
+        known = self._memo.get(path)
+        if known is not None:
+            return known
+        data = self._read(path)
+        if self._memo_size + len(data) <= self._MEMO_BYTES:
+            self._memo[path] = data
+            self._memo_size += len(data)
+        return data
+
+    def _read(self, path: str) -> bytes:
         self._reads += 1
         if not self._asked and self._reads > self._DISK_AFTER:
             self._changed = git.worktree_changed(self._root)  # worth it for many reads
