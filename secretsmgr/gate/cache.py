@@ -331,9 +331,7 @@ class BlobCache:
         if self.folder is None:
             return None
         try:
-            files = sorted(
-                (self.folder / "prints").glob("*.json"), key=lambda p: p.stat().st_mtime
-            )
+            files = sorted((self.folder / "prints").glob("*.json"), key=lambda p: p.stat().st_mtime)
         except OSError:
             return None
         return files[-1].stem if files else None

@@ -90,13 +90,14 @@ def test_sm019_near_miss_regenerated_after_the_exposure(tmp_path: Path) -> None:
     assert with_changelog("2026-02-01T00:00:00Z", ("stringData.password",)) == []
 
 
-@pytest.mark.interop
-def test_sm020_fires_after_updatekeys_until_a_rotate(tmp_path: Path) -> None:
+def two_recipients(tmp_path: Path) -> tuple[Path, Path]:
+    """A repository whose one SOPS file real sops encrypted to K1 and K2, committed; and the
+    key file (both test identities)."""
     root = tmp_path / "r"
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
     write(root, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1, K2])))
-    write(root, "apps/db.enc.yaml", secret("db", {"password": "pw-upd"}))
+    write(root, "apps/db.enc.yaml", secret("db", {"password": "pw-two"}))
     keys = tmp_path / "keys.txt"
     keys.write_text(
         (KEYS / "test-only-1.agekey").read_text() + (KEYS / "test-only-2.agekey").read_text()
@@ -104,6 +105,12 @@ def test_sm020_fires_after_updatekeys_until_a_rotate(tmp_path: Path) -> None:
     done = run_sops(["encrypt", "-i", "apps/db.enc.yaml"], cwd=root, key_file=keys)
     assert done.returncode == 0, done.stderr
     commit(root, "two recipients")
+    return root, keys
+
+
+@pytest.mark.interop
+def test_sm020_fires_after_updatekeys_until_a_rotate(tmp_path: Path) -> None:
+    root, keys = two_recipients(tmp_path)
     write(root, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1])))
     done = run_sops(["updatekeys", "-y", "apps/db.enc.yaml"], cwd=root, key_file=keys)
     assert done.returncode == 0, done.stderr
@@ -164,15 +171,7 @@ def test_audit_history_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 @pytest.mark.interop
 def test_sm020_near_miss_a_rotation_that_removes_the_recipient(tmp_path: Path) -> None:
-    root = tmp_path / "r"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    write(root, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1, K2])))
-    write(root, "apps/db.enc.yaml", secret("db", {"password": "pw-rot"}))
-    keys = tmp_path / "keys.txt"
-    keys.write_text((KEYS / "test-only-1.agekey").read_text())
-    assert run_sops(["encrypt", "-i", "apps/db.enc.yaml"], cwd=root, key_file=keys).returncode == 0
-    commit(root, "two recipients")
+    root, keys = two_recipients(tmp_path)
     done = run_sops(["rotate", "-i", "--rm-age", K2, "apps/db.enc.yaml"], cwd=root, key_file=keys)
     assert done.returncode == 0, done.stderr
     commit(root, "rotate K2 out")
