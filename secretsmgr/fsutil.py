@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -41,6 +43,14 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
     if path.is_dir():
         raise InputFileError(f"{path}: is a directory")
     try:
+        existing = path.lstat().st_mode
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and not (stat.S_ISREG(existing) or stat.S_ISLNK(existing)):
+        # a FIFO, device or socket: os.replace would swap it for a regular file (as root,
+        # even /dev/null); callers that may write into one use fileops.write_special
+        raise InputFileError(f"{path}: not a regular file")
+    try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise InputFileError(f"{path}: cannot write ({exc.strerror})") from exc
@@ -59,31 +69,87 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
         raise
 
 
-def memory_dir(env: Mapping[str, str]) -> Path:
-    """A memory-backed folder for plaintext scratch files (/dev/shm, else $XDG_RUNTIME_DIR)."""
-    for candidate in ("/dev/shm", env.get("XDG_RUNTIME_DIR", "")):
-        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
-            return Path(candidate)
+_MEMORY_FS = frozenset({"tmpfs", "ramfs"})
+
+
+def _unescape_mount(field: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
+
+
+def filesystem_type(path: str, mountinfo: str = "/proc/self/mountinfo") -> str | None:
+    """The type of the filesystem holding ``path`` (from the kernel's mount table), or None."""
+    real = os.path.realpath(path)
+    try:
+        with open(mountinfo, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    best: tuple[int, str] | None = None
+    for line in lines:
+        fields = line.split(" ")
+        if "-" not in fields[6:]:
+            continue
+        point = _unescape_mount(fields[4])
+        fstype = fields[fields.index("-", 6) + 1]
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        # The last of several mounts on one point is the visible one.
+        if inside and (best is None or len(point) >= best[0]):
+            best = (len(point), fstype)
+    return best[1] if best else None
+
+
+def _private_memory_folder(candidate: str) -> bool:
+    """A tmpfs folder owned by this user with mode 0700 (what $XDG_RUNTIME_DIR must be)."""
+    try:
+        info = os.stat(candidate)
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.getuid()
+        and stat.S_IMODE(info.st_mode) == 0o700
+        and filesystem_type(candidate) in _MEMORY_FS
+    )
+
+
+def memory_dir(env: Mapping[str, str], shm: str = "/dev/shm") -> Path:
+    """A memory-backed folder for plaintext scratch files.
+
+    ``/dev/shm`` when it is a writable tmpfs; else ``$XDG_RUNTIME_DIR`` when it is a tmpfs
+    owned by this user with mode 0700. Never a folder on disk.
+    """
+    if (
+        os.path.isdir(shm)
+        and os.access(shm, os.W_OK | os.X_OK)
+        and filesystem_type(shm) in _MEMORY_FS
+    ):
+        return Path(shm)
+    runtime = env.get("XDG_RUNTIME_DIR", "")
+    if runtime and os.path.isabs(runtime) and _private_memory_folder(runtime):
+        return Path(runtime)
     raise UserError(
         "no memory-backed folder for the plaintext scratch file",
-        hints=("mount /dev/shm or set XDG_RUNTIME_DIR to a tmpfs folder",),
+        hints=(
+            "mount a tmpfs on /dev/shm, or set XDG_RUNTIME_DIR to a tmpfs folder "
+            "of yours with mode 0700",
+        ),
     )
 
 
 @contextlib.contextmanager
-def scratch_file(folder: Path, suffix: str, text: str) -> Iterator[Path]:
-    """A 0600 file holding ``text`` in its own 0700 folder, removed on exit whatever happens."""
+def scratch_file(folder: Path, name: str, text: str) -> Iterator[Path]:
+    """A 0600 file called ``name`` holding ``text``, alone in a new 0700 folder.
+
+    The folder and everything in it (an editor's swap and backup files too) are removed on
+    exit, whatever happens.
+    """
     box = Path(tempfile.mkdtemp(prefix="secretsmgr-", dir=folder))
-    os.chmod(box, 0o700)
-    target = box / f"edit{suffix}"
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.chmod(box, 0o700)
+        target = box / name
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
         yield target
     finally:
-        for leftover in box.iterdir() if box.exists() else ():
-            with contextlib.suppress(OSError):
-                leftover.unlink()
-        with contextlib.suppress(OSError):
-            box.rmdir()
+        shutil.rmtree(box, ignore_errors=True)

@@ -69,11 +69,13 @@ def run_sops(
     cwd: Path | None = None,
     key_file: Path | None = None,
     key_text: str | None = None,
+    path: str = "/usr/bin:/bin",
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real sops with an environment built from scratch."""
+    """Run the real sops with an environment built from scratch (plus ``extra_env``)."""
     home = Path(os.environ["HOME"])
     env = {
-        "PATH": "/usr/bin:/bin",
+        "PATH": path,
         "HOME": str(home),
         "SOPS_DISABLE_VERSION_CHECK": "1",
         "XDG_CONFIG_HOME": str(home / ".config"),
@@ -82,6 +84,7 @@ def run_sops(
         env["SOPS_AGE_KEY_FILE"] = str(key_file)
     if key_text is not None:
         env["SOPS_AGE_KEY"] = key_text
+    env.update(extra_env or {})
     return subprocess.run(
         [sops_binary(), *args],
         cwd=cwd,

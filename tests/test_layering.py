@@ -15,17 +15,24 @@ PKG = Path(__file__).resolve().parent.parent / "secretsmgr"
 # For each area: the secretsmgr areas it may import, and the third-party packages it may use.
 ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "errors": (set(), set()),
+    "plural": (set(), set()),
     "fsutil": ({"errors"}, set()),
     "sops": ({"errors", "keys.protocols"}, {"cryptography", "ruamel", "_ruamel_yaml"}),
-    "keys": ({"errors", "keys"}, {"pyrage", "keyring"}),
-    "repo": ({"errors", "sops", "fsutil", "keys.bech32"}, set()),
-    "fileops": ({"errors", "sops", "keys", "repo", "fsutil"}, set()),
-    "changelog": ({"errors", "sops", "keys", "repo", "fsutil"}, set()),
-    "audit": ({"errors", "sops", "keys", "repo", "fsutil", "changelog"}, {"detect_secrets"}),
-    "report": ({"errors", "audit.finding", "audit.registry", "repo"}, set()),
-    "rotate": ({"errors", "sops", "keys", "repo", "fsutil", "changelog", "audit"}, set()),
+    "keys": ({"errors", "keys"}, {"pyrage", "keyring", "cryptography"}),
+    "repo": ({"errors", "plural", "sops", "fsutil", "keys.bech32"}, set()),
+    "fileops": ({"errors", "plural", "sops", "keys", "repo", "fsutil"}, set()),
+    "changelog": ({"errors", "plural", "sops", "keys", "repo", "fsutil"}, set()),
+    "audit": (
+        {"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog"},
+        {"detect_secrets"},
+    ),
+    "report": (
+        {"errors", "plural", "audit.finding", "audit.registry", "repo", "keys.bech32"},
+        set(),
+    ),
+    "rotate": ({"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog", "audit"}, set()),
     # the commit gate: index vs HEAD, blob cache, history, baselines (runs the audit engine)
-    "gate": ({"errors", "sops", "keys", "repo", "fsutil", "changelog", "audit"}, set()),
+    "gate": ({"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog", "audit"}, set()),
     "cluster": ({"errors", "keys"}, {"kubernetes", "urllib3"}),
     "cli": ({"*"}, {"typer"}),
 }

@@ -35,8 +35,13 @@ class AuditContext:
     identities: tuple[Identity, ...] = field(default=(), repr=False)
     data_keys: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     unopened: tuple[str, ...] = ()
-    live_cluster: LiveKeys | None = None
+    live_cluster: LiveKeys | None = None  # read for every cluster (one context)
     history: HistoryFacts | None = None  # audit --history: what past commits held
+
+    @property
+    def live_clusters(self) -> tuple[LiveKeys, ...]:
+        """Every live Secret read: one for all clusters, or one per cluster context."""
+        return self.repo.live or ((self.live_cluster,) if self.live_cluster else ())
 
 
 def reencrypt_hint(path: str) -> str:
@@ -46,11 +51,6 @@ def reencrypt_hint(path: str) -> str:
         f"secretsmgr decrypt -o {plain} {path} && secretsmgr encrypt --filename-override "
         f"{path} -o {path} {plain}; rm -f {plain}"
     )
-
-
-def abbreviate(key: str) -> str:
-    """A public key shortened for messages: ``age1abc…xyz``."""
-    return key if len(key) <= 16 else f"{key[:7]}…{key[-3:]}"
 
 
 def _load_changelog(path: Path) -> tuple[tuple[Entry, ...], bool, str | None]:
@@ -71,7 +71,7 @@ def build_context(
     max_age_days: int | None = None,
     verify_mac: bool = False,
     now: datetime | None = None,
-    live_cluster: LiveKeys | None = None,
+    live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
     history: HistoryFacts | None = None,
 ) -> AuditContext:
     """Add the changelog, the clock and (with ``verify_mac``) the opened data keys to ``repo``."""
@@ -97,6 +97,6 @@ def build_context(
         identities=tuple(identities),
         data_keys=MappingProxyType(data_keys),
         unopened=tuple(unopened),
-        live_cluster=live_cluster,
+        live_cluster=live_cluster if isinstance(live_cluster, LiveKeys) else None,
         history=history,
     )

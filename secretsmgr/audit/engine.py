@@ -22,6 +22,7 @@ from secretsmgr.repo.inventory import (
     load_inventory,
 )
 from secretsmgr.repo.snapshot import Snapshot
+from secretsmgr.sops.locate import DocumentKeys, find_line, key_lines
 
 NO_CLUSTER_KEY = "no cluster key known"
 NO_IDENTITY = "no identity (use --verify-mac with a key)"
@@ -42,7 +43,7 @@ def load_context(
     max_age_days: int | None = None,
     verify_mac: bool = False,
     now: datetime | None = None,
-    live_cluster: LiveKeys | None = None,
+    live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
     rules: Sequence[Rule] = RULES,
     snapshot: Snapshot | None = None,
     cache: InventoryCache | None = None,
@@ -86,7 +87,7 @@ def run_audit(
     keyless_only: bool = False,
     verify_mac: bool = False,
     now: datetime | None = None,
-    live_cluster: LiveKeys | None = None,
+    live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
     history: HistoryFacts | None = None,
 ) -> AuditReport:
     """Audit the repository at ``root``; findings are data, never exceptions.
@@ -121,7 +122,7 @@ def _missing(rule: Rule, ctx: AuditContext, keyless_only: bool) -> str | None:
         return HISTORY_ONLY if Need.HISTORY in rule.needs else KEYLESS_ONLY
     if Need.GIT_HISTORY in rule.needs and ctx.history is None:
         return NO_GIT_HISTORY
-    if Need.CLUSTER in rule.needs and ctx.live_cluster is None:
+    if Need.CLUSTER in rule.needs and not ctx.live_clusters:
         return NO_CLUSTER
     if Need.IDENTITY in rule.needs:
         if not ctx.verify_mac:
@@ -177,6 +178,25 @@ def _collect(
     return findings, skipped
 
 
+def _with_lines(findings: list[Finding], ctx: AuditContext) -> list[Finding]:
+    """Findings with the line of their key path, found in the SOPS texts already read."""
+    texts = {e.path: e for e in ctx.repo.sops_files if e.text}
+    parsed: dict[str, list[DocumentKeys]] = {}
+    located: list[Finding] = []
+    for finding in findings:
+        entry = texts.get(finding.path)
+        if finding.line is None and finding.key_path and entry is not None:
+            if entry.path not in parsed:
+                parsed[entry.path] = key_lines(entry.text, entry.format)
+            docs = parsed[entry.path]
+            if finding.document is not None:
+                docs = docs[finding.document - 1 : finding.document]
+            line = find_line(docs, finding.key_path)
+            finding = replace(finding, line=line) if line is not None else finding
+        located.append(finding)
+    return located
+
+
 def run_rules(
     ctx: AuditContext,
     *,
@@ -218,6 +238,7 @@ def run_rules(
                 clusters=tuple(x.cluster for x in here),
             )
         )
+    findings = _with_lines(findings, ctx)
     findings.sort(key=lambda f: f.sort_key)
 
     sops_paths = sorted(e.path for e in ctx.repo.sops_files if in_scope(e.path))

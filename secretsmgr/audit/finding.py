@@ -38,8 +38,20 @@ class Need(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Place:
+    """A line (1-based; None when unknown) in a repository file."""
+
+    path: str
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
-    """One problem at one place. Identity = (rule, path, key_path); never a line number."""
+    """One problem at one place. Identity = (rule, path, key_path); never a line number.
+
+    ``line`` (1-based, in ``path``) only places the finding for a reader; ``fix_at`` is where
+    the fix goes when that is another file (SM010: the layer's Kustomization).
+    """
 
     rule: RuleId
     name: str
@@ -53,6 +65,8 @@ class Finding:
     document: int | None = None
     # The cluster of each layer in ``layers`` (None in a repository without a cluster root).
     clusters: tuple[str | None, ...] = ()
+    line: int | None = None
+    fix_at: Place | None = None
 
     @property
     def layer(self) -> str | None:
@@ -111,6 +125,8 @@ class Rule:
         fix: str | None = None,
         severity: Severity | None = None,
         document: int | None = None,
+        line: int | None = None,
+        fix_at: Place | None = None,
     ) -> Finding:
         """A finding of this rule (``severity`` overrides the rule's own for this one)."""
         return Finding(
@@ -123,6 +139,8 @@ class Rule:
             layers,
             fix,
             document,
+            line=line,
+            fix_at=fix_at,
         )
 
 

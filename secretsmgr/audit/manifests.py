@@ -16,6 +16,7 @@ from typing import cast
 
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.repo.placeholders import is_placeholder as repo_placeholder
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.yamlio import safe_load_all
 
@@ -87,9 +88,16 @@ def objects(docs: list[object]) -> Iterator[tuple[str, Obj]]:
     Items of ``kind: List`` (or ``SecretList``, …) count as objects of their own, as kubectl
     and kustomize apply them: ``items.0.``, ``items.1.``… prefix their key paths.
     """
-    for raw in docs:
+    for _, prefix, obj in numbered_objects(docs):
+        yield prefix, obj
+
+
+def numbered_objects(docs: list[object]) -> Iterator[tuple[int, str, Obj]]:
+    """``objects`` with the 1-based number of the document each one is in."""
+    for number, raw in enumerate(docs, start=1):
         if isinstance(raw, dict):
-            yield from _expand(cast(Obj, raw), "", 0)
+            for prefix, obj in _expand(cast(Obj, raw), "", 0):
+                yield number, prefix, obj
 
 
 def _expand(doc: Obj, prefix: str, depth: int) -> Iterator[tuple[str, Obj]]:
@@ -117,9 +125,10 @@ def label(obj: Obj) -> str:
 
 def is_placeholder(value: str) -> bool:
     """Empty, a Flux variable, a template, an ``<angle>`` marker or a secret-manager reference
-    (``op://vault/item/field``): nothing committed."""
+    (``op://vault/item/field``, ``vault:…``): nothing committed (``repo.placeholders``, plus
+    the references of a few more secret managers)."""
     return (
-        not value.strip()
+        repo_placeholder(value)
         or bool(_SUBSTITUTION.match(value))
         or "{{" in value
         or bool(_ANGLE.match(value))

@@ -18,7 +18,7 @@ from secretsmgr.audit.rules import (
     sm009_private_key_committed,
     sm010_layer_without_decryption,
     sm011_creation_rule_drift,
-    sm012_orphan_sops_file,
+    sm012_not_deployed_by_flux,
     sm013_changelog_gap,
     sm014_shared_data_key,
     sm015_flux_cannot_decrypt,
@@ -27,6 +27,7 @@ from secretsmgr.audit.rules import (
     sm018_plaintext_credential,
     sm019_exposed_in_history,
     sm020_removed_recipient_can_read,
+    sm021_symlinked_sops_file,
 )
 
 RULES: tuple[Rule, ...] = (
@@ -41,7 +42,7 @@ RULES: tuple[Rule, ...] = (
     sm009_private_key_committed.RULE,
     sm010_layer_without_decryption.RULE,
     sm011_creation_rule_drift.RULE,
-    sm012_orphan_sops_file.RULE,
+    sm012_not_deployed_by_flux.RULE,
     sm013_changelog_gap.RULE,
     sm014_shared_data_key.RULE,
     sm015_flux_cannot_decrypt.RULE,
@@ -50,6 +51,7 @@ RULES: tuple[Rule, ...] = (
     sm018_plaintext_credential.RULE,
     sm019_exposed_in_history.RULE,
     sm020_removed_recipient_can_read.RULE,
+    sm021_symlinked_sops_file.RULE,
 )
 
 _BY_ID = {rule.id: rule for rule in RULES}

@@ -27,7 +27,7 @@ from secretsmgr.errors import ChainError
 
 GENESIS = "0" * 64
 DATAKEY_ID_LABEL = b"secretsmgr changelog datakey-id v1"
-ACTIONS = ("rotate", "encrypt", "edit", "key-rotate-begin", "key-rotate-finish")
+ACTIONS = ("rotate", "encrypt", "edit", "set", "unset", "key-rotate-begin", "key-rotate-finish")
 
 _PRIVATE_KEY = re.compile(r"AGE-SECRET-KEY-(?:PQ-)?1", re.IGNORECASE)
 _ENTRY_FIELDS = frozenset(
@@ -42,6 +42,7 @@ _FILE_FIELDS = frozenset(
         "datakey_id",
         "sha256_before",
         "sha256_after",
+        "key_paths",
     }
 )
 
@@ -57,6 +58,9 @@ class FileRecord:
     datakey_id: str
     sha256_before: str
     sha256_after: str
+    # The key paths whose value the run changed (set/unset); stored only when there are some,
+    # so lines written before the field existed keep their canonical form.
+    key_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +70,7 @@ class Entry:
     seq: int
     time: str  # UTC, "2026-11-26T10:03:10Z"
     actor: str
-    action: str  # rotate | encrypt | key-rotate-begin | key-rotate-finish
+    action: str  # one of ACTIONS
     reason: str
     layers: tuple[str, ...]
     files: tuple[FileRecord, ...]
@@ -103,20 +107,24 @@ def _body(entry: Entry) -> dict[str, object]:
         "action": entry.action,
         "reason": entry.reason,
         "layers": list(entry.layers),
-        "files": [
-            {
-                "path": f.path,
-                "lastmodified": f.lastmodified,
-                "recipients_before": list(f.recipients_before),
-                "recipients_after": list(f.recipients_after),
-                "datakey_id": f.datakey_id,
-                "sha256_before": f.sha256_before,
-                "sha256_after": f.sha256_after,
-            }
-            for f in entry.files
-        ],
+        "files": [_file_body(f) for f in entry.files],
         "prev": entry.prev,
     }
+
+
+def _file_body(f: FileRecord) -> dict[str, object]:
+    body: dict[str, object] = {
+        "path": f.path,
+        "lastmodified": f.lastmodified,
+        "recipients_before": list(f.recipients_before),
+        "recipients_after": list(f.recipients_after),
+        "datakey_id": f.datakey_id,
+        "sha256_before": f.sha256_before,
+        "sha256_after": f.sha256_after,
+    }
+    if f.key_paths:
+        body["key_paths"] = list(f.key_paths)
+    return body
 
 
 def to_dict(entry: Entry) -> dict[str, object]:
@@ -187,6 +195,7 @@ def _file_record(raw: object, where: str) -> FileRecord:
         datakey_id=text("datakey_id"),
         sha256_before=text("sha256_before"),
         sha256_after=text("sha256_after"),
+        key_paths=_strings(obj, "key_paths", where) if "key_paths" in obj else (),
     )
 
 
@@ -316,6 +325,7 @@ def _check_public(entry: Entry) -> None:
     texts = [entry.actor, entry.reason, *entry.layers]
     for f in entry.files:
         texts += [f.path, f.lastmodified, f.datakey_id, *f.recipients_before, *f.recipients_after]
+        texts += f.key_paths
     if any(_PRIVATE_KEY.search(t) for t in texts):
         raise ChainError("the changelog entry holds an age private key; nothing was written")
 

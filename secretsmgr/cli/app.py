@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from typer.exceptions import TyperException
 
-from secretsmgr.cli.context import Globals
+from secretsmgr.cli.context import Globals, out
 from secretsmgr.errors import SecretsmgrError
 
 # Command name -> (module in secretsmgr.cli.commands, attribute). A run imports and registers
@@ -22,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "encrypt": ("crypt", "encrypt_cmd"),
     "decrypt": ("crypt", "decrypt_cmd"),
     "edit": ("crypt", "edit_cmd"),
+    "set": ("setvalue", "set_cmd"),
+    "unset": ("setvalue", "unset_cmd"),
     "audit": ("audit", "audit_cmd"),
     "check": ("check", "check_cmd"),
     "baseline": ("baseline", "baseline_cmd"),
@@ -30,6 +34,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rotate": ("rotate", "rotate_cmd"),
 }
 GROUPS: dict[str, tuple[str, str]] = {"key": ("key", "key_app")}
+# Global options: accepted before or after the command (moved to the front before parsing).
+GLOBAL_FLAGS = frozenset({"--debug"})
+GLOBAL_VALUES = frozenset({"--repo"})
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from secretsmgr import __version__
+
+        out(f"secretsmgr {__version__}\n")
+        raise typer.Exit(0)
 
 
 def _globals(
@@ -39,10 +54,20 @@ def _globals(
         typer.Option("--repo", help="Repository root (default: git top-level of the cwd)."),
     ] = None,
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+        bool,
+        typer.Option("--debug", help="Show tracebacks of internal errors and library warnings."),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+        ),
     ] = False,
 ) -> None:
-    """Own the whole life of SOPS secrets in a Flux GitOps repository."""
+    """Own the whole life of SOPS secrets in a Flux GitOps repository.
+
+    --repo and --debug may come before or after the command.
+    """
     ctx.obj = Globals(repo=repo, debug=debug)
 
 
@@ -72,22 +97,74 @@ def build_app(only: str | None = None) -> typer.Typer:
     return built
 
 
+def build_command(only: str | None = None) -> Any:
+    """The click command tree typer builds from ``build_app(only)`` (what actually parses)."""
+    return typer.main.get_command(build_app(only))
+
+
 def _command_of(args: Sequence[str]) -> str | None:
-    """The command ``args`` invoke, when it is a known one and no global help comes first."""
+    """The command ``args`` invoke, when it is a known one and no global help comes first.
+
+    ``""`` for ``--version`` alone: no command needs loading to print it.
+    """
     skip = False
     for arg in args:
         if skip:
             skip = False
             continue
-        if arg == "--repo":
+        if arg in GLOBAL_VALUES:
             skip = True
-        elif arg.startswith("--repo=") or arg == "--debug":
+        elif arg.startswith(tuple(f"{v}=" for v in GLOBAL_VALUES)) or arg in GLOBAL_FLAGS:
             continue
+        elif arg == "--version":
+            return ""
         elif arg.startswith("-"):
             return None  # --help, or something typer should report with the full app
         else:
             return arg if arg in COMMANDS or arg in GROUPS else None
     return None
+
+
+def value_options(command: Any) -> frozenset[str]:
+    """The option names of a click command that take a value (``--layer``, ``-l``)."""
+    names: set[str] = set()
+    for param in getattr(command, "params", ()):
+        if getattr(param, "param_type_name", "") == "option" and not (param.is_flag or param.count):
+            names.update(param.opts)
+            names.update(param.secondary_opts)
+    return frozenset(names)
+
+
+def hoist_globals(args: Sequence[str], root: Any) -> list[str]:
+    """``args`` with every global option found after the command moved to the front.
+
+    The command tree says which tokens are values of other options (``--reason --debug``
+    keeps ``--debug`` as the reason), and ``--`` ends the options.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    node, values, past_command = root, value_options(root), False
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if past_command and (arg in GLOBAL_FLAGS or arg.split("=", 1)[0] in GLOBAL_VALUES):
+            take = 2 if arg in GLOBAL_VALUES else 1
+            front.extend(args[i : i + take])
+            i += take
+            continue
+        rest.append(arg)
+        if arg in values and i + 1 < len(args):
+            rest.append(args[i + 1])
+            i += 2
+            continue
+        sub = getattr(node, "commands", {}).get(arg) if not arg.startswith("-") else None
+        if sub is not None:
+            node, values, past_command = sub, value_options(sub), True
+        i += 1
+    return front + rest
 
 
 def _error(message: str, hints: Sequence[str] = ()) -> None:
@@ -97,11 +174,32 @@ def _error(message: str, hints: Sequence[str] = ()) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI with ``argv`` (default: sys.argv[1:]) and return the exit code."""
+    """Run the CLI with ``argv`` (default: sys.argv[1:]) and return the exit code.
+
+    Warnings and log records of third-party libraries (urllib3's InsecureRequestWarning with
+    an insecure kubeconfig, for one) never reach the user, unless ``--debug`` is given.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.simplefilter("ignore")
+            _silence_library_logging()
+        return _run(args, debug)
+
+
+def _silence_library_logging() -> None:
+    """No handler of ours: keep logging's last-resort handler from printing to stderr."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
+
+
+def _run(args: list[str], debug: bool) -> int:
     try:
-        app = build_app(_command_of(args))
-        result = app(args=args, prog_name="secretsmgr", standalone_mode=False)
+        command = build_command(_command_of(args))
+        args = hoist_globals(args, command)
+        result = command.main(args=args, prog_name="secretsmgr", standalone_mode=False)
     except SecretsmgrError as exc:
         _error(exc.message, exc.hints)
         return exc.exit_code
@@ -119,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:  # a bug: fail closed, never show locals or plaintext
         sys.stderr.write(f"secretsmgr: internal error: {type(exc).__name__}\n")
-        if "--debug" in args:
+        if debug:
             traceback.print_exc()
         else:
             sys.stderr.write("secretsmgr: hint: rerun with --debug for a traceback\n")

@@ -1,4 +1,8 @@
-"""What every command gets from the global options."""
+"""What every command gets: the global options, identities, and the ways to write output.
+
+``out`` writes results (stdout); ``warn`` is the one way a command warns (stderr);
+``note`` talks to a person at a terminal and says nothing otherwise.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import typer
 
 if TYPE_CHECKING:
     from secretsmgr.keys.sources import LayeredIdentity
+    from secretsmgr.rotate.transaction import FaultHook, ProgressHook
 
 
 @dataclass(slots=True)
@@ -61,3 +66,88 @@ def out(text: str) -> None:
     """Write a result to stdout."""
     sys.stdout.write(text)
     sys.stdout.flush()
+
+
+def warn(message: str) -> None:
+    """``secretsmgr: warning: <message>`` on stderr: the one way a command warns."""
+    sys.stderr.write(f"secretsmgr: warning: {message}\n")
+    sys.stderr.flush()
+
+
+def note(message: str) -> None:
+    """``secretsmgr: <message>`` on stderr, only when stderr is a terminal (a person reads it)."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"secretsmgr: {message}\n")
+        sys.stderr.flush()
+
+
+def wants_color(fmt: str, output: Path | None) -> bool:
+    """ANSI colour only for text on a terminal, and never with ``NO_COLOR`` set."""
+    return (
+        fmt == "text" and output is None and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+    )
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Write a rendered report to stdout, or to ``output``: into a FIFO, a device or
+    ``/dev/stdout`` as it is, any other path atomically."""
+    if output is None:
+        out(text)
+        return
+    from secretsmgr.fileops.target import is_special_output, write_special
+    from secretsmgr.fsutil import write_atomic
+
+    if is_special_output(output):
+        write_special(output, text)
+    else:
+        write_atomic(output, text)
+
+
+def fault_hook() -> FaultHook | None:
+    """Test-only fault injection: SECRETSMGR_FAULT_INJECT=<step>:<index>[:kill]."""
+    spec = os.environ.get("SECRETSMGR_FAULT_INJECT")
+    if not spec:
+        return None
+    step, _, rest = spec.partition(":")
+    index_text, _, mode = rest.partition(":")
+    if not index_text.isdigit():
+        from secretsmgr.errors import UsageError
+
+        raise UsageError("SECRETSMGR_FAULT_INJECT must look like <step>:<index>[:kill]")
+    index = int(index_text)
+
+    def hook(at: str, i: int) -> None:
+        if at == step and i == index:
+            if mode == "kill":
+                import signal
+
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise RuntimeError(f"injected fault at {at}:{i}")
+
+    return hook
+
+
+def recover_interrupted(root: Path) -> None:
+    """Finish or roll back a rotation a crash interrupted, and say so at once (a warning, so
+    the message is not lost if this run then fails)."""
+    from secretsmgr.rotate.transaction import recover
+
+    recovered = recover(root)
+    if recovered:
+        warn(recovered)
+
+
+def progress_bar(label: str) -> ProgressHook | None:
+    """A ``label [####      ] 3/10`` bar on stderr when it is a terminal; None otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    width = 30
+
+    def show(done: int, total: int) -> None:
+        filled = width * done // total
+        sys.stderr.write(f"\r{label} [{'#' * filled}{' ' * (width - filled)}] {done}/{total}")
+        if done == total:
+            sys.stderr.write("\r" + " " * (width + len(label) + 24) + "\r")
+        sys.stderr.flush()
+
+    return show

@@ -115,7 +115,7 @@ def findings_at(
     files: Sequence[str] | None = None,
     keyless_only: bool = True,
     env: Mapping[str, str] = EMPTY_ENV,
-    live_cluster: LiveKeys | None = None,
+    live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
     cluster_key: str | None = None,
     max_age_days: int | None = None,
     cache: GateCache | None = None,
@@ -162,7 +162,7 @@ def adopted(
     *,
     keyless_only: bool = True,
     env: Mapping[str, str] = EMPTY_ENV,
-    live_cluster: LiveKeys | None = None,
+    live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
     cluster_key: str | None = None,
     max_age_days: int | None = None,
 ) -> AuditReport:

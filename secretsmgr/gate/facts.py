@@ -92,6 +92,13 @@ class _Recording:
     def paths(self) -> tuple[str, ...]:
         return self.inner.paths
 
+    @property
+    def links(self) -> frozenset[str]:
+        return self.inner.links
+
+    def link_target(self, path: str) -> str | None:
+        return self.inner.link_target(path)
+
     def read(self, path: str) -> bytes:
         data = self.inner.read(path)
         if path not in self.reads:  # builds read a file several times: digest it once

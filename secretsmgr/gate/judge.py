@@ -67,8 +67,23 @@ class _WithUntracked:
     def paths(self) -> tuple[str, ...]:
         return self._paths
 
+    @property
+    def links(self) -> frozenset[str]:
+        return self.index.links | {p for p in self._extra if (self.root / p).is_symlink()}
+
+    def link_target(self, path: str) -> str | None:
+        if path not in self._extra:
+            return self.index.link_target(path)
+        real = (self.root / path).resolve()
+        try:
+            return real.relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return None
+
     def read(self, path: str) -> bytes:
         if path in self._extra:
+            if path in self.links and self.link_target(path) is None:
+                raise PermissionError(f"{path}: a symbolic link out of the repository")
             return (self.index.root / path).read_bytes()
         return self.index.read(path)
 
@@ -178,7 +193,7 @@ def judge_index(
     files: Sequence[str] | None = None,
     *,
     env: Mapping[str, str] = EMPTY_ENV,
-    live_cluster: LiveKeys | None = None,
+    live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
     cache: GateCache | None = None,
 ) -> AuditReport:
     """The key-less findings of the index: on ``files`` (repo-relative), plus those the staged

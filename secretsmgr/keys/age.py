@@ -9,10 +9,14 @@ import pyrage
 from pyrage import ssh, x25519
 
 from secretsmgr.errors import ConfigError
+from secretsmgr.keys.bech32 import short_key
 
 SECRET_PREFIX = "AGE-SECRET-KEY-1"
 PQ_SECRET_PREFIX = "AGE-SECRET-KEY-PQ-1"
 PLUGIN_PREFIX = "AGE-PLUGIN-"
+# A comment line that records the identity on the next identity line as a cluster key (written
+# by ``key generate``, ``key rotate --begin`` and ``init``); only such identities are exported.
+CLUSTER_MARK = "# secretsmgr: cluster key"
 
 
 class AgeRecipient:
@@ -33,8 +37,7 @@ class AgeRecipient:
             else:
                 self._recipient = x25519.Recipient.from_str(public)
         except (pyrage.RecipientError, ValueError) as exc:
-            shown = public[:12] + "…" if len(public) > 12 else public
-            raise ConfigError(f"invalid age recipient {shown!r}") from exc
+            raise ConfigError(f"invalid age recipient {short_key(public)!r}") from exc
         self._public = public
 
     @property
@@ -58,11 +61,20 @@ def is_valid_recipient(public: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class AgeIdentity:
-    """One or more age identities tried together; ``publics`` lists their recipients."""
+    """One or more age identities tried together; ``publics`` lists their recipients.
+
+    ``cluster`` holds the publics whose identity is recorded as a cluster key (a
+    ``# secretsmgr: cluster key`` line above it, or the keyring entry's mark).
+    """
 
     publics: tuple[str, ...]
     _identities: tuple[object, ...] = field(repr=False)
     source: str = ""
+    cluster: frozenset[str] = frozenset()
+
+    def is_cluster_key(self, public: str) -> bool:
+        """Whether the identity of ``public`` is held here and recorded as a cluster key."""
+        return public in self.cluster and public in self.publics
 
     def secret_for(self, public: str) -> str | None:
         """The ``AGE-SECRET-KEY-1…`` text of the identity whose recipient is ``public``.
@@ -71,7 +83,7 @@ class AgeIdentity:
         text must go nowhere but that manifest.
         """
         for pub, ident in zip(self.publics, self._identities, strict=True):
-            if pub == public:
+            if pub == public and isinstance(ident, x25519.Identity):
                 return str(ident)
         return None
 
@@ -80,7 +92,10 @@ class AgeIdentity:
         pairs = [
             (p, i) for p, i in zip(self.publics, self._identities, strict=True) if p in publics
         ]
-        return AgeIdentity(tuple(p for p, _ in pairs), tuple(i for _, i in pairs), self.source)
+        kept = tuple(p for p, _ in pairs)
+        return AgeIdentity(
+            kept, tuple(i for _, i in pairs), self.source, self.cluster.intersection(kept)
+        )
 
     def unwrap(self, armored: str) -> bytes | None:
         """Open an armored age file with any of the identities, or None."""
@@ -94,8 +109,13 @@ def parse_identities(text: str, source: str) -> AgeIdentity:
     """Parse identity text (``keys.txt`` style); errors name the line, never its content."""
     publics: list[str] = []
     identities: list[object] = []
+    cluster: set[str] = set()
+    marked = False
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
+        if line == CLUSTER_MARK:
+            marked = True
+            continue
         if not line or line.startswith("#"):
             continue
         if line.startswith(SECRET_PREFIX):
@@ -105,14 +125,23 @@ def parse_identities(text: str, source: str) -> AgeIdentity:
                 raise ConfigError(f"malformed identity on line {number} of {source}") from exc
             identities.append(ident)
             publics.append(str(ident.to_public()))
-        elif line.startswith((PQ_SECRET_PREFIX, PLUGIN_PREFIX)):
-            continue  # post-quantum and plugin identities are not supported in-process
+            if marked:
+                cluster.add(publics[-1])
+        elif line.startswith(PLUGIN_PREFIX):
+            from secretsmgr.keys.plugin import plugin_identity
+
+            public, ident = plugin_identity(line, f"line {number} of {source}")
+            identities.append(ident)
+            publics.append(public)
+        elif line.startswith(PQ_SECRET_PREFIX):
+            pass  # post-quantum identities are not supported in-process
         else:
             raise ConfigError(
                 f"malformed identity on line {number} of {source}",
                 hints=("identity files hold AGE-SECRET-KEY-1… lines; '#' starts a comment",),
             )
-    return AgeIdentity(tuple(publics), tuple(identities), source)
+        marked = False
+    return AgeIdentity(tuple(publics), tuple(identities), source, frozenset(cluster))
 
 
 def merge_identities(parts: Iterable[AgeIdentity]) -> AgeIdentity:
@@ -120,14 +149,16 @@ def merge_identities(parts: Iterable[AgeIdentity]) -> AgeIdentity:
     publics: list[str] = []
     identities: list[object] = []
     sources: list[str] = []
+    cluster: set[str] = set()
     for part in parts:
+        cluster |= part.cluster
         for public, ident in zip(part.publics, part._identities, strict=True):
             if public not in publics:
                 publics.append(public)
                 identities.append(ident)
         if part.source and part.source not in sources:
             sources.append(part.source)
-    return AgeIdentity(tuple(publics), tuple(identities), ", ".join(sources))
+    return AgeIdentity(tuple(publics), tuple(identities), ", ".join(sources), frozenset(cluster))
 
 
 def generate_identity() -> tuple[str, str]:

@@ -1,4 +1,5 @@
-"""Bech32 checksums (BIP 173), as age keys use them; no key material is kept or printed."""
+"""Public key strings: bech32 checksums (BIP 173) as age keys use them, ssh recipients, and the
+one way keys are shortened in messages. Standard library only; no key material is kept."""
 
 from __future__ import annotations
 
@@ -35,3 +36,22 @@ def is_age_recipient(text: str) -> bool:
     """Whether ``text`` is a lowercase ``age1…`` recipient with a valid checksum."""
     parsed = split_bech32(text) if text == text.lower() else None
     return parsed is not None and parsed[0] == "age"
+
+
+def is_ssh_recipient(text: str) -> bool:
+    """Whether ``text`` is an ``ssh-ed25519``/``ssh-rsa`` public key (sops takes both)."""
+    kind, _, blob = text.strip().partition(" ")
+    return kind in ("ssh-ed25519", "ssh-rsa") and bool(blob.strip())
+
+
+def short_key(key: str) -> str:
+    """A public key for messages: ``age1ql3z…7w9x`` (8…4), ``ssh-ed25519 …Xy12abcd`` for ssh.
+
+    The one shortener of the code base: the same key looks the same in every message.
+    """
+    key = key.strip()
+    kind, _, blob = key.partition(" ")
+    if kind.startswith("ssh-") and blob:
+        blob = blob.split()[0]
+        return f"{kind} …{blob[-8:]}" if len(blob) > 8 else f"{kind} {blob}"
+    return key if len(key) <= 16 else f"{key[:8]}…{key[-4:]}"

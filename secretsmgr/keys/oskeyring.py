@@ -12,6 +12,13 @@ different answers:
 
 The ``keyring`` module is imported on first use only: it costs tens of milliseconds, and most
 runs find their key in ``SOPS_AGE_KEY_FILE`` or ``keys.txt`` first.
+
+An entry's secret is the ``AGE-SECRET-KEY-1…`` line, followed by a ``# secretsmgr: cluster key``
+line when the identity is recorded as a cluster key (made by ``key generate``, ``key rotate``
+or ``init``, or imported from a file that marks it so). The mark comes after the key, so the
+entry still starts with the key, and sops reads it as an identity file (``SOPS_AGE_KEY``).
+Entries written before the mark existed hold the key alone: they open files as before, and
+``key export`` takes them only when the key is named with ``--cluster-key``.
 """
 
 from __future__ import annotations
@@ -20,7 +27,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from secretsmgr.errors import ConfigError, KeyNotFoundError
-from secretsmgr.keys.age import SECRET_PREFIX, AgeIdentity, merge_identities, parse_identities
+from secretsmgr.keys.age import (
+    CLUSTER_MARK,
+    SECRET_PREFIX,
+    AgeIdentity,
+    merge_identities,
+    parse_identities,
+)
+from secretsmgr.keys.bech32 import short_key
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -32,8 +46,8 @@ _LOCKED_HINT = (
     "or give the key through SOPS_AGE_KEY_FILE"
 )
 _ABSENT_HINT = (
-    "start a Secret Service (gnome-keyring, KWallet) in this session, "
-    "or write the key to a file instead (-o FILE)"
+    "start a Secret Service (gnome-keyring, KWallet) in this session, or keep the key in a "
+    "file (secretsmgr key generate -o FILE) and set SOPS_AGE_KEY_FILE to it"
 )
 
 
@@ -152,21 +166,28 @@ class OsKeyring:
                     "is not a valid age identity",
                     hints=(f"remove it: secret-tool clear service {self.service} username {user}",),
                 ) from exc
+            if CLUSTER_MARK in (line.strip() for line in secret.splitlines()):
+                parsed = AgeIdentity(
+                    parsed.publics, parsed._identities, parsed.source, frozenset(parsed.publics)
+                )
             parts.append(parsed)
         merged = merge_identities(parts)
-        return AgeIdentity(merged.publics, merged._identities, self.name)
+        return AgeIdentity(merged.publics, merged._identities, self.name, merged.cluster)
 
-    def store(self, secret: str) -> tuple[str, bool]:
+    def store(self, secret: str, *, cluster: bool = False) -> tuple[str, bool]:
         """Store one ``AGE-SECRET-KEY-1…`` identity; (its public key, whether it was new).
 
-        The entry is read back and compared before this returns, so a backend that silently
-        drops writes is caught here, not at the next decrypt.
+        ``cluster`` records it as a cluster key (an entry already there gains the mark; the
+        mark is never taken away). The entry is read back and compared before this returns, so
+        a backend that silently drops writes is caught here, not at the next decrypt.
         """
 
         ident = parse_identities(secret, "the identity to store")
-        if len(ident.publics) != 1:
+        if len(ident.publics) != 1 or ident.secret_for(ident.publics[0]) is None:
             raise ConfigError("exactly one identity can be stored at a time")
         public = ident.publics[0]
+        key = ident.secret_for(public)
+        assert key is not None
         backend = self.backend()
         if backend is None:
             raise KeyringAbsentError(
@@ -174,18 +195,20 @@ class OsKeyring:
             )
         try:
             existing = backend.get_password(self.service, public)
-            if existing is not None and existing.strip() == secret.strip():
+            marked = existing is not None and CLUSTER_MARK in existing
+            text = entry_text(key, cluster=cluster or marked)
+            if existing is not None and existing.strip() == text.strip():
                 return public, False
-            backend.set_password(self.service, public, secret.strip())
+            backend.set_password(self.service, public, text)
             back = backend.get_password(self.service, public)
         except Exception as exc:  # keyring's errors, and D-Bus errors it does not wrap
             raise _translate(exc, "store the identity") from exc
-        if back is None or back.strip() != secret.strip():
+        if back is None or back.strip() != text.strip():
             raise KeyNotFoundError(
-                f"the OS keyring did not keep the identity for {public[:12]}…",
+                f"the OS keyring did not keep the identity for {short_key(public)}",
                 hints=("check the keyring backend: secretsmgr key show",),
             )
-        return public, True
+        return public, existing is None
 
     def delete(self, public: str) -> None:
         """Remove the entry for ``public`` (an identity a failed step made); absent is fine."""
@@ -201,18 +224,10 @@ class OsKeyring:
         except errors.KeyringError as exc:
             raise _translate(exc, "remove the identity") from exc
 
-    def secret_for(self, public: str) -> str | None:
-        """The stored identity text for ``public`` (for ``key export``), or None."""
-        from keyring import errors
 
-        backend = self.backend()
-        if backend is None:
-            return None
-        try:
-            value = backend.get_password(self.service, public)
-        except errors.KeyringError as exc:
-            raise _translate(exc, "read the identity") from exc
-        return None if value is None else value.strip()
+def entry_text(key: str, *, cluster: bool) -> str:
+    """The secret of a keyring entry: the key, then the cluster-key mark when recorded."""
+    return f"{key.strip()}\n{CLUSTER_MARK}" if cluster else key.strip()
 
 
 def keyring_source() -> OsKeyring:

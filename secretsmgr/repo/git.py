@@ -161,6 +161,15 @@ def user_identity(root: Path) -> str:
     return "unknown"
 
 
+def remote_url(root: Path, name: str = "origin") -> str | None:
+    """The URL of the remote ``name``, or None (no remote, not a git work tree, no git)."""
+    try:
+        out = _run(root, ["config", "--get", f"remote.{name}.url"])
+    except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError):
+        return None
+    return out.decode("utf-8", "replace").strip() or None
+
+
 def _head(root: Path) -> str:
     out = _run(root, ["rev-parse", "--verify", "HEAD"])
     return out.decode("ascii").strip()

@@ -140,6 +140,14 @@ class InventoryCache(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class SymlinkedFile:
+    """A SOPS file that is a symbolic link: Flux never deploys it, writers refuse it."""
+
+    path: str
+    target: str | None  # repo-relative when inside the repository, None when it leaves it
+
+
+@dataclass(frozen=True, slots=True)
 class ExpectedKeys:
     """The keys one cluster decrypts a file with (any one of them suffices)."""
 
@@ -154,6 +162,7 @@ class LiveKeys:
 
     label: str  # "context test: flux-system/sops-age"
     publics: tuple[str, ...]
+    cluster: str | None = None  # the cluster whose context was read; None = every cluster
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -174,6 +183,12 @@ class Inventory:
     repo_cluster_keys: tuple[str, ...] = ()
     repo_cluster_key_source: str | None = None
     hits: Mapping[str, tuple[object, ...]] = field(default_factory=dict, repr=False)
+    symlinks: tuple[SymlinkedFile, ...] = ()
+    live: tuple[LiveKeys, ...] = ()  # what live clusters' sops-age Secrets hold
+
+    def live_for(self, cluster: str | None) -> LiveKeys | None:
+        """The live keys read for ``cluster``'s own context, if any."""
+        return next((x for x in self.live if x.cluster is not None and x.cluster == cluster), None)
 
     @property
     def sops_config(self) -> SopsConfig | None:
@@ -215,6 +230,10 @@ class Inventory:
         groups: list[ExpectedKeys] = []
         for name in self.layers.clusters_of(entry.path):
             cluster = self.layers.cluster(name)
+            live = self.live_for(name)
+            if live is not None and not overridden:
+                groups.append(ExpectedKeys(name, live.publics, f"cluster ({live.label})"))
+                continue
             if cluster is not None and cluster.cluster_key and not overridden:
                 keys: tuple[str, ...] = (cluster.cluster_key,)
                 source: str | None = f"{SETTINGS_NAME} clusters.{name}"
@@ -294,12 +313,13 @@ def _scan_leaves(sf: SopsFile) -> tuple[tuple[str, ...], tuple[str, ...]]:
                     parse_enc(leaf)
                 except FormatError:
                     broken[dotted(path) or "(top level)"] = None
-            else:
+            elif not is_placeholder(leaf):
                 plain[dotted(path) or "(top level)"] = None
     return tuple(plain), tuple(broken)
 
 
 _SECRET_VALUES = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+_TEMPLATE_SYNTAX = re.compile(rb"\{\{.*?\}\}|\{%.*?%\}")
 _STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a secret value
 
 
@@ -349,6 +369,8 @@ def read_sops_entry(
     except UnicodeDecodeError:
         return replace(base, error="not valid UTF-8") if named else None
     except FormatError as exc:
+        if named and _TEMPLATE_SYNTAX.search(data):
+            return replace(base, template=True)  # a Jinja/Helm template is not YAML yet
         return replace(base, error=exc.message) if named else None
     first = docs[0] if docs else None
     if not has_metadata(docs, fmt):
@@ -424,6 +446,7 @@ def _resolve_keys(
     cluster_key_cli: str | None,
     live_keys: LiveKeys | None,
 ) -> tuple[tuple[str, ...], str | None, tuple[str, ...], str | None]:
+    # live_keys is the Secret read for every cluster (no per-cluster context)
     """(keys, source) in force, and (keys, source) the repository itself names."""
     # ssh-ed25519 recipients are valid for sops but are no cluster key candidates
     candidates = tuple(k for k in configs.age_recipients() if is_age_recipient(k))
@@ -469,7 +492,7 @@ def load_inventory(
     files: Sequence[str] | None = None,
     cluster_key_cli: str | None = None,
     env: Mapping[str, str] = EMPTY_ENV,
-    live_keys: LiveKeys | None = None,
+    live_keys: LiveKeys | Sequence[LiveKeys] | None = None,
     detectors: Mapping[str, Detector] = MappingProxyType({}),
     snapshot: Snapshot | None = None,
     cache: InventoryCache | None = None,
@@ -494,8 +517,14 @@ def load_inventory(
     configs = SopsConfigs(snap)
 
     entries: list[SopsEntry] = []
+    links: list[SymlinkedFile] = []
     hits: dict[str, list[object]] = {name: [] for name in detectors}
     for rel in scope:
+        if rel in snap.links:
+            link = _symlinked(snap, rel)
+            if link is not None:
+                links.append(link)
+            continue  # its target, when inside the repository, is judged as itself
         try:
             data = snap.read(rel)
         except OSError:
@@ -513,8 +542,10 @@ def load_inventory(
                 for name, detect in detectors.items():
                     hits[name].extend(detect(scanned))
 
+    lives = _lives(live_keys)
+    every = next((x for x in lives if x.cluster is None), None)
     keys, source, repo_keys, repo_source = _resolve_keys(
-        configs, settings, env, cluster_key_cli, live_keys
+        configs, settings, env, cluster_key_cli, every
     )
     return Inventory(
         root=root,
@@ -529,4 +560,32 @@ def load_inventory(
         repo_cluster_keys=repo_keys,
         repo_cluster_key_source=repo_source,
         hits=MappingProxyType({name: tuple(found) for name, found in hits.items()}),
+        symlinks=tuple(links),
+        live=lives,
     )
+
+
+def _lives(given: LiveKeys | Sequence[LiveKeys] | None) -> tuple[LiveKeys, ...]:
+    if given is None:
+        return ()
+    if isinstance(given, LiveKeys):
+        return (given,)
+    return tuple(given)
+
+
+def _symlinked(snap: Snapshot, rel: str) -> SymlinkedFile | None:
+    """The link ``rel`` when it is a SOPS file (by name, or its target inside the repository
+    carries SOPS metadata); a target outside the repository is never read."""
+    target = snap.link_target(rel)
+    if is_named_sops(rel):
+        return SymlinkedFile(rel, target)
+    if target is None:
+        return None
+    fmt = structured_format(target)
+    try:
+        data = snap.read(rel)
+    except OSError:
+        return None
+    if fmt is not None and _SOPS_HINT[fmt].search(data):
+        return SymlinkedFile(rel, target)
+    return None

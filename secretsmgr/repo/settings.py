@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.errors import ConfigError, FormatError
-from secretsmgr.keys.bech32 import is_age_recipient
+from secretsmgr.keys.bech32 import is_age_recipient, is_ssh_recipient
 from secretsmgr.sops.yamlio import safe_load_all
 
 SETTINGS_NAME = ".secretsmgr.yaml"
@@ -268,7 +268,21 @@ def parse_settings(text: str) -> Settings:
         where = f"{SETTINGS_NAME}: allowed_recipients entry {number}"
         if not isinstance(item, str):
             raise ConfigError(f"{where} is not an age public key (age1…)")
-        allowed.append(_check_recipient(item.strip(), where))
+        if is_ssh_recipient(item):  # sops takes ssh keys as age recipients too
+            allowed.append(item.strip())
+        else:
+            allowed.append(_check_recipient(item.strip(), where))
+    if next_key is not None and next_key in allowed:
+        # key export sends the cluster keys' private halves to the cluster: an operator's key
+        # must never become one by a line of configuration
+        raise ConfigError(
+            f"{SETTINGS_NAME}: next_cluster_key is listed in allowed_recipients "
+            "(an operator key can never be the next cluster key)",
+            hints=(
+                f"remove next_cluster_key from {SETTINGS_NAME}, then start again: "
+                "secretsmgr key rotate --begin",
+            ),
+        )
 
     max_age = data.get("max_age_days", 90)
     if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 1:

@@ -9,6 +9,7 @@ is staged (``IndexSnapshot``: what the next commit will hold), or from a past co
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -34,8 +35,18 @@ class Snapshot(Protocol):
         """Every file, as sorted repo-relative POSIX paths."""
         ...
 
+    @property
+    def links(self) -> frozenset[str]:
+        """The paths that are symbolic links (Flux never archives them)."""
+        ...
+
+    def link_target(self, path: str) -> str | None:
+        """Where the link ``path`` points, repo-relative; None when it leaves the repository."""
+        ...
+
     def read(self, path: str) -> bytes:
-        """The bytes of ``path``; ``OSError`` when it cannot be read."""
+        """The bytes of ``path``; ``OSError`` when it cannot be read (a link out of the
+        repository is never followed)."""
         ...
 
     def blob_id(self, path: str) -> str | None:
@@ -51,6 +62,11 @@ class WorktreeSnapshot:
         self._root = root
         self._paths = tuple(paths) if paths is not None else tuple(list_repo_files(root))
         self._base = str(root)
+        self._real_base = os.path.realpath(root)
+        self._links = frozenset(p for p in self._paths if os.path.islink(self._abs(p)))
+
+    def _abs(self, path: str) -> str:
+        return os.path.join(self._base, path)
 
     @property
     def root(self) -> Path:
@@ -62,9 +78,23 @@ class WorktreeSnapshot:
         """Every file under the root, sorted."""
         return self._paths
 
+    @property
+    def links(self) -> frozenset[str]:
+        """The paths that are symbolic links."""
+        return self._links
+
+    def link_target(self, path: str) -> str | None:
+        """Where the link ``path`` points, repo-relative; None when it leaves the repository."""
+        real = os.path.realpath(self._abs(path))
+        if real == self._real_base or not real.startswith(self._real_base + os.sep):
+            return None
+        return os.path.relpath(real, self._real_base).replace(os.sep, "/")
+
     def read(self, path: str) -> bytes:
-        """The file's bytes as they are on disk."""
-        with open(os.path.join(self._base, path), "rb") as handle:
+        """The file's bytes as they are on disk; a link out of the repository is not followed."""
+        if path in self._links and self.link_target(path) is None:
+            raise PermissionError(f"{path}: a symbolic link out of the repository")
+        with open(self._abs(path), "rb") as handle:
             return handle.read()
 
     def blob_id(self, path: str) -> str | None:
@@ -73,15 +103,20 @@ class WorktreeSnapshot:
 
 
 class _GitSnapshot:
-    """Files listed by git with their blob ids, read through one ``cat-file --batch``."""
+    """Files listed by git with their blob ids, read through one ``cat-file --batch``.
+
+    Symbolic links (mode 120000) are listed among the paths, as the working tree lists them;
+    reading one reads its target when that lies inside the root, and never follows it out.
+    """
 
     def __init__(self, root: Path, entries: Sequence[tuple[str, str, str]]) -> None:
         self._root = root
         self.entries = {path: (mode, blob) for mode, blob, path in entries}
         self._blobs = {path: blob for mode, blob, path in entries if mode in _FILE_MODES}
-        self._links = tuple(path for mode, _, path in entries if mode == "120000")
-        self._paths = tuple(sorted(self._blobs))
+        self._link_blobs = {path: blob for mode, blob, path in entries if mode == "120000"}
+        self._paths = tuple(sorted({*self._blobs, *self._link_blobs}))
         self._reader = git.BlobReader(root)
+        self._targets: dict[str, str | None] = {}
 
     @property
     def root(self) -> Path:
@@ -90,25 +125,52 @@ class _GitSnapshot:
 
     @property
     def paths(self) -> tuple[str, ...]:
-        """Every regular file, sorted."""
+        """Every file (symbolic links included), sorted."""
         return self._paths
 
     @property
-    def symlinks(self) -> tuple[str, ...]:
-        """Paths git records as symbolic links (not in ``paths``)."""
-        return self._links
+    def links(self) -> frozenset[str]:
+        """The paths git records as symbolic links."""
+        return frozenset(self._link_blobs)
 
     @property
     def blobs(self) -> dict[str, str]:
         """Path -> blob id of every regular file (a copy)."""
         return dict(self._blobs)
 
+    def link_target(self, path: str) -> str | None:
+        """Where the link ``path`` points, repo-relative; None when it leaves the root."""
+        if path in self._targets:
+            return self._targets[path]
+        blob = self._link_blobs.get(path)
+        target: str | None = None
+        if blob is not None:
+            try:
+                text = self._reader.read(blob).decode("utf-8", "surrogateescape")
+            except OSError:
+                text = "/"
+            joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), text))
+            inside = not text.startswith("/") and joined != ".." and not joined.startswith("../")
+            target = joined if inside else None
+        self._targets[path] = target
+        return target
+
     def blob_id(self, path: str) -> str | None:
-        """The blob id of ``path``, or None when the snapshot has no such file."""
-        return self._blobs.get(path)
+        """The blob id of ``path`` (of its target, for a link inside the root), or None."""
+        blob = self._blobs.get(path)
+        if blob is None and path in self._link_blobs:
+            target = self.link_target(path)
+            blob = self._blobs.get(target) if target is not None else None
+        return blob
 
     def read(self, path: str) -> bytes:
-        """The blob's bytes; ``OSError`` when the snapshot has no such file."""
+        """The blob's bytes; ``OSError`` when the snapshot has no such file, or for a link out
+        of the root."""
+        if path in self._link_blobs:
+            target = self.link_target(path)
+            if target is None:
+                raise PermissionError(f"{path}: a symbolic link out of the repository")
+            path = target
         blob = self._blobs.get(path)
         if blob is None:
             raise FileNotFoundError(path)
@@ -157,7 +219,12 @@ class IndexSnapshot(_GitSnapshot):
         if not self._asked and self._reads > self._DISK_AFTER:
             self._changed = git.worktree_changed(self._root)  # worth it for many reads
             self._asked = True
-        if self._changed is not None and path in self._blobs and path not in self._changed:
+        if (
+            self._changed is not None
+            and path in self._blobs
+            and path not in self._changed
+            and path not in self._link_blobs
+        ):
             try:
                 with open(os.path.join(self._base, path), "rb") as handle:
                     return handle.read()

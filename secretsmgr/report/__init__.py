@@ -47,12 +47,13 @@ def render(
             return json_report.render(report)
         case OutputFormat.SARIF:
             from secretsmgr.report import sarif
+            from secretsmgr.report.rule_help import load_rule_help
 
             if rules is None:
                 from secretsmgr.audit.registry import RULES
 
                 rules = RULES
-            return sarif.render(report, rules)
+            return sarif.render(report, rules, load_rule_help(rule.id for rule in rules))
         case OutputFormat.GITHUB:
             from secretsmgr.report import github
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable
 
-from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Severity
+from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Place, Severity
+from secretsmgr.plural import plural
 
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``1 error``, ``2 errors`` (or ``many`` when the plural is irregular)."""
-    return f"{count} {word if count == 1 else (many or word + 's')}"
+__all__ = ["plural"]  # re-exported: the reporters count with it
 
 
 def worst(findings: Iterable[Finding]) -> Severity | None:
@@ -115,3 +113,8 @@ _CONTROL = {i: f"\\x{i:02x}" for i in (*range(32), 127)} | {10: "\\n", 13: "\\r"
 def one_line(text: str) -> str:
     """``text`` safe for one terminal line: control characters (ESC, CR, LF…) made visible."""
     return text.translate(_CONTROL)
+
+
+def primary_place(finding: Finding) -> Place:
+    """Where a reader is sent: where the fix goes (``fix_at``), else the finding's own line."""
+    return finding.fix_at or Place(finding.path, finding.line)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from secretsmgr.audit.finding import AuditReport, Finding, Severity
-from secretsmgr.report._shared import sorted_findings
+from secretsmgr.report._shared import primary_place, sorted_findings
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -19,13 +19,20 @@ def escape_property(text: str) -> str:
 
 
 def annotation(finding: Finding) -> str:
-    """The workflow command for one finding (the fix, if any, on a second line)."""
+    """The workflow command for one finding (the fix, if any, on a second line), at the line
+    of its key path, or where its fix goes when that is another file."""
     message = finding.message
     if finding.key_path and finding.key_path not in message:
         message += f" (at {finding.key_path})"
     if finding.fix:
         message += f"\nfix: {finding.fix}"
-    props = f"file={escape_property(finding.path)},title={escape_property(finding.rule)}"
+    place = primary_place(finding)
+    if place.path != finding.path:
+        message = f"{finding.path}: {message}"
+    props = f"file={escape_property(place.path)}"
+    if place.line is not None:
+        props += f",line={place.line}"
+    props += f",title={escape_property(finding.rule)}"
     return f"::{COMMANDS[finding.severity]} {props}::{escape_data(message)}"
 
 

@@ -27,6 +27,8 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
     }
     if finding.document is not None:
         out["document"] = finding.document
+    if finding.line is not None:
+        out["line"] = finding.line
     return out
 
 

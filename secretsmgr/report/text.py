@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from secretsmgr.audit.finding import AuditReport, Finding, RuleId, Severity
+from secretsmgr.keys.bech32 import short_key
 from secretsmgr.report._shared import (
     LayerKey,
     by_path,
@@ -42,11 +43,6 @@ class _Paint:
 
     def __call__(self, text: str, style: str) -> str:
         return f"{_STYLES[style]}{text}{_RESET}" if self.enabled else text
-
-
-def short_key(key: str) -> str:
-    """``age1ql3z…7w9x``: enough of a public key to recognise it."""
-    return key if len(key) <= 16 else f"{key[:8]}…{key[-4:]}"
 
 
 def exit_code(report: AuditReport, fail_on: Severity | None) -> int:

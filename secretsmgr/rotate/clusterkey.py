@@ -30,8 +30,10 @@ from secretsmgr.errors import (
     UsageError,
 )
 from secretsmgr.keys.age import AgeRecipient, generate_identity
+from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.manifest import entry_text
 from secretsmgr.keys.protocols import Identity, IdentitySet
+from secretsmgr.plural import plural
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.settings import SETTINGS_NAME, load_settings, parse_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, parse_sops_config
@@ -58,6 +60,15 @@ class IdentityStore(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class LiveCluster:
+    """The live cluster's keys as read, where they were read, and how to send the Secret."""
+
+    publics: tuple[str, ...]
+    label: str
+    export_hint: str
+
+
+@dataclass(frozen=True, slots=True)
 class StepResult:
     """What a step did, and the Secret entries Flux needs next (private: never printed)."""
 
@@ -69,11 +80,6 @@ class StepResult:
     stored_in: str | None = None
     rewritten: tuple[str, ...] = ()
     configs: tuple[str, ...] = ()
-
-
-def short(key: str) -> str:
-    """``age1abcd…wxyz`` for messages."""
-    return f"{key[:10]}…{key[-4:]}"
 
 
 # ------------------------------------------------------------------ configuration text edits
@@ -163,12 +169,12 @@ def switch_sops_config(text: str, path: Path, old: str, new: str) -> str | None:
         has = [k for g in rule_after.key_groups for k in g.age]
         if old in had and new in had:
             raise ConfigError(
-                f"{path.name}: rule {number} already names the new key {short(new)} "
+                f"{path.name}: rule {number} already names the new key {short_key(new)} "
                 f"beside the old one",
-                hints=(f"remove {short(old)} from that rule by hand, then finish again",),
+                hints=(f"remove {short_key(old)} from that rule by hand, then finish again",),
             )
         if old in has or (old in had and new not in has):
-            raise ConfigError(f"{path.name}: could not switch the recipient {short(old)}")
+            raise ConfigError(f"{path.name}: could not switch the recipient {short_key(old)}")
     return out
 
 
@@ -194,8 +200,8 @@ def _current_key(ctx: Inventory, cli_key: str | None) -> str:
         )
     if cli_key is not None and cli_key.strip() != key:
         raise UsageError(
-            f"--cluster-key {short(cli_key.strip())} differs from cluster_key in {SETTINGS_NAME} "
-            f"({short(key)})"
+            f"--cluster-key {short_key(cli_key)} differs from cluster_key in {SETTINGS_NAME} "
+            f"({short_key(key)})"
         )
     return key
 
@@ -204,7 +210,7 @@ def _secret(identity: IdentitySet, public: str, what: str, *extra_hints: str) ->
     secret = identity.secret_for(public)
     if secret is None:
         raise KeyNotFoundError(
-            f"the private half of the {what} ({short(public)}) was not found",
+            f"the private half of the {what} ({short_key(public)}) was not found",
             hints=(
                 "store it in the OS keyring (secretsmgr key import FILE), "
                 "or set SOPS_AGE_KEY_FILE to it",
@@ -219,7 +225,7 @@ def _valid_sops_files(ctx: Inventory) -> list[str]:
     broken = [e.path for e in ctx.sops_files if e.sops_file is None]
     if broken:
         raise RefusedError(
-            f"{broken[0]} is not a readable SOPS file ({len(broken)} such file(s))",
+            f"{broken[0]} is not a readable SOPS file ({plural(len(broken), 'such file')})",
             hints=("fix it first: secretsmgr audit shows why",),
         )
     return [e.path for e in ctx.sops_files]
@@ -232,6 +238,7 @@ def begin(
     store: IdentityStore,
     env: Mapping[str, str],
     cluster_key: str | None = None,
+    live: LiveCluster | None = None,
     reason: str = "",
     commit: bool = False,
     allow_dirty: bool = False,
@@ -241,10 +248,15 @@ def begin(
 
     Everything that can refuse is checked before the new identity is stored anywhere (a dry
     run of the whole transaction included); when the transaction still fails, the stored
-    identity is discarded again.
+    identity is discarded again. ``live``: the cluster's keys, when they were read.
     """
     ctx = load_inventory(root, env=env)
     old = _current_key(ctx, cluster_key)
+    if live is not None and old not in live.publics:
+        raise RefusedError(
+            f"the cluster ({live.label}) does not hold the current cluster key {short_key(old)}",
+            hints=(f"fix that first: {live.export_hint}",),
+        )
     old_secret = _secret(identity, old, "current cluster key")
     paths = _valid_sops_files(ctx)
     if not paths:
@@ -276,7 +288,7 @@ def begin(
     configs = () if new_settings == current else ((SETTINGS_NAME, new_settings),)
     request = RotationRequest(
         files=tuple(str(root / p) for p in todo),
-        reason=reason or f"cluster key rotation: begin, {short(old)} -> {short(new)}",
+        reason=reason or f"cluster key rotation: begin, {short_key(old)} -> {short_key(new)}",
         commit=commit,
         allow_dirty=allow_dirty,
         action="key-rotate-begin",
@@ -351,12 +363,12 @@ def finish(
     if blocked:
         raise RefusedError(
             f"{blocked[0]} would be left readable only by the old key "
-            f"({len(blocked)} file(s) the new key cannot open)",
+            f"({plural(len(blocked), 'file')} the new key cannot open)",
             hints=("run secretsmgr key rotate --begin again: it re-encrypts them to both keys",),
         )
     if cluster_publics is not None and new not in cluster_publics:
         raise RefusedError(
-            f"the cluster does not hold the new key {short(new)} yet",
+            f"the cluster does not hold the new key {short_key(new)} yet",
             hints=("send the overlap Secret first: secretsmgr key rotate --begin --apply",),
         )
     configs: list[tuple[str, str]] = []
@@ -369,7 +381,7 @@ def finish(
         root,
         RotationRequest(
             all_files=True,
-            reason=reason or f"cluster key rotation: finish, now {short(new)} only",
+            reason=reason or f"cluster key rotation: finish, now {short_key(new)} only",
             commit=commit,
             allow_dirty=allow_dirty,
             action="key-rotate-finish",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from secretsmgr.plural import plural
+
 
 def policy_recipients(
     cluster_keys: Sequence[str],
@@ -62,7 +64,8 @@ def _short(key: str) -> str:
 def render_plan(plan: RotationPlan, *, dry_run: bool) -> str:
     """The plan as the terminal shows it (never a value)."""
     scope = f"layer {plan.label}" if plan.layers else "files"
-    lines = [f'rotate plan — {scope} ({len(plan.files)} files), reason: "{plan.reason}"']
+    count = plural(len(plan.files), "file")
+    lines = [f'rotate plan — {scope} ({count}), reason: "{plan.reason}"']
     width = max((len(f.path) for f in plan.files), default=0)
     for f in plan.files:
         before, after = set(f.recipients_before), set(f.recipients_after)

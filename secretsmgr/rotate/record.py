@@ -1,8 +1,9 @@
-"""One changelog entry for a single-file write (``encrypt``, ``edit``) inside a repository."""
+"""One changelog entry for a single-file write (``encrypt``, ``edit``, ``set``, ``unset``)."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,12 +18,20 @@ from secretsmgr.sops.document import format_for_path, has_metadata, load, parse_
 
 
 def record_write(
-    root: Path, path: Path, action: str, old_text: str, new_text: str, data_key: bytes
+    root: Path,
+    path: Path,
+    action: str,
+    old_text: str,
+    new_text: str,
+    data_key: bytes,
+    *,
+    key_paths: Sequence[str] = (),
 ) -> int | None:
     """Append an entry for ``path`` when it lies in ``root`` and the repo keeps a changelog.
 
     Returns the new seq, or None when nothing was recorded (no changelog yet, or the file is
-    outside the repository). Never records a value or a key.
+    outside the repository). ``key_paths`` names the values a ``set``/``unset`` changed.
+    Never records a value or a key.
     """
     try:
         rel = path.resolve().relative_to(root.resolve()).as_posix()
@@ -58,6 +67,7 @@ def record_write(
                 datakey_id=datakey_id(data_key),
                 sha256_before=hashlib.sha256(old_text.encode("utf-8")).hexdigest(),
                 sha256_after=hashlib.sha256(new_text.encode("utf-8")).hexdigest(),
+                key_paths=tuple(key_paths),
             )
         ],
     )

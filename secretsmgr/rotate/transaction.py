@@ -39,6 +39,7 @@ from secretsmgr.errors import (
 from secretsmgr.fsutil import write_atomic
 from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.keys.protocols import Identity
+from secretsmgr.plural import plural
 from secretsmgr.repo import git
 from secretsmgr.repo.inventory import Inventory, SopsEntry, load_inventory
 from secretsmgr.repo.root import is_git_work_tree
@@ -307,10 +308,13 @@ def recover(root: Path, changelog: str | None = None) -> str | None:
         journal.unlink()
         raise RefusedError(
             f"rolled back an interrupted rotation, except {untouched[0]} "
-            f"({len(untouched)} file(s) changed since): check them by hand",
+            f"({plural(len(untouched), 'file')} changed since): check them by hand",
         )
     journal.unlink()
-    return f"rolled back an interrupted rotation: restored {restored} file(s) to their old version"
+    return (
+        "rolled back an interrupted rotation: "
+        f"restored {plural(restored, 'file')} to their old version"
+    )
 
 
 # ------------------------------------------------------------------------------ planning
@@ -323,7 +327,7 @@ def refuse_dirty(root: Path, paths: Sequence[str]) -> None:
     dirty = git.dirty_paths(root, list(paths))
     if dirty:
         raise RefusedError(
-            f"{dirty[0]} has uncommitted changes ({len(dirty)} target(s) dirty)",
+            f"{dirty[0]} has uncommitted changes ({plural(len(dirty), 'target')} dirty)",
             hints=("commit or stash them first, or pass --allow-dirty",),
         )
 
@@ -704,7 +708,7 @@ def rotate(
         if request.commit:
             fault("commit", 0)
             message = (
-                f"secrets: {request.action} {plan.label} ({len(staged)} files)\n\n"
+                f"secrets: {request.action} {plan.label} ({plural(len(staged), 'file')})\n\n"
                 f"{request.reason or 'no reason given'}\n\nSecrets-Changelog-Seq: {seq}\n"
             )
             paths = [item.entry.path for item in staged] + [c.path for c in configs]
@@ -713,7 +717,8 @@ def rotate(
     except Exception as exc:
         why = exc.message if isinstance(exc, SecretsmgrError) else type(exc).__name__
         raise RefusedError(
-            f"rotated {len(staged)} files (changelog seq {seq}) but the commit failed: {why}",
+            f"rotated {plural(len(staged), 'file')} (changelog seq {seq}) "
+            f"but the commit failed: {why}",
             hints=("the files and the changelog are changed on disk; commit them yourself",),
         ) from exc
     finally:

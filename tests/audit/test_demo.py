@@ -78,7 +78,7 @@ def test_broken_demo_key_paths_and_layers() -> None:
     sm006 = got["SM006", "gitops/infrastructure/cert-manager/cloudflare-api-token.enc.yaml"]
     assert sm006.key_path == "data.api-token"
     assert got["SM009", "gitops/apps/authentik/notes.txt"].layers == ()
-    assert got["SM015", "gitops/components/extra-secret/extra.enc.yaml"].layer == "apps"
+    assert got["SM015", "gitops/components/extra-secret/extra.enc.env"].layer == "apps"
     assert got["SM010", "gitops/monitoring/grafana-admin.enc.yaml"].layer == "monitoring"
     assert [f.sort_key for f in report.findings] == sorted(f.sort_key for f in report.findings)
 

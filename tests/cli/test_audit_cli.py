@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from secretsmgr.cli.app import main
+from .runner import assert_user_error, run
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "fixtures" / "demo"
@@ -31,19 +31,6 @@ needs_engine = pytest.mark.skipif(
     importlib.util.find_spec("secretsmgr.audit.engine") is None,
     reason="secretsmgr.audit.engine is not there yet",
 )
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    return code, captured.out, captured.err
-
-
-def assert_user_error(err: str) -> None:
-    lines = err.strip().splitlines()
-    assert lines and lines[0].startswith("secretsmgr: error: ")
-    assert all(line.startswith(("secretsmgr: error: ", "secretsmgr: hint: ")) for line in lines)
 
 
 def audit_json(repo: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
@@ -94,7 +81,7 @@ def test_audit_broken_text(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["--repo", str(BROKEN), "audit", *PIN], capsys)
     assert (code, err) == (1, "")
     lines = out.splitlines()
-    assert lines[0].startswith("secretsmgr audit — 5 layers, 13 SOPS files, ")
+    assert lines[0].startswith("secretsmgr audit — 5 layers, 14 SOPS files, ")
     assert (
         "databases  (gitops/apps/databases, decryption sops/sops-age, dependsOn infrastructure)"
         in lines
@@ -142,7 +129,7 @@ def test_audit_github_annotations(capsys: pytest.CaptureFixture[str]) -> None:
     lines = out.splitlines()
     assert lines and all(line.startswith(("::error ", "::warning ", "::notice ")) for line in lines)
     assert any(
-        line.startswith("::error file=gitops/apps/redis/redis-acl.yaml,title=SM001::")
+        line.startswith("::error file=gitops/apps/redis/redis-acl.yaml,line=10,title=SM001::")
         for line in lines
     )
 
@@ -197,7 +184,7 @@ def test_verify_mac_finds_the_tampered_file(
 
 
 def test_color_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
-    from secretsmgr.cli.commands.audit import wants_color
+    from secretsmgr.cli.context import wants_color
 
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     assert not wants_color("text", None)  # the autouse fixture sets NO_COLOR

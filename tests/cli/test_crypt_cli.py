@@ -6,13 +6,16 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from secretsmgr.cli.app import main
 from tests.conftest import FIXTURES, TEST_KEY, VECTORS, run_sops
+
+from .runner import assert_user_error, run
 
 DEMO_KEY = FIXTURES / "keys" / "demo-only.agekey"
 STRANGER_KEY = FIXTURES / "keys" / "demo-only-stranger.agekey"
@@ -35,18 +38,8 @@ stringData:
 """
 
 
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def assert_clean_error(err: str, *secrets: str) -> None:
-    lines = err.strip().splitlines()
-    assert lines and lines[0].startswith("secretsmgr: error: ")
-    assert all(line.startswith(("secretsmgr: error: ", "secretsmgr: hint: ")) for line in lines)
-    assert sum(1 for line in lines if line.startswith("secretsmgr: error: ")) == 1
-    assert "Traceback" not in err
+    assert_user_error(err)
     for secret in secrets:
         assert secret not in err
 
@@ -101,9 +94,8 @@ def test_encrypt_refuses_an_encrypted_file_and_changes_nothing(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = repo / "secrets" / "db.enc.yaml"
-    assert main(["encrypt", "-i", str(target)]) == 0
+    run(["encrypt", "-i", str(target)], capsys, expect=0)
     before = target.read_bytes()
-    capsys.readouterr()
     code, out, err = run(["encrypt", "-i", str(target)], capsys)
     assert code == 1 and out == ""
     assert_clean_error(err, SECRET_VALUE)
@@ -157,8 +149,7 @@ def test_decrypt_extract(
     repo: Path, key_env: None, capsys: pytest.CaptureFixture[str], spec: str, expected: str
 ) -> None:
     target = repo / "secrets" / "db.enc.yaml"
-    assert main(["encrypt", "-i", str(target)]) == 0
-    capsys.readouterr()
+    run(["encrypt", "-i", str(target)], capsys, expect=0)
     code, out, err = run(["decrypt", "--extract", spec, str(target)], capsys)
     assert (code, out, err) == (0, expected, "")
 
@@ -167,8 +158,7 @@ def test_extract_missing_path_is_a_usage_error(
     repo: Path, key_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = repo / "secrets" / "db.enc.yaml"
-    assert main(["encrypt", "-i", str(target)]) == 0
-    capsys.readouterr()
+    run(["encrypt", "-i", str(target)], capsys, expect=0)
     code, _, err = run(["decrypt", "--extract", "stringData.nope", str(target)], capsys)
     assert code == 2
     assert_clean_error(err, SECRET_VALUE)
@@ -176,8 +166,7 @@ def test_extract_missing_path_is_a_usage_error(
 
 def test_decrypt_without_any_identity(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = repo / "secrets" / "db.enc.yaml"
-    assert main(["encrypt", "-i", str(target)]) == 0
-    capsys.readouterr()
+    run(["encrypt", "-i", str(target)], capsys, expect=0)
     code, out, err = run(["decrypt", str(target)], capsys)
     assert code == 2 and out == ""
     assert_clean_error(err, SECRET_VALUE)
@@ -188,8 +177,7 @@ def test_decrypt_with_the_wrong_key(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = repo / "secrets" / "db.enc.yaml"
-    assert main(["encrypt", "-i", str(target)]) == 0
-    capsys.readouterr()
+    run(["encrypt", "-i", str(target)], capsys, expect=0)
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(STRANGER_KEY))
     code, out, err = run(["decrypt", str(target)], capsys)
     assert code == 1 and out == ""
@@ -201,10 +189,9 @@ def test_decrypt_tampered_file_fails_and_leaves_it(
     repo: Path, key_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = repo / "secrets" / "db.enc.yaml"
-    assert main(["encrypt", "-i", str(target)]) == 0
+    run(["encrypt", "-i", str(target)], capsys, expect=0)
     target.write_text(target.read_text().replace("namespace: prod", "namespace: prud"))
     before = target.read_bytes()
-    capsys.readouterr()
     code, out, err = run(["decrypt", "-i", str(target)], capsys)
     assert code == 1 and out == ""
     assert_clean_error(err, SECRET_VALUE)
@@ -228,12 +215,12 @@ def test_unknown_command_and_bad_flags_exit_2(capsys: pytest.CaptureFixture[str]
 def test_internal_errors_exit_3_without_traceback(
     repo: Path, key_env: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import secretsmgr.fileops as fileops
+    import secretsmgr.fileops.files as files
 
     def boom(*_a: object, **_k: object) -> str:
         raise RuntimeError(SECRET_VALUE)
 
-    monkeypatch.setattr(fileops, "decrypt_text", boom)
+    monkeypatch.setattr(files, "decrypt_text", boom)
     code, _, err = run(["decrypt", str(repo / "secrets" / "db.enc.yaml")], capsys)
     assert code == 3
     assert err.startswith("secretsmgr: internal error: RuntimeError")
@@ -255,9 +242,9 @@ def _editor(tmp_path: Path, body: str) -> str:
 
 
 @pytest.fixture
-def encrypted(repo: Path) -> Path:
+def encrypted(repo: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     target = repo / "secrets" / "db.enc.yaml"
-    assert main(["encrypt", "-i", str(target)]) == 0
+    run(["encrypt", "-i", str(target)], capsys, expect=0)
     return target
 
 
@@ -390,3 +377,283 @@ def test_edit_and_encrypt_inside_a_repo_are_logged_in_its_changelog(
     assert SECRET_VALUE not in log.read_text()
     code, out, err = run(["--repo", str(demo), "log", "--verify"], capsys)
     assert code == 0 and err == "" and out.rstrip().endswith("has an entry")
+
+
+# ----------------------------------------------------------------------------- special outputs
+
+
+def test_decrypt_into_a_fifo_writes_through_it(
+    encrypted: Path, key_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "plain.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+
+    def reader() -> None:
+        with open(fifo, "rb") as handle:
+            received.append(handle.read())
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    got = run(["decrypt", "-o", str(fifo), str(encrypted)], capsys)
+    thread.join(timeout=30)
+    assert got == (0, "", "")
+    assert SECRET_VALUE.encode() in received[0]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)  # still a FIFO, not a plaintext file
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_decrypt_into_dev_null_leaves_the_device(
+    encrypted: Path, key_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = os.stat("/dev/null")
+    assert run(["decrypt", "-o", "/dev/null", str(encrypted)], capsys) == (0, "", "")
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
+    assert not any(p.startswith(".null.") for p in os.listdir("/dev"))
+
+
+@pytest.mark.parametrize("into", ["pipe", "file"])
+def test_decrypt_to_dev_stdout_writes_to_the_real_stdout(
+    encrypted: Path, key_env: None, tmp_path: Path, into: str
+) -> None:
+    """/dev/stdout is the process's own stdout (a pipe, or a file the shell opened)."""
+    args = [sys.executable, "-m", "secretsmgr", "decrypt", "-o", "/dev/stdout", str(encrypted)]
+    env = {**os.environ, "SOPS_AGE_KEY_FILE": str(TEST_KEY)}
+    if into == "pipe":
+        done = subprocess.run(args, capture_output=True, env=env, check=False, timeout=60)
+        assert (done.returncode, done.stderr) == (0, b"")
+        assert SECRET_VALUE.encode() in done.stdout
+        return
+    target = tmp_path / "out.yaml"
+    with open(target, "wb") as handle:
+        done = subprocess.run(
+            args, stdout=handle, stderr=subprocess.PIPE, env=env, check=False, timeout=60
+        )
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert SECRET_VALUE in target.read_text()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_encrypt_into_a_fifo_and_dev_null(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = repo / "secrets" / "db.enc.yaml"
+    fifo = tmp_path / "enc.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    thread = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    thread.start()
+    assert run(["encrypt", "-o", str(fifo), str(plain)], capsys) == (0, "", "")
+    thread.join(timeout=30)
+    assert b"mac: ENC[AES256_GCM," in received[0] and SECRET_VALUE.encode() not in received[0]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert run(["encrypt", "-o", "/dev/null", str(plain)], capsys) == (0, "", "")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_decrypt_to_a_symlink_is_refused_and_the_link_kept(
+    encrypted: Path, key_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text("keep\n")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(elsewhere)
+    code, out, err = run(["decrypt", "-o", str(link), str(encrypted)], capsys)
+    assert code == 1 and out == ""
+    assert_clean_error(err, SECRET_VALUE)
+    assert "symlink" in err
+    assert link.is_symlink() and elsewhere.read_text() == "keep\n"
+
+
+# ----------------------------------------------------------------------------- symlinked targets
+
+
+def test_writers_refuse_symlinked_targets_and_folders(
+    repo: Path, key_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = tmp_path / "other-checkout"
+    outside.mkdir()
+    victim = outside / "prod.enc.yaml"
+    victim.write_text(PLAIN_SECRET)
+    run(["--repo", str(outside), "encrypt", "--age", PUB1, "-i", str(victim)], capsys, expect=0)
+    before = victim.read_bytes()
+    (repo / "secrets" / "linked.enc.yaml").symlink_to(victim)
+    (repo / "linked-dir").symlink_to(outside, target_is_directory=True)
+    capsys.readouterr()
+    attempts = [
+        ["encrypt", "-i", str(repo / "secrets" / "linked.enc.yaml")],
+        ["decrypt", "-i", str(repo / "secrets" / "linked.enc.yaml")],
+        ["edit", str(repo / "secrets" / "linked.enc.yaml")],
+        ["edit", str(repo / "linked-dir" / "prod.enc.yaml")],
+        ["unset", str(repo / "linked-dir" / "prod.enc.yaml"), "stringData.username"],
+    ]
+    for args in attempts:
+        code, out, err = run(["--repo", str(repo), *args], capsys)
+        assert (code, out) == (1, ""), args
+        assert_clean_error(err, SECRET_VALUE)
+        assert "symlink" in err, args
+    assert victim.read_bytes() == before
+    assert (repo / "secrets" / "linked.enc.yaml").is_symlink()
+
+
+def test_a_repository_reached_through_a_link_is_fine(
+    repo: Path, key_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Folders above the repository root are the user's business."""
+    via = tmp_path / "via"
+    via.symlink_to(repo, target_is_directory=True)
+    target = via / "secrets" / "db.enc.yaml"
+    assert run(["--repo", str(repo), "encrypt", "-i", str(target)], capsys) == (0, "", "")
+    assert "sops:" in (repo / "secrets" / "db.enc.yaml").read_text()
+
+
+def test_encrypt_of_an_encrypted_file_hints_at_edit(
+    encrypted: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["encrypt", "-i", str(encrypted)], capsys)
+    assert code == 1
+    assert_clean_error(err)
+    assert f"secretsmgr: hint: to change its values: secretsmgr edit {encrypted}\n" in err
+
+
+# ----------------------------------------------------------------------------- editors
+
+
+def _scratch_boxes() -> set[str]:
+    return {p.name for p in Path("/dev/shm").glob("secretsmgr-*")}
+
+
+@pytest.mark.parametrize(
+    ("editor", "code", "words"),
+    [
+        ('vi "x', 2, "not a valid command line"),
+        ("{tmp}", 2, "it is a folder"),
+        ("{tmp}/no-such-editor", 2, "editor not found"),
+        ("{tmp}/not-executable", 2, "cannot run the editor"),
+        ("{py} -c 'import os,sys; os.unlink(sys.argv[1])'", 1, "removed the file"),
+        ('{py} -c \'import sys; open(sys.argv[1], "wb").write(b"a: \\xff\\n")\'', 1, "UTF-8"),
+        ("{py} -c 'import sys; sys.exit(3)'", 1, "exited with status 3"),
+        ("{py} -c 'import os; os.kill(os.getpid(), 9)'", 1, "exited with signal 9"),
+        ("   ", 2, "is empty"),
+    ],
+    ids=[
+        "bad-quoting",
+        "a-folder",
+        "missing",
+        "not-executable",
+        "deletes",
+        "non-utf8",
+        "exit-3",
+        "killed",
+        "blank",
+    ],
+)
+def test_every_editor_failure_is_a_user_error(
+    encrypted: Path,
+    key_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    editor: str,
+    code: int,
+    words: str,
+) -> None:
+    (tmp_path / "not-executable").write_text("#!/bin/sh\n")
+    monkeypatch.setenv("EDITOR", editor.format(tmp=tmp_path, py=sys.executable))
+    before = encrypted.read_bytes()
+    boxes = _scratch_boxes()
+    got, out, err = run(["edit", str(encrypted)], capsys)
+    assert (got, out) == (code, "")
+    assert_clean_error(err, SECRET_VALUE)
+    assert words in err
+    assert encrypted.read_bytes() == before
+    assert _scratch_boxes() <= boxes
+
+
+# ----------------------------------------------------------------------------- new files
+
+
+def _writing_editor(tmp_path: Path, text: str) -> str:
+    script = tmp_path / "write.py"
+    script.write_text(
+        "import shutil, sys\n"
+        f"shutil.copy(sys.argv[1], {str(tmp_path / 'buffer')!r})\n"
+        f"open(sys.argv[1], 'w').write({text!r})\n"
+    )
+    return f"{sys.executable} {script}"
+
+
+def test_edit_of_a_missing_file_creates_it_with_its_creation_rule(
+    repo: Path,
+    key_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = repo / "secrets" / "new.enc.yaml"
+    monkeypatch.setenv("EDITOR", _writing_editor(tmp_path, PLAIN_SECRET))
+    assert run(["--repo", str(repo), "edit", str(target)], capsys) == (0, "", "")
+    assert (tmp_path / "buffer").read_text().startswith("hello: Welcome to SOPS!")
+    text = target.read_text()
+    assert SECRET_VALUE not in text and "encrypted_regex: ^(data|stringData)$" in text
+    assert f"recipient: {PUB1}" in text
+    result = run_sops(["decrypt", str(target)], key_file=TEST_KEY)
+    assert result.returncode == 0 and f"password: {SECRET_VALUE}" in result.stdout
+
+
+def test_edit_of_a_missing_file_saved_unchanged_creates_nothing(
+    repo: Path,
+    key_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = repo / "secrets" / "new.enc.yaml"
+    monkeypatch.setenv("EDITOR", "true")
+    code, _, err = run(["--repo", str(repo), "edit", str(target)], capsys)
+    assert code == 1
+    assert_clean_error(err)
+    assert "was not created" in err
+    assert not target.exists()
+
+
+def test_edit_of_a_missing_file_without_a_rule_stops_before_the_editor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EDITOR", _writing_editor(tmp_path, "a: b\n"))
+    target = tmp_path / "norule.yaml"
+    code, _, err = run(["--repo", str(tmp_path), "edit", str(target)], capsys)
+    assert code == 2
+    assert_clean_error(err)
+    assert not (tmp_path / "buffer").exists() and not target.exists()
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("name", ["new.yaml", "new.json", "new.env"])
+def test_new_file_buffer_is_the_one_sops_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """sops 3.11 opens its stores' example document; ours is byte for byte the same."""
+    from secretsmgr.fileops.text import example_text
+    from secretsmgr.sops import format_for_path
+
+    (tmp_path / ".sops.yaml").write_text(f"creation_rules:\n  - age: {PUB1}\n")
+    copier = tmp_path / "copy.sh"
+    copier.write_text(f'#!/bin/sh\ncp "$1" {tmp_path / "sops-buffer"}\n')
+    copier.chmod(0o755)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": os.environ["HOME"],
+        "SOPS_DISABLE_VERSION_CHECK": "1",
+        "EDITOR": str(copier),
+    }
+    from tests.conftest import sops_binary
+
+    done = subprocess.run(
+        [sops_binary(), "edit", name], cwd=tmp_path, env=env, capture_output=True, check=False
+    )
+    assert done.returncode == 200  # sops: "File has not changed, exiting."
+    assert not (tmp_path / name).exists()
+    expected = (tmp_path / "sops-buffer").read_text()
+    assert example_text(format_for_path(name)) == expected

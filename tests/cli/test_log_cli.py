@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from secretsmgr.changelog import FileRecord, append, datakey_id, next_entry
-from secretsmgr.cli.app import main
 from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.sops import FileFormat, dump, encrypt, load, parse_plain
 from secretsmgr.sops.model import EncryptionRule, RuleKind
+from tests.audit.helpers import standard_repo
 from tests.changelog.helpers import chain
 from tests.conftest import git
+
+from .runner import assert_user_error, hints_of, run
 
 PUB1 = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
 LOG = "secrets-changelog.jsonl"
@@ -35,13 +37,6 @@ TABLE = (
     "  1  2026-11-01 10:03:10  bob@example.org  rotate  databases      1  rotation 1\n"
     "  2  2026-11-02 10:03:10  bob@example.org  rotate  databases      1  rotation 2\n"
 )
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    return code, captured.out, captured.err
 
 
 def sops_file(root: Path, rel: str, fmt: FileFormat = FileFormat.YAML) -> str:
@@ -138,8 +133,19 @@ def test_log_layer_filters_entries(repo: Path, capsys: pytest.CaptureFixture[str
     )
     code, out, _ = run(["--repo", str(repo), "log", "-f", "json", "-l", "infrastructure"], capsys)
     assert [e["seq"] for e in json.loads(out)["entries"]] == [1]
-    code, out, err = run(["--repo", str(repo), "log", "--layer", "nope"], capsys)
-    assert (code, out, err) == (0, "no changelog entry touches layer nope\n", "")
+    code, out, err = run(["--repo", str(repo), "log", "--layer", "nope"], capsys, expect=2)
+    assert out == ""
+    assert_user_error(err, "unknown layer: nope")
+    assert hints_of(err) == ["layers: infrastructure, apps, databases"]
+
+
+def test_log_layer_of_the_repository_without_entries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = standard_repo(tmp_path / "repo", {})  # one layer: apps
+    (repo / LOG).write_bytes(chain(1, layers=("infrastructure",)))
+    got = run(["--repo", str(repo), "log", "-l", "apps"], capsys)
+    assert got == (0, "no changelog entry touches layer apps\n", "")
 
 
 def test_log_neutralises_control_characters(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -239,7 +245,7 @@ def test_verify_names_the_first_uncovered_file(
     assert (
         lines[0] == f"secretsmgr: error: gitops/a.enc.yaml: lastmodified {a} has no changelog entry"
     )
-    assert lines[1] == "secretsmgr: hint: 1 more SOPS file(s) have no entry"
+    assert lines[1] == "secretsmgr: hint: 1 more SOPS file has no entry"
     assert all(line.startswith("secretsmgr: hint: ") for line in lines[1:])
 
 

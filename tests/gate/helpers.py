@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from secretsmgr.audit.engine import load_context, run_rules
 from secretsmgr.audit.finding import AuditReport
+from secretsmgr.gate.history import walk_repository
 from secretsmgr.gate.judge import judge_index
 from tests.audit.helpers import K1, enc, flux_kustomization, secret, sops_yaml, write
 from tests.conftest import git
@@ -50,3 +52,20 @@ def judge(root: Path, files: list[str] | None = None) -> AuditReport:
 def found(report: AuditReport) -> set[tuple[str, str]]:
     """(rule, path) of every finding."""
     return {(f.rule, f.path) for f in report.findings}
+
+
+def commit(root: Path, message: str) -> None:
+    """Stage everything and commit."""
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", message)
+
+
+def history_findings(root: Path) -> dict[tuple[str, str], list[str]]:
+    """audit --history's findings: (rule, path) -> messages."""
+    facts = walk_repository(root)
+    ctx = load_context(root, history=facts)
+    report = run_rules(ctx)
+    out: dict[tuple[str, str], list[str]] = {}
+    for f in report.findings:
+        out.setdefault((f.rule, f.path), []).append(f.message)
+    return out

@@ -109,8 +109,9 @@ def test_an_edited_secret_keeps_the_cached_layer_graph(tmp_path: Path) -> None:
     cache = open_cache(root)
     judge_index(root, ["apps/db.enc.yaml"], cache=cache)
     assert not cache.store._built, "the layer graph was rebuilt for a value edit"
-    # a change the build can see (the Secret's name) is a new build
-    stage(root, "apps/db.enc.yaml", enc(secret("renamed", {"password": "a-new-value"})))
+    # a change the build reads (a Flux Kustomization) is a new build
+    text = (root / "clusters/prod/apps.yaml").read_text().replace("10m", "5m")
+    stage(root, "clusters/prod/apps.yaml", text)
     cache = open_cache(root)
-    judge_index(root, ["apps/db.enc.yaml"], cache=cache)
+    judge_index(root, ["clusters/prod/apps.yaml"], cache=cache)
     assert cache.store._built

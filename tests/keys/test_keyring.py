@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.keys.age import generate_identity, parse_identities
-from tests.conftest import FIXTURES, copy_tree
+from secretsmgr.keys.age import CLUSTER_MARK, generate_identity, parse_identities
+from tests.conftest import FIXTURES, copy_tree, run_sops
 from tests.secret_service import SecretService
 
 pytestmark = pytest.mark.keyring
@@ -26,14 +26,6 @@ ADMIN_KEY = FIXTURES / "keys" / "demo-only-admin.agekey"
 REDIS = "gitops/apps/redis/auth.enc.yaml"
 PUBLIC = re.compile(r"^age1[0-9a-z]{58}$")
 SECRET = re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]+")
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[SecretService]:
-    """A fresh, unlocked login keyring in its own HOME and bus."""
-    svc = SecretService(tmp_path / "home").start()
-    yield svc
-    svc.stop()
 
 
 def run(
@@ -113,10 +105,13 @@ def test_import_copies_every_identity_and_leaves_the_file(
     assert result.returncode == 0, result.stderr
     assert "can now be deleted" in result.stdout
     assert both.read_bytes() == before  # never deleted, never changed
-    for path in (DEMO_KEY, ADMIN_KEY):
+    # the demo key file records its key as a cluster key; the entry keeps that mark
+    for path, is_cluster in ((DEMO_KEY, True), (ADMIN_KEY, False)):
         public = public_of(path)
         assert f"imported  {public}" in result.stdout
-        assert SECRET.search(path.read_text()).group(0) == stored(service, public)  # type: ignore[union-attr]
+        entry = stored(service, public)
+        assert entry.splitlines()[0] == SECRET.search(path.read_text()).group(0)  # type: ignore[union-attr]
+        assert (CLUSTER_MARK in entry) is is_cluster
     again = run(service.env, "key", "import", str(both))
     assert again.returncode == 0
     assert again.stdout.count("already there") == 2
@@ -172,9 +167,10 @@ def test_show_lists_every_source_in_contract_order(service: SecretService, tmp_p
         str(keys_txt),
     ]
     # the demo's cluster key: its private half is in the keyring
-    assert f"cluster key (.secretsmgr.yaml): {public_of(DEMO_KEY)}  private half found" in (
-        shown.stdout
-    )
+    assert (
+        f"cluster key (.secretsmgr.yaml): {public_of(DEMO_KEY)}  private half found "
+        "(recorded as a cluster key)"
+    ) in (shown.stdout)
 
 
 # ----------------------------------------------------------------------- locked and absent
@@ -209,9 +205,17 @@ def test_locked_keyring_is_a_clear_error(locked: SecretService, tmp_path: Path) 
 def test_locked_keyring_is_not_opened_when_a_key_file_suffices(
     locked: SecretService, tmp_path: Path
 ) -> None:
+    repo = demo(tmp_path)
     env = dict(locked.env, SOPS_AGE_KEY_FILE=str(DEMO_KEY))
-    result = run(env, "decrypt", REDIS, cwd=demo(tmp_path))
-    assert result.returncode == 0, result.stderr
+    result = run(env, "decrypt", REDIS, cwd=repo)
+    assert (result.returncode, result.stderr) == (0, "")
+    # the plaintext is exactly what the real sops makes of the file with the same key file
+    expected = run_sops(["decrypt", str(repo / REDIS)], key_file=DEMO_KEY)
+    assert expected.returncode == 0, expected.stderr
+    assert result.stdout == expected.stdout
+    # and the keyring really is locked: a command that needs it says so
+    needs_it = run(locked.env, "decrypt", REDIS, cwd=repo)
+    assert needs_it.returncode == 2 and "locked" in needs_it.stderr
 
 
 def test_absent_keyring_falls_back_to_keys_txt(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ _TABLE = (
     ("SM009", "private-key-committed", _E, (), "an age private key in a file"),
     ("SM010", "layer-without-decryption", _E, (), "a SOPS file in a layer without decryption"),
     ("SM011", "creation-rule-drift", _W, (), "recipients or rule differ from .sops.yaml"),
-    ("SM012", "orphan-sops-file", _I, (), "a SOPS file no layer reaches"),
+    ("SM012", "not-deployed-by-flux", _I, (), "a SOPS file no live Flux layer applies"),
     ("SM013", "changelog-gap", _W, (), "the file's lastmodified has no changelog entry"),
     ("SM014", "shared-data-key", _W, (), "two files share a wrapped data key or MAC"),
     ("SM015", "flux-cannot-decrypt", _E, (), "a SOPS file Flux will not decrypt"),

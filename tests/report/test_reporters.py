@@ -16,6 +16,7 @@ from secretsmgr.report import github as github_report
 from secretsmgr.report import sarif as sarif_report
 from secretsmgr.report.layers import LayersFormat
 from secretsmgr.report.layers import render as render_layers
+from secretsmgr.report.rule_help import RuleHelp
 
 from .cases import BROKEN, CASES, CLEAN, RULES, finding
 
@@ -24,7 +25,14 @@ EXT = {"text": "txt", "json": "json", "sarif": "sarif", "github": "txt"}
 SARIF_SHA256 = "c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e"
 
 
+# The golden SARIF holds the reporter's shape, not the rule pages (test_sarif.py reads those):
+# a page edit must not rewrite the goldens.
+PAGES = {r.id: RuleHelp(f"What {r.id} detects.", f"{r.id} help", f"**{r.id}** help") for r in RULES}
+
+
 def _render(report: AuditReport, fmt: OutputFormat) -> str:
+    if fmt is OutputFormat.SARIF:
+        return sarif_report.render(report, RULES, PAGES)
     return render(report, fmt, rules=RULES)
 
 
@@ -270,7 +278,7 @@ def test_layers_json_statuses() -> None:
 
 
 def test_severity_threshold_helper() -> None:
-    from secretsmgr.cli.commands.audit import FailOn, threshold
+    from secretsmgr.cli.options import FailOn, threshold
 
     assert threshold(FailOn.NEVER) is None
     assert threshold(FailOn.WARNING) is Severity.WARNING

@@ -156,7 +156,7 @@ def test_finish_refuses_a_file_only_the_old_key_opens_and_begin_again_fixes_it(
     # begin again: no new key, only the one file re-encrypted
     again = run(repo, env_with_new, "key", "rotate", "--begin", "--commit")
     assert f"pending new cluster key {new}" in again.stdout
-    assert "re-encrypted 1 files" in again.stdout
+    assert "re-encrypted 1 file " in again.stdout
     assert set(age_recipients(added)) == {OLD, new, ADMIN}
     finished = run(repo, env_with_new, "key", "rotate", "--finish", "--commit")
     assert "re-encrypted 5 files" in finished.stdout

@@ -23,6 +23,7 @@ import pytest
 
 from benchmarks.genrepo import generate
 from secretsmgr.changelog.chain import parse_entries, verify
+from secretsmgr.plural import plural
 from secretsmgr.rotate.transaction import recover
 from tests.rotate.helpers import (
     CHANGELOG,
@@ -153,8 +154,8 @@ def test_kill_9_then_next_run_recovers(
     recovery = run_secretsmgr(repo, ROTATE, env)
     if journal:
         assert recovery.stderr == (
-            "secretsmgr: rolled back an interrupted rotation: "
-            f"restored {replaced} file(s) to their old version\n"
+            "secretsmgr: warning: rolled back an interrupted rotation: "
+            f"restored {plural(replaced, 'file')} to their old version\n"
         )
         assert litter(repo) == []
     # else: killed before the journal existed, so nothing was written and nothing is reported
@@ -201,8 +202,8 @@ def test_kill_from_outside_during_replace(template: Template, tmp_path: Path) ->
         return
     assert phase == "replacing"
     assert recovery.stderr == (
-        "secretsmgr: rolled back an interrupted rotation: "
-        f"restored {replaced} file(s) to their old version\n"
+        "secretsmgr: warning: rolled back an interrupted rotation: "
+        f"restored {plural(replaced, 'file')} to their old version\n"
     )
     assert_recovered_and_rotated(repo, template, recovery, [1])
 
@@ -238,7 +239,7 @@ def test_kill_while_writing_temp_files_is_cleaned_up_and_reported(bare_demo_repo
     recovery = run_secretsmgr(repo, ROTATE, demo_env())
     assert recovery.returncode == 0
     assert litter(repo) == []
-    assert "rolled back an interrupted rotation: restored 0 file(s)" in recovery.stderr
+    assert "rolled back an interrupted rotation: restored 0 files" in recovery.stderr
 
 
 KILL_WRAPPER = """
@@ -302,7 +303,7 @@ def test_kill_after_changelog_write_rolls_back_to_the_old_changelog(
     kill_after_changelog(repo)
     assert len((repo / CHANGELOG).read_bytes().splitlines()) == 2  # written, not yet logged
     message = recover(repo)
-    assert message == "rolled back an interrupted rotation: restored 2 file(s) to their old version"
+    assert message == "rolled back an interrupted rotation: restored 2 files to their old version"
     assert snapshot(repo) == before
     assert run_secretsmgr(repo, ROTATE, demo_env()).returncode == 0  # and on it goes
 

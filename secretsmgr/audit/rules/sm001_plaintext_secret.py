@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 from secretsmgr.audit.context import AuditContext
@@ -23,10 +24,11 @@ from secretsmgr.audit.manifests import (
     is_secret,
     label,
     may_mention,
-    objects,
+    numbered_objects,
     secret_values,
 )
 from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.sops.locate import DocumentKeys, key_lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,8 @@ class PlaintextSecret:
     key_path: str
     secret: str
     generator: bool = False
+    document: int = 1  # 1-based, in the file
+    line: int | None = None
 
 
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
@@ -65,13 +69,22 @@ def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
 def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
     """Plaintext ``data``/``stringData`` values of Secrets, and secretGenerator literals."""
     found: list[PlaintextSecret] = []
-    for prefix, obj in objects(documents(file)):
+    located: list[DocumentKeys] | None = None
+    for number, prefix, obj in numbered_objects(documents(file)):
+        here: list[PlaintextSecret] = []
         if is_secret(obj):
             name = label(obj)
             for key_path, value in secret_values(obj):
                 if is_plaintext_value(value):
-                    found.append(PlaintextSecret(file.path, prefix + key_path, name))
-        found.extend(_literals(file.path, prefix, obj))
+                    here.append(PlaintextSecret(file.path, prefix + key_path, name))
+        here.extend(_literals(file.path, prefix, obj))
+        if here and file.format is not None:
+            if located is None:
+                text = decode_text(file.data) or ""
+                located = key_lines(text, file.format)
+            lines = located[number - 1].lines if number <= len(located) else {}
+            here = [replace(h, document=number, line=lines.get(h.key_path)) for h in here]
+        found.extend(here)
     return found
 
 
@@ -136,9 +149,12 @@ def _fix(ctx: AuditContext, hit: PlaintextSecret) -> str:
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    """One finding per plaintext ``data``/``stringData`` key; the value is never shown."""
-    for hit in ctx.repo.hits_of(RULE.id):
-        assert isinstance(hit, PlaintextSecret)
+    """One finding per plaintext ``data``/``stringData`` value of every Secret document; the
+    value is never shown. Two documents with the same key path each get their own finding."""
+    hits = [h for h in ctx.repo.hits_of(RULE.id) if isinstance(h, PlaintextSecret)]
+    counts = Counter((h.path, h.key_path) for h in hits)
+    repeated = {where for where, n in counts.items() if n > 1}
+    for hit in hits:
         if hit.generator:
             message = f"secretGenerator {hit.secret} has a plaintext literal at {hit.key_path}"
         else:
@@ -146,7 +162,14 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"Secret {hit.secret} holds a plaintext value at {hit.key_path} "
                 "and the file has no SOPS metadata"
             )
-        yield RULE.finding(hit.path, message, key_path=hit.key_path, fix=_fix(ctx, hit))
+        yield RULE.finding(
+            hit.path,
+            message,
+            key_path=hit.key_path,
+            fix=_fix(ctx, hit),
+            document=hit.document if (hit.path, hit.key_path) in repeated else None,
+            line=hit.line,
+        )
 
 
 RULE = Rule(

@@ -9,14 +9,27 @@ from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    """Named ``*.enc.*``/``*.sops.yaml`` files that parse but carry no ``sops`` block."""
+    """Named ``*.enc.*``/``*.sops.yaml`` files that parse but carry no ``sops`` block.
+
+    A template (every value it would encrypt is a placeholder such as ``${VAR}``) is reported
+    as information only: it holds no secret.
+    """
     for entry in ctx.repo.sops_files:
-        if entry.named and not entry.has_metadata and entry.error is None:
+        if not entry.named or entry.has_metadata or entry.error is not None:
+            continue
+        if entry.template:
             yield RULE.finding(
                 entry.path,
-                "named like a SOPS file but has no SOPS metadata: it is stored in plaintext",
-                fix=f"secretsmgr encrypt -i {entry.path}",
+                "a template, not a secret: named like a SOPS file, every value it would "
+                "encrypt is a placeholder (${VAR}, {{ … }}, <token>)",
+                severity=Severity.INFO,
             )
+            continue
+        yield RULE.finding(
+            entry.path,
+            "named like a SOPS file but has no SOPS metadata: it is stored in plaintext",
+            fix=f"secretsmgr encrypt -i {entry.path}",
+        )
 
 
 RULE = Rule(

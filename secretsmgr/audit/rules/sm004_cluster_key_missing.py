@@ -1,40 +1,74 @@
-"""SM004 cluster-key-missing: Flux's key cannot open the file."""
+"""SM004 cluster-key-missing: a cluster that applies the file cannot open it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext, abbreviate
+from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
+from secretsmgr.keys.bech32 import short_key
+from secretsmgr.repo.inventory import ExpectedKeys, SopsEntry
+from secretsmgr.sops.tree import SeqNode
+
+
+def _held(entry: SopsEntry) -> str:
+    """What the file is encrypted to, for the message: ``age1abc…xyz, 1 pgp key``."""
+    sf = entry.sops_file
+    assert sf is not None
+    parts = [short_key(r) for r in dict.fromkeys(sf.metadata.age_recipients)]
+    for group in sf.metadata.key_groups:
+        for name, value in group.foreign:
+            count = len(value.items) if isinstance(value, SeqNode) else 1
+            parts.append(f"{count} {name} key" + ("s" if count != 1 else ""))
+    return ", ".join(parts) or "no key"
+
+
+def _whose(group: ExpectedKeys) -> str:
+    shown = ", ".join(short_key(k) for k in group.keys)
+    return (
+        f"cluster {group.cluster}'s key ({shown})"
+        if group.cluster
+        else f"the cluster key ({shown})"
+    )
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    """Files none of whose age recipients is a cluster key (or, with several key groups,
-    whose groups holding a cluster key are fewer than the Shamir threshold)."""
+    """Files that some cluster applying them cannot decrypt: none of that cluster's keys is an
+    age recipient (or, with several key groups, the groups it opens are below the threshold).
+
+    A file no live layer applies (Talos, Ansible, …) needs no cluster key; in a repository
+    without any Flux layer every file is judged against the repository's key.
+    """
+    graph = ctx.repo.layers
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
-        keys = ctx.repo.cluster_keys_for(entry)
-        if sf is None or not keys or not sf.metadata.age_recipients:
-            continue  # unreadable or non-age files are SM006's
-        shown = ", ".join(abbreviate(k) for k in keys)
-        fix = f"secretsmgr rotate {entry.path}"
+        if sf is None or (graph.layers and not graph.placements(entry.path)):
+            continue
         groups = sf.metadata.key_groups
-        if not set(keys) & set(sf.metadata.age_recipients):
+        threshold = sf.metadata.shamir_threshold or len(groups)
+        missing: list[str] = []
+        short: list[str] = []
+        for expected in ctx.repo.expected_keys(entry):
+            keys = set(expected.keys)
+            if not keys & set(sf.metadata.age_recipients):
+                missing.append(_whose(expected))
+            elif len(groups) > 1:
+                opened = sum(1 for g in groups if keys & set(g.recipients))
+                if opened < threshold:
+                    short.append(f"{_whose(expected)} opens {opened} of the {threshold} key groups")
+        if missing:
             yield RULE.finding(
                 entry.path,
-                f"not encrypted to the cluster key ({shown}): Flux cannot decrypt it",
-                fix=fix,
+                f"not encrypted to {' nor '.join(missing)}: Flux cannot decrypt it "
+                f"(encrypted to {_held(entry)})",
+                fix=f"secretsmgr rotate {entry.path}",
             )
-        elif len(groups) > 1:
-            threshold = sf.metadata.shamir_threshold or len(groups)
-            opened = sum(1 for g in groups if set(keys) & set(g.recipients))
-            if opened < threshold:
-                yield RULE.finding(
-                    entry.path,
-                    f"the cluster key ({shown}) opens {opened} of the {threshold} key groups "
-                    "needed: Flux cannot decrypt it",
-                    fix=fix,
-                )
+        elif short:
+            yield RULE.finding(
+                entry.path,
+                "; ".join(short) + " needed: Flux cannot decrypt it",
+                fix=f"secretsmgr rotate {entry.path}",
+            )
 
 
 RULE = Rule(
@@ -42,6 +76,6 @@ RULE = Rule(
     name="cluster-key-missing",
     severity=Severity.ERROR,
     needs=frozenset({Need.CLUSTER_KEY}),
-    summary="The cluster key is not among the file's age recipients",
+    summary="A cluster that applies the file is not among its age recipients",
     check=check,
 )

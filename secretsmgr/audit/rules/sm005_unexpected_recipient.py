@@ -4,26 +4,53 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext, abbreviate
+from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
+from secretsmgr.keys.bech32 import short_key
+from secretsmgr.repo.inventory import SopsEntry
+from secretsmgr.repo.sopsconfig import all_age_recipients
 from secretsmgr.sops.tree import SeqNode
+
+_RULE_FIELDS = {"pgp": "pgp", "kms": "kms", "gcp_kms": "gcp_kms", "azure_kv": "azure_keyvault"}
+
+
+def _rule_key_types(entry: SopsEntry) -> set[str]:
+    """The non-age key types the file's own `.sops.yaml` rule asks for (pgp, kms, …)."""
+    rule = entry.creation_rule
+    if rule is None:
+        return set()
+    kinds: set[str] = set()
+    for group in rule.key_groups:
+        if group.pgp:
+            kinds.add("pgp")
+        if group.other:
+            kinds.update(_RULE_FIELDS)  # kms/gcp/azure/vault ids are kept without their type
+    return kinds
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Recipients that are neither a cluster key, ``next_cluster_key`` nor allowed.
 
-    Non-age keys (pgp, kms, …) can never be allowed, so each one is unexpected too.
+    A non-age key (pgp, kms, …) is expected only when the file's own `.sops.yaml` creation rule
+    names that key type (a PGP break-glass key, a cloud KMS backup); otherwise it is unexpected.
     """
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None or not ctx.repo.cluster_keys_for(entry):
             continue
         expected = ctx.repo.expected_recipients(entry)
+        rule = entry.creation_rule
+        if rule is not None and ctx.repo.layers.layers and not ctx.repo.layers_of(entry.path):
+            # a file no Flux layer applies (Talos, Ansible …) follows its own .sops.yaml rule
+            expected |= set(all_age_recipients(rule))
         strangers = [
-            abbreviate(r) for r in dict.fromkeys(sf.metadata.age_recipients) if r not in expected
+            short_key(r) for r in dict.fromkeys(sf.metadata.age_recipients) if r not in expected
         ]
+        wanted_types = _rule_key_types(entry)
         for group in sf.metadata.key_groups:
             for name, value in group.foreign:
+                if name in wanted_types or (name == "hc_vault" and wanted_types):
+                    continue
                 count = len(value.items) if isinstance(value, SeqNode) else 1
                 strangers.append(f"{count} {name} key" + ("s" if count > 1 else ""))
         if strangers:

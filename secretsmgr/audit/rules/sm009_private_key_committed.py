@@ -8,11 +8,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from secretsmgr.audit.context import AuditContext, abbreviate
+from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.errors import ConfigError
 from secretsmgr.keys.age import parse_identities
-from secretsmgr.keys.bech32 import split_bech32
+from secretsmgr.keys.bech32 import short_key, split_bech32
 from secretsmgr.repo.inventory import ScannedFile
 
 # bech32 is case-insensitive and pyrage accepts the lowercase form: match either case.
@@ -147,7 +147,7 @@ def _past(ctx: AuditContext, current: set[str]) -> Iterator[Finding]:
     for key in ctx.history.past_keys:
         if key.path in current:
             continue
-        owner = f" (public key {abbreviate(key.public)})" if key.public else ""
+        owner = f" (public key {short_key(key.public)})" if key.public else ""
         fix = "purge it from git history and rotate away from it: " + (
             f"secretsmgr rotate --all --remove-recipient {key.public}"
             if key.public
@@ -169,7 +169,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         by_path.setdefault(hit.path, []).append(hit)
     for path, hits in by_path.items():
         first = hits[0]
-        owner = f" (public key {abbreviate(first.public)})" if first.public else ""
+        owner = f" (public key {short_key(first.public)})" if first.public else ""
         if len(hits) == 1:
             message = f"age private key {_redacted(first)}{owner} on line {first.line}"
         else:
@@ -180,6 +180,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             message,
             fix="remove it, purge it from git history, and rotate away from it: "
             "secretsmgr rotate --all --remove-recipient <its public key>",
+            line=first.line,
         )
     yield from _past(ctx, set(by_path))
 

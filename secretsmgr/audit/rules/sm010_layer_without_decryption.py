@@ -3,10 +3,49 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from secretsmgr.audit.context import AuditContext
-from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.audit.finding import Finding, Place, Rule, RuleId, Severity
 from secretsmgr.repo.flux import Layer
+from secretsmgr.repo.flux.objects import KUSTOMIZE_GROUP
+from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.sops.document import FileFormat
+from secretsmgr.sops.locate import key_lines
+
+_MARKER = KUSTOMIZE_GROUP.encode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class SpecLine:
+    """Where a Flux Kustomization's ``spec`` starts (where ``decryption`` goes)."""
+
+    path: str
+    name: str
+    line: int
+
+
+def detect(file: ScannedFile) -> list[SpecLine]:
+    """The ``spec`` line of every Flux Kustomization in a YAML file."""
+    if file.format is not FileFormat.YAML or _MARKER not in file.data:
+        return []
+    try:
+        text = file.data.decode("utf-8")
+    except UnicodeDecodeError:
+        return []
+    return [
+        SpecLine(file.path, doc.name, doc.lines["spec"])
+        for doc in key_lines(text, FileFormat.YAML)
+        if doc.kind == "Kustomization" and doc.name is not None and "spec" in doc.lines
+    ]
+
+
+def _spec_line(hits: list[SpecLine], layer: Layer) -> int | None:
+    """The layer's own ``spec`` line; the only Kustomization's of its manifest when a build
+    renamed it (namePrefix); None when that is ambiguous or unknown."""
+    here = [hit for hit in hits if hit.path == layer.source]
+    named = [hit.line for hit in here if hit.name == layer.name]
+    return named[0] if named else here[0].line if len(here) == 1 else None
 
 
 def _why(layer: Layer) -> str:
@@ -16,29 +55,35 @@ def _why(layer: Layer) -> str:
     return f"has decryption provider {provider}, not sops"
 
 
-def check(ctx: AuditContext) -> Iterator[Finding]:
-    """SOPS files reached by a layer whose Flux Kustomization does not decrypt sops.
+def _name(layer: Layer, clusters: bool) -> str:
+    return f"{layer.label}" if clusters else layer.name
 
-    The finding is on the SOPS file; the message names the layer and its manifest.
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    """SOPS files a live layer applies although its Flux Kustomization does not decrypt sops.
+
+    The decryption is the layer's own after its parent's ``spec.patches`` (a parent that adds
+    ``spec.decryption`` to every child is honoured). Files under an ``outside_flux:`` glob are
+    never reported. The finding is on the SOPS file; the message names the layer and manifest.
     """
-    if not ctx.repo.layers.layers:
+    graph = ctx.repo.layers
+    if not graph.layers:
         return
+    clusters = len(graph.clusters) > 1
+    spec_lines = [hit for hit in ctx.repo.hits_of(RULE.id) if isinstance(hit, SpecLine)]
     for entry in ctx.repo.sops_files:
-        if not entry.has_metadata:
+        if not entry.has_metadata or ctx.repo.settings.is_outside_flux(entry.path):
             continue
-        bad = [
-            layer
-            for layer in ctx.repo.layers.layers
-            if entry.path in layer.files and not layer.decrypts_sops
-        ]
+        bad = [layer for layer in graph.placements(entry.path) if not layer.decrypts_sops]
         if not bad:
             continue
-        parts = [f"layer {layer.name} ({layer.source}) {_why(layer)}" for layer in bad]
+        parts = [f"layer {_name(x, clusters)} ({x.source}) {_why(x)}" for x in bad]
         yield RULE.finding(
             entry.path,
             "; ".join(parts) + ": Flux applies this file still encrypted",
             fix=f"add spec.decryption {{provider: sops, secretRef: {{name: sops-age}}}} "
             f"to {bad[0].source}",
+            fix_at=Place(bad[0].source, _spec_line(spec_lines, bad[0])),
         )
 
 
@@ -49,4 +94,5 @@ RULE = Rule(
     needs=frozenset(),
     summary="A SOPS file in a layer whose Kustomization has no sops decryption",
     check=check,
+    detect=detect,
 )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext, abbreviate, reencrypt_hint
+from secretsmgr.audit.context import AuditContext, reencrypt_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.sopsconfig import all_age_recipients
 from secretsmgr.sops.model import EncryptionRule, RuleKind
 
 
 def _keys(keys: list[str]) -> str:
-    return ", ".join(abbreviate(k) for k in keys)
+    return ", ".join(short_key(k) for k in keys)
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:

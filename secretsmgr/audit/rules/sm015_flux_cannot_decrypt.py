@@ -1,4 +1,17 @@
-"""SM015 flux-cannot-decrypt: a SOPS file kustomize-controller will not decrypt."""
+"""SM015 flux-cannot-decrypt: a SOPS file the repository's kustomize-controller will not decrypt.
+
+What kustomize-controller decrypts (fluxcd/kustomize-controller, internal/decryptor):
+- every resource of the build output that carries SOPS metadata, unless annotated
+  ``kustomize.toolkit.fluxcd.io/decrypt: Disabled`` (a SOPS Secret under a Component's
+  ``resources:`` included), and each Secret data value holding a whole SOPS file (so a
+  ``secretGenerator`` ``files:`` source is decrypted wherever it is);
+- before the build, the ``secretGenerator`` ``files``/``envs`` sources of the kustomizations its
+  source walk visits, and since v1.5.0 (Flux 2.5) the files named by ``patches:`` too, with the
+  walk recursing into ``components``. Those files must stay within 5 MiB and carry the exact
+  marker of their format (``mac: ENC[`` …), or they are left as they are.
+It never decrypts ``configMapGenerator`` inputs nor ``patchesStrategicMerge``/``patchesJson6902``
+files.
+"""
 
 from __future__ import annotations
 
@@ -6,60 +19,105 @@ from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext, reencrypt_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.repo.flux import Layer, Use, UseKind
 from secretsmgr.repo.inventory import DECRYPT_ANNOTATION, FLUX_MARKERS, SopsEntry
 
-MAX_SIZE = 5 * 1024 * 1024  # kustomize-controller's limit for files it decrypts
+MAX_SIZE = 5 * 1024 * 1024  # kustomize-controller's maxEncryptedFileSize
+_SOURCES = frozenset({UseKind.SECRET_FILE, UseKind.SECRET_ENV, UseKind.PATCH})
+_MOVE_GENERATOR = (
+    "move the secretGenerator out of the Component into the layer's kustomization.yaml, "
+    "or upgrade Flux to 2.5 or later"
+)
+_MOVE_PATCH = "make it a SOPS Secret resource instead of a patch, or upgrade Flux to 2.5 or later"
 
 
-def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
-    """(reason, fix) pairs, in a fixed order."""
-    reasons: list[tuple[str, str]] = []
-    in_component = [
-        layer.name for layer in ctx.repo.layers.layers if entry.path in layer.component_files
-    ]
-    if in_component:
-        reasons.append(
+def _version(layer: Layer) -> str:
+    return layer.version.describe()
+
+
+def _use_reasons(entry: SopsEntry, layer: Layer, use: Use) -> list[tuple[str, str]]:
+    kind = use.kind
+    if kind is UseKind.CONFIGMAP_SOURCE:
+        return [
             (
-                f"reached through a kustomize Component (layer {', '.join(in_component)})",
-                "list it under resources: of a kustomization.yaml instead of a Component",
+                f"a configMapGenerator input (layer {layer.name}): Flux decrypts only "
+                "secretGenerator inputs",
+                "move it to a secretGenerator",
+            )
+        ]
+    if kind is UseKind.LEGACY_PATCH:
+        return [
+            (
+                f"a patchesStrategicMerge/patchesJson6902 file (layer {layer.name}): Flux "
+                "decrypts only files named under patches:",
+                "name it under patches: (path:) instead",
+            )
+        ]
+    if kind not in _SOURCES:
+        return []
+    out: list[tuple[str, str]] = []
+    what = (
+        "a patch" if kind is UseKind.PATCH else f"a secretGenerator {kind.value.split()[-1]} source"
+    )
+    modern = layer.version.decrypts_component_sources
+    if kind is UseKind.PATCH and not modern:
+        out.append(
+            (
+                f"used as a patch (layer {layer.name}): {_version(layer)} decrypts SOPS "
+                "patch files only from kustomize-controller v1.5.0 (Flux 2.5)",
+                _MOVE_PATCH,
+            )
+        )
+    elif kind is UseKind.SECRET_ENV and use.via_component and not modern:
+        out.append(
+            (
+                f"{what} inside a Component (layer {layer.name}): {_version(layer)} "
+                "decrypts generator sources in Components only from v1.5.0 (Flux 2.5)",
+                _MOVE_GENERATOR,
             )
         )
     if entry.size > MAX_SIZE:
-        reasons.append(
+        size = entry.size / (1024 * 1024)
+        out.append(
             (
-                f"{entry.size / (1024 * 1024):.1f} MiB is over the 5 MiB limit",
+                f"{what} of {size:.1f} MiB (layer {layer.name}): over Flux's 5 MiB limit",
                 "split it into smaller files",
             )
         )
-    if entry.decrypt_disabled:
-        reasons.append(
+    if not entry.has_flux_marker:
+        marker = FLUX_MARKERS[entry.format].decode()
+        out.append(
             (
-                f"annotated {DECRYPT_ANNOTATION}: Disabled",
-                f"remove the {DECRYPT_ANNOTATION} annotation",
+                f"{what} (layer {layer.name}) without the exact marker '{marker}' Flux looks for",
+                reencrypt_hint(entry.path),
             )
+        )
+    return out
+
+
+def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
+    """(reason, fix) pairs, each once, in a fixed order."""
+    reasons: dict[str, str] = {}
+    as_resource = False
+    for layer in ctx.repo.layers.placements(entry.path):
+        if not layer.decrypts_sops:
+            continue  # SM010 reports layers that do not decrypt at all
+        for use in sorted(layer.uses.get(entry.path, ()), key=lambda u: (u.kind, u.via_component)):
+            as_resource |= use.kind is UseKind.RESOURCE
+            for reason, fix in _use_reasons(entry, layer, use):
+                reasons.setdefault(reason, fix)
+    if entry.decrypt_disabled and as_resource:
+        reasons.setdefault(
+            f"annotated {DECRYPT_ANNOTATION}: Disabled",
+            f"remove the {DECRYPT_ANNOTATION} annotation",
         )
     if entry.bare_documents:
         numbers = ", ".join(str(n) for n in entry.bare_documents)
         noun = "document" if len(entry.bare_documents) == 1 else "documents"
-        reasons.append(
-            (
-                f"{noun} {numbers} carry no sops block of their own",
-                reencrypt_hint(entry.path),
-            )
+        reasons.setdefault(
+            f"{noun} {numbers} carry no sops block of their own", reencrypt_hint(entry.path)
         )
-    generator = [
-        layer.name for layer in ctx.repo.layers.layers if entry.path in layer.generator_files
-    ]
-    if generator and not entry.has_flux_marker:
-        marker = FLUX_MARKERS[entry.format].decode()
-        reasons.append(
-            (
-                f"a generator input (layer {', '.join(generator)}) without the exact "
-                f"marker '{marker}' Flux looks for",
-                reencrypt_hint(entry.path),
-            )
-        )
-    return reasons
+    return list(reasons.items())
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -81,6 +139,6 @@ RULE = Rule(
     name="flux-cannot-decrypt",
     severity=Severity.ERROR,
     needs=frozenset(),
-    summary="A SOPS file Flux will not decrypt: in a Component, over 5 MiB, decrypt: Disabled",
+    summary="A SOPS file the repository's Flux version will not decrypt",
     check=check,
 )

@@ -4,24 +4,48 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext, abbreviate
+from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
+from secretsmgr.keys.bech32 import short_key
+from secretsmgr.repo.inventory import LiveKeys
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, all_age_recipients
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    """Compare the repository's own cluster key(s) with the live Secret's ``*.agekey`` keys.
+    """Compare the repository's own cluster key(s) with each live Secret's ``*.agekey`` keys.
 
     ``cluster_key`` and, during a rotation, ``next_cluster_key`` must each be held. When the
     key comes from `.sops.yaml` rules (which also name admin keys), a rule is in drift only
-    when none of its recipients is held.
+    when none of its recipients is held. A Secret read through one cluster's own context
+    (``clusters.NAME.context``) is compared with that cluster's key.
     """
-    live = ctx.live_cluster
-    assert live is not None  # the engine skips the rule without one
+    for live in ctx.live_clusters:
+        if live.cluster is None:
+            yield from _every_cluster(ctx, live)
+        else:
+            yield from _one_cluster(ctx, live)
+
+
+def _one_cluster(ctx: AuditContext, live: LiveKeys) -> Iterator[Finding]:
+    cluster = ctx.repo.layers.cluster(live.cluster)
+    key = cluster.cluster_key if cluster is not None else None
+    if key is None or key in live.publics:
+        return
+    shown_held = ", ".join(short_key(k) for k in live.publics) or "none"
+    yield RULE.finding(
+        SETTINGS_NAME,
+        f"cluster {live.cluster}'s key {short_key(key)} ({SETTINGS_NAME} clusters."
+        f"{live.cluster}) is not held by {live.label} (it holds {shown_held}): Flux cannot "
+        "decrypt files encrypted only to it",
+        fix="secretsmgr key export --apply",
+    )
+
+
+def _every_cluster(ctx: AuditContext, live: LiveKeys) -> Iterator[Finding]:
     held = set(live.publics)
     source = ctx.repo.repo_cluster_key_source
-    shown_held = ", ".join(abbreviate(k) for k in live.publics) or "none"
+    shown_held = ", ".join(short_key(k) for k in live.publics) or "none"
     if source == SOPS_CONFIG_NAME:
         seen: set[tuple[str, ...]] = set()
         for entry in ctx.repo.sops_files:
@@ -37,7 +61,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 yield RULE.finding(
                     where,
                     f"rule {entry.creation_rule_number} encrypts to "
-                    f"{', '.join(abbreviate(k) for k in keys)}, none of which {live.label} "
+                    f"{', '.join(short_key(k) for k in keys)}, none of which {live.label} "
                     f"holds ({shown_held}): Flux cannot decrypt its files",
                     fix="secretsmgr key export --apply",
                 )
@@ -53,7 +77,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             what, fix = "the cluster key", "secretsmgr key export --apply"
         yield RULE.finding(
             where,
-            f"{what} {abbreviate(key)} ({where}) is not held by {live.label} "
+            f"{what} {short_key(key)} ({where}) is not held by {live.label} "
             f"(it holds {shown_held}): Flux cannot decrypt files encrypted only to it",
             fix=fix,
         )
@@ -61,7 +85,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 def precondition(ctx: AuditContext) -> str | None:
     """Nothing to compare when the repository names no cluster key."""
-    return None if ctx.repo.repo_cluster_keys else "the repository names no cluster key"
+    if ctx.repo.repo_cluster_keys or any(c.cluster_key for c in ctx.repo.layers.clusters):
+        return None
+    return "the repository names no cluster key"
 
 
 RULE = Rule(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext, abbreviate
+from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
+from secretsmgr.keys.bech32 import short_key
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -13,7 +14,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     pending = ctx.repo.rotation_pending
     assert pending is not None
     old, new = pending
-    pair = f"{abbreviate(old)} -> {abbreviate(new)}"
+    pair = f"{short_key(old)} -> {short_key(new)}"
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext, abbreviate
+from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
+from secretsmgr.keys.bech32 import short_key
 
 ROTATING_ACTIONS = ("rotate", "key-rotate-begin", "key-rotate-finish")
 
@@ -41,7 +42,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         seen.add(key)
         yield RULE.finding(
             removal.path,
-            f"{abbreviate(removal.recipient)} removed on {removal.date[:10]} "
+            f"{short_key(removal.recipient)} removed on {removal.date[:10]} "
             f"({removal.commit[:12]}) still decrypts this file: its data key did not change, "
             "rotate it",
             key_path=f"sops.age.{removal.recipient}",

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from secretsmgr.cli.cluster_opts import (
+from secretsmgr.cli.context import emit, repo_root, wants_color
+from secretsmgr.cli.options import (
     ContextOpt,
+    FormatOpt,
     FromClusterOpt,
     NamespaceOpt,
+    NewSinceOpt,
+    OutputOpt,
     SecretOpt,
     live_cluster,
 )
-from secretsmgr.cli.commands.audit import FormatOpt, NewSinceOpt, OutputOpt, emit, wants_color
-from secretsmgr.cli.context import repo_root
+from secretsmgr.plural import plural
 from secretsmgr.report import OutputFormat
 
 
@@ -34,6 +38,12 @@ def repo_relative(files: list[Path], root: Path, cwd: Path) -> list[str]:
             raise UsageError(f"{file}: not inside the repository {root}") from None
         rels.append(rel.as_posix())
     return list(dict.fromkeys(rels))
+
+
+def _at_terminal() -> bool:
+    """A person reads stdout: a terminal, and not pre-commit (which gives hooks a pty for
+    colour, sets PRE_COMMIT=1, and expects a passing hook to say nothing)."""
+    return sys.stdout.isatty() and not os.environ.get("PRE_COMMIT")
 
 
 def check_cmd(
@@ -61,10 +71,12 @@ def check_cmd(
 
     root = repo_root(ctx)
     selected = repo_relative(files, root, Path.cwd()) if files else None
-    cluster = live_cluster(from_cluster, context, namespace, secret)
+    cluster = live_cluster(from_cluster, context, namespace, secret, root)
     report = judge_index(root, selected, env=os.environ, live_cluster=cluster)
     report = adopted(root, report, new_since, env=os.environ, live_cluster=cluster)
     text = render(report, fmt, color=wants_color(fmt, output), short=True)
+    if not text and fmt is OutputFormat.TEXT and output is None and _at_terminal():
+        text = f"ok: {plural(report.files, 'file')} checked, no findings\n"
     if text or output is not None:
         emit(text, output)
     return 1 if report.fails(Severity.ERROR) else 0

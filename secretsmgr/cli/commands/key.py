@@ -8,14 +8,13 @@ Private keys go to exactly three places, each one asked for: the OS keyring, a f
 from __future__ import annotations
 
 import os
-import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from secretsmgr.cli.cluster_opts import (
+from secretsmgr.cli.context import fault_hook, note, out, recover_interrupted, repo_root, warn
+from secretsmgr.cli.options import (
     ClusterChoice,
     ContextOpt,
     FromClusterOpt,
@@ -23,10 +22,10 @@ from secretsmgr.cli.cluster_opts import (
     SecretOpt,
     label,
 )
-from secretsmgr.cli.context import out, repo_root
+from secretsmgr.keys.bech32 import short_key
+from secretsmgr.plural import plural
 
 if TYPE_CHECKING:
-    from secretsmgr.keys.oskeyring import OsKeyring
     from secretsmgr.keys.sources import LayeredIdentity
     from secretsmgr.rotate.clusterkey import StepResult
 
@@ -44,31 +43,8 @@ ApplyOpt = Annotated[
     typer.Option("--apply", help="Send the Secret to the cluster instead of printing it."),
 ]
 PRIVATE_WARNING = (
-    "secretsmgr: warning: the manifest on stdout holds a private key: "
-    "apply it (kubectl apply -f -) and never commit it\n"
+    "the manifest on stdout holds a private key: apply it (kubectl apply -f -) and never commit it"
 )
-
-
-def _keyring() -> OsKeyring:
-    from secretsmgr.keys.oskeyring import keyring_source
-
-    return keyring_source()
-
-
-def _write_identity_file(path: Path, secret: str, public: str) -> None:
-    """A new ``keys.txt``-style file, mode 0600; an existing file is never overwritten."""
-    from secretsmgr.errors import InputFileError, RefusedError
-
-    if path.exists() or path.is_symlink():
-        raise RefusedError(f"{path} exists; secretsmgr never overwrites a key file")
-    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    text = f"# created: {created}\n# public key: {public}\n{secret}\n"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot write ({exc.strerror})") from exc
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
 
 
 def _all_identities() -> LayeredIdentity:
@@ -76,37 +52,6 @@ def _all_identities() -> LayeredIdentity:
     from secretsmgr.cli.context import load_identities
 
     return load_identities()
-
-
-class _KeyringStore:
-    """``key rotate --begin`` keeps the new identity in the OS keyring."""
-
-    def __init__(self) -> None:
-        self._keyring = _keyring()
-
-    def store(self, secret: str) -> str:
-        self._keyring.store(secret)
-        return self._keyring.name
-
-    def discard(self, public: str) -> None:
-        self._keyring.delete(public)
-
-
-class _FileStore:
-    """... or in a new file given with ``-o``."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-
-    def store(self, secret: str) -> str:
-        from secretsmgr.keys.age import parse_identities
-
-        public = parse_identities(secret, "the new identity").publics[0]
-        _write_identity_file(self._path, secret, public)
-        return str(self._path)
-
-    def discard(self, public: str) -> None:
-        self._path.unlink(missing_ok=True)
 
 
 def _preflight(choice: ClusterChoice) -> None:
@@ -137,7 +82,7 @@ def _emit_secret(
 
     if not apply:
         text = secret_manifest(choice.namespace, choice.secret, entries)
-        sys.stderr.write(PRIVATE_WARNING)
+        warn(PRIVATE_WARNING)
         out(text)
         return
     from secretsmgr.cluster.kube import apply_secret
@@ -162,49 +107,33 @@ def generate_cmd(
         typer.Option("-o", "--output", help="Write it to a new file (mode 0600).", metavar="FILE"),
     ] = None,
 ) -> int:
-    """Generate an age identity; print only its public key."""
+    """Generate a cluster key (an age identity recorded as one); print only its public key."""
     from secretsmgr.errors import UsageError
-    from secretsmgr.keys.age import generate_identity
+    from secretsmgr.keys.stores import FileStore, KeyringStore, generate_cluster_key
 
     if keyring and output is not None:
         raise UsageError("--keyring and -o cannot be used together")
-    secret, public = generate_identity()
-    if output is not None:
-        _write_identity_file(output, secret, public)
-        where = f"{output} (mode 0600)"
-    else:
-        store = _keyring()
-        store.store(secret)
-        where = store.name
+    public, where = generate_cluster_key(FileStore(output) if output else KeyringStore())
     out(f"{public}\n")  # stdout holds the public key only: $(secretsmgr key generate) works
-    if sys.stderr.isatty():
-        sys.stderr.write(f"secretsmgr: stored the new identity in {where}\n")
+    mode = " (mode 0600)" if output is not None else ""
+    note(f"stored the new identity in {where}{mode}")
     return 0
 
 
 @key_app.command("import")
 def import_cmd(
-    file: Annotated[Path, typer.Argument(help="A keys.txt-style identity file.")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="A keys.txt-style identity file (passphrase-protected or not)."),
+    ],
 ) -> int:
     """Copy the identities of FILE into the OS keyring (FILE is left in place)."""
-    from secretsmgr.errors import KeyNotFoundError
-    from secretsmgr.fsutil import read_text
-    from secretsmgr.keys.age import parse_identities
+    from secretsmgr.keys.stores import import_identities
 
-    identity = parse_identities(read_text(file), str(file))
-    if not identity.publics:
-        raise KeyNotFoundError(f"{file}: holds no AGE-SECRET-KEY-1… identity")
-    store = _keyring()
-    lines = []
-    for public in identity.publics:
-        secret = identity.secret_for(public)
-        assert secret is not None
-        _, new = store.store(secret)
-        lines.append(f"{'imported' if new else 'already there'}  {public}")
-    count = len(identity.publics)
-    lines.append(
-        f"{count} {'identity' if count == 1 else 'identities'} from {file} in {store.name}"
-    )
+    done = import_identities(file)
+    lines = [f"{'imported' if new else 'already there'}  {public}" for public, new in done.rows]
+    count = len(done.rows)
+    lines.append(f"{plural(count, 'identity', 'identities')} from {file} in {done.keyring}")
     lines.append(f"{file} can now be deleted; secretsmgr leaves it in place")
     out("\n".join(lines) + "\n")
     return 0
@@ -219,25 +148,23 @@ def show_cmd(
     secret: SecretOpt = "sops-age",
 ) -> int:
     """Print every public key found, each with its source (never a private key)."""
-    from secretsmgr.errors import KeyNotFoundError, SecretsmgrError
-    from secretsmgr.keys.sources import resolve_identities, standard_sources
+    from secretsmgr.errors import KeyNotFoundError
+    from secretsmgr.keys.oskeyring import keyring_source
+    from secretsmgr.keys.sources import describe_sources, standard_sources
 
-    rows: list[tuple[str, str]] = []
-    failure: SecretsmgrError | None = None
-    sources = standard_sources(os.environ, _keyring)
-    for source in sources:
-        try:
-            got = resolve_identities([source])
-        except SecretsmgrError as exc:
-            failure = failure or exc
-            continue
-        for name, publics in got.by_source:
-            rows.extend((public, name) for public in publics)
+    found, failure = describe_sources(standard_sources(os.environ, keyring_source))
+    # ssh-rsa keys run to hundreds of characters: shown short (their .pub file has them)
+    rows = [
+        ("-", f"{row.source} ({row.public})")
+        if row.is_note
+        else (short_key(row.public) if row.public.startswith("ssh-") else row.public, row.source)
+        for row in found
+    ]
     live = ClusterChoice(from_cluster, context, namespace, secret).read()
     if live is not None:
         for entry, publics in live.entries:
             rows.extend((public, f"cluster ({label(live)}, entry {entry})") for public in publics)
-    held = {public for public, source in rows if not source.startswith("cluster (")}
+    held = {row.public: row.is_cluster_key for row in found if not row.is_note}
     repo_lines = _repo_keys(ctx, held)
     if rows:
         width = max(len(p) for p, _ in rows)
@@ -245,7 +172,7 @@ def show_cmd(
     out("".join(repo_lines))
     if failure is not None:
         raise failure
-    if not rows:
+    if all(p == "-" for p, _ in rows):
         raise KeyNotFoundError(
             "no age key found in any source",
             hints=(
@@ -256,8 +183,9 @@ def show_cmd(
     return 0
 
 
-def _repo_keys(ctx: typer.Context, held: set[str]) -> list[str]:
-    """The repository's cluster key(s) and whether a private half was found for each."""
+def _repo_keys(ctx: typer.Context, held: dict[str, bool]) -> list[str]:
+    """The repository's cluster key(s), whether a private half was found for each, and
+    whether it is recorded as a cluster key (what ``key export`` asks)."""
     from secretsmgr.errors import SecretsmgrError
     from secretsmgr.repo.settings import load_settings
 
@@ -271,7 +199,12 @@ def _repo_keys(ctx: typer.Context, held: set[str]) -> list[str]:
         ("next cluster key", settings.next_cluster_key),
     ):
         if key is not None:
-            state = "private half found" if key in held else "no private half here"
+            if key not in held:
+                state = "no private half here"
+            elif held[key]:
+                state = "private half found (recorded as a cluster key)"
+            else:
+                state = "private half found (not recorded as a cluster key: see key export)"
             lines.append(f"{what} (.secretsmgr.yaml): {key}  {state}\n")
     return lines
 
@@ -293,42 +226,18 @@ def export_cmd(
     ] = None,
 ) -> int:
     """The sops-age Secret with the cluster key(s) only: stdout, or the cluster with --apply."""
-    from secretsmgr.errors import KeyNotFoundError, UsageError
-    from secretsmgr.keys.manifest import check_names, entry_text
-    from secretsmgr.repo.settings import load_settings, resolve_cluster_key
+    from secretsmgr.errors import UsageError
+    from secretsmgr.keys.manifest import check_names
+    from secretsmgr.rotate.export import export_keys
 
     check_names(namespace, name)
     if context is not None and not apply:
         raise UsageError("--context needs --apply")
-    root = repo_root(ctx)
-    settings = load_settings(root)
-    if cluster_key is None and settings.next_cluster_key is not None:
-        keys: tuple[str, ...] = (settings.cluster_key or "", settings.next_cluster_key)
-        names: tuple[str, ...] = ("old.agekey", "new.agekey")
-    else:
-        resolved = resolve_cluster_key(cluster_key, os.environ, settings, ())
-        if resolved is None:
-            raise KeyNotFoundError(
-                "no cluster key is known for this repository",
-                hints=("set cluster_key in .secretsmgr.yaml, or pass --cluster-key age1…",),
-            )
-        keys, _source = resolved
-        count = len(keys)
-        names = ("age.agekey",) if count == 1 else tuple(f"key{i}.agekey" for i in range(count))
-    identity = _all_identities()
-    entries = []
-    for entry_name, public in zip(names, keys, strict=True):
-        secret = identity.secret_for(public)
-        if secret is None:
-            raise KeyNotFoundError(
-                f"the private half of the cluster key {public[:12]}… was not found",
-                hints=(
-                    "import it: secretsmgr key import FILE, or set SOPS_AGE_KEY_FILE",
-                    "secretsmgr key show lists the keys found and where",
-                ),
-            )
-        entries.append((entry_name, entry_text(secret, public)))
-    _emit_secret(tuple(entries), ClusterChoice(False, context, namespace, name), apply)
+    exported = export_keys(repo_root(ctx), _all_identities(), os.environ, cluster_key)
+    choice = ClusterChoice(False, context, namespace, name)
+    _emit_secret(tuple((key.entry, key.text) for key in exported), choice, apply)
+    for key in exported:  # which private keys left, and why each one was taken
+        warn(f"exported the private key of {short_key(key.public)} ({key.named_by}) as {key.entry}")
     return 0
 
 
@@ -366,10 +275,10 @@ def rotate_cmd(
     ] = False,
 ) -> int:
     """Replace the cluster key in two steps, with Flux able to decrypt throughout."""
-    from secretsmgr.cli.commands.rotate import fault_hook
-    from secretsmgr.errors import RefusedError, SecretsmgrError, UsageError
+    from secretsmgr.errors import SecretsmgrError, UsageError
+    from secretsmgr.keys.stores import FileStore, KeyringStore
     from secretsmgr.rotate import clusterkey
-    from secretsmgr.rotate.transaction import recover
+    from secretsmgr.rotate.export import check_rotation_keys
 
     if begin == finish:
         raise UsageError("give exactly one of --begin and --finish")
@@ -379,38 +288,31 @@ def rotate_cmd(
     choice.require_use(applying=True)
     choice.ref()  # names the API server would refuse are refused before anything changes
     root = repo_root(ctx)
-    recovered = recover(root)
-    if recovered:
-        sys.stderr.write(f"secretsmgr: {recovered}\n")
+    recover_interrupted(root)
     from secretsmgr.repo.settings import load_settings
 
     settings = load_settings(root)
     if begin and output is not None and settings.next_cluster_key is not None:
         raise UsageError(
             "-o: a rotation is under way, so no new identity is made "
-            f"(next_cluster_key is {settings.next_cluster_key[:12]}…)"
+            f"(next_cluster_key is {short_key(settings.next_cluster_key)})"
         )
     identity = _all_identities()
+    check_rotation_keys(root, identity, cluster_key, begin=begin)
     live = choice.read()
     if apply:
         _preflight(choice)
     result: StepResult
     if begin:
-        if live is not None:
-            current = cluster_key or settings.cluster_key
-            if current is not None and current not in live.publics:
-                raise RefusedError(
-                    f"the cluster ({label(live)}) does not hold the current cluster key "
-                    f"{current[:12]}…",
-                    hints=(f"fix that first: {_export_hint(choice)}",),
-                )
-        store = _FileStore(output) if output is not None else _KeyringStore()
         result = clusterkey.begin(
             root,
             identity=identity,
-            store=store,
+            store=FileStore(output) if output is not None else KeyringStore(),
             env=os.environ,
             cluster_key=cluster_key,
+            live=None
+            if live is None
+            else clusterkey.LiveCluster(live.publics, label(live), _export_hint(choice)),
             reason=reason,
             commit=commit,
             allow_dirty=allow_dirty,
@@ -442,8 +344,6 @@ def rotate_cmd(
 
 
 def _summary(result: StepResult, begin: bool) -> str:
-    from secretsmgr.rotate.clusterkey import short
-
     rot = result.rotation
     logged = f"; changelog seq {rot.seq}" if rot is not None and rot.seq is not None else ""
     commit = f"; committed {rot.commit[:7]}" if rot is not None and rot.commit else ""
@@ -454,16 +354,16 @@ def _summary(result: StepResult, begin: bool) -> str:
         else:
             lines.append(f"pending new cluster key {result.new_key} (from next_cluster_key)")
         lines.append(
-            f"re-encrypted {len(result.rewritten)} files to {short(result.old_key)} + "
-            f"{short(result.new_key)}{logged}{commit}"
+            f"re-encrypted {plural(len(result.rewritten), 'file')} to "
+            f"{short_key(result.old_key)} + {short_key(result.new_key)}{logged}{commit}"
         )
         lines.append(
             "next: send the Secret holding both keys, then: secretsmgr key rotate --finish"
         )
     else:
         lines.append(
-            f"re-encrypted {len(result.rewritten)} files to {short(result.new_key)} only; "
-            f"{short(result.old_key)} retired{logged}{commit}"
+            f"re-encrypted {plural(len(result.rewritten), 'file')} to "
+            f"{short_key(result.new_key)} only; {short_key(result.old_key)} retired{logged}{commit}"
         )
         lines.append(f"updated {', '.join(result.configs)}")
         lines.append("next: send the Secret holding only the new key")

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from secretsmgr.cli.commands.audit import OutputOpt, emit
-from secretsmgr.cli.context import repo_root
+from secretsmgr.cli.context import emit, repo_root
+from secretsmgr.cli.options import OutputOpt, VerboseOpt
 from secretsmgr.report.layers import LayersFormat
 
 
@@ -19,9 +19,7 @@ def layers_cmd(
         typer.Option("--format", "-f", help="Output format.", case_sensitive=False),
     ] = LayersFormat.TEXT,
     output: OutputOpt = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Also list layers without SOPS files.")
-    ] = False,
+    verbose: VerboseOpt = False,
 ) -> int:
     """Show the layers in dependsOn order with their SOPS files and status."""
     from secretsmgr.audit.engine import run_audit

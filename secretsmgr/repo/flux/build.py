@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import posixpath
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -37,6 +38,7 @@ from secretsmgr.repo.flux.patch import Patch, Target, parse_target, patch_from_d
 from secretsmgr.sops.yamlio import safe_load_all
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_SOPS_NAME = re.compile(r"\.(enc|sops)\.(ya?ml|json|env)$")
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 _REMOTE_PREFIXES = ("git@", "git::", "gh:", "ssh:", "github.com/", "github.com:", "oci:")
 
@@ -295,7 +297,8 @@ class RepoFiles:
             return cached
         found: list[dict[str, object]] = []
         try:
-            data = self.read(path)
+            # an encrypted file never holds a Flux object: spare reading it twice
+            data = b"" if _SOPS_NAME.search(path) else self.read(path)
         except OSError:
             data = b""
         if any(marker in data for marker in MARKERS) and b"\nsops:" not in data:

@@ -109,6 +109,8 @@ class Pattern:
         dir_only = text.endswith("/")
         if dir_only:
             text = text[:-1]
+        if text.startswith("**/") and "/" not in text[3:] and "**" not in text[3:]:
+            text = text[3:]  # "**/name" matches exactly what "name" does: any component
         return cls(tuple(domain), tuple(text.split("/")), include, dir_only, "/" in text)
 
     def regex(self) -> str | None:
@@ -141,15 +143,6 @@ class Pattern:
         return None if first else out + end
 
 
-def _compile(patterns: Sequence[Pattern]) -> list[tuple[re.Pattern[str], bool]]:
-    compiled = []
-    for pattern in patterns:
-        source = pattern.regex()
-        if source is not None:
-            compiled.append((re.compile(source, re.DOTALL), not pattern.include))
-    return compiled
-
-
 def read_patterns(text: str, domain: Sequence[str] = ()) -> list[Pattern]:
     """The patterns of a `.sourceignore` file or a ``spec.ignore`` block."""
     return [
@@ -159,29 +152,109 @@ def read_patterns(text: str, domain: Sequence[str] = ()) -> list[Pattern]:
     ]
 
 
+def _component_matcher(pattern: str) -> Callable[[str], bool] | None:
+    """A fast test of one path component: a literal, a ``*.ext`` suffix, else a regex."""
+    if not any(c in pattern for c in "*?[\\"):
+        return pattern.__eq__
+    tail = pattern[1:]
+    if pattern.startswith("*") and not any(c in tail for c in "*?[\\"):
+        return lambda name: name.endswith(tail)
+    source = _component_source(pattern)
+    if source is None:
+        return None
+    rx = re.compile(source + r"\Z", re.DOTALL)
+    return lambda name: rx.match(name) is not None
+
+
+def _path_matcher(pattern: Pattern) -> Callable[[str], bool] | None:
+    source = pattern.regex()
+    if source is None:
+        return None
+    rx = re.compile(source, re.DOTALL)
+    return lambda path: rx.search(path) is not None
+
+
 class SourceFilter:
-    """Decides which files of a folder a Flux source artifact built from it would hold."""
+    """Decides which files of a folder a Flux source artifact built from it would hold.
+
+    Patterns without ``/`` (nearly all of them, the defaults included) are matched component by
+    component, with the results for each folder and each file name kept, so a repository of
+    thousands of files costs a few dictionary look-ups per file; the rest go through their regex.
+    """
 
     def __init__(self, patterns: Iterable[Pattern]) -> None:
         """Build the matcher as source-controller does: defaults only when nothing is given."""
         given = list(patterns)
         base = EXCLUDE_VCS if given else EXCLUDE_VCS + EXCLUDE_DEFAULT
         self.patterns = [Pattern.parse(p) for p in base] + given
-        compiled = _compile(self.patterns)
-        self._ordered = compiled[::-1]
-        self._any: re.Pattern[str] | None = None
-        if all(excluded for _, excluded in compiled):
-            joined = "|".join(f"(?:{rx.pattern})" for rx, _ in compiled)
-            self._any = re.compile(joined, re.DOTALL) if joined else None
+        self._kinds: list[tuple[bool, Callable[[str], bool] | None, str, bool, bool]] = []
+        for pattern in self.patterns:
+            simple = not pattern.is_glob
+            matcher = _component_matcher(pattern.parts[0]) if simple else _path_matcher(pattern)
+            prefix = "".join(d + "/" for d in pattern.domain)
+            self._kinds.append((simple, matcher, prefix, pattern.dir_only, not pattern.include))
+        self._dirs: dict[str, tuple[bool, ...]] = {}
+        self._names: dict[str, tuple[bool, ...]] = {}
+        self._globs = any(not simple for simple, *_ in self._kinds)
+        self._none = tuple(False for _ in self._kinds)
+        # names no simple file pattern can match share one answer
+        self._literals: set[str] = set()
+        self._suffixes: list[str] = []
+        self._other = False
+        for pattern in self.patterns:
+            if pattern.is_glob or pattern.dir_only:
+                continue
+            part = pattern.parts[0]
+            if not any(c in part for c in "*?[\\"):
+                self._literals.add(part)
+            elif part.startswith("*") and not any(c in part[1:] for c in "*?[\\"):
+                self._suffixes.append(part[1:])
+            else:
+                self._other = True
+        self._suffix_tuple = tuple(self._suffixes)
+
+    def _dir_hits(self, folder: str) -> tuple[bool, ...]:
+        """For each simple pattern: does a component of ``folder`` below its domain match?"""
+        cached = self._dirs.get(folder)
+        if cached is None:
+            parts = folder.split("/") if folder else []
+            hits = []
+            for simple, rx, prefix, _dir_only, _excl in self._kinds:
+                if not simple or rx is None:
+                    hits.append(False)
+                    continue
+                depth = prefix.count("/")
+                inside = (folder + "/").startswith(prefix)
+                hits.append(inside and any(rx(c) for c in parts[depth:]))
+            result = tuple(hits)
+            cached = self._dirs[folder] = self._none if not any(result) else result
+        return cached
+
+    def _name_hits(self, name: str) -> tuple[bool, ...]:
+        if not (self._other or name in self._literals or name.endswith(self._suffix_tuple)):
+            return self._none
+        cached = self._names.get(name)
+        if cached is None:
+            cached = self._names[name] = tuple(
+                simple and rx is not None and not dir_only and rx(name)
+                for simple, rx, _prefix, dir_only, _excl in self._kinds
+            )
+        return cached
 
     def excludes(self, path: str) -> bool:
         """Whether the file at ``path`` (relative to the artifact root) is left out."""
-        if not self._ordered:
+        folder, _, name = path.rpartition("/")
+        dirs = self._dir_hits(folder)
+        names = self._name_hits(name)
+        if dirs is names is self._none and not self._globs:
             return False
-        if self._any is not None:
-            return self._any.search(path) is not None
-        for rx, excluded in self._ordered:
-            if rx.search(path) is not None:
+        for i in range(len(self._kinds) - 1, -1, -1):
+            simple, rx, prefix, _dir_only, excluded = self._kinds[i]
+            if simple:
+                hit = dirs[i] or (names[i] and path.startswith(prefix))
+            else:
+                hit = rx is not None and rx(path)
+            if hit:
                 return excluded
         return False
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from secretsmgr.errors import ConfigError, FormatError
+from secretsmgr.repo import git
 from secretsmgr.repo.flux.build import (
     MANIFEST_SUFFIXES,
     Artifact,
@@ -226,10 +227,64 @@ def normalize_url(url: str | None) -> str | None:
     return text.removesuffix("/").removesuffix(".git")
 
 
+_GENERIC = frozenset(
+    {
+        "flux",
+        "flux-system",
+        "config",
+        "cluster",
+        "clusters",
+        "bootstrap",
+        "kubernetes",
+        "k8s",
+        "gitops",
+        "base",
+        "main",
+        ".",
+    }
+)
+
+
+def cluster_name(path: str, fallback: str) -> str:
+    """A cluster's name from its root path: the folder after ``clusters/``, else the deepest
+    folder that is not a generic word (``kubernetes/cluster-0/flux`` → ``cluster-0``)."""
+    parts = [p for p in path.split("/") if p]
+    if "clusters" in parts[:-1]:
+        return parts[parts.index("clusters") + 1]
+    for part in reversed(parts):
+        if part.lower() not in _GENERIC:
+            return part
+    return fallback
+
+
+def _shared_depth(a: str, b: str) -> int:
+    depth = 0
+    for x, y in zip(posixpath.dirname(a).split("/"), posixpath.dirname(b).split("/"), strict=False):
+        if x != y:
+            break
+        depth += 1
+    return depth
+
+
 @dataclass
 class _Scan:
     kustomizations: list[FluxKustomization] = field(default_factory=list)
-    sources: dict[Ref, Source] = field(default_factory=dict)
+    sources: dict[Ref, list[Source]] = field(default_factory=dict)
+
+    def source(self, ref: Ref, near: str) -> Source | None:
+        """The definition of ``ref`` closest to the file ``near`` (several clusters may each
+        define a source of the same name)."""
+        found = self.sources.get(ref)
+        if not found:
+            return None
+        return max(found, key=lambda s: (_shared_depth(s.origin, near), -found.index(s)))
+
+    def add_source(self, src: Source) -> None:
+        """Record a source definition (each origin once)."""
+        known = self.sources.setdefault(src.ref, [])
+        if all(s.origin != src.origin for s in known):
+            known.append(src)
+
     instances: list[FluxInstance] = field(default_factory=list)
     versions: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
@@ -247,7 +302,7 @@ def _scan(repo: RepoFiles) -> _Scan:
             elif is_source(doc):
                 src = parse_source(doc, path)
                 if src is not None:
-                    scan.sources.setdefault(src.ref, src)
+                    scan.add_source(src)
             elif is_flux_instance(doc):
                 scan.instances.append(parse_instance(doc, path))
         try:
@@ -351,13 +406,23 @@ class _Model:
         clusters: Sequence[ClusterSpec],
         sources: Mapping[str, str],
     ) -> None:
-        self.repo = RepoFiles(snapshot.paths, snapshot.read)
+        # source-controller never archives a symbolic link: Flux does not see them
+        self.repo = RepoFiles([p for p in snapshot.paths if p not in snapshot.links], snapshot.read)
         self.settings_clusters = clusters
         self.mapped = dict(sources)
         self.scan = _scan(self.repo)
         self.variables = _Variables(self.repo)
         self.notes: list[str] = []
         self._artifacts: dict[tuple[str, str], Artifact] = {}
+        self.root = snapshot.root
+        self._roots: list[_Root] = []
+        self._own_urls: set[str] | None = None
+        self._remote: str | None = None
+        self._remote_read = False
+        self.layers: list[Layer] = []
+        self.clusters: dict[str | None, Cluster] = {}
+        self._seen: set[tuple[str | None, str, str]] = set()
+        self._defined: set[tuple[str, str]] = set()  # (origin, name) of every live layer
         self._builds: dict[tuple[object, ...], BuildResult] = {}
 
     # -------------------------------------------------------------- artifacts
@@ -409,7 +474,7 @@ class _Model:
         ref = ks.source
         label = ref.label
         mapped = self.mapped.get(label)
-        definition = self.scan.sources.get(ref)
+        definition = self.scan.source(ref, ks.origin)
         if mapped is not None:
             base = normalize_spec_path(mapped)
             ignore = definition.ignore if definition is not None else None
@@ -418,21 +483,39 @@ class _Model:
             return None, label
         bootstrap = root.bootstrap
         if bootstrap is not None and ref == bootstrap:
-            own = self.scan.sources.get(bootstrap)
+            own = self.scan.source(bootstrap, root.origin)
             return self.artifact("", own.ignore if own else None), label
         if definition is None:
             # no definition in the repository: only the implicit cluster takes it as this one
             return (self.artifact("", None), label) if bootstrap is None else (None, label)
-        own = self.scan.sources.get(bootstrap) if bootstrap else None
-        if own is not None and normalize_url(own.url) == normalize_url(definition.url):
+        if normalize_url(definition.url) in self.own_urls():
             return self.artifact("", definition.ignore), label
         return None, label
+
+    def remote(self) -> str | None:
+        """git's ``origin`` URL of the checkout, normalized (read once)."""
+        if not self._remote_read:
+            self._remote_read = True
+            self._remote = normalize_url(git.remote_url(self.root))
+        return self._remote
+
+    def own_urls(self) -> set[str]:
+        """URLs that mean this checkout: every bootstrap source's, and git's ``origin`` remote."""
+        if self._own_urls is None:
+            urls = {
+                normalize_url(src.url)
+                for root in self._roots
+                if root.bootstrap is not None
+                for src in self.scan.sources.get(root.bootstrap, ())
+            }
+            urls.add(self.remote())
+            self._own_urls = {u for u in urls if u}
+        return self._own_urls
 
     # -------------------------------------------------------------- roots
     def roots(self) -> list[_Root]:
         """Cluster roots, in the order the clusters will be reported."""
         found: list[_Root] = []
-        own_repo = self.artifact("", None)
         for ks in self.scan.kustomizations:
             if ks.source.kind != "GitRepository":
                 continue
@@ -440,12 +523,20 @@ class _Model:
             origin_dir = posixpath.dirname(ks.origin)
             if folder != "." and not (origin_dir == folder or origin_dir.startswith(folder + "/")):
                 continue
-            own = self.scan.sources.get(ks.source)
-            art = self.artifact("", own.ignore) if own else own_repo
+            own = self.scan.source(ks.source, ks.origin)
+            # a bootstrap defines its GitRepository in the same file (gotk-sync.yaml), or names
+            # one whose URL is this checkout's remote: any other source is not this checkout
+            if own is None or not (
+                own.origin == ks.origin or normalize_url(own.url) == self.remote()
+            ):
+                continue
+            art = self.artifact("", own.ignore)
             result = self.build(art, folder, None)
             if ks.origin in result.uses:
-                name = posixpath.basename(folder) if folder != "." else ks.name
-                found.append(_Root(ks, name, folder, ks.origin, bootstrap=ks.source))
+                name = cluster_name(folder, ks.name)
+                found.append(
+                    _Root(self._as_built(ks, result), name, folder, ks.origin, bootstrap=ks.source)
+                )
         for fi in self.scan.instances:
             if fi.sync_path is None or fi.sync_kind is None:
                 continue
@@ -468,15 +559,25 @@ class _Model:
                 origin=fi.origin,
             )
             folder = normalize_spec_path(fi.sync_path)
-            name = posixpath.basename(folder) if folder != "." else fi.namespace
+            name = cluster_name(folder, fi.namespace)
             boot = ref if fi.sync_kind == "GitRepository" else None
-            if boot is not None and ref not in self.scan.sources:
-                self.scan.sources[ref] = Source(ref, fi.sync_url, None, fi.origin)
+            if boot is not None:
+                self.scan.add_source(Source(ref, fi.sync_url, None, fi.origin))
             found.append(_Root(ks, name, folder, fi.origin, bootstrap=boot))
-        found = self._with_settings(found)
-        if not found:
-            found = self._implicit_roots()
-        return self._unique_names(found)
+        self._roots = self._unique_names(self._with_settings(found))
+        return self._roots
+
+    @staticmethod
+    def _as_built(ks: FluxKustomization, result: BuildResult) -> FluxKustomization:
+        """A bootstrap Kustomization as its own build renders it: the kustomization.yaml next to
+        it often patches it (``spec.decryption`` added to ``flux-system`` is common)."""
+        for obj in result.objects:
+            if obj.origin != ks.origin or not is_flux_kustomization(obj.doc):
+                continue
+            built = parse_kustomization(obj.doc, obj.origin)
+            if built is not None and built.name == ks.name:
+                return built
+        return ks
 
     def _with_settings(self, found: list[_Root]) -> list[_Root]:
         if not self.settings_clusters:
@@ -519,31 +620,56 @@ class _Model:
         out += [r for r in found if r.origin not in named]
         return out
 
-    def _implicit_roots(self) -> list[_Root]:
-        """No root in the repository: the Flux Kustomizations nothing else reaches."""
-        reached: set[str] = set()
-        builds: list[tuple[FluxKustomization, BuildResult]] = []
-        for ks in self.scan.kustomizations:
+    def implicit_roots(self, live: Sequence[Layer], named: bool) -> list[_Root]:
+        """Flux Kustomizations no cluster root reaches, and nothing else reaches either: roots
+        of their own (a repository without a bootstrap in it, a manually applied kustomization).
+
+        One whose file lies inside another one's path, yet which that build does not read, is
+        one its parent no longer lists (commented out): nothing applies it. So is one whose own
+        path lies inside a live layer's (an archived copy of a retired app's ks.yaml). With
+        ``named`` (the repository has other clusters) each root is a cluster named after its
+        folder.
+        """
+        done = {(x.source, x.name) for x in live}
+        # the same Kustomization (name and path) defined twice: a template or a backup copy
+        copies = {(x.name, x.path) for x in live}
+        reached = {p for x in live for p in x.files}
+        folders = [x.path for x in live if x.path not in ("", ".")]
+        live_folders = list(folders)
+        candidates = [
+            ks
+            for ks in self.scan.kustomizations
+            if (ks.origin, ks.name) not in done
+            and (ks.name, normalize_spec_path(ks.path)) not in copies
+        ]
+        stale: set[tuple[str, str]] = set()
+        for ks in candidates:
             art, _ = self.source_of(ks, _Root(ks, None, None, ks.origin))
-            if art is None:
-                builds.append((ks, BuildResult()))
+            folder = art.resolve(normalize_spec_path(ks.path)) if art is not None else None
+            if art is None or folder is None:
                 continue
-            folder = art.resolve(normalize_spec_path(ks.path))
-            if folder is None:
-                builds.append((ks, BuildResult()))
+            if any(folder == f or folder.startswith(f + "/") for f in live_folders):
+                stale.add((ks.origin, ks.name))  # points into a live layer's tree, unapplied
                 continue
             result = self.build(art, folder, ks)
-            builds.append((ks, result))
             reached.update(p for p in result.uses if p != ks.origin)
-        tops = [ks for ks in self.scan.kustomizations if ks.origin not in reached]
+            if folder != ".":
+                folders.append(folder)
+        tops = [
+            ks
+            for ks in candidates
+            if ks.origin not in reached
+            and (ks.origin, ks.name) not in stale
+            and not any(ks.origin.startswith(f + "/") for f in folders)
+        ]
         keys = [(ks.namespace, ks.name) for ks in tops]
         clash = len(set(keys)) < len(keys)
         roots = []
         for ks in tops:
             cluster = None
-            if clash:
+            if named or clash:
                 folder = posixpath.dirname(ks.origin)
-                cluster = posixpath.basename(folder) or folder or "."
+                cluster = cluster_name(folder, posixpath.basename(folder) or ".")
             roots.append(_Root(ks, cluster, None, ks.origin))
         return roots
 
@@ -558,12 +684,9 @@ class _Model:
         return roots
 
     # -------------------------------------------------------------- layers
-    def layers_from(self, roots: Sequence[_Root]) -> tuple[list[Layer], list[Cluster]]:
-        """Walk every cluster from its roots; returns layers (unordered) and clusters."""
-        layers: list[Layer] = []
-        clusters: dict[str | None, Cluster] = {}
-        seen: set[tuple[str | None, str, str]] = set()
-        defined: set[tuple[str, str]] = set()  # (origin, name) of every live layer so far
+    def layers_from(self, roots: Sequence[_Root]) -> None:
+        """Walk every cluster from its roots into ``self.layers`` and ``self.clusters``."""
+        layers, clusters, seen, defined = self.layers, self.clusters, self._seen, self._defined
         for root in sorted(roots, key=lambda r: (r.path or "").count("/")):
             if (root.ks.origin, root.ks.name) in defined and root.cluster not in clusters:
                 continue  # a Kustomization another cluster's walk reaches: not a root of its own
@@ -587,24 +710,15 @@ class _Model:
                 clusters[root.cluster] = Cluster(
                     root.cluster, root.origin, root.path, version, root.cluster_key, root.context
                 )
-        return layers, list(clusters.values())
 
     def _layer(
         self, ks: FluxKustomization, root: _Root, version: FluxVersion
     ) -> tuple[Layer, list[FluxKustomization]]:
         art, label = self.source_of(ks, root)
         if art is None:
-            self.notes.append(
-                f"layer {ks.name} reads {label}, a source outside this checkout: "
-                f"its files are not judged (map it with sources: in .secretsmgr.yaml)"
-            )
             return make_layer(ks, root.cluster, "", None, external=label, version=version), []
         unknown = set(re.findall(r"\$\{([_A-Za-z][_A-Za-z0-9]*)", ks.path))
         if unknown:
-            self.notes.append(
-                f"layer {ks.name}: spec.path {ks.path} uses variables not known here "
-                f"({', '.join(sorted(unknown))}): its files are not mapped"
-            )
             return make_layer(ks, root.cluster, "", None, unresolved=unknown, version=version), []
         folder = art.resolve(normalize_spec_path(ks.path))
         if folder is None:
@@ -621,7 +735,7 @@ class _Model:
             elif is_source(doc):
                 src = parse_source(doc, obj.origin)
                 if src is not None:
-                    self.scan.sources.setdefault(src.ref, src)
+                    self.scan.add_source(src)
         return make_layer(ks, root.cluster, folder, result, version=version), children
 
     def _version_for(self, root: _Root, layers: Sequence[Layer] = ()) -> FluxVersion:
@@ -710,9 +824,35 @@ def find_layers(
     """The live Flux layers of the repository in ``snapshot``."""
     model = _Model(snapshot, clusters, sources)
     roots = model.roots()
-    layers, found_clusters = model.layers_from(roots)
-    ordered, unknown = _order(layers)
+    model.layers_from(roots)
+    explicit = set(model.clusters)
+    model.layers_from(model.implicit_roots(model.layers, named=bool(roots)))
+    if explicit:
+        # an implicit cluster that reads nothing of this checkout (only external sources)
+        # is an unapplied leftover, not a cluster worth reporting
+        empty = {
+            c
+            for c in set(model.clusters) - explicit
+            if all(not x.files for x in model.layers if x.cluster == c)
+        }
+        model.layers = [x for x in model.layers if x.cluster not in empty]
+        for c in empty:
+            del model.clusters[c]
+    found_clusters = list(model.clusters.values())
+    ordered, unknown = _order(model.layers)
     notes = list(model.notes)
+    for layer in ordered:
+        if layer.external is not None:
+            notes.append(
+                f"layer {layer.name} reads {layer.external}, a source outside this checkout: "
+                "its files are not judged (map it with sources: in .secretsmgr.yaml)"
+            )
+        elif layer.unresolved:
+            names = ", ".join(layer.unresolved)
+            notes.append(
+                f"layer {layer.name}: spec.path uses variables not known here ({names}): "
+                "its files are not mapped"
+            )
     notes += sorted(model.repo.problems.values())
     for layer in ordered:
         notes += [f"layer {layer.name}: {p}" for p in layer.problems]

@@ -40,6 +40,12 @@ class FluxVersion:
         major, minor, patch = self.controller
         return f"kustomize-controller v{major}.{minor}.{patch} (Flux 2.{minor})"
 
+    def describe(self) -> str:
+        """``kustomize-controller v1.4.0 (Flux 2.4, from clusters/x/gotk-components.yaml)``."""
+        major, minor, patch = self.controller
+        where = f"from {self.origin}" if self.origin else "assumed: the repository does not say"
+        return f"kustomize-controller v{major}.{minor}.{patch} (Flux 2.{minor}, {where})"
+
     @property
     def decrypts_component_sources(self) -> bool:
         """Whether SOPS generator sources in Components and SOPS patches are decrypted."""

@@ -1,0 +1,53 @@
+"""SM012 not-deployed-by-flux: no live Flux layer applies the SOPS file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from posixpath import dirname
+
+from secretsmgr.audit.context import AuditContext
+from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+
+
+def _glob_for(path: str) -> str:
+    top = path.split("/", 1)[0] if "/" in path else dirname(path)
+    return f"{top}/**" if top else path
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    """SOPS files outside every live layer's build, unless ``outside_flux:`` names them.
+
+    Such a file may well be used elsewhere (Talos, Ansible, Terraform, bootstrap): it is only
+    reported as information, never with advice to delete it.
+    """
+    settings = ctx.repo.settings
+    for entry in ctx.repo.sops_files:
+        if not entry.has_metadata:
+            continue  # plaintext named like a SOPS file: SM002's (a template is information)
+        if ctx.repo.layers_of(entry.path) or settings.is_outside_flux(entry.path):
+            continue
+        yield RULE.finding(
+            entry.path,
+            "not deployed by Flux: no live Flux Kustomization applies this SOPS file",
+            fix=(
+                "if another tool uses it (Talos, Ansible, Terraform, bootstrap), list it in "
+                f'.secretsmgr.yaml: outside_flux: ["{_glob_for(entry.path)}"]; '
+                "otherwise list it in the kustomization.yaml of the layer that should apply it"
+            ),
+        )
+
+
+def precondition(ctx: AuditContext) -> str | None:
+    """Without any Flux Kustomization every file would be reported: say so once instead."""
+    return None if ctx.repo.layers.layers else "no Flux Kustomization found"
+
+
+RULE = Rule(
+    id=RuleId("SM012"),
+    name="not-deployed-by-flux",
+    severity=Severity.INFO,
+    needs=frozenset(),
+    summary="A SOPS file no live Flux layer applies (silenced by outside_flux:)",
+    check=check,
+    precondition=precondition,
+)

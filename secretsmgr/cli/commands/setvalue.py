@@ -1,0 +1,86 @@
+"""``set`` and ``unset``: change one value of an encrypted file from a script."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from secretsmgr.cli.context import load_identities, repo_root
+from secretsmgr.cli.files import about_file, changelog_recorder
+
+FileArg = Annotated[Path, typer.Argument(help="The encrypted file.", show_default=False)]
+KeyPathArg = Annotated[
+    str,
+    typer.Argument(
+        help='Dotted (data.password) or sops\'s ["data"]["password"].',
+        metavar="KEY_PATH",
+        show_default=False,
+    ),
+]
+
+
+def _value_bytes(value_file: Path | None) -> bytes:
+    """The value's bytes: from --value-file, from a terminal without echo, else from stdin."""
+    from secretsmgr.fileops.files import read_value_file
+
+    if value_file is not None:
+        return read_value_file(value_file)
+    if sys.stdin is None:
+        return b""
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("value (not echoed): ").encode("utf-8")
+    return sys.stdin.buffer.read()
+
+
+def set_cmd(
+    ctx: typer.Context,
+    file: FileArg,
+    key_path: KeyPathArg,
+    value_file: Annotated[
+        Path | None,
+        typer.Option("--value-file", help="Read the value from F (default: stdin).", metavar="F"),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="The value is one JSON value, as sops set takes it."),
+    ] = False,
+) -> int:
+    """Set the value at KEY_PATH from stdin or --value-file (never from the command line).
+
+    The value is a string (a one-line value loses its final newline) unless --json is given.
+    Keys on the way are created; only that value's ciphertext and the MAC change.
+    """
+    from secretsmgr.fileops.files import set_value
+    from secretsmgr.fileops.keypath import parse_value
+
+    root = repo_root(ctx)
+    value = parse_value(_value_bytes(value_file), as_json=as_json)
+    identities = load_identities()
+    with about_file(file, identities):
+        set_value(
+            file,
+            key_path,
+            value,
+            root=root,
+            identities=[identities],
+            record=changelog_recorder(root),
+        )
+    return 0
+
+
+def unset_cmd(ctx: typer.Context, file: FileArg, key_path: KeyPathArg) -> int:
+    """Remove the key (or list item) at KEY_PATH; only the MAC changes besides."""
+    from secretsmgr.fileops.files import unset_value
+
+    root = repo_root(ctx)
+    identities = load_identities()
+    with about_file(file, identities):
+        unset_value(
+            file, key_path, root=root, identities=[identities], record=changelog_recorder(root)
+        )
+    return 0

@@ -1,0 +1,416 @@
+"""The file operations behind ``encrypt``, ``decrypt``, ``edit``, ``set`` and ``unset``.
+
+Each one that writes inside a repository holds its write lock while it reads what it replaces,
+writes and records the change, so it never overwrites another writer's result. Targets that are
+symlinks or lie under symlinked folders of the repository are refused (``target``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from secretsmgr.errors import (
+    AlreadyEncryptedError,
+    FormatError,
+    InputFileError,
+    RefusedError,
+    SecretsmgrError,
+    UsageError,
+)
+from secretsmgr.fileops import keypath
+from secretsmgr.fileops.editor import EditorFn
+from secretsmgr.fileops.target import (
+    check_write_target,
+    is_special_output,
+    locked,
+    write_output,
+    write_special,
+)
+from secretsmgr.fileops.text import (
+    EncryptPolicy,
+    Written,
+    decrypt_file_text,
+    decrypt_text,
+    encrypt_text,
+    example_text,
+    parse_edited,
+    reseal,
+    resolve_policy,
+    with_pending_key,
+    yaml_indent,
+)
+from secretsmgr.fsutil import read_text, write_atomic
+from secretsmgr.keys.protocols import Identity
+from secretsmgr.repo.settings import load_settings
+from secretsmgr.sops import FileFormat, dump_plain, format_for_path, load
+from secretsmgr.sops.document import has_metadata, parse_documents, same_data
+from secretsmgr.sops.encvalue import PREFIX as ENC
+from secretsmgr.sops.tree import MapNode, Node
+
+# (path written, action, the file's text before, what was written, key paths changed)
+Recorder = Callable[[Path, str, str, Written, tuple[str, ...]], None]
+Notify = Callable[[str], None]
+MAX_REOPEN = 3  # times edit re-opens the editor on a file another writer changed
+
+
+def _nothing(*_args: object) -> None:
+    return None
+
+
+# ----------------------------------------------------------------------------- encrypt
+
+
+def policy_for(root: Path | None, path: Path, age: Sequence[str] = ()) -> EncryptPolicy:
+    """The creation rule for ``path``; during a cluster-key rotation, the pending key too."""
+    policy = resolve_policy(path, age)
+    if not age and root is not None:
+        settings = load_settings(root)
+        if settings.cluster_key and settings.next_cluster_key:
+            policy = with_pending_key(policy, settings.cluster_key, settings.next_cluster_key)
+    return policy
+
+
+def _encrypt(file: Path, text: str, as_path: Path, policy: EncryptPolicy) -> Written:
+    try:
+        return encrypt_text(text, format_for_path(as_path.name), policy)
+    except AlreadyEncryptedError as exc:
+        raise AlreadyEncryptedError(
+            exc.message, hints=(f"to change its values: secretsmgr edit {file}",)
+        ) from exc
+
+
+def _sops_text(path: Path) -> str:
+    """The text of ``path`` when it is an encrypted file (the changelog's "before"), else ""."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        fmt = format_for_path(path.name)
+        return text if has_metadata(parse_documents(text, fmt), fmt) else ""
+    except (OSError, UnicodeDecodeError, FormatError):
+        return ""
+
+
+def encrypt_file(
+    file: Path,
+    *,
+    root: Path | None,
+    in_place: bool = False,
+    output: Path | None = None,
+    age: Sequence[str] = (),
+    filename_override: Path | None = None,
+    record: Recorder = _nothing,
+) -> str | None:
+    """Encrypt ``file``: over itself, to ``output``, or (returned) for stdout."""
+    if in_place and output is not None:
+        raise UsageError("-i and -o cannot be used together")
+    target = file if in_place else output
+    special = output is not None and is_special_output(output)
+    if target is not None and not special:
+        check_write_target(root, target)
+    as_path = filename_override or file
+    policy = policy_for(root, as_path, age)
+    if target is None or special:
+        text = _encrypt(file, read_text(file), as_path, policy).text
+        if target is None:
+            return text
+        write_special(target, text)
+        return None
+    with locked(root, target):
+        written = _encrypt(file, read_text(file), as_path, policy)
+        before = "" if in_place else _sops_text(target)  # a plaintext is never hashed
+        write_atomic(target, written.text)
+        record(target, "encrypt", before, written, ())
+    return None
+
+
+# ----------------------------------------------------------------------------- decrypt
+
+
+def decrypt_file(
+    file: Path,
+    *,
+    root: Path | None,
+    identities: Sequence[Identity],
+    in_place: bool = False,
+    output: Path | None = None,
+    extract: str | None = None,
+) -> str | None:
+    """Decrypt ``file`` (MAC verified): over itself, into ``output``, or (returned) for stdout."""
+    if in_place and output is not None:
+        raise UsageError("-i and -o cannot be used together")
+    if in_place and extract is not None:
+        raise UsageError("--extract cannot be used with -i (it would replace the file)")
+    fmt = format_for_path(file.name)
+    if not in_place:
+        result = decrypt_text(read_text(file), fmt, identities, extract)
+        if output is None:
+            return result
+        write_output(root, output, result)
+        return None
+    check_write_target(root, file)
+    with locked(root, file):
+        write_atomic(file, decrypt_text(read_text(file), fmt, identities))
+    return None
+
+
+# ----------------------------------------------------------------------------- edit
+
+
+class EditOutcome(enum.StrEnum):
+    """What ``edit`` did."""
+
+    SAVED = "saved"
+    CREATED = "created"
+    UNCHANGED = "unchanged"
+
+
+def _current(file: Path) -> bytes | None:
+    try:
+        return file.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InputFileError(f"{file}: cannot read ({exc.strerror})") from exc
+
+
+def _lost(file: Path, paths: Sequence[str], why: str) -> RefusedError:
+    redo = ", ".join(paths) if paths else "(no key path: comments or order only)"
+    return RefusedError(
+        f"{file} {why}; your changes were not saved",
+        hints=(f"run secretsmgr edit {file} again and redo your changes to: {redo}",),
+    )
+
+
+def _create(file: Path, root: Path | None, editor: EditorFn, record: Recorder) -> EditOutcome:
+    """Edit a new file from sops's example and encrypt it with its creation rule."""
+    if not file.parent.is_dir():
+        raise InputFileError(f"{file}: no such folder {file.parent}")
+    policy = policy_for(root, file)
+    fmt = format_for_path(file.name)
+    example = example_text(fmt, policy.indent)
+    edited = editor(example)
+    if edited == example:
+        raise RefusedError(f"{file} was not created: the example was saved unchanged")
+    parse_edited(edited, fmt)
+    with locked(root, file):
+        if file.exists() or file.is_symlink():
+            raise RefusedError(
+                f"{file} was created by another writer while the editor was open; "
+                "your text was not saved",
+                hints=(f"secretsmgr edit {file}",),
+            )
+        check_write_target(root, file)
+        written = encrypt_text(edited, fmt, policy)
+        write_atomic(file, written.text)
+        record(file, "edit", "", written, ())
+    return EditOutcome.CREATED
+
+
+def edit_file(
+    file: Path,
+    *,
+    root: Path | None,
+    identities: Sequence[Identity],
+    editor: EditorFn,
+    notify: Notify = _nothing,
+    record: Recorder = _nothing,
+) -> EditOutcome:
+    """Open ``file`` decrypted in the editor; save only what changed, never over a newer file.
+
+    At save, under the write lock, a file whose bytes changed since it was opened (another
+    rotate, set or edit saved it) is not overwritten: the user's changes are applied to the new
+    version where their key paths still exist and the editor re-opens on the result, which is
+    saved under the new version's data key and recipients. A missing file is created from the
+    matching ``.sops.yaml`` rule, starting from sops's example document.
+    """
+    check_write_target(root, file)
+    if not file.exists():
+        return _create(file, root, editor, record)
+    fmt = format_for_path(file.name)
+    original = _current(file)
+    text = read_text(file)
+    decrypted = decrypt_file_text(text, fmt, identities)
+    indent = yaml_indent(file)
+    buffer = dump_plain(decrypted.docs, fmt, indent)
+    edited = editor(buffer)
+    if edited == buffer:
+        return EditOutcome.UNCHANGED
+    docs = parse_edited(edited, fmt)
+    for attempt in range(MAX_REOPEN + 1):
+        if same_data(docs, decrypted.docs):
+            return EditOutcome.UNCHANGED
+        with locked(root, file):
+            current = _current(file)
+            if current == original:
+                written = reseal(decrypted, docs, indent)
+                write_atomic(file, written.text)
+                changed = tuple(_shown(c.path) for c in keypath.diff(decrypted.docs, docs))
+                record(file, "edit", text, written, changed)
+                return EditOutcome.SAVED
+        changes = keypath.diff(decrypted.docs, docs)
+        shown = [_shown(c.path) for c in changes]
+        if current is None:
+            raise _lost(file, shown, "was removed while the editor was open")
+        if attempt == MAX_REOPEN:
+            raise _lost(file, shown, "keeps changing while the editor is open")
+        try:
+            text = current.decode("utf-8")
+            newer = decrypt_file_text(text, fmt, identities)
+        except (UnicodeDecodeError, SecretsmgrError):
+            raise _lost(
+                file, shown, "changed while the editor was open and cannot be decrypted now"
+            ) from None
+        merged, skipped = keypath.apply(newer.docs, changes)
+        notify(
+            f"{file} changed while the editor was open (another writer saved it); "
+            "re-opening it with your changes applied to the new version"
+        )
+        if skipped:
+            notify(f"not applied (their key paths are gone): {', '.join(skipped)}")
+        original, decrypted = current, newer
+        buffer = dump_plain(merged, fmt, indent)
+        docs = parse_edited(editor(buffer), fmt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _shown(path: keypath.KeyPath) -> str:
+    keys = path[1:]
+    return keypath.format_key_path(keys) if keys else f"document {int(path[0]) + 1}"
+
+
+# ----------------------------------------------------------------------------- set / unset
+
+
+@dataclass(frozen=True, slots=True)
+class ValueChange:
+    """What ``set``/``unset`` did: the key path as recorded, and whether the file changed."""
+
+    key_path: str
+    changed: bool
+
+
+def _check_set(fmt: FileFormat, doc: MapNode, path: keypath.KeyPath, value: Node) -> None:
+    shown = keypath.format_key_path(path)
+    if fmt is FileFormat.DOTENV:
+        key = path[0]
+        if len(path) != 1 or not isinstance(key, str):
+            raise UsageError(f"{shown}: a dotenv file holds only top-level keys")
+        if not key or "=" in key or "\n" in key or key.startswith(("#", "sops_")):
+            raise UsageError(f"{shown}: not a valid dotenv key")
+        if not isinstance(value, str):
+            raise UsageError(f"{shown}: a dotenv file holds only strings")
+        return
+    if path[0] == "sops":
+        raise UsageError("the top-level key sops is reserved for sops metadata")
+    if (
+        doc.get("kind") == "Secret"
+        and path[0] in ("data", "stringData")
+        and (len(path) > 2 or not isinstance(value, str))
+    ):
+        raise UsageError(
+            f"{shown}: a Secret's {path[0]} holds only strings",
+            hints=(
+                f'for a key whose name holds dots, write it as ["{path[0]}"]["name.with.dots"]',
+            ),
+        )
+
+
+def _in_plaintext(node: Node | keypath.MISSING_TYPE) -> bool:
+    """Whether a sealed subtree holds a value sops left unencrypted (null and "" never are)."""
+    return any(
+        leaf is not None and not (isinstance(leaf, str) and (leaf == "" or leaf.startswith(ENC)))
+        for leaf in keypath.scalar_leaves(node)
+    )
+
+
+def read_value_file(path: Path) -> bytes:
+    """The bytes of ``--value-file`` (exactly: no newline translation)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputFileError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _rewrite(
+    file: Path,
+    root: Path | None,
+    identities: Sequence[Identity],
+    action: str,
+    change: Callable[[FileFormat, list[MapNode]], tuple[list[MapNode], keypath.KeyPath]],
+    record: Recorder,
+) -> ValueChange:
+    """Decrypt, change, re-seal and record ``file`` under the lock (one read-modify-write)."""
+    check_write_target(root, file)
+    fmt = format_for_path(file.name)
+    with locked(root, file):
+        text = read_text(file)
+        decrypted = decrypt_file_text(text, fmt, identities)
+        docs, path = change(fmt, decrypted.docs)
+        shown = keypath.format_key_path(path)
+        if same_data(docs, decrypted.docs):
+            return ValueChange(shown, changed=False)
+        written = reseal(decrypted, docs, yaml_indent(file))
+        if action == "set":
+            sealed = keypath.get(load(written.text, fmt).docs[0], path)
+            if _in_plaintext(sealed):
+                raise RefusedError(
+                    f"{file}: its encryption rule leaves {shown} in plaintext; nothing was changed",
+                    hints=(f"set a key the rule encrypts, or secretsmgr edit {file}",),
+                )
+        write_atomic(file, written.text)
+        record(file, action, text, written, (shown,))
+    return ValueChange(shown, changed=True)
+
+
+def set_value(
+    file: Path,
+    spec: str,
+    value: Node,
+    *,
+    root: Path | None,
+    identities: Sequence[Identity],
+    record: Recorder = _nothing,
+) -> ValueChange:
+    """Set one value of an encrypted file (keys on the way created, as ``sops set`` does).
+
+    Only that value's ciphertext, ``lastmodified`` and the MAC change; every other ciphertext
+    stays byte-identical. A value the file's rule would leave in plaintext is refused.
+    """
+
+    def change(fmt: FileFormat, docs: list[MapNode]) -> tuple[list[MapNode], keypath.KeyPath]:
+        first = docs[0] if docs else MapNode()
+        path = keypath.resolve_for_set(first, spec)
+        _check_set(fmt, first, path, value)
+        updated = keypath.set_at(first, path, value)
+        assert isinstance(updated, MapNode)
+        return [updated, *docs[1:]], path
+
+    return _rewrite(file, root, identities, "set", change, record)
+
+
+def unset_value(
+    file: Path,
+    spec: str,
+    *,
+    root: Path | None,
+    identities: Sequence[Identity],
+    record: Recorder = _nothing,
+) -> ValueChange:
+    """Remove one key (or list item) of an encrypted file; its parent stays, as in sops."""
+
+    def change(fmt: FileFormat, docs: list[MapNode]) -> tuple[list[MapNode], keypath.KeyPath]:
+        first = docs[0] if docs else MapNode()
+        path = keypath.resolve(first, spec)
+        if not path:
+            raise UsageError("the key path is empty")
+        updated = keypath.unset_at(first, path, spec)
+        assert isinstance(updated, MapNode)
+        return [updated, *docs[1:]], path
+
+    return _rewrite(file, root, identities, "unset", change, record)

@@ -1,0 +1,224 @@
+"""encrypt / decrypt / edit of one file: policy from ``.sops.yaml``, text in, text out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from secretsmgr.errors import ConfigError, FormatError
+from secretsmgr.fileops.keypath import MISSING_TYPE, get, resolve
+from secretsmgr.keys.age import AgeRecipient
+from secretsmgr.keys.protocols import Identity
+from secretsmgr.repo.sopsconfig import find_sops_config, load_sops_config, match_rule
+from secretsmgr.sops import (
+    Decrypted,
+    EncryptionRule,
+    FileFormat,
+    RuleKind,
+    decrypt,
+    dump,
+    dump_plain,
+    encrypt,
+    load,
+    parse_plain,
+    seal,
+)
+from secretsmgr.sops.datakey import new_data_key
+from secretsmgr.sops.document import check_written
+from secretsmgr.sops.metadata import WRITE_VERSION
+from secretsmgr.sops.model import SopsMetadata
+from secretsmgr.sops.tree import MapNode, Node, SeqNode
+from secretsmgr.sops.values import Comment, Timestamp, format_float_g
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptPolicy:
+    """Who a new file is encrypted to and which leaves get encrypted."""
+
+    groups: tuple[tuple[str, ...], ...]
+    rule: EncryptionRule
+    mac_only_encrypted: bool = False
+    shamir_threshold: int = 0
+    indent: int = 4
+    source: str = ""
+
+
+def resolve_policy(path: Path, age_override: Sequence[str] = ()) -> EncryptPolicy:
+    """The creation rule for ``path`` (first ``.sops.yaml`` found from its folder upwards).
+
+    ``--age`` recipients replace the rule's keys. No rule and no ``--age`` is a ``ConfigError``.
+    """
+    config_path = find_sops_config(path.resolve().parent)
+    config = load_sops_config(config_path) if config_path is not None else None
+    rule = match_rule(config, path.resolve()) if config is not None else None
+    enc_rule = EncryptionRule()
+    mac_only = False
+    threshold = 0
+    groups: tuple[tuple[str, ...], ...] = ()
+    if rule is not None:
+        if rule.encryption_rule is not None:
+            enc_rule = EncryptionRule(
+                RuleKind(rule.encryption_rule.kind), rule.encryption_rule.value
+            )
+        mac_only = rule.mac_only_encrypted
+        threshold = rule.shamir_threshold
+        groups = tuple(g.age for g in rule.key_groups if g.age)
+    if age_override:
+        keys = tuple(k.strip() for a in age_override for k in a.split(",") if k.strip())
+        groups = (keys,)
+    if not groups:
+        where = f"{config_path}" if config_path else "no .sops.yaml found"
+        raise ConfigError(
+            f"{path}: no age recipients to encrypt to ({where})",
+            hints=("add a creation rule whose path_regex matches the file, or pass --age age1…",),
+        )
+    indent = config.yaml_indent if config is not None else 4
+    return EncryptPolicy(groups, enc_rule, mac_only, threshold, indent, str(config_path or ""))
+
+
+def with_pending_key(policy: EncryptPolicy, current: str, pending: str) -> EncryptPolicy:
+    """During a cluster-key rotation, every group naming the current key also gets the new one.
+
+    A file created mid-rotation from a ``.sops.yaml`` that still names only the old key would
+    otherwise be the one file ``key rotate --finish`` has to refuse.
+    """
+    groups = tuple((*g, pending) if current in g and pending not in g else g for g in policy.groups)
+    return replace(policy, groups=groups)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """New encrypted file text, and the data key under which it was written (for the log)."""
+
+    text: str
+    data_key: bytes = field(repr=False)
+
+
+def encrypt_text(text: str, fmt: FileFormat, policy: EncryptPolicy) -> Written:
+    """Encrypt a plaintext file; refuses a file that already has sops metadata."""
+    docs = parse_plain(text, fmt)
+    groups = [[AgeRecipient(k) for k in group] for group in policy.groups]
+    key = new_data_key()
+    sf = encrypt(
+        docs,
+        fmt=fmt,
+        groups=groups,
+        rule=policy.rule,
+        mac_only_encrypted=policy.mac_only_encrypted,
+        shamir_threshold=policy.shamir_threshold,
+        data_key=key,
+    )
+    out = dump(sf, policy.indent)
+    check_written(out, fmt, key)
+    return Written(out, key)
+
+
+def extract(docs: Sequence[MapNode], spec: str, fmt: FileFormat) -> str:
+    """The value at a key path, printed as sops ``--extract`` prints it."""
+    root: Node = docs[0] if docs else MapNode()
+    found = get(root, resolve(root, spec))
+    if isinstance(found, MapNode):
+        return dump_plain([found], fmt if fmt is not FileFormat.DOTENV else FileFormat.YAML)
+    if isinstance(found, SeqNode):
+        return dump_plain([MapNode([("_", found)])], FileFormat.YAML).split("\n", 1)[1]
+    assert not isinstance(found, MISSING_TYPE)  # resolve() found it
+    return _scalar_text(found)
+
+
+def _scalar_text(value: Node) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return format_float_g(value)
+    if isinstance(value, Timestamp):
+        return value.text
+    return str(value)
+
+
+def decrypt_text(
+    text: str, fmt: FileFormat, identities: Sequence[Identity], key_path: str | None = None
+) -> str:
+    """Decrypt a file (MAC verified) to what ``sops -d`` prints, or one extracted value."""
+    decrypted = decrypt(load(text, fmt), identities)
+    if key_path is not None:
+        return extract(decrypted.docs, key_path, fmt)
+    return dump_plain(decrypted.docs, fmt)
+
+
+def parse_edited(text: str, fmt: FileFormat) -> list[MapNode]:
+    """The documents of an edited plaintext; ``FormatError`` saying nothing was changed."""
+    try:
+        return parse_plain(text, fmt)
+    except FormatError as exc:
+        raise FormatError(
+            f"the edited text is not valid: {exc.message}; nothing was changed"
+        ) from exc
+
+
+def reseal(decrypted: Decrypted, docs: Sequence[MapNode], indent: int = 4) -> Written:
+    """Encrypt ``docs`` under the data key and recipients of ``decrypted``, with a new MAC.
+
+    Unchanged values keep their ciphertext (their IVs are reused), so a diff shows only what
+    changed. The result is checked to read back before it is handed out.
+    """
+    meta = decrypted.metadata
+    template = SopsMetadata(
+        key_groups=meta.key_groups,
+        lastmodified="",
+        mac="",
+        rule=meta.rule,
+        mac_only_encrypted=meta.mac_only_encrypted,
+        shamir_threshold=meta.shamir_threshold,
+        version=WRITE_VERSION,
+    )
+    sealed = seal(
+        docs,
+        fmt=decrypted.format,
+        data_key=decrypted.data_key,
+        metadata=template,
+        ivs=decrypted.ivs,
+    )
+    out = dump(sealed, indent)
+    check_written(out, decrypted.format, decrypted.data_key)
+    return Written(out, decrypted.data_key)
+
+
+def decrypt_file_text(text: str, fmt: FileFormat, identities: Sequence[Identity]) -> Decrypted:
+    """Load and decrypt (MAC verified) an encrypted file's text."""
+    return decrypt(load(text, fmt), identities)
+
+
+def yaml_indent(path: Path) -> int:
+    """The YAML indent of the nearest ``.sops.yaml`` (``stores.yaml.indent``), else 4."""
+    config_path = find_sops_config(path.resolve().parent)
+    return load_sops_config(config_path).yaml_indent if config_path is not None else 4
+
+
+# What sops 3.11 puts in the editor for a file that does not exist yet (its stores'
+# EmitExample): the complex example for YAML and JSON, the flat one for dotenv.
+_EXAMPLE = MapNode(
+    [
+        ("hello", "Welcome to SOPS! Edit this file as you please!"),
+        ("example_key", "example_value"),
+        Comment(" Example comment"),
+        ("example_array", SeqNode(["example_value1", "example_value2"])),
+        ("example_number", 1234.56789),
+        ("example_booleans", SeqNode([True, False])),
+    ]
+)
+_FLAT_EXAMPLE = MapNode(
+    [
+        Comment(" This is an example file."),
+        ("hello", "Welcome to SOPS! Edit this file as you please!"),
+        ("example_key", "example_value"),
+        ("example_multiline", "foo\nbar\nbaz"),
+    ]
+)
+
+
+def example_text(fmt: FileFormat, indent: int = 4) -> str:
+    """The editor buffer for a new file, exactly as sops 3.11 writes it."""
+    return dump_plain([_FLAT_EXAMPLE if fmt is FileFormat.DOTENV else _EXAMPLE], fmt, indent)

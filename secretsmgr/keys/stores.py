@@ -1,0 +1,116 @@
+"""Where identities are kept: the OS keyring, or a new 0600 identity file.
+
+``key generate``, ``key rotate --begin`` and ``init`` make cluster keys; each one is recorded
+as such where it is kept (a ``# secretsmgr: cluster key`` line above it in a file, the mark in
+its keyring entry), and ``key export`` sends only recorded identities to the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from secretsmgr.errors import InputFileError, KeyNotFoundError, RefusedError
+from secretsmgr.keys.age import CLUSTER_MARK, AgeIdentity, generate_identity, parse_identities
+from secretsmgr.keys.oskeyring import OsKeyring, keyring_source
+from secretsmgr.keys.sources import FileKeySource
+from secretsmgr.keys.terminal import PassphrasePrompt, read_passphrase
+
+
+def identity_file_text(secret: str, public: str, *, cluster: bool, created: datetime) -> str:
+    """A ``keys.txt``-style file for one identity, as ``age-keygen`` writes it."""
+    lines = [f"# created: {created.strftime('%Y-%m-%dT%H:%M:%SZ')}", f"# public key: {public}"]
+    if cluster:
+        lines.append(CLUSTER_MARK)
+    return "\n".join([*lines, secret.strip()]) + "\n"
+
+
+def write_identity_file(path: Path, secret: str, *, cluster: bool = True) -> str:
+    """A new identity file, mode 0600; an existing file is never overwritten. Its public key."""
+    public = parse_identities(secret, "the new identity").publics[0]
+    if path.exists() or path.is_symlink():
+        raise RefusedError(f"{path} exists; secretsmgr never overwrites a key file")
+    text = identity_file_text(secret, public, cluster=cluster, created=datetime.now(UTC))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot write ({exc.strerror})") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return public
+
+
+class KeyringStore:
+    """A new cluster key kept in the OS keyring (recorded as a cluster key)."""
+
+    def __init__(self, keyring: OsKeyring | None = None) -> None:
+        self._keyring = keyring or keyring_source()
+
+    def store(self, secret: str) -> str:
+        """Keep it; the keyring's name."""
+        self._keyring.store(secret, cluster=True)
+        return self._keyring.name
+
+    def discard(self, public: str) -> None:
+        """Remove it again (the step that made it failed)."""
+        self._keyring.delete(public)
+
+
+class FileStore:
+    """A new cluster key kept in a new file (``-o``), recorded as a cluster key."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def store(self, secret: str) -> str:
+        """Write the file; its path."""
+        write_identity_file(self._path, secret, cluster=True)
+        return str(self._path)
+
+    def discard(self, public: str) -> None:
+        """Remove the file again."""
+        self._path.unlink(missing_ok=True)
+
+
+def generate_cluster_key(store: KeyringStore | FileStore) -> tuple[str, str]:
+    """A new identity, recorded as a cluster key in ``store``: (public key, where it went)."""
+    secret, public = generate_identity()
+    return public, store.store(secret)
+
+
+def read_identity_file(path: Path, prompt: PassphrasePrompt = read_passphrase) -> AgeIdentity:
+    """The identities of a file named by the user (asking for its passphrase if it has one)."""
+    found = FileKeySource(path, str(path), required=True, prompt=prompt).load()
+    assert found is not None  # required: a missing file raised
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What ``key import`` did with each identity of the file."""
+
+    rows: tuple[tuple[str, bool], ...]  # (public key, whether the entry is new)
+    keyring: str
+
+
+def import_identities(
+    path: Path, keyring: OsKeyring | None = None, prompt: PassphrasePrompt = read_passphrase
+) -> Imported:
+    """Copy every ``AGE-SECRET-KEY-1…`` identity of ``path`` into the OS keyring.
+
+    An identity the file records as a cluster key stays recorded as one.
+    """
+    identity = read_identity_file(path, prompt)
+    held = [p for p in identity.publics if identity.secret_for(p) is not None]
+    if not held:
+        raise KeyNotFoundError(f"{path}: holds no AGE-SECRET-KEY-1… identity")
+    store = keyring or keyring_source()
+    rows = []
+    for public in held:
+        secret = identity.secret_for(public)
+        assert secret is not None
+        _, new = store.store(secret, cluster=identity.is_cluster_key(public))
+        rows.append((public, new))
+    return Imported(tuple(rows), store.name)

@@ -1,0 +1,75 @@
+"""SM001 plaintext-secret: a Secret with data/stringData and no SOPS metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.audit.finding import AuditReport
+
+from ..helpers import enc, secret, standard_repo, write
+from .cases import Case, ids, run_case
+
+
+def hit(root: Path) -> None:
+    standard_repo(root, {"apps/redis-acl.yaml": secret("redis-acl", {"acl-password": "hunter2"})})
+    write(
+        root,
+        "apps/multi.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  a: b\n---\n"
+        'apiVersion: v1\nkind: "Secret"\nmetadata:\n  name: tok\ndata:\n  token: aHVudGVyMg==\n',
+    )
+    write(root, "apps/secret.json", '{"apiVersion": "v1", "kind": "Secret", "data": {"k": "dg=="}}')
+
+
+def hit_check(report: AuditReport) -> None:
+    by_path = {(f.path, f.key_path) for f in report.findings}
+    assert ("apps/redis-acl.yaml", "stringData.acl-password") in by_path
+    assert ("apps/multi.yaml", "data.token") in by_path
+    for f in report.findings:
+        assert "hunter2" not in f.message and "aHVudGVyMg" not in f.message
+        # no creation rule matches these names: rename to *.enc.* first, then encrypt
+        assert f.fix is not None and f.fix.startswith(f"mv {f.path} ")
+        assert "secretsmgr encrypt -i " in f.fix
+
+
+def miss(root: Path) -> None:
+    standard_repo(
+        root,
+        {
+            "apps/db.enc.yaml": enc(secret("db")),
+            # Flux post-build substitution and Helm templates are filled in later.
+            "apps/substituted.yaml": secret("sub", {"password": "${DB_PASSWORD}"}),
+            "apps/templated.yaml": secret("tpl", {"password": '"{{ .Values.password }}"'}),
+            "apps/empty.yaml": secret("empty", {}),
+            "apps/blank.yaml": secret("blank", {"a": '""', "b": "null"}),
+            "apps/sealed.yaml": "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\n"
+            "metadata:\n  name: s\nspec:\n  encryptedData:\n    password: AgBy3i4OJSWK==\n",
+            "apps/helmrelease.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+            "metadata:\n  name: app\nspec:\n  valuesFrom:\n    - kind: Secret\n"
+            "      name: app-values\n",
+            "apps/sa-token.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: t\n"
+            "type: kubernetes.io/service-account-token\n",
+        },
+    )
+
+
+CASES = [
+    Case(
+        "SM001-hit",
+        hit,
+        {
+            ("SM001", "apps/redis-acl.yaml"),
+            ("SM001", "apps/multi.yaml"),
+            ("SM001", "apps/secret.json"),
+        },
+        verify=hit_check,
+    ),
+    Case("SM001-miss", miss, set()),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+def test_case(case: Case, tmp_path: Path) -> None:
+    run_case(case, tmp_path)

@@ -1,0 +1,65 @@
+"""SM003 unencrypted-value: a value the file's rule says must be encrypted, in clear."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.audit.finding import AuditReport
+from secretsmgr.sops import EncryptionRule, FileFormat, RuleKind
+
+from ..helpers import K1, enc, secret, standard_repo, write
+from .cases import Case, ids, insert_after, run_case
+
+
+def hit(root: Path) -> None:
+    text = enc(secret("db"))
+    text = insert_after(text, "stringData:", "    ADMIN_TOKEN: plain-value")
+    text = insert_after(text, "stringData:", "    PORT: 5432")
+    write(root, ".sops.yaml", "")
+    standard_repo(root, {"apps/db.enc.yaml": text})
+
+
+def hit_check(report: AuditReport) -> None:
+    keys = {f.key_path for f in report.findings if f.rule == "SM003"}
+    assert keys == {"stringData.ADMIN_TOKEN", "stringData.PORT"}
+    assert all("plain-value" not in f.message for f in report.findings)
+
+
+def dotenv_hit(root: Path) -> None:
+    default = EncryptionRule(RuleKind.UNENCRYPTED_SUFFIX, "_unencrypted")
+    text = enc("API_KEY=abc\nMODE_unencrypted=debug\n", rule=default, fmt=FileFormat.DOTENV)
+    standard_repo(root, {})
+    write(
+        root,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.env$\n    age: " + K1 + "\n",
+    )
+    write(root, "apps/app.env", "EXTRA=plain\n" + text)
+    write(
+        root,
+        "apps/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "secretGenerator:\n  - name: app\n    envs:\n      - app.env\n",
+    )
+
+
+def miss(root: Path) -> None:
+    text = enc(secret("db", {"password": "pw", "empty": '""', "nothing": "null"}))
+    # A hand-written plain comment where sops would have encrypted one: not a value.
+    text = insert_after(text, "stringData:", "    # rotated by the DBA team")
+    # With encrypted_regex ^(data|stringData)$ metadata and kind stay in clear: correct.
+    standard_repo(root, {"apps/db.enc.yaml": text})
+
+
+CASES = [
+    Case("SM003-hit", hit, {("SM003", "apps/db.enc.yaml")}, verify=hit_check),
+    Case("SM003-dotenv-hit", dotenv_hit, {("SM003", "apps/app.env")}),
+    Case("SM003-miss", miss, set()),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+def test_case(case: Case, tmp_path: Path) -> None:
+    run_case(case, tmp_path)

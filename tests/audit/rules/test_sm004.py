@@ -1,0 +1,117 @@
+"""SM004 cluster-key-missing: the cluster key is not among the file's age recipients."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.audit.finding import AuditReport
+
+from ..helpers import K1, K2, K3, enc, flux_kustomization, secret, standard_repo, write
+from .cases import Case, ids, run_case
+
+
+def hit(root: Path) -> None:
+    standard_repo(root, {"apps/auth.enc.yaml": enc(secret("auth"), (K2,))})
+
+
+def shamir_hit(root: Path) -> None:
+    standard_repo(
+        root,
+        {"apps/split.enc.yaml": enc(secret("split"), groups=[[K1], [K2]], threshold=2)},
+        allowed=[K2],
+    )
+    write(
+        root,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+        "    encrypted_regex: ^(data|stringData)$\n"
+        f"    shamir_threshold: 2\n    key_groups:\n      - age: [{K1}]\n      - age: [{K2}]\n",
+    )
+
+
+def cli_key_hit(root: Path) -> None:
+    standard_repo(root, {"apps/db.enc.yaml": enc(secret("db"))})
+
+
+def miss(root: Path) -> None:
+    standard_repo(
+        root,
+        {"apps/db.enc.yaml": enc(secret("db"), (K1, K2))},
+        allowed=[K2],
+        rule_keys=(K1, K2),
+    )
+
+
+def rotation_miss(root: Path) -> None:
+    standard_repo(
+        root,
+        {
+            "apps/old.enc.yaml": enc(secret("old"), (K1, K2)),
+            "apps/new.enc.yaml": enc(secret("new"), (K2, K1)),
+        },
+        rule_keys=(K1, K2),
+        settings_extra=f"next_cluster_key: {K2}\n",
+    )
+
+
+def sops_yaml_fallback_miss(root: Path) -> None:
+    standard_repo(
+        root,
+        {"apps/db.enc.yaml": enc(secret("db"), (K1, K3))},
+        cluster_key=None,
+        rule_keys=(K1, K3),
+    )
+
+
+def no_key(root: Path) -> None:
+    write(root, "clusters/prod/apps.yaml", flux_kustomization())
+    write(root, "apps/db.enc.yaml", enc(secret("db"), (K2,)))
+
+
+def no_key_check(report: AuditReport) -> None:
+    skipped = {str(rule): reason for rule, reason in report.skipped}
+    assert skipped["SM004"] == "no cluster key known"
+    assert skipped["SM005"] == "no cluster key known"
+    assert skipped["SM011"] == "no .sops.yaml found"
+    assert report.cluster_keys == ()
+
+
+CASES = [
+    Case(
+        "SM004-hit",
+        hit,
+        {
+            ("SM004", "apps/auth.enc.yaml"),
+            ("SM005", "apps/auth.enc.yaml"),
+            ("SM011", "apps/auth.enc.yaml"),
+        },
+    ),
+    Case("SM004-shamir-hit", shamir_hit, {("SM004", "apps/split.enc.yaml")}),
+    Case(
+        "SM004-cli-key-hit",
+        cli_key_hit,
+        {("SM004", "apps/db.enc.yaml"), ("SM005", "apps/db.enc.yaml")},
+        options={"cluster_key": K3},
+    ),
+    Case(
+        "SM004-env-key-hit",
+        cli_key_hit,
+        {("SM004", "apps/db.enc.yaml"), ("SM005", "apps/db.enc.yaml")},
+        options={"env": {"SECRETSMGR_CLUSTER_KEY": K2}},
+    ),
+    Case("SM004-miss", miss, set()),
+    Case(
+        "SM004-rotation-miss",
+        rotation_miss,
+        {("SM017", "apps/old.enc.yaml"), ("SM017", "apps/new.enc.yaml")},
+    ),
+    Case("SM004-sops-yaml-key-miss", sops_yaml_fallback_miss, set()),
+    Case("SM004-no-key-skipped", no_key, set(), verify=no_key_check),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+def test_case(case: Case, tmp_path: Path) -> None:
+    run_case(case, tmp_path)

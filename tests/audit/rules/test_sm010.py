@@ -1,0 +1,50 @@
+"""SM010 layer-without-decryption: a SOPS file in a layer with no sops decryption."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.audit.finding import AuditReport
+
+from ..helpers import enc, flux_kustomization, secret, standard_repo, write
+from .cases import Case, ids, run_case
+
+
+def hit(root: Path) -> None:
+    standard_repo(root, {"apps/db.enc.yaml": enc(secret("db"))})
+    write(root, "clusters/prod/apps.yaml", flux_kustomization(decryption=None))
+    write(root, "clusters/prod/other.yaml", flux_kustomization("other", "./other", provider="x"))
+    write(root, "other/o.enc.yaml", enc(secret("o")))
+
+
+def hit_check(report: AuditReport) -> None:
+    by_path = {f.path: f for f in report.findings}
+    assert "layer apps (clusters/prod/apps.yaml)" in by_path["apps/db.enc.yaml"].message
+    assert "provider x" in by_path["other/o.enc.yaml"].message
+
+
+def miss(root: Path) -> None:
+    # {provider: sops} without secretRef is valid: the controller-wide key.
+    standard_repo(
+        root, {"apps/db.enc.yaml": enc(secret("db"))}, layer=flux_kustomization(decryption="")
+    )
+    # A layer without decryption that reaches only Flux manifests (like flux-system).
+    write(root, "clusters/prod/flux-system.yaml", flux_kustomization("flux-system", "./clusters"))
+
+
+CASES = [
+    Case(
+        "SM010-hit",
+        hit,
+        {("SM010", "apps/db.enc.yaml"), ("SM010", "other/o.enc.yaml")},
+        verify=hit_check,
+    ),
+    Case("SM010-miss", miss, set()),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+def test_case(case: Case, tmp_path: Path) -> None:
+    run_case(case, tmp_path)

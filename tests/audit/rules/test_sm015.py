@@ -1,0 +1,105 @@
+"""SM015 flux-cannot-decrypt: a SOPS file the repository's Flux version will not decrypt."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.audit.finding import AuditReport
+
+from ..helpers import enc, secret, standard_repo
+from .cases import Case, ids, run_case
+
+
+def _kustomization(body: str) -> str:
+    return "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n" + body
+
+
+def disabled_metadata_secret() -> str:
+    return (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: off\n  annotations:\n"
+        "    kustomize.toolkit.fluxcd.io/decrypt: Disabled\nstringData:\n  password: pw\n"
+    )
+
+
+def hit(root: Path) -> None:
+    quoted = enc(secret("gen")).replace("mac: ENC[", "mac: 'ENC[")
+    quoted = re.sub(r"(mac: 'ENC\[[^\n]*\])", r"\1'", quoted)
+    multi = enc(secret("multi")) + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+    standard_repo(
+        root,
+        {
+            "apps/kustomization.yaml": _kustomization(
+                "resources:\n  - off.enc.yaml\n  - multi.enc.yaml\n"
+                "components:\n  - ../components/extra\n"
+                "secretGenerator:\n  - name: gen\n    files:\n      - gen.enc.yaml\n"
+            ),
+            "apps/off.enc.yaml": enc(disabled_metadata_secret()),
+            "apps/gen.enc.yaml": quoted,
+            "apps/multi.enc.yaml": multi,
+            "components/extra/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\n"
+            "kind: Component\nresources:\n  - extra.enc.yaml\n",
+            "components/extra/extra.enc.yaml": enc(secret("extra")),
+        },
+    )
+
+
+def hit_check(report: AuditReport) -> None:
+    by_path = {f.path: f.message for f in report.findings}
+    # a SOPS Secret under a Component's resources: is decrypted like any resource
+    assert "components/extra/extra.enc.yaml" not in by_path
+    assert "decrypt: Disabled" in by_path["apps/off.enc.yaml"]
+    assert "mac: ENC[" in by_path["apps/gen.enc.yaml"]
+    assert "document 2" in by_path["apps/multi.enc.yaml"]
+    assert all(f.layers == ("apps",) for f in report.findings)
+
+
+def big_hit(root: Path) -> None:
+    # Flux's 5 MiB limit applies to the files it decrypts before the build (generator sources)
+    standard_repo(
+        root,
+        {
+            "apps/kustomization.yaml": _kustomization(
+                "secretGenerator:\n  - name: big\n    files:\n      - big.enc.yaml\n"
+            ),
+            "apps/big.enc.yaml": enc(secret("big", {"blob": "x" * (4 << 20)})),
+        },
+    )
+
+
+def miss(root: Path) -> None:
+    enabled = disabled_metadata_secret().replace("Disabled", "Enabled")
+    standard_repo(
+        root,
+        {
+            "apps/kustomization.yaml": _kustomization(
+                "resources:\n  - on.enc.yaml\n"
+                "secretGenerator:\n  - name: gen\n    files:\n      - gen.enc.yaml\n"
+            ),
+            "apps/on.enc.yaml": enc(enabled),
+            "apps/gen.enc.yaml": enc(secret("gen")),
+        },
+    )
+
+
+CASES = [
+    Case(
+        "SM015-hit",
+        hit,
+        {
+            ("SM015", "apps/off.enc.yaml"),
+            ("SM015", "apps/gen.enc.yaml"),
+            ("SM015", "apps/multi.enc.yaml"),
+        },
+        verify=hit_check,
+    ),
+    Case("SM015-big-hit", big_hit, {("SM015", "apps/big.enc.yaml")}),
+    Case("SM015-miss", miss, set()),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+def test_case(case: Case, tmp_path: Path) -> None:
+    run_case(case, tmp_path)

@@ -1,0 +1,192 @@
+"""``edit`` as a real process: signals while the editor is open, a rotation while it is open."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli.runner import run, run_process
+from tests.conftest import FIXTURES, TEST_KEY, run_sops
+from tests.rotate.helpers import (
+    DEMO,
+    DEMO_KEY,
+    REDIS,
+    age_recipients,
+    data_key,
+    git_copy,
+    identity_from,
+    subprocess_env,
+)
+
+PUB1 = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
+ADMIN_KEY = FIXTURES / "keys" / "demo-only-admin.agekey"
+ADMIN = "age1xfmf59p8t2m533vyfcv79rau54eahzeyudzsavganjpee5nakehqe2jp0u"
+SECRET_VALUE = "s3cr3t-Value-42"
+
+
+def _wait_for(path: Path, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().endswith("\n"):
+            return path.read_text()
+        time.sleep(0.05)
+    raise AssertionError(f"{path.name} never appeared")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name
+)
+def test_a_signal_while_the_editor_is_open_removes_the_plaintext(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sig: signal.Signals,
+) -> None:
+    target = tmp_path / "db.enc.yaml"
+    target.write_text(f"stringData:\n    password: {SECRET_VALUE}\n")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(TEST_KEY))
+    run(["--repo", str(tmp_path), "encrypt", "--age", PUB1, "-i", str(target)], capsys, expect=0)
+    before = target.read_bytes()
+    marker = tmp_path / "editor-started"
+    sleeper = tmp_path / "sleeper.py"
+    sleeper.write_text(
+        "import os, sys, time\n"
+        f"open({str(marker)!r}, 'w').write(f'{{sys.argv[1]}} {{os.getpid()}}\\n')\n"
+        "time.sleep(120)\n"
+    )
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(TEST_KEY), EDITOR=f"{sys.executable} {sleeper}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "secretsmgr", "--repo", str(tmp_path), "edit", str(target)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        scratch_name, editor_pid = _wait_for(marker).split()
+        scratch = Path(scratch_name)
+        assert scratch.exists() and SECRET_VALUE in scratch.read_text()
+        assert scratch.parent.parent == Path("/dev/shm")
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130  # typer turns the interrupt into Exit(130)
+    assert SECRET_VALUE not in out + err and "Traceback" not in err
+    assert not scratch.parent.exists()
+    assert _gone(int(editor_pid))
+    assert target.read_bytes() == before
+
+
+EDITOR_SCRIPT = """
+import pathlib, shutil, subprocess, sys
+path = pathlib.Path(sys.argv[1])
+state = pathlib.Path({state!r})
+run = int(state.read_text()) if state.exists() else 0
+state.write_text(str(run + 1))
+text = path.read_text()
+if run == 0:
+    # the user changes the password and adds a key; meanwhile a rotation lands
+    path.write_text(text.replace("redis-password: ", "redis-password: edited-").rstrip("\\n")
+                    + "\\n    redis-user: default\\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "secretsmgr", "--repo", {repo!r}, "rotate",
+         "--remove-recipient", {admin!r}, "--reason", "offboarding", {target!r}],
+        capture_output=True, text=True)
+    pathlib.Path({rotated!r}).write_text(f"{{done.returncode}}\\n{{done.stderr}}")
+    shutil.copy({target!r}, {after_rotate!r})
+else:
+    pathlib.Path({second!r}).write_text(text)  # the re-opened buffer, saved as it is
+"""
+
+
+def test_an_edit_left_open_cannot_undo_a_rotation(tmp_path: Path) -> None:
+    """A rotate that removes a recipient lands while the editor is open: the save keeps the
+    rotation (new data key, recipient gone) and carries the user's change onto it."""
+    repo = git_copy(DEMO, tmp_path / "repo")
+    target = repo / REDIS
+    identity = identity_from(DEMO_KEY)
+    old_key = data_key(target, identity)
+    paths = {name: str(tmp_path / name) for name in ("state", "rotated", "after", "second")}
+    script = tmp_path / "editor.py"
+    script.write_text(
+        EDITOR_SCRIPT.format(
+            state=paths["state"],
+            repo=str(repo),
+            admin=ADMIN,
+            target=str(target),
+            rotated=paths["rotated"],
+            after_rotate=paths["after"],
+            second=paths["second"],
+        )
+    )
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(DEMO_KEY), EDITOR=f"{sys.executable} {script}")
+    done = run_process(
+        ["--repo", str(repo), "edit", str(target)],
+        env=env,
+        timeout=300,
+        warnings=["changed while the editor was open"],
+    )
+    assert Path(paths["rotated"]).read_text().startswith("0\n"), "the rotation failed"
+    assert done.code == 0, done.err
+    assert Path(paths["state"]).read_text() == "2"  # the editor was re-opened once
+    second = Path(paths["second"]).read_text()
+    assert "redis-password: edited-F7EX6qq1JSrd4pkAW9XMllocJ0rIhOMU" in second
+    assert "redis-user: default" in second
+    # The rotation stands: its data key and recipients, the removed admin locked out.
+    rotated = Path(paths["after"])
+    assert data_key(target, identity) == data_key(rotated, identity) != old_key
+    assert age_recipients(target) == age_recipients(rotated)
+    assert ADMIN not in age_recipients(target)
+    assert run_sops(["decrypt", str(target)], key_file=ADMIN_KEY).returncode != 0
+    plain = run_sops(["decrypt", str(target)], key_file=DEMO_KEY)
+    assert plain.returncode == 0
+    assert "redis-password: edited-F7EX6qq1JSrd4pkAW9XMllocJ0rIhOMU" in plain.stdout
+    assert "redis-user: default" in plain.stdout
+    # Both writes are in the changelog, in order, and the chain verifies.
+    entries = [
+        json.loads(line) for line in (repo / "secrets-changelog.jsonl").read_text().splitlines()
+    ]
+    assert [e["action"] for e in entries[-2:]] == ["rotate", "edit"]
+    assert entries[-1]["files"][0]["key_paths"] == [
+        "stringData.redis-password",
+        "stringData.redis-user",
+    ]
+    run_process(["--repo", str(repo), "log", "--verify"], env=env, expect=0)
+
+
+def test_an_edit_refuses_when_the_file_is_removed_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "db.enc.yaml"
+    target.write_text(f"stringData:\n    password: {SECRET_VALUE}\n    user: u\n")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(TEST_KEY))
+    run(["--repo", str(tmp_path), "encrypt", "--age", PUB1, "-i", str(target)], capsys, expect=0)
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import os, sys\n"
+        "text = open(sys.argv[1]).read().replace('user: u', 'user: v')\n"
+        "open(sys.argv[1], 'w').write(text)\n"
+        f"os.unlink({str(target)!r})\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    err = run(["--repo", str(tmp_path), "edit", str(target)], capsys, expect=1).err
+    assert "was removed while the editor was open; your changes were not saved" in err
+    assert f"secretsmgr edit {target} again and redo your changes to: stringData.user" in err
+    assert SECRET_VALUE not in err and not target.exists()

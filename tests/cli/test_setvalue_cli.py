@@ -1,0 +1,379 @@
+"""``set``/``unset``: one value changed, everything else byte-identical, sops reads the result."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, TEST_KEY, run_sops
+
+from .runner import run
+
+PUB1 = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
+DEMO_KEY = FIXTURES / "keys" / "demo-only.agekey"
+NEW_VALUE = "n3w-S3cret-Value"
+
+SECRET = """apiVersion: v1
+kind: Secret
+metadata:
+    name: db
+stringData:
+    # the admin password
+    password: old-password
+    username: admin
+    config.yaml: |
+        host: db.internal
+"""
+
+
+def one_error(err: str, *secrets: str) -> str:
+    lines = err.strip().splitlines()
+    assert lines and lines[0].startswith("secretsmgr: error: ")
+    assert all(line.startswith(("secretsmgr: error: ", "secretsmgr: hint: ")) for line in lines)
+    assert "Traceback" not in err
+    for secret in secrets:
+        assert secret not in err
+    return lines[0]
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / ".sops.yaml").write_text(
+        "creation_rules:\n"
+        "  - path_regex: \\.yaml$\n"
+        "    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {PUB1}\n"
+        f"  - age: {PUB1}\n"
+    )
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(TEST_KEY))
+    return root
+
+
+def encrypted(repo: Path, name: str, text: str, capsys: pytest.CaptureFixture[str]) -> Path:
+    path = repo / name
+    path.write_text(text)
+    run(["--repo", str(repo), "encrypt", "-i", str(path)], capsys, expect=0)
+    return path
+
+
+def sops_plain(path: Path) -> str:
+    done = run_sops(["decrypt", str(path)], key_file=TEST_KEY)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def changed_lines(before: str, after: str) -> set[str]:
+    a, b = before.splitlines(), after.splitlines()
+    assert len(a) == len(b)
+    return {x.split(":")[0].strip() for x, y in zip(a, b, strict=True) if x != y}
+
+
+def test_set_changes_one_ciphertext_and_the_mac(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = encrypted(repo, "db.yaml", SECRET, capsys)
+    before = path.read_text()
+    args = ["--repo", str(repo), "set", str(path), "stringData.password"]
+    assert run(args, capsys, stdin=f"{NEW_VALUE}\n".encode()) == (0, "", "")
+    after = path.read_text()
+    assert NEW_VALUE not in after
+    assert changed_lines(before, after) - {"lastmodified"} == {"password", "mac"}
+    expected = SECRET.replace("old-password", NEW_VALUE)  # one-line value: newline dropped
+    assert sops_plain(path) == expected
+
+
+def test_set_is_a_no_op_for_the_same_value(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = encrypted(repo, "db.yaml", SECRET, capsys)
+    before = path.read_bytes()
+    args = ["--repo", str(repo), "set", str(path), '["stringData"]["username"]']
+    assert run(args, capsys, stdin=b"admin") == (0, "", "")
+    assert path.read_bytes() == before
+
+
+def test_a_multi_line_value_is_kept_exactly_and_a_value_file_too(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = encrypted(repo, "db.yaml", SECRET, capsys)
+    pem = "-----BEGIN CERT-----\nAAAA\n-----END CERT-----\n"
+    args = ["--repo", str(repo), "set", str(path), '["stringData"]["tls.crt"]']
+    assert run(args, capsys, stdin=pem.encode()) == (0, "", "")
+    value_file = tmp_path / "token"
+    value_file.write_bytes(b"tok\r\n")
+    args = [
+        "--repo",
+        str(repo),
+        "set",
+        "--value-file",
+        str(value_file),
+        str(path),
+        "stringData.token",
+    ]
+    assert run(args, capsys) == (0, "", "")
+    doc = json.loads(
+        run_sops(["decrypt", "--output-type", "json", str(path)], key_file=TEST_KEY).stdout
+    )
+    assert doc["stringData"]["tls.crt"] == pem
+    assert doc["stringData"]["token"] == "tok"
+
+
+def test_the_value_is_never_an_argument(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = encrypted(repo, "db.yaml", SECRET, capsys)
+    before = path.read_bytes()
+    code, _, err = run(["set", str(path), "stringData.password", NEW_VALUE], capsys)
+    assert code == 2
+    one_error(err)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize(
+    ("name", "text", "ours", "theirs"),
+    [
+        ("a.yaml", "data:\n    a: b\n", ["--json", '["data"]["x"]["y"]'], ['["data"]["x"]["y"]']),
+        (
+            "b.yaml",
+            "data:\n    list:\n        - 1\n",
+            ["--json", '["data"]["list"][5]'],
+            ['["data"]["list"][5]'],
+        ),
+        ("c.json", '{"a": {"b": 1}}', ["--json", '["a"]["c"]["d"]'], ['["a"]["c"]["d"]']),
+        ("d.env", "A=1\n", ["--json", '["B"]'], ['["B"]']),
+    ],
+    ids=["yaml-nested", "yaml-list-append", "json", "dotenv"],
+)
+def test_set_creates_keys_as_sops_set_does(
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    text: str,
+    ours: list[str],
+    theirs: list[str],
+) -> None:
+    """The same set through secretsmgr and through ``sops set`` decrypts to the same text."""
+    path = encrypted(repo, name, text, capsys)
+    twin = repo / f"twin-{name}"
+    shutil.copy(path, twin)
+    value = '"v4lue"'
+    code, _, err = run(
+        ["--repo", str(repo), "set", *ours[:1], str(path), *ours[1:]],
+        capsys,
+        stdin=value.encode(),
+    )
+    assert (code, err) == (0, "")
+    done = run_sops(["set", str(twin), *theirs, value], key_file=TEST_KEY)
+    assert done.returncode == 0, done.stderr
+    assert sops_plain(path) == sops_plain(twin)
+    assert "v4lue" in sops_plain(path)
+    # the other direction: a file sops changed is one we read and change again
+    remove = theirs[0].replace("[5]", "[-1]")  # the appended item is the last one
+    assert run(["--repo", str(repo), "unset", str(twin), remove], capsys)[0] == 0
+    assert "v4lue" not in sops_plain(twin)
+
+
+@pytest.mark.interop
+def test_unset_removes_a_key_as_sops_unset_does(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = encrypted(repo, "db.yaml", SECRET, capsys)
+    twin = repo / "twin.yaml"
+    shutil.copy(path, twin)
+    before = path.read_text()
+    assert run(["--repo", str(repo), "unset", str(path), "stringData.username"], capsys) == (
+        0,
+        "",
+        "",
+    )
+    done = run_sops(["unset", str(twin), '["stringData"]["username"]'], key_file=TEST_KEY)
+    assert done.returncode == 0, done.stderr
+    assert sops_plain(path) == sops_plain(twin) == SECRET.replace("    username: admin\n", "")
+    kept = [line for line in before.splitlines() if "username" not in line]
+    after = path.read_text().splitlines()
+    assert {line.split(":")[0].strip() for line in set(after) - set(kept)} <= {
+        "lastmodified",
+        "mac",
+    }
+
+
+def test_set_and_unset_on_json_and_dotenv(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = encrypted(repo, "app.env", "A=1\nB=2\n", capsys)
+    json_file = encrypted(repo, "app.json", '{"a": "1", "b": {"c": "2"}}', capsys)
+    assert run(["--repo", str(repo), "set", str(env_file), "C"], capsys, stdin=b"three\n")[0] == 0
+    assert run(["--repo", str(repo), "unset", str(env_file), "A"], capsys)[0] == 0
+    assert sops_plain(env_file) == "B=2\nC=three\n"
+    assert run(["--repo", str(repo), "set", str(json_file), "b.d"], capsys, stdin=b"4")[0] == 0
+    assert run(["--repo", str(repo), "unset", str(json_file), "b.c"], capsys)[0] == 0
+    assert json.loads(sops_plain(json_file)) == {"a": "1", "b": {"d": "4"}}
+
+
+@pytest.mark.parametrize(
+    ("file", "args", "stdin", "code", "words"),
+    [
+        ("db.yaml", ["unset", "{f}", "stringData.nope"], b"", 2, "not found"),
+        ("db.yaml", ["set", "{f}", "stringData.password"], b"", 2, "empty"),
+        ("db.yaml", ["set", "{f}", "stringData.password"], b"\xff", 2, "not UTF-8"),
+        ("db.yaml", ["set", "{f}", "stringData.tls.crt"], b"x", 2, "holds only strings"),
+        ("db.yaml", ["set", "--json", "{f}", "stringData.n"], b"5", 2, "holds only strings"),
+        (
+            "db.yaml",
+            ["set", "{f}", "metadata.labels.app"],
+            b"x",
+            1,
+            "leaves metadata.labels.app in plaintext",
+        ),
+        ("db.yaml", ["set", "{f}", "sops.mac"], b"x", 2, "reserved"),
+        ("db.yaml", ["set", "{f}", "metadata.name.inner"], b"x", 2, "holds a value"),
+        ("app.env", ["set", "{f}", "a.b"], b"x", 2, "only top-level keys"),
+        ("app.env", ["set", "{f}", "sops_mac"], b"x", 2, "not a valid dotenv key"),
+        ("app.env", ["set", "--json", "{f}", "N"], b"[1]", 2, "only strings"),
+        ("missing.yaml", ["set", "{f}", "a"], b"x", 2, "no such file"),
+    ],
+)
+def test_set_and_unset_refusals_change_nothing(
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    file: str,
+    args: list[str],
+    stdin: bytes,
+    code: int,
+    words: str,
+) -> None:
+    if file == "db.yaml":
+        encrypted(repo, file, SECRET, capsys)
+    elif file == "app.env":
+        encrypted(repo, file, "A=1\n", capsys)
+    path = repo / file
+    before = path.read_bytes() if path.exists() else None
+    argv = ["--repo", str(repo), *(a.format(f=path) for a in args)]
+    got, out, err = run(argv, capsys, stdin=stdin)
+    assert (got, out) == (code, "")
+    assert words in one_error(err, "old-password")
+    assert (path.read_bytes() if path.exists() else None) == before
+
+
+def test_set_and_unset_are_logged_by_key_path_never_by_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo = shutil.copytree(FIXTURES / "demo", tmp_path / "demo")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    target = demo / "gitops" / "apps" / "redis" / "auth.enc.yaml"
+    log = demo / "secrets-changelog.jsonl"
+    before = log.read_text().splitlines()
+    args = ["--repo", str(demo), "set", str(target), "stringData.extra"]
+    assert run(args, capsys, stdin=NEW_VALUE.encode()) == (0, "", "")
+    args = ["--repo", str(demo), "unset", str(target), '["stringData"]["extra"]']
+    assert run(args, capsys) == (0, "", "")
+    lines = log.read_text().splitlines()
+    assert lines[: len(before)] == before
+    entries = [json.loads(line) for line in lines[len(before) :]]
+    assert [e["action"] for e in entries] == ["set", "unset"]
+    assert [e["files"][0]["key_paths"] for e in entries] == [["stringData.extra"]] * 2
+    assert [e["files"][0]["path"] for e in entries] == ["gitops/apps/redis/auth.enc.yaml"] * 2
+    assert NEW_VALUE not in log.read_text()
+    code, out, err = run(["--repo", str(demo), "log", "--verify"], capsys)
+    assert code == 0 and err == "" and out.rstrip().endswith("has an entry")
+
+
+def test_set_waits_for_another_writer_and_keeps_its_result(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer holding the repository lock finishes first; set then changes its result."""
+    path = encrypted(repo, "db.yaml", SECRET, capsys)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, pathlib\n"
+            "from secretsmgr.repo.lock import repo_lock\n"
+            "from secretsmgr.cli.app import main\n"
+            "with repo_lock(pathlib.Path(sys.argv[1])):\n"
+            "    print('locked', flush=True)\n"
+            "    time.sleep(1.5)\n"
+            "    root, path, value = sys.argv[1:]\n"
+            "    args = ['set', '--value-file', value, path, 'stringData.first']\n"
+            "    assert main(['--repo', root, *args]) == 0\n",
+            str(repo),
+            str(path),
+            str(tmp_path / "first-value"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    (tmp_path / "first-value").write_text("first\n")
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    args = ["--repo", str(repo), "set", str(path), "stringData.second"]
+    assert run(args, capsys, stdin=b"second") == (0, "", "")
+    assert holder.wait(timeout=60) == 0
+    plain = sops_plain(path)
+    assert "first: first" in plain and "second: second" in plain
+
+
+def test_racing_writers_lose_nothing(tmp_path: Path) -> None:
+    """Six set processes, one unset and one edit race on one file: every run that succeeded
+    is in the file and in the changelog, sops reads the result and the chain verifies."""
+    from tests.rotate.helpers import REDIS, git_copy, subprocess_env
+
+    repo = git_copy(FIXTURES / "demo", tmp_path / "repo")
+    target = repo / REDIS
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import sys\n"
+        "text = open(sys.argv[1]).read()\n"
+        "open(sys.argv[1], 'w').write(text.replace('app.kubernetes.io/name: redis\\n', "
+        "'app.kubernetes.io/name: redis-edited\\n'))\n"  # the same on a re-opened buffer
+    )
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(DEMO_KEY), EDITOR=f"{sys.executable} {editor}")
+    base = [sys.executable, "-m", "secretsmgr", "--repo", str(repo)]
+    runs = [[*base, "set", str(target), f"stringData.key{n}"] for n in range(6)]
+    runs.append([*base, "unset", str(target), "stringData.redis-password"])
+    runs.append([*base, "edit", str(target)])
+    procs = [
+        subprocess.Popen(
+            args, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for args in runs
+    ]
+    results = [
+        proc.communicate(input=f"value-{n}\n".encode(), timeout=300) for n, proc in enumerate(procs)
+    ]
+    codes = [proc.returncode for proc in procs]
+    assert all(code in (0, 1) for code in codes), results
+    for code, (_, err) in zip(codes, results, strict=True):
+        assert "Traceback" not in err.decode()
+        if code == 1:  # acceptable refusals: the lock stayed busy, or the file kept changing
+            assert b"another secretsmgr is writing" in err or b"keeps changing" in err
+    assert codes.count(0) >= 1  # under load, some may give up waiting for the lock
+    done = run_sops(["decrypt", "--output-type", "json", str(target)], key_file=DEMO_KEY)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    for n in range(6):
+        assert (doc["stringData"].get(f"key{n}") == f"value-{n}") == (codes[n] == 0)
+    assert ("redis-password" not in doc["stringData"]) == (codes[6] == 0)
+    edited = doc["metadata"]["labels"]["app.kubernetes.io/name"] == "redis-edited"
+    assert edited == (codes[7] == 0)
+    entries = [
+        json.loads(line) for line in (repo / "secrets-changelog.jsonl").read_text().splitlines()
+    ]
+    actions = [e["action"] for e in entries if e["files"][0]["path"] == REDIS]
+    assert actions.count("set") == codes[:6].count(0)
+    assert actions.count("unset") == (codes[6] == 0)
+    assert actions.count("edit") == (codes[7] == 0)
+    verify = subprocess.run(
+        [*base, "log", "--verify"], env=env, capture_output=True, text=True, check=False
+    )
+    assert verify.returncode == 0, verify.stderr

