@@ -90,7 +90,23 @@ class Verdict:
 @cache
 def _plugins() -> tuple[tuple[Any, ...], Any, Any, Any]:
     import importlib
+    import logging
 
+    # detect-secrets configures logging when imported: it routes every Python warning into
+    # logging and gives its own logger a stderr handler. Neither is ours to change.
+    # It imports requests too, whose urllib3 hangs a NullHandler on its logger: that would
+    # silence urllib3's records that ``--debug`` shows. Put back what was there.
+    captured = getattr(logging, "_warnings_showwarning", None) is not None
+    urllib3_log = logging.getLogger("urllib3")
+    urllib3_handlers = list(urllib3_log.handlers)
+    importlib.import_module("detect_secrets.core.log")
+    importlib.import_module("detect_secrets.plugins.base")
+    if not captured:
+        logging.captureWarnings(False)
+    urllib3_log.handlers = urllib3_handlers
+    quiet = logging.getLogger("detect-secrets")
+    quiet.handlers = []
+    quiet.propagate = False
     known = []
     for ref in KNOWN_FORMATS:
         module, _, name = ref.partition(".")
