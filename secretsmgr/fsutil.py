@@ -1,17 +1,36 @@
-"""Filesystem helpers every writer uses: atomic replace and a memory-backed scratch folder."""
+"""Filesystem helpers every writer uses.
+
+- ``check_write_target``: the one guard for a write inside a repository (never through a link,
+  never outside the root);
+- ``write_atomic``: a temp file beside the target, fsynced, moved into place, folder fsynced;
+- ``write_new``/``fsync_files``/``fsync_dirs``: the batched form a transaction uses (write every
+  temp file, one fsync pass, the renames, one fsync per folder);
+- ``memory_dir``/``scratch_file``: a memory-backed folder for plaintext scratch files.
+
+Every temp file secretsmgr makes is named ``.NAME.secretsmgr-PID-TAG.new`` (``TEMP_NAME``), so a
+leftover one is recognisable (audit rule SM022) and its writer's pid tells whether it is still
+in use.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from secretsmgr.errors import InputFileError, UserError
+from secretsmgr.errors import InputFileError, RefusedError, UserError
+
+# A temp file of ours: what ``temp_path`` makes. ``name`` is the target's file name.
+TEMP_NAME = re.compile(r"\.(?P<name>.+)\.secretsmgr-(?P<pid>[0-9]+)-(?P<tag>[0-9a-f]{8})\.new")
+_FSYNC_THREADS = 32  # concurrent fsyncs share journal commits (ext4, xfs): one pass, few commits
 
 
 def read_text(path: Path) -> str:
@@ -45,7 +64,8 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
     """Write ``text`` to a temp file beside ``path`` and move it into place with os.replace.
 
     Keeps the existing file's permission bits unless ``mode`` is given; on any failure the
-    temp file is removed and ``path`` is untouched.
+    temp file is removed and ``path`` is untouched. The file and then its folder are fsynced,
+    so the new content is durable when this returns.
     """
     folder = path.parent if str(path.parent) else Path(".")
     if mode is None:
@@ -63,8 +83,9 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
         # a FIFO, device or socket: os.replace would swap it for a regular file (as root,
         # even /dev/null); callers that may write into one use fileops.write_special
         raise InputFileError(f"{path}: not a regular file")
+    tmp = temp_path(path)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise InputFileError(f"{path}: cannot write ({exc.strerror})") from exc
     try:
@@ -74,12 +95,192 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+        fsync_dirs([folder])
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
             raise InputFileError(f"{path}: cannot write ({exc.strerror})") from exc
         raise
+
+
+def temp_path(target: Path, tag: str | None = None) -> Path:
+    """The temp file beside ``target`` for this process: ``.NAME.secretsmgr-PID-TAG.new``."""
+    tag = tag if tag is not None else secrets.token_hex(4)
+    return target.with_name(f".{target.name}.secretsmgr-{os.getpid()}-{tag}.new")
+
+
+def write_new(path: Path, text: str, mode: int) -> None:
+    """Create ``path`` (never an existing file) holding ``text`` with exactly ``mode``.
+
+    Not fsynced: the caller runs one ``fsync_files`` pass over all the files it wrote.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        if stat.S_IMODE(os.fstat(fd).st_mode) != mode:
+            os.fchmod(fd, mode)  # the umask took bits the target has
+        handle.write(text)
+
+
+def file_mode(path: Path, default: int = 0o644) -> int:
+    """The permission bits of ``path``, or ``default`` when it does not exist."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return default
+
+
+def _fsync_path(path: Path, flags: int) -> None:
+    fd = os.open(path, flags | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_all(paths: Sequence[Path], flags: int) -> None:
+    if len(paths) <= 1:
+        for path in paths:
+            _fsync_path(path, flags)
+        return
+    with ThreadPoolExecutor(max_workers=min(_FSYNC_THREADS, len(paths))) as pool:
+        for _ in pool.map(lambda p: _fsync_path(p, flags), paths):
+            pass
+
+
+def fsync_files(paths: Sequence[Path]) -> None:
+    """One fsync pass over files already written and closed (concurrently: few journal commits)."""
+    _fsync_all(paths, os.O_RDONLY)
+
+
+def fsync_dirs(folders: Iterable[Path]) -> None:
+    """fsync each distinct folder once, so the renames into it are durable."""
+    unique = list(dict.fromkeys(Path(os.path.abspath(f)) for f in folders))
+    _fsync_all(unique, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+
+
+_CLOSERS = 8  # threads that let replaced files go (see replace_all)
+_HELD = 256  # replaced files kept open at most, waiting for a closer
+
+
+def replace_all(moves: Sequence[tuple[Path, Path]], before_each: Callable[[int], None]) -> None:
+    """``os.replace(temp, target)`` for each pair in order, calling ``before_each(i)`` first.
+
+    A replaced file's old inode is freed by its last close, and freeing inodes one after the
+    other inside ``os.replace`` is the slowest part of a large rotation. So each old file is
+    held open across its replace and closed by a small thread pool: the renames stay in order,
+    and the freeing overlaps. Returns when every old file is let go.
+    """
+    slots = threading.BoundedSemaphore(_HELD)
+
+    def let_go(fd: int) -> None:
+        try:
+            os.close(fd)
+        finally:
+            slots.release()
+
+    with ThreadPoolExecutor(max_workers=_CLOSERS) as closers:
+        for i, (temp, target) in enumerate(moves):
+            before_each(i)
+            slots.acquire()
+            try:
+                old = os.open(target, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            except OSError:
+                slots.release()
+                old = -1
+            try:
+                os.replace(temp, target)
+            finally:
+                if old >= 0:
+                    closers.submit(let_go, old)
+
+
+def confined(root: Path, path: Path | str) -> tuple[Path, str]:
+    """``path`` (absolute, or relative to ``root``) as (absolute path, repo-relative POSIX path).
+
+    ``RefusedError`` when it lies outside ``root``, is a symbolic link, or lies under one below
+    ``root`` (the root itself may sit under links). Missing trailing components are fine: a
+    file about to be created.
+    """
+    base = os.path.realpath(root)
+    raw = os.fspath(path)
+    if not os.path.isabs(raw):
+        if "\\" in raw:
+            raise RefusedError(f"{raw}: not a repository path")
+        parts = raw.split("/")
+        if any(p in ("", ".", "..") for p in parts):
+            raise RefusedError(f"{raw}: not a plain path inside the repository")
+        rel = "/".join(parts)
+    else:
+        absolute = os.path.normpath(raw)
+        rel = ""
+        for anchor in (os.path.abspath(root), base):
+            if absolute == anchor:
+                raise RefusedError(f"{raw}: is the repository root, not a file in it")
+            if absolute.startswith(anchor.rstrip("/") + "/"):
+                rel = os.path.relpath(absolute, anchor).replace(os.sep, "/")
+                break
+        if not rel or rel.startswith("../"):
+            raise RefusedError(
+                f"{raw}: outside the repository {root}; secretsmgr writes only inside it"
+            )
+    current = base
+    for part in rel.split("/"):
+        current = os.path.join(current, part)
+        try:
+            info = os.lstat(current)
+        except FileNotFoundError:
+            break
+        if stat.S_ISLNK(info.st_mode):
+            where = os.path.relpath(current, base).replace(os.sep, "/")
+            if where == rel:
+                raise RefusedError(
+                    f"{rel}: is a symbolic link; secretsmgr never writes through a link",
+                    hints=("replace the link with the file itself, or name the file it points to",),
+                )
+            raise RefusedError(
+                f"{rel}: lies under the symbolic link {where}; secretsmgr never writes through "
+                "a link",
+                hints=("name the file by its real path inside the repository",),
+            )
+    return Path(base, *rel.split("/")), rel
+
+
+def check_write_target(root: Path, path: Path | str) -> Path:
+    """The guard every writer inside a repository calls first; returns the path to write.
+
+    Refused (``RefusedError``, exit 1) when the target is a symbolic link, lies under a
+    symlinked folder, or lies outside ``root``.
+    """
+    return confined(root, path)[0]
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (it may belong to another user)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or None if unknown.
+
+    Together with the pid it names one process: a pid reused by a later process has another
+    start time.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    fields = data[data.rfind(b")") + 2 :].split()
+    return fields[19].decode("ascii") if len(fields) > 19 else None
 
 
 _MEMORY_FS = frozenset({"tmpfs", "ramfs"})

@@ -22,12 +22,17 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "repo": ({"errors", "plural", "sops", "fsutil", "keys.bech32"}, set()),
     "fileops": ({"errors", "plural", "sops", "keys", "repo", "fsutil"}, set()),
     "changelog": ({"errors", "plural", "sops", "keys", "repo", "fsutil"}, set()),
-    "audit": ({"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog"}, set()),
+    "audit": (
+        {"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog"},
+        {"detect_secrets"},
+    ),
     "report": (
         {"errors", "plural", "audit.finding", "audit.registry", "repo", "keys.bech32"},
         set(),
     ),
     "rotate": ({"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog", "audit"}, set()),
+    # the commit gate: index vs HEAD, blob cache, history, baselines (runs the audit engine)
+    "gate": ({"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog", "audit"}, set()),
     "init": ({"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog"}, set()),
     "cluster": ({"errors", "keys"}, {"kubernetes", "urllib3"}),
     "cli": ({"*"}, {"typer"}),

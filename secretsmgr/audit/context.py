@@ -1,8 +1,9 @@
 """What a rule sees: the repository inventory plus the changelog, the clock and any keys.
 
 ``build_context`` adds to an ``Inventory`` (``repo/``) what only the audit needs: the parsed
-changelog, the identities for ``--verify-mac`` and the data keys they open, and the live
-cluster's keys. Rules are pure functions of the ``AuditContext`` it returns.
+changelog, the identities for ``--verify-mac`` and the data keys they open, the live
+cluster's keys, and what an interrupted write left behind (``repo/pending.py``). Rules are
+pure functions of the ``AuditContext`` it returns.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
+from secretsmgr.audit.history import HistoryFacts
 from secretsmgr.changelog.chain import Entry, parse_entries
 from secretsmgr.errors import ChainError, DecryptionError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.inventory import Inventory, LiveKeys
+from secretsmgr.repo.pending import PendingWrites, find_pending
 from secretsmgr.sops.datakey import unwrap_data_key
 
 
@@ -35,6 +38,8 @@ class AuditContext:
     data_keys: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     unopened: tuple[str, ...] = ()
     live_cluster: LiveKeys | None = None  # read for every cluster (one context)
+    pending: PendingWrites = field(default_factory=PendingWrites)  # an interrupted write (SM022)
+    history: HistoryFacts | None = None  # audit --history: what past commits held
 
     @property
     def live_clusters(self) -> tuple[LiveKeys, ...]:
@@ -70,9 +75,10 @@ def build_context(
     verify_mac: bool = False,
     now: datetime | None = None,
     live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
+    history: HistoryFacts | None = None,
 ) -> AuditContext:
     """Add the changelog, the clock and (with ``verify_mac``) the opened data keys to ``repo``."""
-    history, history_present, history_error = _load_changelog(repo.root / repo.settings.changelog)
+    entries, present, error = _load_changelog(repo.root / repo.settings.changelog)
     data_keys: dict[str, bytes] = {}
     unopened: list[str] = []
     if verify_mac and identities:
@@ -87,12 +93,14 @@ def build_context(
         repo=repo,
         max_age_days=max_age_days if max_age_days is not None else repo.settings.max_age_days,
         now=now or datetime.now(UTC),
-        changelog=history,
-        changelog_present=history_present,
-        changelog_error=history_error,
+        changelog=entries,
+        changelog_present=present,
+        changelog_error=error,
         verify_mac=verify_mac,
         identities=tuple(identities),
         data_keys=MappingProxyType(data_keys),
         unopened=tuple(unopened),
         live_cluster=live_cluster if isinstance(live_cluster, LiveKeys) else None,
+        pending=find_pending(repo.root, repo.all_files),
+        history=history,
     )

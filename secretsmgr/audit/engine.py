@@ -9,11 +9,19 @@ from pathlib import Path
 
 from secretsmgr.audit.context import AuditContext, build_context
 from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Need, Rule, RuleId
+from secretsmgr.audit.history import HistoryFacts
 from secretsmgr.audit.registry import RULES
 from secretsmgr.errors import UsageError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.flux import Layer
-from secretsmgr.repo.inventory import EMPTY_ENV, Detector, LiveKeys, load_inventory
+from secretsmgr.repo.inventory import (
+    EMPTY_ENV,
+    Detector,
+    InventoryCache,
+    LiveKeys,
+    load_inventory,
+)
+from secretsmgr.repo.snapshot import Snapshot
 from secretsmgr.sops.locate import DocumentKeys, find_line, key_lines
 
 NO_CLUSTER_KEY = "no cluster key known"
@@ -22,6 +30,7 @@ NOT_REQUESTED = "MAC verification not requested (use --verify-mac)"
 KEYLESS_ONLY = "needs a private identity; check runs only key-less rules"
 NO_CLUSTER = "needs the live cluster (use --from-cluster)"
 HISTORY_ONLY = "reads the changelog and the clock; the commit gate does not"
+NO_GIT_HISTORY = "walks past commits (use audit --history)"
 
 
 def load_context(
@@ -36,8 +45,15 @@ def load_context(
     now: datetime | None = None,
     live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
     rules: Sequence[Rule] = RULES,
+    snapshot: Snapshot | None = None,
+    cache: InventoryCache | None = None,
+    history: HistoryFacts | None = None,
 ) -> AuditContext:
-    """Read the repository at ``root`` with the detectors of ``rules`` and build their context."""
+    """Read the repository at ``root`` with the detectors of ``rules`` and build their context.
+
+    ``snapshot`` reads another state than the working tree (the index, a commit); ``cache``
+    answers detector hits and layer graphs it already knows.
+    """
     repo = load_inventory(
         root,
         files=files,
@@ -45,6 +61,8 @@ def load_context(
         env=env,
         live_keys=live_cluster,
         detectors=detectors(rules),
+        snapshot=snapshot,
+        cache=cache,
     )
     return build_context(
         repo,
@@ -53,6 +71,7 @@ def load_context(
         verify_mac=verify_mac,
         now=now,
         live_cluster=live_cluster,
+        history=history,
     )
 
 
@@ -69,6 +88,7 @@ def run_audit(
     verify_mac: bool = False,
     now: datetime | None = None,
     live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
+    history: HistoryFacts | None = None,
 ) -> AuditReport:
     """Audit the repository at ``root``; findings are data, never exceptions.
 
@@ -85,6 +105,7 @@ def run_audit(
         verify_mac=verify_mac and not keyless_only,
         now=now,
         live_cluster=live_cluster,
+        history=history,
     )
     return run_rules(ctx, layer_filter=layer_filter, keyless_only=keyless_only)
 
@@ -96,7 +117,11 @@ def detectors(rules: Sequence[Rule]) -> dict[str, Detector]:
 
 def _missing(rule: Rule, ctx: AuditContext, keyless_only: bool) -> str | None:
     if keyless_only and not rule.keyless:
+        if Need.GIT_HISTORY in rule.needs:
+            return NO_GIT_HISTORY
         return HISTORY_ONLY if Need.HISTORY in rule.needs else KEYLESS_ONLY
+    if Need.GIT_HISTORY in rule.needs and ctx.history is None:
+        return NO_GIT_HISTORY
     if Need.CLUSTER in rule.needs and not ctx.live_clusters:
         return NO_CLUSTER
     if Need.IDENTITY in rule.needs:
@@ -202,7 +227,7 @@ def run_rules(
         seen.add(finding.sort_key)
         if not in_scope(finding.path):
             continue
-        if ctx.repo.settings.is_ignored(finding.rule, finding.path):
+        if ctx.repo.settings.is_ignored(finding.rule, finding.path, finding.key_path):
             suppressed += 1
             continue
         here = placed(finding.path)

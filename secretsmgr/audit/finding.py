@@ -32,6 +32,7 @@ class Need(StrEnum):
 
     CLUSTER_KEY = "cluster-key"
     HISTORY = "history"  # the changelog and the clock: audit only, never the commit gate
+    GIT_HISTORY = "git-history"  # every past commit (audit --history): never the commit gate
     IDENTITY = "identity"
     CLUSTER = "cluster"
 
@@ -106,11 +107,13 @@ class Rule:
     # Looks at each file once while the repository is read; ``check`` reads what it found
     # through ``ctx.repo.hits_of(rule.id)``.
     detect: Detector | None = field(default=None, repr=False, compare=False)
+    # The dataclass ``detect`` returns: the gate's blob cache stores hits in its fields.
+    hit_type: type | None = field(default=None, repr=False, compare=False)
 
     @property
     def keyless(self) -> bool:
         """Whether ``check`` (the CI gate) may run it: no private identity needed."""
-        return not self.needs & {Need.IDENTITY, Need.CLUSTER, Need.HISTORY}
+        return not self.needs & {Need.IDENTITY, Need.CLUSTER, Need.HISTORY, Need.GIT_HISTORY}
 
     def finding(
         self,
@@ -177,6 +180,8 @@ class AuditReport:
     file_layers: tuple[tuple[str, tuple[tuple[str | None, str], ...]], ...] = ()
     notes: tuple[str, ...] = ()  # what the model could not know (external sources, versions)
     clusters: tuple[str | None, ...] = ()  # every cluster, in report order
+    # findings already present (a committed baseline, or --new-since REV): counted, not shown
+    baselined: int = 0
 
     def count(self, severity: Severity) -> int:
         """How many findings have ``severity``."""

@@ -24,7 +24,11 @@ from secretsmgr.audit.rules import (
     sm015_flux_cannot_decrypt,
     sm016_cluster_key_drift,
     sm017_cluster_key_rotation,
+    sm018_plaintext_credential,
+    sm019_exposed_in_history,
+    sm020_removed_recipient_can_read,
     sm021_symlinked_sops_file,
+    sm022_interrupted_write,
 )
 
 RULES: tuple[Rule, ...] = (
@@ -45,7 +49,11 @@ RULES: tuple[Rule, ...] = (
     sm015_flux_cannot_decrypt.RULE,
     sm016_cluster_key_drift.RULE,
     sm017_cluster_key_rotation.RULE,
+    sm018_plaintext_credential.RULE,
+    sm019_exposed_in_history.RULE,
+    sm020_removed_recipient_can_read.RULE,
     sm021_symlinked_sops_file.RULE,
+    sm022_interrupted_write.RULE,
 )
 
 _BY_ID = {rule.id: rule for rule in RULES}

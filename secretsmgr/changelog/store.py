@@ -1,12 +1,26 @@
-"""The changelog file on disk: read it whole, write it whole (atomically)."""
+"""The changelog file on disk: where it is (inside the repository), read whole, written whole."""
 
 from __future__ import annotations
 
+import posixpath
 from pathlib import Path
 
 from secretsmgr.changelog.chain import Entry, append
-from secretsmgr.errors import ChainError, ConfigError
-from secretsmgr.fsutil import write_atomic
+from secretsmgr.errors import ChainError, ConfigError, RefusedError
+from secretsmgr.fsutil import check_write_target, write_atomic
+from secretsmgr.repo.settings import SETTINGS_NAME
+
+
+def changelog_path(root: Path, name: str) -> Path:
+    """The changelog ``name`` (``changelog:`` in ``.secretsmgr.yaml``) of the repository at
+    ``root``; ``ConfigError`` unless it is a relative path inside the root with no symbolic link
+    on the way (never ``../x.jsonl``, an absolute path or a link out of the repository)."""
+    try:
+        return check_write_target(root, name if name.startswith("/") else posixpath.normpath(name))
+    except RefusedError as exc:
+        raise ConfigError(
+            f"{SETTINGS_NAME}: changelog must be a file inside the repository ({exc.message})"
+        ) from exc
 
 
 def load_changelog(path: Path) -> bytes:
@@ -21,11 +35,16 @@ def load_changelog(path: Path) -> bytes:
         raise ConfigError(f"{path}: cannot read the changelog ({exc.strerror})") from exc
 
 
-def append_entry(path: Path, entry: Entry) -> None:
-    """Append ``entry`` by writing the whole new changelog to a temp file and replacing it."""
-    data = append(load_changelog(path), entry)
+def write_changelog(path: Path, data: bytes) -> None:
+    """Replace the changelog with ``data`` atomically and durably (file and folder fsynced)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ChainError(f"{path} is not valid UTF-8") from exc
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text)
+
+
+def append_entry(path: Path, entry: Entry) -> None:
+    """Append ``entry`` by writing the whole new changelog to a temp file and replacing it."""
+    write_changelog(path, append(load_changelog(path), entry))

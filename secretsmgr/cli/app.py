@@ -28,9 +28,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "unset": ("setvalue", "unset_cmd"),
     "audit": ("audit", "audit_cmd"),
     "check": ("check", "check_cmd"),
+    "baseline": ("baseline", "baseline_cmd"),
     "layers": ("layers", "layers_cmd"),
     "log": ("log", "log_cmd"),
     "rotate": ("rotate", "rotate_cmd"),
+    "recover": ("recover", "recover_cmd"),
     "init": ("init", "init_cmd"),
 }
 GROUPS: dict[str, tuple[str, str]] = {"key": ("key", "key_app")}

@@ -17,7 +17,7 @@ import typer
 if TYPE_CHECKING:
     from secretsmgr.keys.protocols import Identity
     from secretsmgr.keys.sources import LayeredIdentity
-    from secretsmgr.rotate.transaction import FaultHook, ProgressHook
+    from secretsmgr.rotate.faults import FaultHook, ProgressHook
 
 
 @dataclass(slots=True)
@@ -117,35 +117,18 @@ def emit(text: str, output: Path | None) -> None:
 
 
 def fault_hook() -> FaultHook | None:
-    """Test-only fault injection: SECRETSMGR_FAULT_INJECT=<step>:<index>[:kill]."""
-    spec = os.environ.get("SECRETSMGR_FAULT_INJECT")
-    if not spec:
-        return None
-    step, _, rest = spec.partition(":")
-    index_text, _, mode = rest.partition(":")
-    if not index_text.isdigit():
-        from secretsmgr.errors import UsageError
+    """Test-only fault injection (``SECRETSMGR_FAULT_INJECT``; see ``rotate/faults.py``)."""
+    from secretsmgr.rotate.faults import fault_hook as from_env
 
-        raise UsageError("SECRETSMGR_FAULT_INJECT must look like <step>:<index>[:kill]")
-    index = int(index_text)
-
-    def hook(at: str, i: int) -> None:
-        if at == step and i == index:
-            if mode == "kill":
-                import signal
-
-                os.kill(os.getpid(), signal.SIGKILL)
-            raise RuntimeError(f"injected fault at {at}:{i}")
-
-    return hook
+    return from_env(os.environ)
 
 
 def recover_interrupted(root: Path) -> None:
     """Finish or roll back a rotation a crash interrupted, and say so at once (a warning, so
     the message is not lost if this run then fails)."""
-    from secretsmgr.rotate.transaction import recover
+    from secretsmgr.rotate.journal import recover
 
-    recovered = recover(root)
+    recovered = recover(root).message
     if recovered:
         warn(recovered)
 

@@ -26,6 +26,14 @@ FormatOpt = Annotated[
     OutputFormat,
     typer.Option("--format", "-f", help="Output format.", case_sensitive=False),
 ]
+NewSinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--new-since",
+        help="Fail only on findings that are new since commit REV (older ones are counted).",
+        metavar="REV",
+    ),
+]
 OutputOpt = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write the report to FILE (atomically).", metavar="FILE"),

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from secretsmgr.errors import InputFileError, RefusedError
-from secretsmgr.fsutil import write_atomic
+from secretsmgr.fsutil import confined, write_atomic
 from secretsmgr.repo.lock import repo_lock
 
 # /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N name a descriptor this process holds.
@@ -39,28 +39,22 @@ def check_write_target(root: Path | None, path: Path) -> None:
     """Refuse a target that is a symlink, or lies under a symlinked folder of ``root``.
 
     Folders above the repository root are the user's business (a home reached through a
-    link); inside it, every folder on the way must be a real one.
+    link); inside it, every folder on the way must be a real one (``fsutil.confined``). A
+    target outside the repository (``decrypt -o /tmp/x``) is checked for being a link only.
     """
-    shown = str(path)
     if path.is_symlink():
         raise RefusedError(
-            f"{shown}: is a symlink; secretsmgr writes only regular files",
+            f"{path}: is a symlink; secretsmgr writes only regular files",
             hints=(f"write to the file it points at: {os.path.realpath(path)}",),
         )
     if root is None:
         return
+    absolute = Path(os.path.abspath(path))
     real_root = os.path.realpath(root)
-    folder = Path(os.path.abspath(path)).parent
-    chain = [folder, *folder.parents]
-    tops = [i for i, ancestor in enumerate(chain) if os.path.realpath(ancestor) == real_root]
-    if not tops:
-        return  # outside the repository
-    for ancestor in chain[: tops[-1]]:
-        if ancestor.is_symlink():
-            raise RefusedError(
-                f"{shown}: lies under a symlinked folder ({ancestor}); "
-                "secretsmgr writes only through real folders",
-            )
+    for ancestor in absolute.parents:
+        if os.path.realpath(ancestor) == real_root:  # the root, however it was reached
+            confined(root, absolute.relative_to(ancestor).as_posix())
+            return
 
 
 @contextlib.contextmanager

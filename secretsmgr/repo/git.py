@@ -8,6 +8,7 @@ pre-commit hook still talks to the repository named by ``cwd``.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -89,12 +90,20 @@ def list_files(root: Path) -> list[str]:
     )
 
 
+_PREFIXES: dict[str, str] = {}
+
+
 def _show_prefix(root: Path) -> str:
+    known = _PREFIXES.get(str(root))
+    if known is not None:
+        return known
     try:
         out = _run(root, ["rev-parse", "--show-prefix"])
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         raise _not_usable(root, exc) from exc
-    return out.decode("utf-8", "surrogateescape").rstrip("\n")
+    prefix = out.decode("utf-8", "surrogateescape").rstrip("\n")
+    _PREFIXES[str(root)] = prefix
+    return prefix
 
 
 def dirty_paths(root: Path, paths: list[str] | tuple[str, ...]) -> list[str]:
@@ -167,14 +176,19 @@ def _head(root: Path) -> str:
 
 
 def commit(root: Path, paths: list[str] | tuple[str, ...], message: str) -> str:
-    """Commit exactly ``paths`` (other staged changes stay staged); return the new HEAD sha."""
+    """Commit exactly ``paths`` (other staged changes stay staged); return the new HEAD sha.
+
+    The user's git configuration decides signing (``commit.gpgsign``, ``gpg.format``,
+    ``user.signingkey``), as for any ``git commit``: repositories that require signed commits
+    get one.
+    """
     if not paths:
         raise RefusedError("git commit failed: no paths to commit")
     try:
         _run(root, ["add", "--", *paths])
         _run(
             root,
-            ["commit", "--no-gpg-sign", "-q", "-F", "-", "--", *paths],
+            ["commit", "-q", "-F", "-", "--", *paths],
             stdin=message.encode("utf-8"),
         )
         return _head(root)
@@ -207,3 +221,223 @@ def walk_files(root: Path) -> list[str]:
             rel = name if rel_dir == "." else os.path.join(rel_dir, name)
             found.append(Path(rel).as_posix())
     return sorted(found)
+
+
+# ------------------------------------------------------------------------ index and commits
+
+
+_LS_FILES = re.compile(r"([0-7]{6}) ([0-9a-f]{40,64}) [0-3]\t([^\0]+)\0")
+
+
+def index_entries(root: Path) -> list[tuple[str, str, str]]:
+    """(mode, blob id, path) of every index entry under ``root`` (``ls-files -s -z``).
+
+    Paths are relative to ``root``; an unmerged path is listed once (its first stage).
+    """
+    try:
+        out = _run(root, ["ls-files", "-s", "-z"])
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    entries: dict[str, tuple[str, str, str]] = {}
+    for mode, blob, path in _LS_FILES.findall(out.decode("utf-8", "surrogateescape")):
+        entries.setdefault(path, (mode, blob, path))
+    return sorted(entries.values(), key=lambda e: e[2])
+
+
+def tree_entries(root: Path, rev: str) -> list[tuple[str, str, str]]:
+    """(mode, blob id, path) of every file of commit ``rev`` under ``root`` (``ls-tree -r``)."""
+    try:
+        out = _run(root, ["ls-tree", "-r", "-z", rev, "--", "."])
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    entries: list[tuple[str, str, str]] = []
+    for item in _zsplit(out):
+        meta, _, path = item.partition("\t")
+        mode, kind, blob = meta.split(" ")
+        if kind == "blob":
+            entries.append((mode, blob, path))
+    return sorted(entries, key=lambda e: e[2])
+
+
+def worktree_changed(root: Path) -> set[str] | None:
+    """Tracked paths whose working-tree file may differ from the index (``diff-files``).
+
+    None when the working tree cannot stand in for the index at all: git filters or end-of-line
+    conversion are configured, so files on disk differ from their blobs.
+    """
+    try:
+        config = _run(root, ["config", "-z", "--get-regexp", r"^(core\.(autocrlf|eol)|filter\.)"])
+    except subprocess.CalledProcessError:
+        config = b""  # exit 1: no such setting
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    if config.strip(b"\0"):
+        return None
+    try:
+        out = _run(root, ["diff-files", "-z", "--name-only", "--", "."])
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    prefix = _show_prefix(root)
+    return {p[len(prefix) :] for p in _zsplit(out) if p.startswith(prefix)}
+
+
+def staged_changes(root: Path, commit: str) -> list[tuple[str, str, str]]:
+    """(mode, blob id, path) in ``commit`` of every path under ``root`` the index changes
+    (``diff-index --cached``); a path the index adds has mode and blob ``"0"*``."""
+    # not --relative: git 2.39 crashes on diff-index --relative with --literal-pathspecs
+    prefix = _show_prefix(root)
+    try:
+        out = _run(root, ["diff-index", "--cached", "-z", "--no-renames", commit, "--", "."])
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    parts = _zsplit(out)
+    changes: list[tuple[str, str, str]] = []
+    for meta, path in zip(parts[0::2], parts[1::2], strict=False):
+        old_mode, _new_mode, old_blob, _new_blob, _status = meta.lstrip(":").split(" ")
+        if path.startswith(prefix):
+            changes.append((old_mode, old_blob, path[len(prefix) :]))
+    return changes
+
+
+def describe(root: Path) -> tuple[Path, Path, str | None] | None:
+    """(top level, ``<git dir>/secretsmgr``, HEAD commit or None) in one ``rev-parse``; None
+    outside git. Also remembers ``root``'s prefix for the other functions here."""
+    base = ["rev-parse", "--show-toplevel", "--show-prefix", "--git-path", "secretsmgr"]
+    head: str | None = None
+    try:
+        try:
+            lines = _run(root, [*base, "HEAD^{commit}"]).decode("utf-8", "surrogateescape")
+            parts = lines.split("\n")
+            head = parts[3].strip() or None
+        except subprocess.CalledProcessError:
+            lines = _run(root, base).decode("utf-8", "surrogateescape")  # no commit yet
+            parts = lines.split("\n")
+    except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError):
+        return None
+    top, prefix, state = parts[0], parts[1], parts[2]
+    _PREFIXES[str(root)] = prefix
+    state_path = Path(state)
+    return Path(top), state_path if state_path.is_absolute() else root / state_path, head
+
+
+def resolve_commit(root: Path, rev: str) -> str | None:
+    """The commit id ``rev`` names, or None when it names none (e.g. HEAD of an empty repo)."""
+    try:
+        out = _run(root, ["rev-parse", "-q", "--verify", f"{rev}^{{commit}}"])
+    except subprocess.CalledProcessError:
+        return None
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    return out.decode("ascii").strip() or None
+
+
+class BlobReader:
+    """One ``git cat-file --batch`` process answering blob reads by id; close it when done."""
+
+    def __init__(self, root: Path) -> None:
+        """Remember where to start git; the process starts on the first read."""
+        self._root = root
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def read(self, blob: str) -> bytes:
+        """The bytes of blob ``blob``; ``OSError`` when git has no such blob."""
+        if self._proc is None:
+            try:
+                self._proc = subprocess.Popen(
+                    ["git", "-C", str(self._root), "cat-file", "--batch"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    env=_git_env(),
+                )
+            except FileNotFoundError as exc:
+                raise _not_usable(self._root, exc) from exc
+        proc = self._proc
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(blob.encode("ascii") + b"\n")
+        proc.stdin.flush()
+        header = proc.stdout.readline().split()
+        if len(header) != 3 or header[1] != b"blob":
+            raise OSError(f"git has no blob {blob}")
+        size = int(header[2])
+        data = proc.stdout.read(size + 1)
+        if len(data) != size + 1:
+            raise OSError(f"short read of blob {blob}")
+        return data[:size]
+
+    def close(self) -> None:
+        """Stop the git process (idempotent)."""
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            assert proc.stdin is not None
+            proc.stdin.close()
+            if proc.stdout is not None:
+                proc.stdout.close()
+            proc.wait()
+
+
+def log_changes(root: Path) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """Every commit reachable from HEAD, oldest first: (commit, committer date ISO 8601,
+    [(path, new blob id or "" when deleted)]) for the files under ``root`` it changed against
+    its first parent (merges list nothing: their sides' commits are walked themselves)."""
+    try:
+        out = _run(
+            root,
+            [
+                "log",
+                "--reverse",
+                "--no-renames",
+                "--raw",
+                "--no-abbrev",
+                "-z",
+                "--format=%x01%H %cI",
+                "--",
+                ".",
+            ],
+        )
+    except subprocess.CalledProcessError:
+        return []  # no commit yet
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    prefix = _show_prefix(root)
+    commits: list[tuple[str, str, list[tuple[str, str]]]] = []
+    for chunk in out.split(b"\x01")[1:]:
+        head, _, rest = chunk.partition(b"\0")
+        sha, _, date = head.decode("ascii", "replace").partition(" ")
+        parts = rest.lstrip(b"\n").split(b"\0")
+        changes: list[tuple[str, str]] = []
+        for meta, raw_path in zip(parts[0::2], parts[1::2], strict=False):
+            fields = meta.decode("ascii", "replace").lstrip(":").split(" ")
+            if len(fields) != 5:
+                continue
+            path = raw_path.decode("utf-8", "surrogateescape")
+            if not path.startswith(prefix):
+                continue
+            new_mode, new_blob, status = fields[1], fields[3], fields[4]
+            if status.startswith("D") or set(new_blob) == {"0"}:
+                changes.append((path[len(prefix) :], ""))
+            elif new_mode in ("100644", "100755"):
+                changes.append((path[len(prefix) :], new_blob))
+        commits.append((sha, date, changes))
+    return commits
+
+
+def changed_between(root: Path, old: str, new: str) -> list[tuple[str, str]]:
+    """(path, blob id in ``new`` or "" when gone) of every file under ``root`` that differs
+    between commits ``old`` and ``new`` (``diff-tree -r``)."""
+    prefix = _show_prefix(root)
+    try:
+        out = _run(root, ["diff-tree", "-r", "-z", "--no-renames", old, new, "--", "."])
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    parts = _zsplit(out)
+    changes: list[tuple[str, str]] = []
+    for meta, path in zip(parts[0::2], parts[1::2], strict=False):
+        fields = meta.lstrip(":").split(" ")
+        if len(fields) != 5 or not path.startswith(prefix):
+            continue
+        new_mode, new_blob, status = fields[1], fields[3], fields[4]
+        gone = status.startswith("D") or set(new_blob) == {"0"}
+        if gone or new_mode in ("100644", "100755"):
+            changes.append((path[len(prefix) :], "" if gone else new_blob))
+    return changes

@@ -13,8 +13,10 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
+from typing import Protocol
 
 from secretsmgr.errors import FormatError, UsageError
 from secretsmgr.repo.clusterkeys import RuleId, RuleKeys, chosen_keys, key_notes, rule_keys
@@ -111,6 +113,31 @@ class ScannedFile:
 # A detector turns one file into hits (plain data, never a secret value); the audit rules own
 # theirs and pass them in by rule id.
 Detector = Callable[[ScannedFile], Iterable[object]]
+
+
+class InventoryCache(Protocol):
+    """A cache the gate hands in (``secretsmgr.gate``): detector hits per file, the layer graph.
+
+    ``compute``/``build`` give the uncached answer; a cache may return it or a stored equal one.
+    """
+
+    def file_hits(
+        self,
+        snapshot: Snapshot,
+        file: ScannedFile,
+        compute: Callable[[], dict[str, tuple[object, ...]]],
+    ) -> Mapping[str, tuple[object, ...]]:
+        """The hits of every detector in ``file``."""
+        ...
+
+    def layers(
+        self,
+        snapshot: Snapshot,
+        build: Callable[[Snapshot], LayerGraph],
+        scope: Sequence[str] | None = None,
+    ) -> LayerGraph:
+        """The layer graph of ``snapshot`` (it may know only about the files in ``scope``)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,6 +553,30 @@ def _resolve_keys(
     return keys, source, repo_keys, repo_source
 
 
+def scan_file(
+    rel: str,
+    data: bytes,
+    rule_for: Callable[[str], tuple[str | None, CreationRule | None, int | None]] | None = None,
+) -> ScannedFile:
+    """One file as the inventory reads it: its format, and its SOPS entry when it is one.
+
+    ``rule_for`` gives the governing `.sops.yaml` rule (the gate's history walk has none).
+    """
+    fmt = structured_format(rel)
+    named = is_named_sops(rel)
+    entry: SopsEntry | None = None
+    if fmt is not None or named:
+        fmt = fmt or FileFormat.YAML
+        if named or _SOPS_HINT[fmt].search(data):
+            rule = rule_for(rel) if rule_for is not None else (None, None, None)
+            entry = read_sops_entry(rel, data, fmt, rule)
+    return ScannedFile(rel, data, fmt, entry)
+
+
+def _detect(detectors: Mapping[str, Detector], file: ScannedFile) -> dict[str, tuple[object, ...]]:
+    return {name: tuple(detect(file)) for name, detect in detectors.items()}
+
+
 def load_inventory(
     root: Path,
     *,
@@ -535,6 +586,7 @@ def load_inventory(
     live_keys: LiveKeys | Sequence[LiveKeys] | None = None,
     detectors: Mapping[str, Detector] = MappingProxyType({}),
     snapshot: Snapshot | None = None,
+    cache: InventoryCache | None = None,
 ) -> Inventory:
     """Read the repository at ``root`` once.
 
@@ -544,9 +596,15 @@ def load_inventory(
     root = Path(root)
     snap = snapshot if snapshot is not None else WorktreeSnapshot(root)
     all_files = snap.paths
-    scope = scoped_files(root, files, all_files) if files is not None else all_files
+    if files is None:
+        scope = all_files
+    elif snapshot is not None and set(files) <= set(all_files):
+        scope = tuple(sorted(set(files)))  # exact paths of the snapshot (the gate's scope)
+    else:
+        scope = scoped_files(root, files, all_files)
     settings = load_settings(root)
-    layers = find_layers(snap, settings.clusters, dict(settings.sources))
+    build = partial(find_layers, clusters=settings.clusters, sources=dict(settings.sources))
+    layers = cache.layers(snap, build, scope) if cache is not None else build(snap)
     configs = SopsConfigs(snap)
 
     entries: list[SopsEntry] = []
@@ -562,19 +620,18 @@ def load_inventory(
             data = snap.read(rel)
         except OSError:
             continue  # deleted, a folder, unreadable: nothing to audit
-        fmt = structured_format(rel)
-        named = is_named_sops(rel)
-        entry: SopsEntry | None = None
-        if fmt is not None or named:
-            fmt = fmt or FileFormat.YAML
-            if named or _SOPS_HINT[fmt].search(data):
-                entry = read_sops_entry(rel, data, fmt, configs.rule_for(rel))
-                if entry is not None:
-                    entries.append(entry)
+        scanned = scan_file(rel, data, configs.rule_for)
+        entry = scanned.sops
+        if entry is not None:
+            entries.append(entry)
         if detectors:
-            scanned = ScannedFile(rel, data, fmt, entry)
-            for name, detect in detectors.items():
-                hits[name].extend(detect(scanned))
+            if cache is not None:
+                found = cache.file_hits(snap, scanned, partial(_detect, detectors, scanned))
+                for name, items in found.items():
+                    hits[name].extend(items)
+            else:
+                for name, detect in detectors.items():
+                    hits[name].extend(detect(scanned))
 
     rules = _rule_keys(configs, settings)
     lives = _lives(live_keys)

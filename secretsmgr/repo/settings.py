@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -87,10 +88,16 @@ class IgnoreEntry:
     rule: str
     path: str
     reason: str
+    key_path: str | None = None  # a glob over the dotted key path (``spec.values.*.tag``)
 
-    def matches(self, rule_id: str, path: str) -> bool:
-        """Tell whether this entry suppresses ``rule_id`` on the repo-relative ``path``."""
-        return rule_id == self.rule and glob_to_regex(self.path).fullmatch(path)
+    def matches(self, rule_id: str, path: str, key_path: str | None = None) -> bool:
+        """Tell whether this entry suppresses ``rule_id`` on the repo-relative ``path`` (and,
+        when the entry names one, on ``key_path``)."""
+        if rule_id != self.rule or not glob_to_regex(self.path).fullmatch(path):
+            return False
+        if self.key_path is None:
+            return True
+        return key_path is not None and fnmatch.fnmatchcase(key_path, self.key_path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +124,9 @@ class Settings:
     sources: tuple[tuple[str, str], ...] = ()  # ("OCIRepository/flux-system/x", "kubernetes")
     outside_flux: tuple[str, ...] = ()
 
-    def is_ignored(self, rule_id: str, path: str) -> bool:
-        """Tell whether any ignore entry suppresses ``rule_id`` on ``path``."""
-        return any(entry.matches(rule_id, path) for entry in self.ignore)
+    def is_ignored(self, rule_id: str, path: str, key_path: str | None = None) -> bool:
+        """Tell whether any ignore entry suppresses ``rule_id`` on ``path`` (at ``key_path``)."""
+        return any(entry.matches(rule_id, path, key_path) for entry in self.ignore)
 
     def is_outside_flux(self, path: str) -> bool:
         """Whether ``path`` matches an ``outside_flux:`` glob (Talos, Ansible, Terraform …)."""
@@ -145,7 +152,7 @@ def _parse_ignore(raw: object) -> tuple[IgnoreEntry, ...]:
         if not isinstance(item, dict):
             raise ConfigError(f"{where} must be a mapping with rule, path and reason")
         entry = cast(dict[str, object], item)
-        unknown = sorted(set(entry) - {"rule", "path", "reason"}, key=str)
+        unknown = sorted(set(entry) - {"rule", "path", "reason", "key_path"}, key=str)
         if unknown:
             raise ConfigError(f"{where} has an unknown field: {unknown[0]}")
         values: dict[str, str] = {}
@@ -157,7 +164,10 @@ def _parse_ignore(raw: object) -> tuple[IgnoreEntry, ...]:
         if not _RULE_ID.match(values["rule"]):
             raise ConfigError(f"{where} names no rule id like SM001")
         glob_to_regex(values["path"])  # a broken glob fails here, naming the file
-        entries.append(IgnoreEntry(**values))
+        key_path = entry.get("key_path")
+        if key_path is not None and (not isinstance(key_path, str) or not key_path.strip()):
+            raise ConfigError(f"{where} has an empty key_path")
+        entries.append(IgnoreEntry(**values, key_path=key_path.strip() if key_path else None))
     return tuple(entries)
 
 

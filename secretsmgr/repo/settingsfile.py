@@ -93,7 +93,9 @@ def render_settings(settings: Settings) -> str:
     if s.ignore:
         out.append("ignore:")
         out += [
-            f"  - {{rule: {e.rule}, path: {_q(e.path)}, reason: {_q(e.reason)}}}" for e in s.ignore
+            f"  - {{rule: {e.rule}, path: {_q(e.path)}, reason: {_q(e.reason)}"
+            + (f", key_path: {_q(e.key_path)}}}" if e.key_path else "}")
+            for e in s.ignore
         ]
     else:
         out += [

@@ -311,10 +311,11 @@ class SopsConfigs:
         """Index the `.sops.yaml` files of ``snapshot`` (each parsed on first use)."""
         self.snapshot = snapshot
         self.root = snapshot.root
-        self.dirs = {
+        tail = "/" + SOPS_CONFIG_NAME
+        self.dirs = {  # a suffix test, not basename(): this runs over every path of the repo
             posixpath.dirname(f)
             for f in snapshot.paths
-            if posixpath.basename(f) == SOPS_CONFIG_NAME
+            if f.endswith(tail) or f == SOPS_CONFIG_NAME
         }
         self._loaded: dict[str, SopsConfig] = {}
         self._outside: SopsConfig | None = None

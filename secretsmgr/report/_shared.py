@@ -42,8 +42,11 @@ def counts_phrase(report: AuditReport) -> str:
     ]
     shown = [p for p in parts if not p.startswith("0 ")] or ["no findings"]
     text = ", ".join(shown)
-    if report.suppressed:
-        text += f" ({report.suppressed} suppressed)"
+    extra = [f"{report.suppressed} suppressed"] if report.suppressed else []
+    if report.baselined:
+        extra.append(f"{report.baselined} already present")
+    if extra:
+        text += f" ({', '.join(extra)})"
     return text
 
 

@@ -45,6 +45,7 @@ def report_dict(report: AuditReport) -> dict[str, Any]:
             "warnings": report.count(Severity.WARNING),
             "infos": report.count(Severity.INFO),
             "suppressed": report.suppressed,
+            "baselined": report.baselined,
             "skipped": [{"rule": rule, "reason": reason} for rule, reason in report.skipped],
             "clusters": len(report.clusters),
             "notes": list(report.notes),

@@ -223,7 +223,13 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
                 lines.append(f"  fix: {one_line(finding.fix)}")
     if blocked:
         count = plural(len(blocked), "file")
-        if plaintext and len(blocked) == 1:
+        first = next(
+            (f.fix for f in findings[blocked[0]] if f.severity is Severity.ERROR and f.fix), None
+        )
+        plain_fix = f"secretsmgr encrypt -i {blocked[0]}"
+        if plaintext and len(blocked) == 1 and first not in (None, plain_fix):
+            tail = f"fix it with: {one_line(first or '')}"  # a rename first (no rule matches)
+        elif plaintext and len(blocked) == 1:
             tail = f"encrypt it with: secretsmgr encrypt -i {one_line(blocked[0])}"
         elif plaintext:
             tail = "encrypt each with: secretsmgr encrypt -i <file>"

@@ -8,7 +8,8 @@ Secret holding both private keys, decrypts every state of the repository during 
 is known, the cluster holds the new key); then every file is re-encrypted to the new key only,
 ``cluster_key`` becomes the new key and the ``.sops.yaml`` rules name it instead of the old one.
 
-Both steps are safe to re-run: a repeated ``begin`` reuses the pending key and re-encrypts only
+Each step holds the repository's write lock from its first read to its last write. Both steps
+are safe to re-run: a repeated ``begin`` reuses the pending key and re-encrypts only
 the files not yet on both keys; a failed step changes nothing (the transaction rolls back).
 This module knows neither the CLI nor the keyring nor the cluster: callers pass identities in
 and get the Secret's entries back.
@@ -37,13 +38,10 @@ from secretsmgr.plural import plural
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.settings import SETTINGS_NAME, load_settings, parse_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, parse_sops_config
-from secretsmgr.rotate.transaction import (
-    FaultHook,
-    RotationRequest,
-    RotationResult,
-    refuse_dirty,
-    rotate,
-)
+from secretsmgr.rotate.faults import FaultHook
+from secretsmgr.rotate.plan import RotationRequest
+from secretsmgr.rotate.record import locked_writer
+from secretsmgr.rotate.transaction import RotationResult, refuse_dirty, rotate
 from secretsmgr.sops.datakey import unwrap_data_key
 
 
@@ -231,6 +229,7 @@ def _valid_sops_files(ctx: Inventory) -> list[str]:
     return [e.path for e in ctx.sops_files]
 
 
+@locked_writer
 def begin(
     root: Path,
     *,
@@ -337,6 +336,7 @@ def finish_blockers(ctx: Inventory, new_only: Identity) -> list[str]:
     return blocked
 
 
+@locked_writer
 def finish(
     root: Path,
     *,

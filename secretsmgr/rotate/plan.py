@@ -1,11 +1,51 @@
-"""What a rotation will do, computed without touching disk."""
+"""What a rotation will do: its targets, each file's recipients, and values shared elsewhere.
+
+Nothing here writes. ``select_targets`` turns the request into SOPS files (dependsOn order of
+their first layer), ``recipients_for`` applies the policy (cluster key + allowed + added −
+removed), ``link_values`` finds every other encrypted leaf holding a value ``--regenerate``
+replaces (and refuses to split or hide it), and ``build_plan`` puts it together.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from secretsmgr.errors import RefusedError, SecretsmgrError, UsageError
+from secretsmgr.keys.age import AgeRecipient
+from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
+from secretsmgr.repo.inventory import Inventory, SopsEntry
+from secretsmgr.rotate.regenerate import Regeneration, paths_holding, replace_equal
+from secretsmgr.rotate.stage import open_file
+from secretsmgr.sops.tree import MapNode
+
+
+@dataclass(frozen=True, slots=True)
+class RotationRequest:
+    """What the user asked for."""
+
+    layers: tuple[str, ...] = ()
+    all_files: bool = False
+    files: tuple[str, ...] = ()
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    regenerate: tuple[str, ...] = ()
+    linked: bool = False
+    unlinked: bool = False
+    reason: str = ""
+    dry_run: bool = False
+    commit: bool = False
+    allow_dirty: bool = False
+    cluster_key: str | None = None
+    action: str = "rotate"
+    # key rotate: the cluster keys every file is re-encrypted to (instead of the policy's own),
+    # and configuration files (repo-relative path, new text) replaced in the same transaction.
+    cluster_keys: tuple[str, ...] | None = None
+    config_writes: tuple[tuple[str, str], ...] = ()
+    retire: tuple[str, ...] = ()  # keys no file may keep, even an allowed recipient
 
 
 def policy_recipients(
@@ -20,15 +60,6 @@ def policy_recipients(
         if key not in out and key not in remove:
             out.append(key)
     return tuple(out)
-
-
-@dataclass(frozen=True, slots=True)
-class Regeneration:
-    """One value replaced by a new random one (the value itself is never kept here)."""
-
-    path: str
-    key_path: str
-    linked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +88,228 @@ class RotationPlan:
         return ",".join(self.layers) if self.layers else "files"
 
 
+# ------------------------------------------------------------------------------ targets
+
+
+def check_request(ctx: Inventory, request: RotationRequest) -> None:
+    """Refuse what no plan can satisfy, before any file is decrypted."""
+    if request.linked and not request.regenerate:
+        raise UsageError("--linked needs --regenerate")
+    if request.unlinked and not request.regenerate:
+        raise UsageError("--unlinked needs --regenerate")
+    if request.linked and request.unlinked:
+        raise UsageError("--linked and --unlinked exclude each other")
+    for key in (*request.add, *request.remove):
+        AgeRecipient(key)
+    if set(ctx.cluster_keys) & set(request.remove):
+        raise RefusedError(
+            "--remove-recipient names the cluster key: Flux could no longer decrypt",
+            hints=("rotate the cluster key with: secretsmgr key rotate --begin / --finish",),
+        )
+
+
+def relative(root: Path, name: str) -> str:
+    """``name`` (relative to the cwd, or absolute) as a repo-relative POSIX path.
+
+    Lexical: a symbolic link named here stays the link (and is refused as a write target), it
+    is never silently replaced by the file it points to.
+    """
+    path = os.path.abspath(name)
+    for anchor in dict.fromkeys((os.path.abspath(root), os.path.realpath(root))):
+        if path.startswith(anchor.rstrip("/") + "/"):
+            return Path(os.path.relpath(path, anchor)).as_posix()
+    raise UsageError(f"{name} is outside the repository {root}")
+
+
+def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
+    """The SOPS files the request names, valid ones only, in dependsOn order of their layer."""
+    valid = {e.path: e for e in ctx.sops_files}
+    chosen: dict[str, SopsEntry] = {}
+    if request.all_files:
+        chosen.update(valid)
+    for layer in request.layers:
+        if ctx.layers.get(layer) is None:
+            names = ", ".join(ctx.layers.names()) or "none"
+            raise UsageError(f"unknown layer {layer!r} (layers: {names})")
+        for path, entry in valid.items():
+            if layer in ctx.layers_of(path):
+                chosen[path] = entry
+    for name in request.files:
+        rel = relative(ctx.root, name)
+        if rel not in valid:
+            raise UsageError(f"{name}: not a SOPS file of this repository")
+        chosen[rel] = valid[rel]
+    if not chosen:
+        raise UsageError("nothing to rotate", hints=("name --layer L, --all or files",))
+    for entry in chosen.values():
+        if entry.sops_file is None:
+            raise RefusedError(f"{entry.path}: {entry.error or 'not a valid SOPS file'}")
+        foreign = sorted(
+            {name for g in entry.sops_file.metadata.key_groups for name, _ in g.foreign}
+        )
+        if foreign:
+            # a new data key would leave those entries wrapping the old one: refuse, never
+            # drop a recipient nobody asked to remove
+            raise RefusedError(
+                f"{entry.path}: also encrypted to {', '.join(foreign)} keys, which secretsmgr "
+                "cannot wrap a new data key for",
+                hints=(
+                    f"rotate it with sops, which holds those keys: sops rotate -i {entry.path}",
+                ),
+            )
+    order = {name: i for i, name in enumerate(ctx.layers.names())}
+
+    def rank(entry: SopsEntry) -> tuple[int, str]:
+        layers = ctx.layers_of(entry.path)
+        return (order.get(layers[0], len(order)) if layers else len(order), entry.path)
+
+    return sorted(chosen.values(), key=rank)
+
+
+def recipients_for(ctx: Inventory, entry: SopsEntry, request: RotationRequest) -> tuple[str, ...]:
+    """The recipients ``entry`` gets: the policy, or the cluster keys a key rotation names."""
+    settings = ctx.settings
+    next_key: tuple[str, ...]
+    if request.cluster_keys is not None:
+        cluster_keys, next_key = request.cluster_keys, ()
+    else:
+        cluster_keys = ctx.cluster_keys_for(entry)
+        next_key = (settings.next_cluster_key,) if settings.next_cluster_key else ()
+    recipients = policy_recipients(
+        cluster_keys,
+        (*ctx.allowed_for(entry), *next_key),  # allowed_recipients (+ the rule's, zero-config)
+        request.add,
+        (*request.remove, *request.retire),
+    )
+    if not recipients:
+        raise RefusedError(
+            f"{entry.path}: the policy leaves no recipient",
+            hints=("set cluster_key in .secretsmgr.yaml or pass --cluster-key",),
+        )
+    return recipients
+
+
+# ------------------------------------------------------------------------------ shared values
+
+
+def _refuse_split(holders: dict[str, list[str]]) -> RefusedError:
+    first = next(iter(holders))
+    count = sum(len(paths) for paths in holders.values())
+    return RefusedError(
+        f"--regenerate would split a shared value: {first} ({holders[first][0]}) holds it too "
+        f"({plural(count, 'other place')} in {plural(len(holders), 'file')})",
+        hints=(
+            f"rewrite it everywhere with --linked (also in: {', '.join(holders)})",
+            "or regenerate only the named key paths with --unlinked",
+        ),
+    )
+
+
+def _refuse_hidden(unreadable: list[str], linked: bool) -> RefusedError:
+    what = (
+        "--linked cannot rewrite the value in"
+        if linked
+        else "--regenerate cannot tell whether the value also sits in"
+    )
+    return RefusedError(
+        f"{what} {unreadable[0]}: it cannot be decrypted with the identities at hand "
+        f"({plural(len(unreadable), 'such file')})",
+        hints=(
+            f"files it cannot read: {', '.join(unreadable)}",
+            "use identities that open them (secretsmgr key show lists the keys found), "
+            "or regenerate only the named key paths with --unlinked",
+        ),
+    )
+
+
+def link_values(
+    ctx: Inventory,
+    request: RotationRequest,
+    opened: dict[str, list[MapNode]],
+    replacements: dict[str, str],
+    identities: Sequence[Identity],
+) -> tuple[list[SopsEntry], list[Regeneration]]:
+    """Where else the regenerated old values sit; with ``--linked`` they are replaced there too.
+
+    ``opened`` holds the targets' plaintext (the named key paths already regenerated); every
+    other SOPS file is decrypted to look. Without ``--linked`` a value found elsewhere, or a
+    file that cannot be decrypted, refuses the run (``--unlinked`` skips the search). Returns
+    the files to add to the targets and the key paths rewritten (``opened`` is updated).
+    """
+    if not replacements or request.unlinked:
+        return [], []
+    holders: dict[str, list[str]] = {}
+    unreadable: list[str] = []
+    entries = {e.path: e for e in ctx.sops_files}
+    found: dict[str, list[MapNode]] = {}
+    for entry in ctx.sops_files:
+        docs = opened.get(entry.path)
+        if docs is None:
+            if entry.sops_file is None:
+                unreadable.append(entry.path)
+                continue
+            try:
+                _key, docs = open_file(entry, identities)
+            except SecretsmgrError:
+                unreadable.append(entry.path)
+                continue
+        assert entry.sops_file is not None
+        rule = entry.sops_file.metadata.rule
+        paths = [p for doc in docs for p in paths_holding(doc, rule, replacements)]
+        if paths:
+            holders[entry.path] = paths
+            found[entry.path] = docs
+    if not request.linked:
+        if holders:
+            raise _refuse_split(holders)
+        if unreadable:
+            raise _refuse_hidden(unreadable, linked=False)
+        return [], []
+    if unreadable:
+        raise _refuse_hidden(unreadable, linked=True)
+    extra: list[SopsEntry] = []
+    regenerations: list[Regeneration] = []
+    for path, docs in found.items():
+        sf = entries[path].sops_file
+        assert sf is not None
+        replaced = [replace_equal(doc, sf.metadata.rule, replacements) for doc in docs]
+        if path not in opened:
+            extra.append(entries[path])
+        opened[path] = [doc for doc, _hits in replaced]
+        for _doc, hits in replaced:
+            regenerations += [Regeneration(path, hit, linked=True) for hit in hits]
+    return extra, regenerations
+
+
+# ------------------------------------------------------------------------------ the plan
+
+
+def build_plan(
+    ctx: Inventory,
+    request: RotationRequest,
+    targets: Sequence[SopsEntry],
+    regenerations: Sequence[Regeneration],
+) -> RotationPlan:
+    """The plan of ``targets`` (in order), with the recipients and regenerations of each."""
+    plans = []
+    for entry in targets:
+        assert entry.sops_file is not None
+        regenerated = dict.fromkeys(r.key_path for r in regenerations if r.path == entry.path)
+        plans.append(
+            FilePlan(
+                entry.path,
+                ctx.layers_of(entry.path),
+                entry.sops_file.metadata.age_recipients,
+                recipients_for(ctx, entry, request),
+                tuple(regenerated),
+            )
+        )
+    layers = request.layers or tuple(
+        name for name in ctx.layers.names() if any(name in p.layers for p in plans)
+    )
+    return RotationPlan(tuple(plans), tuple(layers), request.reason, tuple(regenerations))
+
+
 def _short(key: str) -> str:
     return f"{key[:8]}…{key[-4:]}" if len(key) > 16 else key
 
@@ -81,4 +334,25 @@ def render_plan(plan: RotationPlan, *, dry_run: bool) -> str:
         lines.append(f"  regenerate {r.key_path} in {r.path}{tag}")
     if dry_run:
         lines.append("nothing written (--dry-run)")
+    return "\n".join(lines) + "\n"
+
+
+def render_regenerated(plan: RotationPlan) -> str:
+    """After a run with ``--regenerate``: what changed, and what the operator must do next."""
+    if not plan.regenerations:
+        return ""
+    named = [r for r in plan.regenerations if not r.linked]
+    linked = [r for r in plan.regenerations if r.linked]
+    lines = ["regenerated (new random values; the changelog and any commit list them):"]
+    lines += [f"  {r.key_path} in {r.path}" for r in named]
+    lines += [f"  {r.key_path} in {r.path} (same value)" for r in linked]
+    first = named[0] if named else plan.regenerations[0]
+    lines.append(
+        "now change the credential in the service itself too (for example the database role's "
+        "password): until then the service still expects the old value"
+    )
+    lines.append(
+        f"the new value is in {first.path}: secretsmgr decrypt --extract {first.key_path} "
+        f"{first.path}"
+    )
     return "\n".join(lines) + "\n"

@@ -1,20 +1,102 @@
-"""One changelog entry for a single-file write (``encrypt``, ``edit``, ``set``, ``unset``)."""
+"""Changelog entries: the one builder every writer uses, and the append of single-file writes.
+
+``file_record`` and ``build_entry`` make the entry of any run (a rotation, ``encrypt``,
+``edit``, ``set``, ``unset``); ``record_write`` appends one for a single-file write inside a
+repository, under the repository's write lock, after finishing any interrupted rotation.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
-from secretsmgr.changelog.chain import FileRecord, append, datakey_id, next_entry
-from secretsmgr.fsutil import write_atomic
+from secretsmgr.changelog.chain import Entry, FileRecord, append, datakey_id, next_entry
+from secretsmgr.changelog.store import changelog_path, load_changelog, write_changelog
 from secretsmgr.repo import git
 from secretsmgr.repo.flux import find_layers
+from secretsmgr.repo.lock import repo_lock
 from secretsmgr.repo.root import is_git_work_tree
 from secretsmgr.repo.settings import load_settings
 from secretsmgr.repo.snapshot import WorktreeSnapshot
+from secretsmgr.rotate.journal import Recovery, recover
 from secretsmgr.sops.document import format_for_path, has_metadata, load, parse_documents
+
+
+def file_record(
+    path: str,
+    *,
+    old_text: str,
+    new_text: str,
+    data_key: bytes,
+    lastmodified: str,
+    recipients_before: Sequence[str],
+    recipients_after: Sequence[str],
+    key_paths: Sequence[str] = (),
+) -> FileRecord:
+    """What one run did to one file (public facts only: hashes, recipients, a key fingerprint,
+    and the key paths given a new value: ``set``/``unset``, ``rotate --regenerate``)."""
+    return FileRecord(
+        path=path,
+        lastmodified=lastmodified,
+        recipients_before=tuple(recipients_before),
+        recipients_after=tuple(recipients_after),
+        datakey_id=datakey_id(data_key),
+        sha256_before=hashlib.sha256(old_text.encode("utf-8")).hexdigest(),
+        sha256_after=hashlib.sha256(new_text.encode("utf-8")).hexdigest(),
+        key_paths=tuple(key_paths),
+    )
+
+
+def build_entry(
+    root: Path,
+    log: bytes,
+    *,
+    action: str,
+    reason: str,
+    layers: Sequence[str],
+    files: Sequence[FileRecord],
+) -> Entry:
+    """The entry that follows ``log``: now, by the git user (``unknown`` outside git)."""
+    return next_entry(
+        log,
+        time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        actor=git.user_identity(root) if is_git_work_tree(root) else "unknown",
+        action=action,
+        reason=reason,
+        layers=layers,
+        files=files,
+    )
+
+
+@contextmanager
+def writing(root: Path) -> Iterator[Recovery]:
+    """Hold the write lock of ``root`` and finish any interrupted write first.
+
+    Every writer inside a repository runs in this block: ``with writing(root) as recovered:``
+    (``recovered.message`` says what was finished, for the user).
+    """
+    with repo_lock(root):
+        yield recover(root)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def locked_writer(fn: Callable[Concatenate[Path, P], R]) -> Callable[Concatenate[Path, P], R]:
+    """Run ``fn(root, …)`` inside ``writing(root)``: from its first read to its last write."""
+
+    @functools.wraps(fn)
+    def run(root: Path, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with writing(root):
+            return fn(root, *args, **kwargs)
+
+    return run
 
 
 def record_write(
@@ -31,45 +113,45 @@ def record_write(
 
     Returns the new seq, or None when nothing was recorded (no changelog yet, or the file is
     outside the repository). ``key_paths`` names the values a ``set``/``unset`` changed.
-    Never records a value or a key.
+    Never records a value or a key. Runs under the write lock.
     """
     try:
         rel = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return None
-    settings = load_settings(root)
-    log = root / settings.changelog
-    if not log.exists():
-        return None
-    fmt = format_for_path(path.name)
-    new = load(new_text, fmt)
-    before: tuple[str, ...] = ()
-    old_docs = parse_documents(old_text, fmt) if old_text else []
-    if has_metadata(old_docs, fmt):
-        before = load(old_text, fmt).metadata.age_recipients
-    layers = find_layers(
-        WorktreeSnapshot(root), settings.clusters, dict(settings.sources)
-    ).layers_of(rel)
-    data = log.read_bytes()
-    entry = next_entry(
-        data,
-        time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        actor=git.user_identity(root) if is_git_work_tree(root) else "unknown",
-        action=action,
-        reason="",
-        layers=layers,
-        files=[
-            FileRecord(
-                path=rel,
-                lastmodified=new.metadata.lastmodified,
-                recipients_before=before,
-                recipients_after=new.metadata.age_recipients,
-                datakey_id=datakey_id(data_key),
-                sha256_before=hashlib.sha256(old_text.encode("utf-8")).hexdigest(),
-                sha256_after=hashlib.sha256(new_text.encode("utf-8")).hexdigest(),
-                key_paths=tuple(key_paths),
-            )
-        ],
-    )
-    write_atomic(log, append(data, entry).decode("utf-8"))
-    return entry.seq
+    with writing(root):
+        settings = load_settings(root)
+        log = changelog_path(root, settings.changelog)
+        if not log.exists():
+            return None
+        fmt = format_for_path(path.name)
+        new = load(new_text, fmt)
+        before: tuple[str, ...] = ()
+        old_docs = parse_documents(old_text, fmt) if old_text else []
+        if has_metadata(old_docs, fmt):
+            before = load(old_text, fmt).metadata.age_recipients
+        layers = find_layers(
+            WorktreeSnapshot(root), settings.clusters, dict(settings.sources)
+        ).layers_of(rel)
+        data = load_changelog(log)
+        entry = build_entry(
+            root,
+            data,
+            action=action,
+            reason="",
+            layers=layers,
+            files=[
+                file_record(
+                    rel,
+                    old_text=old_text,
+                    new_text=new_text,
+                    data_key=data_key,
+                    lastmodified=new.metadata.lastmodified,
+                    recipients_before=before,
+                    recipients_after=new.metadata.age_recipients,
+                    key_paths=key_paths,
+                )
+            ],
+        )
+        write_changelog(log, append(data, entry))
+        return entry.seq

@@ -1,11 +1,25 @@
-"""New random secret values that look like the old ones (same length, same alphabet class)."""
+"""Regeneration: new random values shaped like the old ones, and where a value sits in a tree.
+
+``regenerate`` makes the value (same length, same alphabet class, padding kept; bounded: it
+never loops forever, even on ``"=="``). The tree helpers find the slots a ``--regenerate``
+key path names and every other encrypted leaf holding the same old value, which is how a
+shared password is found in other files (``--linked``) or refused (without it).
+"""
 
 from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 from secretsmgr.errors import UsageError
+from secretsmgr.repo.inventory import SopsEntry
+from secretsmgr.sops.model import EncryptionRule
+from secretsmgr.sops.rules import Leaf, iter_leaves, map_with_rule
+from secretsmgr.sops.tree import MapNode, Node
+from secretsmgr.sops.tree import Path as KeyPath
+from secretsmgr.sops.values import Comment
 
 # Smallest class first: a value is regenerated from the first class holding all its characters.
 ALPHABETS: tuple[tuple[str, str], ...] = (
@@ -18,6 +32,16 @@ ALPHABETS: tuple[tuple[str, str], ...] = (
     ("base64", string.ascii_letters + string.digits + "+/="),
     ("printable", "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "\"'\\`$")),
 )
+MAX_ATTEMPTS = 64  # a draw equal to the old value is retried; 64 equal draws never happen
+
+
+@dataclass(frozen=True, slots=True)
+class Regeneration:
+    """One value replaced by a new random one (the value itself is never kept here)."""
+
+    path: str
+    key_path: str
+    linked: bool = False
 
 
 def alphabet_for(value: str) -> tuple[str, str]:
@@ -30,7 +54,12 @@ def alphabet_for(value: str) -> tuple[str, str]:
 
 
 def regenerate(value: object, where: str) -> str:
-    """A fresh random string shaped like ``value``; never equal to it."""
+    """A fresh random string shaped like ``value``; never equal to it.
+
+    Base64 padding (``=`` at the end) is kept and not randomized. A value with nothing left to
+    randomize (empty, or padding only such as ``"=="``) is refused, as is the impossible case
+    of ``MAX_ATTEMPTS`` draws all equal to the old value.
+    """
     if not isinstance(value, str) or not value:
         raise UsageError(f"{where}: only non-empty string values can be regenerated")
     _name, chars = alphabet_for(value)
@@ -40,7 +69,92 @@ def regenerate(value: object, where: str) -> str:
         chars = ALPHABETS[6][1].replace("=", "")
     else:
         body, pad = value, ""
-    while True:
+    if not body:
+        raise UsageError(f"{where}: the value is padding only; there is nothing to regenerate")
+    for _ in range(MAX_ATTEMPTS):
         fresh = "".join(secrets.choice(chars) for _ in body) + pad
         if fresh != value:
             return fresh
+    raise UsageError(f"{where}: could not draw a value different from the old one")
+
+
+def find_slots(node: Node, parts: list[str]) -> list[tuple[MapNode, str]]:
+    """Mapping slots addressed by dotted ``parts`` (keys may contain dots themselves)."""
+    if not parts or not isinstance(node, MapNode):
+        return []
+    found = []
+    for cut in range(len(parts), 0, -1):
+        key = ".".join(parts[:cut])
+        if node.has(key):
+            if cut == len(parts):
+                found.append((node, key))
+            else:
+                found += find_slots(node.get(key), parts[cut:])
+    return found
+
+
+def set_value(node: MapNode, key: str, value: str) -> None:
+    """Put ``value`` at ``key`` of ``node`` (every occurrence), comments and order kept."""
+    node.items = [
+        (k, value) if not isinstance(item, Comment) and (k := item[0]) == key else item
+        for item in node.items
+    ]
+
+
+def dotted(path: KeyPath) -> str:
+    """A key path as the CLI names it: ``stringData.password``."""
+    return ".".join(path)
+
+
+def paths_holding(doc: MapNode, rule: EncryptionRule, values: Collection[str]) -> list[str]:
+    """Dotted key paths of the encrypted string leaves of ``doc`` equal to any of ``values``."""
+    return [
+        dotted(path)
+        for path, leaf, encrypted in iter_leaves(doc, rule)
+        if encrypted and isinstance(leaf, str) and leaf in values
+    ]
+
+
+def replace_equal(
+    doc: MapNode, rule: EncryptionRule, replacements: Mapping[str, str]
+) -> tuple[MapNode, list[str]]:
+    """``doc`` with every encrypted leaf equal to an old value replaced by its new value, and
+    the dotted key paths that changed."""
+    hits: list[str] = []
+
+    def swap(path: KeyPath, leaf: Leaf, encrypted: bool) -> Leaf:
+        if encrypted and isinstance(leaf, str) and leaf in replacements:
+            hits.append(dotted(path))
+            return replacements[leaf]
+        return leaf
+
+    out = map_with_rule(doc, rule, swap)
+    assert isinstance(out, MapNode)
+    return out, hits
+
+
+def regenerate_named(
+    specs: Sequence[str], targets: Sequence[SopsEntry], opened: Mapping[str, list[MapNode]]
+) -> tuple[dict[str, str], list[Regeneration]]:
+    """Give every ``--regenerate`` key path of the targets a new value, in ``opened`` (changed
+    in place). One old value gets one new value wherever it is regenerated. Returns
+    {old: new} and what was regenerated where."""
+    replacements: dict[str, str] = {}
+    done: dict[Regeneration, None] = {}
+    for spec in dict.fromkeys(specs):
+        hit = False
+        for entry in targets:
+            for doc in opened[entry.path]:
+                for node, key in find_slots(doc, spec.split(".")):
+                    old = node.get(key)
+                    if not isinstance(old, str) or not old:
+                        raise UsageError(f"{entry.path}: {spec} is not a non-empty string")
+                    hit = True
+                    if old in replacements.values():
+                        continue  # already regenerated under another name of the same slot
+                    new = replacements.setdefault(old, regenerate(old, f"{entry.path}: {spec}"))
+                    set_value(node, key, new)
+                    done[Regeneration(entry.path, spec)] = None
+        if not hit:
+            raise UsageError(f"--regenerate {spec}: no target file has that key path")
+    return replacements, list(done)

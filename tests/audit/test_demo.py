@@ -49,13 +49,14 @@ def test_clean_demo_has_no_finding(verify_mac: bool) -> None:
     assert names == ["flux-system", "infrastructure", "databases", "apps"]
     assert len(report.sops_files) == 4
     if verify_mac:  # only what needs the live cluster or a rotation under way is left out
-        assert [rule for rule, _ in report.skipped] == ["SM016", "SM017"]
+        assert [rule for rule, _ in report.skipped] == ["SM016", "SM017", "SM019", "SM020"]
 
 
 def test_clean_demo_check_skips_only_key_and_history_rules() -> None:
     report = run_audit(DEMO, keyless_only=True, now=NOW)
     assert report.findings == ()
-    assert [rule for rule, _ in report.skipped] == ["SM007", "SM008", "SM013", "SM016", "SM017"]
+    skipped = [rule for rule, _ in report.skipped]
+    assert skipped == ["SM007", "SM008", "SM013", "SM016", "SM017", "SM019", "SM020"]
 
 
 def test_broken_demo_keyless_matches_expected() -> None:

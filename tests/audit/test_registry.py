@@ -30,7 +30,11 @@ CONTRACT = {  # id: (name, severity) from spec/cli-contract.md "Rules"
     "SM015": ("flux-cannot-decrypt", "error"),
     "SM016": ("cluster-key-drift", "error"),
     "SM017": ("cluster-key-rotation", "info"),
+    "SM018": ("plaintext-credential", "error"),  # error for known formats, else warning
+    "SM019": ("exposed-in-history", "error"),
+    "SM020": ("removed-recipient-can-read", "error"),
     "SM021": ("symlinked-sops-file", "error"),
+    "SM022": ("interrupted-write", "error"),
 }
 
 
@@ -46,7 +50,15 @@ def test_registry_matches_the_contract() -> None:
 
 
 def test_check_gate_skips_identity_and_history_rules() -> None:
-    assert [r.id for r in RULES if not r.keyless] == ["SM007", "SM008", "SM013", "SM016", "SM017"]
+    assert [r.id for r in RULES if not r.keyless] == [
+        "SM007",
+        "SM008",
+        "SM013",
+        "SM016",
+        "SM017",
+        "SM019",
+        "SM020",
+    ]
     assert {r.id for r in RULES if Need.HISTORY in r.needs} == {"SM008", "SM013", "SM017"}
     assert get_rule("SM016").needs == frozenset({Need.CLUSTER})
     assert get_rule("SM007").needs == frozenset({Need.IDENTITY})

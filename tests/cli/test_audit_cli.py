@@ -213,7 +213,7 @@ def test_check_broken_blocks(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @needs_engine
-def test_check_one_plaintext_file_names_the_encrypt_command(
+def test_check_one_plaintext_file_names_the_rename_and_encrypt_commands(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     target = BROKEN / "gitops" / "apps" / "redis" / "redis-acl.yaml"
@@ -221,9 +221,12 @@ def test_check_one_plaintext_file_names_the_encrypt_command(
     assert (code, err) == (1, "")
     lines = out.splitlines()
     assert lines[0].startswith("gitops/apps/redis/redis-acl.yaml: SM001 plaintext-secret: ")
-    assert lines[-1] == (
-        "1 file blocked — encrypt it with: secretsmgr encrypt -i gitops/apps/redis/redis-acl.yaml"
+    # no creation rule matches redis-acl.yaml: the fix renames it (and its kustomization line)
+    assert lines[-1].startswith(
+        "1 file blocked — fix it with: mv gitops/apps/redis/redis-acl.yaml "
+        "gitops/apps/redis/redis-acl.enc.yaml && sed -i "
     )
+    assert "secretsmgr encrypt -i gitops/apps/redis/redis-acl.enc.yaml" in lines[-1]
 
 
 @needs_engine

@@ -95,7 +95,10 @@ def test_settings_render_with_every_value_and_read_back() -> None:
         allowed_recipients=(K3,),
         max_age_days=30,
         changelog="ops/log.jsonl",
-        ignore=(IgnoreEntry("SM009", 'keys/"odd" *.agekey', "test: keys"),),
+        ignore=(
+            IgnoreEntry("SM009", 'keys/"odd" *.agekey', "test: keys"),
+            IgnoreEntry("SM018", "apps/**", "image tags", key_path="spec.values.*.tag"),
+        ),
         clusters=(
             ClusterSpec("staging", "clusters/staging", K1, "stage-ctx"),
             ClusterSpec("prod: eu", "clusters/prod", K2, None),

@@ -68,6 +68,9 @@ DOCUMENTS = [
     f"cluster_key: {KEY_A}\nnext_cluster_key: {KEY_B}\nallowed_recipients: [{KEY_C}]\n",
     "max_age_days: 30\nchangelog: ops/log.jsonl\n",
     "ignore:\n  - {rule: SM009, path: 'tests/*.agekey', reason: test keys}\n",
+    "ignore:\n  - {rule: SM018, path: 'apps/**', reason: tags, key_path: spec.*.tag}\n",
+    "ignore:\n  - {rule: SM018, path: 'apps/**', reason: tags, key_path: ' '}\n",
+    "ignore:\n  - {rule: SM018, path: 'apps/**', reason: tags, key_path: [a]}\n",
     f"clusters:\n  prod: {{path: clusters/prod, cluster_key: {KEY_A}, context: prod}}\n",
     "clusters:\n  prod: {path: clusters/prod}\n",
     "sources:\n  OCIRepository/flux-system/cluster: kubernetes/\n",
@@ -129,7 +132,17 @@ _VALUES = st.recursive(
         st.lists(inner, max_size=3),
         st.dictionaries(
             st.sampled_from(
-                ["rule", "path", "reason", "cluster_key", "context", "x", "OCIRepository/a/b", ""]
+                [
+                    "rule",
+                    "path",
+                    "reason",
+                    "key_path",
+                    "cluster_key",
+                    "context",
+                    "x",
+                    "OCIRepository/a/b",
+                    "",
+                ]
             ),
             inner,
             max_size=4,

@@ -81,17 +81,20 @@ def changed(before: Mapping[str, bytes], after: Mapping[str, bytes]) -> set[str]
 
 
 def journal_path(root: Path) -> Path:
-    """Where the transaction keeps its journal (inside .git for a git checkout)."""
-    from secretsmgr.rotate.transaction import journal_path as where
+    """Where the transaction keeps the journal of ``root`` (inside .git, keyed by the root)."""
+    from secretsmgr.repo.pending import journal_path as where
 
-    return where(root)
+    found = where(root)
+    assert found is not None, "no journal outside git"
+    return found
 
 
 def litter(root: Path) -> list[str]:
     """Leftovers of a transaction: the journal, temp files (hidden *.new/*.old/*.tmp)."""
     journal = journal_path(root)
     found = [JOURNAL] if journal.exists() else []
-    found += [f".git/{p.name}" for p in journal.parent.glob(f".{journal.name}.*.tmp")]
+    folder = journal.parent
+    found += [f"journals/{p.name}" for p in folder.glob(".*")] if folder.is_dir() else []
     return sorted(
         found
         + [

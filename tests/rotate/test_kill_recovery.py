@@ -8,7 +8,6 @@ the next ordinary run must report the recovery, exit 0 and leave a rotated, veri
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -24,7 +23,7 @@ import pytest
 from benchmarks.genrepo import generate
 from secretsmgr.changelog.chain import parse_entries, verify
 from secretsmgr.plural import plural
-from secretsmgr.rotate.transaction import recover
+from secretsmgr.rotate.journal import recover
 from tests.rotate.helpers import (
     CHANGELOG,
     DATABASES,
@@ -132,9 +131,11 @@ def assert_recovered_and_rotated(
 POINTS = [
     ("write:100:kill", 0, True),  # the journal is written before any temp file
     ("journal:0:kill", 0, False),
+    ("fsync:0:kill", 0, True),  # every temp file written, none fsynced yet
     ("replace:0:kill", 0, True),
     ("replace:57:kill", 57, True),
     ("replace:199:kill", 199, True),
+    ("dirsync:0:kill", LAYER_SIZE, True),  # every file replaced, folders not yet fsynced
     ("changelog:0:kill", LAYER_SIZE, True),
 ]
 
@@ -173,8 +174,9 @@ def test_kill_from_outside_during_replace(template: Template, tmp_path: Path) ->
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
+    journal = journal_path(repo)
     try:
-        while not journal_path(repo).exists() and proc.poll() is None:
+        while not journal.exists() and proc.poll() is None:
             assert time.monotonic() < deadline
             time.sleep(0.001)
         time.sleep(random.uniform(0, 0.025))  # journal written: replacing starts in ~10 ms
@@ -183,8 +185,9 @@ def test_kill_from_outside_during_replace(template: Template, tmp_path: Path) ->
         code = proc.wait(timeout=60)
     assert code in (-signal.SIGKILL, 0)  # 0: it finished in the ms between journal and kill
     replaced = len(layer_state(repo, template))
-    journal = journal_path(repo)
-    phase = json.loads(journal.read_text())["phase"] if journal.exists() else None
+    phase = None
+    if journal.exists():  # past the commit point once the changelog entry is on disk
+        phase = "logged" if (repo / CHANGELOG).exists() else "replacing"
     print(f"outside kill landed: exit {code}, journal phase {phase}, {replaced} files replaced")
     if phase is None:  # the kill came too late: a finished (uncommitted) rotation
         assert replaced == LAYER_SIZE and litter(repo) == []
@@ -192,7 +195,7 @@ def test_kill_from_outside_during_replace(template: Template, tmp_path: Path) ->
         return
     recovery = run_secretsmgr(repo, ROTATE, env)
     assert not journal.exists()
-    assert litter(repo) == []  # stray write_atomic .tmp files are swept too
+    assert litter(repo) == []  # stray write_atomic temp files are swept too
     if phase == "logged":
         # killed after the commit point: completed, so the rotated files are uncommitted and
         # the same run refuses them as dirty, after saying what it completed
@@ -245,14 +248,13 @@ def test_kill_while_writing_temp_files_is_cleaned_up_and_reported(bare_demo_repo
 KILL_WRAPPER = """
 import os, signal, sys
 where = os.environ["TEST_KILL_AT"]
-if where == "logged":  # the changelog is written, the journal still says "replacing"
+if where == "logged":  # right after the changelog entry is on disk: past the commit point
     import secretsmgr.rotate.transaction as t
-    write_journal = t._write_journal
-    def killing(root, staged, phase, *args, **kwargs):
-        if phase == "logged":
-            os.kill(os.getpid(), signal.SIGKILL)
-        return write_journal(root, staged, phase, *args, **kwargs)
-    t._write_journal = killing
+    write_changelog = t.write_changelog
+    def killing(path, data):
+        write_changelog(path, data)
+        os.kill(os.getpid(), signal.SIGKILL)
+    t.write_changelog = killing
 else:  # at the fsync of a temp file named where*: written, not yet moved into place
     fsync = os.fsync
     def killing_fsync(fd):
@@ -277,7 +279,7 @@ def kill_at(repo: Path, where: str) -> None:
         timeout=60,
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
-    assert json.loads(journal_path(repo).read_text())["phase"] == "replacing"
+    assert journal_path(repo).exists()
 
 
 def kill_after_changelog(repo: Path) -> None:
@@ -288,40 +290,46 @@ def test_kill_inside_changelog_write_leaves_no_temp_file(bare_demo_repo: Path) -
     repo = bare_demo_repo
     before = snapshot(repo)
     kill_at(repo, f".{CHANGELOG}.")
-    assert (recover(repo) or "").startswith("rolled back")
+    assert (recover(repo).message or "").startswith("rolled back")
     assert litter(repo) == []
     assert snapshot(repo) == before
 
 
-def test_kill_after_changelog_write_rolls_back_to_the_old_changelog(
-    bare_demo_repo: Path,
-) -> None:
+def test_kill_after_changelog_write_completes_the_rotation(bare_demo_repo: Path) -> None:
     repo = bare_demo_repo
     assert run_secretsmgr(repo, ROTATE, demo_env()).returncode == 0  # seq 1 exists
     commit_all(repo, "first rotation")
     before = snapshot(repo)
     kill_after_changelog(repo)
-    assert len((repo / CHANGELOG).read_bytes().splitlines()) == 2  # written, not yet logged
-    message = recover(repo)
-    assert message == "rolled back an interrupted rotation: restored 2 files to their old version"
-    assert snapshot(repo) == before
-    assert run_secretsmgr(repo, ROTATE, demo_env()).returncode == 0  # and on it goes
+    killed = snapshot(repo)
+    assert len(killed[CHANGELOG].splitlines()) == 2  # the entry is on disk: the commit point
+    message = recover(repo).message
+    assert message == (
+        "completed an interrupted rotation (changelog seq 2); "
+        "its files are rotated but were not committed"
+    )
+    assert snapshot(repo) == killed and litter(repo) == []  # nothing undone, journal gone
+    assert changed(before, killed) == {*DATABASES, CHANGELOG}
+    assert verify(killed[CHANGELOG]) is None
+    again = run_secretsmgr(repo, [*ROTATE, "--allow-dirty"], demo_env())
+    assert again.returncode == 0, again.stderr  # and on it goes: seq 3
+    assert [e.seq for e in parse_entries((repo / CHANGELOG).read_bytes())] == [1, 2, 3]
 
 
-def test_kill_after_first_changelog_write_leaves_no_changelog(bare_demo_repo: Path) -> None:
+def test_kill_after_first_changelog_write_keeps_the_first_entry(bare_demo_repo: Path) -> None:
     repo = bare_demo_repo
-    before = snapshot(repo)
     kill_after_changelog(repo)
-    assert (repo / CHANGELOG).exists()
-    assert (recover(repo) or "").startswith("rolled back")
-    assert snapshot(repo) == before, "an empty changelog was left behind"
+    killed = snapshot(repo)
+    assert (recover(repo).message or "").startswith("completed an interrupted rotation")
+    assert snapshot(repo) == killed
+    assert [e.seq for e in parse_entries(killed[CHANGELOG])] == [1]
 
 
 def kill_at_commit(repo: Path) -> dict[str, bytes]:
     env = {**demo_env(), "SECRETSMGR_FAULT_INJECT": "commit:0:kill"}
     killed = run_secretsmgr(repo, [*ROTATE, "--commit"], env)
     assert killed.returncode == -signal.SIGKILL
-    assert json.loads(journal_path(repo).read_text())["phase"] == "logged"
+    assert journal_path(repo).exists() and (repo / CHANGELOG).exists()  # past the commit point
     return snapshot(repo)
 
 

@@ -415,3 +415,28 @@ def test_changelog_holds_no_value(
     for value in values:
         assert value not in text
     assert "AGE-SECRET-KEY" not in text
+
+
+def test_a_file_with_pgp_or_kms_keys_is_refused_never_stripped(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new data key cannot be wrapped for a PGP or KMS entry: rotating would silently drop
+    that recipient (or leave it on the old key), so the whole run is refused."""
+    from dataclasses import replace
+
+    from secretsmgr.sops import FileFormat, dump, load
+    from secretsmgr.sops.model import KeyGroup
+    from tests.sops.key_types import foreign
+
+    path = demo_repo / REDIS
+    sf = load(path.read_text(encoding="utf-8"), FileFormat.YAML)
+    age = sf.metadata.key_groups[0].age
+    groups = (KeyGroup(age=age, foreign=foreign(("pgp",))),)
+    path.write_text(dump(replace(sf, metadata=replace(sf.metadata, key_groups=groups))))
+    commit_all(demo_repo, "a break-glass PGP key beside the age keys")
+    before = snapshot(demo_repo)
+    code, out, err = rotate(demo_repo, capsys, "--all")
+    assert code == 1 and out == ""
+    assert_user_error(err, REDIS, "pgp keys, which secretsmgr cannot wrap")
+    assert f"sops rotate -i {REDIS}" in err
+    assert snapshot(demo_repo) == before

@@ -1,98 +1,151 @@
-"""SM001 plaintext-secret: a Kubernetes Secret with values and no SOPS metadata."""
+"""SM001 plaintext-secret: a Kubernetes Secret with values and no SOPS metadata.
+
+Also kustomize ``secretGenerator`` ``literals:``: the values sit in kustomization.yaml in clear.
+Detection works on parsed documents (any key quoting, flow style, tags, ``List`` items).
+"""
 
 from __future__ import annotations
 
-import json
+import posixpath
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
-from secretsmgr.errors import FormatError
+from secretsmgr.audit.manifests import (
+    Obj,
+    decode_text,
+    documents,
+    is_placeholder,
+    is_plaintext_value,
+    is_secret,
+    label,
+    may_mention,
+    numbered_objects,
+    secret_values,
+)
 from secretsmgr.repo.inventory import ScannedFile
-from secretsmgr.repo.placeholders import is_placeholder
-from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.locate import DocumentKeys, key_lines
-from secretsmgr.sops.metadata import SOPS_KEY
-from secretsmgr.sops.yamlio import safe_load_all
-
-# A top-level ``kind: Secret`` (a pre-filter; the parse decides).
-_SECRET_HINT = {
-    FileFormat.YAML: re.compile(rb"""^kind:[ \t]*["']?Secret["']?[ \t]*(?:#.*)?\r?$""", re.M),
-    FileFormat.JSON: re.compile(rb'"kind"\s*:\s*"Secret"'),
-}
 
 
 @dataclass(frozen=True, slots=True)
 class PlaintextSecret:
-    """A plaintext value in a Kubernetes Secret without SOPS metadata."""
+    """A plaintext value in a Kubernetes Secret (or a secretGenerator) without SOPS metadata."""
 
     path: str
     key_path: str
     secret: str
+    generator: bool = False
     document: int = 1  # 1-based, in the file
     line: int | None = None
 
 
-def _is_plaintext_value(value: object) -> bool:
-    if isinstance(value, str):
-        # a placeholder (${VAR}, {{ … }}, <token>, op://…) or empty string is filled in later
-        return not is_placeholder(value) and not value.startswith("ENC[AES256_GCM,")
-    if value is None:
-        return False
-    return not isinstance(value, dict | list) or bool(value)
-
-
-def find_plaintext_secrets(path: str, text: str, fmt: FileFormat) -> list[PlaintextSecret]:
-    """Plaintext ``data``/``stringData`` values of ``kind: Secret`` documents in ``text``."""
-    try:
-        if fmt is FileFormat.JSON:
-            docs: list[object] = [json.loads(text)]
-        else:
-            docs = list(safe_load_all(text))
-    except (FormatError, ValueError, RecursionError):
-        return []  # not a manifest we can read (templates, fragments): nothing to say
-    found: list[PlaintextSecret] = []
-    located: list[DocumentKeys] | None = None
-    for number, raw in enumerate(docs, start=1):
+def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
+    generators = obj.get("secretGenerator")
+    if not isinstance(generators, list):
+        return
+    for number, raw in enumerate(generators):
         if not isinstance(raw, dict):
             continue
-        doc = cast(dict[str, object], raw)
-        if doc.get("kind") != "Secret" or doc.get("apiVersion") != "v1" or SOPS_KEY in doc:
+        gen = cast(Obj, raw)
+        name = gen.get("name")
+        literals = gen.get("literals")
+        if not isinstance(literals, list):
             continue
-        meta = doc.get("metadata")
-        meta_d = cast(dict[str, object], meta) if isinstance(meta, dict) else {}
-        name, namespace = meta_d.get("name"), meta_d.get("namespace")
-        label = f"{namespace}/{name}" if namespace else str(name or "(unnamed)")
-        for section in ("stringData", "data"):
-            values = doc.get(section)
-            if not isinstance(values, dict):
+        where = f"{prefix}secretGenerator.{number}.literals"
+        for literal in literals:
+            if not isinstance(literal, str):
                 continue
-            for key, value in cast(dict[object, object], values).items():
-                if _is_plaintext_value(value):
-                    located = key_lines(text, fmt) if located is None else located
-                    key_path = f"{section}.{key}"
-                    lines = located[number - 1].lines if number <= len(located) else {}
-                    line = lines.get(key_path)
-                    found.append(PlaintextSecret(path, key_path, label, number, line))
+            key, sep, value = literal.partition("=")
+            if sep and not is_placeholder(value.strip("\"'")):
+                yield PlaintextSecret(
+                    path, f"{where}.{key.strip()}", str(name or "(unnamed)"), True
+                )
+
+
+def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
+    """Plaintext ``data``/``stringData`` values of Secrets, and secretGenerator literals."""
+    found: list[PlaintextSecret] = []
+    located: list[DocumentKeys] | None = None
+    for number, prefix, obj in numbered_objects(documents(file)):
+        here: list[PlaintextSecret] = []
+        if is_secret(obj):
+            name = label(obj)
+            for key_path, value in secret_values(obj):
+                if is_plaintext_value(value):
+                    here.append(PlaintextSecret(file.path, prefix + key_path, name))
+        here.extend(_literals(file.path, prefix, obj))
+        if here and file.format is not None:
+            if located is None:
+                text = decode_text(file.data) or ""
+                located = key_lines(text, file.format)
+            lines = located[number - 1].lines if number <= len(located) else {}
+            here = [replace(h, document=number, line=lines.get(h.key_path)) for h in here]
+        found.extend(here)
     return found
 
 
 def detect(file: ScannedFile) -> list[PlaintextSecret]:
-    """Plaintext Secrets in a YAML/JSON file that carries no SOPS metadata."""
+    """Plaintext Secrets in a YAML/JSON file that carries no SOPS metadata (SM003's then)."""
     if file.format is None or (file.sops is not None and file.sops.has_metadata):
         return []
-    hint = _SECRET_HINT.get(file.format)
-    if hint is None or not hint.search(file.data):
+    text = decode_text(file.data)
+    if text is None:
         return []
-    try:
-        text = file.data.decode("utf-8")
-    except UnicodeDecodeError:
+    if not (may_mention(text, "Secret") or may_mention(text, "secretGenerator")):
         return []
-    return find_plaintext_secrets(file.path, text, file.format)
+    return find_plaintext_secrets(file)
+
+
+_RENAMED = re.compile(r"^(?P<stem>.+?)(?P<ext>\.(?:ya?ml|json))$")
+
+
+def rename_hint(ctx: AuditContext, path: str) -> str:
+    """``secretsmgr encrypt -i PATH``, or, when no creation rule matches PATH, the rename to a
+    name one matches (and the kustomization line that lists it) first."""
+    configs = ctx.repo.sops_configs
+    if configs.rule_for(path)[1] is not None or not ctx.repo.has_sops_config:
+        return f"secretsmgr encrypt -i {path}"
+    m = _RENAMED.match(path)
+    target = f"{m.group('stem')}.enc{m.group('ext')}" if m else f"{path}.enc.yaml"
+    if configs.rule_for(target)[1] is None:
+        return (
+            f"rename {path} to a name a .sops.yaml creation rule matches (none matches "
+            f"{posixpath.basename(target)} either), then secretsmgr encrypt -i <new name>"
+        )
+    old, new = posixpath.basename(path), posixpath.basename(target)
+    steps = [f"mv {path} {target}"]
+    folder = posixpath.dirname(path)
+    kfile = next(
+        (
+            k
+            for name in ("kustomization.yaml", "kustomization.yml", "Kustomization")
+            if (k := posixpath.join(folder, name)) in set(ctx.repo.all_files)
+        ),
+        None,
+    )
+    if kfile is not None:
+        pattern = re.escape(old).replace("/", "\\/")
+        steps.append(f"sed -i 's/^\\([[:space:]]*- *\\){pattern} *$/\\1{new}/' {kfile}")
+    steps.append(f"secretsmgr encrypt -i {target}")
+    # in git, the staged plaintext must leave the index too
+    steps.append(f"{{ git rm -q --cached --ignore-unmatch {path} 2>/dev/null || true; }}")
+    return " && ".join(steps)
+
+
+def _fix(ctx: AuditContext, hit: PlaintextSecret) -> str:
+    if hit.generator:
+        folder = posixpath.dirname(hit.path)
+        env = posixpath.join(folder, f"{hit.secret}.enc.env")
+        return (
+            f"move the literals of secretGenerator {hit.secret} to {env} (KEY=value lines), "
+            f"run secretsmgr encrypt -i {env}, and list envs: [{posixpath.basename(env)}] "
+            "instead of literals:"
+        )
+    return rename_hint(ctx, hit.path)
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -102,12 +155,18 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     counts = Counter((h.path, h.key_path) for h in hits)
     repeated = {where for where, n in counts.items() if n > 1}
     for hit in hits:
+        if hit.generator:
+            message = f"secretGenerator {hit.secret} has a plaintext literal at {hit.key_path}"
+        else:
+            message = (
+                f"Secret {hit.secret} holds a plaintext value at {hit.key_path} "
+                "and the file has no SOPS metadata"
+            )
         yield RULE.finding(
             hit.path,
-            f"Secret {hit.secret} holds a plaintext value at {hit.key_path} "
-            "and the file has no SOPS metadata",
+            message,
             key_path=hit.key_path,
-            fix=f"secretsmgr encrypt -i {hit.path}",
+            fix=_fix(ctx, hit),
             document=hit.document if (hit.path, hit.key_path) in repeated else None,
             line=hit.line,
         )
@@ -121,4 +180,5 @@ RULE = Rule(
     summary="A Kubernetes Secret with data/stringData and no SOPS metadata",
     check=check,
     detect=detect,
+    hit_type=PlaintextSecret,
 )

@@ -1,29 +1,83 @@
-"""SM003 unencrypted-value: a value the file's own rule encrypts that is not ``ENC[…]``."""
+"""SM003 unencrypted-value: a value that must be encrypted and is not ``ENC[…]``.
+
+Two sources: the file's own encryption rule (sops metadata), and, whatever that rule says, every
+value under a Secret's ``data``/``stringData`` (a file encrypted with ``--encrypted-regex
+'^data$'`` leaves ``stringData.password`` readable by anyone with the repository).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from secretsmgr.audit.context import AuditContext
+from secretsmgr.audit.context import AuditContext, reencrypt_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.audit.manifests import (
+    documents,
+    is_plaintext_value,
+    is_secret,
+    objects,
+    secret_values,
+)
+from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.sops.metadata import SOPS_KEY
+
+
+@dataclass(frozen=True, slots=True)
+class PlainSecretValue:
+    """A Secret value left in clear inside a SOPS file."""
+
+    path: str
+    key_path: str
+
+
+def detect(file: ScannedFile) -> list[PlainSecretValue]:
+    """Plain ``data``/``stringData`` values of Secrets in a file with SOPS metadata."""
+    if file.sops is None or not file.sops.has_metadata:
+        return []
+    found: dict[str, None] = {}
+    for prefix, obj in objects(documents(file)):
+        if not is_secret(obj) or (prefix and SOPS_KEY in obj):
+            continue
+        for key_path, value in secret_values(obj):
+            if is_plaintext_value(value):
+                found[prefix + key_path] = None
+    return [PlainSecretValue(file.path, key_path) for key_path in found]
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    """Leaves selected by the metadata's encryption rule that hold a plain value.
+    """Leaves selected by the metadata's encryption rule that hold a plain value, and plain
+    Secret values whatever the rule.
 
-    Empty strings, nulls and comments are not findings: sops leaves them as they are.
+    Empty strings, nulls, comments and placeholders are not findings: sops leaves them as they
+    are, and Flux fills placeholders in.
     """
+    secret_plain: dict[str, list[str]] = {}
+    for hit in ctx.repo.hits_of(RULE.id):
+        assert isinstance(hit, PlainSecretValue)
+        secret_plain.setdefault(hit.path, []).append(hit.key_path)
     for entry in ctx.repo.sops_files:
         if entry.sops_file is None:
             continue
         rule = entry.sops_file.metadata.rule
+        fix = reencrypt_hint(entry.path)
         for key_path in entry.plaintext_leaves:
             yield RULE.finding(
                 entry.path,
                 f"{key_path} is not encrypted although the file's rule "
                 f"({rule.kind.value}: {rule.value}) says it must be",
                 key_path=key_path,
-                fix=f"secretsmgr edit {entry.path}",
+                fix=fix,
+            )
+        for key_path in secret_plain.get(entry.path, ()):
+            if key_path in entry.plaintext_leaves:
+                continue
+            yield RULE.finding(
+                entry.path,
+                f"{key_path} is a Secret value in plaintext: the file's rule "
+                f"({rule.kind.value}: {rule.value}) leaves it unencrypted",
+                key_path=key_path,
+                fix=fix,
             )
 
 
@@ -32,6 +86,8 @@ RULE = Rule(
     name="unencrypted-value",
     severity=Severity.ERROR,
     needs=frozenset(),
-    summary="A value the file's own rule says must be encrypted is not ENC[…] at all",
+    summary="A value that must be encrypted (by the file's rule, or as a Secret value) is plain",
     check=check,
+    detect=detect,
+    hit_type=PlainSecretValue,
 )

@@ -23,13 +23,11 @@ def _held(entry: SopsEntry) -> str:
     return ", ".join(parts) or "no key"
 
 
-def _whose(group: ExpectedKeys) -> str:
+def _whose(group: ExpectedKeys, named: bool) -> str:
     shown = ", ".join(short_key(k) for k in group.keys)
-    return (
-        f"cluster {group.cluster}'s key ({shown})"
-        if group.cluster
-        else f"the cluster key ({shown})"
-    )
+    if named and group.cluster:
+        return f"cluster {group.cluster}'s key ({shown})"
+    return f"the cluster key ({shown})"
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -40,6 +38,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     without any Flux layer every file is judged against the repository's key.
     """
     graph = ctx.repo.layers
+    named = len(graph.clusters) > 1  # a one-cluster repository does not name its cluster
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None or (graph.layers and not graph.placements(entry.path)):
@@ -51,11 +50,13 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         for expected in ctx.repo.expected_keys(entry):
             keys = set(expected.keys)
             if not keys & set(sf.metadata.age_recipients):
-                missing.append(_whose(expected))
+                missing.append(_whose(expected, named))
             elif len(groups) > 1:
                 opened = sum(1 for g in groups if keys & set(g.recipients))
                 if opened < threshold:
-                    short.append(f"{_whose(expected)} opens {opened} of the {threshold} key groups")
+                    short.append(
+                        f"{_whose(expected, named)} opens {opened} of the {threshold} key groups"
+                    )
         if missing:
             yield RULE.finding(
                 entry.path,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,7 +15,30 @@ from secretsmgr.keys.age import parse_identities
 from secretsmgr.keys.bech32 import short_key, split_bech32
 from secretsmgr.repo.inventory import ScannedFile
 
-_PRIVATE_KEY = re.compile(rb"AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]{20,}")
+# bech32 is case-insensitive and pyrage accepts the lowercase form: match either case.
+_PRIVATE_KEY = re.compile(rb"AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]{20,}", re.IGNORECASE)
+_PREFIXES = (b"AGE-SECRET-KEY-", b"age-secret-key-")
+_B64_CHARS = re.compile(rb"[A-Za-z0-9+/=\s]")
+
+
+def _base64_needles() -> re.Pattern[bytes]:
+    """What ``AGE-SECRET-KEY-`` looks like inside base64, at each of the three alignments.
+
+    Only the characters that depend on the prefix alone are kept; whitespace may split them
+    (wrapped base64 in a YAML block scalar).
+    """
+    needles: set[bytes] = set()
+    for prefix in _PREFIXES:
+        for shift in range(3):
+            encoded = base64.b64encode(b"\0" * shift + prefix)
+            first = -(-8 * shift // 6)  # the first character made of prefix bits only
+            last = 8 * (shift + len(prefix)) // 6  # one past the last such character
+            needles.add(encoded[first:last])
+    parts = [rb"\s*".join(re.escape(bytes([c])) for c in n) for n in sorted(needles)]
+    return re.compile(b"|".join(parts))
+
+
+_IN_BASE64 = _base64_needles()
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +49,7 @@ class PrivateKeyHit:
     line: int
     post_quantum: bool
     public: str | None
+    encoded: bool = False
 
 
 def _looks_like_key(token: str) -> bool:
@@ -31,10 +57,11 @@ def _looks_like_key(token: str) -> bool:
     if split_bech32(token) is not None:
         return True
     body = token.rpartition("1")[2]
-    return len(set(body)) >= 12
+    return len(set(body.upper())) >= 12
 
 
 def _public_of(token: str) -> str | None:
+    token = token.upper()
     if token.startswith("AGE-SECRET-KEY-PQ-"):
         return None
     try:
@@ -44,18 +71,62 @@ def _public_of(token: str) -> str | None:
     return publics[0] if publics else None
 
 
-def find_private_keys(path: str, data: bytes) -> list[PrivateKeyHit]:
-    """Every age private key in ``data``; placeholders such as ``AGE-SECRET-KEY-1XXXX…`` skipped."""
-    if b"AGE-SECRET-KEY-" not in data:
-        return []
-    hits: list[PrivateKeyHit] = []
+def _plain_keys(data: bytes) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
     for m in _PRIVATE_KEY.finditer(data):
         token = m.group().decode("ascii")
-        if not _looks_like_key(token):
+        if _looks_like_key(token):
+            found.append((m.start(), token))
+    return found
+
+
+def _base64_run(data: bytes, at: int) -> tuple[int, bytes]:
+    """The base64 run (whitespace allowed) around offset ``at``: (start, run without spaces)."""
+    start = at
+    while start > 0 and _B64_CHARS.match(data, start - 1):
+        start -= 1
+    end = at
+    while end < len(data) and _B64_CHARS.match(data, end):
+        end += 1
+    while start < at and data[start : start + 1].isspace():
+        start += 1
+    return start, b"".join(data[start:end].split()).rstrip(b"=")
+
+
+def _encoded_keys(data: bytes) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    seen: set[int] = set()
+    for m in _IN_BASE64.finditer(data):
+        start, run = _base64_run(data, m.start())
+        if start in seen:
             continue
-        line = data.count(b"\n", 0, m.start()) + 1
-        pq = token.startswith("AGE-SECRET-KEY-PQ-")
-        hits.append(PrivateKeyHit(path, line, pq, _public_of(token)))
+        seen.add(start)
+        for skip in range(4):
+            chunk = run[skip:]
+            if len(chunk) % 4 == 1:
+                chunk = chunk[:-1]
+            chunk += b"=" * (-len(chunk) % 4)
+            try:
+                decoded = base64.b64decode(chunk, validate=True)
+            except (ValueError, binascii.Error):
+                continue
+            keys = _plain_keys(decoded)
+            if keys:
+                found.extend((start, token) for _, token in keys)
+                break
+    return found
+
+
+def find_private_keys(path: str, data: bytes) -> list[PrivateKeyHit]:
+    """Every age private key in ``data``, in clear (either case) or inside a base64 run;
+    placeholders such as ``AGE-SECRET-KEY-1XXXX…`` skipped."""
+    hits: list[PrivateKeyHit] = []
+    for encoded, keys in ((False, _plain_keys(data)), (True, _encoded_keys(data))):
+        for offset, token in keys:
+            line = data.count(b"\n", 0, offset) + 1
+            pq = token.upper().startswith("AGE-SECRET-KEY-PQ-")
+            hits.append(PrivateKeyHit(path, line, pq, _public_of(token), encoded))
+    hits.sort(key=lambda h: h.line)
     return hits
 
 
@@ -65,7 +136,29 @@ def detect(file: ScannedFile) -> list[PrivateKeyHit]:
 
 
 def _redacted(hit: PrivateKeyHit) -> str:
-    return "AGE-SECRET-KEY-PQ-1…" if hit.post_quantum else "AGE-SECRET-KEY-1…"
+    form = "AGE-SECRET-KEY-PQ-1…" if hit.post_quantum else "AGE-SECRET-KEY-1…"
+    return f"{form} (base64-encoded)" if hit.encoded else form
+
+
+def _past(ctx: AuditContext, current: set[str]) -> Iterator[Finding]:
+    """Keys that past versions held (audit --history), where the file holds none today."""
+    if ctx.history is None:
+        return
+    for key in ctx.history.past_keys:
+        if key.path in current:
+            continue
+        owner = f" (public key {short_key(key.public)})" if key.public else ""
+        fix = "purge it from git history and rotate away from it: " + (
+            f"secretsmgr rotate --all --remove-recipient {key.public}"
+            if key.public
+            else "secretsmgr rotate --all --remove-recipient <its public key>"
+        )
+        yield RULE.finding(
+            key.path,
+            f"an age private key{owner} was committed in {key.commit[:12]} ({key.date[:10]}) "
+            "and is still in git history",
+            fix=fix,
+        )
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -89,6 +182,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             "secretsmgr rotate --all --remove-recipient <its public key>",
             line=first.line,
         )
+    yield from _past(ctx, set(by_path))
 
 
 RULE = Rule(
@@ -99,4 +193,5 @@ RULE = Rule(
     summary="An age private key (AGE-SECRET-KEY-1…, AGE-SECRET-KEY-PQ-1…) in a file",
     check=check,
     detect=detect,
+    hit_type=PrivateKeyHit,
 )

@@ -17,6 +17,7 @@ from secretsmgr.cli.options import (
     FromClusterOpt,
     LayerOpt,
     NamespaceOpt,
+    NewSinceOpt,
     OutputOpt,
     SecretOpt,
     VerboseOpt,
@@ -58,6 +59,14 @@ def audit_cmd(
         typer.Option("--verify-mac", help="Decrypt to verify MACs (needs a private key)."),
     ] = False,
     output: OutputOpt = None,
+    new_since: NewSinceOpt = None,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history",
+            help="Also walk every commit reachable from HEAD (SM019, SM020, SM009 in the past).",
+        ),
+    ] = False,
     verbose: VerboseOpt = False,
     from_cluster: FromClusterOpt = False,
     context: ContextOpt = None,
@@ -70,6 +79,11 @@ def audit_cmd(
 
     root = repo_root(ctx)
     cluster = live_cluster(from_cluster, context, namespace, secret, root)
+    facts = None
+    if history:
+        from secretsmgr.gate.history import walk_repository
+
+        facts = walk_repository(root)
     report = run_audit(
         root,
         cluster_key=cluster_key,
@@ -79,6 +93,19 @@ def audit_cmd(
         layer_filter=tuple(layer or ()),
         verify_mac=verify_mac,
         live_cluster=cluster,
+        history=facts,
+    )
+    from secretsmgr.gate.baseline import adopted
+
+    report = adopted(
+        root,
+        report,
+        new_since,
+        keyless_only=False,
+        env=os.environ,
+        live_cluster=cluster,
+        cluster_key=cluster_key,
+        max_age_days=max_age,
     )
     limit = threshold(fail_on)
     text = render(report, fmt, color=wants_color(fmt, output), fail_on=limit, verbose=verbose)

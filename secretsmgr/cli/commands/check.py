@@ -15,6 +15,7 @@ from secretsmgr.cli.options import (
     FormatOpt,
     FromClusterOpt,
     NamespaceOpt,
+    NewSinceOpt,
     OutputOpt,
     SecretOpt,
     live_cluster,
@@ -50,27 +51,29 @@ def check_cmd(
     files: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Files to check (default: the whole working tree).", show_default=False
+            help="Staged files to check (default: the whole index).", show_default=False
         ),
     ] = None,
     fmt: FormatOpt = OutputFormat.TEXT,
     output: OutputOpt = None,
+    new_since: NewSinceOpt = None,
     from_cluster: FromClusterOpt = False,
     context: ContextOpt = None,
     namespace: NamespaceOpt = "flux-system",
     secret: SecretOpt = "sops-age",
 ) -> int:
-    """Run the key-less rules over FILES (or the working tree); exit 1 on any error."""
-    from secretsmgr.audit.engine import run_audit
+    """Judge the staged change (the git index) with the key-less rules: the findings on FILES
+    and those the change causes elsewhere; no FILES: the whole index. Exit 1 on any error."""
     from secretsmgr.audit.finding import Severity
+    from secretsmgr.gate.baseline import adopted
+    from secretsmgr.gate.judge import judge_index
     from secretsmgr.report import render
 
     root = repo_root(ctx)
     selected = repo_relative(files, root, Path.cwd()) if files else None
     cluster = live_cluster(from_cluster, context, namespace, secret, root)
-    report = run_audit(
-        root, files=selected, env=os.environ, keyless_only=True, live_cluster=cluster
-    )
+    report = judge_index(root, selected, env=os.environ, live_cluster=cluster)
+    report = adopted(root, report, new_since, env=os.environ, live_cluster=cluster)
     text = render(report, fmt, color=wants_color(fmt, output), short=True)
     if not text and fmt is OutputFormat.TEXT and output is None and _at_terminal():
         text = f"ok: {plural(report.files, 'file')} checked, no findings\n"

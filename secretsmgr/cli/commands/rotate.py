@@ -47,6 +47,12 @@ def rotate_cmd(
     linked: Annotated[
         bool, typer.Option("--linked", help="Also rewrite the old value wherever else it appears.")
     ] = False,
+    unlinked: Annotated[
+        bool,
+        typer.Option(
+            "--unlinked", help="Regenerate only the named key paths, even if the value is shared."
+        ),
+    ] = False,
     reason: ReasonOpt = "",
     dry_run: DryRunOpt = False,
     commit: CommitOpt = False,
@@ -54,12 +60,9 @@ def rotate_cmd(
     cluster_key: ClusterKeyOpt = None,
 ) -> int:
     """Rotate data keys of a layer, all files or named files, as one transaction."""
-    from secretsmgr.errors import UsageError
-    from secretsmgr.rotate.plan import render_plan
+    from secretsmgr.rotate.plan import render_plan, render_regenerated
     from secretsmgr.rotate.transaction import RotationRequest, rotate
 
-    if linked and not regenerate:
-        raise UsageError("--linked needs --regenerate")
     request = RotationRequest(
         layers=tuple(layer or ()),
         all_files=all_files,
@@ -68,6 +71,7 @@ def rotate_cmd(
         remove=tuple(remove_recipient or ()),
         regenerate=tuple(regenerate or ()),
         linked=linked,
+        unlinked=unlinked,
         reason=reason,
         dry_run=dry_run,
         commit=commit,
@@ -88,6 +92,6 @@ def rotate_cmd(
     tail = f"; committed {result.commit[:7]}" if result.commit else ""
     out(
         f"rotated {plural(len(result.plan.files), 'file')} in {result.seconds:.1f} s; "
-        f"changelog seq {result.seq}{tail}\n"
+        f"changelog seq {result.seq}{tail}\n" + render_regenerated(result.plan)
     )
     return 0

@@ -29,7 +29,9 @@ def hit_check(report: AuditReport) -> None:
     assert ("apps/multi.yaml", "data.token") in by_path
     for f in report.findings:
         assert "hunter2" not in f.message and "aHVudGVyMg" not in f.message
-        assert f.fix == f"secretsmgr encrypt -i {f.path}"
+        # no creation rule matches these names: rename to *.enc.* first, then encrypt
+        assert f.fix is not None and f.fix.startswith(f"mv {f.path} ")
+        assert "secretsmgr encrypt -i " in f.fix
 
 
 def miss(root: Path) -> None:

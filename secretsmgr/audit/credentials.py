@@ -1,0 +1,173 @@
+"""Credential detectors for SM018, built on detect-secrets' plugins.
+
+The plugins judge one value at a time (the gate parses documents first, so a value is a value,
+whatever its quoting): the known-format plugins (AWS, GitHub, GitLab, Slack, Stripe, JWT,
+private-key blocks, basic-auth URLs, …) give errors; the keyword list (a secret-sounding key
+name) and the two high-entropy plugins give warnings. detect-secrets is imported on first use
+only: a warm ``check`` never loads it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from secretsmgr.audit.manifests import ENC_PREFIX, is_placeholder
+
+# detect-secrets plugins whose match is a credential by its format alone.
+KNOWN_FORMATS = (
+    "artifactory.ArtifactoryDetector",
+    "aws.AWSKeyDetector",
+    "azure_storage_key.AzureStorageKeyDetector",
+    "basic_auth.BasicAuthDetector",
+    "discord.DiscordBotTokenDetector",
+    "github_token.GitHubTokenDetector",
+    "gitlab_token.GitLabTokenDetector",
+    "jwt.JwtTokenDetector",
+    "mailchimp.MailchimpDetector",
+    "npm.NpmDetector",
+    "openai.OpenAIDetector",
+    "private_key.PrivateKeyDetector",
+    "pypi_token.PypiTokenDetector",
+    "sendgrid.SendGridDetector",
+    "slack.SlackDetector",
+    "square_oauth.SquareOAuthDetector",
+    "stripe.StripeDetector",
+    "telegram_token.TelegramBotTokenDetector",
+    "twilio.TwilioKeyDetector",
+)
+# Key names that hold a reference, a file name or a switch, never the secret itself
+# (``existingSecret: app-creds``, ``passwordKey: pw``, ``secretName``, ``tokenFile``).
+_REFERENCE_KEY = re.compile(
+    r"(?i)(?:name|ref|key|keys|file|path|dir|secret_?name|existing_?secret|enabled|"
+    r"length|policy|mode|type|format|source|from|template|annotation|label|selector|"
+    r"mount|volume|env|provider|manager|hash|algorithm|method|generate|create|namespace)$"
+)
+# A Kubernetes object name (``app-creds``): under ``pullSecret``/``configSecret`` a reference.
+_OBJECT_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
+# Secret-manager references resolved elsewhere (1Password, vals, Vault, cloud secret managers).
+_REFERENCE_VALUE = re.compile(
+    r"^(?:op|vault|awssm|gcpsm|azkv|bws|akv|infisical|doppler)://|^ref\+[a-z0-9]+://|^vault:"
+)
+# ``scheme://user:password@host``: a password that is a variable is no credential.
+_URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]*)@")
+_VARIABLE = re.compile(
+    r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_]+%|<[^<>]*>|<<[^<>]*>>)$"
+)
+_PATH = re.compile(r"^(?:\.{0,2}/|~/|\.[A-Za-z0-9_-]+/)[^\s]*$")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# Keys whose values are identifiers, digests or versions: high entropy, yet no secret.
+_IDENTIFIER_KEY = re.compile(
+    r"(?i)(?:^|[._-])(?:tag|digest|sha\d*|checksum|hash|revision|commit|version|uid|uuid|id|"
+    r"image|fingerprint|thumbprint|ca_?bundle|cert|crt|certificate|public_?key|pub|"
+    r"integrity|etag|nonce|salt_?id|repository|url|host|domain|email|account_?id|"
+    r"project|region|zone|cluster|age|pgp|kms|recipients?|cluster_?key|[a-z_]*_regex)$"
+)
+# Public keys are meant to be shared: age recipients, SSH and PGP public keys.
+_PUBLIC = re.compile(
+    r"^(?:age1[02-9ac-hj-np-z]{58}(?:\s*,\s*age1[02-9ac-hj-np-z]{58})*|"
+    r"(?:ssh|ecdsa|sk)-[a-z0-9-]+ [A-Za-z0-9+/=]+.*)$"
+)
+_BORING = re.compile(r"(?i)^(?:true|false|yes|no|on|off|null|none|~|\d+(?:\.\d+)*[a-z]{0,3})$")
+_WORDS = re.compile(
+    r"(?i)(?:changeme|change_me|replace_?me|example|placeholder|dummy|redacted|"
+    r"your[-_]|xxxx|\*\*\*|todo|fixme|secret-here|insert)"
+)
+_B64_CHARS = re.compile(r"^[A-Za-z0-9+/=_-]{20,}$")
+_HEX_CHARS = re.compile(r"^[0-9a-fA-F]{20,}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a detector says about a value: the kind (detect-secrets' type) and how sure."""
+
+    kind: str
+    known: bool  # a known format (error); else keyword or entropy (warning)
+
+
+@cache
+def _plugins() -> tuple[tuple[Any, ...], Any, Any, Any]:
+    import importlib
+    import logging
+
+    # detect-secrets configures logging when imported: it routes every Python warning into
+    # logging and gives its own logger a stderr handler. Neither is ours to change.
+    # It imports requests too, whose urllib3 hangs a NullHandler on its logger: that would
+    # silence urllib3's records that ``--debug`` shows. Put back what was there.
+    captured = getattr(logging, "_warnings_showwarning", None) is not None
+    urllib3_log = logging.getLogger("urllib3")
+    urllib3_handlers = list(urllib3_log.handlers)
+    importlib.import_module("detect_secrets.core.log")
+    importlib.import_module("detect_secrets.plugins.base")
+    if not captured:
+        logging.captureWarnings(False)
+    urllib3_log.handlers = urllib3_handlers
+    quiet = logging.getLogger("detect-secrets")
+    quiet.handlers = []
+    quiet.propagate = False
+    known = []
+    for ref in KNOWN_FORMATS:
+        module, _, name = ref.partition(".")
+        cls = getattr(importlib.import_module(f"detect_secrets.plugins.{module}"), name)
+        known.append(cls())
+    from detect_secrets.plugins.high_entropy_strings import (
+        Base64HighEntropyString,
+        HexHighEntropyString,
+    )
+    from detect_secrets.plugins.keyword import DENYLIST
+
+    keyword = re.compile("(?i)(?:" + "|".join(DENYLIST) + ")")
+    return tuple(known), Base64HighEntropyString(), HexHighEntropyString(), keyword
+
+
+def is_placeholder_value(value: str) -> bool:
+    """A value nobody could log in with: empty, a variable, a template, an example word."""
+    return is_placeholder(value) or bool(_WORDS.search(value)) or len(set(value)) <= 2
+
+
+def _variable_passwords(value: str) -> bool:
+    """Every ``user:password@`` in the URL(s) of ``value`` has a variable for a password."""
+    found = _URL_PASSWORD.findall(value)
+    return bool(found) and all(_VARIABLE.match(pw) for pw in found)
+
+
+def judge_value(key: str, value: str) -> Verdict | None:
+    """Whether the value under ``key`` (the last key-path component) is a credential."""
+    value = value.strip()
+    if len(value) < 6 or value.startswith(ENC_PREFIX) or _BORING.match(value):
+        return None
+    if is_placeholder_value(value) or _PUBLIC.match(value) or _REFERENCE_VALUE.match(value):
+        return None
+    if _VARIABLE.match(value) or _PATH.match(value):
+        return None  # {VAR}, $VAR, <<VAR>>, a path: filled in or pointed to, not committed
+    known, b64, hexa, keyword = _plugins()
+    for plugin in known:
+        try:
+            if any(True for _ in plugin.analyze_string(value)):
+                if plugin.secret_type == "Basic Auth Credentials" and _variable_passwords(value):
+                    continue
+                return Verdict(plugin.secret_type, True)
+        except Exception:
+            continue
+    if "/" in key:
+        return None  # an annotation or label key (``secret.reloader.stakater.com/reload``)
+    key = _CAMEL.sub("_", key)  # clientId -> client_Id: one rule for both spellings
+    if _IDENTIFIER_KEY.search(key):
+        return None
+    if keyword.search(key) and not _REFERENCE_KEY.search(key) and " " not in value:
+        if _OBJECT_NAME.match(value) and re.search(r"(?i)secret$", key):
+            return None  # configSecret: app-creds names a Secret
+        return Verdict("Secret Keyword", False)
+    if "://" in value:
+        return None  # a URL without credentials: structure, not randomness
+    from detect_secrets.filters.heuristic import is_potential_uuid, is_sequential_string
+
+    if is_potential_uuid(value) or is_sequential_string(value):
+        return None
+    if _HEX_CHARS.match(value) and hexa.calculate_shannon_entropy(value) > hexa.entropy_limit:
+        return Verdict(hexa.secret_type, False)
+    if _B64_CHARS.match(value) and b64.calculate_shannon_entropy(value) > b64.entropy_limit:
+        return Verdict(b64.secret_type, False)
+    return None

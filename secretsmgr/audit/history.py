@@ -1,0 +1,57 @@
+"""What git history holds, as the history rules (SM009, SM019, SM020) read it.
+
+``secretsmgr.gate.history`` walks every commit reachable from HEAD (key-less, cached by blob id)
+and fills these records; the rules decide what is still a problem today. Never a value: key
+paths, paths, commits, dates and public keys only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """A value committed in plaintext: first seen at ``commit`` (SM001/SM003/SM018 then)."""
+
+    path: str
+    key_path: str
+    commit: str
+    date: str  # committer date, ISO 8601
+    rule: str  # the rule that saw it in that commit
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientRemoval:
+    """A recipient taken off a SOPS file while its data key stayed (values byte-identical).
+
+    ``resolved_by`` is the first later commit that re-encrypted the file under a new data key
+    (every ENC value and every wrapped key changed at once), if any.
+    """
+
+    path: str
+    recipient: str
+    commit: str
+    date: str
+    resolved_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PastKey:
+    """An age private key in a past version of a file (first commit that held it there)."""
+
+    path: str
+    commit: str
+    date: str
+    public: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFacts:
+    """Everything the walk found, plus how much it walked."""
+
+    commits: int
+    blobs: int
+    exposures: tuple[Exposure, ...] = ()
+    removals: tuple[RecipientRemoval, ...] = ()
+    past_keys: tuple[PastKey, ...] = ()

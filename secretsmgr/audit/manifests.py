@@ -1,0 +1,154 @@
+"""Manifests as the cluster reads them: parsed documents, never a grep over bytes.
+
+The gate's detectors (SM001, SM003, SM018) look at Kubernetes objects the way the API server
+and kustomize see them after YAML parsing: any key quoting (``"kind": Secret``), flow style,
+tags (``kind: !!str Secret``), spaces before the colon, ``kind: List`` items, escapes in
+double-quoted scalars. Parsing uses the C loader (``sops.yamlio.safe_load_all``); the only
+pre-filters are ones no quoting trick can defeat (see ``may_mention``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import cast
+
+from secretsmgr.errors import FormatError
+from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.repo.placeholders import is_placeholder as repo_placeholder
+from secretsmgr.sops.document import FileFormat
+from secretsmgr.sops.yamlio import safe_load_all
+
+Obj = dict[str, object]
+
+# Values filled in later, never committed secrets: Flux post-build variables (``${VAR}``,
+# ``${VAR:=default}``), Helm/Go templates, ``<placeholder>`` markers.
+_SUBSTITUTION = re.compile(r"^\s*(?:\$\{[^}]*\}\s*)+$")
+_ANGLE = re.compile(r"^\s*<[^<>]{1,80}>\s*$")
+# References a bootstrap tool resolves from a secret manager (1Password ``op inject``, vals,
+# Vault, cloud secret managers): the repository holds the address, not the secret.
+_REFERENCE = re.compile(
+    r"^\s*(?:(?:op|vault|awssm|gcpsm|azkv|bws|akv|infisical|doppler)://|ref\+[a-z0-9]+://|"
+    r"vault:)\S*\s*$"
+)
+ENC_PREFIX = "ENC[AES256_GCM,"
+
+_last: tuple[ScannedFile, list[object]] | None = None  # the file is held: ids are reused
+
+
+def decode_text(data: bytes) -> str | None:
+    """The text of a file as a YAML/JSON reader takes it: UTF-8, or UTF-16/32 with a BOM."""
+    if data[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        codec = "utf-32"
+    elif data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        codec = "utf-16"
+    else:
+        codec = "utf-8-sig"
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
+def may_mention(text: str, word: str) -> bool:
+    """Whether ``word`` can appear in any parsed value of ``text``.
+
+    A parsed string differs from its bytes only through escapes (``"Secr\\x65t"``,
+    ``"\\u0053ecret"``), which need a backslash; without one, a parsed ``word`` is in the text.
+    """
+    return word in text or "\\" in text
+
+
+def documents(file: ScannedFile) -> list[object]:
+    """The parsed documents of a YAML/JSON file (empty when it does not parse).
+
+    The last result is kept, so several detectors of one file parse it once.
+    """
+    global _last
+    if _last is not None and _last[0] is file:
+        return _last[1]
+    docs: list[object] = []
+    text = decode_text(file.data) if file.format in (FileFormat.YAML, FileFormat.JSON) else None
+    if text is not None:
+        try:
+            docs = [json.loads(text)] if file.format is FileFormat.JSON else safe_load_all(text)
+        except (FormatError, ValueError, RecursionError):
+            try:  # JSON is YAML: a .json file with several documents or comments
+                docs = safe_load_all(text) if file.format is FileFormat.JSON else []
+            except (FormatError, RecursionError):
+                docs = []
+    _last = (file, docs)
+    return docs
+
+
+def objects(docs: list[object]) -> Iterator[tuple[str, Obj]]:
+    """Every mapping a document holds as an object, with its key-path prefix.
+
+    Items of ``kind: List`` (or ``SecretList``, …) count as objects of their own, as kubectl
+    and kustomize apply them: ``items.0.``, ``items.1.``… prefix their key paths.
+    """
+    for _, prefix, obj in numbered_objects(docs):
+        yield prefix, obj
+
+
+def numbered_objects(docs: list[object]) -> Iterator[tuple[int, str, Obj]]:
+    """``objects`` with the 1-based number of the document each one is in."""
+    for number, raw in enumerate(docs, start=1):
+        if isinstance(raw, dict):
+            for prefix, obj in _expand(cast(Obj, raw), "", 0):
+                yield number, prefix, obj
+
+
+def _expand(doc: Obj, prefix: str, depth: int) -> Iterator[tuple[str, Obj]]:
+    yield prefix, doc
+    kind = doc.get("kind")
+    items = doc.get("items")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list) and depth < 8:
+        for number, item in enumerate(items):
+            if isinstance(item, dict):
+                yield from _expand(cast(Obj, item), f"{prefix}items.{number}.", depth + 1)
+
+
+def is_secret(obj: Obj) -> bool:
+    """A core v1 Secret (``apiVersion: v1``, ``kind: Secret``)."""
+    return obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
+
+
+def label(obj: Obj) -> str:
+    """``namespace/name`` of an object, or its name, or ``(unnamed)``."""
+    meta = obj.get("metadata")
+    meta_d = cast(Obj, meta) if isinstance(meta, dict) else {}
+    name, namespace = meta_d.get("name"), meta_d.get("namespace")
+    return f"{namespace}/{name}" if namespace else str(name or "(unnamed)")
+
+
+def is_placeholder(value: str) -> bool:
+    """Empty, a Flux variable, a template, an ``<angle>`` marker or a secret-manager reference
+    (``op://vault/item/field``, ``vault:…``): nothing committed (``repo.placeholders``, plus
+    the references of a few more secret managers)."""
+    return (
+        repo_placeholder(value)
+        or bool(_SUBSTITUTION.match(value))
+        or "{{" in value
+        or bool(_ANGLE.match(value))
+        or bool(_REFERENCE.match(value))
+    )
+
+
+def is_plaintext_value(value: object) -> bool:
+    """A value a Secret would hand out in clear: not empty, not a placeholder, not ``ENC[…]``."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return not is_placeholder(value) and not value.startswith(ENC_PREFIX)
+    return not isinstance(value, dict | list) or bool(value)
+
+
+def secret_values(obj: Obj) -> Iterator[tuple[str, object]]:
+    """``(section.key, value)`` for every entry under a Secret's ``data``/``stringData``."""
+    for section in ("stringData", "data"):
+        values = obj.get(section)
+        if isinstance(values, dict):
+            for key, value in cast(dict[object, object], values).items():
+                yield f"{section}.{key}", value

@@ -1,0 +1,196 @@
+"""SM018 plaintext-credential: a credential outside a Secret, in clear.
+
+Where: HelmRelease ``spec.values``, ConfigMap ``data``, Flux Kustomization
+``spec.postBuild.substitute``, container ``env`` values of any object, and plain YAML/JSON/dotenv
+files that are no Kubernetes objects. Known formats (detect-secrets' AWS, GitHub, Slack, JWT,
+private-key… plugins) are errors; a secret-sounding key or a high-entropy value is a warning.
+Placeholders are not findings; key paths can be allow-listed (``ignore:`` with ``key_path``).
+Secrets themselves are SM001's and SM003's; SOPS-encrypted values are never looked at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import cast
+
+from secretsmgr.audit.context import AuditContext
+from secretsmgr.audit.credentials import judge_value
+from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.audit.manifests import Obj, decode_text, documents, is_secret, label, objects
+from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.sops.document import FileFormat
+from secretsmgr.sops.metadata import SOPS_KEY
+
+MAX_SIZE = 1024 * 1024  # larger files are data, not configuration: not scanned
+_DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialHit:
+    """A credential-looking value: where (key path, line), what kind; never the value."""
+
+    path: str
+    key_path: str
+    line: int
+    kind: str
+    known: bool
+    where: str
+
+
+def _leaves(node: object, prefix: str) -> Iterator[tuple[str, str, str]]:
+    """(key path, last key, value) of every string leaf below ``node``."""
+    if isinstance(node, dict):
+        for key, value in cast(dict[object, object], node).items():
+            if prefix == "" and key == SOPS_KEY:
+                continue
+            yield from (
+                _leaves(value, f"{prefix}{key}.")
+                if isinstance(value, dict | list)
+                else _leaf(f"{prefix}{key}", str(key), value)
+            )
+    elif isinstance(node, list):
+        for number, item in enumerate(node):
+            yield from _leaves(item, f"{prefix}{number}.")
+
+
+def _leaf(key_path: str, key: str, value: object) -> Iterator[tuple[str, str, str]]:
+    if isinstance(value, str):
+        yield key_path, key, value
+
+
+def _env(node: object, prefix: str) -> Iterator[tuple[str, str, str]]:
+    """Container ``env: [{name, value}]`` entries anywhere below ``node``."""
+    if isinstance(node, dict):
+        items = cast(dict[object, object], node)
+        env = items.get("env")
+        if isinstance(env, list):
+            for number, raw in enumerate(env):
+                if isinstance(raw, dict):
+                    var = cast(dict[str, object], raw)
+                    name, value = var.get("name"), var.get("value")
+                    if isinstance(name, str) and isinstance(value, str):
+                        yield f"{prefix}env.{number}.value", name, value
+        for key, value in items.items():
+            if key != "env":
+                yield from _env(value, f"{prefix}{key}.")
+    elif isinstance(node, list):
+        for number, item in enumerate(node):
+            yield from _env(item, f"{prefix}{number}.")
+
+
+def _get(obj: Obj, *keys: str) -> object:
+    node: object = obj
+    for key in keys:
+        if not isinstance(node, dict):
+            return None
+        node = cast(Obj, node).get(key)
+    return node
+
+
+def _candidates(prefix: str, obj: Obj) -> Iterator[tuple[str, str, str, str]]:
+    """(where, key path, key, value) for the parts of ``obj`` SM018 looks at."""
+    kind, api = obj.get("kind"), obj.get("apiVersion")
+    if not isinstance(kind, str) or not isinstance(api, str):
+        for key_path, key, value in _leaves(obj, prefix):
+            yield "file", key_path, key, value
+        return
+    if is_secret(obj) or kind.endswith("List"):
+        return
+    name = f"{kind} {label(obj)}"
+    if kind == "HelmRelease":
+        for key_path, key, value in _leaves(_get(obj, "spec", "values"), f"{prefix}spec.values."):
+            yield f"{name} values", key_path, key, value
+    elif kind == "ConfigMap":
+        for key_path, key, value in _leaves(obj.get("data"), f"{prefix}data."):
+            yield name, key_path, key, value
+    elif kind == "Kustomization" and api.startswith("kustomize.toolkit.fluxcd.io/"):
+        subst = _get(obj, "spec", "postBuild", "substitute")
+        for key_path, key, value in _leaves(subst, f"{prefix}spec.postBuild.substitute."):
+            yield f"{name} postBuild.substitute", key_path, key, value
+    for key_path, key, value in _env(obj, prefix):
+        yield f"{name} env", key_path, key, value
+
+
+def _line_of(text: str, value: str, key: str) -> int:
+    at = text.find(value) if value else -1
+    if at < 0:
+        at = text.find(key)
+    return text.count("\n", 0, at) + 1 if at >= 0 else 1
+
+
+def _dotenv(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if raw.lstrip().startswith("#"):
+            continue
+        m = _DOTENV_LINE.match(raw)
+        if m is None:
+            continue
+        key, value = m.group(1), m.group(2).strip("\"'")
+        verdict = judge_value(key, value)
+        if verdict is not None:
+            yield CredentialHit(file.path, key, number, verdict.kind, verdict.known, "file")
+
+
+def detect(file: ScannedFile) -> list[CredentialHit]:
+    """Credential-looking values in the file (never in SOPS-encrypted values)."""
+    if file.format is None or len(file.data) > MAX_SIZE:
+        return []
+    text = decode_text(file.data)
+    if text is None:
+        return []
+    if file.format is FileFormat.DOTENV:
+        if file.sops is not None and file.sops.has_metadata:
+            return []
+        return list(_dotenv(file, text))
+    found: dict[str, CredentialHit] = {}
+    for prefix, obj in objects(documents(file)):
+        for where, key_path, key, value in _candidates(prefix, obj):
+            if key_path in found:
+                continue
+            verdict = judge_value(key, value)
+            if verdict is not None:
+                line = _line_of(text, value, key)
+                found[key_path] = CredentialHit(
+                    file.path, key_path, line, verdict.kind, verdict.known, where
+                )
+    return list(found.values())
+
+
+def _fix(hit: CredentialHit) -> str:
+    if hit.where == "file":
+        return (
+            f"secretsmgr encrypt -i {hit.path} (after renaming it to match a .sops.yaml "
+            "creation rule), or move the value into a SOPS-encrypted Secret"
+        )
+    return (
+        "move the value into a SOPS-encrypted Secret and reference it (valuesFrom, "
+        "secretKeyRef or postBuild.substituteFrom), then rotate the credential: it is in git"
+    )
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    """One finding per credential; known formats are errors, keyword and entropy warnings."""
+    for hit in ctx.repo.hits_of(RULE.id):
+        assert isinstance(hit, CredentialHit)
+        what = hit.kind if hit.known else f"a likely credential ({hit.kind.lower()})"
+        finding = RULE.finding(
+            hit.path,
+            f"{hit.where}: {what} in plaintext at {hit.key_path}, line {hit.line}",
+            key_path=hit.key_path,
+            fix=_fix(hit),
+        )
+        yield finding if hit.known else replace(finding, severity=Severity.WARNING)
+
+
+RULE = Rule(
+    id=RuleId("SM018"),
+    name="plaintext-credential",
+    severity=Severity.ERROR,
+    needs=frozenset(),
+    summary="A credential outside a Secret (HelmRelease values, ConfigMap, substitute, env, file)",
+    check=check,
+    detect=detect,
+    hit_type=CredentialHit,
+)

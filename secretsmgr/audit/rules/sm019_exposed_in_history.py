@@ -1,0 +1,88 @@
+"""SM019 exposed-in-history: a value once committed in plaintext, not regenerated since.
+
+Git keeps every version: a Secret committed in clear and encrypted later is still readable by
+anyone with the repository. The value must change. Resolved when the changelog records that
+key path of that file as regenerated (``secretsmgr rotate --regenerate``) after the exposure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from secretsmgr.audit.context import AuditContext
+from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
+from secretsmgr.audit.history import Exposure
+
+# the changelog field the rotate helper fills with the key paths a run regenerated
+REGENERATED_FIELD = "regenerated"
+
+
+def _regenerated_after(ctx: AuditContext, exposure: Exposure) -> bool:
+    for entry in ctx.changelog:
+        if not _later(entry.time, exposure.date):
+            continue
+        for record in entry.files:
+            paths = getattr(record, REGENERATED_FIELD, ())
+            if record.path == exposure.path and exposure.key_path in paths:
+                return True
+    return False
+
+
+def _later(changelog_time: str, commit_date: str) -> bool:
+    """Whether a changelog time (UTC, ``…Z``) is after a commit date (ISO with offset)."""
+    from datetime import datetime
+
+    try:
+        entry = datetime.fromisoformat(changelog_time.replace("Z", "+00:00"))
+        commit = datetime.fromisoformat(commit_date.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return entry > commit
+
+
+def _still_plain(ctx: AuditContext) -> set[tuple[str, str]]:
+    """(path, key path) of values plaintext today: the current rules report those."""
+    now: set[tuple[str, str]] = set()
+    for rule in ("SM001", "SM003", "SM018"):
+        for hit in ctx.repo.hits_of(rule):
+            key_path = getattr(hit, "key_path", None)
+            if isinstance(key_path, str):
+                now.add((getattr(hit, "path", ""), key_path))
+    for entry in ctx.repo.sops_files:
+        now.update((entry.path, k) for k in entry.plaintext_leaves)
+    return now
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    """One finding per exposed key path; never the value."""
+    assert ctx.history is not None
+    today = _still_plain(ctx)
+    sops_now = {e.path for e in ctx.repo.sops_files if e.sops_file is not None}
+    for exposure in ctx.history.exposures:
+        key = (exposure.path, exposure.key_path)
+        if key in today or _regenerated_after(ctx, exposure):
+            continue
+        if exposure.path in sops_now:
+            fix = f"secretsmgr rotate --regenerate {exposure.key_path} {exposure.path}"
+        else:
+            fix = (
+                "change the credential at its source (it stays readable in git history); "
+                "keep the new value only in a SOPS file"
+            )
+        yield RULE.finding(
+            exposure.path,
+            f"{exposure.key_path} was committed in plaintext ({exposure.rule}) in "
+            f"{exposure.commit[:12]} ({exposure.date[:10]}): exposed since, in git history",
+            key_path=exposure.key_path,
+            fix=fix,
+        )
+
+
+RULE = Rule(
+    id=RuleId("SM019"),
+    name="exposed-in-history",
+    severity=Severity.ERROR,
+    needs=frozenset({Need.GIT_HISTORY}),
+    summary="A value once committed in plaintext and not regenerated since",
+    check=check,
+)

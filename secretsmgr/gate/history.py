@@ -1,0 +1,143 @@
+"""``audit --history``: what git already leaked, walked key-less and cached by blob id.
+
+Every commit reachable from HEAD is read as the list of blobs it introduced (``git log --raw``);
+each blob is judged once (the gate's blob cache holds what it yields, shared with ``check``):
+
+- a plaintext value (SM001, SM003, or a known-format SM018 hit) is an exposure from the first
+  commit that held it (SM019);
+- a SOPS file that lost a recipient while every ``ENC[…]`` value stayed byte-identical kept its
+  data key: the removed recipient can still decrypt it (SM020), until a later version changes
+  every value and every wrapped data key at once (a new data key: ``sops rotate``,
+  ``secretsmgr rotate``);
+- an age private key in a past version of a file (SM009).
+
+A warm re-run reads no blob: only ``git log`` and the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from secretsmgr.audit.finding import Rule
+from secretsmgr.audit.history import Exposure, HistoryFacts, PastKey, RecipientRemoval
+from secretsmgr.gate.cache import BlobFacts, SopsSummary
+from secretsmgr.gate.facts import GateCache, summarize, variant_of
+from secretsmgr.repo import git
+from secretsmgr.repo.inventory import scan_file
+
+# hits that mean "this value was readable in this commit" (SM018: known formats only)
+EXPOSING = ("SM001", "SM003", "SM018")
+
+
+def _exposing(rule: str, hit: object) -> str | None:
+    key_path = getattr(hit, "key_path", None)
+    if not isinstance(key_path, str):
+        return None
+    if rule == "SM018" and not getattr(hit, "known", False):
+        return None
+    return key_path
+
+
+class _Walk:
+    def __init__(self, cache: GateCache, rules: Sequence[Rule], reader: git.BlobReader) -> None:
+        self.cache = cache
+        self.detectors = {str(r.id): r.detect for r in rules if r.detect is not None}
+        self.reader = reader
+        self.exposures: dict[tuple[str, str], Exposure] = {}
+        self.past_keys: dict[str, PastKey] = {}
+        self.removals: list[RecipientRemoval] = []
+        self.last: dict[str, SopsSummary] = {}
+        self.blobs = 0
+
+    def facts(self, path: str, blob: str) -> BlobFacts:
+        def fresh() -> BlobFacts:
+            try:
+                data = self.reader.read(blob)
+            except OSError:
+                return BlobFacts({}, None)
+            scanned = scan_file(path, data)
+            hits = {name: tuple(detect(scanned)) for name, detect in self.detectors.items()}
+            return BlobFacts(hits, summarize(scanned.sops))
+
+        self.blobs += 1
+        return self.cache.store.facts(blob, variant_of(path), path, fresh)
+
+    def version(self, commit: str, date: str, path: str, blob: str) -> None:
+        if not blob:
+            self.last.pop(path, None)  # deleted: a later file of that name starts afresh
+            return
+        facts = self.facts(path, blob)
+        for rule in EXPOSING:
+            for hit in facts.hits.get(rule, ()):
+                key_path = _exposing(rule, hit)
+                if key_path is not None:
+                    self.exposures.setdefault(
+                        (path, key_path), Exposure(path, key_path, commit, date, rule)
+                    )
+        for hit in facts.hits.get("SM009", ()):
+            public = getattr(hit, "public", None)
+            self.past_keys.setdefault(path, PastKey(path, commit, date, public))
+        now = facts.sops
+        before = self.last.get(path)
+        if now is None:
+            self.last.pop(path, None)
+            return
+        if before is not None:
+            self._compare(path, commit, date, before, now)
+        self.last[path] = now
+
+    def _compare(
+        self, path: str, commit: str, date: str, before: SopsSummary, now: SopsSummary
+    ) -> None:
+        rekeyed = now.values != before.values and not (
+            set(now.fingerprints) & set(before.fingerprints)
+        )
+        if rekeyed:  # a new data key: earlier removals from this file are cured
+            self.removals = [
+                r if r.path != path or r.resolved_by else _resolved(r, commit)
+                for r in self.removals
+            ]
+        removed = [r for r in dict.fromkeys(before.recipients) if r not in now.recipients]
+        if removed and now.values == before.values:
+            for recipient in removed:
+                self.removals.append(RecipientRemoval(path, recipient, commit, date))
+
+
+def _resolved(removal: RecipientRemoval, commit: str) -> RecipientRemoval:
+    return RecipientRemoval(removal.path, removal.recipient, removal.commit, removal.date, commit)
+
+
+def walk_history(root: Path, cache: GateCache, rules: Sequence[Rule]) -> HistoryFacts:
+    """Walk every commit reachable from HEAD under ``root``; blobs judged once, via ``cache``."""
+    commits = git.log_changes(root)
+    reader = git.BlobReader(root)
+    walk = _Walk(cache, rules, reader)
+    try:
+        for commit, date, changes in commits:
+            for path, blob in changes:
+                walk.version(commit, date, path, blob)
+    finally:
+        reader.close()
+        cache.save()
+    return HistoryFacts(
+        commits=len(commits),
+        blobs=walk.blobs,
+        exposures=tuple(walk.exposures.values()),
+        removals=tuple(walk.removals),
+        past_keys=tuple(walk.past_keys.values()),
+    )
+
+
+def walk_repository(root: Path) -> HistoryFacts:
+    """``walk_history`` with the repository's own cache and every registered rule's detector;
+    ``UsageError`` outside git."""
+    from secretsmgr.audit.registry import RULES
+    from secretsmgr.errors import UsageError
+    from secretsmgr.gate.cache import cache_folder
+
+    facts = git.describe(root)
+    if facts is None:
+        raise UsageError("--history needs a git repository")
+    cache = GateCache.open(cache_folder(facts[1]), RULES)
+    return walk_history(root, cache, RULES)

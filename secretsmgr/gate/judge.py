@@ -1,0 +1,267 @@
+"""``check``: judge the repository as the next commit will hold it (the git index).
+
+The staged files are the focus: every finding on them is reported. Elsewhere, only what the
+staged change causes: a finding on another file is reported when HEAD did not have it (same
+rule, path and key path). The files whose findings can change are found from the change itself:
+
+- the changed files (added, modified, deleted, renamed);
+- every file, when `.sops.yaml` or `.secretsmgr.yaml` changed (creation rules, cluster keys);
+- the files whose layers changed, when the Flux/kustomize model differs from HEAD's;
+- the files that share a wrapped data key or MAC with a changed SOPS file (a staged copy).
+
+Both states are audited over those files only; everything else is the same in both. A blob
+cache in the git directory answers detector hits, fingerprints and layer graphs it has seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields, replace
+from functools import partial
+from pathlib import Path
+
+from secretsmgr.audit.engine import load_context, run_rules
+from secretsmgr.audit.finding import AuditReport, Finding
+from secretsmgr.audit.registry import RULES
+from secretsmgr.errors import ConfigError, UsageError
+from secretsmgr.gate.cache import COMMIT_FIELD, cache_folder
+from secretsmgr.gate.facts import GateCache
+from secretsmgr.repo import git
+from secretsmgr.repo.flux import LayerGraph, find_layers
+from secretsmgr.repo.inventory import EMPTY_ENV, LiveKeys
+from secretsmgr.repo.lock import state_dir
+from secretsmgr.repo.settings import SETTINGS_NAME, load_settings
+from secretsmgr.repo.snapshot import CommitSnapshot, IndexSnapshot, Snapshot
+from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
+
+CONFIG_NAMES = frozenset({SOPS_CONFIG_NAME, SETTINGS_NAME})
+Identity = tuple[str, str, str]
+
+
+def identity(finding: Finding) -> Identity:
+    """What makes two findings the same: rule, path, key path (never a line or a message)."""
+    return (finding.rule, finding.path, finding.key_path or "")
+
+
+def open_cache(root: Path) -> GateCache:
+    """The blob cache of the repository at ``root`` (in its git directory)."""
+    return GateCache.open(cache_folder(state_dir(root)), RULES)
+
+
+class _WithUntracked:
+    """The index plus files a user named that git does not track yet (read from disk)."""
+
+    def __init__(self, index: IndexSnapshot, extra: Sequence[str]) -> None:
+        self.index = index
+        self._extra = frozenset(extra)
+        self._paths = tuple(sorted(set(index.paths) | self._extra))
+
+    @property
+    def root(self) -> Path:
+        return self.index.root
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return self._paths
+
+    @property
+    def links(self) -> frozenset[str]:
+        return self.index.links | {p for p in self._extra if (self.root / p).is_symlink()}
+
+    def link_target(self, path: str) -> str | None:
+        if path not in self._extra:
+            return self.index.link_target(path)
+        real = (self.root / path).resolve()
+        try:
+            return real.relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return None
+
+    def read(self, path: str) -> bytes:
+        if path in self._extra:
+            if path in self.links and self.link_target(path) is None:
+                raise PermissionError(f"{path}: a symbolic link out of the repository")
+            return (self.index.root / path).read_bytes()
+        return self.index.read(path)
+
+    def blob_id(self, path: str) -> str | None:
+        return None if path in self._extra else self.index.blob_id(path)
+
+
+def _layer_context(graph: LayerGraph, path: str) -> tuple[object, ...]:
+    """Everything about the layers reaching ``path`` that a rule may read, membership included.
+
+    Generic over the layer model: each field of each reaching layer, with file sets reduced to
+    whether they hold ``path``.
+    """
+    out: list[object] = []
+    for layer in graph.placements(path):
+        for f in fields(layer):
+            value = getattr(layer, f.name)
+            if isinstance(value, frozenset):
+                value = path in value
+            elif isinstance(value, Mapping):
+                value = value.get(path)  # what the layer does with this file (uses)
+            out.append((f.name, value))
+    return tuple(out)
+
+
+def layer_builder(root: Path) -> Callable[[Snapshot], LayerGraph]:
+    """The layer build the inventory runs for ``root`` (its settings name clusters, sources)."""
+    settings = load_settings(root)
+    return partial(find_layers, clusters=settings.clusters, sources=dict(settings.sources))
+
+
+def _layers_changed(old: LayerGraph, new: LayerGraph, paths: set[str]) -> set[str]:
+    if old == new:
+        return set()
+    return {p for p in paths if _layer_context(old, p) != _layer_context(new, p)}
+
+
+def _copies(
+    cache: GateCache,
+    snap: Snapshot,
+    head: CommitSnapshot | None,
+    changed: set[str],
+    focus: set[str],
+) -> set[str]:
+    """Files sharing a wrapped data key or MAC with a changed (or focused) SOPS file, and those
+    files: the staged copy against every tracked file. The fingerprints of HEAD's files are
+    cached per commit; only the changed files are read."""
+    present = set(snap.paths)
+    prints = _head_prints(cache, head) if head is not None else {}
+    for path in changed:
+        prints.pop(path, None)
+        if path in present:
+            found = cache.fingerprints(snap, path)
+            if found:
+                prints[path] = "".join(found)
+    wanted = {fp for p in changed | focus if p in present for fp in _split(prints.get(p, ""))}
+    if not wanted:
+        return set()
+    return {
+        p
+        for p, run in prints.items()
+        if any(fp in run for fp in wanted) and wanted.intersection(_split(run))
+    }
+
+
+def _prints_key(commit: str, root: Path) -> str:
+    return hashlib.sha256(f"{commit}\0{root}".encode()).hexdigest()[:40]
+
+
+def _head_prints(cache: GateCache, head: CommitSnapshot) -> dict[str, str]:
+    """HEAD's path -> fingerprints map: cached per commit; else the newest cached map moved
+    forward by the files that changed since its commit (a new commit reads only those)."""
+    key = _prints_key(head.commit, head.root)
+    known = cache.store.prints(key)
+    if known is not None:
+        return {p: v for p, v in known.items() if p != COMMIT_FIELD}
+    latest = cache.store.latest_prints()
+    base = cache.store.prints(latest) if latest is not None else None
+    old = base.get(COMMIT_FIELD) if base is not None else None
+    prints: dict[str, str]
+    if base is not None and old is not None and _prints_key(old, head.root) == latest:
+        prints = {p: v for p, v in base.items() if p != COMMIT_FIELD}
+        try:
+            changes = git.changed_between(head.root, old, head.commit)
+        except ConfigError:
+            changes = None  # the old commit is gone (rebased, gc'd): build afresh
+        if changes is not None:
+            for path, blob in changes:
+                prints.pop(path, None)
+                if blob:
+                    found = cache.fingerprints(head, path)
+                    if found:
+                        prints[path] = "".join(found)
+            cache.store.store_prints(key, {**prints, COMMIT_FIELD: head.commit})
+            return prints
+    prints = cache.print_map(head, None)  # reads go through the index when equal
+    cache.store.store_prints(key, {**prints, COMMIT_FIELD: head.commit})
+    return prints
+
+
+def _split(run: str) -> list[str]:
+    return [run[i : i + 32] for i in range(0, len(run), 32)]
+
+
+def judge_index(
+    root: Path,
+    files: Sequence[str] | None = None,
+    *,
+    env: Mapping[str, str] = EMPTY_ENV,
+    live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
+    cache: GateCache | None = None,
+) -> AuditReport:
+    """The key-less findings of the index: on ``files`` (repo-relative), plus those the staged
+    change causes elsewhere; with ``files`` None, every finding of the index.
+
+    Outside git the working tree is judged instead.
+    """
+    facts = git.describe(root)
+    if facts is None:
+        ctx = load_context(root, files=files, env=env, live_cluster=live_cluster)
+        return run_rules(ctx, keyless_only=True)
+    _, state, head_id = facts
+    if cache is None:
+        cache = GateCache.open(cache_folder(Path(os.path.abspath(state))), RULES)
+    index = IndexSnapshot(root)
+    head = CommitSnapshot.beside(index, head_id) if head_id is not None else None
+    try:
+        untracked = [f for f in files or () if index.blob_id(f) is None and (root / f).is_file()]
+        snap: Snapshot = _WithUntracked(index, untracked) if untracked else index
+        missing = [f for f in files or () if f not in set(snap.paths)]
+        if missing:
+            raise UsageError(f"{missing[0]}: no such file in the index or the working tree")
+
+        def audit(state: Snapshot, scope: Sequence[str] | None) -> AuditReport:
+            ctx = load_context(
+                root,
+                files=scope,
+                env=env,
+                live_cluster=live_cluster,
+                snapshot=state,
+                cache=cache,
+            )
+            return run_rules(ctx, keyless_only=True)
+
+        if files is None:
+            return audit(snap, None)
+        focus = set(files)
+        scope = _scope(cache, snap, head, focus)
+        now = audit(snap, sorted(scope & set(snap.paths)))
+        before: set[Identity] = set()
+        if head is not None:
+            in_head = sorted(scope & set(head.paths))
+            before = {identity(f) for f in audit(head, in_head).findings} if in_head else set()
+        kept = tuple(f for f in now.findings if f.path in focus or identity(f) not in before)
+        return replace(now, findings=kept)
+    finally:
+        index.close()
+        if head is not None:
+            head.close()
+        cache.save()
+
+
+def _scope(
+    cache: GateCache, snap: Snapshot, head: CommitSnapshot | None, focus: set[str]
+) -> set[str]:
+    """The files whose findings the staged change (or ``focus``) may change."""
+    now_blobs = {p: snap.blob_id(p) for p in snap.paths}
+    old_blobs = head.blobs if head is not None else {}
+    everything = set(now_blobs) | set(old_blobs)
+    changed = {p for p in everything if now_blobs.get(p, "-") != old_blobs.get(p, "-")}
+    changed |= {p for p, blob in now_blobs.items() if blob is None}  # named, untracked
+    scope = focus | changed
+    if any(posixpath.basename(p) in CONFIG_NAMES for p in changed):
+        return everything
+    if head is not None and changed and not cache.same_layers(snap, head):
+        build = layer_builder(snap.root)
+        now_graph = cache.layers(snap, build)
+        old_graph = cache.layers(head, build)
+        scope |= _layers_changed(old_graph, now_graph, everything)
+    scope |= _copies(cache, snap, head, changed, focus)
+    return scope

@@ -1,0 +1,53 @@
+"""SM018 plaintext-credential: a credential outside a Secret (detector details: tests/gate)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ..helpers import enc, secret, standard_repo, write
+from .cases import Case, ids, run_case
+
+
+def hit(root: Path) -> None:
+    standard_repo(root, {})
+    write(
+        root,
+        "apps/helm.yaml",
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: a}\n"
+        "spec:\n  values:\n    s3: {accessKey: AKIAZZZZZZZZZZZZZZZZ}\n",
+    )
+    write(
+        root,
+        "apps/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+        "data:\n  SLACK: xoxb-34532454-e039d02840a0b9379c\n",
+    )
+
+
+def miss(root: Path) -> None:
+    standard_repo(
+        root,
+        {
+            "apps/helm.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+            "metadata: {name: a}\nspec:\n  values:\n    auth:\n      existingSecret: a-creds\n"
+            "      password: ${APP_PASSWORD}\n"
+            "    image: {tag: 3f2a9c1e4b5d6e7f8091a2b3c4d5e6f708192a3b}\n"
+            "  valuesFrom: [{kind: Secret, name: a-values}]\n",
+            "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+            "data:\n  LOG_LEVEL: info\n  URL: https://example.org/path\n",
+            "apps/db.enc.yaml": enc(secret("db", {"password": "AKIAZZZZZZZZZZZZZZZZ"})),
+        },
+    )
+
+
+CASES = [
+    Case("SM018-hit", hit, {("SM018", "apps/helm.yaml"), ("SM018", "apps/cm.yaml")}),
+    Case("SM018-miss", miss, set()),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+def test_case(case: Case, tmp_path: Path) -> None:
+    run_case(case, tmp_path)

@@ -1,0 +1,47 @@
+"""SM019 exposed-in-history: from real commits (more history cases: tests/gate/test_history.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+from secretsmgr.audit.engine import load_context
+from secretsmgr.audit.history import Exposure, HistoryFacts
+from secretsmgr.audit.registry import get_rule
+from tests.audit.helpers import enc, secret, write
+from tests.conftest import git
+from tests.gate.helpers import commit, gitops, history_findings
+
+
+def test_sm019_fires_on_a_secret_committed_in_plaintext_then_encrypted(tmp_path: Path) -> None:
+    root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", {"token": "leaked-token-1"})})
+    (root / "apps/api.yaml").unlink()
+    write(root, "apps/api.enc.yaml", enc(secret("api", {"token": "leaked-token-1"})))
+    commit(root, "encrypt it")
+    found = history_findings(root)
+    assert ("SM019", "apps/api.yaml") in found
+    message = found[("SM019", "apps/api.yaml")][0]
+    assert "stringData.token" in message and "leaked-token-1" not in message
+    first = git(root, "rev-list", "--max-parents=0", "HEAD").strip()
+    assert first[:12] in message
+
+
+def test_sm019_near_miss_regenerated_after_the_exposure(tmp_path: Path) -> None:
+    root = gitops(tmp_path / "r")
+    ctx = load_context(root)
+    exposure = Exposure(
+        "apps/db.enc.yaml", "stringData.password", "a" * 40, "2026-01-01T00:00:00Z", "SM001"
+    )
+    facts = HistoryFacts(commits=1, blobs=1, exposures=(exposure,))
+    rule = get_rule("SM019")
+
+    def with_changelog(time: str, regenerated: tuple[str, ...]) -> list[object]:
+        record = SimpleNamespace(path="apps/db.enc.yaml", regenerated=regenerated)
+        entry = SimpleNamespace(time=time, files=(record,), action="rotate")
+
+        return list(rule.check(replace(ctx, history=facts, changelog=(entry,))))  # type: ignore[arg-type]
+
+    assert len(with_changelog("2025-12-01T00:00:00Z", ("stringData.password",))) == 1  # before
+    assert len(with_changelog("2026-02-01T00:00:00Z", ("stringData.username",))) == 1  # other
+    assert with_changelog("2026-02-01T00:00:00Z", ("stringData.password",)) == []

@@ -1,0 +1,95 @@
+"""Brownfield adoption: a committed baseline and --new-since REV make old findings non-blocking."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.cli.app import main
+from secretsmgr.errors import ConfigError
+from secretsmgr.gate.baseline import BASELINE_NAME, parse_baseline
+from tests.audit.helpers import secret
+from tests.conftest import git
+
+from .helpers import gitops, stage
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _legacy(tmp_path: Path) -> Path:
+    return gitops(
+        tmp_path / "r",
+        {
+            "legacy/plain.yaml": secret("legacy", {"password": "old-plaintext-pw"}),
+            "legacy/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+            "data:\n  TOKEN: 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\n",
+        },
+    )
+
+
+def test_baseline_records_findings_without_values_and_unblocks_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _legacy(tmp_path)
+    code, _, err = run(["--repo", str(root), "check"], capsys)
+    assert code == 1
+    code, out, err = run(["--repo", str(root), "baseline"], capsys)
+    assert (code, err) == (0, "")
+    assert out == f"wrote {BASELINE_NAME}: 2 findings; commit it\n"
+    text = (root / BASELINE_NAME).read_text(encoding="utf-8")
+    assert "old-plaintext-pw" not in text and "ghp_" not in text
+    doc = json.loads(text)
+    assert {(f["rule"], f["path"]) for f in doc["findings"]} == {
+        ("SM001", "legacy/plain.yaml"),
+        ("SM018", "legacy/cm.yaml"),
+    }
+    code, out, err = run(["--repo", str(root), "check", "--format", "json"], capsys)
+    assert code == 0, out
+    assert json.loads(out)["summary"]["baselined"] == 2
+    # a new finding still blocks
+    stage(root, "apps/new.yaml", secret("new", {"password": "brand-new-pw"}))
+    code, out, _ = run(["--repo", str(root), "check", str(root / "apps/new.yaml")], capsys)
+    assert code == 1 and "apps/new.yaml: SM001" in out
+    code, out, _ = run(["--repo", str(root), "audit", "--format", "json"], capsys)
+    summary = json.loads(out)["summary"]
+    assert (code, summary["errors"], summary["baselined"]) == (1, 1, 2)
+
+
+def test_new_since_rev_blocks_only_what_is_new(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _legacy(tmp_path)
+    base = git(root, "rev-parse", "HEAD").strip()
+    code, _, _ = run(["--repo", str(root), "audit", "--new-since", base], capsys)
+    assert code == 0
+    stage(root, "legacy/plain.yaml", secret("legacy", {"password": "old", "extra": "more-pw"}))
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "more")
+    code, out, _ = run(["--repo", str(root), "audit", "--new-since", base], capsys)
+    assert code == 1 and "stringData.extra" in out and "already present" in out
+    code, out, _ = run(
+        ["--repo", str(root), "check", "--new-since", base, str(root / "legacy/plain.yaml")], capsys
+    )
+    assert code == 1 and "stringData.extra" in out and "stringData.password" not in out
+    code, _, err = run(["--repo", str(root), "check", "--new-since", "no-such-rev"], capsys)
+    assert code == 2 and "--new-since no-such-rev: not a commit" in err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        '{"version": 2, "findings": []}',
+        '{"version": 1, "findings": [{"rule": "SM001", "path": "a", "key_path": null}]}',
+        '{"version": 1, "findings": [{"rule": "SM001", "path": "a", "key_path": null, '
+        '"fingerprint": "0000"}]}',
+    ],
+)
+def test_a_malformed_baseline_is_a_configuration_error(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_baseline(text)

@@ -1,0 +1,225 @@
+"""Every hint is a command that works: the commands and options it names exist, and running the
+printed fix in its scenario makes the finding go away."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+
+from secretsmgr.audit.engine import run_audit
+from secretsmgr.cli.app import build_app
+from tests.audit.helpers import KEYS, enc, secret, sops_yaml, standard_repo, write
+
+ROOT = Path(__file__).resolve().parents[2]
+PKG = ROOT / "secretsmgr"
+_CALL = re.compile(r"(?<![\w./:-])secretsmgr ((?:[^\s;&|()`'\"]+ ?)+)")
+# where a command starts (not prose such as "as secretsmgr reads it"): the start of the text or
+# of a line, after ": ", "&& ", "|", a backtick, "$ ", "run ", "then "
+_STARTS = re.compile(r"(?:^|\n\s*|: |&& |\| |`|\$ |\brun |\bthen |\()$")
+
+
+def command_tree() -> dict[str, set[str]]:
+    """'cmd' or 'group sub' -> every option spelling it accepts (global options included)."""
+    root = typer.main.get_command(build_app())
+    assert hasattr(root, "commands")  # a group (typer vendors click)
+    global_opts = {o for p in root.params for o in (*p.opts, *p.secondary_opts)}
+    tree: dict[str, set[str]] = {}
+
+    def walk(group: object, prefix: str) -> None:
+        for name, cmd in group.commands.items():  # type: ignore[attr-defined]
+            path = f"{prefix}{name}"
+            opts = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
+            tree[path] = opts | global_opts | {"--help", "-h"}
+            if hasattr(cmd, "commands"):
+                walk(cmd, path + " ")
+
+    walk(root, "")
+    return tree
+
+
+def check_hint(hint: str, tree: dict[str, set[str]]) -> list[str]:
+    """What is wrong with the secretsmgr calls in ``hint`` (empty: nothing)."""
+    problems: list[str] = []
+    for m in _CALL.finditer(hint):
+        if not _STARTS.search(hint[: m.start()]):
+            continue  # prose: "another secretsmgr is writing"
+        words = [w.rstrip(",.:") for w in m.group(1).split()]
+        while words and words[0].startswith("-"):  # global options before the command
+            words = words[2:] if words[0] == "--repo" else words[1:]
+        if not words:
+            continue
+        name = words[0]
+        if name.startswith(("<", "{", "X")):
+            continue
+        if f"{name} {words[1]}" in tree if len(words) > 1 else False:
+            name, rest = f"{name} {words[1]}", words[2:]
+        else:
+            rest = words[1:]
+        if name not in tree:
+            problems.append(f"{hint!r}: no command {name!r}")
+            continue
+        for word in rest:
+            if word.startswith("-") and word.split("=")[0] not in tree[name]:
+                problems.append(f"{hint!r}: {name} has no option {word.split('=')[0]}")
+    return problems
+
+
+def source_hints() -> list[str]:
+    """String constants in the package that mention a secretsmgr command."""
+    found: list[str] = []
+    for module in PKG.rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if _CALL.search(node.value):
+                    found.append(node.value)
+            elif isinstance(node, ast.JoinedStr):
+                text = "".join(v.value if isinstance(v, ast.Constant) else "X" for v in node.values)
+                if _CALL.search(text):
+                    found.append(text)
+    return found
+
+
+def doc_hints() -> list[str]:
+    """The Fix sections of every rule page."""
+    out: list[str] = []
+    for page in sorted((ROOT / "docs" / "rules").glob("SM*.md")):
+        text = page.read_text(encoding="utf-8")
+        out.append(text.split("## Fix", 1)[1].split("\n## ", 1)[0])
+    return out
+
+
+def all_cases() -> list[object]:
+    """The hit and miss cases of every per-rule module (tests/audit/rules)."""
+    import importlib
+
+    from secretsmgr.audit.registry import RULES
+
+    cases: list[object] = []
+    for rule in RULES:
+        module = importlib.import_module(f"tests.audit.rules.test_{rule.id.lower()}")
+        cases += getattr(module, "CASES", [])
+    return cases
+
+
+def test_the_walker_catches_a_bad_hint() -> None:
+    tree = command_tree()
+    assert check_hint("secretsmgr rotate --regenerate a.b f.enc.yaml", tree) == []
+    assert check_hint("secretsmgr rotate --no-such-flag f", tree)
+    assert check_hint("secretsmgr frobnicate f", tree)
+    assert check_hint("secretsmgr key rotate --begin", tree) == []
+    assert check_hint("secretsmgr key rotate --nope", tree)
+
+
+def test_every_hint_in_the_source_and_the_docs_names_real_commands() -> None:
+    tree = command_tree()
+    problems = [p for hint in source_hints() + doc_hints() for p in check_hint(hint, tree)]
+    assert problems == []
+
+
+def test_every_fix_a_rule_prints_names_real_commands(tmp_path: Path) -> None:
+    tree = command_tree()
+    problems: list[str] = []
+    for case in all_cases():
+        root = tmp_path / case.id  # type: ignore[attr-defined]
+        root.mkdir()
+        case.build(root)  # type: ignore[attr-defined]
+        report = run_audit(root, **case.options)  # type: ignore[attr-defined]
+        for finding in report.findings:
+            problems += check_hint(finding.fix or "", tree)
+    assert problems == []
+
+
+# ------------------------------------------------------------------- fixes that run
+
+
+def _run_fix(root: Path, fix: str, key_file: Path | None = None) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    if key_file is not None:
+        env["SOPS_AGE_KEY_FILE"] = str(key_file)
+    done = subprocess.run(
+        ["bash", "-c", fix], cwd=root, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, f"{fix}\n{done.stdout}{done.stderr}"
+
+
+def _fix_of(root: Path, rule: str) -> str:
+    report = run_audit(root, keyless_only=True)
+    fixes = [f.fix for f in report.findings if f.rule == rule]
+    assert fixes and fixes[0], report.findings
+    return fixes[0]
+
+
+def _gone(root: Path, rule: str) -> bool:
+    return not [f for f in run_audit(root, keyless_only=True).findings if f.rule == rule]
+
+
+def test_sm001_fix_renames_updates_the_kustomization_and_encrypts(tmp_path: Path) -> None:
+    standard_repo(tmp_path, {})
+    write(tmp_path, "apps/kustomization.yaml", "resources:\n  - acl.yaml\n")
+    write(tmp_path, "apps/acl.yaml", secret("acl", {"pw": "plain-pw"}))
+    fix = _fix_of(tmp_path, "SM001")
+    assert fix.startswith("mv apps/acl.yaml apps/acl.enc.yaml")
+    _run_fix(tmp_path, fix)
+    assert _gone(tmp_path, "SM001")
+    assert "acl.enc.yaml" in (tmp_path / "apps/kustomization.yaml").read_text()
+    assert "plain-pw" not in (tmp_path / "apps/acl.enc.yaml").read_text()
+
+
+def test_sm002_fix_encrypts(tmp_path: Path) -> None:
+    standard_repo(tmp_path, {"apps/db.enc.yaml": secret("db")})
+    _run_fix(tmp_path, _fix_of(tmp_path, "SM002"))
+    assert _gone(tmp_path, "SM002")
+
+
+def test_sm003_fix_reencrypts_under_the_creation_rule(tmp_path: Path) -> None:
+    from secretsmgr.sops import EncryptionRule, RuleKind
+
+    text = secret("db", {"password": "pw-left-plain"}) + "data:\n  x: eA==\n"
+    standard_repo(
+        tmp_path,
+        {"apps/db.enc.yaml": enc(text, rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^data$"))},
+    )
+    _run_fix(tmp_path, _fix_of(tmp_path, "SM003"), KEYS / "test-only-1.agekey")
+    assert _gone(tmp_path, "SM003")
+
+
+def test_sm004_fix_rotates_to_the_cluster_key(tmp_path: Path) -> None:
+    from tests.audit.helpers import K1, K2
+
+    keys = tmp_path / "keys.txt"
+    keys.write_text((KEYS / "test-only-2.agekey").read_text())
+    root = tmp_path / "r"
+    standard_repo(root, {"apps/db.enc.yaml": enc(secret("db"), (K2,))}, rule_keys=(K1,))
+    _run_fix(root, _fix_of(root, "SM004") + " --allow-dirty", keys)
+    assert _gone(root, "SM004")
+
+
+def test_sm011_rule_drift_fix_reencrypts(tmp_path: Path) -> None:
+    from tests.audit.helpers import K1
+
+    write(tmp_path, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1])))
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.enc.yaml": enc(
+                secret("db"),
+                rule=__import__("secretsmgr.sops", fromlist=["EncryptionRule"]).EncryptionRule(),
+            )
+        },
+    )
+    _run_fix(tmp_path, _fix_of(tmp_path, "SM011"), KEYS / "test-only-1.agekey")
+    assert _gone(tmp_path, "SM011")
+
+
+@pytest.mark.parametrize("rule", ["SM001", "SM002", "SM003", "SM004", "SM011"])
+def test_the_fix_tests_above_cover(rule: str) -> None:
+    names = [n for n in globals() if n.startswith(f"test_{rule.lower()}_")]
+    assert names, rule

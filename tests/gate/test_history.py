@@ -1,0 +1,73 @@
+"""audit --history: what git already leaked, from real commits (real sops for updatekeys)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.audit.engine import load_context, run_rules
+from secretsmgr.audit.registry import RULES
+from secretsmgr.cli.app import main
+from secretsmgr.gate.history import walk_history, walk_repository
+from secretsmgr.gate.judge import open_cache
+from secretsmgr.keys.age import generate_identity
+from tests.audit.helpers import enc, secret, write
+
+from .helpers import commit, gitops, history_findings
+
+
+def test_a_plain_value_left_by_an_encryption_rule_is_exposed_after_the_fix(
+    tmp_path: Path,
+) -> None:
+    from secretsmgr.sops import EncryptionRule, RuleKind
+
+    data_only = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^data$")
+    text = secret("db", {"password": "pw-in-clear"}) + "data:\n  x: eA==\n"
+    root = gitops(tmp_path / "r", {"apps/x.enc.yaml": enc(text, rule=data_only)})
+    write(root, "apps/x.enc.yaml", enc(text))
+    commit(root, "encrypt everything")
+    found = history_findings(root)
+    assert ("SM019", "apps/x.enc.yaml") in found
+    sm019 = [
+        f
+        for f in run_rules(load_context(root, history=walk_repository(root))).findings
+        if f.rule == "SM019"
+    ]
+    assert sm019[0].fix == "secretsmgr rotate --regenerate stringData.password apps/x.enc.yaml"
+
+
+def test_a_private_key_in_a_past_commit_is_reported(tmp_path: Path) -> None:
+    key, public = generate_identity()
+    root = gitops(tmp_path / "r", {"notes/key.txt": f"my key\n{key}\n"})
+    (root / "notes/key.txt").unlink()
+    commit(root, "oops, remove it")
+    found = history_findings(root)
+    assert ("SM009", "notes/key.txt") in found
+    message = found[("SM009", "notes/key.txt")][0]
+    assert public[:7] in message and key not in message and "git history" in message
+
+
+def test_a_warm_rerun_reads_no_blob_and_agrees(tmp_path: Path) -> None:
+    root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", {"token": "leaked-token-2"})})
+    for n in range(5):
+        write(root, "apps/api.yaml", secret("api", {"token": f"leaked-token-{n}"}))
+        commit(root, f"c{n}")
+    cold = walk_repository(root)
+    cache = open_cache(root)
+    reads: list[str] = []
+    warm = walk_history(root, cache, RULES)
+    assert warm == cold and cold.commits == 6
+    assert not cache.store._dirty and reads == []
+
+
+def test_audit_history_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", {"token": "leaked-token-3"})})
+    shutil.move(root / "apps/api.yaml", tmp_path / "gone.yaml")
+    commit(root, "remove")
+    assert main(["--repo", str(root), "audit"]) == 0
+    capsys.readouterr()
+    assert main(["--repo", str(root), "audit", "--history", "--format", "json"]) == 1
+    out = capsys.readouterr().out
+    assert '"rule": "SM019"' in out and "leaked-token-3" not in out

@@ -1,0 +1,124 @@
+"""check judges the index: the staged files, plus what the staged change causes elsewhere."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from secretsmgr.gate.judge import judge_index
+from secretsmgr.sops import EncryptionRule, RuleKind
+from tests.audit.helpers import K1, K2, enc, flux_kustomization, secret, sops_yaml
+from tests.conftest import git
+
+from .helpers import found, gitops, judge, stage
+
+
+def test_a_kustomization_losing_its_decryption_flags_every_file_of_its_layer(
+    tmp_path: Path,
+) -> None:
+    root = gitops(tmp_path / "r")
+    stage(root, "clusters/prod/apps.yaml", flux_kustomization("apps", "./apps", decryption=None))
+    report = judge(root)
+    assert found(report) == {("SM010", "apps/db.enc.yaml"), ("SM010", "apps/cache.enc.yaml")}
+    assert report.fails(report.findings[0].severity)
+
+
+def test_a_sops_yaml_change_flags_the_files_it_now_mismatches(tmp_path: Path) -> None:
+    root = gitops(tmp_path / "r")
+    stage(root, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1, K2])))
+    report = judge(root)
+    assert {p for r, p in found(report) if r == "SM011"} == {
+        "apps/db.enc.yaml",
+        "apps/cache.enc.yaml",
+        "infra/dns.enc.yaml",
+    }
+
+
+def test_a_staged_copy_is_compared_with_every_tracked_file(tmp_path: Path) -> None:
+    root = gitops(tmp_path / "r")
+    shutil.copy(root / "apps/db.enc.yaml", root / "apps/db-copy.enc.yaml")
+    git(root, "add", "apps/db-copy.enc.yaml")
+    assert found(judge(root)) == {("SM014", "apps/db-copy.enc.yaml")}
+    # a copy that sorts before its original: the finding lands on the tracked file
+    shutil.copy(root / "apps/db.enc.yaml", root / "apps/a.enc.yaml")
+    git(root, "add", "apps/a.enc.yaml")
+    assert ("SM014", "apps/db.enc.yaml") in found(judge(root))
+
+
+def test_a_plaintext_value_in_a_staged_sops_file_is_blocked(tmp_path: Path) -> None:
+    root = gitops(tmp_path / "r")
+    data_only = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^data$")
+    text = secret("db", {"password": "hunter2"}) + "data:\n  x: eA==\n"
+    stage(root, "apps/db.enc.yaml", enc(text, rule=data_only))
+    report = judge(root)
+    assert ("SM003", "apps/db.enc.yaml") in found(report)
+    assert all("hunter2" not in f.message for f in report.findings)
+
+
+def test_findings_that_existed_before_are_not_blamed_on_the_change(tmp_path: Path) -> None:
+    root = gitops(
+        tmp_path / "r",
+        {"legacy/plain.yaml": secret("legacy", {"password": "old-plaintext-pw"})},
+    )
+    stage(root, "apps/new.enc.yaml", enc(secret("new", {"password": "new-value-4"})))
+    assert found(judge(root)) == set()
+    # the whole index still shows it
+    assert ("SM001", "legacy/plain.yaml") in found(judge_index(root, None))
+    # and a staged touch of that file is judged in full
+    stage(root, "legacy/plain.yaml", secret("legacy", {"password": "old-plaintext-pw", "u": "x"}))
+    assert ("SM001", "legacy/plain.yaml") in found(judge(root))
+
+
+def test_a_rename_is_judged_under_its_new_name(tmp_path: Path) -> None:
+    root = gitops(tmp_path / "r")
+    git(root, "mv", "apps/db.enc.yaml", "apps/db.yaml")  # no creation rule matches the new name
+    report = judge(root)
+    assert ("SM011", "apps/db.yaml") in found(report)
+    assert all(f.path != "apps/db.enc.yaml" for f in report.findings)
+
+
+def test_deleting_the_last_key_holder_is_blocked(tmp_path: Path) -> None:
+    root = gitops(tmp_path / "r")
+    # the file re-encrypted by hand to an operator key only: Flux's key no longer holds it
+    stage(root, "apps/db.enc.yaml", enc(secret("db", {"password": "db-pass"}), recipients=(K2,)))
+    assert ("SM004", "apps/db.enc.yaml") in found(judge(root))
+
+
+def test_deleting_a_file_causes_nothing_by_itself(tmp_path: Path) -> None:
+    root = gitops(tmp_path / "r")
+    stage(root, "apps/cache.enc.yaml", None)
+    assert found(judge(root)) == set()
+
+
+def test_the_index_not_the_working_tree_is_judged(tmp_path: Path) -> None:
+    root = gitops(tmp_path / "r")
+    stage(root, "apps/cfg.yaml", secret("cfg", {"password": "staged-plain"}))
+    # fixed on disk but not staged: the commit would still hold the plaintext
+    (root / "apps/cfg.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n", encoding="utf-8")
+    assert ("SM001", "apps/cfg.yaml") in found(judge(root, ["apps/cfg.yaml"]))
+
+
+def test_an_untracked_file_named_on_the_command_line_is_judged_from_disk(tmp_path: Path) -> None:
+    root = gitops(tmp_path / "r")
+    (root / "apps/new.yaml").write_text(secret("n", {"password": "pw-on-disk"}), encoding="utf-8")
+    assert ("SM001", "apps/new.yaml") in found(judge(root, ["apps/new.yaml"]))
+
+
+def test_outside_git_the_working_tree_is_judged(tmp_path: Path) -> None:
+    root = tmp_path / "plain"
+    root.mkdir()
+    (root / "s.yaml").write_text(secret("s", {"password": "pw"}), encoding="utf-8")
+    assert found(judge_index(root, ["s.yaml"])) == {("SM001", "s.yaml")}
+
+
+def test_a_copy_of_a_file_added_in_a_later_commit_is_still_found(tmp_path: Path) -> None:
+    root = gitops(tmp_path / "r")
+    stage(root, "apps/x.yaml", "a: b\n")
+    judge(root)  # fingerprints of HEAD cached
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "x")
+    stage(root, "apps/new.enc.yaml", enc(secret("new", {"password": "later-value"})))
+    judge(root)
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "new")  # the map moves forward
+    shutil.copy(root / "apps/new.enc.yaml", root / "apps/new-copy.enc.yaml")
+    git(root, "add", "apps/new-copy.enc.yaml")
+    assert found(judge(root)) == {("SM014", "apps/new-copy.enc.yaml")}

@@ -1,0 +1,172 @@
+"""SM018 plaintext-credential: detect-secrets' own examples hit and miss, in every place the rule
+looks (HelmRelease values, ConfigMap, postBuild.substitute, env, plain files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.audit.credentials import judge_value
+from secretsmgr.audit.engine import run_audit
+from secretsmgr.audit.finding import Severity
+from tests.audit.helpers import standard_repo
+
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwi"
+    "aWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+# (detector, value that detect-secrets' tests flag, value they do not flag)
+EXAMPLES = [
+    ("AWS Access Key", "AKIAZZZZZZZZZZZZZZZZ", "AKIAZZZ"),
+    ("Slack Token", "xoxb-34532454-e039d02840a0b9379c", "xoxb-"),
+    ("Stripe Access Key", "sk_live_ReTllpYQYfIZu2Jnf2lAPFjD", "sk_live_"),
+    ("GitHub Token", "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", "foo"),
+    ("JSON Web Token", JWT, "eyJAAAA.eyJBBB"),
+    ("Basic Auth Credentials", "https://username:password@yelp.com", "http://localhost:5000/"),
+    ("GitLab Token", "glpat-" + "x1Y2z3A4b5C6d7E8f9G0", "glpat-short"),
+    (
+        "Private Key",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
+        "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "hit", "miss"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
+def test_each_detector_hits_its_example_and_misses_its_near_miss(
+    kind: str, hit: str, miss: str
+) -> None:
+    verdict = judge_value("value", hit)
+    assert verdict is not None and verdict.kind == kind and verdict.known
+    missed = judge_value("value", miss)
+    assert missed is None or not missed.known
+
+
+def test_keyword_and_entropy_are_warnings_and_placeholders_nothing() -> None:
+    assert judge_value("password", "hunter2xx") == judge_value("db_password", "hunter2xx")
+    assert (judge_value("password", "hunter2xx") or None).known is False  # type: ignore[union-attr]
+    entropy = judge_value("blob", "Q29ycmVjdEhvcnNlQmF0dGVyeVN0YXBsZTI0Xy9aQkN")
+    assert entropy is not None and not entropy.known
+    for placeholder in ("${DB_PASSWORD}", "changeme", "<your-token>", "{{ .Values.pw }}", "xxxxxx"):
+        assert judge_value("password", placeholder) is None, placeholder
+    for key, value in (
+        ("existingSecret", "app-credentials"),
+        ("passwordSecretKeyRef", "db-pass"),
+        ("image.tag", "3f2a9c1e4b5d6e7f8091a2b3c4d5e6f708192a3b"),
+        ("uid", "0b9d1b5e-8f2c-4c5a-9d7e-2f3a4b5c6d7e"),
+        ("enabled", "true"),
+        ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),  # the AWS docs' own example
+    ):
+        assert judge_value(key, value) is None, key
+
+
+HELM = """apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: app, namespace: apps}
+spec:
+  values:
+    auth:
+      existingSecret: app-creds
+      rootPassword: s3cr3t-Root-pw
+    aws:
+      accessKeyId: AKIAZZZZZZZZZZZZZZZZ
+    image: {tag: v1.2.3}
+"""
+CONFIGMAP = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data:
+  GITHUB_TOKEN: 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
+  LOG_LEVEL: info
+"""
+SUBSTITUTE = """apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: apps, namespace: flux-system}
+spec:
+  path: ./apps
+  sourceRef: {kind: GitRepository, name: flux-system}
+  postBuild:
+    substitute:
+      SLACK_WEBHOOK: xoxb-34532454-e039d02840a0b9379c
+      CLUSTER_NAME: prod
+"""
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          env:
+            - {name: DATABASE_URL, value: "postgres://app:pa55w0rd@db:5432/app"}
+            - {name: PORT, value: "8080"}
+            - name: API_KEY
+              valueFrom: {secretKeyRef: {name: web, key: api-key}}
+"""
+
+
+def test_sm018_looks_where_credentials_hide(tmp_path: Path) -> None:
+    standard_repo(
+        tmp_path,
+        {
+            "apps/helm.yaml": HELM,
+            "apps/cm.yaml": CONFIGMAP,
+            "clusters/prod/subst.yaml": SUBSTITUTE,
+            "apps/deploy.yaml": DEPLOYMENT,
+            "config/app.json": '{"stripe": {"secret": "sk_live_ReTllpYQYfIZu2Jnf2lAPFjD"}}',
+            "config/.env": "# local\nexport DB_PASSWORD=hunter2-local\nDEBUG=true\n",
+        },
+    )
+    report = run_audit(tmp_path, keyless_only=True)
+    got = {(f.path, f.key_path, f.severity) for f in report.findings if f.rule == "SM018"}
+    assert got == {
+        ("apps/helm.yaml", "spec.values.auth.rootPassword", Severity.WARNING),
+        ("apps/helm.yaml", "spec.values.aws.accessKeyId", Severity.ERROR),
+        ("apps/cm.yaml", "data.GITHUB_TOKEN", Severity.ERROR),
+        ("clusters/prod/subst.yaml", "spec.postBuild.substitute.SLACK_WEBHOOK", Severity.ERROR),
+        (
+            "apps/deploy.yaml",
+            "spec.template.spec.containers.0.env.0.value",
+            Severity.ERROR,
+        ),
+        ("config/app.json", "stripe.secret", Severity.ERROR),
+        ("config/.env", "DB_PASSWORD", Severity.WARNING),
+    }
+    lines = {f.key_path: f.message for f in report.findings if f.rule == "SM018"}
+    assert "line 10" in lines["spec.values.aws.accessKeyId"]
+    for f in report.findings:
+        for value in ("s3cr3t-Root-pw", "AKIAZZZZ", "ghp_", "pa55w0rd", "sk_live", "hunter2"):
+            assert value not in f.message and value not in (f.fix or "")
+
+
+def test_sm018_key_paths_can_be_allow_listed(tmp_path: Path) -> None:
+    standard_repo(
+        tmp_path,
+        {"apps/helm.yaml": HELM},
+        settings_extra=(
+            "ignore:\n  - {rule: SM018, path: apps/*.yaml, key_path: spec.values.auth.*, "
+            "reason: a throwaway dev password}\n"
+        ),
+    )
+    report = run_audit(tmp_path, keyless_only=True)
+    assert [f.key_path for f in report.findings if f.rule == "SM018"] == [
+        "spec.values.aws.accessKeyId"
+    ]
+    assert report.suppressed == 1
+
+
+def test_sm018_never_reads_sops_values_or_secrets(tmp_path: Path) -> None:
+    from tests.audit.helpers import enc, secret
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.enc.yaml": enc(secret("db", {"password": "sk_live_ReTllpYQYfIZu2Jnf2lAPFjD"})),
+            "apps/plain.yaml": secret("p", {"token": "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"}),
+        },
+    )
+    report = run_audit(tmp_path, keyless_only=True)
+    assert not [f for f in report.findings if f.rule == "SM018"]
+    assert ("SM001", "apps/plain.yaml") in {(f.rule, f.path) for f in report.findings}

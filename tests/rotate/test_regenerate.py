@@ -1,0 +1,204 @@
+"""``--regenerate`` cannot split a shared value or leave a copy where it cannot look.
+
+The demo's PostgreSQL password (``stringData.password`` in the databases layer) is also
+authentik's ``AUTHENTIK_POSTGRESQL__PASSWORD`` in the apps layer.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.changelog.chain import parse_entries, verify
+from secretsmgr.cli.app import main
+from secretsmgr.errors import UsageError
+from secretsmgr.keys.age import AgeRecipient
+from secretsmgr.rotate.regenerate import MAX_ATTEMPTS, regenerate
+from secretsmgr.sops import EncryptionRule, FileFormat, RuleKind, dump, encrypt, parse_plain
+from tests.conftest import git
+from tests.rotate.helpers import (
+    AUTHENTIK,
+    CHANGELOG,
+    DEMO_KEY,
+    PG,
+    REDIS,
+    TEST2_PUBLIC,
+    commit_all,
+    snapshot,
+    sops_json,
+)
+
+pytestmark = pytest.mark.interop
+REGEN = ["--layer", "databases", "--regenerate", "stringData.password", "--reason", "leak"]
+SHARED = f"{AUTHENTIK}: stringData.AUTHENTIK_POSTGRESQL__PASSWORD"
+
+
+def rotate(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--repo", str(repo), "rotate", *args])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.out, captured.err
+
+
+def password(repo: Path, path: str, key: str = "password") -> str:
+    value = sops_json(repo / path, DEMO_KEY)["stringData"][key]  # type: ignore[index]
+    assert isinstance(value, str)
+    return value
+
+
+def add_unreadable_file(repo: Path, value: str = "not-the-password") -> str:
+    """A SOPS file only test-only-2 can read (not the demo key the tests hold)."""
+    rel = "gitops/apps/other/other.enc.yaml"
+    plain = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: other\nstringData:\n  p: {value}\n"
+    sf = encrypt(
+        parse_plain(plain, FileFormat.YAML),
+        fmt=FileFormat.YAML,
+        groups=[[AgeRecipient(TEST2_PUBLIC)]],
+        rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$"),
+    )
+    (repo / rel).parent.mkdir(parents=True)
+    (repo / rel).write_text(dump(sf))
+    commit_all(repo, "a file the operator cannot read")
+    return rel
+
+
+def test_a_shared_value_is_refused_without_linked_naming_the_other_file(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = snapshot(demo_repo)
+    code, out, err = rotate(demo_repo, capsys, *REGEN)
+    assert (code, out) == (1, "")
+    lines = err.splitlines()
+    assert lines[0] == (
+        "secretsmgr: error: --regenerate would split a shared value: "
+        f"{AUTHENTIK} (stringData.AUTHENTIK_POSTGRESQL__PASSWORD) holds it too "
+        "(1 other place in 1 file)"
+    )
+    assert (
+        lines[1] == f"secretsmgr: hint: rewrite it everywhere with --linked (also in: {AUTHENTIK})"
+    )
+    assert "--unlinked" in lines[2]
+    assert snapshot(demo_repo) == before
+
+
+def test_unlinked_insists_and_splits_on_purpose(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = password(demo_repo, PG)
+    code, out, err = rotate(demo_repo, capsys, *REGEN, "--unlinked")
+    assert (code, err) == (0, "")
+    assert password(demo_repo, PG) != old
+    assert password(demo_repo, AUTHENTIK, "AUTHENTIK_POSTGRESQL__PASSWORD") == old
+    assert "  stringData.password in gitops/apps/postgresql/credentials.enc.yaml\n" in out
+
+
+def test_linked_refuses_when_a_file_cannot_be_decrypted(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hidden = add_unreadable_file(demo_repo)
+    before = snapshot(demo_repo)
+    code, _out, err = rotate(demo_repo, capsys, *REGEN, "--linked")
+    assert code == 1
+    assert err.splitlines()[0] == (
+        f"secretsmgr: error: --linked cannot rewrite the value in {hidden}: it cannot be "
+        "decrypted with the identities at hand (1 such file)"
+    )
+    assert f"secretsmgr: hint: files it cannot read: {hidden}" in err
+    assert snapshot(demo_repo) == before
+    # without --linked the same file blocks too: the value might sit there
+    only_redis = ["--regenerate", "stringData.redis-password", str(demo_repo / REDIS)]
+    code, _out, err = rotate(demo_repo, capsys, *only_redis)
+    assert code == 1
+    assert "cannot tell whether the value also sits in " + hidden in err
+    assert snapshot(demo_repo) == before
+    code, _out, err = rotate(demo_repo, capsys, *only_redis, "--unlinked")
+    assert (code, err) == (0, "")
+
+
+def test_linked_run_records_every_regenerated_key_path(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = password(demo_repo, PG)
+    code, out, err = rotate(demo_repo, capsys, *REGEN, "--linked", "--commit")
+    assert (code, err) == (0, "")
+    new = password(demo_repo, PG)
+    assert new != old and password(demo_repo, AUTHENTIK, "AUTHENTIK_POSTGRESQL__PASSWORD") == new
+
+    data = (demo_repo / CHANGELOG).read_bytes()
+    assert verify(data) is None
+    files = {f.path: f.key_paths for f in parse_entries(data)[-1].files}
+    assert files == {
+        PG: ("stringData.password",),
+        REDIS: (),
+        AUTHENTIK: ("stringData.AUTHENTIK_POSTGRESQL__PASSWORD",),
+    }
+    message = git(demo_repo, "log", "-1", "--format=%B")
+    assert "Regenerated values (new random values):\n" in message
+    assert f"- stringData.password in {PG}\n" in message
+    assert f"- stringData.AUTHENTIK_POSTGRESQL__PASSWORD in {AUTHENTIK} (same value)\n" in message
+    assert re.search(r"\n\nSecrets-Changelog-Seq: \d+\n*$", message)  # still a trailer
+
+    assert f"  stringData.AUTHENTIK_POSTGRESQL__PASSWORD in {AUTHENTIK} (same value)\n" in out
+    assert "change the credential in the service itself too" in out
+    assert f"secretsmgr decrypt --extract stringData.password {PG}" in out
+    for value in (old, new):
+        assert value not in out and value.encode() not in data and value not in message
+
+
+def test_a_run_without_regenerate_prints_no_reminder(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _err = rotate(demo_repo, capsys, "--layer", "databases")
+    assert code == 0 and "service" not in out and out.count("\n") == 1
+    assert all(
+        not f.key_paths for f in parse_entries((demo_repo / CHANGELOG).read_bytes())[-1].files
+    )
+    assert b"key_paths" not in (demo_repo / CHANGELOG).read_bytes().splitlines()[-1]
+
+
+# --- the value itself ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "alphabet"),
+    [
+        ("7", "0123456789"),
+        ("ab", "0123456789abcdef"),
+        ("Zz9", None),
+        ("YQ==", None),  # base64 of "a": the padding stays
+        ("abcd=", None),
+        ("N_ByVh1aRcM2juwebHdB-XHrAV2img3d", None),
+    ],
+)
+def test_short_and_padded_values_get_a_fresh_value_of_their_shape(
+    old: str, alphabet: str | None
+) -> None:
+    for _ in range(20):
+        new = regenerate(old, "f: k")
+        assert new != old and len(new) == len(old)
+        body = old.rstrip("=")
+        assert new.endswith(old[len(body) :])
+        if alphabet is not None:
+            assert set(new) <= set(alphabet)
+
+
+@pytest.mark.parametrize("old", ["==", "=", ""])
+def test_a_value_with_nothing_to_randomize_is_refused(old: str) -> None:
+    with pytest.raises(UsageError, match="f: k: "):
+        regenerate(old, "f: k")
+
+
+def test_the_draw_is_bounded_even_when_it_keeps_matching(monkeypatch: pytest.MonkeyPatch) -> None:
+    draws: list[str] = []
+
+    def same(chars: str) -> str:
+        draws.append("1")
+        return "1"
+
+    monkeypatch.setattr(secrets, "choice", same)
+    with pytest.raises(UsageError, match="could not draw a value different"):
+        regenerate("1", "f: k")
+    assert len(draws) == MAX_ATTEMPTS
