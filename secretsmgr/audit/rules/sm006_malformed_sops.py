@@ -17,7 +17,7 @@ from secretsmgr.sops.encvalue import parse_enc
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Unreadable metadata, broken ``ENC[…]`` values, a broken MAC field or age entry (an
-    armored age file outside the age format or its bounds: secretsmgr never decrypts it)."""
+    armored age file outside the age format or its bounds: such a file is never decrypted)."""
     for entry in ctx.repo.sops_files:
         fix = f"git checkout -- {entry.path}"
         if entry.error is not None:
