@@ -186,14 +186,15 @@ def _current_key(ctx: Inventory, cli_key: str | None) -> str:
     key = settings.cluster_key
     if key is None:
         suggestion = cli_key.strip() if cli_key else None
+        init = f"secretsmgr init --cluster-key {suggestion}" if suggestion else "secretsmgr init"
         if suggestion is None and ctx.repo_cluster_keys:
             suggestion = ctx.repo_cluster_keys[0]
         example = suggestion or "age1…"
         raise KeyNotFoundError(
             f"key rotate keeps its state in {SETTINGS_NAME}, which names no cluster_key",
             hints=(
-                f"add 'cluster_key: {example}' to {SETTINGS_NAME}, and any other recipient your "
-                ".sops.yaml rules name (an admin key) under allowed_recipients",
+                f"pin it (cluster_key: {example}, the rules' other keys as allowed_recipients): "
+                f"{init}",
             ),
         )
     if cli_key is not None and cli_key.strip() != key:

@@ -131,3 +131,17 @@ def test_key_show_names_the_same_cluster_key(
     assert code == 0
     assert f"cluster key (.sops.yaml): {CLUSTER}  private half found" in out
     assert f"cluster key (.sops.yaml): {ADMIN}" not in out
+
+
+def test_key_rotate_points_at_init_which_pins_the_key_audit_names(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["--repo", str(repo), "key", "rotate", "--begin"], capsys)
+    assert code == 2
+    assert f"cluster_key: {CLUSTER}" in err and "secretsmgr init" in err
+    code, _, _ = run(["--repo", str(repo), "init"], capsys)
+    assert code == 0
+    from secretsmgr.repo.settings import load_settings
+
+    pinned = load_settings(repo)
+    assert (pinned.cluster_key, pinned.allowed_recipients) == (CLUSTER, (ADMIN,))
