@@ -35,6 +35,8 @@ _TYPE_NAMES = {
 
 Schema = Mapping[str, object]
 Where = tuple[str | int, ...]
+# resolved ``$ref`` nodes per root schema (the shipped one lives as long as the process)
+_RESOLVED: dict[int, tuple[Schema, dict[int, Schema]]] = {}
 
 
 @lru_cache(maxsize=1)
@@ -81,7 +83,8 @@ class _Validator:
     def __init__(self, root: Schema, label: str) -> None:
         self.root = root
         self.label = label
-        self._resolved: dict[int, Schema] = {}
+        # keyed by id, holding the root itself so that its id is never reused for another
+        self._resolved = _RESOLVED.setdefault(id(root), (root, {}))[1]
 
     def fail(self, where: Where, text: str) -> ConfigError:
         place = describe(where)
