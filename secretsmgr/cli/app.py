@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import logging
 import sys
@@ -38,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 GROUPS: dict[str, tuple[str, str]] = {"key": ("key", "key_app")}
 # Global options: accepted before or after the command (moved to the front before parsing).
 GLOBAL_FLAGS = frozenset({"--debug"})
-GLOBAL_VALUES = frozenset({"--repo"})
+GLOBAL_VALUES = frozenset({"--repo", "--max-file-size"})
 
 
 def _print_version(value: bool) -> None:
@@ -59,6 +60,15 @@ def _globals(
         bool,
         typer.Option("--debug", help="Show tracebacks of internal errors and library warnings."),
     ] = False,
+    max_file_size: Annotated[
+        str | None,
+        typer.Option(
+            "--max-file-size",
+            metavar="SIZE",
+            help="Read files up to SIZE (default 64MiB; e.g. 256MiB, 1GiB); larger ones are "
+            "refused.",
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -68,8 +78,12 @@ def _globals(
 ) -> None:
     """Own the whole life of SOPS secrets in a Flux GitOps repository.
 
-    --repo and --debug may come before or after the command.
+    --repo, --max-file-size and --debug may come before or after the command.
     """
+    if max_file_size is not None:
+        from secretsmgr.sops.limits import parse_size, set_max_file_bytes
+
+        set_max_file_bytes(parse_size(max_file_size))
     ctx.obj = Globals(repo=repo, debug=debug)
 
 
@@ -187,7 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not debug:
             warnings.simplefilter("ignore")
             _silence_library_logging()
-        return _run(args, debug)
+        # Settings of this run (--max-file-size) live in a context of its own: a second run in
+        # the same process starts from the defaults.
+        return contextvars.copy_context().run(_run, args, debug)
 
 
 def _silence_library_logging() -> None:

@@ -23,6 +23,7 @@ from secretsmgr.repo.inventory import (
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.snapshot import Snapshot
 from secretsmgr.sops.document import FileFormat
+from secretsmgr.sops.limits import max_file_bytes
 from secretsmgr.sops.metadata import SOPS_KEY
 from secretsmgr.sops.rules import encrypted_leaves
 from secretsmgr.sops.values import Comment
@@ -125,7 +126,9 @@ class GateCache:
         hit_types: dict[str, type] = {
             str(r.id): r.hit_type for r in rules if r.detect is not None and r.hit_type
         }
-        code = code_fingerprint([*_sources(rules), *_library_sources()])
+        code = code_fingerprint(
+            [*_sources(rules), *_library_sources(), f"max-file-bytes {max_file_bytes()}"]
+        )
         return cls(BlobCache(path, hit_types, code))
 
     def file_hits(

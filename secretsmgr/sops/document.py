@@ -20,7 +20,7 @@ from secretsmgr.sops.dotenvio import (
 )
 from secretsmgr.sops.encvalue import is_enc, parse_enc
 from secretsmgr.sops.jsonio import emit_json, parse_json
-from secretsmgr.sops.limits import MAX_FILE_BYTES, check_text_size
+from secretsmgr.sops.limits import check_text_size
 from secretsmgr.sops.mac import MacAccumulator, compute_mac, mac_aad, macs_equal
 from secretsmgr.sops.metadata import (
     SOPS_KEY,
@@ -81,7 +81,7 @@ class Decrypted:
 # ----------------------------------------------------------------------------- parsing
 
 
-def parse_documents(text: str, fmt: FileFormat, *, max_bytes: int = MAX_FILE_BYTES) -> list[Node]:
+def parse_documents(text: str, fmt: FileFormat, *, max_bytes: int | None = None) -> list[Node]:
     """Parse any file (plain or encrypted) into document trees; ``TooLargeError`` over
     ``max_bytes``."""
     check_text_size(text, max_bytes)
@@ -123,7 +123,7 @@ def has_metadata(docs: Sequence[Node], fmt: FileFormat) -> bool:
     )
 
 
-def load(text: str, fmt: FileFormat, *, max_bytes: int = MAX_FILE_BYTES) -> SopsFile:
+def load(text: str, fmt: FileFormat, *, max_bytes: int | None = None) -> SopsFile:
     """Parse an encrypted file; ``FormatError`` when it has no (valid) sops metadata,
     ``TooLargeError`` when it is over ``max_bytes``."""
     docs = parse_documents(text, fmt, max_bytes=max_bytes)
@@ -143,7 +143,7 @@ def load(text: str, fmt: FileFormat, *, max_bytes: int = MAX_FILE_BYTES) -> Sops
     return SopsFile(fmt, trees, metadata)
 
 
-def parse_plain(text: str, fmt: FileFormat, *, max_bytes: int = MAX_FILE_BYTES) -> list[MapNode]:
+def parse_plain(text: str, fmt: FileFormat, *, max_bytes: int | None = None) -> list[MapNode]:
     """Parse a plaintext file to encrypt: mappings only, empty documents dropped."""
     if not text.strip():
         raise FormatError("the file is empty")

@@ -28,6 +28,7 @@ from secretsmgr.audit.manifests import (
     secret_values,
 )
 from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.sops.limits import is_too_large, limit_text, max_file_bytes
 from secretsmgr.sops.locate import DocumentKeys, key_lines
 
 
@@ -41,6 +42,7 @@ class PlaintextSecret:
     generator: bool = False
     document: int = 1  # 1-based, in the file
     line: int | None = None
+    unread: bool = False  # over the file-size limit: not parsed, so not cleared either
 
 
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
@@ -91,6 +93,11 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
 def detect(file: ScannedFile) -> list[PlaintextSecret]:
     """Plaintext Secrets in a YAML/JSON file that carries no SOPS metadata (SM003's then)."""
     if file.format is None or (file.sops is not None and file.sops.has_metadata):
+        return []
+    if is_too_large(len(file.data)):
+        # Refusing to parse must not mean passing: a file too large to read is not cleared.
+        if any(word in file.data for word in (b"Secret", b"secretGenerator", b"\\", b"\x00")):
+            return [PlaintextSecret(file.path, "(not read)", "", unread=True)]
         return []
     text = decode_text(file.data)
     if text is None:
@@ -155,6 +162,15 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     counts = Counter((h.path, h.key_path) for h in hits)
     repeated = {where for where, n in counts.items() if n > 1}
     for hit in hits:
+        if hit.unread:
+            yield RULE.finding(
+                hit.path,
+                f"is over the {limit_text(max_file_bytes())} file-size limit and was not read: "
+                "it may hold a plaintext Secret",
+                fix="secretsmgr --max-file-size <size> audit (to read it), or keep such large "
+                "files out of the repository",
+            )
+            continue
         if hit.generator:
             message = f"secretGenerator {hit.secret} has a plaintext literal at {hit.key_path}"
         else:

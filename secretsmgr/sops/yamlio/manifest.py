@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from secretsmgr.errors import FormatError
-from secretsmgr.sops.limits import MAX_FILE_BYTES, check_text_size
+from secretsmgr.sops.limits import check_text_size
 from secretsmgr.sops.values import Timestamp, resolve_plain, resolve_tagged
 from secretsmgr.sops.yamlio.events import FoundComment, parse_events, walk
 
@@ -82,7 +82,7 @@ class _DataSink:
         """Manifests keep no comments (the walk is given none)."""
 
 
-def safe_load_all(text: str, *, max_bytes: int = MAX_FILE_BYTES) -> list[Any]:
+def safe_load_all(text: str, *, max_bytes: int | None = None) -> list[Any]:
     """Load every document of ``text`` as plain Python data (dicts, lists, scalars).
 
     Scalars resolve as go-yaml does; a timestamp comes back as its RFC 3339 text. Raises

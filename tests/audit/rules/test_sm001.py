@@ -73,3 +73,50 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_case(case: Case, tmp_path: Path) -> None:
     run_case(case, tmp_path)
+
+
+def test_a_file_over_the_size_limit_is_reported_not_cleared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file too large to read is a finding (it may hold a Secret); --max-file-size reads it."""
+    from tests.cli.runner import run
+
+    standard_repo(tmp_path, {})
+    padding = "# " + "x" * 4096 + "\n"
+    write(tmp_path, "apps/big.yaml", secret("big", {"password": "hunter2"}) + padding)
+    write(tmp_path, "apps/big-configmap.yaml", "kind: ConfigMap\n" + padding)
+    _, out, _ = run(["--max-file-size", "2KiB", "audit", "--repo", str(tmp_path)], capsys, expect=1)
+    assert "big.yaml" in out and "2 KiB file-size limit and was not read" in out
+    assert "big-configmap" not in out and "hunter2" not in out
+    _, out, _ = run(["audit", "--repo", str(tmp_path), "--max-file-size", "1MiB"], capsys, expect=1)
+    assert "big.yaml" in out and "stringData.password" in out
+    assert "was not read" not in out
+    # the limit belonged to that run alone
+    _, out, _ = run(["audit", "--repo", str(tmp_path)], capsys, expect=1)
+    assert "was not read" not in out
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("128MiB", 128 << 20),
+        ("128m", 128 << 20),
+        ("1GiB", 1 << 30),
+        ("4096", 4096),
+        ("2 KiB", 2048),
+    ],
+)
+def test_sizes_are_read_in_powers_of_1024(text: str, size: int) -> None:
+    from secretsmgr.sops.limits import parse_size
+
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "12 parsecs", "", "1e9"])
+def test_a_size_that_is_none_is_a_usage_error(
+    text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.cli.runner import run
+
+    _, _, err = run(["--max-file-size", text, "check"], capsys, expect=2)
+    assert "not a size" in err

@@ -1,0 +1,176 @@
+"""The changelog anchored in git: what its own history proves about each line.
+
+The hash chain alone proves only that the file is internally consistent: anyone can recompute
+every hash after rewriting a time or a line. Git adds what a rewrite cannot fake without
+rewriting published history (a force-push, which branch protection refuses):
+
+* **append-only**: every committed version of the changelog is a prefix of the next one (a
+  commit that changes or drops an earlier line is named);
+* **time**: each line's ``time`` is not later than the committer time of the commit that
+  added it, give or take ``SKEW`` (a line cannot claim a rotation after it was committed);
+* **state**: each file record's ``sha256_after`` is the content that commit, or a later one,
+  holds at that path, or the state a later entry starts from (``sha256_before``): a record
+  cannot describe a file state git never saw.
+
+Lines not committed yet are counted as *not yet anchored*: they are as trustworthy as the
+working tree they sit in.
+
+What anchoring does not prove: that a committed line is true. Whoever may push to the branch
+can commit a line that claims anything consistent with the files (the chain records who
+pushed in git, not in the line). The committer time comes from the committer's clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from secretsmgr.changelog.chain import Entry
+from secretsmgr.repo.gitlog import blobs_at, commit_order, later_blobs, path_commits, read_blobs
+
+SKEW = timedelta(minutes=5)
+# seq -> (commit id, committer time) of the commit that added that line
+Anchors = Mapping[int, tuple[str, datetime]]
+
+
+@dataclass(frozen=True, slots=True)
+class Anchoring:
+    """What the changelog's git history says about its lines."""
+
+    anchored: Anchors = field(default_factory=dict)
+    unanchored: int = 0  # lines past the committed version (HEAD)
+    commits: int = 0  # commits that changed the changelog
+    problems: tuple[str, ...] = ()
+
+
+def _lines_end(data: bytes) -> list[int]:
+    """The offset where each line's content ends (its newline not included)."""
+    ends: list[int] = []
+    at = 0
+    while at < len(data):
+        nl = data.find(b"\n", at)
+        end = len(data) if nl < 0 else nl
+        ends.append(end)
+        at = end + 1
+    return ends
+
+
+def _short(commit: str) -> str:
+    return commit[:12]
+
+
+def _when(commit_time: int) -> datetime:
+    return datetime.fromtimestamp(commit_time, UTC)
+
+
+def _stamp(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def anchor_changelog(
+    root: Path, name: str, data: bytes, entries: Sequence[Entry], *, check_states: bool = True
+) -> Anchoring:
+    """Check the changelog ``name`` (whose working-tree bytes are ``data``, parsed into
+    ``entries``) against its history in the git repository at ``root``.
+
+    ``check_states=False`` skips the file-state check (the part that reads the SOPS files'
+    history), for callers that only need the commit time of each line.
+    """
+    commits = path_commits(root, name)
+    if not commits:
+        return Anchoring(unanchored=len(entries))
+    blobs = blobs_at(root, [(c.id, name) for c in commits])
+    contents = read_blobs(root, [b for b in blobs if b is not None])
+    version = {
+        c.id: contents.get(b, b"") if b else b"" for c, b in zip(commits, blobs, strict=True)
+    }
+    problems: list[str] = []
+    for c in commits:
+        for parent in c.parents:
+            before = version.get(parent)
+            if before is not None and not version[c.id].startswith(before):
+                what = "removed" if not version[c.id] else "rewrote earlier lines of"
+                problems.append(f"commit {_short(c.id)} {what} the changelog (it is append-only)")
+    ends = _lines_end(data)
+    anchored: dict[int, tuple[str, datetime]] = {}
+    for c in commits:
+        held = version[c.id]
+        if not held or not data.startswith(held):
+            continue
+        for number, end in enumerate(ends, start=1):
+            if end > len(held):
+                break
+            anchored.setdefault(number, (c.id, _when(c.committed)))
+    head = blobs_at(root, [("HEAD", name)])[0]
+    committed = read_blobs(root, [head]).get(head, b"") if head else b""
+    if committed and not data.startswith(committed):
+        problems.append(
+            "the working-tree changelog changes or drops lines of the committed one (HEAD)"
+        )
+    problems += _late_times(entries, anchored)
+    if check_states:
+        problems += _unseen_states(root, entries, anchored)
+    unanchored = sum(1 for e in entries if e.seq not in anchored)
+    return Anchoring(anchored, unanchored, len(commits), tuple(problems))
+
+
+def _late_times(
+    entries: Sequence[Entry], anchored: Mapping[int, tuple[str, datetime]]
+) -> list[str]:
+    problems: list[str] = []
+    for entry in entries:
+        where = anchored.get(entry.seq)
+        when = _stamp(entry.time)
+        if where is None or when is None:
+            continue
+        commit, committed = where
+        if when > committed + SKEW:
+            problems.append(
+                f"seq {entry.seq}: time {entry.time} is later than commit {_short(commit)} that "
+                f"added it ({committed.strftime('%Y-%m-%dT%H:%M:%SZ')})"
+            )
+    return problems
+
+
+def _unseen_states(root: Path, entries: Sequence[Entry], anchored: Anchors) -> list[str]:
+    """Records of committed lines whose ``sha256_after`` git never held at that path (at or
+    after the line's commit) and no later entry starts from."""
+    starts: dict[tuple[str, str], int] = {}  # (path, sha256_before) -> the last seq from it
+    for entry in entries:
+        for record in entry.files:
+            starts[(record.path, record.sha256_before)] = entry.seq
+    todo = [
+        (e, r)
+        for e in entries
+        if e.seq in anchored
+        for r in e.files
+        if starts.get((r.path, r.sha256_after), 0) <= e.seq
+    ]
+    if not todo:
+        return []
+    order = commit_order(root)
+    changes = later_blobs(root, {r.path for _, r in todo})
+    at_commit = blobs_at(root, [(anchored[e.seq][0], r.path) for e, r in todo])
+    wanted: dict[int, set[str]] = {}
+    for i, ((entry, record), blob) in enumerate(zip(todo, at_commit, strict=True)):
+        position = order.get(anchored[entry.seq][0], -1)
+        held = {b for c, b in changes.get(record.path, []) if order.get(c, -1) > position}
+        if blob is not None:
+            held.add(blob)
+        wanted[i] = held
+    contents = read_blobs(root, {b for held in wanted.values() for b in held})
+    digests = {b: hashlib.sha256(data).hexdigest() for b, data in contents.items()}
+    problems: list[str] = []
+    for i, (entry, record) in enumerate(todo):
+        if record.sha256_after not in {digests.get(b) for b in wanted[i]}:
+            problems.append(
+                f"seq {entry.seq}: {record.path}: the recorded state (sha256_after) is in no "
+                f"commit from {_short(anchored[entry.seq][0])} on"
+            )
+    return problems

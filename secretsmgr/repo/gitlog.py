@@ -1,0 +1,136 @@
+"""Reading a file's past in git: the commits that changed it, what each commit held.
+
+Used to anchor the changelog in git (``changelog/anchor.py``). Like ``repo/git.py``, every call
+runs git with the hook variables removed and raises ``ConfigError`` when git is unusable.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from secretsmgr.repo.git import _git_env, _not_usable, _run, _show_prefix
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """A commit that changed a file: its id, the earlier such commits it descends from
+    (git's rewritten parents for the path), and its committer time (Unix seconds)."""
+
+    id: str
+    parents: tuple[str, ...]
+    committed: int
+
+
+def _full(root: Path, path: str) -> str:
+    """``path`` (relative to ``root``) as a path from the top of the repository."""
+    return _show_prefix(root) + path
+
+
+def path_commits(root: Path, path: str) -> list[Commit]:
+    """Every commit reachable from HEAD that changed ``path``, parents before children.
+
+    Empty when the repository has no commit yet or never held ``path``.
+    """
+    args = ["log", "--topo-order", "--reverse", "--parents", "--format=%H %P|%ct", "--", path]
+    try:
+        out = _run(root, args)
+    except subprocess.CalledProcessError:
+        return []  # no commit yet
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    commits: list[Commit] = []
+    for line in out.decode("ascii", "replace").splitlines():
+        ids, _, when = line.partition("|")
+        first, *parents = ids.split()
+        commits.append(Commit(first, tuple(parents), int(when)))
+    return commits
+
+
+def blobs_at(root: Path, queries: Sequence[tuple[str, str]]) -> list[str | None]:
+    """The blob id each ``(commit, path)`` holds, None where the commit has no such file."""
+    if not queries:
+        return []
+    stdin = b"".join(
+        f"{c}:{_full(root, p)}\n".encode("utf-8", "surrogateescape") for c, p in queries
+    )
+    try:
+        out = _run(root, ["cat-file", "--batch-check=%(objectname) %(objecttype)"], stdin=stdin)
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    found: list[str | None] = []
+    for line in out.decode("utf-8", "replace").splitlines():
+        parts = line.split()
+        found.append(parts[0] if len(parts) == 2 and parts[1] == "blob" else None)
+    return found
+
+
+def later_blobs(root: Path, paths: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """For each of ``paths``: (commit, blob id) of every commit reachable from HEAD that set it
+    to a new content, parents before children (deletions are left out)."""
+    wanted = {_full(root, p): p for p in paths}
+    if not wanted:
+        return {}
+    args = ["log", "--topo-order", "--reverse", "--no-renames", "--raw", "--no-abbrev", "-z"]
+    args += ["--format=%x01%H", "--", *sorted(wanted)]
+    try:
+        out = _run(root, args)
+    except subprocess.CalledProcessError:
+        return {}
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    found: dict[str, list[tuple[str, str]]] = {p: [] for p in wanted.values()}
+    for chunk in out.split(b"\x01")[1:]:
+        head, _, rest = chunk.partition(b"\0")
+        commit = head.decode("ascii", "replace").strip()
+        parts = rest.lstrip(b"\n").split(b"\0")
+        for meta, raw_path in zip(parts[0::2], parts[1::2], strict=False):
+            fields = meta.decode("ascii", "replace").lstrip(":").split(" ")
+            name = wanted.get(raw_path.decode("utf-8", "surrogateescape"))
+            if name is None or len(fields) != 5 or fields[4].startswith("D"):
+                continue
+            found[name].append((commit, fields[3]))
+    return found
+
+
+def commit_order(root: Path) -> dict[str, int]:
+    """The position of every commit reachable from HEAD, parents before children."""
+    try:
+        out = _run(root, ["rev-list", "--topo-order", "--reverse", "HEAD"])
+    except subprocess.CalledProcessError:
+        return {}
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    return {line: i for i, line in enumerate(out.decode("ascii", "replace").split())}
+
+
+def read_blobs(root: Path, blobs: Iterable[str]) -> dict[str, bytes]:
+    """The bytes of each blob (one ``cat-file --batch`` run); missing ones are left out."""
+    wanted = list(dict.fromkeys(blobs))
+    if not wanted:
+        return {}
+    stdin = "".join(f"{b}\n" for b in wanted).encode("ascii")
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "cat-file", "--batch"],
+            input=stdin,
+            capture_output=True,
+            env=_git_env(),
+            check=True,
+        ).stdout
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    found: dict[str, bytes] = {}
+    at = 0
+    for blob in wanted:
+        end = out.index(b"\n", at)
+        header = out[at:end].split()
+        at = end + 1
+        if len(header) != 3 or header[1] != b"blob":
+            continue
+        size = int(header[2])
+        found[blob] = out[at : at + size]
+        at += size + 1
+    return found

@@ -1,0 +1,188 @@
+"""The changelog anchored in git: rewrites, late times and unseen states are found in real
+repositories, written by real rotations; honest histories give no problem."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.changelog.anchor import anchor_changelog
+from secretsmgr.changelog.chain import Entry, append, next_entry, parse_entries
+from tests.cli.runner import run
+from tests.conftest import GIT_ENV
+from tests.rotate.helpers import CHANGELOG, DEMO, DEMO_KEY, PG, REDIS, git_copy
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name, value in GIT_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    return git_copy(DEMO, tmp_path / "repo")
+
+
+def commit(repo: Path, message: str, *, date: str | None = None) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV
+    if date is not None:
+        env |= {"GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date}
+    for args in (["add", "-A"], ["commit", "-q", "--no-gpg-sign", "-m", message]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+
+
+def anchoring(repo: Path) -> tuple[int, int, tuple[str, ...]]:
+    data = (repo / CHANGELOG).read_bytes()
+    found = anchor_changelog(repo, CHANGELOG, data, parse_entries(data))
+    return len(found.anchored), found.unanchored, found.problems
+
+
+def rechain(entries: list[Entry]) -> bytes:
+    """The changelog a forger writes: every hash recomputed, so the chain itself holds."""
+    data = b""
+    for entry in entries:
+        fresh = next_entry(
+            data,
+            time=entry.time,
+            actor=entry.actor,
+            action=entry.action,
+            reason=entry.reason,
+            layers=entry.layers,
+            files=entry.files,
+        )
+        data = append(data, fresh)
+    return data
+
+
+def rotate(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> None:
+    run(["rotate", "--repo", str(repo), "--reason", "test", *args], capsys, expect=0)
+
+
+def test_honest_history_is_anchored_line_by_line(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = len(parse_entries((repo / CHANGELOG).read_bytes()))
+    rotate(repo, capsys, "--layer", "databases", "--commit")
+    rotate(repo, capsys, "--layer", "apps", "--commit")
+    assert anchoring(repo) == (before + 2, 0, ())
+    rotate(repo, capsys, "--layer", "databases")  # not committed yet
+    assert anchoring(repo) == (before + 2, 1, ())
+
+
+def test_a_state_rotated_again_before_any_commit_is_continued_not_missing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two rotations, one commit: the first state never reached git, the second starts from it."""
+    rotate(repo, capsys, "--layer", "databases")
+    rotate(repo, capsys, "--layer", "databases", "--allow-dirty")
+    commit(repo, "two rotations")
+    assert anchoring(repo)[1:] == (0, ())
+
+
+def test_a_committed_time_rewritten_later_breaks_append_only(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rotate(repo, capsys, "--layer", "databases", "--commit")
+    entries = parse_entries((repo / CHANGELOG).read_bytes())
+    entries[-1] = dataclasses.replace(entries[-1], time="2099-01-01T00:00:00Z")
+    (repo / CHANGELOG).write_bytes(rechain(entries))
+    _, _, problems = anchoring(repo)
+    assert any("changes or drops lines of the committed one" in p for p in problems)
+    commit(repo, "fresh times")
+    _, _, problems = anchoring(repo)
+    assert any("rewrote earlier lines of the changelog" in p for p in problems), problems
+
+
+def test_a_deleted_changelog_is_a_rewrite(repo: Path) -> None:
+    kept = (repo / CHANGELOG).read_bytes()
+    (repo / CHANGELOG).unlink()
+    commit(repo, "drop it")
+    (repo / CHANGELOG).write_bytes(kept)
+    commit(repo, "put it back")
+    _, _, problems = anchoring(repo)
+    assert any("removed the changelog" in p for p in problems), problems
+
+
+def test_a_line_claiming_a_time_after_its_commit_is_late(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rotate(repo, capsys, "--layer", "databases")
+    entries = parse_entries((repo / CHANGELOG).read_bytes())
+    entries[-1] = dataclasses.replace(entries[-1], time="2099-01-01T00:00:00Z")
+    (repo / CHANGELOG).write_bytes(rechain(entries))
+    commit(repo, "claims 2099")
+    _, _, problems = anchoring(repo)
+    assert any("2099-01-01T00:00:00Z is later than commit" in p for p in problems), problems
+
+
+def test_a_time_within_the_skew_is_accepted(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rotate(repo, capsys, "--layer", "databases")
+    time = parse_entries((repo / CHANGELOG).read_bytes())[-1].time
+    commit(repo, "clock a little behind", date=_shift(time, -120))
+    assert anchoring(repo)[2] == ()
+    rotate(repo, capsys, "--layer", "databases")
+    time = parse_entries((repo / CHANGELOG).read_bytes())[-1].time
+    commit(repo, "clock far behind", date=_shift(time, -3600))
+    assert any("is later than commit" in p for p in anchoring(repo)[2])
+
+
+def _shift(stamp: str, seconds: int) -> str:
+    from datetime import datetime, timedelta
+
+    when = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(seconds=seconds)
+    return when.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def test_a_forged_record_of_a_state_git_never_held_is_found(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A line appended by hand, claiming a rotation of PG that no commit shows."""
+    rotate(repo, capsys, "--layer", "databases", "--commit")
+    data = (repo / CHANGELOG).read_bytes()
+    last = parse_entries(data)[-1]
+    forged_files = tuple(
+        dataclasses.replace(f, sha256_after=hashlib.sha256(b"never committed").hexdigest())
+        for f in last.files
+        if f.path == PG
+    )
+    entry = next_entry(
+        data,
+        time=last.time,
+        actor=last.actor,
+        action="rotate",
+        reason="forged",
+        layers=last.layers,
+        files=forged_files,
+    )
+    (repo / CHANGELOG).write_bytes(append(data, entry))
+    commit(repo, "forged line")
+    _, _, problems = anchoring(repo)
+    assert problems and all(PG in p and "is in no commit" in p for p in problems), problems
+    assert not any(REDIS in p for p in problems)
+
+
+def test_a_record_whose_file_is_committed_later_is_anchored(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The changelog committed first, the rotated files in the next commit: still anchored."""
+    rotate(repo, capsys, "--layer", "databases")
+    subprocess.run(
+        ["git", "add", CHANGELOG],
+        cwd=repo,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV,
+        check=True,
+    )
+    commit(repo, "the files")  # adds the rest
+    assert anchoring(repo)[2] == ()
+
+
+def test_outside_git_nothing_is_anchored(tmp_path: Path) -> None:
+    data = (DEMO / CHANGELOG).read_bytes()
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / CHANGELOG).write_bytes(data)
+    found = anchor_changelog(folder, CHANGELOG, data, parse_entries(data))
+    assert found.anchored == {} and found.unanchored == len(parse_entries(data))
