@@ -420,3 +420,19 @@ def test_settings_that_already_pin_the_key_another_way_are_up_to_date(
     assert f"cluster prod: {CLUSTER} (from .secretsmgr.yaml clusters.prod)" in out
     assert re.search(r"up to date +\.secretsmgr\.yaml +pins the cluster key", out), out
     assert (repo / ".secretsmgr.yaml").read_text() == settings
+
+
+def test_the_adopt_entry_is_anchored_once_committed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Git's history of the changelog agrees with what init recorded (states git holds)."""
+    from secretsmgr.changelog.anchor import anchor_changelog
+
+    repo = git_copy(FIXTURES / "demo", tmp_path / "repo", drop=[".secretsmgr.yaml", LOG])
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    init(repo, capsys)
+    commit(repo, "secretsmgr init")
+    data = (repo / LOG).read_bytes()
+    anchoring = anchor_changelog(repo, LOG, data, parse_entries(data))
+    assert anchoring.problems == ()
+    assert (anchoring.unanchored, list(anchoring.anchored)) == (0, [1])
