@@ -29,7 +29,7 @@ from secretsmgr.changelog.chain import (
     next_entry,
     parse_entries,
 )
-from secretsmgr.changelog.store import load_changelog
+from secretsmgr.changelog.store import changelog_path, load_changelog
 from secretsmgr.errors import ChainError, DecryptionError, FormatError, UsageError, UserError
 from secretsmgr.fsutil import write_atomic
 from secretsmgr.keys.protocols import Identity
@@ -93,7 +93,7 @@ def plan_adopt(
     if not reason.strip():
         raise UsageError("an adopt entry needs a reason: --reason TEXT")
     name = inv.settings.changelog
-    path = inv.root / name
+    path = changelog_path(inv.root, name)  # inside the repository, no link on the way
     creates = not path.exists()
     data = load_changelog(path)
     broken = find_break(data)
@@ -137,8 +137,9 @@ def write_adopt(root: Path, plan: AdoptPlan) -> int | None:
     """
     if plan.entry is None:
         return None
-    (root / plan.changelog).parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(root / plan.changelog, append(plan.data, plan.entry).decode("utf-8"))
+    path = changelog_path(root, plan.changelog)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, append(plan.data, plan.entry).decode("utf-8"))
     return plan.entry.seq
 
 

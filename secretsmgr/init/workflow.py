@@ -32,7 +32,7 @@ from types import MappingProxyType
 
 from secretsmgr.changelog.adopt import AdoptPlan, actor_of, plan_adopt, write_adopt
 from secretsmgr.errors import ConfigError, UsageError
-from secretsmgr.fsutil import read_optional, write_atomic
+from secretsmgr.fsutil import check_write_target, read_optional, write_atomic
 from secretsmgr.init.keystore import NewKey, Stored, check_store, store_new_keys
 from secretsmgr.init.rules import PathGroup, path_groups
 from secretsmgr.init.texts import (
@@ -466,6 +466,9 @@ def plan_init(
         _settings_change(inv, pinned, keys, options.force),
         _precommit_change(root, options.force),
     )
+    for change in files:
+        if change.writes:
+            check_write_target(root, change.path)  # refused before any key is made or stored
     adopt = plan_adopt(inv, ADOPT_REASON, identities, actor=actor)
     sops_paths = {e.path for e in inv.sops_files}
     undecrypted = tuple(
@@ -495,7 +498,7 @@ def apply_init(plan: InitPlan, output: Path | None) -> InitResult:
         for change in plan.files:
             if change.writes:
                 assert change.text is not None
-                path = plan.root / change.path
+                path = check_write_target(plan.root, change.path)  # never through a link
                 written.append((path, read_optional(path)))
                 write_atomic(path, change.text)
         seq = write_adopt(plan.root, plan.adopt)

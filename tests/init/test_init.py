@@ -436,3 +436,27 @@ def test_the_adopt_entry_is_anchored_once_committed(
     anchoring = anchor_changelog(repo, LOG, data, parse_entries(data))
     assert anchoring.problems == ()
     assert (anchoring.unanchored, list(anchoring.anchored)) == (0, [1])
+
+
+def test_a_linked_file_is_never_written_through(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = one_cluster_repo(tmp_path / "repo")
+    hooks = "repos:\n  - repo: local\n    hooks: []\n"
+    write(repo, "ci/pre-commit.yaml", hooks)
+    (repo / ".pre-commit-config.yaml").symlink_to("ci/pre-commit.yaml")
+    commit(repo, "linked hooks")
+    before = tree(repo)
+    keyfile = tmp_path / "cluster.agekey"
+    _, err = init(repo, capsys, "--force", "-o", str(keyfile), expect=1)
+    assert ".pre-commit-config.yaml" in err
+    assert (repo / "ci/pre-commit.yaml").read_text() == hooks
+    assert (repo / ".pre-commit-config.yaml").is_symlink()
+    assert tree(repo) == before and not keyfile.exists()
+    # a .sops.yaml linked out of the repository is not even read
+    outside = tmp_path / "shared.sops.yaml"
+    outside.write_text("creation_rules: []\n")
+    (repo / ".sops.yaml").symlink_to(outside)
+    _, err = init(repo, capsys, "--force", "-o", str(keyfile), expect=2)
+    assert "cannot read .sops.yaml" in err
+    assert outside.read_text() == "creation_rules: []\n" and not keyfile.exists()
