@@ -31,4 +31,4 @@ python3 -m venv .venv
 # The project's own gate: no plaintext secret or stray private key in this repository.
 .venv/bin/secretsmgr check
 # pytest exits 5 when it collected no test: that fails this script, as it should.
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider -n auto "$@"

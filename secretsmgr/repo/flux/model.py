@@ -23,11 +23,9 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
 
-from secretsmgr.repo import git
-from secretsmgr.repo.flux.build import Artifact, Builder, BuildResult, RepoFiles, flux_overlay
+from secretsmgr.repo.flux.build import BuildResult
 from secretsmgr.repo.flux.graph import (
     Cluster,
     Layer,
@@ -37,7 +35,6 @@ from secretsmgr.repo.flux.graph import (
     order_layers,
     with_version,
 )
-from secretsmgr.repo.flux.ignore import SourceFilter, ignore_patterns, read_patterns
 from secretsmgr.repo.flux.objects import (
     FluxKustomization,
     Ref,
@@ -49,147 +46,25 @@ from secretsmgr.repo.flux.objects import (
     parse_source,
 )
 from secretsmgr.repo.flux.scan import (
-    SubstituteSources,
     cluster_name,
     normalize_url,
-    scan_repository,
 )
 from secretsmgr.repo.flux.substitute import substitute_doc
 from secretsmgr.repo.flux.version import ASSUMED, FluxVersion, from_instance
+from secretsmgr.repo.flux.workspace import Root, Workspace
 from secretsmgr.repo.settings import ClusterSpec
 from secretsmgr.repo.snapshot import Snapshot
 
 __all__ = ["Cluster", "Layer", "LayerGraph", "cluster_name", "find_layers", "normalize_url"]
 
 
-@dataclass
-class _Root:
-    ks: FluxKustomization
-    cluster: str | None
-    path: str | None
-    origin: str
-    cluster_key: str | None = None
-    context: str | None = None
-    bootstrap: Ref | None = None  # the bootstrap source: this checkout
-
-
-class _Model:
-    def __init__(
-        self,
-        snapshot: Snapshot,
-        clusters: Sequence[ClusterSpec],
-        sources: Mapping[str, str],
-    ) -> None:
-        # source-controller never archives a symbolic link: Flux does not see them
-        self.repo = RepoFiles([p for p in snapshot.paths if p not in snapshot.links], snapshot.read)
-        self.settings_clusters = clusters
-        self.mapped = dict(sources)
-        self.scan = scan_repository(self.repo)
-        self.variables = SubstituteSources(self.repo)
-        self.notes: list[str] = []
-        self._artifacts: dict[tuple[str, str], Artifact] = {}
-        self.root = snapshot.root
-        self._roots: list[_Root] = []
-        self._own_urls: set[str] | None = None
-        self._remote: str | None = None
-        self._remote_read = False
-        self.layers: list[Layer] = []
-        self.clusters: dict[str | None, Cluster] = {}
-        self._seen: set[tuple[str | None, str, str]] = set()
-        self._defined: set[tuple[str, str]] = set()  # (origin, name) of every live layer
-        self._builds: dict[tuple[object, ...], BuildResult] = {}
-
-    # -------------------------------------------------------------- artifacts
-    def artifact(self, base: str, ignore: str | None) -> Artifact:
-        """The artifact of a source whose content is the folder ``base`` of this checkout."""
-        key = (base, ignore or "")
-        cached = self._artifacts.get(key)
-        if cached is None:
-            inside = [
-                f[len(base) + 1 :] if base else f
-                for f in self.repo.files
-                if not base or f.startswith(base + "/")
-            ]
-
-            def read(rel: str) -> str:
-                return self.repo.text(f"{base}/{rel}" if base else rel)
-
-            patterns = ignore_patterns(inside, read)
-            if ignore:
-                patterns += read_patterns(ignore)
-            cached = self._artifacts[key] = Artifact(base, SourceFilter(patterns))
-        return cached
-
-    def build(self, art: Artifact, folder: str, ks: FluxKustomization | None) -> BuildResult:
-        """The build of ``folder`` in ``art`` with ``ks``'s own fields merged in (cached)."""
-        if ks is None:
-            key: tuple[object, ...] = (id(art), folder)
-            overlay = flux_overlay((), (), None, "", "")
-        else:
-            key = (
-                id(art),
-                folder,
-                ks.components,
-                repr(ks.patches),
-                ks.target_namespace,
-                ks.name_prefix,
-                ks.name_suffix,
-            )
-            overlay = flux_overlay(
-                ks.components, ks.patches, ks.target_namespace, ks.name_prefix, ks.name_suffix
-            )
-        cached = self._builds.get(key)
-        if cached is None:
-            cached = self._builds[key] = Builder(self.repo, art).build(folder, overlay)
-        return cached
-
-    def source_of(self, ks: FluxKustomization, root: _Root) -> tuple[Artifact | None, str]:
-        """The artifact ``ks``'s sourceRef names, or None when it is external; and its label."""
-        ref = ks.source
-        label = ref.label
-        mapped = self.mapped.get(label)
-        definition = self.scan.source(ref, ks.origin)
-        if mapped is not None:
-            base = normalize_spec_path(mapped)
-            ignore = definition.ignore if definition is not None else None
-            return self.artifact("" if base == "." else base, ignore), label
-        if ref.kind != "GitRepository":
-            return None, label
-        bootstrap = root.bootstrap
-        if bootstrap is not None and ref == bootstrap:
-            own = self.scan.source(bootstrap, root.origin)
-            return self.artifact("", own.ignore if own else None), label
-        if definition is None:
-            # no definition in the repository: only the implicit cluster takes it as this one
-            return (self.artifact("", None), label) if bootstrap is None else (None, label)
-        if normalize_url(definition.url) in self.own_urls():
-            return self.artifact("", definition.ignore), label
-        return None, label
-
-    def remote(self) -> str | None:
-        """git's ``origin`` URL of the checkout, normalized (read once)."""
-        if not self._remote_read:
-            self._remote_read = True
-            self._remote = normalize_url(git.remote_url(self.root))
-        return self._remote
-
-    def own_urls(self) -> set[str]:
-        """URLs that mean this checkout: every bootstrap source's, and git's ``origin`` remote."""
-        if self._own_urls is None:
-            urls = {
-                normalize_url(src.url)
-                for root in self._roots
-                if root.bootstrap is not None
-                for src in self.scan.sources.get(root.bootstrap, ())
-            }
-            urls.add(self.remote())
-            self._own_urls = {u for u in urls if u}
-        return self._own_urls
+class _Model(Workspace):
+    """Clusters, roots and layers, found on the workspace."""
 
     # -------------------------------------------------------------- roots
-    def roots(self) -> list[_Root]:
+    def roots(self) -> list[Root]:
         """Cluster roots, in the order the clusters will be reported."""
-        found: list[_Root] = []
+        found: list[Root] = []
         for ks in self.scan.kustomizations:
             if ks.source.kind != "GitRepository":
                 continue
@@ -209,7 +84,7 @@ class _Model:
             if ks.origin in result.uses:
                 name = cluster_name(folder, ks.name)
                 found.append(
-                    _Root(self._as_built(ks, result), name, folder, ks.origin, bootstrap=ks.source)
+                    Root(self._as_built(ks, result), name, folder, ks.origin, bootstrap=ks.source)
                 )
         for fi in self.scan.instances:
             if fi.sync_path is None or fi.sync_kind is None:
@@ -237,7 +112,7 @@ class _Model:
             boot = ref if fi.sync_kind == "GitRepository" else None
             if boot is not None:
                 self.scan.add_source(Source(ref, fi.sync_url, None, fi.origin))
-            found.append(_Root(ks, name, folder, fi.origin, bootstrap=boot))
+            found.append(Root(ks, name, folder, fi.origin, bootstrap=boot))
         self._roots = self._unique_names(self._with_settings(found))
         return self._roots
 
@@ -253,10 +128,10 @@ class _Model:
                 return built
         return ks
 
-    def _with_settings(self, found: list[_Root]) -> list[_Root]:
+    def _with_settings(self, found: list[Root]) -> list[Root]:
         if not self.settings_clusters:
             return found
-        out: list[_Root] = []
+        out: list[Root] = []
         for spec in self.settings_clusters:
             folder = normalize_spec_path(spec.path)
             match = next((r for r in found if r.path == folder), None)
@@ -287,14 +162,12 @@ class _Model:
                 substitute_from=(),
                 origin=f"{folder} (.secretsmgr.yaml clusters.{spec.name})",
             )
-            out.append(
-                _Root(ks, spec.name, folder, ks.origin, spec.cluster_key, spec.context, None)
-            )
+            out.append(Root(ks, spec.name, folder, ks.origin, spec.cluster_key, spec.context, None))
         named = {r.origin for r in out}
         out += [r for r in found if r.origin not in named]
         return out
 
-    def implicit_roots(self, live: Sequence[Layer], named: bool) -> list[_Root]:
+    def implicit_roots(self, live: Sequence[Layer], named: bool) -> list[Root]:
         """Flux Kustomizations no cluster root reaches, and nothing else reaches either: roots
         of their own (a repository without a bootstrap in it, a manually applied kustomization).
 
@@ -318,7 +191,7 @@ class _Model:
         ]
         stale: set[tuple[str, str]] = set()
         for ks in candidates:
-            art, _ = self.source_of(ks, _Root(ks, None, None, ks.origin))
+            art, _ = self.source_of(ks, Root(ks, None, None, ks.origin))
             folder = art.resolve(normalize_spec_path(ks.path)) if art is not None else None
             if art is None or folder is None:
                 continue
@@ -344,11 +217,11 @@ class _Model:
             if named or clash:
                 folder = posixpath.dirname(ks.origin)
                 cluster = cluster_name(folder, posixpath.basename(folder) or ".")
-            roots.append(_Root(ks, cluster, None, ks.origin))
+            roots.append(Root(ks, cluster, None, ks.origin))
         return roots
 
     @staticmethod
-    def _unique_names(roots: list[_Root]) -> list[_Root]:
+    def _unique_names(roots: list[Root]) -> list[Root]:
         seen: dict[str | None, int] = {}
         for root in roots:
             seen[root.cluster] = seen.get(root.cluster, 0) + 1
@@ -358,7 +231,7 @@ class _Model:
         return roots
 
     # -------------------------------------------------------------- layers
-    def layers_from(self, roots: Sequence[_Root]) -> None:
+    def layers_from(self, roots: Sequence[Root]) -> None:
         """Walk every cluster from its roots into ``self.layers`` and ``self.clusters``."""
         layers, clusters, seen, defined = self.layers, self.clusters, self._seen, self._defined
         for root in sorted(roots, key=lambda r: (r.path or "").count("/")):
@@ -386,7 +259,7 @@ class _Model:
                 )
 
     def _layer(
-        self, ks: FluxKustomization, root: _Root, version: FluxVersion
+        self, ks: FluxKustomization, root: Root, version: FluxVersion
     ) -> tuple[Layer, list[FluxKustomization]]:
         art, label = self.source_of(ks, root)
         if art is None:
@@ -412,7 +285,7 @@ class _Model:
                     self.scan.add_source(src)
         return make_layer(ks, root.cluster, folder, result, version=version), children
 
-    def _version_for(self, root: _Root, layers: Sequence[Layer] = ()) -> FluxVersion:
+    def _version_for(self, root: Root, layers: Sequence[Layer] = ()) -> FluxVersion:
         reached = {p for layer in layers for p in layer.files}
         for fi in self.scan.instances:
             if fi.origin == root.origin or fi.origin in reached:

@@ -1,0 +1,149 @@
+"""The checkout as Flux's sources hold it: artifacts (``.sourceignore``, ``spec.ignore``),
+cached kustomize builds, and which ``sourceRef`` means this checkout.
+
+``model.py`` finds the clusters and their layers on top of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from secretsmgr.repo import git
+from secretsmgr.repo.flux.build import Artifact, Builder, BuildResult, RepoFiles, flux_overlay
+from secretsmgr.repo.flux.graph import Cluster, Layer
+from secretsmgr.repo.flux.ignore import SourceFilter, ignore_patterns, read_patterns
+from secretsmgr.repo.flux.objects import FluxKustomization, Ref, normalize_spec_path
+from secretsmgr.repo.flux.scan import SubstituteSources, normalize_url, scan_repository
+from secretsmgr.repo.settings import ClusterSpec
+from secretsmgr.repo.snapshot import Snapshot
+
+
+@dataclass
+class Root:
+    """A cluster root: the Kustomization Flux starts from, and what it means."""
+
+    ks: FluxKustomization
+    cluster: str | None
+    path: str | None
+    origin: str
+    cluster_key: str | None = None
+    context: str | None = None
+    bootstrap: Ref | None = None  # the bootstrap source: this checkout
+
+
+class Workspace:
+    """The checkout as Flux sources see it: artifacts, cached builds, which source is this
+    checkout."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        clusters: Sequence[ClusterSpec],
+        sources: Mapping[str, str],
+    ) -> None:
+        # source-controller never archives a symbolic link: Flux does not see them
+        self.repo = RepoFiles([p for p in snapshot.paths if p not in snapshot.links], snapshot.read)
+        self.settings_clusters = clusters
+        self.mapped = dict(sources)
+        self.scan = scan_repository(self.repo)
+        self.variables = SubstituteSources(self.repo)
+        self.notes: list[str] = []
+        self._artifacts: dict[tuple[str, str], Artifact] = {}
+        self.root = snapshot.root
+        self._roots: list[Root] = []
+        self._own_urls: set[str] | None = None
+        self._remote: str | None = None
+        self._remote_read = False
+        self.layers: list[Layer] = []
+        self.clusters: dict[str | None, Cluster] = {}
+        self._seen: set[tuple[str | None, str, str]] = set()
+        self._defined: set[tuple[str, str]] = set()  # (origin, name) of every live layer
+        self._builds: dict[tuple[object, ...], BuildResult] = {}
+
+    # -------------------------------------------------------------- artifacts
+    def artifact(self, base: str, ignore: str | None) -> Artifact:
+        """The artifact of a source whose content is the folder ``base`` of this checkout."""
+        key = (base, ignore or "")
+        cached = self._artifacts.get(key)
+        if cached is None:
+            inside = [
+                f[len(base) + 1 :] if base else f
+                for f in self.repo.files
+                if not base or f.startswith(base + "/")
+            ]
+
+            def read(rel: str) -> str:
+                return self.repo.text(f"{base}/{rel}" if base else rel)
+
+            patterns = ignore_patterns(inside, read)
+            if ignore:
+                patterns += read_patterns(ignore)
+            cached = self._artifacts[key] = Artifact(base, SourceFilter(patterns))
+        return cached
+
+    def build(self, art: Artifact, folder: str, ks: FluxKustomization | None) -> BuildResult:
+        """The build of ``folder`` in ``art`` with ``ks``'s own fields merged in (cached)."""
+        if ks is None:
+            key: tuple[object, ...] = (id(art), folder)
+            overlay = flux_overlay((), (), None, "", "")
+        else:
+            key = (
+                id(art),
+                folder,
+                ks.components,
+                repr(ks.patches),
+                ks.target_namespace,
+                ks.name_prefix,
+                ks.name_suffix,
+            )
+            overlay = flux_overlay(
+                ks.components, ks.patches, ks.target_namespace, ks.name_prefix, ks.name_suffix
+            )
+        cached = self._builds.get(key)
+        if cached is None:
+            cached = self._builds[key] = Builder(self.repo, art).build(folder, overlay)
+        return cached
+
+    def source_of(self, ks: FluxKustomization, root: Root) -> tuple[Artifact | None, str]:
+        """The artifact ``ks``'s sourceRef names, or None when it is external; and its label."""
+        ref = ks.source
+        label = ref.label
+        mapped = self.mapped.get(label)
+        definition = self.scan.source(ref, ks.origin)
+        if mapped is not None:
+            base = normalize_spec_path(mapped)
+            ignore = definition.ignore if definition is not None else None
+            return self.artifact("" if base == "." else base, ignore), label
+        if ref.kind != "GitRepository":
+            return None, label
+        bootstrap = root.bootstrap
+        if bootstrap is not None and ref == bootstrap:
+            own = self.scan.source(bootstrap, root.origin)
+            return self.artifact("", own.ignore if own else None), label
+        if definition is None:
+            # no definition in the repository: only the implicit cluster takes it as this one
+            return (self.artifact("", None), label) if bootstrap is None else (None, label)
+        if normalize_url(definition.url) in self.own_urls():
+            return self.artifact("", definition.ignore), label
+        return None, label
+
+    def remote(self) -> str | None:
+        """git's ``origin`` URL of the checkout, normalized (read once)."""
+        if not self._remote_read:
+            self._remote_read = True
+            self._remote = normalize_url(git.remote_url(self.root))
+        return self._remote
+
+    def own_urls(self) -> set[str]:
+        """URLs that mean this checkout: every bootstrap source's, and git's ``origin`` remote."""
+        if self._own_urls is None:
+            urls = {
+                normalize_url(src.url)
+                for root in self._roots
+                if root.bootstrap is not None
+                for src in self.scan.sources.get(root.bootstrap, ())
+            }
+            urls.add(self.remote())
+            self._own_urls = {u for u in urls if u}
+        return self._own_urls
