@@ -35,9 +35,10 @@ from secretsmgr.fsutil import write_atomic
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
 from secretsmgr.repo import git
-from secretsmgr.repo.inventory import Inventory, SopsEntry, load_inventory
+from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
 from secretsmgr.repo.root import is_git_work_tree
+from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.datakey import unwrap_data_key
 
 ACTION = "adopt"

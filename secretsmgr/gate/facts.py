@@ -13,15 +13,10 @@ from secretsmgr.audit.finding import Rule
 from secretsmgr.errors import FormatError
 from secretsmgr.gate.cache import BlobCache, BlobFacts, SopsSummary, code_fingerprint, digest_paths
 from secretsmgr.repo.flux import LayerGraph
-from secretsmgr.repo.inventory import (
-    ScannedFile,
-    SopsEntry,
-    is_named_sops,
-    read_sops_entry,
-    structured_format,
-)
+from secretsmgr.repo.inventory import ScannedFile
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.snapshot import Snapshot
+from secretsmgr.repo.sopsentry import SopsEntry, is_named_sops, read_sops_entry, structured_format
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.limits import max_file_bytes
 from secretsmgr.sops.metadata import SOPS_KEY

@@ -10,20 +10,17 @@ of them). Nothing is decrypted here.
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
 
-from secretsmgr.errors import FormatError, UsageError
+from secretsmgr.errors import UsageError
 from secretsmgr.repo.clusterkeys import RuleId, RuleKeys, chosen_keys, key_notes, rule_keys
 from secretsmgr.repo.flux import LayerGraph, find_layers
-from secretsmgr.repo.placeholders import is_placeholder
 from secretsmgr.repo.settings import (
-    CLUSTER_KEY_ENV,
     SETTINGS_NAME,
     Settings,
     load_settings,
@@ -37,67 +34,16 @@ from secretsmgr.repo.sopsconfig import (
     SopsConfigs,
     all_age_recipients,
 )
-from secretsmgr.sops.document import FileFormat, SopsFile, has_metadata, load, parse_documents
-from secretsmgr.sops.encvalue import is_enc, parse_enc
-from secretsmgr.sops.metadata import SOPS_KEY, parse_metadata
-from secretsmgr.sops.model import EncryptionRule, RuleKind
-from secretsmgr.sops.rules import encrypted_leaves
-from secretsmgr.sops.tree import MapNode, Node
-from secretsmgr.sops.tree import Path as KeyPath
-from secretsmgr.sops.values import Comment
+from secretsmgr.repo.sopsentry import (
+    SOPS_HINT,
+    SopsEntry,
+    is_named_sops,
+    read_sops_entry,
+    structured_format,
+)
+from secretsmgr.sops.document import FileFormat
 
-NAMED_SOPS_SUFFIXES = (".enc.yaml", ".enc.yml", ".enc.json", ".sops.yaml")
-DECRYPT_ANNOTATION = "kustomize.toolkit.fluxcd.io/decrypt"
 EMPTY_ENV: Mapping[str, str] = MappingProxyType({})
-
-_FORMATS = {".yaml": FileFormat.YAML, ".yml": FileFormat.YAML, ".json": FileFormat.JSON}
-_DOTENV_SUFFIX = ".env"
-# A top-level ``sops`` key (YAML, JSON) or flattened ``sops_`` metadata (dotenv).
-_SOPS_HINT = {
-    FileFormat.YAML: re.compile(rb"^sops:", re.MULTILINE),
-    FileFormat.JSON: re.compile(rb'"sops"\s*:'),
-    FileFormat.DOTENV: re.compile(rb"^sops_(?:mac|version)=", re.MULTILINE),
-}
-# What Flux's kustomize-controller looks for before decrypting a generator or patch file.
-FLUX_MARKERS = {
-    FileFormat.YAML: b"mac: ENC[",
-    FileFormat.JSON: b'"mac": "ENC[',
-    FileFormat.DOTENV: b"sops_mac=ENC[",
-}
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class SopsEntry:
-    """One SOPS file: named like one, or carrying SOPS metadata.
-
-    ``sops_file`` is None when the file has no metadata (SM002) or when it cannot be read as
-    SOPS (``error`` says why, SM006). Key paths are dotted (``stringData.password``).
-    """
-
-    path: str
-    format: FileFormat
-    size: int
-    named: bool
-    has_metadata: bool
-    sops_file: SopsFile | None = field(default=None, repr=False)
-    error: str | None = None
-    plaintext_leaves: tuple[str, ...] = ()
-    malformed_leaves: tuple[str, ...] = ()
-    bare_documents: tuple[int, ...] = ()
-    decrypt_disabled: bool = False
-    has_flux_marker: bool = True
-    sops_config: str | None = None
-    creation_rule: CreationRule | None = None
-    creation_rule_number: int | None = None
-    text: str = field(default="", repr=False)  # the file as read, for writers (rotation)
-    # Named like a SOPS file, no metadata, and every value it would encrypt is a placeholder
-    # (``${VAR}``, ``{{ … }}``, ``<token>``, empty): an envsubst or Jinja template.
-    template: bool = False
-
-    @property
-    def is_valid(self) -> bool:
-        """Whether the file parsed as SOPS (metadata and documents)."""
-        return self.sops_file is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,154 +289,6 @@ class Inventory:
         return self.hits.get(detector, ())
 
 
-# --------------------------------------------------------------------------------- helpers
-
-
-def is_named_sops(path: str) -> bool:
-    """Whether the file name says SOPS (``*.enc.yaml`` …), never ``.sops.yaml`` itself."""
-    name = posixpath.basename(path)
-    return name != SOPS_CONFIG_NAME and name.endswith(NAMED_SOPS_SUFFIXES)
-
-
-def structured_format(path: str) -> FileFormat | None:
-    """The store of a YAML/JSON/dotenv file by extension, or None for anything else."""
-    name = posixpath.basename(path).lower()
-    if name.endswith(_DOTENV_SUFFIX):
-        return FileFormat.DOTENV
-    return _FORMATS.get(posixpath.splitext(name)[1])
-
-
-def dotted(path: KeyPath) -> str | None:
-    """A key path as ``a.b.c``; None for the top level."""
-    return ".".join(path) if path else None
-
-
-def _decrypt_disabled(tree: MapNode) -> bool:
-    meta = tree.get("metadata")
-    annotations = meta.get("annotations") if isinstance(meta, MapNode) else None
-    value = annotations.get(DECRYPT_ANNOTATION) if isinstance(annotations, MapNode) else None
-    return isinstance(value, str) and value.strip().lower() == "disabled"
-
-
-def _scan_leaves(sf: SopsFile) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Dotted paths of values the file's own rule encrypts that are plain (SM003) or broken ENC."""
-    plain: dict[str, None] = {}
-    broken: dict[str, None] = {}
-    rule = sf.metadata.rule
-    for tree in sf.docs:
-        for path, leaf in encrypted_leaves(tree, rule):
-            if isinstance(leaf, Comment):
-                if is_enc(leaf.text):
-                    try:
-                        parse_enc(leaf.text)
-                    except FormatError:
-                        broken[dotted(path) or "(top level)"] = None
-                continue
-            if leaf is None or leaf == "":
-                continue  # sops leaves empty strings and nulls as they are
-            if isinstance(leaf, str) and leaf.startswith("ENC["):
-                try:
-                    parse_enc(leaf)
-                except FormatError:
-                    broken[dotted(path) or "(top level)"] = None
-            elif not is_placeholder(leaf):
-                plain[dotted(path) or "(top level)"] = None
-    return tuple(plain), tuple(broken)
-
-
-_SECRET_VALUES = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
-_TEMPLATE_SYNTAX = re.compile(rb"\{\{.*?\}\}|\{%.*?%\}")
-_STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a secret value
-
-
-def _is_template(docs: list[Node], creation_rule: CreationRule | None) -> bool:
-    """Whether every value a plaintext file would have encrypted is a placeholder."""
-    spec = creation_rule.encryption_rule if creation_rule is not None else None
-    general = EncryptionRule(RuleKind(spec.kind), spec.value) if spec else EncryptionRule()
-    values: list[object] = []
-    for doc in docs:
-        if not isinstance(doc, MapNode):
-            continue
-        secret = doc.get("kind") == "Secret" and (doc.has("data") or doc.has("stringData"))
-        rule = _SECRET_VALUES if secret else general
-        values += [
-            leaf
-            for path, leaf in encrypted_leaves(doc, rule)
-            if not isinstance(leaf, Comment) and path and path[0] not in _STRUCTURE
-        ]
-    return bool(values) and all(is_placeholder(v) for v in values)
-
-
-def read_sops_entry(
-    path: str,
-    data: bytes,
-    fmt: FileFormat,
-    rule: tuple[str | None, CreationRule | None, int | None] = (None, None, None),
-) -> SopsEntry | None:
-    """A SOPS entry for a YAML/JSON/dotenv file, or None when it is not a SOPS file.
-
-    ``rule`` is (config label, creation rule, rule number) from the governing `.sops.yaml`.
-    """
-    named = is_named_sops(path)
-    base = SopsEntry(
-        path=path,
-        format=fmt,
-        size=len(data),
-        named=named,
-        has_metadata=False,
-        has_flux_marker=FLUX_MARKERS[fmt] in data,
-        sops_config=rule[0],
-        creation_rule=rule[1],
-        creation_rule_number=rule[2],
-    )
-    try:
-        text = data.decode("utf-8")
-        docs = parse_documents(text, fmt)
-    except UnicodeDecodeError:
-        return replace(base, error="not valid UTF-8") if named else None
-    except FormatError as exc:
-        if named and _TEMPLATE_SYNTAX.search(data):
-            return replace(base, template=True)  # a Jinja/Helm template is not YAML yet
-        return replace(base, error=exc.message) if named else None
-    first = docs[0] if docs else None
-    if not has_metadata(docs, fmt):
-        if not named:
-            return None
-        if fmt is FileFormat.DOTENV or not (isinstance(first, MapNode) and first.has(SOPS_KEY)):
-            return replace(base, template=_is_template(docs, rule[1]))  # no metadata: SM002
-    try:
-        if fmt is FileFormat.DOTENV:
-            sf = load(text, fmt)
-            bare: list[int] = []
-        else:
-            assert isinstance(first, MapNode)
-            metadata = parse_metadata(first.get(SOPS_KEY))
-            trees: list[MapNode] = []
-            bare = []
-            for number, doc in enumerate(docs, start=1):
-                if doc is None:
-                    continue
-                if not isinstance(doc, MapNode):
-                    raise FormatError("the top level of every document must be a mapping")
-                if number > 1 and not doc.has(SOPS_KEY):
-                    bare.append(number)
-                trees.append(doc.without(SOPS_KEY))
-            sf = SopsFile(fmt, trees, metadata)
-        plain, broken = _scan_leaves(sf)
-    except FormatError as exc:
-        return replace(base, has_metadata=True, error=exc.message)
-    return replace(
-        base,
-        text=text,
-        has_metadata=True,
-        sops_file=sf,
-        plaintext_leaves=plain,
-        malformed_leaves=broken,
-        bare_documents=tuple(bare),
-        decrypt_disabled=any(_decrypt_disabled(t) for t in sf.docs),
-    )
-
-
 def scoped_files(root: Path, files: Sequence[str], all_files: Sequence[str]) -> tuple[str, ...]:
     """Repo-relative paths for the files a user named: a folder means every repo file below it;
     a path that does not exist is a usage error (a gate must not pass on a typo)."""
@@ -567,7 +365,7 @@ def scan_file(
     entry: SopsEntry | None = None
     if fmt is not None or named:
         fmt = fmt or FileFormat.YAML
-        if named or _SOPS_HINT[fmt].search(data):
+        if named or SOPS_HINT[fmt].search(data):
             rule = rule_for(rel) if rule_for is not None else (None, None, None)
             entry = read_sops_entry(rel, data, fmt, rule)
     return ScannedFile(rel, data, fmt, entry)
@@ -679,54 +477,6 @@ def _symlinked(snap: Snapshot, rel: str) -> SymlinkedFile | None:
         data = snap.read(rel)
     except OSError:
         return None
-    if fmt is not None and _SOPS_HINT[fmt].search(data):
+    if fmt is not None and SOPS_HINT[fmt].search(data):
         return SymlinkedFile(rel, target)
-    return None
-
-
-# --------------------------------------------------------------------------------- cluster keys
-
-
-@dataclass(frozen=True, slots=True)
-class RepoKeys:
-    """The repository's cluster key(s) as one cluster holds them, where they came from, and
-    the notes about any choice the order made."""
-
-    keys: tuple[str, ...]
-    source: str
-    notes: tuple[str, ...] = ()
-
-
-def repository_keys(
-    root: Path, env: Mapping[str, str] = EMPTY_ENV, cluster_key_cli: str | None = None
-) -> RepoKeys | None:
-    """The cluster key(s) of the repository at ``root`` by the one key-source order, for the
-    commands that need one cluster's keys (``key export``, ``init``); None when nothing names one.
-
-    ``--cluster-key``, ``SECRETSMGR_CLUSTER_KEY`` and a plain ``cluster_key`` are read without
-    scanning the repository; otherwise the keys each cluster's files need decide. Several
-    clusters with different keys are a usage error (one Secret must never hold another
-    cluster's key): the caller names one with ``--cluster-key``.
-    """
-    settings = load_settings(root)
-    named = bool(cluster_key_cli and cluster_key_cli.strip()) or bool(
-        env.get(CLUSTER_KEY_ENV, "").strip()
-    )
-    plain = settings.cluster_key is not None and not any(c.cluster_key for c in settings.clusters)
-    if named or plain:
-        resolved = resolve_cluster_key(cluster_key_cli, env, settings, ())
-        return None if resolved is None else RepoKeys(*resolved)
-    inv = load_inventory(root, env=env)
-    groups = [g for g in inv.keys_by_cluster() if g.keys]
-    distinct = {g.keys for g in groups}
-    if len(distinct) > 1:
-        shown = "; ".join(f"{g.cluster}: {', '.join(g.keys)}" for g in groups)
-        raise UsageError(
-            f"the clusters of this repository have different keys ({shown})",
-            hints=("name the cluster's key: --cluster-key age1…",),
-        )
-    if groups:
-        return RepoKeys(groups[0].keys, groups[0].source or SOPS_CONFIG_NAME, inv.key_notes)
-    if inv.cluster_keys and inv.cluster_key_source is not None:
-        return RepoKeys(inv.cluster_keys, inv.cluster_key_source, inv.key_notes)
     return None

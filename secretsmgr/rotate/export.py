@@ -22,7 +22,7 @@ from secretsmgr.errors import KeyNotFoundError, RefusedError
 from secretsmgr.keys.age import CLUSTER_MARK
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.manifest import entry_text
-from secretsmgr.repo.inventory import repository_keys
+from secretsmgr.repo.repokeys import repository_keys
 from secretsmgr.repo.settings import CLUSTER_KEY_ENV, SETTINGS_NAME, load_settings
 
 

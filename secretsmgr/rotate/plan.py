@@ -17,7 +17,8 @@ from secretsmgr.errors import RefusedError, SecretsmgrError, UsageError
 from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
-from secretsmgr.repo.inventory import Inventory, SopsEntry
+from secretsmgr.repo.inventory import Inventory
+from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.rotate.regenerate import Regeneration, paths_holding, replace_equal
 from secretsmgr.rotate.stage import open_file
 from secretsmgr.sops.tree import MapNode

@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from secretsmgr.errors import UsageError
-from secretsmgr.repo.inventory import SopsEntry
+from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.model import EncryptionRule
 from secretsmgr.sops.rules import Leaf, iter_leaves, map_with_rule
 from secretsmgr.sops.tree import MapNode, Node

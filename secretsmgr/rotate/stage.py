@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from secretsmgr.errors import IntegrityError, SecretsmgrError, about
 from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.keys.protocols import Identity
-from secretsmgr.repo.inventory import SopsEntry
+from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.datakey import new_data_key, unwrap_data_key, wrap_data_key
 from secretsmgr.sops.document import FileFormat, decrypt_docs, dump, load, same_data, seal
 from secretsmgr.sops.model import SopsMetadata

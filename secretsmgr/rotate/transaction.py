@@ -43,10 +43,11 @@ from secretsmgr.fsutil import (
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
 from secretsmgr.repo import git
-from secretsmgr.repo.inventory import SopsEntry, load_inventory
+from secretsmgr.repo.inventory import load_inventory
 from secretsmgr.repo.lock import repo_lock
 from secretsmgr.repo.pending import journal_path
 from secretsmgr.repo.root import is_git_work_tree
+from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.rotate.faults import FaultHook, ProgressHook, no_fault
 from secretsmgr.rotate.journal import (
     JournalFile,

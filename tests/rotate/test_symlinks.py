@@ -65,7 +65,7 @@ def test_the_transaction_refuses_a_symlinked_target_itself(
 ) -> None:
     """Even a target that reached the transaction as a link (a race, another discovery) is
     refused before anything is decrypted: the guard runs on every target."""
-    from secretsmgr.repo import inventory
+    from secretsmgr.repo import inventory, sopsentry
     from secretsmgr.rotate.plan import RotationRequest
     from secretsmgr.rotate.transaction import rotate as rotate_files
     from tests.rotate.helpers import identity_from
@@ -79,7 +79,7 @@ def test_the_transaction_refuses_a_symlinked_target_itself(
 
     def with_the_link(root: Path, **kwargs: object) -> inventory.Inventory:
         ctx = original(root, **kwargs)  # type: ignore[arg-type]
-        entry = inventory.read_sops_entry(REDIS, moved.read_bytes(), inventory.FileFormat.YAML)
+        entry = sopsentry.read_sops_entry(REDIS, moved.read_bytes(), sopsentry.FileFormat.YAML)
         assert entry is not None
         return dataclasses.replace(ctx, sops_files=(*ctx.sops_files, entry))
 

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
-from secretsmgr.repo.inventory import ExpectedKeys, SopsEntry
+from secretsmgr.repo.inventory import ExpectedKeys
+from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.tree import SeqNode
 
 

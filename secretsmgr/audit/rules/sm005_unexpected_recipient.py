@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
-from secretsmgr.repo.inventory import SopsEntry
 from secretsmgr.repo.sopsconfig import all_age_recipients
+from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.tree import SeqNode
 
 _RULE_FIELDS = {"pgp": "pgp", "kms": "kms", "gcp_kms": "gcp_kms", "azure_kv": "azure_keyvault"}

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.errors import FormatError, IntegrityError
-from secretsmgr.repo.inventory import SopsEntry, dotted
+from secretsmgr.repo.sopsentry import SopsEntry, dotted
 from secretsmgr.sops.document import decrypt_docs
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from secretsmgr.audit.context import AuditContext, reencrypt_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.repo.flux import Layer, Use, UseKind
-from secretsmgr.repo.inventory import DECRYPT_ANNOTATION, FLUX_MARKERS, SopsEntry
+from secretsmgr.repo.sopsentry import DECRYPT_ANNOTATION, FLUX_MARKERS, SopsEntry
 
 MAX_SIZE = 5 * 1024 * 1024  # kustomize-controller's maxEncryptedFileSize
 _SOURCES = frozenset({UseKind.SECRET_FILE, UseKind.SECRET_ENV, UseKind.PATCH})

@@ -187,7 +187,7 @@ def _repo_keys(ctx: typer.Context, held: dict[str, bool]) -> list[str]:
     """The repository's cluster key(s), whether a private half was found for each, and
     whether it is recorded as a cluster key (what ``key export`` asks)."""
     from secretsmgr.errors import SecretsmgrError
-    from secretsmgr.repo.inventory import repository_keys
+    from secretsmgr.repo.repokeys import repository_keys
     from secretsmgr.repo.settings import SETTINGS_NAME, load_settings
 
     try:

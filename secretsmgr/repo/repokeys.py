@@ -1,0 +1,58 @@
+"""The cluster key(s) of a repository for the commands that need one cluster's keys
+(``key export``, ``init``), by the one key-source order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from secretsmgr.errors import UsageError
+from secretsmgr.repo.inventory import EMPTY_ENV, load_inventory
+from secretsmgr.repo.settings import CLUSTER_KEY_ENV, load_settings, resolve_cluster_key
+from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
+
+
+@dataclass(frozen=True, slots=True)
+class RepoKeys:
+    """The repository's cluster key(s) as one cluster holds them, where they came from, and
+    the notes about any choice the order made."""
+
+    keys: tuple[str, ...]
+    source: str
+    notes: tuple[str, ...] = ()
+
+
+def repository_keys(
+    root: Path, env: Mapping[str, str] = EMPTY_ENV, cluster_key_cli: str | None = None
+) -> RepoKeys | None:
+    """The cluster key(s) of the repository at ``root`` by the one key-source order, for the
+    commands that need one cluster's keys (``key export``, ``init``); None when nothing names one.
+
+    ``--cluster-key``, ``SECRETSMGR_CLUSTER_KEY`` and a plain ``cluster_key`` are read without
+    scanning the repository; otherwise the keys each cluster's files need decide. Several
+    clusters with different keys are a usage error (one Secret must never hold another
+    cluster's key): the caller names one with ``--cluster-key``.
+    """
+    settings = load_settings(root)
+    named = bool(cluster_key_cli and cluster_key_cli.strip()) or bool(
+        env.get(CLUSTER_KEY_ENV, "").strip()
+    )
+    plain = settings.cluster_key is not None and not any(c.cluster_key for c in settings.clusters)
+    if named or plain:
+        resolved = resolve_cluster_key(cluster_key_cli, env, settings, ())
+        return None if resolved is None else RepoKeys(*resolved)
+    inv = load_inventory(root, env=env)
+    groups = [g for g in inv.keys_by_cluster() if g.keys]
+    distinct = {g.keys for g in groups}
+    if len(distinct) > 1:
+        shown = "; ".join(f"{g.cluster}: {', '.join(g.keys)}" for g in groups)
+        raise UsageError(
+            f"the clusters of this repository have different keys ({shown})",
+            hints=("name the cluster's key: --cluster-key age1…",),
+        )
+    if groups:
+        return RepoKeys(groups[0].keys, groups[0].source or SOPS_CONFIG_NAME, inv.key_notes)
+    if inv.cluster_keys and inv.cluster_key_source is not None:
+        return RepoKeys(inv.cluster_keys, inv.cluster_key_source, inv.key_notes)
+    return None

@@ -1,0 +1,223 @@
+"""One SOPS file as the repository holds it: how a file is recognised as SOPS (its name or its
+metadata), read without any key, and summarised for the rules and the writers (``SopsEntry``).
+
+``inventory.py`` reads every file of a repository through ``read_sops_entry``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from dataclasses import dataclass, field, replace
+
+from secretsmgr.errors import FormatError
+from secretsmgr.repo.placeholders import is_placeholder
+from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, CreationRule
+from secretsmgr.sops.document import FileFormat, SopsFile, has_metadata, load, parse_documents
+from secretsmgr.sops.encvalue import is_enc, parse_enc
+from secretsmgr.sops.metadata import SOPS_KEY, parse_metadata
+from secretsmgr.sops.model import EncryptionRule, RuleKind
+from secretsmgr.sops.rules import encrypted_leaves
+from secretsmgr.sops.tree import MapNode, Node
+from secretsmgr.sops.tree import Path as KeyPath
+from secretsmgr.sops.values import Comment
+
+NAMED_SOPS_SUFFIXES = (".enc.yaml", ".enc.yml", ".enc.json", ".sops.yaml")
+DECRYPT_ANNOTATION = "kustomize.toolkit.fluxcd.io/decrypt"
+
+_FORMATS = {".yaml": FileFormat.YAML, ".yml": FileFormat.YAML, ".json": FileFormat.JSON}
+_DOTENV_SUFFIX = ".env"
+# A top-level ``sops`` key (YAML, JSON) or flattened ``sops_`` metadata (dotenv).
+SOPS_HINT = {
+    FileFormat.YAML: re.compile(rb"^sops:", re.MULTILINE),
+    FileFormat.JSON: re.compile(rb'"sops"\s*:'),
+    FileFormat.DOTENV: re.compile(rb"^sops_(?:mac|version)=", re.MULTILINE),
+}
+# What Flux's kustomize-controller looks for before decrypting a generator or patch file.
+FLUX_MARKERS = {
+    FileFormat.YAML: b"mac: ENC[",
+    FileFormat.JSON: b'"mac": "ENC[',
+    FileFormat.DOTENV: b"sops_mac=ENC[",
+}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SopsEntry:
+    """One SOPS file: named like one, or carrying SOPS metadata.
+
+    ``sops_file`` is None when the file has no metadata (SM002) or when it cannot be read as
+    SOPS (``error`` says why, SM006). Key paths are dotted (``stringData.password``).
+    """
+
+    path: str
+    format: FileFormat
+    size: int
+    named: bool
+    has_metadata: bool
+    sops_file: SopsFile | None = field(default=None, repr=False)
+    error: str | None = None
+    plaintext_leaves: tuple[str, ...] = ()
+    malformed_leaves: tuple[str, ...] = ()
+    bare_documents: tuple[int, ...] = ()
+    decrypt_disabled: bool = False
+    has_flux_marker: bool = True
+    sops_config: str | None = None
+    creation_rule: CreationRule | None = None
+    creation_rule_number: int | None = None
+    text: str = field(default="", repr=False)  # the file as read, for writers (rotation)
+    sha256: str = ""  # of the file's bytes: what a changelog entry's sha256_after must match
+    # Named like a SOPS file, no metadata, and every value it would encrypt is a placeholder
+    # (``${VAR}``, ``{{ … }}``, ``<token>``, empty): an envsubst or Jinja template.
+    template: bool = False
+
+    @property
+    def is_valid(self) -> bool:
+        """Whether the file parsed as SOPS (metadata and documents)."""
+        return self.sops_file is not None
+
+
+def is_named_sops(path: str) -> bool:
+    """Whether the file name says SOPS (``*.enc.yaml`` …), never ``.sops.yaml`` itself."""
+    name = posixpath.basename(path)
+    return name != SOPS_CONFIG_NAME and name.endswith(NAMED_SOPS_SUFFIXES)
+
+
+def structured_format(path: str) -> FileFormat | None:
+    """The store of a YAML/JSON/dotenv file by extension, or None for anything else."""
+    name = posixpath.basename(path).lower()
+    if name.endswith(_DOTENV_SUFFIX):
+        return FileFormat.DOTENV
+    return _FORMATS.get(posixpath.splitext(name)[1])
+
+
+def dotted(path: KeyPath) -> str | None:
+    """A key path as ``a.b.c``; None for the top level."""
+    return ".".join(path) if path else None
+
+
+def _decrypt_disabled(tree: MapNode) -> bool:
+    meta = tree.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, MapNode) else None
+    value = annotations.get(DECRYPT_ANNOTATION) if isinstance(annotations, MapNode) else None
+    return isinstance(value, str) and value.strip().lower() == "disabled"
+
+
+def _scan_leaves(sf: SopsFile) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Dotted paths of values the file's own rule encrypts that are plain (SM003) or broken ENC."""
+    plain: dict[str, None] = {}
+    broken: dict[str, None] = {}
+    rule = sf.metadata.rule
+    for tree in sf.docs:
+        for path, leaf in encrypted_leaves(tree, rule):
+            if isinstance(leaf, Comment):
+                if is_enc(leaf.text):
+                    try:
+                        parse_enc(leaf.text)
+                    except FormatError:
+                        broken[dotted(path) or "(top level)"] = None
+                continue
+            if leaf is None or leaf == "":
+                continue  # sops leaves empty strings and nulls as they are
+            if isinstance(leaf, str) and leaf.startswith("ENC["):
+                try:
+                    parse_enc(leaf)
+                except FormatError:
+                    broken[dotted(path) or "(top level)"] = None
+            elif not is_placeholder(leaf):
+                plain[dotted(path) or "(top level)"] = None
+    return tuple(plain), tuple(broken)
+
+
+_SECRET_VALUES = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+_TEMPLATE_SYNTAX = re.compile(rb"\{\{.*?\}\}|\{%.*?%\}")
+_STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a secret value
+
+
+def _is_template(docs: list[Node], creation_rule: CreationRule | None) -> bool:
+    """Whether every value a plaintext file would have encrypted is a placeholder."""
+    spec = creation_rule.encryption_rule if creation_rule is not None else None
+    general = EncryptionRule(RuleKind(spec.kind), spec.value) if spec else EncryptionRule()
+    values: list[object] = []
+    for doc in docs:
+        if not isinstance(doc, MapNode):
+            continue
+        secret = doc.get("kind") == "Secret" and (doc.has("data") or doc.has("stringData"))
+        rule = _SECRET_VALUES if secret else general
+        values += [
+            leaf
+            for path, leaf in encrypted_leaves(doc, rule)
+            if not isinstance(leaf, Comment) and path and path[0] not in _STRUCTURE
+        ]
+    return bool(values) and all(is_placeholder(v) for v in values)
+
+
+def read_sops_entry(
+    path: str,
+    data: bytes,
+    fmt: FileFormat,
+    rule: tuple[str | None, CreationRule | None, int | None] = (None, None, None),
+) -> SopsEntry | None:
+    """A SOPS entry for a YAML/JSON/dotenv file, or None when it is not a SOPS file.
+
+    ``rule`` is (config label, creation rule, rule number) from the governing `.sops.yaml`.
+    """
+    named = is_named_sops(path)
+    base = SopsEntry(
+        path=path,
+        format=fmt,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        named=named,
+        has_metadata=False,
+        has_flux_marker=FLUX_MARKERS[fmt] in data,
+        sops_config=rule[0],
+        creation_rule=rule[1],
+        creation_rule_number=rule[2],
+    )
+    try:
+        text = data.decode("utf-8")
+        docs = parse_documents(text, fmt)
+    except UnicodeDecodeError:
+        return replace(base, error="not valid UTF-8") if named else None
+    except FormatError as exc:
+        if named and _TEMPLATE_SYNTAX.search(data):
+            return replace(base, template=True)  # a Jinja/Helm template is not YAML yet
+        return replace(base, error=exc.message) if named else None
+    first = docs[0] if docs else None
+    if not has_metadata(docs, fmt):
+        if not named:
+            return None
+        if fmt is FileFormat.DOTENV or not (isinstance(first, MapNode) and first.has(SOPS_KEY)):
+            return replace(base, template=_is_template(docs, rule[1]))  # no metadata: SM002
+    try:
+        if fmt is FileFormat.DOTENV:
+            sf = load(text, fmt)
+            bare: list[int] = []
+        else:
+            assert isinstance(first, MapNode)
+            metadata = parse_metadata(first.get(SOPS_KEY))
+            trees: list[MapNode] = []
+            bare = []
+            for number, doc in enumerate(docs, start=1):
+                if doc is None:
+                    continue
+                if not isinstance(doc, MapNode):
+                    raise FormatError("the top level of every document must be a mapping")
+                if number > 1 and not doc.has(SOPS_KEY):
+                    bare.append(number)
+                trees.append(doc.without(SOPS_KEY))
+            sf = SopsFile(fmt, trees, metadata)
+        plain, broken = _scan_leaves(sf)
+    except FormatError as exc:
+        return replace(base, has_metadata=True, error=exc.message)
+    return replace(
+        base,
+        text=text,
+        has_metadata=True,
+        sops_file=sf,
+        plaintext_leaves=plain,
+        malformed_leaves=broken,
+        bare_documents=tuple(bare),
+        decrypt_disabled=any(_decrypt_disabled(t) for t in sf.docs),
+    )
