@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from secretsmgr.audit.history import HistoryFacts
+from secretsmgr.changelog.anchor import Anchoring, anchor_changelog
 from secretsmgr.changelog.chain import Entry, parse_entries
 from secretsmgr.errors import ChainError, DecryptionError
 from secretsmgr.keys.protocols import Identity
@@ -33,6 +34,7 @@ class AuditContext:
     changelog: tuple[Entry, ...] = ()
     changelog_present: bool = False
     changelog_error: str | None = None
+    changelog_history: ChangelogHistory | None = field(default=None, repr=False)
     verify_mac: bool = False
     identities: tuple[Identity, ...] = field(default=(), repr=False)
     data_keys: Mapping[str, bytes] = field(default_factory=dict, repr=False)
@@ -56,15 +58,34 @@ def reencrypt_hint(path: str) -> str:
     )
 
 
-def _load_changelog(path: Path) -> tuple[tuple[Entry, ...], bool, str | None]:
+class ChangelogHistory:
+    """What git's history of the changelog says about its lines, read on first use (only the
+    rules that date or cover file states ask, so the gate never runs git for it)."""
+
+    def __init__(self, root: Path, name: str, data: bytes, entries: Sequence[Entry]) -> None:
+        self._args = (root, name, data, tuple(entries))
+        self._anchoring: Anchoring | None = None
+
+    def anchoring(self) -> Anchoring:
+        """Commit and time of each committed line, and any rewrite of committed lines."""
+        if self._anchoring is None:
+            root, name, data, entries = self._args
+            if not entries:
+                self._anchoring = Anchoring()
+            else:
+                self._anchoring = anchor_changelog(root, name, data, entries, check_states=False)
+        return self._anchoring
+
+
+def _load_changelog(path: Path) -> tuple[bytes, tuple[Entry, ...], bool, str | None]:
     try:
         data = path.read_bytes()
     except OSError:
-        return (), False, None
+        return b"", (), False, None
     try:
-        return tuple(parse_entries(data)), True, None
+        return data, tuple(parse_entries(data)), True, None
     except ChainError as exc:
-        return (), True, exc.message
+        return data, (), True, exc.message
 
 
 def build_context(
@@ -78,7 +99,8 @@ def build_context(
     history: HistoryFacts | None = None,
 ) -> AuditContext:
     """Add the changelog, the clock and (with ``verify_mac``) the opened data keys to ``repo``."""
-    entries, present, error = _load_changelog(repo.root / repo.settings.changelog)
+    name = repo.settings.changelog
+    data, entries, present, error = _load_changelog(repo.root / name)
     data_keys: dict[str, bytes] = {}
     unopened: list[str] = []
     if verify_mac and identities:
@@ -96,6 +118,7 @@ def build_context(
         changelog=entries,
         changelog_present=present,
         changelog_error=error,
+        changelog_history=ChangelogHistory(repo.root, name, data, entries),
         verify_mac=verify_mac,
         identities=tuple(identities),
         data_keys=MappingProxyType(data_keys),

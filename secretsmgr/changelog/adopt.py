@@ -12,7 +12,6 @@ with no files starts the chain, so that every later write is recorded).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,7 +59,7 @@ class AdoptPlan:
         return self.entry.files if self.entry is not None else ()
 
 
-def _record(inv: Inventory, entry: SopsEntry, identities: Sequence[Identity]) -> FileRecord:
+def _record(entry: SopsEntry, identities: Sequence[Identity]) -> FileRecord:
     sf = entry.sops_file
     assert sf is not None
     key_id: str | None = None
@@ -69,7 +68,7 @@ def _record(inv: Inventory, entry: SopsEntry, identities: Sequence[Identity]) ->
             key_id = datakey_id(unwrap_data_key(sf.metadata, identities))
         except (DecryptionError, FormatError, UserError):  # not opened (a locked keyring too)
             key_id = None
-    digest = hashlib.sha256((inv.root / entry.path).read_bytes()).hexdigest()
+    digest = entry.sha256  # the bytes the inventory read and parsed
     recipients = sf.metadata.age_recipients
     return FileRecord(
         path=entry.path,
@@ -109,11 +108,11 @@ def plan_adopt(
         for e in inv.sops_files
         if e.sops_file is not None
         and e.path != name
-        and (e.path, e.sops_file.metadata.lastmodified) not in seen
+        and (e.path, e.sops_file.metadata.lastmodified, e.sha256) not in seen
     ]
     if not todo and not creates:
         return AdoptPlan(name, None, creates=False, data=data)
-    records = [_record(inv, e, identities) for e in todo]
+    records = [_record(e, identities) for e in todo]
     touched = {e.path for e in todo}
     layers = tuple(dict.fromkeys(x.name for x in inv.layers.layers if x.files & touched))
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -23,6 +23,7 @@ pushed in git, not in the line). The committer time comes from the committer's c
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,9 @@ class Anchoring:
     unanchored: int = 0  # lines past the committed version (HEAD)
     commits: int = 0  # commits that changed the changelog
     problems: tuple[str, ...] = ()
+    # datakey_id -> the earliest committer time of a committed version of the changelog that
+    # names it: evidence of the key's age that rewriting the working-tree lines cannot remove
+    key_commits: Mapping[str, datetime] = field(default_factory=dict)
 
 
 def _lines_end(data: bytes) -> list[int]:
@@ -91,12 +95,19 @@ def anchor_changelog(
         c.id: contents.get(b, b"") if b else b"" for c, b in zip(commits, blobs, strict=True)
     }
     problems: list[str] = []
+    key_commits: dict[str, datetime] = {}
     for c in commits:
+        added = version[c.id]
         for parent in c.parents:
             before = version.get(parent)
             if before is not None and not version[c.id].startswith(before):
                 what = "removed" if not version[c.id] else "rewrote earlier lines of"
                 problems.append(f"commit {_short(c.id)} {what} the changelog (it is append-only)")
+            elif before is not None and len(c.parents) == 1:
+                added = added[len(before) :]
+        when = _when(c.committed)
+        for key_id in _key_ids(added):
+            key_commits[key_id] = min(key_commits.get(key_id, when), when)
     ends = _lines_end(data)
     anchored: dict[int, tuple[str, datetime]] = {}
     for c in commits:
@@ -117,7 +128,24 @@ def anchor_changelog(
     if check_states:
         problems += _unseen_states(root, entries, anchored)
     unanchored = sum(1 for e in entries if e.seq not in anchored)
-    return Anchoring(anchored, unanchored, len(commits), tuple(problems))
+    return Anchoring(anchored, unanchored, len(commits), tuple(problems), key_commits)
+
+
+def _key_ids(data: bytes) -> set[str]:
+    """Every datakey_id the changelog lines in ``data`` name (lines that do not parse are the
+    chain's problem, not this one's)."""
+    found: set[str] = set()
+    for line in data.splitlines():
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        files = obj.get("files") if isinstance(obj, dict) else None
+        for record in files if isinstance(files, list) else ():
+            key_id = record.get("datakey_id") if isinstance(record, dict) else None
+            if isinstance(key_id, str):
+                found.add(key_id)
+    return found
 
 
 def _late_times(

@@ -290,9 +290,17 @@ def verify(data: bytes) -> int | None:
     return None if found is None else found.seq
 
 
-def covered(entries: Sequence[Entry]) -> set[tuple[str, str]]:
-    """Every (path, lastmodified) some entry records."""
-    return {(f.path, f.lastmodified) for e in entries for f in e.files}
+State = tuple[str, str, str]  # (path, lastmodified, sha256 of the file's bytes)
+
+
+def covered(entries: Sequence[Entry]) -> dict[State, FileRecord]:
+    """Every file state some entry records, with the last record of it.
+
+    A state is the path, its sops ``lastmodified`` and the sha256 of its bytes (the record's
+    ``sha256_after``): a line that names the right ``lastmodified`` but another content does
+    not cover the file.
+    """
+    return {(f.path, f.lastmodified, f.sha256_after): f for e in entries for f in e.files}
 
 
 # ----------------------------------------------------------------------------- appending

@@ -1,16 +1,28 @@
-"""``log --verify``: the hash chain holds, and every SOPS file's current state has an entry."""
+"""``log --verify``: the hash chain holds, git's history of the changelog anchors it, and every
+SOPS file's current state has an entry."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from secretsmgr.changelog.chain import covered, find_break, parse_entries
+from secretsmgr.changelog.anchor import Anchoring, anchor_changelog
+from secretsmgr.changelog.chain import State, covered, find_break, parse_entries
 from secretsmgr.errors import ChainError
+from secretsmgr.plural import plural
 
 
-def sops_states(root: Path, skip: str) -> Iterator[tuple[str, str]]:
-    """(path, lastmodified) of every SOPS file in the repo, in path order.
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """What ``log --verify`` established."""
+
+    entries: int
+    anchoring: Anchoring
+
+
+def sops_states(root: Path, skip: str) -> Iterator[State]:
+    """(path, lastmodified, sha256) of every SOPS file in the repo, in path order.
 
     The same discovery as the audit (and its SM013), so `log --verify` and `audit` agree;
     files with malformed metadata are audit's SM006, not a changelog question.
@@ -19,11 +31,11 @@ def sops_states(root: Path, skip: str) -> Iterator[tuple[str, str]]:
 
     for entry in load_inventory(root).sops_files:
         if entry.sops_file is not None and entry.path != skip:
-            yield entry.path, entry.sops_file.metadata.lastmodified
+            yield entry.path, entry.sops_file.metadata.lastmodified, entry.sha256
 
 
-def verify_repo(root: Path, name: str, data: bytes) -> int:
-    """Check the chain, then that every SOPS file's state has an entry; the entry count."""
+def verify_repo(root: Path, name: str, data: bytes) -> Verified:
+    """Check the chain, its anchoring in git, then that every SOPS file's state has an entry."""
     found = find_break(data)
     if found is not None:
         raise ChainError(
@@ -31,10 +43,20 @@ def verify_repo(root: Path, name: str, data: bytes) -> int:
             hints=(f"restore {name} from git",),
         )
     entries = parse_entries(data)
+    anchoring = anchor_changelog(root, name, data, entries)
+    if anchoring.problems:
+        more = len(anchoring.problems) - 1
+        hints = [f"and {more} more problem{'s' if more > 1 else ''}"] if more else []
+        hints += [
+            f"compare {name} with its git history: git log -p -- {name}",
+            "a committed changelog only grows: restore the lines that were changed or dropped",
+        ]
+        raise ChainError(f"changelog not anchored in git: {anchoring.problems[0]}", hints=hints)
     seen = covered(entries)
-    missing = [(p, lm) for p, lm in sops_states(root, name) if (p, lm) not in seen]
+    missing = [s for s in sops_states(root, name) if s not in seen]
     if missing:
-        path, lastmodified = missing[0]
+        path, lastmodified, _ = missing[0]
+        recorded = any((p, lm) == (path, lastmodified) for p, lm, _ in seen)
         more = len(missing) - 1
         hints = []
         if more:
@@ -44,5 +66,24 @@ def verify_repo(root: Path, name: str, data: bytes) -> int:
             "record the current state of every such file: secretsmgr log --adopt --reason '…'",
             f"or give it a fresh data key: secretsmgr rotate {path} --reason '…'",
         ]
-        raise ChainError(f"{path}: lastmodified {lastmodified} has no changelog entry", hints=hints)
-    return len(entries)
+        what = (
+            "is recorded, but the file's bytes differ from the recorded state (sha256_after)"
+            if recorded
+            else "has no changelog entry"
+        )
+        raise ChainError(f"{path}: lastmodified {lastmodified} {what}", hints=hints)
+    return Verified(len(entries), anchoring)
+
+
+def anchoring_line(anchoring: Anchoring, name: str, entries: int) -> str | None:
+    """How much of the changelog git anchors, for ``log --verify`` (None: nothing to say)."""
+    if not entries:
+        return None
+    todo = f"commit {name} to anchor them"
+    if not anchoring.commits:
+        return f"not anchored in git yet: {plural(entries, 'entry', 'entries')} ({todo})"
+    anchored = plural(len(anchoring.anchored), "entry", "entries")
+    line = f"anchored in git: {anchored} ({plural(anchoring.commits, 'commit')})"
+    if anchoring.unanchored:
+        line += f"; {anchoring.unanchored} not yet anchored ({todo})"
+    return line

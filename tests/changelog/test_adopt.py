@@ -131,8 +131,9 @@ def test_adopt_refuses_a_broken_changelog_and_an_empty_reason(repo: Path) -> Non
         plan_adopt(load_inventory(repo), "  ")
 
 
-def test_an_adopt_time_never_dates_a_data_key() -> None:
-    """SM008 must not take a key recorded by adopt as new: it already existed."""
+def test_an_adopt_time_is_evidence_the_key_existed_never_that_it_is_new() -> None:
+    """An adopt line proves the data key existed by then; a later line with the same key
+    cannot make it younger (SM008 then takes the earlier of this and ``lastmodified``)."""
     old, new = bytes(32), bytes([1]) * 32
 
     def entry(data: bytes, action: str, key: bytes, time: str) -> bytes:
@@ -143,11 +144,13 @@ def test_an_adopt_time_never_dates_a_data_key() -> None:
         return append(data, made)
 
     data = entry(b"", "adopt", old, "2026-01-01T00:00:00Z")
-    data = entry(data, "set", old, "2026-02-01T00:00:00Z")  # same key, later: still undated
+    data = entry(data, "set", old, "2026-02-01T00:00:00Z")  # same key, later: not younger
     data = entry(data, "rotate", new, "2026-03-01T00:00:00Z")
-    ctx = cast(AuditContext, SimpleNamespace(changelog=tuple(parse_entries(data))))
+    ctx = cast(
+        AuditContext, SimpleNamespace(changelog=tuple(parse_entries(data)), changelog_history=None)
+    )
     first = _first_use(ctx)
-    assert first[datakey_id(old)] is None
+    assert first[datakey_id(old)] == datetime(2026, 1, 1, tzinfo=UTC)
     assert first[datakey_id(new)] == datetime(2026, 3, 1, tzinfo=UTC)
 
 

@@ -256,9 +256,11 @@ def test_append_refuses_an_age_private_key() -> None:
     assert key not in info.value.message
 
 
-def test_covered_lists_every_path_and_lastmodified() -> None:
+def test_covered_lists_every_path_lastmodified_and_content() -> None:
     entries = parse_entries(chain(3))
-    assert covered(entries) == {
-        (f"gitops/s{i}.enc.yaml", "2026-11-26T10:03:09Z") for i in (1, 2, 3)
+    states = covered(entries)
+    assert set(states) == {
+        (r.path, "2026-11-26T10:03:09Z", r.sha256_after) for e in entries for r in e.files
     }
-    assert covered([]) == set()
+    assert {p for p, _, _ in states} == {f"gitops/s{i}.enc.yaml" for i in (1, 2, 3)}
+    assert covered([]) == {}

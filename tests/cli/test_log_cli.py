@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -54,6 +55,11 @@ def sops_file(root: Path, rel: str, fmt: FileFormat = FileFormat.YAML) -> str:
     return load(target.read_text(encoding="utf-8"), fmt).metadata.lastmodified
 
 
+def _sha256(path: Path) -> str:
+    """What a writer records as ``sha256_after``: the digest of the file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "1" * 64
+
+
 def log_for(root: Path, *states: tuple[str, str], name: str = LOG) -> bytes:
     """A changelog with one rotate entry per (path, lastmodified), written to ``name``."""
     data = b""
@@ -65,7 +71,7 @@ def log_for(root: Path, *states: tuple[str, str], name: str = LOG) -> bytes:
             recipients_after=(PUB1,),
             datakey_id=datakey_id(bytes([i]) * 32),
             sha256_before="0" * 64,
-            sha256_after="1" * 64,
+            sha256_after=_sha256(root / path),
         )
         entry = next_entry(
             data,
@@ -194,8 +200,9 @@ def test_verify_ok(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
     assert (code, err) == (0, "")
     lines = out.splitlines(keepends=True)
-    assert len(lines) == 5 and lines[0].startswith("seq  time (UTC)")
-    assert lines[-1] == ok_line(3)
+    assert len(lines) == 6 and lines[0].startswith("seq  time (UTC)")
+    assert lines[-2] == ok_line(3)
+    assert lines[-1] == f"not anchored in git yet: 3 entries (commit {LOG} to anchor them)\n"
     log_for(repo, *states[:2])  # the dotenv file has no entry now
     code, out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
     assert (code, out) == (1, "")
@@ -294,7 +301,12 @@ def test_verify_in_a_git_repo_counts_untracked_files(
     assert code == 1 and f"gitops/b.enc.yaml: lastmodified {b} has no" in err
     (git_repo / ".gitignore").write_text("gitops/b.enc.yaml\n")
     code, out, err = run(["--repo", str(git_repo), "log", "--verify"], capsys)
-    assert (code, out.splitlines()[-1] + "\n", err) == (0, ok_line(1), "")
+    assert (code, out.splitlines()[-2] + "\n", err) == (0, ok_line(1), "")
+    assert out.splitlines()[-1] == "anchored in git: 1 entry (1 commit)"
+    (git_repo / ".gitignore").unlink()
+    log_for(git_repo, ("gitops/b.enc.yaml", b), ("gitops/a.enc.yaml", a))  # rewrites line 1
+    code, _, err = run(["--repo", str(git_repo), "log", "--verify"], capsys)
+    assert code == 1 and "changelog not anchored in git" in err
 
 
 def test_log_rejects_an_unknown_format(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
-from secretsmgr.changelog.chain import datakey_id
+from secretsmgr.changelog.anchor import Anchoring
+from secretsmgr.changelog.chain import covered, datakey_id
 from secretsmgr.sops.values import parse_rfc3339
 
 
@@ -21,40 +22,53 @@ def _parse(text: str) -> datetime | None:
     return datetime.fromisoformat(stamp).astimezone(UTC)
 
 
-def _first_use(ctx: AuditContext) -> dict[str, datetime | None]:
-    """Earliest changelog time of every datakey_id. A data key first seen in an ``adopt`` entry
-    already existed then: the changelog cannot date it (``lastmodified`` still bounds it)."""
-    first: dict[str, datetime | None] = {}
+def _first_use(ctx: AuditContext) -> dict[str, datetime]:
+    """The earliest evidence of every datakey_id: the earliest changelog line naming it, the
+    commit that added that line, or the earliest committed version of the changelog naming it
+    (a line rewritten since still dates the key). Any line that names a data key (an ``adopt``
+    too) proves the key existed by then; a later line cannot make it younger.
+    """
+    history = ctx.changelog_history
+    anchoring = history.anchoring() if history is not None else Anchoring()
+    anchors = anchoring.anchored
+    first: dict[str, datetime] = dict(anchoring.key_commits)
     for entry in ctx.changelog:
-        when = _parse(entry.time)
-        if when is None:
+        times = [t for t in (_parse(entry.time),) if t is not None]
+        if entry.seq in anchors:
+            times.append(anchors[entry.seq][1])
+        if not times:
             continue
+        when = min(times)
         for record in entry.files:
-            if record.datakey_id is None:
-                continue
-            known = first.get(record.datakey_id, when)
-            if record.datakey_id not in first and entry.action == "adopt":
-                first[record.datakey_id] = None
-            elif known is not None and when <= known:
-                first[record.datakey_id] = when
+            if record.datakey_id is not None:
+                known = first.get(record.datakey_id)
+                first[record.datakey_id] = when if known is None else min(known, when)
     return first
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    """Files whose data key is older than the threshold (changelog first, else lastmodified)."""
+    """Files whose data key is older than the threshold, dated by the earliest evidence: the
+    changelog's first line naming the key, the commit that added that line, ``lastmodified``.
+    """
     first = _first_use(ctx) if ctx.changelog else {}
+    states = covered(ctx.changelog)
     limit = ctx.max_age_days
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None:
             continue
-        since: datetime | None = None
+        since = _parse(sf.metadata.lastmodified)
         source = "from lastmodified, which only bounds it"
         key = ctx.data_keys.get(entry.path)
-        if key is not None and (when := first.get(datakey_id(key))) is not None:
-            since, source = when, "from the changelog"
-        if since is None:
-            since = _parse(sf.metadata.lastmodified)
+        if key is not None:
+            key_id: str | None = datakey_id(key)
+        else:
+            record = states.get((entry.path, sf.metadata.lastmodified, entry.sha256))
+            key_id = record.datakey_id if record is not None else None
+        logged = first.get(key_id) if key_id is not None else None
+        if logged is not None:  # the changelog knows this key: the earliest evidence dates it
+            since = logged if since is None else min(since, logged)
+            source = "from the changelog, its git history and lastmodified"
         if since is None:
             continue
         days = (ctx.now - since).days

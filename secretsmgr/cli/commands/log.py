@@ -1,4 +1,5 @@
-"""``log``: the changelog as a table or JSON; ``--verify`` checks its chain and coverage."""
+"""``log``: the changelog as a table or JSON; ``--verify`` checks its chain, its anchoring in
+git and its coverage."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def log_cmd(
     """Show the changelog; --verify checks its hash chain and that it covers every SOPS file."""
     from secretsmgr.changelog import load_changelog, parse_entries, to_dict
     from secretsmgr.changelog.table import render_table
-    from secretsmgr.changelog.verify import verify_repo
+    from secretsmgr.changelog.verify import anchoring_line, verify_repo
     from secretsmgr.errors import ChainError
     from secretsmgr.repo.settings import load_settings
 
@@ -83,7 +84,7 @@ def log_cmd(
         return 0
     name = load_settings(root).changelog
     data = load_changelog(root / name)
-    count = verify_repo(root, name, data) if verify else None
+    verified = verify_repo(root, name, data) if verify else None
     try:
         entries = parse_entries(data)
     except ChainError as exc:
@@ -100,7 +101,10 @@ def log_cmd(
         out(render_table(entries))
     else:
         out(f"no changelog entry touches layer {', '.join(layer or ())}\n")
-    if count is not None:
-        chained = plural(count, "entry", "entries")
+    if verified is not None:
+        chained = plural(verified.entries, "entry", "entries")
         out(f"chain ok ({chained}); every SOPS file's state has an entry\n")
+        anchored = anchoring_line(verified.anchoring, name, verified.entries)
+        if anchored is not None:
+            out(anchored + "\n")
     return 0

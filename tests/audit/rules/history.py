@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from pathlib import Path
 
@@ -28,18 +29,28 @@ def lastmodified(root: Path, rel: str) -> datetime:
     return datetime.fromisoformat(sf.metadata.lastmodified.replace("Z", "+00:00"))
 
 
-def log(root: Path, rel: str, when: datetime, *, lastmodified: str | None = None) -> None:
-    """Append a rotate entry for ``rel`` at ``when`` (its state, or ``lastmodified``)."""
-    sf = load((root / rel).read_text(), FileFormat.YAML)
+def log(
+    root: Path,
+    rel: str,
+    when: datetime,
+    *,
+    lastmodified: str | None = None,
+    sha256: str | None = None,
+    key_id: str | None = None,
+) -> None:
+    """Append a rotate entry for ``rel`` at ``when``: its current state (lastmodified, the
+    sha256 of its bytes, its data key), or the ``lastmodified``/``sha256``/``key_id`` given."""
+    data = (root / rel).read_bytes()
+    sf = load(data.decode(), FileFormat.YAML)
     key = unwrap_data_key(sf.metadata, [identity(1)])
     record = FileRecord(
         rel,
         lastmodified or sf.metadata.lastmodified,
         (K1,),
         (K1,),
-        datakey_id(key),
+        key_id or datakey_id(key),
         "0" * 64,
-        "1" * 64,
+        sha256 or hashlib.sha256(data).hexdigest(),
     )
     path = root / "secrets-changelog.jsonl"
     old = path.read_bytes() if path.exists() else b""

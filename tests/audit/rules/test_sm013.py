@@ -1,4 +1,5 @@
-"""SM013 changelog-gap: the file's current ``lastmodified`` has no changelog entry."""
+"""SM013 changelog-gap: the file's current state (lastmodified, bytes, data key) has no
+changelog entry, or the changelog rewrites lines git already holds."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from secretsmgr.audit.engine import run_audit
+from tests.conftest import git
 
+from ..helpers import identity
 from .history import FILE, history_repo, log, paths_of
 
 
@@ -36,3 +39,37 @@ def test_check_gate_never_runs_history_rules(tmp_path: Path) -> None:
     root = history_repo(tmp_path)
     report = run_audit(root, keyless_only=True, now=datetime(2099, 1, 1, tzinfo=UTC))
     assert not {f.rule for f in report.findings} & {"SM008", "SM013"}
+
+
+def test_sm013_fires_when_the_recorded_bytes_are_not_the_file(tmp_path: Path) -> None:
+    # The right path and lastmodified, another content: the entry does not describe this file.
+    root = history_repo(tmp_path)
+    log(root, FILE, datetime.now(UTC), sha256="1" * 64)
+    report = run_audit(root)
+    assert FILE in paths_of(report, "SM013")
+    message = next(f.message for f in report.findings if f.rule == "SM013")
+    assert "bytes differ" in message
+
+
+def test_sm013_refuses_a_forged_data_key_id_when_the_key_opens_the_file(tmp_path: Path) -> None:
+    # A forger can compute path, lastmodified and sha256 from the file, not its data key id.
+    root = history_repo(tmp_path)
+    log(root, FILE, datetime.now(UTC), key_id="f" * 32)
+    assert FILE not in paths_of(run_audit(root), "SM013")  # key-less: the line looks right
+    keyed = run_audit(root, identities=[identity(1)], verify_mac=True)
+    assert FILE in paths_of(keyed, "SM013")
+    assert "another data key" in next(f.message for f in keyed.findings if f.rule == "SM013")
+
+
+def test_sm013_reports_a_changelog_that_rewrites_its_committed_lines(tmp_path: Path) -> None:
+    root = history_repo(tmp_path)
+    log(root, FILE, datetime.now(UTC))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "rotate")
+    assert paths_of(run_audit(root), "SM013") == []
+    changelog = root / "secrets-changelog.jsonl"
+    changelog.unlink()
+    log(root, FILE, datetime.now(UTC), key_id="e" * 32)  # the line rewritten, chain recomputed
+    git(root, "commit", "-q", "--no-gpg-sign", "-am", "rewrite")
+    assert "secrets-changelog.jsonl" in paths_of(run_audit(root), "SM013")
