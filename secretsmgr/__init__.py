@@ -1,3 +1,3 @@
 """secretsmgr: own the whole life of SOPS secrets in a Flux GitOps repository."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
