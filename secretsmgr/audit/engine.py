@@ -14,7 +14,8 @@ from secretsmgr.audit.registry import RULES
 from secretsmgr.errors import UsageError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.flux import Layer
-from secretsmgr.repo.inventory import EMPTY_ENV, Detector, InventoryCache, LiveKeys, load_inventory
+from secretsmgr.repo.inventory import EMPTY_ENV, LiveKeys, load_inventory
+from secretsmgr.repo.scan import Detector, InventoryCache
 from secretsmgr.repo.snapshot import Snapshot
 from secretsmgr.sops.locate import DocumentKeys, find_line, key_lines
 

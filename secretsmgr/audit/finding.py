@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NewType
 
 if TYPE_CHECKING:
     from secretsmgr.audit.context import AuditContext
-    from secretsmgr.repo.inventory import Detector
+    from secretsmgr.repo.scan import Detector
 
 RuleId = NewType("RuleId", str)
 

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from typing import cast
 
 from secretsmgr.errors import FormatError
-from secretsmgr.repo.inventory import ScannedFile
 from secretsmgr.repo.placeholders import is_placeholder as repo_placeholder
+from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.yamlio import safe_load_all
 

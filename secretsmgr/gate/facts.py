@@ -13,7 +13,7 @@ from secretsmgr.audit.finding import Rule
 from secretsmgr.errors import FormatError
 from secretsmgr.gate.cache import BlobCache, BlobFacts, SopsSummary, code_fingerprint, digest_paths
 from secretsmgr.repo.flux import LayerGraph
-from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.snapshot import Snapshot
 from secretsmgr.repo.sopsentry import SopsEntry, is_named_sops, read_sops_entry, structured_format

@@ -24,7 +24,7 @@ from secretsmgr.audit.history import Exposure, HistoryFacts, PastKey, RecipientR
 from secretsmgr.gate.cache import BlobFacts, SopsSummary
 from secretsmgr.gate.facts import GateCache, summarize, variant_of
 from secretsmgr.repo import git
-from secretsmgr.repo.inventory import scan_file
+from secretsmgr.repo.scan import scan_file
 
 # hits that mean "this value was readable in this commit" (SM018: known formats only)
 EXPOSING = ("SM001", "SM003", "SM018")

@@ -10,16 +10,16 @@ of them). Nothing is decrypted here.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
-from typing import Protocol
 
 from secretsmgr.errors import UsageError
 from secretsmgr.repo.clusterkeys import RuleId, RuleKeys, chosen_keys, key_notes, rule_keys
 from secretsmgr.repo.flux import LayerGraph, find_layers
+from secretsmgr.repo.scan import Detector, InventoryCache, detect_all, scan_file
 from secretsmgr.repo.settings import (
     SETTINGS_NAME,
     Settings,
@@ -29,61 +29,13 @@ from secretsmgr.repo.settings import (
 from secretsmgr.repo.snapshot import Snapshot, WorktreeSnapshot
 from secretsmgr.repo.sopsconfig import (
     SOPS_CONFIG_NAME,
-    CreationRule,
     SopsConfig,
     SopsConfigs,
     all_age_recipients,
 )
-from secretsmgr.repo.sopsentry import (
-    SOPS_HINT,
-    SopsEntry,
-    is_named_sops,
-    read_sops_entry,
-    structured_format,
-)
-from secretsmgr.sops.document import FileFormat
+from secretsmgr.repo.sopsentry import SOPS_HINT, SopsEntry, is_named_sops, structured_format
 
 EMPTY_ENV: Mapping[str, str] = MappingProxyType({})
-
-
-@dataclass(frozen=True, slots=True)
-class ScannedFile:
-    """One file in scope as a detector sees it: its bytes, and its format when structured."""
-
-    path: str
-    data: bytes = field(repr=False)
-    format: FileFormat | None
-    sops: SopsEntry | None
-
-
-# A detector turns one file into hits (plain data, never a secret value); the audit rules own
-# theirs and pass them in by rule id.
-Detector = Callable[[ScannedFile], Iterable[object]]
-
-
-class InventoryCache(Protocol):
-    """A cache the gate hands in (``secretsmgr.gate``): detector hits per file, the layer graph.
-
-    ``compute``/``build`` give the uncached answer; a cache may return it or a stored equal one.
-    """
-
-    def file_hits(
-        self,
-        snapshot: Snapshot,
-        file: ScannedFile,
-        compute: Callable[[], dict[str, tuple[object, ...]]],
-    ) -> Mapping[str, tuple[object, ...]]:
-        """The hits of every detector in ``file``."""
-        ...
-
-    def layers(
-        self,
-        snapshot: Snapshot,
-        build: Callable[[Snapshot], LayerGraph],
-        scope: Sequence[str] | None = None,
-    ) -> LayerGraph:
-        """The layer graph of ``snapshot`` (it may know only about the files in ``scope``)."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,30 +303,6 @@ def _resolve_keys(
     return keys, source, repo_keys, repo_source
 
 
-def scan_file(
-    rel: str,
-    data: bytes,
-    rule_for: Callable[[str], tuple[str | None, CreationRule | None, int | None]] | None = None,
-) -> ScannedFile:
-    """One file as the inventory reads it: its format, and its SOPS entry when it is one.
-
-    ``rule_for`` gives the governing `.sops.yaml` rule (the gate's history walk has none).
-    """
-    fmt = structured_format(rel)
-    named = is_named_sops(rel)
-    entry: SopsEntry | None = None
-    if fmt is not None or named:
-        fmt = fmt or FileFormat.YAML
-        if named or SOPS_HINT[fmt].search(data):
-            rule = rule_for(rel) if rule_for is not None else (None, None, None)
-            entry = read_sops_entry(rel, data, fmt, rule)
-    return ScannedFile(rel, data, fmt, entry)
-
-
-def _detect(detectors: Mapping[str, Detector], file: ScannedFile) -> dict[str, tuple[object, ...]]:
-    return {name: tuple(detect(file)) for name, detect in detectors.items()}
-
-
 def load_inventory(
     root: Path,
     *,
@@ -424,7 +352,7 @@ def load_inventory(
             entries.append(entry)
         if detectors:
             if cache is not None:
-                found = cache.file_hits(snap, scanned, partial(_detect, detectors, scanned))
+                found = cache.file_hits(snap, scanned, partial(detect_all, detectors, scanned))
                 for name, items in found.items():
                     hits[name].extend(items)
             else:

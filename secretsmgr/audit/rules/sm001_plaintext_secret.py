@@ -27,7 +27,7 @@ from secretsmgr.audit.manifests import (
     numbered_objects,
     secret_values,
 )
-from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.limits import is_too_large, limit_text, max_file_bytes
 from secretsmgr.sops.locate import DocumentKeys, key_lines
 

@@ -19,7 +19,7 @@ from secretsmgr.audit.manifests import (
     objects,
     secret_values,
 )
-from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.metadata import SOPS_KEY
 
 

@@ -13,7 +13,7 @@ from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.errors import ConfigError
 from secretsmgr.keys.age import parse_identities
 from secretsmgr.keys.bech32 import short_key, split_bech32
-from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.repo.scan import ScannedFile
 
 # bech32 is case-insensitive and pyrage accepts the lowercase form: match either case.
 _PRIVATE_KEY = re.compile(rb"AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]{20,}", re.IGNORECASE)

@@ -9,7 +9,7 @@ from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Place, Rule, RuleId, Severity
 from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.flux.objects import KUSTOMIZE_GROUP
-from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.locate import key_lines
 

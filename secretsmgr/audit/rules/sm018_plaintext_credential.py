@@ -19,7 +19,7 @@ from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.credentials import judge_value
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.manifests import Obj, decode_text, documents, is_secret, label, objects
-from secretsmgr.repo.inventory import ScannedFile
+from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.metadata import SOPS_KEY
 
