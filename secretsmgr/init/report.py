@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from secretsmgr.changelog.adopt import adopt_summary
-from secretsmgr.init.workflow import NEW, ClusterKey, FileState, InitResult
+from secretsmgr.init.model import NEW, ClusterKey, FileState, InitResult
 from secretsmgr.plural import plural
 
 _WRITES = frozenset({"create", "replace", "update", "adopt"})

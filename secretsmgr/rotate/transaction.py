@@ -36,6 +36,7 @@ from secretsmgr.fsutil import (
     file_mode,
     fsync_dirs,
     fsync_files,
+    read_optional,
     replace_all,
     temp_path,
     write_new,
@@ -150,15 +151,6 @@ def refuse_dirty(root: Path, paths: Sequence[str]) -> None:
         )
 
 
-def _read_exact(path: Path) -> str | None:
-    """A file's text exactly as on disk (line endings kept), or None when it is absent."""
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
 def _prepare(
     root: Path,
     request: RotationRequest,
@@ -194,7 +186,7 @@ def _prepare(
         regenerations += linked_regenerations
         checked.update((entry.path, check_write_target(root, entry.path)) for entry in linked)
     configs = [
-        _Write(rel, check_write_target(root, rel), _read_exact(root / rel), text)
+        _Write(rel, check_write_target(root, rel), read_optional(root / rel), text)
         for rel, text in request.config_writes
     ]
     if not request.allow_dirty and not request.dry_run:

@@ -1,0 +1,176 @@
+"""The three files ``init`` writes, each as a ``FileChange``: `.sops.yaml` (one creation rule
+per set of clusters), `.secretsmgr.yaml` (the key(s) pinned) and `.pre-commit-config.yaml` (the
+hook). An existing file is kept unless ``--force``; one that would not change is up to date."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from secretsmgr.fsutil import read_optional
+from secretsmgr.init.model import FileChange, FileState
+from secretsmgr.init.rules import PathGroup, path_groups
+from secretsmgr.init.texts import (
+    HOOK_ID,
+    PRE_COMMIT_NAME,
+    has_hook,
+    precommit_text,
+    sops_yaml_text,
+    with_hook,
+)
+from secretsmgr.keys.bech32 import short_key
+from secretsmgr.repo.flux import Cluster, LayerGraph, find_layers
+from secretsmgr.repo.inventory import Inventory
+from secretsmgr.repo.settings import SETTINGS_NAME, ClusterSpec, Settings, parse_settings
+from secretsmgr.repo.settingsfile import render_settings
+from secretsmgr.repo.snapshot import WorktreeSnapshot
+from secretsmgr.repo.sopsconfig import (
+    SOPS_CONFIG_NAME,
+    all_age_recipients,
+    match_rule,
+    parse_sops_config,
+)
+from secretsmgr.sops.yamlio import safe_load_all
+
+
+def _layer_files(graph: LayerGraph) -> dict[tuple[str | None, str, str], frozenset[str]]:
+    return {layer.key: layer.files for layer in graph.layers}
+
+
+def cluster_specs(inv: Inventory, settings: Settings) -> tuple[ClusterSpec, ...]:
+    """One ``clusters:`` entry per discovered cluster, when there are several and each has a
+    name and a root folder; none when writing them would change what the model finds."""
+    clusters: Sequence[Cluster] = inv.layers.clusters
+    if len(clusters) < 2 or any(c.name is None or c.path is None for c in clusters):
+        return ()
+    specs = tuple(ClusterSpec(c.name or "", c.path or "", None, c.context) for c in clusters)
+    graph = find_layers(WorktreeSnapshot(inv.root), specs, dict(settings.sources))
+    if _layer_files(graph) != _layer_files(inv.layers):
+        return ()
+    return specs
+
+
+def _pins(settings: Settings, keys: Mapping[str | None, str], allowed: Sequence[str]) -> bool:
+    """Whether ``settings`` already name each cluster's key and allow ``allowed``."""
+    own: dict[str | None, str | None] = {c.name: c.cluster_key for c in settings.clusters}
+    return (
+        settings.next_cluster_key is None
+        and set(allowed) <= set(settings.allowed_recipients)
+        and all((own.get(c) or settings.cluster_key) == k for c, k in keys.items())
+    )
+
+
+def settings_change(
+    inv: Inventory, pinned: Settings, keys: Mapping[str | None, str], force: bool
+) -> FileChange:
+    """`.secretsmgr.yaml` pinning ``keys``: created, rewritten with ``force``, else kept."""
+    existing = read_optional(inv.root / SETTINGS_NAME)
+    if pinned.cluster_key is not None:
+        what = "cluster_key"
+    else:
+        what = "clusters: " + ", ".join(c.name for c in pinned.clusters)
+    if pinned.allowed_recipients:
+        what += f", {len(pinned.allowed_recipients)} allowed_recipients"
+    if existing is not None and _pins(parse_settings(existing), keys, pinned.allowed_recipients):
+        return FileChange(SETTINGS_NAME, FileState.UP_TO_DATE, "pins the cluster key")
+    text = render_settings(pinned)
+    if existing is None:
+        return FileChange(SETTINGS_NAME, FileState.CREATE, what, text)
+    if force:
+        return FileChange(
+            SETTINGS_NAME, FileState.REPLACE, f"{what} (from its current values)", text
+        )
+    return FileChange(
+        SETTINGS_NAME,
+        FileState.KEPT,
+        "exists and does not pin the cluster key (--force rewrites it from its current "
+        "values; its comments are not kept)",
+    )
+
+
+def _check_rules(
+    inv: Inventory, text: str, keys: Mapping[str | None, str], groups: Sequence[PathGroup]
+) -> None:
+    """Every file a cluster applies matches a rule naming that cluster's key (or init is wrong)."""
+    config = parse_sops_config(text, inv.root / SOPS_CONFIG_NAME)
+    for layer in inv.layers.layers:
+        if layer.external is not None:
+            continue
+        for path in layer.files:
+            rule = match_rule(config, inv.root / path)
+            if rule is None or keys[layer.cluster] not in all_age_recipients(rule):
+                raise AssertionError(f"init's .sops.yaml misses {path}")  # pragma: no cover
+    assert len(config.rules) == len(groups)
+
+
+def sops_yaml_change(
+    inv: Inventory,
+    keys: Mapping[str | None, str],
+    allowed: Sequence[str],
+    force: bool,
+) -> tuple[FileChange, list[str]]:
+    """`.sops.yaml` with one rule per set of clusters, and notes on a kept one that names a
+    cluster key in no rule."""
+    groups = path_groups(inv.layers)
+    text = sops_yaml_text(groups, keys, allowed)
+    _check_rules(inv, text, keys, groups)
+    count = len(groups)
+    what = f"{count} creation rule{'s' if count != 1 else ''}: " + ", ".join(
+        p for g in groups for p in g.paths
+    )
+    existing = read_optional(inv.root / SOPS_CONFIG_NAME)
+    if existing is None:
+        return FileChange(SOPS_CONFIG_NAME, FileState.CREATE, what, text), []
+    if existing == text:
+        return FileChange(SOPS_CONFIG_NAME, FileState.UP_TO_DATE, what), []
+    if force:
+        return FileChange(SOPS_CONFIG_NAME, FileState.REPLACE, what, text), []
+    notes = []
+    config = inv.sops_config
+    named = {k for rule in (config.rules if config else ()) for k in all_age_recipients(rule)}
+    for key in dict.fromkeys(keys.values()):
+        if key not in named:
+            notes.append(
+                f"the kept {SOPS_CONFIG_NAME} names the cluster key {short_key(key)} in no rule: "
+                "files sops creates would not be encrypted to it (--force rewrites it)"
+            )
+    kept = FileChange(SOPS_CONFIG_NAME, FileState.KEPT, "exists (--force rewrites it)")
+    return kept, notes
+
+
+def _hook_entry_ok(text: str) -> bool:
+    """Whether ``text`` parses and lists the hook (what ``with_hook`` made of a config)."""
+    try:
+        docs = safe_load_all(text)
+    except Exception:  # a FormatError: our edit broke it; the caller keeps the file
+        return False
+    repos = docs[0].get("repos") if docs and isinstance(docs[0], dict) else None
+    return isinstance(repos, list) and any(
+        isinstance(r, dict)
+        and any(isinstance(h, dict) and h.get("id") == HOOK_ID for h in r.get("hooks") or [])
+        for r in repos
+    )
+
+
+def precommit_change(root: Path, force: bool) -> FileChange:
+    """`.pre-commit-config.yaml` with the hook: created, the hook added with ``force``, else
+    kept."""
+    existing = read_optional(root / PRE_COMMIT_NAME)
+    if existing is None:
+        return FileChange(
+            PRE_COMMIT_NAME, FileState.CREATE, f"the {HOOK_ID} hook", precommit_text()
+        )
+    if has_hook(existing):
+        return FileChange(PRE_COMMIT_NAME, FileState.UP_TO_DATE, f"has the {HOOK_ID} hook")
+    if not force:
+        return FileChange(
+            PRE_COMMIT_NAME, FileState.KEPT, f"exists without the {HOOK_ID} hook (--force adds it)"
+        )
+    added = with_hook(existing)
+    if added is None or not _hook_entry_ok(added):
+        return FileChange(
+            PRE_COMMIT_NAME,
+            FileState.KEPT,
+            f"exists without the {HOOK_ID} hook, in a layout init cannot extend: add it by hand",
+        )
+    return FileChange(PRE_COMMIT_NAME, FileState.UPDATE, f"the {HOOK_ID} hook added", added)

@@ -1,0 +1,110 @@
+"""The cluster key of each cluster, for ``init``: by the one key-source order, else the one
+age key all of a cluster's SOPS files share, else a new identity (made in memory here, stored
+only when the run applies)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import MappingProxyType
+
+from secretsmgr.errors import UsageError
+from secretsmgr.init.keystore import NewKey
+from secretsmgr.init.model import NEW, ClusterKey, InitOptions
+from secretsmgr.keys.age import generate_identity
+from secretsmgr.keys.bech32 import is_age_recipient, short_key
+from secretsmgr.repo.flux import Cluster
+from secretsmgr.repo.inventory import Inventory, LiveKeys
+from secretsmgr.repo.settings import Settings, resolve_cluster_key
+from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
+
+
+def _name(cluster: str | None) -> str:
+    return f"cluster {cluster}" if cluster is not None else "the cluster"
+
+
+def decide_keys(inv: Inventory, options: InitOptions) -> tuple[list[ClusterKey], list[NewKey]]:
+    """The key of every cluster by the one key-source order; new identities where none is."""
+    clusters = inv.layers.clusters
+    if options.cluster_key is not None:
+        resolved = resolve_cluster_key(options.cluster_key, MappingProxyType({}), Settings(), ())
+        keys = resolved[0] if resolved is not None else ()
+        if len(keys) != 1:
+            raise UsageError("--cluster-key: give exactly one age public key")
+        return [ClusterKey(c.name, keys[0], "--cluster-key") for c in clusters], []
+    if options.live:
+        return [_live_key(cluster, options.live, len(clusters)) for cluster in clusters], []
+    if inv.settings.next_cluster_key is not None:
+        raise UsageError(
+            "a cluster-key rotation is under way (next_cluster_key is set)",
+            hints=("finish it first: secretsmgr key rotate --finish",),
+        )
+    groups = {g.cluster: g for g in inv.keys_by_cluster()}
+    single = inv.cluster_keys if len(inv.cluster_keys) == 1 else ()
+    out: list[ClusterKey] = []
+    new: list[NewKey] = []
+    for cluster in clusters:
+        group = groups.get(cluster.name)
+        keys, source = (group.keys, group.source) if group is not None else ((), None)
+        if len(keys) > 1:
+            raise UsageError(
+                f"{_name(cluster.name)}'s files are encrypted to several cluster keys "
+                f"({', '.join(short_key(k) for k in keys)})",
+                hints=("name the cluster key: secretsmgr init --cluster-key age1…",),
+            )
+        if not keys and single:
+            keys, source = single, inv.cluster_key_source
+        if not keys:
+            keys, source = _shared_recipient(inv, cluster.name)
+        if keys:
+            out.append(ClusterKey(cluster.name, keys[0], source or SOPS_CONFIG_NAME))
+            continue
+        secret, public = generate_identity()
+        new.append(NewKey(cluster.name, public, secret))
+        out.append(ClusterKey(cluster.name, public, NEW))
+    return out, new
+
+
+def _live_key(cluster: Cluster, lives: Sequence[LiveKeys], count: int) -> ClusterKey:
+    """The one age key the Secret read for ``cluster`` holds (its own context's, or the one
+    Secret read for a repository with a single cluster)."""
+    live = next((x for x in lives if x.cluster is not None and x.cluster == cluster.name), None)
+    if live is None and count == 1:
+        live = next((x for x in lives if x.cluster is None), None)
+    if live is None:
+        raise UsageError(
+            f"--from-cluster read no Secret for {_name(cluster.name)}: with several clusters, "
+            "each needs its kube context (clusters.NAME.context in .secretsmgr.yaml)",
+            hints=("or name the key every cluster shares: secretsmgr init --cluster-key age1…",),
+        )
+    publics = [k for k in live.publics if is_age_recipient(k)]
+    if len(publics) != 1:
+        raise UsageError(
+            f"the live Secret ({live.label}) holds {len(publics)} age keys",
+            hints=("name the cluster key: secretsmgr init --cluster-key age1…",),
+        )
+    return ClusterKey(cluster.name, publics[0], f"cluster ({live.label})")
+
+
+def _shared_recipient(inv: Inventory, cluster: str | None) -> tuple[tuple[str, ...], str | None]:
+    """With no configuration naming a key: the one age key every SOPS file the cluster applies
+    is encrypted to (Flux decrypts them all today, so it holds that key). Several such keys
+    cannot be told apart (a cluster key and an admin key): the operator names one."""
+    common: dict[str, None] | None = None
+    for entry in inv.sops_files:
+        sf = entry.sops_file
+        if sf is None or cluster not in inv.layers.clusters_of(entry.path):
+            continue
+        keys = [k for k in sf.metadata.age_recipients if is_age_recipient(k)]
+        common = dict.fromkeys(keys) if common is None else {k: None for k in common if k in keys}
+    if not common:
+        return (), None
+    if len(common) > 1:
+        raise UsageError(
+            f"{_name(cluster)}'s SOPS files are all encrypted to {len(common)} keys "
+            f"({', '.join(short_key(k) for k in common)}), and nothing says which is the cluster's",
+            hints=(
+                "name it: secretsmgr init --cluster-key age1…",
+                "or read it from the cluster: secretsmgr init --from-cluster",
+            ),
+        )
+    return tuple(common), "the recipient every SOPS file of the cluster has"

@@ -1,0 +1,90 @@
+"""What ``secretsmgr init`` decides and does, as plain data: the plan, its files and keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from secretsmgr.changelog.adopt import AdoptPlan
+from secretsmgr.init.keystore import NewKey
+from secretsmgr.repo.inventory import LiveKeys
+
+ADOPT_REASON = "secretsmgr init: the SOPS files as they were"
+NEW = "new"
+
+
+class FileState(StrEnum):
+    """What the run does to one file."""
+
+    CREATE = "create"
+    REPLACE = "replace"
+    UPDATE = "update"
+    UP_TO_DATE = "up to date"
+    KEPT = "kept"
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """One file init writes, or leaves as it is."""
+
+    path: str
+    state: FileState
+    summary: str
+    text: str | None = field(default=None, repr=False)
+
+    @property
+    def writes(self) -> bool:
+        """Whether applying the plan writes this file."""
+        return self.state in (FileState.CREATE, FileState.REPLACE, FileState.UPDATE)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterKey:
+    """The key of one cluster and where it came from (``new``: made by this run)."""
+
+    cluster: str | None
+    public: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class InitOptions:
+    """What the command line asked for."""
+
+    cluster_key: str | None = None
+    live: tuple[LiveKeys, ...] = ()  # --from-cluster: one Secret, or one per cluster context
+    output: Path | None = None  # -o FILE for new identities; None = the OS keyring
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InitPlan:
+    """Everything a run would do; nothing is written until it is applied."""
+
+    root: Path
+    clusters: tuple[ClusterKey, ...]
+    new_keys: tuple[NewKey, ...] = field(repr=False)
+    store: str | None  # where new identities go
+    files: tuple[FileChange, ...]
+    adopt: AdoptPlan
+    layers: int
+    sops_files: int
+    undecrypted: tuple[str, ...]  # layers applying SOPS files without sops decryption
+    notes: tuple[str, ...]
+
+    @property
+    def changes(self) -> bool:
+        """Whether applying the plan changes anything."""
+        return (
+            bool(self.new_keys) or self.adopt.entry is not None or any(f.writes for f in self.files)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    """What a run did."""
+
+    plan: InitPlan
+    stored_in: str | None = None
+    seq: int | None = None
