@@ -62,6 +62,10 @@ class ChainError(RefusedError):
     """The changelog hash chain is broken."""
 
 
+class BusyError(RefusedError):
+    """Another secretsmgr holds the repository's write lock: about the repository, not a file."""
+
+
 class RotationAbortedError(RefusedError):
     """A rotation stopped before its commit point; every file is as it was."""
 

@@ -19,12 +19,18 @@ if TYPE_CHECKING:
 @contextlib.contextmanager
 def about_file(file: Path, identities: LayeredIdentity | None) -> Iterator[None]:
     """Name the file in any error, with a hint on how to recover."""
-    from secretsmgr.errors import DecryptionError, IntegrityError, SecretsmgrError, about
+    from secretsmgr.errors import (
+        BusyError,
+        DecryptionError,
+        IntegrityError,
+        SecretsmgrError,
+        about,
+    )
 
     try:
         yield
     except SecretsmgrError as exc:
-        if str(exc.message).startswith(str(file)):
+        if isinstance(exc, BusyError) or str(exc.message).startswith(str(file)):
             raise
         err = about(str(file), exc)
         if isinstance(exc, IntegrityError):

@@ -6,7 +6,7 @@ set/unset, init, changelog appends) holds ``repo_lock(root)`` while it writes. T
 ``--repo`` roots of one checkout do not block each other and the lock dies with its process
 (kill -9 included). Outside git the lock file sits in the system temp folder, keyed the same way.
 
-A second writer waits ``wait`` seconds, then gets a ``RefusedError`` naming the holder's pid.
+A second writer waits ``wait`` seconds, then gets a ``BusyError`` (exit 1) naming the holder's pid.
 The lock is re-entrant within one process (a rotate that appends to the changelog takes it once).
 """
 
@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from secretsmgr.errors import RefusedError
+from secretsmgr.errors import BusyError
 from secretsmgr.repo import git
 
 DEFAULT_WAIT = 5.0
@@ -87,7 +87,7 @@ def repo_lock(root: Path, *, wait: float = DEFAULT_WAIT) -> Iterator[None]:
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     raise
                 if time.monotonic() >= deadline:
-                    raise RefusedError(
+                    raise BusyError(
                         f"another secretsmgr is writing in this repository (pid {_holder(handle)})",
                         hints=("wait for it to finish, then run the command again",),
                     ) from None

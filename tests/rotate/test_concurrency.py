@@ -248,3 +248,14 @@ def test_a_changelog_append_waits_for_a_rotation(tmp_path: Path) -> None:
     assert (repo / CHANGELOG).read_bytes() == log_before
     marker.unlink()
     assert a.wait(timeout=60) == 0
+
+
+def test_a_busy_repository_is_never_blamed_on_the_file(tmp_path: Path) -> None:
+    # `encrypt -i FILE` that waits out the lock: the error is about the repository, as for
+    # every other writer, not "FILE: another secretsmgr ...".
+    from secretsmgr.cli.files import about_file
+    from secretsmgr.errors import BusyError
+
+    with pytest.raises(BusyError) as info, about_file(tmp_path / "a.enc.yaml", None):
+        raise BusyError("another secretsmgr is writing in this repository (pid 1)")
+    assert info.value.message.startswith("another secretsmgr")
