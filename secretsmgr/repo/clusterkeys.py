@@ -27,15 +27,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from secretsmgr.keys.bech32 import is_age_recipient
+from secretsmgr.keys.bech32 import is_age_recipient, short_key
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.sopsconfig import CreationRule
 
 RuleId = tuple[str, int]  # (config label, 1-based rule number)
-
-
-def _short(key: str) -> str:
-    return key if len(key) <= 16 else f"{key[:8]}…{key[-4:]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +49,8 @@ class RuleKeys:
         """What was chosen and how to pin it, when the rule left a choice."""
         if self.chosen_by is None:
             return None
-        chosen = ", ".join(_short(k) for k in self.cluster_keys)
-        others = ", ".join(_short(k) for k in self.others)
+        chosen = ", ".join(short_key(k) for k in self.cluster_keys)
+        others = ", ".join(short_key(k) for k in self.others)
         return (
             f"{self.config} rule {self.number} names several age keys: took {chosen} as the "
             f"cluster key ({self.chosen_by}), {others} as allowed; pin it in {SETTINGS_NAME}: "

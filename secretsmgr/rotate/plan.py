@@ -15,6 +15,7 @@ from pathlib import Path
 
 from secretsmgr.errors import RefusedError, SecretsmgrError, UsageError
 from secretsmgr.keys.age import AgeRecipient
+from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
 from secretsmgr.repo.inventory import Inventory
@@ -311,10 +312,6 @@ def build_plan(
     return RotationPlan(tuple(plans), tuple(layers), request.reason, tuple(regenerations))
 
 
-def _short(key: str) -> str:
-    return f"{key[:8]}…{key[-4:]}" if len(key) > 16 else key
-
-
 def render_plan(plan: RotationPlan, *, dry_run: bool) -> str:
     """The plan as the terminal shows it (never a value)."""
     scope = f"layer {plan.label}" if plan.layers else "files"
@@ -324,10 +321,10 @@ def render_plan(plan: RotationPlan, *, dry_run: bool) -> str:
     for f in plan.files:
         before, after = set(f.recipients_before), set(f.recipients_after)
         if before == after:
-            change = f"recipients {', '.join(_short(k) for k in f.recipients_after)} (unchanged)"
+            change = f"recipients {', '.join(short_key(k) for k in f.recipients_after)} (unchanged)"
         else:
-            added = [f"+{_short(k)}" for k in f.recipients_after if k not in before]
-            removed = [f"-{_short(k)}" for k in f.recipients_before if k not in after]
+            added = [f"+{short_key(k)}" for k in f.recipients_after if k not in before]
+            removed = [f"-{short_key(k)}" for k in f.recipients_before if k not in after]
             change = "recipients " + ", ".join(added + removed)
         lines.append(f"  {f.path.ljust(width)}   new data key; {change}")
     for r in plan.regenerations:
