@@ -24,12 +24,12 @@ from secretsmgr.changelog.chain import (
     parse_entries,
     serialize,
 )
-from secretsmgr.cli.app import main
 from secretsmgr.errors import ChainError, UsageError
 from secretsmgr.keys.age import parse_identities
 from secretsmgr.repo.inventory import load_inventory
 from secretsmgr.sops.datakey import unwrap_data_key
 from tests.audit.helpers import enc, secret
+from tests.cli.runner import run
 from tests.conftest import FIXTURES
 from tests.rotate.helpers import git_copy
 
@@ -46,13 +46,6 @@ def demo_identity() -> list[object]:
 def repo(tmp_path: Path) -> Path:
     """fixtures/demo in git, without its changelog."""
     return git_copy(FIXTURES / "demo", tmp_path / "repo", drop=[LOG])
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    return code, captured.out, captured.err
 
 
 def test_an_unknown_datakey_id_is_left_out_and_the_line_stays_canonical() -> None:

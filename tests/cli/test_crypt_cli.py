@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import FIXTURES, TEST_KEY, VECTORS, run_sops
 
-from .runner import assert_user_error, run
+from .runner import assert_user_error, run, run_process
 
 DEMO_KEY = FIXTURES / "keys" / "demo-only.agekey"
 STRANGER_KEY = FIXTURES / "keys" / "demo-only-stranger.agekey"
@@ -419,19 +419,17 @@ def test_decrypt_to_dev_stdout_writes_to_the_real_stdout(
     encrypted: Path, key_env: None, tmp_path: Path, into: str
 ) -> None:
     """/dev/stdout is the process's own stdout (a pipe, or a file the shell opened)."""
-    args = [sys.executable, "-m", "secretsmgr", "decrypt", "-o", "/dev/stdout", str(encrypted)]
+    args = ["decrypt", "-o", "/dev/stdout", str(encrypted)]
     env = {**os.environ, "SOPS_AGE_KEY_FILE": str(TEST_KEY)}
     if into == "pipe":
-        done = subprocess.run(args, capture_output=True, env=env, check=False, timeout=60)
-        assert (done.returncode, done.stderr) == (0, b"")
-        assert SECRET_VALUE.encode() in done.stdout
+        done = run_process(args, env=env, expect=0, timeout=60)
+        assert done.err == ""
+        assert SECRET_VALUE in done.out
         return
     target = tmp_path / "out.yaml"
     with open(target, "wb") as handle:
-        done = subprocess.run(
-            args, stdout=handle, stderr=subprocess.PIPE, env=env, check=False, timeout=60
-        )
-    assert (done.returncode, done.stderr) == (0, b"")
+        done = run_process(args, env=env, stdout=handle, expect=0, timeout=60)
+    assert done.err == ""
     assert SECRET_VALUE in target.read_text()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.cli.app import main
 from secretsmgr.sops import FileFormat, load
 from tests.audit.helpers import enc, secret
+from tests.cli.runner import run
 from tests.conftest import FIXTURES
 from tests.rotate.helpers import commit_all, git_copy
 
@@ -21,13 +21,6 @@ CLUSTER = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
 ADMIN = "age1xfmf59p8t2m533vyfcv79rau54eahzeyudzsavganjpee5nakehqe2jp0u"
 KEYS = FIXTURES / "keys"
 REDIS = "gitops/apps/redis/auth.enc.yaml"
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    return code, captured.out, captured.err
 
 
 @pytest.fixture
@@ -79,8 +72,12 @@ def test_a_file_only_the_operator_key_opens_is_sm004(
 def test_key_export_sends_the_key_audit_names_and_never_the_admin_key(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(["--repo", str(repo), "key", "export"], capsys)
-    assert code == 0
+    _, out, err = run(
+        ["--repo", str(repo), "key", "export"],
+        capsys,
+        expect=0,
+        warnings=["names several age keys", "holds a private key", "exported the private key of"],
+    )
     assert "age.agekey" in out
     assert f"# public key: {CLUSTER}" in out
     assert ADMIN not in out
@@ -120,8 +117,13 @@ def test_two_clusters_with_their_own_keys_make_key_export_ask_which(
     code, out, err = run(["--repo", str(repo), "key", "export"], capsys)
     assert (code, out) == (2, "")
     assert "different keys" in err and "--cluster-key" in err
-    code, out, _ = run(["--repo", str(repo), "key", "export", "--cluster-key", CLUSTER], capsys)
-    assert code == 0 and f"# public key: {CLUSTER}" in out
+    code, out, _ = run(
+        ["--repo", str(repo), "key", "export", "--cluster-key", CLUSTER],
+        capsys,
+        expect=0,
+        warnings=["holds a private key", "exported the private key of"],
+    )
+    assert f"# public key: {CLUSTER}" in out
 
 
 def test_key_show_names_the_same_cluster_key(

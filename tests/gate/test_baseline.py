@@ -7,19 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.cli.app import main
 from secretsmgr.errors import ConfigError
 from secretsmgr.gate.baseline import BASELINE_NAME, parse_baseline
 from tests.audit.helpers import secret
+from tests.cli.runner import run
 from tests.conftest import git
 
 from .helpers import gitops, stage
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _legacy(tmp_path: Path) -> Path:

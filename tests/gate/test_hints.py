@@ -6,8 +6,6 @@ from __future__ import annotations
 import ast
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ import typer
 from secretsmgr.audit.engine import run_audit
 from secretsmgr.cli.app import build_app
 from tests.audit.helpers import KEYS, enc, secret, sops_yaml, standard_repo, write
+from tests.cli.runner import run_shell
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "secretsmgr"
@@ -141,13 +140,9 @@ def test_every_fix_a_rule_prints_names_real_commands(tmp_path: Path) -> None:
 
 def _run_fix(root: Path, fix: str, key_file: Path | None = None) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     if key_file is not None:
         env["SOPS_AGE_KEY_FILE"] = str(key_file)
-    done = subprocess.run(
-        ["bash", "-c", fix], cwd=root, env=env, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, f"{fix}\n{done.stdout}{done.stderr}"
+    run_shell(fix, env=env, cwd=root, expect=0)
 
 
 def _fix_of(root: Path, rule: str) -> str:

@@ -9,11 +9,11 @@ import pytest
 
 from secretsmgr.audit.engine import load_context, run_rules
 from secretsmgr.audit.registry import RULES
-from secretsmgr.cli.app import main
 from secretsmgr.gate.history import walk_history, walk_repository
 from secretsmgr.gate.judge import open_cache
 from secretsmgr.keys.age import generate_identity
 from tests.audit.helpers import enc, secret, write
+from tests.cli.runner import run
 
 from .helpers import commit, gitops, history_findings
 
@@ -66,8 +66,11 @@ def test_audit_history_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", {"token": "leaked-token-3"})})
     shutil.move(root / "apps/api.yaml", tmp_path / "gone.yaml")
     commit(root, "remove")
-    assert main(["--repo", str(root), "audit"]) == 0
-    capsys.readouterr()
-    assert main(["--repo", str(root), "audit", "--history", "--format", "json"]) == 1
-    out = capsys.readouterr().out
+    run(["--repo", str(root), "audit"], capsys, expect=0)
+    out = run(
+        ["--repo", str(root), "audit", "--history", "--format", "json"],
+        capsys,
+        expect=1,
+        secrets=["leaked-token-3"],
+    ).out
     assert '"rule": "SM019"' in out and "leaked-token-3" not in out

@@ -10,11 +10,11 @@ import pytest
 from conftest import VECTORS, git, run_sops
 
 from secretsmgr import sops
-from secretsmgr.cli.app import main
 from secretsmgr.fileops.text import encrypt_text, resolve_policy
 from secretsmgr.keys.age import AgeIdentity, parse_identities
 from secretsmgr.sops.encvalue import is_enc
 from secretsmgr.sops.rules import iter_leaves
+from tests.cli.runner import run
 
 pytestmark = pytest.mark.interop
 
@@ -128,10 +128,9 @@ def test_audit_of_files_sops_wrote_with_re2_rules_finds_nothing_malformed(
     keys = "\n".join((KEYS / f"test-only-{n}.agekey").read_text() for n in (1, 2, 3))
     (repo / "all.agekey").write_text(keys, encoding="utf-8")
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(repo / "all.agekey"))
-    code = main(["--repo", str(repo), "audit", "--format", "json", "--verify-mac"])
-    captured = capsys.readouterr()
-    assert captured.err == ""
-    report = json.loads(captured.out)
+    code, out, err = run(["--repo", str(repo), "audit", "--format", "json", "--verify-mac"], capsys)
+    assert err == ""
+    report = json.loads(out)
     rules = {f["rule"] for f in report["findings"]}
     assert not rules & {"SM003", "SM006", "SM007"}, report["findings"]
     assert code in (0, 1)
@@ -165,10 +164,9 @@ def test_metadata_with_a_regex_go_refuses_is_sm006(
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", ".")
     target = str(repo / "prod" / "db.enc.yaml")
-    code = main(["--repo", str(repo), "check", "--format", "json", target])
-    captured = capsys.readouterr()
-    assert (code, captured.err) == (1, ""), captured.err
-    findings = json.loads(captured.out)["findings"]
+    _, out, err = run(["--repo", str(repo), "check", "--format", "json", target], capsys, expect=1)
+    assert err == ""
+    findings = json.loads(out)["findings"]
     sm006 = [f for f in findings if f["rule"] == "SM006"]
     assert len(sm006) == 1
     assert "unencrypted_regex is not a valid Go regular expression" in sm006[0]["message"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.cli.app import main
+from tests.cli.runner import run
 from tests.conftest import FIXTURES, run_sops
 from tests.keys.sshkeys import keygen
 
@@ -36,13 +36,6 @@ stringData:
 def sops(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """The real sops; ``env`` adds variables (the ssh key file) to its scratch environment."""
     return run_sops(args, cwd=cwd, extra_env=env)
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    got = capsys.readouterr()
-    assert "Traceback" not in got.err
-    return code, got.out, got.err
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.cli.app import main
 from secretsmgr.errors import ConfigError
 from secretsmgr.keys.age import CLUSTER_MARK, generate_identity, parse_identities
 from secretsmgr.repo.settings import parse_settings
+from tests.cli.runner import Result, run
 from tests.conftest import FIXTURES, copy_tree
 
 DEMO_KEY = FIXTURES / "keys" / "demo-only.agekey"
@@ -53,13 +53,16 @@ def export(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     *extra: str,
-) -> tuple[int, str, str]:
+) -> Result:
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(keys))
-    code = main(["--repo", str(repo), "key", "export", *extra])
-    got = capsys.readouterr()
-    assert "Traceback" not in got.err
-    assert SECRET.search(got.err) is None  # a private key only ever goes to stdout
-    return code, got.out, got.err
+    # a success warns that the manifest holds a private key, and names each key it exported
+    done = run(
+        ["--repo", str(repo), "key", "export", *extra],
+        capsys,
+        warnings=["the manifest on stdout holds a private key", "exported the private key of"],
+    )
+    assert SECRET.search(done.err) is None  # a private key only ever goes to stdout
+    return done
 
 
 def both(tmp_path: Path, *files: Path) -> Path:
@@ -97,11 +100,11 @@ def test_an_unrecorded_identity_is_exported_only_when_the_operator_names_it(
         f"--cluster-key {DEMO}",
         f"secretsmgr: hint: or record it: add a line '{CLUSTER_MARK}' above it in its key file",
     ]
-    assert main(["--repo", str(repo), "key", "show"]) == 0
+    shown = run(["--repo", str(repo), "key", "show"], capsys, expect=0, secrets=[SECRET])
     assert (
         f"cluster key (.secretsmgr.yaml): {DEMO}  private half found (not recorded as a "
         "cluster key: see key export)"
-    ) in capsys.readouterr().out
+    ) in shown.out
     code, out, err = export(repo, keys, capsys, monkeypatch, "--cluster-key", DEMO)
     assert code == 0, err
     assert SECRET.findall(out) == [secret_of(DEMO_KEY)]
@@ -157,8 +160,8 @@ def test_generated_keys_are_recorded_and_the_overlap_exports_both(
     repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     new_file = tmp_path / "new.agekey"
-    assert main(["key", "generate", "-o", str(new_file)]) == 0
-    new = capsys.readouterr().out.strip()
+    generated = run(["key", "generate", "-o", str(new_file)], capsys, expect=0, secrets=[SECRET])
+    new = generated.out.strip()
     text = new_file.read_text(encoding="utf-8")
     assert text.splitlines()[-2:] == [CLUSTER_MARK, secret_of(new_file)]
     assert parse_identities(text, "f").cluster == frozenset({new})
@@ -222,9 +225,8 @@ def test_key_rotate_sends_no_unrecorded_key_either(
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(both(tmp_path, DEMO_KEY, ADMIN_KEY, stranger_file)))
     out_file = tmp_path / "new.agekey"
     args = ["--repo", str(repo), "key", "rotate", step]
-    code = main(args + (["-o", str(out_file)] if step == "--begin" else []))
-    got = capsys.readouterr()
-    assert (code, got.out) == (1, "")
+    got = run(args + (["-o", str(out_file)] if step == "--begin" else []), capsys, expect=1)
+    assert got.out == ""
     assert got.err.startswith(
         f"secretsmgr: error: refusing to export {shown} ({named}): its identity is not recorded "
         "as a cluster key"

@@ -10,12 +10,13 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from secretsmgr.keys.age import CLUSTER_MARK, generate_identity, parse_identities
+from tests.cli.runner import Result, run_process
 from tests.conftest import FIXTURES, copy_tree, run_sops
 from tests.secret_service import SecretService
 
@@ -29,24 +30,26 @@ SECRET = re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]+")
 
 
 def run(
-    env: dict[str, str], *args: str, cwd: Path | None = None, manifest: bool = False
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "secretsmgr", *args],
+    env: dict[str, str],
+    *args: str,
+    cwd: Path | None = None,
+    manifest: bool = False,
+    expect: int | None = None,
+    warnings: Sequence[str] = (),
+) -> Result:
+    """The shared runner, as a process: ``keyring`` picks its backend once per process."""
+    # Whatever happened, no private key is ever printed, except in a manifest asked for.
+    done = run_process(
+        args,
         env=env,
         cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
+        expect=expect,
+        warnings=warnings,
+        secrets=() if manifest else [SECRET],
         timeout=60,
     )
-    # Whatever happened, no private key is ever printed, except in a manifest asked for.
-    if manifest:
-        assert SECRET.search(result.stderr) is None, args
-    else:
-        assert SECRET.search(result.stdout + result.stderr) is None, args
-    assert "Traceback" not in result.stderr
-    return result
+    assert SECRET.search(done.err) is None, args
+    return done
 
 
 def stored(svc: SecretService, public: str) -> str:
@@ -56,8 +59,29 @@ def stored(svc: SecretService, public: str) -> str:
     return found.stdout.strip()
 
 
+def usernames(svc: SecretService) -> list[str]:
+    """Every public key the keyring holds an entry of service secretsmgr for."""
+    listed = svc.secret_tool("search", "--all", "service", "secretsmgr")
+    text = listed.stdout + listed.stderr
+    return sorted(line.split(" = ", 1)[1] for line in text.splitlines() if "username = " in line)
+
+
+def secret_of(path: Path) -> str:
+    found = SECRET.search(path.read_text(encoding="utf-8"))
+    assert found is not None
+    return found.group(0)
+
+
 def public_of(path: Path) -> str:
     return parse_identities(path.read_text(encoding="utf-8"), path.name).publics[0]
+
+
+def import_key(svc: SecretService, path: Path, env: dict[str, str] | None = None) -> None:
+    """``key import PATH``: its output names each public key, the keyring holds each secret."""
+    done = run(env or svc.env, "key", "import", str(path), expect=0)
+    for public in parse_identities(path.read_text(encoding="utf-8"), path.name).publics:
+        assert f"  {public}" in done.out, done.out
+        assert parse_identities(stored(svc, public), "keyring").publics == (public,)
 
 
 def demo(tmp_path: Path) -> Path:
@@ -78,21 +102,24 @@ def test_backend_is_the_real_secret_service(service: SecretService) -> None:
 def test_generate_stores_the_identity_and_prints_only_the_public_key(
     service: SecretService,
 ) -> None:
-    result = run(service.env, "key", "generate", "--keyring")
-    assert result.returncode == 0, result.stderr
-    public = result.stdout.strip()
+    result = run(service.env, "key", "generate", "--keyring", expect=0)
+    public = result.out.strip()
     assert PUBLIC.match(public)
     secret = stored(service, public)
     assert parse_identities(secret, "keyring").publics == (public,)
-    shown = run(service.env, "key", "show")
-    assert shown.returncode == 0
-    assert f"{public}  OS keyring (service secretsmgr)" in shown.stdout
+    shown = run(service.env, "key", "show", expect=0)
+    assert f"{public}  OS keyring (service secretsmgr)" in shown.out
+    assert usernames(service) == [public]
 
 
 def test_generate_defaults_to_the_keyring(service: SecretService) -> None:
-    result = run(service.env, "key", "generate")
-    assert result.returncode == 0
-    assert stored(service, result.stdout.strip()).startswith("AGE-SECRET-KEY-1")
+    result = run(service.env, "key", "generate", expect=0)
+    public = result.out.strip()
+    assert PUBLIC.match(public), result.out  # the output is the public key, nothing else
+    secret = stored(service, public)
+    assert secret.startswith("AGE-SECRET-KEY-1")
+    assert parse_identities(secret, "keyring").publics == (public,)
+    assert usernames(service) == [public]
 
 
 def test_import_copies_every_identity_and_leaves_the_file(
@@ -101,31 +128,37 @@ def test_import_copies_every_identity_and_leaves_the_file(
     both = tmp_path / "keys.txt"
     both.write_text(DEMO_KEY.read_text() + ADMIN_KEY.read_text(), encoding="utf-8")
     before = both.read_bytes()
-    result = run(service.env, "key", "import", str(both))
-    assert result.returncode == 0, result.stderr
-    assert "can now be deleted" in result.stdout
+    result = run(service.env, "key", "import", str(both), expect=0)
+    assert "can now be deleted" in result.out
     assert both.read_bytes() == before  # never deleted, never changed
     # the demo key file records its key as a cluster key; the entry keeps that mark
     for path, is_cluster in ((DEMO_KEY, True), (ADMIN_KEY, False)):
         public = public_of(path)
-        assert f"imported  {public}" in result.stdout
+        assert f"imported  {public}" in result.out
         entry = stored(service, public)
         assert entry.splitlines()[0] == SECRET.search(path.read_text()).group(0)  # type: ignore[union-attr]
         assert (CLUSTER_MARK in entry) is is_cluster
-    again = run(service.env, "key", "import", str(both))
-    assert again.returncode == 0
-    assert again.stdout.count("already there") == 2
+    entries = {p: stored(service, p) for p in (public_of(DEMO_KEY), public_of(ADMIN_KEY))}
+    again = run(service.env, "key", "import", str(both), expect=0)
+    assert again.out.count("already there") == 2
+    for public, entry in entries.items():  # nothing added, nothing changed
+        assert f"already there  {public}" in again.out
+        assert stored(service, public) == entry
+    assert usernames(service) == sorted(entries)
 
 
 def test_decrypt_with_the_identity_only_in_the_keyring(
     service: SecretService, tmp_path: Path
 ) -> None:
     repo = demo(tmp_path)
-    assert run(service.env, "key", "import", str(DEMO_KEY)).returncode == 0
-    result = run(service.env, "decrypt", REDIS, cwd=repo)
-    assert result.returncode == 0, result.stderr
-    assert "kind: Secret" in result.stdout
-    assert "ENC[" not in result.stdout
+    import_key(service, DEMO_KEY)
+    result = run(service.env, "decrypt", REDIS, cwd=repo, expect=0)
+    assert "kind: Secret" in result.out
+    assert "ENC[" not in result.out
+    # the plaintext is exactly what the real sops makes of the file with the key file
+    expected = run_sops(["decrypt", str(repo / REDIS)], key_file=DEMO_KEY)
+    assert expected.returncode == 0, expected.stderr
+    assert result.out == expected.stdout
 
 
 def test_every_stored_identity_is_tried(service: SecretService, tmp_path: Path) -> None:
@@ -137,14 +170,17 @@ def test_every_stored_identity_is_tried(service: SecretService, tmp_path: Path) 
     for key in (first_secret, second_secret):
         keyfile = tmp_path / "one.txt"
         keyfile.write_text(key + "\n", encoding="utf-8")
-        assert run(service.env, "key", "import", str(keyfile)).returncode == 0
+        import_key(service, keyfile)
+    assert usernames(service) == sorted((first, second))
     for name, public in (("a", first), ("b", second)):
         (tmp_path / f"{name}.enc.yaml").write_text(enc(secret(name), (public,)), encoding="utf-8")
         result = run(
-            service.env, "--repo", str(tmp_path), "decrypt", f"{name}.enc.yaml", cwd=tmp_path
+            service.env,
+            *("--repo", str(tmp_path), "decrypt", f"{name}.enc.yaml"),
+            cwd=tmp_path,
+            expect=0,
         )
-        assert result.returncode == 0, result.stderr
-        assert f"name: {name}" in result.stdout
+        assert f"name: {name}" in result.out
 
 
 def test_show_lists_every_source_in_contract_order(service: SecretService, tmp_path: Path) -> None:
@@ -154,12 +190,9 @@ def test_show_lists_every_source_in_contract_order(service: SecretService, tmp_p
     keys_txt = Path(env["XDG_CONFIG_HOME"]) / "sops" / "age" / "keys.txt"
     keys_txt.parent.mkdir(parents=True)
     keys_txt.write_text(generate_identity()[0] + "\n", encoding="utf-8")
-    assert run(service.env, "key", "import", str(DEMO_KEY)).returncode == 0
-    shown = run(env, "key", "show", cwd=demo(tmp_path))
-    assert shown.returncode == 0, shown.stderr
-    sources = [
-        line.split("  ", 1)[1] for line in shown.stdout.splitlines() if line.startswith("age1")
-    ]
+    import_key(service, DEMO_KEY)
+    shown = run(env, "key", "show", cwd=demo(tmp_path), expect=0)
+    sources = [line.split("  ", 1)[1] for line in shown.out.splitlines() if line.startswith("age1")]
     assert sources == [
         "SOPS_AGE_KEY",
         "SOPS_AGE_KEY_FILE",
@@ -170,7 +203,7 @@ def test_show_lists_every_source_in_contract_order(service: SecretService, tmp_p
     assert (
         f"cluster key (.secretsmgr.yaml): {public_of(DEMO_KEY)}  private half found "
         "(recorded as a cluster key)"
-    ) in (shown.stdout)
+    ) in (shown.out)
 
 
 # ----------------------------------------------------------------------- locked and absent
@@ -182,7 +215,7 @@ def locked(tmp_path: Path) -> Iterator[SecretService]:
     home = tmp_path / "home"
     first = SecretService(home).start()
     try:
-        assert run(first.env, "key", "import", str(DEMO_KEY)).returncode == 0
+        import_key(first, DEMO_KEY)
     finally:
         first.stop()
     again = SecretService(home, password="wrong-pass").start()
@@ -194,11 +227,12 @@ def test_locked_keyring_is_a_clear_error(locked: SecretService, tmp_path: Path) 
     repo = demo(tmp_path)
     for args in (("decrypt", REDIS), ("key", "generate", "--keyring"), ("key", "show")):
         before = (repo / REDIS).read_bytes()
-        result = run(locked.env, *args, cwd=repo)
-        assert result.returncode == 2, (args, result.stderr)
-        first = result.stderr.splitlines()[0]
-        assert first.startswith("secretsmgr: error: ") and "locked" in first, result.stderr
-        assert "secretsmgr: hint: unlock it" in result.stderr
+        result = run(locked.env, *args, cwd=repo, expect=2)
+        if args != ("key", "show"):  # show lists what it found before it reached the keyring
+            assert result.out == ""
+        first = result.err.splitlines()[0]
+        assert first.startswith("secretsmgr: error: ") and "locked" in first, result.err
+        assert "secretsmgr: hint: unlock it" in result.err
         assert (repo / REDIS).read_bytes() == before
 
 
@@ -207,15 +241,15 @@ def test_locked_keyring_is_not_opened_when_a_key_file_suffices(
 ) -> None:
     repo = demo(tmp_path)
     env = dict(locked.env, SOPS_AGE_KEY_FILE=str(DEMO_KEY))
-    result = run(env, "decrypt", REDIS, cwd=repo)
-    assert (result.returncode, result.stderr) == (0, "")
+    result = run(env, "decrypt", REDIS, cwd=repo, expect=0)
+    assert result.err == ""
     # the plaintext is exactly what the real sops makes of the file with the same key file
     expected = run_sops(["decrypt", str(repo / REDIS)], key_file=DEMO_KEY)
     assert expected.returncode == 0, expected.stderr
-    assert result.stdout == expected.stdout
+    assert result.out == expected.stdout
     # and the keyring really is locked: a command that needs it says so
-    needs_it = run(locked.env, "decrypt", REDIS, cwd=repo)
-    assert needs_it.returncode == 2 and "locked" in needs_it.stderr
+    needs_it = run(locked.env, "decrypt", REDIS, cwd=repo, expect=2)
+    assert "locked" in needs_it.err and needs_it.out == ""
 
 
 def test_absent_keyring_falls_back_to_keys_txt(tmp_path: Path) -> None:
@@ -228,17 +262,20 @@ def test_absent_keyring_falls_back_to_keys_txt(tmp_path: Path) -> None:
     keys_txt.parent.mkdir(parents=True)
     shutil.copy(DEMO_KEY, keys_txt)
     repo = demo(tmp_path)
-    result = run(env, "decrypt", REDIS, cwd=repo)
-    assert result.returncode == 0, result.stderr
-    shown = run(env, "key", "show", cwd=repo)
-    assert shown.returncode == 0
-    assert f"{public_of(DEMO_KEY)}  {keys_txt}" in shown.stdout
-    assert "OS keyring" not in shown.stdout
-    stored_nowhere = run(env, "key", "generate", "--keyring")
-    assert stored_nowhere.returncode == 2
-    assert "no OS keyring is available" in stored_nowhere.stderr
-    assert "secretsmgr: hint: " in stored_nowhere.stderr
-    assert stored_nowhere.stdout == ""
+    result = run(env, "decrypt", REDIS, cwd=repo, expect=0)
+    expected = run_sops(["decrypt", str(repo / REDIS)], key_file=DEMO_KEY)
+    assert expected.returncode == 0, expected.stderr
+    assert result.out == expected.stdout  # opened with the key from keys.txt
+    shown = run(env, "key", "show", cwd=repo, expect=0)
+    assert f"{public_of(DEMO_KEY)}  {keys_txt}" in shown.out
+    assert "OS keyring" not in shown.out
+    before = {p: p.read_bytes() for p in home.rglob("*") if p.is_file()}
+    stored_nowhere = run(env, "key", "generate", "--keyring", expect=2)
+    assert "no OS keyring is available" in stored_nowhere.err
+    assert "secretsmgr: hint: " in stored_nowhere.err
+    assert stored_nowhere.out == ""
+    # and no key file was written in its place
+    assert {p: p.read_bytes() for p in home.rglob("*") if p.is_file()} == before
 
 
 def test_generate_to_a_file_is_0600_and_never_overwrites(tmp_path: Path) -> None:
@@ -246,13 +283,16 @@ def test_generate_to_a_file_is_0600_and_never_overwrites(tmp_path: Path) -> None
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBUS_")}
     target = tmp_path / "new.agekey"
-    result = run(env, "key", "generate", "-o", str(target))
-    assert result.returncode == 0
+    result = run(env, "key", "generate", "-o", str(target), expect=0)
+    assert PUBLIC.match(result.out.strip()), result.out
     assert target.stat().st_mode & 0o777 == 0o600
-    assert parse_identities(target.read_text(), "f").publics == (result.stdout.strip(),)
+    assert parse_identities(target.read_text(), "f").publics == (result.out.strip(),)
     before = target.read_bytes()
-    again = run(env, "key", "generate", "-o", str(target))
-    assert again.returncode == 1
+    again = run(env, "key", "generate", "-o", str(target), expect=1)
+    assert again.out == ""
+    assert again.err.splitlines()[0] == (
+        f"secretsmgr: error: {target} exists; secretsmgr never overwrites a key file"
+    )
     assert target.read_bytes() == before
 
 
@@ -260,16 +300,18 @@ def test_locked_keyring_is_not_opened_for_export_when_a_key_file_has_the_key(
     locked: SecretService, tmp_path: Path
 ) -> None:
     env = dict(locked.env, SOPS_AGE_KEY_FILE=str(DEMO_KEY))
-    result = subprocess.run(
-        [sys.executable, "-m", "secretsmgr", "key", "export"],
-        env=env,
+    result = run(
+        env,
+        *("key", "export"),
         cwd=demo(tmp_path),
-        capture_output=True,
-        text=True,
-        check=False,
+        manifest=True,
+        expect=0,
+        warnings=["holds a private key", "exported the private key of"],
     )
-    assert result.returncode == 0, result.stderr
-    assert "age.agekey: |" in result.stdout
+    assert "age.agekey: |" in result.out
+    # exactly the demo cluster key, read from the key file, went into the manifest
+    assert SECRET.findall(result.out) == [secret_of(DEMO_KEY)]
+    assert f"# public key: {public_of(DEMO_KEY)}" in result.out
 
 
 def test_a_failed_begin_leaves_no_new_identity_in_the_keyring(
@@ -280,8 +322,8 @@ def test_a_failed_begin_leaves_no_new_identity_in_the_keyring(
     repo = git_copy(FIXTURES / "demo", tmp_path / "repo")
     before = snapshot(repo)
     env = dict(service.env, SOPS_AGE_KEY_FILE=str(DEMO_KEY), SECRETSMGR_FAULT_INJECT="replace:1")
-    failed = run(env, "--repo", str(repo), "key", "rotate", "--begin")
-    assert failed.returncode == 1, failed.stderr
+    failed = run(env, "--repo", str(repo), "key", "rotate", "--begin", expect=1)
+    assert failed.out == "" and failed.err.startswith("secretsmgr: error: ")
     assert snapshot(repo) == before
     listed = service.secret_tool("search", "--all", "service", "secretsmgr")
     assert "secretsmgr" not in listed.stdout + listed.stderr
@@ -290,8 +332,14 @@ def test_a_failed_begin_leaves_no_new_identity_in_the_keyring(
         dict(env, SECRETSMGR_FAULT_INJECT=""),
         *("--repo", str(repo), "key", "rotate", "--begin"),
         manifest=True,
+        expect=0,
+        warnings=["holds a private key"],
     )
-    assert ok.returncode == 0, ok.stderr
-    new = re.search(r"new cluster key (age1[0-9a-z]+)", ok.stdout)
+    new = re.search(r"new cluster key (age1[0-9a-z]+)", ok.out)
     assert new is not None
-    assert stored(service, new.group(1)).startswith("AGE-SECRET-KEY-1")
+    secret = stored(service, new.group(1))
+    assert secret.startswith("AGE-SECRET-KEY-1")
+    assert parse_identities(secret, "keyring").publics == (new.group(1),)
+    assert usernames(service) == [new.group(1)]
+    # the overlap manifest holds the old key and exactly the new key the keyring keeps
+    assert SECRET.findall(ok.out) == [secret_of(DEMO_KEY), SECRET.search(secret).group(0)]  # type: ignore[union-attr]

@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pexpect
 import pytest
 
+from tests.cli.runner import Result, run_process, run_terminal
 from tests.conftest import FIXTURES, copy_tree
 from tests.secret_service import SecretService
 
@@ -65,42 +64,26 @@ def env_with(**extra: str) -> dict[str, str]:
     return env
 
 
+PROMPT = "secretsmgr: passphrase for the identity file .*: "
+
+
 def on_terminal(
     args: list[str], env: dict[str, str], answer: str | None, cwd: Path
 ) -> tuple[int, str]:
     """Run secretsmgr on a pty; type ``answer`` at the passphrase prompt. (exit, pty text)."""
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "secretsmgr", *args],
-        env=env,
-        cwd=str(cwd),
-        encoding="utf-8",
-        timeout=120,
-    )
-    if answer is not None:
-        child.expect("secretsmgr: passphrase for the identity file .*: ")
-        child.sendline(answer)
-    child.expect(pexpect.EOF)
-    child.close()
-    text = (child.before or "").replace("\r\n", "\n")
-    return child.exitstatus if child.exitstatus is not None else -1, text
-
-
-def without_terminal(
-    args: list[str], env: dict[str, str], cwd: Path
-) -> subprocess.CompletedProcess[str]:
-    """Run secretsmgr with no controlling terminal (a new session) and stdin from /dev/null."""
-    return subprocess.run(
-        [sys.executable, "-m", "secretsmgr", *args],
+    done = run_terminal(
+        args,
         env=env,
         cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        start_new_session=True,
-        check=False,
+        answer=None if answer is None else (PROMPT, answer),
+        secrets=[SECRET, *([answer] if answer else [])],  # never a key, never an echo
     )
+    return done.code, done.out
+
+
+def without_terminal(args: list[str], env: dict[str, str], cwd: Path) -> Result:
+    """Run secretsmgr with no controlling terminal (a new session) and stdin from /dev/null."""
+    return run_process(args, env=env, cwd=cwd, no_terminal=True, secrets=[SECRET])
 
 
 @pytest.fixture
@@ -144,8 +127,8 @@ def test_a_wrong_passphrase_is_a_clear_error(protected: dict[str, Path], demo: P
 def test_no_terminal_is_an_exit_2_error_with_a_hint(protected: dict[str, Path], demo: Path) -> None:
     env = env_with(SOPS_AGE_KEY_FILE=str(protected["armored"]))
     result = without_terminal(["decrypt", REDIS], env, demo)
-    assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr.splitlines() == [
+    assert (result.code, result.out) == (2, "")
+    assert result.err.splitlines() == [
         f"secretsmgr: error: the identity file {protected['armored']} is passphrase-protected "
         "and there is no terminal to ask for its passphrase",
         "secretsmgr: hint: run the command in a terminal, or store the identity in the OS "
@@ -163,17 +146,17 @@ def test_the_passphrase_is_asked_only_when_no_other_identity_opens_the_file(
     keys_txt.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(protected["armored"], keys_txt)
     result = without_terminal(["decrypt", REDIS], env, demo)
-    assert result.returncode == 0, result.stderr
-    assert "kind: Secret" in result.stdout and result.stderr == ""
+    assert result.code == 0, result.err
+    assert "kind: Secret" in result.out and result.err == ""
     # and key show lists the protected file without asking
     shown = without_terminal(["key", "show"], env, demo)
-    assert shown.returncode == 0, shown.stderr
+    assert shown.code == 0, shown.err
     assert re.search(
         rf"^-\s+{re.escape(str(keys_txt))} \(passphrase-protected: opened only when a file "
         r"needs it\)$",
-        shown.stdout,
+        shown.out,
         re.M,
-    ), shown.stdout
+    ), shown.out
 
 
 @pytest.mark.keyring
@@ -199,5 +182,5 @@ def test_key_import_opens_a_protected_file_once_then_the_keyring_suffices(
         "# secretsmgr: cluster key",
     ]
     result = without_terminal(["decrypt", REDIS], service.env, demo)
-    assert result.returncode == 0, result.stderr
-    assert "kind: Secret" in result.stdout
+    assert result.code == 0, result.err
+    assert "kind: Secret" in result.out

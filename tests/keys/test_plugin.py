@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.cli.app import main
 from secretsmgr.keys.age import generate_identity
+from tests.cli.runner import run
 from tests.conftest import run_sops
 from tests.keys.age_plugin_smtest import install, plugin_identity
 
@@ -46,13 +46,6 @@ def sops(args: list[str], cwd: Path, path: str, **env: str) -> subprocess.Comple
     return run_sops(args, cwd=cwd, path=path, extra_env=env)
 
 
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    got = capsys.readouterr()
-    assert "Traceback" not in got.err
-    return code, got.out, got.err
-
-
 def test_a_plugin_identity_opens_what_sops_opens_through_the_same_plugin(
     setup: dict[str, str | Path],
     capsys: pytest.CaptureFixture[str],
@@ -71,10 +64,13 @@ def test_a_plugin_identity_opens_what_sops_opens_through_the_same_plugin(
     assert (code, out, err) == (0, by_sops.stdout, "")
     # what the plugin tells the user reaches stderr; its identity text never appears
     monkeypatch.setenv("SMTEST_SAY", "touch your key")
-    code, out, err = run(["--repo", str(repo), "decrypt", str(repo / "s.enc.yaml")], capsys)
+    code, out, err = run(
+        ["--repo", str(repo), "decrypt", str(repo / "s.enc.yaml")],
+        capsys,
+        notes=["secretsmgr: touch your key"],
+    )
     assert (code, out, err) == (0, PLAIN, "secretsmgr: touch your key\n")
-    code, out, err = run(["key", "show"], capsys)
-    assert code == 0, err
+    code, out, err = run(["key", "show"], capsys, expect=0, secrets=[str(setup["identity"])])
     assert f"age-plugin-smtest identity …{str(setup['identity'])[-4:].lower()}" in out
     assert str(setup["identity"]) not in out + err
 

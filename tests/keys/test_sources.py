@@ -26,6 +26,7 @@ from secretsmgr.keys.sources import (
     standard_sources,
 )
 from secretsmgr.keys.stores import read_identity_file
+from tests.cli.runner import run_process
 from tests.conftest import FIXTURES
 from tests.keys.sshkeys import keygen
 from tests.secret_service import SecretService
@@ -108,14 +109,8 @@ def test_the_order_without_a_keyring(tmp_path: Path) -> None:
 def test_the_order_with_the_real_keyring(service: SecretService) -> None:
     src = Sources(service.home)
     env = dict(service.env, **src.env)
-    imported = subprocess.run(
-        [sys.executable, "-m", "secretsmgr", "key", "import", str(DEMO_KEY)],
-        env=service.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert imported.returncode == 0, imported.stderr
+    imported = run_process(["key", "import", str(DEMO_KEY)], env=service.env, expect=0, timeout=60)
+    assert f"imported  {DEMO}" in imported.out
     assert probe(env) == src.expected("OS keyring (service secretsmgr)", DEMO)
 
 

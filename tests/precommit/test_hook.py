@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.runner import run_process
+
 from .conftest import PLAIN_SECRET, PROJECT, VENV_BIN, _run
 
 pytestmark = pytest.mark.skipif(
@@ -39,10 +41,10 @@ def test_commit_of_a_plaintext_secret_is_blocked_and_the_encrypted_one_passes(
 
     # the fix the hook names: encrypt (public key only), rename, commit again
     _run(["git", "rm", "-q", "--cached", "gitops/apps/redis/redis-acl.yaml"], gitops, hook_env)
-    secretsmgr = str(VENV_BIN / "secretsmgr")
     encrypted = plain.with_name("redis-acl.enc.yaml")
     plain.rename(encrypted)
-    _run([secretsmgr, "encrypt", "-i", "gitops/apps/redis/redis-acl.enc.yaml"], gitops, hook_env)
+    args = ["encrypt", "-i", "gitops/apps/redis/redis-acl.enc.yaml"]
+    run_process(args, env=hook_env, cwd=gitops, expect=0, secrets=["not-a-real-password"])
     assert "ENC[AES256_GCM," in encrypted.read_text(encoding="utf-8")
     _run(["git", "add", "gitops/apps/redis/redis-acl.enc.yaml"], gitops, hook_env)
     passed = _run(["git", "commit", "--no-gpg-sign", "-m", "acl"], gitops, hook_env, check=False)

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -26,6 +25,7 @@ from secretsmgr.report import OutputFormat, render
 from secretsmgr.report import github as github_report
 from secretsmgr.report import sarif as sarif_report
 from secretsmgr.report.rule_help import load_rule_help, parse_rule_page
+from tests.cli.runner import run_process
 
 from . import github_sarif
 from .cases import BROKEN, finding
@@ -282,16 +282,21 @@ def test_the_sarif_multitool_finds_nothing_to_fix(
 # --- start-up --------------------------------------------------------------------------------
 
 
+LOADED_AT_EXIT = """
+import atexit, sys
+def _loaded():
+    print("loaded:", [m for m in ("secretsmgr.report.rule_help", "secretsmgr.report.sarif")
+                      if m in sys.modules])
+atexit.register(_loaded)
+"""
+
+
 def test_check_never_loads_the_rule_pages_or_the_sarif_reporter() -> None:
-    probe = (
-        "import sys\n"
-        "from secretsmgr.cli.app import main\n"
-        f"code = main(['--repo', {str(FIXTURES / 'demo')!r}, 'check'])\n"
-        "loaded = [m for m in ('secretsmgr.report.rule_help', 'secretsmgr.report.sarif')"
-        " if m in sys.modules]\n"
-        "print(code, loaded)\n"
+    done = run_process(
+        ["--repo", str(FIXTURES / "demo"), "check"],
+        env=os.environ,
+        cwd=ROOT,
+        preamble=LOADED_AT_EXIT,
+        expect=0,
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
-    )
-    assert done.stdout == "0 []\n", done.stdout + done.stderr
+    assert done.out == "loaded: []\n", done

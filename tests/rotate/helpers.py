@@ -6,8 +6,6 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -162,21 +160,6 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env.update(GIT_ENV)
     env.update(extra)
     return env
-
-
-def run_secretsmgr(
-    repo: Path, args: list[str], env: Mapping[str, str], timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """``python -m secretsmgr --repo REPO ARGS`` in a fresh process, cwd = repo."""
-    return subprocess.run(
-        [sys.executable, "-m", "secretsmgr", "--repo", str(repo), *args],
-        cwd=repo,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=timeout,
-    )
 
 
 def secret_values(doc: Mapping[str, object]) -> set[str]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from secretsmgr.errors import ConfigError
 from secretsmgr.keys.age import parse_identities
 from secretsmgr.repo.settings import parse_settings
 from secretsmgr.rotate.clusterkey import set_setting, settings_text, switch_sops_config
+from tests.cli.runner import Result, run_process
 from tests.conftest import FIXTURES, git, run_sops
 from tests.rotate.helpers import (
     CHANGELOG,
@@ -48,19 +47,16 @@ def key_env(tmp_path: Path, *files: Path) -> dict[str, str]:
 
 
 def run(
-    repo: Path, env: dict[str, str], *args: str, expect: int = 0
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "secretsmgr", "--repo", str(repo), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == expect, (args, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    return result
+    repo: Path, env: dict[str, str], *args: str, expect: int = 0, warnings: tuple[str, ...] = ()
+) -> Result:
+    """``secretsmgr --repo REPO ARGS`` through the shared runner (a process: fault hooks).
+
+    ``key rotate`` and ``key export`` print a Secret manifest holding private keys: on a
+    success each warns that it does.
+    """
+    if args[:2] in (("key", "rotate"), ("key", "export")):
+        warnings = ("the manifest on stdout holds a private key", *warnings)
+    return run_process(args, repo=repo, env=env, expect=expect, warnings=warnings)
 
 
 @pytest.fixture
@@ -73,7 +69,7 @@ def begin(repo: Path, tmp_path: Path, env: dict[str, str], name: str = "new.agek
     out = tmp_path / name
     result = run(repo, env, "key", "rotate", "--begin", "-o", str(out), "--commit")
     public = parse_identities(out.read_text(), name).publics[0]
-    assert f"new cluster key {public}" in result.stdout
+    assert f"new cluster key {public}" in result.out
     return public
 
 
@@ -83,9 +79,9 @@ def test_begin_prints_an_overlap_manifest_kubectl_can_read(repo: Path, tmp_path:
     result = run(repo, env, "key", "rotate", "--begin", "-o", str(new_file), "--commit")
     new = parse_identities(new_file.read_text(), "new").publics[0]
     assert new_file.stat().st_mode & 0o777 == 0o600
-    assert "holds a private key" in result.stderr
+    assert "holds a private key" in result.err
     # the summary lines are YAML comments: the whole stdout is one Secret manifest
-    lines = result.stdout.splitlines()
+    lines = result.out.splitlines()
     assert lines[0].startswith("# new cluster key")
     manifest = "\n".join(lines)
     assert "kind: Secret" in manifest and "  name: sops-age" in manifest
@@ -113,8 +109,8 @@ def test_begin_prints_an_overlap_manifest_kubectl_can_read(repo: Path, tmp_path:
 def test_finish_refuses_without_a_rotation_under_way(repo: Path, tmp_path: Path) -> None:
     before = snapshot(repo)
     result = run(repo, key_env(tmp_path), "key", "rotate", "--finish", expect=1)
-    assert "no cluster-key rotation is under way" in result.stderr
-    assert "secretsmgr: hint: start one with: secretsmgr key rotate --begin" in result.stderr
+    assert "no cluster-key rotation is under way" in result.err
+    assert "secretsmgr: hint: start one with: secretsmgr key rotate --begin" in result.err
     assert snapshot(repo) == before
 
 
@@ -137,9 +133,7 @@ def test_finish_refuses_a_file_only_the_old_key_opens_and_begin_again_fixes_it(
     commit_all(repo, "an extra secret")
     audit = run(repo, env, "audit", "--format", "json", "--fail-on", "never")
     states = {
-        f["path"]: f["message"]
-        for f in json.loads(audit.stdout)["findings"]
-        if f["rule"] == "SM017"
+        f["path"]: f["message"] for f in json.loads(audit.out)["findings"] if f["rule"] == "SM017"
     }
     assert "old key only" in states["gitops/apps/redis/extra.enc.yaml"]
     assert "ready to finish" in states[REDIS]
@@ -148,18 +142,18 @@ def test_finish_refuses_a_file_only_the_old_key_opens_and_begin_again_fixes_it(
     before, sha = snapshot(repo), head(repo)
     refused = run(repo, env_with_new, "key", "rotate", "--finish", expect=1)
     assert "gitops/apps/redis/extra.enc.yaml would be left readable only by the old key" in (
-        refused.stderr
+        refused.err
     )
-    assert "key rotate --begin again" in refused.stderr
+    assert "key rotate --begin again" in refused.err
     assert snapshot(repo) == before and head(repo) == sha
 
     # begin again: no new key, only the one file re-encrypted
     again = run(repo, env_with_new, "key", "rotate", "--begin", "--commit")
-    assert f"pending new cluster key {new}" in again.stdout
-    assert "re-encrypted 1 file " in again.stdout
+    assert f"pending new cluster key {new}" in again.out
+    assert "re-encrypted 1 file " in again.out
     assert set(age_recipients(added)) == {OLD, new, ADMIN}
     finished = run(repo, env_with_new, "key", "rotate", "--finish", "--commit")
-    assert "re-encrypted 5 files" in finished.stdout
+    assert "re-encrypted 5 files" in finished.out
     for rel in (*DEMO_SOPS_FILES, "gitops/apps/redis/extra.enc.yaml"):
         assert set(age_recipients(repo / rel)) == {new, ADMIN}
     actions = [json.loads(x)["action"] for x in (repo / CHANGELOG).read_text().splitlines()]
@@ -172,7 +166,7 @@ def test_finish_needs_the_new_private_key(repo: Path, tmp_path: Path) -> None:
     begin(repo, tmp_path, env)
     before = snapshot(repo)
     result = run(repo, env, "key", "rotate", "--finish", expect=2)
-    assert "private half of the new cluster key" in result.stderr
+    assert "private half of the new cluster key" in result.err
     assert snapshot(repo) == before
 
 
@@ -180,7 +174,7 @@ def test_begin_refuses_a_dirty_repo_before_making_a_key(repo: Path, tmp_path: Pa
     (repo / REDIS).write_text((repo / REDIS).read_text() + "# local edit\n", encoding="utf-8")
     out = tmp_path / "new.agekey"
     result = run(repo, key_env(tmp_path), "key", "rotate", "--begin", "-o", str(out), expect=1)
-    assert "uncommitted changes" in result.stderr
+    assert "uncommitted changes" in result.err
     assert not out.exists()
 
 
@@ -192,45 +186,44 @@ def test_an_interrupted_begin_restores_files_and_settings(
     before = snapshot(repo)
     fault = "replace:2" if mode == "raise" else "replace:2:kill"
     args = ["key", "rotate", "--begin", "-o", str(tmp_path / "new.agekey")]
-    failed = subprocess.run(
-        [sys.executable, "-m", "secretsmgr", "--repo", str(repo), *args],
-        env=dict(env, SECRETSMGR_FAULT_INJECT=fault),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert failed.returncode != 0
+    failed = run_process(args, repo=repo, env=dict(env, SECRETSMGR_FAULT_INJECT=fault))
+    assert failed.code != 0
     if mode == "raise":  # the new identity of a step that changed nothing is discarded
         assert not (tmp_path / "new.agekey").exists()
     if mode == "kill":
         # the next run finds the journal and rolls back files and .secretsmgr.yaml alike
         assert journal_path(repo).exists()
         recovered = run(repo, env, "key", "rotate", "--finish", expect=1)
-        assert "rolled back an interrupted rotation" in recovered.stderr
-        assert "no cluster-key rotation is under way" in recovered.stderr
+        assert "rolled back an interrupted rotation" in recovered.err
+        assert "no cluster-key rotation is under way" in recovered.err
     after = snapshot(repo)
     assert after == before, sorted(k for k in after if after.get(k) != before.get(k))
 
 
 def test_export_prints_the_cluster_key_only_with_a_warning(repo: Path, tmp_path: Path) -> None:
     env = key_env(tmp_path, DEMO_KEY, FIXTURES / "keys" / "demo-only-admin.agekey")
-    result = run(repo, env, "key", "export", "--namespace", "flux-system", "--name", "sops-age")
-    assert result.stderr.startswith("secretsmgr: warning: the manifest on stdout holds a private")
-    assert SECRET.findall(result.stdout) == [SECRET.search(DEMO_KEY.read_text()).group(0)]  # type: ignore[union-attr]
-    assert f"# public key: {OLD}" in result.stdout
-    assert re.findall(r"^  (\S+\.agekey): \|$", result.stdout, re.M) == ["age.agekey"]
+    result = run(
+        repo,
+        env,
+        *("key", "export", "--namespace", "flux-system", "--name", "sops-age"),
+        warnings=("exported the private key of",),
+    )
+    assert result.err.startswith("secretsmgr: warning: the manifest on stdout holds a private")
+    assert SECRET.findall(result.out) == [SECRET.search(DEMO_KEY.read_text()).group(0)]  # type: ignore[union-attr]
+    assert f"# public key: {OLD}" in result.out
+    assert re.findall(r"^  (\S+\.agekey): \|$", result.out, re.M) == ["age.agekey"]
 
 
 def test_export_without_the_private_half_is_a_clear_error(repo: Path, tmp_path: Path) -> None:
     env = key_env(tmp_path, FIXTURES / "keys" / "demo-only-admin.agekey")
     result = run(repo, env, "key", "export", expect=2)
-    assert result.stdout == ""
-    assert result.stderr.startswith("secretsmgr: error: the private half of the cluster key")
+    assert result.out == ""
+    assert result.err.startswith("secretsmgr: error: the private half of the cluster key")
 
 
 def test_export_refuses_bad_names(repo: Path, tmp_path: Path) -> None:
     result = run(repo, key_env(tmp_path), "key", "export", "--name", "Bad_Name", expect=2)
-    assert result.stdout == "" and "invalid Secret name" in result.stderr
+    assert result.out == "" and "invalid Secret name" in result.err
 
 
 # ------------------------------------------------------------------ configuration text edits
@@ -301,7 +294,7 @@ def test_encrypt_during_the_overlap_adds_the_pending_key(repo: Path, tmp_path: P
     commit_all(repo, "an extra secret")
     env_new = key_env(tmp_path, tmp_path / "new.agekey")
     finished = run(repo, env_new, "key", "rotate", "--finish", "--commit")
-    assert "re-encrypted 5 files" in finished.stdout
+    assert "re-encrypted 5 files" in finished.out
     assert set(age_recipients(added)) == {new, ADMIN}
 
 
@@ -313,7 +306,7 @@ def test_bad_secret_names_are_refused_before_the_repository_changes(
     env_new = key_env(tmp_path, tmp_path / "new.agekey")
     before = snapshot(repo)
     bad = run(repo, env_new, "key", "rotate", "--finish", "--namespace", "Bad_NS", expect=2)
-    assert "invalid namespace" in bad.stderr
+    assert "invalid namespace" in bad.err
     assert snapshot(repo) == before
 
 
@@ -322,7 +315,7 @@ def test_an_unusable_kubeconfig_is_refused_before_a_key_is_made(repo: Path, tmp_
     before = snapshot(repo)
     out = tmp_path / "new.agekey"
     failed = run(repo, env, "key", "rotate", "--begin", "--apply", "-o", str(out), expect=2)
-    assert failed.stderr.startswith("secretsmgr: error: ")
+    assert failed.err.startswith("secretsmgr: error: ")
     assert snapshot(repo) == before
     assert not out.exists()
 
@@ -333,9 +326,9 @@ def test_rotation_state_lives_in_secretsmgr_yaml(repo: Path, tmp_path: Path) -> 
     before = snapshot(repo)
     out = tmp_path / "new.agekey"
     failed = run(repo, key_env(tmp_path), "key", "rotate", "--begin", "-o", str(out), expect=2)
-    assert "names no cluster_key" in failed.stderr
-    assert f"cluster_key: {OLD}" in failed.stderr  # the hint offers the key .sops.yaml names
-    assert "allowed_recipients" in failed.stderr
+    assert "names no cluster_key" in failed.err
+    assert f"cluster_key: {OLD}" in failed.err  # the hint offers the key .sops.yaml names
+    assert "allowed_recipients" in failed.err
     assert snapshot(repo) == before and not out.exists()
 
 
@@ -347,8 +340,8 @@ def test_a_pasted_private_key_is_never_echoed(repo: Path, tmp_path: Path) -> Non
         ("key", "export", "--cluster-key", pasted),
     ):
         result = run(repo, env, *args, expect=2)
-        assert pasted[:20] not in result.stdout + result.stderr
-        assert "private key" in result.stderr
+        assert pasted[:20] not in result.out + result.err
+        assert "private key" in result.err
 
 
 def test_finish_retires_the_old_key_even_where_it_was_allowed(repo: Path, tmp_path: Path) -> None:
@@ -377,14 +370,13 @@ def test_crlf_configuration_survives_a_failed_and_a_good_finish(repo: Path, tmp_
     )
     env_new = key_env(tmp_path, tmp_path / "new.agekey")
     before = snapshot(repo)
-    failed = subprocess.run(
-        [sys.executable, "-m", "secretsmgr", "--repo", str(repo), "key", "rotate", "--finish"],
+    failed = run_process(
+        ["key", "rotate", "--finish"],
+        repo=repo,
         env=dict(env_new, SECRETSMGR_FAULT_INJECT="changelog:0"),
-        capture_output=True,
-        text=True,
-        check=False,
+        expect=1,
     )
-    assert failed.returncode == 1, failed.stderr
+    assert failed.err.startswith("secretsmgr: error: ")
     assert snapshot(repo) == before
     run(repo, env_new, "key", "rotate", "--finish")
     for name in (".secretsmgr.yaml", ".sops.yaml"):

@@ -12,7 +12,6 @@ import hashlib
 import os
 import re
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from itertools import zip_longest
@@ -22,6 +21,7 @@ import pytest
 
 from secretsmgr.changelog.chain import parse_entries, verify
 from secretsmgr.repo.lock import DEFAULT_WAIT
+from tests.cli.runner import Result, finish_process, run_process, start_process
 from tests.rotate.helpers import (
     CHANGELOG,
     DATABASES,
@@ -34,7 +34,6 @@ from tests.rotate.helpers import (
     identity_from,
     journal_path,
     litter,
-    run_secretsmgr,
     snapshot,
     sops_decrypt,
     sops_json,
@@ -52,17 +51,6 @@ def env(**extra: str) -> dict[str, str]:
     return subprocess_env(SOPS_AGE_KEY_FILE=str(DEMO_KEY), **extra)
 
 
-def start(repo: Path, args: list[str], environ: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "secretsmgr", "--repo", str(repo), *args],
-        cwd=repo,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def wait_for(marker: Path, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 60
     while not marker.exists():
@@ -74,10 +62,10 @@ def wait_for(marker: Path, proc: subprocess.Popen[str]) -> None:
 def paused_rotation(repo: Path, tmp_path: Path, reason: str) -> tuple[subprocess.Popen[str], Path]:
     """Run A, paused after replacing its first file (lock held, journal on disk)."""
     marker = tmp_path / "paused"
-    proc = start(
-        repo,
+    proc = start_process(
         [*ROTATE, "--reason", reason],
-        env(SECRETSMGR_FAULT_INJECT=f"replace:1:pause={marker}"),
+        repo=repo,
+        env=env(SECRETSMGR_FAULT_INJECT=f"replace:1:pause={marker}"),
     )
     wait_for(marker, proc)
     assert journal_path(repo).exists()
@@ -95,17 +83,15 @@ def test_a_second_rotation_waits_then_gives_up_naming_the_holder(tmp_path: Path)
     repo = git_copy(DEMO, tmp_path / "repo")
     a, marker = paused_rotation(repo, tmp_path, "run A")
     started = time.monotonic()
-    b = run_secretsmgr(repo, [*ROTATE, "--reason", "run B"], env())
+    b = run_process([*ROTATE, "--reason", "run B"], repo=repo, env=env(), expect=1)
     waited = time.monotonic() - started
-    assert b.returncode == 1
-    found = BUSY.match(b.stderr)
-    assert found is not None, b.stderr
+    found = BUSY.match(b.err)
+    assert found is not None, b.err
     assert int(found.group(1)) == a.pid
     assert waited >= DEFAULT_WAIT - 0.5
     assert journal_path(repo).exists()  # B never took A's live journal for an interrupted run
     marker.unlink()
-    _out, err = a.communicate(timeout=60)
-    assert a.returncode == 0, err
+    finish_process(a, expect=0, timeout=60)
     entries = parse_entries((repo / CHANGELOG).read_bytes())
     assert entries[-1].reason == "run A"
     assert {f.path: f.datakey_id for f in entries[-1].files} == datakey_ids(repo)
@@ -115,15 +101,14 @@ def test_a_second_rotation_waits_then_gives_up_naming_the_holder(tmp_path: Path)
 def test_a_rotation_started_during_another_runs_after_it(tmp_path: Path) -> None:
     repo = git_copy(DEMO, tmp_path / "repo")
     a, marker = paused_rotation(repo, tmp_path, "run A")
-    b = start(repo, [*ROTATE, "--reason", "run B"], env())
+    b = start_process([*ROTATE, "--reason", "run B"], repo=repo, env=env())
     time.sleep(1.0)  # B is waiting for the lock now
     assert b.poll() is None
     assert journal_path(repo).exists()
     marker.unlink()
-    _out, err_a = a.communicate(timeout=60)
-    _out_b, err_b = b.communicate(timeout=60)
-    assert (a.returncode, b.returncode) == (0, 0), (err_a, err_b)
-    assert err_b == ""  # B found nothing to recover: A's run was not interrupted
+    finish_process(a, expect=0, timeout=60)
+    # B found nothing to recover (A's run was not interrupted): nothing on its stderr
+    assert finish_process(b, expect=0, timeout=60).err == ""
     data = (repo / CHANGELOG).read_bytes()
     assert verify(data) is None
     entries = parse_entries(data)
@@ -131,19 +116,20 @@ def test_a_rotation_started_during_another_runs_after_it(tmp_path: Path) -> None
     assert {f.path: f.datakey_id for f in entries[-1].files} == datakey_ids(repo)
     for f in entries[-1].files:  # what B logged is what is on disk
         assert f.sha256_after == hashlib.sha256((repo / f.path).read_bytes()).hexdigest()
-    assert run_secretsmgr(repo, ["log", "--verify"], env()).returncode == 0
+    run_process(["log", "--verify"], repo=repo, env=env(), expect=0)
 
 
 def test_a_key_rotation_waits_for_a_rotation(tmp_path: Path) -> None:
     repo = git_copy(DEMO, tmp_path / "repo")
     a, marker = paused_rotation(repo, tmp_path, "run A")
-    begin = start(repo, ["key", "rotate", "--begin", "-o", str(tmp_path / "new.agekey")], env())
+    args = ["key", "rotate", "--begin", "-o", str(tmp_path / "new.agekey")]
+    begin = start_process(args, repo=repo, env=env())
     time.sleep(1.0)
     assert begin.poll() is None  # waiting: it reads nothing while A writes
     marker.unlink()
-    assert a.wait(timeout=60) == 0
-    _out, err = begin.communicate(timeout=120)
-    assert begin.returncode == 1  # A's rotation left the files dirty: begin refuses them
+    finish_process(a, expect=0, timeout=60)
+    # A's rotation left the files dirty: begin refuses them
+    err = finish_process(begin, expect=1, timeout=120).err
     assert "uncommitted changes" in err
     assert not (tmp_path / "new.agekey").exists()
 
@@ -170,31 +156,20 @@ def test_racing_writers_lose_nothing(tmp_path: Path) -> None:
     sets = [["set", str(repo / PG), f"stringData.race-{i}"] for i in range(SETS)]
     jobs = [j for trio in zip_longest(rotations, encrypts, sets) for j in trio if j is not None]
 
-    def run(args: list[str]) -> tuple[list[str], subprocess.CompletedProcess[str]]:
+    def run(args: list[str]) -> tuple[list[str], Result]:
         stdin = f"value-{args[-1]}-{salt}" if args[0] == "set" else None
-        done = subprocess.run(
-            [sys.executable, "-m", "secretsmgr", "--repo", str(repo), *args],
-            cwd=repo,
-            env=env(),
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-        return args, done
+        return args, run_process(args, repo=repo, env=env(), stdin=stdin)
 
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         results = list(pool.map(run, jobs))
 
     ok = []
-    for args, done in results:
-        assert "Traceback" not in done.stderr
-        if done.returncode == 0:
+    for args, done in results:  # the runner saw no traceback, and nothing on a success's stderr
+        if done.code == 0:
             ok.append(args)
             continue
         # the only acceptable failure: waited for the lock too long, nothing changed
-        assert done.returncode == 1 and BUSY.search(done.stderr), (args, done.stderr)
+        assert done.code == 1 and BUSY.search(done.err), (args, done.err)
     assert len(ok) >= 2, results
 
     data = (repo / CHANGELOG).read_bytes()
@@ -218,8 +193,7 @@ def test_racing_writers_lose_nothing(tmp_path: Path) -> None:
     current = snapshot(repo)
     for path, digest in last.items():
         assert hashlib.sha256(current[path]).hexdigest() == digest, path
-    verified = run_secretsmgr(repo, ["log", "--verify"], env())
-    assert verified.returncode == 0, verified.stderr
+    run_process(["log", "--verify"], repo=repo, env=env(), expect=0)
     encrypted = [Path(a[-1]) for a in ok if a[0] == "encrypt"]
     for path in [*(repo / f for f in DEMO_SOPS_FILES), *encrypted]:
         sops_decrypt(path, key_file=DEMO_KEY)  # the real sops reads every file
@@ -247,7 +221,7 @@ def test_a_changelog_append_waits_for_a_rotation(tmp_path: Path) -> None:
     assert info.value.message == f"another secretsmgr is writing in this repository (pid {a.pid})"
     assert (repo / CHANGELOG).read_bytes() == log_before
     marker.unlink()
-    assert a.wait(timeout=60) == 0
+    finish_process(a, expect=0, timeout=60)
 
 
 def test_a_busy_repository_is_never_blamed_on_the_file(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from secretsmgr.rotate.journal import recover
 from secretsmgr.rotate.record import record_write
 from secretsmgr.sops import format_for_path, load
 from secretsmgr.sops.datakey import unwrap_data_key
+from tests.cli.runner import run_process
 from tests.conftest import git
 from tests.rotate.helpers import (
     AUTHENTIK,
@@ -33,7 +34,6 @@ from tests.rotate.helpers import (
     git_copy,
     identity_from,
     litter,
-    run_secretsmgr,
     snapshot,
     subprocess_env,
 )
@@ -205,8 +205,7 @@ def demo_env() -> dict[str, str]:
 
 
 def killed_rotation(repo: Path, point: str) -> None:
-    done = run_secretsmgr(repo, ROTATE, {**demo_env(), "SECRETSMGR_FAULT_INJECT": point})
-    assert done.returncode == -9, done.stderr
+    run_process(ROTATE, repo=repo, env={**demo_env(), "SECRETSMGR_FAULT_INJECT": point}, expect=-9)
 
 
 def append_by_hand(repo: Path, path: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -273,16 +272,15 @@ def test_each_root_of_a_checkout_has_its_own_journal(tmp_path: Path) -> None:
     killed_rotation(inner, "replace:1:kill")
     pending_inner = snapshot(inner)
     # the outer root rotates its own file: the inner journal is not its business
-    done = run_secretsmgr(outer, ["rotate", str(outer / PG), "--reason", "outer"], demo_env())
-    assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    args = ["rotate", str(outer / PG), "--reason", "outer"]
+    done = run_process(args, repo=outer, env=demo_env(), expect=0)
+    assert done.err == ""
     # inner files and inner changelog untouched (its dead run's temp files, never live files,
     # may be swept by any root's recovery)
     assert without_temps(snapshot(inner)) == without_temps(pending_inner)
     assert journal_path(inner).exists()  # type: ignore[union-attr]
-    inner_done = run_secretsmgr(inner, ["recover"], demo_env())
-    assert inner_done.returncode == 0, inner_done.stderr
-    assert inner_done.stdout.startswith("rolled back an interrupted rotation: restored 1 file")
+    inner_done = run_process(["recover"], repo=inner, env=demo_env(), expect=0)
+    assert inner_done.out.startswith("rolled back an interrupted rotation: restored 1 file")
     after = snapshot(outer)
     assert {f"nested/{f}" for f in DATABASES} <= {p for p in after if after[p] == before[p]}
     assert after[PG] != before[PG]  # the outer rotation stands

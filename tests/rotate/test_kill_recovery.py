@@ -12,8 +12,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ from benchmarks.genrepo import generate
 from secretsmgr.changelog.chain import parse_entries, verify
 from secretsmgr.plural import plural
 from secretsmgr.rotate.journal import recover
+from tests.cli.runner import Result, finish_process, run_process, start_process
 from tests.rotate.helpers import (
     CHANGELOG,
     DATABASES,
@@ -36,7 +35,6 @@ from tests.rotate.helpers import (
     journal_path,
     litter,
     plaintext,
-    run_secretsmgr,
     snapshot,
     sops_decrypt_many,
     subprocess_env,
@@ -114,10 +112,10 @@ def layer_state(repo: Path, template: Template) -> list[str]:
 
 
 def assert_recovered_and_rotated(
-    repo: Path, template: Template, recovery: subprocess.CompletedProcess[str], seqs: list[int]
+    repo: Path, template: Template, recovery: Result, seqs: list[int]
 ) -> None:
-    assert recovery.returncode == 0, recovery.stderr
-    assert recovery.stdout.startswith(f"rotated {LAYER_SIZE} files in ")
+    assert recovery.code == 0, recovery.err
+    assert recovery.out.startswith(f"rotated {LAYER_SIZE} files in ")
     assert not journal_path(repo).exists()
     assert len(layer_state(repo, template)) == LAYER_SIZE  # all valid, all under new data keys
     data = (repo / CHANGELOG).read_bytes()
@@ -146,15 +144,16 @@ def test_kill_9_then_next_run_recovers(
 ) -> None:
     repo = copy(template, tmp_path)
     env = subprocess_env(SOPS_AGE_KEY=template.secret_key)
-    killed = run_secretsmgr(repo, ROTATE, {**env, "SECRETSMGR_FAULT_INJECT": point})
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    fault = {**env, "SECRETSMGR_FAULT_INJECT": point}
+    run_process(ROTATE, repo=repo, env=fault, expect=-signal.SIGKILL)
     assert journal_path(repo).exists() is journal
     assert len(layer_state(repo, template)) == replaced
     assert not (repo / CHANGELOG).exists()
 
-    recovery = run_secretsmgr(repo, ROTATE, env)
+    rolled_back = ["rolled back an interrupted rotation"] if journal else []
+    recovery = run_process(ROTATE, repo=repo, env=env, expect=0, warnings=rolled_back)
     if journal:
-        assert recovery.stderr == (
+        assert recovery.err == (
             "secretsmgr: warning: rolled back an interrupted rotation: "
             f"restored {plural(replaced, 'file')} to their old version\n"
         )
@@ -166,13 +165,7 @@ def test_kill_9_then_next_run_recovers(
 def test_kill_from_outside_during_replace(template: Template, tmp_path: Path) -> None:
     repo = copy(template, tmp_path)
     env = subprocess_env(SOPS_AGE_KEY=template.secret_key)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "secretsmgr", "--repo", str(repo), *ROTATE],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_process(ROTATE, repo=repo, env=env)
     deadline = time.monotonic() + 60
     journal = journal_path(repo)
     try:
@@ -182,7 +175,7 @@ def test_kill_from_outside_during_replace(template: Template, tmp_path: Path) ->
         time.sleep(random.uniform(0, 0.025))  # journal written: replacing starts in ~10 ms
         proc.kill()
     finally:
-        code = proc.wait(timeout=60)
+        code = finish_process(proc, timeout=60).code
     assert code in (-signal.SIGKILL, 0)  # 0: it finished in the ms between journal and kill
     replaced = len(layer_state(repo, template))
     phase = None
@@ -193,18 +186,19 @@ def test_kill_from_outside_during_replace(template: Template, tmp_path: Path) ->
         assert replaced == LAYER_SIZE and litter(repo) == []
         assert verify((repo / CHANGELOG).read_bytes()) is None
         return
-    recovery = run_secretsmgr(repo, ROTATE, env)
+    rolled_back = ["rolled back an interrupted rotation"] if phase == "replacing" else []
+    recovery = run_process(ROTATE, repo=repo, env=env, warnings=rolled_back)
     assert not journal.exists()
     assert litter(repo) == []  # stray write_atomic temp files are swept too
     if phase == "logged":
         # killed after the commit point: completed, so the rotated files are uncommitted and
         # the same run refuses them as dirty, after saying what it completed
-        assert recovery.returncode == 1 and "uncommitted changes" in recovery.stderr
-        assert "completed an interrupted rotation" in recovery.stderr
+        assert recovery.code == 1 and "uncommitted changes" in recovery.err
+        assert "completed an interrupted rotation" in recovery.err
         assert replaced == LAYER_SIZE and verify((repo / CHANGELOG).read_bytes()) is None
         return
     assert phase == "replacing"
-    assert recovery.stderr == (
+    assert recovery.err == (
         "secretsmgr: warning: rolled back an interrupted rotation: "
         f"restored {plural(replaced, 'file')} to their old version\n"
     )
@@ -221,32 +215,31 @@ def demo_env() -> dict[str, str]:
 def test_kill_before_the_journal_leaves_nothing(bare_demo_repo: Path) -> None:
     repo = bare_demo_repo
     before = snapshot(repo)
-    killed = run_secretsmgr(
-        repo, ROTATE, {**demo_env(), "SECRETSMGR_FAULT_INJECT": "journal:0:kill"}
-    )
-    assert killed.returncode == -signal.SIGKILL
+    fault = {**demo_env(), "SECRETSMGR_FAULT_INJECT": "journal:0:kill"}
+    run_process(ROTATE, repo=repo, env=fault, expect=-signal.SIGKILL)
     assert changed(before, snapshot(repo)) == set()  # the journal comes before any temp file
-    recovery = run_secretsmgr(repo, ROTATE, demo_env())
-    assert recovery.returncode == 0 and recovery.stderr == ""
+    recovery = run_process(ROTATE, repo=repo, env=demo_env(), expect=0)
+    assert recovery.err == ""
     assert litter(repo) == []
 
 
 def test_kill_while_writing_temp_files_is_cleaned_up_and_reported(bare_demo_repo: Path) -> None:
     repo = bare_demo_repo
     before = snapshot(repo)
-    killed = run_secretsmgr(repo, ROTATE, {**demo_env(), "SECRETSMGR_FAULT_INJECT": "write:1:kill"})
-    assert killed.returncode == -signal.SIGKILL
+    fault = {**demo_env(), "SECRETSMGR_FAULT_INJECT": "write:1:kill"}
+    run_process(ROTATE, repo=repo, env=fault, expect=-signal.SIGKILL)
     # the first temp file in the tree; the journal inside .git, never committable
     assert changed(before, snapshot(repo)) == set(litter(repo)) - {JOURNAL}
     assert journal_path(repo).exists() and ".git" in journal_path(repo).parts
-    recovery = run_secretsmgr(repo, ROTATE, demo_env())
-    assert recovery.returncode == 0
+    recovery = run_process(
+        ROTATE, repo=repo, env=demo_env(), expect=0, warnings=["rolled back an interrupted"]
+    )
     assert litter(repo) == []
-    assert "rolled back an interrupted rotation: restored 0 files" in recovery.stderr
+    assert "rolled back an interrupted rotation: restored 0 files" in recovery.err
 
 
-KILL_WRAPPER = """
-import os, signal, sys
+KILL_HOOK = """
+import os, signal
 where = os.environ["TEST_KILL_AT"]
 if where == "logged":  # right after the changelog entry is on disk: past the commit point
     import secretsmgr.rotate.transaction as t
@@ -262,23 +255,13 @@ else:  # at the fsync of a temp file named where*: written, not yet moved into p
             os.kill(os.getpid(), signal.SIGKILL)
         fsync(fd)
     os.fsync = killing_fsync
-from secretsmgr.cli.app import main
-sys.exit(main(sys.argv[1:]))
 """
 
 
 def kill_at(repo: Path, where: str) -> None:
-    """Run rotate in a process that SIGKILLs itself at ``where`` (see KILL_WRAPPER)."""
-    done = subprocess.run(
-        [sys.executable, "-c", KILL_WRAPPER, "--repo", str(repo), *ROTATE],
-        cwd=repo,
-        env={**demo_env(), "TEST_KILL_AT": where},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert done.returncode == -signal.SIGKILL, done.stderr
+    """Run rotate in a process that SIGKILLs itself at ``where`` (see KILL_HOOK)."""
+    env = {**demo_env(), "TEST_KILL_AT": where}
+    run_process(ROTATE, repo=repo, env=env, preamble=KILL_HOOK, expect=-signal.SIGKILL, timeout=60)
     assert journal_path(repo).exists()
 
 
@@ -297,7 +280,7 @@ def test_kill_inside_changelog_write_leaves_no_temp_file(bare_demo_repo: Path) -
 
 def test_kill_after_changelog_write_completes_the_rotation(bare_demo_repo: Path) -> None:
     repo = bare_demo_repo
-    assert run_secretsmgr(repo, ROTATE, demo_env()).returncode == 0  # seq 1 exists
+    run_process(ROTATE, repo=repo, env=demo_env(), expect=0)  # seq 1 exists
     commit_all(repo, "first rotation")
     before = snapshot(repo)
     kill_after_changelog(repo)
@@ -311,8 +294,8 @@ def test_kill_after_changelog_write_completes_the_rotation(bare_demo_repo: Path)
     assert snapshot(repo) == killed and litter(repo) == []  # nothing undone, journal gone
     assert changed(before, killed) == {*DATABASES, CHANGELOG}
     assert verify(killed[CHANGELOG]) is None
-    again = run_secretsmgr(repo, [*ROTATE, "--allow-dirty"], demo_env())
-    assert again.returncode == 0, again.stderr  # and on it goes: seq 3
+    # and on it goes: seq 3 (the completion was reported by recover above: nothing on stderr)
+    run_process([*ROTATE, "--allow-dirty"], repo=repo, env=demo_env(), expect=0)
     assert [e.seq for e in parse_entries((repo / CHANGELOG).read_bytes())] == [1, 2, 3]
 
 
@@ -327,8 +310,7 @@ def test_kill_after_first_changelog_write_keeps_the_first_entry(bare_demo_repo: 
 
 def kill_at_commit(repo: Path) -> dict[str, bytes]:
     env = {**demo_env(), "SECRETSMGR_FAULT_INJECT": "commit:0:kill"}
-    killed = run_secretsmgr(repo, [*ROTATE, "--commit"], env)
-    assert killed.returncode == -signal.SIGKILL
+    run_process([*ROTATE, "--commit"], repo=repo, env=env, expect=-signal.SIGKILL)
     assert journal_path(repo).exists() and (repo / CHANGELOG).exists()  # past the commit point
     return snapshot(repo)
 
@@ -340,9 +322,8 @@ def test_kill_at_commit_is_completed_by_the_next_run(bare_demo_repo: Path) -> No
     assert {*DATABASES, CHANGELOG} <= changed(before, killed)
     # the next run completes the rotation (drops journal and backups), then refuses: the
     # rotated files are uncommitted; the files and the changelog stay as the killed run left them
-    rerun = run_secretsmgr(repo, [*ROTATE, "--commit"], demo_env())
-    assert rerun.returncode == 1
-    assert "has uncommitted changes" in rerun.stderr
+    rerun = run_process([*ROTATE, "--commit"], repo=repo, env=demo_env(), expect=1)
+    assert "has uncommitted changes" in rerun.err
     assert litter(repo) == []
     after = snapshot(repo)
     assert changed(before, after) == {*DATABASES, CHANGELOG}
@@ -352,16 +333,16 @@ def test_kill_at_commit_is_completed_by_the_next_run(bare_demo_repo: Path) -> No
     for f in DATABASES:
         assert plaintext(repo / f, ident) == plaintext(repo / f, ident, before[f])
     # then an --allow-dirty run rotates again, normally
-    again = run_secretsmgr(repo, [*ROTATE, "--commit", "--allow-dirty"], demo_env())
-    assert again.returncode == 0 and again.stderr == ""
+    again = run_process([*ROTATE, "--commit", "--allow-dirty"], repo=repo, env=demo_env(), expect=0)
+    assert again.err == ""
     assert verify((repo / CHANGELOG).read_bytes()) is None
 
 
 def test_kill_at_commit_recovery_is_reported(bare_demo_repo: Path) -> None:
     repo = bare_demo_repo
     kill_at_commit(repo)
-    rerun = run_secretsmgr(repo, [*ROTATE, "--commit"], demo_env())
-    assert "completed an interrupted rotation" in rerun.stderr
+    rerun = run_process([*ROTATE, "--commit"], repo=repo, env=demo_env())
+    assert "completed an interrupted rotation" in rerun.err
 
 
 def test_environment_is_hermetic_for_subprocesses() -> None:

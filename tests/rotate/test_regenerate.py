@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from secretsmgr.changelog.chain import parse_entries, verify
-from secretsmgr.cli.app import main
 from secretsmgr.errors import UsageError
 from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.rotate.regenerate import MAX_ATTEMPTS, regenerate
 from secretsmgr.sops import EncryptionRule, FileFormat, RuleKind, dump, encrypt, parse_plain
+from tests.cli.runner import Result, run
 from tests.conftest import git
 from tests.rotate.helpers import (
     AUTHENTIK,
@@ -36,11 +36,8 @@ REGEN = ["--layer", "databases", "--regenerate", "stringData.password", "--reaso
 SHARED = f"{AUTHENTIK}: stringData.AUTHENTIK_POSTGRESQL__PASSWORD"
 
 
-def rotate(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["--repo", str(repo), "rotate", *args])
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    return code, captured.out, captured.err
+def rotate(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> Result:
+    return run(["--repo", str(repo), "rotate", *args], capsys)
 
 
 def password(repo: Path, path: str, key: str = "password") -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from secretsmgr.changelog.chain import GENESIS, datakey_id, parse_entries, verify
-from secretsmgr.cli.app import main
+from tests.cli.runner import Result, assert_user_error, run
 from tests.conftest import git, run_sops
 from tests.rotate.helpers import (
     AUTHENTIK,
@@ -47,23 +47,8 @@ ADMIN = "age1xfmf59p8t2m533vyfcv79rau54eahzeyudzsavganjpee5nakehqe2jp0u"
 ENC = re.compile(r"ENC\[[^\]]*\]")
 
 
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    return code, captured.out, captured.err
-
-
-def rotate(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+def rotate(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> Result:
     return run(["--repo", str(repo), "rotate", *args], capsys)
-
-
-def assert_user_error(err: str, *needles: str) -> None:
-    lines = err.strip().splitlines()
-    assert lines and lines[0].startswith("secretsmgr: error: "), err
-    assert all(line.startswith(("secretsmgr: error: ", "secretsmgr: hint: ")) for line in lines)
-    for needle in needles:
-        assert needle in lines[0], err
 
 
 def trailer_seq(repo: Path) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.cli.app import main
+from tests.cli.runner import run
 from tests.conftest import GIT_ENV, git
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
@@ -33,9 +33,7 @@ def sign_with_ssh(repo: Path, tmp_path: Path) -> None:
 
 
 def rotate_and_commit(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["--repo", str(repo), "rotate", "--layer", "databases", "--commit"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
+    run(["--repo", str(repo), "rotate", "--layer", "databases", "--commit"], capsys, expect=0)
 
 
 def test_a_rotation_commit_is_signed_when_git_is_configured_to_sign(

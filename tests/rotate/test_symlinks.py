@@ -14,19 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.cli.app import main
 from secretsmgr.errors import RefusedError
 from secretsmgr.fsutil import check_write_target, confined
+from tests.cli.runner import run
 from tests.rotate.helpers import CHANGELOG, DEMO, DEMO_KEY, PG, REDIS, commit_all, snapshot
 
 pytestmark = pytest.mark.interop
 
 
 def rotate(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code = main(["--repo", str(repo), "rotate", *args])
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    return code, captured.err
+    code, _, err = run(["--repo", str(repo), "rotate", *args], capsys)
+    return code, err
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ from pathlib import Path
 from secretsmgr.audit.engine import run_audit
 from secretsmgr.fsutil import process_start
 from secretsmgr.repo.pending import journal_path
+from tests.cli.runner import run_process
 from tests.rotate.helpers import (
     DEMO,
     DEMO_KEY,
     PG,
     git_copy,
-    run_secretsmgr,
     subprocess_env,
 )
 
@@ -30,28 +30,27 @@ def env() -> dict[str, str]:
 
 def test_sm022_fires_for_a_killed_rotation_until_recover(tmp_path: Path) -> None:
     repo = git_copy(DEMO, tmp_path / "repo")
-    killed = run_secretsmgr(
-        repo,
+    run_process(
         ["rotate", "--layer", "databases"],
-        {**env(), "SECRETSMGR_FAULT_INJECT": "replace:1:kill"},
+        repo=repo,
+        env={**env(), "SECRETSMGR_FAULT_INJECT": "replace:1:kill"},
+        expect=-9,
     )
-    assert killed.returncode == -9
     found = sm022(repo)
     paths = [p for p, _, _ in found]
     assert paths[0] == PG  # the journal: named by the first file it covers
     assert "a rotation was interrupted (2 files" in found[0][1]
     assert any(p.endswith(".new") for p in paths)  # the temp file of the file not yet replaced
     assert all(fix is not None and fix.startswith("secretsmgr recover") for _, _, fix in found)
-    gate = run_secretsmgr(repo, ["check"], env())
-    assert gate.returncode == 1 and "SM022" in gate.stdout
-    fixed = run_secretsmgr(repo, ["recover"], env())
-    assert fixed.returncode == 0, fixed.stderr
-    assert fixed.stdout == (
+    gate = run_process(["check"], repo=repo, env=env(), expect=1)
+    assert "SM022" in gate.out
+    fixed = run_process(["recover"], repo=repo, env=env(), expect=0)
+    assert fixed.out == (
         "rolled back an interrupted rotation: restored 1 file to their old version\n"
     )
     assert sm022(repo) == []
-    assert run_secretsmgr(repo, ["check"], env()).returncode == 0
-    assert run_secretsmgr(repo, ["recover"], env()).stdout == "nothing to recover\n"
+    run_process(["check"], repo=repo, env=env(), expect=0)
+    assert run_process(["recover"], repo=repo, env=env(), expect=0).out == "nothing to recover\n"
 
 
 def test_sm022_fires_for_a_leftover_temp_file_and_any_write_clears_it(tmp_path: Path) -> None:
@@ -61,8 +60,7 @@ def test_sm022_fires_for_a_leftover_temp_file_and_any_write_clears_it(tmp_path: 
     temp = repo / "gitops" / f".notes.yaml.secretsmgr-{proc.pid}-0123abcd.new"
     temp.write_text("half a file\n")
     assert [p for p, _, _ in sm022(repo)] == [temp.relative_to(repo).as_posix()]
-    done = run_secretsmgr(repo, ["rotate", PG, "--reason", "any write"], env())
-    assert done.returncode == 0, done.stderr
+    run_process(["rotate", PG, "--reason", "any write"], repo=repo, env=env(), expect=0)
     assert not temp.exists() and sm022(repo) == []
 
 
