@@ -49,6 +49,12 @@ class AuditContext:
         return self.repo.live or ((self.live_cluster,) if self.live_cluster else ())
 
 
+ROTATION_CURE = "secretsmgr key rotate --begin"
+"""The cure for a file still on the old key only during a cluster-key rotation (SM011, SM017):
+run again, begin re-encrypts exactly the files not yet on both keys, with the pending key."""
+OLD_KEY_ONLY = "still on the old key only: key rotate --finish would refuse"
+
+
 def reencrypt_hint(path: str) -> str:
     """Re-encrypt under the creation rule with the plaintext only in memory-backed /dev/shm."""
     plain = "/dev/shm/secretsmgr-plain"

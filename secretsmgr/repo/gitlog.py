@@ -1,17 +1,19 @@
 """Reading a file's past in git: the commits that changed it, what each commit held.
 
-Used to anchor the changelog in git (``changelog/anchor.py``). Like ``repo/git.py``, every call
-runs git with the hook variables removed and raises ``ConfigError`` when git is unusable.
+Used to anchor the changelog in git (``changelog/anchor.py``) and, with commit ancestry, to
+find whether the cluster applied the begin step of a key rotation (``rotate/finishgate.py``).
+Like ``repo/git.py``, every call runs git with the hook variables removed and raises
+``ConfigError`` when git is unusable.
 """
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from secretsmgr.repo.git import _git_env, _not_usable, _run, _show_prefix
+from secretsmgr.repo.git import _git_env, _not_usable, _run, _show_prefix, resolve_commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,8 @@ def later_blobs(root: Path, paths: Iterable[str]) -> dict[str, list[tuple[str, s
     if not wanted:
         return {}
     args = ["log", "--topo-order", "--reverse", "--no-renames", "--raw", "--no-abbrev", "-z"]
-    args += ["--format=%x01%H", "--", *sorted(wanted)]
+    # pathspecs relative to root (git runs there); the output names paths from the top
+    args += ["--format=%x01%H", "--", *sorted(wanted.values())]
     try:
         out = _run(root, args)
     except subprocess.CalledProcessError:
@@ -134,3 +137,46 @@ def read_blobs(root: Path, blobs: Iterable[str]) -> dict[str, bytes]:
         found[blob] = out[at : at + size]
         at += size + 1
     return found
+
+
+def run_start(root: Path, path: str, holds: Callable[[bytes], bool]) -> str | None:
+    """The commit that began the current state of ``path``: counting back from HEAD over the
+    commits that changed it, the oldest of the unbroken run whose content ``holds`` accepts.
+
+    None when HEAD's own ``path`` (or its absence: never accepted) is not accepted.
+    """
+    head_blob = blobs_at(root, [("HEAD", path)])[0]
+    if head_blob is None:
+        return None
+    history = later_blobs(root, [path])[path]
+    contents = read_blobs(root, {head_blob, *(blob for _, blob in history)})
+    if not holds(contents.get(head_blob, b"")):
+        return None
+    start = None
+    for commit, blob in reversed(history):
+        if not holds(contents.get(blob, b"")):
+            break
+        start = commit
+    return start
+
+
+def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool | None:
+    """Whether commit ``ancestor`` is ``descendant`` or one of its ancestors (``git merge-base
+    --is-ancestor``); None when this clone has no commit ``descendant``."""
+    if resolve_commit(root, descendant) is None:
+        return None
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "merge-base", "--is-ancestor", ancestor, descendant],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=_git_env(),
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    if done.returncode in (0, 1):
+        return done.returncode == 0
+    raise _not_usable(
+        root, subprocess.CalledProcessError(done.returncode, "git", done.stdout, done.stderr)
+    )

@@ -1,24 +1,27 @@
 """Cluster-key rotation in two steps, each a rotation transaction.
 
 ``begin``: a new identity; every SOPS file re-encrypted to old + new key with a fresh data key,
-``next_cluster_key`` written to ``.secretsmgr.yaml`` in the same transaction. Flux, given a
-Secret holding both private keys, decrypts every state of the repository during the overlap.
+``next_cluster_key`` written to ``.secretsmgr.yaml`` and the new key added beside the old one in
+every ``.sops.yaml`` rule naming it, in the same transaction. Flux, given a Secret holding both
+private keys, decrypts every state of the repository during the overlap, and a file made with
+plain ``sops`` meanwhile is on both keys.
 
-``finish``: refused unless every file opens with the new key alone (and, when the live cluster
-is known, the cluster holds the new key); then every file is re-encrypted to the new key only,
-``cluster_key`` becomes the new key and the ``.sops.yaml`` rules name it instead of the old one.
+``finish``: refused unless every file opens with the new key alone and (unless the caller skips
+it) the live cluster holds the new key with every decrypting Kustomization Ready at a revision
+containing the begin commit (``finishgate.py``); then every file is re-encrypted to the new key
+only, ``cluster_key`` becomes the new key and the ``.sops.yaml`` rules name it alone.
 
 Each step holds the repository's write lock from its first read to its last write. Both steps
 are safe to re-run: a repeated ``begin`` reuses the pending key and re-encrypts only
 the files not yet on both keys; a failed step changes nothing (the transaction rolls back).
-This module knows neither the CLI nor the keyring nor the cluster: callers pass identities in
-and get the Secret's entries back.
+This module knows neither the CLI nor the keyring nor the cluster: callers pass identities and
+a reader of the cluster in, and get the Secret's entries back.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -37,10 +40,13 @@ from secretsmgr.keys.protocols import Identity, IdentitySet
 from secretsmgr.plural import plural
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.settings import SETTINGS_NAME, load_settings, parse_settings
-from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, parse_sops_config
+from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.rotate.faults import FaultHook
+from secretsmgr.rotate.finishgate import check_cluster
+from secretsmgr.rotate.fluxcheck import ClusterView
 from secretsmgr.rotate.plan import RotationRequest
 from secretsmgr.rotate.record import locked_writer
+from secretsmgr.rotate.sopsrules import add_beside, switch
 from secretsmgr.rotate.transaction import RotationResult, refuse_dirty, rotate
 from secretsmgr.sops.datakey import unwrap_data_key
 
@@ -148,34 +154,6 @@ def settings_text(text: str | None, cluster_key: str, next_key: str | None) -> s
     return out
 
 
-def switch_sops_config(text: str, path: Path, old: str, new: str) -> str | None:
-    """``.sops.yaml`` with every ``old`` recipient replaced by ``new``; None when unchanged.
-
-    age public keys are unique 62-character tokens, so a token replace touches nothing else;
-    the result is parsed again and must name ``new`` wherever it named ``old``.
-    """
-    pattern = re.compile(rf"(?<![0-9a-z]){re.escape(old)}(?![0-9a-z])")
-    if not pattern.search(text):
-        return None
-    out = pattern.sub(new, text)
-    before = parse_sops_config(text, path)
-    after = parse_sops_config(out, path)
-    for number, (rule_before, rule_after) in enumerate(
-        zip(before.rules, after.rules, strict=True), start=1
-    ):
-        had = [k for g in rule_before.key_groups for k in g.age]
-        has = [k for g in rule_after.key_groups for k in g.age]
-        if old in had and new in had:
-            raise ConfigError(
-                f"{path.name}: rule {number} already names the new key {short_key(new)} "
-                f"beside the old one",
-                hints=(f"remove {short_key(old)} from that rule by hand, then finish again",),
-            )
-        if old in has or (old in had and new not in has):
-            raise ConfigError(f"{path.name}: could not switch the recipient {short_key(old)}")
-    return out
-
-
 # ------------------------------------------------------------------ the two steps
 
 
@@ -279,13 +257,16 @@ def begin(
         ]
     else:
         if not allow_dirty:  # before a key is made
-            refuse_dirty(root, [*paths, SETTINGS_NAME])
+            refuse_dirty(root, [*paths, SETTINGS_NAME, *_sops_configs(ctx)])
         new_secret, new = generate_identity()
         todo = paths
     settings_path = root / SETTINGS_NAME
     current = read_exact(settings_path)
     new_settings = settings_text(current, old, new)
-    configs = () if new_settings == current else ((SETTINGS_NAME, new_settings),)
+    configs: tuple[tuple[str, str], ...] = ()
+    if new_settings != current:
+        configs = ((SETTINGS_NAME, new_settings),)
+    configs += _edit_sops_configs(root, ctx, lambda text, path: add_beside(text, path, old, new))
     request = RotationRequest(
         files=tuple(str(root / p) for p in todo),
         reason=reason or f"cluster key rotation: begin, {short_key(old)} -> {short_key(new)}",
@@ -322,6 +303,22 @@ def begin(
     )
 
 
+def _sops_configs(ctx: Inventory) -> list[str]:
+    return sorted(f for f in ctx.all_files if Path(f).name == SOPS_CONFIG_NAME)
+
+
+def _edit_sops_configs(
+    root: Path, ctx: Inventory, edit: Callable[[str, Path], str | None]
+) -> tuple[tuple[str, str], ...]:
+    """(path, new text) of every `.sops.yaml` the edit changes."""
+    out = []
+    for rel in _sops_configs(ctx):
+        changed = edit(read_exact(root / rel), root / rel)
+        if changed is not None:
+            out.append((rel, changed))
+    return tuple(out)
+
+
 def finish_blockers(ctx: Inventory, new_only: Identity) -> list[str]:
     """SOPS files the new key alone cannot open (each would be lost at finish)."""
     blocked = []
@@ -343,13 +340,14 @@ def finish(
     *,
     identity: IdentitySet,
     env: Mapping[str, str],
-    cluster_publics: Sequence[str] | None = None,
+    cluster: Callable[[], ClusterView] | None,
     reason: str = "",
     commit: bool = False,
     allow_dirty: bool = False,
     fault: FaultHook | None = None,
 ) -> StepResult:
-    """Step two; see the module docstring. ``cluster_publics``: the live cluster's keys."""
+    """Step two; see the module docstring. ``cluster`` reads the live cluster (after the local
+    checks pass); None skips the cluster check (``--skip-cluster-check``)."""
     settings = load_settings(root)
     if settings.next_cluster_key is None or settings.cluster_key is None:
         raise RefusedError(
@@ -367,17 +365,10 @@ def finish(
             f"({plural(len(blocked), 'file')} the new key cannot open)",
             hints=("run secretsmgr key rotate --begin again: it re-encrypts them to both keys",),
         )
-    if cluster_publics is not None and new not in cluster_publics:
-        raise RefusedError(
-            f"the cluster does not hold the new key {short_key(new)} yet",
-            hints=("send the overlap Secret first: secretsmgr key rotate --begin --apply",),
-        )
-    configs: list[tuple[str, str]] = []
-    configs.append((SETTINGS_NAME, settings_text(read_exact(root / SETTINGS_NAME), new, None)))
-    for rel in sorted(f for f in ctx.all_files if Path(f).name == SOPS_CONFIG_NAME):
-        switched = switch_sops_config(read_exact(root / rel), root / rel, old, new)
-        if switched is not None:
-            configs.append((rel, switched))
+    configs = [(SETTINGS_NAME, settings_text(read_exact(root / SETTINGS_NAME), new, None))]
+    configs += _edit_sops_configs(root, ctx, lambda text, path: switch(text, path, old, new))
+    if cluster is not None:
+        check_cluster(root, new, cluster)
     result = rotate(
         root,
         RotationRequest(

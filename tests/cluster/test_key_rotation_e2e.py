@@ -1,8 +1,9 @@
 """A cluster-key rotation end to end: real keyring, real API server, real sops.
 
 The operator's only key store is the OS keyring (gnome-keyring on a private D-Bus); the
-cluster is a real kube-apiserver; every file at the end is checked with the real sops binary,
-given nothing but the new key (it must decrypt) or nothing but the old one (it must not).
+cluster is a real kube-apiserver with Flux's Kustomization API, whose status the test writes as
+kustomize-controller would; every file at the end is checked with the real sops binary, given
+nothing but the new key (it must decrypt) or nothing but the old one (it must not).
 """
 
 from __future__ import annotations
@@ -124,19 +125,50 @@ def test_cluster_key_rotation_end_to_end(
     report = ops.audit_json()
     assert findings(report) == []
 
-    # 3. Begin: new key into the keyring, every file on old + new, the overlap Secret applied.
+    # Flux in the cluster: two Kustomizations decrypt with the Secret, one does not; all three
+    # have applied the commit before the rotation (what kustomize-controller would report).
+    kube_api.install_flux()
+    kube_api.delete_kustomizations()
+    before_begin = git(repo, "rev-parse", "HEAD").strip()
+    flux = {("flux-system", "flux-system"): True, ("apps", "apps"): True, ("docs", "docs"): False}
+    for (namespace, name), decrypts in flux.items():
+        kube_api.put_kustomization(namespace, name, decryption=decrypts)
+        kube_api.set_kustomization_status(
+            namespace, name, ready=True, revision=f"main@sha1:{before_begin}"
+        )
+
+    # 3. Begin: new key into the keyring, every file on old + new, the overlap Secret applied,
+    #    and the new key beside the old one in the .sops.yaml rule.
     begun = ops.run("key", "rotate", "--begin", "--apply", "--from-cluster", "--commit")
     new = re.search(r"new cluster key (age1[0-9a-z]+)", begun.stdout)
     assert new is not None, begun.stdout
     second = new.group(1)
+    begin_commit = git(repo, "rev-parse", "HEAD").strip()
     assert ops.keyring_secret(second).startswith("AGE-SECRET-KEY-1")
     assert SECRET.search(begun.stdout + begun.stderr) is None
     assert live_publics(kube_api) == {"old.agekey": first, "new.agekey": second}
     for path in sops_files(repo):
         assert recipients(path) == {first, second, ADMIN}
     assert f"next_cluster_key: {second}" in (repo / ".secretsmgr.yaml").read_text()
+    assert f"age: {first},{second},{ADMIN}" in (repo / ".sops.yaml").read_text()
 
-    # 4. The overlap is reported, not failed: both keys expected, every file ready.
+    # 4. During the overlap someone adds a secret with plain sops: .sops.yaml puts it on both keys.
+    added = repo / "gitops/apps/redis/late.enc.yaml"
+    added.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: late\n  namespace: redis\n"
+        "stringData:\n  token: made-during-the-overlap\n",
+        encoding="utf-8",
+    )
+    made = run_sops(["encrypt", "-i", "gitops/apps/redis/late.enc.yaml"], cwd=repo)
+    assert made.returncode == 0, made.stderr
+    assert recipients(added) == {first, second, ADMIN}
+    resources = repo / "gitops/apps/redis/kustomization.yaml"
+    resources.write_text(resources.read_text() + "  - late.enc.yaml\n", encoding="utf-8")
+    ops.run("log", "--adopt", "--reason", "a secret made with sops")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a late secret")
+
+    # The overlap is reported, not failed: both keys expected, every file ready.
     overlap = findings(ops.audit_json())
     assert {f["rule"] for f in overlap} == {"SM017"}
     assert {f["path"] for f in overlap} == {
@@ -144,16 +176,38 @@ def test_cluster_key_rotation_end_to_end(
     }
     assert all("ready to finish" in f["message"] for f in overlap)
 
-    # 5. Finish: every file to the new key only, configuration switched, new-only Secret.
-    finished = ops.run("key", "rotate", "--finish", "--apply", "--from-cluster", "--commit")
+    # 5. Finish waits for Flux: the decrypting Kustomizations still report the commit before
+    #    the begin step, so it is refused and nothing changes.
+    state = git(repo, "rev-parse", "HEAD").strip(), (repo / ".secretsmgr.yaml").read_text()
+    early = ops.run("key", "rotate", "--finish", "--apply", "--commit", expect=1)
+    assert early.stderr.startswith("secretsmgr: error: the cluster is not ready for key rotate")
+    assert "kustomization apps/apps: applied main@sha1:" in early.stderr
+    assert "kustomization flux-system/flux-system: applied main@sha1:" in early.stderr
+    assert "docs" not in early.stderr  # it decrypts nothing
+    assert "flux reconcile kustomization apps -n apps --with-source" in early.stderr
+    assert (git(repo, "rev-parse", "HEAD").strip(), (repo / ".secretsmgr.yaml").read_text()) == (
+        state
+    )
+    assert live_publics(kube_api) == {"old.agekey": first, "new.agekey": second}
+
+    # Flux reconciles: one Kustomization at the begin commit itself (Flux >= 0.33 revision),
+    # the other at the later commit (an older Flux's branch/sha form).
+    kube_api.set_kustomization_status(
+        "flux-system", "flux-system", ready=True, revision=f"main@sha1:{begin_commit}"
+    )
+    kube_api.set_kustomization_status("apps", "apps", ready=True, revision=f"main/{state[0]}")
+
+    # Finish: every file to the new key only, configuration switched, new-only Secret.
+    finished = ops.run("key", "rotate", "--finish", "--apply", "--commit")
     assert SECRET.search(finished.stdout + finished.stderr) is None
     assert live_publics(kube_api) == {"age.agekey": second}
     settings = (repo / ".secretsmgr.yaml").read_text()
     assert f"cluster_key: {second}" in settings
     assert "next_cluster_key" not in settings
     assert first not in (repo / ".sops.yaml").read_text()
-    assert second in (repo / ".sops.yaml").read_text()
+    assert f"age: {second},{ADMIN}" in (repo / ".sops.yaml").read_text()
     assert findings(ops.audit_json()) == []
+    kube_api.delete_kustomizations()
 
     # 6. The real sops: the new key alone opens every file, the old key alone none.
     new_key = ops.keyring_secret(second)
@@ -169,11 +223,12 @@ def test_cluster_key_rotation_end_to_end(
     # 7. The changelog has both steps, git has a commit for each, and the chain verifies.
     log = [json.loads(line) for line in (repo / "secrets-changelog.jsonl").read_text().splitlines()]
     actions = [entry["action"] for entry in log]
-    assert actions[-2:] == ["key-rotate-begin", "key-rotate-finish"]
-    assert all(entry["actor"] == "Ops Person <ops@example.invalid>" for entry in log[-2:])
+    assert actions[-3:] == ["key-rotate-begin", "adopt", "key-rotate-finish"]
+    assert all(entry["actor"] == "Ops Person <ops@example.invalid>" for entry in log[-3:])
     subjects = git(repo, "log", "--format=%s", "-3").splitlines()
     assert subjects[0].startswith("secrets: key-rotate-finish")
-    assert subjects[1].startswith("secrets: key-rotate-begin")
+    assert subjects[1] == "a late secret"
+    assert subjects[2].startswith("secrets: key-rotate-begin")
     verified = ops.run("log", "--verify")
     assert "ok" in verified.stdout.lower() or verified.returncode == 0
     assert git(repo, "status", "--porcelain") == ""

@@ -15,7 +15,8 @@ import pytest
 from secretsmgr.errors import ConfigError
 from secretsmgr.keys.age import parse_identities
 from secretsmgr.repo.settings import parse_settings
-from secretsmgr.rotate.clusterkey import set_setting, settings_text, switch_sops_config
+from secretsmgr.rotate.clusterkey import set_setting, settings_text
+from secretsmgr.rotate.sopsrules import switch as switch_sops_config
 from tests.cli.runner import Result, run_process
 from tests.conftest import FIXTURES, git, run_sops
 from tests.rotate.helpers import (
@@ -37,6 +38,8 @@ from tests.rotate.helpers import (
 OLD = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
 ADMIN = "age1xfmf59p8t2m533vyfcv79rau54eahzeyudzsavganjpee5nakehqe2jp0u"
 SECRET = re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]+")
+SKIP = ("--skip-cluster-check",)  # no cluster here: tests/cluster checks it against a real one
+FINISH = ("--finish", *SKIP)
 
 
 def key_env(tmp_path: Path, *files: Path) -> dict[str, str]:
@@ -56,6 +59,8 @@ def run(
     """
     if args[:2] in (("key", "rotate"), ("key", "export")):
         warnings = ("the manifest on stdout holds a private key", *warnings)
+    if "--skip-cluster-check" in args:
+        warnings = ("--skip-cluster-check: not checking", *warnings)
     return run_process(args, repo=repo, env=env, expect=expect, warnings=warnings)
 
 
@@ -119,24 +124,39 @@ def test_finish_refuses_a_file_only_the_old_key_opens_and_begin_again_fixes_it(
 ) -> None:
     env = key_env(tmp_path)
     new = begin(repo, tmp_path, env)
-    # during the overlap someone adds a file with plain sops, from a .sops.yaml that still
-    # names the old key: it is encrypted to the old key (and the admin key) only
+    # during the overlap someone adds a file with sops, naming the recipients by hand (the
+    # old key and the admin key, as before the rotation): it is on the old key only
     added = repo / "gitops/apps/redis/extra.enc.yaml"
     added.write_text(
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra\n  namespace: redis\n"
         "stringData:\n  token: late-arrival\n",
         encoding="utf-8",
     )
-    made = run_sops(["encrypt", "-i", str(added.relative_to(repo))], cwd=repo, key_file=DEMO_KEY)
+    rel = str(added.relative_to(repo))
+    by_hand = ["--age", f"{OLD},{ADMIN}", "--encrypted-regex", "^(data|stringData)$"]
+    made = run_sops(
+        ["encrypt", *by_hand, "-i", rel],
+        cwd=repo,
+        key_file=DEMO_KEY,
+    )
     assert made.returncode == 0, made.stderr
     assert set(age_recipients(added)) == {OLD, ADMIN}
     commit_all(repo, "an extra secret")
     audit = run(repo, env, "audit", "--format", "json", "--fail-on", "never")
-    states = {
-        f["path"]: f["message"] for f in json.loads(audit.out)["findings"] if f["rule"] == "SM017"
-    }
+    found = json.loads(audit.out)["findings"]
+    states = {f["path"]: f["message"] for f in found if f["rule"] == "SM017"}
     assert "old key only" in states["gitops/apps/redis/extra.enc.yaml"]
     assert "ready to finish" in states[REDIS]
+    # SM011 (the creation rule names both keys) agrees, and both give the same cure
+    late = [
+        f
+        for f in found
+        if f["path"] == "gitops/apps/redis/extra.enc.yaml" and f["rule"] in ("SM011", "SM017")
+    ]
+    assert len(late) == 2
+    assert all("old key only" in f["message"] for f in late)
+    text = run(repo, env, "audit", "--fail-on", "never").out
+    assert text.count("fix: secretsmgr key rotate --begin\n") == 2, text
 
     env_with_new = key_env(tmp_path, DEMO_KEY, tmp_path / "new.agekey")
     before, sha = snapshot(repo), head(repo)
@@ -152,7 +172,7 @@ def test_finish_refuses_a_file_only_the_old_key_opens_and_begin_again_fixes_it(
     assert f"pending new cluster key {new}" in again.out
     assert "re-encrypted 1 file " in again.out
     assert set(age_recipients(added)) == {OLD, new, ADMIN}
-    finished = run(repo, env_with_new, "key", "rotate", "--finish", "--commit")
+    finished = run(repo, env_with_new, "key", "rotate", "--finish", "--commit", *SKIP)
     assert "re-encrypted 5 files" in finished.out
     for rel in (*DEMO_SOPS_FILES, "gitops/apps/redis/extra.enc.yaml"):
         assert set(age_recipients(repo / rel)) == {new, ADMIN}
@@ -270,7 +290,7 @@ def test_git_history_of_a_full_rotation(repo: Path, tmp_path: Path) -> None:
     env = key_env(tmp_path)
     begin(repo, tmp_path, env)
     env_new = key_env(tmp_path, tmp_path / "new.agekey")  # the old key is no longer needed
-    run(repo, env_new, "key", "rotate", "--finish", "--commit")
+    run(repo, env_new, "key", "rotate", "--finish", "--commit", *SKIP)
     subjects = git(repo, "log", "--format=%s", "-2").splitlines()
     assert subjects == [
         "secrets: key-rotate-finish infrastructure,databases,apps (4 files)",
@@ -293,7 +313,7 @@ def test_encrypt_during_the_overlap_adds_the_pending_key(repo: Path, tmp_path: P
     assert set(age_recipients(added)) == {OLD, new, ADMIN}
     commit_all(repo, "an extra secret")
     env_new = key_env(tmp_path, tmp_path / "new.agekey")
-    finished = run(repo, env_new, "key", "rotate", "--finish", "--commit")
+    finished = run(repo, env_new, "key", "rotate", "--finish", "--commit", *SKIP)
     assert "re-encrypted 5 files" in finished.out
     assert set(age_recipients(added)) == {new, ADMIN}
 
@@ -353,7 +373,7 @@ def test_finish_retires_the_old_key_even_where_it_was_allowed(repo: Path, tmp_pa
     commit_all(repo, "old key allowed too")
     env = key_env(tmp_path)
     new = begin(repo, tmp_path, env)
-    run(repo, key_env(tmp_path, tmp_path / "new.agekey"), "key", "rotate", "--finish")
+    run(repo, key_env(tmp_path, tmp_path / "new.agekey"), "key", "rotate", "--finish", *SKIP)
     for rel in DEMO_SOPS_FILES:
         assert set(age_recipients(repo / rel)) == {new, ADMIN}
 
@@ -371,14 +391,14 @@ def test_crlf_configuration_survives_a_failed_and_a_good_finish(repo: Path, tmp_
     env_new = key_env(tmp_path, tmp_path / "new.agekey")
     before = snapshot(repo)
     failed = run_process(
-        ["key", "rotate", "--finish"],
+        ["key", "rotate", *FINISH],
         repo=repo,
         env=dict(env_new, SECRETSMGR_FAULT_INJECT="changelog:0"),
         expect=1,
     )
-    assert failed.err.startswith("secretsmgr: error: ")
+    assert "\nsecretsmgr: error: rotation failed while writing" in failed.err
     assert snapshot(repo) == before
-    run(repo, env_new, "key", "rotate", "--finish")
+    run(repo, env_new, "key", "rotate", "--finish", *SKIP)
     for name in (".secretsmgr.yaml", ".sops.yaml"):
         data = (repo / name).read_bytes()
         assert data.count(b"\n") == data.count(b"\r\n"), name
@@ -397,8 +417,89 @@ def test_set_setting_edge_cases() -> None:
         parse_settings(f"cluster_key: {OLD}\nnext_cluster_key: {OLD}\n")
 
 
-def test_switch_refuses_a_rule_naming_both_keys(tmp_path: Path) -> None:
+def test_switch_removes_the_old_key_where_the_new_one_is_beside_it(tmp_path: Path) -> None:
     new = "age1wk59fr3he9n3qw722fh85e6udyj2geqwcfu5anaql9xd2dam0c0qfp8vss"
-    both = f"creation_rules:\n  - path_regex: x\n    age: {OLD},{new}\n"
-    with pytest.raises(ConfigError, match="already names the new key"):
-        switch_sops_config(both, tmp_path / ".sops.yaml", OLD, new)
+    both = f"creation_rules:\n  - path_regex: x\n    age: {OLD},{new}\n  - age: {OLD}\n"
+    out = switch_sops_config(both, tmp_path / ".sops.yaml", OLD, new)
+    assert out == f"creation_rules:\n  - path_regex: x\n    age: {new}\n  - age: {new}\n"
+
+
+# ------------------------------------------------------------------ .sops.yaml and the overlap
+
+
+def test_begin_adds_the_new_key_to_sops_yaml_so_plain_sops_encrypts_to_both(
+    repo: Path, tmp_path: Path
+) -> None:
+    listed = (
+        f"  - path_regex: .*\\.enc\\.json$\n    key_groups:\n      - age:\n"
+        f"          - {OLD}  # flux\n"
+    )
+    with (repo / ".sops.yaml").open("a", encoding="utf-8") as handle:
+        handle.write(listed)
+    commit_all(repo, "a rule in list form")
+    before = (repo / ".sops.yaml").read_text()
+    env = key_env(tmp_path)
+    new = begin(repo, tmp_path, env)
+    after = (repo / ".sops.yaml").read_text()
+    # the new key beside the old one in every rule naming it; comments and order kept
+    with_new = listed + f"          - {new}\n"
+    assert after == before.replace(listed, with_new).replace(f"{OLD},", f"{OLD},{new},")
+    assert ".sops.yaml" in git(repo, "show", "--name-only", "--format=", "HEAD").split()
+    # a file made with plain sops during the overlap, from the rules alone, is on both keys
+    added = repo / "gitops/apps/redis/extra.enc.yaml"
+    added.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra\n  namespace: redis\n"
+        "stringData:\n  token: late-arrival\n",
+        encoding="utf-8",
+    )
+    rel = str(added.relative_to(repo))
+    made = run_sops(["encrypt", "-i", rel], cwd=repo, key_file=DEMO_KEY)
+    assert made.returncode == 0, made.stderr
+    assert set(age_recipients(added)) == {OLD, new, ADMIN}
+    kustomization = repo / "gitops/apps/redis/kustomization.yaml"
+    kustomization.write_text(kustomization.read_text() + "  - extra.enc.yaml\n", "utf-8")
+    run(repo, env, "log", "--adopt", "--reason", "made with sops")  # in the changelog too
+    commit_all(repo, "an extra secret")
+    # the audit is clean: SM017 says every file is ready, SM011 has nothing to say
+    audit = run(repo, env, "audit", "--format", "json")
+    found = json.loads(audit.out)["findings"]
+    assert {f["rule"] for f in found} == {"SM017"}
+    assert all("ready to finish" in f["message"] for f in found)
+    assert rel in {f["path"] for f in found}
+    # finish removes the old key from the rules again, and moves the file to the new key
+    env_new = key_env(tmp_path, tmp_path / "new.agekey")
+    finished = run(repo, env_new, "key", "rotate", "--finish", "--commit", *SKIP)
+    assert "updated .secretsmgr.yaml, .sops.yaml" in finished.out
+    switched = before.replace(f"{OLD},", f"{new},").replace(f"- {OLD}  # flux", f"- {new}")
+    assert (repo / ".sops.yaml").read_text() == switched
+    assert set(age_recipients(added)) == {new, ADMIN}
+    assert json.loads(run(repo, env_new, "audit", "--format", "json").out)["findings"] == []
+
+
+def test_finish_refuses_a_begin_step_that_is_not_committed(repo: Path, tmp_path: Path) -> None:
+    env = key_env(tmp_path)
+    out = tmp_path / "new.agekey"
+    run(repo, env, "key", "rotate", "--begin", "-o", str(out))  # no --commit
+    commit_all(repo, "only some of it")  # the files, but not .secretsmgr.yaml
+    git(repo, "reset", "-q", "HEAD~1")
+    git(repo, "add", "gitops")
+    git(repo, "commit", "-q", "-m", "files only")
+    before, sha = snapshot(repo), head(repo)
+    refused = run(repo, key_env(tmp_path, out), "key", "rotate", "--finish", expect=1)
+    assert "the begin step is not committed" in refused.err
+    assert "commit and push the begin step first" in refused.err
+    assert snapshot(repo) == before and head(repo) == sha
+
+
+def test_finish_reads_the_cluster_unless_skipped(repo: Path, tmp_path: Path) -> None:
+    begin(repo, tmp_path, key_env(tmp_path))
+    env = dict(key_env(tmp_path, tmp_path / "new.agekey"), KUBECONFIG=str(tmp_path / "none"))
+    before, sha = snapshot(repo), head(repo)
+    failed = run(repo, env, "key", "rotate", "--finish", "--commit", expect=2)
+    assert failed.err.startswith("secretsmgr: error: no kubeconfig found")
+    assert snapshot(repo) == before and head(repo) == sha
+    skipped = run(repo, env, "key", "rotate", "--finish", "--commit", *SKIP)
+    assert skipped.err.startswith("secretsmgr: warning: --skip-cluster-check: not checking")
+    assert head(repo) != sha
+    misused = run(repo, env, "key", "rotate", "--begin", *SKIP, expect=2)
+    assert "--skip-cluster-check is for --finish" in misused.err

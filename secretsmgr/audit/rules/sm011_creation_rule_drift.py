@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext, reencrypt_hint
+from secretsmgr.audit.context import OLD_KEY_ONLY, ROTATION_CURE, AuditContext, reencrypt_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.sopsconfig import all_age_recipients
@@ -39,8 +39,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         have = tuple(dict.fromkeys(sf.metadata.age_recipients))
         missing = [k for k in want if k not in have]
         extra = [k for k in have if k not in want]
+        # during a rotation, a file on the old key without the new one: SM017's case, same cure
+        old_only = pending is not None and pending[0] in have and missing == [pending[1]]
         if missing:
             problems.append(f"missing recipient {_keys(missing)}")
+            if old_only:
+                problems[-1] += f" (the new cluster key: {OLD_KEY_ONLY})"
         if extra:
             problems.append(f"extra recipient {_keys(extra)}")
         spec = rule.encryption_rule
@@ -58,7 +62,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
         if problems:
             rule_change = got != wanted or sf.metadata.mac_only_encrypted != rule.mac_only_encrypted
-            fix = reencrypt_hint(entry.path) if rule_change else f"secretsmgr rotate {entry.path}"
+            if rule_change:
+                fix = reencrypt_hint(entry.path)
+            elif old_only and not extra:
+                fix = ROTATION_CURE
+            else:
+                fix = f"secretsmgr rotate {entry.path}"
             yield RULE.finding(entry.path, f"differs from {label}: " + "; ".join(problems), fix=fix)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext
+from secretsmgr.audit.context import OLD_KEY_ONLY, ROTATION_CURE, AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
 
@@ -23,8 +23,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if old in have and new in have:
             state, fix = "on the old and the new key (ready to finish)", None
         elif old in have:
-            state = "still on the old key only: key rotate --finish would refuse"
-            fix = "secretsmgr key rotate --begin"
+            state, fix = OLD_KEY_ONLY, ROTATION_CURE  # SM011 reports it too, with the same cure
         elif new in have:
             state, fix = "on the new key only", None
         else:

@@ -28,6 +28,7 @@ from secretsmgr.plural import plural
 if TYPE_CHECKING:
     from secretsmgr.keys.sources import LayeredIdentity
     from secretsmgr.rotate.clusterkey import StepResult
+    from secretsmgr.rotate.fluxcheck import ClusterView
 
 key_app = typer.Typer(
     help="Manage age keys: the OS keyring, the cluster's sops-age Secret, key rotation.",
@@ -45,6 +46,10 @@ ApplyOpt = Annotated[
 PRIVATE_WARNING = (
     "the manifest on stdout holds a private key: apply it (kubectl apply -f -) and never commit it"
 )
+SKIP_WARNING = (
+    "--skip-cluster-check: not checking that the cluster holds the new key and that Flux has "
+    "applied the begin commit; if it has not, Flux cannot decrypt after this finish"
+)
 
 
 def _all_identities() -> LayeredIdentity:
@@ -61,12 +66,13 @@ def _preflight(choice: ClusterChoice) -> None:
     apply_secret(choice.ref(), {"preflight.agekey": "# preflight\n"}, os.environ, dry_run=True)
 
 
-def _export_hint(choice: ClusterChoice) -> str:
-    parts = ["secretsmgr key export --apply"]
+def _export_hint(choice: ClusterChoice, begin: bool = False) -> str:
+    """The command that sends the Secret (``key export``, or ``key rotate --begin``) to it."""
+    parts = ["secretsmgr key rotate --begin --apply" if begin else "secretsmgr key export --apply"]
     if choice.namespace != "flux-system":
         parts.append(f"--namespace {choice.namespace}")
     if choice.secret != "sops-age":
-        parts.append(f"--name {choice.secret}")
+        parts.append(f"{'--secret' if begin else '--name'} {choice.secret}")
     if choice.context is not None:
         parts.append(f"--context {choice.context}")
     return " ".join(parts)
@@ -280,6 +286,14 @@ def rotate_cmd(
     allow_dirty: Annotated[
         bool, typer.Option("--allow-dirty", help="Proceed with uncommitted changes.")
     ] = False,
+    skip_cluster_check: Annotated[
+        bool,
+        typer.Option(
+            "--skip-cluster-check",
+            help="--finish: do not check that the cluster holds the new key and that Flux "
+            "applied the begin commit.",
+        ),
+    ] = False,
 ) -> int:
     """Replace the cluster key in two steps, with Flux able to decrypt throughout."""
     from secretsmgr.errors import SecretsmgrError, UsageError
@@ -291,6 +305,8 @@ def rotate_cmd(
         raise UsageError("give exactly one of --begin and --finish")
     if output is not None and not begin:
         raise UsageError("-o is for --begin (where the new identity goes)")
+    if skip_cluster_check and begin:
+        raise UsageError("--skip-cluster-check is for --finish")
     choice = ClusterChoice(from_cluster, context, namespace, secret)
     choice.require_use(applying=True)
     choice.ref()  # names the API server would refuse are refused before anything changes
@@ -306,7 +322,7 @@ def rotate_cmd(
         )
     identity = _all_identities()
     check_rotation_keys(root, identity, cluster_key, begin=begin)
-    live = choice.read()
+    live = choice.read() if begin else None  # finish reads the cluster after its own checks
     if apply:
         _preflight(choice)
     result: StepResult
@@ -326,11 +342,13 @@ def rotate_cmd(
             fault=fault_hook(),
         )
     else:
+        if skip_cluster_check:
+            warn(SKIP_WARNING)
         result = clusterkey.finish(
             root,
             identity=identity,
             env=os.environ,
-            cluster_publics=live.publics if live is not None else None,
+            cluster=None if skip_cluster_check else lambda: _cluster_view(choice),
             reason=reason,
             commit=commit,
             allow_dirty=allow_dirty,
@@ -350,6 +368,18 @@ def rotate_cmd(
     return 0
 
 
+def _cluster_view(choice: ClusterChoice) -> ClusterView:
+    """The live Secret's public keys and every Flux Kustomization, for --finish."""
+    from secretsmgr.cluster.flux import list_kustomizations
+    from secretsmgr.cluster.kube import read_cluster_keys
+    from secretsmgr.rotate.fluxcheck import ClusterView
+
+    keys = read_cluster_keys(choice.ref(), os.environ)
+    found = list_kustomizations(choice.context, os.environ)
+    served = found.items if found.version is not None else None
+    return ClusterView(label(keys), keys.publics, served, _export_hint(choice, begin=True))
+
+
 def _summary(result: StepResult, begin: bool) -> str:
     rot = result.rotation
     logged = f"; changelog seq {rot.seq}" if rot is not None and rot.seq is not None else ""
@@ -364,8 +394,11 @@ def _summary(result: StepResult, begin: bool) -> str:
             f"re-encrypted {plural(len(result.rewritten), 'file')} to "
             f"{short_key(result.old_key)} + {short_key(result.new_key)}{logged}{commit}"
         )
+        if result.configs:
+            lines.append(f"updated {', '.join(result.configs)}")
         lines.append(
-            "next: send the Secret holding both keys, then: secretsmgr key rotate --finish"
+            "next: send the Secret holding both keys, push, let Flux apply it, then: "
+            "secretsmgr key rotate --finish"
         )
     else:
         lines.append(

@@ -54,6 +54,34 @@ def miss(root: Path) -> None:
     write(root, "apps/team/.sops.yaml", sops_yaml((r"\.enc\.yaml$", (K1, K3))))
 
 
+def rotation(root: Path) -> None:
+    # a rotation under way: the rule names old + new (as begin leaves it), or the old key only
+    # (a rotation begun before begin edited .sops.yaml): a file on both keys is clean either way
+    standard_repo(
+        root,
+        {"apps/db.enc.yaml": enc(secret("db"), (K1, K2))},
+        rule_keys=(K1, K2),
+        settings_extra=f"next_cluster_key: {K2}\n",
+    )
+    write(root, "apps/team/.sops.yaml", sops_yaml((r"\.enc\.yaml$", (K1,))))
+    write(root, "apps/team/x.enc.yaml", enc(secret("x"), (K2, K1)))
+
+
+def rotation_old_only(root: Path) -> None:
+    standard_repo(
+        root,
+        {"apps/db.enc.yaml": enc(secret("db"), (K1,))},
+        rule_keys=(K1,),
+        settings_extra=f"next_cluster_key: {K2}\n",
+    )
+
+
+def rotation_old_only_check(report: AuditReport) -> None:
+    (finding,) = [f for f in report.findings if f.rule == "SM011"]
+    assert "missing recipient" in finding.message and "old key only" in finding.message
+    assert finding.fix == "secretsmgr key rotate --begin"
+
+
 CASES = [
     Case(
         "SM011-hit",
@@ -62,6 +90,17 @@ CASES = [
         verify=hit_check,
     ),
     Case("SM011-miss", miss, set()),
+    Case(
+        "SM011-rotation-miss",
+        rotation,
+        {("SM017", "apps/db.enc.yaml"), ("SM017", "apps/team/x.enc.yaml")},
+    ),
+    Case(
+        "SM011-rotation-old-only",
+        rotation_old_only,
+        {("SM011", "apps/db.enc.yaml"), ("SM017", "apps/db.enc.yaml")},
+        verify=rotation_old_only_check,
+    ),
 ]
 
 

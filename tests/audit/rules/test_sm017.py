@@ -34,6 +34,31 @@ def hit_check(report: AuditReport) -> None:
     assert all(f.severity.value == "info" for f in got.values())
 
 
+def overlap(root: Path) -> None:
+    # key rotate --begin also put the new key beside the old one in .sops.yaml
+    standard_repo(
+        root,
+        {
+            "apps/both.enc.yaml": enc(secret("both"), (K1, K2)),
+            "apps/old.enc.yaml": enc(secret("old"), (K1,)),
+        },
+        rule_keys=(K1, K2),
+        settings_extra=f"next_cluster_key: {K2}\n",
+    )
+
+
+def overlap_check(report: AuditReport) -> None:
+    old = [f for f in report.findings if f.path == "apps/old.enc.yaml"]
+    assert sorted(f.rule for f in old) == ["SM011", "SM017"]
+    # one story, one cure: the same words and the same fix from both rules
+    assert all(
+        "still on the old key only: key rotate --finish would refuse" in f.message for f in old
+    )
+    assert {f.fix for f in old} == {"secretsmgr key rotate --begin"}
+    both = [f for f in report.findings if f.path == "apps/both.enc.yaml"]
+    assert [(f.rule, f.severity.value) for f in both] == [("SM017", "info")]
+
+
 def miss(root: Path) -> None:
     # no next_cluster_key: no rotation under way
     standard_repo(root, {"apps/db.enc.yaml": enc(secret("db"), (K1,))})
@@ -51,6 +76,16 @@ CASES = [
             ("SM011", "apps/new.enc.yaml"),
         },
         verify=hit_check,
+    ),
+    Case(
+        "SM017-overlap",
+        overlap,
+        {
+            ("SM017", "apps/both.enc.yaml"),
+            ("SM017", "apps/old.enc.yaml"),
+            ("SM011", "apps/old.enc.yaml"),
+        },
+        verify=overlap_check,
     ),
     Case("SM017-miss", miss, set()),
 ]
