@@ -157,6 +157,26 @@ def test_a_depends_on_cycle_is_a_config_error(git_checkout: GitRepo) -> None:
         find_layers(WorktreeSnapshot(git_checkout.path))
 
 
+def test_depends_on_names_a_namespace_and_same_names_are_no_cycle(git_checkout: GitRepo) -> None:
+    # Two Kustomizations called paperless (the app, and its database), in two namespaces; the app
+    # depends on the database by namespace and name: an order, not a cycle.
+    def in_namespace(text: str, namespace: str) -> str:
+        return text.replace("namespace: flux-system\n", f"namespace: {namespace}\n", 1)
+
+    app = in_namespace(flux_ks("paperless", "./collab", ("paperless",)), "collab")
+    app = app.replace(
+        "    - name: paperless\n", "    - name: paperless\n      namespace: databases\n"
+    )
+    git_checkout.write("flux/app.yaml", app)
+    git_checkout.write("flux/db.yaml", in_namespace(flux_ks("paperless", "./db"), "databases"))
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    assert [(x.namespace, x.name) for x in graph.layers] == [
+        ("databases", "paperless"),
+        ("collab", "paperless"),
+    ]
+    assert graph.unknown_dependencies == ()
+
+
 def test_a_layer_depending_on_itself_is_a_cycle(git_checkout: GitRepo) -> None:
     git_checkout.write("flux/a.yaml", flux_ks("a", "./a", ("a",)))
     with pytest.raises(ConfigError, match=r"^dependsOn cycle: a → a$"):

@@ -25,7 +25,7 @@ class Layer:
     path: str  # the repo-relative folder its build starts in ("" when not resolved)
     source: str  # the manifest that defines it
     source_ref: str  # "GitRepository/flux-system/flux-system"
-    depends_on: tuple[str, ...]
+    depends_on: tuple[str, ...]  # the names, for reports
     decryption: Decryption | None
     uses: Mapping[str, frozenset[Use]] = field(repr=False)
     files: frozenset[str] = field(repr=False)
@@ -36,6 +36,8 @@ class Layer:
     unresolved: tuple[str, ...] = ()  # unknown variables in spec.path
     version: FluxVersion = ASSUMED
     problems: tuple[str, ...] = ()
+    # (namespace, name) of each dependsOn entry: Flux defaults the namespace to the layer's own
+    depends_on_keys: tuple[tuple[str, str], ...] = ()
 
     @property
     def decrypts_sops(self) -> bool:
@@ -73,6 +75,7 @@ def make_layer(
         source=ks.origin,
         source_ref=ks.source.label,
         depends_on=tuple(name for name, _ in ks.depends_on),
+        depends_on_keys=tuple((namespace, name) for name, namespace in ks.depends_on),
         decryption=ks.decryption,
         uses=MappingProxyType(uses),
         files=frozenset(uses),
@@ -178,10 +181,12 @@ def order_layers(layers: list[Layer]) -> tuple[list[Layer], list[tuple[str, str]
         deps: list[list[int]] = []
         for x in members:
             targets: list[int] = []
-            for dep in x.depends_on:
-                hit = index.get((x.namespace, dep))
-                if hit is None and len(names.get(dep, ())) >= 1:
-                    hit = names[dep][0]
+            keys = x.depends_on_keys or tuple((x.namespace, dep) for dep in x.depends_on)
+            for namespace, dep in keys:
+                hit = index.get((namespace, dep))
+                if hit is None:  # a namespace the model could not resolve: a unique name will do
+                    same = [j for j in names.get(dep, ()) if members[j] is not x]
+                    hit = same[0] if len(same) == 1 else None
                 if hit is None:
                     unknown.append((x.name, dep))
                 else:
