@@ -9,6 +9,8 @@ pre-filters are ones no quoting trick can defeat (see ``may_mention``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Iterator
@@ -26,12 +28,6 @@ Obj = dict[str, object]
 # ``${VAR:=default}``), Helm/Go templates, ``<placeholder>`` markers.
 _SUBSTITUTION = re.compile(r"^\s*(?:\$\{[^}]*\}\s*)+$")
 _ANGLE = re.compile(r"^\s*<[^<>]{1,80}>\s*$")
-# References a bootstrap tool resolves from a secret manager (1Password ``op inject``, vals,
-# Vault, cloud secret managers): the repository holds the address, not the secret.
-_REFERENCE = re.compile(
-    r"^\s*(?:(?:op|vault|awssm|gcpsm|azkv|bws|akv|infisical|doppler)://|ref\+[a-z0-9]+://|"
-    r"vault:)\S*\s*$"
-)
 ENC_PREFIX = "ENC[AES256_GCM,"
 
 _last: tuple[ScannedFile, list[object]] | None = None  # the file is held: ids are reused
@@ -132,8 +128,28 @@ def is_placeholder(value: str) -> bool:
         or bool(_SUBSTITUTION.match(value))
         or "{{" in value
         or bool(_ANGLE.match(value))
-        or bool(_REFERENCE.match(value))
     )
+
+
+_PUBLIC_PEM = re.compile(
+    r"\A\s*(?:-----BEGIN (CERTIFICATE|PUBLIC KEY|X509 CRL)-----[A-Za-z0-9+/=\s]+"
+    r"-----END \1-----\s*)+\Z"
+)
+
+
+def is_public_material(key_path: str, value: object) -> bool:
+    """Certificates and public keys in PEM (``ca.crt``, ``tls.crt``): public by design, never a
+    secret, whether in ``stringData`` or base64 under ``data``. One private block and it is not.
+    """
+    if not isinstance(value, str):
+        return False
+    text = value
+    if key_path.startswith("data."):
+        try:
+            text = base64.b64decode(value, validate=True).decode("ascii")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return False
+    return bool(_PUBLIC_PEM.match(text))
 
 
 def is_plaintext_value(value: object) -> bool:

@@ -70,6 +70,8 @@ class SopsEntry:
     # Named like a SOPS file, no metadata, and every value it would encrypt is a placeholder
     # (``${VAR}``, ``{{ … }}``, ``<token>``, empty): an envsubst or Jinja template.
     template: bool = False
+    # Named like a SOPS file, no metadata, and nothing it would encrypt (an empty file)
+    empty: bool = False
 
     @property
     def is_valid(self) -> bool:
@@ -134,8 +136,8 @@ _TEMPLATE_SYNTAX = re.compile(rb"\{\{.*?\}\}|\{%.*?%\}")
 _STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a secret value
 
 
-def _is_template(docs: list[Node], creation_rule: CreationRule | None) -> bool:
-    """Whether every value a plaintext file would have encrypted is a placeholder."""
+def _would_encrypt(docs: list[Node], creation_rule: CreationRule | None) -> list[object]:
+    """The values a plaintext file would have encrypted under its rule."""
     spec = creation_rule.encryption_rule if creation_rule is not None else None
     general = EncryptionRule(RuleKind(spec.kind), spec.value) if spec else EncryptionRule()
     values: list[object] = []
@@ -149,7 +151,7 @@ def _is_template(docs: list[Node], creation_rule: CreationRule | None) -> bool:
             for path, leaf in encrypted_leaves(doc, rule)
             if not isinstance(leaf, Comment) and path and path[0] not in _STRUCTURE
         ]
-    return bool(values) and all(is_placeholder(v) for v in values)
+    return values
 
 
 def read_sops_entry(
@@ -189,7 +191,9 @@ def read_sops_entry(
         if not named:
             return None
         if fmt is FileFormat.DOTENV or not (isinstance(first, MapNode) and first.has(SOPS_KEY)):
-            return replace(base, template=_is_template(docs, rule[1]))  # no metadata: SM002
+            values = _would_encrypt(docs, rule[1])  # no metadata: SM002
+            template = bool(values) and all(is_placeholder(v) for v in values)
+            return replace(base, template=template, empty=not values)
     try:
         if fmt is FileFormat.DOTENV:
             sf = load(text, fmt)

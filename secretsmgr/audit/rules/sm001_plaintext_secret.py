@@ -21,6 +21,7 @@ from secretsmgr.audit.manifests import (
     documents,
     is_placeholder,
     is_plaintext_value,
+    is_public_material,
     is_secret,
     label,
     may_mention,
@@ -77,7 +78,7 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
         if is_secret(obj):
             name = label(obj)
             for key_path, value in secret_values(obj):
-                if is_plaintext_value(value):
+                if is_plaintext_value(value) and not is_public_material(key_path, value):
                     here.append(PlaintextSecret(file.path, prefix + key_path, name))
         here.extend(_literals(file.path, prefix, obj))
         if here and file.format is not None:

@@ -11,11 +11,18 @@ from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Named ``*.enc.*``/``*.sops.yaml`` files that parse but carry no ``sops`` block.
 
-    A template (every value it would encrypt is a placeholder such as ``${VAR}``) is reported
-    as information only: it holds no secret.
+    A template (every value it would encrypt is a placeholder such as ``${VAR}``) or an empty
+    file (nothing it would encrypt) is reported as information only: it holds no secret.
     """
     for entry in ctx.repo.sops_files:
         if not entry.named or entry.has_metadata or entry.error is not None:
+            continue
+        if entry.empty:
+            yield RULE.finding(
+                entry.path,
+                "empty: named like a SOPS file, it holds no value to encrypt",
+                severity=Severity.INFO,
+            )
             continue
         if entry.template:
             yield RULE.finding(

@@ -120,3 +120,48 @@ def test_a_size_that_is_none_is_a_usage_error(
 
     _, _, err = run(["--max-file-size", text, "check"], capsys, expect=2)
     assert "not a size" in err
+
+
+PEM_CERT = (
+    "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUXyZ0dGVzdA==\n-----END CERTIFICATE-----\n"
+)
+PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n"
+
+
+def _secret_with(values: dict[str, str], section: str = "stringData") -> str:
+    import json
+
+    body = "".join(f"  {k}: {json.dumps(v)}\n" for k, v in values.items())
+    return f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n{section}:\n{body}"
+
+
+def test_references_and_public_certificates_are_not_plaintext_secrets(tmp_path: Path) -> None:
+    # Seen in real repositories: 1Password references with spaces in the item name, a
+    # secret:// resolver, and a CA or TLS certificate beside the keys.
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    b64 = base64.b64encode(PEM_CERT.encode()).decode()
+    root = standard_repo(
+        tmp_path / "repo",
+        {
+            "apps/refs.yaml": _secret_with(
+                {
+                    "token": "op://Automation/1password connect/token",
+                    "other": "secret://op_token",
+                    "ca.crt": PEM_CERT,
+                }
+            ),
+            "apps/tls.yaml": _secret_with({"tls.crt": b64}, section="data"),
+            "apps/leak.yaml": _secret_with(
+                {"tls.key": PEM_KEY, "mixed": PEM_CERT + PEM_KEY, "url": "postgresql://u:pw@db/x"}
+            ),
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(root).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/leak.yaml", "stringData.tls.key"),
+        ("apps/leak.yaml", "stringData.mixed"),
+        ("apps/leak.yaml", "stringData.url"),
+    }

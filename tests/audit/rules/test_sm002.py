@@ -41,3 +41,17 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_case(case: Case, tmp_path: Path) -> None:
     run_case(case, tmp_path)
+
+
+def test_an_empty_sops_named_file_is_information_not_a_leak(tmp_path: Path) -> None:
+    # An empty talenv.sops.yaml (seen in a real repository) holds nothing in plaintext.
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.audit.finding import Severity
+
+    root = standard_repo(
+        tmp_path / "repo", {"apps/empty.sops.yaml": "", "apps/blank.enc.yaml": "\n"}
+    )
+    found = [f for f in run_audit(root).findings if f.rule == "SM002"]
+    assert {f.path for f in found} == {"apps/empty.sops.yaml", "apps/blank.enc.yaml"}
+    assert {f.severity for f in found} == {Severity.INFO}
+    assert all("holds no value" in f.message for f in found)
