@@ -8,6 +8,7 @@ from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.inventory import ExpectedKeys
+from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.tree import SeqNode
 
@@ -36,7 +37,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     age recipient (or, with several key groups, the groups it opens are below the threshold).
 
     A file no live layer applies (Talos, Ansible, …) needs no cluster key; in a repository
-    without any Flux layer every file is judged against the repository's key.
+    without any Flux layer every file is judged against the repository's key when one is
+    configured (``--cluster-key``, the environment, `.secretsmgr.yaml`, the live cluster), never
+    against a key guessed from the `.sops.yaml` rules (SM011 compares files with their rules).
     """
     graph = ctx.repo.layers
     named = len(graph.clusters) > 1  # a one-cluster repository does not name its cluster
@@ -49,6 +52,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         missing: list[str] = []
         short: list[str] = []
         for expected in ctx.repo.expected_keys(entry):
+            if not graph.layers and expected.source == SOPS_CONFIG_NAME:
+                continue  # no Flux and no configured key: which key is the cluster's is a guess
             keys = set(expected.keys)
             if not keys & set(sf.metadata.age_recipients):
                 missing.append(_whose(expected, named))

@@ -8,7 +8,7 @@ import pytest
 
 from secretsmgr.audit.finding import AuditReport
 
-from ..helpers import K1, K2, K3, enc, flux_kustomization, secret, standard_repo, write
+from ..helpers import K1, K2, K3, enc, flux_kustomization, secret, sops_yaml, standard_repo, write
 from .cases import Case, ids, run_case
 
 
@@ -115,3 +115,18 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_case(case: Case, tmp_path: Path) -> None:
     run_case(case, tmp_path)
+
+
+def test_no_flux_and_only_sops_yaml_rules_is_no_guess(tmp_path: Path) -> None:
+    # A repository without Flux whose rule names two keys (kid/home-ops): which one a cluster
+    # holds is a guess, so SM004 stays silent; SM011 still compares the file with its rule.
+    from secretsmgr.audit.engine import run_audit
+
+    root = tmp_path / "repo"
+    write(root, ".sops.yaml", sops_yaml((r"^secrets/.*\.sops\.yaml$", (K1, K2))))
+    write(root, "secrets/app.sops.yaml", enc(secret("app")))  # to K1 only
+    report = run_audit(root)
+    rules = {f.rule for f in report.findings if f.path == "secrets/app.sops.yaml"}
+    assert "SM004" not in rules and "SM011" in rules
+    write(root, ".secretsmgr.yaml", f"cluster_key: {K2}\n")  # now the key is configured
+    assert "SM004" in {f.rule for f in run_audit(root).findings}
