@@ -10,7 +10,8 @@
 3. ``_write``: the journal (old bytes of every target: ciphertext only) → a temp file beside
    each target → one fsync pass → ``os.replace`` each → one fsync per folder → the changelog
    entry, which is the commit point;
-4. ``_commit``: the optional git commit; then the journal goes and the lock is released.
+4. the journal goes (the run is complete), then ``_commit``: the optional git commit; then
+   the lock is released.
 
 A failure before the changelog entry writes every original back and removes the temp files
 (``journal.settle``); a failure at the git commit leaves the rotation complete but uncommitted,
@@ -132,10 +133,11 @@ def rotate(
         prepared = _prepare(root, request, identities, env, fault)
         where = journal_path(root)  # None outside git: no journal there
         entry = _write(root, prepared, request, where, fault, progress)
-        try:
-            sha = _commit(root, prepared, request, entry.seq, fault)
-        finally:
-            _drop_journal(where)
+        # The changelog entry is on disk: the run is complete and recovery has nothing left to
+        # do. The journal goes before the commit, so a pre-commit hook (secretsmgr check) does
+        # not take this run for an interrupted one (SM022).
+        _drop_journal(where)
+        sha = _commit(root, prepared, request, entry.seq, fault)
     return RotationResult(prepared.plan, entry.seq, sha, time.perf_counter() - started, recovered)
 
 

@@ -183,12 +183,13 @@ def test_a_new_repository_from_init_to_a_rotated_cluster_key(
     ops.shell("git", "add", "-A")
     blocked = ops.shell("git", "commit", "-q", "-m", "podinfo: database secret")
     assert blocked.returncode != 0, blocked.stdout + blocked.stderr
-    assert "SM001" in blocked.stdout and FIRST_VALUE not in blocked.stdout + blocked.stderr
+    said = blocked.stdout + blocked.stderr
+    assert "SM001" in said and FIRST_VALUE not in said
     leak.unlink()
     ops.shell("git", "add", "-A")
     passed = ops.shell("git", "commit", "-q", "-m", "podinfo: database secret")
     assert passed.returncode == 0, passed.stdout + passed.stderr
-    assert "secretsmgr check" in passed.stdout  # the hook ran
+    assert "secretsmgr check" in passed.stdout + passed.stderr  # the hook ran
 
     # 6. Rotate the layer: a new data key, same value, one commit.
     before = (repo / FILE).read_text()

@@ -311,7 +311,8 @@ def test_kill_after_first_changelog_write_keeps_the_first_entry(bare_demo_repo: 
 def kill_at_commit(repo: Path) -> dict[str, bytes]:
     env = {**demo_env(), "SECRETSMGR_FAULT_INJECT": "commit:0:kill"}
     run_process([*ROTATE, "--commit"], repo=repo, env=env, expect=-signal.SIGKILL)
-    assert journal_path(repo).exists() and (repo / CHANGELOG).exists()  # past the commit point
+    # past the commit point: the changelog entry is on disk and the journal is gone already
+    assert not journal_path(repo).exists() and (repo / CHANGELOG).exists()
     return snapshot(repo)
 
 
@@ -320,8 +321,8 @@ def test_kill_at_commit_is_completed_by_the_next_run(bare_demo_repo: Path) -> No
     before = snapshot(repo)
     killed = kill_at_commit(repo)
     assert {*DATABASES, CHANGELOG} <= changed(before, killed)
-    # the next run completes the rotation (drops journal and backups), then refuses: the
-    # rotated files are uncommitted; the files and the changelog stay as the killed run left them
+    # the next run has nothing to complete, and refuses: the rotated files are uncommitted;
+    # the files and the changelog stay as the killed run left them
     rerun = run_process([*ROTATE, "--commit"], repo=repo, env=demo_env(), expect=1)
     assert "has uncommitted changes" in rerun.err
     assert litter(repo) == []
@@ -338,11 +339,13 @@ def test_kill_at_commit_is_completed_by_the_next_run(bare_demo_repo: Path) -> No
     assert verify((repo / CHANGELOG).read_bytes()) is None
 
 
-def test_kill_at_commit_recovery_is_reported(bare_demo_repo: Path) -> None:
+def test_kill_at_commit_leaves_nothing_to_recover(bare_demo_repo: Path) -> None:
+    # The run was complete (its changelog entry written); only the git commit was lost.
     repo = bare_demo_repo
     kill_at_commit(repo)
-    rerun = run_process([*ROTATE, "--commit"], repo=repo, env=demo_env())
-    assert "completed an interrupted rotation" in rerun.err
+    rerun = run_process([*ROTATE, "--commit", "--allow-dirty"], repo=repo, env=demo_env())
+    assert "interrupted" not in rerun.err
+    assert litter(repo) == []
 
 
 def test_environment_is_hermetic_for_subprocesses() -> None:
