@@ -76,9 +76,22 @@ def sops_loop(command: str, files: list[Path], env: dict[str, str]) -> float:
 
 
 def git_init(root: Path) -> None:
-    env = dict(os.environ, GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
+    """A repository as pre-commit meets it: the tree committed (so the one-file ``check`` judges
+    one file against HEAD, not a first commit of every file; bench_gate stages real changes)."""
+    env = dict(
+        os.environ,
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@example.invalid",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@example.invalid",
+    )
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, env=env, check=True)
     subprocess.run(["git", "add", "-A"], cwd=root, env=env, check=True)
+    subprocess.run(
+        ["git", "commit", "-q", "--no-gpg-sign", "-m", "generated"], cwd=root, env=env, check=True
+    )
 
 
 def main(sizes: list[int]) -> None:

@@ -67,8 +67,7 @@ def main(sizes: list[int]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             repo = generate(Path(tmp) / f"repo{n}", n)
-            git_init(repo.root)
-            _git(repo.root, "commit", "-q", "--no-gpg-sign", "-m", "generated")
+            git_init(repo.root)  # committed
             one = repo.files[n // 2]
             rel = str(one.relative_to(repo.root))
             # an edit: the same Secret with new values (new data key, MAC, lastmodified)
