@@ -19,8 +19,11 @@ from secretsmgr.audit.manifests import (
     objects,
     secret_values,
 )
+from secretsmgr.errors import FormatError
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.metadata import SOPS_KEY
+from secretsmgr.sops.model import EncryptionRule, RuleKind
+from secretsmgr.sops.rules import path_is_encrypted
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +34,25 @@ class PlainSecretValue:
     key_path: str
 
 
+def _rule_covers_secret_values(rule: EncryptionRule) -> bool:
+    """Whether the file's rule selects every value under ``data`` and ``stringData`` (as
+    ``encrypted_regex: ^(data|stringData)$`` does): then a plain Secret value is already one of
+    the rule's plaintext leaves, and the file need not be parsed again."""
+    if rule.kind not in (RuleKind.ENCRYPTED_REGEX, RuleKind.ENCRYPTED_SUFFIX):
+        return False
+    try:
+        return all(path_is_encrypted(rule, (section,)) for section in ("data", "stringData"))
+    except FormatError:
+        return False
+
+
 def detect(file: ScannedFile) -> list[PlainSecretValue]:
     """Plain ``data``/``stringData`` values of Secrets in a file with SOPS metadata."""
     if file.sops is None or not file.sops.has_metadata:
         return []
+    sf = file.sops.sops_file
+    if sf is not None and _rule_covers_secret_values(sf.metadata.rule):
+        return []  # every Secret value is one the rule selects: plaintext_leaves has them all
     found: dict[str, None] = {}
     for prefix, obj in objects(documents(file)):
         if not is_secret(obj) or (prefix and SOPS_KEY in obj):
