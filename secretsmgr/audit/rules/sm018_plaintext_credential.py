@@ -21,6 +21,7 @@ from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.manifests import Obj, decode_text, documents, is_secret, label, objects
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.document import FileFormat
+from secretsmgr.sops.locate import find_line, key_lines
 from secretsmgr.sops.metadata import SOPS_KEY
 
 MAX_SIZE = 1024 * 1024  # larger files are data, not configuration: not scanned
@@ -144,18 +145,24 @@ def detect(file: ScannedFile) -> list[CredentialHit]:
         if file.sops is not None and file.sops.has_metadata:
             return []
         return list(_dotenv(file, text))
-    found: dict[str, CredentialHit] = {}
+    found: dict[str, tuple[CredentialHit, str, str]] = {}
     for prefix, obj in objects(documents(file)):
         for where, key_path, key, value in _candidates(prefix, obj):
             if key_path in found:
                 continue
             verdict = judge_value(key, value)
             if verdict is not None:
-                line = _line_of(text, value, key)
-                found[key_path] = CredentialHit(
-                    file.path, key_path, line, verdict.kind, verdict.known, where
-                )
-    return list(found.values())
+                hit = CredentialHit(file.path, key_path, 0, verdict.kind, verdict.known, where)
+                found[key_path] = (hit, value, key)
+    if not found:
+        return []
+    # The line of the key path itself, so that a value also written earlier (inside a URL, say)
+    # does not point there; searching the text for the value is the fallback.
+    located = key_lines(text, file.format)
+    return [
+        replace(hit, line=find_line(located, hit.key_path) or _line_of(text, value, key))
+        for hit, value, key in found.values()
+    ]
 
 
 def _fix(hit: CredentialHit) -> str:
@@ -179,6 +186,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             hit.path,
             f"{hit.where}: {what} in plaintext at {hit.key_path}, line {hit.line}",
             key_path=hit.key_path,
+            line=hit.line,
             fix=_fix(hit),
         )
         yield finding if hit.known else replace(finding, severity=Severity.WARNING)

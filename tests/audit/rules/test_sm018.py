@@ -51,3 +51,17 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_case(case: Case, tmp_path: Path) -> None:
     run_case(case, tmp_path)
+
+
+def test_the_line_is_the_key_paths_not_an_earlier_copy_of_the_value(tmp_path: Path) -> None:
+    # Seen in a real HelmRelease: the password inside a URL first, then under its own key.
+    from secretsmgr.audit.engine import run_audit
+
+    text = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: benji\n"
+        "spec:\n  values:\n    url: postgresql://benji:Zq8vT3xW9pLm@db/benji\n"
+        "    other: 1\n    postgresqlPassword: Zq8vT3xW9pLm\n"
+    )
+    root = standard_repo(tmp_path / "repo", {"apps/release.yaml": text})
+    lines = {f.key_path: f.line for f in run_audit(root).findings if f.rule == "SM018"}
+    assert lines.get("spec.values.postgresqlPassword") == 9, lines
