@@ -332,11 +332,12 @@ def _library_sources() -> list[str]:
 
 def _sources(rules: Sequence[Rule]) -> list[str]:
     """Every source file whose code decides what a blob yields: the audit package (rules,
-    detectors, manifest parsing), the gate, the inventory and the format core."""
+    detectors, manifest parsing), the gate, the whole repository model (the inventory, how a
+    file is scanned, the Flux model that builds the cached layer graphs) and the format core."""
     import sys
 
-    found = {str(p) for area in ("audit", "gate", "sops") for p in (_PACKAGE / area).rglob("*.py")}
-    found.add(str(_PACKAGE / "repo" / "inventory.py"))
+    areas = ("audit", "gate", "sops", "repo")
+    found = {str(p) for area in areas for p in (_PACKAGE / area).rglob("*.py")}
     for rule in rules:  # rules registered from elsewhere (tests) count too
         module = sys.modules.get(getattr(rule.check, "__module__", ""))
         if module is not None and getattr(module, "__file__", None):

@@ -115,3 +115,21 @@ def test_an_edited_secret_keeps_the_cached_layer_graph(tmp_path: Path) -> None:
     cache = open_cache(root)
     judge_index(root, ["clusters/prod/apps.yaml"], cache=cache)
     assert cache.store._built
+
+
+def test_the_code_fingerprint_covers_the_whole_repository_model() -> None:
+    # The cached layer graphs come from repo/flux, the cached hits from repo/scan.py and
+    # repo/sopsentry.py: an upgrade that changes any of them must not reuse old answers.
+    from secretsmgr.audit.registry import RULES
+    from secretsmgr.gate.facts import _sources
+
+    names = {Path(p).relative_to(Path(p).parents[2]).as_posix() for p in _sources(RULES)}
+    for module in (
+        "repo/flux/model.py",
+        "repo/flux/build.py",
+        "repo/scan.py",
+        "repo/sopsentry.py",
+        "repo/placeholders.py",
+        "repo/inventory.py",
+    ):
+        assert any(n.endswith(module) for n in names), module

@@ -148,6 +148,25 @@ def test_decryption_without_secret_ref_and_without_decryption(git_checkout: GitR
     assert wide.missing == ("a",)
 
 
+def test_a_kustomization_listed_only_in_a_comment_is_applied_by_nothing(
+    git_checkout: GitRepo,
+) -> None:
+    # A base/overlay layout (seen on xunholy/k8s-gitops): the overlay lists one app's ks.yaml
+    # and switches the other off with a comment; the other is not a root of its own.
+    git_checkout.write("clusters/c/apps.yaml", flux_ks("apps", "./apps/overlays/c"))
+    git_checkout.write(
+        "apps/overlays/c/kustomization.yaml",
+        "resources:\n  - ../../base/x/a/ks.yaml\n  # - ../../base/x/b/ks.yaml\n",
+    )
+    for app in ("a", "b"):
+        git_checkout.write(f"apps/base/x/{app}/ks.yaml", flux_ks(app, f"./apps/base/x/{app}/app"))
+        git_checkout.write(f"apps/base/x/{app}/app/kustomization.yaml", "resources: [s.yaml]\n")
+        git_checkout.write(f"apps/base/x/{app}/app/s.yaml", "kind: ConfigMap\n")
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    assert sorted(graph.names()) == ["a", "apps"]
+    assert graph.layers_of("apps/base/x/b/app/s.yaml") == ()
+
+
 def test_a_depends_on_cycle_is_a_config_error(git_checkout: GitRepo) -> None:
     git_checkout.write("flux/a.yaml", flux_ks("a", "./a", ("b",)))
     git_checkout.write("flux/b.yaml", flux_ks("b", "./b", ("c",)))

@@ -35,6 +35,7 @@ from secretsmgr.repo.flux.graph import (
     order_layers,
     with_version,
 )
+from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.flux.objects import (
     FluxKustomization,
     Ref,
@@ -54,6 +55,9 @@ from secretsmgr.repo.flux.version import ASSUMED, FluxVersion, from_instance
 from secretsmgr.repo.flux.workspace import Root, Workspace
 from secretsmgr.repo.settings import ClusterSpec
 from secretsmgr.repo.snapshot import Snapshot
+
+# a list item switched off with a comment in a kustomization file: ``  # - ../app/ks.yaml``
+_COMMENTED_ITEM = re.compile(r"^[ \t]*#[ \t]*-[ \t]*([^\s#]+)[ \t]*$", re.M)
 
 __all__ = ["Cluster", "Layer", "LayerGraph", "cluster_name", "find_layers", "normalize_url"]
 
@@ -172,10 +176,11 @@ class _Model(Workspace):
         of their own (a repository without a bootstrap in it, a manually applied kustomization).
 
         One whose file lies inside another one's path, yet which that build does not read, is
-        one its parent no longer lists (commented out): nothing applies it. So is one whose own
-        path lies inside a live layer's (an archived copy of a retired app's ks.yaml). With
-        ``named`` (the repository has other clusters) each root is a cluster named after its
-        folder.
+        one its parent no longer lists (commented out): nothing applies it. So is one that a
+        kustomization file lists only in a comment (``# - ../../base/app/ks.yaml``), and one
+        whose own path lies inside a live layer's (an archived copy of a retired app's
+        ks.yaml). With ``named`` (the repository has other clusters) each root is a cluster
+        named after its folder.
         """
         done = {(x.source, x.name) for x in live}
         # the same Kustomization (name and path) defined twice: a template or a backup copy
@@ -190,6 +195,7 @@ class _Model(Workspace):
             and (ks.name, normalize_spec_path(ks.path)) not in copies
         ]
         stale: set[tuple[str, str]] = set()
+        read = {p for x in live for p in x.files}
         for ks in candidates:
             art, _ = self.source_of(ks, Root(ks, None, None, ks.origin))
             folder = art.resolve(normalize_spec_path(ks.path)) if art is not None else None
@@ -200,12 +206,16 @@ class _Model(Workspace):
                 continue
             result = self.build(art, folder, ks)
             reached.update(p for p in result.uses if p != ks.origin)
+            read.update(result.uses)
             if folder != ".":
                 folders.append(folder)
+        commented = self._commented_out(read)  # listed only in a comment: switched off
         tops = [
             ks
             for ks in candidates
             if ks.origin not in reached
+            and ks.origin not in commented
+            and posixpath.dirname(ks.origin) not in commented
             and (ks.origin, ks.name) not in stale
             and not any(ks.origin.startswith(f + "/") for f in folders)
         ]
@@ -219,6 +229,22 @@ class _Model(Workspace):
                 cluster = cluster_name(folder, posixpath.basename(folder) or ".")
             roots.append(Root(ks, cluster, None, ks.origin))
         return roots
+
+    def _commented_out(self, read: set[str]) -> set[str]:
+        """Paths that a kustomization file among ``read`` lists only in a comment
+        (``# - ../../base/app/ks.yaml``): switched off by hand, applied by nothing."""
+        out: set[str] = set()
+        for path in read:
+            if posixpath.basename(path) not in KUSTOMIZATION_NAMES:
+                continue
+            try:
+                text = self.repo.text(path)
+            except (OSError, UnicodeDecodeError):
+                continue
+            base = posixpath.dirname(path)
+            for m in _COMMENTED_ITEM.finditer(text):
+                out.add(posixpath.normpath(posixpath.join(base, m.group(1))))
+        return out
 
     @staticmethod
     def _unique_names(roots: list[Root]) -> list[Root]:
