@@ -118,5 +118,8 @@ def find_pending(root: Path, paths: Sequence[str] | None = None) -> PendingWrite
     where = journal_path(root)
     journal = read_pending_journal(where) if where is not None else None
     listed = list_repo_files(root) if paths is None else paths
-    temps = tuple(p for p in listed if TEMP_NAME.fullmatch(os.path.basename(p)))
+    # a substring test first: the pattern runs only on the few names that may be ours
+    temps = tuple(
+        p for p in listed if ".secretsmgr-" in p and TEMP_NAME.fullmatch(os.path.basename(p))
+    )
     return PendingWrites(journal, temps)
