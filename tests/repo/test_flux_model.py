@@ -167,6 +167,31 @@ def test_a_kustomization_listed_only_in_a_comment_is_applied_by_nothing(
     assert graph.layers_of("apps/base/x/b/app/s.yaml") == ()
 
 
+def test_two_roots_syncing_one_folder_are_one_cluster(git_checkout: GitRepo) -> None:
+    # Mid migration (seen on damacus/home-ops): a legacy bootstrap Kustomization and a
+    # FluxInstance both sync kubernetes/flux; every layer is reported once, in one cluster.
+    url = "https://github.com/example/home-ops"
+    git_checkout.write(
+        "kubernetes/flux/config/cluster.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n"
+        f"  name: home\n  namespace: flux-system\nspec:\n  url: {url}\n"
+        "  ref:\n    branch: main\n---\n"
+        + flux_ks("cluster", "./kubernetes/flux").replace("name: flux-system\n", "name: home\n"),
+    )
+    git_checkout.write(
+        "kubernetes/flux/instance.yaml",
+        "apiVersion: fluxcd.controlplane.io/v1\nkind: FluxInstance\nmetadata:\n  name: flux\n"
+        f"  namespace: flux-system\nspec:\n  sync:\n    kind: GitRepository\n    url: {url}\n"
+        "    ref: refs/heads/main\n    path: kubernetes/flux\n",
+    )
+    git_checkout.write("kubernetes/flux/apps.yaml", flux_ks("apps", "./kubernetes/apps"))
+    git_checkout.write("kubernetes/apps/s.yaml", "kind: ConfigMap\n")
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    assert len(graph.clusters) == 1, graph.clusters
+    assert [x.name for x in graph.layers].count("apps") == 1
+    assert any("counted as cluster" in note for note in graph.notes)
+
+
 def test_a_depends_on_cycle_is_a_config_error(git_checkout: GitRepo) -> None:
     git_checkout.write("flux/a.yaml", flux_ks("a", "./a", ("b",)))
     git_checkout.write("flux/b.yaml", flux_ks("b", "./b", ("c",)))

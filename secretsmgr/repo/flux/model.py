@@ -23,6 +23,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from types import MappingProxyType
 
 from secretsmgr.repo.flux.build import BuildResult
@@ -328,6 +329,43 @@ class _Model(Workspace):
         return ASSUMED
 
 
+def _fold(model: _Model, c: str | None, owner: str | None, why: str) -> None:
+    """Cluster ``c``'s layers join cluster ``owner`` (each Kustomization once); ``c`` goes."""
+    owned = {(x.source, x.name) for x in model.layers if x.cluster == owner}
+    extra = [
+        replace(x, cluster=owner)
+        for x in model.layers
+        if x.cluster == c and (x.source, x.name) not in owned
+    ]
+    model.layers = [x for x in model.layers if x.cluster != c] + extra
+    model.notes.append(f"{model.clusters[c].root} {why}: counted as cluster {owner}")
+    del model.clusters[c]
+
+
+def _merge_overlapping(model: _Model, explicit: set[str | None]) -> None:
+    """One cluster synced two ways is one cluster: two roots that sync the same folder of this
+    checkout (a legacy bootstrap Kustomization beside a FluxInstance, mid migration), unless
+    .secretsmgr.yaml gives them different keys; and an implicit root whose walk reaches
+    Kustomizations one cluster already applies. Their layers join that cluster, each once."""
+    by_path: dict[str, str | None] = {}
+    for c in sorted(explicit, key=lambda n: n or ""):
+        cluster = model.clusters.get(c)
+        if cluster is None or not cluster.path:
+            continue
+        first = by_path.setdefault(cluster.path, c)
+        other = model.clusters[first]
+        if first != c and (cluster.cluster_key or None) == (other.cluster_key or None):
+            _fold(model, c, first, f"syncs {cluster.path} as {other.root} does")
+    for c in sorted(set(model.clusters) - explicit, key=lambda n: n or ""):
+        mine = [x for x in model.layers if x.cluster == c]
+        keys = {(x.source, x.name) for x in mine}
+        owners = {
+            x.cluster for x in model.layers if x.cluster in explicit and (x.source, x.name) in keys
+        }
+        if len(owners) == 1:
+            _fold(model, c, owners.pop(), "applies layers another root applies too")
+
+
 def find_layers(
     snapshot: Snapshot,
     clusters: Sequence[ClusterSpec] = (),
@@ -350,6 +388,7 @@ def find_layers(
         model.layers = [x for x in model.layers if x.cluster not in empty]
         for c in empty:
             del model.clusters[c]
+        _merge_overlapping(model, explicit)
     found_clusters = list(model.clusters.values())
     ordered, unknown = order_layers(model.layers)
     notes = list(model.notes)
