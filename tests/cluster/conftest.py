@@ -31,6 +31,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.secret_service import SecretService
+
 DEFAULT_KUBE_APISERVER = "/var/cache/secretsmgr-ci/kube-apiserver-v1.20.2"
 # Read at import: the root conftest's autouse fixture drops SECRETSMGR_* from each test's env.
 KUBE_APISERVER = Path(os.environ.get("SECRETSMGR_TEST_KUBE_APISERVER") or DEFAULT_KUBE_APISERVER)
@@ -375,3 +377,11 @@ def kube_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeAPI]:
         for name in ("kube-apiserver", "etcd"):
             if name in procs:
                 _stop(procs[name])
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[SecretService]:
+    """A private gnome-keyring on its own D-Bus, for an operator's key store."""
+    svc = SecretService(tmp_path / "home").start()
+    yield svc
+    svc.stop()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,13 +28,6 @@ DEMO_PUBLIC = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
 ADMIN = "age1xfmf59p8t2m533vyfcv79rau54eahzeyudzsavganjpee5nakehqe2jp0u"
 SECRET = re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]+")
 NAMESPACE = "flux-system"
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[SecretService]:
-    svc = SecretService(tmp_path / "home").start()
-    yield svc
-    svc.stop()
 
 
 class Operator:

@@ -14,7 +14,6 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,13 +35,6 @@ FILE = "apps/podinfo/db.enc.yaml"
 FIRST_VALUE = "first-password-5d1c"  # what the operator typed into the plaintext file
 SET_VALUE = "set-password-77e0a9"  # what `set` put there
 PLAINTEXTS = (FIRST_VALUE, SET_VALUE)
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[SecretService]:
-    svc = SecretService(tmp_path / "home").start()
-    yield svc
-    svc.stop()
 
 
 class Operator:
