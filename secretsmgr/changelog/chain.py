@@ -320,9 +320,14 @@ def next_entry(
     reason: str,
     layers: Sequence[str],
     files: Sequence[FileRecord],
+    verified: bool = False,
 ) -> Entry:
-    """The entry that follows ``data``; ``ChainError`` if the chain in ``data`` is broken."""
-    found = find_break(data)
+    """The entry that follows ``data``; ``ChainError`` if the chain in ``data`` is broken.
+
+    ``verified``: the caller has just run ``find_break`` on these very bytes (a long changelog
+    costs a parse of every line, not to be paid twice in one write).
+    """
+    found = None if verified else find_break(data)
     if found is not None:
         raise ChainError(
             f"changelog broken at seq {found.seq}: {found.reason}",

@@ -60,10 +60,13 @@ def build_entry(
     reason: str,
     layers: Sequence[str],
     files: Sequence[FileRecord],
+    verified: bool = False,
 ) -> Entry:
-    """The entry that follows ``log``: now, by the git user (``unknown`` outside git)."""
+    """The entry that follows ``log``: now, by the git user (``unknown`` outside git).
+    ``verified``: the caller checked the chain of ``log`` (``next_entry``)."""
     return next_entry(
         log,
+        verified=verified,
         time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         actor=git.user_identity(root) if is_git_work_tree(root) else "unknown",
         action=action,

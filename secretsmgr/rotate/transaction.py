@@ -235,6 +235,7 @@ def _write(
     entry = build_entry(
         root,
         prepared.old_log,
+        verified=True,  # _prepare checked these bytes, under the same lock
         action=request.action,
         reason=request.reason,
         layers=prepared.plan.layers,
