@@ -13,15 +13,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from secretsmgr.audit.history import HistoryFacts
-from secretsmgr.changelog.anchor import Anchoring, anchor_changelog
 from secretsmgr.changelog.chain import Entry, parse_entries
 from secretsmgr.errors import ChainError, DecryptionError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.inventory import Inventory, LiveKeys
 from secretsmgr.repo.pending import PendingWrites, find_pending
 from secretsmgr.sops.datakey import unwrap_data_key
+
+if TYPE_CHECKING:
+    from secretsmgr.changelog.anchor import Anchoring
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -74,6 +77,8 @@ class ChangelogHistory:
 
     def anchoring(self) -> Anchoring:
         """Commit and time of each committed line, and any rewrite of committed lines."""
+        from secretsmgr.changelog.anchor import Anchoring, anchor_changelog
+
         if self._anchoring is None:
             root, name, data, entries = self._args
             if not entries:
