@@ -22,9 +22,10 @@ from secretsmgr.changelog.chain import (
     Entry,
     FileRecord,
     append,
-    covered,
     datakey_id,
     find_break,
+    is_current,
+    latest_records,
     next_entry,
     parse_entries,
 )
@@ -102,13 +103,13 @@ def plan_adopt(
             f"changelog broken at seq {broken.seq}: {broken.reason}",
             hints=(f"restore {name} from git before adopting",),
         )
-    seen = covered(parse_entries(data))
+    latest = latest_records(parse_entries(data))
     todo = [
         e
         for e in inv.sops_files
         if e.sops_file is not None
         and e.path != name
-        and (e.path, e.sops_file.metadata.lastmodified, e.sha256) not in seen
+        and not is_current(latest, (e.path, e.sops_file.metadata.lastmodified, e.sha256))
     ]
     if not todo and not creates:
         return AdoptPlan(name, None, creates=False, data=data)

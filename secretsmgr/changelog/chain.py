@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -293,14 +293,33 @@ def verify(data: bytes) -> int | None:
 State = tuple[str, str, str]  # (path, lastmodified, sha256 of the file's bytes)
 
 
-def covered(entries: Sequence[Entry]) -> dict[State, FileRecord]:
-    """Every file state some entry records, with the last record of it.
+def covered(entries: Sequence[Entry]) -> dict[State, list[FileRecord]]:
+    """Every file state some entry records, with every record of it in changelog order.
 
     A state is the path, its sops ``lastmodified`` and the sha256 of its bytes (the record's
     ``sha256_after``): a line that names the right ``lastmodified`` but another content does
     not cover the file.
     """
-    return {(f.path, f.lastmodified, f.sha256_after): f for e in entries for f in e.files}
+    states: dict[State, list[FileRecord]] = {}
+    for entry in entries:
+        for f in entry.files:
+            states.setdefault((f.path, f.lastmodified, f.sha256_after), []).append(f)
+    return states
+
+
+def latest_records(entries: Sequence[Entry]) -> dict[str, FileRecord]:
+    """The last record of every path: the state the changelog says each file is in now.
+
+    A file whose bytes are an earlier recorded state was rolled back (a rotated-away data key
+    brought back), and is not covered by that earlier record.
+    """
+    return {f.path: f for entry in entries for f in entry.files}
+
+
+def is_current(latest: Mapping[str, FileRecord], state: State) -> bool:
+    """Whether ``state`` is the last state the changelog records for its path."""
+    record = latest.get(state[0])
+    return record is not None and (record.lastmodified, record.sha256_after) == state[1:]
 
 
 # ----------------------------------------------------------------------------- appending

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from secretsmgr.changelog.anchor import Anchoring, anchor_changelog
-from secretsmgr.changelog.chain import State, covered, find_break, parse_entries
+from secretsmgr.changelog.chain import (
+    State,
+    covered,
+    find_break,
+    is_current,
+    latest_records,
+    parse_entries,
+)
 from secretsmgr.errors import ChainError
 from secretsmgr.plural import plural
 
@@ -53,7 +60,8 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
         ]
         raise ChainError(f"changelog not anchored in git: {anchoring.problems[0]}", hints=hints)
     seen = covered(entries)
-    missing = [s for s in sops_states(root, name) if s not in seen]
+    latest = latest_records(entries)
+    missing = [s for s in sops_states(root, name) if not is_current(latest, s)]
     if missing:
         path, lastmodified, _ = missing[0]
         recorded = any((p, lm) == (path, lastmodified) for p, lm, _ in seen)
@@ -66,11 +74,12 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
             "record the current state of every such file: secretsmgr log --adopt --reason '…'",
             f"or give it a fresh data key: secretsmgr rotate {path} --reason '…'",
         ]
-        what = (
-            "is recorded, but the file's bytes differ from the recorded state (sha256_after)"
-            if recorded
-            else "has no changelog entry"
-        )
+        if missing[0] in seen:
+            what = "is an earlier recorded state: a later entry recorded other bytes (rolled back)"
+        elif recorded:
+            what = "is recorded, but the file's bytes differ from the recorded state (sha256_after)"
+        else:
+            what = "has no changelog entry"
         raise ChainError(f"{path}: lastmodified {lastmodified} {what}", hints=hints)
     return Verified(len(entries), anchoring)
 

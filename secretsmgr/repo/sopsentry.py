@@ -19,7 +19,7 @@ from secretsmgr.sops.encvalue import is_enc, parse_enc
 from secretsmgr.sops.metadata import SOPS_KEY, parse_metadata
 from secretsmgr.sops.model import EncryptionRule, RuleKind
 from secretsmgr.sops.rules import encrypted_leaves
-from secretsmgr.sops.tree import MapNode, Node
+from secretsmgr.sops.tree import MapNode, Node, SeqNode
 from secretsmgr.sops.tree import Path as KeyPath
 from secretsmgr.sops.values import Comment
 
@@ -70,7 +70,7 @@ class SopsEntry:
     # Named like a SOPS file, no metadata, and every value it would encrypt is a placeholder
     # (``${VAR}``, ``{{ … }}``, ``<token>``, empty): an envsubst or Jinja template.
     template: bool = False
-    # Named like a SOPS file, no metadata, and nothing it would encrypt (an empty file)
+    # Named like a SOPS file, no metadata, and no item at all (an empty file, comments only)
     empty: bool = False
 
     @property
@@ -154,6 +154,17 @@ def _would_encrypt(docs: list[Node], creation_rule: CreationRule | None) -> list
     return values
 
 
+def _holds_nothing(docs: list[Node]) -> bool:
+    """Whether no document holds any item (an empty file, comments only, ``{}``, ``---``)."""
+    for doc in docs:
+        if isinstance(doc, MapNode | SeqNode):
+            if any(not isinstance(item, Comment) for item in doc.items):
+                return False
+        elif doc is not None and doc != "" and not isinstance(doc, Comment):
+            return False
+    return True
+
+
 def read_sops_entry(
     path: str,
     data: bytes,
@@ -193,7 +204,7 @@ def read_sops_entry(
         if fmt is FileFormat.DOTENV or not (isinstance(first, MapNode) and first.has(SOPS_KEY)):
             values = _would_encrypt(docs, rule[1])  # no metadata: SM002
             template = bool(values) and all(is_placeholder(v) for v in values)
-            return replace(base, template=template, empty=not values)
+            return replace(base, template=template, empty=_holds_nothing(docs))
     try:
         if fmt is FileFormat.DOTENV:
             sf = load(text, fmt)

@@ -61,11 +61,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         source = "from lastmodified, which only bounds it"
         key = ctx.data_keys.get(entry.path)
         if key is not None:
-            key_id: str | None = datakey_id(key)
-        else:
-            record = states.get((entry.path, sf.metadata.lastmodified, entry.sha256))
-            key_id = record.datakey_id if record is not None else None
-        logged = first.get(key_id) if key_id is not None else None
+            key_ids = {datakey_id(key)}
+        else:  # every key id recorded for these bytes: an appended forgery cannot hide the first
+            records = states.get((entry.path, sf.metadata.lastmodified, entry.sha256), [])
+            key_ids = {r.datakey_id for r in records if r.datakey_id is not None}
+        dates = [first[k] for k in key_ids if k in first]
+        logged = min(dates) if dates else None
         if logged is not None:  # the changelog knows this key: the earliest evidence dates it
             since = logged if since is None else min(since, logged)
             source = "from the changelog, its git history and lastmodified"

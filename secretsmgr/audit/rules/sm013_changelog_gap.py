@@ -2,54 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
-from secretsmgr.changelog.chain import covered, datakey_id
+from secretsmgr.changelog.chain import (
+    FileRecord,
+    State,
+    covered,
+    datakey_id,
+    is_current,
+    latest_records,
+)
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    """SOPS files whose current state no changelog entry records, and changelog lines that
-    rewrite what git already holds.
+    """SOPS files whose current state is not the last one the changelog records for them, and
+    changelog lines that rewrite what git already holds.
 
-    An entry covers a file only when it records the file's path, its ``lastmodified`` and the
-    sha256 of its current bytes (``sha256_after``); when the audit opened the file's data key,
-    the entry must name that data key too. A line anyone could compute from the file alone
-    (path, lastmodified, sha256) is caught by the data-key check with a key, and by its git
-    history (``log --verify``) without one.
+    A state is the file's path, its ``lastmodified`` and the sha256 of its bytes (the record's
+    ``sha256_after``); it must be the *last* state recorded for the path (bytes rolled back to
+    an earlier state bring back a rotated-away data key). Every record of that state must name
+    one data key, and, when the audit opened the file's data key, that one. A line anyone could
+    compute from the file alone (path, lastmodified, sha256) is caught by the data-key check
+    with a key, and by its git history (``log --verify``) without one.
     """
-    seen = covered(ctx.changelog)
-    stated = {(path, lm) for path, lm, _ in seen}
+    states = covered(ctx.changelog)
+    latest = latest_records(ctx.changelog)
+    stated = {(path, lm) for path, lm, _ in states}
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None or entry.path == ctx.repo.settings.changelog:
             continue
-        state = (entry.path, sf.metadata.lastmodified, entry.sha256)
-        record = seen.get(state)
-        key = ctx.data_keys.get(entry.path)
-        if record is not None:
-            if key is None or record.datakey_id in (None, datakey_id(key)):
-                continue
-            message = (
-                f"lastmodified {sf.metadata.lastmodified}: its changelog entry names another "
-                "data key than the file holds (the entry does not describe this file)"
+        lm = sf.metadata.lastmodified
+        state = (entry.path, lm, entry.sha256)
+        message = _problem(ctx, entry.path, state, states, latest, stated)
+        if message is not None:
+            yield RULE.finding(
+                entry.path,
+                message,
+                fix=f"secretsmgr rotate {entry.path} --reason '…'   (records who and why)",
             )
-        elif (entry.path, sf.metadata.lastmodified) in stated:
-            message = (
-                f"lastmodified {sf.metadata.lastmodified} is recorded, but the file's bytes "
-                "differ from the recorded state (sha256_after): it was changed outside secretsmgr"
-            )
-        else:
-            message = (
-                f"lastmodified {sf.metadata.lastmodified} has no changelog entry: "
-                "it was changed outside secretsmgr"
-            )
-        yield RULE.finding(
-            entry.path,
-            message,
-            fix=f"secretsmgr rotate {entry.path} --reason '…'   (records who and why)",
-        )
     history = ctx.changelog_history
     if history is not None and ctx.changelog:
         for problem in history.anchoring().problems:
@@ -58,6 +51,42 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"changelog not anchored in git: {problem}",
                 fix=f"restore the committed lines of {ctx.repo.settings.changelog} from git",
             )
+
+
+def _problem(
+    ctx: AuditContext,
+    path: str,
+    state: State,
+    states: Mapping[State, list[FileRecord]],
+    latest: Mapping[str, FileRecord],
+    stated: set[tuple[str, str]],
+) -> str | None:
+    lm = state[1]
+    if is_current(latest, state):
+        ids = {r.datakey_id for r in states[state] if r.datakey_id is not None}
+        key = ctx.data_keys.get(path)
+        if key is not None and not ids <= {datakey_id(key)}:
+            return (
+                f"lastmodified {lm}: its changelog entry names another data key than the file "
+                "holds (the entry does not describe this file)"
+            )
+        if len(ids) > 1:
+            return (
+                f"lastmodified {lm}: the changelog records this state with {len(ids)} different "
+                "data keys (at most one of those entries describes the file)"
+            )
+        return None
+    if state in states:
+        return (
+            f"lastmodified {lm}: the file's bytes are an earlier recorded state; a later entry "
+            "recorded other bytes (rolled back: a rotated-away data key may be back)"
+        )
+    if (path, lm) in stated:
+        return (
+            f"lastmodified {lm} is recorded, but the file's bytes differ from the recorded "
+            "state (sha256_after): it was changed outside secretsmgr"
+        )
+    return f"lastmodified {lm} has no changelog entry: it was changed outside secretsmgr"
 
 
 def precondition(ctx: AuditContext) -> str | None:

@@ -55,3 +55,15 @@ def test_an_empty_sops_named_file_is_information_not_a_leak(tmp_path: Path) -> N
     assert {f.path for f in found} == {"apps/empty.sops.yaml", "apps/blank.enc.yaml"}
     assert {f.severity for f in found} == {Severity.INFO}
     assert all("holds no value" in f.message for f in found)
+
+
+def test_a_plaintext_file_the_rule_would_not_encrypt_is_still_a_leak(tmp_path: Path) -> None:
+    # Not empty: a ConfigMap named like a SOPS file, nothing under data/stringData, a password
+    # elsewhere. It is stored in plaintext, whatever the rule would have encrypted.
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.audit.finding import Severity
+
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: v\nspec:\n  password: Zx9vQ2Lm\n"
+    root = standard_repo(tmp_path / "repo", {"apps/values.sops.yaml": text})
+    found = [f for f in run_audit(root).findings if f.rule == "SM002"]
+    assert [(f.path, f.severity) for f in found] == [("apps/values.sops.yaml", Severity.ERROR)]

@@ -89,3 +89,15 @@ def commit(root: Path, when: datetime) -> None:
     env |= {"GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date}
     for args in (["add", "-A"], ["commit", "-q", "--no-gpg-sign", "-m", "changelog"]):
         subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+
+
+def test_sm008_key_less_an_appended_line_with_another_key_id_cannot_date_it(
+    tmp_path: Path,
+) -> None:
+    # The first record of these bytes is 200 days old; a forged line for the same state with
+    # an invented data key id, appended today, does not make the key young.
+    root = history_repo(tmp_path)
+    stamp = lastmodified(root, FILE)
+    log(root, FILE, stamp - timedelta(days=200))
+    log(root, FILE, stamp + timedelta(days=9), key_id="e" * 32)
+    assert FILE in paths_of(run_audit(root, now=stamp + timedelta(days=10)), "SM008")

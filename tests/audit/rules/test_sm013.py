@@ -73,3 +73,31 @@ def test_sm013_reports_a_changelog_that_rewrites_its_committed_lines(tmp_path: P
     log(root, FILE, datetime.now(UTC), key_id="e" * 32)  # the line rewritten, chain recomputed
     git(root, "commit", "-q", "--no-gpg-sign", "-am", "rewrite")
     assert "secrets-changelog.jsonl" in paths_of(run_audit(root), "SM013")
+
+
+def test_sm013_fires_for_bytes_rolled_back_to_an_earlier_recorded_state(tmp_path: Path) -> None:
+    # S1 recorded, S2 written and recorded, then S1's bytes put back (git checkout old -- F):
+    # the earlier record no longer covers the file, with or without a key.
+    from ..helpers import enc, secret
+
+    root = history_repo(tmp_path)
+    log(root, FILE, datetime.now(UTC))
+    first = (root / FILE).read_bytes()
+    (root / FILE).write_text(enc(secret("db", {"password": "another-one"})), encoding="utf-8")
+    log(root, FILE, datetime.now(UTC))
+    assert FILE not in paths_of(run_audit(root), "SM013")
+    (root / FILE).write_bytes(first)
+    for report in (run_audit(root), run_audit(root, identities=[identity(1)], verify_mac=True)):
+        assert FILE in paths_of(report, "SM013")
+        assert "earlier recorded state" in next(
+            f.message for f in report.findings if f.rule == "SM013"
+        )
+
+
+def test_sm013_fires_key_less_for_one_state_recorded_with_two_data_keys(tmp_path: Path) -> None:
+    root = history_repo(tmp_path)
+    log(root, FILE, datetime.now(UTC))
+    log(root, FILE, datetime.now(UTC), key_id="e" * 32)  # an appended forgery
+    report = run_audit(root)
+    assert FILE in paths_of(report, "SM013")
+    assert "2 different data keys" in next(f.message for f in report.findings if f.rule == "SM013")
