@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from secretsmgr.audit.history import HistoryFacts
 from secretsmgr.changelog.chain import Entry, parse_entries
-from secretsmgr.errors import ChainError, DecryptionError
+from secretsmgr.errors import ChainError, ConfigError, DecryptionError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.inventory import Inventory, LiveKeys
 from secretsmgr.repo.pending import PendingWrites, find_pending
@@ -84,7 +84,12 @@ class ChangelogHistory:
             if not entries:
                 self._anchoring = Anchoring()
             else:
-                self._anchoring = anchor_changelog(root, name, data, entries, check_states=False)
+                try:
+                    self._anchoring = anchor_changelog(
+                        root, name, data, entries, check_states=False
+                    )
+                except ConfigError:  # git unusable here: nothing is anchored, nothing breaks
+                    self._anchoring = Anchoring()
         return self._anchoring
 
 

@@ -30,7 +30,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from secretsmgr.changelog.chain import Entry
-from secretsmgr.repo.gitlog import blobs_at, commit_order, later_blobs, path_commits, read_blobs
+from secretsmgr.repo.gitlog import (
+    blobs_at,
+    commit_order,
+    later_blobs,
+    path_commits,
+    read_blobs,
+    shallow_boundary,
+)
 
 SKEW = timedelta(minutes=5)
 # seq -> (commit id, committer time) of the commit that added that line
@@ -48,6 +55,9 @@ class Anchoring:
     # datakey_id -> the earliest committer time of a committed version of the changelog that
     # names it: evidence of the key's age that rewriting the working-tree lines cannot remove
     key_commits: Mapping[str, datetime] = field(default_factory=dict)
+    # a shallow clone: lines its boundary commit holds are not checked against file states
+    # (what came before the boundary is not there to look at)
+    shallow: bool = False
 
 
 def _lines_end(data: bytes) -> list[int]:
@@ -125,10 +135,14 @@ def anchor_changelog(
             "the working-tree changelog changes or drops lines of the committed one (HEAD)"
         )
     problems += _late_times(entries, anchored)
+    boundary = shallow_boundary(root)
     if check_states:
-        problems += _unseen_states(root, entries, anchored)
+        deep = {seq: at for seq, at in anchored.items() if at[0] not in boundary}
+        problems += _unseen_states(root, entries, deep)
     unanchored = sum(1 for e in entries if e.seq not in anchored)
-    return Anchoring(anchored, unanchored, len(commits), tuple(problems), key_commits)
+    return Anchoring(
+        anchored, unanchored, len(commits), tuple(problems), key_commits, bool(boundary)
+    )
 
 
 def _key_ids(data: bytes) -> set[str]:

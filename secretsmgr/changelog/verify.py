@@ -95,4 +95,6 @@ def anchoring_line(anchoring: Anchoring, name: str, entries: int) -> str | None:
     line = f"anchored in git: {anchored} ({plural(anchoring.commits, 'commit')})"
     if anchoring.unanchored:
         line += f"; {anchoring.unanchored} not yet anchored ({todo})"
+    if anchoring.shallow:
+        line += "; a shallow clone: lines from before its first commit are not checked"
     return line

@@ -13,7 +13,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from secretsmgr.repo.git import _git_env, _not_usable, _run, _show_prefix, resolve_commit
+from secretsmgr.errors import ConfigError
+from secretsmgr.repo.git import (
+    _git_env,
+    _not_usable,
+    _run,
+    _show_prefix,
+    git_path,
+    resolve_commit,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +115,16 @@ def commit_order(root: Path) -> dict[str, int]:
     except FileNotFoundError as exc:
         raise _not_usable(root, exc) from exc
     return {line: i for i, line in enumerate(out.decode("ascii", "replace").split())}
+
+
+def shallow_boundary(root: Path) -> frozenset[str]:
+    """The commits a shallow clone cut its history at (empty for a full clone): what git
+    shows as their parents is not their history."""
+    try:
+        text = git_path(root, "shallow").read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError, ConfigError):
+        return frozenset()
+    return frozenset(text.split())
 
 
 def read_blobs(root: Path, blobs: Iterable[str]) -> dict[str, bytes]:

@@ -186,3 +186,25 @@ def test_outside_git_nothing_is_anchored(tmp_path: Path) -> None:
     (folder / CHANGELOG).write_bytes(data)
     found = anchor_changelog(folder, CHANGELOG, data, parse_entries(data))
     assert found.anchored == {} and found.unanchored == len(parse_entries(data))
+
+
+def test_a_shallow_clone_does_not_check_states_from_before_its_boundary(
+    repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A recorded file deleted since: the full history shows its state; a depth-1 clone (CI's
+    # default checkout) cannot, and must not call the record a state git never held.
+    rotate(repo, capsys, "--layer", "databases", "--commit")
+    (repo / PG).unlink()
+    commit(repo, "retire the database secret")
+    assert anchoring(repo)[2] == ()
+    shallow = tmp_path / "shallow"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    data = (shallow / CHANGELOG).read_bytes()
+    found = anchor_changelog(shallow, CHANGELOG, data, parse_entries(data))
+    assert found.problems == () and found.shallow
