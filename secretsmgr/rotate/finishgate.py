@@ -1,9 +1,11 @@
 """The cluster gate of ``key rotate --finish``: the begin commit, and whether Flux applied it.
 
 The begin commit is the commit that brought ``next_cluster_key`` (the pending key) into
-``.secretsmgr.yaml``, found in the history of that file. What the live cluster holds is read by
-the caller (the CLI, through ``cluster/``) only once the local checks pass, and judged by
-``fluxcheck.evaluate`` with ``git merge-base --is-ancestor`` as the ancestry predicate.
+``.secretsmgr.yaml``, found in the history of that file, or, when begin ran again since, the
+commit that added the changelog's last ``key-rotate-begin`` entry. What the live cluster holds
+is read by the caller (the CLI, through ``cluster/``) only once the local checks pass, and
+judged by ``fluxcheck.evaluate`` with ``git merge-base --is-ancestor`` as the ancestry
+predicate.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from secretsmgr.changelog.anchor import anchor_changelog
+from secretsmgr.changelog.chain import parse_entries
+from secretsmgr.changelog.store import changelog_path, load_changelog
 from secretsmgr.errors import RefusedError, SecretsmgrError
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.gitlog import is_ancestor, run_start
-from secretsmgr.repo.settings import SETTINGS_NAME, parse_settings
+from secretsmgr.repo.settings import SETTINGS_NAME, load_settings, parse_settings
 from secretsmgr.rotate.fluxcheck import ClusterView, evaluate, summary
 
 
@@ -28,16 +33,40 @@ def begin_commit(root: Path, new_key: str) -> str:
             return False
 
     found = run_start(root, SETTINGS_NAME, holds)
-    if found is None:
+    last = _last_begin(root)
+    if found is None or last is False:
+        why = (
+            f"no commit sets next_cluster_key {short_key(new_key)} in {SETTINGS_NAME}"
+            if found is None
+            else "the last key-rotate-begin entry of the changelog is in no commit"
+        )
         raise RefusedError(
-            f"the begin step is not committed: no commit sets next_cluster_key "
-            f"{short_key(new_key)} in {SETTINGS_NAME}, so Flux cannot have applied it",
+            f"the begin step is not committed: {why}, so Flux cannot have applied it",
             hints=(
                 "commit and push the begin step first (git commit, git push), let Flux "
                 "reconcile, then run secretsmgr key rotate --finish",
             ),
         )
-    return found
+    # A begin run again (files that joined during the overlap, re-encrypted to both keys) is
+    # a later begin: Flux must have applied that one, not only the first.
+    return last if isinstance(last, str) and is_ancestor(root, found, last) else found
+
+
+def _last_begin(root: Path) -> str | bool | None:
+    """The commit that added the changelog's last ``key-rotate-begin`` entry; False when that
+    entry is not committed yet; None when the changelog names no begin (or cannot be read)."""
+    settings = load_settings(root)
+    try:
+        data = load_changelog(changelog_path(root, settings.changelog))
+        entries = parse_entries(data)
+        begins = [e.seq for e in entries if e.action == "key-rotate-begin"]
+        if not begins:
+            return None
+        anchoring = anchor_changelog(root, settings.changelog, data, entries, check_states=False)
+    except SecretsmgrError:
+        return None
+    where = anchoring.anchored.get(begins[-1])
+    return where[0] if where is not None else False
 
 
 def check_cluster(root: Path, new_key: str, read: Callable[[], ClusterView]) -> None:

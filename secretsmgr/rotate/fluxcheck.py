@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from secretsmgr.keys.bech32 import short_key
 
@@ -34,6 +34,11 @@ class ClusterView:
     """Every Kustomization, as the API returned it; None when no Flux API is served."""
     apply_hint: str = "secretsmgr key rotate --begin --apply"
     """How to send the overlap Secret to this cluster."""
+    secret_ref: tuple[str, str] = ("flux-system", "sops-age")
+    """(namespace, name) of the Secret ``secret_publics`` come from."""
+    others: Mapping[tuple[str, str], tuple[str, ...] | None] = field(default_factory=dict)
+    """The public keys of every other Secret a decrypting Kustomization names (its own
+    namespace, ``spec.decryption.secretRef.name``); None where it could not be read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +186,47 @@ def evaluate(new_key: str, begin: str, view: ClusterView, is_ancestor: Ancestry)
         blocker = _kustomization(item, begin, is_ancestor)
         if blocker is not None:
             blockers.append(blocker)
+        blocker = _its_secret(item, new_key, view)
+        if blocker is not None:
+            blockers.append(blocker)
     return blockers
+
+
+def secret_ref(item: Mapping[str, object]) -> tuple[str, str] | None:
+    """The Secret a decrypting Kustomization reads its keys from: (its namespace,
+    ``spec.decryption.secretRef.name``); None when it names none (the controller's own keys)."""
+    name = _text(item, "spec", "decryption", "secretRef", "name")
+    return (_text(item, "metadata", "namespace"), name) if name else None
+
+
+def _its_secret(item: Mapping[str, object], new_key: str, view: ClusterView) -> Blocker | None:
+    """What keeps the Secret this Kustomization decrypts with from serving the new key."""
+    namespace, name = _text(item, "metadata", "namespace"), _text(item, "metadata", "name")
+    ref = secret_ref(item)
+    if ref is None:
+        return Blocker(
+            f"kustomization {namespace}/{name} decrypts without a secretRef (the controller's "
+            "own keys): not checked",
+            _UNKNOWABLE,
+        )
+    if ref == view.secret_ref:
+        return None  # the Secret checked above
+    publics = view.others.get(ref)
+    where = f"{ref[0]}/{ref[1]}"
+    if publics is None:
+        return Blocker(
+            f"kustomization {namespace}/{name} decrypts with Secret {where}, which could not "
+            "be read",
+            _UNKNOWABLE,
+        )
+    if new_key not in publics:
+        return Blocker(
+            f"kustomization {namespace}/{name} decrypts with Secret {where}, which does not "
+            f"hold the new key {short_key(new_key)}",
+            f"send the overlap Secret there too: secretsmgr key rotate --begin --apply "
+            f"--namespace {ref[0]} --secret {ref[1]}",
+        )
+    return None
 
 
 def summary(blockers: Sequence[Blocker]) -> tuple[str, tuple[str, ...]]:

@@ -62,11 +62,12 @@ class Rotation:
             secrets=[self.kube.token, "AGE-SECRET-KEY-1"],
         )
 
-    def secret(self, *, new: bool = True) -> None:
+    def secret(self, *, new: bool = True, ns: str = NS) -> None:
         entries = {"old.agekey": self.old_text}
         if new:
             entries["new.agekey"] = self.new_text
-        self.kube.put_secret(NS, "sops-age", entries)
+        self.kube.create_namespace(ns)
+        self.kube.put_secret(ns, "sops-age", entries)
 
     def ready(self, name: str, revision: str | None, *, ready: bool = True, ns: str = NS) -> None:
         self.kube.put_kustomization(ns, name)
@@ -180,6 +181,7 @@ def test_allowed_when_all_is_applied_and_plain_kustomizations_are_ignored(
     git(rotation.repo, "commit", "-q", "--allow-empty", "-m", "after begin")
     later = git(rotation.repo, "rev-parse", "HEAD").strip()
     rotation.secret()
+    rotation.secret(ns="infra")  # the Secret infra/infra decrypts with (its own namespace)
     rotation.ready("apps", f"main@sha1:{rotation.begin}")  # Flux >= 0.33
     rotation.ready("infra", f"main/{later}", ns="infra")  # older Flux, a later commit
     # no decryption: neither its state nor its revision matter
@@ -218,3 +220,20 @@ def test_list_kustomizations_reads_every_namespace(rotation: Rotation) -> None:
         "kustomizations.kustomize.toolkit.fluxcd.io in all namespaces (403)"
     )
     assert rotation.kube.token not in caught.value.message
+
+
+def test_refused_while_the_secret_a_kustomization_reads_lacks_the_new_key(
+    rotation: Rotation,
+) -> None:
+    # infra/infra decrypts with infra/sops-age (secretRef resolves in its own namespace): the
+    # overlap Secret sent to flux-system does not help it.
+    rotation.secret()
+    rotation.secret(new=False, ns="infra")
+    rotation.ready("infra", f"main@sha1:{rotation.begin}", ns="infra")
+    state = snapshot(rotation.repo)
+    refused = rotation.finish(expect=1)
+    assert_user_error(
+        refused.err, "kustomization infra/infra decrypts with Secret infra/sops-age, which does"
+    )
+    assert "--begin --apply --namespace infra --secret sops-age" in refused.err
+    assert snapshot(rotation.repo) == state

@@ -143,6 +143,11 @@ def test_cluster_key_rotation_end_to_end(
         assert recipients(path) == {first, second, ADMIN}
     assert f"next_cluster_key: {second}" in (repo / ".secretsmgr.yaml").read_text()
     assert f"age: {first},{second},{ADMIN}" in (repo / ".sops.yaml").read_text()
+    # apps/apps decrypts with apps/sops-age (its secretRef, in its own namespace): the overlap
+    # Secret goes there too; a re-run of begin re-encrypts nothing and only sends it.
+    again = ops.run("key", "rotate", "--begin", "--apply", "--namespace", "apps")
+    assert "re-encrypted 0 files" in again.stdout or "pending new cluster key" in again.stdout
+    assert set(kube_api.get_secret_data("apps", "sops-age") or {}) == {"old.agekey", "new.agekey"}
 
     # 4. During the overlap someone adds a secret with plain sops: .sops.yaml puts it on both keys.
     added = repo / "gitops/apps/redis/late.enc.yaml"

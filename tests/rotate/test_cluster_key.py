@@ -503,3 +503,31 @@ def test_finish_reads_the_cluster_unless_skipped(repo: Path, tmp_path: Path) -> 
     assert head(repo) != sha
     misused = run(repo, env, "key", "rotate", "--begin", *SKIP, expect=2)
     assert "--skip-cluster-check is for --finish" in misused.err
+
+
+def test_the_begin_commit_is_the_last_begin_run(repo: Path, tmp_path: Path) -> None:
+    # begin (C1); a file on the old key only arrives; begin again (C2) re-encrypts it. Flux must
+    # have applied C2, not only C1, before finish: C2 is the begin commit, once committed.
+    from secretsmgr.errors import RefusedError
+    from secretsmgr.rotate.finishgate import begin_commit
+
+    env = key_env(tmp_path)
+    new = begin(repo, tmp_path, env)
+    first = head(repo)
+    assert begin_commit(repo, new) == first
+    added = repo / "gitops/apps/redis/extra.enc.yaml"
+    added.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra\n  namespace: redis\n"
+        "stringData:\n  token: late-arrival\n",
+        encoding="utf-8",
+    )
+    by_hand = ["--age", f"{OLD},{ADMIN}", "--encrypted-regex", "^(data|stringData)$"]
+    made = run_sops(["encrypt", *by_hand, "-i", str(added.relative_to(repo))], cwd=repo)
+    assert made.returncode == 0, made.stderr
+    commit_all(repo, "a late secret on the old key")
+    env_new = key_env(tmp_path, DEMO_KEY, tmp_path / "new.agekey")
+    run(repo, env_new, "key", "rotate", "--begin")  # not committed yet
+    with pytest.raises(RefusedError, match="last key-rotate-begin entry of the changelog"):
+        begin_commit(repo, new)
+    commit_all(repo, "begin again")
+    assert begin_commit(repo, new) == head(repo) != first

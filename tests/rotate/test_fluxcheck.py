@@ -51,8 +51,16 @@ def kustomization(
     }
 
 
-def view(*items: dict[str, object], publics: tuple[str, ...] = (OLD, NEW)) -> ClusterView:
-    return ClusterView(LABEL, publics, items)
+def view(
+    *items: dict[str, object],
+    publics: tuple[str, ...] = (OLD, NEW),
+    others: dict[tuple[str, str], tuple[str, ...] | None] | None = None,
+) -> ClusterView:
+    # every namespace's sops-age holds both keys unless the test says otherwise
+    spaces = {str(i["metadata"]["namespace"]) for i in items}  # type: ignore[index]
+    found = {(ns, "sops-age"): (OLD, NEW) for ns in spaces if ns != "flux-system"}
+    found.update(others or {})
+    return ClusterView(LABEL, publics, items, others=found)
 
 
 @pytest.mark.parametrize(
@@ -192,3 +200,26 @@ def test_the_served_version_is_chosen_v1_first() -> None:
     assert choose_version(["v1beta1"], "v1beta1") == "v1beta1"
     assert choose_version(["v2alpha1"], "v2alpha1") == "v2alpha1"
     assert choose_version([], None) is None
+
+
+def test_each_kustomization_is_judged_by_the_secret_it_decrypts_with() -> None:
+    # A Kustomization reads spec.decryption.secretRef in its own namespace: apps/sops-age here,
+    # not the flux-system Secret that holds the new key.
+    item = kustomization("apps", namespace="apps")
+    lacking = view(item, others={("apps", "sops-age"): (OLD,)})
+    (blocker,) = evaluate(NEW, BEGIN, lacking, is_ancestor)
+    assert "decrypts with Secret apps/sops-age, which does not hold the new key" in blocker.what
+    assert "--namespace apps --secret sops-age" in blocker.hint
+    unread = view(item, others={("apps", "sops-age"): None})
+    (blocker,) = evaluate(NEW, BEGIN, unread, is_ancestor)
+    assert "could not be read" in blocker.what
+    assert evaluate(NEW, BEGIN, view(item), is_ancestor) == []
+
+
+def test_a_kustomization_without_a_secret_ref_is_not_taken_on_trust() -> None:
+    item = kustomization("apps")
+    spec = item["spec"]
+    assert isinstance(spec, dict)
+    spec["decryption"] = {"provider": "sops"}  # the controller's own keys
+    (blocker,) = evaluate(NEW, BEGIN, view(item), is_ancestor)
+    assert "without a secretRef" in blocker.what and "--skip-cluster-check" in blocker.hint

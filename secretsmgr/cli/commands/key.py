@@ -26,6 +26,7 @@ from secretsmgr.keys.bech32 import short_key
 from secretsmgr.plural import plural
 
 if TYPE_CHECKING:
+    from secretsmgr.cluster.kube import SecretRef
     from secretsmgr.keys.sources import LayeredIdentity
     from secretsmgr.rotate.clusterkey import StepResult
     from secretsmgr.rotate.fluxcheck import ClusterView
@@ -371,13 +372,32 @@ def rotate_cmd(
 def _cluster_view(choice: ClusterChoice) -> ClusterView:
     """The live Secret's public keys and every Flux Kustomization, for --finish."""
     from secretsmgr.cluster.flux import list_kustomizations
-    from secretsmgr.cluster.kube import read_cluster_keys
-    from secretsmgr.rotate.fluxcheck import ClusterView
+    from secretsmgr.cluster.kube import SecretRef, read_cluster_keys
+    from secretsmgr.rotate.fluxcheck import ClusterView, decrypting, secret_ref
 
-    keys = read_cluster_keys(choice.ref(), os.environ)
+    ref = choice.ref()
+    keys = read_cluster_keys(ref, os.environ)
     found = list_kustomizations(choice.context, os.environ)
     served = found.items if found.version is not None else None
-    return ClusterView(label(keys), keys.publics, served, _export_hint(choice, begin=True))
+    mine = (ref.namespace, ref.name)
+    others = {
+        other: _publics_of(SecretRef(other[0], other[1], choice.context))
+        for other in {secret_ref(k) for k in decrypting(served or ())} - {mine, None}
+        if other is not None
+    }
+    hint = _export_hint(choice, begin=True)
+    return ClusterView(label(keys), keys.publics, served, hint, mine, others)
+
+
+def _publics_of(ref: SecretRef) -> tuple[str, ...] | None:
+    """The public keys of another Secret a Kustomization decrypts with; None when unreadable."""
+    from secretsmgr.cluster.kube import read_cluster_keys
+    from secretsmgr.errors import ClusterError
+
+    try:
+        return read_cluster_keys(ref, os.environ).publics
+    except ClusterError:
+        return None
 
 
 def _summary(result: StepResult, begin: bool) -> str:
