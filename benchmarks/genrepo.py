@@ -6,7 +6,9 @@ sops). The key is a throwaway generated per run and never written outside the te
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,3 +108,27 @@ def warm_tool() -> None:
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     tool = str(Path(sys.executable).with_name("secretsmgr"))
     subprocess.run([tool, "--help"], capture_output=True, check=True)
+
+
+# git for every benchmark: a fixed identity, no user or system configuration
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "secretsmgr bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "secretsmgr bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+}
+
+
+def git(root: Path, *args: str) -> None:
+    """Run git in ``root`` with ``GIT_ENV`` (and no other GIT_ variable of the caller)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV
+    subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+
+
+def commit_tree(root: Path) -> None:
+    """``git init`` and one commit of everything: a repository as pre-commit meets it."""
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "generated")
