@@ -61,7 +61,8 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
         raise ChainError(f"changelog not anchored in git: {anchoring.problems[0]}", hints=hints)
     seen = covered(entries)
     latest = latest_records(entries)
-    missing = [s for s in sops_states(root, name) if not is_current(latest, s)]
+    states = list(sops_states(root, name))
+    missing = [s for s in states if not is_current(latest, s)]
     if missing:
         path, lastmodified, _ = missing[0]
         recorded = any((p, lm) == (path, lastmodified) for p, lm, _ in seen)
@@ -81,6 +82,17 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
         else:
             what = "has no changelog entry"
         raise ChainError(f"{path}: lastmodified {lastmodified} {what}", hints=hints)
+    for state in states:  # as SM013: one state, one data key
+        ids = {r.datakey_id for r in seen[state] if r.datakey_id is not None}
+        if len(ids) > 1:
+            raise ChainError(
+                f"{state[0]}: lastmodified {state[1]} is recorded with {len(ids)} different "
+                "data keys (at most one of those entries describes the file)",
+                hints=(
+                    f"find who wrote each: git log -p -- {name}",
+                    f"give it a fresh data key: secretsmgr rotate {state[0]} --reason '…'",
+                ),
+            )
     return Verified(len(entries), anchoring)
 
 

@@ -23,7 +23,7 @@ from secretsmgr.audit.finding import Rule
 from secretsmgr.audit.history import Exposure, HistoryFacts, PastKey, RecipientRemoval
 from secretsmgr.gate.cache import BlobFacts, SopsSummary
 from secretsmgr.gate.facts import GateCache, summarize, variant_of
-from secretsmgr.repo import git
+from secretsmgr.repo import git, gitlog
 from secretsmgr.repo.scan import scan_file
 
 # hits that mean "this value was readable in this commit" (SM018: known formats only)
@@ -110,7 +110,7 @@ def _resolved(removal: RecipientRemoval, commit: str) -> RecipientRemoval:
 
 def walk_history(root: Path, cache: GateCache, rules: Sequence[Rule]) -> HistoryFacts:
     """Walk every commit reachable from HEAD under ``root``; blobs judged once, via ``cache``."""
-    commits = git.log_changes(root)
+    commits = gitlog.log_changes(root)
     reader = git.BlobReader(root)
     walk = _Walk(cache, rules, reader)
     try:

@@ -29,7 +29,7 @@ from secretsmgr.audit.registry import RULES
 from secretsmgr.errors import ConfigError, UsageError
 from secretsmgr.gate.cache import COMMIT_FIELD, cache_folder
 from secretsmgr.gate.facts import GateCache
-from secretsmgr.repo import git
+from secretsmgr.repo import git, gitlog
 from secretsmgr.repo.flux import LayerGraph, find_layers
 from secretsmgr.repo.inventory import EMPTY_ENV, LiveKeys
 from secretsmgr.repo.lock import state_dir
@@ -167,7 +167,7 @@ def _head_prints(cache: GateCache, head: CommitSnapshot) -> dict[str, str]:
     if base is not None and old is not None and _prints_key(old, head.root) == latest:
         prints = {p: v for p, v in base.items() if p != COMMIT_FIELD}
         try:
-            changes = git.changed_between(head.root, old, head.commit)
+            changes = gitlog.changed_between(head.root, old, head.commit)
         except ConfigError:
             changes = None  # the old commit is gone (rebased, gc'd): build afresh
         if changes is not None:

@@ -182,6 +182,18 @@ def commit(root: Path, paths: list[str] | tuple[str, ...], message: str) -> str:
     ``user.signingkey``), as for any ``git commit``: repositories that require signed commits
     get one.
     """
+    try:  # what the repository keeps out of git (an ignored changelog, say) is left out
+        found = subprocess.run(  # no --literal-pathspecs: check-ignore takes plain paths
+            ["git", "-C", str(root), "check-ignore", "-z", "--stdin"],
+            input=b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in paths),
+            capture_output=True,
+            env=_git_env(),
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise RefusedError("git commit failed: git is not installed or not on PATH") from exc
+    ignored = set(_zsplit(found.stdout)) if found.returncode == 0 else set()
+    paths = [p for p in paths if p not in ignored]
     if not paths:
         raise RefusedError("git commit failed: no paths to commit")
     try:
@@ -374,70 +386,3 @@ class BlobReader:
             if proc.stdout is not None:
                 proc.stdout.close()
             proc.wait()
-
-
-def log_changes(root: Path) -> list[tuple[str, str, list[tuple[str, str]]]]:
-    """Every commit reachable from HEAD, oldest first: (commit, committer date ISO 8601,
-    [(path, new blob id or "" when deleted)]) for the files under ``root`` it changed against
-    its first parent (merges list nothing: their sides' commits are walked themselves)."""
-    try:
-        out = _run(
-            root,
-            [
-                "log",
-                "--reverse",
-                "--no-renames",
-                "--raw",
-                "--no-abbrev",
-                "-z",
-                "--format=%x01%H %cI",
-                "--",
-                ".",
-            ],
-        )
-    except subprocess.CalledProcessError:
-        return []  # no commit yet
-    except FileNotFoundError as exc:
-        raise _not_usable(root, exc) from exc
-    prefix = _show_prefix(root)
-    commits: list[tuple[str, str, list[tuple[str, str]]]] = []
-    for chunk in out.split(b"\x01")[1:]:
-        head, _, rest = chunk.partition(b"\0")
-        sha, _, date = head.decode("ascii", "replace").partition(" ")
-        parts = rest.lstrip(b"\n").split(b"\0")
-        changes: list[tuple[str, str]] = []
-        for meta, raw_path in zip(parts[0::2], parts[1::2], strict=False):
-            fields = meta.decode("ascii", "replace").lstrip(":").split(" ")
-            if len(fields) != 5:
-                continue
-            path = raw_path.decode("utf-8", "surrogateescape")
-            if not path.startswith(prefix):
-                continue
-            new_mode, new_blob, status = fields[1], fields[3], fields[4]
-            if status.startswith("D") or set(new_blob) == {"0"}:
-                changes.append((path[len(prefix) :], ""))
-            elif new_mode in ("100644", "100755"):
-                changes.append((path[len(prefix) :], new_blob))
-        commits.append((sha, date, changes))
-    return commits
-
-
-def changed_between(root: Path, old: str, new: str) -> list[tuple[str, str]]:
-    """(path, blob id in ``new`` or "" when gone) of every file under ``root`` that differs
-    between commits ``old`` and ``new`` (``diff-tree -r``)."""
-    prefix = _show_prefix(root)
-    try:
-        out = _run(root, ["diff-tree", "-r", "-z", "--no-renames", old, new, "--", "."])
-    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
-        raise _not_usable(root, exc) from exc
-    parts = _zsplit(out)
-    changes: list[tuple[str, str]] = []
-    for meta, path in zip(parts[0::2], parts[1::2], strict=False):
-        fields = meta.lstrip(":").split(" ")
-        if len(fields) != 5 or not path.startswith(prefix):
-            continue
-        new_mode, new_blob, status = fields[1], fields[3], fields[4]
-        gone = status.startswith("D") or set(new_blob) == {"0"}
-        if gone or new_mode in ("100644", "100755"):
-            changes.append((path[len(prefix) :], "" if gone else new_blob))
-    return changes

@@ -1,7 +1,9 @@
-"""Reading a file's past in git: the commits that changed it, what each commit held.
+"""Reading the repository's past in git: the commits that changed a file, what each commit
+held, what every commit changed, and commit ancestry.
 
-Used to anchor the changelog in git (``changelog/anchor.py``) and, with commit ancestry, to
-find whether the cluster applied the begin step of a key rotation (``rotate/finishgate.py``).
+Used to anchor the changelog in git (``changelog/anchor.py``), to find whether the cluster
+applied the begin step of a key rotation (``rotate/finishgate.py``), and by the gate to walk
+history (``audit --history``) and move its cache from one HEAD to the next.
 Like ``repo/git.py``, every call runs git with the hook variables removed and raises
 ``ConfigError`` when git is unusable.
 """
@@ -19,6 +21,7 @@ from secretsmgr.repo.git import (
     _not_usable,
     _run,
     _show_prefix,
+    _zsplit,
     git_path,
     resolve_commit,
 )
@@ -198,3 +201,70 @@ def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool | None:
     raise _not_usable(
         root, subprocess.CalledProcessError(done.returncode, "git", done.stdout, done.stderr)
     )
+
+
+def log_changes(root: Path) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """Every commit reachable from HEAD, oldest first: (commit, committer date ISO 8601,
+    [(path, new blob id or "" when deleted)]) for the files under ``root`` it changed against
+    its first parent (merges list nothing: their sides' commits are walked themselves)."""
+    try:
+        out = _run(
+            root,
+            [
+                "log",
+                "--reverse",
+                "--no-renames",
+                "--raw",
+                "--no-abbrev",
+                "-z",
+                "--format=%x01%H %cI",
+                "--",
+                ".",
+            ],
+        )
+    except subprocess.CalledProcessError:
+        return []  # no commit yet
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    prefix = _show_prefix(root)
+    commits: list[tuple[str, str, list[tuple[str, str]]]] = []
+    for chunk in out.split(b"\x01")[1:]:
+        head, _, rest = chunk.partition(b"\0")
+        sha, _, date = head.decode("ascii", "replace").partition(" ")
+        parts = rest.lstrip(b"\n").split(b"\0")
+        changes: list[tuple[str, str]] = []
+        for meta, raw_path in zip(parts[0::2], parts[1::2], strict=False):
+            fields = meta.decode("ascii", "replace").lstrip(":").split(" ")
+            if len(fields) != 5:
+                continue
+            path = raw_path.decode("utf-8", "surrogateescape")
+            if not path.startswith(prefix):
+                continue
+            new_mode, new_blob, status = fields[1], fields[3], fields[4]
+            if status.startswith("D") or set(new_blob) == {"0"}:
+                changes.append((path[len(prefix) :], ""))
+            elif new_mode in ("100644", "100755"):
+                changes.append((path[len(prefix) :], new_blob))
+        commits.append((sha, date, changes))
+    return commits
+
+
+def changed_between(root: Path, old: str, new: str) -> list[tuple[str, str]]:
+    """(path, blob id in ``new`` or "" when gone) of every file under ``root`` that differs
+    between commits ``old`` and ``new`` (``diff-tree -r``)."""
+    prefix = _show_prefix(root)
+    try:
+        out = _run(root, ["diff-tree", "-r", "-z", "--no-renames", old, new, "--", "."])
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    parts = _zsplit(out)
+    changes: list[tuple[str, str]] = []
+    for meta, path in zip(parts[0::2], parts[1::2], strict=False):
+        fields = meta.lstrip(":").split(" ")
+        if len(fields) != 5 or not path.startswith(prefix):
+            continue
+        new_mode, new_blob, status = fields[1], fields[3], fields[4]
+        gone = status.startswith("D") or set(new_blob) == {"0"}
+        if gone or new_mode in ("100644", "100755"):
+            changes.append((path[len(prefix) :], "" if gone else new_blob))
+    return changes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -233,6 +234,12 @@ def _parse_globs(raw: object, name: str) -> tuple[str, ...]:
     return tuple(cast(list[str], raw))
 
 
+def _plain_path(name: str) -> str:
+    """A relative path as git and the inventory spell it (``./logs//x`` is ``logs/x``); an
+    absolute one is left for the writers to judge (they refuse one outside the repository)."""
+    return name if name.startswith("/") else posixpath.normpath(name)
+
+
 def parse_settings(text: str) -> Settings:
     """Parse the text of `.secretsmgr.yaml`."""
     try:
@@ -292,7 +299,7 @@ def parse_settings(text: str) -> Settings:
         next_cluster_key=next_key,
         allowed_recipients=tuple(dict.fromkeys(allowed)),
         max_age_days=max_age,
-        changelog=changelog.strip(),
+        changelog=_plain_path(changelog.strip()),
         ignore=_parse_ignore(data.get("ignore")),
         clusters=_parse_clusters(data.get("clusters")),
         sources=_parse_sources(data.get("sources")),

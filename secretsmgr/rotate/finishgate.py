@@ -18,7 +18,7 @@ from secretsmgr.changelog.chain import parse_entries
 from secretsmgr.changelog.store import changelog_path, load_changelog
 from secretsmgr.errors import RefusedError, SecretsmgrError
 from secretsmgr.keys.bech32 import short_key
-from secretsmgr.repo.gitlog import is_ancestor, run_start
+from secretsmgr.repo.gitlog import blobs_at, is_ancestor, run_start
 from secretsmgr.repo.settings import SETTINGS_NAME, load_settings, parse_settings
 from secretsmgr.rotate.fluxcheck import ClusterView, evaluate, summary
 
@@ -49,12 +49,24 @@ def begin_commit(root: Path, new_key: str) -> str:
         )
     # A begin run again (files that joined during the overlap, re-encrypted to both keys) is
     # a later begin: Flux must have applied that one, not only the first.
-    return last if isinstance(last, str) and is_ancestor(root, found, last) else found
+    if not isinstance(last, str) or last == found or is_ancestor(root, last, found):
+        return found
+    if is_ancestor(root, found, last):
+        return last
+    raise RefusedError(
+        f"the begin step was committed twice on separate lines of history ({found[:12]} and "
+        f"{last[:12]}): which one Flux must have applied cannot be told",
+        hints=(
+            "check that Flux applied both, then: secretsmgr key rotate --finish "
+            "--skip-cluster-check",
+        ),
+    )
 
 
 def _last_begin(root: Path) -> str | bool | None:
     """The commit that added the changelog's last ``key-rotate-begin`` entry; False when that
-    entry is not committed yet; None when the changelog names no begin (or cannot be read)."""
+    entry is not committed yet; None when the changelog names no begin, is in no commit at all
+    (ignored by git) or cannot be read."""
     settings = load_settings(root)
     try:
         data = load_changelog(changelog_path(root, settings.changelog))
@@ -65,6 +77,8 @@ def _last_begin(root: Path) -> str | bool | None:
         anchoring = anchor_changelog(root, settings.changelog, data, entries, check_states=False)
     except SecretsmgrError:
         return None
+    if not anchoring.commits or blobs_at(root, [("HEAD", settings.changelog)])[0] is None:
+        return None  # a changelog git does not keep (ignored, never committed): no evidence
     where = anchoring.anchored.get(begins[-1])
     return where[0] if where is not None else False
 

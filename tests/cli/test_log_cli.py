@@ -313,3 +313,12 @@ def test_log_rejects_an_unknown_format(repo: Path, capsys: pytest.CaptureFixture
     code, out, err = run(["--repo", str(repo), "log", "--format", "sarif"], capsys)
     assert (code, out) == (2, "")
     assert err.startswith("secretsmgr: error: ")
+
+
+def test_verify_refuses_one_state_recorded_with_two_data_keys(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = sops_file(repo, "gitops/db.enc.yaml")
+    log_for(repo, ("gitops/db.enc.yaml", a), ("gitops/db.enc.yaml", a))  # two key ids
+    code, _, err = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert code == 1 and "recorded with 2 different data keys" in err

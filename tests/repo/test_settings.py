@@ -197,3 +197,9 @@ def test_an_invalid_cluster_key_names_its_source() -> None:
         resolve_cluster_key(None, {"SECRETSMGR_CLUSTER_KEY": f"{KEY_A} junk"}, Settings(), ())
     with pytest.raises(ConfigError, match=r"^\.sops\.yaml: age recipient 1 is not"):
         resolve_cluster_key(None, {}, Settings(), ("pgp-ish",))
+
+
+@pytest.mark.parametrize("spelled", ["./logs/x.jsonl", "logs//x.jsonl", "logs/./x.jsonl"])
+def test_the_changelog_path_is_spelled_as_git_spells_it(spelled: str) -> None:
+    # git, the inventory and the anchoring compare it with repository paths as they are
+    assert parse_settings(f"changelog: {spelled}\n").changelog == "logs/x.jsonl"

@@ -531,3 +531,15 @@ def test_the_begin_commit_is_the_last_begin_run(repo: Path, tmp_path: Path) -> N
         begin_commit(repo, new)
     commit_all(repo, "begin again")
     assert begin_commit(repo, new) == head(repo) != first
+
+
+def test_a_changelog_git_ignores_leaves_the_begin_commit_to_the_settings(
+    repo: Path, tmp_path: Path
+) -> None:
+    from secretsmgr.rotate.finishgate import begin_commit
+
+    git(repo, "rm", "-q", "--cached", CHANGELOG)
+    (repo / ".gitignore").write_text(f"{CHANGELOG}\n", encoding="utf-8")
+    commit_all(repo, "the changelog stays local")
+    new = begin(repo, tmp_path, key_env(tmp_path))
+    assert begin_commit(repo, new) == head(repo)
