@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from secretsmgr.audit.history import HistoryFacts
 from secretsmgr.changelog.chain import Entry, parse_entries
+from secretsmgr.changelog.store import changelog_path
 from secretsmgr.errors import ChainError, ConfigError, DecryptionError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.inventory import Inventory, LiveKeys
@@ -93,7 +94,11 @@ class ChangelogHistory:
         return self._anchoring
 
 
-def _load_changelog(path: Path) -> tuple[bytes, tuple[Entry, ...], bool, str | None]:
+def _load_changelog(root: Path, name: str) -> tuple[bytes, tuple[Entry, ...], bool, str | None]:
+    try:
+        path = changelog_path(root, name)  # inside the repository, no link on the way
+    except ConfigError as exc:
+        return b"", (), True, exc.message
     try:
         data = path.read_bytes()
     except OSError:
@@ -116,7 +121,7 @@ def build_context(
 ) -> AuditContext:
     """Add the changelog, the clock and (with ``verify_mac``) the opened data keys to ``repo``."""
     name = repo.settings.changelog
-    data, entries, present, error = _load_changelog(repo.root / name)
+    data, entries, present, error = _load_changelog(repo.root, name)
     data_keys: dict[str, bytes] = {}
     unopened: list[str] = []
     if verify_mac and identities:

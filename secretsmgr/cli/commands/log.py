@@ -67,6 +67,7 @@ def log_cmd(
 ) -> int:
     """Show the changelog; --verify checks its hash chain and that it covers every SOPS file."""
     from secretsmgr.changelog import load_changelog, parse_entries, to_dict
+    from secretsmgr.changelog.store import changelog_path
     from secretsmgr.changelog.table import render_table
     from secretsmgr.changelog.verify import anchoring_line, verify_repo
     from secretsmgr.errors import ChainError
@@ -83,7 +84,7 @@ def log_cmd(
         out(adopt_summary(plan, plan.entry.seq if plan.entry else None) + "\n")
         return 0
     name = load_settings(root).changelog
-    data = load_changelog(root / name)
+    data = load_changelog(changelog_path(root, name))  # inside the repository, no link
     verified = verify_repo(root, name, data) if verify else None
     try:
         entries = parse_entries(data)
