@@ -19,7 +19,7 @@ from secretsmgr.changelog.chain import (
     to_dict,
     verify,
 )
-from secretsmgr.changelog.store import append_entry, load_changelog
+from secretsmgr.changelog.store import append_entry, changelog_path, load_changelog
 
 __all__ = [
     "GENESIS",
@@ -29,6 +29,7 @@ __all__ = [
     "State",
     "append",
     "append_entry",
+    "changelog_path",
     "covered",
     "datakey_id",
     "find_break",

@@ -66,8 +66,7 @@ def log_cmd(
     reason: ReasonOpt = "",
 ) -> int:
     """Show the changelog; --verify checks its hash chain and that it covers every SOPS file."""
-    from secretsmgr.changelog import load_changelog, parse_entries, to_dict
-    from secretsmgr.changelog.store import changelog_path
+    from secretsmgr.changelog import changelog_path, load_changelog, parse_entries, to_dict
     from secretsmgr.changelog.table import render_table
     from secretsmgr.changelog.verify import anchoring_line, verify_repo
     from secretsmgr.errors import ChainError
