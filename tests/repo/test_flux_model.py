@@ -192,6 +192,21 @@ def test_two_roots_syncing_one_folder_are_one_cluster(git_checkout: GitRepo) -> 
     assert any("counted as cluster" in note for note in graph.notes)
 
 
+def test_a_folder_listed_only_in_a_comment_is_switched_off_too(git_checkout: GitRepo) -> None:
+    # kustomize also takes a folder (``- ../../base/x/b``); commented out, it applies nothing
+    git_checkout.write("clusters/c/apps.yaml", flux_ks("apps", "./apps/overlays/c"))
+    git_checkout.write(
+        "apps/overlays/c/kustomization.yaml",
+        "resources:\n  - ../../base/x/a\n#- ../../base/x/b\n",
+    )
+    for app in ("a", "b"):
+        git_checkout.write(f"apps/base/x/{app}/kustomization.yaml", "resources: [ks.yaml]\n")
+        git_checkout.write(f"apps/base/x/{app}/ks.yaml", flux_ks(app, f"./apps/base/x/{app}/app"))
+        git_checkout.write(f"apps/base/x/{app}/app/s.yaml", "kind: ConfigMap\n")
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    assert sorted(graph.names()) == ["a", "apps"]
+
+
 def test_a_depends_on_cycle_is_a_config_error(git_checkout: GitRepo) -> None:
     git_checkout.write("flux/a.yaml", flux_ks("a", "./a", ("b",)))
     git_checkout.write("flux/b.yaml", flux_ks("b", "./b", ("c",)))
