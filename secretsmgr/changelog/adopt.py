@@ -23,11 +23,10 @@ from secretsmgr.changelog.chain import (
     FileRecord,
     append,
     datakey_id,
-    find_break,
     is_current,
     latest_records,
     next_entry,
-    parse_entries,
+    read_chain,
 )
 from secretsmgr.changelog.store import changelog_path, load_changelog
 from secretsmgr.errors import ChainError, DecryptionError, FormatError, UsageError, UserError
@@ -97,13 +96,13 @@ def plan_adopt(
     path = changelog_path(inv.root, name)  # inside the repository, no link on the way
     creates = not path.exists()
     data = load_changelog(path)
-    broken = find_break(data)
+    entries, broken = read_chain(data)
     if broken is not None:
         raise ChainError(
             f"changelog broken at seq {broken.seq}: {broken.reason}",
             hints=(f"restore {name} from git before adopting",),
         )
-    latest = latest_records(parse_entries(data))
+    latest = latest_records(entries)
     todo = [
         e
         for e in inv.sops_files
@@ -125,6 +124,7 @@ def plan_adopt(
         reason=reason.strip(),
         layers=layers,
         files=records,
+        verified=True,  # read_chain checked these bytes above
     )
     unopened = tuple(r.path for r in records if r.datakey_id is None)
     return AdoptPlan(name, entry, creates, unopened, data)

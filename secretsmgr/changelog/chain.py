@@ -250,38 +250,46 @@ def parse_entries(data: bytes) -> list[Entry]:
 # ----------------------------------------------------------------------------- verifying
 
 
-def find_break(data: bytes) -> ChainBreak | None:
-    """The first broken entry and why, or None when the chain is intact.
+def read_chain(data: bytes) -> tuple[list[Entry], ChainBreak | None]:
+    """The entries before the first broken one, and that break (None when the chain is intact).
 
     Line N must parse, be canonical, match its own ``hash``, have ``seq`` N and hold the sha256
     of line N-1 (``GENESIS`` for line 1) as ``prev``. Since every line before the break is
-    intact, N is also the seq the broken entry should have.
+    intact, N is also the seq the broken entry should have. One pass: a caller that needs the
+    entries of an intact chain parses nothing again.
     """
+    entries: list[Entry] = []
     prev = GENESIS
     for number, line in enumerate(_lines(data), start=1):
         try:
             entry, stored = _parse_line(line, number)
         except ChainError as exc:
-            return ChainBreak(number, exc.message)
+            return entries, ChainBreak(number, exc.message)
         body_hash = hashlib.sha256(_canonical(_body(entry))).hexdigest()
         if stored != body_hash:
-            return ChainBreak(number, "the entry does not match its hash (it was edited)")
+            return entries, ChainBreak(number, "the entry does not match its hash (it was edited)")
         if serialize(entry) != line:
-            return ChainBreak(number, "the line is not in canonical form (it was edited)")
+            return entries, ChainBreak(number, "the line is not in canonical form (it was edited)")
         if entry.seq != number:
-            return ChainBreak(
+            return entries, ChainBreak(
                 number,
                 f"seq {entry.seq} found where {number} belongs "
                 "(a line was deleted, inserted or reordered)",
             )
         if entry.prev != prev:
-            return ChainBreak(
+            return entries, ChainBreak(
                 number,
                 "prev does not match the previous line "
                 "(a line was edited, deleted, inserted or reordered)",
             )
+        entries.append(entry)
         prev = line_hash(line)
-    return None
+    return entries, None
+
+
+def find_break(data: bytes) -> ChainBreak | None:
+    """The first broken entry and why, or None when the chain is intact (``read_chain``)."""
+    return read_chain(data)[1]
 
 
 def verify(data: bytes) -> int | None:

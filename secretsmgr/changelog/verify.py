@@ -9,12 +9,12 @@ from pathlib import Path
 
 from secretsmgr.changelog.anchor import Anchoring, anchor_changelog
 from secretsmgr.changelog.chain import (
+    Entry,
     State,
     covered,
-    find_break,
     is_current,
     latest_records,
-    parse_entries,
+    read_chain,
 )
 from secretsmgr.errors import ChainError
 from secretsmgr.plural import plural
@@ -22,9 +22,9 @@ from secretsmgr.plural import plural
 
 @dataclass(frozen=True, slots=True)
 class Verified:
-    """What ``log --verify`` established."""
+    """What ``log --verify`` established: the (intact) entries and their anchoring."""
 
-    entries: int
+    entries: tuple[Entry, ...]
     anchoring: Anchoring
 
 
@@ -43,13 +43,12 @@ def sops_states(root: Path, skip: str) -> Iterator[State]:
 
 def verify_repo(root: Path, name: str, data: bytes) -> Verified:
     """Check the chain, its anchoring in git, then that every SOPS file's state has an entry."""
-    found = find_break(data)
+    entries, found = read_chain(data)
     if found is not None:
         raise ChainError(
             f"changelog broken at seq {found.seq}: {found.reason}",
             hints=(f"restore {name} from git",),
         )
-    entries = parse_entries(data)
     anchoring = anchor_changelog(root, name, data, entries)
     if anchoring.problems:
         more = len(anchoring.problems) - 1
@@ -93,7 +92,7 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
                     f"give it a fresh data key: secretsmgr rotate {state[0]} --reason '…'",
                 ),
             )
-    return Verified(len(entries), anchoring)
+    return Verified(tuple(entries), anchoring)
 
 
 def anchoring_line(anchoring: Anchoring, name: str, entries: int) -> str | None:

@@ -34,10 +34,13 @@ def _git_env() -> dict[str, str]:
     return env
 
 
-def _run(root: Path, args: list[str], *, stdin: bytes | None = None) -> bytes:
-    """Run ``git -C root ARGS``; raise CalledProcessError / FileNotFoundError as subprocess does."""
+def _run(root: Path, args: list[str], *, stdin: bytes | None = None, literal: bool = True) -> bytes:
+    """Run ``git -C root ARGS``; raise CalledProcessError / FileNotFoundError as subprocess does.
+
+    Pathspecs are literal unless ``literal`` is False (for the commands that take plain paths
+    and refuse pathspec magic, such as ``check-ignore``)."""
     completed = subprocess.run(
-        ["git", "--literal-pathspecs", "-C", str(root), *args],
+        ["git", *(["--literal-pathspecs"] if literal else []), "-C", str(root), *args],
         input=stdin,
         stdin=None if stdin is not None else subprocess.DEVNULL,
         capture_output=True,
@@ -182,17 +185,14 @@ def commit(root: Path, paths: list[str] | tuple[str, ...], message: str) -> str:
     ``user.signingkey``), as for any ``git commit``: repositories that require signed commits
     get one.
     """
+    listed = b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in paths)
     try:  # what the repository keeps out of git (an ignored changelog, say) is left out
-        found = subprocess.run(  # no --literal-pathspecs: check-ignore takes plain paths
-            ["git", "-C", str(root), "check-ignore", "-z", "--stdin"],
-            input=b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in paths),
-            capture_output=True,
-            env=_git_env(),
-            check=False,
-        )
+        out = _run(root, ["check-ignore", "-z", "--stdin"], stdin=listed, literal=False)
+        ignored = set(_zsplit(out))
+    except subprocess.CalledProcessError:
+        ignored = set()  # exit 1: nothing is ignored
     except FileNotFoundError as exc:
         raise RefusedError("git commit failed: git is not installed or not on PATH") from exc
-    ignored = set(_zsplit(found.stdout)) if found.returncode == 0 else set()
     paths = [p for p in paths if p not in ignored]
     if not paths:
         raise RefusedError("git commit failed: no paths to commit")

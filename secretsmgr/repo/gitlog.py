@@ -17,7 +17,6 @@ from pathlib import Path
 
 from secretsmgr.errors import ConfigError
 from secretsmgr.repo.git import (
-    _git_env,
     _not_usable,
     _run,
     _show_prefix,
@@ -137,13 +136,7 @@ def read_blobs(root: Path, blobs: Iterable[str]) -> dict[str, bytes]:
         return {}
     stdin = "".join(f"{b}\n" for b in wanted).encode("ascii")
     try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "cat-file", "--batch"],
-            input=stdin,
-            capture_output=True,
-            env=_git_env(),
-            check=True,
-        ).stdout
+        out = _run(root, ["cat-file", "--batch"], stdin=stdin)
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         raise _not_usable(root, exc) from exc
     found: dict[str, bytes] = {}
@@ -187,20 +180,14 @@ def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool | None:
     if resolve_commit(root, descendant) is None:
         return None
     try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "merge-base", "--is-ancestor", ancestor, descendant],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            env=_git_env(),
-            check=False,
-        )
+        _run(root, ["merge-base", "--is-ancestor", ancestor, descendant])
+    except subprocess.CalledProcessError as exc:
+        if exc.returncode == 1:  # a commit, but not an ancestor
+            return False
+        raise _not_usable(root, exc) from exc
     except FileNotFoundError as exc:
         raise _not_usable(root, exc) from exc
-    if done.returncode in (0, 1):
-        return done.returncode == 0
-    raise _not_usable(
-        root, subprocess.CalledProcessError(done.returncode, "git", done.stdout, done.stderr)
-    )
+    return True
 
 
 def log_changes(root: Path) -> list[tuple[str, str, list[tuple[str, str]]]]:

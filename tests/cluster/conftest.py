@@ -385,3 +385,18 @@ def service(tmp_path: Path) -> Iterator[SecretService]:
     svc = SecretService(tmp_path / "home").start()
     yield svc
     svc.stop()
+
+
+def operator_env(service: SecretService, kube: KubeAPI, **extra: str) -> dict[str, str]:
+    """An operator's shell: the keyring session, the kubeconfig, a fixed git identity."""
+    return dict(
+        service.env,
+        KUBECONFIG=str(kube.kubeconfig),
+        GIT_AUTHOR_NAME="Ops Person",
+        GIT_AUTHOR_EMAIL="ops@example.invalid",
+        GIT_COMMITTER_NAME="Ops Person",
+        GIT_COMMITTER_EMAIL="ops@example.invalid",
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL="/dev/null",
+        **extra,
+    )

@@ -17,7 +17,7 @@ import pytest
 
 from secretsmgr.keys.age import parse_identities
 from tests.cli.runner import run_process
-from tests.cluster.conftest import KubeAPI
+from tests.cluster.conftest import KubeAPI, operator_env
 from tests.conftest import FIXTURES, copy_tree, git, run_sops
 from tests.secret_service import SecretService
 
@@ -36,15 +36,7 @@ class Operator:
     def __init__(self, repo: Path, service: SecretService, kube: KubeAPI) -> None:
         self.repo = repo
         self.service = service
-        self.env = dict(service.env, KUBECONFIG=str(kube.kubeconfig))
-        self.env.update(
-            GIT_AUTHOR_NAME="Ops Person",
-            GIT_AUTHOR_EMAIL="ops@example.invalid",
-            GIT_COMMITTER_NAME="Ops Person",
-            GIT_COMMITTER_EMAIL="ops@example.invalid",
-            GIT_CONFIG_NOSYSTEM="1",
-            GIT_CONFIG_GLOBAL="/dev/null",
-        )
+        self.env = operator_env(service, kube)
 
     def run(
         self, *args: str, extra: dict[str, str] | None = None, expect: int = 0

@@ -21,7 +21,7 @@ from ruamel.yaml import YAML
 
 from secretsmgr import __version__
 from tests.cli.runner import Result, run_process
-from tests.cluster.conftest import KubeAPI
+from tests.cluster.conftest import KubeAPI, operator_env
 from tests.conftest import git, run_sops
 from tests.init.helpers import one_cluster_repo
 from tests.secret_service import SecretService
@@ -44,15 +44,8 @@ class Operator:
         self.repo = repo
         self.service = service
         path = f"{Path(sys.executable).parent}:{service.env.get('PATH', '/usr/bin:/bin')}"
-        self.env = dict(service.env, KUBECONFIG=str(kube.kubeconfig), PATH=path)
-        self.env.update(
-            GIT_AUTHOR_NAME="Ops Person",
-            GIT_AUTHOR_EMAIL="ops@example.invalid",
-            GIT_COMMITTER_NAME="Ops Person",
-            GIT_COMMITTER_EMAIL="ops@example.invalid",
-            GIT_CONFIG_NOSYSTEM="1",
-            GIT_CONFIG_GLOBAL="/dev/null",
-            PRE_COMMIT_HOME=str(repo.parent / "pre-commit-home"),
+        self.env = operator_env(
+            service, kube, PATH=path, PRE_COMMIT_HOME=str(repo.parent / "pre-commit-home")
         )
 
     def run(

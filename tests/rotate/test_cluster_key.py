@@ -64,6 +64,17 @@ def run(
     return run_process(args, repo=repo, env=env, expect=expect, warnings=warnings)
 
 
+def late_secret(repo: Path) -> Path:
+    """A plaintext Secret that joins the repository during a rotation's overlap."""
+    added = repo / "gitops/apps/redis/extra.enc.yaml"
+    added.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra\n  namespace: redis\n"
+        "stringData:\n  token: late-arrival\n",
+        encoding="utf-8",
+    )
+    return added
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     return git_copy(DEMO, tmp_path / "demo")
@@ -126,12 +137,7 @@ def test_finish_refuses_a_file_only_the_old_key_opens_and_begin_again_fixes_it(
     new = begin(repo, tmp_path, env)
     # during the overlap someone adds a file with sops, naming the recipients by hand (the
     # old key and the admin key, as before the rotation): it is on the old key only
-    added = repo / "gitops/apps/redis/extra.enc.yaml"
-    added.write_text(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra\n  namespace: redis\n"
-        "stringData:\n  token: late-arrival\n",
-        encoding="utf-8",
-    )
+    added = late_secret(repo)
     rel = str(added.relative_to(repo))
     by_hand = ["--age", f"{OLD},{ADMIN}", "--encrypted-regex", "^(data|stringData)$"]
     made = run_sops(
@@ -303,12 +309,7 @@ def test_git_history_of_a_full_rotation(repo: Path, tmp_path: Path) -> None:
 def test_encrypt_during_the_overlap_adds_the_pending_key(repo: Path, tmp_path: Path) -> None:
     env = key_env(tmp_path)
     new = begin(repo, tmp_path, env)
-    added = repo / "gitops/apps/redis/extra.enc.yaml"
-    added.write_text(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra\n  namespace: redis\n"
-        "stringData:\n  token: late-arrival\n",
-        encoding="utf-8",
-    )
+    added = late_secret(repo)
     run(repo, env, "encrypt", "-i", str(added))
     assert set(age_recipients(added)) == {OLD, new, ADMIN}
     commit_all(repo, "an extra secret")
@@ -446,12 +447,7 @@ def test_begin_adds_the_new_key_to_sops_yaml_so_plain_sops_encrypts_to_both(
     assert after == before.replace(listed, with_new).replace(f"{OLD},", f"{OLD},{new},")
     assert ".sops.yaml" in git(repo, "show", "--name-only", "--format=", "HEAD").split()
     # a file made with plain sops during the overlap, from the rules alone, is on both keys
-    added = repo / "gitops/apps/redis/extra.enc.yaml"
-    added.write_text(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra\n  namespace: redis\n"
-        "stringData:\n  token: late-arrival\n",
-        encoding="utf-8",
-    )
+    added = late_secret(repo)
     rel = str(added.relative_to(repo))
     made = run_sops(["encrypt", "-i", rel], cwd=repo, key_file=DEMO_KEY)
     assert made.returncode == 0, made.stderr
@@ -515,12 +511,7 @@ def test_the_begin_commit_is_the_last_begin_run(repo: Path, tmp_path: Path) -> N
     new = begin(repo, tmp_path, env)
     first = head(repo)
     assert begin_commit(repo, new) == first
-    added = repo / "gitops/apps/redis/extra.enc.yaml"
-    added.write_text(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra\n  namespace: redis\n"
-        "stringData:\n  token: late-arrival\n",
-        encoding="utf-8",
-    )
+    added = late_secret(repo)
     by_hand = ["--age", f"{OLD},{ADMIN}", "--encrypted-regex", "^(data|stringData)$"]
     made = run_sops(["encrypt", *by_hand, "-i", str(added.relative_to(repo))], cwd=repo)
     assert made.returncode == 0, made.stderr

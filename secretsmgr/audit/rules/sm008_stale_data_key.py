@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
-from secretsmgr.changelog.anchor import Anchoring
 from secretsmgr.changelog.chain import covered, datakey_id
 from secretsmgr.sops.values import parse_rfc3339
 
@@ -29,13 +28,12 @@ def _first_use(ctx: AuditContext) -> dict[str, datetime]:
     too) proves the key existed by then; a later line cannot make it younger.
     """
     history = ctx.changelog_history
-    anchoring = history.anchoring() if history is not None else Anchoring()
-    anchors = anchoring.anchored
-    first: dict[str, datetime] = dict(anchoring.key_commits)
+    anchoring = history.anchoring() if history is not None else None
+    anchors = anchoring.anchored if anchoring is not None else {}
+    first: dict[str, datetime] = dict(anchoring.key_commits) if anchoring is not None else {}
     for entry in ctx.changelog:
-        times = [t for t in (_parse(entry.time),) if t is not None]
-        if entry.seq in anchors:
-            times.append(anchors[entry.seq][1])
+        at = anchors.get(entry.seq)  # (commit, committer time) of the commit that added it
+        times = [t for t in (_parse(entry.time), at[1] if at else None) if t is not None]
         if not times:
             continue
         when = min(times)

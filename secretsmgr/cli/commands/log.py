@@ -85,8 +85,8 @@ def log_cmd(
     name = load_settings(root).changelog
     data = load_changelog(changelog_path(root, name))  # inside the repository, no link
     verified = verify_repo(root, name, data) if verify else None
-    try:
-        entries = parse_entries(data)
+    try:  # log --verify parsed them already
+        entries = list(verified.entries) if verified else parse_entries(data)
     except ChainError as exc:
         raise ChainError(exc.message, hints=(f"restore {name} from git",)) from exc
     if layer:
@@ -102,9 +102,9 @@ def log_cmd(
     else:
         out(f"no changelog entry touches layer {', '.join(layer or ())}\n")
     if verified is not None:
-        chained = plural(verified.entries, "entry", "entries")
+        chained = plural(len(verified.entries), "entry", "entries")
         out(f"chain ok ({chained}); every SOPS file's state has an entry\n")
-        anchored = anchoring_line(verified.anchoring, name, verified.entries)
+        anchored = anchoring_line(verified.anchoring, name, len(verified.entries))
         if anchored is not None:
             out(anchored + "\n")
     return 0

@@ -357,8 +357,7 @@ def _merge_overlapping(model: _Model, explicit: set[str | None]) -> None:
         if first != c and (cluster.cluster_key or None) == (other.cluster_key or None):
             _fold(model, c, first, f"syncs {cluster.path} as {other.root} does")
     for c in sorted(set(model.clusters) - explicit, key=lambda n: n or ""):
-        mine = [x for x in model.layers if x.cluster == c]
-        keys = {(x.source, x.name) for x in mine}
+        keys = {(x.source, x.name) for x in model.layers if x.cluster == c}
         owners = {
             x.cluster for x in model.layers if x.cluster in explicit and (x.source, x.name) in keys
         }
