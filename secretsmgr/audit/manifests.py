@@ -24,9 +24,7 @@ from secretsmgr.sops.yamlio import safe_load_all
 
 Obj = dict[str, object]
 
-# Values filled in later, never committed secrets: Flux post-build variables (``${VAR}``,
-# ``${VAR:=default}``), Helm/Go templates, ``<placeholder>`` markers.
-_SUBSTITUTION = re.compile(r"^\s*(?:\$\{[^}]*\}\s*)+$")
+# ``< placeholder >`` markers with spaces inside, which ``repo.placeholders`` does not take
 _ANGLE = re.compile(r"^\s*<[^<>]{1,80}>\s*$")
 ENC_PREFIX = "ENC[AES256_GCM,"
 
@@ -121,14 +119,9 @@ def label(obj: Obj) -> str:
 
 def is_placeholder(value: str) -> bool:
     """Empty, a Flux variable, a template, an ``<angle>`` marker or a secret-manager reference
-    (``op://vault/item/field``, ``vault:…``): nothing committed (``repo.placeholders``, plus
-    the references of a few more secret managers)."""
-    return (
-        repo_placeholder(value)
-        or bool(_SUBSTITUTION.match(value))
-        or "{{" in value
-        or bool(_ANGLE.match(value))
-    )
+    (``op://vault/item/field``, ``vault:…``): nothing committed (``repo.placeholders``, plus an
+    unclosed ``{{`` and an angle marker with spaces inside)."""
+    return repo_placeholder(value) or "{{" in value or bool(_ANGLE.match(value))
 
 
 _PUBLIC_PEM = re.compile(

@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import cast
 
 from secretsmgr.errors import ChainError
@@ -328,6 +329,39 @@ def is_current(latest: Mapping[str, FileRecord], state: State) -> bool:
     """Whether ``state`` is the last state the changelog records for its path."""
     record = latest.get(state[0])
     return record is not None and (record.lastmodified, record.sha256_after) == state[1:]
+
+
+class Coverage(Enum):
+    """What the changelog says of a file's current state (SM013 and ``log --verify`` agree)."""
+
+    CURRENT = "current"  # the last state recorded for the path
+    ROLLED_BACK = "rolled back"  # an earlier recorded state: a later entry recorded other bytes
+    OTHER_BYTES = "other bytes"  # path and lastmodified are recorded, these bytes are not
+    UNRECORDED = "unrecorded"  # no entry names this lastmodified for the path
+
+
+class RecordedStates:
+    """The file states a changelog records, to judge files' current states against."""
+
+    def __init__(self, entries: Sequence[Entry]) -> None:
+        self.records = covered(entries)
+        self.latest = latest_records(entries)
+        self._stated = {state[:2] for state in self.records}
+
+    def coverage(self, state: State) -> Coverage:
+        """How the changelog covers ``state``."""
+        if is_current(self.latest, state):
+            return Coverage.CURRENT
+        if state in self.records:
+            return Coverage.ROLLED_BACK
+        if state[:2] in self._stated:
+            return Coverage.OTHER_BYTES
+        return Coverage.UNRECORDED
+
+    def key_ids(self, state: State) -> set[str]:
+        """The data key ids the records of ``state`` name (more than one: at most one of those
+        records describes the file)."""
+        return {r.datakey_id for r in self.records.get(state, ()) if r.datakey_id is not None}
 
 
 # ----------------------------------------------------------------------------- appending

@@ -8,14 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from secretsmgr.changelog.anchor import Anchoring, anchor_changelog
-from secretsmgr.changelog.chain import (
-    Entry,
-    State,
-    covered,
-    is_current,
-    latest_records,
-    read_chain,
-)
+from secretsmgr.changelog.chain import Coverage, Entry, RecordedStates, State, read_chain
 from secretsmgr.errors import ChainError
 from secretsmgr.plural import plural
 
@@ -52,19 +45,18 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
     anchoring = anchor_changelog(root, name, data, entries)
     if anchoring.problems:
         more = len(anchoring.problems) - 1
-        hints = [f"and {more} more problem{'s' if more > 1 else ''}"] if more else []
+        hints = [f"and {plural(more, 'more problem')}"] if more else []
         hints += [
             f"compare {name} with its git history: git log -p -- {name}",
             "a committed changelog only grows: restore the lines that were changed or dropped",
         ]
         raise ChainError(f"changelog not anchored in git: {anchoring.problems[0]}", hints=hints)
-    seen = covered(entries)
-    latest = latest_records(entries)
+    recorded = RecordedStates(entries)
     states = list(sops_states(root, name))
-    missing = [s for s in states if not is_current(latest, s)]
+    judged = [(s, recorded.coverage(s)) for s in states]
+    missing = [(s, c) for s, c in judged if c is not Coverage.CURRENT]
     if missing:
-        path, lastmodified, _ = missing[0]
-        recorded = any((p, lm) == (path, lastmodified) for p, lm, _ in seen)
+        (path, lastmodified, _), how = missing[0]
         more = len(missing) - 1
         hints = []
         if more:
@@ -74,15 +66,15 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
             "record the current state of every such file: secretsmgr log --adopt --reason '…'",
             f"or give it a fresh data key: secretsmgr rotate {path} --reason '…'",
         ]
-        if missing[0] in seen:
+        if how is Coverage.ROLLED_BACK:
             what = "is an earlier recorded state: a later entry recorded other bytes (rolled back)"
-        elif recorded:
+        elif how is Coverage.OTHER_BYTES:
             what = "is recorded, but the file's bytes differ from the recorded state (sha256_after)"
         else:
             what = "has no changelog entry"
         raise ChainError(f"{path}: lastmodified {lastmodified} {what}", hints=hints)
     for state in states:  # as SM013: one state, one data key
-        ids = {r.datakey_id for r in seen[state] if r.datakey_id is not None}
+        ids = recorded.key_ids(state)
         if len(ids) > 1:
             raise ChainError(
                 f"{state[0]}: lastmodified {state[1]} is recorded with {len(ids)} different "

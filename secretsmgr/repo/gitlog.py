@@ -11,7 +11,7 @@ Like ``repo/git.py``, every call runs git with the hook variables removed and ra
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,6 @@ from secretsmgr.repo.git import (
     _not_usable,
     _run,
     _show_prefix,
-    _zsplit,
     git_path,
     resolve_commit,
 )
@@ -39,6 +38,36 @@ class Commit:
 def _full(root: Path, path: str) -> str:
     """``path`` (relative to ``root``) as a path from the top of the repository."""
     return _show_prefix(root) + path
+
+
+def _log_chunks(out: bytes) -> Iterator[tuple[str, bytes]]:
+    """(format line, raw records) of each commit of ``git log --format=%x01… --raw -z``."""
+    for chunk in out.split(b"\x01")[1:]:
+        head, _, rest = chunk.partition(b"\0")
+        yield head.decode("ascii", "replace"), rest
+
+
+def _raw_records(data: bytes) -> Iterator[tuple[list[str], str]]:
+    """(metadata fields, path from the top) of each ``--raw -z`` record in ``data``: the fields
+    are modes, blob ids and status (five of them for a plain change)."""
+    parts = data.lstrip(b"\n").split(b"\0")
+    for meta, raw_path in zip(parts[0::2], parts[1::2], strict=False):
+        fields = meta.decode("ascii", "replace").lstrip(":").split(" ")
+        yield fields, raw_path.decode("utf-8", "surrogateescape")
+
+
+def _file_changes(data: bytes, prefix: str) -> list[tuple[str, str]]:
+    """(path under ``prefix``, new blob id or "" when gone) of each regular file a ``--raw``
+    listing changes there (links and submodules are left out)."""
+    changes: list[tuple[str, str]] = []
+    for fields, path in _raw_records(data):
+        if len(fields) != 5 or not path.startswith(prefix):
+            continue
+        new_mode, new_blob, status = fields[1], fields[3], fields[4]
+        gone = status.startswith("D") or set(new_blob) == {"0"}
+        if gone or new_mode in ("100644", "100755"):
+            changes.append((path[len(prefix) :], "" if gone else new_blob))
+    return changes
 
 
 def path_commits(root: Path, path: str) -> list[Commit]:
@@ -95,13 +124,10 @@ def later_blobs(root: Path, paths: Iterable[str]) -> dict[str, list[tuple[str, s
     except FileNotFoundError as exc:
         raise _not_usable(root, exc) from exc
     found: dict[str, list[tuple[str, str]]] = {p: [] for p in wanted.values()}
-    for chunk in out.split(b"\x01")[1:]:
-        head, _, rest = chunk.partition(b"\0")
-        commit = head.decode("ascii", "replace").strip()
-        parts = rest.lstrip(b"\n").split(b"\0")
-        for meta, raw_path in zip(parts[0::2], parts[1::2], strict=False):
-            fields = meta.decode("ascii", "replace").lstrip(":").split(" ")
-            name = wanted.get(raw_path.decode("utf-8", "surrogateescape"))
+    for head, rest in _log_chunks(out):
+        commit = head.strip()
+        for fields, path in _raw_records(rest):
+            name = wanted.get(path)
             if name is None or len(fields) != 5 or fields[4].startswith("D"):
                 continue
             found[name].append((commit, fields[3]))
@@ -215,24 +241,9 @@ def log_changes(root: Path) -> list[tuple[str, str, list[tuple[str, str]]]]:
         raise _not_usable(root, exc) from exc
     prefix = _show_prefix(root)
     commits: list[tuple[str, str, list[tuple[str, str]]]] = []
-    for chunk in out.split(b"\x01")[1:]:
-        head, _, rest = chunk.partition(b"\0")
-        sha, _, date = head.decode("ascii", "replace").partition(" ")
-        parts = rest.lstrip(b"\n").split(b"\0")
-        changes: list[tuple[str, str]] = []
-        for meta, raw_path in zip(parts[0::2], parts[1::2], strict=False):
-            fields = meta.decode("ascii", "replace").lstrip(":").split(" ")
-            if len(fields) != 5:
-                continue
-            path = raw_path.decode("utf-8", "surrogateescape")
-            if not path.startswith(prefix):
-                continue
-            new_mode, new_blob, status = fields[1], fields[3], fields[4]
-            if status.startswith("D") or set(new_blob) == {"0"}:
-                changes.append((path[len(prefix) :], ""))
-            elif new_mode in ("100644", "100755"):
-                changes.append((path[len(prefix) :], new_blob))
-        commits.append((sha, date, changes))
+    for head, rest in _log_chunks(out):
+        sha, _, date = head.partition(" ")
+        commits.append((sha, date, _file_changes(rest, prefix)))
     return commits
 
 
@@ -244,14 +255,4 @@ def changed_between(root: Path, old: str, new: str) -> list[tuple[str, str]]:
         out = _run(root, ["diff-tree", "-r", "-z", "--no-renames", old, new, "--", "."])
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         raise _not_usable(root, exc) from exc
-    parts = _zsplit(out)
-    changes: list[tuple[str, str]] = []
-    for meta, path in zip(parts[0::2], parts[1::2], strict=False):
-        fields = meta.lstrip(":").split(" ")
-        if len(fields) != 5 or not path.startswith(prefix):
-            continue
-        new_mode, new_blob, status = fields[1], fields[3], fields[4]
-        gone = status.startswith("D") or set(new_blob) == {"0"}
-        if gone or new_mode in ("100644", "100755"):
-            changes.append((path[len(prefix) :], "" if gone else new_blob))
-    return changes
+    return _file_changes(out, prefix)

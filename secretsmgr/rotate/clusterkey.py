@@ -33,6 +33,7 @@ from secretsmgr.errors import (
     RefusedError,
     UsageError,
 )
+from secretsmgr.fsutil import read_optional
 from secretsmgr.keys.age import AgeRecipient, generate_identity
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.manifest import entry_text
@@ -95,12 +96,6 @@ def _top_level_line(lines: list[str], key: str) -> int | None:
         if pattern.match(line):
             return number
     return None
-
-
-def read_exact(path: Path) -> str:
-    """A configuration file's text with its line endings as they are on disk."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        return handle.read()
 
 
 def set_setting(text: str | None, key: str, value: str | None, *, after: str | None = None) -> str:
@@ -261,7 +256,7 @@ def begin(
         new_secret, new = generate_identity()
         todo = paths
     settings_path = root / SETTINGS_NAME
-    current = read_exact(settings_path)
+    current = read_optional(settings_path)
     new_settings = settings_text(current, old, new)
     configs: tuple[tuple[str, str], ...] = ()
     if new_settings != current:
@@ -313,7 +308,8 @@ def _edit_sops_configs(
     """(path, new text) of every `.sops.yaml` the edit changes."""
     out = []
     for rel in _sops_configs(ctx):
-        changed = edit(read_exact(root / rel), root / rel)
+        text = read_optional(root / rel)
+        changed = edit(text, root / rel) if text is not None else None
         if changed is not None:
             out.append((rel, changed))
     return tuple(out)
@@ -365,7 +361,7 @@ def finish(
             f"({plural(len(blocked), 'file')} the new key cannot open)",
             hints=("run secretsmgr key rotate --begin again: it re-encrypts them to both keys",),
         )
-    configs = [(SETTINGS_NAME, settings_text(read_exact(root / SETTINGS_NAME), new, None))]
+    configs = [(SETTINGS_NAME, settings_text(read_optional(root / SETTINGS_NAME), new, None))]
     configs += _edit_sops_configs(root, ctx, lambda text, path: switch(text, path, old, new))
     if cluster is not None:
         check_cluster(root, new, cluster)

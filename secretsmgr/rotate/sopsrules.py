@@ -23,7 +23,7 @@ from typing import Any
 
 from secretsmgr.errors import ConfigError
 from secretsmgr.keys.bech32 import short_key
-from secretsmgr.repo.sopsconfig import CreationRule, KeyGroupSpec, parse_sops_config
+from secretsmgr.repo.sopsconfig import CreationRule, KeyGroupSpec, SopsConfig, parse_sops_config
 from secretsmgr.sops.yamlio.events import FoundComment, parse_events, walk
 
 Group = tuple[int, int | None]  # (rule index, key group index; None for the rule's flat fields)
@@ -204,9 +204,11 @@ def _apply(text: str, edits: set[Edit]) -> str | None:
     return text
 
 
-def _plan(text: str, path: Path, old: str, new: str, *, adding: bool) -> tuple[str, list[int]]:
-    """The edited text and the 1-based numbers of the rules that name ``old``."""
-    config = parse_sops_config(text, path)
+def _plan(
+    text: str, config: SopsConfig, old: str, new: str, *, adding: bool
+) -> tuple[str, list[int]]:
+    """The edited text and the 1-based numbers of the rules that name ``old`` (``config``:
+    ``text`` parsed)."""
     edits: set[Edit | None] = set()
     named: list[int] = []
     by_group: dict[Group, list[_Node]] = {}
@@ -241,23 +243,31 @@ def _expected(group: KeyGroupSpec, old: str, new: str, adding: bool) -> set[str]
     return keys | {new} if adding else (keys - {old}) | {new}
 
 
+def _as_intended(
+    before: CreationRule, after: CreationRule, old: str, new: str, adding: bool
+) -> bool:
+    """Whether ``after`` is ``before`` with exactly the intended change to its age keys."""
+    return _without_age(after) == _without_age(before) and all(
+        set(g.age) == _expected(b, old, new, adding)
+        for b, g in zip(before.key_groups, after.key_groups, strict=True)
+    )
+
+
 def _edit(text: str, path: Path, old: str, new: str, *, adding: bool) -> str | None:
-    out, named = _plan(text, path, old, new, adding=adding)
+    before = parse_sops_config(text, path)
+    out, named = _plan(text, before, old, new, adding=adding)
     if not named:
         return None
-    before = parse_sops_config(text, path)
     try:
-        after = parse_sops_config(out, path)
+        after: SopsConfig | None = parse_sops_config(out, path)
     except ConfigError:
         after = None
     for number, rule in enumerate(before.rules, start=1):
-        done = after is not None and len(after.rules) == len(before.rules)
-        if done and after is not None:
-            got = after.rules[number - 1]
-            done = _without_age(got) == _without_age(rule) and all(
-                set(g.age) == _expected(b, old, new, adding)
-                for b, g in zip(rule.key_groups, got.key_groups, strict=True)
-            )
+        done = (
+            after is not None
+            and len(after.rules) == len(before.rules)
+            and _as_intended(rule, after.rules[number - 1], old, new, adding)
+        )
         if not done:
             shown_old, shown_new = short_key(old), short_key(new)
             what = f"add {shown_new} beside {shown_old}" if adding else "switch the cluster key"

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
-from secretsmgr.changelog.chain import (
-    FileRecord,
-    State,
-    covered,
-    datakey_id,
-    is_current,
-    latest_records,
-)
+from secretsmgr.changelog.chain import Coverage, RecordedStates, State, datakey_id
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -27,16 +20,14 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     compute from the file alone (path, lastmodified, sha256) is caught by the data-key check
     with a key, and by its git history (``log --verify``) without one.
     """
-    states = covered(ctx.changelog)
-    latest = latest_records(ctx.changelog)
-    stated = {(path, lm) for path, lm, _ in states}
+    recorded = RecordedStates(ctx.changelog)
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None or entry.path == ctx.repo.settings.changelog:
             continue
         lm = sf.metadata.lastmodified
         state = (entry.path, lm, entry.sha256)
-        message = _problem(ctx, entry.path, state, states, latest, stated)
+        message = _problem(ctx, entry.path, state, recorded)
         if message is not None:
             yield RULE.finding(
                 entry.path,
@@ -57,13 +48,12 @@ def _problem(
     ctx: AuditContext,
     path: str,
     state: State,
-    states: Mapping[State, list[FileRecord]],
-    latest: Mapping[str, FileRecord],
-    stated: set[tuple[str, str]],
+    recorded: RecordedStates,
 ) -> str | None:
     lm = state[1]
-    if is_current(latest, state):
-        ids = {r.datakey_id for r in states[state] if r.datakey_id is not None}
+    found = recorded.coverage(state)
+    if found is Coverage.CURRENT:
+        ids = recorded.key_ids(state)
         key = ctx.data_keys.get(path)
         if key is not None and not ids <= {datakey_id(key)}:
             return (
@@ -76,12 +66,12 @@ def _problem(
                 "data keys (at most one of those entries describes the file)"
             )
         return None
-    if state in states:
+    if found is Coverage.ROLLED_BACK:
         return (
             f"lastmodified {lm}: the file's bytes are an earlier recorded state; a later entry "
             "recorded other bytes (rolled back: a rotated-away data key may be back)"
         )
-    if (path, lm) in stated:
+    if found is Coverage.OTHER_BYTES:
         return (
             f"lastmodified {lm} is recorded, but the file's bytes differ from the recorded "
             "state (sha256_after): it was changed outside secretsmgr"

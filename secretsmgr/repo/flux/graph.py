@@ -25,7 +25,8 @@ class Layer:
     path: str  # the repo-relative folder its build starts in ("" when not resolved)
     source: str  # the manifest that defines it
     source_ref: str  # "GitRepository/flux-system/flux-system"
-    depends_on: tuple[str, ...]  # the names, for reports
+    # (namespace, name) of each dependsOn entry: Flux defaults the namespace to the layer's own
+    depends_on_keys: tuple[tuple[str, str], ...]
     decryption: Decryption | None
     uses: Mapping[str, frozenset[Use]] = field(repr=False)
     files: frozenset[str] = field(repr=False)
@@ -36,8 +37,11 @@ class Layer:
     unresolved: tuple[str, ...] = ()  # unknown variables in spec.path
     version: FluxVersion = ASSUMED
     problems: tuple[str, ...] = ()
-    # (namespace, name) of each dependsOn entry: Flux defaults the namespace to the layer's own
-    depends_on_keys: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """The names of its dependsOn entries, for reports."""
+        return tuple(name for _, name in self.depends_on_keys)
 
     @property
     def decrypts_sops(self) -> bool:
@@ -74,7 +78,6 @@ def make_layer(
         path=path,
         source=ks.origin,
         source_ref=ks.source.label,
-        depends_on=tuple(name for name, _ in ks.depends_on),
         depends_on_keys=tuple((namespace, name) for name, namespace in ks.depends_on),
         decryption=ks.decryption,
         uses=MappingProxyType(uses),
@@ -181,8 +184,7 @@ def order_layers(layers: list[Layer]) -> tuple[list[Layer], list[tuple[str, str]
         deps: list[list[int]] = []
         for x in members:
             targets: list[int] = []
-            keys = x.depends_on_keys or tuple((x.namespace, dep) for dep in x.depends_on)
-            for namespace, dep in keys:
+            for namespace, dep in x.depends_on_keys:
                 hit = index.get((namespace, dep))
                 if hit is None:  # a namespace the model could not resolve: a unique name will do
                     same = [j for j in names.get(dep, ()) if members[j] is not x]
