@@ -57,6 +57,13 @@ _VARIABLE = re.compile(
     r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_]+%|<[^<>]*>|<<[^<>]*>>)$"
 )
 _PATH = re.compile(r"^(?:\.{0,2}/|~/|\.[A-Za-z0-9_-]+/)[^\s]*$")
+# A file name with a key or config file's extension (``secret_entry: sops.agekey``): the
+# name of where a credential is kept, not the credential.
+_FILE_NAME = re.compile(
+    r"(?i)^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\."
+    r"(?:agekey|key|pem|crt|cer|der|p12|pfx|jks|keystore|asc|gpg|pub|json|ya?ml|toml|ini|"
+    r"conf|cfg|env|txt)$"
+)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # Keys whose values are identifiers, digests or versions: high entropy, yet no secret.
 _IDENTIFIER_KEY = re.compile(
@@ -159,6 +166,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
     if keyword.search(key) and not _REFERENCE_KEY.search(key) and " " not in value:
         if _OBJECT_NAME.match(value) and re.search(r"(?i)secret$", key):
             return None  # configSecret: app-creds names a Secret
+        if _FILE_NAME.match(value):
+            return None  # secret_entry: sops.agekey names a file or a Secret's entry
         return Verdict("Secret Keyword", False)
     if "://" in value:
         return None  # a URL without credentials: structure, not randomness

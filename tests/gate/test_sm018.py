@@ -46,6 +46,7 @@ def test_each_detector_hits_its_example_and_misses_its_near_miss(
 def test_keyword_and_entropy_are_warnings_and_placeholders_nothing() -> None:
     assert judge_value("password", "hunter2xx") == judge_value("db_password", "hunter2xx")
     assert (judge_value("password", "hunter2xx") or None).known is False  # type: ignore[union-attr]
+    assert judge_value("password", "hunter2.xx") is not None  # no key file's extension
     entropy = judge_value("blob", "Q29ycmVjdEhvcnNlQmF0dGVyeVN0YXBsZTI0Xy9aQkN")
     assert entropy is not None and not entropy.known
     for placeholder in ("${DB_PASSWORD}", "changeme", "<your-token>", "{{ .Values.pw }}", "xxxxxx"):
@@ -56,6 +57,8 @@ def test_keyword_and_entropy_are_warnings_and_placeholders_nothing() -> None:
         ("image.tag", "3f2a9c1e4b5d6e7f8091a2b3c4d5e6f708192a3b"),
         ("uid", "0b9d1b5e-8f2c-4c5a-9d7e-2f3a4b5c6d7e"),
         ("enabled", "true"),
+        ("flux_sops_secret_entry", "sops.agekey"),  # allenporter/k8s-gitops: an entry's name
+        ("tls_secret", "server.pem"),
         ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),  # the AWS docs' own example
     ):
         assert judge_value(key, value) is None, key
