@@ -130,9 +130,39 @@ _PUBLIC_PEM = re.compile(
 )
 
 
+# One OpenSSH public key line: ``[hosts ]type base64 [comment]`` (authorized_keys, known_hosts).
+_SSH_PUBLIC_LINE = re.compile(
+    r"^(?:(?P<hosts>[A-Za-z0-9.\-_\[\]:,*?!|/+=@]+) )?"
+    r"(?P<type>ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|"
+    r"sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) "
+    r"(?P<blob>AAAA[A-Za-z0-9+/]+={0,3})(?: [^\n]*)?$"
+)
+
+
+def _ssh_public_line(line: str) -> bool:
+    """An OpenSSH public key line whose base64 blob really is a key of the type it names."""
+    match = _SSH_PUBLIC_LINE.match(line)
+    if match is None:
+        return False
+    try:
+        blob = base64.b64decode(match["blob"], validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    kind = match["type"].encode("ascii")
+    return blob[:4] == len(kind).to_bytes(4, "big") and blob[4 : 4 + len(kind)] == kind
+
+
+def _ssh_public_keys(text: str) -> bool:
+    """Every line is an SSH public key (or blank, or a ``#`` comment), and there is one."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    keys = [ln for ln in lines if ln and not ln.startswith("#")]
+    return bool(keys) and all(_ssh_public_line(ln) for ln in keys)
+
+
 def is_public_material(key_path: str, value: object) -> bool:
-    """Certificates and public keys in PEM (``ca.crt``, ``tls.crt``): public by design, never a
-    secret, whether in ``stringData`` or base64 under ``data``. One private block and it is not.
+    """Certificates and public keys in PEM (``ca.crt``, ``tls.crt``) and OpenSSH public key
+    lines (``authorized_keys``, ``known_hosts``): public by design, never a secret, whether in
+    ``stringData`` or base64 under ``data``. One private block or other line and it is not.
     """
     if not isinstance(value, str):
         return False
@@ -142,7 +172,7 @@ def is_public_material(key_path: str, value: object) -> bool:
             text = base64.b64decode(value, validate=True).decode("ascii")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return False
-    return bool(_PUBLIC_PEM.match(text))
+    return bool(_PUBLIC_PEM.match(text)) or _ssh_public_keys(text)
 
 
 def is_plaintext_value(value: object) -> bool:

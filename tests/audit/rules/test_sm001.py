@@ -128,6 +128,16 @@ PEM_CERT = (
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n"
 
 
+def _ssh_line(kind: str = "ssh-ed25519", blob_kind: str | None = None) -> str:
+    """An OpenSSH public key line whose blob names ``blob_kind`` (default: ``kind``)."""
+    import base64
+    import os
+
+    name = (blob_kind or kind).encode()
+    blob = len(name).to_bytes(4, "big") + name + (32).to_bytes(4, "big") + os.urandom(32)
+    return f"{kind} {base64.b64encode(blob).decode()} someone@laptop"
+
+
 def _secret_with(values: dict[str, str], section: str = "stringData") -> str:
     import json
 
@@ -151,11 +161,27 @@ def test_references_and_public_certificates_are_not_plaintext_secrets(tmp_path: 
                     "token": "op://Automation/1password connect/token",
                     "other": "secret://op_token",
                     "ca.crt": PEM_CERT,
+                    # allenporter/k8s-gitops keeps its devcontainers' authorized_keys in a Secret
+                    "authorized_keys": f"# team\n{_ssh_line()}\n{_ssh_line('ssh-rsa')}\n",
+                    "known_hosts": f"github.com,[10.0.0.1]:22 {_ssh_line('ecdsa-sha2-nistp256')}",
                 }
             ),
             "apps/tls.yaml": _secret_with({"tls.crt": b64}, section="data"),
+            "apps/hosts.yaml": _secret_with(
+                {"known_hosts": base64.b64encode(_ssh_line().encode()).decode()}, section="data"
+            ),
             "apps/leak.yaml": _secret_with(
-                {"tls.key": PEM_KEY, "mixed": PEM_CERT + PEM_KEY, "url": "postgresql://u:pw@db/x"}
+                {
+                    "tls.key": PEM_KEY,
+                    "mixed": PEM_CERT + PEM_KEY,
+                    "url": "postgresql://u:pw@db/x",
+                    # a key line with a password line beside it, a blob that is not the key
+                    # type it names, and a private key: each is still a plaintext value
+                    "keys_and_more": f"{_ssh_line()}\nhunter2-but-longer\n",
+                    "forged": _ssh_line("ssh-ed25519", blob_kind="ssh-rsa"),
+                    "identity": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n"
+                    "-----END OPENSSH PRIVATE KEY-----\n",
+                }
             ),
         },
     )
@@ -164,4 +190,7 @@ def test_references_and_public_certificates_are_not_plaintext_secrets(tmp_path: 
         ("apps/leak.yaml", "stringData.tls.key"),
         ("apps/leak.yaml", "stringData.mixed"),
         ("apps/leak.yaml", "stringData.url"),
+        ("apps/leak.yaml", "stringData.keys_and_more"),
+        ("apps/leak.yaml", "stringData.forged"),
+        ("apps/leak.yaml", "stringData.identity"),
     }
