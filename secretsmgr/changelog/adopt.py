@@ -59,7 +59,14 @@ class AdoptPlan:
         return self.entry.files if self.entry is not None else ()
 
 
-def _record(entry: SopsEntry, identities: Sequence[Identity]) -> FileRecord:
+def _record(
+    entry: SopsEntry, identities: Sequence[Identity], previous: FileRecord | None
+) -> FileRecord:
+    """The file as it is, changed from ``previous`` (the last state recorded for its path).
+
+    Starting from the recorded state says where the unrecorded change began, and lets
+    ``log --verify`` accept a recorded state that was replaced before anyone committed it.
+    """
     sf = entry.sops_file
     assert sf is not None
     key_id: str | None = None
@@ -73,10 +80,10 @@ def _record(entry: SopsEntry, identities: Sequence[Identity]) -> FileRecord:
     return FileRecord(
         path=entry.path,
         lastmodified=sf.metadata.lastmodified,
-        recipients_before=recipients,
+        recipients_before=previous.recipients_after if previous is not None else recipients,
         recipients_after=recipients,
         datakey_id=key_id,
-        sha256_before=digest,
+        sha256_before=previous.sha256_after if previous is not None else digest,
         sha256_after=digest,
     )
 
@@ -112,7 +119,7 @@ def plan_adopt(
     ]
     if not todo and not creates:
         return AdoptPlan(name, None, creates=False, data=data)
-    records = [_record(e, identities) for e in todo]
+    records = [_record(e, identities, latest.get(e.path)) for e in todo]
     touched = {e.path for e in todo}
     layers = tuple(dict.fromkeys(x.name for x in inv.layers.layers if x.files & touched))
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")

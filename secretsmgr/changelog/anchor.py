@@ -52,6 +52,7 @@ class Anchoring:
     unanchored: int = 0  # lines past the committed version (HEAD)
     commits: int = 0  # commits that changed the changelog
     problems: tuple[str, ...] = ()
+    unseen: tuple[str, ...] = ()  # the problems that are recorded states git never held
     # datakey_id -> the earliest committer time of a committed version of the changelog that
     # names it: evidence of the key's age that rewriting the working-tree lines cannot remove
     key_commits: Mapping[str, datetime] = field(default_factory=dict)
@@ -136,12 +137,19 @@ def anchor_changelog(
         )
     problems += _late_times(entries, anchored)
     boundary = shallow_boundary(root)
+    unseen: list[str] = []
     if check_states:
         deep = {seq: at for seq, at in anchored.items() if at[0] not in boundary}
-        problems += _unseen_states(root, entries, deep)
+        unseen = _unseen_states(root, entries, deep)
     unanchored = sum(1 for e in entries if e.seq not in anchored)
     return Anchoring(
-        anchored, unanchored, len(commits), tuple(problems), key_commits, bool(boundary)
+        anchored,
+        unanchored,
+        len(commits),
+        tuple(problems + unseen),
+        tuple(unseen),
+        key_commits,
+        bool(boundary),
     )
 
 

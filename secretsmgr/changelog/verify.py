@@ -46,10 +46,18 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
     if anchoring.problems:
         more = len(anchoring.problems) - 1
         hints = [f"and {plural(more, 'more problem')}"] if more else []
-        hints += [
-            f"compare {name} with its git history: git log -p -- {name}",
-            "a committed changelog only grows: restore the lines that were changed or dropped",
-        ]
+        if anchoring.problems[0] in anchoring.unseen:
+            hints += [
+                "no commit holds that state: the file was changed again or removed before the "
+                "state was committed, or the line describes a state that never existed",
+                "for a file changed by other tools since, record it as it is now, then commit: "
+                "secretsmgr log --adopt --reason TEXT",
+            ]
+        else:
+            hints += [
+                f"compare {name} with its git history: git log -p -- {name}",
+                "a committed changelog only grows: restore the lines that were changed or dropped",
+            ]
         raise ChainError(f"changelog not anchored in git: {anchoring.problems[0]}", hints=hints)
     recorded = RecordedStates(entries)
     states = list(sops_states(root, name))

@@ -179,3 +179,32 @@ def test_log_adopt_usage_errors(
     assert (code, out) == (2, "")
     assert message in err
     assert not (repo / LOG).exists()
+
+
+def test_a_state_replaced_before_its_commit_still_verifies_after_adopt(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # secretsmgr set (recorded, not committed), then plain sops changes the file again, then
+    # adopt: the adopt record starts from the set's state, so git need never have held it.
+    from tests.conftest import run_sops
+    from tests.rotate.helpers import commit_all
+
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    target = "gitops/apps/postgresql/credentials.enc.yaml"
+    run(["--repo", str(repo), "log", "--adopt", "--reason", "start"], capsys, expect=0)
+    commit_all(repo, "adopt")
+    set_value = ["--repo", str(repo), "set", str(repo / target), "stringData.password"]
+    run(set_value, capsys, expect=0, stdin="first-new-value\n")
+    done = run_sops(
+        ["set", target, '["stringData"]["password"]', '"second-value"'], cwd=repo, key_file=DEMO_KEY
+    )
+    assert done.returncode == 0, done.stderr
+    run(["--repo", str(repo), "log", "--adopt", "--reason", "sops set"], capsys, expect=0)
+    entries = [json.loads(line) for line in (repo / LOG).read_text().splitlines()]
+    (set_record,) = entries[-2]["files"]
+    (adopted,) = entries[-1]["files"]
+    assert adopted["sha256_before"] == set_record["sha256_after"] != adopted["sha256_after"]
+    assert adopted["sha256_after"] == hashlib.sha256((repo / target).read_bytes()).hexdigest()
+    commit_all(repo, "changed twice, committed once")
+    code, out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert (code, err) == (0, ""), out

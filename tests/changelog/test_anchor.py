@@ -162,6 +162,9 @@ def test_a_forged_record_of_a_state_git_never_held_is_found(
     _, _, problems = anchoring(repo)
     assert problems and all(PG in p and "is in no commit" in p for p in problems), problems
     assert not any(REDIS in p for p in problems)
+    _, _, err = run(["--repo", str(repo), "log", "--verify"], capsys, expect=1)
+    assert "is in no commit" in err and "describes a state that never existed" in err
+    assert "log --adopt" in err and "restore the lines" not in err
 
 
 def test_a_record_whose_file_is_committed_later_is_anchored(
