@@ -306,10 +306,11 @@ def build_plan(
                 tuple(regenerated),
             )
         )
-    layers = request.layers or tuple(
-        name for name in ctx.layers.names() if any(name in p.layers for p in plans)
-    )
-    return RotationPlan(tuple(plans), tuple(layers), request.reason, tuple(regenerations))
+    # The layers asked for, then every other layer a file of the run is in (a --linked value
+    # reaches beyond them): the changelog's layers say where the run changed files.
+    touched = (name for name in ctx.layers.names() if any(name in p.layers for p in plans))
+    layers = tuple(dict.fromkeys((*request.layers, *touched)))
+    return RotationPlan(tuple(plans), layers, request.reason, tuple(regenerations))
 
 
 def render_plan(plan: RotationPlan, *, dry_run: bool) -> str:

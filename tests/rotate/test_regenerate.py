@@ -126,6 +126,11 @@ def test_linked_run_records_every_regenerated_key_path(
 
     data = (demo_repo / CHANGELOG).read_bytes()
     assert verify(data) is None
+    # --layer databases, and the linked value reached apps: the entry names both layers, so
+    # log -l apps lists it
+    assert parse_entries(data)[-1].layers == ("databases", "apps")
+    code, listed, _ = run(["--repo", str(demo_repo), "log", "-l", "apps"], capsys)
+    assert code == 0 and re.search(r"(?m)^\s*2 .* rotate\s+databases,apps\s+3\s+leak$", listed)
     files = {f.path: f.key_paths for f in parse_entries(data)[-1].files}
     assert files == {
         PG: ("stringData.password",),
