@@ -50,8 +50,11 @@ def check_store(root: Path, output: Path | None) -> str:
             )
         if output.exists() or output.is_symlink():
             raise RefusedError(f"{output} exists; secretsmgr never overwrites a key file")
-        if not output.parent.is_dir():
-            raise InputFileError(f"{output}: no such folder {output.parent}")
+        folder = output.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # missing folders are made (0700) when the key is written
+        if not folder.is_dir():
+            raise InputFileError(f"{output}: {folder} is not a folder")
         return f"{output} (mode 0600)"
     ring = keyring_source()
     if ring.backend() is None:

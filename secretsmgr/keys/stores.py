@@ -7,6 +7,7 @@ its keyring entry), and ``key export`` sends only recorded identities to the clu
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,15 +36,46 @@ def write_identity_file(path: Path, secret: str, *, cluster: bool = True) -> str
     return public
 
 
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and any missing parents, mode 0700 (``~/.config/sops/age`` on a new
+    machine); the folders made, deepest first, so a failure can take them back."""
+    missing: list[Path] = []
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputFileError(f"{folder}: not a folder")
+    made: list[Path] = []
+    try:
+        for new in reversed(missing):
+            new.mkdir(mode=0o700)
+            made.insert(0, new)
+    except OSError as exc:
+        _remove_folders(made)
+        raise InputFileError(f"{new}: cannot create the folder ({exc.strerror})") from exc
+    return made
+
+
+def _remove_folders(made: list[Path]) -> None:
+    for folder in made:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 def write_key_file(path: Path, text: str) -> None:
-    """Create ``path`` with mode 0600 and write ``text`` (identities); never over a file."""
+    """Create ``path`` with mode 0600 and write ``text`` (identities); never over a file.
+
+    Missing folders on the way are created, mode 0700.
+    """
     if path.exists() or path.is_symlink():
         raise RefusedError(f"{path} exists; secretsmgr never overwrites a key file")
+    made = _make_folders(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as exc:
         raise RefusedError(f"{path} exists; secretsmgr never overwrites a key file") from exc
     except OSError as exc:
+        _remove_folders(made)
         raise InputFileError(f"{path}: cannot write ({exc.strerror})") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -52,6 +84,7 @@ def write_key_file(path: Path, text: str) -> None:
             os.fsync(handle.fileno())
     except BaseException:
         path.unlink(missing_ok=True)
+        _remove_folders(made)
         raise
 
 

@@ -346,6 +346,24 @@ def test_a_key_file_inside_the_repository_or_over_another_file_is_refused(
     assert tree(repo) == before
 
 
+def test_the_hinted_key_file_works_on_a_new_machine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the no-keyring hint names ~/.config/sops/age/cluster.agekey: its folders are made, 0700
+    repo = one_cluster_repo(tmp_path / "repo")
+    key = tmp_path / "home" / ".config" / "sops" / "age" / "cluster.agekey"
+    init(repo, capsys, "--dry-run", "-o", str(key))
+    assert not (tmp_path / "home").exists()  # a dry run makes nothing
+    init(repo, capsys, "-o", str(key))
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    for folder in (key.parent, key.parent.parent, tmp_path / "home"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x\n")
+    _, err = init(one_cluster_repo(tmp_path / "repo2"), capsys, "-o", str(blocked / "k"), expect=2)
+    assert "is not a folder" in err
+
+
 def test_no_keyring_and_no_file_is_an_error_before_anything_is_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

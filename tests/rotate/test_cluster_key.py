@@ -204,6 +204,17 @@ def test_begin_refuses_a_dirty_repo_before_making_a_key(repo: Path, tmp_path: Pa
     assert not out.exists()
 
 
+def test_begin_without_a_keyring_names_the_file_option_before_making_a_key(
+    repo: Path, tmp_path: Path
+) -> None:
+    before = snapshot(repo)  # no D-Bus session in the tests: no keyring
+    result = run(repo, key_env(tmp_path), "key", "rotate", "--begin", expect=2)
+    assert "no OS keyring is available to keep the new cluster key in" in result.err
+    assert "secretsmgr key rotate --begin -o " in result.err
+    assert "key generate" not in result.err
+    assert snapshot(repo) == before
+
+
 @pytest.mark.parametrize("mode", ["raise", "kill"])
 def test_an_interrupted_begin_restores_files_and_settings(
     repo: Path, tmp_path: Path, mode: str
