@@ -63,9 +63,11 @@ def _nothing(*_args: object) -> None:
 # ----------------------------------------------------------------------------- encrypt
 
 
-def policy_for(root: Path | None, path: Path, age: Sequence[str] = ()) -> EncryptPolicy:
+def policy_for(
+    root: Path | None, path: Path, age: Sequence[str] = (), *, takes_age: bool = True
+) -> EncryptPolicy:
     """The creation rule for ``path``; during a cluster-key rotation, the pending key too."""
-    policy = resolve_policy(path, age)
+    policy = resolve_policy(path, age, takes_age=takes_age)
     if not age and root is not None:
         settings = load_settings(root)
         if settings.cluster_key and settings.next_cluster_key:
@@ -187,7 +189,7 @@ def _create(file: Path, root: Path | None, editor: EditorFn, record: Recorder) -
     """Edit a new file from sops's example and encrypt it with its creation rule."""
     if not file.parent.is_dir():
         raise InputFileError(f"{file}: no such folder {file.parent}")
-    policy = policy_for(root, file)
+    policy = policy_for(root, file, takes_age=False)  # edit has no --age
     fmt = format_for_path(file.name)
     example = example_text(fmt, policy.indent)
     edited = editor(example)

@@ -44,10 +44,13 @@ class EncryptPolicy:
     source: str = ""
 
 
-def resolve_policy(path: Path, age_override: Sequence[str] = ()) -> EncryptPolicy:
+def resolve_policy(
+    path: Path, age_override: Sequence[str] = (), *, takes_age: bool = True
+) -> EncryptPolicy:
     """The creation rule for ``path`` (first ``.sops.yaml`` found from its folder upwards).
 
-    ``--age`` recipients replace the rule's keys. No rule and no ``--age`` is a ``ConfigError``.
+    ``--age`` recipients replace the rule's keys. No rule and no ``--age`` is a ``ConfigError``
+    (whose hint offers ``--age`` only to a command that ``takes_age``).
     """
     config_path = find_sops_config(path.resolve().parent)
     config = load_sops_config(config_path) if config_path is not None else None
@@ -71,7 +74,10 @@ def resolve_policy(path: Path, age_override: Sequence[str] = ()) -> EncryptPolic
         where = f"{config_path}" if config_path else "no .sops.yaml found"
         raise ConfigError(
             f"{path}: no age recipients to encrypt to ({where})",
-            hints=("add a creation rule whose path_regex matches the file, or pass --age age1…",),
+            hints=(
+                "add a creation rule whose path_regex matches the file"
+                + (", or pass --age age1…" if takes_age else " to .sops.yaml"),
+            ),
         )
     indent = config.yaml_indent if config is not None else 4
     return EncryptPolicy(groups, enc_rule, mac_only, threshold, indent, str(config_path or ""))

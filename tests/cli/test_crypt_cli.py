@@ -635,6 +635,7 @@ def test_edit_of_a_missing_file_without_a_rule_stops_before_the_editor(
     code, _, err = run(["--repo", str(tmp_path), "edit", str(target)], capsys)
     assert code == 2
     assert_clean_error(err)
+    assert "add a creation rule" in err and "--age" not in err  # edit takes no --age
     assert not (tmp_path / "buffer").exists() and not target.exists()
 
 
