@@ -204,6 +204,25 @@ def test_begin_refuses_a_dirty_repo_before_making_a_key(repo: Path, tmp_path: Pa
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ((), "give exactly one of --begin and --finish"),
+        (("--begin", "--finish"), "give exactly one of --begin and --finish"),
+        (("--finish", "-o", "new.agekey"), "-o is for --begin"),
+        (("--finish", "--cluster-key", OLD), "--cluster-key is for --begin"),
+        (("--begin", "--skip-cluster-check"), "--skip-cluster-check is for --finish"),
+    ],
+)
+def test_options_of_the_other_step_are_usage_errors(
+    repo: Path, tmp_path: Path, args: tuple[str, ...], words: str
+) -> None:
+    before = snapshot(repo)
+    result = run(repo, key_env(tmp_path), "key", "rotate", *args, expect=2)
+    assert words in result.err
+    assert snapshot(repo) == before
+
+
 def test_begin_without_a_keyring_names_the_file_option_before_making_a_key(
     repo: Path, tmp_path: Path
 ) -> None:

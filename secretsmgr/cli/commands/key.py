@@ -306,6 +306,10 @@ def rotate_cmd(
         raise UsageError("give exactly one of --begin and --finish")
     if output is not None and not begin:
         raise UsageError("-o is for --begin (where the new identity goes)")
+    if cluster_key is not None and not begin:
+        raise UsageError(
+            "--cluster-key is for --begin (finish takes the keys from .secretsmgr.yaml)"
+        )
     if skip_cluster_check and begin:
         raise UsageError("--skip-cluster-check is for --finish")
     choice = ClusterChoice(from_cluster, context, namespace, secret)
