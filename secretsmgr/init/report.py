@@ -33,11 +33,14 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
         if key.source.startswith("cluster ("):
             steps.append("the cluster already holds its key (read from it with --from-cluster)")
             continue
-        pick = f" --cluster-key {public}" if len(keys) > 1 else ""
+        # A key init did not make may sit in a key file unmarked as a cluster key: export
+        # sends it when the operator names it, so the step names it.
+        new = key.source == NEW
+        pick = f" --cluster-key {public}" if len(keys) > 1 or not new else ""
         who = f" (cluster {key.cluster})" if len(keys) > 1 and key.cluster else ""
-        made = " new" if key.source == NEW else ""
+        give = "give Flux the new key" if new else "if the cluster lacks it, give Flux the key"
         steps.append(
-            f"give Flux the{made} key{who}: {env}secretsmgr key export{pick} | kubectl apply -f -"
+            f"{give}{who}: {env}secretsmgr key export{pick} | kubectl apply -f -"
             f"  (or: {env}secretsmgr key export{pick} --apply)"
         )
     if plan.undecrypted:

@@ -243,7 +243,7 @@ def test_existing_secrets_without_any_configuration(
 
 
 def test_one_key_on_every_file_is_taken_as_the_cluster_key(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = one_cluster_repo(tmp_path / "repo")
     for name in ("a", "b"):
@@ -257,6 +257,20 @@ def test_one_key_on_every_file_is_taken_as_the_cluster_key(
     assert not (tmp_path / "unused.agekey").exists()
     assert load_settings(repo).cluster_key == CLUSTER
     assert audit(repo, capsys) == []
+    # The next step works as printed with the key as age-keygen wrote it (no cluster mark).
+    step = re.search(
+        r"if the cluster lacks it, give Flux the key: (secretsmgr key export[^|]*)\|", out
+    )
+    assert step is not None, out
+    plain = tmp_path / "age-keygen.txt"
+    plain.write_text("".join(ln for ln in DEMO_KEY.read_text().splitlines(True) if "#" not in ln))
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(plain))
+    code, manifest, err = runner.run(
+        ["--repo", str(repo), *step[1].split()[1:]],
+        capsys,
+        warnings=["the manifest on stdout holds a private key"],
+    )
+    assert code == 0 and "kind: Secret" in manifest, err
 
 
 # ----------------------------------------------------------------------------- two clusters
