@@ -229,7 +229,9 @@ def _run(args: list[str], debug: bool) -> int:
     except TyperException as exc:
         lines = exc.format_message().splitlines()
         _error(lines[0] if lines else "usage error")
-        sys.stderr.write("secretsmgr: hint: see 'secretsmgr --help'\n")
+        ctx = getattr(exc, "ctx", None)  # the (sub)command whose options were wrong
+        path = getattr(ctx, "command_path", "") or "secretsmgr"
+        sys.stderr.write(f"secretsmgr: hint: see '{path} --help'\n")
         return 2
     except BrokenPipeError:
         return 0

@@ -199,3 +199,21 @@ def test_library_warnings_and_log_records_never_reach_stderr(
     with pytest.warns(UserWarning, match="Unverified HTTPS request"):  # not swallowed
         debug = run(["layers", "--debug"], capsys, expect=0)
     assert debug.err == "Retrying after connection broken\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "help_of"),
+    [
+        (["edit", "--age", "age1x", "f.yaml"], "secretsmgr edit"),
+        (["key", "rotate", "--bogus"], "secretsmgr key rotate"),
+        (["audit", "--format", "nope"], "secretsmgr audit"),
+        (["--bogus"], "secretsmgr"),
+        (["nosuch"], "secretsmgr"),
+    ],
+)
+def test_an_option_error_points_at_the_help_of_its_command(
+    args: list[str], help_of: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(args, capsys)
+    assert code == 2
+    assert err.splitlines()[-1] == f"secretsmgr: hint: see '{help_of} --help'"
