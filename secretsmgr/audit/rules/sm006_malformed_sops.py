@@ -10,16 +10,50 @@ from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
-from secretsmgr.errors import FormatError
+from secretsmgr.errors import FormatError, SecretsmgrError
 from secretsmgr.keys.age import check_age_file
 from secretsmgr.sops.encvalue import parse_enc
+
+
+def _committed(ctx: AuditContext, paths: list[str]) -> set[str]:
+    """Which of ``paths`` HEAD holds (a copy ``git checkout`` can bring back)."""
+    from secretsmgr.repo.gitlog import blobs_at
+    from secretsmgr.repo.root import is_git_work_tree
+
+    if not paths or not is_git_work_tree(ctx.repo.root):
+        return set()
+    try:
+        held = blobs_at(ctx.repo.root, [("HEAD", p) for p in paths])
+    except SecretsmgrError:  # no commit yet, or git unusable: nothing to check out
+        return set()
+    return {p for p, blob in zip(paths, held, strict=True) if blob is not None}
+
+
+def _fixes(ctx: AuditContext) -> dict[str, str]:
+    """The fix of each broken file: git's copy when HEAD has one, else a new file."""
+    broken = [
+        e.path
+        for e in ctx.repo.sops_files
+        if e.error is not None or (e.sops_file is not None and e.malformed_leaves)
+    ]
+    committed = _committed(ctx, broken)
+    return {
+        p: f"git checkout -- {p}"
+        if p in committed
+        else f"git has no copy: remove it and write it anew with secretsmgr edit {p}"
+        for p in broken
+    }
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Unreadable metadata, broken ``ENC[…]`` values, a broken MAC field or age entry (an
     armored age file outside the age format or its bounds: such a file is never decrypted)."""
+    fixes: dict[str, str] | None = None
     for entry in ctx.repo.sops_files:
         fix = f"git checkout -- {entry.path}"
+        if entry.error is not None or (entry.sops_file is not None and entry.malformed_leaves):
+            fixes = fixes if fixes is not None else _fixes(ctx)
+            fix = fixes.get(entry.path, fix)
         if entry.error is not None:
             what = "SOPS metadata" if entry.has_metadata else "SOPS file"
             yield RULE.finding(entry.path, f"malformed {what}: {entry.error}", fix=fix)

@@ -12,6 +12,7 @@ import pytest
 from secretsmgr.audit.finding import AuditReport
 from secretsmgr.sops import FileFormat, dump, load
 from secretsmgr.sops.model import KeyGroup
+from tests.conftest import git
 from tests.sops.key_types import KINDS, foreign
 
 from ..helpers import audit, enc, secret, standard_repo
@@ -118,3 +119,22 @@ def test_every_sops_key_type_is_valid_metadata(tmp_path: Path) -> None:
     )
     report = audit(tmp_path)
     assert not [f for f in report.findings if f.rule == "SM006"], report.findings
+
+
+def test_the_fix_restores_from_git_only_what_git_holds(tmp_path: Path) -> None:
+    """A committed file broken since: git checkout. A file never committed: write it anew."""
+    from tests.rotate.helpers import commit_all
+
+    good = enc(secret("c"))
+    standard_repo(tmp_path, {"apps/committed.enc.yaml": good})
+    git(tmp_path, "init", "-q", "-b", "main")
+    commit_all(tmp_path, "initial")
+    broken = good.replace("ENC[AES256_GCM,data:", "ENC[AES256_GCM,dat:", 1)
+    (tmp_path / "apps" / "committed.enc.yaml").write_text(broken)
+    (tmp_path / "apps" / "new.enc.yaml").write_text(broken)
+    fixes = {f.path: f.fix for f in audit(tmp_path).findings if f.rule == "SM006"}
+    assert fixes == {
+        "apps/committed.enc.yaml": "git checkout -- apps/committed.enc.yaml",
+        "apps/new.enc.yaml": "git has no copy: remove it and write it anew with "
+        "secretsmgr edit apps/new.enc.yaml",
+    }
