@@ -144,7 +144,12 @@ def rename_hint(ctx: AuditContext, path: str) -> str:
     return " && ".join(steps)
 
 
-def _fix(ctx: AuditContext, hit: PlaintextSecret) -> str:
+def _fix(ctx: AuditContext, hit: PlaintextSecret, keys_in: set[str]) -> str:
+    if hit.path in keys_in:  # a sops-age manifest: encrypting it would still commit the key
+        return (
+            f"remove it from the repository ({hit.path} holds an age private key, see SM009): "
+            f"git rm --cached {hit.path}"
+        )
     if hit.generator:
         folder = posixpath.dirname(hit.path)
         env = posixpath.join(folder, f"{hit.secret}.enc.env")
@@ -162,6 +167,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     hits = [h for h in ctx.repo.hits_of(RULE.id) if isinstance(h, PlaintextSecret)]
     counts = Counter((h.path, h.key_path) for h in hits)
     repeated = {where for where, n in counts.items() if n > 1}
+    keys_in = {str(getattr(h, "path", "")) for h in ctx.repo.hits_of("SM009")}
     for hit in hits:
         if hit.unread:
             yield RULE.finding(
@@ -183,7 +189,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             hit.path,
             message,
             key_path=hit.key_path,
-            fix=_fix(ctx, hit),
+            fix=_fix(ctx, hit, keys_in),
             document=hit.document if (hit.path, hit.key_path) in repeated else None,
             line=hit.line,
         )

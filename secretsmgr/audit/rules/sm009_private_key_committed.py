@@ -140,6 +140,14 @@ def _redacted(hit: PrivateKeyHit) -> str:
     return f"{form} (base64-encoded)" if hit.encoded else form
 
 
+def _rotate_away(ctx: AuditContext, public: str | None) -> str:
+    """How to stop trusting the leaked key: a cluster key is replaced by a key rotation, any
+    other recipient is removed from every file."""
+    if public is not None and public in {*ctx.repo.cluster_keys, *ctx.repo.repo_cluster_keys}:
+        return "secretsmgr key rotate --begin (then --finish)"
+    return f"secretsmgr rotate --all --remove-recipient {public or '<its public key>'}"
+
+
 def _past(ctx: AuditContext, current: set[str]) -> Iterator[Finding]:
     """Keys that past versions held (audit --history), where the file holds none today."""
     if ctx.history is None:
@@ -148,10 +156,8 @@ def _past(ctx: AuditContext, current: set[str]) -> Iterator[Finding]:
         if key.path in current:
             continue
         owner = f" (public key {short_key(key.public)})" if key.public else ""
-        fix = "purge it from git history and rotate away from it: " + (
-            f"secretsmgr rotate --all --remove-recipient {key.public}"
-            if key.public
-            else "secretsmgr rotate --all --remove-recipient <its public key>"
+        fix = "purge it from git history and rotate away from it: " + _rotate_away(
+            ctx, key.public or None
         )
         yield RULE.finding(
             key.path,
@@ -179,7 +185,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             path,
             message,
             fix="remove it, purge it from git history, and rotate away from it: "
-            "secretsmgr rotate --all --remove-recipient <its public key>",
+            + _rotate_away(ctx, first.public or None),
             line=first.line,
         )
     yield from _past(ctx, set(by_path))

@@ -70,3 +70,28 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_case(case: Case, tmp_path: Path) -> None:
     run_case(case, tmp_path)
+
+
+def test_a_committed_cluster_key_manifest_gets_fixes_that_work(tmp_path: Path) -> None:
+    """key export's manifest, committed: the cluster key is replaced by a key rotation (rotate
+    --remove-recipient refuses the cluster key), and the Secret leaves the repository instead
+    of being encrypted with the key inside."""
+    from ..helpers import audit
+
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: flux-system\n"
+        f"stringData:\n  age.agekey: |\n    {SECRET_KEY}\n"
+    )
+    standard_repo(tmp_path, {"clusters/prod/sops-age.yaml": manifest}, cluster_key=SECRET_PUBLIC)
+    fixes = {f.rule: f.fix for f in audit(tmp_path).findings if f.path.endswith("sops-age.yaml")}
+    assert fixes["SM009"] is not None and "secretsmgr key rotate --begin" in fixes["SM009"]
+    assert "--remove-recipient" not in fixes["SM009"]
+    assert fixes["SM001"] == (
+        "remove it from the repository (clusters/prod/sops-age.yaml holds an age private key, "
+        "see SM009): git rm --cached clusters/prod/sops-age.yaml"
+    )
+    # another recipient's key is removed from every file, by its public key
+    write(tmp_path, "apps/notes.txt", f"{generate_identity()[0]}\n")
+    notes = [f for f in audit(tmp_path).findings if f.path == "apps/notes.txt"]
+    assert notes and notes[0].fix is not None
+    assert "secretsmgr rotate --all --remove-recipient age1" in notes[0].fix
