@@ -173,14 +173,17 @@ def adopt_files(
     return plan
 
 
-def adopt_summary(plan: AdoptPlan, seq: int | None, *, dry_run: bool = False) -> str:
-    """``adopted 5 SOPS files as they are (changelog seq 1) …``, or why nothing was recorded."""
+def adopt_summary(
+    plan: AdoptPlan, seq: int | None, *, dry_run: bool = False, verb: bool = True
+) -> str:
+    """``adopted 5 SOPS files as they are (changelog seq 1) …``, or why nothing was recorded
+    (without the verb when the caller's line already has one)."""
     if plan.entry is None:
         return "nothing to adopt: every SOPS file's state has a changelog entry"
     count = plural(len(plan.files), "SOPS file")
     where = f"changelog seq {seq}" if seq is not None else f"{plan.changelog}, seq {plan.entry.seq}"
-    verb = "would adopt" if dry_run else "adopted"
-    line = f"{verb} {count} as they are ({where}); nothing re-encrypted"
+    said = ("would adopt " if dry_run else "adopted ") if verb else ""
+    line = f"{said}{count} as they are ({where}); nothing re-encrypted"
     if plan.unopened:
         line += (
             f"; {plural(len(plan.unopened), 'file')} without a datakey_id "

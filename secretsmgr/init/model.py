@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from secretsmgr.changelog.adopt import AdoptPlan
+from secretsmgr.errors import SecretsmgrError
 from secretsmgr.init.keystore import NewKey
 from secretsmgr.repo.inventory import LiveKeys
 
@@ -72,6 +73,9 @@ class InitPlan:
     sops_files: int
     undecrypted: tuple[str, ...]  # layers applying SOPS files without sops decryption
     notes: tuple[str, ...]
+    # a dry run only: why a real run would stop (no keyring for the new key), shown after
+    # the plan; a real run raises it before anything is made
+    stop: SecretsmgrError | None = None
 
     @property
     def changes(self) -> bool:

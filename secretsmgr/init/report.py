@@ -18,6 +18,8 @@ def _cluster_line(key: ClusterKey, result: InitResult, dry_run: bool) -> str:
     name = f"cluster {key.cluster}" if key.cluster is not None else "cluster key"
     if key.source != NEW:
         return f"{name}: {key.public} (from {key.source})"
+    if dry_run and result.plan.store is None:
+        return f"{name}: a new age identity, with nowhere to keep it (see the error below)"
     if dry_run:
         return f"{name}: a new age identity, to be kept in {result.plan.store}"
     return f"{name}: {key.public} (new; its private key is in {result.stored_in})"
@@ -67,7 +69,8 @@ def render_init(result: InitResult, *, dry_run: bool, output: Path | None) -> st
     ]
     lines += [_cluster_line(k, result, dry_run) for k in plan.clusters]
     rows = [(f.state.value, f.path, f.summary) for f in plan.files]
-    adopted = adopt_summary(plan.adopt, result.seq, dry_run=dry_run)
+    # a dry run's row already says "would adopt"
+    adopted = adopt_summary(plan.adopt, result.seq, dry_run=dry_run, verb=not dry_run)
     state = "adopt" if plan.adopt.entry is not None else FileState.UP_TO_DATE.value
     rows.append((state, plan.adopt.changelog, adopted))
     shown = [(f"would {s}" if dry_run and s in _WRITES else s, p, t) for s, p, t in rows]

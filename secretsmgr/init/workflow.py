@@ -44,6 +44,7 @@ from secretsmgr.init.filechanges import (
 from secretsmgr.init.keychoice import decide_keys
 from secretsmgr.init.keystore import Stored, check_store, store_new_keys
 from secretsmgr.init.model import ADOPT_REASON, InitOptions, InitPlan, InitResult
+from secretsmgr.keys.oskeyring import KeyringAbsentError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
@@ -98,8 +99,12 @@ def plan_init(
     identities: Sequence[Identity] = (),
     *,
     actor: str = "unknown",
+    dry_run: bool = False,
 ) -> InitPlan:
-    """Decide everything ``init`` would do in the repository ``inv`` describes."""
+    """Decide everything ``init`` would do in the repository ``inv`` describes.
+
+    A dry run goes on past a missing keyring, to show the plan; the plan carries the error.
+    """
     root = inv.root
     if not inv.layers.clusters:
         raise ConfigError(
@@ -111,7 +116,14 @@ def plan_init(
         )
     cluster_keys, new_keys = decide_keys(inv, options)
     notes: list[str] = list(inv.key_notes)
-    store = check_store(root, options.output) if new_keys else None
+    store: str | None = None
+    stop: KeyringAbsentError | None = None
+    try:
+        store = check_store(root, options.output) if new_keys else None
+    except KeyringAbsentError as exc:
+        if not dry_run:
+            raise
+        stop = exc
     if not new_keys and options.output is not None:
         notes.append(f"no new identity is made, so {options.output} is not written")
     keys = {c.cluster: c.public for c in cluster_keys}
@@ -153,6 +165,7 @@ def plan_init(
         sops_files=len(inv.sops_files),
         undecrypted=undecrypted,
         notes=tuple(dict.fromkeys(notes)),
+        stop=stop,
     )
 
 
@@ -191,7 +204,7 @@ def init(
     """Plan, and unless ``dry_run`` apply, under the repository's write lock."""
     with repo_lock(root):
         inv = load_inventory(root, env=env)
-        plan = plan_init(inv, options, identities, actor=actor_of(root))
+        plan = plan_init(inv, options, identities, actor=actor_of(root), dry_run=dry_run)
         if dry_run:
             return InitResult(plan)
         return apply_init(plan, options.output)

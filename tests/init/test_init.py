@@ -386,6 +386,11 @@ def test_no_keyring_and_no_file_is_an_error_before_anything_is_written(
     _, err = init(repo, capsys, expect=2)  # no D-Bus session here: no keyring
     assert "no OS keyring is available" in err and "secretsmgr init -o" in err
     assert tree(repo) == before
+    # a dry run shows the plan, then the same error: it predicts the real run
+    out, dry_err = init(repo, capsys, "--dry-run", expect=2)
+    assert "with nowhere to keep it" in out and "would create  .sops.yaml" in out
+    assert out.endswith("nothing written (--dry-run)\n") and dry_err == err
+    assert tree(repo) == before
 
 
 def test_a_repository_without_flux_is_refused(
