@@ -306,16 +306,19 @@ def _check_set(fmt: FileFormat, doc: MapNode, path: keypath.KeyPath, value: Node
         return
     if path[0] == "sops":
         raise UsageError("the top-level key sops is reserved for sops metadata")
-    if (
-        doc.get("kind") == "Secret"
-        and path[0] in ("data", "stringData")
-        and (len(path) > 2 or not isinstance(value, str))
-    ):
+    if doc.get("kind") != "Secret" or path[0] not in ("data", "stringData"):
+        return
+    if len(path) > 2:  # stringData.tls.crt split at its dots: the key name held them
         raise UsageError(
             f"{shown}: a Secret's {path[0]} holds only strings",
             hints=(
                 f'for a key whose name holds dots, write it as ["{path[0]}"]["name.with.dots"]',
             ),
+        )
+    if not isinstance(value, str):
+        raise UsageError(
+            f"{shown}: a Secret's {path[0]} holds only strings",
+            hints=("leave out --json: the value is then stored as the string it is",),
         )
 
 
