@@ -15,7 +15,7 @@ from pathlib import Path
 
 from secretsmgr.errors import InputFileError, KeyNotFoundError, RefusedError
 from secretsmgr.keys.age import CLUSTER_MARK, AgeIdentity, generate_identity, parse_identities
-from secretsmgr.keys.oskeyring import OsKeyring, keyring_source
+from secretsmgr.keys.oskeyring import KeyringAbsentError, OsKeyring, keyring_source
 from secretsmgr.keys.sources import FileKeySource
 from secretsmgr.keys.terminal import PassphrasePrompt, read_passphrase
 
@@ -91,8 +91,17 @@ def write_key_file(path: Path, text: str) -> None:
 class KeyringStore:
     """A new cluster key kept in the OS keyring (recorded as a cluster key)."""
 
-    def __init__(self, keyring: OsKeyring | None = None) -> None:
+    def __init__(self, keyring: OsKeyring | None = None, *, absent_hint: str = "") -> None:
         self._keyring = keyring or keyring_source()
+        self._absent_hint = absent_hint  # what to do instead, when there is no keyring
+
+    def check(self) -> None:
+        """Before a key is made: there is a keyring to keep it in."""
+        if self._absent_hint and self._keyring.backend() is None:
+            raise KeyringAbsentError(
+                "no OS keyring is available to keep the new cluster key in",
+                hints=(self._absent_hint,),
+            )
 
     def store(self, secret: str) -> str:
         """Keep it; the keyring's name."""
@@ -109,6 +118,11 @@ class FileStore:
 
     def __init__(self, path: Path) -> None:
         self._path = path
+
+    def check(self) -> None:
+        """Before a key is made: the file is new (its folders are made when it is written)."""
+        if self._path.exists() or self._path.is_symlink():
+            raise RefusedError(f"{self._path} exists; secretsmgr never overwrites a key file")
 
     def store(self, secret: str) -> str:
         """Write the file; its path."""

@@ -55,6 +55,10 @@ from secretsmgr.sops.datakey import unwrap_data_key
 class IdentityStore(Protocol):
     """Where ``begin`` keeps the new identity (the keyring, or a file given with ``-o``)."""
 
+    def check(self) -> None:
+        """Refuse before a key is made when it could not be kept (no keyring, say)."""
+        ...
+
     def store(self, secret: str) -> str:
         """Keep the ``AGE-SECRET-KEY-1…`` text; say where it went."""
         ...
@@ -251,7 +255,8 @@ def begin(
             and not {old, new} <= set(e.sops_file.metadata.age_recipients)
         ]
     else:
-        if not allow_dirty:  # before a key is made
+        store.check()  # before a key is made
+        if not allow_dirty:
             refuse_dirty(root, [*paths, SETTINGS_NAME, *_sops_configs(ctx)])
         new_secret, new = generate_identity()
         todo = paths

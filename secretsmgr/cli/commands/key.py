@@ -325,8 +325,6 @@ def rotate_cmd(
             "-o: a rotation is under way, so no new identity is made "
             f"(next_cluster_key is {short_key(settings.next_cluster_key)})"
         )
-    if begin and output is None and settings.next_cluster_key is None:
-        _need_keyring()
     identity = _all_identities()
     check_rotation_keys(root, identity, cluster_key, begin=begin)
     live = choice.read() if begin else None  # finish reads the cluster after its own checks
@@ -337,7 +335,9 @@ def rotate_cmd(
         result = clusterkey.begin(
             root,
             identity=identity,
-            store=FileStore(output) if output is not None else KeyringStore(),
+            store=FileStore(output)
+            if output is not None
+            else KeyringStore(absent_hint=_KEEP_IN_A_FILE),
             env=os.environ,
             cluster_key=cluster_key,
             live=None
@@ -406,19 +406,10 @@ def _publics_of(ref: SecretRef) -> tuple[str, ...] | None:
         return None
 
 
-def _need_keyring() -> None:
-    """Before begin makes anything: the new identity needs a home, and without ``-o`` that is
-    the OS keyring."""
-    from secretsmgr.keys.oskeyring import KeyringAbsentError, keyring_source
-
-    if keyring_source().backend() is None:
-        raise KeyringAbsentError(
-            "no OS keyring is available to keep the new cluster key in",
-            hints=(
-                "keep it in a new file outside the repository instead: "
-                "secretsmgr key rotate --begin -o ~/.config/sops/age/next-cluster.agekey",
-            ),
-        )
+_KEEP_IN_A_FILE = (
+    "keep it in a new file outside the repository instead: "
+    "secretsmgr key rotate --begin -o ~/.config/sops/age/next-cluster.agekey"
+)
 
 
 def _summary(result: StepResult, begin: bool) -> str:
