@@ -160,7 +160,7 @@ def _key_ids(data: bytes) -> set[str]:
     for line in data.splitlines():
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         files = obj.get("files") if isinstance(obj, dict) else None
         for record in files if isinstance(files, list) else ():

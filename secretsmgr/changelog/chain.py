@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import cast
 
@@ -219,6 +220,8 @@ def _parse_line(line: bytes, number: int) -> tuple[Entry, str]:
         raw: object = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ChainError(f"{where} is not valid JSON") from exc
+    except RecursionError as exc:  # nesting no entry has: refused, never a crash
+        raise ChainError(f"{where} is nested too deeply to be an entry") from exc
     if not isinstance(raw, dict):
         raise ChainError(f"{where} is not a JSON object")
     obj = cast(dict[str, object], raw)
@@ -240,7 +243,36 @@ def _parse_line(line: bytes, number: int) -> tuple[Entry, str]:
         ),
         prev=text("prev"),
     )
+    _check_contents(entry, where)
     return entry, text("hash")
+
+
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+def _check_contents(entry: Entry, where: str) -> None:
+    """What a writer guarantees, checked again on reading: a UTC time in the one form, file
+    paths that stay inside the repository, and no private key anywhere."""
+    try:
+        valid_time = bool(_TIME.match(entry.time)) and bool(
+            datetime.strptime(entry.time, "%Y-%m-%dT%H:%M:%SZ")
+        )
+    except ValueError:
+        valid_time = False
+    if not valid_time:
+        raise ChainError(f"{where}: time is not a UTC time like 2026-01-31T12:00:00Z")
+    for number, record in enumerate(entry.files, start=1):
+        parts = record.path.split("/")
+        if (
+            not record.path
+            or record.path.startswith("/")
+            or "\\" in record.path
+            or "\0" in record.path
+            or any(p in ("", ".", "..") for p in parts)
+        ):
+            raise ChainError(f"{where}: file {number}: its path is not a path in the repository")
+    if _holds_private_key(entry):
+        raise ChainError(f"{where} holds an age private key")
 
 
 def parse_entries(data: bytes) -> list[Entry]:
@@ -407,14 +439,19 @@ def next_entry(
     )
 
 
-def _check_public(entry: Entry) -> None:
+def _holds_private_key(entry: Entry) -> bool:
     texts = [entry.actor, entry.reason, *entry.layers]
     for f in entry.files:
         texts += [f.path, f.lastmodified, *f.recipients_before, *f.recipients_after]
         texts += [f.datakey_id] if f.datakey_id is not None else []
         texts += f.key_paths
-    if any(_PRIVATE_KEY.search(t) for t in texts):
+    return any(_PRIVATE_KEY.search(t) for t in texts)
+
+
+def _check_public(entry: Entry) -> None:
+    if _holds_private_key(entry):
         raise ChainError("the changelog entry holds an age private key; nothing was written")
+    _check_contents(entry, "the changelog entry")  # what a reader will check
 
 
 def append(data: bytes, entry: Entry) -> bytes:

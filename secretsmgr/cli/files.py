@@ -60,8 +60,16 @@ def _tried(identities: LayeredIdentity | None) -> tuple[str, ...]:
         return identities.early_publics()
 
 
-def changelog_recorder(root: Path) -> Recorder:
-    """Record a write inside ``root`` in its changelog (when it keeps one)."""
+def changelog_recorder(root: Path, target: Path | None) -> Recorder:
+    """Record a write inside ``root`` in its changelog (when it keeps one).
+
+    Checked now, before ``target`` (None: stdout) is written: a broken changelog or a bad
+    configuration refuses the write and leaves the file as it was.
+    """
+    from secretsmgr.rotate.record import check_recordable
+
+    if target is not None:
+        check_recordable(root, target)
 
     def record(
         path: Path, action: str, before: str, written: Written, keys: tuple[str, ...]

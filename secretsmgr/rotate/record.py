@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
-from secretsmgr.changelog.chain import Entry, FileRecord, append, datakey_id, next_entry
+from secretsmgr.changelog.chain import (
+    Entry,
+    FileRecord,
+    append,
+    datakey_id,
+    find_break,
+    next_entry,
+)
 from secretsmgr.changelog.store import changelog_path, load_changelog, write_changelog
+from secretsmgr.errors import RefusedError
 from secretsmgr.repo import git
 from secretsmgr.repo.flux import find_layers
 from secretsmgr.repo.lock import repo_lock
@@ -100,6 +109,44 @@ def locked_writer(fn: Callable[Concatenate[Path, P], R]) -> Callable[Concatenate
             return fn(root, *args, **kwargs)
 
     return run
+
+
+def check_recordable(root: Path, path: Path) -> None:
+    """Before a single-file write inside ``root``: its entry could be appended afterwards.
+
+    The settings parse, the changelog (when there is one) is an unbroken chain in a file this
+    process may replace. A writer calls this first, so that a bad changelog or configuration
+    refuses the write instead of failing after it (``record_write`` checks again under the
+    lock). Outside the repository nothing is recorded, so nothing is checked.
+    """
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return
+    settings = load_settings(root)
+    log = changelog_path(root, settings.changelog)
+    data = load_changelog(log)
+    if not data and not log.exists():
+        return
+    broken = find_break(data)
+    if broken is not None:
+        raise RefusedError(
+            f"{settings.changelog} is broken at seq {broken.seq}: {broken.reason}; "
+            "nothing was written",
+            hints=(f"restore {settings.changelog} from git, then write again",),
+        )
+    try:
+        os.close(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC))  # opens, writes nothing
+        writable = os.access(log.parent, os.W_OK)
+    except OSError as exc:
+        raise RefusedError(
+            f"{settings.changelog}: cannot write the changelog ({exc.strerror}); "
+            "nothing was written"
+        ) from exc
+    if not writable:
+        raise RefusedError(
+            f"{settings.changelog}: cannot write the changelog's folder; nothing was written"
+        )
 
 
 def record_write(

@@ -51,7 +51,13 @@ def repo(tmp_path: Path) -> Path:
 def test_an_unknown_datakey_id_is_left_out_and_the_line_stays_canonical() -> None:
     record = FileRecord("a.enc.yaml", "2026-01-01T00:00:00Z", ("k",), ("k",), None, "0", "0")
     entry = next_entry(
-        b"", time="t", actor="a", action="adopt", reason="r", layers=(), files=[record]
+        b"",
+        time="2026-01-01T00:00:00Z",
+        actor="a",
+        action="adopt",
+        reason="r",
+        layers=(),
+        files=[record],
     )
     line = serialize(entry)
     assert b"datakey_id" not in line

@@ -18,6 +18,7 @@ from secretsmgr.changelog.chain import (
     covered,
     datakey_id,
     find_break,
+    line_hash,
     next_entry,
     parse_entries,
     serialize,
@@ -25,6 +26,8 @@ from secretsmgr.changelog.chain import (
 )
 from secretsmgr.errors import ChainError
 from tests.changelog.helpers import chain, record
+
+T = "2026-01-01T00:00:00Z"
 
 
 def first_entry(reason: str = "postgres password leak drill", key: bytes = b"k" * 32) -> Entry:
@@ -229,12 +232,12 @@ def test_next_entry_follows_the_last_line() -> None:
 def test_next_entry_refuses_a_broken_chain() -> None:
     data = chain(2).replace(b"rotation 1", b"rotation X")
     with pytest.raises(ChainError, match="changelog broken at seq 1"):
-        next_entry(data, time="t", actor="a", action="rotate", reason="r", layers=[], files=[])
+        next_entry(data, time=T, actor="a", action="rotate", reason="r", layers=[], files=[])
 
 
 def test_append_adds_a_missing_newline_first() -> None:
     data = chain(1).rstrip(b"\n")
-    entry = next_entry(data, time="t", actor="a", action="rotate", reason="r", layers=[], files=[])
+    entry = next_entry(data, time=T, actor="a", action="rotate", reason="r", layers=[], files=[])
     new = append(data, entry)
     assert new == data + b"\n" + serialize(entry) + b"\n"
     assert verify(new) is None
@@ -242,7 +245,7 @@ def test_append_adds_a_missing_newline_first() -> None:
 
 def test_append_refuses_an_entry_for_another_state() -> None:
     stale = next_entry(
-        chain(1), time="t", actor="a", action="rotate", reason="r", layers=[], files=[]
+        chain(1), time=T, actor="a", action="rotate", reason="r", layers=[], files=[]
     )
     with pytest.raises(ChainError, match="seq 2 does not follow the changelog"):
         append(chain(2), stale)
@@ -264,3 +267,39 @@ def test_covered_lists_every_path_lastmodified_and_content() -> None:
     }
     assert {p for p, _, _ in states} == {f"gitops/s{i}.enc.yaml" for i in (1, 2, 3)}
     assert covered([]) == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"time": "not a time"}, "time is not a UTC time"),
+        ({"time": "2026-02-30T10:00:00Z"}, "time is not a UTC time"),
+        ({"reason": "AGE-SECRET-KEY-1" + "Q" * 58}, "holds an age private key"),
+        ({"path": "../../etc/passwd"}, "its path is not a path in the repository"),
+        ({"path": "/etc/passwd"}, "its path is not a path in the repository"),
+        ({"path": "apps/./x.enc.yaml"}, "its path is not a path in the repository"),
+    ],
+)
+def test_a_line_with_a_valid_hash_but_impossible_contents_breaks_the_chain(
+    change: dict[str, str], words: str
+) -> None:
+    """What every writer refuses to write, a reader refuses to trust (a forged line whose
+    hash was recomputed: log --verify and every writer stop at it)."""
+    data = chain(2)
+    good = parse_entries(data)[-1]
+    files = good.files
+    if "path" in change:
+        files = (replace(files[0], path=change["path"]),)
+    forged = replace(
+        good,
+        seq=3,
+        time=change.get("time", good.time),
+        reason=change.get("reason", good.reason),
+        files=files,
+        prev=line_hash(data.splitlines()[-1]),
+    )
+    data += serialize(forged) + b"\n"
+    found = find_break(data)
+    assert found is not None and found.seq == 3 and words in found.reason, found
+    with pytest.raises(ChainError):
+        append(data[: -len(serialize(forged)) - 1], forged)  # a writer refuses it too

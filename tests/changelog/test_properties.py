@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from secretsmgr.changelog.chain import FileRecord, append, next_entry, verify
 
 texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
+# what a reader accepts, as a writer must write it: repository paths and UTC times
+segments = st.text("abz09._-é ", min_size=1, max_size=6).filter(lambda t: t not in (".", ".."))
+paths = st.lists(segments, min_size=1, max_size=3).map("/".join)
+times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)).map(
+    lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
+)
 records = st.builds(
     FileRecord,
-    path=texts,
+    path=paths,
     lastmodified=texts,
     recipients_before=st.lists(texts, max_size=2).map(tuple),
     recipients_after=st.lists(texts, max_size=2).map(tuple),
@@ -28,7 +36,7 @@ def changelogs(draw: st.DrawFn, min_size: int = 1) -> list[bytes]:
     for _ in range(draw(st.integers(min_size, 6))):
         entry = next_entry(
             data,
-            time=draw(texts),
+            time=draw(times),
             actor=draw(texts),
             action=draw(actions),
             reason=draw(texts),

@@ -366,3 +366,53 @@ def test_racing_writers_lose_nothing(tmp_path: Path) -> None:
     assert actions.count("unset") == (codes[6] == 0)
     assert actions.count("edit") == (codes[7] == 0)
     run_process(["log", "--verify"], repo=repo, env=env, expect=0)
+
+
+@pytest.mark.parametrize(
+    ("damage", "code", "words"),
+    [
+        ("forged", 1, "is broken at seq 1"),
+        ("setting", 2, "unknown setting bogus"),
+        ("deep", 1, "is broken at seq 2"),
+    ],
+)
+@pytest.mark.parametrize("command", ["set", "unset", "encrypt", "edit"])
+def test_a_bad_changelog_or_setting_refuses_the_write_before_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    damage: str,
+    code: int,
+    words: str,
+    command: str,
+) -> None:
+    """The entry could not be appended: the file is never written first."""
+    demo = shutil.copytree(FIXTURES / "demo", tmp_path / "demo")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    monkeypatch.setenv(
+        "EDITOR", f"{sys.executable} -c \"open(__import__('sys').argv[1],'a').write('x: y\\n')\""
+    )
+    log = demo / "secrets-changelog.jsonl"
+    if damage == "forged":
+        log.write_text(log.read_text().replace("demo: initial", "forged", 1))
+    elif damage == "setting":
+        (demo / ".secretsmgr.yaml").write_text(
+            (demo / ".secretsmgr.yaml").read_text() + "bogus: 1\n"
+        )
+    else:  # a line nested past any parser's depth: a broken chain, never a crash
+        log.write_bytes(log.read_bytes() + b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    target = demo / "gitops" / "apps" / "redis" / "auth.enc.yaml"
+    if command == "encrypt":
+        target = demo / "gitops" / "apps" / "redis" / "new.enc.yaml"
+        target.write_text(SECRET)
+    args = {
+        "set": ["set", str(target), "stringData.extra"],
+        "unset": ["unset", str(target), "stringData.redis-password"],
+        "encrypt": ["encrypt", "-i", str(target)],
+        "edit": ["edit", str(target)],
+    }[command]
+    before = {p: p.read_bytes() for p in demo.rglob("*") if p.is_file()}
+    got, out, err = run(["--repo", str(demo), *args], capsys, stdin=NEW_VALUE.encode())
+    assert (got, out) == (code, ""), err
+    assert words in one_error(err, NEW_VALUE, "old-password")
+    assert {p: p.read_bytes() for p in demo.rglob("*") if p.is_file()} == before

@@ -50,7 +50,7 @@ def encrypt_cmd(
             output=output,
             age=age or (),
             filename_override=filename_override,
-            record=changelog_recorder(root),
+            record=changelog_recorder(root, file if in_place else output),
         )
     if result is not None:
         out(result)
@@ -109,6 +109,6 @@ def edit_cmd(ctx: typer.Context, file: FileArg) -> int:
             identities=[identities] if identities is not None else [],
             editor=make_editor(os.environ, file.name),
             notify=warn,
-            record=changelog_recorder(root),
+            record=changelog_recorder(root, file),
         )
     return 0

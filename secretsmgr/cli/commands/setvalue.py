@@ -68,7 +68,7 @@ def set_cmd(
             value,
             root=root,
             identities=[identities],
-            record=changelog_recorder(root),
+            record=changelog_recorder(root, file),
         )
     return 0
 
@@ -81,6 +81,10 @@ def unset_cmd(ctx: typer.Context, file: FileArg, key_path: KeyPathArg) -> int:
     identities = load_identities()
     with about_file(file, identities):
         unset_value(
-            file, key_path, root=root, identities=[identities], record=changelog_recorder(root)
+            file,
+            key_path,
+            root=root,
+            identities=[identities],
+            record=changelog_recorder(root, file),
         )
     return 0
