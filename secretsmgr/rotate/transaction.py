@@ -31,7 +31,12 @@ from pathlib import Path
 
 from secretsmgr.changelog.chain import Entry, append, find_break
 from secretsmgr.changelog.store import changelog_path, load_changelog, write_changelog
-from secretsmgr.errors import RefusedError, RotationAbortedError, SecretsmgrError
+from secretsmgr.errors import (
+    InputFileError,
+    RefusedError,
+    RotationAbortedError,
+    SecretsmgrError,
+)
 from secretsmgr.fsutil import (
     check_write_target,
     file_mode,
@@ -272,7 +277,13 @@ def _write(
         for i, w in enumerate(writes):
             fault("write", i)
             w.temp = temp_path(w.target, run)
-            write_new(w.temp, w.new, file_mode(w.target))
+            try:
+                write_new(w.temp, w.new, file_mode(w.target))
+            except OSError as exc:  # a read-only or immutable folder, a full disk
+                w.temp = None  # never created
+                raise InputFileError(
+                    f"{w.path}: cannot write beside it ({exc.strerror}); nothing was changed"
+                ) from exc
         fault("fsync", 0)
         fsync_files([w.temp for w in writes if w.temp is not None])
         replacing = True

@@ -425,3 +425,31 @@ def test_a_file_with_pgp_or_kms_keys_is_refused_never_stripped(
     assert_user_error(err, REDIS, "pgp keys, which secretsmgr cannot wrap")
     assert f"sops rotate -i {REDIS}" in err
     assert snapshot(demo_repo) == before
+
+
+def test_a_folder_it_cannot_write_in_is_a_clear_error_and_changes_nothing(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The temp file beside a target cannot be made (an immutable or read-only folder)."""
+    import os
+    import subprocess
+
+    folder = (demo_repo / PG).parent
+    if os.geteuid() == 0:  # root writes through permissions: make the folder immutable
+        made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False)
+        if made.returncode != 0:
+            pytest.skip(f"chattr +i is not supported here: {made.stderr.strip()!r}")
+        undo = ["chattr", "-i", str(folder)]
+    else:
+        folder.chmod(0o555)
+        undo = ["chmod", "755", str(folder)]
+    before = snapshot(demo_repo)
+    try:
+        result = rotate(demo_repo, capsys, "--layer", "databases", "--reason", "r")
+    finally:
+        subprocess.run(undo, check=True)
+    assert result.code == 2, result
+    assert_user_error(result.err)
+    assert f"{PG}: cannot write beside it" in result.err and "nothing was changed" in result.err
+    assert snapshot(demo_repo) == before
+    assert porcelain(demo_repo) == ""
