@@ -13,7 +13,7 @@ import string
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from secretsmgr.errors import UsageError
+from secretsmgr.errors import RefusedError, UsageError
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.model import EncryptionRule
 from secretsmgr.sops.rules import Leaf, iter_leaves, map_with_rule
@@ -93,6 +93,22 @@ def find_slots(node: Node, parts: list[str]) -> list[tuple[MapNode, str]]:
     return found
 
 
+def _refuse_plaintext_slot(entry: SopsEntry, spec: str) -> None:
+    """A new credential never goes where the file's rule leaves values in plaintext (the
+    encrypted file holds a plain value there: ``metadata.name``, ``kind``)."""
+    sf = entry.sops_file
+    assert sf is not None
+    for doc in sf.docs:
+        for node, key in find_slots(doc, spec.split(".")):
+            value = node.get(key)
+            if isinstance(value, str) and value and not value.startswith("ENC["):
+                raise RefusedError(
+                    f"{entry.path}: its encryption rule leaves {spec} in plaintext: a new "
+                    "value there would be committed in clear; nothing was changed",
+                    hints=("regenerate a key path the rule encrypts (data.*, stringData.*)",),
+                )
+
+
 def set_value(node: MapNode, key: str, value: str) -> None:
     """Put ``value`` at ``key`` of ``node`` (every occurrence), comments and order kept."""
     node.items = [
@@ -144,6 +160,7 @@ def regenerate_named(
     for spec in dict.fromkeys(specs):
         hit = False
         for entry in targets:
+            _refuse_plaintext_slot(entry, spec)
             for doc in opened[entry.path]:
                 for node, key in find_slots(doc, spec.split(".")):
                     old = node.get(key)

@@ -62,6 +62,18 @@ def add_unreadable_file(repo: Path, value: str = "not-the-password") -> str:
     return rel
 
 
+@pytest.mark.parametrize("key_path", ["metadata.name", "kind"])
+def test_a_value_the_rule_leaves_in_plaintext_is_never_regenerated(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str], key_path: str
+) -> None:
+    before = snapshot(demo_repo)
+    args = [str(demo_repo / REDIS), "--regenerate", key_path, "--reason", "r"]
+    code, out, err = rotate(demo_repo, capsys, *args)
+    assert (code, out) == (1, "")
+    assert f"{REDIS}: its encryption rule leaves {key_path} in plaintext" in err
+    assert snapshot(demo_repo) == before
+
+
 def test_a_shared_value_is_refused_without_linked_naming_the_other_file(
     demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
