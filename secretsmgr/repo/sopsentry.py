@@ -23,7 +23,10 @@ from secretsmgr.sops.tree import MapNode, Node, SeqNode
 from secretsmgr.sops.tree import Path as KeyPath
 from secretsmgr.sops.values import Comment
 
-NAMED_SOPS_SUFFIXES = (".enc.yaml", ".enc.yml", ".enc.json", ".sops.yaml")
+# ``*.enc.*`` and ``*.sops.*`` in every store this reads (YAML, JSON, dotenv).
+NAMED_SOPS_SUFFIXES = tuple(
+    f".{word}.{ext}" for word in ("enc", "sops") for ext in ("yaml", "yml", "json", "env")
+)
 DECRYPT_ANNOTATION = "kustomize.toolkit.fluxcd.io/decrypt"
 
 _FORMATS = {".yaml": FileFormat.YAML, ".yml": FileFormat.YAML, ".json": FileFormat.JSON}
@@ -80,9 +83,12 @@ class SopsEntry:
 
 
 def is_named_sops(path: str) -> bool:
-    """Whether the file name says SOPS (``*.enc.yaml`` …), never ``.sops.yaml`` itself."""
+    """Whether the file name says SOPS (``*.enc.yaml``, ``*.sops.env`` …): a name before the
+    suffix, so never ``.sops.yaml`` itself (nor a misnamed ``.sops.yml`` config)."""
     name = posixpath.basename(path)
-    return name != SOPS_CONFIG_NAME and name.endswith(NAMED_SOPS_SUFFIXES)
+    return name != SOPS_CONFIG_NAME and any(
+        name.endswith(suffix) and len(name) > len(suffix) for suffix in NAMED_SOPS_SUFFIXES
+    )
 
 
 def structured_format(path: str) -> FileFormat | None:

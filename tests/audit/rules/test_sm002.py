@@ -15,7 +15,11 @@ def hit(root: Path) -> None:
         root,
         {
             "apps/backup.enc.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n"
-            "data:\n  bucket: backups\n"
+            "data:\n  bucket: backups\n",
+            # every *.enc.* / *.sops.* store this reads, not only YAML
+            "apps/app.enc.env": "API_KEY=hunter2-but-longer\n",
+            "apps/db.sops.json": '{"db": {"pw": "hunter2-but-longer"}}\n',
+            "apps/db.sops.yml": "db:\n  pw: hunter2-but-longer\n",
         },
     )
 
@@ -28,12 +32,22 @@ def miss(root: Path) -> None:
             "apps/other.sops.yaml": enc(secret("other")),
             "apps/notes.enc.bak": "not a sops file, not named like one\n",
             "apps/readme.enc.md": "# notes\n",
+            "apps/.sops.yml": "creation_rules: []\n",  # a misnamed config, not a SOPS file
         },
     )
 
 
 CASES = [
-    Case("SM002-hit", hit, {("SM002", "apps/backup.enc.yaml")}),
+    Case(
+        "SM002-hit",
+        hit,
+        {
+            ("SM002", "apps/backup.enc.yaml"),
+            ("SM002", "apps/app.enc.env"),
+            ("SM002", "apps/db.sops.json"),
+            ("SM002", "apps/db.sops.yml"),
+        },
+    ),
     Case("SM002-miss", miss, set()),
 ]
 
