@@ -350,14 +350,66 @@ def memory_dir(env: Mapping[str, str], shm: str = "/dev/shm") -> Path:
     )
 
 
+_BOX = "secretsmgr-edit-"  # + the PID namespace + "-" + the pid + "-" + random
+
+
+def _pid_space() -> str:
+    """This process's PID namespace (pids of another one say nothing here)."""
+    try:
+        return os.readlink("/proc/self/ns/pid").removeprefix("pid:[").removesuffix("]")
+    except OSError:
+        return "0"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
+def sweep_scratch(folder: Path) -> list[str]:
+    """Remove the scratch folders in ``folder`` that an ``edit`` killed with SIGKILL left
+    behind: ours (same user, same PID namespace) whose process is gone. Their names."""
+    prefix = f"{_BOX}{_pid_space()}-"
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        pid_text = entry.name[len(prefix) :].split("-", 1)[0]
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if (
+            not pid_text.isdigit()
+            or not stat.S_ISDIR(info.st_mode)
+            or info.st_uid != os.getuid()
+            or _alive(int(pid_text))
+        ):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(entry.name)
+    return removed
+
+
 @contextlib.contextmanager
 def scratch_file(folder: Path, name: str, text: str) -> Iterator[Path]:
     """A 0600 file called ``name`` holding ``text``, alone in a new 0700 folder.
 
     The folder and everything in it (an editor's swap and backup files too) are removed on
-    exit, whatever happens.
+    exit, whatever happens but SIGKILL; what a killed edit left is removed by the next edit
+    (and by ``recover``), once its process is gone.
     """
-    box = Path(tempfile.mkdtemp(prefix="secretsmgr-", dir=folder))
+    sweep_scratch(folder)
+    box = Path(tempfile.mkdtemp(prefix=f"{_BOX}{_pid_space()}-{os.getpid()}-", dir=folder))
     try:
         os.chmod(box, 0o700)
         target = box / name

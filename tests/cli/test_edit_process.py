@@ -87,6 +87,48 @@ def test_a_signal_while_the_editor_is_open_removes_the_plaintext(
     assert target.read_bytes() == before
 
 
+def test_what_a_killed_edit_left_in_memory_is_removed_by_recover_and_the_next_edit(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SIGKILL leaves no chance to clean up: the plaintext box stays until its process is
+    gone, then ``recover`` (or the next ``edit``) removes it."""
+    target = tmp_path / "db.enc.yaml"
+    target.write_text(f"stringData:\n    password: {SECRET_VALUE}\n")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(TEST_KEY))
+    run(["--repo", str(tmp_path), "encrypt", "--age", PUB1, "-i", str(target)], capsys, expect=0)
+    marker = tmp_path / "editor-started"
+    sleeper = tmp_path / "sleeper.py"
+    sleeper.write_text(
+        "import os, sys, time\n"
+        f"open({str(marker)!r}, 'w').write(f'{{sys.argv[1]}} {{os.getpid()}}\\n')\n"
+        "time.sleep(120)\n"
+    )
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(TEST_KEY), EDITOR=f"{sys.executable} {sleeper}")
+    proc = start_process(["--repo", str(tmp_path), "edit", str(target)], env=env)
+    try:
+        scratch_name, editor_pid = _wait_for(marker).split()
+        box = Path(scratch_name).parent
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    os.kill(int(editor_pid), signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while not _gone(int(editor_pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert SECRET_VALUE in (box / Path(scratch_name).name).read_text()  # left behind
+    code, out, err = run(["--repo", str(tmp_path), "recover"], capsys)
+    assert (code, err) == (0, "")
+    assert "removed 1 scratch folder a killed edit left in /dev/shm (plaintext)" in out
+    assert not box.exists()
+    # a live edit's box is never taken: this process is alive
+    from secretsmgr.fsutil import scratch_file, sweep_scratch
+
+    with scratch_file(Path("/dev/shm"), "x.yaml", "y: z\n") as mine:
+        assert sweep_scratch(Path("/dev/shm")) == [] and mine.exists()
+
+
 EDITOR_SCRIPT = """
 import pathlib, sys, time
 path = pathlib.Path(sys.argv[1])
