@@ -22,6 +22,7 @@ import shutil
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -371,10 +372,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def sweep_scratch(folder: Path) -> list[str]:
+def sweep_scratch(folder: Path, min_age: float = 60.0) -> list[str]:
     """Remove the scratch folders in ``folder`` that an ``edit`` killed with SIGKILL left
-    behind: ours (same user, same PID namespace) whose process is gone. Their names."""
+    behind: ours (same user, same PID namespace) whose process is gone, and unchanged for
+    ``min_age`` seconds. Their names."""
     prefix = f"{_BOX}{_pid_space()}-"
+    now = time.time()
     removed: list[str] = []
     try:
         entries = list(os.scandir(folder))
@@ -392,6 +395,7 @@ def sweep_scratch(folder: Path) -> list[str]:
             not pid_text.isdigit()
             or not stat.S_ISDIR(info.st_mode)
             or info.st_uid != os.getuid()
+            or now - info.st_mtime < min_age
             or _alive(int(pid_text))
         ):
             continue

@@ -402,7 +402,8 @@ def recover(root: Path, changelog: str | None = None) -> Recovery:
     else:
         message = (
             "rolled back an interrupted rotation: "
-            f"restored {plural(settled.restored, 'file')} to their old version"
+            f"restored {plural(settled.restored, 'file')} to "
+            + ("its old version" if settled.restored == 1 else "their old versions")
         )
     return Recovery(message, removed)
 

@@ -7,11 +7,13 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from secretsmgr.fsutil import scratch_file, sweep_scratch
 from tests.cli.runner import finish_process, run, run_process, start_process
 from tests.conftest import FIXTURES, TEST_KEY, run_sops
 from tests.rotate.helpers import (
@@ -110,6 +112,9 @@ def test_what_a_killed_edit_left_in_memory_is_removed_by_recover_and_the_next_ed
     try:
         scratch_name, editor_pid = _wait_for(marker).split()
         box = Path(scratch_name).parent
+        proc.send_signal(signal.SIGSTOP)  # alive: no edit in a parallel test sweeps its box
+        time.sleep(0.2)
+        assert SECRET_VALUE in Path(scratch_name).read_text()
     finally:
         proc.kill()
         proc.wait(timeout=60)
@@ -117,16 +122,21 @@ def test_what_a_killed_edit_left_in_memory_is_removed_by_recover_and_the_next_ed
     deadline = time.monotonic() + 60
     while not _gone(int(editor_pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert SECRET_VALUE in (box / Path(scratch_name).name).read_text()  # left behind
+    # SIGKILL left the plaintext. A sweep takes a folder left for a minute: parallel tests
+    # leave this one alone until it is made older here, just before recover.
+    assert SECRET_VALUE in Path(scratch_name).read_text()
+    os.utime(box, (time.time() - 120, time.time() - 120))
     code, out, err = run(["--repo", str(tmp_path), "recover"], capsys)
     assert (code, err) == (0, "")
     assert "removed 1 scratch folder a killed edit left in /dev/shm (plaintext)" in out
     assert not box.exists()
-    # a live edit's box is never taken: this process is alive
-    from secretsmgr.fsutil import scratch_file, sweep_scratch
-
+    # the next edit sweeps one older than a minute
+    old = Path(tempfile.mkdtemp(prefix=box.name.rsplit("-", 1)[0] + "-", dir="/dev/shm"))
+    os.utime(old, (time.time() - 120, time.time() - 120))
     with scratch_file(Path("/dev/shm"), "x.yaml", "y: z\n") as mine:
-        assert sweep_scratch(Path("/dev/shm")) == [] and mine.exists()
+        assert not old.exists() and mine.exists()
+        os.utime(mine.parent, (time.time() - 120, time.time() - 120))
+        assert sweep_scratch(Path("/dev/shm")) == []  # a live edit's box is never taken
 
 
 EDITOR_SCRIPT = """

@@ -159,7 +159,7 @@ def test_a_reused_pid_is_not_the_owner(repo: Path) -> None:
     reused = {"pid": os.getpid(), "start": "12345"}  # another start time: another process
     plant(repo, [one_file("a.enc.yaml")], owner=reused)
     assert recover(repo).message == (
-        "rolled back an interrupted rotation: restored 1 file to their old version"
+        "rolled back an interrupted rotation: restored 1 file to its old version"
     )
     assert (repo / "a.enc.yaml").read_text() == "planted\n"
 
@@ -231,7 +231,7 @@ def test_rollback_keeps_changelog_lines_appended_after_the_killed_run(
     append_by_hand(repo, AUTHENTIK, monkeypatch)
     appended = (repo / CHANGELOG).read_bytes()
     assert recover(repo).message == (
-        "rolled back an interrupted rotation: restored 1 file to their old version"
+        "rolled back an interrupted rotation: restored 1 file to its old version"
     )
     after = snapshot(repo)
     assert after[CHANGELOG] == appended  # the later line stays, byte for byte

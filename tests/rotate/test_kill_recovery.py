@@ -155,7 +155,8 @@ def test_kill_9_then_next_run_recovers(
     if journal:
         assert recovery.err == (
             "secretsmgr: warning: rolled back an interrupted rotation: "
-            f"restored {plural(replaced, 'file')} to their old version\n"
+            f"restored {plural(replaced, 'file')} to "
+            f"{'its old version' if replaced == 1 else 'their old versions'}\n"
         )
         assert litter(repo) == []
     # else: killed before the journal existed, so nothing was written and nothing is reported
@@ -200,7 +201,8 @@ def test_kill_from_outside_during_replace(template: Template, tmp_path: Path) ->
     assert phase == "replacing"
     assert recovery.err == (
         "secretsmgr: warning: rolled back an interrupted rotation: "
-        f"restored {plural(replaced, 'file')} to their old version\n"
+        f"restored {plural(replaced, 'file')} to "
+        f"{'its old version' if replaced == 1 else 'their old versions'}\n"
     )
     assert_recovered_and_rotated(repo, template, recovery, [1])
 
