@@ -351,7 +351,7 @@ def memory_dir(env: Mapping[str, str], shm: str = "/dev/shm") -> Path:
     )
 
 
-_BOX = "secretsmgr-edit-"  # + the PID namespace + "-" + the pid + "-" + random
+_BOX = "secretsmgr-edit-"  # + the PID namespace + "-" + PID.START + "-" + random
 
 
 def _pid_space() -> str:
@@ -362,14 +362,18 @@ def _pid_space() -> str:
         return "0"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process: alive
-        return True
-    return True
+def _owner(pid: int) -> str:
+    """``PID.START``: names one process (a reused pid has another start time)."""
+    return f"{pid}.{process_start(pid) or 0}"
+
+
+def _gone(owner: str) -> bool:
+    """Whether the process an ``_owner`` text names has ended."""
+    pid_text, _, start = owner.partition(".")
+    if not pid_text.isdigit() or not start.isdigit():
+        return False  # not a name of ours: leave it
+    pid = int(pid_text)
+    return not pid_alive(pid) or (start != "0" and process_start(pid) != start)
 
 
 def sweep_scratch(folder: Path, min_age: float = 60.0) -> list[str]:
@@ -386,17 +390,16 @@ def sweep_scratch(folder: Path, min_age: float = 60.0) -> list[str]:
     for entry in entries:
         if not entry.name.startswith(prefix):
             continue
-        pid_text = entry.name[len(prefix) :].split("-", 1)[0]
+        owner = entry.name[len(prefix) :].split("-", 1)[0]
         try:
             info = entry.stat(follow_symlinks=False)
         except OSError:
             continue
         if (
-            not pid_text.isdigit()
-            or not stat.S_ISDIR(info.st_mode)
+            not stat.S_ISDIR(info.st_mode)
             or info.st_uid != os.getuid()
             or now - info.st_mtime < min_age
-            or _alive(int(pid_text))
+            or not _gone(owner)
         ):
             continue
         shutil.rmtree(entry.path, ignore_errors=True)
@@ -413,7 +416,7 @@ def scratch_file(folder: Path, name: str, text: str) -> Iterator[Path]:
     (and by ``recover``), once its process is gone.
     """
     sweep_scratch(folder)
-    box = Path(tempfile.mkdtemp(prefix=f"{_BOX}{_pid_space()}-{os.getpid()}-", dir=folder))
+    box = Path(tempfile.mkdtemp(prefix=f"{_BOX}{_pid_space()}-{_owner(os.getpid())}-", dir=folder))
     try:
         os.chmod(box, 0o700)
         target = box / name

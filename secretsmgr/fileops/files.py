@@ -318,7 +318,9 @@ def _check_set(fmt: FileFormat, doc: MapNode, path: keypath.KeyPath, value: Node
     if not isinstance(value, str):
         raise UsageError(
             f"{shown}: a Secret's {path[0]} holds only strings",
-            hints=("leave out --json: the value is then stored as the string it is",),
+            hints=("leave out --json: the value is then stored as the string it is",)
+            if len(path) == 2
+            else (f"set one key under it: {path[0]}.NAME",),
         )
 
 

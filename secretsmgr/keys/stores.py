@@ -118,6 +118,7 @@ class FileStore:
 
     def __init__(self, path: Path) -> None:
         self._path = path
+        self._made: list[Path] = []  # folders store() made, deepest first
 
     def check(self) -> None:
         """Before a key is made: the file is new (its folders are made when it is written)."""
@@ -126,12 +127,19 @@ class FileStore:
 
     def store(self, secret: str) -> str:
         """Write the file; its path."""
+        missing = []
+        folder = self._path.parent
+        while not folder.exists() and folder != folder.parent:
+            missing.append(folder)
+            folder = folder.parent
         write_identity_file(self._path, secret, cluster=True)
+        self._made = missing
         return str(self._path)
 
     def discard(self, public: str) -> None:
-        """Remove the file again."""
+        """Remove the file again, and the folders its writing made."""
         self._path.unlink(missing_ok=True)
+        _remove_folders(self._made)
 
 
 def generate_cluster_key(store: KeyringStore | FileStore) -> tuple[str, str]:

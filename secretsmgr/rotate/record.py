@@ -7,6 +7,7 @@ repository, under the repository's write lock, after finishing any interrupted r
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import os
@@ -135,18 +136,26 @@ def check_recordable(root: Path, path: Path) -> None:
             "nothing was written",
             hints=(f"restore {settings.changelog} from git, then write again",),
         )
+    # The append replaces the file (a temp file in its folder, then a rename): the folder must
+    # take a new file, and the file must not be immutable or append-only (EPERM on opening it
+    # for writing; EACCES from its mode bits alone does not stop a rename).
+    if not os.access(log.parent, os.W_OK | os.X_OK):
+        raise RefusedError(
+            f"{settings.changelog}: cannot write the changelog's folder; nothing was written"
+        )
     try:
         os.close(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC))  # opens, writes nothing
-        writable = os.access(log.parent, os.W_OK)
+    except PermissionError as exc:
+        if exc.errno == errno.EPERM:
+            raise RefusedError(
+                f"{settings.changelog}: cannot replace the changelog ({exc.strerror}); "
+                "nothing was written"
+            ) from exc
     except OSError as exc:
         raise RefusedError(
             f"{settings.changelog}: cannot write the changelog ({exc.strerror}); "
             "nothing was written"
         ) from exc
-    if not writable:
-        raise RefusedError(
-            f"{settings.changelog}: cannot write the changelog's folder; nothing was written"
-        )
 
 
 def record_write(

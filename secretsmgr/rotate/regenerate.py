@@ -94,19 +94,33 @@ def find_slots(node: Node, parts: list[str]) -> list[tuple[MapNode, str]]:
 
 
 def _refuse_plaintext_slot(entry: SopsEntry, spec: str) -> None:
-    """A new credential never goes where the file's rule leaves values in plaintext (the
-    encrypted file holds a plain value there: ``metadata.name``, ``kind``)."""
+    """A new credential never goes where the file's encryption rule leaves values in plaintext
+    (``metadata.name``, ``kind`` under ``encrypted_regex: ^(data|stringData)$``)."""
     sf = entry.sops_file
     assert sf is not None
     for doc in sf.docs:
-        for node, key in find_slots(doc, spec.split(".")):
-            value = node.get(key)
-            if isinstance(value, str) and value and not value.startswith("ENC["):
+        rule = sf.metadata.rule
+        clear = {path for path, _leaf, encrypted in iter_leaves(doc, rule) if not encrypted}
+        for path in _slot_paths(doc, spec.split(".")):
+            if path in clear:
                 raise RefusedError(
                     f"{entry.path}: its encryption rule leaves {spec} in plaintext: a new "
                     "value there would be committed in clear; nothing was changed",
                     hints=("regenerate a key path the rule encrypts (data.*, stringData.*)",),
                 )
+
+
+def _slot_paths(node: Node, parts: list[str], prefix: KeyPath = ()) -> list[KeyPath]:
+    """The key paths of the slots ``find_slots`` finds (keys may contain dots themselves)."""
+    if not parts or not isinstance(node, MapNode):
+        return []
+    found: list[KeyPath] = []
+    for cut in range(len(parts), 0, -1):
+        key = ".".join(parts[:cut])
+        if node.has(key):
+            here = (*prefix, key)
+            found += [here] if cut == len(parts) else _slot_paths(node.get(key), parts[cut:], here)
+    return found
 
 
 def set_value(node: MapNode, key: str, value: str) -> None:

@@ -280,7 +280,7 @@ def _write(
             try:
                 write_new(w.temp, w.new, file_mode(w.target))
             except OSError as exc:  # a read-only or immutable folder, a full disk
-                w.temp = None  # never created
+                w.temp = None  # settle removes a half-written one by its journal name
                 raise InputFileError(
                     f"{w.path}: cannot write beside it ({exc.strerror}); nothing was changed"
                 ) from exc

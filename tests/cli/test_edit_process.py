@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -122,21 +121,29 @@ def test_what_a_killed_edit_left_in_memory_is_removed_by_recover_and_the_next_ed
     deadline = time.monotonic() + 60
     while not _gone(int(editor_pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    # SIGKILL left the plaintext. A sweep takes a folder left for a minute: parallel tests
-    # leave this one alone until it is made older here, just before recover.
+    # SIGKILL left the plaintext: nothing sweeps a folder left for less than a minute, so no
+    # parallel test takes this one; a sweep that does not wait takes it (its process is gone)
     assert SECRET_VALUE in Path(scratch_name).read_text()
-    os.utime(box, (time.time() - 120, time.time() - 120))
+    assert box.name in sweep_scratch(Path("/dev/shm"), min_age=0)
+    assert not box.exists()
+    # recover sweeps the memory folder (a private one here, so no other run can interfere)
+    private = tmp_path / "shm"
+    (private / box.name).mkdir(parents=True)
+    (private / box.name / "db.enc.yaml").write_text("plaintext\n")
+    os.utime(private / box.name, (time.time() - 120, time.time() - 120))
+    monkeypatch.setattr("secretsmgr.fsutil.memory_dir", lambda env: private)
     code, out, err = run(["--repo", str(tmp_path), "recover"], capsys)
     assert (code, err) == (0, "")
-    assert "removed 1 scratch folder a killed edit left in /dev/shm (plaintext)" in out
-    assert not box.exists()
-    # the next edit sweeps one older than a minute
-    old = Path(tempfile.mkdtemp(prefix=box.name.rsplit("-", 1)[0] + "-", dir="/dev/shm"))
+    assert f"removed 1 scratch folder a killed edit left in {private} (plaintext)" in out
+    assert not (private / box.name).exists()
+    # the next edit sweeps a dead edit's folder left for a minute, never a live one
+    old = Path("/dev/shm") / box.name
+    old.mkdir()
     os.utime(old, (time.time() - 120, time.time() - 120))
     with scratch_file(Path("/dev/shm"), "x.yaml", "y: z\n") as mine:
         assert not old.exists() and mine.exists()
-        os.utime(mine.parent, (time.time() - 120, time.time() - 120))
-        assert sweep_scratch(Path("/dev/shm")) == []  # a live edit's box is never taken
+        assert mine.parent.name not in sweep_scratch(Path("/dev/shm"), min_age=0)
+        assert mine.exists()
 
 
 EDITOR_SCRIPT = """

@@ -241,11 +241,12 @@ def test_an_interrupted_begin_restores_files_and_settings(
     env = key_env(tmp_path)
     before = snapshot(repo)
     fault = "replace:2" if mode == "raise" else "replace:2:kill"
-    args = ["key", "rotate", "--begin", "-o", str(tmp_path / "new.agekey")]
+    new_key = tmp_path / "keys" / "new" / "new.agekey"  # in folders begin makes
+    args = ["key", "rotate", "--begin", "-o", str(new_key)]
     failed = run_process(args, repo=repo, env=dict(env, SECRETSMGR_FAULT_INJECT=fault))
     assert failed.code != 0
     if mode == "raise":  # the new identity of a step that changed nothing is discarded
-        assert not (tmp_path / "new.agekey").exists()
+        assert not new_key.exists() and not (tmp_path / "keys").exists()
     if mode == "kill":
         # the next run finds the journal and rolls back files and .secretsmgr.yaml alike
         assert journal_path(repo).exists()

@@ -147,8 +147,8 @@ def rename_hint(ctx: AuditContext, path: str) -> str:
 def _fix(ctx: AuditContext, hit: PlaintextSecret, keys_in: set[str]) -> str:
     if hit.path in keys_in:  # a sops-age manifest: encrypting it would still commit the key
         return (
-            f"remove it from the repository ({hit.path} holds an age private key, see SM009): "
-            f"git rm --cached {hit.path}"
+            f"take it out of the repository ({hit.path} holds an age private key, see SM009; "
+            f"keep the key elsewhere if you need it): git rm -f --ignore-unmatch {hit.path}"
         )
     if hit.generator:
         folder = posixpath.dirname(hit.path)

@@ -38,7 +38,7 @@ def _fixes(ctx: AuditContext) -> dict[str, str]:
     ]
     committed = _committed(ctx, broken)
     return {
-        p: f"git checkout -- {p}"
+        p: f"git checkout HEAD -- {p}"
         if p in committed
         else f"git has no copy: remove it and write it anew with secretsmgr edit {p}"
         for p in broken

@@ -134,7 +134,7 @@ def test_the_fix_restores_from_git_only_what_git_holds(tmp_path: Path) -> None:
     (tmp_path / "apps" / "new.enc.yaml").write_text(broken)
     fixes = {f.path: f.fix for f in audit(tmp_path).findings if f.rule == "SM006"}
     assert fixes == {
-        "apps/committed.enc.yaml": "git checkout -- apps/committed.enc.yaml",
+        "apps/committed.enc.yaml": "git checkout HEAD -- apps/committed.enc.yaml",
         "apps/new.enc.yaml": "git has no copy: remove it and write it anew with "
         "secretsmgr edit apps/new.enc.yaml",
     }

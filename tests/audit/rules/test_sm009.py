@@ -87,8 +87,9 @@ def test_a_committed_cluster_key_manifest_gets_fixes_that_work(tmp_path: Path) -
     assert fixes["SM009"] is not None and "secretsmgr key rotate --begin" in fixes["SM009"]
     assert "--remove-recipient" not in fixes["SM009"]
     assert fixes["SM001"] == (
-        "remove it from the repository (clusters/prod/sops-age.yaml holds an age private key, "
-        "see SM009): git rm --cached clusters/prod/sops-age.yaml"
+        "take it out of the repository (clusters/prod/sops-age.yaml holds an age private key, "
+        "see SM009; keep the key elsewhere if you need it): "
+        "git rm -f --ignore-unmatch clusters/prod/sops-age.yaml"
     )
     # another recipient's key is removed from every file, by its public key
     write(tmp_path, "apps/notes.txt", f"{generate_identity()[0]}\n")
