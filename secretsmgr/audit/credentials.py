@@ -54,8 +54,12 @@ _REFERENCE_VALUE = re.compile(
 # ``scheme://user:password@host``: a password that is a variable is no credential.
 _URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]*)@")
 _VARIABLE = re.compile(
-    r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_]+%|<[^<>]*>|<<[^<>]*>>)$"
+    r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_]+%|<[^<>]*>|<<[^<>]*>>|"
+    r"\$__[a-z]+\{[^{}]*\})$"  # Grafana's $__env{VAR}, $__file{path}
 )
+# The name of an environment variable (``client_secret: !Env OIDC_CLIENT_SECRET`` in authentik
+# blueprints, whose tag the reader drops): where the value comes from, not the value.
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 _PATH = re.compile(r"^(?:\.{0,2}/|~/|\.[A-Za-z0-9_-]+/)[^\s]*$")
 # A file name with a key or config file's extension (``secret_entry: sops.agekey``): the
 # name of where a credential is kept, not the credential.
@@ -168,6 +172,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
             return None  # configSecret: app-creds names a Secret
         if _FILE_NAME.match(value):
             return None  # secret_entry: sops.agekey names a file or a Secret's entry
+        if _ENV_NAME.match(value):
+            return None  # client_secret: !Env OIDC_CLIENT_SECRET names a variable
         return Verdict("Secret Keyword", False)
     if "://" in value:
         return None  # a URL without credentials: structure, not randomness

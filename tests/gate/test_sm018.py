@@ -47,6 +47,7 @@ def test_keyword_and_entropy_are_warnings_and_placeholders_nothing() -> None:
     assert judge_value("password", "hunter2xx") == judge_value("db_password", "hunter2xx")
     assert (judge_value("password", "hunter2xx") or None).known is False  # type: ignore[union-attr]
     assert judge_value("password", "hunter2.xx") is not None  # no key file's extension
+    assert judge_value("password", "Hunter2_Hunter2") is not None  # not a variable's name
     entropy = judge_value("blob", "Q29ycmVjdEhvcnNlQmF0dGVyeVN0YXBsZTI0Xy9aQkN")
     assert entropy is not None and not entropy.known
     for placeholder in ("${DB_PASSWORD}", "changeme", "<your-token>", "{{ .Values.pw }}", "xxxxxx"):
@@ -59,6 +60,10 @@ def test_keyword_and_entropy_are_warnings_and_placeholders_nothing() -> None:
         ("enabled", "true"),
         ("flux_sops_secret_entry", "sops.agekey"),  # allenporter/k8s-gitops: an entry's name
         ("tls_secret", "server.pem"),
+        # sulibot/home-ops (authentik !Env) and gi8lino/k8s-gitops (Grafana $__env{})
+        ("client_secret", "ACTUAL_OIDC_CLIENT_SECRET"),
+        ("client_secret", "$__env{GRAFANA_AUTH_CLIENT_SECRET}"),
+        ("client_secret", "$__file{/etc/secrets/client}"),
         ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),  # the AWS docs' own example
     ):
         assert judge_value(key, value) is None, key
