@@ -63,3 +63,32 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_case(case: Case, tmp_path: Path) -> None:
     run_case(case, tmp_path)
+
+
+def test_the_fix_names_the_rule_when_re_encrypting_would_leave_the_value_in_clear(
+    tmp_path: Path,
+) -> None:
+    """sulibot/home-ops: a rule encrypting only ^(adminKey|userKey)$ leaves a Ceph Secret's
+    stringData.userID in clear; re-encrypting under that rule changes nothing, so the fix says
+    to widen it first. Where the rule would encrypt the value, the fix re-encrypts."""
+    from ..helpers import audit
+
+    narrow = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(adminKey|userKey)$")
+    ceph = secret("ceph", {"userID": "csi-user", "userKey": "k3y-Value"})
+    standard_repo(tmp_path, {})
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n"
+        "  - path_regex: ceph\\.enc\\.yaml$\n    encrypted_regex: ^(adminKey|userKey)$\n"
+        f"    age: {K1}\n"
+        f"  - path_regex: \\.enc\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n",
+    )
+    write(tmp_path, "apps/ceph.enc.yaml", enc(ceph, rule=narrow))
+    write(tmp_path, "apps/other.enc.yaml", enc(ceph, rule=narrow))
+    fixes = {(f.path, f.key_path): f.fix for f in audit(tmp_path).findings if f.rule == "SM003"}
+    ceph_fix = fixes[("apps/ceph.enc.yaml", "stringData.userID")]
+    assert ceph_fix is not None
+    assert ceph_fix.startswith(".sops.yaml rule 1 leaves stringData.userID in clear too: widen")
+    other_fix = fixes[("apps/other.enc.yaml", "stringData.userID")]
+    assert other_fix is not None and other_fix.startswith("secretsmgr decrypt -o /dev/shm/")
