@@ -17,7 +17,7 @@ from secretsmgr.repo.flux.patch import (
     selector_matches,
 )
 from secretsmgr.repo.flux.substitute import Variables, substitute_doc, substitute_text
-from secretsmgr.repo.flux.version import from_instance, from_manifest_bytes
+from secretsmgr.repo.flux.version import from_instance, from_manifest_bytes, from_manifests_source
 
 KNOWN = Variables(MappingProxyType({"CLUSTER": "prod", "EMPTY": ""}), complete=True)
 PARTIAL = Variables(MappingProxyType({"CLUSTER": "prod"}), complete=False)
@@ -150,6 +150,22 @@ def test_the_flux_version_from_committed_components(
     data: bytes, version: tuple[int, int, int] | None
 ) -> None:
     assert from_manifest_bytes(data) == version
+
+
+def test_the_flux_version_of_flux_installing_itself_from_its_release_artifact() -> None:
+    # Ramblurr/home-ops and gavinmcfall/home-ops pull oci://ghcr.io/fluxcd/flux-manifests at a tag
+    def oci(url: str, tag: object, kind: str = "OCIRepository") -> dict[str, object]:
+        return {"kind": kind, "spec": {"url": url, "ref": {"tag": tag}}}
+
+    manifests = "oci://ghcr.io/fluxcd/flux-manifests"
+    assert from_manifests_source(oci(manifests, "v2.2.3")) == (1, 2, 3)
+    assert from_manifests_source(oci(manifests, "v2.9.3")) == (1, 9, 3)
+    assert from_manifests_source(oci(manifests, "latest")) is None
+    assert from_manifests_source(oci(manifests, None)) is None
+    assert (
+        from_manifests_source(oci("oci://ghcr.io/stefanprodan/manifests/podinfo", "6.5.0")) is None
+    )
+    assert from_manifests_source(oci(manifests, "v2.2.3", kind="GitRepository")) is None
 
 
 def test_the_flux_version_of_a_flux_instance() -> None:

@@ -26,7 +26,7 @@ from secretsmgr.repo.flux.objects import (
     parse_source,
 )
 from secretsmgr.repo.flux.substitute import Variables
-from secretsmgr.repo.flux.version import from_manifest_bytes
+from secretsmgr.repo.flux.version import from_manifest_bytes, from_manifests_source
 from secretsmgr.sops.yamlio import safe_load_all
 
 _ENCRYPTED_NAME = re.compile(r"\.(enc|sops)\.ya?ml$")
@@ -120,6 +120,9 @@ def scan_repository(repo: RepoFiles) -> Scan:
                 src = parse_source(doc, path)
                 if src is not None:
                     scan.add_source(src)
+                pinned = from_manifests_source(doc)
+                if pinned is not None:
+                    scan.versions[path] = pinned
             elif is_flux_instance(doc):
                 scan.instances.append(parse_instance(doc, path))
         try:

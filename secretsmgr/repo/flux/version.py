@@ -3,7 +3,9 @@
 The kustomize-controller image in the committed Flux components (``gotk-components.yaml``,
 ``ghcr.io/fluxcd/kustomize-controller:v1.4.0``), the ``# Flux Version: v2.4.0`` line flux
 bootstrap writes above them, or a flux-operator ``FluxInstance``'s ``spec.distribution.version``
-(``2.4.x``, ``2.x``). Flux 2.N ships kustomize-controller 1.N, so both map to one number.
+(``2.4.x``, ``2.x``), or the tag of an ``OCIRepository`` of ``oci://ghcr.io/fluxcd/flux-manifests``
+(Flux installing itself from its release artifact). Flux 2.N ships kustomize-controller 1.N, so
+all map to one number.
 """
 
 from __future__ import annotations
@@ -64,6 +66,24 @@ def from_manifest_bytes(data: bytes) -> tuple[int, int, int] | None:
     if line is not None and line.group(1) == b"2":
         return (1, int(line.group(2)), int(line.group(3) or 0))
     return None
+
+
+_MANIFESTS = re.compile(r"^oci://ghcr\.io/fluxcd/flux-manifests/?$")
+_TAG = re.compile(r"^v?2\.(\d+)\.(\d+)$")
+
+
+def from_manifests_source(doc: object) -> tuple[int, int, int] | None:
+    """The kustomize-controller of an ``OCIRepository`` that pulls Flux's own release
+    manifests at a tag (``ref.tag: v2.4.0``), or None for any other object."""
+    if not isinstance(doc, dict) or doc.get("kind") != "OCIRepository":
+        return None
+    spec = doc.get("spec")
+    if not isinstance(spec, dict) or not _MANIFESTS.match(str(spec.get("url", ""))):
+        return None
+    ref = spec.get("ref")
+    tag = ref.get("tag") if isinstance(ref, dict) else None
+    m = _TAG.match(tag.strip()) if isinstance(tag, str) else None
+    return (1, int(m.group(1)), int(m.group(2))) if m is not None else None
 
 
 def from_instance(version: str | None) -> tuple[int, int, int] | None:

@@ -82,7 +82,8 @@ def test_the_fix_names_the_rule_when_re_encrypting_would_leave_the_value_in_clea
         "creation_rules:\n"
         "  - path_regex: ceph\\.enc\\.yaml$\n    encrypted_regex: ^(adminKey|userKey)$\n"
         f"    age: {K1}\n"
-        f"  - path_regex: \\.enc\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n",
+        "  - path_regex: \\.enc\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {K1}\n",
     )
     write(tmp_path, "apps/ceph.enc.yaml", enc(ceph, rule=narrow))
     write(tmp_path, "apps/other.enc.yaml", enc(ceph, rule=narrow))
