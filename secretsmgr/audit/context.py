@@ -60,11 +60,12 @@ OLD_KEY_ONLY = "still on the old key only: key rotate --finish would refuse"
 
 
 def reencrypt_hint(path: str) -> str:
-    """Re-encrypt under the creation rule with the plaintext only in memory-backed /dev/shm."""
-    plain = "/dev/shm/secretsmgr-plain"
+    """Re-encrypt under the creation rule with the plaintext only in memory-backed /dev/shm,
+    in a file of its own (``mktemp``: 0600, a new name, so no other user or run can hold or
+    read it, as a fixed name in a shared folder would allow)."""
     return (
-        f"secretsmgr decrypt -o {plain} {path} && secretsmgr encrypt --filename-override "
-        f"{path} -o {path} {plain}; rm -f {plain}"
+        'P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && secretsmgr decrypt -o "$P" '
+        f'{path} && secretsmgr encrypt --filename-override {path} -o {path} "$P"; rm -f "$P"'
     )
 
 
