@@ -98,7 +98,7 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
         os.replace(tmp, path)
         fsync_dirs([folder])
     except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # an append-only folder keeps it: nothing to do
             os.unlink(tmp)
         if isinstance(exc, OSError):
             raise InputFileError(f"{path}: cannot write ({exc.strerror})") from exc

@@ -167,13 +167,19 @@ def judge_value(key: str, value: str) -> Verdict | None:
     key = _CAMEL.sub("_", key)  # clientId -> client_Id: one rule for both spellings
     if _IDENTIFIER_KEY.search(key):
         return None
-    if keyword.search(key) and not _REFERENCE_KEY.search(key) and " " not in value:
+    # client_secret: !Env OIDC_CLIENT_SECRET names a variable: not a keyword hit, though a
+    # random all-capitals token still meets the entropy checks below
+    named_variable = bool(_ENV_NAME.match(value))
+    if (
+        keyword.search(key)
+        and not _REFERENCE_KEY.search(key)
+        and " " not in value
+        and not named_variable
+    ):
         if _OBJECT_NAME.match(value) and re.search(r"(?i)secret$", key):
             return None  # configSecret: app-creds names a Secret
         if _FILE_NAME.match(value):
             return None  # secret_entry: sops.agekey names a file or a Secret's entry
-        if _ENV_NAME.match(value):
-            return None  # client_secret: !Env OIDC_CLIENT_SECRET names a variable
         return Verdict("Secret Keyword", False)
     if "://" in value:
         return None  # a URL without credentials: structure, not randomness

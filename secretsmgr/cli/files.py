@@ -35,7 +35,7 @@ def about_file(file: Path, identities: LayeredIdentity | None) -> Iterator[None]
         err = about(str(file), exc)
         if isinstance(exc, IntegrityError):
             err.hints = (
-                f"restore it from git (git checkout -- {file}) "
+                f"restore it from git (git checkout HEAD -- {file}) "
                 "or re-encrypt from a trusted plaintext",
             )
         elif isinstance(exc, DecryptionError):

@@ -62,10 +62,10 @@ def _remove_folders(made: list[Path]) -> None:
             folder.rmdir()
 
 
-def write_key_file(path: Path, text: str) -> None:
+def write_key_file(path: Path, text: str) -> list[Path]:
     """Create ``path`` with mode 0600 and write ``text`` (identities); never over a file.
 
-    Missing folders on the way are created, mode 0700.
+    Missing folders on the way are created, mode 0700; returns them, deepest first.
     """
     if path.exists() or path.is_symlink():
         raise RefusedError(f"{path} exists; secretsmgr never overwrites a key file")
@@ -86,6 +86,7 @@ def write_key_file(path: Path, text: str) -> None:
         path.unlink(missing_ok=True)
         _remove_folders(made)
         raise
+    return made
 
 
 class KeyringStore:
@@ -127,13 +128,9 @@ class FileStore:
 
     def store(self, secret: str) -> str:
         """Write the file; its path."""
-        missing = []
-        folder = self._path.parent
-        while not folder.exists() and folder != folder.parent:
-            missing.append(folder)
-            folder = folder.parent
-        write_identity_file(self._path, secret, cluster=True)
-        self._made = missing
+        public = parse_identities(secret, "the new identity").publics[0]
+        text = identity_file_text(secret, public, cluster=True, created=datetime.now(UTC))
+        self._made = write_key_file(self._path, text)
         return str(self._path)
 
     def discard(self, public: str) -> None:

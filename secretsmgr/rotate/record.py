@@ -138,13 +138,13 @@ def check_recordable(root: Path, path: Path) -> None:
         )
     # The append replaces the file (a temp file in its folder, then a rename): the folder must
     # take a new file, and the file must not be immutable or append-only (EPERM on opening it
-    # for writing; EACCES from its mode bits alone does not stop a rename).
+    # to write without O_APPEND; EACCES from its mode bits alone does not stop a rename).
     if not os.access(log.parent, os.W_OK | os.X_OK):
         raise RefusedError(
             f"{settings.changelog}: cannot write the changelog's folder; nothing was written"
         )
     try:
-        os.close(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC))  # opens, writes nothing
+        os.close(os.open(log, os.O_WRONLY | os.O_CLOEXEC))  # opens, writes nothing
     except PermissionError as exc:
         if exc.errno == errno.EPERM:
             raise RefusedError(

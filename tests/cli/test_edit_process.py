@@ -234,3 +234,20 @@ def test_an_edit_refuses_when_the_file_is_removed_meanwhile(
     assert "was removed while the editor was open; your changes were not saved" in err
     assert f"secretsmgr edit {target} again and redo your changes to: stringData.user" in err
     assert SECRET_VALUE not in err and not target.exists()
+
+
+def test_a_scratch_folder_whose_pid_was_reused_is_swept(tmp_path: Path) -> None:
+    """The folder names its process by pid and start time: the same pid with another start
+    time is a later process, so the folder's own is gone."""
+    from secretsmgr.fsutil import _BOX, _pid_space, process_start
+
+    me = os.getpid()
+    start = process_start(me)
+    assert start is not None
+    reused = tmp_path / f"{_BOX}{_pid_space()}-{me}.{int(start) + 1}-x"
+    live = tmp_path / f"{_BOX}{_pid_space()}-{me}.{start}-y"
+    for box in (reused, live):
+        box.mkdir()
+        os.utime(box, (time.time() - 120, time.time() - 120))
+    assert sweep_scratch(tmp_path) == [reused.name]
+    assert live.exists()

@@ -228,6 +228,7 @@ def test_set_and_unset_on_json_and_dotenv(
         ("db.yaml", ["set", "{f}", "stringData.password"], b"\xff", 2, "not UTF-8"),
         ("db.yaml", ["set", "{f}", "stringData.tls.crt"], b"x", 2, '["stringData"]["name.with'),
         ("db.yaml", ["set", "--json", "{f}", "stringData.n"], b"5", 2, "leave out --json"),
+        ("db.yaml", ["set", "--json", "{f}", "stringData"], b'{"a": 1}', 2, "stringData.NAME"),
         (
             "db.yaml",
             ["set", "{f}", "metadata.labels.app"],
@@ -416,3 +417,31 @@ def test_a_bad_changelog_or_setting_refuses_the_write_before_it(
     assert (got, out) == (code, ""), err
     assert words in one_error(err, NEW_VALUE, "old-password")
     assert {p: p.read_bytes() for p in demo.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("flag", ["+i", "+a"])
+def test_a_changelog_that_cannot_be_replaced_refuses_the_write_before_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, flag: str
+) -> None:
+    """An immutable or append-only changelog cannot be replaced by the append: refused first."""
+    if os.geteuid() != 0:
+        pytest.skip("chattr needs root")
+    demo = shutil.copytree(FIXTURES / "demo", tmp_path / "demo")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    log = demo / "secrets-changelog.jsonl"
+    made = subprocess.run(["chattr", flag, str(log)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"chattr {flag} is not supported here")
+    target = demo / "gitops" / "apps" / "redis" / "auth.enc.yaml"
+    before = target.read_bytes()
+    try:
+        got, out, err = run(
+            ["--repo", str(demo), "set", str(target), "stringData.extra"],
+            capsys,
+            stdin=NEW_VALUE.encode(),
+        )
+    finally:
+        subprocess.run(["chattr", flag.replace("+", "-"), str(log)], check=True)
+    assert (got, out) == (1, "")
+    assert "cannot replace the changelog" in one_error(err, NEW_VALUE)
+    assert target.read_bytes() == before

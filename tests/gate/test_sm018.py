@@ -48,6 +48,8 @@ def test_keyword_and_entropy_are_warnings_and_placeholders_nothing() -> None:
     assert (judge_value("password", "hunter2xx") or None).known is False  # type: ignore[union-attr]
     assert judge_value("password", "hunter2.xx") is not None  # no key file's extension
     assert judge_value("password", "Hunter2_Hunter2") is not None  # not a variable's name
+    # capitals and underscores, but random: the entropy check still sees it
+    assert judge_value("password", "K7X9Q2M4_ZP8RW3N6T5Y1B9C4XJ") is not None
     entropy = judge_value("blob", "Q29ycmVjdEhvcnNlQmF0dGVyeVN0YXBsZTI0Xy9aQkN")
     assert entropy is not None and not entropy.known
     for placeholder in ("${DB_PASSWORD}", "changeme", "<your-token>", "{{ .Values.pw }}", "xxxxxx"):

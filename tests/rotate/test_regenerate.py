@@ -216,3 +216,29 @@ def test_the_draw_is_bounded_even_when_it_keeps_matching(monkeypatch: pytest.Mon
     with pytest.raises(UsageError, match="could not draw a value different"):
         regenerate("1", "f: k")
     assert len(draws) == MAX_ATTEMPTS
+
+
+def test_the_rule_decides_which_slots_stay_in_plaintext_not_the_value(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A value that merely looks encrypted (ENC[…] in an annotation the rule leaves in clear)
+    is still in clear: a new credential there is refused all the same."""
+    rel = "gitops/apps/redis/looks-encrypted.enc.yaml"
+    plain = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: odd\n  annotations:\n"
+        "    note: ENC[not-really-encrypted]\nstringData:\n  p: a-real-value\n"
+    )
+    sf = encrypt(
+        parse_plain(plain, FileFormat.YAML),
+        fmt=FileFormat.YAML,
+        groups=[[AgeRecipient("age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw")]],
+        rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$"),
+    )
+    (demo_repo / rel).write_text(dump(sf))
+    commit_all(demo_repo, "a file with an ENC-looking annotation")
+    before = snapshot(demo_repo)
+    args = [str(demo_repo / rel), "--regenerate", "metadata.annotations.note", "--reason", "r"]
+    code, out, err = rotate(demo_repo, capsys, *args)
+    assert (code, out) == (1, ""), err
+    assert "leaves metadata.annotations.note in plaintext" in err
+    assert snapshot(demo_repo) == before

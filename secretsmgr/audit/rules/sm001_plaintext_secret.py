@@ -148,7 +148,8 @@ def _fix(ctx: AuditContext, hit: PlaintextSecret, keys_in: set[str]) -> str:
     if hit.path in keys_in:  # a sops-age manifest: encrypting it would still commit the key
         return (
             f"take it out of the repository ({hit.path} holds an age private key, see SM009; "
-            f"keep the key elsewhere if you need it): git rm -f --ignore-unmatch {hit.path}"
+            f"keep the key elsewhere if you need it): "
+            f"git rm -q --cached --ignore-unmatch {hit.path}; rm -f {hit.path}"
         )
     if hit.generator:
         folder = posixpath.dirname(hit.path)

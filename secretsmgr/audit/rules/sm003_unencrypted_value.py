@@ -83,9 +83,15 @@ def _widen_hint(entry: SopsEntry, key_path: str) -> str:
     """The fix when the creation rule itself leaves ``key_path`` in clear: change the rule."""
     where = entry.sops_config or ".sops.yaml"
     number = f" {entry.creation_rule_number}" if entry.creation_rule_number else ""
+    spec = entry.creation_rule.encryption_rule if entry.creation_rule is not None else None
+    change = {
+        "encrypted_regex": "widen its encrypted_regex (for a Secret, ^(data|stringData)$)",
+        "encrypted_suffix": "make the key end in its encrypted_suffix, or use encrypted_regex",
+        "unencrypted_regex": "narrow its unencrypted_regex",
+        "unencrypted_suffix": "rename the key so it does not end in its unencrypted_suffix",
+    }.get(spec.kind if spec is not None else "", "change its encryption rule")
     return (
-        f"{where} rule{number} leaves {key_path} in clear too: widen its "
-        "encrypted_regex (for a Secret, ^(data|stringData)$), then re-encrypt: "
+        f"{where} rule{number} leaves {key_path} in clear too: {change}, then re-encrypt: "
         + reencrypt_hint(entry.path)
     )
 

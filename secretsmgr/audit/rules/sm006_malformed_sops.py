@@ -50,7 +50,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     armored age file outside the age format or its bounds: such a file is never decrypted)."""
     fixes: dict[str, str] | None = None
     for entry in ctx.repo.sops_files:
-        fix = f"git checkout -- {entry.path}"
+        fix = f"git checkout HEAD -- {entry.path}"
         if entry.error is not None or (entry.sops_file is not None and entry.malformed_leaves):
             fixes = fixes if fixes is not None else _fixes(ctx)
             fix = fixes.get(entry.path, fix)

@@ -44,7 +44,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 entry.path,
                 message,
                 key_path=key_path,
-                fix=f"git checkout -- {entry.path}, or secretsmgr encrypt -i a trusted plaintext",
+                fix=f"git checkout HEAD -- {entry.path}, "
+                "or secretsmgr encrypt -i a trusted plaintext",
             )
 
 

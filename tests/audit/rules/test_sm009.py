@@ -89,7 +89,8 @@ def test_a_committed_cluster_key_manifest_gets_fixes_that_work(tmp_path: Path) -
     assert fixes["SM001"] == (
         "take it out of the repository (clusters/prod/sops-age.yaml holds an age private key, "
         "see SM009; keep the key elsewhere if you need it): "
-        "git rm -f --ignore-unmatch clusters/prod/sops-age.yaml"
+        "git rm -q --cached --ignore-unmatch clusters/prod/sops-age.yaml; "
+        "rm -f clusters/prod/sops-age.yaml"
     )
     # another recipient's key is removed from every file, by its public key
     write(tmp_path, "apps/notes.txt", f"{generate_identity()[0]}\n")
