@@ -244,6 +244,8 @@ def _parse_line(line: bytes, number: int) -> tuple[Entry, str]:
         prev=text("prev"),
     )
     _check_contents(entry, where)
+    if _holds_private_key(entry):
+        raise ChainError(f"{where} holds an age private key")
     return entry, text("hash")
 
 
@@ -251,8 +253,8 @@ _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
 def _check_contents(entry: Entry, where: str) -> None:
-    """What a writer guarantees, checked again on reading: a UTC time in the one form, file
-    paths that stay inside the repository, and no private key anywhere."""
+    """What a writer guarantees and a reader checks again: a UTC time in the one form and file
+    paths that stay inside the repository (and, beside this, no private key anywhere)."""
     try:
         valid_time = bool(_TIME.match(entry.time)) and bool(
             datetime.strptime(entry.time, "%Y-%m-%dT%H:%M:%SZ")
@@ -271,8 +273,6 @@ def _check_contents(entry: Entry, where: str) -> None:
             or any(p in ("", ".", "..") for p in parts)
         ):
             raise ChainError(f"{where}: file {number}: its path is not a path in the repository")
-    if _holds_private_key(entry):
-        raise ChainError(f"{where} holds an age private key")
 
 
 def parse_entries(data: bytes) -> list[Entry]:

@@ -14,7 +14,12 @@ from pathlib import Path
 
 from secretsmgr.errors import InputFileError, RefusedError, UsageError
 from secretsmgr.keys.oskeyring import KeyringAbsentError, keyring_source
-from secretsmgr.keys.stores import KeyringStore, identity_file_text, write_key_file
+from secretsmgr.keys.stores import (
+    KeyringStore,
+    identity_file_text,
+    missing_folders,
+    write_key_file,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +55,8 @@ def check_store(root: Path, output: Path | None) -> str:
             )
         if output.exists() or output.is_symlink():
             raise RefusedError(f"{output} exists; secretsmgr never overwrites a key file")
-        folder = output.parent
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent  # missing folders are made (0700) when the key is written
+        missing = missing_folders(output.parent)  # made (0700) when the key is written
+        folder = missing[-1].parent if missing else output.parent
         if not folder.is_dir():
             raise InputFileError(f"{output}: {folder} is not a folder")
         return f"{output} (mode 0600)"

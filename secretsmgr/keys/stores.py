@@ -28,21 +28,28 @@ def identity_file_text(secret: str, public: str, *, cluster: bool, created: date
     return "\n".join([*lines, secret.strip()]) + "\n"
 
 
-def write_identity_file(path: Path, secret: str, *, cluster: bool = True) -> str:
-    """A new identity file, mode 0600; an existing file is never overwritten. Its public key."""
+def write_identity_file(path: Path, secret: str, *, cluster: bool = True) -> list[Path]:
+    """A new identity file, mode 0600; an existing file is never overwritten. The folders its
+    writing made (``write_key_file``)."""
     public = parse_identities(secret, "the new identity").publics[0]
     text = identity_file_text(secret, public, cluster=cluster, created=datetime.now(UTC))
-    write_key_file(path, text)
-    return public
+    return write_key_file(path, text)
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its parents up to the first that exists, deepest first (none: [])."""
+    missing: list[Path] = []
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 def _make_folders(folder: Path) -> list[Path]:
     """Create ``folder`` and any missing parents, mode 0700 (``~/.config/sops/age`` on a new
     machine); the folders made, deepest first, so a failure can take them back."""
-    missing: list[Path] = []
-    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
+    missing = missing_folders(folder)
+    folder = missing[-1].parent if missing else folder
     if not folder.is_dir():
         raise InputFileError(f"{folder}: not a folder")
     made: list[Path] = []
@@ -128,9 +135,7 @@ class FileStore:
 
     def store(self, secret: str) -> str:
         """Write the file; its path."""
-        public = parse_identities(secret, "the new identity").publics[0]
-        text = identity_file_text(secret, public, cluster=True, created=datetime.now(UTC))
-        self._made = write_key_file(self._path, text)
+        self._made = write_identity_file(self._path, secret, cluster=True)
         return str(self._path)
 
     def discard(self, public: str) -> None:

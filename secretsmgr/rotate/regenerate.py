@@ -78,19 +78,27 @@ def regenerate(value: object, where: str) -> str:
     raise UsageError(f"{where}: could not draw a value different from the old one")
 
 
-def find_slots(node: Node, parts: list[str]) -> list[tuple[MapNode, str]]:
-    """Mapping slots addressed by dotted ``parts`` (keys may contain dots themselves)."""
+def _slots(
+    node: Node, parts: list[str], prefix: KeyPath = ()
+) -> list[tuple[MapNode, str, KeyPath]]:
+    """(mapping, key, key path) of each slot dotted ``parts`` address (keys may hold dots)."""
     if not parts or not isinstance(node, MapNode):
         return []
-    found = []
+    found: list[tuple[MapNode, str, KeyPath]] = []
     for cut in range(len(parts), 0, -1):
         key = ".".join(parts[:cut])
         if node.has(key):
+            here = (*prefix, key)
             if cut == len(parts):
-                found.append((node, key))
+                found.append((node, key, here))
             else:
-                found += find_slots(node.get(key), parts[cut:])
+                found += _slots(node.get(key), parts[cut:], here)
     return found
+
+
+def find_slots(node: Node, parts: list[str]) -> list[tuple[MapNode, str]]:
+    """Mapping slots addressed by dotted ``parts`` (keys may contain dots themselves)."""
+    return [(mapping, key) for mapping, key, _ in _slots(node, parts)]
 
 
 def _refuse_plaintext_slot(entry: SopsEntry, spec: str) -> None:
@@ -99,28 +107,18 @@ def _refuse_plaintext_slot(entry: SopsEntry, spec: str) -> None:
     sf = entry.sops_file
     assert sf is not None
     for doc in sf.docs:
-        rule = sf.metadata.rule
-        clear = {path for path, _leaf, encrypted in iter_leaves(doc, rule) if not encrypted}
-        for path in _slot_paths(doc, spec.split(".")):
+        paths = [path for _, _, path in _slots(doc, spec.split("."))]
+        if not paths:
+            continue
+        leaves = iter_leaves(doc, sf.metadata.rule)
+        clear = {path for path, _leaf, encrypted in leaves if not encrypted}
+        for path in paths:
             if path in clear:
                 raise RefusedError(
                     f"{entry.path}: its encryption rule leaves {spec} in plaintext: a new "
                     "value there would be committed in clear; nothing was changed",
                     hints=("regenerate a key path the rule encrypts (data.*, stringData.*)",),
                 )
-
-
-def _slot_paths(node: Node, parts: list[str], prefix: KeyPath = ()) -> list[KeyPath]:
-    """The key paths of the slots ``find_slots`` finds (keys may contain dots themselves)."""
-    if not parts or not isinstance(node, MapNode):
-        return []
-    found: list[KeyPath] = []
-    for cut in range(len(parts), 0, -1):
-        key = ".".join(parts[:cut])
-        if node.has(key):
-            here = (*prefix, key)
-            found += [here] if cut == len(parts) else _slot_paths(node.get(key), parts[cut:], here)
-    return found
 
 
 def set_value(node: MapNode, key: str, value: str) -> None:

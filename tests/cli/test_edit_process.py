@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -49,6 +50,26 @@ def _gone(pid: int) -> bool:
     return False
 
 
+def _edit_with_a_sleeping_editor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, Path, subprocess.Popen[bytes]]:
+    """An encrypted file, and ``edit`` of it running with an editor that writes ``marker``
+    (the scratch file's path and its pid) and then sleeps: (file, marker, edit process)."""
+    target = tmp_path / "db.enc.yaml"
+    target.write_text(f"stringData:\n    password: {SECRET_VALUE}\n")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(TEST_KEY))
+    run(["--repo", str(tmp_path), "encrypt", "--age", PUB1, "-i", str(target)], capsys, expect=0)
+    marker = tmp_path / "editor-started"
+    sleeper = tmp_path / "sleeper.py"
+    sleeper.write_text(
+        "import os, sys, time\n"
+        f"open({str(marker)!r}, 'w').write(f'{{sys.argv[1]}} {{os.getpid()}}\\n')\n"
+        "time.sleep(120)\n"
+    )
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(TEST_KEY), EDITOR=f"{sys.executable} {sleeper}")
+    return target, marker, start_process(["--repo", str(tmp_path), "edit", str(target)], env=env)
+
+
 @pytest.mark.parametrize(
     "sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name
 )
@@ -58,20 +79,8 @@ def test_a_signal_while_the_editor_is_open_removes_the_plaintext(
     capsys: pytest.CaptureFixture[str],
     sig: signal.Signals,
 ) -> None:
-    target = tmp_path / "db.enc.yaml"
-    target.write_text(f"stringData:\n    password: {SECRET_VALUE}\n")
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(TEST_KEY))
-    run(["--repo", str(tmp_path), "encrypt", "--age", PUB1, "-i", str(target)], capsys, expect=0)
+    target, marker, proc = _edit_with_a_sleeping_editor(tmp_path, monkeypatch, capsys)
     before = target.read_bytes()
-    marker = tmp_path / "editor-started"
-    sleeper = tmp_path / "sleeper.py"
-    sleeper.write_text(
-        "import os, sys, time\n"
-        f"open({str(marker)!r}, 'w').write(f'{{sys.argv[1]}} {{os.getpid()}}\\n')\n"
-        "time.sleep(120)\n"
-    )
-    env = subprocess_env(SOPS_AGE_KEY_FILE=str(TEST_KEY), EDITOR=f"{sys.executable} {sleeper}")
-    proc = start_process(["--repo", str(tmp_path), "edit", str(target)], env=env)
     try:
         scratch_name, editor_pid = _wait_for(marker).split()
         scratch = Path(scratch_name)
@@ -95,19 +104,7 @@ def test_what_a_killed_edit_left_in_memory_is_removed_by_recover_and_the_next_ed
 ) -> None:
     """SIGKILL leaves no chance to clean up: the plaintext box stays until its process is
     gone, then ``recover`` (or the next ``edit``) removes it."""
-    target = tmp_path / "db.enc.yaml"
-    target.write_text(f"stringData:\n    password: {SECRET_VALUE}\n")
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(TEST_KEY))
-    run(["--repo", str(tmp_path), "encrypt", "--age", PUB1, "-i", str(target)], capsys, expect=0)
-    marker = tmp_path / "editor-started"
-    sleeper = tmp_path / "sleeper.py"
-    sleeper.write_text(
-        "import os, sys, time\n"
-        f"open({str(marker)!r}, 'w').write(f'{{sys.argv[1]}} {{os.getpid()}}\\n')\n"
-        "time.sleep(120)\n"
-    )
-    env = subprocess_env(SOPS_AGE_KEY_FILE=str(TEST_KEY), EDITOR=f"{sys.executable} {sleeper}")
-    proc = start_process(["--repo", str(tmp_path), "edit", str(target)], env=env)
+    _, marker, proc = _edit_with_a_sleeping_editor(tmp_path, monkeypatch, capsys)
     try:
         scratch_name, editor_pid = _wait_for(marker).split()
         box = Path(scratch_name).parent

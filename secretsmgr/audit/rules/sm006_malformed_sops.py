@@ -48,12 +48,9 @@ def _fixes(ctx: AuditContext) -> dict[str, str]:
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Unreadable metadata, broken ``ENC[…]`` values, a broken MAC field or age entry (an
     armored age file outside the age format or its bounds: such a file is never decrypted)."""
-    fixes: dict[str, str] | None = None
+    fixes = _fixes(ctx)  # runs git only when some file is broken
     for entry in ctx.repo.sops_files:
-        fix = f"git checkout HEAD -- {entry.path}"
-        if entry.error is not None or (entry.sops_file is not None and entry.malformed_leaves):
-            fixes = fixes if fixes is not None else _fixes(ctx)
-            fix = fixes.get(entry.path, fix)
+        fix = fixes.get(entry.path, f"git checkout HEAD -- {entry.path}")
         if entry.error is not None:
             what = "SOPS metadata" if entry.has_metadata else "SOPS file"
             yield RULE.finding(entry.path, f"malformed {what}: {entry.error}", fix=fix)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import typer
 
 from secretsmgr.cli.context import out, repo_root
@@ -9,9 +12,6 @@ from secretsmgr.cli.context import out, repo_root
 
 def recover_cmd(ctx: typer.Context) -> int:
     """Complete or roll back an interrupted rotation; remove leftover temp files (SM022)."""
-    import contextlib
-    import os
-
     from secretsmgr.errors import UserError
     from secretsmgr.fsutil import memory_dir, sweep_scratch
     from secretsmgr.plural import plural
