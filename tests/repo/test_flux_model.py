@@ -369,3 +369,31 @@ def test_ten_thousand_files_are_handled_quickly(tmp_path: Path) -> None:
     assert graph.names() == tuple(f"app{i}" for i in range(100))
     assert graph.layers_of("gitops/app42/m7.yaml") == ("app42",)
     assert elapsed < 5.0, f"took {elapsed:.2f}s"
+
+
+@pytest.mark.parametrize(
+    ("unpinned", "said"),
+    [
+        (("staging",), "cluster staging does not say which Flux version it runs"),
+        (("production", "staging"), "the repository does not say which Flux version it runs"),
+    ],
+)
+def test_the_version_note_names_the_cluster_that_does_not_pin_flux(
+    tmp_path: Path, unpinned: tuple[str, ...], said: str
+) -> None:
+    import shutil
+
+    case = Path(__file__).parents[1] / "flux_corpus" / "cases" / "two-clusters"
+    root = tmp_path / "repo"
+    shutil.copytree(case, root, ignore=shutil.ignore_patterns("*.plain"))
+    # An unpinned cluster's components move out of its reach with another version: the
+    # repository then names two versions, and that cluster reaches neither.
+    (root / "archive").mkdir()
+    for cluster in unpinned:
+        components = root / "clusters" / cluster / "flux-system" / "gotk-components.yaml"
+        moved = root / "archive" / f"{cluster}.yaml"
+        moved.write_text(components.read_text().replace("v1.6.1", f"v1.{len(cluster)}.0"))
+        components.unlink()
+    graph = find_layers(WorktreeSnapshot(root))
+    notes = [n for n in graph.notes if "Flux version" in n]
+    assert len(notes) == 1 and notes[0].startswith(said), graph.notes

@@ -406,10 +406,17 @@ def find_layers(
     notes += sorted(model.repo.problems.values())
     for layer in ordered:
         notes += [f"layer {layer.name}: {p}" for p in layer.problems]
-    versions = {c.version for c in found_clusters}
-    if ordered and any(v.assumed for v in versions):
+    unpinned = sorted(c.name or "" for c in found_clusters if c.version.assumed)
+    if ordered and unpinned:
+        named = [name for name in unpinned if name]
+        if named and len(unpinned) < len(found_clusters):
+            who = (
+                f"clusters {', '.join(named)} do" if len(named) > 1 else f"cluster {named[0]} does"
+            )
+        else:
+            who = "the repository does"
         notes.append(
-            f"the repository does not say which Flux version it runs: assuming the current "
+            f"{who} not say which Flux version it runs: assuming the current "
             f"release, {ASSUMED.label}"
         )
     found_clusters.sort(key=lambda c: (c.name is not None, c.name or ""))
