@@ -283,17 +283,55 @@ def parse_entries(data: bytes) -> list[Entry]:
 # ----------------------------------------------------------------------------- verifying
 
 
-def read_chain(data: bytes) -> tuple[list[Entry], ChainBreak | None]:
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A changelog prefix found intact: its size and sha256, its last seq, its last line's hash.
+
+    ``read_chain`` trusts a prefix that a checkpoint covers byte for byte and checks only the
+    lines after it. Whoever hands one in vouches that it was made by ``checkpoint_of`` from
+    bytes that were verified (``changelog/verified.py`` keeps them per repository).
+    """
+
+    size: int
+    sha256: str
+    seq: int
+    tail: str
+
+    def covers(self, data: bytes) -> bool:
+        """Whether ``data`` starts with exactly the bytes this checkpoint was made from."""
+        return (
+            len(data) >= self.size
+            and (self.size == 0 or data[self.size - 1 : self.size] == b"\n")
+            and hashlib.sha256(data[: self.size]).hexdigest() == self.sha256
+        )
+
+
+def checkpoint_of(data: bytes) -> Checkpoint:
+    """The checkpoint of an intact changelog (``data`` as ``read_chain`` found it, or as
+    ``append`` returned it); a missing final newline is left out of the prefix it covers."""
+    size = len(data) if not data or data.endswith(b"\n") else data.rfind(b"\n") + 1
+    seq, tail = _tail(data[:size])
+    return Checkpoint(size, hashlib.sha256(data[:size]).hexdigest(), seq - 1, tail)
+
+
+def read_chain(
+    data: bytes, after: Checkpoint | None = None
+) -> tuple[list[Entry], ChainBreak | None]:
     """The entries before the first broken one, and that break (None when the chain is intact).
 
     Line N must parse, be canonical, match its own ``hash``, have ``seq`` N and hold the sha256
     of line N-1 (``GENESIS`` for line 1) as ``prev``. Since every line before the break is
     intact, N is also the seq the broken entry should have. One pass: a caller that needs the
     entries of an intact chain parses nothing again.
+
+    ``after``: a checkpoint of an intact prefix. When it covers ``data``, only the lines after
+    it are checked, and only their entries are returned; otherwise it is ignored.
     """
     entries: list[Entry] = []
-    prev = GENESIS
-    for number, line in enumerate(_lines(data), start=1):
+    prev, first = GENESIS, 1
+    if after is not None and after.covers(data):
+        data, prev, first = data[after.size :], after.tail, after.seq + 1
+    for number, line in enumerate(_lines(data), start=first):
         try:
             entry, stored = _parse_line(line, number)
         except ChainError as exc:
@@ -320,9 +358,9 @@ def read_chain(data: bytes) -> tuple[list[Entry], ChainBreak | None]:
     return entries, None
 
 
-def find_break(data: bytes) -> ChainBreak | None:
+def find_break(data: bytes, after: Checkpoint | None = None) -> ChainBreak | None:
     """The first broken entry and why, or None when the chain is intact (``read_chain``)."""
-    return read_chain(data)[1]
+    return read_chain(data, after)[1]
 
 
 def verify(data: bytes) -> int | None:
@@ -404,6 +442,14 @@ def _tail(data: bytes) -> tuple[int, str]:
     return len(lines) + 1, (line_hash(lines[-1]) if lines else GENESIS)
 
 
+def broken_error(found: ChainBreak) -> ChainError:
+    """The error of a writer that found the changelog broken at ``found``."""
+    return ChainError(
+        f"changelog broken at seq {found.seq}: {found.reason}",
+        hints=("restore the changelog from git before writing to it",),
+    )
+
+
 def next_entry(
     data: bytes,
     *,
@@ -422,10 +468,7 @@ def next_entry(
     """
     found = None if verified else find_break(data)
     if found is not None:
-        raise ChainError(
-            f"changelog broken at seq {found.seq}: {found.reason}",
-            hints=("restore the changelog from git before writing to it",),
-        )
+        raise broken_error(found)
     seq, prev = _tail(data)
     return Entry(
         seq=seq,

@@ -21,11 +21,12 @@ from secretsmgr.changelog.chain import (
     Entry,
     FileRecord,
     append,
+    broken_error,
     datakey_id,
-    find_break,
     next_entry,
 )
 from secretsmgr.changelog.store import changelog_path, load_changelog, write_changelog
+from secretsmgr.changelog.verified import chain_break, remember
 from secretsmgr.errors import RefusedError
 from secretsmgr.repo import git
 from secretsmgr.repo.flux import find_layers
@@ -129,7 +130,7 @@ def check_recordable(root: Path, path: Path) -> None:
     data = load_changelog(log)
     if not data and not log.exists():
         return
-    broken = find_break(data)
+    broken = chain_break(root, log, data)
     if broken is not None:
         raise RefusedError(
             f"{settings.changelog} is broken at seq {broken.seq}: {broken.reason}; "
@@ -193,9 +194,13 @@ def record_write(
             WorktreeSnapshot(root), settings.clusters, dict(settings.sources)
         ).layers_of(rel)
         data = load_changelog(log)
+        broken = chain_break(root, log, data)
+        if broken is not None:
+            raise broken_error(broken)
         entry = build_entry(
             root,
             data,
+            verified=True,
             action=action,
             reason="",
             layers=layers,
@@ -212,5 +217,7 @@ def record_write(
                 )
             ],
         )
-        write_changelog(log, append(data, entry))
+        new_log = append(data, entry)
+        write_changelog(log, new_log)
+        remember(root, log, new_log)
         return entry.seq

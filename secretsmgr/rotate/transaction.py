@@ -29,8 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from secretsmgr.changelog.chain import Entry, append, find_break
+from secretsmgr.changelog.chain import Entry, append
 from secretsmgr.changelog.store import changelog_path, load_changelog, write_changelog
+from secretsmgr.changelog.verified import chain_break, remember
 from secretsmgr.errors import (
     InputFileError,
     RefusedError,
@@ -176,7 +177,7 @@ def _prepare(
     rel_log = ctx.settings.changelog
     log_path = changelog_path(root, rel_log)
     old_log = load_changelog(log_path)
-    broken = find_break(old_log)
+    broken = chain_break(root, log_path, old_log)
     if broken is not None:
         raise RefusedError(
             f"{rel_log} is broken at seq {broken.seq}: {broken.reason}",
@@ -300,6 +301,7 @@ def _write(
         fsync_dirs(w.target.parent for w in writes)
         fault("changelog", 0)
         write_changelog(prepared.changelog, new_log)
+        remember(root, prepared.changelog, new_log)  # the next writer checks only what follows
     except BaseException as exc:
         settled = settle(root, journal)
         _drop_journal(where)

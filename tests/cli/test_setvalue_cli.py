@@ -445,3 +445,31 @@ def test_a_changelog_that_cannot_be_replaced_refuses_the_write_before_it(
     assert (got, out) == (1, "")
     assert "cannot replace the changelog" in one_error(err, NEW_VALUE)
     assert target.read_bytes() == before
+
+
+def test_a_history_rewritten_after_a_kept_checkpoint_still_refuses_the_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writers check only the lines after the prefix they verified last time, and only while the
+    changelog still starts with exactly those bytes: a rewritten old line is found."""
+    from tests.conftest import git
+
+    demo = shutil.copytree(FIXTURES / "demo", tmp_path / "demo")
+    git(demo, "init", "-q", "-b", "main")
+    git(demo, "add", "-A")
+    git(demo, "commit", "-q", "--no-gpg-sign", "-m", "demo")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    target = demo / "gitops" / "apps" / "redis" / "auth.enc.yaml"
+    args = ["--repo", str(demo), "set", str(target), "stringData.extra"]
+    assert run(args, capsys, stdin=NEW_VALUE.encode()) == (0, "", "")
+    git_dir = Path(git(demo, "rev-parse", "--absolute-git-dir").strip())
+    assert list((git_dir / "secretsmgr" / "chains").iterdir())  # a checkpoint was kept
+    log = demo / "secrets-changelog.jsonl"
+    log.write_text(log.read_text().replace("demo: initial", "demo: forged!", 1))
+    before = {p: p.read_bytes() for p in demo.rglob("*") if p.is_file() and ".git" not in p.parts}
+    for argv in (args, ["--repo", str(demo), "rotate", "--all", "--allow-dirty"]):
+        got, out, err = run(argv, capsys, stdin=NEW_VALUE.encode())
+        assert (got, out) == (1, ""), err
+        assert "is broken at seq 1" in one_error(err, NEW_VALUE)
+    after = {p: p.read_bytes() for p in demo.rglob("*") if p.is_file() and ".git" not in p.parts}
+    assert after == before
