@@ -46,7 +46,13 @@ from secretsmgr.fsutil import read_text, write_atomic
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.settings import load_settings
 from secretsmgr.sops import FileFormat, dump_plain, format_for_path, load
-from secretsmgr.sops.document import has_metadata, parse_documents, same_data
+from secretsmgr.sops.document import (
+    format_for_text,
+    has_metadata,
+    is_binary_store,
+    parse_documents,
+    same_data,
+)
 from secretsmgr.sops.encvalue import PREFIX as ENC
 from secretsmgr.sops.tree import MapNode, Node
 
@@ -88,7 +94,7 @@ def _sops_text(path: Path) -> str:
     """The text of ``path`` when it is an encrypted file (the changelog's "before"), else ""."""
     try:
         text = path.read_text(encoding="utf-8")
-        fmt = format_for_path(path.name)
+        fmt = format_for_text(path.name, text)
         return text if has_metadata(parse_documents(text, fmt), fmt) else ""
     except (OSError, UnicodeDecodeError, FormatError):
         return ""
@@ -144,17 +150,24 @@ def decrypt_file(
         raise UsageError("-i and -o cannot be used together")
     if in_place and extract is not None:
         raise UsageError("--extract cannot be used with -i (it would replace the file)")
-    fmt = format_for_path(file.name)
     if not in_place:
-        result = decrypt_text(read_text(file), fmt, identities, extract)
+        result = _decrypted(file, identities, extract)
         if output is None:
             return result
         write_output(root, output, result)
         return None
     check_write_target(root, file)
     with locked(root, file):
-        write_atomic(file, decrypt_text(read_text(file), fmt, identities))
+        write_atomic(file, _decrypted(file, identities))
     return None
+
+
+def _decrypted(file: Path, identities: Sequence[Identity], extract: str | None = None) -> str:
+    """What ``sops -d`` prints for ``file``: a binary-store file's ``data`` as it is."""
+    text = read_text(file)
+    binary = is_binary_store(file.name, text)
+    fmt = FileFormat.JSON if binary else format_for_path(file.name)
+    return decrypt_text(text, fmt, identities, extract, binary=binary)
 
 
 # ----------------------------------------------------------------------------- edit
@@ -230,9 +243,9 @@ def edit_file(
     check_write_target(root, file)
     if not file.exists():
         return _create(file, root, editor, record)
-    fmt = format_for_path(file.name)
     original = _current(file)
     text = read_text(file)
+    fmt = format_for_text(file.name, text)
     decrypted = decrypt_file_text(text, fmt, identities)
     indent = yaml_indent(file)
     buffer = dump_plain(decrypted.docs, fmt, indent)
@@ -354,9 +367,9 @@ def _rewrite(
 ) -> ValueChange:
     """Decrypt, change, re-seal and record ``file`` under the lock (one read-modify-write)."""
     check_write_target(root, file)
-    fmt = format_for_path(file.name)
     with locked(root, file):
         text = read_text(file)
+        fmt = format_for_text(file.name, text)
         decrypted = decrypt_file_text(text, fmt, identities)
         docs, path = change(fmt, decrypted.docs)
         shown = keypath.format_key_path(path)

@@ -145,12 +145,24 @@ def _scalar_text(value: Node) -> str:
 
 
 def decrypt_text(
-    text: str, fmt: FileFormat, identities: Sequence[Identity], key_path: str | None = None
+    text: str,
+    fmt: FileFormat,
+    identities: Sequence[Identity],
+    key_path: str | None = None,
+    *,
+    binary: bool = False,
 ) -> str:
-    """Decrypt a file (MAC verified) to what ``sops -d`` prints, or one extracted value."""
+    """Decrypt a file (MAC verified) to what ``sops -d`` prints, or one extracted value.
+
+    ``binary``: a binary-store file (read as JSON); ``sops -d`` prints its ``data`` as it is.
+    """
     decrypted = decrypt(load(text, fmt), identities)
     if key_path is not None:
         return extract(decrypted.docs, key_path, fmt)
+    if binary:
+        value = decrypted.docs[0].get("data") if decrypted.docs else None
+        if isinstance(value, str):
+            return value
     return dump_plain(decrypted.docs, fmt)
 
 

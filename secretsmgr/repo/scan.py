@@ -4,7 +4,7 @@ the detectors the audit rules pass in (with the cache protocol the gate implemen
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from secretsmgr.repo.flux import LayerGraph
@@ -13,11 +13,13 @@ from secretsmgr.repo.sopsconfig import CreationRule
 from secretsmgr.repo.sopsentry import (
     SOPS_HINT,
     SopsEntry,
+    is_named_other,
     is_named_sops,
+    named_other_entry,
     read_sops_entry,
     structured_format,
 )
-from secretsmgr.sops.document import FileFormat
+from secretsmgr.sops.document import FileFormat, holds_binary_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +77,20 @@ def scan_file(
     if fmt is not None or named:
         fmt = fmt or FileFormat.YAML
         if named or SOPS_HINT[fmt].search(data):
-            rule = rule_for(rel) if rule_for is not None else (None, None, None)
-            entry = read_sops_entry(rel, data, fmt, rule)
+            entry = read_sops_entry(rel, data, fmt, _rule(rel, rule_for))
+    elif holds_binary_store(data):  # sops's binary store, under any name: JSON to read
+        found = read_sops_entry(rel, data, FileFormat.JSON, _rule(rel, rule_for))
+        entry = replace(found, store="binary") if found is not None else None
+    elif is_named_other(rel):
+        entry = named_other_entry(rel, data, _rule(rel, rule_for))
     return ScannedFile(rel, data, fmt, entry)
+
+
+def _rule(
+    rel: str,
+    rule_for: Callable[[str], tuple[str | None, CreationRule | None, int | None]] | None,
+) -> tuple[str | None, CreationRule | None, int | None]:
+    return rule_for(rel) if rule_for is not None else (None, None, None)
 
 
 def detect_all(

@@ -75,6 +75,9 @@ class SopsEntry:
     template: bool = False
     # Named like a SOPS file, no metadata, and no item at all (an empty file, comments only)
     empty: bool = False
+    # The store sops reads the file in, when it is not the one ``format`` names: ``binary`` for
+    # a binary-store file (read here as the JSON object it is encrypted to)
+    store: str | None = None
 
     @property
     def is_valid(self) -> bool:
@@ -88,6 +91,70 @@ def is_named_sops(path: str) -> bool:
     name = posixpath.basename(path)
     return name != SOPS_CONFIG_NAME and any(
         name.endswith(suffix) and len(name) > len(suffix) for suffix in NAMED_SOPS_SUFFIXES
+    )
+
+
+# Named like a SOPS file in a store secretsmgr does not pick by extension: sops's binary store
+# (``*.sops``, ``*.sops.sh``, ``*.sops.pem``), or a copy of a text store's file under another
+# last extension (``config.sops.yaml.disabled``, ``db.enc.json.bak``). ``.enc.`` alone says
+# little (``notes.enc.md``, openssl's ``*.enc``), and a template (``*.sops.yaml.j2``) or an
+# example is no secret; a ``.sops.yaml`` config copy is never one.
+_BINARY_NAME = re.compile(r"(?i)[^/]+\.sops(?:\.[^./]+)?")
+_COPY_NAME = re.compile(r"(?i)[^/]+\.(?:enc|sops)\.(ya?ml|json|env)\.[^./]+")
+_NOT_SECRETS = frozenset(
+    {"j2", "jinja", "jinja2", "tmpl", "tpl", "template", "gotmpl", "example", "sample", "md"}
+)
+_SOPS_TRACE = re.compile(rb"ENC\[AES256_GCM,|\bsops\b")
+
+
+def _named_other_store(path: str) -> FileFormat | str | None:
+    """The store an ``is_named_other`` file would be in: a text store, ``"binary"``, or None."""
+    name = posixpath.basename(path)
+    lower = name.lower()
+    if lower.startswith(".sops.") or is_named_sops(path) or structured_format(path) is not None:
+        return None
+    if lower.rpartition(".")[2] in _NOT_SECRETS:
+        return None
+    copy = _COPY_NAME.fullmatch(name)
+    if copy is not None:
+        word = copy.group(1).lower()
+        return FileFormat.DOTENV if word == "env" else _FORMATS[f".{word}"]
+    return "binary" if _BINARY_NAME.fullmatch(name) else None
+
+
+def is_named_other(path: str) -> bool:
+    """Whether the name says SOPS in a store not picked here by extension (``*.sops``,
+    ``*.sops.sh``, ``x.sops.yaml.disabled``; not ``*.sops.yaml.j2``, ``notes.enc.md``)."""
+    return _named_other_store(path) is not None
+
+
+def named_other_entry(
+    path: str,
+    data: bytes,
+    rule: tuple[str | None, CreationRule | None, int | None] = (None, None, None),
+) -> SopsEntry | None:
+    """The entry of an ``is_named_other`` file that is not a binary-store SOPS file: read in the
+    text store its name carries (``x.sops.yaml.disabled``); a file with no trace of SOPS is
+    plaintext under a SOPS name (SM002); anything else, in no store read here, is left out."""
+    store = _named_other_store(path)
+    if isinstance(store, FileFormat):
+        return read_sops_entry(path, data, store, rule, named=True)
+    if store is None or _SOPS_TRACE.search(data):
+        return None
+    return SopsEntry(
+        path=path,
+        format=FileFormat.YAML,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        named=True,
+        has_metadata=False,
+        has_flux_marker=False,
+        sops_config=rule[0],
+        creation_rule=rule[1],
+        creation_rule_number=rule[2],
+        template=bool(_TEMPLATE_SYNTAX.search(data) or _SHELL_VARIABLE.search(data)),
+        empty=not data.strip(),
+        store="binary",
     )
 
 
@@ -139,6 +206,7 @@ def _scan_leaves(sf: SopsFile) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 _SECRET_VALUES = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
 _TEMPLATE_SYNTAX = re.compile(rb"\{\{.*?\}\}|\{%.*?%\}")
+_SHELL_VARIABLE = re.compile(rb"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a secret value
 
 
@@ -176,12 +244,15 @@ def read_sops_entry(
     data: bytes,
     fmt: FileFormat,
     rule: tuple[str | None, CreationRule | None, int | None] = (None, None, None),
+    *,
+    named: bool | None = None,
 ) -> SopsEntry | None:
     """A SOPS entry for a YAML/JSON/dotenv file, or None when it is not a SOPS file.
 
-    ``rule`` is (config label, creation rule, rule number) from the governing `.sops.yaml`.
+    ``rule`` is (config label, creation rule, rule number) from the governing `.sops.yaml`;
+    ``named``: whether the name says SOPS (default: ``is_named_sops``).
     """
-    named = is_named_sops(path)
+    named = is_named_sops(path) if named is None else named
     base = SopsEntry(
         path=path,
         format=fmt,

@@ -231,6 +231,10 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
             tail = f"fix it with: {one_line(first or '')}"  # a rename first (no rule matches)
         elif plaintext and len(blocked) == 1:
             tail = f"encrypt it with: secretsmgr encrypt -i {one_line(blocked[0])}"
+        elif plaintext and any(
+            (f.fix or "").startswith("sops ") for path in blocked for f in findings[path]
+        ):
+            tail = "encrypt each with the fix shown for it"  # sops keeps binary files whole
         elif plaintext:
             tail = "encrypt each with: secretsmgr encrypt -i <file>"
         else:

@@ -35,7 +35,7 @@ from secretsmgr.repo.root import is_git_work_tree
 from secretsmgr.repo.settings import load_settings
 from secretsmgr.repo.snapshot import WorktreeSnapshot
 from secretsmgr.rotate.journal import Recovery, recover
-from secretsmgr.sops.document import format_for_path, has_metadata, load, parse_documents
+from secretsmgr.sops.document import format_for_text, has_metadata, load, parse_documents
 
 
 def file_record(
@@ -184,7 +184,7 @@ def record_write(
         log = changelog_path(root, settings.changelog)
         if not log.exists():
             return None
-        fmt = format_for_path(path.name)
+        fmt = format_for_text(path.name, new_text)
         new = load(new_text, fmt)
         before: tuple[str, ...] = ()
         old_docs = parse_documents(old_text, fmt) if old_text else []

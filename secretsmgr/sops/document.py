@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,6 +52,32 @@ def format_for_path(name: str) -> FileFormat:
     if lower.endswith(".env"):
         return FileFormat.DOTENV
     return FileFormat.YAML
+
+
+# sops keeps a file whose name has none of its text stores' extensions in its binary store:
+# the whole file is one value, and the encrypted file is a JSON object of ``data`` and ``sops``,
+# written as its JSON store writes (so it is read, rotated and written here as JSON).
+_TEXT_STORE_SUFFIXES = (".yaml", ".yml", ".json", ".env", ".ini")
+_BINARY_STORE = re.compile(rb'\A\s*\{\s*"data"\s*:')
+
+
+def holds_binary_store(data: bytes) -> bool:
+    """Whether ``data`` looks like an encrypted binary-store file: ``{"data": …, "sops": …}``."""
+    return _BINARY_STORE.match(data) is not None and b'"sops"' in data
+
+
+def is_binary_store(name: str, text: str) -> bool:
+    """Whether sops reads ``name`` in its binary store and ``text`` is that store's encrypted
+    form (a ``*.sops``, ``*.sops.sh`` or ``*.conf`` file that sops encrypted)."""
+    return not name.lower().endswith(_TEXT_STORE_SUFFIXES) and holds_binary_store(
+        text.encode("utf-8", "surrogateescape")
+    )
+
+
+def format_for_text(name: str, text: str) -> FileFormat:
+    """``format_for_path``, except that an encrypted binary-store file is read as the JSON it is
+    (never as YAML: written back as YAML, sops could no longer read it)."""
+    return FileFormat.JSON if is_binary_store(name, text) else format_for_path(name)
 
 
 IvCache = dict[tuple[bytes, str, bytes], bytes]

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.repo.sopsentry import SopsEntry, is_named_sops
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -35,8 +36,19 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         yield RULE.finding(
             entry.path,
             "named like a SOPS file but has no SOPS metadata: it is stored in plaintext",
-            fix=f"secretsmgr encrypt -i {entry.path}",
+            fix=_fix(entry),
         )
+
+
+def _fix(entry: SopsEntry) -> str:
+    """``encrypt`` picks YAML, JSON or dotenv by extension; sops keeps any other file whole,
+    or reads it in the store named (``x.sops.yaml.disabled``)."""
+    if is_named_sops(entry.path):
+        return f"secretsmgr encrypt -i {entry.path}"
+    if entry.store == "binary":
+        return f"sops encrypt -i {entry.path}"
+    store = entry.format.value
+    return f"sops encrypt -i --input-type {store} --output-type {store} {entry.path}"
 
 
 RULE = Rule(

@@ -1,0 +1,138 @@
+"""Files sops keeps in its binary store (``*.sops``, ``*.sops.sh``, ``*.enc.pem``): found, audited,
+rotated and decrypted as the real sops writes and reads them; plaintext under such a name is
+SM002, and a ``x.sops.yaml.disabled`` copy is read in the store its name carries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.runner import run
+from tests.conftest import TEST_KEY, VECTORS, git, run_sops
+
+pytestmark = pytest.mark.interop
+
+PUB1 = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
+OTHER_KEY = VECTORS / "keys" / "test-only-2.agekey"
+ZONE = '$ORIGIN example.org.\n@ IN TXT "zone-s3cret-v4lue"\n'
+SCRIPT = "export API_TOKEN=sh-s3cret-v4lue\n"
+
+
+def _public(key_file: Path) -> str:
+    return next(
+        line.split(":", 1)[1].strip()
+        for line in key_file.read_text().splitlines()
+        if line.startswith("# public key:")
+    )
+
+
+@pytest.fixture
+def repo(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (git_repo / ".sops.yaml").write_text(f"creation_rules:\n  - age: {PUB1}\n")
+    (git_repo / "dns").mkdir()
+    for name, text in (("dns/db.zone.sops", ZONE), ("env.sops.sh", SCRIPT)):
+        (git_repo / name).write_text(text)
+        done = run_sops(["encrypt", "-i", name], cwd=git_repo)
+        assert done.returncode == 0, done.stderr
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "--no-gpg-sign", "-m", "binary files")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(TEST_KEY))
+    return git_repo
+
+
+def _audit(repo: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, object]:
+    result = run(["--repo", str(repo), "audit", "--format", "json", *extra], capsys)
+    report: dict[str, object] = json.loads(result.out)
+    return report
+
+
+def test_binary_store_files_are_sops_files_and_are_audited(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (repo / "env.sops.sh").read_text().startswith('{\n\t"data": "ENC[')
+    report = _audit(repo, capsys, "--verify-mac")
+    assert report["findings"] == []
+    assert report["summary"]["sops_files"] == 2  # type: ignore[index]
+    # encrypted to a stranger instead of the cluster key: reported like any SOPS file
+    stranger = repo / "dns" / "other.sops"
+    stranger.write_text(ZONE)
+    done = run_sops(["encrypt", "--age", _public(OTHER_KEY), "-i", "dns/other.sops"], cwd=repo)
+    assert done.returncode == 0, done.stderr
+    found = {(f["rule"], f["path"]) for f in _audit(repo, capsys)["findings"]}  # type: ignore[attr-defined]
+    assert {("SM005", "dns/other.sops"), ("SM011", "dns/other.sops")} <= found
+
+
+def test_rotate_and_set_keep_the_binary_store_and_sops_reads_the_result(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = (repo / "dns" / "db.zone.sops").read_bytes()
+    assert run(["--repo", str(repo), "rotate", "--all", "--reason", "binary"], capsys).code == 0
+    after = (repo / "dns" / "db.zone.sops").read_bytes()
+    assert after != before and after.startswith(b'{\n\t"data": "ENC[')
+    for name, text in (("dns/db.zone.sops", ZONE), ("env.sops.sh", SCRIPT)):
+        done = run_sops(["decrypt", name], cwd=repo, key_file=TEST_KEY)
+        assert (done.returncode, done.stdout) == (0, text), done.stderr
+        # our decrypt prints what sops prints: the file as it was, not a JSON object
+        ours = run(["--repo", str(repo), "decrypt", str(repo / name)], capsys)
+        assert (ours.code, ours.out) == (0, text)
+    new = "export API_TOKEN=n3w-v4lue\n"
+    result = run(["--repo", str(repo), "set", str(repo / "env.sops.sh"), "data"], capsys, stdin=new)
+    assert result.code == 0, result.err
+    done = run_sops(["decrypt", "env.sops.sh"], cwd=repo, key_file=TEST_KEY)
+    assert (done.returncode, done.stdout) == (0, new.rstrip("\n")), done.stderr  # as set reads
+    assert run(["--repo", str(repo), "log", "--verify"], capsys).code == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "severity"),
+    [
+        ("plain.sops.sh", SCRIPT, "error"),
+        ("zones/db.sops", ZONE, "error"),
+        ("tls.sops.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "error"),
+        ("app.sops.yaml.disabled", "kind: Secret\nstringData:\n    token: s3cret-v4lue\n", "error"),
+        ("db.enc.json.bak", '{"password": "s3cret-v4lue"}\n', "error"),
+        ("run.sops.sh", "export TOKEN=${TOKEN}\n", "info"),
+        ("blank.sops", "\n", "info"),
+        # a template or notes by name, and ``.enc.`` alone (openssl's, docs): not SOPS files
+        ("values.sops.yaml.j2", "token: {{ vault_token }}\n", None),
+        ("notes.enc.md", "# how we rotate\n", None),
+        ("backup.enc.tar", "not sops at all\n", None),
+    ],
+)
+def test_plaintext_under_a_sops_name_in_another_store_is_sm002(
+    repo: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, severity: str | None
+) -> None:
+    path = repo / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    findings = [
+        f
+        for f in _audit(repo, capsys)["findings"]  # type: ignore[attr-defined]
+        if f["path"] == name
+    ]
+    assert [(f["rule"], f["severity"]) for f in findings] == (
+        [("SM002", severity)] * bool(severity)
+    )
+    if severity == "error":
+        git(repo, "add", "-A")
+        result = run(["--repo", str(repo), "check"], capsys, expect=1)
+        assert f"{name}: SM002" in result.out
+        store = "yaml" if "yaml" in name else "json" if "json" in name else None
+        fix = f"--input-type {store} --output-type {store}" if store else "sops encrypt -i"
+        assert fix in result.out
+
+
+def test_a_disabled_copy_is_read_in_the_store_its_name_carries_and_configs_are_left_out(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: app\nstringData:\n    token: x1\n"
+    (repo / "app.sops.yaml").write_text(plain)
+    done = run_sops(["encrypt", "-i", "app.sops.yaml"], cwd=repo)
+    assert done.returncode == 0, done.stderr
+    (repo / "app.sops.yaml").rename(repo / "app.sops.yaml.disabled")
+    (repo / ".sops.yaml.disabled").write_text("creation_rules: []\n")
+    report = _audit(repo, capsys)
+    assert report["findings"] == []
+    assert report["summary"]["sops_files"] == 3  # type: ignore[index]
