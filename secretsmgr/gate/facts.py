@@ -16,7 +16,13 @@ from secretsmgr.repo.flux import LayerGraph
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.snapshot import Snapshot
-from secretsmgr.repo.sopsentry import SopsEntry, is_named_sops, read_sops_entry, structured_format
+from secretsmgr.repo.sopsentry import (
+    SopsEntry,
+    is_named_sops,
+    named_other_store,
+    read_sops_entry,
+    structured_format,
+)
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.limits import max_file_bytes
 from secretsmgr.sops.metadata import SOPS_KEY
@@ -28,9 +34,12 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def variant_of(path: str) -> str:
-    """How the inventory reads a file: its format by extension, and whether its name says SOPS."""
+    """How the inventory reads a file: its format by extension, and whether its name says SOPS
+    (and in which store, for a name such as ``zone.sops`` or ``x.sops.yaml.disabled``)."""
     fmt = structured_format(path)
-    return f"{fmt.value if fmt is not None else '-'}{'+named' if is_named_sops(path) else ''}"
+    other = named_other_store(path)
+    named = "+named" if is_named_sops(path) else f"+other-{other}" if other is not None else ""
+    return f"{fmt.value if fmt is not None else '-'}{named}"
 
 
 def summarize(entry: SopsEntry | None) -> SopsSummary | None:

@@ -83,6 +83,8 @@ def scan_file(
         entry = replace(found, store="binary") if found is not None else None
     elif is_named_other(rel):
         entry = named_other_entry(rel, data, _rule(rel, rule_for))
+    if fmt is None and entry is not None and (entry.has_metadata or entry.store is None):
+        fmt = entry.format  # read in the store its content or name says: detectors see it so
     return ScannedFile(rel, data, fmt, entry)
 
 

@@ -107,7 +107,7 @@ _NOT_SECRETS = frozenset(
 _SOPS_TRACE = re.compile(rb"ENC\[AES256_GCM,|\bsops\b")
 
 
-def _named_other_store(path: str) -> FileFormat | str | None:
+def named_other_store(path: str) -> FileFormat | str | None:
     """The store an ``is_named_other`` file would be in: a text store, ``"binary"``, or None."""
     name = posixpath.basename(path)
     lower = name.lower()
@@ -125,7 +125,7 @@ def _named_other_store(path: str) -> FileFormat | str | None:
 def is_named_other(path: str) -> bool:
     """Whether the name says SOPS in a store not picked here by extension (``*.sops``,
     ``*.sops.sh``, ``x.sops.yaml.disabled``; not ``*.sops.yaml.j2``, ``notes.enc.md``)."""
-    return _named_other_store(path) is not None
+    return named_other_store(path) is not None
 
 
 def named_other_entry(
@@ -136,7 +136,7 @@ def named_other_entry(
     """The entry of an ``is_named_other`` file that is not a binary-store SOPS file: read in the
     text store its name carries (``x.sops.yaml.disabled``); a file with no trace of SOPS is
     plaintext under a SOPS name (SM002); anything else, in no store read here, is left out."""
-    store = _named_other_store(path)
+    store = named_other_store(path)
     if isinstance(store, FileFormat):
         return read_sops_entry(path, data, store, rule, named=True)
     if store is None or _SOPS_TRACE.search(data):

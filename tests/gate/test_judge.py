@@ -122,3 +122,20 @@ def test_a_copy_of_a_file_added_in_a_later_commit_is_still_found(tmp_path: Path)
     shutil.copy(root / "apps/new.enc.yaml", root / "apps/new-copy.enc.yaml")
     git(root, "add", "apps/new-copy.enc.yaml")
     assert found(judge(root)) == {("SM014", "apps/new-copy.enc.yaml")}
+
+
+def test_one_blob_under_a_plain_name_and_a_sops_name_is_judged_by_its_name(
+    tmp_path: Path,
+) -> None:
+    """The gate caches a blob's findings per way of reading it: ``x.sops.yaml.disabled`` is read
+    as SOPS YAML where ``x.txt`` is not read at all, though the bytes are one blob."""
+    from tests.gate.helpers import commit
+
+    root = gitops(tmp_path / "r")
+    data_only = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^data$")
+    blob = enc(secret("db", {"password": "hunter2"}) + "data:\n  x: eA==\n", rule=data_only)
+    stage(root, "notes/db.txt", blob)
+    assert found(judge(root)) == set()  # not a SOPS file by name or content
+    commit(root, "notes")
+    stage(root, "apps/db.sops.yaml.disabled", blob)  # the same blob
+    assert ("SM003", "apps/db.sops.yaml.disabled") in found(judge(root))
