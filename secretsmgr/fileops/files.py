@@ -47,6 +47,7 @@ from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.settings import load_settings
 from secretsmgr.sops import FileFormat, dump_plain, format_for_path, load
 from secretsmgr.sops.document import (
+    binary_store_name,
     format_for_text,
     has_metadata,
     is_binary_store,
@@ -83,7 +84,8 @@ def policy_for(
 
 def _encrypt(file: Path, text: str, as_path: Path, policy: EncryptPolicy) -> Written:
     try:
-        return encrypt_text(text, format_for_path(as_path.name), policy)
+        name = as_path.name
+        return encrypt_text(text, format_for_path(name), policy, binary=binary_store_name(name))
     except AlreadyEncryptedError as exc:
         raise AlreadyEncryptedError(
             exc.message, hints=(f"to change its values: secretsmgr edit {file}",)
@@ -204,11 +206,13 @@ def _create(file: Path, root: Path | None, editor: EditorFn, record: Recorder) -
         raise InputFileError(f"{file}: no such folder {file.parent}")
     policy = policy_for(root, file, takes_age=False)  # edit has no --age
     fmt = format_for_path(file.name)
-    example = example_text(fmt, policy.indent)
+    binary = binary_store_name(file.name)  # kept whole, as sops does: no example to start from
+    example = "" if binary else example_text(fmt, policy.indent)
     edited = editor(example)
     if edited == example:
         raise RefusedError(f"{file} was not created: the example was saved unchanged")
-    parse_edited(edited, fmt)
+    if not binary:
+        parse_edited(edited, fmt)
     with locked(root, file):
         if file.exists() or file.is_symlink():
             raise RefusedError(
@@ -217,7 +221,7 @@ def _create(file: Path, root: Path | None, editor: EditorFn, record: Recorder) -
                 hints=(f"secretsmgr edit {file}",),
             )
         check_write_target(root, file)
-        written = encrypt_text(edited, fmt, policy)
+        written = encrypt_text(edited, fmt, policy, binary=binary)
         write_atomic(file, written.text)
         record(file, "edit", "", written, ())
     return EditOutcome.CREATED

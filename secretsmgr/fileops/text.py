@@ -25,7 +25,7 @@ from secretsmgr.sops import (
     seal,
 )
 from secretsmgr.sops.datakey import new_data_key
-from secretsmgr.sops.document import check_written
+from secretsmgr.sops.document import binary_plain, check_written
 from secretsmgr.sops.metadata import WRITE_VERSION
 from secretsmgr.sops.model import SopsMetadata
 from secretsmgr.sops.tree import MapNode, Node, SeqNode
@@ -101,9 +101,18 @@ class Written:
     data_key: bytes = field(repr=False)
 
 
-def encrypt_text(text: str, fmt: FileFormat, policy: EncryptPolicy) -> Written:
-    """Encrypt a plaintext file; refuses a file that already has sops metadata."""
-    docs = parse_plain(text, fmt)
+def encrypt_text(
+    text: str, fmt: FileFormat, policy: EncryptPolicy, *, binary: bool = False
+) -> Written:
+    """Encrypt a plaintext file; refuses a file that already has sops metadata.
+
+    ``binary``: keep the whole text as one value, as sops's binary store does for a name with
+    no text store's extension (written as the JSON object ``{"data": …, "sops": …}``).
+    """
+    if binary:
+        docs, fmt = binary_plain(text), FileFormat.JSON
+    else:
+        docs = parse_plain(text, fmt)
     groups = [[AgeRecipient(k) for k in group] for group in policy.groups]
     key = new_data_key()
     sf = encrypt(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from secretsmgr.errors import FormatError, IntegrityError
+from secretsmgr.errors import AlreadyEncryptedError, FormatError, IntegrityError
 from secretsmgr.keys.protocols import Identity, Recipient
 from secretsmgr.sops import cipher
 from secretsmgr.sops.datakey import new_data_key, unwrap_data_key, wrap_data_key
@@ -66,12 +66,22 @@ def holds_binary_store(data: bytes) -> bool:
     return _BINARY_STORE.match(data) is not None and b'"sops"' in data
 
 
+def binary_store_name(name: str) -> bool:
+    """Whether sops keeps a file of this name in its binary store (no text store's extension)."""
+    return not name.lower().endswith(_TEXT_STORE_SUFFIXES)
+
+
+def binary_plain(text: str) -> list[MapNode]:
+    """A plaintext file as the binary store holds it: one document, the text as ``data``."""
+    if holds_binary_store(text.encode("utf-8", "surrogateescape")):
+        raise AlreadyEncryptedError("the file is already encrypted (it has sops metadata)")
+    return [MapNode([("data", text)])]
+
+
 def is_binary_store(name: str, text: str) -> bool:
     """Whether sops reads ``name`` in its binary store and ``text`` is that store's encrypted
     form (a ``*.sops``, ``*.sops.sh`` or ``*.conf`` file that sops encrypted)."""
-    return not name.lower().endswith(_TEXT_STORE_SUFFIXES) and holds_binary_store(
-        text.encode("utf-8", "surrogateescape")
-    )
+    return binary_store_name(name) and holds_binary_store(text.encode("utf-8", "surrogateescape"))
 
 
 def format_for_text(name: str, text: str) -> FileFormat:
@@ -183,8 +193,6 @@ def parse_plain(text: str, fmt: FileFormat, *, max_bytes: int | None = None) -> 
             raise FormatError("the top level of every document must be a mapping")
         out.append(doc)
     if has_metadata(out, fmt):
-        from secretsmgr.errors import AlreadyEncryptedError
-
         raise AlreadyEncryptedError("the file is already encrypted (it has sops metadata)")
     first = out[0]
     reserved = (

@@ -120,7 +120,7 @@ def test_plaintext_under_a_sops_name_in_another_store_is_sm002(
         result = run(["--repo", str(repo), "check"], capsys, expect=1)
         assert f"{name}: SM002" in result.out
         store = "yaml" if "yaml" in name else "json" if "json" in name else None
-        fix = f"--input-type {store} --output-type {store}" if store else "sops encrypt -i"
+        fix = f"--input-type {store} --output-type {store}" if store else "secretsmgr encrypt -i"
         assert fix in result.out
 
 
@@ -136,3 +136,27 @@ def test_a_disabled_copy_is_read_in_the_store_its_name_carries_and_configs_are_l
     report = _audit(repo, capsys)
     assert report["findings"] == []
     assert report["summary"]["sops_files"] == 3  # type: ignore[index]
+
+
+def test_encrypt_and_edit_keep_a_file_with_no_text_store_extension_whole(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As sops does: the whole file is one value, written as ``{"data": …, "sops": …}``."""
+    import sys
+
+    pem = "-----BEGIN CERTIFICATE-----\nMIIBzertificate\n-----END CERTIFICATE-----\n"
+    (repo / "tls.sops.pem").write_text(pem)
+    assert run(["--repo", str(repo), "encrypt", "-i", str(repo / "tls.sops.pem")], capsys).code == 0
+    assert (repo / "tls.sops.pem").read_text().startswith('{\n\t"data": "ENC[')
+    done = run_sops(["decrypt", "tls.sops.pem"], cwd=repo, key_file=TEST_KEY)
+    assert (done.returncode, done.stdout) == (0, pem), done.stderr
+    again = run(
+        ["--repo", str(repo), "encrypt", "-i", str(repo / "tls.sops.pem")], capsys, expect=1
+    )
+    assert "already encrypted" in again.err
+    monkeypatch.setenv(
+        "EDITOR", f"{sys.executable} -c \"open(__import__('sys').argv[1],'a').write('k=v\\n')\""
+    )
+    assert run(["--repo", str(repo), "edit", str(repo / "app.sops.conf")], capsys).code == 0
+    done = run_sops(["decrypt", "app.sops.conf"], cwd=repo, key_file=TEST_KEY)
+    assert (done.returncode, done.stdout) == (0, "k=v\n"), done.stderr

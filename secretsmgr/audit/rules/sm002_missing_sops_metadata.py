@@ -41,12 +41,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def _fix(entry: SopsEntry) -> str:
-    """``encrypt`` picks YAML, JSON or dotenv by extension; sops keeps any other file whole,
-    or reads it in the store named (``x.sops.yaml.disabled``)."""
-    if is_named_sops(entry.path):
+    """``encrypt`` picks the store by extension (a name with no text store's is kept whole, as
+    sops keeps it); a copy (``x.sops.yaml.disabled``) is encrypted in the store its name says."""
+    if is_named_sops(entry.path) or entry.store == "binary":
         return f"secretsmgr encrypt -i {entry.path}"
-    if entry.store == "binary":
-        return f"sops encrypt -i {entry.path}"
     store = entry.format.value
     return f"sops encrypt -i --input-type {store} --output-type {store} {entry.path}"
 
