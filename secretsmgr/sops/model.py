@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from secretsmgr.sops.tree import Node
+from secretsmgr.sops.tree import MapNode, Node, SeqNode
 
 
 class RuleKind(StrEnum):
@@ -38,6 +38,29 @@ class AgeStanza:
     enc: str = field(repr=False)
 
 
+def _text(entry: MapNode, name: str) -> str:
+    value = entry.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _foreign_id(field_name: str, entry: MapNode) -> str:
+    if field_name == "pgp":
+        return _text(entry, "fp").replace(" ", "").upper()
+    if field_name in _ID_FIELD:
+        return _text(entry, _ID_FIELD[field_name])
+    if field_name == "azure_kv":
+        url, key = _text(entry, "vault_url").rstrip("/"), _text(entry, "name")
+        return f"{url}/keys/{key}/{_text(entry, 'version')}".rstrip("/") if url and key else ""
+    if field_name == "hc_vault":
+        address, engine = _text(entry, "vault_address").rstrip("/"), _text(entry, "engine_path")
+        key = _text(entry, "key_name")
+        return f"{address}/v1/{engine.strip('/')}/keys/{key}" if address and key else ""
+    return ""
+
+
+_ID_FIELD = {"kms": "arn", "gcp_kms": "resource_id", "hckms": "key_id"}
+
+
 # Key types secretsmgr cannot use but must carry through unchanged, in sops's group order.
 FOREIGN_KEY_FIELDS = ("pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault")
 
@@ -60,6 +83,18 @@ class KeyGroup:
     def recipients(self) -> tuple[str, ...]:
         """The age recipients of this group, in file order."""
         return tuple(s.recipient for s in self.age)
+
+    def foreign_ids(self) -> tuple[tuple[str, str], ...]:
+        """(field, key id) of every non-age key, the id as a ``.sops.yaml`` rule names it: a PGP
+        fingerprint, a KMS ARN, a GCP or HCKMS key id, an Azure ``URL/keys/NAME/VERSION``, a
+        Vault ``ADDRESS/v1/ENGINE/keys/NAME``. Entries missing their id fields are left out."""
+        found: list[tuple[str, str]] = []
+        for name, value in self.foreign:
+            for item in value.items if isinstance(value, SeqNode) else ():
+                key = _foreign_id(name, item) if isinstance(item, MapNode) else ""
+                if key:
+                    found.append((name, key))
+        return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)

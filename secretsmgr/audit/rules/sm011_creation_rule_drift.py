@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from secretsmgr.audit.context import OLD_KEY_ONLY, ROTATION_CURE, AuditContext, reencrypt_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
-from secretsmgr.repo.sopsconfig import all_age_recipients
-from secretsmgr.sops.model import EncryptionRule, RuleKind
+from secretsmgr.repo.sopsconfig import CreationRule, all_age_recipients
+from secretsmgr.sops.model import EncryptionRule, RuleKind, SopsMetadata
 
 
 def _keys(keys: list[str]) -> str:
@@ -47,6 +48,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 problems[-1] += f" (the new cluster key: {OLD_KEY_ONLY})"
         if extra:
             problems.append(f"extra recipient {_keys(extra)}")
+        foreign = _foreign_drift(rule, sf.metadata)
+        problems += foreign
         spec = rule.encryption_rule
         wanted = EncryptionRule(RuleKind(spec.kind), spec.value) if spec else EncryptionRule()
         got = sf.metadata.rule
@@ -64,11 +67,49 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             rule_change = got != wanted or sf.metadata.mac_only_encrypted != rule.mac_only_encrypted
             if rule_change:
                 fix = reencrypt_hint(entry.path)
+            elif foreign:  # PGP, KMS, Vault: keys only sops can use
+                fix = f"sops updatekeys -y {entry.path}"
             elif old_only and not extra:
                 fix = ROTATION_CURE
             else:
                 fix = f"secretsmgr rotate {entry.path}"
             yield RULE.finding(entry.path, f"differs from {label}: " + "; ".join(problems), fix=fix)
+
+
+def _foreign_drift(rule: CreationRule, metadata: SopsMetadata) -> list[str]:
+    """Non-age keys (PGP fingerprints, KMS ARNs, GCP, Azure, Vault and HCKMS key ids) the rule
+    names and the file lacks, or the file has and the rule does not name."""
+    want = list(
+        dict.fromkeys(
+            [k.replace(" ", "").upper() for g in rule.key_groups for k in g.pgp]
+            + [k.rstrip("/") for g in rule.key_groups for k in g.other]
+        )
+    )
+    kinds = {k: f for g in metadata.key_groups for f, k in g.foreign_ids()}
+    have = list(kinds)
+    missing = [w for w in want if not any(_names(w, h) for h in have)]
+    extra = [h for h in have if not any(_names(w, h) for w in want)]
+    problems = []
+    if missing:
+        problems.append("missing key " + ", ".join(_foreign(k) for k in missing))
+    if extra:
+        problems.append("extra key " + ", ".join(_foreign(k, kinds.get(k)) for k in extra))
+    return problems
+
+
+def _names(want: str, have: str) -> bool:
+    """Whether the rule's key id ``want`` names the file's ``have`` (an Azure key named in the
+    rule without its version names every version of it)."""
+    return have == want or (want.count("/keys/") == 1 and have.startswith(want + "/"))
+
+
+def _foreign(key: str, kind: str | None = None) -> str:
+    if _FINGERPRINT.fullmatch(key):
+        return f"pgp {key[-16:]}"
+    return f"{kind} {key}" if kind else key
+
+
+_FINGERPRINT = re.compile(r"[0-9A-F]{16,40}")
 
 
 def precondition(ctx: AuditContext) -> str | None:

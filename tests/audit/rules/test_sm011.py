@@ -107,3 +107,75 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_case(case: Case, tmp_path: Path) -> None:
     run_case(case, tmp_path)
+
+
+FP = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"  # the PGP entry of tests/sops/key_types.py
+
+
+def _with_foreign(text: str, kinds: tuple[str, ...]) -> str:
+    from dataclasses import replace
+
+    from secretsmgr.sops import dump, load
+    from secretsmgr.sops.document import FileFormat
+    from secretsmgr.sops.model import KeyGroup
+    from tests.sops.key_types import foreign
+
+    sf = load(text, FileFormat.YAML)
+    group = sf.metadata.key_groups[0]
+    sf.metadata = replace(sf.metadata, key_groups=(KeyGroup(group.age, foreign(kinds)),))
+    return dump(sf)
+
+
+@pytest.mark.parametrize(
+    ("rule_keys", "drift"),
+    [
+        (f"    pgp: {FP}\n", None),
+        # a rule's fingerprint in lower case with spaces names the same key
+        ("    pgp: fbc7 b9e2 a4f9 289a c0c1  d484 3d16 cee4 a273 81b4\n", None),
+        ("    pgp: 0123456789ABCDEF0123456789ABCDEF01234567\n", "missing key pgp 89ABCDEF01234567"),
+        ("", "extra key pgp 3D16CEE4A27381B4"),
+        (
+            f"    pgp: {FP}\n    kms: arn:aws:kms:eu-west-1:111122223333:key/other\n",
+            "missing key arn:aws:kms:eu-west-1:111122223333:key/other",
+        ),
+    ],
+)
+def test_pgp_and_kms_keys_are_compared_with_the_rule(
+    tmp_path: Path, rule_keys: str, drift: str | None
+) -> None:
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": _with_foreign(enc(secret("db")), ("pgp",))})
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n{rule_keys}",
+    )
+    found = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    if drift is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and drift in found[0].message, found
+        assert found[0].fix == "sops updatekeys -y apps/db.enc.yaml"
+
+
+def test_kms_gcp_azure_and_vault_keys_named_by_the_rule_are_no_drift(tmp_path: Path) -> None:
+    from tests.sops.key_types import ENTRIES
+
+    from ..helpers import audit
+
+    kinds = ("kms", "gcp_kms", "azure_kv", "hc_vault")
+    standard_repo(tmp_path, {"apps/db.enc.yaml": _with_foreign(enc(secret("db")), kinds)})
+    arn, gcp = ENTRIES["kms"][0][1], ENTRIES["gcp_kms"][0][1]
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n"
+        f"    kms: {arn}\n    gcp_kms: {gcp}\n"
+        # an Azure key named without its version names every version of it
+        "    azure_keyvault: https://sops-test.vault.azure.net/keys/sops-key\n"
+        "    hc_vault_transit_uri: http://127.0.0.1:9/v1/sops/keys/firstkey\n",
+    )
+    assert [f for f in audit(tmp_path).findings if f.rule == "SM011"] == []
