@@ -47,6 +47,7 @@ from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.settings import load_settings
 from secretsmgr.sops import FileFormat, dump_plain, format_for_path, load
 from secretsmgr.sops.document import (
+    binary_plain,
     binary_store_name,
     format_for_text,
     has_metadata,
@@ -252,11 +253,20 @@ def edit_file(
     fmt = format_for_text(file.name, text)
     decrypted = decrypt_file_text(text, fmt, identities)
     indent = yaml_indent(file)
-    buffer = dump_plain(decrypted.docs, fmt, indent)
+    whole = is_binary_store(file.name, text) and isinstance(decrypted.docs[0].get("data"), str)
+
+    def plain(docs: Sequence[MapNode]) -> str:  # a binary-store file: its content, as sops shows
+        data = docs[0].get("data") if whole else None
+        return data if isinstance(data, str) else dump_plain(docs, fmt, indent)
+
+    def parsed(edited: str) -> list[MapNode]:
+        return binary_plain(edited) if whole else parse_edited(edited, fmt)
+
+    buffer = plain(decrypted.docs)
     edited = editor(buffer)
     if edited == buffer:
         return EditOutcome.UNCHANGED
-    docs = parse_edited(edited, fmt)
+    docs = parsed(edited)
     for attempt in range(MAX_REOPEN + 1):
         if same_data(docs, decrypted.docs):
             return EditOutcome.UNCHANGED
@@ -289,8 +299,8 @@ def edit_file(
         if skipped:
             notify(f"not applied (their key paths are gone): {', '.join(skipped)}")
         original, decrypted = current, newer
-        buffer = dump_plain(merged, fmt, indent)
-        docs = parse_edited(editor(buffer), fmt)
+        buffer = plain(merged)
+        docs = parsed(editor(buffer))
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -160,3 +160,22 @@ def test_encrypt_and_edit_keep_a_file_with_no_text_store_extension_whole(
     assert run(["--repo", str(repo), "edit", str(repo / "app.sops.conf")], capsys).code == 0
     done = run_sops(["decrypt", "app.sops.conf"], cwd=repo, key_file=TEST_KEY)
     assert (done.returncode, done.stdout) == (0, "k=v\n"), done.stderr
+
+
+def test_edit_of_a_binary_store_file_shows_its_content_as_sops_edit_does(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    seen = tmp_path / "seen.txt"
+    script = (
+        "import shutil, sys; shutil.copy(sys.argv[1], SEEN); "
+        "open(sys.argv[1], 'a').write('export MORE=1\\n')"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {tmp_path / 'editor.py'}")
+    (tmp_path / "editor.py").write_text(script.replace("SEEN", repr(str(seen))))
+    assert run(["--repo", str(repo), "edit", str(repo / "env.sops.sh")], capsys).code == 0
+    assert seen.read_text() == SCRIPT  # the content, not a JSON object around it
+    assert (repo / "env.sops.sh").read_text().startswith('{\n\t"data": "ENC[')
+    done = run_sops(["decrypt", "env.sops.sh"], cwd=repo, key_file=TEST_KEY)
+    assert (done.returncode, done.stdout) == (0, SCRIPT + "export MORE=1\n"), done.stderr
