@@ -34,9 +34,16 @@ TEMP_NAME = re.compile(r"\.(?P<name>.+)\.secretsmgr-(?P<pid>[0-9]+)-(?P<tag>[0-9
 _FSYNC_THREADS = 32  # concurrent fsyncs share journal commits (ext4, xfs): one pass, few commits
 
 
-def read_text(path: Path) -> str:
-    """Read a UTF-8 file named by the user; a clear ``InputFileError`` when that fails."""
+def read_text(path: Path, *, exact: bool = False) -> str:
+    """Read a UTF-8 file named by the user; a clear ``InputFileError`` when that fails.
+
+    ``exact``: every byte as it is (line endings kept, bytes that are not UTF-8 escaped), for a
+    file kept whole in sops's binary store.
+    """
     try:
+        if exact:
+            with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+                return handle.read()
         return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise InputFileError(f"{path}: no such file") from exc
@@ -90,7 +97,7 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
     except OSError as exc:
         raise InputFileError(f"{path}: cannot write ({exc.strerror})") from exc
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from pathlib import Path
 
 from secretsmgr.changelog.chain import ChainBreak, Checkpoint, checkpoint_of, find_break
@@ -45,12 +46,21 @@ def _digest(value: object) -> str | None:
     return value if isinstance(value, str) and len(value) == 64 and set(value) <= _HEX else None
 
 
+def _read(where: Path) -> bytes:
+    """The checkpoint file's bytes: a regular file only (never a FIFO's endless wait)."""
+    fd = os.open(where, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError("not a regular file")
+        return handle.read(1 << 16)
+
+
 def load_checkpoint(where: Path | None, log: Path) -> Checkpoint | None:
     """The checkpoint kept at ``where`` (``_where``) for the changelog ``log``, or None."""
     if where is None:
         return None
     try:
-        state = json.loads(where.read_bytes())
+        state = json.loads(_read(where))
     except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(state, dict) or state.get("version") != VERSION:
@@ -66,7 +76,11 @@ def load_checkpoint(where: Path | None, log: Path) -> Checkpoint | None:
 
 def remember(root: Path, log: Path, data: bytes, where: Path | None = None) -> None:
     """Keep the checkpoint of ``data``, the intact changelog ``log`` of ``root`` (best effort)."""
-    where = where if where is not None else _where(root)
+    if where is None:
+        try:
+            where = _where(root)
+        except Exception:  # a cache: git failing here must not fail a finished write
+            return
     if where is None:
         return
     point = checkpoint_of(data)
@@ -82,7 +96,10 @@ def remember(root: Path, log: Path, data: bytes, where: Path | None = None) -> N
         where.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         temp = where.with_name(f".{where.name}.{os.getpid()}.tmp")
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)  # left by a killed run of this pid
+            fd = os.open(temp, flags, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(state, handle, sort_keys=True)
             os.replace(temp, where)  # a cache: no fsync, a torn file is merely ignored
@@ -94,7 +111,10 @@ def remember(root: Path, log: Path, data: bytes, where: Path | None = None) -> N
 def chain_break(root: Path, log: Path, data: bytes) -> ChainBreak | None:
     """``find_break`` of the changelog ``log`` of ``root``, from its checkpoint when it has one
     that still holds; an intact chain leaves a checkpoint for the next writer."""
-    where = _where(root)
+    try:
+        where = _where(root)
+    except Exception:  # no cache: the whole chain is checked
+        where = None
     point = load_checkpoint(where, log)
     found = find_break(data, point)
     if found is None and where is not None and (point is None or point.size != len(data)):

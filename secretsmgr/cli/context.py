@@ -76,8 +76,12 @@ def identities_at_hand() -> list[Identity]:
 
 
 def out(text: str) -> None:
-    """Write a result to stdout."""
-    sys.stdout.write(text)
+    """Write a result to stdout (a binary-store file's bytes as they are)."""
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:  # surrogate-escaped bytes: not text, written as bytes
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
     sys.stdout.flush()
 
 

@@ -122,14 +122,15 @@ def encrypt_file(
         check_write_target(root, target)
     as_path = filename_override or file
     policy = policy_for(root, as_path, age)
+    exact = binary_store_name(as_path.name)  # kept whole: every byte as it is
     if target is None or special:
-        text = _encrypt(file, read_text(file), as_path, policy).text
+        text = _encrypt(file, read_text(file, exact=exact), as_path, policy).text
         if target is None:
             return text
         write_special(target, text)
         return None
     with locked(root, target):
-        written = _encrypt(file, read_text(file), as_path, policy)
+        written = _encrypt(file, read_text(file, exact=exact), as_path, policy)
         before = "" if in_place else _sops_text(target)  # a plaintext is never hashed
         write_atomic(target, written.text)
         record(target, "encrypt", before, written, ())
@@ -168,9 +169,8 @@ def decrypt_file(
 def _decrypted(file: Path, identities: Sequence[Identity], extract: str | None = None) -> str:
     """What ``sops -d`` prints for ``file``: a binary-store file's ``data`` as it is."""
     text = read_text(file)
-    binary = is_binary_store(file.name, text)
-    fmt = FileFormat.JSON if binary else format_for_path(file.name)
-    return decrypt_text(text, fmt, identities, extract, binary=binary)
+    fmt = format_for_text(file.name, text)
+    return decrypt_text(text, fmt, identities, extract, binary=is_binary_store(file.name, text))
 
 
 # ----------------------------------------------------------------------------- edit
@@ -387,6 +387,13 @@ def _rewrite(
         decrypted = decrypt_file_text(text, fmt, identities)
         docs, path = change(fmt, decrypted.docs)
         shown = keypath.format_key_path(path)
+        if is_binary_store(file.name, text) and (action != "set" or path != ("data",)):
+            # sops reads nothing but one string at data: anything else leaves a file it cannot
+            raise RefusedError(
+                f"{file} is kept whole by sops (its binary store): only its data can be "
+                f"{'set' if action == 'set' else 'changed, never removed'}; nothing was changed",
+                hints=(f"secretsmgr edit {file}",),
+            )
         if same_data(docs, decrypted.docs):
             return ValueChange(shown, changed=False)
         written = reseal(decrypted, docs, yaml_indent(file))

@@ -102,7 +102,7 @@ def is_special_output(path: Path) -> bool:
 
 def write_special(path: Path, text: str) -> None:
     """Write into a descriptor alias, FIFO or character device, never replacing it."""
-    data = text.encode("utf-8")
+    data = text.encode("utf-8", "surrogateescape")
     fd = _descriptor(path)
     try:
         if fd is not None:

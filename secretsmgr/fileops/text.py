@@ -109,8 +109,9 @@ def encrypt_text(
     ``binary``: keep the whole text as one value, as sops's binary store does for a name with
     no text store's extension (written as the JSON object ``{"data": …, "sops": …}``).
     """
-    if binary:
-        docs, fmt = binary_plain(text), FileFormat.JSON
+    rule, mac_only = policy.rule, policy.mac_only_encrypted
+    if binary:  # sops ignores the rule here: the one value is always encrypted
+        docs, fmt, rule, mac_only = binary_plain(text), FileFormat.JSON, EncryptionRule(), False
     else:
         docs = parse_plain(text, fmt)
     groups = [[AgeRecipient(k) for k in group] for group in policy.groups]
@@ -119,8 +120,8 @@ def encrypt_text(
         docs,
         fmt=fmt,
         groups=groups,
-        rule=policy.rule,
-        mac_only_encrypted=policy.mac_only_encrypted,
+        rule=rule,
+        mac_only_encrypted=mac_only,
         shamir_threshold=policy.shamir_threshold,
         data_key=key,
     )

@@ -4,7 +4,7 @@ the detectors the audit rules pass in (with the cache protocol the gate implemen
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from secretsmgr.repo.flux import LayerGraph
@@ -13,6 +13,7 @@ from secretsmgr.repo.sopsconfig import CreationRule
 from secretsmgr.repo.sopsentry import (
     SOPS_HINT,
     SopsEntry,
+    binary_entry,
     is_named_other,
     is_named_sops,
     named_other_entry,
@@ -80,7 +81,7 @@ def scan_file(
             entry = read_sops_entry(rel, data, fmt, _rule(rel, rule_for))
     elif holds_binary_store(data):  # sops's binary store, under any name: JSON to read
         found = read_sops_entry(rel, data, FileFormat.JSON, _rule(rel, rule_for))
-        entry = replace(found, store="binary") if found is not None else None
+        entry = binary_entry(found) if found is not None else None
     elif is_named_other(rel):
         entry = named_other_entry(rel, data, _rule(rel, rule_for))
     if fmt is None and entry is not None and (entry.has_metadata or entry.store is None):

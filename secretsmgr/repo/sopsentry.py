@@ -14,7 +14,14 @@ from dataclasses import dataclass, field, replace
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.placeholders import is_placeholder
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, CreationRule
-from secretsmgr.sops.document import FileFormat, SopsFile, has_metadata, load, parse_documents
+from secretsmgr.sops.document import (
+    FileFormat,
+    SopsFile,
+    copy_store,
+    has_metadata,
+    load,
+    parse_documents,
+)
 from secretsmgr.sops.encvalue import is_enc, parse_enc
 from secretsmgr.sops.metadata import SOPS_KEY, parse_metadata
 from secretsmgr.sops.model import EncryptionRule, RuleKind
@@ -100,9 +107,15 @@ def is_named_sops(path: str) -> bool:
 # little (``notes.enc.md``, openssl's ``*.enc``), and a template (``*.sops.yaml.j2``) or an
 # example is no secret; a ``.sops.yaml`` config copy is never one.
 _BINARY_NAME = re.compile(r"(?i)[^/]+\.sops(?:\.[^./]+)?")
-_COPY_NAME = re.compile(r"(?i)[^/]+\.(?:enc|sops)\.(ya?ml|json|env)\.[^./]+")
 _NOT_SECRETS = frozenset(
-    {"j2", "jinja", "jinja2", "tmpl", "tpl", "template", "gotmpl", "example", "sample", "md"}
+    {
+        # templates, examples and docs
+        *("j2", "jinja", "jinja2", "tmpl", "tpl", "template", "gotmpl", "erb", "example"),
+        *("sample", "dist", "in", "md", "rst", "txt"),
+        # encrypted, compressed, signed or checksummed some other way; public keys; editor junk
+        *("asc", "gpg", "pgp", "age", "gz", "tgz", "zip", "bz2", "xz", "zst", "7z"),
+        *("sig", "sha1", "sha256", "sha512", "md5", "pub", "swp", "swo", "lock"),
+    }
 )
 _SOPS_TRACE = re.compile(rb"ENC\[AES256_GCM,|\bsops\b")
 
@@ -115,11 +128,16 @@ def named_other_store(path: str) -> FileFormat | str | None:
         return None
     if lower.rpartition(".")[2] in _NOT_SECRETS:
         return None
-    copy = _COPY_NAME.fullmatch(name)
-    if copy is not None:
-        word = copy.group(1).lower()
-        return FileFormat.DOTENV if word == "env" else _FORMATS[f".{word}"]
-    return "binary" if _BINARY_NAME.fullmatch(name) else None
+    return copy_store(name) or ("binary" if _BINARY_NAME.fullmatch(name) else None)
+
+
+def binary_entry(entry: SopsEntry) -> SopsEntry:
+    """``entry``, read as JSON, as the binary-store file it is: sops always encrypts its one
+    value, whatever rule its metadata records, so ``data`` in clear is a plaintext leak."""
+    sf = entry.sops_file
+    data = sf.docs[0].get("data") if sf is not None and sf.docs else None
+    plain = ("data",) if isinstance(data, str) and data and not is_enc(data) else ()
+    return replace(entry, store="binary", plaintext_leaves=plain or entry.plaintext_leaves)
 
 
 def is_named_other(path: str) -> bool:
@@ -137,6 +155,10 @@ def named_other_entry(
     text store its name carries (``x.sops.yaml.disabled``); a file with no trace of SOPS is
     plaintext under a SOPS name (SM002); anything else, in no store read here, is left out."""
     store = named_other_store(path)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # no SOPS file is binary: some other tool's file (an archive, a keystore)
     if isinstance(store, FileFormat):
         return read_sops_entry(path, data, store, rule, named=True)
     if store is None or _SOPS_TRACE.search(data):

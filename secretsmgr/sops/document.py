@@ -67,8 +67,29 @@ def holds_binary_store(data: bytes) -> bool:
 
 
 def binary_store_name(name: str) -> bool:
-    """Whether sops keeps a file of this name in its binary store (no text store's extension)."""
-    return not name.lower().endswith(_TEXT_STORE_SUFFIXES)
+    """Whether sops keeps a file of this name in its binary store (no text store's extension;
+    sops compares extensions case-sensitively)."""
+    return not name.endswith(_TEXT_STORE_SUFFIXES)
+
+
+# A copy of a text store's SOPS file under another last extension (``app.sops.yaml.disabled``,
+# ``db.enc.json.bak``): sops itself would need ``--input-type``; it is read in that store here.
+_COPY_NAME = re.compile(r"(?i)[^/]+\.(?:enc|sops)\.(ya?ml|json|env)\.[^./]+")
+
+
+def copy_store(name: str) -> FileFormat | None:
+    """The text store a copy's name carries (``x.sops.yaml.disabled``: YAML), or None."""
+    found = _COPY_NAME.fullmatch(name.rpartition("/")[2])
+    if found is None:
+        return None
+    word = found.group(1).lower()
+    return (
+        FileFormat.DOTENV
+        if word == "env"
+        else FileFormat.JSON
+        if word == "json"
+        else (FileFormat.YAML)
+    )
 
 
 def binary_plain(text: str) -> list[MapNode]:
@@ -86,8 +107,11 @@ def is_binary_store(name: str, text: str) -> bool:
 
 def format_for_text(name: str, text: str) -> FileFormat:
     """``format_for_path``, except that an encrypted binary-store file is read as the JSON it is
-    (never as YAML: written back as YAML, sops could no longer read it)."""
-    return FileFormat.JSON if is_binary_store(name, text) else format_for_path(name)
+    (never as YAML: written back as YAML, sops could no longer read it), and a copy
+    (``db.enc.json.bak``) in the store its name carries. One answer for every reader and writer."""
+    if is_binary_store(name, text):
+        return FileFormat.JSON
+    return copy_store(name) or format_for_path(name)
 
 
 IvCache = dict[tuple[bytes, str, bytes], bytes]

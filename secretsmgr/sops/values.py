@@ -282,7 +282,7 @@ TYPE_NAMES = ("str", "int", "float", "bool", "time", "comment", "bytes")
 def serialize(value: Scalar | Comment) -> tuple[bytes, str]:
     """Return the plaintext bytes and ``type:`` name sops uses for ``value``."""
     if isinstance(value, str):
-        return value.encode("utf-8"), "str"
+        return value.encode("utf-8", "surrogateescape"), "str"
     if isinstance(value, bool):
         return (b"True" if value else b"False"), "bool"
     if isinstance(value, int):
@@ -329,6 +329,8 @@ def parse_typed(data: bytes, type_name: str) -> Scalar | Comment:
     except UnicodeDecodeError as exc:
         if type_name == "bytes":
             return data.decode("latin-1")
+        if type_name == "str":  # a binary-store file's content: kept byte for byte
+            return data.decode("utf-8", "surrogateescape")
         raise FormatError("decrypted value is not valid UTF-8") from exc
     if type_name in ("str", "bytes"):
         return text

@@ -1,16 +1,17 @@
-"""Files sops keeps in its binary store (``*.sops``, ``*.sops.sh``, ``*.enc.pem``): found, audited,
+"""Files sops keeps in its binary store (``*.sops``, ``*.sops.sh``, ``*.sops.pem``): found, audited,
 rotated and decrypted as the real sops writes and reads them; plaintext under such a name is
 SM002, and a ``x.sops.yaml.disabled`` copy is read in the store its name carries."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.cli.runner import run
-from tests.conftest import TEST_KEY, VECTORS, git, run_sops
+from tests.conftest import TEST_KEY, VECTORS, git, run_sops, sops_binary
 
 pytestmark = pytest.mark.interop
 
@@ -99,6 +100,11 @@ def test_rotate_and_set_keep_the_binary_store_and_sops_reads_the_result(
         ("values.sops.yaml.j2", "token: {{ vault_token }}\n", None),
         ("notes.enc.md", "# how we rotate\n", None),
         ("backup.enc.tar", "not sops at all\n", None),
+        # signed, checksummed, public or example files beside a SOPS file (review findings)
+        ("app.sops.yaml.asc", "-----BEGIN PGP SIGNATURE-----\nx\n", None),
+        ("config.sops.yaml.sha256", "0" * 64 + "  config.sops.yaml\n", None),
+        ("age.sops.pub", "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy\n", None),
+        ("secrets.sops.yaml.dist", "stringData:\n    token: changeme\n", None),
     ],
 )
 def test_plaintext_under_a_sops_name_in_another_store_is_sm002(
@@ -179,3 +185,83 @@ def test_edit_of_a_binary_store_file_shows_its_content_as_sops_edit_does(
     assert (repo / "env.sops.sh").read_text().startswith('{\n\t"data": "ENC[')
     done = run_sops(["decrypt", "env.sops.sh"], cwd=repo, key_file=TEST_KEY)
     assert (done.returncode, done.stdout) == (0, SCRIPT + "export MORE=1\n"), done.stderr
+
+
+def _sops_bytes(repo: Path, name: str) -> bytes:
+    """What the real ``sops decrypt`` prints for ``name``, as bytes (no newline translation)."""
+    done = subprocess.run(
+        [sops_binary(), "decrypt", name],
+        cwd=repo,
+        env={"SOPS_AGE_KEY_FILE": str(TEST_KEY), "PATH": "/usr/bin:/bin", "HOME": str(repo)},
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _sops_yaml_with_regex(repo: Path) -> None:
+    (repo / ".sops.yaml").write_text(
+        f"creation_rules:\n  - age: {PUB1}\n    encrypted_regex: ^(data|stringData)$\n"
+    )
+
+
+def test_the_rule_never_leaves_a_binary_store_file_in_clear(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sops ignores encrypted_regex for the binary store; so does encrypt, and SM011 (no drift),
+    and a binary-store file whose data is in clear is SM003."""
+    (repo / ".sops.yaml").write_text(
+        f"creation_rules:\n  - age: {PUB1}\n    encrypted_regex: ^pw$\n"
+    )
+    (repo / "q.sops").write_text("top s3cret\r\n\u00e9\n")
+    assert run(["--repo", str(repo), "encrypt", "-i", str(repo / "q.sops")], capsys).code == 0
+    assert '"data": "ENC[' in (repo / "q.sops").read_text()
+    assert _sops_bytes(repo, "q.sops") == "top s3cret\r\n\u00e9\n".encode()  # CR kept
+    _sops_yaml_with_regex(repo)
+    assert [f for f in _audit(repo, capsys)["findings"] if f["rule"] == "SM011"] == []  # type: ignore[attr-defined]
+    doc = json.loads((repo / "q.sops").read_text())
+    doc["data"] = "top s3cret"
+    (repo / "q.sops").write_text(json.dumps(doc, indent="\t") + "\n")
+    found = {(f["rule"], f["path"]) for f in _audit(repo, capsys)["findings"]}  # type: ignore[attr-defined]
+    assert ("SM003", "q.sops") in found
+
+
+def test_content_that_is_not_utf8_rotates_and_decrypts_byte_for_byte(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = b"\xff\xfe\x00keystore\x80\r\n"
+    (repo / "app.sops.jks").write_bytes(raw)
+    done = run_sops(["encrypt", "-i", "app.sops.jks"], cwd=repo)
+    assert done.returncode == 0, done.stderr
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-gpg-sign", "-m", "keystore")
+    assert run(["--repo", str(repo), "rotate", "--all", "--reason", "jks"], capsys).code == 0
+    out = tmp_path / "plain.jks"
+    assert (
+        run(
+            ["--repo", str(repo), "decrypt", "-o", str(out), str(repo / "app.sops.jks")], capsys
+        ).code
+        == 0
+    )
+    assert out.read_bytes() == raw
+    assert _sops_bytes(repo, "app.sops.jks") == raw
+
+
+def test_set_keeps_a_copy_in_its_store_and_refuses_what_sops_could_not_read(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "db.enc.json.bak").write_text('{"password": "s3cret", "n": 1}\n')
+    json_type = ["--input-type", "json", "--output-type", "json"]
+    done = run_sops(["encrypt", *json_type, "-i", "db.enc.json.bak"], cwd=repo)
+    assert done.returncode == 0, done.stderr
+    path = str(repo / "db.enc.json.bak")
+    assert run(["--repo", str(repo), "set", path, "password"], capsys, stdin="n3w").code == 0
+    done = run_sops(["decrypt", *json_type, "db.enc.json.bak"], cwd=repo, key_file=TEST_KEY)
+    assert done.returncode == 0 and json.loads(done.stdout)["password"] == "n3w", done.stderr
+    before = (repo / "env.sops.sh").read_bytes()
+    script = str(repo / "env.sops.sh")
+    for argv in (["set", script, "other"], ["unset", script, "data"]):
+        result = run(["--repo", str(repo), *argv], capsys, stdin="x", expect=1)
+        assert "kept whole by sops" in result.err
+    assert (repo / "env.sops.sh").read_bytes() == before

@@ -279,12 +279,19 @@ def test_parse_typed_accepts_go_spellings(plain: bytes, type_name: str, value: o
         (b"x", "float"),
         (b"2024-01-02", "time"),
         (b"x", "uint"),
-        (b"\xff", "str"),
+        (b"\xff", "comment"),
     ],
 )
 def test_parse_typed_refuses(plain: bytes, type_name: str) -> None:
     with pytest.raises(FormatError):
         parse_typed(plain, type_name)
+
+
+def test_a_str_that_is_not_utf8_comes_back_byte_for_byte() -> None:
+    # a binary-store file's content (a keystore, a keytab): sops keeps any bytes there
+    raw = b"\xff\xfe\x00ks\x80"
+    value = parse_typed(raw, "str")
+    assert isinstance(value, str) and serialize(value) == (raw, "str")
 
 
 @given(timestamps())

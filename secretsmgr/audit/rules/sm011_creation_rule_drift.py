@@ -53,18 +53,23 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         spec = rule.encryption_rule
         wanted = EncryptionRule(RuleKind(spec.kind), spec.value) if spec else EncryptionRule()
         got = sf.metadata.rule
+        if entry.store == "binary":  # sops ignores both settings for a binary-store file
+            wanted, got = got, got
         if got != wanted:
             problems.append(
                 f"encryption rule {got.kind.value}: {got.value} "
                 f"(rule says {wanted.kind.value}: {wanted.value})"
             )
-        if sf.metadata.mac_only_encrypted != rule.mac_only_encrypted:
+        if sf.metadata.mac_only_encrypted != rule.mac_only_encrypted and entry.store != "binary":
             problems.append(
                 f"mac_only_encrypted is {str(sf.metadata.mac_only_encrypted).lower()} "
                 f"(rule says {str(rule.mac_only_encrypted).lower()})"
             )
         if problems:
-            rule_change = got != wanted or sf.metadata.mac_only_encrypted != rule.mac_only_encrypted
+            rule_change = got != wanted or (
+                sf.metadata.mac_only_encrypted != rule.mac_only_encrypted
+                and entry.store != "binary"
+            )
             if rule_change:
                 fix = reencrypt_hint(entry.path)
             elif foreign:  # PGP, KMS, Vault: keys only sops can use
@@ -82,7 +87,8 @@ def _foreign_drift(rule: CreationRule, metadata: SopsMetadata) -> list[str]:
     want = list(
         dict.fromkeys(
             [k.replace(" ", "").upper() for g in rule.key_groups for k in g.pgp]
-            + [k.rstrip("/") for g in rule.key_groups for k in g.other]
+            # a KMS key given as ARN+ROLE_ARN: the file keeps the role beside the ARN
+            + [k.split("+", 1)[0].rstrip("/") for g in rule.key_groups for k in g.other]
         )
     )
     kinds = {k: f for g in metadata.key_groups for f, k in g.foreign_ids()}

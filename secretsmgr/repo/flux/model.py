@@ -410,13 +410,14 @@ def find_layers(
     if ordered and unpinned:
         named = [name for name in unpinned if name]
         if named and len(unpinned) < len(found_clusters):
-            who = (
-                f"clusters {', '.join(named)} do" if len(named) > 1 else f"cluster {named[0]} does"
-            )
+            many = len(unpinned) > 1
+            names = ", ".join(named + ["(unnamed)"] * (len(unpinned) - len(named)))
+            who = f"clusters {names} do" if many else f"cluster {names} does"
+            runs = "they run" if many else "it runs"
         else:
-            who = "the repository does"
+            who, runs = "the repository does", "it runs"
         notes.append(
-            f"{who} not say which Flux version it runs: assuming the current "
+            f"{who} not say which Flux version {runs}: assuming the current "
             f"release, {ASSUMED.label}"
         )
     found_clusters.sort(key=lambda c: (c.name is not None, c.name or ""))

@@ -173,7 +173,8 @@ def test_kms_gcp_azure_and_vault_keys_named_by_the_rule_are_no_drift(tmp_path: P
         ".sops.yaml",
         "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
         f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n"
-        f"    kms: {arn}\n    gcp_kms: {gcp}\n"
+        # a KMS key with its role, as ARN+ROLE (the file keeps the role beside the ARN)
+        f"    kms: {arn}+arn:aws:iam::111122223333:role/sops\n    gcp_kms: {gcp}\n"
         # an Azure key named without its version names every version of it
         "    azure_keyvault: https://sops-test.vault.azure.net/keys/sops-key\n"
         "    hc_vault_transit_uri: http://127.0.0.1:9/v1/sops/keys/firstkey\n",
