@@ -14,9 +14,16 @@ from secretsmgr.repo.settings import SETTINGS_NAME
 def changelog_path(root: Path, name: str) -> Path:
     """The changelog ``name`` (``changelog:`` in ``.secretsmgr.yaml``) of the repository at
     ``root``; ``ConfigError`` unless it is a relative path inside the root with no symbolic link
-    on the way (never ``../x.jsonl``, an absolute path or a link out of the repository)."""
+    on the way (never ``../x.jsonl``, an absolute path or a link out of the repository), and
+    outside the git directory (``.git/…`` is not history anyone reviews)."""
+    clean = name if name.startswith("/") else posixpath.normpath(name)
+    if ".git" in clean.split("/"):
+        raise ConfigError(
+            f"{SETTINGS_NAME}: changelog must be a file inside the repository, "
+            "not in its git directory"
+        )
     try:
-        return check_write_target(root, name if name.startswith("/") else posixpath.normpath(name))
+        return check_write_target(root, clean)
     except RefusedError as exc:
         raise ConfigError(
             f"{SETTINGS_NAME}: changelog must be a file inside the repository ({exc.message})"

@@ -324,11 +324,12 @@ def test_verify_refuses_one_state_recorded_with_two_data_keys(
     assert code == 1 and "recorded with 2 different data keys" in err
 
 
+@pytest.mark.parametrize("where", ["../x.jsonl", ".git/x.jsonl", "sub/../.git/secretsmgr/x"])
 def test_a_changelog_outside_the_repository_is_never_read(
-    repo: Path, capsys: pytest.CaptureFixture[str]
+    repo: Path, capsys: pytest.CaptureFixture[str], where: str
 ) -> None:
     (repo.parent / "x.jsonl").write_text("not ours\n", encoding="utf-8")
-    (repo / ".secretsmgr.yaml").write_text("changelog: ../x.jsonl\n", encoding="utf-8")
+    (repo / ".secretsmgr.yaml").write_text(f"changelog: {where}\n", encoding="utf-8")
     code, out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
     assert (code, out) == (2, "")
     assert "changelog must be a file inside the repository" in err
