@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from secretsmgr.audit.manifests import ENC_PREFIX, is_placeholder
+from secretsmgr.repo.placeholders import strip_templates
 
 # detect-secrets plugins whose match is a credential by its format alone.
 KNOWN_FORMATS = (
@@ -135,7 +136,18 @@ def _plugins() -> tuple[tuple[Any, ...], Any, Any, Any]:
 
 def is_placeholder_value(value: str) -> bool:
     """A value nobody could log in with: empty, a variable, a template, an example word."""
-    return is_placeholder(value) or bool(_WORDS.search(value)) or len(set(value)) <= 2
+    return is_placeholder(value) or _example(value)
+
+
+def _example(value: str) -> bool:
+    """Example words (``changeme``, ``your-token``) or two characters repeated. In a URL with
+    credentials only its passwords are judged: a real password at ``smtp.example.com`` is one."""
+    if len(set(value)) <= 2:
+        return True
+    passwords = _URL_PASSWORD.findall(value)
+    if passwords:
+        return all(not pw or _VARIABLE.match(pw) or _WORDS.search(pw) for pw in passwords)
+    return bool(_WORDS.search(value))
 
 
 def _variable_passwords(value: str) -> bool:
@@ -144,24 +156,42 @@ def _variable_passwords(value: str) -> bool:
     return bool(found) and all(_VARIABLE.match(pw) for pw in found)
 
 
-def judge_value(key: str, value: str) -> Verdict | None:
-    """Whether the value under ``key`` (the last key-path component) is a credential."""
-    value = value.strip()
-    if len(value) < 6 or value.startswith(ENC_PREFIX) or _BORING.match(value):
-        return None
-    if is_placeholder_value(value) or _PUBLIC.match(value) or _REFERENCE_VALUE.match(value):
-        return None
-    if _VARIABLE.match(value) or _PATH.match(value):
-        return None  # {VAR}, $VAR, <<VAR>>, a path: filled in or pointed to, not committed
-    known, b64, hexa, keyword = _plugins()
-    for plugin in known:
+def _known_format(text: str, value: str) -> Verdict | None:
+    """The known-format plugin that matches ``text`` (``value`` with its variables taken out),
+    except basic auth whose passwords are all variables."""
+    for plugin in _plugins()[0]:
         try:
-            if any(True for _ in plugin.analyze_string(value)):
+            if any(True for _ in plugin.analyze_string(text)):
                 if plugin.secret_type == "Basic Auth Credentials" and _variable_passwords(value):
                     continue
                 return Verdict(plugin.secret_type, True)
         except Exception:
             continue
+    return None
+
+
+def judge_value(key: str, value: str) -> Verdict | None:
+    """Whether the value under ``key`` (the last key-path component) is a credential."""
+    value = value.strip()
+    if len(value) < 6 or value.startswith(ENC_PREFIX) or _BORING.match(value):
+        return None
+    if _PUBLIC.match(value) or _REFERENCE_VALUE.match(value):
+        return None
+    if strip_templates(value) != value or "{{" in value:
+        # Beside a variable only a known format is judged (``ghp_… ${SUFFIX}``,
+        # ``postgres://app:pw@${DB_HOST}``), with the variables taken out.
+        text = strip_templates(value).replace("{{", " ")
+        if not text.strip(" \t\"',;") or _example(text):
+            return None
+        return _known_format(text, value)
+    if is_placeholder_value(value):
+        return None
+    if _VARIABLE.match(value) or _PATH.match(value):
+        return None  # {VAR}, $VAR, <<VAR>>, a path: filled in or pointed to, not committed
+    verdict = _known_format(value, value)
+    if verdict is not None:
+        return verdict
+    _, b64, hexa, keyword = _plugins()
     if "/" in key:
         return None  # an annotation or label key (``secret.reloader.stakater.com/reload``)
     key = _CAMEL.sub("_", key)  # clientId -> client_Id: one rule for both spellings

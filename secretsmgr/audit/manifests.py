@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import cast
 
 from secretsmgr.errors import FormatError
+from secretsmgr.repo.placeholders import holds_literal_secret, strip_templates
 from secretsmgr.repo.placeholders import is_placeholder as repo_placeholder
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.document import FileFormat
@@ -121,7 +122,9 @@ def is_placeholder(value: str) -> bool:
     """Empty, a Flux variable, a template, an ``<angle>`` marker or a secret-manager reference
     (``op://vault/item/field``, ``vault:…``): nothing committed (``repo.placeholders``, plus an
     unclosed ``{{`` and an angle marker with spaces inside)."""
-    return repo_placeholder(value) or "{{" in value or bool(_ANGLE.match(value))
+    if repo_placeholder(value) or bool(_ANGLE.match(value)):
+        return True
+    return "{{" in value and not holds_literal_secret(strip_templates(value).replace("{{", ""))
 
 
 _PUBLIC_PEM = re.compile(

@@ -4,6 +4,11 @@ A Flux post-build variable (``${VAR}``, ``${VAR:=default}``), a Helm/Go/Jinja te
 (``{{ … }}``, ``{% … %}``), an angle-bracket placeholder (``<github_token>``), a secret-manager
 reference (``op://vault/item/field`` for 1Password, ``ref+…`` for vals, ``vault:…``,
 ``secret://…`` and the like), or an empty string, which sops itself never encrypts.
+
+A value that mixes variables with text is a placeholder only when the text around them holds
+no secret of its own: ``${SECRET_X}/path`` and ``Bearer ${TOKEN}`` are, but
+``postgres://app:hunter2@${DB_HOST}/app`` (a password in the URL), a config whose
+``password:`` line is literal, and a private key block beside a variable are not.
 """
 
 from __future__ import annotations
@@ -22,12 +27,38 @@ _REFERENCE = re.compile(
 )
 
 
+# What text around a template can still hold: a password in a URL, a ``password: …`` (or
+# ``TOKEN=…``) line, a private key block.
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:([^\s@/]+)@")
+_SECRET_LINE = re.compile(
+    r"(?im)(?:^|[{,])[ \t]*(?:-[ \t]*)?[\"']?[\w.-]*?"
+    r"(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|"
+    r"credentials?)[\"']?[ \t]*[:=][ \t]*(?P<value>[^\n]*)$"
+)
+_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+_NOTHING = " \t\"',;"
+
+
+def strip_templates(value: str) -> str:
+    """``value`` with every variable and template expression taken out."""
+    return _TEMPLATE.sub("", value)
+
+
+def holds_literal_secret(text: str) -> bool:
+    """Whether ``text`` (what is left around a value's variables) holds a secret of its own."""
+    if _PRIVATE_KEY.search(text):
+        return True
+    if any(password.strip(_NOTHING) for password in _URL_PASSWORD.findall(text)):
+        return True
+    return any(m["value"].strip(_NOTHING) for m in _SECRET_LINE.finditer(text))
+
+
 def is_placeholder(value: object) -> bool:
     """Whether ``value`` is a placeholder (or empty) rather than a literal secret."""
     if value is None:
         return True
     if not isinstance(value, str):
         return False
-    if not value.strip():
+    if not value.strip() or _ANGLE.match(value) or _REFERENCE.match(value):
         return True
-    return bool(_TEMPLATE.search(value) or _ANGLE.match(value) or _REFERENCE.match(value))
+    return bool(_TEMPLATE.search(value)) and not holds_literal_secret(strip_templates(value))

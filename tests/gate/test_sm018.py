@@ -180,3 +180,24 @@ def test_sm018_never_reads_sops_values_or_secrets(tmp_path: Path) -> None:
     report = run_audit(tmp_path, keyless_only=True)
     assert not [f for f in report.findings if f.rule == "SM018"]
     assert ("SM001", "apps/plain.yaml") in {(f.rule, f.path) for f in report.findings}
+
+
+def test_a_variable_beside_a_credential_does_not_hide_it() -> None:
+    # Each was missed while any ${…} or {{…}} in a value made the whole value a placeholder,
+    # and an example word anywhere (the host smtp.example.com) made it an example.
+    token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    for key, value, kind in (
+        ("DSN", "postgres://app:Tr0ub4dor-and-3@${DB_HOST}:5432/app", "Basic Auth Credentials"),
+        ("DSN", "postgres://app:Tr0ub4dor-and-3@{{ .Values.host }}/app", "Basic Auth Credentials"),
+        ("api_token", f"{token} ${{SUFFIX}}", "GitHub Token"),
+        ("SMTP_URL", "smtps://mailer:Xq9vLm2pR7wz@smtp.example.com:465", "Basic Auth Credentials"),
+    ):
+        verdict = judge_value(key, value)
+        assert verdict is not None and verdict.known and verdict.kind == kind, (key, value)
+    for key, value in (
+        ("DSN", "postgres://app:${DB_PASSWORD}@${DB_HOST}:5432/app"),
+        ("SMTP_URL", "smtps://mailer:changeme@smtp.example.com:465"),
+        ("password", "pre-${SUFFIX}"),  # keyword and entropy judge whole literal values only
+        ("REPO", "s3:http://minio.storage.svc:9000/restic/${APP}"),
+    ):
+        assert judge_value(key, value) is None, (key, value)

@@ -194,3 +194,30 @@ def test_references_and_public_certificates_are_not_plaintext_secrets(tmp_path: 
         ("apps/leak.yaml", "stringData.forged"),
         ("apps/leak.yaml", "stringData.identity"),
     }
+
+
+def test_a_variable_in_a_value_does_not_hide_the_secret_beside_it(tmp_path: Path) -> None:
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/dsn.yaml": secret(
+                "dsn", {"DSN": "postgres://app:Tr0ub4dor-and-3@${DB_HOST}:5432/app"}
+            ),
+            "apps/config.yaml": secret(
+                "cfg", {"config.yaml": '"db:\\n  host: ${DB_HOST}\\n  password: Tr0ub4dor\\n"'}
+            ),
+            "apps/substituted.yaml": secret(
+                "sub",
+                {
+                    "DSN": "postgres://app:${DB_PASSWORD}@${DB_HOST}:5432/app",
+                    "REPO": "${SECRET_BUCKET}/backups",
+                },
+            ),
+        },
+    )
+    found = {(f.rule, f.path, f.key_path) for f in run_audit(tmp_path).findings}
+    assert {("SM001", "apps/dsn.yaml", "stringData.DSN")} <= found
+    assert ("SM001", "apps/config.yaml", "stringData.config.yaml") in found
+    assert not any(path == "apps/substituted.yaml" for _, path, _ in found)

@@ -1,0 +1,49 @@
+"""Placeholders: a value that is only a variable or template is filled in later; text beside a
+variable that holds a secret of its own is still a secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from secretsmgr.audit.manifests import is_placeholder as manifest_placeholder
+from secretsmgr.repo.placeholders import is_placeholder
+
+PLACEHOLDERS = [
+    "${DB_PASSWORD}",
+    "${VAR:=default}",
+    "{{ .Values.password }}",
+    "{% raw %}x{% endraw %}",
+    "<github_token>",
+    "op://vault/item name/field",
+    "",
+    "${SECRET_X}/path",
+    "Bearer ${TOKEN}",
+    "s3:http://minio.storage.svc:9000/restic/${APP}",
+    "postgres://app:${DB_PASSWORD}@${DB_HOST}:5432/app",
+    "db:\n  host: ${DB_HOST}\n  password: ${DB_PASSWORD}\n",
+    'db:\n  password: "${DB_PASSWORD}"\n',
+    "token_file: /run/token\nuser: ${USER}",
+]
+SECRETS_BESIDE_A_VARIABLE = [
+    "postgres://app:Tr0ub4dor-and-3-horses@${DB_HOST}:5432/app",
+    "db:\n  host: ${DB_HOST}\n  password: Tr0ub4dor-and-3-horses\n",
+    "PASSWORD=Tr0ub4dor\nHOST=${DB_HOST}\n",
+    '{"api_key": "Tr0ub4dor", "host": "{{ .Values.host }}"}',
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----\n${X}",
+]
+
+
+@pytest.mark.parametrize("value", PLACEHOLDERS)
+def test_a_value_that_is_only_variables_and_structure_is_a_placeholder(value: str) -> None:
+    assert is_placeholder(value) and manifest_placeholder(value)
+
+
+@pytest.mark.parametrize("value", SECRETS_BESIDE_A_VARIABLE)
+def test_a_secret_beside_a_variable_is_no_placeholder(value: str) -> None:
+    assert not is_placeholder(value) and not manifest_placeholder(value)
+
+
+def test_literal_values_are_no_placeholders() -> None:
+    assert not is_placeholder("hunter2") and not is_placeholder("s3:http://minio:9000/x")
+    assert not manifest_placeholder("password: hunter2 {{ unclosed")
+    assert manifest_placeholder("{{ unclosed")
