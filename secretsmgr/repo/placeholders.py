@@ -28,15 +28,24 @@ _REFERENCE = re.compile(
 
 
 # What text around a template can still hold: a password in a URL, a ``password: …`` (or
-# ``TOKEN=…``) line, a private key block.
+# ``TOKEN=…``, ``'secret' => …``) line, a private key block. Comment lines do not count.
 _URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:([^\s@/]+)@")
 _SECRET_LINE = re.compile(
-    r"(?im)(?:^|[{,])[ \t]*(?:-[ \t]*)?[\"']?[\w.-]*?"
+    r"(?im)(?:^|[{,(\[])[ \t]*(?:-[ \t]*)?[\"']?[\w.-]*?"
     r"(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|"
-    r"credentials?)[\"']?[ \t]*[:=][ \t]*(?P<value>[^\n]*)$"
+    r"credentials?)[\"']?[ \t]*(?:[:=]>?)[ \t]*(?P<value>[^\n]*)$"
 )
+_COMMENT_LINE = re.compile(r"(?m)^[ \t]*(?:#|//|;|--[ \t]).*$")
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 _NOTHING = " \t\"',;"
+# What a value beside such a key may be without being a secret: no value, a switch, a word
+# that stands for one.
+_NO_SECRET = frozenset(
+    (
+        *("null", "~", "none", "nil", "true", "false", "yes", "no", "{}", "[]", "|", ">"),
+        *("password", "pass", "secret", "token", "changeme", "xxx", "generate", "redacted"),
+    )
+)
 
 
 def strip_templates(value: str) -> str:
@@ -44,13 +53,19 @@ def strip_templates(value: str) -> str:
     return _TEMPLATE.sub("", value)
 
 
+def _secret_word(text: str) -> bool:
+    word = text.strip(_NOTHING)
+    return bool(word) and word.lower() not in _NO_SECRET
+
+
 def holds_literal_secret(text: str) -> bool:
     """Whether ``text`` (what is left around a value's variables) holds a secret of its own."""
+    text = _COMMENT_LINE.sub("", text)
     if _PRIVATE_KEY.search(text):
         return True
-    if any(password.strip(_NOTHING) for password in _URL_PASSWORD.findall(text)):
+    if any(_secret_word(password) for password in _URL_PASSWORD.findall(text)):
         return True
-    return any(m["value"].strip(_NOTHING) for m in _SECRET_LINE.finditer(text))
+    return any(_secret_word(m["value"]) for m in _SECRET_LINE.finditer(text))
 
 
 def is_placeholder(value: object) -> bool:

@@ -47,3 +47,13 @@ def test_literal_values_are_no_placeholders() -> None:
     assert not is_placeholder("hunter2") and not is_placeholder("s3:http://minio:9000/x")
     assert not manifest_placeholder("password: hunter2 {{ unclosed")
     assert manifest_placeholder("{{ unclosed")
+
+
+def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secret() -> None:
+    # wrmilling/k3s-gitops (a bridge config) and JJGadgets/Biohazard (a PHP config)
+    assert is_placeholder(
+        "# e.g. postgres://user:password@host/db\nuri: postgres://app:${DB_PASS}@db/app\n"
+        "token: null\nsecret: generate\n"
+    )
+    assert is_placeholder("<?php $CONFIG = array(\n  'secret' => '',\n  'host' => '${HOST}',\n);")
+    assert not is_placeholder("<?php $CONFIG = array('secret' => 'hunter2', 'h' => '${HOST}');")
