@@ -127,3 +127,20 @@ def test_another_git_repository_is_this_checkout_only_with_the_same_url(
     assert "apps/s.enc.yaml" in mine.files and "apps/s.draft.yaml" not in mine.files
     assert theirs is not None and theirs.external == "GitRepository/flux-system/other"
     assert theirs.files == frozenset()  # its path ./ is never resolved against this checkout
+
+
+def test_a_kustomization_kept_in_the_folder_it_builds_is_a_root(git_checkout: GitRepo) -> None:
+    # PurdueAF/purdue-af and j0sh3rs/k3s-at-home: the folder's kustomization.yaml does not list
+    # the Flux Kustomization beside it, which was applied by hand (or by bootstrap). It was
+    # dropped as "no longer listed by its parent", so SM010 was missed and check passed.
+    no_decryption = ""
+    git_checkout.write(
+        "deploy/prod/flux-kustomization.yaml", flux_ks("app", "./deploy/prod/", (), no_decryption)
+    )
+    git_checkout.write("deploy/prod/kustomization.yaml", "resources:\n  - ../../apps/s.enc.yaml\n")
+    git_checkout.write("apps/s.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert g.names() == ("app",)
+    assert g.layers_of("apps/s.enc.yaml") == ("app",)
+    layer = g.layers[0]
+    assert layer.decryption is None

@@ -177,11 +177,13 @@ class _Model(Workspace):
         of their own (a repository without a bootstrap in it, a manually applied kustomization).
 
         One whose file lies inside another one's path, yet which that build does not read, is
-        one its parent no longer lists (commented out): nothing applies it. So is one that a
-        kustomization file lists only in a comment (``# - ../../base/app/ks.yaml``), and one
-        whose own path lies inside a live layer's (an archived copy of a retired app's
-        ks.yaml). With ``named`` (the repository has other clusters) each root is a cluster
-        named after its folder.
+        one its parent no longer lists (commented out): nothing applies it. Its own path does
+        not count: a Kustomization kept in the folder it builds, which that folder's
+        kustomization.yaml does not list, was applied by hand (or by bootstrap) and is a root.
+        Nothing applies one that a kustomization file lists only in a comment
+        (``# - ../../base/app/ks.yaml``) either, nor one whose own path lies inside a live
+        layer's (an archived copy of a retired app's ks.yaml). With ``named`` (the repository
+        has other clusters) each root is a cluster named after its folder.
         """
         done = {(x.source, x.name) for x in live}
         # the same Kustomization (name and path) defined twice: a template or a backup copy
@@ -197,11 +199,13 @@ class _Model(Workspace):
         ]
         stale: set[tuple[str, str]] = set()
         read = {p for x in live for p in x.files}
+        own: dict[str, str] = {}  # a candidate's file -> the folder its own path names
         for ks in candidates:
             art, _ = self.source_of(ks, Root(ks, None, None, ks.origin))
             folder = art.resolve(normalize_spec_path(ks.path)) if art is not None else None
             if art is None or folder is None:
                 continue
+            own[ks.origin] = folder
             if any(folder == f or folder.startswith(f + "/") for f in live_folders):
                 stale.add((ks.origin, ks.name))  # points into a live layer's tree, unapplied
                 continue
@@ -218,7 +222,7 @@ class _Model(Workspace):
             and ks.origin not in commented
             and posixpath.dirname(ks.origin) not in commented
             and (ks.origin, ks.name) not in stale
-            and not any(ks.origin.startswith(f + "/") for f in folders)
+            and not any(ks.origin.startswith(f + "/") and f != own.get(ks.origin) for f in folders)
         ]
         keys = [(ks.namespace, ks.name) for ks in tops]
         clash = len(set(keys)) < len(keys)
