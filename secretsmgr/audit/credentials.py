@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from secretsmgr.audit.manifests import ENC_PREFIX, is_placeholder
-from secretsmgr.repo.placeholders import strip_templates
+from secretsmgr.repo.placeholders import has_template, strip_templates
 
 # detect-secrets plugins whose match is a credential by its format alone.
 KNOWN_FORMATS = (
@@ -44,10 +44,15 @@ KNOWN_FORMATS = (
 _REFERENCE_KEY = re.compile(
     r"(?i)(?:name|ref|key|keys|file|path|dir|secret_?name|existing_?secret|enabled|"
     r"length|policy|mode|type|format|source|from|template|annotation|label|selector|"
-    r"mount|volume|env|provider|manager|hash|algorithm|method|generate|create|namespace)$"
+    r"mount|volume|env|provider|manager|hash|algorithm|method|generate|create|namespace|"
+    r"complexity|strength|rules?|requirements?|timeout|ttl|expiry|expiration|lifetime|hint)$"
 )
 # A Kubernetes object name (``app-creds``): under ``pullSecret``/``configSecret`` a reference.
 _OBJECT_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
+# A Kubernetes field that names a Secret object (``envFromSecret: grafana``,
+# ``existingSecret: app``): camel case, ``…Secret`` or ``…Secrets``, and a name for a value.
+_SECRET_FIELD = re.compile(r"[a-z]Secrets?$")
+_DNS_NAME = re.compile(r"^[a-z](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$")
 # Secret-manager references resolved elsewhere (1Password, vals, Vault, cloud secret managers).
 _REFERENCE_VALUE = re.compile(
     r"^(?:op|vault|awssm|gcpsm|azkv|bws|akv|infisical|doppler)://|^ref\+[a-z0-9]+://|^vault:"
@@ -61,6 +66,12 @@ _VARIABLE = re.compile(
 # The name of an environment variable (``client_secret: !Env OIDC_CLIENT_SECRET`` in authentik
 # blueprints, whose tag the reader drops): where the value comes from, not the value.
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+# A lower-case name that says what it names (``password: !secret wifi_password`` in ESPHome,
+# whose tag the reader drops): a reference, not the value.
+_SECRET_NAME = re.compile(
+    r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*_(?:password|passwd|pass|pwd|secret|token|key|credentials?)"
+    r"(?:_[a-z0-9]+)*$"
+)
 _PATH = re.compile(r"^(?:\.{0,2}/|~/|\.[A-Za-z0-9_-]+/)[^\s]*$")
 # A file name with a key or config file's extension (``secret_entry: sops.agekey``): the
 # name of where a credential is kept, not the credential.
@@ -177,7 +188,7 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None
     if _PUBLIC.match(value) or _REFERENCE_VALUE.match(value):
         return None
-    if strip_templates(value) != value or "{{" in value:
+    if "{{" in value or has_template(value):
         # Beside a variable only a known format is judged (``ghp_… ${SUFFIX}``,
         # ``postgres://app:pw@${DB_HOST}``), with the variables taken out.
         text = strip_templates(value).replace("{{", " ")
@@ -194,19 +205,21 @@ def judge_value(key: str, value: str) -> Verdict | None:
     _, b64, hexa, keyword = _plugins()
     if "/" in key:
         return None  # an annotation or label key (``secret.reloader.stakater.com/reload``)
+    if _SECRET_FIELD.search(key) and len(value) <= 63 and _DNS_NAME.match(value):
+        return None  # envFromSecret: grafana names a Secret
     key = _CAMEL.sub("_", key)  # clientId -> client_Id: one rule for both spellings
     if _IDENTIFIER_KEY.search(key):
         return None
     # client_secret: !Env OIDC_CLIENT_SECRET names a variable: not a keyword hit, though a
     # random all-capitals token still meets the entropy checks below
-    named_variable = bool(_ENV_NAME.match(value))
+    named_variable = bool(_ENV_NAME.match(value) or _SECRET_NAME.match(value))
     if (
         keyword.search(key)
         and not _REFERENCE_KEY.search(key)
         and " " not in value
         and not named_variable
     ):
-        if _OBJECT_NAME.match(value) and re.search(r"(?i)secret$", key):
+        if _OBJECT_NAME.match(value) and re.search(r"(?i)secrets?$", key):
             return None  # configSecret: app-creds names a Secret
         if _FILE_NAME.match(value):
             return None  # secret_entry: sops.agekey names a file or a Secret's entry

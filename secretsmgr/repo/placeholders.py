@@ -48,6 +48,11 @@ _NO_SECRET = frozenset(
 )
 
 
+def has_template(value: str) -> bool:
+    """Whether ``value`` holds a variable or template expression."""
+    return _TEMPLATE.search(value) is not None
+
+
 def strip_templates(value: str) -> str:
     """``value`` with every variable and template expression taken out."""
     return _TEMPLATE.sub("", value)

@@ -201,3 +201,65 @@ def test_a_variable_beside_a_credential_does_not_hide_it() -> None:
         ("REPO", "s3:http://minio.storage.svc:9000/restic/${APP}"),
     ):
         assert judge_value(key, value) is None, (key, value)
+
+
+ISSUER = """apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: {name: letsencrypt}
+spec:
+  acme:
+    email: ops@example.org
+    solvers:
+      - dns01:
+          route53:
+            region: eu-west-1
+            accessKeyID: AKIAQWERTYUIOPASDFGH
+            hostedZoneID: Z2ABCDEFGHIJKL
+          webhook: {config: {password: hunter2xyzA9}}
+"""
+
+
+def test_known_formats_are_found_anywhere_in_an_object_keywords_only_where_expected(
+    tmp_path: Path,
+) -> None:
+    # wrmilling/k3s-gitops: an AWS key ID in a ClusterIssuer was not looked at. Outside the
+    # places credentials are usually kept, only a known format is a finding (a keyword or an
+    # entropy hit in an arbitrary custom resource is too often a setting).
+    standard_repo(tmp_path, {"apps/issuer.yaml": ISSUER})
+    report = run_audit(tmp_path, keyless_only=True)
+    got = {(f.path, f.key_path, f.severity) for f in report.findings if f.rule == "SM018"}
+    assert got == {
+        (
+            "apps/issuer.yaml",
+            "spec.acme.solvers.0.dns01.route53.accessKeyID",
+            Severity.ERROR,
+        )
+    }
+
+
+def test_names_of_secrets_and_password_settings_are_no_credentials() -> None:
+    # ESPHome's !secret wifi_password, Grafana's envFromSecret, a chart's secrets: name, and
+    # Forgejo's PASSWORD_COMPLEXITY (anthr76/infra, PurdueAF/purdue-af, wrmilling, JJGadgets)
+    for key, value in (
+        ("password", "wifi_password"),
+        ("envFromSecret", "grafana"),
+        ("secrets", "servicex-secrets"),
+        ("FORGEJO__security__PASSWORD_COMPLEXITY", "lower,upper"),
+    ):
+        assert judge_value(key, value) is None, key
+    for key, value in (("client_secret", "hunter2xyz"), ("secret", "Grafana9xZq")):
+        assert judge_value(key, value) is not None, key
+
+
+def test_the_fix_renames_only_when_no_creation_rule_matches(tmp_path: Path) -> None:
+    standard_repo(
+        tmp_path,
+        {
+            "config/app.json": '{"stripe": {"secret": "sk_live_ReTllpYQYfIZu2Jnf2lAPFjD"}}',
+            "config/app.enc.json": '{"stripe": {"secret": "sk_live_ReTllpYQYfIZu2Jnf2lAPFjD"}}',
+        },
+    )
+    report = run_audit(tmp_path, keyless_only=True)
+    fixes = {f.path: f.fix or "" for f in report.findings if f.rule == "SM018"}
+    assert "after renaming" in fixes["config/app.json"]
+    assert fixes["config/app.enc.json"].startswith("secretsmgr encrypt -i config/app.enc.json,")

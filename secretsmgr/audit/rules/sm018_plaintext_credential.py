@@ -2,7 +2,8 @@
 
 Where: HelmRelease ``spec.values``, ConfigMap ``data``, Flux Kustomization
 ``spec.postBuild.substitute``, container ``env`` values of any object, and plain YAML/JSON/dotenv
-files that are no Kubernetes objects. Known formats (detect-secrets' AWS, GitHub, Slack, JWT,
+files that are no Kubernetes objects; in the rest of any object (a ClusterIssuer's
+``accessKeyID``), known formats only. Known formats (detect-secrets' AWS, GitHub, Slack, JWT,
 private-key… plugins) are errors; a secret-sounding key or a high-entropy value is a warning.
 Placeholders are not findings; key paths can be allow-listed (``ignore:`` with ``key_path``).
 Secrets themselves are SM001's and SM003's; SOPS-encrypted values are never looked at.
@@ -90,28 +91,61 @@ def _get(obj: Obj, *keys: str) -> object:
     return node
 
 
-def _candidates(prefix: str, obj: Obj) -> Iterator[tuple[str, str, str, str]]:
-    """(where, key path, key, value) for the parts of ``obj`` SM018 looks at."""
+# Where a known format (detect-secrets' plugins) can start: the extra pass over the rest of an
+# object judges only values holding one of these (substring tests: a regex over every file was
+# the slowest part of the audit). Formats without a fixed part (Twilio, Telegram, Discord,
+# Mailchimp) are judged only where credentials are usually kept.
+_KNOWN_PARTS = (
+    *("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "A3T"),
+    *("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "glptt-"),
+    *("xox", "hooks.slack.com", "k_live_", "T3BlbkFJ", "SG.", "eyJ", "-----BEGIN"),
+    *("npm_", "_authToken", "pypi-", "sq0", "AccountKey=", "AKC"),
+)
+
+
+_URL_CREDENTIALS = re.compile(r"://[^\s/@:]+:[^\s/@]+@")
+
+
+def _known_parts(text: str) -> tuple[str, ...] | None:
+    """The fixed parts of known formats that ``text`` holds (``://`` for a URL with
+    credentials), or None when it holds none."""
+    parts = [part for part in _KNOWN_PARTS if part in text]
+    if _URL_CREDENTIALS.search(text):
+        parts.append("://")
+    return tuple(parts) or None
+
+
+def _candidates(
+    prefix: str, obj: Obj, parts: tuple[str, ...] | None = _KNOWN_PARTS
+) -> Iterator[tuple[str, str, str, str, bool]]:
+    """(where, key path, key, value, known formats only) for the parts of ``obj`` SM018 looks
+    at: every check in the places credentials are kept by mistake, known formats everywhere
+    else in the object (a ClusterIssuer's ``accessKeyID: AKIA…``)."""
     kind, api = obj.get("kind"), obj.get("apiVersion")
     if not isinstance(kind, str) or not isinstance(api, str):
         for key_path, key, value in _leaves(obj, prefix):
-            yield "file", key_path, key, value
+            yield "file", key_path, key, value, False
         return
     if is_secret(obj) or kind.endswith("List"):
         return
     name = f"{kind} {label(obj)}"
     if kind == "HelmRelease":
         for key_path, key, value in _leaves(_get(obj, "spec", "values"), f"{prefix}spec.values."):
-            yield f"{name} values", key_path, key, value
+            yield f"{name} values", key_path, key, value, False
     elif kind == "ConfigMap":
         for key_path, key, value in _leaves(obj.get("data"), f"{prefix}data."):
-            yield name, key_path, key, value
+            yield name, key_path, key, value, False
     elif kind == "Kustomization" and api.startswith("kustomize.toolkit.fluxcd.io/"):
         subst = _get(obj, "spec", "postBuild", "substitute")
         for key_path, key, value in _leaves(subst, f"{prefix}spec.postBuild.substitute."):
-            yield f"{name} postBuild.substitute", key_path, key, value
+            yield f"{name} postBuild.substitute", key_path, key, value, False
     for key_path, key, value in _env(obj, prefix):
-        yield f"{name} env", key_path, key, value
+        yield f"{name} env", key_path, key, value, False
+    if parts is None:
+        return  # no value in the file can hold a known format
+    for key_path, key, value in _leaves(obj, prefix):
+        if any(part in value for part in parts):
+            yield name, key_path, key, value, True
 
 
 def _line_of(text: str, value: str, key: str) -> int:
@@ -146,12 +180,15 @@ def detect(file: ScannedFile) -> list[CredentialHit]:
             return []
         return list(_dotenv(file, text))
     found: dict[str, tuple[CredentialHit, str, str]] = {}
+    judged: set[str] = set()
+    parts = _known_parts(text)
     for prefix, obj in objects(documents(file)):
-        for where, key_path, key, value in _candidates(prefix, obj):
-            if key_path in found:
+        for where, key_path, key, value, known_only in _candidates(prefix, obj, parts):
+            if key_path in judged:
                 continue
+            judged.add(key_path)
             verdict = judge_value(key, value)
-            if verdict is not None:
+            if verdict is not None and (verdict.known or not known_only):
                 hit = CredentialHit(file.path, key_path, 0, verdict.kind, verdict.known, where)
                 found[key_path] = (hit, value, key)
     if not found:
@@ -165,11 +202,12 @@ def detect(file: ScannedFile) -> list[CredentialHit]:
     ]
 
 
-def _fix(hit: CredentialHit) -> str:
+def _fix(hit: CredentialHit, ruled: bool) -> str:
     if hit.where == "file":
+        rename = "" if ruled else " (after renaming it to match a .sops.yaml creation rule)"
         return (
-            f"secretsmgr encrypt -i {hit.path} (after renaming it to match a .sops.yaml "
-            "creation rule), or move the value into a SOPS-encrypted Secret"
+            f"secretsmgr encrypt -i {hit.path}{rename}, or move the value into a "
+            "SOPS-encrypted Secret"
         )
     return (
         "move the value into a SOPS-encrypted Secret and reference it (valuesFrom, "
@@ -187,7 +225,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             f"{hit.where}: {what} in plaintext at {hit.key_path}, line {hit.line}",
             key_path=hit.key_path,
             line=hit.line,
-            fix=_fix(hit),
+            fix=_fix(hit, ctx.repo.sops_configs.rule_for(hit.path)[1] is not None),
         )
         yield finding if hit.known else replace(finding, severity=Severity.WARNING)
 
