@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import cast
 
 from secretsmgr.audit.context import AuditContext
+from secretsmgr.audit.credentials import judge_value
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.manifests import (
     Obj,
@@ -69,6 +70,32 @@ def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
                 )
 
 
+# The last word of a key that names where or who, not a secret: ``RESTIC_REPOSITORY``,
+# ``POSTGRES_HOST``, ``NUXT_STORAGE_DRIVER``, ``username``.
+_SETTING_KEY = re.compile(
+    r"(?i)(?:^|[._-]|(?<=[a-z])(?=[A-Z]))(?:host(?:name)?|port|url|uri|endpoint|repository|repo|"
+    r"bucket|region|zone|driver|database|db|db_?name|user(?:name)?|schema|ssl_?mode|prefix|"
+    r"provider|type|mode|namespace|email)$"
+)
+
+
+def _substituted(value: object) -> bool:
+    """A value Flux or a template fills in (``${SECRET_DB_PASSWORD}``), not an empty one."""
+    return isinstance(value, str) and bool(value.strip()) and is_placeholder(value)
+
+
+def _setting(key_path: str, value: object) -> bool:
+    """A literal beside substituted secrets that says where or who, not a secret: a host, a
+    port, a repository URL without credentials, a driver, a user name. Only in a Secret whose
+    secrets are substituted, which shows the author kept the secret parts out of git."""
+    key = key_path.rpartition(".")[2]
+    if isinstance(value, bool | int | float):
+        return bool(_SETTING_KEY.search(key))
+    if not isinstance(value, str) or key_path.startswith("data.") or "\n" in value.strip():
+        return False
+    return bool(_SETTING_KEY.search(key)) and judge_value(key, value) is None
+
+
 def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
     """Plaintext ``data``/``stringData`` values of Secrets, and secretGenerator literals."""
     found: list[PlaintextSecret] = []
@@ -77,9 +104,14 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
         here: list[PlaintextSecret] = []
         if is_secret(obj):
             name = label(obj)
-            for key_path, value in secret_values(obj):
-                if is_plaintext_value(value) and not is_public_material(key_path, value):
-                    here.append(PlaintextSecret(file.path, prefix + key_path, name))
+            values = list(secret_values(obj))
+            substituted = any(_substituted(value) for _, value in values)
+            for key_path, value in values:
+                if not is_plaintext_value(value) or is_public_material(key_path, value):
+                    continue
+                if substituted and _setting(key_path, value):
+                    continue
+                here.append(PlaintextSecret(file.path, prefix + key_path, name))
         here.extend(_literals(file.path, prefix, obj))
         if here and file.format is not None:
             if located is None:

@@ -221,3 +221,40 @@ def test_a_variable_in_a_value_does_not_hide_the_secret_beside_it(tmp_path: Path
     assert {("SM001", "apps/dsn.yaml", "stringData.DSN")} <= found
     assert ("SM001", "apps/config.yaml", "stringData.config.yaml") in found
     assert not any(path == "apps/substituted.yaml" for _, path, _ in found)
+
+
+def test_settings_beside_substituted_secrets_are_no_plaintext_secret(tmp_path: Path) -> None:
+    # wrmilling/k3s-gitops (14 volsync Secrets) and JJGadgets/Biohazard: the secret parts are
+    # Flux variables; the repository URL, host, port, driver and user name are settings.
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/volsync.yaml": secret(
+                "restic",
+                {
+                    "RESTIC_REPOSITORY": "s3:http://minio.storage.svc:9000/restic/app",
+                    "RESTIC_PASSWORD": "${SECRET_RESTIC_PASSWORD}",
+                    "POSTGRES_HOST": "db.default.svc",
+                    "POSTGRES_PORT": "5432",
+                    "NUXT_STORAGE_DRIVER": "cloudflare",
+                    "username": "postgres",
+                    # still secrets, substituted neighbours or not
+                    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI-K7MDENG-bPxRfiCYzzzzzzzzzz",
+                    "DB_URL": "postgres://app:Tr0ub4dor-and-3@db:5432/app",
+                    "api_token": "hunter2xyzA9",
+                },
+            ),
+            # no substituted value: every literal is reported, settings included
+            "apps/plain.yaml": secret("plain", {"POSTGRES_HOST": "db", "password": "hunter2"}),
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/volsync.yaml", "stringData.AWS_SECRET_ACCESS_KEY"),
+        ("apps/volsync.yaml", "stringData.DB_URL"),
+        ("apps/volsync.yaml", "stringData.api_token"),
+        ("apps/plain.yaml", "stringData.POSTGRES_HOST"),
+        ("apps/plain.yaml", "stringData.password"),
+    }
