@@ -183,6 +183,7 @@ def test_the_flux_version_of_a_flux_instance() -> None:
         ("clusters/prod/flux", "prod"),
         ("kubernetes/cluster-0/flux", "cluster-0"),
         ("kubernetes/flux/cluster", "fallback"),
+        ("kubernetes/main/flux/cluster", "main"),  # a cluster named main is a cluster
         (".", "fallback"),
     ],
 )

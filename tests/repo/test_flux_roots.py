@@ -144,3 +144,19 @@ def test_a_kustomization_kept_in_the_folder_it_builds_is_a_root(git_checkout: Gi
     assert g.layers_of("apps/s.enc.yaml") == ("app",)
     layer = g.layers[0]
     assert layer.decryption is None
+
+
+def test_a_kustomization_that_applies_nothing_is_no_cluster(git_checkout: GitRepo) -> None:
+    # haraldkoch/kochhaus-home (40 "clusters", 3 real) and JJGadgets/Biohazard: archived
+    # ks.yaml files whose path is gone, and one without a sourceRef, each became a cluster.
+    for name in ("main", "edge"):
+        git_checkout.write(f"k8s/{name}/flux/apps.yaml", flux_ks("apps", f"./k8s/{name}/apps"))
+        git_checkout.write(f"k8s/{name}/apps/s.enc.yaml", "kind: Secret\n")
+    git_checkout.write(".archive/apps/retired/ks.yaml", flux_ks("retired", "./k8s/gone/app"))
+    no_source = flux_ks("dnsdist", "./k8s/main/apps").replace(
+        "  sourceRef:\n    kind: GitRepository\n    name: flux-system\n", ""
+    )
+    git_checkout.write("k8s/dns/dnsdist/ks.yaml", no_source)
+    g = graph(git_checkout)
+    assert sorted(c.name for c in g.clusters) == ["edge", "main"]
+    assert g.clusters_of("k8s/main/apps/s.enc.yaml") == ("main",)

@@ -198,6 +198,7 @@ class _Model(Workspace):
             and (ks.name, normalize_spec_path(ks.path)) not in copies
         ]
         stale: set[tuple[str, str]] = set()
+        dead: set[tuple[str, str]] = set()
         read = {p for x in live for p in x.files}
         own: dict[str, str] = {}  # a candidate's file -> the folder its own path names
         for ks in candidates:
@@ -210,10 +211,20 @@ class _Model(Workspace):
                 stale.add((ks.origin, ks.name))  # points into a live layer's tree, unapplied
                 continue
             result = self.build(art, folder, ks)
+            if not ks.source.name or not result.uses:
+                # one with no sourceRef (Flux refuses it) or a path with nothing in this
+                # checkout (an archived ks.yaml of a retired app) applies nothing
+                dead.add((ks.origin, ks.name))
             reached.update(p for p in result.uses if p != ks.origin)
             read.update(result.uses)
             if folder != ".":
                 folders.append(folder)
+        # A dead one is still a root beside a live one in its folder (a layer not filled yet,
+        # in a cluster folder), and when nothing else is alive to go by
+        alive = {
+            posixpath.dirname(ks.origin) for ks in candidates if (ks.origin, ks.name) not in dead
+        }
+        dead = {d for d in dead if alive and posixpath.dirname(d[0]) not in alive}
         commented = self._commented_out(read)  # listed only in a comment: switched off
         tops = [
             ks
@@ -222,6 +233,7 @@ class _Model(Workspace):
             and ks.origin not in commented
             and posixpath.dirname(ks.origin) not in commented
             and (ks.origin, ks.name) not in stale
+            and (ks.origin, ks.name) not in dead
             and not any(ks.origin.startswith(f + "/") and f != own.get(ks.origin) for f in folders)
         ]
         keys = [(ks.namespace, ks.name) for ks in tops]

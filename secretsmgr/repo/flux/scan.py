@@ -56,7 +56,6 @@ _GENERIC = frozenset(
         "k8s",
         "gitops",
         "base",
-        "main",
         ".",
     }
 )
