@@ -63,6 +63,15 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
     states = list(sops_states(root, name))
     judged = [(s, recorded.coverage(s)) for s in states]
     missing = [(s, c) for s, c in judged if c is not Coverage.CURRENT]
+    if missing and not entries:
+        raise ChainError(
+            f"no changelog yet ({name}): {plural(len(missing), 'SOPS file')} not recorded "
+            f"(the first: {missing[0][0][0]})",
+            hints=(
+                "start it with the current state of every SOPS file (nothing is re-encrypted): "
+                "secretsmgr log --adopt --reason '…'",
+            ),
+        )
     if missing:
         (path, lastmodified, _), how = missing[0]
         more = len(missing) - 1

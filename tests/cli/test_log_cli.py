@@ -270,13 +270,17 @@ def test_verify_after_deleting_the_last_line(
 def test_verify_without_changelog_names_the_first_sops_file(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # it said "lastmodified … has no changelog entry: it was changed outside secretsmgr, or its
+    # changelog entry was removed" of a repository that never had a changelog
     sops_file(repo, "gitops/z.enc.yaml")
-    m = sops_file(repo, "gitops/m.json", FileFormat.JSON)
+    sops_file(repo, "gitops/m.json", FileFormat.JSON)
     code, out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
     assert (code, out) == (1, "")
     assert err.splitlines()[0] == (
-        f"secretsmgr: error: gitops/m.json: lastmodified {m} has no changelog entry"
+        f"secretsmgr: error: no changelog yet ({LOG}): 2 SOPS files not recorded "
+        "(the first: gitops/m.json)"
     )
+    assert "secretsmgr log --adopt --reason" in err and "removed" not in err
 
 
 def test_verify_skips_malformed_and_plain_files(
