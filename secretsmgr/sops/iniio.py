@@ -378,3 +378,17 @@ def metadata_section_for(meta: MapNode) -> MapNode:
     return MapNode(
         [(name[prefix:], value.replace("\n", "\\n")) for name, value in flatten_metadata(meta)]
     )
+
+
+def reads_back(section: str, key: str) -> bool:
+    """Whether a key of this name in a section of this name is read back as written (a name
+    that is empty, spans lines, starts with a comment or header mark, is ``-`` or is padded
+    with spaces is not: go-ini reads it as something else)."""
+    doc = MapNode([(section, MapNode([(key, "x")]))])
+    try:
+        again = parse_ini(emit_ini(doc))[0]
+    except FormatError:
+        return False
+    if section == DEFAULT_SECTION:
+        return again == doc
+    return isinstance(again, MapNode) and again.items[1:] == doc.items

@@ -75,7 +75,7 @@ def test_ini_decrypt_of_encrypt(doc: MapNode, rule: EncryptionRule, mac_only: bo
     text, d = _round_trip([doc], INI, rule, mac_only)
     assert d.docs == [doc]
     assert sops.dump_plain(d.docs, INI) == sops.dump_plain([doc], INI)
-    assert "\n[sops]\n" in text
+    assert text.startswith("[sops]\n") or "\n\n[sops]\n" in text
 
 
 @given(docs=yaml_docs(), rule=rules)
