@@ -250,13 +250,10 @@ _FLAT_EXAMPLE = MapNode(
 )
 
 
+# sops's INI example, as its editor buffer shows it: sops writes the example, reads it back
+# (the comment loses its leading space) and writes that.
 _INI_EXAMPLE = MapNode(
-    [
-        (
-            "Welcome!",
-            MapNode([_FLAT_EXAMPLE.items[0], *_FLAT_EXAMPLE.items[1:3]]),
-        )
-    ]
+    [("Welcome!", MapNode([Comment("This is an example file."), *_FLAT_EXAMPLE.items[1:3]]))]
 )
 
 

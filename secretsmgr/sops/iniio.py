@@ -286,13 +286,15 @@ def _quote_value(text: str) -> str:
     return text
 
 
-def _comment_lines(text: str) -> list[str]:
+def _comment_lines(text: str, *, trim: bool) -> list[str]:
+    """go-ini's comment lines: ``; `` before a line without a mark (a key's comment trimmed, a
+    section's as it is), one space after a line's own mark."""
     out = []
     for line in text.split("\n"):
         if not line:
             out.append(";")  # sops (go-ini) panics on an empty comment line; this reads back
         elif line[0] not in "#;":
-            out.append("; " + _trim(line))
+            out.append("; " + (_trim(line) if trim else line))
         else:
             out.append(line[0] + " " + _trim(line[1:]))
     return out
@@ -326,7 +328,7 @@ def emit_ini(doc: MapNode) -> str:
             last = keys.setdefault(key, ["", ""])
             last[0] = value_text(value)
         if comment:
-            out += [line + "\n" for line in _comment_lines(comment)]
+            out += [line + "\n" for line in _comment_lines(comment, trim=False)]
         if number > 0 or name.upper() != DEFAULT_SECTION:
             out.append(f"[{name}]\n")
         elif not keys:
@@ -335,7 +337,7 @@ def emit_ini(doc: MapNode) -> str:
         align = max((_width(q) for q in quoted.values()), default=0)
         for key, (text, key_comment) in keys.items():
             if key_comment:
-                out += [line + "\n" for line in _comment_lines(key_comment)]
+                out += [line + "\n" for line in _comment_lines(key_comment, trim=True)]
             pad = " " * (align - _width(quoted[key]))
             out.append(f"{quoted[key]}{pad} = {_quote_value(text)}\n")
         if number < len(sections) - 1:
