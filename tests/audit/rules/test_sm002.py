@@ -24,7 +24,7 @@ def hit(root: Path) -> None:
             "apps/app.enc.env": "API_KEY=hunter2-but-longer\n",
             "apps/db.sops.json": '{"db": {"pw": "hunter2-but-longer"}}\n',
             "apps/db.sops.yml": "db:\n  pw: hunter2-but-longer\n",
-            "apps/app.sops.ini": "[db]\npassword = hunter2-but-longer\n",
+            "apps/app.sops.ini": "[db]\npw = hunter2-but-longer\n",
             "apps/app.enc.ini": "top = hunter2-but-longer\n",
         },
     )
