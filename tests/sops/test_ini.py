@@ -1,7 +1,9 @@
 """The INI store: go-ini's reading and writing as sops uses them, and the ``[sops]`` section.
 
 The expected trees and texts here were checked against the real sops 3.11 (see docs/formats.md,
-"INI"); tests/interop/test_ini.py runs the same kind of files through the binary itself.
+"INI"); the binary itself judges the same kind of files in tests/interop/test_properties.py
+(both directions), tests/interop/test_vectors.py (the app-ini vector) and
+tests/cli/test_ini_cli.py.
 """
 
 from __future__ import annotations
