@@ -56,6 +56,7 @@ from secretsmgr.sops.document import (
     same_data,
 )
 from secretsmgr.sops.encvalue import PREFIX as ENC
+from secretsmgr.sops.iniio import META_SECTION, reads_back
 from secretsmgr.sops.tree import MapNode, Node
 
 # (path written, action, the file's text before, what was written, key paths changed)
@@ -331,6 +332,9 @@ def _check_set(fmt: FileFormat, doc: MapNode, path: keypath.KeyPath, value: Node
         if not isinstance(value, str):
             raise UsageError(f"{shown}: a dotenv file holds only strings")
         return
+    if fmt is FileFormat.INI:
+        _check_ini_set(path, value)
+        return
     if path[0] == "sops":
         raise UsageError("the top-level key sops is reserved for sops metadata")
     if doc.get("kind") != "Secret" or path[0] not in ("data", "stringData"):
@@ -349,6 +353,22 @@ def _check_set(fmt: FileFormat, doc: MapNode, path: keypath.KeyPath, value: Node
             if len(path) == 2
             else (f"set one key under it: {path[0]}.NAME",),
         )
+
+
+def _check_ini_set(path: keypath.KeyPath, value: Node) -> None:
+    shown = keypath.format_key_path(path)
+    if len(path) != 2 or not all(isinstance(p, str) for p in path):
+        raise UsageError(
+            f"{shown}: an INI file holds keys in sections; name one as SECTION.KEY",
+            hints=("keys before any [section] are in DEFAULT: DEFAULT.KEY",),
+        )
+    section, key = str(path[0]), str(path[1])
+    if section == META_SECTION:
+        raise UsageError(f"the section [{META_SECTION}] is reserved for sops metadata")
+    if not reads_back(section, key):
+        raise UsageError(f"{shown}: not a section and key name an INI file reads back")
+    if not isinstance(value, str):
+        raise UsageError(f"{shown}: an INI file holds only strings")
 
 
 def _in_plaintext(node: Node | keypath.MISSING_TYPE) -> bool:

@@ -134,6 +134,8 @@ def extract(docs: Sequence[MapNode], spec: str, fmt: FileFormat) -> str:
     """The value at a key path, printed as sops ``--extract`` prints it."""
     root: Node = docs[0] if docs else MapNode()
     found = get(root, resolve(root, spec))
+    if isinstance(found, MapNode) and fmt is FileFormat.INI:  # a section: its keys, no header
+        return dump_plain([MapNode([("DEFAULT", found)])], fmt)
     if isinstance(found, MapNode):
         return dump_plain([found], fmt if fmt is not FileFormat.DOTENV else FileFormat.YAML)
     if isinstance(found, SeqNode):
@@ -226,7 +228,8 @@ def yaml_indent(path: Path) -> int:
 
 
 # What sops 3.11 puts in the editor for a file that does not exist yet (its stores'
-# EmitExample): the complex example for YAML and JSON, the flat one for dotenv.
+# EmitExample): the complex example for YAML and JSON, the flat one for dotenv, and for INI
+# one section.
 _EXAMPLE = MapNode(
     [
         ("hello", "Welcome to SOPS! Edit this file as you please!"),
@@ -247,6 +250,14 @@ _FLAT_EXAMPLE = MapNode(
 )
 
 
+# sops's INI example, as its editor buffer shows it: sops writes the example, reads it back
+# (the comment loses its leading space) and writes that.
+_INI_EXAMPLE = MapNode(
+    [("Welcome!", MapNode([Comment("This is an example file."), *_FLAT_EXAMPLE.items[1:3]]))]
+)
+
+
 def example_text(fmt: FileFormat, indent: int = 4) -> str:
     """The editor buffer for a new file, exactly as sops 3.11 writes it."""
-    return dump_plain([_FLAT_EXAMPLE if fmt is FileFormat.DOTENV else _EXAMPLE], fmt, indent)
+    example = {FileFormat.DOTENV: _FLAT_EXAMPLE, FileFormat.INI: _INI_EXAMPLE}.get(fmt, _EXAMPLE)
+    return dump_plain([example], fmt, indent)

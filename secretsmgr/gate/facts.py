@@ -155,7 +155,7 @@ class GateCache:
         """SM014 digests of ``path`` (wrapped data keys and MAC; empty: not a SOPS file)."""
         variant = variant_of(path)
         if variant.startswith("-") and "named" not in variant:
-            return ()  # not YAML/JSON/dotenv and not named like SOPS: never a SOPS file
+            return ()  # not YAML/JSON/dotenv/INI and not named like SOPS: never a SOPS file
 
         def fresh() -> BlobFacts:
             try:
@@ -290,8 +290,8 @@ def light_fingerprints(path: str, data: bytes) -> tuple[str, ...]:
                 return ()
             doc = json.loads(data)
             meta = doc.get(SOPS_KEY) if isinstance(doc, dict) else None
-        elif fmt is FileFormat.DOTENV:
-            if b"sops_mac=" not in data:
+        elif fmt in (FileFormat.DOTENV, FileFormat.INI):
+            if (b"sops_mac=" if fmt is FileFormat.DOTENV else b"[sops]") not in data:
                 return ()
             summary = summarize(read_sops_entry(path, data, fmt))
             return summary.fingerprints if summary is not None else ()

@@ -1,7 +1,7 @@
 """The repository read once: its files, its SOPS files, its Flux layers and its cluster keys.
 
 ``load_inventory`` is the one place that reads a repository for audit and rotation alike. It
-reads every file in scope once, parses YAML/JSON/dotenv only for SOPS candidates (named
+reads every file in scope once, parses YAML/JSON/dotenv/INI only for SOPS candidates (named
 ``*.enc.*``/``*.sops.yaml``, or a top-level ``sops`` key in the bytes), and hands each file to
 the detectors its caller passes in (the audit rules own their detectors; this module knows none
 of them). Nothing is decrypted here.

@@ -20,7 +20,7 @@ from secretsmgr.repo.sopsentry import (
     read_sops_entry,
     structured_format,
 )
-from secretsmgr.sops.document import FileFormat, holds_binary_store
+from secretsmgr.sops.document import FileFormat, binary_store_name, holds_binary_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +75,16 @@ def scan_file(
     fmt = structured_format(rel)
     named = is_named_sops(rel)
     entry: SopsEntry | None = None
-    if fmt is not None or named:
+    if holds_binary_store(data) and binary_store_name(rel):
+        # sops's binary store, JSON to read: any name without a text store's extension as sops
+        # compares them (case-sensitively: sops keeps a new ``SECRET.YAML`` in this store too)
+        found = read_sops_entry(rel, data, FileFormat.JSON, _rule(rel, rule_for))
+        entry = binary_entry(found) if found is not None else None
+        fmt = FileFormat.JSON if entry is not None else fmt
+    elif fmt is not None or named:
         fmt = fmt or FileFormat.YAML
         if named or SOPS_HINT[fmt].search(data):
             entry = read_sops_entry(rel, data, fmt, _rule(rel, rule_for))
-    elif holds_binary_store(data):  # sops's binary store, under any name: JSON to read
-        found = read_sops_entry(rel, data, FileFormat.JSON, _rule(rel, rule_for))
-        entry = binary_entry(found) if found is not None else None
     elif is_named_other(rel):
         entry = named_other_entry(rel, data, _rule(rel, rule_for))
     if fmt is None and entry is not None and (entry.has_metadata or entry.store is None):

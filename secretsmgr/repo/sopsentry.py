@@ -30,26 +30,37 @@ from secretsmgr.sops.tree import MapNode, Node, SeqNode
 from secretsmgr.sops.tree import Path as KeyPath
 from secretsmgr.sops.values import Comment
 
-# ``*.enc.*`` and ``*.sops.*`` in every store this reads (YAML, JSON, dotenv).
+# ``*.enc.*`` and ``*.sops.*`` in every store this reads (YAML, JSON, dotenv, INI).
 NAMED_SOPS_SUFFIXES = tuple(
-    f".{word}.{ext}" for word in ("enc", "sops") for ext in ("yaml", "yml", "json", "env")
+    f".{word}.{ext}" for word in ("enc", "sops") for ext in ("yaml", "yml", "json", "env", "ini")
 )
 DECRYPT_ANNOTATION = "kustomize.toolkit.fluxcd.io/decrypt"
 
-_FORMATS = {".yaml": FileFormat.YAML, ".yml": FileFormat.YAML, ".json": FileFormat.JSON}
+_FORMATS = {
+    ".yaml": FileFormat.YAML,
+    ".yml": FileFormat.YAML,
+    ".json": FileFormat.JSON,
+    ".ini": FileFormat.INI,
+}
 _DOTENV_SUFFIX = ".env"
-# A top-level ``sops`` key (YAML, JSON) or flattened ``sops_`` metadata (dotenv).
+# A top-level ``sops`` key (YAML, JSON), flattened ``sops_`` metadata (dotenv) or a ``[sops]``
+# section (INI).
 SOPS_HINT = {
     FileFormat.YAML: re.compile(rb"^sops:", re.MULTILINE),
     FileFormat.JSON: re.compile(rb'"sops"\s*:'),
     FileFormat.DOTENV: re.compile(rb"^sops_(?:mac|version)=", re.MULTILINE),
+    FileFormat.INI: re.compile(rb"^[ \t]*\[sops\]", re.MULTILINE),
 }
-# What Flux's kustomize-controller looks for before decrypting a generator or patch file.
+# What Flux's kustomize-controller looks for before decrypting a generator or patch file (for
+# INI, only that the bytes hold ``[sops]``).
 FLUX_MARKERS = {
     FileFormat.YAML: b"mac: ENC[",
     FileFormat.JSON: b'"mac": "ENC[',
     FileFormat.DOTENV: b"sops_mac=ENC[",
+    FileFormat.INI: b"[sops]",
 }
+# The stores whose one document is read whole by ``load`` (metadata flattened into it).
+_FLAT_STORES = (FileFormat.DOTENV, FileFormat.INI)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -181,7 +192,8 @@ def named_other_entry(
 
 
 def structured_format(path: str) -> FileFormat | None:
-    """The store of a YAML/JSON/dotenv file by extension, or None for anything else."""
+    """The store of a YAML/JSON/dotenv/INI file by extension (in any case: content is what
+    Flux and kustomize read), or None for anything else."""
     name = posixpath.basename(path).lower()
     if name.endswith(_DOTENV_SUFFIX):
         return FileFormat.DOTENV
@@ -250,8 +262,11 @@ def _would_encrypt(docs: list[Node], creation_rule: CreationRule | None) -> list
     return values
 
 
-def _holds_nothing(docs: list[Node]) -> bool:
-    """Whether no document holds any item (an empty file, comments only, ``{}``, ``---``)."""
+def _holds_nothing(docs: list[Node], fmt: FileFormat) -> bool:
+    """Whether no document holds any item (an empty file, comments only, ``{}``, ``---``; an
+    INI file whose sections hold no key)."""
+    if fmt is FileFormat.INI and docs and isinstance(docs[0], MapNode):
+        docs = [i[1] for i in docs[0].items if not isinstance(i, Comment)]
     for doc in docs:
         if isinstance(doc, MapNode | SeqNode):
             if any(not isinstance(item, Comment) for item in doc.items):
@@ -269,7 +284,7 @@ def read_sops_entry(
     *,
     named: bool | None = None,
 ) -> SopsEntry | None:
-    """A SOPS entry for a YAML/JSON/dotenv file, or None when it is not a SOPS file.
+    """A SOPS entry for a YAML/JSON/dotenv/INI file, or None when it is not a SOPS file.
 
     ``rule`` is (config label, creation rule, rule number) from the governing `.sops.yaml`;
     ``named``: whether the name says SOPS (default: ``is_named_sops``).
@@ -303,9 +318,9 @@ def read_sops_entry(
         if fmt is FileFormat.DOTENV or not (isinstance(first, MapNode) and first.has(SOPS_KEY)):
             values = _would_encrypt(docs, rule[1])  # no metadata: SM002
             template = bool(values) and all(is_placeholder(v) for v in values)
-            return replace(base, template=template, empty=_holds_nothing(docs))
+            return replace(base, template=template, empty=_holds_nothing(docs, fmt))
     try:
-        if fmt is FileFormat.DOTENV:
+        if fmt in _FLAT_STORES:
             sf = load(text, fmt)
             bare: list[int] = []
         else:

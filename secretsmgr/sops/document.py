@@ -1,4 +1,4 @@
-"""Whole files: parse, encrypt, decrypt, verify and write, in YAML, JSON or dotenv."""
+"""Whole files: parse, encrypt, decrypt, verify and write, in YAML, JSON, dotenv or INI."""
 
 from __future__ import annotations
 
@@ -20,6 +20,15 @@ from secretsmgr.sops.dotenvio import (
     unflatten_metadata,
 )
 from secretsmgr.sops.encvalue import is_enc, parse_enc
+from secretsmgr.sops.iniio import (
+    META_SECTION,
+    emit_ini,
+    metadata_section,
+    metadata_section_for,
+    parse_ini,
+    unflatten_ini_metadata,
+    without_metadata,
+)
 from secretsmgr.sops.jsonio import emit_json, parse_json
 from secretsmgr.sops.limits import check_text_size
 from secretsmgr.sops.mac import MacAccumulator, compute_mac, mac_aad, macs_equal
@@ -42,15 +51,24 @@ class FileFormat(StrEnum):
     YAML = "yaml"
     JSON = "json"
     DOTENV = "dotenv"
+    INI = "ini"
 
 
 def format_for_path(name: str) -> FileFormat:
-    """Pick the store from a file name, as sops does from the extension."""
+    """The text store a file name points to, to read its text in: by extension, in any case
+    (``X.JSON`` holding JSON is read as JSON), YAML for anything else.
+
+    sops itself compares extensions case-sensitively: for ``X.YAML`` it uses its binary store.
+    So this answers only for reading; a writer of a new file asks ``binary_store_name`` first
+    (as encrypt and edit do), and a reader of an existing one ``format_for_text``.
+    """
     lower = name.lower()
     if lower.endswith(".json"):
         return FileFormat.JSON
     if lower.endswith(".env"):
         return FileFormat.DOTENV
+    if lower.endswith(".ini"):
+        return FileFormat.INI
     return FileFormat.YAML
 
 
@@ -74,7 +92,7 @@ def binary_store_name(name: str) -> bool:
 
 # A copy of a text store's SOPS file under another last extension (``app.sops.yaml.disabled``,
 # ``db.enc.json.bak``): sops itself would need ``--input-type``; it is read in that store here.
-_COPY_NAME = re.compile(r"(?i)[^/]+\.(?:enc|sops)\.(ya?ml|json|env)\.[^./]+")
+_COPY_NAME = re.compile(r"(?i)[^/]+\.(?:enc|sops)\.(ya?ml|json|env|ini)\.[^./]+")
 
 
 def copy_store(name: str) -> FileFormat | None:
@@ -83,12 +101,8 @@ def copy_store(name: str) -> FileFormat | None:
     if found is None:
         return None
     word = found.group(1).lower()
-    return (
-        FileFormat.DOTENV
-        if word == "env"
-        else FileFormat.JSON
-        if word == "json"
-        else (FileFormat.YAML)
+    return {"env": FileFormat.DOTENV, "json": FileFormat.JSON, "ini": FileFormat.INI}.get(
+        word, FileFormat.YAML
     )
 
 
@@ -150,6 +164,8 @@ def parse_documents(text: str, fmt: FileFormat, *, max_bytes: int | None = None)
         return parse_json(text)
     if fmt is FileFormat.DOTENV:
         return parse_dotenv(text)
+    if fmt is FileFormat.INI:
+        return parse_ini(text)
     return parse_yaml(text)
 
 
@@ -161,6 +177,9 @@ def _metadata_node(doc: MapNode, fmt: FileFormat) -> Node:
             if not isinstance(i, Comment) and i[0].startswith(META_PREFIX) and isinstance(i[1], str)
         ]
         return unflatten_metadata(pairs) if pairs else None
+    if fmt is FileFormat.INI:
+        section = metadata_section(doc)
+        return unflatten_ini_metadata(section) if section is not None else None
     return doc.get(SOPS_KEY)
 
 
@@ -169,6 +188,8 @@ def _strip_metadata(doc: MapNode, fmt: FileFormat) -> MapNode:
         return MapNode(
             [i for i in doc.items if isinstance(i, Comment) or not i[0].startswith(META_PREFIX)]
         )
+    if fmt is FileFormat.INI:
+        return without_metadata(doc)
     return doc.without(SOPS_KEY)
 
 
@@ -226,6 +247,8 @@ def parse_plain(text: str, fmt: FileFormat, *, max_bytes: int | None = None) -> 
         if first.has(SOPS_KEY)
         else []
     )
+    if reserved and fmt is FileFormat.INI:
+        raise FormatError(f"the section [{META_SECTION}] is reserved for sops metadata; rename it")
     if reserved:
         raise FormatError(
             f"the top-level key {reserved[0]!r} is reserved for sops metadata; rename it"
@@ -466,6 +489,8 @@ def dump(sf: SopsFile, indent: int = 4) -> str:
         return emit_yaml([MapNode([*doc.items, (SOPS_KEY, meta)]) for doc in sf.docs], indent)
     if sf.format is FileFormat.JSON:
         return emit_json(MapNode([*sf.docs[0].items, (SOPS_KEY, meta)]))
+    if sf.format is FileFormat.INI:
+        return emit_ini(MapNode([*sf.docs[0].items, (META_SECTION, metadata_section_for(meta))]))
     doc = MapNode([*sf.docs[0].items, *flatten_metadata(meta)])
     return emit_dotenv(doc)
 
@@ -478,4 +503,6 @@ def dump_plain(docs: Sequence[Node], fmt: FileFormat, indent: int = 4) -> str:
         raise FormatError("nothing to write")
     if fmt is FileFormat.JSON:
         return emit_json(docs[0])
+    if fmt is FileFormat.INI:
+        return emit_ini(docs[0])
     return emit_dotenv(docs[0])

@@ -74,11 +74,12 @@ def flatten_metadata(meta: MapNode) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
-def unflatten_metadata(pairs: list[tuple[str, str]]) -> MapNode:
-    """Rebuild the metadata mapping from ``sops_…`` pairs."""
+def unflatten_metadata(pairs: list[tuple[str, str]], prefix: str = META_PREFIX) -> MapNode:
+    """Rebuild the metadata mapping from ``sops_…`` pairs (``prefix``: what each name starts
+    with; INI's ``[sops]`` section has none)."""
     root: dict[str, object] = {}
     for name, value in pairs:
-        parts = name[len(META_PREFIX) :].replace("__list_", "\0L").replace("__map_", "\0M")
+        parts = name[len(prefix) :].replace("__list_", "\0L").replace("__map_", "\0M")
         tokens = parts.split("\0")
         cur: dict[str, object] = root
         path = [("M", tokens[0])] + [(t[0], t[1:]) for t in tokens[1:]]

@@ -2,7 +2,8 @@
 
 Key paths are dotted mapping keys (``stringData.password``; sequence items add nothing), as
 the audit writes them. YAML and JSON are read through the shared walk over libyaml's parser
-events (``yamlio.events``: positions, no tree built); dotenv is one ``KEY=value`` per line. A
+events (``yamlio.events``: positions, no tree built); dotenv is one ``KEY=value`` per line; INI
+keys are ``section.key`` (as the INI reader finds them). A
 text that does not parse, or breaks the readers' limits, gives no lines.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from secretsmgr.errors import FormatError
 from secretsmgr.sops.document import FileFormat
+from secretsmgr.sops.iniio import ini_key_lines
 from secretsmgr.sops.yamlio.events import FoundComment, parse_events, walk
 
 
@@ -102,6 +104,8 @@ def key_lines(text: str, fmt: FileFormat) -> list[DocumentKeys]:
     """Every document's key lines (empty when the text does not parse)."""
     if fmt is FileFormat.DOTENV:
         return _dotenv_keys(text)
+    if fmt is FileFormat.INI:
+        return [DocumentKeys(lines=ini_key_lines(text))]
     try:
         return _yaml_keys(text)
     except FormatError:

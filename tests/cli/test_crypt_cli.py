@@ -640,7 +640,7 @@ def test_edit_of_a_missing_file_without_a_rule_stops_before_the_editor(
 
 
 @pytest.mark.interop
-@pytest.mark.parametrize("name", ["new.yaml", "new.json", "new.env"])
+@pytest.mark.parametrize("name", ["new.yaml", "new.json", "new.env", "new.ini"])
 def test_new_file_buffer_is_the_one_sops_shows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:

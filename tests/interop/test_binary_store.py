@@ -265,3 +265,28 @@ def test_set_keeps_a_copy_in_its_store_and_refuses_what_sops_could_not_read(
         result = run(["--repo", str(repo), *argv], capsys, stdin="x", expect=1)
         assert "kept whole by sops" in result.err
     assert (repo / "env.sops.sh").read_bytes() == before
+
+
+def test_an_upper_case_extension_is_the_binary_store_for_sops_and_for_us(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sops compares extensions case-sensitively: SECRET.YAML and APP.INI are binary-store
+    files to it. Ours are written so, and sops's are found, audited, rotated and decrypted."""
+    yaml_text, ini_text = "password: up-s3cret\n", "[db]\npassword = up-s3cret\n"
+    (repo / "THEIRS.YAML").write_text(yaml_text)
+    assert run_sops(["encrypt", "-i", "THEIRS.YAML"], cwd=repo).returncode == 0
+    (repo / "OURS.INI").write_text(ini_text)
+    assert run(["--repo", str(repo), "encrypt", "-i", str(repo / "OURS.INI")], capsys)[0] == 0
+    for name, text in (("THEIRS.YAML", yaml_text), ("OURS.INI", ini_text)):
+        assert (repo / name).read_text().startswith('{\n\t"data": "ENC[')
+        assert run_sops(["decrypt", name], cwd=repo, key_file=TEST_KEY).stdout == text
+        assert run(["--repo", str(repo), "decrypt", str(repo / name)], capsys)[:2] == (0, text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-gpg-sign", "-m", "upper-case names")
+    report = _audit(repo, capsys, "--verify-mac")
+    assert report["findings"] == []
+    assert report["summary"]["sops_files"] == 4  # type: ignore[index]
+    before = (repo / "THEIRS.YAML").read_text()
+    assert run(["--repo", str(repo), "rotate", "--all"], capsys)[0] == 0
+    assert (repo / "THEIRS.YAML").read_text() != before
+    assert run_sops(["decrypt", "THEIRS.YAML"], cwd=repo, key_file=TEST_KEY).stdout == yaml_text

@@ -453,3 +453,24 @@ def test_a_folder_it_cannot_write_in_is_a_clear_error_and_changes_nothing(
     assert f"{PG}: cannot write beside it" in result.err and "nothing was changed" in result.err
     assert snapshot(demo_repo) == before
     assert porcelain(demo_repo) == ""
+
+
+def test_rotate_all_includes_ini_files_and_sops_reads_them_after(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rel = "gitops/apps/redis/app.sops.ini"
+    path = demo_repo / rel
+    path.write_text("; cache settings\n[redis]\npassword = r3dis-Pass\nport_unencrypted = 6379\n")
+    # from outside the repository: its .sops.yaml has no rule for *.ini
+    done = run_sops(["encrypt", "--age", f"{CLUSTER},{ADMIN}", "-i", str(path)], cwd=Path("/"))
+    assert done.returncode == 0, done.stderr
+    commit_all(demo_repo, "add an INI secret")
+    ident = identity_from(DEMO_KEY)
+    plain_before = sops_decrypt(path, key_file=DEMO_KEY)
+    key_before = data_key(path, ident)
+    assert rotate(demo_repo, capsys, "--all", "--reason", "ini", "--commit")[0] == 0
+    assert data_key(path, ident) != key_before
+    assert sops_decrypt(path, key_file=DEMO_KEY) == plain_before
+    assert "port_unencrypted = 6379" in path.read_text()
+    entries = parse_entries((demo_repo / CHANGELOG).read_bytes())
+    assert rel in {f.path for f in entries[-1].files}

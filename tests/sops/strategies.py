@@ -328,3 +328,51 @@ def dotenv_docs(draw: st.DrawFn) -> MapNode:
             draw(st.integers(0, len(items))), Comment(draw(st.text(comment_chars, max_size=10)))
         )
     return MapNode(items)
+
+
+# ----------------------------------------------------------------------------- INI
+
+_INI_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_. -]*[A-Za-z0-9_]|[A-Za-z_]")
+_INI_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_./=:\"-]*")
+
+
+def ini_values() -> st.SearchStrategy[str]:
+    """Values that read back as written: anything but a quote, a backslash or a CR (go-ini
+    drops surrounding quotes and joins a line ending in a backslash to the next)."""
+    chars = st.characters(
+        codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="\"'`\\"
+    )
+    return st.text(st.one_of(chars, st.sampled_from(" \n#;=:")), max_size=16)
+
+
+def _ini_comments() -> st.SearchStrategy[str]:
+    """A comment as sops keeps it: no marker or space at its start, none at its end."""
+    chars = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp"))
+    return st.text(chars, min_size=1, max_size=10).filter(lambda t: t[0] not in "#;")
+
+
+@st.composite
+def ini_docs(draw: st.DrawFn) -> MapNode:
+    """An INI file as sops reads it: DEFAULT first, sections of unique keys, a comment before
+    a section (not DEFAULT) or after a key."""
+    sections: list[tuple[str, Node] | Comment] = []
+    count = draw(st.integers(0, 3))
+    names = [draw(st.from_regex(_INI_NAME, fullmatch=True).filter(lambda n: n != "sops"))]
+    names = ["DEFAULT", *(draw(st.sampled_from([*names, "db", "app"])) for _ in range(count))]
+    for number, name in enumerate(names):
+        keys = draw(
+            st.lists(
+                st.from_regex(_INI_KEY, fullmatch=True).filter(lambda k: len(k) <= 10),
+                max_size=4,
+                unique=True,
+            )
+        )
+        items: list[tuple[str, Node] | Comment] = []
+        if number > 0 and draw(st.booleans()):
+            items.append(Comment(draw(_ini_comments())))
+        for key in keys:
+            items.append((key, draw(ini_values())))
+            if draw(st.booleans()):
+                items.append(Comment(draw(_ini_comments())))
+        sections.append((name, MapNode(items)))
+    return MapNode(sections)

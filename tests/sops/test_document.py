@@ -15,10 +15,11 @@ from secretsmgr.keys.age import AgeRecipient, generate_identity, parse_identitie
 from secretsmgr.sops.model import EncryptionRule, RuleKind
 from secretsmgr.sops.tree import MapNode
 
-from .strategies import dotenv_docs, json_texts, yaml_docs
+from .strategies import dotenv_docs, ini_docs, json_texts, yaml_docs
 from .treeutil import canon, enc_strings, through_yaml
 
 YAML, JSON, DOTENV = sops.FileFormat.YAML, sops.FileFormat.JSON, sops.FileFormat.DOTENV
+INI = sops.FileFormat.INI
 PUB = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
 IDS = [parse_identities(TEST_KEY.read_text(encoding="utf-8"), "test-only-1")]
 GROUPS = [[AgeRecipient(PUB)]]
@@ -67,6 +68,14 @@ def test_json_decrypt_of_encrypt(text: str, rule: EncryptionRule, mac_only: bool
 def test_dotenv_decrypt_of_encrypt(doc: MapNode, rule: EncryptionRule, mac_only: bool) -> None:
     _, d = _round_trip([doc], DOTENV, rule, mac_only)
     assert d.docs == [doc]
+
+
+@given(doc=ini_docs(), rule=rules, mac_only=st.booleans())
+def test_ini_decrypt_of_encrypt(doc: MapNode, rule: EncryptionRule, mac_only: bool) -> None:
+    text, d = _round_trip([doc], INI, rule, mac_only)
+    assert d.docs == [doc]
+    assert sops.dump_plain(d.docs, INI) == sops.dump_plain([doc], INI)
+    assert text.startswith("[sops]\n") or "\n\n[sops]\n" in text
 
 
 @given(docs=yaml_docs(), rule=rules)
@@ -123,6 +132,8 @@ def test_changed_value_gets_a_new_enc_and_the_rest_stay() -> None:
         (".env", DOTENV),
         ("app.enc.env", DOTENV),
         ("x.txt", YAML),
+        ("app.enc.ini", INI),
+        ("X.INI", INI),
     ],
 )
 def test_format_for_path(name: str, fmt: sops.FileFormat) -> None:

@@ -1,6 +1,6 @@
 """Load and validate ``tests/vectors/<case>/vector.toml``.
 
-A case directory holds exactly ``file.enc.<ext>`` (``yaml``, ``json`` or ``env``), ``vector.toml``
+A case directory holds exactly ``file.enc.<ext>`` (``yaml``, ``json``, ``env`` or ``ini``), ``vector.toml``
 and, when ``expect = "ok"``, ``expected.<ext>`` whose sha256 is ``plaintext_sha256``. The loader
 is strict: unknown keys, unknown ``expect`` values, missing keys, wrong types, identities that are
 not files under ``keys/`` and stray files are all errors (``VectorError``).
@@ -21,7 +21,7 @@ GENERATED_BY = "sops 3.11.0"
 EXPECTS = frozenset({"ok", "mac-mismatch", "no-identity", "malformed-enc"})
 REQUIRED_KEYS = frozenset({"expect", "identities", "generated-by", "comment"})
 OPTIONAL_KEYS = frozenset({"plaintext_sha256"})
-EXTENSIONS = ("yaml", "json", "env")
+EXTENSIONS = ("yaml", "json", "env", "ini")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _IDENTITY = re.compile(r"test-only-[0-9]+\.agekey")
 

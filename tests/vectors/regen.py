@@ -179,6 +179,22 @@ EMPTY=
 PORT=5432
 """
 
+APP_INI = """\
+; settings before any section land in DEFAULT
+region = eu-west-1
+[database]
+# who connects
+user = admin
+password = s3cr3t ; an inline comment, moved above its key
+url: postgres://db:5432/app?sslmode=require
+quoted = "  padded  "
+empty =
+[database]
+user = second section of the same name
+[public_unencrypted]
+note = visible
+"""
+
 
 @dataclass(frozen=True)
 class Source:
@@ -269,6 +285,15 @@ SOURCES: dict[str, Source] = {
         ONE,
         "dotenv store: every value a str, comment encrypted with AAD ':', metadata flattened to "
         "sops_* keys",
+    ),
+    "app-ini": Source(
+        "app.ini",
+        APP_INI,
+        "ini",
+        ONE,
+        "INI store: DEFAULT section first, comments encrypted with their section's AAD, a "
+        "repeated section kept apart, every value a str, metadata flattened into [sops] (keys "
+        "in Go map order: random)",
     ),
 }
 

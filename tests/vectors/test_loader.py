@@ -21,6 +21,7 @@ from .loader import (
 
 ALL_CASES = {
     "app-env",
+    "app-ini",
     "app-json",
     "k8s-secret",
     "k8s-secret-maconly",

@@ -1,10 +1,11 @@
 """SM018 plaintext-credential: a credential outside a Secret, in clear.
 
 Where: HelmRelease ``spec.values``, ConfigMap ``data``, Flux Kustomization
-``spec.postBuild.substitute``, container ``env`` values of any object, and plain YAML/JSON/dotenv
-files that are no Kubernetes objects; in the rest of any object (a ClusterIssuer's
-``accessKeyID``), known formats only. Known formats (detect-secrets' AWS, GitHub, Slack, JWT,
-private-key… plugins) are errors; a secret-sounding key or a high-entropy value is a warning.
+``spec.postBuild.substitute``, container ``env`` values of any object, and plain
+YAML/JSON/dotenv/INI files that are no Kubernetes objects; in the rest of any object (a
+ClusterIssuer's ``accessKeyID``), known formats only. Known formats (detect-secrets' AWS, GitHub,
+Slack, JWT, private-key… plugins) are errors; a secret-sounding key or a high-entropy value is a
+warning.
 Placeholders are not findings; key paths can be allow-listed (``ignore:`` with ``key_path``).
 Secrets themselves are SM001's and SM003's; SOPS-encrypted values are never looked at.
 """
@@ -20,10 +21,14 @@ from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.credentials import judge_value
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.manifests import Obj, decode_text, documents, is_secret, label, objects
+from secretsmgr.errors import FormatError
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.document import FileFormat
+from secretsmgr.sops.iniio import ini_key_lines, parse_ini
 from secretsmgr.sops.locate import find_line, key_lines
 from secretsmgr.sops.metadata import SOPS_KEY
+from secretsmgr.sops.tree import MapNode
+from secretsmgr.sops.values import Comment
 
 MAX_SIZE = 1024 * 1024  # larger files are data, not configuration: not scanned
 _DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$")
@@ -168,6 +173,26 @@ def _dotenv(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
             yield CredentialHit(file.path, key, number, verdict.kind, verdict.known, "file")
 
 
+def _ini(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
+    try:
+        doc = parse_ini(text)[0]
+    except FormatError:
+        return
+    lines = ini_key_lines(text)
+    assert isinstance(doc, MapNode)
+    for section in doc.items:
+        if isinstance(section, Comment) or not isinstance(section[1], MapNode):
+            continue
+        for item in section[1].items:
+            if isinstance(item, Comment) or not isinstance(item[1], str):
+                continue
+            verdict = judge_value(item[0], item[1])
+            if verdict is not None:
+                key_path = f"{section[0]}.{item[0]}"
+                line = lines.get(key_path, 1)
+                yield CredentialHit(file.path, key_path, line, verdict.kind, verdict.known, "file")
+
+
 def detect(file: ScannedFile) -> list[CredentialHit]:
     """Credential-looking values in the file (never in SOPS-encrypted values)."""
     if file.format is None or len(file.data) > MAX_SIZE:
@@ -179,6 +204,10 @@ def detect(file: ScannedFile) -> list[CredentialHit]:
         if file.sops is not None and file.sops.has_metadata:
             return []
         return list(_dotenv(file, text))
+    if file.format is FileFormat.INI:
+        if file.sops is not None and file.sops.has_metadata:
+            return []
+        return list(_ini(file, text))
     found: dict[str, tuple[CredentialHit, str, str]] = {}
     judged: set[str] = set()
     parts = _known_parts(text)

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from secretsmgr.sops import EncryptionRule, FileFormat
+
 from ..helpers import enc, secret, standard_repo
 from .cases import Case, ids, run_case
+
+DEFAULT = EncryptionRule()
 
 
 def hit(root: Path) -> None:
@@ -20,6 +24,8 @@ def hit(root: Path) -> None:
             "apps/app.enc.env": "API_KEY=hunter2-but-longer\n",
             "apps/db.sops.json": '{"db": {"pw": "hunter2-but-longer"}}\n',
             "apps/db.sops.yml": "db:\n  pw: hunter2-but-longer\n",
+            "apps/app.sops.ini": "[db]\npw = hunter2-but-longer\n",
+            "apps/app.enc.ini": "top = hunter2-but-longer\n",
         },
     )
 
@@ -33,6 +39,7 @@ def miss(root: Path) -> None:
             "apps/notes.enc.bak": "not a sops file, not named like one\n",
             "apps/readme.enc.md": "# notes\n",
             "apps/.sops.yml": "creation_rules: []\n",  # a misnamed config, not a SOPS file
+            "apps/tox.ini": "[tox]\nuser = not-named-like-sops\n",
         },
     )
 
@@ -46,6 +53,8 @@ CASES = [
             ("SM002", "apps/app.enc.env"),
             ("SM002", "apps/db.sops.json"),
             ("SM002", "apps/db.sops.yml"),
+            ("SM002", "apps/app.sops.ini"),
+            ("SM002", "apps/app.enc.ini"),
         },
     ),
     Case("SM002-miss", miss, set()),
@@ -63,12 +72,35 @@ def test_an_empty_sops_named_file_is_information_not_a_leak(tmp_path: Path) -> N
     from secretsmgr.audit.finding import Severity
 
     root = standard_repo(
-        tmp_path / "repo", {"apps/empty.sops.yaml": "", "apps/blank.enc.yaml": "\n"}
+        tmp_path / "repo",
+        {
+            "apps/empty.sops.yaml": "",
+            "apps/blank.enc.yaml": "\n",
+            "apps/sections.sops.ini": "; to fill in\n[db]\n",
+        },
     )
     found = [f for f in run_audit(root).findings if f.rule == "SM002"]
-    assert {f.path for f in found} == {"apps/empty.sops.yaml", "apps/blank.enc.yaml"}
+    assert {f.path for f in found} == {
+        "apps/empty.sops.yaml",
+        "apps/blank.enc.yaml",
+        "apps/sections.sops.ini",
+    }
     assert {f.severity for f in found} == {Severity.INFO}
     assert all("holds no value" in f.message for f in found)
+
+
+def test_an_encrypted_ini_file_is_a_sops_entry_not_a_leak(tmp_path: Path) -> None:
+    from secretsmgr.audit.engine import run_audit
+
+    text = enc("[db]\npassword = pw\n", rule=DEFAULT, fmt=FileFormat.INI)
+    root = standard_repo(tmp_path / "repo", {"apps/db.sops.ini": text, "apps/plain.ini": text})
+    report = run_audit(root)
+    assert [f for f in report.findings if f.rule in ("SM002", "SM006", "SM003")] == []
+    # both are SOPS files: by name, and by their [sops] section
+    assert {f.path for f in report.findings if f.rule == "SM011"} == {
+        "apps/db.sops.ini",
+        "apps/plain.ini",
+    }
 
 
 def test_a_plaintext_file_the_rule_would_not_encrypt_is_still_a_leak(tmp_path: Path) -> None:

@@ -45,6 +45,27 @@ def dotenv_hit(root: Path) -> None:
     )
 
 
+def ini_hit(root: Path) -> None:
+    text = enc("[db]\nuser = admin\n", rule=EncryptionRule(), fmt=FileFormat.INI)
+    # a key added by hand in clear to a section the rule encrypts; the clear one is fine
+    text = text.replace("[db]\n", "[db]\npassword = plain-value\n", 1)
+    text = text.replace("[sops]\n", "[public_unencrypted]\nnote = visible\n\n[sops]\n", 1)
+    standard_repo(root, {"apps/app.sops.ini": text})
+    write(root, ".sops.yaml", "creation_rules:\n  - path_regex: \\.ini$\n    age: " + K1 + "\n")
+    write(
+        root,
+        "apps/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "secretGenerator:\n  - name: app\n    files:\n      - app.sops.ini\n",
+    )
+
+
+def ini_hit_check(report: AuditReport) -> None:
+    found = [f for f in report.findings if f.rule == "SM003"]
+    assert [f.key_path for f in found] == ["db.password"]
+    assert all("plain-value" not in f.message for f in report.findings)
+
+
 def miss(root: Path) -> None:
     text = enc(secret("db", {"password": "pw", "empty": '""', "nothing": "null"}))
     # A hand-written plain comment where sops would have encrypted one: not a value.
@@ -56,6 +77,7 @@ def miss(root: Path) -> None:
 CASES = [
     Case("SM003-hit", hit, {("SM003", "apps/db.enc.yaml")}, verify=hit_check),
     Case("SM003-dotenv-hit", dotenv_hit, {("SM003", "apps/app.env")}),
+    Case("SM003-ini-hit", ini_hit, {("SM003", "apps/app.sops.ini")}, verify=ini_hit_check),
     Case("SM003-miss", miss, set()),
 ]
 

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from secretsmgr.sops import EncryptionRule, FileFormat, RuleKind
+
 from ..helpers import enc, secret, standard_repo, write
 from .cases import Case, ids, run_case
+
+INI = FileFormat.INI
 
 
 def hit(root: Path) -> None:
@@ -24,6 +28,7 @@ def hit(root: Path) -> None:
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
         "data:\n  SLACK: xoxb-34532454-e039d02840a0b9379c\n",
     )
+    write(root, "apps/app.ini", "[aws]\nregion = eu-west-1\naccess_key = AKIAZZZZZZZZZZZZZZZZ\n")
 
 
 def miss(root: Path) -> None:
@@ -38,12 +43,17 @@ def miss(root: Path) -> None:
             "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
             "data:\n  LOG_LEVEL: info\n  URL: https://example.org/path\n",
             "apps/db.enc.yaml": enc(secret("db", {"password": "AKIAZZZZZZZZZZZZZZZZ"})),
+            "apps/tox.ini": "[tox]\nenvlist = py311\npassword = ${TOX_PASSWORD}\n",
         },
     )
 
 
 CASES = [
-    Case("SM018-hit", hit, {("SM018", "apps/helm.yaml"), ("SM018", "apps/cm.yaml")}),
+    Case(
+        "SM018-hit",
+        hit,
+        {("SM018", "apps/helm.yaml"), ("SM018", "apps/cm.yaml"), ("SM018", "apps/app.ini")},
+    ),
     Case("SM018-miss", miss, set()),
 ]
 
@@ -65,3 +75,14 @@ def test_the_line_is_the_key_paths_not_an_earlier_copy_of_the_value(tmp_path: Pa
     root = standard_repo(tmp_path / "repo", {"apps/release.yaml": text})
     lines = {f.key_path: f.line for f in run_audit(root).findings if f.rule == "SM018"}
     assert lines.get("spec.values.postgresqlPassword") == 9, lines
+
+
+def test_an_ini_credential_is_found_at_its_section_key_and_line(tmp_path: Path) -> None:
+    from secretsmgr.audit.engine import run_audit
+
+    text = "; keys\n[aws]\nregion = eu-west-1\naccess_key = AKIAZZZZZZZZZZZZZZZZ\n"
+    sealed = enc(text, rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^region$"), fmt=INI)
+    assert "AKIAZZZZZZZZZZZZZZZZ" in sealed  # in clear, but in a SOPS file: SM003's, not ours
+    root = standard_repo(tmp_path / "repo", {"apps/app.ini": text, "apps/aws.sops.ini": sealed})
+    found = [(f.path, f.key_path, f.line) for f in run_audit(root).findings if f.rule == "SM018"]
+    assert found == [("apps/app.ini", "aws.access_key", 4)]
