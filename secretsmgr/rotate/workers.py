@@ -13,7 +13,6 @@ never writes a file.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import pickle
 import signal
@@ -39,9 +38,6 @@ def worker_count(items: int) -> int:
 
 
 def _child(fn: Callable[[T], R], chunk: Sequence[T], write_fd: int) -> None:
-    # Every object inherited from the parent is set aside from the garbage collector: a full
-    # collection would otherwise walk (and so copy, page by page) the whole inherited heap.
-    gc.freeze()
     try:
         payload: tuple[str, object]
         try:
