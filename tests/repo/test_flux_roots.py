@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+
+import pytest
+
 from secretsmgr.repo.flux import find_layers
 from secretsmgr.repo.settings import ClusterSpec
 from secretsmgr.repo.snapshot import WorktreeSnapshot
@@ -160,3 +164,70 @@ def test_a_kustomization_that_applies_nothing_is_no_cluster(git_checkout: GitRep
     g = graph(git_checkout)
     assert sorted(c.name for c in g.clusters) == ["edge", "main"]
     assert g.clusters_of("k8s/main/apps/s.enc.yaml") == ("main",)
+
+
+SOURCE = """\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {{name: ops, namespace: flux-system}}
+spec: {{url: '{url}'}}
+"""
+
+
+def _layer_reading_ops(repo: GitRepo) -> None:
+    # a Kustomization kept in the folder it builds, reading the repository's GitRepository
+    # from another file: only the URL says the source is this checkout
+    repo.write("deploy/sources.yaml", SOURCE.format(url="https://github.com/acme/ops"))
+    repo.write(
+        "deploy/apps.yaml",
+        flux_ks("apps", "./apps").replace("    name: flux-system\n", "    name: ops\n", 1),
+    )
+    repo.write("apps/s.enc.yaml", "kind: Secret\n")
+
+
+@pytest.mark.parametrize(
+    ("origin", "mine", "why"),
+    [
+        ("https://github.com/acme/ops.git", True, None),
+        ("git@github-work:acme/ops.git", True, "the same repository under another host name"),
+        ("https://github.com/me/ops.git", True, "origin may be a fork"),
+        ("https://github.com/me/other.git", False, None),
+    ],
+)
+def test_origin_as_a_fork_or_an_ssh_alias_still_names_this_checkout(
+    git_checkout: GitRepo, origin: str, mine: bool, why: str | None
+) -> None:
+    # j0sh3rs/k3s-at-home cloned from a fork, or through an ssh host alias: every layer was
+    # "external" and nothing was judged, with exit 0
+    _layer_reading_ops(git_checkout)
+    subprocess.run(
+        ["git", "-C", str(git_checkout.path), "remote", "add", "origin", origin], check=True
+    )
+    g = graph(git_checkout)
+    layer = g.get("apps")
+    assert layer is not None
+    assert (layer.external is None) is mine
+    assert ("apps/s.enc.yaml" in layer.files) is mine
+    notes = [n for n in g.notes if n.startswith("origin ")]
+    assert (why is not None) == bool(notes) and (why is None or why in notes[0])
+
+
+def test_two_repositories_of_the_origins_name_are_not_guessed_between(
+    git_checkout: GitRepo,
+) -> None:
+    _layer_reading_ops(git_checkout)
+    git_checkout.write("deploy/upstream.yaml", SOURCE.format(url="https://github.com/upstream/ops"))
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(git_checkout.path),
+            "remote",
+            "add",
+            "origin",
+            "https://github.com/me/ops",
+        ],
+        check=True,
+    )
+    layer = graph(git_checkout).get("apps")
+    assert layer is not None and layer.external is not None

@@ -129,11 +129,40 @@ class Workspace:
         return None, label
 
     def remote(self) -> str | None:
-        """git's ``origin`` URL of the checkout, normalized (read once)."""
+        """git's ``origin`` URL of the checkout, normalized (read once); when no GitRepository
+        names it, the one URL among theirs that is the same repository under another host
+        name (an ssh alias: ``git@github-work:org/repo``) or, failing that, the one fork
+        parent (``someone/repo`` cloned from ``org/repo``), with a note saying so."""
         if not self._remote_read:
             self._remote_read = True
-            self._remote = normalize_url(git.remote_url(self.root))
+            self._remote = self._as_declared(normalize_url(git.remote_url(self.root)))
         return self._remote
+
+    def _as_declared(self, origin: str | None) -> str | None:
+        if origin is None or "/" not in origin:
+            return origin
+        declared = {
+            url
+            for sources in self.scan.sources.values()
+            for src in sources
+            if src.ref.kind == "GitRepository" and (url := normalize_url(src.url))
+        }
+        if origin in declared:
+            return origin
+        path = origin.split("/", 1)[1]
+        name = path.rsplit("/", 1)[-1]
+        for why, same in (
+            ("the same repository under another host name", lambda u: u.split("/", 1)[1] == path),
+            ("a repository of the same name (origin may be a fork)", lambda u: u.endswith(name)),
+        ):
+            found = sorted(u for u in declared if "/" in u and same(u) and u.endswith("/" + name))
+            if len(found) == 1:
+                self.notes.append(
+                    f"origin {origin} is not a GitRepository URL here; {found[0]} is taken "
+                    f"as this checkout: {why}"
+                )
+                return found[0]
+        return origin
 
     def own_urls(self) -> set[str]:
         """URLs that mean this checkout: every bootstrap source's, and git's ``origin`` remote."""
