@@ -231,3 +231,21 @@ def test_two_repositories_of_the_origins_name_are_not_guessed_between(
     )
     layer = graph(git_checkout).get("apps")
     assert layer is not None and layer.external is not None
+
+
+def test_two_bootstraps_of_one_folder_keep_the_folders_name(git_checkout: GitRepo) -> None:
+    # JJGadgets/Biohazard syncs its cluster folder from two mirrors of the repository: two
+    # roots named "biohazard" were taken for two clusters and renamed to their full path
+    bootstrap(git_checkout, "clusters/home", url="https://github.com/example/ops")
+    mirror = SYNC.format(path="clusters/home", url="https://git.example.org/ops").replace(
+        "flux-system", "mirror"
+    )
+    git_checkout.write("clusters/home/flux-system/mirror.yaml", mirror)
+    git_checkout.write(
+        "clusters/home/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml, mirror.yaml]\n"
+    )
+    git_checkout.write("clusters/home/apps.yaml", flux_ks("apps", "./apps"))
+    git_checkout.write("apps/s.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert [c.name for c in g.clusters] == ["home"]
+    assert g.clusters_of("apps/s.enc.yaml") == ("home",)

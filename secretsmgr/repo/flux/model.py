@@ -265,11 +265,14 @@ class _Model(Workspace):
 
     @staticmethod
     def _unique_names(roots: list[Root]) -> list[Root]:
-        seen: dict[str | None, int] = {}
+        """Roots of one name in different folders are named by their folders. Two that sync
+        one folder (JJGadgets/Biohazard: one Kustomization per mirror of the repository) are
+        one cluster and keep their name."""
+        folders: dict[str | None, set[str | None]] = {}
         for root in roots:
-            seen[root.cluster] = seen.get(root.cluster, 0) + 1
+            folders.setdefault(root.cluster, set()).add(root.path)
         for root in roots:
-            if root.cluster is not None and seen[root.cluster] > 1 and root.path:
+            if root.cluster is not None and len(folders[root.cluster]) > 1 and root.path:
                 root.cluster = root.path
         return roots
 
