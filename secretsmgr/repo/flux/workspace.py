@@ -150,12 +150,15 @@ class Workspace:
         if origin in declared:
             return origin
         path = origin.split("/", 1)[1]
-        name = path.rsplit("/", 1)[-1]
-        for why, same in (
-            ("the same repository under another host name", lambda u: u.split("/", 1)[1] == path),
-            ("a repository of the same name (origin may be a fork)", lambda u: u.endswith(name)),
+        name = "/" + path.rsplit("/", 1)[-1]
+        named = sorted(u for u in declared if u.endswith(name) and "/" in u)
+        for why, found in (
+            (
+                "the same repository under another host name",
+                [u for u in named if u.split("/", 1)[1] == path],
+            ),
+            ("a repository of the same name (origin may be a fork)", named),
         ):
-            found = sorted(u for u in declared if "/" in u and same(u) and u.endswith("/" + name))
             if len(found) == 1:
                 self.notes.append(
                     f"origin {origin} is not a GitRepository URL here; {found[0]} is taken "
