@@ -12,6 +12,7 @@ from conftest import TEST_KEY, run_sops
 from secretsmgr import sops
 from secretsmgr.errors import IntegrityError
 from secretsmgr.keys.age import AgeRecipient, generate_identity, parse_identities
+from secretsmgr.sops.document import same_data
 from secretsmgr.sops.model import EncryptionRule
 from secretsmgr.sops.tree import MapNode, SeqNode
 from secretsmgr.sops.values import Comment
@@ -132,3 +133,33 @@ def test_our_outer_foot_comment_after_a_nested_block_survives(tmp_path: Path) ->
     printed, stderr = _sops_prints(docs, tmp_path)
     assert stderr == ""
     assert "#ENC[" not in printed
+
+
+FLOW_URL = (
+    "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n"
+    "stringData: {DATABASE_URL: postgres://app:pw@db.internal:5432/app, nodes: [server:*]}\n"
+)
+
+
+def test_a_colon_in_a_flow_plain_value_reads_as_sops_reads_it(tmp_path: Path) -> None:
+    # libyaml (YAML 1.1) refuses it; go-yaml, so sops and Flux, reads it: a plaintext Secret in
+    # this style was skipped by SM001 without a word, and encrypt refused the file
+    plain = tmp_path / "s.yaml"
+    plain.write_text(FLOW_URL)
+    done = run_sops(["encrypt", "--age", PUB, str(plain)], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    ours = sops.parse_plain(FLOW_URL, YAML)
+    encrypted = tmp_path / "s.enc.yaml"
+    encrypted.write_text(done.stdout)
+    theirs = sops.decrypt(sops.load(done.stdout, YAML), IDS)
+    assert same_data(theirs.docs, ours)
+    secret = ours[0].get("stringData")
+    assert isinstance(secret, MapNode)
+    assert secret.get("DATABASE_URL") == "postgres://app:pw@db.internal:5432/app"
+    assert secret.get("nodes") == SeqNode(["server:*"])
+    mine = tmp_path / "m.enc.yaml"
+    sealed = sops.encrypt(ours, fmt=YAML, groups=[[AgeRecipient(PUB)]], rule=EncryptionRule())
+    mine.write_text(sops.dump(sealed))
+    back = run_sops(["decrypt", str(mine)], cwd=tmp_path, key_file=TEST_KEY)
+    assert back.returncode == 0, back.stderr
+    assert same_data(sops.parse_plain(back.stdout, YAML), ours)

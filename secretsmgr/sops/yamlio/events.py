@@ -81,13 +81,26 @@ def format_error(exc: YAMLError) -> FormatError:
     return FormatError(f"malformed YAML{where}")
 
 
-def parse_events(text: str) -> list[Any]:
-    """Every parser event of ``text``; ``FormatError`` when it is not YAML."""
-    try:
-        if _CParser is None:  # pragma: no cover
-            from ruamel.yaml import YAML
+def _pure_events(text: str) -> list[Any]:
+    from ruamel.yaml import YAML
 
-            return list(YAML(typ="safe", pure=True).parse(text))
+    return list(YAML(typ="safe", pure=True).parse(text))
+
+
+def parse_events(text: str) -> list[Any]:
+    """Every parser event of ``text``; ``FormatError`` when it is not YAML.
+
+    libyaml reads YAML 1.1, which refuses a few things YAML 1.2 and go-yaml (so sops, kustomize
+    and Flux) read, such as a ``:`` inside a flow-style plain value
+    (``{url: postgres://app:pw@db:5432/app}``): what it refuses is read again by ruamel's
+    YAML 1.2 parser before it counts as malformed.
+    """
+    if _CParser is None:  # pragma: no cover
+        try:
+            return _pure_events(text)
+        except YAMLError as exc:
+            raise format_error(exc) from exc
+    try:
         parser = _CParser(text)
         events: list[Any] = []
         while True:
@@ -96,7 +109,10 @@ def parse_events(text: str) -> list[Any]:
             if event.__class__ is _STREAM_END:
                 return events
     except YAMLError as exc:
-        raise format_error(exc) from exc
+        try:
+            return _pure_events(text)
+        except YAMLError:
+            raise format_error(exc) from exc
 
 
 def _line(event: Any) -> int:

@@ -258,3 +258,19 @@ def test_settings_beside_substituted_secrets_are_no_plaintext_secret(tmp_path: P
         ("apps/plain.yaml", "stringData.POSTGRES_HOST"),
         ("apps/plain.yaml", "stringData.password"),
     }
+
+
+def test_a_flow_style_secret_with_a_colon_in_a_plain_value_is_read(tmp_path: Path) -> None:
+    # libyaml refused `{DATABASE_URL: postgres://app:pw@db:5432/app}` and the file was skipped
+    # without a word; go-yaml (kubectl, Flux) reads it
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n"
+            "stringData: {DATABASE_URL: postgres://app:pw@db.internal:5432/app, token: x1y2z3}\n"
+        },
+    )
+    found = {(f.rule, f.key_path) for f in run_audit(tmp_path).findings if f.path == "apps/db.yaml"}
+    assert found == {("SM001", "stringData.DATABASE_URL"), ("SM001", "stringData.token")}
