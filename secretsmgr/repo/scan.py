@@ -20,7 +20,12 @@ from secretsmgr.repo.sopsentry import (
     read_sops_entry,
     structured_format,
 )
-from secretsmgr.sops.document import FileFormat, binary_store_name, holds_binary_store
+from secretsmgr.sops.document import (
+    FileFormat,
+    binary_store_name,
+    holds_binary_store,
+    sniff_store,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,10 @@ def scan_file(
         fmt = fmt or FileFormat.YAML
         if named or SOPS_HINT[fmt].search(data):
             entry = read_sops_entry(rel, data, fmt, _rule(rel, rule_for))
+    elif (store := sniff_store(data)) is not None and binary_store_name(rel):
+        # encrypted in a text store under a name that says none (a secretGenerator source such
+        # as ``.env.secret.encrypted``, which Flux decrypts by its metadata)
+        entry = read_sops_entry(rel, data, store, _rule(rel, rule_for), named=False)
     elif is_named_other(rel):
         entry = named_other_entry(rel, data, _rule(rel, rule_for))
     if fmt is None and entry is not None and (entry.has_metadata or entry.store is None):

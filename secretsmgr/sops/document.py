@@ -84,6 +84,27 @@ def holds_binary_store(data: bytes) -> bool:
     return _BINARY_STORE.match(data) is not None and b'"sops"' in data
 
 
+# The MAC line each text store writes into its metadata: how Flux's kustomize-controller tells
+# an encrypted secretGenerator source (``envs:``, ``files:``) whatever its name.
+_STORE_MARKS = (
+    (FileFormat.DOTENV, re.compile(rb"(?m)^sops_mac=ENC\[")),
+    (FileFormat.INI, re.compile(rb"(?m)^\[sops\][ \t]*\r?$")),
+    (FileFormat.JSON, re.compile(rb'"mac"\s*:\s*"ENC\[')),
+    (FileFormat.YAML, re.compile(rb"(?m)^[ \t]+mac:[ \t]*ENC\[")),
+)
+
+
+def sniff_store(data: bytes) -> FileFormat | None:
+    """The text store whose SOPS metadata ``data`` holds (for a name that says no store, such
+    as ``.env.secret.encrypted``), or None."""
+    if b"ENC[" not in data:
+        return None
+    for fmt, mark in _STORE_MARKS:
+        if mark.search(data):
+            return fmt
+    return None
+
+
 def binary_store_name(name: str) -> bool:
     """Whether sops keeps a file of this name in its binary store (no text store's extension;
     sops compares extensions case-sensitively)."""
@@ -121,10 +142,16 @@ def is_binary_store(name: str, text: str) -> bool:
 
 def format_for_text(name: str, text: str) -> FileFormat:
     """``format_for_path``, except that an encrypted binary-store file is read as the JSON it is
-    (never as YAML: written back as YAML, sops could no longer read it), and a copy
-    (``db.enc.json.bak``) in the store its name carries. One answer for every reader and writer."""
+    (never as YAML: written back as YAML, sops could no longer read it), a copy
+    (``db.enc.json.bak``) in the store its name carries, and an encrypted file under a name that
+    says no store (``.env.secret.encrypted``) in the store its metadata is written in. One answer
+    for every reader and writer."""
     if is_binary_store(name, text):
         return FileFormat.JSON
+    if binary_store_name(name) and copy_store(name) is None:
+        sniffed = sniff_store(text.encode("utf-8", "surrogateescape"))
+        if sniffed is not None:
+            return sniffed  # encrypted in a text store under a name that says none
     return copy_store(name) or format_for_path(name)
 
 

@@ -128,14 +128,16 @@ def test_one_blob_under_a_plain_name_and_a_sops_name_is_judged_by_its_name(
     tmp_path: Path,
 ) -> None:
     """The gate caches a blob's findings per way of reading it: ``x.sops.yaml.disabled`` is read
-    as SOPS YAML where ``x.txt`` is not read at all, though the bytes are one blob."""
+    as SOPS YAML where ``x.env`` is not (its store is dotenv, and the bytes are no dotenv),
+    though the bytes are one blob. (Under a name that says no store, ``x.txt``, the metadata
+    decides: tests/cli/test_sniffed_store.py.)"""
     from tests.gate.helpers import commit
 
     root = gitops(tmp_path / "r")
     data_only = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^data$")
     blob = enc(secret("db", {"password": "hunter2"}) + "data:\n  x: eA==\n", rule=data_only)
-    stage(root, "notes/db.txt", blob)
-    assert found(judge(root)) == set()  # not a SOPS file by name or content
+    stage(root, "notes/db.env", blob)
+    assert found(judge(root)) == set()  # not a SOPS file by name, and no dotenv
     commit(root, "notes")
     stage(root, "apps/db.sops.yaml.disabled", blob)  # the same blob
     assert ("SM003", "apps/db.sops.yaml.disabled") in found(judge(root))
