@@ -45,7 +45,8 @@ _REFERENCE_KEY = re.compile(
     r"(?i)(?:name|ref|key|keys|file|path|dir|secret_?name|existing_?secret|enabled|"
     r"length|policy|mode|type|format|source|from|template|annotation|label|selector|"
     r"mount|volume|env|provider|manager|hash|algorithm|method|generate|create|namespace|"
-    r"complexity|strength|rules?|requirements?|timeout|ttl|expiry|expiration|lifetime|hint)$"
+    r"complexity|strength|rules?|requirements?|timeout|ttl|expiry|expiration|lifetime|hint|"
+    r"attr|attribute)$"
 )
 # A Kubernetes object name (``app-creds``): under ``pullSecret``/``configSecret`` a reference.
 _OBJECT_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
@@ -61,7 +62,7 @@ _REFERENCE_VALUE = re.compile(
 _URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]*)@")
 _VARIABLE = re.compile(
     r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_]+%|<[^<>]*>|<<[^<>]*>>|"
-    r"\$__[a-z]+\{[^{}]*\})$"  # Grafana's $__env{VAR}, $__file{path}
+    r"\$__[a-z]+\{[^{}]*\}|%\{[a-z]+:[^{}]*\}%)$"  # Grafana's $__env{VAR}, Stalwart's %{env:VAR}%
 )
 # The name of an environment variable (``client_secret: !Env OIDC_CLIENT_SECRET`` in authentik
 # blueprints, whose tag the reader drops): where the value comes from, not the value.
@@ -219,7 +220,10 @@ def judge_value(key: str, value: str) -> Verdict | None:
         and " " not in value
         and not named_variable
     ):
-        if _OBJECT_NAME.match(value) and re.search(r"(?i)secrets?$", key):
+        names_object = _OBJECT_NAME.match(value) or (
+            _DNS_NAME.match(value) is not None and value.endswith("-tls")
+        )
+        if names_object and re.search(r"(?i)secrets?$", key):
             return None  # configSecret: app-creds names a Secret
         if _FILE_NAME.match(value):
             return None  # secret_entry: sops.agekey names a file or a Secret's entry

@@ -73,6 +73,14 @@ def holds_literal_secret(text: str) -> bool:
     return any(_secret_word(m["value"]) for m in _SECRET_LINE.finditer(text))
 
 
+# A whole value that asks to be replaced (``REPLACE_WITH_CLIENT_SECRET``, ``changeme``,
+# ``your-token-here``): a stand-in committed on purpose, never a secret.
+_STAND_IN = re.compile(
+    r"(?i)^\s*(?:replace[_ -]?(?:me|with[_ -]?\S*|this\S*)|change[_ -]?me\S*|"
+    r"your[_-][\w-]*|todo|fixme|tbd|x{3,}|\*{3,}|placeholder|dummy|redacted)\s*$"
+)
+
+
 def is_placeholder(value: object) -> bool:
     """Whether ``value`` is a placeholder (or empty) rather than a literal secret."""
     if value is None:
@@ -80,5 +88,7 @@ def is_placeholder(value: object) -> bool:
     if not isinstance(value, str):
         return False
     if not value.strip() or _ANGLE.match(value) or _REFERENCE.match(value):
+        return True
+    if _STAND_IN.match(value):
         return True
     return bool(_TEMPLATE.search(value)) and not holds_literal_secret(strip_templates(value))

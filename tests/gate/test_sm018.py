@@ -263,3 +263,16 @@ def test_the_fix_renames_only_when_no_creation_rule_matches(tmp_path: Path) -> N
     fixes = {f.path: f.fix or "" for f in report.findings if f.rule == "SM018"}
     assert "after renaming" in fixes["config/app.json"]
     assert fixes["config/app.enc.json"].startswith("secretsmgr encrypt -i config/app.enc.json,")
+
+
+def test_attribute_names_env_macros_and_tls_secret_names_are_no_credentials() -> None:
+    # MTRNord/cluster (Stalwart's %{env:NAME}%, an rspamd TLS Secret's name) and
+    # wahooli/gitops-repo (LDAP attribute names)
+    for key, value in (
+        ("password", "%{env:MAIL_PASSWORD}%"),
+        ("basic_auth_password_attribute", "userPassword"),
+        ("SASLAUTHD_LDAP_PASSWORD_ATTR", "userPassword"),
+        ("secret", "rspamd.mtrnord.blog-tls"),
+    ):
+        assert judge_value(key, value) is None, key
+    assert judge_value("secret", "hunter2-tls9X") is not None

@@ -57,3 +57,18 @@ def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secre
     )
     assert is_placeholder("<?php $CONFIG = array(\n  'secret' => '',\n  'host' => '${HOST}',\n);")
     assert not is_placeholder("<?php $CONFIG = array('secret' => 'hunter2', 'h' => '${HOST}');")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["REPLACE_WITH_AUTHENTIK_CLIENT_SECRET", "changeme", "your-token-here", "xxxx", "Replace me"],
+)
+def test_a_value_asking_to_be_replaced_is_a_placeholder(value: str) -> None:
+    # geoffdavis/talos-gitops: "manual secret for testing (replace with actual values)" made 23
+    # SM001 errors
+    assert is_placeholder(value)
+
+
+def test_a_secret_mentioning_such_a_word_is_none() -> None:
+    for value in ("hunter2", "replace-me-not-Xq9v", "my changeme password 42", "Xxx9!"):
+        assert not is_placeholder(value), value

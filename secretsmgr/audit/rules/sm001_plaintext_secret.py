@@ -75,7 +75,8 @@ def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
 _SETTING_KEY = re.compile(
     r"(?i)(?:^|[._-]|(?<=[a-z])(?=[A-Z]))(?:host(?:name)?|port|url|uri|endpoint|repository|repo|"
     r"bucket|region|zone|driver|database|db|db_?name|user(?:name)?|schema|ssl_?mode|prefix|"
-    r"provider|type|mode|namespace|email)$"
+    r"provider|type|mode|namespace|email|(?:client_?)?id|log_?level|level|insecure|debug|"
+    r"enabled|timeout)$"
 )
 
 
