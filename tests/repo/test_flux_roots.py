@@ -249,3 +249,15 @@ def test_two_bootstraps_of_one_folder_keep_the_folders_name(git_checkout: GitRep
     g = graph(git_checkout)
     assert [c.name for c in g.clusters] == ["home"]
     assert g.clusters_of("apps/s.enc.yaml") == ("home",)
+
+
+def test_a_path_with_nothing_in_the_checkout_gets_a_note(git_checkout: GitRepo) -> None:
+    # thaddeuscleo/cleoverse-gitops: 32 archived ks.yaml files whose path is gone showed as
+    # clean layers, and nothing said that Flux would fail them
+    git_checkout.write(".archives/apps/a/ks.yaml", flux_ks("a", "./cluster/apps/a"))
+    git_checkout.write(".archives/apps/b/ks.yaml", flux_ks("b", "./cluster/apps/b"))
+    notes = [n for n in graph(git_checkout).notes if "nothing in this checkout" in n]
+    assert notes == [
+        "2 Flux Kustomizations point at a spec.path with nothing in this checkout, which Flux "
+        "fails: .archives/apps/a/ks.yaml (./cluster/apps/a) and others"
+    ]

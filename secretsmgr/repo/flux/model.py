@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
 
+from secretsmgr.plural import plural
 from secretsmgr.repo.flux.build import BuildResult
 from secretsmgr.repo.flux.graph import (
     Cluster,
@@ -199,6 +200,7 @@ class _Model(Workspace):
         ]
         stale: set[tuple[str, str]] = set()
         dead: set[tuple[str, str]] = set()
+        empty: dict[str, str] = {}  # a candidate's file -> its spec.path that holds nothing
         read = {p for x in live for p in x.files}
         own: dict[str, str] = {}  # a candidate's file -> the folder its own path names
         for ks in candidates:
@@ -215,16 +217,18 @@ class _Model(Workspace):
                 # one with no sourceRef (Flux refuses it) or a path with nothing in this
                 # checkout (an archived ks.yaml of a retired app) applies nothing
                 dead.add((ks.origin, ks.name))
+                if not result.uses:
+                    empty[ks.origin] = ks.path
             reached.update(p for p in result.uses if p != ks.origin)
             read.update(result.uses)
             if folder != ".":
                 folders.append(folder)
         # A dead one is still a root beside a live one in its folder (a layer not filled yet,
-        # in a cluster folder), and when nothing else is alive to go by
+        # in a cluster folder), and when nothing else, root or candidate, is alive to go by
         alive = {
             posixpath.dirname(ks.origin) for ks in candidates if (ks.origin, ks.name) not in dead
         }
-        dead = {d for d in dead if alive and posixpath.dirname(d[0]) not in alive}
+        dead = {d for d in dead if (alive or live) and posixpath.dirname(d[0]) not in alive}
         commented = self._commented_out(read)  # listed only in a comment: switched off
         tops = [
             ks
@@ -236,6 +240,14 @@ class _Model(Workspace):
             and (ks.origin, ks.name) not in dead
             and not any(ks.origin.startswith(f + "/") and f != own.get(ks.origin) for f in folders)
         ]
+        kept = [ks for ks in tops if ks.origin in empty]
+        if kept:
+            verb = "points" if len(kept) == 1 else "point"
+            self.notes.append(
+                f"{plural(len(kept), 'Flux Kustomization')} {verb} at a spec.path with nothing "
+                f"in this checkout, which Flux fails: {kept[0].origin} "
+                f"({empty[kept[0].origin]})" + (" and others" if len(kept) > 1 else "")
+            )
         keys = [(ks.namespace, ks.name) for ks in tops]
         clash = len(set(keys)) < len(keys)
         roots = []
