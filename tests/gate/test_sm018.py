@@ -276,3 +276,22 @@ def test_attribute_names_env_macros_and_tls_secret_names_are_no_credentials() ->
     ):
         assert judge_value(key, value) is None, key
     assert judge_value("secret", "hunter2-tls9X") is not None
+
+
+def test_in_a_sops_file_the_fix_changes_the_rule_not_encrypt(tmp_path: Path) -> None:
+    # shikanime/manifests: a value its narrow encrypted_regex leaves in clear; the fix said
+    # `secretsmgr encrypt -i` (after renaming), which refuses an encrypted file
+    from secretsmgr.sops.model import EncryptionRule, RuleKind
+    from tests.audit.helpers import enc
+
+    only_token = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^as_token$")
+    text = "as_token: x\nsender_localpart: Q29ycmVjdEhvcnNlQmF0dGVyeVN0YXBsZTI0Xy9aQkN\n"
+    standard_repo(tmp_path, {"apps/registration.enc.yaml": enc(text, rule=only_token)})
+    fixes = [
+        f.fix or ""
+        for f in run_audit(tmp_path, keyless_only=True).findings
+        if f.rule == "SM018" and f.path == "apps/registration.enc.yaml"
+    ]
+    assert len(fixes) == 1
+    assert fixes[0].startswith("the file's encryption rule leaves sender_localpart in clear")
+    assert "encrypt -i" not in fixes[0] and "secretsmgr decrypt -o" in fixes[0]

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import cast
 
-from secretsmgr.audit.context import AuditContext
+from secretsmgr.audit.context import AuditContext, reencrypt_hint
 from secretsmgr.audit.credentials import judge_value
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.manifests import Obj, decode_text, documents, is_secret, label, objects
@@ -244,8 +244,17 @@ def _fix(hit: CredentialHit, ruled: bool) -> str:
     )
 
 
+def _sops_fix(path: str, key_path: str) -> str:
+    """In a SOPS file, a value its rule leaves in clear: ``encrypt`` would refuse the file."""
+    return (
+        f"the file's encryption rule leaves {key_path} in clear: change the rule (for example "
+        f"widen encrypted_regex) in .sops.yaml, then re-encrypt: {reencrypt_hint(path)}"
+    )
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """One finding per credential; known formats are errors, keyword and entropy warnings."""
+    encrypted = {e.path for e in ctx.repo.sops_files if e.has_metadata}
     for hit in ctx.repo.hits_of(RULE.id):
         assert isinstance(hit, CredentialHit)
         what = hit.kind if hit.known else f"a likely credential ({hit.kind.lower()})"
@@ -254,7 +263,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             f"{hit.where}: {what} in plaintext at {hit.key_path}, line {hit.line}",
             key_path=hit.key_path,
             line=hit.line,
-            fix=_fix(hit, ctx.repo.sops_configs.rule_for(hit.path)[1] is not None),
+            fix=_sops_fix(hit.path, hit.key_path)
+            if hit.path in encrypted
+            else _fix(hit, ctx.repo.sops_configs.rule_for(hit.path)[1] is not None),
         )
         yield finding if hit.known else replace(finding, severity=Severity.WARNING)
 
