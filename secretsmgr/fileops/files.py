@@ -122,8 +122,13 @@ def encrypt_file(
     if target is not None and not special:
         check_write_target(root, target)
     as_path = filename_override or file
-    policy = policy_for(root, as_path, age)
     exact = binary_store_name(as_path.name)  # kept whole: every byte as it is
+    if file.is_file() and _sops_text(file):  # before any missing recipient: not the problem
+        raise AlreadyEncryptedError(
+            "the file is already encrypted (it has sops metadata)",
+            hints=(f"to change its values: secretsmgr edit {file}",),
+        )
+    policy = policy_for(root, as_path, age)
     if target is None or special:
         text = _encrypt(file, read_text(file, exact=exact), as_path, policy).text
         if target is None:

@@ -667,3 +667,28 @@ def test_new_file_buffer_is_the_one_sops_shows(
     assert not (tmp_path / name).exists()
     expected = (tmp_path / "sops-buffer").read_text()
     assert example_text(format_for_path(name)) == expected
+
+
+def test_encrypt_of_an_encrypted_file_says_so_before_any_recipient_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # with no .sops.yaml it said "no age recipients to encrypt to", which is not the problem
+    from secretsmgr.keys.age import AgeRecipient
+    from secretsmgr.sops import FileFormat, dump, encrypt, parse_plain
+    from secretsmgr.sops.model import EncryptionRule
+
+    pub = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
+    target = tmp_path / "db.yaml"
+    sealed = encrypt(
+        parse_plain("password: hunter2\n", FileFormat.YAML),
+        fmt=FileFormat.YAML,
+        groups=[[AgeRecipient(pub)]],
+        rule=EncryptionRule(),
+    )
+    target.write_text(dump(sealed))
+    before = target.read_bytes()
+    code, out, err = run(["encrypt", "-i", str(target)], capsys)
+    assert (code, out) == (1, "")
+    assert "already encrypted" in err and f"secretsmgr edit {target}" in err
+    assert "recipients" not in err
+    assert target.read_bytes() == before
