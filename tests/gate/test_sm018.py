@@ -261,8 +261,11 @@ def test_the_fix_renames_only_when_no_creation_rule_matches(tmp_path: Path) -> N
     )
     report = run_audit(tmp_path, keyless_only=True)
     fixes = {f.path: f.fix or "" for f in report.findings if f.rule == "SM018"}
-    assert "after renaming" in fixes["config/app.json"]
-    assert fixes["config/app.enc.json"].startswith("secretsmgr encrypt -i config/app.enc.json,")
+    assert fixes["config/app.json"].startswith(
+        "rename config/app.json to a name a .sops.yaml creation rule matches, then "
+        "secretsmgr encrypt -i <new name>;"
+    )
+    assert fixes["config/app.enc.json"].startswith("secretsmgr encrypt -i config/app.enc.json;")
 
 
 def test_attribute_names_env_macros_and_tls_secret_names_are_no_credentials() -> None:

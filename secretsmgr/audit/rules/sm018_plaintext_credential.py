@@ -233,11 +233,13 @@ def detect(file: ScannedFile) -> list[CredentialHit]:
 
 def _fix(hit: CredentialHit, ruled: bool) -> str:
     if hit.where == "file":
-        rename = "" if ruled else " (after renaming it to match a .sops.yaml creation rule)"
-        return (
-            f"secretsmgr encrypt -i {hit.path}{rename}, or move the value into a "
-            "SOPS-encrypted Secret"
+        encrypt = (
+            f"secretsmgr encrypt -i {hit.path}"
+            if ruled
+            else f"rename {hit.path} to a name a .sops.yaml creation rule matches, then "
+            "secretsmgr encrypt -i <new name>"
         )
+        return f"{encrypt}; or move the value into a SOPS-encrypted Secret"
     return (
         "move the value into a SOPS-encrypted Secret and reference it (valuesFrom, "
         "secretKeyRef or postBuild.substituteFrom), then rotate the credential: it is in git"
