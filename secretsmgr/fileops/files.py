@@ -94,14 +94,33 @@ def _encrypt(file: Path, text: str, as_path: Path, policy: EncryptPolicy) -> Wri
         ) from exc
 
 
+def _holds_metadata(name: str, text: str) -> bool:
+    """Whether ``text``, the content of a file called ``name``, is an encrypted file."""
+    try:
+        fmt = format_for_text(name, text)
+        return has_metadata(parse_documents(text, fmt), fmt)
+    except FormatError:
+        return False
+
+
 def _sops_text(path: Path) -> str:
     """The text of ``path`` when it is an encrypted file (the changelog's "before"), else ""."""
     try:
         text = path.read_text(encoding="utf-8")
-        fmt = format_for_text(path.name, text)
-        return text if has_metadata(parse_documents(text, fmt), fmt) else ""
-    except (OSError, UnicodeDecodeError, FormatError):
+    except (OSError, UnicodeDecodeError):
         return ""
+    return text if _holds_metadata(path.name, text) else ""
+
+
+def _plaintext_of(file: Path, exact: bool) -> str:
+    """The text to encrypt; an encrypted file is refused before any question of recipients."""
+    text = read_text(file, exact=exact)
+    if _holds_metadata(file.name, text):
+        raise AlreadyEncryptedError(
+            "the file is already encrypted (it has sops metadata)",
+            hints=(f"to change its values: secretsmgr edit {file}",),
+        )
+    return text
 
 
 def encrypt_file(
@@ -123,20 +142,16 @@ def encrypt_file(
         check_write_target(root, target)
     as_path = filename_override or file
     exact = binary_store_name(as_path.name)  # kept whole: every byte as it is
-    if file.is_file() and _sops_text(file):  # before any missing recipient: not the problem
-        raise AlreadyEncryptedError(
-            "the file is already encrypted (it has sops metadata)",
-            hints=(f"to change its values: secretsmgr edit {file}",),
-        )
-    policy = policy_for(root, as_path, age)
     if target is None or special:
-        text = _encrypt(file, read_text(file, exact=exact), as_path, policy).text
+        plain = _plaintext_of(file, exact)
+        text = _encrypt(file, plain, as_path, policy_for(root, as_path, age)).text
         if target is None:
             return text
         write_special(target, text)
         return None
     with locked(root, target):
-        written = _encrypt(file, read_text(file, exact=exact), as_path, policy)
+        plain = _plaintext_of(file, exact)
+        written = _encrypt(file, plain, as_path, policy_for(root, as_path, age))
         before = "" if in_place else _sops_text(target)  # a plaintext is never hashed
         write_atomic(target, written.text)
         record(target, "encrypt", before, written, ())

@@ -29,7 +29,7 @@ _REFERENCE = re.compile(
 
 # What text around a template can still hold: a password in a URL, a ``password: …`` (or
 # ``TOKEN=…``, ``'secret' => …``) line, a private key block. Comment lines do not count.
-_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:([^\s@/]+)@")
+URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:([^\s@/]+)@")
 _SECRET_LINE = re.compile(
     r"(?im)(?:^|[{,(\[])[ \t]*(?:-[ \t]*)?[\"']?[\w.-]*?"
     r"(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|"
@@ -68,7 +68,7 @@ def holds_literal_secret(text: str) -> bool:
     text = _COMMENT_LINE.sub("", text)
     if _PRIVATE_KEY.search(text):
         return True
-    if any(_secret_word(password) for password in _URL_PASSWORD.findall(text)):
+    if any(_secret_word(password) for password in URL_PASSWORD.findall(text)):
         return True
     return any(_secret_word(m["value"]) for m in _SECRET_LINE.finditer(text))
 

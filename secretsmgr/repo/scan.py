@@ -90,7 +90,7 @@ def scan_file(
         fmt = fmt or FileFormat.YAML
         if named or SOPS_HINT[fmt].search(data):
             entry = read_sops_entry(rel, data, fmt, _rule(rel, rule_for))
-    elif (store := sniff_store(data)) is not None and binary_store_name(rel):
+    elif binary_store_name(rel) and (store := sniff_store(data)) is not None:
         # encrypted in a text store under a name that says none (a secretGenerator source such
         # as ``.env.secret.encrypted``, which Flux decrypts by its metadata)
         entry = read_sops_entry(rel, data, store, _rule(rel, rule_for), named=False)

@@ -148,11 +148,12 @@ def format_for_text(name: str, text: str) -> FileFormat:
     for every reader and writer."""
     if is_binary_store(name, text):
         return FileFormat.JSON
-    if binary_store_name(name) and copy_store(name) is None:
+    copy = copy_store(name)
+    if copy is None and binary_store_name(name):
         sniffed = sniff_store(text.encode("utf-8", "surrogateescape"))
         if sniffed is not None:
             return sniffed  # encrypted in a text store under a name that says none
-    return copy_store(name) or format_for_path(name)
+    return copy or format_for_path(name)
 
 
 IvCache = dict[tuple[bytes, str, bytes], bytes]

@@ -22,6 +22,7 @@ from secretsmgr.audit.credentials import judge_value
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.manifests import Obj, decode_text, documents, is_secret, label, objects
 from secretsmgr.errors import FormatError
+from secretsmgr.repo.placeholders import URL_PASSWORD
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.iniio import ini_key_lines, parse_ini
@@ -108,14 +109,11 @@ _KNOWN_PARTS = (
 )
 
 
-_URL_CREDENTIALS = re.compile(r"://[^\s/@:]+:[^\s/@]+@")
-
-
 def _known_parts(text: str) -> tuple[str, ...] | None:
     """The fixed parts of known formats that ``text`` holds (``://`` for a URL with
     credentials), or None when it holds none."""
     parts = [part for part in _KNOWN_PARTS if part in text]
-    if _URL_CREDENTIALS.search(text):
+    if URL_PASSWORD.search(text):
         parts.append("://")
     return tuple(parts) or None
 
