@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from secretsmgr.audit.manifests import ENC_PREFIX, is_placeholder
-from secretsmgr.repo.placeholders import has_template, strip_templates
+from secretsmgr.repo.placeholders import URL_PASSWORD, has_template, strip_templates
 
 # detect-secrets plugins whose match is a credential by its format alone.
 KNOWN_FORMATS = (
@@ -58,8 +58,9 @@ _DNS_NAME = re.compile(r"^[a-z](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*
 _REFERENCE_VALUE = re.compile(
     r"^(?:op|vault|awssm|gcpsm|azkv|bws|akv|infisical|doppler)://|^ref\+[a-z0-9]+://|^vault:"
 )
-# ``scheme://user:password@host``: a password that is a variable is no credential.
-_URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]*)@")
+# ``scheme://:password@host`` (Redis): a password with no user, which the basic-auth plugin
+# does not read.
+_PASSWORD_ONLY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://:([^\s:/?#@]+)@")
 _VARIABLE = re.compile(
     r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_]+%|<[^<>]*>|<<[^<>]*>>|"
     r"\$__[a-z]+\{[^{}]*\}|%\{[a-z]+:[^{}]*\}%)$"  # Grafana's $__env{VAR}, Stalwart's %{env:VAR}%
@@ -156,15 +157,15 @@ def _example(value: str) -> bool:
     credentials only its passwords are judged: a real password at ``smtp.example.com`` is one."""
     if len(set(value)) <= 2:
         return True
-    passwords = _URL_PASSWORD.findall(value)
+    passwords = URL_PASSWORD.findall(value)
     if passwords:
-        return all(not pw or _VARIABLE.match(pw) or _WORDS.search(pw) for pw in passwords)
+        return all(_VARIABLE.match(pw) or _WORDS.search(pw) for pw in passwords)
     return bool(_WORDS.search(value))
 
 
 def _variable_passwords(value: str) -> bool:
     """Every ``user:password@`` in the URL(s) of ``value`` has a variable for a password."""
-    found = _URL_PASSWORD.findall(value)
+    found = URL_PASSWORD.findall(value)
     return bool(found) and all(_VARIABLE.match(pw) for pw in found)
 
 
@@ -179,6 +180,8 @@ def _known_format(text: str, value: str) -> Verdict | None:
                 return Verdict(plugin.secret_type, True)
         except Exception:
             continue
+    if any(not _VARIABLE.match(pw) for pw in _PASSWORD_ONLY_URL.findall(text)):
+        return Verdict("Basic Auth Credentials", True)
     return None
 
 

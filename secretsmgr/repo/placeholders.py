@@ -29,7 +29,8 @@ _REFERENCE = re.compile(
 
 # What text around a template can still hold: a password in a URL, a ``password: …`` (or
 # ``TOKEN=…``, ``'secret' => …``) line, a private key block. Comment lines do not count.
-URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:([^\s@/]+)@")
+# The user may be empty: Redis URLs carry a password alone (``redis://:password@host``).
+URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:([^\s@/]+)@")
 _SECRET_LINE = re.compile(
     r"(?im)(?:^|[{,(\[])[ \t]*(?:-[ \t]*)?[\"']?[\w.-]*?"
     r"(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|"

@@ -191,12 +191,19 @@ def test_a_variable_beside_a_credential_does_not_hide_it() -> None:
         ("DSN", "postgres://app:Tr0ub4dor-and-3@{{ .Values.host }}/app", "Basic Auth Credentials"),
         ("api_token", f"{token} ${{SUFFIX}}", "GitHub Token"),
         ("SMTP_URL", "smtps://mailer:Xq9vLm2pR7wz@smtp.example.com:465", "Basic Auth Credentials"),
+        # Redis puts a password with no user in its URL; the basic-auth plugin needs a user
+        ("REDIS_URL", "redis://:Xq9vLm2pR7wz@redis.db.svc:6379/0", "Basic Auth Credentials"),
+        ("REDIS_URL", "redis://:Xq9vLm2pR7wz@${REDIS_HOST}:6379/0", "Basic Auth Credentials"),
     ):
         verdict = judge_value(key, value)
         assert verdict is not None and verdict.known and verdict.kind == kind, (key, value)
     for key, value in (
         ("DSN", "postgres://app:${DB_PASSWORD}@${DB_HOST}:5432/app"),
         ("SMTP_URL", "smtps://mailer:changeme@smtp.example.com:465"),
+        ("REDIS_URL", "redis://:${REDIS_PASSWORD}@redis:6379/0"),
+        ("REDIS_URL", "redis://:changeme@redis:6379/0"),
+        ("REDIS_URL", "redis://:@redis:6379/0"),
+        ("REGISTRY", "https://registry:5000/v2/app@sha256:0123456789abcdef"),
         ("password", "pre-${SUFFIX}"),  # keyword and entropy judge whole literal values only
         ("REPO", "s3:http://minio.storage.svc:9000/restic/${APP}"),
     ):

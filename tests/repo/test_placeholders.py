@@ -20,12 +20,14 @@ PLACEHOLDERS = [
     "Bearer ${TOKEN}",
     "s3:http://minio.storage.svc:9000/restic/${APP}",
     "postgres://app:${DB_PASSWORD}@${DB_HOST}:5432/app",
+    "redis://:${REDIS_PASSWORD}@${REDIS_HOST}:6379/0",
     "db:\n  host: ${DB_HOST}\n  password: ${DB_PASSWORD}\n",
     'db:\n  password: "${DB_PASSWORD}"\n',
     "token_file: /run/token\nuser: ${USER}",
 ]
 SECRETS_BESIDE_A_VARIABLE = [
     "postgres://app:Tr0ub4dor-and-3-horses@${DB_HOST}:5432/app",
+    "redis://:Tr0ub4dor-and-3-horses@${REDIS_HOST}:6379/0",  # a password with no user
     "db:\n  host: ${DB_HOST}\n  password: Tr0ub4dor-and-3-horses\n",
     "PASSWORD=Tr0ub4dor\nHOST=${DB_HOST}\n",
     '{"api_key": "Tr0ub4dor", "host": "{{ .Values.host }}"}',

@@ -57,8 +57,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             wanted, got = got, got
         if got != wanted:
             problems.append(
-                f"encryption rule {got.kind.value}: {got.value} "
-                f"(rule says {wanted.kind.value}: {wanted.value})"
+                f"encryption rule {got.kind.value}: {_clip(got.value)} "
+                f"(rule says {wanted.kind.value}: {_clip(wanted.value)})"
             )
         if sf.metadata.mac_only_encrypted != rule.mac_only_encrypted and entry.store != "binary":
             problems.append(
@@ -79,6 +79,16 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             else:
                 fix = f"secretsmgr rotate {entry.path}"
             yield RULE.finding(entry.path, f"differs from {label}: " + "; ".join(problems), fix=fix)
+
+
+_SHOWN = 60  # longer rule values (a regex of every key name) are cut in the message
+
+
+def _clip(value: str) -> str:
+    """``value``, or its start and its length when it is too long to read in one line."""
+    if len(value) <= _SHOWN:
+        return value
+    return f"{value[: _SHOWN - 12]}… ({len(value)} characters)"
 
 
 def _foreign_drift(rule: CreationRule, metadata: SopsMetadata) -> list[str]:

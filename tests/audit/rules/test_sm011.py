@@ -180,3 +180,22 @@ def test_kms_gcp_azure_and_vault_keys_named_by_the_rule_are_no_drift(tmp_path: P
         "    hc_vault_transit_uri: http://127.0.0.1:9/v1/sops/keys/firstkey\n",
     )
     assert [f for f in audit(tmp_path).findings if f.rule == "SM011"] == []
+
+
+def test_a_long_rule_regex_is_cut_in_the_message(tmp_path: Path) -> None:
+    from ..helpers import audit
+
+    long_regex = "^(" + "|".join(f"field{i}" for i in range(60)) + ")$"
+    standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"))})
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+        f"    encrypted_regex: '{long_regex}'\n    age: {K1}\n",
+    )
+    (finding,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert "encrypted_regex: ^(data|stringData)$ (rule says encrypted_regex: ^(field0|" in (
+        finding.message
+    )
+    assert f"… ({len(long_regex)} characters))" in finding.message
+    assert long_regex not in finding.message and len(finding.message) < 240
