@@ -261,3 +261,53 @@ def test_a_path_with_nothing_in_the_checkout_gets_a_note(git_checkout: GitRepo) 
         "2 Flux Kustomizations point at a spec.path with nothing in this checkout, which Flux "
         "fails: .archives/apps/a/ks.yaml (./cluster/apps/a) and others"
     ]
+
+
+def _shared_child(repo: GitRepo, overlay: str) -> None:
+    """``apps/<overlay>`` builds ``apps/base``, which defines a Flux Kustomization ``shared``."""
+    repo.write(f"apps/{overlay}/kustomization.yaml", "resources: [../base]\n")
+    repo.write("apps/base/kustomization.yaml", "resources: [shared.yaml]\n")
+    repo.write("apps/base/shared.yaml", flux_ks("shared", "./shared"))
+    repo.write("shared/s.enc.yaml", "kind: Secret\n")
+
+
+def test_a_cluster_folder_not_bootstrapped_yet_is_a_cluster_of_its_own(
+    git_checkout: GitRepo,
+) -> None:
+    # darioblanco/gitops: clusters/dev is bootstrapped, clusters/prod not yet (no gotk-sync).
+    # Both reach one Kustomization through a shared base; prod was folded into dev, with two
+    # flux-system/apps in one cluster, which Kubernetes cannot hold.
+    bootstrap(git_checkout, "clusters/dev")
+    git_checkout.write("clusters/dev/apps.yaml", flux_ks("apps", "./apps/dev"))
+    git_checkout.write("clusters/prod/apps.yaml", flux_ks("apps", "./apps/prod"))
+    _shared_child(git_checkout, "dev")
+    _shared_child(git_checkout, "prod")
+    g = graph(git_checkout)
+    assert sorted(c.name or "" for c in g.clusters) == ["dev", "prod"]
+    assert sorted(x.label for x in g.layers if x.name != "flux-system") == [
+        "dev/apps",
+        "dev/shared",
+        "prod/apps",
+        "prod/shared",
+    ]
+    assert g.clusters_of("shared/s.enc.yaml") == ("dev", "prod")
+    assert not any("counted as cluster" in note for note in g.notes)
+
+
+def test_a_manual_root_reaching_a_clusters_kustomization_joins_that_cluster(
+    git_checkout: GitRepo,
+) -> None:
+    bootstrap(git_checkout, "clusters/dev")
+    git_checkout.write("clusters/dev/apps.yaml", flux_ks("apps", "./apps/dev"))
+    git_checkout.write("manual/extra.yaml", flux_ks("extra", "./apps/extra"))
+    _shared_child(git_checkout, "dev")
+    _shared_child(git_checkout, "extra")
+    g = graph(git_checkout)
+    assert [c.name for c in g.clusters] == ["dev"]
+    assert sorted(x.label for x in g.layers) == [
+        "dev/apps",
+        "dev/extra",
+        "dev/flux-system",
+        "dev/shared",
+    ]
+    assert any("counted as cluster dev" in note for note in g.notes)

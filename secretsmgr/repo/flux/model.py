@@ -377,7 +377,8 @@ def _merge_overlapping(model: _Model, explicit: set[str | None]) -> None:
     """One cluster synced two ways is one cluster: two roots that sync the same folder of this
     checkout (a legacy bootstrap Kustomization beside a FluxInstance, mid migration), unless
     .secretsmgr.yaml gives them different keys; and an implicit root whose walk reaches
-    Kustomizations one cluster already applies. Their layers join that cluster, each once."""
+    Kustomizations one cluster already applies, unless a Kustomization of its own has the
+    namespace and name of one of that cluster's. Their layers join that cluster, each once."""
     by_path: dict[str, str | None] = {}
     for c in sorted(explicit, key=lambda n: n or ""):
         cluster = model.clusters.get(c)
@@ -393,7 +394,23 @@ def _merge_overlapping(model: _Model, explicit: set[str | None]) -> None:
             x.cluster for x in model.layers if x.cluster in explicit and (x.source, x.name) in keys
         }
         if len(owners) == 1:
-            _fold(model, c, owners.pop(), "applies layers another root applies too")
+            owner = owners.pop()
+            if not _would_clash(model, c, owner):
+                _fold(model, c, owner, "applies layers another root applies too")
+
+
+def _would_clash(model: _Model, c: str | None, owner: str | None) -> bool:
+    """Whether cluster ``c`` has a Kustomization of its own (another file) under a namespace
+    and name that cluster ``owner`` already has: one cluster cannot hold both, so ``c`` is a
+    cluster of its own (a cluster folder not bootstrapped yet, beside one that is, both
+    reaching one shared Kustomization)."""
+    theirs = {(x.source, x.name) for x in model.layers if x.cluster == owner}
+    names = {(x.namespace, x.name) for x in model.layers if x.cluster == owner}
+    return any(
+        (x.namespace, x.name) in names
+        for x in model.layers
+        if x.cluster == c and (x.source, x.name) not in theirs
+    )
 
 
 def find_layers(
