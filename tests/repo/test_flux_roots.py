@@ -311,3 +311,47 @@ def test_a_manual_root_reaching_a_clusters_kustomization_joins_that_cluster(
         "dev/shared",
     ]
     assert any("counted as cluster dev" in note for note in g.notes)
+
+
+TENANT_SYNC = """\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: dev-team, namespace: apps}
+spec: {url: 'https://github.com/example/multi-tenancy', ref: {branch: dev-team}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: dev-team, namespace: apps}
+spec:
+  sourceRef: {kind: GitRepository, name: dev-team}
+"""
+
+
+def test_a_tenants_whole_tree_sync_is_no_bootstrap(git_checkout: GitRepo) -> None:
+    # fluxcd/flux2-multi-tenancy, before its clusters are bootstrapped: a tenant's sync (no
+    # spec.path: the whole tree of its branch) lies in tenants/base, and each cluster's tenants
+    # layer patches its path. Its build of this whole checkout reached its own file, so it was
+    # taken for a bootstrap and named the production cluster "dev-team"; and as a candidate it
+    # reached every other Kustomization, so none was a root.
+    git_checkout.git("remote", "add", "origin", "https://github.com/example/multi-tenancy")
+    git_checkout.write("tenants/base/dev-team/kustomization.yaml", "resources: [sync.yaml]\n")
+    git_checkout.write("tenants/base/dev-team/sync.yaml", TENANT_SYNC)
+    for env in ("production", "staging"):
+        git_checkout.write(
+            f"tenants/{env}/kustomization.yaml",
+            "resources: [../base/dev-team]\npatches:\n  - path: patch.yaml\n",
+        )
+        git_checkout.write(
+            f"tenants/{env}/patch.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+            f"metadata: {{name: dev-team, namespace: apps}}\nspec: {{path: ./{env}}}\n",
+        )
+        git_checkout.write(f"clusters/{env}/tenants.yaml", flux_ks("tenants", f"./tenants/{env}"))
+    g = graph(git_checkout)
+    assert sorted(c.name or "" for c in g.clusters) == ["production", "staging"]
+    assert sorted((x.label, x.path) for x in g.layers) == [
+        ("production/dev-team", "production"),
+        ("production/tenants", "tenants/production"),
+        ("staging/dev-team", "staging"),
+        ("staging/tenants", "tenants/staging"),
+    ]

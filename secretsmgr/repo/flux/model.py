@@ -78,6 +78,8 @@ class _Model(Workspace):
             origin_dir = posixpath.dirname(ks.origin)
             if folder != "." and not (origin_dir == folder or origin_dir.startswith(folder + "/")):
                 continue
+            if _whole_tree_from_below(ks.origin, folder):
+                continue
             own = self.scan.source(ks.source, ks.origin)
             # a bootstrap defines its GitRepository in the same file (gotk-sync.yaml), or names
             # one whose URL is this checkout's remote: any other source is not this checkout
@@ -203,6 +205,7 @@ class _Model(Workspace):
         empty: dict[str, str] = {}  # a candidate's file -> its spec.path that holds nothing
         read = {p for x in live for p in x.files}
         own: dict[str, str] = {}  # a candidate's file -> the folder its own path names
+        whole: dict[str, set[str]] = {}  # see _whole_tree_from_below
         for ks in candidates:
             art, _ = self.source_of(ks, Root(ks, None, None, ks.origin))
             folder = art.resolve(normalize_spec_path(ks.path)) if art is not None else None
@@ -219,10 +222,20 @@ class _Model(Workspace):
                 dead.add((ks.origin, ks.name))
                 if not result.uses:
                     empty[ks.origin] = ks.path
-            reached.update(p for p in result.uses if p != ks.origin)
+            reach = {p for p in result.uses if p != ks.origin}
+            if _whole_tree_from_below(ks.origin, folder):
+                whole[ks.origin] = reach  # counted below, unless another one reaches it
+            else:
+                reached.update(reach)
             read.update(result.uses)
             if folder != ".":
                 folders.append(folder)
+        # One that syncs the whole tree from a folder below the top reaches every file, its
+        # own parents too: when another Kustomization reaches it, it is that one's child (a
+        # tenant's sync, patched to its path), and what it reaches does not count.
+        for origin, reach in whole.items():
+            if origin not in reached:
+                reached.update(reach)
         # A dead one is still a root beside a live one in its folder (a layer not filled yet,
         # in a cluster folder), and when nothing else, root or candidate, is alive to go by
         alive = {
@@ -358,6 +371,15 @@ class _Model(Workspace):
             path = min(self.scan.versions)
             return FluxVersion(distinct.pop(), path)
         return ASSUMED
+
+
+def _whole_tree_from_below(origin: str, folder: str) -> bool:
+    """Whether a Kustomization defined in ``origin`` syncs the whole tree (``folder`` is the
+    top) from deeper than bootstrap writes one (``flux-system/gotk-sync.yaml``, or the top).
+    Its own build reaches its file only because every file is in the tree: it is no bootstrap,
+    and most often a tenant's sync (of its own branch in fluxcd/flux2-multi-tenancy), which the
+    tenants layer reaches and patches."""
+    return folder == "." and posixpath.dirname(origin).count("/") > 0
 
 
 def _fold(model: _Model, c: str | None, owner: str | None, why: str) -> None:
