@@ -33,25 +33,46 @@ class _AliasKey(Exception):
 
 
 class _KeySink:
-    """Records where each key path starts, from the shared walk over parser events."""
+    """Records where each key path starts, from the shared walk over parser events. A key
+    inside a sequence is recorded twice: by its mapping keys alone (``spec.containers.env``,
+    as SOPS key paths name it) and with each item's index (``spec.containers.0.env.1.value``,
+    as the manifest rules name it)."""
 
     def __init__(self) -> None:
         self.docs: list[DocumentKeys] = []
         self.doc = DocumentKeys()
-        # one frame per open collection: [is_mapping, the key whose value is open (or None)]
+        # one frame per open collection: [is_mapping, the key whose value is open (or None),
+        # items started so far (a sequence)]
         self.stack: list[list[Any]] = []
+        self.sequences = 0  # sequence frames on the stack
 
     def _path(self) -> list[str]:
         return [f[1] for f in self.stack[:-1] if f[0] and f[1] is not None]
 
+    def _indexed(self) -> list[str]:
+        return [
+            (f[1] if f[0] else str(f[2] - 1))
+            for f in self.stack[:-1]
+            if not f[0] or f[1] is not None
+        ]
+
+    def _item(self) -> None:
+        """An item starts: in a sequence, it takes the next index."""
+        if self.stack and not self.stack[-1][0]:
+            self.stack[-1][2] += 1
+
     def scalar(self, event: Any, is_key: bool) -> None:
         if not self.stack or not self.stack[-1][0]:
+            self._item()
             return
         frame = self.stack[-1]
         path = self._path()
         if is_key:
             frame[1] = key = str(event.value)
-            self.doc.lines.setdefault(".".join([*path, key]), event.start_mark.line + 1)
+            line = event.start_mark.line + 1
+            self.doc.lines.setdefault(".".join([*path, key]), line)
+            if self.sequences:
+                self.doc.lines.setdefault(".".join([*self._indexed(), key]), line)
             return
         if [*path, frame[1]] == ["metadata", "name"]:
             self.doc.name = event.value
@@ -60,16 +81,19 @@ class _KeySink:
         frame[1] = None
 
     def start(self, event: Any, is_map: bool) -> None:
-        self.stack.append([is_map, None])
+        self._item()
+        self.stack.append([is_map, None, 0])
+        self.sequences += not is_map
 
     def end(self) -> None:
-        self.stack.pop()
+        self.sequences -= not self.stack.pop()[0]
         if self.stack and self.stack[-1][0]:
             self.stack[-1][1] = None  # the value of the enclosing key is complete
 
     def alias(self, event: Any, is_key: bool) -> None:
         if is_key:
             raise _AliasKey
+        self._item()
         if self.stack and self.stack[-1][0]:
             self.stack[-1][1] = None
 
@@ -77,6 +101,7 @@ class _KeySink:
         self.docs.append(self.doc)
         self.doc = DocumentKeys()
         self.stack = []
+        self.sequences = 0
 
     def comment(self, found: FoundComment, next_kind: str, next_column: int | None) -> None:
         """Not given any."""

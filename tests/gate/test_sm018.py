@@ -305,3 +305,31 @@ def test_in_a_sops_file_the_fix_changes_the_rule_not_encrypt(tmp_path: Path) -> 
     assert len(fixes) == 1
     assert fixes[0].startswith("the file's encryption rule leaves sender_localpart in clear")
     assert "encrypt -i" not in fixes[0] and "secretsmgr decrypt -o" in fixes[0]
+
+
+def _deployment(name: str, env: tuple[tuple[str, str], ...]) -> str:
+    items = "".join(f"        - name: {k}\n          value: {v!r}\n" for k, v in env)
+    return (
+        f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n"
+        "  template:\n    spec:\n      containers:\n      - name: c\n        image: x\n"
+        f"        env:\n{items}"
+    )
+
+
+def test_each_document_is_judged_and_located_on_its_own(tmp_path: Path) -> None:
+    # ispringle/gitops: the second Deployment's POSTGRES_PASSWORD was never judged (its key path
+    # had been judged in the first document, where it held DB_TYPE), and the first one's
+    # password was reported on DB_TYPE's line, which holds the same text.
+    first = _deployment("frontend", (("DB_TYPE", "postgres"), ("DB_PASSWD", "postgres")))
+    second = _deployment("database", (("POSTGRES_PASSWORD", "Zq8vLw2pRt"),))
+    standard_repo(tmp_path, {"apps/deploy.yaml": first + "---\n" + second})
+    report = run_audit(tmp_path, keyless_only=True)
+    got = sorted(
+        (f.key_path, f.line, f.message.split(":")[0]) for f in report.findings if f.rule == "SM018"
+    )
+    lines = (first + "---\n" + second).splitlines()
+    assert got == [
+        ("spec.template.spec.containers.0.env.0.value", 29, "Deployment database env"),
+        ("spec.template.spec.containers.0.env.1.value", 15, "Deployment frontend env"),
+    ]
+    assert "Zq8vLw2pRt" in lines[28] and "DB_PASSWD" in lines[13]

@@ -62,3 +62,21 @@ def test_a_text_that_does_not_parse_has_no_lines() -> None:
     assert key_lines("key: [unclosed\n", FileFormat.YAML) == []
     assert key_lines("", FileFormat.YAML) == []
     assert find_line([], "a") is None
+
+
+def test_keys_inside_sequences_are_found_by_their_item_index_too() -> None:
+    from secretsmgr.sops.document import FileFormat
+    from secretsmgr.sops.locate import key_lines
+
+    text = (
+        "spec:\n  containers:\n  - name: a\n    env:\n    - {name: X, value: '1'}\n"
+        "    - name: Y\n      value: '2'\n  - name: b\n    args: [p, q]\n    env: []\n"
+    )
+    (doc,) = key_lines(text, FileFormat.YAML)
+    assert doc.lines["spec.containers.0.env.1.value"] == 7
+    assert doc.lines["spec.containers.0.env.0.value"] == 5
+    assert doc.lines["spec.containers.1.name"] == 8
+    assert doc.lines["spec.containers.1.env"] == 10  # after a flow sequence of scalars
+    # SOPS key paths name no index: those lines are kept, first one wins
+    assert doc.lines["spec.containers.env.value"] == 5
+    assert doc.lines["spec.containers.name"] == 3

@@ -20,7 +20,14 @@ from typing import cast
 from secretsmgr.audit.context import AuditContext, reencrypt_hint
 from secretsmgr.audit.credentials import judge_value
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
-from secretsmgr.audit.manifests import Obj, decode_text, documents, is_secret, label, objects
+from secretsmgr.audit.manifests import (
+    Obj,
+    decode_text,
+    documents,
+    is_secret,
+    label,
+    numbered_objects,
+)
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.placeholders import URL_PASSWORD
 from secretsmgr.repo.scan import ScannedFile
@@ -206,27 +213,31 @@ def detect(file: ScannedFile) -> list[CredentialHit]:
         if file.sops is not None and file.sops.has_metadata:
             return []
         return list(_ini(file, text))
-    found: dict[str, tuple[CredentialHit, str, str]] = {}
-    judged: set[str] = set()
+    # by (document, key path): each document of a file is judged, and located, on its own
+    found: dict[tuple[int, str], tuple[CredentialHit, str, str]] = {}
+    judged: set[tuple[int, str]] = set()
     parts = _known_parts(text)
-    for prefix, obj in objects(documents(file)):
+    for number, prefix, obj in numbered_objects(documents(file)):
         for where, key_path, key, value, known_only in _candidates(prefix, obj, parts):
-            if key_path in judged:
+            if (number, key_path) in judged:
                 continue
-            judged.add(key_path)
+            judged.add((number, key_path))
             verdict = judge_value(key, value)
             if verdict is not None and (verdict.known or not known_only):
                 hit = CredentialHit(file.path, key_path, 0, verdict.kind, verdict.known, where)
-                found[key_path] = (hit, value, key)
+                found[number, key_path] = (hit, value, key)
     if not found:
         return []
-    # The line of the key path itself, so that a value also written earlier (inside a URL, say)
-    # does not point there; searching the text for the value is the fallback.
+    # The line of the key path itself in its own document, so that a value also written
+    # earlier (inside a URL, in another document) does not point there; searching the text for
+    # the value is the fallback.
     located = key_lines(text, file.format)
-    return [
-        replace(hit, line=find_line(located, hit.key_path) or _line_of(text, value, key))
-        for hit, value, key in found.values()
-    ]
+    out = []
+    for (number, _), (hit, value, key) in found.items():
+        lines = located[number - 1].lines if number <= len(located) else {}
+        line = lines.get(hit.key_path) or find_line(located, hit.key_path)
+        out.append(replace(hit, line=line or _line_of(text, value, key)))
+    return out
 
 
 def _fix(hit: CredentialHit, ruled: bool) -> str:
