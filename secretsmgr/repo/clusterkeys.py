@@ -14,9 +14,14 @@ When a rule (or one of its key groups) names several age keys, one of them is ta
 cluster key, in this order: a key listed in ``allowed_recipients`` is never the cluster key; of
 the others, the one the fewest of the repository's rules name (an operator's key tends to be in
 every rule, each cluster's key only in its own rules); then the one listed first. The choice is
-stated as a note with the line that pins it. In a repository whose ``.secretsmgr.yaml`` names no
-cluster key, the rule's other age keys are the repository's own policy: expected on the files
-the rule governs (no SM005) and kept by ``rotate``, as if listed in ``allowed_recipients``.
+stated as a note with the line that pins it. A rule that also names PGP or cloud KMS keys,
+whose age keys only their order tells apart, gives no cluster key (with a note): the key Flux
+holds may well be its PGP or KMS key, and an operator's age key taken for the cluster's would
+make the audit's answers about the cluster key wrong.
+
+In a repository whose ``.secretsmgr.yaml`` names no cluster key, the rule's other age keys are
+the repository's own policy: expected on the files the rule governs (no SM005) and kept by
+``rotate``, as if listed in ``allowed_recipients``.
 
 Pure: `.sops.yaml` rules and settings in, keys out; ``inventory.py`` applies it to files.
 """
@@ -43,10 +48,20 @@ class RuleKeys:
     cluster_keys: tuple[str, ...]  # one per key group that names an age key
     others: tuple[str, ...]  # the rule's other age recipients
     chosen_by: str | None = None  # why, when the rule left a choice; None when it did not
+    # the rule also names PGP or cloud KMS keys and nothing tells its age keys apart: the
+    # cluster's key may be one of those, so no age key was taken (``cluster_keys`` is empty)
+    undecided: bool = False
 
     @property
     def note(self) -> str | None:
         """What was chosen and how to pin it, when the rule left a choice."""
+        if self.undecided:
+            return (
+                f"{self.config} rule {self.number} names PGP or cloud KMS keys beside several "
+                "age keys that nothing tells apart: took none as the cluster key (Flux may hold "
+                "one of the others, which SM004 does not check); if the cluster's key is an age "
+                f"key, pin it in {SETTINGS_NAME}: cluster_key: age1…"
+            )
         if self.chosen_by is None:
             return None
         chosen = ", ".join(short_key(k) for k in self.cluster_keys)
@@ -102,6 +117,11 @@ def rule_keys(
             chosen.append(key)
             every.extend(group)
             why = why or reason
+        foreign = any(group.pgp or group.other for group in rule.key_groups)
+        if foreign and why == "listed first":
+            others = tuple(dict.fromkeys(every))
+            out[(config, number)] = RuleKeys(config, number, (), others, undecided=True)
+            continue
         keys = tuple(dict.fromkeys(chosen))
         others = tuple(k for k in dict.fromkeys(every) if k not in keys)
         out[(config, number)] = RuleKeys(config, number, keys, others, why)

@@ -124,9 +124,11 @@ class Inventory:
         """Which key was taken as the cluster key where a `.sops.yaml` rule names several, and
         how to pin it: for every rule while `.secretsmgr.yaml` names no key, else for the
         rules of files whose key still comes from `.sops.yaml`."""
+        rules = list(self.rule_keys.values())
+        if not self.cluster_keys:  # none found: say where a rule left it undecided
+            return key_notes(r for r in rules if r.undecided)
         if self.cluster_key_source != SOPS_CONFIG_NAME:
             return ()
-        rules = list(self.rule_keys.values())
         if self.settings_name_keys:
             used = {
                 (e.sops_config, e.creation_rule_number)

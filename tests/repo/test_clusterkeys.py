@@ -86,3 +86,39 @@ def test_an_inventory_takes_one_key_per_rule_and_the_rule_keeps_the_others(
     pinned = load_inventory(tmp_path)
     assert pinned.cluster_keys == (KEY_B,)
     assert pinned.key_notes == ()
+
+
+FINGERPRINT = "75B5F14CB9CF5A951C935E86203E3E4D22C1B89B"
+
+
+def test_beside_pgp_keys_an_age_key_taken_only_by_its_order_is_no_cluster_key() -> None:
+    # IEEE-TAMU/cluster-infra: Flux holds the PGP key (sops-gpg); the rule's two age keys are
+    # people's. Taking the first as the cluster key hid that a file had lost the PGP key.
+    mixed = CreationRule(
+        path_regex=None, key_groups=(KeyGroupSpec(age=(KEY_A, KEY_B), pgp=(FINGERPRINT,)),)
+    )
+    (keys,) = keys_of(mixed)
+    assert keys.cluster_keys == () and keys.others == (KEY_A, KEY_B) and keys.undecided
+    assert keys.note is not None and "took none as the cluster key" in keys.note
+    # one age key, or one that fewer rules name, still is the cluster key beside PGP keys
+    one = CreationRule(
+        path_regex=None, key_groups=(KeyGroupSpec(age=(KEY_A,), pgp=(FINGERPRINT,)),)
+    )
+    assert keys_of(one)[0].cluster_keys == (KEY_A,)
+    rarer = CreationRule(
+        path_regex=None, key_groups=(KeyGroupSpec(age=(KEY_C, KEY_B), pgp=(FINGERPRINT,)),)
+    )
+    assert keys_of(rule((KEY_C, KEY_A)), rarer)[1].cluster_keys == (KEY_B,)
+
+
+def test_an_inventory_says_why_it_has_no_cluster_key(tmp_path: Path) -> None:
+    from secretsmgr.repo.inventory import load_inventory
+
+    (tmp_path / ".sops.yaml").write_text(
+        "creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n"
+        f"    age: {KEY_A},{KEY_B}\n    pgp: {FINGERPRINT}\n"
+    )
+    inv = load_inventory(tmp_path)
+    assert inv.cluster_keys == ()
+    (note,) = inv.key_notes
+    assert "PGP or cloud KMS keys" in note
