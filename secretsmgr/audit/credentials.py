@@ -15,7 +15,13 @@ from functools import cache
 from typing import Any
 
 from secretsmgr.audit.manifests import ENC_PREFIX, is_placeholder
-from secretsmgr.repo.placeholders import URL_PASSWORD, has_template, strip_templates
+from secretsmgr.repo.placeholders import (
+    PRIVATE_KEY_BLOCK,
+    REFERENCE_SCHEMES,
+    URL_PASSWORD,
+    has_template,
+    strip_templates,
+)
 
 # detect-secrets plugins whose match is a credential by its format alone.
 KNOWN_FORMATS = (
@@ -56,14 +62,28 @@ _SECRET_FIELD = re.compile(r"[a-z]Secrets?$")
 _DNS_NAME = re.compile(r"^[a-z](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$")
 # Secret-manager references resolved elsewhere (1Password, vals, Vault, cloud secret managers).
 _REFERENCE_VALUE = re.compile(
-    r"^(?:op|vault|awssm|gcpsm|azkv|bws|akv|infisical|doppler)://|^ref\+[a-z0-9]+://|^vault:"
+    rf"^(?:op|{REFERENCE_SCHEMES})://[^\s:@]+$|^ref\+[a-z0-9]+://|^vault:"
 )
+# A password hash in PHC or crypt form (Authelia's ``client_secret: $argon2id$…``): what a
+# program checks a secret against, kept in its configuration on purpose.
+_HASHED = re.compile(
+    r"^\$(?:argon2(?:id|i|d)|pbkdf2(?:-sha\d+)?|scrypt|2[abxy]|[1567y]|gy|sha\d*crypt)\$"
+)
+# A key that names an existing Secret or one of its keys (``existingSecretAdminPassword``).
+_EXISTING_SECRET_KEY = re.compile(r"(?i)^existing_?secret")
+_NAME_LIKE = re.compile(r"^[A-Za-z][A-Za-z_.-]{0,62}$")
+# A documentation page (mkdocs ``nav``: ``External Secrets: security/external-secrets.md``).
+_DOC_PATH = re.compile(r"(?i)^[\w.-]+(?:/[\w.-]+)*\.(?:md|markdown|rst|adoc|html?)$")
+# Lock files: checksums and revisions of dependencies, never credentials.
+_LOCK_FILE = re.compile(r"(?i)(?:^|[./_-])lock(?:\.json|\.ya?ml)?$")
 # ``scheme://:password@host`` (Redis): a password with no user, which the basic-auth plugin
 # does not read.
 _PASSWORD_ONLY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://:([^\s:/?#@]+)@")
 _VARIABLE = re.compile(
-    r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_]+%|<[^<>]*>|<<[^<>]*>>|"
-    r"\$__[a-z]+\{[^{}]*\}|%\{[a-z]+:[^{}]*\}%)$"  # Grafana's $__env{VAR}, Stalwart's %{env:VAR}%
+    r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\([A-Za-z_][A-Za-z0-9_]*\)|"
+    r"%[A-Za-z_]+%|<[^<>]*>|<<[^<>]*>>|"
+    # Kubernetes' $(VAR) in env, Grafana's $__env{VAR}, Stalwart's %{env:VAR}%
+    r"\$__[a-z]+\{[^{}]*\}|%\{[a-z]+:[^{}]*\}%)$"
 )
 # The name of an environment variable (``client_secret: !Env OIDC_CLIENT_SECRET`` in authentik
 # blueprints, whose tag the reader drops): where the value comes from, not the value.
@@ -88,7 +108,8 @@ _IDENTIFIER_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:tag|digest|sha\d*|checksum|hash|revision|commit|version|uid|uuid|id|"
     r"image|fingerprint|thumbprint|ca_?bundle|cert|crt|certificate|public_?key|pub|"
     r"integrity|etag|nonce|salt_?id|repository|url|host|domain|email|account_?id|"
-    r"project|region|zone|cluster|age|pgp|kms|recipients?|cluster_?key|[a-z_]*_regex)$"
+    r"project|region|zone|cluster|age|pgp|kms|recipients?|cluster_?key|[a-z_]*_regex|"
+    r"rev|sum|schematic(?:_?id)?(?:_[a-z0-9]+)?|template)$"
 )
 # Public keys are meant to be shared: age recipients, SSH and PGP public keys.
 _PUBLIC = re.compile(
@@ -177,6 +198,8 @@ def _known_format(text: str, value: str) -> Verdict | None:
             if any(True for _ in plugin.analyze_string(text)):
                 if plugin.secret_type == "Basic Auth Credentials" and _variable_passwords(value):
                     continue
+                if plugin.secret_type == "Private Key" and not PRIVATE_KEY_BLOCK.search(text):
+                    continue  # a header alone: a script that writes one, not a key
                 return Verdict(plugin.secret_type, True)
         except Exception:
             continue
@@ -185,12 +208,17 @@ def _known_format(text: str, value: str) -> Verdict | None:
     return None
 
 
+def is_lock_file(path: str) -> bool:
+    """Whether ``path`` is a dependency lock file (``flake.lock``, ``jsonnetfile.lock.json``)."""
+    return bool(_LOCK_FILE.search(path.rsplit("/", 1)[-1]))
+
+
 def judge_value(key: str, value: str) -> Verdict | None:
     """Whether the value under ``key`` (the last key-path component) is a credential."""
     value = value.strip()
     if len(value) < 6 or value.startswith(ENC_PREFIX) or _BORING.match(value):
         return None
-    if _PUBLIC.match(value) or _REFERENCE_VALUE.match(value):
+    if _PUBLIC.match(value) or _REFERENCE_VALUE.match(value) or _HASHED.match(value):
         return None
     if "{{" in value or has_template(value):
         # Beside a variable only a known format is judged (``ghp_… ${SUFFIX}``,
@@ -209,6 +237,10 @@ def judge_value(key: str, value: str) -> Verdict | None:
     _, b64, hexa, keyword = _plugins()
     if "/" in key:
         return None  # an annotation or label key (``secret.reloader.stakater.com/reload``)
+    if _EXISTING_SECRET_KEY.match(key) and _NAME_LIKE.match(value):
+        return None  # existingSecretAdminPassword: harbor-credentials names a Secret
+    if _DOC_PATH.match(value):
+        return None
     if _SECRET_FIELD.search(key) and len(value) <= 63 and _DNS_NAME.match(value):
         return None  # envFromSecret: grafana names a Secret
     key = _CAMEL.sub("_", key)  # clientId -> client_Id: one rule for both spellings

@@ -20,9 +20,15 @@ _ANGLE = re.compile(r"^\s*<[^<>\s][^<>]*>\s*$")
 # References a bootstrap tool resolves from a secret manager (1Password ``op inject``, vals,
 # Vault, cloud secret managers, a ``secret://`` resolver): the repository holds the address, not
 # the secret. 1Password vault and item names may hold spaces.
+# The schemes of such references: vals and external-secrets style names, and the cloud ones
+# (``azure://vault/secret``, filled in by a repository's own inject script).
+REFERENCE_SCHEMES = (
+    "secret|vault|awssm|awsssm|ssm|aws|gcpsm|gcp|azkv|azurekv|azure|akv|bws|bw|bitwarden|"
+    "infisical|doppler|keeper|akeyless|conjur"
+)
 _REFERENCE = re.compile(
     r"^\s*(?:op://[^/\n]+/[^/\n]+/[^\n]+"
-    r"|(?:secret|vault|awssm|gcpsm|azkv|bws|akv|infisical|doppler)://\S+"
+    rf"|(?:{REFERENCE_SCHEMES})://[^\s:@]+"
     r"|ref\+[a-z0-9]+://\S+|vault:\S+)\s*$"
 )
 
@@ -37,7 +43,13 @@ _SECRET_LINE = re.compile(
     r"credentials?)[\"']?[ \t]*(?:[:=]>?)[ \t]*(?P<value>[^\n]*)$"
 )
 _COMMENT_LINE = re.compile(r"(?m)^[ \t]*(?:#|//|;|--[ \t]).*$")
-_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+# A private-key block with key material in it: the header, optional PEM headers (``Proc-Type:``)
+# and a run of base64. A script that rebuilds a PEM file (``echo "-----BEGIN … KEY-----"``)
+# holds only the header line. Newlines may be escaped (``\n`` in JSON or a quoted string).
+PRIVATE_KEY_BLOCK = re.compile(
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:\s|\\[nr])*"
+    r"(?:[A-Za-z-]+:[^\n\\]*(?:\s|\\[nr])+)*[A-Za-z0-9+/=]{16}"
+)
 _NOTHING = " \t\"',;"
 # What a value beside such a key may be without being a secret: no value, a switch, a word
 # that stands for one.
@@ -67,7 +79,7 @@ def _secret_word(text: str) -> bool:
 def holds_literal_secret(text: str) -> bool:
     """Whether ``text`` (what is left around a value's variables) holds a secret of its own."""
     text = _COMMENT_LINE.sub("", text)
-    if _PRIVATE_KEY.search(text):
+    if PRIVATE_KEY_BLOCK.search(text):
         return True
     if any(_secret_word(password) for password in URL_PASSWORD.findall(text)):
         return True

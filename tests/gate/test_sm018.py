@@ -27,7 +27,8 @@ EXAMPLES = [
     ("GitLab Token", "glpat-" + "x1Y2z3A4b5C6d7E8f9G0", "glpat-short"),
     (
         "Private Key",
-        "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0t\n"
+        "-----END RSA PRIVATE KEY-----",
         "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----",
     ),
 ]
@@ -201,6 +202,7 @@ def test_a_variable_beside_a_credential_does_not_hide_it() -> None:
         ("DSN", "postgres://app:${DB_PASSWORD}@${DB_HOST}:5432/app"),
         ("SMTP_URL", "smtps://mailer:changeme@smtp.example.com:465"),
         ("REDIS_URL", "redis://:${REDIS_PASSWORD}@redis:6379/0"),
+        ("REDIS_URL", "redis://:$(REDIS_PASSWORD)@redis:6379/0"),  # Kubernetes env syntax
         ("REDIS_URL", "redis://:changeme@redis:6379/0"),
         ("REDIS_URL", "redis://:@redis:6379/0"),
         ("REGISTRY", "https://registry:5000/v2/app@sha256:0123456789abcdef"),
@@ -333,3 +335,51 @@ def test_each_document_is_judged_and_located_on_its_own(tmp_path: Path) -> None:
         ("spec.template.spec.containers.0.env.1.value", 15, "Deployment frontend env"),
     ]
     assert "Zq8vLw2pRt" in lines[28] and "DB_PASSWD" in lines[13]
+
+
+def test_hashes_references_names_and_ids_from_real_repositories_are_no_credentials() -> None:
+    # each was a warning or an error on a public Flux repository (sweep of 2026-12-03)
+    for key, value in (
+        ("client_secret", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"),
+        ("client_secret", "$pbkdf2-sha512$310000$c8p78n7pUMln0jzvd4aK4Q$JNRBzwAo0ek5qKn50cFzz"),
+        ("existingSecretAdminPassword", "harbor-credentials"),
+        ("SCHEMATIC_AMD", "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba"),
+        ("rev", "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b"),
+        ("template", "d1498e900d2e7b5cd6b3e3f5d5f7e6b1"),
+        ("External Secrets", "security/external-secrets.md"),
+        ("ClientSecret", "azure://shelken-homelab/client-secret"),
+    ):
+        assert judge_value(key, value) is None, (key, value)
+    # a real one beside them still is
+    for key, value in (
+        ("existingSecretPassword", "Zq8vLw2pRtXy7Kp3"),
+        ("client_secret", "Zq8vLw2pRtXy7Kp3Mn9QwErT"),
+        ("password", "azure://app:Zq8vLw2pRt@db.example.org"),
+    ):
+        assert judge_value(key, value) is not None, (key, value)
+
+
+def test_a_script_that_writes_a_key_header_holds_no_private_key() -> None:
+    # gavinmcfall/home-ops: a ConfigMap script rebuilds a PEM file from a mounted key
+    script = (
+        'echo "-----BEGIN OPENSSH PRIVATE KEY-----"\n'
+        "cat /ssh/id_ed25519 | tr -d ' \\n' | fold -w 70\n"
+        'echo "-----END OPENSSH PRIVATE KEY-----"\n'
+    )
+    assert judge_value("sync-certs.sh", script) is None
+    body = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW"
+    key = f"-----BEGIN OPENSSH PRIVATE KEY-----\n{body}\n-----END OPENSSH PRIVATE KEY-----\n"
+    pgp = (
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2.0.22 (GNU/Linux)\n\n"
+        f"lQcYBF0L9gUBEACrYsKIj/rXFQPURHz\n{body}\n-----END PGP PRIVATE KEY BLOCK-----\n"
+    )
+    for value in (key, key.replace("\n", "\\n"), pgp):  # as written, escaped newlines, PGP
+        verdict = judge_value("id_ed25519", value)
+        assert verdict is not None and verdict.kind == "Private Key"
+
+
+def test_lock_files_are_not_read_for_credentials(tmp_path: Path) -> None:
+    lock = '{"dependencies": [{"password": "Zq8vLw2pRtXy7Kp3Mn9QwErTzq8vLw2pRtXy7Kp3Mn9Q"}]}'
+    standard_repo(tmp_path, {"mixins/jsonnetfile.lock.json": lock, "mixins/other.json": lock})
+    report = run_audit(tmp_path, keyless_only=True)
+    assert [f.path for f in report.findings if f.rule == "SM018"] == ["mixins/other.json"]

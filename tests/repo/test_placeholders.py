@@ -15,6 +15,7 @@ PLACEHOLDERS = [
     "{% raw %}x{% endraw %}",
     "<github_token>",
     "op://vault/item name/field",
+    "azure://shelken-homelab/client-secret",  # filled in by the repository's inject script
     "",
     "${SECRET_X}/path",
     "Bearer ${TOKEN}",
@@ -31,7 +32,8 @@ SECRETS_BESIDE_A_VARIABLE = [
     "db:\n  host: ${DB_HOST}\n  password: Tr0ub4dor-and-3-horses\n",
     "PASSWORD=Tr0ub4dor\nHOST=${DB_HOST}\n",
     '{"api_key": "Tr0ub4dor", "host": "{{ .Values.host }}"}',
-    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----\n${X}",
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
+    "-----END OPENSSH PRIVATE KEY-----\n${X}",
 ]
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import cast
 
 from secretsmgr.audit.context import AuditContext, reencrypt_hint
-from secretsmgr.audit.credentials import judge_value
+from secretsmgr.audit.credentials import is_lock_file, judge_value
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.manifests import (
     Obj,
@@ -200,7 +200,7 @@ def _ini(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
 
 def detect(file: ScannedFile) -> list[CredentialHit]:
     """Credential-looking values in the file (never in SOPS-encrypted values)."""
-    if file.format is None or len(file.data) > MAX_SIZE:
+    if file.format is None or len(file.data) > MAX_SIZE or is_lock_file(file.path):
         return []
     text = decode_text(file.data)
     if text is None:
