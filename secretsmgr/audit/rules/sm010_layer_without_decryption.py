@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Place, Rule, RuleId, Severity
@@ -63,8 +63,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     """SOPS files a live layer applies although its Flux Kustomization does not decrypt sops.
 
     The decryption is the layer's own after its parent's ``spec.patches`` (a parent that adds
-    ``spec.decryption`` to every child is honoured). Files under an ``outside_flux:`` glob are
-    never reported. The finding is on the SOPS file; the message names the layer and manifest.
+    ``spec.decryption`` to every child is honoured). A file under an ``outside_flux:`` glob is
+    a warning, not an error: the glob says another tool uses it, the model says a layer applies
+    it, and a glob wider than meant (``kubernetes/**``) must not silence a real error. The
+    finding is on the SOPS file; the message names the layer and manifest.
     """
     graph = ctx.repo.layers
     if not graph.layers:
@@ -72,19 +74,25 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     clusters = len(graph.clusters) > 1
     spec_lines = [hit for hit in ctx.repo.hits_of(RULE.id) if isinstance(hit, SpecLine)]
     for entry in ctx.repo.sops_files:
-        if not entry.has_metadata or ctx.repo.settings.is_outside_flux(entry.path):
+        if not entry.has_metadata:
             continue
         bad = [layer for layer in graph.placements(entry.path) if not layer.decrypts_sops]
         if not bad:
             continue
         parts = [f"layer {_name(x, clusters)} ({x.source}) {_why(x)}" for x in bad]
-        yield RULE.finding(
+        message = "; ".join(parts) + ": Flux applies this file still encrypted"
+        outside = ctx.repo.settings.is_outside_flux(entry.path)
+        if outside:
+            message = f"listed in outside_flux, yet {message}"
+        finding = RULE.finding(
             entry.path,
-            "; ".join(parts) + ": Flux applies this file still encrypted",
+            message,
             fix=f"add spec.decryption {{provider: sops, secretRef: {{name: sops-age}}}} "
-            f"to {bad[0].source}",
+            f"to {bad[0].source}"
+            + ("; or, if Flux does not use it, narrow the outside_flux glob" if outside else ""),
             fix_at=Place(bad[0].source, _spec_line(spec_lines, bad[0])),
         )
+        yield replace(finding, severity=Severity.WARNING) if outside else finding
 
 
 RULE = Rule(

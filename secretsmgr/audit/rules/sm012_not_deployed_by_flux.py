@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from posixpath import dirname
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 
 
-def _glob_for(path: str) -> str:
-    top = path.split("/", 1)[0] if "/" in path else dirname(path)
-    return f"{top}/**" if top else path
+def _glob_for(path: str, applied: set[str]) -> str:
+    """The widest folder above ``path`` that holds no file a live layer reads (``applied``:
+    every folder that holds one), as a glob: ``outside_flux`` silences SM010 too, so it must
+    not take in what Flux applies (``kubernetes/**`` where ``kubernetes/talos/**`` is meant)."""
+    folder, best = dirname(path), ""
+    while folder and folder not in applied:
+        best, folder = folder, dirname(folder)
+    return f"{best}/**" if best else path
+
+
+def _folders(files: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for path in files:
+        folder = dirname(path)
+        while folder and folder not in out:
+            out.add(folder)
+            folder = dirname(folder)
+    return out
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -21,17 +36,20 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     reported as information, never with advice to delete it.
     """
     settings = ctx.repo.settings
+    applied: set[str] | None = None
     for entry in ctx.repo.sops_files:
         if not entry.has_metadata:
             continue  # plaintext named like a SOPS file: SM002's (a template is information)
         if ctx.repo.layers_of(entry.path) or settings.is_outside_flux(entry.path):
             continue
+        if applied is None:
+            applied = _folders(p for layer in ctx.repo.layers.layers for p in layer.files)
         yield RULE.finding(
             entry.path,
             "not deployed by Flux: no live Flux Kustomization applies this SOPS file",
             fix=(
                 "if another tool uses it (Talos, Ansible, Terraform, bootstrap), list it in "
-                f'.secretsmgr.yaml: outside_flux: ["{_glob_for(entry.path)}"]; '
+                f'.secretsmgr.yaml: outside_flux: ["{_glob_for(entry.path, applied)}"]; '
                 "otherwise list it in the kustomization.yaml of the layer that should apply it"
             ),
         )

@@ -48,3 +48,19 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_case(case: Case, tmp_path: Path) -> None:
     run_case(case, tmp_path)
+
+
+def test_outside_flux_makes_it_a_warning_not_silence(tmp_path: Path) -> None:
+    # a glob wider than meant must not hide that Flux applies the file still encrypted
+    from secretsmgr.audit.finding import Severity
+
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"))})
+    write(tmp_path, "clusters/prod/apps.yaml", flux_kustomization(decryption=None))
+    settings = tmp_path / ".secretsmgr.yaml"
+    settings.write_text(settings.read_text() + 'outside_flux: ["apps/**"]\n')
+    (finding,) = [f for f in audit(tmp_path).findings if f.rule == "SM010"]
+    assert finding.severity is Severity.WARNING
+    assert finding.message.startswith("listed in outside_flux, yet layer apps")
+    assert finding.fix is not None and "narrow the outside_flux glob" in finding.fix

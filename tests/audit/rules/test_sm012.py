@@ -47,3 +47,25 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_case(case: Case, tmp_path: Path) -> None:
     run_case(case, tmp_path)
+
+
+def test_the_outside_flux_hint_never_takes_in_what_a_layer_applies(tmp_path: Path) -> None:
+    # auricom/home-ops: the hint said kubernetes/** for kubernetes/talos/…, and that glob would
+    # have silenced a real SM010 in kubernetes/components (outside_flux silences SM010 too)
+    from ..helpers import audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.enc.yaml": enc(secret("db")),
+            "apps/talos/cluster-0/talsecret.sops.yaml": "",
+            "tools/x.enc.yaml": "",
+        },
+    )
+    write(tmp_path, "apps/talos/cluster-0/talsecret.sops.yaml", enc(secret("t")))
+    write(tmp_path, "tools/x.enc.yaml", enc(secret("x")))
+    # the layer reads every manifest below apps/ except talos/ (a kustomization.yaml there)
+    write(tmp_path, "apps/kustomization.yaml", "resources: [db.enc.yaml]\n")
+    fixes = {f.path: f.fix for f in audit(tmp_path).findings if f.rule == "SM012"}
+    assert 'outside_flux: ["apps/talos/**"]' in fixes["apps/talos/cluster-0/talsecret.sops.yaml"]
+    assert 'outside_flux: ["tools/**"]' in fixes["tools/x.enc.yaml"]
