@@ -32,8 +32,8 @@ EXPOSING = ("SM001", "SM003", "SM018")
 
 def _exposing(rule: str, hit: object) -> str | None:
     key_path = getattr(hit, "key_path", None)
-    if not isinstance(key_path, str):
-        return None
+    if not isinstance(key_path, str) or not key_path:
+        return None  # no value of a document (SM001's whole-file secretGenerator sources)
     if rule == "SM018" and not getattr(hit, "known", False):
         return None
     return key_path

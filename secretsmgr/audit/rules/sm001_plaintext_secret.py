@@ -29,6 +29,8 @@ from secretsmgr.audit.manifests import (
     numbered_objects,
     secret_values,
 )
+from secretsmgr.repo.flux import UseKind
+from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.limits import is_too_large, limit_text, max_file_bytes
 from secretsmgr.sops.locate import DocumentKeys, key_lines
@@ -45,6 +47,7 @@ class PlaintextSecret:
     document: int = 1  # 1-based, in the file
     line: int | None = None
     unread: bool = False  # over the file-size limit: not parsed, so not cleared either
+    source: str | None = None  # a whole file that holds a secret: what it holds (see _source)
 
 
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
@@ -59,15 +62,20 @@ def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
         literals = gen.get("literals")
         if not isinstance(literals, list):
             continue
+        # its secrets come from files (SOPS-encrypted ones, which Flux decrypts): a literal
+        # that says where or who beside them is a setting, as in a substituted Secret
+        sourced = bool(gen.get("files") or gen.get("envs"))
         where = f"{prefix}secretGenerator.{number}.literals"
         for literal in literals:
             if not isinstance(literal, str):
                 continue
             key, sep, value = literal.partition("=")
-            if sep and not is_placeholder(value.strip("\"'")):
-                yield PlaintextSecret(
-                    path, f"{where}.{key.strip()}", str(name or "(unnamed)"), True
-                )
+            value = value.strip("\"'")
+            if not sep or is_placeholder(value):
+                continue
+            if sourced and _setting(key.strip(), value):
+                continue
+            yield PlaintextSecret(path, f"{where}.{key.strip()}", str(name or "(unnamed)"), True)
 
 
 # The last word of a key that names where or who, not a secret: ``RESTIC_REPOSITORY``,
@@ -76,7 +84,7 @@ _SETTING_KEY = re.compile(
     r"(?i)(?:^|[._-]|(?<=[a-z])(?=[A-Z]))(?:host(?:name)?|port|url|uri|endpoint|repository|repo|"
     r"bucket|region|zone|driver|database|db|db_?name|user(?:name)?|schema|ssl_?mode|prefix|"
     r"provider|type|mode|namespace|email|(?:client_?)?id|log_?level|level|insecure|debug|"
-    r"enabled|timeout)$"
+    r"enabled|timeout|file|path|dir)$"
 )
 
 
@@ -125,9 +133,13 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
 
 
 def detect(file: ScannedFile) -> list[PlaintextSecret]:
-    """Plaintext Secrets in a YAML/JSON file that carries no SOPS metadata (SM003's then)."""
-    if file.format is None or (file.sops is not None and file.sops.has_metadata):
+    """Plaintext Secrets in a YAML/JSON file that carries no SOPS metadata (SM003's then), and
+    any other file whose whole content is a secret (see ``_source``)."""
+    if file.sops is not None and file.sops.has_metadata:
         return []
+    if file.format is None:
+        held = _source(file.data)
+        return [] if held is None else [PlaintextSecret(file.path, "", "", source=held)]
     if is_too_large(len(file.data)):
         # Refusing to parse must not mean passing: a file too large to read is not cleared.
         if any(word in file.data for word in (b"Secret", b"secretGenerator", b"\\", b"\x00")):
@@ -139,6 +151,29 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
     if not (may_mention(text, "Secret") or may_mention(text, "secretGenerator")):
         return []
     return find_plaintext_secrets(file)
+
+
+_SOURCE_MAX = 16 * 1024  # a password or a key file; larger ones are data
+_TOKEN = re.compile(r"^\S{8,512}$")
+
+
+def _source(data: bytes) -> str | None:
+    """What a file that is no structured format holds when its whole content is a secret: a
+    private key block, or one token (a password file). A secretGenerator ``files:`` source
+    becomes a Secret value as it is; the check reports it only where a layer reads it so."""
+    if len(data) > _SOURCE_MAX or b"\x00" in data:
+        return None
+    text = decode_text(data)
+    if text is None:
+        return None
+    if PRIVATE_KEY_BLOCK.search(text):
+        return "a private key"
+    value = text.strip()
+    if not _TOKEN.match(value) or is_placeholder(value) or is_public_material("", value):
+        return None
+    if value.startswith(("-----BEGIN", "ENC[", "http://", "https://", "/", "./")):
+        return None  # a certificate, a path, an address
+    return "a secret value"
 
 
 _RENAMED = re.compile(r"^(?P<stem>.+?)(?P<ext>\.(?:ya?ml|json))$")
@@ -203,6 +238,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     repeated = {where for where, n in counts.items() if n > 1}
     keys_in = {str(getattr(h, "path", "")) for h in ctx.repo.hits_of("SM009")}
     for hit in hits:
+        if hit.source is not None:
+            finding = _source_finding(ctx, hit)
+            if finding is not None:
+                yield finding
+            continue
         if hit.unread:
             yield RULE.finding(
                 hit.path,
@@ -227,6 +267,24 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             document=hit.document if (hit.path, hit.key_path) in repeated else None,
             line=hit.line,
         )
+
+
+def _source_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | None:
+    """A plaintext file a live layer's secretGenerator reads under ``files:``."""
+    readers = [
+        layer
+        for layer in ctx.repo.layers.placements(hit.path)
+        if any(use.kind is UseKind.SECRET_FILE for use in layer.uses.get(hit.path, ()))
+    ]
+    if not readers:
+        return None
+    return RULE.finding(
+        hit.path,
+        f"holds {hit.source} in plaintext, and a secretGenerator of layer {readers[0].label} "
+        "puts it in a Secret (files:)",
+        fix=f"secretsmgr encrypt -i {hit.path} (Flux decrypts a SOPS-encrypted generator "
+        "source), then rotate the secret: it is in git",
+    )
 
 
 RULE = Rule(

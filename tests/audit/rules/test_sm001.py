@@ -274,3 +274,61 @@ def test_a_flow_style_secret_with_a_colon_in_a_plain_value_is_read(tmp_path: Pat
     )
     found = {(f.rule, f.key_path) for f in run_audit(tmp_path).findings if f.path == "apps/db.yaml"}
     assert found == {("SM001", "stringData.DATABASE_URL"), ("SM001", "stringData.token")}
+
+
+GENERATOR = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+secretGenerator:
+  - name: db
+    files:
+      - password=db-password.txt
+      - tls.key=tls.key
+      - notes=instructions.txt
+      - token=token.enc
+    literals:
+      - username=postgres
+      - AWS_ENDPOINT=https://minio.storage.svc:443
+      - WALG_S3_CA_CERT_FILE=/certs/minio/ca.crt
+      - api_key=Zq8vLw2pRtXy7Kp3
+  - name: plain
+    literals:
+      - username=postgres
+"""
+KEY_BODY = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW"
+
+
+def test_a_plaintext_generator_source_is_a_plaintext_secret(tmp_path: Path) -> None:
+    # swaptacular/swpt-k8s-config keeps generator sources in files: a password or a key put
+    # there in clear was reported by no rule; and the who/where literals beside such files
+    # were 44 of its 55 errors
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": GENERATOR,
+            "apps/db-password.txt": "Zq8vLw2pRtXy7Kp3Mn9Q\n",
+            "apps/tls.key": f"-----BEGIN OPENSSH PRIVATE KEY-----\n{KEY_BODY}\n"
+            "-----END OPENSSH PRIVATE KEY-----\n",
+            "apps/instructions.txt": "This file should hold the SOPS-encrypted token.\n"
+            "Run: sops encrypt token > token.enc\n",
+            "apps/token.enc": enc(secret("t")),
+            "apps/unused-token.txt": "Zq8vLw2pRtXy7Kp3Mn9Q\n",  # read by no generator
+        },
+    )
+    findings = [f for f in run_audit(tmp_path, keyless_only=True).findings if f.rule == "SM001"]
+    sources = {f.path: f.message for f in findings if f.key_path is None}
+    assert set(sources) == {"apps/db-password.txt", "apps/tls.key"}
+    assert sources["apps/db-password.txt"].startswith("holds a secret value in plaintext")
+    assert sources["apps/tls.key"].startswith("holds a private key in plaintext")
+    assert "secretGenerator of layer apps" in sources["apps/tls.key"]
+    literals = {f.key_path for f in findings if f.key_path is not None}
+    # beside file sources, who/where literals are settings; a key is not, and a generator
+    # without file sources keeps every literal a finding
+    assert literals == {
+        "secretGenerator.0.literals.api_key",
+        "secretGenerator.1.literals.username",
+    }
+    for f in findings:
+        assert "Zq8vLw2pRtXy7Kp3" not in f.message and KEY_BODY not in f.message
