@@ -355,3 +355,97 @@ def test_a_tenants_whole_tree_sync_is_no_bootstrap(git_checkout: GitRepo) -> Non
         ("staging/dev-team", "staging"),
         ("staging/tenants", "tenants/staging"),
     ]
+
+
+INSTANCE_VALUES = """\
+instance:
+  distribution:
+    version: 2.8.8
+  sync:
+    kind: GitRepository
+    url: https://github.com/example/home-ops
+    ref: refs/heads/main
+    path: kubernetes/flux
+  kustomize:
+    patches:
+      - patch: |
+          - op: add
+            path: /spec/decryption
+            value:
+              provider: sops
+              secretRef:
+                name: sops-age
+        target:
+          group: kustomize.toolkit.fluxcd.io
+          kind: Kustomization
+"""
+
+
+@pytest.mark.parametrize("form", ["values file", "HelmRelease"])
+def test_the_flux_instance_chart_is_a_cluster_root(git_checkout: GitRepo, form: str) -> None:
+    # auricom, Diaoul, rafaribe (home-ops): flux-operator installed by the flux-instance Helm
+    # chart. Its sync Kustomization was missing, with the decryption its patch adds, and the
+    # version the chart pins.
+    git_checkout.git("remote", "add", "origin", "https://github.com/example/home-ops")
+    app = "kubernetes/apps/flux-system/flux-instance/app"
+    if form == "values file":
+        git_checkout.write(f"{app}/helm/values.yaml", "---\n" + INSTANCE_VALUES)
+    else:
+        values = "".join(f"    {line}\n" for line in INSTANCE_VALUES.splitlines())
+        git_checkout.write(
+            f"{app}/helmrelease.yaml",
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n"
+            "  name: flux-instance\n  namespace: flux-system\nspec:\n  values:\n" + values,
+        )
+    git_checkout.write("kubernetes/flux/apps.yaml", flux_ks("apps", "./kubernetes/apps"))
+    git_checkout.write("kubernetes/flux/s.sops.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    root = g.layers[0]
+    assert (root.name, root.path) == ("flux-system", "kubernetes/flux")
+    assert root.decryption is not None and root.decryption.describe() == "sops/sops-age"
+    assert g.layers_of("kubernetes/flux/s.sops.yaml") == ("flux-system",)
+    assert [c.version.assumed for c in g.clusters] == [False]  # the chart pins 2.8.8
+    assert not any("which Flux version" in note for note in g.notes)
+
+
+def test_a_root_another_cluster_applies_is_that_cluster(git_checkout: GitRepo) -> None:
+    # gavinmcfall/home-ops mid migration: a legacy bootstrap syncs kubernetes/flux, and the
+    # flux-instance HelmRelease in its apps syncs kubernetes/flux/cluster: one cluster
+    bootstrap(git_checkout, "kubernetes/flux", url="https://github.com/example/home-ops")
+    git_checkout.write("kubernetes/flux/cluster/apps.yaml", flux_ks("apps", "./kubernetes/apps"))
+    git_checkout.write(
+        "kubernetes/apps/flux-instance/values.yaml",
+        INSTANCE_VALUES.replace("path: kubernetes/flux\n", "path: kubernetes/flux/cluster\n"),
+    )
+    g = graph(git_checkout)
+    assert len(g.clusters) == 1, g.clusters
+    assert any("is applied by cluster" in note for note in g.notes)
+
+
+def test_commented_out_templates_and_unlisted_modules_are_no_clusters(
+    git_checkout: GitRepo,
+) -> None:
+    # shelken/home-ops (an item commented out with a comment after it, a commented folder) and
+    # piontec/free-oci-kubernetes (modules that wait for the cluster's layers, templates with
+    # ${…} in their names): each became a cluster of its own beside the real one
+    bootstrap(git_checkout, "clusters/home")
+    git_checkout.write("clusters/home/infra.yaml", flux_ks("infra", "./infra"))
+    git_checkout.write(
+        "infra/kustomization.yaml",
+        "resources:\n  - live/ks.yaml\n  # - retired/ks.yaml # moved to daed\n  # - ceph\n",
+    )
+    git_checkout.write("infra/live/ks.yaml", flux_ks("live", "./infra/live/app"))
+    git_checkout.write("infra/live/app/cm.yaml", "kind: ConfigMap\n")
+    git_checkout.write("infra/retired/ks.yaml", flux_ks("retired", "./infra/retired/app"))
+    git_checkout.write("infra/retired/app/cm.yaml", "kind: ConfigMap\n")
+    git_checkout.write("infra/ceph/ceph/ks.yaml", flux_ks("ceph", "./infra/ceph/ceph/app"))
+    git_checkout.write("infra/ceph/ceph/app/cm.yaml", "kind: ConfigMap\n")
+    git_checkout.write("modules/db/ks.yaml", flux_ks("db", "./modules/db/app", ("infra",)))
+    git_checkout.write("modules/db/app/s.sops.yaml", "kind: Secret\n")
+    git_checkout.write(
+        "modules/wp/ks.yaml", flux_ks("wordpress-${wp_name}", "./modules/wp/${wp_name}")
+    )
+    g = graph(git_checkout)
+    assert [c.name for c in g.clusters] == ["home"]
+    assert sorted(x.name for x in g.layers) == ["flux-system", "infra", "live"]
+    assert g.layers_of("modules/db/app/s.sops.yaml") == ()

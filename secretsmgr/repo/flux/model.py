@@ -39,6 +39,8 @@ from secretsmgr.repo.flux.graph import (
 )
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.flux.objects import (
+    KUSTOMIZE_GROUP,
+    FluxInstance,
     FluxKustomization,
     Ref,
     Source,
@@ -48,6 +50,7 @@ from secretsmgr.repo.flux.objects import (
     parse_kustomization,
     parse_source,
 )
+from secretsmgr.repo.flux.patch import patches_of
 from secretsmgr.repo.flux.scan import (
     cluster_name,
     normalize_url,
@@ -57,9 +60,11 @@ from secretsmgr.repo.flux.version import ASSUMED, FluxVersion, from_instance
 from secretsmgr.repo.flux.workspace import Root, Workspace
 from secretsmgr.repo.settings import ClusterSpec
 from secretsmgr.repo.snapshot import Snapshot
+from secretsmgr.sops.yamlio import safe_load_all
 
-# a list item switched off with a comment in a kustomization file: ``  # - ../app/ks.yaml``
-_COMMENTED_ITEM = re.compile(r"^[ \t]*#[ \t]*-[ \t]*([^\s#]+)[ \t]*$", re.M)
+# a list item switched off with a comment in a kustomization file: ``  # - ../app/ks.yaml``,
+# with or without a comment of its own after it (``# - app/ks.yaml # retired``)
+_COMMENTED_ITEM = re.compile(r"^[ \t]*#[ \t]*-[ \t]*([^\s#]+)[ \t]*(?:#.*)?$", re.M)
 
 __all__ = ["Cluster", "Layer", "LayerGraph", "cluster_name", "find_layers", "normalize_url"]
 
@@ -99,7 +104,7 @@ class _Model(Workspace):
                 continue
             sync_name = fi.sync_name or fi.namespace
             ref = Ref(fi.sync_kind, fi.namespace, sync_name)
-            ks = FluxKustomization(
+            ks = _sync_kustomization(fi, ref) or FluxKustomization(
                 name=sync_name,
                 namespace=fi.namespace,
                 path=fi.sync_path,
@@ -243,12 +248,15 @@ class _Model(Workspace):
         }
         dead = {d for d in dead if (alive or live) and posixpath.dirname(d[0]) not in alive}
         commented = self._commented_out(read)  # listed only in a comment: switched off
+        live_keys = {(x.namespace, x.name) for x in live}
         tops = [
             ks
             for ks in candidates
             if ks.origin not in reached
             and ks.origin not in commented
-            and posixpath.dirname(ks.origin) not in commented
+            and not _below_any(ks.origin, commented)
+            and not _template(ks)
+            and not (named and _waits_for_live(ks, live_keys))
             and (ks.origin, ks.name) not in stale
             and (ks.origin, ks.name) not in dead
             and not any(ks.origin.startswith(f + "/") and f != own.get(ks.origin) for f in folders)
@@ -373,6 +381,49 @@ class _Model(Workspace):
         return ASSUMED
 
 
+def _below_any(path: str, folders: set[str]) -> bool:
+    """Whether ``path`` lies in one of ``folders`` (at any depth)."""
+    folder = posixpath.dirname(path)
+    while folder:
+        if folder in folders:
+            return True
+        folder = posixpath.dirname(folder)
+    return False
+
+
+def _waits_for_live(ks: FluxKustomization, live: set[tuple[str, str]]) -> bool:
+    """Whether ``ks`` depends on a Kustomization a cluster applies: it was meant to be one of
+    that cluster's (an optional module, an app taken out of its list), and nothing applies it.
+    It is no cluster of its own."""
+    return any((namespace or ks.namespace, name) in live for name, namespace in ks.depends_on)
+
+
+def _template(ks: FluxKustomization) -> bool:
+    """A Kustomization whose name or path holds a variable nothing substituted
+    (``wordpress-${wp_name}``): a template for a parent to fill in, never applied as it is."""
+    return "${" in ks.name or "${" in ks.path
+
+
+def _sync_kustomization(fi: FluxInstance, ref: Ref) -> FluxKustomization | None:
+    """The Kustomization flux-operator generates to sync ``fi``, after the instance's own
+    ``kustomize.patches`` (which often add ``spec.decryption`` to it); None when it does not
+    parse."""
+    assert fi.sync_path is not None
+    doc: dict[str, object] = {
+        "apiVersion": f"{KUSTOMIZE_GROUP}/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": ref.name, "namespace": ref.namespace},
+        "spec": {
+            "path": fi.sync_path,
+            "prune": True,
+            "sourceRef": {"kind": ref.kind, "name": ref.name},
+        },
+    }
+    for patch in patches_of(list(fi.patches), safe_load_all):
+        doc = patch.apply(doc)
+    return parse_kustomization(doc, fi.origin)
+
+
 def _whole_tree_from_below(origin: str, folder: str) -> bool:
     """Whether a Kustomization defined in ``origin`` syncs the whole tree (``folder`` is the
     top) from deeper than bootstrap writes one (``flux-system/gotk-sync.yaml``, or the top).
@@ -410,6 +461,22 @@ def _merge_overlapping(model: _Model, explicit: set[str | None]) -> None:
         other = model.clusters[first]
         if first != c and (cluster.cluster_key or None) == (other.cluster_key or None):
             _fold(model, c, first, f"syncs {cluster.path} as {other.root} does")
+    for c in sorted(explicit, key=lambda n: n or ""):
+        # a root that another cluster's layers apply (a flux-instance HelmRelease in the apps
+        # of a cluster still synced by its legacy bootstrap, mid migration) is that cluster
+        cluster = model.clusters.get(c)
+        if cluster is None:
+            continue
+        owners = {
+            x.cluster
+            for x in model.layers
+            if x.cluster in model.clusters and x.cluster != c and cluster.root in x.files
+        }
+        owner = owners.pop() if len(owners) == 1 else None
+        if owner is not None and (cluster.cluster_key or None) == (
+            model.clusters[owner].cluster_key or None
+        ):
+            _fold(model, c, owner, f"is applied by cluster {owner}'s own layers")
     for c in sorted(set(model.clusters) - explicit, key=lambda n: n or ""):
         keys = {(x.source, x.name) for x in model.layers if x.cluster == c}
         owners = {

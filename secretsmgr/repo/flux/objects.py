@@ -255,22 +255,53 @@ class FluxInstance:
     sync_path: str | None
     sync_name: str | None
     origin: str
+    # ``spec.kustomize.patches``: flux-operator applies them to what it generates, the sync
+    # Kustomization included (a patch that adds ``spec.decryption`` to it is common)
+    patches: tuple[Mapping[str, object], ...] = field(default=(), repr=False)
 
 
 def parse_instance(doc: Mapping[str, object], origin: str) -> FluxInstance:
     """A FluxInstance from its manifest."""
     md = meta(doc)
     spec = as_map(doc.get("spec")) or {}
+    return _instance(spec, as_str(md.get("name")), as_str(md.get("namespace")), origin)
+
+
+def _instance(
+    spec: Mapping[str, object], name: str | None, namespace: str | None, origin: str
+) -> FluxInstance:
     dist = as_map(spec.get("distribution")) or {}
     sync = as_map(spec.get("sync"))
     version = dist.get("version")
+    kustomize = as_map(spec.get("kustomize")) or {}
+    patches = tuple(p for p in (as_map(x) for x in as_list(kustomize.get("patches"))) if p)
     return FluxInstance(
-        name=as_str(md.get("name")) or "flux",
-        namespace=as_str(md.get("namespace")) or "flux-system",
+        name=name or "flux",
+        namespace=namespace or "flux-system",
         version=str(version) if isinstance(version, str | int | float) else None,
         sync_kind=as_str(sync.get("kind")) if sync else None,
         sync_url=as_str(sync.get("url")) if sync else None,
         sync_path=as_str(sync.get("path")) if sync else None,
         sync_name=as_str(sync.get("name")) if sync else None,
         origin=origin,
+        patches=patches,
     )
+
+
+def instance_from_values(doc: Mapping[str, object], origin: str) -> FluxInstance | None:
+    """The FluxInstance the ``flux-instance`` Helm chart makes from its values: ``doc`` is a
+    values file (``instance:`` at the top) or a HelmRelease with them under ``spec.values``;
+    None unless ``instance.sync`` names a path."""
+    namespace: str | None = None
+    values: Mapping[str, object] | None = doc
+    if doc.get("kind") == "HelmRelease" and api_group(doc) == "helm.toolkit.fluxcd.io":
+        spec = as_map(doc.get("spec")) or {}
+        values = as_map(spec.get("values"))
+        namespace = as_str(spec.get("targetNamespace")) or as_str(meta(doc).get("namespace"))
+    elif "kind" in doc or "apiVersion" in doc:
+        return None
+    instance = as_map(values.get("instance")) if values is not None else None
+    sync = as_map(instance.get("sync")) if instance is not None else None
+    if instance is None or sync is None or as_str(sync.get("path")) is None:
+        return None
+    return _instance(instance, None, namespace, origin)

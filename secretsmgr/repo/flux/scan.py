@@ -17,6 +17,7 @@ from secretsmgr.repo.flux.objects import (
     Source,
     as_map,
     as_str,
+    instance_from_values,
     is_flux_instance,
     is_flux_kustomization,
     is_source,
@@ -128,11 +129,33 @@ def scan_repository(repo: RepoFiles) -> Scan:
             data = repo.read(path)
         except OSError:
             continue
+        if _INSTANCE_VALUES.search(data):
+            scan.instances.extend(_chart_instances(data, path))
         if b"kustomize-controller" in data or b"Flux Version" in data:
             found = from_manifest_bytes(data)
             if found is not None:
                 scan.versions[path] = found
     return scan
+
+
+# ``instance:`` opening a mapping: the values of the flux-instance Helm chart (in a values file,
+# or under a HelmRelease's spec.values); ``app.kubernetes.io/instance: x`` labels never match
+_INSTANCE_VALUES = re.compile(rb"(?m)^[ \t]*instance:[ \t]*(?:#.*)?\r?$")
+
+
+def _chart_instances(data: bytes, path: str) -> list[FluxInstance]:
+    """FluxInstances the flux-instance chart makes from the values in ``path``."""
+    try:
+        docs = safe_load_all(data.decode("utf-8"))
+    except (UnicodeDecodeError, FormatError):
+        return []
+    found = []
+    for raw in docs:
+        doc = as_map(raw)
+        instance = instance_from_values(doc, path) if doc is not None else None
+        if instance is not None:
+            found.append(instance)
+    return found
 
 
 class SubstituteSources:
