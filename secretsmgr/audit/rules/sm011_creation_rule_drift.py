@@ -24,6 +24,18 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             continue
         rule = entry.creation_rule
         if rule is None:
+            if entry.sops_config is None and (elsewhere := _configs_elsewhere(ctx)):
+                # the Flux guide's layout: clusters/<name>/.sops.yaml beside files kept in
+                # another tree, which that config does not govern
+                yield RULE.finding(
+                    entry.path,
+                    "no .sops.yaml above this file: "
+                    f"{', '.join(elsewhere[:2])}{' and others' if len(elsewhere) > 2 else ''} "
+                    "governs only the files below its own folder",
+                    fix="move that .sops.yaml to a folder above every file it is meant for "
+                    "(with path_regex rules relative to it), or add one above this file",
+                )
+                continue
             where = entry.sops_config or "no .sops.yaml"
             yield RULE.finding(
                 entry.path,
@@ -89,6 +101,13 @@ def _clip(value: str) -> str:
     if len(value) <= _SHOWN:
         return value
     return f"{value[: _SHOWN - 12]}… ({len(value)} characters)"
+
+
+def _configs_elsewhere(ctx: AuditContext) -> list[str]:
+    """The repository's own `.sops.yaml` files (relative paths), when any."""
+    configs = ctx.repo.sops_configs
+    labels = [configs.label(c) for c in configs.all_loaded()]
+    return [label for label in labels if not label.startswith("/")]
 
 
 def _foreign_drift(rule: CreationRule, metadata: SopsMetadata) -> list[str]:

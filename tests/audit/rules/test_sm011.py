@@ -199,3 +199,19 @@ def test_a_long_rule_regex_is_cut_in_the_message(tmp_path: Path) -> None:
     )
     assert f"… ({len(long_regex)} characters))" in finding.message
     assert long_regex not in finding.message and len(finding.message) < 240
+
+
+def test_a_sops_yaml_in_another_folder_is_named(tmp_path: Path) -> None:
+    # etenzy/hcloud-infra keeps clusters/io/.sops.yaml (the Flux guide's place) and its files in
+    # infrastructure/io/: the finding said "(no .sops.yaml)" and to add a creation rule
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"))})
+    (tmp_path / ".sops.yaml").unlink()
+    write(tmp_path, "clusters/io/.sops.yaml", sops_yaml((r"\.enc\.yaml$", (K1,))))
+    (finding,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert finding.message == (
+        "no .sops.yaml above this file: clusters/io/.sops.yaml governs only the files below "
+        "its own folder"
+    )
+    assert finding.fix is not None and finding.fix.startswith("move that .sops.yaml")
