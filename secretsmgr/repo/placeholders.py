@@ -105,3 +105,31 @@ def is_placeholder(value: object) -> bool:
     if _STAND_IN.match(value):
         return True
     return bool(_TEMPLATE.search(value)) and not holds_literal_secret(strip_templates(value))
+
+
+# The last word of a key that names where or who, not a secret: ``RESTIC_REPOSITORY``,
+# ``POSTGRES_HOST``, ``NUXT_STORAGE_DRIVER``, ``username``.
+_SETTING_KEY = re.compile(
+    r"(?i)(?:^|[._-]|(?<=[a-z])(?=[A-Z]))(?:host(?:name)?|port|url|uri|endpoint|repository|repo|"
+    r"bucket|region|zone|driver|database|db|db_?name|user(?:name)?|schema|ssl_?mode|prefix|"
+    r"provider|type|mode|namespace|email|(?:client_?)?id|log_?level|level|insecure|debug|"
+    r"enabled|timeout|file|path|dir)$"
+)
+
+
+def is_setting_key(key: str) -> bool:
+    """Whether the last word of ``key`` names where or who (a host, a port, a user name), not
+    a secret."""
+    return _SETTING_KEY.search(key) is not None
+
+
+def is_setting_value(key: str, value: object) -> bool:
+    """A literal under a setting key that holds no secret by its form: a number or a switch, or
+    one short line with no password in a URL and no private key in it."""
+    if not is_setting_key(key):
+        return False
+    if isinstance(value, bool | int | float):
+        return True
+    if not isinstance(value, str) or "\n" in value.strip() or len(value) > 200:
+        return False
+    return not (URL_PASSWORD.search(value) or PRIVATE_KEY_BLOCK.search(value))

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from secretsmgr.errors import FormatError
-from secretsmgr.repo.placeholders import is_placeholder
+from secretsmgr.repo.placeholders import is_placeholder, is_setting_value
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, CreationRule
 from secretsmgr.sops.document import (
     FileFormat,
@@ -244,18 +244,30 @@ _SHELL_VARIABLE = re.compile(rb"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a secret value
 
 
-def _would_encrypt(docs: list[Node], creation_rule: CreationRule | None) -> list[object]:
-    """The values a plaintext file would have encrypted under its rule."""
+def _is_template(values: list[tuple[str, object]]) -> bool:
+    """Whether a plaintext file named like a SOPS file is a template: every value it would
+    encrypt is a placeholder, but for settings (``admin-user: admin``) beside the placeholders
+    (``admin-password: ${BOOTSTRAP_GRAFANA_ADMIN_PASSWORD}``)."""
+    filled = [is_placeholder(v) for _, v in values]
+    return any(filled) and all(
+        ok or is_setting_value(key, value) for ok, (key, value) in zip(filled, values, strict=True)
+    )
+
+
+def _would_encrypt(
+    docs: list[Node], creation_rule: CreationRule | None
+) -> list[tuple[str, object]]:
+    """(last key, value) of each value a plaintext file would have encrypted under its rule."""
     spec = creation_rule.encryption_rule if creation_rule is not None else None
     general = EncryptionRule(RuleKind(spec.kind), spec.value) if spec else EncryptionRule()
-    values: list[object] = []
+    values: list[tuple[str, object]] = []
     for doc in docs:
         if not isinstance(doc, MapNode):
             continue
         secret = doc.get("kind") == "Secret" and (doc.has("data") or doc.has("stringData"))
         rule = _SECRET_VALUES if secret else general
         values += [
-            leaf
+            (str(path[-1]), leaf)
             for path, leaf in encrypted_leaves(doc, rule)
             if not isinstance(leaf, Comment) and path and path[0] not in _STRUCTURE
         ]
@@ -317,8 +329,7 @@ def read_sops_entry(
             return None
         if fmt is FileFormat.DOTENV or not (isinstance(first, MapNode) and first.has(SOPS_KEY)):
             values = _would_encrypt(docs, rule[1])  # no metadata: SM002
-            template = bool(values) and all(is_placeholder(v) for v in values)
-            return replace(base, template=template, empty=_holds_nothing(docs, fmt))
+            return replace(base, template=_is_template(values), empty=_holds_nothing(docs, fmt))
     try:
         if fmt in _FLAT_STORES:
             sf = load(text, fmt)

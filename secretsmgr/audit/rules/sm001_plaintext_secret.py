@@ -30,7 +30,7 @@ from secretsmgr.audit.manifests import (
     secret_values,
 )
 from secretsmgr.repo.flux import UseKind
-from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK
+from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK, is_setting_key
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.limits import is_too_large, limit_text, max_file_bytes
 from secretsmgr.sops.locate import DocumentKeys, key_lines
@@ -78,16 +78,6 @@ def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
             yield PlaintextSecret(path, f"{where}.{key.strip()}", str(name or "(unnamed)"), True)
 
 
-# The last word of a key that names where or who, not a secret: ``RESTIC_REPOSITORY``,
-# ``POSTGRES_HOST``, ``NUXT_STORAGE_DRIVER``, ``username``.
-_SETTING_KEY = re.compile(
-    r"(?i)(?:^|[._-]|(?<=[a-z])(?=[A-Z]))(?:host(?:name)?|port|url|uri|endpoint|repository|repo|"
-    r"bucket|region|zone|driver|database|db|db_?name|user(?:name)?|schema|ssl_?mode|prefix|"
-    r"provider|type|mode|namespace|email|(?:client_?)?id|log_?level|level|insecure|debug|"
-    r"enabled|timeout|file|path|dir)$"
-)
-
-
 def _substituted(value: object) -> bool:
     """A value Flux or a template fills in (``${SECRET_DB_PASSWORD}``), not an empty one."""
     return isinstance(value, str) and bool(value.strip()) and is_placeholder(value)
@@ -99,10 +89,10 @@ def _setting(key_path: str, value: object) -> bool:
     secrets are substituted, which shows the author kept the secret parts out of git."""
     key = key_path.rpartition(".")[2]
     if isinstance(value, bool | int | float):
-        return bool(_SETTING_KEY.search(key))
+        return bool(is_setting_key(key))
     if not isinstance(value, str) or key_path.startswith("data.") or "\n" in value.strip():
         return False
-    return bool(_SETTING_KEY.search(key)) and judge_value(key, value) is None
+    return bool(is_setting_key(key)) and judge_value(key, value) is None
 
 
 def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:

@@ -113,3 +113,29 @@ def test_a_plaintext_file_the_rule_would_not_encrypt_is_still_a_leak(tmp_path: P
     root = standard_repo(tmp_path / "repo", {"apps/values.sops.yaml": text})
     found = [f for f in run_audit(root).findings if f.rule == "SM002"]
     assert [(f.path, f.severity) for f in found] == [("apps/values.sops.yaml", Severity.ERROR)]
+
+
+def test_settings_beside_placeholders_leave_a_template_a_template(tmp_path: Path) -> None:
+    # CloudHub-Social/CloudHub-Cluster's tmpl/…/grafana-admin-secret.sops.yaml: a literal
+    # admin-user beside the substituted password made it an error, the repository's only one
+    from secretsmgr.audit.finding import Severity
+
+    from ..helpers import audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "tmpl/grafana.sops.yaml": secret(
+                "grafana",
+                {"admin-user": "admin", "admin-password": "${BOOTSTRAP_GRAFANA_ADMIN_PASSWORD}"},
+            ),
+            # a literal secret beside a placeholder is no template
+            "tmpl/db.sops.yaml": secret(
+                "db", {"username": "app", "password": "hunter2-but-longer", "url": "${DB_URL}"}
+            ),
+        },
+    )
+    found = {f.path: f for f in audit(tmp_path).findings if f.rule == "SM002"}
+    assert found["tmpl/grafana.sops.yaml"].severity is Severity.INFO
+    assert "a template, not a secret" in found["tmpl/grafana.sops.yaml"].message
+    assert found["tmpl/db.sops.yaml"].severity is Severity.ERROR
