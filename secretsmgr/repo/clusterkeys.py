@@ -33,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from secretsmgr.keys.bech32 import is_age_recipient, short_key
+from secretsmgr.plural import plural
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.sopsconfig import CreationRule
 
@@ -55,9 +56,13 @@ class RuleKeys:
     @property
     def note(self) -> str | None:
         """What was chosen and how to pin it, when the rule left a choice."""
+        return self.note_for(f"rule {self.number} names")
+
+    def note_for(self, rules: str) -> str | None:
+        """``note`` with ``rules`` (``rule 2 names``, ``rules 1, 2 and 5 name``) as its subject."""
         if self.undecided:
             return (
-                f"{self.config} rule {self.number} names PGP or cloud KMS keys beside several "
+                f"{self.config} {rules} PGP or cloud KMS keys beside several "
                 "age keys that nothing tells apart: took none as the cluster key (Flux may hold "
                 "one of the others, which SM004 does not check); if the cluster's key is an age "
                 f"key, pin it in {SETTINGS_NAME}: cluster_key: age1…"
@@ -67,7 +72,7 @@ class RuleKeys:
         chosen = ", ".join(short_key(k) for k in self.cluster_keys)
         others = ", ".join(short_key(k) for k in self.others)
         return (
-            f"{self.config} rule {self.number} names several age keys: took {chosen} as the "
+            f"{self.config} {rules} several age keys: took {chosen} as the "
             f"cluster key ({self.chosen_by}), {others} as allowed; pin it in {SETTINGS_NAME}: "
             f"cluster_key: {self.cluster_keys[0]} (or clusters:), the others under "
             "allowed_recipients"
@@ -134,5 +139,35 @@ def chosen_keys(keys: Iterable[RuleKeys]) -> tuple[str, ...]:
 
 
 def key_notes(keys: Iterable[RuleKeys]) -> tuple[str, ...]:
-    """The notes of every rule that left a choice."""
-    return tuple(note for rule in keys if (note := rule.note) is not None)
+    """The notes of every rule that left a choice: one per choice, naming every rule of a
+    config that made it (a repository with seven rules naming the same keys gets one note)."""
+    groups: dict[tuple[object, ...], list[RuleKeys]] = {}
+    for rule in keys:
+        if rule.note is None:
+            continue
+        same = (rule.config, rule.others, rule.chosen_by, rule.undecided)
+        groups.setdefault(same, []).append(rule)
+    notes = []
+    for rules in groups.values():
+        numbers = [str(r.number) for r in rules]
+        subject = (
+            f"rule {numbers[0]} names"
+            if len(numbers) == 1
+            else f"rules {', '.join(numbers[:-1])} and {numbers[-1]} name"
+        )
+        chosen = list(dict.fromkeys(k for r in rules for k in r.cluster_keys))
+        if len(chosen) <= 1:  # one choice: the note names it and the line that pins it
+            note = rules[0].note_for(subject)
+            assert note is not None
+            notes.append(note)
+            continue
+        # one choice per rule (a key per host, as in a nix repository): one note for them all
+        first = rules[0]
+        shown = ", ".join(short_key(k) for k in chosen[:3]) + (" …" if len(chosen) > 3 else "")
+        others = ", ".join(short_key(k) for k in first.others)
+        notes.append(
+            f"{first.config} {subject} several age keys: took {plural(len(chosen), 'key')} "
+            f"as cluster keys, one per rule ({first.chosen_by}: {shown}), {others} as allowed; "
+            f"pin them in {SETTINGS_NAME} (clusters:, or cluster_key and allowed_recipients)"
+        )
+    return tuple(notes)

@@ -54,7 +54,13 @@ def test_the_key_fewer_rules_name_wins_over_a_shared_operator_key() -> None:
     assert staging.others == production.others == (KEY_C,)
     assert staging.note is not None and "the fewest rules name" in staging.note
     assert chosen_keys([staging, production]) == (KEY_A, KEY_B)
-    assert len(key_notes([staging, production])) == 2
+    # one choice per rule, the same reason and the same other key: one note for both rules
+    (note,) = key_notes([staging, production])
+    assert note.startswith(".sops.yaml rules 1 and 2 name several age keys: took 2 keys")
+    # the same choice in several rules is one note with the line that pins it
+    (same,) = key_notes(keys_of(rule((KEY_A, KEY_B)), rule((KEY_A, KEY_B))))
+    assert same.startswith(".sops.yaml rules 1 and 2 name several age keys: took")
+    assert f"cluster_key: {KEY_A}" in same
 
 
 def test_each_key_group_gives_its_own_cluster_key() -> None:
