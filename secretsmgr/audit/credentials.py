@@ -62,12 +62,12 @@ _SECRET_FIELD = re.compile(r"[a-z]Secrets?$")
 _DNS_NAME = re.compile(r"^[a-z](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$")
 # Secret-manager references resolved elsewhere (1Password, vals, Vault, cloud secret managers).
 _REFERENCE_VALUE = re.compile(
-    rf"^(?:op|{REFERENCE_SCHEMES})://[^\s:@]+$|^ref\+[a-z0-9]+://|^vault:"
+    rf"^(?:op|{REFERENCE_SCHEMES})://[^\s:@?#]+$|^ref\+[a-z0-9]+://|^vault:"
 )
 # A password hash in PHC or crypt form (Authelia's ``client_secret: $argon2id$…``): what a
 # program checks a secret against, kept in its configuration on purpose.
 _HASHED = re.compile(
-    r"^\$(?:argon2(?:id|i|d)|pbkdf2(?:-sha\d+)?|scrypt|2[abxy]|[1567y]|gy|sha\d*crypt)\$"
+    r"^\$(?:argon2(?:id|i|d)|pbkdf2(?:-sha\d+)?|scrypt|2[abxy]|[1567y]|gy|sha\d*crypt)\$\S+$"
 )
 # A key that names an existing Secret or one of its keys (``existingSecretAdminPassword``).
 _EXISTING_SECRET_KEY = re.compile(r"(?i)^existing_?secret")
@@ -75,7 +75,13 @@ _NAME_LIKE = re.compile(r"^[A-Za-z][A-Za-z_.-]{0,62}$")
 # A documentation page (mkdocs ``nav``: ``External Secrets: security/external-secrets.md``).
 _DOC_PATH = re.compile(r"(?i)^[\w.-]+(?:/[\w.-]+)*\.(?:md|markdown|rst|adoc|html?)$")
 # Lock files: checksums and revisions of dependencies, never credentials.
-_LOCK_FILE = re.compile(r"(?i)(?:^|[./_-])lock(?:\.json|\.ya?ml)?$")
+_LOCK_NAMES = frozenset(
+    (
+        *("package-lock.json", "pnpm-lock.yaml", "npm-shrinkwrap.json", "go.sum"),
+        *("flake.lock", "Chart.lock", "yarn.lock", "poetry.lock", "Pipfile.lock", "uv.lock"),
+        *("Cargo.lock", "Gemfile.lock", "composer.lock", "mix.lock", ".terraform.lock.hcl"),
+    )
+)
 # ``scheme://:password@host`` (Redis): a password with no user, which the basic-auth plugin
 # does not read.
 _PASSWORD_ONLY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://:([^\s:/?#@]+)@")
@@ -198,8 +204,12 @@ def _known_format(text: str, value: str) -> Verdict | None:
             if any(True for _ in plugin.analyze_string(text)):
                 if plugin.secret_type == "Basic Auth Credentials" and _variable_passwords(value):
                     continue
-                if plugin.secret_type == "Private Key" and not PRIVATE_KEY_BLOCK.search(text):
-                    continue  # a header alone: a script that writes one, not a key
+                if (
+                    plugin.secret_type == "Private Key"
+                    and "-----BEGIN" in text
+                    and not PRIVATE_KEY_BLOCK.search(text)
+                ):
+                    continue  # a PEM header alone: a script that writes one, not a key
                 return Verdict(plugin.secret_type, True)
         except Exception:
             continue
@@ -210,7 +220,8 @@ def _known_format(text: str, value: str) -> Verdict | None:
 
 def is_lock_file(path: str) -> bool:
     """Whether ``path`` is a dependency lock file (``flake.lock``, ``jsonnetfile.lock.json``)."""
-    return bool(_LOCK_FILE.search(path.rsplit("/", 1)[-1]))
+    name = path.rsplit("/", 1)[-1]
+    return name in _LOCK_NAMES or name.endswith(".lock.json")  # jsonnetfile.lock.json
 
 
 def judge_value(key: str, value: str) -> Verdict | None:

@@ -28,7 +28,7 @@ REFERENCE_SCHEMES = (
 )
 _REFERENCE = re.compile(
     r"^\s*(?:op://[^/\n]+/[^/\n]+/[^\n]+"
-    rf"|(?:{REFERENCE_SCHEMES})://[^\s:@]+"
+    rf"|(?:{REFERENCE_SCHEMES})://[^\s:@?#]+"
     r"|ref\+[a-z0-9]+://\S+|vault:\S+)\s*$"
 )
 
@@ -48,7 +48,8 @@ _COMMENT_LINE = re.compile(r"(?m)^[ \t]*(?:#|//|;|--[ \t]).*$")
 # holds only the header line. Newlines may be escaped (``\n`` in JSON or a quoted string).
 PRIVATE_KEY_BLOCK = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:\s|\\[nr])*"
-    r"(?:[A-Za-z-]+:[^\n\\]*(?:\s|\\[nr])+)*[A-Za-z0-9+/=]{16}"
+    # each header line ends at its line break: one way to read ``a: b: c``, no backtracking
+    r"(?:[A-Za-z-]+:[^\n\\]*(?:\n|\\n)(?:\s|\\[nr])*)*[A-Za-z0-9+/=]{16}"
 )
 _NOTHING = " \t\"',;"
 # What a value beside such a key may be without being a secret: no value, a switch, a word
@@ -117,10 +118,18 @@ _SETTING_KEY = re.compile(
 )
 
 
+# A word of a key that names a credential whatever its last word (``VAULT_SECRET_ID``,
+# ``AWS_ACCESS_KEY_ID``, ``accessKeyId``): such a key is never a setting.
+_SECRET_WORD = re.compile(
+    r"(?i)(?:^|[._-])(?:secret|password|passwd|pass|pwd|token|key|credentials?|auth)(?=[._-]|$)"
+)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
 def is_setting_key(key: str) -> bool:
     """Whether the last word of ``key`` names where or who (a host, a port, a user name), not
-    a secret."""
-    return _SETTING_KEY.search(key) is not None
+    a secret, and no word of it names a credential."""
+    return _SETTING_KEY.search(key) is not None and not _SECRET_WORD.search(_CAMEL.sub("_", key))
 
 
 def is_setting_value(key: str, value: object) -> bool:

@@ -383,3 +383,29 @@ def test_lock_files_are_not_read_for_credentials(tmp_path: Path) -> None:
     standard_repo(tmp_path, {"mixins/jsonnetfile.lock.json": lock, "mixins/other.json": lock})
     report = run_audit(tmp_path, keyless_only=True)
     assert [f.path for f in report.findings if f.rule == "SM018"] == ["mixins/other.json"]
+
+
+def test_review_cases_keep_real_credentials_and_stay_fast() -> None:
+    from secretsmgr.audit.credentials import is_lock_file
+    from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK, is_placeholder
+
+    # a header line that reads many ways must not backtrack exponentially (this hung)
+    assert PRIVATE_KEY_BLOCK.search("-----BEGIN PRIVATE KEY-----\n" + "a: " * 60 + "!") is None
+    # PuTTY and SSH2 keys have no PEM header: the key-material check is for PEM only
+    putty = "PuTTY-User-Key-File-2: ssh-rsa\nEncryption: none\nPublic-Lines: 6\nAAAAB3NzaC1y"
+    ssh2 = "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nP2/56wAAAi4AAAA3aWYtbW9kbntzaWdu"
+    for value in (putty, ssh2):
+        verdict = judge_value("key", value)
+        assert verdict is not None and verdict.kind == "Private Key"
+    # a hash is one token: a hash line before a key does not hide the key
+    verdict = judge_value("x", "$6$abc$def\naws_access_key_id = AKIAIOSFODNN7EXAMPLQ")
+    assert verdict is not None and verdict.kind == "AWS Access Key"
+    # lock files by their real names only
+    assert [is_lock_file(n) for n in ("flake.lock", "x/jsonnetfile.lock.json", "Chart.lock")] == [
+        True,
+        True,
+        True,
+    ]
+    assert not any(is_lock_file(n) for n in ("redis-lock.yaml", "lock.yaml", "app_lock.yml"))
+    # a reference with a query (a SAS token) is no placeholder
+    assert not is_placeholder("azure://acct/container?sig=Zq8vLw2pRtXy7Kp3")

@@ -449,3 +449,57 @@ def test_commented_out_templates_and_unlisted_modules_are_no_clusters(
     assert [c.name for c in g.clusters] == ["home"]
     assert sorted(x.name for x in g.layers) == ["flux-system", "infra", "live"]
     assert g.layers_of("modules/db/app/s.sops.yaml") == ()
+
+
+def test_a_vendored_flux_instance_chart_is_no_root(git_checkout: GitRepo) -> None:
+    # the chart's own values.yaml has sync: {url: "", path: ""}: taken for a root syncing the
+    # whole tree, it swallowed the real clusters (review of the flux-instance support)
+    bootstrap(git_checkout, "clusters/prod")
+    bootstrap(git_checkout, "clusters/staging")
+    for env in ("prod", "staging"):
+        git_checkout.write(f"clusters/{env}/apps.yaml", flux_ks("apps", f"./apps/{env}"))
+        git_checkout.write(f"apps/{env}/cm.yaml", "kind: ConfigMap\n")
+    defaults = "instance:\n  sync:\n    kind: GitRepository\n    url: ''\n    path: ''\n"
+    git_checkout.write("charts/flux-instance/values.yaml", defaults)
+    git_checkout.write("charts/other/Chart.yaml", "name: other\n")
+    git_checkout.write("charts/other/values.yaml", INSTANCE_VALUES)  # a chart's own copy
+    g = graph(git_checkout)
+    assert sorted(c.name or "" for c in g.clusters) == ["prod", "staging"]
+    assert not any("is applied by cluster" in note for note in g.notes)
+
+
+def test_a_cluster_not_bootstrapped_yet_keeps_layers_that_depend_on_its_own(
+    git_checkout: GitRepo,
+) -> None:
+    # prod's apps depends on prod's own infrastructure, not on dev's live one
+    bootstrap(git_checkout, "clusters/dev")
+    for env in ("dev", "prod"):
+        git_checkout.write(
+            f"clusters/{env}/infrastructure.yaml", flux_ks("infrastructure", f"./infra/{env}")
+        )
+        git_checkout.write(
+            f"clusters/{env}/apps.yaml", flux_ks("apps", f"./apps/{env}", ("infrastructure",))
+        )
+        git_checkout.write(f"infra/{env}/cm.yaml", "kind: ConfigMap\n")
+        git_checkout.write(f"apps/{env}/s.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert g.clusters_of("apps/prod/s.enc.yaml") == ("prod",)
+    assert sorted(x.label for x in g.layers if x.cluster == "prod") == [
+        "prod/apps",
+        "prod/infrastructure",
+    ]
+
+
+def test_a_bootstrap_of_the_whole_tree_below_the_top_is_still_a_bootstrap(
+    git_checkout: GitRepo,
+) -> None:
+    # kube/flux-system/gotk-sync.yaml with path ./ : bootstrap wrote a path, so it is one
+    git_checkout.write(
+        "kube/flux-system/gotk-sync.yaml",
+        SYNC.format(path="", url="ssh://git@github.com/example/ops"),  # path: ./
+    )
+    git_checkout.write("apps/ks.yaml", flux_ks("apps", "./apps/app"))
+    git_checkout.write("apps/app/cm.yaml", "kind: ConfigMap\n")
+    g = graph(git_checkout)
+    assert [x.name for x in g.layers] == ["flux-system", "apps"]
+    assert all(x.external is None for x in g.layers)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
@@ -83,7 +84,7 @@ class _Model(Workspace):
             origin_dir = posixpath.dirname(ks.origin)
             if folder != "." and not (origin_dir == folder or origin_dir.startswith(folder + "/")):
                 continue
-            if _whole_tree_from_below(ks.origin, folder):
+            if _whole_tree_from_below(ks, folder):
                 continue
             own = self.scan.source(ks.source, ks.origin)
             # a bootstrap defines its GitRepository in the same file (gotk-sync.yaml), or names
@@ -228,7 +229,7 @@ class _Model(Workspace):
                 if not result.uses:
                     empty[ks.origin] = ks.path
             reach = {p for p in result.uses if p != ks.origin}
-            if _whole_tree_from_below(ks.origin, folder):
+            if _whole_tree_from_below(ks, folder):
                 whole[ks.origin] = reach  # counted below, unless another one reaches it
             else:
                 reached.update(reach)
@@ -249,6 +250,7 @@ class _Model(Workspace):
         dead = {d for d in dead if (alive or live) and posixpath.dirname(d[0]) not in alive}
         commented = self._commented_out(read)  # listed only in a comment: switched off
         live_keys = {(x.namespace, x.name) for x in live}
+        candidate_keys = Counter((ks.namespace, ks.name) for ks in candidates)
         tops = [
             ks
             for ks in candidates
@@ -256,7 +258,7 @@ class _Model(Workspace):
             and ks.origin not in commented
             and not _below_any(ks.origin, commented)
             and not _template(ks)
-            and not (named and _waits_for_live(ks, live_keys))
+            and not (named and _waits_for_live(ks, live_keys, candidate_keys))
             and (ks.origin, ks.name) not in stale
             and (ks.origin, ks.name) not in dead
             and not any(ks.origin.startswith(f + "/") and f != own.get(ks.origin) for f in folders)
@@ -391,11 +393,19 @@ def _below_any(path: str, folders: set[str]) -> bool:
     return False
 
 
-def _waits_for_live(ks: FluxKustomization, live: set[tuple[str, str]]) -> bool:
-    """Whether ``ks`` depends on a Kustomization a cluster applies: it was meant to be one of
-    that cluster's (an optional module, an app taken out of its list), and nothing applies it.
-    It is no cluster of its own."""
-    return any((namespace or ks.namespace, name) in live for name, namespace in ks.depends_on)
+def _waits_for_live(
+    ks: FluxKustomization, live: set[tuple[str, str]], candidates: Counter[tuple[str, str]]
+) -> bool:
+    """Whether ``ks`` depends on a Kustomization only a cluster applies: it was meant to be one
+    of that cluster's (an optional module, an app taken out of its list), and nothing applies
+    it. It is no cluster of its own. A dependency that another unapplied Kustomization could
+    meet does not count: a cluster folder not bootstrapped yet has its own ``infrastructure``
+    beside its ``apps``."""
+    own = (ks.namespace, ks.name)
+    return any(
+        key in live and candidates[key] - (key == own) == 0
+        for key in ((namespace or ks.namespace, name) for name, namespace in ks.depends_on)
+    )
 
 
 def _template(ks: FluxKustomization) -> bool:
@@ -424,13 +434,13 @@ def _sync_kustomization(fi: FluxInstance, ref: Ref) -> FluxKustomization | None:
     return parse_kustomization(doc, fi.origin)
 
 
-def _whole_tree_from_below(origin: str, folder: str) -> bool:
-    """Whether a Kustomization defined in ``origin`` syncs the whole tree (``folder`` is the
-    top) from deeper than bootstrap writes one (``flux-system/gotk-sync.yaml``, or the top).
-    Its own build reaches its file only because every file is in the tree: it is no bootstrap,
-    and most often a tenant's sync (of its own branch in fluxcd/flux2-multi-tenancy), which the
-    tenants layer reaches and patches."""
-    return folder == "." and posixpath.dirname(origin).count("/") > 0
+def _whole_tree_from_below(ks: FluxKustomization, folder: str) -> bool:
+    """Whether ``ks`` syncs the whole tree because it names no ``spec.path`` at all, from a
+    folder below the top. Bootstrap always writes a path (``path: ./``); a tenant's sync (of its
+    own branch, in fluxcd/flux2-multi-tenancy) names none and has its path patched in by the
+    tenants layer. Its own build reaches its file only because every file is in the tree: it
+    is no bootstrap."""
+    return folder == "." and not ks.path_given and posixpath.dirname(ks.origin).count("/") > 0
 
 
 def _fold(model: _Model, c: str | None, owner: str | None, why: str) -> None:

@@ -135,6 +135,7 @@ class FluxKustomization:
     substitute_from: tuple[SubstituteFrom, ...]
     origin: str  # the file that defines it
     problems: tuple[str, ...] = ()
+    path_given: bool = True  # False: no spec.path, so the whole tree of its source
 
     @property
     def key(self) -> tuple[str, str]:
@@ -155,6 +156,7 @@ def parse_kustomization(doc: Mapping[str, object], origin: str) -> FluxKustomiza
         problems.append("spec is not a mapping")
         spec = {}
     raw_path = spec.get("path")
+    path_given = raw_path is not None
     path = as_str(raw_path) if raw_path is not None else "."
     if path is None:
         problems.append("spec.path is not a string")
@@ -214,6 +216,7 @@ def parse_kustomization(doc: Mapping[str, object], origin: str) -> FluxKustomiza
         substitute_from=tuple(subst_from),
         origin=origin,
         problems=tuple(problems),
+        path_given=path_given,
     )
 
 
@@ -302,6 +305,9 @@ def instance_from_values(doc: Mapping[str, object], origin: str) -> FluxInstance
         return None
     instance = as_map(values.get("instance")) if values is not None else None
     sync = as_map(instance.get("sync")) if instance is not None else None
-    if instance is None or sync is None or as_str(sync.get("path")) is None:
+    # the chart renders spec.sync only with a URL; its own default values have none ("")
+    if instance is None or sync is None or not as_str(sync.get("url")):
+        return None
+    if not as_str(sync.get("path")):
         return None
     return _instance(instance, None, namespace, origin)

@@ -129,8 +129,10 @@ def scan_repository(repo: RepoFiles) -> Scan:
             data = repo.read(path)
         except OSError:
             continue
-        if _INSTANCE_VALUES.search(data):
-            scan.instances.extend(_chart_instances(data, path))
+        if len(data) <= _VALUES_MAX and _INSTANCE_VALUES.search(data):
+            chart = posixpath.join(posixpath.dirname(path), "Chart.yaml")
+            if chart not in repo.files:  # a vendored copy of the chart: its defaults, no root
+                scan.instances.extend(_chart_instances(data, path))
         if b"kustomize-controller" in data or b"Flux Version" in data:
             found = from_manifest_bytes(data)
             if found is not None:
@@ -140,6 +142,7 @@ def scan_repository(repo: RepoFiles) -> Scan:
 
 # ``instance:`` opening a mapping: the values of the flux-instance Helm chart (in a values file,
 # or under a HelmRelease's spec.values); ``app.kubernetes.io/instance: x`` labels never match
+_VALUES_MAX = 1024 * 1024
 _INSTANCE_VALUES = re.compile(rb"(?m)^[ \t]*instance:[ \t]*(?:#.*)?\r?$")
 
 

@@ -139,3 +139,21 @@ def test_settings_beside_placeholders_leave_a_template_a_template(tmp_path: Path
     assert found["tmpl/grafana.sops.yaml"].severity is Severity.INFO
     assert "a template, not a secret" in found["tmpl/grafana.sops.yaml"].message
     assert found["tmpl/db.sops.yaml"].severity is Severity.ERROR
+
+
+def test_a_credential_id_is_no_setting_beside_placeholders(tmp_path: Path) -> None:
+    from secretsmgr.audit.finding import Severity
+
+    from ..helpers import audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "tmpl/vault.sops.yaml": secret(
+                "vault",
+                {"VAULT_SECRET_ID": "3f1e2d4c-aaaa-bbbb-cccc-1234567890ab", "TOKEN": "${T}"},
+            )
+        },
+    )
+    (finding,) = [f for f in audit(tmp_path).findings if f.rule == "SM002"]
+    assert finding.severity is Severity.ERROR
