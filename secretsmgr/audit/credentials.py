@@ -86,9 +86,10 @@ _LOCK_NAMES = frozenset(
 # does not read.
 _PASSWORD_ONLY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://:([^\s:/?#@]+)@")
 _VARIABLE = re.compile(
-    r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\([A-Za-z_][A-Za-z0-9_]*\)|"
+    r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\([A-Za-z_][A-Za-z0-9_]*\)|%[sdvq]|"
     r"%[A-Za-z_]+%|<[^<>]*>|<<[^<>]*>>|"
-    # Kubernetes' $(VAR) in env, Grafana's $__env{VAR}, Stalwart's %{env:VAR}%
+    # Kubernetes' $(VAR) in env, a printf verb (%s), Grafana's $__env{VAR}, Stalwart's
+    # %{env:VAR}%
     r"\$__[a-z]+\{[^{}]*\}|%\{[a-z]+:[^{}]*\}%)$"
 )
 # The name of an environment variable (``client_secret: !Env OIDC_CLIENT_SECRET`` in authentik

@@ -203,6 +203,8 @@ def test_a_variable_beside_a_credential_does_not_hide_it() -> None:
         ("SMTP_URL", "smtps://mailer:changeme@smtp.example.com:465"),
         ("REDIS_URL", "redis://:${REDIS_PASSWORD}@redis:6379/0"),
         ("REDIS_URL", "redis://:$(REDIS_PASSWORD)@redis:6379/0"),  # Kubernetes env syntax
+        # a script's printf format (joryirving/home-ops): the token comes from the environment
+        ("entrypoint.sh", "printf 'https://x-access-token:%s@github.com\n' \"$GITHUB_TOKEN\""),
         ("REDIS_URL", "redis://:changeme@redis:6379/0"),
         ("REDIS_URL", "redis://:@redis:6379/0"),
         ("REGISTRY", "https://registry:5000/v2/app@sha256:0123456789abcdef"),
