@@ -20,6 +20,7 @@ from secretsmgr.repo.placeholders import (
     REFERENCE_SCHEMES,
     URL_PASSWORD,
     has_template,
+    split_camel,
     strip_templates,
 )
 
@@ -109,7 +110,6 @@ _FILE_NAME = re.compile(
     r"(?:agekey|key|pem|crt|cer|der|p12|pfx|jks|keystore|asc|gpg|pub|json|ya?ml|toml|ini|"
     r"conf|cfg|env|txt)$"
 )
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # Keys whose values are identifiers, digests or versions: high entropy, yet no secret.
 _IDENTIFIER_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:tag|digest|sha\d*|checksum|hash|revision|commit|version|uid|uuid|id|"
@@ -255,7 +255,7 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None
     if _SECRET_FIELD.search(key) and len(value) <= 63 and _DNS_NAME.match(value):
         return None  # envFromSecret: grafana names a Secret
-    key = _CAMEL.sub("_", key)  # clientId -> client_Id: one rule for both spellings
+    key = split_camel(key)  # clientId -> client_Id: one rule for both spellings
     if _IDENTIFIER_KEY.search(key):
         return None
     # client_secret: !Env OIDC_CLIENT_SECRET names a variable: not a keyword hit, though a

@@ -126,10 +126,16 @@ _SECRET_WORD = re.compile(
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
+def split_camel(key: str) -> str:
+    """``key`` with its camel-case words split by ``_`` (``clientId`` -> ``client_Id``), so that
+    one pattern reads both spellings."""
+    return _CAMEL.sub("_", key)
+
+
 def is_setting_key(key: str) -> bool:
     """Whether the last word of ``key`` names where or who (a host, a port, a user name), not
     a secret, and no word of it names a credential."""
-    return _SETTING_KEY.search(key) is not None and not _SECRET_WORD.search(_CAMEL.sub("_", key))
+    return _SETTING_KEY.search(key) is not None and not _SECRET_WORD.search(split_camel(key))
 
 
 def is_setting_value(key: str, value: object) -> bool:

@@ -18,13 +18,16 @@ def _keys(keys: list[str]) -> str:
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Compare recipients (as a set), the encryption rule and ``mac_only_encrypted``."""
+    elsewhere: list[str] | None = None
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None:
             continue
         rule = entry.creation_rule
         if rule is None:
-            if entry.sops_config is None and (elsewhere := _configs_elsewhere(ctx)):
+            if entry.sops_config is None and elsewhere is None:
+                elsewhere = _configs_elsewhere(ctx)  # once, for the first such file
+            if entry.sops_config is None and elsewhere:
                 # the Flux guide's layout: clusters/<name>/.sops.yaml beside files kept in
                 # another tree, which that config does not govern
                 yield RULE.finding(

@@ -404,7 +404,7 @@ def _waits_for_live(
     own = (ks.namespace, ks.name)
     return any(
         key in live and candidates[key] - (key == own) == 0
-        for key in ((namespace or ks.namespace, name) for name, namespace in ks.depends_on)
+        for key in ((namespace, name) for name, namespace in ks.depends_on)
     )
 
 
