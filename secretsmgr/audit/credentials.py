@@ -9,6 +9,8 @@ only: a warm ``check`` never loads it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -46,6 +48,13 @@ KNOWN_FORMATS = (
     "telegram_token.TelegramBotTokenDetector",
     "twilio.TwilioKeyDetector",
 )
+# base64 of "-----BEGIN", then the rest of the encoded PEM text (line breaks allowed).
+_BASE64_PEM = re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/=\s]{40,}")
+# A Google API key (Maps, Firebase, …): AIza and 35 more characters.
+_GOOGLE_API_KEY = re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])")
+# A keyword that runs on into another word names something else: passwordless_flow,
+# OAUTH_KEYCLOAK_REALM (auth_key + cloak), keyboard, secretary.
+_RUNS_ON = "(?!less|cloak|board|ary|stroke|frame|note|pad)"
 # Key names that hold a reference, a file name or a switch, never the secret itself
 # (``existingSecret: app-creds``, ``passwordKey: pw``, ``secretName``, ``tokenFile``).
 _REFERENCE_KEY = re.compile(
@@ -86,6 +95,10 @@ _LOCK_NAMES = frozenset(
 # ``scheme://:password@host`` (Redis): a password with no user, which the basic-auth plugin
 # does not read.
 _PASSWORD_ONLY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://:([^\s:/?#@]+)@")
+# ``user:password@`` of a URL, both parts (``URL_PASSWORD`` captures the password alone).
+_URL_USER_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^\s:/@]*):([^\s@/]+)@")
+# A URL password that is the word itself: a sample value (``postgres://user:password@host``).
+_PASSWORD_WORDS = frozenset(("password", "passwd", "pass", "pwd", "pw", "secret"))
 _VARIABLE = re.compile(
     r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\([A-Za-z_][A-Za-z0-9_]*\)|%[sdvq]|"
     r"%[A-Za-z_]+%|<[^<>]*>|<<[^<>]*>>|"
@@ -95,7 +108,8 @@ _VARIABLE = re.compile(
 )
 # The name of an environment variable (``client_secret: !Env OIDC_CLIENT_SECRET`` in authentik
 # blueprints, whose tag the reader drops): where the value comes from, not the value.
-_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+# A list of such names (``GH_AW_SECRET_NAMES: ANTHROPIC_API_KEY,GITHUB_TOKEN``) too.
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+(?:\s*,\s*[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)*$")
 # A lower-case name that says what it names (``password: !secret wifi_password`` in ESPHome,
 # whose tag the reader drops): a reference, not the value.
 _SECRET_NAME = re.compile(
@@ -171,7 +185,7 @@ def _plugins() -> tuple[tuple[Any, ...], Any, Any, Any]:
     )
     from detect_secrets.plugins.keyword import DENYLIST
 
-    keyword = re.compile("(?i)(?:" + "|".join(DENYLIST) + ")")
+    keyword = re.compile("(?i)(?:" + "|".join(DENYLIST) + ")" + _RUNS_ON)
     return tuple(known), Base64HighEntropyString(), HexHighEntropyString(), keyword
 
 
@@ -191,10 +205,22 @@ def _example(value: str) -> bool:
     return bool(_WORDS.search(value))
 
 
+def _no_password(user: str, password: str) -> bool:
+    """A URL's ``user:password`` that holds no password: a variable (quoted or not:
+    ``"${PG_PASSWORD}"``), the word itself (``user:password@host``), or a port after a host
+    (Longhorn's ``s3://minio.lan:9000@us-east-1/bucket``)."""
+    password = password.strip("\"'")
+    if _VARIABLE.match(password) or password.lower() in _PASSWORD_WORDS:
+        return True
+    user = user.strip("\"'")
+    host = "." in user or user == "localhost" or bool(_VARIABLE.match(user))
+    return host and password.isdigit() and len(password) <= 5
+
+
 def _variable_passwords(value: str) -> bool:
-    """Every ``user:password@`` in the URL(s) of ``value`` has a variable for a password."""
-    found = URL_PASSWORD.findall(value)
-    return bool(found) and all(_VARIABLE.match(pw) for pw in found)
+    """Every ``user:password@`` in the URL(s) of ``value`` holds no password of its own."""
+    found = _URL_USER_PASSWORD.findall(value)
+    return bool(found) and all(_no_password(user, pw) for user, pw in found)
 
 
 def _known_format(text: str, value: str) -> Verdict | None:
@@ -214,9 +240,28 @@ def _known_format(text: str, value: str) -> Verdict | None:
                 return Verdict(plugin.secret_type, True)
         except Exception:
             continue
-    if any(not _VARIABLE.match(pw) for pw in _PASSWORD_ONLY_URL.findall(text)):
+    bare = _PASSWORD_ONLY_URL.findall(text)  # the user may be a variable taken out of text
+    if any(not _no_password("", pw) for pw in bare) and not _variable_passwords(value):
         return Verdict("Basic Auth Credentials", True)
+    if _GOOGLE_API_KEY.search(text):
+        return Verdict("Google API Key", True)
+    if _encoded_private_key(text):
+        return Verdict("Private Key", True)
     return None
+
+
+def _encoded_private_key(text: str) -> bool:
+    """A base64-encoded PEM private key with key material (a kubeconfig's
+    ``client-key-data``, a ``tls.key`` copied out of a Secret)."""
+    found = _BASE64_PEM.search(text)
+    if found is None:
+        return False
+    data = "".join(found.group(0).split())
+    try:
+        decoded = base64.b64decode(data[: len(data) - len(data) % 4])
+    except (binascii.Error, ValueError):
+        return False
+    return PRIVATE_KEY_BLOCK.search(decoded.decode("ascii", "replace")) is not None
 
 
 def is_lock_file(path: str) -> bool:
@@ -246,6 +291,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
     verdict = _known_format(value, value)
     if verdict is not None:
         return verdict
+    if _BASE64_PEM.match(value):
+        return None  # base64 PEM with no private key: a certificate (certificate-authority-data)
     _, b64, hexa, keyword = _plugins()
     if "/" in key:
         return None  # an annotation or label key (``secret.reloader.stakater.com/reload``)

@@ -163,19 +163,30 @@ def _ssh_public_keys(text: str) -> bool:
 
 
 def is_public_material(key_path: str, value: object) -> bool:
-    """Certificates and public keys in PEM (``ca.crt``, ``tls.crt``) and OpenSSH public key
-    lines (``authorized_keys``, ``known_hosts``): public by design, never a secret, whether in
-    ``stringData`` or base64 under ``data``. One private block or other line and it is not.
+    """Certificates and public keys in PEM (``ca.crt``, ``tls.crt``), OpenSSH public key lines
+    (``authorized_keys``, ``known_hosts``) and container image references under an image key:
+    public by design, never a secret, whether in ``stringData`` or base64 under ``data``. One
+    private block or other line and it is not.
     """
     if not isinstance(value, str):
         return False
     text = value
     if key_path.startswith("data."):
         try:
-            text = base64.b64decode(value, validate=True).decode("ascii")
+            text = base64.b64decode("".join(value.split()), validate=True).decode("ascii")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return False
+    if _IMAGE_KEY.search(key_path) and _IMAGE_REF.match(text.strip()):
+        return True  # plugin-barman-cloud's SIDECAR_IMAGE: ghcr.io/cloudnative-pg/…:v0.10.0
     return bool(_PUBLIC_PEM.match(text)) or _ssh_public_keys(text)
+
+
+# A container image reference under a key that names one: public by design.
+_IMAGE_KEY = re.compile(r"(?i)(?:^|[._-])image$|[a-z]Image$")
+_IMAGE_REF = re.compile(
+    r"^(?:[a-z0-9.-]+(?::\d{1,5})?/)?[a-z0-9._-]+(?:/[a-z0-9._-]+)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
 
 
 def is_plaintext_value(value: object) -> bool:

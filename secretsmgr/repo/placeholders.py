@@ -58,6 +58,7 @@ _NO_SECRET = frozenset(
     (
         *("null", "~", "none", "nil", "true", "false", "yes", "no", "{}", "[]", "|", ">"),
         *("password", "pass", "secret", "token", "changeme", "xxx", "generate", "redacted"),
+        "unused",
     )
 )
 
@@ -91,7 +92,8 @@ def holds_literal_secret(text: str) -> bool:
 # ``your-token-here``): a stand-in committed on purpose, never a secret.
 _STAND_IN = re.compile(
     r"(?i)^\s*(?:replace[_ -]?(?:me|with[_ -]?\S*|this\S*)|change[_ -]?me\S*|"
-    r"your[_-][\w-]*|todo|fixme|tbd|x{3,}|\*{3,}|placeholder|dummy|redacted)\s*$"
+    r"(?:enter[_ -]|insert[_ -])?your[_ -][\w -]*|todo|fixme|tbd|x{3,}|\*{3,}|placeholder|dummy|"
+    r"redacted|unused|not[_ -]used)\s*$"
 )
 
 
@@ -113,6 +115,7 @@ def is_placeholder(value: object) -> bool:
 _SETTING_KEY = re.compile(
     r"(?i)(?:^|[._-]|(?<=[a-z])(?=[A-Z]))(?:host(?:name)?|port|url|uri|endpoint|repository|repo|"
     r"bucket|region|zone|driver|database|db|db_?name|user(?:name)?|schema|ssl_?mode|prefix|"
+    r"address|addr|server|image|"
     r"provider|type|mode|namespace|email|(?:client_?)?id|log_?level|level|insecure|debug|"
     r"enabled|timeout|file|path|dir)$"
 )
@@ -121,7 +124,8 @@ _SETTING_KEY = re.compile(
 # A word of a key that names a credential whatever its last word (``VAULT_SECRET_ID``,
 # ``AWS_ACCESS_KEY_ID``, ``accessKeyId``): such a key is never a setting.
 _SECRET_WORD = re.compile(
-    r"(?i)(?:^|[._-])(?:secret|password|passwd|pass|pwd|token|key|credentials?|auth)(?=[._-]|$)"
+    r"(?i)(?:^|[._-])(?:secret|password|passwd|pass|pwd|token|key|api_?key|credentials?|auth)"
+    r"(?=[._-]|$)"
 )
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -130,6 +134,11 @@ def split_camel(key: str) -> str:
     """``key`` with its camel-case words split by ``_`` (``clientId`` -> ``client_Id``), so that
     one pattern reads both spellings."""
     return _CAMEL.sub("_", key)
+
+
+def names_credential(key: str) -> bool:
+    """Whether a word of ``key`` names a credential (``RADARR_APIKEY``, ``certificatePassword``)."""
+    return _SECRET_WORD.search(split_camel(key)) is not None
 
 
 def is_setting_key(key: str) -> bool:

@@ -23,7 +23,9 @@ EXAMPLES = [
     ("Stripe Access Key", "sk_live_ReTllpYQYfIZu2Jnf2lAPFjD", "sk_live_"),
     ("GitHub Token", "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", "foo"),
     ("JSON Web Token", JWT, "eyJAAAA.eyJBBB"),
-    ("Basic Auth Credentials", "https://username:password@yelp.com", "http://localhost:5000/"),
+    # detect-secrets' own example is https://username:password@yelp.com: the word "password"
+    # for a password is a sample value here (imerkle's postgres://user:password@host/database)
+    ("Basic Auth Credentials", "https://username:Zq8vLw2p@yelp.com", "http://localhost:5000/"),
     ("GitLab Token", "glpat-" + "x1Y2z3A4b5C6d7E8f9G0", "glpat-short"),
     (
         "Private Key",
@@ -411,3 +413,59 @@ def test_review_cases_keep_real_credentials_and_stay_fast() -> None:
     assert not any(is_lock_file(n) for n in ("redis-lock.yaml", "lock.yaml", "app_lock.yml"))
     # a reference with a query (a SAS token) is no placeholder
     assert not is_placeholder("azure://acct/container?sig=Zq8vLw2pRtXy7Kp3")
+
+
+def test_sweep_of_2026_12_03_placeholders_ports_and_names_are_no_credentials() -> None:
+    for key, value in (
+        # imerkle: quoted variables in a URL; the bridge's sample URL
+        ("database", 'postgres://"${PG_USER}":"${PG_PASSWORD}"@pg-rw.db.svc:5432/app'),
+        ("uri", "postgres://user:password@host/database?sslmode=disable"),
+        # damacus: Longhorn's s3://host:port@region/path
+        ("backup-target", "s3://${SECRET_SYNOLOGY_IP}:9000@us-east-1/longhorn"),
+        ("backup-target", "s3://minio.lan:9000@us-east-1/longhorn"),
+        # adampetrovic: a stand-in word
+        ("HBOX_MAILER_PASSWORD", "unused"),
+        # a keyword running on into another word (WISVCH, 1activegeek)
+        ("NUXT_OAUTH_KEYCLOAK_REALM", "wisvch"),
+        ("passwordless_flow", "flow-passwordless"),
+        # AlinaNova21: a list of environment-variable names
+        ("GH_AW_SECRET_NAMES", "ANTHROPIC_API_KEY,GH_AW_GITHUB_TOKEN,GITHUB_TOKEN"),
+    ):
+        assert judge_value(key, value) is None, (key, value)
+    for key, value in (
+        ("database", 'postgres://"app":"Tr0ub4dor3"@pg-rw.db.svc:5432/app'),
+        ("uri", "postgres://user:1234@host/database"),  # a PIN after a user, not a host
+        ("OAUTH_KEYCLOAK_PASSWORD", "Zq8vLw2pRtXy7Kp3"),  # a later keyword still counts
+        ("maps", "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"),  # a Google API key
+    ):
+        assert judge_value(key, value) is not None, (key, value)
+
+
+def test_a_kubeconfig_client_key_is_a_private_key(tmp_path: Path) -> None:
+    # oscaromeu/home-ops committed a kubeconfig: client-key-data is a base64 PEM private key;
+    # the certificates beside it are public
+    from base64 import b64encode
+
+    from secretsmgr.audit.credentials import judge_value as judge
+
+    body = "MHcCAQEEIIaiGNsqzut4bFGgu4p8Zq8vLw2pRtXy7Kp3Mn9QwErToAoGCCqGSM49"
+    key = b64encode(
+        f"-----BEGIN EC PRIVATE KEY-----\n{body}\n-----END EC PRIVATE KEY-----\n".encode()
+    ).decode()
+    cert = b64encode(
+        f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n".encode()
+    ).decode()
+    config = (
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n"
+        f"    certificate-authority-data: {cert}\n    server: https://10.0.0.1:6443\n"
+        "  name: default\nusers:\n- name: default\n  user:\n"
+        f"    client-certificate-data: {cert}\n    client-key-data: {key}\n"
+    )
+    standard_repo(tmp_path, {"kubeconfig": config, "clusters/admin.kubeconfig": config})
+    hits = [f for f in run_audit(tmp_path, keyless_only=True).findings if f.rule == "SM018"]
+    assert sorted((f.path, f.key_path, f.severity) for f in hits) == [
+        ("clusters/admin.kubeconfig", "users.0.user.client-key-data", Severity.ERROR),
+        ("kubeconfig", "users.0.user.client-key-data", Severity.ERROR),
+    ]
+    assert all(f.fix is not None and "encrypt" in f.fix for f in hits)
+    assert judge("certificate-authority-data", cert) is None

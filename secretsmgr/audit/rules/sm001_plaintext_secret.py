@@ -30,7 +30,12 @@ from secretsmgr.audit.manifests import (
     secret_values,
 )
 from secretsmgr.repo.flux import UseKind
-from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK, is_setting_key
+from secretsmgr.repo.placeholders import (
+    PRIVATE_KEY_BLOCK,
+    is_setting_key,
+    names_credential,
+    split_camel,
+)
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.limits import is_too_large, limit_text, max_file_bytes
 from secretsmgr.sops.locate import DocumentKeys, key_lines
@@ -83,16 +88,48 @@ def _substituted(value: object) -> bool:
     return isinstance(value, str) and bool(value.strip()) and is_placeholder(value)
 
 
+def _kept_out(key_path: str, value: object) -> bool:
+    """A secret the author kept out of git: substituted (``${SECRET_DB_PASSWORD}``), or a
+    credential left empty in a skeleton (``password: ""``, ``RADARR_APIKEY:``)."""
+    if _substituted(value):
+        return True
+    empty = value is None or (isinstance(value, str) and not value.strip())
+    return empty and names_credential(key_path.rpartition(".")[2])
+
+
+# A parameter of a cipher or a key, not the key (``CRYPTO_KEY_CIPHER: aes-xts-plain64``,
+# ``CRYPTO_KEY_SIZE: "256"``, ``CRYPTO_PBKDF: argon2i``): the last word of the key says so.
+_PARAMETER_KEY = re.compile(
+    r"(?i)(?:^|[._-])(?:size|length|bits|cipher|hash|algorithm|algo|kdf|pbkdf2?|iterations|"
+    r"rounds|digest|curve)$"
+)
+_SHORT_TOKEN = re.compile(r"^[\w.+-]{1,40}$")
+_SWITCH = frozenset(("true", "false", "yes", "no", "on", "off", "enabled", "disabled"))
+# A URL with no credentials, query or long path part: an address (``http://plex.media:32400``),
+# not a webhook whose path holds a token.
+_PLAIN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[\w.-]+(?::\d{1,5})?(?:/[\w.~-]{0,19})*/?$")
+
+
 def _setting(key_path: str, value: object) -> bool:
-    """A literal beside substituted secrets that says where or who, not a secret: a host, a
-    port, a repository URL without credentials, a driver, a user name. Only in a Secret whose
-    secrets are substituted, which shows the author kept the secret parts out of git."""
+    """A literal beside secrets kept out of git that says where, who or how, not a secret: a
+    host, a port, an address without credentials, a driver, a user name, a switch, a cipher's
+    parameter. Only in a Secret whose secrets are substituted or left empty, which shows the
+    author kept the secret parts out of git."""
     key = key_path.rpartition(".")[2]
-    if isinstance(value, bool | int | float):
-        return bool(is_setting_key(key))
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int | float):
+        return bool(is_setting_key(key) or _PARAMETER_KEY.search(split_camel(key)))
     if not isinstance(value, str) or key_path.startswith("data.") or "\n" in value.strip():
         return False
-    return bool(is_setting_key(key)) and judge_value(key, value) is None
+    text = value.strip()
+    if judge_value(key, text) is not None:
+        return False
+    if text.lower() in _SWITCH or _PLAIN_URL.match(text):
+        return True
+    if _PARAMETER_KEY.search(split_camel(key)) and _SHORT_TOKEN.match(text):
+        return True
+    return bool(is_setting_key(key))
 
 
 def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
@@ -104,7 +141,7 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
         if is_secret(obj):
             name = label(obj)
             values = list(secret_values(obj))
-            substituted = any(_substituted(value) for _, value in values)
+            substituted = any(_kept_out(key_path, value) for key_path, value in values)
             for key_path, value in values:
                 if not is_plaintext_value(value) or is_public_material(key_path, value):
                     continue

@@ -16,6 +16,18 @@ def _keys(keys: list[str]) -> str:
     return ", ".join(short_key(k) for k in keys)
 
 
+def _governs(configs: list[str]) -> str:
+    """``a governs only…`` for one config, ``a and b each govern only…`` for more."""
+    if len(configs) == 1:
+        return f"{configs[0]} governs only the files below its own folder"
+    named = (
+        f"{configs[0]} and {configs[1]}"
+        if len(configs) == 2
+        else f"{configs[0]}, {configs[1]} and others"
+    )
+    return f"{named} each govern only the files below their own folder"
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Compare recipients (as a set), the encryption rule and ``mac_only_encrypted``."""
     elsewhere: list[str] | None = None
@@ -32,9 +44,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 # another tree, which that config does not govern
                 yield RULE.finding(
                     entry.path,
-                    "no .sops.yaml above this file: "
-                    f"{', '.join(elsewhere[:2])}{' and others' if len(elsewhere) > 2 else ''} "
-                    "governs only the files below its own folder",
+                    f"no .sops.yaml above this file: {_governs(elsewhere)}",
                     fix="move that .sops.yaml to a folder above every file it is meant for "
                     "(with path_regex rules relative to it), or add one above this file",
                 )

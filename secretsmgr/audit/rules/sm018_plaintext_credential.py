@@ -38,6 +38,11 @@ from secretsmgr.sops.metadata import SOPS_KEY
 from secretsmgr.sops.tree import MapNode
 from secretsmgr.sops.values import Comment
 
+# Client configurations that hold a private key or token, named with no extension:
+# ``kubeconfig``, ``admin.kubeconfig``, Talos's ``talosconfig``, ``.kube/config``.
+_CLIENT_CONFIG = re.compile(
+    r"(?:.*/)?(?:[^/]*\.)?(?:kubeconfig|talosconfig)$|(?:.*/)?\.kube/config$"
+)
 MAX_SIZE = 1024 * 1024  # larger files are data, not configuration: not scanned
 _DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$")
 
@@ -112,7 +117,8 @@ _KNOWN_PARTS = (
     *("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "A3T"),
     *("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "glptt-"),
     *("xox", "hooks.slack.com", "k_live_", "T3BlbkFJ", "SG.", "eyJ", "-----BEGIN"),
-    *("npm_", "_authToken", "pypi-", "sq0", "AccountKey=", "AKC"),
+    *("npm_", "_authToken", "pypi-", "sq0", "AccountKey=", "AKC", "AIza"),
+    "LS0tLS1CRUdJTi",  # base64 of "-----BEGIN": a kubeconfig's client-key-data
 )
 
 
@@ -132,7 +138,8 @@ def _candidates(
     at: every check in the places credentials are kept by mistake, known formats everywhere
     else in the object (a ClusterIssuer's ``accessKeyID: AKIA…``)."""
     kind, api = obj.get("kind"), obj.get("apiVersion")
-    if not isinstance(kind, str) or not isinstance(api, str):
+    if not isinstance(kind, str) or not isinstance(api, str) or (kind, api) == ("Config", "v1"):
+        # no Kubernetes object, or a kubeconfig (kind Config): a file, every value judged
         for key_path, key, value in _leaves(obj, prefix):
             yield "file", key_path, key, value, False
         return
@@ -154,6 +161,8 @@ def _candidates(
     if parts is None:
         return  # no value in the file can hold a known format
     for key_path, key, value in _leaves(obj, prefix):
+        if key_path.startswith(f"{prefix}binaryData."):
+            continue  # base64 of a binary file: a key format inside it is chance (AKIA, ABIA…)
         if any(part in value for part in parts):
             yield name, key_path, key, value, True
 
@@ -200,6 +209,8 @@ def _ini(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
 
 def detect(file: ScannedFile) -> list[CredentialHit]:
     """Credential-looking values in the file (never in SOPS-encrypted values)."""
+    if file.format is None and file.sops is None and _CLIENT_CONFIG.match(file.path):
+        file = replace(file, format=FileFormat.YAML)  # YAML under a name with no extension
     if file.format is None or len(file.data) > MAX_SIZE or is_lock_file(file.path):
         return []
     text = decode_text(file.data)

@@ -332,3 +332,75 @@ def test_a_plaintext_generator_source_is_a_plaintext_secret(tmp_path: Path) -> N
     }
     for f in findings:
         assert "Zq8vLw2pRtXy7Kp3" not in f.message and KEY_BODY not in f.message
+
+
+def test_skeletons_switches_addresses_and_cipher_settings_are_no_plaintext_secret(
+    tmp_path: Path,
+) -> None:
+    # sweep of 2026-12-03: WISVCH/gke-cluster (skeletons with a switch or a path set),
+    # npawelek (empty API keys beside service URLs), rajsinghtech (PLEX_SERVER beside a variable),
+    # martinohmann (…_ADDRESS), openCenter's longhorn-crypto (a stand-in passphrase and its cipher
+    # settings), alexrf45 (plugin-barman-cloud's SIDECAR_IMAGE, base64 under data)
+    from base64 import b64encode
+
+    from secretsmgr.audit.engine import run_audit
+
+    image = b64encode(b"ghcr.io/cloudnative-pg/plugin-barman-cloud-sidecar:v0.10.0").decode()
+    standard_repo(
+        tmp_path,
+        {
+            "apps/mail.yaml": secret(
+                "mail", {"username": "", "password": "", "auth": "true", "port": ""}
+            ),
+            "apps/passes.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: passes}\n"
+            'stringData:\n  certificatePath: "cert.p12"\n  certificatePassword:\n',
+            "apps/radarr.yaml": secret(
+                "radarr", {"RADARR_APIKEY": "", "RADARR_URL": "http://radarr.svc:7878"}
+            ),
+            "apps/plex.yaml": secret(
+                "plex", {"PLEX_SERVER": "http://plex.media:32400", "PLEX_TOKEN": "${PLEX_TOKEN}"}
+            ),
+            "apps/authelia.yaml": secret(
+                "authelia",
+                {
+                    "AUTHELIA_STORAGE_POSTGRES_ADDRESS": "postgres16-rw.database.svc",
+                    "AUTHELIA_STORAGE_POSTGRES_PASSWORD": "${SECRET_AUTHELIA_PASSWORD}",
+                },
+            ),
+            "apps/longhorn.yaml": secret(
+                "longhorn-crypto",
+                {
+                    "CRYPTO_KEY_VALUE": "Your encryption passphrase",
+                    "CRYPTO_KEY_CIPHER": "aes-xts-plain64",
+                    "CRYPTO_KEY_SIZE": "256",
+                    "CRYPTO_PBKDF": "argon2i",
+                },
+            ),
+            "apps/barman.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: barman}\n"
+            f"data:\n  SIDECAR_IMAGE: |\n    {image[:40]}\n    {image[40:]}\n",
+            # still secrets: a skeleton's real token, a webhook whose path is the secret, a
+            # real passphrase beside cipher settings, a base64 password under an image key
+            "apps/hook.yaml": secret(
+                "hook",
+                {
+                    "password": "",
+                    "api_token": "hunter2xyzA9",
+                    "DISCORD_WEBHOOK": "https://discord.com/api/webhooks/1234567890/"
+                    "Zq8vLw2pRtXy7Kp3Mn9QwErTzq8vLw2pRtXy7Kp3Mn9Q",
+                },
+            ),
+            "apps/crypto.yaml": secret(
+                "crypto", {"CRYPTO_KEY_VALUE": "Tr0ub4dor-and-3", "CRYPTO_KEY_CIPHER": "aes"}
+            ),
+            "apps/image.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: image}\n"
+            f"data:\n  IMAGE: {b64encode(b'hunter2 is my password').decode()}\n",
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/hook.yaml", "stringData.api_token"),
+        ("apps/hook.yaml", "stringData.DISCORD_WEBHOOK"),
+        ("apps/crypto.yaml", "stringData.CRYPTO_KEY_VALUE"),
+        ("apps/crypto.yaml", "stringData.CRYPTO_KEY_CIPHER"),
+        ("apps/image.yaml", "data.IMAGE"),
+    }

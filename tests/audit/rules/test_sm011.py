@@ -215,3 +215,21 @@ def test_a_sops_yaml_in_another_folder_is_named(tmp_path: Path) -> None:
         "its own folder"
     )
     assert finding.fix is not None and finding.fix.startswith("move that .sops.yaml")
+
+
+def test_several_sops_yaml_elsewhere_are_named_in_the_plural(tmp_path: Path) -> None:
+    # rajsinghtech/kubernetes-manifests: "clusters/common/.sops.yaml, … and others governs"
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"))})
+    (tmp_path / ".sops.yaml").unlink()
+    for name in ("a", "b", "c"):
+        write(tmp_path, f"clusters/{name}/.sops.yaml", sops_yaml((r"\.enc\.yaml$", (K1,))))
+    (finding,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert finding.message == (
+        "no .sops.yaml above this file: clusters/a/.sops.yaml, clusters/b/.sops.yaml and others "
+        "each govern only the files below their own folder"
+    )
+    (tmp_path / "clusters/c/.sops.yaml").unlink()
+    (finding,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert "clusters/a/.sops.yaml and clusters/b/.sops.yaml each govern only" in finding.message
