@@ -419,7 +419,8 @@ def test_a_root_another_cluster_applies_is_that_cluster(git_checkout: GitRepo) -
     )
     g = graph(git_checkout)
     assert len(g.clusters) == 1, g.clusters
-    assert any("is applied by cluster" in note for note in g.notes)
+    # its path lies inside the bootstrap's, which applies its Kustomizations (and the file)
+    assert any("whose Kustomizations" in n or "is applied by cluster" in n for n in g.notes)
 
 
 def test_commented_out_templates_and_unlisted_modules_are_no_clusters(
@@ -503,3 +504,143 @@ def test_a_bootstrap_of_the_whole_tree_below_the_top_is_still_a_bootstrap(
     g = graph(git_checkout)
     assert [x.name for x in g.layers] == ["flux-system", "apps"]
     assert all(x.external is None for x in g.layers)
+
+
+FOREIGN = """\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {{name: {name}{namespace}}}
+spec: {{url: '{url}', ref: {{tag: v1.0.0}}}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: {name}, namespace: database}}
+spec:
+  {path}sourceRef: {{kind: GitRepository, name: {name}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("where", "path", "namespace"),
+    [
+        # d4rkfella: a live ks.yaml with its source beside it; USA-RedDragon: a secrets repo
+        ("kubernetes/apps/keycloak/ks.yaml", "path: ./kubernetes\n  ", ", namespace: database"),
+        ("clusters/home/secrets.yaml", "path: ./\n  ", ", namespace: database"),
+        # bykaj: archived, no spec.path, the source given no namespace
+        ("archive/cnpg/crds.yaml", "", ""),
+    ],
+)
+def test_a_kustomization_of_another_repository_is_no_root(
+    git_checkout: GitRepo, where: str, path: str, namespace: str
+) -> None:
+    # it was the cluster root, its path resolved in this checkout: the real layers lost their
+    # parent's decryption patch (false SM010), or the repository's own source became "external"
+    git_checkout.git("remote", "add", "origin", "https://github.com/example/home-ops")
+    git_checkout.write(
+        "kubernetes/apps/flux-instance/values.yaml",
+        INSTANCE_VALUES.replace("path: kubernetes/flux\n", "path: kubernetes/flux/cluster\n"),
+    )
+    git_checkout.write(
+        "kubernetes/flux/cluster/apps.yaml",
+        flux_ks("apps", "./kubernetes/apps").replace(
+            "spec:\n", "spec:\n  decryption: {provider: sops}\n", 1
+        ),
+    )
+    git_checkout.write("kubernetes/apps/db/s.sops.yaml", "kind: Secret\n")
+    name = "theirs"
+    git_checkout.write(
+        where,
+        FOREIGN.format(
+            name=name, namespace=namespace, path=path, url="https://github.com/someone/else.git"
+        ),
+    )
+    g = graph(git_checkout)
+    assert [c.root for c in g.clusters] == ["kubernetes/apps/flux-instance/values.yaml"]
+    assert g.layers_of("kubernetes/apps/db/s.sops.yaml") == ("apps",)
+    theirs = g.get(name)
+    assert theirs is None or (theirs.external is not None and theirs.files == frozenset())
+    # the same file naming this checkout is still a bootstrap (a gotk-sync.yaml)
+    git_checkout.write(
+        where,
+        FOREIGN.format(
+            name=name, namespace=namespace, path=path, url="ssh://git@github.com/example/home-ops"
+        ),
+    )
+    assert any(c.root == where for c in graph(git_checkout).clusters) or path == ""
+
+
+def _values_release(values: str, namespace: str = "") -> str:
+    body = "".join(f"    {line}\n" for line in values.splitlines())
+    where = f"  namespace: {namespace}\n" if namespace else ""
+    return (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n"
+        f"  name: flux-instance\n{where}spec:\n  values:\n{body}"
+    )
+
+
+def test_an_instance_syncing_inside_a_cluster_it_belongs_to_is_that_cluster(
+    git_checkout: GitRepo,
+) -> None:
+    # damacus/home-ops: a bootstrap syncs kubernetes/flux; the flux-instance values (in a layer
+    # switched off) sync kubernetes/flux/cluster, whose Kustomizations the bootstrap applies.
+    # Every layer was listed twice, under two clusters.
+    bootstrap(git_checkout, "kubernetes/flux", url="https://github.com/example/home-ops")
+    git_checkout.write("kubernetes/flux/cluster/apps.yaml", flux_ks("apps", "./kubernetes/apps"))
+    git_checkout.write(
+        "kubernetes/apps/flux-instance/app/helm/values.yaml",
+        INSTANCE_VALUES.replace("path: kubernetes/flux\n", "path: kubernetes/flux/cluster\n"),
+    )
+    git_checkout.write("kubernetes/apps/db/s.sops.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert len(g.clusters) == 1, g.clusters
+    assert g.layers_of("kubernetes/apps/db/s.sops.yaml") == ("apps",)
+    assert any("whose Kustomizations" in note for note in g.notes)
+
+
+def test_a_shared_instance_whose_path_each_cluster_fills_in_is_no_cluster(
+    git_checkout: GitRepo,
+) -> None:
+    # aclerici38/home-ops: clusters home and cloud both apply one flux-instance HelmRelease
+    # with sync.path "${FLUX_PATH}": it was a third cluster named ${FLUX_PATH}
+    shared = "kubernetes/apps/shared/flux-instance/hr.yaml"
+    git_checkout.write(
+        shared,
+        _values_release(
+            INSTANCE_VALUES.replace("path: kubernetes/flux\n", 'path: "${FLUX_PATH}"\n')
+        ),
+    )
+    for name in ("home", "cloud"):
+        bootstrap(git_checkout, f"clusters/{name}", url="https://github.com/example/home-ops")
+        git_checkout.write(
+            f"clusters/{name}/instance.yaml",
+            flux_ks("flux-instance", "./kubernetes/apps/shared/flux-instance"),
+        )
+    g = graph(git_checkout)
+    assert sorted(str(c.name) for c in g.clusters) == ["cloud", "home"]
+    assert any("each filling in its sync path" in note for note in g.notes)
+
+
+def test_an_instance_named_by_the_namespace_its_kustomization_gives_it(
+    git_checkout: GitRepo,
+) -> None:
+    # soulwhisper/home-ops: the HelmRelease has no namespace; the Kustomization applying it
+    # sets targetNamespace gitops-system, so flux-operator names the sync source
+    # gitops-system/gitops-system, which the sync folder's Kustomizations read. It was
+    # "external" and 92 Kustomizations went unmodelled.
+    git_checkout.git("remote", "add", "origin", "https://github.com/example/home-ops")
+    git_checkout.write(
+        "kubernetes/apps/gitops-system/flux-instance/app/helmrelease.yaml",
+        _values_release(INSTANCE_VALUES),
+    )
+    git_checkout.write(
+        "kubernetes/flux/apps.yaml",
+        flux_ks("apps", "./kubernetes/apps")
+        .replace("namespace: flux-system", "namespace: gitops-system")
+        .replace("    name: flux-system\n", "    name: gitops-system\n"),
+    )
+    git_checkout.write("kubernetes/apps/db/s.sops.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    apps = g.get("apps")
+    assert apps is not None and apps.external is None
+    assert g.layers_of("kubernetes/apps/db/s.sops.yaml") == ("apps",)
+    assert g.layers[0].name == "gitops-system"

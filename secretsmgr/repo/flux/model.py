@@ -88,10 +88,14 @@ class _Model(Workspace):
                 continue
             own = self.scan.source(ks.source, ks.origin)
             # a bootstrap defines its GitRepository in the same file (gotk-sync.yaml), or names
-            # one whose URL is this checkout's remote: any other source is not this checkout
+            # one whose URL is this checkout's remote: any other source is not this checkout,
+            # nor is one defined beside it whose URL names another repository (a Kustomization
+            # of keycloak-k8s-resources, of a secrets repository: path ./, same file)
             if own is None or not (
                 own.origin == ks.origin or normalize_url(own.url) == self.remote()
             ):
+                continue
+            if self._another_repository(own.url):
                 continue
             art = self.artifact("", own.ignore)
             result = self.build(art, folder, None)
@@ -105,9 +109,12 @@ class _Model(Workspace):
                 continue
             sync_name = fi.sync_name or fi.namespace
             ref = Ref(fi.sync_kind, fi.namespace, sync_name)
+            if fi.sync_name is None:
+                ref = self._instance_source(fi, ref)
+                sync_name = ref.name
             ks = _sync_kustomization(fi, ref) or FluxKustomization(
                 name=sync_name,
-                namespace=fi.namespace,
+                namespace=ref.namespace,
                 path=fi.sync_path,
                 source=ref,
                 depends_on=(),
@@ -129,6 +136,30 @@ class _Model(Workspace):
             found.append(Root(ks, name, folder, fi.origin, bootstrap=boot))
         self._roots = self._unique_names(self._with_settings(found))
         return self._roots
+
+    def _instance_source(self, fi: FluxInstance, ref: Ref) -> Ref:
+        """The source flux-operator creates for ``fi``: named after the instance's namespace,
+        which a HelmRelease may get only from the Kustomization that applies it
+        (``targetNamespace: gitops-system``). When the Kustomizations in its sync folder all
+        read one undefined source named after its own namespace, that is the one."""
+        folder = normalize_spec_path(fi.sync_path or ".")
+        read = {
+            ks.source
+            for ks in self.scan.kustomizations
+            if _inside(ks.origin, folder)
+            and ks.source.kind == ref.kind
+            and ks.source.name == ks.source.namespace
+            and self.scan.source(ks.source, ks.origin) is None
+        }
+        return read.pop() if len(read) == 1 and ref not in read else ref
+
+    def _another_repository(self, url: str | None) -> bool:
+        """Whether ``url`` names a repository other than this checkout's ``origin`` (both
+        known, no variable in the URL; a fork or an ssh alias of origin is this checkout)."""
+        found, remote = normalize_url(url), self.remote()
+        if found is None or remote is None or "$" in found or "{" in found:
+            return False
+        return found != remote
 
     @staticmethod
     def _as_built(ks: FluxKustomization, result: BuildResult) -> FluxKustomization:
@@ -472,6 +503,30 @@ def _merge_overlapping(model: _Model, explicit: set[str | None]) -> None:
         if first != c and (cluster.cluster_key or None) == (other.cluster_key or None):
             _fold(model, c, first, f"syncs {cluster.path} as {other.root} does")
     for c in sorted(explicit, key=lambda n: n or ""):
+        # a root syncing a folder inside another cluster's path, all of whose Kustomizations
+        # that cluster already applies (a flux-instance chart's values in a layer switched off,
+        # syncing kubernetes/flux/cluster below a bootstrap of kubernetes/flux) is that cluster
+        cluster = model.clusters.get(c)
+        if cluster is None or not cluster.path:
+            continue
+        mine = {
+            (x.source, x.name) for x in model.layers if x.cluster == c and x.source != cluster.root
+        }
+        for o in sorted(explicit - {c}, key=lambda n: n or ""):
+            outer = model.clusters.get(o)
+            if outer is None or not outer.path or not _inside(cluster.path, outer.path):
+                continue
+            theirs = {(x.source, x.name) for x in model.layers if x.cluster == o}
+            if (
+                mine
+                and mine <= theirs
+                and (cluster.cluster_key or None) == (outer.cluster_key or None)
+            ):
+                _fold(
+                    model, c, o, f"syncs {cluster.path}, whose Kustomizations {outer.root} applies"
+                )
+                break
+    for c in sorted(explicit, key=lambda n: n or ""):
         # a root that another cluster's layers apply (a flux-instance HelmRelease in the apps
         # of a cluster still synced by its legacy bootstrap, mid migration) is that cluster
         cluster = model.clusters.get(c)
@@ -482,6 +537,16 @@ def _merge_overlapping(model: _Model, explicit: set[str | None]) -> None:
             for x in model.layers
             if x.cluster in model.clusters and x.cluster != c and cluster.root in x.files
         }
+        if len(owners) > 1 and "$" in (cluster.path or ""):
+            # a shared FluxInstance whose sync.path each cluster fills in (${FLUX_PATH}):
+            # part of every cluster that applies it, a cluster of none
+            model.layers = [x for x in model.layers if x.cluster != c]
+            model.notes.append(
+                f"{cluster.root} is applied by clusters {', '.join(sorted(map(str, owners)))}, "
+                f"each filling in its sync path {cluster.path}: no cluster of its own"
+            )
+            del model.clusters[c]
+            continue
         owner = owners.pop() if len(owners) == 1 else None
         if owner is not None and (cluster.cluster_key or None) == (
             model.clusters[owner].cluster_key or None
@@ -496,6 +561,11 @@ def _merge_overlapping(model: _Model, explicit: set[str | None]) -> None:
             owner = owners.pop()
             if not _would_clash(model, c, owner):
                 _fold(model, c, owner, "applies layers another root applies too")
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether ``path`` lies below ``folder`` (``.`` holds everything)."""
+    return folder == "." or path.startswith(folder + "/")
 
 
 def _would_clash(model: _Model, c: str | None, owner: str | None) -> bool:

@@ -93,7 +93,19 @@ class Scan:
         define a source of the same name)."""
         found = self.sources.get(ref)
         if not found:
-            return None
+            # defined in the same file under another namespace: one given none, which a
+            # kustomization's namespace: or the apply sets (an archived crds.yaml holding a
+            # GitRepository and then its Kustomization in namespace database)
+            return next(
+                (
+                    src
+                    for other, sources in self.sources.items()
+                    if (other.kind, other.name) == (ref.kind, ref.name)
+                    for src in sources
+                    if src.origin == near
+                ),
+                None,
+            )
         return max(found, key=lambda s: (_shared_depth(s.origin, near), -found.index(s)))
 
     def add_source(self, src: Source) -> None:
