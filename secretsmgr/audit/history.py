@@ -19,6 +19,7 @@ class Exposure:
     commit: str
     date: str  # committer date, ISO 8601
     rule: str  # the rule that saw it in that commit
+    name: str | None = None  # a container env entry's variable (``DATABASE_URL``)
 
 
 @dataclass(frozen=True, slots=True)

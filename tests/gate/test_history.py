@@ -74,3 +74,23 @@ def test_audit_history_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         secrets=["leaked-token-3"],
     ).out
     assert '"rule": "SM019"' in out and "leaked-token-3" not in out
+
+
+def test_an_env_value_exposed_in_history_names_its_variable(tmp_path: Path) -> None:
+    # WISVCH/gke-cluster: "env.1.value was committed in plaintext": env.1 is DATABASE_HOST
+    # today; the password was in DATABASE_URL
+    def deployment(env: str) -> str:
+        return (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  template:\n"
+            "    spec:\n      containers:\n        - name: app\n          env:\n" + env
+        )
+
+    leaked = "            - {name: DATABASE_URL, value: 'postgres://app:Zq8vLw2pRt@db/app'}\n"
+    root = gitops(tmp_path / "r", {"apps/deploy.yaml": deployment(leaked)})
+    write(root, "apps/deploy.yaml", deployment("            - {name: DATABASE_HOST, value: db}\n"))
+    commit(root, "move the password out")
+    (message,) = history_findings(root)[("SM019", "apps/deploy.yaml")]
+    assert message.startswith(
+        "spec.template.spec.containers.0.env.0.value (DATABASE_URL) was committed in plaintext"
+    )
+    assert "Zq8vLw2pRt" not in message

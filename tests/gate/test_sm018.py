@@ -335,8 +335,13 @@ def test_each_document_is_judged_and_located_on_its_own(tmp_path: Path) -> None:
     )
     lines = (first + "---\n" + second).splitlines()
     assert got == [
-        ("spec.template.spec.containers.0.env.0.value", 29, "Deployment database env"),
-        ("spec.template.spec.containers.0.env.1.value", 15, "Deployment frontend env"),
+        # each names its variable (WISVCH: "env.1" named by its index alone)
+        (
+            "spec.template.spec.containers.0.env.0.value",
+            29,
+            "Deployment database env POSTGRES_PASSWORD",
+        ),
+        ("spec.template.spec.containers.0.env.1.value", 15, "Deployment frontend env DB_PASSWD"),
     ]
     assert "Zq8vLw2pRt" in lines[28] and "DB_PASSWD" in lines[13]
 

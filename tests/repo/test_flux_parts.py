@@ -160,6 +160,9 @@ def test_the_flux_version_of_flux_installing_itself_from_its_release_artifact() 
     manifests = "oci://ghcr.io/fluxcd/flux-manifests"
     assert from_manifests_source(oci(manifests, "v2.2.3")) == (1, 2, 3)
     assert from_manifests_source(oci(manifests, "v2.9.3")) == (1, 9, 3)
+    # USA-RedDragon/home-cluster-flux: the tag pinned to its digest, as Renovate writes it
+    pinned = "v2.9.4@sha256:57804ca34eab87a2071ec03c4a523e89e1c8775937586ba89fc6c66148700f02"
+    assert from_manifests_source(oci(manifests, pinned)) == (1, 9, 4)
     assert from_manifests_source(oci(manifests, "latest")) is None
     assert from_manifests_source(oci(manifests, None)) is None
     assert (

@@ -157,7 +157,7 @@ def _candidates(
         for key_path, key, value in _leaves(subst, f"{prefix}spec.postBuild.substitute."):
             yield f"{name} postBuild.substitute", key_path, key, value, False
     for key_path, key, value in _env(obj, prefix):
-        yield f"{name} env", key_path, key, value, False
+        yield f"{name} env {key}", key_path, key, value, False  # the variable, not its index
     if parts is None:
         return  # no value in the file can hold a known format
     for key_path, key, value in _leaves(obj, prefix):

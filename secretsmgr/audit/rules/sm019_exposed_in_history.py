@@ -71,7 +71,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
         yield RULE.finding(
             exposure.path,
-            f"{exposure.key_path} was committed in plaintext ({exposure.rule}) in "
+            f"{exposure.key_path}{f' ({exposure.name})' if exposure.name else ''} was committed "
+            f"in plaintext ({exposure.rule}) in "
             f"{exposure.commit[:12]} ({exposure.date[:10]}): exposed since, in git history",
             key_path=exposure.key_path,
             fix=fix,

@@ -69,7 +69,8 @@ def from_manifest_bytes(data: bytes) -> tuple[int, int, int] | None:
 
 
 _MANIFESTS = re.compile(r"^oci://ghcr\.io/fluxcd/flux-manifests/?$")
-_TAG = re.compile(r"^v?2\.(\d+)\.(\d+)$")
+# a tag, also pinned to its digest as Renovate writes it (``v2.9.4@sha256:…``)
+_TAG = re.compile(r"^v?2\.(\d+)\.(\d+)(?:@sha256:[0-9a-f]{64})?$")
 
 
 def from_manifests_source(doc: object) -> tuple[int, int, int] | None:
