@@ -86,6 +86,9 @@ class Inventory:
     # the cluster key(s) each `.sops.yaml` creation rule names (clusterkeys.py)
     rule_keys: Mapping[RuleId, RuleKeys] = field(default_factory=dict, repr=False)
     live: tuple[LiveKeys, ...] = ()  # what live clusters' sops-age Secrets hold
+    # rules whose files no live layer applies, beside rules whose files one does (a rule for
+    # .github/secrets naming a CI key): they name no cluster key (see _flux_free)
+    flux_free_rules: frozenset[RuleId] = frozenset()
 
     def live_for(self, cluster: str | None) -> LiveKeys | None:
         """The live keys read for ``cluster``'s own context, if any."""
@@ -124,7 +127,9 @@ class Inventory:
         """Which key was taken as the cluster key where a `.sops.yaml` rule names several, and
         how to pin it: for every rule while `.secretsmgr.yaml` names no key, else for the
         rules of files whose key still comes from `.sops.yaml`."""
-        rules = list(self.rule_keys.values())
+        rules = [
+            r for r in self.rule_keys.values() if (r.config, r.number) not in self.flux_free_rules
+        ]
         if not self.cluster_keys:  # none found: say where a rule left it undecided
             return key_notes(r for r in rules if r.undecided)
         if self.cluster_key_source != SOPS_CONFIG_NAME:
@@ -362,10 +367,15 @@ def load_inventory(
                     hits[name].extend(detect(scanned))
 
     rules = _rule_keys(configs, settings)
+    free = _flux_free(entries, layers)
     lives = _lives(live_keys)
     every = next((x for x in lives if x.cluster is None), None)
     keys, source, repo_keys, repo_source = _resolve_keys(
-        rules, settings, env, cluster_key_cli, every
+        {rid: r for rid, r in rules.items() if rid not in free},
+        settings,
+        env,
+        cluster_key_cli,
+        every,
     )
     return Inventory(
         root=root,
@@ -383,7 +393,24 @@ def load_inventory(
         symlinks=tuple(links),
         rule_keys=MappingProxyType(rules),
         live=lives,
+        flux_free_rules=free,
     )
+
+
+def _flux_free(entries: Sequence[SopsEntry], layers: LayerGraph) -> frozenset[RuleId]:
+    """Creation rules whose SOPS files no live layer applies, in a repository where other
+    rules' files are applied: a rule for ``.github/secrets`` or ``docker/truenas`` whose extra
+    key is a CI runner's or a host's, not the cluster's. Their keys are no cluster keys (the
+    rule still governs its own files)."""
+    applied: dict[RuleId, bool] = {}
+    for entry in entries:
+        if entry.sops_config is None or entry.creation_rule_number is None:
+            continue
+        rid = (entry.sops_config, entry.creation_rule_number)
+        applied[rid] = applied.get(rid, False) or bool(layers.layers_of(entry.path))
+    if not any(applied.values()):
+        return frozenset()
+    return frozenset(rid for rid, live in applied.items() if not live)
 
 
 def _lives(given: LiveKeys | Sequence[LiveKeys] | None) -> tuple[LiveKeys, ...]:

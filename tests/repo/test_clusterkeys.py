@@ -128,3 +128,30 @@ def test_an_inventory_says_why_it_has_no_cluster_key(tmp_path: Path) -> None:
     assert inv.cluster_keys == ()
     (note,) = inv.key_notes
     assert "PGP or cloud KMS keys" in note
+
+
+def test_a_rule_for_files_flux_never_applies_names_no_cluster_key(tmp_path: Path) -> None:
+    # martinohmann/home-ops: a rule for .github/secrets names the cluster key and a CI key;
+    # the CI key (named by the fewest rules) was taken for a cluster key, and the note said to
+    # pin it as cluster_key, which made every Flux file fail SM004
+    from secretsmgr.repo.inventory import load_inventory
+    from tests.audit.helpers import K1, K2, enc, flux_kustomization, secret, sops_yaml, write
+    from tests.conftest import git
+
+    write(
+        tmp_path,
+        ".sops.yaml",
+        sops_yaml((r"apps/.*\.sops\.yaml$", (K1,)), (r"\.github/secrets/.*\.sops\..*", (K1, K2))),
+    )
+    write(tmp_path, "clusters/prod/apps.yaml", flux_kustomization())
+    write(tmp_path, "apps/db.sops.yaml", enc(secret("db")))
+    write(tmp_path, ".github/secrets/ci.sops.yaml", enc(secret("ci"), (K1, K2)))
+    git(tmp_path, "init", "-q", "-b", "main")  # git lists the dot folder's files
+    inv = load_inventory(tmp_path)
+    assert len(inv.sops_files) == 2
+    assert inv.cluster_keys == (K1,)
+    assert inv.key_notes == ()
+    assert inv.flux_free_rules == frozenset({(".sops.yaml", 2)})
+    # with no layer applying any file, every rule still counts
+    (tmp_path / "clusters/prod/apps.yaml").unlink()
+    assert set(load_inventory(tmp_path).cluster_keys) == {K1, K2}
