@@ -55,6 +55,8 @@ def decide_keys(inv: Inventory, options: InitOptions) -> tuple[list[ClusterKey],
             keys, source = single, inv.cluster_key_source
         if not keys:
             keys, source = _shared_recipient(inv, cluster.name)
+        if not keys:
+            keys, source = _rule_for_new_files(inv, cluster.name)
         if keys:
             out.append(ClusterKey(cluster.name, keys[0], source or SOPS_CONFIG_NAME))
             continue
@@ -83,6 +85,24 @@ def _live_key(cluster: Cluster, lives: Sequence[LiveKeys], count: int) -> Cluste
             hints=("name the cluster key: secretsmgr init --cluster-key age1…",),
         )
     return ClusterKey(cluster.name, publics[0], f"cluster ({live.label})")
+
+
+def _rule_for_new_files(inv: Inventory, cluster: str | None) -> tuple[tuple[str, ...], str | None]:
+    """A cluster with no SOPS file yet: the cluster key of the `.sops.yaml` rule that would
+    govern a new one in its layers' folders (a catch-all rule naming one key), when that is
+    one key for all of them."""
+    found: set[str] = set()
+    for layer in inv.layers.layers:
+        if layer.cluster != cluster or layer.external or layer.path in ("", "."):
+            continue
+        label, _rule, number = inv.sops_configs.rule_for(f"{layer.path}/secret.sops.yaml")
+        ruled = inv.rule_keys.get((label, number)) if label and number is not None else None
+        if ruled is None or len(ruled.cluster_keys) != 1:
+            return (), None
+        found.update(ruled.cluster_keys)
+    if len(found) != 1:
+        return (), None
+    return tuple(found), "the .sops.yaml rule for the cluster's folders"
 
 
 def _shared_recipient(inv: Inventory, cluster: str | None) -> tuple[tuple[str, ...], str | None]:

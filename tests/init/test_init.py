@@ -495,3 +495,18 @@ def test_a_linked_file_is_never_written_through(
     _, err = init(repo, capsys, "--force", "-o", str(keyfile), expect=2)
     assert "cannot read .sops.yaml" in err
     assert outside.read_text() == "creation_rules: []\n" and not keyfile.exists()
+
+
+def test_clusters_without_secrets_take_the_key_of_the_catch_all_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # aclerici38/home-ops: a catch-all .sops.yaml rule names one key and no cluster applies a
+    # SOPS file yet; init planned a new identity for every cluster instead of that key
+    repo = two_cluster_repo(tmp_path / "repo")
+    write(repo, ".sops.yaml", f"creation_rules:\n  - age: {CLUSTER}\n")
+    write(repo, "talos/.sops.yaml", f"creation_rules:\n  - age: {ADMIN}\n")  # not Flux's
+    commit(repo, "sops")
+    out, _ = init(repo, capsys, "--dry-run")
+    for cluster in ("staging", "production"):
+        assert f"cluster {cluster}: {CLUSTER} (from the .sops.yaml rule for" in out, out
+    assert "a new age identity" not in out
