@@ -55,6 +55,20 @@ def may_mention(text: str, word: str) -> bool:
     return word in text or "\\" in text
 
 
+# ``kind: Secret`` as YAML or JSON may write it: the key quoted or not, a comment or a line
+# break before the value, a tag, the value quoted; or ``Secret`` anchored for an alias to use;
+# or a complex key (``? kind``).
+_KIND_SECRET = re.compile(
+    r"""kind["']?\s*:\s*(?:#[^\n]*\s*)*(?:!<[^>]*>\s+|!!?[\w:/.,-]*\s+)?["']?Secret(?![A-Za-z0-9_])"""
+    r"""|&\S+\s+(?:!<[^>]*>\s+|!!?[\w:/.,-]*\s+)?["']?Secret(?![A-Za-z0-9_])|(?m:^[ \t-]*\?[ \t])"""
+)
+
+
+def may_hold_secret_kind(text: str) -> bool:
+    """Whether a document of ``text`` can parse as ``kind: Secret`` (escapes: always)."""
+    return "\\" in text or _KIND_SECRET.search(text) is not None
+
+
 def documents(file: ScannedFile) -> list[object]:
     """The parsed documents of a YAML/JSON file (empty when it does not parse).
 

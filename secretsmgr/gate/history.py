@@ -21,6 +21,7 @@ from pathlib import Path
 
 from secretsmgr.audit.finding import Rule
 from secretsmgr.audit.history import Exposure, HistoryFacts, PastKey, RecipientRemoval
+from secretsmgr.audit.rules.sm018_plaintext_credential import detect_known
 from secretsmgr.gate.cache import BlobFacts, SopsSummary
 from secretsmgr.gate.facts import GateCache, summarize, variant_of
 from secretsmgr.repo import git, gitlog
@@ -42,7 +43,12 @@ def _exposing(rule: str, hit: object) -> str | None:
 class _Walk:
     def __init__(self, cache: GateCache, rules: Sequence[Rule], reader: git.BlobReader) -> None:
         self.cache = cache
-        self.detectors = {str(r.id): r.detect for r in rules if r.detect is not None}
+        # only what the walk counts: exposures (SM018's known formats alone) and past keys
+        self.detectors = {
+            str(r.id): detect_known if str(r.id) == "SM018" else r.detect
+            for r in rules
+            if r.detect is not None and str(r.id) in (*EXPOSING, "SM009")
+        }
         self.reader = reader
         self.exposures: dict[tuple[str, str], Exposure] = {}
         self.past_keys: dict[str, PastKey] = {}
@@ -61,7 +67,8 @@ class _Walk:
             return BlobFacts(hits, summarize(scanned.sops))
 
         self.blobs += 1
-        return self.cache.store.facts(blob, variant_of(path), path, fresh)
+        # its own cache variant: check's facts of the same blob hold every hit
+        return self.cache.store.facts(blob, f"{variant_of(path)}+history", path, fresh)
 
     def version(self, commit: str, date: str, path: str, blob: str) -> None:
         if not blob:

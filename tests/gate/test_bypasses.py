@@ -29,6 +29,14 @@ SM001_BYPASSES = {
     "list": "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n"
     "    metadata:\n      name: s\n    stringData:\n      pw: hunter2\n",
     "utf16": None,  # built below: the same Secret, UTF-16 with a BOM
+    # the pre-filter that spares a parse of files that only say secretRef or ExternalSecret
+    # must let each of these through
+    "comment-before-value": "apiVersion: v1\nkind: # the core kind\n  Secret\n" + TAIL,
+    "value-on-next-line": "apiVersion: v1\nkind:\n  'Secret'\n" + TAIL,
+    "verbatim-tag": "apiVersion: v1\nkind: !<tag:yaml.org,2002:str> Secret\n" + TAIL,
+    "alias": "x: &k Secret\napiVersion: v1\nkind: *k\n" + TAIL,
+    "complex-key": "apiVersion: v1\n? kind\n: Secret\n" + TAIL,
+    "json-spacing": '{"apiVersion": "v1", "kind" :\n "Secret", "stringData": {"pw": "hunter2"}}\n',
 }
 
 

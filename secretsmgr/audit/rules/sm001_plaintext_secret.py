@@ -25,6 +25,7 @@ from secretsmgr.audit.manifests import (
     is_public_material,
     is_secret,
     label,
+    may_hold_secret_kind,
     may_mention,
     numbered_objects,
     secret_values,
@@ -175,8 +176,8 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
     text = decode_text(file.data)
     if text is None:
         return []
-    if not (may_mention(text, "Secret") or may_mention(text, "secretGenerator")):
-        return []
+    if not (may_hold_secret_kind(text) or may_mention(text, "secretGenerator")):
+        return []  # no kind: Secret can parse out of it (secretRef, ExternalSecret are no such)
     return find_plaintext_secrets(file)
 
 

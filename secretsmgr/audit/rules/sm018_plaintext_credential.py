@@ -126,7 +126,7 @@ def _known_parts(text: str) -> tuple[str, ...] | None:
     """The fixed parts of known formats that ``text`` holds (``://`` for a URL with
     credentials), or None when it holds none."""
     parts = [part for part in _KNOWN_PARTS if part in text]
-    if URL_PASSWORD.search(text):
+    if "://" in text and "@" in text and URL_PASSWORD.search(text):  # the regex is slow
         parts.append("://")
     return tuple(parts) or None
 
@@ -207,8 +207,18 @@ def _ini(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
                 yield CredentialHit(file.path, key_path, line, verdict.kind, verdict.known, "file")
 
 
-def detect(file: ScannedFile) -> list[CredentialHit]:
-    """Credential-looking values in the file (never in SOPS-encrypted values)."""
+def detect_known(file: ScannedFile) -> list[CredentialHit]:
+    """Known-format hits only (what ``audit --history`` counts as an exposure): a file with no
+    fixed part of a known format is not even parsed."""
+    text = decode_text(file.data) if len(file.data) <= MAX_SIZE else None
+    if text is None or _known_parts(text) is None:
+        return []
+    return [hit for hit in detect(file, known_only=True) if hit.known]
+
+
+def detect(file: ScannedFile, *, known_only: bool = False) -> list[CredentialHit]:
+    """Credential-looking values in the file (never in SOPS-encrypted values); with
+    ``known_only`` only values holding a known format's fixed part are judged."""
     if file.format is None and file.sops is None and _CLIENT_CONFIG.match(file.path):
         file = replace(file, format=FileFormat.YAML)  # YAML under a name with no extension
     if file.format is None or len(file.data) > MAX_SIZE or is_lock_file(file.path):
@@ -233,6 +243,8 @@ def detect(file: ScannedFile) -> list[CredentialHit]:
             if (number, key_path) in judged:
                 continue
             judged.add((number, key_path))
+            if known_only and not (parts and any(part in value for part in parts)):
+                continue
             verdict = judge_value(key, value)
             if verdict is not None and (verdict.known or not known_only):
                 hit = CredentialHit(file.path, key_path, 0, verdict.kind, verdict.known, where)
