@@ -4,7 +4,8 @@ pre-commit installs a hook repository from a git *commit*. The project's HEAD ma
 working tree (new modules are untracked until the lead commits, and ``try-repo`` only snapshots
 tracked changes), so the session builds a snapshot repository of the working tree's package files
 and points ``repo:``/``rev:`` at it. That needs PyPI (or a pip wheelhouse via ``PIP_FIND_LINKS``)
-for the build backend and the dependencies: about 10-30 s once per session.
+for the build backend and the dependencies: about 10-30 s once per run (the xdist workers share
+it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEMO = PROJECT / "fixtures" / "demo"
@@ -77,10 +79,19 @@ def _tracked_or_new(root: Path, env: dict[str, str]) -> list[str]:
     return sorted({p for p in out.split("\0") if p and (root / p).is_file()})
 
 
+def _run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This test run's temporary folder, the same for every xdist worker (each worker's own
+    base is ``<run>/popen-gwN``)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def hook_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """One HOME and one PRE_COMMIT_HOME for the session: the hook env is built once."""
-    base = tmp_path_factory.mktemp("precommit")
+    """One HOME and one PRE_COMMIT_HOME for the run, shared by the xdist workers: the hook
+    env is built once (pre-commit locks its store while it installs; the other waits)."""
+    base = _run_folder(tmp_path_factory) / "precommit"
+    base.mkdir(exist_ok=True)
     return _env(base / "home", base / "pre-commit-home")
 
 
@@ -88,17 +99,24 @@ def hook_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def hook_repo(
     tmp_path_factory: pytest.TempPathFactory, hook_env: dict[str, str]
 ) -> tuple[Path, str]:
-    """A git repo holding the working tree's package files in one commit: (path, sha)."""
-    repo = tmp_path_factory.mktemp("hook-repo")
-    for rel in _tracked_or_new(PROJECT, hook_env):
-        if rel.split("/")[0] in PACKAGE_PARTS:
-            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(PROJECT / rel, repo / rel)
-    assert (repo / ".pre-commit-hooks.yaml").is_file()
-    _run(["git", "init", "-q", "-b", "main"], repo, hook_env)
-    _run(["git", "add", "-A"], repo, hook_env)
-    _run(["git", "commit", "-q", "--no-gpg-sign", "-m", "snapshot"], repo, hook_env)
-    sha = _run(["git", "rev-parse", "HEAD"], repo, hook_env).stdout.strip()
+    """A git repo holding the working tree's package files in one commit: (path, sha). One
+    for the run (made under a lock by the first worker to need it), so that pre-commit,
+    which keys its hook envs by repository and revision, builds the env once."""
+    repo = _run_folder(tmp_path_factory) / "hook-repo"
+    with FileLock(f"{repo}.lock"):
+        if not (repo / ".git").is_dir():
+            building = repo.with_name("hook-repo.building")
+            shutil.rmtree(building, ignore_errors=True)
+            for rel in _tracked_or_new(PROJECT, hook_env):
+                if rel.split("/")[0] in PACKAGE_PARTS:
+                    (building / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(PROJECT / rel, building / rel)
+            assert (building / ".pre-commit-hooks.yaml").is_file()
+            _run(["git", "init", "-q", "-b", "main"], building, hook_env)
+            _run(["git", "add", "-A"], building, hook_env)
+            _run(["git", "commit", "-q", "--no-gpg-sign", "-m", "snapshot"], building, hook_env)
+            building.rename(repo)
+        sha = _run(["git", "rev-parse", "HEAD"], repo, hook_env).stdout.strip()
     return repo, sha
 
 

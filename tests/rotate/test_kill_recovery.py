@@ -43,13 +43,13 @@ from tests.rotate.helpers import (
 pytestmark = pytest.mark.interop
 
 ROTATE = ["rotate", "--layer", "databases", "--reason", "kill test"]
-LAYER_SIZE = 200
+LAYER_SIZE = 100  # above the staging workers' fork threshold (48): two workers
 SOPS_SAMPLE = 5  # per kind (old / new) and check: the real sops judges 10 files each time
 
 
 @dataclass(frozen=True)
 class Template:
-    """A committed 600-file repo and what its databases layer decrypts to."""
+    """A committed 300-file repo and what its databases layer decrypts to."""
 
     root: Path
     secret_key: str
@@ -127,12 +127,12 @@ def assert_recovered_and_rotated(
 
 # (fault point, files replaced when the kill lands, journal left behind)
 POINTS = [
-    ("write:100:kill", 0, True),  # the journal is written before any temp file
+    ("write:50:kill", 0, True),  # the journal is written before any temp file
     ("journal:0:kill", 0, False),
     ("fsync:0:kill", 0, True),  # every temp file written, none fsynced yet
     ("replace:0:kill", 0, True),
     ("replace:57:kill", 57, True),
-    ("replace:199:kill", 199, True),
+    ("replace:99:kill", 99, True),
     ("dirsync:0:kill", LAYER_SIZE, True),  # every file replaced, folders not yet fsynced
     ("changelog:0:kill", LAYER_SIZE, True),
 ]
