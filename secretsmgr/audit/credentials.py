@@ -96,9 +96,12 @@ _LOCK_NAMES = frozenset(
 # does not read.
 _PASSWORD_ONLY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://:([^\s:/?#@]+)@")
 # ``user:password@`` of a URL, both parts (``URL_PASSWORD`` captures the password alone).
-_URL_USER_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^\s:/@]*):([^\s@/]+)@")
-# A URL password that is the word itself: a sample value (``postgres://user:password@host``).
-_PASSWORD_WORDS = frozenset(("password", "passwd", "pass", "pwd", "pw", "secret"))
+_URL_USER_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^\s:/@]*):([^\s@/]+)@")
+# The sample credentials of documentation (``postgres://user:password@host/database``).
+_PASSWORD_WORDS = frozenset(("password", "passwd"))
+_USER_WORDS = frozenset(("user", "username", "usr"))
+# A variable that names a host (``${SECRET_SYNOLOGY_IP}:9000@region``), not a user.
+_HOST_VARIABLE = re.compile(r"(?i)^\$\{?[A-Z0-9_]*(?:IP|HOST|HOSTNAME|ADDR|ADDRESS|SERVER)\}?$")
 _VARIABLE = re.compile(
     r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\([A-Za-z_][A-Za-z0-9_]*\)|%[sdvq]|"
     r"%[A-Za-z_]+%|<[^<>]*>|<<[^<>]*>>|"
@@ -205,22 +208,23 @@ def _example(value: str) -> bool:
     return bool(_WORDS.search(value))
 
 
-def _no_password(user: str, password: str) -> bool:
+def _no_password(user: str, password: str, scheme: str = "") -> bool:
     """A URL's ``user:password`` that holds no password: a variable (quoted or not:
     ``"${PG_PASSWORD}"``), the word itself (``user:password@host``), or a port after a host
-    (Longhorn's ``s3://minio.lan:9000@us-east-1/bucket``)."""
-    password = password.strip("\"'")
-    if _VARIABLE.match(password) or password.lower() in _PASSWORD_WORDS:
+    (Longhorn's ``s3://minio.lan:9000@us-east-1/bucket``: its s3 URLs alone are read so)."""
+    password, user = password.strip("\"'"), user.strip("\"'")
+    if _VARIABLE.match(password):
         return True
-    user = user.strip("\"'")
-    host = "." in user or user == "localhost" or bool(_VARIABLE.match(user))
-    return host and password.isdigit() and len(password) <= 5
+    if password.lower() in _PASSWORD_WORDS and user.lower() in _USER_WORDS:
+        return True  # the sample itself: user:password@host
+    host = "." in user or user == "localhost" or bool(_HOST_VARIABLE.match(user))
+    return scheme == "s3" and host and password.isdigit() and len(password) <= 5
 
 
 def _variable_passwords(value: str) -> bool:
     """Every ``user:password@`` in the URL(s) of ``value`` holds no password of its own."""
     found = _URL_USER_PASSWORD.findall(value)
-    return bool(found) and all(_no_password(user, pw) for user, pw in found)
+    return bool(found) and all(_no_password(user, pw, scheme.lower()) for scheme, user, pw in found)
 
 
 def _known_format(text: str, value: str) -> Verdict | None:

@@ -55,18 +55,19 @@ def may_mention(text: str, word: str) -> bool:
     return word in text or "\\" in text
 
 
-# ``kind: Secret`` as YAML or JSON may write it: the key quoted or not, a comment or a line
-# break before the value, a tag, the value quoted; or ``Secret`` anchored for an alias to use;
-# or a complex key (``? kind``).
-_KIND_SECRET = re.compile(
-    r"""kind["']?\s*:\s*(?:#[^\n]*\s*)*(?:!<[^>]*>\s+|!!?[\w:/.,-]*\s+)?["']?Secret(?![A-Za-z0-9_])"""
-    r"""|&\S+\s+(?:!<[^>]*>\s+|!!?[\w:/.,-]*\s+)?["']?Secret(?![A-Za-z0-9_])|(?m:^[ \t-]*\?[ \t])"""
-)
-
-
 def may_hold_secret_kind(text: str) -> bool:
-    """Whether a document of ``text`` can parse as ``kind: Secret`` (escapes: always)."""
-    return "\\" in text or _KIND_SECRET.search(text) is not None
+    """Whether a document of ``text`` can parse as ``kind: Secret``: the word must stand in the
+    text as a token of its own (``secretRef``, ``ExternalSecret`` and ``SecretStore`` are no
+    such token), or be spelled through an escape. Whatever else YAML allows around it (tags,
+    anchors and aliases, block scalars, comments, complex keys, directives), a scalar that reads
+    ``Secret`` holds those letters side by side: only an escape or a folded line could part
+    them, and folding inserts a space."""
+    if "\\" in text:
+        return True
+    return _SECRET_TOKEN.search(text) is not None
+
+
+_SECRET_TOKEN = re.compile(r"(?<![A-Za-z0-9_])Secret(?![A-Za-z0-9_])")
 
 
 def documents(file: ScannedFile) -> list[object]:
@@ -197,9 +198,11 @@ def is_public_material(key_path: str, value: object) -> bool:
 
 # A container image reference under a key that names one: public by design.
 _IMAGE_KEY = re.compile(r"(?i)(?:^|[._-])image$|[a-z]Image$")
+# a registry or organisation path, then a version tag or a digest (``ci-bot:Zq8vLw2pRt9x`` is
+# no image reference)
 _IMAGE_REF = re.compile(
-    r"^(?:[a-z0-9.-]+(?::\d{1,5})?/)?[a-z0-9._-]+(?:/[a-z0-9._-]+)*"
-    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+    r"^[a-z0-9.-]+(?::\d{1,5})?(?:/[a-z0-9._-]+)+"
+    r"(?::v?\d+(?:\.\d+)*(?:[-+.][\w.-]*)?|:latest)?(?:@sha256:[0-9a-f]{64})?$"
 )
 
 

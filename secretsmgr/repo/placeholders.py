@@ -92,7 +92,8 @@ def holds_literal_secret(text: str) -> bool:
 # ``your-token-here``): a stand-in committed on purpose, never a secret.
 _STAND_IN = re.compile(
     r"(?i)^\s*(?:replace[_ -]?(?:me|with[_ -]?\S*|this\S*)|change[_ -]?me\S*|"
-    r"(?:enter[_ -]|insert[_ -])?your[_ -][\w -]*|todo|fixme|tbd|x{3,}|\*{3,}|placeholder|dummy|"
+    r"(?:enter[_ -]|insert[_ -])?your[_ -](?:[\w-]+[_ -]){0,4}(?:password|passphrase|passwd|"
+    r"token|key|secret|api[_ -]?key|value|id|here)|todo|fixme|tbd|x{3,}|\*{3,}|placeholder|dummy|"
     r"redacted|unused|not[_ -]used)\s*$"
 )
 
@@ -115,7 +116,7 @@ def is_placeholder(value: object) -> bool:
 _SETTING_KEY = re.compile(
     r"(?i)(?:^|[._-]|(?<=[a-z])(?=[A-Z]))(?:host(?:name)?|port|url|uri|endpoint|repository|repo|"
     r"bucket|region|zone|driver|database|db|db_?name|user(?:name)?|schema|ssl_?mode|prefix|"
-    r"address|addr|server|image|"
+    r"address|addr|server|"
     r"provider|type|mode|namespace|email|(?:client_?)?id|log_?level|level|insecure|debug|"
     r"enabled|timeout|file|path|dir)$"
 )

@@ -37,6 +37,18 @@ SM001_BYPASSES = {
     "alias": "x: &k Secret\napiVersion: v1\nkind: *k\n" + TAIL,
     "complex-key": "apiVersion: v1\n? kind\n: Secret\n" + TAIL,
     "json-spacing": '{"apiVersion": "v1", "kind" :\n "Secret", "stringData": {"pw": "hunter2"}}\n',
+    # from the review of that pre-filter: spellings a pattern for "kind: Secret" missed
+    "literal-strip": "apiVersion: v1\nkind: |-\n  Secret\n" + TAIL,
+    "folded-strip": "apiVersion: v1\nkind: >-\n  Secret\n" + TAIL,
+    "tag-plus": "apiVersion: v1\nkind: !a+b Secret\n" + TAIL,
+    "tag-named-handle": "%TAG !e! tag:yaml.org,2002:\n---\napiVersion: v1\nkind: !e!str Secret\n"
+    + TAIL,
+    "tag-then-comment": "apiVersion: v1\nkind: !!str # c\n  Secret\n" + TAIL,
+    "anchor-then-comment": "apiVersion: v1\nkind: &a # c\n  Secret\n" + TAIL,
+    "alias-key": "apiVersion: v1\nmetadata: {name: &k kind}\n*k : Secret\n"
+    "stringData:\n  pw: hunter2\n",
+    "flow-explicit-key-comment": "{apiVersion: v1, ? kind # c\n : Secret, "
+    "stringData: {pw: hunter2}}\n",
 }
 
 

@@ -442,6 +442,12 @@ def test_sweep_of_2026_12_03_placeholders_ports_and_names_are_no_credentials() -
         ("uri", "postgres://user:1234@host/database"),  # a PIN after a user, not a host
         ("OAUTH_KEYCLOAK_PASSWORD", "Zq8vLw2pRtXy7Kp3"),  # a later keyword still counts
         ("maps", "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"),  # a Google API key
+        # from the review: real passwords that look like a port or a sample word
+        ("url", "postgres://app.rw:48213@db:5432/app"),
+        ("url", "postgres://${DB_USER}:48213@db:5432/app"),
+        ("url", "amqp://admin:secret@rabbitmq.default.svc:5672/"),
+        ("url", "redis://:pass@redis:6379"),
+        ("url", "mongodb://root:pw@mongo:27017"),
     ):
         assert judge_value(key, value) is not None, (key, value)
 

@@ -644,3 +644,24 @@ def test_an_instance_named_by_the_namespace_its_kustomization_gives_it(
     assert apps is not None and apps.external is None
     assert g.layers_of("kubernetes/apps/db/s.sops.yaml") == ("apps",)
     assert g.layers[0].name == "gitops-system"
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "/srv/git/upstream",  # a clone of a local path
+        "https://github.com/example/home-ops-renamed",  # renamed: Flux follows the redirect
+    ],
+)
+def test_a_bootstrap_named_flux_system_stays_one_whatever_origin_says(
+    git_checkout: GitRepo, origin: str
+) -> None:
+    # the review: the same-file source check dropped a real flux bootstrap when origin was a
+    # local path or the repository had been renamed since gotk-sync.yaml was written
+    bootstrap(git_checkout, "clusters/home", url="ssh://git@github.com/example/home-ops")
+    git_checkout.git("remote", "add", "origin", origin)
+    git_checkout.write("clusters/home/apps.yaml", flux_ks("apps", "./apps"))
+    git_checkout.write("apps/s.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert [c.name for c in g.clusters] == ["home"]
+    assert g.layers_of("apps/s.enc.yaml") == ("apps",)

@@ -104,11 +104,14 @@ _PARAMETER_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:size|length|bits|cipher|hash|algorithm|algo|kdf|pbkdf2?|iterations|"
     r"rounds|digest|curve)$"
 )
+_CREDENTIAL_WORD = re.compile(
+    r"(?i)(?:^|[._-])(?:password|passwd|pass|pwd|secret|token|credentials?|auth)(?=[._-]|$)"
+)
 _SHORT_TOKEN = re.compile(r"^[\w.+-]{1,40}$")
 _SWITCH = frozenset(("true", "false", "yes", "no", "on", "off", "enabled", "disabled"))
-# A URL with no credentials, query or long path part: an address (``http://plex.media:32400``),
-# not a webhook whose path holds a token.
-_PLAIN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[\w.-]+(?::\d{1,5})?(?:/[\w.~-]{0,19})*/?$")
+# An HTTP address with no path, credentials or query (``http://plex.media:32400``): where a
+# service is; a webhook or push URL holds its token in its path or host's scheme.
+_PLAIN_URL = re.compile(r"^https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?/?$")
 
 
 def _setting(key_path: str, value: object) -> bool:
@@ -129,7 +132,8 @@ def _setting(key_path: str, value: object) -> bool:
     if text.lower() in _SWITCH or _PLAIN_URL.match(text):
         return True
     if _PARAMETER_KEY.search(split_camel(key)) and _SHORT_TOKEN.match(text):
-        return True
+        # a cipher's (``CRYPTO_KEY_CIPHER``), not a password's (``ADMIN_PASSWORD_HASH``)
+        return not _CREDENTIAL_WORD.search(split_camel(key))
     return bool(is_setting_key(key))
 
 

@@ -207,18 +207,29 @@ def _ini(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
                 yield CredentialHit(file.path, key_path, line, verdict.kind, verdict.known, "file")
 
 
+# Known formats with no fixed part (detect-secrets' Telegram, Mailchimp, Twilio, Discord and
+# Artifactory ``AP…`` patterns): a value that matches none of these and holds no fixed part
+# of the others is in no known format.
+_UNFIXED = re.compile(
+    r"\d{8,10}:[0-9A-Za-z_-]{35}|[0-9a-z]{32}-us[0-9]|(?:AC|SK)[a-z0-9]{32}"
+    r"|[MNO][a-zA-Z\d_-]{23,25}\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}|AP[\dABCDEF][a-zA-Z0-9]{8}"
+)
+
+
 def detect_known(file: ScannedFile) -> list[CredentialHit]:
-    """Known-format hits only (what ``audit --history`` counts as an exposure): a file with no
-    fixed part of a known format is not even parsed."""
-    text = decode_text(file.data) if len(file.data) <= MAX_SIZE else None
-    if text is None or _known_parts(text) is None:
+    """Known-format hits only: what ``audit --history`` counts as an exposure. A file, and a
+    value, that can hold no known format is not judged."""
+    if len(file.data) > MAX_SIZE:
         return []
-    return [hit for hit in detect(file, known_only=True) if hit.known]
+    text = decode_text(file.data)
+    if text is None or (_known_parts(text) is None and not _UNFIXED.search(text)):
+        return []
+    return [hit for hit in detect(file, formats_only=True) if hit.known]
 
 
-def detect(file: ScannedFile, *, known_only: bool = False) -> list[CredentialHit]:
+def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialHit]:
     """Credential-looking values in the file (never in SOPS-encrypted values); with
-    ``known_only`` only values holding a known format's fixed part are judged."""
+    ``formats_only``, only values that may hold a known format are judged."""
     if file.format is None and file.sops is None and _CLIENT_CONFIG.match(file.path):
         file = replace(file, format=FileFormat.YAML)  # YAML under a name with no extension
     if file.format is None or len(file.data) > MAX_SIZE or is_lock_file(file.path):
@@ -243,7 +254,9 @@ def detect(file: ScannedFile, *, known_only: bool = False) -> list[CredentialHit
             if (number, key_path) in judged:
                 continue
             judged.add((number, key_path))
-            if known_only and not (parts and any(part in value for part in parts)):
+            if formats_only and not (
+                (parts and any(part in value for part in parts)) or _UNFIXED.search(value)
+            ):
                 continue
             verdict = judge_value(key, value)
             if verdict is not None and (verdict.known or not known_only):

@@ -95,7 +95,7 @@ class _Model(Workspace):
                 own.origin == ks.origin or normalize_url(own.url) == self.remote()
             ):
                 continue
-            if self._another_repository(own.url):
+            if own.ref.name != "flux-system" and self._another_repository(own.url):
                 continue
             art = self.artifact("", own.ignore)
             result = self.build(art, folder, None)
@@ -154,12 +154,17 @@ class _Model(Workspace):
         return read.pop() if len(read) == 1 and ref not in read else ref
 
     def _another_repository(self, url: str | None) -> bool:
-        """Whether ``url`` names a repository other than this checkout's ``origin`` (both
-        known, no variable in the URL; a fork or an ssh alias of origin is this checkout)."""
+        """Whether ``url`` names another repository than this checkout's ``origin``: both
+        hosted (``host/owner/name``), no variable in the URL, and another repository name (a
+        fork or an ssh alias of origin is this checkout; so is any URL when origin is a local
+        path). Asked only of a source not named ``flux-system``, as ``flux bootstrap`` names
+        its own: a renamed repository's bootstrap keeps its old URL and still syncs."""
         found, remote = normalize_url(url), self.remote()
         if found is None or remote is None or "$" in found or "{" in found:
             return False
-        return found != remote
+        if remote.startswith("/") or remote.count("/") < 2 or "." not in remote.split("/")[0]:
+            return False  # origin is a local path or no hosted repository
+        return found.rsplit("/", 1)[-1] != remote.rsplit("/", 1)[-1]
 
     @staticmethod
     def _as_built(ks: FluxKustomization, result: BuildResult) -> FluxKustomization:

@@ -394,6 +394,22 @@ def test_skeletons_switches_addresses_and_cipher_settings_are_no_plaintext_secre
             ),
             "apps/image.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: image}\n"
             f"data:\n  IMAGE: {b64encode(b'hunter2 is my password').decode()}\n",
+            # from the review: push and webhook URLs hold their token in the host or path;
+            # a name:tag that is no image; a passphrase that starts with "your"; a password's
+            # hash is no cipher parameter
+            "apps/notify.yaml": secret(
+                "notify",
+                {
+                    "API_KEY": "",
+                    "APPRISE_URLS": "pbul://o.gn5kj6nfhv736I7jC3cj3QLRiyhgl98b",
+                    "NOTIFY": "gotify://gotify.example.com/AzXk3.Jd5pXAe1Y",
+                    "HEARTBEAT": "https://status.example.com/api/push/Ab12Cd34Ef",
+                    "ALERTS": "https://ntfy.sh/k8s-9fQ2mZpL7vB3nRx",
+                    "deployImage": "ci-bot:Zq8vLw2pRt9x",
+                    "password": "your horse battery staple 42",
+                    "ADMIN_PASSWORD_HASH": "Zq8vLw2p",
+                },
+            ),
         },
     )
     found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
@@ -403,4 +419,16 @@ def test_skeletons_switches_addresses_and_cipher_settings_are_no_plaintext_secre
         ("apps/crypto.yaml", "stringData.CRYPTO_KEY_VALUE"),
         ("apps/crypto.yaml", "stringData.CRYPTO_KEY_CIPHER"),
         ("apps/image.yaml", "data.IMAGE"),
+        *(
+            ("apps/notify.yaml", f"stringData.{key}")
+            for key in (
+                "APPRISE_URLS",
+                "NOTIFY",
+                "HEARTBEAT",
+                "ALERTS",
+                "deployImage",
+                "password",
+                "ADMIN_PASSWORD_HASH",
+            )
+        ),
     }
