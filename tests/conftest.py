@@ -129,14 +129,3 @@ def copy_tree(src: Path, dst: Path) -> Path:
     """Copy a fixture tree into a temp location."""
     shutil.copytree(src, dst)
     return dst
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under xdist (``--dist loadgroup``), every test that needs the real API server runs on
-    one worker, so the session's kube-apiserver and etcd start once; and so does every test
-    that needs the pre-commit hook env, so that no worker waits while another builds it."""
-    for item in items:
-        if item.get_closest_marker("kube") is not None:
-            item.add_marker(pytest.mark.xdist_group("kube"))
-        elif "hook_env" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("precommit"))
