@@ -79,8 +79,7 @@ class _Walk:
             for hit in facts.hits.get(rule, ()):
                 key_path = _exposing(rule, hit)
                 if key_path is not None:
-                    where = str(getattr(hit, "where", ""))
-                    name = where.rpartition(" env ")[2] if " env " in where else None
+                    name = getattr(hit, "variable", None)
                     self.exposures.setdefault(
                         (path, key_path), Exposure(path, key_path, commit, date, rule, name)
                     )

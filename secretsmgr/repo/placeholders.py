@@ -124,10 +124,10 @@ _SETTING_KEY = re.compile(
 
 # A word of a key that names a credential whatever its last word (``VAULT_SECRET_ID``,
 # ``AWS_ACCESS_KEY_ID``, ``accessKeyId``): such a key is never a setting.
-_SECRET_WORD = re.compile(
-    r"(?i)(?:^|[._-])(?:secret|password|passwd|pass|pwd|token|key|api_?key|credentials?|auth)"
-    r"(?=[._-]|$)"
-)
+_PASSWORD_LIKE = "secret|password|passwd|pass|pwd|token|credentials?|auth"
+_SECRET_WORD = re.compile(rf"(?i)(?:^|[._-])(?:{_PASSWORD_LIKE}|key|api_?key)(?=[._-]|$)")
+# The same without ``key``, which also names a cipher's (``CRYPTO_KEY_CIPHER``).
+_PASSWORD_WORD = re.compile(rf"(?i)(?:^|[._-])(?:{_PASSWORD_LIKE})(?=[._-]|$)")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -142,10 +142,16 @@ def names_credential(key: str) -> bool:
     return _SECRET_WORD.search(split_camel(key)) is not None
 
 
+def names_password(key: str) -> bool:
+    """Whether a word of ``key`` names a password, token or secret (``ADMIN_PASSWORD_HASH``);
+    ``key`` alone does not (``CRYPTO_KEY_SIZE``)."""
+    return _PASSWORD_WORD.search(split_camel(key)) is not None
+
+
 def is_setting_key(key: str) -> bool:
     """Whether the last word of ``key`` names where or who (a host, a port, a user name), not
     a secret, and no word of it names a credential."""
-    return _SETTING_KEY.search(key) is not None and not _SECRET_WORD.search(split_camel(key))
+    return _SETTING_KEY.search(key) is not None and not names_credential(key)
 
 
 def is_setting_value(key: str, value: object) -> bool:

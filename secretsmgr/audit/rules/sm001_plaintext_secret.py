@@ -35,6 +35,7 @@ from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
     is_setting_key,
     names_credential,
+    names_password,
     split_camel,
 )
 from secretsmgr.repo.scan import ScannedFile
@@ -104,9 +105,6 @@ _PARAMETER_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:size|length|bits|cipher|hash|algorithm|algo|kdf|pbkdf2?|iterations|"
     r"rounds|digest|curve)$"
 )
-_CREDENTIAL_WORD = re.compile(
-    r"(?i)(?:^|[._-])(?:password|passwd|pass|pwd|secret|token|credentials?|auth)(?=[._-]|$)"
-)
 _SHORT_TOKEN = re.compile(r"^[\w.+-]{1,40}$")
 _SWITCH = frozenset(("true", "false", "yes", "no", "on", "off", "enabled", "disabled"))
 # An HTTP address with no path, credentials or query (``http://plex.media:32400``): where a
@@ -133,7 +131,7 @@ def _setting(key_path: str, value: object) -> bool:
         return True
     if _PARAMETER_KEY.search(split_camel(key)) and _SHORT_TOKEN.match(text):
         # a cipher's (``CRYPTO_KEY_CIPHER``), not a password's (``ADMIN_PASSWORD_HASH``)
-        return not _CREDENTIAL_WORD.search(split_camel(key))
+        return not names_password(key)
     return bool(is_setting_key(key))
 
 

@@ -57,6 +57,7 @@ class CredentialHit:
     kind: str
     known: bool
     where: str
+    variable: str | None = None  # a container env entry's name, which history names too
 
 
 def _leaves(node: object, prefix: str) -> Iterator[tuple[str, str, str]]:
@@ -133,38 +134,39 @@ def _known_parts(text: str) -> tuple[str, ...] | None:
 
 def _candidates(
     prefix: str, obj: Obj, parts: tuple[str, ...] | None = _KNOWN_PARTS
-) -> Iterator[tuple[str, str, str, str, bool]]:
-    """(where, key path, key, value, known formats only) for the parts of ``obj`` SM018 looks
+) -> Iterator[tuple[str, str, str, str, bool, str | None]]:
+    """(where, key path, key, value, known formats only, env variable) for the parts of ``obj``
+    SM018 looks
     at: every check in the places credentials are kept by mistake, known formats everywhere
     else in the object (a ClusterIssuer's ``accessKeyID: AKIA…``)."""
     kind, api = obj.get("kind"), obj.get("apiVersion")
     if not isinstance(kind, str) or not isinstance(api, str) or (kind, api) == ("Config", "v1"):
         # no Kubernetes object, or a kubeconfig (kind Config): a file, every value judged
         for key_path, key, value in _leaves(obj, prefix):
-            yield "file", key_path, key, value, False
+            yield "file", key_path, key, value, False, None
         return
     if is_secret(obj) or kind.endswith("List"):
         return
     name = f"{kind} {label(obj)}"
     if kind == "HelmRelease":
         for key_path, key, value in _leaves(_get(obj, "spec", "values"), f"{prefix}spec.values."):
-            yield f"{name} values", key_path, key, value, False
+            yield f"{name} values", key_path, key, value, False, None
     elif kind == "ConfigMap":
         for key_path, key, value in _leaves(obj.get("data"), f"{prefix}data."):
-            yield name, key_path, key, value, False
+            yield name, key_path, key, value, False, None
     elif kind == "Kustomization" and api.startswith("kustomize.toolkit.fluxcd.io/"):
         subst = _get(obj, "spec", "postBuild", "substitute")
         for key_path, key, value in _leaves(subst, f"{prefix}spec.postBuild.substitute."):
-            yield f"{name} postBuild.substitute", key_path, key, value, False
+            yield f"{name} postBuild.substitute", key_path, key, value, False, None
     for key_path, key, value in _env(obj, prefix):
-        yield f"{name} env {key}", key_path, key, value, False  # the variable, not its index
+        yield f"{name} env {key}", key_path, key, value, False, key  # the variable, not its index
     if parts is None:
         return  # no value in the file can hold a known format
     for key_path, key, value in _leaves(obj, prefix):
         if key_path.startswith(f"{prefix}binaryData."):
             continue  # base64 of a binary file: a key format inside it is chance (AKIA, ABIA…)
         if any(part in value for part in parts):
-            yield name, key_path, key, value, True
+            yield name, key_path, key, value, True, None
 
 
 def _line_of(text: str, value: str, key: str) -> int:
@@ -250,7 +252,7 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
     judged: set[tuple[int, str]] = set()
     parts = _known_parts(text)
     for number, prefix, obj in numbered_objects(documents(file)):
-        for where, key_path, key, value, known_only in _candidates(prefix, obj, parts):
+        for where, key_path, key, value, known_only, variable in _candidates(prefix, obj, parts):
             if (number, key_path) in judged:
                 continue
             judged.add((number, key_path))
@@ -260,7 +262,9 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                 continue
             verdict = judge_value(key, value)
             if verdict is not None and (verdict.known or not known_only):
-                hit = CredentialHit(file.path, key_path, 0, verdict.kind, verdict.known, where)
+                hit = CredentialHit(
+                    file.path, key_path, 0, verdict.kind, verdict.known, where, variable
+                )
                 found[number, key_path] = (hit, value, key)
     if not found:
         return []
