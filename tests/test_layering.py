@@ -17,9 +17,11 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "errors": (set(), set()),
     "plural": (set(), set()),
     "fsutil": ({"errors"}, set()),
+    # the fork-based ordered map: the inventory reads, and a rotation stages, on every core
+    "workers": ({"errors"}, set()),
     "sops": ({"errors", "keys.protocols"}, {"cryptography", "ruamel", "_ruamel_yaml", "re2"}),
     "keys": ({"errors", "keys"}, {"pyrage", "keyring", "cryptography"}),
-    "repo": ({"errors", "plural", "sops", "fsutil", "keys.bech32"}, set()),
+    "repo": ({"errors", "plural", "sops", "fsutil", "workers", "keys.bech32"}, set()),
     "fileops": ({"errors", "plural", "sops", "keys", "repo", "fsutil"}, set()),
     "changelog": ({"errors", "plural", "sops", "keys", "repo", "fsutil"}, set()),
     "audit": (
@@ -30,7 +32,10 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
         {"errors", "plural", "audit.finding", "audit.registry", "repo", "keys.bech32"},
         set(),
     ),
-    "rotate": ({"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog", "audit"}, set()),
+    "rotate": (
+        {"errors", "plural", "sops", "keys", "repo", "fsutil", "workers", "changelog", "audit"},
+        set(),
+    ),
     # the commit gate: index vs HEAD, blob cache, history, baselines (runs the audit engine)
     "gate": ({"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog", "audit"}, set()),
     "init": ({"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog"}, set()),

@@ -34,6 +34,7 @@ from secretsmgr.repo.sopsconfig import (
     all_age_recipients,
 )
 from secretsmgr.repo.sopsentry import SOPS_HINT, SopsEntry, is_named_sops, structured_format
+from secretsmgr.workers import ordered_map, worker_count
 
 EMPTY_ENV: Mapping[str, str] = MappingProxyType({})
 
@@ -343,28 +344,27 @@ def load_inventory(
     entries: list[SopsEntry] = []
     links: list[SymlinkedFile] = []
     hits: dict[str, list[object]] = {name: [] for name in detectors}
+    readable: list[str] = []
     for rel in scope:
         if rel in snap.links:
             link = _symlinked(snap, rel)
             if link is not None:
                 links.append(link)
             continue  # its target, when inside the repository, is judged as itself
-        try:
-            data = snap.read(rel)
-        except OSError:
-            continue  # deleted, a folder, unreadable: nothing to audit
-        scanned = scan_file(rel, data, configs.rule_for)
-        entry = scanned.sops
+        readable.append(rel)
+    scan = partial(_scan_one, snap, configs, detectors, cache)
+    # Files on disk with no cache to consult are read and parsed on every core; a git snapshot
+    # reads through one cat-file process, which children cannot share.
+    parallel = cache is None and isinstance(snap, WorktreeSnapshot)
+    workers = worker_count(len(readable)) if parallel else 1
+    for result in ordered_map(scan, readable, workers):
+        if result is None:
+            continue
+        entry, found = result
         if entry is not None:
             entries.append(entry)
-        if detectors:
-            if cache is not None:
-                found = cache.file_hits(snap, scanned, partial(detect_all, detectors, scanned))
-                for name, items in found.items():
-                    hits[name].extend(items)
-            else:
-                for name, detect in detectors.items():
-                    hits[name].extend(detect(scanned))
+        for name, items in found.items():
+            hits[name].extend(items)
 
     rules = _rule_keys(configs, settings)
     free = _flux_free(entries, layers)
@@ -395,6 +395,26 @@ def load_inventory(
         live=lives,
         flux_free_rules=free,
     )
+
+
+def _scan_one(
+    snap: Snapshot,
+    configs: SopsConfigs,
+    detectors: Mapping[str, Detector],
+    cache: InventoryCache | None,
+    rel: str,
+) -> tuple[SopsEntry | None, Mapping[str, tuple[object, ...]]] | None:
+    """One file read and parsed: its SOPS entry and its detector hits (None: unreadable)."""
+    try:
+        data = snap.read(rel)
+    except OSError:
+        return None  # deleted, a folder, unreadable: nothing to audit
+    scanned = scan_file(rel, data, configs.rule_for)
+    if not detectors:
+        return scanned.sops, {}
+    if cache is not None:
+        return scanned.sops, cache.file_hits(snap, scanned, partial(detect_all, detectors, scanned))
+    return scanned.sops, detect_all(detectors, scanned)
 
 
 def _flux_free(entries: Sequence[SopsEntry], layers: LayerGraph) -> frozenset[RuleId]:

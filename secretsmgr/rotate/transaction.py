@@ -78,8 +78,8 @@ from secretsmgr.rotate.plan import (
 from secretsmgr.rotate.record import build_entry, file_record
 from secretsmgr.rotate.regenerate import Regeneration, regenerate_named
 from secretsmgr.rotate.stage import Staged, open_file, stage_file
-from secretsmgr.rotate.workers import ordered_map, worker_count
 from secretsmgr.sops.tree import MapNode
+from secretsmgr.workers import ordered_map, worker_count
 
 __all__ = ["RotationRequest", "RotationResult", "refuse_dirty", "rotate"]
 

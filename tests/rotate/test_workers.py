@@ -11,7 +11,7 @@ from benchmarks.genrepo import generate
 from secretsmgr.errors import IntegrityError, RefusedError
 from secretsmgr.rotate.plan import RotationRequest
 from secretsmgr.rotate.transaction import rotate
-from secretsmgr.rotate.workers import MIN_ITEMS, ordered_map, worker_count
+from secretsmgr.workers import MIN_ITEMS, ordered_map, worker_count
 from tests.conftest import git
 from tests.rotate.helpers import commit_all, identity_from, snapshot
 
@@ -42,7 +42,7 @@ def test_a_bug_in_a_worker_is_an_internal_error_without_its_text() -> None:
     def broken(x: int) -> int:
         raise ValueError("secret detail")
 
-    with pytest.raises(RuntimeError, match="ValueError in a staging worker") as info:
+    with pytest.raises(RuntimeError, match="ValueError in a worker process") as info:
         ordered_map(broken, list(range(10)), 2)
     assert "secret detail" not in str(info.value)
 

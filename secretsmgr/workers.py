@@ -1,9 +1,10 @@
-"""Staging on every core: a fork-based ordered map for the CPU-bound part of a rotation.
+"""Work on every core: a fork-based ordered map for the CPU-bound part of a large run.
 
-Decrypting, re-encrypting and verifying a file is pure Python and holds the GIL, so threads do
-not help; forked children do, and they inherit everything already read (the inventory, the
-plaintext of regenerated files, the identities) without copying it. Each child maps one
-contiguous chunk and sends its results back through a pipe; nothing is written to disk in a
+Parsing and decrypting files is pure Python and holds the GIL, so threads do not help; forked
+children do, and they inherit everything already read (the snapshot, the `.sops.yaml` rules,
+the identities, the plaintext of regenerated files) without copying it. Each child maps one
+contiguous chunk and sends its results back through a pipe. The inventory reads a large
+repository this way, and a rotation stages its files this way; nothing is written to disk in a
 child. The first error in item order is raised in the parent, as a serial run would raise it.
 
 A child whose parent dies finishes its chunk, fails to write to the closed pipe and exits; it
@@ -45,7 +46,7 @@ def _child(fn: Callable[[T], R], chunk: Sequence[T], write_fd: int) -> None:
         except SecretsmgrError as exc:
             payload = ("error", (type(exc), exc.message, exc.hints))
         except BaseException as exc:  # a bug: the parent reports it as an internal error
-            payload = ("crash", f"{type(exc).__name__} in a staging worker")
+            payload = ("crash", f"{type(exc).__name__} in a worker process")
         data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
         with open(write_fd, "wb", closefd=True) as pipe:
             pipe.write(data)
@@ -57,7 +58,7 @@ def _collect(read_fd: int) -> tuple[str, object]:
     with open(read_fd, "rb", closefd=True) as pipe:
         data = pipe.read()
     if not data:
-        return ("crash", "a staging worker died")
+        return ("crash", "a worker process died")
     result: tuple[str, object] = pickle.loads(data)
     return result
 
