@@ -44,12 +44,26 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             continue
         if applied is None:
             applied = _folders(p for layer in ctx.repo.layers.layers for p in layer.files)
+        glob = _glob_for(entry.path, applied)
+        dropping = next((x for x in ctx.repo.layers.layers if entry.path in x.ignored), None)
+        if dropping is not None:
+            yield RULE.finding(
+                entry.path,
+                f"not deployed by Flux: the source of layer {dropping.label} "
+                f"({dropping.source_ref}) leaves it out (.sourceignore or spec.ignore)",
+                fix=(
+                    "if that is on purpose (another tool uses it), list it in .secretsmgr.yaml: "
+                    f'outside_flux: ["{glob}"]; otherwise take it out of the ignore rules of '
+                    f"{dropping.source_ref}"
+                ),
+            )
+            continue
         yield RULE.finding(
             entry.path,
             "not deployed by Flux: no live Flux Kustomization applies this SOPS file",
             fix=(
                 "if another tool uses it (Talos, Ansible, Terraform, bootstrap), list it in "
-                f'.secretsmgr.yaml: outside_flux: ["{_glob_for(entry.path, applied)}"]; '
+                f'.secretsmgr.yaml: outside_flux: ["{glob}"]; '
                 "otherwise list it in the kustomization.yaml of the layer that should apply it"
             ),
         )

@@ -37,6 +37,8 @@ class Layer:
     unresolved: tuple[str, ...] = ()  # unknown variables in spec.path
     version: FluxVersion = ASSUMED
     problems: tuple[str, ...] = ()
+    # SOPS-named files below ``path`` that its source leaves out (.sourceignore, spec.ignore)
+    ignored: frozenset[str] = field(default=frozenset(), repr=False)
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -68,6 +70,7 @@ def make_layer(
     external: str | None = None,
     unresolved: Iterable[str] = (),
     version: FluxVersion = ASSUMED,
+    ignored: Iterable[str] = (),
 ) -> Layer:
     """A layer from a Flux Kustomization and its build."""
     uses = {p: frozenset(u) for p, u in (result.uses.items() if result else ())}
@@ -91,6 +94,7 @@ def make_layer(
         unresolved=tuple(sorted(unresolved)),
         version=version,
         problems=tuple(dict.fromkeys((*ks.problems, *(result.problems if result else ())))),
+        ignored=frozenset(ignored),
     )
 
 

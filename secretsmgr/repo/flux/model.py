@@ -400,7 +400,10 @@ class _Model(Workspace):
                 src = parse_source(doc, obj.origin)
                 if src is not None:
                     self.scan.add_source(src)
-        return make_layer(ks, root.cluster, folder, result, version=version), children
+        ignored = self.ignored_below(art, folder)
+        return make_layer(
+            ks, root.cluster, folder, result, version=version, ignored=ignored
+        ), children
 
     def _version_for(self, root: Root, layers: Sequence[Layer] = ()) -> FluxVersion:
         reached = {p for layer in layers for p in layer.files}

@@ -17,6 +17,7 @@ from secretsmgr.repo.flux.objects import FluxKustomization, Ref, normalize_spec_
 from secretsmgr.repo.flux.scan import SubstituteSources, normalize_url, scan_repository
 from secretsmgr.repo.settings import ClusterSpec
 from secretsmgr.repo.snapshot import Snapshot
+from secretsmgr.repo.sopsentry import is_named_sops
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Workspace:
         self._seen: set[tuple[str | None, str, str]] = set()
         self._defined: set[tuple[str, str]] = set()  # (origin, name) of every live layer
         self._builds: dict[tuple[object, ...], BuildResult] = {}
+        self._sops_named: list[str] | None = None
 
     # -------------------------------------------------------------- artifacts
     def artifact(self, base: str, ignore: str | None) -> Artifact:
@@ -81,6 +83,14 @@ class Workspace:
                 patterns += read_patterns(ignore)
             cached = self._artifacts[key] = Artifact(base, SourceFilter(patterns))
         return cached
+
+    def ignored_below(self, art: Artifact, folder: str) -> list[str]:
+        """The SOPS-named files below ``folder`` that ``art`` leaves out: its source's ignore
+        rules drop them, so no Kustomization of that source can apply them (SM012 says so)."""
+        if self._sops_named is None:
+            self._sops_named = [f for f in self.repo.files if is_named_sops(f)]
+        prefix = f"{folder}/" if folder and folder != "." else ""
+        return [f for f in self._sops_named if f.startswith(prefix) and not art.holds(f)]
 
     def build(self, art: Artifact, folder: str, ks: FluxKustomization | None) -> BuildResult:
         """The build of ``folder`` in ``art`` with ``ks``'s own fields merged in (cached)."""

@@ -69,3 +69,37 @@ def test_the_outside_flux_hint_never_takes_in_what_a_layer_applies(tmp_path: Pat
     fixes = {f.path: f.fix for f in audit(tmp_path).findings if f.rule == "SM012"}
     assert 'outside_flux: ["apps/talos/**"]' in fixes["apps/talos/cluster-0/talsecret.sops.yaml"]
     assert 'outside_flux: ["tools/**"]' in fixes["tools/x.enc.yaml"]
+
+
+def test_a_file_its_source_ignores_is_named_as_such(tmp_path: Path) -> None:
+    # Nebul8/Clusters: spec.ignore drops **/*.sops.yaml; the hint said to list the file in a
+    # kustomization.yaml, which cannot help while the source leaves the file out
+    from ..helpers import audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.enc.yaml": enc(secret("db")),
+            "apps/kept/local.sops.yaml": "",
+            "elsewhere/x.enc.yaml": "",
+        },
+    )
+    write(tmp_path, "apps/kept/local.sops.yaml", enc(secret("local")))
+    write(tmp_path, "elsewhere/x.enc.yaml", enc(secret("x")))
+    write(tmp_path, "apps/.sourceignore", "kept/*.sops.yaml\n")
+    found = {f.path: f for f in audit(tmp_path).findings if f.rule == "SM012"}
+    assert set(found) == {"apps/kept/local.sops.yaml", "elsewhere/x.enc.yaml"}
+    ignored = found["apps/kept/local.sops.yaml"]
+    assert ignored.message == (
+        "not deployed by Flux: the source of layer apps (GitRepository/flux-system/flux-system) "
+        "leaves it out (.sourceignore or spec.ignore)"
+    )
+    assert ignored.fix is not None
+    assert 'outside_flux: ["apps/kept/**"]' in ignored.fix
+    assert ignored.fix.endswith(
+        "take it out of the ignore rules of GitRepository/flux-system/flux-system"
+    )
+    # a file no layer's folder holds keeps the kustomization.yaml advice
+    other = found["elsewhere/x.enc.yaml"]
+    assert other.message.endswith("no live Flux Kustomization applies this SOPS file")
+    assert other.fix is not None and "kustomization.yaml of the layer" in other.fix
