@@ -76,17 +76,10 @@ def test_a_file_its_source_ignores_is_named_as_such(tmp_path: Path) -> None:
     # kustomization.yaml, which cannot help while the source leaves the file out
     from ..helpers import audit
 
-    standard_repo(
-        tmp_path,
-        {
-            "apps/db.enc.yaml": enc(secret("db")),
-            "apps/kept/local.sops.yaml": "",
-            "elsewhere/x.enc.yaml": "",
-        },
-    )
-    write(tmp_path, "apps/kept/local.sops.yaml", enc(secret("local")))
-    write(tmp_path, "elsewhere/x.enc.yaml", enc(secret("x")))
-    write(tmp_path, "apps/.sourceignore", "kept/*.sops.yaml\n")
+    files = {name: enc(secret(name[:2])) for name in ("apps/db.enc.yaml", "elsewhere/x.enc.yaml")}
+    files["apps/kept/local.sops.yaml"] = enc(secret("local"))
+    files["apps/.sourceignore"] = "kept/*.sops.yaml\n"
+    standard_repo(tmp_path, files)
     found = {f.path: f for f in audit(tmp_path).findings if f.rule == "SM012"}
     assert set(found) == {"apps/kept/local.sops.yaml", "elsewhere/x.enc.yaml"}
     ignored = found["apps/kept/local.sops.yaml"]
