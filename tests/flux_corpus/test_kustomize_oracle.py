@@ -31,8 +31,16 @@ from secretsmgr.sops.yamlio import safe_load_all
 from tests.flux_corpus.corpus import case_names, materialize
 
 pytestmark = pytest.mark.interop
-DECRYPTED_USES = frozenset(
-    {UseKind.RESOURCE, UseKind.SECRET_FILE, UseKind.SECRET_ENV, UseKind.PATCH}
+# what lands in the output with its MAC: a configMapGenerator input too (Flux never decrypts
+# it, SM015 says so, but kustomize copies it into the ConfigMap)
+IN_OUTPUT_USES = frozenset(
+    {
+        UseKind.RESOURCE,
+        UseKind.SECRET_FILE,
+        UseKind.SECRET_ENV,
+        UseKind.CONFIGMAP_SOURCE,
+        UseKind.PATCH,
+    }
 )
 
 
@@ -91,7 +99,7 @@ def oracle(root: Path, folder: str, macs: dict[str, str]) -> set[str]:
 
 
 def walker(root: Path, folder: str, files: list[str], macs: dict[str, str]) -> set[str]:
-    """The SOPS files our walker says a build of ``folder`` hands to Flux's decryption."""
+    """The SOPS files our walker says a build of ``folder`` puts in its output."""
     repo = RepoFiles(files, lambda p: (root / p).read_bytes())
     result = Builder(repo, Artifact("", SourceFilter([]))).build(
         folder, flux_overlay((), (), None, "", "")
@@ -100,7 +108,7 @@ def walker(root: Path, folder: str, files: list[str], macs: dict[str, str]) -> s
     return {
         path
         for path, uses in result.uses.items()
-        if path in sops_files and any(u.kind in DECRYPTED_USES for u in uses)
+        if path in sops_files and any(u.kind in IN_OUTPUT_USES for u in uses)
     }
 
 

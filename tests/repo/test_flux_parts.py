@@ -202,3 +202,17 @@ def test_git_urls_compare_across_spellings() -> None:
         normalize_url("ssh://git@github.com:22/example/home-ops/"),
     }
     assert same == {"github.com/example/home-ops"}
+
+
+def test_kustomization_fields_are_read_in_any_case_as_go_reads_them() -> None:
+    # kustomize decodes kustomization.yaml with Go's encoding/json: a key fills the field it
+    # equals, else the one it equals ignoring case, and a later key for the field wins
+    from secretsmgr.repo.flux.objects import go_field, go_fields
+
+    fields = ("secretGenerator", "resources")
+    data = {"SecretGenerator": [1], "Resources": ["a"], "resources": ["b"], "other": 3}
+    assert go_fields(data, fields) == {"secretGenerator": [1], "resources": ["b"], "other": 3}
+    assert go_fields("not a mapping", fields) is None
+    assert go_field(data, "secretGenerator") == ("SecretGenerator", [1])
+    assert go_field(data, "resources") == ("resources", ["b"])
+    assert go_field(data, "patches") is None

@@ -31,6 +31,7 @@ from secretsmgr.audit.manifests import (
     secret_values,
 )
 from secretsmgr.repo.flux import UseKind
+from secretsmgr.repo.flux.objects import go_field
 from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
     is_setting_key,
@@ -58,21 +59,24 @@ class PlaintextSecret:
 
 
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
-    generators = obj.get("secretGenerator")
-    if not isinstance(generators, list):
+    # kustomize reads its fields in any case (``secretgenerator:``, ``Literals:``): go_field
+    field = go_field(obj, "secretGenerator")
+    if field is None or not isinstance(field[1], list):
         return
+    spelled, generators = field[0], cast(list[object], field[1])
     for number, raw in enumerate(generators):
         if not isinstance(raw, dict):
             continue
         gen = cast(Obj, raw)
-        name = gen.get("name")
-        literals = gen.get("literals")
-        if not isinstance(literals, list):
+        name = (go_field(gen, "name") or ("", None))[1]
+        listed = go_field(gen, "literals")
+        if listed is None or not isinstance(listed[1], list):
             continue
+        literals_key, literals = listed[0], cast(list[object], listed[1])
         # its secrets come from files (SOPS-encrypted ones, which Flux decrypts): a literal
         # that says where or who beside them is a setting, as in a substituted Secret
-        sourced = bool(gen.get("files") or gen.get("envs"))
-        where = f"{prefix}secretGenerator.{number}.literals"
+        sourced = any((go_field(gen, f) or ("", None))[1] for f in ("files", "envs"))
+        where = f"{prefix}{spelled}.{number}.{literals_key}"
         for literal in literals:
             if not isinstance(literal, str):
                 continue
@@ -172,13 +176,16 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
         return [] if held is None else [PlaintextSecret(file.path, "", "", source=held)]
     if is_too_large(len(file.data)):
         # Refusing to parse must not mean passing: a file too large to read is not cleared.
-        if any(word in file.data for word in (b"Secret", b"secretGenerator", b"\\", b"\x00")):
+        lowered = file.data.lower()
+        if b"Secret" in file.data or any(
+            w in lowered for w in (b"secretgenerator", b"\\", b"\x00")
+        ):
             return [PlaintextSecret(file.path, "(not read)", "", unread=True)]
         return []
     text = decode_text(file.data)
     if text is None:
         return []
-    if not (may_hold_secret_kind(text) or may_mention(text, "secretGenerator")):
+    if not (may_hold_secret_kind(text) or may_mention(text.casefold(), "secretgenerator")):
         return []  # no kind: Secret can parse out of it (secretRef, ExternalSecret are no such)
     return find_plaintext_secrets(file)
 

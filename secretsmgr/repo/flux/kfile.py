@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import cast
 
 from secretsmgr.errors import FormatError
-from secretsmgr.repo.flux.objects import as_list, as_map, as_str
+from secretsmgr.repo.flux.objects import as_list, as_map, as_str, go_fields
 from secretsmgr.repo.flux.patch import Patch, Target, parse_target
 from secretsmgr.sops.yamlio import safe_load_all
 
@@ -79,6 +79,57 @@ def _strings(value: object) -> list[str]:
     return [v for v in as_list(value) if isinstance(v, str)]
 
 
+# The fields of kustomize's types that this module reads, as kustomize names them: it reads a
+# kustomization file through Go's encoding/json, so a key in any case fills them (go_fields).
+KUSTOMIZATION_FIELDS = (
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "crds",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+    "replacements",
+    "openapi",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "secretGenerator",
+    "configMapGenerator",
+    "generatorOptions",
+    "commonLabels",
+    "commonAnnotations",
+    "labels",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "images",
+    "replicas",
+    "vars",
+    "helmCharts",
+    "helmGlobals",
+    "sortOptions",
+    "buildMetadata",
+)
+GENERATOR_FIELDS = ("name", "namespace", "behavior", "literals", "files", "envs", "env", "options")
+PATCH_FIELDS = ("path", "patch", "target", "options")
+TARGET_FIELDS = (
+    "group",
+    "version",
+    "kind",
+    "name",
+    "namespace",
+    "labelSelector",
+    "annotationSelector",
+)
+PATH_FIELDS = ("path",)
+LABEL_FIELDS = ("pairs", "includeSelectors", "includeTemplates", "fields")
+
+
 def parse_kfile(path: str, text: str) -> KFile:
     """The references of a kustomization file; malformed parts become ``problems``."""
     problems: list[str] = []
@@ -86,7 +137,7 @@ def parse_kfile(path: str, text: str) -> KFile:
         docs = [d for d in safe_load_all(text) if d is not None]
     except FormatError as exc:
         return KFile(path, problems=(f"{path}: {exc.message}",))
-    data = as_map(docs[0]) if docs else {}
+    data = go_fields(docs[0], KUSTOMIZATION_FIELDS) if docs else {}
     if data is None:
         return KFile(path, problems=(f"{path}: a kustomization must be a mapping",))
     resources = [
@@ -101,10 +152,10 @@ def parse_kfile(path: str, text: str) -> KFile:
         *_strings(data.get("validators")),
     ]
     for entry in as_list(data.get("replacements")):
-        ref = as_map(entry)
+        ref = go_fields(entry, PATH_FIELDS)
         if ref and as_str(ref.get("path")):
             other.append(cast(str, ref.get("path")))
-    openapi = as_map(data.get("openapi"))
+    openapi = go_fields(data.get("openapi"), PATH_FIELDS)
     if openapi and as_str(openapi.get("path")):
         other.append(cast(str, openapi.get("path")))
     patches: list[PatchRef] = []
@@ -113,7 +164,7 @@ def parse_kfile(path: str, text: str) -> KFile:
             if "\n" not in entry:
                 patches.append(PatchRef(entry, None, None, UseKind.PATCH))
             continue
-        ref = as_map(entry)
+        ref = go_fields(entry, PATCH_FIELDS)
         if ref is None:
             problems.append(f"{path}: a patches entry is not a mapping")
             continue
@@ -121,7 +172,7 @@ def parse_kfile(path: str, text: str) -> KFile:
             PatchRef(
                 as_str(ref.get("path")),
                 as_str(ref.get("patch")),
-                parse_target(ref.get("target")),
+                parse_target(go_fields(ref.get("target"), TARGET_FIELDS)),
                 UseKind.PATCH,
             )
         )
@@ -137,14 +188,14 @@ def parse_kfile(path: str, text: str) -> KFile:
                 )
             )
     for entry in as_list(data.get("patchesJson6902")):
-        ref = as_map(entry)
+        ref = go_fields(entry, PATCH_FIELDS)
         if ref is None:
             continue
         patches.append(
             PatchRef(
                 as_str(ref.get("path")),
                 as_str(ref.get("patch")),
-                parse_target(ref.get("target")),
+                parse_target(go_fields(ref.get("target"), TARGET_FIELDS)),
                 UseKind.LEGACY_PATCH,
                 json6902=True,
             )
@@ -154,7 +205,7 @@ def parse_kfile(path: str, text: str) -> KFile:
     configmap: list[str] = []
     for field_name, is_secret in (("secretGenerator", True), ("configMapGenerator", False)):
         for entry in as_list(data.get(field_name)):
-            gen = as_map(entry)
+            gen = go_fields(entry, GENERATOR_FIELDS)
             if gen is None:
                 problems.append(f"{path}: a {field_name} entry is not a mapping")
                 continue
@@ -172,7 +223,7 @@ def parse_kfile(path: str, text: str) -> KFile:
     for k, v in (as_map(data.get("commonLabels")) or {}).items():
         labels[k] = str(v)
     for entry in as_list(data.get("labels")):
-        label_entry = as_map(entry) or {}
+        label_entry = go_fields(entry, LABEL_FIELDS) or {}
         pairs = as_map(label_entry.get("pairs")) or {}
         labels.update({k: str(v) for k, v in pairs.items()})
     return KFile(

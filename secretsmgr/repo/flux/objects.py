@@ -8,7 +8,7 @@ applies and decrypts are read.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -68,6 +68,39 @@ def as_map(value: object) -> dict[str, object] | None:
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return cast(dict[str, object], value)
     return None
+
+
+def go_fields(value: object, fields: Iterable[str]) -> dict[str, object] | None:
+    """``value`` as a mapping keyed the way Go's ``encoding/json`` fills a struct with ``fields``.
+
+    A key names the field it equals, else the field it equals ignoring case, and a later key for
+    the same field wins; a key no field matches stays as it is. kustomize reads
+    ``kustomization.yaml`` so: ``secretgenerator:`` is its ``secretGenerator``. (Flux's own
+    objects go through the API server, which matches field names exactly.)
+    """
+    data = as_map(value)
+    if data is None:
+        return None
+    names = tuple(fields)
+    exact = set(names)
+    folded: dict[str, str] = {}
+    for name in names:
+        folded.setdefault(name.casefold(), name)
+    out: dict[str, object] = {}
+    for key, item in data.items():
+        out[key if key in exact else folded.get(key.casefold(), key)] = item
+    return out
+
+
+def go_field(data: Mapping[str, object], name: str) -> tuple[str, object] | None:
+    """(the key as written, its value) of the field ``name`` as ``go_fields`` reads it (any
+    case; the last such key wins), or None."""
+    folded = name.casefold()
+    found: tuple[str, object] | None = None
+    for key, item in data.items():
+        if key == name or key.casefold() == folded:
+            found = (key, item)
+    return found
 
 
 def as_list(value: object) -> list[object]:
