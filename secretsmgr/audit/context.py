@@ -18,11 +18,14 @@ from typing import TYPE_CHECKING
 from secretsmgr.audit.history import HistoryFacts
 from secretsmgr.changelog.chain import Entry, parse_entries
 from secretsmgr.changelog.store import changelog_path
-from secretsmgr.errors import ChainError, ConfigError, DecryptionError
+from secretsmgr.errors import ChainError, ConfigError, DecryptionError, FormatError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.inventory import Inventory, LiveKeys
 from secretsmgr.repo.pending import PendingWrites, find_pending
+from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.datakey import unwrap_data_key
+from secretsmgr.sops.model import EncryptionRule, RuleKind
+from secretsmgr.sops.rules import path_is_encrypted
 
 if TYPE_CHECKING:
     from secretsmgr.changelog.anchor import Anchoring
@@ -66,6 +69,40 @@ def reencrypt_hint(path: str) -> str:
     return (
         'P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && secretsmgr decrypt -o "$P" '
         f'{path} && secretsmgr encrypt --filename-override {path} -o {path} "$P"; rm -f "$P"'
+    )
+
+
+def creation_rule_encrypts(entry: SopsEntry, key_path: str) -> bool:
+    """Whether re-encrypting under the file's ``.sops.yaml`` creation rule would encrypt
+    ``key_path`` (no rule, or one that cannot be judged here: assume it would)."""
+    spec = entry.creation_rule.encryption_rule if entry.creation_rule is not None else None
+    if spec is None:
+        return True  # sops's default: every value encrypted
+    parts = key_path.split(".")
+    cut = next((i for i, p in enumerate(parts) if p in ("data", "stringData")), len(parts) - 1)
+    path = (*parts[: cut + 1], ".".join(parts[cut + 1 :])) if cut + 1 < len(parts) else tuple(parts)
+    try:
+        return path_is_encrypted(EncryptionRule(RuleKind(spec.kind), spec.value), path)
+    except (FormatError, ValueError):
+        return True
+
+
+def widen_hint(entry: SopsEntry, key_path: str, *, too: bool) -> str:
+    """The fix when the creation rule itself leaves ``key_path`` in clear: change the rule,
+    then re-encrypt (``too``: the file's own rule leaves it in clear as well)."""
+    where = entry.sops_config or ".sops.yaml"
+    number = f" {entry.creation_rule_number}" if entry.creation_rule_number else ""
+    spec = entry.creation_rule.encryption_rule if entry.creation_rule is not None else None
+    change = {
+        "encrypted_regex": "widen its encrypted_regex (for a Secret, ^(data|stringData)$)",
+        "encrypted_suffix": "make the key end in its encrypted_suffix, or use encrypted_regex",
+        "unencrypted_regex": "narrow its unencrypted_regex",
+        "unencrypted_suffix": "rename the key so it does not end in its unencrypted_suffix",
+    }.get(spec.kind if spec is not None else "", "change its encryption rule")
+    leaves = "leaves" if too else "would leave"
+    return (
+        f"{where} rule{number} {leaves} {key_path} in clear{' too' if too else ''}: {change}, "
+        "then re-encrypt: " + reencrypt_hint(entry.path)
     )
 
 

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from secretsmgr.errors import ConfigError, FormatError
+from secretsmgr.errors import ConfigError, FormatError, RefusedError
 from secretsmgr.fileops.keypath import MISSING_TYPE, get, resolve
 from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.keys.protocols import Identity
+from secretsmgr.plural import plural
+from secretsmgr.repo.placeholders import is_placeholder
 from secretsmgr.repo.sopsconfig import find_sops_config, load_sops_config, match_rule
 from secretsmgr.sops import (
     Decrypted,
@@ -28,6 +30,7 @@ from secretsmgr.sops.datakey import new_data_key
 from secretsmgr.sops.document import binary_plain, check_written
 from secretsmgr.sops.metadata import WRITE_VERSION
 from secretsmgr.sops.model import SopsMetadata
+from secretsmgr.sops.rules import iter_leaves
 from secretsmgr.sops.tree import MapNode, Node, SeqNode
 from secretsmgr.sops.values import Comment, Timestamp, format_float_g
 
@@ -101,6 +104,42 @@ class Written:
     data_key: bytes = field(repr=False)
 
 
+def secret_values_left_clear(docs: Sequence[Node], rule: EncryptionRule) -> list[str]:
+    """Key paths of Kubernetes Secret values (``data``/``stringData``) that ``rule`` leaves in
+    clear: what SM003 would report in the file written. Empty values and placeholders
+    (``${DB_PASSWORD}``) hide nothing."""
+    found: list[str] = []
+    for doc in docs:
+        if not isinstance(doc, MapNode) or doc.get("kind") != "Secret":
+            continue
+        if doc.get("apiVersion") != "v1":
+            continue
+        for path, leaf, encrypted in iter_leaves(doc, rule):
+            if encrypted or not path or path[0] not in ("data", "stringData"):
+                continue
+            if isinstance(leaf, Comment) or leaf is None or leaf == "":
+                continue
+            if isinstance(leaf, str) and is_placeholder(leaf):
+                continue
+            found.append(".".join(str(part) for part in path))
+    return found
+
+
+def refuse_clear_secret_values(docs: Sequence[Node], rule: EncryptionRule) -> None:
+    """``RefusedError`` when ``rule`` would write a Secret value in clear (nothing is written):
+    sops would, without a word; a narrow ``encrypted_regex`` in `.sops.yaml` is the usual cause."""
+    left = secret_values_left_clear(docs, rule)
+    if left:
+        raise RefusedError(
+            f"the encryption rule ({rule.kind.value}: {rule.value}) would leave {left[0]} of a "
+            f"Secret in clear ({plural(len(left), 'such value')}); nothing was written",
+            hints=(
+                "make the .sops.yaml creation rule for this file encrypt the Secret's values "
+                "(for example encrypted_regex: ^(data|stringData)$)",
+            ),
+        )
+
+
 def encrypt_text(
     text: str, fmt: FileFormat, policy: EncryptPolicy, *, binary: bool = False
 ) -> Written:
@@ -114,6 +153,7 @@ def encrypt_text(
         docs, fmt, rule, mac_only = binary_plain(text), FileFormat.JSON, EncryptionRule(), False
     else:
         docs = parse_plain(text, fmt)
+        refuse_clear_secret_values(docs, rule)
     groups = [[AgeRecipient(k) for k in group] for group in policy.groups]
     key = new_data_key()
     sf = encrypt(

@@ -692,3 +692,31 @@ def test_encrypt_of_an_encrypted_file_says_so_before_any_recipient_problem(
     assert "already encrypted" in err and f"secretsmgr edit {target}" in err
     assert "recipients" not in err
     assert target.read_bytes() == before
+
+
+def test_encrypt_refuses_a_rule_that_would_leave_a_secret_value_in_clear(
+    repo: Path, key_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Heavybullets8/heavy-ops: a narrow encrypted_regex shadowed the Secret rule, and the
+    # SM011 fix re-encrypted with it: sops (and we) wrote stringData.password in clear, exit 0
+    (repo / ".sops.yaml").write_text(
+        "creation_rules:\n"
+        "  - path_regex: secrets/.*\\.yaml$\n"
+        "    encrypted_regex: ^(token|crt|key)$\n"
+        f"    age: {PUB1}\n"
+    )
+    target = repo / "secrets" / "db.enc.yaml"
+    before = target.read_bytes()
+    code, out, err = run(["encrypt", "-i", str(target)], capsys)
+    assert code == 1 and out == ""
+    assert_clean_error(err, SECRET_VALUE)
+    assert "would leave stringData.password of a Secret in clear (3 such values)" in err
+    assert "encrypted_regex: ^(data|stringData)$" in err
+    assert target.read_bytes() == before
+    # an empty value or a placeholder hides nothing: those still encrypt
+    target.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n"
+        "stringData:\n  password: ${DB_PASSWORD}\n  empty: ''\n  token: t0ken-value\n"
+    )
+    code, out, err = run(["encrypt", "-i", str(target)], capsys)
+    assert (code, err) == (0, "")

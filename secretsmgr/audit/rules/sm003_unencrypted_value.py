@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from secretsmgr.audit.context import AuditContext, reencrypt_hint
+from secretsmgr.audit.context import (
+    AuditContext,
+    creation_rule_encrypts,
+    reencrypt_hint,
+    widen_hint,
+)
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.manifests import (
     documents,
@@ -21,7 +26,6 @@ from secretsmgr.audit.manifests import (
 )
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.scan import ScannedFile
-from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.metadata import SOPS_KEY
 from secretsmgr.sops.model import EncryptionRule, RuleKind
 from secretsmgr.sops.rules import path_is_encrypted
@@ -64,38 +68,6 @@ def detect(file: ScannedFile) -> list[PlainSecretValue]:
     return [PlainSecretValue(file.path, key_path) for key_path in found]
 
 
-def _creation_rule_encrypts(entry: SopsEntry, key_path: str) -> bool:
-    """Whether re-encrypting under the file's ``.sops.yaml`` creation rule would encrypt
-    ``key_path`` (no rule, or one that cannot be judged here: assume it would)."""
-    spec = entry.creation_rule.encryption_rule if entry.creation_rule is not None else None
-    if spec is None:
-        return True  # sops's default: every value encrypted
-    parts = key_path.split(".")
-    cut = next((i for i, p in enumerate(parts) if p in ("data", "stringData")), len(parts) - 1)
-    path = (*parts[: cut + 1], ".".join(parts[cut + 1 :])) if cut + 1 < len(parts) else tuple(parts)
-    try:
-        return path_is_encrypted(EncryptionRule(RuleKind(spec.kind), spec.value), path)
-    except (FormatError, ValueError):
-        return True
-
-
-def _widen_hint(entry: SopsEntry, key_path: str) -> str:
-    """The fix when the creation rule itself leaves ``key_path`` in clear: change the rule."""
-    where = entry.sops_config or ".sops.yaml"
-    number = f" {entry.creation_rule_number}" if entry.creation_rule_number else ""
-    spec = entry.creation_rule.encryption_rule if entry.creation_rule is not None else None
-    change = {
-        "encrypted_regex": "widen its encrypted_regex (for a Secret, ^(data|stringData)$)",
-        "encrypted_suffix": "make the key end in its encrypted_suffix, or use encrypted_regex",
-        "unencrypted_regex": "narrow its unencrypted_regex",
-        "unencrypted_suffix": "rename the key so it does not end in its unencrypted_suffix",
-    }.get(spec.kind if spec is not None else "", "change its encryption rule")
-    return (
-        f"{where} rule{number} leaves {key_path} in clear too: {change}, then re-encrypt: "
-        + reencrypt_hint(entry.path)
-    )
-
-
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Leaves selected by the metadata's encryption rule that hold a plain value, and plain
     Secret values whatever the rule.
@@ -129,8 +101,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"({rule.kind.value}: {rule.value}) leaves it unencrypted",
                 key_path=key_path,
                 fix=fix
-                if _creation_rule_encrypts(entry, key_path)
-                else _widen_hint(entry, key_path),
+                if creation_rule_encrypts(entry, key_path)
+                else widen_hint(entry, key_path, too=True),
             )
 
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from secretsmgr.audit.context import OLD_KEY_ONLY, ROTATION_CURE, AuditContext, reencrypt_hint
+from secretsmgr.audit.context import (
+    OLD_KEY_ONLY,
+    ROTATION_CURE,
+    AuditContext,
+    creation_rule_encrypts,
+    reencrypt_hint,
+    widen_hint,
+)
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.sopsconfig import CreationRule, all_age_recipients
 from secretsmgr.sops.model import EncryptionRule, RuleKind, SopsMetadata
+from secretsmgr.sops.tree import MapNode
+from secretsmgr.sops.values import Comment
 
 
 def _keys(keys: list[str]) -> str:
@@ -95,7 +104,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 sf.metadata.mac_only_encrypted != rule.mac_only_encrypted
                 and entry.store != "binary"
             )
-            if rule_change:
+            exposed = [k for k in secret_key_paths(sf.docs) if not creation_rule_encrypts(entry, k)]
+            if rule_change and exposed:
+                # re-encrypting under this creation rule would write a Secret value in clear
+                fix = widen_hint(entry, exposed[0], too=False)
+            elif rule_change:
                 fix = reencrypt_hint(entry.path)
             elif foreign:  # PGP, KMS, Vault: keys only sops can use
                 fix = f"sops updatekeys -y {entry.path}"
@@ -104,6 +117,21 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             else:
                 fix = f"secretsmgr rotate {entry.path}"
             yield RULE.finding(entry.path, f"differs from {label}: " + "; ".join(problems), fix=fix)
+
+
+def secret_key_paths(docs: Sequence[MapNode]) -> list[str]:
+    """``data.KEY``/``stringData.KEY`` of every value of the core v1 Secrets in ``docs``."""
+    found: list[str] = []
+    for doc in docs:
+        if doc.get("kind") != "Secret" or doc.get("apiVersion") != "v1":
+            continue
+        for section in ("stringData", "data"):
+            values = doc.get(section)
+            if isinstance(values, MapNode):
+                found += [
+                    f"{section}.{item[0]}" for item in values.items if not isinstance(item, Comment)
+                ]
+    return found
 
 
 _SHOWN = 60  # longer rule values (a regex of every key name) are cut in the message

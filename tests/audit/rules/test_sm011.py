@@ -233,3 +233,25 @@ def test_several_sops_yaml_elsewhere_are_named_in_the_plural(tmp_path: Path) -> 
     (tmp_path / "clusters/c/.sops.yaml").unlink()
     (finding,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
     assert "clusters/a/.sops.yaml and clusters/b/.sops.yaml each govern only" in finding.message
+
+
+def test_the_fix_never_re_encrypts_under_a_rule_that_leaves_a_secret_value_clear(
+    tmp_path: Path,
+) -> None:
+    # Heavybullets8/heavy-ops: rule 1's narrow encrypted_regex shadows the Secret rule; the fix
+    # re-encrypted under it and wrote stringData in clear. It now says to widen the rule first.
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"))})
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+        f"    encrypted_regex: ^(token|crt|key)$\n    age: {K1}\n",
+    )
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert found.fix is not None
+    assert found.fix.startswith(
+        ".sops.yaml rule 1 would leave stringData.password in clear: widen its encrypted_regex"
+    )
+    assert "then re-encrypt: " in found.fix
