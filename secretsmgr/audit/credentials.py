@@ -25,6 +25,7 @@ from secretsmgr.repo.placeholders import (
     split_camel,
     strip_templates,
 )
+from secretsmgr.sops.yamlio.manifest import TaggedStr
 
 # detect-secrets plugins whose match is a credential by its format alone.
 KNOWN_FORMATS = (
@@ -139,6 +140,10 @@ _IDENTIFIER_KEY = re.compile(
 _PUBLIC = re.compile(
     r"^(?:age1[02-9ac-hj-np-z]{58}(?:\s*,\s*age1[02-9ac-hj-np-z]{58})*|"
     r"(?:ssh|ecdsa|sk)-[a-z0-9-]+ [A-Za-z0-9+/=]+.*)$"
+)
+# a date or a date and time (with or without a zone): when something changed, not a secret
+_DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})?)?$"
 )
 _BORING = re.compile(r"(?i)^(?:true|false|yes|no|on|off|null|none|~|\d+(?:\.\d+)*[a-z]{0,3})$")
 _WORDS = re.compile(
@@ -276,6 +281,7 @@ def is_lock_file(path: str) -> bool:
 
 def judge_value(key: str, value: str) -> Verdict | None:
     """Whether the value under ``key`` (the last key-path component) is a credential."""
+    tagged = isinstance(value, TaggedStr)
     value = value.strip()
     if len(value) < 6 or value.startswith(ENC_PREFIX) or _BORING.match(value):
         return None
@@ -295,6 +301,10 @@ def judge_value(key: str, value: str) -> Verdict | None:
     verdict = _known_format(value, value)
     if verdict is not None:
         return verdict
+    if tagged or _DATE_TIME.match(value):
+        # an application resolves a tagged value (authentik's !KeyOf, !Find; !Ref), and a
+        # date or time (argocdServerAdminPasswordMtime) is no credential
+        return None
     if _BASE64_PEM.match(value):
         return None  # base64 PEM with no private key: a certificate (certificate-authority-data)
     _, b64, hexa, keyword = _plugins()

@@ -26,9 +26,11 @@ REFERENCE_SCHEMES = (
     "secret|vault|awssm|awsssm|ssm|aws|gcpsm|gcp|azkv|azurekv|azure|akv|bws|bw|bitwarden|"
     "infisical|doppler|keeper|akeyless|conjur"
 )
+# A ``#name`` fragment picks one field of the stored secret (``azkv://vault/item#CLIENT_SECRET``,
+# ``op://vault/item#field``).
 _REFERENCE = re.compile(
-    r"^\s*(?:op://[^/\n]+/[^/\n]+/[^\n]+"
-    rf"|(?:{REFERENCE_SCHEMES})://[^\s:@?#]+"
+    r"^\s*(?:op://[^/\n]+/[^/\n]+/[^\n]+|op://[^/\s#]+/[^/\s#]+#[\w.-]+"
+    rf"|(?:{REFERENCE_SCHEMES})://[^\s:@?#]+(?:#[\w./-]+)?"
     r"|ref\+[a-z0-9]+://\S+|vault:\S+)\s*$"
 )
 
@@ -88,13 +90,41 @@ def holds_literal_secret(text: str) -> bool:
     return any(_secret_word(m["value"]) for m in _SECRET_LINE.finditer(text))
 
 
+# One line of a small config file: an INI section header, or ``key = value`` / ``key: value``.
+_CONFIG_LINE = re.compile(r"^[ \t]*(?:\[[^\]\n]+\]|[\"']?[\w.-]+[\"']?[ \t]*[:=][^\n]*)[ \t]*$")
+
+
+def is_credential_skeleton(text: str) -> bool:
+    """Whether ``text`` is a config file (INI, dotenv or YAML lines) whose every credential
+    setting is empty or a stand-in: velero's ``[default]`` / ``aws_secret_access_key=""``
+    template holds no secret yet. One filled-in credential, URL password or key block, or one
+    line that is no setting, and it is not."""
+    body = _COMMENT_LINE.sub("", text)
+    lines = [line for line in body.splitlines() if line.strip()]
+    if len(lines) < 2 or not all(_CONFIG_LINE.match(line) for line in lines):
+        return False
+    found = list(_SECRET_LINE.finditer(body))
+    if not found or PRIVATE_KEY_BLOCK.search(body):
+        return False
+    if any(_secret_word(password) for password in URL_PASSWORD.findall(body)):
+        return False
+    return all(
+        not _secret_word(m["value"]) or is_placeholder(m["value"].strip(_NOTHING)) for m in found
+    )
+
+
 # A whole value that asks to be replaced (``REPLACE_WITH_CLIENT_SECRET``, ``changeme``,
-# ``your-token-here``): a stand-in committed on purpose, never a secret.
+# ``your-token-here``, ``REPLACE_ME__openssl_rand_hex_16``, ``PLACEHOLDER_REPLACE_ME``,
+# ``__REPLACE_ME__``, ``FILL_ME_IN``): a stand-in committed on purpose, never a secret.
 _STAND_IN = re.compile(
-    r"(?i)^\s*(?:replace[_ -]?(?:me|with[_ -]?\S*|this\S*)|change[_ -]?me\S*|"
+    r"(?i)^\s*(?:_+|(?:placeholder|todo|fixme)[_ -]+)?"
+    # an instruction may follow (``REPLACE_ME__openssl_rand_hex_16``): words of one case
+    r"(?:replace[_ -]?(?:me(?-i:(?:[_-]+(?:[a-z0-9]+|[A-Z0-9]+))*)|with[_ -]?\S*|this\S*)|"
+    r"change[_ -]?me\S*|"
+    r"fill[_ -]?(?:me|in)(?:[_ -]?in)?|set[_ -]?me|"
     r"(?:enter[_ -]|insert[_ -])?your[_ -](?:[\w-]+[_ -]){0,4}(?:password|passphrase|passwd|"
     r"token|key|secret|api[_ -]?key|value|id|here)|todo|fixme|tbd|x{3,}|\*{3,}|placeholder|dummy|"
-    r"redacted|unused|not[_ -]used)\s*$"
+    r"redacted|unused|not[_ -]used)_*\s*$"
 )
 
 

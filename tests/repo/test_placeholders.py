@@ -65,7 +65,24 @@ def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secre
 
 @pytest.mark.parametrize(
     "value",
-    ["REPLACE_WITH_AUTHENTIK_CLIENT_SECRET", "changeme", "your-token-here", "xxxx", "Replace me"],
+    [
+        "REPLACE_WITH_AUTHENTIK_CLIENT_SECRET",
+        "changeme",
+        "your-token-here",
+        "xxxx",
+        "Replace me",
+        # bo0tzz/clusterfuck and webgrip/homelab-cluster (SM001 at HEAD, SM019 in history)
+        "PLACEHOLDER_REPLACE_ME",
+        "PLACEHOLDER_REPLACE_ME_AT_LEAST_32_CHARACTERS",
+        "TODO_REPLACE_ME",
+        "__REPLACE_ME__",
+        "FILL_ME_IN",
+        "REPLACE_ME__openssl_rand_base64_32",
+        # secret-manager references naming one field (osnabrugge)
+        "azkv://keyvault-kube/azurekv#AZURE_CLIENT_SECRET",
+        "azure://keyvault-kube/azurekv#AZURE_CLIENT_ID",
+        "op://vault/item#field",
+    ],
 )
 def test_a_value_asking_to_be_replaced_is_a_placeholder(value: str) -> None:
     # geoffdavis/talos-gitops: "manual secret for testing (replace with actual values)" made 23
@@ -74,5 +91,24 @@ def test_a_value_asking_to_be_replaced_is_a_placeholder(value: str) -> None:
 
 
 def test_a_secret_mentioning_such_a_word_is_none() -> None:
-    for value in ("hunter2", "replace-me-not-Xq9v", "my changeme password 42", "Xxx9!"):
+    for value in (
+        "hunter2",
+        "replace-me-not-Xq9v",
+        "my changeme password 42",
+        "Xxx9!",
+        "azkv://user:Tr0ub4dor@vault/x",
+        "TODO_REPLACE_ME_Xq9vLw2p",
+    ):
         assert not is_placeholder(value), value
+
+
+def test_a_config_whose_credentials_are_all_empty_is_a_skeleton() -> None:
+    # Vikaspogu/home-ops (history): velero's cloud credentials file, committed empty
+    from secretsmgr.repo.placeholders import is_credential_skeleton
+
+    assert is_credential_skeleton('[default]\naws_access_key_id=""\naws_secret_access_key=""\n')
+    assert is_credential_skeleton("[default]\nregion = eu-west-1\naws_secret_access_key = ${KEY}\n")
+    assert not is_credential_skeleton("[default]\naws_secret_access_key=Tr0ub4dor\n")
+    assert not is_credential_skeleton('[default]\naws_secret_access_key=""\nTr0ub4dorXq9v\n')
+    assert not is_credential_skeleton("host=db\nport=5432\n")  # no credential line: a config
+    assert not is_credential_skeleton('aws_secret_access_key=""')  # one line: not a file

@@ -34,6 +34,7 @@ from secretsmgr.repo.flux import UseKind
 from secretsmgr.repo.flux.objects import go_field
 from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
+    is_credential_skeleton,
     is_setting_key,
     names_credential,
     names_password,
@@ -82,7 +83,7 @@ def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
                 continue
             key, sep, value = literal.partition("=")
             value = value.strip("\"'")
-            if not sep or is_placeholder(value):
+            if not sep or is_placeholder(value) or is_public_material(key.strip(), value):
                 continue
             if sourced and _setting(key.strip(), value):
                 continue
@@ -151,6 +152,8 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
             substituted = any(_kept_out(key_path, value) for key_path, value in values)
             for key_path, value in values:
                 if not is_plaintext_value(value) or is_public_material(key_path, value):
+                    continue
+                if isinstance(value, str) and is_credential_skeleton(value):
                     continue
                 if substituted and _setting(key_path, value):
                     continue

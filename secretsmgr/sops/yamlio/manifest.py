@@ -8,6 +8,7 @@ kustomize and Flux read with. No comments, no copies: an alias is the anchored o
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from secretsmgr.errors import FormatError
@@ -16,6 +17,14 @@ from secretsmgr.sops.values import Timestamp, resolve_plain, resolve_tagged
 from secretsmgr.sops.yamlio.events import FoundComment, parse_events, walk
 
 _NO_KEY = object()
+_LOCAL_TAG = re.compile(r"^![^!]")
+
+
+class TaggedStr(str):
+    """A string scalar under an application's own tag (``!KeyOf name``, ``!Env VAR``, ``!Ref``):
+    the application resolves it, so it is a reference, not a literal. ``tag`` says which."""
+
+    tag: str = ""
 
 
 class _DataSink:
@@ -53,6 +62,10 @@ class _DataSink:
             value = resolve_plain(event.value)
         if isinstance(value, Timestamp):
             value = value.text
+        # a local tag (!KeyOf); !! is YAML's own (!!str, !!binary)
+        if isinstance(value, str) and tag is not None and _LOCAL_TAG.match(tag):
+            value = TaggedStr(value)
+            value.tag = tag
         if event.anchor:
             self.anchors[event.anchor] = value
         self._put(value, is_key)

@@ -432,3 +432,37 @@ def test_skeletons_switches_addresses_and_cipher_settings_are_no_plaintext_secre
             )
         ),
     }
+
+
+def test_sweep_six_stand_ins_references_skeletons_and_generator_images_pass(
+    tmp_path: Path,
+) -> None:
+    # fifth sweep: bo0tzz and webgrip (REPLACE_ME stand-ins), osnabrugge (azkv://…#FIELD),
+    # Vikaspogu (velero's empty credentials file), ronaldlokers (a generator's SIDECAR_IMAGE)
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/template.yaml": secret(
+                "infisical",
+                {"AUTH_SECRET": "REPLACE_ME__openssl_rand_base64_32", "K": "__REPLACE_ME__"},
+            ),
+            "apps/azkv.yaml": secret("az", {"clientSecret": "azkv://kv/azurekv#CLIENT_SECRET"}),
+            "apps/velero.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: velero}\n"
+            'stringData:\n  cloud: |\n    [default]\n    aws_access_key_id=""\n'
+            '    aws_secret_access_key=""\n',
+            "apps/kustomization.yaml": "secretGenerator:\n  - name: barman\n    literals:\n"
+            "      - SIDECAR_IMAGE=ghcr.io/cloudnative-pg/plugin-barman-cloud-sidecar:v0.14.0\n"
+            "      - password=Tr0ub4dor-and-3\n"
+            "resources: [template.yaml, azkv.yaml, velero.yaml, filled.yaml]\n",
+            # still secrets: a filled-in credentials file
+            "apps/filled.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: filled}\n"
+            "stringData:\n  cloud: |\n    [default]\n    aws_secret_access_key=Tr0ub4dorXq9v\n",
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/kustomization.yaml", "secretGenerator.0.literals.password"),
+        ("apps/filled.yaml", "stringData.cloud"),
+    }

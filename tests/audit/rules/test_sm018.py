@@ -86,3 +86,27 @@ def test_an_ini_credential_is_found_at_its_section_key_and_line(tmp_path: Path) 
     root = standard_repo(tmp_path / "repo", {"apps/app.ini": text, "apps/aws.sops.ini": sealed})
     found = [(f.path, f.key_path, f.line) for f in run_audit(root).findings if f.rule == "SM018"]
     assert found == [("apps/app.ini", "aws.access_key", 4)]
+
+
+def test_an_application_tag_or_a_date_is_no_credential(tmp_path: Path) -> None:
+    # fifth sweep: webgrip's authentik blueprint (!KeyOf names another entry) and Vikaspogu's
+    # argocdServerAdminPasswordMtime (a date and time); a known format under a tag still counts
+    from secretsmgr.audit.engine import run_audit
+
+    root = standard_repo(
+        tmp_path / "repo",
+        {
+            "apps/flow.yaml": "entries:\n  - attrs:\n"
+            "      password_stage: !KeyOf homelab-password\n"
+            "      token: !Env GITHUB_TOKEN\n"
+            "      api_key: !Literal ghp_Zq8vLw2pRtXy7Kp3Mn9QwErTzq8vLw2pRtXy\n",
+            "apps/values.yaml": "configs:\n  secret:\n"
+            "    argocdServerAdminPasswordMtime: 2025-08-26T18:15:18\n"
+            "    argocdServerAdminPassword: Tr0ub4dor-and-3\n",
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(root).findings if f.rule == "SM018"}
+    assert found == {
+        ("apps/flow.yaml", "entries.0.attrs.api_key"),
+        ("apps/values.yaml", "configs.secret.argocdServerAdminPassword"),
+    }
