@@ -69,6 +69,8 @@ class SopsConfig:
     rules: tuple[CreationRule, ...]
     yaml_indent: int = 4
     json_indent: int = -1
+    # the key it spells ``creation_rules`` with (``creationRules``), which sops never reads
+    misspelled: str | None = None
 
 
 class _Reader:
@@ -247,7 +249,22 @@ def parse_sops_config(text: str, path: Path) -> SopsConfig:
     json_store = reader.mapping(stores.get("json"), "stores.json")
     yaml_indent = reader.integer(yaml_store.get("indent"), "stores.yaml.indent", 4)
     json_indent = reader.integer(json_store.get("indent"), "stores.json.indent", -1)
-    return SopsConfig(path=path, rules=rules, yaml_indent=yaml_indent, json_indent=json_indent)
+    misspelled = None
+    if "creation_rules" not in top:
+        misspelled = next(
+            (k for k in top if isinstance(k, str) and _squashed(k) == "creationrules"), None
+        )
+    return SopsConfig(
+        path=path,
+        rules=rules,
+        yaml_indent=yaml_indent,
+        json_indent=json_indent,
+        misspelled=misspelled,
+    )
+
+
+def _squashed(key: str) -> str:
+    return key.lower().replace("_", "").replace("-", "")
 
 
 def load_sops_config(path: Path) -> SopsConfig:

@@ -156,15 +156,32 @@ def _gone(root: Path, rule: str) -> bool:
     return not [f for f in run_audit(root, keyless_only=True).findings if f.rule == rule]
 
 
-def test_sm001_fix_renames_updates_the_kustomization_and_encrypts(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("listed", "renamed"),
+    [
+        (
+            "resources:\n  - acl.yaml\n  - xacl.yaml\n",
+            "resources:\n  - acl.enc.yaml\n  - xacl.yaml\n",
+        ),
+        # osnabrugge lists ./acl.yaml (136 kustomization files); flow lists and quotes too
+        ("resources:\n  - ./acl.yaml\n", "resources:\n  - ./acl.enc.yaml\n"),
+        ('resources:\n  - "acl.yaml"\n', 'resources:\n  - "acl.enc.yaml"\n'),
+        ("resources: [xacl.yaml, acl.yaml]\n", "resources: [xacl.yaml, acl.enc.yaml]\n"),
+        ("resources: [ ./acl.yaml ]\n", "resources: [ ./acl.enc.yaml ]\n"),
+    ],
+)
+def test_sm001_fix_renames_updates_the_kustomization_and_encrypts(
+    tmp_path: Path, listed: str, renamed: str
+) -> None:
     standard_repo(tmp_path, {})
-    write(tmp_path, "apps/kustomization.yaml", "resources:\n  - acl.yaml\n")
+    write(tmp_path, "apps/kustomization.yaml", listed)
     write(tmp_path, "apps/acl.yaml", secret("acl", {"pw": "plain-pw"}))
+    write(tmp_path, "apps/xacl.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     fix = _fix_of(tmp_path, "SM001")
     assert fix.startswith("mv apps/acl.yaml apps/acl.enc.yaml")
     _run_fix(tmp_path, fix)
     assert _gone(tmp_path, "SM001")
-    assert "acl.enc.yaml" in (tmp_path / "apps/kustomization.yaml").read_text()
+    assert (tmp_path / "apps/kustomization.yaml").read_text() == renamed
     assert "plain-pw" not in (tmp_path / "apps/acl.enc.yaml").read_text()
 
 

@@ -228,9 +228,14 @@ def rename_hint(ctx: AuditContext, path: str) -> str:
     m = _RENAMED.match(path)
     target = f"{m.group('stem')}.enc{m.group('ext')}" if m else f"{path}.enc.yaml"
     if configs.rule_for(target)[1] is None:
+        # no rule for either name (Saharariel, osnabrugge): the rule comes first
+        where = configs.rule_for(path)[0] or ".sops.yaml"
+        key = ctx.repo.cluster_keys[0] if ctx.repo.cluster_keys else "<the cluster key>"
         return (
-            f"rename {path} to a name a .sops.yaml creation rule matches (none matches "
-            f"{posixpath.basename(target)} either), then secretsmgr encrypt -i <new name>"
+            f"no .sops.yaml creation rule matches {path} or {posixpath.basename(target)}: "
+            f"add one to {where} (path_regex: \\.enc\\.yaml$, encrypted_regex: "
+            f"^(data|stringData)$, age: {key}), then rename the file to {target} (and its "
+            f"kustomization.yaml entry), then secretsmgr encrypt -i {target}"
         )
     old, new = posixpath.basename(path), posixpath.basename(target)
     steps = [f"mv {path} {target}"]
@@ -244,8 +249,14 @@ def rename_hint(ctx: AuditContext, path: str) -> str:
         None,
     )
     if kfile is not None:
+        # the entry as a block item (``- db.yaml``, ``- ./db.yaml``, ``- "db.yaml"``) or in a
+        # flow list (``resources: [db.yaml, x.yaml]``); GNU sed, as ``-i`` already is
         pattern = re.escape(old).replace("/", "\\/")
-        steps.append(f"sed -i 's/^\\([[:space:]]*- *\\){pattern} *$/\\1{new}/' {kfile}")
+        before = '\\(^[[:space:]]*-[[:space:]]*"\\{0,1\\}\\|[[,][[:space:]]*"\\{0,1\\}\\)'
+        after = '\\("\\{0,1\\}[[:space:]]*\\($\\|[],]\\)\\)'
+        steps.append(
+            f"sed -i 's/{before}\\(\\.\\/\\)\\{{0,1\\}}{pattern}{after}/\\1\\2{new}\\3/g' {kfile}"
+        )
     steps.append(f"secretsmgr encrypt -i {target}")
     # in git, the staged plaintext must leave the index too
     steps.append(f"{{ git rm -q --cached --ignore-unmatch {path} 2>/dev/null || true; }}")

@@ -59,10 +59,23 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 )
                 continue
             where = entry.sops_config or "no .sops.yaml"
+            configs = ctx.repo.sops_configs
+            spelled = next(
+                (
+                    c.misspelled
+                    for c in configs.all_loaded()
+                    if c.misspelled and configs.label(c) == entry.sops_config
+                ),
+                None,
+            )
+            fix = (
+                f"rename {spelled} to creation_rules in {where}: sops reads only that key, so it "
+                "finds no rule at all there (and refuses to encrypt)"
+                if spelled
+                else "add a creation rule whose path_regex matches it"
+            )
             yield RULE.finding(
-                entry.path,
-                f"no .sops.yaml creation rule matches this path ({where})",
-                fix="add a creation rule whose path_regex matches it",
+                entry.path, f"no .sops.yaml creation rule matches this path ({where})", fix=fix
             )
             continue
         label = f"{entry.sops_config} rule {entry.creation_rule_number}"

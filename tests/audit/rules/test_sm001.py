@@ -8,7 +8,7 @@ import pytest
 
 from secretsmgr.audit.finding import AuditReport
 
-from ..helpers import enc, secret, standard_repo, write
+from ..helpers import enc, secret, sops_yaml, standard_repo, write
 from .cases import Case, ids, run_case
 
 
@@ -466,3 +466,21 @@ def test_sweep_six_stand_ins_references_skeletons_and_generator_images_pass(
         ("apps/kustomization.yaml", "secretGenerator.0.literals.password"),
         ("apps/filled.yaml", "stringData.cloud"),
     }
+
+
+def test_with_no_creation_rule_for_any_name_the_fix_starts_with_the_rule(tmp_path: Path) -> None:
+    # Saharariel, osnabrugge: the hint said to rename the file to a name a rule matches, when
+    # no rule matched any name
+    from secretsmgr.audit.engine import run_audit
+
+    from ..helpers import K1
+
+    standard_repo(tmp_path, {"apps/db.yaml": secret("db")})
+    write(tmp_path, ".sops.yaml", sops_yaml((r"^never/", (K1,))))
+    found = next(f for f in run_audit(tmp_path).findings if f.rule == "SM001")
+    assert found.fix is not None
+    assert found.fix.startswith(
+        "no .sops.yaml creation rule matches apps/db.yaml or db.enc.yaml: add one to .sops.yaml "
+        f"(path_regex: \\.enc\\.yaml$, encrypted_regex: ^(data|stringData)$, age: {K1})"
+    )
+    assert found.fix.endswith("then secretsmgr encrypt -i apps/db.enc.yaml")

@@ -255,3 +255,20 @@ def test_the_fix_never_re_encrypts_under_a_rule_that_leaves_a_secret_value_clear
         ".sops.yaml rule 1 would leave stringData.password in clear: widen its encrypted_regex"
     )
     assert "then re-encrypt: " in found.fix
+
+
+def test_a_misspelled_creation_rules_key_is_named(tmp_path: Path) -> None:
+    # osnabrugge: `creationRules:` — sops reads only creation_rules and refuses to encrypt
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"))})
+    write(
+        tmp_path,
+        ".sops.yaml",
+        sops_yaml((r"\.enc\.yaml$", (K1,))).replace("creation_rules", "creationRules"),
+    )
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert found.fix == (
+        "rename creationRules to creation_rules in .sops.yaml: sops reads only that key, so it "
+        "finds no rule at all there (and refuses to encrypt)"
+    )
