@@ -397,3 +397,26 @@ def test_the_version_note_names_the_cluster_that_does_not_pin_flux(
     graph = find_layers(WorktreeSnapshot(root))
     notes = [n for n in graph.notes if "Flux version" in n]
     assert len(notes) == 1 and notes[0].startswith(said), graph.notes
+
+
+def test_a_build_naming_what_is_not_there_is_a_note(git_checkout: GitRepo) -> None:
+    # VitoMinheere (a cluster's layers point at folders that do not exist) and a component
+    # path that is missing: Flux fails such a build and applies nothing; the layer looked clean
+    git_checkout.write("flux/apps.yaml", flux_ks("apps", "./apps/prod"))
+    git_checkout.write("flux/infra.yaml", flux_ks("infra", "./infra"))
+    git_checkout.write(
+        "infra/kustomization.yaml", "resources: [a.yaml, b.yaml]\ncomponents: [../c]\n"
+    )
+    git_checkout.write("infra/a.yaml", "kind: ConfigMap\n")
+    git_checkout.write("flux/ok.yaml", flux_ks("ok", "./ok"))
+    git_checkout.write("ok/kustomization.yaml", "resources: [a.yaml]\n")
+    git_checkout.write("ok/a.yaml", "kind: ConfigMap\n")
+    git_checkout.write("flux/kustomization.yaml", "resources: [apps.yaml, infra.yaml, ok.yaml]\n")
+    git_checkout.write("clusters/prod/sync.yaml", flux_ks("flux-system", "./flux"))
+    notes = [n for n in find_layers(WorktreeSnapshot(git_checkout.path)).notes if "checkout" in n]
+    assert notes == [
+        "layer apps: its spec.path (apps/prod) is not in this checkout: Flux fails this "
+        "Kustomization and applies nothing",
+        "layer infra: its build names c and 1 more, not in this checkout: Flux fails the whole "
+        "build and applies nothing of it",
+    ]
