@@ -35,7 +35,9 @@ def test_a_plain_value_left_by_an_encryption_rule_is_exposed_after_the_fix(
         for f in run_rules(load_context(root, history=walk_repository(root))).findings
         if f.rule == "SM019"
     ]
-    assert sm019[0].fix == "secretsmgr rotate --regenerate stringData.password apps/x.enc.yaml"
+    assert sm019[0].fix is not None
+    assert "secretsmgr rotate --regenerate stringData.password apps/x.enc.yaml;" in sm019[0].fix
+    assert "secretsmgr set apps/x.enc.yaml stringData.password" in sm019[0].fix
 
 
 def test_a_private_key_in_a_past_commit_is_reported(tmp_path: Path) -> None:

@@ -13,17 +13,15 @@ from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.audit.history import Exposure
 
-# the changelog field the rotate helper fills with the key paths a run regenerated
-REGENERATED_FIELD = "regenerated"
-
 
 def _regenerated_after(ctx: AuditContext, exposure: Exposure) -> bool:
+    """Whether a changelog entry after the exposure changed that key path's value: ``rotate
+    --regenerate`` and ``set`` record the key paths they change in ``key_paths``."""
     for entry in ctx.changelog:
         if not _later(entry.time, exposure.date):
             continue
         for record in entry.files:
-            paths = getattr(record, REGENERATED_FIELD, ())
-            if record.path == exposure.path and exposure.key_path in paths:
+            if record.path == exposure.path and exposure.key_path in record.key_paths:
                 return True
     return False
 
@@ -63,11 +61,17 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if key in today or _regenerated_after(ctx, exposure):
             continue
         if exposure.path in sops_now:
-            fix = f"secretsmgr rotate --regenerate {exposure.key_path} {exposure.path}"
+            # either writer records the key path in the changelog, which closes the finding
+            fix = (
+                f"a value you choose: secretsmgr rotate --regenerate {exposure.key_path} "
+                f"{exposure.path}; one a service issued (a cloud key, a token): revoke it "
+                f"there, then store the new one with secretsmgr set {exposure.path} "
+                f"{exposure.key_path} (it reads the value from stdin)"
+            )
         else:
             fix = (
-                "change the credential at its source (it stays readable in git history); "
-                "keep the new value only in a SOPS file"
+                "change the value at its source (it stays readable in git history); keep the "
+                "new one only in a SOPS file"
             )
         yield RULE.finding(
             exposure.path,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from secretsmgr.audit.engine import load_context
 from secretsmgr.audit.history import Exposure, HistoryFacts
 from secretsmgr.audit.registry import get_rule
+from secretsmgr.changelog.chain import FileRecord
 from tests.audit.helpers import enc, secret, write
 from tests.conftest import git
 from tests.gate.helpers import commit, gitops, history_findings
@@ -37,7 +41,10 @@ def test_sm019_near_miss_regenerated_after_the_exposure(tmp_path: Path) -> None:
     rule = get_rule("SM019")
 
     def with_changelog(time: str, regenerated: tuple[str, ...]) -> list[object]:
-        record = SimpleNamespace(path="apps/db.enc.yaml", regenerated=regenerated)
+        # the changelog's own record: rotate --regenerate and set fill key_paths
+        record = FileRecord(
+            "apps/db.enc.yaml", time, (), (), None, "0" * 64, "1" * 64, key_paths=regenerated
+        )
         entry = SimpleNamespace(time=time, files=(record,), action="rotate")
 
         return list(rule.check(replace(ctx, history=facts, changelog=(entry,))))  # type: ignore[arg-type]
@@ -45,3 +52,28 @@ def test_sm019_near_miss_regenerated_after_the_exposure(tmp_path: Path) -> None:
     assert len(with_changelog("2025-12-01T00:00:00Z", ("stringData.password",))) == 1  # before
     assert len(with_changelog("2026-02-01T00:00:00Z", ("stringData.username",))) == 1  # other
     assert with_changelog("2026-02-01T00:00:00Z", ("stringData.password",)) == []
+
+
+def test_the_printed_fixes_close_the_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # fifth sweep: the rule read a changelog field no writer fills, so neither rotate
+    # --regenerate (its own fix) nor set could ever close it. Both now do, run for real.
+    from tests.audit.helpers import KEYS
+    from tests.cli.runner import run
+
+    plain = secret("api", {"token": "leaked-token-1", "apikey": "leaked-key-2"})
+    root = gitops(tmp_path / "r", {"apps/api.enc.yaml": plain})  # committed in clear
+    write(root, "apps/api.enc.yaml", enc(plain))
+    commit(root, "encrypt it")
+    found = history_findings(root)[("SM019", "apps/api.enc.yaml")]
+    assert len(found) == 2
+    time.sleep(1.1)  # the changelog counts whole seconds after the exposing commit
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KEYS / "test-only-1.agekey"))
+    monkeypatch.chdir(root)
+    args = ["rotate", "--regenerate", "stringData.token", "apps/api.enc.yaml", "--reason", "x"]
+    assert run(args, capsys).code == 0
+    commit(root, "regenerate the token")
+    assert run(["set", "apps/api.enc.yaml", "stringData.apikey"], capsys, stdin="new-key").code == 0
+    commit(root, "store the new key")
+    assert ("SM019", "apps/api.enc.yaml") not in history_findings(root)
