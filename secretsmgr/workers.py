@@ -30,12 +30,14 @@ PER_WORKER = 24  # no child gets fewer items than this
 MAX_WORKERS = 8
 
 
-def worker_count(items: int) -> int:
-    """How many processes to map ``items`` items with (1: in this process)."""
+def worker_count(items: int, *, at_least: int = MIN_ITEMS, per_worker: int = PER_WORKER) -> int:
+    """How many processes to map ``items`` items with (1: in this process): none below
+    ``at_least`` items, and no child with fewer than ``per_worker``. The defaults suit staging
+    a rotation (milliseconds an item); cheaper items need more of them to pay for a fork."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if not hasattr(os, "fork") or items < MIN_ITEMS or not cores or cores < 2:
+    if not hasattr(os, "fork") or items < at_least or not cores or cores < 2:
         return 1
-    return max(1, min(cores, MAX_WORKERS, items // PER_WORKER))
+    return max(1, min(cores, MAX_WORKERS, items // per_worker))
 
 
 def _child(fn: Callable[[T], R], chunk: Sequence[T], write_fd: int) -> None:

@@ -11,11 +11,11 @@ import pytest
 import secretsmgr.repo.inventory as inventory
 from benchmarks.genrepo import generate
 from secretsmgr.errors import SecretsmgrError
-from secretsmgr.repo.inventory import Inventory, load_inventory
+from secretsmgr.repo.inventory import SCAN_FORK_MIN, Inventory, load_inventory
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.workers import worker_count
 
-pytestmark = pytest.mark.skipif(worker_count(200) < 2, reason="needs two cores")
+pytestmark = pytest.mark.skipif(worker_count(300) < 2, reason="needs two cores")
 
 
 def pid_detector(file: ScannedFile) -> list[tuple[str, int]]:
@@ -43,7 +43,7 @@ def projection(inv: Inventory) -> list[tuple[object, ...]]:
 
 
 def mixed_repo(tmp_path: Path) -> Path:
-    repo = generate(tmp_path / "repo", 90)
+    repo = generate(tmp_path / "repo", SCAN_FORK_MIN)  # the scan forks from this many files
     root = repo.root
     (root / "gitops" / "apps" / "plain.yaml").write_text(
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: p\nstringData:\n  password: hunter2\n"
@@ -60,11 +60,11 @@ def test_the_parallel_read_equals_the_serial_one(
     root = mixed_repo(tmp_path)
     detectors = {"pid": pid_detector}
     parallel = load_inventory(root, detectors=detectors)
-    monkeypatch.setattr(inventory, "worker_count", lambda _n: 1)
+    monkeypatch.setattr(inventory, "worker_count", lambda *_a, **_k: 1)
     serial = load_inventory(root, detectors=detectors)
 
     assert projection(parallel) == projection(serial)
-    assert len(parallel.sops_files) == 91  # 90 generated + the broken one
+    assert len(parallel.sops_files) == SCAN_FORK_MIN + 1  # the generated ones + the broken one
     assert any(e.error for e in parallel.sops_files)
     assert [s.path for s in parallel.symlinks] == [s.path for s in serial.symlinks]
     assert parallel.cluster_keys == serial.cluster_keys
@@ -83,7 +83,7 @@ def test_a_broken_sops_yaml_is_the_same_error_either_way(
     (root / "gitops" / "apps" / ".sops.yaml").write_text("creation_rules: [\n")
     with pytest.raises(SecretsmgrError) as parallel:
         load_inventory(root)
-    monkeypatch.setattr(inventory, "worker_count", lambda _n: 1)
+    monkeypatch.setattr(inventory, "worker_count", lambda *_a, **_k: 1)
     with pytest.raises(SecretsmgrError) as serial:
         load_inventory(root)
     assert type(parallel.value) is type(serial.value)
