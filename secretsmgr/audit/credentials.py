@@ -141,7 +141,13 @@ _PUBLIC = re.compile(
     r"^(?:age1[02-9ac-hj-np-z]{58}(?:\s*,\s*age1[02-9ac-hj-np-z]{58})*|"
     r"(?:ssh|ecdsa|sk)-[a-z0-9-]+ [A-Za-z0-9+/=]+.*)$"
 )
-# a date or a date and time (with or without a zone): when something changed, not a secret
+_REFERENCE_TAGS = frozenset(("!KeyOf", "!Find", "!Context", "!Ref", "!GetAtt", "!ImportValue"))
+# a key whose last word names a point in time
+_TIME_KEY = re.compile(
+    r"(?i)(?:^|[._-])(?:m?time|date|timestamp|at|since|until|expiry|expires|expiration|created|"
+    r"updated|modified)$"
+)
+# a date or a date and time (with or without a zone)
 _DATE_TIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})?)?$"
 )
@@ -281,7 +287,10 @@ def is_lock_file(path: str) -> bool:
 
 def judge_value(key: str, value: str) -> Verdict | None:
     """Whether the value under ``key`` (the last key-path component) is a credential."""
-    tagged = isinstance(value, TaggedStr)
+    # a tag of an application that resolves it as a reference (authentik's blueprint !KeyOf and
+    # !Find, CloudFormation's !Ref): any other tag is dropped by kustomize, and the literal is
+    # what gets deployed
+    tagged = isinstance(value, TaggedStr) and value.tag in _REFERENCE_TAGS
     value = value.strip()
     if len(value) < 6 or value.startswith(ENC_PREFIX) or _BORING.match(value):
         return None
@@ -301,9 +310,9 @@ def judge_value(key: str, value: str) -> Verdict | None:
     verdict = _known_format(value, value)
     if verdict is not None:
         return verdict
-    if tagged or _DATE_TIME.match(value):
-        # an application resolves a tagged value (authentik's !KeyOf, !Find; !Ref), and a
-        # date or time (argocdServerAdminPasswordMtime) is no credential
+    if tagged or (_DATE_TIME.match(value) and _TIME_KEY.search(split_camel(key))):
+        # a reference an application resolves, or the time something happened under a key that
+        # says so (argocdServerAdminPasswordMtime); a date under a password key is a password
         return None
     if _BASE64_PEM.match(value):
         return None  # base64 PEM with no private key: a certificate (certificate-authority-data)

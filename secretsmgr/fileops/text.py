@@ -128,6 +128,8 @@ def secret_values_left_clear(docs: Sequence[Node], rule: EncryptionRule) -> list
 def refuse_clear_secret_values(docs: Sequence[Node], rule: EncryptionRule) -> None:
     """``RefusedError`` when ``rule`` would write a Secret value in clear (nothing is written):
     sops would, without a word; a narrow ``encrypted_regex`` in `.sops.yaml` is the usual cause."""
+    if rule.kind not in (RuleKind.ENCRYPTED_REGEX, RuleKind.ENCRYPTED_SUFFIX):
+        return  # an unencrypted_* rule (sops's default `_unencrypted` too) names what stays clear
     left = secret_values_left_clear(docs, rule)
     if left:
         raise RefusedError(

@@ -26,11 +26,15 @@ REFERENCE_SCHEMES = (
     "secret|vault|awssm|awsssm|ssm|aws|gcpsm|gcp|azkv|azurekv|azure|akv|bws|bw|bitwarden|"
     "infisical|doppler|keeper|akeyless|conjur"
 )
+# A word of a field name or an instruction: letters of one case, maybe a short number after
+# them (``base64``), or a short number; never a random mix (``Zq8rT2m``, ``9f86d0``).
+_WORD = r"(?:[a-z]+\d{0,3}|[A-Z]+\d{0,3}|\d{1,3})"
 # A ``#name`` fragment picks one field of the stored secret (``azkv://vault/item#CLIENT_SECRET``,
-# ``op://vault/item#field``).
+# ``op://vault/item#field``); a fragment that is no field name may be the secret itself.
+_FIELD = rf"#(?:[a-z]+(?:[A-Z][a-z]+)*\d{{0,3}}|[A-Z]+\d{{0,3}})(?:[_.-]{_WORD})*"
 _REFERENCE = re.compile(
-    r"^\s*(?:op://[^/\n]+/[^/\n]+/[^\n]+|op://[^/\s#]+/[^/\s#]+#[\w.-]+"
-    rf"|(?:{REFERENCE_SCHEMES})://[^\s:@?#]+(?:#[\w./-]+)?"
+    rf"^\s*(?:op://[^/\n]+/[^/\n]+/[^\n]+|op://[^/\s#]+/[^/\s#]+{_FIELD}"
+    rf"|(?:{REFERENCE_SCHEMES})://[^\s:@?#]+(?:{_FIELD})?"
     r"|ref\+[a-z0-9]+://\S+|vault:\S+)\s*$"
 )
 
@@ -90,6 +94,7 @@ def holds_literal_secret(text: str) -> bool:
     return any(_secret_word(m["value"]) for m in _SECRET_LINE.finditer(text))
 
 
+_ASSIGNMENT = re.compile(r"^[ \t]*[\"']?(?P<key>[\w.-]+)[\"']?[ \t]*[:=](?P<value>[^\n]*)$")
 # One line of a small config file: an INI section header, or ``key = value`` / ``key: value``.
 _CONFIG_LINE = re.compile(r"^[ \t]*(?:\[[^\]\n]+\]|[\"']?[\w.-]+[\"']?[ \t]*[:=][^\n]*)[ \t]*$")
 
@@ -103,14 +108,20 @@ def is_credential_skeleton(text: str) -> bool:
     lines = [line for line in body.splitlines() if line.strip()]
     if len(lines) < 2 or not all(_CONFIG_LINE.match(line) for line in lines):
         return False
-    found = list(_SECRET_LINE.finditer(body))
-    if not found or PRIVATE_KEY_BLOCK.search(body):
+    if not _SECRET_LINE.search(body) or PRIVATE_KEY_BLOCK.search(body):
         return False
-    if any(_secret_word(password) for password in URL_PASSWORD.findall(body)):
-        return False
-    return all(
-        not _secret_word(m["value"]) or is_placeholder(m["value"].strip(_NOTHING)) for m in found
-    )
+    for line in lines:
+        m = _ASSIGNMENT.match(line)
+        if m is None:
+            continue  # a section header
+        value = m["value"].strip(_NOTHING)
+        if not value or is_placeholder(value) or value.lower() in _NO_SECRET:
+            continue
+        # a filled-in value passes only under a setting's key (``region = eu-west-1``); a
+        # ``secret_key``, a ``passphrase`` or any other key holds a secret
+        if not is_setting_key(m["key"]) or URL_PASSWORD.search(value):
+            return False
+    return True
 
 
 # A whole value that asks to be replaced (``REPLACE_WITH_CLIENT_SECRET``, ``changeme``,
@@ -118,8 +129,9 @@ def is_credential_skeleton(text: str) -> bool:
 # ``__REPLACE_ME__``, ``FILL_ME_IN``): a stand-in committed on purpose, never a secret.
 _STAND_IN = re.compile(
     r"(?i)^\s*(?:_+|(?:placeholder|todo|fixme)[_ -]+)?"
-    # an instruction may follow (``REPLACE_ME__openssl_rand_hex_16``): words of one case
-    r"(?:replace[_ -]?(?:me(?-i:(?:[_-]+(?:[a-z0-9]+|[A-Z0-9]+))*)|with[_ -]?\S*|this\S*)|"
+    # an instruction may follow (``REPLACE_ME__openssl_rand_hex_16``, ``…_b64[0]_from_init``):
+    # words (see _WORD), never a random mix of letters and digits
+    rf"(?:replace[_ -]?(?:me(?-i:(?:[_-]+{_WORD}(?:\[\d+\])?)*)|with[_ -]?\S*|this\S*)|"
     r"change[_ -]?me\S*|"
     r"fill[_ -]?(?:me|in)(?:[_ -]?in)?|set[_ -]?me|"
     r"(?:enter[_ -]|insert[_ -])?your[_ -](?:[\w-]+[_ -]){0,4}(?:password|passphrase|passwd|"

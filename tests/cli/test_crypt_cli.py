@@ -720,3 +720,22 @@ def test_encrypt_refuses_a_rule_that_would_leave_a_secret_value_in_clear(
     )
     code, out, err = run(["encrypt", "-i", str(target)], capsys)
     assert (code, err) == (0, "")
+
+
+def test_encrypt_keeps_sops_own_opt_out_of_the_default_rule(
+    repo: Path, key_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # from the review: under sops's default rule a key ending in _unencrypted is the user's own
+    # choice to keep it clear; the refusal is for encrypted_* rules that miss a Secret value
+    (repo / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {PUB1}\n"
+    )
+    target = repo / "secrets" / "db.enc.yaml"
+    target.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n"
+        "stringData:\n  password: s3cr3t-Value-42\n  note_unencrypted: kept in clear\n"
+    )
+    code, _out, err = run(["encrypt", "-i", str(target)], capsys)
+    assert (code, err) == (0, "")
+    text = target.read_text()
+    assert "note_unencrypted: kept in clear" in text and SECRET_VALUE not in text

@@ -210,9 +210,15 @@ def test_kustomization_fields_are_read_in_any_case_as_go_reads_them() -> None:
     from secretsmgr.repo.flux.objects import go_field, go_fields
 
     fields = ("secretGenerator", "resources")
-    data = {"SecretGenerator": [1], "Resources": ["a"], "resources": ["b"], "other": 3}
+    data = {"SecretGenerator": [1], "resources": ["b"], "Resources": ["a"], "other": 3}
+    # of two spellings the one that sorts last wins, wherever it was written: kustomize turns
+    # the YAML into JSON through a Go map, whose keys come out sorted (from the review)
     assert go_fields(data, fields) == {"secretGenerator": [1], "resources": ["b"], "other": 3}
     assert go_fields("not a mapping", fields) is None
     assert go_field(data, "secretGenerator") == ("SecretGenerator", [1])
     assert go_field(data, "resources") == ("resources", ["b"])
     assert go_field(data, "patches") is None
+    assert go_field({80: "http", "secretgenerator": [2]}, "secretGenerator") == (  # type: ignore[dict-item]
+        "secretgenerator",
+        [2],
+    )

@@ -98,6 +98,11 @@ def test_a_secret_mentioning_such_a_word_is_none() -> None:
         "Xxx9!",
         "azkv://user:Tr0ub4dor@vault/x",
         "TODO_REPLACE_ME_Xq9vLw2p",
+        # from the review: a random word after REPLACE_ME, or a fragment that is no field name
+        "replace-me-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+        "REPLACE_ME_Q7X2K9WZ4P8M3N6V",
+        "op://prod/db#Zq8rT2mVx91LkPw",
+        "azkv://kv/item#ghp_16C7e42F292c6912E7710c838347Ae178B4a",
     ):
         assert not is_placeholder(value), value
 
@@ -112,3 +117,7 @@ def test_a_config_whose_credentials_are_all_empty_is_a_skeleton() -> None:
     assert not is_credential_skeleton('[default]\naws_secret_access_key=""\nTr0ub4dorXq9v\n')
     assert not is_credential_skeleton("host=db\nport=5432\n")  # no credential line: a config
     assert not is_credential_skeleton('aws_secret_access_key=""')  # one line: not a file
+    # from the review: empty password and token lines beside a filled-in secret_key/passphrase
+    hidden = "[server]\npassword =\napi_token =\nsecret_key = 8c1f0d7b3e9a\npassphrase = Tr0ub\n"
+    assert not is_credential_skeleton(hidden)
+    assert not is_credential_skeleton("[s]\npassword =\nendpoint = https://u:pw@db/x\n")

@@ -15,10 +15,13 @@ from secretsmgr.audit.history import Exposure
 
 
 def _regenerated_after(ctx: AuditContext, exposure: Exposure) -> bool:
-    """Whether a changelog entry after the exposure changed that key path's value: ``rotate
-    --regenerate`` and ``set`` record the key paths they change in ``key_paths``."""
+    """Whether a changelog entry after the exposure gave that key path a new value: ``rotate
+    --regenerate`` and ``set`` record the key paths they change in ``key_paths`` (``set`` of the
+    very same value cannot be told apart without a key: the operator vouches for it)."""
     for entry in ctx.changelog:
-        if not _later(entry.time, exposure.date):
+        # a new value: regenerated, or set; unset only removes the key, and the leaked value may
+        # still be live where it was issued
+        if entry.action not in ("rotate", "set") or not _later(entry.time, exposure.date):
             continue
         for record in entry.files:
             if record.path == exposure.path and exposure.key_path in record.key_paths:

@@ -73,10 +73,10 @@ def as_map(value: object) -> dict[str, object] | None:
 def go_fields(value: object, fields: Iterable[str]) -> dict[str, object] | None:
     """``value`` as a mapping keyed the way Go's ``encoding/json`` fills a struct with ``fields``.
 
-    A key names the field it equals, else the field it equals ignoring case, and a later key for
-    the same field wins; a key no field matches stays as it is. kustomize reads
-    ``kustomization.yaml`` so: ``secretgenerator:`` is its ``secretGenerator``. (Flux's own
-    objects go through the API server, which matches field names exactly.)
+    A key names the field it equals, else the field it equals ignoring case; of several keys for
+    one field, the one that sorts last wins (Go's map order); a key no field matches stays.
+    kustomize reads ``kustomization.yaml`` so: ``secretgenerator:`` is its ``secretGenerator``.
+    (Flux's own objects go through the API server, which matches field names exactly.)
     """
     data = as_map(value)
     if data is None:
@@ -87,17 +87,19 @@ def go_fields(value: object, fields: Iterable[str]) -> dict[str, object] | None:
     for name in names:
         folded.setdefault(name.casefold(), name)
     out: dict[str, object] = {}
-    for key, item in data.items():
+    # kustomize turns the YAML into JSON through a Go map, whose keys come out sorted: of two
+    # spellings of one field, the one that sorts last fills it, wherever it was written
+    for key, item in sorted(data.items()):
         out[key if key in exact else folded.get(key.casefold(), key)] = item
     return out
 
 
 def go_field(data: Mapping[str, object], name: str) -> tuple[str, object] | None:
     """(the key as written, its value) of the field ``name`` as ``go_fields`` reads it (any
-    case; the last such key wins), or None."""
+    case; of several, the one that sorts last), or None. Keys that are no strings are skipped."""
     folded = name.casefold()
     found: tuple[str, object] | None = None
-    for key, item in data.items():
+    for key, item in sorted((k, v) for k, v in data.items() if isinstance(k, str)):
         if key == name or key.casefold() == folded:
             found = (key, item)
     return found

@@ -484,3 +484,14 @@ def test_with_no_creation_rule_for_any_name_the_fix_starts_with_the_rule(tmp_pat
         f"(path_regex: \\.enc\\.yaml$, encrypted_regex: ^(data|stringData)$, age: {K1})"
     )
     assert found.fix.endswith("then secretsmgr encrypt -i apps/db.enc.yaml")
+
+
+def test_a_manifest_with_a_number_as_a_key_is_read_without_a_crash(tmp_path: Path) -> None:
+    # from the review: `80: http` beside a standalone Secret word crashed check (exit 3)
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {"apps/ports.yaml": "kind: Secret\napiVersion: v1\nmetadata: {name: p}\n80: http\n"},
+    )
+    assert run_audit(tmp_path).findings is not None

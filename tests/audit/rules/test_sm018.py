@@ -103,10 +103,17 @@ def test_an_application_tag_or_a_date_is_no_credential(tmp_path: Path) -> None:
             "apps/values.yaml": "configs:\n  secret:\n"
             "    argocdServerAdminPasswordMtime: 2025-08-26T18:15:18\n"
             "    argocdServerAdminPassword: Tr0ub4dor-and-3\n",
+            # from the review: kustomize drops any other tag and deploys the literal, and a date
+            # under a password key is a password
+            "apps/release.yaml": "spec:\n  values:\n    adminPassword: !Env Sup3rS3cretXq9\n"
+            "    dbPassword: !secret Tr0ub4dorXq9v\n    userPassword: '1987-05-12'\n",
         },
     )
     found = {(f.path, f.key_path) for f in run_audit(root).findings if f.rule == "SM018"}
     assert found == {
         ("apps/flow.yaml", "entries.0.attrs.api_key"),
         ("apps/values.yaml", "configs.secret.argocdServerAdminPassword"),
+        ("apps/release.yaml", "spec.values.adminPassword"),
+        ("apps/release.yaml", "spec.values.dbPassword"),
+        ("apps/release.yaml", "spec.values.userPassword"),
     }

@@ -40,18 +40,23 @@ def test_sm019_near_miss_regenerated_after_the_exposure(tmp_path: Path) -> None:
     facts = HistoryFacts(commits=1, blobs=1, exposures=(exposure,))
     rule = get_rule("SM019")
 
-    def with_changelog(time: str, regenerated: tuple[str, ...]) -> list[object]:
+    def with_changelog(
+        time: str, regenerated: tuple[str, ...], action: str = "rotate"
+    ) -> list[object]:
         # the changelog's own record: rotate --regenerate and set fill key_paths
         record = FileRecord(
             "apps/db.enc.yaml", time, (), (), None, "0" * 64, "1" * 64, key_paths=regenerated
         )
-        entry = SimpleNamespace(time=time, files=(record,), action="rotate")
+        entry = SimpleNamespace(time=time, files=(record,), action=action)
 
         return list(rule.check(replace(ctx, history=facts, changelog=(entry,))))  # type: ignore[arg-type]
 
     assert len(with_changelog("2025-12-01T00:00:00Z", ("stringData.password",))) == 1  # before
     assert len(with_changelog("2026-02-01T00:00:00Z", ("stringData.username",))) == 1  # other
     assert with_changelog("2026-02-01T00:00:00Z", ("stringData.password",)) == []
+    assert with_changelog("2026-02-01T00:00:00Z", ("stringData.password",), "set") == []
+    # from the review: unset only removes the key; the leaked value may still be live
+    assert len(with_changelog("2026-02-01T00:00:00Z", ("stringData.password",), "unset")) == 1
 
 
 def test_the_printed_fixes_close_the_finding(
