@@ -136,6 +136,11 @@ def render_text(report: AuditReport, *, verbose: bool = False) -> str:
         lines += [f"{plural(hidden, 'layer')} without SOPS files (--verbose lists them)", ""]
     if not lines:
         return "no layers (no Flux Kustomization found)\n"
+    # what the model could not see or Flux would fail on (a build naming a missing file): a
+    # layer marked clean above may apply nothing
+    lines += [one_line(f"note: {note}") for note in report.notes]
+    if report.notes:
+        lines.append("")
     return "\n".join(lines)
 
 

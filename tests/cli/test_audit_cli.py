@@ -306,3 +306,15 @@ def test_layers_mermaid(capsys: pytest.CaptureFixture[str]) -> None:
     assert "#ffcdd2" not in out
     code, broken, _ = run(["--repo", str(BROKEN), "layers", "--format", "mermaid"], capsys)
     assert code == 0 and "style L_databases fill:#ffcdd2" in broken
+
+
+def test_layers_text_shows_the_notes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # from the review: a layer whose build names a missing component read "— clean" in
+    # `layers`, which printed no notes at all
+    from tests.audit.helpers import standard_repo, write
+
+    standard_repo(tmp_path, {"apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\n"})
+    write(tmp_path, "apps/kustomization.yaml", "resources: [cm.yaml]\ncomponents: [../common]\n")
+    code, out, err = run(["--repo", str(tmp_path), "layers", "--verbose"], capsys)
+    assert (code, err) == (0, "")
+    assert "note: layer apps: its build names common, not in what its source holds" in out

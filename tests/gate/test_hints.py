@@ -168,6 +168,14 @@ def _gone(root: Path, rule: str) -> bool:
         ('resources:\n  - "acl.yaml"\n', 'resources:\n  - "acl.enc.yaml"\n'),
         ("resources: [xacl.yaml, acl.yaml]\n", "resources: [xacl.yaml, acl.enc.yaml]\n"),
         ("resources: [ ./acl.yaml ]\n", "resources: [ ./acl.enc.yaml ]\n"),
+        # from the review: single quotes, a comment after it, a multi-line flow list, the
+        # same entry twice side by side; a commented-out line and longer names stay
+        ("resources:\n  - 'acl.yaml'  # creds\n", "resources:\n  - 'acl.enc.yaml'  # creds\n"),
+        (
+            "resources: [\n  xacl.yaml,\n  acl.yaml\n]\n# - acl.yaml\n",
+            "resources: [\n  xacl.yaml,\n  acl.enc.yaml\n]\n# - acl.yaml\n",
+        ),
+        ("resources: [acl.yaml, acl.yaml]\n", "resources: [acl.enc.yaml, acl.enc.yaml]\n"),
     ],
 )
 def test_sm001_fix_renames_updates_the_kustomization_and_encrypts(

@@ -413,10 +413,10 @@ def test_a_build_naming_what_is_not_there_is_a_note(git_checkout: GitRepo) -> No
     git_checkout.write("ok/a.yaml", "kind: ConfigMap\n")
     git_checkout.write("flux/kustomization.yaml", "resources: [apps.yaml, infra.yaml, ok.yaml]\n")
     git_checkout.write("clusters/prod/sync.yaml", flux_ks("flux-system", "./flux"))
-    notes = [n for n in find_layers(WorktreeSnapshot(git_checkout.path)).notes if "checkout" in n]
+    notes = [n for n in find_layers(WorktreeSnapshot(git_checkout.path)).notes if "holds" in n]
     assert notes == [
-        "layer apps: its spec.path (apps/prod) is not in this checkout: Flux fails this "
-        "Kustomization and applies nothing",
-        "layer infra: its build names c and 1 more, not in this checkout: Flux fails the whole "
-        "build and applies nothing of it",
+        "layer apps: its spec.path (apps/prod) is not in what its source holds (missing here, or "
+        "left out by its ignore rules): Flux fails this Kustomization and applies nothing",
+        "layer infra: its build names c and 1 more, not in what its source holds (missing here, "
+        "or left out by its ignore rules): Flux fails the whole build and applies nothing of it",
     ]

@@ -219,6 +219,24 @@ def _source(data: bytes) -> str | None:
 _RENAMED = re.compile(r"^(?P<stem>.+?)(?P<ext>\.(?:ya?ml|json))$")
 
 
+# Where a kustomization lists a file (GNU sed -E): a block item (``- db.yaml``), a line of a
+# multi-line flow list, or an item of a flow list (``[a.yaml, db.yaml]``); quoted or not, with a
+# ``./`` or not, before the end of the line, a comment, a comma or the closing bracket.
+_LISTED_BEFORE = (
+    r"""(^[[:space:]]*-[[:space:]]*["\x27]?|^[[:space:]]*["\x27]?|[[,][[:space:]]*["\x27]?)"""
+)
+_LISTED_AFTER = r"""(["\x27]?[[:space:]]*($|[],#]))"""
+
+
+def _sed_rename(old: str, new: str, kfile: str) -> str:
+    """The sed command that renames the entry ``old`` to ``new`` in ``kfile`` (run twice, so
+    that two entries side by side in a flow list both change)."""
+    name = re.sub(r"([\\.\[\](){}*+?|^$/])", r"\\\1", old)
+    replacement = re.sub(r"([\\&/])", r"\\\1", new)
+    expr = f"s/{_LISTED_BEFORE}(\\.\\/)?{name}{_LISTED_AFTER}/\\1\\2{replacement}\\3/g"
+    return f"sed -i -E -e '{expr}' -e '{expr}' {kfile}"
+
+
 def rename_hint(ctx: AuditContext, path: str) -> str:
     """``secretsmgr encrypt -i PATH``, or, when no creation rule matches PATH, the rename to a
     name one matches (and the kustomization line that lists it) first."""
@@ -249,14 +267,7 @@ def rename_hint(ctx: AuditContext, path: str) -> str:
         None,
     )
     if kfile is not None:
-        # the entry as a block item (``- db.yaml``, ``- ./db.yaml``, ``- "db.yaml"``) or in a
-        # flow list (``resources: [db.yaml, x.yaml]``); GNU sed, as ``-i`` already is
-        pattern = re.escape(old).replace("/", "\\/")
-        before = '\\(^[[:space:]]*-[[:space:]]*"\\{0,1\\}\\|[[,][[:space:]]*"\\{0,1\\}\\)'
-        after = '\\("\\{0,1\\}[[:space:]]*\\($\\|[],]\\)\\)'
-        steps.append(
-            f"sed -i 's/{before}\\(\\.\\/\\)\\{{0,1\\}}{pattern}{after}/\\1\\2{new}\\3/g' {kfile}"
-        )
+        steps.append(_sed_rename(old, new, kfile))
     steps.append(f"secretsmgr encrypt -i {target}")
     # in git, the staged plaintext must leave the index too
     steps.append(f"{{ git rm -q --cached --ignore-unmatch {path} 2>/dev/null || true; }}")

@@ -635,16 +635,18 @@ def find_layers(
             if any(layer.source in note for note in model.notes):
                 continue  # an implicit root's, said above
             notes.append(
-                f"layer {layer.name}: its spec.path ({layer.path}) is not in this checkout: "
-                "Flux fails this Kustomization and applies nothing"
+                f"layer {layer.name}: its spec.path ({layer.path}) is not in what its source "
+                "holds (missing here, or left out by its ignore rules): Flux fails this "
+                "Kustomization and applies nothing"
             )
         elif layer.missing:
             more = (
                 f" and {plural(len(layer.missing) - 1, 'more')}" if len(layer.missing) > 1 else ""
             )
             notes.append(
-                f"layer {layer.name}: its build names {layer.missing[0]}{more}, not in this "
-                "checkout: Flux fails the whole build and applies nothing of it"
+                f"layer {layer.name}: its build names {layer.missing[0]}{more}, not in what "
+                "its source holds (missing here, or left out by its ignore rules): Flux fails "
+                "the whole build and applies nothing of it"
             )
     unpinned = sorted(c.name or "" for c in found_clusters if c.version.assumed)
     if ordered and unpinned:
