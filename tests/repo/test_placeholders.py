@@ -82,6 +82,7 @@ def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secre
         "azkv://keyvault-kube/azurekv#AZURE_CLIENT_SECRET",
         "azure://keyvault-kube/azurekv#AZURE_CLIENT_ID",
         "op://vault/item#field",
+        "ref+ref+op://home-ops/1password/OP_CONNECT_TOKEN",  # OxygnCorp: vals through a wrapper
     ],
 )
 def test_a_value_asking_to_be_replaced_is_a_placeholder(value: str) -> None:
