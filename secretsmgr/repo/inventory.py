@@ -360,8 +360,11 @@ def load_inventory(
     # Files on disk with no cache to consult are read and parsed on every core; a git snapshot
     # reads through one cat-file process, which children cannot share.
     parallel = cache is None and isinstance(snap, WorktreeSnapshot)
-    workers = worker_count(len(readable), at_least=SCAN_FORK_MIN, per_worker=SCAN_PER_WORKER)
-    workers = workers if parallel else 1
+    workers = (
+        worker_count(len(readable), at_least=SCAN_FORK_MIN, per_worker=SCAN_PER_WORKER)
+        if parallel
+        else 1
+    )
     for result in ordered_map(scan, readable, workers):
         if result is None:
             continue

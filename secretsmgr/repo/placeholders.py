@@ -94,9 +94,9 @@ def holds_literal_secret(text: str) -> bool:
     return any(_secret_word(m["value"]) for m in _SECRET_LINE.finditer(text))
 
 
+# The lines of a small config file: ``key = value`` / ``key: value``, or an INI section header.
 _ASSIGNMENT = re.compile(r"^[ \t]*[\"']?(?P<key>[\w.-]+)[\"']?[ \t]*[:=](?P<value>[^\n]*)$")
-# One line of a small config file: an INI section header, or ``key = value`` / ``key: value``.
-_CONFIG_LINE = re.compile(r"^[ \t]*(?:\[[^\]\n]+\]|[\"']?[\w.-]+[\"']?[ \t]*[:=][^\n]*)[ \t]*$")
+_SECTION = re.compile(r"^[ \t]*\[[^\]\n]+\][ \t]*$")
 
 
 def is_credential_skeleton(text: str) -> bool:
@@ -106,14 +106,14 @@ def is_credential_skeleton(text: str) -> bool:
     line that is no setting, and it is not."""
     body = _COMMENT_LINE.sub("", text)
     lines = [line for line in body.splitlines() if line.strip()]
-    if len(lines) < 2 or not all(_CONFIG_LINE.match(line) for line in lines):
-        return False
-    if not _SECRET_LINE.search(body) or PRIVATE_KEY_BLOCK.search(body):
+    if len(lines) < 2 or not _SECRET_LINE.search(body) or PRIVATE_KEY_BLOCK.search(body):
         return False
     for line in lines:
         m = _ASSIGNMENT.match(line)
         if m is None:
-            continue  # a section header
+            if _SECTION.match(line):
+                continue
+            return False  # a line that is no setting: a file of another kind
         value = m["value"].strip(_NOTHING)
         if not value or is_placeholder(value) or value.lower() in _NO_SECRET:
             continue

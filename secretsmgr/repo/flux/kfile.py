@@ -82,9 +82,6 @@ def _strings(value: object) -> list[str]:
 # The fields of kustomize's types that this module reads, as kustomize names them: it reads a
 # kustomization file through Go's encoding/json, so a key in any case fills them (go_fields).
 KUSTOMIZATION_FIELDS = (
-    "apiVersion",
-    "kind",
-    "metadata",
     "resources",
     "bases",
     "components",
@@ -100,23 +97,14 @@ KUSTOMIZATION_FIELDS = (
     "patchesJson6902",
     "secretGenerator",
     "configMapGenerator",
-    "generatorOptions",
     "commonLabels",
-    "commonAnnotations",
     "labels",
     "namespace",
     "namePrefix",
     "nameSuffix",
-    "images",
-    "replicas",
-    "vars",
-    "helmCharts",
-    "helmGlobals",
-    "sortOptions",
-    "buildMetadata",
 )
-GENERATOR_FIELDS = ("name", "namespace", "behavior", "literals", "files", "envs", "env", "options")
-PATCH_FIELDS = ("path", "patch", "target", "options")
+GENERATOR_FIELDS = ("files", "envs", "env")
+PATCH_FIELDS = ("path", "patch", "target")
 TARGET_FIELDS = (
     "group",
     "version",
@@ -127,7 +115,7 @@ TARGET_FIELDS = (
     "annotationSelector",
 )
 PATH_FIELDS = ("path",)
-LABEL_FIELDS = ("pairs", "includeSelectors", "includeTemplates", "fields")
+LABEL_FIELDS = ("pairs",)
 
 
 def parse_kfile(path: str, text: str) -> KFile:

@@ -300,6 +300,7 @@ class _Model(Workspace):
             and not any(ks.origin.startswith(f + "/") and f != own.get(ks.origin) for f in folders)
         ]
         kept = [ks for ks in tops if ks.origin in empty]
+        self.empty_path_roots.update(ks.origin for ks in kept)
         if kept:
             verb = "points" if len(kept) == 1 else "point"
             self.notes.append(
@@ -632,7 +633,7 @@ def find_layers(
     for layer in ordered:
         notes += [f"layer {layer.name}: {p}" for p in layer.problems]
         if layer.path and layer.path in layer.missing:
-            if any(layer.source in note for note in model.notes):
+            if layer.source in model.empty_path_roots:
                 continue  # an implicit root's, said above
             notes.append(
                 f"layer {layer.name}: its spec.path ({layer.path}) is not in what its source "

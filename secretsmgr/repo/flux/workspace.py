@@ -50,6 +50,7 @@ class Workspace:
         self.scan = scan_repository(self.repo)
         self.variables = SubstituteSources(self.repo)
         self.notes: list[str] = []
+        self.empty_path_roots: set[str] = set()  # roots whose spec.path holds nothing (noted)
         self._artifacts: dict[tuple[str, str], Artifact] = {}
         self.root = snapshot.root
         self._roots: list[Root] = []

@@ -21,8 +21,9 @@ _LOCAL_TAG = re.compile(r"^![^!]")
 
 
 class TaggedStr(str):
-    """A string scalar under an application's own tag (``!KeyOf name``, ``!Env VAR``, ``!Ref``):
-    the application resolves it, so it is a reference, not a literal. ``tag`` says which."""
+    """A string scalar under a local tag (``!KeyOf name``, ``!Env VAR``, ``!Ref``); ``tag`` says
+    which. The reader keeps the tag so a rule can tell a reference an application resolves from
+    a literal (kustomize drops the tag and deploys the literal)."""
 
     tag: str = ""
 
