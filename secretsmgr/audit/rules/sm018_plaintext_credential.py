@@ -229,6 +229,19 @@ def detect_known(file: ScannedFile) -> list[CredentialHit]:
     return [hit for hit in detect(file, formats_only=True) if hit.known]
 
 
+def _only_secrets(file: ScannedFile) -> bool:
+    """A YAML or JSON SOPS file whose every document is a core v1 Secret, as its SOPS entry
+    read it. SM018 judges no Secret's values (SM001 and SM003 do), so the manifest reader has
+    nothing to hand it there and need not parse the file a second time. The two readers agree
+    on such a file: the SOPS reader refuses what they could read apart (duplicate and merge
+    keys, a document that is no mapping), and drops only empty documents, which hold no object.
+    """
+    sf = file.sops.sops_file if file.sops is not None else None
+    if sf is None or sf.format is not file.format or not sf.docs:
+        return False
+    return all(doc.get("kind") == "Secret" and doc.get("apiVersion") == "v1" for doc in sf.docs)
+
+
 def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialHit]:
     """Credential-looking values in the file (never in SOPS-encrypted values); with
     ``formats_only``, only values that may hold a known format are judged."""
@@ -247,6 +260,8 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
         if file.sops is not None and file.sops.has_metadata:
             return []
         return list(_ini(file, text))
+    if _only_secrets(file):
+        return []
     # by (document, key path): each document of a file is judged, and located, on its own
     found: dict[tuple[int, str], tuple[CredentialHit, str, str]] = {}
     judged: set[tuple[int, str]] = set()

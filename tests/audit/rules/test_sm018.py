@@ -117,3 +117,63 @@ def test_an_application_tag_or_a_date_is_no_credential(tmp_path: Path) -> None:
         ("apps/release.yaml", "spec.values.dbPassword"),
         ("apps/release.yaml", "spec.values.userPassword"),
     }
+
+
+def test_a_sops_file_of_secrets_only_is_not_parsed_again_and_the_answer_is_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SM018 judges no Secret's values: a SOPS file holding only Secrets is skipped on its SOPS
+    # entry's reading, without the manifest reader's second parse; any other SOPS file is read
+    # again, and the answers are those of a full read in every case
+    from secretsmgr.audit.rules import sm018_plaintext_credential as sm018
+    from secretsmgr.repo.scan import scan_file
+
+    clear = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^stringData$")
+    token = "AKIAZZZZZZZZZZZZZZZZ"
+    cm = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata:\n  KEY: {token}\n"
+    annotated = secret("a", {"password": "x"}, ann=f"  annotations: {{note: {token}}}\n")
+    files = {
+        "one.enc.yaml": (enc(secret("db", {"password": token})), True),
+        "two.enc.yaml": (enc(secret("a") + "---\n" + secret("b")), True),
+        "annotated.enc.yaml": (enc(annotated, rule=clear), True),
+        "mixed.enc.yaml": (enc(secret("a") + "---\n" + cm, rule=clear), False),
+        "release.enc.yaml": (
+            enc(
+                "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: r}\n"
+                f"spec:\n  values:\n    accessKey: {token}\n",
+                rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^password$"),
+            ),
+            False,
+        ),
+        "v1beta.enc.yaml": (
+            enc(secret("x").replace("apiVersion: v1", "apiVersion: v1beta1"), rule=clear),
+            False,
+        ),
+        "secret.enc.json": (
+            enc(
+                '{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "j"},'
+                f' "stringData": {{"k": "{token}"}}}}',
+                fmt=FileFormat.JSON,
+            ),
+            True,
+        ),
+    }
+    full_reads: list[str] = []
+    real_documents = sm018.documents
+
+    def counting(file: object) -> list[object]:
+        full_reads.append(getattr(file, "path", ""))
+        return real_documents(file)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sm018, "documents", counting)
+    for name, (text, skipped) in files.items():
+        scanned = scan_file(name, text.encode())
+        assert scanned.sops is not None and scanned.sops.sops_file is not None, name
+        full_reads.clear()
+        quick = sm018.detect(scanned)
+        assert (full_reads == []) is skipped, name
+        with monkeypatch.context() as m:
+            m.setattr(sm018, "_only_secrets", lambda _file: False)
+            assert quick == sm018.detect(scanned), name
+    mixed = sm018.detect(scan_file("mixed.enc.yaml", files["mixed.enc.yaml"][0].encode()))
+    assert [(h.key_path, h.known) for h in mixed] == [("data.KEY", True)]
