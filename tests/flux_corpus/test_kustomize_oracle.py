@@ -133,3 +133,29 @@ def test_the_oracle_sees_every_way_a_sops_file_enters_a_build(tmp_path: Path) ->
         "components/common/cluster-secret.sops.yaml",
         "components/common/common.sops.env",
     }
+
+
+def test_a_bootstrap_patched_outside_the_sync_build_decrypts_as_kustomize_renders_it(
+    tmp_path: Path,
+) -> None:
+    # seventh sweep (anasinnyk/tkn-cd): the sync path's own build does not list flux-system/,
+    # so the Kustomization is what `flux bootstrap` applied: the build of its own folder, whose
+    # patch adds spec.decryption. The model reads the decryption kustomize renders there.
+    from secretsmgr.audit.engine import run_audit
+
+    root = materialize("bootstrap-patch", tmp_path / "b")
+    done = subprocess.run(
+        [kubectl(), "kustomize", "flux-system"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    built = [d for d in safe_load_all(done.stdout) if d.get("kind") == "Kustomization"]
+    assert [d["spec"].get("decryption") for d in built] == [
+        {"provider": "sops", "secretRef": {"name": "sops-age"}}
+    ]
+    report = run_audit(root, keyless_only=True)
+    assert [(x.name, x.decryption) for x in report.layers] == [("flux-system", "sops/sops-age")]
+    assert not [f for f in report.findings if f.rule == "SM010"]

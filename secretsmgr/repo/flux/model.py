@@ -249,7 +249,7 @@ class _Model(Workspace):
         own: dict[str, str] = {}  # a candidate's file -> the folder its own path names
         whole: dict[str, set[str]] = {}  # see _whole_tree_from_below
         for ks in candidates:
-            art, _ = self.source_of(ks, Root(ks, None, None, ks.origin))
+            art, _ = self.source_of(ks, self._implicit(ks, None))
             folder = art.resolve(normalize_spec_path(ks.path)) if art is not None else None
             if art is None or folder is None:
                 continue
@@ -316,8 +316,35 @@ class _Model(Workspace):
             if named or clash:
                 folder = posixpath.dirname(ks.origin)
                 cluster = cluster_name(folder, posixpath.basename(folder) or ".")
-            roots.append(Root(ks, cluster, None, ks.origin))
+            roots.append(self._implicit(self._as_applied(ks), cluster))
         return roots
+
+    def _implicit(self, ks: FluxKustomization, cluster: str | None) -> Root:
+        """A root nothing applies. Its source is this checkout when ``flux bootstrap`` wrote it:
+        a GitRepository named ``flux-system`` in the Kustomization's own file (gotk-sync.yaml),
+        as ``roots`` takes it, or one whose URL is this checkout's remote."""
+        own = self.scan.source(ks.source, ks.origin)
+        boot = (
+            ks.source
+            if ks.source.kind == "GitRepository"
+            and own is not None
+            and own.origin == ks.origin
+            and (own.ref.name == "flux-system" or normalize_url(own.url) == self.remote())
+            else None
+        )
+        return Root(ks, cluster, None, ks.origin, bootstrap=boot)
+
+    def _as_applied(self, ks: FluxKustomization) -> FluxKustomization:
+        """A Kustomization nothing in the repository applies, as the cluster holds it: applied
+        by ``flux bootstrap`` or ``kubectl apply -k`` of its own folder when that folder's
+        kustomization.yaml lists its file, so that file's patches are part of it (anasinnyk's
+        ``flux-system/kustomization.yaml`` adds ``spec.decryption`` to a sync whose path ``./``
+        does not list ``flux-system/``)."""
+        folder = posixpath.dirname(ks.origin)
+        if not any(posixpath.join(folder, n) in self.repo.files for n in KUSTOMIZATION_NAMES):
+            return ks
+        result = self.build(self.artifact("", None), folder or ".", None)
+        return self._as_built(ks, result) if ks.origin in result.uses else ks
 
     def _commented_out(self, read: set[str]) -> set[str]:
         """Paths that a kustomization file among ``read`` lists only in a comment
