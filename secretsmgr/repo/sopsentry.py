@@ -288,6 +288,20 @@ def _holds_nothing(docs: list[Node], fmt: FileFormat) -> bool:
     return True
 
 
+def _holds_enc(node: object) -> bool:
+    """Whether a document holds an ``ENC[…]`` value or comment anywhere."""
+    if isinstance(node, MapNode):
+        return any(
+            _holds_enc(item) if isinstance(item, Comment) else _holds_enc(item[1])
+            for item in node.items
+        )
+    if isinstance(node, SeqNode):
+        return any(_holds_enc(item) for item in node.items)
+    if isinstance(node, Comment):
+        return is_enc(node.text)
+    return isinstance(node, str) and is_enc(node)
+
+
 def read_sops_entry(
     path: str,
     data: bytes,
@@ -344,8 +358,8 @@ def read_sops_entry(
                     continue
                 if not isinstance(doc, MapNode):
                     raise FormatError("the top level of every document must be a mapping")
-                if number > 1 and not doc.has(SOPS_KEY):
-                    bare.append(number)
+                if number > 1 and not doc.has(SOPS_KEY) and _holds_enc(doc):
+                    bare.append(number)  # a plain manifest after it is applied as it stands
                 trees.append(doc.without(SOPS_KEY))
             sf = SopsFile(fmt, trees, metadata)
         plain, broken = _scan_leaves(sf)

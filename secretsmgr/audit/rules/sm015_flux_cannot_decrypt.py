@@ -113,9 +113,12 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
         )
     if entry.bare_documents:
         numbers = ", ".join(str(n) for n in entry.bare_documents)
-        noun = "document" if len(entry.bare_documents) == 1 else "documents"
+        one = len(entry.bare_documents) == 1
         reasons.setdefault(
-            f"{noun} {numbers} carry no sops block of their own", reencrypt_hint(entry.path)
+            f"{'document' if one else 'documents'} {numbers} "
+            f"{'holds' if one else 'hold'} encrypted values but no sops block of "
+            f"{'its' if one else 'their'} own",
+            reencrypt_hint(entry.path),
         )
     return list(reasons.items())
 

@@ -27,7 +27,9 @@ def disabled_metadata_secret() -> str:
 def hit(root: Path) -> None:
     quoted = enc(secret("gen")).replace("mac: ENC[", "mac: 'ENC[")
     quoted = re.sub(r"(mac: 'ENC\[[^\n]*\])", r"\1'", quoted)
-    multi = enc(secret("multi")) + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+    # the second document holds encrypted values, its sops block cut away by hand
+    multi = enc(secret("multi") + "---\n" + secret("other"))
+    multi = multi[: multi.rindex("\nsops:\n") + 1]
     standard_repo(
         root,
         {
@@ -52,7 +54,10 @@ def hit_check(report: AuditReport) -> None:
     assert "components/extra/extra.enc.yaml" not in by_path
     assert "decrypt: Disabled" in by_path["apps/off.enc.yaml"]
     assert "mac: ENC[" in by_path["apps/gen.enc.yaml"]
-    assert "document 2" in by_path["apps/multi.enc.yaml"]
+    assert (
+        "document 2 holds encrypted values but no sops block of its own"
+        in (by_path["apps/multi.enc.yaml"])
+    )
     assert all(f.layers == ("apps",) for f in report.findings)
 
 
@@ -75,10 +80,14 @@ def miss(root: Path) -> None:
         root,
         {
             "apps/kustomization.yaml": _kustomization(
-                "resources:\n  - on.enc.yaml\n"
+                "resources:\n  - on.enc.yaml\n  - sync.enc.yaml\n"
                 "secretGenerator:\n  - name: gen\n    files:\n      - gen.enc.yaml\n"
             ),
             "apps/on.enc.yaml": enc(enabled),
+            # seventh sweep (abohmeed/fluxmultitenancy): plain manifests appended after a SOPS
+            # Secret hold nothing to decrypt; Flux applies them as they stand
+            "apps/sync.enc.yaml": enc(secret("sync"))
+            + "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: sync\n",
             "apps/gen.enc.yaml": enc(secret("gen")),
         },
     )
