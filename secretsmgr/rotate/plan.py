@@ -123,17 +123,36 @@ def relative(root: Path, name: str) -> str:
     raise UsageError(f"{name} is outside the repository {root}")
 
 
+def _not_sops(entry: SopsEntry) -> RefusedError:
+    """Why ``entry`` cannot be rotated, with what to do about it."""
+    if entry.has_metadata:
+        return RefusedError(
+            f"{entry.path}: {entry.error or 'not a valid SOPS file'}",
+            hints=(f"secretsmgr audit names what is wrong with {entry.path}",),
+        )
+    what = "empty" if entry.empty else "a template" if entry.template else "not encrypted"
+    fix = (
+        f"encrypt it first: secretsmgr encrypt -i {entry.path}"
+        if not (entry.empty or entry.template)
+        else "it holds nothing to rotate: leave it out"
+    )
+    return RefusedError(f"{entry.path}: {what}, no SOPS metadata to rotate", hints=(fix,))
+
+
 def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
     """The SOPS files the request names, valid ones only, in dependsOn order of their layer."""
     valid = {e.path: e for e in ctx.sops_files}
+    # An empty file or a template named like a SOPS file holds nothing to rotate (audit says
+    # so, SM002 info): --all and --layer pass over it; named on its own, it is refused below.
+    swept = {p: e for p, e in valid.items() if e.has_metadata or not (e.empty or e.template)}
     chosen: dict[str, SopsEntry] = {}
     if request.all_files:
-        chosen.update(valid)
+        chosen.update(swept)
     for layer in request.layers:
         if ctx.layers.get(layer) is None:
             names = ", ".join(ctx.layers.names()) or "none"
             raise UsageError(f"unknown layer {layer!r} (layers: {names})")
-        for path, entry in valid.items():
+        for path, entry in swept.items():
             if layer in ctx.layers_of(path):
                 chosen[path] = entry
     for name in request.files:
@@ -145,7 +164,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         raise UsageError("nothing to rotate", hints=("name --layer L, --all or files",))
     for entry in chosen.values():
         if entry.sops_file is None:
-            raise RefusedError(f"{entry.path}: {entry.error or 'not a valid SOPS file'}")
+            raise _not_sops(entry)
         foreign = sorted(
             {name for g in entry.sops_file.metadata.key_groups for name, _ in g.foreign}
         )

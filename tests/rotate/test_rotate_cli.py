@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from secretsmgr.changelog.chain import GENESIS, datakey_id, parse_entries, verify
-from tests.cli.runner import Result, assert_user_error, run
+from tests.cli.runner import Result, assert_user_error, hints_of, run
 from tests.conftest import git, run_sops
 from tests.rotate.helpers import (
     AUTHENTIK,
@@ -256,6 +256,34 @@ def test_unknown_layer_is_a_usage_error(
     code, out, err = rotate(demo_repo, capsys, "--layer", "nosuchlayer")
     assert (code, out) == (2, "")
     assert_user_error(err, "unknown layer 'nosuchlayer'")
+    assert snapshot(demo_repo) == before
+
+
+def test_all_passes_over_an_empty_file_named_like_sops_and_refuses_a_plain_one(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # seventh sweep (kitos9112/k8s-home): a `code-server.enc.yaml` holding one comment, which
+    # audit calls empty (SM002 info), refused every rotation with "not a valid SOPS file"
+    empty = demo_repo / "gitops" / "apps" / "applications" / "code-server.enc.yaml"
+    empty.write_text("# yamllint disable\n")
+    commit_all(demo_repo, "an empty file named like a SOPS file")
+    code, out, err = rotate(demo_repo, capsys, "--all", "--dry-run")
+    assert (code, err) == (0, "")
+    assert AUTHENTIK in out and "code-server" not in out
+    code, out, err = rotate(demo_repo, capsys, "--dry-run", str(empty))
+    assert (code, out) == (1, "")
+    assert_user_error(err, "code-server.enc.yaml: empty, no SOPS metadata to rotate")
+    assert hints_of(err) == ["it holds nothing to rotate: leave it out"]
+    # a plaintext Secret named like a SOPS file is a leak to fix first, not something to skip
+    empty.write_text("apiVersion: v1\nkind: Secret\nstringData:\n  token: Zq8vT3xW9pLm\n")
+    commit_all(demo_repo, "a plaintext one")
+    before = snapshot(demo_repo)
+    code, out, err = rotate(demo_repo, capsys, "--all")
+    assert (code, out) == (1, "")
+    assert_user_error(err, "code-server.enc.yaml: not encrypted, no SOPS metadata to rotate")
+    assert hints_of(err) == [
+        "encrypt it first: secretsmgr encrypt -i gitops/apps/applications/code-server.enc.yaml"
+    ]
     assert snapshot(demo_repo) == before
 
 
