@@ -49,6 +49,32 @@ def about_file(file: Path, identities: LayeredIdentity | None) -> Iterator[None]
         raise err from exc
 
 
+def refuse_without_age(file: Path) -> None:
+    """Refuse a SOPS file whose data key no age entry wraps (pgp, KMS or Vault keys only) before
+    asking for an age identity, which could never open it; anything else passes to the command.
+    """
+    from secretsmgr.errors import DecryptionError, SecretsmgrError
+    from secretsmgr.sops.document import format_for_text, load
+
+    try:
+        text = file.read_text(encoding="utf-8")
+        groups = load(text, format_for_text(file.name, text)).metadata.key_groups
+    except (OSError, UnicodeDecodeError, SecretsmgrError):
+        return
+    kinds = sorted({name for group in groups for name, _ in group.foreign})
+    if not kinds or any(group.age for group in groups):
+        return
+    named = " and ".join(kinds)
+    raise DecryptionError(
+        f"{file}: encrypted to {named} keys only; secretsmgr opens age keys",
+        hints=(
+            f"decrypt it with sops, which reads {named} keys: sops decrypt {file}",
+            "or have a holder of those keys add an age recipient: "
+            f"sops rotate -i --add-age AGE_PUBLIC_KEY {file}",
+        ),
+    )
+
+
 def _tried(identities: LayeredIdentity | None) -> tuple[str, ...]:
     from secretsmgr.errors import SecretsmgrError
 

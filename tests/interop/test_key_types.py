@@ -149,3 +149,40 @@ def test_a_file_with_no_age_entry_is_still_sops_metadata(name: str, tmp_path: Pa
         done = _sops(["decrypt", str(path)], tmp_path)
         assert done.returncode == 128, done.stderr  # no key, and nothing else wrong
         assert "Failed to get the data key" in done.stderr
+
+
+@pytest.mark.parametrize("command", [["decrypt"], ["edit"], ["set"], ["unset"]])
+def test_a_file_with_no_age_entry_is_refused_naming_sops_whatever_key_is_at_hand(
+    command: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # seventh sweep (kitos9112/k8s-home, pgp only): decrypt asked for an age key, or, with one,
+    # said to have a holder run `secretsmgr rotate --add-recipient`; neither can open the file
+    from tests.cli.runner import assert_user_error, hints_of, run
+
+    path = _write(tmp_path, "pgp", FOREIGN_ONLY["pgp"])
+    before = path.read_bytes()
+    value = tmp_path / "value.txt"
+    value.write_text("new-value", encoding="utf-8")
+    extra = {
+        "set": ["stringData.password", "--value-file", str(value)],
+        "unset": ["stringData.user"],
+    }
+    args = [*command, str(path), *extra.get(command[0], [])]
+    for key_file in (None, KEY2):
+        monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
+        if key_file is None:
+            monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "none.agekey"))
+        else:
+            monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key_file))
+        code, out, err = run(["--repo", str(tmp_path), *args], capsys)
+        assert (code, out) == (1, ""), err
+        assert_user_error(err, f"{path}: encrypted to pgp keys only; secretsmgr opens age keys")
+        assert hints_of(err) == [
+            f"decrypt it with sops, which reads pgp keys: sops decrypt {path}",
+            "or have a holder of those keys add an age recipient: "
+            f"sops rotate -i --add-age AGE_PUBLIC_KEY {path}",
+        ]
+        assert path.read_bytes() == before

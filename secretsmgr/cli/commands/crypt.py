@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from secretsmgr.cli.context import load_identities, out, repo_root, warn
-from secretsmgr.cli.files import about_file, changelog_recorder
+from secretsmgr.cli.files import about_file, changelog_recorder, refuse_without_age
 
 FileArg = Annotated[Path, typer.Argument(help="The file to read.", show_default=False)]
 InPlace = Annotated[bool, typer.Option("-i", "--in-place", help="Write the result over FILE.")]
@@ -75,6 +75,7 @@ def decrypt_cmd(
     from secretsmgr.fileops.files import decrypt_file
 
     root = repo_root(ctx)
+    refuse_without_age(file)
     identities = load_identities()
     with about_file(file, identities):
         result = decrypt_file(
@@ -101,6 +102,7 @@ def edit_cmd(ctx: typer.Context, file: FileArg) -> int:
     from secretsmgr.fileops.files import edit_file
 
     root = repo_root(ctx)
+    refuse_without_age(file)
     identities = load_identities() if file.exists() else None
     with about_file(file, identities):
         edit_file(

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from secretsmgr.cli.context import load_identities, repo_root
-from secretsmgr.cli.files import about_file, changelog_recorder
+from secretsmgr.cli.files import about_file, changelog_recorder, refuse_without_age
 
 FileArg = Annotated[Path, typer.Argument(help="The encrypted file.", show_default=False)]
 KeyPathArg = Annotated[
@@ -60,6 +60,7 @@ def set_cmd(
 
     root = repo_root(ctx)
     value = parse_value(_value_bytes(value_file), as_json=as_json)
+    refuse_without_age(file)
     identities = load_identities()
     with about_file(file, identities):
         set_value(
@@ -78,6 +79,7 @@ def unset_cmd(ctx: typer.Context, file: FileArg, key_path: KeyPathArg) -> int:
     from secretsmgr.fileops.files import unset_value
 
     root = repo_root(ctx)
+    refuse_without_age(file)
     identities = load_identities()
     with about_file(file, identities):
         unset_value(
