@@ -13,6 +13,7 @@ from secretsmgr.audit.finding import Rule
 from secretsmgr.errors import FormatError
 from secretsmgr.gate.cache import BlobCache, BlobFacts, SopsSummary, code_fingerprint, digest_paths
 from secretsmgr.repo.flux import LayerGraph
+from secretsmgr.repo.git import remote_url
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.snapshot import Snapshot
@@ -123,6 +124,7 @@ class GateCache:
         """Answer from (and add to) ``store``."""
         self.store = store
         self._graphs: dict[str, tuple[LayerGraph, dict[str, str]]] = {}  # decoded, this run
+        self._remotes: dict[Path, str] = {}  # git's origin URL per work tree, read once
 
     @classmethod
     def open(cls, path: Path | None, rules: Sequence[Rule]) -> GateCache:
@@ -186,12 +188,17 @@ class GateCache:
         return out
 
     def _graph_key(self, snapshot: Snapshot) -> str:
+        # The model reads two inputs outside the tree: .secretsmgr.yaml, and git's origin URL
+        # (whether a GitRepository is this checkout); a graph built under another is not this one
         settings = snapshot.root / SETTINGS_NAME
         try:
             extra = hashlib.sha256(settings.read_bytes()).hexdigest()
         except OSError:
             extra = "-"
-        return digest_paths(snapshot.paths, extra)
+        remote = self._remotes.get(snapshot.root)
+        if remote is None:
+            remote = self._remotes[snapshot.root] = remote_url(snapshot.root) or "-"
+        return digest_paths(snapshot.paths, f"{extra} {remote}")
 
     def layers(
         self,

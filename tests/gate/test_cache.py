@@ -133,3 +133,41 @@ def test_the_code_fingerprint_covers_the_whole_repository_model() -> None:
         "repo/inventory.py",
     ):
         assert any(n.endswith(module) for n in names), module
+
+
+def test_a_cached_layer_graph_is_not_used_once_git_origin_changes(tmp_path: Path) -> None:
+    # seventh sweep (rtrox layout): whether a GitRepository is this checkout depends on git's
+    # origin, which the graph cache did not key on: after `git remote add`, check kept the
+    # graph built without it and passed while audit failed
+    from secretsmgr.audit.engine import run_audit
+    from tests.audit.helpers import flux_kustomization
+
+    sync = (
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata:\n  name: home\n  namespace: flux-system\n"
+        "spec:\n  url: https://github.com/acme/home-ops\n  ref: {branch: main}\n---\n"
+        + flux_kustomization("home", "./clusters/prod", decryption=None).replace(
+            "name: flux-system\n", "name: home\n"
+        )
+    )
+    root = gitops(
+        tmp_path / "r",
+        {
+            "clusters/prod/sync.yaml": sync,
+            "clusters/prod/apps.yaml": flux_kustomization(
+                "apps", "./apps", decryption=None
+            ).replace("name: flux-system\n", "name: home\n"),
+        },
+    )
+    every = ["apps/db.enc.yaml", "clusters/prod/sync.yaml"]
+    outcomes = []
+    for origin in (None, "https://github.com/acme/other-repo", "https://github.com/acme/home-ops"):
+        if origin is not None:
+            verb = "set-url" if any(o[0] for o in outcomes) else "add"
+            git(root, "remote", verb, "origin", origin)
+        gate = {r for r in found(judge(root, every)) if r[1] == "apps/db.enc.yaml"}
+        audit = {(f.rule, f.path) for f in run_audit(root).findings if f.path == "apps/db.enc.yaml"}
+        assert gate == audit, (origin, gate, audit)
+        outcomes.append((origin, gate))
+    # this checkout with no origin and under its own URL; another repository's source otherwise
+    assert [("SM010", "apps/db.enc.yaml") in o[1] for o in outcomes] == [True, False, True]
