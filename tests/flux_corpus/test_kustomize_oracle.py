@@ -159,3 +159,34 @@ def test_a_bootstrap_patched_outside_the_sync_build_decrypts_as_kustomize_render
     report = run_audit(root, keyless_only=True)
     assert [(x.name, x.decryption) for x in report.layers] == [("flux-system", "sops/sops-age")]
     assert not [f for f in report.findings if f.rule == "SM010"]
+
+
+@pytest.mark.parametrize(
+    ("label", "selector"),
+    [("true", "on=true"), ("5", "n=5"), ("false", "on!=true"), ("'true'", "on=true")],
+)
+def test_a_label_selector_matches_an_unquoted_value_as_kustomize_does(
+    label: str, selector: str, tmp_path: Path
+) -> None:
+    # seventh sweep (tslamars/k8s-gitops, after xunholy's): `substitution.flux/enabled: true`
+    # unquoted is a YAML boolean, yet kustomize compares the label's text and patches it
+    from secretsmgr.repo.flux.patch import Target, matches
+
+    key = selector.split("=")[0].rstrip("!")
+    child = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        f"metadata:\n  name: child\n  namespace: flux-system\n  labels:\n    {key}: {label}\n"
+        "spec:\n  path: ./x\n  sourceRef: {kind: GitRepository, name: flux-system}\n"
+    )
+    (tmp_path / "child.yaml").write_text(child)
+    (tmp_path / "kustomization.yaml").write_text(
+        "resources: [child.yaml]\npatches:\n"
+        f"  - target: {{labelSelector: '{selector}'}}\n"
+        "    patch: |-\n      - {op: add, path: /spec/prune, value: true}\n"
+    )
+    done = subprocess.run(
+        [kubectl(), "kustomize", str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    patched = safe_load_all(done.stdout)[0]["spec"].get("prune") is True
+    doc = safe_load_all(child)[0]
+    assert matches(Target(label_selector=selector), doc) == patched

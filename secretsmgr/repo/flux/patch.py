@@ -82,6 +82,16 @@ def _split_selector(selector: str) -> list[str]:
     return parts
 
 
+def _label_text(value: object) -> object:
+    """A label's value as kustomize compares it: the scalar's text, so an unquoted ``true`` or
+    ``5`` (which YAML reads as a boolean or a number) still matches ``key=true``/``key=5``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
 def selector_matches(selector: str | None, labels: Mapping[str, object]) -> bool:
     """A Kubernetes label selector (``a=b,c!=d,e in (x,y),!f,g``) against ``labels``."""
     if not selector or not selector.strip():
@@ -92,7 +102,7 @@ def selector_matches(selector: str | None, labels: Mapping[str, object]) -> bool
             return False
         key = m.group("key")
         present = key in labels
-        value = labels.get(key)
+        value = _label_text(labels.get(key))
         if m.group("neg"):
             if present:
                 return False
