@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Place, Rule, RuleId, Severity
-from secretsmgr.repo.flux import Layer
+from secretsmgr.repo.flux import Layer, UseKind
 from secretsmgr.repo.flux.objects import KUSTOMIZE_GROUP
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.document import FileFormat
@@ -48,6 +48,13 @@ def _spec_line(hits: list[SpecLine], layer: Layer) -> int | None:
     return named[0] if named else here[0].line if len(here) == 1 else None
 
 
+def _configmap_only(layer: Layer, path: str) -> bool:
+    """Whether ``layer`` uses the file only as a configMapGenerator input, which Flux never
+    decrypts, with or without spec.decryption (SM015 says so)."""
+    uses = layer.uses.get(path, ())
+    return bool(uses) and all(use.kind is UseKind.CONFIGMAP_SOURCE for use in uses)
+
+
 def _why(layer: Layer) -> str:
     if layer.decryption is None:
         return "has no spec.decryption"
@@ -76,7 +83,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     for entry in ctx.repo.sops_files:
         if not entry.has_metadata:
             continue
-        bad = [layer for layer in graph.placements(entry.path) if not layer.decrypts_sops]
+        bad = [
+            layer
+            for layer in graph.placements(entry.path)
+            if not layer.decrypts_sops and not _configmap_only(layer, entry.path)
+        ]
         if not bad:
             continue
         parts = [f"layer {_name(x, clusters)} ({x.source}) {_why(x)}" for x in bad]

@@ -16,6 +16,7 @@ files.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from secretsmgr.audit.context import AuditContext, reencrypt_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
@@ -42,7 +43,7 @@ def _use_reasons(entry: SopsEntry, layer: Layer, use: Use) -> list[tuple[str, st
             (
                 f"a configMapGenerator input (layer {layer.name}): Flux decrypts only "
                 "secretGenerator inputs",
-                "move it to a secretGenerator",
+                _CONFIGMAP_FIX,
             )
         ]
     if kind is UseKind.LEGACY_PATCH:
@@ -100,9 +101,9 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
     reasons: dict[str, str] = {}
     as_resource = False
     for layer in ctx.repo.layers.placements(entry.path):
-        if not layer.decrypts_sops:
-            continue  # SM010 reports layers that do not decrypt at all
         for use in sorted(layer.uses.get(entry.path, ()), key=lambda u: (u.kind, u.via_component)):
+            if not layer.decrypts_sops and use.kind is not UseKind.CONFIGMAP_SOURCE:
+                continue  # SM010 reports layers that do not decrypt at all
             as_resource |= use.kind is UseKind.RESOURCE
             for reason, fix in _use_reasons(entry, layer, use):
                 reasons.setdefault(reason, fix)
@@ -123,18 +124,29 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
     return list(reasons.items())
 
 
+_CONFIGMAP_FIX = (
+    "move it to a secretGenerator; if the application decrypts it itself (it ships the "
+    "ciphertext on purpose), add an ignore: entry for it"
+)
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    """One finding per SOPS file naming every reason Flux will leave it encrypted."""
+    """One finding per SOPS file naming every reason Flux will leave it encrypted. Only
+    configMapGenerator inputs, whatever the layer's decryption, are a warning: the ConfigMap
+    holds ciphertext, never a secret in clear, and shipping it so can be meant (samcday's
+    Butane files, which a pod decrypts)."""
     for entry in ctx.repo.sops_files:
         if entry.sops_file is None:
             continue
         reasons = _reasons(ctx, entry)
         if reasons:
-            yield RULE.finding(
+            finding = RULE.finding(
                 entry.path,
                 "Flux will not decrypt it: " + "; ".join(r for r, _ in reasons),
                 fix=reasons[0][1],
             )
+            meant = all(fix == _CONFIGMAP_FIX for _, fix in reasons)
+            yield replace(finding, severity=Severity.WARNING) if meant else finding
 
 
 RULE = Rule(

@@ -64,3 +64,28 @@ def test_outside_flux_makes_it_a_warning_not_silence(tmp_path: Path) -> None:
     assert finding.severity is Severity.WARNING
     assert finding.message.startswith("listed in outside_flux, yet layer apps")
     assert finding.fix is not None and "narrow the outside_flux glob" in finding.fix
+
+
+def test_a_configmap_generator_input_is_sm015s_warning_with_or_without_decryption(
+    tmp_path: Path,
+) -> None:
+    # seventh sweep (samcday: Butane files a pod decrypts itself, shipped in a ConfigMap): Flux
+    # never decrypts a configMapGenerator input, so adding spec.decryption (SM010's fix) only
+    # turned the error into SM015's; it is one SM015 warning either way
+    from secretsmgr.audit.engine import run_audit
+
+    kust = (
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "configMapGenerator:\n  - name: ignition\n    files: [base.enc.yaml]\n"
+    )
+    seen = []
+    for decryption in (None, "sops-age"):
+        root = standard_repo(
+            tmp_path / str(decryption),
+            {"apps/kustomization.yaml": kust, "apps/base.enc.yaml": enc(secret("b"))},
+            layer=flux_kustomization(decryption=decryption),
+        )
+        seen.append(
+            [(f.rule, f.severity.value) for f in run_audit(root).findings if f.rule < "SM016"]
+        )
+    assert seen == [[("SM015", "warning")], [("SM015", "warning")]]
