@@ -99,7 +99,13 @@ _PASSWORD_ONLY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://:([^\s:/?#@]+)@")
 # ``user:password@`` of a URL, both parts (``URL_PASSWORD`` captures the password alone).
 _URL_USER_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^\s:/@]*):([^\s@/]+)@")
 # The sample credentials of documentation (``postgres://user:password@host/database``).
-_PASSWORD_WORDS = frozenset(("password", "passwd"))
+_PASSWORD_WORDS = frozenset(("password", "passwd", "pass"))
+# A stand-in that a start-up script fills in (blocky's `sed "s/POSTGRES_PASSWORD/$…/"`,
+# mautrix's `_DBPASS_`): a token between underscores, or a variable's name in capitals that
+# ends in a password's word. A password of that shape is a name, not a secret.
+_STAND_IN_PASSWORD = re.compile(
+    r"^(?:_+[A-Z][A-Z0-9_]*_+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:PASSWORD|PASSWD|PASS|PWD))$"
+)
 _USER_WORDS = frozenset(("user", "username", "usr"))
 # A variable that names a host (``${SECRET_SYNOLOGY_IP}:9000@region``), not a user.
 _HOST_VARIABLE = re.compile(r"(?i)^\$\{?[A-Z0-9_]*(?:IP|HOST|HOSTNAME|ADDR|ADDRESS|SERVER)\}?$")
@@ -224,7 +230,7 @@ def _no_password(user: str, password: str, scheme: str = "") -> bool:
     ``"${PG_PASSWORD}"``), the word itself (``user:password@host``), or a port after a host
     (Longhorn's ``s3://minio.lan:9000@us-east-1/bucket``: its s3 URLs alone are read so)."""
     password, user = password.strip("\"'"), user.strip("\"'")
-    if _VARIABLE.match(password):
+    if _VARIABLE.match(password) or _STAND_IN_PASSWORD.match(password):
         return True
     if password.lower() in _PASSWORD_WORDS and user.lower() in _USER_WORDS:
         return True  # the sample itself: user:password@host

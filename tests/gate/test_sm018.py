@@ -275,10 +275,18 @@ def test_the_fix_renames_only_when_no_creation_rule_matches(tmp_path: Path) -> N
     report = run_audit(tmp_path, keyless_only=True)
     fixes = {f.path: f.fix or "" for f in report.findings if f.rule == "SM018"}
     assert fixes["config/app.json"].startswith(
-        "rename config/app.json to a name a .sops.yaml creation rule matches, then "
-        "secretsmgr encrypt -i <new name>;"
+        "rename config/app.json to app.enc.json, which a .sops.yaml creation rule matches, then "
+        "secretsmgr encrypt -i config/app.enc.json;"
     )
     assert fixes["config/app.enc.json"].startswith("secretsmgr encrypt -i config/app.enc.json;")
+    # seventh sweep (dashaun-cloud, rtrox): with no rule for either name, the rule comes first
+    (tmp_path / ".sops.yaml").unlink()
+    report = run_audit(tmp_path, keyless_only=True)
+    fixes = {f.path: f.fix or "" for f in report.findings if f.rule == "SM018"}
+    assert fixes["config/app.json"].startswith(
+        "add a .sops.yaml creation rule that matches config/app.json (none does), then "
+        "secretsmgr encrypt -i config/app.json;"
+    )
 
 
 def test_attribute_names_env_macros_and_tls_secret_names_are_no_credentials() -> None:
@@ -450,6 +458,26 @@ def test_sweep_of_2026_12_03_placeholders_ports_and_names_are_no_credentials() -
         ("url", "mongodb://root:pw@mongo:27017"),
     ):
         assert judge_value(key, value) is not None, (key, value)
+
+
+def test_seventh_sweep_stand_ins_a_script_fills_in_are_no_credentials() -> None:
+    # rtrox's blocky (sed "s/POSTGRES_PASSWORD/$…/"), samcday's mautrix (_DBPASS_), ryan4yin's
+    # sample DSN (user:pass)
+    for value in (
+        "postgresql://POSTGRES_USER:POSTGRES_PASSWORD@postgres:5432/POSTGRES_DB_NAME",
+        "postgres://_DBUSER_:_DBPASS_@synapse-db.postgres.svc.cluster.local/mautrix_signal",
+        "postgres://mautrix_signal:__PASSWORD__@db-rw/mautrix",
+        "postgres://app:DB_PASS@db/app",
+        "postgres://user:pass@postgres.example.org:5432/database?sslmode=verify-full",
+    ):
+        assert judge_value("database", value) is None, value
+    for value in (
+        "postgres://app:Pass_Word_9@db/app",  # mixed case: a password
+        "postgres://app:PASSWORD9X@db/app",  # no underscore: a password
+        "postgres://admin:pass@db/app",  # not the sample user
+        "postgres://app:_Zq8vT3x_@db/app",  # lower case between underscores
+    ):
+        assert judge_value("database", value) is not None, value
 
 
 def test_a_kubeconfig_client_key_is_a_private_key(tmp_path: Path) -> None:

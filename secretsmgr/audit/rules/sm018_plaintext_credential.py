@@ -12,6 +12,7 @@ Secrets themselves are SM001's and SM003's; SOPS-encrypted values are never look
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -295,14 +296,26 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
     return out
 
 
-def _fix(hit: CredentialHit, ruled: bool) -> str:
+_RENAMED = re.compile(r"^(?P<stem>.+?)(?P<ext>\.(?:ya?ml|json|env|ini))$")
+
+
+def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
     if hit.where == "file":
-        encrypt = (
-            f"secretsmgr encrypt -i {hit.path}"
-            if ruled
-            else f"rename {hit.path} to a name a .sops.yaml creation rule matches, then "
-            "secretsmgr encrypt -i <new name>"
-        )
+        configs = ctx.repo.sops_configs
+        m = _RENAMED.match(hit.path)
+        target = f"{m.group('stem')}.enc{m.group('ext')}" if m else f"{hit.path}.enc.yaml"
+        if configs.rule_for(hit.path)[1] is not None:
+            encrypt = f"secretsmgr encrypt -i {hit.path}"
+        elif configs.rule_for(target)[1] is not None:
+            encrypt = (
+                f"rename {hit.path} to {posixpath.basename(target)}, which a .sops.yaml "
+                f"creation rule matches, then secretsmgr encrypt -i {target}"
+            )
+        else:  # no rule for either name, or no .sops.yaml at all (dashaun-cloud, rtrox)
+            encrypt = (
+                f"add a .sops.yaml creation rule that matches {hit.path} (none does), then "
+                f"secretsmgr encrypt -i {hit.path}"
+            )
         return f"{encrypt}; or move the value into a SOPS-encrypted Secret"
     return (
         "move the value into a SOPS-encrypted Secret and reference it (valuesFrom, "
@@ -329,9 +342,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             f"{hit.where}: {what} in plaintext at {hit.key_path}, line {hit.line}",
             key_path=hit.key_path,
             line=hit.line,
-            fix=_sops_fix(hit.path, hit.key_path)
-            if hit.path in encrypted
-            else _fix(hit, ctx.repo.sops_configs.rule_for(hit.path)[1] is not None),
+            fix=_sops_fix(hit.path, hit.key_path) if hit.path in encrypted else _fix(ctx, hit),
         )
         yield finding if hit.known else replace(finding, severity=Severity.WARNING)
 
