@@ -171,11 +171,21 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         if foreign:
             # a new data key would leave those entries wrapping the old one: refuse, never
             # drop a recipient nobody asked to remove
+            named = " and ".join(foreign)
+            if entry.sops_file.metadata.age_recipients:
+                raise RefusedError(
+                    f"{entry.path}: also encrypted to {named} keys, which secretsmgr cannot "
+                    "wrap a new data key for",
+                    hints=(
+                        f"rotate it with sops, which holds those keys: sops rotate -i {entry.path}",
+                    ),
+                )
             raise RefusedError(
-                f"{entry.path}: also encrypted to {', '.join(foreign)} keys, which secretsmgr "
-                "cannot wrap a new data key for",
+                f"{entry.path}: encrypted to {named} keys only, which secretsmgr cannot wrap a "
+                "new data key for",
                 hints=(
-                    f"rotate it with sops, which holds those keys: sops rotate -i {entry.path}",
+                    "a holder of those keys syncs it to its .sops.yaml rule (the cluster key "
+                    f"included) with sops: sops updatekeys -y {entry.path}",
                 ),
             )
     order = {name: i for i, name in enumerate(ctx.layers.names())}

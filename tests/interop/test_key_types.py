@@ -186,3 +186,28 @@ def test_a_file_with_no_age_entry_is_refused_naming_sops_whatever_key_is_at_hand
             f"sops rotate -i --add-age AGE_PUBLIC_KEY {path}",
         ]
         assert path.read_bytes() == before
+
+
+def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # seventh sweep (ZeroNull7, tslamars: pgp only): SM004 said `secretsmgr rotate`, which
+    # refused with "also encrypted to pgp keys" and `sops rotate -i`, which adds no age key
+    from secretsmgr.audit.engine import run_audit
+    from tests.cli.runner import assert_user_error, hints_of, run
+
+    path = _write(tmp_path, "pgp", FOREIGN_ONLY["pgp"])
+    (tmp_path / ".secretsmgr.yaml").write_text(f"cluster_key: {PUB1}\n", encoding="utf-8")
+    fixes = [f.fix for f in run_audit(tmp_path).findings if f.rule == "SM004"]
+    assert fixes == [
+        "secretsmgr cannot wrap a data key for its pgp keys: with the cluster key in its "
+        ".sops.yaml rule, a holder of those keys runs sops updatekeys -y pgp.enc.yaml"
+    ]
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KEY2))
+    code, out, err = run(["--repo", str(tmp_path), "rotate", "--dry-run", str(path)], capsys)
+    assert (code, out) == (1, "")
+    assert_user_error(err, "pgp.enc.yaml: encrypted to pgp keys only")
+    assert hints_of(err) == [
+        "a holder of those keys syncs it to its .sops.yaml rule (the cluster key included) "
+        "with sops: sops updatekeys -y pgp.enc.yaml"
+    ]

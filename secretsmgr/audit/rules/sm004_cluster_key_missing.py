@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
@@ -10,6 +10,7 @@ from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.inventory import ExpectedKeys
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.repo.sopsentry import SopsEntry
+from secretsmgr.sops.model import KeyGroup
 from secretsmgr.sops.tree import SeqNode
 
 
@@ -68,14 +69,26 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 entry.path,
                 f"not encrypted to {' nor '.join(missing)}: Flux cannot decrypt it "
                 f"(encrypted to {_held(entry)})",
-                fix=f"secretsmgr rotate {entry.path}",
+                fix=_fix(entry.path, groups),
             )
         elif short:
             yield RULE.finding(
                 entry.path,
                 "; ".join(short) + " needed: Flux cannot decrypt it",
-                fix=f"secretsmgr rotate {entry.path}",
+                fix=_fix(entry.path, groups),
             )
+
+
+def _fix(path: str, groups: Sequence[KeyGroup]) -> str:
+    """``secretsmgr rotate``, unless the file holds keys only sops can wrap a data key for
+    (pgp, KMS, Vault): then a holder of them syncs the file to its rule with sops."""
+    kinds = sorted({name for group in groups for name, _ in group.foreign})
+    if not kinds:
+        return f"secretsmgr rotate {path}"
+    return (
+        f"secretsmgr cannot wrap a data key for its {' and '.join(kinds)} keys: with the cluster "
+        f"key in its .sops.yaml rule, a holder of those keys runs sops updatekeys -y {path}"
+    )
 
 
 RULE = Rule(
