@@ -48,7 +48,7 @@ def load_identities() -> LayeredIdentity:
     """
     from secretsmgr.errors import KeyNotFoundError
     from secretsmgr.keys.oskeyring import keyring_source
-    from secretsmgr.keys.sources import layered_identities
+    from secretsmgr.keys.sources import default_keys_file, layered_identities
 
     identities = layered_identities(os.environ, keyring_source())
     if not identities.early_publics() and not identities.publics:
@@ -57,7 +57,7 @@ def load_identities() -> LayeredIdentity:
             hints=(
                 "set SOPS_AGE_KEY_FILE to your key file, or SOPS_AGE_KEY to the key itself",
                 "or store it in the OS keyring: secretsmgr key import FILE",
-                "or put the key in $XDG_CONFIG_HOME/sops/age/keys.txt",
+                f"or put the key in {default_keys_file(os.environ)}",
             ),
         )
     return identities

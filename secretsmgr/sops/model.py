@@ -43,9 +43,15 @@ def _text(entry: MapNode, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def pgp_id(fingerprint: str) -> str:
+    """A PGP fingerprint or key id as compared: no spaces, upper case, no ``0x`` before it."""
+    key = fingerprint.replace(" ", "").upper()
+    return key[2:] if key.startswith("0X") else key
+
+
 def _foreign_id(field_name: str, entry: MapNode) -> str:
     if field_name == "pgp":
-        return _text(entry, "fp").replace(" ", "").upper()
+        return pgp_id(_text(entry, "fp"))
     if field_name in _ID_FIELD:
         return _text(entry, _ID_FIELD[field_name])
     if field_name == "azure_kv":

@@ -16,7 +16,7 @@ from secretsmgr.audit.context import (
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.sopsconfig import CreationRule, all_age_recipients
-from secretsmgr.sops.model import EncryptionRule, RuleKind, SopsMetadata
+from secretsmgr.sops.model import EncryptionRule, RuleKind, SopsMetadata, pgp_id
 from secretsmgr.sops.tree import MapNode
 from secretsmgr.sops.values import Comment
 
@@ -167,20 +167,22 @@ def _configs_elsewhere(ctx: AuditContext) -> list[str]:
 def _foreign_drift(rule: CreationRule, metadata: SopsMetadata) -> list[str]:
     """Non-age keys (PGP fingerprints, KMS ARNs, GCP, Azure, Vault and HCKMS key ids) the rule
     names and the file lacks, or the file has and the rule does not name."""
-    want = list(
-        dict.fromkeys(
-            [k.replace(" ", "").upper() for g in rule.key_groups for k in g.pgp]
-            # a KMS key given as ARN+ROLE_ARN: the file keeps the role beside the ARN
-            + [k.split("+", 1)[0].rstrip("/") for g in rule.key_groups for k in g.other]
-        )
-    )
+    # key id as compared -> as the rule writes it (a PGP id in any case, 0x before it or not)
+    written = {pgp_id(k): k.strip() for g in rule.key_groups for k in g.pgp}
+    # a KMS key given as ARN+ROLE_ARN: the file keeps the role beside the ARN
+    written |= {
+        k.split("+", 1)[0].rstrip("/"): k.split("+", 1)[0].rstrip("/")
+        for g in rule.key_groups
+        for k in g.other
+    }
+    want = list(written)
     kinds = {k: f for g in metadata.key_groups for f, k in g.foreign_ids()}
     have = list(kinds)
     missing = [w for w in want if not any(_names(w, h) for h in have)]
     extra = [h for h in have if not any(_names(w, h) for w in want)]
     problems = []
     if missing:
-        problems.append("missing key " + ", ".join(_foreign(k) for k in missing))
+        problems.append("missing key " + ", ".join(_foreign(written[k]) for k in missing))
     if extra:
         problems.append("extra key " + ", ".join(_foreign(k, kinds.get(k)) for k in extra))
     return problems
@@ -193,8 +195,8 @@ def _names(want: str, have: str) -> bool:
 
 
 def _foreign(key: str, kind: str | None = None) -> str:
-    if _FINGERPRINT.fullmatch(key):
-        return f"pgp {key[-16:]}"
+    if _FINGERPRINT.fullmatch(pgp_id(key)):  # a fingerprint's last 16, a short id as written
+        return f"pgp {pgp_id(key)[-16:]}" if len(pgp_id(key)) > 16 else f"pgp {key}"
     return f"{kind} {key}" if kind else key
 
 
