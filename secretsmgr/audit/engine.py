@@ -13,6 +13,7 @@ from secretsmgr.audit.history import HistoryFacts
 from secretsmgr.audit.registry import RULES
 from secretsmgr.errors import UsageError
 from secretsmgr.keys.protocols import Identity
+from secretsmgr.plural import plural
 from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.inventory import EMPTY_ENV, LiveKeys, load_inventory
 from secretsmgr.repo.scan import Detector, InventoryCache
@@ -250,6 +251,20 @@ def run_rules(
         cluster_keys=ctx.repo.cluster_keys,
         cluster_key_source=ctx.repo.cluster_key_source,
         file_layers=tuple((p, tuple((x.cluster, x.name) for x in placed(p))) for p in sops_paths),
-        notes=graph.notes + ctx.repo.key_notes,
+        notes=graph.notes + ctx.repo.key_notes + _history_notes(ctx.history),
         clusters=tuple(c.name for c in graph.clusters),
+    )
+
+
+def _history_notes(history: HistoryFacts | None) -> tuple[str, ...]:
+    """What ``--history`` did not walk: branches HEAD does not reach (rtrox/home-cluster kept
+    private keys on two pushed branches), named so that nobody reads "no findings" as more."""
+    if history is None or not history.unwalked:
+        return ()
+    refs = history.unwalked
+    shown = ", ".join(refs[:3]) + (f" and {len(refs) - 3} more" if len(refs) > 3 else "")
+    return (
+        f"--history walked the commits HEAD reaches; {plural(len(refs), 'branch', 'branches')} "
+        f"({shown}) {'holds' if len(refs) == 1 else 'hold'} others: check each one out and "
+        "run audit --history there",
     )

@@ -56,3 +56,4 @@ class HistoryFacts:
     exposures: tuple[Exposure, ...] = ()
     removals: tuple[RecipientRemoval, ...] = ()
     past_keys: tuple[PastKey, ...] = ()
+    unwalked: tuple[str, ...] = ()  # branches with commits HEAD does not reach

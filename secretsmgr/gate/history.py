@@ -134,6 +134,7 @@ def walk_history(root: Path, cache: GateCache, rules: Sequence[Rule]) -> History
         exposures=tuple(walk.exposures.values()),
         removals=tuple(walk.removals),
         past_keys=tuple(walk.past_keys.values()),
+        unwalked=gitlog.unmerged_refs(root),
     )
 
 

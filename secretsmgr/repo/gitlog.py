@@ -145,6 +145,32 @@ def commit_order(root: Path) -> dict[str, int]:
     return {line: i for i, line in enumerate(out.decode("ascii", "replace").split())}
 
 
+def unmerged_refs(root: Path) -> tuple[str, ...]:
+    """Branches and remote branches with commits HEAD does not reach (a pushed branch is as
+    public as the default one), by short name; symbolic ones (``origin/HEAD``) left out."""
+    try:
+        out = _run(
+            root,
+            [
+                "for-each-ref",
+                "--no-merged=HEAD",
+                "--format=%(refname:short)%00%(symref)",
+                "refs/heads",
+                "refs/remotes",
+            ],
+        )
+    except subprocess.CalledProcessError:
+        return ()
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    names = []
+    for line in out.decode("utf-8", "replace").splitlines():
+        name, _, symref = line.partition("\0")
+        if name and not symref:
+            names.append(name)
+    return tuple(names)
+
+
 def shallow_boundary(root: Path) -> frozenset[str]:
     """The commits a shallow clone cut its history at (empty for a full clone): what git
     shows as their parents is not their history."""

@@ -14,8 +14,9 @@ from secretsmgr.gate.judge import open_cache
 from secretsmgr.keys.age import generate_identity
 from tests.audit.helpers import enc, secret, write
 from tests.cli.runner import run
+from tests.conftest import git
 
-from .helpers import commit, gitops, history_findings
+from .helpers import commit, gitops, history_findings, stage
 
 
 def test_a_plain_value_left_by_an_encryption_rule_is_exposed_after_the_fix(
@@ -121,3 +122,25 @@ def test_known_formats_without_a_fixed_part_are_exposures_in_history(
     write(root, "apps/deploy.yaml", deployment("            - {name: LOG_LEVEL, value: info}\n"))
     commit(root, "drop it")
     assert ("SM019", "apps/deploy.yaml") in history_findings(root)
+
+
+def test_branches_head_does_not_reach_are_named_in_a_note(tmp_path: Path) -> None:
+    # seventh sweep (rtrox/home-cluster): private keys on two pushed branches, never on main;
+    # "no findings" must not read as "every branch is clean"
+
+    root = gitops(tmp_path / "r")
+    git(root, "checkout", "-q", "-b", "feature")
+    stage(root, "apps/leak.yaml", secret("leak", {"password": "feature-only-pw-1"}))
+    commit(root, "a leak on a branch")
+    git(root, "checkout", "-q", "main")
+
+    def notes() -> list[str]:
+        facts = walk_repository(root)
+        return [n for n in run_rules(load_context(root, history=facts)).notes if "--history" in n]
+
+    assert notes() == [
+        "--history walked the commits HEAD reaches; 1 branch (feature) holds others: check "
+        "each one out and run audit --history there"
+    ]
+    git(root, "merge", "-q", "--no-edit", "--no-gpg-sign", "feature")
+    assert notes() == []
