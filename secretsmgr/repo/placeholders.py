@@ -135,7 +135,9 @@ _STAND_IN = re.compile(
     r"change[_ -]?me\S*|"
     r"fill[_ -]?(?:me|in)(?:[_ -]?in)?|set[_ -]?me|"
     r"(?:enter[_ -]|insert[_ -])?your[_ -](?:[\w-]+[_ -]){0,4}(?:password|passphrase|passwd|"
-    r"token|key|secret|api[_ -]?key|value|id|here)|todo|fixme|tbd|x{3,}|\*{3,}|placeholder|dummy|"
+    r"token|key|secret|api[_ -]?key|value|id|here)|todo|fixme|tbd|x{3,}|\*{3,}|placeholder|"
+    # ``dummy-value`` (Benjaminmnoer/iac), ``dummy_password``
+    r"dummy(?:[_ -](?:value|password|passwd|secret|token|key|data))?|"
     r"redacted|unused|not[_ -]used)_*\s*$"
 )
 

@@ -83,6 +83,8 @@ def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secre
         "azure://keyvault-kube/azurekv#AZURE_CLIENT_ID",
         "op://vault/item#field",
         "ref+ref+op://home-ops/1password/OP_CONNECT_TOKEN",  # OxygnCorp: vals through a wrapper
+        "dummy-value",  # Benjaminmnoer/iac (SM001 at HEAD, SM019 in history)
+        "dummy_password",
     ],
 )
 def test_a_value_asking_to_be_replaced_is_a_placeholder(value: str) -> None:
@@ -104,6 +106,7 @@ def test_a_secret_mentioning_such_a_word_is_none() -> None:
         "REPLACE_ME_Q7X2K9WZ4P8M3N6V",
         "op://prod/db#Zq8rT2mVx91LkPw",
         "azkv://kv/item#ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        "dummy-value-Xq9vLw2p",
     ):
         assert not is_placeholder(value), value
 
