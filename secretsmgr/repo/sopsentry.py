@@ -12,7 +12,11 @@ import re
 from dataclasses import dataclass, field, replace
 
 from secretsmgr.errors import FormatError
-from secretsmgr.repo.placeholders import is_placeholder, is_setting_value
+from secretsmgr.repo.placeholders import (
+    is_credential_skeleton,
+    is_placeholder,
+    is_setting_value,
+)
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, CreationRule
 from secretsmgr.sops.document import (
     FileFormat,
@@ -246,9 +250,12 @@ _STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a se
 
 def _is_template(values: list[tuple[str, object]]) -> bool:
     """Whether a plaintext file named like a SOPS file is a template: every value it would
-    encrypt is a placeholder, but for settings (``admin-user: admin``) beside the placeholders
-    (``admin-password: ${BOOTSTRAP_GRAFANA_ADMIN_PASSWORD}``)."""
-    filled = [is_placeholder(v) for _, v in values]
+    encrypt is a placeholder (or a credentials file whose every credential is empty: velero's
+    ``[default]`` / ``aws_secret_access_key=``), but for settings (``admin-user: admin``)
+    beside the placeholders (``admin-password: ${BOOTSTRAP_GRAFANA_ADMIN_PASSWORD}``)."""
+    filled = [
+        is_placeholder(v) or (isinstance(v, str) and is_credential_skeleton(v)) for _, v in values
+    ]
     return any(filled) and all(
         ok or is_setting_value(key, value) for ok, (key, value) in zip(filled, values, strict=True)
     )

@@ -129,6 +129,19 @@ def test_settings_beside_placeholders_leave_a_template_a_template(tmp_path: Path
                 "grafana",
                 {"admin-user": "admin", "admin-password": "${BOOTSTRAP_GRAFANA_ADMIN_PASSWORD}"},
             ),
+            # seventh sweep (RareCompute): velero's credentials file with every credential
+            # empty; one with a credential filled in is a secret
+            "tmpl/velero.sops.yaml": secret(
+                "velero",
+                {"cloud": "|\n    [default]\n    aws_access_key_id=\n    aws_secret_access_key=\n"},
+            ),
+            "tmpl/velero-filled.sops.yaml": secret(
+                "velero",
+                {
+                    "cloud": "|\n    [default]\n    aws_access_key_id=\n"
+                    "    aws_secret_access_key=Zq8vLw2pRtXy7Kp3Mn9QwErT\n"
+                },
+            ),
             # a literal secret beside a placeholder is no template
             "tmpl/db.sops.yaml": secret(
                 "db", {"username": "app", "password": "hunter2-but-longer", "url": "${DB_URL}"}
@@ -139,6 +152,8 @@ def test_settings_beside_placeholders_leave_a_template_a_template(tmp_path: Path
     assert found["tmpl/grafana.sops.yaml"].severity is Severity.INFO
     assert "a template, not a secret" in found["tmpl/grafana.sops.yaml"].message
     assert found["tmpl/db.sops.yaml"].severity is Severity.ERROR
+    assert found["tmpl/velero.sops.yaml"].severity is Severity.INFO
+    assert found["tmpl/velero-filled.sops.yaml"].severity is Severity.ERROR
 
 
 def test_a_credential_id_is_no_setting_beside_placeholders(tmp_path: Path) -> None:
