@@ -140,7 +140,7 @@ _IDENTIFIER_KEY = re.compile(
     r"image|fingerprint|thumbprint|ca_?bundle|cert|crt|certificate|public_?key|pub|"
     r"integrity|etag|nonce|salt_?id|repository|url|host|domain|email|account_?id|"
     r"project|region|zone|cluster|age|pgp|kms|recipients?|cluster_?key|[a-z_]*_regex|"
-    r"rev|sum|schematic(?:_?id)?(?:_[a-z0-9]+)?|template)$"
+    r"rev|sum|schematic(?:_?id)?(?:_[a-z0-9]+)?|template|item|vault)$"
 )
 # Public keys are meant to be shared: age recipients, SSH and PGP public keys.
 _PUBLIC = re.compile(

@@ -463,6 +463,9 @@ def test_sweep_of_2026_12_03_placeholders_ports_and_names_are_no_credentials() -
 def test_seventh_sweep_stand_ins_a_script_fills_in_are_no_credentials() -> None:
     # rtrox's blocky (sed "s/POSTGRES_PASSWORD/$…/"), samcday's mautrix (_DBPASS_), ryan4yin's
     # sample DSN (user:pass)
+    # Stormcargo's Taskfile: a 1Password item and vault, by name
+    for key, value in (("OP_TALSECRET_ITEM", "talsecret"), ("OP_TALSECRET_VAULT", "kubernetes")):
+        assert judge_value(key, value) is None, key
     for value in (
         "postgresql://POSTGRES_USER:POSTGRES_PASSWORD@postgres:5432/POSTGRES_DB_NAME",
         "postgres://_DBUSER_:_DBPASS_@synapse-db.postgres.svc.cluster.local/mautrix_signal",
