@@ -70,6 +70,8 @@ _OBJECT_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
 # A Kubernetes field that names a Secret object (``envFromSecret: grafana``,
 # ``existingSecret: app``): camel case, ``…Secret`` or ``…Secrets``, and a name for a value.
 _SECRET_FIELD = re.compile(r"[a-z]Secrets?$")
+# The last word of a key that names a place in a secret manager (1Password's item and vault)
+_MANAGER_PLACE = re.compile(r"(?i)(?:^|[._-])(?:item|vault)$")
 _DNS_NAME = re.compile(r"^[a-z](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$")
 # Secret-manager references resolved elsewhere (1Password, vals, Vault, cloud secret managers).
 _REFERENCE_VALUE = re.compile(
@@ -98,13 +100,16 @@ _LOCK_NAMES = frozenset(
 _PASSWORD_ONLY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://:([^\s:/?#@]+)@")
 # ``user:password@`` of a URL, both parts (``URL_PASSWORD`` captures the password alone).
 _URL_USER_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^\s:/@]*):([^\s@/]+)@")
+# every ``user:password@`` of a URL, a password with a ``/`` in it too (base64)
+_URL_ANY_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:[^\s@]+@")
 # The sample credentials of documentation (``postgres://user:password@host/database``).
 _PASSWORD_WORDS = frozenset(("password", "passwd", "pass"))
 # A stand-in that a start-up script fills in (blocky's `sed "s/POSTGRES_PASSWORD/$…/"`,
-# mautrix's `_DBPASS_`): a token between underscores, or a variable's name in capitals that
-# ends in a password's word. A password of that shape is a name, not a secret.
+# mautrix's `_DBPASS_`): a word in capitals between underscores, or a variable's name in
+# capitals that ends in a password's word; letters only (``HUNTER2_PASS``, ``_K8SQ7ZP2M_`` are
+# passwords). A password of that shape is a name, not a secret.
 _STAND_IN_PASSWORD = re.compile(
-    r"^(?:_+[A-Z][A-Z0-9_]*_+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:PASSWORD|PASSWD|PASS|PWD))$"
+    r"^(?:_+[A-Z]+(?:_[A-Z]+)*_+|[A-Z]+(?:_[A-Z]+)*_(?:PASSWORD|PASSWD|PASS|PWD))$"
 )
 _USER_WORDS = frozenset(("user", "username", "usr"))
 # A variable that names a host (``${SECRET_SYNOLOGY_IP}:9000@region``), not a user.
@@ -140,7 +145,7 @@ _IDENTIFIER_KEY = re.compile(
     r"image|fingerprint|thumbprint|ca_?bundle|cert|crt|certificate|public_?key|pub|"
     r"integrity|etag|nonce|salt_?id|repository|url|host|domain|email|account_?id|"
     r"project|region|zone|cluster|age|pgp|kms|recipients?|cluster_?key|[a-z_]*_regex|"
-    r"rev|sum|schematic(?:_?id)?(?:_[a-z0-9]+)?|template|item|vault)$"
+    r"rev|sum|schematic(?:_?id)?(?:_[a-z0-9]+)?|template)$"
 )
 # Public keys are meant to be shared: age recipients, SSH and PGP public keys.
 _PUBLIC = re.compile(
@@ -241,6 +246,8 @@ def _no_password(user: str, password: str, scheme: str = "") -> bool:
 def _variable_passwords(value: str) -> bool:
     """Every ``user:password@`` in the URL(s) of ``value`` holds no password of its own."""
     found = _URL_USER_PASSWORD.findall(value)
+    if len(_URL_ANY_PASSWORD.findall(value)) > len(found):
+        return False  # a password with a '/' in it, which the pattern above does not see
     return bool(found) and all(_no_password(user, pw, scheme.lower()) for scheme, user, pw in found)
 
 
@@ -329,6 +336,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None  # existingSecretAdminPassword: harbor-credentials names a Secret
     if _DOC_PATH.match(value):
         return None
+    if _MANAGER_PLACE.search(key) and len(value) <= 63 and _DNS_NAME.match(value):
+        return None  # OP_TALSECRET_ITEM: talsecret names a secret manager's item or vault
     if _SECRET_FIELD.search(key) and len(value) <= 63 and _DNS_NAME.match(value):
         return None  # envFromSecret: grafana names a Secret
     key = split_camel(key)  # clientId -> client_Id: one rule for both spellings

@@ -49,14 +49,17 @@ def about_file(file: Path, identities: LayeredIdentity | None) -> Iterator[None]
         raise err from exc
 
 
-def refuse_without_age(file: Path) -> None:
+def refuse_without_age(file: Path, verb: str) -> None:
     """Refuse a SOPS file whose data key no age entry wraps (pgp, KMS or Vault keys only) before
-    asking for an age identity, which could never open it; anything else passes to the command.
+    asking for an age identity, which could never open it; anything else passes to the command
+    (a pipe or a device too: read once, by the command).
     """
     from secretsmgr.errors import DecryptionError, SecretsmgrError
     from secretsmgr.sops.document import format_for_text, load
 
     try:
+        if not file.is_file():
+            return
         text = file.read_text(encoding="utf-8")
         groups = load(text, format_for_text(file.name, text)).metadata.key_groups
     except (OSError, UnicodeDecodeError, SecretsmgrError):
@@ -65,10 +68,11 @@ def refuse_without_age(file: Path) -> None:
     if not kinds or any(group.age for group in groups):
         return
     named = " and ".join(kinds)
+    how = f"sops {verb} {file}" + (" ['key']['path'] …" if verb in ("set", "unset") else "")
     raise DecryptionError(
         f"{file}: encrypted to {named} keys only; secretsmgr opens age keys",
         hints=(
-            f"decrypt it with sops, which reads {named} keys: sops decrypt {file}",
+            f"use sops for it, which reads {named} keys: {how}",
             "or have a holder of those keys add an age recipient: "
             f"sops rotate -i --add-age AGE_PUBLIC_KEY {file}",
         ),

@@ -99,11 +99,19 @@ _ASSIGNMENT = re.compile(r"^[ \t]*[\"']?(?P<key>[\w.-]+)[\"']?[ \t]*[:=](?P<valu
 _SECTION = re.compile(r"^[ \t]*\[[^\]\n]+\][ \t]*$")
 
 
+# A random token inside a value (a webhook URL's last part: ``hooks.slack.com/services/T…/B…/
+# q7Wm2ZpK9vR4…``): 16 or more letters and digits, with both cases and a digit.
+_TOKEN = re.compile(
+    r"(?=[A-Za-z0-9_-]{16,})(?=[^\s/]*?[a-z])(?=[^\s/]*?[A-Z])(?=[^\s/]*?\d)[A-Za-z0-9_-]{16,}"
+)
+
+
 def is_credential_skeleton(text: str) -> bool:
     """Whether ``text`` is a config file (INI, dotenv or YAML lines) whose every credential
     setting is empty or a stand-in: velero's ``[default]`` / ``aws_secret_access_key=""``
-    template holds no secret yet. One filled-in credential, URL password or key block, or one
-    line that is no setting, and it is not."""
+    template holds no secret yet. One filled-in credential, URL password, random token (a
+    webhook URL under a ``…_URL`` key) or key block, or one line that is no setting, and it is
+    not."""
     body = _COMMENT_LINE.sub("", text)
     lines = [line for line in body.splitlines() if line.strip()]
     if len(lines) < 2 or not _SECRET_LINE.search(body) or PRIVATE_KEY_BLOCK.search(body):
@@ -119,7 +127,7 @@ def is_credential_skeleton(text: str) -> bool:
             continue
         # a filled-in value passes only under a setting's key (``region = eu-west-1``); a
         # ``secret_key``, a ``passphrase`` or any other key holds a secret
-        if not is_setting_key(m["key"]) or URL_PASSWORD.search(value):
+        if not is_setting_key(m["key"]) or URL_PASSWORD.search(value) or _TOKEN.search(value):
             return False
     return True
 

@@ -160,6 +160,11 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         if rel not in valid:
             raise UsageError(f"{name}: not a SOPS file of this repository")
         chosen[rel] = valid[rel]
+    if not chosen and len(swept) < len(valid) and (request.all_files or request.layers):
+        raise UsageError(
+            "nothing to rotate: the SOPS-named files selected are empty or templates",
+            hints=("secretsmgr audit lists them (SM002)",),
+        )
     if not chosen:
         raise UsageError("nothing to rotate", hints=("name --layer L, --all or files",))
     for entry in chosen.values():

@@ -190,3 +190,30 @@ def test_a_label_selector_matches_an_unquoted_value_as_kustomize_does(
     patched = safe_load_all(done.stdout)[0]["spec"].get("prune") is True
     doc = safe_load_all(child)[0]
     assert matches(Target(label_selector=selector), doc) == patched
+
+
+@pytest.mark.parametrize("breakage", ["missing-resource", "two-kustomization-files"])
+def test_a_bootstrap_folder_kustomize_cannot_build_adds_nothing(
+    breakage: str, tmp_path: Path
+) -> None:
+    # the review: a folder whose build fails was never applied with -k: its patch does not
+    # count, and the layer's missing decryption is still an error
+    from secretsmgr.audit.engine import run_audit
+
+    root = materialize("bootstrap-patch", tmp_path / "b")
+    kfile = root / "flux-system" / "kustomization.yaml"
+    if breakage == "missing-resource":
+        kfile.write_text(
+            kfile.read_text().replace("  - gotk-sync.yaml\n", "  - gotk-sync.yaml\n  - gone.yaml\n")
+        )
+    else:
+        (root / "flux-system" / "kustomization.yml").write_text(kfile.read_text())
+    done = subprocess.run(
+        [kubectl(), "kustomize", "flux-system"], cwd=root, capture_output=True, check=False
+    )
+    assert done.returncode != 0  # kustomize refuses it too
+    report = run_audit(root, keyless_only=True)
+    assert [(x.name, x.decryption) for x in report.layers] == [("flux-system", None)]
+    assert [f.path for f in report.findings if f.rule == "SM010"] == [
+        "apps/registry/secret.sops.yaml"
+    ]

@@ -466,6 +466,9 @@ def test_seventh_sweep_stand_ins_a_script_fills_in_are_no_credentials() -> None:
     # Stormcargo's Taskfile: a 1Password item and vault, by name
     for key, value in (("OP_TALSECRET_ITEM", "talsecret"), ("OP_TALSECRET_VAULT", "kubernetes")):
         assert judge_value(key, value) is None, key
+    # the review: a random value under such a key is still judged
+    for key in ("ANSIBLE_VAULT", "SECRET_ITEM"):
+        assert judge_value(key, "q7Wm2ZpK9vR4tY6uX1sD3fGhJ8kL0nB5") is not None, key
     for value in (
         "postgresql://POSTGRES_USER:POSTGRES_PASSWORD@postgres:5432/POSTGRES_DB_NAME",
         "postgres://_DBUSER_:_DBPASS_@synapse-db.postgres.svc.cluster.local/mautrix_signal",
@@ -479,6 +482,11 @@ def test_seventh_sweep_stand_ins_a_script_fills_in_are_no_credentials() -> None:
         "postgres://app:PASSWORD9X@db/app",  # no underscore: a password
         "postgres://admin:pass@db/app",  # not the sample user
         "postgres://app:_Zq8vT3x_@db/app",  # lower case between underscores
+        # the review: digits make a password (HUNTER2_PASS, _K8SQ7ZP2M_); a stand-in beside a
+        # real password with a '/' in it (base64) does not hide it
+        "postgres://app:HUNTER2_PASS@db/app",
+        "postgres://app:_K8SQ7ZP2M_@db/app",
+        "postgres://app:DB_PASS@db/a postgres://admin:Zq8r/T2mXk9vB@db-primary/admin",
     ):
         assert judge_value("database", value) is not None, value
 

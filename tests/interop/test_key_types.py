@@ -180,12 +180,25 @@ def test_a_file_with_no_age_entry_is_refused_naming_sops_whatever_key_is_at_hand
         code, out, err = run(["--repo", str(tmp_path), *args], capsys)
         assert (code, out) == (1, ""), err
         assert_user_error(err, f"{path}: encrypted to pgp keys only; secretsmgr opens age keys")
+        how = f"sops {command[0]} {path}" + (" ['key']['path'] …" if args[2:] else "")
         assert hints_of(err) == [
-            f"decrypt it with sops, which reads pgp keys: sops decrypt {path}",
+            f"use sops for it, which reads pgp keys: {how}",
             "or have a holder of those keys add an age recipient: "
             f"sops rotate -i --add-age AGE_PUBLIC_KEY {path}",
         ]
         assert path.read_bytes() == before
+    if command == ["decrypt"]:
+        # the review: a pipe is read by the command alone (it was read twice, and failed)
+        plain = tmp_path / "age.enc.yaml"
+        plain.write_text(CASES["all+age"], encoding="utf-8")
+        monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(TEST_KEY))
+        from tests.cli.runner import run_process
+
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SOPS_AGE_KEY_FILE": str(TEST_KEY)}
+        done = run_process(
+            ["decrypt", "/dev/stdin"], env=env, cwd=tmp_path, stdin=plain.read_text(), expect=0
+        )
+        assert "hunter2" in done.out
 
 
 def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
@@ -200,7 +213,7 @@ def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
     (tmp_path / ".secretsmgr.yaml").write_text(f"cluster_key: {PUB1}\n", encoding="utf-8")
     fixes = [f.fix for f in run_audit(tmp_path).findings if f.rule == "SM004"]
     assert fixes == [
-        "secretsmgr cannot wrap a data key for its pgp keys: with the cluster key in its "
+        "only sops wraps a data key for its pgp keys: with the cluster key in its "
         ".sops.yaml rule, a holder of those keys runs sops updatekeys -y pgp.enc.yaml"
     ]
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KEY2))

@@ -274,6 +274,16 @@ def test_all_passes_over_an_empty_file_named_like_sops_and_refuses_a_plain_one(
     assert (code, out) == (1, "")
     assert_user_error(err, "code-server.enc.yaml: empty, no SOPS metadata to rotate")
     assert hints_of(err) == ["it holds nothing to rotate: leave it out"]
+    # the review: when every file selected is passed over, say so (--all was given)
+    only = demo_repo.parent / "only"
+    (only / "app").mkdir(parents=True)
+    (only / "app" / "code-server.enc.yaml").write_text("# yamllint disable\n")
+    code, out, err = run(["--repo", str(only), "rotate", "--all", "--dry-run"], capsys)
+    assert (code, out) == (2, "")
+    assert_user_error(
+        err, "nothing to rotate: the SOPS-named files selected are empty or templates"
+    )
+    assert hints_of(err) == ["secretsmgr audit lists them (SM002)"]
     # a plaintext Secret named like a SOPS file is a leak to fix first, not something to skip
     empty.write_text("apiVersion: v1\nkind: Secret\nstringData:\n  token: Zq8vT3xW9pLm\n")
     commit_all(demo_repo, "a plaintext one")

@@ -29,7 +29,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             yield RULE.finding(
                 entry.path,
                 "a template, not a secret: named like a SOPS file, every value it would "
-                "encrypt is a placeholder (${VAR}, {{ … }}, <token>)",
+                "encrypt is a placeholder (${VAR}, {{ … }}, <token>, an empty credential)",
                 severity=Severity.INFO,
             )
             continue

@@ -86,8 +86,8 @@ def _fix(path: str, groups: Sequence[KeyGroup]) -> str:
     if not kinds:
         return f"secretsmgr rotate {path}"
     return (
-        f"secretsmgr cannot wrap a data key for its {' and '.join(kinds)} keys: with the cluster "
-        f"key in its .sops.yaml rule, a holder of those keys runs sops updatekeys -y {path}"
+        f"only sops wraps a data key for its {' and '.join(kinds)} keys: with the cluster key in "
+        f"its .sops.yaml rule, a holder of those keys runs sops updatekeys -y {path}"
     )
 
 

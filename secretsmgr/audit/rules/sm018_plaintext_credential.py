@@ -231,14 +231,18 @@ def detect_known(file: ScannedFile) -> list[CredentialHit]:
 
 
 def _only_secrets(file: ScannedFile) -> bool:
-    """A YAML or JSON SOPS file whose every document is a core v1 Secret, as its SOPS entry
+    """A YAML SOPS file whose every document is a core v1 Secret, as its SOPS entry
     read it. SM018 judges no Secret's values (SM001 and SM003 do), so the manifest reader has
     nothing to hand it there and need not parse the file a second time. The two readers agree
     on such a file: the SOPS reader refuses what they could read apart (duplicate and merge
     keys, a document that is no mapping), and drops only empty documents, which hold no object.
     """
     sf = file.sops.sops_file if file.sops is not None else None
-    if sf is None or sf.format is not file.format or not sf.docs:
+    # YAML only: the SOPS reader takes the first of two equal keys in JSON, which sops keeps
+    # and a JSON reader (kubectl's) takes the last of (the review's duplicate "kind")
+    if sf is None or sf.format is not FileFormat.YAML or file.format is not FileFormat.YAML:
+        return False
+    if not sf.docs:
         return False
     return all(doc.get("kind") == "Secret" and doc.get("apiVersion") == "v1" for doc in sf.docs)
 

@@ -75,7 +75,7 @@ def decrypt_cmd(
     from secretsmgr.fileops.files import decrypt_file
 
     root = repo_root(ctx)
-    refuse_without_age(file)
+    refuse_without_age(file, "decrypt")
     identities = load_identities()
     with about_file(file, identities):
         result = decrypt_file(
@@ -102,7 +102,7 @@ def edit_cmd(ctx: typer.Context, file: FileArg) -> int:
     from secretsmgr.fileops.files import edit_file
 
     root = repo_root(ctx)
-    refuse_without_age(file)
+    refuse_without_age(file, "edit")
     identities = load_identities() if file.exists() else None
     with about_file(file, identities):
         edit_file(

@@ -60,7 +60,7 @@ def set_cmd(
 
     root = repo_root(ctx)
     value = parse_value(_value_bytes(value_file), as_json=as_json)
-    refuse_without_age(file)
+    refuse_without_age(file, "set")
     identities = load_identities()
     with about_file(file, identities):
         set_value(
@@ -79,7 +79,7 @@ def unset_cmd(ctx: typer.Context, file: FileArg, key_path: KeyPathArg) -> int:
     from secretsmgr.fileops.files import unset_value
 
     root = repo_root(ctx)
-    refuse_without_age(file)
+    refuse_without_age(file, "unset")
     identities = load_identities()
     with about_file(file, identities):
         unset_value(

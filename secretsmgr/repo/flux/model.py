@@ -344,7 +344,9 @@ class _Model(Workspace):
         if not any(posixpath.join(folder, n) in self.repo.files for n in KUSTOMIZATION_NAMES):
             return ks
         result = self.build(self.artifact("", None), folder or ".", None)
-        return self._as_built(ks, result) if ks.origin in result.uses else ks
+        if ks.origin not in result.uses or result.missing or result.problems:
+            return ks  # a folder kustomize cannot build was never applied that way
+        return self._as_built(ks, result)
 
     def _commented_out(self, read: set[str]) -> set[str]:
         """Paths that a kustomization file among ``read`` lists only in a comment

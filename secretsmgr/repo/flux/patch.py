@@ -83,11 +83,13 @@ def _split_selector(selector: str) -> list[str]:
 
 
 def _label_text(value: object) -> object:
-    """A label's value as kustomize compares it: the scalar's text, so an unquoted ``true`` or
-    ``5`` (which YAML reads as a boolean or a number) still matches ``key=true``/``key=5``."""
+    """A label's value as kustomize compares it: the scalar's text. The reader keeps only the
+    value, so a boolean or an integer is given the text it is almost always written in (an
+    unquoted ``true`` or ``5`` matches ``key=true``/``key=5``); ``True`` or ``05`` are read the
+    same way, which kustomize would not match."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
         return str(value)
     return value
 

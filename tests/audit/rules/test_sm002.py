@@ -142,6 +142,14 @@ def test_settings_beside_placeholders_leave_a_template_a_template(tmp_path: Path
                     "    aws_secret_access_key=Zq8vLw2pRtXy7Kp3Mn9QwErT\n"
                 },
             ),
+            # the review: a webhook URL (the credential itself) beside one empty token
+            "tmpl/alerts.sops.yaml": secret(
+                "alerts",
+                {
+                    "alerts.env": "|\n    SLACK_TOKEN=\n    SLACK_WEBHOOK_URL=https://hooks.slack."
+                    "com/services/T04QZ7K2M/B05RX8L3N/q7Wm2ZpK9vR4tY6uX1sD3fGh\n"
+                },
+            ),
             # a literal secret beside a placeholder is no template
             "tmpl/db.sops.yaml": secret(
                 "db", {"username": "app", "password": "hunter2-but-longer", "url": "${DB_URL}"}
@@ -154,6 +162,7 @@ def test_settings_beside_placeholders_leave_a_template_a_template(tmp_path: Path
     assert found["tmpl/db.sops.yaml"].severity is Severity.ERROR
     assert found["tmpl/velero.sops.yaml"].severity is Severity.INFO
     assert found["tmpl/velero-filled.sops.yaml"].severity is Severity.ERROR
+    assert found["tmpl/alerts.sops.yaml"].severity is Severity.ERROR
 
 
 def test_a_credential_id_is_no_setting_beside_placeholders(tmp_path: Path) -> None:

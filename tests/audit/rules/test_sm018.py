@@ -155,7 +155,7 @@ def test_a_sops_file_of_secrets_only_is_not_parsed_again_and_the_answer_is_the_s
                 f' "stringData": {{"k": "{token}"}}}}',
                 fmt=FileFormat.JSON,
             ),
-            True,
+            False,  # JSON: read again (see below)
         ),
     }
     full_reads: list[str] = []
@@ -177,3 +177,15 @@ def test_a_sops_file_of_secrets_only_is_not_parsed_again_and_the_answer_is_the_s
             assert quick == sm018.detect(scanned), name
     mixed = sm018.detect(scan_file("mixed.enc.yaml", files["mixed.enc.yaml"][0].encode()))
     assert [(h.key_path, h.known) for h in mixed] == [("data.KEY", True)]
+    # the review: sops keeps both of two equal JSON keys; the SOPS reader reads the first kind
+    # (Secret), kubectl and the manifest reader the last (ConfigMap): JSON is always read again
+    dup = files["secret.enc.json"][0].replace(
+        '"stringData":',
+        '"kind": "ConfigMap",\n\t"data": {"K": "AKIAQ7Z3R5T2W4Y6B8D1"},\n\t"stringData":',
+        1,
+    )
+    scanned = scan_file("dup.enc.json", dup.encode())
+    assert scanned.sops is not None and scanned.sops.sops_file is not None
+    full_reads.clear()
+    assert [h.key_path for h in sm018.detect(scanned)] == ["data.K"]
+    assert full_reads == ["dup.enc.json"]
