@@ -172,7 +172,7 @@ def test_decrypt_without_any_identity(repo: Path, capsys: pytest.CaptureFixture[
     assert code == 2 and out == ""
     assert_clean_error(err, SECRET_VALUE)
     assert "no age identity found" in err and "hint:" in err
-    # the place sops looks, as it is here (seventh sweep: it printed $XDG_CONFIG_HOME as such)
+    # the place sops looks, as it is here (sixth sweep: it printed $XDG_CONFIG_HOME as such)
     import os
 
     from secretsmgr.keys.sources import default_keys_file

@@ -138,7 +138,7 @@ def test_the_oracle_sees_every_way_a_sops_file_enters_a_build(tmp_path: Path) ->
 def test_a_bootstrap_patched_outside_the_sync_build_decrypts_as_kustomize_renders_it(
     tmp_path: Path,
 ) -> None:
-    # seventh sweep (anasinnyk/tkn-cd): the sync path's own build does not list flux-system/,
+    # sixth sweep (anasinnyk/tkn-cd): the sync path's own build does not list flux-system/,
     # so the Kustomization is what `flux bootstrap` applied: the build of its own folder, whose
     # patch adds spec.decryption. The model reads the decryption kustomize renders there.
     from secretsmgr.audit.engine import run_audit
@@ -168,7 +168,7 @@ def test_a_bootstrap_patched_outside_the_sync_build_decrypts_as_kustomize_render
 def test_a_label_selector_matches_an_unquoted_value_as_kustomize_does(
     label: str, selector: str, tmp_path: Path
 ) -> None:
-    # seventh sweep (tslamars/k8s-gitops, after xunholy's): `substitution.flux/enabled: true`
+    # sixth sweep (tslamars/k8s-gitops, after xunholy's): `substitution.flux/enabled: true`
     # unquoted is a YAML boolean, yet kustomize compares the label's text and patches it
     from secretsmgr.repo.flux.patch import Target, matches
 

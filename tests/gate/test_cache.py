@@ -136,7 +136,7 @@ def test_the_code_fingerprint_covers_the_whole_repository_model() -> None:
 
 
 def test_a_cached_layer_graph_is_not_used_once_git_origin_changes(tmp_path: Path) -> None:
-    # seventh sweep (rtrox layout): whether a GitRepository is this checkout depends on git's
+    # sixth sweep (rtrox layout): whether a GitRepository is this checkout depends on git's
     # origin, which the graph cache did not key on: after `git remote add`, check kept the
     # graph built without it and passed while audit failed
     from secretsmgr.audit.engine import run_audit

@@ -125,7 +125,7 @@ def test_known_formats_without_a_fixed_part_are_exposures_in_history(
 
 
 def test_branches_head_does_not_reach_are_named_in_a_note(tmp_path: Path) -> None:
-    # seventh sweep (rtrox/home-cluster): private keys on two pushed branches, never on main;
+    # sixth sweep (rtrox/home-cluster): private keys on two pushed branches, never on main;
     # "no findings" must not read as "every branch is clean"
 
     root = gitops(tmp_path / "r")

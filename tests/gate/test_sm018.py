@@ -279,7 +279,7 @@ def test_the_fix_renames_only_when_no_creation_rule_matches(tmp_path: Path) -> N
         "secretsmgr encrypt -i config/app.enc.json;"
     )
     assert fixes["config/app.enc.json"].startswith("secretsmgr encrypt -i config/app.enc.json;")
-    # seventh sweep (dashaun-cloud, rtrox): with no rule for either name, the rule comes first
+    # sixth sweep (dashaun-cloud, rtrox): with no rule for either name, the rule comes first
     (tmp_path / ".sops.yaml").unlink()
     report = run_audit(tmp_path, keyless_only=True)
     fixes = {f.path: f.fix or "" for f in report.findings if f.rule == "SM018"}
@@ -460,7 +460,7 @@ def test_sweep_of_2026_12_03_placeholders_ports_and_names_are_no_credentials() -
         assert judge_value(key, value) is not None, (key, value)
 
 
-def test_seventh_sweep_stand_ins_a_script_fills_in_are_no_credentials() -> None:
+def test_sixth_sweep_stand_ins_a_script_fills_in_are_no_credentials() -> None:
     # rtrox's blocky (sed "s/POSTGRES_PASSWORD/$…/"), samcday's mautrix (_DBPASS_), ryan4yin's
     # sample DSN (user:pass)
     # Stormcargo's Taskfile: a 1Password item and vault, by name

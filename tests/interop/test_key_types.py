@@ -158,7 +158,7 @@ def test_a_file_with_no_age_entry_is_refused_naming_sops_whatever_key_is_at_hand
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # seventh sweep (kitos9112/k8s-home, pgp only): decrypt asked for an age key, or, with one,
+    # sixth sweep (kitos9112/k8s-home, pgp only): decrypt asked for an age key, or, with one,
     # said to have a holder run `secretsmgr rotate --add-recipient`; neither can open the file
     from tests.cli.runner import assert_user_error, hints_of, run
 
@@ -204,7 +204,7 @@ def test_a_file_with_no_age_entry_is_refused_naming_sops_whatever_key_is_at_hand
 def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # seventh sweep (ZeroNull7, tslamars: pgp only): SM004 said `secretsmgr rotate`, which
+    # sixth sweep (ZeroNull7, tslamars: pgp only): SM004 said `secretsmgr rotate`, which
     # refused with "also encrypted to pgp keys" and `sops rotate -i`, which adds no age key
     from secretsmgr.audit.engine import run_audit
     from tests.cli.runner import assert_user_error, hints_of, run

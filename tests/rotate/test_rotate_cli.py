@@ -262,7 +262,7 @@ def test_unknown_layer_is_a_usage_error(
 def test_all_passes_over_an_empty_file_named_like_sops_and_refuses_a_plain_one(
     demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # seventh sweep (kitos9112/k8s-home): a `code-server.enc.yaml` holding one comment, which
+    # sixth sweep (kitos9112/k8s-home): a `code-server.enc.yaml` holding one comment, which
     # audit calls empty (SM002 info), refused every rotation with "not a valid SOPS file"
     empty = demo_repo / "gitops" / "apps" / "applications" / "code-server.enc.yaml"
     empty.write_text("# yamllint disable\n")

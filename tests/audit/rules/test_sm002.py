@@ -129,7 +129,7 @@ def test_settings_beside_placeholders_leave_a_template_a_template(tmp_path: Path
                 "grafana",
                 {"admin-user": "admin", "admin-password": "${BOOTSTRAP_GRAFANA_ADMIN_PASSWORD}"},
             ),
-            # seventh sweep (RareCompute): velero's credentials file with every credential
+            # sixth sweep (RareCompute): velero's credentials file with every credential
             # empty; one with a credential filled in is a secret
             "tmpl/velero.sops.yaml": secret(
                 "velero",

@@ -69,7 +69,7 @@ def test_outside_flux_makes_it_a_warning_not_silence(tmp_path: Path) -> None:
 def test_a_configmap_generator_input_is_sm015s_warning_with_or_without_decryption(
     tmp_path: Path,
 ) -> None:
-    # seventh sweep (samcday: Butane files a pod decrypts itself, shipped in a ConfigMap): Flux
+    # sixth sweep (samcday: Butane files a pod decrypts itself, shipped in a ConfigMap): Flux
     # never decrypts a configMapGenerator input, so adding spec.decryption (SM010's fix) only
     # turned the error into SM015's; it is one SM015 warning either way
     from secretsmgr.audit.engine import run_audit

@@ -134,7 +134,7 @@ def _with_foreign(text: str, kinds: tuple[str, ...]) -> str:
         ("    pgp: fbc7 b9e2 a4f9 289a c0c1  d484 3d16 cee4 a273 81b4\n", None),
         ("    pgp: 0123456789ABCDEF0123456789ABCDEF01234567\n", "missing key pgp 89ABCDEF01234567"),
         ("", "extra key pgp 3D16CEE4A27381B4"),
-        # seventh sweep (kitos9112): a missing key id is shown as the rule writes it, not as
+        # sixth sweep (kitos9112): a missing key id is shown as the rule writes it, not as
         # 0X… (which is found nowhere)
         (f"    pgp: {FP}, 0x03249595a54e0bc8\n", "missing key pgp 0x03249595a54e0bc8"),
         (

@@ -84,7 +84,7 @@ def miss(root: Path) -> None:
                 "secretGenerator:\n  - name: gen\n    files:\n      - gen.enc.yaml\n"
             ),
             "apps/on.enc.yaml": enc(enabled),
-            # seventh sweep (abohmeed/fluxmultitenancy): plain manifests appended after a SOPS
+            # sixth sweep (abohmeed/fluxmultitenancy): plain manifests appended after a SOPS
             # Secret hold nothing to decrypt; Flux applies them as they stand
             "apps/sync.enc.yaml": enc(secret("sync"))
             + "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: sync\n",
