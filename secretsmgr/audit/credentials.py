@@ -72,6 +72,9 @@ _OBJECT_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
 _SECRET_FIELD = re.compile(r"[a-z]Secrets?$")
 # The last word of a key that names a place in a secret manager (1Password's item and vault)
 _MANAGER_PLACE = re.compile(r"(?i)(?:^|[._-])(?:item|vault)$")
+# What such a place is called: words, digits only after a separator (``Automation``, ``Home
+# Lab``, ``kubernetes``, ``vault-2``; never ``q7Wm2ZpK…`` or ``s.Xq7Wm2…``)
+_PLACE_NAME = re.compile(r"^[A-Za-z]+(?:[ ._-](?:[A-Za-z]+|[0-9]+))*$")
 _DNS_NAME = re.compile(r"^[a-z](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$")
 # Secret-manager references resolved elsewhere (1Password, vals, Vault, cloud secret managers).
 _REFERENCE_VALUE = re.compile(
@@ -336,7 +339,7 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None  # existingSecretAdminPassword: harbor-credentials names a Secret
     if _DOC_PATH.match(value):
         return None
-    if _MANAGER_PLACE.search(key) and len(value) <= 63 and _DNS_NAME.match(value):
+    if _MANAGER_PLACE.search(key) and len(value) <= 63 and _PLACE_NAME.match(value):
         return None  # OP_TALSECRET_ITEM: talsecret names a secret manager's item or vault
     if _SECRET_FIELD.search(key) and len(value) <= 63 and _DNS_NAME.match(value):
         return None  # envFromSecret: grafana names a Secret

@@ -464,7 +464,12 @@ def test_sixth_sweep_stand_ins_a_script_fills_in_are_no_credentials() -> None:
     # rtrox's blocky (sed "s/POSTGRES_PASSWORD/$…/"), samcday's mautrix (_DBPASS_), ryan4yin's
     # sample DSN (user:pass)
     # Stormcargo's Taskfile: a 1Password item and vault, by name
-    for key, value in (("OP_TALSECRET_ITEM", "talsecret"), ("OP_TALSECRET_VAULT", "kubernetes")):
+    for key, value in (
+        ("OP_TALSECRET_ITEM", "talsecret"),
+        ("OP_TALSECRET_VAULT", "kubernetes"),
+        ("onepassword_vault", "Automation"),  # geoffdavis/talos-gitops
+        ("OP_VAULT", "Home Lab"),
+    ):
         assert judge_value(key, value) is None, key
     # the review: a random value under such a key is still judged
     for key in ("ANSIBLE_VAULT", "SECRET_ITEM"):
