@@ -163,7 +163,22 @@ def test_a_bootstrap_patched_outside_the_sync_build_decrypts_as_kustomize_render
 
 @pytest.mark.parametrize(
     ("label", "selector"),
-    [("true", "on=true"), ("5", "n=5"), ("false", "on!=true"), ("'true'", "on=true")],
+    [
+        ("true", "on=true"),
+        ("5", "n=5"),
+        ("false", "on!=true"),
+        ("'true'", "on=true"),
+        # the review: kustomize compares the text as written
+        ("True", "on=true"),
+        ("True", "on=True"),
+        ("05", "n=5"),
+        ("05", "n=05"),
+        ("0x10", "n=16"),
+        ("0x10", "n=0x10"),
+        ("5.10", "n=5.10"),
+        ("5.10", "n=5.1"),
+        ("yes", "on=yes"),
+    ],
 )
 def test_a_label_selector_matches_an_unquoted_value_as_kustomize_does(
     label: str, selector: str, tmp_path: Path

@@ -272,3 +272,23 @@ def test_no_reader_keeps_the_text_it_parsed() -> None:
                 assert item is not text, f"{name} keeps the parsed text"
                 if isinstance(item, tuple | list):
                     assert text not in item, f"{name} keeps the parsed text"
+
+
+def test_the_manifest_reader_keeps_label_and_annotation_text_as_written() -> None:
+    # kustomize compares label text (`on=True` matches `on: True`, `n=5` does not match `n: 05`);
+    # everywhere else a plain scalar resolves as go-yaml resolves it
+    doc = safe_load_all(
+        "metadata:\n  labels: {on: True, n: 05, hex: 0x10, f: 5.10, q: 'true', empty: }\n"
+        "  annotations:\n    kustomize.toolkit.fluxcd.io/prune: false\n"
+        "spec: {suspend: True, replicas: 05}\n"
+    )[0]
+    assert doc["metadata"]["labels"] == {
+        "on": "True",
+        "n": "05",
+        "hex": "0x10",
+        "f": "5.10",
+        "q": "true",
+        "empty": "",
+    }
+    assert doc["metadata"]["annotations"] == {"kustomize.toolkit.fluxcd.io/prune": "false"}
+    assert doc["spec"] == {"suspend": True, "replicas": 5}

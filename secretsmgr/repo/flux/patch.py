@@ -83,10 +83,9 @@ def _split_selector(selector: str) -> list[str]:
 
 
 def _label_text(value: object) -> object:
-    """A label's value as kustomize compares it: the scalar's text. The reader keeps only the
-    value, so a boolean or an integer is given the text it is almost always written in (an
-    unquoted ``true`` or ``5`` matches ``key=true``/``key=5``); ``True`` or ``05`` are read the
-    same way, which kustomize would not match."""
+    """A label's value as kustomize compares it: the scalar's text. The manifest reader keeps
+    the text of every label and annotation (``True``, ``05`` as written); a value that reaches
+    here typed all the same (through an alias) gets the spelling it almost always has."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

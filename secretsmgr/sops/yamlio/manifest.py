@@ -28,12 +28,19 @@ class TaggedStr(str):
     tag: str = ""
 
 
+# Maps whose values Kubernetes and kustomize read as text (map[string]string): a plain ``true``,
+# ``05`` or ``0x10`` there is that text, which a label selector compares (kustomize does).
+_TEXT_MAPS = frozenset(("labels", "annotations"))
+
+
 class _DataSink:
-    """Builds dicts, lists and scalars; a timestamp becomes its RFC 3339 text."""
+    """Builds dicts, lists and scalars; a timestamp becomes its RFC 3339 text. The values of a
+    ``labels`` or ``annotations`` map are their text."""
 
     def __init__(self) -> None:
         self.docs: list[Any] = []
-        self.stack: list[list[Any]] = []  # [container, pending key or _NO_KEY]
+        # [container, pending key or _NO_KEY, whether the container is a text map]
+        self.stack: list[list[Any]] = []
         self.anchors: dict[str, Any] = {}
         self.root: Any = None
 
@@ -52,6 +59,9 @@ class _DataSink:
 
     def scalar(self, event: Any, is_key: bool) -> None:
         tag = event.tag
+        if not is_key and tag is None and not event.style and self.stack and self.stack[-1][2]:
+            self._put(event.value, False)  # a label's or annotation's text, as written
+            return
         if tag is not None and tag != "!":
             try:
                 value: Any = resolve_tagged(event.value, tag)
@@ -75,8 +85,10 @@ class _DataSink:
         node: Any = {} if is_map else []
         if event.anchor:
             self.anchors[event.anchor] = node
+        parent = self.stack[-1] if self.stack else None
+        text_map = is_map and parent is not None and parent[1] in _TEXT_MAPS
         self._put(node, False)
-        self.stack.append([node, _NO_KEY])
+        self.stack.append([node, _NO_KEY, text_map])
 
     def end(self) -> None:
         self.stack.pop()
