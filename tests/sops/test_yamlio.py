@@ -292,3 +292,6 @@ def test_the_manifest_reader_keeps_label_and_annotation_text_as_written() -> Non
     }
     assert doc["metadata"]["annotations"] == {"kustomize.toolkit.fluxcd.io/prune": "false"}
     assert doc["spec"] == {"suspend": True, "replicas": 5}
+    # an anchor on such a value still serves its aliases
+    anchored = safe_load_all("metadata:\n  labels: {app: &name web}\nspec: {name: *name}\n")[0]
+    assert anchored["spec"] == {"name": "web"}

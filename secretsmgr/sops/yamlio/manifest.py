@@ -60,6 +60,8 @@ class _DataSink:
     def scalar(self, event: Any, is_key: bool) -> None:
         tag = event.tag
         if not is_key and tag is None and not event.style and self.stack and self.stack[-1][2]:
+            if event.anchor:
+                self.anchors[event.anchor] = event.value
             self._put(event.value, False)  # a label's or annotation's text, as written
             return
         if tag is not None and tag != "!":
