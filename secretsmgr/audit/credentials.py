@@ -51,6 +51,13 @@ KNOWN_FORMATS = (
 )
 # base64 of "-----BEGIN", then the rest of the encoded PEM text (line breaks allowed).
 _BASE64_PEM = re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/=\s]{40,}")
+# A HashiCorp Vault service, batch or recovery token (``hvs.``/``hvb.``/``hvr.`` and the token;
+# Vault 1.10 on): both cases and a digit, so ``hvs.<a host name>`` is none. The older ``s.``
+# tokens have no prefix to tell them by.
+_VAULT_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9_.-])hv[sbr]\.(?=[\w-]*\d)(?=[\w-]*[a-z])(?=[\w-]*[A-Z])[A-Za-z0-9_-]{24,}"
+    r"(?![A-Za-z0-9_-])"
+)
 # A Google API key (Maps, Firebase, …): AIza and 35 more characters.
 _GOOGLE_API_KEY = re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])")
 # A keyword that runs on into another word names something else: passwordless_flow,
@@ -276,6 +283,8 @@ def _known_format(text: str, value: str) -> Verdict | None:
         return Verdict("Basic Auth Credentials", True)
     if _GOOGLE_API_KEY.search(text):
         return Verdict("Google API Key", True)
+    if _VAULT_TOKEN.search(text):
+        return Verdict("HashiCorp Vault Token", True)
     if _encoded_private_key(text):
         return Verdict("Private Key", True)
     return None

@@ -496,6 +496,25 @@ def test_sixth_sweep_stand_ins_a_script_fills_in_are_no_credentials() -> None:
         assert judge_value("database", value) is not None, value
 
 
+def test_a_vault_token_is_a_known_format_anywhere_and_in_history(tmp_path: Path) -> None:
+    # the sixth sweep's review: `VAULT: hvs.…` passed every check (no keyword for "token" in
+    # detect-secrets, and the dot kept it from the entropy checks)
+    from secretsmgr.audit.rules.sm018_plaintext_credential import detect_known
+    from secretsmgr.repo.scan import scan_file
+
+    token = "hvs.CAESIJlU9JMYEhOPYv4igdhm9PnK3W4aB5VZ2gQsRr2ZRt8IGh4KHGh2cy5UVjlmT2lNSWt4"
+    for key in ("VAULT", "api_token", "x"):
+        verdict = judge_value(key, token)
+        assert verdict is not None and verdict.known, key
+    assert judge_value("x", "https://hvs.abcdefghijklmnopqrstuvwxyz.example.com/") is None
+    issuer = (
+        "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: vault}\n"
+        f"spec:\n  vault:\n    server: https://vault.example.org\n    token: {token}\n"
+    )
+    hits = detect_known(scan_file("issuer.yaml", issuer.encode()))
+    assert [(h.key_path, h.kind) for h in hits] == [("spec.vault.token", "HashiCorp Vault Token")]
+
+
 def test_a_kubeconfig_client_key_is_a_private_key(tmp_path: Path) -> None:
     # oscaromeu/home-ops committed a kubeconfig: client-key-data is a base64 PEM private key;
     # the certificates beside it are public

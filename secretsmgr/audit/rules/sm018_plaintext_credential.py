@@ -119,7 +119,7 @@ _KNOWN_PARTS = (
     *("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "A3T"),
     *("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "glptt-"),
     *("xox", "hooks.slack.com", "k_live_", "T3BlbkFJ", "SG.", "eyJ", "-----BEGIN"),
-    *("npm_", "_authToken", "pypi-", "sq0", "AccountKey=", "AKC", "AIza"),
+    *("npm_", "_authToken", "pypi-", "sq0", "AccountKey=", "AKC", "AIza", "hvs.", "hvb.", "hvr."),
     "LS0tLS1CRUdJTi",  # base64 of "-----BEGIN": a kubeconfig's client-key-data
 )
 
