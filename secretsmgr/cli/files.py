@@ -11,14 +11,18 @@ from typing import TYPE_CHECKING
 from secretsmgr.keys.bech32 import short_key
 
 if TYPE_CHECKING:
+    from secretsmgr.errors import DecryptionError
     from secretsmgr.fileops.files import Recorder
     from secretsmgr.fileops.text import Written
     from secretsmgr.keys.sources import LayeredIdentity
 
 
 @contextlib.contextmanager
-def about_file(file: Path, identities: LayeredIdentity | None) -> Iterator[None]:
-    """Name the file in any error, with a hint on how to recover."""
+def about_file(
+    file: Path, identities: LayeredIdentity | None, verb: str | None = None
+) -> Iterator[None]:
+    """Name the file in any error, with a hint on how to recover (for ``verb``, a command of
+    sops's, when no age entry could open the file)."""
     from secretsmgr.errors import (
         BusyError,
         DecryptionError,
@@ -39,6 +43,9 @@ def about_file(file: Path, identities: LayeredIdentity | None) -> Iterator[None]
                 "or re-encrypt from a trusted plaintext",
             )
         elif isinstance(exc, DecryptionError):
+            age_less = _age_less(file, verb) if verb is not None else None
+            if age_less is not None:
+                raise age_less from exc
             publics = _tried(identities)
             shown = ", ".join(short_key(p) for p in publics) or "none"
             err.hints = (
@@ -49,27 +56,41 @@ def about_file(file: Path, identities: LayeredIdentity | None) -> Iterator[None]
         raise err from exc
 
 
-def refuse_without_age(file: Path, verb: str) -> None:
-    """Refuse a SOPS file whose data key no age entry wraps (pgp, KMS or Vault keys only) before
-    asking for an age identity, which could never open it; anything else passes to the command
-    (a pipe or a device too: read once, by the command).
-    """
+def identities_for(file: Path, verb: str) -> LayeredIdentity:
+    """Every identity (``load_identities``); when none can be had (none found, or a key file
+    that is missing or unreadable), a file that no age entry could open anyway (pgp, KMS or
+    Vault keys only) is named as such instead."""
+    from secretsmgr.cli.context import load_identities
+    from secretsmgr.errors import UserError
+
+    try:
+        return load_identities()
+    except UserError as exc:
+        age_less = _age_less(file, verb)
+        if age_less is not None:
+            raise age_less from exc
+        raise
+
+
+def _age_less(file: Path, verb: str) -> DecryptionError | None:
+    """The error for a SOPS file whose data key no age entry wraps, or None (anything else,
+    a pipe or a device too, is left to the command). Read only on a path that already failed."""
     from secretsmgr.errors import DecryptionError, SecretsmgrError
     from secretsmgr.sops.document import format_for_text, load
 
     try:
         if not file.is_file():
-            return
+            return None
         text = file.read_text(encoding="utf-8")
-        groups = load(text, format_for_text(file.name, text)).metadata.key_groups
+        metadata = load(text, format_for_text(file.name, text)).metadata
     except (OSError, UnicodeDecodeError, SecretsmgrError):
-        return
-    kinds = sorted({name for group in groups for name, _ in group.foreign})
-    if not kinds or any(group.age for group in groups):
-        return
+        return None
+    kinds = metadata.foreign_kinds
+    if not kinds or metadata.age_recipients:
+        return None
     named = " and ".join(kinds)
     how = f"sops {verb} {file}" + (" ['key']['path'] …" if verb in ("set", "unset") else "")
-    raise DecryptionError(
+    return DecryptionError(
         f"{file}: encrypted to {named} keys only; secretsmgr opens age keys",
         hints=(
             f"use sops for it, which reads {named} keys: {how}",

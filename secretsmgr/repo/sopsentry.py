@@ -29,7 +29,7 @@ from secretsmgr.sops.document import (
 from secretsmgr.sops.encvalue import is_enc, parse_enc
 from secretsmgr.sops.metadata import SOPS_KEY, parse_metadata
 from secretsmgr.sops.model import EncryptionRule, RuleKind
-from secretsmgr.sops.rules import encrypted_leaves
+from secretsmgr.sops.rules import encrypted_leaves, iter_leaves
 from secretsmgr.sops.tree import MapNode, Node, SeqNode
 from secretsmgr.sops.tree import Path as KeyPath
 from secretsmgr.sops.values import Comment
@@ -295,18 +295,13 @@ def _holds_nothing(docs: list[Node], fmt: FileFormat) -> bool:
     return True
 
 
-def _holds_enc(node: object) -> bool:
+def _holds_enc(doc: MapNode) -> bool:
     """Whether a document holds an ``ENC[…]`` value or comment anywhere."""
-    if isinstance(node, MapNode):
-        return any(
-            _holds_enc(item) if isinstance(item, Comment) else _holds_enc(item[1])
-            for item in node.items
-        )
-    if isinstance(node, SeqNode):
-        return any(_holds_enc(item) for item in node.items)
-    if isinstance(node, Comment):
-        return is_enc(node.text)
-    return isinstance(node, str) and is_enc(node)
+    return any(
+        is_enc(leaf.text if isinstance(leaf, Comment) else leaf)
+        for _, leaf, _ in iter_leaves(doc, EncryptionRule())
+        if isinstance(leaf, Comment | str)
+    )
 
 
 def read_sops_entry(

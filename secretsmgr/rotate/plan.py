@@ -170,9 +170,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
     for entry in chosen.values():
         if entry.sops_file is None:
             raise _not_sops(entry)
-        foreign = sorted(
-            {name for g in entry.sops_file.metadata.key_groups for name, _ in g.foreign}
-        )
+        foreign = entry.sops_file.metadata.foreign_kinds
         if foreign:
             # a new data key would leave those entries wrapping the old one: refuse, never
             # drop a recipient nobody asked to remove

@@ -120,6 +120,11 @@ class SopsMetadata:
         """Every age recipient across all groups, in file order."""
         return tuple(r for g in self.key_groups for r in g.recipients)
 
+    @property
+    def foreign_kinds(self) -> tuple[str, ...]:
+        """The kinds of the key entries that are not age (``pgp``, ``kms``, …), sorted."""
+        return tuple(sorted({name for g in self.key_groups for name, _ in g.foreign}))
+
 
 @dataclass(frozen=True, slots=True)
 class EncValue:

@@ -10,7 +10,6 @@ from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.inventory import ExpectedKeys
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.repo.sopsentry import SopsEntry
-from secretsmgr.sops.model import KeyGroup
 from secretsmgr.sops.tree import SeqNode
 
 
@@ -69,20 +68,19 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 entry.path,
                 f"not encrypted to {' nor '.join(missing)}: Flux cannot decrypt it "
                 f"(encrypted to {_held(entry)})",
-                fix=_fix(entry.path, groups),
+                fix=_fix(entry.path, sf.metadata.foreign_kinds),
             )
         elif short:
             yield RULE.finding(
                 entry.path,
                 "; ".join(short) + " needed: Flux cannot decrypt it",
-                fix=_fix(entry.path, groups),
+                fix=_fix(entry.path, sf.metadata.foreign_kinds),
             )
 
 
-def _fix(path: str, groups: Sequence[KeyGroup]) -> str:
+def _fix(path: str, kinds: Sequence[str]) -> str:
     """``secretsmgr rotate``, unless the file holds keys only sops can wrap a data key for
-    (pgp, KMS, Vault): then a holder of them syncs the file to its rule with sops."""
-    kinds = sorted({name for group in groups for name, _ in group.foreign})
+    (``kinds``: pgp, KMS, Vault): then a holder of them syncs the file to its rule with sops."""
     if not kinds:
         return f"secretsmgr rotate {path}"
     return (

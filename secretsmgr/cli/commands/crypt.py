@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from secretsmgr.cli.context import load_identities, out, repo_root, warn
-from secretsmgr.cli.files import about_file, changelog_recorder, refuse_without_age
+from secretsmgr.cli.context import out, repo_root, warn
+from secretsmgr.cli.files import about_file, changelog_recorder, identities_for
 
 FileArg = Annotated[Path, typer.Argument(help="The file to read.", show_default=False)]
 InPlace = Annotated[bool, typer.Option("-i", "--in-place", help="Write the result over FILE.")]
@@ -75,9 +75,8 @@ def decrypt_cmd(
     from secretsmgr.fileops.files import decrypt_file
 
     root = repo_root(ctx)
-    refuse_without_age(file, "decrypt")
-    identities = load_identities()
-    with about_file(file, identities):
+    identities = identities_for(file, "decrypt")
+    with about_file(file, identities, "decrypt"):
         result = decrypt_file(
             file,
             root=root,
@@ -102,9 +101,8 @@ def edit_cmd(ctx: typer.Context, file: FileArg) -> int:
     from secretsmgr.fileops.files import edit_file
 
     root = repo_root(ctx)
-    refuse_without_age(file, "edit")
-    identities = load_identities() if file.exists() else None
-    with about_file(file, identities):
+    identities = identities_for(file, "edit") if file.exists() else None
+    with about_file(file, identities, "edit"):
         edit_file(
             file,
             root=root,

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from secretsmgr.cli.context import load_identities, repo_root
-from secretsmgr.cli.files import about_file, changelog_recorder, refuse_without_age
+from secretsmgr.cli.context import repo_root
+from secretsmgr.cli.files import about_file, changelog_recorder, identities_for
 
 FileArg = Annotated[Path, typer.Argument(help="The encrypted file.", show_default=False)]
 KeyPathArg = Annotated[
@@ -60,9 +60,8 @@ def set_cmd(
 
     root = repo_root(ctx)
     value = parse_value(_value_bytes(value_file), as_json=as_json)
-    refuse_without_age(file, "set")
-    identities = load_identities()
-    with about_file(file, identities):
+    identities = identities_for(file, "set")
+    with about_file(file, identities, "set"):
         set_value(
             file,
             key_path,
@@ -79,9 +78,8 @@ def unset_cmd(ctx: typer.Context, file: FileArg, key_path: KeyPathArg) -> int:
     from secretsmgr.fileops.files import unset_value
 
     root = repo_root(ctx)
-    refuse_without_age(file, "unset")
-    identities = load_identities()
-    with about_file(file, identities):
+    identities = identities_for(file, "unset")
+    with about_file(file, identities, "unset"):
         unset_value(
             file,
             key_path,
