@@ -58,6 +58,14 @@ _VAULT_TOKEN = re.compile(
     r"(?<![A-Za-z0-9_.-])hv[sbr]\.(?=[\w-]*\d)(?=[\w-]*[a-z])(?=[\w-]*[A-Z])[A-Za-z0-9_-]{24,}"
     r"(?![A-Za-z0-9_-])"
 )
+# A Kubernetes bootstrap token (kubeadm's ``token``, Talos' ``bootstraptoken`` and its trustd
+# ``machine.token``): six and sixteen of [a-z0-9], the secret part holding a letter and a digit
+# (a random one lacks either once in 180). kubeadm's documented example is public.
+BOOTSTRAP_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9_.-])[a-z0-9]{6}\.(?=[a-z0-9]{0,15}[0-9])(?=[a-z0-9]{0,15}[a-z])[a-z0-9]{16}"
+    r"(?![A-Za-z0-9_.-])"
+)
+_EXAMPLE_BOOTSTRAP_TOKEN = "abcdef.0123456789abcdef"
 # A Google API key (Maps, Firebase, …): AIza and 35 more characters.
 _GOOGLE_API_KEY = re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])")
 # A keyword that runs on into another word names something else: passwordless_flow,
@@ -285,6 +293,8 @@ def _known_format(text: str, value: str) -> Verdict | None:
         return Verdict("Google API Key", True)
     if _VAULT_TOKEN.search(text):
         return Verdict("HashiCorp Vault Token", True)
+    if any(t != _EXAMPLE_BOOTSTRAP_TOKEN for t in BOOTSTRAP_TOKEN.findall(text)):
+        return Verdict("Kubernetes Bootstrap Token", True)
     if _encoded_private_key(text):
         return Verdict("Private Key", True)
     return None

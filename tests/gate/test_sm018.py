@@ -543,3 +543,31 @@ def test_a_kubeconfig_client_key_is_a_private_key(tmp_path: Path) -> None:
     ]
     assert all(f.fix is not None and "encrypt" in f.fix for f in hits)
     assert judge("certificate-authority-data", cert) is None
+
+
+def test_a_kubernetes_bootstrap_token_is_a_known_format() -> None:
+    # the seventh sweep: Talos' secrets.bootstraptoken and trustdinfo.token (vhaudiquet), a
+    # Talos machine config's machine.token and cluster.token in history (umizoom) passed every
+    # check: no keyword for "token", and the dot kept them from the entropy checks
+    from secretsmgr.audit.rules.sm018_plaintext_credential import detect_known
+    from secretsmgr.repo.scan import scan_file
+
+    token = "k3x9qz.p7r2m5v8w1t4y6u0"
+    for key in ("bootstraptoken", "token", "KUBEADM_TOKEN", "x"):
+        verdict = judge_value(key, token)
+        assert verdict is not None and verdict.known, key
+        assert verdict.kind == "Kubernetes Bootstrap Token", key
+    assert judge_value("cmd", f"kubeadm join 10.0.0.1:6443 --token {token}") is not None
+    # kubeadm's documented example is public; names and hosts of that shape hold no digit or
+    # run on
+    for value in ("abcdef.0123456789abcdef", "server.kubernetesservice", f"{token}.example.com"):
+        verdict = judge_value("x", value)
+        assert verdict is None or verdict.kind != "Kubernetes Bootstrap Token", value
+    kubeadm = (
+        "apiVersion: kubeadm.k8s.io/v1beta3\nkind: InitConfiguration\nbootstrapTokens:\n"
+        f"  - token: {token}\n    ttl: 24h0m0s\n"
+    )
+    hits = detect_known(scan_file("kubeadm.yaml", kubeadm.encode()))
+    assert [(h.key_path, h.kind) for h in hits] == [
+        ("bootstrapTokens.0.token", "Kubernetes Bootstrap Token")
+    ]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import cast
 
 from secretsmgr.audit.context import AuditContext, reencrypt_hint
-from secretsmgr.audit.credentials import is_lock_file, judge_value
+from secretsmgr.audit.credentials import BOOTSTRAP_TOKEN, is_lock_file, judge_value
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.manifests import (
     Obj,
@@ -128,6 +128,8 @@ def _known_parts(text: str) -> tuple[str, ...] | None:
     """The fixed parts of known formats that ``text`` holds (``://`` for a URL with
     credentials), or None when it holds none."""
     parts = [part for part in _KNOWN_PARTS if part in text]
+    if ("oken" in text or "OKEN" in text) and "." in text:  # a bootstrap token has no fixed part:
+        parts.extend(BOOTSTRAP_TOKEN.findall(text))  # the tokens themselves are the parts
     if "://" in text and "@" in text and URL_PASSWORD.search(text):  # the regex is slow
         parts.append("://")
     return tuple(parts) or None
