@@ -158,9 +158,28 @@ def is_placeholder(value: object) -> bool:
         return False
     if not value.strip() or _ANGLE.match(value) or _REFERENCE.match(value):
         return True
-    if _STAND_IN.match(value):
+    if _STAND_IN.match(value) or _placeholder_url(value):
         return True
     return bool(_TEMPLATE.search(value)) and not holds_literal_secret(strip_templates(value))
+
+
+# An address whose secret part is a stand-in: a webhook's token written ``xxx/yyy`` (Gatus'
+# ``https://discord.com/api/webhooks/xxx/yyy``), Slack's ``…/T00000000/B00000000/XXXXXXXX``.
+_HTTP_URL = re.compile(r"^(?i:https?)://[^\s/?#@]+(?P<rest>[/?#]\S*)?$")
+_URL_PART = re.compile(r"[/?#&=]")
+_ONE_LETTER = re.compile(r"^([A-Za-z])\1{2,}$")  # yyy, ZZZZ
+
+
+def _placeholder_url(value: str) -> bool:
+    """An http(s) URL with no credentials whose path or query holds a stand-in (``xxx``,
+    ``changeme``, ``yyy``) and no random token anywhere."""
+    found = _HTTP_URL.match(value.strip())
+    if found is None or not found["rest"]:
+        return False
+    parts = [part for part in _URL_PART.split(found["rest"]) if part]
+    if any(_TOKEN.search(part) for part in parts):
+        return False
+    return any(_STAND_IN.match(part) or _ONE_LETTER.match(part) for part in parts)
 
 
 # The last word of a key that names where or who, not a secret: ``RESTIC_REPOSITORY``,

@@ -6,6 +6,8 @@ Detection works on parsed documents (any key quoting, flow style, tags, ``List``
 
 from __future__ import annotations
 
+import base64
+import binascii
 import posixpath
 import re
 from collections import Counter
@@ -140,6 +142,18 @@ def _setting(key_path: str, value: object) -> bool:
     return bool(is_setting_key(key))
 
 
+def _encoded_placeholder(key_path: str, value: object) -> bool:
+    """A ``data`` value whose base64 decodes to a placeholder (``Y2hhbmdlLW1l``: change-me),
+    as the same word under ``stringData`` is."""
+    if not key_path.startswith("data.") or not isinstance(value, str):
+        return False
+    try:
+        text = base64.b64decode("".join(value.split()), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    return bool(text.strip()) and is_placeholder(text)
+
+
 def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
     """Plaintext ``data``/``stringData`` values of Secrets, and secretGenerator literals."""
     found: list[PlaintextSecret] = []
@@ -152,6 +166,8 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
             substituted = any(_kept_out(key_path, value) for key_path, value in values)
             for key_path, value in values:
                 if not is_plaintext_value(value) or is_public_material(key_path, value):
+                    continue
+                if _encoded_placeholder(key_path, value):
                     continue
                 if isinstance(value, str) and is_credential_skeleton(value):
                     continue

@@ -495,3 +495,37 @@ def test_a_manifest_with_a_number_as_a_key_is_read_without_a_crash(tmp_path: Pat
         {"apps/ports.yaml": "kind: Secret\napiVersion: v1\nmetadata: {name: p}\n80: http\n"},
     )
     assert run_audit(tmp_path).findings is not None
+
+
+def test_seventh_sweep_encoded_and_url_placeholders_pass(tmp_path: Path) -> None:
+    # Stocy/flux: data.password Y2hhbmdlLW1l (base64 of change-me); willnotcy/Hephaestus:
+    # a Discord webhook URL written https://discord.com/api/webhooks/xxx/yyy before the real one
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/stand-ins.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
+            f"data:\n  d1: {b64('changeme')}\n  d2: {b64('change-me')}\n"
+            "stringData:\n  w1: https://discord.com/api/webhooks/xxx/yyy\n"
+            "  w2: https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX\n",
+            # still secrets: a real password encoded, a webhook with its token, a URL password
+            "apps/real.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: r}\n"
+            f"data:\n  d1: {b64('Tr0ub4dor-and-3')}\n"
+            "stringData:\n"
+            "  w1: https://discord.com/api/webhooks/1234567/q7Wm2ZpK9vR4tY8uXb3NcLd5/xxx\n"
+            "  w2: https://admin:Tr0ub4dor3x@example.com/xxx\n",
+            "apps/kustomization.yaml": "resources: [stand-ins.yaml, real.yaml]\n",
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/real.yaml", "data.d1"),
+        ("apps/real.yaml", "stringData.w1"),
+        ("apps/real.yaml", "stringData.w2"),
+    }
