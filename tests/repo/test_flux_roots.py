@@ -102,6 +102,31 @@ def test_an_archived_copy_pointing_into_a_live_layer_is_not_a_root(git_checkout:
     assert [c.name for c in g.clusters] == ["home"]
 
 
+def test_a_kustomization_in_an_archive_folder_beside_a_bootstrap_is_retired(
+    git_checkout: GitRepo,
+) -> None:
+    # willnotcy/Hephaestus moved a retired app's ks.yaml to apps/archive/cura/cura-prod/:
+    # nothing applies it, its path is no live layer's, and it became a cluster without
+    # decryption (two false SM010s)
+    bootstrap(git_checkout, "clusters/home")
+    git_checkout.write("clusters/home/apps.yaml", flux_ks("apps", "./apps/production"))
+    git_checkout.write("apps/production/kustomization.yaml", "resources: []\n")
+    git_checkout.write("apps/archive/cura/cura-prod/ks.yaml", flux_ks("cura", "./apps/base/cura"))
+    git_checkout.write("apps/base/cura/s.enc.yaml", "kind: Secret\n")
+    # the same file outside an archive folder is a manually applied root, as before
+    git_checkout.write("apps/lab/ks.yaml", flux_ks("lab", "./apps/base/lab"))
+    git_checkout.write("apps/base/lab/s.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert g.clusters_of("apps/base/cura/s.enc.yaml") == ()
+    assert g.clusters_of("apps/base/lab/s.enc.yaml") == ("lab",)
+    assert any("archive folder" in note and "cura-prod/ks.yaml" in note for note in g.notes)
+    # with nothing else alive, it is the only thing to go by and stays a root
+    solo = GitRepo(git_checkout.path / "solo")
+    solo.write("apps/archive/cura/ks.yaml", flux_ks("cura", "./apps/base/cura"))
+    solo.write("apps/base/cura/s.enc.yaml", "kind: Secret\n")
+    assert find_layers(WorktreeSnapshot(solo.path), ()).names() == ("cura",)
+
+
 def test_another_git_repository_is_this_checkout_only_with_the_same_url(
     git_checkout: GitRepo,
 ) -> None:

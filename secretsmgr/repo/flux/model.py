@@ -299,6 +299,16 @@ class _Model(Workspace):
             and (ks.origin, ks.name) not in dead
             and not any(ks.origin.startswith(f + "/") and f != own.get(ks.origin) for f in folders)
         ]
+        if live:  # beside live clusters, one kept in an archive folder is retired, not a root
+            retired = [ks for ks in tops if _archived(ks.origin)]
+            if retired:
+                tops = [ks for ks in tops if ks not in retired]
+                self.notes.append(
+                    f"{plural(len(retired), 'Flux Kustomization')} in an archive folder "
+                    f"{'is' if len(retired) == 1 else 'are'} taken as retired, as nothing "
+                    f"applies {'it' if len(retired) == 1 else 'them'}: {retired[0].origin}"
+                    + (" and others" if len(retired) > 1 else "")
+                )
         kept = [ks for ks in tops if ks.origin in empty]
         self.empty_path_roots.update(ks.origin for ks in kept)
         if kept:
@@ -475,6 +485,17 @@ def _waits_for_live(
         key in live and candidates[key] - (key == own) == 0
         for key in ((namespace, name) for name, namespace in ks.depends_on)
     )
+
+
+# A folder that keeps what is no longer deployed (``apps/archive/cura``, ``_old``, ``disabled``)
+_ARCHIVE_FOLDER = re.compile(
+    r"(?i)^[._-]*(?:archived?|archives|deprecated|disabled|retired|unused|attic|graveyard|old)$"
+)
+
+
+def _archived(path: str) -> bool:
+    """Whether a folder above ``path`` is an archive folder."""
+    return any(_ARCHIVE_FOLDER.match(part) for part in path.split("/")[:-1])
 
 
 def _template(ks: FluxKustomization) -> bool:
