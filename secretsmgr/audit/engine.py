@@ -227,6 +227,9 @@ def run_rules(
             suppressed += 1
             continue
         here = placed(finding.path)
+        if finding.layers:  # the layers the finding is about (SM010: those not decrypting) first
+            about = set(finding.layers)
+            here = tuple(sorted(here, key=lambda x: x.label not in about))
         findings.append(
             replace(
                 finding,

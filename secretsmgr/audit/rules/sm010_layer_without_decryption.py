@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from secretsmgr.audit.context import AuditContext
@@ -62,6 +63,23 @@ def _why(layer: Layer) -> str:
     return f"has decryption provider {provider}, not sops"
 
 
+def _decryption_text(layers: Sequence[Layer], bad: Layer) -> str:
+    """The ``spec.decryption`` to add to ``bad``: the one its cluster's decrypting layers use
+    (``sops-gpg``, ``sops-keys``), else the repository's, else ``sops-age``."""
+    for pool in ([x for x in layers if x.cluster == bad.cluster], layers):
+        refs = Counter(
+            x.decryption.secret_ref or ""
+            for x in pool
+            if x.decryption is not None and x.decryption.is_sops
+        )
+        if refs:
+            ref = refs.most_common(1)[0][0]
+            if not ref:
+                return "{provider: sops}"
+            return f"{{provider: sops, secretRef: {{name: {ref}}}}}"
+    return "{provider: sops, secretRef: {name: sops-age}}"
+
+
 def _name(layer: Layer, clusters: bool) -> str:
     return f"{layer.label}" if clusters else layer.name
 
@@ -98,10 +116,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         finding = RULE.finding(
             entry.path,
             message,
-            fix=f"add spec.decryption {{provider: sops, secretRef: {{name: sops-age}}}} "
-            f"to {bad[0].source}"
+            fix=f"add spec.decryption {_decryption_text(graph.layers, bad[0])} to {bad[0].source}"
             + ("; or, if Flux does not use it, narrow the outside_flux glob" if outside else ""),
             fix_at=Place(bad[0].source, _spec_line(spec_lines, bad[0])),
+            layers=tuple(x.label for x in bad),  # reports file it under these
         )
         yield replace(finding, severity=Severity.WARNING) if outside else finding
 

@@ -89,3 +89,27 @@ def test_a_configmap_generator_input_is_sm015s_warning_with_or_without_decryptio
             [(f.rule, f.severity.value) for f in run_audit(root).findings if f.rule < "SM016"]
         )
     assert seen == [[("SM015", "warning")], [("SM015", "warning")]]
+
+
+def test_a_shared_file_is_filed_under_the_layer_without_decryption_and_the_fix_reuses_its_ref(
+    tmp_path: Path,
+) -> None:
+    # willnotcy/Hephaestus: components/volsync's secret, applied by a decrypting layer and by
+    # one without decryption, was filed under the decrypting one (text, JSON, SARIF), and the
+    # fix named sops-age where every layer used sops-gpg
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {"shared/s.enc.yaml": enc(secret("s")), "apps/kustomization.yaml": "resources: []\n"},
+        layer=flux_kustomization("apps", "./apps", decryption="sops-gpg"),
+    )
+    write(tmp_path, "apps/kustomization.yaml", "resources: [../shared]\n")
+    write(tmp_path, "shared/kustomization.yaml", "resources: [s.enc.yaml]\n")
+    write(tmp_path, "other/kustomization.yaml", "resources: [../shared]\n")
+    write(tmp_path, "clusters/prod/zed.yaml", flux_kustomization("zed", "./other", decryption=None))
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM010"]
+    assert len(found) == 1
+    assert found[0].layer == "zed" and set(found[0].layers) == {"apps", "zed"}
+    assert found[0].fix is not None and "secretRef: {name: sops-gpg}" in found[0].fix
+    assert "sops-age" not in found[0].fix
