@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterable
+import shlex
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -380,6 +381,33 @@ class SopsConfigs:
         if found is None:
             return self.label(outside), None, None
         return self.label(outside), found, outside.rules.index(found) + 1
+
+    def updatekeys_hint(self, path: str, kinds: Sequence[str]) -> str:
+        """How a holder of ``kinds`` keys (pgp, KMS, Vault) re-wraps the data key of ``path``
+        to its creation rule with sops, which finds `.sops.yaml` from the current folder up
+        and matches the rule against the path as given: from that config's folder. Says so
+        when no rule matches the file, or its rule names no age key (the cluster's)."""
+        held = " and ".join(kinds)
+        label, rule, number = self.rule_for(path)
+        if label is None or rule is None:
+            where = f"in {label}" if label is not None else "in a .sops.yaml above it"
+            return (
+                f"no creation rule matches {path}: add one {where} that names the cluster's age "
+                f"key, then a holder of its {held} keys runs sops updatekeys -y on it from "
+                "that .sops.yaml's folder"
+            )
+        folder = posixpath.dirname(label) if not posixpath.isabs(label) else ""
+        command = (
+            f"cd {shlex.quote(folder)} && sops updatekeys -y {shlex.quote(path[len(folder) + 1 :])}"
+            if folder and path.startswith(folder + "/")
+            else f"sops updatekeys -y {shlex.quote(path)}"
+        )
+        if not any(group.age for group in rule.key_groups):
+            return (
+                f"{label} rule {number} names no age key: add the cluster's age key to it, then "
+                f"a holder of its {held} keys runs: {command}"
+            )
+        return f"a holder of its {held} keys syncs it to {label} rule {number}: {command}"
 
     def all_loaded(self) -> list[SopsConfig]:
         """Every config in the repository (loaded), plus the fallback."""

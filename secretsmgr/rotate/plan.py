@@ -186,10 +186,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
             raise RefusedError(
                 f"{entry.path}: encrypted to {named} keys only, which secretsmgr cannot wrap a "
                 "new data key for",
-                hints=(
-                    "a holder of those keys syncs it to its .sops.yaml rule (the cluster key "
-                    f"included) with sops: sops updatekeys -y {entry.path}",
-                ),
+                hints=(ctx.sops_configs.updatekeys_hint(entry.path, foreign),),
             )
     order = {name: i for i, name in enumerate(ctx.layers.names())}
 

@@ -147,6 +147,23 @@ def rotate(
     return RotationResult(prepared.plan, entry.seq, sha, time.perf_counter() - started, recovered)
 
 
+def refusal_before_keys(
+    root: Path, request: RotationRequest, env: Mapping[str, str]
+) -> SecretsmgrError | None:
+    """What the run would refuse before it needs an age identity (a target encrypted to pgp
+    or KMS keys only, nothing to rotate, an unknown layer), or None: for a caller that has no
+    identity, so that a user is not sent after a key that cannot help."""
+    named_only = request.files and not (request.all_files or request.layers or request.regenerate)
+    scope = [os.path.abspath(name) for name in request.files] if named_only else None
+    try:
+        ctx = load_inventory(root, files=scope, env=env, cluster_key_cli=request.cluster_key)
+        check_request(ctx, request)
+        select_targets(ctx, request)
+    except SecretsmgrError as exc:
+        return exc
+    return None
+
+
 def refuse_dirty(root: Path, paths: Sequence[str]) -> None:
     """``RefusedError`` when any of ``paths`` has uncommitted changes (outside git: never)."""
     if not is_git_work_tree(root):

@@ -213,14 +213,48 @@ def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
     (tmp_path / ".secretsmgr.yaml").write_text(f"cluster_key: {PUB1}\n", encoding="utf-8")
     fixes = [f.fix for f in run_audit(tmp_path).findings if f.rule == "SM004"]
     assert fixes == [
-        "only sops wraps a data key for its pgp keys: with the cluster key in its "
-        ".sops.yaml rule, a holder of those keys runs sops updatekeys -y pgp.enc.yaml"
+        "only sops wraps a data key for these keys; no creation rule matches pgp.enc.yaml: add "
+        "one in a .sops.yaml above it that names the cluster's age key, then a holder of its pgp "
+        "keys runs sops updatekeys -y on it from that .sops.yaml's folder"
     ]
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KEY2))
     code, out, err = run(["--repo", str(tmp_path), "rotate", "--dry-run", str(path)], capsys)
     assert (code, out) == (1, "")
     assert_user_error(err, "pgp.enc.yaml: encrypted to pgp keys only")
+    assert hints_of(err) == [fixes[0].partition("; ")[2]]
+
+    # seventh sweep (willnotcy: PGP only, its one .sops.yaml in Talos/, with a pgp key only):
+    # `sops updatekeys -y Talos/f` from the root found no config, and "the cluster key
+    # included" was false; with no key at all, rotate asked for an age key first
+    sub = tmp_path / "Talos"
+    sub.mkdir()
+    moved = sub / "t.enc.yaml"
+    moved.write_text(FOREIGN_ONLY["pgp"], encoding="utf-8")
+    (sub / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    pgp: {'A' * 40}\n",
+        encoding="utf-8",
+    )
+    want = (
+        "Talos/.sops.yaml rule 1 names no age key: add the cluster's age key to it, then a "
+        "holder of its pgp keys runs: cd Talos && sops updatekeys -y t.enc.yaml"
+    )
+    fixes = {f.path: f.fix for f in run_audit(tmp_path).findings if f.rule == "SM004"}
+    assert fixes["Talos/t.enc.yaml"] == f"only sops wraps a data key for these keys; {want}"
+    monkeypatch.delenv("SOPS_AGE_KEY_FILE")
+    monkeypatch.setenv("HOME", str(tmp_path / "nobody"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "nobody"))
+    for args in (["--all"], [str(moved)]):
+        code, out, err = run(["--repo", str(tmp_path), "rotate", "--dry-run", *args], capsys)
+        assert (code, out) == (1, "")
+        assert_user_error(err, "Talos/t.enc.yaml: encrypted to pgp keys only")
+        assert hints_of(err) == [want], args
+    # with the age key in the rule, the holder's command is all that is left
+    (sub / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    pgp: {'A' * 40}\n    age: {PUB1}\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(["--repo", str(tmp_path), "rotate", "--dry-run", str(moved)], capsys)
     assert hints_of(err) == [
-        "a holder of those keys syncs it to its .sops.yaml rule (the cluster key included) "
-        "with sops: sops updatekeys -y pgp.enc.yaml"
+        "a holder of its pgp keys syncs it to Talos/.sops.yaml rule 1: "
+        "cd Talos && sops updatekeys -y t.enc.yaml"
     ]

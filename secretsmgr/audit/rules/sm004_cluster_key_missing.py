@@ -68,25 +68,23 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 entry.path,
                 f"not encrypted to {' nor '.join(missing)}: Flux cannot decrypt it "
                 f"(encrypted to {_held(entry)})",
-                fix=_fix(entry.path, sf.metadata.foreign_kinds),
+                fix=_fix(ctx, entry.path, sf.metadata.foreign_kinds),
             )
         elif short:
             yield RULE.finding(
                 entry.path,
                 "; ".join(short) + " needed: Flux cannot decrypt it",
-                fix=_fix(entry.path, sf.metadata.foreign_kinds),
+                fix=_fix(ctx, entry.path, sf.metadata.foreign_kinds),
             )
 
 
-def _fix(path: str, kinds: Sequence[str]) -> str:
+def _fix(ctx: AuditContext, path: str, kinds: Sequence[str]) -> str:
     """``secretsmgr rotate``, unless the file holds keys only sops can wrap a data key for
     (``kinds``: pgp, KMS, Vault): then a holder of them syncs the file to its rule with sops."""
     if not kinds:
         return f"secretsmgr rotate {path}"
-    return (
-        f"only sops wraps a data key for its {' and '.join(kinds)} keys: with the cluster key in "
-        f"its .sops.yaml rule, a holder of those keys runs sops updatekeys -y {path}"
-    )
+    how = ctx.repo.sops_configs.updatekeys_hint(path, kinds)
+    return f"only sops wraps a data key for these keys; {how}"
 
 
 RULE = Rule(

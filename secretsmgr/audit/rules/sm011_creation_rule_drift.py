@@ -124,7 +124,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             elif rule_change:
                 fix = reencrypt_hint(entry.path)
             elif foreign:  # PGP, KMS, Vault: keys only sops can use
-                fix = f"sops updatekeys -y {entry.path}"
+                fix = ctx.repo.sops_configs.updatekeys_hint(entry.path, sf.metadata.foreign_kinds)
             elif old_only and not extra:
                 fix = ROTATION_CURE
             else:

@@ -60,8 +60,9 @@ def rotate_cmd(
     cluster_key: ClusterKeyOpt = None,
 ) -> int:
     """Rotate data keys of a layer, all files or named files, as one transaction."""
+    from secretsmgr.errors import UserError
     from secretsmgr.rotate.plan import render_plan, render_regenerated
-    from secretsmgr.rotate.transaction import RotationRequest, rotate
+    from secretsmgr.rotate.transaction import RotationRequest, refusal_before_keys, rotate
 
     request = RotationRequest(
         layers=tuple(layer or ()),
@@ -79,7 +80,13 @@ def rotate_cmd(
         cluster_key=cluster_key,
     )
     root = repo_root(ctx)
-    identities = load_identities()
+    try:
+        identities = load_identities()
+    except UserError as exc:  # no key: a refusal that needs none says more (a pgp-only file)
+        refused = refusal_before_keys(root, request, os.environ)
+        if refused is not None:
+            raise refused from exc
+        raise
     if not dry_run:
         recover_interrupted(root)
     progress = progress_bar("rotating")

@@ -160,7 +160,10 @@ def test_pgp_and_kms_keys_are_compared_with_the_rule(
         assert found == []
     else:
         assert len(found) == 1 and drift in found[0].message, found
-        assert found[0].fix == "sops updatekeys -y apps/db.enc.yaml"
+        assert found[0].fix == (
+            "a holder of its pgp keys syncs it to .sops.yaml rule 1: "
+            "sops updatekeys -y apps/db.enc.yaml"
+        )
 
 
 def test_kms_gcp_azure_and_vault_keys_named_by_the_rule_are_no_drift(tmp_path: Path) -> None:
