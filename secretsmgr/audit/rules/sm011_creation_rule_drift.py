@@ -104,8 +104,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             wanted, got = got, got
         if got != wanted:
             problems.append(
-                f"encryption rule {got.kind.value}: {_clip(got.value)} "
-                f"(rule says {wanted.kind.value}: {_clip(wanted.value)})"
+                f"encryption rule {got.kind.value}: {_clip(got.value, wanted.value)} "
+                f"(rule says {wanted.kind.value}: {_clip(wanted.value, got.value)})"
             )
         if sf.metadata.mac_only_encrypted != rule.mac_only_encrypted and entry.store != "binary":
             problems.append(
@@ -150,11 +150,22 @@ def secret_key_paths(docs: Sequence[MapNode]) -> list[str]:
 _SHOWN = 60  # longer rule values (a regex of every key name) are cut in the message
 
 
-def _clip(value: str) -> str:
-    """``value``, or its start and its length when it is too long to read in one line."""
+def _clip(value: str, other: str) -> str:
+    """``value``, or, when it is too long to read in one line, the part where it differs from
+    ``other`` with a little around it, and its length."""
     if len(value) <= _SHOWN:
         return value
-    return f"{value[: _SHOWN - 12]}… ({len(value)} characters)"
+    start = 0  # the common start and end of the two: what is cut
+    while start < min(len(value), len(other)) and value[start] == other[start]:
+        start += 1
+    end = 0
+    while end < min(len(value), len(other)) - start and value[-1 - end] == other[-1 - end]:
+        end += 1
+    context = 8
+    lo, hi = max(0, start - context), min(len(value), len(value) - end + context)
+    hi = lo + _SHOWN - 12 if hi - lo > _SHOWN - 12 else min(len(value), lo + _SHOWN - 12)
+    shown = ("…" if lo else "") + value[lo:hi] + ("…" if hi < len(value) else "")
+    return f"{shown} ({len(value)} characters)"
 
 
 def _configs_elsewhere(ctx: AuditContext) -> list[str]:

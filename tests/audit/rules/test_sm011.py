@@ -207,6 +207,19 @@ def test_a_long_rule_regex_is_cut_in_the_message(tmp_path: Path) -> None:
     assert long_regex not in finding.message and len(finding.message) < 240
 
 
+def test_two_long_regexes_show_where_they_differ(tmp_path: Path) -> None:
+    # seventh sweep (vhaudiquet/homeprod): both regexes were cut to the same 48 characters,
+    # so the message never showed what differed (`|token`)
+    from secretsmgr.audit.rules.sm011_creation_rule_drift import _clip
+
+    base = "^(password|value|ssh-key|api-key|user|username|pass|secret|key|clientSecret|apiKey"
+    got, wanted = base + ")$", base + "|token)$"
+    assert _clip(got, wanted) == f"…t|apiKey)$ ({len(got)} characters)"
+    assert _clip(wanted, got) == f"…t|apiKey|token)$ ({len(wanted)} characters)"
+    # a difference at the start, and a short value, as before
+    assert _clip("x" + got, got).startswith("x^(password|") and _clip("^(a)$", got) == "^(a)$"
+
+
 def test_a_sops_yaml_in_another_folder_is_named(tmp_path: Path) -> None:
     # etenzy/hcloud-infra keeps clusters/io/.sops.yaml (the Flux guide's place) and its files in
     # infrastructure/io/: the finding said "(no .sops.yaml)" and to add a creation rule
