@@ -188,6 +188,9 @@ def test_the_flux_version_of_a_flux_instance() -> None:
         ("kubernetes/flux/cluster", "fallback"),
         ("kubernetes/main/flux/cluster", "main"),  # a cluster named main is a cluster
         (".", "fallback"),
+        # Stocy/flux: a second bootstrap in bootstrap/flux-system was named flux-system
+        ("bootstrap/flux-system", "bootstrap"),
+        ("flux-system", "fallback"),
     ],
 )
 def test_cluster_names(path: str, name: str) -> None:

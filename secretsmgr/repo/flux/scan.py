@@ -64,13 +64,18 @@ _GENERIC = frozenset(
 
 def cluster_name(path: str, fallback: str) -> str:
     """A cluster's name from its root path: the folder after ``clusters/``, else the deepest
-    folder that is not a generic word (``kubernetes/cluster-0/flux`` → ``cluster-0``)."""
+    folder that is not a generic word (``kubernetes/cluster-0/flux`` → ``cluster-0``), else the
+    deepest one that is not Flux's own (``bootstrap/flux-system`` → ``bootstrap``)."""
     parts = [p for p in path.split("/") if p]
     if "clusters" in parts[:-1]:
         return parts[parts.index("clusters") + 1]
     for part in reversed(parts):
         if part.lower() not in _GENERIC:
             return part
+    # only generic words: the folder that holds the sync (``bootstrap/flux-system`` →
+    # ``bootstrap``), not Flux's own folder name
+    if len(parts) >= 2 and parts[-1] == "flux-system" and parts[-2] != ".":
+        return parts[-2]
     return fallback
 
 
