@@ -26,6 +26,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -41,6 +42,9 @@ ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 FLUX_CRD = Path(__file__).with_name("kustomization-crd.yaml")
 KS = "kustomizations.kustomize.toolkit.fluxcd.io"
+_KS_PATH = "/apis/kustomize.toolkit.fluxcd.io/v1"
+_TLS: dict[str, ssl.SSLContext] = {}  # server -> a context trusting its self-signed certificate
+_FLUX_INSTALLED: set[str] = set()  # servers the Kustomization CRD is established on
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 
@@ -78,11 +82,45 @@ class KubeAPI:
             pytest.fail(f"kubectl {' '.join(args)} failed: {done.stderr.strip()}")
         return done.stdout
 
+    def rest(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        *,
+        content_type: str = "application/json",
+        allow: tuple[int, ...] = (),
+    ) -> dict[str, object] | None:
+        """One request to the API server as admin (the test's own client: a kubectl process
+        costs a few hundred milliseconds, a request a few); None for a status in ``allow``."""
+        context = _TLS.get(self.server)
+        if context is None:
+            context = _TLS[self.server] = ssl.create_default_context(
+                cafile=str(self.root / "certs" / "apiserver.crt")
+            )
+        request = urllib.request.Request(
+            self.server + path,
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Accept": "application/json",
+                "Content-Type": content_type,
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=20) as response:
+                answer: dict[str, object] = json.loads(response.read() or b"{}")
+                return answer
+        except urllib.error.HTTPError as exc:
+            if exc.code in allow:
+                return None
+            pytest.fail(f"{method} {path} failed: {exc.code} {exc.read()[:300]!r}")
+
     def create_namespace(self, name: str) -> None:
         """Create a namespace (no error when it exists)."""
-        done = self.kubectl("create", "namespace", name)
-        if done.returncode != 0 and "AlreadyExists" not in done.stderr:
-            pytest.fail(f"kubectl create namespace {name} failed: {done.stderr.strip()}")
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        self.rest("POST", "/api/v1/namespaces", namespace, allow=(409,))
 
     def put_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
         """Make the Secret hold exactly ``data`` (entry → text): delete, then create."""
@@ -94,28 +132,25 @@ class KubeAPI:
             "data": {k: base64.b64encode(v.encode()).decode("ascii") for k, v in data.items()},
         }
         self.delete_secret(namespace, name)
-        self._ok("create", "-f", "-", stdin=json.dumps(manifest))
+        self.rest("POST", f"/api/v1/namespaces/{namespace}/secrets", manifest)
 
     def get_secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
         """The Secret's entries, decoded, or None when it does not exist."""
-        done = self.kubectl("-n", namespace, "get", "secret", name, "-o", "json")
-        if done.returncode != 0:
-            if "NotFound" in done.stderr:
-                return None
-            pytest.fail(f"kubectl get secret {namespace}/{name} failed: {done.stderr.strip()}")
-        data = json.loads(done.stdout).get("data") or {}
+        found = self.rest("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", allow=(404,))
+        if found is None:
+            return None
+        data = cast(dict[str, str], found.get("data") or {})
         return {k: base64.b64decode(v).decode() for k, v in data.items()}
 
     def get_secret(self, namespace: str, name: str) -> dict[str, object]:
         """The whole Secret object as the API returns it."""
-        parsed: dict[str, object] = json.loads(
-            self._ok("-n", namespace, "get", "secret", name, "-o", "json")
-        )
-        return parsed
+        found = self.rest("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        assert found is not None
+        return found
 
     def delete_secret(self, namespace: str, name: str) -> None:
         """Delete the Secret if it exists."""
-        self._ok("-n", namespace, "delete", "secret", name, "--ignore-not-found", "--wait=false")
+        self.rest("DELETE", f"/api/v1/namespaces/{namespace}/secrets/{name}", allow=(404,))
 
     # --- Flux Kustomizations (the minimal CRD in kustomization-crd.yaml) ---
 
@@ -135,8 +170,11 @@ class KubeAPI:
             if REQUIRE_KUBE:
                 pytest.fail(f"SECRETSMGR_REQUIRE_KUBE=1 but {why}")
             pytest.skip(why)
+        if self.server in _FLUX_INSTALLED:
+            return  # no test removes it
         self._ok("apply", "-f", str(FLUX_CRD))
         self._ok("wait", "--for", "condition=established", "--timeout", "60s", f"crd/{KS}")
+        _FLUX_INSTALLED.add(self.server)
 
     def put_kustomization(self, namespace: str, name: str, *, decryption: bool = True) -> None:
         """Create (or replace the spec of) a Kustomization; ``decryption`` adds sops decryption."""
@@ -155,7 +193,12 @@ class KubeAPI:
             "spec": spec,
         }
         self.create_namespace(namespace)
-        self._ok("apply", "-f", "-", stdin=json.dumps(manifest))
+        self.rest(  # server-side apply: created, or its spec made exactly this one
+            "PATCH",
+            f"{_KS_PATH}/namespaces/{namespace}/kustomizations/{name}?fieldManager=tests&force=true",
+            manifest,
+            content_type="application/apply-patch+yaml",
+        )
 
     def set_kustomization_status(
         self, namespace: str, name: str, *, ready: bool, revision: str | None
@@ -172,14 +215,20 @@ class KubeAPI:
         status: dict[str, object] = {"conditions": [condition]}
         if revision is not None:
             status["lastAppliedRevision"] = revision
-        self._ok(
-            "-n", namespace, "patch", KS, name,
-            "--subresource=status", "--type=merge", "-p", json.dumps({"status": status}),
-        )  # fmt: skip
+        self.rest(
+            "PATCH",
+            f"{_KS_PATH}/namespaces/{namespace}/kustomizations/{name}/status",
+            {"status": status},
+            content_type="application/merge-patch+json",
+        )
 
     def delete_kustomizations(self) -> None:
         """Delete every Kustomization in every namespace."""
-        self._ok("delete", KS, "--all", "--all-namespaces", "--wait=true")
+        found = self.rest("GET", f"{_KS_PATH}/kustomizations", allow=(404,)) or {}
+        for item in cast(list[dict[str, dict[str, str]]], found.get("items") or []):
+            meta = item["metadata"]
+            where = f"{_KS_PATH}/namespaces/{meta['namespace']}/kustomizations/{meta['name']}"
+            self.rest("DELETE", where, allow=(404,))  # no finalizers: gone at once
 
 
 def _free_port() -> int:
