@@ -115,11 +115,11 @@ _LOCK_NAMES = frozenset(
 )
 # ``scheme://:password@host`` (Redis): a password with no user, which the basic-auth plugin
 # does not read.
-_PASSWORD_ONLY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://:([^\s:/?#@]+)@")
+_PASSWORD_ONLY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://:([^\s:/?#@]+)@")
 # ``user:password@`` of a URL, both parts (``URL_PASSWORD`` captures the password alone).
-_URL_USER_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^\s:/@]*):([^\s@/]+)@")
+_URL_USER_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,31})://([^\s:/@]*):([^\s@/]+)@")
 # every ``user:password@`` of a URL, a password with a ``/`` in it too (base64)
-_URL_ANY_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:[^\s@]+@")
+_URL_ANY_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s:/@]*:[^\s@]+@")
 # The sample credentials of documentation (``postgres://user:password@host/database``).
 _PASSWORD_WORDS = frozenset(("password", "passwd", "pass"))
 # A stand-in that a start-up script fills in (blocky's `sed "s/POSTGRES_PASSWORD/$…/"`,

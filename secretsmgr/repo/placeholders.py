@@ -42,7 +42,7 @@ _REFERENCE = re.compile(
 # What text around a template can still hold: a password in a URL, a ``password: …`` (or
 # ``TOKEN=…``, ``'secret' => …``) line, a private key block. Comment lines do not count.
 # The user may be empty: Redis URLs carry a password alone (``redis://:password@host``).
-URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:([^\s@/]+)@")
+URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s:/@]*:([^\s@/]+)@")
 _SECRET_LINE = re.compile(
     r"(?im)(?:^|[{,(\[])[ \t]*(?:-[ \t]*)?[\"']?[\w.-]*?"
     r"(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|"
@@ -100,10 +100,19 @@ _SECTION = re.compile(r"^[ \t]*\[[^\]\n]+\][ \t]*$")
 
 
 # A random token inside a value (a webhook URL's last part: ``hooks.slack.com/services/T…/B…/
-# q7Wm2ZpK9vR4…``): 16 or more letters and digits, with both cases and a digit.
-_TOKEN = re.compile(
-    r"(?=[A-Za-z0-9_-]{16,})(?=[^\s/]*?[a-z])(?=[^\s/]*?[A-Z])(?=[^\s/]*?\d)[A-Za-z0-9_-]{16,}"
-)
+# q7Wm2ZpK9vR4…``): 16 or more letters and digits in a run, in a part (between spaces and
+# slashes) that holds both cases and a digit. Found part by part: lookaheads from every
+# position took quadratic time on a long run (a 782k-character chain spec).
+_PART = re.compile(r"[^\s/]+")
+_RUN = re.compile(r"[A-Za-z0-9_-]{16,}")
+_LOWER, _UPPER, _DIGIT = re.compile("[a-z]"), re.compile("[A-Z]"), re.compile("[0-9]")
+
+
+def _has_token(text: str) -> bool:
+    return any(
+        _RUN.search(part) and _LOWER.search(part) and _UPPER.search(part) and _DIGIT.search(part)
+        for part in _PART.findall(text)
+    )
 
 
 def is_credential_skeleton(text: str) -> bool:
@@ -127,7 +136,7 @@ def is_credential_skeleton(text: str) -> bool:
             continue
         # a filled-in value passes only under a setting's key (``region = eu-west-1``); a
         # ``secret_key``, a ``passphrase`` or any other key holds a secret
-        if not is_setting_key(m["key"]) or URL_PASSWORD.search(value) or _TOKEN.search(value):
+        if not is_setting_key(m["key"]) or URL_PASSWORD.search(value) or _has_token(value):
             return False
     return True
 
@@ -177,7 +186,7 @@ def _placeholder_url(value: str) -> bool:
     if found is None or not found["rest"]:
         return False
     parts = [part for part in _URL_PART.split(found["rest"]) if part]
-    if any(_TOKEN.search(part) for part in parts):
+    if any(_has_token(part) for part in parts):
         return False
     return any(_STAND_IN.match(part) or _ONE_LETTER.match(part) for part in parts)
 

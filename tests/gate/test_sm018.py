@@ -571,3 +571,23 @@ def test_a_kubernetes_bootstrap_token_is_a_known_format() -> None:
     assert [(h.key_path, h.kind) for h in hits] == [
         ("bootstrapTokens.0.token", "Kubernetes Bootstrap Token")
     ]
+
+
+def test_a_very_long_value_is_judged_without_backtracking() -> None:
+    # digicatapult/vitalam-flux-infra: three ConfigMaps each hold a 782,362-character hex
+    # chain spec; a URL pattern (any scheme length) and the random-token lookaheads backtracked
+    # from every position, and audit, check and layers never finished (a 200k value: 26 s)
+    import secrets
+    import time
+
+    from secretsmgr.repo.placeholders import is_credential_skeleton, is_placeholder
+
+    run = secrets.token_hex(200_000)
+    values = (run, f"https://example.com/{run}", f"x://{run}", f"x://a:{run}@", run.upper())
+    started = time.perf_counter()
+    for value in values:
+        judge_value("chainspec.json", value)
+        is_placeholder(value)
+        is_credential_skeleton(f"a=b\npassword={value}\n")
+    # a guard against quadratic time, not a speed target: linear work takes about a second
+    assert time.perf_counter() - started < 30
