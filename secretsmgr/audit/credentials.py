@@ -329,6 +329,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
     value = value.strip()
     if len(value) < 6 or value.startswith(ENC_PREFIX) or _BORING.match(value):
         return None
+    if value == "inherit" and key == "secrets":
+        return None  # a GitHub Actions reusable-workflow call passes the caller's secrets on
     if _PUBLIC.match(value) or _REFERENCE_VALUE.match(value) or _HASHED.match(value):
         return None
     if "{{" in value or has_template(value):

@@ -35,7 +35,9 @@ _FIELD = rf"#(?:[a-z]+(?:[A-Z][a-z]+)*\d{{0,3}}|[A-Z]+\d{{0,3}})(?:[_.-]{_WORD})
 _REFERENCE = re.compile(
     rf"^\s*(?:op://[^/\n]+/[^/\n]+/[^\n]+|op://[^/\s#]+/[^/\s#]+{_FIELD}"
     rf"|(?:{REFERENCE_SCHEMES})://[^\s:@?#]+(?:{_FIELD})?"
-    r"|ref\+(?:[a-z0-9]+\+)*[a-z0-9]+://\S+|vault:\S+)\s*$"
+    r"|ref\+(?:[a-z0-9]+\+)*[a-z0-9]+://\S+|vault:\S+"
+    # Traefik's reference to a key of a Kubernetes Secret (``urn:k8s:secret:oidc:CLIENT_SECRET``)
+    r"|urn:k8s:secret:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?:[-._a-zA-Z0-9]+)\s*$"
 )
 
 

@@ -591,3 +591,13 @@ def test_a_very_long_value_is_judged_without_backtracking() -> None:
         is_credential_skeleton(f"a=b\npassword={value}\n")
     # a guard against quadratic time, not a speed target: linear work takes about a second
     assert time.perf_counter() - started < 30
+
+
+def test_workflow_secrets_inherit_and_traefik_secret_urns_are_no_credentials() -> None:
+    # the seventh sweep: `secrets: inherit` in GitHub Actions workflows (jordi-axpo, Joker9944)
+    # and Traefik's urn:k8s:secret:NAME:KEY references (Joker9944: 8 warnings)
+    assert judge_value("secrets", "inherit") is None
+    assert judge_value("clientSecret", "urn:k8s:secret:prowlarr-oidc:CLIENT_SECRET") is None
+    assert judge_value("password", "urn:k8s:secret:traefik-oidc-redis:password") is None
+    # still judged: another value under secrets
+    assert judge_value("secrets", "Xq7pL2vR9mK4wZ1aa") is not None
