@@ -118,6 +118,42 @@ def _expand(doc: Obj, prefix: str, depth: int) -> Iterator[tuple[str, Obj]]:
         for number, item in enumerate(items):
             if isinstance(item, dict):
                 yield from _expand(cast(Obj, item), f"{prefix}items.{number}.", depth + 1)
+    if depth == 0:
+        for where, text in _inline_patches(doc):
+            try:
+                parsed = safe_load_all(text)
+            except (FormatError, RecursionError):
+                continue
+            for number, patch in enumerate(parsed):
+                if isinstance(patch, dict):
+                    at = where if len(parsed) == 1 else f"{where}{number}."
+                    yield from _expand(cast(Obj, patch), f"{prefix}{at}", 1)
+
+
+def _inline_patches(doc: Obj) -> Iterator[tuple[str, str]]:
+    """(key-path prefix, text) of each patch written inline in a kustomization (``patches[].patch``,
+    an inline ``patchesStrategicMerge`` item) or a Flux Kustomization (``spec.patches[].patch``):
+    what they hold ends up in the built object, a Secret's values or a HelmRelease's too."""
+    api = doc.get("apiVersion")
+    api = api if isinstance(api, str) else ""
+    lists: list[tuple[str, object]] = []
+    if api.startswith("kustomize.toolkit.fluxcd.io/"):
+        spec = doc.get("spec")
+        if isinstance(spec, dict):
+            lists.append(("spec.patches", cast(Obj, spec).get("patches")))
+    elif not api or api.startswith("kustomize.config.k8s.io/"):
+        lists += [
+            ("patches", doc.get("patches")),
+            ("patchesStrategicMerge", doc.get("patchesStrategicMerge")),
+        ]
+    for name, entries in lists:
+        if not isinstance(entries, list):
+            continue
+        for number, entry in enumerate(entries):
+            text = cast(Obj, entry).get("patch") if isinstance(entry, dict) else entry
+            at = f"{name}.{number}.patch." if isinstance(entry, dict) else f"{name}.{number}."
+            if isinstance(text, str) and "\n" in text.strip() and ":" in text:
+                yield at, text
 
 
 def is_secret(obj: Obj) -> bool:

