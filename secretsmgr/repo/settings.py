@@ -20,7 +20,7 @@ from secretsmgr.sops.yamlio import safe_load_all
 SETTINGS_NAME = ".secretsmgr.yaml"
 CLUSTER_KEY_ENV = "SECRETSMGR_CLUSTER_KEY"
 
-_CLUSTER_KEYS = frozenset({"path", "cluster_key", "context"})
+_CLUSTER_KEYS = frozenset({"path", "cluster_key", "context", "decryption"})
 _SOURCE_KEY = re.compile(r"^(GitRepository|OCIRepository|Bucket|ExternalArtifact)/[^/\s]+/[^/\s]+$")
 _RULE_ID = re.compile(r"^SM\d{3}$")
 
@@ -109,6 +109,9 @@ class ClusterSpec:
     path: str
     cluster_key: str | None = None
     context: str | None = None
+    # the spec.decryption of a root applied from outside the repository (Terraform, a cloud
+    # provider's Flux extension): (provider, secretRef name or None); None when not given
+    decryption: tuple[str, str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,9 +203,24 @@ def _parse_clusters(raw: object) -> tuple[ClusterSpec, ...]:
                 path=path.strip(),
                 cluster_key=_optional_key(entry.get("cluster_key"), f"{where}.cluster_key"),
                 context=context,
+                decryption=_decryption(entry.get("decryption"), f"{where}.decryption"),
             )
         )
     return tuple(out)
+
+
+def _decryption(raw: object, where: str) -> tuple[str, str | None] | None:
+    """``{provider: sops, secretRef: {name: sops-age}}`` as Flux spells it."""
+    if raw is None:
+        return None
+    provider = raw.get("provider") if isinstance(raw, dict) else None
+    if not isinstance(provider, str) or not provider.strip():
+        raise ConfigError(f"{where} must be a mapping with provider (and secretRef.name)")
+    ref = cast(dict[str, object], raw).get("secretRef")
+    name = ref.get("name") if isinstance(ref, dict) else None
+    if ref is not None and (not isinstance(name, str) or not name.strip()):
+        raise ConfigError(f"{where}.secretRef must be a mapping with name")
+    return provider.strip(), name.strip() if isinstance(name, str) else None
 
 
 def _parse_sources(raw: object) -> tuple[tuple[str, str], ...]:

@@ -78,6 +78,12 @@ ignore:
         ("clusters:\n  prod: {cluster_key: null}\n", "clusters.prod has no path"),
         ("clusters:\n  prod: {path: p, key: x}\n", "clusters.prod has an unknown field: key"),
         ("clusters: [a]\n", "clusters must be a mapping of cluster name to settings"),
+        ("clusters:\n  p: {path: p, decryption: sops}\n", "clusters.p.decryption"),
+        ("clusters:\n  p: {path: p, decryption: {secretRef: {name: a}}}\n", "decryption"),
+        (
+            "clusters:\n  p: {path: p, decryption: {provider: sops, secretRef: sops-age}}\n",
+            "clusters.p.decryption.secretRef",
+        ),
         ("sources:\n  cluster: k8s/\n", "sources key cluster is not Kind/namespace/name"),
         ("sources:\n  OCIRepository/a/b: ../x\n", "must be a folder inside the repository"),
         ("outside_flux: talos/**\n", "outside_flux must be a list of path globs"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -28,17 +29,26 @@ class SpecLine:
 
 def detect(file: ScannedFile) -> list[SpecLine]:
     """The ``spec`` line of every Flux Kustomization in a YAML file."""
-    if file.format is not FileFormat.YAML or _MARKER not in file.data:
+    if file.format is not FileFormat.YAML or (
+        _MARKER not in file.data and b"FluxInstance" not in file.data
+    ):
         return []
     try:
         text = file.data.decode("utf-8")
     except UnicodeDecodeError:
         return []
     return [
-        SpecLine(file.path, doc.name, doc.lines["spec"])
+        SpecLine(
+            file.path, doc.name if doc.kind == "Kustomization" else _INSTANCE, doc.lines["spec"]
+        )
         for doc in key_lines(text, FileFormat.YAML)
-        if doc.kind == "Kustomization" and doc.name is not None and "spec" in doc.lines
+        if doc.kind in ("Kustomization", "FluxInstance")
+        and doc.name is not None
+        and "spec" in doc.lines
     ]
+
+
+_INSTANCE = "(FluxInstance)"  # the name a FluxInstance's spec line is recorded under
 
 
 def _spec_line(hits: list[SpecLine], layer: Layer) -> int | None:
@@ -80,6 +90,29 @@ def _decryption_text(layers: Sequence[Layer], bad: Layer) -> str:
     return "{provider: sops, secretRef: {name: sops-age}}"
 
 
+def _fix_text(decryption: str, layer: Layer, hits: list[SpecLine]) -> str:
+    """Where the decryption goes: the Kustomization; a FluxInstance's patches of the sync
+    Kustomization it generates (it has no spec.decryption); `.secretsmgr.yaml` for a root
+    applied from outside the repository, which it describes."""
+    settings = _SETTINGS_ROOT.search(layer.source)
+    if settings is not None:
+        return (
+            f"set clusters.{settings.group(1)}.decryption in .secretsmgr.yaml to the "
+            f"spec.decryption that whatever applies this root gives it (Terraform, a cloud "
+            f"provider's Flux extension), for example {decryption}"
+        )
+    if any(h.path == layer.source and h.name == _INSTANCE for h in hits):
+        return (
+            f"add to {layer.source} a spec.kustomize.patches entry that targets "
+            f"{{kind: Kustomization}} and adds /spec/decryption {decryption} "
+            "(a FluxInstance has no spec.decryption of its own)"
+        )
+    return f"add spec.decryption {decryption} to {layer.source}"
+
+
+_SETTINGS_ROOT = re.compile(r"\(\.secretsmgr\.yaml clusters\.([^)]+)\)$")
+
+
 def _name(layer: Layer, clusters: bool) -> str:
     return f"{layer.label}" if clusters else layer.name
 
@@ -116,7 +149,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         finding = RULE.finding(
             entry.path,
             message,
-            fix=f"add spec.decryption {_decryption_text(graph.layers, bad[0])} to {bad[0].source}"
+            fix=_fix_text(_decryption_text(graph.layers, bad[0]), bad[0], spec_lines)
             + ("; or, if Flux does not use it, narrow the outside_flux glob" if outside else ""),
             fix_at=Place(bad[0].source, _spec_line(spec_lines, bad[0])),
             layers=tuple(x.label for x in bad),  # reports file it under these

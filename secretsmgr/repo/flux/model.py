@@ -41,6 +41,7 @@ from secretsmgr.repo.flux.graph import (
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.flux.objects import (
     KUSTOMIZE_GROUP,
+    Decryption,
     FluxInstance,
     FluxKustomization,
     Ref,
@@ -202,7 +203,7 @@ class _Model(Workspace):
                 path=folder,
                 source=ref,
                 depends_on=(),
-                decryption=None,
+                decryption=Decryption(*spec.decryption) if spec.decryption else None,
                 components=(),
                 patches=(),
                 target_namespace=None,

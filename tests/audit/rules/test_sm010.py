@@ -8,7 +8,7 @@ import pytest
 
 from secretsmgr.audit.finding import AuditReport
 
-from ..helpers import enc, flux_kustomization, secret, standard_repo, write
+from ..helpers import enc, flux_kustomization, secret, sops_yaml, standard_repo, write
 from .cases import Case, ids, run_case
 
 
@@ -113,3 +113,49 @@ def test_a_shared_file_is_filed_under_the_layer_without_decryption_and_the_fix_r
     assert found[0].layer == "zed" and set(found[0].layers) == {"apps", "zed"}
     assert found[0].fix is not None and "secretRef: {name: sops-gpg}" in found[0].fix
     assert "sops-age" not in found[0].fix
+
+
+def test_a_root_applied_from_outside_takes_its_decryption_from_the_settings(
+    tmp_path: Path,
+) -> None:
+    # seventh sweep (hmcts/sds-flux-config): Flux comes from an AKS extension, the root is
+    # named under clusters:, and SM010's fix said to add spec.decryption to a folder; a
+    # FluxInstance's fix named a field it does not have
+    from secretsmgr.audit.engine import run_audit
+
+    write(tmp_path, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", ("age1" + "q" * 58,))))
+    write(tmp_path, "clusters/prod/kustomization.yaml", "resources: [../../apps]\n")
+    write(tmp_path, "apps/db.enc.yaml", enc(secret("db")))
+    write(tmp_path, "apps/kustomization.yaml", "resources: [db.enc.yaml]\n")
+    write(tmp_path, ".secretsmgr.yaml", "clusters:\n  prod:\n    path: clusters/prod\n")
+    (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM010"]
+    assert found.fix is not None and found.fix.startswith(
+        "set clusters.prod.decryption in .secretsmgr.yaml to the spec.decryption"
+    )
+    write(
+        tmp_path,
+        ".secretsmgr.yaml",
+        "clusters:\n  prod:\n    path: clusters/prod\n    decryption:\n"
+        "      provider: sops\n      secretRef: {name: sops-age}\n",
+    )
+    assert [f for f in run_audit(tmp_path).findings if f.rule == "SM010"] == []
+
+
+def test_a_flux_instance_gets_a_patch_as_its_fix(tmp_path: Path) -> None:
+    from secretsmgr.audit.engine import run_audit
+
+    write(tmp_path, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", ("age1" + "q" * 58,))))
+    write(
+        tmp_path,
+        "clusters/prod/flux-system/flux-instance.yaml",
+        "apiVersion: fluxcd.controlplane.io/v1\nkind: FluxInstance\n"
+        "metadata: {name: flux, namespace: flux-system}\n"
+        "spec:\n  distribution: {version: 2.x}\n"
+        "  sync: {kind: GitRepository, url: 'https://example.com/r.git', ref: refs/heads/main,"
+        " path: clusters/prod}\n",
+    )
+    write(tmp_path, "clusters/prod/kustomization.yaml", "resources: [db.enc.yaml]\n")
+    write(tmp_path, "clusters/prod/db.enc.yaml", enc(secret("db")))
+    (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM010"]
+    assert found.fix is not None
+    assert "spec.kustomize.patches entry" in found.fix and "add spec.decryption" not in found.fix
