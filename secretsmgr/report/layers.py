@@ -134,8 +134,10 @@ def render_text(report: AuditReport, *, verbose: bool = False) -> str:
         lines.append("")
     if hidden:
         lines += [f"{plural(hidden, 'layer')} without SOPS files (--verbose lists them)", ""]
-    if not lines:
+    if not lines and not report.notes:
         return "no layers (no Flux Kustomization found)\n"
+    if not lines:
+        lines = ["no live layers", ""]
     # what the model could not see or Flux would fail on (a build naming a missing file): a
     # layer marked clean above may apply nothing
     lines += [one_line(f"note: {note}") for note in report.notes]

@@ -690,3 +690,24 @@ def test_a_bootstrap_named_flux_system_stays_one_whatever_origin_says(
     g = graph(git_checkout)
     assert [c.name for c in g.clusters] == ["home"]
     assert g.layers_of("apps/s.enc.yaml") == ("apps",)
+
+
+def test_notes_name_the_cluster_and_unapplied_kustomizations_are_counted(
+    git_checkout: GitRepo,
+) -> None:
+    # seventh sweep: jesse-gonzalez (7 clusters, each with a flux-system layer) got "layer
+    # flux-system: its build names …" without the cluster; hmcts (Flux applied by an AKS
+    # extension, 84 Kustomizations in templates) was told "no Flux Kustomization found"
+    for name in ("dev", "prod"):
+        bootstrap(git_checkout, f"clusters/{name}")
+    git_checkout.write(
+        "clusters/prod/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml, gone.yaml]\n"
+    )
+    notes = graph(git_checkout).notes
+    assert any(n.startswith("layer prod/flux-system: its build names") for n in notes), notes
+
+    other = GitRepo(git_checkout.path / "other")
+    other.write("apps/ks.yaml", flux_ks("web", "./apps/${ENVIRONMENT}"))
+    g = find_layers(WorktreeSnapshot(other.path), ())
+    assert (g.layers, g.kustomizations) == ((), 1)
+    assert any("no cluster root that applies it" in n and "clusters:" in n for n in g.notes)

@@ -71,7 +71,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 def precondition(ctx: AuditContext) -> str | None:
     """Without any Flux Kustomization every file would be reported: say so once instead."""
-    return None if ctx.repo.layers.layers else "no Flux Kustomization found"
+    graph = ctx.repo.layers
+    if graph.layers:
+        return None
+    if graph.kustomizations:
+        return "no live Flux layer: no cluster root applies the Flux Kustomizations found"
+    return "no Flux Kustomization found"
 
 
 RULE = Rule(

@@ -118,6 +118,8 @@ class LayerGraph:
     clusters: tuple[Cluster, ...] = ()
     unknown_dependencies: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
+    # Flux Kustomizations the repository holds, live or not (none live: no root applies them)
+    kustomizations: int = 0
     _by_file: Mapping[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def names(self) -> tuple[str, ...]:
@@ -150,6 +152,7 @@ def graph_of(
     clusters: Sequence[Cluster] = (),
     unknown: Sequence[tuple[str, str]] = (),
     notes: Sequence[str] = (),
+    kustomizations: int = 0,
 ) -> LayerGraph:
     """A graph with its per-file index."""
     index: dict[str, list[int]] = {}
@@ -161,6 +164,7 @@ def graph_of(
         clusters=tuple(clusters),
         unknown_dependencies=tuple(unknown),
         notes=tuple(dict.fromkeys(notes)),
+        kustomizations=kustomizations,
         _by_file=MappingProxyType({k: tuple(v) for k, v in index.items()}),
     )
 

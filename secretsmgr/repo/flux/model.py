@@ -668,26 +668,31 @@ def find_layers(
     found_clusters = list(model.clusters.values())
     ordered, unknown = order_layers(model.layers)
     notes = list(model.notes)
+    many = len(found_clusters) > 1
+
+    def shown(layer: Layer) -> str:  # which cluster's, when there are several
+        return layer.label if many else layer.name
+
     for layer in ordered:
         if layer.external is not None:
             notes.append(
-                f"layer {layer.name} reads {layer.external}, a source outside this checkout: "
+                f"layer {shown(layer)} reads {layer.external}, a source outside this checkout: "
                 "its files are not judged (map it with sources: in .secretsmgr.yaml)"
             )
         elif layer.unresolved:
             names = ", ".join(layer.unresolved)
             notes.append(
-                f"layer {layer.name}: spec.path uses variables not known here ({names}): "
+                f"layer {shown(layer)}: spec.path uses variables not known here ({names}): "
                 "its files are not mapped"
             )
     notes += sorted(model.repo.problems.values())
     for layer in ordered:
-        notes += [f"layer {layer.name}: {p}" for p in layer.problems]
+        notes += [f"layer {shown(layer)}: {p}" for p in layer.problems]
         if layer.path and layer.path in layer.missing:
             if layer.source in model.empty_path_roots:
                 continue  # an implicit root's, said above
             notes.append(
-                f"layer {layer.name}: its spec.path ({layer.path}) is not in what its source "
+                f"layer {shown(layer)}: its spec.path ({layer.path}) is not in what its source "
                 "holds (missing here, or left out by its ignore rules): Flux fails this "
                 "Kustomization and applies nothing"
             )
@@ -696,7 +701,7 @@ def find_layers(
                 f" and {plural(len(layer.missing) - 1, 'more')}" if len(layer.missing) > 1 else ""
             )
             notes.append(
-                f"layer {layer.name}: its build names {layer.missing[0]}{more}, not in what "
+                f"layer {shown(layer)}: its build names {layer.missing[0]}{more}, not in what "
                 "its source holds (missing here, or left out by its ignore rules): Flux fails "
                 "the whole build and applies nothing of it"
             )
@@ -715,4 +720,12 @@ def find_layers(
             f"release, {ASSUMED.label}"
         )
     found_clusters.sort(key=lambda c: (c.name is not None, c.name or ""))
-    return graph_of(ordered, found_clusters, unknown, notes)
+    held = len(model.scan.kustomizations)
+    if not ordered and held:
+        notes.append(
+            f"{plural(held, 'Flux Kustomization')} but no cluster root that applies "
+            f"{'it' if held == 1 else 'them'} (a flux bootstrap, a FluxInstance): if Flux is "
+            "applied from outside the repository (Terraform, a cloud provider's Flux extension), "
+            "name the root folder under clusters: in .secretsmgr.yaml"
+        )
+    return graph_of(ordered, found_clusters, unknown, notes, held)
