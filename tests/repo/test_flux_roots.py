@@ -711,3 +711,23 @@ def test_notes_name_the_cluster_and_unapplied_kustomizations_are_counted(
     g = find_layers(WorktreeSnapshot(other.path), ())
     assert (g.layers, g.kustomizations) == ((), 1)
     assert any("no cluster root that applies it" in n and "clusters:" in n for n in g.notes)
+
+
+def test_a_sibling_not_bootstrapped_keeps_its_same_named_kustomization_apart(
+    git_checkout: GitRepo,
+) -> None:
+    # seventh sweep (iT3E/tnwks-ops): clusters/wsl's sync build does not list flux-system/,
+    # and clusters/ms-01 (not bootstrapped yet) defines a cluster-apps too: ms-01's replaced
+    # wsl's, and the live cluster showed ms-01's layers and SOPS files
+    bootstrap(git_checkout, "clusters/wsl")
+    git_checkout.git("remote", "add", "origin", "ssh://git@github.com/example/ops")
+    git_checkout.write("clusters/wsl/kustomization.yaml", "resources: [apps.yaml]\n")
+    for name in ("wsl", "ms01"):
+        git_checkout.write(
+            f"clusters/{name}/apps.yaml", flux_ks("cluster-apps", f"./clusters/{name}/apps")
+        )
+        git_checkout.write(f"clusters/{name}/apps/s.enc.yaml", "kind: Secret\n")
+    git_checkout.write("clusters/ms01/kustomization.yaml", "resources: [apps.yaml]\n")
+    g = graph(git_checkout)
+    assert g.clusters_of("clusters/wsl/apps/s.enc.yaml") == ("wsl",)
+    assert g.clusters_of("clusters/ms01/apps/s.enc.yaml") == ("ms01",)

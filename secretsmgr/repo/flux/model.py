@@ -249,6 +249,7 @@ class _Model(Workspace):
         read = {p for x in live for p in x.files}
         own: dict[str, str] = {}  # a candidate's file -> the folder its own path names
         whole: dict[str, set[str]] = {}  # see _whole_tree_from_below
+        applies: dict[str, set[tuple[str, str]]] = {}  # a candidate's file -> the ones it lists
         for ks in candidates:
             art, _ = self.source_of(ks, self._implicit(ks, None))
             folder = art.resolve(normalize_spec_path(ks.path)) if art is not None else None
@@ -266,6 +267,9 @@ class _Model(Workspace):
                 if not result.uses:
                     empty[ks.origin] = ks.path
             reach = {p for p in result.uses if p != ks.origin}
+            applies[ks.origin] = {
+                (k.namespace, k.name) for k in self.scan.kustomizations if k.origin in reach
+            }
             if _whole_tree_from_below(ks, folder):
                 whole[ks.origin] = reach  # counted below, unless another one reaches it
             else:
@@ -319,8 +323,14 @@ class _Model(Workspace):
                 f"in this checkout, which Flux fails: {kept[0].origin} "
                 f"({empty[kept[0].origin]})" + (" and others" if len(kept) > 1 else "")
             )
-        keys = [(ks.namespace, ks.name) for ks in tops]
-        clash = len(set(keys)) < len(keys)
+
+        # two roots whose Kustomizations share a name (a cluster folder not bootstrapped yet
+        # beside a bootstrap its sync build does not list: both define cluster-apps) are two
+        # clusters, or one would replace the other's layer
+        seen: Counter[tuple[str, str]] = Counter()
+        for ks in tops:
+            seen.update(applies.get(ks.origin, set()) | {(ks.namespace, ks.name)})
+        clash = any(n > 1 for n in seen.values())
         roots = []
         for ks in tops:
             cluster = None
