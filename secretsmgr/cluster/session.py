@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -129,7 +130,7 @@ def open_session(context: str | None, env: Mapping[str, str]) -> Iterator[Sessio
         yield Session(
             context=chosen,
             server=safe_url(str(configuration.host)),
-            core=kube_client.CoreV1Api(api_client),
+            core=_CoreSecrets(api_client),
             custom=kube_client.CustomObjectsApi(api_client),
             apis=kube_client.ApisApi(api_client),
             api_exception=ApiException,
@@ -185,6 +186,87 @@ def call(
         raise api_error(status, reason) from None
     except (urllib3.exceptions.HTTPError, ssl.SSLError, OSError) as exc:
         raise unreachable(session, _transport_reason(exc)) from exc
+
+
+class _CoreSecrets:
+    """The three calls on Secrets that secretsmgr makes, as the Kubernetes client's CoreV1Api
+    makes them (same requests, same V1Secret answers and ApiException errors), without
+    importing that API's module: it alone takes about 0.6 s, on every command that reads the
+    cluster."""
+
+    _TYPES = MappingProxyType({"200": "V1Secret", "201": "V1Secret", "202": "V1Secret"})
+
+    def __init__(self, api_client: Any) -> None:
+        self._client = api_client
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str],
+        *,
+        body: object = None,
+        dry_run: str | None = None,
+        _request_timeout: object = None,
+    ) -> Any:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        request = self._client.param_serialize(
+            method=method,
+            resource_path=path,
+            path_params=dict(params),
+            query_params=[("dryRun", dry_run)] if dry_run else [],
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        answer = self._client.call_api(*request, _request_timeout=_request_timeout)
+        answer.read()
+        return self._client.response_deserialize(answer, dict(self._TYPES)).data
+
+    def read_namespaced_secret(
+        self, name: str, namespace: str, *, _request_timeout: object = None
+    ) -> Any:
+        """GET the Secret."""
+        where = {"name": name, "namespace": namespace}
+        path = "/api/v1/namespaces/{namespace}/secrets/{name}"
+        return self._send("GET", path, where, _request_timeout=_request_timeout)
+
+    def create_namespaced_secret(
+        self,
+        namespace: str,
+        body: object,
+        *,
+        _request_timeout: object = None,
+        dry_run: str | None = None,
+    ) -> Any:
+        """POST a new Secret."""
+        path = "/api/v1/namespaces/{namespace}/secrets"
+        return self._send(
+            "POST",
+            path,
+            {"namespace": namespace},
+            body=body,
+            dry_run=dry_run,
+            _request_timeout=_request_timeout,
+        )
+
+    def replace_namespaced_secret(
+        self,
+        name: str,
+        namespace: str,
+        body: object,
+        *,
+        _request_timeout: object = None,
+        dry_run: str | None = None,
+    ) -> Any:
+        """PUT the Secret whole."""
+        where = {"name": name, "namespace": namespace}
+        path = "/api/v1/namespaces/{namespace}/secrets/{name}"
+        return self._send(
+            "PUT", path, where, body=body, dry_run=dry_run, _request_timeout=_request_timeout
+        )
 
 
 def unauthorized(session: Session, doing: str) -> ClusterError:

@@ -504,3 +504,25 @@ def test_missing_client_is_a_cluster_error() -> None:
     assert done.returncode == 0, done.stderr
     assert "needs the Kubernetes client" in done.stdout
     assert "pip install 'secretsmgr[cluster]'" in done.stdout
+
+
+def test_opening_a_session_leaves_the_core_api_module_unloaded(tmp_path: Path) -> None:
+    # the Kubernetes client's CoreV1Api module takes about 0.6 s to import, on every command
+    # that reads the cluster; the Secret calls are made without it (and tested above against
+    # the real API server)
+    config = tmp_path / "kubeconfig"
+    config.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+        encoding="utf-8",
+    )
+    probe = (
+        "import sys\nfrom secretsmgr.cluster.session import open_session\n"
+        f"with open_session(None, {{'KUBECONFIG': {str(config)!r}}}) as s:\n"
+        "    assert hasattr(s.core, 'read_namespaced_secret')\n"
+        "print('kubernetes.client.api.core_v1_api' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
