@@ -16,6 +16,7 @@ once per process, a real terminal or none):
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -186,6 +187,51 @@ def run_process(
         debug="--debug" in args,
     )
     return Result(proc.returncode, out, err)
+
+
+def run_inline(
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    repo: Path | None = None,
+    cwd: Path | None = None,
+    expect: int | None = None,
+    warnings: Sequence[str] = (),
+    notes: Sequence[str] = (),
+    may_warn: Sequence[str] = (),
+    secrets: Sequence[Secret] = (),
+    stdin: str | None = None,
+) -> Result:
+    """``run_process`` without a new interpreter: the same arguments, exactly ``env`` as the
+    environment and the same working directory, for the length of one ``main`` call in this
+    process (about half a second less a run). For runs that need nothing a process gives:
+    no signals, no kill, no fault hook, no keyring backend, no terminal."""
+    saved_env, saved_cwd, saved_stdin = dict(os.environ), os.getcwd(), sys.stdin
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd if cwd is not None else repo if repo is not None else saved_cwd)
+        sys.stdin = io.StringIO(stdin if stdin is not None else "")
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(_argv(args, repo, None)[3:])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(saved_cwd)
+        sys.stdin = saved_stdin
+    check_streams(
+        code,
+        out.getvalue(),
+        err.getvalue(),
+        expect=expect,
+        warnings=warnings,
+        notes=notes,
+        may_warn=may_warn,
+        secrets=secrets,
+        debug="--debug" in args,
+    )
+    return Result(code, out.getvalue(), err.getvalue())
 
 
 def start_process(

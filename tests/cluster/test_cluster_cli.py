@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from secretsmgr.keys.age import generate_identity
-from tests.cli.runner import run_process
+from tests.cli.runner import run_inline
 from tests.cluster.conftest import KubeAPI
 from tests.conftest import FIXTURES, copy_tree
 
@@ -34,7 +34,7 @@ def run(
         env["SOPS_AGE_KEY_FILE"] = str(key_file)
     # key export names each private key it sends (to stdout or to the cluster) in a warning
     warnings = ["exported the private key of"] if args[:2] == ("key", "export") else []
-    done = run_process(["--repo", str(repo), *args], env=env, expect=expect, warnings=warnings)
+    done = run_inline(["--repo", str(repo), *args], env=env, expect=expect, warnings=warnings)
     result = subprocess.CompletedProcess(args, done.code, done.out, done.err)
     text = result.stdout + result.stderr
     assert "Traceback" not in text
@@ -164,7 +164,7 @@ def test_finish_refuses_while_the_cluster_lacks_the_new_key(
     kube_api.put_secret("flux-system", "sops-age", {"age.agekey": DEMO_KEY.read_text()})
     new_file = tmp_path / "new.agekey"
     args = ("key", "rotate", "--begin", "-o", str(new_file), "--commit")
-    run_process(
+    run_inline(
         ["--repo", str(repo), *args],
         env={
             "PATH": "/usr/bin:/bin",

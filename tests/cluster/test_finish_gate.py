@@ -13,7 +13,7 @@ import pytest
 from secretsmgr.cluster.flux import list_kustomizations
 from secretsmgr.errors import ClusterError
 from secretsmgr.keys.age import parse_identities
-from tests.cli.runner import Result, assert_user_error, run_process
+from tests.cli.runner import Result, assert_user_error, run_inline
 from tests.cluster.conftest import KubeAPI
 from tests.conftest import FIXTURES, copy_tree, git
 from tests.rotate.helpers import snapshot
@@ -53,7 +53,7 @@ class Rotation:
             "SOPS_AGE_KEY_FILE": str(self.keys),
             **GIT_ENV,
         }
-        return run_process(
+        return run_inline(
             ["key", "rotate", "--finish", "--apply", *args],
             repo=self.repo,
             env=env,
@@ -85,7 +85,7 @@ def rotation(tmp_path: Path, kube_api: KubeAPI) -> Iterator[Rotation]:
     git(repo, "commit", "-q", "-m", "demo")
     before = git(repo, "rev-parse", "HEAD").strip()
     new_file = tmp_path / "new.agekey"
-    run_process(
+    run_inline(
         ["key", "rotate", "--begin", "-o", str(new_file), "--commit"],
         repo=repo,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home"), **GIT_ENV}

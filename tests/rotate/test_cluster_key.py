@@ -17,7 +17,7 @@ from secretsmgr.keys.age import parse_identities
 from secretsmgr.repo.settings import parse_settings
 from secretsmgr.rotate.clusterkey import set_setting, settings_text
 from secretsmgr.rotate.sopsrules import switch as switch_sops_config
-from tests.cli.runner import Result, run_process
+from tests.cli.runner import Result, run_inline, run_process
 from tests.conftest import FIXTURES, git, run_sops
 from tests.rotate.helpers import (
     CHANGELOG,
@@ -52,7 +52,8 @@ def key_env(tmp_path: Path, *files: Path) -> dict[str, str]:
 def run(
     repo: Path, env: dict[str, str], *args: str, expect: int = 0, warnings: tuple[str, ...] = ()
 ) -> Result:
-    """``secretsmgr --repo REPO ARGS`` through the shared runner (a process: fault hooks).
+    """``secretsmgr --repo REPO ARGS`` through the shared runner, in this process (the runs
+    with a fault hook start a process of their own).
 
     ``key rotate`` and ``key export`` print a Secret manifest holding private keys: on a
     success each warns that it does.
@@ -61,7 +62,7 @@ def run(
         warnings = ("the manifest on stdout holds a private key", *warnings)
     if "--skip-cluster-check" in args:
         warnings = ("--skip-cluster-check: not checking", *warnings)
-    return run_process(args, repo=repo, env=env, expect=expect, warnings=warnings)
+    return run_inline(args, repo=repo, env=env, expect=expect, warnings=warnings)
 
 
 def late_secret(repo: Path) -> Path:
