@@ -257,4 +257,6 @@ def secret_values(obj: Obj) -> Iterator[tuple[str, object]]:
         values = obj.get(section)
         if isinstance(values, dict):
             for key, value in cast(dict[object, object], values).items():
+                if isinstance(key, str) and key.startswith("$"):
+                    continue  # a patch directive ($patch: delete), never a Secret key
                 yield f"{section}.{key}", value

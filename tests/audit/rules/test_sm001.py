@@ -568,3 +568,11 @@ def test_a_secret_in_an_inline_patch_is_a_plaintext_secret(tmp_path: Path) -> No
         ("clusters/prod/apps.yaml", "spec.patches.0.patch.stringData.password"),
     }
     assert all("encrypt -i FILE" in (f.fix or "") and f.line is not None for f in found)
+    # a strategic-merge directive in a patch is no value
+    from secretsmgr.audit.rules.sm001_plaintext_secret import find_plaintext_secrets
+    from secretsmgr.repo.scan import scan_file
+
+    directive = "patches:\n  - patch: |-\n      kind: Secret\n      apiVersion: v1\n" + (
+        "      metadata: {name: oo}\n      stringData:\n        $patch: delete\n"
+    )
+    assert find_plaintext_secrets(scan_file("kustomization.yaml", directive.encode())) == []
