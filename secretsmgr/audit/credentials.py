@@ -65,7 +65,26 @@ BOOTSTRAP_TOKEN = re.compile(
     r"(?<![A-Za-z0-9_.-])[a-z0-9]{6}\.(?=[a-z0-9]{0,15}[0-9])(?=[a-z0-9]{0,15}[a-z])[a-z0-9]{16}"
     r"(?![A-Za-z0-9_.-])"
 )
-_EXAMPLE_BOOTSTRAP_TOKEN = "abcdef.0123456789abcdef"
+# kubeadm's documented examples are public
+_EXAMPLE_BOOTSTRAP_TOKENS = frozenset(("abcdef.0123456789abcdef", "07401b.f395accd246ae52d"))
+_TOKEN_WORD = re.compile(r"(?i)token")
+
+
+def _bootstrap_token(key: str, text: str) -> bool:
+    """A bootstrap token in ``text`` under a key that names a token (``token``,
+    ``bootstraptoken``, ``KUBEADM_TOKEN``), or right after the word (``--token …``,
+    ``token: …`` in an embedded config): that shape alone is also an image tag or a name."""
+    if "." not in text:
+        return False
+    keyed = _TOKEN_WORD.search(key) is not None
+    for found in BOOTSTRAP_TOKEN.finditer(text):
+        if found.group(0) in _EXAMPLE_BOOTSTRAP_TOKENS:
+            continue
+        if keyed or _TOKEN_WORD.search(text, max(0, found.start() - 16), found.start()):
+            return True
+    return False
+
+
 # A Google API key (Maps, Firebase, …): AIza and 35 more characters.
 _GOOGLE_API_KEY = re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])")
 # A keyword that runs on into another word names something else: passwordless_flow,
@@ -115,11 +134,13 @@ _LOCK_NAMES = frozenset(
 )
 # ``scheme://:password@host`` (Redis): a password with no user, which the basic-auth plugin
 # does not read.
-_PASSWORD_ONLY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://:([^\s:/?#@]+)@")
+_PASSWORD_ONLY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://:([^\s:/?#@]{1,512})@")
 # ``user:password@`` of a URL, both parts (``URL_PASSWORD`` captures the password alone).
-_URL_USER_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,31})://([^\s:/@]*):([^\s@/]+)@")
+_URL_USER_PASSWORD = re.compile(
+    r"([A-Za-z][A-Za-z0-9+.-]{0,31})://([^\s:/@]{0,256}):([^\s@/]{1,512})@"
+)
 # every ``user:password@`` of a URL, a password with a ``/`` in it too (base64)
-_URL_ANY_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s:/@]*:[^\s@]+@")
+_URL_ANY_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s:/@]{0,256}:[^\s@]{1,512}@")
 # The sample credentials of documentation (``postgres://user:password@host/database``).
 _PASSWORD_WORDS = frozenset(("password", "passwd", "pass"))
 # A stand-in that a start-up script fills in (blocky's `sed "s/POSTGRES_PASSWORD/$…/"`,
@@ -293,8 +314,6 @@ def _known_format(text: str, value: str) -> Verdict | None:
         return Verdict("Google API Key", True)
     if _VAULT_TOKEN.search(text):
         return Verdict("HashiCorp Vault Token", True)
-    if any(t != _EXAMPLE_BOOTSTRAP_TOKEN for t in BOOTSTRAP_TOKEN.findall(text)):
-        return Verdict("Kubernetes Bootstrap Token", True)
     if _encoded_private_key(text):
         return Verdict("Private Key", True)
     return None
@@ -312,6 +331,10 @@ def _encoded_private_key(text: str) -> bool:
     except (binascii.Error, ValueError):
         return False
     return PRIVATE_KEY_BLOCK.search(decoded.decode("ascii", "replace")) is not None
+
+
+def _bootstrap_verdict(key: str, text: str) -> Verdict | None:
+    return Verdict("Kubernetes Bootstrap Token", True) if _bootstrap_token(key, text) else None
 
 
 def is_lock_file(path: str) -> bool:
@@ -339,12 +362,12 @@ def judge_value(key: str, value: str) -> Verdict | None:
         text = strip_templates(value).replace("{{", " ")
         if not text.strip(" \t\"',;") or _example(text):
             return None
-        return _known_format(text, value)
+        return _known_format(text, value) or _bootstrap_verdict(key, text)
     if is_placeholder_value(value):
         return None
     if _VARIABLE.match(value) or _PATH.match(value):
         return None  # {VAR}, $VAR, <<VAR>>, a path: filled in or pointed to, not committed
-    verdict = _known_format(value, value)
+    verdict = _known_format(value, value) or _bootstrap_verdict(key, value)
     if verdict is not None:
         return verdict
     if tagged or (_DATE_TIME.match(value) and _TIME_KEY.search(split_camel(key))):

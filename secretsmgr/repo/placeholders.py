@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import re
 
-_TEMPLATE = re.compile(r"\$\{[^}]*\}|\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+# No brace inside and bounded: from every ``${`` or ``{{`` of a long run without a closing
+# one, a scan to the end of the value is quadratic.
+_TEMPLATE = re.compile(r"\$\{[^{}]{0,512}\}|\{\{[^{}]{0,2048}\}\}|\{%[^{}]{0,2048}%\}")
 _ANGLE = re.compile(r"^\s*<[^<>\s][^<>]*>\s*$")
 # References a bootstrap tool resolves from a secret manager (1Password ``op inject``, vals,
 # Vault, cloud secret managers, a ``secret://`` resolver): the repository holds the address, not
@@ -37,14 +39,16 @@ _REFERENCE = re.compile(
     rf"|(?:{REFERENCE_SCHEMES})://[^\s:@?#]+(?:{_FIELD})?"
     r"|ref\+(?:[a-z0-9]+\+)*[a-z0-9]+://\S+|vault:\S+"
     # Traefik's reference to a key of a Kubernetes Secret (``urn:k8s:secret:oidc:CLIENT_SECRET``)
-    r"|urn:k8s:secret:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?:[-._a-zA-Z0-9]+)\s*$"
+    rf"|urn:k8s:secret:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?:{_WORD}(?:[-_.]{_WORD})*)\s*$"
 )
 
 
 # What text around a template can still hold: a password in a URL, a ``password: …`` (or
 # ``TOKEN=…``, ``'secret' => …``) line, a private key block. Comment lines do not count.
 # The user may be empty: Redis URLs carry a password alone (``redis://:password@host``).
-URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s:/@]*:([^\s@/]+)@")
+# Bounded parts: a long comma list of ``http://host:port`` would be scanned to its end from
+# every ``://`` (quadratic) by an unbounded password.
+URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s:/@]{0,256}:([^\s@/]{1,512})@")
 _SECRET_LINE = re.compile(
     r"(?im)(?:^|[{,(\[])[ \t]*(?:-[ \t]*)?[\"']?[\w.-]*?"
     r"(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|"
@@ -151,7 +155,8 @@ _STAND_IN = re.compile(
     # an instruction may follow (``REPLACE_ME__openssl_rand_hex_16``, ``…_b64[0]_from_init``):
     # words (see _WORD), never a random mix of letters and digits
     rf"(?:replace[_ -]?(?:me(?-i:(?:[_-]+{_WORD}(?:\[\d+\])?)*)|with[_ -]?\S*|this\S*)|"
-    r"change[_ -]?me\S*|"
+    # ``changeme``, ``CHANGE_ME_PLEASE``; never ``ChangeMe#Prod-9f86d0`` (a password made from it)
+    rf"change[_ -]?me(?-i:(?:[_-]+{_WORD})*)[!.]*|"
     r"fill[_ -]?(?:me|in)(?:[_ -]?in)?|set[_ -]?me|"
     r"(?:enter[_ -]|insert[_ -])?your[_ -](?:[\w-]+[_ -]){0,4}(?:password|passphrase|passwd|"
     r"token|key|secret|api[_ -]?key|value|id|here)|todo|fixme|tbd|x{3,}|\*{3,}|placeholder|"
@@ -176,21 +181,24 @@ def is_placeholder(value: object) -> bool:
 
 # An address whose secret part is a stand-in: a webhook's token written ``xxx/yyy`` (Gatus'
 # ``https://discord.com/api/webhooks/xxx/yyy``), Slack's ``…/T00000000/B00000000/XXXXXXXX``.
-_HTTP_URL = re.compile(r"^(?i:https?)://[^\s/?#@]+(?P<rest>[/?#]\S*)?$")
-_URL_PART = re.compile(r"[/?#&=]")
-_ONE_LETTER = re.compile(r"^([A-Za-z])\1{2,}$")  # yyy, ZZZZ
+# The stand-ins end the path, after parts that are words or numbers (an id is no credential
+# alone); no query or fragment, where a password or token may sit.
+_HTTP_URL = re.compile(r"^(?i:https?)://[^\s/?#@]+(?P<rest>/[^\s?#]*)$")
+_URL_STAND_IN = re.compile(r"(?i)^(?:([a-z*.])\1{2,}|change[_-]?me|replace[_-]?me)$")
+_URL_PLAIN_PART = re.compile(r"^(?:[A-Za-z]+(?:[-_][A-Za-z]+)*|\d+|[A-Z]\d+)$")
 
 
 def _placeholder_url(value: str) -> bool:
-    """An http(s) URL with no credentials whose path or query holds a stand-in (``xxx``,
-    ``changeme``, ``yyy``) and no random token anywhere."""
+    """An http(s) URL with no credentials, query or fragment whose path ends in stand-ins
+    (``xxx``, ``yyy``, ``XXXXXXXX``, ``changeme``) after plain words and numbers."""
     found = _HTTP_URL.match(value.strip())
-    if found is None or not found["rest"]:
+    if found is None:
         return False
-    parts = [part for part in _URL_PART.split(found["rest"]) if part]
-    if any(_has_token(part) for part in parts):
+    parts = [part for part in found["rest"].split("/") if part]
+    first = next((i for i, part in enumerate(parts) if _URL_STAND_IN.match(part)), None)
+    if first is None or not all(_URL_STAND_IN.match(part) for part in parts[first:]):
         return False
-    return any(_STAND_IN.match(part) or _ONE_LETTER.match(part) for part in parts)
+    return all(_URL_PLAIN_PART.match(part) for part in parts[:first])
 
 
 # The last word of a key that names where or who, not a secret: ``RESTIC_REPOSITORY``,

@@ -243,7 +243,9 @@ def _scan_leaves(sf: SopsFile) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 _SECRET_VALUES = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
-_TEMPLATE_SYNTAX = re.compile(rb"\{\{.*?\}\}|\{%.*?%\}")
+_TEMPLATE_SYNTAX = re.compile(
+    rb"\{\{[^{}\n]{0,2048}\}\}|\{%[^{}\n]{0,2048}%\}"
+)  # linear on a long line
 _SHELL_VARIABLE = re.compile(rb"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a secret value
 

@@ -553,15 +553,26 @@ def test_a_kubernetes_bootstrap_token_is_a_known_format() -> None:
     from secretsmgr.repo.scan import scan_file
 
     token = "k3x9qz.p7r2m5v8w1t4y6u0"
-    for key in ("bootstraptoken", "token", "KUBEADM_TOKEN", "x"):
+    for key in ("bootstraptoken", "token", "KUBEADM_TOKEN", "joinToken"):
         verdict = judge_value(key, token)
         assert verdict is not None and verdict.known, key
         assert verdict.kind == "Kubernetes Bootstrap Token", key
     assert judge_value("cmd", f"kubeadm join 10.0.0.1:6443 --token {token}") is not None
-    # kubeadm's documented example is public; names and hosts of that shape hold no digit or
-    # run on
-    for value in ("abcdef.0123456789abcdef", "server.kubernetesservice", f"{token}.example.com"):
-        verdict = judge_value("x", value)
+    # kubeadm's documented examples are public; names and hosts of that shape hold no digit or
+    # run on; the shape alone, under a key that names no token, is an image tag, an address,
+    # a bucket (the review: these failed check)
+    for key, value in (
+        ("token", "abcdef.0123456789abcdef"),
+        ("cmd", "kubeadm join --token 07401b.f395accd246ae52d 10.0.0.1:6443"),
+        ("token", "server.kubernetesservice"),
+        ("token", f"{token}.example.com"),
+        ("x", token),
+        ("image", "ghcr.io/example/web:master.0f1e2d3c4b5a6978"),
+        ("TAG", "canary.0123abc456def789"),
+        ("ALERT_FROM", "jordan.henderson1990abc@example.com"),
+        ("BUCKET", "velero.backups2024homelab"),
+    ):
+        verdict = judge_value(key, value)
         assert verdict is None or verdict.kind != "Kubernetes Bootstrap Token", value
     kubeadm = (
         "apiVersion: kubeadm.k8s.io/v1beta3\nkind: InitConfiguration\nbootstrapTokens:\n"
@@ -601,3 +612,47 @@ def test_workflow_secrets_inherit_and_traefik_secret_urns_are_no_credentials() -
     assert judge_value("password", "urn:k8s:secret:traefik-oidc-redis:password") is None
     # still judged: another value under secrets
     assert judge_value("secrets", "Xq7pL2vR9mK4wZ1aa") is not None
+
+
+def test_the_reviews_secrets_behind_new_exemptions_are_still_reported() -> None:
+    # the review of the seventh sweep's change smuggled real secrets past each new exemption
+    import base64
+
+    from secretsmgr.repo.placeholders import is_placeholder
+
+    still_secret = (
+        "https://mm.example.com/hooks/ghh9yxbq5fgqtrpcx7mm4yey1w#xxx",  # a fragment
+        "https://grafana.example.com/api/xxx?user=admin&password=Tr0ub4dor-3",  # a query
+        "https://gotify.example.com/message?token=AQfsdf9F8.dj5Ps&title=xxx",
+        "https://hc-ping.com/0b6f2b1e-5c1a-4f1e-9d3b-2c7a8e9f1a2b/unused",  # a UUID before
+        "https://todo.example.com/api/todo/hook/9f86d081884c7d659a2feaf0c55ad015",
+        "ChangeMe#Prod-9f86d0",
+        "changeme-Xq9vT2mK8pL4wR7n",
+        "urn:k8s:secret:oidc:Xq9vT2mK8pL4wR7nAbCdEf12",
+    )
+    for value in still_secret:
+        assert not is_placeholder(value), value
+    for value in (
+        "https://discord.com/api/webhooks/xxx/yyy",
+        "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+        "changeme",
+        "CHANGE_ME_PLEASE",
+        "urn:k8s:secret:prowlarr-oidc:CLIENT_SECRET",
+    ):
+        assert is_placeholder(value), value
+    assert base64.b64decode("Y2hhbmdlbWUtWHE5dlQybUs4cEw0d1I3bg==") == b"changeme-Xq9vT2mK8pL4wR7n"
+
+
+def test_long_runs_of_template_openers_and_urls_are_read_in_linear_time() -> None:
+    # the review: a 215 kB list of http://host:port addresses took check 50 s, and a run of
+    # "${" or "{{" with nothing closing it never finished
+    import time
+
+    from secretsmgr.repo.placeholders import is_placeholder
+
+    urls = ",".join(f"http://etcd-{i}.etcd:2379" for i in range(8000))
+    started = time.perf_counter()
+    for value in ("${" * 100_000, "{{" * 100_000, "{%" * 100_000, urls):
+        is_placeholder(value)
+        judge_value("targets", value)
+    assert time.perf_counter() - started < 30  # a guard against quadratic time (about 2 s)
