@@ -382,7 +382,9 @@ class SopsConfigs:
             return self.label(outside), None, None
         return self.label(outside), found, outside.rules.index(found) + 1
 
-    def updatekeys_hint(self, path: str, kinds: Sequence[str]) -> str:
+    def updatekeys_hint(
+        self, path: str, kinds: Sequence[str], cluster_keys: Sequence[str] = ()
+    ) -> str:
         """How a holder of ``kinds`` keys (pgp, KMS, Vault) re-wraps the data key of ``path``
         to its creation rule with sops, which finds `.sops.yaml` from the current folder up
         and matches the rule against the path as given: from that config's folder. Says so
@@ -402,10 +404,16 @@ class SopsConfigs:
             if folder and path.startswith(folder + "/")
             else f"sops updatekeys -y {shlex.quote(path)}"
         )
-        if not any(group.age for group in rule.key_groups):
+        named = {key for group in rule.key_groups for key in group.age}
+        if not named:
             return (
                 f"{label} rule {number} names no age key: add the cluster's age key to it, then "
                 f"a holder of its {held} keys runs: {command}"
+            )
+        if cluster_keys and not named & set(cluster_keys):
+            return (
+                f"{label} rule {number} names no cluster key ({cluster_keys[0]}): add it to the "
+                f"rule, then a holder of its {held} keys runs: {command}"
             )
         return f"a holder of its {held} keys syncs it to {label} rule {number}: {command}"
 

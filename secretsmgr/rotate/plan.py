@@ -186,7 +186,11 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
             raise RefusedError(
                 f"{entry.path}: encrypted to {named} keys only, which secretsmgr cannot wrap a "
                 "new data key for",
-                hints=(ctx.sops_configs.updatekeys_hint(entry.path, foreign),),
+                hints=(
+                    ctx.sops_configs.updatekeys_hint(
+                        entry.path, foreign, ctx.cluster_keys_for(entry)
+                    ),
+                ),
             )
     order = {name: i for i, name in enumerate(ctx.layers.names())}
 

@@ -248,6 +248,17 @@ def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
         assert (code, out) == (1, "")
         assert_user_error(err, "Talos/t.enc.yaml: encrypted to pgp keys only")
         assert hints_of(err) == [want], args
+    # an age key in the rule that is not the cluster's (the review): the cluster's goes in first
+    (sub / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    pgp: {'A' * 40}\n"
+        f"    age: {PUB2}\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(["--repo", str(tmp_path), "rotate", "--dry-run", str(moved)], capsys)
+    assert hints_of(err) == [
+        f"Talos/.sops.yaml rule 1 names no cluster key ({PUB1}): add it to the rule, then a "
+        "holder of its pgp keys runs: cd Talos && sops updatekeys -y t.enc.yaml"
+    ]
     # with the age key in the rule, the holder's command is all that is left
     (sub / ".sops.yaml").write_text(
         f"creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    pgp: {'A' * 40}\n    age: {PUB1}\n",

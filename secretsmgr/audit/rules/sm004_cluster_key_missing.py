@@ -68,22 +68,22 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 entry.path,
                 f"not encrypted to {' nor '.join(missing)}: Flux cannot decrypt it "
                 f"(encrypted to {_held(entry)})",
-                fix=_fix(ctx, entry.path, sf.metadata.foreign_kinds),
+                fix=_fix(ctx, entry, sf.metadata.foreign_kinds),
             )
         elif short:
             yield RULE.finding(
                 entry.path,
                 "; ".join(short) + " needed: Flux cannot decrypt it",
-                fix=_fix(ctx, entry.path, sf.metadata.foreign_kinds),
+                fix=_fix(ctx, entry, sf.metadata.foreign_kinds),
             )
 
 
-def _fix(ctx: AuditContext, path: str, kinds: Sequence[str]) -> str:
+def _fix(ctx: AuditContext, entry: SopsEntry, kinds: Sequence[str]) -> str:
     """``secretsmgr rotate``, unless the file holds keys only sops can wrap a data key for
     (``kinds``: pgp, KMS, Vault): then a holder of them syncs the file to its rule with sops."""
     if not kinds:
-        return f"secretsmgr rotate {path}"
-    how = ctx.repo.sops_configs.updatekeys_hint(path, kinds)
+        return f"secretsmgr rotate {entry.path}"
+    how = ctx.repo.sops_configs.updatekeys_hint(entry.path, kinds, ctx.repo.cluster_keys_for(entry))
     return f"only sops wraps a data key for these keys; {how}"
 
 

@@ -123,8 +123,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 fix = widen_hint(entry, exposed[0], too=False)
             elif rule_change:
                 fix = reencrypt_hint(entry.path)
-            elif foreign:  # PGP, KMS, Vault: keys only sops can use
-                fix = ctx.repo.sops_configs.updatekeys_hint(entry.path, sf.metadata.foreign_kinds)
+            elif foreign or (sf.metadata.foreign_kinds and not sf.metadata.age_recipients):
+                # PGP, KMS, Vault: keys only sops can use (a file on them only: rotate refuses)
+                fix = ctx.repo.sops_configs.updatekeys_hint(
+                    entry.path, sf.metadata.foreign_kinds, ctx.repo.cluster_keys_for(entry)
+                )
             elif old_only and not extra:
                 fix = ROTATION_CURE
             else:
