@@ -119,41 +119,100 @@ def _expand(doc: Obj, prefix: str, depth: int) -> Iterator[tuple[str, Obj]]:
             if isinstance(item, dict):
                 yield from _expand(cast(Obj, item), f"{prefix}items.{number}.", depth + 1)
     if depth == 0:
-        for where, text in _inline_patches(doc):
-            try:
-                parsed = safe_load_all(text)
-            except (FormatError, RecursionError):
-                continue
+        for where, content, target in _inline_patches(doc):
+            if isinstance(content, str):
+                try:
+                    parsed = safe_load_all(content)
+                except (FormatError, RecursionError):
+                    continue
+            else:
+                parsed = [content]
             for number, patch in enumerate(parsed):
+                at = where if len(parsed) == 1 else f"{where}{number}."
+                if isinstance(patch, list):
+                    patch = _json6902_secret(cast(list[object], patch), target)
                 if isinstance(patch, dict):
-                    at = where if len(parsed) == 1 else f"{where}{number}."
                     yield from _expand(cast(Obj, patch), f"{prefix}{at}", 1)
 
 
-def _inline_patches(doc: Obj) -> Iterator[tuple[str, str]]:
-    """(key-path prefix, text) of each patch written inline in a kustomization (``patches[].patch``,
-    an inline ``patchesStrategicMerge`` item) or a Flux Kustomization (``spec.patches[].patch``):
+def _json6902_secret(ops: list[object], target: object) -> Obj | None:
+    """The Secret values a JSON 6902 patch adds (``- op: add, path: /stringData/password,
+    value: …``) as a Secret of its own, when it targets a Secret or writes under ``/data`` or
+    ``/stringData``; None otherwise."""
+    kind = cast(Obj, target).get("kind") if isinstance(target, dict) else None
+    sections: dict[str, dict[str, object]] = {}
+    for raw in ops:
+        op = cast(Obj, raw) if isinstance(raw, dict) else {}
+        path, value = op.get("path"), op.get("value")
+        if op.get("op") not in ("add", "replace") or not isinstance(path, str):
+            continue
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]]
+        if not parts or parts[0] not in ("data", "stringData"):
+            continue
+        if len(parts) == 2:
+            sections.setdefault(parts[0], {})[parts[1]] = value
+        elif len(parts) == 1 and isinstance(value, dict):
+            sections.setdefault(parts[0], {}).update(cast(dict[str, object], value))
+    if not sections or kind not in (None, "Secret"):
+        return None
+    name = cast(Obj, target).get("name") if isinstance(target, dict) else None
+    secret: Obj = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name or "(patched)"}}
+    secret.update(sections)
+    return secret
+
+
+_PATCH_LISTS = ("patches", "patchesStrategicMerge", "patchesJson6902")
+
+
+def _inline_patches(doc: Obj) -> Iterator[tuple[str, object, object]]:
+    """(key-path prefix, patch, target) of each patch written inline: text to parse, or an
+    object (a HelmRelease post-renderer's) — in a kustomization (``patches[].patch``,
+    ``patchesStrategicMerge``, ``patchesJson6902``), a Flux Kustomization (``spec.patches``), a
+    HelmRelease's ``spec.postRenderers[].kustomize`` or a FluxInstance's ``spec.kustomize``:
     what they hold ends up in the built object, a Secret's values or a HelmRelease's too."""
     api = doc.get("apiVersion")
     api = api if isinstance(api, str) else ""
-    lists: list[tuple[str, object]] = []
+    holders: list[tuple[str, Obj]] = []
+    spec = doc.get("spec")
+    spec_d = cast(Obj, spec) if isinstance(spec, dict) else {}
     if api.startswith("kustomize.toolkit.fluxcd.io/"):
-        spec = doc.get("spec")
-        if isinstance(spec, dict):
-            lists.append(("spec.patches", cast(Obj, spec).get("patches")))
+        holders.append(("spec.", {"patches": spec_d.get("patches")}))
+    elif api.startswith("helm.toolkit.fluxcd.io/"):
+        renderers = spec_d.get("postRenderers")
+        for number, renderer in enumerate(renderers if isinstance(renderers, list) else []):
+            kustomize = cast(Obj, renderer).get("kustomize") if isinstance(renderer, dict) else None
+            if isinstance(kustomize, dict):
+                holders.append((f"spec.postRenderers.{number}.kustomize.", cast(Obj, kustomize)))
+    elif api.startswith("fluxcd.controlplane.io/"):
+        kustomize = spec_d.get("kustomize")
+        if isinstance(kustomize, dict):
+            holders.append(("spec.kustomize.", cast(Obj, kustomize)))
     elif not api or api.startswith("kustomize.config.k8s.io/"):
-        lists += [
-            ("patches", doc.get("patches")),
-            ("patchesStrategicMerge", doc.get("patchesStrategicMerge")),
-        ]
-    for name, entries in lists:
-        if not isinstance(entries, list):
-            continue
-        for number, entry in enumerate(entries):
-            text = cast(Obj, entry).get("patch") if isinstance(entry, dict) else entry
-            at = f"{name}.{number}.patch." if isinstance(entry, dict) else f"{name}.{number}."
-            if isinstance(text, str) and "\n" in text.strip() and ":" in text:
-                yield at, text
+        holders.append(("", doc))
+    for base, holder in holders:
+        for name in _PATCH_LISTS:
+            entries = holder.get(name)
+            if not isinstance(entries, list):
+                continue
+            for number, entry in enumerate(entries):
+                if isinstance(entry, dict) and "patch" in entry:
+                    content, at = cast(Obj, entry).get("patch"), f"{base}{name}.{number}.patch."
+                    target: object = cast(Obj, entry).get("target")
+                else:  # an inline patchesStrategicMerge item: text, or an object
+                    content, at, target = entry, f"{base}{name}.{number}.", None
+                if isinstance(content, str):
+                    if _inline_text(content):
+                        yield at, content, target
+                elif isinstance(content, list) or (
+                    isinstance(content, dict) and "kind" in content  # an object, not {path: …}
+                ):
+                    yield at, content, target
+
+
+def _inline_text(text: str) -> bool:
+    """Whether a patch entry's text is the patch itself, not the name of a patch file."""
+    body = text.strip()
+    return ":" in body and ("\n" in body or body.startswith(("{", "[")))
 
 
 def is_secret(obj: Obj) -> bool:

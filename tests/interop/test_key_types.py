@@ -250,8 +250,7 @@ def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
         assert hints_of(err) == [want], args
     # an age key in the rule that is not the cluster's (the review): the cluster's goes in first
     (sub / ".sops.yaml").write_text(
-        f"creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    pgp: {'A' * 40}\n"
-        f"    age: {PUB2}\n",
+        f"creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    pgp: {'A' * 40}\n    age: {PUB2}\n",
         encoding="utf-8",
     )
     code, out, err = run(["--repo", str(tmp_path), "rotate", "--dry-run", str(moved)], capsys)

@@ -326,7 +326,10 @@ def _fix(ctx: AuditContext, hit: PlaintextSecret, keys_in: set[str]) -> str:
 
 
 # A key path inside a patch written inline in a kustomization or a Flux Kustomization
-_PATCHED = re.compile(r"^(?:items\.\d+\.)*(?:spec\.)?(?:patches|patchesStrategicMerge)\.\d+\.")
+_PATCHED = re.compile(
+    r"^(?:items\.\d+\.)*(?:spec\.(?:postRenderers\.\d+\.kustomize\.|kustomize\.)?)?"
+    r"(?:patches|patchesStrategicMerge|patchesJson6902)\.\d+\."
+)
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:

