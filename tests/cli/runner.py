@@ -174,19 +174,22 @@ def run_process(
         timeout=timeout,
     )
     out = proc.stdout if stdout is None else ""
-    err = proc.stderr
-    check_streams(
-        proc.returncode,
-        out,
-        err,
-        expect=expect,
-        warnings=warnings,
-        notes=notes,
-        may_warn=may_warn,
-        secrets=secrets,
-        debug="--debug" in args,
-    )
-    return Result(proc.returncode, out, err)
+    checks = {"warnings": warnings, "notes": notes, "may_warn": may_warn, "secrets": secrets}
+    return _checked(proc.returncode, out, proc.stderr, args, expect, checks)
+
+
+def _checked(
+    code: int,
+    out: str,
+    err: str,
+    args: Sequence[str],
+    expect: int | None,
+    checks: Mapping[str, Sequence[str] | Sequence[Secret]],
+) -> Result:
+    """``check_streams`` on one run's streams (``checks``: its warnings, notes, may_warn and
+    secrets), then the run as a ``Result``."""
+    check_streams(code, out, err, expect=expect, debug="--debug" in args, **checks)  # type: ignore[arg-type]
+    return Result(code, out, err)
 
 
 def run_inline(
@@ -220,18 +223,8 @@ def run_inline(
         os.environ.update(saved_env)
         os.chdir(saved_cwd)
         sys.stdin = saved_stdin
-    check_streams(
-        code,
-        out.getvalue(),
-        err.getvalue(),
-        expect=expect,
-        warnings=warnings,
-        notes=notes,
-        may_warn=may_warn,
-        secrets=secrets,
-        debug="--debug" in args,
-    )
-    return Result(code, out.getvalue(), err.getvalue())
+    checks = {"warnings": warnings, "notes": notes, "may_warn": may_warn, "secrets": secrets}
+    return _checked(code, out.getvalue(), err.getvalue(), args, expect, checks)
 
 
 def start_process(
