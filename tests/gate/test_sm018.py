@@ -656,3 +656,25 @@ def test_long_runs_of_template_openers_and_urls_are_read_in_linear_time() -> Non
         is_placeholder(value)
         judge_value("targets", value)
     assert time.perf_counter() - started < 30  # a guard against quadratic time (about 2 s)
+
+
+def test_a_known_format_in_a_list_item_is_found() -> None:
+    # the review: a string that is a list item (a container's args, cloud-init's runcmd) was
+    # never judged, so a GitHub token in args and a bootstrap token in runcmd passed
+    from secretsmgr.audit.rules.sm018_plaintext_credential import detect_known
+    from secretsmgr.repo.scan import scan_file
+
+    job = (
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec:\n"
+        "      containers:\n        - name: gh\n          image: gh:2\n"
+        '          args: ["--token=ghp_R7xK2mQ9vT4wL8nP3sY6zB1cD5fG0hJ2kM4a", "--verbose"]\n'
+    )
+    hits = detect_known(scan_file("job.yaml", job.encode()))
+    assert [(h.key_path, h.kind) for h in hits] == [
+        ("spec.template.spec.containers.0.args.0", "GitHub Token")
+    ]
+    cloud = (
+        "#cloud-config\nruncmd:\n  - kubeadm join 10.0.0.1:6443 --token 5tq8wz.h2k7m4n9p1r6x3v0\n"
+    )
+    hits = detect_known(scan_file("cloud-init.yaml", cloud.encode()))
+    assert [(h.key_path, h.kind) for h in hits] == [("runcmd.0", "Kubernetes Bootstrap Token")]

@@ -77,6 +77,22 @@ def _leaves(node: object, prefix: str) -> Iterator[tuple[str, str, str]]:
             yield from _leaves(item, f"{prefix}{number}.")
 
 
+def _list_strings(node: object, prefix: str) -> Iterator[tuple[str, str, str]]:
+    """(key path, the list's key, item) of every string that is a list item below ``node``
+    (a container's ``args``, cloud-init's ``runcmd``), which ``_leaves`` does not yield."""
+    if isinstance(node, dict):
+        for key, value in cast(dict[object, object], node).items():
+            if isinstance(value, dict | list) and not (prefix == "" and key == SOPS_KEY):
+                yield from _list_strings(value, f"{prefix}{key}.")
+    elif isinstance(node, list):
+        parent = prefix.rstrip(".").rpartition(".")[2]
+        for number, item in enumerate(node):
+            if isinstance(item, str):
+                yield f"{prefix}{number}", parent, item
+            else:
+                yield from _list_strings(item, f"{prefix}{number}.")
+
+
 def _leaf(key_path: str, key: str, value: object) -> Iterator[tuple[str, str, str]]:
     if isinstance(value, str):
         yield key_path, key, value
@@ -147,6 +163,10 @@ def _candidates(
         # no Kubernetes object, or a kubeconfig (kind Config): a file, every value judged
         for key_path, key, value in _leaves(obj, prefix):
             yield "file", key_path, key, value, False, None
+        if parts is not None:  # list items (cloud-init's runcmd): known formats only
+            for key_path, key, value in _list_strings(obj, prefix):
+                if any(part in value for part in parts):
+                    yield "file", key_path, key, value, True, None
         return
     if is_secret(obj) or kind.endswith("List"):
         return
@@ -165,7 +185,7 @@ def _candidates(
         yield f"{name} env {key}", key_path, key, value, False, key  # the variable, not its index
     if parts is None:
         return  # no value in the file can hold a known format
-    for key_path, key, value in _leaves(obj, prefix):
+    for key_path, key, value in (*_leaves(obj, prefix), *_list_strings(obj, prefix)):
         if key_path.startswith(f"{prefix}binaryData."):
             continue  # base64 of a binary file: a key format inside it is chance (AKIA, ABIA…)
         if any(part in value for part in parts):
