@@ -278,8 +278,13 @@ def _no_password(user: str, password: str, scheme: str = "") -> bool:
         return True
     if password.lower() in _PASSWORD_WORDS and user.lower() in _USER_WORDS:
         return True  # the sample itself: user:password@host
+    if scheme == "xiaomi" and user.isdigit() and password.lower() in _XIAOMI_REGIONS:
+        return True  # go2rtc's xiaomi://USER_ID:REGION@host: the cloud region, not a password
     host = "." in user or user == "localhost" or bool(_HOST_VARIABLE.match(user))
     return scheme == "s3" and host and password.isdigit() and len(password) <= 5
+
+
+_XIAOMI_REGIONS = frozenset(("cn", "de", "i2", "ru", "sg", "us"))
 
 
 def _variable_passwords(value: str) -> bool:

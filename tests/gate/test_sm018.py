@@ -678,3 +678,14 @@ def test_a_known_format_in_a_list_item_is_found() -> None:
     )
     hits = detect_known(scan_file("cloud-init.yaml", cloud.encode()))
     assert [(h.key_path, h.kind) for h in hits] == [("runcmd.0", "Kubernetes Bootstrap Token")]
+
+
+def test_a_go2rtc_xiaomi_region_is_no_password() -> None:
+    # judging list items showed shelken's go2rtc streams, xiaomi://USER_ID:REGION@host: the
+    # region (cn, de, …) sits where a password would; a password there is still one
+    assert judge_value("0", "xiaomi://626144510:cn@192.168.0.159?did=1105758690&subtype=hd") is None
+    verdict = judge_value("0", "xiaomi://626144510:Tr0ub4dor-3@192.168.0.159?did=1")
+    assert verdict is not None and verdict.known
+    # and a camera's stream URL with its password in a list is still reported (rajsinghtech)
+    verdict = judge_value("0", "rtsp://frigate:Ap7xQ2mK9v@192.168.50.247:554/Streaming/Channels/1")
+    assert verdict is not None and verdict.known
