@@ -148,7 +148,9 @@ _PASSWORD_WORDS = frozenset(("password", "passwd", "pass"))
 # capitals that ends in a password's word; letters only (``HUNTER2_PASS``, ``_K8SQ7ZP2M_`` are
 # passwords). A password of that shape is a name, not a secret.
 _STAND_IN_PASSWORD = re.compile(
-    r"^(?:_+[A-Z]+(?:_[A-Z]+)*_+|[A-Z]+(?:_[A-Z]+)*_(?:PASSWORD|PASSWD|PASS|PWD))$"
+    r"^(?:_+[A-Z]+(?:_[A-Z]+)*_+|[A-Z]+(?:_[A-Z]+)*_(?:PASSWORD|PASSWD|PASS|PWD)"
+    # or an instruction in capitals (d-uzlov's ``osp:REPLACEOSPDBPASSWORD@``)
+    r"|REPLACE_?[A-Z]+(?:_[A-Z]+)*)$"
 )
 _USER_WORDS = frozenset(("user", "username", "usr"))
 # A variable that names a host (``${SECRET_SYNOLOGY_IP}:9000@region``), not a user.

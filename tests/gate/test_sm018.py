@@ -689,3 +689,6 @@ def test_a_go2rtc_xiaomi_region_is_no_password() -> None:
     # and a camera's stream URL with its password in a list is still reported (rajsinghtech)
     verdict = judge_value("0", "rtsp://frigate:Ap7xQ2mK9v@192.168.50.247:554/Streaming/Channels/1")
     assert verdict is not None and verdict.known
+    # a stand-in that asks to be replaced, in capitals (d-uzlov's docker-compose environment)
+    compose = "OSP_CORE_DB=mysql+pymysql://osp:REPLACEOSPDBPASSWORD@osp_db/osp"
+    assert judge_value("4", compose) is None
