@@ -668,10 +668,14 @@ def test_a_known_format_in_a_list_item_is_found() -> None:
         "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec:\n"
         "      containers:\n        - name: gh\n          image: gh:2\n"
         '          args: ["--token=ghp_R7xK2mQ9vT4wL8nP3sY6zB1cD5fG0hJ2kM4a", "--verbose"]\n'
+        "        - name: join\n          image: kubeadm:1.30\n"
+        '          args: ["join", "--token", "5tq8wz.h2k7m4n9p1r6x3v0", "--tag", "v1.x1x2x3"]\n'
     )
     hits = detect_known(scan_file("job.yaml", job.encode()))
     assert [(h.key_path, h.kind) for h in hits] == [
-        ("spec.template.spec.containers.0.args.0", "GitHub Token")
+        ("spec.template.spec.containers.0.args.0", "GitHub Token"),
+        # the value after its flag (args: [--token, VALUE]) is read under the flag's name
+        ("spec.template.spec.containers.1.args.2", "Kubernetes Bootstrap Token"),
     ]
     cloud = (
         "#cloud-config\nruncmd:\n  - kubeadm join 10.0.0.1:6443 --token 5tq8wz.h2k7m4n9p1r6x3v0\n"

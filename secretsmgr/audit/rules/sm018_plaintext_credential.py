@@ -86,11 +86,14 @@ def _list_strings(node: object, prefix: str) -> Iterator[tuple[str, str, str]]:
                 yield from _list_strings(value, f"{prefix}{key}.")
     elif isinstance(node, list):
         parent = prefix.rstrip(".").rpartition(".")[2]
+        flag = ""  # the item before, when it is an argument's flag (args: [--token, VALUE])
         for number, item in enumerate(node):
             if isinstance(item, str):
-                yield f"{prefix}{number}", parent, item
+                yield f"{prefix}{number}", flag or parent, item
             else:
                 yield from _list_strings(item, f"{prefix}{number}.")
+            is_flag = isinstance(item, str) and item.startswith("-") and " " not in item
+            flag = item.lstrip("-") if is_flag else ""
 
 
 def _leaf(key_path: str, key: str, value: object) -> Iterator[tuple[str, str, str]]:
