@@ -51,7 +51,7 @@ from secretsmgr.fsutil import (
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
 from secretsmgr.repo import git
-from secretsmgr.repo.inventory import load_inventory
+from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
 from secretsmgr.repo.pending import journal_path
 from secretsmgr.repo.root import is_git_work_tree
@@ -153,15 +153,24 @@ def refusal_before_keys(
     """What the run would refuse before it needs an age identity (a target encrypted to pgp
     or KMS keys only, nothing to rotate, an unknown layer), or None: for a caller that has no
     identity, so that a user is not sent after a key that cannot help."""
-    named_only = request.files and not (request.all_files or request.layers or request.regenerate)
-    scope = [os.path.abspath(name) for name in request.files] if named_only else None
     try:
-        ctx = load_inventory(root, files=scope, env=env, cluster_key_cli=request.cluster_key)
-        check_request(ctx, request)
-        select_targets(ctx, request)
+        _targets(root, request, env)
     except SecretsmgrError as exc:
         return exc
     return None
+
+
+def _targets(
+    root: Path, request: RotationRequest, env: Mapping[str, str]
+) -> tuple[Inventory, list[SopsEntry]]:
+    """The repository as the run reads it, and the files it rotates (before any key is used)."""
+    # Named files only: read just those (layers and rules still come from the whole tree).
+    # A regeneration looks for its values in every SOPS file, so it reads them all.
+    named_only = request.files and not (request.all_files or request.layers or request.regenerate)
+    scope = [os.path.abspath(name) for name in request.files] if named_only else None
+    ctx = load_inventory(root, files=scope, env=env, cluster_key_cli=request.cluster_key)
+    check_request(ctx, request)
+    return ctx, select_targets(ctx, request)
 
 
 def refuse_dirty(root: Path, paths: Sequence[str]) -> None:
@@ -184,13 +193,7 @@ def _prepare(
     fault: FaultHook,
 ) -> _Prepared:
     """Step 2: the plan and every new file, staged and verified in memory."""
-    # Named files only: read just those (layers and rules still come from the whole tree).
-    # A regeneration looks for its values in every SOPS file, so it reads them all.
-    named_only = request.files and not (request.all_files or request.layers or request.regenerate)
-    scope = [os.path.abspath(name) for name in request.files] if named_only else None
-    ctx = load_inventory(root, files=scope, env=env, cluster_key_cli=request.cluster_key)
-    check_request(ctx, request)
-    targets = select_targets(ctx, request)
+    ctx, targets = _targets(root, request, env)
     rel_log = ctx.settings.changelog
     log_path = changelog_path(root, rel_log)
     old_log = load_changelog(log_path)

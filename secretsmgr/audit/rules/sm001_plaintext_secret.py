@@ -158,9 +158,8 @@ def _line(lines: Mapping[str, int], key_path: str) -> int | None:
     """The line of ``key_path``; inside an inline patch (text the file holds as one string),
     the line where the patch starts."""
     found = lines.get(key_path)
-    if found is None and _PATCHED.match(key_path):
-        head = _PATCHED.match(key_path)
-        assert head is not None
+    head = _PATCHED.match(key_path) if found is None else None
+    if head is not None:
         found = lines.get(head.group(0) + "patch") or lines.get(head.group(0).rstrip("."))
     return found
 

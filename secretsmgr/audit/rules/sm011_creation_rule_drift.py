@@ -158,15 +158,11 @@ def _clip(value: str, other: str) -> str:
     ``other`` with a little around it, and its length."""
     if len(value) <= _SHOWN:
         return value
-    start = 0  # the common start and end of the two: what is cut
+    start = 0  # the common start of the two: the window opens a little before it ends
     while start < min(len(value), len(other)) and value[start] == other[start]:
         start += 1
-    end = 0
-    while end < min(len(value), len(other)) - start and value[-1 - end] == other[-1 - end]:
-        end += 1
-    context = 8
-    lo, hi = max(0, start - context), min(len(value), len(value) - end + context)
-    hi = lo + _SHOWN - 12 if hi - lo > _SHOWN - 12 else min(len(value), lo + _SHOWN - 12)
+    lo = max(0, start - 8)
+    hi = min(len(value), lo + _SHOWN - 12)
     shown = ("…" if lo else "") + value[lo:hi] + ("…" if hi < len(value) else "")
     return f"{shown} ({len(value)} characters)"
 

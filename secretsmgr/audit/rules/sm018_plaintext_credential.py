@@ -61,44 +61,35 @@ class CredentialHit:
     variable: str | None = None  # a container env entry's name, which history names too
 
 
-def _leaves(node: object, prefix: str) -> Iterator[tuple[str, str, str]]:
-    """(key path, last key, value) of every string leaf below ``node``."""
+def _strings(node: object, prefix: str) -> Iterator[tuple[str, str, str, bool]]:
+    """(key path, key, value, is a list item) of every string below ``node``, in one walk: a
+    mapping's values under their key, list items (a container's ``args``, cloud-init's
+    ``runcmd``) under the list's key, or under the flag before them (``args: [--token, X]``)."""
     if isinstance(node, dict):
         for key, value in cast(dict[object, object], node).items():
             if prefix == "" and key == SOPS_KEY:
                 continue
-            yield from (
-                _leaves(value, f"{prefix}{key}.")
-                if isinstance(value, dict | list)
-                else _leaf(f"{prefix}{key}", str(key), value)
-            )
-    elif isinstance(node, list):
-        for number, item in enumerate(node):
-            yield from _leaves(item, f"{prefix}{number}.")
-
-
-def _list_strings(node: object, prefix: str) -> Iterator[tuple[str, str, str]]:
-    """(key path, the list's key, item) of every string that is a list item below ``node``
-    (a container's ``args``, cloud-init's ``runcmd``), which ``_leaves`` does not yield."""
-    if isinstance(node, dict):
-        for key, value in cast(dict[object, object], node).items():
-            if isinstance(value, dict | list) and not (prefix == "" and key == SOPS_KEY):
-                yield from _list_strings(value, f"{prefix}{key}.")
+            if isinstance(value, dict | list):
+                yield from _strings(value, f"{prefix}{key}.")
+            elif isinstance(value, str):
+                yield f"{prefix}{key}", str(key), value, False
     elif isinstance(node, list):
         parent = prefix.rstrip(".").rpartition(".")[2]
-        flag = ""  # the item before, when it is an argument's flag (args: [--token, VALUE])
+        flag = ""  # the item before, when it is an argument's flag
         for number, item in enumerate(node):
             if isinstance(item, str):
-                yield f"{prefix}{number}", flag or parent, item
+                yield f"{prefix}{number}", flag or parent, item, True
             else:
-                yield from _list_strings(item, f"{prefix}{number}.")
+                yield from _strings(item, f"{prefix}{number}.")
             is_flag = isinstance(item, str) and item.startswith("-") and " " not in item
             flag = item.lstrip("-") if is_flag else ""
 
 
-def _leaf(key_path: str, key: str, value: object) -> Iterator[tuple[str, str, str]]:
-    if isinstance(value, str):
-        yield key_path, key, value
+def _leaves(node: object, prefix: str) -> Iterator[tuple[str, str, str]]:
+    """(key path, last key, value) of every string a mapping below ``node`` holds."""
+    for key_path, key, value, listed in _strings(node, prefix):
+        if not listed:
+            yield key_path, key, value
 
 
 def _env(node: object, prefix: str) -> Iterator[tuple[str, str, str]]:
@@ -164,12 +155,11 @@ def _candidates(
     kind, api = obj.get("kind"), obj.get("apiVersion")
     if not isinstance(kind, str) or not isinstance(api, str) or (kind, api) == ("Config", "v1"):
         # no Kubernetes object, or a kubeconfig (kind Config): a file, every value judged
-        for key_path, key, value in _leaves(obj, prefix):
-            yield "file", key_path, key, value, False, None
-        if parts is not None:  # list items (cloud-init's runcmd): known formats only
-            for key_path, key, value in _list_strings(obj, prefix):
-                if any(part in value for part in parts):
-                    yield "file", key_path, key, value, True, None
+        for key_path, key, value, listed in _strings(obj, prefix):
+            if not listed:
+                yield "file", key_path, key, value, False, None
+            elif parts is not None and any(part in value for part in parts):
+                yield "file", key_path, key, value, True, None  # a list item: known formats only
         return
     if is_secret(obj) or kind.endswith("List"):
         return
@@ -188,7 +178,7 @@ def _candidates(
         yield f"{name} env {key}", key_path, key, value, False, key  # the variable, not its index
     if parts is None:
         return  # no value in the file can hold a known format
-    for key_path, key, value in (*_leaves(obj, prefix), *_list_strings(obj, prefix)):
+    for key_path, key, value, _ in _strings(obj, prefix):
         if key_path.startswith(f"{prefix}binaryData."):
             continue  # base64 of a binary file: a key format inside it is chance (AKIA, ABIA…)
         if any(part in value for part in parts):
