@@ -11,7 +11,7 @@ from secretsmgr.audit.context import AuditContext, build_context
 from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Need, Rule, RuleId
 from secretsmgr.audit.history import HistoryFacts
 from secretsmgr.audit.registry import RULES
-from secretsmgr.errors import UsageError
+from secretsmgr.errors import SecretsmgrError, UsageError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
 from secretsmgr.repo.flux import Layer
@@ -22,6 +22,7 @@ from secretsmgr.sops.locate import DocumentKeys, find_line, key_lines
 
 NO_CLUSTER_KEY = "no cluster key known"
 NO_IDENTITY = "no identity (use --verify-mac with a key)"
+NO_AGE_FILE = "no SOPS file is encrypted to an age key; secretsmgr opens age keys only"
 NOT_REQUESTED = "MAC verification not requested (use --verify-mac)"
 KEYLESS_ONLY = "needs a private identity; check runs only key-less rules"
 NO_CLUSTER = "needs the live cluster (use --from-cluster)"
@@ -85,11 +86,14 @@ def run_audit(
     now: datetime | None = None,
     live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
     history: HistoryFacts | None = None,
+    identity_error: SecretsmgrError | None = None,
 ) -> AuditReport:
     """Audit the repository at ``root``; findings are data, never exceptions.
 
     Raises ``ConfigError`` for a malformed `.sops.yaml`/`.secretsmgr.yaml`/Flux manifest and
-    ``UsageError`` for an unknown layer or a file outside the repository.
+    ``UsageError`` for an unknown layer or a file outside the repository. ``identity_error``:
+    why ``verify_mac`` has no identity; raised when some file is encrypted to an age key (one
+    could have opened it), while files with PGP or KMS keys only are not verified, with a note.
     """
     ctx = load_context(
         root,
@@ -103,12 +107,19 @@ def run_audit(
         live_cluster=live_cluster,
         history=history,
     )
+    if identity_error is not None and ctx.verify_mac and not ctx.identities and _age_encrypted(ctx):
+        raise identity_error
     return run_rules(ctx, layer_filter=layer_filter, keyless_only=keyless_only)
 
 
 def detectors(rules: Sequence[Rule]) -> dict[str, Detector]:
     """The file detectors of ``rules``, by rule id."""
     return {rule.id: rule.detect for rule in rules if rule.detect is not None}
+
+
+def _age_encrypted(ctx: AuditContext) -> bool:
+    """Whether some SOPS file has an age recipient (an age identity could open it)."""
+    return any(e.sops_file and e.sops_file.metadata.age_recipients for e in ctx.repo.sops_files)
 
 
 def _missing(rule: Rule, ctx: AuditContext, keyless_only: bool) -> str | None:
@@ -124,7 +135,7 @@ def _missing(rule: Rule, ctx: AuditContext, keyless_only: bool) -> str | None:
         if not ctx.verify_mac:
             return NOT_REQUESTED
         if not ctx.identities:
-            return NO_IDENTITY
+            return NO_IDENTITY if _age_encrypted(ctx) else NO_AGE_FILE
     if Need.CLUSTER_KEY in rule.needs and not ctx.repo.cluster_keys:
         return NO_CLUSTER_KEY
     return rule.precondition(ctx) if rule.precondition is not None else None

@@ -169,6 +169,29 @@ def test_verify_mac_without_identity_exits_2(capsys: pytest.CaptureFixture[str])
     assert "--verify-mac" in err and "secretsmgr: hint: " in err
 
 
+def test_verify_mac_without_identity_on_pgp_only_files_notes_what_it_cannot_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No age key could verify a file encrypted to PGP keys only (willnotcy, stop 19): the
+    audit runs and says why SM007 did not, rather than asking for an age identity."""
+    import shutil
+    from dataclasses import replace
+
+    from secretsmgr.sops import FileFormat, dump, load
+    from secretsmgr.sops.model import KeyGroup
+    from tests.sops.key_types import foreign
+
+    repo = tmp_path / "demo"
+    shutil.copytree(DEMO, repo)
+    for path in repo.rglob("*.enc.yaml"):
+        sf = load(path.read_text(encoding="utf-8"), FileFormat.YAML)
+        groups = (KeyGroup(age=(), foreign=foreign(("pgp",))),)
+        path.write_text(dump(replace(sf, metadata=replace(sf.metadata, key_groups=groups))))
+    code, out, err = run(["--repo", str(repo), "audit", "--verify-mac", *PIN], capsys)
+    assert err == "" and code in (0, 1)
+    assert "skipped: SM007 (no SOPS file is encrypted to an age key" in out
+
+
 @needs_engine
 def test_verify_mac_finds_the_tampered_file(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -27,21 +27,24 @@ from secretsmgr.cli.options import (
 from secretsmgr.report import OutputFormat
 
 if TYPE_CHECKING:
+    from secretsmgr.errors import KeyNotFoundError
     from secretsmgr.keys.protocols import Identity
 
 
-def _identities(verify_mac: bool) -> list[Identity]:
-    """The identities ``--verify-mac`` needs (none without it)."""
+def _identities(verify_mac: bool) -> tuple[list[Identity], KeyNotFoundError | None]:
+    """The identities ``--verify-mac`` needs (none without it), or why there are none: the
+    audit raises that only when an age key could have opened some file (not on a repository
+    whose files have PGP or KMS keys only)."""
     from secretsmgr.errors import KeyNotFoundError
 
     if not verify_mac:
-        return []
+        return [], None
     try:
-        return [load_identities()]
+        return [load_identities()], None
     except KeyNotFoundError as exc:
-        raise KeyNotFoundError(
+        return [], KeyNotFoundError(
             "--verify-mac needs an age identity and none was found", hints=exc.hints
-        ) from exc
+        )
 
 
 def audit_cmd(
@@ -84,11 +87,13 @@ def audit_cmd(
         from secretsmgr.gate.history import walk_repository
 
         facts = walk_repository(root)
+    identities, identity_error = _identities(verify_mac)
     report = run_audit(
         root,
         cluster_key=cluster_key,
         env=os.environ,
-        identities=_identities(verify_mac),
+        identities=identities,
+        identity_error=identity_error,
         max_age_days=max_age,
         layer_filter=tuple(layer or ()),
         verify_mac=verify_mac,
