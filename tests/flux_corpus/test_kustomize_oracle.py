@@ -232,3 +232,61 @@ def test_a_bootstrap_folder_kustomize_cannot_build_adds_nothing(
     assert [f.path for f in report.findings if f.rule == "SM010"] == [
         "apps/registry/secret.sops.yaml"
     ]
+
+
+_PATCH_ENTRY = (
+    "patches:\n  - path: ./config-patch.sops.yaml\n    target:\n      kind: Secret\n"
+    "      name: web-config\n"
+)
+
+
+@pytest.mark.parametrize("field", ["patches", "patchesStrategicMerge"])
+def test_a_sops_strategic_merge_patch_is_decrypted_after_the_build_at_every_flux_version(
+    field: str, tmp_path: Path
+) -> None:
+    """kustomize carries a SOPS patch's ``sops`` block into the object it patches, and
+    kustomize-controller decrypts every built object that has ``sops.mac``, without checking
+    the MAC: Flux 2.4 decrypts it although it decrypts no patch file before the build
+    (huangyingting/flux2-gitops, ninth sweep: 26 false SM015 errors failed check)."""
+    import json
+
+    from secretsmgr.audit.engine import run_audit
+    from tests.conftest import TEST_KEY, run_sops
+
+    root = materialize("components-flux-2.4", tmp_path / "c")
+    kfile = root / "apps/web/kustomization.yaml"
+    if field == "patchesStrategicMerge":
+        text = kfile.read_text(encoding="utf-8")
+        assert _PATCH_ENTRY in text
+        kfile.write_text(
+            text.replace(_PATCH_ENTRY, "patchesStrategicMerge:\n  - ./config-patch.sops.yaml\n")
+        )
+    done = subprocess.run(
+        [kubectl(), "kustomize", "apps/web"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    merged = [
+        d
+        for d in safe_load_all(done.stdout)
+        if isinstance(d, dict) and d.get("kind") == "Secret" and "sops" in d
+        if d["metadata"]["name"] == "web-config"  # its base Secret had no sops block
+    ]
+    assert len(merged) == 1
+    built = tmp_path / "built.json"
+    built.write_text(json.dumps(merged[0]), encoding="utf-8")
+    # what kustomize-controller does with it: decrypt, the MAC unchecked
+    opened = run_sops(
+        ["decrypt", "--ignore-mac", "--input-type", "json", "--output-type", "json", str(built)],
+        key_file=TEST_KEY,
+    )
+    assert opened.returncode == 0, opened.stderr
+    assert json.loads(opened.stdout)["stringData"]["DATABASE_URL"].startswith("postgres://web:")
+    report = run_audit(root)
+    sm015 = {f.path for f in report.findings if f.rule == "SM015"}
+    assert "apps/web/config-patch.sops.yaml" not in sm015
+    assert "components/common/common.sops.env" in sm015  # a Component envs source on 2.4: true

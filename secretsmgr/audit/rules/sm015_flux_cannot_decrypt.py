@@ -1,16 +1,19 @@
 """SM015 flux-cannot-decrypt: a SOPS file the repository's kustomize-controller will not decrypt.
 
 What kustomize-controller decrypts (fluxcd/kustomize-controller, internal/decryptor):
-- every resource of the build output that carries SOPS metadata, unless annotated
+- every resource of the build output that carries SOPS metadata (``sops.mac``), unless annotated
   ``kustomize.toolkit.fluxcd.io/decrypt: Disabled`` (a SOPS Secret under a Component's
   ``resources:`` included), and each Secret data value holding a whole SOPS file (so a
-  ``secretGenerator`` ``files:`` source is decrypted wherever it is);
+  ``secretGenerator`` ``files:`` source is decrypted wherever it is). The MAC is not checked
+  there, so an object a SOPS strategic-merge patch was merged into (kustomize carries the
+  patch's ``sops`` block along) is decrypted too, at every version, whether the patch is named
+  by ``patchesStrategicMerge`` or ``patches:``;
 - before the build, the ``secretGenerator`` ``files``/``envs`` sources of the kustomizations its
   source walk visits, and since v1.5.0 (Flux 2.5) the files named by ``patches:`` too, with the
-  walk recursing into ``components``. Those files must stay within 5 MiB and carry the exact
-  marker of their format (``mac: ENC[`` …), or they are left as they are.
-It never decrypts ``configMapGenerator`` inputs nor ``patchesStrategicMerge``/``patchesJson6902``
-files.
+  walk recursing into ``components``. A file over 5 MiB stops the build; a generator source
+  without the exact marker of its format (``mac: ENC[`` …) is left as it is.
+It never decrypts ``configMapGenerator`` inputs, and a SOPS file cannot be a ``patchesJson6902``
+list of operations.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ _MOVE_GENERATOR = (
     "move the secretGenerator out of the Component into the layer's kustomization.yaml, "
     "or upgrade Flux to 2.5 or later"
 )
-_MOVE_PATCH = "make it a SOPS Secret resource instead of a patch, or upgrade Flux to 2.5 or later"
 
 
 def _version(layer: Layer) -> str:
@@ -46,15 +48,8 @@ def _use_reasons(entry: SopsEntry, layer: Layer, use: Use) -> list[tuple[str, st
                 _CONFIGMAP_FIX,
             )
         ]
-    if kind is UseKind.LEGACY_PATCH:
-        return [
-            (
-                f"a patchesStrategicMerge/patchesJson6902 file (layer {layer.name}): Flux "
-                "decrypts only files named under patches:",
-                "name it under patches: (path:) instead",
-            )
-        ]
     if kind not in _SOURCES:
+        # a patchesStrategicMerge file: merged with its sops block, decrypted after the build
         return []
     out: list[tuple[str, str]] = []
     what = (
@@ -62,14 +57,9 @@ def _use_reasons(entry: SopsEntry, layer: Layer, use: Use) -> list[tuple[str, st
     )
     modern = layer.version.decrypts_component_sources
     if kind is UseKind.PATCH and not modern:
-        out.append(
-            (
-                f"used as a patch (layer {layer.name}): {_version(layer)} decrypts SOPS "
-                "patch files only from kustomize-controller v1.5.0 (Flux 2.5)",
-                _MOVE_PATCH,
-            )
-        )
-    elif kind is UseKind.SECRET_ENV and use.via_component and not modern:
+        # not decrypted before the build, but merged with its sops block and decrypted after it
+        return []
+    if kind is UseKind.SECRET_ENV and use.via_component and not modern:
         out.append(
             (
                 f"{what} inside a Component (layer {layer.name}): {_version(layer)} "
@@ -85,7 +75,7 @@ def _use_reasons(entry: SopsEntry, layer: Layer, use: Use) -> list[tuple[str, st
                 "split it into smaller files",
             )
         )
-    if not entry.has_flux_marker:
+    if not entry.has_flux_marker and kind is not UseKind.PATCH:  # a patch: decrypted after
         marker = FLUX_MARKERS[entry.format].decode()
         out.append(
             (
