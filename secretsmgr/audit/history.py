@@ -39,12 +39,14 @@ class RecipientRemoval:
 
 @dataclass(frozen=True, slots=True)
 class PastKey:
-    """An age private key in a past version of a file (first commit that held it there)."""
+    """A private key in a past version of a file (first commit that held it there); ``kind``
+    is ``age`` or a PEM label (``EC PRIVATE KEY``)."""
 
     path: str
     commit: str
     date: str
     public: str | None
+    kind: str = "age"
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,7 +85,8 @@ class _Walk:
                     )
         for hit in facts.hits.get("SM009", ()):
             public = getattr(hit, "public", None)
-            self.past_keys.setdefault(path, PastKey(path, commit, date, public))
+            kind = str(getattr(hit, "kind", "age"))
+            self.past_keys.setdefault(path, PastKey(path, commit, date, public, kind))
         now = facts.sops
         before = self.last.get(path)
         if now is None:

@@ -32,7 +32,7 @@ from secretsmgr.audit.manifests import (
     numbered_objects,
     secret_values,
 )
-from secretsmgr.repo.flux import UseKind
+from secretsmgr.repo.flux import Layer, UseKind
 from secretsmgr.repo.flux.objects import go_field
 from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
@@ -337,7 +337,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     hits = [h for h in ctx.repo.hits_of(RULE.id) if isinstance(h, PlaintextSecret)]
     counts = Counter((h.path, h.key_path) for h in hits)
     repeated = {where for where, n in counts.items() if n > 1}
-    keys_in = {str(getattr(h, "path", "")) for h in ctx.repo.hits_of("SM009")}
+    keys_in = {
+        str(getattr(h, "path", ""))
+        for h in ctx.repo.hits_of("SM009")
+        if getattr(h, "kind", "age") == "age"
+    }
     for hit in hits:
         if hit.source is not None:
             finding = _source_finding(ctx, hit)
@@ -374,13 +378,18 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         )
 
 
+def generator_readers(ctx: AuditContext, path: str) -> list[Layer]:
+    """The live layers whose secretGenerator reads ``path`` under ``files:``."""
+    return [
+        layer
+        for layer in ctx.repo.layers.placements(path)
+        if any(use.kind is UseKind.SECRET_FILE for use in layer.uses.get(path, ()))
+    ]
+
+
 def _source_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | None:
     """A plaintext file a live layer's secretGenerator reads under ``files:``."""
-    readers = [
-        layer
-        for layer in ctx.repo.layers.placements(hit.path)
-        if any(use.kind is UseKind.SECRET_FILE for use in layer.uses.get(hit.path, ()))
-    ]
+    readers = generator_readers(ctx, hit.path)
     if not readers:
         return None
     return RULE.finding(

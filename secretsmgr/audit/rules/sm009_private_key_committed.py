@@ -1,4 +1,6 @@
-"""SM009 private-key-committed: an age identity in a file of the repository."""
+"""SM009 private-key-committed: an age identity in a file of the repository, or a PEM private
+key in a file that is no structured manifest (a bare ``ca.key``: one in a YAML, JSON or dotenv
+value is SM001's or SM018's)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ from dataclasses import dataclass
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.audit.rules.sm001_plaintext_secret import generator_readers
 from secretsmgr.errors import ConfigError
 from secretsmgr.keys.age import parse_identities
 from secretsmgr.keys.bech32 import short_key, split_bech32
+from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK
 from secretsmgr.repo.scan import ScannedFile
 
 # bech32 is case-insensitive and pyrage accepts the lowercase form: match either case.
@@ -41,15 +45,30 @@ def _base64_needles() -> re.Pattern[bytes]:
 _IN_BASE64 = _base64_needles()
 
 
+# A whole PEM private key: its header, key material (at least 64 base64 characters, which a
+# documentation excerpt such as ``MIIEvQ…`` does not have) and its footer.
+_PEM_KEY = re.compile(
+    rb"-----BEGIN (?P<label>[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?)-----\r?\n"
+    rb"(?:[A-Za-z-]{1,40}:[^\n]{0,200}\n){0,8}\s{0,4}"
+    rb"(?:[A-Za-z0-9+/=]{1,128}\r?\n){1,400}?(?:=[A-Za-z0-9+/]{4}\r?\n)?"
+    rb"-----END (?P=label)-----"
+)
+# Prose, where a key is an example: not read for PEM keys.
+_PROSE = (".md", ".markdown", ".rst", ".adoc", ".txt", ".html", ".htm")
+_PEM_MATERIAL = 64
+
+
 @dataclass(frozen=True, slots=True)
 class PrivateKeyHit:
-    """An age private key found in a file; the key itself is never kept."""
+    """A private key found in a file; the key itself is never kept. ``kind`` is ``age`` or
+    the PEM label (``EC PRIVATE KEY``)."""
 
     path: str
     line: int
     post_quantum: bool
     public: str | None
     encoded: bool = False
+    kind: str = "age"
 
 
 def _looks_like_key(token: str) -> bool:
@@ -130,12 +149,32 @@ def find_private_keys(path: str, data: bytes) -> list[PrivateKeyHit]:
     return hits
 
 
+def find_pem_keys(path: str, data: bytes) -> list[PrivateKeyHit]:
+    """Every whole PEM private key block in ``data`` (header, material, footer)."""
+    hits: list[PrivateKeyHit] = []
+    if b"PRIVATE KEY" not in data:
+        return hits
+    for m in _PEM_KEY.finditer(data):
+        material = sum(len(line.strip()) for line in m.group().splitlines()[1:-1])
+        if material < _PEM_MATERIAL or not PRIVATE_KEY_BLOCK.search(m.group().decode("ascii")):
+            continue
+        line = data.count(b"\n", 0, m.start()) + 1
+        hits.append(PrivateKeyHit(path, line, False, None, kind=m["label"].decode("ascii")))
+    return hits
+
+
 def detect(file: ScannedFile) -> list[PrivateKeyHit]:
-    """Every age private key in the file."""
-    return find_private_keys(file.path, file.data)
+    """Every age private key in the file, and every PEM private key in a file that is neither a
+    structured manifest (whose values SM001 and SM018 judge), a SOPS file nor prose."""
+    hits = find_private_keys(file.path, file.data)
+    if file.format is None and file.sops is None and not file.path.lower().endswith(_PROSE):
+        hits += find_pem_keys(file.path, file.data)
+    return hits
 
 
 def _redacted(hit: PrivateKeyHit) -> str:
+    if hit.kind != "age":
+        return f"-----BEGIN {hit.kind}-----"
     form = "AGE-SECRET-KEY-PQ-1…" if hit.post_quantum else "AGE-SECRET-KEY-1…"
     return f"{form} (base64-encoded)" if hit.encoded else form
 
@@ -148,6 +187,22 @@ def _rotate_away(ctx: AuditContext, public: str | None) -> str:
     return f"secretsmgr rotate --all --remove-recipient {public or '<its public key>'}"
 
 
+def _pem_finding(path: str, hits: list[PrivateKeyHit]) -> Finding:
+    first = hits[0]
+    if len(hits) == 1:
+        message = f"a PEM private key ({_redacted(first)}) in clear on line {first.line}"
+    else:
+        lines = ", ".join(str(h.line) for h in hits[:5]) + (", …" if len(hits) > 5 else "")
+        message = f"{len(hits)} PEM private keys ({_redacted(first)}, …) in clear on lines {lines}"
+    return RULE.finding(
+        path,
+        message,
+        fix="remove it, purge it from git history and replace the key where it is trusted; "
+        f"commit the new one only encrypted: secretsmgr encrypt -i {path}",
+        line=first.line,
+    )
+
+
 def _past(ctx: AuditContext, current: set[str]) -> Iterator[Finding]:
     """Keys that past versions held (audit --history), where the file holds none today."""
     if ctx.history is None:
@@ -156,12 +211,17 @@ def _past(ctx: AuditContext, current: set[str]) -> Iterator[Finding]:
         if key.path in current:
             continue
         owner = f" (public key {short_key(key.public)})" if key.public else ""
-        fix = "purge it from git history and rotate away from it: " + _rotate_away(
-            ctx, key.public or None
-        )
+        if key.kind == "age":
+            what = f"an age private key{owner}"
+            fix = "purge it from git history and rotate away from it: " + _rotate_away(
+                ctx, key.public or None
+            )
+        else:
+            what = f"a PEM private key (-----BEGIN {key.kind}-----)"
+            fix = "purge it from git history and replace the key where it is trusted"
         yield RULE.finding(
             key.path,
-            f"an age private key{owner} was committed in {key.commit[:12]} ({key.date[:10]}) "
+            f"{what} was committed in {key.commit[:12]} ({key.date[:10]}) "
             "and is still in git history",
             fix=fix,
         )
@@ -172,8 +232,16 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     by_path: dict[str, list[PrivateKeyHit]] = {}
     for hit in ctx.repo.hits_of(RULE.id):
         assert isinstance(hit, PrivateKeyHit)
+        if hit.kind != "age" and generator_readers(ctx, hit.path):
+            continue  # a secretGenerator source in clear: SM001 reports it
         by_path.setdefault(hit.path, []).append(hit)
     for path, hits in by_path.items():
+        pem = [h for h in hits if h.kind != "age"]
+        if pem:
+            yield _pem_finding(path, pem)
+        hits = [h for h in hits if h.kind == "age"]
+        if not hits:
+            continue
         first = hits[0]
         owner = f" (public key {short_key(first.public)})" if first.public else ""
         if len(hits) == 1:
@@ -196,7 +264,7 @@ RULE = Rule(
     name="private-key-committed",
     severity=Severity.ERROR,
     needs=frozenset(),
-    summary="An age private key (AGE-SECRET-KEY-1…, AGE-SECRET-KEY-PQ-1…) in a file",
+    summary="An age private key, or a PEM private key in a file that is no manifest",
     check=check,
     detect=detect,
     hit_type=PrivateKeyHit,

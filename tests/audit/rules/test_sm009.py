@@ -97,3 +97,89 @@ def test_a_committed_cluster_key_manifest_gets_fixes_that_work(tmp_path: Path) -
     notes = [f for f in audit(tmp_path).findings if f.path == "apps/notes.txt"]
     assert notes and notes[0].fix is not None
     assert "secretsmgr rotate --all --remove-recipient age1" in notes[0].fix
+
+
+def _pem_keys() -> tuple[str, str]:
+    """A fresh EC key (traditional PEM) and an OpenSSH Ed25519 key, made here: never committed."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    ec_pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    ssh = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    return ec_pem.decode(), ssh.decode()
+
+
+def test_a_bare_pem_private_key_file_is_an_error_and_never_shown(tmp_path: Path) -> None:
+    """huangyingting/flux2-gitops (ninth sweep): linkerd's trust-anchor ``ca.key`` sat in clear
+    beside ``ca.crt``; no generator read it, so no rule looked at it."""
+    from ..helpers import audit
+
+    ec_pem, ssh = _pem_keys()
+    cert = (
+        "-----BEGIN CERTIFICATE-----\n"
+        + "MIIBszCCAVmgAwIBAgIU" * 3
+        + "\n-----END CERTIFICATE-----\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/linkerd/ca.crt": cert,
+            "apps/linkerd/kustomization.yaml": "resources: []\n",
+        },
+    )
+    write(tmp_path, "apps/linkerd/ca.key", ec_pem)
+    write(tmp_path, "infra/ssh/deploy_key", ssh)
+    write(tmp_path, "docs/tls.md", f"Make one like this:\n\n```\n{ec_pem}```\n")  # prose
+    head, body = ec_pem.split("\n", 1)
+    write(
+        tmp_path, "docs/example.key", f"{head}\nMIIEvQIBADANBgkq…\n-----END EC PRIVATE KEY-----\n"
+    )
+    found = {f.path: f for f in audit(tmp_path).findings if f.rule == "SM009"}
+    assert set(found) == {"apps/linkerd/ca.key", "infra/ssh/deploy_key"}
+    assert found["apps/linkerd/ca.key"].message == (
+        "a PEM private key (-----BEGIN EC PRIVATE KEY-----) in clear on line 1"
+    )
+    assert "OPENSSH PRIVATE KEY" in found["infra/ssh/deploy_key"].message
+    for f in found.values():
+        for text in (f.message, f.fix or ""):
+            assert body.split("\n")[0] not in text and ssh.split("\n")[1] not in text
+
+
+def test_a_pem_key_a_secret_generator_reads_is_sm001s_alone(tmp_path: Path) -> None:
+    from ..helpers import audit
+
+    ec_pem, _ = _pem_keys()
+    standard_repo(
+        tmp_path,
+        {
+            "apps/linkerd/kustomization.yaml": "secretGenerator:\n  - name: issuer\n"
+            "    files:\n      - tls.key=issuer.key\n",
+        },
+    )
+    write(tmp_path, "apps/linkerd/issuer.key", ec_pem)
+    rules = {f.rule for f in audit(tmp_path).findings if f.path == "apps/linkerd/issuer.key"}
+    assert rules == {"SM001"}
+
+
+def test_a_pem_key_in_a_past_version_is_reported_by_history(tmp_path: Path) -> None:
+    from tests.audit.helpers import write as write_file
+    from tests.gate.helpers import commit, gitops, history_findings
+
+    ec_pem, _ = _pem_keys()
+    root = gitops(tmp_path / "r")
+    write_file(root, "apps/linkerd/ca.key", ec_pem)
+    commit(root, "the CA")
+    (root / "apps/linkerd/ca.key").unlink()
+    commit(root, "oops")
+    found = history_findings(root)
+    message = found[("SM009", "apps/linkerd/ca.key")][0]
+    assert message.startswith("a PEM private key (-----BEGIN EC PRIVATE KEY-----) was committed")
+    assert ec_pem.split("\n")[1] not in message
