@@ -46,6 +46,12 @@ _CLIENT_CONFIG = re.compile(
 )
 MAX_SIZE = 1024 * 1024  # larger files are data, not configuration: not scanned
 _DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$")
+# A ``key: value`` line of YAML or JSON, read as text when the file does not parse.
+_MAPPING_LINE = re.compile(
+    r"^[ \t]*(?:-[ \t]+)?[\"']?([A-Za-z_][\w.-]{0,127})[\"']?[ \t]*:"
+    r"[ \t]+(\S[^\n]{0,4095}?)[ \t,]*$"
+)
+UNPARSED = "file (it does not parse: read line by line)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +211,20 @@ def _dotenv(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
             yield CredentialHit(file.path, key, number, verdict.kind, verdict.known, "file")
 
 
+def _unparsed(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
+    """Known formats on the ``key: value`` lines of a YAML or JSON file that does not parse
+    (an alias to no anchor): git stores the value all the same. Keyword and entropy hits are
+    left out, as the key's context is unknown."""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        m = _MAPPING_LINE.match(raw)
+        if m is None or raw.lstrip().startswith("#"):
+            continue
+        value = re.sub(r"[ \t]+#.*$", "", m.group(2)).strip().strip("\"'")
+        verdict = judge_value(m.group(1), value)
+        if verdict is not None and verdict.known:
+            yield CredentialHit(file.path, m.group(1), number, verdict.kind, True, UNPARSED)
+
+
 def _ini(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
     try:
         doc = parse_ini(text)[0]
@@ -286,7 +306,10 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
     found: dict[tuple[int, str], tuple[CredentialHit, str, str]] = {}
     judged: set[tuple[int, str]] = set()
     parts = _known_parts(text)
-    for number, prefix, obj in numbered_objects(documents(file)):
+    docs = documents(file)
+    if not docs and text.strip() and (parts is not None or _UNFIXED.search(text)):
+        return list(_unparsed(file, text))
+    for number, prefix, obj in numbered_objects(docs):
         for where, key_path, key, value, known_only, variable in _candidates(prefix, obj, parts):
             if (number, key_path) in judged:
                 continue

@@ -189,3 +189,47 @@ def test_a_sops_file_of_secrets_only_is_not_parsed_again_and_the_answer_is_the_s
     full_reads.clear()
     assert [h.key_path for h in sm018.detect(scanned)] == ["data.K"]
     assert full_reads == ["dup.enc.json"]
+
+
+_UNPARSED = (
+    "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: zulip}\n"
+    "spec:\n  values:\n    env:\n      <<: *dbenv\n"
+    "      SETTING_EMAIL_HOST: email-smtp.us-east-1.amazonaws.com\n"
+    "      SETTING_EMAIL_HOST_USER: AKIAQ7RZ3KDMW5TXNV2P\n"
+    "      SETTING_EMAIL_PASSWORD: hunter2-not-a-known-format\n"
+    "      # old: AKIAZZZZZZZZZZZZZZZZ\n"
+)
+
+
+def test_a_known_format_in_a_file_that_does_not_parse_is_found_line_by_line(
+    tmp_path: Path,
+) -> None:
+    """tyzbit/fleet-infra (ninth sweep): an AWS key beside an alias to no anchor; the YAML does
+    not parse, so no value was judged and ``check`` passed. Only known formats are read so."""
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"apps/zulip.yaml": _UNPARSED})
+    found = [f for f in audit(tmp_path).findings if f.rule == "SM018"]
+    assert [(f.severity.value, f.key_path, f.line) for f in found] == [
+        ("error", "SETTING_EMAIL_HOST_USER", 9)
+    ]
+    assert "it does not parse" in found[0].message
+    assert "AKIAQ7RZ3KDMW5TXNV2P" not in found[0].message
+
+
+def test_history_dates_a_known_format_from_the_commit_whose_file_did_not_parse(
+    tmp_path: Path,
+) -> None:
+    from tests.audit.helpers import write as write_file
+    from tests.conftest import git
+    from tests.gate.helpers import commit, gitops, history_findings
+
+    root = gitops(tmp_path / "r")
+    write_file(root, "apps/zulip.yaml", _UNPARSED)
+    commit(root, "zulip, broken")
+    first = git(root, "rev-parse", "HEAD").strip()
+    (root / "apps/zulip.yaml").unlink()
+    commit(root, "gone")
+    found = history_findings(root)
+    message = found[("SM019", "apps/zulip.yaml")][0]
+    assert "SETTING_EMAIL_HOST_USER" in message and first[:12] in message
