@@ -70,6 +70,11 @@ class RotationAbortedError(RefusedError):
     """A rotation stopped before its commit point; every file is as it was."""
 
 
+class RotatedNotCommittedError(RefusedError):
+    """A rotation passed its commit point (its changelog entry is on disk) and a later step
+    failed (the git commit): the files are changed, and whatever they need must be kept."""
+
+
 class UserError(SecretsmgrError):
     """Usage or configuration error (exit 2)."""
 

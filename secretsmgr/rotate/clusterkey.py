@@ -31,6 +31,7 @@ from secretsmgr.errors import (
     DecryptionError,
     KeyNotFoundError,
     RefusedError,
+    RotatedNotCommittedError,
     UsageError,
 )
 from secretsmgr.fsutil import read_optional
@@ -284,9 +285,16 @@ def begin(
             stored_in = store.store(new_secret)
         try:
             result = rotate(root, request, [identity], env=env, fault=fault)
+        except RotatedNotCommittedError as exc:
+            # past the commit point (a failed git commit): the files are encrypted to the new
+            # key now, so it is kept, and the user is told where
+            raise RotatedNotCommittedError(
+                exc.message,
+                hints=(*exc.hints, f"the new cluster key {short_key(new)} is kept in {stored_in}"),
+            ) from exc
         except Exception:
-            if pending is None:
-                store.discard(new)
+            if pending is None and not _recorded(root, new):
+                store.discard(new)  # rolled back: nothing is encrypted to it
             raise
     return StepResult(
         old_key=old,
@@ -301,6 +309,15 @@ def begin(
         rewritten=tuple(todo),
         configs=tuple(p for p, _ in configs) if todo else (),
     )
+
+
+def _recorded(root: Path, new: str) -> bool:
+    """Whether the repository on disk names ``new`` as the pending cluster key (the run wrote
+    its files): then the key must be kept. When that cannot be read, it is kept too."""
+    try:
+        return load_settings(root).next_cluster_key == new
+    except Exception:
+        return True
 
 
 def _sops_configs(ctx: Inventory) -> list[str]:

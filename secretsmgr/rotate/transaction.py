@@ -35,6 +35,7 @@ from secretsmgr.changelog.verified import chain_break, remember
 from secretsmgr.errors import (
     InputFileError,
     RefusedError,
+    RotatedNotCommittedError,
     RotationAbortedError,
     SecretsmgrError,
 )
@@ -326,7 +327,7 @@ def _write(
         settled = settle(root, journal)
         _drop_journal(where)
         if settled.committed:
-            raise RefusedError(
+            raise RotatedNotCommittedError(
                 f"rotated {plural(len(staged), 'file')} (changelog seq {entry.seq}), "
                 f"but finishing failed: {_why(exc)}",
                 hints=("the files and the changelog are changed on disk; commit them yourself",),
@@ -373,7 +374,7 @@ def _commit(
         paths = [w.path for w in prepared.writes] + [prepared.changelog_rel]
         return git.commit(root, paths, commit_message(request, prepared.plan, seq))
     except Exception as exc:
-        raise RefusedError(
+        raise RotatedNotCommittedError(
             f"rotated {plural(len(prepared.staged), 'file')} (changelog seq {seq}) "
             f"but the commit failed: {_why(exc)}",
             hints=("the files and the changelog are changed on disk; commit them yourself",),

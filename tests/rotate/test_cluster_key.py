@@ -258,6 +258,27 @@ def test_an_interrupted_begin_restores_files_and_settings(
     assert after == before, sorted(k for k in after if after.get(k) != before.get(k))
 
 
+def test_a_begin_whose_git_commit_fails_keeps_the_new_key_its_files_need(
+    repo: Path, tmp_path: Path
+) -> None:
+    """An operator's acceptance run: git refused the begin commit (a failing signing program),
+    after the files were re-encrypted to the new key, and begin threw that key away."""
+    env = key_env(tmp_path)
+    git(repo, "config", "commit.gpgsign", "true")
+    git(repo, "config", "gpg.program", "false")
+    new_key = tmp_path / "new.agekey"
+    args = ("key", "rotate", "--begin", "-o", str(new_key), "--commit")
+    failed = run(repo, env, *args, expect=1)
+    assert "but the commit failed" in failed.err
+    public = parse_identities(new_key.read_text(), "new.agekey").publics[0]
+    assert f"the new cluster key {public[:8]}" in failed.err and str(new_key) in failed.err
+    assert parse_settings((repo / ".secretsmgr.yaml").read_text()).next_cluster_key == public
+    # every file it re-encrypted opens with the kept key alone
+    for rel in DEMO_SOPS_FILES:
+        opened = run_sops(["decrypt", str(repo / rel)], key_file=new_key)
+        assert opened.returncode == 0, (rel, opened.stderr)
+
+
 def test_export_prints_the_cluster_key_only_with_a_warning(repo: Path, tmp_path: Path) -> None:
     env = key_env(tmp_path, DEMO_KEY, FIXTURES / "keys" / "demo-only-admin.agekey")
     result = run(
