@@ -41,7 +41,7 @@ from secretsmgr.keys.manifest import entry_text
 from secretsmgr.keys.protocols import Identity, IdentitySet
 from secretsmgr.plural import plural
 from secretsmgr.repo.inventory import Inventory, load_inventory
-from secretsmgr.repo.settings import SETTINGS_NAME, load_settings, parse_settings
+from secretsmgr.repo.settings import SETTINGS_NAME, Settings, load_settings, parse_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.rotate.faults import FaultHook
 from secretsmgr.rotate.finishgate import check_cluster
@@ -157,10 +157,39 @@ def settings_text(text: str | None, cluster_key: str, next_key: str | None) -> s
 # ------------------------------------------------------------------ the two steps
 
 
+def refuse_own_cluster_keys(settings: Settings) -> None:
+    """``RefusedError`` when ``clusters:`` gives a cluster a key of its own: key rotate rewrites
+    the top-level ``cluster_key`` and every file to one key pair, so a cluster's own key would
+    be taken off the files it applies (an operator's acceptance run: staging could no longer
+    decrypt), and an equal one would be left naming the old key. Rotating one cluster's key
+    among several is not supported yet."""
+    own = [c for c in settings.clusters if c.cluster_key]
+    if not own:
+        return
+    names = ", ".join(f"{c.name} ({short_key(c.cluster_key or '')})" for c in own)
+    keys = {c.cluster_key for c in own} | {settings.cluster_key or own[0].cluster_key}
+    if len(keys) == 1:
+        hint = (
+            f"they all name one key: keep it as cluster_key in {SETTINGS_NAME} and remove the "
+            "cluster_key lines under clusters:, then begin again"
+        )
+    else:
+        hint = (
+            "rotating one cluster's key among several is not supported yet: see "
+            "docs/key-rotation.md (Several clusters) for the steps by hand"
+        )
+    raise RefusedError(
+        f"key rotate replaces the one cluster_key of {SETTINGS_NAME}, and its clusters: gives "
+        f"{plural(len(own), 'cluster')} a key of its own: {names}; nothing was changed",
+        hints=(hint,),
+    )
+
+
 def _current_key(ctx: Inventory, cli_key: str | None) -> str:
     settings = ctx.settings
     if cli_key is not None:
         AgeRecipient(cli_key)  # a clear error (never an echo) for a private or malformed key
+    refuse_own_cluster_keys(settings)
     key = settings.cluster_key
     if key is None:
         suggestion = cli_key.strip() if cli_key else None
@@ -367,6 +396,7 @@ def finish(
     """Step two; see the module docstring. ``cluster`` reads the live cluster (after the local
     checks pass); None skips the cluster check (``--skip-cluster-check``)."""
     settings = load_settings(root)
+    refuse_own_cluster_keys(settings)
     if settings.next_cluster_key is None or settings.cluster_key is None:
         raise RefusedError(
             "no cluster-key rotation is under way (no next_cluster_key in .secretsmgr.yaml)",

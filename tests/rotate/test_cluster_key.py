@@ -279,6 +279,37 @@ def test_a_begin_whose_git_commit_fails_keeps_the_new_key_its_files_need(
         assert opened.returncode == 0, (rel, opened.stderr)
 
 
+@pytest.mark.parametrize(
+    ("own_key", "hint"),
+    [(ADMIN, "not supported yet"), (OLD, "remove the cluster_key lines under clusters:")],
+)
+@pytest.mark.parametrize("step", ["--begin", "--finish"])
+def test_key_rotate_refuses_clusters_with_keys_of_their_own(
+    repo: Path, tmp_path: Path, own_key: str, hint: str, step: str
+) -> None:
+    """An operator's acceptance run: with clusters.staging.cluster_key beside cluster_key,
+    begin re-encrypted every file to the repository's key pair alone and took staging's key off
+    the files staging applies (exit 0). A cluster's key equal to cluster_key would be left
+    naming the old key after finish."""
+    settings = repo / ".secretsmgr.yaml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8")
+        + f"clusters:\n  homelab:\n    path: clusters/homelab\n    cluster_key: {own_key}\n",
+        encoding="utf-8",
+    )
+    commit_all(repo, "a key of its own")
+    before = snapshot(repo)
+    args = (
+        "key",
+        "rotate",
+        step,
+        *(("-o", str(tmp_path / "new.agekey")) if step == "--begin" else SKIP),
+    )
+    refused = run(repo, key_env(tmp_path), *args, expect=1, warnings=())
+    assert "a key of its own: homelab" in refused.err and hint in refused.err
+    assert snapshot(repo) == before and not (tmp_path / "new.agekey").exists()
+
+
 def test_export_prints_the_cluster_key_only_with_a_warning(repo: Path, tmp_path: Path) -> None:
     env = key_env(tmp_path, DEMO_KEY, FIXTURES / "keys" / "demo-only-admin.agekey")
     result = run(
