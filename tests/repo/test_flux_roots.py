@@ -731,3 +731,80 @@ def test_a_sibling_not_bootstrapped_keeps_its_same_named_kustomization_apart(
     g = graph(git_checkout)
     assert g.clusters_of("clusters/wsl/apps/s.enc.yaml") == ("wsl",)
     assert g.clusters_of("clusters/ms01/apps/s.enc.yaml") == ("ms01",)
+
+
+def _catalog(repo: GitRepo) -> None:
+    """sergelogvinov/gitops-examples: a cluster folder applied from outside the repository
+    (its GitRepository is not defined here) lists the catalog entries it uses."""
+    repo.write(
+        "clusters/c0/bootstrap.yaml",
+        flux_ks("cluster-bootstrap", "./clusters/c0", decryption="").replace(
+            "name: flux-system\n", "name: gitops-clusters\n"
+        ),
+    )
+    repo.write("clusters/c0/kustomization.yaml", "resources: [fluxcd.yaml, ../../apps/base/cm]\n")
+    repo.write("clusters/c0/fluxcd.yaml", flux_ks("cluster", "./clusters/c0/vars"))
+    repo.write("clusters/c0/vars/cm.yaml", "kind: ConfigMap\n")
+    repo.write("apps/base/cm/kustomization.yaml", "resources: [fluxcd.yaml]\n")
+    repo.write(
+        "apps/base/cm/fluxcd.yaml", flux_ks("cert-manager", "./apps/base/cm/app", ("cluster",))
+    )
+    repo.write("apps/base/cm/app/ns.yaml", "kind: Namespace\n")
+
+
+def test_a_catalog_module_nobody_lists_waiting_for_an_implicit_clusters_layers_is_no_root(
+    git_checkout: GitRepo,
+) -> None:
+    # ninth sweep (sergelogvinov/gitops-examples): apps/*/*/fluxcd.yaml modules no cluster
+    # lists, which dependsOn the cluster's `cluster` and `cert-manager`, were 31 clusters (or,
+    # with no name clash among them, live layers of the one cluster: a false SM010)
+    _catalog(git_checkout)
+    git_checkout.write("apps/db/foo/kustomization.yaml", "resources: [fluxcd.yaml]\n")
+    git_checkout.write(
+        "apps/db/foo/fluxcd.yaml",
+        flux_ks("foo", "./apps/db/foo/app", ("cluster", "cert-manager"), decryption=""),
+    )
+    git_checkout.write("apps/db/foo/app/s.sops.yaml", "kind: Secret\n")
+    # another module, of a name another one has: the clash made each a cluster of its own
+    for folder in ("bar", "bar2"):
+        git_checkout.write(f"apps/db/{folder}/kustomization.yaml", "resources: [fluxcd.yaml]\n")
+        git_checkout.write(
+            f"apps/db/{folder}/fluxcd.yaml", flux_ks("bar", f"./apps/db/{folder}/app", ("cluster",))
+        )
+        git_checkout.write(f"apps/db/{folder}/app/cm.yaml", "kind: ConfigMap\n")
+    g = graph(git_checkout)
+    assert len(g.clusters) == 1, g.clusters
+    assert sorted(x.name for x in g.layers) == ["cert-manager", "cluster", "cluster-bootstrap"]
+    assert g.layers_of("apps/db/foo/app/s.sops.yaml") == ()
+
+
+def test_a_catalog_module_listed_by_the_cluster_is_live(git_checkout: GitRepo) -> None:
+    # the same module once the cluster lists it: live, and its missing decryption is seen
+    _catalog(git_checkout)
+    git_checkout.write(
+        "clusters/c0/kustomization.yaml",
+        "resources: [fluxcd.yaml, ../../apps/base/cm, ../../apps/db/foo]\n",
+    )
+    git_checkout.write("apps/db/foo/kustomization.yaml", "resources: [fluxcd.yaml]\n")
+    git_checkout.write(
+        "apps/db/foo/fluxcd.yaml",
+        flux_ks("foo", "./apps/db/foo/app", ("cluster", "cert-manager"), decryption=""),
+    )
+    git_checkout.write("apps/db/foo/app/s.sops.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert g.layers_of("apps/db/foo/app/s.sops.yaml") == ("foo",)
+    assert not g.get("foo").decrypts_sops  # type: ignore[union-attr]
+
+
+def test_a_manually_applied_root_waiting_for_its_own_siblings_is_a_root(
+    git_checkout: GitRepo,
+) -> None:
+    # no bootstrap, no kustomization.yaml: infra and apps are both applied by hand, apps
+    # waits for infra, which nothing else applies: both are roots (one cluster)
+    git_checkout.write("clusters/prod/infra.yaml", flux_ks("infra", "./infra"))
+    git_checkout.write("clusters/prod/apps.yaml", flux_ks("apps", "./apps", ("infra",)))
+    git_checkout.write("infra/cm.yaml", "kind: ConfigMap\n")
+    git_checkout.write("apps/s.sops.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert sorted(x.name for x in g.layers) == ["apps", "infra"]
+    assert g.layers_of("apps/s.sops.yaml") == ("apps",)

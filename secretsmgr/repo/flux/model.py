@@ -228,7 +228,9 @@ class _Model(Workspace):
         kustomization.yaml does not list, was applied by hand (or by bootstrap) and is a root.
         Nothing applies one that a kustomization file lists only in a comment
         (``# - ../../base/app/ks.yaml``) either, nor one whose own path lies inside a live
-        layer's (an archived copy of a retired app's ks.yaml). With ``named`` (the repository
+        layer's (an archived copy of a retired app's ks.yaml), nor one that depends on a
+        Kustomization only another root's walk applies (an optional module nobody listed, also
+        when that root is itself implicit). With ``named`` (the repository
         has other clusters) each root is a cluster named after its folder.
         """
         done = {(x.source, x.name) for x in live}
@@ -250,6 +252,7 @@ class _Model(Workspace):
         own: dict[str, str] = {}  # a candidate's file -> the folder its own path names
         whole: dict[str, set[str]] = {}  # see _whole_tree_from_below
         applies: dict[str, set[tuple[str, str]]] = {}  # a candidate's file -> the ones it lists
+        reach_of: dict[str, set[str]] = {}  # a candidate's file -> the files its build reads
         for ks in candidates:
             art, _ = self.source_of(ks, self._implicit(ks, None))
             folder = art.resolve(normalize_spec_path(ks.path)) if art is not None else None
@@ -270,6 +273,7 @@ class _Model(Workspace):
             applies[ks.origin] = {
                 (k.namespace, k.name) for k in self.scan.kustomizations if k.origin in reach
             }
+            reach_of[ks.origin] = reach
             if _whole_tree_from_below(ks, folder):
                 whole[ks.origin] = reach  # counted below, unless another one reaches it
             else:
@@ -283,6 +287,11 @@ class _Model(Workspace):
         for origin, reach in whole.items():
             if origin not in reached:
                 reached.update(reach)
+        # which candidates' builds reach each file: a Kustomization another one applies
+        reached_by: Counter[str] = Counter()
+        for origin, reach in reach_of.items():
+            if origin not in whole or origin not in reached:
+                reached_by.update(reach)
         # A dead one is still a root beside a live one in its folder (a layer not filled yet,
         # in a cluster folder), and when nothing else, root or candidate, is alive to go by
         alive = {
@@ -300,6 +309,7 @@ class _Model(Workspace):
             and not _below_any(ks.origin, commented)
             and not _template(ks)
             and not (named and _waits_for_live(ks, live_keys, candidate_keys))
+            and not _waits_for_applied(ks, candidates, reach_of, reached_by)
             and (ks.origin, ks.name) not in stale
             and (ks.origin, ks.name) not in dead
             and not any(ks.origin.startswith(f + "/") and f != own.get(ks.origin) for f in folders)
@@ -496,6 +506,33 @@ def _waits_for_live(
         key in live and candidates[key] - (key == own) == 0
         for key in ((namespace, name) for name, namespace in ks.depends_on)
     )
+
+
+def _waits_for_applied(
+    ks: FluxKustomization,
+    candidates: Sequence[FluxKustomization],
+    reach_of: Mapping[str, set[str]],
+    reached_by: Counter[str],
+) -> bool:
+    """Whether ``ks``, which nothing applies, depends on a Kustomization only another root's
+    walk applies: an optional module of that root's cluster that nobody listed (an app
+    catalog's ``apps/db/foo/fluxcd.yaml`` waiting for the cluster's ``cluster`` and
+    ``cert-manager``, where the cluster is applied from outside the repository). It is no root.
+    A dependency that a Kustomization nothing applies could meet does not count: roots applied
+    by hand side by side (``infra`` and ``apps`` waiting for it) are one cluster's."""
+    own = reach_of.get(ks.origin, set())
+    deps = {(namespace, name) for name, namespace in ks.depends_on}
+    if not deps:
+        return False
+    met_by_applied: set[tuple[str, str]] = set()
+    met_by_root: set[tuple[str, str]] = set()
+    for other in candidates:
+        key = (other.namespace, other.name)
+        if key not in deps or other.origin == ks.origin:
+            continue
+        others = reached_by[other.origin] - (other.origin in own)
+        (met_by_applied if others > 0 else met_by_root).add(key)
+    return bool(met_by_applied - met_by_root)
 
 
 # A folder that keeps what is no longer deployed (``apps/archive/cura``, ``_old``, ``disabled``)
