@@ -290,3 +290,34 @@ def test_a_sops_strategic_merge_patch_is_decrypted_after_the_build_at_every_flux
     sm015 = {f.path for f in report.findings if f.rule == "SM015"}
     assert "apps/web/config-patch.sops.yaml" not in sm015
     assert "components/common/common.sops.env" in sm015  # a Component envs source on 2.4: true
+
+
+def test_a_base_of_flux_kustomizations_is_judged_as_the_including_cluster_builds_it(
+    tmp_path: Path,
+) -> None:
+    # ninth sweep (honya-bookstore/infrastructure): kubernetes/cluster/base, a kustomize base of
+    # Flux Kustomizations that kubernetes/cluster/prod includes and patches (spec.path and
+    # spec.decryption), was a cluster of its own with the unpatched app: a false SM010
+    from secretsmgr.audit.engine import run_audit
+
+    root = materialize("base-included-by-cluster", tmp_path / "b")
+    done = subprocess.run(
+        [kubectl(), "kustomize", "kubernetes/cluster/prod"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    built = {
+        d["metadata"]["name"]: (
+            d["spec"]["path"].strip("./").rstrip("/"),
+            "sops/sops-age" if d["spec"].get("decryption") else None,
+        )
+        for d in safe_load_all(done.stdout)
+        if d.get("kind") == "Kustomization"
+    }
+    report = run_audit(root, keyless_only=True)
+    assert len(report.clusters) == 1, report.clusters
+    assert {x.name: (x.path, x.decryption) for x in report.layers} == built
+    assert not [f for f in report.findings if f.rule == "SM010"]

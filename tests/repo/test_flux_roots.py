@@ -808,3 +808,69 @@ def test_a_manually_applied_root_waiting_for_its_own_siblings_is_a_root(
     g = graph(git_checkout)
     assert sorted(x.name for x in g.layers) == ["apps", "infra"]
     assert g.layers_of("apps/s.sops.yaml") == ("apps",)
+
+
+PATCH = """\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: app}}
+spec:
+  path: {path}
+{decryption}"""
+DECRYPT = "  decryption: {provider: sops, secretRef: {name: sops-age}}\n"
+
+
+def _base(repo: GitRepo) -> None:
+    """honya-bookstore/infrastructure: kubernetes/cluster/base is a kustomize base of Flux
+    Kustomizations (no bootstrap in the repository) that cluster folders include and patch."""
+    repo.write("cluster/base/kustomization.yaml", "resources: [app.ks.yaml]\n")
+    repo.write("cluster/base/app.ks.yaml", flux_ks("app", "./app/base/", decryption=""))
+    repo.write("app/base/kustomization.yaml", "resources: [s.sops.yaml]\n")
+    repo.write("app/base/s.sops.yaml", "kind: Secret\n")
+
+
+def _overlay(repo: GitRepo, name: str, decryption: str = DECRYPT) -> None:
+    repo.write(
+        f"cluster/{name}/kustomization.yaml",
+        "resources: [../base/]\npatches:\n  - path: app.ks.patch.yaml\n",
+    )
+    repo.write(
+        f"cluster/{name}/app.ks.patch.yaml",
+        PATCH.format(path=f"app/{name}/", decryption=decryption),
+    )
+    repo.write(f"app/{name}/kustomization.yaml", "resources: [../base]\n")
+
+
+def test_a_base_only_a_cluster_folder_includes_is_that_cluster_as_it_patches_it(
+    git_checkout: GitRepo,
+) -> None:
+    # the cluster folder holds only ../base/ and a patch: it was not seen at all, and the base
+    # was a cluster of its own whose app had no decryption (a false SM010)
+    _base(git_checkout)
+    _overlay(git_checkout, "prod")
+    g = graph(git_checkout)
+    assert len(g.clusters) == 1, g.clusters
+    assert [(x.name, x.path, x.decrypts_sops) for x in g.layers] == [("app", "app/prod", True)]
+    assert g.layers_of("app/base/s.sops.yaml") == ("app",)
+
+
+def test_two_cluster_folders_sharing_a_base_are_two_clusters(git_checkout: GitRepo) -> None:
+    # each builds the base's app with its own patch; one that adds no decryption is still
+    # judged without it (SM010 stays on the file it applies)
+    _base(git_checkout)
+    _overlay(git_checkout, "prod")
+    _overlay(git_checkout, "staging", decryption="")
+    g = graph(git_checkout)
+    assert sorted(c.name or "" for c in g.clusters) == ["prod", "staging"]
+    assert sorted((x.cluster or "", x.path, x.decrypts_sops) for x in g.layers) == [
+        ("prod", "app/prod", True),
+        ("staging", "app/staging", False),
+    ]
+    assert sorted(c or "" for c in g.clusters_of("app/base/s.sops.yaml")) == ["prod", "staging"]
+
+
+def test_a_base_nothing_includes_is_still_a_root(git_checkout: GitRepo) -> None:
+    # applied by hand (kubectl apply -k cluster/base): its unpatched app is live
+    _base(git_checkout)
+    g = graph(git_checkout)
+    assert [(x.name, x.path, x.decrypts_sops) for x in g.layers] == [("app", "app/base", False)]

@@ -3,7 +3,8 @@
 1. **Cluster roots.** A Flux bootstrap (a Kustomization whose own build reaches the file that
    defines it: ``flux-system`` at ``clusters/<name>``), a flux-operator ``FluxInstance`` with
    ``spec.sync``, or a ``clusters:`` entry of ``.secretsmgr.yaml``. A repository with none of
-   these gets one implicit cluster whose roots are the Flux Kustomizations no other one reaches.
+   these gets one implicit cluster whose roots are the Flux Kustomizations no other one reaches,
+   as the folder applied by hand builds them (a base's, as the cluster folder including it does).
 2. **Live Kustomizations** are those reached from a root: the Flux Kustomizations in a parent's
    build output, after the parent's kustomize transformations, its own ``spec.patches``,
    ``spec.components`` and ``postBuild`` substitution. One commented out of a kustomization.yaml
@@ -38,7 +39,7 @@ from secretsmgr.repo.flux.graph import (
     order_layers,
     with_version,
 )
-from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
+from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES, UseKind, is_remote
 from secretsmgr.repo.flux.objects import (
     KUSTOMIZE_GROUP,
     Decryption,
@@ -168,15 +169,24 @@ class _Model(Workspace):
         return found.rsplit("/", 1)[-1] != remote.rsplit("/", 1)[-1]
 
     @staticmethod
-    def _as_built(ks: FluxKustomization, result: BuildResult) -> FluxKustomization:
+    def _as_built(
+        ks: FluxKustomization, result: BuildResult, renamed: bool = False
+    ) -> FluxKustomization:
         """A bootstrap Kustomization as its own build renders it: the kustomization.yaml next to
-        it often patches it (``spec.decryption`` added to ``flux-system`` is common)."""
-        for obj in result.objects:
-            if obj.origin != ks.origin or not is_flux_kustomization(obj.doc):
-                continue
-            built = parse_kustomization(obj.doc, obj.origin)
-            if built is not None and built.name == ks.name:
+        it often patches it (``spec.decryption`` added to ``flux-system`` is common). With
+        ``renamed``, the one Kustomization its file gives is it under any name (a cluster
+        folder's namePrefix)."""
+        built_all = [
+            built
+            for obj in result.objects
+            if obj.origin == ks.origin and is_flux_kustomization(obj.doc)
+            if (built := parse_kustomization(obj.doc, obj.origin)) is not None
+        ]
+        for built in built_all:
+            if built.name == ks.name:
                 return built
+        if renamed and len(built_all) == 1:
+            return built_all[0]
         return ks
 
     def _with_settings(self, found: list[Root]) -> list[Root]:
@@ -334,21 +344,97 @@ class _Model(Workspace):
                 f"({empty[kept[0].origin]})" + (" and others" if len(kept) > 1 else "")
             )
 
+        # each as the folder applied by hand builds it: its own, or the cluster folders that
+        # include it as a kustomize base (none for a patch file that parses as a Kustomization)
+        applied = [found for ks in tops for found in self._applied_as(ks, read)]
         # two roots whose Kustomizations share a name (a cluster folder not bootstrapped yet
         # beside a bootstrap its sync build does not list: both define cluster-apps) are two
         # clusters, or one would replace the other's layer
         seen: Counter[tuple[str, str]] = Counter()
-        for ks in tops:
+        for ks, _folder, _shared in applied:
             seen.update(applies.get(ks.origin, set()) | {(ks.namespace, ks.name)})
         clash = any(n > 1 for n in seen.values())
         roots = []
-        for ks in tops:
+        for ks, folder, shared in applied:
             cluster = None
             if named or clash:
-                folder = posixpath.dirname(ks.origin)
                 cluster = cluster_name(folder, posixpath.basename(folder) or ".")
-            roots.append(self._implicit(self._as_applied(ks), cluster))
+            root = self._implicit(ks, cluster)
+            root.shared = shared
+            roots.append(root)
         return roots
+
+    def _applied_as(
+        self, ks: FluxKustomization, read: set[str]
+    ) -> list[tuple[FluxKustomization, str, bool]]:
+        """``ks``, which nothing applies, as each folder applied by hand builds it, with that
+        folder and whether it is a base another folder includes. A folder of Flux Kustomizations
+        that another folder's kustomization file includes as a kustomize resource
+        (``resources: [../base/]``), which nothing includes in turn, is a base, not a root: its
+        Kustomizations are applied as that including folder builds them, with its patches
+        (honya-bookstore/infrastructure's ``kubernetes/cluster/base``); one per including
+        folder, when several clusters share the base. A file its own folder's kustomization
+        reads only as a patch is no Kustomization of its own."""
+        folder = posixpath.dirname(ks.origin)
+        outer = self._including_folders(ks.origin, read)
+        found = []
+        for top in outer:
+            result = self.build(self.artifact("", None), top, None)
+            uses = result.uses.get(ks.origin, set())
+            if (
+                result.missing
+                or result.problems
+                or not any(u.kind is UseKind.RESOURCE for u in uses)
+            ):
+                continue  # a folder kustomize cannot build was never applied that way
+            found.append((self._as_built(ks, result, renamed=True), top, True))
+        if found:
+            return found
+        if any(posixpath.join(folder, n) in self.repo.files for n in KUSTOMIZATION_NAMES):
+            own = self.build(self.artifact("", None), folder or ".", None).uses.get(ks.origin)
+            if own and all(u.kind in (UseKind.PATCH, UseKind.LEGACY_PATCH) for u in own):
+                return []  # a patch of a Kustomization, not one
+        return [(self._as_applied(ks), folder, False)]
+
+    def _including_folders(self, origin: str, read: set[str]) -> list[str]:
+        """The outermost folders whose kustomization files include ``origin``, or the folder
+        holding it, as a kustomize resource or component, through any chain of other folders;
+        none whose kustomization file a build already reads (a Flux path's)."""
+        if self._includers is None:
+            self._includers = {}
+            for path in sorted(self.repo.files):
+                if posixpath.basename(path) not in KUSTOMIZATION_NAMES:
+                    continue
+                base = posixpath.dirname(path)
+                kfile = self.repo.kfile(path)
+                for ref in kfile.resources + kfile.components:
+                    if is_remote(ref) or posixpath.isabs(ref.strip()):
+                        continue
+                    target = posixpath.normpath(posixpath.join(base or ".", ref.strip()))
+                    self._includers.setdefault(target, set()).add(path)
+        own = posixpath.dirname(origin) or "."
+
+        def including(target: str) -> list[str]:
+            return [
+                top
+                for kpath in sorted(self._includers.get(target, ()) if self._includers else ())
+                if kpath not in read and (top := posixpath.dirname(kpath) or ".") != own
+            ]
+
+        out: list[str] = []
+        done: set[str] = set()
+        pending = including(origin) + including(own)
+        while pending:
+            top = pending.pop(0)
+            if top in done:
+                continue
+            done.add(top)
+            above = [t for t in including(top) if t not in done]
+            if above:
+                pending += above
+            elif not including(top):
+                out.append(top)  # nothing includes it: the folder applied by hand
+        return out
 
     def _implicit(self, ks: FluxKustomization, cluster: str | None) -> Root:
         """A root nothing applies. Its source is this checkout when ``flux bootstrap`` wrote it:
@@ -413,7 +499,11 @@ class _Model(Workspace):
         """Walk every cluster from its roots into ``self.layers`` and ``self.clusters``."""
         layers, clusters, seen, defined = self.layers, self.clusters, self._seen, self._defined
         for root in sorted(roots, key=lambda r: (r.path or "").count("/")):
-            if (root.ks.origin, root.ks.name) in defined and root.cluster not in clusters:
+            if (
+                (root.ks.origin, root.ks.name) in defined
+                and root.cluster not in clusters
+                and not root.shared
+            ):
                 continue  # a Kustomization another cluster's walk reaches: not a root of its own
             queue: list[FluxKustomization] = [root.ks]
             version = self._version_for(root)

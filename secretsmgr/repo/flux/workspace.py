@@ -31,6 +31,9 @@ class Root:
     cluster_key: str | None = None
     context: str | None = None
     bootstrap: Ref | None = None  # the bootstrap source: this checkout
+    # a Kustomization of a kustomize base, applied as the cluster folder including it builds it:
+    # a root of that cluster although another cluster's walk took it too
+    shared: bool = False
 
 
 class Workspace:
@@ -63,6 +66,8 @@ class Workspace:
         self._defined: set[tuple[str, str]] = set()  # (origin, name) of every live layer
         self._builds: dict[tuple[object, ...], BuildResult] = {}
         self._sops_named: list[str] | None = None
+        # a path -> the kustomization files that list it (resources, components); read once
+        self._includers: dict[str, set[str]] | None = None
 
     # -------------------------------------------------------------- artifacts
     def artifact(self, base: str, ignore: str | None) -> Artifact:
