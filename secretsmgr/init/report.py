@@ -51,9 +51,9 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
             f"{{name: sops-age}}}}): {', '.join(plan.undecrypted)}"
         )
     steps += [
+        "turn the hook on in this clone (before the first commit): pre-commit install",
         "encrypt a secret: secretsmgr encrypt -i PATH/secret.enc.yaml  (.sops.yaml picks the keys)",
         "check, then commit: secretsmgr audit; git add -A; git commit",
-        "turn the hook on in this clone: pre-commit install",
     ]
     return [f"  {n}. {step}" for n, step in enumerate(steps, start=1)]
 

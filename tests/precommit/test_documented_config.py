@@ -87,3 +87,26 @@ def test_the_documented_config_installs_from_a_clone_and_gates_a_commit(
     assert blocked.returncode != 0, blocked.stdout + blocked.stderr
     assert "SM001" in blocked.stdout + blocked.stderr
     assert "not-a-real-password" not in blocked.stdout + blocked.stderr
+
+
+def test_the_documented_local_hook_gates_a_commit_without_fetching(
+    tmp_path: Path, hook_env: dict[str, str]
+) -> None:
+    """An operator's acceptance run: offline, the first commit died fetching the hook's
+    repository; the README's ``repo: local`` form runs the installed secretsmgr instead."""
+    section = (PROJECT / "README.md").read_text(encoding="utf-8").split("## Pre-commit and CI")[1]
+    block = next(b.split("```", 1)[0] for b in section.split("```yaml\n")[1:] if "repo: local" in b)
+    repo = tmp_path / "gitops"
+    shutil.copytree(DEMO, repo)
+    (repo / ".pre-commit-config.yaml").write_text(block, encoding="utf-8")
+    env = dict(hook_env, PATH=f"{VENV_BIN}:{hook_env.get('PATH', '/usr/bin:/bin')}")
+    _run(["git", "init", "-q", "-b", "main"], repo, env)
+    _run([str(VENV_BIN / "pre-commit"), "install"], repo, env)
+    _run(["git", "add", "-A"], repo, env)
+    first = _run(["git", "commit", "--no-gpg-sign", "-m", "demo"], repo, env, check=False)
+    assert first.returncode == 0, first.stdout + first.stderr
+    plain = repo / "gitops" / "apps" / "redis" / "redis-acl.yaml"
+    plain.write_text(PLAIN_SECRET, encoding="utf-8")
+    _run(["git", "add", "-A"], repo, env)
+    blocked = _run(["git", "commit", "--no-gpg-sign", "-m", "acl"], repo, env, check=False)
+    assert blocked.returncode != 0 and "SM001" in blocked.stdout + blocked.stderr
