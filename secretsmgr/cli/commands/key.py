@@ -361,7 +361,7 @@ def rotate_cmd(
             allow_dirty=allow_dirty,
             fault=fault_hook(),
         )
-    summary = _summary(result, begin)
+    summary = _summary(result, begin, applied=apply)
     # Without --apply the manifest follows on stdout: the summary is YAML comments there, so
     # `secretsmgr key rotate --begin | kubectl apply -f -` works.
     out(summary if apply else "".join(f"# {line}\n" for line in summary.splitlines()))
@@ -412,7 +412,7 @@ _KEEP_IN_A_FILE = (
 )
 
 
-def _summary(result: StepResult, begin: bool) -> str:
+def _summary(result: StepResult, begin: bool, *, applied: bool = False) -> str:
     rot = result.rotation
     logged = f"; changelog seq {rot.seq}" if rot is not None and rot.seq is not None else ""
     commit = f"; committed {rot.commit[:7]}" if rot is not None and rot.commit else ""
@@ -428,15 +428,15 @@ def _summary(result: StepResult, begin: bool) -> str:
         )
         if result.configs:
             lines.append(f"updated {', '.join(result.configs)}")
-        lines.append(
-            "next: send the Secret holding both keys, push, let Flux apply it, then: "
-            "secretsmgr key rotate --finish"
-        )
+        send = "" if applied else "send the Secret holding both keys, "
+        lines.append(f"next: {send}push, let Flux apply it, then: secretsmgr key rotate --finish")
     else:
         lines.append(
             f"re-encrypted {plural(len(result.rewritten), 'file')} to "
             f"{short_key(result.new_key)} only; {short_key(result.old_key)} retired{logged}{commit}"
         )
         lines.append(f"updated {', '.join(result.configs)}")
-        lines.append("next: send the Secret holding only the new key")
+        lines.append(
+            "next: push" if applied else "next: send the Secret holding only the new key, then push"
+        )
     return "\n".join(lines) + "\n"
