@@ -272,9 +272,83 @@ def _ssh_public_keys(text: str) -> bool:
     return bool(keys) and all(_ssh_public_line(ln) for ln in keys)
 
 
+# An ASCII-armored OpenPGP public key block (RFC 9580 §6.2): armor headers (``Comment: …``),
+# a blank line, base64 lines and an optional ``=XXXX`` checksum. What the packets inside are is
+# read, not taken from the label (see ``_pgp_public_packets``).
+_PGP_PUBLIC_BLOCK = re.compile(
+    r"[ \t]*-----BEGIN PGP PUBLIC KEY BLOCK-----[ \t]*\r?\n"
+    r"(?:[A-Za-z][A-Za-z0-9-]*: [^\n]*\n)*"
+    r"(?P<body>[A-Za-z0-9+/=\s]+?)"
+    r"-----END PGP PUBLIC KEY BLOCK-----[ \t]*(?:\r?\n|\Z)"
+)
+_PGP_CHECKSUM = re.compile(r"^=[A-Za-z0-9+/]{4}$")
+# The packets of a transferable public key: public key and subkey, user ID and attribute,
+# signature, trust. A secret key or subkey (5, 7) is never among them.
+_PGP_PUBLIC_TAGS = frozenset((2, 6, 12, 13, 14, 17))
+
+
+def _pgp_public_packets(data: bytes) -> bool:
+    """Whether ``data`` is a run of OpenPGP packets of public keys only, the first of them a
+    public key (tag 6): a secret-key packet under a public label is no public key."""
+    pos, first = 0, None
+    while pos < len(data):
+        head = data[pos]
+        if not head & 0x80:
+            return False
+        if head & 0x40:  # new format: the tag in six bits, then a length of 1, 2 or 5 octets
+            tag = head & 0x3F
+            octet = data[pos + 1] if pos + 1 < len(data) else 0
+            if octet < 192:
+                length, pos = octet, pos + 2
+            elif octet < 224:
+                second = data[pos + 2] if pos + 2 < len(data) else 0
+                length, pos = ((octet - 192) << 8) + second + 192, pos + 3
+            elif octet == 255:
+                length, pos = int.from_bytes(data[pos + 2 : pos + 6], "big"), pos + 6
+            else:
+                return False  # a partial length: literal or encrypted data, never a key
+        else:  # old format: four bits of tag, and a length of 1, 2 or 4 octets
+            tag, size = (head >> 2) & 0x0F, head & 0x03
+            if size == 3:
+                return False  # an indeterminate length
+            width = 1 << size
+            length, pos = int.from_bytes(data[pos + 1 : pos + 1 + width], "big"), pos + 1 + width
+        if tag not in _PGP_PUBLIC_TAGS or pos + length > len(data):
+            return False
+        first = tag if first is None else first
+        pos += length
+    return first == 6
+
+
+def _pgp_public_keys(text: str) -> bool:
+    """Only ASCII-armored OpenPGP public key blocks (a Flux GitRepository's ``spec.verify``
+    keyring, ``author1.asc``), one or more, whose packets are public keys only."""
+    pos, found = 0, False
+    text = text.strip()
+    while pos < len(text):
+        block = _PGP_PUBLIC_BLOCK.match(text, pos)
+        if block is None:
+            return False
+        lines = [line.strip() for line in block["body"].split("\n") if line.strip()]
+        if lines and _PGP_CHECKSUM.match(lines[-1]):
+            lines.pop()
+        try:
+            packets = base64.b64decode("".join(lines), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        if not _pgp_public_packets(packets):
+            return False
+        found = True
+        pos = block.end()
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return found
+
+
 def is_public_material(key_path: str, value: object) -> bool:
     """Certificates and public keys in PEM (``ca.crt``, ``tls.crt``), OpenSSH public key lines
-    (``authorized_keys``, ``known_hosts``) and container image references under an image key:
+    (``authorized_keys``, ``known_hosts``), ASCII-armored OpenPGP public key blocks (a Flux
+    ``spec.verify`` keyring) and container image references under an image key:
     public by design, never a secret, whether in ``stringData`` or base64 under ``data``. One
     private block or other line and it is not.
     """
@@ -288,7 +362,7 @@ def is_public_material(key_path: str, value: object) -> bool:
             return False
     if _IMAGE_KEY.search(key_path) and _IMAGE_REF.match(text.strip()):
         return True  # plugin-barman-cloud's SIDECAR_IMAGE: ghcr.io/cloudnative-pg/…:v0.10.0
-    return bool(_PUBLIC_PEM.match(text)) or _ssh_public_keys(text)
+    return bool(_PUBLIC_PEM.match(text)) or _ssh_public_keys(text) or _pgp_public_keys(text)
 
 
 # A container image reference under a key that names one: public by design.

@@ -620,3 +620,85 @@ def test_json6902_one_line_and_post_renderer_patches_are_read_too(tmp_path: Path
         "patchesJson6902.0.patch.stringData.token",
         "spec.postRenderers.0.kustomize.patches.0.patch.stringData.password",
     }
+
+
+# --- ninth sweep -----------------------------------------------------------------------------
+
+
+def _crc24(data: bytes) -> int:
+    crc = 0xB704CE
+    for byte in data:
+        crc ^= byte << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1864CFB
+    return crc & 0xFFFFFF
+
+
+def _pgp_packet(tag: int, body: bytes, *, new: bool = False) -> bytes:
+    """An OpenPGP packet: old format with a two-octet length, or new format."""
+    if not new:
+        return bytes([0x80 | tag << 2 | 1]) + len(body).to_bytes(2, "big") + body
+    if len(body) < 192:
+        return bytes([0xC0 | tag, len(body)]) + body
+    size = len(body) - 192
+    return bytes([0xC0 | tag, (size >> 8) + 192, size & 0xFF]) + body
+
+
+def _armored(label: str, packets: bytes, headers: str = "") -> str:
+    import base64
+
+    body = base64.b64encode(packets).decode()
+    lines = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+    crc = base64.b64encode(_crc24(packets).to_bytes(3, "big")).decode()
+    return f"-----BEGIN PGP {label}-----\n{headers}\n{lines}\n={crc}\n-----END PGP {label}-----\n"
+
+
+def _pgp_key(secret_tag: int | None = None, *, new: bool = False) -> bytes:
+    """A transferable OpenPGP key made of test bytes: a primary key, a user ID, a signature
+    and a subkey; ``secret_tag`` puts a secret-key packet (5 or 7) in as well."""
+    import os
+
+    key = b"\x04" + os.urandom(4) + b"\x16" + os.urandom(40)  # v4, time, EdDSA, material
+    out = _pgp_packet(6, key, new=new) + _pgp_packet(13, b"Test Only <t@example.invalid>", new=new)
+    out += _pgp_packet(2, b"\x04\x13" + os.urandom(200), new=new)
+    out += _pgp_packet(14, b"\x04" + os.urandom(4) + b"\x12" + os.urandom(60), new=new)
+    if secret_tag is not None:
+        out += _pgp_packet(secret_tag, key + b"\x00" + os.urandom(40), new=new)
+    return out
+
+
+def test_an_openpgp_public_key_block_is_public_material(tmp_path: Path) -> None:
+    # sergelogvinov/gitops-examples: the keyring a GitRepository's spec.verify.secretRef reads
+    # (author1.asc) was reported like a password; SM001.md calls public keys no finding
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    public = _armored("PUBLIC KEY BLOCK", _pgp_key(), "Comment: test only\n")
+    keyring = public + _armored("PUBLIC KEY BLOCK", _pgp_key(new=True))
+    standard_repo(
+        tmp_path,
+        {
+            "apps/pgp.yaml": _secret_with({"author1.asc": public}),
+            "apps/pgp-data.yaml": _secret_with(
+                {"keys.asc": base64.b64encode(keyring.encode()).decode()}, section="data"
+            ),
+            # still secrets: a private key block, secret-key packets under a public label, a
+            # password line beside a public block
+            "apps/private.yaml": _secret_with(
+                {
+                    "private.asc": _armored("PRIVATE KEY BLOCK", _pgp_key(5)),
+                    "mislabelled.asc": _armored("PUBLIC KEY BLOCK", _pgp_key(5)),
+                    "subkey.asc": _armored("PUBLIC KEY BLOCK", _pgp_key(7, new=True)),
+                    "beside.asc": public + "password: Tr0ub4dor-and-3\n",
+                }
+            ),
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/private.yaml", f"stringData.{key}")
+        for key in ("private.asc", "mislabelled.asc", "subkey.asc", "beside.asc")
+    }
