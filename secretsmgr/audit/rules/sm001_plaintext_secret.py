@@ -106,6 +106,37 @@ def _kept_out(key_path: str, value: object) -> bool:
     return empty and names_credential(key_path.rpartition(".")[2])
 
 
+# mittwald's kubernetes-secret-generator: ``autogenerate: password,token`` names the keys its
+# string generator fills in the cluster (split at commas, as the controller does). It runs when
+# the ``type`` annotation is missing, ``string`` or unknown; the ``ssh-keypair`` and
+# ``basic-auth`` generators ignore the list. A key that already holds a value is kept as it is.
+_GENERATOR = "secret-generator.v1.mittwald.de/"
+_OTHER_GENERATORS = frozenset(("ssh-keypair", "basic-auth"))
+
+
+def _generated_in_cluster(obj: Obj) -> bool:
+    """Whether a key that mittwald's secret generator fills in is left out of the Secret (or
+    left empty): its secret is made in the cluster, kept out of git."""
+    meta = obj.get("metadata")
+    notes = cast(Obj, meta).get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(notes, dict):
+        return False
+    named = cast(Obj, notes).get(_GENERATOR + "autogenerate")
+    if not isinstance(named, str) or cast(Obj, notes).get(_GENERATOR + "type") in _OTHER_GENERATORS:
+        return False
+    held = dict(secret_values(obj))
+    return any(key and not _value_in(held, key) for key in named.split(","))
+
+
+def _value_in(held: Mapping[str, object], key: str) -> bool:
+    """Whether ``key`` holds a value under ``data`` or ``stringData``."""
+    return any(
+        (value := held.get(f"{section}.{key}")) is not None
+        and not (isinstance(value, str) and not value.strip())
+        for section in ("data", "stringData")
+    )
+
+
 # A parameter of a cipher or a key, not the key (``CRYPTO_KEY_CIPHER: aes-xts-plain64``,
 # ``CRYPTO_KEY_SIZE: "256"``, ``CRYPTO_PBKDF: argon2i``): the last word of the key says so.
 _PARAMETER_KEY = re.compile(
@@ -173,7 +204,9 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
         if is_secret(obj):
             name = label(obj)
             values = list(secret_values(obj))
-            substituted = any(_kept_out(key_path, value) for key_path, value in values)
+            substituted = _generated_in_cluster(obj) or any(
+                _kept_out(key_path, value) for key_path, value in values
+            )
             for key_path, value in values:
                 if not is_plaintext_value(value) or is_public_material(key_path, value):
                     continue

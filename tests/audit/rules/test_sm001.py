@@ -702,3 +702,62 @@ def test_an_openpgp_public_key_block_is_public_material(tmp_path: Path) -> None:
         ("apps/private.yaml", f"stringData.{key}")
         for key in ("private.asc", "mislabelled.asc", "subkey.asc", "beside.asc")
     }
+
+
+_GENERATED = "secret-generator.v1.mittwald.de/autogenerate"
+
+
+def _annotated(name: str, annotations: dict[str, str], values: dict[str, str]) -> str:
+    import json
+
+    notes = "".join(f"    {k}: {json.dumps(v)}\n" for k, v in annotations.items())
+    body = "".join(f"  {k}: {json.dumps(v)}\n" for k, v in values.items())
+    return (
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  annotations:\n{notes}"
+        f"type: Opaque\nstringData:\n{body}"
+    )
+
+
+def test_a_key_the_secret_generator_fills_in_is_kept_out_of_git(tmp_path: Path) -> None:
+    # PingCAP-QE/ee-ops: mittwald's kubernetes-secret-generator generates `password` in the
+    # cluster (autogenerate: password); username and database beside it are settings
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/mongo.yaml": _annotated(
+                "mongo",
+                {_GENERATED: "password", "secret-generator.v1.mittwald.de/length": "16"},
+                {"username": "cla", "database": "cla"},
+            ),
+            "apps/many.yaml": _annotated(
+                "many", {_GENERATED: "password,api-token"}, {"DB_HOST": "db.default.svc"}
+            ),
+            # still secrets: a named key given a value in git (the generator keeps it), a
+            # token beside a generated password, an ssh-keypair generator (it ignores the
+            # list), another controller's annotation
+            "apps/kept.yaml": _annotated(
+                "kept", {_GENERATED: "password"}, {"username": "cla", "password": "Tr0ub4dor-3"}
+            ),
+            "apps/token.yaml": _annotated(
+                "token", {_GENERATED: "password"}, {"username": "cla", "api_token": "Xq9vT2mK8p"}
+            ),
+            "apps/ssh.yaml": _annotated(
+                "ssh",
+                {_GENERATED: "password", "secret-generator.v1.mittwald.de/type": "ssh-keypair"},
+                {"username": "cla"},
+            ),
+            "apps/other.yaml": _annotated(
+                "other", {"secret-generator.example.com/autogenerate": "password"}, {"user": "cla"}
+            ),
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/kept.yaml", "stringData.username"),
+        ("apps/kept.yaml", "stringData.password"),
+        ("apps/token.yaml", "stringData.api_token"),
+        ("apps/ssh.yaml", "stringData.username"),
+        ("apps/other.yaml", "stringData.user"),
+    }
