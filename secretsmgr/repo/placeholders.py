@@ -13,6 +13,7 @@ no secret of its own: ``${SECRET_X}/path`` and ``Bearer ${TOKEN}`` are, but
 
 from __future__ import annotations
 
+import json
 import re
 
 # No brace inside and bounded: from every ``${`` or ``{{`` of a long run without a closing
@@ -121,12 +122,60 @@ def _has_token(text: str) -> bool:
     )
 
 
+def _stand_in(value: str) -> bool:
+    """An empty value, a placeholder or a word that stands for a secret (``password``)."""
+    value = value.strip(_NOTHING)
+    return not value or is_placeholder(value) or value.lower() in _NO_SECRET
+
+
+def _setting_literal(key: str, value: str) -> bool:
+    """A filled-in value under a setting's key (``region = eu-west-1``) with no URL password or
+    random token in it; a ``secret_key``, a ``passphrase`` or any other key holds a secret."""
+    return is_setting_key(key) and not URL_PASSWORD.search(value) and not _has_token(value)
+
+
+def _json_leaves(node: object, key: str) -> list[tuple[str, object]]:
+    if isinstance(node, dict):
+        return [leaf for name, value in node.items() for leaf in _json_leaves(value, str(name))]
+    if isinstance(node, list):
+        return [leaf for item in node for leaf in _json_leaves(item, key)]
+    return [(key, node)]
+
+
+def _json_skeleton(text: str) -> bool:
+    """A JSON object (a cloud service key: opencost's ``service-key.json``) whose values are
+    stand-ins, but for settings beside them; at least one is a stand-in."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    if not isinstance(doc, dict):
+        return False
+    stand_ins = 0
+    for key, value in _json_leaves(doc, ""):
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, str) and "\n" not in value.strip():
+            if _stand_in(value):
+                stand_ins += 1
+                continue
+            if _setting_literal(key, value):
+                continue
+        elif isinstance(value, int | float) and is_setting_key(key):
+            continue
+        return False
+    return stand_ins > 0
+
+
 def is_credential_skeleton(text: str) -> bool:
-    """Whether ``text`` is a config file (INI, dotenv or YAML lines) whose every credential
-    setting is empty or a stand-in: velero's ``[default]`` / ``aws_secret_access_key=""``
-    template holds no secret yet. One filled-in credential, URL password, random token (a
+    """Whether ``text`` is a config file (INI, dotenv or YAML lines, or a JSON object) whose
+    every credential setting is empty or a stand-in: velero's ``[default]`` /
+    ``aws_secret_access_key=""`` template holds no secret yet, nor does a service key whose
+    every value is ``REPLACE_ME``. One filled-in credential, URL password, random token (a
     webhook URL under a ``…_URL`` key) or key block, or one line that is no setting, and it is
     not."""
+    if text.lstrip().startswith("{"):
+        return _json_skeleton(text)
     body = _COMMENT_LINE.sub("", text)
     lines = [line for line in body.splitlines() if line.strip()]
     if len(lines) < 2 or not _SECRET_LINE.search(body) or PRIVATE_KEY_BLOCK.search(body):
@@ -137,14 +186,36 @@ def is_credential_skeleton(text: str) -> bool:
             if _SECTION.match(line):
                 continue
             return False  # a line that is no setting: a file of another kind
-        value = m["value"].strip(_NOTHING)
-        if not value or is_placeholder(value) or value.lower() in _NO_SECRET:
-            continue
-        # a filled-in value passes only under a setting's key (``region = eu-west-1``); a
-        # ``secret_key``, a ``passphrase`` or any other key holds a secret
-        if not is_setting_key(m["key"]) or URL_PASSWORD.search(value) or _has_token(value):
+        if not _stand_in(m["value"]) and not _setting_literal(m["key"], m["value"].strip(_NOTHING)):
             return False
     return True
+
+
+# The name in a ``name:secret`` line (elasticsearch's file realm ``users``/``users_roles``, an
+# htpasswd line): words (see _WORD), never a random mix that may be a key of its own.
+_PAIR_NAME = re.compile(rf"^{_WORD}(?:[_.-]+{_WORD})*$")
+
+
+def is_placeholder_pairs(text: str) -> bool:
+    """Whether every line of ``text`` is ``name:STAND-IN`` (``REPLACE_ME:REPLACE_ME``,
+    ``superuser:REPLACE_ME``): a name that is a word, and after the colon, where a password, a
+    hash or a user list sits, a placeholder. One filled-in part, and it is not."""
+    lines = [line.strip() for line in _COMMENT_LINE.sub("", text).splitlines() if line.strip()]
+    if not lines:
+        return False
+    for line in lines:
+        name, colon, rest = line.partition(":")
+        if not colon or not _PAIR_NAME.match(name):
+            return False
+        # each part of the rest (``role:user1,user2``) one stand-in: no ``//host``, ``@`` or
+        # second colon of a URL (``postgres://app:pw@${DB_HOST}`` is no pair)
+        parts = [part.strip() for part in rest.split(",")]
+        if not all(_PAIR_PART.match(part) and is_placeholder(part) for part in parts):
+            return False
+    return True
+
+
+_PAIR_PART = re.compile(r"^[^\s:/@,]+$")
 
 
 # A whole value that asks to be replaced (``REPLACE_WITH_CLIENT_SECRET``, ``changeme``,

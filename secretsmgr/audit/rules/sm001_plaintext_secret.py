@@ -37,6 +37,7 @@ from secretsmgr.repo.flux.objects import go_field
 from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
     is_credential_skeleton,
+    is_placeholder_pairs,
     is_setting_key,
     names_credential,
     names_password,
@@ -173,16 +174,32 @@ def _setting(key_path: str, value: object) -> bool:
     return bool(is_setting_key(key))
 
 
+def _text(key_path: str, value: object) -> str | None:
+    """The text a Secret value hands out: a ``stringData`` string as it is, a ``data`` value
+    decoded from base64 (None when it is no base64 of UTF-8 text, or no string)."""
+    if not isinstance(value, str):
+        return None
+    if not key_path.startswith("data."):
+        return value
+    try:
+        return base64.b64decode("".join(value.split()), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+
+
 def _encoded_placeholder(key_path: str, value: object) -> bool:
     """A ``data`` value whose base64 decodes to a placeholder (``Y2hhbmdlLW1l``: change-me),
     as the same word under ``stringData`` is."""
-    if not key_path.startswith("data.") or not isinstance(value, str):
-        return False
-    try:
-        text = base64.b64decode("".join(value.split()), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        return False
-    return bool(text.strip()) and is_placeholder(text)
+    text = _text(key_path, value) if key_path.startswith("data.") else None
+    return text is not None and bool(text.strip()) and is_placeholder(text)
+
+
+def _no_secret_config(key_path: str, value: object) -> bool:
+    """A value (decoded, under ``data``) that is a config of stand-ins: INI, dotenv, YAML or
+    JSON whose every credential is a placeholder (``is_credential_skeleton``), or ``name:
+    REPLACE_ME`` lines (``is_placeholder_pairs``)."""
+    text = _text(key_path, value)
+    return text is not None and (is_credential_skeleton(text) or is_placeholder_pairs(text))
 
 
 def _line(lines: Mapping[str, int], key_path: str) -> int | None:
@@ -212,7 +229,7 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                     continue
                 if _encoded_placeholder(key_path, value):
                     continue
-                if isinstance(value, str) and is_credential_skeleton(value):
+                if _no_secret_config(key_path, value):
                     continue
                 if substituted and _setting(key_path, value):
                     continue

@@ -761,3 +761,62 @@ def test_a_key_the_secret_generator_fills_in_is_kept_out_of_git(tmp_path: Path) 
         ("apps/ssh.yaml", "stringData.username"),
         ("apps/other.yaml", "stringData.user"),
     }
+
+
+def test_json_and_name_pair_configs_of_placeholders_are_no_plaintext_secret(
+    tmp_path: Path,
+) -> None:
+    # huangyingting/flux2-gitops: opencost's service-key.json (base64 of a JSON object whose
+    # every value is REPLACE_ME) and elasticsearch's file realm (users: REPLACE_ME:REPLACE_ME,
+    # users_roles: superuser:REPLACE_ME)
+    import base64
+    import json
+
+    from secretsmgr.audit.engine import run_audit
+
+    skeleton = {
+        "subscriptionId": "REPLACE_ME",
+        "serviceKey": {"appId": "REPLACE_ME", "password": "REPLACE_ME", "tenant": "REPLACE_ME"},
+    }
+    filled = {**skeleton, "serviceKey": {"appId": "REPLACE_ME", "password": "Tr0ub4dor-and-3"}}
+    setting = {"region": "westeurope", "clientSecret": "", "clientId": "REPLACE_ME"}
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/opencost.yaml": _secret_with(
+                {"service-key.json": b64(json.dumps(skeleton, indent=4))}, section="data"
+            ),
+            "apps/es.yaml": _secret_with(
+                {
+                    "users": "REPLACE_ME:REPLACE_ME",
+                    "users_roles": "superuser:REPLACE_ME\nmonitoring:REPLACE_ME\n",
+                    "config.json": json.dumps(setting),
+                }
+            ),
+            # still secrets: a real password beside placeholders, in JSON or a pair; a name
+            # that is a random token; a JSON token under a setting's key
+            "apps/real.yaml": _secret_with(
+                {
+                    "service-key.json": json.dumps(filled),
+                    "users": "REPLACE_ME:REPLACE_ME\nadmin:Tr0ub4dor-and-3",
+                    "roles": "Xq9vT2mK8pL4wR7n:REPLACE_ME",
+                    "dsn": "postgres://app:Tr0ub4dor-and-3@${DB_HOST}/app",
+                    "pair_url": "admin:REPLACE_ME@db.example.com",
+                    "hook.json": json.dumps({"url": "https://x.example/q7Wm2ZpK9vR4tY8uXb3Nc"}),
+                    "list.json": json.dumps(["REPLACE_ME", "hunter2-Tr0ub4dor"]),
+                }
+            ),
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/real.yaml", f"stringData.{key}")
+        for key in (
+            *("service-key.json", "users", "roles", "dsn", "pair_url", "hook.json"),
+            "list.json",
+        )
+    }
