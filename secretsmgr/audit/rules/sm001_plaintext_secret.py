@@ -155,15 +155,17 @@ def _setting(key_path: str, value: object) -> bool:
     """A literal beside secrets kept out of git that says where, who or how, not a secret: a
     host, a port, an address without credentials, a driver, a user name, a switch, a cipher's
     parameter. Only in a Secret whose secrets are substituted or left empty, which shows the
-    author kept the secret parts out of git."""
+    author kept the secret parts out of git. A ``data`` value is judged decoded."""
     key = key_path.rpartition(".")[2]
     if isinstance(value, bool):
         return True
     if isinstance(value, int | float):
         return bool(is_setting_key(key) or _PARAMETER_KEY.search(split_camel(key)))
-    if not isinstance(value, str) or key_path.startswith("data.") or "\n" in value.strip():
+    # under ``data`` the decoded value is judged, as the same under ``stringData`` is
+    text = _text(key_path, value)
+    if text is None or "\n" in text.strip():
         return False
-    text = value.strip()
+    text = text.strip()
     if judge_value(key, text) is not None:
         return False
     if text.lower() in _SWITCH or _PLAIN_URL.match(text):

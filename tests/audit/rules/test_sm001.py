@@ -820,3 +820,45 @@ def test_json_and_name_pair_configs_of_placeholders_are_no_plaintext_secret(
             "list.json",
         )
     }
+
+
+def test_settings_under_data_are_judged_as_under_string_data(tmp_path: Path) -> None:
+    # stuttgart-things/flux: an Argo CD repository Secret with empty credentials and the type
+    # and URL of a public repository under data: (base64) was reported; under stringData not
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    public = "https://github.com/stuttgart-things/stuttgart-things.git"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/repo.yaml": _secret_with(
+                {"username": "", "password": "", "type": b64("git"), "url": b64(public)},
+                section="data",
+            ),
+            # still secrets: credentials in the URL, a token beside the empty password, a
+            # value that does not decode, and every literal of a Secret with nothing kept out
+            "apps/leak.yaml": _secret_with(
+                {
+                    "password": "",
+                    "url": b64("https://git:Tr0ub4dor-and-3@github.com/org/repo.git"),
+                    "token": b64("Xq9vT2mK8pL4wR7nAbCd"),
+                    "type": "not base64 at all!",
+                },
+                section="data",
+            ),
+            "apps/oci.yaml": _secret_with({"type": b64("helm"), "url": b64(public)}, "data"),
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/leak.yaml", "data.url"),
+        ("apps/leak.yaml", "data.token"),
+        ("apps/leak.yaml", "data.type"),
+        ("apps/oci.yaml", "data.type"),
+        ("apps/oci.yaml", "data.url"),
+    }
