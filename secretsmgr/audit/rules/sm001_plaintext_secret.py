@@ -196,6 +196,28 @@ def _encoded_placeholder(key_path: str, value: object) -> bool:
     return text is not None and bool(text.strip()) and is_placeholder(text)
 
 
+# The address of a service inside the cluster (a Flux notification Provider's ``address`` for
+# Alertmanager: ``http://NAME.NAMESPACE.svc.cluster.local:9093/api/v2/alerts``): no user or
+# password, query or fragment, and a path of plain lower-case words and version numbers. A
+# webhook holds its token in its path (``/hooks/q7Wm2ZpK…``, a hex run): no such word.
+_CLUSTER_URL = re.compile(
+    r"^https?://(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?\.){2,}svc(?:\.cluster\.local)?"
+    r"(?::\d{1,5})?(?P<path>/[^\s?#@]*)?$"
+)
+_PATH_WORD = re.compile(
+    r"^(?:[a-z]{1,16}(?:[-_][a-z]{1,16}){0,3}|v\d{1,2}(?:\.\d{1,3}){0,2}(?:(?:alpha|beta)\d?)?)?$"
+)
+
+
+def _cluster_address(key_path: str, value: object) -> bool:
+    """An in-cluster service URL with no secret in it, under a key that names no credential."""
+    text = _text(key_path, value)
+    found = _CLUSTER_URL.match(text.strip()) if text is not None else None
+    if found is None or names_credential(key_path.rpartition(".")[2]):
+        return False
+    return all(_PATH_WORD.match(part) for part in (found["path"] or "").split("/"))
+
+
 def _no_secret_config(key_path: str, value: object) -> bool:
     """A value (decoded, under ``data``) that is a config of stand-ins: INI, dotenv, YAML or
     JSON whose every credential is a placeholder (``is_credential_skeleton``), or ``name:
@@ -229,7 +251,7 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
             for key_path, value in values:
                 if not is_plaintext_value(value) or is_public_material(key_path, value):
                     continue
-                if _encoded_placeholder(key_path, value):
+                if _encoded_placeholder(key_path, value) or _cluster_address(key_path, value):
                     continue
                 if _no_secret_config(key_path, value):
                     continue

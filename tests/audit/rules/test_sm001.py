@@ -862,3 +862,49 @@ def test_settings_under_data_are_judged_as_under_string_data(tmp_path: Path) -> 
         ("apps/oci.yaml", "data.type"),
         ("apps/oci.yaml", "data.url"),
     }
+
+
+def test_an_in_cluster_service_address_is_no_plaintext_secret(tmp_path: Path) -> None:
+    # neuland-ingolstadt/flux-infra: a Flux notification Provider (type: alertmanager) reads its
+    # address from a Secret; an in-cluster service URL with a fixed API path holds no secret
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    alertmanager = "http://kube-prometheus-stack-alertmanager.monitoring.svc.cluster.local:9093"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/provider.yaml": _secret_with({"address": alertmanager + "/api/v2/alerts"}),
+            "apps/short.yaml": _secret_with(
+                {"address": base64.b64encode(b"http://am.monitoring.svc:9093/").decode()},
+                section="data",
+            ),
+            # still secrets: webhooks with their token in the path, in-cluster URLs with a
+            # password, a token in the path, query or fragment, a URL outside the cluster, and
+            # an in-cluster URL under a key that names a credential
+            "apps/hooks.yaml": _secret_with(
+                {
+                    "slack": "https://hooks.slack.com/services/T0A1B2C3D/B0A1B2C3D/"
+                    "q7Wm2ZpK9vR4tY8uXb3NcLd5",
+                    "discord": "https://discord.com/api/webhooks/1234567890/q7Wm2ZpK9vR4tY8u",
+                    "userinfo": "http://admin:Tr0ub4dor3@am.monitoring.svc:9093/api/v2/alerts",
+                    "path": "http://hooks.default.svc.cluster.local/hooks/q7Wm2ZpK9vR4tY8u",
+                    "hex": "http://hooks.default.svc/hooks/9f86d081884c7d659a2feaa0c55ad015",
+                    "query": "http://am.monitoring.svc:9093/api/v2/alerts?token=q7Wm2ZpK",
+                    "fragment": "http://am.monitoring.svc:9093/api#q7Wm2ZpK9vR4",
+                    "outside": "https://alertmanager.example.com/api/v2/alerts",
+                    "long": "http://hooks.default.svc/hooks/kqzvtrwplmxbnhsdfgqa",
+                    "token": "http://am.monitoring.svc:9093/api/v2/alerts",
+                }
+            ),
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/hooks.yaml", f"stringData.{key}")
+        for key in (
+            *("slack", "discord", "userinfo", "path", "hex", "query", "fragment", "outside"),
+            *("long", "token"),
+        )
+    }
