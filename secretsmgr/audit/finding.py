@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 
 RuleId = NewType("RuleId", str)
 
+# How a plaintext finding's fix starts when the repository has no .sops.yaml: encrypt finds no
+# recipients there, so the fix sets up a key and a rule first (the check view says so once).
+NO_SOPS_CONFIG = "no .sops.yaml in the repository"
+
 
 class Severity(StrEnum):
     """How bad a finding is; ``rank`` orders them for ``--fail-on``."""

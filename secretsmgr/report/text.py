@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from secretsmgr.audit.finding import AuditReport, Finding, RuleId, Severity
+from secretsmgr.audit.finding import NO_SOPS_CONFIG, AuditReport, Finding, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.report._shared import (
     LayerKey,
@@ -227,7 +227,9 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
             (f.fix for f in findings[blocked[0]] if f.severity is Severity.ERROR and f.fix), None
         )
         plain_fix = f"secretsmgr encrypt -i {blocked[0]}"
-        if plaintext and len(blocked) == 1 and first not in (None, plain_fix):
+        if plaintext and len(blocked) == 1 and (first or "").startswith(NO_SOPS_CONFIG):
+            tail = one_line(first or "")  # a key and a rule first (no .sops.yaml)
+        elif plaintext and len(blocked) == 1 and first not in (None, plain_fix):
             tail = f"fix it with: {one_line(first or '')}"  # a rename first (no rule matches)
         elif plaintext and len(blocked) == 1:
             tail = f"encrypt it with: secretsmgr encrypt -i {one_line(blocked[0])}"
@@ -235,6 +237,14 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
             (f.fix or "").startswith("sops ") for path in blocked for f in findings[path]
         ):
             tail = "encrypt each with the fix shown for it"  # sops keeps binary files whole
+        elif plaintext and any(
+            (f.fix or "").startswith(NO_SOPS_CONFIG) for path in blocked for f in findings[path]
+        ):
+            # no .sops.yaml: encrypt finds no recipients until init writes a key and a rule
+            tail = (
+                f"{NO_SOPS_CONFIG}: run secretsmgr init first (cluster key and creation rule), "
+                "then encrypt each with: secretsmgr encrypt -i <file>"
+            )
         elif plaintext:
             tail = "encrypt each with: secretsmgr encrypt -i <file>"
         else:

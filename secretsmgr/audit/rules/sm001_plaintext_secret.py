@@ -17,7 +17,7 @@ from typing import cast
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.credentials import judge_value
-from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.audit.finding import NO_SOPS_CONFIG, Finding, Rule, RuleId, Severity
 from secretsmgr.audit.manifests import (
     Obj,
     decode_text,
@@ -341,7 +341,14 @@ def rename_hint(ctx: AuditContext, path: str) -> str:
     """``secretsmgr encrypt -i PATH``, or, when no creation rule matches PATH, the rename to a
     name one matches (and the kustomization line that lists it) first."""
     configs = ctx.repo.sops_configs
-    if configs.rule_for(path)[1] is not None or not ctx.repo.has_sops_config:
+    if not ctx.repo.has_sops_config:
+        # encrypt would find no recipients (neuland-ingolstadt, huangyingting): a key and a
+        # creation rule come first
+        return (
+            f"{NO_SOPS_CONFIG}: set up the cluster key and a creation rule first with "
+            f"secretsmgr init (see README.md, New repository), then secretsmgr encrypt -i {path}"
+        )
+    if configs.rule_for(path)[1] is not None:
         return f"secretsmgr encrypt -i {path}"
     m = _RENAMED.match(path)
     target = f"{m.group('stem')}.enc{m.group('ext')}" if m else f"{path}.enc.yaml"

@@ -908,3 +908,25 @@ def test_an_in_cluster_service_address_is_no_plaintext_secret(tmp_path: Path) ->
             *("long", "token"),
         )
     }
+
+
+def test_with_no_sops_config_the_fix_sets_up_a_key_and_rule_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # neuland-ingolstadt/flux-infra, huangyingting: with no .sops.yaml, `secretsmgr encrypt -i
+    # FILE` fails (no recipients); the fix says to run secretsmgr init first
+    from secretsmgr.audit.engine import run_audit
+    from tests.cli.runner import run
+
+    standard_repo(tmp_path, {"apps/db.yaml": secret("db")})
+    (tmp_path / ".sops.yaml").unlink()
+    found = next(f for f in run_audit(tmp_path).findings if f.rule == "SM001")
+    assert found.fix is not None
+    assert "secretsmgr init" in found.fix
+    assert found.fix.endswith("then secretsmgr encrypt -i apps/db.yaml")
+    _, out, _ = run(["check", "--repo", str(tmp_path)], capsys, expect=1)
+    assert "secretsmgr init" in out.splitlines()[-1]
+    write(tmp_path, "apps/db2.yaml", secret("db2"))
+    _, out, _ = run(["check", "--repo", str(tmp_path)], capsys, expect=1)
+    assert "secretsmgr init" in out.splitlines()[-1]
+    assert "secretsmgr encrypt -i <file>" in out.splitlines()[-1]
