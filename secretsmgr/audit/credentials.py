@@ -104,6 +104,11 @@ _OBJECT_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
 # A Kubernetes field that names a Secret object (``envFromSecret: grafana``,
 # ``existingSecret: app``): camel case, ``…Secret`` or ``…Secrets``, and a name for a value.
 _SECRET_FIELD = re.compile(r"[a-z]Secrets?$")
+# ``<secret>/<key>``: a Secret's name and one of its keys (the netbird chart's
+# ``envFromSecret: {RELAY_PASSWORD: netbird/relayPassword}`` maps a variable to one).
+_SECRET_KEY_REF = re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?/[-._A-Za-z0-9]{1,253}$")
+# A password's word alone, in capitals (``password: PASSWORD``): a stand-in, not the password.
+_BARE_STAND_IN = frozenset(("PASSWORD", "PASSWD", "SECRET"))
 # The last word of a key that names a place in a secret manager (1Password's item and vault)
 _MANAGER_PLACE = re.compile(r"(?i)(?:^|[._-])(?:item|vault)$")
 # What such a place is called: words, digits only after a separator (``Automation``, ``Home
@@ -344,6 +349,13 @@ def _bootstrap_verdict(key: str, text: str) -> Verdict | None:
     return Verdict("Kubernetes Bootstrap Token", True) if _bootstrap_token(key, text) else None
 
 
+def names_secret_key(key_path: str, value: str) -> bool:
+    """Whether ``value`` is a ``<secret>/<key>`` reference in a map under a field that names a
+    Secret (``envFromSecret.RELAY_PASSWORD: netbird/relayPassword``), not a credential."""
+    parent = key_path.rpartition(".")[0].rpartition(".")[2]
+    return bool(_SECRET_FIELD.search(parent)) and _SECRET_KEY_REF.match(value.strip()) is not None
+
+
 def is_lock_file(path: str) -> bool:
     """Whether ``path`` is a dependency lock file (``flake.lock``, ``jsonnetfile.lock.json``)."""
     name = path.rsplit("/", 1)[-1]
@@ -370,7 +382,7 @@ def judge_value(key: str, value: str) -> Verdict | None:
         if not text.strip(" \t\"',;") or _example(text):
             return None
         return _known_format(text, value) or _bootstrap_verdict(key, text)
-    if is_placeholder_value(value):
+    if is_placeholder_value(value) or value.strip("\"'") in _BARE_STAND_IN:
         return None
     if _VARIABLE.match(value) or _PATH.match(value):
         return None  # {VAR}, $VAR, <<VAR>>, a path: filled in or pointed to, not committed

@@ -19,7 +19,12 @@ from dataclasses import dataclass, replace
 from typing import cast
 
 from secretsmgr.audit.context import AuditContext, reencrypt_hint
-from secretsmgr.audit.credentials import BOOTSTRAP_TOKEN, is_lock_file, judge_value
+from secretsmgr.audit.credentials import (
+    BOOTSTRAP_TOKEN,
+    is_lock_file,
+    judge_value,
+    names_secret_key,
+)
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.manifests import (
     Obj,
@@ -319,6 +324,8 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
             ):
                 continue
             verdict = judge_value(key, value)
+            if verdict is not None and not verdict.known and names_secret_key(key_path, value):
+                verdict = None  # envFromSecret: {VAR: secret/key} names where the value is
             if verdict is not None and (verdict.known or not known_only):
                 hit = CredentialHit(
                     file.path, key_path, 0, verdict.kind, verdict.known, where, variable

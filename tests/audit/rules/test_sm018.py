@@ -233,3 +233,34 @@ def test_history_dates_a_known_format_from_the_commit_whose_file_did_not_parse(
     found = history_findings(root)
     message = found[("SM019", "apps/zulip.yaml")][0]
     assert "SETTING_EMAIL_HOST_USER" in message and first[:12] in message
+
+
+def test_a_secret_key_reference_and_a_bare_stand_in_word_are_no_credential(
+    tmp_path: Path,
+) -> None:
+    # ninth sweep: mbenedettini's netbird chart maps an env name to "<secret>/<key>" under
+    # envFromSecret; huangyingting's redis/oauth2-proxy values hold `password: PASSWORD`
+    from secretsmgr.audit.engine import run_audit
+
+    root = standard_repo(
+        tmp_path / "repo",
+        {
+            "apps/release.yaml": "spec:\n  values:\n    management:\n      envFromSecret:\n"
+            "        RELAY_PASSWORD: netbird/relayPassword\n"
+            "        NB_AUTH_SECRET: netbird-auth/auth.secret\n"
+            '    auth:\n      password: PASSWORD\n      token: "SECRET"\n'
+            # still credentials: a literal beside the reference map, a token that is no
+            # name/key pair, a known format under the map, a password made of the word
+            "    other:\n      envFromSecret:\n        RELAY_PASSWORD: Tr0ub4dor-and-3\n"
+            "        GH_TOKEN: ghp_Zq8vLw2pRtXy7Kp3Mn9QwErTzq8vLw2pRtXy\n"
+            "      env:\n        RELAY_PASSWORD: netbird/relayPassword\n"
+            "      password: PASSWORD-Xq9v\n",
+        },
+    )
+    found = {f.key_path for f in run_audit(root).findings if f.rule == "SM018"}
+    assert found == {
+        "spec.values.other.envFromSecret.RELAY_PASSWORD",
+        "spec.values.other.envFromSecret.GH_TOKEN",
+        "spec.values.other.env.RELAY_PASSWORD",
+        "spec.values.other.password",
+    }
