@@ -72,16 +72,27 @@ class CredentialHit:
     variable: str | None = None  # a container env entry's name, which history names too
 
 
-def _strings(node: object, prefix: str) -> Iterator[tuple[str, str, str, bool]]:
+def _strings(
+    node: object, prefix: str, seen: set[int] | None = None
+) -> Iterator[tuple[str, str, str, bool]]:
     """(key path, key, value, is a list item) of every string below ``node``, in one walk: a
     mapping's values under their key, list items (a container's ``args``, cloud-init's
-    ``runcmd``) under the list's key, or under the flag before them (``args: [--token, X]``)."""
+    ``runcmd``) under the list's key, or under the flag before them (``args: [--token, X]``).
+
+    A mapping or list reached again through a YAML alias (``<<: *common``, ``env: *env``) is
+    the one its anchor holds, walked once there: its values get no second key path (tyzbit's
+    merge keys gave one key 11 findings under ``…<<…`` paths)."""
+    seen = set() if seen is None else seen
+    if isinstance(node, dict | list):
+        if id(node) in seen:
+            return
+        seen.add(id(node))
     if isinstance(node, dict):
         for key, value in cast(dict[object, object], node).items():
             if prefix == "" and key == SOPS_KEY:
                 continue
             if isinstance(value, dict | list):
-                yield from _strings(value, f"{prefix}{key}.")
+                yield from _strings(value, f"{prefix}{key}.", seen)
             elif isinstance(value, str):
                 yield f"{prefix}{key}", str(key), value, False
     elif isinstance(node, list):
@@ -91,7 +102,7 @@ def _strings(node: object, prefix: str) -> Iterator[tuple[str, str, str, bool]]:
             if isinstance(item, str):
                 yield f"{prefix}{number}", flag or parent, item, True
             else:
-                yield from _strings(item, f"{prefix}{number}.")
+                yield from _strings(item, f"{prefix}{number}.", seen)
             is_flag = isinstance(item, str) and item.startswith("-") and " " not in item
             flag = item.lstrip("-") if is_flag else ""
 
@@ -103,8 +114,14 @@ def _leaves(node: object, prefix: str) -> Iterator[tuple[str, str, str]]:
             yield key_path, key, value
 
 
-def _env(node: object, prefix: str) -> Iterator[tuple[str, str, str]]:
-    """Container ``env: [{name, value}]`` entries anywhere below ``node``."""
+def _env(node: object, prefix: str, seen: set[int] | None = None) -> Iterator[tuple[str, str, str]]:
+    """Container ``env: [{name, value}]`` entries anywhere below ``node``; what an alias
+    reaches again is walked once, at its anchor (see ``_strings``)."""
+    seen = set() if seen is None else seen
+    if isinstance(node, dict | list):
+        if id(node) in seen:
+            return
+        seen.add(id(node))
     if isinstance(node, dict):
         items = cast(dict[object, object], node)
         env = items.get("env")
@@ -117,10 +134,10 @@ def _env(node: object, prefix: str) -> Iterator[tuple[str, str, str]]:
                         yield f"{prefix}env.{number}.value", name, value
         for key, value in items.items():
             if key != "env":
-                yield from _env(value, f"{prefix}{key}.")
+                yield from _env(value, f"{prefix}{key}.", seen)
     elif isinstance(node, list):
         for number, item in enumerate(node):
-            yield from _env(item, f"{prefix}{number}.")
+            yield from _env(item, f"{prefix}{number}.", seen)
 
 
 def _get(obj: Obj, *keys: str) -> object:

@@ -264,3 +264,20 @@ def test_a_secret_key_reference_and_a_bare_stand_in_word_are_no_credential(
         "spec.values.other.env.RELAY_PASSWORD",
         "spec.values.other.password",
     }
+
+
+def test_a_value_an_alias_reaches_again_is_one_finding_at_its_anchor(tmp_path: Path) -> None:
+    """tyzbit/fleet-infra (ninth sweep): merge keys (``<<: *common``) gave one AWS key a finding
+    under each ``…<<…`` path that reaches it, key paths no merged document holds."""
+    from ..helpers import audit
+
+    values = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: zulip}\n"
+        "spec:\n  values:\n    controllers:\n      app: &common\n        env:\n"
+        "          SMTP_USER: AKIAQ7RZ3KDMW5TXNV2P\n"
+        "      db:\n        <<: *common\n        image: postgres\n"
+        "      redis: *common\n"
+    )
+    standard_repo(tmp_path, {"apps/zulip.yaml": values})
+    found = [f.key_path for f in audit(tmp_path).findings if f.rule == "SM018"]
+    assert found == ["spec.values.controllers.app.env.SMTP_USER"]
