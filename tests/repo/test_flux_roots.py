@@ -874,3 +874,24 @@ def test_a_base_nothing_includes_is_still_a_root(git_checkout: GitRepo) -> None:
     _base(git_checkout)
     g = graph(git_checkout)
     assert [(x.name, x.path, x.decrypts_sops) for x in g.layers] == [("app", "app/base", False)]
+
+
+def test_layers_reading_one_outside_source_share_one_note(git_checkout: GitRepo) -> None:
+    """PingCAP-QE/ee-ops (ninth sweep): 20 of its 26 opening notes named one GitRepository."""
+    bootstrap(git_checkout, "clusters/home")
+    git_checkout.write(
+        "clusters/home/ci.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: ci, namespace: flux-system}\n"
+        "spec: {url: 'https://github.com/someone/ci'}\n---\n"
+        + "---\n".join(
+            flux_ks(name, f"./{name}").replace("    name: flux-system\n", "    name: ci\n", 1)
+            for name in ("jobs", "tasks", "pipelines", "triggers", "steps", "configs", "hooks")
+        ),
+    )
+    notes = [n for n in graph(git_checkout).notes if "outside this checkout" in n]
+    assert notes == [
+        "7 layers read GitRepository/flux-system/ci, a source outside this checkout (jobs, "
+        "tasks, pipelines, triggers, steps and 2 more): their files are not judged (map it with "
+        "sources: in .secretsmgr.yaml)"
+    ]

@@ -810,13 +810,28 @@ def find_layers(
     def shown(layer: Layer) -> str:  # which cluster's, when there are several
         return layer.label if many else layer.name
 
+    readers: dict[str, list[str]] = {}  # one note per outside source, naming its layers
     for layer in ordered:
         if layer.external is not None:
+            readers.setdefault(layer.external, []).append(shown(layer))
+    for source, layer_names in readers.items():
+        if len(layer_names) == 1:
             notes.append(
-                f"layer {shown(layer)} reads {layer.external}, a source outside this checkout: "
+                f"layer {layer_names[0]} reads {source}, a source outside this checkout: "
                 "its files are not judged (map it with sources: in .secretsmgr.yaml)"
             )
-        elif layer.unresolved:
+        else:
+            more = f" and {len(layer_names) - 5} more" if len(layer_names) > 5 else ""
+            listed = ", ".join(layer_names[:5]) + more
+            notes.append(
+                f"{len(layer_names)} layers read {source}, a source outside this checkout "
+                f"({listed}): their files are not judged (map it with sources: in "
+                ".secretsmgr.yaml)"
+            )
+    for layer in ordered:
+        if layer.external is not None:
+            continue
+        if layer.unresolved:
             names = ", ".join(layer.unresolved)
             notes.append(
                 f"layer {shown(layer)}: spec.path uses variables not known here ({names}): "
