@@ -22,6 +22,7 @@ from secretsmgr.errors import KeyNotFoundError, RefusedError
 from secretsmgr.keys.age import CLUSTER_MARK
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.manifest import entry_text
+from secretsmgr.plural import plural
 from secretsmgr.repo.repokeys import repository_keys
 from secretsmgr.repo.settings import CLUSTER_KEY_ENV, SETTINGS_NAME, load_settings
 
@@ -162,3 +163,146 @@ def check_rotation_keys(
         )
     if settings.next_cluster_key is not None:
         _vet(identity, settings.next_cluster_key, "next_cluster_key", by_operator=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportTarget:
+    """Where a ``--cluster-key`` export goes: the kube context it is applied through (None when
+    the manifest is printed), and the public keys the Secret there holds now (None: unread)."""
+
+    context: str | None = None
+    live: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _ClusterFacts:
+    name: str | None
+    keys: frozenset[str]  # the cluster keys the repository names for it
+    files: tuple[tuple[str, frozenset[str]], ...]  # (path, age recipients) of the files it applies
+
+
+def _cluster_facts(root: Path, env: Mapping[str, str]) -> tuple[_ClusterFacts, ...]:
+    """Each cluster's keys as the repository names them (never the operator's own choice:
+    ``SECRETSMGR_CLUSTER_KEY`` is left out), and the recipients of the files it applies."""
+    from secretsmgr.repo.inventory import load_inventory
+    from secretsmgr.repo.sopsconfig import all_age_recipients
+
+    own_env = {k: v for k, v in env.items() if k != CLUSTER_KEY_ENV}
+    inv = load_inventory(root, env=own_env)
+    settings = inv.settings
+    rotation = {settings.cluster_key, settings.next_cluster_key} - {None}
+    names = [c.name for c in inv.layers.clusters] or [None]
+    keys_of = {g.cluster: set(g.keys) for g in inv.keys_by_cluster()}
+    out = []
+    for name in names:
+        files = [
+            e
+            for e in inv.sops_files
+            if e.sops_file is not None
+            and (not inv.layers.clusters or name in inv.layers.clusters_of(e.path))
+        ]
+        keys = keys_of.get(name, set())
+        if keys & rotation:  # both keys while a rotation is under way
+            keys |= {k for k in rotation if k is not None}
+        if not inv.settings_name_keys:  # the rules are the policy: any of their cluster keys
+            allowed = set(settings.allowed_recipients)
+            for e in files:
+                if e.creation_rule is not None:
+                    keys |= set(all_age_recipients(e.creation_rule)) - allowed
+        recipients = tuple(
+            (e.path, frozenset(e.sops_file.metadata.age_recipients))
+            for e in files
+            if e.sops_file is not None
+        )
+        out.append(_ClusterFacts(name, frozenset(keys), recipients))
+    return tuple(out)
+
+
+def _cluster_name(name: str | None) -> str:
+    return f"cluster {name}" if name is not None else "the cluster"
+
+
+def check_named_key(
+    root: Path,
+    env: Mapping[str, str],
+    key: str,
+    named_by: str,
+    target: ExportTarget | None,
+    *,
+    force: bool,
+    on_warn: Callable[[str], None],
+) -> None:
+    """Before a key the operator named (``--cluster-key``, ``SECRETSMGR_CLUSTER_KEY``) goes into
+    a Secret: it must be a cluster key the repository names for the target cluster, and every
+    SOPS file that cluster applies must be encrypted to it; else Flux could not decrypt once the
+    Secret holds it. Refused (nothing sent) unless ``force``, which warns instead.
+
+    The target cluster is the one whose ``clusters.<name>.context`` is the context the Secret
+    is applied through; else the one whose key the Secret there holds now; else any cluster the
+    key is named for (with a warning saying which, when the clusters' keys differ).
+    """
+    facts = _cluster_facts(root, env)
+    target = target or ExportTarget()
+    shown = f"{short_key(key)} ({named_by})"
+    settings = load_settings(root)
+    target_name: list[str | None] = []
+    why = ""
+    if target.context is not None:
+        mapped = [c.name for c in settings.clusters if c.context == target.context]
+        if mapped and any(f.name == mapped[0] for f in facts):
+            target_name, why = [mapped[0]], f"clusters.{mapped[0]}.context: {target.context}"
+    if not target_name and target.live:
+        holders = [f.name for f in facts if f.keys & set(target.live)]
+        if len(holders) == 1:
+            held = ", ".join(short_key(k) for k in target.live)
+            target_name, why = holders, f"the Secret there holds {held}"
+    candidates = [f for f in facts if not target_name or f.name == target_name[0]]
+    fits = [f for f in candidates if key in f.keys and all(key in r for _, r in f.files)]
+    if fits:
+        several = len({f.keys for f in facts}) > 1
+        if target.context is not None and not target_name and several:
+            name = fits[0].name
+            on_warn(
+                f"took context {target.context} for {_cluster_name(name)} (the cluster "
+                f"{short_key(key)} is named for): nothing in {SETTINGS_NAME} says which cluster "
+                f"that context reaches; pin it: clusters.{name}.context: {target.context}"
+            )
+        return
+    problem, hints = _misfit(key, candidates, target_name, why)
+    if force:
+        on_warn(f"--force: exporting {shown} although {problem}; Flux may be unable to decrypt")
+        return
+    raise RefusedError(
+        f"refusing to export {shown}: {problem}, so Flux could not decrypt with it",
+        hints=(*hints, "if the cluster must hold it all the same, add --force"),
+    )
+
+
+def _misfit(
+    key: str, candidates: list[_ClusterFacts], target: list[str | None], why: str
+) -> tuple[str, tuple[str, ...]]:
+    """(why ``key`` does not fit the candidate clusters, hints naming the keys that do)."""
+    where = f" ({why})" if why else ""
+    named = [f for f in candidates if key in f.keys]
+    if not named:
+        whose = (
+            f"it is not a cluster key this repository names for {_cluster_name(target[0])}{where}"
+            if target
+            else "it is not a cluster key this repository names (cluster_key, next_cluster_key, "
+            "clusters.<name>.cluster_key, or a .sops.yaml rule)"
+        )
+        hints = tuple(
+            f"{_cluster_name(f.name)}'s key: secretsmgr key export --cluster-key {k}"
+            for f in candidates
+            if len(f.keys) == 1
+            for k in f.keys
+        )
+        return whose, hints[:3]
+    first = named[0]
+    closed = [path for path, recipients in first.files if key not in recipients]
+    return (
+        f"{plural(len(closed), 'SOPS file')} {_cluster_name(first.name)} applies "
+        f"{'is' if len(closed) == 1 else 'are'} not encrypted to it ({closed[0]}"
+        f"{', …' if len(closed) > 1 else ''}){where}",
+        (f"see which: secretsmgr audit --cluster-key {key}",),
+    )

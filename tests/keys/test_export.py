@@ -232,3 +232,75 @@ def test_key_rotate_sends_no_unrecorded_key_either(
         "as a cluster key"
     )
     assert snapshot(repo) == before and not out_file.exists()
+
+
+STRANGER_KEY = FIXTURES / "keys" / "demo-only-stranger.agekey"
+
+
+def public_of(path: Path) -> str:
+    found = re.search(r"age1[0-9a-z]{58}", path.read_text(encoding="utf-8"))
+    assert found is not None
+    return found.group(0)
+
+
+@pytest.mark.parametrize("key_file", [STRANGER_KEY, ADMIN_KEY])
+def test_a_named_key_the_cluster_could_not_decrypt_with_is_refused_unless_forced(
+    key_file: Path,
+    repo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # op24 problem 5: `key export --cluster-key K` put ANY key into the Secret (exit 0); Flux
+    # could then open no file. A stranger's key, or the admin key (every file is encrypted to
+    # it, but it is an allowed recipient, not a cluster key), is refused, nothing printed.
+    named = public_of(key_file)
+    keys = both(tmp_path, DEMO_KEY, key_file)
+    code, out, err = export(repo, keys, capsys, monkeypatch, "--cluster-key", named)
+    assert (code, out) == (1, "")
+    assert err.splitlines()[0] == (
+        f"secretsmgr: error: refusing to export {named[:8]}…{named[-4:]} (--cluster-key): it is "
+        "not a cluster key this repository names (cluster_key, next_cluster_key, "
+        "clusters.<name>.cluster_key, or a .sops.yaml rule), so Flux could not decrypt with it"
+    )
+    assert (
+        f"secretsmgr: hint: cluster homelab's key: secretsmgr key export --cluster-key {DEMO}"
+        in (err.splitlines())
+    )
+    assert err.splitlines()[-1] == (
+        "secretsmgr: hint: if the cluster must hold it all the same, add --force"
+    )
+    monkeypatch.setenv("SECRETSMGR_CLUSTER_KEY", named)  # the environment names it: the same
+    code, out, err = export(repo, keys, capsys, monkeypatch)
+    assert (code, out) == (1, "") and "refusing to export" in err
+    monkeypatch.delenv("SECRETSMGR_CLUSTER_KEY")
+    done = run(
+        ["--repo", str(repo), "key", "export", "--cluster-key", named, "--force"],
+        capsys,
+        warnings=["--force: exporting", "holds a private key", "exported the private key of"],
+    )
+    assert done.code == 0, done.err
+    assert SECRET.findall(done.out) == [secret_of(key_file)]
+
+
+def test_a_named_cluster_key_is_refused_while_files_are_not_encrypted_to_it(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the repository names the key (as cluster_key), but no file is encrypted to it yet
+    stranger = public_of(STRANGER_KEY)
+    set_config(repo, f"cluster_key: {stranger}\nallowed_recipients: [{ADMIN}, {DEMO}]\n")
+    keys = both(tmp_path, STRANGER_KEY)
+    code, out, err = export(repo, keys, capsys, monkeypatch, "--cluster-key", stranger)
+    assert (code, out) == (1, "")
+    assert re.match(
+        r"secretsmgr: error: refusing to export age1\S+ \(--cluster-key\): \d+ SOPS files "
+        r"cluster homelab applies are not encrypted to it \(\S+, …\), so Flux could not "
+        r"decrypt with it",
+        err,
+    ), err
+    # the key the repository names, on every file: exported as before
+    set_config(repo, f"cluster_key: {DEMO}\nallowed_recipients: [{ADMIN}]\n")
+    code, out, err = export(
+        repo, both(tmp_path, DEMO_KEY), capsys, monkeypatch, "--cluster-key", DEMO
+    )
+    assert code == 0, err

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from secretsmgr.cluster.kube import SecretRef
     from secretsmgr.keys.sources import LayeredIdentity
     from secretsmgr.rotate.clusterkey import StepResult
+    from secretsmgr.rotate.export import ExportTarget
     from secretsmgr.rotate.fluxcheck import ClusterView
 
 key_app = typer.Typer(
@@ -238,21 +239,60 @@ def export_cmd(
         str | None,
         typer.Option("--cluster-key", help="The cluster's age public key.", metavar="K"),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Export a key you named although the repository does not name it for the "
+            "cluster, or its files are not encrypted to it (Flux may be unable to decrypt).",
+        ),
+    ] = False,
 ) -> int:
     """The sops-age Secret with the cluster key(s) only: stdout, or the cluster with --apply."""
     from secretsmgr.errors import UsageError
     from secretsmgr.keys.manifest import check_names
-    from secretsmgr.rotate.export import export_keys
+    from secretsmgr.repo.settings import CLUSTER_KEY_ENV
+    from secretsmgr.rotate.export import check_named_key, export_keys
 
     check_names(namespace, name)
     if context is not None and not apply:
         raise UsageError("--context needs --apply")
-    exported = export_keys(repo_root(ctx), _all_identities(), os.environ, cluster_key, warn)
+    root = repo_root(ctx)
+    exported = export_keys(root, _all_identities(), os.environ, cluster_key, warn)
     choice = ClusterChoice(False, context, namespace, name)
+    by_operator = [key for key in exported if key.named_by in ("--cluster-key", CLUSTER_KEY_ENV)]
+    if by_operator:  # a key the operator named must be one Flux can decrypt this cluster with
+        target = _export_target(choice) if apply else None
+        for key in by_operator:
+            check_named_key(
+                root,
+                os.environ,
+                key.public,
+                key.named_by,
+                target,
+                force=force,
+                on_warn=warn,
+            )
     _emit_secret(tuple((key.entry, key.text) for key in exported), choice, apply)
     for key in exported:  # which private keys left, and why each one was taken
         warn(f"exported the private key of {short_key(key.public)} ({key.named_by}) as {key.entry}")
     return 0
+
+
+def _export_target(choice: ClusterChoice) -> ExportTarget:
+    """The context the Secret goes to, and the keys the Secret there holds now (if readable)."""
+    from secretsmgr.cluster.kube import read_cluster_keys
+    from secretsmgr.cluster.session import open_session
+    from secretsmgr.errors import ClusterError
+    from secretsmgr.rotate.export import ExportTarget
+
+    ref = choice.ref()
+    try:
+        live = read_cluster_keys(ref, os.environ)
+    except ClusterError:  # no Secret yet (or unreadable: sending it will say why)
+        with open_session(ref.context, os.environ) as session:
+            return ExportTarget(session.context, None)
+    return ExportTarget(live.context, live.publics)
 
 
 @key_app.command("rotate")
