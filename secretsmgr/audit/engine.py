@@ -265,7 +265,10 @@ def run_rules(
         cluster_keys=ctx.repo.cluster_keys,
         cluster_key_source=ctx.repo.cluster_key_source,
         file_layers=tuple((p, tuple((x.cluster, x.name) for x in placed(p))) for p in sops_paths),
-        notes=graph.notes + ctx.repo.key_notes + _history_notes(ctx.history),
+        notes=graph.notes
+        + ctx.repo.key_notes
+        + tuple(x.note for x in ctx.live_clusters if x.note)
+        + _history_notes(ctx.history),
         clusters=tuple(c.name for c in graph.clusters),
     )
 

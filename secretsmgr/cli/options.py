@@ -8,7 +8,8 @@ with ``ClusterChoice``, which reads the live keys only when asked.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from secretsmgr.audit.finding import Severity
     from secretsmgr.cluster.kube import ClusterKeys, SecretRef
     from secretsmgr.repo.inventory import LiveKeys
+    from secretsmgr.repo.settings import ClusterSpec
 
 FormatOpt = Annotated[
     OutputFormat,
@@ -154,17 +156,58 @@ def live_cluster(
         return None
     from secretsmgr.repo.inventory import LiveKeys
 
+    clusters: tuple[ClusterSpec, ...] = ()
     if context is None and root is not None:
         from secretsmgr.repo.settings import load_settings
 
-        contexts = [(c.name, c.context) for c in load_settings(root).clusters if c.context]
+        clusters = load_settings(root).clusters
+        contexts = [(c.name, c.context) for c in clusters if c.context]
         if contexts:
+            unread = [c.name for c in clusters if not c.context]
             lives = []
             for name, own in contexts:
                 keys = ClusterChoice(True, own, namespace, secret).read()
                 assert keys is not None
                 lives.append(LiveKeys(label(keys), keys.publics, cluster=name))
+            if unread:
+                lives[0] = replace(lives[0], note=_unread_note(unread))
             return tuple(lives)
     keys = choice.read()
     assert keys is not None
-    return LiveKeys(label(keys), keys.publics)
+    return _one_context(keys, clusters)
+
+
+def _unread_note(names: list[str]) -> str:
+    shown = ", ".join(names)
+    return (
+        f"no cluster Secret read for {shown} (no clusters.<name>.context in .secretsmgr.yaml): "
+        f"SM016 not checked there; set clusters.{names[0]}.context"
+    )
+
+
+def _one_context(
+    keys: ClusterKeys, clusters: Sequence[ClusterSpec]
+) -> LiveKeys | tuple[LiveKeys, ...]:
+    """The one Secret read, when ``.secretsmgr.yaml`` names no context: taken for the cluster
+    whose own key it holds when the clusters' keys differ (one cluster's Secret is not the
+    other's), else for every cluster; with a note saying which, in a several-cluster repository."""
+    from secretsmgr.repo.inventory import LiveKeys
+
+    named = [c for c in clusters if c.cluster_key]
+    if len(named) < 2 or len({c.cluster_key for c in named}) < 2:
+        return LiveKeys(label(keys), keys.publics)
+    holders = [c.name for c in named if c.cluster_key in keys.publics]
+    pin = f"clusters.<name>.context: {keys.context}"
+    if len(holders) == 1:
+        others = [c.name for c in clusters if c.name != holders[0]]
+        note = (
+            f"took context {keys.context} for cluster {holders[0]} (its Secret holds that "
+            f"cluster's key); {', '.join(others)} not read: set {pin} for each cluster"
+        )
+        return (LiveKeys(label(keys), keys.publics, cluster=holders[0], note=note),)
+    note = (
+        f"took context {keys.context} for every cluster ({', '.join(c.name for c in clusters)}): "
+        f"its Secret holds none of their keys, and nothing says which cluster it reaches; "
+        f"set {pin} for each cluster"
+    )
+    return LiveKeys(label(keys), keys.publics, note=note)

@@ -67,6 +67,7 @@ class LiveKeys:
     label: str  # "context test: flux-system/sops-age"
     publics: tuple[str, ...]
     cluster: str | None = None  # the cluster whose context was read; None = every cluster
+    note: str | None = None  # which cluster the context was taken for, when nothing said so
 
 
 @dataclass(frozen=True, slots=True, eq=False)

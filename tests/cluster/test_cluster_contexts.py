@@ -169,3 +169,27 @@ def test_key_export_never_puts_one_clusters_key_in_the_others_secret(
     refused = _export(kube_api, repo, ADMIN_KEY, "--cluster-key", ADMIN_PUBLIC, expect=1)
     assert "for cluster homelab (clusters.homelab.context: test)" in refused.err
     assert _held(kube_api) is None
+
+
+def test_audit_says_which_cluster_the_current_context_was_taken_for(
+    tmp_path: Path, kube_api: KubeAPI
+) -> None:
+    # op24 problem 6: with two clusters and no context:, the current context's Secret was
+    # taken for every cluster: an SM016 error on lab2, whose fix led to exporting lab2's key
+    # into homelab's cluster. The Secret holds homelab's key: it is taken for homelab alone.
+    kube_api.create_namespace("flux-system")
+    repo = copy_tree(FIXTURES / "demo", tmp_path / "demo")
+    _lab2(repo, None)
+    kube_api.put_secret("flux-system", "sops-age", {"age.agekey": _demo_secret() + "\n"})
+    result = run(kube_api, repo, "audit", "--from-cluster", "--format", "json", expect=0)
+    report = json.loads(result.stdout)
+    assert not [f for f in report["findings"] if f["rule"] == "SM016"]
+    assert (
+        "took context test for cluster homelab (its Secret holds that cluster's key); lab2 not "
+        "read: set clusters.<name>.context: test for each cluster"
+    ) in report["summary"]["notes"]
+    # a Secret holding neither cluster's key: still read for both, and the note says so
+    kube_api.put_secret("flux-system", "sops-age", {"age.agekey": generate_identity()[0] + "\n"})
+    result = run(kube_api, repo, "audit", "--from-cluster", "--format", "json", expect=1)
+    notes = json.loads(result.stdout)["summary"]["notes"]
+    assert any(n.startswith("took context test for every cluster (homelab, lab2)") for n in notes)
