@@ -19,6 +19,7 @@ from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
 from secretsmgr.repo.inventory import Inventory
+from secretsmgr.repo.sopsconfig import all_age_recipients
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.rotate.regenerate import Regeneration, paths_holding, replace_equal
 from secretsmgr.rotate.stage import open_file
@@ -208,7 +209,7 @@ def recipients_for(ctx: Inventory, entry: SopsEntry, request: RotationRequest) -
     if request.cluster_keys is not None:
         cluster_keys, next_key = request.cluster_keys, ()
     else:
-        cluster_keys = ctx.cluster_keys_for(entry)
+        cluster_keys = (*ctx.cluster_keys_for(entry), *_unapplied_rule_keys(ctx, entry))
         next_key = (settings.next_cluster_key,) if settings.next_cluster_key else ()
     recipients = policy_recipients(
         cluster_keys,
@@ -222,6 +223,25 @@ def recipients_for(ctx: Inventory, entry: SopsEntry, request: RotationRequest) -
             hints=("set cluster_key in .secretsmgr.yaml or pass --cluster-key",),
         )
     return recipients
+
+
+def _unapplied_rule_keys(ctx: Inventory, entry: SopsEntry) -> tuple[str, ...]:
+    """For a file no layer applies yet, in a repository whose layers do apply files: the
+    cluster keys its `.sops.yaml` rule names, as ``encrypt`` gives them (a shared-base rule
+    names every cluster's key; the cluster that will apply it is not known yet). Only keys that
+    are some cluster's key (``clusters.<name>.cluster_key``, or a rule's cluster key) are taken:
+    an operator key the rule names stays the policy's to allow."""
+    rule = entry.creation_rule
+    if rule is None or not ctx.layers.clusters or ctx.layers.clusters_of(entry.path):
+        return ()
+    known = {c.cluster_key for c in ctx.settings.clusters if c.cluster_key}
+    known.update(
+        k
+        for rid, r in ctx.rule_keys.items()
+        if rid not in ctx.flux_free_rules  # a CI runner's or a host's key is no cluster's
+        for k in r.cluster_keys
+    )
+    return tuple(k for k in all_age_recipients(rule) if k in known)
 
 
 # ------------------------------------------------------------------------------ shared values
