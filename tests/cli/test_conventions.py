@@ -196,6 +196,9 @@ def test_library_warnings_and_log_records_never_reach_stderr(
     monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as in a real process
     assert run(["layers"], capsys) == (0, "", "")
     monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    # urllib3 hangs a NullHandler on its logger when imported: a cluster test run earlier in
+    # this process (run_inline) leaves it there, which a fresh process would not have
+    monkeypatch.setattr(logging.getLogger("urllib3"), "handlers", [])
     with pytest.warns(UserWarning, match="Unverified HTTPS request"):  # not swallowed
         debug = run(["layers", "--debug"], capsys, expect=0)
     assert debug.err == "Retrying after connection broken\n"
