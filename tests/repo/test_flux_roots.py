@@ -895,3 +895,49 @@ def test_layers_reading_one_outside_source_share_one_note(git_checkout: GitRepo)
         "tasks, pipelines, triggers, steps and 2 more): their files are not judged (map it with "
         "sources: in .secretsmgr.yaml)"
     ]
+
+
+def test_a_folder_a_flux_kustomization_applies_from_outside_is_no_base_applied_by_hand(
+    git_checkout: GitRepo,
+) -> None:
+    """xunholy/k8s-gitops (regression check of the shared-base rule): the cluster overlay is
+    the path of a Kustomization reading an OCI copy of the repository, whose spec.patches give
+    every child decryption. Built as a folder applied by hand it lent its children no patch,
+    and 59 layers showed no decryption."""
+    bootstrap(git_checkout, "clusters/prod")
+    git_checkout.write(
+        "clusters/prod/kustomization.yaml", "resources: [flux-system, oci.yaml, apps.yaml]\n"
+    )
+    git_checkout.write(
+        "clusters/prod/oci.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\n"
+        "metadata: {name: manifests, namespace: flux-system}\n"
+        "spec: {url: oci://ghcr.io/example/manifests, ref: {tag: latest}}\n",
+    )
+    git_checkout.write(
+        "clusters/prod/apps.yaml",
+        flux_ks("apps", "./apps/overlays/prod").replace(
+            "    kind: GitRepository\n    name: flux-system\n",
+            "    kind: OCIRepository\n    name: manifests\n",
+        )
+        + "  patches:\n    - patch: |-\n        apiVersion: kustomize.toolkit.fluxcd.io/v1\n"
+        "        kind: Kustomization\n        metadata: {name: _}\n        spec:\n"
+        "          decryption: {provider: sops, secretRef: {name: sops-age}}\n"
+        "      target: {kind: Kustomization}\n",
+    )
+    git_checkout.write(
+        "apps/overlays/prod/kustomization.yaml", "resources: [../../base/foo/ks.yaml]\n"
+    )
+    git_checkout.write(
+        "apps/base/foo/ks.yaml",
+        flux_ks("foo", "./apps/base/foo/app", decryption="").replace(
+            "    kind: GitRepository\n    name: flux-system\n",
+            "    kind: ExternalArtifact\n    name: foo\n",
+        ),
+    )
+    git_checkout.write("apps/base/foo/app/kustomization.yaml", "resources: [secret.sops.yaml]\n")
+    git_checkout.write("apps/base/foo/app/secret.sops.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert g.get("foo") is None  # Flux applies it from the OCI copy: not judged here
+    apps = g.get("apps")
+    assert apps is not None and apps.external == "OCIRepository/flux-system/manifests"

@@ -399,7 +399,8 @@ class _Model(Workspace):
     def _including_folders(self, origin: str, read: set[str]) -> list[str]:
         """The outermost folders whose kustomization files include ``origin``, or the folder
         holding it, as a kustomize resource or component, through any chain of other folders;
-        none whose kustomization file a build already reads (a Flux path's)."""
+        none whose kustomization file a build already reads, nor one that is a Flux
+        Kustomization's path (Flux applies it, with that Kustomization's patches)."""
         if self._includers is None:
             self._includers = {}
             for path in sorted(self.repo.files):
@@ -413,12 +414,20 @@ class _Model(Workspace):
                     target = posixpath.normpath(posixpath.join(base or ".", ref.strip()))
                     self._includers.setdefault(target, set()).add(path)
         own = posixpath.dirname(origin) or "."
+        # a folder that is some Flux Kustomization's spec.path is applied by Flux, with that
+        # Kustomization's patches, even when it reads a source outside the checkout (xunholy's
+        # cluster overlay, whose parent patches decryption in): never one applied by hand
+        flux_paths = {
+            normalize_spec_path(k.path) for k in self.scan.kustomizations if "$" not in k.path
+        }
 
         def including(target: str) -> list[str]:
             return [
                 top
                 for kpath in sorted(self._includers.get(target, ()) if self._includers else ())
-                if kpath not in read and (top := posixpath.dirname(kpath) or ".") != own
+                if kpath not in read
+                and (top := posixpath.dirname(kpath) or ".") != own
+                and top not in flux_paths
             ]
 
         out: list[str] = []
