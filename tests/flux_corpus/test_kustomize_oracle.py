@@ -247,7 +247,7 @@ def test_a_sops_strategic_merge_patch_is_decrypted_after_the_build_at_every_flux
     """kustomize carries a SOPS patch's ``sops`` block into the object it patches, and
     kustomize-controller decrypts every built object that has ``sops.mac``, without checking
     the MAC: Flux 2.4 decrypts it although it decrypts no patch file before the build
-    (huangyingting/flux2-gitops, ninth sweep: 26 false SM015 errors failed check)."""
+    (huangyingting/flux2-gitops, eighth sweep: 26 false SM015 errors failed check)."""
     import json
 
     from secretsmgr.audit.engine import run_audit
@@ -295,7 +295,7 @@ def test_a_sops_strategic_merge_patch_is_decrypted_after_the_build_at_every_flux
 def test_a_base_of_flux_kustomizations_is_judged_as_the_including_cluster_builds_it(
     tmp_path: Path,
 ) -> None:
-    # ninth sweep (honya-bookstore/infrastructure): kubernetes/cluster/base, a kustomize base of
+    # eighth sweep (honya-bookstore/infrastructure): kubernetes/cluster/base, a kustomize base of
     # Flux Kustomizations that kubernetes/cluster/prod includes and patches (spec.path and
     # spec.decryption), was a cluster of its own with the unpatched app: a false SM010
     from secretsmgr.audit.engine import run_audit

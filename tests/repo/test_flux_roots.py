@@ -755,7 +755,7 @@ def _catalog(repo: GitRepo) -> None:
 def test_a_catalog_module_nobody_lists_waiting_for_an_implicit_clusters_layers_is_no_root(
     git_checkout: GitRepo,
 ) -> None:
-    # ninth sweep (sergelogvinov/gitops-examples): apps/*/*/fluxcd.yaml modules no cluster
+    # eighth sweep (sergelogvinov/gitops-examples): apps/*/*/fluxcd.yaml modules no cluster
     # lists, which dependsOn the cluster's `cluster` and `cert-manager`, were 31 clusters (or,
     # with no name clash among them, live layers of the one cluster: a false SM010)
     _catalog(git_checkout)
@@ -877,7 +877,7 @@ def test_a_base_nothing_includes_is_still_a_root(git_checkout: GitRepo) -> None:
 
 
 def test_layers_reading_one_outside_source_share_one_note(git_checkout: GitRepo) -> None:
-    """PingCAP-QE/ee-ops (ninth sweep): 20 of its 26 opening notes named one GitRepository."""
+    """PingCAP-QE/ee-ops (eighth sweep): 20 of its 26 opening notes named one GitRepository."""
     bootstrap(git_checkout, "clusters/home")
     git_checkout.write(
         "clusters/home/ci.yaml",

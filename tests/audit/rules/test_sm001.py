@@ -622,7 +622,7 @@ def test_json6902_one_line_and_post_renderer_patches_are_read_too(tmp_path: Path
     }
 
 
-# --- ninth sweep -----------------------------------------------------------------------------
+# --- eighth sweep -----------------------------------------------------------------------------
 
 
 def _crc24(data: bytes) -> int:

@@ -118,7 +118,7 @@ def _pem_keys() -> tuple[str, str]:
 
 
 def test_a_bare_pem_private_key_file_is_an_error_and_never_shown(tmp_path: Path) -> None:
-    """huangyingting/flux2-gitops (ninth sweep): linkerd's trust-anchor ``ca.key`` sat in clear
+    """huangyingting/flux2-gitops (eighth sweep): linkerd's trust-anchor ``ca.key`` sat in clear
     beside ``ca.crt``; no generator read it, so no rule looked at it."""
     from ..helpers import audit
 

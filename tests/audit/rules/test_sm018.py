@@ -204,7 +204,7 @@ _UNPARSED = (
 def test_a_known_format_in_a_file_that_does_not_parse_is_found_line_by_line(
     tmp_path: Path,
 ) -> None:
-    """tyzbit/fleet-infra (ninth sweep): an AWS key beside an alias to no anchor; the YAML does
+    """tyzbit/fleet-infra (eighth sweep): an AWS key beside an alias to no anchor; the YAML does
     not parse, so no value was judged and ``check`` passed. Only known formats are read so."""
     from ..helpers import audit
 
@@ -238,7 +238,7 @@ def test_history_dates_a_known_format_from_the_commit_whose_file_did_not_parse(
 def test_a_secret_key_reference_and_a_bare_stand_in_word_are_no_credential(
     tmp_path: Path,
 ) -> None:
-    # ninth sweep: mbenedettini's netbird chart maps an env name to "<secret>/<key>" under
+    # eighth sweep: mbenedettini's netbird chart maps an env name to "<secret>/<key>" under
     # envFromSecret; huangyingting's redis/oauth2-proxy values hold `password: PASSWORD`
     from secretsmgr.audit.engine import run_audit
 
@@ -267,7 +267,7 @@ def test_a_secret_key_reference_and_a_bare_stand_in_word_are_no_credential(
 
 
 def test_a_value_an_alias_reaches_again_is_one_finding_at_its_anchor(tmp_path: Path) -> None:
-    """tyzbit/fleet-infra (ninth sweep): merge keys (``<<: *common``) gave one AWS key a finding
+    """tyzbit/fleet-infra (eighth sweep): merge keys (``<<: *common``) gave one AWS key a finding
     under each ``…<<…`` path that reaches it, key paths no merged document holds."""
     from ..helpers import audit
 
