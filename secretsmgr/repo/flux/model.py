@@ -416,10 +416,16 @@ class _Model(Workspace):
         own = posixpath.dirname(origin) or "."
         # a folder that is some Flux Kustomization's spec.path is applied by Flux, with that
         # Kustomization's patches, even when it reads a source outside the checkout (xunholy's
-        # cluster overlay, whose parent patches decryption in): never one applied by hand
+        # cluster overlay, whose parent patches decryption in): never one applied by hand. An
+        # outside source may hold a subfolder of this checkout (an OCI artifact pushed from
+        # kubernetes/): its path then names the folder's tail.
         flux_paths = {
             normalize_spec_path(k.path) for k in self.scan.kustomizations if "$" not in k.path
         }
+        flux_paths.discard(".")
+
+        def flux_applied(folder: str) -> bool:
+            return any(folder == p or folder.endswith("/" + p) for p in flux_paths)
 
         def including(target: str) -> list[str]:
             return [
@@ -427,7 +433,7 @@ class _Model(Workspace):
                 for kpath in sorted(self._includers.get(target, ()) if self._includers else ())
                 if kpath not in read
                 and (top := posixpath.dirname(kpath) or ".") != own
-                and top not in flux_paths
+                and not flux_applied(top)
             ]
 
         out: list[str] = []
