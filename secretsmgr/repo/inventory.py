@@ -147,6 +147,11 @@ class Inventory:
                 if any(g.source == SOPS_CONFIG_NAME for g in self.expected_keys(e))
             }
             rules = [r for r in rules if (r.config, r.number) in used]
+            # a rule naming exactly keys clusters: pins (a base rule shared by every cluster)
+            # leaves nothing to choose: pinning one of them as cluster_key would give every
+            # file the other cluster's key (an operator's acceptance run)
+            pinned = {c.cluster_key for c in self.settings.clusters if c.cluster_key}
+            rules = [r for r in rules if not {*r.cluster_keys, *r.others} <= pinned]
         return key_notes(rules)
 
     def rule_keys_of(self, entry: SopsEntry) -> RuleKeys | None:

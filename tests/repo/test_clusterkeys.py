@@ -155,3 +155,31 @@ def test_a_rule_for_files_flux_never_applies_names_no_cluster_key(tmp_path: Path
     # with no layer applying any file, every rule still counts
     (tmp_path / "clusters/prod/apps.yaml").unlink()
     assert set(load_inventory(tmp_path).cluster_keys) == {K1, K2}
+
+
+def test_a_rule_naming_the_keys_clusters_pins_leaves_nothing_to_pin(tmp_path: Path) -> None:
+    """An operator's acceptance run: with clusters: pinning prod's and staging's keys, a file no
+    layer applies yet under the shared base rule (both keys) made the note say to pin prod's key
+    as cluster_key, after which rotate gave each cluster's files the other's key."""
+    from secretsmgr.repo.inventory import load_inventory
+    from tests.audit.helpers import K1, K2, enc, flux_kustomization, secret, sops_yaml, write
+    from tests.conftest import git
+
+    write(
+        tmp_path,
+        ".sops.yaml",
+        sops_yaml((r"apps/prod/.*", (K1,)), (r"apps/base/.*", (K1, K2))),
+    )
+    clusters = (
+        f"clusters:\n  prod:\n    path: clusters/prod\n    cluster_key: {K1}\n"
+        f"  staging:\n    path: clusters/staging\n    cluster_key: {K2}\n"
+    )
+    write(tmp_path, ".secretsmgr.yaml", clusters)
+    write(tmp_path, "clusters/prod/apps.yaml", flux_kustomization("apps", "./apps/prod"))
+    write(tmp_path, "apps/prod/db.sops.yaml", enc(secret("db")))
+    write(tmp_path, "apps/prod/kustomization.yaml", "resources: [db.sops.yaml, ../base/web]\n")
+    write(tmp_path, "apps/base/web/kustomization.yaml", "resources: [web.sops.yaml]\n")
+    write(tmp_path, "apps/base/web/web.sops.yaml", enc(secret("web"), (K1, K2)))
+    write(tmp_path, "apps/base/new/db.sops.yaml", enc(secret("new"), (K1, K2)))  # no layer yet
+    git(tmp_path, "init", "-q", "-b", "main")
+    assert load_inventory(tmp_path).key_notes == ()
