@@ -14,7 +14,7 @@ from secretsmgr.keys.age import generate_identity
 from secretsmgr.keys.bech32 import is_age_recipient, short_key
 from secretsmgr.repo.flux import Cluster
 from secretsmgr.repo.inventory import Inventory, LiveKeys
-from secretsmgr.repo.settings import Settings, resolve_cluster_key
+from secretsmgr.repo.settings import SETTINGS_NAME, Settings, resolve_cluster_key
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 
 
@@ -30,6 +30,23 @@ def decide_keys(inv: Inventory, options: InitOptions) -> tuple[list[ClusterKey],
         keys = resolved[0] if resolved is not None else ()
         if len(keys) != 1:
             raise UsageError("--cluster-key: give exactly one age public key")
+        # one key for every cluster: never over the key clusters: pins for another cluster
+        # (with --force it rewrote that cluster's rule and setting to this key)
+        other = [
+            c
+            for c in inv.settings.clusters
+            if c.cluster_key and c.cluster_key != keys[0] and len(clusters) > 1
+        ]
+        if other:
+            raise UsageError(
+                f"--cluster-key names one key for every cluster, and {SETTINGS_NAME} pins "
+                f"another for cluster {other[0].name} ({short_key(other[0].cluster_key or '')}); "
+                "nothing was changed",
+                hints=(
+                    f"each cluster's key is set under clusters: in {SETTINGS_NAME}; "
+                    "run secretsmgr init without --cluster-key",
+                ),
+            )
         return [ClusterKey(c.name, keys[0], "--cluster-key") for c in clusters], []
     if options.live:
         return [_live_key(cluster, options.live, len(clusters)) for cluster in clusters], []

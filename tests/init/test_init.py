@@ -276,6 +276,22 @@ def test_one_key_on_every_file_is_taken_as_the_cluster_key(
 # ----------------------------------------------------------------------------- two clusters
 
 
+def test_one_cluster_key_for_every_cluster_never_replaces_another_clusters_pinned_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An operator's acceptance run: `key rotate`'s hint sent them to `init --cluster-key
+    PROD --force`, which rewrote staging's rule and clusters.staging.cluster_key to prod's key."""
+    repo = two_cluster_repo(tmp_path / "repo")
+    init(repo, capsys, "-o", str(tmp_path / "clusters.agekey"))
+    commit(repo, "init")
+    before = tree(repo)
+    production = next(c for c in load_settings(repo).clusters if c.name == "production")
+    assert production.cluster_key is not None
+    _, err = init(repo, capsys, "--cluster-key", production.cluster_key, "--force", expect=2)
+    assert "pins another for cluster staging" in err and "nothing was changed" in err
+    assert tree(repo) == before
+
+
 @pytest.mark.interop
 def test_two_clusters_get_a_key_each_and_the_shared_base_both(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
