@@ -85,12 +85,17 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         rule = entry.sops_file.metadata.rule
         fix = reencrypt_hint(entry.path)
         for key_path in entry.plaintext_leaves:
+            # sops never writes a value its rule selects in clear: it was added by hand, and
+            # decrypt refuses the file, so re-encrypting cannot be the cure (an operator's
+            # acceptance run: the printed one-liner failed at decrypt and still exited 0)
             yield RULE.finding(
                 entry.path,
                 f"{key_path} is not encrypted although the file's rule "
                 f"({rule.kind.value}: {rule.value}) says it must be",
                 key_path=key_path,
-                fix=fix,
+                fix=f"restore the file and set the value encrypted: git checkout HEAD -- "
+                f"{entry.path} && secretsmgr set {entry.path} {key_path} "
+                "(it reads the value from stdin)",
             )
         for key_path in secret_plain.get(entry.path, ()):
             if key_path in entry.plaintext_leaves:

@@ -115,3 +115,33 @@ def test_the_fix_names_the_rule_when_re_encrypting_would_leave_the_value_in_clea
     assert ceph_fix.startswith(".sops.yaml rule 1 leaves stringData.userID in clear too: widen")
     other_fix = fixes[("apps/other.enc.yaml", "stringData.userID")]
     assert other_fix is not None and other_fix.startswith("P=$(mktemp /dev/shm/")
+
+
+def test_the_printed_fix_for_a_value_added_by_hand_works(tmp_path: Path) -> None:
+    """An operator's acceptance run: the printed re-encrypt one-liner failed at decrypt (sops
+    never writes such a value in clear; the file no longer decrypts) and still exited 0."""
+    import shlex
+    import subprocess
+
+    from tests.cli.runner import run_process
+    from tests.conftest import run_sops
+    from tests.rotate.helpers import DEMO, DEMO_KEY, REDIS, git_copy, subprocess_env
+
+    repo = git_copy(DEMO, tmp_path / "demo")
+    path = repo / REDIS
+    path.write_text(insert_after(path.read_text(), "stringData:", "    extra: added-by-hand"))
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(DEMO_KEY))
+    found = run_process(["audit"], repo=repo, env=env, expect=1).out.splitlines()
+    (at,) = [n for n, line in enumerate(found) if " SM003 " in line]
+    fix = found[at + 1].strip().removeprefix("fix: ")
+    restore, _, rest = fix.partition(": ")[2].partition(" && ")
+    subprocess.run(shlex.split(restore), cwd=repo, check=True, capture_output=True)
+    args = shlex.split(rest.split(" (")[0])
+    assert args[:2] == ["secretsmgr", "set"]
+    run_process(args[1:], repo=repo, env=env, stdin="now-encrypted", expect=0)
+    opened = run_sops(
+        ["decrypt", "--extract", '["stringData"]["extra"]', str(path)], key_file=DEMO_KEY
+    )
+    assert opened.returncode == 0 and opened.stdout == "now-encrypted"
+    clean = run_process(["audit"], repo=repo, env=env)
+    assert " SM003 " not in clean.out
