@@ -50,6 +50,20 @@ def kubectl() -> str:
     return str(kubectl_path())
 
 
+def kustomize(root: Path, folder: str) -> str:
+    """``kubectl kustomize FOLDER`` in ``root``: its output (the build must succeed)."""
+    done = subprocess.run(
+        [kubectl(), "kustomize", folder],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"kustomize failed on {folder}: {done.stderr}"
+    return done.stdout
+
+
 def sops_macs(root: Path, files: list[str]) -> dict[str, str]:
     """MAC -> file, for every SOPS file of the repository."""
     macs: dict[str, str] = {}
@@ -144,15 +158,8 @@ def test_a_bootstrap_patched_outside_the_sync_build_decrypts_as_kustomize_render
     from secretsmgr.audit.engine import run_audit
 
     root = materialize("bootstrap-patch", tmp_path / "b")
-    done = subprocess.run(
-        [kubectl(), "kustomize", "flux-system"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    built = [d for d in safe_load_all(done.stdout) if d.get("kind") == "Kustomization"]
+    built_text = kustomize(root, "flux-system")
+    built = [d for d in safe_load_all(built_text) if d.get("kind") == "Kustomization"]
     assert [d["spec"].get("decryption") for d in built] == [
         {"provider": "sops", "secretRef": {"name": "sops-age"}}
     ]
@@ -261,18 +268,10 @@ def test_a_sops_strategic_merge_patch_is_decrypted_after_the_build_at_every_flux
         kfile.write_text(
             text.replace(_PATCH_ENTRY, "patchesStrategicMerge:\n  - ./config-patch.sops.yaml\n")
         )
-    done = subprocess.run(
-        [kubectl(), "kustomize", "apps/web"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    built_text = kustomize(root, "apps/web")
     merged = [
         d
-        for d in safe_load_all(done.stdout)
+        for d in safe_load_all(built_text)
         if isinstance(d, dict) and d.get("kind") == "Secret" and "sops" in d
         if d["metadata"]["name"] == "web-config"  # its base Secret had no sops block
     ]
@@ -301,20 +300,13 @@ def test_a_base_of_flux_kustomizations_is_judged_as_the_including_cluster_builds
     from secretsmgr.audit.engine import run_audit
 
     root = materialize("base-included-by-cluster", tmp_path / "b")
-    done = subprocess.run(
-        [kubectl(), "kustomize", "kubernetes/cluster/prod"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    built_text = kustomize(root, "kubernetes/cluster/prod")
     built = {
         d["metadata"]["name"]: (
             d["spec"]["path"].strip("./").rstrip("/"),
             "sops/sops-age" if d["spec"].get("decryption") else None,
         )
-        for d in safe_load_all(done.stdout)
+        for d in safe_load_all(built_text)
         if d.get("kind") == "Kustomization"
     }
     report = run_audit(root, keyless_only=True)

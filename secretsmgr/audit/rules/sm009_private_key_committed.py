@@ -187,13 +187,19 @@ def _rotate_away(ctx: AuditContext, public: str | None) -> str:
     return f"secretsmgr rotate --all --remove-recipient {public or '<its public key>'}"
 
 
+def _lines(hits: list[PrivateKeyHit]) -> str:
+    """The lines of ``hits``: the first five, then an ellipsis."""
+    return ", ".join(str(h.line) for h in hits[:5]) + (", …" if len(hits) > 5 else "")
+
+
 def _pem_finding(path: str, hits: list[PrivateKeyHit]) -> Finding:
     first = hits[0]
     if len(hits) == 1:
         message = f"a PEM private key ({_redacted(first)}) in clear on line {first.line}"
     else:
-        lines = ", ".join(str(h.line) for h in hits[:5]) + (", …" if len(hits) > 5 else "")
-        message = f"{len(hits)} PEM private keys ({_redacted(first)}, …) in clear on lines {lines}"
+        message = (
+            f"{len(hits)} PEM private keys ({_redacted(first)}, …) in clear on lines {_lines(hits)}"
+        )
     return RULE.finding(
         path,
         message,
@@ -247,8 +253,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if len(hits) == 1:
             message = f"age private key {_redacted(first)}{owner} on line {first.line}"
         else:
-            lines = ", ".join(str(h.line) for h in hits[:5]) + (", …" if len(hits) > 5 else "")
-            message = f"{len(hits)} age private keys ({_redacted(first)}) on lines {lines}"
+            message = f"{len(hits)} age private keys ({_redacted(first)}) on lines {_lines(hits)}"
         yield RULE.finding(
             path,
             message,
