@@ -50,10 +50,10 @@ def kubectl() -> str:
     return str(kubectl_path())
 
 
-def kustomize(root: Path, folder: str) -> str:
-    """``kubectl kustomize FOLDER`` in ``root``: its output (the build must succeed)."""
+def kustomize(root: Path, folder: str, *options: str) -> str:
+    """``kubectl kustomize [OPTIONS] FOLDER`` in ``root``: its output (the build must succeed)."""
     done = subprocess.run(
-        [kubectl(), "kustomize", folder],
+        [kubectl(), "kustomize", *options, folder],
         cwd=root,
         capture_output=True,
         text=True,
@@ -90,17 +90,9 @@ def kustomize_roots(root: Path, files: list[str]) -> list[str]:
 
 def oracle(root: Path, folder: str, macs: dict[str, str]) -> set[str]:
     """The SOPS files whose MAC appears in ``kubectl kustomize FOLDER``."""
-    done = subprocess.run(
-        [kubectl(), "kustomize", "--load-restrictor", "LoadRestrictionsNone", folder],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"kustomize failed on {folder}: {done.stderr}"
-    haystack = [done.stdout]
-    for doc in safe_load_all(done.stdout):
+    built = kustomize(root, folder, "--load-restrictor", "LoadRestrictionsNone")
+    haystack = [built]
+    for doc in safe_load_all(built):
         if isinstance(doc, dict) and isinstance(doc.get("data"), dict):
             for value in doc["data"].values():
                 try:
