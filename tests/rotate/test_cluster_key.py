@@ -618,3 +618,20 @@ def test_a_changelog_git_ignores_leaves_the_begin_commit_to_the_settings(
     commit_all(repo, "the changelog stays local")
     new = begin(repo, tmp_path, key_env(tmp_path))
     assert begin_commit(repo, new) == head(repo)
+
+
+def test_key_show_with_no_key_at_hand_points_at_a_key_file_the_repository_needs(
+    repo: Path, tmp_path: Path
+) -> None:
+    """An operator's acceptance run: right after `init -o FILE` (not a default source), `key
+    show` said no key was found and suggested generating one: wrong advice when the repository
+    already names its cluster key."""
+    env = {k: v for k, v in subprocess_env().items() if not k.startswith("SOPS_AGE")}
+    env["HOME"] = str(tmp_path / "home")
+    shown = run(repo, env, "key", "show", expect=2)
+    assert "no age key found in any source" in shown.err
+    assert "set SOPS_AGE_KEY_FILE to it" in shown.err and "key generate" not in shown.err
+    (repo / ".secretsmgr.yaml").unlink()
+    (repo / ".sops.yaml").unlink()
+    bare = run(repo, env, "key", "show", expect=2)
+    assert "generate one: secretsmgr key generate --keyring" in bare.err

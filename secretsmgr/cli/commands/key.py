@@ -181,13 +181,21 @@ def show_cmd(
     if failure is not None:
         raise failure
     if all(p == "-" for p, _ in rows):
-        raise KeyNotFoundError(
-            "no age key found in any source",
-            hints=(
+        from secretsmgr.keys.sources import default_keys_file
+
+        if repo_lines:  # the repository has a key: its private half is somewhere else
+            hints = (
+                "a key file init -o or key rotate --begin -o wrote is not read by default: set "
+                "SOPS_AGE_KEY_FILE to it, or add its lines to "
+                f"{default_keys_file(os.environ)}",
+                "or import it into the OS keyring: secretsmgr key import FILE",
+            )
+        else:
+            hints = (
                 "generate one: secretsmgr key generate --keyring",
                 "or import a key file: secretsmgr key import FILE",
-            ),
-        )
+            )
+        raise KeyNotFoundError("no age key found in any source", hints=hints)
     return 0
 
 
