@@ -56,3 +56,45 @@ def repository_keys(
     if inv.cluster_keys and inv.cluster_key_source is not None:
         return RepoKeys(inv.cluster_keys, inv.cluster_key_source, inv.key_notes)
     return None
+
+
+def cluster_key_lines(root: Path, env: Mapping[str, str], held: Mapping[str, bool]) -> list[str]:
+    """``key show``'s lines about the repository's cluster key(s): where each is named, and
+    whether a private half was found (``held``: public key → recorded as a cluster key)."""
+    from secretsmgr.errors import SecretsmgrError
+    from secretsmgr.repo.settings import SETTINGS_NAME
+
+    try:
+        settings = load_settings(root)
+    except SecretsmgrError:
+        return []
+    try:
+        # with no cluster_key, the same key-source order as every command (.sops.yaml rules)
+        found = repository_keys(root, env) if settings.cluster_key is None else None
+    except SecretsmgrError:
+        found = None
+    named: list[tuple[str, str | None, str]] = [
+        ("cluster key", settings.cluster_key, SETTINGS_NAME),
+        ("next cluster key", settings.next_cluster_key, SETTINGS_NAME),
+    ]
+    pinned = [
+        (f"cluster {c.name} key", c.cluster_key, f"{SETTINGS_NAME} clusters")
+        for c in settings.clusters
+        if c.cluster_key
+    ]
+    if pinned:  # each cluster's own key, pinned under clusters:
+        named = [*(n for n in named if n[1] is not None), *pinned]
+    elif found is not None:
+        named = [("cluster key", key, found.source) for key in found.keys]
+    lines = []
+    for what, key, source in named:
+        if key is None:
+            continue
+        if key not in held:
+            state = "no private half here"
+        elif held[key]:
+            state = "private half found (recorded as a cluster key)"
+        else:
+            state = "private half found (not recorded as a cluster key: see key export)"
+        lines.append(f"{what} ({source}): {key}  {state}\n")
+    return lines

@@ -276,6 +276,22 @@ def test_one_key_on_every_file_is_taken_as_the_cluster_key(
 # ----------------------------------------------------------------------------- two clusters
 
 
+def test_key_show_lists_each_clusters_pinned_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator's acceptance run: with clusters: pinning each key, key show listed none."""
+    repo = two_cluster_repo(tmp_path / "repo")
+    keyfile = tmp_path / "clusters.agekey"
+    init(repo, capsys, "-o", str(keyfile))
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(keyfile))
+    code, out, _ = run(["--repo", str(repo), "key", "show"], capsys)
+    assert code == 0
+    for cluster in load_settings(repo).clusters:
+        assert (
+            f"cluster {cluster.name} key (.secretsmgr.yaml clusters): {cluster.cluster_key}" in out
+        )
+
+
 def test_one_cluster_key_for_every_cluster_never_replaces_another_clusters_pinned_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

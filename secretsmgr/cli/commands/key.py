@@ -200,36 +200,15 @@ def show_cmd(
 
 
 def _repo_keys(ctx: typer.Context, held: dict[str, bool]) -> list[str]:
-    """The repository's cluster key(s), whether a private half was found for each, and
-    whether it is recorded as a cluster key (what ``key export`` asks)."""
+    """The repository's cluster key lines of ``key show`` (none outside a repository)."""
     from secretsmgr.errors import SecretsmgrError
-    from secretsmgr.repo.repokeys import repository_keys
-    from secretsmgr.repo.settings import SETTINGS_NAME, load_settings
+    from secretsmgr.repo.repokeys import cluster_key_lines
 
     try:
         root = repo_root(ctx)
-        settings = load_settings(root)
-        # with no cluster_key, the same key-source order as every command (.sops.yaml rules)
-        found = repository_keys(root, os.environ) if settings.cluster_key is None else None
     except SecretsmgrError:
         return []
-    named = [
-        ("cluster key", settings.cluster_key, SETTINGS_NAME),
-        ("next cluster key", settings.next_cluster_key, SETTINGS_NAME),
-    ]
-    if found is not None:
-        named = [("cluster key", key, found.source) for key in found.keys]
-    lines = []
-    for what, key, source in named:
-        if key is not None:
-            if key not in held:
-                state = "no private half here"
-            elif held[key]:
-                state = "private half found (recorded as a cluster key)"
-            else:
-                state = "private half found (not recorded as a cluster key: see key export)"
-            lines.append(f"{what} ({source}): {key}  {state}\n")
-    return lines
+    return cluster_key_lines(root, os.environ, held)
 
 
 @key_app.command("export")
