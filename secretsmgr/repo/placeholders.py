@@ -194,6 +194,8 @@ def is_credential_skeleton(text: str) -> bool:
 # The name in a ``name:secret`` line (elasticsearch's file realm ``users``/``users_roles``, an
 # htpasswd line): words (see _WORD), never a random mix that may be a key of its own.
 _PAIR_NAME = re.compile(rf"^{_WORD}(?:[_.-]+{_WORD})*$")
+# what follows it: one stand-in per comma-separated part, no ``//host``, ``@`` or colon
+_PAIR_PART = re.compile(r"^[^\s:/@,]+$")
 
 
 def is_placeholder_pairs(text: str) -> bool:
@@ -213,9 +215,6 @@ def is_placeholder_pairs(text: str) -> bool:
         if not all(_PAIR_PART.match(part) and is_placeholder(part) for part in parts):
             return False
     return True
-
-
-_PAIR_PART = re.compile(r"^[^\s:/@,]+$")
 
 
 # A whole value that asks to be replaced (``REPLACE_WITH_CLIENT_SECRET``, ``changeme``,

@@ -88,7 +88,7 @@ def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
             value = value.strip("\"'")
             if not sep or is_placeholder(value) or is_public_material(key.strip(), value):
                 continue
-            if sourced and _setting(key.strip(), value):
+            if sourced and _setting(key.strip(), value, value):
                 continue
             yield PlaintextSecret(path, f"{where}.{key.strip()}", str(name or "(unnamed)"), True)
 
@@ -151,18 +151,17 @@ _SWITCH = frozenset(("true", "false", "yes", "no", "on", "off", "enabled", "disa
 _PLAIN_URL = re.compile(r"^https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?/?$")
 
 
-def _setting(key_path: str, value: object) -> bool:
+def _setting(key_path: str, value: object, text: str | None) -> bool:
     """A literal beside secrets kept out of git that says where, who or how, not a secret: a
     host, a port, an address without credentials, a driver, a user name, a switch, a cipher's
     parameter. Only in a Secret whose secrets are substituted or left empty, which shows the
-    author kept the secret parts out of git. A ``data`` value is judged decoded."""
+    author kept the secret parts out of git. ``text``: the value as ``_text`` reads it (a
+    ``data`` value is judged decoded)."""
     key = key_path.rpartition(".")[2]
     if isinstance(value, bool):
         return True
     if isinstance(value, int | float):
         return bool(is_setting_key(key) or _PARAMETER_KEY.search(split_camel(key)))
-    # under ``data`` the decoded value is judged, as the same under ``stringData`` is
-    text = _text(key_path, value)
     if text is None or "\n" in text.strip():
         return False
     text = text.strip()
@@ -189,11 +188,12 @@ def _text(key_path: str, value: object) -> str | None:
         return None
 
 
-def _encoded_placeholder(key_path: str, value: object) -> bool:
+def _encoded_placeholder(key_path: str, text: str | None) -> bool:
     """A ``data`` value whose base64 decodes to a placeholder (``Y2hhbmdlLW1l``: change-me),
-    as the same word under ``stringData`` is."""
-    text = _text(key_path, value) if key_path.startswith("data.") else None
-    return text is not None and bool(text.strip()) and is_placeholder(text)
+    as the same word under ``stringData`` is; ``text`` is the decoded value."""
+    if not key_path.startswith("data.") or text is None:
+        return False
+    return bool(text.strip()) and is_placeholder(text)
 
 
 # The address of a service inside the cluster (a Flux notification Provider's ``address`` for
@@ -209,20 +209,18 @@ _PATH_WORD = re.compile(
 )
 
 
-def _cluster_address(key_path: str, value: object) -> bool:
+def _cluster_address(key_path: str, text: str | None) -> bool:
     """An in-cluster service URL with no secret in it, under a key that names no credential."""
-    text = _text(key_path, value)
     found = _CLUSTER_URL.match(text.strip()) if text is not None else None
     if found is None or names_credential(key_path.rpartition(".")[2]):
         return False
     return all(_PATH_WORD.match(part) for part in (found["path"] or "").split("/"))
 
 
-def _no_secret_config(key_path: str, value: object) -> bool:
+def _no_secret_config(text: str | None) -> bool:
     """A value (decoded, under ``data``) that is a config of stand-ins: INI, dotenv, YAML or
     JSON whose every credential is a placeholder (``is_credential_skeleton``), or ``name:
     REPLACE_ME`` lines (``is_placeholder_pairs``)."""
-    text = _text(key_path, value)
     return text is not None and (is_credential_skeleton(text) or is_placeholder_pairs(text))
 
 
@@ -251,11 +249,13 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
             for key_path, value in values:
                 if not is_plaintext_value(value) or is_public_material(key_path, value):
                     continue
-                if _encoded_placeholder(key_path, value) or _cluster_address(key_path, value):
+                # the text the value hands out, decoded once (under data, from base64)
+                text = _text(key_path, value)
+                if _encoded_placeholder(key_path, text) or _cluster_address(key_path, text):
                     continue
-                if _no_secret_config(key_path, value):
+                if _no_secret_config(text):
                     continue
-                if substituted and _setting(key_path, value):
+                if substituted and _setting(key_path, value, text):
                     continue
                 here.append(PlaintextSecret(file.path, prefix + key_path, name))
         here.extend(_literals(file.path, prefix, obj))

@@ -72,6 +72,17 @@ class CredentialHit:
     variable: str | None = None  # a container env entry's name, which history names too
 
 
+def _walked(node: object, seen: set[int]) -> bool:
+    """Whether ``node`` is a mapping or list this walk has been through already (reached again
+    through a YAML alias); else it is marked walked."""
+    if not isinstance(node, dict | list):
+        return False
+    if id(node) in seen:
+        return True
+    seen.add(id(node))
+    return False
+
+
 def _strings(
     node: object, prefix: str, seen: set[int] | None = None
 ) -> Iterator[tuple[str, str, str, bool]]:
@@ -83,10 +94,8 @@ def _strings(
     the one its anchor holds, walked once there: its values get no second key path (tyzbit's
     merge keys gave one key 11 findings under ``…<<…`` paths)."""
     seen = set() if seen is None else seen
-    if isinstance(node, dict | list):
-        if id(node) in seen:
-            return
-        seen.add(id(node))
+    if _walked(node, seen):
+        return
     if isinstance(node, dict):
         for key, value in cast(dict[object, object], node).items():
             if prefix == "" and key == SOPS_KEY:
@@ -118,10 +127,8 @@ def _env(node: object, prefix: str, seen: set[int] | None = None) -> Iterator[tu
     """Container ``env: [{name, value}]`` entries anywhere below ``node``; what an alias
     reaches again is walked once, at its anchor (see ``_strings``)."""
     seen = set() if seen is None else seen
-    if isinstance(node, dict | list):
-        if id(node) in seen:
-            return
-        seen.add(id(node))
+    if _walked(node, seen):
+        return
     if isinstance(node, dict):
         items = cast(dict[object, object], node)
         env = items.get("env")

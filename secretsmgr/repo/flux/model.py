@@ -401,6 +401,34 @@ class _Model(Workspace):
         holding it, as a kustomize resource or component, through any chain of other folders;
         none whose kustomization file a build already reads, nor one that is a Flux
         Kustomization's path (Flux applies it, with that Kustomization's patches)."""
+        includers = self._includers_by_target()
+        own = posixpath.dirname(origin) or "."
+
+        def including(target: str) -> list[str]:
+            return [
+                top
+                for kpath in sorted(includers.get(target, ()))
+                if kpath not in read
+                and (top := posixpath.dirname(kpath) or ".") != own
+                and not self._flux_applied(top)
+            ]
+
+        out: list[str] = []
+        done: set[str] = set()
+        pending = including(origin) + including(own)
+        while pending:
+            top = pending.pop(0)
+            if top in done:
+                continue
+            done.add(top)
+            above = including(top)
+            if not above:
+                out.append(top)  # nothing includes it: the folder applied by hand
+            pending += [t for t in above if t not in done]
+        return out
+
+    def _includers_by_target(self) -> dict[str, set[str]]:
+        """Each path a kustomization file includes (resource or component) -> those files."""
         if self._includers is None:
             self._includers = {}
             for path in sorted(self.repo.files):
@@ -413,43 +441,19 @@ class _Model(Workspace):
                         continue
                     target = posixpath.normpath(posixpath.join(base or ".", ref.strip()))
                     self._includers.setdefault(target, set()).add(path)
-        own = posixpath.dirname(origin) or "."
-        # a folder that is some Flux Kustomization's spec.path is applied by Flux, with that
-        # Kustomization's patches, even when it reads a source outside the checkout (xunholy's
-        # cluster overlay, whose parent patches decryption in): never one applied by hand. An
-        # outside source may hold a subfolder of this checkout (an OCI artifact pushed from
-        # kubernetes/): its path then names the folder's tail.
-        flux_paths = {
-            normalize_spec_path(k.path) for k in self.scan.kustomizations if "$" not in k.path
-        }
-        flux_paths.discard(".")
+        return self._includers
 
-        def flux_applied(folder: str) -> bool:
-            return any(folder == p or folder.endswith("/" + p) for p in flux_paths)
-
-        def including(target: str) -> list[str]:
-            return [
-                top
-                for kpath in sorted(self._includers.get(target, ()) if self._includers else ())
-                if kpath not in read
-                and (top := posixpath.dirname(kpath) or ".") != own
-                and not flux_applied(top)
-            ]
-
-        out: list[str] = []
-        done: set[str] = set()
-        pending = including(origin) + including(own)
-        while pending:
-            top = pending.pop(0)
-            if top in done:
-                continue
-            done.add(top)
-            above = [t for t in including(top) if t not in done]
-            if above:
-                pending += above
-            elif not including(top):
-                out.append(top)  # nothing includes it: the folder applied by hand
-        return out
+    def _flux_applied(self, folder: str) -> bool:
+        """Whether ``folder`` is some Flux Kustomization's spec.path: Flux applies it, with that
+        Kustomization's patches, even when it reads a source outside the checkout (xunholy's
+        cluster overlay, whose parent patches decryption in), so it is never a folder applied
+        by hand. An outside source may hold a subfolder of this checkout (an OCI artifact pushed
+        from kubernetes/): its path then names the folder's tail."""
+        if self._flux_paths is None:
+            self._flux_paths = {
+                normalize_spec_path(k.path) for k in self.scan.kustomizations if "$" not in k.path
+            } - {"."}
+        return any(folder == p or folder.endswith("/" + p) for p in self._flux_paths)
 
     def _implicit(self, ks: FluxKustomization, cluster: str | None) -> Root:
         """A root nothing applies. Its source is this checkout when ``flux bootstrap`` wrote it:

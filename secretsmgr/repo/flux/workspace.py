@@ -68,6 +68,7 @@ class Workspace:
         self._sops_named: list[str] | None = None
         # a path -> the kustomization files that list it (resources, components); read once
         self._includers: dict[str, set[str]] | None = None
+        self._flux_paths: set[str] | None = None
 
     # -------------------------------------------------------------- artifacts
     def artifact(self, base: str, ignore: str | None) -> Artifact:
