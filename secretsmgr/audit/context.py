@@ -59,6 +59,13 @@ class AuditContext:
 ROTATION_CURE = "secretsmgr key rotate --begin"
 """The cure for a file still on the old key only during a cluster-key rotation (SM011, SM017):
 run again, begin re-encrypts exactly the files not yet on both keys, with the pending key."""
+
+
+def rotation_cure(cluster: str | None) -> str:
+    """``ROTATION_CURE`` for the repository-wide rotation (None) or one cluster's own."""
+    return ROTATION_CURE if cluster is None else f"{ROTATION_CURE} --cluster {cluster}"
+
+
 OLD_KEY_ONLY = "still on the old key only: key rotate --finish would refuse"
 
 

@@ -79,8 +79,8 @@ def policy_for(
     policy = resolve_policy(path, age, takes_age=takes_age)
     if not age and root is not None:
         settings = load_settings(root)
-        if settings.cluster_key and settings.next_cluster_key:
-            policy = with_pending_key(policy, settings.cluster_key, settings.next_cluster_key)
+        for _cluster, current, pending in settings.pending_rotations:
+            policy = with_pending_key(policy, current, pending)
     return policy
 
 

@@ -50,10 +50,12 @@ def decide_keys(inv: Inventory, options: InitOptions) -> tuple[list[ClusterKey],
         return [ClusterKey(c.name, keys[0], "--cluster-key") for c in clusters], []
     if options.live:
         return [_live_key(cluster, options.live, len(clusters)) for cluster in clusters], []
-    if inv.settings.next_cluster_key is not None:
+    for name, _old, _new in inv.settings.pending_rotations:
+        where = "next_cluster_key" if name is None else f"clusters.{name}.next_cluster_key"
+        finish = "secretsmgr key rotate --finish" + (f" --cluster {name}" if name else "")
         raise UsageError(
-            "a cluster-key rotation is under way (next_cluster_key is set)",
-            hints=("finish it first: secretsmgr key rotate --finish",),
+            f"a cluster-key rotation is under way ({where} is set)",
+            hints=(f"finish it first: {finish}",),
         )
     groups = {g.cluster: g for g in inv.keys_by_cluster()}
     single = inv.cluster_keys if len(inv.cluster_keys) == 1 else ()

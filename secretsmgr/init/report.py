@@ -39,6 +39,8 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
         # sends it when the operator names it, so the step names it.
         new = key.source == NEW
         pick = f" --cluster-key {public}" if len(keys) > 1 or not new else ""
+        if new and len(keys) > 1 and key.cluster:  # pinned as clusters.NAME.cluster_key
+            pick = f" --cluster {key.cluster}"
         who = f" (cluster {key.cluster})" if len(keys) > 1 and key.cluster else ""
         give = "give Flux the new key" if new else "if the cluster lacks it, give Flux the key"
         steps.append(

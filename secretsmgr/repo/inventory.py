@@ -118,6 +118,11 @@ class Inventory:
             return s.cluster_key, s.next_cluster_key
         return None
 
+    @property
+    def rotations(self) -> tuple[tuple[str | None, str, str], ...]:
+        """(cluster name or None, old, new) of every cluster-key rotation under way."""
+        return self.settings.pending_rotations
+
     def layers_of(self, path: str) -> tuple[str, ...]:
         """Names of the layers reaching ``path``, in dependsOn order."""
         return self.layers.layers_of(path)
@@ -215,10 +220,17 @@ class Inventory:
         return tuple(dict.fromkeys(allowed))
 
     def expected_recipients(self, entry: SopsEntry) -> frozenset[str]:
-        """Recipients that raise no SM005: cluster key(s), the next one, allowed recipients."""
+        """Recipients that raise no SM005: cluster key(s), the next one, allowed recipients.
+
+        During a rotation of one cluster's own key, its next key is expected where its current
+        key is (by the policy, or on the file)."""
         keys = set(self.cluster_keys_for(entry)) | set(self.allowed_for(entry))
         if self.settings.next_cluster_key is not None:
             keys.add(self.settings.next_cluster_key)
+        carried = set(entry.sops_file.metadata.age_recipients) if entry.sops_file else set()
+        for name, old, new in self.settings.pending_rotations:
+            if name is not None and (old in keys or old in carried):
+                keys.add(new)
         return frozenset(keys)
 
     def keys_by_cluster(self) -> tuple[ExpectedKeys, ...]:

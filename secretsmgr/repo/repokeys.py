@@ -49,7 +49,10 @@ def repository_keys(
         shown = "; ".join(f"{g.cluster}: {', '.join(g.keys)}" for g in groups)
         raise UsageError(
             f"the clusters of this repository have different keys ({shown})",
-            hints=("name the cluster's key: --cluster-key age1…",),
+            hints=(
+                "name the cluster: --cluster NAME (a key of its own under clusters:), or its "
+                "key: --cluster-key age1…",
+            ),
         )
     if groups:
         return RepoKeys(groups[0].keys, groups[0].source or SOPS_CONFIG_NAME, inv.key_notes)
@@ -78,9 +81,13 @@ def cluster_key_lines(root: Path, env: Mapping[str, str], held: Mapping[str, boo
         ("next cluster key", settings.next_cluster_key, SETTINGS_NAME),
     ]
     pinned = [
-        (f"cluster {c.name} key", c.cluster_key, f"{SETTINGS_NAME} clusters")
+        pin
         for c in settings.clusters
         if c.cluster_key
+        for pin in (
+            (f"cluster {c.name} key", c.cluster_key, f"{SETTINGS_NAME} clusters"),
+            (f"cluster {c.name} next key", c.next_cluster_key, f"{SETTINGS_NAME} clusters"),
+        )
     ]
     if pinned:  # each cluster's own key, pinned under clusters:
         named = [*(n for n in named if n[1] is not None), *pinned]

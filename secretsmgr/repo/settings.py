@@ -20,7 +20,7 @@ from secretsmgr.sops.yamlio import safe_load_all
 SETTINGS_NAME = ".secretsmgr.yaml"
 CLUSTER_KEY_ENV = "SECRETSMGR_CLUSTER_KEY"
 
-_CLUSTER_KEYS = frozenset({"path", "cluster_key", "context", "decryption"})
+_CLUSTER_KEYS = frozenset({"path", "cluster_key", "next_cluster_key", "context", "decryption"})
 _SOURCE_KEY = re.compile(r"^(GitRepository|OCIRepository|Bucket|ExternalArtifact)/[^/\s]+/[^/\s]+$")
 _RULE_ID = re.compile(r"^SM\d{3}$")
 
@@ -112,6 +112,7 @@ class ClusterSpec:
     # the spec.decryption of a root applied from outside the repository (Terraform, a cloud
     # provider's Flux extension): (provider, secretRef name or None); None when not given
     decryption: tuple[str, str | None] | None = None
+    next_cluster_key: str | None = None  # while a rotation of this cluster's own key is under way
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,24 @@ class Settings:
     def is_ignored(self, rule_id: str, path: str, key_path: str | None = None) -> bool:
         """Tell whether any ignore entry suppresses ``rule_id`` on ``path`` (at ``key_path``)."""
         return any(entry.matches(rule_id, path, key_path) for entry in self.ignore)
+
+    @property
+    def pending_rotations(self) -> tuple[tuple[str | None, str, str], ...]:
+        """(cluster name, old key, new key) of every cluster-key rotation under way: the
+        repository-wide one (name None), and each cluster's own (``clusters.<name>``)."""
+        out: list[tuple[str | None, str, str]] = []
+        if self.cluster_key is not None and self.next_cluster_key is not None:
+            out.append((None, self.cluster_key, self.next_cluster_key))
+        out.extend(
+            (c.name, c.cluster_key, c.next_cluster_key)
+            for c in self.clusters
+            if c.cluster_key is not None and c.next_cluster_key is not None
+        )
+        return tuple(out)
+
+    def cluster(self, name: str) -> ClusterSpec | None:
+        """The ``clusters:`` entry called ``name``, if any."""
+        return next((c for c in self.clusters if c.name == name), None)
 
     def is_outside_flux(self, path: str) -> bool:
         """Whether ``path`` matches an ``outside_flux:`` glob (Talos, Ansible, Terraform …)."""
@@ -197,13 +216,20 @@ def _parse_clusters(raw: object) -> tuple[ClusterSpec, ...]:
         context = entry.get("context")
         if context is not None and not isinstance(context, str):
             raise ConfigError(f"{where}.context must be a string")
+        key = _optional_key(entry.get("cluster_key"), f"{where}.cluster_key")
+        next_key = _optional_key(entry.get("next_cluster_key"), f"{where}.next_cluster_key")
+        if next_key is not None and key is None:
+            raise ConfigError(f"{where}.next_cluster_key is set without {where}.cluster_key")
+        if next_key is not None and next_key == key:
+            raise ConfigError(f"{where}.next_cluster_key is the same key as its cluster_key")
         out.append(
             ClusterSpec(
                 name=name,
                 path=path.strip(),
-                cluster_key=_optional_key(entry.get("cluster_key"), f"{where}.cluster_key"),
+                cluster_key=key,
                 context=context,
                 decryption=_decryption(entry.get("decryption"), f"{where}.decryption"),
+                next_cluster_key=next_key,
             )
         )
     return tuple(out)
@@ -292,6 +318,17 @@ def parse_settings(text: str) -> Settings:
             allowed.append(item.strip())
         else:
             allowed.append(_check_recipient(item.strip(), where))
+    clusters = _parse_clusters(data.get("clusters"))
+    for spec in clusters:
+        if spec.next_cluster_key is not None and spec.next_cluster_key in allowed:
+            raise ConfigError(
+                f"{SETTINGS_NAME}: clusters.{spec.name}.next_cluster_key is listed in "
+                "allowed_recipients (an operator key can never be the next cluster key)",
+                hints=(
+                    f"remove it from {SETTINGS_NAME}, then start again: "
+                    f"secretsmgr key rotate --begin --cluster {spec.name}",
+                ),
+            )
     if next_key is not None and next_key in allowed:
         # key export sends the cluster keys' private halves to the cluster: an operator's key
         # must never become one by a line of configuration
@@ -319,7 +356,7 @@ def parse_settings(text: str) -> Settings:
         max_age_days=max_age,
         changelog=_plain_path(changelog.strip()),
         ignore=_parse_ignore(data.get("ignore")),
-        clusters=_parse_clusters(data.get("clusters")),
+        clusters=clusters,
         sources=_parse_sources(data.get("sources")),
         outside_flux=_parse_globs(data.get("outside_flux"), "outside_flux"),
     )

@@ -42,6 +42,8 @@ def _clusters_block(clusters: tuple[ClusterSpec, ...]) -> list[str]:
         lines.append(f"    path: {_q(spec.path)}")
         if spec.cluster_key:
             lines.append(f"    cluster_key: {spec.cluster_key}")
+        if spec.next_cluster_key:
+            lines.append(f"    next_cluster_key: {spec.next_cluster_key}")
         if spec.context:
             lines.append(f"    context: {_q(spec.context)}")
     return lines

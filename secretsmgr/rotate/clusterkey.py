@@ -20,14 +20,12 @@ a reader of the cluster in, and get the Secret's entries back.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 from secretsmgr.errors import (
-    ConfigError,
     DecryptionError,
     KeyNotFoundError,
     RefusedError,
@@ -41,13 +39,15 @@ from secretsmgr.keys.manifest import entry_text
 from secretsmgr.keys.protocols import Identity, IdentitySet
 from secretsmgr.plural import plural
 from secretsmgr.repo.inventory import Inventory, load_inventory
-from secretsmgr.repo.settings import SETTINGS_NAME, Settings, load_settings, parse_settings
+from secretsmgr.repo.settings import SETTINGS_NAME, Settings, load_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
+from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.rotate.faults import FaultHook
 from secretsmgr.rotate.finishgate import check_cluster
 from secretsmgr.rotate.fluxcheck import ClusterView
 from secretsmgr.rotate.plan import RotationRequest
 from secretsmgr.rotate.record import locked_writer
+from secretsmgr.rotate.settingsedit import settings_text
 from secretsmgr.rotate.sopsrules import add_beside, switch
 from secretsmgr.rotate.transaction import RotationResult, refuse_dirty, rotate
 from secretsmgr.sops.datakey import unwrap_data_key
@@ -90,68 +90,7 @@ class StepResult:
     stored_in: str | None = None
     rewritten: tuple[str, ...] = ()
     configs: tuple[str, ...] = ()
-
-
-# ------------------------------------------------------------------ configuration text edits
-
-
-def _top_level_line(lines: list[str], key: str) -> int | None:
-    pattern = re.compile(rf"^{re.escape(key)}\s*:")
-    for number, line in enumerate(lines):
-        if pattern.match(line):
-            return number
-    return None
-
-
-def set_setting(text: str | None, key: str, value: str | None, *, after: str | None = None) -> str:
-    """``.secretsmgr.yaml`` with the top-level ``key`` set to ``value`` (or removed for None).
-
-    A line edit keeps every comment, the order and the line endings of the file; a value that
-    spans several lines is refused. Inserted lines go after the ``after`` key, else at the top
-    below leading comments and any ``---``/``%`` directive lines.
-    """
-    text = text or ""
-    eol = "\r\n" if "\r\n" in text else "\n"
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += eol
-    at = _top_level_line(lines, key)
-    if at is not None:
-        following = lines[at + 1] if at + 1 < len(lines) else ""
-        stripped = following.strip()
-        if following[:1] in (" ", "\t", "-") and stripped and not stripped.startswith(("#", "---")):
-            raise ConfigError(
-                f"{SETTINGS_NAME}: {key} spans several lines; set it on one line first"
-            )
-        comment = re.search(r"\s+#.*$", lines[at].rstrip("\r\n"))
-        tail = comment.group(0) if comment else ""
-        if value is None:
-            del lines[at]
-        else:
-            lines[at] = f"{key}: {value}{tail}{eol}"
-        return "".join(lines)
-    if value is None:
-        return "".join(lines)
-    anchor = _top_level_line(lines, after) if after else None
-    if anchor is None:
-        anchor = -1
-        while anchor + 1 < len(lines) and lines[anchor + 1].lstrip().startswith(("#", "%", "---")):
-            anchor += 1
-    lines.insert(anchor + 1, f"{key}: {value}{eol}")
-    return "".join(lines)
-
-
-def settings_text(text: str | None, cluster_key: str, next_key: str | None) -> str:
-    """The settings text with ``cluster_key`` and ``next_cluster_key`` as given, verified."""
-    out = set_setting(text, "cluster_key", cluster_key)
-    out = set_setting(out, "next_cluster_key", next_key, after="cluster_key")
-    parsed = parse_settings(out)
-    if parsed.cluster_key != cluster_key or parsed.next_cluster_key != next_key:
-        raise ConfigError(
-            f"{SETTINGS_NAME}: could not update cluster_key/next_cluster_key in place",
-            hints=("set them by hand, then run the step again",),
-        )
-    return out
+    cluster: str | None = None  # the cluster whose own key this step rotates; None: cluster_key
 
 
 # ------------------------------------------------------------------ the two steps
@@ -162,7 +101,7 @@ def refuse_own_cluster_keys(settings: Settings) -> None:
     the top-level ``cluster_key`` and every file to one key pair, so a cluster's own key would
     be taken off the files it applies (an operator's acceptance run: staging could no longer
     decrypt), and an equal one would be left naming the old key. Rotating one cluster's key
-    among several is not supported yet."""
+    among several is ``key rotate --cluster`` (``clusterown.py``)."""
     own = [c for c in settings.clusters if c.cluster_key]
     if not own:
         return
@@ -175,8 +114,8 @@ def refuse_own_cluster_keys(settings: Settings) -> None:
         )
     else:
         hint = (
-            "rotating one cluster's key among several is not supported yet: see "
-            "docs/key-rotation.md (Several clusters) for the steps by hand"
+            "rotate one cluster's own key with: secretsmgr key rotate --begin --cluster "
+            f"{own[0].name}"
         )
     raise RefusedError(
         f"key rotate replaces the one cluster_key of {SETTINGS_NAME}, and its clusters: gives "
@@ -212,7 +151,7 @@ def _current_key(ctx: Inventory, cli_key: str | None) -> str:
     return key
 
 
-def _secret(identity: IdentitySet, public: str, what: str, *extra_hints: str) -> str:
+def secret_of(identity: IdentitySet, public: str, what: str, *extra_hints: str) -> str:
     secret = identity.secret_for(public)
     if secret is None:
         raise KeyNotFoundError(
@@ -227,7 +166,7 @@ def _secret(identity: IdentitySet, public: str, what: str, *extra_hints: str) ->
     return secret
 
 
-def _valid_sops_files(ctx: Inventory) -> list[str]:
+def valid_sops_files(ctx: Inventory) -> list[str]:
     broken = [e.path for e in ctx.sops_files if e.sops_file is None]
     if broken:
         raise RefusedError(
@@ -264,14 +203,14 @@ def begin(
             f"the cluster ({live.label}) does not hold the current cluster key {short_key(old)}",
             hints=(f"fix that first: {live.export_hint}",),
         )
-    old_secret = _secret(identity, old, "current cluster key")
-    paths = _valid_sops_files(ctx)
+    old_secret = secret_of(identity, old, "current cluster key")
+    paths = valid_sops_files(ctx)
     if not paths:
         raise RefusedError("no SOPS file in this repository: nothing to rotate")
     pending = ctx.settings.next_cluster_key
     if pending is not None:
         new = pending
-        new_secret = _secret(
+        new_secret = secret_of(
             identity,
             new,
             "pending new cluster key (next_cluster_key)",
@@ -287,7 +226,7 @@ def begin(
     else:
         store.check()  # before a key is made
         if not allow_dirty:
-            refuse_dirty(root, [*paths, SETTINGS_NAME, *_sops_configs(ctx)])
+            refuse_dirty(root, [*paths, SETTINGS_NAME, *sops_config_paths(ctx)])
         new_secret, new = generate_identity()
         todo = paths
     settings_path = root / SETTINGS_NAME
@@ -296,7 +235,7 @@ def begin(
     configs: tuple[tuple[str, str], ...] = ()
     if new_settings != current:
         configs = ((SETTINGS_NAME, new_settings),)
-    configs += _edit_sops_configs(root, ctx, lambda text, path: add_beside(text, path, old, new))
+    configs += edit_sops_configs(root, ctx, lambda text, path: add_beside(text, path, old, new))
     request = RotationRequest(
         files=tuple(str(root / p) for p in todo),
         reason=reason or f"cluster key rotation: begin, {short_key(old)} -> {short_key(new)}",
@@ -349,16 +288,16 @@ def _recorded(root: Path, new: str) -> bool:
         return True
 
 
-def _sops_configs(ctx: Inventory) -> list[str]:
+def sops_config_paths(ctx: Inventory) -> list[str]:
     return sorted(f for f in ctx.all_files if Path(f).name == SOPS_CONFIG_NAME)
 
 
-def _edit_sops_configs(
+def edit_sops_configs(
     root: Path, ctx: Inventory, edit: Callable[[str, Path], str | None]
 ) -> tuple[tuple[str, str], ...]:
     """(path, new text) of every `.sops.yaml` the edit changes."""
     out = []
-    for rel in _sops_configs(ctx):
+    for rel in sops_config_paths(ctx):
         text = read_optional(root / rel)
         changed = edit(text, root / rel) if text is not None else None
         if changed is not None:
@@ -366,10 +305,13 @@ def _edit_sops_configs(
     return tuple(out)
 
 
-def finish_blockers(ctx: Inventory, new_only: Identity) -> list[str]:
-    """SOPS files the new key alone cannot open (each would be lost at finish)."""
+def finish_blockers(
+    ctx: Inventory, new_only: Identity, entries: Sequence[SopsEntry] | None = None
+) -> list[str]:
+    """SOPS files (of ``entries``, default all) the new key alone cannot open (each would be
+    lost at finish)."""
     blocked = []
-    for entry in ctx.sops_files:
+    for entry in ctx.sops_files if entries is None else entries:
         sf = entry.sops_file
         if sf is None:
             blocked.append(entry.path)
@@ -403,7 +345,7 @@ def finish(
             hints=("start one with: secretsmgr key rotate --begin",),
         )
     old, new = settings.cluster_key, settings.next_cluster_key
-    new_secret = _secret(identity, new, "new cluster key")
+    new_secret = secret_of(identity, new, "new cluster key")
     new_only = identity.only([new])
     ctx = load_inventory(root, env=env)
     blocked = finish_blockers(ctx, new_only)
@@ -414,7 +356,7 @@ def finish(
             hints=("run secretsmgr key rotate --begin again: it re-encrypts them to both keys",),
         )
     configs = [(SETTINGS_NAME, settings_text(read_optional(root / SETTINGS_NAME), new, None))]
-    configs += _edit_sops_configs(root, ctx, lambda text, path: switch(text, path, old, new))
+    configs += edit_sops_configs(root, ctx, lambda text, path: switch(text, path, old, new))
     if cluster is not None:
         check_cluster(root, new, cluster)
     result = rotate(

@@ -141,8 +141,47 @@ def export_keys(
     return tuple(out)
 
 
+def export_cluster_keys(
+    root: Path, identity: ClusterKeyHolder, cluster: str
+) -> tuple[tuple[ExportedKey, ...], str | None]:
+    """``key export --cluster NAME``: the Secret's entries for that cluster's own key (both keys
+    while a rotation of it is under way), and its ``clusters.NAME.context`` (None when unset)."""
+    from secretsmgr.rotate.clusterown import own_key
+
+    settings = load_settings(root)
+    current = own_key(settings, cluster)
+    spec = settings.cluster(cluster)
+    assert spec is not None
+    where = f"clusters.{cluster}.cluster_key"
+    named = [("age.agekey", current, where)]
+    if spec.next_cluster_key is not None:
+        named = [
+            ("old.agekey", current, where),
+            ("new.agekey", spec.next_cluster_key, f"clusters.{cluster}.next_cluster_key"),
+        ]
+    out = []
+    for entry, public, named_by in named:
+        secret = _vet(identity, public, named_by, by_operator=False)
+        if secret is None:
+            raise KeyNotFoundError(
+                f"the private half of cluster {cluster}'s key {short_key(public)} ({named_by}) "
+                "was not found",
+                hints=(
+                    "import it: secretsmgr key import FILE, or set SOPS_AGE_KEY_FILE",
+                    "secretsmgr key show lists the keys found and where",
+                ),
+            )
+        out.append(ExportedKey(entry, public, named_by, entry_text(secret, public)))
+    return tuple(out), spec.context
+
+
 def check_rotation_keys(
-    root: Path, identity: ClusterKeyHolder, cluster_key: str | None, *, begin: bool
+    root: Path,
+    identity: ClusterKeyHolder,
+    cluster_key: str | None,
+    *,
+    begin: bool,
+    cluster: str | None = None,
 ) -> None:
     """Before ``key rotate`` changes anything: the keys its Secret will hold pass export's rules.
 
@@ -151,6 +190,14 @@ def check_rotation_keys(
     not held is left to the step itself, which says what is missing.
     """
     settings = load_settings(root)
+    spec = settings.cluster(cluster) if cluster is not None else None
+    if spec is not None:  # --cluster: that cluster's own keys
+        where = f"clusters.{spec.name}"
+        if begin and spec.cluster_key is not None:
+            _vet(identity, spec.cluster_key, f"{where}.cluster_key", by_operator=False)
+        if spec.next_cluster_key is not None:
+            _vet(identity, spec.next_cluster_key, f"{where}.next_cluster_key", by_operator=False)
+        return
     if begin and cluster_key is not None and cluster_key.strip():
         _vet(identity, cluster_key.strip(), "--cluster-key", by_operator=True)
     elif begin and settings.cluster_key is not None:
@@ -204,6 +251,9 @@ def _cluster_facts(root: Path, env: Mapping[str, str]) -> tuple[_ClusterFacts, .
         keys = keys_of.get(name, set())
         if keys & rotation:  # both keys while a rotation is under way
             keys |= {k for k in rotation if k is not None}
+        spec = settings.cluster(name) if name is not None else None
+        if spec is not None and spec.next_cluster_key is not None:  # its own rotation
+            keys |= {spec.next_cluster_key} | ({spec.cluster_key} if spec.cluster_key else set())
         if not inv.settings_name_keys:  # the rules are the policy: any of their cluster keys
             allowed = set(settings.allowed_recipients)
             for e in files:

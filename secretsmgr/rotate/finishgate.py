@@ -1,8 +1,9 @@
 """The cluster gate of ``key rotate --finish``: the begin commit, and whether Flux applied it.
 
-The begin commit is the commit that brought ``next_cluster_key`` (the pending key) into
-``.secretsmgr.yaml``, found in the history of that file, or, when begin ran again since, the
-commit that added the changelog's last ``key-rotate-begin`` entry. What the live cluster holds
+The begin commit is the commit that brought the pending key (``next_cluster_key``, or a
+cluster's own under ``clusters:``) into ``.secretsmgr.yaml``, found in the history of that file,
+or, when begin ran again since, the commit that added the changelog's last ``key-rotate-begin``
+entry that encrypted to that key. What the live cluster holds
 is read by the caller (the CLI, through ``cluster/``) only once the local checks pass, and
 judged by ``fluxcheck.evaluate`` with ``git merge-base --is-ancestor`` as the ancestry
 predicate.
@@ -24,19 +25,20 @@ from secretsmgr.rotate.fluxcheck import ClusterView, evaluate, summary
 
 
 def begin_commit(root: Path, new_key: str) -> str:
-    """The commit that introduced ``next_cluster_key: new_key``; refused when none did."""
+    """The commit that introduced ``new_key`` as a pending key; refused when none did."""
 
     def holds(data: bytes) -> bool:
         try:
-            return parse_settings(data.decode("utf-8")).next_cluster_key == new_key
+            pending = parse_settings(data.decode("utf-8")).pending_rotations
         except (SecretsmgrError, UnicodeDecodeError):
             return False
+        return any(new == new_key for _cluster, _old, new in pending)
 
     found = run_start(root, SETTINGS_NAME, holds)
-    last = _last_begin(root)
+    last = _last_begin(root, new_key)
     if found is None or last is False:
         why = (
-            f"no commit sets next_cluster_key {short_key(new_key)} in {SETTINGS_NAME}"
+            f"no commit sets the pending key {short_key(new_key)} in {SETTINGS_NAME}"
             if found is None
             else "the last key-rotate-begin entry of the changelog is in no commit"
         )
@@ -63,15 +65,21 @@ def begin_commit(root: Path, new_key: str) -> str:
     )
 
 
-def _last_begin(root: Path) -> str | bool | None:
-    """The commit that added the changelog's last ``key-rotate-begin`` entry; False when that
+def _last_begin(root: Path, new_key: str) -> str | bool | None:
+    """The commit that added the changelog's last ``key-rotate-begin`` entry to ``new_key`` (a
+    rotation of another cluster's key is not this one); False when that
     entry is not committed yet; None when the changelog names no begin, is in no commit at all
     (ignored by git) or cannot be read."""
     settings = load_settings(root)
     try:
         data = load_changelog(changelog_path(root, settings.changelog))
         entries = parse_entries(data)
-        begins = [e.seq for e in entries if e.action == "key-rotate-begin"]
+        begins = [
+            e.seq
+            for e in entries
+            if e.action == "key-rotate-begin"
+            and any(new_key in f.recipients_after for f in e.files)
+        ]
         if not begins:
             return None
         anchoring = anchor_changelog(root, settings.changelog, data, entries, check_states=False)

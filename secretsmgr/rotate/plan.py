@@ -49,6 +49,11 @@ class RotationRequest:
     cluster_keys: tuple[str, ...] | None = None
     config_writes: tuple[tuple[str, str], ...] = ()
     retire: tuple[str, ...] = ()  # keys no file may keep, even an allowed recipient
+    # key rotate --cluster: (old, new) of one cluster's key. Each file keeps its recipients,
+    # with ``new`` beside ``old`` (begin) or in its place (``swap_finish``): never another
+    # cluster's key taken off a file it applies.
+    swap: tuple[str, str] | None = None
+    swap_finish: bool = False
 
 
 def policy_recipients(
@@ -206,6 +211,8 @@ def recipients_for(ctx: Inventory, entry: SopsEntry, request: RotationRequest) -
     """The recipients ``entry`` gets: the policy, or the cluster keys a key rotation names."""
     settings = ctx.settings
     next_key: tuple[str, ...]
+    if request.swap is not None:
+        return swapped_recipients(ctx, entry, *request.swap, finish=request.swap_finish)
     if request.cluster_keys is not None:
         cluster_keys, next_key = request.cluster_keys, ()
     else:
@@ -223,6 +230,34 @@ def recipients_for(ctx: Inventory, entry: SopsEntry, request: RotationRequest) -
             hints=("set cluster_key in .secretsmgr.yaml or pass --cluster-key",),
         )
     return recipients
+
+
+def expects_key(ctx: Inventory, entry: SopsEntry, key: str) -> bool:
+    """Whether the policy puts ``key`` on ``entry`` (a cluster that applies it, or for a file
+    no layer applies yet, its `.sops.yaml` rule), whether or not the file carries it now."""
+    return key in ctx.cluster_keys_for(entry) or key in _unapplied_rule_keys(ctx, entry)
+
+
+def swapped_recipients(
+    ctx: Inventory, entry: SopsEntry, old: str, new: str, *, finish: bool
+) -> tuple[str, ...]:
+    """``entry``'s recipients with ``new`` beside ``old`` (begin: both keys, ``old`` added too
+    where the policy expects it and the file lacks it) or in its place (finish)."""
+    assert entry.sops_file is not None
+    have = entry.sops_file.metadata.age_recipients
+    out: list[str] = []
+    for key in have:
+        if key == old and finish:
+            key = new
+        if key not in out:
+            out.append(key)
+        if key == old and new not in out:
+            out.append(new)
+    if expects_key(ctx, entry, old):
+        for key in (new,) if finish else (old, new):
+            if key not in out:
+                out.append(key)
+    return tuple(out)
 
 
 def _unapplied_rule_keys(ctx: Inventory, entry: SopsEntry) -> tuple[str, ...]:

@@ -237,3 +237,73 @@ def test_refused_while_the_secret_a_kustomization_reads_lacks_the_new_key(
     )
     assert "--begin --apply --namespace infra --secret sops-age" in refused.err
     assert snapshot(rotation.repo) == state
+
+
+def test_one_clusters_finish_reads_that_clusters_own_context(
+    tmp_path: Path, kube_api: KubeAPI
+) -> None:
+    """``key rotate --cluster staging``: the finish gate reads staging through
+    ``clusters.staging.context`` (the kubeconfig's current context is a cluster that is down),
+    refuses while its Secret lacks the new key, and passes once its Kustomization is Ready at
+    the begin commit; production's key stays on the file both clusters apply."""
+    import json
+
+    from secretsmgr.repo.settings import load_settings
+    from secretsmgr.rotate.settingsedit import set_cluster_setting
+    from tests.init.helpers import SECRET, kustomization, two_cluster_repo, write
+    from tests.rotate.helpers import age_recipients
+
+    kube_api.install_flux()
+    kube_api.delete_kustomizations()
+    kube_api.create_namespace(NS)
+    repo = two_cluster_repo(tmp_path / "repo")
+    keyfile = tmp_path / "clusters.agekey"
+    config = json.loads(kube_api.kubeconfig.read_text())
+    config["current-context"] = "down"
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps(config))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path / "home"),
+        "KUBECONFIG": str(kubeconfig),
+        "SOPS_AGE_KEY_FILE": str(keyfile),
+        **GIT_ENV,
+    }
+    private = ["AGE-SECRET-KEY-1", kube_api.token]
+
+    def run(*args: str, expect: int = 0) -> Result:
+        may = ("holds a private key", "exported the private key of")
+        return run_inline(args, repo=repo, env=env, expect=expect, may_warn=may)
+
+    run("init", "-o", str(keyfile))
+    settings = repo / ".secretsmgr.yaml"
+    settings.write_text(set_cluster_setting(settings.read_text(), "staging", "context", '"test"'))
+    write(repo, "apps/base/shared.enc.yaml", SECRET.format(name="db", value="sh4red-value"))
+    kustomization(repo, "apps/base", "shared.yaml", "shared.enc.yaml")
+    run("encrypt", "-i", "apps/base/shared.enc.yaml")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "secrets")
+    keys = {c.name: c.cluster_key for c in load_settings(repo).clusters}
+    new_file = tmp_path / "staging-next.agekey"
+    run("key", "rotate", "--begin", "--cluster", "staging", "-o", str(new_file), "--commit")
+    new = parse_identities(new_file.read_text(), "new").publics[0]
+    begin = git(repo, "rev-parse", "HEAD").strip()
+    env["SOPS_AGE_KEY_FILE"] = str(tmp_path / "both.agekey")
+    (tmp_path / "both.agekey").write_text(keyfile.read_text() + new_file.read_text())
+    old_text = [b for b in keyfile.read_text().split("\n\n") if str(keys["staging"]) in b]
+    kube_api.put_secret(NS, "sops-age", {"age.agekey": "".join(old_text) + "\n"})
+    kube_api.put_kustomization(NS, "apps")
+    kube_api.set_kustomization_status(NS, "apps", ready=True, revision=f"main@sha1:{begin}")
+    state = snapshot(repo)
+    refused = run("key", "rotate", "--finish", "--cluster", "staging", "--apply", expect=1)
+    assert "context test: flux-system/sops-age) does not hold the new key" in refused.err
+    assert not any(p in refused.out + refused.err for p in private)
+    assert snapshot(repo) == state
+    run("key", "export", "--cluster", "staging", "--apply")  # the overlap Secret, to "test"
+    live = kube_api.get_secret_data(NS, "sops-age") or {}
+    assert sorted(live) == ["new.agekey", "old.agekey"]
+    done = run("key", "rotate", "--finish", "--cluster", "staging", "--apply")
+    assert not any(p in done.out + done.err for p in private)
+    assert sorted(kube_api.get_secret_data(NS, "sops-age") or {}) == ["age.agekey"]
+    assert set(age_recipients(repo / "apps/base/shared.enc.yaml")) == {new, keys["production"]}
+    kube_api.delete_kustomizations()

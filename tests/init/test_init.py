@@ -351,7 +351,16 @@ def test_two_clusters_get_a_key_each_and_the_shared_base_both(
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(keyfile))
     code, _, err = run(["--repo", str(repo), "key", "export"], capsys)
     assert code == 2 and "different keys" in err
-    assert "key export --cluster-key" in out
+    assert "key export --cluster staging" in out and "key export --cluster production" in out
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(keyfile))
+    _, exported, _ = runner.run(
+        ["--repo", str(repo), "key", "export", "--cluster", "staging"],
+        capsys,
+        expect=0,
+        warnings=("holds a private key", "exported the private key of"),
+    )
+    assert f"# public key: {staging}" in exported and production not in exported
+    assert len(PRIVATE.findall(exported)) == 1
 
 
 # ----------------------------------------------------------------------------- refusals

@@ -15,7 +15,7 @@ import pytest
 from secretsmgr.errors import ConfigError
 from secretsmgr.keys.age import parse_identities
 from secretsmgr.repo.settings import parse_settings
-from secretsmgr.rotate.clusterkey import set_setting, settings_text
+from secretsmgr.rotate.settingsedit import set_setting, settings_text
 from secretsmgr.rotate.sopsrules import switch as switch_sops_config
 from tests.cli.runner import Result, run_inline, run_process
 from tests.conftest import FIXTURES, git, run_sops
@@ -281,7 +281,10 @@ def test_a_begin_whose_git_commit_fails_keeps_the_new_key_its_files_need(
 
 @pytest.mark.parametrize(
     ("own_key", "hint"),
-    [(ADMIN, "not supported yet"), (OLD, "remove the cluster_key lines under clusters:")],
+    [
+        (ADMIN, "key rotate --begin --cluster homelab"),
+        (OLD, "remove the cluster_key lines under clusters:"),
+    ],
 )
 @pytest.mark.parametrize("step", ["--begin", "--finish"])
 def test_key_rotate_refuses_clusters_with_keys_of_their_own(

@@ -7,10 +7,10 @@ from collections.abc import Iterator, Sequence
 
 from secretsmgr.audit.context import (
     OLD_KEY_ONLY,
-    ROTATION_CURE,
     AuditContext,
     creation_rule_encrypts,
     reencrypt_hint,
+    rotation_cure,
     widen_hint,
 )
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
@@ -81,14 +81,16 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         label = f"{entry.sops_config} rule {entry.creation_rule_number}"
         problems: list[str] = []
         want = all_age_recipients(rule)
-        pending = ctx.repo.rotation_pending
-        if pending is not None and pending[0] in want and pending[1] not in want:
-            want += (pending[1],)  # during a cluster-key rotation both keys are the rule's
+        rotations = ctx.repo.rotations
+        for _cluster, old, new in rotations:
+            if old in want and new not in want:
+                want += (new,)  # during a cluster-key rotation both keys are the rule's
         have = tuple(dict.fromkeys(sf.metadata.age_recipients))
         missing = [k for k in want if k not in have]
         extra = [k for k in have if k not in want]
         # during a rotation, a file on the old key without the new one: SM017's case, same cure
-        old_only = pending is not None and pending[0] in have and missing == [pending[1]]
+        curing = [c for c, old, new in rotations if old in have and missing == [new]]
+        old_only = bool(curing)
         if missing:
             problems.append(f"missing recipient {_keys(missing)}")
             if old_only:
@@ -129,7 +131,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                     entry.path, sf.metadata.foreign_kinds, ctx.repo.cluster_keys_for(entry)
                 )
             elif old_only and not extra:
-                fix = ROTATION_CURE
+                fix = rotation_cure(curing[0])
             else:
                 fix = f"secretsmgr rotate {entry.path}"
             yield RULE.finding(entry.path, f"differs from {label}: " + "; ".join(problems), fix=fix)

@@ -28,18 +28,31 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def _one_cluster(ctx: AuditContext, live: LiveKeys) -> Iterator[Finding]:
+    assert live.cluster is not None
     cluster = ctx.repo.layers.cluster(live.cluster)
     key = cluster.cluster_key if cluster is not None else None
-    if key is None or key in live.publics:
+    if key is None:
         return
+    spec = ctx.repo.settings.cluster(live.cluster)
+    pending = spec.next_cluster_key if spec is not None and spec.cluster_key == key else None
     shown_held = ", ".join(short_key(k) for k in live.publics) or "none"
-    yield RULE.finding(
-        SETTINGS_NAME,
-        f"cluster {live.cluster}'s key {short_key(key)} ({SETTINGS_NAME} clusters."
-        f"{live.cluster}) is not held by {live.label} (it holds {shown_held}): Flux cannot "
-        "decrypt files encrypted only to it",
-        fix="secretsmgr key export --apply",
-    )
+    for what, public, fix in (
+        ("key", key, f"secretsmgr key export --apply --cluster {live.cluster}"),
+        (
+            "pending new key",
+            pending,
+            f"secretsmgr key rotate --begin --apply --cluster {live.cluster}",
+        ),
+    ):
+        if public is None or public in live.publics:
+            continue
+        yield RULE.finding(
+            SETTINGS_NAME,
+            f"cluster {live.cluster}'s {what} {short_key(public)} ({SETTINGS_NAME} clusters."
+            f"{live.cluster}) is not held by {live.label} (it holds {shown_held}): Flux cannot "
+            "decrypt files encrypted only to it",
+            fix=fix,
+        )
 
 
 def _every_cluster(ctx: AuditContext, live: LiveKeys) -> Iterator[Finding]:

@@ -4,36 +4,39 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import OLD_KEY_ONLY, ROTATION_CURE, AuditContext
+from secretsmgr.audit.context import OLD_KEY_ONLY, AuditContext, rotation_cure
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    """One info per SOPS file while ``next_cluster_key`` is set: old+new, old only, new only."""
-    pending = ctx.repo.rotation_pending
-    assert pending is not None
-    old, new = pending
-    pair = f"{short_key(old)} -> {short_key(new)}"
-    for entry in ctx.repo.sops_files:
-        sf = entry.sops_file
-        if sf is None:
-            continue
-        have = set(sf.metadata.age_recipients)
-        if old in have and new in have:
-            state, fix = "on the old and the new key (ready to finish)", None
-        elif old in have:
-            state, fix = OLD_KEY_ONLY, ROTATION_CURE  # SM011 reports it too, with the same cure
-        elif new in have:
-            state, fix = "on the new key only", None
-        else:
-            continue  # neither key: SM004 reports it
-        yield RULE.finding(entry.path, f"cluster-key rotation {pair} under way: {state}", fix=fix)
+    """One info per SOPS file and rotation under way (``next_cluster_key``, or a cluster's own
+    under ``clusters:``): old+new, old only, new only."""
+    for cluster, old, new in ctx.repo.rotations:
+        whose = "" if cluster is None else f" of cluster {cluster}"
+        pair = f"{short_key(old)} -> {short_key(new)}"
+        for entry in ctx.repo.sops_files:
+            sf = entry.sops_file
+            if sf is None:
+                continue
+            have = set(sf.metadata.age_recipients)
+            if old in have and new in have:
+                state, fix = "on the old and the new key (ready to finish)", None
+            elif old in have:
+                # SM011 reports it too, with the same cure
+                state, fix = OLD_KEY_ONLY, rotation_cure(cluster)
+            elif new in have:
+                state, fix = "on the new key only", None
+            else:
+                continue  # neither key: SM004 reports it
+            yield RULE.finding(
+                entry.path, f"cluster-key rotation{whose} {pair} under way: {state}", fix=fix
+            )
 
 
 def precondition(ctx: AuditContext) -> str | None:
     """Only while a rotation is under way."""
-    return None if ctx.repo.rotation_pending is not None else "no cluster-key rotation under way"
+    return None if ctx.repo.rotations else "no cluster-key rotation under way"
 
 
 RULE = Rule(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from secretsmgr.cli.context import fault_hook, note, out, recover_interrupted, repo_root, warn
+from secretsmgr.cli.keysteps import SKIP_WARNING, cluster_view, export_hint, rotate_own
 from secretsmgr.cli.options import (
     ClusterChoice,
     ContextOpt,
@@ -26,11 +27,9 @@ from secretsmgr.keys.bech32 import short_key
 from secretsmgr.plural import plural
 
 if TYPE_CHECKING:
-    from secretsmgr.cluster.kube import SecretRef
     from secretsmgr.keys.sources import LayeredIdentity
     from secretsmgr.rotate.clusterkey import StepResult
     from secretsmgr.rotate.export import ExportTarget
-    from secretsmgr.rotate.fluxcheck import ClusterView
 
 key_app = typer.Typer(
     help="Manage age keys: the OS keyring, the cluster's sops-age Secret, key rotation.",
@@ -48,10 +47,15 @@ ApplyOpt = Annotated[
 PRIVATE_WARNING = (
     "the manifest on stdout holds a private key: apply it (kubectl apply -f -) and never commit it"
 )
-SKIP_WARNING = (
-    "--skip-cluster-check: not checking that the cluster holds the new key and that Flux has "
-    "applied the begin commit; if it has not, Flux cannot decrypt after this finish"
-)
+ClusterNameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="The cluster (under clusters: in .secretsmgr.yaml) whose own key this is for; "
+        "its clusters.NAME.context is the default --context.",
+        metavar="NAME",
+    ),
+]
 
 
 def _all_identities() -> LayeredIdentity:
@@ -66,18 +70,6 @@ def _preflight(choice: ClusterChoice) -> None:
     from secretsmgr.cluster.kube import apply_secret
 
     apply_secret(choice.ref(), {"preflight.agekey": "# preflight\n"}, os.environ, dry_run=True)
-
-
-def _export_hint(choice: ClusterChoice, begin: bool = False) -> str:
-    """The command that sends the Secret (``key export``, or ``key rotate --begin``) to it."""
-    parts = ["secretsmgr key rotate --begin --apply" if begin else "secretsmgr key export --apply"]
-    if choice.namespace != "flux-system":
-        parts.append(f"--namespace {choice.namespace}")
-    if choice.secret != "sops-age":
-        parts.append(f"{'--secret' if begin else '--name'} {choice.secret}")
-    if choice.context is not None:
-        parts.append(f"--context {choice.context}")
-    return " ".join(parts)
 
 
 def _emit_secret(
@@ -234,18 +226,26 @@ def export_cmd(
             "cluster, or its files are not encrypted to it (Flux may be unable to decrypt).",
         ),
     ] = False,
+    cluster: ClusterNameOpt = None,
 ) -> int:
     """The sops-age Secret with the cluster key(s) only: stdout, or the cluster with --apply."""
     from secretsmgr.errors import UsageError
     from secretsmgr.keys.manifest import check_names
     from secretsmgr.repo.settings import CLUSTER_KEY_ENV
-    from secretsmgr.rotate.export import check_named_key, export_keys
+    from secretsmgr.rotate.export import check_named_key, export_cluster_keys, export_keys
 
     check_names(namespace, name)
     if context is not None and not apply:
         raise UsageError("--context needs --apply")
+    if cluster is not None and cluster_key is not None:
+        raise UsageError("--cluster and --cluster-key exclude each other")
     root = repo_root(ctx)
-    exported = export_keys(root, _all_identities(), os.environ, cluster_key, warn)
+    if cluster is not None:
+        exported, own_context = export_cluster_keys(root, _all_identities(), cluster)
+        if apply and context is None:
+            context = own_context
+    else:
+        exported = export_keys(root, _all_identities(), os.environ, cluster_key, warn)
     choice = ClusterChoice(False, context, namespace, name)
     by_operator = [key for key in exported if key.named_by in ("--cluster-key", CLUSTER_KEY_ENV)]
     if by_operator:  # a key the operator named must be one Flux can decrypt this cluster with
@@ -322,12 +322,14 @@ def rotate_cmd(
             "applied the begin commit.",
         ),
     ] = False,
+    cluster: ClusterNameOpt = None,
 ) -> int:
     """Replace the cluster key in two steps, with Flux able to decrypt throughout."""
     from secretsmgr.errors import SecretsmgrError, UsageError
     from secretsmgr.keys.stores import FileStore, KeyringStore
     from secretsmgr.rotate import clusterkey
     from secretsmgr.rotate.export import check_rotation_keys
+    from secretsmgr.rotate.steptext import step_summary
 
     if begin == finish:
         raise UsageError("give exactly one of --begin and --finish")
@@ -339,6 +341,10 @@ def rotate_cmd(
         )
     if skip_cluster_check and begin:
         raise UsageError("--skip-cluster-check is for --finish")
+    if cluster is not None and cluster_key is not None:
+        raise UsageError(
+            "--cluster-key is not for --cluster (the key is clusters.NAME.cluster_key)"
+        )
     choice = ClusterChoice(from_cluster, context, namespace, secret)
     choice.require_use(applying=True)
     choice.ref()  # names the API server would refuse are refused before anything changes
@@ -347,29 +353,53 @@ def rotate_cmd(
     from secretsmgr.repo.settings import load_settings
 
     settings = load_settings(root)
-    if begin and output is not None and settings.next_cluster_key is not None:
+    if cluster is not None:
+        from secretsmgr.rotate.clusterown import own_key
+
+        own_key(settings, cluster)  # an unknown cluster, or one without a key of its own
+        spec = settings.cluster(cluster)
+        if context is None and spec is not None and spec.context:
+            choice = ClusterChoice(from_cluster, spec.context, namespace, secret)
+    pending = settings.next_cluster_key
+    if cluster is not None:
+        spec = settings.cluster(cluster)
+        pending = spec.next_cluster_key if spec is not None else None
+    if begin and output is not None and pending is not None:
         raise UsageError(
             "-o: a rotation is under way, so no new identity is made "
-            f"(next_cluster_key is {short_key(settings.next_cluster_key)})"
+            f"(the pending key is {short_key(pending)})"
         )
     identity = _all_identities()
-    check_rotation_keys(root, identity, cluster_key, begin=begin)
+    check_rotation_keys(root, identity, cluster_key, begin=begin, cluster=cluster)
     live = choice.read() if begin else None  # finish reads the cluster after its own checks
     if apply:
         _preflight(choice)
     result: StepResult
-    if begin:
+    store = FileStore(output) if output is not None else KeyringStore(absent_hint=_KEEP_IN_A_FILE)
+    if cluster is not None:
+        result = rotate_own(
+            root,
+            cluster,
+            begin,
+            choice,
+            live,
+            identity,
+            store,
+            reason,
+            commit,
+            allow_dirty,
+            skip_cluster_check,
+        )
+    elif begin:
         result = clusterkey.begin(
             root,
             identity=identity,
-            store=FileStore(output)
-            if output is not None
-            else KeyringStore(absent_hint=_KEEP_IN_A_FILE),
+            store=store,
             env=os.environ,
             cluster_key=cluster_key,
             live=None
             if live is None
-            else clusterkey.LiveCluster(live.publics, label(live), _export_hint(choice)),
+            else clusterkey.LiveCluster(live.publics, label(live), export_hint(choice)),
             reason=reason,
             commit=commit,
             allow_dirty=allow_dirty,
@@ -382,13 +412,13 @@ def rotate_cmd(
             root,
             identity=identity,
             env=os.environ,
-            cluster=None if skip_cluster_check else lambda: _cluster_view(choice),
+            cluster=None if skip_cluster_check else lambda: cluster_view(choice),
             reason=reason,
             commit=commit,
             allow_dirty=allow_dirty,
             fault=fault_hook(),
         )
-    summary = _summary(result, begin, applied=apply)
+    summary = step_summary(result, begin, applied=apply)
     # Without --apply the manifest follows on stdout: the summary is YAML comments there, so
     # `secretsmgr key rotate --begin | kubectl apply -f -` works.
     out(summary if apply else "".join(f"# {line}\n" for line in summary.splitlines()))
@@ -397,73 +427,15 @@ def rotate_cmd(
     except SecretsmgrError as exc:
         raise type(exc)(
             f"the repository step is done, but sending the Secret failed: {exc.message}",
-            hints=(*exc.hints, f"send it once that is fixed: {_export_hint(choice)}"),
+            hints=(
+                *exc.hints,
+                f"send it once that is fixed: {export_hint(choice, cluster=cluster)}",
+            ),
         ) from exc
     return 0
-
-
-def _cluster_view(choice: ClusterChoice) -> ClusterView:
-    """The live Secret's public keys and every Flux Kustomization, for --finish."""
-    from secretsmgr.cluster.flux import list_kustomizations
-    from secretsmgr.cluster.kube import SecretRef, read_cluster_keys
-    from secretsmgr.rotate.fluxcheck import ClusterView, decrypting, secret_ref
-
-    ref = choice.ref()
-    keys = read_cluster_keys(ref, os.environ)
-    found = list_kustomizations(choice.context, os.environ)
-    served = found.items if found.version is not None else None
-    mine = (ref.namespace, ref.name)
-    others = {
-        other: _publics_of(SecretRef(other[0], other[1], choice.context))
-        for other in {secret_ref(k) for k in decrypting(served or ())} - {mine, None}
-        if other is not None
-    }
-    hint = _export_hint(choice, begin=True)
-    return ClusterView(label(keys), keys.publics, served, hint, mine, others)
-
-
-def _publics_of(ref: SecretRef) -> tuple[str, ...] | None:
-    """The public keys of another Secret a Kustomization decrypts with; None when unreadable."""
-    from secretsmgr.cluster.kube import read_cluster_keys
-    from secretsmgr.errors import ClusterError
-
-    try:
-        return read_cluster_keys(ref, os.environ).publics
-    except ClusterError:
-        return None
 
 
 _KEEP_IN_A_FILE = (
     "keep it in a new file outside the repository instead: "
     "secretsmgr key rotate --begin -o ~/.config/sops/age/next-cluster.agekey"
 )
-
-
-def _summary(result: StepResult, begin: bool, *, applied: bool = False) -> str:
-    rot = result.rotation
-    logged = f"; changelog seq {rot.seq}" if rot is not None and rot.seq is not None else ""
-    commit = f"; committed {rot.commit[:7]}" if rot is not None and rot.commit else ""
-    lines = []
-    if begin:
-        if result.generated:
-            lines.append(f"new cluster key {result.new_key} (stored in {result.stored_in})")
-        else:
-            lines.append(f"pending new cluster key {result.new_key} (from next_cluster_key)")
-        lines.append(
-            f"re-encrypted {plural(len(result.rewritten), 'file')} to "
-            f"{short_key(result.old_key)} + {short_key(result.new_key)}{logged}{commit}"
-        )
-        if result.configs:
-            lines.append(f"updated {', '.join(result.configs)}")
-        send = "" if applied else "send the Secret holding both keys, "
-        lines.append(f"next: {send}push, let Flux apply it, then: secretsmgr key rotate --finish")
-    else:
-        lines.append(
-            f"re-encrypted {plural(len(result.rewritten), 'file')} to "
-            f"{short_key(result.new_key)} only; {short_key(result.old_key)} retired{logged}{commit}"
-        )
-        lines.append(f"updated {', '.join(result.configs)}")
-        lines.append(
-            "next: push" if applied else "next: send the Secret holding only the new key, then push"
-        )
-    return "\n".join(lines) + "\n"

@@ -1,0 +1,115 @@
+"""Plumbing of ``key rotate``: the step of one cluster's own key, the live cluster's view for
+``--finish``, and the commands that send the Secret (hints)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from secretsmgr.cli.context import fault_hook, warn
+from secretsmgr.cli.options import ClusterChoice, label
+
+if TYPE_CHECKING:
+    from secretsmgr.cluster.kube import ClusterKeys, SecretRef
+    from secretsmgr.keys.sources import LayeredIdentity
+    from secretsmgr.rotate.clusterkey import IdentityStore, StepResult
+    from secretsmgr.rotate.fluxcheck import ClusterView
+
+SKIP_WARNING = (
+    "--skip-cluster-check: not checking that the cluster holds the new key and that Flux has "
+    "applied the begin commit; if it has not, Flux cannot decrypt after this finish"
+)
+
+
+def export_hint(choice: ClusterChoice, begin: bool = False, cluster: str | None = None) -> str:
+    """The command that sends the Secret (``key export``, or ``key rotate --begin``) to it."""
+    parts = ["secretsmgr key rotate --begin --apply" if begin else "secretsmgr key export --apply"]
+    if cluster is not None:
+        parts.append(f"--cluster {cluster}")
+    if choice.namespace != "flux-system":
+        parts.append(f"--namespace {choice.namespace}")
+    if choice.secret != "sops-age":
+        parts.append(f"{'--secret' if begin else '--name'} {choice.secret}")
+    if choice.context is not None:
+        parts.append(f"--context {choice.context}")
+    return " ".join(parts)
+
+
+def rotate_own(
+    root: Path,
+    cluster: str,
+    begin: bool,
+    choice: ClusterChoice,
+    live: ClusterKeys | None,
+    identity: LayeredIdentity,
+    store: IdentityStore,
+    reason: str,
+    commit: bool,
+    allow_dirty: bool,
+    skip_cluster_check: bool,
+) -> StepResult:
+    """A step of the rotation of one cluster's own key (``--cluster``)."""
+    from secretsmgr.rotate import clusterkey, clusterown
+
+    if begin:
+        return clusterown.begin(
+            root,
+            cluster=cluster,
+            identity=identity,
+            store=store,
+            env=os.environ,
+            live=None
+            if live is None
+            else clusterkey.LiveCluster(
+                live.publics, label(live), export_hint(choice, cluster=cluster)
+            ),
+            reason=reason,
+            commit=commit,
+            allow_dirty=allow_dirty,
+            fault=fault_hook(),
+        )
+    if skip_cluster_check:
+        warn(SKIP_WARNING)
+    return clusterown.finish(
+        root,
+        cluster=cluster,
+        identity=identity,
+        env=os.environ,
+        check=None if skip_cluster_check else lambda: cluster_view(choice, cluster),
+        reason=reason,
+        commit=commit,
+        allow_dirty=allow_dirty,
+        fault=fault_hook(),
+    )
+
+
+def cluster_view(choice: ClusterChoice, cluster: str | None = None) -> ClusterView:
+    """The live Secret's public keys and every Flux Kustomization, for --finish."""
+    from secretsmgr.cluster.flux import list_kustomizations
+    from secretsmgr.cluster.kube import SecretRef, read_cluster_keys
+    from secretsmgr.rotate.fluxcheck import ClusterView, decrypting, secret_ref
+
+    ref = choice.ref()
+    keys = read_cluster_keys(ref, os.environ)
+    found = list_kustomizations(choice.context, os.environ)
+    served = found.items if found.version is not None else None
+    mine = (ref.namespace, ref.name)
+    others = {
+        other: _publics_of(SecretRef(other[0], other[1], choice.context))
+        for other in {secret_ref(k) for k in decrypting(served or ())} - {mine, None}
+        if other is not None
+    }
+    hint = export_hint(choice, begin=True, cluster=cluster)
+    return ClusterView(label(keys), keys.publics, served, hint, mine, others)
+
+
+def _publics_of(ref: SecretRef) -> tuple[str, ...] | None:
+    """The public keys of another Secret a Kustomization decrypts with; None when unreadable."""
+    from secretsmgr.cluster.kube import read_cluster_keys
+    from secretsmgr.errors import ClusterError
+
+    try:
+        return read_cluster_keys(ref, os.environ).publics
+    except ClusterError:
+        return None

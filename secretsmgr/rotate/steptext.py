@@ -1,0 +1,47 @@
+"""The summary ``key rotate`` prints after a step: public keys, counts and the next step."""
+
+from __future__ import annotations
+
+from secretsmgr.keys.bech32 import short_key
+from secretsmgr.plural import plural
+from secretsmgr.rotate.clusterkey import StepResult
+
+
+def step_summary(result: StepResult, begin: bool, *, applied: bool = False) -> str:
+    """What a ``key rotate`` step did and what comes next, a line each (never a private key)."""
+    rot = result.rotation
+    logged = f"; changelog seq {rot.seq}" if rot is not None and rot.seq is not None else ""
+    commit = f"; committed {rot.commit[:7]}" if rot is not None and rot.commit else ""
+    lines = []
+    whose = "cluster key" if result.cluster is None else f"key of cluster {result.cluster}"
+    pending_in = (
+        "next_cluster_key"
+        if result.cluster is None
+        else f"clusters.{result.cluster}.next_cluster_key"
+    )
+    if begin:
+        if result.generated:
+            lines.append(f"new {whose} {result.new_key} (stored in {result.stored_in})")
+        else:
+            lines.append(f"pending new {whose} {result.new_key} (from {pending_in})")
+        lines.append(
+            f"re-encrypted {plural(len(result.rewritten), 'file')} to "
+            f"{short_key(result.old_key)} + {short_key(result.new_key)}{logged}{commit}"
+        )
+        if result.configs:
+            lines.append(f"updated {', '.join(result.configs)}")
+        send = "" if applied else "send the Secret holding both keys, "
+        finish = "secretsmgr key rotate --finish" + (
+            f" --cluster {result.cluster}" if result.cluster else ""
+        )
+        lines.append(f"next: {send}push, let Flux apply it, then: {finish}")
+    else:
+        lines.append(
+            f"re-encrypted {plural(len(result.rewritten), 'file')} to "
+            f"{short_key(result.new_key)} only; {short_key(result.old_key)} retired{logged}{commit}"
+        )
+        lines.append(f"updated {', '.join(result.configs)}")
+        lines.append(
+            "next: push" if applied else "next: send the Secret holding only the new key, then push"
+        )
+    return "\n".join(lines) + "\n"
