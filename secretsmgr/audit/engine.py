@@ -262,8 +262,8 @@ def run_rules(
         layers=summaries,
         suppressed=suppressed,
         skipped=tuple(skipped),
-        cluster_keys=ctx.repo.cluster_keys,
-        cluster_key_source=ctx.repo.cluster_key_source,
+        cluster_keys=ctx.repo.header_keys[0],
+        cluster_key_source=ctx.repo.header_keys[1],
         file_layers=tuple((p, tuple((x.cluster, x.name) for x in placed(p))) for p in sops_paths),
         notes=graph.notes
         + ctx.repo.key_notes

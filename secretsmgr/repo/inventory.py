@@ -262,6 +262,17 @@ class Inventory:
         return tuple(out)
 
     @property
+    def header_keys(self) -> tuple[tuple[str, ...], str | None]:
+        """(the cluster keys, where they come from) as the audit's header names them: each
+        cluster's own key when `.secretsmgr.yaml` pins them under ``clusters:`` (not the keys a
+        `.sops.yaml` rule names), else the repository's cluster key(s)."""
+        pinned = [c for c in self.settings.clusters if c.cluster_key]
+        if pinned and not self._overridden and self.settings.cluster_key is None:
+            keys = tuple(dict.fromkeys(c.cluster_key for c in pinned if c.cluster_key))
+            return keys, f"{SETTINGS_NAME} clusters:"
+        return self.cluster_keys, self.cluster_key_source
+
+    @property
     def _overridden(self) -> bool:
         """Whether --cluster-key, --from-cluster or the environment name the key for all."""
         return self.cluster_key_source not in (SETTINGS_NAME, SOPS_CONFIG_NAME, None)

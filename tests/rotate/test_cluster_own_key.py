@@ -277,3 +277,14 @@ def test_a_clusters_keys_that_cannot_be_edited_in_place_are_refused(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         set_cluster_setting(text, "staging", "cluster_key", "age1new")
+
+
+def test_the_audit_header_names_the_keys_pinned_under_clusters(
+    setup: tuple[Path, dict[str, str], dict[str, str]],
+) -> None:
+    """An operator's acceptance run: with each cluster's key pinned under clusters:, the
+    header said the keys came "from .sops.yaml"."""
+    repo, env, keys = setup
+    header = run(repo, env, "audit").out.splitlines()[0]
+    assert header.endswith("(from .secretsmgr.yaml clusters:)"), header
+    assert all(k[:8] in header for k in keys.values())
