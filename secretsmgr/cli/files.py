@@ -100,6 +100,20 @@ def _age_less(file: Path, verb: str) -> DecryptionError | None:
     )
 
 
+def with_key_hints(exc: DecryptionError, identities: LayeredIdentity) -> DecryptionError:
+    """``exc`` of a multi-file command (``rotate``) with the hints ``decrypt`` gives for a file
+    no identity at hand opens: which were tried, and where a key that opens it comes from."""
+    if exc.hints:
+        return exc
+    shown = ", ".join(short_key(p) for p in _tried(identities)) or "none"
+    exc.hints = (
+        f"the identities tried ({shown}) are not among its recipients",
+        "secretsmgr key show lists the keys found and where; import the one that opens it: "
+        "secretsmgr key import FILE (or set SOPS_AGE_KEY_FILE)",
+    )
+    return exc
+
+
 def _tried(identities: LayeredIdentity | None) -> tuple[str, ...]:
     from secretsmgr.errors import SecretsmgrError
 

@@ -512,3 +512,19 @@ def test_rotate_all_includes_ini_files_and_sops_reads_them_after(
     assert "port_unencrypted = 6379" in path.read_text()
     entries = parse_entries((demo_repo / CHANGELOG).read_bytes())
     assert rel in {f.path for f in entries[-1].files}
+
+
+def test_a_wrong_key_gets_the_hints_decrypt_gives(
+    demo_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An operator's acceptance run: rotate with a key that opens no file said only "no
+    identity opens this file", where decrypt names the keys tried and where to get one."""
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(TEST2_KEY))
+    before = snapshot(demo_repo)
+    failed = run(["--repo", str(demo_repo), "rotate", "--all"], capsys)
+    assert failed.code == 1
+    assert_user_error(failed.err, "could not recover the data key: no identity opens this file")
+    hints = hints_of(failed.err)
+    assert any(f"identities tried ({TEST2_PUBLIC[:8]}" in h for h in hints), hints
+    assert any("secretsmgr key import FILE" in h for h in hints), hints
+    assert snapshot(demo_repo) == before

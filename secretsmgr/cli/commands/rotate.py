@@ -60,7 +60,8 @@ def rotate_cmd(
     cluster_key: ClusterKeyOpt = None,
 ) -> int:
     """Rotate data keys of a layer, all files or named files, as one transaction."""
-    from secretsmgr.errors import UserError
+    from secretsmgr.cli.files import with_key_hints
+    from secretsmgr.errors import DecryptionError, UserError
     from secretsmgr.rotate.plan import render_plan, render_regenerated
     from secretsmgr.rotate.transaction import RotationRequest, refusal_before_keys, rotate
 
@@ -90,9 +91,12 @@ def rotate_cmd(
     if not dry_run:
         recover_interrupted(root)
     progress = progress_bar("rotating")
-    result = rotate(
-        root, request, [identities], env=os.environ, fault=fault_hook(), progress=progress
-    )
+    try:
+        result = rotate(
+            root, request, [identities], env=os.environ, fault=fault_hook(), progress=progress
+        )
+    except DecryptionError as exc:
+        raise with_key_hints(exc, identities) from None
     if dry_run:
         out(render_plan(result.plan, dry_run=True))
         return 0
