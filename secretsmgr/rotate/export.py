@@ -268,6 +268,31 @@ def _cluster_facts(root: Path, env: Mapping[str, str]) -> tuple[_ClusterFacts, .
     return tuple(out)
 
 
+def other_cluster_at(root: Path, cluster: str, target: ExportTarget) -> str | None:
+    """``--cluster NAME --apply``: why the Secret at ``target`` is another cluster's (its
+    ``clusters.<other>.context`` is the target context, or the Secret holds that cluster's own
+    keys and none of NAME's), else None. Sending NAME's keys there would replace the key Flux
+    decrypts that other cluster with."""
+    settings = load_settings(root)
+    if target.context is not None:
+        pinned = [c.name for c in settings.clusters if c.context == target.context]
+        if pinned and cluster not in pinned:
+            return f"context {target.context} is clusters.{pinned[0]}.context"
+        if pinned:
+            return None
+    if target.live:
+        holders = [
+            c.name
+            for c in settings.clusters
+            if {c.cluster_key, c.next_cluster_key} & set(target.live)
+        ]
+        if holders and cluster not in holders:
+            held = ", ".join(short_key(k) for k in target.live)
+            whose = ", ".join(_cluster_name(h) for h in holders)
+            return f"the Secret there holds {held}, the key of {whose}"
+    return None
+
+
 def _cluster_name(name: str | None) -> str:
     return f"cluster {name}" if name is not None else "the cluster"
 

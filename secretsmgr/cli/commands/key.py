@@ -223,7 +223,8 @@ def export_cmd(
         typer.Option(
             "--force",
             help="Export a key you named although the repository does not name it for the "
-            "cluster, or its files are not encrypted to it (Flux may be unable to decrypt).",
+            "cluster, or its files are not encrypted to it; with --cluster NAME --apply, send "
+            "it to a context that is another cluster's (Flux may be unable to decrypt).",
         ),
     ] = False,
     cluster: ClusterNameOpt = None,
@@ -247,6 +248,8 @@ def export_cmd(
     else:
         exported = export_keys(root, _all_identities(), os.environ, cluster_key, warn)
     choice = ClusterChoice(False, context, namespace, name)
+    if cluster is not None and apply:
+        _refuse_other_cluster(root, cluster, choice, force=force)
     by_operator = [key for key in exported if key.named_by in ("--cluster-key", CLUSTER_KEY_ENV)]
     if by_operator:  # a key the operator named must be one Flux can decrypt this cluster with
         target = _export_target(choice) if apply else None
@@ -264,6 +267,30 @@ def export_cmd(
     for key in exported:  # which private keys left, and why each one was taken
         warn(f"exported the private key of {short_key(key.public)} ({key.named_by}) as {key.entry}")
     return 0
+
+
+def _refuse_other_cluster(root: Path, cluster: str, choice: ClusterChoice, force: bool) -> None:
+    """``--cluster NAME --apply``: refused (unless ``force``) when the target is another
+    cluster of the repository, whose Secret NAME's keys would replace."""
+    from secretsmgr.errors import RefusedError
+    from secretsmgr.rotate.export import other_cluster_at
+
+    target = _export_target(choice)
+    problem = other_cluster_at(root, cluster, target)
+    if problem is None:
+        return
+    where = f"context {target.context}: {choice.ref().label}"
+    if force:
+        warn(f"--force: sending cluster {cluster}'s key to {where} although {problem}")
+        return
+    raise RefusedError(
+        f"refusing to send cluster {cluster}'s key to {where}: {problem}, so Flux there could "
+        "no longer decrypt; nothing was changed",
+        hints=(
+            f"send it through cluster {cluster}'s context: --context CONTEXT, or pin it as "
+            f"clusters.{cluster}.context in .secretsmgr.yaml",
+        ),
+    )
 
 
 def _export_target(choice: ClusterChoice) -> ExportTarget:
@@ -374,6 +401,8 @@ def rotate_cmd(
     live = choice.read() if begin else None  # finish reads the cluster after its own checks
     if apply:
         _preflight(choice)
+        if cluster is not None:
+            _refuse_other_cluster(root, cluster, choice, force=False)
     result: StepResult
     store = FileStore(output) if output is not None else KeyringStore(absent_hint=_KEEP_IN_A_FILE)
     if cluster is not None:
