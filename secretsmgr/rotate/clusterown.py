@@ -109,6 +109,19 @@ def _scope(ctx: Inventory, key: str, *also: str) -> list[SopsEntry]:
             continue
         if keys & set(sf.metadata.age_recipients) or expects_key(ctx, entry, key):
             out.append(entry)
+    for entry in out:
+        assert entry.sops_file is not None
+        groups = len(entry.sops_file.metadata.key_groups)
+        if groups > 1:  # each step writes one group: any one key would then open the file
+            raise RefusedError(
+                f"{entry.path} has {groups} key groups (shamir_threshold): key rotate --cluster "
+                "re-encrypts each file to one group of its keys, so any one of them would open "
+                "it; nothing was changed",
+                hints=(
+                    "replace the cluster's key in that file by hand: edit its .sops.yaml rule, "
+                    "then sops updatekeys -y FILE (docs/key-rotation.md, Several clusters)",
+                ),
+            )
     return out
 
 

@@ -288,3 +288,36 @@ def test_the_audit_header_names_the_keys_pinned_under_clusters(
     header = run(repo, env, "audit").out.splitlines()[0]
     assert header.endswith("(from .secretsmgr.yaml clusters:)"), header
     assert all(k[:8] in header for k in keys.values())
+
+
+@pytest.mark.interop
+def test_a_file_with_several_key_groups_is_refused_not_flattened(
+    setup: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    """A Shamir file (``shamir_threshold: 2``, staging's key in one group, staging's or
+    production's in the other) needs a key of each group. Begin re-encrypts each file to one
+    group of its recipients: production's key alone would open it. Refused, nothing changed."""
+    repo, env, keys = setup
+    staging, production = keys["staging"], keys["production"]
+    write(
+        repo,
+        "apps/staging/.sops.yaml",
+        "creation_rules:\n  - path_regex: kg\\.enc\\.yaml$\n"
+        "    encrypted_regex: '^(data|stringData)$'\n    shamir_threshold: 2\n"
+        f"    key_groups:\n      - age: [{staging}]\n      - age: [{staging}, {production}]\n",
+    )
+    rel = "apps/staging/kg.enc.yaml"
+    write(repo, rel, SECRET.format(name="kg", value="k3y-groups"))
+    kustomization(repo, "apps/staging", "../base", "settings.yaml", "s.enc.yaml", "kg.enc.yaml")
+    done = run_sops(["--encrypt", "--in-place", "kg.enc.yaml"], cwd=repo / "apps/staging")
+    assert done.returncode == 0, done.stderr
+    run(repo, env, "log", "--adopt", "--reason", "made with sops")
+    commit_all(repo, "a shamir file")
+    prod_only = one_key_file(tmp_path / "clusters.agekey", production, tmp_path / "prod.agekey")
+    assert not sops_opens(repo, rel, prod_only)
+    before = snapshot(repo)
+    out = tmp_path / "never.agekey"
+    args = ("key", "rotate", "--begin", "--cluster", "staging", "-o", str(out))
+    refused = run(repo, env, *args, expect=1)
+    assert f"{rel} has 2 key groups" in refused.err, refused.err
+    assert snapshot(repo) == before and not out.exists()
