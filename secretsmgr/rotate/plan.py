@@ -176,6 +176,17 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
     for entry in chosen.values():
         if entry.sops_file is None:
             raise _not_sops(entry)
+        groups = len(entry.sops_file.metadata.key_groups)
+        if groups > 1:
+            # a rotation writes one key group: any one key would then open what needed a key
+            # of each group (shamir_threshold); refuse, never weaken a file nobody asked to
+            raise RefusedError(
+                f"{entry.path}: {groups} key groups (shamir_threshold), and secretsmgr writes "
+                "one: any one of its keys would then open it; nothing was changed",
+                hints=(
+                    f"rotate it with sops, which keeps its groups: sops rotate -i {entry.path}",
+                ),
+            )
         foreign = entry.sops_file.metadata.foreign_kinds
         if foreign:
             # a new data key would leave those entries wrapping the old one: refuse, never

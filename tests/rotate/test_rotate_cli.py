@@ -528,3 +528,27 @@ def test_a_wrong_key_gets_the_hints_decrypt_gives(
     assert any(f"identities tried ({TEST2_PUBLIC[:8]}" in h for h in hints), hints
     assert any("secretsmgr key import FILE" in h for h in hints), hints
     assert snapshot(demo_repo) == before
+
+
+def test_a_file_with_several_key_groups_is_refused_never_flattened(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Shamir file needs a key of each group; a rotation writes one group, after which any
+    one of its keys would open it (found beside the key rotate --cluster review). Refused."""
+    from secretsmgr.keys.age import AgeRecipient
+    from secretsmgr.sops import FileFormat, dump, encrypt, load, parse_plain
+
+    path = demo_repo / REDIS
+    plain = sops_decrypt(path, key_file=DEMO_KEY)
+    sf = load(path.read_text(encoding="utf-8"), FileFormat.YAML)
+    groups = [[AgeRecipient(CLUSTER)], [AgeRecipient(ADMIN)]]
+    docs = parse_plain(plain, FileFormat.YAML)
+    path.write_text(dump(encrypt(docs, fmt=FileFormat.YAML, groups=groups, rule=sf.metadata.rule)))
+    assert len(load(path.read_text(), FileFormat.YAML).metadata.key_groups) == 2
+    commit_all(demo_repo, "a 2-of-2 file")
+    before = snapshot(demo_repo)
+    code, out, err = rotate(demo_repo, capsys, "--all")
+    assert code == 1 and out == ""
+    assert_user_error(err, f"{REDIS}: 2 key groups (shamir_threshold)")
+    assert f"sops rotate -i {REDIS}" in err
+    assert snapshot(demo_repo) == before
