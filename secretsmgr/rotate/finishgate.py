@@ -66,19 +66,24 @@ def begin_commit(root: Path, new_key: str) -> str:
 
 
 def _last_begin(root: Path, new_key: str) -> str | bool | None:
-    """The commit that added the changelog's last ``key-rotate-begin`` entry to ``new_key`` (a
-    rotation of another cluster's key is not this one); False when that
-    entry is not committed yet; None when the changelog names no begin, is in no commit at all
+    """The commit that added the changelog's last ``key-rotate-begin`` entry that put ``new_key``
+    on a file (a begin of another cluster's key is not this one); False when that entry is not
+    committed yet; None when the changelog names no begin, is in no commit at all
     (ignored by git) or cannot be read."""
     settings = load_settings(root)
     try:
         data = load_changelog(changelog_path(root, settings.changelog))
         entries = parse_entries(data)
+        # the begins that put the key on a file: a begin of another cluster's key re-encrypts
+        # a shared file that already carries this one, which Flux need not have applied here
         begins = [
             e.seq
             for e in entries
             if e.action == "key-rotate-begin"
-            and any(new_key in f.recipients_after for f in e.files)
+            and any(
+                new_key in f.recipients_after and new_key not in f.recipients_before
+                for f in e.files
+            )
         ]
         if not begins:
             return None

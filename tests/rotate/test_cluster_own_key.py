@@ -22,6 +22,7 @@ from tests.cli.runner import Result, run_inline
 from tests.conftest import run_sops
 from tests.init.helpers import SECRET, kustomization, two_cluster_repo, write
 from tests.rotate.helpers import age_recipients, commit_all, porcelain, snapshot, subprocess_env
+from tests.rotate.helpers import head as git_head
 
 PRIVATE = re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]+")
 STAGING = "apps/staging/s.enc.yaml"
@@ -321,3 +322,46 @@ def test_a_file_with_several_key_groups_is_refused_not_flattened(
     refused = run(repo, env, *args, expect=1)
     assert f"{rel} has 2 key groups" in refused.err, refused.err
     assert snapshot(repo) == before and not out.exists()
+
+
+def test_finish_waits_for_its_own_begin_not_another_clusters(
+    setup: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    """Two rotations at once (found in the review of --cluster): production's begin
+    re-encrypts the shared file, which already carries staging's new key; staging's finish took
+    that later begin for its own and asked staging's cluster to have applied it."""
+    from secretsmgr.rotate.finishgate import begin_commit
+
+    repo, env, _keys = setup
+    staging_new, prod_new = tmp_path / "staging.agekey", tmp_path / "prod.agekey"
+    run(
+        repo,
+        env,
+        "key",
+        "rotate",
+        "--begin",
+        "--cluster",
+        "staging",
+        "-o",
+        str(staging_new),
+        "--commit",
+    )
+    staging_begin = git_head(repo)
+    both = tmp_path / "both.agekey"
+    both.write_text((tmp_path / "clusters.agekey").read_text() + staging_new.read_text())
+    env = {**env, "SOPS_AGE_KEY_FILE": str(both)}
+    run(
+        repo,
+        env,
+        "key",
+        "rotate",
+        "--begin",
+        "--cluster",
+        "production",
+        "-o",
+        str(prod_new),
+        "--commit",
+    )
+    assert git_head(repo) != staging_begin
+    assert begin_commit(repo, keys_of(staging_new)[0]) == staging_begin
+    assert begin_commit(repo, keys_of(prod_new)[0]) == git_head(repo)
