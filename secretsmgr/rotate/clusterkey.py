@@ -208,34 +208,20 @@ def begin(
     if not paths:
         raise RefusedError("no SOPS file in this repository: nothing to rotate")
     pending = ctx.settings.next_cluster_key
-    if pending is not None:
-        new = pending
-        new_secret = secret_of(
-            identity,
-            new,
-            "pending new cluster key (next_cluster_key)",
-            f"if it is lost, remove next_cluster_key from {SETTINGS_NAME} and begin again "
-            "(every file is still readable with the old key)",
-        )
-        todo = [
-            e.path
-            for e in ctx.sops_files
-            if e.sops_file is not None
-            and not {old, new} <= set(e.sops_file.metadata.age_recipients)
-        ]
-    else:
-        store.check()  # before a key is made
-        if not allow_dirty:
-            refuse_dirty(root, [*paths, SETTINGS_NAME, *sops_config_paths(ctx)])
-        new_secret, new = generate_identity()
-        todo = paths
-    settings_path = root / SETTINGS_NAME
-    current = read_optional(settings_path)
-    new_settings = settings_text(current, old, new)
-    configs: tuple[tuple[str, str], ...] = ()
-    if new_settings != current:
-        configs = ((SETTINGS_NAME, new_settings),)
-    configs += edit_sops_configs(root, ctx, lambda text, path: add_beside(text, path, old, new))
+    new_secret, new, todo = begin_identity(
+        root,
+        ctx,
+        identity,
+        store,
+        old=old,
+        pending=pending,
+        scope=[e for e in ctx.sops_files if e.sops_file is not None],
+        allow_dirty=allow_dirty,
+        setting="next_cluster_key",
+    )
+    configs = begin_configs(
+        root, ctx, settings_text(read_optional(root / SETTINGS_NAME), old, new), old, new
+    )
     request = RotationRequest(
         files=tuple(str(root / p) for p in todo),
         reason=reason or f"cluster key rotation: begin, {short_key(old)} -> {short_key(new)}",
@@ -245,25 +231,19 @@ def begin(
         cluster_keys=(old, new),
         config_writes=configs,
     )
-    result = None
-    stored_in = None
+    result, stored_in = None, None
     if todo:
-        if pending is None:
-            rotate(root, replace(request, dry_run=True), [identity], env=env)
-            stored_in = store.store(new_secret)
-        try:
-            result = rotate(root, request, [identity], env=env, fault=fault)
-        except RotatedNotCommittedError as exc:
-            # past the commit point (a failed git commit): the files are encrypted to the new
-            # key now, so it is kept, and the user is told where
-            raise RotatedNotCommittedError(
-                exc.message,
-                hints=(*exc.hints, f"the new cluster key {short_key(new)} is kept in {stored_in}"),
-            ) from exc
-        except Exception:
-            if pending is None and not _recorded(root, new):
-                store.discard(new)  # rolled back: nothing is encrypted to it
-            raise
+        result, stored_in = run_begin(
+            root,
+            request,
+            identity,
+            env,
+            fault,
+            store=store,
+            new=None if pending is not None else (new_secret, new),
+            recorded=lambda: _recorded(root, new),
+            what="the new cluster key",
+        )
     return StepResult(
         old_key=old,
         new_key=new,
@@ -277,6 +257,93 @@ def begin(
         rewritten=tuple(todo),
         configs=tuple(p for p, _ in configs) if todo else (),
     )
+
+
+def begin_identity(
+    root: Path,
+    ctx: Inventory,
+    identity: IdentitySet,
+    store: IdentityStore,
+    *,
+    old: str,
+    pending: str | None,
+    scope: Sequence[SopsEntry],
+    allow_dirty: bool,
+    setting: str,
+) -> tuple[str, str, list[str]]:
+    """(new secret, new public key, files to re-encrypt) of a begin step: the ``pending`` key
+    (named in ``setting``) and the files of ``scope`` not yet on both keys; else a new identity
+    (once the store and a clean tree allow it) and every file of ``scope``."""
+    if pending is not None:
+        secret = secret_of(
+            identity,
+            pending,
+            f"pending new key ({setting})",
+            f"if it is lost, remove {setting} from {SETTINGS_NAME} and begin again "
+            "(every file is still readable with the old key)",
+        )
+        todo = [
+            e.path
+            for e in scope
+            if e.sops_file is not None
+            and not {old, pending} <= set(e.sops_file.metadata.age_recipients)
+        ]
+        return secret, pending, todo
+    store.check()  # before a key is made
+    paths = [e.path for e in scope]
+    if not allow_dirty:
+        refuse_dirty(root, [*paths, SETTINGS_NAME, *sops_config_paths(ctx)])
+    secret, public = generate_identity()
+    return secret, public, paths
+
+
+def begin_configs(
+    root: Path, ctx: Inventory, settings_after: str, old: str, new: str
+) -> tuple[tuple[str, str], ...]:
+    """The configuration writes of a begin step: ``.secretsmgr.yaml`` (when it changes) and
+    every ``.sops.yaml`` rule naming ``old`` with ``new`` beside it."""
+    configs: tuple[tuple[str, str], ...] = ()
+    if settings_after != read_optional(root / SETTINGS_NAME):
+        configs = ((SETTINGS_NAME, settings_after),)
+    return configs + edit_sops_configs(
+        root, ctx, lambda text, path: add_beside(text, path, old, new)
+    )
+
+
+def run_begin(
+    root: Path,
+    request: RotationRequest,
+    identity: IdentitySet,
+    env: Mapping[str, str],
+    fault: FaultHook | None,
+    *,
+    store: IdentityStore,
+    new: tuple[str, str] | None,
+    recorded: Callable[[], bool],
+    what: str,
+) -> tuple[RotationResult, str | None]:
+    """The transaction of a begin step: with a ``new`` (secret, public) identity, a dry run
+    first, then the identity stored, then the run; a run that fails before its commit point
+    discards the identity again unless ``recorded()`` says the repository names it. (result,
+    where the new identity was stored)."""
+    stored_in = None
+    if new is not None:
+        rotate(root, replace(request, dry_run=True), [identity], env=env)
+        stored_in = store.store(new[0])
+    try:
+        return rotate(root, request, [identity], env=env, fault=fault), stored_in
+    except RotatedNotCommittedError as exc:
+        # past the commit point (a failed git commit): the files are encrypted to the new key
+        # now, so it is kept, and the user is told where
+        public = short_key(new[1]) if new is not None else ""
+        raise RotatedNotCommittedError(
+            exc.message,
+            hints=(*exc.hints, f"{what} {public} is kept in {stored_in}"),
+        ) from exc
+    except Exception:
+        if new is not None and not recorded():
+            store.discard(new[1])  # rolled back: nothing is encrypted to it
+        raise
 
 
 def _recorded(root: Path, new: str) -> bool:

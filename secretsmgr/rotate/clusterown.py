@@ -22,12 +22,10 @@ refused: replacing it on every file that carries it would take it from the other
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 
-from secretsmgr.errors import RefusedError, RotatedNotCommittedError, UsageError
+from secretsmgr.errors import RefusedError, UsageError
 from secretsmgr.fsutil import read_optional
-from secretsmgr.keys.age import generate_identity
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.manifest import entry_text
 from secretsmgr.keys.protocols import IdentitySet
@@ -39,10 +37,12 @@ from secretsmgr.rotate.clusterkey import (
     IdentityStore,
     LiveCluster,
     StepResult,
+    begin_configs,
+    begin_identity,
     edit_sops_configs,
     finish_blockers,
+    run_begin,
     secret_of,
-    sops_config_paths,
     valid_sops_files,
 )
 from secretsmgr.rotate.faults import FaultHook
@@ -51,8 +51,8 @@ from secretsmgr.rotate.fluxcheck import ClusterView
 from secretsmgr.rotate.plan import RotationRequest, expects_key
 from secretsmgr.rotate.record import locked_writer
 from secretsmgr.rotate.settingsedit import cluster_settings_text
-from secretsmgr.rotate.sopsrules import add_beside, switch
-from secretsmgr.rotate.transaction import refuse_dirty, rotate
+from secretsmgr.rotate.sopsrules import switch
+from secretsmgr.rotate.transaction import rotate
 
 
 def own_key(settings: Settings, name: str) -> str:
@@ -155,33 +155,19 @@ def begin(
     spec = ctx.settings.cluster(cluster)
     assert spec is not None
     pending = spec.next_cluster_key
-    if pending is not None:
-        new = pending
-        new_secret = secret_of(
-            identity,
-            new,
-            f"pending new key of cluster {cluster} (clusters.{cluster}.next_cluster_key)",
-            f"if it is lost, remove clusters.{cluster}.next_cluster_key from {SETTINGS_NAME} "
-            "and begin again (every file is still readable with the old key)",
-        )
-        todo = [
-            e.path
-            for e in scope
-            if e.sops_file is not None
-            and not {old, new} <= set(e.sops_file.metadata.age_recipients)
-        ]
-    else:
-        store.check()  # before a key is made
-        if not allow_dirty:
-            refuse_dirty(root, [*(e.path for e in scope), SETTINGS_NAME, *sops_config_paths(ctx)])
-        new_secret, new = generate_identity()
-        todo = [e.path for e in scope]
+    new_secret, new, todo = begin_identity(
+        root,
+        ctx,
+        identity,
+        store,
+        old=old,
+        pending=pending,
+        scope=scope,
+        allow_dirty=allow_dirty,
+        setting=f"clusters.{cluster}.next_cluster_key",
+    )
     current = read_optional(root / SETTINGS_NAME)
-    new_settings = cluster_settings_text(current, cluster, old, new)
-    configs: tuple[tuple[str, str], ...] = ()
-    if new_settings != current:
-        configs = ((SETTINGS_NAME, new_settings),)
-    configs += edit_sops_configs(root, ctx, lambda text, path: add_beside(text, path, old, new))
+    configs = begin_configs(root, ctx, cluster_settings_text(current, cluster, old, new), old, new)
     request = RotationRequest(
         files=tuple(str(root / p) for p in todo),
         reason=reason
@@ -192,26 +178,19 @@ def begin(
         swap=(old, new),
         config_writes=configs,
     )
-    result = None
-    stored_in = None
+    result, stored_in = None, None
     if todo:
-        if pending is None:
-            rotate(root, replace(request, dry_run=True), [identity], env=env)
-            stored_in = store.store(new_secret)
-        try:
-            result = rotate(root, request, [identity], env=env, fault=fault)
-        except RotatedNotCommittedError as exc:
-            raise RotatedNotCommittedError(
-                exc.message,
-                hints=(
-                    *exc.hints,
-                    f"the new key of cluster {cluster} {short_key(new)} is kept in {stored_in}",
-                ),
-            ) from exc
-        except Exception:
-            if pending is None and not _recorded(root, cluster, new):
-                store.discard(new)  # rolled back: nothing is encrypted to it
-            raise
+        result, stored_in = run_begin(
+            root,
+            request,
+            identity,
+            env,
+            fault,
+            store=store,
+            new=None if pending is not None else (new_secret, new),
+            recorded=lambda: _recorded(root, cluster, new),
+            what=f"the new key of cluster {cluster}",
+        )
     return StepResult(
         old_key=old,
         new_key=new,
