@@ -129,6 +129,24 @@ def relative(root: Path, name: str) -> str:
     raise UsageError(f"{name} is outside the repository {root}")
 
 
+def refuse_links(root: Path, names: Sequence[str]) -> None:
+    """``RefusedError`` for a named target that is a symbolic link, saying where it points (a
+    link is no file of the inventory, and no writer writes through one)."""
+    for name in names:
+        if not os.path.islink(name):
+            continue
+        real = os.path.realpath(name)
+        inside = real.startswith(os.path.realpath(root) + os.sep)
+        raise RefusedError(
+            f"{name}: is a symlink; secretsmgr writes only regular files",
+            hints=(
+                f"rotate the file it points at: secretsmgr rotate {relative(root, real)}"
+                if inside
+                else f"it points outside this repository ({real}): rotate it in its own",
+            ),
+        )
+
+
 def _not_sops(entry: SopsEntry) -> RefusedError:
     """Why ``entry`` cannot be rotated, with what to do about it."""
     if entry.has_metadata:

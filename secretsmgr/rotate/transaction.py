@@ -74,6 +74,7 @@ from secretsmgr.rotate.plan import (
     build_plan,
     check_request,
     link_values,
+    refuse_links,
     select_targets,
 )
 from secretsmgr.rotate.record import build_entry, file_record
@@ -167,6 +168,7 @@ def _targets(
     """The repository as the run reads it, and the files it rotates (before any key is used)."""
     # Named files only: read just those (layers and rules still come from the whole tree).
     # A regeneration looks for its values in every SOPS file, so it reads them all.
+    refuse_links(root, request.files)
     named_only = request.files and not (request.all_files or request.layers or request.regenerate)
     scope = [os.path.abspath(name) for name in request.files] if named_only else None
     ctx = load_inventory(root, files=scope, env=env, cluster_key_cli=request.cluster_key)

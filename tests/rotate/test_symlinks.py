@@ -49,8 +49,12 @@ def test_a_symlinked_sops_file_is_never_written(
     commit_all(demo_repo, "a linked secret")
     prod_before, target_before = snapshot(production), target.read_bytes()
     code, err = rotate(demo_repo, capsys, str(link), "--commit")
-    assert code != 0, err  # named: refused (discovery leaves links out: SM021)
-    assert err.startswith("secretsmgr: error: ")
+    assert code == 1, err  # named: refused (discovery leaves links out: SM021)
+    assert err.startswith(f"secretsmgr: error: {link}: is a symlink; secretsmgr writes only")
+    if where == "inside":  # it said "not a SOPS file of this repository" (exit 2)
+        assert f"hint: rotate the file it points at: secretsmgr rotate {REDIS}" in err
+    else:
+        assert "it points outside this repository" in err
     code, err = rotate(demo_repo, capsys, "--all", "--commit")
     assert code == 0, err  # --all rotates the real files and never the link
     assert link.is_symlink() and snapshot(production) == prod_before
@@ -84,6 +88,7 @@ def test_the_transaction_refuses_a_symlinked_target_itself(
     import secretsmgr.rotate.transaction as transaction
 
     monkeypatch.setattr(transaction, "load_inventory", with_the_link)
+    monkeypatch.setattr(transaction, "refuse_links", lambda root, names: None)  # the inner guard
     with pytest.raises(RefusedError, match="is a symbolic link"):
         rotate_files(
             demo_repo,
