@@ -110,9 +110,16 @@ def check_request(ctx: Inventory, request: RotationRequest) -> None:
     for key in (*request.add, *request.remove):
         AgeRecipient(key)
     if set(ctx.cluster_keys) & set(request.remove):
+        owners = [c.name for c in ctx.settings.clusters if c.cluster_key in request.remove]
+        hint = (
+            f"rotate it with: secretsmgr key rotate --begin --cluster {owners[0]} / "
+            f"--finish --cluster {owners[0]}"
+            if owners
+            else "rotate the cluster key with: secretsmgr key rotate --begin / --finish"
+        )
         raise RefusedError(
             "--remove-recipient names the cluster key: Flux could no longer decrypt",
-            hints=("rotate the cluster key with: secretsmgr key rotate --begin / --finish",),
+            hints=(hint,),
         )
 
 

@@ -365,3 +365,15 @@ def test_finish_waits_for_its_own_begin_not_another_clusters(
     assert git_head(repo) != staging_begin
     assert begin_commit(repo, keys_of(staging_new)[0]) == staging_begin
     assert begin_commit(repo, keys_of(prod_new)[0]) == git_head(repo)
+
+
+def test_removing_a_clusters_own_key_points_at_its_rotation(
+    setup: tuple[Path, dict[str, str], dict[str, str]],
+) -> None:
+    repo, env, keys = setup
+    before = snapshot(repo)
+    args = ("rotate", "--remove-recipient", keys["staging"], STAGING)
+    refused = run(repo, env, *args, expect=1)
+    assert "names the cluster key: Flux could no longer decrypt" in refused.err
+    assert "key rotate --begin --cluster staging / --finish --cluster staging" in refused.err
+    assert snapshot(repo) == before
