@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from secretsmgr.errors import InputFileError, RefusedError, UsageError
+from secretsmgr.errors import InputFileError, UsageError
 from secretsmgr.keys.oskeyring import KeyringAbsentError, keyring_source
 from secretsmgr.keys.stores import (
     KeyringStore,
     identity_file_text,
+    key_file_exists,
     missing_folders,
     write_key_file,
 )
@@ -54,7 +55,7 @@ def check_store(root: Path, output: Path | None) -> str:
                 hints=("write it outside: secretsmgr init -o ~/.config/sops/age/cluster.agekey",),
             )
         if output.exists() or output.is_symlink():
-            raise RefusedError(f"{output} exists; secretsmgr never overwrites a key file")
+            raise key_file_exists(output)
         missing = missing_folders(output.parent)  # made (0700) when the key is written
         folder = missing[-1].parent if missing else output.parent
         if not folder.is_dir():

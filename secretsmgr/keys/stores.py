@@ -69,18 +69,29 @@ def _remove_folders(made: list[Path]) -> None:
             folder.rmdir()
 
 
+def key_file_exists(path: Path) -> RefusedError:
+    """The refusal to write a key file over ``path``, with where to go instead."""
+    return RefusedError(
+        f"{path} exists; secretsmgr never overwrites a key file",
+        hints=(
+            "name a new file with -o; one that a run killed before its end left behind holds "
+            "a key nothing uses yet (secretsmgr key show lists the keys the repository names)",
+        ),
+    )
+
+
 def write_key_file(path: Path, text: str) -> list[Path]:
     """Create ``path`` with mode 0600 and write ``text`` (identities); never over a file.
 
     Missing folders on the way are created, mode 0700; returns them, deepest first.
     """
     if path.exists() or path.is_symlink():
-        raise RefusedError(f"{path} exists; secretsmgr never overwrites a key file")
+        raise key_file_exists(path)
     made = _make_folders(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as exc:
-        raise RefusedError(f"{path} exists; secretsmgr never overwrites a key file") from exc
+        raise key_file_exists(path) from exc
     except OSError as exc:
         _remove_folders(made)
         raise InputFileError(f"{path}: cannot write ({exc.strerror})") from exc
@@ -131,7 +142,7 @@ class FileStore:
     def check(self) -> None:
         """Before a key is made: the file is new (its folders are made when it is written)."""
         if self._path.exists() or self._path.is_symlink():
-            raise RefusedError(f"{self._path} exists; secretsmgr never overwrites a key file")
+            raise key_file_exists(self._path)
 
     def store(self, secret: str) -> str:
         """Write the file; its path."""

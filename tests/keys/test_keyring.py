@@ -293,6 +293,7 @@ def test_generate_to_a_file_is_0600_and_never_overwrites(tmp_path: Path) -> None
     assert again.err.splitlines()[0] == (
         f"secretsmgr: error: {target} exists; secretsmgr never overwrites a key file"
     )
+    assert "name a new file with -o; one that a run killed before its end left" in again.err
     assert target.read_bytes() == before
 
 
