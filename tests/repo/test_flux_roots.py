@@ -941,3 +941,88 @@ def test_a_folder_a_flux_kustomization_applies_from_outside_is_no_base_applied_b
     assert g.get("foo") is None  # Flux applies it from the OCI copy: not judged here
     apps = g.get("apps")
     assert apps is not None and apps.external == "OCIRepository/flux-system/manifests"
+
+
+def _kustomize_names(root: object, folder: str) -> list[str]:
+    """The metadata.name of each object ``kubectl kustomize FOLDER`` outputs (the oracle)."""
+    from pathlib import Path
+
+    from secretsmgr.sops.yamlio import safe_load_all
+    from tests.flux_corpus.test_kustomize_oracle import kustomize
+
+    out = kustomize(Path(str(root)), folder)
+    return [d["metadata"]["name"] for d in safe_load_all(out) if isinstance(d, dict)]
+
+
+# crutonjohn/gitops: the sync builds a bootstrap Kustomization whose postBuild.substitute fills in
+# the path of the Kustomizations it applies (``./clusters/apps/${CLUSTER_NAME}``)
+_SUBSTITUTED_PARENT = {
+    "clusters/env/prod/flux-system/gotk-sync.yaml": (
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: gitops-main, namespace: flux-system}\n"
+        "spec: {url: 'ssh://git@github.com/example/gitops', ref: {branch: main}}\n---\n"
+        + flux_ks("flux-system", "./clusters/env/prod", decryption="")
+    ),
+    "clusters/env/prod/flux-system/kustomization.yaml": "resources: [gotk-sync.yaml]\n",
+    "clusters/env/prod/kustomization.yaml": "resources: [bootstrap.yaml]\n",
+    "clusters/env/prod/bootstrap.yaml": flux_ks(
+        "bootstrap", "./clusters/env/prod/bootstrap", decryption=""
+    )
+    + "  postBuild:\n    substitute: {CLUSTER_NAME: prod}\n",
+    "clusters/env/prod/bootstrap/kustomization.yaml": "resources: [install.yaml]\n",
+    "clusters/env/prod/bootstrap/install.yaml": flux_ks("apps", "./clusters/apps/${CLUSTER_NAME}"),
+    "clusters/apps/prod/kustomization.yaml": "resources: [games]\n",
+    "clusters/apps/prod/games/kustomization.yaml": "resources:\n  - a/ks.yaml\n  # - b/ks.yaml\n",
+    "clusters/apps/prod/games/a/ks.yaml": flux_ks("a", "./clusters/apps/prod/games/a/app"),
+    "clusters/apps/prod/games/a/app/s.enc.yaml": "kind: Secret\n",
+    "clusters/apps/prod/games/b/ks.yaml": flux_ks("b", "./clusters/apps/prod/games/b/app"),
+    "clusters/apps/prod/games/b/app/s.enc.yaml": "kind: Secret\n",
+    "clusters/apps/prod/games/c/ks.yaml": flux_ks("c", "./clusters/apps/prod/games/c/app"),
+    "clusters/apps/prod/games/c/app/s.enc.yaml": "kind: Secret\n",
+}
+
+
+def test_a_path_postbuild_fills_in_decides_what_its_parent_lists(git_checkout: GitRepo) -> None:
+    for path, text in _SUBSTITUTED_PARENT.items():
+        git_checkout.write(path, text)
+    # the oracle: games lists only a (b is commented out, c is not listed)
+    assert _kustomize_names(git_checkout.path, "clusters/apps/prod/games") == ["a"]
+    g = graph(git_checkout)
+    assert [c.name for c in g.clusters] == [None]  # one cluster, no `apps` beside it
+    assert sorted(g.names()) == ["a", "apps", "bootstrap", "flux-system"]
+    assert g.layers_of("clusters/apps/prod/games/a/app/s.enc.yaml") == ("a",)
+    assert g.layers_of("clusters/apps/prod/games/b/app/s.enc.yaml") == ()
+    assert g.layers_of("clusters/apps/prod/games/c/app/s.enc.yaml") == ()
+
+
+def test_a_path_variable_nothing_here_defines_makes_no_cluster_of_its_children(
+    git_checkout: GitRepo,
+) -> None:
+    # the value comes from outside (a substituteFrom ConfigMap not in the repository): which
+    # folder it names is unknown, so nothing below the folders it may name is a root
+    for path, text in _SUBSTITUTED_PARENT.items():
+        git_checkout.write(path, text)
+    git_checkout.write(
+        "clusters/env/prod/bootstrap.yaml",
+        flux_ks("bootstrap", "./clusters/env/prod/bootstrap", decryption="")
+        + "  postBuild:\n    substituteFrom:\n    - {kind: ConfigMap, name: cluster-vars}\n",
+    )
+    g = graph(git_checkout)
+    assert [c.name for c in g.clusters] == [None]
+    assert sorted(g.names()) == ["apps", "bootstrap", "flux-system"]
+    assert g.get("apps") is not None and g.get("apps").unresolved == ("CLUSTER_NAME",)  # type: ignore[union-attr]
+    assert g.layers_of("clusters/apps/prod/games/a/app/s.enc.yaml") == ()
+    assert any("CLUSTER_NAME" in n for n in g.notes)
+
+
+def test_a_substituted_path_still_makes_an_unlisted_kustomization_live_elsewhere(
+    git_checkout: GitRepo,
+) -> None:
+    # narrow: a Kustomization outside every folder the path may name stays a root of its own
+    for path, text in _SUBSTITUTED_PARENT.items():
+        git_checkout.write(path, text)
+    git_checkout.write("other/ks.yaml", flux_ks("other", "./other/app"))
+    git_checkout.write("other/app/s.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert g.layers_of("other/app/s.enc.yaml") == ("other",)
+    assert g.layers_of("clusters/apps/prod/games/b/app/s.enc.yaml") == ()

@@ -240,7 +240,9 @@ class _Model(Workspace):
         (``# - ../../base/app/ks.yaml``) either, nor one whose own path lies inside a live
         layer's (an archived copy of a retired app's ks.yaml), nor one that depends on a
         Kustomization only another root's walk applies (an optional module nobody listed, also
-        when that root is itself implicit). With ``named`` (the repository
+        when that root is itself implicit). A path with a variable is the one the applying
+        candidate renders (``_rendered``); one that stays unknown keeps every folder it may
+        name (``_folders_fitting``) from holding roots. With ``named`` (the repository
         has other clusters) each root is a cluster named after its folder.
         """
         done = {(x.source, x.name) for x in live}
@@ -259,20 +261,23 @@ class _Model(Workspace):
         dead: set[tuple[str, str]] = set()
         empty: dict[str, str] = {}  # a candidate's file -> its spec.path that holds nothing
         read = {p for x in live for p in x.files}
+        # a path a variable fills in, as the parent applying it renders it
+        rendered = self._rendered(candidates)
         own: dict[str, str] = {}  # a candidate's file -> the folder its own path names
         whole: dict[str, set[str]] = {}  # see _whole_tree_from_below
         applies: dict[str, set[tuple[str, str]]] = {}  # a candidate's file -> the ones it lists
         reach_of: dict[str, set[str]] = {}  # a candidate's file -> the files its build reads
         for ks in candidates:
-            art, _ = self.source_of(ks, self._implicit(ks, None))
-            folder = art.resolve(normalize_spec_path(ks.path)) if art is not None else None
+            as_built = rendered.get((ks.origin, ks.name), ks)
+            art, _ = self.source_of(as_built, self._implicit(as_built, None))
+            folder = art.resolve(normalize_spec_path(as_built.path)) if art is not None else None
             if art is None or folder is None:
                 continue
             own[ks.origin] = folder
             if any(folder == f or folder.startswith(f + "/") for f in live_folders):
                 stale.add((ks.origin, ks.name))  # points into a live layer's tree, unapplied
                 continue
-            result = self.build(art, folder, ks)
+            result = self.build(art, folder, as_built)
             if not ks.source.name or not result.uses:
                 # one with no sourceRef (Flux refuses it) or a path with nothing in this
                 # checkout (an archived ks.yaml of a retired app) applies nothing
@@ -291,6 +296,25 @@ class _Model(Workspace):
             read.update(result.uses)
             if folder != ".":
                 folders.append(folder)
+        # A path with a variable nothing here defines (a substituteFrom ConfigMap of the
+        # cluster), of a live layer or of a Kustomization another one applies: which folder it
+        # names is unknown, but it is one of those the path's shape fits, so a Kustomization
+        # kept below them is that parent's to list, never a root (or a cluster) of its own.
+        unknown_paths = [
+            k
+            for x in live
+            if x.unresolved
+            for k in self.scan.kustomizations
+            if k.origin == x.source and "${" in k.path
+        ] + [
+            k
+            for k in candidates
+            if "${" in k.path
+            and (k.origin, k.name) not in rendered
+            and any(k.origin in reach for reach in reach_of.values())
+        ]
+        for k in unknown_paths:
+            folders += self._folders_fitting(k)
         # One that syncs the whole tree from a folder below the top reaches every file, its
         # own parents too: when another Kustomization reaches it, it is that one's child (a
         # tenant's sync, patched to its path), and what it reaches does not count.
@@ -363,6 +387,64 @@ class _Model(Workspace):
             root.shared = shared
             roots.append(root)
         return roots
+
+    def _rendered(
+        self, candidates: Sequence[FluxKustomization]
+    ) -> dict[tuple[str, str], FluxKustomization]:
+        """Each candidate whose ``spec.path`` holds a variable, as the candidate whose build
+        outputs it renders it: kustomize's transformations, then its ``postBuild``
+        substitution, as kustomize-controller applies it (crutonjohn/gitops: ``bootstrap``'s
+        ``substitute: {CLUSTER_NAME: production}`` fills in the path
+        ``./clusters/apps/env/${CLUSTER_NAME}`` of ``apps``). Rendered ones render their own
+        children in turn. One that two parents render to different paths, or whose path keeps
+        a variable nothing here defines, stays as written."""
+        by_origin: dict[str, list[FluxKustomization]] = {}
+        for ks in candidates:
+            if "${" in ks.path:
+                by_origin.setdefault(ks.origin, []).append(ks)
+        found: dict[tuple[str, str], FluxKustomization] = {}
+        if not by_origin:
+            return found
+        differ: set[tuple[str, str]] = set()
+        pending = [ks for ks in candidates if "${" not in ks.path]
+        while pending:
+            parent = pending.pop(0)
+            art, _ = self.source_of(parent, self._implicit(parent, None))
+            folder = art.resolve(normalize_spec_path(parent.path)) if art is not None else None
+            if art is None or folder is None:
+                continue
+            result = self.build(art, folder, parent)
+            if not any(origin in by_origin for origin in result.uses):
+                continue
+            variables = self.variables.of(parent)
+            for obj in result.objects:
+                if obj.origin not in by_origin:
+                    continue
+                doc, _unknown = substitute_doc(obj.doc, variables)
+                child = parse_kustomization(doc, obj.origin) if is_flux_kustomization(doc) else None
+                if child is None or "${" in child.path:
+                    continue
+                for ks in by_origin[obj.origin]:
+                    if not _renders(ks, child):
+                        continue
+                    key = (ks.origin, ks.name)
+                    if key not in found:
+                        found[key] = child
+                        pending.append(child)
+                    elif normalize_spec_path(found[key].path) != normalize_spec_path(child.path):
+                        differ.add(key)
+        return {k: v for k, v in found.items() if k not in differ}
+
+    def _folders_fitting(self, ks: FluxKustomization) -> list[str]:
+        """The folders of the checkout that ``ks``'s ``spec.path``, whose variables are
+        unknown, may name (each variable one folder name); never one holding ``ks``'s own
+        file, which its parent's chain reaches."""
+        if self._folders is None:
+            self._folders = {d for f in self.repo.files for d in _ancestors(f)}
+        pattern = _template_pattern(normalize_spec_path(ks.path), "[^/]+")
+        return sorted(
+            f for f in self._folders if pattern.fullmatch(f) and not ks.origin.startswith(f + "/")
+        )
 
     def _applied_as(
         self, ks: FluxKustomization, read: set[str]
@@ -590,6 +672,33 @@ class _Model(Workspace):
             path = min(self.scan.versions)
             return FluxVersion(distinct.pop(), path)
         return ASSUMED
+
+
+_VARIABLE = re.compile(r"\$\{[^}]*\}")
+
+
+def _template_pattern(template: str, fill: str) -> re.Pattern[str]:
+    """``template`` as a regular expression, each ``${...}`` matching ``fill``."""
+    parts = _VARIABLE.split(template)
+    return re.compile(fill.join(re.escape(p) for p in parts))
+
+
+def _renders(ks: FluxKustomization, child: FluxKustomization) -> bool:
+    """Whether ``child``, from ``ks``'s file in a parent's build output, is ``ks`` filled in:
+    its path fits ``ks``'s, and its name too (with any namePrefix or nameSuffix)."""
+    path = _template_pattern(normalize_spec_path(ks.path), ".*")
+    name = _template_pattern(ks.name, ".*")
+    return bool(path.fullmatch(normalize_spec_path(child.path)) and name.search(child.name))
+
+
+def _ancestors(path: str) -> list[str]:
+    """Every folder above ``path``."""
+    out = []
+    folder = posixpath.dirname(path)
+    while folder:
+        out.append(folder)
+        folder = posixpath.dirname(folder)
+    return out
 
 
 def _below_any(path: str, folders: set[str]) -> bool:

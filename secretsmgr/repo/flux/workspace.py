@@ -69,6 +69,7 @@ class Workspace:
         # a path -> the kustomization files that list it (resources, components); read once
         self._includers: dict[str, set[str]] | None = None
         self._flux_paths: set[str] | None = None
+        self._folders: set[str] | None = None  # every folder of the checkout
 
     # -------------------------------------------------------------- artifacts
     def artifact(self, base: str, ignore: str | None) -> Artifact:
