@@ -183,3 +183,70 @@ def test_encrypted_leaves_agrees_with_the_sops_walk(tree: Node, rule: Encryption
     doc = tree if isinstance(tree, MapNode) else MapNode([("top", tree)])
     expected = [(p, leaf) for p, leaf, encrypted in iter_leaves(doc, rule) if encrypted]
     assert list(encrypted_leaves(doc, rule)) == expected
+
+
+def _tenant_sync(namespace: str, path: str, decryption: bool = True) -> str:
+    return (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        f"metadata: {{name: infra-sync, namespace: {namespace}}}\n"
+        f"spec:\n  interval: 1m\n  targetNamespace: {namespace}\n  path: {path}\n"
+        "  prune: true\n  sourceRef: {kind: GitRepository, name: tenant}\n"
+        + ("  decryption: {provider: sops}\n" if decryption else "")
+    )
+
+
+def _same_name_two_namespaces(root: Path, staging_decrypts: bool = True) -> Path:
+    """dnv-gssit/kubeit-flux-example: ``infra-sync`` in sops-prod and in sops-staging."""
+    for env in ("prod", "staging"):
+        write(
+            root,
+            f"cluster/{env}/infrastructure-sync.yaml",
+            _tenant_sync(f"sops-{env}", f"infra/{env}", env == "prod" or staging_decrypts),
+        )
+        write(root, f"cluster/{env}/kustomization.yaml", "resources: [infrastructure-sync.yaml]\n")
+        write(root, f"infra/{env}/kustomization.yaml", "resources: [secret.yaml]\n")
+    write(root, "infra/prod/secret.yaml", secret("basic-auth-prod"))
+    write(root, "infra/staging/secret.yaml", enc(secret("basic-auth-staging")))
+    return root
+
+
+def test_layers_of_one_name_in_two_namespaces_stay_apart(tmp_path: Path) -> None:
+    from tests.flux_corpus.test_kustomize_oracle import kustomize
+
+    root = _same_name_two_namespaces(tmp_path)
+    # the oracle: each folder's build holds only its own Secret
+    assert "basic-auth-staging" not in kustomize(root, "infra/prod")
+    assert "basic-auth-prod" not in kustomize(root, "infra/staging")
+    report = run_audit(root)
+    by_name = {x.name: x for x in report.layers}
+    assert sorted(by_name) == ["sops-prod/infra-sync", "sops-staging/infra-sync"]
+    assert by_name["sops-staging/infra-sync"].sops_files == ("infra/staging/secret.yaml",)
+    assert by_name["sops-prod/infra-sync"].sops_files == ()
+    sm001 = [f for f in report.findings if f.rule == "SM001"]
+    assert {(f.path, f.layers) for f in sm001} == {
+        ("infra/prod/secret.yaml", ("sops-prod/infra-sync",))
+    }
+
+
+def test_sm010_of_one_namespace_is_not_filed_under_the_other(tmp_path: Path) -> None:
+    root = _same_name_two_namespaces(tmp_path, staging_decrypts=False)
+    report = run_audit(root)
+    sm010 = [f for f in report.findings if f.rule == "SM010"]
+    assert [(f.path, f.layers) for f in sm010] == [
+        ("infra/staging/secret.yaml", ("sops-staging/infra-sync",))
+    ]
+    assert sm010[0].fix_at is not None
+    assert sm010[0].fix_at.path == "cluster/staging/infrastructure-sync.yaml"
+
+
+def test_a_unique_layer_name_is_shown_without_its_namespace(tmp_path: Path) -> None:
+    root = _same_name_two_namespaces(tmp_path)
+    write(
+        root,
+        "cluster/staging/infrastructure-sync.yaml",
+        _tenant_sync("sops-staging", "infra/staging").replace(
+            "name: infra-sync", "name: infra-staging"
+        ),
+    )
+    report = run_audit(root)
+    assert sorted(x.name for x in report.layers) == ["infra-staging", "infra-sync"]

@@ -229,9 +229,10 @@ def test_depends_on_names_a_namespace_and_same_names_are_no_cycle(git_checkout: 
     git_checkout.write("flux/app.yaml", app)
     git_checkout.write("flux/db.yaml", in_namespace(flux_ks("paperless", "./db"), "databases"))
     graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    # one name in two namespaces: each layer is named namespace/name
     assert [(x.namespace, x.name) for x in graph.layers] == [
-        ("databases", "paperless"),
-        ("collab", "paperless"),
+        ("databases", "databases/paperless"),
+        ("collab", "collab/paperless"),
     ]
     assert graph.unknown_dependencies == ()
 

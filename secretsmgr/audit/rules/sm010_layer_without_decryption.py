@@ -55,7 +55,8 @@ def _spec_line(hits: list[SpecLine], layer: Layer) -> int | None:
     """The layer's own ``spec`` line; the only Kustomization's of its manifest when a build
     renamed it (namePrefix); None when that is ambiguous or unknown."""
     here = [hit for hit in hits if hit.path == layer.source]
-    named = [hit.line for hit in here if hit.name == layer.name]
+    own = layer.name.rpartition("/")[2]  # ``namespace/name`` when the name is ambiguous
+    named = [hit.line for hit in here if hit.name == own]
     return named[0] if named else here[0].line if len(here) == 1 else None
 
 

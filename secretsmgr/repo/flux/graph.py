@@ -19,7 +19,7 @@ GENERATOR_USES = frozenset({UseKind.SECRET_FILE, UseKind.SECRET_ENV, UseKind.CON
 class Layer:
     """One live Flux Kustomization of one cluster, and every repository file its build reads."""
 
-    name: str
+    name: str  # the Kustomization's; ``namespace/name`` when another of its cluster has it
     namespace: str
     cluster: str | None
     path: str  # the repo-relative folder its build starts in ("" when not resolved)

@@ -701,6 +701,20 @@ def _ancestors(path: str) -> list[str]:
     return out
 
 
+def _namespaced_where_ambiguous(layers: list[Layer]) -> list[Layer]:
+    """Flux tells Kustomizations apart by namespace and name: two of one cluster with one name
+    in different namespaces (dnv-gssit/kubeit-flux-example's ``infra-sync`` in ``sops-prod``
+    and ``sops-staging``) are two layers, each named ``namespace/name`` in reports. A name
+    unique in its cluster stays as it is."""
+    spaces: dict[tuple[str | None, str], set[str]] = {}
+    for x in layers:
+        spaces.setdefault((x.cluster, x.name), set()).add(x.namespace)
+    return [
+        replace(x, name=f"{x.namespace}/{x.name}") if len(spaces[(x.cluster, x.name)]) > 1 else x
+        for x in layers
+    ]
+
+
 def _below_any(path: str, folders: set[str]) -> bool:
     """Whether ``path`` lies in one of ``folders`` (at any depth)."""
     folder = posixpath.dirname(path)
@@ -932,6 +946,7 @@ def find_layers(
         _merge_overlapping(model, explicit)
     found_clusters = list(model.clusters.values())
     ordered, unknown = order_layers(model.layers)
+    ordered = _namespaced_where_ambiguous(ordered)
     notes = list(model.notes)
     many = len(found_clusters) > 1
 
