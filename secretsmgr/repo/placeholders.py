@@ -88,7 +88,7 @@ def strip_templates(value: str) -> str:
 
 def _secret_word(text: str) -> bool:
     word = text.strip(_NOTHING)
-    return bool(word) and word.lower() not in _NO_SECRET
+    return bool(word) and word.lower() not in _NO_SECRET and not _STAND_IN.match(word)
 
 
 def holds_literal_secret(text: str) -> bool:
@@ -244,7 +244,7 @@ def is_placeholder(value: object) -> bool:
         return False
     if not value.strip() or _ANGLE.match(value) or _REFERENCE.match(value):
         return True
-    if _STAND_IN.match(value) or _placeholder_url(value):
+    if _STAND_IN.match(value) or _placeholder_url(value) or _stand_in_credentials(value):
         return True
     return bool(_TEMPLATE.search(value)) and not holds_literal_secret(strip_templates(value))
 
@@ -269,6 +269,40 @@ def _placeholder_url(value: str) -> bool:
     if first is None or not all(_URL_STAND_IN.match(part) for part in parts[first:]):
         return False
     return all(_URL_PLAIN_PART.match(part) for part in parts[:first])
+
+
+# A connection string whose password is a stand-in (thetillhoff/infra:
+# ``postgresql://trading:CHANGEME@postgres.trading.svc.cluster.local:5432/trading``,
+# ``postgresql://TODO:TODO@umami:5432/umami``): the user is a word, the password a request to
+# replace it (see _STAND_IN), the host a name or address, the path plain words, and a query only
+# settings of plain words (``?sslmode=disable``); no fragment. A random user (an access key id
+# or a token sent as the user), a path or query holding a token, and a password that is no
+# stand-in are reported.
+_CREDENTIALS_URL = re.compile(
+    r"^\s*[A-Za-z][A-Za-z0-9+.-]{0,31}://(?P<user>[^\s:/@]{0,64}):(?P<password>[^\s:/@?#]{1,64})@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253})?(?::\d{1,5})?"
+    r"(?P<path>(?:/[A-Za-z0-9_.-]{0,64}){0,8})(?:\?(?P<query>[^\s#]{0,512}))?\s*$"
+)
+_URL_USER = re.compile(rf"^(?:{_WORD}(?:[_.-]+{_WORD})*)?$")
+_PLAIN_WORD = re.compile(r"^(?:[A-Za-z]+(?:[-_.][A-Za-z]+)*|\d{1,6})?$")
+
+
+def _stand_in_credentials(value: str) -> bool:
+    """A ``scheme://user:STAND-IN@host[:port]/db`` address: no secret in it but a stand-in."""
+    found = _CREDENTIALS_URL.match(value)
+    if found is None or not _STAND_IN.match(found["password"]):
+        return False
+    if not (_URL_USER.match(found["user"]) or _STAND_IN.match(found["user"])):
+        return False
+    if not all(_PLAIN_WORD.match(part) for part in found["path"].split("/")):
+        return False
+    for setting in (found["query"] or "").split("&") if found["query"] else ():
+        key, _, plain = setting.partition("=")
+        if not key or names_credential(key) or not _PLAIN_WORD.match(key):
+            return False
+        if not _PLAIN_WORD.match(plain):
+            return False
+    return True
 
 
 # The last word of a key that names where or who, not a secret: ``RESTIC_REPOSITORY``,

@@ -125,3 +125,37 @@ def test_a_config_whose_credentials_are_all_empty_is_a_skeleton() -> None:
     hidden = "[server]\npassword =\napi_token =\nsecret_key = 8c1f0d7b3e9a\npassphrase = Tr0ub\n"
     assert not is_credential_skeleton(hidden)
     assert not is_credential_skeleton("[s]\npassword =\nendpoint = https://u:pw@db/x\n")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # thetillhoff/infra (SM001 at HEAD, SM019 in history): the password part is a stand-in
+        "postgresql://trading:CHANGEME@postgres.trading.svc.cluster.local:5432/trading",
+        "postgresql://TODO:TODO@umami:5432/umami",
+        "postgres://app:REPLACE_ME@db/app",
+        "postgres://app:changeme@db:5432/app?sslmode=disable&connect_timeout=10",
+        "redis://:changeme@redis:6379/0",
+        "postgres://app:REPLACE_ME@${DB_HOST}/app",
+    ],
+)
+def test_a_connection_string_whose_password_is_a_stand_in_is_a_placeholder(value: str) -> None:
+    assert is_placeholder(value) and manifest_placeholder(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "postgresql://trading:Zq8rT2mVx91LkPw3@postgres:5432/trading",  # a real password
+        "postgres://AKIAIOSFODNN7EXAMPLE:changeme@db/x",  # a random user
+        "postgres://ghp_16C7e42F292c6912E7710c838347Ae178B4a:x@h/",
+        "https://u:changeme@hooks.slack.com/services/T0/B0/q7Wm2ZpK9vR4tY8uXb3NcLd5",  # a token
+        "postgres://u:changeme@db/x?password=Tr0ub4dor3",  # a password in the query
+        "postgres://u:changeme@db/x?sslmode=q7Wm2ZpK9vR4tY8uXb3N",
+        "postgres://u:changeme@db/x#Tr0ub4dor3",
+        "mysql://u:changeme-Xq9v7@db/x",  # a password made from the stand-in
+        "postgres://app:Tr0ub4dor-and-3@${DB_HOST}/app",
+    ],
+)
+def test_a_connection_string_with_a_secret_in_it_is_no_placeholder(value: str) -> None:
+    assert not is_placeholder(value) and not manifest_placeholder(value)

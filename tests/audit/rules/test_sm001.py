@@ -930,3 +930,32 @@ def test_with_no_sops_config_the_fix_sets_up_a_key_and_rule_first(
     _, out, _ = run(["check", "--repo", str(tmp_path)], capsys, expect=1)
     assert "secretsmgr init" in out.splitlines()[-1]
     assert "secretsmgr encrypt -i <file>" in out.splitlines()[-1]
+
+
+def test_tenth_sweep_stand_in_passwords_in_connection_strings_pass(tmp_path: Path) -> None:
+    # thetillhoff/infra: `password: CHANGEME` passed, the DSN with the same stand-in failed check
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.yaml": secret(
+                "db",
+                {
+                    "user": "trading",
+                    "password": "CHANGEME",
+                    "dsn": "postgresql://trading:CHANGEME@postgres.trading.svc.cluster.local"
+                    ":5432/trading",
+                    "umami": "postgresql://TODO:TODO@umami:5432/umami",
+                    "other": "postgres://app:REPLACE_ME@db/app?sslmode=disable",
+                },
+            ),
+            # still a secret: a real random password in the same shape
+            "apps/real.yaml": secret(
+                "real", {"dsn": "postgresql://trading:Zq8rT2mVx91LkPw3@postgres:5432/trading"}
+            ),
+            "apps/kustomization.yaml": "resources: [db.yaml, real.yaml]\n",
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {("apps/real.yaml", "stringData.dsn")}
