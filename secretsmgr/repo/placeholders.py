@@ -228,8 +228,10 @@ _STAND_IN = re.compile(
     # ``changeme``, ``CHANGE_ME_PLEASE``; never ``ChangeMe#Prod-9f86d0`` (a password made from it)
     rf"change[_ -]?me(?-i:(?:[_-]+{_WORD})*)[!.]*|"
     r"fill[_ -]?(?:me|in)(?:[_ -]?in)?|set[_ -]?me|"
-    r"(?:enter[_ -]|insert[_ -])?your[_ -](?:[\w-]+[_ -]){0,4}(?:password|passphrase|passwd|"
-    r"token|key|secret|api[_ -]?key|value|id|here)|todo|fixme|tbd|x{3,}|\*{3,}|placeholder|"
+    # ``YOURTOKEN``, ``YOURAPIKEY`` (tcurdt/kube): the same words run together, nothing after
+    r"(?:enter[_ -]|insert[_ -])?your(?:[_ -](?:[\w-]+[_ -]){0,4})?(?:password|passphrase|"
+    r"passwd|token|key|secret|api[_ -]?key|value|id|here)(?:[_ -]?here)?|"
+    r"todo|fixme|tbd|x{3,}|\*{3,}|placeholder|"
     # ``dummy-value`` (Benjaminmnoer/iac), ``dummy_password``
     r"dummy(?:[_ -](?:value|password|passwd|secret|token|key|data))?|"
     r"redacted|unused|not[_ -]used)_*\s*$"

@@ -85,6 +85,11 @@ def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secre
         "ref+ref+op://home-ops/1password/OP_CONNECT_TOKEN",  # OxygnCorp: vals through a wrapper
         "dummy-value",  # Benjaminmnoer/iac (SM001 at HEAD, SM019 in history)
         "dummy_password",
+        # tcurdt/kube (SM001 at HEAD, SM019 in history): the words run together
+        "YOURTOKEN",
+        "YOURAPIKEY",
+        "YourPassword",
+        "yourtokenhere",
     ],
 )
 def test_a_value_asking_to_be_replaced_is_a_placeholder(value: str) -> None:
@@ -107,6 +112,10 @@ def test_a_secret_mentioning_such_a_word_is_none() -> None:
         "op://prod/db#Zq8rT2mVx91LkPw",
         "azkv://kv/item#ghp_16C7e42F292c6912E7710c838347Ae178B4a",
         "dummy-value-Xq9vLw2p",
+        # a real token after the stand-in's words
+        "YOURTOKENq7Wm2ZpK9vR4tY8uXb3N",
+        "yourtokenXq9v",
+        "YOUR_TOKEN_9f86d081884c7d659a2f",
     ):
         assert not is_placeholder(value), value
 

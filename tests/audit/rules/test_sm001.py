@@ -959,3 +959,20 @@ def test_tenth_sweep_stand_in_passwords_in_connection_strings_pass(tmp_path: Pat
     )
     found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert found == {("apps/real.yaml", "stringData.dsn")}
+
+
+def test_tenth_sweep_your_token_run_together_is_a_stand_in(tmp_path: Path) -> None:
+    # tcurdt/kube: csi-hetzner's `token: YOURTOKEN` failed check; `your-token-here` passed
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/hcloud.yaml": secret("hcloud", {"token": "YOURTOKEN", "api": "YOURAPIKEY"}),
+            # still a secret: a real token written after the same words
+            "apps/real.yaml": secret("real", {"token": "YOURTOKENq7Wm2ZpK9vR4tY8uXb3N"}),
+            "apps/kustomization.yaml": "resources: [hcloud.yaml, real.yaml]\n",
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {("apps/real.yaml", "stringData.token")}
