@@ -20,6 +20,15 @@ import re
 # one, a scan to the end of the value is quadratic.
 _TEMPLATE = re.compile(r"\$\{[^{}]{0,512}\}|\{\{[^{}]{0,2048}\}\}|\{%[^{}]{0,2048}%\}")
 _ANGLE = re.compile(r"^\s*<[^<>\s][^<>]*>\s*$")
+# Template variables of other renderers, read more strictly (see _filled_by_template): makejinja's
+# ``#{ github.webhook_token }#`` (onedr0p/cluster-template) and Carvel ytt's text templates
+# ``(@= data.values.registry_password @)``; an expression that starts with a name, on one line.
+_OTHER_TEMPLATE = re.compile(
+    r"#\{[ \t]*[A-Za-z_][^{}#\n]{0,512}\}#|\(@[=-]?[ \t]+[A-Za-z_][^@\n]{0,512}@\)"
+)
+# a docker config's ``"auth": "dXNlcjpwYXNz"`` (base64 of user:password), which no key of
+# _SECRET_LINE names
+_AUTH_VALUE = re.compile(r"(?im)[\"']?\bauth[\"']?[ \t]*[:=][ \t]*[\"']?[A-Za-z0-9+/=_-]{4,}")
 # References a bootstrap tool resolves from a secret manager (1Password ``op inject``, vals,
 # Vault, cloud secret managers, a ``secret://`` resolver): the repository holds the address, not
 # the secret. 1Password vault and item names may hold spaces.
@@ -248,7 +257,16 @@ def is_placeholder(value: object) -> bool:
         return True
     if _STAND_IN.match(value) or _placeholder_url(value) or _stand_in_credentials(value):
         return True
+    if _OTHER_TEMPLATE.search(value):
+        return _filled_by_template(value)
     return bool(_TEMPLATE.search(value)) and not holds_literal_secret(strip_templates(value))
+
+
+def _filled_by_template(value: str) -> bool:
+    """A value with makejinja or ytt variables in it whose text around them holds no secret:
+    no literal secret (``holds_literal_secret``), no random token and no docker ``auth``."""
+    rest = strip_templates(_OTHER_TEMPLATE.sub("", value))
+    return not (holds_literal_secret(rest) or _has_token(rest) or _AUTH_VALUE.search(rest))
 
 
 # An address whose secret part is a stand-in: a webhook's token written ``xxx/yyy`` (Gatus'

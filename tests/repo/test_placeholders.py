@@ -168,3 +168,40 @@ def test_a_connection_string_whose_password_is_a_stand_in_is_a_placeholder(value
 )
 def test_a_connection_string_with_a_secret_in_it_is_no_placeholder(value: str) -> None:
     assert not is_placeholder(value) and not manifest_placeholder(value)
+
+
+YTT_DOCKER_CONFIG = (
+    '{\n  "auths": {\n    "(@= data.values.registry_1_url @)": {\n'
+    '      "username": "(@= data.values.registry_1_username @)",\n'
+    '      "password": "(@= data.values.registry_1_password @)"\n    }\n  }\n}\n'
+)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "#{ github.webhook_token }#",  # cbirkenbeul/homelab: makejinja (onedr0p/cluster-template)
+        "#{cloudflare_token}#",
+        "Bearer #{ token }#",
+        YTT_DOCKER_CONFIG,  # making/k8s-gitops: a ytt text template
+        "(@= data.values.password @)",
+    ],
+)
+def test_makejinja_and_ytt_variables_are_placeholders(value: str) -> None:
+    assert is_placeholder(value) and manifest_placeholder(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        YTT_DOCKER_CONFIG.replace("(@= data.values.registry_1_password @)", "Tr0ub4dor-and-3"),
+        YTT_DOCKER_CONFIG.replace('"username"', '"auth": "dXNlcjpUcjB1YjRkb3I=", "username"'),
+        YTT_DOCKER_CONFIG.replace("(@= data.values.registry_1_username @)", "q7Wm2ZpK9vR4tY8uXb3N"),
+        "#{ token }#q7Wm2ZpK9vR4tY8uXb3N",
+        "password: Tr0ub4dor3\nurl: #{ url }#",
+        "#{x}",  # no closing #: no makejinja variable
+        "a#{ 1 }#b",  # no expression
+    ],
+)
+def test_a_secret_beside_a_makejinja_or_ytt_variable_is_no_placeholder(value: str) -> None:
+    assert not is_placeholder(value) and not manifest_placeholder(value)

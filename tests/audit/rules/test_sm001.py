@@ -976,3 +976,31 @@ def test_tenth_sweep_your_token_run_together_is_a_stand_in(tmp_path: Path) -> No
     )
     found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert found == {("apps/real.yaml", "stringData.token")}
+
+
+def test_tenth_sweep_makejinja_and_ytt_templates_pass(tmp_path: Path) -> None:
+    # cbirkenbeul/homelab: `token: "#{ github.webhook_token }#"` (makejinja) failed check while
+    # `{{ … }}` passed; making/k8s-gitops: ytt's `(@= data.values.… @)` in a dockerconfigjson
+    from secretsmgr.audit.engine import run_audit
+
+    ytt = (
+        '{"auths": {"(@= data.values.url @)": {"username": "(@= data.values.user @)", '
+        '"password": "(@= data.values.password @)"}}}'
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/webhook.yaml": secret("webhook", {"token": '"#{ github.webhook_token }#"'}),
+            "apps/ytt.yaml": _secret_with({".dockerconfigjson": ytt}),
+            # still secrets: a real password or token beside the variables
+            "apps/real.yaml": _secret_with(
+                {
+                    "a": ytt.replace("(@= data.values.password @)", "Tr0ub4dor-and-3"),
+                    "b": "#{ prefix }#q7Wm2ZpK9vR4tY8uXb3N",
+                }
+            ),
+            "apps/kustomization.yaml": "resources: [webhook.yaml, ytt.yaml, real.yaml]\n",
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {("apps/real.yaml", "stringData.a"), ("apps/real.yaml", "stringData.b")}
