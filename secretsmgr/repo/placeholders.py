@@ -237,6 +237,10 @@ _STAND_IN = re.compile(
     # ``changeme``, ``CHANGE_ME_PLEASE``; never ``ChangeMe#Prod-9f86d0`` (a password made from it)
     rf"change[_ -]?me(?-i:(?:[_-]+{_WORD})*)[!.]*|"
     r"fill[_ -]?(?:me|in)(?:[_ -]?in)?|set[_ -]?me|"
+    # ``INSERT_BASE64_STRING``, ``INSERT_YOUR_BASE64_STRING`` (cmu-sei/Polar): words after it
+    rf"insert(?-i:(?:[_ -]+{_WORD}){{1,6}})|"
+    # ``changeit``, the Java keystore's default: known to everyone, no secret to leak
+    r"change[_ -]?it|"
     # ``YOURTOKEN``, ``YOURAPIKEY`` (tcurdt/kube): the same words run together, nothing after
     r"(?:enter[_ -]|insert[_ -])?your(?:[_ -](?:[\w-]+[_ -]){0,4})?(?:password|passphrase|"
     r"passwd|token|key|secret|api[_ -]?key|value|id|here)(?:[_ -]?here)?|"

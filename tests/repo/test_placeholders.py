@@ -90,6 +90,10 @@ def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secre
         "YOURAPIKEY",
         "YourPassword",
         "yourtokenhere",
+        # cmu-sei/Polar (SM019 in history): requests to fill in, and the Java keystore default
+        "INSERT_BASE64_STRING",
+        "INSERT_YOUR_BASE64_STRING",
+        "changeit",
     ],
 )
 def test_a_value_asking_to_be_replaced_is_a_placeholder(value: str) -> None:
@@ -116,6 +120,9 @@ def test_a_secret_mentioning_such_a_word_is_none() -> None:
         "YOURTOKENq7Wm2ZpK9vR4tY8uXb3N",
         "yourtokenXq9v",
         "YOUR_TOKEN_9f86d081884c7d659a2f",
+        "INSERT_Xq9vLw2p",
+        "insert_q7Wm2ZpK9vR4",
+        "changeit-Xq9v7",
     ):
         assert not is_placeholder(value), value
 

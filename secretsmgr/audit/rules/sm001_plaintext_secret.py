@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import posixpath
 import re
 from collections import Counter
@@ -217,6 +218,21 @@ def _cluster_address(key_path: str, text: str | None) -> bool:
     return all(_PATH_WORD.match(part) for part in (found["path"] or "").split("/"))
 
 
+def _empty_json(text: str | None) -> bool:
+    """A value (decoded, under ``data``) that is an empty JSON object or list, or an empty docker
+    config (``{"auths": {}}``): ``e30K`` (``{}``) in a ``.dockerconfigjson`` that Carvel
+    secretgen-controller fills in the cluster. Nothing in it can be a secret."""
+    if text is None or not text.strip().startswith(("{", "[")) or len(text) > 64:
+        return False
+    try:
+        doc: object = json.loads(text)
+    except ValueError:
+        return False
+    if isinstance(doc, dict) and set(doc) == {"auths"}:
+        doc = cast(Obj, doc)["auths"]
+    return doc in ({}, [])
+
+
 def _no_secret_config(text: str | None) -> bool:
     """A value (decoded, under ``data``) that is a config of stand-ins: INI, dotenv, YAML or
     JSON whose every credential is a placeholder (``is_credential_skeleton``), or ``name:
@@ -253,7 +269,7 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                 text = _text(key_path, value)
                 if _encoded_placeholder(key_path, text) or _cluster_address(key_path, text):
                     continue
-                if _no_secret_config(text):
+                if _no_secret_config(text) or _empty_json(text):
                     continue
                 if substituted and _setting(key_path, value, text):
                     continue

@@ -1004,3 +1004,47 @@ def test_tenth_sweep_makejinja_and_ytt_templates_pass(tmp_path: Path) -> None:
     )
     found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert found == {("apps/real.yaml", "stringData.a"), ("apps/real.yaml", "stringData.b")}
+
+
+def test_tenth_sweep_an_empty_docker_config_and_insert_requests_pass(tmp_path: Path) -> None:
+    # making/k8s-gitops: `.dockerconfigjson: e30K` (`{}`) that Carvel secretgen fills in;
+    # cmu-sei/Polar: `proxy.pem: INSERT_BASE64_STRING` (history)
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    EMPTY_AUTHS = '{"auths": {}}'
+    standard_repo(
+        tmp_path,
+        {
+            "apps/regsecret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: reg\n"
+            '  annotations:\n    secretgen.carvel.dev/image-pull-secret: ""\n'
+            "type: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: e30K\n"
+            f"  other: {b64(EMPTY_AUTHS)}\n",
+            "apps/proxy.yaml": _secret_with(
+                {"proxy.pem": "INSERT_BASE64_STRING", "gitlab.crt": "INSERT_YOUR_BASE64_STRING"},
+                section="data",
+            ),
+            "apps/keystore.yaml": secret("keystore", {"password": "changeit"}),
+            # still secrets: a docker config with a registry's credential, a filled-in value
+            "apps/real.yaml": _secret_with(
+                {
+                    ".dockerconfigjson": b64(
+                        '{"auths": {"ghcr.io": {"auth": "' + b64("bot:Tr0ub4dor-and-3") + '"}}}'
+                    ),
+                    "proxy.pem": b64("Tr0ub4dor-and-3"),
+                },
+                section="data",
+            ),
+            "apps/kustomization.yaml": "resources: [regsecret.yaml, proxy.yaml, keystore.yaml, "
+            "real.yaml]\n",
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/real.yaml", "data..dockerconfigjson"),
+        ("apps/real.yaml", "data.proxy.pem"),
+    }
