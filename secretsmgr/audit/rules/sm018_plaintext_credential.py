@@ -311,6 +311,29 @@ def _only_secrets(file: ScannedFile) -> bool:
     return all(doc.get("kind") == "Secret" and doc.get("apiVersion") == "v1" for doc in sf.docs)
 
 
+# A Pulumi stack file's secret (``config: {hcloud:token: {secure: …}}``): ciphertext the stack's
+# secrets provider made, ``v1:NONCE:CIPHERTEXT`` (passphrase) or base64 of a versioned blob
+# (``AAABA…``: Pulumi Cloud, a cloud KMS). SOPS-encrypting the file would break ``pulumi up``.
+_PULUMI_STACK = re.compile(r"(?:^|/)Pulumi\.[^/]+\.ya?ml$")
+_PULUMI_SECURE = re.compile(
+    r"^(?:v1:[A-Za-z0-9+/]{16}:[A-Za-z0-9+/]{16,}={0,2}|AAABA[A-Za-z0-9+/]{40,}={0,2})$"
+)
+
+
+def _pulumi_ciphertext(path: str, prefix: str, obj: Obj, key_path: str, value: str) -> bool:
+    """``config.<key>.secure`` of a ``Pulumi.<stack>.yaml``, alone in its mapping, in the shape
+    of Pulumi's ciphertext; any other value of the file is judged as usual."""
+    if prefix or not _PULUMI_STACK.search(path) or not _PULUMI_SECURE.match(value):
+        return False
+    config = obj.get("config")
+    if not isinstance(config, dict):
+        return False
+    return any(
+        key_path == f"config.{key}.secure" and held == {"secure": value}
+        for key, held in cast(Obj, config).items()
+    )
+
+
 def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialHit]:
     """Credential-looking values in the file (never in SOPS-encrypted values); with
     ``formats_only``, only values that may hold a known format are judged."""
@@ -343,6 +366,8 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
             if (number, key_path) in judged:
                 continue
             judged.add((number, key_path))
+            if _pulumi_ciphertext(file.path, prefix, obj, key_path, value):
+                continue
             if formats_only and not (
                 (parts and any(part in value for part in parts)) or _UNFIXED.search(value)
             ):

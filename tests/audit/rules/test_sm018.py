@@ -281,3 +281,32 @@ def test_a_value_an_alias_reaches_again_is_one_finding_at_its_anchor(tmp_path: P
     standard_repo(tmp_path, {"apps/zulip.yaml": values})
     found = [f.key_path for f in audit(tmp_path).findings if f.rule == "SM018"]
     assert found == ["spec.values.controllers.app.env.SMTP_USER"]
+
+
+def test_pulumi_secure_values_are_ciphertext_not_credentials(tmp_path: Path) -> None:
+    # thetillhoff/infra: Pulumi.infra.yaml's `secure:` values (the stack's secrets provider
+    # made them) were SM018 warnings whose fix (SOPS-encrypt the file) would break `pulumi up`
+    import base64
+    import os
+
+    from secretsmgr.audit.engine import run_audit
+
+    blob = "AAABA" + base64.b64encode(os.urandom(60)).decode()
+    nonce, sealed = base64.b64encode(os.urandom(12)).decode(), base64.b64encode(os.urandom(40))
+    stack = (
+        f"config:\n  hcloud:token:\n    secure: {blob}\n"
+        f"  app:dbPassword:\n    secure: v1:{nonce}:{sealed.decode()}\n"
+        "  tailscale:oauthClientId: kkrnJLoaAp11CNTRL\n"
+        # still credentials: a plain password, and a token written under secure: by hand
+        "  app:password: Tr0ub4dor-and-3-horses-q7Wm2ZpK9vR4tY8u\n"
+        "  github:token:\n    secure: ghp_16C7e42F292c6912E7710c838347Ae178B4a\n"
+    )
+    standard_repo(tmp_path, {})
+    write(tmp_path, "pulumi/Pulumi.infra.yaml", stack)
+    write(tmp_path, "pulumi/not-a-stack.yaml", f"config:\n  hcloud:token:\n    secure: {blob}\n")
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM018"}
+    assert found == {
+        ("pulumi/Pulumi.infra.yaml", "config.app:password"),
+        ("pulumi/Pulumi.infra.yaml", "config.github:token.secure"),
+        ("pulumi/not-a-stack.yaml", "config.hcloud:token.secure"),
+    }
