@@ -12,6 +12,7 @@ from typing import cast
 
 from secretsmgr.errors import ConfigError, FormatError
 from secretsmgr.repo.snapshot import Snapshot
+from secretsmgr.sops.model import SopsMetadata
 from secretsmgr.sops.regex import compile_go
 from secretsmgr.sops.yamlio import safe_load_all
 
@@ -393,10 +394,13 @@ class SopsConfigs:
         label, rule, number = self.rule_for(path)
         if label is None or rule is None:
             where = f"in {label}" if label is not None else "in a .sops.yaml above it"
+            # the cluster's age key only where a cluster decrypts the file with one (a
+            # repository whose Flux decrypts with a PGP or KMS key has none)
+            names = "the cluster's age key" if cluster_keys else f"its {held} keys"
             return (
-                f"no creation rule matches {path}: add one {where} that names the cluster's age "
-                f"key, then a holder of its {held} keys runs sops updatekeys -y on it from "
-                "that .sops.yaml's folder"
+                f"no creation rule matches {path}: add one {where} that names {names}, then a "
+                f"holder of its {held} keys runs sops updatekeys -y on it from that "
+                ".sops.yaml's folder"
             )
         folder = posixpath.dirname(label) if not posixpath.isabs(label) else ""
         command = (
@@ -405,7 +409,7 @@ class SopsConfigs:
             else f"sops updatekeys -y {shlex.quote(path)}"
         )
         named = {key for group in rule.key_groups for key in group.age}
-        if not named:
+        if not named and cluster_keys:
             return (
                 f"{label} rule {number} names no age key: add the cluster's age key to it, then "
                 f"a holder of its {held} keys runs: {command}"
@@ -435,3 +439,20 @@ class SopsConfigs:
                 cached = str(config.path)
             self._labels[config.path] = cached
         return cached
+
+
+def sops_rotate_hint(path: str, metadata: SopsMetadata) -> str | None:
+    """How a file gets a new data key when ``secretsmgr rotate`` refuses it: keys only sops
+    can wrap one for (PGP, KMS, Vault), or several key groups; None when secretsmgr can."""
+    quoted = shlex.quote(path)
+    if len(metadata.key_groups) > 1:
+        return f"rotate it with sops, which keeps its groups: sops rotate -i {quoted}"
+    kinds = metadata.foreign_kinds
+    if not kinds:
+        return None
+    held = " and ".join(kinds)
+    if metadata.age_recipients:
+        return f"rotate it with sops, which holds those keys: sops rotate -i {quoted}"
+    # `sops updatekeys` keeps the data key: only `sops rotate` makes a new one, run where
+    # sops can reach the file's keys (a PGP secret key, KMS or Vault credentials)
+    return f"a holder of its {held} keys gives it a new data key with sops: sops rotate -i {quoted}"

@@ -19,7 +19,7 @@ from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
 from secretsmgr.repo.inventory import Inventory
-from secretsmgr.repo.sopsconfig import all_age_recipients
+from secretsmgr.repo.sopsconfig import all_age_recipients, sops_rotate_hint
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.rotate.regenerate import Regeneration, paths_holding, replace_equal
 from secretsmgr.rotate.stage import open_file
@@ -201,39 +201,40 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
     for entry in chosen.values():
         if entry.sops_file is None:
             raise _not_sops(entry)
-        groups = len(entry.sops_file.metadata.key_groups)
+        metadata = entry.sops_file.metadata
+        by_sops = sops_rotate_hint(entry.path, metadata)
+        if by_sops is None:
+            continue
+        groups = len(metadata.key_groups)
         if groups > 1:
             # a rotation writes one key group: any one key would then open what needed a key
             # of each group (shamir_threshold); refuse, never weaken a file nobody asked to
             raise RefusedError(
                 f"{entry.path}: {groups} key groups (shamir_threshold), and secretsmgr writes "
                 "one: any one of its keys would then open it; nothing was changed",
-                hints=(
-                    f"rotate it with sops, which keeps its groups: sops rotate -i {entry.path}",
-                ),
+                hints=(by_sops,),
             )
-        foreign = entry.sops_file.metadata.foreign_kinds
-        if foreign:
-            # a new data key would leave those entries wrapping the old one: refuse, never
-            # drop a recipient nobody asked to remove
-            named = " and ".join(foreign)
-            if entry.sops_file.metadata.age_recipients:
-                raise RefusedError(
-                    f"{entry.path}: also encrypted to {named} keys, which secretsmgr cannot "
-                    "wrap a new data key for",
-                    hints=(
-                        f"rotate it with sops, which holds those keys: sops rotate -i {entry.path}",
-                    ),
-                )
+        # a new data key would leave the PGP/KMS/Vault entries wrapping the old one: refuse,
+        # never drop a recipient nobody asked to remove
+        named = " and ".join(metadata.foreign_kinds)
+        if metadata.age_recipients:
             raise RefusedError(
-                f"{entry.path}: encrypted to {named} keys only, which secretsmgr cannot wrap a "
-                "new data key for",
-                hints=(
-                    ctx.sops_configs.updatekeys_hint(
-                        entry.path, foreign, ctx.cluster_keys_for(entry)
-                    ),
-                ),
+                f"{entry.path}: also encrypted to {named} keys, which secretsmgr cannot "
+                "wrap a new data key for",
+                hints=(by_sops,),
             )
+        # only sops gives it a new data key; `sops updatekeys` (adding the cluster's age key)
+        # keeps the old one, so it is said only where a cluster decrypts with an age key
+        cluster_keys = ctx.cluster_keys_for(entry)
+        hints = [by_sops]
+        if cluster_keys:
+            how = ctx.sops_configs.updatekeys_hint(entry.path, metadata.foreign_kinds, cluster_keys)
+            hints.append(f"it lacks the cluster's age key too (SM004): {how}")
+        raise RefusedError(
+            f"{entry.path}: encrypted to {named} keys only, which secretsmgr cannot wrap a "
+            "new data key for",
+            hints=tuple(hints),
+        )
     order = {name: i for i, name in enumerate(ctx.layers.names())}
 
     def rank(entry: SopsEntry) -> tuple[int, str]:

@@ -221,7 +221,10 @@ def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
     code, out, err = run(["--repo", str(tmp_path), "rotate", "--dry-run", str(path)], capsys)
     assert (code, out) == (1, "")
     assert_user_error(err, "pgp.enc.yaml: encrypted to pgp keys only")
-    assert hints_of(err) == [fixes[0].partition("; ")[2]]
+    # sweep 10: a new data key first (`sops updatekeys` keeps the old one), then SM004's cure
+    new_key = "a holder of its pgp keys gives it a new data key with sops: sops rotate -i "
+    also = "it lacks the cluster's age key too (SM004): "
+    assert hints_of(err) == [new_key + "pgp.enc.yaml", also + fixes[0].partition("; ")[2]]
 
     # seventh sweep (willnotcy: PGP only, its one .sops.yaml in Talos/, with a pgp key only):
     # `sops updatekeys -y Talos/f` from the root found no config, and "the cluster key
@@ -247,7 +250,7 @@ def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
         code, out, err = run(["--repo", str(tmp_path), "rotate", "--dry-run", *args], capsys)
         assert (code, out) == (1, "")
         assert_user_error(err, "Talos/t.enc.yaml: encrypted to pgp keys only")
-        assert hints_of(err) == [want], args
+        assert hints_of(err) == [new_key + "Talos/t.enc.yaml", also + want], args
     # an age key in the rule that is not the cluster's (the review): the cluster's goes in first
     (sub / ".sops.yaml").write_text(
         f"creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    pgp: {'A' * 40}\n    age: {PUB2}\n",
@@ -255,8 +258,9 @@ def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
     )
     code, out, err = run(["--repo", str(tmp_path), "rotate", "--dry-run", str(moved)], capsys)
     assert hints_of(err) == [
-        f"Talos/.sops.yaml rule 1 names no cluster key ({PUB1}): add it to the rule, then a "
-        "holder of its pgp keys runs: cd Talos && sops updatekeys -y t.enc.yaml"
+        new_key + "Talos/t.enc.yaml",
+        also + f"Talos/.sops.yaml rule 1 names no cluster key ({PUB1}): add it to the rule, "
+        "then a holder of its pgp keys runs: cd Talos && sops updatekeys -y t.enc.yaml",
     ]
     # with the age key in the rule, the holder's command is all that is left
     (sub / ".sops.yaml").write_text(
@@ -265,6 +269,7 @@ def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
     )
     code, out, err = run(["--repo", str(tmp_path), "rotate", "--dry-run", str(moved)], capsys)
     assert hints_of(err) == [
-        "a holder of its pgp keys syncs it to Talos/.sops.yaml rule 1: "
-        "cd Talos && sops updatekeys -y t.enc.yaml"
+        new_key + "Talos/t.enc.yaml",
+        also + "a holder of its pgp keys syncs it to Talos/.sops.yaml rule 1: "
+        "cd Talos && sops updatekeys -y t.enc.yaml",
     ]

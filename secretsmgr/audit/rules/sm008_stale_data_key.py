@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.changelog.chain import covered, datakey_id
+from secretsmgr.repo.sopsconfig import sops_rotate_hint
 from secretsmgr.sops.values import parse_rfc3339
 
 
@@ -75,7 +76,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             yield RULE.finding(
                 entry.path,
                 f"data key is {days} days old (max {limit}; {source})",
-                fix=f"secretsmgr rotate {entry.path} --reason 'data key older than {limit} days'",
+                # a file on PGP/KMS/Vault keys only (or key groups): secretsmgr refuses it
+                fix=sops_rotate_hint(entry.path, sf.metadata)
+                or f"secretsmgr rotate {entry.path} --reason 'data key older than {limit} days'",
             )
 
 

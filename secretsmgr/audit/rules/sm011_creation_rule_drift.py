@@ -86,8 +86,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             if old in want and new not in want:
                 want += (new,)  # during a cluster-key rotation both keys are the rule's
         have = tuple(dict.fromkeys(sf.metadata.age_recipients))
+        # a rule that names no key at all leaves them to sops's flags and environment
+        # (SOPS_PGP_FP, SOPS_AGE_RECIPIENTS): there are no recipients to drift from
+        keyless = not any(g.age or g.pgp or g.other for g in rule.key_groups)
         missing = [k for k in want if k not in have]
-        extra = [k for k in have if k not in want]
+        extra = [] if keyless else [k for k in have if k not in want]
         # during a rotation, a file on the old key without the new one: SM017's case, same cure
         curing = [c for c, old, new in rotations if old in have and missing == [new]]
         old_only = bool(curing)
@@ -97,7 +100,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 problems[-1] += f" (the new cluster key: {OLD_KEY_ONLY})"
         if extra:
             problems.append(f"extra recipient {_keys(extra)}")
-        foreign = _foreign_drift(rule, sf.metadata)
+        foreign = [] if keyless else _foreign_drift(rule, sf.metadata)
         problems += foreign
         spec = rule.encryption_rule
         wanted = EncryptionRule(RuleKind(spec.kind), spec.value) if spec else EncryptionRule()

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.repo.sopsconfig import sops_rotate_hint
 
 
 def _fingerprints(stanzas: list[str], mac: str) -> list[tuple[str, str]]:
@@ -37,7 +38,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             yield RULE.finding(
                 entry.path,
                 f"shares its {what} with {other}: a copied encrypted file",
-                fix=f"secretsmgr rotate {entry.path}",
+                fix=sops_rotate_hint(entry.path, sf.metadata) or f"secretsmgr rotate {entry.path}",
             )
 
 

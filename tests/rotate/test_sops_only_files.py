@@ -1,0 +1,77 @@
+"""Files only sops can give a new data key (PGP, KMS, Vault keys only): every fix says so.
+
+Sweep 10 (SovereignCloudStack/moin-cluster-config, FruitieX/homelab, crutonjohn/gitops: Flux
+decrypts with `sops-gpg` or KMS, no age key anywhere): SM008 and SM014 said `secretsmgr rotate`,
+which refuses such a file, and the refusal (and SM011) said to add "the cluster's age key" and
+run `sops updatekeys`, which keeps the old data key.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.audit.engine import run_audit
+from tests.audit.helpers import flux_kustomization, write
+from tests.audit.rules.history import lastmodified
+from tests.cli.runner import assert_user_error, hints_of, run
+from tests.interop.test_key_types import FOREIGN_ONLY
+
+FP = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"  # the PGP entry of tests/sops/key_types.py
+OTHER = "0123456789ABCDEF0123456789ABCDEF01234567"
+REGEX = "    encrypted_regex: ^(data|stringData)$\n"
+FILE = "apps/s.enc.yaml"
+NEW_KEY = f"a holder of its pgp keys gives it a new data key with sops: sops rotate -i {FILE}"
+
+
+def _pgp_repo(root: Path, rule: str = f"{REGEX}    pgp: {FP}, {OTHER}\n") -> Path:
+    """A Flux layer decrypting with a PGP key (`sops-gpg`), a `.sops.yaml` naming PGP keys."""
+    write(root, ".sops.yaml", f"creation_rules:\n  - path_regex: \\.enc\\.yaml$\n{rule}")
+    write(root, "clusters/prod/apps.yaml", flux_kustomization(decryption="sops-gpg"))
+    write(root, FILE, FOREIGN_ONLY["pgp"])
+    write(root, "apps/copy.enc.yaml", FOREIGN_ONLY["pgp"])  # a copied file (SM014)
+    return root
+
+
+def test_fixes_for_a_pgp_only_file_name_sops_rotate_and_no_age_key(tmp_path: Path) -> None:
+    root = _pgp_repo(tmp_path)
+    report = run_audit(root, now=lastmodified(root, FILE) + timedelta(days=91))
+    fixes = {(f.rule, f.path): f.fix for f in report.findings}
+    assert fixes[("SM008", FILE)] == NEW_KEY
+    assert fixes[("SM014", FILE)] == NEW_KEY  # copy.enc.yaml sorts first
+    # the rule names a key the file lacks: updatekeys by a holder, no age key to add
+    assert fixes[("SM011", FILE)] == (
+        f"a holder of its pgp keys syncs it to .sops.yaml rule 1: sops updatekeys -y {FILE}"
+    )
+    assert not any("age key" in (fix or "") for fix in fixes.values()), fixes
+
+
+def test_rotate_refuses_a_pgp_only_file_with_the_sops_rotate_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _pgp_repo(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "nobody"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "nobody"))
+    for args, path in (([str(root / FILE)], FILE), (["--all"], "apps/copy.enc.yaml")):
+        code, out, err = run(["--repo", str(root), "rotate", "--dry-run", *args], capsys)
+        assert (code, out) == (1, ""), err
+        assert_user_error(err, f"{path}: encrypted to pgp keys only")
+        assert hints_of(err) == [NEW_KEY.replace(FILE, path)], err
+
+
+def test_a_rule_that_names_no_key_is_no_recipient_drift(tmp_path: Path) -> None:
+    # FruitieX/homelab: the rules name no key, keys come from SOPS_PGP_FP: SM011 said "extra
+    # key pgp" on all 25 files
+    root = _pgp_repo(tmp_path, REGEX)
+    assert [f for f in run_audit(root).findings if f.rule == "SM011"] == []
+    # the encryption rule is still compared
+    write(root, ".sops.yaml", "creation_rules:\n  - encrypted_regex: ^(data)$\n")
+    found = [f for f in run_audit(root).findings if f.rule == "SM011" and f.path == FILE]
+    assert len(found) == 1 and "encryption rule" in found[0].message
+    assert "extra key" not in found[0].message
+    # a rule naming a key: the file's other key is still an extra key
+    write(root, ".sops.yaml", f"creation_rules:\n  - path_regex: .*\n{REGEX}    pgp: {OTHER}\n")
+    found = [f for f in run_audit(root).findings if f.rule == "SM011" and f.path == FILE]
+    assert len(found) == 1 and "extra key pgp 3D16CEE4A27381B4" in found[0].message
