@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from secretsmgr.audit.context import AuditContext
-from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.audit.finding import NO_SOPS_CONFIG, Finding, Rule, RuleId, Severity
 from secretsmgr.audit.rules.sm001_plaintext_secret import generator_readers
 from secretsmgr.errors import ConfigError
 from secretsmgr.keys.age import parse_identities
@@ -192,7 +192,24 @@ def _lines(hits: list[PrivateKeyHit]) -> str:
     return ", ".join(str(h.line) for h in hits[:5]) + (", …" if len(hits) > 5 else "")
 
 
-def _pem_finding(path: str, hits: list[PrivateKeyHit]) -> Finding:
+def _encrypt_hint(ctx: AuditContext, path: str) -> str:
+    """``secretsmgr encrypt -i PATH``, after the `.sops.yaml` it needs when there is none
+    (rastydnb/home-cheap-gke-cluster: encrypt found no recipients and exited 2)."""
+    if ctx.repo.has_sops_config:
+        return f"secretsmgr encrypt -i {path}"
+    if ctx.repo.layers.clusters:
+        return (
+            f"{NO_SOPS_CONFIG}: set up the cluster key and a creation rule first with "
+            f"secretsmgr init (see README.md, New repository), then secretsmgr encrypt -i {path}"
+        )
+    # init sets up a Flux repository only: without one, the rule is written by hand
+    return (
+        f"{NO_SOPS_CONFIG}: write one whose creation rule names an age key (secretsmgr key "
+        f"generate prints a new one) first, then secretsmgr encrypt -i {path}"
+    )
+
+
+def _pem_finding(ctx: AuditContext, path: str, hits: list[PrivateKeyHit]) -> Finding:
     first = hits[0]
     if len(hits) == 1:
         message = f"a PEM private key ({_redacted(first)}) in clear on line {first.line}"
@@ -204,7 +221,7 @@ def _pem_finding(path: str, hits: list[PrivateKeyHit]) -> Finding:
         path,
         message,
         fix="remove it, purge it from git history and replace the key where it is trusted; "
-        f"commit the new one only encrypted: secretsmgr encrypt -i {path}",
+        f"commit the new one only encrypted: {_encrypt_hint(ctx, path)}",
         line=first.line,
     )
 
@@ -244,7 +261,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     for path, hits in by_path.items():
         pem = [h for h in hits if h.kind != "age"]
         if pem:
-            yield _pem_finding(path, pem)
+            yield _pem_finding(ctx, path, pem)
         hits = [h for h in hits if h.kind == "age"]
         if not hits:
             continue

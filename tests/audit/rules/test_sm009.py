@@ -183,3 +183,35 @@ def test_a_pem_key_in_a_past_version_is_reported_by_history(tmp_path: Path) -> N
     message = found[("SM009", "apps/linkerd/ca.key")][0]
     assert message.startswith("a PEM private key (-----BEGIN EC PRIVATE KEY-----) was committed")
     assert ec_pem.split("\n")[1] not in message
+
+
+def test_a_pem_key_in_a_repository_without_sops_yaml_says_what_encrypt_needs_first(
+    tmp_path: Path,
+) -> None:
+    """rastydnb/home-cheap-gke-cluster (sweep 10): no `.sops.yaml`, and the fix named
+    `secretsmgr encrypt -i`, which found no recipients (exit 2)."""
+    from ..helpers import audit
+
+    ec_pem, _ssh = _pem_keys()
+    standard_repo(tmp_path, {})
+    write(tmp_path, "terraform/certs/self-signed.key", ec_pem)
+    encrypt = "commit the new one only encrypted: "
+    fix = next(f.fix for f in audit(tmp_path).findings if f.rule == "SM009")
+    assert fix is not None and fix.endswith(
+        encrypt + "secretsmgr encrypt -i terraform/certs/self-signed.key"
+    )
+    (tmp_path / ".sops.yaml").unlink()
+    fix = next(f.fix for f in audit(tmp_path).findings if f.rule == "SM009")
+    assert fix is not None and fix.endswith(
+        encrypt + "no .sops.yaml in the repository: set up the cluster key and a creation rule "
+        "first with secretsmgr init (see README.md, New repository), then secretsmgr encrypt -i "
+        "terraform/certs/self-signed.key"
+    )
+    # no Flux cluster for init to set up: the rule is written by hand
+    (tmp_path / "clusters/prod/apps.yaml").unlink()
+    fix = next(f.fix for f in audit(tmp_path).findings if f.rule == "SM009")
+    assert fix is not None and fix.endswith(
+        encrypt + "no .sops.yaml in the repository: write one whose creation rule names an age "
+        "key (secretsmgr key generate prints a new one) first, then secretsmgr encrypt -i "
+        "terraform/certs/self-signed.key"
+    )
