@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from secretsmgr.audit.finding import LOST_METADATA
 from secretsmgr.audit.history import HistoryFacts
 from secretsmgr.changelog.chain import Entry, parse_entries
 from secretsmgr.changelog.store import changelog_path
@@ -67,6 +68,17 @@ def rotation_cure(cluster: str | None) -> str:
 
 
 OLD_KEY_ONLY = "still on the old key only: key rotate --finish would refuse"
+
+
+def restore_metadata_hint(path: str) -> str:
+    """A file whose ``ENC[…]`` values lost their ``sops`` block: encrypting it again would
+    encrypt the ciphertext text as the value; the block comes back from git, or the values
+    are made again."""
+    return (
+        f"{LOST_METADATA} (git log --oneline -- {path} lists "
+        f"its versions; git checkout COMMIT -- {path}), or put the values in again in clear "
+        f"and encrypt it: secretsmgr encrypt -i {path}"
+    )
 
 
 def reencrypt_hint(path: str) -> str:

@@ -16,6 +16,8 @@ RuleId = NewType("RuleId", str)
 # How a plaintext finding's fix starts when the repository has no .sops.yaml: encrypt finds no
 # recipients there, so the fix sets up a key and a rule first (the check view says so once).
 NO_SOPS_CONFIG = "no .sops.yaml in the repository"
+# How the fix of a file whose ENC[…] values lost their sops: block starts (not encrypt -i)
+LOST_METADATA = "restore it from git history with its sops: block"
 
 
 class Severity(StrEnum):

@@ -100,6 +100,9 @@ class SopsEntry:
     # The store sops reads the file in, when it is not the one ``format`` names: ``binary`` for
     # a binary-store file (read here as the JSON object it is encrypted to)
     store: str | None = None
+    # Named like a SOPS file, no metadata, yet ``ENC[…]`` values: its ``sops`` block was lost
+    # (the values are ciphertext no key opens without the data key it held)
+    lost_metadata: bool = False
 
     @property
     def is_valid(self) -> bool:
@@ -347,7 +350,12 @@ def read_sops_entry(
             return None
         if fmt is FileFormat.DOTENV or not (isinstance(first, MapNode) and first.has(SOPS_KEY)):
             values = _would_encrypt(docs, rule[1])  # no metadata: SM002
-            return replace(base, template=_is_template(values), empty=_holds_nothing(docs, fmt))
+            return replace(
+                base,
+                template=_is_template(values),
+                empty=_holds_nothing(docs, fmt),
+                lost_metadata=any(isinstance(d, MapNode) and _holds_enc(d) for d in docs),
+            )
     try:
         if fmt in _FLAT_STORES:
             sf = load(text, fmt)

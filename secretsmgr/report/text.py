@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from secretsmgr.audit.finding import NO_SOPS_CONFIG, AuditReport, Finding, RuleId, Severity
+from secretsmgr.audit.finding import (
+    LOST_METADATA,
+    NO_SOPS_CONFIG,
+    AuditReport,
+    Finding,
+    RuleId,
+    Severity,
+)
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.report._shared import (
     LayerKey,
@@ -209,7 +216,7 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
     findings = by_path(report)
     blocked = [p for p, here in findings.items() if worst(here) is Severity.ERROR]
     plaintext = all(
-        f.rule in PLAINTEXT_RULES
+        f.rule in PLAINTEXT_RULES and not (f.fix or "").startswith(LOST_METADATA)
         for path in blocked
         for f in findings[path]
         if f.severity is Severity.ERROR

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import cast
 
-from secretsmgr.audit.context import AuditContext
+from secretsmgr.audit.context import AuditContext, restore_metadata_hint
 from secretsmgr.audit.credentials import judge_value
 from secretsmgr.audit.finding import NO_SOPS_CONFIG, Finding, Rule, RuleId, Severity
 from secretsmgr.audit.manifests import (
@@ -45,6 +45,7 @@ from secretsmgr.repo.placeholders import (
     split_camel,
 )
 from secretsmgr.repo.scan import ScannedFile
+from secretsmgr.sops.encvalue import is_enc
 from secretsmgr.sops.limits import is_too_large, limit_text, max_file_bytes
 from secretsmgr.sops.locate import DocumentKeys, key_lines
 
@@ -61,6 +62,7 @@ class PlaintextSecret:
     line: int | None = None
     unread: bool = False  # over the file-size limit: not parsed, so not cleared either
     source: str | None = None  # a whole file that holds a secret: what it holds (see _source)
+    beside_ciphertext: bool = False  # its Secret holds ENC[…] values with no sops: block
 
 
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
@@ -259,8 +261,13 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
         if is_secret(obj):
             name = label(obj)
             values = list(secret_values(obj))
-            substituted = _generated_in_cluster(obj) or any(
-                _kept_out(key_path, value) for key_path, value in values
+            # ENC[…] values in a file with no sops: block (it was lost, tcurdt/kube): the
+            # secrets were encrypted, kept out of git in clear, like ``${VAR}`` ones
+            ciphertext = any(isinstance(v, str) and is_enc(v) for _, v in values)
+            substituted = (
+                ciphertext
+                or _generated_in_cluster(obj)
+                or any(_kept_out(key_path, value) for key_path, value in values)
             )
             for key_path, value in values:
                 if not is_plaintext_value(value) or is_public_material(key_path, value):
@@ -273,7 +280,11 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                     continue
                 if substituted and _setting(key_path, value, text):
                     continue
-                here.append(PlaintextSecret(file.path, prefix + key_path, name))
+                here.append(
+                    PlaintextSecret(
+                        file.path, prefix + key_path, name, beside_ciphertext=ciphertext
+                    )
+                )
         here.extend(_literals(file.path, prefix, obj))
         if here and file.format is not None:
             if located is None:
@@ -412,6 +423,8 @@ def _fix(ctx: AuditContext, hit: PlaintextSecret, keys_in: set[str]) -> str:
             f"run secretsmgr encrypt -i {env}, and list envs: [{posixpath.basename(env)}] "
             "instead of literals:"
         )
+    if hit.beside_ciphertext:  # encrypt -i would encrypt the ENC[…] text as a value
+        return restore_metadata_hint(hit.path)
     if _PATCHED.match(hit.key_path):
         # a kustomization read by kustomize or Flux cannot be encrypted itself
         return (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext
+from secretsmgr.audit.context import AuditContext, restore_metadata_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.repo.sopsentry import SopsEntry, is_named_sops
 
@@ -31,6 +31,16 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 "a template, not a secret: named like a SOPS file, every value it would "
                 "encrypt is a placeholder (${VAR}, {{ … }}, <token>, an empty credential)",
                 severity=Severity.INFO,
+            )
+            continue
+        if entry.lost_metadata:
+            # tcurdt/kube (sweep 10): ENC[…] values, the sops: block gone
+            yield RULE.finding(
+                entry.path,
+                "its values are ENC[…] ciphertext but its SOPS metadata (the sops: block) is "
+                "missing: no key can open them without it, and Flux applies the ENC[…] text "
+                "as it stands",
+                fix=restore_metadata_hint(entry.path),
             )
             continue
         yield RULE.finding(

@@ -181,3 +181,57 @@ def test_a_credential_id_is_no_setting_beside_placeholders(tmp_path: Path) -> No
     )
     (finding,) = [f for f in audit(tmp_path).findings if f.rule == "SM002"]
     assert finding.severity is Severity.ERROR
+
+
+# a well-formed but fake ENC value (random-looking bytes, no key made it)
+FAKE_ENC = (
+    "ENC[AES256_GCM,data:q1w2e3r4t5y6,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,"
+    "tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]"
+)
+LOST = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: app\nstringData:\n"
+    f"  DB_PASSWORD: {FAKE_ENC}\n  DB_USER: admin\n"
+    '  DB_HOST: hippo-primary.postgres-system.svc\n  DB_PORT: "5432"\n  DB_NAME: myapp\n'
+)
+
+
+def test_enc_values_without_a_sops_block_say_the_metadata_is_lost(tmp_path: Path) -> None:
+    """tcurdt/kube (sweep 10): a Secret of ENC[…] values whose sops: block was lost: SM002 said
+    'stored in plaintext' and `encrypt -i` (which would encrypt the ENC text as the value), SM001
+    reported host, port, name and user beside the encrypted password."""
+    from secretsmgr.report.text import render_check
+
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": LOST, "apps/other.enc.yaml": LOST})
+    report = audit(tmp_path)
+    found = [f for f in report.findings if f.path == "apps/db.enc.yaml"]
+    assert [f.rule for f in found] == ["SM002"], found
+    assert "SOPS metadata (the sops: block) is missing" in found[0].message
+    assert "plaintext" not in found[0].message
+    fix = found[0].fix or ""
+    assert fix.startswith("restore it from git history with its sops: block")
+    assert "git checkout COMMIT -- apps/db.enc.yaml" in fix
+    # the check view prints that fix for each file, not "encrypt each with encrypt -i"
+    shown = render_check(report)
+    assert "encrypt each" not in shown and shown.count("restore it from git history") == 2
+
+
+def test_a_real_secret_beside_enc_values_without_a_sops_block_is_still_reported(
+    tmp_path: Path,
+) -> None:
+    from ..helpers import audit
+
+    token = "  API_TOKEN: q8Zr2xLw9vTn4bKp7YcM3sHd\n"
+    standard_repo(tmp_path, {"apps/db.enc.yaml": LOST + token, "apps/plain.enc.yaml": secret()})
+    found = {(f.rule, f.key_path) for f in audit(tmp_path).findings if f.rule in ("SM001", "SM002")}
+    assert ("SM001", "stringData.API_TOKEN") in found
+    assert not any(k in (p or "") for _, p in found for k in ("DB_HOST", "DB_PORT", "DB_USER"))
+    sm001 = next(f for f in audit(tmp_path).findings if f.key_path == "stringData.API_TOKEN")
+    assert (sm001.fix or "").startswith("restore it from git history")
+    # a named file in plaintext with no ENC value is still "stored in plaintext"
+    plain = next(
+        f for f in audit(tmp_path).findings if f.rule == "SM002" and f.path == "apps/plain.enc.yaml"
+    )
+    assert "stored in plaintext" in plain.message
+    assert plain.fix == "secretsmgr encrypt -i apps/plain.enc.yaml"
