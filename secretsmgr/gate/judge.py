@@ -29,6 +29,7 @@ from secretsmgr.audit.registry import RULES
 from secretsmgr.errors import ConfigError, UsageError
 from secretsmgr.gate.cache import COMMIT_FIELD, cache_folder
 from secretsmgr.gate.facts import GateCache
+from secretsmgr.plural import plural
 from secretsmgr.repo import git, gitlog
 from secretsmgr.repo.flux import LayerGraph, find_layers
 from secretsmgr.repo.inventory import EMPTY_ENV, LiveKeys
@@ -211,6 +212,8 @@ def judge_index(
     index = IndexSnapshot(root)
     head = CommitSnapshot.beside(index, head_id) if head_id is not None else None
     try:
+        if files is None and head is not None and not index.paths:
+            _refuse_missing_index(root, head)
         untracked = [f for f in files or () if index.blob_id(f) is None and (root / f).is_file()]
         snap: Snapshot = _WithUntracked(index, untracked) if untracked else index
         missing = [f for f in files or () if f not in set(snap.paths)]
@@ -244,6 +247,22 @@ def judge_index(
         if head is not None:
             head.close()
         cache.save()
+
+
+def _refuse_missing_index(root: Path, head: CommitSnapshot) -> None:
+    """Refuse to judge an index that does not exist while HEAD holds files (a checkout that
+    failed, moredatapls/homeserver in sweep 10): it lists no file, and a gate that judged none
+    would pass. An empty index git wrote (``git rm -r --cached .``) is judged as it is."""
+    if not head.paths or git.git_path(root, "index").exists():
+        return
+    raise UsageError(
+        f"the git index is missing while HEAD holds {plural(len(head.paths), 'file')}: check "
+        "judges the index and would find no file to judge (a checkout that failed?)",
+        hints=(
+            "rebuild the index from HEAD, keeping the working tree: git reset",
+            "or check HEAD's files out again: git checkout -f HEAD",
+        ),
+    )
 
 
 def _scope(

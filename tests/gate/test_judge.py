@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from secretsmgr.gate.judge import judge_index
 from secretsmgr.sops import EncryptionRule, RuleKind
 from tests.audit.helpers import K1, K2, enc, flux_kustomization, secret, sops_yaml
@@ -141,3 +143,38 @@ def test_one_blob_under_a_plain_name_and_a_sops_name_is_judged_by_its_name(
     commit(root, "notes")
     stage(root, "apps/db.sops.yaml.disabled", blob)  # the same blob
     assert ("SM003", "apps/db.sops.yaml.disabled") in found(judge(root))
+
+
+def test_check_refuses_an_index_that_is_missing_while_head_holds_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """moredatapls/homeserver (sweep 10): a clone that failed left no index; check judged no
+    file and passed (exit 0) while HEAD held a plaintext Secret."""
+    from tests.cli.runner import assert_user_error, hints_of, run
+
+    root = gitops(tmp_path / "r", {"apps/cfg.yaml": secret("cfg", {"password": "plain-pw-1"})})
+    (root / ".git" / "index").unlink()
+    code, out, err = run(["--repo", str(root), "check"], capsys)
+    assert (code, out) == (2, ""), err
+    assert_user_error(err, "the git index is missing while HEAD holds 8 files")
+    assert hints_of(err) == [
+        "rebuild the index from HEAD, keeping the working tree: git reset",
+        "or check HEAD's files out again: git checkout -f HEAD",
+    ]
+    git(root, "reset", "-q")  # the hint's cure: the Secret is judged again
+    assert ("SM001", "apps/cfg.yaml") in found(judge_index(root))
+
+
+def test_check_passes_a_repository_with_no_commit_and_no_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.cli.runner import run
+
+    root = tmp_path / "empty"
+    root.mkdir()
+    git(root, "init", "-q")
+    assert run(["--repo", str(root), "check"], capsys)[0] == 0
+    # an index git wrote empty (every file staged for removal) is judged as it is
+    full = gitops(tmp_path / "r")
+    git(full, "rm", "-r", "-q", "--cached", ".")
+    assert run(["--repo", str(full), "check"], capsys)[0] == 0
