@@ -63,6 +63,9 @@ FLUX_MARKERS = {
     FileFormat.DOTENV: b"sops_mac=ENC[",
     FileFormat.INI: b"[sops]",
 }
+# A SOPS file saved as UTF-16 with a byte-order mark (Windows PowerShell 5's `>` writes so):
+# sops reads it, secretsmgr reads UTF-8 only (SM006 names the re-encoding)
+UTF16_ERROR = "UTF-16 text (a byte-order mark), not UTF-8"
 # The stores whose one document is read whole by ``load`` (metadata flattened into it).
 _FLAT_STORES = (FileFormat.DOTENV, FileFormat.INI)
 
@@ -339,6 +342,8 @@ def read_sops_entry(
         text = data.decode("utf-8")
         docs = parse_documents(text, fmt)
     except UnicodeDecodeError:
+        if named and data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return replace(base, error=UTF16_ERROR)  # Windows PowerShell's `>` (kbs610)
         return replace(base, error="not valid UTF-8") if named else None
     except FormatError as exc:
         if named and _TEMPLATE_SYNTAX.search(data):

@@ -6,12 +6,14 @@ alone or together, is valid metadata; whether the cluster can open the file is S
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.errors import FormatError, SecretsmgrError
 from secretsmgr.keys.age import check_age_file
+from secretsmgr.repo.sopsentry import UTF16_ERROR
 from secretsmgr.sops.encvalue import parse_enc
 
 
@@ -45,12 +47,31 @@ def _fixes(ctx: AuditContext) -> dict[str, str]:
     }
 
 
+def _reencode_hint(path: str) -> str:
+    """UTF-16 to UTF-8 with LF line ends: the MAC covers the values, not the bytes."""
+    quoted = shlex.quote(path)
+    return (
+        "re-encode it as UTF-8 (the MAC covers the values, not the bytes), and write SOPS "
+        "files with sops encrypt --output FILE rather than PowerShell's >: "
+        f"iconv -f UTF-16 -t UTF-8 {quoted} | tr -d '\\r' > {quoted}.utf8 && "
+        f"mv {quoted}.utf8 {quoted}"
+    )
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Unreadable metadata, broken ``ENC[…]`` values, a broken MAC field or age entry (an
     armored age file outside the age format or its bounds: such a file is never decrypted)."""
     fixes = _fixes(ctx)  # runs git only when some file is broken
     for entry in ctx.repo.sops_files:
         fix = fixes.get(entry.path, f"git checkout HEAD -- {entry.path}")
+        if entry.error == UTF16_ERROR:
+            # git's copy holds the same bytes (DRSchlaubi/kbs610): re-encode it instead
+            yield RULE.finding(
+                entry.path,
+                f"{entry.error}: secretsmgr reads SOPS files as UTF-8 only (sops reads it)",
+                fix=_reencode_hint(entry.path),
+            )
+            continue
         if entry.error is not None:
             what = "SOPS metadata" if entry.has_metadata else "SOPS file"
             yield RULE.finding(entry.path, f"malformed {what}: {entry.error}", fix=fix)

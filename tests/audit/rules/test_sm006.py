@@ -138,3 +138,35 @@ def test_the_fix_restores_from_git_only_what_git_holds(tmp_path: Path) -> None:
         "apps/new.enc.yaml": "git has no copy: remove it and write it anew with "
         "secretsmgr edit apps/new.enc.yaml",
     }
+
+
+def test_a_utf16_sops_file_is_named_so_and_its_fix_re_encodes_it(tmp_path: Path) -> None:
+    """DRSchlaubi/kbs610 (sweep 10): a SOPS file PowerShell's `>` wrote as UTF-16LE with a BOM
+    and CRLF: 'not valid UTF-8', and the fix restored the same committed bytes."""
+    import subprocess
+
+    from secretsmgr.audit.engine import run_audit
+
+    from ..helpers import enc, secret, standard_repo
+
+    text = enc(secret("db"))
+    standard_repo(tmp_path, {})
+    path = tmp_path / "apps/db.enc.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.replace("\n", "\r\n").encode("utf-16"))  # BOM + UTF-16LE
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM006"]
+    assert len(found) == 1
+    assert found[0].message == (
+        "UTF-16 text (a byte-order mark), not UTF-8: secretsmgr reads SOPS files as UTF-8 only "
+        "(sops reads it)"
+    )
+    fix = found[0].fix or ""
+    assert "git checkout" not in fix
+    command = fix.rpartition(">: ")[2]
+    subprocess.run(["sh", "-c", command], cwd=tmp_path, check=True)
+    assert path.read_text(encoding="utf-8") == text
+    assert [f for f in run_audit(tmp_path).findings if f.rule == "SM006"] == []
+    # bytes that are no UTF-8 and carry no BOM are still "not valid UTF-8"
+    path.write_bytes(b"\xc3\x28" + text.encode())
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM006"]
+    assert len(found) == 1 and found[0].message.endswith("not valid UTF-8")
