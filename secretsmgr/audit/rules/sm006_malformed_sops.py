@@ -68,7 +68,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             # git's copy holds the same bytes (DRSchlaubi/kbs610): re-encode it instead
             yield RULE.finding(
                 entry.path,
-                f"{entry.error}: secretsmgr reads SOPS files as UTF-8 only (sops reads it)",
+                f"{entry.error}: sops reads it, but SOPS files are read here as UTF-8 only",
                 fix=_reencode_hint(entry.path),
             )
             continue

@@ -157,8 +157,8 @@ def test_a_utf16_sops_file_is_named_so_and_its_fix_re_encodes_it(tmp_path: Path)
     found = [f for f in run_audit(tmp_path).findings if f.rule == "SM006"]
     assert len(found) == 1
     assert found[0].message == (
-        "UTF-16 text (a byte-order mark), not UTF-8: secretsmgr reads SOPS files as UTF-8 only "
-        "(sops reads it)"
+        "UTF-16 text (a byte-order mark), not UTF-8: sops reads it, but SOPS files are read "
+        "here as UTF-8 only"
     )
     fix = found[0].fix or ""
     assert "git checkout" not in fix
