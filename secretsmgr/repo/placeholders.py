@@ -237,8 +237,11 @@ _STAND_IN = re.compile(
     # ``changeme``, ``CHANGE_ME_PLEASE``; never ``ChangeMe#Prod-9f86d0`` (a password made from it)
     rf"change[_ -]?me(?-i:(?:[_-]+{_WORD})*)[!.]*|"
     r"fill[_ -]?(?:me|in)(?:[_ -]?in)?|set[_ -]?me|"
-    # ``INSERT_BASE64_STRING``, ``INSERT_YOUR_BASE64_STRING`` (cmu-sei/Polar): words after it
-    rf"insert(?-i:(?:[_ -]+{_WORD}){{1,6}})|"
+    # ``INSERT_BASE64_STRING``, ``INSERT_YOUR_BASE64_STRING`` (cmu-sei/Polar): a few words
+    # after it, the last naming what to put in; never ``insert-dragon-velvet-canyon`` (a
+    # passphrase) or ``INSERT_`` and a random run
+    rf"insert(?-i:(?:[_ -]+{_WORD}){{0,3}})[_ -]+(?:base64|b64|string|value|data|here|pem|"
+    r"cert(?:ificate)?|key|token|password|secret)|"
     # ``changeit``, the Java keystore's default: known to everyone, no secret to leak
     r"change[_ -]?it|"
     # ``YOURTOKEN``, ``YOURAPIKEY`` (tcurdt/kube): the same words run together, nothing after
@@ -309,6 +312,8 @@ _CREDENTIALS_URL = re.compile(
 )
 _URL_USER = re.compile(rf"^(?:{_WORD}(?:[_.-]+{_WORD})*)?$")
 _PLAIN_WORD = re.compile(r"^(?:[A-Za-z]+(?:[-_.][A-Za-z]+)*|\d{1,6})?$")
+# a query key naming a credential, also inside a longer word (libpq's ``sslpassword``)
+_QUERY_CREDENTIAL = re.compile(r"(?i)pass|pwd|secret|token|key|auth|cred|sig")
 
 
 def _stand_in_credentials(value: str) -> bool:
@@ -322,7 +327,7 @@ def _stand_in_credentials(value: str) -> bool:
         return False
     for setting in (found["query"] or "").split("&") if found["query"] else ():
         key, _, plain = setting.partition("=")
-        if not key or names_credential(key) or not _PLAIN_WORD.match(key):
+        if not key or _QUERY_CREDENTIAL.search(key) or not _PLAIN_WORD.match(key):
             return False
         if not _PLAIN_WORD.match(plain):
             return False

@@ -220,6 +220,12 @@ def _cluster_address(key_path: str, text: str | None) -> bool:
     return all(_PATH_WORD.match(part) for part in (found["path"] or "").split("/"))
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    if len({key for key, _ in pairs}) != len(pairs):
+        raise ValueError("a key written twice")
+    return dict(pairs)
+
+
 def _empty_json(text: str | None) -> bool:
     """A value (decoded, under ``data``) that is an empty JSON object or list, or an empty docker
     config (``{"auths": {}}``): ``e30K`` (``{}``) in a ``.dockerconfigjson`` that Carvel
@@ -227,8 +233,8 @@ def _empty_json(text: str | None) -> bool:
     if text is None or not text.strip().startswith(("{", "[")) or len(text) > 64:
         return False
     try:
-        doc: object = json.loads(text)
-    except ValueError:
+        doc: object = json.loads(text, object_pairs_hook=_unique_keys)
+    except ValueError:  # a key written twice too: Go's decoder keeps the first auths' entries
         return False
     if isinstance(doc, dict) and set(doc) == {"auths"}:
         doc = cast(Obj, doc)["auths"]

@@ -1048,3 +1048,49 @@ def test_tenth_sweep_an_empty_docker_config_and_insert_requests_pass(tmp_path: P
         ("apps/real.yaml", "data..dockerconfigjson"),
         ("apps/real.yaml", "data.proxy.pem"),
     }
+
+
+def test_review_stand_in_shapes_that_hold_a_real_secret_are_still_reported(tmp_path: Path) -> None:
+    # review of the tenth sweep's stand-ins: a passphrase that starts with the word `insert`, a
+    # random run after INSERT_, a DSN whose query names a credential inside a longer word
+    # (libpq's `sslpassword`), and an empty docker config whose `auths` key is written twice
+    # (Go's decoder keeps the first one's registries) are secrets
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    twice = '{"auths":{"r.io":{"auth":"' + b64("a:Tr0ub4dor") + '"}},"auths":{}}'
+    standard_repo(
+        tmp_path,
+        {
+            "apps/real.yaml": _secret_with(
+                {
+                    "passphrase": "insert-dragon-velvet-canyon",
+                    "random": "INSERT_QWERTYUIOPASDFGHJKLZXCVBNM",
+                    "dsn": "postgresql://app:insert_horse_battery_staple@db/app",
+                    "ssl": "postgresql://app:CHANGEME@db/app?sslpassword=correct-horse-battery",
+                    "token": "postgresql://app:CHANGEME@db/app?authtoken=correct-horse-battery",
+                }
+            ),
+            "apps/docker.yaml": _secret_with({".dockerconfigjson": b64(twice)}, section="data"),
+            # still stand-ins: the requests the sweep found
+            "apps/ok.yaml": _secret_with(
+                {
+                    "a": "INSERT_BASE64_STRING",
+                    "b": "INSERT_YOUR_BASE64_STRING",
+                    "c": "insert-your-token-here",
+                    "d": "postgres://app:REPLACE_ME@db/app?sslmode=disable",
+                }
+            ),
+            "apps/kustomization.yaml": "resources: [real.yaml, docker.yaml, ok.yaml]\n",
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        *(("apps/real.yaml", f"stringData.{key}") for key in ("passphrase", "random", "dsn")),
+        *(("apps/real.yaml", f"stringData.{key}") for key in ("ssl", "token")),
+        ("apps/docker.yaml", "data..dockerconfigjson"),
+    }
