@@ -269,11 +269,38 @@ def is_placeholder(value: object) -> bool:
     return bool(_TEMPLATE.search(value)) and not holds_literal_secret(strip_templates(value))
 
 
+# a quoted literal inside a template expression (``default('…')``)
+_QUOTED = re.compile(r"'([^'\n]{1,512})'|\"([^\"\n]{1,512})\"")
+_PLAIN_SYMBOLS = re.compile(r"[^A-Za-z0-9\s\-_./:@?=&%,+~]")
+
+
+def _password_like(text: str) -> bool:
+    """A run of 8 or more characters with a digit, a lower-case letter and an upper-case letter
+    or a symbol that no path, URL or host holds (``P@ssw0rd!2024``)."""
+    return any(
+        len(part) >= 8
+        and _DIGIT.search(part)
+        and _LOWER.search(part)
+        and (_UPPER.search(part) or _PLAIN_SYMBOLS.search(part))
+        for part in text.split()
+    )
+
+
 def _filled_by_template(value: str) -> bool:
-    """A value with makejinja or ytt variables in it whose text around them holds no secret:
-    no literal secret (``holds_literal_secret``), no random token and no docker ``auth``."""
-    rest = strip_templates(_OTHER_TEMPLATE.sub("", value))
-    return not (holds_literal_secret(rest) or _has_token(rest) or _AUTH_VALUE.search(rest))
+    """A value with makejinja or ytt variables in it whose text around them holds no secret: no
+    literal secret (``holds_literal_secret``), no random token, no docker ``auth`` and no
+    password-like run; nor does a quoted literal inside an expression (``default('…')``)."""
+    literals = [
+        a or b for found in _OTHER_TEMPLATE.finditer(value) for a, b in _QUOTED.findall(found[0])
+    ]
+    rest = strip_templates(_OTHER_TEMPLATE.sub(" ", value))
+    return not any(
+        holds_literal_secret(piece)
+        or _has_token(piece)
+        or _AUTH_VALUE.search(piece)
+        or _password_like(piece)
+        for piece in (rest, *literals)
+    )
 
 
 # An address whose secret part is a stand-in: a webhook's token written ``xxx/yyy`` (Gatus'

@@ -192,6 +192,9 @@ YTT_DOCKER_CONFIG = (
         "Bearer #{ token }#",
         YTT_DOCKER_CONFIG,  # making/k8s-gitops: a ytt text template
         "(@= data.values.password @)",
+        "https://#{ domain }#/api/v1/hooks/#{ hook_id }#",
+        "#{ user }#:#{ password }#@db01.example.com:5432/app?connect_timeout=10",
+        "#{ registry | default('ghcr.io/org') }#/app:1.25.3",
     ],
 )
 def test_makejinja_and_ytt_variables_are_placeholders(value: str) -> None:
@@ -206,6 +209,10 @@ def test_makejinja_and_ytt_variables_are_placeholders(value: str) -> None:
         YTT_DOCKER_CONFIG.replace("(@= data.values.registry_1_username @)", "q7Wm2ZpK9vR4tY8uXb3N"),
         "#{ token }#q7Wm2ZpK9vR4tY8uXb3N",
         "password: Tr0ub4dor3\nurl: #{ url }#",
+        # the review of the tenth sweep: a literal inside the expression or glued to it
+        "#{ github.token | default('q7Wm2ZpK9vR4') }#",
+        "#{ x }#P@ssw0rd!Real#2024",
+        '(@= data.values.pw or "Tr0ub4dor3x" @)',
         "#{x}",  # no closing #: no makejinja variable
         "a#{ 1 }#b",  # no expression
     ],
