@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import cast
 
 from secretsmgr.errors import FormatError
-from secretsmgr.repo.placeholders import holds_literal_secret, strip_templates
+from secretsmgr.repo.placeholders import holds_secret_around, strip_templates
 from secretsmgr.repo.placeholders import is_placeholder as repo_placeholder
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.document import FileFormat
@@ -234,7 +234,7 @@ def is_placeholder(value: str) -> bool:
     unclosed ``{{`` and an angle marker with spaces inside)."""
     if repo_placeholder(value) or bool(_ANGLE.match(value)):
         return True
-    return "{{" in value and not holds_literal_secret(strip_templates(value).replace("{{", ""))
+    return "{{" in value and not holds_secret_around(strip_templates(value).replace("{{", ""))
 
 
 _PUBLIC_PEM = re.compile(

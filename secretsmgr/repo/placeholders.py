@@ -266,7 +266,18 @@ def is_placeholder(value: object) -> bool:
         return True
     if _OTHER_TEMPLATE.search(value):
         return _filled_by_template(value)
-    return bool(_TEMPLATE.search(value)) and not holds_literal_secret(strip_templates(value))
+    if not _TEMPLATE.search(value):
+        return False
+    # the text around the variables holds no secret line, no random token and no docker
+    # ``auth`` (``${x}q7Wm2ZpK9vR4tY8uXb3N`` and a docker config with a registry's auth beside a
+    # variable are secrets: the review of the tenth sweep)
+    return not holds_secret_around(strip_templates(value))
+
+
+def holds_secret_around(text: str) -> bool:
+    """Whether ``text`` (what is left around a value's variables) holds a secret line, a random
+    token or a docker ``auth`` value."""
+    return holds_literal_secret(text) or _has_token(text) or bool(_AUTH_VALUE.search(text))
 
 
 # a quoted literal inside a template expression (``default('…')``)

@@ -219,3 +219,30 @@ def test_makejinja_and_ytt_variables_are_placeholders(value: str) -> None:
 )
 def test_a_secret_beside_a_makejinja_or_ytt_variable_is_no_placeholder(value: str) -> None:
     assert not is_placeholder(value) and not manifest_placeholder(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "${x}q7Wm2ZpK9vR4tY8uXb3N",
+        '{"auths": {"{{ .Values.registry }}": {"auth": "dXNlcjpUcjB1YjRkb3I="}}}',
+        "https://hooks.slack.com/services/${TEAM}/B0E1F2G3H/q7Wm2ZpK9vR4tY8uXb3NcD5e",
+    ],
+)
+def test_a_token_or_a_docker_auth_beside_a_variable_is_no_placeholder(value: str) -> None:
+    """The review of the tenth sweep: around ``${…}`` and ``{{ … }}`` only a secret line was
+    looked for, so a random token glued to a variable, or a registry's auth beside one, passed."""
+    assert not is_placeholder(value) and not manifest_placeholder(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://${DOMAIN}/api/v1/hooks",
+        '{"auths": {"{{ .Values.registry }}": {"auth": "{{ .Values.auth | b64enc }}"}}}',
+        "postgres://${DB_USER}:${DB_PASSWORD}@db.example.com:5432/app",
+        "${GRAFANA_ADMIN_PASSWORD}",
+    ],
+)
+def test_variables_with_plain_text_around_them_stay_placeholders(value: str) -> None:
+    assert is_placeholder(value) and manifest_placeholder(value)
