@@ -11,10 +11,11 @@ from secretsmgr.audit.context import AuditContext, build_context
 from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Need, Rule, RuleId
 from secretsmgr.audit.history import HistoryFacts
 from secretsmgr.audit.registry import RULES
-from secretsmgr.errors import SecretsmgrError, UsageError
+from secretsmgr.errors import SecretsmgrError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
 from secretsmgr.repo.flux import Layer
+from secretsmgr.repo.flux.graph import unknown_layer
 from secretsmgr.repo.inventory import EMPTY_ENV, LiveKeys, load_inventory
 from secretsmgr.repo.scan import Detector, InventoryCache
 from secretsmgr.repo.snapshot import Snapshot
@@ -146,8 +147,7 @@ def _check_layers(ctx: AuditContext, layer_filter: Sequence[str]) -> frozenset[s
     known = graph.names()
     unknown = [name for name in layer_filter if graph.get(name) is None]
     if unknown:
-        shown = ", ".join(known) if known else "none"
-        raise UsageError(f"unknown layer: {unknown[0]}", hints=(f"layers: {shown}",))
+        raise unknown_layer(unknown[0], known)
     return frozenset(layer_filter)
 
 

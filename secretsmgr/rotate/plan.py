@@ -18,6 +18,7 @@ from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
+from secretsmgr.repo.flux.graph import unknown_layer
 from secretsmgr.repo.inventory import Inventory
 from secretsmgr.repo.sopsconfig import all_age_recipients, sops_rotate_hint
 from secretsmgr.repo.sopsentry import SopsEntry
@@ -181,8 +182,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         chosen.update(swept)
     for layer in request.layers:
         if ctx.layers.get(layer) is None:
-            names = ", ".join(ctx.layers.names()) or "none"
-            raise UsageError(f"unknown layer {layer!r} (layers: {names})")
+            raise unknown_layer(layer, ctx.layers.names())
         for path, entry in swept.items():
             if layer in ctx.layers_of(path):
                 chosen[path] = entry

@@ -250,3 +250,17 @@ def test_a_unique_layer_name_is_shown_without_its_namespace(tmp_path: Path) -> N
     )
     report = run_audit(root)
     assert sorted(x.name for x in report.layers) == ["infra-staging", "infra-sync"]
+
+
+def test_a_layer_name_two_namespaces_share_is_ambiguous(tmp_path: Path) -> None:
+    """``--layer infra-sync`` with two such layers said "unknown layer"; it names both now, and
+    ``namespace/name`` picks one."""
+    root = _same_name_two_namespaces(tmp_path)
+    with pytest.raises(UsageError) as err:
+        run_audit(root, layer_filter=["infra-sync"])
+    assert err.value.message == (
+        "layer 'infra-sync' is ambiguous: sops-prod/infra-sync, sops-staging/infra-sync"
+    )
+    assert err.value.hints == ("name one: --layer sops-prod/infra-sync",)
+    report = run_audit(root, layer_filter=["sops-prod/infra-sync"])
+    assert [x.name for x in report.layers] == ["sops-prod/infra-sync"]

@@ -255,7 +255,7 @@ def test_unknown_layer_is_a_usage_error(
     before = snapshot(demo_repo)
     code, out, err = rotate(demo_repo, capsys, "--layer", "nosuchlayer")
     assert (code, out) == (2, "")
-    assert_user_error(err, "unknown layer 'nosuchlayer'")
+    assert_user_error(err, "unknown layer: nosuchlayer")
     assert snapshot(demo_repo) == before
 
 

@@ -31,14 +31,13 @@ def _of_layers(root: Path, entries: list[Entry], layers: Sequence[str]) -> list[
     """The entries touching ``layers``; a name neither the repository nor the log knows is
     a usage error, as everywhere else."""
     from secretsmgr.changelog.table import known_layers, touching
-    from secretsmgr.errors import UsageError
+    from secretsmgr.repo.flux.graph import unknown_layer
     from secretsmgr.repo.inventory import load_inventory
 
     known = known_layers(entries, load_inventory(root).layers.names())
     unknown = [name for name in layers if name not in known]
     if unknown:
-        shown = ", ".join(known) if known else "none"
-        raise UsageError(f"unknown layer: {unknown[0]}", hints=(f"layers: {shown}",))
+        raise unknown_layer(unknown[0], known)
     return touching(entries, layers)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from secretsmgr.errors import ConfigError
+from secretsmgr.errors import ConfigError, UsageError
 from secretsmgr.repo.flux.build import BuildResult, Use, UseKind
 from secretsmgr.repo.flux.objects import Decryption, FluxKustomization
 from secretsmgr.repo.flux.version import ASSUMED, FluxVersion
@@ -232,3 +232,16 @@ def _topological(members: Sequence[Layer], deps: list[list[int]]) -> list[int]:
         cycle = [*trail[trail.index(node) :], node]
         raise ConfigError("dependsOn cycle: " + " → ".join(members[i].name for i in cycle))
     return order
+
+
+def unknown_layer(name: str, known: Sequence[str]) -> UsageError:
+    """The error for a ``--layer`` no layer answers to: ambiguous when layers of that name in
+    several namespaces are known only as ``namespace/name``, else unknown, with the names."""
+    shared = [k for k in known if k.rsplit("/", 1)[-1] == name and k != name]
+    if len(shared) > 1:
+        return UsageError(
+            f"layer {name!r} is ambiguous: {', '.join(shared)}",
+            hints=(f"name one: --layer {shared[0]}",),
+        )
+    shown = ", ".join(known) if known else "none"
+    return UsageError(f"unknown layer: {name}", hints=(f"layers: {shown}",))
