@@ -255,6 +255,7 @@ def run_rules(
     sops_set = set(sops_paths)
     summaries = tuple(_summary(x, sops_set) for x in graph.layers if chosen(x))
     files = sum(1 for f in ctx.repo.files if in_scope(f)) if wanted else len(ctx.repo.files)
+    header_keys, header_source = ctx.repo.header_keys
     return AuditReport(
         findings=tuple(findings),
         files=files,
@@ -262,8 +263,8 @@ def run_rules(
         layers=summaries,
         suppressed=suppressed,
         skipped=tuple(skipped),
-        cluster_keys=ctx.repo.header_keys[0],
-        cluster_key_source=ctx.repo.header_keys[1],
+        cluster_keys=header_keys,
+        cluster_key_source=header_source,
         file_layers=tuple((p, tuple((x.cluster, x.name) for x in placed(p))) for p in sops_paths),
         notes=graph.notes
         + ctx.repo.key_notes

@@ -36,51 +36,81 @@ def export_hint(choice: ClusterChoice, begin: bool = False, cluster: str | None 
     return " ".join(parts)
 
 
-def rotate_own(
+def rotate_step(
     root: Path,
-    cluster: str,
+    cluster: str | None,
     begin: bool,
     choice: ClusterChoice,
     live: ClusterKeys | None,
     identity: LayeredIdentity,
     store: IdentityStore,
+    *,
+    cluster_key: str | None,
     reason: str,
     commit: bool,
     allow_dirty: bool,
     skip_cluster_check: bool,
 ) -> StepResult:
-    """A step of the rotation of one cluster's own key (``--cluster``)."""
+    """A step of ``key rotate``: of ``cluster_key``, or of one cluster's own key (``--cluster``).
+    ``live``: the Secret read at begin (``--from-cluster``); finish reads the cluster itself,
+    after its own checks, unless ``skip_cluster_check`` (then it warns)."""
     from secretsmgr.rotate import clusterkey, clusterown
 
+    fault = fault_hook()
     if begin:
+        held = None
+        if live is not None:
+            hint = export_hint(choice, cluster=cluster)
+            held = clusterkey.LiveCluster(live.publics, label(live), hint)
+        if cluster is None:
+            return clusterkey.begin(
+                root,
+                identity=identity,
+                store=store,
+                env=os.environ,
+                cluster_key=cluster_key,
+                live=held,
+                reason=reason,
+                commit=commit,
+                allow_dirty=allow_dirty,
+                fault=fault,
+            )
         return clusterown.begin(
             root,
             cluster=cluster,
             identity=identity,
             store=store,
             env=os.environ,
-            live=None
-            if live is None
-            else clusterkey.LiveCluster(
-                live.publics, label(live), export_hint(choice, cluster=cluster)
-            ),
+            live=held,
             reason=reason,
             commit=commit,
             allow_dirty=allow_dirty,
-            fault=fault_hook(),
+            fault=fault,
         )
     if skip_cluster_check:
         warn(SKIP_WARNING)
+    view = None if skip_cluster_check else lambda: cluster_view(choice, cluster)
+    if cluster is None:
+        return clusterkey.finish(
+            root,
+            identity=identity,
+            env=os.environ,
+            cluster=view,
+            reason=reason,
+            commit=commit,
+            allow_dirty=allow_dirty,
+            fault=fault,
+        )
     return clusterown.finish(
         root,
         cluster=cluster,
         identity=identity,
         env=os.environ,
-        check=None if skip_cluster_check else lambda: cluster_view(choice, cluster),
+        check=view,
         reason=reason,
         commit=commit,
         allow_dirty=allow_dirty,
-        fault=fault_hook(),
+        fault=fault,
     )
 
 

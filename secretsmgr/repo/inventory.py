@@ -112,11 +112,9 @@ class Inventory:
 
     @property
     def rotation_pending(self) -> tuple[str, str] | None:
-        """(old, new) while a cluster-key rotation is under way, else None."""
-        s = self.settings
-        if s.cluster_key is not None and s.next_cluster_key is not None:
-            return s.cluster_key, s.next_cluster_key
-        return None
+        """(old, new) while a rotation of the repository-wide cluster key is under way, else
+        None."""
+        return next(((old, new) for name, old, new in self.rotations if name is None), None)
 
     @property
     def rotations(self) -> tuple[tuple[str | None, str, str], ...]:
@@ -225,11 +223,9 @@ class Inventory:
         During a rotation of one cluster's own key, its next key is expected where its current
         key is (by the policy, or on the file)."""
         keys = set(self.cluster_keys_for(entry)) | set(self.allowed_for(entry))
-        if self.settings.next_cluster_key is not None:
-            keys.add(self.settings.next_cluster_key)
         carried = set(entry.sops_file.metadata.age_recipients) if entry.sops_file else set()
-        for name, old, new in self.settings.pending_rotations:
-            if name is not None and (old in keys or old in carried):
+        for name, old, new in self.rotations:
+            if name is None or old in keys or old in carried:
                 keys.add(new)
         return frozenset(keys)
 

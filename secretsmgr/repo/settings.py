@@ -25,6 +25,12 @@ _SOURCE_KEY = re.compile(r"^(GitRepository|OCIRepository|Bucket|ExternalArtifact
 _RULE_ID = re.compile(r"^SM\d{3}$")
 
 
+def without_cluster_key_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without ``SECRETSMGR_CLUSTER_KEY``: each file's keys come from the repository
+    (the operator's own choice of key must not decide which keys a cluster needs)."""
+    return {k: v for k, v in env.items() if k != CLUSTER_KEY_ENV}
+
+
 def _check_recipient(key: str, where: str) -> str:
     if key.upper().startswith("AGE-SECRET-KEY-"):
         raise ConfigError(f"{where} holds an age private key, not a public key")

@@ -219,8 +219,11 @@ def begin(
         allow_dirty=allow_dirty,
         setting="next_cluster_key",
     )
-    configs = begin_configs(
-        root, ctx, settings_text(read_optional(root / SETTINGS_NAME), old, new), old, new
+    configs = step_configs(
+        root,
+        ctx,
+        settings_text(read_optional(root / SETTINGS_NAME), old, new),
+        lambda text, path: add_beside(text, path, old, new),
     )
     request = RotationRequest(
         files=tuple(str(root / p) for p in todo),
@@ -297,17 +300,16 @@ def begin_identity(
     return secret, public, paths
 
 
-def begin_configs(
-    root: Path, ctx: Inventory, settings_after: str, old: str, new: str
+def step_configs(
+    root: Path, ctx: Inventory, settings_after: str, sops_edit: Callable[[str, Path], str | None]
 ) -> tuple[tuple[str, str], ...]:
-    """The configuration writes of a begin step: ``.secretsmgr.yaml`` (when it changes) and
-    every ``.sops.yaml`` rule naming ``old`` with ``new`` beside it."""
+    """The configuration writes of a step: ``.secretsmgr.yaml`` (when it changes) and every
+    ``.sops.yaml`` that ``sops_edit`` changes (the new key added beside the old one at begin,
+    put in its place at finish)."""
     configs: tuple[tuple[str, str], ...] = ()
     if settings_after != read_optional(root / SETTINGS_NAME):
         configs = ((SETTINGS_NAME, settings_after),)
-    return configs + edit_sops_configs(
-        root, ctx, lambda text, path: add_beside(text, path, old, new)
-    )
+    return configs + edit_sops_configs(root, ctx, sops_edit)
 
 
 def run_begin(
@@ -422,8 +424,12 @@ def finish(
             f"({plural(len(blocked), 'file')} the new key cannot open)",
             hints=("run secretsmgr key rotate --begin again: it re-encrypts them to both keys",),
         )
-    configs = [(SETTINGS_NAME, settings_text(read_optional(root / SETTINGS_NAME), new, None))]
-    configs += edit_sops_configs(root, ctx, lambda text, path: switch(text, path, old, new))
+    configs = step_configs(
+        root,
+        ctx,
+        settings_text(read_optional(root / SETTINGS_NAME), new, None),
+        lambda text, path: switch(text, path, old, new),
+    )
     if cluster is not None:
         check_cluster(root, new, cluster)
     result = rotate(
@@ -436,7 +442,7 @@ def finish(
             action="key-rotate-finish",
             cluster_keys=(new,),
             retire=(old,),  # even where it is an allowed recipient too
-            config_writes=tuple(configs),
+            config_writes=configs,
         ),
         [new_only],
         env=env,

@@ -31,18 +31,22 @@ from secretsmgr.keys.manifest import entry_text
 from secretsmgr.keys.protocols import IdentitySet
 from secretsmgr.plural import plural
 from secretsmgr.repo.inventory import Inventory, load_inventory
-from secretsmgr.repo.settings import CLUSTER_KEY_ENV, SETTINGS_NAME, Settings, load_settings
+from secretsmgr.repo.settings import (
+    SETTINGS_NAME,
+    Settings,
+    load_settings,
+    without_cluster_key_env,
+)
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.rotate.clusterkey import (
     IdentityStore,
     LiveCluster,
     StepResult,
-    begin_configs,
     begin_identity,
-    edit_sops_configs,
     finish_blockers,
     run_begin,
     secret_of,
+    step_configs,
     valid_sops_files,
 )
 from secretsmgr.rotate.faults import FaultHook
@@ -51,7 +55,7 @@ from secretsmgr.rotate.fluxcheck import ClusterView
 from secretsmgr.rotate.plan import RotationRequest, expects_key
 from secretsmgr.rotate.record import locked_writer
 from secretsmgr.rotate.settingsedit import cluster_settings_text
-from secretsmgr.rotate.sopsrules import switch
+from secretsmgr.rotate.sopsrules import add_beside, switch
 from secretsmgr.rotate.transaction import rotate
 
 
@@ -91,11 +95,6 @@ def own_key(settings: Settings, name: str) -> str:
             ),
         )
     return spec.cluster_key
-
-
-def _own_env(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` without ``SECRETSMGR_CLUSTER_KEY``: each file's keys come from the repository."""
-    return {k: v for k, v in env.items() if k != CLUSTER_KEY_ENV}
 
 
 def _scope(ctx: Inventory, key: str, *also: str) -> list[SopsEntry]:
@@ -140,7 +139,7 @@ def begin(
     fault: FaultHook | None = None,
 ) -> StepResult:
     """Step one for cluster ``cluster``; see the module docstring."""
-    env = _own_env(env)
+    env = without_cluster_key_env(env)
     ctx = load_inventory(root, env=env)
     old = own_key(ctx.settings, cluster)
     if live is not None and old not in live.publics:
@@ -167,7 +166,12 @@ def begin(
         setting=f"clusters.{cluster}.next_cluster_key",
     )
     current = read_optional(root / SETTINGS_NAME)
-    configs = begin_configs(root, ctx, cluster_settings_text(current, cluster, old, new), old, new)
+    configs = step_configs(
+        root,
+        ctx,
+        cluster_settings_text(current, cluster, old, new),
+        lambda text, path: add_beside(text, path, old, new),
+    )
     request = RotationRequest(
         files=tuple(str(root / p) for p in todo),
         reason=reason
@@ -232,7 +236,7 @@ def finish(
 ) -> StepResult:
     """Step two for cluster ``cluster``; see the module docstring. ``check`` reads the
     cluster's live state (after the local checks pass); None skips it."""
-    env = _own_env(env)
+    env = without_cluster_key_env(env)
     settings = load_settings(root)
     old = own_key(settings, cluster)
     spec = settings.cluster(cluster)
@@ -260,13 +264,13 @@ def finish(
                 "them to both keys",
             ),
         )
-    configs = [
-        (
-            SETTINGS_NAME,
-            cluster_settings_text(read_optional(root / SETTINGS_NAME), cluster, new, None),
-        )
-    ]
-    configs += edit_sops_configs(root, ctx, lambda text, path: switch(text, path, old, new))
+    current = read_optional(root / SETTINGS_NAME)
+    configs = step_configs(
+        root,
+        ctx,
+        cluster_settings_text(current, cluster, new, None),
+        lambda text, path: switch(text, path, old, new),
+    )
     if check is not None:
         check_cluster(root, new, check)
     result = rotate(
@@ -279,7 +283,7 @@ def finish(
             action="key-rotate-finish",
             swap=(old, new),
             swap_finish=True,
-            config_writes=tuple(configs),
+            config_writes=configs,
         ),
         [new_only],
         env=env,

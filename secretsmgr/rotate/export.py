@@ -13,7 +13,7 @@ refuse a ``next_cluster_key`` that is one of ``allowed_recipients``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -24,7 +24,12 @@ from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.manifest import entry_text
 from secretsmgr.plural import plural
 from secretsmgr.repo.repokeys import repository_keys
-from secretsmgr.repo.settings import CLUSTER_KEY_ENV, SETTINGS_NAME, load_settings
+from secretsmgr.repo.settings import (
+    CLUSTER_KEY_ENV,
+    SETTINGS_NAME,
+    load_settings,
+    without_cluster_key_env,
+)
 
 
 class ClusterKeyHolder(Protocol):
@@ -119,19 +124,29 @@ def export_keys(
 ) -> tuple[ExportedKey, ...]:
     """The Secret's entries for the repository at ``root``; see the module docstring."""
     named, by_operator = _named(root, env, cluster_key, on_note)
+    return _entries(
+        identity, named, by_operator=by_operator, name_it="secretsmgr key export", whose=""
+    )
+
+
+def _entries(
+    identity: ClusterKeyHolder,
+    named: Sequence[tuple[str, str, str]],
+    *,
+    by_operator: bool,
+    name_it: str,
+    whose: str,
+) -> tuple[ExportedKey, ...]:
+    """The Secret's entries for ``named`` (entry, public key, who named it), each vetted by
+    export's rules (``_vet``); a key not held at all is an error naming ``whose`` key it is
+    (empty: the cluster key)."""
     out = []
     for entry, public, named_by in named:
-        secret = _vet(
-            identity,
-            public,
-            named_by,
-            by_operator=by_operator,
-            name_it="secretsmgr key export",
-        )
+        secret = _vet(identity, public, named_by, by_operator=by_operator, name_it=name_it)
         if secret is None:
+            what = f"{whose} key" if whose else "the cluster key"
             raise KeyNotFoundError(
-                f"the private half of the cluster key {short_key(public)} ({named_by}) was not "
-                "found",
+                f"the private half of {what} {short_key(public)} ({named_by}) was not found",
                 hints=(
                     "import it: secretsmgr key import FILE, or set SOPS_AGE_KEY_FILE",
                     "secretsmgr key show lists the keys found and where",
@@ -159,20 +174,10 @@ def export_cluster_keys(
             ("old.agekey", current, where),
             ("new.agekey", spec.next_cluster_key, f"clusters.{cluster}.next_cluster_key"),
         ]
-    out = []
-    for entry, public, named_by in named:
-        secret = _vet(identity, public, named_by, by_operator=False)
-        if secret is None:
-            raise KeyNotFoundError(
-                f"the private half of cluster {cluster}'s key {short_key(public)} ({named_by}) "
-                "was not found",
-                hints=(
-                    "import it: secretsmgr key import FILE, or set SOPS_AGE_KEY_FILE",
-                    "secretsmgr key show lists the keys found and where",
-                ),
-            )
-        out.append(ExportedKey(entry, public, named_by, entry_text(secret, public)))
-    return tuple(out), spec.context
+    exported = _entries(
+        identity, named, by_operator=False, name_it="", whose=f"cluster {cluster}'s"
+    )
+    return exported, spec.context
 
 
 def check_rotation_keys(
@@ -234,8 +239,7 @@ def _cluster_facts(root: Path, env: Mapping[str, str]) -> tuple[_ClusterFacts, .
     from secretsmgr.repo.inventory import load_inventory
     from secretsmgr.repo.sopsconfig import all_age_recipients
 
-    own_env = {k: v for k, v in env.items() if k != CLUSTER_KEY_ENV}
-    inv = load_inventory(root, env=own_env)
+    inv = load_inventory(root, env=without_cluster_key_env(env))
     settings = inv.settings
     rotation = {settings.cluster_key, settings.next_cluster_key} - {None}
     names = [c.name for c in inv.layers.clusters] or [None]

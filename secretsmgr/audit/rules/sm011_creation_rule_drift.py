@@ -40,6 +40,7 @@ def _governs(configs: list[str]) -> str:
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Compare recipients (as a set), the encryption rule and ``mac_only_encrypted``."""
     elsewhere: list[str] | None = None
+    rotations = ctx.repo.rotations
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None:
@@ -81,7 +82,6 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         label = f"{entry.sops_config} rule {entry.creation_rule_number}"
         problems: list[str] = []
         want = all_age_recipients(rule)
-        rotations = ctx.repo.rotations
         for _cluster, old, new in rotations:
             if old in want and new not in want:
                 want += (new,)  # during a cluster-key rotation both keys are the rule's

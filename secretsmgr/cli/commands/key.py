@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from secretsmgr.cli.context import fault_hook, note, out, recover_interrupted, repo_root, warn
-from secretsmgr.cli.keysteps import SKIP_WARNING, cluster_view, export_hint, rotate_own
+from secretsmgr.cli.context import note, out, recover_interrupted, repo_root, warn
+from secretsmgr.cli.keysteps import export_hint, rotate_step
 from secretsmgr.cli.options import (
     ClusterChoice,
     ContextOpt,
@@ -354,7 +354,6 @@ def rotate_cmd(
     """Replace the cluster key in two steps, with Flux able to decrypt throughout."""
     from secretsmgr.errors import SecretsmgrError, UsageError
     from secretsmgr.keys.stores import FileStore, KeyringStore
-    from secretsmgr.rotate import clusterkey
     from secretsmgr.rotate.export import check_rotation_keys
     from secretsmgr.rotate.steptext import step_summary
 
@@ -380,17 +379,16 @@ def rotate_cmd(
     from secretsmgr.repo.settings import load_settings
 
     settings = load_settings(root)
+    pending = settings.next_cluster_key
     if cluster is not None:
         from secretsmgr.rotate.clusterown import own_key
 
         own_key(settings, cluster)  # an unknown cluster, or one without a key of its own
         spec = settings.cluster(cluster)
-        if context is None and spec is not None and spec.context:
+        assert spec is not None
+        pending = spec.next_cluster_key
+        if context is None and spec.context:
             choice = ClusterChoice(from_cluster, spec.context, namespace, secret)
-    pending = settings.next_cluster_key
-    if cluster is not None:
-        spec = settings.cluster(cluster)
-        pending = spec.next_cluster_key if spec is not None else None
     if begin and output is not None and pending is not None:
         raise UsageError(
             "-o: a rotation is under way, so no new identity is made "
@@ -405,48 +403,20 @@ def rotate_cmd(
             _refuse_other_cluster(root, cluster, choice, force=False)
     result: StepResult
     store = FileStore(output) if output is not None else KeyringStore(absent_hint=_KEEP_IN_A_FILE)
-    if cluster is not None:
-        result = rotate_own(
-            root,
-            cluster,
-            begin,
-            choice,
-            live,
-            identity,
-            store,
-            reason,
-            commit,
-            allow_dirty,
-            skip_cluster_check,
-        )
-    elif begin:
-        result = clusterkey.begin(
-            root,
-            identity=identity,
-            store=store,
-            env=os.environ,
-            cluster_key=cluster_key,
-            live=None
-            if live is None
-            else clusterkey.LiveCluster(live.publics, label(live), export_hint(choice)),
-            reason=reason,
-            commit=commit,
-            allow_dirty=allow_dirty,
-            fault=fault_hook(),
-        )
-    else:
-        if skip_cluster_check:
-            warn(SKIP_WARNING)
-        result = clusterkey.finish(
-            root,
-            identity=identity,
-            env=os.environ,
-            cluster=None if skip_cluster_check else lambda: cluster_view(choice),
-            reason=reason,
-            commit=commit,
-            allow_dirty=allow_dirty,
-            fault=fault_hook(),
-        )
+    result = rotate_step(
+        root,
+        cluster,
+        begin,
+        choice,
+        live,
+        identity,
+        store,
+        cluster_key=cluster_key,
+        reason=reason,
+        commit=commit,
+        allow_dirty=allow_dirty,
+        skip_cluster_check=skip_cluster_check,
+    )
     summary = step_summary(result, begin, applied=apply)
     # Without --apply the manifest follows on stdout: the summary is YAML comments there, so
     # `secretsmgr key rotate --begin | kubectl apply -f -` works.
