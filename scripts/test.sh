@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
 # Debian packages the tests need: git; gnome-keyring + dbus for the real OS keyring
 # (libsecret-tools gives secret-tool, an independent cross-check); etcd for the real
-# Kubernetes API server; age for cross-checks.
+# Kubernetes API server; age for cross-checks; gnupg for sops's PGP keys.
 need=()
 for pair in git:git gnome-keyring-daemon:gnome-keyring secret-tool:libsecret-tools \
-            dbus-daemon:dbus-daemon dbus-send:dbus-bin etcd:etcd-server age:age; do
+            dbus-daemon:dbus-daemon dbus-send:dbus-bin etcd:etcd-server age:age gpg:gnupg; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 if ((${#need[@]})); then

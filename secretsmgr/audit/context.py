@@ -81,14 +81,31 @@ def restore_metadata_hint(path: str) -> str:
     )
 
 
-def reencrypt_hint(path: str) -> str:
+def reencrypt_hint(path: str, *, with_sops: bool = False) -> str:
     """Re-encrypt under the creation rule with the plaintext only in memory-backed /dev/shm,
     in a file of its own (``mktemp``: 0600, a new name, so no other user or run can hold or
-    read it, as a fixed name in a shared folder would allow)."""
+    read it, as a fixed name in a shared folder would allow). ``with_sops``: through the sops
+    binary, for a file only PGP or KMS keys open: age keys are the only ones read here."""
+    if with_sops:
+        return (
+            f'P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && sops decrypt --output "$P" {path} '
+            f'&& sops encrypt --filename-override {path} --output {path} "$P"; rm -f "$P"'
+        )
     return (
         'P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && secretsmgr decrypt -o "$P" '
         f'{path} && secretsmgr encrypt --filename-override {path} -o {path} "$P"; rm -f "$P"'
     )
+
+
+def sops_only(entry: SopsEntry) -> bool:
+    """Whether only sops can open ``entry``: its keys are PGP, KMS or Vault keys, no age key."""
+    sf = entry.sops_file
+    return sf is not None and bool(sf.metadata.foreign_kinds) and not sf.metadata.age_recipients
+
+
+def reencrypt_fix(entry: SopsEntry) -> str:
+    """``reencrypt_hint`` for ``entry``, through sops when only sops can open it."""
+    return reencrypt_hint(entry.path, with_sops=sops_only(entry))
 
 
 def creation_rule_encrypts(entry: SopsEntry, key_path: str) -> bool:
@@ -121,7 +138,7 @@ def widen_hint(entry: SopsEntry, key_path: str, *, too: bool) -> str:
     leaves = "leaves" if too else "would leave"
     return (
         f"{where} rule{number} {leaves} {key_path} in clear{' too' if too else ''}: {change}, "
-        "then re-encrypt: " + reencrypt_hint(entry.path)
+        "then re-encrypt: " + reencrypt_fix(entry)
     )
 
 

@@ -239,6 +239,64 @@ def test_sm011_rule_drift_fix_reencrypts(tmp_path: Path) -> None:
     assert _gone(tmp_path, "SM011")
 
 
+def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(tmp_path: Path) -> None:
+    # stop 25's "left alone": a PGP-only file whose encryption rule drifted got secretsmgr's
+    # decrypt | encrypt one-liner, and secretsmgr opens age keys only. A real GnuPG key here.
+    import shutil
+    import subprocess
+    import tempfile
+
+    from secretsmgr.sops import FileFormat, RuleKind
+    from secretsmgr.sops.document import load
+
+    home = Path(tempfile.mkdtemp(prefix="g", dir="/tmp"))  # short: gpg-agent's socket path
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
+    env["GNUPGHOME"] = str(home)
+    try:
+        gpg = ["gpg", "--batch", "--passphrase", "", "--quiet"]
+        subprocess.run(
+            [*gpg, "--quick-gen-key", "t <t@example.invalid>", "ed25519", "sign", "0"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        listed = subprocess.run(
+            ["gpg", "--list-keys", "--with-colons"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        fpr = next(line.split(":")[9] for line in listed.splitlines() if line.startswith("fpr"))
+        subprocess.run(
+            [*gpg, "--quick-add-key", fpr, "cv25519", "encr", "0"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        standard_repo(tmp_path, {})
+        rule = "  - path_regex: \\.enc\\.yaml$\n    encrypted_regex: {}\n    pgp: " + fpr + "\n"
+        write(tmp_path, ".sops.yaml", "creation_rules:\n" + rule.format("^(stringData)$"))
+        write(tmp_path, "apps/db.enc.yaml", secret("db", {"password": "pw-in-pgp"}))
+        run_shell("sops encrypt -i apps/db.enc.yaml", env=env, cwd=tmp_path, expect=0)
+        write(tmp_path, ".sops.yaml", "creation_rules:\n" + rule.format("^(data|stringData)$"))
+        fix = _fix_of(tmp_path, "SM011")
+        assert fix.startswith("P=$(mktemp /dev/shm/") and "secretsmgr" not in fix.split(")")[1]
+        run_shell(fix, env=env, cwd=tmp_path, expect=0)
+        assert _gone(tmp_path, "SM011")
+        meta = load((tmp_path / "apps/db.enc.yaml").read_text(), FileFormat.YAML).metadata
+        assert (meta.rule.kind, meta.rule.value) == (
+            RuleKind.ENCRYPTED_REGEX,
+            "^(data|stringData)$",
+        )
+        plain = run_shell("sops decrypt apps/db.enc.yaml", env=env, cwd=tmp_path, expect=0).out
+        assert "pw-in-pgp" in plain
+        assert not list(Path("/dev/shm").glob("secretsmgr-plain.*"))
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False)
+        shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.mark.parametrize("rule", ["SM001", "SM002", "SM003", "SM004", "SM011"])
 def test_the_fix_tests_above_cover(rule: str) -> None:
     names = [n for n in globals() if n.startswith(f"test_{rule.lower()}_")]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from secretsmgr.audit.context import (
     AuditContext,
     creation_rule_encrypts,
-    reencrypt_hint,
+    reencrypt_fix,
     widen_hint,
 )
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
@@ -83,7 +83,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if entry.sops_file is None:
             continue
         rule = entry.sops_file.metadata.rule
-        fix = reencrypt_hint(entry.path)
+        fix = reencrypt_fix(entry)
         for key_path in entry.plaintext_leaves:
             # sops never writes a value its rule selects in clear: it was added by hand, and
             # decrypt refuses the file, so re-encrypting cannot be the cure (an operator's

@@ -9,7 +9,7 @@ from secretsmgr.audit.context import (
     OLD_KEY_ONLY,
     AuditContext,
     creation_rule_encrypts,
-    reencrypt_hint,
+    reencrypt_fix,
     rotation_cure,
     widen_hint,
 )
@@ -127,7 +127,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 # re-encrypting under this creation rule would write a Secret value in clear
                 fix = widen_hint(entry, exposed[0], too=False)
             elif rule_change:
-                fix = reencrypt_hint(entry.path)
+                fix = reencrypt_fix(entry)
             elif foreign or (sf.metadata.foreign_kinds and not sf.metadata.age_recipients):
                 # PGP, KMS, Vault: keys only sops can use (a file on them only: rotate refuses)
                 fix = ctx.repo.sops_configs.updatekeys_hint(

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 
-from secretsmgr.audit.context import AuditContext, reencrypt_hint
+from secretsmgr.audit.context import AuditContext, reencrypt_fix
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.repo.flux import Layer, Use, UseKind
 from secretsmgr.repo.sopsentry import DECRYPT_ANNOTATION, FLUX_MARKERS, SopsEntry
@@ -80,7 +80,7 @@ def _use_reasons(entry: SopsEntry, layer: Layer, use: Use) -> list[tuple[str, st
         out.append(
             (
                 f"{what} (layer {layer.name}) without the exact marker '{marker}' Flux looks for",
-                reencrypt_hint(entry.path),
+                reencrypt_fix(entry),
             )
         )
     return out
@@ -109,7 +109,7 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
             f"{'document' if one else 'documents'} {numbers} "
             f"{'holds' if one else 'hold'} encrypted values but no sops block of "
             f"{'its' if one else 'their'} own",
-            reencrypt_hint(entry.path),
+            reencrypt_fix(entry),
         )
     return list(reasons.items())
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import cast
 
-from secretsmgr.audit.context import AuditContext, reencrypt_hint
+from secretsmgr.audit.context import AuditContext, reencrypt_fix
 from secretsmgr.audit.credentials import (
     BOOTSTRAP_TOKEN,
     is_lock_file,
@@ -37,6 +37,7 @@ from secretsmgr.audit.manifests import (
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.placeholders import URL_PASSWORD
 from secretsmgr.repo.scan import ScannedFile
+from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.iniio import ini_key_lines, parse_ini
 from secretsmgr.sops.locate import find_line, key_lines
@@ -421,17 +422,17 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
     )
 
 
-def _sops_fix(path: str, key_path: str) -> str:
+def _sops_fix(entry: SopsEntry, key_path: str) -> str:
     """In a SOPS file, a value its rule leaves in clear: ``encrypt`` would refuse the file."""
     return (
         f"the file's encryption rule leaves {key_path} in clear: change the rule (for example "
-        f"widen encrypted_regex) in .sops.yaml, then re-encrypt: {reencrypt_hint(path)}"
+        f"widen encrypted_regex) in .sops.yaml, then re-encrypt: {reencrypt_fix(entry)}"
     )
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """One finding per credential; known formats are errors, keyword and entropy warnings."""
-    encrypted = {e.path for e in ctx.repo.sops_files if e.has_metadata}
+    encrypted = {e.path: e for e in ctx.repo.sops_files if e.has_metadata}
     for hit in ctx.repo.hits_of(RULE.id):
         assert isinstance(hit, CredentialHit)
         what = hit.kind if hit.known else f"a likely credential ({hit.kind.lower()})"
@@ -440,7 +441,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             f"{hit.where}: {what} in plaintext at {hit.key_path}, line {hit.line}",
             key_path=hit.key_path,
             line=hit.line,
-            fix=_sops_fix(hit.path, hit.key_path) if hit.path in encrypted else _fix(ctx, hit),
+            fix=_sops_fix(encrypted[hit.path], hit.key_path)
+            if hit.path in encrypted
+            else _fix(ctx, hit),
         )
         yield finding if hit.known else replace(finding, severity=Severity.WARNING)
 
