@@ -163,7 +163,7 @@ def test_cluster_key_rotation_end_to_end(
     assert {f["path"] for f in overlap} == {
         p.relative_to(repo).as_posix() for p in sops_files(repo)
     }
-    assert all("ready to finish" in f["message"] for f in overlap)
+    assert all("this file is ready;" in f["message"] for f in overlap)
 
     # 5. Finish waits for Flux: the decrypting Kustomizations still report the commit before
     #    the begin step, so it is refused and nothing changes.

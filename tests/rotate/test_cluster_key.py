@@ -153,7 +153,7 @@ def test_finish_refuses_a_file_only_the_old_key_opens_and_begin_again_fixes_it(
     found = json.loads(audit.out)["findings"]
     states = {f["path"]: f["message"] for f in found if f["rule"] == "SM017"}
     assert "old key only" in states["gitops/apps/redis/extra.enc.yaml"]
-    assert "ready to finish" in states[REDIS]
+    assert "this file is ready;" in states[REDIS]
     # SM011 (the creation rule names both keys) agrees, and both give the same cure
     late = [
         f
@@ -547,7 +547,7 @@ def test_begin_adds_the_new_key_to_sops_yaml_so_plain_sops_encrypts_to_both(
     audit = run(repo, env, "audit", "--format", "json")
     found = json.loads(audit.out)["findings"]
     assert {f["rule"] for f in found} == {"SM017"}
-    assert all("ready to finish" in f["message"] for f in found)
+    assert all("this file is ready;" in f["message"] for f in found)
     assert rel in {f["path"] for f in found}
     # finish removes the old key from the rules again, and moves the file to the new key
     env_new = key_env(tmp_path, tmp_path / "new.agekey")

@@ -21,7 +21,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 continue
             have = set(sf.metadata.age_recipients)
             if old in have and new in have:
-                state, fix = "on the old and the new key (ready to finish)", None
+                state, fix = (
+                    "on the old and the new key (this file is ready; finishing also needs the "
+                    "cluster to hold the new key)",
+                    None,
+                )
             elif old in have:
                 # SM011 reports it too, with the same cure
                 state, fix = OLD_KEY_ONLY, rotation_cure(cluster)

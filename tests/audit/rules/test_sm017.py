@@ -27,7 +27,7 @@ def hit(root: Path) -> None:
 
 def hit_check(report: AuditReport) -> None:
     got = {f.path: f for f in report.findings if f.rule == "SM017"}
-    assert "ready to finish" in got["apps/both.enc.yaml"].message
+    assert "this file is ready;" in got["apps/both.enc.yaml"].message
     assert "old key only" in got["apps/old.enc.yaml"].message
     assert got["apps/old.enc.yaml"].fix == "secretsmgr key rotate --begin"
     assert "new key only" in got["apps/new.enc.yaml"].message
