@@ -30,15 +30,18 @@ from secretsmgr.errors import (
     KeyNotFoundError,
     RefusedError,
     RotatedNotCommittedError,
+    SecretsmgrError,
     UsageError,
 )
-from secretsmgr.fsutil import read_optional
+from secretsmgr.fsutil import check_write_target, read_optional, write_atomic
 from secretsmgr.keys.age import AgeRecipient, generate_identity
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.manifest import entry_text
 from secretsmgr.keys.protocols import Identity, IdentitySet
 from secretsmgr.plural import plural
+from secretsmgr.repo import git
 from secretsmgr.repo.inventory import Inventory, load_inventory
+from secretsmgr.repo.lock import repo_lock
 from secretsmgr.repo.settings import SETTINGS_NAME, Settings, load_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.repo.sopsentry import SopsEntry
@@ -91,6 +94,7 @@ class StepResult:
     rewritten: tuple[str, ...] = ()
     configs: tuple[str, ...] = ()
     cluster: str | None = None  # the cluster whose own key this step rotates; None: cluster_key
+    commit: str | None = None  # the commit of a step that wrote configuration files only
 
 
 # ------------------------------------------------------------------ the two steps
@@ -234,7 +238,7 @@ def begin(
         cluster_keys=(old, new),
         config_writes=configs,
     )
-    result, stored_in = None, None
+    result, stored_in, configs_commit = None, None, None
     if todo:
         result, stored_in = run_begin(
             root,
@@ -247,6 +251,8 @@ def begin(
             recorded=lambda: _recorded(root, new),
             what="the new cluster key",
         )
+    elif configs:
+        configs_commit = write_configs(root, request)
     return StepResult(
         old_key=old,
         new_key=new,
@@ -258,7 +264,8 @@ def begin(
         generated=pending is None,
         stored_in=stored_in,
         rewritten=tuple(todo),
-        configs=tuple(p for p, _ in configs) if todo else (),
+        configs=tuple(p for p, _ in configs),
+        commit=configs_commit,
     )
 
 
@@ -346,6 +353,30 @@ def run_begin(
         if new is not None and not recorded():
             store.discard(new[1])  # rolled back: nothing is encrypted to it
         raise
+
+
+def write_configs(root: Path, request: RotationRequest) -> str | None:
+    """A re-run begin step with every file already on both keys: put back what its
+    configuration files lost since (the new key taken out of a ``.sops.yaml`` rule by hand, so
+    that a file made with plain sops would be on the old key only), each written atomically
+    under the write lock; committed when asked. The commit's sha, or None."""
+    paths = [rel for rel, _ in request.config_writes]
+    with repo_lock(root):
+        if not request.allow_dirty:
+            refuse_dirty(root, paths)
+        for rel, text in request.config_writes:
+            write_atomic(check_write_target(root, rel), text)
+        if not request.commit:
+            return None
+        message = f"secrets: {request.action}: {', '.join(paths)}\n\n{request.reason}\n"
+        try:
+            return git.commit(root, paths, message)
+        except Exception as exc:
+            raise RotatedNotCommittedError(
+                f"updated {', '.join(paths)} but the commit failed: "
+                f"{exc.message if isinstance(exc, SecretsmgrError) else type(exc).__name__}",
+                hints=("the files are changed on disk; commit them yourself",),
+            ) from exc
 
 
 def _recorded(root: Path, new: str) -> bool:

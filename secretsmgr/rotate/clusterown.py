@@ -48,6 +48,7 @@ from secretsmgr.rotate.clusterkey import (
     secret_of,
     step_configs,
     valid_sops_files,
+    write_configs,
 )
 from secretsmgr.rotate.faults import FaultHook
 from secretsmgr.rotate.finishgate import check_cluster
@@ -182,7 +183,7 @@ def begin(
         swap=(old, new),
         config_writes=configs,
     )
-    result, stored_in = None, None
+    result, stored_in, configs_commit = None, None, None
     if todo:
         result, stored_in = run_begin(
             root,
@@ -195,6 +196,8 @@ def begin(
             recorded=lambda: _recorded(root, cluster, new),
             what=f"the new key of cluster {cluster}",
         )
+    elif configs:
+        configs_commit = write_configs(root, request)
     return StepResult(
         old_key=old,
         new_key=new,
@@ -206,8 +209,9 @@ def begin(
         generated=pending is None,
         stored_in=stored_in,
         rewritten=tuple(todo),
-        configs=tuple(p for p, _ in configs) if todo else (),
+        configs=tuple(p for p, _ in configs),
         cluster=cluster,
+        commit=configs_commit,
     )
 
 

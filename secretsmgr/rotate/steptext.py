@@ -29,7 +29,8 @@ def step_summary(result: StepResult, begin: bool, *, applied: bool = False) -> s
             f"{short_key(result.old_key)} + {short_key(result.new_key)}{logged}{commit}"
         )
         if result.configs:
-            lines.append(f"updated {', '.join(result.configs)}")
+            done = f"; committed {result.commit[:7]}" if result.commit else ""
+            lines.append(f"updated {', '.join(result.configs)}{done}")
         send = "" if applied else "send the Secret holding both keys, "
         finish = "secretsmgr key rotate --finish" + (
             f" --cluster {result.cluster}" if result.cluster else ""

@@ -638,3 +638,38 @@ def test_key_show_with_no_key_at_hand_points_at_a_key_file_the_repository_needs(
     (repo / ".sops.yaml").unlink()
     bare = run(repo, env, "key", "show", expect=2)
     assert "generate one: secretsmgr key generate --keyring" in bare.err
+
+
+def test_begin_again_with_every_file_done_puts_the_new_key_back_in_sops_yaml(
+    repo: Path, tmp_path: Path
+) -> None:
+    # stop 25's "left alone": a re-run begin with no file to re-encrypt wrote nothing, so a
+    # .sops.yaml rule that lost the new key since begin stayed that way, and a file made with
+    # plain sops meanwhile would be on the old key only
+    env = key_env(tmp_path)
+    new = begin(repo, tmp_path, env)
+    config = repo / ".sops.yaml"
+    assert new in config.read_text()
+    config.write_text(config.read_text().replace(f",{new}", "").replace(new, ""), encoding="utf-8")
+    assert new not in config.read_text()
+    commit_all(repo, "someone took the new key out of the rules")
+    files, sha = {rel: (repo / rel).read_bytes() for rel in DEMO_SOPS_FILES}, head(repo)
+    log = (repo / CHANGELOG).read_bytes()
+
+    env_with_new = key_env(tmp_path, DEMO_KEY, tmp_path / "new.agekey")
+    again = run(repo, env_with_new, "key", "rotate", "--begin", "--commit")
+    assert "re-encrypted 0 files " in again.out
+    assert re.search(r"^# updated \.sops\.yaml; committed [0-9a-f]{7}$", again.out, re.M), again.out
+    assert {rel: (repo / rel).read_bytes() for rel in DEMO_SOPS_FILES} == files
+    assert (repo / CHANGELOG).read_bytes() == log
+    assert porcelain(repo) == "" and head(repo) != sha
+    # plain sops now puts a new file on both keys again
+    added = late_secret(repo)
+    made = run_sops(["encrypt", "-i", str(added.relative_to(repo))], cwd=repo, key_file=DEMO_KEY)
+    assert made.returncode == 0, made.stderr
+    assert {OLD, new} <= set(age_recipients(added))
+    # nothing left to do: a third begin writes nothing and commits nothing
+    added.unlink()
+    sha = head(repo)
+    third = run(repo, env_with_new, "key", "rotate", "--begin", "--commit")
+    assert "updated" not in third.out and head(repo) == sha

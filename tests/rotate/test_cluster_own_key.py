@@ -377,3 +377,30 @@ def test_removing_a_clusters_own_key_points_at_its_rotation(
     assert "names the cluster key: Flux could no longer decrypt" in refused.err
     assert "key rotate --begin --cluster staging / --finish --cluster staging" in refused.err
     assert snapshot(repo) == before
+
+
+def test_begin_again_puts_the_new_key_back_in_a_rule_that_lost_it(
+    setup: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    # as for the repository-wide rotation: a re-run begin with every file done still repairs
+    # the .sops.yaml rules (it wrote nothing before)
+    repo, env, _keys = setup
+    new_file = tmp_path / "staging-next.agekey"
+    run(repo, env, "key", "rotate", "--begin", "--cluster", "staging", "-o", str(new_file))
+    (new,) = keys_of(new_file)
+    commit_all(repo, "begin")
+    config = repo / ".sops.yaml"
+    with_new = config.read_text()
+    assert new in with_new
+    config.write_text(re.sub(rf",?\s*{new}", "", with_new), encoding="utf-8")
+    assert new not in config.read_text()
+    commit_all(repo, "the new key taken out by hand")
+    files = {rel: (repo / rel).read_bytes() for rel in (STAGING, PRODUCTION, SHARED)}
+    both = subprocess_env(SOPS_AGE_KEY_FILE=str(tmp_path / "both.agekey"))
+    (tmp_path / "both.agekey").write_text(
+        (tmp_path / "clusters.agekey").read_text() + new_file.read_text()
+    )
+    again = run(repo, both, "key", "rotate", "--begin", "--cluster", "staging")
+    assert "re-encrypted 0 files " in again.out and "# updated .sops.yaml" in again.out
+    assert config.read_text() == with_new
+    assert {rel: (repo / rel).read_bytes() for rel in files} == files
