@@ -1026,3 +1026,41 @@ def test_a_substituted_path_still_makes_an_unlisted_kustomization_live_elsewhere
     g = graph(git_checkout)
     assert g.layers_of("other/app/s.enc.yaml") == ("other",)
     assert g.layers_of("clusters/apps/prod/games/b/app/s.enc.yaml") == ()
+
+
+@pytest.mark.parametrize("origin", [None, "/srv/mirrors/fleet.git"])
+def test_without_a_hosted_origin_another_repositorys_source_is_not_this_checkout(
+    git_checkout: GitRepo, origin: str | None
+) -> None:
+    # sweep 11 (ipni/storetheindex in a clone of a mirror): a GitRepository of another
+    # repository with this one's folder layout became a root of this checkout, whose
+    # Kustomization (no decryption: the app repository has no secrets) failed the gate with
+    # SM010. The bootstrap source (its flux-system folder) names this repository.
+    git_checkout.write(
+        "clusters/prod/flux-system/gotk-sync.yaml",
+        SYNC.format(path="clusters/prod", url="https://github.com/example/fleet.git")
+        .replace("name: flux-system, namespace", "name: fleet, namespace", 1)
+        .replace("name: flux-system}", "name: fleet}")
+        .replace("  sourceRef:", "  decryption: {provider: sops}\n  sourceRef:"),
+    )
+    git_checkout.write(
+        "clusters/prod/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n"
+    )
+    git_checkout.write(
+        "clusters/prod/app-deploy/flux-cd.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: app-deploy, namespace: flux-system}\n"
+        "spec: {url: 'https://github.com/example/app-deploy.git'}\n---\n"
+        + flux_ks("app-deploy", "./clusters/prod", decryption="").replace(
+            "    name: flux-system\n", "    name: app-deploy\n", 1
+        ),
+    )
+    git_checkout.write("clusters/prod/app-deploy/kustomization.yaml", "resources: [flux-cd.yaml]\n")
+    git_checkout.write("clusters/prod/s.enc.yaml", "kind: Secret\n")
+    if origin is not None:
+        git_checkout.git("remote", "add", "origin", origin)
+    g = graph(git_checkout)
+    assert [c.name for c in g.clusters] == ["prod"]
+    (own,) = [x for x in g.layers if x.name == "flux-system"]
+    assert own.decrypts_sops
+    assert g.layers_of("clusters/prod/s.enc.yaml") == ("flux-system",)

@@ -75,6 +75,9 @@ __all__ = ["Cluster", "Layer", "LayerGraph", "cluster_name", "find_layers", "nor
 class _Model(Workspace):
     """Clusters, roots and layers, found on the workspace."""
 
+    _bootstrap_read = False
+    _bootstrap: str | None = None
+
     # -------------------------------------------------------------- roots
     def roots(self) -> list[Root]:
         """Cluster roots, in the order the clusters will be reported."""
@@ -156,17 +159,43 @@ class _Model(Workspace):
         return read.pop() if len(read) == 1 and ref not in read else ref
 
     def _another_repository(self, url: str | None) -> bool:
-        """Whether ``url`` names another repository than this checkout's ``origin``: both
-        hosted (``host/owner/name``), no variable in the URL, and another repository name (a
-        fork or an ssh alias of origin is this checkout; so is any URL when origin is a local
-        path). Asked only of a source not named ``flux-system``, as ``flux bootstrap`` names
-        its own: a renamed repository's bootstrap keeps its old URL and still syncs."""
-        found, remote = normalize_url(url), self.remote()
-        if found is None or remote is None or "$" in found or "{" in found:
+        """Whether ``url`` names another repository than this checkout: both hosted
+        (``host/owner/name``), no variable in the URL, and another repository name (a fork or
+        an ssh alias of origin is this checkout). Asked only of a source not named
+        ``flux-system``, as ``flux bootstrap`` names its own: a renamed repository's bootstrap
+        keeps its old URL and still syncs. When ``origin`` is a local path or missing (a clone
+        of a mirror, an export), the checkout is the repository that the bootstrap sources
+        (in a ``flux-system`` folder, or named so) all name; with none or several, any URL may
+        be this checkout."""
+        found = normalize_url(url)
+        if found is None or "$" in found or "{" in found:
             return False
-        if remote.startswith("/") or remote.count("/") < 2 or "." not in remote.split("/")[0]:
-            return False  # origin is a local path or no hosted repository
+        remote = self.remote()
+        if not _hosted(remote):
+            remote = self._bootstrap_url()
+        if remote is None:
+            return False
         return found.rsplit("/", 1)[-1] != remote.rsplit("/", 1)[-1]
+
+    def _bootstrap_url(self) -> str | None:
+        """The one hosted repository that the checkout's bootstrap sources name (GitRepository
+        objects named ``flux-system`` or defined in a ``flux-system`` folder), or None."""
+        if not self._bootstrap_read:
+            self._bootstrap_read = True
+            names: dict[str, str] = {}
+            for sources in self.scan.sources.values():
+                for src in sources:
+                    folder = posixpath.basename(posixpath.dirname(src.origin))
+                    if src.ref.kind != "GitRepository" or "flux-system" not in (
+                        src.ref.name,
+                        folder,
+                    ):
+                        continue
+                    found = normalize_url(src.url)
+                    if found is not None and _hosted(found) and "$" not in found:
+                        names.setdefault(found.rsplit("/", 1)[-1], found)
+            self._bootstrap = next(iter(names.values())) if len(names) == 1 else None
+        return self._bootstrap
 
     @staticmethod
     def _as_built(
@@ -900,6 +929,16 @@ def _merge_overlapping(model: _Model, explicit: set[str | None]) -> None:
             owner = owners.pop()
             if not _would_clash(model, c, owner):
                 _fold(model, c, owner, "applies layers another root applies too")
+
+
+def _hosted(url: str | None) -> bool:
+    """Whether a normalized URL names a hosted repository (``host.tld/owner/name``)."""
+    return (
+        url is not None
+        and not url.startswith("/")
+        and url.count("/") >= 2
+        and "." in url.split("/")[0]
+    )
 
 
 def _inside(path: str, folder: str) -> bool:
