@@ -22,9 +22,12 @@ _TEMPLATE = re.compile(r"\$\{[^{}]{0,512}\}|\{\{[^{}]{0,2048}\}\}|\{%[^{}]{0,204
 _ANGLE = re.compile(r"^\s*<[^<>\s][^<>]*>\s*$")
 # Template variables of other renderers, read more strictly (see _filled_by_template): makejinja's
 # ``#{ github.webhook_token }#`` (onedr0p/cluster-template) and Carvel ytt's text templates
-# ``(@= data.values.registry_password @)``; an expression that starts with a name, on one line.
+# ``(@= data.values.registry_password @)``; an expression that starts with a name, on one line;
+# Zarf's package variables (``###ZARF_GIT_AUTH_PUSH###``, ``###ZARF_VAR_DB_PASSWORD###``), which
+# it fills in at deploy time (an air-gapped Big Bang with Flux).
 _OTHER_TEMPLATE = re.compile(
     r"#\{[ \t]*[A-Za-z_][^{}#\n]{0,512}\}#|\(@[=-]?[ \t]+[A-Za-z_][^@\n]{0,512}@\)"
+    r"|###ZARF_[A-Z0-9_]{1,128}###"
 )
 # a docker config's ``"auth": "dXNlcjpwYXNz"`` (base64 of user:password), which no key of
 # _SECRET_LINE names

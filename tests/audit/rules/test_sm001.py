@@ -1094,3 +1094,36 @@ def test_review_stand_in_shapes_that_hold_a_real_secret_are_still_reported(tmp_p
         *(("apps/real.yaml", f"stringData.{key}") for key in ("ssl", "token")),
         ("apps/docker.yaml", "data..dockerconfigjson"),
     }
+
+
+def test_eleventh_sweep_zarf_package_variables_pass(tmp_path: Path) -> None:
+    # blancharda/zarf-package-software-factory: Zarf fills `###ZARF_GIT_AUTH_PUSH###` and
+    # `###ZARF_VAR_…###` in at deploy time; six SM001 errors failed check
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/git.yaml": secret(
+                "git", {"username": "zarf-git-user", "password": '"###ZARF_GIT_AUTH_PUSH###"'}
+            ),
+            "apps/db.yaml": secret(
+                "db", {"url": '"postgres://app:###ZARF_VAR_DB_PASSWORD###@db:5432/app"'}
+            ),
+            # still secrets: a literal beside the variable, a lower-case or unclosed look-alike
+            "apps/real.yaml": _secret_with(
+                {
+                    "a": "###ZARF_VAR_PREFIX###q7Wm2ZpK9vR4tY8uXb3N",
+                    "b": "###zarf_var_x###",
+                    "c": "###ZARF_VAR_X",
+                }
+            ),
+            "apps/kustomization.yaml": "resources: [git.yaml, db.yaml, real.yaml]\n",
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/real.yaml", "stringData.a"),
+        ("apps/real.yaml", "stringData.b"),
+        ("apps/real.yaml", "stringData.c"),
+    }
