@@ -13,8 +13,9 @@ A rule often names more than the cluster key: an operator's own key, a break-gla
 When a rule (or one of its key groups) names several age keys, one of them is taken as the
 cluster key, in this order: a key listed in ``allowed_recipients`` is never the cluster key; of
 the others, the one the fewest of the repository's rules name (an operator's key tends to be in
-every rule, each cluster's key only in its own rules); then the one listed first. The choice is
-stated as a note with the line that pins it. A rule that also names PGP or cloud KMS keys,
+every rule, each cluster's key only in its own rules); then the one key that every SOPS file of
+the rule carries (of those Flux applies, when it applies any); then the one listed first. The
+choice is stated as a note with the line that pins it. A rule that also names PGP or cloud KMS keys,
 whose age keys only their order tells apart, gives no cluster key (with a note): the key Flux
 holds may well be its PGP or KMS key, and an operator's age key taken for the cluster's would
 make the audit's answers about the cluster key wrong.
@@ -29,7 +30,7 @@ Pure: `.sops.yaml` rules and settings in, keys out; ``inventory.py`` applies it 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from secretsmgr.keys.bech32 import is_age_recipient, short_key
@@ -89,10 +90,17 @@ def _age_groups(rule: CreationRule) -> list[tuple[str, ...]]:
     return groups
 
 
+_BY_FILES = "the one key every file of the rule carries"
+
+
 def _choose(
-    keys: tuple[str, ...], allowed: frozenset[str], uses: Counter[str]
+    keys: tuple[str, ...],
+    allowed: frozenset[str],
+    uses: Counter[str],
+    files: Sequence[frozenset[str]] = (),
 ) -> tuple[str, str | None]:
-    """(the cluster key among ``keys``, why when it was a choice; None when it was not)."""
+    """(the cluster key among ``keys``, why when it was a choice; None when it was not).
+    ``files``: the age recipients of each SOPS file the rule governs (those Flux applies)."""
     candidates = [k for k in keys if k not in allowed] or list(keys)
     if len(candidates) == 1:
         return candidates[0], None
@@ -100,13 +108,19 @@ def _choose(
     rarest = [k for k in candidates if uses[k] == fewest]
     if len(rarest) == 1:
         return rarest[0], "the key the fewest rules name"
+    on_every = [k for k in rarest if files and all(k in keys_of for keys_of in files)]
+    if len(on_every) == 1:
+        return on_every[0], _BY_FILES
     return rarest[0], "listed first"
 
 
 def rule_keys(
-    rules: Iterable[tuple[str, int, CreationRule]], allowed: Sequence[str] = ()
+    rules: Iterable[tuple[str, int, CreationRule]],
+    allowed: Sequence[str] = (),
+    files: Mapping[RuleId, Sequence[frozenset[str]]] | None = None,
 ) -> dict[RuleId, RuleKeys]:
-    """The cluster key(s) of every rule, given as (config label, number, rule)."""
+    """The cluster key(s) of every rule, given as (config label, number, rule); ``files``: the
+    age recipients of the SOPS files each rule governs, which settle a tie the rules leave."""
     listed = list(rules)
     uses: Counter[str] = Counter()
     for _config, _number, rule in listed:
@@ -118,12 +132,12 @@ def rule_keys(
         why: str | None = None
         every: list[str] = []
         for group in _age_groups(rule):
-            key, reason = _choose(group, allowed_set, uses)
+            key, reason = _choose(group, allowed_set, uses, (files or {}).get((config, number), ()))
             chosen.append(key)
             every.extend(group)
             why = why or reason
         foreign = any(group.pgp or group.other for group in rule.key_groups)
-        if foreign and why == "listed first":
+        if foreign and why in ("listed first", _BY_FILES):
             others = tuple(dict.fromkeys(every))
             out[(config, number)] = RuleKeys(config, number, (), others, undecided=True)
             continue

@@ -306,7 +306,9 @@ def scoped_files(root: Path, files: Sequence[str], all_files: Sequence[str]) -> 
 # --------------------------------------------------------------------------------- building
 
 
-def _rule_keys(configs: SopsConfigs, settings: Settings) -> dict[RuleId, RuleKeys]:
+def _rule_keys(
+    configs: SopsConfigs, settings: Settings, entries: Sequence[SopsEntry], layers: LayerGraph
+) -> dict[RuleId, RuleKeys]:
     """The cluster key(s) of every creation rule of every `.sops.yaml` in force."""
     return rule_keys(
         (
@@ -315,7 +317,27 @@ def _rule_keys(configs: SopsConfigs, settings: Settings) -> dict[RuleId, RuleKey
             for number, rule in enumerate(config.rules, start=1)
         ),
         settings.allowed_recipients,
+        _recipients_by_rule(entries, layers),
     )
+
+
+def _recipients_by_rule(
+    entries: Sequence[SopsEntry], layers: LayerGraph
+) -> dict[RuleId, list[frozenset[str]]]:
+    """The age recipients of the SOPS files of each creation rule: of those a live layer
+    applies, when it applies any of the rule's files, else of all of them."""
+    applied: dict[RuleId, list[frozenset[str]]] = {}
+    every: dict[RuleId, list[frozenset[str]]] = {}
+    for entry in entries:
+        sf = entry.sops_file
+        if sf is None or entry.sops_config is None or entry.creation_rule_number is None:
+            continue
+        rid = (entry.sops_config, entry.creation_rule_number)
+        keys = frozenset(sf.metadata.age_recipients)
+        every.setdefault(rid, []).append(keys)
+        if layers.layers_of(entry.path):
+            applied.setdefault(rid, []).append(keys)
+    return {rid: applied.get(rid, found) for rid, found in every.items()}
 
 
 def _resolve_keys(
@@ -399,7 +421,7 @@ def load_inventory(
         for name, items in found.items():
             hits[name].extend(items)
 
-    rules = _rule_keys(configs, settings)
+    rules = _rule_keys(configs, settings, entries, layers)
     free = _flux_free(entries, layers)
     lives = _lives(live_keys)
     every = next((x for x in lives if x.cluster is None), None)

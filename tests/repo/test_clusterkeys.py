@@ -183,3 +183,31 @@ def test_a_rule_naming_the_keys_clusters_pins_leaves_nothing_to_pin(tmp_path: Pa
     write(tmp_path, "apps/base/new/db.sops.yaml", enc(secret("new"), (K1, K2)))  # no layer yet
     git(tmp_path, "init", "-q", "-b", "main")
     assert load_inventory(tmp_path).key_notes == ()
+
+
+def test_of_keys_the_rules_cannot_tell_apart_the_one_every_file_carries_is_taken(
+    tmp_path: Path,
+) -> None:
+    # sweep 11 (h3mmy/bloopySphere): a rule lists "personal, flux"; every applied file carries
+    # the flux key, 17 only that one. The personal key, listed first, was taken: 15 false SM004
+    # errors failed check, and init would have pinned it.
+    from secretsmgr.audit.engine import run_audit
+    from tests.audit.helpers import K1, K2, enc, flux_kustomization, secret, sops_yaml, write
+
+    personal, flux = K2, K1
+    write(tmp_path, ".sops.yaml", sops_yaml((r"apps/.*\.sops\.yaml$", (personal, flux))))
+    write(tmp_path, "clusters/prod/apps.yaml", flux_kustomization())
+    write(tmp_path, "apps/a.sops.yaml", enc(secret("a"), (personal, flux)))
+    write(tmp_path, "apps/b.sops.yaml", enc(secret("b"), (flux,)))
+    report = run_audit(tmp_path)
+    assert not [f for f in report.findings if f.rule == "SM004"], report.findings
+    (note,) = [n for n in report.notes if "several age keys" in n]
+    assert "the one key every file of the rule carries" in note
+    # no file tells them apart: the order still decides, and says so
+    write(tmp_path, "apps/b.sops.yaml", enc(secret("b"), (personal, flux)))
+    (note,) = [n for n in run_audit(tmp_path).notes if "several age keys" in n]
+    assert "listed first" in note
+    # unit: the evidence settles only a tie the rules leave
+    files = {(".sops.yaml", 1): [frozenset({KEY_B}), frozenset({KEY_A, KEY_B})]}
+    found = rule_keys([(".sops.yaml", 1, rule((KEY_A, KEY_B)))], (), files)
+    assert found[(".sops.yaml", 1)].cluster_keys == (KEY_B,)
