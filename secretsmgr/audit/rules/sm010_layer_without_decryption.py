@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from secretsmgr.audit.context import AuditContext
@@ -92,9 +93,9 @@ def _decryption_text(layers: Sequence[Layer], bad: Layer) -> str:
 
 
 def _fix_text(decryption: str, layer: Layer, hits: list[SpecLine]) -> str:
-    """Where the decryption goes: the Kustomization; a FluxInstance's patches of the sync
-    Kustomization it generates (it has no spec.decryption); `.secretsmgr.yaml` for a root
-    applied from outside the repository, which it describes."""
+    """Where the decryption goes: the Kustomization (for a bootstrap's, see ``_fix_all``); a
+    FluxInstance's patches of the sync Kustomization it generates (it has no spec.decryption);
+    `.secretsmgr.yaml` for a root applied from outside the repository, which it describes."""
     settings = _SETTINGS_ROOT.search(layer.source)
     if settings is not None:
         return (
@@ -109,6 +110,40 @@ def _fix_text(decryption: str, layer: Layer, hits: list[SpecLine]) -> str:
             "(a FluxInstance has no spec.decryption of its own)"
         )
     return f"add spec.decryption {decryption} to {layer.source}"
+
+
+def _bootstrap_kustomization(layer: Layer, files: Collection[str]) -> str | None:
+    """The kustomization.yaml beside a bootstrap's ``gotk-sync.yaml``, which flux bootstrap
+    writes and rewrites: the decryption goes there, as a patch (Flux's documented way)."""
+    folder, name = posixpath.split(layer.source)
+    kustomization = posixpath.join(folder, "kustomization.yaml")
+    return kustomization if name == _BOOTSTRAP_SYNC and kustomization in files else None
+
+
+def _fix_all(
+    layers: Sequence[Layer], bad: Sequence[Layer], hits: list[SpecLine], files: Collection[str]
+) -> str:
+    """The fix for every layer of ``bad``; one sentence for the same patch in several
+    bootstrap folders."""
+    patches: dict[tuple[str, str], list[str]] = {}
+    others: list[str] = []
+    for layer in bad:
+        decryption = _decryption_text(layers, layer)
+        where = _bootstrap_kustomization(layer, files)
+        if where is None:
+            others.append(_fix_text(decryption, layer, hits))
+        else:
+            patches.setdefault((layer.name.rpartition("/")[2], decryption), []).append(where)
+    texts = [
+        f"add to {' and '.join(dict.fromkeys(wheres))} a patches entry that targets "
+        f"{{kind: Kustomization, name: {name}}} and adds /spec/decryption {decryption} "
+        f"({_BOOTSTRAP_SYNC} is written by flux bootstrap, which overwrites it)"
+        for (name, decryption), wheres in patches.items()
+    ]
+    return "; and ".join(dict.fromkeys([*texts, *others]))
+
+
+_BOOTSTRAP_SYNC = "gotk-sync.yaml"  # the file flux bootstrap writes (and rewrites)
 
 
 _SETTINGS_ROOT = re.compile(r"\(\.secretsmgr\.yaml clusters\.([^)]+)\)$")
@@ -132,6 +167,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         return
     clusters = len(graph.clusters) > 1
     spec_lines = [hit for hit in ctx.repo.hits_of(RULE.id) if isinstance(hit, SpecLine)]
+    files = frozenset(ctx.repo.all_files)
     for entry in ctx.repo.sops_files:
         if not entry.has_metadata:
             continue
@@ -150,7 +186,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         finding = RULE.finding(
             entry.path,
             message,
-            fix=_fix_text(_decryption_text(graph.layers, bad[0]), bad[0], spec_lines)
+            fix=_fix_all(graph.layers, bad, spec_lines, files)
             + ("; or, if Flux does not use it, narrow the outside_flux glob" if outside else ""),
             fix_at=Place(bad[0].source, _spec_line(spec_lines, bad[0])),
             layers=tuple(x.label for x in bad),  # reports file it under these
