@@ -391,8 +391,33 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
     for (number, _), (hit, value, key) in found.items():
         lines = located[number - 1].lines if number <= len(located) else {}
         line = lines.get(hit.key_path) or find_line(located, hit.key_path)
-        out.append(replace(hit, line=line or _line_of(text, value, key)))
+        line = line or _line_of(text, value, key)
+        out.append(replace(hit, line=_line_inside(text, line, value, key, hit.kind) or line))
     return out
+
+
+def _line_inside(text: str, start: int, value: str, key: str, kind: str) -> int | None:
+    """For a multi-line value (a config file in a block scalar), the file line of the value's
+    first line that holds the credential on its own (``kind`` again), found in the text at or
+    after the key's line ``start``; None when the value is one line or no line says so."""
+    if "\n" not in value.strip():
+        return None
+    target = next(
+        (
+            part.strip()
+            for part in value.splitlines()
+            if part.strip()
+            and (verdict := judge_value(key, part.strip())) is not None
+            and verdict.kind == kind
+        ),
+        None,
+    )
+    if target is None:
+        return None
+    for number, line in enumerate(text.splitlines()[start - 1 :], start=start):
+        if target in line:
+            return number
+    return None
 
 
 _RENAMED = re.compile(r"^(?P<stem>.+?)(?P<ext>\.(?:ya?ml|json|env|ini))$")

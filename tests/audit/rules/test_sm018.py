@@ -310,3 +310,24 @@ def test_pulumi_secure_values_are_ciphertext_not_credentials(tmp_path: Path) -> 
         ("pulumi/Pulumi.infra.yaml", "config.github:token.secure"),
         ("pulumi/not-a-stack.yaml", "config.hcloud:token.secure"),
     }
+
+
+def test_a_credential_inside_a_block_scalar_is_reported_at_its_own_line(tmp_path: Path) -> None:
+    # sweep 11 (dfroberg/cluster): a bridge's whole config.yaml in a ConfigMap; the password in
+    # a connection string 47 lines down was reported at the key's line
+    from secretsmgr.audit.engine import run_audit
+
+    config = "".join(f"    option{n}: value{n}\n" for n in range(6))
+    root = standard_repo(tmp_path, {})
+    write(
+        root,
+        "apps/bridge.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bridge\ndata:\n"
+        "  config.yaml: |\n"
+        + config
+        + '    connectionString: "postgresql://bridge:Xq9vTr7pLm2w@db/bridge"\n'
+        "  other: plain\n",
+    )
+    write(root, "apps/kustomization.yaml", "resources: [bridge.yaml]\n")
+    found = [(f.key_path, f.line) for f in run_audit(root).findings if f.rule == "SM018"]
+    assert found == [("data.config.yaml", 13)]
