@@ -52,8 +52,27 @@ _REFERENCE = re.compile(
     rf"|(?:{REFERENCE_SCHEMES})://[^\s:@?#]+(?:{_FIELD})?"
     r"|ref\+(?:[a-z0-9]+\+)*[a-z0-9]+://\S+|vault:\S+"
     # Traefik's reference to a key of a Kubernetes Secret (``urn:k8s:secret:oidc:CLIENT_SECRET``)
-    rf"|urn:k8s:secret:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?:{_WORD}(?:[-_.]{_WORD})*)\s*$"
+    rf"|urn:k8s:secret:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?:{_WORD}(?:[-_.]{_WORD})*"
+    # a Google Secret Manager resource name (``projects/458678766461/secrets/api-token``,
+    # ``…/versions/latest``): a project id or number, then a secret's name
+    r"|projects/[a-z0-9][a-z0-9-]{0,62}/secrets/[A-Za-z0-9_-]{1,255}"
+    r"(?:/versions/(?:latest|\d{1,10}))?)\s*$"
 )
+# A list of such references, one a line, each maybe named (``NAME:projects/…/secrets/…``), as
+# google-github-actions/get-secretmanager-secrets reads its ``secrets:`` input.
+_NAMED_REFERENCE = re.compile(r"^\s*(?:[A-Za-z_][A-Za-z0-9_.-]{0,127}\s*[:=]\s*)?(?P<ref>\S+)\s*$")
+
+
+def _reference_list(value: str) -> bool:
+    """Whether every non-blank line of a multi-line ``value`` is a (named) reference."""
+    lines = [line for line in value.splitlines() if line.strip()]
+    if len(lines) < 2 and "\n" not in value.strip():
+        return False
+    return bool(lines) and all(
+        (found := _NAMED_REFERENCE.match(line)) is not None
+        and _REFERENCE.match(found["ref"]) is not None
+        for line in lines
+    )
 
 
 # What text around a template can still hold: a password in a URL, a ``password: …`` (or
@@ -264,6 +283,8 @@ def is_placeholder(value: object) -> bool:
     if not isinstance(value, str):
         return False
     if not value.strip() or _ANGLE.match(value) or _REFERENCE.match(value):
+        return True
+    if _reference_list(value):
         return True
     if _STAND_IN.match(value) or _placeholder_url(value) or _stand_in_credentials(value):
         return True

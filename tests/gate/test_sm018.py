@@ -696,3 +696,51 @@ def test_a_go2rtc_xiaomi_region_is_no_password() -> None:
     # a stand-in that asks to be replaced, in capitals (d-uzlov's docker-compose environment)
     compose = "OSP_CORE_DB=mysql+pymysql://osp:REPLACEOSPDBPASSWORD@osp_db/osp"
     assert judge_value("4", compose) is None
+
+
+def test_ci_secret_references_and_api_examples_pass_and_a_ci_file_gets_a_ci_fix(
+    tmp_path: Path,
+) -> None:
+    # sweep 11 (RawkodeAcademy): get-secretmanager-secrets' `secrets:` input (Google Secret
+    # Manager resource names) and an OpenAPI `example:` were SM018 warnings, and the fix said
+    # to SOPS-encrypt the workflow, which GitHub then cannot run
+    from secretsmgr.audit.engine import run_audit
+    from tests.conftest import git
+
+    refs = (
+        "CLOUDFLARE_TOKEN:projects/458678766461/secrets/cloudflare-token\n"
+        "API_KEY:projects/my-project/secrets/api-key/versions/latest\n"
+    )
+    token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+
+    def workflow(secrets: str) -> str:
+        body = "".join(f"            {line}\n" for line in secrets.splitlines())
+        return (
+            "name: deploy\non: [push]\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n"
+            "    steps:\n      - uses: google-github-actions/get-secretmanager-secrets@v2\n"
+            f"        with:\n          secrets: |\n{body}"
+        )
+
+    api = (
+        "openapi: 3.0.0\ninfo: {title: t, version: '1'}\ncomponents:\n  schemas:\n    Org:\n"
+        "      properties:\n        apikey:\n          type: string\n"
+        "          example: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            ".github/workflows/deploy.yaml": workflow(refs),
+            "api/openapi.yaml": api,
+            # not an OpenAPI document: the same value is still judged
+            "api/settings.yaml": api.replace("openapi: 3.0.0\n", ""),
+            # a real token beside the references
+            ".github/workflows/leak.yaml": workflow(refs + f"GH:{token}\n"),
+        },
+    )
+    git(tmp_path, "init", "-q", "-b", "main")  # git lists the dot folder's files
+    found = {f.path: f for f in run_audit(tmp_path).findings if f.rule == "SM018"}
+    assert set(found) == {"api/settings.yaml", ".github/workflows/leak.yaml"}, found
+    fix = found[".github/workflows/leak.yaml"].fix or ""
+    assert "CI service's own secrets" in fix and "secretsmgr encrypt" not in fix
+    assert found[".github/workflows/leak.yaml"].line == 12  # the token's own line
+    assert "secretsmgr encrypt" in (found["api/settings.yaml"].fix or "")

@@ -369,6 +369,8 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
             judged.add((number, key_path))
             if _pulumi_ciphertext(file.path, prefix, obj, key_path, value):
                 continue
+            if _api_example(obj, key_path):
+                continue
             if formats_only and not (
                 (parts and any(part in value for part in parts)) or _UNFIXED.search(value)
             ):
@@ -423,7 +425,29 @@ def _line_inside(text: str, start: int, value: str, key: str, kind: str) -> int 
 _RENAMED = re.compile(r"^(?P<stem>.+?)(?P<ext>\.(?:ya?ml|json|env|ini))$")
 
 
+def _api_example(doc: object, key_path: str) -> bool:
+    """A sample value in an OpenAPI or Swagger document (``…properties.apikey.example``):
+    documentation of a field, not a credential of this repository."""
+    if not isinstance(doc, dict) or not ({"openapi", "swagger"} & set(cast(Obj, doc))):
+        return False
+    return bool({"example", "examples", "x-example"} & set(key_path.split(".")))
+
+
+# Files a CI service reads in clear: an encrypted workflow cannot run, so the credential
+# belongs in the service's own secret store.
+_CI_FILE = re.compile(
+    r"^(?:\.github/(?:workflows|actions)/|\.gitea/workflows/|\.forgejo/workflows/|"
+    r"\.gitlab/|\.gitlab-ci\.ya?ml$|\.circleci/|\.buildkite/|\.woodpecker|\.drone\.ya?ml$)"
+)
+
+
 def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
+    if hit.where == "file" and _CI_FILE.match(hit.path):
+        return (
+            "move the value into the CI service's own secrets (in GitHub Actions, a repository "
+            "or environment secret read as ${{ secrets.NAME }}) and rotate it: it is in git "
+            "(the CI cannot read an encrypted workflow)"
+        )
     if hit.where == "file":
         configs = ctx.repo.sops_configs
         m = _RENAMED.match(hit.path)
