@@ -406,7 +406,7 @@ def test_a_build_naming_what_is_not_there_is_a_note(git_checkout: GitRepo) -> No
     git_checkout.write("flux/apps.yaml", flux_ks("apps", "./apps/prod"))
     git_checkout.write("flux/infra.yaml", flux_ks("infra", "./infra"))
     git_checkout.write(
-        "infra/kustomization.yaml", "resources: [a.yaml, b.yaml]\ncomponents: [../c]\n"
+        "infra/kustomization.yaml", "resources: [a.yaml, b.yaml, d.yaml]\ncomponents: [../c]\n"
     )
     git_checkout.write("infra/a.yaml", "kind: ConfigMap\n")
     git_checkout.write("flux/ok.yaml", flux_ks("ok", "./ok"))
@@ -418,6 +418,6 @@ def test_a_build_naming_what_is_not_there_is_a_note(git_checkout: GitRepo) -> No
     assert notes == [
         "layer apps: its spec.path (apps/prod) is not in what its source holds (missing here, or "
         "left out by its ignore rules): Flux fails this Kustomization and applies nothing",
-        "layer infra: its build names c and 1 more, not in what its source holds (missing here, "
+        "layer infra: its build names c and 2 more, not in what its source holds (missing here, "
         "or left out by its ignore rules): Flux fails the whole build and applies nothing of it",
     ]

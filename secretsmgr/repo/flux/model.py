@@ -1031,9 +1031,7 @@ def find_layers(
                 "Kustomization and applies nothing"
             )
         elif layer.missing:
-            more = (
-                f" and {plural(len(layer.missing) - 1, 'more')}" if len(layer.missing) > 1 else ""
-            )
+            more = f" and {len(layer.missing) - 1} more" if len(layer.missing) > 1 else ""
             notes.append(
                 f"layer {shown(layer)}: its build names {layer.missing[0]}{more}, not in what "
                 "its source holds (missing here, or left out by its ignore rules): Flux fails "
