@@ -104,6 +104,10 @@ _OBJECT_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
 # A Kubernetes field that names a Secret object (``envFromSecret: grafana``,
 # ``existingSecret: app``): camel case, ``…Secret`` or ``…Secrets``, and a name for a value.
 _SECRET_FIELD = re.compile(r"[a-z]Secrets?$")
+# The same word inside camel case (``sonarSecretProperties``): only a name that says it is a
+# Secret's (``sonarqube-properties-secret``) is taken for one.
+_SECRET_INSIDE_FIELD = re.compile(r"[a-z]Secrets?(?:[A-Z][a-z]+)+$")
+_SECRET_OBJECT = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*-(?:secrets?|creds|credentials)$")
 # ``<secret>/<key>``: a Secret's name and one of its keys (the netbird chart's
 # ``envFromSecret: {RELAY_PASSWORD: netbird/relayPassword}`` maps a variable to one).
 _SECRET_KEY_REF = re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?/[-._A-Za-z0-9]{1,253}$")
@@ -406,6 +410,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None  # OP_TALSECRET_ITEM: talsecret names a secret manager's item or vault
     if _SECRET_FIELD.search(key) and len(value) <= 63 and _DNS_NAME.match(value):
         return None  # envFromSecret: grafana names a Secret
+    if _SECRET_INSIDE_FIELD.search(key) and len(value) <= 63 and _SECRET_OBJECT.match(value):
+        return None  # sonarSecretProperties: sonarqube-properties-secret names a Secret
     key = split_camel(key)  # clientId -> client_Id: one rule for both spellings
     if _IDENTIFIER_KEY.search(key):
         return None

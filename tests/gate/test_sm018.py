@@ -258,9 +258,17 @@ def test_names_of_secrets_and_password_settings_are_no_credentials() -> None:
         ("envFromSecret", "grafana"),
         ("secrets", "servicex-secrets"),
         ("FORGEJO__security__PASSWORD_COMPLEXITY", "lower,upper"),
+        # sweep 11 (trosvald/home-ops): the SonarQube chart's field naming a Secret
+        ("sonarSecretProperties", "sonarqube-properties-secret"),
     ):
         assert judge_value(key, value) is None, key
-    for key, value in (("client_secret", "hunter2xyz"), ("secret", "Grafana9xZq")):
+    for key, value in (
+        ("client_secret", "hunter2xyz"),
+        ("secret", "Grafana9xZq"),
+        # inside camel case, only a name that says it is a Secret's
+        ("sonarSecretProperties", "sonarqube-properties"),
+        ("adminSecretValue", "Tr0ub4dor-and-3"),
+    ):
         assert judge_value(key, value) is not None, key
 
 
