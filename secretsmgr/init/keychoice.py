@@ -65,11 +65,22 @@ def decide_keys(inv: Inventory, options: InitOptions) -> tuple[list[ClusterKey],
         group = groups.get(cluster.name)
         keys, source = (group.keys, group.source) if group is not None else ((), None)
         if len(keys) > 1:
-            raise UsageError(
-                f"{_name(cluster.name)}'s files are encrypted to several cluster keys "
-                f"({', '.join(short_key(k) for k in keys)})",
-                hints=("name the cluster key: secretsmgr init --cluster-key age1…",),
-            )
+            # a base every cluster shares is on every cluster's key: the key that every file
+            # of this cluster carries is still its own (devantler/homelab)
+            shared = _one_shared(inv, cluster.name)
+            if shared is None or shared not in keys:
+                several = len(clusters) > 1
+                raise UsageError(
+                    f"{_name(cluster.name)}'s files are encrypted to several cluster keys "
+                    f"({', '.join(short_key(k) for k in keys)})",
+                    hints=(
+                        f"pin each cluster's key under clusters: in {SETTINGS_NAME}, then run "
+                        "secretsmgr init again"
+                        if several
+                        else "name the cluster key: secretsmgr init --cluster-key age1…",
+                    ),
+                )
+            keys, source = (shared,), "the recipient every SOPS file of the cluster has"
         if not keys and single:
             keys, source = single, inv.cluster_key_source
         if not keys:
@@ -124,10 +135,14 @@ def _rule_for_new_files(inv: Inventory, cluster: str | None) -> tuple[tuple[str,
     return tuple(found), "the .sops.yaml rule for the cluster's folders"
 
 
-def _shared_recipient(inv: Inventory, cluster: str | None) -> tuple[tuple[str, ...], str | None]:
-    """With no configuration naming a key: the one age key every SOPS file the cluster applies
-    is encrypted to (Flux decrypts them all today, so it holds that key). Several such keys
-    cannot be told apart (a cluster key and an admin key): the operator names one."""
+def _one_shared(inv: Inventory, cluster: str | None) -> str | None:
+    """The one age key every SOPS file ``cluster`` applies carries, or None."""
+    common = _common_keys(inv, cluster)
+    return next(iter(common)) if common is not None and len(common) == 1 else None
+
+
+def _common_keys(inv: Inventory, cluster: str | None) -> dict[str, None] | None:
+    """The age keys every SOPS file ``cluster`` applies carries (None: it applies none)."""
     common: dict[str, None] | None = None
     for entry in inv.sops_files:
         sf = entry.sops_file
@@ -135,6 +150,14 @@ def _shared_recipient(inv: Inventory, cluster: str | None) -> tuple[tuple[str, .
             continue
         keys = [k for k in sf.metadata.age_recipients if is_age_recipient(k)]
         common = dict.fromkeys(keys) if common is None else {k: None for k in common if k in keys}
+    return common
+
+
+def _shared_recipient(inv: Inventory, cluster: str | None) -> tuple[tuple[str, ...], str | None]:
+    """With no configuration naming a key: the one age key every SOPS file the cluster applies
+    is encrypted to (Flux decrypts them all today, so it holds that key). Several such keys
+    cannot be told apart (a cluster key and an admin key): the operator names one."""
+    common = _common_keys(inv, cluster)
     if not common:
         return (), None
     if len(common) > 1:

@@ -15,10 +15,12 @@ cluster key, in this order: a key listed in ``allowed_recipients`` is never the 
 the others, the one the fewest of the repository's rules name (an operator's key tends to be in
 every rule, each cluster's key only in its own rules); then the one key that every SOPS file of
 the rule carries (of those Flux applies, when it applies any); then the one listed first. The
-choice is stated as a note with the line that pins it. A rule that also names PGP or cloud KMS keys,
-whose age keys only their order tells apart, gives no cluster key (with a note): the key Flux
-holds may well be its PGP or KMS key, and an operator's age key taken for the cluster's would
-make the audit's answers about the cluster key wrong.
+choice is stated as a note with the line that pins it. A rule whose age keys are each named
+alone by another rule (a base that several clusters share, encrypted to each cluster's key)
+names them all as cluster keys, with no choice to make. A rule that also names PGP or cloud
+KMS keys, whose age keys only their order tells apart, gives no cluster key (with a note): the
+key Flux holds may well be its PGP or KMS key, and an operator's age key taken for the
+cluster's would make the audit's answers about the cluster key wrong.
 
 In a repository whose ``.secretsmgr.yaml`` names no cluster key, the rule's other age keys are
 the repository's own policy: expected on the files the rule governs (no SM005) and kept by
@@ -126,15 +128,22 @@ def rule_keys(
     for _config, _number, rule in listed:
         uses.update({k for group in _age_groups(rule) for k in group})
     allowed_set = frozenset(allowed)
+    # keys some rule names alone: each is that rule's cluster key beyond doubt
+    solo = {g[0] for _c, _n, r in listed for g in _age_groups(r) if len(g) == 1}
     out: dict[RuleId, RuleKeys] = {}
     for config, number, rule in listed:
         chosen: list[str] = []
         why: str | None = None
         every: list[str] = []
         for group in _age_groups(rule):
+            every.extend(group)
+            candidates = [k for k in group if k not in allowed_set]
+            if len(candidates) > 1 and all(k in solo for k in candidates):
+                # a base shared by clusters: each key is another rule's only key, a cluster's
+                chosen.extend(candidates)
+                continue
             key, reason = _choose(group, allowed_set, uses, (files or {}).get((config, number), ()))
             chosen.append(key)
-            every.extend(group)
             why = why or reason
         foreign = any(group.pgp or group.other for group in rule.key_groups)
         if foreign and why in ("listed first", _BY_FILES):

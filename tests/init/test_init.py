@@ -551,3 +551,58 @@ def test_clusters_without_secrets_take_the_key_of_the_catch_all_rule(
     for cluster in ("staging", "production"):
         assert f"cluster {cluster}: {CLUSTER} (from the .sops.yaml rule for" in out, out
     assert "a new age identity" not in out
+
+
+def test_two_clusters_with_keys_of_their_own_and_a_base_on_both_are_set_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 11 (devantler/homelab): .sops.yaml gives each cluster's folder its own key and the
+    # shared base both. init refused ("encrypted to several cluster keys") with a hint to give
+    # one key for every cluster, and the audit note said to pin one of the two as cluster_key
+    # with the other allowed, which made the other cluster's file a false SM004 error.
+    from secretsmgr.repo.clusterkeys import rule_keys
+    from secretsmgr.repo.sopsconfig import CreationRule, KeyGroupSpec
+
+    repo = two_cluster_repo(tmp_path / "repo")
+    regex = "    encrypted_regex: ^(data|stringData)$\n"
+    keys = {"staging": CLUSTER, "production": ADMIN}
+    write(
+        repo,
+        ".sops.yaml",
+        "creation_rules:\n"
+        + "".join(
+            f"  - path_regex: apps/{c}/.*\\.enc\\.yaml$\n{regex}    age: {k}\n"
+            for c, k in keys.items()
+        )
+        + f"  - path_regex: apps/base/.*\\.enc\\.yaml$\n{regex}    age: {CLUSTER},{ADMIN}\n",
+    )
+    for cluster, key in keys.items():
+        write(
+            repo,
+            f"apps/{cluster}/db.enc.yaml",
+            enc(SECRET.format(name="db", value="v4lue-1"), (key,)),
+        )
+        kustomization(repo, f"apps/{cluster}", "../base", "settings.yaml", "db.enc.yaml")
+    write(
+        repo,
+        "apps/base/s.enc.yaml",
+        enc(SECRET.format(name="s", value="v4lue-2"), (CLUSTER, ADMIN)),
+    )
+    kustomization(repo, "apps/base", "shared.yaml", "s.enc.yaml")
+    commit(repo, "secrets")
+    assert [(f["rule"], f["path"], f["message"]) for f in audit(repo, capsys)] == []
+    _code, out, err = run(["--repo", str(repo), "audit"], capsys)
+    assert "several age keys" not in out + err  # no choice to pin: both are cluster keys
+    out, _ = init(repo, capsys)
+    for cluster, key in keys.items():
+        assert f"cluster {cluster}: {key} " in out, out
+        spec = load_settings(repo).cluster(cluster)
+        assert spec is not None and spec.cluster_key == key
+    assert audit(repo, capsys) == []
+    # unit: a rule whose keys other rules each name alone names them all
+    rules = [
+        (".sops.yaml", n, CreationRule(path_regex=None, key_groups=(KeyGroupSpec(age=g),)))
+        for n, g in enumerate(((CLUSTER,), (ADMIN,), (CLUSTER, ADMIN)), start=1)
+    ]
+    shared = rule_keys(rules)[(".sops.yaml", 3)]
+    assert (shared.cluster_keys, shared.note) == ((CLUSTER, ADMIN), None)
