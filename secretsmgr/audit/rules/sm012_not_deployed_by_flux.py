@@ -7,6 +7,7 @@ from posixpath import dirname
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.repo.flux import Layer
 
 
 def _glob_for(path: str, applied: set[str]) -> str:
@@ -58,6 +59,24 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 ),
             )
             continue
+        reader = _unmapped_reader(ctx, entry.path)
+        if reader is not None:
+            layer, folder = reader
+            yield RULE.finding(
+                entry.path,
+                f"not placed: layer {layer.label} reads {layer.external}, which is not mapped "
+                f"to this checkout, at {layer.external_path}, and this file is below {folder}"
+                f"{layer.external_path}: if that source is built from this repository, Flux "
+                "deploys it",
+                fix=(
+                    f"if {layer.external} is built from this repository's "
+                    f"{folder or 'root'} (an OCI artifact pushed from it, a mirror of it), map "
+                    f'it in .secretsmgr.yaml: sources: {{"{layer.external}": {folder or "."}}}; '
+                    "if another tool uses the file, list it in .secretsmgr.yaml: "
+                    f'outside_flux: ["{glob}"]'
+                ),
+            )
+            continue
         yield RULE.finding(
             entry.path,
             "not deployed by Flux: no live Flux Kustomization applies this SOPS file",
@@ -67,6 +86,20 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 "otherwise list it in the kustomization.yaml of the layer that should apply it"
             ),
         )
+
+
+def _unmapped_reader(ctx: AuditContext, path: str) -> tuple[Layer, str] | None:
+    """A layer reading an external source at a folder that this file is below, with the
+    repository folder that would hold that source's root (``k8s/`` for a layer at
+    ``clusters/prod/variables`` and a file in ``k8s/clusters/prod/variables/``): a source
+    pushed from this repository (an OCI artifact, a mirror) that is not mapped."""
+    for layer in ctx.repo.layers.layers:
+        if layer.external is None or not layer.external_path:
+            continue
+        at = f"/{path}".find(f"/{layer.external_path}/")
+        if at >= 0:
+            return layer, path[:at]
+    return None
 
 
 def precondition(ctx: AuditContext) -> str | None:

@@ -34,6 +34,8 @@ class Layer:
     generator_files: frozenset[str] = field(repr=False)
     missing: tuple[str, ...] = ()
     external: str | None = None  # the source, when it is not this checkout
+    # an external layer's spec.path, inside that source ("" when unknown or its root)
+    external_path: str = ""
     unresolved: tuple[str, ...] = ()  # unknown variables in spec.path
     version: FluxVersion = ASSUMED
     problems: tuple[str, ...] = ()
@@ -71,6 +73,7 @@ def make_layer(
     unresolved: Iterable[str] = (),
     version: FluxVersion = ASSUMED,
     ignored: Iterable[str] = (),
+    external_path: str = "",
 ) -> Layer:
     """A layer from a Flux Kustomization and its build."""
     uses = {p: frozenset(u) for p, u in (result.uses.items() if result else ())}
@@ -91,6 +94,7 @@ def make_layer(
         ),
         missing=tuple(sorted(result.missing)) if result else (),
         external=external,
+        external_path=external_path,
         unresolved=tuple(sorted(unresolved)),
         version=version,
         problems=tuple(dict.fromkeys((*ks.problems, *(result.problems if result else ())))),

@@ -661,7 +661,12 @@ class _Model(Workspace):
     ) -> tuple[Layer, list[FluxKustomization]]:
         art, label = self.source_of(ks, root)
         if art is None:
-            return make_layer(ks, root.cluster, "", None, external=label, version=version), []
+            inside = normalize_spec_path(ks.path)
+            inside = "" if inside == "." or "$" in inside else inside
+            layer = make_layer(
+                ks, root.cluster, "", None, external=label, version=version, external_path=inside
+            )
+            return layer, []
         unknown = set(re.findall(r"\$\{([_A-Za-z][_A-Za-z0-9]*)", ks.path))
         if unknown:
             return make_layer(ks, root.cluster, "", None, unresolved=unknown, version=version), []

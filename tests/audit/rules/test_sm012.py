@@ -96,3 +96,40 @@ def test_a_file_its_source_ignores_is_named_as_such(tmp_path: Path) -> None:
     other = found["elsewhere/x.enc.yaml"]
     assert other.message.endswith("no live Flux Kustomization applies this SOPS file")
     assert other.fix is not None and "kustomization.yaml of the layer" in other.fix
+
+
+def test_a_file_below_an_unmapped_sources_path_is_pointed_at_the_mapping(tmp_path: Path) -> None:
+    # sweep 11 (devantler/homelab): every layer reads an OCIRepository that CI pushes from k8s/;
+    # SM012 said "not deployed by Flux" and advised outside_flux: ["k8s/**"], which would also
+    # turn a later SM010 error there into a warning
+    import re
+
+    from secretsmgr.audit.engine import run_audit
+
+    write(tmp_path, ".sops.yaml", sops_yaml())
+    write(
+        tmp_path,
+        "k8s/clusters/prod/flux-system/variables.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: variables, namespace: flux-system}\n"
+        "spec:\n  sourceRef: {kind: OCIRepository, name: flux-system}\n"
+        "  path: clusters/prod/variables\n"
+        "  decryption: {provider: sops, secretRef: {name: sops-age}}\n",
+    )
+    write(
+        tmp_path,
+        "k8s/clusters/prod/flux-system/kustomization.yaml",
+        "resources: [variables.yaml]\n",
+    )
+    rel = "k8s/clusters/prod/variables/sensitive.sops.yaml"
+    write(tmp_path, rel, enc(secret("sensitive")))
+    (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM012"]
+    assert found.path == rel and found.message.startswith("not placed: layer variables reads")
+    assert "not deployed by Flux" not in found.message
+    mapping = re.search(r"sources: (\{.*?\});", found.fix or "")
+    assert mapping is not None, found.fix
+    assert mapping[1] == '{"OCIRepository/flux-system/flux-system": k8s/}'
+    # doing what it says places the file in its layer
+    write(tmp_path, ".secretsmgr.yaml", f"sources: {mapping[1]}\n")
+    report = run_audit(tmp_path)
+    assert not [f for f in report.findings if f.rule == "SM012"]
