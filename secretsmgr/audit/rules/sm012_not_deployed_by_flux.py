@@ -60,6 +60,19 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
             continue
         reader = _unmapped_reader(ctx, entry.path)
+        if reader is not None and reader[0].source_elsewhere:
+            layer = reader[0]
+            yield RULE.finding(
+                entry.path,
+                f"not applied: layer {layer.label} reads {layer.external}, which no manifest "
+                f"here defines ({layer.source_elsewhere} is), so Flux cannot reconcile it",
+                fix=(
+                    f"set sourceRef.namespace: {layer.source_elsewhere.split('/')[1]} in "
+                    f"{layer.source} (a sourceRef without one is looked up in the "
+                    "Kustomization's own namespace)"
+                ),
+            )
+            continue
         if reader is not None:
             layer, folder = reader
             yield RULE.finding(

@@ -36,6 +36,9 @@ class Layer:
     external: str | None = None  # the source, when it is not this checkout
     # an external layer's spec.path, inside that source ("" when unknown or its root)
     external_path: str = ""
+    # for an external source no manifest defines: the one of that kind and name that one does
+    # define in another namespace (a sourceRef without namespace, moved by namespace:)
+    source_elsewhere: str = ""
     unresolved: tuple[str, ...] = ()  # unknown variables in spec.path
     version: FluxVersion = ASSUMED
     problems: tuple[str, ...] = ()
@@ -74,6 +77,7 @@ def make_layer(
     version: FluxVersion = ASSUMED,
     ignored: Iterable[str] = (),
     external_path: str = "",
+    source_elsewhere: str = "",
 ) -> Layer:
     """A layer from a Flux Kustomization and its build."""
     uses = {p: frozenset(u) for p, u in (result.uses.items() if result else ())}
@@ -95,6 +99,7 @@ def make_layer(
         missing=tuple(sorted(result.missing)) if result else (),
         external=external,
         external_path=external_path,
+        source_elsewhere=source_elsewhere,
         unresolved=tuple(sorted(unresolved)),
         version=version,
         problems=tuple(dict.fromkeys((*ks.problems, *(result.problems if result else ())))),

@@ -663,8 +663,16 @@ class _Model(Workspace):
         if art is None:
             inside = normalize_spec_path(ks.path)
             inside = "" if inside == "." or "$" in inside else inside
+            elsewhere = _defined_elsewhere(label, {r.label: r for r in self.scan.sources})
             layer = make_layer(
-                ks, root.cluster, "", None, external=label, version=version, external_path=inside
+                ks,
+                root.cluster,
+                "",
+                None,
+                external=label,
+                version=version,
+                external_path=inside,
+                source_elsewhere=elsewhere.label if elsewhere is not None else "",
             )
             return layer, []
         unknown = set(re.findall(r"\$\{([_A-Za-z][_A-Za-z0-9]*)", ks.path))
@@ -936,6 +944,17 @@ def _merge_overlapping(model: _Model, explicit: set[str | None]) -> None:
                 _fold(model, c, owner, "applies layers another root applies too")
 
 
+def _defined_elsewhere(label: str, defined: Mapping[str, Ref]) -> Ref | None:
+    """For a source ``Kind/namespace/name`` that no manifest defines, the one source of that
+    kind and name that one does define in another namespace."""
+    if label in defined:
+        return None
+    kind, _, rest = label.partition("/")
+    name = rest.partition("/")[2]
+    found = [r for r in defined.values() if r.kind == kind and r.name == name]
+    return found[0] if len(found) == 1 else None
+
+
 def _hosted(url: str | None) -> bool:
     """Whether a normalized URL names a hosted repository (``host.tld/owner/name``)."""
     return (
@@ -1002,6 +1021,24 @@ def find_layers(
         if layer.external is not None:
             readers.setdefault(layer.external, []).append(shown(layer))
     for source, layer_names in readers.items():
+        elsewhere = next(
+            (x.source_elsewhere for x in ordered if x.external == source and x.source_elsewhere),
+            "",
+        )
+        if elsewhere:
+            which = (
+                f"layer {layer_names[0]}"
+                if len(layer_names) == 1
+                else f"{len(layer_names)} layers ({', '.join(layer_names[:5])})"
+            )
+            notes.append(
+                f"{which} read{'s' if len(layer_names) == 1 else ''} {source}, which no "
+                f"manifest here defines, while {elsewhere} is: Flux looks a sourceRef "
+                "without a namespace up in the Kustomization's own namespace (a kustomization's "
+                "namespace: sets it too), so it fails to reconcile and applies nothing; set "
+                f"sourceRef.namespace: {elsewhere.split('/')[1]}"
+            )
+            continue
         if len(layer_names) == 1:
             notes.append(
                 f"layer {layer_names[0]} reads {source}, a source outside this checkout: "

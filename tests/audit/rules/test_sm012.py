@@ -133,3 +133,69 @@ def test_a_file_below_an_unmapped_sources_path_is_pointed_at_the_mapping(tmp_pat
     write(tmp_path, ".secretsmgr.yaml", f"sources: {mapping[1]}\n")
     report = run_audit(tmp_path)
     assert not [f for f in report.findings if f.rule == "SM012"]
+
+
+def test_a_source_moved_into_another_namespace_is_named_as_broken_not_external(
+    tmp_path: Path,
+) -> None:
+    # sweep 11 (janfuhrer/fluxcd-monorepo): a kustomization's `namespace: cert-manager` moved a
+    # Flux Kustomization whose sourceRef has no namespace, so Flux looks for the GitRepository
+    # in cert-manager, where none is: the layer never reconciles. secretsmgr called it a source
+    # outside this checkout and advised a sources: mapping or outside_flux, hiding it.
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(tmp_path, {})
+    write(
+        tmp_path,
+        "clusters/prod/flux-system/gotk-sync.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: flux-system, namespace: flux-system}\n"
+        "spec: {url: 'ssh://git@github.com/example/ops'}\n---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: flux-system, namespace: flux-system}\n"
+        "spec:\n  path: ./clusters/prod\n  sourceRef: {kind: GitRepository, name: flux-system}\n",
+    )
+    write(
+        tmp_path,
+        "clusters/prod/cert-manager.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: cert-manager, namespace: flux-system}\n"
+        "spec:\n  path: ./infra/cert-manager\n"
+        "  sourceRef: {kind: GitRepository, name: flux-system}\n",
+    )
+    write(
+        tmp_path,
+        "infra/cert-manager/kustomization.yaml",
+        "namespace: cert-manager\nresources: [issuers/sync.yaml]\n",
+    )
+    sync = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: issuers}\n"
+        "spec:\n  path: ./infra/cert-manager/issuers\n"
+        "  sourceRef: {kind: GitRepository, name: flux-system}\n"
+        "  decryption: {provider: sops, secretRef: {name: sops-age}}\n"
+    )
+    write(tmp_path, "infra/cert-manager/issuers/sync.yaml", sync)
+    write(
+        tmp_path, "infra/cert-manager/issuers/kustomization.yaml", "resources: [token.enc.yaml]\n"
+    )
+    rel = "infra/cert-manager/issuers/token.enc.yaml"
+    write(tmp_path, rel, enc(secret("token")))
+    report = run_audit(tmp_path)
+    (found,) = [f for f in report.findings if f.rule == "SM012"]
+    assert found.message.startswith("not applied: layer ")
+    assert "reads GitRepository/cert-manager/flux-system, which no manifest here" in found.message
+    assert "sources:" not in (found.fix or "") and "outside_flux" not in (found.fix or "")
+    assert found.fix == (
+        "set sourceRef.namespace: flux-system in infra/cert-manager/issuers/sync.yaml (a "
+        "sourceRef without one is looked up in the Kustomization's own namespace)"
+    )
+    assert any("which no manifest here defines" in n for n in report.notes), report.notes
+    assert not any("a source outside this checkout" in n for n in report.notes)
+    # doing what it says places the file
+    write(
+        tmp_path,
+        "infra/cert-manager/issuers/sync.yaml",
+        sync.replace("name: flux-system}", "name: flux-system, namespace: flux-system}"),
+    )
+    assert not [f for f in run_audit(tmp_path).findings if f.rule == "SM012"]
