@@ -14,7 +14,8 @@ When a rule (or one of its key groups) names several age keys, one of them is ta
 cluster key, in this order: a key listed in ``allowed_recipients`` is never the cluster key; of
 the others, the one the fewest of the repository's rules name (an operator's key tends to be in
 every rule, each cluster's key only in its own rules); then the one key that every SOPS file of
-the rule carries (of those Flux applies, when it applies any); then the one listed first. The
+the rule carries (of those Flux applies, when it applies any) when the first-listed key is
+missing from several of them (two or more, and a tenth or more); then the one listed first. The
 choice is stated as a note with the line that pins it. A rule whose age keys are each named
 alone by another rule (a base that several clusters share, encrypted to each cluster's key)
 names them all as cluster keys, with no choice to make. A rule that also names PGP or cloud
@@ -111,8 +112,12 @@ def _choose(
     if len(rarest) == 1:
         return rarest[0], "the key the fewest rules name"
     on_every = [k for k in rarest if files and all(k in keys_of for keys_of in files)]
-    if len(on_every) == 1:
-        return on_every[0], _BY_FILES
+    if len(on_every) == 1 and on_every[0] != rarest[0]:
+        # the first-listed key is missing from several files (one stray file encrypted to an
+        # admin key alone is a mistake SM004 should report, not evidence against the order)
+        lacking = sum(rarest[0] not in keys_of for keys_of in files)
+        if lacking >= 2 and lacking * 10 >= len(files):
+            return on_every[0], _BY_FILES
     return rarest[0], "listed first"
 
 

@@ -199,15 +199,20 @@ def test_of_keys_the_rules_cannot_tell_apart_the_one_every_file_carries_is_taken
     write(tmp_path, "clusters/prod/apps.yaml", flux_kustomization())
     write(tmp_path, "apps/a.sops.yaml", enc(secret("a"), (personal, flux)))
     write(tmp_path, "apps/b.sops.yaml", enc(secret("b"), (flux,)))
+    # one stray file on the flux key alone is no evidence against the order: SM004 reports it
+    (stray,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM004"]
+    assert stray.path == "apps/b.sops.yaml"
+    write(tmp_path, "apps/c.sops.yaml", enc(secret("c"), (flux,)))
     report = run_audit(tmp_path)
     assert not [f for f in report.findings if f.rule == "SM004"], report.findings
     (note,) = [n for n in report.notes if "several age keys" in n]
     assert "the one key every file of the rule carries" in note
     # no file tells them apart: the order still decides, and says so
-    write(tmp_path, "apps/b.sops.yaml", enc(secret("b"), (personal, flux)))
+    for name in ("b", "c"):
+        write(tmp_path, f"apps/{name}.sops.yaml", enc(secret(name), (personal, flux)))
     (note,) = [n for n in run_audit(tmp_path).notes if "several age keys" in n]
     assert "listed first" in note
     # unit: the evidence settles only a tie the rules leave
-    files = {(".sops.yaml", 1): [frozenset({KEY_B}), frozenset({KEY_A, KEY_B})]}
+    files = {(".sops.yaml", 1): [frozenset({KEY_B}), frozenset({KEY_B}), frozenset({KEY_A, KEY_B})]}
     found = rule_keys([(".sops.yaml", 1, rule((KEY_A, KEY_B)))], (), files)
     assert found[(".sops.yaml", 1)].cluster_keys == (KEY_B,)
