@@ -107,8 +107,8 @@ def _unmapped_reader(ctx: AuditContext, path: str) -> tuple[Layer, str] | None:
     ``clusters/prod/variables`` and a file in ``k8s/clusters/prod/variables/``): a source
     pushed from this repository (an OCI artifact, a mirror) that is not mapped."""
     for layer in ctx.repo.layers.layers:
-        if layer.external is None or not layer.external_path:
-            continue
+        if layer.external is None or not layer.external_path or layer.another_repository:
+            continue  # a GitRepository of another repository: its layout may match by chance
         at = f"/{path}".find(f"/{layer.external_path}/")
         if at >= 0:
             return layer, path[:at]

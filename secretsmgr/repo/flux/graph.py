@@ -39,6 +39,8 @@ class Layer:
     # for an external source no manifest defines: the one of that kind and name that one does
     # define in another namespace (a sourceRef without namespace, moved by namespace:)
     source_elsewhere: str = ""
+    # an external GitRepository whose URL names another repository than this checkout
+    another_repository: bool = False
     unresolved: tuple[str, ...] = ()  # unknown variables in spec.path
     version: FluxVersion = ASSUMED
     problems: tuple[str, ...] = ()
@@ -78,6 +80,7 @@ def make_layer(
     ignored: Iterable[str] = (),
     external_path: str = "",
     source_elsewhere: str = "",
+    another_repository: bool = False,
 ) -> Layer:
     """A layer from a Flux Kustomization and its build."""
     uses = {p: frozenset(u) for p, u in (result.uses.items() if result else ())}
@@ -100,6 +103,7 @@ def make_layer(
         external=external,
         external_path=external_path,
         source_elsewhere=source_elsewhere,
+        another_repository=another_repository,
         unresolved=tuple(sorted(unresolved)),
         version=version,
         problems=tuple(dict.fromkeys((*ks.problems, *(result.problems if result else ())))),

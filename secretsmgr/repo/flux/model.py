@@ -175,7 +175,7 @@ class _Model(Workspace):
             remote = self._bootstrap_url()
         if remote is None:
             return False
-        return found.rsplit("/", 1)[-1] != remote.rsplit("/", 1)[-1]
+        return _repository_name(found) != _repository_name(remote)
 
     def _bootstrap_url(self) -> str | None:
         """The one hosted repository that the checkout's bootstrap sources name (GitRepository
@@ -664,6 +664,7 @@ class _Model(Workspace):
             inside = normalize_spec_path(ks.path)
             inside = "" if inside == "." or "$" in inside else inside
             elsewhere = _defined_elsewhere(label, {r.label: r for r in self.scan.sources})
+            definition = self.scan.source(ks.source, ks.origin)
             layer = make_layer(
                 ks,
                 root.cluster,
@@ -673,6 +674,9 @@ class _Model(Workspace):
                 version=version,
                 external_path=inside,
                 source_elsewhere=elsewhere.label if elsewhere is not None else "",
+                another_repository=definition is not None
+                and ks.source.kind == "GitRepository"
+                and self._another_repository(definition.url),
             )
             return layer, []
         unknown = set(re.findall(r"\$\{([_A-Za-z][_A-Za-z0-9]*)", ks.path))
@@ -953,6 +957,13 @@ def _defined_elsewhere(label: str, defined: Mapping[str, Ref]) -> Ref | None:
     name = rest.partition("/")[2]
     found = [r for r in defined.values() if r.kind == kind and r.name == name]
     return found[0] if len(found) == 1 else None
+
+
+def _repository_name(url: str) -> str:
+    """The repository name a normalized URL ends in; of a Zarf mirror
+    (``…/mirror__github.com__owner__name``), the mirrored repository's."""
+    name = url.rsplit("/", 1)[-1]
+    return name.rsplit("__", 1)[-1] if name.startswith("mirror__") else name
 
 
 def _hosted(url: str | None) -> bool:

@@ -199,3 +199,39 @@ def test_a_source_moved_into_another_namespace_is_named_as_broken_not_external(
         sync.replace("name: flux-system}", "name: flux-system, namespace: flux-system}"),
     )
     assert not [f for f in run_audit(tmp_path).findings if f.rule == "SM012"]
+
+
+@pytest.mark.parametrize(
+    ("url", "placed"),
+    [
+        ("https://github.com/example/secrets", False),  # another repository (dfroberg/cluster)
+        # Zarf's in-cluster mirror of this very repository (blancharda/zarf-package-…)
+        (
+            "http://zarf-gitea-http.zarf.svc.cluster.local:3000/zarf-git-user/"
+            "mirror__github.com__example__ops.git",
+            True,
+        ),
+    ],
+)
+def test_a_git_source_of_another_repository_is_no_mapping_candidate(
+    tmp_path: Path, url: str, placed: bool
+) -> None:
+    from secretsmgr.audit.engine import run_audit
+    from tests.conftest import git
+
+    standard_repo(tmp_path, {})
+    write(
+        tmp_path,
+        "clusters/prod/secrets.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        f"metadata: {{name: secrets, namespace: flux-system}}\nspec: {{url: '{url}'}}\n---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: secrets, namespace: flux-system}\n"
+        "spec:\n  path: ./cluster\n  sourceRef: {kind: GitRepository, name: secrets}\n"
+        "  decryption: {provider: sops}\n",
+    )
+    write(tmp_path, "cluster/old/s.enc.yaml", enc(secret("s")))
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "remote", "add", "origin", "https://github.com/example/ops.git")
+    (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM012"]
+    assert found.message.startswith("not placed" if placed else "not deployed by Flux"), found
