@@ -189,6 +189,9 @@ _FILE_NAME = re.compile(
     r"(?:agekey|key|pem|crt|cer|der|p12|pfx|jks|keystore|asc|gpg|pub|json|ya?ml|toml|ini|"
     r"conf|cfg|env|txt)$"
 )
+# A disk's /dev/disk/by-id name (Rook, OpenEBS, Talos): bus, then vendor_model_serial; a serial
+# number looks random, so only the shape tells it apart: a bus prefix and underscores.
+_DISK_ID = re.compile(r"^(?:nvme|ata|scsi|usb|mmc|virtio)-[A-Za-z0-9.-]+(?:_[A-Za-z0-9.-]+)+$")
 # Keys whose values are identifiers, digests or versions: high entropy, yet no secret.
 _IDENTIFIER_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:tag|digest|sha\d*|checksum|hash|revision|commit|version|uid|uuid|id|"
@@ -438,6 +441,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
 
     if is_potential_uuid(value) or is_sequential_string(value):
         return None
+    if _DISK_ID.match(value):
+        return None  # nvme-Samsung_SSD_980_PRO_1TB_S5GXNF0R…: a /dev/disk/by-id name
     if _HEX_CHARS.match(value) and hexa.calculate_shannon_entropy(value) > hexa.entropy_limit:
         return Verdict(hexa.secret_type, False)
     if _B64_CHARS.match(value) and b64.calculate_shannon_entropy(value) > b64.entropy_limit:
