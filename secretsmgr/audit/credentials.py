@@ -106,7 +106,7 @@ _OBJECT_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
 _SECRET_FIELD = re.compile(r"[a-z]Secrets?$")
 # The same word inside camel case (``sonarSecretProperties``): only a name that says it is a
 # Secret's (``sonarqube-properties-secret``) is taken for one.
-_SECRET_INSIDE_FIELD = re.compile(r"[a-z]Secrets?(?:[A-Z][a-z]+)+$")
+_SECRET_INSIDE_FIELD = re.compile(r"[a-z]Secrets?(?:Properties|Name|Ref|Config|Configuration)$")
 _SECRET_OBJECT = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*-(?:secrets?|creds|credentials)$")
 # ``<secret>/<key>``: a Secret's name and one of its keys (the netbird chart's
 # ``envFromSecret: {RELAY_PASSWORD: netbird/relayPassword}`` maps a variable to one).
@@ -441,7 +441,7 @@ def judge_value(key: str, value: str) -> Verdict | None:
 
     if is_potential_uuid(value) or is_sequential_string(value):
         return None
-    if _DISK_ID.match(value):
+    if _DISK_ID.match(value) and re.search(r"(?i)dev|disk", key):
         return None  # nvme-Samsung_SSD_980_PRO_1TB_S5GXNF0R…: a /dev/disk/by-id name
     if _HEX_CHARS.match(value) and hexa.calculate_shannon_entropy(value) > hexa.entropy_limit:
         return Verdict(hexa.secret_type, False)

@@ -15,7 +15,7 @@ cluster key, in this order: a key listed in ``allowed_recipients`` is never the 
 the others, the one the fewest of the repository's rules name (an operator's key tends to be in
 every rule, each cluster's key only in its own rules); then the one key that every SOPS file of
 the rule carries (of those Flux applies, when it applies any) when the first-listed key is
-missing from several of them (two or more, and a tenth or more); then the one listed first. The
+missing from several of them (two or more, and a quarter or more); then the one listed first. The
 choice is stated as a note with the line that pins it. A rule whose age keys are each named
 alone by another rule (a base that several clusters share, encrypted to each cluster's key)
 names them all as cluster keys, with no choice to make. A rule that also names PGP or cloud
@@ -33,7 +33,7 @@ Pure: `.sops.yaml` rules and settings in, keys out; ``inventory.py`` applies it 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from secretsmgr.keys.bech32 import is_age_recipient, short_key
@@ -116,7 +116,7 @@ def _choose(
         # the first-listed key is missing from several files (one stray file encrypted to an
         # admin key alone is a mistake SM004 should report, not evidence against the order)
         lacking = sum(rarest[0] not in keys_of for keys_of in files)
-        if lacking >= 2 and lacking * 10 >= len(files):
+        if lacking >= 2 and lacking * 4 >= len(files):
             return on_every[0], _BY_FILES
     return rarest[0], "listed first"
 
@@ -125,6 +125,7 @@ def rule_keys(
     rules: Iterable[tuple[str, int, CreationRule]],
     allowed: Sequence[str] = (),
     files: Mapping[RuleId, Sequence[frozenset[str]]] | None = None,
+    live: Collection[RuleId] | None = None,
 ) -> dict[RuleId, RuleKeys]:
     """The cluster key(s) of every rule, given as (config label, number, rule); ``files``: the
     age recipients of the SOPS files each rule governs, which settle a tie the rules leave."""
@@ -133,8 +134,15 @@ def rule_keys(
     for _config, _number, rule in listed:
         uses.update({k for group in _age_groups(rule) for k in group})
     allowed_set = frozenset(allowed)
-    # keys some rule names alone: each is that rule's cluster key beyond doubt
-    solo = {g[0] for _c, _n, r in listed for g in _age_groups(r) if len(g) == 1}
+    # keys some rule whose files Flux applies (``live``; every rule when unknown) names alone:
+    # each is that rule's cluster key beyond doubt (a rule for talos/ names a host's key)
+    solo = {
+        g[0]
+        for c, n, r in listed
+        if live is None or (c, n) in live
+        for g in _age_groups(r)
+        if len(g) == 1
+    }
     out: dict[RuleId, RuleKeys] = {}
     for config, number, rule in listed:
         chosen: list[str] = []

@@ -318,7 +318,20 @@ def _rule_keys(
         ),
         settings.allowed_recipients,
         _recipients_by_rule(entries, layers),
+        _live_rules(entries, layers),
     )
+
+
+def _live_rules(entries: Sequence[SopsEntry], layers: LayerGraph) -> frozenset[RuleId] | None:
+    """The creation rules with a SOPS file a live layer applies (None: no rule has one)."""
+    live = frozenset(
+        (e.sops_config, e.creation_rule_number)
+        for e in entries
+        if e.sops_config is not None
+        and e.creation_rule_number is not None
+        and layers.layers_of(e.path)
+    )
+    return live or None
 
 
 def _recipients_by_rule(

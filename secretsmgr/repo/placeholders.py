@@ -27,8 +27,9 @@ _ANGLE = re.compile(r"^\s*<[^<>\s][^<>]*>\s*$")
 # it fills in at deploy time (an air-gapped Big Bang with Flux).
 _OTHER_TEMPLATE = re.compile(
     r"#\{[ \t]*[A-Za-z_][^{}#\n]{0,512}\}#|\(@[=-]?[ \t]+[A-Za-z_][^@\n]{0,512}@\)"
-    r"|###ZARF_[A-Z0-9_]{1,128}###"
 )
+# Zarf's package variable, as a whole value only (a token beside it is no stand-in)
+_ZARF_VARIABLE = re.compile(r"^\s*###ZARF_[A-Z0-9_]{1,128}###\s*$")
 # a docker config's ``"auth": "dXNlcjpwYXNz"`` (base64 of user:password), which no key of
 # _SECRET_LINE names
 _AUTH_VALUE = re.compile(r"(?im)[\"']?\bauth[\"']?[ \t]*[:=][ \t]*[\"']?[A-Za-z0-9+/=_-]{4,}")
@@ -47,32 +48,30 @@ _WORD = r"(?:[a-z]+\d{0,3}|[A-Z]+\d{0,3}|\d{1,3})"
 # A ``#name`` fragment picks one field of the stored secret (``azkv://vault/item#CLIENT_SECRET``,
 # ``op://vault/item#field``); a fragment that is no field name may be the secret itself.
 _FIELD = rf"#(?:[a-z]+(?:[A-Z][a-z]+)*\d{{0,3}}|[A-Z]+\d{{0,3}})(?:[_.-]{_WORD})*"
+# a Google Secret Manager resource name (``projects/458678766461/secrets/api-token``,
+# ``…/versions/latest``): a project id or number, then a secret's name in lower-case words
+_GCP_NAME = (
+    r"projects/[a-z0-9][a-z0-9-]{0,62}/secrets/[a-z0-9]{1,63}(?:[-_][a-z0-9]{1,63}){0,8}"
+    r"(?:/versions/(?:latest|\d{1,10}))?"
+)
 _REFERENCE = re.compile(
     rf"^\s*(?:op://[^/\n]+/[^/\n]+/[^\n]+|op://[^/\s#]+/[^/\s#]+{_FIELD}"
     rf"|(?:{REFERENCE_SCHEMES})://[^\s:@?#]+(?:{_FIELD})?"
     r"|ref\+(?:[a-z0-9]+\+)*[a-z0-9]+://\S+|vault:\S+"
     # Traefik's reference to a key of a Kubernetes Secret (``urn:k8s:secret:oidc:CLIENT_SECRET``)
     rf"|urn:k8s:secret:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?:{_WORD}(?:[-_.]{_WORD})*"
-    # a Google Secret Manager resource name (``projects/458678766461/secrets/api-token``,
-    # ``…/versions/latest``): a project id or number, then a secret's name
-    r"|projects/[a-z0-9][a-z0-9-]{0,62}/secrets/[A-Za-z0-9_-]{1,255}"
-    r"(?:/versions/(?:latest|\d{1,10}))?)\s*$"
+    rf"|{_GCP_NAME})\s*$"
 )
+_GCP_LINE = re.compile(rf"^\s*(?:[A-Za-z_][A-Za-z0-9_.-]{{0,127}}\s*[:=]\s*)?{_GCP_NAME}\s*$")
 # A list of such references, one a line, each maybe named (``NAME:projects/…/secrets/…``), as
 # google-github-actions/get-secretmanager-secrets reads its ``secrets:`` input.
-_NAMED_REFERENCE = re.compile(r"^\s*(?:[A-Za-z_][A-Za-z0-9_.-]{0,127}\s*[:=]\s*)?(?P<ref>\S+)\s*$")
 
 
 def _reference_list(value: str) -> bool:
-    """Whether every non-blank line of a multi-line ``value`` is a (named) reference."""
+    """Whether every non-blank line of a multi-line ``value`` is a (named) Google Secret
+    Manager resource name."""
     lines = [line for line in value.splitlines() if line.strip()]
-    if len(lines) < 2 and "\n" not in value.strip():
-        return False
-    return bool(lines) and all(
-        (found := _NAMED_REFERENCE.match(line)) is not None
-        and _REFERENCE.match(found["ref"]) is not None
-        for line in lines
-    )
+    return len(lines) >= 2 and all(_GCP_LINE.match(line) for line in lines)
 
 
 # What text around a template can still hold: a password in a URL, a ``password: …`` (or
@@ -284,7 +283,7 @@ def is_placeholder(value: object) -> bool:
         return False
     if not value.strip() or _ANGLE.match(value) or _REFERENCE.match(value):
         return True
-    if _reference_list(value):
+    if _reference_list(value) or _ZARF_VARIABLE.match(value):
         return True
     if _STAND_IN.match(value) or _placeholder_url(value) or _stand_in_credentials(value):
         return True

@@ -362,10 +362,13 @@ def write_configs(root: Path, request: RotationRequest) -> str | None:
     under the write lock; committed when asked. The commit's sha, or None."""
     paths = [rel for rel, _ in request.config_writes]
     with repo_lock(root):
+        # every target is checked (no link, inside the repository, clean) before any is
+        # written, so a refusal changes nothing
+        targets = [(check_write_target(root, rel), text) for rel, text in request.config_writes]
         if not request.allow_dirty:
             refuse_dirty(root, paths)
-        for rel, text in request.config_writes:
-            write_atomic(check_write_target(root, rel), text)
+        for target, text in targets:
+            write_atomic(target, text)
         if not request.commit:
             return None
         message = f"secrets: {request.action}: {', '.join(paths)}\n\n{request.reason}\n"

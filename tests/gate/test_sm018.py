@@ -757,3 +757,34 @@ def test_ci_secret_references_and_api_examples_pass_and_a_ci_file_gets_a_ci_fix(
     assert "CI service's own secrets" in fix and "secretsmgr encrypt" not in fix
     assert found[".github/workflows/leak.yaml"].line == 12  # the token's own line
     assert "secretsmgr encrypt" in (found["api/settings.yaml"].fix or "")
+
+
+def test_the_new_exemptions_let_no_known_format_through() -> None:
+    # the review of sweep 11's exemptions: each of these passed for a moment
+    token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    for key, value in (
+        ("SLACK_TOKEN", "###ZARF_VAR_X###xoxb-" + "1234567890-abcdefghijkl"),
+        ("GITHUB_TOKEN", f"projects/p/secrets/{token}"),
+        ("env", f"A:projects/1/secrets/a-b\nB:op://v/i/f?t={token}\n"),
+    ):
+        assert judge_value(key, value) is not None, (key, value)
+    for key, value in (
+        ("appSecretToken", "hunter2-and-3-secret"),
+        ("clientSecretValue", "hunter2-and-3-secret"),
+    ):
+        assert judge_value(key, value) is not None, key
+    assert judge_value("token", "nvme-x_Q7mZp9K2xR4tY8uWb3NqL0vXe") is not None
+
+
+def test_an_api_example_hides_no_known_format_and_swagger_in_values_is_no_api(
+    tmp_path: Path,
+) -> None:
+    token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    api = (
+        "openapi: 3.0.0\ncomponents:\n  schemas:\n    Org:\n      properties:\n        key:\n"
+        f"          example: {token}\n"
+    )
+    values = "swagger: {enabled: true}\nregistries:\n  example:\n    password: Tr0ub4dor-and-3x\n"
+    standard_repo(tmp_path, {"api/openapi.yaml": api, "chart/values.yaml": values})
+    found = {f.path for f in run_audit(tmp_path).findings if f.rule == "SM018"}
+    assert found == {"api/openapi.yaml", "chart/values.yaml"}, found

@@ -369,8 +369,6 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
             judged.add((number, key_path))
             if _pulumi_ciphertext(file.path, prefix, obj, key_path, value):
                 continue
-            if _api_example(obj, key_path):
-                continue
             if formats_only and not (
                 (parts and any(part in value for part in parts)) or _UNFIXED.search(value)
             ):
@@ -378,6 +376,8 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
             verdict = judge_value(key, value)
             if verdict is not None and not verdict.known and names_secret_key(key_path, value):
                 verdict = None  # envFromSecret: {VAR: secret/key} names where the value is
+            if verdict is not None and not verdict.known and _api_example(obj, key_path):
+                verdict = None  # an OpenAPI sample (a known format there is still reported)
             if verdict is not None and (verdict.known or not known_only):
                 hit = CredentialHit(
                     file.path, key_path, 0, verdict.kind, verdict.known, where, variable
@@ -428,9 +428,15 @@ _RENAMED = re.compile(r"^(?P<stem>.+?)(?P<ext>\.(?:ya?ml|json|env|ini))$")
 def _api_example(doc: object, key_path: str) -> bool:
     """A sample value in an OpenAPI or Swagger document (``…properties.apikey.example``):
     documentation of a field, not a credential of this repository."""
-    if not isinstance(doc, dict) or not ({"openapi", "swagger"} & set(cast(Obj, doc))):
+    if not isinstance(doc, dict):
         return False
-    return bool({"example", "examples", "x-example"} & set(key_path.split(".")))
+    version = cast(Obj, doc).get("openapi", cast(Obj, doc).get("swagger"))
+    if not isinstance(version, str | int | float) or not str(version)[:1].isdigit():
+        return False  # a values file's swagger: {enabled: true} is no API document
+    parts = key_path.split(".")
+    return parts[0] in ("components", "definitions", "paths") and bool(
+        {"example", "examples", "x-example"} & set(parts)
+    )
 
 
 # Files a CI service reads in clear: an encrypted workflow cannot run, so the credential

