@@ -310,6 +310,7 @@ def _rule_keys(
     configs: SopsConfigs, settings: Settings, entries: Sequence[SopsEntry], layers: LayerGraph
 ) -> dict[RuleId, RuleKeys]:
     """The cluster key(s) of every creation rule of every `.sops.yaml` in force."""
+    recipients, live = _rule_files(entries, layers)
     return rule_keys(
         (
             (configs.label(config), number, rule)
@@ -317,40 +318,34 @@ def _rule_keys(
             for number, rule in enumerate(config.rules, start=1)
         ),
         settings.allowed_recipients,
-        _recipients_by_rule(entries, layers),
-        _live_rules(entries, layers),
+        recipients,
+        live or None,
     )
 
 
-def _live_rules(entries: Sequence[SopsEntry], layers: LayerGraph) -> frozenset[RuleId] | None:
-    """The creation rules with a SOPS file a live layer applies (None: no rule has one)."""
-    live = frozenset(
-        (e.sops_config, e.creation_rule_number)
-        for e in entries
-        if e.sops_config is not None
-        and e.creation_rule_number is not None
-        and layers.layers_of(e.path)
-    )
-    return live or None
-
-
-def _recipients_by_rule(
+def _rule_files(
     entries: Sequence[SopsEntry], layers: LayerGraph
-) -> dict[RuleId, list[frozenset[str]]]:
-    """The age recipients of the SOPS files of each creation rule: of those a live layer
-    applies, when it applies any of the rule's files, else of all of them."""
+) -> tuple[dict[RuleId, list[frozenset[str]]], frozenset[RuleId]]:
+    """The age recipients of the SOPS files of each creation rule (of those a live layer
+    applies, when it applies any of the rule's files, else of all of them), and the rules
+    with a file a live layer applies."""
     applied: dict[RuleId, list[frozenset[str]]] = {}
     every: dict[RuleId, list[frozenset[str]]] = {}
+    live: set[RuleId] = set()
     for entry in entries:
-        sf = entry.sops_file
-        if sf is None or entry.sops_config is None or entry.creation_rule_number is None:
+        if entry.sops_config is None or entry.creation_rule_number is None:
             continue
         rid = (entry.sops_config, entry.creation_rule_number)
-        keys = frozenset(sf.metadata.age_recipients)
+        in_layer = bool(layers.layers_of(entry.path))
+        if in_layer:
+            live.add(rid)
+        if entry.sops_file is None:
+            continue
+        keys = frozenset(entry.sops_file.metadata.age_recipients)
         every.setdefault(rid, []).append(keys)
-        if layers.layers_of(entry.path):
+        if in_layer:
             applied.setdefault(rid, []).append(keys)
-    return {rid: applied.get(rid, found) for rid, found in every.items()}
+    return {rid: applied.get(rid, found) for rid, found in every.items()}, frozenset(live)
 
 
 def _resolve_keys(

@@ -62,9 +62,9 @@ _REFERENCE = re.compile(
     rf"|urn:k8s:secret:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?:{_WORD}(?:[-_.]{_WORD})*"
     rf"|{_GCP_NAME})\s*$"
 )
+# A list of Secret Manager names, one a line, each maybe named (``NAME:projects/…/secrets/…``),
+# as google-github-actions/get-secretmanager-secrets reads its ``secrets:`` input.
 _GCP_LINE = re.compile(rf"^\s*(?:[A-Za-z_][A-Za-z0-9_.-]{{0,127}}\s*[:=]\s*)?{_GCP_NAME}\s*$")
-# A list of such references, one a line, each maybe named (``NAME:projects/…/secrets/…``), as
-# google-github-actions/get-secretmanager-secrets reads its ``secrets:`` input.
 
 
 def _reference_list(value: str) -> bool:

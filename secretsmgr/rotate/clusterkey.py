@@ -30,7 +30,6 @@ from secretsmgr.errors import (
     KeyNotFoundError,
     RefusedError,
     RotatedNotCommittedError,
-    SecretsmgrError,
     UsageError,
 )
 from secretsmgr.fsutil import check_write_target, read_optional, write_atomic
@@ -52,7 +51,7 @@ from secretsmgr.rotate.plan import RotationRequest
 from secretsmgr.rotate.record import locked_writer
 from secretsmgr.rotate.settingsedit import settings_text
 from secretsmgr.rotate.sopsrules import add_beside, switch
-from secretsmgr.rotate.transaction import RotationResult, refuse_dirty, rotate
+from secretsmgr.rotate.transaction import RotationResult, failure_text, refuse_dirty, rotate
 from secretsmgr.sops.datakey import unwrap_data_key
 
 
@@ -376,8 +375,7 @@ def write_configs(root: Path, request: RotationRequest) -> str | None:
             return git.commit(root, paths, message)
         except Exception as exc:
             raise RotatedNotCommittedError(
-                f"updated {', '.join(paths)} but the commit failed: "
-                f"{exc.message if isinstance(exc, SecretsmgrError) else type(exc).__name__}",
+                f"updated {', '.join(paths)} but the commit failed: {failure_text(exc)}",
                 hints=("the files are changed on disk; commit them yourself",),
             ) from exc
 

@@ -331,7 +331,7 @@ def _write(
         if settled.committed:
             raise RotatedNotCommittedError(
                 f"rotated {plural(len(staged), 'file')} (changelog seq {entry.seq}), "
-                f"but finishing failed: {_why(exc)}",
+                f"but finishing failed: {failure_text(exc)}",
                 hints=("the files and the changelog are changed on disk; commit them yourself",),
             ) from exc
         if not replacing or isinstance(exc, SecretsmgrError | KeyboardInterrupt):
@@ -342,7 +342,9 @@ def _write(
     return entry
 
 
-def _why(exc: BaseException) -> str:
+def failure_text(exc: BaseException) -> str:
+    """What went wrong, for a message: a SecretsmgrError's own words, else the exception's
+    type (never its text, which may quote a value)."""
     return exc.message if isinstance(exc, SecretsmgrError) else type(exc).__name__
 
 
@@ -378,7 +380,7 @@ def _commit(
     except Exception as exc:
         raise RotatedNotCommittedError(
             f"rotated {plural(len(prepared.staged), 'file')} (changelog seq {seq}) "
-            f"but the commit failed: {_why(exc)}",
+            f"but the commit failed: {failure_text(exc)}",
             hints=("the files and the changelog are changed on disk; commit them yourself",),
         ) from exc
 

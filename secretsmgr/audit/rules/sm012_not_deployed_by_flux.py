@@ -59,9 +59,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 ),
             )
             continue
-        reader = _unmapped_reader(ctx, entry.path)
-        if reader is not None and reader[0].source_elsewhere:
-            layer = reader[0]
+        layer, folder = _unmapped_reader(ctx, entry.path) or (None, "")
+        if layer is not None and layer.source_elsewhere:
             yield RULE.finding(
                 entry.path,
                 f"not applied: layer {layer.label} reads {layer.external}, which no manifest "
@@ -73,8 +72,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 ),
             )
             continue
-        if reader is not None:
-            layer, folder = reader
+        if layer is not None:
             yield RULE.finding(
                 entry.path,
                 f"not placed: layer {layer.label} reads {layer.external}, which is not mapped "

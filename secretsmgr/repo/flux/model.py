@@ -24,7 +24,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -193,7 +193,7 @@ class _Model(Workspace):
                         continue
                     found = normalize_url(src.url)
                     if found is not None and _hosted(found) and "$" not in found:
-                        names.setdefault(found.rsplit("/", 1)[-1], found)
+                        names.setdefault(_repository_name(found), found)
             self._bootstrap = next(iter(names.values())) if len(names) == 1 else None
         return self._bootstrap
 
@@ -663,7 +663,7 @@ class _Model(Workspace):
         if art is None:
             inside = normalize_spec_path(ks.path)
             inside = "" if inside == "." or "$" in inside else inside
-            elsewhere = _defined_elsewhere(label, {r.label: r for r in self.scan.sources})
+            elsewhere = _defined_elsewhere(ks.source, self.scan.sources)
             definition = self.scan.source(ks.source, ks.origin)
             layer = make_layer(
                 ks,
@@ -948,14 +948,12 @@ def _merge_overlapping(model: _Model, explicit: set[str | None]) -> None:
                 _fold(model, c, owner, "applies layers another root applies too")
 
 
-def _defined_elsewhere(label: str, defined: Mapping[str, Ref]) -> Ref | None:
-    """For a source ``Kind/namespace/name`` that no manifest defines, the one source of that
-    kind and name that one does define in another namespace."""
-    if label in defined:
+def _defined_elsewhere(ref: Ref, defined: Collection[Ref]) -> Ref | None:
+    """For a source ``ref`` that no manifest defines, the one source of that kind and name that
+    one does define in another namespace."""
+    if ref in defined:
         return None
-    kind, _, rest = label.partition("/")
-    name = rest.partition("/")[2]
-    found = [r for r in defined.values() if r.kind == kind and r.name == name]
+    found = [r for r in defined if r.kind == ref.kind and r.name == ref.name]
     return found[0] if len(found) == 1 else None
 
 
