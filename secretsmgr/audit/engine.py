@@ -270,6 +270,7 @@ def run_rules(
         + ctx.repo.key_notes
         + tuple(x.note for x in ctx.live_clusters if x.note)
         + _history_notes(ctx.history),
+        key_notes=ctx.repo.key_notes,
         clusters=tuple(c.name for c in graph.clusters),
     )
 

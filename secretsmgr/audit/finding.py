@@ -185,6 +185,8 @@ class AuditReport:
     # Every SOPS file in scope and the (cluster, layer) pairs that apply it, in order.
     file_layers: tuple[tuple[str, tuple[tuple[str | None, str], ...]], ...] = ()
     notes: tuple[str, ...] = ()  # what the model could not know (external sources, versions)
+    # those of ``notes`` that say which `.sops.yaml` key was taken as the cluster key
+    key_notes: tuple[str, ...] = ()
     clusters: tuple[str | None, ...] = ()  # every cluster, in report order
     # findings already present (a committed baseline, or --new-since REV): counted, not shown
     baselined: int = 0

@@ -11,6 +11,10 @@ from secretsmgr.plural import plural
 __all__ = ["plural"]  # re-exported: the reporters count with it
 
 
+# rules whose findings rest on the cluster key: beside them, check names how it chose that key
+KEY_RULES = frozenset({"SM004", "SM005", "SM016"})
+
+
 def worst(findings: Iterable[Finding]) -> Severity | None:
     """The most severe severity among ``findings``, None when there is none."""
     best: Severity | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from secretsmgr.audit.finding import AuditReport, Finding, Severity
-from secretsmgr.report._shared import primary_place, sorted_findings
+from secretsmgr.report._shared import KEY_RULES, primary_place, sorted_findings
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -37,5 +37,9 @@ def annotation(finding: Finding) -> str:
 
 
 def render(report: AuditReport) -> str:
-    """Every finding as an annotation line, in report order; empty when clean."""
-    return "".join(annotation(f) + "\n" for f in sorted_findings(report))
+    """Every finding as an annotation line, in report order; empty when clean. Beside a
+    finding that rests on the cluster key, a notice says how that key was chosen."""
+    lines = [annotation(f) for f in sorted_findings(report)]
+    if any(f.rule in KEY_RULES for f in report.findings):
+        lines += [f"::notice title=cluster key::{escape_data(n)}" for n in report.key_notes]
+    return "".join(line + "\n" for line in lines)

@@ -14,6 +14,7 @@ from secretsmgr.audit.finding import (
 )
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.report._shared import (
+    KEY_RULES,
     LayerKey,
     by_path,
     cluster_heading,
@@ -209,6 +210,9 @@ def _skipped(skipped: tuple[tuple[RuleId, str], ...]) -> list[tuple[list[str], s
 def render_check(report: AuditReport, *, color: bool = False) -> str:
     """The short ``check`` view for pre-commit: one line per finding, then what is blocked.
 
+    With a finding that rests on the cluster key, the notes on how that key was chosen from
+    `.sops.yaml` follow the findings (the guess is what an operator needs to judge them).
+
     When every blocked file is plaintext (SM001/SM002) the last line names the encrypt command;
     otherwise each finding's fix follows it on an indented line.
     """
@@ -228,6 +232,9 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
             lines.append(f"{one_line(path)}: {rule}: {_message(finding)}")
             if finding.fix and not (plaintext and finding.rule in PLAINTEXT_RULES):
                 lines.append(f"  fix: {one_line(finding.fix)}")
+    if any(f.rule in KEY_RULES for f in report.findings):
+        # the key came from a choice among a rule's keys: say which, as audit does
+        lines += [paint(one_line(f"note: {note}"), "dim") for note in report.key_notes]
     if blocked:
         count = plural(len(blocked), "file")
         first = next(

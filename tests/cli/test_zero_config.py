@@ -69,6 +69,29 @@ def test_a_file_only_the_operator_key_opens_is_sm004(
     assert code == 1
 
 
+def test_check_names_the_key_it_took_beside_an_sm004_and_only_then(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CI shows check's output alone: an SM004 must say which `.sops.yaml` key was guessed."""
+    code, out, _ = run(["--repo", str(repo), "check"], capsys)
+    assert code == 0
+    assert "several age keys" not in out  # no finding rests on the guess: nothing to say
+    (repo / REDIS).write_text(enc(secret("auth"), (ADMIN,)))
+    commit_all(repo, "a file on the operator key alone")
+    code, out, _ = run(["--repo", str(repo), "check"], capsys)
+    assert code == 1
+    lines = out.splitlines()
+    assert any(line.startswith(f"{REDIS}: SM004") for line in lines), out
+    (note,) = [line for line in lines if "several age keys" in line]
+    assert note.startswith("note: .sops.yaml rule")
+    assert f"cluster_key: {CLUSTER}" in note
+    assert lines.index(note) < len(lines) - 1  # before the closing "blocked" line
+    code, out, _ = run(["--repo", str(repo), "check", "--format", "github"], capsys)
+    (notice,) = [line for line in out.splitlines() if line.startswith("::notice")]
+    assert notice.startswith("::notice title=cluster key::.sops.yaml rule")
+    assert f"cluster_key: {CLUSTER}" in notice
+
+
 def test_key_export_sends_the_key_audit_names_and_never_the_admin_key(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
