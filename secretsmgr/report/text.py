@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from secretsmgr.audit.finding import (
     LOST_METADATA,
     NO_SOPS_CONFIG,
+    YAML_FIRST,
     AuditReport,
     Finding,
     RuleId,
@@ -220,7 +221,7 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
     findings = by_path(report)
     blocked = [p for p, here in findings.items() if worst(here) is Severity.ERROR]
     plaintext = all(
-        f.rule in PLAINTEXT_RULES and not (f.fix or "").startswith(LOST_METADATA)
+        f.rule in PLAINTEXT_RULES and not (f.fix or "").startswith((LOST_METADATA, YAML_FIRST))
         for path in blocked
         for f in findings[path]
         if f.severity is Severity.ERROR

@@ -18,7 +18,14 @@ from typing import cast
 
 from secretsmgr.audit.context import AuditContext, restore_metadata_hint
 from secretsmgr.audit.credentials import judge_value
-from secretsmgr.audit.finding import NO_SOPS_CONFIG, Finding, Rule, RuleId, Severity
+from secretsmgr.audit.finding import (
+    NO_SOPS_CONFIG,
+    YAML_FIRST,
+    Finding,
+    Rule,
+    RuleId,
+    Severity,
+)
 from secretsmgr.audit.manifests import (
     Obj,
     decode_text,
@@ -45,6 +52,7 @@ from secretsmgr.repo.placeholders import (
     split_camel,
 )
 from secretsmgr.repo.scan import ScannedFile
+from secretsmgr.sops import FileFormat
 from secretsmgr.sops.encvalue import is_enc
 from secretsmgr.sops.limits import is_too_large, limit_text, max_file_bytes
 from secretsmgr.sops.locate import DocumentKeys, key_lines
@@ -63,6 +71,7 @@ class PlaintextSecret:
     unread: bool = False  # over the file-size limit: not parsed, so not cleared either
     source: str | None = None  # a whole file that holds a secret: what it holds (see _source)
     beside_ciphertext: bool = False  # its Secret holds ENC[…] values with no sops: block
+    unparsed: bool = False  # the file does not parse: found reading it line by line
 
 
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
@@ -323,7 +332,80 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
         return []
     if not (may_hold_secret_kind(text) or may_mention(text.casefold(), "secretgenerator")):
         return []  # no kind: Secret can parse out of it (secretRef, ExternalSecret are no such)
-    return find_plaintext_secrets(file)
+    found = find_plaintext_secrets(file)
+    if not found and not documents(file) and file.format is FileFormat.YAML:
+        return _unparsed_secrets(file.path, text)
+    return found
+
+
+# Read line by line when a YAML file does not parse: a Secret's own lines at column 0
+_KIND_SECRET = re.compile(r"^kind:[ \t]*([\"']?)Secret\1[ \t]*(?:#.*)?$")
+_SECTION = re.compile(r"^(data|stringData|metadata):[ \t]*(?:#.*)?$")
+_NAME = re.compile(r"(?:^metadata:[ \t]*\{.*?|^[ \t]+)\bname:[ \t]*[\"']?([\w.-]{1,253})")
+_ENTRY = re.compile(r"^([ \t]+)([\"']?)([\w.-]{1,253})\2[ \t]*:(?:[ \t]+(.*))?$")
+_BLOCK = re.compile(r"^[|>][-+0-9]*$")
+_PROPERTY = re.compile(r"^(?:(?:&[^\s]+|![^\s]*)[ \t]+)+")  # an anchor or a tag before a value
+
+
+def _unparsed_secrets(path: str, text: str) -> list[PlaintextSecret]:
+    """The plaintext values of Secrets in a YAML file that does not parse (a password with a
+    character YAML reserves, a tab, a stray quote): kustomize cannot build it, yet git holds
+    the value all the same. Only a Secret's own layout is read: ``kind: Secret`` and
+    ``data:``/``stringData:`` at column 0, one ``key: scalar`` per line below (flow
+    collections and aliases are no value read so). A file with a ``sops:`` block (SM006's)
+    or template actions (a Helm chart's, skipped as unparsable templates are) is left alone."""
+    lines = text.splitlines()
+    if "{{" in text or "{%" in text or any(line.startswith("sops:") for line in lines):
+        return []
+    found: list[PlaintextSecret] = []
+    starts = [0, *(i for i, line in enumerate(lines) if line.startswith("---"))]
+    ends = [*starts[1:], len(lines)]
+    for number, (start, end) in enumerate(zip(starts, ends, strict=True), start=1):
+        doc = lines[start:end]
+        if not any(_KIND_SECRET.match(line) for line in doc):
+            continue
+        name = "(unnamed)"
+        here: list[tuple[int, str, str]] = []  # (line, section, key)
+        section: str | None = None
+        indent: str | None = None
+        for offset, line in enumerate(doc):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            if not line[0].isspace():
+                head = _SECTION.match(line)
+                section, indent = (head.group(1) if head else None), None
+                if line.startswith("metadata:") and (m := _NAME.match(line)):
+                    name = m.group(1)
+                continue
+            if section == "metadata":
+                if name == "(unnamed)" and (m := _NAME.match(line)):
+                    name = m.group(1)
+                continue
+            entry = _ENTRY.match(line) if section is not None else None
+            if entry is None or indent not in (None, entry.group(1)):
+                continue  # deeper lines continue a value above
+            indent = entry.group(1)
+            value = re.sub(r"[ \t]+#.*$", "", entry.group(4) or "").strip()
+            value = _PROPERTY.sub("", value)
+            if _BLOCK.match(value):  # the lines below, deeper than the key
+                block = []
+                for below in doc[offset + 1 :]:
+                    if below.strip() and not below.startswith(indent + " "):
+                        break
+                    block.append(below.strip())
+                value = "\n".join(block).strip()
+            elif value[:1] in ("[", "{", "*"):
+                continue
+            value = value.strip("\"'")
+            key_path = f"{section}.{entry.group(3)}"
+            if not value or not is_plaintext_value(value) or is_public_material(key_path, value):
+                continue
+            here.append((start + offset + 1, section or "", entry.group(3)))
+        found += [
+            PlaintextSecret(path, f"{sec}.{key}", name, document=number, line=at, unparsed=True)
+            for at, sec, key in here
+        ]
+    return found
 
 
 _SOURCE_MAX = 16 * 1024  # a password or a key file; larger ones are data
@@ -431,6 +513,8 @@ def _fix(ctx: AuditContext, hit: PlaintextSecret, keys_in: set[str]) -> str:
         )
     if hit.beside_ciphertext:  # encrypt -i would encrypt the ENC[…] text as a value
         return restore_metadata_hint(hit.path)
+    if hit.unparsed:  # encrypt refuses a file that does not parse
+        return f"{YAML_FIRST} (it does not parse); then: {rename_hint(ctx, hit.path)}"
     if _PATCHED.match(hit.key_path):
         # a kustomization read by kustomize or Flux cannot be encrypted itself
         return (
@@ -475,6 +559,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             continue
         if hit.generator:
             message = f"secretGenerator {hit.secret} has a plaintext literal at {hit.key_path}"
+        elif hit.unparsed:
+            message = (
+                f"Secret {hit.secret} holds a plaintext value at {hit.key_path}, and the file "
+                "does not parse as YAML (read line by line): git holds the value all the same"
+            )
         elif _PATCHED.match(hit.key_path):
             message = (
                 f"an inline patch of Secret {hit.secret} holds a plaintext value at {hit.key_path}"

@@ -1127,3 +1127,45 @@ def test_eleventh_sweep_zarf_package_variables_pass(tmp_path: Path) -> None:
         ("apps/real.yaml", "stringData.c"),
         ("apps/real.yaml", "stringData.d"),
     }
+
+
+def test_a_secret_that_does_not_parse_is_read_line_by_line(tmp_path: Path) -> None:
+    """A password with a character YAML reserves (``@``, a backquote) makes the file
+    unparsable: kustomize cannot build it, but the commit holds the value all the same.
+    The gate used to pass it with no finding."""
+    from secretsmgr.audit.engine import run_audit
+
+    unparsable = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n"
+        "stringData:\n  username: app\n  password: @bc-hunter2\n"
+        "  note: ${DB_NOTE}\n  ca.crt: |\n    -----BEGIN CERTIFICATE-----\n"
+        "    MIIBszCCAVmgAwIBAgIUY2VydA==\n"
+        "    -----END CERTIFICATE-----\n"
+        "---\napiVersion: v1\nkind: Secret\nmetadata: {name: tok}\n"
+        "data:\n  token: aHVudGVyMg== # comment\n  list: [a, b\n  alias: *x\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.yaml": unparsable,
+            # the same lines in a Helm template or beside a sops: block are left alone
+            "apps/chart/templates/s.yaml": unparsable.replace("app\n", "{{ .Values.u }}\n"),
+            "apps/broken.enc.yaml": unparsable + "sops:\n  version: 3.11.0\n",
+            # a ConfigMap that does not parse is no Secret
+            "apps/cm.yaml": unparsable.replace("kind: Secret", "kind: ConfigMap"),
+        },
+    )
+    report = run_audit(tmp_path)
+    found = {(f.path, f.key_path, f.line) for f in report.findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/db.yaml", "stringData.username", 6),
+        ("apps/db.yaml", "stringData.password", 7),
+        ("apps/db.yaml", "data.token", 18),
+    }
+    for f in report.findings:
+        assert "hunter2" not in f.message and "aHVudGVyMg" not in f.message
+    (first,) = [f for f in report.findings if f.key_path == "stringData.password"]
+    assert "Secret db" in first.message and "does not parse" in first.message
+    assert first.fix is not None and first.fix.startswith("fix the YAML first")
+    (token,) = [f for f in report.findings if f.key_path == "data.token"]
+    assert "Secret tok" in token.message
