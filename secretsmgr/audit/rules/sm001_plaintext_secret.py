@@ -72,6 +72,7 @@ class PlaintextSecret:
     source: str | None = None  # a whole file that holds a secret: what it holds (see _source)
     beside_ciphertext: bool = False  # its Secret holds ENC[…] values with no sops: block
     unparsed: bool = False  # the file does not parse: found reading it line by line
+    sniffed: bool = False  # a Secret manifest under a name of no YAML format (secret.txt)
 
 
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
@@ -316,9 +317,16 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
     any other file whose whole content is a secret (see ``_source``)."""
     if file.sops is not None and file.sops.has_metadata:
         return []
+    sniffed = False
     if file.format is None:
         held = _source(file.data)
-        return [] if held is None else [PlaintextSecret(file.path, "", "", source=held)]
+        if held is not None:
+            return [PlaintextSecret(file.path, "", "", source=held)]
+        if not _secret_manifest(file.data):
+            return []
+        # a Secret manifest under another name (secret.txt, a .bak copy, no extension):
+        # kustomize reads any name a kustomization lists, and git holds it all the same
+        file, sniffed = replace(file, format=FileFormat.YAML), True
     if is_too_large(len(file.data)):
         # Refusing to parse must not mean passing: a file too large to read is not cleared.
         lowered = file.data.lower()
@@ -334,8 +342,30 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
         return []  # no kind: Secret can parse out of it (secretRef, ExternalSecret are no such)
     found = find_plaintext_secrets(file)
     if not found and not documents(file) and file.format is FileFormat.YAML:
-        return _unparsed_secrets(file.path, text)
-    return found
+        found = _unparsed_secrets(file.path, text)
+    return [replace(hit, sniffed=True) for hit in found] if sniffed else found
+
+
+def _secret_manifest(data: bytes) -> bool:
+    """Whether a file of no structured format is a YAML Secret manifest: ``kind: Secret`` and
+    an ``apiVersion:`` at column 0, in a small text file whose every line at column 0 is a
+    top-level key, a document marker or a comment."""
+    if len(data) > _SOURCE_MAX * 4 or b"Secret" not in data:
+        return False
+    text = decode_text(data)
+    if text is None:
+        return False
+    lines = text.splitlines()
+    return (
+        any(_KIND_SECRET.match(line) for line in lines)
+        and any(line.startswith("apiVersion:") for line in lines)
+        and all(_YAML_TOP.match(line) for line in lines)
+    )
+
+
+# Every line at column 0 of a manifest: a key, a document marker, a comment, or nothing there
+# (a script or a document that quotes a manifest has other lines at column 0)
+_YAML_TOP = re.compile(r"^(?:[\s#]|$|---|\.\.\.|[\"']?[A-Za-z_][\w.-]*[\"']?[ \t]*:(?:[ \t]|$))")
 
 
 # Read line by line when a YAML file does not parse: a Secret's own lines at column 0
@@ -452,21 +482,29 @@ def _sed_rename(old: str, new: str, kfile: str) -> str:
     return f"sed -i -E -e '{expr}' -e '{expr}' {kfile}"
 
 
-def rename_hint(ctx: AuditContext, path: str) -> str:
+def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str:
     """``secretsmgr encrypt -i PATH``, or, when no creation rule matches PATH, the rename to a
-    name one matches (and the kustomization line that lists it) first."""
+    name one matches (and the kustomization line that lists it) first. ``yaml_name``: PATH
+    is a YAML manifest under another name, which encrypt would keep whole in sops's binary
+    store (no Secret Flux could apply): the rename to a ``.enc.yaml`` name comes first."""
     configs = ctx.repo.sops_configs
+    m = _RENAMED.match(path)
+    if yaml_name:
+        stem = re.sub(r"(?:\.ya?ml)?(?:\.[A-Za-z0-9~_-]{1,16})?$", "", path) or path
+        target = f"{stem}.enc.yaml"
+    else:
+        target = f"{m.group('stem')}.enc{m.group('ext')}" if m else f"{path}.enc.yaml"
     if not ctx.repo.has_sops_config:
         # encrypt would find no recipients (neuland-ingolstadt, huangyingting): a key and a
         # creation rule come first
+        then = f"rename it to {target}, then secretsmgr encrypt -i {target}"
         return (
             f"{NO_SOPS_CONFIG}: set up the cluster key and a creation rule first with "
-            f"secretsmgr init (see README.md, New repository), then secretsmgr encrypt -i {path}"
+            "secretsmgr init (see README.md, New repository), then "
+            + (then if yaml_name else f"secretsmgr encrypt -i {path}")
         )
-    if configs.rule_for(path)[1] is not None:
+    if configs.rule_for(path)[1] is not None and not yaml_name:
         return f"secretsmgr encrypt -i {path}"
-    m = _RENAMED.match(path)
-    target = f"{m.group('stem')}.enc{m.group('ext')}" if m else f"{path}.enc.yaml"
     if configs.rule_for(target)[1] is None:
         # no rule for either name (Saharariel, osnabrugge): the rule comes first
         where = configs.rule_for(path)[0] or ".sops.yaml"
@@ -514,14 +552,15 @@ def _fix(ctx: AuditContext, hit: PlaintextSecret, keys_in: set[str]) -> str:
     if hit.beside_ciphertext:  # encrypt -i would encrypt the ENC[…] text as a value
         return restore_metadata_hint(hit.path)
     if hit.unparsed:  # encrypt refuses a file that does not parse
-        return f"{YAML_FIRST} (it does not parse); then: {rename_hint(ctx, hit.path)}"
+        hint = rename_hint(ctx, hit.path, yaml_name=hit.sniffed)
+        return f"{YAML_FIRST} (it does not parse); then: {hint}"
     if _PATCHED.match(hit.key_path):
         # a kustomization read by kustomize or Flux cannot be encrypted itself
         return (
             "move the value out of the patch into a Secret of its own file that the layer lists, "
             "encrypt that file (secretsmgr encrypt -i FILE), then rotate the secret: it is in git"
         )
-    return rename_hint(ctx, hit.path)
+    return rename_hint(ctx, hit.path, yaml_name=hit.sniffed)
 
 
 # A key path inside a patch written inline in a kustomization or a Flux Kustomization

@@ -1169,3 +1169,43 @@ def test_a_secret_that_does_not_parse_is_read_line_by_line(tmp_path: Path) -> No
     assert first.fix is not None and first.fix.startswith("fix the YAML first")
     (token,) = [f for f in report.findings if f.key_path == "data.token"]
     assert "Secret tok" in token.message
+
+
+def test_a_secret_manifest_under_another_name_is_read_and_renamed_to_yaml(
+    tmp_path: Path,
+) -> None:
+    """kustomize reads any file a kustomization lists (``secret.txt``), and a ``.bak`` copy is
+    in git all the same: both passed the gate. encrypt would keep such a name whole in sops's
+    binary store, which Flux cannot apply as a Secret: the fix renames to ``.enc.yaml`` first."""
+    import subprocess
+
+    from secretsmgr.audit.engine import run_audit
+
+    manifest = secret("db", {"password": "Xk9f-hunter2-Qz"})
+    standard_repo(
+        tmp_path,
+        {
+            "apps/secret.txt": manifest,
+            "apps/db.yaml.bak": manifest,
+            "apps/notes.txt": "kind: Secret is what we use\npassword: not a manifest\n",
+            # a script or a document that quotes a manifest is none (this project's regen.py)
+            "apps/make.py": f'TEXT = """\n{manifest}"""\nprint(TEXT)\n',
+            "apps/HOWTO.md": f"Write this:\n\n```\n{manifest}```\n",
+            "apps/kustomization.yaml": "resources:\n  - secret.txt\n",
+        },
+    )
+    report = run_audit(tmp_path)
+    found = {(f.path, f.key_path) for f in report.findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/secret.txt", "stringData.password"),
+        ("apps/db.yaml.bak", "stringData.password"),
+    }
+    fixes = {f.path: f.fix or "" for f in report.findings if f.rule == "SM001"}
+    assert fixes["apps/db.yaml.bak"].startswith("mv apps/db.yaml.bak apps/db.enc.yaml && ")
+    fix = fixes["apps/secret.txt"]
+    assert fix.startswith("mv apps/secret.txt apps/secret.enc.yaml && sed ")
+    assert "secretsmgr encrypt -i apps/secret.enc.yaml" in fix
+    # the rename's sed, run, lists the new name where the old one was
+    sed = fix.split(" && ")[1]
+    subprocess.run(["bash", "-c", sed], cwd=tmp_path, check=True)
+    assert "- secret.enc.yaml" in (tmp_path / "apps/kustomization.yaml").read_text()
