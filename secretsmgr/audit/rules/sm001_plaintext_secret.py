@@ -322,7 +322,7 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
         held = _source(file.data)
         if held is not None:
             return [PlaintextSecret(file.path, "", "", source=held)]
-        if not _secret_manifest(file.data):
+        if not _COPY_NAME.search(file.path) or not _secret_manifest(file.data):
             return []
         # a Secret manifest under another name (secret.txt, a .bak copy, no extension):
         # kustomize reads any name a kustomization lists, and git holds it all the same
@@ -344,6 +344,13 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
     if not found and not documents(file) and file.format is FileFormat.YAML:
         found = _unparsed_secrets(file.path, text)
     return [replace(hit, sniffed=True) for hit in found] if sniffed else found
+
+
+# Names a manifest gets as a copy or a plain file (no extension, .txt, a backup): a template's
+# (.j2, .tpl), an example's or a script's name says it is no manifest to apply
+_COPY_NAME = re.compile(
+    r"(?:^|/)[^/.]+$|\.(?:txt|bak|backup|old|orig|save|copy|tmp|out)$|~$", re.IGNORECASE
+)
 
 
 def _secret_manifest(data: bytes) -> bool:

@@ -1191,6 +1191,8 @@ def test_a_secret_manifest_under_another_name_is_read_and_renamed_to_yaml(
             # a script or a document that quotes a manifest is none (this project's regen.py)
             "apps/make.py": f'TEXT = """\n{manifest}"""\nprint(TEXT)\n',
             "apps/HOWTO.md": f"Write this:\n\n```\n{manifest}```\n",
+            # a template's name says it is rendered first (a makejinja cluster template)
+            "apps/db.sops.yaml.j2": manifest,
             "apps/kustomization.yaml": "resources:\n  - secret.txt\n",
         },
     )
