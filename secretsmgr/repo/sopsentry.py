@@ -100,6 +100,9 @@ class SopsEntry:
     template: bool = False
     # Named like a SOPS file, no metadata, and no item at all (an empty file, comments only)
     empty: bool = False
+    # Named like a SOPS file, no metadata: a sops configuration (``creation_rules:``) that
+    # ``sops --config FILE`` reads (0x4272616E646F6E/homelab's docs/k8s.sops.yaml)
+    config_file: bool = False
     # The store sops reads the file in, when it is not the one ``format`` names: ``binary`` for
     # a binary-store file (read here as the JSON object it is encrypted to)
     store: str | None = None
@@ -289,6 +292,18 @@ def _would_encrypt(
     return values
 
 
+_CONFIG_KEYS = frozenset({"creation_rules", "destination_rules", "stores"})
+
+
+def _is_sops_config(doc: Node | None) -> bool:
+    """Whether ``doc`` is a sops configuration: a ``creation_rules`` list, and no top-level
+    key a configuration does not have."""
+    if not isinstance(doc, MapNode) or not isinstance(doc.get("creation_rules"), SeqNode):
+        return False
+    keys = [item[0] for item in doc.items if not isinstance(item, Comment)]
+    return all(isinstance(k, str) and k in _CONFIG_KEYS for k in keys)
+
+
 def _holds_nothing(docs: list[Node], fmt: FileFormat) -> bool:
     """Whether no document holds any item (an empty file, comments only, ``{}``, ``---``; an
     INI file whose sections hold no key)."""
@@ -359,6 +374,7 @@ def read_sops_entry(
                 base,
                 template=_is_template(values),
                 empty=_holds_nothing(docs, fmt),
+                config_file=len(docs) == 1 and _is_sops_config(first),
                 lost_metadata=any(isinstance(d, MapNode) and _holds_enc(d) for d in docs),
             )
     try:

@@ -25,6 +25,14 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 severity=Severity.INFO,
             )
             continue
+        if entry.config_file:
+            yield RULE.finding(
+                entry.path,
+                "a sops configuration (creation_rules, for sops --config), not a secret: "
+                "named like a SOPS file, it holds no value to encrypt",
+                severity=Severity.INFO,
+            )
+            continue
         if entry.template:
             yield RULE.finding(
                 entry.path,

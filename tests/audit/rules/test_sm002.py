@@ -89,6 +89,33 @@ def test_an_empty_sops_named_file_is_information_not_a_leak(tmp_path: Path) -> N
     assert all("holds no value" in f.message for f in found)
 
 
+def test_a_sops_configuration_under_a_sops_name_is_information_not_a_leak(
+    tmp_path: Path,
+) -> None:
+    # sweep 12 (0x4272616E646F6E/homelab): docs/k8s.sops.yaml is creation_rules for
+    # `sops --config`; the fix (encrypt it) would leave sops unable to read it
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.audit.finding import Severity
+
+    config = (
+        "# sops --config docs/k8s.sops.yaml\ncreation_rules:\n"
+        "  - path_regex: .*\\.sops\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
+        "    age: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n"
+    )
+    root = standard_repo(
+        tmp_path / "repo",
+        {
+            "docs/k8s.sops.yaml": config,
+            # a configuration's key beside another top-level key is no configuration
+            "docs/app.sops.yaml": config + "password: hunter2-Xk9f\n",
+        },
+    )
+    found = {f.path: f for f in run_audit(root).findings if f.rule == "SM002"}
+    assert found["docs/k8s.sops.yaml"].severity is Severity.INFO
+    assert "sops configuration" in found["docs/k8s.sops.yaml"].message
+    assert found["docs/app.sops.yaml"].severity is Severity.ERROR
+
+
 def test_an_encrypted_ini_file_is_a_sops_entry_not_a_leak(tmp_path: Path) -> None:
     from secretsmgr.audit.engine import run_audit
 
