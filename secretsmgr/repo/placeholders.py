@@ -28,8 +28,12 @@ _ANGLE = re.compile(r"^\s*<[^<>\s][^<>]*>\s*$")
 _OTHER_TEMPLATE = re.compile(
     r"#\{[ \t]*[A-Za-z_][^{}#\n]{0,512}\}#|\(@[=-]?[ \t]+[A-Za-z_][^@\n]{0,512}@\)"
 )
-# Zarf's package variable, as a whole value only (a token beside it is no stand-in)
-_ZARF_VARIABLE = re.compile(r"^\s*###ZARF_[A-Z0-9_]{1,128}###\s*$")
+# Zarf's package variable, and the ``@name@`` that Nix's substituteAll/replaceVars (and
+# autoconf's, CMake's configure_file) fill in, as a whole value only (a token beside it is no
+# stand-in): jmuchovej/homelab's ``age.agekey: "@agekey@"``
+_ZARF_VARIABLE = re.compile(
+    r"^\s*(?:###ZARF_[A-Z0-9_]{1,128}###|@[A-Za-z_][A-Za-z0-9_]{0,127}(?:-[A-Za-z0-9_]+)*@)\s*$"
+)
 # a docker config's ``"auth": "dXNlcjpwYXNz"`` (base64 of user:password), which no key of
 # _SECRET_LINE names
 _AUTH_VALUE = re.compile(r"(?im)[\"']?\bauth[\"']?[ \t]*[:=][ \t]*[\"']?[A-Za-z0-9+/=_-]{4,}")

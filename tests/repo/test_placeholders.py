@@ -246,3 +246,14 @@ def test_a_token_or_a_docker_auth_beside_a_variable_is_no_placeholder(value: str
 )
 def test_variables_with_plain_text_around_them_stay_placeholders(value: str) -> None:
     assert is_placeholder(value) and manifest_placeholder(value)
+
+
+# sweep 12 (jmuchovej/homelab): Nix's substituteAll fills ``@agekey@`` in from sops-nix
+@pytest.mark.parametrize("value", ["@agekey@", "@dc-domain@", " @DB_PASSWORD@ "])
+def test_a_whole_nix_or_autoconf_variable_is_a_placeholder(value: str) -> None:
+    assert is_placeholder(value) and manifest_placeholder(value)
+
+
+@pytest.mark.parametrize("value", ["@agekey@Xk9f2hunter", "p@ss@word", "@a b@", "@@", "@1x@"])
+def test_at_signs_around_more_than_a_name_are_no_placeholder(value: str) -> None:
+    assert not is_placeholder(value)
