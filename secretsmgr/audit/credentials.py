@@ -195,7 +195,7 @@ _DISK_ID = re.compile(r"^(?:nvme|ata|scsi|usb|mmc|virtio)-[A-Za-z0-9.-]+(?:_[A-Z
 # Keys whose values are identifiers, digests or versions: high entropy, yet no secret.
 _IDENTIFIER_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:tag|digest|sha\d*|checksum|hash|revision|commit|version|uid|uuid|id|"
-    r"image|fingerprint|thumbprint|ca_?bundle|cert|crt|certificate|public_?key|pub|"
+    r"image|fingerprint|thumbprint|ca_?bundle|cert|crt|certificate|public_?key|pub|public|"
     r"integrity|etag|nonce|salt_?id|repository|url|host|domain|email|account_?id|"
     r"project|region|zone|cluster|age|pgp|kms|recipients?|cluster_?key|[a-z_]*_regex|"
     r"rev|sum|schematic(?:_?id)?(?:_[a-z0-9]+)?|template)$"
@@ -376,8 +376,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
     # what gets deployed
     tagged = isinstance(value, TaggedStr) and value.tag in _REFERENCE_TAGS
     value = value.strip()
-    if len(value) < 6 or value.startswith(ENC_PREFIX) or _BORING.match(value):
-        return None
+    if len(value) < 6 or value.startswith((ENC_PREFIX, "$ANSIBLE_VAULT;")) or _BORING.match(value):
+        return None  # empty, or ciphertext already (SOPS's, Ansible Vault's ``!vault |``)
     if value == "inherit" and key == "secrets":
         return None  # a GitHub Actions reusable-workflow call passes the caller's secrets on
     if _PUBLIC.match(value) or _REFERENCE_VALUE.match(value) or _HASHED.match(value):

@@ -378,6 +378,8 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                 verdict = None  # envFromSecret: {VAR: secret/key} names where the value is
             if verdict is not None and not verdict.known and _api_example(obj, key_path):
                 verdict = None  # an OpenAPI sample (a known format there is still reported)
+            if verdict is not None and not verdict.known and _sigstore_bundle(obj):
+                verdict = None  # a signature, a certificate, a log entry: public by design
             if verdict is not None and (verdict.known or not known_only):
                 hit = CredentialHit(
                     file.path, key_path, 0, verdict.kind, verdict.known, where, variable
@@ -423,6 +425,16 @@ def _line_inside(text: str, start: int, value: str, key: str, kind: str) -> int 
 
 
 _RENAMED = re.compile(r"^(?P<stem>.+?)(?P<ext>\.(?:ya?ml|json|env|ini))$")
+
+
+def _sigstore_bundle(doc: object) -> bool:
+    """A Sigstore bundle (``cosign sign-blob --bundle``, CloudNativePG's published
+    ``*.sigstore.json``): a signature, a Fulcio certificate, a timestamp and a Rekor entry,
+    all public and checked by anyone."""
+    if not isinstance(doc, dict):
+        return False
+    media = cast(Obj, doc).get("mediaType")
+    return isinstance(media, str) and media.startswith("application/vnd.dev.sigstore.bundle")
 
 
 def _api_example(doc: object, key_path: str) -> bool:

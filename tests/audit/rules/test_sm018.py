@@ -331,3 +331,44 @@ def test_a_credential_inside_a_block_scalar_is_reported_at_its_own_line(tmp_path
     write(root, "apps/kustomization.yaml", "resources: [bridge.yaml]\n")
     found = [(f.key_path, f.line) for f in run_audit(root).findings if f.rule == "SM018"]
     assert found == [("data.config.yaml", 13)]
+
+
+def test_vault_ciphertext_public_keys_and_sigstore_bundles_are_no_credentials(
+    tmp_path: Path,
+) -> None:
+    # sweep 12: an Ansible Vault value (0x4272616E646F6E/homelab), WireGuard public keys under
+    # `public:` (jmuchovej/homelab) and CloudNativePG's Sigstore bundles (isning/k8s-gitops)
+    # were SM018 warnings whose fix (SOPS-encrypt the file) breaks Ansible or cosign
+    import base64
+    import json
+    import os
+
+    from secretsmgr.audit.engine import run_audit
+
+    def b64(n: int) -> str:
+        return base64.b64encode(os.urandom(n)).decode()
+
+    vault = "\n".join(["$ANSIBLE_VAULT;1.1;AES256", *(os.urandom(32).hex() for _ in range(4))])
+    inventory = (
+        "nut_monitor_password: !vault |\n"
+        + "".join(f"  {line}\n" for line in vault.splitlines())
+        + "db_password: Tr0ub4dor-and-3-horses\n"  # beside it, a password in clear
+    )
+    topology = f"network:\n  relay01:\n    public: {b64(32)}\n    private: {b64(32)}\n"
+    bundle = {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"certificate": {"rawBytes": b64(600)}},
+        "messageSignature": {"signature": b64(70)},
+    }
+    standard_repo(tmp_path, {})
+    write(tmp_path, "ansible/group_vars/all.yml", inventory)
+    write(tmp_path, "nix/topology.yaml", topology)
+    write(tmp_path, "catalogs/catalog.yaml.sigstore.json", json.dumps(bundle))
+    write(tmp_path, "catalogs/other.json", json.dumps({**bundle, "mediaType": "text/plain"}))
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM018"}
+    assert found == {
+        ("ansible/group_vars/all.yml", "db_password"),
+        ("nix/topology.yaml", "network.relay01.private"),
+        ("catalogs/other.json", "verificationMaterial.certificate.rawBytes"),
+        ("catalogs/other.json", "messageSignature.signature"),
+    }
