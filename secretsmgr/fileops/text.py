@@ -13,6 +13,7 @@ from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
 from secretsmgr.repo.placeholders import is_placeholder
 from secretsmgr.repo.sopsconfig import find_sops_config, load_sops_config, match_rule
+from secretsmgr.repo.sopsentry import values_left_clear
 from secretsmgr.sops import (
     Decrypted,
     EncryptionRule,
@@ -138,6 +139,19 @@ def refuse_clear_secret_values(docs: Sequence[Node], rule: EncryptionRule) -> No
             hints=(
                 "make the .sops.yaml creation rule for this file encrypt the Secret's values "
                 "(for example encrypted_regex: ^(data|stringData)$)",
+            ),
+        )
+    clear = values_left_clear(docs, rule)
+    if clear is not None:
+        # a Helm values file under a Secret rule (sweep 12): sops writes it, all in clear
+        raise RefusedError(
+            f"the encryption rule ({rule.kind.value}: {rule.value}) would encrypt no value of "
+            f"this file: {clear[0]} and every other value would stay in clear; nothing was "
+            "written",
+            hints=(
+                "give this file a .sops.yaml creation rule of its own, above the one that "
+                "matches it now: a path_regex for its name and no encrypted_regex (every value "
+                "encrypted)",
             ),
         )
 

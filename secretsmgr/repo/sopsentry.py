@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from secretsmgr.errors import FormatError
@@ -256,7 +257,27 @@ _TEMPLATE_SYNTAX = re.compile(
     rb"\{\{[^{}\n]{0,2048}\}\}|\{%[^{}\n]{0,2048}%\}"
 )  # linear on a long line
 _SHELL_VARIABLE = re.compile(rb"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
-_STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a secret value
+STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a secret value
+
+
+def values_left_clear(docs: Sequence[Node], rule: EncryptionRule) -> list[str] | None:
+    """When ``rule`` encrypts no value of ``docs`` at all, the key paths of the values it
+    leaves in clear (a Kubernetes object's apiVersion, kind, metadata and type aside, as are
+    empty values and placeholders); None when it encrypts one, or there is none to encrypt."""
+    clear: list[str] = []
+    for doc in docs:
+        manifest = isinstance(doc, MapNode) and doc.has("apiVersion") and doc.has("kind")
+        for path, leaf, encrypted in iter_leaves(doc, rule):
+            if isinstance(leaf, Comment):
+                continue
+            if encrypted:
+                return None
+            if not path or (manifest and path[0] in STRUCTURE):
+                continue
+            if leaf is None or leaf == "" or (isinstance(leaf, str) and is_placeholder(leaf)):
+                continue
+            clear.append(".".join(str(part) for part in path))
+    return clear or None
 
 
 def _is_template(values: list[tuple[str, object]]) -> bool:
@@ -287,7 +308,7 @@ def _would_encrypt(
         values += [
             (str(path[-1]), leaf)
             for path, leaf in encrypted_leaves(doc, rule)
-            if not isinstance(leaf, Comment) and path and path[0] not in _STRUCTURE
+            if not isinstance(leaf, Comment) and path and path[0] not in STRUCTURE
         ]
     return values
 

@@ -729,6 +729,34 @@ def test_encrypt_refuses_a_rule_that_would_leave_a_secret_value_in_clear(
     assert (code, err) == (0, "")
 
 
+def test_encrypt_refuses_a_rule_that_would_encrypt_no_value_of_the_file(
+    repo: Path, key_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 12 (KakatkarAkshay/cloudlab_applications): Helm values under the Secret rule; sops
+    # (and we) wrote every value in clear beneath a valid sops: block
+    (repo / ".sops.yaml").write_text(
+        "creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {PUB1}\n"
+    )
+    target = repo / "secrets" / "app.values.enc.yaml"
+    target.write_text(f"env:\n  - name: API_KEY\n    value: {SECRET_VALUE}\n")
+    before = target.read_bytes()
+    code, out, err = run(["encrypt", "-i", str(target)], capsys)
+    assert code == 1 and out == ""
+    assert_clean_error(err, SECRET_VALUE)
+    assert "would encrypt no value of this file: env.name and every other value" in err
+    assert "creation rule of its own" in err
+    assert target.read_bytes() == before
+    # one value the rule encrypts, or nothing but placeholders and structure: written
+    for text in (
+        f"env: [{{name: A, value: x}}]\ndata:\n  k: {SECRET_VALUE}\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nvalue: ${VALUE}\n",
+    ):
+        target.write_text(text)
+        code, out, err = run(["encrypt", "-i", str(target)], capsys)
+        assert (code, err) == (0, "")
+
+
 def test_encrypt_keeps_sops_own_opt_out_of_the_default_rule(
     repo: Path, key_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -25,7 +25,9 @@ from secretsmgr.audit.manifests import (
     secret_values,
 )
 from secretsmgr.errors import FormatError
+from secretsmgr.plural import plural
 from secretsmgr.repo.scan import ScannedFile
+from secretsmgr.repo.sopsentry import values_left_clear
 from secretsmgr.sops.metadata import SOPS_KEY
 from secretsmgr.sops.model import EncryptionRule, RuleKind
 from secretsmgr.sops.rules import path_is_encrypted
@@ -84,6 +86,21 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             continue
         rule = entry.sops_file.metadata.rule
         fix = reencrypt_fix(entry)
+        clear = None if entry.store == "binary" else values_left_clear(entry.sops_file.docs, rule)
+        if clear is not None:
+            # a values file re-encrypted under a Secret rule (sweep 12): a sops: block over
+            # nothing encrypted, which no other rule looks at
+            more = f" and {plural(len(clear) - 1, 'more value')}" if len(clear) > 1 else ""
+            yield RULE.finding(
+                entry.path,
+                f"no value is encrypted: the file's rule ({rule.kind.value}: {rule.value}) "
+                f"leaves {clear[0]}{more} in clear under its sops: block",
+                severity=Severity.WARNING,
+                key_path=clear[0],
+                fix="if it holds secrets, give it a .sops.yaml creation rule of its own (a "
+                "path_regex for its name, no encrypted_regex: every value encrypted), then "
+                f"re-encrypt: {fix}",
+            )
         for key_path in entry.plaintext_leaves:
             # sops never writes a value its rule selects in clear: it was added by hand, and
             # decrypt refuses the file, so re-encrypting cannot be the cure (an operator's

@@ -15,8 +15,11 @@ from secretsmgr.audit.context import (
 )
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
+from secretsmgr.plural import plural
 from secretsmgr.repo.sopsconfig import CreationRule, all_age_recipients
+from secretsmgr.repo.sopsentry import STRUCTURE, SopsEntry
 from secretsmgr.sops.model import EncryptionRule, RuleKind, SopsMetadata, pgp_id
+from secretsmgr.sops.rules import encrypted_leaves
 from secretsmgr.sops.tree import MapNode
 from secretsmgr.sops.values import Comment
 
@@ -123,9 +126,14 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 and entry.store != "binary"
             )
             exposed = [k for k in secret_key_paths(sf.docs) if not creation_rule_encrypts(entry, k)]
+            revealed = _revealed(sf.docs, got, wanted) if rule_change else []
             if rule_change and exposed:
                 # re-encrypting under this creation rule would write a Secret value in clear
                 fix = widen_hint(entry, exposed[0], too=False)
+            elif revealed:
+                # a values file encrypted whole by an older rule, now matched by a Secret rule
+                # (KakatkarAkshay/cloudlab_applications): re-encrypting would write it in clear
+                fix = _own_rule_hint(entry, revealed, got)
             elif rule_change:
                 fix = reencrypt_fix(entry)
             elif foreign or (sf.metadata.foreign_kinds and not sf.metadata.age_recipients):
@@ -138,6 +146,38 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             else:
                 fix = f"secretsmgr rotate {entry.path}"
             yield RULE.finding(entry.path, f"differs from {label}: " + "; ".join(problems), fix=fix)
+
+
+def _revealed(docs: Sequence[MapNode], got: EncryptionRule, wanted: EncryptionRule) -> list[str]:
+    """The key paths of the values the file's own rule encrypts and ``wanted`` would not (a
+    Kubernetes object's apiVersion, kind, metadata and type are no secret to keep)."""
+    out: list[str] = []
+    for doc in docs:
+        now = {p for p, leaf in encrypted_leaves(doc, got) if not isinstance(leaf, Comment)}
+        then = {p for p, leaf in encrypted_leaves(doc, wanted) if not isinstance(leaf, Comment)}
+        manifest = doc.has("apiVersion") and doc.has("kind")
+        out += [".".join(p) for p in sorted(now - then) if not (manifest and p[0] in STRUCTURE)]
+    return out
+
+
+def _own_rule_hint(entry: SopsEntry, revealed: list[str], got: EncryptionRule) -> str:
+    """The fix when re-encrypting under the creation rule would leave values in clear: give
+    the file a rule of its own (sops takes the first rule that matches), or keep it."""
+    where = entry.sops_config or ".sops.yaml"
+    number = entry.creation_rule_number
+    more = f" and {plural(len(revealed) - 1, 'more value')}" if len(revealed) > 1 else ""
+    above = f"above rule {number}" if number else "first"
+    how = (
+        "no encrypted_regex"
+        if got == EncryptionRule()
+        else f"{got.kind.value}: {_clip(got.value, '')}"
+    )
+    return (
+        f"do not re-encrypt under this rule: it would leave {revealed[0]}{more} in clear, "
+        f"which this file encrypts now; add a rule for this file {above} in {where} (a "
+        f"path_regex that matches it and {how}, as the file was made), or leave the file as "
+        "it is"
+    )
 
 
 def secret_key_paths(docs: Sequence[MapNode]) -> list[str]:

@@ -145,3 +145,31 @@ def test_the_printed_fix_for_a_value_added_by_hand_works(tmp_path: Path) -> None
     assert opened.returncode == 0 and opened.stdout == "now-encrypted"
     clean = run_process(["audit"], repo=repo, env=env)
     assert " SM003 " not in clean.out
+
+
+def test_a_sops_file_whose_rule_encrypts_no_value_is_a_warning(tmp_path: Path) -> None:
+    # sweep 12 (KakatkarAkshay/cloudlab_applications): Helm values re-encrypted under the
+    # Secret rule hold every value in clear beneath a valid sops: block; no rule said a word
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.audit.finding import Severity
+
+    flux = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+    values = "env:\n  - name: API_KEY\n    value: sk-Xk9f-hunter2-Qz\nreplicas: 2\n"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/app.values.enc.yaml": enc(values, rule=flux),
+            # structure and placeholders only: nothing to encrypt, nothing to say
+            "apps/cm.enc.yaml": enc(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nvalue: ${V}\n", rule=flux
+            ),
+            "apps/db.enc.yaml": enc(secret("db"), rule=flux),
+        },
+    )
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM003"]
+    assert [(f.path, f.severity, f.key_path) for f in found] == [
+        ("apps/app.values.enc.yaml", Severity.WARNING, "env.name")
+    ]
+    assert found[0].message.startswith("no value is encrypted: the file's rule (encrypted_regex")
+    assert "and 2 more values in clear" in found[0].message
+    assert "sk-Xk9f" not in found[0].message

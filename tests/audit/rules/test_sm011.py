@@ -276,6 +276,32 @@ def test_the_fix_never_re_encrypts_under_a_rule_that_leaves_a_secret_value_clear
     assert "then re-encrypt: " in found.fix
 
 
+def test_the_fix_never_re_encrypts_values_the_file_encrypts_under_a_rule_that_would_not(
+    tmp_path: Path,
+) -> None:
+    # sweep 12 (KakatkarAkshay/cloudlab_applications): Helm values encrypted whole by an older
+    # rule, now matched by the Secret rule (^(data|stringData)$); the printed re-encrypt wrote
+    # every value in clear under a valid sops: block, and check then had nothing to say
+    from ..helpers import audit
+
+    values = "env:\n  - name: API_KEY\n    value: sk-Xk9f-hunter2-Qz\nreplicas: 2\n"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/app.values.enc.yaml": enc(values, rule=EncryptionRule()),
+            "apps/db.enc.yaml": enc(secret("db"), rule=EncryptionRule()),
+        },
+    )
+    found = {f.path: f for f in audit(tmp_path).findings if f.rule == "SM011"}
+    fix = found["apps/app.values.enc.yaml"].fix or ""
+    assert fix.startswith("do not re-encrypt under this rule: it would leave env.name and 2 more")
+    assert "add a rule for this file above rule 1 in .sops.yaml" in fix
+    assert "no encrypted_regex" in fix and "decrypt" not in fix
+    # a Secret encrypted whole loses only metadata from the clear under the Secret rule: that
+    # re-encrypt stays the fix (its data and stringData stay encrypted)
+    assert "decrypt -o" in (found["apps/db.enc.yaml"].fix or "")
+
+
 def test_a_misspelled_creation_rules_key_is_named(tmp_path: Path) -> None:
     # osnabrugge: `creationRules:` — sops reads only creation_rules and refuses to encrypt
     from ..helpers import audit
