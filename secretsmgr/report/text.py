@@ -214,8 +214,9 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
     With a finding that rests on the cluster key, the notes on how that key was chosen from
     `.sops.yaml` follow the findings (the guess is what an operator needs to judge them).
 
-    When every blocked file is plaintext (SM001/SM002) the last line names the encrypt command;
-    otherwise each finding's fix follows it on an indented line.
+    When every blocked file is plaintext (SM001/SM002) and each one's fix is the plain encrypt,
+    the last line names the encrypt command; otherwise each finding's fix follows it on an
+    indented line.
     """
     paint = _Paint(color)
     findings = by_path(report)
@@ -226,6 +227,16 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
         for f in findings[path]
         if f.severity is Severity.ERROR
     )
+    if plaintext and len(blocked) > 1:
+        # one closing line stands for each file's fix only when each is the plain encrypt (or
+        # that after init): a rule to add or a rename first is shown file by file (sweep 12)
+        plaintext = all(
+            (f.fix or "").endswith(f"secretsmgr encrypt -i {path}")
+            and (f.fix or "").startswith((NO_SOPS_CONFIG, "secretsmgr encrypt -i "))
+            for path in blocked
+            for f in findings[path]
+            if f.severity is Severity.ERROR
+        )
     lines: list[str] = []
     for path, here in findings.items():
         for finding in here:
@@ -248,10 +259,6 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
             tail = f"fix it with: {one_line(first or '')}"  # a rename first (no rule matches)
         elif plaintext and len(blocked) == 1:
             tail = f"encrypt it with: secretsmgr encrypt -i {one_line(blocked[0])}"
-        elif plaintext and any(
-            (f.fix or "").startswith("sops ") for path in blocked for f in findings[path]
-        ):
-            tail = "encrypt each with the fix shown for it"  # sops keeps binary files whole
         elif plaintext and any(
             (f.fix or "").startswith(NO_SOPS_CONFIG) for path in blocked for f in findings[path]
         ):

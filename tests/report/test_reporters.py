@@ -127,6 +127,31 @@ def test_check_view_is_empty_when_clean_and_names_the_fix() -> None:
     ]
 
 
+def test_check_view_collapses_fixes_only_when_each_is_the_plain_encrypt() -> None:
+    # sweep 12 (arjunavinfra/fluxcd): two files whose fix adds a rule and renames them first
+    # were summed up as "encrypt each with: secretsmgr encrypt -i <file>", which fails there
+    def report(*fixes: tuple[str, str]) -> AuditReport:
+        return AuditReport(
+            findings=tuple(finding("SM001", p, "plain", fix=f) for p, f in fixes),
+            files=len(fixes),
+            sops_files=(),
+            layers=(),
+        )
+
+    plain = report(*((p, f"secretsmgr encrypt -i {p}") for p in ("a.yaml", "b.yaml")))
+    lines = render(plain, OutputFormat.TEXT, short=True).splitlines()
+    assert lines[-1] == "2 files blocked — encrypt each with: secretsmgr encrypt -i <file>"
+    assert not any(line.startswith("  fix: ") for line in lines)
+    renamed = report(
+        ("a.yaml", "secretsmgr encrypt -i a.yaml"),
+        ("b.yaml", "no .sops.yaml creation rule matches b.yaml: add one, then rename it"),
+    )
+    lines = render(renamed, OutputFormat.TEXT, short=True).splitlines()
+    assert lines[-1] == "2 files blocked — fix the errors above, or see: secretsmgr audit"
+    assert "  fix: secretsmgr encrypt -i a.yaml" in lines
+    assert "  fix: no .sops.yaml creation rule matches b.yaml: add one, then rename it" in lines
+
+
 # --- json ------------------------------------------------------------------------------------
 
 
