@@ -541,10 +541,10 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
     return " && ".join(steps)
 
 
-def _fix(ctx: AuditContext, hit: PlaintextSecret, keys_in: set[str]) -> str:
+def _fix(ctx: AuditContext, hit: PlaintextSecret, keys_in: Mapping[str, str]) -> str:
     if hit.path in keys_in:  # a sops-age manifest: encrypting it would still commit the key
         return (
-            f"take it out of the repository ({hit.path} holds an age private key, see SM009; "
+            f"take it out of the repository ({hit.path} holds {keys_in[hit.path]}, see SM009; "
             f"keep the key elsewhere if you need it): "
             f"git rm -q --cached --ignore-unmatch {hit.path}; rm -f {hit.path}"
         )
@@ -583,10 +583,14 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     hits = [h for h in ctx.repo.hits_of(RULE.id) if isinstance(h, PlaintextSecret)]
     counts = Counter((h.path, h.key_path) for h in hits)
     repeated = {where for where, n in counts.items() if n > 1}
+    # the manifests that hold a key Flux decrypts with (SM009's): an age key, or a PGP key at
+    # a Secret's *.asc key (sops-gpg)
     keys_in = {
-        str(getattr(h, "path", ""))
-        for h in ctx.repo.hits_of("SM009")
+        str(getattr(h, "path", "")): "an age private key"
         if getattr(h, "kind", "age") == "age"
+        else "an OpenPGP private key"
+        for h in ctx.repo.hits_of("SM009")
+        if getattr(h, "kind", "age") == "age" or getattr(h, "secret_key", None) is not None
     }
     for hit in hits:
         if hit.source is not None:

@@ -12,12 +12,20 @@ from dataclasses import dataclass
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import NO_SOPS_CONFIG, Finding, Rule, RuleId, Severity
+from secretsmgr.audit.manifests import (
+    decode_text,
+    documents,
+    is_secret,
+    numbered_objects,
+    secret_values,
+)
 from secretsmgr.audit.rules.sm001_plaintext_secret import generator_readers
 from secretsmgr.errors import ConfigError
 from secretsmgr.keys.age import parse_identities
 from secretsmgr.keys.bech32 import short_key, split_bech32
 from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK
 from secretsmgr.repo.scan import ScannedFile
+from secretsmgr.sops.locate import key_lines
 
 # bech32 is case-insensitive and pyrage accepts the lowercase form: match either case.
 _PRIVATE_KEY = re.compile(rb"AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]{20,}", re.IGNORECASE)
@@ -69,6 +77,7 @@ class PrivateKeyHit:
     public: str | None
     encoded: bool = False
     kind: str = "age"
+    secret_key: str | None = None  # where a Secret holds it (Flux's ``sops-gpg``: data.sops.asc)
 
 
 def _looks_like_key(token: str) -> bool:
@@ -164,11 +173,53 @@ def find_pem_keys(path: str, data: bytes) -> list[PrivateKeyHit]:
 
 
 def detect(file: ScannedFile) -> list[PrivateKeyHit]:
-    """Every age private key in the file, and every PEM private key in a file that is neither a
-    structured manifest (whose values SM001 and SM018 judge), a SOPS file nor prose."""
+    """Every age private key in the file, every PEM private key in a file that is neither a
+    structured manifest (whose values SM001 and SM018 judge), a SOPS file nor prose, and the
+    OpenPGP private keys of a Secret in clear under ``*.asc`` keys: Flux's ``sops-gpg``."""
     hits = find_private_keys(file.path, file.data)
     if file.format is None and file.sops is None and not file.path.lower().endswith(_PROSE):
         hits += find_pem_keys(file.path, file.data)
+    elif (
+        file.format is not None
+        and b".asc" in file.data
+        and b"Secret" in file.data
+        and (file.sops is None or not file.sops.has_metadata)
+    ):
+        hits += _flux_pgp_keys(file)
+    return hits
+
+
+PGP_KIND = "PGP PRIVATE KEY BLOCK"
+
+
+def _flux_pgp_keys(file: ScannedFile) -> list[PrivateKeyHit]:
+    """OpenPGP private keys in clear (base64 under ``data``, or as text under ``stringData``)
+    at a Secret's ``*.asc`` key, where kustomize-controller reads the keys it decrypts with."""
+    found: list[tuple[str, int]] = []
+    for number, prefix, obj in numbered_objects(documents(file)):
+        if not is_secret(obj):
+            continue
+        for key_path, value in secret_values(obj):
+            if not key_path.endswith(".asc") or not isinstance(value, str):
+                continue
+            raw = value.encode()
+            if key_path.startswith("data."):
+                try:
+                    raw = base64.b64decode("".join(value.split()), validate=True)
+                except (binascii.Error, ValueError):
+                    continue
+            if any(h.kind == PGP_KIND for h in find_pem_keys(file.path, raw)):
+                found.append((prefix + key_path, number))
+    if not found:
+        return []
+    text = decode_text(file.data) or ""
+    located = key_lines(text, file.format) if file.format is not None else []
+    hits = []
+    for key_path, number in found:
+        lines = located[number - 1].lines if number <= len(located) else {}
+        line = lines.get(key_path, 1)
+        encoded = key_path.startswith("data.")
+        hits.append(PrivateKeyHit(file.path, line, False, None, encoded, PGP_KIND, key_path))
     return hits
 
 
@@ -211,17 +262,36 @@ def _encrypt_hint(ctx: AuditContext, path: str) -> str:
 
 def _pem_finding(ctx: AuditContext, path: str, hits: list[PrivateKeyHit]) -> Finding:
     first = hits[0]
+    pgp = all(h.kind.startswith("PGP ") for h in hits)  # ASCII-armored, not PEM
     if len(hits) == 1:
-        message = f"a PEM private key ({_redacted(first)}) in clear on line {first.line}"
+        what = "an OpenPGP private key" if pgp else "a PEM private key"
+        message = f"{what} ({_redacted(first)}) in clear on line {first.line}"
     else:
-        message = (
-            f"{len(hits)} PEM private keys ({_redacted(first)}, …) in clear on lines {_lines(hits)}"
-        )
+        what = "OpenPGP private keys" if pgp else "PEM private keys"
+        message = f"{len(hits)} {what} ({_redacted(first)}, …) in clear on lines {_lines(hits)}"
     return RULE.finding(
         path,
         message,
         fix="remove it, purge it from git history and replace the key where it is trusted; "
         f"commit the new one only encrypted: {_encrypt_hint(ctx, path)}",
+        line=first.line,
+    )
+
+
+def _flux_pgp_finding(path: str, hits: list[PrivateKeyHit]) -> Finding:
+    """Flux's OpenPGP decryption key in a Secret in clear: whoever reads the repository opens
+    every file encrypted to it, so encrypting the manifest now does not help."""
+    first = hits[0]
+    where = ", ".join(h.secret_key or "" for h in hits[:3]) + (", …" if len(hits) > 3 else "")
+    return RULE.finding(
+        path,
+        f"an OpenPGP private key (-----BEGIN {PGP_KIND}-----) in clear at {where} of a Secret, "
+        "where Flux reads the keys it decrypts with",
+        fix=f"take it out of the repository (git rm -q --cached {path}; keep the key elsewhere "
+        "if you need it), purge it from git history, and rotate away from it: a new key in "
+        ".sops.yaml in its place, sops updatekeys -y on every file encrypted to it, and the new "
+        "private key only in the cluster's Secret",
+        key_path=first.secret_key,
         line=first.line,
     )
 
@@ -240,7 +310,8 @@ def _past(ctx: AuditContext, current: set[str]) -> Iterator[Finding]:
                 ctx, key.public or None
             )
         else:
-            what = f"a PEM private key (-----BEGIN {key.kind}-----)"
+            form = "an OpenPGP" if key.kind.startswith("PGP ") else "a PEM"
+            what = f"{form} private key (-----BEGIN {key.kind}-----)"
             fix = "purge it from git history and replace the key where it is trusted"
         yield RULE.finding(
             key.path,
@@ -259,9 +330,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             continue  # a secretGenerator source in clear: SM001 reports it
         by_path.setdefault(hit.path, []).append(hit)
     for path, hits in by_path.items():
-        pem = [h for h in hits if h.kind != "age"]
+        flux_pgp = [h for h in hits if h.secret_key is not None]
+        pem = [h for h in hits if h.kind != "age" and h not in flux_pgp]
         if pem:
             yield _pem_finding(ctx, path, pem)
+        if flux_pgp:
+            yield _flux_pgp_finding(path, flux_pgp)
         hits = [h for h in hits if h.kind == "age"]
         if not hits:
             continue

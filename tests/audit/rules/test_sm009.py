@@ -215,3 +215,52 @@ def test_a_pem_key_in_a_repository_without_sops_yaml_says_what_encrypt_needs_fir
         "key (secretsmgr key generate prints a new one) first, then secretsmgr encrypt -i "
         "terraform/certs/self-signed.key"
     )
+
+
+def test_fluxs_pgp_key_in_a_secret_is_taken_out_not_encrypted(tmp_path: Path) -> None:
+    """sweep 12 (arjunavinfra/fluxcd): the sops-gpg Secret, data.sops.asc in clear, was only
+    SM001 whose fix encrypted it to an age key: the key that opens the layer's files stayed in
+    git history and trusted, and the layer lost the key it decrypts with."""
+    import base64
+    import os
+
+    from ..helpers import audit
+
+    body = "\n".join(base64.b64encode(os.urandom(48)).decode() for _ in range(6))
+    armored = (
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n"
+        f"{body}\n=Xk9f\n-----END PGP PRIVATE KEY BLOCK-----\n"
+    )
+    encoded = base64.b64encode(armored.encode()).decode()
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-gpg\n  namespace: flux-system\n"
+        f"data:\n  sops.asc: {encoded}\n"
+    )
+    text_form = manifest.replace("data:\n  sops.asc: " + encoded, "stringData:\n  sops.asc: |\n")
+    text_form += "".join(f"    {line}\n" for line in armored.splitlines())
+    # a PGP key elsewhere in a Secret (an application's signing key) is SM001's to encrypt
+    other = manifest.replace("sops.asc", "signing-key")
+    standard_repo(
+        tmp_path,
+        {
+            "clusters/prod/sops-gpg.yaml": manifest,
+            "clusters/stage/sops-gpg.yaml": text_form,
+            "apps/signer.yaml": other,
+        },
+    )
+    findings = audit(tmp_path).findings
+    sm009 = {f.path: f for f in findings if f.rule == "SM009"}
+    assert set(sm009) == {"clusters/prod/sops-gpg.yaml", "clusters/stage/sops-gpg.yaml"}
+    found = sm009["clusters/prod/sops-gpg.yaml"]
+    assert found.message.startswith("an OpenPGP private key (-----BEGIN PGP PRIVATE KEY BLOCK")
+    assert found.key_path == "data.sops.asc" and found.line == 7
+    assert sm009["clusters/stage/sops-gpg.yaml"].line == 7
+    assert found.fix is not None and "sops updatekeys -y" in found.fix
+    sm001 = {f.path: f.fix or "" for f in findings if f.rule == "SM001"}
+    assert sm001["clusters/prod/sops-gpg.yaml"].startswith(
+        "take it out of the repository (clusters/prod/sops-gpg.yaml holds an OpenPGP private key"
+    )
+    assert "take it out" not in sm001["apps/signer.yaml"]
+    for f in findings:
+        assert body.split("\n")[0] not in f.message + (f.fix or "")
+        assert encoded[:40] not in f.message + (f.fix or "")
