@@ -27,6 +27,7 @@ atomically; a failure puts back every file already written and forgets the new i
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -60,6 +61,7 @@ def _state_notes(
 ) -> list[str]:
     """What audit will say about the SOPS files as they are (init re-encrypts nothing)."""
     missing: list[str] = []
+    sops_only: list[tuple[str, tuple[str, ...], list[str]]] = []  # PGP/KMS only: sops re-wraps
     strangers: list[str] = []
     expected = set(keys.values()) | set(allowed)
     for entry in inv.sops_files:
@@ -69,7 +71,10 @@ def _state_notes(
         recipients = set(sf.metadata.age_recipients)
         wanted = {keys[c] for c in inv.layers.clusters_of(entry.path) if c in keys}
         if wanted and not wanted <= recipients:
-            missing.append(entry.path)
+            if not recipients and sf.metadata.foreign_kinds:
+                sops_only.append((entry.path, sf.metadata.foreign_kinds, sorted(wanted)))
+            else:
+                missing.append(entry.path)
         if recipients - expected:
             strangers.append(entry.path)
     notes = []
@@ -78,6 +83,22 @@ def _state_notes(
             f"{_files(missing, 'is', 'are')} not encrypted to the cluster's key, e.g. "
             f"{missing[0]} (SM004): "
             "rotate with an identity that opens them: secretsmgr rotate --all"
+        )
+    if sops_only:
+        # rotate refuses them (it cannot wrap a data key for PGP or KMS keys): sops re-wraps
+        # them to the rule, run by a holder of those keys (sweep 12: four PGP repositories)
+        path, kinds, keys_of = sops_only[0]
+        paths = [p for p, _, _ in sops_only]
+        held = " and ".join(kinds)
+        how = (
+            inv.sops_configs.updatekeys_hint(path, kinds, keys_of)
+            if inv.has_sops_config
+            else f"once the .sops.yaml init writes is in place, a holder of their {held} keys "
+            f"runs: sops updatekeys -y {shlex.quote(path)}"
+        )
+        notes.append(
+            f"{_files(paths, 'is', 'are')} on {held} keys only, not on the cluster's key, e.g. "
+            f"{path} (SM004); secretsmgr cannot re-wrap them: {how}"
         )
     if strangers:
         notes.append(

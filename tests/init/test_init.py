@@ -98,7 +98,7 @@ def test_a_bare_flux_repository_is_set_up_and_real_sops_uses_what_init_wrote(
 
     # the real sops encrypts with the rule init wrote; the key init made opens it
     write(repo, "apps/db.enc.yaml", SECRET.format(name="db", value="s3cr3t-Value-42"))
-    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml", "other.enc.yaml")
     done = run_sops(["--encrypt", "--in-place", "apps/db.enc.yaml"], cwd=repo)
     assert done.returncode == 0, done.stderr
     encrypted = load((repo / "apps/db.enc.yaml").read_text(), FileFormat.YAML)
@@ -606,3 +606,32 @@ def test_two_clusters_with_keys_of_their_own_and_a_base_on_both_are_set_up(
     ]
     shared = rule_keys(rules)[(".sops.yaml", 3)]
     assert (shared.cluster_keys, shared.note) == ((CLUSTER, ADMIN), None)
+
+
+def test_files_on_pgp_keys_only_get_the_sops_updatekeys_note_not_rotate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 12 (four PGP repositories): the note said `secretsmgr rotate --all`, which refuses
+    # every file on PGP keys only; sops re-wraps them, run by a holder of those keys
+    from dataclasses import replace
+
+    from secretsmgr.sops import dump
+    from secretsmgr.sops.model import KeyGroup
+    from tests.audit.helpers import secret
+    from tests.sops.key_types import foreign
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    sealed = load(enc(secret("db")), FileFormat.YAML)
+    sealed.metadata = replace(sealed.metadata, key_groups=(KeyGroup((), foreign(("pgp",))),))
+    write(repo, "apps/db.enc.yaml", dump(sealed))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml", "other.enc.yaml")
+    write(repo, "apps/other.enc.yaml", enc(secret("other"), (ADMIN,)))
+    commit(repo)
+    out, _ = init(repo, capsys, "--dry-run", "--cluster-key", CLUSTER)
+    notes = [line for line in out.splitlines() if line.startswith("note: ")]
+    (pgp,) = [n for n in notes if "pgp keys only" in n]
+    assert pgp.startswith("note: 1 SOPS file is on pgp keys only, not on the cluster's key, e.g. ")
+    assert "sops updatekeys -y apps/db.enc.yaml" in pgp and "rotate" not in pgp
+    # a file an age identity opens still gets the rotate note
+    (age,) = [n for n in notes if "not encrypted to the cluster's key" in n]
+    assert "apps/other.enc.yaml" in age and "secretsmgr rotate --all" in age
