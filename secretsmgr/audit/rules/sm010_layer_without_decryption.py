@@ -13,6 +13,7 @@ from secretsmgr.audit.finding import Finding, Place, Rule, RuleId, Severity
 from secretsmgr.repo.flux import Layer, UseKind
 from secretsmgr.repo.flux.objects import KUSTOMIZE_GROUP
 from secretsmgr.repo.scan import ScannedFile
+from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.locate import key_lines
 
@@ -75,9 +76,11 @@ def _why(layer: Layer) -> str:
     return f"has decryption provider {provider}, not sops"
 
 
-def _decryption_text(layers: Sequence[Layer], bad: Layer) -> str:
+def _decryption_text(layers: Sequence[Layer], bad: Layer, kinds: frozenset[str]) -> str:
     """The ``spec.decryption`` to add to ``bad``: the one its cluster's decrypting layers use
-    (``sops-gpg``, ``sops-keys``), else the repository's, else ``sops-age``."""
+    (``sops-gpg``, ``sops-keys``), else the repository's, else one for the file's keys
+    (``kinds``: ``sops-age`` when an age key opens it, ``sops-gpg`` for PGP keys only, no
+    secretRef for cloud KMS keys only, which the controller's own identity opens)."""
     for pool in ([x for x in layers if x.cluster == bad.cluster], layers):
         refs = Counter(
             x.decryption.secret_ref or ""
@@ -89,7 +92,11 @@ def _decryption_text(layers: Sequence[Layer], bad: Layer) -> str:
             if not ref:
                 return "{provider: sops}"
             return f"{{provider: sops, secretRef: {{name: {ref}}}}}"
-    return "{provider: sops, secretRef: {name: sops-age}}"
+    if "age" in kinds or not kinds:
+        return "{provider: sops, secretRef: {name: sops-age}}"
+    if "pgp" in kinds:  # kustomize-controller reads PGP keys from the Secret's *.asc entries
+        return "{provider: sops, secretRef: {name: sops-gpg}} (the PGP private key at sops.asc)"
+    return "{provider: sops} (the controller's cloud identity opens KMS keys)"
 
 
 def _fix_text(decryption: str, layer: Layer, hits: list[SpecLine]) -> str:
@@ -121,14 +128,18 @@ def _bootstrap_kustomization(layer: Layer, files: Collection[str]) -> str | None
 
 
 def _fix_all(
-    layers: Sequence[Layer], bad: Sequence[Layer], hits: list[SpecLine], files: Collection[str]
+    layers: Sequence[Layer],
+    bad: Sequence[Layer],
+    hits: list[SpecLine],
+    files: Collection[str],
+    kinds: frozenset[str],
 ) -> str:
     """The fix for every layer of ``bad``; one sentence for the same patch in several
     bootstrap folders."""
     patches: dict[tuple[str, str], list[str]] = {}
     others: list[str] = []
     for layer in bad:
-        decryption = _decryption_text(layers, layer)
+        decryption = _decryption_text(layers, layer, kinds)
         where = _bootstrap_kustomization(layer, files)
         if where is None:
             others.append(_fix_text(decryption, layer, hits))
@@ -147,6 +158,15 @@ _BOOTSTRAP_SYNC = "gotk-sync.yaml"  # the file flux bootstrap writes (and rewrit
 
 
 _SETTINGS_ROOT = re.compile(r"\(\.secretsmgr\.yaml clusters\.([^)]+)\)$")
+
+
+def _key_kinds(entry: SopsEntry) -> frozenset[str]:
+    """The kinds of keys that open ``entry`` (``age``, ``pgp``, ``kms``…)."""
+    sf = entry.sops_file
+    if sf is None:
+        return frozenset()
+    age = ("age",) if sf.metadata.age_recipients else ()
+    return frozenset((*age, *sf.metadata.foreign_kinds))
 
 
 def _name(layer: Layer, clusters: bool) -> str:
@@ -186,7 +206,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         finding = RULE.finding(
             entry.path,
             message,
-            fix=_fix_all(graph.layers, bad, spec_lines, files)
+            fix=_fix_all(graph.layers, bad, spec_lines, files, _key_kinds(entry))
             + ("; or, if Flux does not use it, narrow the outside_flux glob" if outside else ""),
             fix_at=Place(bad[0].source, _spec_line(spec_lines, bad[0])),
             layers=tuple(x.label for x in bad),  # reports file it under these

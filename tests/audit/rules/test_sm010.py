@@ -229,3 +229,39 @@ def test_a_bootstraps_fix_is_a_patch_beside_gotk_sync_naming_every_cluster(tmp_p
         "resources: [gotk-sync.yaml]\n" + PATCH,
     )
     assert not [f for f in run_audit(tmp_path).findings if f.rule == "SM010"]
+
+
+@pytest.mark.parametrize(
+    ("kinds", "decryption"),
+    [
+        (("pgp",), "{provider: sops, secretRef: {name: sops-gpg}}"),
+        (("gcp_kms",), "{provider: sops} (the controller's cloud identity"),
+        (("pgp", "kms"), "{provider: sops, secretRef: {name: sops-gpg}}"),
+    ],
+)
+def test_with_no_decrypting_layer_the_fix_names_a_secret_for_the_files_keys(
+    tmp_path: Path, kinds: tuple[str, ...], decryption: str
+) -> None:
+    # sweep 12 (Feleuxens/infrastructure): files on PGP keys only got sops-age, which key
+    # export fills with age keys: following it, Flux still could not decrypt them
+    from dataclasses import replace
+
+    from secretsmgr.sops import FileFormat, dump, load
+    from secretsmgr.sops.model import KeyGroup
+    from tests.sops.key_types import foreign
+
+    from ..helpers import audit
+
+    sealed = load(enc(secret("db")), FileFormat.YAML)
+    sealed.metadata = replace(sealed.metadata, key_groups=(KeyGroup((), foreign(kinds)),))
+    standard_repo(
+        tmp_path,
+        {"apps/db.enc.yaml": dump(sealed)},
+        layer=flux_kustomization(decryption=None),
+    )
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM010"]
+    assert found.fix is not None and f"spec.decryption {decryption}" in found.fix
+    # a file an age key opens keeps sops-age
+    write(tmp_path, "apps/db.enc.yaml", enc(secret("db")))
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM010"]
+    assert "secretRef: {name: sops-age}" in (found.fix or "")
