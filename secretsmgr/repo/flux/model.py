@@ -47,9 +47,11 @@ from secretsmgr.repo.flux.objects import (
     FluxKustomization,
     Ref,
     Source,
+    is_flux_instance,
     is_flux_kustomization,
     is_source,
     normalize_spec_path,
+    parse_instance,
     parse_kustomization,
     parse_source,
 )
@@ -109,7 +111,7 @@ class _Model(Workspace):
                 found.append(
                     Root(self._as_built(ks, result), name, folder, ks.origin, bootstrap=ks.source)
                 )
-        for fi in self.scan.instances:
+        for fi in self._patched_instances():
             if fi.sync_path is None or fi.sync_kind is None:
                 continue
             sync_name = fi.sync_name or fi.namespace
@@ -141,6 +143,36 @@ class _Model(Workspace):
             found.append(Root(ks, name, folder, fi.origin, bootstrap=boot))
         self._roots = self._unique_names(self._with_settings(found))
         return self._roots
+
+    def _patched_instances(self) -> list[FluxInstance]:
+        """The FluxInstances as the clusters get them: one in a kustomize base that overlays
+        patch (a sync path per cluster: shangkuei/infrastructure) is each overlay's patched
+        instance instead, as ``kubectl kustomize`` of the overlay gives it; an instance no
+        overlay changes stays as written."""
+        instances = list(self.scan.instances)
+        if not instances:
+            return instances
+        origins = {fi.origin for fi in instances if fi.sync_path is not None}
+        variants: dict[str, dict[str | None, FluxInstance]] = {}
+        art = self.artifact("", None)
+        for path in sorted(self.repo.files):
+            if posixpath.basename(path) not in KUSTOMIZATION_NAMES:
+                continue
+            kfile = self.repo.kfile(path)
+            if not (kfile.patches or kfile.inline_patches):
+                continue
+            result = self.build(art, posixpath.dirname(path) or ".", None)
+            for obj in result.objects:
+                if obj.origin in origins and is_flux_instance(obj.doc):
+                    # the overlay is where this cluster's instance is defined: its root
+                    fi = parse_instance(obj.doc, path)
+                    variants.setdefault(obj.origin, {}).setdefault(fi.sync_path, fi)
+        out: list[FluxInstance] = []
+        for fi in instances:
+            found = variants.get(fi.origin, {})
+            changed = [v for path, v in found.items() if path != fi.sync_path]
+            out += changed if changed else [fi]
+        return out
 
     def _instance_source(self, fi: FluxInstance, ref: Ref) -> Ref:
         """The source flux-operator creates for ``fi``: named after the instance's namespace,
