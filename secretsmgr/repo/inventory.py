@@ -492,8 +492,22 @@ def _flux_free(entries: Sequence[SopsEntry], layers: LayerGraph) -> frozenset[Ru
         rid = (entry.sops_config, entry.creation_rule_number)
         applied[rid] = applied.get(rid, False) or bool(layers.layers_of(entry.path))
     if not any(applied.values()):
-        return frozenset()
+        # no rule's files applied (the secrets live in another repository): a nested
+        # `.sops.yaml` whose folder no layer reads still names no cluster key (nkaz156's
+        # secrets-demo/, "a demo key, Flux is not pointed at it")
+        paths = [x.path.strip("./") for x in layers.layers]
+        if not paths:
+            return frozenset()
+        return frozenset(rid for rid in applied if _apart(posixpath.dirname(rid[0]), paths))
     return frozenset(rid for rid, live in applied.items() if not live)
+
+
+def _apart(folder: str, paths: Sequence[str]) -> bool:
+    """Whether ``folder`` (not the root) is neither inside nor above any of ``paths``."""
+    return bool(folder) and all(
+        p and folder != p and not folder.startswith(p + "/") and not p.startswith(folder + "/")
+        for p in paths
+    )
 
 
 def _lives(given: LiveKeys | Sequence[LiveKeys] | None) -> tuple[LiveKeys, ...]:

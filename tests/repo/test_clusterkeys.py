@@ -157,6 +157,25 @@ def test_a_rule_for_files_flux_never_applies_names_no_cluster_key(tmp_path: Path
     assert set(load_inventory(tmp_path).cluster_keys) == {K1, K2}
 
 
+def test_a_nested_config_no_layer_reads_names_no_cluster_key(tmp_path: Path) -> None:
+    # sweep 12 (nkaz156/k8s-cluster): the cluster's secrets live in another repository; the
+    # only .sops.yaml is secrets-demo/'s ("a demo key, Flux is not pointed at it"), and init
+    # would have pinned that demo key as the cluster key
+    from secretsmgr.repo.inventory import load_inventory
+    from tests.audit.helpers import K1, K2, enc, flux_kustomization, secret, sops_yaml, write
+    from tests.conftest import git
+
+    write(tmp_path, "secrets-demo/.sops.yaml", sops_yaml((r".*\.sops\.yaml$", (K2,))))
+    write(tmp_path, "secrets-demo/example.sops.yaml", enc(secret("demo"), (K2,)))
+    write(tmp_path, "clusters/prod/apps.yaml", flux_kustomization())
+    write(tmp_path, "apps/kustomization.yaml", "resources: []\n")
+    git(tmp_path, "init", "-q", "-b", "main")
+    assert load_inventory(tmp_path).cluster_keys == ()
+    # a nested config inside a layer's folder still names the cluster key
+    write(tmp_path, "apps/db/.sops.yaml", sops_yaml((r".*\.sops\.yaml$", (K1,))))
+    assert load_inventory(tmp_path).cluster_keys == (K1,)
+
+
 def test_a_rule_naming_the_keys_clusters_pins_leaves_nothing_to_pin(tmp_path: Path) -> None:
     """An operator's acceptance run: with clusters: pinning prod's and staging's keys, a file no
     layer applies yet under the shared base rule (both keys) made the note say to pin prod's key
