@@ -34,7 +34,7 @@ from secretsmgr.gate.codec import CodecError, decode, encode, restricted, suppor
 FORMAT = "secretsmgr-cache/1"
 MAX_GRAPHS = 8
 _BLOB = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
-_KEY = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?:[a-z+-]{1,40}$")
+_KEY = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?:[a-z0-9+-]{1,80}$")
 _HEX = re.compile(r"^[0-9a-f]{32,64}$")
 _READ = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?(?::[0-9a-f]{32})?$")  # blob[:normalized]
 COMMIT_FIELD = "\0commit"  # a fingerprint map's own commit (no path can be this key)

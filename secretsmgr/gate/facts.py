@@ -43,6 +43,15 @@ def variant_of(path: str) -> str:
     return f"{fmt.value if fmt is not None else '-'}{named}"
 
 
+def hits_variant(path: str) -> str:
+    """The cache variant of a file's detector hits: ``variant_of`` and the path itself.
+    Detectors read names as well as bytes (a copy's ``.txt``/``.bak`` name, prose suffixes, a
+    CI folder, a kubeconfig's name): the hits of one blob under one path are no answer for the
+    same blob under another (the review of sweep 12: a ``secret.j2`` copy, judged first, made
+    the identical ``secret.txt`` pass ``check``)."""
+    return f"{variant_of(path)}+path-{hashlib.sha256(path.encode()).hexdigest()[:24]}"
+
+
 def summarize(entry: SopsEntry | None) -> SopsSummary | None:
     """The SOPS summary of an inventory entry (None unless it parsed as SOPS)."""
     if entry is None or entry.sops_file is None:
@@ -151,7 +160,7 @@ class GateCache:
         def fresh() -> BlobFacts:
             return BlobFacts(compute(), summarize(file.sops))
 
-        return self.store.facts(blob, variant_of(file.path), file.path, fresh).hits
+        return self.store.facts(blob, hits_variant(file.path), file.path, fresh).hits
 
     def fingerprints(self, snapshot: Snapshot, path: str) -> tuple[str, ...]:
         """SM014 digests of ``path`` (wrapped data keys and MAC; empty: not a SOPS file)."""

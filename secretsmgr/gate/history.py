@@ -23,7 +23,7 @@ from secretsmgr.audit.finding import Rule
 from secretsmgr.audit.history import Exposure, HistoryFacts, PastKey, RecipientRemoval
 from secretsmgr.audit.rules.sm018_plaintext_credential import detect_known
 from secretsmgr.gate.cache import BlobFacts, SopsSummary
-from secretsmgr.gate.facts import GateCache, summarize, variant_of
+from secretsmgr.gate.facts import GateCache, hits_variant, summarize
 from secretsmgr.repo import git, gitlog
 from secretsmgr.repo.scan import scan_file
 
@@ -68,7 +68,7 @@ class _Walk:
 
         self.blobs += 1
         # its own cache variant: check's facts of the same blob hold every hit
-        return self.cache.store.facts(blob, f"{variant_of(path)}+history", path, fresh)
+        return self.cache.store.facts(blob, f"{hits_variant(path)}+history", path, fresh)
 
     def version(self, commit: str, date: str, path: str, blob: str) -> None:
         if not blob:

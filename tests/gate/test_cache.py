@@ -102,6 +102,29 @@ def test_a_cache_cannot_hide_a_finding_it_never_saw(tmp_path: Path) -> None:
     assert ("SM001", "apps/other.yaml") in found(judge(root))
 
 
+def test_one_blob_under_two_names_is_judged_under_each_name(tmp_path: Path) -> None:
+    """Detectors read names too: a ``.j2`` template is no manifest, the same bytes as
+    ``secret.txt`` are; an ssh key copied into a ``.md`` file is prose, as ``id_ed25519`` it
+    is a key. The review of sweep 12: the first name's hits, cached by blob, were reused for
+    the second, and check passed the plaintext Secret, run after run."""
+    from tests.audit.rules.test_sm009 import _pem_keys
+
+    root = _repo(tmp_path)
+    manifest = secret("db", {"password": "hunter2-SuperSecret"})
+    _, ssh = _pem_keys()
+    for rel, text in (
+        ("apps/secret.j2", manifest),
+        ("apps/secret.txt", manifest),
+        ("keys/a.md", ssh),
+        ("keys/id_ed25519", ssh),
+    ):
+        stage(root, rel, text)
+    for _ in range(2):  # cold, then warm
+        hits = found(judge_index(root, None))
+        assert ("SM001", "apps/secret.txt") in hits and ("SM009", "keys/id_ed25519") in hits
+        assert ("SM001", "apps/secret.j2") not in hits and ("SM009", "keys/a.md") not in hits
+
+
 def test_an_edited_secret_keeps_the_cached_layer_graph(tmp_path: Path) -> None:
     root = gitops(tmp_path / "r")
     judge(root, ["apps/db.enc.yaml"])  # fills the cache from HEAD's state
