@@ -369,6 +369,10 @@ def is_lock_file(path: str) -> bool:
     return name in _LOCK_NAMES or name.endswith(".lock.json")  # jsonnetfile.lock.json
 
 
+# Ansible Vault's envelope: its header line, then hex only (anything else beside it is judged)
+_ANSIBLE_VAULT = re.compile(r"^\$ANSIBLE_VAULT;1\.[12];AES256(?:;[\w.-]+)?\s*\n[0-9a-fA-F\s]+$")
+
+
 def judge_value(key: str, value: str) -> Verdict | None:
     """Whether the value under ``key`` (the last key-path component) is a credential."""
     # a tag of an application that resolves it as a reference (authentik's blueprint !KeyOf and
@@ -376,8 +380,10 @@ def judge_value(key: str, value: str) -> Verdict | None:
     # what gets deployed
     tagged = isinstance(value, TaggedStr) and value.tag in _REFERENCE_TAGS
     value = value.strip()
-    if len(value) < 6 or value.startswith((ENC_PREFIX, "$ANSIBLE_VAULT;")) or _BORING.match(value):
-        return None  # empty, or ciphertext already (SOPS's, Ansible Vault's ``!vault |``)
+    if len(value) < 6 or value.startswith(ENC_PREFIX) or _BORING.match(value):
+        return None  # empty, or SOPS ciphertext
+    if _ANSIBLE_VAULT.match(value):
+        return None  # Ansible Vault's ``!vault |`` envelope: ciphertext already
     if value == "inherit" and key == "secrets":
         return None  # a GitHub Actions reusable-workflow call passes the caller's secrets on
     if _PUBLIC.match(value) or _REFERENCE_VALUE.match(value) or _HASHED.match(value):

@@ -32,7 +32,9 @@ _OTHER_TEMPLATE = re.compile(
 # autoconf's, CMake's configure_file) fill in, as a whole value only (a token beside it is no
 # stand-in): jmuchovej/homelab's ``age.agekey: "@agekey@"``
 _ZARF_VARIABLE = re.compile(
-    r"^\s*(?:###ZARF_[A-Z0-9_]{1,128}###|@[A-Za-z_][A-Za-z0-9_]{0,127}(?:-[A-Za-z0-9_]+)*@)\s*$"
+    r"^\s*(?:###ZARF_[A-Z0-9_]{1,128}###"
+    # a name in one case (a password wrapped in @ to meet a rule, @Summer2024@, is none)
+    r"|@[a-z][a-z_]{0,63}(?:-[a-z_]+){0,7}@|@[A-Z][A-Z_]{0,63}(?:-[A-Z_]+){0,7}@)\s*$"
 )
 # a docker config's ``"auth": "dXNlcjpwYXNz"`` (base64 of user:password), which no key of
 # _SECRET_LINE names

@@ -254,6 +254,19 @@ def test_a_whole_nix_or_autoconf_variable_is_a_placeholder(value: str) -> None:
     assert is_placeholder(value) and manifest_placeholder(value)
 
 
-@pytest.mark.parametrize("value", ["@agekey@Xk9f2hunter", "p@ss@word", "@a b@", "@@", "@1x@"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "@agekey@Xk9f2hunter",
+        "p@ss@word",
+        "@a b@",
+        "@@",
+        "@1x@",
+        # the review of sweep 12: passwords wrapped in @ to meet a complexity rule
+        "@Summer2024@",
+        "@my-Root-Passw0rd@",
+        "@Hunter2_Secret@",
+    ],
+)
 def test_at_signs_around_more_than_a_name_are_no_placeholder(value: str) -> None:
     assert not is_placeholder(value)

@@ -522,6 +522,14 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
             f"^(data|stringData)$, age: {key}), then rename the file to {target} (and its "
             f"kustomization.yaml entry), then secretsmgr encrypt -i {target}"
         )
+    if target in set(ctx.repo.all_files):
+        # a decrypted copy beside its encrypted original (the review of sweep 12: mv put the
+        # stale copy over the rotated secret, and encrypt sealed it)
+        return (
+            f"{target} exists already (the encrypted original?): take the plaintext copy out "
+            f"instead: git rm -q --cached --ignore-unmatch {path}; rm -f {path} (to carry a "
+            f"newer value over, set it in {target} with secretsmgr edit)"
+        )
     old, new = posixpath.basename(path), posixpath.basename(target)
     steps = [f"mv {path} {target}"]
     folder = posixpath.dirname(path)

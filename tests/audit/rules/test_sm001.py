@@ -1211,3 +1211,25 @@ def test_a_secret_manifest_under_another_name_is_read_and_renamed_to_yaml(
     sed = fix.split(" && ")[1]
     subprocess.run(["bash", "-c", sed], cwd=tmp_path, check=True)
     assert "- secret.enc.yaml" in (tmp_path / "apps/kustomization.yaml").read_text()
+
+
+def test_a_plaintext_copy_beside_its_encrypted_original_is_taken_out_not_moved_over_it(
+    tmp_path: Path,
+) -> None:
+    # the review of sweep 12: `mv db.txt db.enc.yaml && … encrypt -i db.enc.yaml` put a stale
+    # decrypted copy over the rotated secret and sealed it, exit 0
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.enc.yaml": enc(secret("db", {"password": "s3cr3t-NEW"})),
+            "apps/db.txt": secret("db", {"password": "s3cr3t-OLD"}),
+            "apps/db.yaml": secret("db", {"password": "s3cr3t-OLD"}),
+        },
+    )
+    fixes = {f.path: f.fix or "" for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    for copy in ("apps/db.txt", "apps/db.yaml"):
+        assert fixes[copy].startswith("apps/db.enc.yaml exists already")
+        assert f"git rm -q --cached --ignore-unmatch {copy}; rm -f {copy}" in fixes[copy]
+        assert "mv " not in fixes[copy]

@@ -353,6 +353,8 @@ def test_vault_ciphertext_public_keys_and_sigstore_bundles_are_no_credentials(
         "nut_monitor_password: !vault |\n"
         + "".join(f"  {line}\n" for line in vault.splitlines())
         + "db_password: Tr0ub4dor-and-3-horses\n"  # beside it, a password in clear
+        # the review of sweep 12: the header alone, before a real token, is no envelope
+        + "gh_token: $ANSIBLE_VAULT;ghp_16C7e42F292c6912E7710c838347Ae178B4a\n"
     )
     topology = f"network:\n  relay01:\n    public: {b64(32)}\n    private: {b64(32)}\n"
     bundle = {
@@ -368,6 +370,7 @@ def test_vault_ciphertext_public_keys_and_sigstore_bundles_are_no_credentials(
     found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM018"}
     assert found == {
         ("ansible/group_vars/all.yml", "db_password"),
+        ("ansible/group_vars/all.yml", "gh_token"),
         ("nix/topology.yaml", "network.relay01.private"),
         ("catalogs/other.json", "verificationMaterial.certificate.rawBytes"),
         ("catalogs/other.json", "messageSignature.signature"),
