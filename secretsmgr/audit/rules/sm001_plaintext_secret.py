@@ -549,12 +549,14 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
     return " && ".join(steps)
 
 
-def _fix(ctx: AuditContext, hit: PlaintextSecret, keys_in: Mapping[str, str]) -> str:
+def _fix(
+    ctx: AuditContext, hit: PlaintextSecret, keys_in: Mapping[str, tuple[str, bool, str | None]]
+) -> str:
     if hit.path in keys_in:  # a sops-age manifest: encrypting it would still commit the key
+        what, alone, name = keys_in[hit.path]
         return (
-            f"take it out of the repository ({hit.path} holds {keys_in[hit.path]}, see SM009; "
-            f"keep the key elsewhere if you need it): "
-            f"git rm -q --cached --ignore-unmatch {hit.path}; rm -f {hit.path}"
+            f"take it out of the repository ({hit.path} holds {what}, see SM009; "
+            f"keep the key elsewhere if you need it): {take_out(hit.path, alone, name)}"
         )
     if hit.generator:
         folder = posixpath.dirname(hit.path)
@@ -592,14 +594,17 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     counts = Counter((h.path, h.key_path) for h in hits)
     repeated = {where for where, n in counts.items() if n > 1}
     # the manifests that hold a key Flux decrypts with (SM009's): an age key, or a PGP key at
-    # a Secret's *.asc key (sops-gpg)
-    keys_in = {
-        str(getattr(h, "path", "")): "an age private key"
-        if getattr(h, "kind", "age") == "age"
-        else "an OpenPGP private key"
-        for h in ctx.repo.hits_of("SM009")
-        if getattr(h, "kind", "age") == "age" or getattr(h, "secret_key", None) is not None
-    }
+    # a Secret's *.asc key that a layer decrypts with (sops-gpg); the file's fix takes it out
+    refs = flux_key_secrets(ctx)
+    keys_in: dict[str, tuple[str, bool, str | None]] = {}
+    for h in ctx.repo.hits_of("SM009"):
+        path, alone, name = getattr(h, "path", ""), getattr(h, "alone", True), None
+        if getattr(h, "kind", "age") == "age":
+            keys_in[path] = ("an age private key", True, None)
+        elif getattr(h, "secret_key", None) is not None:
+            name = getattr(h, "secret_name", None)
+            if name in refs:
+                keys_in[path] = ("an OpenPGP private key Flux decrypts with", alone, name)
     for hit in hits:
         if hit.source is not None:
             finding = _source_finding(ctx, hit)
@@ -639,6 +644,25 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             document=hit.document if (hit.path, hit.key_path) in repeated else None,
             line=hit.line,
         )
+
+
+def flux_key_secrets(ctx: AuditContext) -> set[str | None]:
+    """The Secrets Flux decrypts with: every layer's ``decryption.secretRef`` and
+    ``sops-gpg``, the name Flux's PGP guide gives it."""
+    refs: set[str | None] = {"sops-gpg"}
+    for layer in ctx.repo.layers.layers:
+        if layer.decryption is not None and layer.decryption.secret_ref:
+            refs.add(layer.decryption.secret_ref)
+    return refs
+
+
+def take_out(path: str, alone: bool, secret: str | None) -> str:
+    """How a committed key leaves the repository: the whole file when the Secret is all it
+    holds, else that Secret's document alone (the review of sweep 12: ``rm`` of a file that also
+    held a Deployment, which Flux's prune would then delete)."""
+    if alone:
+        return f"git rm -q --cached --ignore-unmatch {path}; rm -f {path}"
+    return f"delete the Secret {secret or ''} document from {path} (its other documents stay)"
 
 
 def generator_readers(ctx: AuditContext, path: str) -> list[Layer]:

@@ -16,10 +16,15 @@ from secretsmgr.audit.manifests import (
     decode_text,
     documents,
     is_secret,
+    label,
     numbered_objects,
     secret_values,
 )
-from secretsmgr.audit.rules.sm001_plaintext_secret import generator_readers
+from secretsmgr.audit.rules.sm001_plaintext_secret import (
+    flux_key_secrets,
+    generator_readers,
+    take_out,
+)
 from secretsmgr.errors import ConfigError
 from secretsmgr.keys.age import parse_identities
 from secretsmgr.keys.bech32 import short_key, split_bech32
@@ -78,6 +83,8 @@ class PrivateKeyHit:
     encoded: bool = False
     kind: str = "age"
     secret_key: str | None = None  # where a Secret holds it (Flux's ``sops-gpg``: data.sops.asc)
+    secret_name: str | None = None  # that Secret's name
+    alone: bool = True  # the Secret is its file's only document
 
 
 def _looks_like_key(token: str) -> bool:
@@ -195,10 +202,12 @@ PGP_KIND = "PGP PRIVATE KEY BLOCK"
 def _flux_pgp_keys(file: ScannedFile) -> list[PrivateKeyHit]:
     """OpenPGP private keys in clear (base64 under ``data``, or as text under ``stringData``)
     at a Secret's ``*.asc`` key, where kustomize-controller reads the keys it decrypts with."""
-    found: list[tuple[str, int]] = []
-    for number, prefix, obj in numbered_objects(documents(file)):
+    found: list[tuple[str, int, str]] = []
+    docs = documents(file)
+    for number, prefix, obj in numbered_objects(docs):
         if not is_secret(obj):
             continue
+        name = label(obj).rpartition("/")[2]
         for key_path, value in secret_values(obj):
             if not key_path.endswith(".asc") or not isinstance(value, str):
                 continue
@@ -209,17 +218,22 @@ def _flux_pgp_keys(file: ScannedFile) -> list[PrivateKeyHit]:
                 except (binascii.Error, ValueError):
                     continue
             if any(h.kind == PGP_KIND for h in find_pem_keys(file.path, raw)):
-                found.append((prefix + key_path, number))
+                found.append((prefix + key_path, number, name))
     if not found:
         return []
     text = decode_text(file.data) or ""
     located = key_lines(text, file.format) if file.format is not None else []
     hits = []
-    for key_path, number in found:
+    alone = len([d for d in docs if d is not None]) == 1
+    for key_path, number, name in found:
         lines = located[number - 1].lines if number <= len(located) else {}
         line = lines.get(key_path, 1)
         encoded = key_path.startswith("data.")
-        hits.append(PrivateKeyHit(file.path, line, False, None, encoded, PGP_KIND, key_path))
+        hits.append(
+            PrivateKeyHit(
+                file.path, line, False, None, encoded, PGP_KIND, key_path, name or None, alone
+            )
+        )
     return hits
 
 
@@ -287,8 +301,9 @@ def _flux_pgp_finding(path: str, hits: list[PrivateKeyHit]) -> Finding:
         path,
         f"an OpenPGP private key (-----BEGIN {PGP_KIND}-----) in clear at {where} of a Secret, "
         "where Flux reads the keys it decrypts with",
-        fix=f"take it out of the repository (git rm -q --cached {path}; keep the key elsewhere "
-        "if you need it), purge it from git history, and rotate away from it: a new key in "
+        fix=f"take it out of the repository ({take_out(path, first.alone, first.secret_name)}; "
+        "keep the key elsewhere if you need it), purge it from git history, and rotate away "
+        "from it: a new key in "
         ".sops.yaml in its place, sops updatekeys -y on every file encrypted to it, and the new "
         "private key only in the cluster's Secret",
         key_path=first.secret_key,
@@ -324,14 +339,17 @@ def _past(ctx: AuditContext, current: set[str]) -> Iterator[Finding]:
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """One finding per file naming the line(s) and a redacted form; never the key."""
     by_path: dict[str, list[PrivateKeyHit]] = {}
+    refs = flux_key_secrets(ctx)
     for hit in ctx.repo.hits_of(RULE.id):
         assert isinstance(hit, PrivateKeyHit)
         if hit.kind != "age" and generator_readers(ctx, hit.path):
             continue  # a secretGenerator source in clear: SM001 reports it
+        if hit.secret_key is not None and hit.secret_name not in refs:
+            continue  # an application's PGP key in a Secret: SM001's, to encrypt
         by_path.setdefault(hit.path, []).append(hit)
     for path, hits in by_path.items():
         flux_pgp = [h for h in hits if h.secret_key is not None]
-        pem = [h for h in hits if h.kind != "age" and h not in flux_pgp]
+        pem = [h for h in hits if h.kind != "age" and h.secret_key is None]
         if pem:
             yield _pem_finding(ctx, path, pem)
         if flux_pgp:

@@ -238,19 +238,30 @@ def test_fluxs_pgp_key_in_a_secret_is_taken_out_not_encrypted(tmp_path: Path) ->
     )
     text_form = manifest.replace("data:\n  sops.asc: " + encoded, "stringData:\n  sops.asc: |\n")
     text_form += "".join(f"    {line}\n" for line in armored.splitlines())
-    # a PGP key elsewhere in a Secret (an application's signing key) is SM001's to encrypt
-    other = manifest.replace("sops.asc", "signing-key")
+    # a PGP key in another Secret (an application's signing key, the review of sweep 12: a
+    # Deployment beside it) is SM001's to encrypt, not a file to delete
+    deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: signer}\n---\n"
+    other = deployment + manifest.replace("sops-gpg", "release-signer-key")
     standard_repo(
         tmp_path,
         {
             "clusters/prod/sops-gpg.yaml": manifest,
             "clusters/stage/sops-gpg.yaml": text_form,
+            "clusters/test/flux.yaml": deployment + manifest,
             "apps/signer.yaml": other,
         },
     )
     findings = audit(tmp_path).findings
     sm009 = {f.path: f for f in findings if f.rule == "SM009"}
-    assert set(sm009) == {"clusters/prod/sops-gpg.yaml", "clusters/stage/sops-gpg.yaml"}
+    assert set(sm009) == {
+        "clusters/prod/sops-gpg.yaml",
+        "clusters/stage/sops-gpg.yaml",
+        "clusters/test/flux.yaml",
+    }
+    # the key's Secret shares its file with another document: that document alone goes
+    shared = sm009["clusters/test/flux.yaml"].fix or ""
+    assert "delete the Secret sops-gpg document from clusters/test/flux.yaml" in shared
+    assert "rm -f" not in shared
     found = sm009["clusters/prod/sops-gpg.yaml"]
     assert found.message.startswith("an OpenPGP private key (-----BEGIN PGP PRIVATE KEY BLOCK")
     assert found.key_path == "data.sops.asc" and found.line == 7
@@ -261,6 +272,7 @@ def test_fluxs_pgp_key_in_a_secret_is_taken_out_not_encrypted(tmp_path: Path) ->
         "take it out of the repository (clusters/prod/sops-gpg.yaml holds an OpenPGP private key"
     )
     assert "take it out" not in sm001["apps/signer.yaml"]
+    assert "rm -f" not in sm001["clusters/test/flux.yaml"]
     for f in findings:
         assert body.split("\n")[0] not in f.message + (f.fix or "")
         assert encoded[:40] not in f.message + (f.fix or "")
