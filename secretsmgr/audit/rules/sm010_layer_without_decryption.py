@@ -96,6 +96,8 @@ def _decryption_text(layers: Sequence[Layer], bad: Layer, kinds: frozenset[str])
         return "{provider: sops, secretRef: {name: sops-age}}"
     if "pgp" in kinds:  # kustomize-controller reads PGP keys from the Secret's *.asc entries
         return "{provider: sops, secretRef: {name: sops-gpg}} (the PGP private key at sops.asc)"
+    if "hc_vault" in kinds:  # no ambient identity for Vault: a token in the Secret
+        return "{provider: sops, secretRef: {name: sops-vault}} (a Vault token at sops.vault-token)"
     return "{provider: sops} (the controller's cloud identity opens KMS keys)"
 
 

@@ -237,6 +237,8 @@ def test_a_bootstraps_fix_is_a_patch_beside_gotk_sync_naming_every_cluster(tmp_p
         (("pgp",), "{provider: sops, secretRef: {name: sops-gpg}}"),
         (("gcp_kms",), "{provider: sops} (the controller's cloud identity"),
         (("pgp", "kms"), "{provider: sops, secretRef: {name: sops-gpg}}"),
+        # the review of sweep 12: kustomize-controller reads a Vault token from the Secret
+        (("hc_vault",), "{provider: sops, secretRef: {name: sops-vault}} (a Vault token at"),
     ],
 )
 def test_with_no_decrypting_layer_the_fix_names_a_secret_for_the_files_keys(
