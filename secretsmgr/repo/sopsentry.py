@@ -313,16 +313,47 @@ def _would_encrypt(
     return values
 
 
+# What a sops 3.11 configuration holds: its top-level keys, a creation or destination rule's
+# keys, and the stores' settings
 _CONFIG_KEYS = frozenset({"creation_rules", "destination_rules", "stores"})
+_RULE_KEYS = frozenset(
+    {
+        "path_regex", "age", "pgp", "kms", "aws_profile", "gcp_kms", "azure_keyvault",
+        "hc_vault_transit_uri", "hckms", "key_groups", "shamir_threshold", "unencrypted_suffix",
+        "encrypted_suffix", "unencrypted_regex", "encrypted_regex",
+        "unencrypted_comment_regex", "encrypted_comment_regex", "mac_only_encrypted",
+        "s3_bucket", "s3_prefix", "gcs_bucket", "gcs_prefix", "vault_path", "vault_address",
+        "vault_kv_mount_name", "vault_kv_version", "omit_extensions", "recreation_rule",
+    }
+)  # fmt: skip
+_STORE_NAMES = frozenset({"yaml", "json", "json_binary", "dotenv", "ini"})
 
 
 def _is_sops_config(doc: Node | None) -> bool:
-    """Whether ``doc`` is a sops configuration: a ``creation_rules`` list, and no top-level
-    key a configuration does not have."""
+    """Whether ``doc`` is a sops configuration: a ``creation_rules`` list of rules, and no key
+    a configuration does not have (a value under another key is a value to encrypt)."""
     if not isinstance(doc, MapNode) or not isinstance(doc.get("creation_rules"), SeqNode):
         return False
-    keys = [item[0] for item in doc.items if not isinstance(item, Comment)]
-    return all(isinstance(k, str) and k in _CONFIG_KEYS for k in keys)
+    for key, value in (i for i in doc.items if not isinstance(i, Comment)):
+        if key not in _CONFIG_KEYS:
+            return False
+        if key == "stores":
+            if not isinstance(value, MapNode) or not all(
+                n in _STORE_NAMES and isinstance(v, MapNode) and _keys_of(v) <= {"indent"}
+                for n, v in (i for i in value.items if not isinstance(i, Comment))
+            ):
+                return False
+        elif not isinstance(value, SeqNode) or not all(
+            isinstance(r, MapNode) and _keys_of(r) <= _RULE_KEYS
+            for r in value.items
+            if not isinstance(r, Comment)
+        ):
+            return False
+    return True
+
+
+def _keys_of(node: MapNode) -> set[str]:
+    return {str(i[0]) for i in node.items if not isinstance(i, Comment)}
 
 
 def _holds_nothing(docs: list[Node], fmt: FileFormat) -> bool:

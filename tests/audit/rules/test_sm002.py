@@ -108,12 +108,19 @@ def test_a_sops_configuration_under_a_sops_name_is_information_not_a_leak(
             "docs/k8s.sops.yaml": config,
             # a configuration's key beside another top-level key is no configuration
             "docs/app.sops.yaml": config + "password: hunter2-Xk9f\n",
+            # the review of sweep 12: values under stores, or a rule key sops has not
+            "docs/stores.sops.yaml": config + "stores:\n  db_password: hunter2-Xk9f\n",
+            "docs/rule.sops.yaml": config + "    db_password: hunter2-Xk9f\n",
+            "docs/indent.sops.yaml": config + "stores:\n  yaml:\n    indent: 2\n",
         },
     )
     found = {f.path: f for f in run_audit(root).findings if f.rule == "SM002"}
     assert found["docs/k8s.sops.yaml"].severity is Severity.INFO
     assert "sops configuration" in found["docs/k8s.sops.yaml"].message
     assert found["docs/app.sops.yaml"].severity is Severity.ERROR
+    assert found["docs/stores.sops.yaml"].severity is Severity.ERROR
+    assert found["docs/rule.sops.yaml"].severity is Severity.ERROR
+    assert found["docs/indent.sops.yaml"].severity is Severity.INFO
 
 
 def test_an_encrypted_ini_file_is_a_sops_entry_not_a_leak(tmp_path: Path) -> None:
