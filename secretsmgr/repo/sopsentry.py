@@ -104,6 +104,9 @@ class SopsEntry:
     # Named like a SOPS file, no metadata: a sops configuration (``creation_rules:``) that
     # ``sops --config FILE`` reads (0x4272616E646F6E/homelab's docs/k8s.sops.yaml)
     config_file: bool = False
+    # Named like a SOPS file, no metadata: its creation rule would encrypt none of its values
+    # (``encrypt`` refuses it; a rule of its own comes first)
+    encrypts_none: bool = False
     # The store sops reads the file in, when it is not the one ``format`` names: ``binary`` for
     # a binary-store file (read here as the JSON object it is encrypted to)
     store: str | None = None
@@ -293,6 +296,18 @@ def _is_template(values: list[tuple[str, object]]) -> bool:
     )
 
 
+def _encrypts_none(docs: list[Node], creation_rule: CreationRule | None) -> bool:
+    """Whether the creation rule would encrypt no value of the plaintext ``docs``."""
+    spec = creation_rule.encryption_rule if creation_rule is not None else None
+    if spec is None:
+        return False
+    try:
+        rule = EncryptionRule(RuleKind(spec.kind), spec.value)
+        return values_left_clear(docs, rule) is not None
+    except (FormatError, ValueError):
+        return False
+
+
 def _would_encrypt(
     docs: list[Node], creation_rule: CreationRule | None
 ) -> list[tuple[str, object]]:
@@ -427,6 +442,7 @@ def read_sops_entry(
                 template=_is_template(values),
                 empty=_holds_nothing(docs, fmt),
                 config_file=len(docs) == 1 and _is_sops_config(first),
+                encrypts_none=_encrypts_none(docs, rule[1]),
                 lost_metadata=any(isinstance(d, MapNode) and _holds_enc(d) for d in docs),
             )
     try:

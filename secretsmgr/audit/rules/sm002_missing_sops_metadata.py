@@ -61,6 +61,15 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 def _fix(entry: SopsEntry) -> str:
     """``encrypt`` picks the store by extension (a name with no text store's is kept whole, as
     sops keeps it); a copy (``x.sops.yaml.disabled``) is encrypted in the store its name says."""
+    if entry.encrypts_none and entry.store != "binary":
+        # encrypt refuses a rule that would encrypt none of its values (the review of sweep 12)
+        where = entry.sops_config or ".sops.yaml"
+        number = entry.creation_rule_number
+        return (
+            f"{where} rule {number} would encrypt none of its values (encrypt refuses it): add "
+            f"a rule for it above rule {number} (a path_regex for its name, no "
+            f"encrypted_regex), then secretsmgr encrypt -i {entry.path}"
+        )
     if is_named_sops(entry.path) or entry.store == "binary":
         return f"secretsmgr encrypt -i {entry.path}"
     store = entry.format.value

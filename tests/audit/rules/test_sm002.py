@@ -269,3 +269,20 @@ def test_a_real_secret_beside_enc_values_without_a_sops_block_is_still_reported(
     )
     assert "stored in plaintext" in plain.message
     assert plain.fix == "secretsmgr encrypt -i apps/plain.enc.yaml"
+
+
+def test_the_fix_of_a_file_its_rule_would_not_encrypt_gives_it_a_rule_first(
+    tmp_path: Path,
+) -> None:
+    # the review of sweep 12: the fix said `encrypt -i`, which refuses a rule that would
+    # encrypt none of the file's values (Helm values under the Secret rule)
+    from secretsmgr.audit.engine import run_audit
+
+    root = standard_repo(
+        tmp_path / "repo",
+        {"apps/vals.sops.yaml": "db:\n  password: hunter2-Xk9f\n"},
+    )
+    (found,) = [f for f in run_audit(root).findings if f.rule == "SM002"]
+    assert found.fix is not None
+    assert found.fix.startswith(".sops.yaml rule 1 would encrypt none of its values")
+    assert found.fix.endswith("then secretsmgr encrypt -i apps/vals.sops.yaml")
