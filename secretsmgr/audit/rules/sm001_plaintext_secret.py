@@ -388,11 +388,16 @@ def _unparsed_secrets(path: str, text: str) -> list[PlaintextSecret]:
     """The plaintext values of Secrets in a YAML file that does not parse (a password with a
     character YAML reserves, a tab, a stray quote): kustomize cannot build it, yet git holds
     the value all the same. Only a Secret's own layout is read: ``kind: Secret`` and
-    ``data:``/``stringData:`` at column 0, one ``key: scalar`` per line below (flow
-    collections and aliases are no value read so). A file with a ``sops:`` block (SM006's)
-    or template actions (a Helm chart's, skipped as unparsable templates are) is left alone."""
+    ``data:``/``stringData:`` at column 0, one ``key: value`` per line below (what looks like a
+    flow collection or an alias there is a value too: a Secret's values are strings, and such a
+    password is often what broke the file). A file with a ``sops:`` block (SM006's) or template
+    actions outside comments (a Helm chart's, skipped as unparsable templates are) is left
+    alone."""
     lines = text.splitlines()
-    if "{{" in text or "{%" in text or any(line.startswith("sops:") for line in lines):
+    code = [line for line in lines if not line.lstrip().startswith("#")]
+    if any("{{" in line or "{%" in line for line in code):
+        return []  # a template (a comment that quotes one does not make the file one)
+    if any(line.startswith("sops:") for line in lines):
         return []
     found: list[PlaintextSecret] = []
     starts = [0, *(i for i, line in enumerate(lines) if line.startswith("---"))]
@@ -431,8 +436,6 @@ def _unparsed_secrets(path: str, text: str) -> list[PlaintextSecret]:
                         break
                     block.append(below.strip())
                 value = "\n".join(block).strip()
-            elif value[:1] in ("[", "{", "*"):
-                continue
             value = value.strip("\"'")
             key_path = f"{section}.{entry.group(3)}"
             if not value or not is_plaintext_value(value) or is_public_material(key_path, value):
