@@ -160,7 +160,10 @@ class GateCache:
         def fresh() -> BlobFacts:
             return BlobFacts(compute(), summarize(file.sops))
 
-        return self.store.facts(blob, hits_variant(file.path), file.path, fresh).hits
+        # the format the detectors read it in: a layer's resource under a name of no format
+        # is read as YAML (the inventory says so), the same name elsewhere is not
+        variant = f"{hits_variant(file.path)}+as-{file.format.value if file.format else 'none'}"
+        return self.store.facts(blob, variant, file.path, fresh).hits
 
     def fingerprints(self, snapshot: Snapshot, path: str) -> tuple[str, ...]:
         """SM014 digests of ``path`` (wrapped data keys and MAC; empty: not a SOPS file)."""

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
 from secretsmgr.errors import UsageError
 from secretsmgr.repo.clusterkeys import RuleId, RuleKeys, chosen_keys, key_notes, rule_keys
-from secretsmgr.repo.flux import LayerGraph, find_layers
+from secretsmgr.repo.flux import LayerGraph, UseKind, find_layers
 from secretsmgr.repo.scan import Detector, InventoryCache, detect_all, scan_file
 from secretsmgr.repo.settings import (
     SETTINGS_NAME,
@@ -34,6 +34,7 @@ from secretsmgr.repo.sopsconfig import (
     all_age_recipients,
 )
 from secretsmgr.repo.sopsentry import SOPS_HINT, SopsEntry, is_named_sops, structured_format
+from secretsmgr.sops import FileFormat
 from secretsmgr.workers import ordered_map, worker_count
 
 EMPTY_ENV: Mapping[str, str] = MappingProxyType({})
@@ -411,7 +412,15 @@ def load_inventory(
                 links.append(link)
             continue  # its target, when inside the repository, is judged as itself
         readable.append(rel)
-    scan = partial(_scan_one, snap, configs, detectors, cache)
+    # a file a kustomization lists as a resource is YAML to kustomize whatever its name
+    # (a secret.yaml.j2 or a kubectl get -o json > x.bak a layer applies: the review of sweep 12)
+    listed = frozenset(
+        p
+        for x in layers.layers
+        for p, uses in x.uses.items()
+        if structured_format(p) is None and any(u.kind is UseKind.RESOURCE for u in uses)
+    )
+    scan = partial(_scan_one, snap, configs, detectors, cache, listed)
     # Files on disk with no cache to consult are read and parsed on every core; a git snapshot
     # reads through one cat-file process, which children cannot share.
     parallel = cache is None and isinstance(snap, WorktreeSnapshot)
@@ -465,14 +474,19 @@ def _scan_one(
     configs: SopsConfigs,
     detectors: Mapping[str, Detector],
     cache: InventoryCache | None,
+    listed: frozenset[str],
     rel: str,
 ) -> tuple[SopsEntry | None, Mapping[str, tuple[object, ...]]] | None:
-    """One file read and parsed: its SOPS entry and its detector hits (None: unreadable)."""
+    """One file read and parsed: its SOPS entry and its detector hits (None: unreadable).
+    A file in ``listed`` (a layer's resource under a name of no structured format) is read
+    as YAML by the detectors, as kustomize reads it."""
     try:
         data = snap.read(rel)
     except OSError:
         return None  # deleted, a folder, unreadable: nothing to audit
     scanned = scan_file(rel, data, configs.rule_for)
+    if rel in listed and scanned.format is None and scanned.sops is None:
+        scanned = replace(scanned, format=FileFormat.YAML)
     if not detectors:
         return scanned.sops, {}
     if cache is not None:

@@ -40,6 +40,7 @@ from secretsmgr.audit.manifests import (
     numbered_objects,
     secret_values,
 )
+from secretsmgr.errors import FormatError
 from secretsmgr.repo.flux import Layer, UseKind
 from secretsmgr.repo.flux.objects import go_field
 from secretsmgr.repo.placeholders import (
@@ -52,10 +53,12 @@ from secretsmgr.repo.placeholders import (
     split_camel,
 )
 from secretsmgr.repo.scan import ScannedFile
+from secretsmgr.repo.sopsentry import structured_format
 from secretsmgr.sops import FileFormat
 from secretsmgr.sops.encvalue import is_enc
 from secretsmgr.sops.limits import is_too_large, limit_text, max_file_bytes
 from secretsmgr.sops.locate import DocumentKeys, key_lines
+from secretsmgr.sops.yamlio import safe_load_all
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,16 +320,16 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
     any other file whose whole content is a secret (see ``_source``)."""
     if file.sops is not None and file.sops.has_metadata:
         return []
-    sniffed = False
+    # a manifest under a name of no structured format (a copy's, or a layer's resource the
+    # inventory reads as YAML): its fix renames it to .enc.yaml first
+    sniffed = structured_format(file.path) is None
     if file.format is None:
-        held = _source(file.data)
-        if held is not None:
-            return [PlaintextSecret(file.path, "", "", source=held)]
         if not _COPY_NAME.search(file.path) or not _secret_manifest(file.data):
-            return []
+            held = _source(file.data)  # one line of JSON is one token too: a manifest first
+            return [] if held is None else [PlaintextSecret(file.path, "", "", source=held)]
         # a Secret manifest under another name (secret.txt, a .bak copy, no extension):
         # kustomize reads any name a kustomization lists, and git holds it all the same
-        file, sniffed = replace(file, format=FileFormat.YAML), True
+        file = replace(file, format=FileFormat.YAML)
     if is_too_large(len(file.data)):
         # Refusing to parse must not mean passing: a file too large to read is not cleared.
         lowered = file.data.lower()
@@ -354,20 +357,25 @@ _COPY_NAME = re.compile(
 
 
 def _secret_manifest(data: bytes) -> bool:
-    """Whether a file of no structured format is a YAML Secret manifest: ``kind: Secret`` and
-    an ``apiVersion:`` at column 0, in a small text file whose every line at column 0 is a
-    top-level key, a document marker or a comment."""
-    if len(data) > _SOURCE_MAX * 4 or b"Secret" not in data:
+    """Whether a file of no structured format is a Secret manifest: YAML or JSON that parses to
+    a Secret (``kubectl get secret -o json``, a ``kind: List`` backup), or, when it does not
+    parse, a YAML layout with ``kind: Secret`` and ``apiVersion:`` at column 0 and nothing but
+    top-level keys, document markers and comments at column 0 (for the line reader)."""
+    if is_too_large(len(data)) or b"Secret" not in data:
         return False
     text = decode_text(data)
     if text is None:
         return False
-    lines = text.splitlines()
-    return (
-        any(_KIND_SECRET.match(line) for line in lines)
-        and any(line.startswith("apiVersion:") for line in lines)
-        and all(_YAML_TOP.match(line) for line in lines)
-    )
+    try:
+        docs = safe_load_all(text)
+    except (FormatError, RecursionError):
+        lines = text.splitlines()
+        return (
+            any(_KIND_SECRET.match(line) for line in lines)
+            and any(line.startswith("apiVersion:") for line in lines)
+            and all(_YAML_TOP.match(line) for line in lines)
+        )
+    return any(is_secret(obj) for _, _, obj in numbered_objects(docs))
 
 
 # Every line at column 0 of a manifest: a key, a document marker, a comment, or nothing there

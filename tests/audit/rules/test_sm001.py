@@ -1240,3 +1240,42 @@ def test_a_plaintext_copy_beside_its_encrypted_original_is_taken_out_not_moved_o
         assert fixes[copy].startswith("apps/db.enc.yaml exists already")
         assert f"git rm -q --cached --ignore-unmatch {copy}; rm -f {copy}" in fixes[copy]
         assert "mv " not in fixes[copy]
+
+
+def test_a_layers_resource_and_json_or_list_copies_are_read_whatever_their_name(
+    tmp_path: Path,
+) -> None:
+    # the review of sweep 12: a *.yaml.j2 a kustomization lists (kustomize reads it as YAML),
+    # `kubectl get secret -o json > x.json.bak`, a `kind: List` backup in a .txt and a large
+    # .txt all passed check
+    import json
+
+    from secretsmgr.audit.engine import run_audit
+
+    manifest = secret("db", {"password": "Xk9f-hunter2-Qz"})
+    as_json = json.dumps(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "j"},
+         "stringData": {"password": "Xk9f-hunter2-Qz"}}
+    )  # fmt: skip
+    backup = "apiVersion: v1\nkind: List\nitems:\n" + "".join(
+        f"  - {line}\n" if i == 0 else f"    {line}\n"
+        for i, line in enumerate(manifest.splitlines())
+    )
+    big = manifest + "".join(f"  note{i}: {'x' * 60}\n" for i in range(1200))
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "resources:\n  - db-secret.yaml.j2\n",
+            "apps/db-secret.yaml.j2": manifest,
+            "other/secret.json.bak": as_json,
+            "other/backup.txt": backup,
+            "other/big.txt": big,
+            "other/unlisted.yaml.j2": manifest,  # a template nobody applies as it is
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert ("apps/db-secret.yaml.j2", "stringData.password") in found
+    assert ("other/secret.json.bak", "stringData.password") in found
+    assert ("other/backup.txt", "items.0.stringData.password") in found
+    assert ("other/big.txt", "stringData.password") in found
+    assert not {p for p, _ in found} & {"other/unlisted.yaml.j2"}
