@@ -225,3 +225,19 @@ def test_kustomization_fields_are_read_in_any_case_as_go_reads_them() -> None:
         "secretgenerator",
         [2],
     )
+
+
+def test_an_inline_transformer_is_no_file_the_build_reads() -> None:
+    """kustomize takes a transformer as a path or as its YAML inline; the YAML was taken for a
+    path, and a note said Flux fails the build (sweep 12: jfroy/flatops)."""
+    from secretsmgr.repo.flux.kfile import parse_kfile
+
+    text = (
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "transformers:\n  - |-\n    apiVersion: builtin\n    kind: AnnotationsTransformer\n"
+        "    metadata: {name: a}\n    annotations: {x: y}\n"
+        "    fieldSpecs: [{path: metadata/annotations, create: true}]\n"
+        "  - labels.yaml\n"
+    )
+    kfile = parse_kfile("k/kustomization.yaml", text)
+    assert kfile.other_files == ("labels.yaml",)

@@ -25,6 +25,9 @@ PLACEHOLDERS = [
     "db:\n  host: ${DB_HOST}\n  password: ${DB_PASSWORD}\n",
     'db:\n  password: "${DB_PASSWORD}"\n',
     "token_file: /run/token\nuser: ${USER}",
+    # sweep 12 (Logik-Dev/k8s-homelab): authentik reads these from a mounted file or a variable
+    "file:///postgres-creds/password",
+    "env://AUTHENTIK_POSTGRESQL__PASSWORD",
 ]
 SECRETS_BESIDE_A_VARIABLE = [
     "postgres://app:Tr0ub4dor-and-3-horses@${DB_HOST}:5432/app",

@@ -67,7 +67,8 @@ _PEM_KEY = re.compile(
     rb"-----END (?P=label)-----"
 )
 # Prose, where a key is an example: not read for PEM keys.
-_PROSE = (".md", ".markdown", ".rst", ".adoc", ".txt", ".html", ".htm")
+# (not .txt: a deploy-key.txt is a key file; the review of sweep 12)
+_PROSE = (".md", ".markdown", ".rst", ".adoc", ".html", ".htm")
 _PEM_MATERIAL = 64
 
 

@@ -322,17 +322,27 @@ _PULUMI_SECURE = re.compile(
 
 
 def _pulumi_ciphertext(path: str, prefix: str, obj: Obj, key_path: str, value: str) -> bool:
-    """``config.<key>.secure`` of a ``Pulumi.<stack>.yaml``, alone in its mapping, in the shape
-    of Pulumi's ciphertext; any other value of the file is judged as usual."""
+    """``config.<key>.secure`` (or a ``secure`` deeper in a structured config value) of a
+    ``Pulumi.<stack>.yaml``, alone in its mapping, in the shape of Pulumi's ciphertext; any
+    other value of the file is judged as usual."""
     if prefix or not _PULUMI_STACK.search(path) or not _PULUMI_SECURE.match(value):
         return False
     config = obj.get("config")
     if not isinstance(config, dict):
         return False
-    return any(
-        key_path == f"config.{key}.secure" and held == {"secure": value}
-        for key, held in cast(Obj, config).items()
-    )
+    if not key_path.startswith("config.") or not key_path.endswith(".secure"):
+        return False
+    # at config.<key>.secure, or deeper in a structured value (a list of {name, value:
+    # {secure: …}}: budimanjojo/home-cluster): the mapping that holds it holds it alone
+    held: object = config
+    for part in key_path.split(".")[1:-1]:
+        if isinstance(held, dict):
+            held = cast(Obj, held).get(part)
+        elif isinstance(held, list) and part.isdigit() and int(part) < len(held):
+            held = held[int(part)]
+        else:
+            return False
+    return held == {"secure": value}
 
 
 def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialHit]:

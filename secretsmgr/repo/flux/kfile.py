@@ -135,9 +135,11 @@ def parse_kfile(path: str, text: str) -> KFile:
     other = [
         *_strings(data.get("crds")),
         *_strings(data.get("configurations")),
-        *_strings(data.get("generators")),
-        *_strings(data.get("transformers")),
-        *_strings(data.get("validators")),
+        # an item with a line break is an inline transformer's YAML, not a path (kustomize
+        # reads both: jfroy/flatops's AnnotationsTransformer)
+        *(v for v in _strings(data.get("generators")) if "\n" not in v),
+        *(v for v in _strings(data.get("transformers")) if "\n" not in v),
+        *(v for v in _strings(data.get("validators")) if "\n" not in v),
     ]
     for entry in as_list(data.get("replacements")):
         ref = go_fields(entry, PATH_FIELDS)

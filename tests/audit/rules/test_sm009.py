@@ -137,13 +137,14 @@ def test_a_bare_pem_private_key_file_is_an_error_and_never_shown(tmp_path: Path)
     )
     write(tmp_path, "apps/linkerd/ca.key", ec_pem)
     write(tmp_path, "infra/ssh/deploy_key", ssh)
+    write(tmp_path, "infra/ssh/deploy-key.txt", ssh)  # the review of sweep 12: no prose
     write(tmp_path, "docs/tls.md", f"Make one like this:\n\n```\n{ec_pem}```\n")  # prose
     head, body = ec_pem.split("\n", 1)
     write(
         tmp_path, "docs/example.key", f"{head}\nMIIEvQIBADANBgkq…\n-----END EC PRIVATE KEY-----\n"
     )
     found = {f.path: f for f in audit(tmp_path).findings if f.rule == "SM009"}
-    assert set(found) == {"apps/linkerd/ca.key", "infra/ssh/deploy_key"}
+    assert set(found) == {"apps/linkerd/ca.key", "infra/ssh/deploy_key", "infra/ssh/deploy-key.txt"}
     assert found["apps/linkerd/ca.key"].message == (
         "a PEM private key (-----BEGIN EC PRIVATE KEY-----) in clear on line 1"
     )

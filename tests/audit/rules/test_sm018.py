@@ -300,6 +300,9 @@ def test_pulumi_secure_values_are_ciphertext_not_credentials(tmp_path: Path) -> 
         # still credentials: a plain password, and a token written under secure: by hand
         "  app:password: Tr0ub4dor-and-3-horses-q7Wm2ZpK9vR4tY8u\n"
         "  github:token:\n    secure: ghp_16C7e42F292c6912E7710c838347Ae178B4a\n"
+        # sweep 12 (budimanjojo/home-cluster): secure values inside a structured config value
+        f"  app:botSecrets:\n    - name: A\n      value:\n        secure: {blob}\n"
+        "    - name: B\n      value:\n        secure: Tr0ub4dor-and-3-horses-q7Wm2ZpK9vR4tY8u\n"
     )
     standard_repo(tmp_path, {})
     write(tmp_path, "pulumi/Pulumi.infra.yaml", stack)
@@ -308,6 +311,7 @@ def test_pulumi_secure_values_are_ciphertext_not_credentials(tmp_path: Path) -> 
     assert found == {
         ("pulumi/Pulumi.infra.yaml", "config.app:password"),
         ("pulumi/Pulumi.infra.yaml", "config.github:token.secure"),
+        ("pulumi/Pulumi.infra.yaml", "config.app:botSecrets.1.value.secure"),
         ("pulumi/not-a-stack.yaml", "config.hcloud:token.secure"),
     }
 
