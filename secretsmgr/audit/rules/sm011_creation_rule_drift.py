@@ -19,7 +19,7 @@ from secretsmgr.plural import plural
 from secretsmgr.repo.sopsconfig import CreationRule, all_age_recipients
 from secretsmgr.repo.sopsentry import STRUCTURE, SopsEntry
 from secretsmgr.sops.model import EncryptionRule, RuleKind, SopsMetadata, pgp_id
-from secretsmgr.sops.rules import encrypted_leaves
+from secretsmgr.sops.rules import encrypted_leaves, iter_leaves
 from secretsmgr.sops.tree import MapNode
 from secretsmgr.sops.values import Comment
 
@@ -115,16 +115,19 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"encryption rule {got.kind.value}: {_clip(got.value, wanted.value)} "
                 f"(rule says {wanted.kind.value}: {_clip(wanted.value, got.value)})"
             )
-        if sf.metadata.mac_only_encrypted != rule.mac_only_encrypted and entry.store != "binary":
+        mac_only_differs = (
+            sf.metadata.mac_only_encrypted != rule.mac_only_encrypted
+            and entry.store != "binary"
+            # every value encrypted: the MAC covers the same values either way (jfroy/flatops)
+            and not _every_value_encrypted(sf.docs, got)
+        )
+        if mac_only_differs:
             problems.append(
                 f"mac_only_encrypted is {str(sf.metadata.mac_only_encrypted).lower()} "
                 f"(rule says {str(rule.mac_only_encrypted).lower()})"
             )
         if problems:
-            rule_change = got != wanted or (
-                sf.metadata.mac_only_encrypted != rule.mac_only_encrypted
-                and entry.store != "binary"
-            )
+            rule_change = got != wanted or mac_only_differs
             exposed = [k for k in secret_key_paths(sf.docs) if not creation_rule_encrypts(entry, k)]
             revealed = _revealed(sf.docs, got, wanted) if rule_change else []
             if rule_change and exposed:
@@ -146,6 +149,16 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             else:
                 fix = f"secretsmgr rotate {entry.path}"
             yield RULE.finding(entry.path, f"differs from {label}: " + "; ".join(problems), fix=fix)
+
+
+def _every_value_encrypted(docs: Sequence[MapNode], rule: EncryptionRule) -> bool:
+    """Whether every value of the file is one its rule encrypts."""
+    return all(
+        encrypted
+        for doc in docs
+        for _, leaf, encrypted in iter_leaves(doc, rule)
+        if not isinstance(leaf, Comment)
+    )
 
 
 def _revealed(docs: Sequence[MapNode], got: EncryptionRule, wanted: EncryptionRule) -> list[str]:

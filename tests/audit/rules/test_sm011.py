@@ -317,3 +317,28 @@ def test_a_misspelled_creation_rules_key_is_named(tmp_path: Path) -> None:
         "rename creationRules to creation_rules in .sops.yaml: sops reads only that key, so it "
         "finds no rule at all there (and refuses to encrypt)"
     )
+
+
+def test_mac_only_encrypted_is_drift_only_where_some_value_is_in_clear(tmp_path: Path) -> None:
+    # sweep 12 (jfroy/flatops): a rule with mac_only_encrypted: true and no encrypted_regex;
+    # every value encrypted, the MAC covers the same values either way: no drift to fix
+    from ..helpers import audit
+
+    every = "a: x1-value\nb: x2-value\n"
+    some = "a: x1-value\nb_unencrypted: in clear\n"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/all.enc.yaml": enc(every, rule=EncryptionRule()),
+            "apps/some.enc.yaml": enc(some, rule=EncryptionRule()),
+        },
+    )
+    write(
+        tmp_path,
+        ".sops.yaml",
+        f"creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    mac_only_encrypted: true\n"
+        f"    age: {K1}\n",
+    )
+    found = {f.path: f.message for f in audit(tmp_path).findings if f.rule == "SM011"}
+    assert "apps/all.enc.yaml" not in found
+    assert "mac_only_encrypted is false (rule says true)" in found["apps/some.enc.yaml"]
