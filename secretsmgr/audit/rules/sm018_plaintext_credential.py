@@ -480,7 +480,15 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
         configs = ctx.repo.sops_configs
         m = _RENAMED.match(hit.path)
         target = f"{m.group('stem')}.enc{m.group('ext')}" if m else f"{hit.path}.enc.yaml"
-        if configs.rule_for(hit.path)[1] is not None:
+        entry = next((e for e in ctx.repo.sops_files if e.path == hit.path), None)
+        label, rule, number = configs.rule_for(hit.path)
+        if rule is not None and entry is not None and entry.encrypts_none:
+            # encrypt refuses a rule that would encrypt none of its values (SM002 says so too)
+            encrypt = (
+                f"{label} rule {number} would encrypt none of its values: add a rule for it "
+                f"above rule {number} (no encrypted_regex), then secretsmgr encrypt -i {hit.path}"
+            )
+        elif rule is not None:
             encrypt = f"secretsmgr encrypt -i {hit.path}"
         elif configs.rule_for(target)[1] is not None:
             encrypt = (

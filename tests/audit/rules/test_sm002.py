@@ -286,3 +286,5 @@ def test_the_fix_of_a_file_its_rule_would_not_encrypt_gives_it_a_rule_first(
     assert found.fix is not None
     assert found.fix.startswith(".sops.yaml rule 1 would encrypt none of its values")
     assert found.fix.endswith("then secretsmgr encrypt -i apps/vals.sops.yaml")
+    (warning,) = [f for f in run_audit(root).findings if f.rule == "SM018"]
+    assert (warning.fix or "").startswith(".sops.yaml rule 1 would encrypt none of its values")
