@@ -418,7 +418,8 @@ def load_inventory(
         p
         for x in layers.layers
         for p, uses in x.uses.items()
-        if structured_format(p) is None and any(u.kind is UseKind.RESOURCE for u in uses)
+        if structured_format(p) not in (FileFormat.YAML, FileFormat.JSON)
+        and any(u.kind is UseKind.RESOURCE for u in uses)
     )
     scan = partial(_scan_one, snap, configs, detectors, cache, listed)
     # Files on disk with no cache to consult are read and parsed on every core; a git snapshot
@@ -485,7 +486,7 @@ def _scan_one(
     except OSError:
         return None  # deleted, a folder, unreadable: nothing to audit
     scanned = scan_file(rel, data, configs.rule_for)
-    if rel in listed and scanned.format is None and scanned.sops is None:
+    if rel in listed and scanned.sops is None:  # a .env or .ini resource too (the 2nd review)
         scanned = replace(scanned, format=FileFormat.YAML)
     if not detectors:
         return scanned.sops, {}

@@ -29,6 +29,15 @@ PLACEHOLDERS = [
     "file:///postgres-creds/password",
     "env://AUTHENTIK_POSTGRESQL__PASSWORD",
 ]
+# the second review of sweep 12: shaped like a reference, but no path or no variable name
+NOT_REFERENCES = ["file:///Tr0ub4dor", "env://Hunter2SuperSecret"]
+
+
+@pytest.mark.parametrize("value", NOT_REFERENCES)
+def test_a_password_shaped_like_a_file_or_env_reference_is_none(value: str) -> None:
+    assert not is_placeholder(value)
+
+
 SECRETS_BESIDE_A_VARIABLE = [
     "postgres://app:Tr0ub4dor-and-3-horses@${DB_HOST}:5432/app",
     "redis://:Tr0ub4dor-and-3-horses@${REDIS_HOST}:6379/0",  # a password with no user

@@ -352,7 +352,10 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
 # Names a manifest gets as a copy or a plain file (no extension, .txt, a backup): a template's
 # (.j2, .tpl), an example's or a script's name says it is no manifest to apply
 _COPY_NAME = re.compile(
-    r"(?:^|/)[^/.]+$|\.(?:txt|bak|backup|old|orig|save|copy|tmp|out)$|~$", re.IGNORECASE
+    r"(?:^|/)[^/.]+$|\.(?:txt|bak|backup|old|orig|save|copy|tmp|out"
+    # what sops -d output is named (the second review: db.yaml.dec passed)
+    r"|dec|decrypted|plain|plaintext|unencrypted|cleartext|clear|local)$|~$",
+    re.IGNORECASE,
 )
 
 
@@ -392,6 +395,25 @@ _BLOCK = re.compile(r"^[|>][-+0-9]*$")
 _PROPERTY = re.compile(r"^(?:(?:&[^\s]+|![^\s]*)[ \t]+)+")  # an anchor or a tag before a value
 
 
+def _template_outside_values(lines: list[str]) -> bool:
+    """Whether template actions (``{{``, ``{%``) appear on a line that is no comment and not
+    inside a column-0 ``data:``/``stringData:`` section: a Helm chart's Secret is, an
+    Alertmanager config with ``{{ template … }}`` in a Secret's value is not (the second
+    review of sweep 12)."""
+    section = False
+    for line in lines:
+        if line and not line[0].isspace() and not line.startswith("#"):
+            section = _SECTION.match(line) is not None and not line.startswith("metadata")
+            if "{{" in line or "{%" in line:
+                return True
+            continue
+        if line.lstrip().startswith("#") or section:
+            continue
+        if "{{" in line or "{%" in line:
+            return True
+    return False
+
+
 def _unparsed_secrets(path: str, text: str) -> list[PlaintextSecret]:
     """The plaintext values of Secrets in a YAML file that does not parse (a password with a
     character YAML reserves, a tab, a stray quote): kustomize cannot build it, yet git holds
@@ -402,9 +424,8 @@ def _unparsed_secrets(path: str, text: str) -> list[PlaintextSecret]:
     actions outside comments (a Helm chart's, skipped as unparsable templates are) is left
     alone."""
     lines = text.splitlines()
-    code = [line for line in lines if not line.lstrip().startswith("#")]
-    if any("{{" in line or "{%" in line for line in code):
-        return []  # a template (a comment that quotes one does not make the file one)
+    if "/templates/" in f"/{path}" or _template_outside_values(lines):
+        return []  # a template (a comment, or a value, that quotes one does not make it one)
     if any(line.startswith("sops:") for line in lines):
         return []
     found: list[PlaintextSecret] = []
@@ -533,7 +554,14 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
             f"^(data|stringData)$, age: {key}), then rename the file to {target} (and its "
             f"kustomization.yaml entry), then secretsmgr encrypt -i {target}"
         )
-    if target in set(ctx.repo.all_files):
+    base = target[: -len(".enc.yaml")] if target.endswith(".enc.yaml") else None
+    candidates = [target] + ([f"{base}.sops.yaml"] if base else [])
+    present = set(ctx.repo.all_files)
+    original = next(
+        (o for o in candidates if o in present or (ctx.repo.root / o).exists()), None
+    )  # the index, or the working tree (an encrypted original not yet added)
+    if original is not None:
+        target = original
         # a decrypted copy beside its encrypted original (the review of sweep 12: mv put the
         # stale copy over the rotated secret, and encrypt sealed it)
         return (

@@ -225,7 +225,7 @@ def _flux_pgp_keys(file: ScannedFile) -> list[PrivateKeyHit]:
     text = decode_text(file.data) or ""
     located = key_lines(text, file.format) if file.format is not None else []
     hits = []
-    alone = len([d for d in docs if d is not None]) == 1
+    alone = sum(1 for _ in numbered_objects(docs)) == 1  # a List's items count (2nd review)
     for key_path, number, name in found:
         lines = located[number - 1].lines if number <= len(located) else {}
         line = lines.get(key_path, 1)

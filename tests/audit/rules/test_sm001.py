@@ -1279,3 +1279,40 @@ def test_a_layers_resource_and_json_or_list_copies_are_read_whatever_their_name(
     assert ("other/backup.txt", "items.0.stringData.password") in found
     assert ("other/big.txt", "stringData.password") in found
     assert not {p for p, _ in found} & {"other/unlisted.yaml.j2"}
+
+
+def test_the_second_review_decrypted_copies_templates_in_values_and_listed_env_files(
+    tmp_path: Path,
+) -> None:
+    """The second review of sweep 12: `sops -d x > x.yaml.dec` passed; a Secret whose value
+    holds an Alertmanager `{{ template }}` was skipped as a Helm template; a layer's resource
+    named `.env` was read as dotenv; an encrypted original not yet added (or named
+    `.sops.yaml`) still got `mv` over it."""
+    from secretsmgr.audit.engine import run_audit
+
+    manifest = secret("db", {"password": "Xk9f-hunter2-Qz"})
+    alertmanager = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: am\nstringData:\n"
+        "  smtp-password: @Xk9vLr2xWm4tNb7q\n  alertmanager.yaml: |\n"
+        "    title: '{{ template \"slack.title\" . }}'\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "resources:\n  - db-secret.env\n  - am.yaml\n",
+            "apps/db-secret.env": manifest,
+            "apps/am.yaml": alertmanager,
+            "other/db.yaml.dec": manifest,
+            "other/db.sops.yaml": enc(manifest),
+            "other/new.txt": manifest,
+        },
+    )
+    write(tmp_path, "other/new.enc.yaml", enc(manifest))  # on disk, never added to git
+    findings = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    found = {(f.path, f.key_path) for f in findings}
+    assert ("apps/db-secret.env", "stringData.password") in found
+    assert ("apps/am.yaml", "stringData.smtp-password") in found
+    assert ("other/db.yaml.dec", "stringData.password") in found
+    fixes = {f.path: f.fix or "" for f in findings}
+    assert fixes["other/db.yaml.dec"].startswith("other/db.sops.yaml exists already")
+    assert fixes["other/new.txt"].startswith("other/new.enc.yaml exists already")
