@@ -395,6 +395,11 @@ _BLOCK = re.compile(r"^[|>][-+0-9]*$")
 _PROPERTY = re.compile(r"^(?:(?:&[^\s]+|![^\s]*)[ \t]+)+")  # an anchor or a tag before a value
 
 
+def _deeper(line: str, indent: str) -> bool:
+    """Whether ``line`` is indented deeper than ``indent``."""
+    return line.startswith(indent) and len(line) - len(line.lstrip()) > len(indent)
+
+
 def _template_outside_values(lines: list[str]) -> bool:
     """Whether template actions (``{{``, ``{%``) appear on a line that is no comment and not
     inside a column-0 ``data:``/``stringData:`` section: a Helm chart's Secret is, an
@@ -438,13 +443,16 @@ def _unparsed_secrets(path: str, text: str) -> list[PlaintextSecret]:
         name = "(unnamed)"
         here: list[tuple[int, str, str]] = []  # (line, section, key)
         section: str | None = None
-        indent: str | None = None
+        block: str | None = None  # the indent of a block scalar's key: deeper lines are text
         for offset, line in enumerate(doc):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
+            if block is not None and _deeper(line, block):
+                continue  # a block scalar's text, read with its key
+            block = None
             if not line[0].isspace():
                 head = _SECTION.match(line)
-                section, indent = (head.group(1) if head else None), None
+                section = head.group(1) if head else None
                 if line.startswith("metadata:") and (m := _NAME.match(line)):
                     name = m.group(1)
                 continue
@@ -452,19 +460,24 @@ def _unparsed_secrets(path: str, text: str) -> list[PlaintextSecret]:
                 if name == "(unnamed)" and (m := _NAME.match(line)):
                     name = m.group(1)
                 continue
+            # every key: value line of the section, also one indented deeper than the one
+            # above (such a line is often what broke the file: the second review)
             entry = _ENTRY.match(line) if section is not None else None
-            if entry is None or indent not in (None, entry.group(1)):
-                continue  # deeper lines continue a value above
+            if entry is None:
+                continue  # a plain value continued from the line above
             indent = entry.group(1)
             value = re.sub(r"[ \t]+#.*$", "", entry.group(4) or "").strip()
             value = _PROPERTY.sub("", value)
+            below = [x for x in doc[offset + 1 :] if x.strip()]
             if _BLOCK.match(value):  # the lines below, deeper than the key
-                block = []
-                for below in doc[offset + 1 :]:
-                    if below.strip() and not below.startswith(indent + " "):
+                held: list[str] = []
+                for x in doc[offset + 1 :]:
+                    if x.strip() and not _deeper(x, indent):
                         break
-                    block.append(below.strip())
-                value = "\n".join(block).strip()
+                    held.append(x.strip())
+                value, block = "\n".join(held).strip(), indent
+            elif not value and below and _deeper(below[0], indent) and not _ENTRY.match(below[0]):
+                value = below[0].strip()  # the value on the line after its key
             value = value.strip("\"'")
             key_path = f"{section}.{entry.group(3)}"
             if not value or not is_plaintext_value(value) or is_public_material(key_path, value):

@@ -1148,6 +1148,11 @@ def test_a_secret_that_does_not_parse_is_read_line_by_line(tmp_path: Path) -> No
         "---\napiVersion: v1\nkind: Secret\nmetadata: {name: sym}\n"
         "# copied from the chart's {{ .Values.auth }} output\n"
         "stringData:\n  a: *Hunter2SuperSecret\n  b: [Hunter2-unclosed\n"
+        # the second review: a key indented deeper than the one above (what broke the file),
+        # and a value on the line after its key
+        "---\napiVersion: v1\nkind: Secret\nmetadata: {name: deep}\n"
+        "stringData:\n  username: ''\n    password: Hunter2SuperSecret\n"
+        "  token:\n    Xk9fQ2mVb7LpR4tYw8\n"
     )
     standard_repo(
         tmp_path,
@@ -1168,10 +1173,12 @@ def test_a_secret_that_does_not_parse_is_read_line_by_line(tmp_path: Path) -> No
         ("apps/db.yaml", "data.token", 18),
         ("apps/db.yaml", "stringData.a", 25),
         ("apps/db.yaml", "stringData.b", 26),
+        ("apps/db.yaml", "stringData.password", 33),
+        ("apps/db.yaml", "stringData.token", 34),
     }
     for f in report.findings:
         assert "hunter2" not in f.message and "aHVudGVyMg" not in f.message
-    (first,) = [f for f in report.findings if f.key_path == "stringData.password"]
+    (first,) = [f for f in report.findings if f.key_path == "stringData.password" and f.line == 7]
     assert "Secret db" in first.message and "does not parse" in first.message
     assert first.fix is not None and first.fix.startswith("fix the YAML first")
     (token,) = [f for f in report.findings if f.key_path == "data.token"]
