@@ -103,6 +103,19 @@ def sops_only(entry: SopsEntry) -> bool:
     return sf is not None and bool(sf.metadata.foreign_kinds) and not sf.metadata.age_recipients
 
 
+def own_rule_fix(entry: SopsEntry) -> str:
+    """The fix for a plaintext SOPS-named file whose creation rule would encrypt none of its
+    values (``entry.encrypts_none``): ``encrypt`` refuses that rule, so the file's own rule,
+    above it, comes first (SM002's and SM018's fix)."""
+    where = entry.sops_config or ".sops.yaml"
+    number = entry.creation_rule_number
+    return (
+        f"{where} rule {number} would encrypt none of its values: add a rule for it above rule "
+        f"{number} (a path_regex for its name, no encrypted_regex), then secretsmgr encrypt -i "
+        f"{entry.path}"
+    )
+
+
 def reencrypt_fix(entry: SopsEntry) -> str:
     """``reencrypt_hint`` for ``entry``, through sops when only sops can open it."""
     return reencrypt_hint(entry.path, with_sops=sops_only(entry))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext, restore_metadata_hint
+from secretsmgr.audit.context import AuditContext, own_rule_fix, restore_metadata_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.repo.sopsentry import SopsEntry, is_named_sops
 
@@ -62,14 +62,7 @@ def _fix(entry: SopsEntry) -> str:
     """``encrypt`` picks the store by extension (a name with no text store's is kept whole, as
     sops keeps it); a copy (``x.sops.yaml.disabled``) is encrypted in the store its name says."""
     if entry.encrypts_none and entry.store != "binary":
-        # encrypt refuses a rule that would encrypt none of its values (the review of sweep 12)
-        where = entry.sops_config or ".sops.yaml"
-        number = entry.creation_rule_number
-        return (
-            f"{where} rule {number} would encrypt none of its values (encrypt refuses it): add "
-            f"a rule for it above rule {number} (a path_regex for its name, no "
-            f"encrypted_regex), then secretsmgr encrypt -i {entry.path}"
-        )
+        return own_rule_fix(entry)  # encrypt refuses a rule that would encrypt none of it
     if is_named_sops(entry.path) or entry.store == "binary":
         return f"secretsmgr encrypt -i {entry.path}"
     store = entry.format.value

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import cast
 
-from secretsmgr.audit.context import AuditContext, reencrypt_fix
+from secretsmgr.audit.context import AuditContext, own_rule_fix, reencrypt_fix
 from secretsmgr.audit.credentials import (
     BOOTSTRAP_TOKEN,
     is_lock_file,
@@ -481,14 +481,9 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
         m = _RENAMED.match(hit.path)
         target = f"{m.group('stem')}.enc{m.group('ext')}" if m else f"{hit.path}.enc.yaml"
         entry = next((e for e in ctx.repo.sops_files if e.path == hit.path), None)
-        label, rule, number = configs.rule_for(hit.path)
-        if rule is not None and entry is not None and entry.encrypts_none:
-            # encrypt refuses a rule that would encrypt none of its values (SM002 says so too)
-            encrypt = (
-                f"{label} rule {number} would encrypt none of its values: add a rule for it "
-                f"above rule {number} (no encrypted_regex), then secretsmgr encrypt -i {hit.path}"
-            )
-        elif rule is not None:
+        if entry is not None and entry.encrypts_none:
+            encrypt = own_rule_fix(entry)  # encrypt refuses its rule, as SM002's fix says
+        elif configs.rule_for(hit.path)[1] is not None:
             encrypt = f"secretsmgr encrypt -i {hit.path}"
         elif configs.rule_for(target)[1] is not None:
             encrypt = (
