@@ -543,9 +543,13 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
     m = _RENAMED.match(path)
     if yaml_name:
         stem = re.sub(r"(?:\.ya?ml)?(?:\.[A-Za-z0-9~_-]{1,16})?$", "", path) or path
-        target = f"{stem}.enc.yaml"
+        ext = ".yaml"
     else:
-        target = f"{m.group('stem')}.enc{m.group('ext')}" if m else f"{path}.enc.yaml"
+        stem, ext = (m.group("stem"), m.group("ext")) if m else (path, ".yaml")
+    # the two names this project's docs and sops's users give encrypted files; the first one a
+    # creation rule matches wins (a repository that encrypts *.sops.yaml only: DapperDivers)
+    names = [f"{stem}.enc{ext}", f"{stem}.sops{ext}"]
+    target = names[0]
     if not ctx.repo.has_sops_config:
         # encrypt would find no recipients (neuland-ingolstadt, huangyingting): a key and a
         # creation rule come first
@@ -557,21 +561,21 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
         )
     if configs.rule_for(path)[1] is not None and not yaml_name:
         return f"secretsmgr encrypt -i {path}"
-    if configs.rule_for(target)[1] is None:
-        # no rule for either name (Saharariel, osnabrugge): the rule comes first
+    matched = next((n for n in names if configs.rule_for(n)[1] is not None), None)
+    if matched is None:
+        # no rule for any of the names (Saharariel, osnabrugge): the rule comes first
         where = configs.rule_for(path)[0] or ".sops.yaml"
         key = ctx.repo.cluster_keys[0] if ctx.repo.cluster_keys else "<the cluster key>"
         return (
-            f"no .sops.yaml creation rule matches {path} or {posixpath.basename(target)}: "
-            f"add one to {where} (path_regex: \\.enc\\.yaml$, encrypted_regex: "
-            f"^(data|stringData)$, age: {key}), then rename the file to {target} (and its "
-            f"kustomization.yaml entry), then secretsmgr encrypt -i {target}"
+            f"no .sops.yaml creation rule matches {path}, {posixpath.basename(names[0])} or "
+            f"{posixpath.basename(names[1])}: add one to {where} (path_regex: \\.enc\\.yaml$, "
+            f"encrypted_regex: ^(data|stringData)$, age: {key}), then rename the file to "
+            f"{target} (and its kustomization.yaml entry), then secretsmgr encrypt -i {target}"
         )
-    base = target[: -len(".enc.yaml")] if target.endswith(".enc.yaml") else None
-    candidates = [target] + ([f"{base}.sops.yaml"] if base else [])
+    target = matched
     present = set(ctx.repo.all_files)
     original = next(
-        (o for o in candidates if o in present or (ctx.repo.root / o).exists()), None
+        (o for o in names if o in present or (ctx.repo.root / o).exists()), None
     )  # the index, or the working tree (an encrypted original not yet added)
     if original is not None:
         target = original

@@ -480,10 +480,32 @@ def test_with_no_creation_rule_for_any_name_the_fix_starts_with_the_rule(tmp_pat
     found = next(f for f in run_audit(tmp_path).findings if f.rule == "SM001")
     assert found.fix is not None
     assert found.fix.startswith(
-        "no .sops.yaml creation rule matches apps/db.yaml or db.enc.yaml: add one to .sops.yaml "
-        f"(path_regex: \\.enc\\.yaml$, encrypted_regex: ^(data|stringData)$, age: {K1})"
+        "no .sops.yaml creation rule matches apps/db.yaml, db.enc.yaml or db.sops.yaml: add one to "
+        f".sops.yaml (path_regex: \\.enc\\.yaml$, encrypted_regex: ^(data|stringData)$, age: {K1})"
     )
     assert found.fix.endswith("then secretsmgr encrypt -i apps/db.enc.yaml")
+
+
+def test_the_rename_goes_to_the_sops_name_when_only_that_name_has_a_rule(tmp_path: Path) -> None:
+    # DapperDivers/dapper-cluster encrypts *.sops.yaml only: the fix asked for a second naming
+    # convention and a new rule (without the repository's mac_only_encrypted) instead
+    from secretsmgr.audit.engine import run_audit
+
+    from ..helpers import K1
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.yaml": secret("db"),
+            "apps/kustomization.yaml": "resources:\n  - db.yaml\n",
+        },
+    )
+    write(tmp_path, ".sops.yaml", sops_yaml((r"apps/.*\.sops\.ya?ml$", (K1,))))
+    found = next(f for f in run_audit(tmp_path).findings if f.rule == "SM001")
+    assert found.fix is not None
+    assert found.fix.startswith("mv apps/db.yaml apps/db.sops.yaml && ")
+    assert "secretsmgr encrypt -i apps/db.sops.yaml" in found.fix
+    assert "add one" not in found.fix
 
 
 def test_a_manifest_with_a_number_as_a_key_is_read_without_a_crash(tmp_path: Path) -> None:
