@@ -228,8 +228,15 @@ def _line_of(text: str, value: str, key: str) -> int:
     return text.count("\n", 0, at) + 1 if at >= 0 else 1
 
 
+# A comment that explains a word as a setting's mode (``# generated - this will generate a token``
+# in flux-cluster-template's sample config): the word in a value is that mode, not a password
+_MODE_WORD = re.compile(r"^\s*#\s*([A-Za-z][A-Za-z_-]*)\s+(?:-|:|=|\u2013|\u2014)\s+\S")
+
+
 def _dotenv(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
-    for number, raw in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    modes = {m.group(1) for raw in lines if (m := _MODE_WORD.match(raw))}
+    for number, raw in enumerate(lines, start=1):
         if raw.lstrip().startswith("#"):
             continue
         m = _DOTENV_LINE.match(raw)
@@ -237,7 +244,7 @@ def _dotenv(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
             continue
         key, value = m.group(1), m.group(2).strip("\"'")
         verdict = judge_value(key, value)
-        if verdict is not None:
+        if verdict is not None and not (value in modes and not verdict.known):
             yield CredentialHit(file.path, key, number, verdict.kind, verdict.known, "file")
 
 

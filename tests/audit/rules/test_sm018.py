@@ -379,3 +379,25 @@ def test_vault_ciphertext_public_keys_and_sigstore_bundles_are_no_credentials(
         ("catalogs/other.json", "verificationMaterial.certificate.rawBytes"),
         ("catalogs/other.json", "messageSignature.signature"),
     }
+
+
+def test_a_mode_word_a_comment_of_the_env_file_explains_is_no_password(tmp_path: Path) -> None:
+    # DamianFlynn/k8s-at-home (flux-cluster-template's sample config): `# generated - this will
+    # generate a token` above BOOTSTRAP_WEAVE_GITOPS_ADMIN_PASSWORD="generated"
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(tmp_path, {})
+    write(
+        tmp_path,
+        ".config.sample.env",
+        "# ignored - this feature will be disabled\n"
+        "# generated - this will generate a token and print it in the logs\n"
+        'export BOOTSTRAP_FLUX_GITHUB_WEBHOOK_SECRET="ignored"\n'
+        'export BOOTSTRAP_WEAVE_GITOPS_ADMIN_PASSWORD="generated"\n'
+        # a word no comment explains is still judged, and a known format always
+        'export BOOTSTRAP_DB_PASSWORD="Tr0ub4dor-and-3"\n'
+        "# AKIAZZZZZZZZZZZZZZZZ - a key a comment names\n"
+        'export AWS_ACCESS_KEY_ID="AKIAZZZZZZZZZZZZZZZZ"\n',
+    )
+    found = sorted(f.key_path or "" for f in run_audit(tmp_path).findings if f.rule == "SM018")
+    assert found == ["AWS_ACCESS_KEY_ID", "BOOTSTRAP_DB_PASSWORD"]
