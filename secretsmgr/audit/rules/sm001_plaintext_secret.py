@@ -608,8 +608,10 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
 def _fix(
     ctx: AuditContext, hit: PlaintextSecret, keys_in: Mapping[str, tuple[str, bool, str | None]]
 ) -> str:
-    if hit.path in keys_in:  # a sops-age manifest: encrypting it would still commit the key
-        what, alone, name = keys_in[hit.path]
+    what, alone, name = keys_in.get(hit.path, ("", True, None))
+    if what and (alone or name is None or hit.secret.rpartition("/")[2] == name):
+        # a sops-age manifest: encrypting it would still commit the key (another Secret of its
+        # file is encrypted as usual)
         return (
             f"take it out of the repository ({hit.path} holds {what}, see SM009; "
             f"keep the key elsewhere if you need it): {take_out(hit.path, alone, name)}"
@@ -656,7 +658,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     for h in ctx.repo.hits_of("SM009"):
         path, alone, name = getattr(h, "path", ""), getattr(h, "alone", True), None
         if getattr(h, "kind", "age") == "age":
-            keys_in[path] = ("an age private key", True, None)
+            keys_in[path] = ("an age private key", alone, getattr(h, "secret_name", None))
         elif getattr(h, "secret_key", None) is not None:
             name = getattr(h, "secret_name", None)
             if name in refs:

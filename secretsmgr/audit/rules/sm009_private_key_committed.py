@@ -8,7 +8,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import NO_SOPS_CONFIG, Finding, Rule, RuleId, Severity
@@ -185,6 +185,8 @@ def detect(file: ScannedFile) -> list[PrivateKeyHit]:
     structured manifest (whose values SM001 and SM018 judge), a SOPS file nor prose, and the
     OpenPGP private keys of a Secret in clear under ``*.asc`` keys: Flux's ``sops-gpg``."""
     hits = find_private_keys(file.path, file.data)
+    if hits and file.format is not None:
+        hits = _in_secret(file, hits)
     if file.format is None and file.sops is None and not file.path.lower().endswith(_PROSE):
         hits += find_pem_keys(file.path, file.data)
     elif (
@@ -198,6 +200,27 @@ def detect(file: ScannedFile) -> list[PrivateKeyHit]:
 
 
 PGP_KIND = "PGP PRIVATE KEY BLOCK"
+
+
+def _in_secret(file: ScannedFile, hits: list[PrivateKeyHit]) -> list[PrivateKeyHit]:
+    """``hits`` with the Secret that holds the age key (a ``sops-age`` manifest) named, and
+    whether it is its file's only object: beside a Deployment, only its document goes."""
+    docs = documents(file)
+    objects = list(numbered_objects(docs))
+    for _number, _prefix, obj in objects:
+        if not is_secret(obj):
+            continue
+        for _key_path, value in secret_values(obj):
+            raw = value.encode() if isinstance(value, str) else b""
+            if raw and not _plain_keys(raw):
+                try:
+                    raw = base64.b64decode(b"".join(raw.split()), validate=True)
+                except (binascii.Error, ValueError):
+                    continue
+            if _plain_keys(raw):
+                name = label(obj).rpartition("/")[2] or None
+                return [replace(h, secret_name=name, alone=len(objects) == 1) for h in hits]
+    return hits
 
 
 def _flux_pgp_keys(file: ScannedFile) -> list[PrivateKeyHit]:

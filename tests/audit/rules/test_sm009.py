@@ -99,6 +99,34 @@ def test_a_committed_cluster_key_manifest_gets_fixes_that_work(tmp_path: Path) -
     assert "secretsmgr rotate --all --remove-recipient age1" in notes[0].fix
 
 
+def test_a_key_manifest_beside_other_objects_loses_only_its_document(tmp_path: Path) -> None:
+    """The sops-age Secret in one file with the namespace and a Deployment (base64 under
+    ``data`` too): ``rm`` of the whole file would have Flux prune the others."""
+    import base64
+
+    from ..helpers import audit
+
+    encoded = base64.b64encode(f"{SECRET_KEY}\n".encode()).decode()
+    manifest = (
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n---\n"
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: flux-system\n"
+        f"data:\n  age.agekey: {encoded}\n---\n"
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: other\n  namespace: flux-system\n"
+        "stringData:\n  token: Tr0ub4dor-and-3\n"
+    )
+    standard_repo(tmp_path, {"clusters/prod/flux-system.yaml": manifest}, cluster_key=SECRET_PUBLIC)
+    found = [f for f in audit(tmp_path).findings if f.path.endswith("system.yaml")]
+    fixes = {f.rule: f.fix for f in found if f.key_path != "stringData.token"}
+    assert fixes["SM001"] is not None
+    other = next(f.fix for f in found if f.key_path == "stringData.token")
+    assert other is not None and "secretsmgr encrypt -i" in other and "SM009" not in other
+    assert fixes["SM001"].endswith(
+        "delete the Secret sops-age document from clusters/prod/flux-system.yaml "
+        "(its other documents stay)"
+    )
+    assert "rm -f" not in fixes["SM001"]
+
+
 def _pem_keys() -> tuple[str, str]:
     """A fresh EC key (traditional PEM) and an OpenSSH Ed25519 key, made here: never committed."""
     from cryptography.hazmat.primitives import serialization
