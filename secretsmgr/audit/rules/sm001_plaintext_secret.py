@@ -58,6 +58,8 @@ from secretsmgr.sops import FileFormat
 from secretsmgr.sops.encvalue import is_enc
 from secretsmgr.sops.limits import is_too_large, limit_text, max_file_bytes
 from secretsmgr.sops.locate import DocumentKeys, key_lines
+from secretsmgr.sops.model import EncryptionRule, RuleKind
+from secretsmgr.sops.rules import path_is_encrypted
 from secretsmgr.sops.yamlio import safe_load_all
 
 
@@ -76,6 +78,7 @@ class PlaintextSecret:
     beside_ciphertext: bool = False  # its Secret holds ENC[…] values with no sops: block
     unparsed: bool = False  # the file does not parse: found reading it line by line
     sniffed: bool = False  # a Secret manifest under a name of no YAML format (secret.txt)
+    env_source: bool = False  # a KEY=value line of a file a secretGenerator may read (envs:)
 
 
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
@@ -323,10 +326,13 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
     # a manifest under a name of no structured format (a copy's, or a layer's resource the
     # inventory reads as YAML): its fix renames it to .enc.yaml first
     sniffed = structured_format(file.path) is None
+    if file.format is FileFormat.DOTENV:
+        return _env_source(file)
     if file.format is None:
         if not _COPY_NAME.search(file.path) or not _secret_manifest(file.data):
             held = _source(file.data)  # one line of JSON is one token too: a manifest first
-            return [] if held is None else [PlaintextSecret(file.path, "", "", source=held)]
+            whole = [] if held is None else [PlaintextSecret(file.path, "", "", source=held)]
+            return whole + _env_source(file)  # kustomize reads envs: files of any name
         # a Secret manifest under another name (secret.txt, a .bak copy, no extension):
         # kustomize reads any name a kustomization lists, and git holds it all the same
         file = replace(file, format=FileFormat.YAML)
@@ -513,6 +519,35 @@ def _source(data: bytes) -> str | None:
     return "a secret value"
 
 
+_ENV_MAX = 256 * 1024
+_ENV_LINE = re.compile(r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=(.*)$")
+_ENV_FROM_ENVIRONMENT = re.compile(r"^[ \t]*[A-Za-z_][A-Za-z0-9_.-]*[ \t]*$")
+
+
+def _env_source(file: ScannedFile) -> list[PlaintextSecret]:
+    """The plaintext values of a file of ``KEY=value`` lines, which a secretGenerator's
+    ``envs:`` puts in a Secret one key each (kustomize reads such a file under any name); the
+    check reports them only where a layer's generator reads the file so. A line with a key
+    alone takes its value from the environment of the build: nothing committed."""
+    if len(file.data) > _ENV_MAX or b"=" not in file.data or b"\x00" in file.data:
+        return []
+    text = decode_text(file.data)
+    if text is None:
+        return []
+    found: list[PlaintextSecret] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip() or raw.lstrip().startswith("#") or _ENV_FROM_ENVIRONMENT.match(raw):
+            continue
+        m = _ENV_LINE.match(raw)
+        if m is None:
+            return []  # no KEY=value file
+        key, value = m.group(1), m.group(2).strip().strip("\"'")
+        if not value or is_placeholder(value) or is_public_material(key, value):
+            continue
+        found.append(PlaintextSecret(file.path, key, "", line=number, env_source=True))
+    return found
+
+
 _RENAMED = re.compile(r"^(?P<stem>.+?)(?P<ext>\.(?:ya?ml|json))$")
 
 
@@ -619,10 +654,11 @@ def _fix(
     if hit.generator:
         folder = posixpath.dirname(hit.path)
         env = posixpath.join(folder, f"{hit.secret}.enc.env")
+        key = re.sub(r"^.*?\.literals\.", "", hit.key_path, flags=re.IGNORECASE)
+        encrypt = _generator_encrypt(ctx, env, key, why="")
         return (
-            f"move the literals of secretGenerator {hit.secret} to {env} (KEY=value lines), "
-            f"run secretsmgr encrypt -i {env}, and list envs: [{posixpath.basename(env)}] "
-            "instead of literals:"
+            f"move the literals of secretGenerator {hit.secret} to {env} (KEY=value lines) and "
+            f"list envs: [{posixpath.basename(env)}] instead of literals:, then {encrypt}"
         )
     if hit.beside_ciphertext:  # encrypt -i would encrypt the ENC[…] text as a value
         return restore_metadata_hint(hit.path)
@@ -664,6 +700,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             if name in refs:
                 keys_in[path] = ("an OpenPGP private key Flux decrypts with", alone, name)
     for hit in hits:
+        if hit.env_source:
+            finding = _env_finding(ctx, hit)
+            if finding is not None:
+                yield finding
+            continue
         if hit.source is not None:
             finding = _source_finding(ctx, hit)
             if finding is not None:
@@ -723,13 +764,77 @@ def take_out(path: str, alone: bool, secret: str | None) -> str:
     return f"delete the Secret {secret or ''} document from {path} (its other documents stay)"
 
 
-def generator_readers(ctx: AuditContext, path: str) -> list[Layer]:
-    """The live layers whose secretGenerator reads ``path`` under ``files:``."""
+def generator_readers(
+    ctx: AuditContext, path: str, kind: UseKind = UseKind.SECRET_FILE
+) -> list[Layer]:
+    """The live layers whose secretGenerator reads ``path`` under ``files:`` (or ``kind``)."""
     return [
         layer
         for layer in ctx.repo.layers.placements(path)
-        if any(use.kind is UseKind.SECRET_FILE for use in layer.uses.get(path, ()))
+        if any(use.kind is kind for use in layer.uses.get(path, ()))
     ]
+
+
+def env_sources(ctx: AuditContext) -> set[str]:
+    """The plaintext files a live layer's secretGenerator reads under ``envs:``: SM001 reports
+    each of their values (SM018 leaves them to it)."""
+    return {
+        h.path
+        for h in ctx.repo.hits_of(RULE.id)
+        if isinstance(h, PlaintextSecret)
+        and h.env_source
+        and generator_readers(ctx, h.path, UseKind.SECRET_ENV)
+    }
+
+
+def _generator_encrypt(
+    ctx: AuditContext,
+    path: str,
+    key: str | None = None,
+    *,
+    why: str = " (Flux decrypts a SOPS-encrypted generator source)",
+) -> str:
+    """How a generator's source gets encrypted: its name must match a creation rule, and for a
+    ``KEY=value`` file (``key``: one of its keys) the rule must encrypt its values, which a
+    Secret's ``encrypted_regex: ^(data|stringData)$`` does not (``encrypt`` refuses it)."""
+    encrypt = f"secretsmgr encrypt -i {path}{why}"
+    if not ctx.repo.has_sops_config:
+        return (
+            f"{NO_SOPS_CONFIG}: set up the cluster key and a creation rule first with "
+            f"secretsmgr init (see README.md, New repository), then {encrypt}"
+        )
+    where, rule, number = ctx.repo.sops_configs.rule_for(path)
+    own = "a path_regex for its name, no encrypted_regex"
+    if rule is None:
+        return f"add a .sops.yaml creation rule that matches {path} ({own}), then {encrypt}"
+    spec = rule.encryption_rule
+    if key is not None and spec is not None:
+        try:
+            clear = not path_is_encrypted(EncryptionRule(RuleKind(spec.kind), spec.value), (key,))
+        except (FormatError, ValueError):
+            clear = False
+        if clear:
+            return (
+                f"{where or '.sops.yaml'} rule {number} would leave its values in clear "
+                f"({spec.kind}): add a rule for it above rule {number} ({own}), then {encrypt}"
+            )
+    return encrypt
+
+
+def _env_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | None:
+    """A plaintext ``KEY=value`` of a file a live layer's secretGenerator reads under ``envs:``."""
+    readers = generator_readers(ctx, hit.path, UseKind.SECRET_ENV)
+    if not readers:
+        return None
+    return RULE.finding(
+        hit.path,
+        f"holds {hit.key_path} in plaintext, and a secretGenerator of layer {readers[0].label} "
+        "puts it in a Secret (envs:)",
+        key_path=hit.key_path,
+        fix=f"{_generator_encrypt(ctx, hit.path, hit.key_path)}, then rotate the secret: it is "
+        "in git",
+        line=hit.line,
+    )
 
 
 def _source_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | None:
@@ -741,8 +846,7 @@ def _source_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | None:
         hit.path,
         f"holds {hit.source} in plaintext, and a secretGenerator of layer {readers[0].label} "
         "puts it in a Secret (files:)",
-        fix=f"secretsmgr encrypt -i {hit.path} (Flux decrypts a SOPS-encrypted generator "
-        "source), then rotate the secret: it is in git",
+        fix=f"{_generator_encrypt(ctx, hit.path)}, then rotate the secret: it is in git",
     )
 
 

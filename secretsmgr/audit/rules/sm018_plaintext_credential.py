@@ -34,6 +34,7 @@ from secretsmgr.audit.manifests import (
     label,
     numbered_objects,
 )
+from secretsmgr.audit.rules.sm001_plaintext_secret import env_sources
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.placeholders import URL_PASSWORD
 from secretsmgr.repo.scan import ScannedFile
@@ -520,8 +521,11 @@ def _sops_fix(entry: SopsEntry, key_path: str) -> str:
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """One finding per credential; known formats are errors, keyword and entropy warnings."""
     encrypted = {e.path: e for e in ctx.repo.sops_files if e.has_metadata}
+    generated = env_sources(ctx)  # a secretGenerator's envs: file: SM001 reports every value
     for hit in ctx.repo.hits_of(RULE.id):
         assert isinstance(hit, CredentialHit)
+        if hit.where == "file" and hit.path in generated:
+            continue
         what = hit.kind if hit.known else f"a likely credential ({hit.kind.lower()})"
         finding = RULE.finding(
             hit.path,

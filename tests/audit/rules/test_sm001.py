@@ -1345,3 +1345,70 @@ def test_the_second_review_decrypted_copies_templates_in_values_and_listed_env_f
     fixes = {f.path: f.fix or "" for f in findings}
     assert fixes["other/db.yaml.dec"].startswith("other/db.sops.yaml exists already")
     assert fixes["other/new.txt"].startswith("other/new.enc.yaml exists already")
+
+
+def test_a_plaintext_env_file_a_secret_generator_reads_is_reported_per_key(
+    tmp_path: Path,
+) -> None:
+    # sweep 13 (a probe): a plaintext app.env under a secretGenerator's envs: became a Secret
+    # of three plaintext values, and check passed (one SM018 warning, for one key)
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "secretGenerator:\n  - name: app\n    envs: [app.env]\n"
+            "  - name: other\n    envs: [other.properties]\n"
+            "configMapGenerator:\n  - name: settings\n    envs: [settings.env]\n",
+            "apps/app.env": "# the app's secrets\nDB_PASSWORD=Tr0ub4dor-and-3\n"
+            "API_TOKEN='q7Wm2ZpKx9'\nFROM_CI\nFILLED=${FILLED_IN}\n\nEMPTY=\n",
+            # kustomize reads an envs: file under any name
+            "apps/other.properties": "export SECRET_KEY=correct-horse\n",
+            # a ConfigMap's source, and a file nothing reads, are no Secret's
+            "apps/settings.env": "PASSWORD_POLICY=strong-and-long\n",
+            "apps/stray.env": "DB_PASSWORD=Tr0ub4dor-and-3\n",
+        },
+    )
+    findings = run_audit(tmp_path).findings
+    found = {(f.path, f.key_path, f.line) for f in findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/app.env", "DB_PASSWORD", 2),
+        ("apps/app.env", "API_TOKEN", 3),
+        ("apps/other.properties", "SECRET_KEY", 1),
+    }
+    # SM018 leaves the generator's file to SM001, and still judges the file nothing reads
+    assert {f.path for f in findings if f.rule == "SM018"} == {"apps/stray.env"}
+    fix = next(f.fix for f in findings if f.path == "apps/app.env")
+    assert fix is not None
+    assert fix.startswith(
+        "add a .sops.yaml creation rule that matches apps/app.env (a path_regex for its name, "
+        "no encrypted_regex), then secretsmgr encrypt -i apps/app.env"
+    )
+
+
+def test_an_env_source_whose_rule_encrypts_no_key_gets_its_own_rule_first(tmp_path: Path) -> None:
+    # a Secret's encrypted_regex (^(data|stringData)$) leaves every KEY=value in clear, and
+    # encrypt refuses such a rule: the fix says so, and the fix with a rule of its own works
+    from secretsmgr.audit.engine import run_audit
+
+    from ..helpers import K1
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "secretGenerator:\n  - name: app\n    envs: [app.enc.env]\n",
+            "apps/app.enc.env": "DB_PASSWORD=Tr0ub4dor-and-3\n",
+        },
+    )
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.enc\\.(ya?ml|env)$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n",
+    )
+    fix = next(f.fix for f in run_audit(tmp_path).findings if f.rule == "SM001")
+    assert fix is not None
+    assert fix.startswith(
+        ".sops.yaml rule 1 would leave its values in clear (encrypted_regex): add a rule for it "
+        "above rule 1 (a path_regex for its name, no encrypted_regex), then secretsmgr encrypt"
+    )
