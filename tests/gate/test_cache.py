@@ -184,7 +184,8 @@ def test_a_cached_layer_graph_is_not_used_once_git_origin_changes(tmp_path: Path
     )
     every = ["apps/db.enc.yaml", "clusters/prod/sync.yaml"]
     outcomes = []
-    for origin in (None, "https://github.com/acme/other-repo", "https://github.com/acme/home-ops"):
+    # (another owner's: a bootstrap under its owner's other name is a renamed repository's)
+    for origin in (None, "https://github.com/else/other-repo", "https://github.com/acme/home-ops"):
         if origin is not None:
             verb = "set-url" if any(o[0] for o in outcomes) else "add"
             git(root, "remote", verb, "origin", origin)

@@ -1064,3 +1064,40 @@ def test_without_a_hosted_origin_another_repositorys_source_is_not_this_checkout
     (own,) = [x for x in g.layers if x.name == "flux-system"]
     assert own.decrypts_sops
     assert g.layers_of("clusters/prod/s.enc.yaml") == ("flux-system",)
+
+
+RENAMED_BOOTSTRAP = """\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: home-infra, namespace: flux-system}
+spec: {url: 'https://github.com/example/home-infra.git', ref: {branch: main}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: cluster, namespace: flux-system}
+spec:
+  path: ./kubernetes/main/flux
+  sourceRef: {kind: GitRepository, name: home-infra}
+"""
+
+
+def test_a_hand_written_bootstrap_of_a_renamed_repository_is_still_this_checkout(
+    git_checkout: GitRepo,
+) -> None:
+    # Liana64/k8s-gitops (sweep 13), renamed to home-infra: with origin still on the old name
+    # every layer was "external" (61 clusters, one per app folder) and a missing decryption
+    # (SM010) passed check
+    git_checkout.git("remote", "add", "origin", "https://github.com/example/k8s-gitops.git")
+    git_checkout.write("kubernetes/main/flux/config/cluster.yaml", RENAMED_BOOTSTRAP)
+    git_checkout.write(
+        "kubernetes/main/flux/config/kustomization.yaml", "resources: [cluster.yaml]\n"
+    )
+    git_checkout.write(
+        "kubernetes/main/flux/apps.yaml",
+        flux_ks("apps", "./kubernetes/main/apps").replace("name: flux-system", "name: home-infra"),
+    )
+    git_checkout.write("kubernetes/main/apps/s.sops.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert [c.name for c in g.clusters] == ["main"]
+    assert g.layers_of("kubernetes/main/apps/s.sops.yaml") == ("apps",)
+    assert all(x.external is None for x in g.layers)

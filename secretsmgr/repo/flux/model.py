@@ -102,11 +102,25 @@ class _Model(Workspace):
                 own.origin == ks.origin or normalize_url(own.url) == self.remote()
             ):
                 continue
-            if own.ref.name != "flux-system" and self._another_repository(own.url):
+            # ... unless it applies its own file from a folder of this checkout, under the same
+            # owner (a bootstrap written by hand whose repository was renamed since: Liana64,
+            # sweep 13)
+            another = own.ref.name != "flux-system" and self._another_repository(own.url)
+            if another and (
+                folder == "." or own.origin != ks.origin or not self._same_owner(own.url)
+            ):
                 continue
             art = self.artifact("", own.ignore)
             result = self.build(art, folder, None)
             if ks.origin in result.uses:
+                if another:
+                    # the layers it applies sync from that source too (a Kustomization of
+                    # another repository beside a live app applies this checkout's own layers,
+                    # which name flux-system: d4rkfella)
+                    if not self._applies_from(result, ks):
+                        continue
+                    if (url := normalize_url(own.url)) is not None:
+                        self._renamed.add(url)
                 name = cluster_name(folder, ks.name)
                 found.append(
                     Root(self._as_built(ks, result), name, folder, ks.origin, bootstrap=ks.source)
@@ -190,6 +204,28 @@ class _Model(Workspace):
         }
         return read.pop() if len(read) == 1 and ref not in read else ref
 
+    def _same_owner(self, url: str | None) -> bool:
+        """Whether ``url`` and git's ``origin`` name repositories of one owner on one host."""
+        found, remote = normalize_url(url), self.remote()
+        if found is None or remote is None or not (_hosted(found) and _hosted(remote)):
+            return False
+        return found.rsplit("/", 1)[0].lower() == remote.rsplit("/", 1)[0].lower()
+
+    @staticmethod
+    def _applies_from(result: BuildResult, ks: FluxKustomization) -> bool:
+        """Whether ``result`` holds another Flux Kustomization synced from ``ks``'s source."""
+        for obj in result.objects:
+            if obj.origin == ks.origin or not is_flux_kustomization(obj.doc):
+                continue
+            child = parse_kustomization(obj.doc, obj.origin)
+            if (
+                child is not None
+                and child.source.kind == ks.source.kind
+                and child.source.name == ks.source.name
+            ):
+                return True
+        return False
+
     def _another_repository(self, url: str | None) -> bool:
         """Whether ``url`` names another repository than this checkout: both hosted
         (``host/owner/name``), no variable in the URL, and another repository name (a fork or
@@ -200,7 +236,7 @@ class _Model(Workspace):
         (in a ``flux-system`` folder, or named so) all name; with none or several, any URL may
         be this checkout."""
         found = normalize_url(url)
-        if found is None or "$" in found or "{" in found:
+        if found is None or "$" in found or "{" in found or found in self._renamed:
             return False
         remote = self.remote()
         if not _hosted(remote):

@@ -58,6 +58,9 @@ class Workspace:
         self.root = snapshot.root
         self._roots: list[Root] = []
         self._own_urls: set[str] | None = None
+        # URLs of bootstraps that apply their own file from here under another repository's
+        # name (renamed since)
+        self._renamed: set[str] = set()
         self._remote: str | None = None
         self._remote_read = False
         self.layers: list[Layer] = []
