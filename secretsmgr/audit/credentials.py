@@ -97,8 +97,23 @@ _REFERENCE_KEY = re.compile(
     r"length|policy|mode|type|format|source|from|template|annotation|label|selector|"
     r"mount|volume|env|provider|manager|hash|algorithm|method|generate|create|namespace|"
     r"complexity|strength|rules?|requirements?|timeout|ttl|expiry|expiration|lifetime|hint|"
-    r"attr|attribute)$"
+    r"attr|attribute|algo|limits?|rate|quota)$"
 )
+# Projects named after secrets (an editor's icon map, a chart list): ``external-secrets: …``
+_PROJECT_KEY = re.compile(r"(?i)(?:^|[._])(?:external|sealed)-secrets$")
+# Values an application reads as an instruction to make the secret itself (mautrix's
+# ``shared_secret: generate``)
+_MAKE_IT = frozenset(("generate", "autogenerate"))
+# ``…Key`` names the key a credential sits under in a Secret (``passwordKey: pw``), unless the
+# word before it makes the credential's own name (``api_key``, ``SECRET_KEY``, ``privateKey``,
+# ``AWS_SECRET_ACCESS_KEY``: sweep 13); such a key holding a key's name (``secretKey:
+# secret-key``, letters only) is still a reference.
+_CREDENTIAL_KEY = re.compile(
+    r"(?i)(?:^|[._-])(?:api|auth|service|account|db|database|priv|private|client|secret|"
+    r"access|encryption|master|signing|session|app|license|crypto|cookie|jwt|hmac|shared|root)"
+    r"[._-]?key$"
+)
+_KEY_NAME_VALUE = re.compile(r"^[A-Za-z]+(?:[._-][A-Za-z]+)*$")
 # A Kubernetes object name (``app-creds``): under ``pullSecret``/``configSecret`` a reference.
 _OBJECT_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
 # A Kubernetes field that names a Secret object (``envFromSecret: grafana``,
@@ -122,6 +137,9 @@ _DNS_NAME = re.compile(r"^[a-z](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*
 # Secret-manager references resolved elsewhere (1Password, vals, Vault, cloud secret managers).
 _REFERENCE_VALUE = re.compile(
     rf"^(?:op|{REFERENCE_SCHEMES})://[^\s:@?#]+$|^ref\+[a-z0-9]+://|^vault:"
+    # LiteLLM's ``os.environ/OPENAI_API_KEY``; doco-cd's external secret ``project:env:/path``
+    r"|^os\.environ/[A-Za-z_][A-Za-z0-9_]*$"
+    r"|^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}:[\w.-]+:/[\w./-]*$"
 )
 # A password hash in PHC or crypt form (Authelia's ``client_secret: $argon2id$…``): what a
 # program checks a secret against, kept in its configuration on purpose.
@@ -174,7 +192,9 @@ _VARIABLE = re.compile(
 # The name of an environment variable (``client_secret: !Env OIDC_CLIENT_SECRET`` in authentik
 # blueprints, whose tag the reader drops): where the value comes from, not the value.
 # A list of such names (``GH_AW_SECRET_NAMES: ANTHROPIC_API_KEY,GITHUB_TOKEN``) too.
-_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+(?:\s*,\s*[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)*$")
+_ENV_NAME = re.compile(
+    r"^[A-Z][A-Z0-9]*(?:_{1,2}[A-Z0-9]+)+(?:\s*,\s*[A-Z][A-Z0-9]*(?:_{1,2}[A-Z0-9]+)*)*$"
+)
 # A lower-case name that says what it names (``password: !secret wifi_password`` in ESPHome,
 # whose tag the reader drops): a reference, not the value.
 _SECRET_NAME = re.compile(
@@ -429,7 +449,12 @@ def judge_value(key: str, value: str) -> Verdict | None:
     named_variable = bool(_ENV_NAME.match(value) or _SECRET_NAME.match(value))
     if (
         keyword.search(key)
-        and not _REFERENCE_KEY.search(key)
+        and (
+            not _REFERENCE_KEY.search(key)
+            or (_CREDENTIAL_KEY.search(key) is not None and not _KEY_NAME_VALUE.match(value))
+        )
+        and not _PROJECT_KEY.search(key)
+        and value.lower() not in _MAKE_IT
         and " " not in value
         and not named_variable
     ):

@@ -284,6 +284,15 @@ _STAND_IN = re.compile(
 )
 
 
+# A stand-in dressed as SOPS ciphertext (``ENC[PLACEHOLDER_NEEDS_REAL_SOPS_ENCRYPTION]``,
+# will-white: sweep 13): a placeholder's first word, then words only; real ciphertext has
+# ``AES256_GCM,data:…`` inside
+_ENC_STAND_IN = re.compile(
+    rf"^\s*ENC\[\s*(?i:placeholder|todo|fixme|tbd|replace|change[_ -]?me|redacted|dummy)"
+    rf"(?:[_ -]+{_WORD})*\s*\]\s*$"
+)
+
+
 def is_placeholder(value: object) -> bool:
     """Whether ``value`` is a placeholder (or empty) rather than a literal secret."""
     if value is None:
@@ -295,6 +304,8 @@ def is_placeholder(value: object) -> bool:
     if _reference_list(value) or _ZARF_VARIABLE.match(value):
         return True
     if _STAND_IN.match(value) or _placeholder_url(value) or _stand_in_credentials(value):
+        return True
+    if _ENC_STAND_IN.match(value):
         return True
     if _OTHER_TEMPLATE.search(value):
         return _filled_by_template(value)
@@ -411,7 +422,9 @@ _SETTING_KEY = re.compile(
     r"bucket|region|zone|driver|database|db|db_?name|user(?:name)?|schema|ssl_?mode|prefix|"
     r"address|addr|server|"
     r"provider|type|mode|namespace|email|(?:client_?)?id|log_?level|level|insecure|debug|"
-    r"enabled|timeout|file|path|dir)$"
+    r"enabled|timeout|file|path|dir|"
+    # an object's name (``clientSecret: {name: oauth-client}`` names a Secret), an OIDC issuer
+    r"name|issuer)$"
 )
 
 

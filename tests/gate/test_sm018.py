@@ -791,3 +791,24 @@ def test_an_api_example_hides_no_known_format_and_swagger_in_values_is_no_api(
     standard_repo(tmp_path, {"api/openapi.yaml": api, "chart/values.yaml": values})
     found = {f.path for f in run_audit(tmp_path).findings if f.rule == "SM018"}
     assert found == {"api/openapi.yaml", "chart/values.yaml"}, found
+
+
+def test_a_credential_named_with_key_is_judged_and_a_setting_is_not() -> None:
+    # sweep 13: 254CARBON/infra's AWS_SECRET_ACCESS_KEY held a chosen password and no rule
+    # looked at it (a key ending in "key" was taken for a reference, as passwordKey is)
+    for key in ("AWS_SECRET_ACCESS_KEY", "DJANGO_SECRET_KEY", "apiKey", "secret_key", "privateKey"):
+        verdict = judge_value(key, "hunter2hunter2")
+        assert verdict is not None and not verdict.known, key
+    for key, value in (
+        ("passwordKey", "admin-password"),  # the key a password sits under in a Secret
+        ("secretKey", "secret-key"),  # a key's name, letters only
+        ("api_key_rate_limit", "60/minute"),  # shamubernetes: a limit
+        ("PASSWORD_HASH_ALGO", "argon2"),  # Liana64's forgejo: an algorithm
+        ("shared_secret", "generate"),  # mautrix: the bridge makes one itself
+        ("folders.external-secrets", "folder_security"),  # an editor's icon map
+        # references the regression run over the sweeps' repositories met once api_key counted
+        ("api_key", "SONARR__API_KEY"),  # recyclarr's !env_var (a .NET-style variable name)
+        ("api_key", "os.environ/OPENAI_API_KEY"),  # LiteLLM
+        ("SABNZBD_API_KEY", "7ada94fa-d930-4461-83ca-5eb11a28b33f:prod:/apollo/SABNZBD_API_KEY"),
+    ):
+        assert judge_value(key.rpartition(".")[2], value) is None, key

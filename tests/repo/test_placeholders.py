@@ -282,3 +282,19 @@ def test_a_whole_nix_or_autoconf_variable_is_a_placeholder(value: str) -> None:
 )
 def test_at_signs_around_more_than_a_name_are_no_placeholder(value: str) -> None:
     assert not is_placeholder(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "stand_in"),
+    [
+        # will-white/home-k8s-cluster (sweep 13): three such values were SM001 errors, and
+        # SM019 errors in history for ever after
+        ("ENC[PLACEHOLDER_NEEDS_REAL_SOPS_ENCRYPTION]", True),
+        ("ENC[TODO]", True),
+        ("ENC[AES256_GCM,data:abc=,iv:x=,tag:y=,type:str]", False),  # ciphertext is no stand-in
+        ("ENC[hunter2hunter2]", False),
+        ("ENC[PLACEHOLDER_q7Wm2ZpKx9vR4]", False),  # a random run after the word
+    ],
+)
+def test_a_stand_in_dressed_as_ciphertext_is_a_placeholder(value: str, stand_in: bool) -> None:
+    assert is_placeholder(value) is stand_in

@@ -8,7 +8,7 @@ import pytest
 
 from secretsmgr.sops import EncryptionRule, FileFormat
 
-from ..helpers import enc, secret, standard_repo
+from ..helpers import K1, enc, secret, standard_repo
 from .cases import Case, ids, run_case
 
 DEFAULT = EncryptionRule()
@@ -55,6 +55,9 @@ CASES = [
             ("SM002", "apps/db.sops.yml"),
             ("SM002", "apps/app.sops.ini"),
             ("SM002", "apps/app.enc.ini"),
+            # a chosen password under API_KEY is a credential too (sweep 13: a key ending in
+            # KEY was taken for a reference)
+            ("SM018", "apps/app.enc.env"),
         },
     ),
     Case("SM002-miss", miss, set()),
@@ -288,3 +291,24 @@ def test_the_fix_of_a_file_its_rule_would_not_encrypt_gives_it_a_rule_first(
     assert found.fix.endswith("then secretsmgr encrypt -i apps/vals.sops.yaml")
     (warning,) = [f for f in run_audit(root).findings if f.rule == "SM018"]
     assert (warning.fix or "").startswith(".sops.yaml rule 1 would encrypt none of its values")
+
+
+def test_a_template_naming_a_secret_and_an_issuer_is_a_template(tmp_path: Path) -> None:
+    # juftin/home-ops (sweep 13): a SecurityPolicy template (<CLIENT_ID>, <REDIRECT_URL>) named
+    # .sops.yaml failed check as plaintext, for its OIDC issuer and the name of the Secret
+    # clientSecret refers to
+    from ..helpers import audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "specs/oauth-policy.sops.yaml": "kind: SecurityPolicy\nmetadata: {name: oauth}\n"
+            "spec:\n  oidc:\n    provider:\n      issuer: https://accounts.google.com\n"
+            '    clientID: "<CLIENT_ID>"\n    clientSecret:\n      name: google-oauth\n'
+            '    redirectURL: "<REDIRECT_URL>"\n',
+        },
+    )
+    # its catch-all rule encrypts every value (the issuer and the name too)
+    (tmp_path / ".sops.yaml").write_text(f"creation_rules:\n  - age: {K1}\n")
+    found = [f for f in audit(tmp_path).findings if f.rule == "SM002"]
+    assert [(f.severity.value, "template" in f.message) for f in found] == [("info", True)]
