@@ -10,7 +10,7 @@ of them). Nothing is decrypted here.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -440,7 +440,7 @@ def load_inventory(
             hits[name].extend(items)
 
     rules = _rule_keys(configs, settings, entries, layers)
-    free = _flux_free(entries, layers)
+    free = _flux_free(entries, layers, rules)
     lives = _lives(live_keys)
     every = next((x for x in lives if x.cluster is None), None)
     keys, source, repo_keys, repo_source = _resolve_keys(
@@ -495,26 +495,33 @@ def _scan_one(
     return scanned.sops, detect_all(detectors, scanned)
 
 
-def _flux_free(entries: Sequence[SopsEntry], layers: LayerGraph) -> frozenset[RuleId]:
+def _flux_free(
+    entries: Sequence[SopsEntry], layers: LayerGraph, rules: Collection[RuleId] = ()
+) -> frozenset[RuleId]:
     """Creation rules whose SOPS files no live layer applies, in a repository where other
     rules' files are applied: a rule for ``.github/secrets`` or ``docker/truenas`` whose extra
     key is a CI runner's or a host's, not the cluster's. Their keys are no cluster keys (the
-    rule still governs its own files)."""
+    rule still governs its own files). Of ``rules`` (every rule in force), those of a nested
+    `.sops.yaml` that govern no SOPS file, in a folder no layer reads, are no cluster's either
+    (vaskozl: a docker host's `awry/.sops.yaml` beside a PGP-only cluster)."""
     applied: dict[RuleId, bool] = {}
     for entry in entries:
         if entry.sops_config is None or entry.creation_rule_number is None:
             continue
         rid = (entry.sops_config, entry.creation_rule_number)
         applied[rid] = applied.get(rid, False) or bool(layers.layers_of(entry.path))
+    paths = [x.path.strip("./") for x in layers.layers]
+    if not paths:
+        return frozenset()
+    idle = {rid for rid in rules if rid not in applied and _apart(posixpath.dirname(rid[0]), paths)}
     if not any(applied.values()):
         # no rule's files applied (the secrets live in another repository): a nested
         # `.sops.yaml` whose folder no layer reads still names no cluster key (nkaz156's
         # secrets-demo/, "a demo key, Flux is not pointed at it")
-        paths = [x.path.strip("./") for x in layers.layers]
-        if not paths:
-            return frozenset()
-        return frozenset(rid for rid in applied if _apart(posixpath.dirname(rid[0]), paths))
-    return frozenset(rid for rid, live in applied.items() if not live)
+        return frozenset(
+            {rid for rid in applied if _apart(posixpath.dirname(rid[0]), paths)} | idle
+        )
+    return frozenset({rid for rid, live in applied.items() if not live} | idle)
 
 
 def _apart(folder: str, paths: Sequence[str]) -> bool:

@@ -176,6 +176,27 @@ def test_a_nested_config_no_layer_reads_names_no_cluster_key(tmp_path: Path) -> 
     assert load_inventory(tmp_path).cluster_keys == (K1,)
 
 
+def test_a_nested_config_governing_no_file_apart_from_every_layer_names_no_cluster_key(
+    tmp_path: Path,
+) -> None:
+    # sweep 13 (vaskozl/home-infra): a docker host's awry/.sops.yaml (no SOPS file under it)
+    # beside a cluster whose files are PGP only; init pinned the host's age key as the cluster
+    # key, and then every cluster file failed check with SM004
+    from secretsmgr.repo.inventory import load_inventory
+    from tests.audit.helpers import K1, K2, flux_kustomization, sops_yaml, write
+    from tests.conftest import git
+
+    write(tmp_path, "awry/.sops.yaml", sops_yaml((r".*\.enc\.env$", (K2,))))
+    write(tmp_path, "awry/compose.yaml", "services: {}\n")
+    write(tmp_path, "clusters/prod/apps.yaml", flux_kustomization())
+    write(tmp_path, "apps/kustomization.yaml", "resources: []\n")
+    git(tmp_path, "init", "-q", "-b", "main")
+    assert load_inventory(tmp_path).cluster_keys == ()
+    # the root config's rule, with no file yet, still names the cluster key
+    write(tmp_path, ".sops.yaml", sops_yaml((r"apps/.*\.sops\.yaml$", (K1,))))
+    assert load_inventory(tmp_path).cluster_keys == (K1,)
+
+
 def test_a_rule_naming_the_keys_clusters_pins_leaves_nothing_to_pin(tmp_path: Path) -> None:
     """An operator's acceptance run: with clusters: pinning prod's and staging's keys, a file no
     layer applies yet under the shared base rule (both keys) made the note say to pin prod's key
