@@ -8,6 +8,8 @@ pure functions of the ``AuditContext`` it returns.
 
 from __future__ import annotations
 
+import posixpath
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,16 +83,22 @@ def restore_metadata_hint(path: str) -> str:
     )
 
 
-def reencrypt_hint(path: str, *, with_sops: bool = False) -> str:
+def reencrypt_hint(path: str, *, with_sops: bool = False, config: str | None = None) -> str:
     """Re-encrypt under the creation rule with the plaintext only in memory-backed /dev/shm,
     in a file of its own (``mktemp``: 0600, a new name, so no other user or run can hold or
     read it, as a fixed name in a shared folder would allow). ``with_sops``: through the sops
-    binary, for a file only PGP or KMS keys open: age keys are the only ones read here."""
+    binary, for a file only PGP or KMS keys open: age keys are the only ones read here. sops
+    finds `.sops.yaml` from the current folder up and matches rules against the path as given,
+    so a file governed by a nested ``config`` is re-encrypted from that config's folder (in a
+    subshell: the user's shell stays where it is)."""
     if with_sops:
-        return (
-            f'P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && sops decrypt --output "$P" {path} '
-            f'&& sops encrypt --filename-override {path} --output {path} "$P"; rm -f "$P"'
+        folder = posixpath.dirname(config) if config and not posixpath.isabs(config) else ""
+        inner = path[len(folder) + 1 :] if folder and path.startswith(folder + "/") else path
+        command = (
+            f'P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && sops decrypt --output "$P" {inner} '
+            f'&& sops encrypt --filename-override {inner} --output {inner} "$P"; rm -f "$P"'
         )
+        return f"(cd {shlex.quote(folder)} && {command})" if inner != path else command
     return (
         'P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && secretsmgr decrypt -o "$P" '
         f'{path} && secretsmgr encrypt --filename-override {path} -o {path} "$P"; rm -f "$P"'
@@ -118,7 +126,7 @@ def own_rule_fix(entry: SopsEntry) -> str:
 
 def reencrypt_fix(entry: SopsEntry) -> str:
     """``reencrypt_hint`` for ``entry``, through sops when only sops can open it."""
-    return reencrypt_hint(entry.path, with_sops=sops_only(entry))
+    return reencrypt_hint(entry.path, with_sops=sops_only(entry), config=entry.sops_config)
 
 
 def creation_rule_encrypts(entry: SopsEntry, key_path: str) -> bool:

@@ -13,7 +13,7 @@ import typer
 
 from secretsmgr.audit.engine import run_audit
 from secretsmgr.cli.app import build_app
-from tests.audit.helpers import KEYS, enc, secret, sops_yaml, standard_repo, write
+from tests.audit.helpers import K1, KEYS, enc, secret, sops_yaml, standard_repo, write
 from tests.cli.runner import run_shell
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -239,9 +239,15 @@ def test_sm011_rule_drift_fix_reencrypts(tmp_path: Path) -> None:
     assert _gone(tmp_path, "SM011")
 
 
-def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(tmp_path: Path) -> None:
+@pytest.mark.parametrize("nested", [False, True], ids=["root-config", "nested-config"])
+def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(
+    tmp_path: Path, nested: bool
+) -> None:
     # stop 25's "left alone": a PGP-only file whose encryption rule drifted got secretsmgr's
     # decrypt | encrypt one-liner, and secretsmgr opens age keys only. A real GnuPG key here.
+    # nested (vaskozl, sweep 13): the rule is in apps/.sops.yaml and the root's catch-all names
+    # an age key; sops run from the root used the root's rule, dropped the PGP key and
+    # encrypted the whole object, so Flux could not read it
     import shutil
     import subprocess
     import tempfile
@@ -276,12 +282,19 @@ def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(tmp_path: Path)
         )
         standard_repo(tmp_path, {})
         rule = "  - path_regex: \\.enc\\.yaml$\n    encrypted_regex: {}\n    pgp: " + fpr + "\n"
-        write(tmp_path, ".sops.yaml", "creation_rules:\n" + rule.format("^(stringData)$"))
+        config, where = (
+            ("apps/.sops.yaml", tmp_path / "apps") if nested else (".sops.yaml", tmp_path)
+        )
+        if nested:  # the root's catch-all: every value, to an age key
+            write(tmp_path, ".sops.yaml", f"creation_rules:\n  - age: {K1}\n")
+        write(tmp_path, config, "creation_rules:\n" + rule.format("^(stringData)$"))
         write(tmp_path, "apps/db.enc.yaml", secret("db", {"password": "pw-in-pgp"}))
-        run_shell("sops encrypt -i apps/db.enc.yaml", env=env, cwd=tmp_path, expect=0)
-        write(tmp_path, ".sops.yaml", "creation_rules:\n" + rule.format("^(data|stringData)$"))
+        name = "db.enc.yaml" if nested else "apps/db.enc.yaml"
+        run_shell(f"sops encrypt -i {name}", env=env, cwd=where, expect=0)
+        write(tmp_path, config, "creation_rules:\n" + rule.format("^(data|stringData)$"))
         fix = _fix_of(tmp_path, "SM011")
-        assert fix.startswith("P=$(mktemp /dev/shm/") and "secretsmgr" not in fix.split(")")[1]
+        start = "(cd apps && P=$(mktemp /dev/shm/" if nested else "P=$(mktemp /dev/shm/"
+        assert fix.startswith(start) and "secretsmgr" not in fix.split(")")[1 + nested]
         run_shell(fix, env=env, cwd=tmp_path, expect=0)
         assert _gone(tmp_path, "SM011")
         meta = load((tmp_path / "apps/db.enc.yaml").read_text(), FileFormat.YAML).metadata
@@ -289,6 +302,7 @@ def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(tmp_path: Path)
             RuleKind.ENCRYPTED_REGEX,
             "^(data|stringData)$",
         )
+        assert meta.age_recipients == () and meta.foreign_kinds  # still the PGP key's only
         plain = run_shell("sops decrypt apps/db.enc.yaml", env=env, cwd=tmp_path, expect=0).out
         assert "pw-in-pgp" in plain
         assert not list(Path("/dev/shm").glob("secretsmgr-plain.*"))
