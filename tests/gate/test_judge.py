@@ -178,3 +178,19 @@ def test_check_passes_a_repository_with_no_commit_and_no_index(
     full = gitops(tmp_path / "r")
     git(full, "rm", "-r", "-q", "--cached", ".")
     assert run(["--repo", str(full), "check"], capsys)[0] == 0
+
+
+def test_a_plaintext_env_file_a_secret_generator_reads_is_blocked(tmp_path: Path) -> None:
+    # sweep 13 (a probe): check passed a plaintext app.env that a layer's secretGenerator puts
+    # in a Secret under envs:, whether the kustomization comes in the same commit or before
+    root = gitops(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "resources: [db.enc.yaml, cache.enc.yaml]\n"
+            "secretGenerator:\n  - name: app\n    envs: [app.env]\n",
+        },
+    )
+    stage(root, "apps/app.env", "API_TOKEN=q7Wm2ZpKx9vR4tY8\n")
+    report = judge(root)
+    assert ("SM001", "apps/app.env") in found(report)
+    assert [f.key_path for f in report.findings if f.path == "apps/app.env"] == ["API_TOKEN"]
