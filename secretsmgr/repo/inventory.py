@@ -513,14 +513,20 @@ def _flux_free(
     paths = [x.path.strip("./") for x in layers.layers]
     if not paths:
         return frozenset()
-    idle = {rid for rid in rules if rid not in applied and _apart(posixpath.dirname(rid[0]), paths)}
+    read = {used for x in layers.layers for used in x.uses}
+
+    def apart(rid: RuleId) -> bool:
+        # neither inside nor above a layer's folder, and no file of it read by a layer's
+        # build (a kustomization that lists ../../kubernetes/apps: the review of sweep 13)
+        folder = posixpath.dirname(rid[0])
+        return _apart(folder, paths) and not any(p.startswith(folder + "/") for p in read)
+
+    idle = {rid for rid in rules if rid not in applied and apart(rid)}
     if not any(applied.values()):
         # no rule's files applied (the secrets live in another repository): a nested
         # `.sops.yaml` whose folder no layer reads still names no cluster key (nkaz156's
         # secrets-demo/, "a demo key, Flux is not pointed at it")
-        return frozenset(
-            {rid for rid in applied if _apart(posixpath.dirname(rid[0]), paths)} | idle
-        )
+        return frozenset({rid for rid in applied if apart(rid)} | idle)
     return frozenset({rid for rid, live in applied.items() if not live} | idle)
 
 

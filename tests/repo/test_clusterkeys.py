@@ -192,7 +192,14 @@ def test_a_nested_config_governing_no_file_apart_from_every_layer_names_no_clust
     write(tmp_path, "apps/kustomization.yaml", "resources: []\n")
     git(tmp_path, "init", "-q", "-b", "main")
     assert load_inventory(tmp_path).cluster_keys == ()
+    # a config in a folder a layer's build reaches through resources: (the review: a layer at
+    # clusters/prod listing ../../kubernetes/apps) still names the cluster key
+    write(tmp_path, "kubernetes/.sops.yaml", sops_yaml((r".*\.sops\.yaml$", (K1,))))
+    write(tmp_path, "kubernetes/apps/kustomization.yaml", "resources: []\n")
+    write(tmp_path, "apps/kustomization.yaml", "resources: [../kubernetes/apps]\n")
+    assert load_inventory(tmp_path).cluster_keys == (K1,)
     # the root config's rule, with no file yet, still names the cluster key
+    (tmp_path / "kubernetes/.sops.yaml").unlink()
     write(tmp_path, ".sops.yaml", sops_yaml((r"apps/.*\.sops\.yaml$", (K1,))))
     assert load_inventory(tmp_path).cluster_keys == (K1,)
 
