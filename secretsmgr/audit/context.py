@@ -93,15 +93,18 @@ def reencrypt_hint(path: str, *, with_sops: bool = False, config: str | None = N
     subshell: the user's shell stays where it is)."""
     if with_sops:
         folder = posixpath.dirname(config) if config and not posixpath.isabs(config) else ""
-        inner = path[len(folder) + 1 :] if folder and path.startswith(folder + "/") else path
+        inside = folder and path.startswith(folder + "/")
+        inner = shlex.quote(path[len(folder) + 1 :] if inside else path)
         command = (
             f'P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && sops decrypt --output "$P" {inner} '
             f'&& sops encrypt --filename-override {inner} --output {inner} "$P"; rm -f "$P"'
         )
-        return f"(cd {shlex.quote(folder)} && {command})" if inner != path else command
+        return f"(cd {shlex.quote(folder)} && {command})" if inside else command
+    quoted = shlex.quote(path)
     return (
         'P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && secretsmgr decrypt -o "$P" '
-        f'{path} && secretsmgr encrypt --filename-override {path} -o {path} "$P"; rm -f "$P"'
+        f'{quoted} && secretsmgr encrypt --filename-override {quoted} -o {quoted} "$P"; '
+        'rm -f "$P"'
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -222,14 +223,16 @@ def test_sm004_fix_rotates_to_the_cluster_key(tmp_path: Path) -> None:
     assert _gone(root, "SM004")
 
 
-def test_sm011_rule_drift_fix_reencrypts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["apps/db.enc.yaml", "apps/my stuff/db one.enc.yaml"])
+def test_sm011_rule_drift_fix_reencrypts(tmp_path: Path, name: str) -> None:
+    # a path with spaces: the review of sweep 13 (the fix's path was not quoted)
     from tests.audit.helpers import K1
 
     write(tmp_path, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1])))
     standard_repo(
         tmp_path,
         {
-            "apps/db.enc.yaml": enc(
+            name: enc(
                 secret("db"),
                 rule=__import__("secretsmgr.sops", fromlist=["EncryptionRule"]).EncryptionRule(),
             )
@@ -288,22 +291,24 @@ def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(
         if nested:  # the root's catch-all: every value, to an age key
             write(tmp_path, ".sops.yaml", f"creation_rules:\n  - age: {K1}\n")
         write(tmp_path, config, "creation_rules:\n" + rule.format("^(stringData)$"))
-        write(tmp_path, "apps/db.enc.yaml", secret("db", {"password": "pw-in-pgp"}))
-        name = "db.enc.yaml" if nested else "apps/db.enc.yaml"
-        run_shell(f"sops encrypt -i {name}", env=env, cwd=where, expect=0)
+        # nested: in a folder with a space too (the review of sweep 13: the path was not quoted)
+        rel = "apps/my stuff/db one.enc.yaml" if nested else "apps/db.enc.yaml"
+        write(tmp_path, rel, secret("db", {"password": "pw-in-pgp"}))
+        name = rel.removeprefix("apps/") if nested else rel
+        run_shell(f"sops encrypt -i {shlex.quote(name)}", env=env, cwd=where, expect=0)
         write(tmp_path, config, "creation_rules:\n" + rule.format("^(data|stringData)$"))
         fix = _fix_of(tmp_path, "SM011")
         start = "(cd apps && P=$(mktemp /dev/shm/" if nested else "P=$(mktemp /dev/shm/"
         assert fix.startswith(start) and "secretsmgr" not in fix.split(")")[1 + nested]
         run_shell(fix, env=env, cwd=tmp_path, expect=0)
         assert _gone(tmp_path, "SM011")
-        meta = load((tmp_path / "apps/db.enc.yaml").read_text(), FileFormat.YAML).metadata
+        meta = load((tmp_path / rel).read_text(), FileFormat.YAML).metadata
         assert (meta.rule.kind, meta.rule.value) == (
             RuleKind.ENCRYPTED_REGEX,
             "^(data|stringData)$",
         )
         assert meta.age_recipients == () and meta.foreign_kinds  # still the PGP key's only
-        plain = run_shell("sops decrypt apps/db.enc.yaml", env=env, cwd=tmp_path, expect=0).out
+        plain = run_shell(f"sops decrypt {shlex.quote(rel)}", env=env, cwd=tmp_path, expect=0).out
         assert "pw-in-pgp" in plain
         assert not list(Path("/dev/shm").glob("secretsmgr-plain.*"))
     finally:

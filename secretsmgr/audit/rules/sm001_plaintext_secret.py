@@ -12,7 +12,7 @@ import json
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import cast
 
@@ -79,6 +79,7 @@ class PlaintextSecret:
     unparsed: bool = False  # the file does not parse: found reading it line by line
     sniffed: bool = False  # a Secret manifest under a name of no YAML format (secret.txt)
     env_source: bool = False  # a KEY=value line of a file a secretGenerator may read (envs:)
+    env_bare: int = 0  # that file's first line with a key alone (sops refuses it), or 0
 
 
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
@@ -520,32 +521,44 @@ def _source(data: bytes) -> str | None:
 
 
 _ENV_MAX = 256 * 1024
-_ENV_LINE = re.compile(r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=(.*)$")
-_ENV_FROM_ENVIRONMENT = re.compile(r"^[ \t]*[A-Za-z_][A-Za-z0-9_.-]*[ \t]*$")
+# kustomize's keys: letters, digits, ``-``, ``_`` and ``.`` (a ``.dockerconfigjson`` too)
+_ENV_LINE = re.compile(r"^[ \t]*(?:export[ \t]+)?([-._A-Za-z0-9]+)[ \t]*=(.*)$")
+_ENV_FROM_ENVIRONMENT = re.compile(r"^[ \t]*[-._A-Za-z0-9]+[ \t]*$")
 
 
 def _env_source(file: ScannedFile) -> list[PlaintextSecret]:
     """The plaintext values of a file of ``KEY=value`` lines, which a secretGenerator's
     ``envs:`` puts in a Secret one key each (kustomize reads such a file under any name); the
     check reports them only where a layer's generator reads the file so. A line with a key
-    alone takes its value from the environment of the build: nothing committed."""
+    alone takes its value from the environment of the build: nothing committed. A line that
+    is no ``KEY=value`` is passed over (kustomize refuses it, git holds the rest all the same).
+    Beside a value kept out of git (``${VAR}``, an empty credential), a setting is no secret,
+    as in a Secret manifest."""
     if len(file.data) > _ENV_MAX or b"=" not in file.data or b"\x00" in file.data:
         return []
     text = decode_text(file.data)
     if text is None:
         return []
-    found: list[PlaintextSecret] = []
+    pairs: list[tuple[int, str, str]] = []
+    bare = 0  # the first line with a key alone: sops's dotenv store refuses it
     for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip() or raw.lstrip().startswith("#") or _ENV_FROM_ENVIRONMENT.match(raw):
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        if _ENV_FROM_ENVIRONMENT.match(raw):
+            bare = bare or number
             continue
         m = _ENV_LINE.match(raw)
-        if m is None:
-            return []  # no KEY=value file
-        key, value = m.group(1), m.group(2).strip().strip("\"'")
-        if not value or is_placeholder(value) or is_public_material(key, value):
-            continue
-        found.append(PlaintextSecret(file.path, key, "", line=number, env_source=True))
-    return found
+        if m is not None:
+            pairs.append((number, m.group(1), m.group(2).strip().strip("\"'")))
+    kept_out = any(_kept_out(key, value) for _, key, value in pairs)
+    return [
+        PlaintextSecret(file.path, key, "", line=number, env_source=True, env_bare=bare)
+        for number, key, value in pairs
+        if value
+        and not is_placeholder(value)
+        and not is_public_material(key, value)
+        and not (kept_out and _setting(key, value, value))
+    ]
 
 
 _RENAMED = re.compile(r"^(?P<stem>.+?)(?P<ext>\.(?:ya?ml|json))$")
@@ -655,7 +668,7 @@ def _fix(
         folder = posixpath.dirname(hit.path)
         env = posixpath.join(folder, f"{hit.secret}.enc.env")
         key = re.sub(r"^.*?\.literals\.", "", hit.key_path, flags=re.IGNORECASE)
-        encrypt = _generator_encrypt(ctx, env, key, why="")
+        encrypt = _generator_encrypt(ctx, env, [key], why="")
         return (
             f"move the literals of secretGenerator {hit.secret} to {env} (KEY=value lines) and "
             f"list envs: [{posixpath.basename(env)}] instead of literals:, then {encrypt}"
@@ -685,6 +698,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     """One finding per plaintext ``data``/``stringData`` value of every Secret document; the
     value is never shown. Two documents with the same key path each get their own finding."""
     hits = [h for h in ctx.repo.hits_of(RULE.id) if isinstance(h, PlaintextSecret)]
+    env_keys: dict[str, list[str]] = {}
+    for plain in hits:
+        if plain.env_source:
+            env_keys.setdefault(plain.path, []).append(plain.key_path)
     counts = Counter((h.path, h.key_path) for h in hits)
     repeated = {where for where, n in counts.items() if n > 1}
     # the manifests that hold a key Flux decrypts with (SM009's): an age key, or a PGP key at
@@ -701,7 +718,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 keys_in[path] = ("an OpenPGP private key Flux decrypts with", alone, name)
     for hit in hits:
         if hit.env_source:
-            finding = _env_finding(ctx, hit)
+            finding = _env_finding(ctx, hit, env_keys[hit.path])
             if finding is not None:
                 yield finding
             continue
@@ -790,12 +807,12 @@ def env_sources(ctx: AuditContext) -> set[str]:
 def _generator_encrypt(
     ctx: AuditContext,
     path: str,
-    key: str | None = None,
+    keys: Sequence[str] = (),
     *,
     why: str = " (Flux decrypts a SOPS-encrypted generator source)",
 ) -> str:
     """How a generator's source gets encrypted: its name must match a creation rule, and for a
-    ``KEY=value`` file (``key``: one of its keys) the rule must encrypt its values, which a
+    ``KEY=value`` file (``keys``: its plaintext keys) the rule must encrypt every value, which a
     Secret's ``encrypted_regex: ^(data|stringData)$`` does not (``encrypt`` refuses it)."""
     encrypt = f"secretsmgr encrypt -i {path}{why}"
     if not ctx.repo.has_sops_config:
@@ -808,9 +825,10 @@ def _generator_encrypt(
     if rule is None:
         return f"add a .sops.yaml creation rule that matches {path} ({own}), then {encrypt}"
     spec = rule.encryption_rule
-    if key is not None and spec is not None:
+    if keys and spec is not None:
         try:
-            clear = not path_is_encrypted(EncryptionRule(RuleKind(spec.kind), spec.value), (key,))
+            judged = EncryptionRule(RuleKind(spec.kind), spec.value)
+            clear = not all(path_is_encrypted(judged, (key,)) for key in keys)
         except (FormatError, ValueError):
             clear = False
         if clear:
@@ -821,18 +839,24 @@ def _generator_encrypt(
     return encrypt
 
 
-def _env_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | None:
-    """A plaintext ``KEY=value`` of a file a live layer's secretGenerator reads under ``envs:``."""
+def _env_finding(ctx: AuditContext, hit: PlaintextSecret, keys: Sequence[str]) -> Finding | None:
+    """A plaintext ``KEY=value`` of a file a live layer's secretGenerator reads under ``envs:``
+    (``keys``: every plaintext key of the file, which one creation rule must all encrypt)."""
     readers = generator_readers(ctx, hit.path, UseKind.SECRET_ENV)
     if not readers:
         return None
+    encrypt = _generator_encrypt(ctx, hit.path, keys)
+    if hit.env_bare:
+        encrypt = (
+            f"give line {hit.env_bare} (a key alone) a value or take it out, as sops's dotenv "
+            f"store refuses such a line, then {encrypt}"
+        )
     return RULE.finding(
         hit.path,
         f"holds {hit.key_path} in plaintext, and a secretGenerator of layer {readers[0].label} "
         "puts it in a Secret (envs:)",
         key_path=hit.key_path,
-        fix=f"{_generator_encrypt(ctx, hit.path, hit.key_path)}, then rotate the secret: it is "
-        "in git",
+        fix=f"{encrypt}, then rotate the secret: it is in git",
         line=hit.line,
     )
 

@@ -1381,9 +1381,36 @@ def test_a_plaintext_env_file_a_secret_generator_reads_is_reported_per_key(
     fix = next(f.fix for f in findings if f.path == "apps/app.env")
     assert fix is not None
     assert fix.startswith(
-        "add a .sops.yaml creation rule that matches apps/app.env (a path_regex for its name, "
-        "no encrypted_regex), then secretsmgr encrypt -i apps/app.env"
+        "give line 4 (a key alone) a value or take it out, as sops's dotenv store refuses such "
+        "a line, then add a .sops.yaml creation rule that matches apps/app.env (a path_regex "
+        "for its name, no encrypted_regex), then secretsmgr encrypt -i apps/app.env"
     )
+
+
+def test_an_env_source_is_read_as_kustomize_reads_it(tmp_path: Path) -> None:
+    # the review of sweep 13: a key starting with "." (.dockerconfigjson) or one line kustomize
+    # refuses hid the whole file; settings beside a value kept out of git were errors, though
+    # the same keys in a Secret manifest are not
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "secretGenerator:\n  - name: a\n    envs: [a.env]\n"
+            "  - name: b\n    envs: [b.env]\n",
+            "apps/a.env": '.dockerconfigjson={"auths":{"ghcr.io":{"auth":"Ym90OlRyMHViNGRv"}}}\n'
+            "not a key value line\n"
+            "DB_PASSWORD=Tr0ub4dor-and-3\n",
+            "apps/b.env": "DB_PASSWORD=${DB_PASSWORD}\nDB_HOST=postgres\nDB_USER=app\n"
+            "DB_PORT=5432\nAPI_TOKEN=q7Wm2ZpKx9vR4\n",
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/a.env", ".dockerconfigjson"),
+        ("apps/a.env", "DB_PASSWORD"),
+        ("apps/b.env", "API_TOKEN"),
+    }
 
 
 def test_an_env_source_whose_rule_encrypts_no_key_gets_its_own_rule_first(tmp_path: Path) -> None:
