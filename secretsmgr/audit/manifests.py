@@ -130,12 +130,12 @@ def _expand(doc: Obj, prefix: str, depth: int) -> Iterator[tuple[str, Obj]]:
             for number, patch in enumerate(parsed):
                 at = where if len(parsed) == 1 else f"{where}{number}."
                 if isinstance(patch, list):
-                    patch = _json6902_secret(cast(list[object], patch), target)
+                    patch = json6902_secret(cast(list[object], patch), target)
                 if isinstance(patch, dict):
                     yield from _expand(cast(Obj, patch), f"{prefix}{at}", 1)
 
 
-def _json6902_secret(ops: list[object], target: object) -> Obj | None:
+def json6902_secret(ops: list[object], target: object) -> Obj | None:
     """The Secret values a JSON 6902 patch adds (``- op: add, path: /stringData/password,
     value: …``) as a Secret of its own, when it targets a Secret or writes under ``/data`` or
     ``/stringData``; None otherwise."""

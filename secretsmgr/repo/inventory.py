@@ -419,7 +419,7 @@ def load_inventory(
         for x in layers.layers
         for p, uses in x.uses.items()
         if structured_format(p) not in (FileFormat.YAML, FileFormat.JSON)
-        and any(u.kind is UseKind.RESOURCE for u in uses)
+        and any(u.kind in _READ_AS_YAML for u in uses)
     )
     scan = partial(_scan_one, snap, configs, detectors, cache, listed)
     # Files on disk with no cache to consult are read and parsed on every core; a git snapshot
@@ -468,6 +468,10 @@ def load_inventory(
         live=lives,
         flux_free_rules=free,
     )
+
+
+# what kustomize reads as YAML whatever its name: a resource, a patch file (db.patch)
+_READ_AS_YAML = frozenset((UseKind.RESOURCE, UseKind.PATCH, UseKind.LEGACY_PATCH))
 
 
 def _scan_one(

@@ -34,6 +34,7 @@ from secretsmgr.audit.manifests import (
     is_plaintext_value,
     is_public_material,
     is_secret,
+    json6902_secret,
     label,
     may_hold_secret_kind,
     may_mention,
@@ -80,6 +81,7 @@ class PlaintextSecret:
     sniffed: bool = False  # a Secret manifest under a name of no YAML format (secret.txt)
     env_source: bool = False  # a KEY=value line of a file a secretGenerator may read (envs:)
     env_bare: int = 0  # that file's first line with a key alone (sops refuses it), or 0
+    patch_ops: bool = False  # a JSON 6902 patch file's value under /data or /stringData
 
 
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
@@ -319,6 +321,36 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
     return found
 
 
+def _patch_ops(file: ScannedFile, text: str) -> list[PlaintextSecret]:
+    """The plaintext values a JSON 6902 patch file (a list of ``op``/``path``/``value``)
+    writes under ``/data`` or ``/stringData``: the check reports them only where a layer's
+    kustomization applies the file as a patch to a Secret (or names no target kind)."""
+    if "/data" not in text and "/stringData" not in text:
+        return []
+    found: list[PlaintextSecret] = []
+    for number, doc in enumerate(documents(file), start=1):
+        if not isinstance(doc, list):
+            continue
+        secret = json6902_secret(cast(list[object], doc), None)
+        if secret is None:
+            continue
+        for key_path, value in secret_values(secret):
+            if not is_plaintext_value(value) or is_public_material(key_path, value):
+                continue
+            shown = _text(key_path, value)
+            if _encoded_placeholder(key_path, shown) or _no_secret_config(shown):
+                continue
+            section, _, key = key_path.partition(".")
+            at = text.find(f"/{section}/{key}")
+            line = text.count("\n", 0, at) + 1 if at >= 0 else None
+            found.append(
+                PlaintextSecret(
+                    file.path, key_path, "(patched)", document=number, line=line, patch_ops=True
+                )
+            )
+    return found
+
+
 def detect(file: ScannedFile) -> list[PlaintextSecret]:
     """Plaintext Secrets in a YAML/JSON file that carries no SOPS metadata (SM003's then), and
     any other file whose whole content is a secret (see ``_source``)."""
@@ -348,9 +380,11 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
     text = decode_text(file.data)
     if text is None:
         return []
+    patched = _patch_ops(file, text)
     if not (may_hold_secret_kind(text) or may_mention(text.casefold(), "secretgenerator")):
-        return []  # no kind: Secret can parse out of it (secretRef, ExternalSecret are no such)
-    found = find_plaintext_secrets(file)
+        # no kind: Secret can parse out of it (secretRef, ExternalSecret are no such)
+        return patched
+    found = find_plaintext_secrets(file) + patched
     if not found and not documents(file) and file.format is FileFormat.YAML:
         found = _unparsed_secrets(file.path, text)
     return [replace(hit, sniffed=True) for hit in found] if sniffed else found
@@ -684,7 +718,18 @@ def _fix(
             "move the value out of the patch into a Secret of its own file that the layer lists, "
             "encrypt that file (secretsmgr encrypt -i FILE), then rotate the secret: it is in git"
         )
-    return rename_hint(ctx, hit.path, yaml_name=hit.sniffed)
+    hint = rename_hint(ctx, hit.path, yaml_name=hit.sniffed)
+    legacy = any(
+        use.kind is UseKind.LEGACY_PATCH
+        for layer in ctx.repo.layers.placements(hit.path)
+        for use in layer.uses.get(hit.path, ())
+    )
+    if legacy:  # kustomize-controller decrypts a patch file under patches: only
+        return (
+            f"list {hit.path} under patches: (- path: …) instead of patchesStrategicMerge: in "
+            f"its kustomization, as Flux decrypts only those patch files, then: {hint}"
+        )
+    return hint
 
 
 # A key path inside a patch written inline in a kustomization or a Flux Kustomization
@@ -717,6 +762,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             if name in refs:
                 keys_in[path] = ("an OpenPGP private key Flux decrypts with", alone, name)
     for hit in hits:
+        if hit.patch_ops:
+            finding = _patch_file_finding(ctx, hit)
+            if finding is not None:
+                yield finding
+            continue
         if hit.env_source:
             finding = _env_finding(ctx, hit, env_keys[hit.path])
             if finding is not None:
@@ -857,6 +907,31 @@ def _env_finding(ctx: AuditContext, hit: PlaintextSecret, keys: Sequence[str]) -
         "puts it in a Secret (envs:)",
         key_path=hit.key_path,
         fix=f"{encrypt}, then rotate the secret: it is in git",
+        line=hit.line,
+    )
+
+
+def _patch_file_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | None:
+    """A plaintext value of a JSON 6902 patch file that a live layer applies to a Secret."""
+    patching = [
+        layer
+        for layer in ctx.repo.layers.placements(hit.path)
+        if any(
+            use.kind in (UseKind.PATCH, UseKind.LEGACY_PATCH) and use.target in (None, "Secret")
+            for use in layer.uses.get(hit.path, ())
+        )
+    ]
+    if not patching:
+        return None
+    return RULE.finding(
+        hit.path,
+        f"a JSON 6902 patch file puts a plaintext value at {hit.key_path} into a Secret "
+        f"(layer {patching[0].label} applies it)",
+        key_path=hit.key_path,
+        fix="move the value out of the patch into a Secret of its own file that the layer "
+        "lists, encrypt that file (secretsmgr encrypt -i FILE), then rotate the secret: it is "
+        "in git",
+        document=hit.document,
         line=hit.line,
     )
 

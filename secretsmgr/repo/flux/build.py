@@ -78,8 +78,10 @@ class Builder:
             self.result.problems.append(f"{folder}: more than one kustomization file")
         return found[0] if found else None
 
-    def _use(self, path: str, kind: UseKind, via_component: bool) -> None:
-        self.result.uses.setdefault(path, set()).add(Use(kind, via_component))
+    def _use(
+        self, path: str, kind: UseKind, via_component: bool, target: str | None = None
+    ) -> None:
+        self.result.uses.setdefault(path, set()).add(Use(kind, via_component, target))
 
     def _join(self, folder: str, ref: str) -> str | None:
         ref = ref.strip()
@@ -186,12 +188,19 @@ class Builder:
         self.result.problems.extend(kfile.problems)
         return self._accumulate(target, kfile, objs, True)
 
-    def _file(self, folder: str, ref: str, kind: UseKind, via_component: bool) -> str | None:
+    def _file(
+        self,
+        folder: str,
+        ref: str,
+        kind: UseKind,
+        via_component: bool,
+        target_kind: str | None = None,
+    ) -> str | None:
         target = self._join(folder, ref)
         if target is None:
             return None
         if self._is_file(target):
-            self._use(target, kind, via_component)
+            self._use(target, kind, via_component, target_kind)
             return target
         if kind is UseKind.OTHER and self._is_dir(target):
             return None  # a folder of generator or transformer configs
@@ -205,7 +214,8 @@ class Builder:
         for ref in refs:
             text: str | None = ref.inline
             if ref.path is not None:
-                path = self._file(folder, ref.path, ref.kind, via_component)
+                kind = ref.target.kind if ref.target is not None else None
+                path = self._file(folder, ref.path, ref.kind, via_component, kind)
                 if path is None:
                     continue
                 try:

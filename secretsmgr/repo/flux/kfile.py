@@ -35,6 +35,7 @@ class Use:
 
     kind: UseKind
     via_component: bool
+    target: str | None = None  # a patch's target kind, when its kustomization names one
 
 
 @dataclass(frozen=True, slots=True)

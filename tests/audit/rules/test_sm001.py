@@ -1439,3 +1439,49 @@ def test_an_env_source_whose_rule_encrypts_no_key_gets_its_own_rule_first(tmp_pa
         ".sops.yaml rule 1 would leave its values in clear (encrypted_regex): add a rule for it "
         "above rule 1 (a path_regex for its name, no encrypted_regex), then secretsmgr encrypt"
     )
+
+
+def test_plaintext_values_in_patch_files_of_a_secret_are_reported(tmp_path: Path) -> None:
+    # sweep 14 (two probes): a JSON 6902 patch file (patches: or patchesJson6902:) and a
+    # strategic-merge patch named db.patch put plaintext values into a Secret; check passed
+    from secretsmgr.audit.engine import run_audit
+
+    ops = "- op: add\n  path: /stringData/password\n  value: Tr0ub4dor-and-3\n"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "resources: [db.yaml, cm.yaml]\npatches:\n"
+            "  - path: db-password.yaml\n    target: {kind: Secret, name: db}\n"
+            "  - path: db.patch\n"
+            "  - path: cm-patch.yaml\n    target: {kind: ConfigMap, name: cm}\n"
+            "patchesJson6902:\n  - path: db-token.json\n"
+            "    target: {version: v1, kind: Secret, name: db}\n"
+            "patchesStrategicMerge: [legacy.yaml]\n",
+            "apps/db.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n"
+            "stringData: {password: '${DB_PASSWORD}'}\n",
+            "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n",
+            "apps/db-password.yaml": ops,
+            "apps/db-token.json": '[{"op": "add", "path": "/stringData/token", '
+            '"value": "q7Wm2ZpKx9vR4tY8"}]\n',
+            "apps/db.patch": "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n"
+            "stringData: {api-key: q7Wm2ZpKx9vR4tY8}\n",
+            "apps/legacy.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n"
+            "stringData: {other: q7Wm2ZpKx9vR4tY8}\n",
+            # a ConfigMap's patch, and an op list no layer applies, are no Secret's
+            "apps/cm-patch.yaml": ops.replace("stringData", "data"),
+            "apps/stray-ops.yaml": ops,
+        },
+    )
+    findings = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert {(f.path, f.key_path) for f in findings} == {
+        ("apps/db-password.yaml", "stringData.password"),
+        ("apps/db-token.json", "stringData.token"),
+        ("apps/db.patch", "stringData.api-key"),
+        ("apps/legacy.yaml", "stringData.other"),
+    }
+    legacy = next(f.fix for f in findings if f.path == "apps/legacy.yaml")
+    assert legacy is not None and legacy.startswith(
+        "list apps/legacy.yaml under patches: (- path: …) instead of patchesStrategicMerge:"
+    )
+    line = next(f.line for f in findings if f.path == "apps/db-password.yaml")
+    assert line == 2
