@@ -153,8 +153,15 @@ def widen_hint(entry: SopsEntry, key_path: str, *, too: bool) -> str:
     where = entry.sops_config or ".sops.yaml"
     number = f" {entry.creation_rule_number}" if entry.creation_rule_number else ""
     spec = entry.creation_rule.encryption_rule if entry.creation_rule is not None else None
+    # a KEY=value file has no data/stringData: a Secret's regex would encrypt none of it
+    dotenv = entry.sops_file is not None and entry.sops_file.format.value == "dotenv"
+    widen = (
+        "widen its encrypted_regex, or give the file a rule with none (every value encrypted)"
+        if dotenv
+        else "widen its encrypted_regex (for a Secret, ^(data|stringData)$)"
+    )
     change = {
-        "encrypted_regex": "widen its encrypted_regex (for a Secret, ^(data|stringData)$)",
+        "encrypted_regex": widen,
         "encrypted_suffix": "make the key end in its encrypted_suffix, or use encrypted_regex",
         "unencrypted_regex": "narrow its unencrypted_regex",
         "unencrypted_suffix": "rename the key so it does not end in its unencrypted_suffix",

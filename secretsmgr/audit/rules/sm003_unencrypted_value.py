@@ -24,13 +24,18 @@ from secretsmgr.audit.manifests import (
     objects,
     secret_values,
 )
+from secretsmgr.audit.rules.sm001_plaintext_secret import generator_readers
 from secretsmgr.errors import FormatError
 from secretsmgr.plural import plural
+from secretsmgr.repo.flux import UseKind
 from secretsmgr.repo.scan import ScannedFile
-from secretsmgr.repo.sopsentry import values_left_clear
+from secretsmgr.repo.sopsentry import SopsEntry, values_left_clear
+from secretsmgr.sops.encvalue import is_enc
 from secretsmgr.sops.metadata import SOPS_KEY
 from secretsmgr.sops.model import EncryptionRule, RuleKind
 from secretsmgr.sops.rules import path_is_encrypted
+from secretsmgr.sops.tree import MapNode
+from secretsmgr.sops.values import Comment
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +119,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"{entry.path} && secretsmgr set {entry.path} {key_path} "
                 "(it reads the value from stdin)",
             )
+        yield from _generator_values(ctx, entry, fix)
         for key_path in secret_plain.get(entry.path, ()):
             if key_path in entry.plaintext_leaves:
                 continue
@@ -126,6 +132,33 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 if creation_rule_encrypts(entry, key_path)
                 else widen_hint(entry, key_path, too=True),
             )
+
+
+def _generator_values(ctx: AuditContext, entry: SopsEntry, fix: str) -> Iterator[Finding]:
+    """Values a SOPS ``KEY=value`` file leaves in clear (its rule's ``encrypted_regex``) that a
+    live layer's secretGenerator puts in a Secret under ``envs:``: every one is a Secret value
+    (the review of sweep 13: ``API_TOKEN`` passed beside an encrypted ``DB_PASSWORD``)."""
+    sf = entry.sops_file
+    if sf is None or sf.format.value != "dotenv" or entry.store is not None or not sf.docs:
+        return
+    readers = generator_readers(ctx, entry.path, UseKind.SECRET_ENV)
+    doc = sf.docs[0]
+    if not readers or not isinstance(doc, MapNode):
+        return
+    done = set(entry.plaintext_leaves)
+    for item in doc.items:
+        if isinstance(item, Comment) or item[0] in done:
+            continue
+        key, value = item
+        if not isinstance(value, str) or is_enc(value) or not is_plaintext_value(value):
+            continue
+        yield RULE.finding(
+            entry.path,
+            f"{key} is in plaintext (the file's rule leaves it unencrypted), and a "
+            f"secretGenerator of layer {readers[0].label} puts it in a Secret (envs:)",
+            key_path=key,
+            fix=fix if creation_rule_encrypts(entry, key) else widen_hint(entry, key, too=True),
+        )
 
 
 RULE = Rule(

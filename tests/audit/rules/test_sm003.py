@@ -173,3 +173,28 @@ def test_a_sops_file_whose_rule_encrypts_no_value_is_a_warning(tmp_path: Path) -
     assert found[0].message.startswith("no value is encrypted: the file's rule (encrypted_regex")
     assert "and 2 more values in clear" in found[0].message
     assert "sk-Xk9f" not in found[0].message
+
+
+def test_a_dotenv_value_its_rule_leaves_clear_is_reported_where_a_generator_reads_it(
+    tmp_path: Path,
+) -> None:
+    # the review of sweep 13: API_TOKEN beside an encrypted DB_PASSWORD (encrypted_regex
+    # ^(DB_.*)$) became a Secret value in plaintext under envs:, and check passed
+    from secretsmgr.audit.engine import run_audit
+
+    partial = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(DB_.*)$")
+    text = enc(
+        "DB_PASSWORD=Tr0ub4dor-and-3\nAPI_TOKEN=q7Wm2ZpKx9\n", rule=partial, fmt=FileFormat.DOTENV
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "secretGenerator:\n  - name: app\n    envs: [app.enc.env]\n",
+            "apps/app.enc.env": text,
+            "apps/unread.enc.env": text,  # no generator reads it: the rule's choice stands
+        },
+    )
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM003"]
+    assert [(f.path, f.key_path, f.severity.value) for f in found] == [
+        ("apps/app.enc.env", "API_TOKEN", "error")
+    ]
