@@ -81,7 +81,7 @@ def decide_keys(inv: Inventory, options: InitOptions) -> tuple[list[ClusterKey],
                     ),
                 )
             keys, source = (shared,), "the recipient every SOPS file of the cluster has"
-        if not keys and single:
+        if not keys and single and not _without_age(inv, cluster.name):
             keys, source = single, inv.cluster_key_source
         if not keys:
             keys, source = _shared_recipient(inv, cluster.name)
@@ -139,6 +139,20 @@ def _one_shared(inv: Inventory, cluster: str | None) -> str | None:
     """The one age key every SOPS file ``cluster`` applies carries, or None."""
     common = _common_keys(inv, cluster)
     return next(iter(common)) if common is not None and len(common) == 1 else None
+
+
+def _without_age(inv: Inventory, cluster: str | None) -> bool:
+    """Whether ``cluster`` applies SOPS files and none is encrypted to an age key (Flux decrypts
+    them with a PGP or KMS key), while the one key `.sops.yaml` names came from other rules: in
+    a repository of several clusters, that is another cluster's key (garvbox, sweep 14)."""
+    if inv.cluster_key_source != SOPS_CONFIG_NAME or len(inv.layers.clusters) < 2:
+        return False
+    return _common_keys(inv, cluster) == {} and not any(
+        entry.sops_file is not None
+        and entry.sops_file.metadata.age_recipients
+        and cluster in inv.layers.clusters_of(entry.path)
+        for entry in inv.sops_files
+    )
 
 
 def _common_keys(inv: Inventory, cluster: str | None) -> dict[str, None] | None:

@@ -637,3 +637,41 @@ def test_files_on_pgp_keys_only_get_the_sops_updatekeys_note_not_rotate(
     # a file an age identity opens still gets the rotate note
     (age,) = [n for n in notes if "not encrypted to the cluster's key" in n]
     assert "apps/other.enc.yaml" in age and "secretsmgr rotate --all" in age
+
+
+def test_a_cluster_on_pgp_keys_only_does_not_take_another_clusters_age_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 14 (garvbox/gitopsokat): staging's files are on a PGP key only (Flux decrypts them
+    # with sops-gpg), production's on an age key its rule names; init gave staging
+    # production's key, and check then failed staging's files with SM004
+    from dataclasses import replace
+
+    from secretsmgr.sops import dump
+    from secretsmgr.sops.model import KeyGroup
+    from tests.sops.key_types import foreign
+
+    repo = two_cluster_repo(tmp_path / "repo")
+    pgp = load(
+        enc("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {a: b}\n"),
+        FileFormat.YAML,
+    )
+    pgp.metadata = replace(pgp.metadata, key_groups=(KeyGroup((), foreign(("pgp",))),))
+    write(repo, "apps/staging/db.enc.yaml", dump(pgp))
+    kustomization(repo, "apps/staging", "../base", "settings.yaml", "db.enc.yaml")
+    write(
+        repo,
+        "apps/production/db.enc.yaml",
+        enc("apiVersion: v1\nkind: Secret\nmetadata: {name: p}\nstringData: {a: b}\n", (CLUSTER,)),
+    )
+    kustomization(repo, "apps/production", "../base", "settings.yaml", "db.enc.yaml")
+    write(
+        repo,
+        ".sops.yaml",
+        f"creation_rules:\n  - path_regex: apps/production/\n    age: {CLUSTER}\n",
+    )
+    commit(repo, "secrets")
+    out, _ = init(repo, capsys, "--dry-run", "-o", str(tmp_path / "new.agekey"))
+    assert f"cluster production: {CLUSTER}" in out, out
+    assert f"cluster staging: {CLUSTER}" not in out, out
+    assert "cluster staging: a new age identity" in out, out
