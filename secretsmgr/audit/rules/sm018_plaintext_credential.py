@@ -45,6 +45,7 @@ from secretsmgr.sops.locate import find_line, key_lines
 from secretsmgr.sops.metadata import SOPS_KEY
 from secretsmgr.sops.tree import MapNode
 from secretsmgr.sops.values import Comment
+from secretsmgr.sops.yamlio import safe_load_all
 
 # Client configurations that hold a private key or token, named with no extension:
 # ``kubeconfig``, ``admin.kubeconfig``, Talos's ``talosconfig``, ``.kube/config``.
@@ -207,6 +208,7 @@ def _candidates(
     elif kind == "ConfigMap":
         for key_path, key, value in _leaves(obj.get("data"), f"{prefix}data."):
             yield name, key_path, key, value, False, None
+        yield from _embedded(name, prefix, obj.get("data"))
     elif kind == "Kustomization" and api.startswith("kustomize.toolkit.fluxcd.io/"):
         subst = _get(obj, "spec", "postBuild", "substitute")
         for key_path, key, value in _leaves(subst, f"{prefix}spec.postBuild.substitute."):
@@ -220,6 +222,31 @@ def _candidates(
             continue  # base64 of a binary file: a key format inside it is chance (AKIA, ABIA…)
         if any(part in value for part in parts):
             yield name, key_path, key, value, True, None
+
+
+_EMBEDDED_YAML = re.compile(r"(?i)\.(?:ya?ml|json)$")
+
+
+def _embedded(
+    name: str, prefix: str, data: object
+) -> Iterator[tuple[str, str, str, str, bool, str | None]]:
+    """The values of a YAML or JSON file a ConfigMap holds (``values.yaml: |`` that a
+    HelmRelease reads through ``valuesFrom``): each judged as the HelmRelease's own values are
+    (sweep 14: a password there got no warning)."""
+    if not isinstance(data, dict):
+        return
+    for key, text in cast(dict[object, object], data).items():
+        if not isinstance(key, str) or not isinstance(text, str) or "\n" not in text.strip():
+            continue
+        if not _EMBEDDED_YAML.search(key) or len(text) > MAX_SIZE:
+            continue
+        try:
+            docs = safe_load_all(text)
+        except (FormatError, RecursionError):
+            continue
+        for doc in docs:
+            for key_path, leaf, value in _leaves(doc, f"{prefix}data.{key}."):
+                yield f"{name} {key}", key_path, leaf, value, False, None
 
 
 def _line_of(text: str, value: str, key: str) -> int:
@@ -398,6 +425,10 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                 verdict = None  # an OpenAPI sample (a known format there is still reported)
             if verdict is not None and not verdict.known and _sigstore_bundle(obj):
                 verdict = None  # a signature, a certificate, a log entry: public by design
+            if verdict is not None and any(
+                n == number and key_path.startswith(f"{at}.") for n, at in found
+            ):
+                continue  # inside a ConfigMap's file already reported whole (a known format)
             if verdict is not None and (verdict.known or not known_only):
                 hit = CredentialHit(
                     file.path, key_path, 0, verdict.kind, verdict.known, where, variable

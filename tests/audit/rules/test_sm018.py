@@ -401,3 +401,23 @@ def test_a_mode_word_a_comment_of_the_env_file_explains_is_no_password(tmp_path:
     )
     found = sorted(f.key_path or "" for f in run_audit(tmp_path).findings if f.rule == "SM018")
     assert found == ["AWS_ACCESS_KEY_ID", "BOOTSTRAP_DB_PASSWORD"]
+
+
+def test_a_values_file_inside_a_configmap_is_judged_as_values(tmp_path: Path) -> None:
+    # sweep 14 (two probes): a password in a ConfigMap's values.yaml, which a HelmRelease reads
+    # through valuesFrom, got no warning (the same key in spec.values does)
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/values.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-values}\n"
+            "data:\n  values.yaml: |\n    image: {tag: v1}\n    postgresql:\n      auth:\n"
+            "        password: Tr0ub4dor-and-3\n        existingSecret: pg-creds\n"
+            "  notes.txt: |\n    password: not-read-as-yaml-here\n    second line\n",
+        },
+    )
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM018"]
+    assert [(f.key_path, f.line, f.severity.value) for f in found] == [
+        ("data.values.yaml.postgresql.auth.password", 9, "warning")
+    ]
