@@ -135,6 +135,19 @@ def _expand(doc: Obj, prefix: str, depth: int) -> Iterator[tuple[str, Obj]]:
                     yield from _expand(cast(Obj, patch), f"{prefix}{at}", 1)
 
 
+def _may_be_secret(kind: object) -> bool:
+    """Whether a patch target's ``kind`` (an anchored regex to kustomize; None: any) can name
+    a Secret (``Secret|ConfigMap``, ``.*``: the second review of sweep 13)."""
+    if kind is None:
+        return True
+    if not isinstance(kind, str):
+        return False
+    try:
+        return re.fullmatch(f"(?:{kind})", "Secret") is not None
+    except re.error:
+        return True
+
+
 def json6902_secret(ops: list[object], target: object) -> Obj | None:
     """The Secret values a JSON 6902 patch adds (``- op: add, path: /stringData/password,
     value: …``) as a Secret of its own, when it targets a Secret or writes under ``/data`` or
@@ -153,7 +166,7 @@ def json6902_secret(ops: list[object], target: object) -> Obj | None:
             sections.setdefault(parts[0], {})[parts[1]] = value
         elif len(parts) == 1 and isinstance(value, dict):
             sections.setdefault(parts[0], {}).update(cast(dict[str, object], value))
-    if not sections or kind not in (None, "Secret"):
+    if not sections or not _may_be_secret(kind):
         return None
     name = cast(Obj, target).get("name") if isinstance(target, dict) else None
     secret: Obj = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name or "(patched)"}}

@@ -421,7 +421,18 @@ def load_inventory(
         if structured_format(p) not in (FileFormat.YAML, FileFormat.JSON)
         and any(u.kind in _READ_AS_YAML for u in uses)
     )
-    scan = partial(_scan_one, snap, configs, detectors, cache, listed)
+    # a file a secretGenerator reads under envs: is KEY=value lines to kustomize whatever its
+    # name (app.properties, app.ini): the detectors read it so (only those: the review of
+    # sweep 13 timed every shell script read as one)
+    as_env = frozenset(
+        p
+        for x in layers.layers
+        for p, uses in x.uses.items()
+        if p not in listed
+        and structured_format(p) is not FileFormat.DOTENV
+        and any(u.kind is UseKind.SECRET_ENV for u in uses)
+    )
+    scan = partial(_scan_one, snap, configs, detectors, cache, listed, as_env)
     # Files on disk with no cache to consult are read and parsed on every core; a git snapshot
     # reads through one cat-file process, which children cannot share.
     parallel = cache is None and isinstance(snap, WorktreeSnapshot)
@@ -480,11 +491,13 @@ def _scan_one(
     detectors: Mapping[str, Detector],
     cache: InventoryCache | None,
     listed: frozenset[str],
+    as_env: frozenset[str],
     rel: str,
 ) -> tuple[SopsEntry | None, Mapping[str, tuple[object, ...]]] | None:
     """One file read and parsed: its SOPS entry and its detector hits (None: unreadable).
     A file in ``listed`` (a layer's resource under a name of no structured format) is read
-    as YAML by the detectors, as kustomize reads it."""
+    as YAML by the detectors, one in ``as_env`` (a secretGenerator's ``envs:`` file) as
+    ``KEY=value`` lines, as kustomize reads them."""
     try:
         data = snap.read(rel)
     except OSError:
@@ -492,6 +505,8 @@ def _scan_one(
     scanned = scan_file(rel, data, configs.rule_for)
     if rel in listed and scanned.sops is None:  # a .env or .ini resource too (the 2nd review)
         scanned = replace(scanned, format=FileFormat.YAML)
+    elif rel in as_env and scanned.sops is None:
+        scanned = replace(scanned, format=FileFormat.DOTENV)
     if not detectors:
         return scanned.sops, {}
     if cache is not None:

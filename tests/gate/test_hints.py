@@ -177,6 +177,16 @@ def _gone(root: Path, rule: str) -> bool:
             "resources: [\n  xacl.yaml,\n  acl.enc.yaml\n]\n# - acl.yaml\n",
         ),
         ("resources: [acl.yaml, acl.yaml]\n", "resources: [acl.enc.yaml, acl.enc.yaml]\n"),
+        # the second review of sweep 13: a patches: entry (- path: …), as the advice for a
+        # patchesStrategicMerge Secret has it listed
+        (
+            "resources: [xacl.yaml]\npatches:\n  - path: acl.yaml\n",
+            "resources: [xacl.yaml]\npatches:\n  - path: acl.enc.yaml\n",
+        ),
+        (
+            "patches:\n  - path: './acl.yaml'\n    target: {kind: Secret}\n",
+            "patches:\n  - path: './acl.enc.yaml'\n    target: {kind: Secret}\n",
+        ),
     ],
 )
 def test_sm001_fix_renames_updates_the_kustomization_and_encrypts(

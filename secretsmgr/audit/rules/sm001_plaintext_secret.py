@@ -82,6 +82,7 @@ class PlaintextSecret:
     env_source: bool = False  # a KEY=value line of a file a secretGenerator may read (envs:)
     env_bare: int = 0  # that file's first line with a key alone (sops refuses it), or 0
     patch_ops: bool = False  # a JSON 6902 patch file's value under /data or /stringData
+    only_secret: bool = False  # ...that only a Secret holds (stringData, base64 under data)
 
 
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
@@ -173,6 +174,13 @@ _SWITCH = frozenset(("true", "false", "yes", "no", "on", "off", "enabled", "disa
 _PLAIN_URL = re.compile(r"^https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?/?$")
 
 
+# a query parameter that carries a credential: ``?password=…``, ``&auth=…``, ``?api_key=…``
+_QUERY_SECRET = re.compile(
+    r"(?i)[?&][\w.-]*(?:pass(?:word|wd)?|pwd|auth|token|secret|key|sig(?:nature)?|credentials?)"
+    r"[\w.-]*=[^&#\s]+"
+)
+
+
 def _setting(key_path: str, value: object, text: str | None) -> bool:
     """A literal beside secrets kept out of git that says where, who or how, not a secret: a
     host, a port, an address without credentials, a driver, a user name, a switch, a cipher's
@@ -187,8 +195,8 @@ def _setting(key_path: str, value: object, text: str | None) -> bool:
     if text is None or "\n" in text.strip():
         return False
     text = text.strip()
-    if judge_value(key, text) is not None:
-        return False
+    if judge_value(key, text) is not None or _QUERY_SECRET.search(text):
+        return False  # a credential, or a URL with one in its query (?password=, ?auth=)
     if text.lower() in _SWITCH or _PLAIN_URL.match(text):
         return True
     if _PARAMETER_KEY.search(split_camel(key)) and _SHORT_TOKEN.match(text):
@@ -343,9 +351,17 @@ def _patch_ops(file: ScannedFile, text: str) -> list[PlaintextSecret]:
             section, _, key = key_path.partition(".")
             at = text.find(f"/{section}/{key}")
             line = text.count("\n", 0, at) + 1 if at >= 0 else None
+            # a ConfigMap has data too, in clear: base64 of text there says Secret
+            only = section == "stringData" or (shown is not None and shown != value)
             found.append(
                 PlaintextSecret(
-                    file.path, key_path, "(patched)", document=number, line=line, patch_ops=True
+                    file.path,
+                    key_path,
+                    "(patched)",
+                    document=number,
+                    line=line,
+                    patch_ops=True,
+                    only_secret=only,
                 )
             )
     return found
@@ -364,8 +380,7 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
     if file.format is None:
         if not _COPY_NAME.search(file.path) or not _secret_manifest(file.data):
             held = _source(file.data)  # one line of JSON is one token too: a manifest first
-            whole = [] if held is None else [PlaintextSecret(file.path, "", "", source=held)]
-            return whole + _env_source(file)  # kustomize reads envs: files of any name
+            return [] if held is None else [PlaintextSecret(file.path, "", "", source=held)]
         # a Secret manifest under another name (secret.txt, a .bak copy, no extension):
         # kustomize reads any name a kustomization lists, and git holds it all the same
         file = replace(file, format=FileFormat.YAML)
@@ -602,7 +617,9 @@ _RENAMED = re.compile(r"^(?P<stem>.+?)(?P<ext>\.(?:ya?ml|json))$")
 # multi-line flow list, or an item of a flow list (``[a.yaml, db.yaml]``); quoted or not, with a
 # ``./`` or not, before the end of the line, a comment, a comma or the closing bracket.
 _LISTED_BEFORE = (
-    r"""(^[[:space:]]*-[[:space:]]*["\x27]?|^[[:space:]]*["\x27]?|[[,][[:space:]]*["\x27]?)"""
+    r"""(^[[:space:]]*-[[:space:]]*["\x27]?|^[[:space:]]*["\x27]?|[[,][[:space:]]*["\x27]?"""
+    # a patches: entry (``- path: db.yaml``): the second review of sweep 13
+    r"""|^[[:space:]]*-?[[:space:]]*path:[[:space:]]*["\x27]?)"""
 )
 _LISTED_AFTER = r"""(["\x27]?[[:space:]]*($|[],#]))"""
 
@@ -896,6 +913,15 @@ def _env_finding(ctx: AuditContext, hit: PlaintextSecret, keys: Sequence[str]) -
     if not readers:
         return None
     encrypt = _generator_encrypt(ctx, hit.path, keys)
+    store = structured_format(hit.path)
+    if store in (FileFormat.INI, FileFormat.YAML, FileFormat.JSON):
+        # sops picks its store by the name: an .ini would come back as `KEY = value` lines,
+        # which kustomize reads as keys with a space (the review of sweep 13)
+        stem = posixpath.splitext(hit.path)[0]
+        encrypt = (
+            f"rename it to {stem}.env (and its envs: entry), as sops reads a {store.value} "
+            f"file as {store.value}, then {encrypt.replace(hit.path, f'{stem}.env')}"
+        )
     if hit.env_bare:
         encrypt = (
             f"give line {hit.env_bare} (a key alone) a value or take it out, as sops's dotenv "
@@ -911,13 +937,25 @@ def _env_finding(ctx: AuditContext, hit: PlaintextSecret, keys: Sequence[str]) -
     )
 
 
+def _targets_secret(kind: str | None, hit: PlaintextSecret) -> bool:
+    """Whether a patch whose target names ``kind`` (a regex to kustomize, anchored) can patch a
+    Secret; with no kind, whether the value is one only a Secret holds (a ConfigMap's patch
+    writes under /data too: the second review of sweep 13)."""
+    if kind is None:
+        return hit.only_secret
+    try:
+        return re.fullmatch(f"(?:{kind})", "Secret") is not None
+    except re.error:
+        return True
+
+
 def _patch_file_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | None:
     """A plaintext value of a JSON 6902 patch file that a live layer applies to a Secret."""
     patching = [
         layer
         for layer in ctx.repo.layers.placements(hit.path)
         if any(
-            use.kind in (UseKind.PATCH, UseKind.LEGACY_PATCH) and use.target in (None, "Secret")
+            use.kind in (UseKind.PATCH, UseKind.LEGACY_PATCH) and _targets_secret(use.target, hit)
             for use in layer.uses.get(hit.path, ())
         )
     ]
@@ -928,9 +966,12 @@ def _patch_file_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | No
         f"a JSON 6902 patch file puts a plaintext value at {hit.key_path} into a Secret "
         f"(layer {patching[0].label} applies it)",
         key_path=hit.key_path,
-        fix="move the value out of the patch into a Secret of its own file that the layer "
-        "lists, encrypt that file (secretsmgr encrypt -i FILE), then rotate the secret: it is "
-        "in git",
+        # a Secret of its own with the patched Secret's name would clash with it in the build
+        # (the second review): an encrypted strategic-merge patch keeps the one Secret
+        fix="write the values as a strategic-merge patch of the Secret instead (kind: Secret, "
+        "its metadata.name, the values under stringData) in a file listed under patches: "
+        "(Flux decrypts those), encrypt it (secretsmgr encrypt -i FILE), then rotate the "
+        "secret: it is in git",
         document=hit.document,
         line=hit.line,
     )

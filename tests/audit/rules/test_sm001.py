@@ -1397,12 +1397,17 @@ def test_an_env_source_is_read_as_kustomize_reads_it(tmp_path: Path) -> None:
         tmp_path,
         {
             "apps/kustomization.yaml": "secretGenerator:\n  - name: a\n    envs: [a.env]\n"
-            "  - name: b\n    envs: [b.env]\n",
+            "  - name: b\n    envs: [b.env]\n  - name: c\n    envs: [c.ini]\n",
+            # an .ini under envs: is KEY=value lines to kustomize (the second review)
+            "apps/c.ini": "API_TOKEN=q7Wm2ZpKx9vR4\n",
             "apps/a.env": '.dockerconfigjson={"auths":{"ghcr.io":{"auth":"Ym90OlRyMHViNGRv"}}}\n'
             "not a key value line\n"
             "DB_PASSWORD=Tr0ub4dor-and-3\n",
             "apps/b.env": "DB_PASSWORD=${DB_PASSWORD}\nDB_HOST=postgres\nDB_USER=app\n"
-            "DB_PORT=5432\nAPI_TOKEN=q7Wm2ZpKx9vR4\n",
+            "DB_PORT=5432\nAPI_TOKEN=q7Wm2ZpKx9vR4\n"
+            # a URL with a credential in its query is no setting (the second review)
+            "NOTIFY_URL=https://ntfy.example.org/topic?auth=Tr0ub4dor3xyzQ\n"
+            "STATUS_URL=https://status.example.org/?page=2\n",
         },
     )
     found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
@@ -1410,7 +1415,13 @@ def test_an_env_source_is_read_as_kustomize_reads_it(tmp_path: Path) -> None:
         ("apps/a.env", ".dockerconfigjson"),
         ("apps/a.env", "DB_PASSWORD"),
         ("apps/b.env", "API_TOKEN"),
+        ("apps/b.env", "NOTIFY_URL"),
+        ("apps/c.ini", "API_TOKEN"),
     }
+    fix = next(f.fix for f in run_audit(tmp_path).findings if f.path == "apps/c.ini")
+    assert fix is not None and fix.startswith(
+        "rename it to apps/c.env (and its envs: entry), as sops reads a ini file as ini, then "
+    )
 
 
 def test_an_env_source_whose_rule_encrypts_no_key_gets_its_own_rule_first(tmp_path: Path) -> None:
@@ -1454,6 +1465,11 @@ def test_plaintext_values_in_patch_files_of_a_secret_are_reported(tmp_path: Path
             "  - path: db-password.yaml\n    target: {kind: Secret, name: db}\n"
             "  - path: db.patch\n"
             "  - path: cm-patch.yaml\n    target: {kind: ConfigMap, name: cm}\n"
+            # the second review: a kind is an anchored regex; with none, /data may be a
+            # ConfigMap's (in clear), /stringData only a Secret's
+            "  - path: any-ops.yaml\n    target: {kind: '.*', name: db}\n"
+            "  - path: cm-no-kind.yaml\n    target: {name: cm}\n"
+            "  - path: db-no-kind.yaml\n    target: {name: db}\n"
             "patchesJson6902:\n  - path: db-token.json\n"
             "    target: {version: v1, kind: Secret, name: db}\n"
             "patchesStrategicMerge: [legacy.yaml]\n",
@@ -1470,6 +1486,9 @@ def test_plaintext_values_in_patch_files_of_a_secret_are_reported(tmp_path: Path
             # a ConfigMap's patch, and an op list no layer applies, are no Secret's
             "apps/cm-patch.yaml": ops.replace("stringData", "data"),
             "apps/stray-ops.yaml": ops,
+            "apps/any-ops.yaml": ops.replace("password", "any"),
+            "apps/cm-no-kind.yaml": ops.replace("stringData", "data"),
+            "apps/db-no-kind.yaml": ops.replace("password", "nokind"),
         },
     )
     findings = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
@@ -1478,6 +1497,8 @@ def test_plaintext_values_in_patch_files_of_a_secret_are_reported(tmp_path: Path
         ("apps/db-token.json", "stringData.token"),
         ("apps/db.patch", "stringData.api-key"),
         ("apps/legacy.yaml", "stringData.other"),
+        ("apps/any-ops.yaml", "stringData.any"),
+        ("apps/db-no-kind.yaml", "stringData.nokind"),
     }
     legacy = next(f.fix for f in findings if f.path == "apps/legacy.yaml")
     assert legacy is not None and legacy.startswith(
