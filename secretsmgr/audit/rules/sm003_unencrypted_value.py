@@ -16,6 +16,7 @@ from secretsmgr.audit.context import (
     reencrypt_fix,
     widen_hint,
 )
+from secretsmgr.audit.credentials import judge_value
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.manifests import (
     documents,
@@ -28,6 +29,7 @@ from secretsmgr.audit.rules.sm001_plaintext_secret import generator_readers
 from secretsmgr.errors import FormatError
 from secretsmgr.plural import plural
 from secretsmgr.repo.flux import UseKind
+from secretsmgr.repo.placeholders import names_credential
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry, values_left_clear
 from secretsmgr.sops.encvalue import is_enc
@@ -135,9 +137,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def _generator_values(ctx: AuditContext, entry: SopsEntry, fix: str) -> Iterator[Finding]:
-    """Values a SOPS ``KEY=value`` file leaves in clear (its rule's ``encrypted_regex``) that a
-    live layer's secretGenerator puts in a Secret under ``envs:``: every one is a Secret value
-    (the review of sweep 13: ``API_TOKEN`` passed beside an encrypted ``DB_PASSWORD``)."""
+    """Credentials a SOPS ``KEY=value`` file leaves in clear (its rule's ``encrypted_regex``)
+    that a live layer's secretGenerator puts in a Secret under ``envs:`` (the review of sweep
+    13: ``API_TOKEN`` passed beside an encrypted ``DB_PASSWORD``): a key naming one, or a value
+    the credential detectors flag. Settings the rule leaves readable are the author's choice
+    (vaskozl/home-infra: ``BASE_URL``, ``GITLAB_HOST``)."""
     sf = entry.sops_file
     if sf is None or sf.format.value != "dotenv" or entry.store is not None or not sf.docs:
         return
@@ -152,6 +156,8 @@ def _generator_values(ctx: AuditContext, entry: SopsEntry, fix: str) -> Iterator
         key, value = item
         if not isinstance(value, str) or is_enc(value) or not is_plaintext_value(value):
             continue
+        if not names_credential(key) and judge_value(key, value) is None:
+            continue  # a setting the rule leaves readable on purpose (BASE_URL, GITLAB_HOST)
         yield RULE.finding(
             entry.path,
             f"{key} is in plaintext (the file's rule leaves it unencrypted), and a "

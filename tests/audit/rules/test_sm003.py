@@ -183,8 +183,12 @@ def test_a_dotenv_value_its_rule_leaves_clear_is_reported_where_a_generator_read
     from secretsmgr.audit.engine import run_audit
 
     partial = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(DB_.*)$")
+    # the settings such a rule leaves readable on purpose are no findings (vaskozl/home-infra)
     text = enc(
-        "DB_PASSWORD=Tr0ub4dor-and-3\nAPI_TOKEN=q7Wm2ZpKx9\n", rule=partial, fmt=FileFormat.DOTENV
+        "DB_PASSWORD=Tr0ub4dor-and-3\nAPI_TOKEN=q7Wm2ZpKx9\nBASE_URL=https://api.example.org\n"
+        "DO_NOT_TRACK=1\n",
+        rule=partial,
+        fmt=FileFormat.DOTENV,
     )
     standard_repo(
         tmp_path,
