@@ -35,6 +35,11 @@ def _exposing(rule: str, hit: object) -> str | None:
     key_path = getattr(hit, "key_path", None)
     if not isinstance(key_path, str) or not key_path:
         return None  # no value of a document (SM001's whole-file secretGenerator sources)
+    if getattr(hit, "env_source", False) or getattr(hit, "patch_ops", False):
+        # a KEY=value line or a patch's value is a Secret's only where a layer's generator or
+        # patch reads the file, which a past commit's tree is not modelled for (sweep 15: every
+        # .env and README of a repository's history was an exposure)
+        return None
     if rule == "SM018" and not getattr(hit, "known", False):
         return None
     return key_path

@@ -41,6 +41,24 @@ def test_a_plain_value_left_by_an_encryption_rule_is_exposed_after_the_fix(
     assert "secretsmgr set apps/x.enc.yaml stringData.password" in sm019[0].fix
 
 
+def test_a_past_env_file_or_patch_is_no_exposure_without_a_layer_reading_it(
+    tmp_path: Path,
+) -> None:
+    # sweep 15: a KEY=value line or a patch's value is a Secret's only where a generator or a
+    # patch reads the file, which past trees are not modelled for: every .env of a
+    # repository's history became an SM019 error
+    root = gitops(
+        tmp_path / "r",
+        {
+            "tools/dev.env": "LOG_LEVEL=debug\nAPI_BASE=https://api.example.org\n",
+            "apps/ops.yaml": "- op: add\n  path: /stringData/x\n  value: q7Wm2ZpKx9vR4\n",
+        },
+    )
+    write(root, "tools/dev.env", "LOG_LEVEL=info\n")
+    commit(root, "quieter")
+    assert not [k for k in history_findings(root) if k[0] == "SM019"]
+
+
 def test_a_private_key_in_a_past_commit_is_reported(tmp_path: Path) -> None:
     key, public = generate_identity()
     root = gitops(tmp_path / "r", {"notes/key.txt": f"my key\n{key}\n"})
