@@ -278,6 +278,10 @@ _STAND_IN = re.compile(
     r"(?:enter[_ -]|insert[_ -])?your(?:[_ -](?:[\w-]+[_ -]){0,4})?(?:password|passphrase|"
     r"passwd|token|key|secret|api[_ -]?key|value|id|here)(?:[_ -]?here)?|"
     r"todo|fixme|tbd|x{3,}|\*{3,}|placeholder|"
+    # ``PLACEHOLDERPASSWORD``, ``PLACEHOLDER_API_KEY`` (devusb, sweep 15): what it stands for
+    r"placeholder[_ -]?(?:password|passwd|pass|secret|token|api[_ -]?key|key|value|user(?:name)?)|"
+    # ``example-api-key-replace-me`` (X-McKay, sweep 15): a few words, then the request
+    rf"(?-i:(?:{_WORD}[_-]+){{1,5}})replace[_-]?me|"
     # ``dummy-value`` (Benjaminmnoer/iac), ``dummy_password``
     r"dummy(?:[_ -](?:value|password|passwd|secret|token|key|data))?|"
     r"redacted|unused|not[_ -]used)_*\s*$"

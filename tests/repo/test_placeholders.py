@@ -61,6 +61,8 @@ def test_a_secret_beside_a_variable_is_no_placeholder(value: str) -> None:
 
 def test_literal_values_are_no_placeholders() -> None:
     assert not is_placeholder("hunter2") and not is_placeholder("s3:http://minio:9000/x")
+    # a random run before the request is a password made from it (sweep 15's words rule)
+    assert not is_placeholder("q7Wm2Zp-replace-me")
     assert not manifest_placeholder("password: hunter2 {{ unclosed")
     assert manifest_placeholder("{{ unclosed")
 
@@ -106,6 +108,10 @@ def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secre
         "INSERT_BASE64_STRING",
         "INSERT_YOUR_BASE64_STRING",
         "changeit",
+        # sweep 15 (devusb, X-McKay: SM001 errors): what it stands for, or words then the request
+        "PLACEHOLDERPASSWORD",
+        "PLACEHOLDER_PASSWORD",
+        "example-api-key-replace-me",
     ],
 )
 def test_a_value_asking_to_be_replaced_is_a_placeholder(value: str) -> None:

@@ -83,6 +83,7 @@ class PlaintextSecret:
     env_bare: int = 0  # that file's first line with a key alone (sops refuses it), or 0
     patch_ops: bool = False  # a JSON 6902 patch file's value under /data or /stringData
     only_secret: bool = False  # ...that only a Secret holds (stringData, base64 under data)
+    credential: bool = False  # an env_source line whose key or value says credential
 
 
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
@@ -601,7 +602,15 @@ def _env_source(file: ScannedFile) -> list[PlaintextSecret]:
             pairs.append((number, m.group(1), m.group(2).strip().strip("\"'")))
     kept_out = any(_kept_out(key, value) for _, key, value in pairs)
     return [
-        PlaintextSecret(file.path, key, "", line=number, env_source=True, env_bare=bare)
+        PlaintextSecret(
+            file.path,
+            key,
+            "",
+            line=number,
+            env_source=True,
+            env_bare=bare,
+            credential=names_credential(key) or judge_value(key, value) is not None,
+        )
         for number, key, value in pairs
         if value
         and not is_placeholder(value)
@@ -667,7 +676,8 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
         key = ctx.repo.cluster_keys[0] if ctx.repo.cluster_keys else "<the cluster key>"
         return (
             f"no .sops.yaml creation rule matches {path}, {posixpath.basename(names[0])} or "
-            f"{posixpath.basename(names[1])}: add one to {where} (path_regex: \\.enc\\.yaml$, "
+            f"{posixpath.basename(names[1])}: add one to {where} (path_regex: "
+            f"\\.enc{re.escape(ext)}$, "
             f"encrypted_regex: ^(data|stringData)$, age: {key}), then rename the file to "
             f"{target} (and its kustomization.yaml entry), then secretsmgr encrypt -i {target}"
         )
@@ -865,10 +875,20 @@ def env_sources(ctx: AuditContext) -> set[str]:
     return {
         h.path
         for h in ctx.repo.hits_of(RULE.id)
-        if isinstance(h, PlaintextSecret)
-        and h.env_source
-        and generator_readers(ctx, h.path, UseKind.SECRET_ENV)
+        if isinstance(h, PlaintextSecret) and h.env_source and _env_readers(ctx, h)[0]
     }
+
+
+def _env_readers(ctx: AuditContext, hit: PlaintextSecret) -> tuple[list[Layer], str]:
+    """The live layers whose secretGenerator puts ``hit``'s line in a Secret, and how: every
+    line of an ``envs:`` file, the credentials of a ``KEY=value`` file under ``files:`` (the
+    whole file is one value there: glotzerhotze's minio config.env, sweep 15)."""
+    readers = generator_readers(ctx, hit.path, UseKind.SECRET_ENV)
+    if readers:
+        return readers, "envs:"
+    if hit.credential:
+        return generator_readers(ctx, hit.path), "files:"
+    return [], ""
 
 
 def _generator_encrypt(
@@ -909,10 +929,10 @@ def _generator_encrypt(
 def _env_finding(ctx: AuditContext, hit: PlaintextSecret, keys: Sequence[str]) -> Finding | None:
     """A plaintext ``KEY=value`` of a file a live layer's secretGenerator reads under ``envs:``
     (``keys``: every plaintext key of the file, which one creation rule must all encrypt)."""
-    readers = generator_readers(ctx, hit.path, UseKind.SECRET_ENV)
+    readers, how = _env_readers(ctx, hit)
     if not readers:
         return None
-    encrypt = _generator_encrypt(ctx, hit.path, keys)
+    encrypt = _generator_encrypt(ctx, hit.path, keys if how == "envs:" else ())
     store = structured_format(hit.path)
     if store in (FileFormat.INI, FileFormat.YAML, FileFormat.JSON):
         # sops picks its store by the name: an .ini would come back as `KEY = value` lines,
@@ -930,7 +950,7 @@ def _env_finding(ctx: AuditContext, hit: PlaintextSecret, keys: Sequence[str]) -
     return RULE.finding(
         hit.path,
         f"holds {hit.key_path} in plaintext, and a secretGenerator of layer {readers[0].label} "
-        "puts it in a Secret (envs:)",
+        f"puts it in a Secret ({how})",
         key_path=hit.key_path,
         fix=f"{encrypt}, then rotate the secret: it is in git",
         line=hit.line,

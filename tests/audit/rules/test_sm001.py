@@ -1506,3 +1506,42 @@ def test_plaintext_values_in_patch_files_of_a_secret_are_reported(tmp_path: Path
     )
     line = next(f.line for f in findings if f.path == "apps/db-password.yaml")
     assert line == 2
+
+
+def test_the_credentials_of_a_key_value_file_under_files_are_reported(tmp_path: Path) -> None:
+    # sweep 15 (glotzerhotze/flux-infra): minio's config.env under secretGenerator files: is
+    # one Secret value holding a random root password; check passed it with a warning
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "secretGenerator:\n  - name: minio\n"
+            "    files: [config.env]\n",
+            "apps/config.env": "MINIO_BROWSER=on\nMINIO_ROOT_USER=admin\n"
+            "MINIO_ROOT_PASSWORD=q7Wm2ZpKx9vR4tY8\n",
+        },
+    )
+    findings = run_audit(tmp_path).findings
+    found = [(f.rule, f.key_path) for f in findings if f.path == "apps/config.env"]
+    assert found == [("SM001", "MINIO_ROOT_PASSWORD")]
+    assert next(f.message for f in findings if f.rule == "SM001").endswith("(files:)")
+
+
+def test_a_json_secrets_rename_asks_for_a_rule_its_new_name_matches(tmp_path: Path) -> None:
+    # sweep 15: the fix proposed path_regex \.enc\.yaml$ and renamed the file to .enc.json
+    from secretsmgr.audit.engine import run_audit
+
+    from ..helpers import K1
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.json": '{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, '
+            '"stringData": {"password": "Tr0ub4dor-and-3"}}\n'
+        },
+    )
+    write(tmp_path, ".sops.yaml", sops_yaml((r"^never/", (K1,))))
+    fix = next(f.fix for f in run_audit(tmp_path).findings if f.rule == "SM001")
+    assert fix is not None and "(path_regex: \\.enc\\.json$, " in fix
+    assert fix.endswith("then secretsmgr encrypt -i apps/db.enc.json")
