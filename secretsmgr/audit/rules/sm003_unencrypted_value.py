@@ -60,6 +60,14 @@ def _rule_covers_secret_values(rule: EncryptionRule) -> bool:
         return False
 
 
+def _encrypted_secret(obj: dict[str, object]) -> bool:
+    """A Secret whose ``kind`` itself is encrypted (a rule with no encrypted_regex, only an
+    ``_unencrypted`` suffix): ``stringData`` is a Secret's alone (sweeps 14 and 15: a
+    ``password_unencrypted`` there passed check)."""
+    kind = obj.get("kind")
+    return isinstance(kind, str) and is_enc(kind) and isinstance(obj.get("stringData"), dict)
+
+
 def detect(file: ScannedFile) -> list[PlainSecretValue]:
     """Plain ``data``/``stringData`` values of Secrets in a file with SOPS metadata."""
     if file.sops is None or not file.sops.has_metadata:
@@ -69,7 +77,7 @@ def detect(file: ScannedFile) -> list[PlainSecretValue]:
         return []  # every Secret value is one the rule selects: plaintext_leaves has them all
     found: dict[str, None] = {}
     for prefix, obj in objects(documents(file)):
-        if not is_secret(obj) or (prefix and SOPS_KEY in obj):
+        if not (is_secret(obj) or _encrypted_secret(obj)) or (prefix and SOPS_KEY in obj):
             continue
         for key_path, value in secret_values(obj):
             if is_plaintext_value(value):

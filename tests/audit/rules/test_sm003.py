@@ -202,3 +202,19 @@ def test_a_dotenv_value_its_rule_leaves_clear_is_reported_where_a_generator_read
     assert [(f.path, f.key_path, f.severity.value) for f in found] == [
         ("apps/app.enc.env", "API_TOKEN", "error")
     ]
+
+
+def test_a_secret_whose_kind_is_encrypted_still_has_its_values_judged(tmp_path: Path) -> None:
+    # sweeps 14 and 15: under sops's default rule (every value but *_unencrypted encrypted,
+    # kind too) stringData.password_unencrypted passed check: the object was no Secret to us
+    from secretsmgr.audit.engine import run_audit
+
+    text = enc(
+        secret("db", {"password_unencrypted": "q7Wm2ZpKx9vR4tY8", "user": "app"}),
+        rule=EncryptionRule(),
+    )
+    standard_repo(tmp_path, {"apps/db.enc.yaml": text})
+    found = [
+        (f.key_path, f.severity.value) for f in run_audit(tmp_path).findings if f.rule == "SM003"
+    ]
+    assert found == [("stringData.password_unencrypted", "error")]
