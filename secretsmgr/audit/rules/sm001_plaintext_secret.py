@@ -714,6 +714,16 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
     return " && ".join(steps)
 
 
+# A patch's plaintext values: a Secret of its own with the patched Secret's name would clash
+# with it in the build (the second review of sweep 13), an encrypted strategic-merge patch in a
+# file under patches: keeps the one Secret (kustomize-controller decrypts those files)
+PATCH_FIX = (
+    "write the values as a strategic-merge patch of the Secret instead (kind: Secret, its "
+    "metadata.name, the values under stringData) in a file listed under patches:, encrypt "
+    "that file (secretsmgr encrypt -i FILE), then rotate the secret: it is in git"
+)
+
+
 def _fix(
     ctx: AuditContext, hit: PlaintextSecret, keys_in: Mapping[str, tuple[str, bool, str | None]]
 ) -> str:
@@ -741,10 +751,7 @@ def _fix(
         return f"{YAML_FIRST} (it does not parse); then: {hint}"
     if _PATCHED.match(hit.key_path):
         # a kustomization read by kustomize or Flux cannot be encrypted itself
-        return (
-            "move the value out of the patch into a Secret of its own file that the layer lists, "
-            "encrypt that file (secretsmgr encrypt -i FILE), then rotate the secret: it is in git"
-        )
+        return PATCH_FIX
     hint = rename_hint(ctx, hit.path, yaml_name=hit.sniffed)
     legacy = any(
         use.kind is UseKind.LEGACY_PATCH
@@ -986,12 +993,7 @@ def _patch_file_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | No
         f"a JSON 6902 patch file puts a plaintext value at {hit.key_path} into a Secret "
         f"(layer {patching[0].label} applies it)",
         key_path=hit.key_path,
-        # a Secret of its own with the patched Secret's name would clash with it in the build
-        # (the second review): an encrypted strategic-merge patch keeps the one Secret
-        fix="write the values as a strategic-merge patch of the Secret instead (kind: Secret, "
-        "its metadata.name, the values under stringData) in a file listed under patches: "
-        "(Flux decrypts those), encrypt it (secretsmgr encrypt -i FILE), then rotate the "
-        "secret: it is in git",
+        fix=PATCH_FIX,
         document=hit.document,
         line=hit.line,
     )
