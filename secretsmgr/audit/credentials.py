@@ -214,7 +214,7 @@ _FILE_NAME = re.compile(
 _DISK_ID = re.compile(r"^(?:nvme|ata|scsi|usb|mmc|virtio)-[A-Za-z0-9.-]+(?:_[A-Za-z0-9.-]+)+$")
 # Keys whose values are identifiers, digests or versions: high entropy, yet no secret.
 _IDENTIFIER_KEY = re.compile(
-    r"(?i)(?:^|[._-])(?:tag|digest|sha\d*|checksum|hash|revision|commit|version|uid|uuid|id|"
+    r"(?i)(?:^|[._-])(?:tag|digest|sha\d*|checksum(?:[._-][a-z]+)?|hash|revision|commit|version|uid|uuid|id|"
     r"image|fingerprint|thumbprint|ca_?bundle|cert|crt|certificate|public_?key|pub|public|"
     r"integrity|etag|nonce|salt_?id|repository|url|host|domain|email|account_?id|"
     r"project|region|zone|cluster|age|pgp|kms|recipients?|cluster_?key|[a-z_]*_regex|"

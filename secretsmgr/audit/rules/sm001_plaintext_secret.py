@@ -175,10 +175,11 @@ _SWITCH = frozenset(("true", "false", "yes", "no", "on", "off", "enabled", "disa
 _PLAIN_URL = re.compile(r"^https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?/?$")
 
 
-# a query parameter that carries a credential: ``?password=…``, ``&auth=…``, ``?api_key=…``
+# a query parameter that carries a credential: ``?password=…``, ``&auth=…``, ``?api_key=…``;
+# not a path (``sslkey=/var/run/secrets/tls.key``) or a variable (``password=${DB_PASS}``)
 _QUERY_SECRET = re.compile(
     r"(?i)[?&][\w.-]*(?:pass(?:word|wd)?|pwd|auth|token|secret|key|sig(?:nature)?|credentials?)"
-    r"[\w.-]*=[^&#\s]+"
+    r"[\w.-]*=(?![/.~$%{<])[^&#\s]+"
 )
 
 
@@ -609,7 +610,9 @@ def _env_source(file: ScannedFile) -> list[PlaintextSecret]:
             line=number,
             env_source=True,
             env_bare=bare,
-            credential=names_credential(key) or judge_value(key, value) is not None,
+            # a password's, token's or secret's key, or a value the detectors flag (not any
+            # KEY word: MINIO_KMS_KES_KEY_FILE names a file, the sweep regression)
+            credential=names_password(key) or judge_value(key, value) is not None,
         )
         for number, key, value in pairs
         if value

@@ -29,7 +29,7 @@ from secretsmgr.audit.rules.sm001_plaintext_secret import generator_readers
 from secretsmgr.errors import FormatError
 from secretsmgr.plural import plural
 from secretsmgr.repo.flux import UseKind
-from secretsmgr.repo.placeholders import names_credential
+from secretsmgr.repo.placeholders import names_password
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry, values_left_clear
 from secretsmgr.sops.encvalue import is_enc
@@ -164,7 +164,7 @@ def _generator_values(ctx: AuditContext, entry: SopsEntry, fix: str) -> Iterator
         key, value = item
         if not isinstance(value, str) or is_enc(value) or not is_plaintext_value(value):
             continue
-        if not names_credential(key) and judge_value(key, value) is None:
+        if not names_password(key) and judge_value(key, value) is None:
             continue  # a setting the rule leaves readable on purpose (BASE_URL, GITLAB_HOST)
         yield RULE.finding(
             entry.path,

@@ -1407,7 +1407,9 @@ def test_an_env_source_is_read_as_kustomize_reads_it(tmp_path: Path) -> None:
             "DB_PORT=5432\nAPI_TOKEN=q7Wm2ZpKx9vR4\n"
             # a URL with a credential in its query is no setting (the second review)
             "NOTIFY_URL=https://ntfy.example.org/topic?auth=Tr0ub4dor3xyzQ\n"
-            "STATUS_URL=https://status.example.org/?page=2\n",
+            "STATUS_URL=https://status.example.org/?page=2\n"
+            # a path or a variable in the query is none (budimanjojo, the sweep regression)
+            "DB_URI=postgresql://app@db:5432/app?sslkey=/var/run/tls.key&password=${DB_PASS}\n",
         },
     )
     found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
@@ -1519,7 +1521,9 @@ def test_the_credentials_of_a_key_value_file_under_files_are_reported(tmp_path: 
             "apps/kustomization.yaml": "secretGenerator:\n  - name: minio\n"
             "    files: [config.env]\n",
             "apps/config.env": "MINIO_BROWSER=on\nMINIO_ROOT_USER=admin\n"
-            "MINIO_ROOT_PASSWORD=q7Wm2ZpKx9vR4tY8\n",
+            "MINIO_ROOT_PASSWORD=q7Wm2ZpKx9vR4tY8\n"
+            # a key's file and name are no credentials (the sweep regression)
+            "MINIO_KMS_KES_KEY_FILE=/certs/kes.key\nMINIO_KMS_KES_KEY_NAME=minio-kms\n",
         },
     )
     findings = run_audit(tmp_path).findings
