@@ -417,6 +417,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return _known_format(text, value) or _bootstrap_verdict(key, text)
     if is_placeholder_value(value) or value.strip("\"'") in _BARE_STAND_IN:
         return None
+    if value.lower() in {w.lower() for w in _BARE_STAND_IN} and value.lower() in key.lower():
+        return None  # the key's own word as its value (a dev realm's "secret": "secret")
     if _VARIABLE.match(value) or _PATH.match(value):
         return None  # {VAR}, $VAR, <<VAR>>, a path: filled in or pointed to, not committed
     verdict = _known_format(value, value) or _bootstrap_verdict(key, value)

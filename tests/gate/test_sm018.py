@@ -810,7 +810,9 @@ def test_a_credential_named_with_key_is_judged_and_a_setting_is_not() -> None:
         ("api_key", "SONARR__API_KEY"),  # recyclarr's !env_var (a .NET-style variable name)
         ("api_key", "os.environ/OPENAI_API_KEY"),  # LiteLLM
         ("SABNZBD_API_KEY", "7ada94fa-d930-4461-83ca-5eb11a28b33f:prod:/apollo/SABNZBD_API_KEY"),
-        # keycloak-config-cli's realm checksum (a realm JSON in a ConfigMap, the regression run)
+        # a realm JSON's "secret": "secret" (the key's own word), and keycloak-config-cli's
+        # realm checksum (a realm JSON in a ConfigMap, the regression run)
+        ("secret", "secret"),
         ("import-checksum-default", "3f2a9c1e4b5d6e7f8091a2b3c4d5e6f708192a3b3f2a9c1e4b5d6e7f80"),
     ):
         assert judge_value(key.rpartition(".")[2], value) is None, key
