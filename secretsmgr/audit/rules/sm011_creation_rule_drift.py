@@ -44,6 +44,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     """Compare recipients (as a set), the encryption rule and ``mac_only_encrypted``."""
     elsewhere: list[str] | None = None
     rotations = ctx.repo.rotations
+    per_cluster: dict[str | None, set[str]] | None = None  # each cluster's keys, read once
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None:
@@ -148,6 +149,25 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 fix = rotation_cure(curing[0])
             else:
                 fix = f"secretsmgr rotate {entry.path}"
+            # a cluster key the file carries and the rule does not name: every cure above
+            # follows the rule's recipients and would drop it (Ramblurr/home-lab, sweep 14: a
+            # catch-all rule naming the operator's key alone)
+            if extra and per_cluster is None:
+                per_cluster = {g.cluster: set(g.keys) for g in ctx.repo.keys_by_cluster()}
+            ours = {
+                k
+                for c in ctx.repo.layers.clusters_of(entry.path)
+                for k in (per_cluster or {}).get(c, ())
+            }
+            # another cluster's key on the file is no such key: following the rule drops it
+            dropped = [k for k in extra if k in ours and k in ctx.repo.cluster_keys]
+            if dropped:
+                fix = (
+                    f"add {', '.join(dropped)} to {label} first: it is a key of the cluster that "
+                    "applies the file (its other files carry it), which the rule does not name, "
+                    "so following the rule now would drop it and Flux could no longer decrypt "
+                    f"the file; then: {fix}"
+                )
             yield RULE.finding(entry.path, f"differs from {label}: " + "; ".join(problems), fix=fix)
 
 

@@ -342,3 +342,32 @@ def test_mac_only_encrypted_is_drift_only_where_some_value_is_in_clear(tmp_path:
     found = {f.path: f.message for f in audit(tmp_path).findings if f.rule == "SM011"}
     assert "apps/all.enc.yaml" not in found
     assert "mac_only_encrypted is false (rule says true)" in found["apps/some.enc.yaml"]
+
+
+def test_a_rule_missing_the_clusters_key_is_not_followed_blindly(tmp_path: Path) -> None:
+    # sweep 14 (Ramblurr/home-lab): a file not named *.sops.yaml falls to a catch-all rule that
+    # names the operator's key alone; the fix re-encrypted to the rule and dropped the cluster
+    # key its layer decrypts with (the other files of the cluster carry it)
+    from secretsmgr.audit.engine import run_audit
+
+    flux = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+    standard_repo(
+        tmp_path,
+        {
+            "apps/dns.sops.yaml": enc(secret("dns"), (K2, K1), rule=flux),
+            "apps/vars.yaml": enc(secret("vars"), (K2, K1), rule=flux),
+        },
+    )
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.sops\\.yaml$\n"
+        "    encrypted_regex: ^(data|stringData)$\n"
+        f"    key_groups:\n      - age: [{K2}, {K1}]\n  - age: {K2}\n",
+    )
+    write(tmp_path, ".secretsmgr.yaml", "")  # no pinned key: the rules name it
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM011"]
+    assert [f.path for f in found] == ["apps/vars.yaml"]
+    assert found[0].fix is not None and found[0].fix.startswith(
+        f"add {K1} to .sops.yaml rule 2 first: it is a key of the cluster that applies the file"
+    )
