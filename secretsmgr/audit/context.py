@@ -114,6 +114,23 @@ def sops_only(entry: SopsEntry) -> bool:
     return sf is not None and bool(sf.metadata.foreign_kinds) and not sf.metadata.age_recipients
 
 
+def keys_of_its_clusters(
+    ctx: AuditContext, path: str, memo: dict[str | None, frozenset[str]]
+) -> frozenset[str]:
+    """The cluster keys the clusters that apply ``path`` expect of their files (its other
+    files' rules name them), which the file's own rule may leave out (Ramblurr/home-lab: a
+    catch-all rule naming the operator's key alone). ``memo``: each cluster's keys, filled on
+    first use, one per rule run."""
+    if not memo:
+        memo.update((g.cluster, frozenset(g.keys)) for g in ctx.repo.keys_by_cluster())
+    return frozenset(
+        key
+        for cluster in ctx.repo.layers.clusters_of(path)
+        for key in memo.get(cluster, ())
+        if key in ctx.repo.cluster_keys
+    )
+
+
 def own_rule_fix(entry: SopsEntry) -> str:
     """The fix for a plaintext SOPS-named file whose creation rule would encrypt none of its
     values (``entry.encrypts_none``): ``encrypt`` refuses that rule, so the file's own rule,

@@ -128,6 +128,7 @@ _SECRET_OBJECT = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*-(?:secrets?|creds|creden
 _SECRET_KEY_REF = re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?/[-._A-Za-z0-9]{1,253}$")
 # A password's word alone, in capitals (``password: PASSWORD``): a stand-in, not the password.
 _BARE_STAND_IN = frozenset(("PASSWORD", "PASSWD", "SECRET"))
+_BARE_WORDS = frozenset(word.lower() for word in _BARE_STAND_IN)
 # The last word of a key that names a place in a secret manager (1Password's item and vault)
 _MANAGER_PLACE = re.compile(r"(?i)(?:^|[._-])(?:item|vault)$")
 # What such a place is called: words, digits only after a separator (``Automation``, ``Home
@@ -417,7 +418,7 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return _known_format(text, value) or _bootstrap_verdict(key, text)
     if is_placeholder_value(value) or value.strip("\"'") in _BARE_STAND_IN:
         return None
-    if value.lower() in {w.lower() for w in _BARE_STAND_IN} and value.lower() in key.lower():
+    if value.lower() in _BARE_WORDS and value.lower() in key.lower():
         return None  # the key's own word as its value (a dev realm's "secret": "secret")
     if _VARIABLE.match(value) or _PATH.match(value):
         return None  # {VAR}, $VAR, <<VAR>>, a path: filled in or pointed to, not committed

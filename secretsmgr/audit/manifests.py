@@ -135,7 +135,7 @@ def _expand(doc: Obj, prefix: str, depth: int) -> Iterator[tuple[str, Obj]]:
                     yield from _expand(cast(Obj, patch), f"{prefix}{at}", 1)
 
 
-def _may_be_secret(kind: object) -> bool:
+def may_be_secret(kind: object) -> bool:
     """Whether a patch target's ``kind`` (an anchored regex to kustomize; None: any) can name
     a Secret (``Secret|ConfigMap``, ``.*``: the second review of sweep 13)."""
     if kind is None:
@@ -166,7 +166,7 @@ def json6902_secret(ops: list[object], target: object) -> Obj | None:
             sections.setdefault(parts[0], {})[parts[1]] = value
         elif len(parts) == 1 and isinstance(value, dict):
             sections.setdefault(parts[0], {}).update(cast(dict[str, object], value))
-    if not sections or not _may_be_secret(kind):
+    if not sections or not may_be_secret(kind):
         return None
     name = cast(Obj, target).get("name") if isinstance(target, dict) else None
     secret: Obj = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name or "(patched)"}}

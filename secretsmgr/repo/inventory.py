@@ -412,27 +412,7 @@ def load_inventory(
                 links.append(link)
             continue  # its target, when inside the repository, is judged as itself
         readable.append(rel)
-    # a file a kustomization lists as a resource is YAML to kustomize whatever its name
-    # (a secret.yaml.j2 or a kubectl get -o json > x.bak a layer applies: the review of sweep 12)
-    listed = frozenset(
-        p
-        for x in layers.layers
-        for p, uses in x.uses.items()
-        if structured_format(p) not in (FileFormat.YAML, FileFormat.JSON)
-        and any(u.kind in _READ_AS_YAML for u in uses)
-    )
-    # a file a secretGenerator reads under envs: is KEY=value lines to kustomize whatever its
-    # name (app.properties, app.ini): the detectors read it so (only those: the review of
-    # sweep 13 timed every shell script read as one)
-    as_env = frozenset(
-        p
-        for x in layers.layers
-        for p, uses in x.uses.items()
-        if p not in listed
-        and structured_format(p) is not FileFormat.DOTENV
-        and any(u.kind is UseKind.SECRET_ENV for u in uses)
-    )
-    scan = partial(_scan_one, snap, configs, detectors, cache, listed, as_env)
+    scan = partial(_scan_one, snap, configs, detectors, cache, _read_as(layers))
     # Files on disk with no cache to consult are read and parsed on every core; a git snapshot
     # reads through one cat-file process, which children cannot share.
     parallel = cache is None and isinstance(snap, WorktreeSnapshot)
@@ -485,28 +465,41 @@ def load_inventory(
 _READ_AS_YAML = frozenset((UseKind.RESOURCE, UseKind.PATCH, UseKind.LEGACY_PATCH))
 
 
+def _read_as(layers: LayerGraph) -> dict[str, FileFormat]:
+    """The format a layer's build reads a file in where its name says another: a resource or a
+    patch file is YAML whatever its name (a secret.yaml.j2, a `kubectl get -o json > x.bak`, a
+    .env or .ini resource: the reviews of sweep 12), a secretGenerator's ``envs:`` file is
+    ``KEY=value`` lines (app.properties, app.ini; only those: the review of sweep 13 timed
+    every shell script read as one). YAML wins where both are asked."""
+    out: dict[str, FileFormat] = {}
+    for layer in layers.layers:
+        for path, uses in layer.uses.items():
+            kinds = {use.kind for use in uses}
+            name = structured_format(path)
+            if kinds & _READ_AS_YAML and name not in (FileFormat.YAML, FileFormat.JSON):
+                out[path] = FileFormat.YAML
+            elif UseKind.SECRET_ENV in kinds and name is not FileFormat.DOTENV:
+                out.setdefault(path, FileFormat.DOTENV)
+    return out
+
+
 def _scan_one(
     snap: Snapshot,
     configs: SopsConfigs,
     detectors: Mapping[str, Detector],
     cache: InventoryCache | None,
-    listed: frozenset[str],
-    as_env: frozenset[str],
+    read_as: Mapping[str, FileFormat],
     rel: str,
 ) -> tuple[SopsEntry | None, Mapping[str, tuple[object, ...]]] | None:
     """One file read and parsed: its SOPS entry and its detector hits (None: unreadable).
-    A file in ``listed`` (a layer's resource under a name of no structured format) is read
-    as YAML by the detectors, one in ``as_env`` (a secretGenerator's ``envs:`` file) as
-    ``KEY=value`` lines, as kustomize reads them."""
+    A file in ``read_as`` is read by the detectors in that format, as kustomize reads it."""
     try:
         data = snap.read(rel)
     except OSError:
         return None  # deleted, a folder, unreadable: nothing to audit
     scanned = scan_file(rel, data, configs.rule_for)
-    if rel in listed and scanned.sops is None:  # a .env or .ini resource too (the 2nd review)
-        scanned = replace(scanned, format=FileFormat.YAML)
-    elif rel in as_env and scanned.sops is None:
-        scanned = replace(scanned, format=FileFormat.DOTENV)
+    if rel in read_as and scanned.sops is None:
+        scanned = replace(scanned, format=read_as[rel])
     if not detectors:
         return scanned.sops, {}
     if cache is not None:

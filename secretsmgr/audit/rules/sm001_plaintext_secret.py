@@ -12,7 +12,7 @@ import json
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import cast
 
@@ -36,13 +36,14 @@ from secretsmgr.audit.manifests import (
     is_secret,
     json6902_secret,
     label,
+    may_be_secret,
     may_hold_secret_kind,
     may_mention,
     numbered_objects,
     secret_values,
 )
 from secretsmgr.errors import FormatError
-from secretsmgr.repo.flux import Layer, UseKind
+from secretsmgr.repo.flux import Layer, Use, UseKind
 from secretsmgr.repo.flux.objects import go_field
 from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
@@ -756,12 +757,8 @@ def _fix(
         # a kustomization read by kustomize or Flux cannot be encrypted itself
         return PATCH_FIX
     hint = rename_hint(ctx, hit.path, yaml_name=hit.sniffed)
-    legacy = any(
-        use.kind is UseKind.LEGACY_PATCH
-        for layer in ctx.repo.layers.placements(hit.path)
-        for use in layer.uses.get(hit.path, ())
-    )
-    if legacy:  # kustomize-controller decrypts a patch file under patches: only
+    # kustomize-controller decrypts a patch file under patches: only
+    if _layers_using(ctx, hit.path, lambda use: use.kind is UseKind.LEGACY_PATCH):
         return (
             f"list {hit.path} under patches: (- path: …) instead of patchesStrategicMerge: in "
             f"its kustomization, as Flux decrypts only those patch files, then: {hint}"
@@ -868,15 +865,20 @@ def take_out(path: str, alone: bool, secret: str | None) -> str:
     return f"delete the Secret {secret or ''} document from {path} (its other documents stay)"
 
 
+def _layers_using(ctx: AuditContext, path: str, wanted: Callable[[Use], bool]) -> list[Layer]:
+    """The live layers whose build reads ``path`` in a way ``wanted`` accepts."""
+    return [
+        layer
+        for layer in ctx.repo.layers.placements(path)
+        if any(wanted(use) for use in layer.uses.get(path, ()))
+    ]
+
+
 def generator_readers(
     ctx: AuditContext, path: str, kind: UseKind = UseKind.SECRET_FILE
 ) -> list[Layer]:
     """The live layers whose secretGenerator reads ``path`` under ``files:`` (or ``kind``)."""
-    return [
-        layer
-        for layer in ctx.repo.layers.placements(path)
-        if any(use.kind is kind for use in layer.uses.get(path, ()))
-    ]
+    return _layers_using(ctx, path, lambda use: use.kind is kind)
 
 
 def env_sources(ctx: AuditContext) -> set[str]:
@@ -967,28 +969,16 @@ def _env_finding(ctx: AuditContext, hit: PlaintextSecret, keys: Sequence[str]) -
     )
 
 
-def _targets_secret(kind: str | None, hit: PlaintextSecret) -> bool:
-    """Whether a patch whose target names ``kind`` (a regex to kustomize, anchored) can patch a
-    Secret; with no kind, whether the value is one only a Secret holds (a ConfigMap's patch
-    writes under /data too: the second review of sweep 13)."""
-    if kind is None:
-        return hit.only_secret
-    try:
-        return re.fullmatch(f"(?:{kind})", "Secret") is not None
-    except re.error:
-        return True
-
-
 def _patch_file_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | None:
     """A plaintext value of a JSON 6902 patch file that a live layer applies to a Secret."""
-    patching = [
-        layer
-        for layer in ctx.repo.layers.placements(hit.path)
-        if any(
-            use.kind in (UseKind.PATCH, UseKind.LEGACY_PATCH) and _targets_secret(use.target, hit)
-            for use in layer.uses.get(hit.path, ())
-        )
-    ]
+    patching = _layers_using(
+        ctx,
+        hit.path,
+        lambda use: (
+            use.kind in (UseKind.PATCH, UseKind.LEGACY_PATCH)
+            and (hit.only_secret if use.target is None else may_be_secret(use.target))
+        ),
+    )
     if not patching:
         return None
     return RULE.finding(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext
+from secretsmgr.audit.context import AuditContext, keys_of_its_clusters
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.sopsconfig import all_age_recipients
@@ -34,7 +34,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     A non-age key (pgp, kms, …) is expected only when the file's own `.sops.yaml` creation rule
     names that key type (a PGP break-glass key, a cloud KMS backup); otherwise it is unexpected.
     """
-    per_cluster: dict[str | None, set[str]] | None = None  # each cluster's keys, read once
+    per_cluster: dict[str | None, frozenset[str]] = {}  # each cluster's keys, read once
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None or not ctx.repo.cluster_keys_for(entry):
@@ -44,14 +44,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             # a key of the cluster that applies the file (its other files' rules name it), which
             # this file's rule leaves out (Ramblurr/home-lab, sweep 14: a catch-all rule naming
             # the operator's key alone made the cluster key a stranger)
-            if per_cluster is None:
-                per_cluster = {g.cluster: set(g.keys) for g in ctx.repo.keys_by_cluster()}
-            expected |= {
-                k
-                for c in ctx.repo.layers.clusters_of(entry.path)
-                for k in per_cluster.get(c, ())
-                if k in ctx.repo.cluster_keys
-            }
+            expected |= keys_of_its_clusters(ctx, entry.path, per_cluster)
         rule = entry.creation_rule
         if rule is not None and ctx.repo.layers.layers and not ctx.repo.layers_of(entry.path):
             # a file no Flux layer applies (Talos, Ansible …) follows its own .sops.yaml rule

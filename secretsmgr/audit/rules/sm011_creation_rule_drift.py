@@ -9,6 +9,7 @@ from secretsmgr.audit.context import (
     OLD_KEY_ONLY,
     AuditContext,
     creation_rule_encrypts,
+    keys_of_its_clusters,
     reencrypt_fix,
     rotation_cure,
     widen_hint,
@@ -44,7 +45,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     """Compare recipients (as a set), the encryption rule and ``mac_only_encrypted``."""
     elsewhere: list[str] | None = None
     rotations = ctx.repo.rotations
-    per_cluster: dict[str | None, set[str]] | None = None  # each cluster's keys, read once
+    per_cluster: dict[str | None, frozenset[str]] = {}  # each cluster's keys, read once
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None:
@@ -152,15 +153,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             # a cluster key the file carries and the rule does not name: every cure above
             # follows the rule's recipients and would drop it (Ramblurr/home-lab, sweep 14: a
             # catch-all rule naming the operator's key alone)
-            if extra and per_cluster is None:
-                per_cluster = {g.cluster: set(g.keys) for g in ctx.repo.keys_by_cluster()}
-            ours = {
-                k
-                for c in ctx.repo.layers.clusters_of(entry.path)
-                for k in (per_cluster or {}).get(c, ())
-            }
             # another cluster's key on the file is no such key: following the rule drops it
-            dropped = [k for k in extra if k in ours and k in ctx.repo.cluster_keys]
+            ours = keys_of_its_clusters(ctx, entry.path, per_cluster) if extra else frozenset()
+            dropped = [k for k in extra if k in ours]
             if dropped:
                 fix = (
                     f"add {', '.join(dropped)} to {label} first: it is a key of the cluster that "
