@@ -27,6 +27,23 @@ class FormatError(RefusedError):
     """A file is not valid SOPS/YAML/JSON/dotenv as secretsmgr reads it."""
 
 
+class ClearValueError(FormatError):
+    """A value where the file's rule writes ``ENC[…]`` is in clear (added by hand: SM003).
+
+    ``key_path`` names it (mapping keys from the document root).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hints: tuple[str, ...] | list[str] = (),
+        key_path: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, hints=hints)
+        self.key_path = key_path
+
+
 class TooLargeError(FormatError):
     """An input is larger than the stated limit for it (a parameter with a default; a flag may
     raise it)."""

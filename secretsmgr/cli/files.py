@@ -4,6 +4,7 @@ changelog recorder (warnings go through ``context.warn``)."""
 from __future__ import annotations
 
 import contextlib
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ def about_file(
     sops's, when no age entry could open the file)."""
     from secretsmgr.errors import (
         BusyError,
+        ClearValueError,
         DecryptionError,
         IntegrityError,
         SecretsmgrError,
@@ -37,7 +39,13 @@ def about_file(
         if isinstance(exc, BusyError) or str(exc.message).startswith(str(file)):
             raise
         err = about(str(file), exc)
-        if isinstance(exc, IntegrityError):
+        if isinstance(exc, ClearValueError) and exc.key_path:
+            where = shlex.quote(".".join(exc.key_path))
+            err.hints = (
+                "added in clear by hand (SM003): encrypt a new value in its place: "
+                f"secretsmgr set {shlex.quote(str(file))} {where}",
+            )
+        elif isinstance(exc, IntegrityError):
             err.hints = (
                 f"restore it from git (git checkout HEAD -- {file}) "
                 "or re-encrypt from a trusted plaintext",

@@ -34,6 +34,7 @@ from secretsmgr.fileops.text import (
     Written,
     decrypt_file_text,
     decrypt_text,
+    decrypt_to_change,
     encrypt_text,
     example_text,
     parse_edited,
@@ -411,6 +412,25 @@ def read_value_file(path: Path) -> bytes:
         raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
 
 
+def _refuse_other_clear(
+    file: Path, path: keypath.KeyPath, clear: Sequence[tuple[str, ...]]
+) -> None:
+    """Refuse to re-seal a file holding a value added in clear by hand (SM003) that ``path``
+    neither replaces nor removes: sealing would encrypt it unasked, as if it were no leak."""
+    keys = tuple(k for k in path if isinstance(k, str))  # list indexes are not in these paths
+    other = [c for c in clear if c[: len(keys)] != keys]
+    if other:
+        where = ".".join(other[0])
+        raise RefusedError(
+            f"{file}: {where} is in clear although the file's rule encrypts it; nothing was "
+            "changed",
+            hints=(
+                f"set it first (it reads the value from stdin): secretsmgr set {file} {where}",
+                f"or remove it: secretsmgr unset {file} {where}",
+            ),
+        )
+
+
 def _rewrite(
     file: Path,
     root: Path | None,
@@ -424,9 +444,10 @@ def _rewrite(
     with locked(root, file):
         text = read_text(file)
         fmt = format_for_text(file.name, text)
-        decrypted = decrypt_file_text(text, fmt, identities)
+        decrypted, clear = decrypt_to_change(text, fmt, identities)
         docs, path = change(fmt, decrypted.docs)
         shown = keypath.format_key_path(path)
+        _refuse_other_clear(file, path, clear)
         if is_binary_store(file.name, text) and (action != "set" or path != ("data",)):
             # sops reads nothing but one string at data: anything else leaves a file it cannot
             raise RefusedError(
@@ -434,7 +455,7 @@ def _rewrite(
                 f"{'set' if action == 'set' else 'changed, never removed'}; nothing was changed",
                 hints=(f"secretsmgr edit {file}",),
             )
-        if same_data(docs, decrypted.docs):
+        if not clear and same_data(docs, decrypted.docs):
             return ValueChange(shown, changed=False)
         written = reseal(decrypted, docs, yaml_indent(file))
         if action == "set":

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from secretsmgr.errors import ConfigError, FormatError, RefusedError
+from secretsmgr.errors import (
+    ClearValueError,
+    ConfigError,
+    FormatError,
+    IntegrityError,
+    RefusedError,
+)
 from secretsmgr.fileops.keypath import MISSING_TYPE, get, resolve
 from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.keys.protocols import Identity
@@ -27,8 +33,10 @@ from secretsmgr.sops import (
     parse_plain,
     seal,
 )
-from secretsmgr.sops.datakey import new_data_key
-from secretsmgr.sops.document import binary_plain, check_written
+from secretsmgr.sops.datakey import new_data_key, unwrap_data_key
+from secretsmgr.sops.document import binary_plain, check_written, decrypt_docs, stored_mac
+from secretsmgr.sops.encvalue import is_enc
+from secretsmgr.sops.mac import MacAccumulator, macs_equal
 from secretsmgr.sops.metadata import WRITE_VERSION
 from secretsmgr.sops.model import SopsMetadata
 from secretsmgr.sops.rules import iter_leaves
@@ -275,6 +283,49 @@ def reseal(decrypted: Decrypted, docs: Sequence[MapNode], indent: int = 4) -> Wr
 def decrypt_file_text(text: str, fmt: FileFormat, identities: Sequence[Identity]) -> Decrypted:
     """Load and decrypt (MAC verified) an encrypted file's text."""
     return decrypt(load(text, fmt), identities)
+
+
+def _in_clear(leaf: object) -> bool:
+    """A value where sops writes ``ENC[…]`` that is not one (nor empty, which sops leaves)."""
+    if leaf is None or leaf == "" or isinstance(leaf, Comment):
+        return False
+    return not (isinstance(leaf, str) and is_enc(leaf))
+
+
+def decrypt_to_change(
+    text: str, fmt: FileFormat, identities: Sequence[Identity]
+) -> tuple[Decrypted, tuple[tuple[str, ...], ...]]:
+    """An encrypted file's text decrypted for ``set``/``unset``, and the key paths (mapping keys
+    only) of values its rule encrypts that someone added in clear by hand (SM003).
+
+    sops refuses such a file whole. Here it opens when everything else is what sops wrote: the
+    MAC over the other values matches (sops never counted the added ones). The caller replaces
+    or removes the values in clear; they are returned as they stand meanwhile.
+    """
+    sf = load(text, fmt)
+    data_key = unwrap_data_key(sf.metadata, identities)
+    try:
+        docs, ivs = decrypt_docs(sf, data_key)
+        return Decrypted(sf.format, docs, sf.metadata, data_key, ivs), ()
+    except ClearValueError:
+        rule = sf.metadata.rule
+        clear = [
+            [(path, _in_clear(leaf)) for path, leaf, enc in iter_leaves(doc, rule) if enc]
+            for doc in sf.docs
+        ]
+        if not any(flag for doc in clear for _, flag in doc):
+            raise
+    docs, ivs = decrypt_docs(sf, data_key, verify=False, audit=True)
+    mac = MacAccumulator(sf.metadata.mac_only_encrypted)
+    for doc, marks in zip(docs, clear, strict=True):
+        added = iter(flag for _, flag in marks)
+        for _path, leaf, enc in iter_leaves(doc, rule):
+            if not (enc and next(added)):  # the values added in clear are left out
+                mac.feed(leaf, enc)
+    if not macs_equal(stored_mac(sf.metadata, data_key), mac.hexdigest()):
+        raise IntegrityError("MAC mismatch — the file was changed outside SOPS")
+    paths = tuple(dict.fromkeys(path for doc in clear for path, flag in doc if flag))
+    return Decrypted(sf.format, docs, sf.metadata, data_key, ivs), paths
 
 
 def yaml_indent(path: Path) -> int:

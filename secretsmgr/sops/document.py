@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from secretsmgr.errors import AlreadyEncryptedError, FormatError, IntegrityError
+from secretsmgr.errors import AlreadyEncryptedError, ClearValueError, FormatError, IntegrityError
 from secretsmgr.keys.protocols import Identity, Recipient
 from secretsmgr.sops import cipher
 from secretsmgr.sops.datakey import new_data_key, unwrap_data_key, wrap_data_key
@@ -330,12 +330,14 @@ def decrypt_docs(
             return leaf
         if not encrypted or leaf is None or leaf == "":
             return leaf
-        if isinstance(leaf, str) and (is_enc(leaf) or not audit):
+        if isinstance(leaf, str) and is_enc(leaf):
             return _open(path, leaf, comment=False)
         if audit:
             return leaf
-        raise FormatError(
-            f"{_where(path)}: value is not encrypted (does not match sops' data format)"
+        raise ClearValueError(
+            f"{_where(path)}: value is in clear where the file's rule encrypts it (sops: does "
+            "not match sops' data format)",
+            key_path=path,
         )
 
     def _open(path: Path, text: str, comment: bool) -> Leaf:

@@ -473,3 +473,65 @@ def test_a_history_rewritten_after_a_kept_checkpoint_still_refuses_the_write(
         assert "is broken at seq 1" in one_error(err, NEW_VALUE)
     after = {p: p.read_bytes() for p in demo.rglob("*") if p.is_file() and ".git" not in p.parts}
     assert after == before
+
+
+def _add_in_clear(path: Path, after: str, line: str) -> bytes:
+    """Add ``line`` by hand below the line starting with ``after`` (SM003's case)."""
+    lines = path.read_text().splitlines(keepends=True)
+    at = next(i for i, text in enumerate(lines) if text.startswith(after)) + 1
+    path.write_text("".join([*lines[:at], line, *lines[at:]]))
+    return path.read_bytes()
+
+
+def test_a_value_added_in_clear_is_replaced_or_removed(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sops refuses a file with a value added in clear; set/unset are its cure (SM003's fix),
+    and refuse while another such value would be encrypted unasked."""
+    path = encrypted(repo, "db.yaml", SECRET, capsys)
+    twin = repo / "twin.yaml"
+    before = _add_in_clear(path, "stringData:", "    extra: leaked-in-clear\n")
+    twin.write_bytes(before)
+    assert run_sops(["decrypt", str(path)], key_file=TEST_KEY).returncode != 0
+    got, out, err = run(["--repo", str(repo), "decrypt", str(path)], capsys)
+    assert (got, out) != (0, "")
+    one_error(err, "leaked-in-clear", "old-password")
+    assert "hint: added in clear by hand (SM003): encrypt a new value in its place: " in err
+    assert f"secretsmgr set {path} stringData.extra" in err
+
+    args = ["--repo", str(repo), "set", str(path), "stringData.password"]
+    got, out, err = run(args, capsys, stdin=NEW_VALUE.encode())
+    assert (got, out) == (1, "")
+    assert "stringData.extra is in clear" in one_error(err, "leaked-in-clear", "old-password")
+    assert path.read_bytes() == before
+
+    args = ["--repo", str(repo), "set", str(path), "stringData.extra"]
+    assert run(args, capsys, stdin=NEW_VALUE.encode()) == (0, "", "")
+    assert "leaked-in-clear" not in path.read_text()
+    with_extra = SECRET.replace("stringData:\n", f"stringData:\n    extra: {NEW_VALUE}\n")
+    assert sops_plain(path) == with_extra
+
+    assert run(["--repo", str(repo), "unset", str(twin), "stringData.extra"], capsys)[0] == 0
+    assert sops_plain(twin) == SECRET
+
+    env_file = encrypted(repo, "app.env", "A=1\n", capsys)
+    env_file.write_text(env_file.read_text() + "B=leaked-in-clear\n")
+    assert run(["--repo", str(repo), "set", str(env_file), "B"], capsys, stdin=b"two")[0] == 0
+    assert sops_plain(env_file) == "A=1\nB=two\n"
+
+
+def test_a_value_replaced_in_clear_still_fails_the_mac(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An encrypted value overwritten in clear changes what the MAC covers: still refused."""
+    path = encrypted(repo, "db.yaml", SECRET, capsys)
+    text = path.read_text()
+    start = text.index("    username: ENC[")
+    end = text.index("\n", start)
+    path.write_text(text[:start] + "    username: root" + text[end:])
+    before = path.read_bytes()
+    args = ["--repo", str(repo), "set", str(path), "stringData.username"]
+    got, out, err = run(args, capsys, stdin=b"admin")
+    assert (got, out) == (1, "")
+    assert "MAC mismatch" in one_error(err, "old-password")
+    assert path.read_bytes() == before

@@ -7,6 +7,7 @@ value under a Secret's ``data``/``stringData`` (a file encrypted with ``--encryp
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -125,9 +126,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"{key_path} is not encrypted although the file's rule "
                 f"({rule.kind.value}: {rule.value}) says it must be",
                 key_path=key_path,
-                fix=f"restore the file and set the value encrypted: git checkout HEAD -- "
-                f"{entry.path} && secretsmgr set {entry.path} {key_path} "
-                "(it reads the value from stdin)",
+                fix=f"encrypt a new value in its place (read from stdin; the one in clear may "
+                f"be in git already): secretsmgr set {shlex.quote(entry.path)} "
+                f"{shlex.quote(key_path)}, or drop it: secretsmgr unset "
+                f"{shlex.quote(entry.path)} {shlex.quote(key_path)}",
             )
         yield from _generator_values(ctx, entry, fix)
         for key_path in secret_plain.get(entry.path, ()):

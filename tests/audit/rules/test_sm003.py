@@ -119,24 +119,32 @@ def test_the_fix_names_the_rule_when_re_encrypting_would_leave_the_value_in_clea
 
 def test_the_printed_fix_for_a_value_added_by_hand_works(tmp_path: Path) -> None:
     """An operator's acceptance run: the printed re-encrypt one-liner failed at decrypt (sops
-    never writes such a value in clear; the file no longer decrypts) and still exited 0."""
+    never writes such a value in clear; the file no longer decrypts) and still exited 0. Then
+    the fix restored the file from git first, which does nothing once the value is committed:
+    ``set`` now opens such a file itself."""
     import shlex
-    import subprocess
 
     from tests.cli.runner import run_process
     from tests.conftest import run_sops
-    from tests.rotate.helpers import DEMO, DEMO_KEY, REDIS, git_copy, subprocess_env
+    from tests.rotate.helpers import (
+        DEMO,
+        DEMO_KEY,
+        REDIS,
+        commit_all,
+        git_copy,
+        subprocess_env,
+    )
 
     repo = git_copy(DEMO, tmp_path / "demo")
     path = repo / REDIS
     path.write_text(insert_after(path.read_text(), "stringData:", "    extra: added-by-hand"))
+    commit_all(repo, "leak")
     env = subprocess_env(SOPS_AGE_KEY_FILE=str(DEMO_KEY))
     found = run_process(["audit"], repo=repo, env=env, expect=1).out.splitlines()
     (at,) = [n for n, line in enumerate(found) if " SM003 " in line]
     fix = found[at + 1].strip().removeprefix("fix: ")
-    restore, _, rest = fix.partition(": ")[2].partition(" && ")
-    subprocess.run(shlex.split(restore), cwd=repo, check=True, capture_output=True)
-    args = shlex.split(rest.split(" (")[0])
+    command = fix.partition("): ")[2].partition(", or drop it: ")[0]
+    args = shlex.split(command)
     assert args[:2] == ["secretsmgr", "set"]
     run_process(args[1:], repo=repo, env=env, stdin="now-encrypted", expect=0)
     opened = run_sops(
@@ -145,6 +153,7 @@ def test_the_printed_fix_for_a_value_added_by_hand_works(tmp_path: Path) -> None
     assert opened.returncode == 0 and opened.stdout == "now-encrypted"
     clean = run_process(["audit"], repo=repo, env=env)
     assert " SM003 " not in clean.out
+    assert "added-by-hand" not in path.read_text()
 
 
 def test_a_sops_file_whose_rule_encrypts_no_value_is_a_warning(tmp_path: Path) -> None:
