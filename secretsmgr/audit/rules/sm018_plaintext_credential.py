@@ -36,6 +36,8 @@ from secretsmgr.audit.manifests import (
 )
 from secretsmgr.audit.rules.sm001_plaintext_secret import env_sources
 from secretsmgr.errors import FormatError
+from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
+from secretsmgr.repo.flux.objects import go_field
 from secretsmgr.repo.placeholders import URL_PASSWORD
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry
@@ -191,6 +193,7 @@ def _candidates(
     at: every check in the places credentials are kept by mistake, known formats everywhere
     else in the object (a ClusterIssuer's ``accessKeyID: AKIA…``)."""
     kind, api = obj.get("kind"), obj.get("apiVersion")
+    yield from _config_literals(prefix, obj)
     if not isinstance(kind, str) or not isinstance(api, str) or (kind, api) == ("Config", "v1"):
         # no Kubernetes object, or a kubeconfig (kind Config): a file, every value judged
         for key_path, key, value, listed in _strings(obj, prefix):
@@ -222,6 +225,45 @@ def _candidates(
             continue  # base64 of a binary file: a key format inside it is chance (AKIA, ABIA…)
         if any(part in value for part in parts):
             yield name, key_path, key, value, True, None
+
+
+def _config_literals(
+    prefix: str, obj: Obj
+) -> Iterator[tuple[str, str, str, str, bool, str | None]]:
+    """A kustomization's ``configMapGenerator`` literals (``KEY=value``), judged like a
+    ConfigMap's data: the generator writes them into one."""
+    kind = obj.get("kind")
+    if kind not in (None, "Kustomization", "Component"):
+        return
+    api = obj.get("apiVersion")
+    if api is not None and not str(api).startswith("kustomize.config.k8s.io/"):
+        return
+    field = go_field(obj, "configMapGenerator")  # kustomize reads its fields in any case
+    if field is None or not isinstance(field[1], list):
+        return
+    for number, raw in enumerate(cast(list[object], field[1])):
+        if not isinstance(raw, dict):
+            continue
+        gen = cast(Obj, raw)
+        name = (go_field(gen, "name") or ("", None))[1]
+        listed = go_field(gen, "literals")
+        if listed is None or not isinstance(listed[1], list):
+            continue
+        where = f"{prefix}{field[0]}.{number}.{listed[0]}"
+        for index, literal in enumerate(cast(list[object], listed[1])):
+            if not isinstance(literal, str):
+                continue
+            key, sep, value = literal.partition("=")
+            if sep and key.strip():
+                shown = f"configMapGenerator {name or '(unnamed)'}"
+                yield (
+                    shown,
+                    f"{where}.{index}",
+                    key.strip(),
+                    value.strip().strip("\"'"),
+                    False,
+                    None,
+                )
 
 
 _EMBEDDED_YAML = re.compile(r"(?i)\.(?:ya?ml|json)$")
@@ -509,6 +551,16 @@ _CI_FILE = re.compile(
 
 
 def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
+    if hit.where.startswith("configMapGenerator ") or (
+        hit.where == "file" and posixpath.basename(hit.path) in KUSTOMIZATION_NAMES
+    ):
+        # kustomize cannot read an encrypted kustomization file, and Flux decrypts none
+        return (
+            f"move the value out of {posixpath.basename(hit.path)} (kustomize cannot read it "
+            "encrypted) into a secretGenerator's envs: file of KEY=value lines (NAME.enc.env, "
+            "encrypted with secretsmgr encrypt -i), read it from that Secret, and rotate it: "
+            "it is in git"
+        )
     if hit.where == "file" and _CI_FILE.match(hit.path):
         return (
             "move the value into the CI service's own secrets (in GitHub Actions, a repository "

@@ -421,3 +421,36 @@ def test_a_values_file_inside_a_configmap_is_judged_as_values(tmp_path: Path) ->
     assert [(f.key_path, f.line, f.severity.value) for f in found] == [
         ("data.values.yaml.postgresql.auth.password", 9, "warning")
     ]
+
+
+def test_config_map_generator_literals_are_judged_and_the_fix_never_encrypts_a_kustomization(
+    tmp_path: Path,
+) -> None:
+    # a configMapGenerator writes its literals into a ConfigMap: a password there got no word,
+    # and a known format in a kustomization.yaml without kind got the advice to encrypt the
+    # kustomization itself (kustomize cannot read it so, and Flux decrypts none)
+    from secretsmgr.audit.engine import run_audit
+
+    generator = (
+        "configMapGenerator:\n  - name: app-config\n    literals:\n      - LOG_LEVEL=debug\n"
+        "      - DATABASE_PASSWORD=Zq8vT3mP9xW2\n      - AWS_KEY=AKIAZZZZZZZZZZZZZZZZ\n"
+        "      - API_TOKEN=${API_TOKEN}\n      - PASSWORD_FILE=/run/secrets/db\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\n"
+            "kind: Kustomization\n" + generator,
+            "other/kustomization.yaml": generator,
+        },
+    )
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM018"]
+    assert sorted((f.path, f.key_path, f.line, f.severity.value) for f in found) == [
+        ("apps/kustomization.yaml", "configMapGenerator.0.literals.1", 7, "warning"),
+        ("apps/kustomization.yaml", "configMapGenerator.0.literals.2", 8, "error"),
+        ("other/kustomization.yaml", "configMapGenerator.0.literals.1", 5, "warning"),
+        ("other/kustomization.yaml", "configMapGenerator.0.literals.2", 6, "error"),
+    ]
+    assert all("encrypt -i apps/kustomization" not in (f.fix or "") for f in found)
+    assert all("encrypt -i other/kustomization" not in (f.fix or "") for f in found)
+    assert all("secretGenerator's envs: file" in (f.fix or "") for f in found)
