@@ -21,7 +21,7 @@ from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.datakey import new_data_key, unwrap_data_key, wrap_data_key
 from secretsmgr.sops.document import FileFormat, decrypt_docs, dump, load, same_data, seal
 from secretsmgr.sops.model import SopsMetadata
-from secretsmgr.sops.splice import splice
+from secretsmgr.sops.splice import block_indent, splice
 from secretsmgr.sops.tree import MapNode
 
 
@@ -95,15 +95,17 @@ def stage_file(
         version=meta.version,
     )
     sealed = seal(docs, fmt=sf.format, data_key=key, metadata=template)
+    yaml = sf.format.value == "yaml"
+    indent = (block_indent(old_text) if yaml else None) or 4  # as the file was written
     spliced = (
-        splice(old_text, sealed.docs, sealed.metadata, values=sealed.enc_values)
-        if sf.format.value == "yaml"
+        splice(old_text, sealed.docs, sealed.metadata, indent, values=sealed.enc_values)
+        if yaml
         else None
     )
     staged = Staged(
         entry.path,
         old_text,
-        spliced or dump(sealed),
+        spliced or dump(sealed, indent),
         key,
         sealed.metadata.lastmodified,
         meta.age_recipients,
@@ -113,7 +115,7 @@ def stage_file(
     try:
         _verify(sf.format, staged.new_text, key, docs, staged)
     except SecretsmgrError:
-        whole = dump(sealed)
+        whole = dump(sealed, indent)
         if staged.new_text == whole:
             raise
         staged.new_text = whole  # the splice did not fit this file: write it whole

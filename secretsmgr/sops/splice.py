@@ -47,17 +47,32 @@ def _blocks(text: str) -> list[tuple[int, int]]:
     return blocks
 
 
+def block_indent(text: str) -> int | None:
+    """The indent the file's first ``sops:`` block was written with (``stores.yaml.indent``
+    when sops wrote it), or None when there is no such block to tell."""
+    found = _BLOCK.search(text)
+    if found is None:
+        return None
+    end = text.find("\n", found.end())
+    line = text[found.end() : end if end >= 0 else len(text)]
+    width = len(line) - len(line.lstrip(" "))
+    return width if 0 < width < len(line) else None
+
+
 def splice(
     text: str,
     docs: list[MapNode],
     meta: SopsMetadata,
-    indent: int = 4,
+    indent: int | None = None,
     values: tuple[str, ...] | None = None,
 ) -> str | None:
     """``text`` with its ENC values and sops blocks replaced by those of (docs, meta), or None.
 
-    ``values`` are the new ENC strings in file order when the caller already has them.
+    The new blocks take the old one's indent unless ``indent`` is given (4 when there is
+    none to tell). ``values`` are the new ENC strings in file order when the caller already
+    has them.
     """
+    indent = indent or block_indent(text) or 4
     blocks = _blocks(text)
     if len(blocks) != len(docs) or not blocks:
         return None

@@ -200,9 +200,12 @@ class _Emitter:
         else:
             self.lines.append(f"{prefix} {rendered}" if prefix else rendered)
 
-    def mapping(self, node: MapNode, level: int, key_col: int) -> None:
+    def mapping(self, node: MapNode, key_col: int) -> None:
         pad = " " * key_col
-        child = level + self.indent
+        # go-yaml v3 puts what a key holds at the next multiple of the indent past the key's
+        # column: key_col + indent for a plain mapping, but for a mapping in a list item (keys
+        # two past the dash) with indent 2, two more than dash + indent (the key's own column)
+        child = self.indent * ((key_col + self.indent) // self.indent)
         for item in node.items:
             if isinstance(item, Comment):
                 self.lines.append(f"{pad}#{item.text}")
@@ -216,7 +219,7 @@ class _Emitter:
                     self.lines.append(f"{pad}{k}: {{}}")
                 else:
                     self.lines.append(f"{pad}{k}:")
-                    self.mapping(value, child, child)
+                    self.mapping(value, child)
             elif isinstance(value, SeqNode):
                 if not _has_data(value):
                     self._hoist(value.items, key_col)
@@ -253,7 +256,7 @@ class _Emitter:
                     rest = SeqNode(element.items[lead:])
                 start = len(self.lines)
                 if isinstance(rest, MapNode):
-                    self.mapping(rest, dash, dash + 2)
+                    self.mapping(rest, dash + 2)
                 else:
                     self.sequence(rest, dash + 2)
                 while self.lines[start].lstrip().startswith("#"):
@@ -277,7 +280,7 @@ def emit_yaml(docs: list[Node], indent: int = 4) -> str:
         em = _Emitter(indent)
         if isinstance(doc, MapNode):
             if _has_data(doc):
-                em.mapping(doc, 0, 0)
+                em.mapping(doc, 0)
             else:
                 em._hoist(doc.items, 0)
                 em.lines.append("{}")

@@ -1,0 +1,117 @@
+"""``stores.yaml.indent``: files sops writes with any indent are written back exactly so.
+
+go-yaml puts what a key holds at the next multiple of the indent past the key's column; with
+indent 2 a mapping inside a list item (keys two past the dash) nests two columns deeper than
+``dash + indent``. We emitted ``dash + indent`` (the key's own column: invalid YAML), so
+``encrypt``, ``set``, ``unset`` and ``edit`` refused every file under the onedr0p template's
+``indent: 2``, and ``rotate`` wrote the ``sops:`` block at 4 (sweep 16).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import TEST_KEY, run_sops
+
+from secretsmgr import sops
+from tests.cli.runner import run_process
+from tests.rotate.helpers import commit_all, subprocess_env
+
+pytestmark = pytest.mark.interop
+
+PUB = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
+PLAIN = """\
+top: |
+  block at top
+stringData:
+  password: hunter2-in-the-plaintext
+list:
+  - name: a
+    value: |
+      block
+    nested:
+      deeper:
+        - x
+        - y: 1
+          z: |
+            zz
+          w:
+            - |
+              seq block
+            - - a
+              - b: |
+                  deep block
+  - - inner
+    - - innermost
+      - k: v
+        m: |
+          mm
+  - |
+    block item
+  - k: v
+    l:
+      - 1
+  - # c
+    k: v
+"""
+
+
+def _config(indent: int) -> str:
+    return (
+        "creation_rules:\n"
+        f"  - age: {PUB}\n"
+        "    encrypted_regex: ^password$\n"
+        f"stores:\n  yaml:\n    indent: {indent}\n"
+    )
+
+
+@pytest.mark.parametrize("indent", [2, 3, 5, 6, 8])
+def test_what_sops_writes_under_an_indent_is_written_back_byte_for_byte(
+    tmp_path: Path, indent: int
+) -> None:
+    (tmp_path / ".sops.yaml").write_text(_config(indent))
+    (tmp_path / "s.yaml").write_text(PLAIN)
+    done = run_sops(["encrypt", "s.yaml"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sops.dump(sops.load(done.stdout, sops.FileFormat.YAML), indent) == done.stdout
+
+
+def _shape(text: str) -> list[str]:
+    """Each key's or list item's line as indent and key (what an indent changes); the
+    ciphertexts, the age armor and ``lastmodified`` left out."""
+    return [
+        line[: len(line) - len(line.lstrip())] + line.strip().split(":")[0]
+        for line in text.splitlines()
+        if (":" in line or line.strip().startswith("- "))
+        and not line.strip().startswith(("ENC[", "-----"))
+        and "lastmodified" not in line
+    ]
+
+
+def test_the_writers_keep_a_two_space_indent(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    (repo / ".sops.yaml").write_text(_config(2))
+    (repo / "s.yaml").write_text(PLAIN)
+    (repo / "theirs.yaml").write_text(PLAIN)
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(TEST_KEY))
+    run_process(["encrypt", "-i", "s.yaml"], repo=repo, cwd=repo, env=env, expect=0)
+    assert run_sops(["encrypt", "-i", "theirs.yaml"], cwd=repo).returncode == 0
+    ours = (repo / "s.yaml").read_text()
+    assert "hunter2" not in ours
+    assert _shape(ours) == _shape((repo / "theirs.yaml").read_text())
+
+    run_process(
+        ["set", "s.yaml", "stringData.password"], repo=repo, cwd=repo, env=env, stdin="b", expect=0
+    )
+    commit_all(repo, "encrypted")
+    run_process(["rotate", "s.yaml", "--reason", "t"], repo=repo, cwd=repo, env=env, expect=0)
+    rotated = (repo / "s.yaml").read_text()
+    assert _shape(rotated) == _shape(ours)
+    opened = run_sops(["decrypt", "s.yaml"], cwd=repo, key_file=TEST_KEY)
+    assert opened.returncode == 0, opened.stderr
+    theirs = run_sops(["decrypt", "theirs.yaml"], cwd=repo, key_file=TEST_KEY).stdout
+    assert opened.stdout == theirs.replace("hunter2-in-the-plaintext", "b")
