@@ -83,6 +83,11 @@ def restore_metadata_hint(path: str) -> str:
     )
 
 
+# the plaintext goes whatever happened, and the line fails when a step did (it exited 0: the
+# status of rm, so a failed re-encryption went unseen: sweep 16)
+_CLEAN_UP = 's=$?; rm -f "$P"; [ "$s" = 0 ]; }'
+
+
 def reencrypt_hint(path: str, *, with_sops: bool = False, config: str | None = None) -> str:
     """Re-encrypt under the creation rule with the plaintext only in memory-backed /dev/shm,
     in a file of its own (``mktemp``: 0600, a new name, so no other user or run can hold or
@@ -96,15 +101,16 @@ def reencrypt_hint(path: str, *, with_sops: bool = False, config: str | None = N
         inside = folder and path.startswith(folder + "/")
         inner = shlex.quote(path[len(folder) + 1 :] if inside else path)
         command = (
-            f'P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && sops decrypt --output "$P" {inner} '
-            f'&& sops encrypt --filename-override {inner} --output {inner} "$P"; rm -f "$P"'
+            "P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && "
+            f'{{ sops decrypt --output "$P" {inner} && sops encrypt --filename-override {inner} '
+            f'--output {inner} "$P"; {_CLEAN_UP}'
         )
         return f"(cd {shlex.quote(folder)} && {command})" if inside else command
     quoted = shlex.quote(path)
     return (
-        'P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && secretsmgr decrypt -o "$P" '
+        'P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && { secretsmgr decrypt -o "$P" '
         f'{quoted} && secretsmgr encrypt --filename-override {quoted} -o {quoted} "$P"; '
-        'rm -f "$P"'
+        f"{_CLEAN_UP}"
     )
 
 
