@@ -7,6 +7,8 @@ symlinks or lie under symlinked folders of the repository are refused (``target`
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -374,6 +376,25 @@ def _check_set(fmt: FileFormat, doc: MapNode, path: keypath.KeyPath, value: Node
             if len(path) == 2
             else (f"set one key under it: {path[0]}.NAME",),
         )
+    if path[0] == "data" and not _is_base64(value):
+        # the API server refuses the Secret, so Flux's apply of the whole layer fails
+        key = path[1] if len(path) > 1 else "NAME"
+        raise UsageError(
+            f"{shown}: a Secret's data holds base64, and this value is not",
+            hints=(
+                f"set the text under stringData instead: secretsmgr set FILE stringData.{key}",
+                "or give it base64-encoded (base64 -w0 < FILE)",
+            ),
+        )
+
+
+def _is_base64(value: str) -> bool:
+    """Whether the API server reads ``value`` as base64 (Go's decoder skips line breaks)."""
+    try:
+        base64.b64decode(value.replace("\r", "").replace("\n", ""), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 def _check_ini_set(path: keypath.KeyPath, value: Node) -> None:

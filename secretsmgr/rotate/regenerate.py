@@ -3,11 +3,15 @@
 ``regenerate`` makes the value (same length, same alphabet class, padding kept; bounded: it
 never loops forever, even on ``"=="``). The tree helpers find the slots a ``--regenerate``
 key path names and every other encrypted leaf holding the same old value, which is how a
-shared password is found in other files (``--linked``) or refused (without it).
+shared password is found in other files (``--linked``) or refused (without it). A Secret's
+``data`` value is base64 of the credential: it is compared, and made anew, as the text it
+encodes.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 import string
 from collections.abc import Collection, Mapping, Sequence
@@ -78,6 +82,23 @@ def regenerate(value: object, where: str) -> str:
     raise UsageError(f"{where}: could not draw a value different from the old one")
 
 
+def _encode(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _text_of(value: str, where: str) -> tuple[str, str]:
+    """The credential a Secret's ``data`` value encodes: a new one is made like it and encoded
+    again (regenerating the base64 text made random bytes, no usable password: sweep 16)."""
+    text = _decoded(value)
+    if text is None:
+        raise UsageError(
+            f"{where}: holds base64 of binary content (a key, a certificate?), not a password "
+            "that can be drawn at random; make the new one where it is issued and set it",
+            hints=("secretsmgr set FILE KEY_PATH --value-file NEW (base64 of the new content)",),
+        )
+    return text
+
+
 def _slots(
     node: Node, parts: list[str], prefix: KeyPath = ()
 ) -> list[tuple[MapNode, str, KeyPath]]:
@@ -134,26 +155,54 @@ def dotted(path: KeyPath) -> str:
     return ".".join(path)
 
 
+def _encoded(doc: MapNode, path: KeyPath) -> bool:
+    """Whether the value at ``path`` is a Kubernetes Secret's ``data`` value: base64 of the
+    credential, never the credential itself."""
+    return len(path) == 2 and path[0] == "data" and doc.get("kind") == "Secret"
+
+
+def _decoded(value: str) -> tuple[str, str] | None:
+    """The text a Secret's ``data`` value encodes and its final line break (``echo pw | base64``
+    keeps one), or None: not base64, or no one-line printable text (a key, a certificate)."""
+    try:
+        text = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    body = text.removesuffix("\n")
+    return (body, text[len(body) :]) if body and body.isprintable() else None
+
+
+def _plain(doc: MapNode, path: KeyPath, leaf: str) -> str:
+    """The credential a leaf holds: a Secret's ``data`` value decoded (when it is text)."""
+    found = _decoded(leaf) if _encoded(doc, path) else None
+    return found[0] if found else leaf
+
+
 def paths_holding(doc: MapNode, rule: EncryptionRule, values: Collection[str]) -> list[str]:
-    """Dotted key paths of the encrypted string leaves of ``doc`` equal to any of ``values``."""
+    """Dotted key paths of the encrypted string leaves of ``doc`` holding any of ``values`` (a
+    Secret's ``data`` value compared decoded, so ``stringData`` elsewhere finds it)."""
     return [
         dotted(path)
         for path, leaf, encrypted in iter_leaves(doc, rule)
-        if encrypted and isinstance(leaf, str) and leaf in values
+        if encrypted and isinstance(leaf, str) and _plain(doc, path, leaf) in values
     ]
 
 
 def replace_equal(
     doc: MapNode, rule: EncryptionRule, replacements: Mapping[str, str]
 ) -> tuple[MapNode, list[str]]:
-    """``doc`` with every encrypted leaf equal to an old value replaced by its new value, and
-    the dotted key paths that changed."""
+    """``doc`` with every encrypted leaf holding an old value given its new value (base64 in a
+    Secret's ``data``), and the dotted key paths that changed."""
     hits: list[str] = []
 
     def swap(path: KeyPath, leaf: Leaf, encrypted: bool) -> Leaf:
-        if encrypted and isinstance(leaf, str) and leaf in replacements:
+        if not (encrypted and isinstance(leaf, str)):
+            return leaf
+        found = _decoded(leaf) if _encoded(doc, path) else None
+        plain, newline = found or (leaf, "")
+        if plain in replacements:
             hits.append(dotted(path))
-            return replacements[leaf]
+            return _encode(replacements[plain] + newline) if found else replacements[plain]
         return leaf
 
     out = map_with_rule(doc, rule, swap)
@@ -174,15 +223,19 @@ def regenerate_named(
         for entry in targets:
             _refuse_plaintext_slot(entry, spec)
             for doc in opened[entry.path]:
-                for node, key in find_slots(doc, spec.split(".")):
+                for node, key, path in _slots(doc, spec.split(".")):
                     old = node.get(key)
                     if not isinstance(old, str) or not old:
                         raise UsageError(f"{entry.path}: {spec} is not a non-empty string")
                     hit = True
+                    encoded = _encoded(doc, path)
+                    newline = ""
+                    if encoded:
+                        old, newline = _text_of(old, f"{entry.path}: {spec}")
                     if old in replacements.values():
                         continue  # already regenerated under another name of the same slot
                     new = replacements.setdefault(old, regenerate(old, f"{entry.path}: {spec}"))
-                    set_value(node, key, new)
+                    set_value(node, key, _encode(new + newline) if encoded else new)
                     done[Regeneration(entry.path, spec)] = None
         if not hit:
             raise UsageError(f"--regenerate {spec}: no target file has that key path")

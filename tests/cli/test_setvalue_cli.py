@@ -237,6 +237,7 @@ def test_set_and_unset_on_json_and_dotenv(
             "leaves metadata.labels.app in plaintext",
         ),
         ("db.yaml", ["set", "{f}", "sops.mac"], b"x", 2, "reserved"),
+        ("db.yaml", ["set", "{f}", "data.token"], b"not base64!", 2, "stringData.token"),
         ("db.yaml", ["set", "{f}", "metadata.name.inner"], b"x", 2, "holds a value"),
         ("app.env", ["set", "{f}", "a.b"], b"x", 2, "only top-level keys"),
         ("app.env", ["set", "{f}", "sops_mac"], b"x", 2, "not a valid dotenv key"),

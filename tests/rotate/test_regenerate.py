@@ -242,3 +242,59 @@ def test_the_rule_decides_which_slots_stay_in_plaintext_not_the_value(
     assert (code, out) == (1, ""), err
     assert "leaves metadata.annotations.note in plaintext" in err
     assert snapshot(demo_repo) == before
+
+
+def _data_secret(repo: Path, rel: str, encoded: str) -> None:
+    """A Secret holding ``encoded`` under ``data.password``, encrypted as the demo's files."""
+    from tests.rotate.helpers import age_recipients
+
+    plain = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: pgd\ndata:\n  password: {encoded}\n"
+    sf = encrypt(
+        parse_plain(plain, FileFormat.YAML),
+        fmt=FileFormat.YAML,
+        groups=[[AgeRecipient(r) for r in age_recipients(repo / PG)]],
+        rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$"),
+    )
+    (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+    (repo / rel).write_text(dump(sf))
+    commit_all(repo, "a Secret with data")
+
+
+def test_a_data_value_is_regenerated_as_the_text_it_encodes(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sweep 16: the base64 text itself was regenerated (the credential became random bytes),
+    and the same password under stringData elsewhere was neither refused nor rewritten."""
+    import base64
+
+    old = password(demo_repo, PG)
+    rel = "gitops/apps/other/pg-data.enc.yaml"
+    _data_secret(demo_repo, rel, base64.b64encode(f"{old}\n".encode()).decode())
+    args = [str(demo_repo / rel), "--regenerate", "data.password", "--reason", "leak"]
+    before = snapshot(demo_repo)
+    code, out, err = rotate(demo_repo, capsys, *args)
+    assert (code, out) == (1, "") and "would split a shared value" in err
+    assert AUTHENTIK in err and PG in err and old not in err
+    assert snapshot(demo_repo) == before
+
+    assert rotate(demo_repo, capsys, *args, "--linked")[0] == 0
+    new = password(demo_repo, PG)
+    assert new != old and len(new) == len(old) and new.isprintable()
+    assert password(demo_repo, AUTHENTIK, "AUTHENTIK_POSTGRESQL__PASSWORD") == new
+    stored = sops_json(demo_repo / rel, DEMO_KEY)["data"]["password"]  # type: ignore[index]
+    assert base64.b64decode(stored) == f"{new}\n".encode()
+
+
+def test_a_data_value_of_binary_content_is_not_regenerated(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import base64
+
+    rel = "gitops/apps/other/blob.enc.yaml"
+    _data_secret(demo_repo, rel, base64.b64encode(b"\x00\x01binary\xff").decode())
+    before = snapshot(demo_repo)
+    args = [str(demo_repo / rel), "--regenerate", "data.password", "--unlinked", "--reason", "x"]
+    code, out, err = rotate(demo_repo, capsys, *args)
+    assert (code, out) == (2, "")
+    assert "holds base64 of binary content" in err
+    assert snapshot(demo_repo) == before
