@@ -216,7 +216,7 @@ _DISK_ID = re.compile(r"^(?:nvme|ata|scsi|usb|mmc|virtio)-[A-Za-z0-9.-]+(?:_[A-Z
 # Keys whose values are identifiers, digests or versions: high entropy, yet no secret.
 _IDENTIFIER_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:tag|digest|sha\d*|checksum(?:[._-][a-z]+)?|hash|revision|commit|version|uid|uuid|id|"
-    r"image|fingerprint|thumbprint|ca_?bundle|cert|crt|certificate|public_?key|pub|public|"
+    r"image|fingerprint|thumbprint|ca_?bundle|cert|crt|certificate|pub(?:lic)?_?keys?|pub|public|head|"
     r"integrity|etag|nonce|salt_?id|repository|url|host|domain|email|account_?id|"
     r"project|region|zone|cluster|age|pgp|kms|recipients?|cluster_?key|[a-z_]*_regex|"
     r"rev|sum|schematic(?:_?id)?(?:_[a-z0-9]+)?|template)$"

@@ -454,3 +454,26 @@ def test_config_map_generator_literals_are_judged_and_the_fix_never_encrypts_a_k
     assert all("encrypt -i apps/kustomization" not in (f.fix or "") for f in found)
     assert all("encrypt -i other/kustomization" not in (f.fix or "") for f in found)
     assert all("secretGenerator's envs: file" in (f.fix or "") for f in found)
+
+
+def test_a_git_head_and_plural_public_keys_are_no_credentials(tmp_path: Path) -> None:
+    # sweep 16: Tomyail's openwiki .last-update.json (gitHead: a commit id) and Mohitsharma44's
+    # Komodo PERIPHERY_CORE_PUBLIC_KEYS (base64 of an X25519 public key) were hex and base64
+    # entropy warnings; a credential beside them still is one
+    from secretsmgr.audit.engine import run_audit
+
+    root = standard_repo(
+        tmp_path / "repo",
+        {
+            "apps/last-update.json": '{"gitHead": "3f9a1c7e2b8d4f6a0c5e9b1d7f3a2c8e4b6d0f1a", '
+            '"apiToken": "3f9a1c7e2b8d4f6a0c5e9b1d7f3a2c8e4b6d0f1b"}\n',
+            "apps/compose.yaml": "services:\n  periphery:\n    environment:\n"
+            "      CORE_PUBLIC_KEYS: MCowBQYDK2VuAyEAq8vLw2pRtXy7Kp3Mn9QwErTzq8vLw2pRtXy7Kp3Mn9Q=\n"
+            "      CORE_PRIVATE_KEY: MC4CAQAwBQYDK2VuBCIEIHq8vLw2pRtXy7Kp3Mn9QwErTzq8vLw2pRtXy7Kp3Mn\n",
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(root).findings if f.rule == "SM018"}
+    assert found == {
+        ("apps/last-update.json", "apiToken"),
+        ("apps/compose.yaml", "services.periphery.environment.CORE_PRIVATE_KEY"),
+    }
