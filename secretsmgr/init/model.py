@@ -76,6 +76,7 @@ class InitPlan:
     # a dry run only: why a real run would stop (no keyring for the new key), shown after
     # the plan; a real run raises it before anything is made
     stop: SecretsmgrError | None = None
+    secret_name: str = "secret.enc.yaml"  # a new secret's name the `.sops.yaml` rules match
 
     @property
     def changes(self) -> bool:

@@ -54,7 +54,8 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
         )
     steps += [
         "turn the hook on in this clone (before the first commit): pre-commit install",
-        "encrypt a secret: secretsmgr encrypt -i PATH/secret.enc.yaml  (.sops.yaml picks the keys)",
+        f"encrypt a secret: secretsmgr encrypt -i PATH/{plan.secret_name}  (.sops.yaml picks "
+        "the keys)",
         "check, then commit: secretsmgr audit; git add -A; git commit",
     ]
     return [f"  {n}. {step}" for n, step in enumerate(steps, start=1)]

@@ -27,6 +27,7 @@ atomically; a failure puts back every file already written and forgets the new i
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -187,7 +188,21 @@ def plan_init(
         undecrypted=undecrypted,
         notes=tuple(dict.fromkeys(notes)),
         stop=stop,
+        secret_name=_new_secret_name(inv),
     )
+
+
+def _new_secret_name(inv: Inventory) -> str:
+    """The name a new secret takes to match the repository's `.sops.yaml` rules: ``*.enc.yaml``
+    unless only ``*.sops.yaml`` has a rule in the layers' folders (sweep 16: a rule for
+    ``*.sops.yaml`` alone, and init told the operator to encrypt a ``.enc.yaml`` file)."""
+    folders = [layer.path for layer in inv.layers.layers if not layer.external] or [""]
+    names = ("secret.enc.yaml", "secret.sops.yaml")
+    for name in names:
+        for folder in folders:
+            if inv.sops_configs.rule_for(posixpath.join(folder, name))[1] is not None:
+                return name
+    return names[0]  # no rule yet: the one init writes matches it
 
 
 def apply_init(plan: InitPlan, output: Path | None) -> InitResult:

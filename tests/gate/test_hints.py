@@ -335,18 +335,23 @@ def test_the_fix_tests_above_cover(rule: str) -> None:
 def test_a_re_encryption_fix_that_fails_fails_and_leaves_no_plaintext(tmp_path: Path) -> None:
     # sweep 16: the one-liner ended in `; rm -f "$P"`, so it exited 0 when decrypt or encrypt
     # failed (here: no key to open the file) and the failure went unseen
-    import glob
-
     from secretsmgr.sops import EncryptionRule
 
     write(tmp_path, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1])))
     standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"), rule=EncryptionRule())})
     fix = _fix_of(tmp_path, "SM011")
     before = (tmp_path / "apps/db.enc.yaml").read_bytes()
-    left = set(glob.glob("/dev/shm/secretsmgr-plain.*"))
+    shims, made = tmp_path / "shims", tmp_path / "made.txt"
+    shims.mkdir()
+    (shims / "mktemp").write_text(
+        f'#!/bin/sh\np=$(/usr/bin/mktemp "$@") && echo "$p" >> {made} && echo "$p"\n'
+    )
+    (shims / "mktemp").chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
     env["SOPS_AGE_KEY_FILE"] = str(tmp_path / "no-such.agekey")
+    env["PATH"] = f"{shims}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
     done = run_shell(fix, env=env, cwd=tmp_path)
     assert done.code != 0
     assert (tmp_path / "apps/db.enc.yaml").read_bytes() == before
-    assert set(glob.glob("/dev/shm/secretsmgr-plain.*")) <= left
+    (plain,) = made.read_text().split()  # the fix made its plaintext file, and removed it
+    assert plain.startswith("/dev/shm/") and not Path(plain).exists()

@@ -658,6 +658,7 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
         ext = ".yaml"
     else:
         stem, ext = (m.group("stem"), m.group("ext")) if m else (path, ".yaml")
+        stem = re.sub(r"\.(?:enc|sops)$", "", stem)  # db.enc.yaml -> db.sops.yaml, not db.enc.sops
     # the two names this project's docs and sops's users give encrypted files; the first one a
     # creation rule matches wins (a repository that encrypts *.sops.yaml only: DapperDivers)
     names = [f"{stem}.enc{ext}", f"{stem}.sops{ext}"]
@@ -673,22 +674,27 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
         )
     if configs.rule_for(path)[1] is not None and not yaml_name:
         return f"secretsmgr encrypt -i {path}"
-    matched = next((n for n in names if configs.rule_for(n)[1] is not None), None)
+    others = [n for n in names if n != path]  # db.enc.yaml itself is no other name of it
+    matched = next((n for n in others if configs.rule_for(n)[1] is not None), None)
     if matched is None:
         # no rule for any of the names (Saharariel, osnabrugge): the rule comes first
         where = configs.rule_for(path)[0] or ".sops.yaml"
         key = ctx.repo.cluster_keys[0] if ctx.repo.cluster_keys else "<the cluster key>"
+        named = [path, *(posixpath.basename(n) for n in others)]
+        rename = (
+            ""
+            if target == path
+            else f"rename the file to {target} (and its kustomization.yaml entry), then "
+        )
         return (
-            f"no .sops.yaml creation rule matches {path}, {posixpath.basename(names[0])} or "
-            f"{posixpath.basename(names[1])}: add one to {where} (path_regex: "
-            f"\\.enc{re.escape(ext)}$, "
-            f"encrypted_regex: ^(data|stringData)$, age: {key}), then rename the file to "
-            f"{target} (and its kustomization.yaml entry), then secretsmgr encrypt -i {target}"
+            f"no .sops.yaml creation rule matches {', '.join(named[:-1])} or {named[-1]}: add "
+            f"one to {where} (path_regex: \\.enc{re.escape(ext)}$, encrypted_regex: "
+            f"^(data|stringData)$, age: {key}), then {rename}secretsmgr encrypt -i {target}"
         )
     target = matched
     present = set(ctx.repo.all_files)
     original = next(
-        (o for o in names if o in present or (ctx.repo.root / o).exists()), None
+        (o for o in others if o in present or (ctx.repo.root / o).exists()), None
     )  # the index, or the working tree (an encrypted original not yet added)
     if original is not None:
         target = original

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext, own_rule_fix, restore_metadata_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.audit.rules.sm001_plaintext_secret import rename_hint
 from secretsmgr.repo.sopsentry import SopsEntry, is_named_sops
+from secretsmgr.sops.document import FileFormat
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -54,15 +56,20 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         yield RULE.finding(
             entry.path,
             "named like a SOPS file but has no SOPS metadata: it is stored in plaintext",
-            fix=_fix(entry),
+            fix=_fix(ctx, entry),
         )
 
 
-def _fix(entry: SopsEntry) -> str:
+def _fix(ctx: AuditContext, entry: SopsEntry) -> str:
     """``encrypt`` picks the store by extension (a name with no text store's is kept whole, as
-    sops keeps it); a copy (``x.sops.yaml.disabled``) is encrypted in the store its name says."""
+    sops keeps it); a copy (``x.sops.yaml.disabled``) is encrypted in the store its name says.
+    A name no creation rule matches is renamed to one first (sweep 16: encrypt found no
+    recipients for ``db.enc.yaml`` where only ``*.sops.yaml`` has a rule)."""
     if entry.encrypts_none and entry.store != "binary":
         return own_rule_fix(entry)  # encrypt refuses a rule that would encrypt none of it
+    text_store = entry.format in (FileFormat.YAML, FileFormat.JSON)
+    if ctx.repo.sops_configs.rule_for(entry.path)[1] is None and text_store:
+        return rename_hint(ctx, entry.path)
     if is_named_sops(entry.path) or entry.store == "binary":
         return f"secretsmgr encrypt -i {entry.path}"
     store = entry.format.value

