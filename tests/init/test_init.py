@@ -675,3 +675,16 @@ def test_a_cluster_on_pgp_keys_only_does_not_take_another_clusters_age_key(
     assert f"cluster production: {CLUSTER}" in out, out
     assert f"cluster staging: {CLUSTER}" not in out, out
     assert "cluster staging: a new age identity" in out, out
+
+
+def test_the_next_steps_name_a_secret_as_the_repositorys_rules_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 16: a repository whose rules match *.sops.yaml only was told to encrypt
+    # PATH/secret.enc.yaml, which no rule matches
+    repo = git_copy(FIXTURES / "demo", tmp_path / "repo", drop=[".secretsmgr.yaml", LOG])
+    config = repo / ".sops.yaml"
+    config.write_text(config.read_text().replace(r".*\.enc\.yaml$", r".*\.sops\.yaml$"))
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    out, _ = init(repo, capsys)
+    assert "encrypt a secret: secretsmgr encrypt -i PATH/secret.sops.yaml" in out

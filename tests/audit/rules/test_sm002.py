@@ -312,3 +312,19 @@ def test_a_template_naming_a_secret_and_an_issuer_is_a_template(tmp_path: Path) 
     (tmp_path / ".sops.yaml").write_text(f"creation_rules:\n  - age: {K1}\n")
     found = [f for f in audit(tmp_path).findings if f.rule == "SM002"]
     assert [(f.severity.value, "template" in f.message) for f in found] == [("info", True)]
+
+
+def test_the_fix_renames_to_the_name_a_creation_rule_matches_first(tmp_path: Path) -> None:
+    # sweep 16 (Jonnobrow/cafe: rules for *.sops.yaml only): SM002 said `encrypt -i db.enc.yaml`,
+    # which finds no recipients; SM001's rename proposed db.enc.sops.yaml
+    from secretsmgr.audit.engine import run_audit
+
+    from ..helpers import sops_yaml, write
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": secret("db")})
+    write(tmp_path, ".sops.yaml", sops_yaml((r"\.sops\.yaml$", [K1])))
+    fixes = {f.rule: f.fix for f in run_audit(tmp_path).findings if f.path == "apps/db.enc.yaml"}
+    for rule in ("SM001", "SM002"):
+        assert (fixes[rule] or "").startswith(
+            "mv apps/db.enc.yaml apps/db.sops.yaml && secretsmgr encrypt -i apps/db.sops.yaml"
+        )
