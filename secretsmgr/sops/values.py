@@ -209,7 +209,9 @@ def resolve_tagged(text: str, tag: str) -> Scalar:
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise FormatError("malformed !!binary scalar") from exc
     if short == "merge":
-        raise FormatError("YAML merge keys (<<) are not supported; expand them first")
+        if text != "<<":
+            raise FormatError(f"!!merge on {text!r}: only the key << takes that tag")
+        return text  # sops writes every << key so: a literal key, never merged
     value = resolve_plain(text)
     expected = {"int": int, "float": float, "bool": bool, "null": type(None)}.get(short)
     if short == "float" and isinstance(value, int) and not isinstance(value, bool):

@@ -127,7 +127,7 @@ def test_resolve_tagged(text: str, tag: str, value: object) -> None:
     assert result == value
 
 
-@pytest.mark.parametrize(("text", "tag"), [("x", "!!int"), ("<<", "!!merge"), ("%%", "!!binary")])
+@pytest.mark.parametrize(("text", "tag"), [("x", "!!int"), ("x", "!!merge"), ("%%", "!!binary")])
 def test_resolve_tagged_refuses(text: str, tag: str) -> None:
     with pytest.raises(FormatError):
         resolve_tagged(text, tag)

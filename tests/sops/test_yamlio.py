@@ -130,8 +130,13 @@ def test_timestamps_are_written_plain_and_read_as_timestamps(ts: Timestamp) -> N
     assert parse_yaml(f"t: {ts.text}\n") == [M([("t", ts)])]
 
 
-def test_merge_key_spelling_as_a_string_key_reads_back() -> None:
-    assert parse_yaml(emit_yaml([M([("<<", 1)])])) == [M([("<<", 1)])]
+def test_a_merge_key_is_a_key_written_as_sops_writes_it_and_read_back() -> None:
+    tree = [M([("d", M([("<<", M([("x", 1)])), ("z", 2)]))])]
+    assert emit_yaml(tree) == "d:\n    !!merge <<:\n        x: 1\n    z: 2\n"
+    assert parse_yaml(emit_yaml(tree)) == tree
+    assert parse_yaml("base: &b {x: 1}\nd:\n  <<: *b\n  z: 2\n")[0] == M(
+        [("base", M([("x", 1)])), *tree[0].items]
+    )
 
 
 # ----------------------------------------------------------------------------- reading
@@ -197,7 +202,8 @@ def test_tagged_scalars() -> None:
         "true: x\n",
         "~: x\n",
         "? [a]\n: x\n",  # complex key
-        "base: &b {x: 1}\nd:\n  <<: *b\n",  # merge key
+        "d:\n  <<: 1\n",  # a merge key holding a value (sops leaves it unencrypted)
+        "b: &b x\nd:\n  <<: *b\n",
         "a: *nope\n",  # unknown alias
         "a: [1\n",  # malformed
         "a: 18446744073709551615\n",  # above int64, within uint64

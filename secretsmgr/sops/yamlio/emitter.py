@@ -211,7 +211,8 @@ class _Emitter:
                 self.lines.append(f"{pad}#{item.text}")
                 continue
             key, value = item
-            k = format_scalar(key, is_key=True)
+            # sops keeps a merge key as a literal key << and writes every such key tagged
+            k = "!!merge <<" if key == "<<" else format_scalar(key, is_key=True)
             assert isinstance(k, str)
             if isinstance(value, MapNode):
                 if not _has_data(value):

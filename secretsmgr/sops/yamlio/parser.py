@@ -3,8 +3,10 @@
 libyaml drops comments, so they are recovered from the text between scalars and placed where
 go-yaml v3 attaches them: head comments before their item, foot comments after the last item of
 their block, inline comments moved above their key (as sops 3.11 does). Scalars resolve as
-go-yaml resolves them (``values.resolve_plain``). Merge keys, non-string keys and duplicate keys
-are refused, as sops refuses them; aliases are expanded into copies.
+go-yaml resolves them (``values.resolve_plain``). Non-string keys and duplicate keys are
+refused, as sops refuses them; aliases are expanded into copies. A merge key ``<<`` is not
+merged: as in sops, it stays a key ``<<`` holding the expanded alias (the emitter writes it
+``!!merge <<``); one holding a single value, which sops leaves out of encryption, is refused.
 """
 
 from __future__ import annotations
@@ -59,6 +61,12 @@ def find_comments(text: str, events: list[Any]) -> list[FoundComment]:
     return found
 
 
+def _single_merge_value(line: int) -> None:
+    """sops leaves a value held by a ``<<`` key itself out of encryption: a shape not modelled
+    here (a merge key holds a mapping or a list of them)."""
+    raise FormatError(f"a << key holding a single value at line {line + 1} is not supported")
+
+
 class _Frame:
     __slots__ = ("column", "index", "key", "keys", "line", "node")
 
@@ -91,6 +99,8 @@ class _TreeSink:
         frame = self.stack[-1]
         if isinstance(frame.node, MapNode):
             assert frame.key is not None  # the walk hands over a key before its value
+            if frame.key == "<<" and not isinstance(value, MapNode | SeqNode):
+                _single_merge_value(line)
             frame.node.items.append((frame.key, value))
             frame.key = None
         else:
@@ -98,11 +108,9 @@ class _TreeSink:
             frame.line = line
             frame.node.items.append(value)
 
-    def _key(self, value: Scalar, event: Any, plain: bool) -> None:
+    def _key(self, value: Scalar, event: Any) -> None:
         if not isinstance(value, str):
             raise FormatError(f"non-string key at line {event.start_mark.line + 1}")
-        if plain and value == "<<":
-            raise FormatError("YAML merge keys (<<) are not supported; expand them first")
         frame = self.stack[-1]
         if value in frame.keys:
             raise FormatError(f"duplicate key {value!r}")
@@ -123,8 +131,10 @@ class _TreeSink:
         frame = self.stack[-1] if self.stack else None
         key = frame.key if frame is not None else None
         if is_key:
-            self._key(value, event, plain=not event.style)
+            self._key(value, event)
         elif frame is not None and key is not None:  # a mapping's value: the common case
+            if key == "<<":
+                _single_merge_value(event.start_mark.line)
             cast(MapNode, frame.node).items.append((key, value))
             frame.key = None
         else:
@@ -151,7 +161,7 @@ class _TreeSink:
         if is_key:
             if not isinstance(target, str):
                 raise FormatError(f"non-string key at line {line + 1}")
-            self._key(target, event, plain=False)
+            self._key(target, event)
         else:
             self._attach(target, line)
 
