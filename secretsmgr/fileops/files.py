@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -434,22 +435,34 @@ def read_value_file(path: Path) -> bytes:
 
 
 def _refuse_other_clear(
-    file: Path, path: keypath.KeyPath, clear: Sequence[tuple[str, ...]]
+    file: Path, path: keypath.KeyPath, clear: Sequence[tuple[int | str, ...]]
 ) -> None:
-    """Refuse to re-seal a file holding a value added in clear by hand (SM003) that ``path``
-    neither replaces nor removes: sealing would encrypt it unasked, as if it were no leak."""
-    keys = tuple(k for k in path if isinstance(k, str))  # list indexes are not in these paths
-    other = [c for c in clear if c[: len(keys)] != keys]
-    if other:
-        where = ".".join(other[0])
+    """Refuse to re-seal a file holding a value added in clear by hand (SM003) that the change
+    at ``path`` (in the first document, as ``set`` and ``unset`` act) neither replaces nor
+    removes: sealing would encrypt it unasked, as if it were no leak (the review of sweep 16:
+    another list item's or another document's value was sealed)."""
+    other = [c for c in clear if not (c[0] == 0 and c[1 : 1 + len(path)] == tuple(path))]
+    if not other:
+        return
+    document, *keys = other[0]
+    where = keypath.format_key_path(keys)
+    if document != 0:
         raise RefusedError(
-            f"{file}: {where} is in clear although the file's rule encrypts it; nothing was "
-            "changed",
+            f"{file}: {where} in document {int(document) + 1} is in clear although the file's rule "
+            "encrypts it; nothing was changed",
             hints=(
-                f"set it first (it reads the value from stdin): secretsmgr set {file} {where}",
-                f"or remove it: secretsmgr unset {file} {where}",
+                "set and unset act on the first document: delete that line in a text editor, "
+                f"then give the value anew with secretsmgr edit {file}",
             ),
         )
+    raise RefusedError(
+        f"{file}: {where} is in clear although the file's rule encrypts it; nothing was changed",
+        hints=(
+            f"set it first (it reads the value from stdin): secretsmgr set {file} "
+            f"{shlex.quote(where)}",
+            f"or remove it: secretsmgr unset {file} {shlex.quote(where)}",
+        ),
+    )
 
 
 def _rewrite(

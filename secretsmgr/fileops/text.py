@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from secretsmgr.sops.encvalue import is_enc
 from secretsmgr.sops.mac import MacAccumulator, macs_equal
 from secretsmgr.sops.metadata import WRITE_VERSION
 from secretsmgr.sops.model import SopsMetadata
-from secretsmgr.sops.rules import iter_leaves
+from secretsmgr.sops.rules import Leaf, iter_leaves, map_with_rule
 from secretsmgr.sops.tree import MapNode, Node, SeqNode
 from secretsmgr.sops.values import Comment, Timestamp, format_float_g
 
@@ -294,9 +294,10 @@ def _in_clear(leaf: object) -> bool:
 
 def decrypt_to_change(
     text: str, fmt: FileFormat, identities: Sequence[Identity]
-) -> tuple[Decrypted, tuple[tuple[str, ...], ...]]:
-    """An encrypted file's text decrypted for ``set``/``unset``, and the key paths (mapping keys
-    only) of values its rule encrypts that someone added in clear by hand (SM003).
+) -> tuple[Decrypted, tuple[tuple[int | str, ...], ...]]:
+    """An encrypted file's text decrypted for ``set``/``unset``, and the exact places (document
+    index, then keys and list indexes) of values its rule encrypts that someone added in clear
+    by hand (SM003).
 
     sops refuses such a file whole. Here it opens when everything else is what sops wrote: the
     MAC over the other values matches (sops never counted the added ones). The caller replaces
@@ -324,8 +325,32 @@ def decrypt_to_change(
                 mac.feed(leaf, enc)
     if not macs_equal(stored_mac(sf.metadata, data_key), mac.hexdigest()):
         raise IntegrityError("MAC mismatch — the file was changed outside SOPS")
-    paths = tuple(dict.fromkeys(path for doc in clear for path, flag in doc if flag))
-    return Decrypted(sf.format, docs, sf.metadata, data_key, ivs), paths
+    marked = [map_with_rule(doc, rule, _mark_clear) for doc in sf.docs]
+    places = tuple(p for n, doc in enumerate(marked) for p in _marked_places(doc, (n,)))
+    return Decrypted(sf.format, docs, sf.metadata, data_key, ivs), places
+
+
+class _InClear(str):
+    """Stands in for a value added in clear while its place in the tree is looked up."""
+
+
+def _mark_clear(_path: tuple[str, ...], leaf: Leaf, encrypted: bool) -> Leaf:
+    return _InClear() if encrypted and _in_clear(leaf) else leaf
+
+
+def _marked_places(node: Node, at: tuple[int | str, ...]) -> Iterator[tuple[int | str, ...]]:
+    """The exact place of each marked value: (document, key or list index, …), list items
+    counted without comments, as key paths count them."""
+    if isinstance(node, _InClear):
+        yield at
+    elif isinstance(node, MapNode):
+        for item in node.items:
+            if not isinstance(item, Comment):
+                yield from _marked_places(item[1], (*at, item[0]))
+    elif isinstance(node, SeqNode):
+        items = [e for e in node.items if not isinstance(e, Comment)]
+        for index, element in enumerate(items):
+            yield from _marked_places(element, (*at, index))
 
 
 def yaml_indent(path: Path) -> int:

@@ -536,3 +536,36 @@ def test_a_value_replaced_in_clear_still_fails_the_mac(
     assert (got, out) == (1, "")
     assert "MAC mismatch" in one_error(err, "old-password")
     assert path.read_bytes() == before
+
+
+def test_a_value_added_in_clear_elsewhere_is_never_sealed_unasked(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review of sweep 16: a clear value in another list item, or in another document,
+    counted as the one being set (their paths matched without list indexes or documents), and
+    set sealed the attacker's value under a fresh MAC."""
+    users = "users:\n    - name: a\n      password: pw-a\n    - name: b\n      password: pw-b\n"
+    path = encrypted(repo, "values.yml", users, capsys)
+    text = path.read_text()
+    path.write_text(text.replace("sops:\n", "    - password: chosen-by-another\nsops:\n", 1))
+    before = path.read_bytes()
+    for args in (["set", str(path), "users.0.password"], ["unset", str(path), "users.0"]):
+        got, out, err = run(["--repo", str(repo), *args], capsys, stdin=b"new")
+        assert (got, out) == (1, "")
+        assert '["users"][2]["password"] is in clear' in one_error(err, "chosen-by-another")
+        assert path.read_bytes() == before
+    args = ["--repo", str(repo), "unset", str(path), '["users"][2]']
+    assert run(args, capsys)[0] == 0
+    assert sops_plain(path) == users
+
+    two = encrypted(repo, "two.yaml", SECRET + "---\n" + SECRET.replace("db", "db2"), capsys)
+    text = two.read_text()
+    at = text.index("stringData:", text.index("db2"))
+    two.write_text(text[:at] + "stringData:\n    added: chosen-by-another" + text[at + 11 :])
+    before = two.read_bytes()
+    got, out, err = run(
+        ["--repo", str(repo), "set", str(two), "stringData.password"], capsys, stdin=b"new"
+    )
+    assert (got, out) == (1, "")
+    assert "in document 2 is in clear" in one_error(err, "chosen-by-another", "old-password")
+    assert two.read_bytes() == before
