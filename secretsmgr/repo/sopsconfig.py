@@ -249,7 +249,9 @@ def parse_sops_config(text: str, path: Path) -> SopsConfig:
     stores = reader.mapping(top.get("stores"), "stores")
     yaml_store = reader.mapping(stores.get("yaml"), "stores.yaml")
     json_store = reader.mapping(stores.get("json"), "stores.json")
-    yaml_indent = reader.integer(yaml_store.get("indent"), "stores.yaml.indent", 4)
+    yaml_indent = reader.integer(yaml_store.get("indent"), "stores.yaml.indent", 4) or 4  # 0: unset
+    if yaml_indent < 0:
+        raise reader.fail("stores.yaml.indent is negative (sops refuses it too)")
     json_indent = reader.integer(json_store.get("indent"), "stores.json.indent", -1)
     misspelled = None
     if "creation_rules" not in top:

@@ -16,6 +16,7 @@ import pytest
 from conftest import TEST_KEY, run_sops
 
 from secretsmgr import sops
+from secretsmgr.repo.sopsconfig import load_sops_config
 from tests.cli.runner import run_process
 from tests.rotate.helpers import commit_all, subprocess_env
 
@@ -67,15 +68,21 @@ def _config(indent: int) -> str:
     )
 
 
-@pytest.mark.parametrize("indent", [2, 3, 5, 6, 8])
+@pytest.mark.parametrize("indent", [0, 1, 2, 3, 5, 6, 8, 10])
 def test_what_sops_writes_under_an_indent_is_written_back_byte_for_byte(
     tmp_path: Path, indent: int
 ) -> None:
+    # 0 is unset (4); go-yaml takes 2..9 and writes 2 for anything else (the review: indent 0
+    # crashed every writer, 1 and 10 were written as given)
     (tmp_path / ".sops.yaml").write_text(_config(indent))
     (tmp_path / "s.yaml").write_text(PLAIN)
     done = run_sops(["encrypt", "s.yaml"], cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert sops.dump(sops.load(done.stdout, sops.FileFormat.YAML), indent) == done.stdout
+    ours = load_sops_config(tmp_path / ".sops.yaml").yaml_indent
+    assert sops.dump(sops.load(done.stdout, sops.FileFormat.YAML), ours) == done.stdout
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(TEST_KEY))
+    run_process(["encrypt", "-i", "s.yaml"], cwd=tmp_path, env=env, expect=0)
+    assert _shape((tmp_path / "s.yaml").read_text()) == _shape(done.stdout)
 
 
 def _shape(text: str) -> list[str]:

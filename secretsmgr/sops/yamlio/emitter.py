@@ -187,7 +187,7 @@ def format_scalar(value: Scalar, is_key: bool = False) -> str | tuple[str, list[
 
 class _Emitter:
     def __init__(self, indent: int) -> None:
-        self.indent = indent
+        self.indent = indent if 2 <= indent <= 9 else 2  # go-yaml's SetIndent takes 2..9 only
         self.lines: list[str] = []
 
     def scalar_after(self, prefix: str, value: Scalar, content_col: int) -> None:
