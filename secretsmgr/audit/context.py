@@ -79,7 +79,7 @@ def restore_metadata_hint(path: str) -> str:
     return (
         f"{LOST_METADATA} (git log --oneline -- {path} lists "
         f"its versions; git checkout COMMIT -- {path}), or put the values in again in clear "
-        f"and encrypt it: secretsmgr encrypt -i {path}"
+        f"and encrypt it: secretsmgr encrypt -i {shlex.quote(path)}"
     )
 
 

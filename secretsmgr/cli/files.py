@@ -47,7 +47,7 @@ def about_file(
             )
         elif isinstance(exc, IntegrityError):
             err.hints = (
-                f"restore it from git (git checkout HEAD -- {file}) "
+                f"restore it from git (git checkout HEAD -- {shlex.quote(str(file))}) "
                 "or re-encrypt from a trusted plaintext",
             )
         elif isinstance(exc, DecryptionError):

@@ -9,6 +9,7 @@ replaces (and refuses to split or hide it), and ``build_plan`` puts it together.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,7 +165,7 @@ def _not_sops(entry: SopsEntry) -> RefusedError:
         )
     what = "empty" if entry.empty else "a template" if entry.template else "not encrypted"
     fix = (
-        f"encrypt it first: secretsmgr encrypt -i {entry.path}"
+        f"encrypt it first: secretsmgr encrypt -i {shlex.quote(entry.path)}"
         if not (entry.empty or entry.template)
         else "it holds nothing to rotate: leave it out"
     )

@@ -355,3 +355,16 @@ def test_a_re_encryption_fix_that_fails_fails_and_leaves_no_plaintext(tmp_path: 
     assert (tmp_path / "apps/db.enc.yaml").read_bytes() == before
     (plain,) = made.read_text().split()  # the fix made its plaintext file, and removed it
     assert plain.startswith("/dev/shm/") and not Path(plain).exists()
+
+
+@pytest.mark.parametrize("rule", ["SM001", "SM002"])
+def test_a_file_name_with_shell_characters_is_quoted_in_the_fix(tmp_path: Path, rule: str) -> None:
+    # the review of sweep 16: a committed file named `a;touch PWNED;b.enc.yaml` made the
+    # printed rename fix run `touch PWNED`, and a name with spaces made mv fail
+    name = "apps/a;touch PWNED;b c.enc.yaml"
+    standard_repo(tmp_path, {name: secret("db")})
+    write(tmp_path, ".sops.yaml", sops_yaml((r"\.sops\.yaml$", [K1])))
+    _run_fix(tmp_path, _fix_of(tmp_path, rule), KEYS / "test-only-1.agekey")
+    assert not any(p.name == "PWNED" for p in tmp_path.rglob("*"))
+    renamed = tmp_path / "apps/a;touch PWNED;b c.sops.yaml"
+    assert "ENC[AES256_GCM" in renamed.read_text() and not (tmp_path / name).exists()

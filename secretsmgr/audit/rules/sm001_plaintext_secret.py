@@ -11,6 +11,7 @@ import binascii
 import json
 import posixpath
 import re
+import shlex
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -666,14 +667,14 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
     if not ctx.repo.has_sops_config:
         # encrypt would find no recipients (neuland-ingolstadt, huangyingting): a key and a
         # creation rule come first
-        then = f"rename it to {target}, then secretsmgr encrypt -i {target}"
+        then = f"rename it to {target}, then secretsmgr encrypt -i {shlex.quote(target)}"
         return (
             f"{NO_SOPS_CONFIG}: set up the cluster key and a creation rule first with "
             "secretsmgr init (see README.md, New repository), then "
-            + (then if yaml_name else f"secretsmgr encrypt -i {path}")
+            + (then if yaml_name else f"secretsmgr encrypt -i {shlex.quote(path)}")
         )
     if configs.rule_for(path)[1] is not None and not yaml_name:
-        return f"secretsmgr encrypt -i {path}"
+        return f"secretsmgr encrypt -i {shlex.quote(path)}"
     others = [n for n in names if n != path]  # db.enc.yaml itself is no other name of it
     matched = next((n for n in others if configs.rule_for(n)[1] is not None), None)
     if matched is None:
@@ -689,7 +690,8 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
         return (
             f"no .sops.yaml creation rule matches {', '.join(named[:-1])} or {named[-1]}: add "
             f"one to {where} (path_regex: \\.enc{re.escape(ext)}$, encrypted_regex: "
-            f"^(data|stringData)$, age: {key}), then {rename}secretsmgr encrypt -i {target}"
+            f"^(data|stringData)$, age: {key}), then {rename}secretsmgr encrypt -i "
+            f"{shlex.quote(target)}"
         )
     target = matched
     present = set(ctx.repo.all_files)
@@ -702,11 +704,12 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
         # stale copy over the rotated secret, and encrypt sealed it)
         return (
             f"{target} exists already (the encrypted original?): take the plaintext copy out "
-            f"instead: git rm -q --cached --ignore-unmatch {path}; rm -f {path} (to carry a "
+            f"instead: git rm -q --cached --ignore-unmatch {shlex.quote(path)}; rm -f "
+            f"{shlex.quote(path)} (to carry a "
             f"newer value over, set it in {target} with secretsmgr edit)"
         )
     old, new = posixpath.basename(path), posixpath.basename(target)
-    steps = [f"mv {path} {target}"]
+    steps = [f"mv {shlex.quote(path)} {shlex.quote(target)}"]
     folder = posixpath.dirname(path)
     kfile = next(
         (
@@ -718,9 +721,11 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
     )
     if kfile is not None:
         steps.append(_sed_rename(old, new, kfile))
-    steps.append(f"secretsmgr encrypt -i {target}")
+    steps.append(f"secretsmgr encrypt -i {shlex.quote(target)}")
     # in git, the staged plaintext must leave the index too
-    steps.append(f"{{ git rm -q --cached --ignore-unmatch {path} 2>/dev/null || true; }}")
+    steps.append(
+        f"{{ git rm -q --cached --ignore-unmatch {shlex.quote(path)} 2>/dev/null || true; }}"
+    )
     return " && ".join(steps)
 
 
@@ -867,7 +872,7 @@ def take_out(path: str, alone: bool, secret: str | None) -> str:
     holds, else that Secret's document alone (the review of sweep 12: ``rm`` of a file that also
     held a Deployment, which Flux's prune would then delete)."""
     if alone:
-        return f"git rm -q --cached --ignore-unmatch {path}; rm -f {path}"
+        return f"git rm -q --cached --ignore-unmatch {shlex.quote(path)}; rm -f {shlex.quote(path)}"
     return f"delete the Secret {secret or ''} document from {path} (its other documents stay)"
 
 
@@ -919,7 +924,7 @@ def _generator_encrypt(
     """How a generator's source gets encrypted: its name must match a creation rule, and for a
     ``KEY=value`` file (``keys``: its plaintext keys) the rule must encrypt every value, which a
     Secret's ``encrypted_regex: ^(data|stringData)$`` does not (``encrypt`` refuses it)."""
-    encrypt = f"secretsmgr encrypt -i {path}{why}"
+    encrypt = f"secretsmgr encrypt -i {shlex.quote(path)}{why}"
     if not ctx.repo.has_sops_config:
         return (
             f"{NO_SOPS_CONFIG}: set up the cluster key and a creation rule first with "

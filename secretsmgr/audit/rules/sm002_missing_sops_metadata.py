@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext, own_rule_fix, restore_metadata_hint
@@ -71,7 +72,7 @@ def _fix(ctx: AuditContext, entry: SopsEntry) -> str:
     if ctx.repo.sops_configs.rule_for(entry.path)[1] is None and text_store:
         return rename_hint(ctx, entry.path)
     if is_named_sops(entry.path) or entry.store == "binary":
-        return f"secretsmgr encrypt -i {entry.path}"
+        return f"secretsmgr encrypt -i {shlex.quote(entry.path)}"
     store = entry.format.value
     return f"sops encrypt -i --input-type {store} --output-type {store} {entry.path}"
 

@@ -40,7 +40,7 @@ def _fixes(ctx: AuditContext) -> dict[str, str]:
     ]
     committed = _committed(ctx, broken)
     return {
-        p: f"git checkout HEAD -- {p}"
+        p: f"git checkout HEAD -- {shlex.quote(p)}"
         if p in committed
         else f"git has no copy: remove it and write it anew with secretsmgr edit {p}"
         for p in broken
@@ -63,7 +63,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     armored age file outside the age format or its bounds: such a file is never decrypted)."""
     fixes = _fixes(ctx)  # runs git only when some file is broken
     for entry in ctx.repo.sops_files:
-        fix = fixes.get(entry.path, f"git checkout HEAD -- {entry.path}")
+        fix = fixes.get(entry.path, f"git checkout HEAD -- {shlex.quote(entry.path)}")
         if entry.error == UTF16_ERROR:
             # git's copy holds the same bytes (DRSchlaubi/kbs610): re-encode it instead
             yield RULE.finding(

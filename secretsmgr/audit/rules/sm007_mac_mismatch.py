@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
@@ -44,7 +45,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 entry.path,
                 message,
                 key_path=key_path,
-                fix=f"git checkout HEAD -- {entry.path}, "
+                fix=f"git checkout HEAD -- {shlex.quote(entry.path)}, "
                 "or secretsmgr encrypt -i a trusted plaintext",
             )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -285,16 +286,17 @@ def _encrypt_hint(ctx: AuditContext, path: str) -> str:
     """``secretsmgr encrypt -i PATH``, after the `.sops.yaml` it needs when there is none
     (rastydnb/home-cheap-gke-cluster: encrypt found no recipients and exited 2)."""
     if ctx.repo.has_sops_config:
-        return f"secretsmgr encrypt -i {path}"
+        return f"secretsmgr encrypt -i {shlex.quote(path)}"
     if ctx.repo.layers.clusters:
         return (
             f"{NO_SOPS_CONFIG}: set up the cluster key and a creation rule first with "
-            f"secretsmgr init (see README.md, New repository), then secretsmgr encrypt -i {path}"
+            "secretsmgr init (see README.md, New repository), then secretsmgr encrypt -i "
+            f"{shlex.quote(path)}"
         )
     # init sets up a Flux repository only: without one, the rule is written by hand
     return (
         f"{NO_SOPS_CONFIG}: write one whose creation rule names an age key (secretsmgr key "
-        f"generate prints a new one) first, then secretsmgr encrypt -i {path}"
+        f"generate prints a new one) first, then secretsmgr encrypt -i {shlex.quote(path)}"
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import cast
@@ -575,16 +576,16 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
         if entry is not None and entry.encrypts_none:
             encrypt = own_rule_fix(entry)  # encrypt refuses its rule, as SM002's fix says
         elif configs.rule_for(hit.path)[1] is not None:
-            encrypt = f"secretsmgr encrypt -i {hit.path}"
+            encrypt = f"secretsmgr encrypt -i {shlex.quote(hit.path)}"
         elif configs.rule_for(target)[1] is not None:
             encrypt = (
                 f"rename {hit.path} to {posixpath.basename(target)}, which a .sops.yaml "
-                f"creation rule matches, then secretsmgr encrypt -i {target}"
+                f"creation rule matches, then secretsmgr encrypt -i {shlex.quote(target)}"
             )
         else:  # no rule for either name, or no .sops.yaml at all (dashaun-cloud, rtrox)
             encrypt = (
                 f"add a .sops.yaml creation rule that matches {hit.path} (none does), then "
-                f"secretsmgr encrypt -i {hit.path}"
+                f"secretsmgr encrypt -i {shlex.quote(hit.path)}"
             )
         return f"{encrypt}; or move the value into a SOPS-encrypted Secret"
     return (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
@@ -13,10 +14,13 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     for link in ctx.repo.symlinks:
         if link.target is None:
             where = "a file outside the repository (never read)"
-            fix = f"git rm {link.path}, and commit the file itself if this repository needs it"
+            fix = (
+                f"git rm {shlex.quote(link.path)}, and commit the file itself if this "
+                "repository needs it"
+            )
         else:
             where = link.target
-            fix = f"git rm {link.path}, and reference {link.target} directly"
+            fix = f"git rm {shlex.quote(link.path)}, and reference {link.target} directly"
         yield RULE.finding(
             link.path,
             f"a symbolic link to {where}: Flux never deploys a link (source-controller leaves "
