@@ -228,14 +228,20 @@ def regenerate_named(
                     if not isinstance(old, str) or not old:
                         raise UsageError(f"{entry.path}: {spec} is not a non-empty string")
                     hit = True
-                    encoded = _encoded(doc, path)
+                    stored, encoded = old, _encoded(doc, path)
                     newline = ""
                     if encoded:
                         old, newline = _text_of(old, f"{entry.path}: {spec}")
                     if old in replacements.values():
                         continue  # already regenerated under another name of the same slot
                     new = replacements.setdefault(old, regenerate(old, f"{entry.path}: {spec}"))
-                    set_value(node, key, _encode(new + newline) if encoded else new)
+                    written = _encode(new + newline) if encoded else new
+                    # the same credential kept otherwise elsewhere (the review of sweep 16): the
+                    # base64 text itself, or the text with a final line break (`pw: |`)
+                    if encoded:
+                        replacements.setdefault(stored, written)
+                    replacements.setdefault(f"{old}\n", f"{new}\n")
+                    set_value(node, key, written)
                     done[Regeneration(entry.path, spec)] = None
         if not hit:
             raise UsageError(f"--regenerate {spec}: no target file has that key path")

@@ -244,11 +244,12 @@ def test_the_rule_decides_which_slots_stay_in_plaintext_not_the_value(
     assert snapshot(demo_repo) == before
 
 
-def _data_secret(repo: Path, rel: str, encoded: str) -> None:
-    """A Secret holding ``encoded`` under ``data.password``, encrypted as the demo's files."""
+def _data_secret(repo: Path, rel: str, encoded: str, field: str = "data:\n  password") -> None:
+    """A Secret holding ``encoded`` under ``data.password`` (or ``field``), encrypted as the
+    demo's files."""
     from tests.rotate.helpers import age_recipients
 
-    plain = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: pgd\ndata:\n  password: {encoded}\n"
+    plain = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: pgd\n{field}: {encoded}\n"
     sf = encrypt(
         parse_plain(plain, FileFormat.YAML),
         fmt=FileFormat.YAML,
@@ -298,3 +299,30 @@ def test_a_data_value_of_binary_content_is_not_regenerated(
     assert (code, out) == (2, "")
     assert "holds base64 of binary content" in err
     assert snapshot(demo_repo) == before
+
+
+def test_the_base64_text_and_a_copy_with_a_line_break_are_the_same_value(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The review of sweep 16: after data values were compared decoded, the same base64 text
+    kept raw elsewhere (a chart value that takes base64) and a copy ending in a line break
+    (``pw: |``) were no longer found: the rotation split the credential without a word."""
+    import base64
+
+    old = password(demo_repo, PG)
+    encoded = base64.b64encode(old.encode()).decode()
+    rel, raw, block = (
+        "gitops/apps/other/pg-data.enc.yaml",
+        "gitops/apps/other/raw.enc.yaml",
+        "gitops/apps/other/block.enc.yaml",
+    )
+    _data_secret(demo_repo, rel, encoded)
+    _data_secret(demo_repo, raw, encoded, "stringData:\n  copy")
+    _data_secret(demo_repo, block, f"|\n    {old}", "stringData:\n  copy")
+    args = [str(demo_repo / rel), "--regenerate", "data.password", "--reason", "leak"]
+    code, out, err = rotate(demo_repo, capsys, *args)
+    assert (code, out) == (1, "") and raw in err and block in err
+    assert rotate(demo_repo, capsys, *args, "--linked")[0] == 0
+    new = password(demo_repo, PG)
+    assert password(demo_repo, raw, "copy") == base64.b64encode(new.encode()).decode()
+    assert password(demo_repo, block, "copy") == f"{new}\n"
