@@ -33,7 +33,8 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
         set(),
     ),
     "rotate": (
-        {"errors", "plural", "sops", "keys", "repo", "fsutil", "workers", "changelog", "audit"},
+        {"errors", "plural", "sops", "keys", "repo", "fsutil", "workers", "changelog", "audit"}
+        | {"fileops"},  # key paths as set/unset read them
         set(),
     ),
     # the commit gate: index vs HEAD, blob cache, history, baselines (runs the audit engine)

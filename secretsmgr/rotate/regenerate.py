@@ -18,12 +18,13 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from secretsmgr.errors import RefusedError, UsageError
+from secretsmgr.fileops import keypath
+from secretsmgr.fileops.keypath import KeyPath as KeyPath_
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.model import EncryptionRule
 from secretsmgr.sops.rules import Leaf, iter_leaves, map_with_rule
 from secretsmgr.sops.tree import MapNode, Node
 from secretsmgr.sops.tree import Path as KeyPath
-from secretsmgr.sops.values import Comment
 
 # Smallest class first: a value is regenerated from the first class holding all its characters.
 ALPHABETS: tuple[tuple[str, str], ...] = (
@@ -99,27 +100,18 @@ def _text_of(value: str, where: str) -> tuple[str, str]:
     return text
 
 
-def _slots(
-    node: Node, parts: list[str], prefix: KeyPath = ()
-) -> list[tuple[MapNode, str, KeyPath]]:
-    """(mapping, key, key path) of each slot dotted ``parts`` address (keys may hold dots)."""
-    if not parts or not isinstance(node, MapNode):
-        return []
-    found: list[tuple[MapNode, str, KeyPath]] = []
-    for cut in range(len(parts), 0, -1):
-        key = ".".join(parts[:cut])
-        if node.has(key):
-            here = (*prefix, key)
-            if cut == len(parts):
-                found.append((node, key, here))
-            else:
-                found += _slots(node.get(key), parts[cut:], here)
-    return found
+def _place(doc: Node, spec: str) -> KeyPath_ | None:
+    """Where ``spec`` names a value of ``doc`` (dotted, keys may hold dots, numbers index
+    lists; or sops's bracket form), or None when ``doc`` has no such path."""
+    try:
+        return keypath.resolve(doc, spec)
+    except UsageError:
+        return None
 
 
-def find_slots(node: Node, parts: list[str]) -> list[tuple[MapNode, str]]:
-    """Mapping slots addressed by dotted ``parts`` (keys may contain dots themselves)."""
-    return [(mapping, key) for mapping, key, _ in _slots(node, parts)]
+def _keys(place: KeyPath_) -> KeyPath:
+    """A place as the encryption rules see it: mapping keys only (list items add nothing)."""
+    return tuple(k for k in place if isinstance(k, str))
 
 
 def _refuse_plaintext_slot(entry: SopsEntry, spec: str) -> None:
@@ -128,26 +120,17 @@ def _refuse_plaintext_slot(entry: SopsEntry, spec: str) -> None:
     sf = entry.sops_file
     assert sf is not None
     for doc in sf.docs:
-        paths = [path for _, _, path in _slots(doc, spec.split("."))]
-        if not paths:
+        place = _place(doc, spec)
+        if place is None:
             continue
         leaves = iter_leaves(doc, sf.metadata.rule)
         clear = {path for path, _leaf, encrypted in leaves if not encrypted}
-        for path in paths:
-            if path in clear:
-                raise RefusedError(
-                    f"{entry.path}: its encryption rule leaves {spec} in plaintext: a new "
-                    "value there would be committed in clear; nothing was changed",
-                    hints=("regenerate a key path the rule encrypts (data.*, stringData.*)",),
-                )
-
-
-def set_value(node: MapNode, key: str, value: str) -> None:
-    """Put ``value`` at ``key`` of ``node`` (every occurrence), comments and order kept."""
-    node.items = [
-        (k, value) if not isinstance(item, Comment) and (k := item[0]) == key else item
-        for item in node.items
-    ]
+        if _keys(place) in clear:
+            raise RefusedError(
+                f"{entry.path}: its encryption rule leaves {spec} in plaintext: a new "
+                "value there would be committed in clear; nothing was changed",
+                hints=("regenerate a key path the rule encrypts (data.*, stringData.*)",),
+            )
 
 
 def dotted(path: KeyPath) -> str:
@@ -155,7 +138,7 @@ def dotted(path: KeyPath) -> str:
     return ".".join(path)
 
 
-def _encoded(doc: MapNode, path: KeyPath) -> bool:
+def _encoded(doc: MapNode, path: KeyPath | KeyPath_) -> bool:
     """Whether the value at ``path`` is a Kubernetes Secret's ``data`` value: base64 of the
     credential, never the credential itself."""
     return len(path) == 2 and path[0] == "data" and doc.get("kind") == "Secret"
@@ -222,27 +205,32 @@ def regenerate_named(
         hit = False
         for entry in targets:
             _refuse_plaintext_slot(entry, spec)
-            for doc in opened[entry.path]:
-                for node, key, path in _slots(doc, spec.split(".")):
-                    old = node.get(key)
-                    if not isinstance(old, str) or not old:
-                        raise UsageError(f"{entry.path}: {spec} is not a non-empty string")
-                    hit = True
-                    stored, encoded = old, _encoded(doc, path)
-                    newline = ""
-                    if encoded:
-                        old, newline = _text_of(old, f"{entry.path}: {spec}")
-                    if old in replacements.values():
-                        continue  # already regenerated under another name of the same slot
-                    new = replacements.setdefault(old, regenerate(old, f"{entry.path}: {spec}"))
-                    written = _encode(new + newline) if encoded else new
-                    # the same credential kept otherwise elsewhere (the review of sweep 16): the
-                    # base64 text itself, or the text with a final line break (`pw: |`)
-                    if encoded:
-                        replacements.setdefault(stored, written)
-                    replacements.setdefault(f"{old}\n", f"{new}\n")
-                    set_value(node, key, written)
-                    done[Regeneration(entry.path, spec)] = None
+            docs = opened[entry.path]
+            for number, doc in enumerate(docs):
+                place = _place(doc, spec)
+                if place is None:
+                    continue
+                old = keypath.get(doc, place)
+                if not isinstance(old, str) or not old:
+                    raise UsageError(f"{entry.path}: {spec} is not a non-empty string")
+                hit = True
+                stored, encoded = old, _encoded(doc, place)
+                newline = ""
+                if encoded:
+                    old, newline = _text_of(old, f"{entry.path}: {spec}")
+                if old in replacements.values():
+                    continue  # already regenerated under another name of the same slot
+                new = replacements.setdefault(old, regenerate(old, f"{entry.path}: {spec}"))
+                written = _encode(new + newline) if encoded else new
+                # the same credential kept otherwise elsewhere (the review of sweep 16): the
+                # base64 text itself, or the text with a final line break (`pw: |`)
+                if encoded:
+                    replacements.setdefault(stored, written)
+                replacements.setdefault(f"{old}\n", f"{new}\n")
+                changed = keypath.set_at(doc, place, written)
+                assert isinstance(changed, MapNode)
+                docs[number] = changed
+                done[Regeneration(entry.path, spec)] = None
         if not hit:
             raise UsageError(f"--regenerate {spec}: no target file has that key path")
     return replacements, list(done)

@@ -326,3 +326,27 @@ def test_the_base64_text_and_a_copy_with_a_line_break_are_the_same_value(
     new = password(demo_repo, PG)
     assert password(demo_repo, raw, "copy") == base64.b64encode(new.encode()).decode()
     assert password(demo_repo, block, "copy") == f"{new}\n"
+
+
+def test_a_value_in_a_list_and_a_bracket_path_are_regenerated(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Sweep 17 (JvandeLocht's Helm values: credentials in a list of maps): `users.0.token`
+    and sops's `["users"][0]["token"]` were "no target file has that key path", although
+    docs/cli.md's key paths and set/unset take both."""
+    rel = "gitops/apps/other/tokens.enc.yaml"
+    field = (
+        "stringData:\n  users:\n    - name: a\n      token: tok-a-123456\n"
+        "    - name: b\n      token"
+    )
+    _data_secret(demo_repo, rel, "tok-b-654321", field)
+    for spec, index in (
+        ("stringData.users.0.token", 0),
+        ('["stringData"]["users"][1]["token"]', 1),
+    ):
+        args = [str(demo_repo / rel), "--regenerate", spec, "--unlinked", "--reason", "t"]
+        assert rotate(demo_repo, capsys, *args)[0] == 0
+        users = sops_json(demo_repo / rel, DEMO_KEY)["stringData"]["users"]  # type: ignore[index]
+        token = users[index]["token"]  # type: ignore[index]
+        assert token not in ("tok-a-123456", "tok-b-654321") and len(token) == 12
+        commit_all(demo_repo, spec)
