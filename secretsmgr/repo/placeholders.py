@@ -284,7 +284,10 @@ _STAND_IN = re.compile(
     rf"(?-i:(?:{_WORD}[_-]+){{1,5}})replace[_-]?me|"
     # ``dummy-value`` (Benjaminmnoer/iac), ``dummy_password``
     r"dummy(?:[_ -](?:value|password|passwd|secret|token|key|data))?|"
-    r"redacted|unused|not[_ -]used)_*\s*$"
+    r"redacted|unused|not[_ -]used|"
+    # a key a local model server never checks (sweep 17: Darkflame72's kagent): ``not-required``,
+    # ``not-needed``, ``no-key``, llama.cpp's ``sk-no-key-required``, vLLM's ``EMPTY``
+    r"(?:sk-)?no[_ -]?key(?:[_ -]required)?|not[_ -](?:required|needed)|(?-i:EMPTY))_*\s*$"
 )
 
 
