@@ -35,7 +35,7 @@ from secretsmgr.sops import (
 )
 from secretsmgr.sops.datakey import new_data_key, unwrap_data_key
 from secretsmgr.sops.document import binary_plain, check_written, decrypt_docs, stored_mac
-from secretsmgr.sops.encvalue import is_enc
+from secretsmgr.sops.encvalue import is_enc, parse_enc
 from secretsmgr.sops.mac import MacAccumulator, macs_equal
 from secretsmgr.sops.metadata import WRITE_VERSION
 from secretsmgr.sops.model import SopsMetadata
@@ -335,7 +335,19 @@ class _InClear(str):
 
 
 def _mark_clear(_path: tuple[str, ...], leaf: Leaf, encrypted: bool) -> Leaf:
+    if isinstance(leaf, str) and is_enc(leaf) and _enc_type(leaf) == "comment":
+        # sops writes a comment in a list as an item (``- ENC[…,type:comment]``); decrypted it
+        # is a comment again, and key paths count list items without comments (the second
+        # review: every index after one was off by one, and another value was sealed)
+        return Comment(leaf)
     return _InClear() if encrypted and _in_clear(leaf) else leaf
+
+
+def _enc_type(text: str) -> str | None:
+    try:
+        return parse_enc(text).type
+    except FormatError:
+        return None
 
 
 def _marked_places(node: Node, at: tuple[int | str, ...]) -> Iterator[tuple[int | str, ...]]:

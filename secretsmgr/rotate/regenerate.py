@@ -114,12 +114,14 @@ def _keys(place: KeyPath_) -> KeyPath:
     return tuple(k for k in place if isinstance(k, str))
 
 
-def _refuse_plaintext_slot(entry: SopsEntry, spec: str) -> None:
+def _refuse_plaintext_slot(entry: SopsEntry, spec: str, docs: Sequence[MapNode]) -> None:
     """A new credential never goes where the file's encryption rule leaves values in plaintext
-    (``metadata.name``, ``kind`` under ``encrypted_regex: ^(data|stringData)$``)."""
+    (``metadata.name``, ``kind`` under ``encrypted_regex: ^(data|stringData)$``). ``docs`` are
+    the decrypted documents: key paths count list items as they stand there (in the encrypted
+    text sops keeps a list's comment as an item: the second review's value in clear)."""
     sf = entry.sops_file
     assert sf is not None
-    for doc in sf.docs:
+    for doc in docs:
         place = _place(doc, spec)
         if place is None:
             continue
@@ -204,7 +206,7 @@ def regenerate_named(
     for spec in dict.fromkeys(specs):
         hit = False
         for entry in targets:
-            _refuse_plaintext_slot(entry, spec)
+            _refuse_plaintext_slot(entry, spec, opened[entry.path])
             docs = opened[entry.path]
             for number, doc in enumerate(docs):
                 place = _place(doc, spec)
@@ -215,13 +217,15 @@ def regenerate_named(
                     raise UsageError(f"{entry.path}: {spec} is not a non-empty string")
                 hit = True
                 stored, encoded = old, _encoded(doc, place)
-                newline = ""
                 if encoded:
                     old, newline = _text_of(old, f"{entry.path}: {spec}")
+                else:  # a block scalar's final line break is layout, not the credential
+                    body = old.removesuffix("\n") or old
+                    old, newline = body, old[len(body) :]
                 if old in replacements.values():
                     continue  # already regenerated under another name of the same slot
                 new = replacements.setdefault(old, regenerate(old, f"{entry.path}: {spec}"))
-                written = _encode(new + newline) if encoded else new
+                written = _encode(new + newline) if encoded else new + newline
                 # the same credential kept otherwise elsewhere (the review of sweep 16): the
                 # base64 text itself, or the text with a final line break (`pw: |`)
                 if encoded:

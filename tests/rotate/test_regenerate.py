@@ -350,3 +350,22 @@ def test_a_value_in_a_list_and_a_bracket_path_are_regenerated(
         token = users[index]["token"]  # type: ignore[index]
         assert token not in ("tok-a-123456", "tok-b-654321") and len(token) == 12
         commit_all(demo_repo, spec)
+
+
+def test_a_named_value_ending_in_a_line_break_is_the_same_credential_without_it(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The second review: regenerating ``a: |`` (the text and a line break) left ``b`` (the
+    text alone) with the old credential, without a word, and dropped the line break."""
+    rel = "gitops/apps/other/block.enc.yaml"
+    _data_secret(
+        demo_repo, rel, "|\n    Secr3tValue-long", "stringData:\n  b: Secr3tValue-long\n  a"
+    )
+    args = [str(demo_repo / rel), "--regenerate", "stringData.a", "--reason", "t"]
+    code, out, err = rotate(demo_repo, capsys, *args)
+    assert (code, out) == (1, "") and "stringData.b" in err
+    assert rotate(demo_repo, capsys, *args, "--linked")[0] == 0
+    values = sops_json(demo_repo / rel, DEMO_KEY)["stringData"]  # type: ignore[index]
+    new = values["b"]  # type: ignore[index]
+    assert new != "Secr3tValue-long" and len(new) == len("Secr3tValue-long")
+    assert values["a"] == f"{new}\n"  # type: ignore[index]
