@@ -16,30 +16,38 @@ PKG = Path(__file__).resolve().parent.parent / "secretsmgr"
 ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "errors": (set(), set()),
     "plural": (set(), set()),
+    # file and other names as one shell word in the commands secretsmgr prints
+    "shellword": (set(), set()),
     "fsutil": ({"errors"}, set()),
     # the fork-based ordered map: the inventory reads, and a rotation stages, on every core
     "workers": ({"errors"}, set()),
     "sops": ({"errors", "keys.protocols"}, {"cryptography", "ruamel", "_ruamel_yaml", "re2"}),
     "keys": ({"errors", "keys"}, {"pyrage", "keyring", "cryptography"}),
-    "repo": ({"errors", "plural", "sops", "fsutil", "workers", "keys.bech32"}, set()),
-    "fileops": ({"errors", "plural", "sops", "keys", "repo", "fsutil"}, set()),
-    "changelog": ({"errors", "plural", "sops", "keys", "repo", "fsutil"}, set()),
+    "repo": ({"errors", "plural", "shellword", "sops", "fsutil", "workers", "keys.bech32"}, set()),
+    "fileops": ({"errors", "plural", "shellword", "sops", "keys", "repo", "fsutil"}, set()),
+    "changelog": ({"errors", "plural", "shellword", "sops", "keys", "repo", "fsutil"}, set()),
     "audit": (
-        {"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog"},
+        {"errors", "plural", "shellword", "sops", "keys", "repo", "fsutil", "changelog"},
         {"detect_secrets"},
     ),
     "report": (
-        {"errors", "plural", "audit.finding", "audit.registry", "repo", "keys.bech32"},
+        {"errors", "plural", "shellword", "audit.finding", "audit.registry", "repo", "keys.bech32"},
         set(),
     ),
     "rotate": (
-        {"errors", "plural", "sops", "keys", "repo", "fsutil", "workers", "changelog", "audit"}
-        | {"fileops"},  # key paths as set/unset read them
+        {"errors", "plural", "shellword", "sops", "keys", "repo", "fsutil", "workers"}
+        | {"changelog", "audit", "fileops"},  # key paths as set/unset read them
         set(),
     ),
     # the commit gate: index vs HEAD, blob cache, history, baselines (runs the audit engine)
-    "gate": ({"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog", "audit"}, set()),
-    "init": ({"errors", "plural", "sops", "keys", "repo", "fsutil", "changelog"}, set()),
+    "gate": (
+        {"errors", "plural", "shellword", "sops", "keys", "repo", "fsutil", "changelog", "audit"},
+        set(),
+    ),
+    "init": (
+        {"errors", "plural", "shellword", "sops", "keys", "repo", "fsutil", "changelog"},
+        set(),
+    ),
     "cluster": ({"errors", "keys"}, {"kubernetes", "urllib3"}),
     "cli": ({"*"}, {"typer"}),
 }

@@ -9,7 +9,6 @@ pure functions of the ``AuditContext`` it returns.
 from __future__ import annotations
 
 import posixpath
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.inventory import Inventory, LiveKeys
 from secretsmgr.repo.pending import PendingWrites, find_pending
 from secretsmgr.repo.sopsentry import SopsEntry
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.datakey import unwrap_data_key
 from secretsmgr.sops.model import EncryptionRule, RuleKind
 from secretsmgr.sops.rules import path_is_encrypted
@@ -77,9 +77,9 @@ def restore_metadata_hint(path: str) -> str:
     encrypt the ciphertext text as the value; the block comes back from git, or the values
     are made again."""
     return (
-        f"{LOST_METADATA} (git log --oneline -- {path} lists "
-        f"its versions; git checkout COMMIT -- {path}), or put the values in again in clear "
-        f"and encrypt it: secretsmgr encrypt -i {shlex.quote(path)}"
+        f"{LOST_METADATA} (git log --oneline -- {sh_path(path)} lists "
+        f"its versions; git checkout COMMIT -- {sh_path(path)}), or put the values in again in "
+        f"clear and encrypt it: secretsmgr encrypt -i {sh_path(path)}"
     )
 
 
@@ -99,14 +99,14 @@ def reencrypt_hint(path: str, *, with_sops: bool = False, config: str | None = N
     if with_sops:
         folder = posixpath.dirname(config) if config and not posixpath.isabs(config) else ""
         inside = folder and path.startswith(folder + "/")
-        inner = shlex.quote(path[len(folder) + 1 :] if inside else path)
+        inner = sh_path(path[len(folder) + 1 :] if inside else path)
         command = (
             "P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && "
             f'{{ sops decrypt --output "$P" {inner} && sops encrypt --filename-override {inner} '
             f'--output {inner} "$P"; {_CLEAN_UP}'
         )
-        return f"(cd {shlex.quote(folder)} && {command})" if inside else command
-    quoted = shlex.quote(path)
+        return f"(cd {sh_path(folder)} && {command})" if inside else command
+    quoted = sh_path(path)
     return (
         'P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && { secretsmgr decrypt -o "$P" '
         f'{quoted} && secretsmgr encrypt --filename-override {quoted} -o {quoted} "$P"; '

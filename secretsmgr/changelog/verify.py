@@ -11,6 +11,7 @@ from secretsmgr.changelog.anchor import Anchoring, anchor_changelog
 from secretsmgr.changelog.chain import Coverage, Entry, RecordedStates, State, read_chain
 from secretsmgr.errors import ChainError
 from secretsmgr.plural import plural
+from secretsmgr.shellword import sh_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
             ]
         else:
             hints += [
-                f"compare {name} with its git history: git log -p -- {name}",
+                f"compare {sh_path(name)} with its git history: git log -p -- {sh_path(name)}",
                 "a committed changelog only grows: restore the lines that were changed or dropped",
             ]
         raise ChainError(f"changelog not anchored in git: {anchoring.problems[0]}", hints=hints)
@@ -81,7 +82,7 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
         hints += [
             "it was changed outside secretsmgr, or its changelog entry was removed",
             "record the current state of every such file: secretsmgr log --adopt --reason '…'",
-            f"or give it a fresh data key: secretsmgr rotate {path} --reason '…'",
+            f"or give it a fresh data key: secretsmgr rotate {sh_path(path)} --reason '…'",
         ]
         if how is Coverage.ROLLED_BACK:
             what = "is an earlier recorded state: a later entry recorded other bytes (rolled back)"
@@ -97,7 +98,7 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
                 f"{state[0]}: lastmodified {state[1]} is recorded with {len(ids)} different "
                 "data keys (at most one of those entries describes the file)",
                 hints=(
-                    f"find who wrote each: git log -p -- {name}",
+                    f"find who wrote each: git log -p -- {sh_path(name)}",
                     f"give it a fresh data key: secretsmgr rotate {state[0]} --reason '…'",
                 ),
             )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from secretsmgr.keys.bech32 import short_key
+from secretsmgr.shellword import sh_path
 
 if TYPE_CHECKING:
     from secretsmgr.errors import DecryptionError
@@ -43,11 +44,11 @@ def about_file(
             where = shlex.quote(".".join(exc.key_path))
             err.hints = (
                 "added in clear by hand (SM003): encrypt a new value in its place: "
-                f"secretsmgr set {shlex.quote(str(file))} {where}",
+                f"secretsmgr set {sh_path(str(file))} {where}",
             )
         elif isinstance(exc, IntegrityError):
             err.hints = (
-                f"restore it from git (git checkout HEAD -- {shlex.quote(str(file))}) "
+                f"restore it from git (git checkout HEAD -- {sh_path(str(file))}) "
                 "or re-encrypt from a trusted plaintext",
             )
         elif isinstance(exc, DecryptionError):
@@ -103,7 +104,7 @@ def _age_less(file: Path, verb: str) -> DecryptionError | None:
         hints=(
             f"use sops for it, which reads {named} keys: {how}",
             "or have a holder of those keys add an age recipient: "
-            f"sops rotate -i --add-age AGE_PUBLIC_KEY {file}",
+            f"sops rotate -i --add-age AGE_PUBLIC_KEY {sh_path(file)}",
         ),
     )
 

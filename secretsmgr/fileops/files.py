@@ -49,6 +49,7 @@ from secretsmgr.fileops.text import (
 from secretsmgr.fsutil import read_text, write_atomic
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.settings import load_settings
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops import FileFormat, dump_plain, format_for_path, load
 from secretsmgr.sops.document import (
     binary_plain,
@@ -94,7 +95,7 @@ def _encrypt(file: Path, text: str, as_path: Path, policy: EncryptPolicy) -> Wri
         return encrypt_text(text, format_for_path(name), policy, binary=binary_store_name(name))
     except AlreadyEncryptedError as exc:
         raise AlreadyEncryptedError(
-            exc.message, hints=(f"to change its values: secretsmgr edit {file}",)
+            exc.message, hints=(f"to change its values: secretsmgr edit {sh_path(file)}",)
         ) from exc
 
 
@@ -122,7 +123,7 @@ def _plaintext_of(file: Path, exact: bool) -> str:
     if _holds_metadata(file.name, text):
         raise AlreadyEncryptedError(
             "the file is already encrypted (it has sops metadata)",
-            hints=(f"to change its values: secretsmgr edit {file}",),
+            hints=(f"to change its values: secretsmgr edit {sh_path(file)}",),
         )
     return text
 
@@ -222,7 +223,7 @@ def _lost(file: Path, paths: Sequence[str], why: str) -> RefusedError:
     redo = ", ".join(paths) if paths else "(no key path: comments or order only)"
     return RefusedError(
         f"{file} {why}; your changes were not saved",
-        hints=(f"run secretsmgr edit {file} again and redo your changes to: {redo}",),
+        hints=(f"run secretsmgr edit {sh_path(file)} again and redo your changes to: {redo}",),
     )
 
 
@@ -244,7 +245,7 @@ def _create(file: Path, root: Path | None, editor: EditorFn, record: Recorder) -
             raise RefusedError(
                 f"{file} was created by another writer while the editor was open; "
                 "your text was not saved",
-                hints=(f"secretsmgr edit {file}",),
+                hints=(f"secretsmgr edit {sh_path(file)}",),
             )
         check_write_target(root, file)
         written = encrypt_text(edited, fmt, policy, binary=binary)
@@ -452,15 +453,15 @@ def _refuse_other_clear(
             "encrypts it; nothing was changed",
             hints=(
                 "set and unset act on the first document: delete that line in a text editor, "
-                f"then give the value anew with secretsmgr edit {file}",
+                f"then give the value anew with secretsmgr edit {sh_path(file)}",
             ),
         )
     raise RefusedError(
         f"{file}: {where} is in clear although the file's rule encrypts it; nothing was changed",
         hints=(
-            f"set it first (it reads the value from stdin): secretsmgr set {file} "
+            f"set it first (it reads the value from stdin): secretsmgr set {sh_path(file)} "
             f"{shlex.quote(where)}",
-            f"or remove it: secretsmgr unset {file} {shlex.quote(where)}",
+            f"or remove it: secretsmgr unset {sh_path(file)} {shlex.quote(where)}",
         ),
     )
 
@@ -487,7 +488,7 @@ def _rewrite(
             raise RefusedError(
                 f"{file} is kept whole by sops (its binary store): only its data can be "
                 f"{'set' if action == 'set' else 'changed, never removed'}; nothing was changed",
-                hints=(f"secretsmgr edit {file}",),
+                hints=(f"secretsmgr edit {sh_path(file)}",),
             )
         if not clear and same_data(docs, decrypted.docs):
             return ValueChange(shown, changed=False)
@@ -497,7 +498,7 @@ def _rewrite(
             if _in_plaintext(sealed):
                 raise RefusedError(
                     f"{file}: its encryption rule leaves {shown} in plaintext; nothing was changed",
-                    hints=(f"set a key the rule encrypts, or secretsmgr edit {file}",),
+                    hints=(f"set a key the rule encrypts, or secretsmgr edit {sh_path(file)}",),
                 )
         write_atomic(file, written.text)
         record(file, action, text, written, (shown,))

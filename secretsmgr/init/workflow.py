@@ -28,7 +28,6 @@ atomically; a failure puts back every file already written and forgets the new i
 from __future__ import annotations
 
 import posixpath
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -52,6 +51,7 @@ from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
 from secretsmgr.repo.settingsfile import pinned_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
+from secretsmgr.shellword import sh_path
 
 # What the command takes from here (the plan's data lives in ``model.py``).
 __all__ = ["InitOptions", "InitResult", "apply_init", "init", "plan_init"]
@@ -95,7 +95,7 @@ def _state_notes(
             inv.sops_configs.updatekeys_hint(path, kinds, keys_of)
             if inv.has_sops_config
             else f"once the .sops.yaml init writes is in place, a holder of their {held} keys "
-            f"runs: sops updatekeys -y {shlex.quote(path)}"
+            f"runs: sops updatekeys -y {sh_path(path)}"
         )
         notes.append(
             f"{_files(paths, 'is', 'are')} on {held} keys only, not on the cluster's key, e.g. "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import cast
 
 from secretsmgr.errors import ConfigError, FormatError
 from secretsmgr.repo.snapshot import Snapshot
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.model import SopsMetadata
 from secretsmgr.sops.regex import compile_go
 from secretsmgr.sops.yamlio import safe_load_all
@@ -406,9 +406,9 @@ class SopsConfigs:
             )
         folder = posixpath.dirname(label) if not posixpath.isabs(label) else ""
         command = (
-            f"cd {shlex.quote(folder)} && sops updatekeys -y {shlex.quote(path[len(folder) + 1 :])}"
+            f"cd {sh_path(folder)} && sops updatekeys -y {sh_path(path[len(folder) + 1 :])}"
             if folder and path.startswith(folder + "/")
-            else f"sops updatekeys -y {shlex.quote(path)}"
+            else f"sops updatekeys -y {sh_path(path)}"
         )
         named = {key for group in rule.key_groups for key in group.age}
         if not named and cluster_keys:
@@ -446,7 +446,7 @@ class SopsConfigs:
 def sops_rotate_hint(path: str, metadata: SopsMetadata) -> str | None:
     """How a file gets a new data key when ``secretsmgr rotate`` refuses it: keys only sops
     can wrap one for (PGP, KMS, Vault), or several key groups; None when secretsmgr can."""
-    quoted = shlex.quote(path)
+    quoted = sh_path(path)
     if len(metadata.key_groups) > 1:
         return f"rotate it with sops, which keeps its groups: sops rotate -i {quoted}"
     kinds = metadata.foreign_kinds

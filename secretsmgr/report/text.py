@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 
 from secretsmgr.audit.finding import (
@@ -29,6 +28,7 @@ from secretsmgr.report._shared import (
     relative,
     worst,
 )
+from secretsmgr.shellword import sh_path
 
 MARKS = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "·"}
 OK_MARK = "✓"
@@ -232,7 +232,7 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
         # one closing line stands for each file's fix only when each is the plain encrypt (or
         # that after init): a rule to add or a rename first is shown file by file (sweep 12)
         plaintext = all(
-            (f.fix or "").endswith(f"secretsmgr encrypt -i {shlex.quote(path)}")
+            (f.fix or "").endswith(f"secretsmgr encrypt -i {sh_path(path)}")
             and (f.fix or "").startswith((NO_SOPS_CONFIG, "secretsmgr encrypt -i "))
             for path in blocked
             for f in findings[path]
@@ -253,13 +253,13 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
         first = next(
             (f.fix for f in findings[blocked[0]] if f.severity is Severity.ERROR and f.fix), None
         )
-        plain_fix = f"secretsmgr encrypt -i {shlex.quote(blocked[0])}"
+        plain_fix = f"secretsmgr encrypt -i {sh_path(blocked[0])}"
         if plaintext and len(blocked) == 1 and (first or "").startswith(NO_SOPS_CONFIG):
             tail = one_line(first or "")  # a key and a rule first (no .sops.yaml)
         elif plaintext and len(blocked) == 1 and first not in (None, plain_fix):
             tail = f"fix it with: {one_line(first or '')}"  # a rename first (no rule matches)
         elif plaintext and len(blocked) == 1:
-            tail = f"encrypt it with: secretsmgr encrypt -i {shlex.quote(one_line(blocked[0]))}"
+            tail = f"encrypt it with: secretsmgr encrypt -i {sh_path(one_line(blocked[0]))}"
         elif plaintext and any(
             (f.fix or "").startswith(NO_SOPS_CONFIG) for path in blocked for f in findings[path]
         ):

@@ -9,7 +9,6 @@ replaces (and refuses to split or hide it), and ``build_plan`` puts it together.
 from __future__ import annotations
 
 import os
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from secretsmgr.repo.sopsconfig import all_age_recipients, sops_rotate_hint
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.rotate.regenerate import Regeneration, paths_holding, replace_equal
 from secretsmgr.rotate.stage import open_file
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.tree import MapNode
 
 
@@ -165,7 +165,7 @@ def _not_sops(entry: SopsEntry) -> RefusedError:
         )
     what = "empty" if entry.empty else "a template" if entry.template else "not encrypted"
     fix = (
-        f"encrypt it first: secretsmgr encrypt -i {shlex.quote(entry.path)}"
+        f"encrypt it first: secretsmgr encrypt -i {sh_path(entry.path)}"
         if not (entry.empty or entry.template)
         else "it holds nothing to rotate: leave it out"
     )

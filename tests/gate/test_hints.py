@@ -390,3 +390,40 @@ def test_sm001_fix_renames_the_entry_a_parent_kustomization_lists(tmp_path: Path
     )
     assert built.returncode == 0, built.stderr  # the build finds the renamed file
     assert "plain-pw" not in (tmp_path / "apps/db/acl.enc.yaml").read_text()
+
+
+def test_no_printed_fix_runs_a_command_hidden_in_a_file_name(tmp_path: Path) -> None:
+    # the second review: SM005/SM011's `secretsmgr rotate`, SM002's `sops encrypt`, the
+    # lost-metadata hint and others pasted committed file names unquoted; a name starting with
+    # `-` was taken for an option. Every fix of the audit, pasted into bash, runs nothing else.
+    import json
+    import shutil
+    import subprocess
+
+    from tests.audit.helpers import K2
+
+    root = tmp_path / "repo"
+    lost = "stringData:\n    a: ENC[AES256_GCM,data:eA==,iv:eA==,tag:eA==,type:str]\n"
+    standard_repo(
+        root,
+        {
+            "apps/a;touch PWNED1;b.enc.yaml": secret("a"),
+            "apps/d$(touch PWNED2)`touch PWNED3`.enc.yaml": enc(secret("d"), [K1, K2]),
+            "apps/f;touch PWNED5;.enc.yaml": lost,
+        },
+    )
+    write(root, ".sops.yaml", sops_yaml((".*", [K1])))
+    write(root, "apps/e;touch PWNED4;.enc.yaml.bak", secret("e"))
+    write(root, "-rf.enc.yaml", secret("r"))
+    fixes = {f.fix for f in run_audit(root).findings if f.fix}
+    for needle in ("secretsmgr rotate", "sops encrypt -i", "git log --oneline", "./-rf"):
+        assert any(needle in fix for fix in fixes), needle
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
+    env["SOPS_AGE_KEY_FILE"] = str(KEYS / "test-only-1.agekey")
+    for number, fix in enumerate(sorted(fixes)):
+        where = tmp_path / f"run{number}"
+        shutil.copytree(root, where)
+        subprocess.run(["bash", "-c", fix], cwd=where, env=env, capture_output=True, timeout=120)
+        planted = [p for p in where.rglob("PWNED*")] + list(Path.cwd().glob("PWNED*"))
+        assert planted == [], json.dumps(fix)
+        assert (where / "-rf.enc.yaml").exists() or (where / "-rf.sops.yaml").exists()

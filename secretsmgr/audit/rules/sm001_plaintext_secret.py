@@ -58,6 +58,7 @@ from secretsmgr.repo.placeholders import (
 )
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import structured_format
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops import FileFormat
 from secretsmgr.sops.encvalue import is_enc
 from secretsmgr.sops.limits import is_too_large, limit_text, max_file_bytes
@@ -646,7 +647,7 @@ def _sed_rename(old: str, new: str, kfile: str) -> str:
     replacement = re.sub(r"([\\&/])", r"\\\1", new)
     expr = f"s/{_LISTED_BEFORE}(\\.\\/)?{name}{_LISTED_AFTER}/\\1\\2{replacement}\\3/g"
     script = shlex.quote(expr)  # a name holding a quote cannot end the script early
-    return f"sed -i -E -e {script} -e {script} {shlex.quote(kfile)}"
+    return f"sed -i -E -e {script} -e {script} {sh_path(kfile)}"
 
 
 def _listings(ctx: AuditContext, path: str, target: str) -> list[tuple[str, str, str]]:
@@ -697,14 +698,14 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
     if not ctx.repo.has_sops_config:
         # encrypt would find no recipients (neuland-ingolstadt, huangyingting): a key and a
         # creation rule come first
-        then = f"rename it to {target}, then secretsmgr encrypt -i {shlex.quote(target)}"
+        then = f"rename it to {target}, then secretsmgr encrypt -i {sh_path(target)}"
         return (
             f"{NO_SOPS_CONFIG}: set up the cluster key and a creation rule first with "
             "secretsmgr init (see README.md, New repository), then "
-            + (then if yaml_name else f"secretsmgr encrypt -i {shlex.quote(path)}")
+            + (then if yaml_name else f"secretsmgr encrypt -i {sh_path(path)}")
         )
     if configs.rule_for(path)[1] is not None and not yaml_name:
-        return f"secretsmgr encrypt -i {shlex.quote(path)}"
+        return f"secretsmgr encrypt -i {sh_path(path)}"
     others = [n for n in names if n != path]  # db.enc.yaml itself is no other name of it
     matched = next((n for n in others if configs.rule_for(n)[1] is not None), None)
     if matched is None:
@@ -721,7 +722,7 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
             f"no .sops.yaml creation rule matches {', '.join(named[:-1])} or {named[-1]}: add "
             f"one to {where} (path_regex: \\.enc{re.escape(ext)}$, encrypted_regex: "
             f"^(data|stringData)$, age: {key}), then {rename}secretsmgr encrypt -i "
-            f"{shlex.quote(target)}"
+            f"{sh_path(target)}"
         )
     target = matched
     present = set(ctx.repo.all_files)
@@ -734,17 +735,15 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
         # stale copy over the rotated secret, and encrypt sealed it)
         return (
             f"{target} exists already (the encrypted original?): take the plaintext copy out "
-            f"instead: git rm -q --cached --ignore-unmatch {shlex.quote(path)}; rm -f "
-            f"{shlex.quote(path)} (to carry a "
+            f"instead: git rm -q --cached --ignore-unmatch {sh_path(path)}; rm -f "
+            f"{sh_path(path)} (to carry a "
             f"newer value over, set it in {target} with secretsmgr edit)"
         )
-    steps = [f"mv {shlex.quote(path)} {shlex.quote(target)}"]
+    steps = [f"mv {sh_path(path)} {sh_path(target)}"]
     steps += [_sed_rename(old, new, kfile) for kfile, old, new in _listings(ctx, path, target)]
-    steps.append(f"secretsmgr encrypt -i {shlex.quote(target)}")
+    steps.append(f"secretsmgr encrypt -i {sh_path(target)}")
     # in git, the staged plaintext must leave the index too
-    steps.append(
-        f"{{ git rm -q --cached --ignore-unmatch {shlex.quote(path)} 2>/dev/null || true; }}"
-    )
+    steps.append(f"{{ git rm -q --cached --ignore-unmatch {sh_path(path)} 2>/dev/null || true; }}")
     return " && ".join(steps)
 
 
@@ -891,7 +890,7 @@ def take_out(path: str, alone: bool, secret: str | None) -> str:
     holds, else that Secret's document alone (the review of sweep 12: ``rm`` of a file that also
     held a Deployment, which Flux's prune would then delete)."""
     if alone:
-        return f"git rm -q --cached --ignore-unmatch {shlex.quote(path)}; rm -f {shlex.quote(path)}"
+        return f"git rm -q --cached --ignore-unmatch {sh_path(path)}; rm -f {sh_path(path)}"
     return f"delete the Secret {secret or ''} document from {path} (its other documents stay)"
 
 
@@ -943,7 +942,7 @@ def _generator_encrypt(
     """How a generator's source gets encrypted: its name must match a creation rule, and for a
     ``KEY=value`` file (``keys``: its plaintext keys) the rule must encrypt every value, which a
     Secret's ``encrypted_regex: ^(data|stringData)$`` does not (``encrypt`` refuses it)."""
-    encrypt = f"secretsmgr encrypt -i {shlex.quote(path)}{why}"
+    encrypt = f"secretsmgr encrypt -i {sh_path(path)}{why}"
     if not ctx.repo.has_sops_config:
         return (
             f"{NO_SOPS_CONFIG}: set up the cluster key and a creation rule first with "

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext, own_rule_fix, restore_metadata_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.rules.sm001_plaintext_secret import rename_hint
 from secretsmgr.repo.sopsentry import SopsEntry, is_named_sops
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.document import FileFormat
 
 
@@ -72,9 +72,9 @@ def _fix(ctx: AuditContext, entry: SopsEntry) -> str:
     if ctx.repo.sops_configs.rule_for(entry.path)[1] is None and text_store:
         return rename_hint(ctx, entry.path)
     if is_named_sops(entry.path) or entry.store == "binary":
-        return f"secretsmgr encrypt -i {shlex.quote(entry.path)}"
+        return f"secretsmgr encrypt -i {sh_path(entry.path)}"
     store = entry.format.value
-    return f"sops encrypt -i --input-type {store} --output-type {store} {entry.path}"
+    return f"sops encrypt -i --input-type {store} --output-type {store} {sh_path(entry.path)}"
 
 
 RULE = Rule(

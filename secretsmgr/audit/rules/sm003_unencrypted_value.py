@@ -33,6 +33,7 @@ from secretsmgr.repo.flux import UseKind
 from secretsmgr.repo.placeholders import names_password
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry, values_left_clear
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.encvalue import is_enc
 from secretsmgr.sops.metadata import SOPS_KEY
 from secretsmgr.sops.model import EncryptionRule, RuleKind
@@ -127,9 +128,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"({rule.kind.value}: {rule.value}) says it must be",
                 key_path=key_path,
                 fix=f"encrypt a new value in its place (read from stdin; the one in clear may "
-                f"be in git already): secretsmgr set {shlex.quote(entry.path)} "
+                f"be in git already): secretsmgr set {sh_path(entry.path)} "
                 f"{shlex.quote(key_path)}, or drop it: secretsmgr unset "
-                f"{shlex.quote(entry.path)} {shlex.quote(key_path)}",
+                f"{sh_path(entry.path)} {shlex.quote(key_path)}",
             )
         yield from _generator_values(ctx, entry, fix)
         for key_path in secret_plain.get(entry.path, ()):

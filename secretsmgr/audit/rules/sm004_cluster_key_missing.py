@@ -10,6 +10,7 @@ from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.inventory import ExpectedKeys
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.repo.sopsentry import SopsEntry
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.tree import SeqNode
 
 
@@ -82,7 +83,7 @@ def _fix(ctx: AuditContext, entry: SopsEntry, kinds: Sequence[str]) -> str:
     """``secretsmgr rotate``, unless the file holds keys only sops can wrap a data key for
     (``kinds``: pgp, KMS, Vault): then a holder of them syncs the file to its rule with sops."""
     if not kinds:
-        return f"secretsmgr rotate {entry.path}"
+        return f"secretsmgr rotate {sh_path(entry.path)}"
     how = ctx.repo.sops_configs.updatekeys_hint(entry.path, kinds, ctx.repo.cluster_keys_for(entry))
     return f"only sops wraps a data key for these keys; {how}"
 

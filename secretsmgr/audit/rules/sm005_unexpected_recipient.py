@@ -9,6 +9,7 @@ from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.sopsconfig import all_age_recipients
 from secretsmgr.repo.sopsentry import SopsEntry
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.tree import SeqNode
 
 _RULE_FIELDS = {"pgp": "pgp", "kms": "kms", "gcp_kms": "gcp_kms", "azure_kv": "azure_keyvault"}
@@ -65,7 +66,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 entry.path,
                 f"unexpected {noun} {', '.join(strangers)}: "
                 "neither the cluster key nor in allowed_recipients",
-                fix=f"secretsmgr rotate {entry.path}",
+                fix=f"secretsmgr rotate {sh_path(entry.path)}",
             )
 
 

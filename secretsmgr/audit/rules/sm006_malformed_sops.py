@@ -6,7 +6,6 @@ alone or together, is valid metadata; whether the cluster can open the file is S
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
@@ -14,6 +13,7 @@ from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.errors import FormatError, SecretsmgrError
 from secretsmgr.keys.age import check_age_file
 from secretsmgr.repo.sopsentry import UTF16_ERROR
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.encvalue import parse_enc
 
 
@@ -40,16 +40,16 @@ def _fixes(ctx: AuditContext) -> dict[str, str]:
     ]
     committed = _committed(ctx, broken)
     return {
-        p: f"git checkout HEAD -- {shlex.quote(p)}"
+        p: f"git checkout HEAD -- {sh_path(p)}"
         if p in committed
-        else f"git has no copy: remove it and write it anew with secretsmgr edit {p}"
+        else f"git has no copy: remove it and write it anew with secretsmgr edit {sh_path(p)}"
         for p in broken
     }
 
 
 def _reencode_hint(path: str) -> str:
     """UTF-16 to UTF-8 with LF line ends: the MAC covers the values, not the bytes."""
-    quoted = shlex.quote(path)
+    quoted = sh_path(path)
     return (
         "re-encode it as UTF-8 (the MAC covers the values, not the bytes), and write SOPS "
         "files with sops encrypt --output FILE rather than PowerShell's >: "
@@ -63,7 +63,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     armored age file outside the age format or its bounds: such a file is never decrypted)."""
     fixes = _fixes(ctx)  # runs git only when some file is broken
     for entry in ctx.repo.sops_files:
-        fix = fixes.get(entry.path, f"git checkout HEAD -- {shlex.quote(entry.path)}")
+        fix = fixes.get(entry.path, f"git checkout HEAD -- {sh_path(entry.path)}")
         if entry.error == UTF16_ERROR:
             # git's copy holds the same bytes (DRSchlaubi/kbs610): re-encode it instead
             yield RULE.finding(

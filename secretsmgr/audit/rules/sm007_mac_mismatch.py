@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.errors import FormatError, IntegrityError
 from secretsmgr.repo.sopsentry import SopsEntry, dotted
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.document import decrypt_docs
 
 
@@ -45,7 +45,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 entry.path,
                 message,
                 key_path=key_path,
-                fix=f"git checkout HEAD -- {shlex.quote(entry.path)}, "
+                fix=f"git checkout HEAD -- {sh_path(entry.path)}, "
                 "or secretsmgr encrypt -i a trusted plaintext",
             )
 

@@ -10,6 +10,7 @@ from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.changelog.chain import covered, datakey_id
 from secretsmgr.repo.sopsconfig import sops_rotate_hint
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.values import parse_rfc3339
 
 
@@ -78,7 +79,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"data key is {days} days old (max {limit}; {source})",
                 # a file on PGP/KMS/Vault keys only (or key groups): secretsmgr refuses it
                 fix=sops_rotate_hint(entry.path, sf.metadata)
-                or f"secretsmgr rotate {entry.path} --reason 'data key older than {limit} days'",
+                or f"secretsmgr rotate {sh_path(entry.path)} "
+                f"--reason 'data key older than {limit} days'",
             )
 
 

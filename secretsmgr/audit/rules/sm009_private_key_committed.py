@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -31,6 +30,7 @@ from secretsmgr.keys.age import parse_identities
 from secretsmgr.keys.bech32 import short_key, split_bech32
 from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK
 from secretsmgr.repo.scan import ScannedFile
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.locate import key_lines
 
 # bech32 is case-insensitive and pyrage accepts the lowercase form: match either case.
@@ -286,17 +286,17 @@ def _encrypt_hint(ctx: AuditContext, path: str) -> str:
     """``secretsmgr encrypt -i PATH``, after the `.sops.yaml` it needs when there is none
     (rastydnb/home-cheap-gke-cluster: encrypt found no recipients and exited 2)."""
     if ctx.repo.has_sops_config:
-        return f"secretsmgr encrypt -i {shlex.quote(path)}"
+        return f"secretsmgr encrypt -i {sh_path(path)}"
     if ctx.repo.layers.clusters:
         return (
             f"{NO_SOPS_CONFIG}: set up the cluster key and a creation rule first with "
             "secretsmgr init (see README.md, New repository), then secretsmgr encrypt -i "
-            f"{shlex.quote(path)}"
+            f"{sh_path(path)}"
         )
     # init sets up a Flux repository only: without one, the rule is written by hand
     return (
         f"{NO_SOPS_CONFIG}: write one whose creation rule names an age key (secretsmgr key "
-        f"generate prints a new one) first, then secretsmgr encrypt -i {shlex.quote(path)}"
+        f"generate prints a new one) first, then secretsmgr encrypt -i {sh_path(path)}"
     )
 
 

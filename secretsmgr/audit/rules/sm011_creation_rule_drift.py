@@ -19,6 +19,7 @@ from secretsmgr.keys.bech32 import short_key
 from secretsmgr.plural import plural
 from secretsmgr.repo.sopsconfig import CreationRule, all_age_recipients
 from secretsmgr.repo.sopsentry import STRUCTURE, SopsEntry
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.model import EncryptionRule, RuleKind, SopsMetadata, pgp_id
 from secretsmgr.sops.rules import encrypted_leaves, iter_leaves
 from secretsmgr.sops.tree import MapNode
@@ -149,7 +150,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             elif old_only and not extra:
                 fix = rotation_cure(curing[0])
             else:
-                fix = f"secretsmgr rotate {entry.path}"
+                fix = f"secretsmgr rotate {sh_path(entry.path)}"
             # a cluster key the file carries and the rule does not name: every cure above
             # follows the rule's recipients and would drop it (Ramblurr/home-lab, sweep 14: a
             # catch-all rule naming the operator's key alone)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.changelog.chain import Coverage, RecordedStates, State, datakey_id
+from secretsmgr.shellword import sh_path
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -32,7 +33,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             yield RULE.finding(
                 entry.path,
                 message,
-                fix=f"secretsmgr rotate {entry.path} --reason '…'   (records who and why)",
+                fix=f"secretsmgr rotate {sh_path(entry.path)} --reason '…'   (records who and why)",
             )
     history = ctx.changelog_history
     if history is not None and ctx.changelog:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.repo.sopsconfig import sops_rotate_hint
+from secretsmgr.shellword import sh_path
 
 
 def _fingerprints(stanzas: list[str], mac: str) -> list[tuple[str, str]]:
@@ -38,7 +39,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             yield RULE.finding(
                 entry.path,
                 f"shares its {what} with {other}: a copied encrypted file",
-                fix=sops_rotate_hint(entry.path, sf.metadata) or f"secretsmgr rotate {entry.path}",
+                fix=sops_rotate_hint(entry.path, sf.metadata)
+                or f"secretsmgr rotate {sh_path(entry.path)}",
             )
 
 

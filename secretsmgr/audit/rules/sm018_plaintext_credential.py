@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import cast
@@ -42,6 +41,7 @@ from secretsmgr.repo.flux.objects import go_field
 from secretsmgr.repo.placeholders import URL_PASSWORD
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.iniio import ini_key_lines, parse_ini
 from secretsmgr.sops.locate import find_line, key_lines
@@ -576,16 +576,16 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
         if entry is not None and entry.encrypts_none:
             encrypt = own_rule_fix(entry)  # encrypt refuses its rule, as SM002's fix says
         elif configs.rule_for(hit.path)[1] is not None:
-            encrypt = f"secretsmgr encrypt -i {shlex.quote(hit.path)}"
+            encrypt = f"secretsmgr encrypt -i {sh_path(hit.path)}"
         elif configs.rule_for(target)[1] is not None:
             encrypt = (
                 f"rename {hit.path} to {posixpath.basename(target)}, which a .sops.yaml "
-                f"creation rule matches, then secretsmgr encrypt -i {shlex.quote(target)}"
+                f"creation rule matches, then secretsmgr encrypt -i {sh_path(target)}"
             )
         else:  # no rule for either name, or no .sops.yaml at all (dashaun-cloud, rtrox)
             encrypt = (
                 f"add a .sops.yaml creation rule that matches {hit.path} (none does), then "
-                f"secretsmgr encrypt -i {shlex.quote(hit.path)}"
+                f"secretsmgr encrypt -i {sh_path(hit.path)}"
             )
         return f"{encrypt}; or move the value into a SOPS-encrypted Secret"
     return (

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
+from secretsmgr.shellword import sh_path
 
 ROTATING_ACTIONS = ("rotate", "key-rotate-begin", "key-rotate-finish")
 
@@ -46,7 +47,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             f"({removal.commit[:12]}) still decrypts this file: its data key did not change, "
             "rotate it",
             key_path=f"sops.age.{removal.recipient}",
-            fix=f"secretsmgr rotate {removal.path}",
+            fix=f"secretsmgr rotate {sh_path(removal.path)}",
         )
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.shellword import sh_path
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -15,12 +15,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if link.target is None:
             where = "a file outside the repository (never read)"
             fix = (
-                f"git rm {shlex.quote(link.path)}, and commit the file itself if this "
+                f"git rm {sh_path(link.path)}, and commit the file itself if this "
                 "repository needs it"
             )
         else:
             where = link.target
-            fix = f"git rm {shlex.quote(link.path)}, and reference {link.target} directly"
+            fix = f"git rm {sh_path(link.path)}, and reference {link.target} directly"
         yield RULE.finding(
             link.path,
             f"a symbolic link to {where}: Flux never deploys a link (source-controller leaves "

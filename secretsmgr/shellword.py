@@ -1,0 +1,20 @@
+"""File names inside the commands secretsmgr prints (a finding's ``fix:``, a ``hint:``).
+
+A user pastes those commands into a shell, and a file name is whatever someone committed: it
+may hold spaces, ``;``, ``$(…)`` or quotes, or start with ``-``. ``sh_path`` makes it one word
+that reads back as exactly that name and that no command takes for an option.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+
+def sh_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as one shell word: quoted where the shell would split or expand it, and a
+    relative name starting with ``-`` written ``./-…``."""
+    text = os.fspath(path)
+    if text.startswith("-"):
+        text = f"./{text}"
+    return shlex.quote(text)
