@@ -93,7 +93,9 @@ class _DataSink:
         self.stack.append([node, _NO_KEY, text_map])
 
     def end(self) -> None:
-        self.stack.pop()
+        node = self.stack.pop()[0]
+        if isinstance(node, dict) and "<<" in node:
+            _merge(node)
 
     def alias(self, event: Any, is_key: bool) -> None:
         target = self.anchors[event.anchor]  # shared, not copied: manifests are only read
@@ -108,6 +110,20 @@ class _DataSink:
 
     def comment(self, found: FoundComment, next_kind: str, next_column: int | None) -> None:
         """Manifests keep no comments (the walk is given none)."""
+
+
+def _merge(node: dict[Any, Any]) -> None:
+    """Apply a YAML merge key as kustomize and Flux read it: the keys of the merged mapping (of
+    each, in order, for a list) that ``node`` does not set itself (the second review of this
+    session: a Secret whose ``kind`` came through ``<<: {kind: Secret}`` was no Secret here)."""
+    merged = node.pop("<<")
+    sources = merged if isinstance(merged, list) else [merged]
+    if not all(isinstance(source, dict) for source in sources):
+        node["<<"] = merged  # no mapping to merge: kept as it stands
+        return
+    for source in sources:
+        for key, value in source.items():
+            node.setdefault(key, value)
 
 
 def safe_load_all(text: str, *, max_bytes: int | None = None) -> list[Any]:

