@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import cast
 
 from secretsmgr.errors import FormatError
+from secretsmgr.repo.flux.objects import go_field
 from secretsmgr.repo.placeholders import holds_secret_around, strip_templates
 from secretsmgr.repo.placeholders import is_placeholder as repo_placeholder
 from secretsmgr.repo.scan import ScannedFile
@@ -24,6 +25,27 @@ from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.yamlio import safe_load_all
 
 Obj = dict[str, object]
+
+
+def generator_literals(
+    obj: Obj, field: str, prefix: str = ""
+) -> Iterator[tuple[Obj, object, str, list[object]]]:
+    """Each generator under a kustomization's ``field`` (``secretGenerator``,
+    ``configMapGenerator``; kustomize reads field names in any case) that lists literals:
+    (the generator, its name, the key path of its literals, the literals)."""
+    found = go_field(obj, field)
+    if found is None or not isinstance(found[1], list):
+        return
+    for number, raw in enumerate(cast(list[object], found[1])):
+        if not isinstance(raw, dict):
+            continue
+        gen = cast(Obj, raw)
+        name = (go_field(gen, "name") or ("", None))[1]
+        listed = go_field(gen, "literals")
+        if listed is not None and isinstance(listed[1], list):
+            where = f"{prefix}{found[0]}.{number}.{listed[0]}"
+            yield gen, name, where, cast(list[object], listed[1])
+
 
 # ``< placeholder >`` markers with spaces inside, which ``repo.placeholders`` does not take
 _ANGLE = re.compile(r"^\s*<[^<>]{1,80}>\s*$")

@@ -139,6 +139,19 @@ def test_every_fix_a_rule_prints_names_real_commands(tmp_path: Path) -> None:
 # ------------------------------------------------------------------- fixes that run
 
 
+def _logged_mktemp(env: dict[str, str], where: Path) -> Path:
+    """Put a ``mktemp`` first on ``env``'s PATH that logs each file it makes (the fixes' plaintext
+    files in /dev/shm), so a test checks its own files, not the folder other tests share."""
+    shims, made = where / "shims", where / "made.txt"
+    shims.mkdir()
+    (shims / "mktemp").write_text(
+        f'#!/bin/sh\np=$(/usr/bin/mktemp "$@") && echo "$p" >> {made} && echo "$p"\n'
+    )
+    (shims / "mktemp").chmod(0o755)
+    env["PATH"] = f"{shims}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
+    return made
+
+
 def _run_fix(root: Path, fix: str, key_file: Path | None = None) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
     if key_file is not None:
@@ -310,6 +323,7 @@ def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(
         fix = _fix_of(tmp_path, "SM011")
         start = "(cd apps && P=$(mktemp /dev/shm/" if nested else "P=$(mktemp /dev/shm/"
         assert fix.startswith(start) and "secretsmgr" not in fix.split(")")[1 + nested]
+        made = _logged_mktemp(env, home)
         run_shell(fix, env=env, cwd=tmp_path, expect=0)
         assert _gone(tmp_path, "SM011")
         meta = load((tmp_path / rel).read_text(), FileFormat.YAML).metadata
@@ -320,7 +334,8 @@ def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(
         assert meta.age_recipients == () and meta.foreign_kinds  # still the PGP key's only
         plain = run_shell(f"sops decrypt {shlex.quote(rel)}", env=env, cwd=tmp_path, expect=0).out
         assert "pw-in-pgp" in plain
-        assert not list(Path("/dev/shm").glob("secretsmgr-plain.*"))
+        (plain_file,) = made.read_text().split()  # the fix's plaintext file, removed after
+        assert plain_file.startswith("/dev/shm/") and not Path(plain_file).exists()
     finally:
         subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False)
         shutil.rmtree(home, ignore_errors=True)
@@ -341,15 +356,9 @@ def test_a_re_encryption_fix_that_fails_fails_and_leaves_no_plaintext(tmp_path: 
     standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"), rule=EncryptionRule())})
     fix = _fix_of(tmp_path, "SM011")
     before = (tmp_path / "apps/db.enc.yaml").read_bytes()
-    shims, made = tmp_path / "shims", tmp_path / "made.txt"
-    shims.mkdir()
-    (shims / "mktemp").write_text(
-        f'#!/bin/sh\np=$(/usr/bin/mktemp "$@") && echo "$p" >> {made} && echo "$p"\n'
-    )
-    (shims / "mktemp").chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
     env["SOPS_AGE_KEY_FILE"] = str(tmp_path / "no-such.agekey")
-    env["PATH"] = f"{shims}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
+    made = _logged_mktemp(env, tmp_path)
     done = run_shell(fix, env=env, cwd=tmp_path)
     assert done.code != 0
     assert (tmp_path / "apps/db.enc.yaml").read_bytes() == before

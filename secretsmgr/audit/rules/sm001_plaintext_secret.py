@@ -32,6 +32,7 @@ from secretsmgr.audit.manifests import (
     Obj,
     decode_text,
     documents,
+    generator_literals,
     is_placeholder,
     is_plaintext_value,
     is_public_material,
@@ -91,24 +92,10 @@ class PlaintextSecret:
 
 
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
-    # kustomize reads its fields in any case (``secretgenerator:``, ``Literals:``): go_field
-    field = go_field(obj, "secretGenerator")
-    if field is None or not isinstance(field[1], list):
-        return
-    spelled, generators = field[0], cast(list[object], field[1])
-    for number, raw in enumerate(generators):
-        if not isinstance(raw, dict):
-            continue
-        gen = cast(Obj, raw)
-        name = (go_field(gen, "name") or ("", None))[1]
-        listed = go_field(gen, "literals")
-        if listed is None or not isinstance(listed[1], list):
-            continue
-        literals_key, literals = listed[0], cast(list[object], listed[1])
+    for gen, name, where, literals in generator_literals(obj, "secretGenerator", prefix):
         # its secrets come from files (SOPS-encrypted ones, which Flux decrypts): a literal
         # that says where or who beside them is a setting, as in a substituted Secret
         sourced = any((go_field(gen, f) or ("", None))[1] for f in ("files", "envs"))
-        where = f"{prefix}{spelled}.{number}.{literals_key}"
         for literal in literals:
             if not isinstance(literal, str):
                 continue

@@ -30,6 +30,7 @@ from secretsmgr.audit.manifests import (
     Obj,
     decode_text,
     documents,
+    generator_literals,
     is_secret,
     label,
     numbered_objects,
@@ -37,7 +38,6 @@ from secretsmgr.audit.manifests import (
 from secretsmgr.audit.rules.sm001_plaintext_secret import env_sources
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
-from secretsmgr.repo.flux.objects import go_field
 from secretsmgr.repo.placeholders import URL_PASSWORD
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry
@@ -239,19 +239,8 @@ def _config_literals(
     api = obj.get("apiVersion")
     if api is not None and not str(api).startswith("kustomize.config.k8s.io/"):
         return
-    field = go_field(obj, "configMapGenerator")  # kustomize reads its fields in any case
-    if field is None or not isinstance(field[1], list):
-        return
-    for number, raw in enumerate(cast(list[object], field[1])):
-        if not isinstance(raw, dict):
-            continue
-        gen = cast(Obj, raw)
-        name = (go_field(gen, "name") or ("", None))[1]
-        listed = go_field(gen, "literals")
-        if listed is None or not isinstance(listed[1], list):
-            continue
-        where = f"{prefix}{field[0]}.{number}.{listed[0]}"
-        for index, literal in enumerate(cast(list[object], listed[1])):
+    for _gen, name, where, literals in generator_literals(obj, "configMapGenerator", prefix):
+        for index, literal in enumerate(literals):
             if not isinstance(literal, str):
                 continue
             key, sep, value = literal.partition("=")
