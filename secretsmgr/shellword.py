@@ -18,3 +18,9 @@ def sh_path(path: str | os.PathLike[str]) -> str:
     if text.startswith("-"):
         text = f"./{text}"
     return shlex.quote(text)
+
+
+def sh_word(text: str) -> str:
+    """Any other name in a printed command (a cluster, a key path): quoted where the shell
+    would split or expand it."""
+    return shlex.quote(text)

@@ -25,7 +25,7 @@ from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.inventory import Inventory, LiveKeys
 from secretsmgr.repo.pending import PendingWrites, find_pending
 from secretsmgr.repo.sopsentry import SopsEntry
-from secretsmgr.shellword import sh_path
+from secretsmgr.shellword import sh_path, sh_word
 from secretsmgr.sops.datakey import unwrap_data_key
 from secretsmgr.sops.model import EncryptionRule, RuleKind
 from secretsmgr.sops.rules import path_is_encrypted
@@ -66,7 +66,7 @@ run again, begin re-encrypts exactly the files not yet on both keys, with the pe
 
 def rotation_cure(cluster: str | None) -> str:
     """``ROTATION_CURE`` for the repository-wide rotation (None) or one cluster's own."""
-    return ROTATION_CURE if cluster is None else f"{ROTATION_CURE} --cluster {cluster}"
+    return ROTATION_CURE if cluster is None else f"{ROTATION_CURE} --cluster {sh_word(cluster)}"
 
 
 OLD_KEY_ONLY = "still on the old key only: key rotate --finish would refuse"

@@ -99,7 +99,7 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
                 "data keys (at most one of those entries describes the file)",
                 hints=(
                     f"find who wrote each: git log -p -- {sh_path(name)}",
-                    f"give it a fresh data key: secretsmgr rotate {state[0]} --reason '…'",
+                    f"give it a fresh data key: secretsmgr rotate {sh_path(state[0])} --reason '…'",
                 ),
             )
     return Verified(tuple(entries), anchoring)

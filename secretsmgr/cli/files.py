@@ -98,7 +98,9 @@ def _age_less(file: Path, verb: str) -> DecryptionError | None:
     if not kinds or metadata.age_recipients:
         return None
     named = " and ".join(kinds)
-    how = f"sops {verb} {file}" + (" ['key']['path'] …" if verb in ("set", "unset") else "")
+    how = f"sops {verb} {sh_path(file)}" + (
+        " ['key']['path'] …" if verb in ("set", "unset") else ""
+    )
     return DecryptionError(
         f"{file}: encrypted to {named} keys only; secretsmgr opens age keys",
         hints=(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from secretsmgr.cli.context import fault_hook, warn
 from secretsmgr.cli.options import ClusterChoice, label
+from secretsmgr.shellword import sh_word
 
 if TYPE_CHECKING:
     from secretsmgr.cluster.kube import ClusterKeys, SecretRef
@@ -26,7 +27,7 @@ def export_hint(choice: ClusterChoice, begin: bool = False, cluster: str | None 
     """The command that sends the Secret (``key export``, or ``key rotate --begin``) to it."""
     parts = ["secretsmgr key rotate --begin --apply" if begin else "secretsmgr key export --apply"]
     if cluster is not None:
-        parts.append(f"--cluster {cluster}")
+        parts.append(f"--cluster {sh_word(cluster)}")
     if choice.namespace != "flux-system":
         parts.append(f"--namespace {choice.namespace}")
     if choice.secret != "sops-age":

@@ -16,6 +16,7 @@ from secretsmgr.repo.flux import Cluster
 from secretsmgr.repo.inventory import Inventory, LiveKeys
 from secretsmgr.repo.settings import SETTINGS_NAME, Settings, resolve_cluster_key
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
+from secretsmgr.shellword import sh_word
 
 
 def _name(cluster: str | None) -> str:
@@ -52,7 +53,7 @@ def decide_keys(inv: Inventory, options: InitOptions) -> tuple[list[ClusterKey],
         return [_live_key(cluster, options.live, len(clusters)) for cluster in clusters], []
     for name, _old, _new in inv.settings.pending_rotations:
         where = "next_cluster_key" if name is None else f"clusters.{name}.next_cluster_key"
-        finish = "secretsmgr key rotate --finish" + (f" --cluster {name}" if name else "")
+        finish = "secretsmgr key rotate --finish" + (f" --cluster {sh_word(name)}" if name else "")
         raise UsageError(
             f"a cluster-key rotation is under way ({where} is set)",
             hints=(f"finish it first: {finish}",),

@@ -10,6 +10,7 @@ from pathlib import Path
 from secretsmgr.changelog.adopt import adopt_summary
 from secretsmgr.init.model import NEW, ClusterKey, FileState, InitResult
 from secretsmgr.plural import plural
+from secretsmgr.shellword import sh_path, sh_word
 
 _WRITES = frozenset({"create", "replace", "update", "adopt"})
 
@@ -30,7 +31,7 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
     plan = result.plan
     steps: list[str] = []
     keys = {k.public: k for k in plan.clusters}
-    env = f"SOPS_AGE_KEY_FILE={output} " if output is not None and plan.new_keys else ""
+    env = f"SOPS_AGE_KEY_FILE={sh_path(output)} " if output is not None and plan.new_keys else ""
     for public, key in keys.items():
         if key.source.startswith("cluster ("):
             steps.append("the cluster already holds its key (read from it with --from-cluster)")
@@ -40,7 +41,7 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
         new = key.source == NEW
         pick = f" --cluster-key {public}" if len(keys) > 1 or not new else ""
         if new and len(keys) > 1 and key.cluster:  # pinned as clusters.NAME.cluster_key
-            pick = f" --cluster {key.cluster}"
+            pick = f" --cluster {sh_word(key.cluster)}"
         who = f" (cluster {key.cluster})" if len(keys) > 1 and key.cluster else ""
         give = "give Flux the new key" if new else "if the cluster lacks it, give Flux the key"
         steps.append(

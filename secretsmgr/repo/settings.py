@@ -14,6 +14,7 @@ from typing import cast
 from secretsmgr.errors import ConfigError, FormatError
 from secretsmgr.keys.bech32 import is_age_recipient, is_ssh_recipient
 from secretsmgr.repo.schema import validate
+from secretsmgr.shellword import sh_word
 from secretsmgr.sops.regex import GoRegex, compile_go, escape
 from secretsmgr.sops.yamlio import safe_load_all
 
@@ -332,7 +333,7 @@ def parse_settings(text: str) -> Settings:
                 "allowed_recipients (an operator key can never be the next cluster key)",
                 hints=(
                     f"remove it from {SETTINGS_NAME}, then start again: "
-                    f"secretsmgr key rotate --begin --cluster {spec.name}",
+                    f"secretsmgr key rotate --begin --cluster {sh_word(spec.name)}",
                 ),
             )
     if next_key is not None and next_key in allowed:

@@ -58,6 +58,7 @@ from secretsmgr.rotate.record import locked_writer
 from secretsmgr.rotate.settingsedit import cluster_settings_text
 from secretsmgr.rotate.sopsrules import add_beside, switch
 from secretsmgr.rotate.transaction import rotate
+from secretsmgr.shellword import sh_word
 
 
 def own_key(settings: Settings, name: str) -> str:
@@ -249,7 +250,7 @@ def finish(
         raise RefusedError(
             f"no rotation of cluster {cluster}'s key is under way (no "
             f"clusters.{cluster}.next_cluster_key in {SETTINGS_NAME})",
-            hints=(f"start one with: secretsmgr key rotate --begin --cluster {cluster}",),
+            hints=(f"start one with: secretsmgr key rotate --begin --cluster {sh_word(cluster)}",),
         )
     new = spec.next_cluster_key
     new_secret = secret_of(identity, new, f"new key of cluster {cluster}")
@@ -264,8 +265,8 @@ def finish(
             f"{blocked[0]} would be left without a key cluster {cluster} holds after finish "
             f"({plural(len(blocked), 'file')} the new key cannot open)",
             hints=(
-                f"run secretsmgr key rotate --begin --cluster {cluster} again: it re-encrypts "
-                "them to both keys",
+                f"run secretsmgr key rotate --begin --cluster {sh_word(cluster)} again: it "
+                "re-encrypts them to both keys",
             ),
         )
     current = read_optional(root / SETTINGS_NAME)

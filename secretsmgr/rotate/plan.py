@@ -24,7 +24,7 @@ from secretsmgr.repo.sopsconfig import all_age_recipients, sops_rotate_hint
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.rotate.regenerate import Regeneration, paths_holding, replace_equal
 from secretsmgr.rotate.stage import open_file
-from secretsmgr.shellword import sh_path
+from secretsmgr.shellword import sh_path, sh_word
 from secretsmgr.sops.tree import MapNode
 
 
@@ -114,8 +114,8 @@ def check_request(ctx: Inventory, request: RotationRequest) -> None:
     if set(ctx.cluster_keys) & set(request.remove):
         owners = [c.name for c in ctx.settings.clusters if c.cluster_key in request.remove]
         hint = (
-            f"rotate it with: secretsmgr key rotate --begin --cluster {owners[0]} / "
-            f"--finish --cluster {owners[0]}"
+            f"rotate it with: secretsmgr key rotate --begin --cluster {sh_word(owners[0])} / "
+            f"--finish --cluster {sh_word(owners[0])}"
             if owners
             else "rotate the cluster key with: secretsmgr key rotate --begin / --finish"
         )
@@ -149,7 +149,7 @@ def refuse_links(root: Path, names: Sequence[str]) -> None:
         raise RefusedError(
             f"{name}: is a symlink; secretsmgr writes only regular files",
             hints=(
-                f"rotate the file it points at: secretsmgr rotate {relative(root, real)}"
+                f"rotate the file it points at: secretsmgr rotate {sh_path(relative(root, real))}"
                 if inside
                 else f"it points outside this repository ({real}): rotate it in its own",
             ),
@@ -477,7 +477,7 @@ def render_regenerated(plan: RotationPlan) -> str:
         "password): until then the service still expects the old value"
     )
     lines.append(
-        f"the new value is in {first.path}: secretsmgr decrypt --extract {first.key_path} "
-        f"{first.path}"
+        f"the new value is in {first.path}: secretsmgr decrypt --extract {sh_word(first.key_path)} "
+        f"{sh_path(first.path)}"
     )
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.plural import plural
 from secretsmgr.rotate.clusterkey import StepResult
+from secretsmgr.shellword import sh_word
 
 
 def step_summary(result: StepResult, begin: bool, *, applied: bool = False) -> str:
@@ -33,7 +34,7 @@ def step_summary(result: StepResult, begin: bool, *, applied: bool = False) -> s
             lines.append(f"updated {', '.join(result.configs)}{done}")
         send = "" if applied else "send the Secret holding both keys, "
         finish = "secretsmgr key rotate --finish" + (
-            f" --cluster {result.cluster}" if result.cluster else ""
+            f" --cluster {sh_word(result.cluster)}" if result.cluster else ""
         )
         lines.append(f"next: {send}push, let Flux apply it, then: {finish}")
     else:

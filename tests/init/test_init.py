@@ -688,3 +688,31 @@ def test_the_next_steps_name_a_secret_as_the_repositorys_rules_match(
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
     out, _ = init(repo, capsys)
     assert "encrypt a secret: secretsmgr encrypt -i PATH/secret.sops.yaml" in out
+
+
+def test_cluster_names_in_the_next_steps_are_one_shell_word(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the third review of this session: a cluster's name is its folder's, and init printed it
+    # raw: `--cluster prod$(touch PWNED1)` ran `touch` when pasted
+    import shlex
+
+    from tests.init.helpers import bootstrap, configmap, kustomization, layer
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    names = ("prod$(touch PWNED1)", "stage;touch PWNED2")
+    for cluster in names:
+        bootstrap(repo, cluster)
+        layer(repo, cluster, "apps", f"apps/{cluster}")
+        kustomization(repo, f"apps/{cluster}", "settings.yaml")
+        configmap(repo, f"apps/{cluster}/settings.yaml", "settings")
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "k y.agekey"))
+    steps = [line for line in out.splitlines() if "--cluster " in line]
+    assert len(steps) == 2
+    for line, name in zip(steps, names, strict=True):
+        command = line.split(": ", 1)[1].split("  (or:")[0]
+        words = shlex.split(command.split("|")[0])
+        assert words[0] == f"SOPS_AGE_KEY_FILE={tmp_path / 'k y.agekey'}"
+        assert words[-2:] == ["--cluster", name]

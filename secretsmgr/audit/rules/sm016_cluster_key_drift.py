@@ -10,6 +10,7 @@ from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.inventory import LiveKeys
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, all_age_recipients
+from secretsmgr.shellword import sh_word
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -37,11 +38,11 @@ def _one_cluster(ctx: AuditContext, live: LiveKeys) -> Iterator[Finding]:
     pending = spec.next_cluster_key if spec is not None and spec.cluster_key == key else None
     shown_held = ", ".join(short_key(k) for k in live.publics) or "none"
     for what, public, fix in (
-        ("key", key, f"secretsmgr key export --apply --cluster {live.cluster}"),
+        ("key", key, f"secretsmgr key export --apply --cluster {sh_word(live.cluster)}"),
         (
             "pending new key",
             pending,
-            f"secretsmgr key rotate --begin --apply --cluster {live.cluster}",
+            f"secretsmgr key rotate --begin --apply --cluster {sh_word(live.cluster)}",
         ),
     ):
         if public is None or public in live.publics:

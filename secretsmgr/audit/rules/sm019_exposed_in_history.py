@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.audit.history import Exposure
-from secretsmgr.shellword import sh_path
+from secretsmgr.shellword import sh_path, sh_word
 
 
 def _regenerated_after(ctx: AuditContext, exposure: Exposure) -> bool:
@@ -67,10 +67,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if exposure.path in sops_now:
             # either writer records the key path in the changelog, which closes the finding
             fix = (
-                f"a value you choose: secretsmgr rotate --regenerate {exposure.key_path} "
+                f"a value you choose: secretsmgr rotate --regenerate {sh_word(exposure.key_path)} "
                 f"{sh_path(exposure.path)}; one a service issued (a cloud key, a token): revoke it "
                 f"there, then store the new one with secretsmgr set {sh_path(exposure.path)} "
-                f"{exposure.key_path} (it reads the value from stdin)"
+                f"{sh_word(exposure.key_path)} (it reads the value from stdin)"
             )
         else:
             fix = (
