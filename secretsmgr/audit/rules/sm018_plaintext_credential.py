@@ -435,6 +435,7 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
     # by (document, key path): each document of a file is judged, and located, on its own
     found: dict[tuple[int, str], tuple[CredentialHit, str, str]] = {}
     judged: set[tuple[int, str]] = set()
+    reported: set[tuple[int, str, str]] = set()  # (document, key, value) found already
     parts = _known_parts(text)
     docs = documents(file)
     if not docs and text.strip() and (parts is not None or _UNFIXED.search(text)):
@@ -462,6 +463,9 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
             ):
                 continue  # inside a ConfigMap's file already reported whole (a known format)
             if verdict is not None and (verdict.known or not known_only):
+                if (number, key, value) in reported:
+                    continue  # merged in again (`<<: *env` in three containers): one finding
+                reported.add((number, key, value))
                 hit = CredentialHit(
                     file.path, key_path, 0, verdict.kind, verdict.known, where, variable
                 )

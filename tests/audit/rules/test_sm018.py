@@ -278,9 +278,20 @@ def test_a_value_an_alias_reaches_again_is_one_finding_at_its_anchor(tmp_path: P
         "      db:\n        <<: *common\n        image: postgres\n"
         "      redis: *common\n"
     )
-    standard_repo(tmp_path, {"apps/zulip.yaml": values})
+    # and a map of values merged into several (immich: `env: {<<: *dbenv}` in three
+    # controllers, once the reader applied merge keys): one finding, at the first
+    merged = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: immich}\n"
+        "spec:\n  values:\n    server:\n      env: &dbenv\n        DB_PASSWORD: Tr0ub4dor-and-3\n"
+        "    ml:\n      env:\n        <<: *dbenv\n        MODE: ml\n"
+        "    worker:\n      env:\n        <<: *dbenv\n"
+    )
+    standard_repo(tmp_path, {"apps/zulip.yaml": values, "apps/immich.yaml": merged})
     found = [f.key_path for f in audit(tmp_path).findings if f.rule == "SM018"]
-    assert found == ["spec.values.controllers.app.env.SMTP_USER"]
+    assert found == [
+        "spec.values.server.env.DB_PASSWORD",
+        "spec.values.controllers.app.env.SMTP_USER",
+    ]
 
 
 def test_pulumi_secure_values_are_ciphertext_not_credentials(tmp_path: Path) -> None:
