@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from secretsmgr.errors import RefusedError, UsageError
 from secretsmgr.fileops import keypath
-from secretsmgr.fileops.keypath import KeyPath as KeyPath_
+from secretsmgr.fileops.keypath import KeyPath as Place  # keys and list indexes
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.model import EncryptionRule
 from secretsmgr.sops.rules import Leaf, iter_leaves, map_with_rule
@@ -100,7 +100,7 @@ def _text_of(value: str, where: str) -> tuple[str, str]:
     return text
 
 
-def _place(doc: Node, spec: str) -> KeyPath_ | None:
+def _place(doc: Node, spec: str) -> Place | None:
     """Where ``spec`` names a value of ``doc`` (dotted, keys may hold dots, numbers index
     lists; or sops's bracket form), or None when ``doc`` has no such path."""
     try:
@@ -109,7 +109,7 @@ def _place(doc: Node, spec: str) -> KeyPath_ | None:
         return None
 
 
-def _keys(place: KeyPath_) -> KeyPath:
+def _keys(place: Place) -> KeyPath:
     """A place as the encryption rules see it: mapping keys only (list items add nothing)."""
     return tuple(k for k in place if isinstance(k, str))
 
@@ -140,7 +140,7 @@ def dotted(path: KeyPath) -> str:
     return ".".join(path)
 
 
-def _encoded(doc: MapNode, path: KeyPath | KeyPath_) -> bool:
+def _encoded(doc: MapNode, path: KeyPath | Place) -> bool:
     """Whether the value at ``path`` is a Kubernetes Secret's ``data`` value: base64 of the
     credential, never the credential itself."""
     return len(path) == 2 and path[0] == "data" and doc.get("kind") == "Secret"

@@ -203,8 +203,8 @@ class _Emitter:
     def mapping(self, node: MapNode, key_col: int) -> None:
         pad = " " * key_col
         # go-yaml v3 puts what a key holds at the next multiple of the indent past the key's
-        # column: key_col + indent for a plain mapping, but for a mapping in a list item (keys
-        # two past the dash) with indent 2, two more than dash + indent (the key's own column)
+        # column: key_col + indent in a plain mapping; in a list item's mapping, whose keys sit
+        # two past the dash, that multiple (dash + 4 under indent 2, not the keys' own column)
         child = self.indent * ((key_col + self.indent) // self.indent)
         for item in node.items:
             if isinstance(item, Comment):

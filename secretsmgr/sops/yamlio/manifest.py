@@ -4,6 +4,7 @@ kustomization.yaml, Flux objects, `.sops.yaml`, `.secretsmgr.yaml` and every Kub
 manifest the gate looks at go through ``safe_load_all``: the C parser's events, the shared walk
 (so the same limits on depth and aliases), and go-yaml's scalar resolution, which is what
 kustomize and Flux read with. No comments, no copies: an alias is the anchored object itself.
+A merge key ``<<`` is applied, as kustomize applies it.
 """
 
 from __future__ import annotations
