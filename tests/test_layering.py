@@ -36,7 +36,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     ),
     "rotate": (
         {"errors", "plural", "shellword", "sops", "keys", "repo", "fsutil", "workers"}
-        | {"changelog", "audit", "fileops"},  # key paths as set/unset read them
+        | {"changelog", "audit", "fileops.keypath"},  # key paths as set/unset read them
         set(),
     ),
     # the commit gate: index vs HEAD, blob cache, history, baselines (runs the audit engine)

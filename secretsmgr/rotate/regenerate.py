@@ -18,8 +18,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from secretsmgr.errors import RefusedError, UsageError
-from secretsmgr.fileops import keypath
 from secretsmgr.fileops.keypath import KeyPath as Place  # keys and list indexes
+from secretsmgr.fileops.keypath import get as get_at
+from secretsmgr.fileops.keypath import resolve, set_at
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.model import EncryptionRule
 from secretsmgr.sops.rules import Leaf, iter_leaves, map_with_rule
@@ -104,7 +105,7 @@ def _place(doc: Node, spec: str) -> Place | None:
     """Where ``spec`` names a value of ``doc`` (dotted, keys may hold dots, numbers index
     lists; or sops's bracket form), or None when ``doc`` has no such path."""
     try:
-        return keypath.resolve(doc, spec)
+        return resolve(doc, spec)
     except UsageError:
         return None
 
@@ -212,7 +213,7 @@ def regenerate_named(
                 place = _place(doc, spec)
                 if place is None:
                     continue
-                old = keypath.get(doc, place)
+                old = get_at(doc, place)
                 if not isinstance(old, str) or not old:
                     raise UsageError(f"{entry.path}: {spec} is not a non-empty string")
                 hit = True
@@ -231,7 +232,7 @@ def regenerate_named(
                 if encoded:
                     replacements.setdefault(stored, written)
                 replacements.setdefault(f"{old}\n", f"{new}\n")
-                changed = keypath.set_at(doc, place, written)
+                changed = set_at(doc, place, written)
                 assert isinstance(changed, MapNode)
                 docs[number] = changed
                 done[Regeneration(entry.path, spec)] = None
