@@ -310,23 +310,21 @@ def decrypt_to_change(
         return Decrypted(sf.format, docs, sf.metadata, data_key, ivs), ()
     except ClearValueError:
         rule = sf.metadata.rule
-        clear = [
-            [(path, _in_clear(leaf)) for path, leaf, enc in iter_leaves(doc, rule) if enc]
-            for doc in sf.docs
-        ]
-        if not any(flag for doc in clear for _, flag in doc):
+        marked = [map_with_rule(doc, rule, _mark_clear) for doc in sf.docs]
+        places = tuple(p for n, doc in enumerate(marked) for p in _marked_places(doc, (n,)))
+        if not places:
             raise
     docs, ivs = decrypt_docs(sf, data_key, verify=False, audit=True)
     mac = MacAccumulator(sf.metadata.mac_only_encrypted)
-    for doc, marks in zip(docs, clear, strict=True):
-        added = iter(flag for _, flag in marks)
-        for _path, leaf, enc in iter_leaves(doc, rule):
-            if not (enc and next(added)):  # the values added in clear are left out
+    for doc, mark in zip(docs, marked, strict=True):
+        # the same walk over both trees: the values added in clear are left out
+        for (_path, leaf, enc), (_, marker, _) in zip(
+            iter_leaves(doc, rule), iter_leaves(mark, rule), strict=True
+        ):
+            if not isinstance(marker, _InClear):
                 mac.feed(leaf, enc)
     if not macs_equal(stored_mac(sf.metadata, data_key), mac.hexdigest()):
         raise IntegrityError("MAC mismatch — the file was changed outside SOPS")
-    marked = [map_with_rule(doc, rule, _mark_clear) for doc in sf.docs]
-    places = tuple(p for n, doc in enumerate(marked) for p in _marked_places(doc, (n,)))
     return Decrypted(sf.format, docs, sf.metadata, data_key, ivs), places
 
 

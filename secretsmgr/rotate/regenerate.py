@@ -115,25 +115,20 @@ def _keys(place: Place) -> KeyPath:
     return tuple(k for k in place if isinstance(k, str))
 
 
-def _refuse_plaintext_slot(entry: SopsEntry, spec: str, docs: Sequence[MapNode]) -> None:
+def _refuse_plaintext_slot(entry: SopsEntry, spec: str, doc: MapNode, place: Place) -> None:
     """A new credential never goes where the file's encryption rule leaves values in plaintext
-    (``metadata.name``, ``kind`` under ``encrypted_regex: ^(data|stringData)$``). ``docs`` are
-    the decrypted documents: key paths count list items as they stand there (in the encrypted
-    text sops keeps a list's comment as an item: the second review's value in clear)."""
+    (``metadata.name``, ``kind`` under ``encrypted_regex: ^(data|stringData)$``). ``doc`` is
+    decrypted: key paths count list items as they stand there (in the encrypted text sops keeps
+    a list's comment as an item: the second review's value in clear)."""
     sf = entry.sops_file
     assert sf is not None
-    for doc in docs:
-        place = _place(doc, spec)
-        if place is None:
-            continue
-        leaves = iter_leaves(doc, sf.metadata.rule)
-        clear = {path for path, _leaf, encrypted in leaves if not encrypted}
-        if _keys(place) in clear:
-            raise RefusedError(
-                f"{entry.path}: its encryption rule leaves {spec} in plaintext: a new "
-                "value there would be committed in clear; nothing was changed",
-                hints=("regenerate a key path the rule encrypts (data.*, stringData.*)",),
-            )
+    clear = {path for path, _leaf, encrypted in iter_leaves(doc, sf.metadata.rule) if not encrypted}
+    if _keys(place) in clear:
+        raise RefusedError(
+            f"{entry.path}: its encryption rule leaves {spec} in plaintext: a new "
+            "value there would be committed in clear; nothing was changed",
+            hints=("regenerate a key path the rule encrypts (data.*, stringData.*)",),
+        )
 
 
 def dotted(path: KeyPath) -> str:
@@ -158,10 +153,11 @@ def _decoded(value: str) -> tuple[str, str] | None:
     return (body, text[len(body) :]) if body and body.isprintable() else None
 
 
-def _plain(doc: MapNode, path: KeyPath, leaf: str) -> str:
-    """The credential a leaf holds: a Secret's ``data`` value decoded (when it is text)."""
+def _held(doc: MapNode, path: KeyPath, leaf: str) -> tuple[str, str | None]:
+    """The credential a leaf holds, and for a Secret's ``data`` value (decoded, when it is
+    text) the line break after it; None for a value held as it stands."""
     found = _decoded(leaf) if _encoded(doc, path) else None
-    return found[0] if found else leaf
+    return found if found else (leaf, None)
 
 
 def paths_holding(doc: MapNode, rule: EncryptionRule, values: Collection[str]) -> list[str]:
@@ -170,7 +166,7 @@ def paths_holding(doc: MapNode, rule: EncryptionRule, values: Collection[str]) -
     return [
         dotted(path)
         for path, leaf, encrypted in iter_leaves(doc, rule)
-        if encrypted and isinstance(leaf, str) and _plain(doc, path, leaf) in values
+        if encrypted and isinstance(leaf, str) and _held(doc, path, leaf)[0] in values
     ]
 
 
@@ -184,11 +180,11 @@ def replace_equal(
     def swap(path: KeyPath, leaf: Leaf, encrypted: bool) -> Leaf:
         if not (encrypted and isinstance(leaf, str)):
             return leaf
-        found = _decoded(leaf) if _encoded(doc, path) else None
-        plain, newline = found or (leaf, "")
+        plain, newline = _held(doc, path, leaf)
         if plain in replacements:
             hits.append(dotted(path))
-            return _encode(replacements[plain] + newline) if found else replacements[plain]
+            new = replacements[plain]
+            return new if newline is None else _encode(new + newline)
         return leaf
 
     out = map_with_rule(doc, rule, swap)
@@ -207,12 +203,12 @@ def regenerate_named(
     for spec in dict.fromkeys(specs):
         hit = False
         for entry in targets:
-            _refuse_plaintext_slot(entry, spec, opened[entry.path])
             docs = opened[entry.path]
             for number, doc in enumerate(docs):
                 place = _place(doc, spec)
                 if place is None:
                     continue
+                _refuse_plaintext_slot(entry, spec, doc, place)
                 old = get_at(doc, place)
                 if not isinstance(old, str) or not old:
                     raise UsageError(f"{entry.path}: {spec} is not a non-empty string")

@@ -63,16 +63,13 @@ def splice(
     text: str,
     docs: list[MapNode],
     meta: SopsMetadata,
-    indent: int | None = None,
+    indent: int = 4,
     values: tuple[str, ...] | None = None,
 ) -> str | None:
     """``text`` with its ENC values and sops blocks replaced by those of (docs, meta), or None.
 
-    The new blocks take the old one's indent unless ``indent`` is given (4 when there is
-    none to tell). ``values`` are the new ENC strings in file order when the caller already
-    has them.
+    ``values`` are the new ENC strings in file order when the caller already has them.
     """
-    indent = indent or block_indent(text) or 4
     blocks = _blocks(text)
     if len(blocks) != len(docs) or not blocks:
         return None

@@ -47,6 +47,7 @@ from secretsmgr.audit.manifests import (
 )
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.flux import Layer, Use, UseKind
+from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.flux.objects import go_field
 from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
@@ -645,7 +646,7 @@ def _listings(ctx: AuditContext, path: str, target: str) -> list[tuple[str, str,
     found: list[tuple[str, str, str]] = []
     folder = own = posixpath.dirname(path)
     while True:
-        for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
+        for name in KUSTOMIZATION_NAMES:
             kfile = posixpath.join(folder, name)
             if kfile not in files:
                 continue
