@@ -83,34 +83,37 @@ def restore_metadata_hint(path: str) -> str:
     )
 
 
-# the plaintext goes whatever happened, and the line fails when a step did (it exited 0: the
-# status of rm, so a failed re-encryption went unseen: sweep 16)
-_CLEAN_UP = 's=$?; rm -f "$P"; [ "$s" = 0 ]; }'
+# The plaintext file goes however the line ends: run in a subshell, whose EXIT trap removes it
+# and whose HUP/INT/TERM traps end it (a Ctrl-C in the middle left it in /dev/shm while the line
+# ended in `; rm -f "$P"`: stop 29). The line's status is the failed step's, or 0.
+_SCRATCH = (
+    "P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) || exit; "
+    """trap 'rm -f "$P"' EXIT; trap 'exit 130' HUP INT TERM; """
+)
 
 
 def reencrypt_hint(path: str, *, with_sops: bool = False, config: str | None = None) -> str:
     """Re-encrypt under the creation rule with the plaintext only in memory-backed /dev/shm,
     in a file of its own (``mktemp``: 0600, a new name, so no other user or run can hold or
-    read it, as a fixed name in a shared folder would allow). ``with_sops``: through the sops
-    binary, for a file only PGP or KMS keys open: age keys are the only ones read here. sops
-    finds `.sops.yaml` from the current folder up and matches rules against the path as given,
-    so a file governed by a nested ``config`` is re-encrypted from that config's folder (in a
-    subshell: the user's shell stays where it is)."""
+    read it, as a fixed name in a shared folder would allow), removed whatever happens. The
+    line is a subshell, so the user's shell keeps its folder and traps. ``with_sops``: through
+    the sops binary, for a file only PGP or KMS keys open: age keys are the only ones read here.
+    sops finds `.sops.yaml` from the current folder up and matches rules against the path as
+    given, so a file governed by a nested ``config`` is re-encrypted from that config's
+    folder."""
     if with_sops:
         folder = posixpath.dirname(config) if config and not posixpath.isabs(config) else ""
         inside = folder and path.startswith(folder + "/")
         inner = sh_path(path[len(folder) + 1 :] if inside else path)
-        command = (
-            "P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && "
-            f'{{ sops decrypt --output "$P" {inner} && sops encrypt --filename-override {inner} '
-            f'--output {inner} "$P"; {_CLEAN_UP}'
+        cd = f"cd {sh_path(folder)} || exit; " if inside else ""
+        return (
+            f'({cd}{_SCRATCH}sops decrypt --output "$P" {inner} && '
+            f'sops encrypt --filename-override {inner} --output {inner} "$P")'
         )
-        return f"(cd {sh_path(folder)} && {command})" if inside else command
     quoted = sh_path(path)
     return (
-        'P=$(mktemp /dev/shm/secretsmgr-plain.XXXXXX) && { secretsmgr decrypt -o "$P" '
-        f'{quoted} && secretsmgr encrypt --filename-override {quoted} -o {quoted} "$P"; '
-        f"{_CLEAN_UP}"
+        f'({_SCRATCH}secretsmgr decrypt -o "$P" {quoted} && '
+        f'secretsmgr encrypt --filename-override {quoted} -o {quoted} "$P")'
     )
 
 

@@ -4,9 +4,13 @@ printed fix in its scenario makes the finding go away."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import re
 import shlex
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -321,8 +325,8 @@ def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(
         run_shell(f"sops encrypt -i {shlex.quote(name)}", env=env, cwd=where, expect=0)
         write(tmp_path, config, "creation_rules:\n" + rule.format("^(data|stringData)$"))
         fix = _fix_of(tmp_path, "SM011")
-        start = "(cd apps && P=$(mktemp /dev/shm/" if nested else "P=$(mktemp /dev/shm/"
-        assert fix.startswith(start) and "secretsmgr" not in fix.split(")")[1 + nested]
+        start = "(cd apps || exit; P=$(mktemp /dev/shm/" if nested else "(P=$(mktemp /dev/shm/"
+        assert fix.startswith(start) and "secretsmgr" not in fix.split(")")[1]
         made = _logged_mktemp(env, home)
         run_shell(fix, env=env, cwd=tmp_path, expect=0)
         assert _gone(tmp_path, "SM011")
@@ -364,6 +368,63 @@ def test_a_re_encryption_fix_that_fails_fails_and_leaves_no_plaintext(tmp_path: 
     assert (tmp_path / "apps/db.enc.yaml").read_bytes() == before
     (plain,) = made.read_text().split()  # the fix made its plaintext file, and removed it
     assert plain.startswith("/dev/shm/") and not Path(plain).exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_re_encryption_fix_stopped_midway_leaves_no_plaintext(
+    tmp_path: Path, signum: int
+) -> None:
+    # stop 29: a Ctrl-C while the pasted line ran left its /dev/shm plaintext file behind (the
+    # shell dropped the rest of the line, its `rm` too). Here `secretsmgr decrypt` writes the
+    # file and hangs; the whole process group gets the signal, as a terminal sends it.
+    from secretsmgr.sops import EncryptionRule
+
+    write(tmp_path, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1])))
+    standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"), rule=EncryptionRule())})
+    fix = _fix_of(tmp_path, "SM011")
+    before = (tmp_path / "apps/db.enc.yaml").read_bytes()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
+    made = _logged_mktemp(env, tmp_path)
+    shims = Path(env["PATH"].split(os.pathsep)[0])
+    started = tmp_path / "started"
+    (shims / "secretsmgr").write_text(  # decrypt: "plaintext" to -o's file, then hang
+        f'#!/bin/sh\n[ "$1" = decrypt ] && echo plain > "$3" && : > {started} && exec sleep 60\n'
+        "exit 3\n"
+    )
+    (shims / "secretsmgr").chmod(0o755)
+
+    def as_at_a_terminal() -> None:  # a run in the background inherits these ignored
+        for number in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+            signal.signal(number, signal.SIG_DFL)
+
+    shell = subprocess.Popen(
+        ["bash", "-c", fix],
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+        preexec_fn=as_at_a_terminal,
+    )
+    try:
+        for _ in range(400):
+            if started.exists():
+                break
+            time.sleep(0.025)
+        assert started.exists()
+        (plain,) = made.read_text().split()
+        assert Path(plain).read_text() == "plain\n"  # written: the signal comes mid-way
+        os.killpg(shell.pid, signum)
+        assert shell.wait(timeout=30) != 0
+        for _ in range(400):  # the subshell may outlive `bash -c` (SIGHUP ends that at once)
+            try:
+                os.killpg(shell.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.025)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(shell.pid, signal.SIGKILL)
+    assert not Path(plain).exists()
+    assert (tmp_path / "apps/db.enc.yaml").read_bytes() == before
 
 
 @pytest.mark.parametrize("rule", ["SM001", "SM002"])
