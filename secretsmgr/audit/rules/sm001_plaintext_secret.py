@@ -199,6 +199,65 @@ def _setting(key_path: str, value: object, text: str | None) -> bool:
     return bool(is_setting_key(key))
 
 
+# Argo CD's declarative repository and cluster Secrets (the ``argocd.argoproj.io/secret-type``
+# label) hold settings beside their credentials: a public repository's Secret holds its name,
+# type and URL only (code-dot-org/k8s-gitops, kevinobee/k8s-gitops failed the gate on them). The
+# fields Argo CD documents as settings, by the label's value; ``username``, ``password``,
+# ``sshPrivateKey``, ``tlsClientCertKey``, ``githubAppPrivateKey``, ``gcpServiceAccountKey``,
+# ``bearerToken`` and a cluster's ``config`` are credentials and stay reported.
+_ARGOCD_LABEL = "argocd.argoproj.io/secret-type"
+_ARGOCD_REPOSITORY = frozenset(
+    {
+        "name",
+        "type",
+        "url",
+        "project",
+        "insecure",
+        "insecureIgnoreHostKey",
+        "insecureOCIForceHttp",
+        "enableLfs",
+        "enableOCI",
+        "forceHttpBasicAuth",
+        "proxy",
+        "noProxy",
+        "githubAppID",
+        "githubAppInstallationID",
+        "githubAppEnterpriseBaseUrl",
+        "useAzureWorkloadIdentity",
+        "depth",
+    }
+)
+_ARGOCD_SETTINGS = {
+    "repository": _ARGOCD_REPOSITORY,
+    "repo-creds": _ARGOCD_REPOSITORY,
+    "repository-write": _ARGOCD_REPOSITORY,
+    "repo-write-creds": _ARGOCD_REPOSITORY,
+    "cluster": frozenset({"name", "server", "project", "namespaces", "clusterResources"}),
+}
+
+
+def _argocd_settings(obj: Obj) -> frozenset[str]:
+    """The keys of ``obj`` that Argo CD reads as settings, when it is one of Argo CD's
+    repository or cluster Secrets (none otherwise)."""
+    meta = obj.get("metadata")
+    labels = cast(Obj, meta).get("labels") if isinstance(meta, dict) else None
+    kind = cast(Obj, labels).get(_ARGOCD_LABEL) if isinstance(labels, dict) else None
+    return _ARGOCD_SETTINGS.get(kind, frozenset()) if isinstance(kind, str) else frozenset()
+
+
+def _argocd_setting(key_path: str, value: object, text: str | None) -> bool:
+    """A value of an Argo CD setting that holds no credential: a switch, a number, or one line
+    that SM018's judgement passes (a URL with a user and password, or a token in its query,
+    is a credential)."""
+    if isinstance(value, bool | int | float):
+        return True
+    if text is None or "\n" in text.strip():
+        return False
+    text = text.strip()
+    key = key_path.rpartition(".")[2]
+    return judge_value(key, text) is None and not _QUERY_SECRET.search(text)
+
+
 def _text(key_path: str, value: object) -> str | None:
     """The text a Secret value hands out: a ``stringData`` string as it is, a ``data`` value
     decoded from base64 (None when it is no base64 of UTF-8 text, or no string)."""
@@ -296,12 +355,15 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                 or _generated_in_cluster(obj)
                 or any(_kept_out(key_path, value) for key_path, value in values)
             )
+            argocd = _argocd_settings(obj)
             for key_path, value in values:
                 if not is_plaintext_value(value) or is_public_material(key_path, value):
                     continue
                 # the text the value hands out, decoded once (under data, from base64)
                 text = _text(key_path, value)
                 if _encoded_placeholder(key_path, text) or _cluster_address(key_path, text):
+                    continue
+                if key_path.partition(".")[2] in argocd and _argocd_setting(key_path, value, text):
                     continue
                 if _no_secret_config(text) or _empty_json(text):
                     continue

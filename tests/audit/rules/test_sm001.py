@@ -1576,3 +1576,54 @@ def test_a_secret_whose_kind_comes_through_a_merge_key_is_a_secret(tmp_path: Pat
     assert "kind: Secret" in built and "Xq7pL2vR9mK4wZ1aa" in built
     found = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
     assert [(f.path, f.key_path) for f in found] == [("apps/secret.yaml", "stringData.password")]
+
+
+def test_argo_cd_repository_and_cluster_settings_are_no_plaintext_secret(tmp_path: Path) -> None:
+    # sweeps 15 and 29: code-dot-org/k8s-gitops and kevinobee/k8s-gitops declare public
+    # repositories to Argo CD with a Secret of name, type and URL only; `check` failed on them
+    from secretsmgr.audit.engine import run_audit
+
+    labels = "  labels:\n    argocd.argoproj.io/secret-type: {}\n"
+    public = {"name": "k8s-gitops", "type": "git", "url": "https://github.com/o/k8s-gitops.git"}
+    standard_repo(
+        tmp_path,
+        {
+            "apps/repos.yaml": secret("repo-public", {**public, "enableLfs": '"true"'}).replace(
+                "  namespace: prod\n", "  namespace: argocd\n" + labels.format("repository")
+            )
+            + "---\n"
+            + secret(
+                "repo-private",
+                {
+                    **public,
+                    "project": "default",
+                    "username": "bot",
+                    "password": "Tr0ub4dor-and-3x",
+                    "sshPrivateKey": "q7Wm2ZpK9vR4tY8uXb3Nf5Hs",
+                    "proxy": "http://proxyuser:Pa55word-9x@proxy:3128",
+                },
+            ).replace("  namespace: prod\n", "  namespace: argocd\n" + labels.format("repo-creds"))
+            + "---\n"
+            + secret(
+                "cluster-prod",
+                {
+                    "name": "prod",
+                    "server": "https://prod.example.com:6443",
+                    "config": '\'{"bearerToken": "eyJhbGciOiJSUzI1NiIsImtpZCI6IkFiYzEyMyJ9"}\'',
+                },
+            ).replace("  namespace: prod\n", "  namespace: argocd\n" + labels.format("cluster")),
+            # the same keys with no Argo CD label are a Secret's values like any other
+            "apps/plain.yaml": secret("plain", public),
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/repos.yaml", "stringData.username"),
+        ("apps/repos.yaml", "stringData.password"),
+        ("apps/repos.yaml", "stringData.sshPrivateKey"),
+        ("apps/repos.yaml", "stringData.proxy"),
+        ("apps/repos.yaml", "stringData.config"),
+        ("apps/plain.yaml", "stringData.name"),
+        ("apps/plain.yaml", "stringData.type"),
+        ("apps/plain.yaml", "stringData.url"),
+    }
