@@ -477,3 +477,22 @@ def is_setting_value(key: str, value: object) -> bool:
     if not isinstance(value, str) or "\n" in value.strip() or len(value) > 200:
         return False
     return not (URL_PASSWORD.search(value) or PRIVATE_KEY_BLOCK.search(value))
+
+
+# A plain value of a manifest that is no Secret: an enum (``Deny``), an API group
+# (``gateway.networking.k8s.io``), a path, an address or a URL, in words, dots and slashes.
+_PLAIN_SETTING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/@+-]{0,199}$")
+
+
+def is_plain_setting(key: str, value: object) -> bool:
+    """A literal of a manifest that is no Secret, under a key that names no credential, that
+    holds no secret by its form: a number or a switch, or one short line of words, dots and
+    slashes with no password in a URL, no random token and nothing like a password
+    (``P@ssw0rd!2024``). Judges the would-be values of a template named like a SOPS file."""
+    if names_credential(key):
+        return False
+    if isinstance(value, bool | int | float):
+        return True
+    if not isinstance(value, str) or not _PLAIN_SETTING.match(value.strip()):
+        return False
+    return not (URL_PASSWORD.search(value) or _has_token(value) or _password_like(value))

@@ -16,6 +16,7 @@ from secretsmgr.errors import FormatError
 from secretsmgr.repo.placeholders import (
     is_credential_skeleton,
     is_placeholder,
+    is_plain_setting,
     is_setting_value,
 )
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, CreationRule
@@ -283,16 +284,20 @@ def values_left_clear(docs: Sequence[Node], rule: EncryptionRule) -> list[str] |
     return clear or None
 
 
-def _is_template(values: list[tuple[str, object]]) -> bool:
+def _is_template(values: list[tuple[str, object, bool]]) -> bool:
     """Whether a plaintext file named like a SOPS file is a template: every value it would
     encrypt is a placeholder (or a credentials file whose every credential is empty: velero's
     ``[default]`` / ``aws_secret_access_key=``), but for settings (``admin-user: admin``)
-    beside the placeholders (``admin-password: ${BOOTSTRAP_GRAFANA_ADMIN_PASSWORD}``)."""
+    beside the placeholders (``admin-password: ${BOOTSTRAP_GRAFANA_ADMIN_PASSWORD}``). In a
+    manifest that is no Secret, a plain value under a key that names no credential is such a
+    setting too (an envoy SecurityPolicy template's ``defaultAction: Deny``, juftin/home-ops)."""
     filled = [
-        is_placeholder(v) or (isinstance(v, str) and is_credential_skeleton(v)) for _, v in values
+        is_placeholder(v) or (isinstance(v, str) and is_credential_skeleton(v))
+        for _, v, _secret in values
     ]
     return any(filled) and all(
-        ok or is_setting_value(key, value) for ok, (key, value) in zip(filled, values, strict=True)
+        ok or is_setting_value(key, value) or (not in_secret and is_plain_setting(key, value))
+        for ok, (key, value, in_secret) in zip(filled, values, strict=True)
     )
 
 
@@ -310,21 +315,25 @@ def _encrypts_none(docs: list[Node], creation_rule: CreationRule | None) -> bool
 
 def _would_encrypt(
     docs: list[Node], creation_rule: CreationRule | None
-) -> list[tuple[str, object]]:
-    """(last key, value) of each value a plaintext file would have encrypted under its rule."""
+) -> list[tuple[str, object, bool]]:
+    """(key, value, in a Secret) of each value a plaintext file would have encrypted under its
+    rule. The key is the last one; in a Kubernetes object that is no Secret, a list item's is
+    its list's (``values: [Deny]``). ``in a Secret`` is false only in such an object: a
+    dotenv, INI or plain YAML file's keys are judged as a Secret's."""
     spec = creation_rule.encryption_rule if creation_rule is not None else None
     general = EncryptionRule(RuleKind(spec.kind), spec.value) if spec else EncryptionRule()
-    values: list[tuple[str, object]] = []
+    values: list[tuple[str, object, bool]] = []
     for doc in docs:
         if not isinstance(doc, MapNode):
             continue
         secret = doc.get("kind") == "Secret" and (doc.has("data") or doc.has("stringData"))
+        manifest = not secret and isinstance(doc.get("kind"), str) and doc.has("apiVersion")
         rule = _SECRET_VALUES if secret else general
-        values += [
-            (str(path[-1]), leaf)
-            for path, leaf in encrypted_leaves(doc, rule)
-            if not isinstance(leaf, Comment) and path and path[0] not in STRUCTURE
-        ]
+        for path, leaf in encrypted_leaves(doc, rule):
+            if isinstance(leaf, Comment) or not path or path[0] in STRUCTURE:
+                continue
+            named = [str(p) for p in path if isinstance(p, str)] if manifest else []
+            values.append((named[-1] if named else str(path[-1]), leaf, not manifest))
     return values
 
 

@@ -314,6 +314,84 @@ def test_a_template_naming_a_secret_and_an_issuer_is_a_template(tmp_path: Path) 
     assert [(f.severity.value, "template" in f.message) for f in found] == [("info", True)]
 
 
+_POLICY = """\
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: oauth, namespace: network}
+spec:
+  targetRefs:
+    - group: gateway.networking.k8s.io
+      kind: Gateway
+      name: envoy-oauth-<GATEWAY_NAME>
+  oidc:
+    provider: {issuer: "https://accounts.google.com"}
+    clientID: "<CLIENT_ID>"
+    logoutPath: /logout
+  authorization:
+    defaultAction: Deny
+    rules:
+      - name: allow-list
+        action: Allow
+        principal:
+          jwt:
+            claims:
+              - name: email_verified
+                values: ["true"]
+              - name: email
+                values: [user@example.com]
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "template"),
+    [
+        ("", True),
+        # a credential's key, a password's form or a random token: a secret, not a template
+        ("    token: Summer2024x\n", False),
+        ("    cookieDomain: P@ssw0rd!2024\n", False),
+        ("    cookieDomain: q7Wm2ZpK9vR4tY8uXb3Nf5Hs\n", False),
+        ("    cookieDomain: https://u:hunter2x@idp.example.com/\n", False),
+    ],
+)
+def test_a_manifest_template_s_enum_values_are_settings(
+    tmp_path: Path, extra: str, template: bool
+) -> None:
+    # juftin/home-ops (sweep 13, left alone at stop 29): the whole SecurityPolicy template
+    # failed check, for its enum values (Deny, Allow), an API group, a path and a list of claims
+    from ..helpers import audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "specs/oauth-policy.sops.yaml": _POLICY.replace(
+                "    logoutPath", extra + "    logoutPath"
+            )
+        },
+    )
+    (tmp_path / ".sops.yaml").write_text(f"creation_rules:\n  - age: {K1}\n")
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM002"]
+    assert (found.severity.value, "template" in found.message) == (
+        ("info", True) if template else ("error", False)
+    )
+
+
+def test_a_plain_file_s_values_are_not_judged_as_a_manifest_s(tmp_path: Path) -> None:
+    # only a Kubernetes object's plain values pass as settings: a dotenv or plain YAML file's
+    # keys are arbitrary, and a value under any of them may be the secret
+    from ..helpers import audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/app.sops.env": "DB_PASSWORD=${DB_PASSWORD}\nSIGNING=hunter22\n",
+            "apps/vals.sops.yaml": "db: {password: '<PASSWORD>'}\nsigning: hunter22\n",
+        },
+    )
+    (tmp_path / ".sops.yaml").write_text(f"creation_rules:\n  - age: {K1}\n")
+    found = {f.path: f.severity.value for f in audit(tmp_path).findings if f.rule == "SM002"}
+    assert found == {"apps/app.sops.env": "error", "apps/vals.sops.yaml": "error"}
+
+
 def test_the_fix_renames_to_the_name_a_creation_rule_matches_first(tmp_path: Path) -> None:
     # sweep 16 (Jonnobrow/cafe: rules for *.sops.yaml only): SM002 said `encrypt -i db.enc.yaml`,
     # which finds no recipients; SM001's rename proposed db.enc.sops.yaml
