@@ -206,6 +206,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return contextvars.copy_context().run(_run, args, debug)
 
 
+_EXTRA_ARGUMENTS = "Got unexpected extra argument"
+
+
+def _extra_hint(path: str) -> tuple[str, ...]:
+    """Where a value goes instead, for the commands that take one."""
+    if path.endswith(" set"):
+        return ("a value is read from standard input or --value-file, never from the command line",)
+    return ()
+
+
 def _silence_library_logging() -> None:
     """No handler of ours: keep logging's last-resort handler from printing to stderr."""
     root = logging.getLogger()
@@ -228,9 +238,13 @@ def _run(args: list[str], debug: bool) -> int:
         return 130
     except TyperException as exc:
         lines = exc.format_message().splitlines()
-        _error(lines[0] if lines else "usage error")
         ctx = getattr(exc, "ctx", None)  # the (sub)command whose options were wrong
         path = getattr(ctx, "command_path", "") or "secretsmgr"
+        if lines and lines[0].startswith(_EXTRA_ARGUMENTS):
+            # the parser quotes them: `set FILE KEY hunter2` printed the value it was given
+            _error("unexpected extra arguments (not shown: one may be a secret)", _extra_hint(path))
+        else:
+            _error(lines[0] if lines else "usage error")
         sys.stderr.write(f"secretsmgr: hint: see '{path} --help'\n")
         return 2
     except BrokenPipeError:

@@ -135,6 +135,10 @@ def test_the_value_is_never_an_argument(
     assert code == 2
     one_error(err)
     assert path.read_bytes() == before
+    # sweep 18: the parser's message quoted the extra arguments, the value with them
+    assert NEW_VALUE not in err and "standard input or --value-file" in err
+    code, _, err = run(["encrypt", str(path), "x", NEW_VALUE], capsys)
+    assert code == 2 and NEW_VALUE not in err and "unexpected extra arguments" in err
 
 
 @pytest.mark.interop
