@@ -39,14 +39,14 @@ _PREFIXES = (b"AGE-SECRET-KEY-", b"age-secret-key-")
 _B64_CHARS = re.compile(rb"[A-Za-z0-9+/=\s]")
 
 
-def _base64_needles() -> re.Pattern[bytes]:
-    """What ``AGE-SECRET-KEY-`` looks like inside base64, at each of the three alignments.
+def _base64_needles(prefixes: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    """What one of ``prefixes`` looks like inside base64, at each of the three alignments.
 
     Only the characters that depend on the prefix alone are kept; whitespace may split them
     (wrapped base64 in a YAML block scalar).
     """
     needles: set[bytes] = set()
-    for prefix in _PREFIXES:
+    for prefix in prefixes:
         for shift in range(3):
             encoded = base64.b64encode(b"\0" * shift + prefix)
             first = -(-8 * shift // 6)  # the first character made of prefix bits only
@@ -56,7 +56,10 @@ def _base64_needles() -> re.Pattern[bytes]:
     return re.compile(b"|".join(parts))
 
 
-_IN_BASE64 = _base64_needles()
+_IN_BASE64 = _base64_needles(_PREFIXES)
+# A PEM block inside base64: a Secret's `data` in a file no manifest reader reads (a
+# `.yaml.j2` that Ansible copies: jr0dd/home-ops, sweep 18)
+_PEM_IN_BASE64 = _base64_needles((b"-----BEGIN ",))
 
 
 # A whole PEM private key: its header, key material (at least 64 base64 characters, which a
@@ -71,6 +74,10 @@ _PEM_KEY = re.compile(
 # (not .txt: a deploy-key.txt is a key file; the review of sweep 12)
 _PROSE = (".md", ".markdown", ".rst", ".adoc", ".html", ".htm")
 _PEM_MATERIAL = 64
+# A template's name: its renderer (Ansible, Helm, gomplate) reads it, not sops
+_TEMPLATE_SUFFIXES = frozenset(
+    {"j2", "jinja", "jinja2", "tmpl", "tpl", "gotmpl", "erb", "template"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +137,11 @@ def _base64_run(data: bytes, at: int) -> tuple[int, bytes]:
     return start, b"".join(data[start:end].split()).rstrip(b"=")
 
 
-def _encoded_keys(data: bytes) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
+def _decoded_runs(data: bytes, needles: re.Pattern[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(start, decoded bytes) of each base64 run holding one of ``needles``: each of the four
+    ways to cut the run into whole base64 quads, where the run decodes."""
     seen: set[int] = set()
-    for m in _IN_BASE64.finditer(data):
+    for m in needles.finditer(data):
         start, run = _base64_run(data, m.start())
         if start in seen:
             continue
@@ -144,13 +152,21 @@ def _encoded_keys(data: bytes) -> list[tuple[int, str]]:
                 chunk = chunk[:-1]
             chunk += b"=" * (-len(chunk) % 4)
             try:
-                decoded = base64.b64decode(chunk, validate=True)
+                yield start, base64.b64decode(chunk, validate=True)
             except (ValueError, binascii.Error):
                 continue
-            keys = _plain_keys(decoded)
-            if keys:
-                found.extend((start, token) for _, token in keys)
-                break
+
+
+def _encoded_keys(data: bytes) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    done: set[int] = set()
+    for start, decoded in _decoded_runs(data, _IN_BASE64):
+        if start in done:
+            continue
+        keys = _plain_keys(decoded)
+        if keys:
+            found.extend((start, token) for _, token in keys)
+            done.add(start)
     return found
 
 
@@ -181,6 +197,20 @@ def find_pem_keys(path: str, data: bytes) -> list[PrivateKeyHit]:
     return hits
 
 
+def find_encoded_pem_keys(path: str, data: bytes) -> list[PrivateKeyHit]:
+    """Every whole PEM private key block inside a base64 run of ``data`` (a certificate's run
+    is decoded and passed over)."""
+    hits: list[PrivateKeyHit] = []
+    done: set[int] = set()
+    for start, decoded in _decoded_runs(data, _PEM_IN_BASE64):
+        found = find_pem_keys(path, decoded) if start not in done else []
+        if found:
+            line = data.count(b"\n", 0, start) + 1
+            hits += [replace(h, line=line, encoded=True) for h in found]
+            done.add(start)
+    return hits
+
+
 def detect(file: ScannedFile) -> list[PrivateKeyHit]:
     """Every age private key in the file, every PEM private key in a file that is neither a
     structured manifest (whose values SM001 and SM018 judge), a SOPS file nor prose, and the
@@ -189,7 +219,7 @@ def detect(file: ScannedFile) -> list[PrivateKeyHit]:
     if hits and file.format is not None:
         hits = _in_secret(file, hits)
     if file.format is None and file.sops is None and not file.path.lower().endswith(_PROSE):
-        hits += find_pem_keys(file.path, file.data)
+        hits += find_pem_keys(file.path, file.data) + find_encoded_pem_keys(file.path, file.data)
     elif (
         file.format is not None
         and b".asc" in file.data
@@ -263,10 +293,13 @@ def _flux_pgp_keys(file: ScannedFile) -> list[PrivateKeyHit]:
 
 
 def _redacted(hit: PrivateKeyHit) -> str:
-    if hit.kind != "age":
-        return f"-----BEGIN {hit.kind}-----"
-    form = "AGE-SECRET-KEY-PQ-1…" if hit.post_quantum else "AGE-SECRET-KEY-1…"
-    return f"{form} (base64-encoded)" if hit.encoded else form
+    if hit.kind == "age":
+        form = "AGE-SECRET-KEY-PQ-1…" if hit.post_quantum else "AGE-SECRET-KEY-1…"
+    else:
+        form = f"-----BEGIN {hit.kind}-----"
+    # a key of a Secret's `data` (Flux's sops-gpg) is base64 by the Secret's form: not said
+    encoded = hit.encoded and not (hit.kind == PGP_KIND and hit.secret_key is not None)
+    return f"{form} (base64-encoded)" if encoded else form
 
 
 def _rotate_away(ctx: AuditContext, public: str | None) -> str:
@@ -309,11 +342,15 @@ def _pem_finding(ctx: AuditContext, path: str, hits: list[PrivateKeyHit]) -> Fin
     else:
         what = "OpenPGP private keys" if pgp else "PEM private keys"
         message = f"{len(hits)} {what} ({_redacted(first)}, …) in clear on lines {_lines(hits)}"
+    if path.lower().rpartition(".")[2] in _TEMPLATE_SUFFIXES:
+        # encrypting a template would hand its renderer ciphertext (jr0dd's Ansible `.j2`)
+        keep = "keep the new one out of the template: fill it in from a value kept encrypted"
+    else:
+        keep = f"commit the new one only encrypted: {_encrypt_hint(ctx, path)}"
     return RULE.finding(
         path,
         message,
-        fix="remove it, purge it from git history and replace the key where it is trusted; "
-        f"commit the new one only encrypted: {_encrypt_hint(ctx, path)}",
+        fix=f"remove it, purge it from git history and replace the key where it is trusted; {keep}",
         line=first.line,
     )
 

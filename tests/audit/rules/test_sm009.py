@@ -182,6 +182,61 @@ def test_a_bare_pem_private_key_file_is_an_error_and_never_shown(tmp_path: Path)
             assert body.split("\n")[0] not in text and ssh.split("\n")[1] not in text
 
 
+def test_a_base64_pem_key_in_a_template_no_manifest_reader_reads_is_found(
+    tmp_path: Path,
+) -> None:
+    """jr0dd/home-ops (sweep 18): rendered cilium manifests kept as an Ansible `.yaml.j2`
+    held two Secrets with base64 private keys under `data`; SM001 leaves templates by name to
+    their renderer and SM009 read PEM blocks in clear only, so nothing reported them."""
+    import base64
+
+    from ..helpers import audit
+
+    ec_pem, ssh = _pem_keys()
+    cert = (
+        "-----BEGIN CERTIFICATE-----\n"
+        + "MIIBszCCAVmgAwIBAgIU" * 4
+        + "\n-----END CERTIFICATE-----\n"
+    )
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    secret = (
+        "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: hubble-ca, namespace: kube-system}}\n"
+        "data:\n  ca.crt: {crt}\n  ca.key: {key}\n"
+    )
+    standard_repo(tmp_path, {})
+    write(
+        tmp_path,
+        "ansible/templates/cilium.yaml.j2",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cilium}\n"
+        'data: {cluster-name: "{{ cluster_name }}"}\n'
+        + secret.format(crt=b64(cert), key=b64(ec_pem)),
+    )
+    wrapped = b64(ssh)
+    write(  # wrapped at 64 in a text file, at another alignment
+        tmp_path,
+        "ansible/files/key.b64.txt",
+        "key:\n" + "\n".join(wrapped[i : i + 64] for i in range(0, len(wrapped), 64)) + "\n",
+    )
+    write(tmp_path, "ansible/templates/certs.yaml.j2", secret.format(crt=b64(cert), key=b64(cert)))
+    found = {f.path: f for f in audit(tmp_path).findings if f.rule == "SM009"}
+    assert set(found) == {"ansible/templates/cilium.yaml.j2", "ansible/files/key.b64.txt"}
+    j2 = found["ansible/templates/cilium.yaml.j2"]
+    assert j2.message == (
+        "a PEM private key (-----BEGIN EC PRIVATE KEY----- (base64-encoded)) in clear on line 11"
+    )
+    assert (j2.fix or "").endswith(
+        "keep the new one out of the template: fill it in from a value kept encrypted"
+    )
+    assert "OPENSSH PRIVATE KEY" in found["ansible/files/key.b64.txt"].message
+    assert "encrypt -i ansible/files/key.b64.txt" in (found["ansible/files/key.b64.txt"].fix or "")
+    for f in found.values():
+        for text in (f.message, f.fix or ""):
+            assert b64(ec_pem)[30:60] not in text and wrapped[64:90] not in text
+
+
 def test_a_pem_key_a_secret_generator_reads_is_sm001s_alone(tmp_path: Path) -> None:
     from ..helpers import audit
 
