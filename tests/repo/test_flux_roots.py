@@ -47,6 +47,29 @@ def test_a_bootstrap_is_a_cluster_named_after_its_folder(git_checkout: GitRepo) 
     assert g.clusters_of("apps/s.enc.yaml") == ("home",)
 
 
+def test_a_bootstrap_patch_of_the_source_is_not_its_definition(git_checkout: GitRepo) -> None:
+    """Michaelpalacce/HomeLab (sweep 18): a gotk-patch.yaml setting the GitRepository's
+    interval (no url) sorts before gotk-sync.yaml and was taken as the source: every layer was
+    "external", and no layer rule judged a file."""
+    bootstrap(git_checkout, "clusters/home")
+    git_checkout.write(
+        "clusters/home/flux-system/gotk-patch.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: flux-system, namespace: flux-system}\nspec: {interval: 10m}\n",
+    )
+    git_checkout.write(
+        "clusters/home/flux-system/kustomization.yaml",
+        "resources: [gotk-sync.yaml]\npatches: [{path: gotk-patch.yaml}]\n",
+    )
+    git_checkout.write("clusters/home/apps.yaml", flux_ks("apps", "./apps"))
+    git_checkout.write("apps/s.enc.yaml", "kind: Secret\n")
+    git_checkout.git("remote", "add", "origin", "https://github.com/example/ops.git")
+    g = graph(git_checkout)
+    assert [(x.cluster, x.name) for x in g.layers] == [("home", "flux-system"), ("home", "apps")]
+    assert g.layers_of("apps/s.enc.yaml") == ("apps",)
+    assert not [n for n in g.notes if "outside this checkout" in n]
+
+
 def test_a_kustomization_the_bootstrap_does_not_reach_is_not_live(git_checkout: GitRepo) -> None:
     bootstrap(git_checkout, "clusters/home")
     git_checkout.write("clusters/home/kustomization.yaml", "resources: [flux-system, apps.yaml]\n")

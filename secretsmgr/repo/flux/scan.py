@@ -111,7 +111,11 @@ class Scan:
                 ),
                 None,
             )
-        return max(found, key=lambda s: (_shared_depth(s.origin, near), -found.index(s)))
+        # a definition without spec.url beside one with it is a patch of it (a bootstrap
+        # gotk-patch.yaml setting spec.interval: Michaelpalacce/HomeLab, sweep 18, made every
+        # layer external), never the object a Kustomization reads
+        whole = [s for s in found if s.url] or found
+        return max(whole, key=lambda s: (_shared_depth(s.origin, near), -whole.index(s)))
 
     def add_source(self, src: Source) -> None:
         """Record a source definition (each origin once)."""
