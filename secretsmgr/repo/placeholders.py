@@ -481,18 +481,39 @@ def is_setting_value(key: str, value: object) -> bool:
 
 # A plain value of a manifest that is no Secret: an enum (``Deny``), an API group
 # (``gateway.networking.k8s.io``), a path, an address or a URL, in words, dots and slashes.
-_PLAIN_SETTING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/@+-]{0,199}$")
+_PLAIN_SETTING = re.compile(r"^[A-Za-z0-9/][A-Za-z0-9 ._:/@+-]{0,199}$")
+# A run of 20 or more letters and digits with both in it: a key or token in hex or lower case
+_LONG_RUN = re.compile(r"[A-Za-z0-9_-]{20,}")
+# The last word of a key whose value is where a secret is kept (``bearer_token_file``,
+# ``passwordFile``), and such a value: an absolute path
+_FILE_KEY = re.compile(r"(?i)(?:^|[._-])(?:file|path|dir)$")
+_ABSOLUTE_PATH = re.compile(r"^/[\w./-]{1,255}$")
 
 
 def is_plain_setting(key: str, value: object) -> bool:
-    """A literal of a manifest that is no Secret, under a key that names no credential, that
-    holds no secret by its form: a number or a switch, or one short line of words, dots and
-    slashes with no password in a URL, no random token and nothing like a password
-    (``P@ssw0rd!2024``). Judges the would-be values of a template named like a SOPS file."""
+    """A literal under a key that names no credential that holds no secret by its form: a
+    number or a switch, or one short line of words, dots and slashes with no password in a
+    URL, no random token or long run of letters and digits, nothing like a password
+    (``P@ssw0rd!2024``). Judges a template's would-be values beside its placeholders."""
     if names_credential(key):
         return False
-    if isinstance(value, bool | int | float):
+    if isinstance(value, bool | int | float) or value is None:
         return True
     if not isinstance(value, str) or not _PLAIN_SETTING.match(value.strip()):
         return False
-    return not (URL_PASSWORD.search(value) or _has_token(value) or _password_like(value))
+    if URL_PASSWORD.search(value) or _has_token(value) or _password_like(value):
+        return False
+    return not any(
+        _DIGIT.search(run) and re.search("[A-Za-z]", run) for run in _LONG_RUN.findall(value)
+    )
+
+
+def is_secret_file_setting(key: str, value: object) -> bool:
+    """Where a secret is read from, not the secret: an absolute path under a key whose last
+    word is ``file``, ``path`` or ``dir`` (``bearer_token_file:
+    /var/run/secrets/kubernetes.io/serviceaccount/token``), or a stand-in."""
+    if not isinstance(value, str):
+        return value is None or isinstance(value, bool)
+    if _stand_in(value):
+        return True
+    return bool(_FILE_KEY.search(split_camel(key)) and _ABSOLUTE_PATH.match(value.strip()))

@@ -53,6 +53,8 @@ from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
     is_credential_skeleton,
     is_placeholder_pairs,
+    is_plain_setting,
+    is_secret_file_setting,
     is_setting_key,
     names_credential,
     names_password,
@@ -62,11 +64,14 @@ from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import structured_format
 from secretsmgr.shellword import sh_path
 from secretsmgr.sops import FileFormat
+from secretsmgr.sops.document import parse_documents
 from secretsmgr.sops.encvalue import is_enc
 from secretsmgr.sops.limits import is_too_large, limit_text, max_file_bytes
 from secretsmgr.sops.locate import DocumentKeys, key_lines
 from secretsmgr.sops.model import EncryptionRule, RuleKind
-from secretsmgr.sops.rules import path_is_encrypted
+from secretsmgr.sops.rules import iter_leaves, path_is_encrypted
+from secretsmgr.sops.tree import MapNode, SeqNode
+from secretsmgr.sops.values import Comment
 from secretsmgr.sops.yamlio import safe_load_all
 
 
@@ -323,9 +328,48 @@ def _empty_json(text: str | None) -> bool:
 
 def _no_secret_config(text: str | None) -> bool:
     """A value (decoded, under ``data``) that is a config of stand-ins: INI, dotenv, YAML or
-    JSON whose every credential is a placeholder (``is_credential_skeleton``), or ``name:
-    REPLACE_ME`` lines (``is_placeholder_pairs``)."""
-    return text is not None and (is_credential_skeleton(text) or is_placeholder_pairs(text))
+    JSON whose every credential is a placeholder (``is_credential_skeleton``), ``name:
+    REPLACE_ME`` lines (``is_placeholder_pairs``), or a YAML or JSON config of plain settings
+    (``_settings_config``)."""
+    return text is not None and (
+        is_credential_skeleton(text) or is_placeholder_pairs(text) or _settings_config(text)
+    )
+
+
+_MIN_SETTINGS = 2  # one value alone is judged as a value, not as a config
+
+
+def _settings_config(text: str) -> bool:
+    """A YAML or JSON config (a mapping or a list over several lines) that holds no secret: a
+    key that names a credential holds a stand-in or the path of a file that holds it
+    (``bearer_token_file: /var/run/secrets/…/token``), and every other value is a plain
+    setting by its form that SM018's judgement passes. A prometheus-operator
+    ``additionalScrapeConfigs`` Secret and an rclone remote with anonymous access
+    (``parameters: {anonymous: true}``) failed the gate (sweep 18)."""
+    if "\n" not in text.strip() or PRIVATE_KEY_BLOCK.search(text):
+        return False
+    try:
+        docs = parse_documents(text, FileFormat.YAML)
+    except (FormatError, RecursionError, UnicodeError):
+        return False
+    leaves = [
+        (next((str(p) for p in reversed(path) if isinstance(p, str)), ""), leaf)
+        for doc in docs
+        if isinstance(doc, MapNode | SeqNode)
+        for path, leaf, _ in iter_leaves(doc, EncryptionRule())
+        if not isinstance(leaf, Comment)
+    ]
+    if len(leaves) < _MIN_SETTINGS:
+        return False
+    for key, value in leaves:
+        if names_credential(key):
+            if not is_secret_file_setting(key, value):
+                return False
+        elif not is_plain_setting(key, value) or (
+            isinstance(value, str) and judge_value(key, value) is not None
+        ):
+            return False
+    return True
 
 
 def _line(lines: Mapping[str, int], key_path: str) -> int | None:
@@ -807,6 +851,25 @@ PATCH_FIX = (
 )
 
 
+# helm (and Flux's helm-controller) renders a chart's templates as they are: an encrypted one
+# would render a Secret of ENC[…] text with a `sops:` field (ekenheim, sweep 18)
+CHART_FIX = (
+    "take the value out of the chart (this is a Helm chart's template: helm renders it as it "
+    "is and decrypts nothing, so encrypting it breaks the release): pass it in through the "
+    "chart's values from an encrypted Secret (a HelmRelease's valuesFrom), or have the "
+    "template name a Secret that an encrypted file creates"
+)
+
+
+def _chart_template(ctx: AuditContext, path: str) -> bool:
+    """Whether ``path`` is under a Helm chart's ``templates/`` folder (beside its Chart.yaml)."""
+    parts = path.split("/")
+    return any(
+        part == "templates" and "/".join([*parts[:i], "Chart.yaml"]) in ctx.repo.all_files
+        for i, part in enumerate(parts[:-1])
+    )
+
+
 def _fix(
     ctx: AuditContext, hit: PlaintextSecret, keys_in: Mapping[str, tuple[str, bool, str | None]]
 ) -> str:
@@ -835,6 +898,8 @@ def _fix(
     if _PATCHED.match(hit.key_path):
         # a kustomization read by kustomize or Flux cannot be encrypted itself
         return PATCH_FIX
+    if _chart_template(ctx, hit.path):
+        return CHART_FIX
     hint = rename_hint(ctx, hit.path, yaml_name=hit.sniffed)
     # kustomize-controller decrypts a patch file under patches: only
     if _layers_using(ctx, hit.path, lambda use: use.kind is UseKind.LEGACY_PATCH):

@@ -1627,3 +1627,81 @@ def test_argo_cd_repository_and_cluster_settings_are_no_plaintext_secret(tmp_pat
         ("apps/plain.yaml", "stringData.type"),
         ("apps/plain.yaml", "stringData.url"),
     }
+
+
+_SCRAPE = """\
+- job_name: kubernetes-apiserver
+  kubernetes_sd_configs: [{role: endpoints}]
+  scheme: https
+  tls_config: {ca_file: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt}
+  bearer_token_file: /var/run/secrets/kubernetes.io/serviceaccount/token
+- job_name: node
+  static_configs:
+    - targets: ["10.0.0.2:9100"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "reported"),
+    [
+        ("", False),
+        # a credential beside the settings, in any form: the config holds a secret
+        ("  basic_auth: {username: prom, password: hunter2x}\n", True),
+        ("  bearer_token: q7Wm2ZpK9vR4tY8uXb3Nf5Hs\n", True),
+        ("  bearer_token_file: token.txt\n  authorization: {credentials: abc}\n", True),
+        ("  params: {id: 3f2a9c01b7e44d5f8a6b2c9d0e1f2a3b}\n", True),  # a hex key
+        ("  params: {signature: Summer2024}\n", True),
+        ("  url: https://prom:Pa55w0rd@remote.example.com/push\n", True),
+    ],
+)
+def test_a_config_of_plain_settings_is_no_plaintext_secret(
+    tmp_path: Path, extra: str, reported: bool
+) -> None:
+    # sweep 18: a prometheus-operator additionalScrapeConfigs Secret (file paths, targets) in
+    # adtennant/homelab's history, and an rclone remote with anonymous access (ekenheim), failed
+    # the gate: nothing in them is secret
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    scrape = _SCRAPE + extra
+    rclone = 'type: "google cloud storage"\nname: gs\nparameters:\n  anonymous: true\n'
+    encoded = base64.b64encode(scrape.encode()).decode()
+    standard_repo(
+        tmp_path,
+        {
+            "apps/scrape.yaml": secret(
+                "scrape",
+                {"prometheus.yaml": "|\n    " + scrape.replace("\n", "\n    ").rstrip() + "\n"},
+            ),
+            "apps/scrape-data.yaml": secret("scrape-b64", {}).replace(
+                "stringData: {}\n", f"data:\n  prometheus.yaml: {encoded}\n"
+            ),
+            "apps/rclone.yaml": secret(
+                "rclone", {"gs": "|\n    " + rclone.replace("\n", "\n    ").rstrip() + "\n"}
+            ),
+        },
+    )
+    found = {f.path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    expected = {"apps/scrape.yaml", "apps/scrape-data.yaml"} if reported else set()
+    assert found == expected
+
+
+def test_a_secret_in_a_helm_chart_template_is_not_to_be_encrypted(tmp_path: Path) -> None:
+    # ekenheim/home-ops-upgrade (sweep 18): the fix renamed and sops-encrypted a local chart's
+    # template; helm renders it as it is, so the release got ENC[…] text and a `sops:` field
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.audit.rules.sm001_plaintext_secret import CHART_FIX
+
+    leak = secret("rclone", {"secret_access_key": "Tr0ub4dor-and-3x"})
+    standard_repo(
+        tmp_path,
+        {
+            "apps/chart/runtime/Chart.yaml": "apiVersion: v2\nname: runtime\nversion: 0.1.0\n",
+            "apps/chart/runtime/templates/rclone.yaml": leak,
+            "apps/other/templates/rclone.yaml": leak,  # no chart here: a folder's name only
+        },
+    )
+    fixes = {f.path: f.fix for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert fixes["apps/chart/runtime/templates/rclone.yaml"] == CHART_FIX
+    assert "encrypt -i" in (fixes["apps/other/templates/rclone.yaml"] or "")
