@@ -273,3 +273,20 @@ def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
         also + "a holder of its pgp keys syncs it to Talos/.sops.yaml rule 1: "
         "cd Talos && sops updatekeys -y t.enc.yaml",
     ]
+
+
+@pytest.mark.parametrize(("secret", "reported"), [("sops-gpg", False), ("sops-age", True)])
+def test_a_pgp_only_file_in_a_layer_decrypting_with_a_pgp_secret_needs_no_age_key(
+    tmp_path: Path, secret: str, reported: bool
+) -> None:
+    # sweep 18 (adtennant/homelab, nicholaswilde/home-cluster): every layer decrypts with Flux's
+    # sops-gpg Secret and every file is PGP-only; once init pinned an age cluster key, each file
+    # was an SM004 error ("Flux cannot decrypt it") and the gate went red
+    from secretsmgr.audit.engine import run_audit
+    from tests.audit.helpers import flux_kustomization, write
+
+    write(tmp_path, "apps/pgp.enc.yaml", FOREIGN_ONLY["pgp"])
+    write(tmp_path, "clusters/prod/apps.yaml", flux_kustomization(decryption=secret))
+    write(tmp_path, ".secretsmgr.yaml", f"cluster_key: {PUB1}\n")
+    found = [f.path for f in run_audit(tmp_path).findings if f.rule == "SM004"]
+    assert found == (["apps/pgp.enc.yaml"] if reported else [])

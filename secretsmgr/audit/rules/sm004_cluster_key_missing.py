@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
+from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.inventory import ExpectedKeys
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.repo.sopsentry import SopsEntry
@@ -33,6 +34,16 @@ def _whose(group: ExpectedKeys, named: bool) -> str:
     return f"the cluster key ({shown})"
 
 
+def _pgp_layers(layers: Sequence[Layer]) -> bool:
+    """Whether every one of ``layers`` decrypts with a Secret named for PGP keys."""
+    return bool(layers) and all(
+        layer.decryption is not None
+        and layer.decryption.secret_ref is not None
+        and any(word in layer.decryption.secret_ref.lower() for word in ("gpg", "pgp"))
+        for layer in layers
+    )
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Files that some cluster applying them cannot decrypt: none of that cluster's keys is an
     age recipient (or, with several key groups, the groups it opens are below the threshold).
@@ -47,6 +58,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None or (graph.layers and not graph.placements(entry.path)):
+            continue
+        if not sf.metadata.age_recipients and _pgp_layers(graph.placements(entry.path)):
+            # PGP keys only, in layers that decrypt with a PGP Secret (Flux's guide names it
+            # sops-gpg): the age cluster key is not the one they need (init in a PGP
+            # repository turned every file into an SM004 error: sweep 18)
             continue
         groups = sf.metadata.key_groups
         threshold = sf.metadata.shamir_threshold or len(groups)
