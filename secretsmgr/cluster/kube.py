@@ -91,14 +91,23 @@ def read_cluster_keys(ref: SecretRef, env: Mapping[str, str]) -> ClusterKeys:
 
 
 def apply_secret(
-    ref: SecretRef, entries: Mapping[str, str], env: Mapping[str, str], *, dry_run: bool = False
+    ref: SecretRef,
+    entries: Mapping[str, str],
+    env: Mapping[str, str],
+    *,
+    dry_run: bool = False,
+    keep_others: bool = False,
 ) -> str:
     """Create the Secret from ``entries`` (name → text), or replace it whole if it exists.
+
+    ``keep_others``: an existing Secret keeps its entries whose names ``entries`` does not
+    give (a PGP key's ``sops.asc`` in Flux's ``sops-gpg`` Secret, beside the age key added).
 
     A new Secret is of type Opaque. An existing one is replaced, not merged: entries that are
     not in ``entries`` are gone afterwards, and so are its labels and annotations (kubectl's
     last-applied annotation would otherwise keep a copy of the old private key). Its type is
-    kept, since the API refuses to change it. Returns ``"created"`` or ``"replaced"``.
+    kept, since the API refuses to change it. Returns ``"created"`` or ``"replaced"``
+    (``"updated"`` with ``keep_others``).
 
     ``dry_run`` asks the API server to check the request (kubeconfig, reachability, namespace,
     permission to create or update) without storing anything: a preflight before a step that
@@ -139,6 +148,9 @@ def apply_secret(
             resource_version=getattr(metadata, "resource_version", None),
             secret_type=getattr(current, "type", None) or "Opaque",
         )
+        if keep_others:  # as the API holds them: base64 under data
+            held = getattr(current, "data", None) or {}
+            replaced["data"] = {k: v for k, v in held.items() if k not in data}
         _call(
             session,
             ref,
@@ -147,7 +159,7 @@ def apply_secret(
                 ref.name, ref.namespace, replaced, _request_timeout=REQUEST_TIMEOUT, **extra
             ),
         )
-        return "replaced"
+        return "updated" if keep_others else "replaced"
 
 
 # --- errors ---------------------------------------------------------------------------------

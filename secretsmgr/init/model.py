@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -77,6 +78,11 @@ class InitPlan:
     # the plan; a real run raises it before anything is made
     stop: SecretsmgrError | None = None
     secret_name: str = "secret.enc.yaml"  # a new secret's name the `.sops.yaml` rules match
+    # (namespace, name) of each Secret a cluster's decrypting layers read their key from:
+    # Flux looks it up in the Kustomization's own namespace (not always flux-system)
+    targets: Mapping[str | None, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    held: frozenset[str] = frozenset()  # cluster keys an identity at hand opens
+    ignored: tuple[str, ...] = ()  # files init writes or keeps that git ignores
 
     @property
     def changes(self) -> bool:

@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from secretsmgr.changelog.adopt import adopt_summary
-from secretsmgr.init.model import NEW, ClusterKey, FileState, InitResult
+from secretsmgr.init.model import NEW, ClusterKey, FileState, InitPlan, InitResult
+from secretsmgr.init.texts import HOOK_ID, PRE_COMMIT_NAME
 from secretsmgr.plural import plural
+from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.shellword import sh_path, sh_word
 
 _WRITES = frozenset({"create", "replace", "update", "adopt"})
@@ -26,39 +28,81 @@ def _cluster_line(key: ClusterKey, result: InitResult, dry_run: bool) -> str:
     return f"{name}: {key.public} (new; its private key is in {result.stored_in})"
 
 
+_DEFAULT_TARGET = ("flux-system", "sops-age")
+
+
+def _pgp_secret(name: str) -> bool:
+    """A Secret named for PGP keys (``sops-gpg``, as in Flux's PGP guide)."""
+    return "gpg" in name.lower() or "pgp" in name.lower()
+
+
+def _export_step(plan: InitPlan, key: ClusterKey, keys: int, env: str) -> str:
+    """Give Flux the key: one command per Secret its cluster's layers read."""
+    new = key.source == NEW
+    pick = f" --cluster-key {key.public}" if keys > 1 or not new else ""
+    if new and keys > 1 and key.cluster:  # pinned as clusters.NAME.cluster_key
+        pick = f" --cluster {sh_word(key.cluster)}"
+    who = f" (cluster {key.cluster})" if keys > 1 and key.cluster else ""
+    if not new and key.public not in plan.held:
+        env = ""  # no identity at hand opens it: its holder runs the step (ergho, sweep 18)
+        give = "if the cluster lacks it, a holder of its private key gives Flux the key"
+    else:
+        give = "give Flux the new key" if new else "if the cluster lacks it, give Flux the key"
+    commands = []
+    for namespace, name in plan.targets.get(key.cluster, ()) or (_DEFAULT_TARGET,):
+        where = (
+            ""
+            if (namespace, name) == _DEFAULT_TARGET
+            else (f" --namespace {sh_word(namespace)} --name {sh_word(name)}")
+        )
+        export = f"{env}secretsmgr key export{pick}{where}"
+        if _pgp_secret(name):
+            # the Secret holds the PGP key Flux decrypts the other files with: add beside it
+            # (kubectl apply or --apply alone would leave the age key only)
+            commands.append(f"{export} --apply --add  (beside the PGP key in {namespace}/{name})")
+        else:
+            commands.append(f"{export} | kubectl apply -f -  (or: {export} --apply)")
+    return f"{give}{who}: " + "; and ".join(commands)
+
+
 def next_steps(result: InitResult, output: Path | None) -> list[str]:
     """The numbered steps after a run: the Secret for Flux first."""
     plan = result.plan
     steps: list[str] = []
     keys = {k.public: k for k in plan.clusters}
     env = f"SOPS_AGE_KEY_FILE={sh_path(output)} " if output is not None and plan.new_keys else ""
-    for public, key in keys.items():
+    for key in keys.values():
         if key.source.startswith("cluster ("):
             steps.append("the cluster already holds its key (read from it with --from-cluster)")
             continue
-        # A key init did not make may sit in a key file unmarked as a cluster key: export
-        # sends it when the operator names it, so the step names it.
-        new = key.source == NEW
-        pick = f" --cluster-key {public}" if len(keys) > 1 or not new else ""
-        if new and len(keys) > 1 and key.cluster:  # pinned as clusters.NAME.cluster_key
-            pick = f" --cluster {sh_word(key.cluster)}"
-        who = f" (cluster {key.cluster})" if len(keys) > 1 and key.cluster else ""
-        give = "give Flux the new key" if new else "if the cluster lacks it, give Flux the key"
-        steps.append(
-            f"{give}{who}: {env}secretsmgr key export{pick} | kubectl apply -f -"
-            f"  (or: {env}secretsmgr key export{pick} --apply)"
-        )
+        steps.append(_export_step(plan, key, len(keys), env))
     if plan.undecrypted:
         steps.append(
             "give these layers sops decryption (spec.decryption: {provider: sops, secretRef: "
             f"{{name: sops-age}}}}): {', '.join(plan.undecrypted)}"
         )
-    steps += [
-        "turn the hook on in this clone (before the first commit): pre-commit install",
+    states = {f.path: f.state for f in plan.files}
+    if any("names the cluster key" in note and "in no rule" in note for note in plan.notes):
+        # encrypt finds no age key in the kept rules (adtennant: PGP keys only; sweep 18)
+        named = ", ".join(dict.fromkeys(k.public for k in plan.clusters))
+        steps.append(
+            f"name the cluster key in the creation rules of the kept {SOPS_CONFIG_NAME} (age: "
+            f"{named}, beside the keys they name; init --force rewrites the file with the "
+            "cluster keys alone)"
+        )
+    if states.get(PRE_COMMIT_NAME) is FileState.KEPT:
+        steps.append(
+            f"add the {HOOK_ID} hook to the kept {PRE_COMMIT_NAME} (init --force adds it; see "
+            "README.md), then turn it on in this clone: pre-commit install"
+        )
+    else:
+        steps.append("turn the hook on in this clone (before the first commit): pre-commit install")
+    steps.append(
         f"encrypt a secret: secretsmgr encrypt -i PATH/{plan.secret_name}  (.sops.yaml picks "
-        "the keys)",
-        "check, then commit: secretsmgr audit; git add -A; git commit",
-    ]
+        "the keys)"
+    )
+    forced = f"git add -f {' '.join(sh_path(p) for p in plan.ignored)}; " if plan.ignored else ""
+    steps.append(f"check, then commit: secretsmgr audit; git add -A; {forced}git commit")
     return [f"  {n}. {step}" for n, step in enumerate(steps, start=1)]
 
 

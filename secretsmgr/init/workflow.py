@@ -47,6 +47,7 @@ from secretsmgr.init.keystore import Stored, check_store, store_new_keys
 from secretsmgr.init.model import ADOPT_REASON, InitOptions, InitPlan, InitResult
 from secretsmgr.keys.oskeyring import KeyringAbsentError
 from secretsmgr.keys.protocols import Identity
+from secretsmgr.repo.git import ignored_paths
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
 from secretsmgr.repo.settingsfile import pinned_settings
@@ -176,6 +177,12 @@ def plan_init(
         for layer in inv.layers.layers
         if layer.files & sops_paths and not layer.decrypts_sops
     )
+    ignored = _ignored(root, [*(f.path for f in files), adopt.changelog])
+    if ignored:
+        notes.append(
+            f"git ignores {', '.join(ignored)}: commit {'it' if len(ignored) == 1 else 'them'} "
+            "with git add -f, or other clones go without"
+        )
     return InitPlan(
         root=root,
         clusters=tuple(cluster_keys),
@@ -189,7 +196,32 @@ def plan_init(
         notes=tuple(dict.fromkeys(notes)),
         stop=stop,
         secret_name=_new_secret_name(inv),
+        targets=_key_targets(inv),
+        held=frozenset(p for i in identities for p in getattr(i, "publics", ())),
+        ignored=ignored,
     )
+
+
+def _key_targets(inv: Inventory) -> dict[str | None, tuple[tuple[str, str], ...]]:
+    """(namespace, Secret) each cluster's decrypting layers read: the Kustomization's own
+    namespace (soulwhisper/homelab-ops runs Flux in gitops-system; sweep 18), and its
+    ``secretRef`` (``sops-gpg`` in a PGP repository)."""
+    found: dict[str | None, dict[tuple[str, str], None]] = {}
+    for layer in inv.layers.layers:
+        ref = layer.decryption.secret_ref if layer.decryption is not None else None
+        if layer.decrypts_sops and ref:
+            found.setdefault(layer.cluster, {})[(layer.namespace, ref)] = None
+    return {cluster: tuple(pairs) for cluster, pairs in found.items()}
+
+
+def _ignored(root: Path, paths: Sequence[str]) -> tuple[str, ...]:
+    """Which of ``paths`` git ignores (lenaxia/home-ops ignores `.sops.yaml`: the printed
+    `git add -A` left it out, and every other clone had no creation rule; sweep 18)."""
+    try:
+        ignored = ignored_paths(root, paths)
+    except FileNotFoundError:
+        return ()
+    return tuple(p for p in paths if p in ignored)
 
 
 def _new_secret_name(inv: Inventory) -> str:

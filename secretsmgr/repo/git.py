@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from secretsmgr.errors import ConfigError, RefusedError
@@ -178,6 +179,17 @@ def _head(root: Path) -> str:
     return out.decode("ascii").strip()
 
 
+def ignored_paths(root: Path, paths: Sequence[str]) -> set[str]:
+    """Which of ``paths`` git ignores (``check-ignore``; tracked files are never ignored).
+    Raises FileNotFoundError without git; outside a repository, none is."""
+    listed = b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in paths)
+    try:
+        out = _run(root, ["check-ignore", "-z", "--stdin"], stdin=listed, literal=False)
+    except subprocess.CalledProcessError:
+        return set()  # exit 1: nothing is ignored; 128: not a repository
+    return set(_zsplit(out))
+
+
 def commit(root: Path, paths: list[str] | tuple[str, ...], message: str) -> str:
     """Commit exactly ``paths`` (other staged changes stay staged); return the new HEAD sha.
 
@@ -185,12 +197,8 @@ def commit(root: Path, paths: list[str] | tuple[str, ...], message: str) -> str:
     ``user.signingkey``), as for any ``git commit``: repositories that require signed commits
     get one.
     """
-    listed = b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in paths)
     try:  # what the repository keeps out of git (an ignored changelog, say) is left out
-        out = _run(root, ["check-ignore", "-z", "--stdin"], stdin=listed, literal=False)
-        ignored = set(_zsplit(out))
-    except subprocess.CalledProcessError:
-        ignored = set()  # exit 1: nothing is ignored
+        ignored = ignored_paths(root, paths)
     except FileNotFoundError as exc:
         raise RefusedError("git commit failed: git is not installed or not on PATH") from exc
     paths = [p for p in paths if p not in ignored]

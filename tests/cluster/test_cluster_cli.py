@@ -195,3 +195,30 @@ def test_finish_refuses_while_the_cluster_lacks_the_new_key(
         # no Flux in this cluster (the CRD of test_finish_gate.py is not installed yet)
         assert "context test serves no Flux Kustomization API" in refused.stderr
     assert snapshot(repo) == before
+
+
+def test_export_add_keeps_the_pgp_key_beside_the_age_key(repo: Path, kube_api: KubeAPI) -> None:
+    # sweep 18: init's step for a PGP repository's sops-gpg Secret; --apply alone replaces the
+    # Secret whole (the PGP key Flux needs for the other files went), and --add without
+    # --apply has nothing to keep entries in
+    armored = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n(test)\n-----END PGP PRIVATE KEY BLOCK-----\n"
+    kube_api.delete_secret("flux-system", "sops-gpg")
+    kube_api.put_secret("flux-system", "sops-gpg", {"sops.asc": armored})
+    refused = run(kube_api, repo, "key", "export", "--name", "sops-gpg", "--add", expect=2)
+    assert "--add needs --apply" in refused.stderr
+    added = run(
+        kube_api,
+        repo,
+        "key",
+        "export",
+        "--name",
+        "sops-gpg",
+        "--apply",
+        "--add",
+        expect=0,
+        key_file=DEMO_KEY,
+    )
+    assert added.stdout.startswith("updated secret flux-system/sops-gpg")
+    data = kube_api.get_secret_data("flux-system", "sops-gpg")
+    assert data is not None and sorted(data) == ["age.agekey", "sops.asc"]
+    assert data["sops.asc"] == armored

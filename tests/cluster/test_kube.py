@@ -247,6 +247,24 @@ def test_apply_replaces_whole_and_drops_old_entries(
     assert kube_api.get_secret_data(ns, "sops-age") == {"age.agekey": key_file(old)}
 
 
+def test_apply_keeping_others_adds_beside_a_pgp_key(
+    kube_api: KubeAPI, ns: str, env: dict[str, str]
+) -> None:
+    # sweep 18: a PGP repository's layers read sops-gpg; init's step gives Flux the new age key
+    # in that Secret, which must keep the PGP key the other files need
+    old, new = generate_identity(), generate_identity()
+    armored = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n(test)\n-----END PGP PRIVATE KEY BLOCK-----\n"
+    kube_api.put_secret(ns, "sops-gpg", {"sops.asc": armored, "age.agekey": key_file(old)})
+    ref = SecretRef(namespace=ns, name="sops-gpg")
+
+    assert apply_secret(ref, {"age.agekey": key_file(new)}, env, keep_others=True) == "updated"
+
+    assert kube_api.get_secret_data(ns, "sops-gpg") == {
+        "sops.asc": armored,
+        "age.agekey": key_file(new),
+    }
+
+
 def test_apply_refuses_an_immutable_secret(
     kube_api: KubeAPI, ns: str, env: dict[str, str], leaks: list[str]
 ) -> None:

@@ -257,9 +257,12 @@ def test_one_key_on_every_file_is_taken_as_the_cluster_key(
     assert not (tmp_path / "unused.agekey").exists()
     assert load_settings(repo).cluster_key == CLUSTER
     assert audit(repo, capsys) == []
-    # The next step works as printed with the key as age-keygen wrote it (no cluster mark).
+    # The next step works as printed with the key as age-keygen wrote it (no cluster mark),
+    # run by its holder: no identity was at hand for init
     step = re.search(
-        r"if the cluster lacks it, give Flux the key: (secretsmgr key export[^|]*)\|", out
+        r"if the cluster lacks it, a holder of its private key gives Flux the key: "
+        r"(secretsmgr key export[^|]*)\|",
+        out,
     )
     assert step is not None, out
     plain = tmp_path / "age-keygen.txt"
@@ -716,3 +719,89 @@ def test_cluster_names_in_the_next_steps_are_one_shell_word(
         words = shlex.split(command.split("|")[0])
         assert words[0] == f"SOPS_AGE_KEY_FILE={tmp_path / 'k y.agekey'}"
         assert words[-2:] == ["--cluster", name]
+
+
+def _steps(out: str) -> list[str]:
+    return [line.split(". ", 1)[1] for line in out.splitlines() if re.match(r"  \d+\. ", line)]
+
+
+def test_the_key_goes_to_the_secret_and_namespace_the_layers_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 18 (soulwhisper/homelab-ops: Flux in gitops-system): the step sent the key to
+    # flux-system/sops-age, a Secret no layer reads
+    repo = one_cluster_repo(tmp_path / "repo")
+    ks = repo / "clusters/prod/apps.yaml"
+    ks.write_text(
+        ks.read_text()
+        .replace("namespace: flux-system", "namespace: gitops-system")
+        .replace("name: sops-age", "name: sops-age-key")
+    )
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    give = _steps(out)[0]
+    assert give.startswith("give Flux the new key: SOPS_AGE_KEY_FILE=")
+    assert "secretsmgr key export --namespace gitops-system --name sops-age-key | kubectl" in give
+
+
+def test_a_pgp_repository_gets_steps_that_keep_its_pgp_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 18 (adtennant/homelab, nicholaswilde/home-cluster): every layer reads sops-gpg and
+    # every rule names a PGP key. The steps sent the new key to sops-age (no layer reads it),
+    # `encrypt` then found no age key in the kept rules, and check failed every PGP file
+    from dataclasses import replace
+
+    from secretsmgr.sops import dump
+    from secretsmgr.sops.model import KeyGroup
+    from tests.audit.helpers import secret
+    from tests.sops.key_types import foreign
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    ks = repo / "clusters/prod/apps.yaml"
+    ks.write_text(ks.read_text().replace("name: sops-age", "name: sops-gpg"))
+    sealed = load(enc(secret("db")), FileFormat.YAML)
+    sealed.metadata = replace(sealed.metadata, key_groups=(KeyGroup((), foreign(("pgp",))),))
+    write(repo, "apps/db.enc.yaml", dump(sealed))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    write(repo, ".sops.yaml", "creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n    pgp: ABCD\n")
+    write(repo, ".pre-commit-config.yaml", "repos: []\n")
+    write(repo, ".gitignore", ".secretsmgr.yaml\n")
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    steps = _steps(out)
+    new = key_of(tmp_path / "new.agekey")
+    assert steps[0].endswith(
+        "secretsmgr key export --namespace flux-system --name sops-gpg --apply --add  "
+        "(beside the PGP key in flux-system/sops-gpg)"
+    )
+    assert (
+        f"name the cluster key in the creation rules of the kept .sops.yaml (age: {new}"
+        in (steps[1])
+    )
+    assert steps[2].startswith("add the secretsmgr-check hook to the kept .pre-commit-config.yaml")
+    commit_step = "check, then commit: secretsmgr audit; git add -A; git add -f .secretsmgr.yaml"
+    assert steps[-1] == commit_step + "; git commit"
+    assert "note: git ignores .secretsmgr.yaml: commit it with git add -f" in out
+    # the gate stays as it was: the PGP files are Flux's to decrypt with sops-gpg
+    assert not [f for f in audit(repo, capsys) if f["rule"] == "SM004"]
+
+
+def test_a_key_no_identity_at_hand_opens_is_exported_by_its_holder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 18 (ergho/homelab-ops): the step told the operator to export a key only its holder
+    # has; it failed with "no age identity found"
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(
+        repo,
+        ".sops.yaml",
+        f"creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n    age: {CLUSTER}\n",
+    )
+    commit(repo)
+    out, _ = init(repo, capsys)
+    give = _steps(out)[0]
+    assert give.startswith(
+        "if the cluster lacks it, a holder of its private key gives Flux the key"
+    )
+    assert f"secretsmgr key export --cluster-key {CLUSTER} | kubectl apply -f -" in give

@@ -76,6 +76,8 @@ def _emit_secret(
     entries: tuple[tuple[str, str], ...],
     choice: ClusterChoice,
     apply: bool,
+    *,
+    add: bool = False,
 ) -> None:
     """Print the manifest (stdout, warning on stderr) or send it to the cluster."""
     from secretsmgr.keys.manifest import secret_manifest
@@ -88,7 +90,7 @@ def _emit_secret(
     from secretsmgr.cluster.kube import apply_secret
 
     ref = choice.ref()
-    done = apply_secret(ref, dict(entries), os.environ)
+    done = apply_secret(ref, dict(entries), os.environ, keep_others=add)
     where = f"context {ref.context}" if ref.context else "the current context"
     names = ", ".join(name for name, _ in entries)
     out(f"{done} secret {ref.label} in {where} ({names})\n")
@@ -213,6 +215,14 @@ def export_cmd(
         "sops-age"
     ),
     apply: ApplyOpt = False,
+    add: Annotated[
+        bool,
+        typer.Option(
+            "--add",
+            help="With --apply: keep the Secret's other entries (a PGP key in sops-gpg) "
+            "instead of replacing it whole.",
+        ),
+    ] = False,
     context: ContextOpt = None,
     cluster_key: Annotated[
         str | None,
@@ -238,6 +248,11 @@ def export_cmd(
     check_names(namespace, name)
     if context is not None and not apply:
         raise UsageError("--context needs --apply")
+    if add and not apply:
+        raise UsageError(
+            "--add needs --apply",
+            hints=("a manifest cannot say which entries to keep: kubectl apply replaces them",),
+        )
     if cluster is not None and cluster_key is not None:
         raise UsageError("--cluster and --cluster-key exclude each other")
     root = repo_root(ctx)
@@ -263,7 +278,7 @@ def export_cmd(
                 force=force,
                 on_warn=warn,
             )
-    _emit_secret(tuple((key.entry, key.text) for key in exported), choice, apply)
+    _emit_secret(tuple((key.entry, key.text) for key in exported), choice, apply, add=add)
     for key in exported:  # which private keys left, and why each one was taken
         warn(f"exported the private key of {short_key(key.public)} ({key.named_by}) as {key.entry}")
     return 0
