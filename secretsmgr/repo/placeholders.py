@@ -300,6 +300,12 @@ _ENC_STAND_IN = re.compile(
 )
 
 
+# A marker a start-up script replaces, in capitals between double underscores (searxng's
+# ``secret_key: "__SECRET_KEY__"``, casmith/home-ops: sweep 18); never mixed case or digits
+# alone, as a random run is
+_MARKER = re.compile(r"^\s*__[A-Z][A-Z]*(?:_[A-Z0-9]+)*__\s*$")
+
+
 def is_placeholder(value: object) -> bool:
     """Whether ``value`` is a placeholder (or empty) rather than a literal secret."""
     if value is None:
@@ -308,7 +314,7 @@ def is_placeholder(value: object) -> bool:
         return False
     if not value.strip() or _ANGLE.match(value) or _REFERENCE.match(value):
         return True
-    if _reference_list(value) or _ZARF_VARIABLE.match(value):
+    if _reference_list(value) or _ZARF_VARIABLE.match(value) or _MARKER.match(value):
         return True
     if _STAND_IN.match(value) or _placeholder_url(value) or _stand_in_credentials(value):
         return True

@@ -35,8 +35,9 @@ from secretsmgr.audit.manifests import (
     label,
     numbered_objects,
 )
-from secretsmgr.audit.rules.sm001_plaintext_secret import env_sources
+from secretsmgr.audit.rules.sm001_plaintext_secret import env_sources, generator_readers
 from secretsmgr.errors import FormatError
+from secretsmgr.repo.flux import UseKind
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.placeholders import URL_PASSWORD
 from secretsmgr.repo.scan import ScannedFile
@@ -560,6 +561,15 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
             "move the value into the CI service's own secrets (in GitHub Actions, a repository "
             "or environment secret read as ${{ secrets.NAME }}) and rotate it: it is in git "
             "(the CI cannot read an encrypted workflow)"
+        )
+    if hit.where == "file" and generator_readers(ctx, hit.path, UseKind.CONFIGMAP_SOURCE):
+        # Flux decrypts secretGenerator sources only: an encrypted configMapGenerator file
+        # gives the ConfigMap ENC[…] text (SM015), and the app an unusable config (sweep 18)
+        return (
+            f"read {hit.path} with a secretGenerator instead of its configMapGenerator (Flux "
+            f"decrypts secretGenerator sources only) and mount that Secret, then encrypt it "
+            f"(secretsmgr encrypt -i; it needs a .sops.yaml creation rule that matches it), "
+            "or move the value into a SOPS-encrypted Secret; and rotate it: it is in git"
         )
     if hit.where == "file":
         configs = ctx.repo.sops_configs

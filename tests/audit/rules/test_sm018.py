@@ -469,6 +469,30 @@ def test_config_map_generator_literals_are_judged_and_the_fix_never_encrypts_a_k
     assert all("secretGenerator's envs: file" in (f.fix or "") for f in found)
 
 
+def test_a_config_map_generator_file_is_never_told_to_be_encrypted_as_it_is(
+    tmp_path: Path,
+) -> None:
+    # sweep 18 (casmith/home-ops, lenaxia/home-ops-prod): the fix said to add a rule and run
+    # `encrypt -i` on a file a configMapGenerator reads; Flux decrypts secretGenerator sources
+    # only, so the ConfigMap held ENC[…] text (SM015) and `check` passed
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "configMapGenerator:\n  - name: searxng\n"
+            "    files: [config/settings.yml]\n",
+            "apps/config/settings.yml": "server:\n  secret_key: q7Wm2ZpK9vR4tY8uXb3Nf5Hs\n",
+            "tools/settings.yml": "server:\n  secret_key: q7Wm2ZpK9vR4tY8uXb3Nf5Hs\n",
+        },
+    )
+    fixes = {f.path: f.fix or "" for f in run_audit(tmp_path).findings if f.rule == "SM018"}
+    assert fixes["apps/config/settings.yml"].startswith(
+        "read apps/config/settings.yml with a secretGenerator instead of its configMapGenerator"
+    )
+    assert "secretsmgr encrypt -i tools/settings.enc.yml" in fixes["tools/settings.yml"]
+
+
 def test_a_git_head_and_plural_public_keys_are_no_credentials(tmp_path: Path) -> None:
     # sweep 16: Tomyail's openwiki .last-update.json (gitHead: a commit id) and Mohitsharma44's
     # Komodo PERIPHERY_CORE_PUBLIC_KEYS (base64 of an X25519 public key) were hex and base64
