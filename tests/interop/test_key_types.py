@@ -290,3 +290,25 @@ def test_a_pgp_only_file_in_a_layer_decrypting_with_a_pgp_secret_needs_no_age_ke
     write(tmp_path, ".secretsmgr.yaml", f"cluster_key: {PUB1}\n")
     found = [f.path for f in run_audit(tmp_path).findings if f.rule == "SM004"]
     assert found == (["apps/pgp.enc.yaml"] if reported else [])
+
+
+@pytest.mark.parametrize("case", ["pgp-only", "pgp+age"])
+def test_an_unexpected_pgp_key_gets_the_sops_fix_not_rotate(tmp_path: Path, case: str) -> None:
+    # sweep 18 (adtennant/homelab after init --force): SM005's fix said `secretsmgr rotate`,
+    # which refuses every file with a PGP key
+    from secretsmgr.audit.engine import run_audit
+    from tests.audit.helpers import write
+
+    text = FOREIGN_ONLY["pgp"] if case == "pgp-only" else CASES["pgp+age"]
+    write(tmp_path, "apps/db.enc.yaml", text)
+    write(
+        tmp_path,
+        ".sops.yaml",
+        f"creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    age: {PUB1}\n",
+    )
+    write(tmp_path, ".secretsmgr.yaml", f"cluster_key: {PUB1}\n")
+    (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM005"]
+    assert found.fix == (
+        "a holder of its pgp keys syncs it to .sops.yaml rule 1: "
+        "sops updatekeys -y apps/db.enc.yaml"
+    )

@@ -66,8 +66,22 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 entry.path,
                 f"unexpected {noun} {', '.join(strangers)}: "
                 "neither the cluster key nor in allowed_recipients",
-                fix=f"secretsmgr rotate {sh_path(entry.path)}",
+                fix=_fix(ctx, entry),
             )
+
+
+def _fix(ctx: AuditContext, entry: SopsEntry) -> str:
+    """``secretsmgr rotate`` syncs the recipients to the rule; a file with PGP, KMS or Vault
+    keys, or several key groups, it refuses: sops re-wraps it, run by a holder of those keys
+    (sweep 18: the fix said `rotate` on PGP-only files, which refused)."""
+    sf = entry.sops_file
+    assert sf is not None
+    if not sf.metadata.foreign_kinds and len(sf.metadata.key_groups) <= 1:
+        return f"secretsmgr rotate {sh_path(entry.path)}"
+    kinds = sf.metadata.foreign_kinds or ("age",)
+    return ctx.repo.sops_configs.updatekeys_hint(
+        entry.path, kinds, ctx.repo.cluster_keys_for(entry)
+    )
 
 
 RULE = Rule(
