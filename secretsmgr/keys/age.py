@@ -12,7 +12,7 @@ import pyrage
 from pyrage import ssh, x25519
 
 from secretsmgr.errors import ConfigError, FormatError
-from secretsmgr.keys.bech32 import short_key
+from secretsmgr.keys.bech32 import is_post_quantum, short_key
 
 SECRET_PREFIX = "AGE-SECRET-KEY-1"
 PQ_SECRET_PREFIX = "AGE-SECRET-KEY-PQ-1"
@@ -113,6 +113,12 @@ class AgeRecipient:
             raise ConfigError(
                 "an age private key was given where a public key (age1…) belongs",
                 hints=("derive the public key with: age-keygen -y KEYFILE",),
+            )
+        if is_post_quantum(public):
+            raise ConfigError(
+                f"post-quantum age recipient {short_key(public)}: pyrage, the age library "
+                "secretsmgr uses, cannot encrypt to it",
+                hints=("sops 3.11 can: sops encrypt, sops updatekeys and sops rotate",),
             )
         try:
             if public.startswith(("ssh-ed25519 ", "ssh-rsa ")):

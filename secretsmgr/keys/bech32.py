@@ -32,10 +32,21 @@ def split_bech32(text: str) -> tuple[str, str] | None:
     return hrp, data
 
 
+# age's recipients: X25519 (``age1…``) and, since age 1.3 and in sops 3.11, the post-quantum
+# hybrid ML-KEM-768 + X25519 (``age1pq1…``, ~2,000 characters; ZPeppler/iac, sweep 18)
+AGE_HRPS = frozenset({"age", "age1pq"})
+
+
 def is_age_recipient(text: str) -> bool:
-    """Whether ``text`` is a lowercase ``age1…`` recipient with a valid checksum."""
+    """Whether ``text`` is a lowercase ``age1…`` or ``age1pq1…`` recipient with a valid
+    checksum."""
     parsed = split_bech32(text) if text == text.lower() else None
-    return parsed is not None and parsed[0] == "age"
+    return parsed is not None and parsed[0] in AGE_HRPS
+
+
+def is_post_quantum(text: str) -> bool:
+    """Whether ``text`` looks like a post-quantum age recipient (``age1pq1…``)."""
+    return text.strip().lower().startswith("age1pq1")
 
 
 def is_ssh_recipient(text: str) -> bool:

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
-from secretsmgr.keys.bech32 import short_key
+from secretsmgr.keys.bech32 import is_post_quantum, short_key
 from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.inventory import ExpectedKeys
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
@@ -98,9 +98,14 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 def _fix(ctx: AuditContext, entry: SopsEntry, kinds: Sequence[str]) -> str:
     """``secretsmgr rotate``, unless the file holds keys only sops can wrap a data key for
     (``kinds``: pgp, KMS, Vault): then a holder of them syncs the file to its rule with sops."""
+    keys = ctx.repo.cluster_keys_for(entry)
+    if any(is_post_quantum(k) for k in keys):
+        # pyrage cannot encrypt to a post-quantum recipient: rotate would refuse
+        how = ctx.repo.sops_configs.updatekeys_hint(entry.path, kinds or ("age",), keys)
+        return f"only sops encrypts to a post-quantum age key (age1pq1…); {how}"
     if not kinds:
         return f"secretsmgr rotate {sh_path(entry.path)}"
-    how = ctx.repo.sops_configs.updatekeys_hint(entry.path, kinds, ctx.repo.cluster_keys_for(entry))
+    how = ctx.repo.sops_configs.updatekeys_hint(entry.path, kinds, keys)
     return f"only sops wraps a data key for these keys; {how}"
 
 

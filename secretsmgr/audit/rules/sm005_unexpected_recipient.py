@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext, keys_of_its_clusters
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
-from secretsmgr.keys.bech32 import short_key
+from secretsmgr.keys.bech32 import is_post_quantum, short_key
 from secretsmgr.repo.sopsconfig import all_age_recipients
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.shellword import sh_path
@@ -76,7 +76,8 @@ def _fix(ctx: AuditContext, entry: SopsEntry) -> str:
     (sweep 18: the fix said `rotate` on PGP-only files, which refused)."""
     sf = entry.sops_file
     assert sf is not None
-    if not sf.metadata.foreign_kinds and len(sf.metadata.key_groups) <= 1:
+    post_quantum = any(is_post_quantum(k) for k in ctx.repo.expected_recipients(entry))
+    if not sf.metadata.foreign_kinds and len(sf.metadata.key_groups) <= 1 and not post_quantum:
         return f"secretsmgr rotate {sh_path(entry.path)}"
     kinds = sf.metadata.foreign_kinds or ("age",)
     return ctx.repo.sops_configs.updatekeys_hint(

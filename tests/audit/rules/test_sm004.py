@@ -130,3 +130,43 @@ def test_no_flux_and_only_sops_yaml_rules_is_no_guess(tmp_path: Path) -> None:
     assert "SM004" not in rules and "SM011" in rules
     write(root, ".secretsmgr.yaml", f"cluster_key: {K2}\n")  # now the key is configured
     assert "SM004" in {f.rule for f in run_audit(root).findings}
+
+
+def test_a_post_quantum_cluster_key_is_judged_and_its_fix_goes_through_sops(
+    tmp_path: Path,
+) -> None:
+    # sweep 18 (ZPeppler/iac, Tanguille/cluster): a rule naming an age1pq1… key (age 1.3's
+    # ML-KEM hybrid, which sops 3.11 writes) was dropped as "no age key": SM004 and SM005 were
+    # skipped, and a file encrypted to another key passed the gate; --cluster-key refused it
+    import os
+
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.keys.bech32 import is_age_recipient
+    from tests.keys.age_plugin_smtest import bech32_encode
+
+    pq = bech32_encode("age1pq", os.urandom(1216))
+    assert is_age_recipient(pq) and not is_age_recipient(bech32_encode("age1xy", b"k" * 32))
+    standard_repo(
+        tmp_path, {"apps/db.enc.yaml": enc(secret("db"), (K2,))}, cluster_key=None, rule_keys=(pq,)
+    )
+    found = {f.rule: f for f in run_audit(tmp_path).findings}
+    assert "age1pq1" in found["SM004"].message and "SM005" in found
+    assert (found["SM004"].fix or "").startswith(
+        "only sops encrypts to a post-quantum age key (age1pq1…); "
+    )
+    assert "sops updatekeys -y apps/db.enc.yaml" in (found["SM005"].fix or "")
+    pinned = run_audit(tmp_path, cluster_key=pq)
+    assert "SM004" in {f.rule for f in pinned.findings}
+
+
+def test_encrypting_to_a_post_quantum_key_is_a_clear_error() -> None:
+    import os
+
+    from secretsmgr.errors import ConfigError
+    from secretsmgr.keys.age import AgeRecipient
+    from tests.keys.age_plugin_smtest import bech32_encode
+
+    with pytest.raises(ConfigError) as raised:
+        AgeRecipient(bech32_encode("age1pq", os.urandom(1216)))
+    assert "post-quantum age recipient" in raised.value.message
+    assert raised.value.hints == ("sops 3.11 can: sops encrypt, sops updatekeys and sops rotate",)
