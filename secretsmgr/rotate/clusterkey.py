@@ -94,6 +94,7 @@ class StepResult:
     configs: tuple[str, ...] = ()
     cluster: str | None = None  # the cluster whose own key this step rotates; None: cluster_key
     commit: str | None = None  # the commit of a step that wrote configuration files only
+    left: tuple[str, ...] = ()  # files outside Flux that never carried the cluster key
 
 
 # ------------------------------------------------------------------ the two steps
@@ -169,6 +170,17 @@ def secret_of(identity: IdentitySet, public: str, what: str, *extra_hints: str) 
     return secret
 
 
+def in_rotation(ctx: Inventory, entry: SopsEntry, old: str) -> bool:
+    """Whether a cluster-key rotation moves ``entry``: it carries the cluster key ``old``, or a
+    live Flux layer applies it (then it must carry the new key). A file outside Flux that
+    never carried the key (an archived one, encrypted to other keys) is left as it is: begin
+    refused, as no identity opened it, and the key could never be rotated (sweep 18)."""
+    sf = entry.sops_file
+    return (
+        sf is None or old in sf.metadata.age_recipients or bool(ctx.layers.placements(entry.path))
+    )
+
+
 def valid_sops_files(ctx: Inventory) -> list[str]:
     broken = [e.path for e in ctx.sops_files if e.sops_file is None]
     if broken:
@@ -211,6 +223,7 @@ def begin(
     if not paths:
         raise RefusedError("no SOPS file in this repository: nothing to rotate")
     pending = ctx.settings.next_cluster_key
+    scope = [e for e in ctx.sops_files if e.sops_file is not None and in_rotation(ctx, e, old)]
     new_secret, new, todo = begin_identity(
         root,
         ctx,
@@ -218,7 +231,7 @@ def begin(
         store,
         old=old,
         pending=pending,
-        scope=[e for e in ctx.sops_files if e.sops_file is not None],
+        scope=scope,
         allow_dirty=allow_dirty,
         setting="next_cluster_key",
     )
@@ -265,6 +278,7 @@ def begin(
         rewritten=tuple(todo),
         configs=tuple(p for p, _ in configs),
         commit=configs_commit,
+        left=tuple(e.path for e in ctx.sops_files if not in_rotation(ctx, e, old)),
     )
 
 
@@ -449,7 +463,8 @@ def finish(
     new_secret = secret_of(identity, new, "new cluster key")
     new_only = identity.only([new])
     ctx = load_inventory(root, env=env)
-    blocked = finish_blockers(ctx, new_only)
+    scope = [e for e in ctx.sops_files if in_rotation(ctx, e, old)]
+    blocked = finish_blockers(ctx, new_only, scope)
     if blocked:
         raise RefusedError(
             f"{blocked[0]} would be left readable only by the old key "
@@ -467,7 +482,7 @@ def finish(
     result = rotate(
         root,
         RotationRequest(
-            all_files=True,
+            files=tuple(str(root / e.path) for e in scope),
             reason=reason or f"cluster key rotation: finish, now {short_key(new)} only",
             commit=commit,
             allow_dirty=allow_dirty,
@@ -487,4 +502,5 @@ def finish(
         entries=(("age.agekey", entry_text(new_secret, new)),),
         rewritten=tuple(f.path for f in result.plan.files),
         configs=tuple(p for p, _ in configs),
+        left=tuple(e.path for e in ctx.sops_files if not in_rotation(ctx, e, old)),
     )

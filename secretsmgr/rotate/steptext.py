@@ -46,4 +46,10 @@ def step_summary(result: StepResult, begin: bool, *, applied: bool = False) -> s
         lines.append(
             "next: push" if applied else "next: send the Secret holding only the new key, then push"
         )
+    if result.left:
+        lines.insert(
+            1 if begin else 0,
+            f"left alone: {plural(len(result.left), 'file')} outside Flux that never carried "
+            f"the {whose} (e.g. {result.left[0]})",
+        )
     return "\n".join(lines) + "\n"

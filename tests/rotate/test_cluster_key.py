@@ -673,3 +673,38 @@ def test_begin_again_with_every_file_done_puts_the_new_key_back_in_sops_yaml(
     sha = head(repo)
     third = run(repo, env_with_new, "key", "rotate", "--begin", "--commit")
     assert "updated" not in third.out and head(repo) == sha
+
+
+def test_a_file_outside_flux_that_never_carried_the_key_is_left_alone(
+    repo: Path, tmp_path: Path
+) -> None:
+    """soulwhisper/homelab-ops (sweep 18): an archived SOPS file, encrypted to two old keys and
+    applied by no layer, made --begin refuse ("no identity opens this file"): the cluster key
+    could never be rotated while it was there. A file no layer applies that carries the key
+    still moves (it would lose its key at finish)."""
+    from secretsmgr.keys.age import generate_identity
+    from tests.audit.helpers import enc, secret
+
+    stranger = generate_identity()[1]
+    archived = repo / ".archived/old.enc.yaml"
+    archived.parent.mkdir()
+    archived.write_text(enc(secret("old"), (stranger,)), encoding="utf-8")
+    talos = repo / "talos/talsecret.enc.yaml"  # outside Flux, on the cluster key
+    talos.parent.mkdir()
+    talos.write_text(enc(secret("talos"), (OLD,)), encoding="utf-8")
+    commit_all(repo, "archive")
+    before = archived.read_bytes()
+    env = key_env(tmp_path)
+    out = tmp_path / "new.agekey"
+    result = run(repo, env, "key", "rotate", "--begin", "-o", str(out), "--commit")
+    new = parse_identities(out.read_text(), "new").publics[0]
+    assert (
+        "# left alone: 1 file outside Flux that never carried the cluster key "
+        "(e.g. .archived/old.enc.yaml)"
+    ) in result.out
+    assert {OLD, new} <= set(age_recipients(talos))
+    env_new = key_env(tmp_path, out)
+    done = run(repo, env_new, "key", "rotate", "--finish", "--commit", *SKIP)
+    assert "left alone: 1 file outside Flux" in done.out
+    assert new in age_recipients(talos) and OLD not in age_recipients(talos)
+    assert archived.read_bytes() == before
