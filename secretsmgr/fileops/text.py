@@ -15,10 +15,16 @@ from secretsmgr.errors import (
 )
 from secretsmgr.fileops.keypath import MISSING_TYPE, get, resolve
 from secretsmgr.keys.age import AgeRecipient
+from secretsmgr.keys.bech32 import is_age_recipient, short_key
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
 from secretsmgr.repo.placeholders import is_placeholder
-from secretsmgr.repo.sopsconfig import find_sops_config, load_sops_config, match_rule
+from secretsmgr.repo.sopsconfig import (
+    CreationRule,
+    find_sops_config,
+    load_sops_config,
+    match_rule,
+)
 from secretsmgr.repo.sopsentry import values_left_clear
 from secretsmgr.sops import (
     Decrypted,
@@ -86,13 +92,26 @@ def resolve_policy(
         where = f"{config_path}" if config_path else "no .sops.yaml found"
         raise ConfigError(
             f"{path}: no age recipients to encrypt to ({where})",
-            hints=(
-                "add a creation rule whose path_regex matches the file"
-                + (", or pass --age age1…" if takes_age else " to .sops.yaml"),
-            ),
+            hints=(_no_age_hint(rule, takes_age),),
         )
     indent = config.yaml_indent if config is not None else 4
     return EncryptPolicy(groups, enc_rule, mac_only, threshold, indent, str(config_path or ""))
+
+
+def _no_age_hint(rule: CreationRule | None, takes_age: bool) -> str:
+    """What to do when no age key is at hand: a rule, an age key in the rule that matched (it
+    named PGP keys only, or an age key under ``pgp:``: sweep 18), or ``--age``."""
+    age = ", or pass --age age1…" if takes_age else ""
+    if rule is None:
+        return "add a creation rule whose path_regex matches the file" + (age or " to .sops.yaml")
+    misplaced = [k for g in rule.key_groups for k in g.pgp if is_age_recipient(k.strip())]
+    if misplaced:
+        key = short_key(misplaced[0])
+        return f"the matching rule lists the age key {key} under pgp:; move it under age:"
+    return (
+        "the matching rule names no age key (only PGP, KMS or Vault keys, which only sops "
+        f"encrypts to): add one to it (age: age1…){age}, or encrypt with sops"
+    )
 
 
 def with_pending_key(policy: EncryptPolicy, current: str, pending: str) -> EncryptPolicy:

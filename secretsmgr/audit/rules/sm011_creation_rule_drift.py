@@ -15,7 +15,7 @@ from secretsmgr.audit.context import (
     widen_hint,
 )
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
-from secretsmgr.keys.bech32 import short_key
+from secretsmgr.keys.bech32 import is_age_recipient, short_key
 from secretsmgr.plural import plural
 from secretsmgr.repo.sopsconfig import CreationRule, all_age_recipients
 from secretsmgr.repo.sopsentry import STRUCTURE, SopsEntry
@@ -86,6 +86,17 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
             continue
         label = f"{entry.sops_config} rule {entry.creation_rule_number}"
+        misplaced = [k for g in rule.key_groups for k in g.pgp if is_age_recipient(k.strip())]
+        if misplaced:
+            # Michaelpalacce/HomeLab (sweep 18): `pgp: age1…`; sops reads it as a PGP
+            # fingerprint and fails, and the drift said the same key was extra and missing
+            yield RULE.finding(
+                entry.path,
+                f"{label} lists the age key {_keys(misplaced)} under pgp:, where sops reads a PGP "
+                "fingerprint: sops cannot encrypt to it there",
+                fix=f"move it from pgp: to age: in {label}",
+            )
+            continue
         problems: list[str] = []
         want = all_age_recipients(rule)
         for _cluster, old, new in rotations:

@@ -373,3 +373,36 @@ def test_a_rule_missing_the_clusters_key_is_not_followed_blindly(tmp_path: Path)
     assert found[0].fix is not None and found[0].fix.startswith(
         f"add {K1} to .sops.yaml rule 2 first: it is a key of the cluster that applies the file"
     )
+
+
+def test_an_age_key_under_pgp_is_named_and_encrypt_says_so(tmp_path: Path) -> None:
+    # Michaelpalacce/HomeLab (sweep 18): `pgp: age1…` in every rule; SM011 said the file's key
+    # was both extra and missing, and encrypt's hint asked for a rule that matches (one did)
+    from secretsmgr.errors import ConfigError
+    from secretsmgr.fileops.text import resolve_policy
+
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"))})
+    write(
+        tmp_path, ".sops.yaml", f"creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    pgp: {K1}\n"
+    )
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert found.message.startswith(
+        ".sops.yaml rule 1 lists the age key age1"
+    ) and "under pgp:" in (found.message)
+    assert found.fix == "move it from pgp: to age: in .sops.yaml rule 1"
+    with pytest.raises(ConfigError) as raised:
+        resolve_policy(tmp_path / "apps/new.enc.yaml")
+    (hint,) = raised.value.hints
+    assert hint.startswith("the matching rule lists the age key age1") and hint.endswith(
+        "under pgp:; move it under age:"
+    )
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    pgp: ABCD1234\n",
+    )
+    with pytest.raises(ConfigError) as raised:
+        resolve_policy(tmp_path / "apps/new.enc.yaml")
+    assert raised.value.hints[0].startswith("the matching rule names no age key (only PGP")
