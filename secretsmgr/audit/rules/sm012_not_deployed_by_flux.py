@@ -20,6 +20,13 @@ def _glob_for(path: str, applied: set[str]) -> str:
     return f"{best}/**" if best else path
 
 
+def _own_folder(path: str) -> str:
+    """The file's own folder as a glob: where a source this checkout may be is not mapped, the
+    folders Flux applies are unknown, and a wider glob would silence them all."""
+    folder = dirname(path)
+    return f"{folder}/**" if folder else path
+
+
 def _folders(files: Iterable[str]) -> set[str]:
     out: set[str] = set()
     for path in files:
@@ -84,7 +91,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                     f"{folder or 'root'} (an OCI artifact pushed from it, a mirror of it), map "
                     f'it in .secretsmgr.yaml: sources: {{"{layer.external}": {folder or "."}}}; '
                     "if another tool uses the file, list it in .secretsmgr.yaml: "
-                    f'outside_flux: ["{glob}"]'
+                    f'outside_flux: ["{_own_folder(entry.path)}"]'
                 ),
             )
             continue
@@ -103,9 +110,24 @@ def _unmapped_reader(ctx: AuditContext, path: str) -> tuple[Layer, str] | None:
     """A layer reading an external source at a folder that this file is below, with the
     repository folder that would hold that source's root (``k8s/`` for a layer at
     ``clusters/prod/variables`` and a file in ``k8s/clusters/prod/variables/``): a source
-    pushed from this repository (an OCI artifact, a mirror) that is not mapped."""
-    for layer in ctx.repo.layers.layers:
-        if layer.external is None or not layer.external_path or layer.another_repository:
+    pushed from this repository (an OCI artifact, a mirror) that is not mapped. A GitRepository
+    whose URL names another repository counts only when a layer reading it is defined by a
+    file inside its own path there (the cluster's root, as a bootstrap lays it out): this
+    checkout is then a mirror of it under another name (jahanson/homelab mirrors a Forgejo
+    repository: every file was "not deployed", with outside_flux for the whole tree as the
+    fix; sweep 18); otherwise its layout may match by chance (dfroberg/cluster)."""
+    layers = ctx.repo.layers.layers
+    mirrored = {
+        layer.external
+        for layer in layers
+        if layer.external is not None
+        and layer.external_path
+        and layer.source.startswith(layer.external_path.rstrip("/") + "/")
+    }
+    for layer in layers:
+        if layer.external is None or not layer.external_path:
+            continue
+        if layer.another_repository and layer.external not in mirrored:
             continue  # a GitRepository of another repository: its layout may match by chance
         at = f"/{path}".find(f"/{layer.external_path}/")
         if at >= 0:

@@ -235,3 +235,39 @@ def test_a_git_source_of_another_repository_is_no_mapping_candidate(
     git(tmp_path, "remote", "add", "origin", "https://github.com/example/ops.git")
     (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM012"]
     assert found.message.startswith("not placed" if placed else "not deployed by Flux"), found
+
+
+def test_a_bootstrap_reading_a_mirror_of_this_repository_is_a_mapping_candidate(
+    tmp_path: Path,
+) -> None:
+    # jahanson/homelab (sweep 18): a GitHub mirror of a Forgejo repository; the root
+    # Kustomization, defined inside its own path, reads the Forgejo URL. Every file was "not
+    # deployed", and the fix's outside_flux glob took in the whole tree
+    from secretsmgr.audit.engine import run_audit
+    from tests.conftest import git
+
+    write(tmp_path, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1])))
+    write(
+        tmp_path,
+        "kubernetes/flux/cluster.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: theshire, namespace: flux-system}\n"
+        "spec: {url: 'https://git.example.dev/me/theshire.git'}\n---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: cluster, namespace: flux-system}\n"
+        "spec:\n  path: ./kubernetes/flux\n  sourceRef: {kind: GitRepository, name: theshire}\n"
+        "---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: demo, namespace: flux-system}\n"
+        "spec:\n  path: ./kubernetes/apps/demo\n"
+        "  sourceRef: {kind: GitRepository, name: theshire}\n  decryption: {provider: sops}\n",
+    )
+    write(tmp_path, "kubernetes/apps/demo/s.enc.yaml", enc(secret("s")))
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "remote", "add", "origin", "https://github.com/me/homelab.git")
+    (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM012"]
+    assert found.message.startswith(
+        "not placed: layer demo reads GitRepository/flux-system/theshire"
+    )
+    assert 'sources: {"GitRepository/flux-system/theshire": .}' in (found.fix or "")
+    assert 'outside_flux: ["kubernetes/apps/demo/**"]' in (found.fix or "")
