@@ -151,6 +151,12 @@ _HASHED = re.compile(
 _EXISTING_SECRET_KEY = re.compile(r"(?i)^existing_?secret")
 _NAME_LIKE = re.compile(r"^[A-Za-z][A-Za-z_.-]{0,62}$")
 # A documentation page (mkdocs ``nav``: ``External Secrets: security/external-secrets.md``).
+# An entry of a password store (``pass``, gopass, Vault's KV): lower-case words in two or more
+# folders, digits only after a separator (``gpg/home-cluster-private``: nicholaswilde's
+# Taskfile passes it to ``pass``; sweep 18). A random part (``gpg/q7wm2zpk9v``) is no word.
+_STORE_PATH = re.compile(
+    r"^[a-z]+(?:[._-](?:[a-z]+|[0-9]+))*(?:/[a-z]+(?:[._-](?:[a-z]+|[0-9]+))*)+$"
+)
 _DOC_PATH = re.compile(r"(?i)^[\w.-]+(?:/[\w.-]+)*\.(?:md|markdown|rst|adoc|html?)$")
 # Lock files: checksums and revisions of dependencies, never credentials.
 _LOCK_NAMES = frozenset(
@@ -468,6 +474,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
             return None  # configSecret: app-creds names a Secret
         if _FILE_NAME.match(value):
             return None  # secret_entry: sops.agekey names a file or a Secret's entry
+        if _STORE_PATH.match(value):
+            return None  # SECRET: gpg/home-cluster-private names an entry of a password store
         return Verdict("Secret Keyword", False)
     if "://" in value:
         return None  # a URL without credentials: structure, not randomness

@@ -70,8 +70,12 @@ def test_keyword_and_entropy_are_warnings_and_placeholders_nothing() -> None:
         ("client_secret", "$__env{GRAFANA_AUTH_CLIENT_SECRET}"),
         ("client_secret", "$__file{/etc/secrets/client}"),
         ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),  # the AWS docs' own example
+        ("SECRET", "gpg/home-cluster-private"),  # nicholaswilde: a `pass` entry (sweep 18)
+        ("vault_secret", "kv/data/app-1"),
     ):
         assert judge_value(key, value) is None, key
+    for key, value in (("SECRET", "gpg/q7wm2zpk9vx"), ("password", "Tr0ub4dor/x")):
+        assert judge_value(key, value) is not None, value  # a random or mixed part: no word
 
 
 HELM = """apiVersion: helm.toolkit.fluxcd.io/v2
