@@ -103,6 +103,13 @@ def _check_rules(
     assert len(config.rules) == len(groups)
 
 
+def unnamed_keys(inv: Inventory, keys: Mapping[str | None, str]) -> tuple[str, ...]:
+    """The cluster keys that no creation rule of the repository's `.sops.yaml` names."""
+    config = inv.sops_config
+    named = {k for rule in (config.rules if config else ()) for k in all_age_recipients(rule)}
+    return tuple(k for k in dict.fromkeys(keys.values()) if k not in named)
+
+
 def sops_yaml_change(
     inv: Inventory,
     keys: Mapping[str | None, str],
@@ -126,14 +133,11 @@ def sops_yaml_change(
     if force:
         return FileChange(SOPS_CONFIG_NAME, FileState.REPLACE, what, text), []
     notes = []
-    config = inv.sops_config
-    named = {k for rule in (config.rules if config else ()) for k in all_age_recipients(rule)}
-    for key in dict.fromkeys(keys.values()):
-        if key not in named:
-            notes.append(
-                f"the kept {SOPS_CONFIG_NAME} names the cluster key {short_key(key)} in no rule: "
-                "files sops creates would not be encrypted to it (--force rewrites it)"
-            )
+    for key in unnamed_keys(inv, keys):
+        notes.append(
+            f"the kept {SOPS_CONFIG_NAME} names the cluster key {short_key(key)} in no rule: "
+            "files sops creates would not be encrypted to it (--force rewrites it)"
+        )
     kept = FileChange(SOPS_CONFIG_NAME, FileState.KEPT, "exists (--force rewrites it)")
     return kept, notes
 

@@ -83,6 +83,7 @@ class InitPlan:
     targets: Mapping[str | None, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     held: frozenset[str] = frozenset()  # cluster keys an identity at hand opens
     ignored: tuple[str, ...] = ()  # files init writes or keeps that git ignores
+    unnamed: tuple[str, ...] = ()  # cluster keys a kept `.sops.yaml` names in no rule
 
     @property
     def changes(self) -> bool:

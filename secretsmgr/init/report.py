@@ -39,6 +39,8 @@ def _pgp_secret(name: str) -> bool:
 def _export_step(plan: InitPlan, key: ClusterKey, keys: int, env: str) -> str:
     """Give Flux the key: one command per Secret its cluster's layers read."""
     new = key.source == NEW
+    # A key init did not make may sit in a key file unmarked as a cluster key: export sends it
+    # when the operator names it, so the step names it.
     pick = f" --cluster-key {key.public}" if keys > 1 or not new else ""
     if new and keys > 1 and key.cluster:  # pinned as clusters.NAME.cluster_key
         pick = f" --cluster {sh_word(key.cluster)}"
@@ -82,13 +84,11 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
             f"{{name: sops-age}}}}): {', '.join(plan.undecrypted)}"
         )
     states = {f.path: f.state for f in plan.files}
-    if any("names the cluster key" in note and "in no rule" in note for note in plan.notes):
-        # encrypt finds no age key in the kept rules (adtennant: PGP keys only; sweep 18)
-        named = ", ".join(dict.fromkeys(k.public for k in plan.clusters))
+    if plan.unnamed:  # encrypt finds no age key in the kept rules (adtennant: PGP keys only)
         steps.append(
             f"name the cluster key in the creation rules of the kept {SOPS_CONFIG_NAME} (age: "
-            f"{named}, beside the keys they name; init --force rewrites the file with the "
-            "cluster keys alone)"
+            f"{', '.join(plan.unnamed)}, beside the keys they name; init --force rewrites the "
+            "file with the cluster keys alone)"
         )
     if states.get(PRE_COMMIT_NAME) is FileState.KEPT:
         steps.append(

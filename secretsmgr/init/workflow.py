@@ -41,10 +41,11 @@ from secretsmgr.init.filechanges import (
     precommit_change,
     settings_change,
     sops_yaml_change,
+    unnamed_keys,
 )
 from secretsmgr.init.keychoice import decide_keys
 from secretsmgr.init.keystore import Stored, check_store, store_new_keys
-from secretsmgr.init.model import ADOPT_REASON, InitOptions, InitPlan, InitResult
+from secretsmgr.init.model import ADOPT_REASON, FileState, InitOptions, InitPlan, InitResult
 from secretsmgr.keys.oskeyring import KeyringAbsentError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.git import ignored_paths
@@ -199,6 +200,7 @@ def plan_init(
         targets=_key_targets(inv),
         held=frozenset(p for i in identities for p in getattr(i, "publics", ())),
         ignored=ignored,
+        unnamed=unnamed_keys(inv, keys) if sops_change.state is FileState.KEPT else (),
     )
 
 
