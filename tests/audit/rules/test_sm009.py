@@ -360,3 +360,32 @@ def test_fluxs_pgp_key_in_a_secret_is_taken_out_not_encrypted(tmp_path: Path) ->
     for f in findings:
         assert body.split("\n")[0] not in f.message + (f.fix or "")
         assert encoded[:40] not in f.message + (f.fix or "")
+
+
+def test_a_long_run_of_base64_certificates_is_decoded_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review of sweep 18: each certificate of a bundle base64-encoded on one line walked
+    the whole run again (a 1 MB bundle took minutes, a 20 MB one never finished)."""
+    import base64
+
+    from secretsmgr.audit.rules import sm009_private_key_committed as sm009
+
+    cert = (
+        "-----BEGIN CERTIFICATE-----\n"
+        + "MIIBszCCAVmgAwIBAgIU" * 4
+        + "\n-----END CERTIFICATE-----\n"
+    )
+    ec_pem, _ = _pem_keys()
+    bundle = base64.b64encode((cert * 500 + ec_pem).encode()).decode()
+    calls: list[int] = []
+    real = sm009._base64_run
+
+    def counted(data: bytes, at: int) -> tuple[int, int, bytes]:
+        calls.append(at)
+        return real(data, at)
+
+    monkeypatch.setattr(sm009, "_base64_run", counted)
+    hits = sm009.find_encoded_pem_keys("ca-bundle.b64", f"bundle: {bundle}\n".encode())
+    assert [h.kind for h in hits] == ["EC PRIVATE KEY"] and hits[0].line == 1
+    assert len(calls) == 1
