@@ -312,3 +312,41 @@ def test_an_unexpected_pgp_key_gets_the_sops_fix_not_rotate(tmp_path: Path, case
         "a holder of its pgp keys syncs it to .sops.yaml rule 1: "
         "sops updatekeys -y apps/db.enc.yaml"
     )
+
+
+def _post_quantum_recipient() -> str:
+    """A real age 1.3 post-quantum recipient (ML-KEM-768 then X25519 public keys, bech32 under
+    ``age1pq``), as sops 3.11 takes it; its private half is thrown away."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
+
+    from tests.keys.age_plugin_smtest import bech32_encode
+
+    kem = mlkem.MLKEM768PrivateKey.generate().public_key().public_bytes_raw()
+    dh = x25519.X25519PrivateKey.generate().public_key()
+    raw = dh.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return bech32_encode("age1pq", kem + raw)
+
+
+@pytest.mark.interop
+def test_a_file_sops_encrypted_to_a_post_quantum_key_is_judged_by_it(tmp_path: Path) -> None:
+    # sweep 18 (ZPeppler/iac) and its review: sops 3.11 encrypts to age1pq1… keys; the audit
+    # dropped such a key, and cluster_key: refused it (the schema), so the gate broke
+    from secretsmgr.audit.engine import run_audit
+    from tests.audit.helpers import flux_kustomization, write
+    from tests.conftest import run_sops
+
+    pq = _post_quantum_recipient()
+    write(tmp_path, "clusters/prod/apps.yaml", flux_kustomization())
+    plain = write(tmp_path, "apps/db.enc.yaml", PLAIN)
+    done = run_sops(
+        ["encrypt", "-i", "--age", pq, "--encrypted-regex", "^(data|stringData)$", str(plain)],
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    write(tmp_path, "apps/other.enc.yaml", CASES["pgp+age"])
+    write(tmp_path, ".secretsmgr.yaml", f"cluster_key: {pq}\n")
+    report = run_audit(tmp_path)
+    found = {(f.rule, f.path) for f in report.findings}
+    assert ("SM004", "apps/db.enc.yaml") not in found and ("SM006", "apps/db.enc.yaml") not in found
+    assert ("SM004", "apps/other.enc.yaml") in found  # on another key: Flux cannot decrypt it
