@@ -488,38 +488,73 @@ def is_setting_value(key: str, value: object) -> bool:
 # A plain value of a manifest that is no Secret: an enum (``Deny``), an API group
 # (``gateway.networking.k8s.io``), a path, an address or a URL, in words, dots and slashes.
 _PLAIN_SETTING = re.compile(r"^[A-Za-z0-9/][A-Za-z0-9 ._:/@+-]{0,199}$")
-# A run of 20 or more letters and digits with both in it: a key or token in hex or lower case
-_LONG_RUN = re.compile(r"[A-Za-z0-9_-]{20,}")
+# A run of letters and digits with no separator: 12 or more with both in it (a hex or base32
+# key, ``mellon2024gandalf``), or 16 or more letters (``correcthorsebattery``): a token
+_WORD_RUN = re.compile(r"[A-Za-z0-9]{12,}")
+_LETTER = re.compile("[A-Za-z]")
+# A word of a key that names something kept secret, beyond a credential's words: a
+# passphrase, a Wi-Fi PSK, a PIN or alarm code, a salt or seed, a one-time-password secret, a
+# cookie or session secret, a signature, a private part (the review of sweep 18)
+_SENSITIVE_WORD = re.compile(
+    r"(?i)(?:^|[._-])(?:pass\w*|pw|pwd|psk|pin|codes?|salt|seed|otp|totp|mfa|cookie|session|"
+    r"signature|sig|signing|hash|private|priv|nonce|authorization|bearer|cred\w*|secret\w*|"
+    r"token\w*|keys?|api_?keys?|auth\w*|recovery|licen[cs]e)[0-9]*(?=[._-]|$)"
+)
+# Parts of a value (between - _ . / : @ and spaces) that mix letters and digits: two or more
+# read as a code or a password in leetspeak (``8f3k-2j9d``, ``s3cr3t-s1gn1ng-v4lue``)
+_ALNUM_PART = re.compile(r"[A-Za-z0-9]+")
 # The last word of a key whose value is where a secret is kept (``bearer_token_file``,
 # ``passwordFile``), and such a value: an absolute path
 _FILE_KEY = re.compile(r"(?i)(?:^|[._-])(?:file|path|dir)$")
 _ABSOLUTE_PATH = re.compile(r"^/[\w./-]{1,255}$")
 
 
+def looks_like_token(text: str) -> bool:
+    """Whether ``text`` holds a run that reads as a key or token rather than a word (see
+    ``_WORD_RUN``), a random token (``_has_token``) or something like a password."""
+    mixed = [p for p in _ALNUM_PART.findall(text) if _DIGIT.search(p) and _LETTER.search(p)]
+    return (
+        _has_token(text)
+        or _password_like(text)
+        or len(mixed) >= 2
+        or any(
+            (_DIGIT.search(run) and _LETTER.search(run)) or len(run) >= 16
+            for run in _WORD_RUN.findall(text)
+        )
+    )
+
+
+def names_sensitive(key: str) -> bool:
+    """Whether a word of ``key`` names a credential or anything else kept secret."""
+    return names_credential(key) or _SENSITIVE_WORD.search(split_camel(key)) is not None
+
+
 def is_plain_setting(key: str, value: object) -> bool:
-    """A literal under a key that names no credential that holds no secret by its form: a
-    number or a switch, or one short line of words, dots and slashes with no password in a
-    URL, no random token or long run of letters and digits, nothing like a password
-    (``P@ssw0rd!2024``). Judges a template's would-be values beside its placeholders."""
-    if names_credential(key):
+    """A literal under a key that names nothing secret that holds no secret by its form: a
+    number or a switch, or one short line of words, dots and slashes (at most three words)
+    with no password in a URL, no token (``looks_like_token``). Judges a template's would-be
+    values beside its placeholders, and a Secret's config of plain settings."""
+    if names_sensitive(key):
         return False
     if isinstance(value, bool | int | float) or value is None:
         return True
     if not isinstance(value, str) or not _PLAIN_SETTING.match(value.strip()):
         return False
-    if URL_PASSWORD.search(value) or _has_token(value) or _password_like(value):
+    if len(value.split()) > 3:  # a passphrase (``correct horse battery staple``), a seed
         return False
-    return not any(
-        _DIGIT.search(run) and re.search("[A-Za-z]", run) for run in _LONG_RUN.findall(value)
-    )
+    return not (URL_PASSWORD.search(value) or looks_like_token(value))
 
 
 def is_secret_file_setting(key: str, value: object) -> bool:
-    """Where a secret is read from, not the secret: an absolute path under a key whose last
-    word is ``file``, ``path`` or ``dir`` (``bearer_token_file:
-    /var/run/secrets/kubernetes.io/serviceaccount/token``), or a stand-in."""
+    """Where a secret is read from, not the secret: an absolute path of plain words under a
+    key whose last word is ``file``, ``path`` or ``dir`` (``bearer_token_file:
+    /var/run/secrets/kubernetes.io/serviceaccount/token``), a switch, or a stand-in."""
     if not isinstance(value, str):
         return value is None or isinstance(value, bool)
     if _stand_in(value):
         return True
-    return bool(_FILE_KEY.search(split_camel(key)) and _ABSOLUTE_PATH.match(value.strip()))
+    return bool(
+        _FILE_KEY.search(split_camel(key))
+        and _ABSOLUTE_PATH.match(value.strip())
+        and not looks_like_token(value)
+    )

@@ -56,8 +56,10 @@ from secretsmgr.repo.placeholders import (
     is_plain_setting,
     is_secret_file_setting,
     is_setting_key,
+    looks_like_token,
     names_credential,
     names_password,
+    names_sensitive,
     split_camel,
 )
 from secretsmgr.repo.scan import ScannedFile
@@ -250,17 +252,50 @@ def _argocd_settings(obj: Obj) -> frozenset[str]:
     return _ARGOCD_SETTINGS.get(kind, frozenset()) if isinstance(kind, str) else frozenset()
 
 
+_SWITCH_TEXT = re.compile(r"(?i)^(?:true|false)$")
+_NUMBER_TEXT = re.compile(r"^[0-9]{1,20}$")
+# An address Argo CD reads: http(s), ssh, git or oci, a user only if it is ``git`` (ssh), no
+# password, query or fragment; or scp's ``git@host:path``, or an OCI reference without scheme
+_ARGOCD_URL = re.compile(
+    r"^(?:(?:https?|ssh|git|oci)://(?:git@)?[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[^\s?#@:]*)?"
+    r"|git@[A-Za-z0-9.-]+:[^\s?#@:]+|[a-z0-9.-]+\.[a-z]{2,}(?::[0-9]{1,5})?/[^\s?#@:]*)$"
+)
+_HOST_LIST = re.compile(r"^[A-Za-z0-9.*:/_-]+(?:\s*,\s*[A-Za-z0-9.*:/_-]+)*$")
+_OBJECT_NAME_TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
+_ARGOCD_FORMS: dict[str, re.Pattern[str]] = {
+    **dict.fromkeys(
+        (
+            "enableLfs", "enableOCI", "insecure", "insecureIgnoreHostKey", "insecureOCIForceHttp",
+            "forceHttpBasicAuth", "useAzureWorkloadIdentity", "clusterResources",
+        ),
+        _SWITCH_TEXT,
+    ),
+    **dict.fromkeys(("githubAppID", "githubAppInstallationID", "depth"), _NUMBER_TEXT),
+    **dict.fromkeys(("url", "proxy", "githubAppEnterpriseBaseUrl", "server"), _ARGOCD_URL),
+    "type": re.compile(r"^(?:git|helm|oci)$"),
+    "noProxy": _HOST_LIST,
+    "namespaces": _HOST_LIST,
+    "name": _OBJECT_NAME_TEXT,
+    "project": _OBJECT_NAME_TEXT,
+}  # fmt: skip
+
+
 def _argocd_setting(key_path: str, value: object, text: str | None) -> bool:
-    """A value of an Argo CD setting that holds no credential: a switch, a number, or one line
-    that SM018's judgement passes (a URL with a user and password, or a token in its query,
-    is a credential)."""
-    if isinstance(value, bool | int | float):
+    """A value of an Argo CD setting in the form Argo CD reads it (a switch, a number, a
+    repository type, an address with no credential in it, a name), holding no token (the
+    review: a token as a URL's user or in its path passed)."""
+    key = key_path.rpartition(".")[2]
+    if isinstance(value, bool) or (isinstance(value, int) and _NUMBER_TEXT is _ARGOCD_FORMS[key]):
         return True
     if text is None or "\n" in text.strip():
         return False
     text = text.strip()
-    key = key_path.rpartition(".")[2]
-    return judge_value(key, text) is None and not _QUERY_SECRET.search(text)
+    return bool(
+        _ARGOCD_FORMS[key].match(text)
+        and not looks_like_token(text)
+        and judge_value(key, text) is None
+        and not _QUERY_SECRET.search(text)
+    )
 
 
 def _text(key_path: str, value: object) -> str | None:
@@ -362,7 +397,7 @@ def _settings_config(text: str) -> bool:
     if len(leaves) < _MIN_SETTINGS:
         return False
     for key, value in leaves:
-        if names_credential(key):
+        if names_sensitive(key):
             if not is_secret_file_setting(key, value):
                 return False
         elif not is_plain_setting(key, value) or (

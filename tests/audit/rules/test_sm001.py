@@ -1652,6 +1652,18 @@ _SCRAPE = """\
         ("  params: {id: 3f2a9c01b7e44d5f8a6b2c9d0e1f2a3b}\n", True),  # a hex key
         ("  params: {signature: Summer2024}\n", True),
         ("  url: https://prom:Pa55w0rd@remote.example.com/push\n", True),
+        # the review of this session: keys and values the first version passed
+        ("  pw: [tr0ub4dor3]\n", True),
+        ("  encryption_passphrase: vortex-ample-glider-mosaic\n", True),
+        ("  params: {alarm_code: 482913}\n", True),
+        ("  headers: {Authorization: Bearer abcdefghijklmnopqrstuvwxyz}\n", True),
+        ("  token_path: /ghp_16C7e42F292c6912E7710c838347Ae178B4a\n", True),
+        ("  params: {apikey2: [abc]}\n", True),
+        ("  params: {license: 123e4567-e89b-12d3-a456-426614174000}\n", True),
+        ("  params: {signing: s3cr3t-s1gn1ng-v4lue}\n", True),
+        ("  params: {admin: correct horse battery staple}\n", True),
+        ("  params: {codes: [8f3k-2j9d, 1k2j-3h4g]}\n", True),
+        ("  params: {word: correcthorsebatterystaple}\n", True),
     ],
 )
 def test_a_config_of_plain_settings_is_no_plaintext_secret(
@@ -1705,3 +1717,36 @@ def test_a_secret_in_a_helm_chart_template_is_not_to_be_encrypted(tmp_path: Path
     fixes = {f.path: f.fix for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert fixes["apps/chart/runtime/templates/rclone.yaml"] == CHART_FIX
     assert "encrypt -i" in (fixes["apps/other/templates/rclone.yaml"] or "")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        # the review of this session: a token as the URL's user, or in its path
+        ("url", "https://3f2a9c01b7e44d5f8a6b2c9d0e1f2a3b4c5d6e7f@github.com/o/r.git"),
+        ("url", "https://dl.cloudsmith.io/q7Wm2ZpK9vR4tY8uXb3N/o/r/helm/charts/"),
+        ("url", "https://user:hunter2x@github.com/o/r.git"),
+        ("proxy", "http://proxyuser:Pa55word-9x@proxy:3128"),
+        ("project", "Tr0ub4dor&3"),
+        ("name", "mellon2024gandalf"),
+        ("type", "hunter2"),
+        ("githubAppID", "Tr0ub4dor3"),
+        ("enableLfs", "correcthorse"),
+    ],
+)
+def test_an_argo_cd_setting_holding_a_token_is_reported(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    from secretsmgr.audit.engine import run_audit
+
+    label = "  labels:\n    argocd.argoproj.io/secret-type: repository\n"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/repo.yaml": secret("repo", {"type": "git", key: f"'{value}'"}).replace(
+                "  namespace: prod\n", "  namespace: argocd\n" + label
+            )
+        },
+    )
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert f"stringData.{key}" in found

@@ -351,6 +351,9 @@ spec:
         ("    cookieDomain: P@ssw0rd!2024\n", False),
         ("    cookieDomain: q7Wm2ZpK9vR4tY8uXb3Nf5Hs\n", False),
         ("    cookieDomain: https://u:hunter2x@idp.example.com/\n", False),
+        # the review of this session: a password under a key names_credential did not know
+        ("    SMTP_PW: mellon2024gandalf\n", False),
+        ("    rootPw: hunter2hunter\n", False),
     ],
 )
 def test_a_manifest_template_s_enum_values_are_settings(
