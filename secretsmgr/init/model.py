@@ -84,6 +84,8 @@ class InitPlan:
     held: frozenset[str] = frozenset()  # cluster keys an identity at hand opens
     ignored: tuple[str, ...] = ()  # files init writes or keeps that git ignores
     unnamed: tuple[str, ...] = ()  # cluster keys a kept `.sops.yaml` names in no rule
+    # clusters whose layers apply a file on PGP keys: their decryption Secret holds one
+    pgp_clusters: frozenset[str | None] = frozenset()
 
     @property
     def changes(self) -> bool:

@@ -58,9 +58,10 @@ def _export_step(plan: InitPlan, key: ClusterKey, keys: int, env: str) -> str:
             else (f" --namespace {sh_word(namespace)} --name {sh_word(name)}")
         )
         export = f"{env}secretsmgr key export{pick}{where}"
-        if _pgp_secret(name):
+        if _pgp_secret(name) or key.cluster in plan.pgp_clusters:
             # the Secret holds the PGP key Flux decrypts the other files with: add beside it
-            # (kubectl apply or --apply alone would leave the age key only)
+            # (kubectl apply or --apply alone would leave the age key only; the review: a
+            # Secret named flux-sops held one too)
             commands.append(f"{export} --apply --add  (beside the PGP key in {namespace}/{name})")
         else:
             commands.append(f"{export} | kubectl apply -f -  (or: {export} --apply)")

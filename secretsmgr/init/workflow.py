@@ -201,6 +201,12 @@ def plan_init(
         held=frozenset(p for i in identities for p in getattr(i, "publics", ())),
         ignored=ignored,
         unnamed=unnamed_keys(inv, keys) if sops_change.state is FileState.KEPT else (),
+        pgp_clusters=frozenset(
+            cluster
+            for entry in inv.sops_files
+            if entry.sops_file is not None and "pgp" in entry.sops_file.metadata.foreign_kinds
+            for cluster in inv.layers.clusters_of(entry.path)
+        ),
     )
 
 

@@ -744,8 +744,9 @@ def test_the_key_goes_to_the_secret_and_namespace_the_layers_read(
     assert "secretsmgr key export --namespace gitops-system --name sops-age-key | kubectl" in give
 
 
+@pytest.mark.parametrize("name", ["sops-gpg", "flux-sops"])  # the review: not by name alone
 def test_a_pgp_repository_gets_steps_that_keep_its_pgp_key(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
 ) -> None:
     # sweep 18 (adtennant/homelab, nicholaswilde/home-cluster): every layer reads sops-gpg and
     # every rule names a PGP key. The steps sent the new key to sops-age (no layer reads it),
@@ -759,12 +760,17 @@ def test_a_pgp_repository_gets_steps_that_keep_its_pgp_key(
 
     repo = one_cluster_repo(tmp_path / "repo")
     ks = repo / "clusters/prod/apps.yaml"
-    ks.write_text(ks.read_text().replace("name: sops-age", "name: sops-gpg"))
+    ks.write_text(ks.read_text().replace("name: sops-age", f"name: {name}"))
     sealed = load(enc(secret("db")), FileFormat.YAML)
     sealed.metadata = replace(sealed.metadata, key_groups=(KeyGroup((), foreign(("pgp",))),))
     write(repo, "apps/db.enc.yaml", dump(sealed))
     kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
-    write(repo, ".sops.yaml", "creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n    pgp: ABCD\n")
+    fingerprint = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"  # tests/sops/key_types.py's
+    write(
+        repo,
+        ".sops.yaml",
+        f"creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n    pgp: {fingerprint}\n",
+    )
     write(repo, ".pre-commit-config.yaml", "repos: []\n")
     write(repo, ".gitignore", ".secretsmgr.yaml\n")
     commit(repo)
@@ -772,8 +778,8 @@ def test_a_pgp_repository_gets_steps_that_keep_its_pgp_key(
     steps = _steps(out)
     new = key_of(tmp_path / "new.agekey")
     assert steps[0].endswith(
-        "secretsmgr key export --namespace flux-system --name sops-gpg --apply --add  "
-        "(beside the PGP key in flux-system/sops-gpg)"
+        f"secretsmgr key export --namespace flux-system --name {name} --apply --add  "
+        f"(beside the PGP key in flux-system/{name})"
     )
     assert (
         f"name the cluster key in the creation rules of the kept .sops.yaml (age: {new}"
@@ -783,8 +789,10 @@ def test_a_pgp_repository_gets_steps_that_keep_its_pgp_key(
     commit_step = "check, then commit: secretsmgr audit; git add -A; git add -f .secretsmgr.yaml"
     assert steps[-1] == commit_step + "; git commit"
     assert "note: git ignores .secretsmgr.yaml: commit it with git add -f" in out
-    # the gate stays as it was: the PGP files are Flux's to decrypt with sops-gpg
-    assert not [f for f in audit(repo, capsys) if f["rule"] == "SM004"]
+    # the gate stays as it was where the Secret's name says PGP (sops-gpg): its files are
+    # Flux's to decrypt with it; under another name SM004 cannot tell, and says so
+    sm004 = [f for f in audit(repo, capsys) if f["rule"] == "SM004"]
+    assert bool(sm004) == (name != "sops-gpg")
 
 
 def test_a_key_no_identity_at_hand_opens_is_exported_by_its_holder(

@@ -275,9 +275,17 @@ def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
     ]
 
 
-@pytest.mark.parametrize(("secret", "reported"), [("sops-gpg", False), ("sops-age", True)])
+@pytest.mark.parametrize(
+    ("secret", "rule_fp", "reported"),
+    [
+        ("sops-gpg", "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4", False),
+        ("sops-age", "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4", True),
+        # the review: a key no rule of the repository names is a stranger's, not sops-gpg's
+        ("sops-gpg", "0000111122223333444455556666777788889999", True),
+    ],
+)
 def test_a_pgp_only_file_in_a_layer_decrypting_with_a_pgp_secret_needs_no_age_key(
-    tmp_path: Path, secret: str, reported: bool
+    tmp_path: Path, secret: str, rule_fp: str, reported: bool
 ) -> None:
     # sweep 18 (adtennant/homelab, nicholaswilde/home-cluster): every layer decrypts with Flux's
     # sops-gpg Secret and every file is PGP-only; once init pinned an age cluster key, each file
@@ -288,6 +296,7 @@ def test_a_pgp_only_file_in_a_layer_decrypting_with_a_pgp_secret_needs_no_age_ke
     write(tmp_path, "apps/pgp.enc.yaml", FOREIGN_ONLY["pgp"])
     write(tmp_path, "clusters/prod/apps.yaml", flux_kustomization(decryption=secret))
     write(tmp_path, ".secretsmgr.yaml", f"cluster_key: {PUB1}\n")
+    write(tmp_path, ".sops.yaml", f"creation_rules:\n  - pgp: '{rule_fp}'\n    age: {PUB1}\n")
     found = [f.path for f in run_audit(tmp_path).findings if f.rule == "SM004"]
     assert found == (["apps/pgp.enc.yaml"] if reported else [])
 

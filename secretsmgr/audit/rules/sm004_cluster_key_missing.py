@@ -12,6 +12,7 @@ from secretsmgr.repo.inventory import ExpectedKeys
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.shellword import sh_path
+from secretsmgr.sops.model import SopsMetadata, pgp_id
 from secretsmgr.sops.tree import SeqNode
 
 
@@ -44,6 +45,19 @@ def _pgp_layers(layers: Sequence[Layer]) -> bool:
     )
 
 
+def _repository_pgp(metadata: SopsMetadata, named: set[str]) -> bool:
+    """Whether the file is on PGP keys only, each one a `.sops.yaml` rule of the repository
+    names (by fingerprint or the key id at its end): the keys the repository decrypts with,
+    not a stranger's (the review: a file on an unrelated PGP key passed the gate)."""
+    ids = [key for g in metadata.key_groups for field, key in g.foreign_ids() if field == "pgp"]
+    kinds = set(metadata.foreign_kinds)
+    return (
+        bool(ids)
+        and kinds == {"pgp"}
+        and all(any(pgp_id(k).endswith(n) or n.endswith(pgp_id(k)) for n in named) for k in ids)
+    )
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Files that some cluster applying them cannot decrypt: none of that cluster's keys is an
     age recipient (or, with several key groups, the groups it opens are below the threshold).
@@ -55,14 +69,25 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     """
     graph = ctx.repo.layers
     named = len(graph.clusters) > 1  # a one-cluster repository does not name its cluster
+    repo_pgp = {
+        pgp_id(k)
+        for config in ctx.repo.sops_configs.all_loaded()
+        for rule in config.rules
+        for group in rule.key_groups
+        for k in group.pgp
+    }
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None or (graph.layers and not graph.placements(entry.path)):
             continue
-        if not sf.metadata.age_recipients and _pgp_layers(graph.placements(entry.path)):
-            # PGP keys only, in layers that decrypt with a PGP Secret (Flux's guide names it
-            # sops-gpg): the age cluster key is not the one they need (init in a PGP
-            # repository turned every file into an SM004 error: sweep 18)
+        if (
+            not sf.metadata.age_recipients
+            and _pgp_layers(graph.placements(entry.path))
+            and _repository_pgp(sf.metadata, repo_pgp)
+        ):
+            # the repository's own PGP keys only, in layers that decrypt with a PGP Secret
+            # (Flux's guide names it sops-gpg): the age cluster key is not the one they need
+            # (init in a PGP repository turned every file into an SM004 error: sweep 18)
             continue
         groups = sf.metadata.key_groups
         threshold = sf.metadata.shamir_threshold or len(groups)
