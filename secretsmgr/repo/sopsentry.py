@@ -289,8 +289,9 @@ def _is_template(values: list[tuple[str, object, bool]]) -> bool:
     encrypt is a placeholder (or a credentials file whose every credential is empty: velero's
     ``[default]`` / ``aws_secret_access_key=``), but for settings (``admin-user: admin``)
     beside the placeholders (``admin-password: ${BOOTSTRAP_GRAFANA_ADMIN_PASSWORD}``). In a
-    manifest that is no Secret, a plain value under a key that names no credential is such a
-    setting too (an envoy SecurityPolicy template's ``defaultAction: Deny``, juftin/home-ops)."""
+    manifest that is no Secret, a plain value under a key that names nothing kept secret is
+    such a setting too (``is_plain_setting``: an envoy SecurityPolicy template's
+    ``defaultAction: Deny``, juftin/home-ops)."""
     filled = [
         is_placeholder(v) or (isinstance(v, str) and is_credential_skeleton(v))
         for _, v, _secret in values

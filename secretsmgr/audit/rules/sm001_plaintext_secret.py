@@ -208,49 +208,12 @@ def _setting(key_path: str, value: object, text: str | None) -> bool:
 
 # Argo CD's declarative repository and cluster Secrets (the ``argocd.argoproj.io/secret-type``
 # label) hold settings beside their credentials: a public repository's Secret holds its name,
-# type and URL only (code-dot-org/k8s-gitops, kevinobee/k8s-gitops failed the gate on them). The
-# fields Argo CD documents as settings, by the label's value; ``username``, ``password``,
-# ``sshPrivateKey``, ``tlsClientCertKey``, ``githubAppPrivateKey``, ``gcpServiceAccountKey``,
-# ``bearerToken`` and a cluster's ``config`` are credentials and stay reported.
+# type and URL only (code-dot-org/k8s-gitops, kevinobee/k8s-gitops failed the gate on them).
+# The fields Argo CD documents as settings, each with the form Argo CD reads; ``username``,
+# ``password``, ``sshPrivateKey``, ``tlsClientCertKey``, ``githubAppPrivateKey``,
+# ``gcpServiceAccountKey``, ``bearerToken`` and a cluster's ``config`` are credentials and stay
+# reported.
 _ARGOCD_LABEL = "argocd.argoproj.io/secret-type"
-_ARGOCD_REPOSITORY = frozenset(
-    {
-        "name",
-        "type",
-        "url",
-        "project",
-        "insecure",
-        "insecureIgnoreHostKey",
-        "insecureOCIForceHttp",
-        "enableLfs",
-        "enableOCI",
-        "forceHttpBasicAuth",
-        "proxy",
-        "noProxy",
-        "githubAppID",
-        "githubAppInstallationID",
-        "githubAppEnterpriseBaseUrl",
-        "useAzureWorkloadIdentity",
-        "depth",
-    }
-)
-_ARGOCD_SETTINGS = {
-    "repository": _ARGOCD_REPOSITORY,
-    "repo-creds": _ARGOCD_REPOSITORY,
-    "repository-write": _ARGOCD_REPOSITORY,
-    "repo-write-creds": _ARGOCD_REPOSITORY,
-    "cluster": frozenset({"name", "server", "project", "namespaces", "clusterResources"}),
-}
-
-
-def _argocd_settings(obj: Obj) -> frozenset[str]:
-    """The keys of ``obj`` that Argo CD reads as settings, when it is one of Argo CD's
-    repository or cluster Secrets (none otherwise)."""
-    meta = obj.get("metadata")
-    labels = cast(Obj, meta).get("labels") if isinstance(meta, dict) else None
-    kind = cast(Obj, labels).get(_ARGOCD_LABEL) if isinstance(labels, dict) else None
-    return _ARGOCD_SETTINGS.get(kind, frozenset()) if isinstance(kind, str) else frozenset()
-
 
 _SWITCH_TEXT = re.compile(r"(?i)^(?:true|false)$")
 _NUMBER_TEXT = re.compile(r"^[0-9]{1,20}$")
@@ -278,6 +241,24 @@ _ARGOCD_FORMS: dict[str, re.Pattern[str]] = {
     "name": _OBJECT_NAME_TEXT,
     "project": _OBJECT_NAME_TEXT,
 }  # fmt: skip
+_CLUSTER_ONLY = frozenset({"server", "namespaces", "clusterResources"})
+_ARGOCD_REPOSITORY = frozenset(_ARGOCD_FORMS) - _CLUSTER_ONLY
+_ARGOCD_SETTINGS = {
+    "repository": _ARGOCD_REPOSITORY,
+    "repo-creds": _ARGOCD_REPOSITORY,
+    "repository-write": _ARGOCD_REPOSITORY,
+    "repo-write-creds": _ARGOCD_REPOSITORY,
+    "cluster": _CLUSTER_ONLY | {"name", "project"},
+}
+
+
+def _argocd_settings(obj: Obj) -> frozenset[str]:
+    """The keys of ``obj`` that Argo CD reads as settings, when it is one of Argo CD's
+    repository or cluster Secrets (none otherwise)."""
+    meta = obj.get("metadata")
+    labels = cast(Obj, meta).get("labels") if isinstance(meta, dict) else None
+    kind = cast(Obj, labels).get(_ARGOCD_LABEL) if isinstance(labels, dict) else None
+    return _ARGOCD_SETTINGS.get(kind, frozenset()) if isinstance(kind, str) else frozenset()
 
 
 def _argocd_setting(key_path: str, value: object, text: str | None) -> bool:
@@ -376,11 +357,11 @@ _MIN_SETTINGS = 2  # one value alone is judged as a value, not as a config
 
 def _settings_config(text: str) -> bool:
     """A YAML or JSON config (a mapping or a list over several lines) that holds no secret: a
-    key that names a credential holds a stand-in or the path of a file that holds it
-    (``bearer_token_file: /var/run/secrets/…/token``), and every other value is a plain
-    setting by its form that SM018's judgement passes. A prometheus-operator
-    ``additionalScrapeConfigs`` Secret and an rclone remote with anonymous access
-    (``parameters: {anonymous: true}``) failed the gate (sweep 18)."""
+    key that names anything kept secret (``names_sensitive``) holds a stand-in or the path of a
+    file that holds it (``bearer_token_file: /var/run/secrets/…/token``), and every other value
+    is a plain setting by its form (``is_plain_setting``) that SM018's judgement passes. A
+    prometheus-operator ``additionalScrapeConfigs`` Secret and an rclone remote with anonymous
+    access (``parameters: {anonymous: true}``) failed the gate (sweep 18)."""
     if "\n" not in text.strip() or PRIVATE_KEY_BLOCK.search(text):
         return False
     try:
