@@ -15,12 +15,13 @@ from secretsmgr.errors import (
 )
 from secretsmgr.fileops.keypath import MISSING_TYPE, get, resolve
 from secretsmgr.keys.age import AgeRecipient
-from secretsmgr.keys.bech32 import is_age_recipient, short_key
+from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
 from secretsmgr.repo.placeholders import is_placeholder
 from secretsmgr.repo.sopsconfig import (
     CreationRule,
+    age_keys_under_pgp,
     find_sops_config,
     load_sops_config,
     match_rule,
@@ -104,7 +105,7 @@ def _no_age_hint(rule: CreationRule | None, takes_age: bool) -> str:
     age = ", or pass --age age1…" if takes_age else ""
     if rule is None:
         return "add a creation rule whose path_regex matches the file" + (age or " to .sops.yaml")
-    misplaced = [k for g in rule.key_groups for k in g.pgp if is_age_recipient(k.strip())]
+    misplaced = age_keys_under_pgp(rule)
     if misplaced:
         key = short_key(misplaced[0])
         return f"the matching rule lists the age key {key} under pgp:; move it under age:"

@@ -11,6 +11,7 @@ from secretsmgr.changelog.adopt import adopt_summary
 from secretsmgr.init.model import NEW, ClusterKey, FileState, InitPlan, InitResult
 from secretsmgr.init.texts import HOOK_ID, PRE_COMMIT_NAME
 from secretsmgr.plural import plural
+from secretsmgr.repo.flux.objects import pgp_secret_name
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.shellword import sh_path, sh_word
 
@@ -29,11 +30,6 @@ def _cluster_line(key: ClusterKey, result: InitResult, dry_run: bool) -> str:
 
 
 _DEFAULT_TARGET = ("flux-system", "sops-age")
-
-
-def _pgp_secret(name: str) -> bool:
-    """A Secret named for PGP keys (``sops-gpg``, as in Flux's PGP guide)."""
-    return "gpg" in name.lower() or "pgp" in name.lower()
 
 
 def _export_step(plan: InitPlan, key: ClusterKey, keys: int, env: str) -> str:
@@ -58,7 +54,7 @@ def _export_step(plan: InitPlan, key: ClusterKey, keys: int, env: str) -> str:
             else (f" --namespace {sh_word(namespace)} --name {sh_word(name)}")
         )
         export = f"{env}secretsmgr key export{pick}{where}"
-        if _pgp_secret(name) or key.cluster in plan.pgp_clusters:
+        if pgp_secret_name(name) or key.cluster in plan.pgp_clusters:
             # the Secret holds the PGP key Flux decrypts the other files with: add beside it
             # (kubectl apply or --apply alone would leave the age key only; the review: a
             # Secret named flux-sops held one too)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.errors import ConfigError, FormatError
+from secretsmgr.keys.bech32 import is_age_recipient
 from secretsmgr.repo.snapshot import Snapshot
 from secretsmgr.shellword import sh_path
 from secretsmgr.sops.model import SopsMetadata
@@ -317,6 +318,12 @@ def match_rule(config: SopsConfig, file_path: Path) -> CreationRule | None:
         if rule.path_regex is None or compile_go(rule.path_regex).search(subject):
             return rule
     return None
+
+
+def age_keys_under_pgp(rule: CreationRule) -> list[str]:
+    """The age recipients ``rule`` lists under ``pgp:``, where sops reads a PGP fingerprint
+    and cannot encrypt to them (Michaelpalacce/HomeLab, sweep 18)."""
+    return [k for g in rule.key_groups for k in g.pgp if is_age_recipient(k.strip())]
 
 
 def all_age_recipients(rule: CreationRule) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import is_post_quantum, short_key
 from secretsmgr.repo.flux import Layer
+from secretsmgr.repo.flux.objects import pgp_secret_name
 from secretsmgr.repo.inventory import ExpectedKeys
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.repo.sopsentry import SopsEntry
@@ -40,7 +41,7 @@ def _pgp_layers(layers: Sequence[Layer]) -> bool:
     return bool(layers) and all(
         layer.decryption is not None
         and layer.decryption.secret_ref is not None
-        and any(word in layer.decryption.secret_ref.lower() for word in ("gpg", "pgp"))
+        and pgp_secret_name(layer.decryption.secret_ref)
         for layer in layers
     )
 

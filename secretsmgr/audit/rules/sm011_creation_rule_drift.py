@@ -15,9 +15,9 @@ from secretsmgr.audit.context import (
     widen_hint,
 )
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
-from secretsmgr.keys.bech32 import is_age_recipient, short_key
+from secretsmgr.keys.bech32 import short_key
 from secretsmgr.plural import plural
-from secretsmgr.repo.sopsconfig import CreationRule, all_age_recipients
+from secretsmgr.repo.sopsconfig import CreationRule, age_keys_under_pgp, all_age_recipients
 from secretsmgr.repo.sopsentry import STRUCTURE, SopsEntry
 from secretsmgr.shellword import sh_path
 from secretsmgr.sops.model import EncryptionRule, RuleKind, SopsMetadata, pgp_id
@@ -86,7 +86,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
             continue
         label = f"{entry.sops_config} rule {entry.creation_rule_number}"
-        misplaced = [k for g in rule.key_groups for k in g.pgp if is_age_recipient(k.strip())]
+        misplaced = age_keys_under_pgp(rule)
         if misplaced:
             # Michaelpalacce/HomeLab (sweep 18): `pgp: age1…`; sops reads it as a PGP
             # fingerprint and fails, and the drift said the same key was extra and missing

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from posixpath import dirname
 
 from secretsmgr.audit.context import AuditContext
@@ -44,16 +44,18 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     reported as information, never with advice to delete it.
     """
     settings = ctx.repo.settings
+    layers = ctx.repo.layers.layers
     applied: set[str] | None = None
+    mirrored: set[str] | None = None
     for entry in ctx.repo.sops_files:
         if not entry.has_metadata:
             continue  # plaintext named like a SOPS file: SM002's (a template is information)
         if ctx.repo.layers_of(entry.path) or settings.is_outside_flux(entry.path):
             continue
         if applied is None:
-            applied = _folders(p for layer in ctx.repo.layers.layers for p in layer.files)
+            applied = _folders(p for layer in layers for p in layer.files)
         glob = _glob_for(entry.path, applied)
-        dropping = next((x for x in ctx.repo.layers.layers if entry.path in x.ignored), None)
+        dropping = next((x for x in layers if entry.path in x.ignored), None)
         if dropping is not None:
             yield RULE.finding(
                 entry.path,
@@ -66,7 +68,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 ),
             )
             continue
-        layer, folder = _unmapped_reader(ctx, entry.path) or (None, "")
+        if mirrored is None:
+            mirrored = _mirrored(layers)
+        layer, folder = _unmapped_reader(layers, mirrored, entry.path) or (None, "")
         if layer is not None and layer.source_elsewhere:
             yield RULE.finding(
                 entry.path,
@@ -106,24 +110,29 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         )
 
 
-def _unmapped_reader(ctx: AuditContext, path: str) -> tuple[Layer, str] | None:
-    """A layer reading an external source at a folder that this file is below, with the
-    repository folder that would hold that source's root (``k8s/`` for a layer at
-    ``clusters/prod/variables`` and a file in ``k8s/clusters/prod/variables/``): a source
-    pushed from this repository (an OCI artifact, a mirror) that is not mapped. A GitRepository
-    whose URL names another repository counts only when a layer reading it is defined by a
-    file inside its own path there (the cluster's root, as a bootstrap lays it out): this
-    checkout is then a mirror of it under another name (jahanson/homelab mirrors a Forgejo
-    repository: every file was "not deployed", with outside_flux for the whole tree as the
-    fix; sweep 18); otherwise its layout may match by chance (dfroberg/cluster)."""
-    layers = ctx.repo.layers.layers
-    mirrored = {
+def _mirrored(layers: Sequence[Layer]) -> set[str]:
+    """The external sources a layer reads that is defined by a file inside its own path there
+    (the cluster's root, as a bootstrap lays it out): this checkout is a mirror of them under
+    another name (jahanson/homelab mirrors a Forgejo repository; sweep 18)."""
+    return {
         layer.external
         for layer in layers
         if layer.external is not None
         and layer.external_path
         and layer.source.startswith(layer.external_path.rstrip("/") + "/")
     }
+
+
+def _unmapped_reader(
+    layers: Sequence[Layer], mirrored: set[str], path: str
+) -> tuple[Layer, str] | None:
+    """A layer reading an external source at a folder that this file is below, with the
+    repository folder that would hold that source's root (``k8s/`` for a layer at
+    ``clusters/prod/variables`` and a file in ``k8s/clusters/prod/variables/``): a source
+    pushed from this repository (an OCI artifact, a mirror) that is not mapped. A GitRepository
+    whose URL names another repository counts only when it is ``mirrored`` (every file was
+    "not deployed", with outside_flux for the whole tree as the fix); otherwise its layout may
+    match by chance (dfroberg/cluster)."""
     for layer in layers:
         if layer.external is None or not layer.external_path:
             continue

@@ -34,6 +34,12 @@ class Ref:
         return f"{self.kind}/{self.namespace}/{self.name}"
 
 
+def pgp_secret_name(name: str) -> bool:
+    """Whether a decryption Secret's name says it holds PGP keys (``sops-gpg``, as in Flux's
+    PGP guide)."""
+    return "gpg" in name.lower() or "pgp" in name.lower()
+
+
 @dataclass(frozen=True, slots=True)
 class Decryption:
     """``spec.decryption``; ``secret_ref`` None = the controller-wide key."""
