@@ -5,7 +5,7 @@ hook). An existing file is kept unless ``--force``; one that would not change is
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from secretsmgr.fsutil import read_optional
 from secretsmgr.init.model import FileChange, FileState
@@ -37,15 +37,38 @@ def _layer_files(graph: LayerGraph) -> dict[tuple[str | None, str, str], frozens
     return {layer.key: layer.files for layer in graph.layers}
 
 
+def _root_folder(inv: Inventory, cluster: Cluster) -> str | None:
+    """The folder ``clusters:`` would name for ``cluster``: its bootstrap folder, else the folder
+    of the file its Kustomizations hang from (a repository without a bootstrap in it)."""
+    if cluster.path is not None:
+        return cluster.path
+    folder = PurePosixPath(cluster.root).parent.as_posix()
+    return folder if folder != "." and (inv.root / cluster.root).is_file() else None
+
+
+def _same_model(found: LayerGraph, written: LayerGraph, sops_paths: set[str]) -> bool:
+    """Whether ``written`` (the model with ``clusters:``) places every file as ``found`` does;
+    it may add layers that hold no SOPS file (a cluster's own Flux objects, once its folder is
+    named)."""
+    before, after = _layer_files(found), _layer_files(written)
+    return all(after.get(key) == files for key, files in before.items()) and not any(
+        files & sops_paths for key, files in after.items() if key not in before
+    )
+
+
 def cluster_specs(inv: Inventory, settings: Settings) -> tuple[ClusterSpec, ...]:
     """One ``clusters:`` entry per discovered cluster, when there are several and each has a
     name and a root folder; none when writing them would change what the model finds."""
     clusters: Sequence[Cluster] = inv.layers.clusters
-    if len(clusters) < 2 or any(c.name is None or c.path is None for c in clusters):
+    folders = [_root_folder(inv, c) for c in clusters]
+    if len(clusters) < 2 or any(c.name is None for c in clusters) or None in folders:
         return ()
-    specs = tuple(ClusterSpec(c.name or "", c.path or "", None, c.context) for c in clusters)
+    specs = tuple(
+        ClusterSpec(c.name or "", folder or "", None, c.context)
+        for c, folder in zip(clusters, folders, strict=True)
+    )
     graph = find_layers(WorktreeSnapshot(inv.root), specs, dict(settings.sources))
-    if _layer_files(graph) != _layer_files(inv.layers):
+    if not _same_model(inv.layers, graph, {e.path for e in inv.sops_files}):
         return ()
     return specs
 
@@ -86,6 +109,16 @@ def settings_change(
         "exists and does not pin the cluster key (--force rewrites it from its current "
         "values; its comments are not kept)",
     )
+
+
+def settings_unpinned(inv: Inventory) -> FileChange:
+    """`.secretsmgr.yaml` when the clusters' keys differ and no ``clusters:`` entry can name the
+    folders they go with: one key for all would be wrong for every other cluster, so none is
+    pinned and the `.sops.yaml` rules stay where each cluster's key is read from."""
+    why = "pins no key: the clusters' keys differ (see the note)"
+    if (inv.root / SETTINGS_NAME).exists():
+        return FileChange(SETTINGS_NAME, FileState.KEPT, f"exists; {why}")
+    return FileChange(SETTINGS_NAME, FileState.NOT_WRITTEN, why)
 
 
 def _check_rules(

@@ -24,6 +24,7 @@ class FileState(StrEnum):
     UPDATE = "update"
     UP_TO_DATE = "up to date"
     KEPT = "kept"
+    NOT_WRITTEN = "not written"
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -40,6 +39,7 @@ from secretsmgr.init.filechanges import (
     cluster_specs,
     precommit_change,
     settings_change,
+    settings_unpinned,
     sops_yaml_change,
     unnamed_keys,
 )
@@ -51,6 +51,7 @@ from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.git import ignored_paths
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
+from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.settingsfile import pinned_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.shellword import sh_path
@@ -152,20 +153,20 @@ def plan_init(
         notes.append(f"no new identity is made, so {options.output} is not written")
     keys = {c.cluster: c.public for c in cluster_keys}
     specs = cluster_specs(inv, inv.settings)
-    if len(set(keys.values())) > 1 and not specs:
-        notes.append(
-            "the clusters' keys differ, but clusters: could not be written for them: "
-            f"{SOPS_CONFIG_NAME} names each cluster's key"
-        )
     pinned = pinned_settings(inv, keys, specs)
-    if pinned.cluster_key is None and not pinned.clusters:
-        pinned = replace(pinned, cluster_key=cluster_keys[0].public)
+    unpinned = pinned.cluster_key is None and not pinned.clusters
+    if unpinned:  # the keys differ and no clusters: entry can name the folders they go with
+        notes.append(
+            f"the clusters' keys differ and secretsmgr cannot name each cluster's folder under "
+            f"clusters:, so {SETTINGS_NAME} pins no key: every command reads each cluster's "
+            f"key from the {SOPS_CONFIG_NAME} rule of its path, as before"
+        )
     sops_change, sops_notes = sops_yaml_change(inv, keys, pinned.allowed_recipients, options.force)
     notes += sops_notes
     notes += _state_notes(inv, keys, pinned.allowed_recipients)
     files = (
         sops_change,
-        settings_change(inv, pinned, keys, options.force),
+        settings_unpinned(inv) if unpinned else settings_change(inv, pinned, keys, options.force),
         precommit_change(root, options.force),
     )
     for change in files:

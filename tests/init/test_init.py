@@ -813,3 +813,59 @@ def test_a_key_no_identity_at_hand_opens_is_exported_by_its_holder(
         "if the cluster lacks it, a holder of its private key gives Flux the key"
     )
     assert f"secretsmgr key export --cluster-key {CLUSTER} | kubectl apply -f -" in give
+
+
+def _two_clusters_without_bootstrap(root: Path) -> Path:
+    """Two clusters whose Flux objects sit in ``clusters/<name>`` with no bootstrap folder in
+    the repository, each with its own key in `.sops.yaml` (sweep 19, falterfriday/fluxcd)."""
+    import shutil
+
+    repo = two_cluster_repo(root)
+    keys = {"staging": CLUSTER, "production": ADMIN}
+    rules = ""
+    for cluster, key in keys.items():
+        shutil.rmtree(repo / "clusters" / cluster / "flux-system")
+        kustomization(repo, f"clusters/{cluster}", "apps.yaml")
+        write(
+            repo, f"apps/{cluster}/db.enc.yaml", enc(SECRET.format(name="db", value="v4l"), (key,))
+        )
+        kustomization(repo, f"apps/{cluster}", "../base", "settings.yaml", "db.enc.yaml")
+        rules += (
+            f"  - path_regex: apps/{cluster}/.*\\.enc\\.yaml$\n"
+            f"    encrypted_regex: ^(data|stringData)$\n    age: {key}\n"
+        )
+    write(repo, ".sops.yaml", "creation_rules:\n" + rules)
+    return commit(repo, "secrets")
+
+
+def test_two_clusters_without_a_bootstrap_folder_keep_a_key_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 19 (falterfriday/fluxcd): the clusters had no bootstrap folder to name under
+    # clusters:, so init pinned the first cluster's key as cluster_key, and every file of the
+    # other cluster became an SM004/SM005 error whose fix re-encrypted it to the wrong key
+    repo = _two_clusters_without_bootstrap(tmp_path / "repo")
+    assert audit(repo, capsys) == []
+    out, _ = init(repo, capsys)
+    settings = load_settings(repo)
+    assert settings.cluster_key is None, out
+    assert {(c.name, c.path, c.cluster_key) for c in settings.clusters} == {
+        ("staging", "clusters/staging", CLUSTER),
+        ("production", "clusters/production", ADMIN),
+    }
+    assert audit(repo, capsys) == []
+
+
+def test_clusters_with_different_keys_and_no_folder_to_name_pin_no_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # when no clusters: entry can be written at all, one key for every cluster would be wrong
+    # for all but one: init pins none, and the .sops.yaml rules stay where keys are read from
+    import secretsmgr.init.workflow as workflow
+
+    repo = _two_clusters_without_bootstrap(tmp_path / "repo")
+    monkeypatch.setattr(workflow, "cluster_specs", lambda inv, settings: ())
+    out, _ = init(repo, capsys)
+    assert "not written  .secretsmgr.yaml" in out, out
+    assert "pins no key" in out and not (repo / ".secretsmgr.yaml").exists()
+    assert audit(repo, capsys) == []
