@@ -97,6 +97,18 @@ NamespaceOpt = Annotated[
     str, typer.Option("--namespace", help="Namespace of the Secret.", metavar="N")
 ]
 SecretOpt = Annotated[str, typer.Option("--secret", help="Name of the Secret.", metavar="S")]
+# key export / key rotate: by default the Secret(s) the decrypting Kustomizations read
+TargetNamespaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--namespace",
+        help="Namespace of the Secret (default: the decrypting Kustomizations', else flux-system).",
+        metavar="N",
+    ),
+]
+_TARGET_NAME = "Name of the Secret (default: their decryption.secretRef, else sops-age)."
+TargetNameOpt = Annotated[str | None, typer.Option("--name", help=_TARGET_NAME, metavar="S")]
+TargetSecretOpt = Annotated[str | None, typer.Option("--secret", help=_TARGET_NAME, metavar="S")]
 
 
 @dataclass(frozen=True, slots=True)

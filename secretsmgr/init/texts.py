@@ -36,7 +36,8 @@ def sops_yaml_text(
     lines = [
         "# sops creation rules, written by `secretsmgr init`. Each rule covers the folders that",
         "# the same Flux clusters apply, and names each of those clusters' key (the public half",
-        "# of its flux-system/sops-age Secret) plus the allowed_recipients of .secretsmgr.yaml.",
+        "# of the key in the Secret its Kustomizations decrypt with, flux-system/sops-age unless",
+        "# they name another) plus the allowed_recipients of .secretsmgr.yaml.",
         "# sops matches path_regex against the path relative to this file and takes the first",
         "# rule that matches; only values under data and stringData are encrypted, as Flux",
         "# expects of a Secret. A file below none of these folders matches no rule: add one.",

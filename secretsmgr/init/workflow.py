@@ -198,7 +198,7 @@ def plan_init(
         notes=tuple(dict.fromkeys(notes)),
         stop=stop,
         secret_name=_new_secret_name(inv),
-        targets=_key_targets(inv),
+        targets=inv.layers.decryption_secrets(),
         held=frozenset(p for i in identities for p in getattr(i, "publics", ())),
         ignored=ignored,
         unnamed=unnamed_keys(inv, keys) if sops_change.state is FileState.KEPT else (),
@@ -209,18 +209,6 @@ def plan_init(
             for cluster in inv.layers.clusters_of(entry.path)
         ),
     )
-
-
-def _key_targets(inv: Inventory) -> dict[str | None, tuple[tuple[str, str], ...]]:
-    """(namespace, Secret) each cluster's decrypting layers read: the Kustomization's own
-    namespace (soulwhisper/homelab-ops runs Flux in gitops-system; sweep 18), and its
-    ``secretRef`` (``sops-gpg`` in a PGP repository)."""
-    found: dict[str | None, dict[tuple[str, str], None]] = {}
-    for layer in inv.layers.layers:
-        ref = layer.decryption.secret_ref if layer.decryption is not None else None
-        if layer.decrypts_sops and ref:
-            found.setdefault(layer.cluster, {})[(layer.namespace, ref)] = None
-    return {cluster: tuple(pairs) for cluster, pairs in found.items()}
 
 
 def _ignored(root: Path, paths: Sequence[str]) -> tuple[str, ...]:

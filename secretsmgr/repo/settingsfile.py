@@ -61,9 +61,10 @@ def render_settings(settings: Settings) -> str:
         "",
     ]
     out += [
-        "# The public half of the age key in flux-system/sops-age: Flux decrypts with it, and",
-        "# every SOPS file a cluster applies must be encrypted to it (SM004). `secretsmgr key",
-        "# export` sends its private half to the cluster; `secretsmgr key rotate` replaces it.",
+        "# The public half of the age key in the Secret Flux decrypts with (flux-system/",
+        "# sops-age unless the Kustomizations' decryption.secretRef names another): every SOPS",
+        "# file a cluster applies must be encrypted to it (SM004). `secretsmgr key export`",
+        "# sends its private half to the cluster; `secretsmgr key rotate` replaces it.",
     ]
     out.append(f"cluster_key: {s.cluster_key}" if s.cluster_key else "# cluster_key: age1…")
     if s.next_cluster_key:

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from secretsmgr.errors import KeyNotFoundError, RefusedError
+from secretsmgr.errors import KeyNotFoundError, RefusedError, UsageError
 from secretsmgr.keys.age import CLUSTER_MARK
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.manifest import entry_text
 from secretsmgr.plural import plural
+from secretsmgr.repo.flux import find_layers
 from secretsmgr.repo.repokeys import repository_keys
 from secretsmgr.repo.settings import (
     CLUSTER_KEY_ENV,
@@ -30,6 +31,7 @@ from secretsmgr.repo.settings import (
     load_settings,
     without_cluster_key_env,
 )
+from secretsmgr.repo.snapshot import WorktreeSnapshot
 
 
 class ClusterKeyHolder(Protocol):
@@ -385,3 +387,37 @@ def _misfit(
         f"{', …' if len(closed) > 1 else ''}){where}",
         (f"see which: secretsmgr audit --cluster-key {key}",),
     )
+
+
+def secret_targets(
+    root: Path, namespace: str | None, name: str | None, cluster: str | None, name_option: str
+) -> tuple[tuple[str, str], ...]:
+    """(namespace, name) of each Secret the key goes to: the options when both are given; else
+    the Secrets the cluster's decrypting Kustomizations read (their namespace and
+    ``decryption.secretRef``), narrowed by whichever option was given; else
+    ``flux-system/sops-age``. Secrets of several clusters that differ are refused: the current
+    context is one cluster, and only the operator knows which (sweep 19: a layer reading
+    ``sops-keys`` got a ``sops-age`` Secret that Flux never reads)."""
+    if namespace is not None and name is not None:
+        return ((namespace, name),)
+    settings = load_settings(root)
+    graph = find_layers(WorktreeSnapshot(root), settings.clusters, dict(settings.sources))
+    found: dict[tuple[str, str], set[str | None]] = {}
+    for owner, pairs in graph.decryption_secrets().items():
+        if cluster is not None and owner != cluster:
+            continue
+        for pair in pairs:
+            if (namespace is None or pair[0] == namespace) and (name is None or pair[1] == name):
+                found.setdefault(pair, set()).add(owner)
+    if not found:
+        return ((namespace or "flux-system", name or "sops-age"),)
+    owners = {owner for holders in found.values() for owner in holders}
+    if len(owners) > 1 and len(found) > 1:
+        listed = ", ".join(f"{ns}/{n}" for ns, n in found)
+        first_ns, first_name = next(iter(found))
+        raise UsageError(
+            f"the clusters' layers decrypt with different Secrets ({listed}): name the one of "
+            "the cluster the key goes to",
+            hints=(f"for example: --namespace {first_ns} {name_option} {first_name}",),
+        )
+    return tuple(found)

@@ -334,6 +334,68 @@ def test_export_without_the_private_half_is_a_clear_error(repo: Path, tmp_path: 
     assert result.err.startswith("secretsmgr: error: the private half of the cluster key")
 
 
+def _decrypt_with(repo: Path, names: dict[str, str]) -> None:
+    """Point each demo layer's ``decryption.secretRef`` at another Secret (file: name)."""
+    for file, name in names.items():
+        path = repo / "clusters" / "homelab" / file
+        path.write_text(path.read_text().replace("name: sops-age", f"name: {name}"))
+    commit_all(repo, "decrypt with another Secret")
+
+
+def _secret_names(manifest: str) -> list[tuple[str, str]]:
+    docs = re.split(r"^---$", manifest, flags=re.M)
+    found = []
+    for doc in docs:
+        meta = re.search(r"^metadata:\n  name: (\S+)\n  namespace: (\S+)$", doc, re.M)
+        if meta:
+            found.append((meta.group(2), meta.group(1)))
+    return found
+
+
+def test_export_and_begin_send_the_key_to_the_secret_the_layers_decrypt_with(
+    repo: Path, tmp_path: Path
+) -> None:
+    # sweep 19: a layer decrypting with sops-keys got a flux-system/sops-age Secret from
+    # `key export` and `key rotate --begin`, which Flux never reads
+    _decrypt_with(
+        repo,
+        {
+            "infrastructure.yaml": "sops-keys",
+            "databases-kustomization.yaml": "sops-keys",
+            "apps-kustomization.yaml": "sops-keys",
+        },
+    )
+    env = key_env(tmp_path)
+    warned = ("exported the private key of",)
+    exported = run(repo, env, "key", "export", warnings=warned)
+    assert _secret_names(exported.out) == [("flux-system", "sops-keys")]
+    named = run(repo, env, "key", "export", "--name", "sops-age", warnings=warned)
+    assert _secret_names(named.out) == [("flux-system", "sops-age")]  # the option still wins
+    began = run(repo, env, "key", "rotate", "--begin", "-o", str(tmp_path / "new.agekey"))
+    assert _secret_names(began.out) == [("flux-system", "sops-keys")]
+
+
+def test_export_sends_one_secret_for_each_secret_the_layers_read(
+    repo: Path, tmp_path: Path
+) -> None:
+    # sweep 19 (rust84/k8s-gitops): Kustomizations in each app's namespace, each reading its
+    # namespace's sops-age
+    path = repo / "clusters" / "homelab" / "apps-kustomization.yaml"
+    text = path.read_text()
+    assert "  namespace: flux-system\n" in text
+    path.write_text(text.replace("  namespace: flux-system\n", "  namespace: apps\n", 1))
+    commit_all(repo, "apps in their own namespace")
+    exported = run(repo, key_env(tmp_path), "key", "export", warnings=("exported the private",))
+    assert _secret_names(exported.out) == [("flux-system", "sops-age"), ("apps", "sops-age")]
+    only = run(
+        repo,
+        key_env(tmp_path),
+        *("key", "export", "--namespace", "apps"),
+        warnings=("exported the private",),
+    )
+    assert _secret_names(only.out) == [("apps", "sops-age")]
+
+
 def test_export_refuses_bad_names(repo: Path, tmp_path: Path) -> None:
     result = run(repo, key_env(tmp_path), "key", "export", "--name", "Bad_Name", expect=2)
     assert result.out == "" and "invalid Secret name" in result.err
@@ -708,3 +770,30 @@ def test_a_file_outside_flux_that_never_carried_the_key_is_left_alone(
     assert "left alone: 1 file outside Flux" in done.out
     assert new in age_recipients(talos) and OLD not in age_recipients(talos)
     assert archived.read_bytes() == before
+
+
+def test_export_asks_which_secret_when_clusters_decrypt_with_different_ones(
+    tmp_path: Path,
+) -> None:
+    from tests.init.helpers import commit, two_cluster_repo, write
+
+    repo = two_cluster_repo(tmp_path / "repo")
+    layer = repo / "clusters" / "staging" / "apps.yaml"
+    layer.write_text(layer.read_text().replace("name: sops-age", "name: sops-staging"))
+    write(repo, ".secretsmgr.yaml", f"cluster_key: {OLD}\n")
+    commit(repo, "staging reads another Secret")
+    env = key_env(tmp_path)
+    refused = run(repo, env, "key", "export", expect=2)
+    assert "decrypt with different Secrets (flux-system/sops-age, flux-system/sops-staging)" in (
+        refused.err
+    ) or "decrypt with different Secrets (flux-system/sops-staging, flux-system/sops-age)" in (
+        refused.err
+    ), refused.err
+    assert refused.out == ""
+    named = run(
+        repo,
+        env,
+        *("key", "export", "--name", "sops-staging"),
+        warnings=("exported the private",),
+    )
+    assert _secret_names(named.out) == [("flux-system", "sops-staging")]

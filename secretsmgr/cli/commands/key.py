@@ -8,6 +8,8 @@ Private keys go to exactly three places, each one asked for: the OS keyring, a f
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,6 +23,9 @@ from secretsmgr.cli.options import (
     FromClusterOpt,
     NamespaceOpt,
     SecretOpt,
+    TargetNameOpt,
+    TargetNamespaceOpt,
+    TargetSecretOpt,
     label,
 )
 from secretsmgr.keys.bech32 import short_key
@@ -74,26 +79,28 @@ def _preflight(choice: ClusterChoice) -> None:
 
 def _emit_secret(
     entries: tuple[tuple[str, str], ...],
-    choice: ClusterChoice,
+    choices: Sequence[ClusterChoice],
     apply: bool,
     *,
     add: bool = False,
 ) -> None:
-    """Print the manifest (stdout, warning on stderr) or send it to the cluster."""
+    """Print the manifest of each Secret (stdout, warning on stderr) or send them to the
+    cluster."""
     from secretsmgr.keys.manifest import secret_manifest
 
     if not apply:
-        text = secret_manifest(choice.namespace, choice.secret, entries)
+        texts = [secret_manifest(c.namespace, c.secret, entries) for c in choices]
         warn(PRIVATE_WARNING)
-        out(text)
+        out("---\n".join(texts))
         return
     from secretsmgr.cluster.kube import apply_secret
 
-    ref = choice.ref()
-    done = apply_secret(ref, dict(entries), os.environ, keep_others=add)
-    where = f"context {ref.context}" if ref.context else "the current context"
-    names = ", ".join(name for name, _ in entries)
-    out(f"{done} secret {ref.label} in {where} ({names})\n")
+    for choice in choices:
+        ref = choice.ref()
+        done = apply_secret(ref, dict(entries), os.environ, keep_others=add)
+        where = f"context {ref.context}" if ref.context else "the current context"
+        names = ", ".join(name for name, _ in entries)
+        out(f"{done} secret {ref.label} in {where} ({names})\n")
 
 
 # ----------------------------------------------------------------------------- commands
@@ -208,12 +215,8 @@ def _repo_keys(ctx: typer.Context, held: dict[str, bool]) -> list[str]:
 @key_app.command("export")
 def export_cmd(
     ctx: typer.Context,
-    namespace: Annotated[
-        str, typer.Option("--namespace", help="Namespace of the Secret.", metavar="N")
-    ] = "flux-system",
-    name: Annotated[str, typer.Option("--name", help="Name of the Secret.", metavar="S")] = (
-        "sops-age"
-    ),
+    namespace: TargetNamespaceOpt = None,
+    name: TargetNameOpt = None,
     apply: ApplyOpt = False,
     add: Annotated[
         bool,
@@ -243,9 +246,14 @@ def export_cmd(
     from secretsmgr.errors import UsageError
     from secretsmgr.keys.manifest import check_names
     from secretsmgr.repo.settings import CLUSTER_KEY_ENV
-    from secretsmgr.rotate.export import check_named_key, export_cluster_keys, export_keys
+    from secretsmgr.rotate.export import (
+        check_named_key,
+        export_cluster_keys,
+        export_keys,
+        secret_targets,
+    )
 
-    check_names(namespace, name)
+    check_names(namespace or "flux-system", name or "sops-age")
     if context is not None and not apply:
         raise UsageError("--context needs --apply")
     if add and not apply:
@@ -262,7 +270,9 @@ def export_cmd(
             context = own_context
     else:
         exported = export_keys(root, _all_identities(), os.environ, cluster_key, warn)
-    choice = ClusterChoice(False, context, namespace, name)
+    targets = secret_targets(root, namespace, name, cluster, "--name")
+    choices = [ClusterChoice(False, context, ns, n) for ns, n in targets]
+    choice = choices[0]
     if cluster is not None and apply:
         _refuse_other_cluster(root, cluster, choice, force=force)
     by_operator = [key for key in exported if key.named_by in ("--cluster-key", CLUSTER_KEY_ENV)]
@@ -278,7 +288,7 @@ def export_cmd(
                 force=force,
                 on_warn=warn,
             )
-    _emit_secret(tuple((key.entry, key.text) for key in exported), choice, apply, add=add)
+    _emit_secret(tuple((key.entry, key.text) for key in exported), choices, apply, add=add)
     for key in exported:  # which private keys left, and why each one was taken
         warn(f"exported the private key of {short_key(key.public)} ({key.named_by}) as {key.entry}")
     return 0
@@ -336,8 +346,8 @@ def rotate_cmd(
     apply: ApplyOpt = False,
     from_cluster: FromClusterOpt = False,
     context: ContextOpt = None,
-    namespace: NamespaceOpt = "flux-system",
-    secret: SecretOpt = "sops-age",
+    namespace: TargetNamespaceOpt = None,
+    secret: TargetSecretOpt = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -369,7 +379,7 @@ def rotate_cmd(
     """Replace the cluster key in two steps, with Flux able to decrypt throughout."""
     from secretsmgr.errors import SecretsmgrError, UsageError
     from secretsmgr.keys.stores import FileStore, KeyringStore
-    from secretsmgr.rotate.export import check_rotation_keys
+    from secretsmgr.rotate.export import check_rotation_keys, secret_targets
     from secretsmgr.rotate.steptext import step_summary
 
     if begin == finish:
@@ -386,10 +396,15 @@ def rotate_cmd(
         raise UsageError(
             "--cluster-key is not for --cluster (the key is clusters.NAME.cluster_key)"
         )
-    choice = ClusterChoice(from_cluster, context, namespace, secret)
-    choice.require_use(applying=True)
-    choice.ref()  # names the API server would refuse are refused before anything changes
+    from secretsmgr.keys.manifest import check_names
+
+    ClusterChoice(from_cluster, context, "flux-system", "sops-age").require_use(applying=True)
+    # names the API server would refuse are refused before anything changes
+    check_names(namespace or "flux-system", secret or "sops-age")
     root = repo_root(ctx)
+    targets = secret_targets(root, namespace, secret, cluster, "--secret")
+    choices = [ClusterChoice(from_cluster, context, ns, n) for ns, n in targets]
+    choice = choices[0]
     recover_interrupted(root)
     from secretsmgr.repo.settings import load_settings
 
@@ -403,7 +418,8 @@ def rotate_cmd(
         assert spec is not None
         pending = spec.next_cluster_key
         if context is None and spec.context:
-            choice = ClusterChoice(from_cluster, spec.context, namespace, secret)
+            choices = [replace(c, context=spec.context) for c in choices]
+            choice = choices[0]
     if begin and output is not None and pending is not None:
         raise UsageError(
             "-o: a rotation is under way, so no new identity is made "
@@ -437,7 +453,7 @@ def rotate_cmd(
     # `secretsmgr key rotate --begin | kubectl apply -f -` works.
     out(summary if apply else "".join(f"# {line}\n" for line in summary.splitlines()))
     try:
-        _emit_secret(result.entries, choice, apply)
+        _emit_secret(result.entries, choices, apply)
     except SecretsmgrError as exc:
         raise type(exc)(
             f"the repository step is done, but sending the Secret failed: {exc.message}",

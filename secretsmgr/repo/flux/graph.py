@@ -159,6 +159,17 @@ class LayerGraph:
         """The cluster called ``name``."""
         return next((c for c in self.clusters if c.name == name), None)
 
+    def decryption_secrets(self) -> dict[str | None, tuple[tuple[str, str], ...]]:
+        """(namespace, Secret) each cluster's decrypting layers read their keys from: the
+        Kustomization's own namespace and its ``decryption.secretRef`` (Flux in
+        ``gitops-system``, a ``sops-gpg`` Secret, a Secret per app namespace), in layer order."""
+        found: dict[str | None, dict[tuple[str, str], None]] = {}
+        for layer in self.layers:
+            ref = layer.decryption.secret_ref if layer.decryption is not None else None
+            if layer.decrypts_sops and ref:
+                found.setdefault(layer.cluster, {})[(layer.namespace, ref)] = None
+        return {cluster: tuple(pairs) for cluster, pairs in found.items()}
+
 
 def graph_of(
     layers: Sequence[Layer],
