@@ -305,6 +305,11 @@ _ENC_STAND_IN = re.compile(
 # alone, as a random run is
 _MARKER = re.compile(r"^\s*__[A-Z][A-Z]*(?:_[A-Z0-9]+)*__\s*$")
 
+# A shell variable without braces that envsubst fills in (``SECRET_DOMAIN: $BOOTSTRAP_DOMAIN``,
+# sp3nx0r/home-ops: sweep 19), as a whole value: words in capitals joined by ``_``, each maybe
+# with a short number after it; never a random mix (``$K9qX2m``) or a word with a secret beside it
+_SHELL_VARIABLE = re.compile(r"^\s*\$[A-Z]{2,}\d{0,3}(?:_[A-Z]+\d{0,3})*\s*$")
+
 
 def is_placeholder(value: object) -> bool:
     """Whether ``value`` is a placeholder (or empty) rather than a literal secret."""
@@ -315,6 +320,8 @@ def is_placeholder(value: object) -> bool:
     if not value.strip() or _ANGLE.match(value) or _REFERENCE.match(value):
         return True
     if _reference_list(value) or _ZARF_VARIABLE.match(value) or _MARKER.match(value):
+        return True
+    if _SHELL_VARIABLE.match(value):
         return True
     if _STAND_IN.match(value) or _placeholder_url(value) or _stand_in_credentials(value):
         return True
@@ -529,16 +536,45 @@ def names_sensitive(key: str) -> bool:
     return names_credential(key) or _SENSITIVE_WORD.search(split_camel(key)) is not None
 
 
+# An Alertmanager (or Prometheus) label matcher, ``severity = critical``, ``severity =~
+# warning|info``, ``alertname = "Watchdog"``: the kube-prometheus-stack chart's default
+# Alertmanager config Secret failed the gate (Cloufish/k8s-home-ops, sweep 19)
+_MATCHER = re.compile(
+    r"^([A-Za-z_][A-Za-z0-9_]{0,63})[ \t]*(?:=~|!~|!=|=)[ \t]*"
+    r'("?)([^"|]{1,128}(?:\|[^"|]{1,128}){0,15})\2$'
+)
+# An absolute path with a glob in it (``templates: [/etc/alertmanager/config/*.tmpl]``)
+_PATH_GLOB = re.compile(r"^/[A-Za-z0-9._-]{1,64}(?:/[A-Za-z0-9._*-]{1,64}){0,15}$")
+
+
+def _matcher_setting(value: str) -> bool:
+    """A label matcher on a label that names nothing secret, each alternative a plain word."""
+    found = _MATCHER.match(value)
+    if found is None or names_sensitive(found.group(1)):
+        return False
+    return all(
+        _PLAIN_SETTING.match(part.strip()) and len(part.split()) <= 3 and not looks_like_token(part)
+        for part in found.group(3).split("|")
+    )
+
+
 def is_plain_setting(key: str, value: object) -> bool:
     """A literal under a key that names nothing secret that holds no secret by its form: a
     number or a switch, or one short line of words, dots and slashes (at most three words)
-    with no password in a URL, no token (``looks_like_token``). Judges a template's would-be
-    values beside its placeholders, and a Secret's config of plain settings."""
+    with no password in a URL, no token (``looks_like_token``), a label matcher or a path
+    with a glob. Judges a template's would-be values beside its placeholders, and a Secret's
+    config of plain settings."""
     if names_sensitive(key):
         return False
     if isinstance(value, bool | int | float) or value is None:
         return True
-    if not isinstance(value, str) or not _PLAIN_SETTING.match(value.strip()):
+    if not isinstance(value, str):
+        return False
+    if _matcher_setting(value.strip()):
+        return True
+    if _PATH_GLOB.match(value.strip()):
+        return not looks_like_token(value)
+    if not _PLAIN_SETTING.match(value.strip()):
         return False
     if len(value.split()) > 3:  # a passphrase (``correct horse battery staple``), a seed
         return False

@@ -1699,6 +1699,64 @@ def test_a_config_of_plain_settings_is_no_plaintext_secret(
     assert found == expected
 
 
+_ALERTMANAGER = """global:
+  resolve_timeout: 5m
+inhibit_rules:
+- equal: [namespace, alertname]
+  source_matchers:
+  - severity = critical
+  target_matchers:
+  - severity =~ warning|info
+- target_matchers:
+  - alertname != InfoInhibitor
+receivers:
+- name: "null"
+route:
+  receiver: "null"
+  routes:
+  - matchers:
+    - alertname = "Watchdog"
+    receiver: "null"
+templates:
+- /etc/alertmanager/config/*.tmpl
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "reported"),
+    [
+        ("", False),
+        # a credential beside the matchers, or in one
+        ("- name: mail\n  email_configs:\n  - auth_password: hunter2x\n", True),
+        ("- name: x\n  matchers:\n  - password = hunter2x\n", True),
+        ("- name: x\n  matchers:\n  - team = ghp_16C7e42F292c6912E7710c838347Ae178B4a\n", True),
+        ("- name: x\n  matchers:\n  - team =~ ops|q7Wm2ZpK9vR4tY8uXb3Nf5Hs\n", True),
+        ("- name: x\n  webhook: /ghp_16C7e42F292c6912E7710c838347Ae178B4a/*\n", True),
+    ],
+)
+def test_an_alertmanager_config_of_matchers_is_no_plaintext_secret(
+    tmp_path: Path, extra: str, reported: bool
+) -> None:
+    # sweep 19 (Cloufish/k8s-home-ops, history): the kube-prometheus-stack chart's default
+    # Alertmanager config Secret (label matchers, a template glob) failed the gate
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    config = _ALERTMANAGER.replace("receivers:\n", "receivers:\n" + extra)
+    encoded = base64.b64encode(config.encode()).decode()
+    standard_repo(
+        tmp_path,
+        {
+            "apps/alertmanager.yaml": secret("alertmanager", {}).replace(
+                "stringData: {}\n", f"data:\n  alertmanager.yaml: {encoded}\n"
+            ),
+        },
+    )
+    found = {f.path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == ({"apps/alertmanager.yaml"} if reported else set())
+
+
 def test_a_secret_in_a_helm_chart_template_is_not_to_be_encrypted(tmp_path: Path) -> None:
     # ekenheim/home-ops-upgrade (sweep 18): the fix renamed and sops-encrypted a local chart's
     # template; helm renders it as it is, so the release got ENC[…] text and a `sops:` field
