@@ -89,6 +89,8 @@ def resolve_policy(
     if age_override:
         keys = tuple(k.strip() for a in age_override for k in a.split(",") if k.strip())
         groups = (keys,)
+    elif rule is not None and groups:
+        _refuse_keys_left_out(path, rule, takes_age)
     if not groups:
         where = f"{config_path}" if config_path else "no .sops.yaml found"
         raise ConfigError(
@@ -97,6 +99,29 @@ def resolve_policy(
         )
     indent = config.yaml_indent if config is not None else 4
     return EncryptPolicy(groups, enc_rule, mac_only, threshold, indent, str(config_path or ""))
+
+
+def _refuse_keys_left_out(path: Path, rule: CreationRule, takes_age: bool) -> None:
+    """A rule that names PGP, KMS or Vault keys beside its age keys: it encrypts to
+    age keys only, and a file without the others is one their holders (a PGP-decrypting Flux,
+    a YubiKey) cannot read, which SM011 reports at once (sweep 19: dcplaya, SVendittelli)."""
+    misplaced = set(age_keys_under_pgp(rule))
+    kinds = [
+        kind
+        for kind, present in (
+            ("PGP", any(k not in misplaced for g in rule.key_groups for k in g.pgp)),
+            ("KMS or Vault", any(g.other for g in rule.key_groups)),
+        )
+        if present
+    ]
+    if not kinds:
+        return
+    age = ("or encrypt to age keys only: --age age1…",) if takes_age else ()
+    raise ConfigError(
+        f"{path}: the matching creation rule also names {' and '.join(kinds)} keys, which "
+        "secretsmgr cannot encrypt to; nothing was written",
+        hints=("encrypt it with sops, which encrypts to every key of the rule", *age),
+    )
 
 
 def _no_age_hint(rule: CreationRule | None, takes_age: bool) -> str:

@@ -87,6 +87,9 @@ class InitPlan:
     unnamed: tuple[str, ...] = ()  # cluster keys a kept `.sops.yaml` names in no rule
     # clusters whose layers apply a file on PGP keys: their decryption Secret holds one
     pgp_clusters: frozenset[str | None] = frozenset()
+    # the kept `.sops.yaml` rule a new secret matches names PGP, KMS or Vault keys too: only
+    # sops encrypts to every key it names
+    rule_needs_sops: bool = False
 
     @property
     def changes(self) -> bool:

@@ -61,6 +61,8 @@ def _export_step(plan: InitPlan, key: ClusterKey, keys: int, env: str) -> str:
             commands.append(f"{export} --apply --add  (beside the PGP key in {namespace}/{name})")
         else:
             commands.append(f"{export} | kubectl apply -f -  (or: {export} --apply)")
+    if len(commands) > 2:  # one Secret per app namespace (rust84/k8s-gitops: 17, sweep 19)
+        return f"{give}{who}, one Secret each:" + "".join(f"\n       {c}" for c in commands)
     return f"{give}{who}: " + "; and ".join(commands)
 
 
@@ -94,10 +96,16 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
         )
     else:
         steps.append("turn the hook on in this clone (before the first commit): pre-commit install")
-    steps.append(
-        f"encrypt a secret: secretsmgr encrypt -i PATH/{plan.secret_name}  (.sops.yaml picks "
-        "the keys)"
-    )
+    if plan.rule_needs_sops:
+        steps.append(
+            f"encrypt a secret with sops, which encrypts to the PGP (KMS, Vault) keys the rules "
+            f"name too: sops encrypt -i PATH/{plan.secret_name}"
+        )
+    else:
+        steps.append(
+            f"encrypt a secret: secretsmgr encrypt -i PATH/{plan.secret_name}  (.sops.yaml picks "
+            "the keys)"
+        )
     forced = f"git add -f {' '.join(sh_path(p) for p in plan.ignored)}; " if plan.ignored else ""
     steps.append(f"check, then commit: secretsmgr audit; git add -A; {forced}git commit")
     return [f"  {n}. {step}" for n, step in enumerate(steps, start=1)]

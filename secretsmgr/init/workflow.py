@@ -198,6 +198,7 @@ def plan_init(
         notes=tuple(dict.fromkeys(notes)),
         stop=stop,
         secret_name=_new_secret_name(inv),
+        rule_needs_sops=sops_change.state is FileState.KEPT and _rule_needs_sops(inv),
         targets=inv.layers.decryption_secrets(),
         held=frozenset(p for i in identities for p in getattr(i, "publics", ())),
         ignored=ignored,
@@ -232,6 +233,18 @@ def _new_secret_name(inv: Inventory) -> str:
             if inv.sops_configs.rule_for(posixpath.join(folder, name))[1] is not None:
                 return name
     return names[0]  # no rule yet: the one init writes matches it
+
+
+def _rule_needs_sops(inv: Inventory) -> bool:
+    """Whether a rule a new secret in a layer's folder matches names PGP, KMS or Vault keys
+    beside its age keys, which secretsmgr cannot encrypt to (sweep 19: dcplaya, SVendittelli)."""
+    name = _new_secret_name(inv)
+    folders = [layer.path for layer in inv.layers.layers if not layer.external] or [""]
+    for folder in folders:
+        rule = inv.sops_configs.rule_for(posixpath.join(folder, name))[1]
+        if rule is not None and any(g.pgp or g.other for g in rule.key_groups):
+            return True
+    return False
 
 
 def apply_init(plan: InitPlan, output: Path | None) -> InitResult:

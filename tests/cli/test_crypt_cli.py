@@ -117,6 +117,33 @@ def test_encrypt_without_any_rule_is_a_config_error(
     assert code == 0 and err == "" and "recipient: " + PUB1 in out
 
 
+@pytest.mark.parametrize(
+    ("keys", "kinds"),
+    [
+        ("    pgp: FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4\n", "PGP"),
+        ("    kms: arn:aws:kms:eu-west-1:111122223333:key/x\n", "KMS or Vault"),
+    ],
+)
+def test_encrypt_refuses_a_rule_naming_keys_it_cannot_encrypt_to(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], keys: str, kinds: str
+) -> None:
+    # sweep 19 (dcplaya, SVendittelli): a rule naming an age and a PGP key gave a file on the
+    # age key alone, without a word; the PGP key's holders could not read it (SM011 at once)
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: .*\\.yaml$\n    age: {PUB1}\n{keys}"
+    )
+    target = tmp_path / "x.yaml"
+    target.write_text(PLAIN_SECRET)
+    code, out, err = run(["encrypt", "-i", str(target)], capsys)
+    assert code == 2 and out == ""
+    assert_clean_error(err, SECRET_VALUE)
+    assert f"the matching creation rule also names {kinds} keys" in err
+    assert "encrypt it with sops" in err and "--age" in err
+    assert target.read_text() == PLAIN_SECRET
+    code, out, err = run(["encrypt", "--age", PUB1, str(target)], capsys)
+    assert code == 0 and err == "" and "recipient: " + PUB1 in out
+
+
 def test_malformed_yaml_is_refused_with_a_line_number(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -786,6 +786,11 @@ def test_a_pgp_repository_gets_steps_that_keep_its_pgp_key(
         in (steps[1])
     )
     assert steps[2].startswith("add the secretsmgr-check hook to the kept .pre-commit-config.yaml")
+    # secretsmgr cannot encrypt to the rule's PGP key (sweep 19: dcplaya, SVendittelli)
+    assert steps[-2] == (
+        "encrypt a secret with sops, which encrypts to the PGP (KMS, Vault) keys the rules name "
+        "too: sops encrypt -i PATH/secret.enc.yaml"
+    )
     commit_step = "check, then commit: secretsmgr audit; git add -A; git add -f .secretsmgr.yaml"
     assert steps[-1] == commit_step + "; git commit"
     assert "note: git ignores .secretsmgr.yaml: commit it with git add -f" in out
@@ -869,3 +874,37 @@ def test_clusters_with_different_keys_and_no_folder_to_name_pin_no_key(
     assert "not written  .secretsmgr.yaml" in out, out
     assert "pins no key" in out and not (repo / ".secretsmgr.yaml").exists()
     assert audit(repo, capsys) == []
+
+
+def test_a_secret_per_app_namespace_gets_a_command_per_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 19 (rust84/k8s-gitops): Kustomizations in each app's namespace, each reading its
+    # namespace's sops-age; step 1 was one line of 17 commands joined by "and"
+    from tests.init.helpers import layer
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    for app in ("media", "home", "games"):
+        layer(repo, "prod", app, f"apps/{app}")
+        ks = repo / "clusters" / "prod" / f"{app}.yaml"
+        ks.write_text(ks.read_text().replace("namespace: flux-system", f"namespace: {app}"))
+        kustomization(repo, f"apps/{app}", "settings.yaml")
+        write(
+            repo,
+            f"apps/{app}/settings.yaml",
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {app}\n  namespace: {app}\n",
+        )
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("  1. "))
+    assert lines[start] == "  1. give Flux the new key, one Secret each:", out
+    commands = lines[start + 1 : start + 5]
+    env = f"SOPS_AGE_KEY_FILE={tmp_path / 'new.agekey'} "
+    assert all(c.startswith(f"       {env}secretsmgr key export ") for c in commands), out
+    assert lines[start + 5].startswith("  2. ")
+    assert {c.split("--namespace ")[1].split()[0] for c in commands[1:]} == {
+        "media",
+        "home",
+        "games",
+    }

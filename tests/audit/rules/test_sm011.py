@@ -166,6 +166,27 @@ def test_pgp_and_kms_keys_are_compared_with_the_rule(
         )
 
 
+def test_an_age_file_whose_rule_also_names_a_pgp_key_is_synced_by_its_age_key_holder(
+    tmp_path: Path,
+) -> None:
+    # sweep 19 (dcplaya, SVendittelli): "a holder of its  keys syncs it" named no key type
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"))})
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n    pgp: {FP}\n",
+    )
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert "missing key pgp" in found.message
+    assert found.fix == (
+        "a holder of its age keys syncs it to .sops.yaml rule 1: "
+        "sops updatekeys -y apps/db.enc.yaml"
+    )
+
+
 def test_kms_gcp_azure_and_vault_keys_named_by_the_rule_are_no_drift(tmp_path: Path) -> None:
     from tests.sops.key_types import ENTRIES
 
