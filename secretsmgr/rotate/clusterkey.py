@@ -181,14 +181,27 @@ def in_rotation(ctx: Inventory, entry: SopsEntry, old: str) -> bool:
     )
 
 
+def _holds_no_secret(entry: SopsEntry) -> bool:
+    """A file named like a SOPS file that never was one and holds nothing to encrypt: a
+    template of placeholders, an empty file, a sops configuration (SM002 information). It can
+    carry no key, so a rotation has nothing to do with it (sweep 19, dcplaya/k8s-at-home:
+    ``tmpl/secret.enc.yaml`` of ``${VAR}`` values made key rotate refuse for ever)."""
+    return (
+        not entry.has_metadata
+        and entry.error is None
+        and (entry.template or entry.empty or entry.config_file)
+    )
+
+
 def valid_sops_files(ctx: Inventory) -> list[str]:
-    broken = [e.path for e in ctx.sops_files if e.sops_file is None]
+    files = [e for e in ctx.sops_files if not _holds_no_secret(e)]
+    broken = [e.path for e in files if e.sops_file is None]
     if broken:
         raise RefusedError(
             f"{broken[0]} is not a readable SOPS file ({plural(len(broken), 'such file')})",
             hints=("fix it first: secretsmgr audit shows why",),
         )
-    return [e.path for e in ctx.sops_files]
+    return [e.path for e in files]
 
 
 @locked_writer

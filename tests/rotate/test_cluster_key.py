@@ -797,3 +797,24 @@ def test_export_asks_which_secret_when_clusters_decrypt_with_different_ones(
         warnings=("exported the private",),
     )
     assert _secret_names(named.out) == [("flux-system", "sops-staging")]
+
+
+def test_begin_leaves_alone_a_template_named_like_a_sops_file(repo: Path, tmp_path: Path) -> None:
+    # sweep 19 (dcplaya/k8s-at-home): tmpl/secret.enc.yaml, a Secret of ${VAR} values that audit
+    # calls a template (SM002 information), made begin refuse: "not a readable SOPS file"
+    template = repo / "tmpl" / "secret.enc.yaml"
+    template.parent.mkdir()
+    template.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: cloudflare\n  namespace: apps\n"
+        "stringData:\n  token: ${BOOTSTRAP_CLOUDFLARE_TOKEN}\n"
+    )
+    (repo / "broken.enc.yaml").write_text("sops:\n  mac: [\n")  # still refused
+    commit_all(repo, "a template and a broken file")
+    env = key_env(tmp_path)
+    refused = run(repo, env, "key", "rotate", "--begin", "-o", str(tmp_path / "n.agekey"), expect=1)
+    assert "broken.enc.yaml is not a readable SOPS file (1 such file)" in refused.err
+    (repo / "broken.enc.yaml").unlink()
+    commit_all(repo, "no broken file")
+    before = template.read_bytes()
+    begin(repo, tmp_path, env)
+    assert template.read_bytes() == before
