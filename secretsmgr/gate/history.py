@@ -3,8 +3,8 @@
 Every commit reachable from HEAD is read as the list of blobs it introduced (``git log --raw``);
 each blob is judged once (the gate's blob cache holds what it yields, shared with ``check``):
 
-- a plaintext value (SM001, SM003, or a known-format SM018 hit) is an exposure from the first
-  commit that held it (SM019);
+- a plaintext value (SM001, SM003, a value of a plaintext file named like a SOPS file (SM002),
+  or a known-format SM018 hit) is an exposure from the first commit that held it (SM019);
 - a SOPS file that lost a recipient while every ``ENC[…]`` value stayed byte-identical kept its
   data key: the removed recipient can still decrypt it (SM020), until a later version changes
   every value and every wrapped data key at once (a new data key: ``sops rotate``,
@@ -27,8 +27,9 @@ from secretsmgr.gate.facts import GateCache, hits_variant, summarize
 from secretsmgr.repo import git, gitlog
 from secretsmgr.repo.scan import scan_file
 
-# hits that mean "this value was readable in this commit" (SM018: known formats only)
-EXPOSING = ("SM001", "SM003", "SM018")
+# hits that mean "this value was readable in this commit" (SM018: known formats only; SM002:
+# a plaintext file named like a SOPS file)
+EXPOSING = ("SM001", "SM002", "SM003", "SM018")
 
 
 def _exposing(rule: str, hit: object) -> str | None:

@@ -114,6 +114,9 @@ class SopsEntry:
     # Named like a SOPS file, no metadata, yet ``ENC[…]`` values: its ``sops`` block was lost
     # (the values are ciphertext no key opens without the data key it held)
     lost_metadata: bool = False
+    # Named like a SOPS file, no metadata: key paths of the values it holds in clear (no
+    # placeholder or setting), which git keeps readable once committed (SM019 in history)
+    exposed_leaves: tuple[str, ...] = ()
 
     @property
     def is_valid(self) -> bool:
@@ -284,7 +287,28 @@ def values_left_clear(docs: Sequence[Node], rule: EncryptionRule) -> list[str] |
     return clear or None
 
 
-def _is_template(values: list[tuple[str, object, bool]]) -> bool:
+def _readable(key: str, value: object) -> bool:
+    """Whether a value a plaintext file would have encrypted is a secret in clear: no
+    placeholder, no empty credentials file, no setting (``version: v1.7``, an identifier)."""
+    if is_placeholder(value) or (isinstance(value, str) and is_credential_skeleton(value)):
+        return False
+    return not (is_setting_value(key, value) or is_plain_setting(key, value))
+
+
+def _exposed(values: list[tuple[str, object, bool, str]]) -> tuple[str, ...]:
+    """Key paths of the values a plaintext file named like a SOPS file holds in clear: what git
+    keeps readable once it is committed (SM019 counts them; sweep 19, larivierec: a Talos
+    ``talsecret.sops.yaml`` committed before it was encrypted)."""
+    return tuple(
+        dict.fromkeys(
+            dotted_path
+            for key, value, _in_secret, dotted_path in values
+            if isinstance(value, str) and _readable(key, value)
+        )
+    )
+
+
+def _is_template(values: list[tuple[str, object, bool, str]]) -> bool:
     """Whether a plaintext file named like a SOPS file is a template: every value it would
     encrypt is a placeholder (or a credentials file whose every credential is empty: velero's
     ``[default]`` / ``aws_secret_access_key=``), but for settings (``admin-user: admin``)
@@ -294,11 +318,11 @@ def _is_template(values: list[tuple[str, object, bool]]) -> bool:
     ``defaultAction: Deny``, juftin/home-ops)."""
     filled = [
         is_placeholder(v) or (isinstance(v, str) and is_credential_skeleton(v))
-        for _, v, _secret in values
+        for _, v, _secret, _path in values
     ]
     return any(filled) and all(
         ok or is_setting_value(key, value) or (not in_secret and is_plain_setting(key, value))
-        for ok, (key, value, in_secret) in zip(filled, values, strict=True)
+        for ok, (key, value, in_secret, _path) in zip(filled, values, strict=True)
     )
 
 
@@ -316,14 +340,14 @@ def _encrypts_none(docs: list[Node], creation_rule: CreationRule | None) -> bool
 
 def _would_encrypt(
     docs: list[Node], creation_rule: CreationRule | None
-) -> list[tuple[str, object, bool]]:
-    """(key, value, in a Secret) of each value a plaintext file would have encrypted under its
-    rule. The key is the last one; in a Kubernetes object that is no Secret, a list item's is
-    its list's (``values: [Deny]``). ``in a Secret`` is false only in such an object: a
-    dotenv, INI or plain YAML file's keys are judged as a Secret's."""
+) -> list[tuple[str, object, bool, str]]:
+    """(key, value, in a Secret, key path) of each value a plaintext file would have encrypted
+    under its rule. The key is the last one; in a Kubernetes object that is no Secret, a list
+    item's is its list's (``values: [Deny]``). ``in a Secret`` is false only in such an
+    object: a dotenv, INI or plain YAML file's keys are judged as a Secret's."""
     spec = creation_rule.encryption_rule if creation_rule is not None else None
     general = EncryptionRule(RuleKind(spec.kind), spec.value) if spec else EncryptionRule()
-    values: list[tuple[str, object, bool]] = []
+    values: list[tuple[str, object, bool, str]] = []
     for doc in docs:
         if not isinstance(doc, MapNode):
             continue
@@ -334,7 +358,8 @@ def _would_encrypt(
             if isinstance(leaf, Comment) or not path or path[0] in STRUCTURE:
                 continue
             named = [str(p) for p in path if isinstance(p, str)] if manifest else []
-            values.append((named[-1] if named else str(path[-1]), leaf, not manifest))
+            key = named[-1] if named else str(path[-1])
+            values.append((key, leaf, not manifest, dotted(path) or "(top level)"))
     return values
 
 
@@ -447,7 +472,7 @@ def read_sops_entry(
             return None
         if fmt is FileFormat.DOTENV or not (isinstance(first, MapNode) and first.has(SOPS_KEY)):
             values = _would_encrypt(docs, rule[1])  # no metadata: SM002
-            return replace(
+            entry = replace(
                 base,
                 template=_is_template(values),
                 empty=_holds_nothing(docs, fmt),
@@ -455,6 +480,9 @@ def read_sops_entry(
                 encrypts_none=_encrypts_none(docs, rule[1]),
                 lost_metadata=any(isinstance(d, MapNode) and _holds_enc(d) for d in docs),
             )
+            if entry.template or entry.empty or entry.config_file or entry.lost_metadata:
+                return entry
+            return replace(entry, exposed_leaves=_exposed(values))
     try:
         if fmt in _FLAT_STORES:
             sf = load(text, fmt)

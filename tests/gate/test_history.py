@@ -41,6 +41,48 @@ def test_a_plain_value_left_by_an_encryption_rule_is_exposed_after_the_fix(
     assert "secretsmgr set apps/x.enc.yaml stringData.password" in sm019[0].fix
 
 
+def test_a_value_added_in_clear_to_a_sops_file_is_exposed_after_it_is_encrypted(
+    tmp_path: Path,
+) -> None:
+    # sweep 19: a value added in clear to a file on ^(data|stringData)$ (SM003 then), encrypted
+    # in the next commit, was no exposure: SM003's detector left those values to the entry
+    sealed = enc(secret("db", {"password": "s3cr3t-Xq9v"}))
+    added = sealed.replace("stringData:\n", "stringData:\n    token: Tr0ub4dor-Xq9vLw2p\n", 1)
+    assert added != sealed
+    root = gitops(tmp_path / "r", {"apps/db.enc.yaml": added})
+    write(root, "apps/db.enc.yaml", enc(secret("db", {"password": "s3cr3t-Xq9v", "token": "n"})))
+    commit(root, "encrypt it")
+    facts = walk_repository(root)
+    assert [(e.path, e.key_path, e.rule) for e in facts.exposures] == [
+        ("apps/db.enc.yaml", "stringData.token", "SM003")
+    ]
+    assert ("SM019", "apps/db.enc.yaml") in history_findings(root)
+
+
+def test_a_plaintext_file_named_like_a_sops_file_is_exposed_after_it_is_encrypted(
+    tmp_path: Path,
+) -> None:
+    # sweep 19 (larivierec/home-cluster): talsecret.sops.yaml committed before it was encrypted
+    # (SM002 then); only known-format values (certificate keys, tokens) became SM019
+    plain = (
+        "cluster:\n  id: q7Wm2ZpK9vR4tY8uXb3N\n  secret: Zq8rT2mVx91LkPw+Ab4=\n"
+        "secrets:\n  secretboxencryptionsecret: 9f86d081884c7d659a2feaa0c55ad015\n"
+        "  version: v1.7\n  token: ${TALOS_TOKEN}\n"
+    )
+    from secretsmgr.sops import EncryptionRule
+
+    root = gitops(tmp_path / "r", {"talos/talsecret.sops.yaml": plain})
+    write(root, "talos/talsecret.sops.yaml", enc(plain, rule=EncryptionRule()))
+    commit(root, "encrypt it")
+    facts = walk_repository(root)
+    exposed = {(e.key_path, e.rule) for e in facts.exposures if e.path.startswith("talos/")}
+    assert exposed == {
+        ("cluster.secret", "SM002"),
+        ("secrets.secretboxencryptionsecret", "SM002"),
+    }  # settings (an identifier, a version) and a placeholder are none
+    assert ("SM019", "talos/talsecret.sops.yaml") in history_findings(root)
+
+
 def test_a_past_env_file_or_patch_is_no_exposure_without_a_layer_reading_it(
     tmp_path: Path,
 ) -> None:

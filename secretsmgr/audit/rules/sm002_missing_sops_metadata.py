@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from secretsmgr.audit.context import AuditContext, own_rule_fix, restore_metadata_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.rules.sm001_plaintext_secret import rename_hint
+from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry, is_named_sops
 from secretsmgr.shellword import sh_path
 from secretsmgr.sops.document import FileFormat
+
+
+@dataclass(frozen=True, slots=True)
+class PlainNamedValue:
+    """A value in clear in a file named like a SOPS file that has no SOPS metadata (never the
+    value): ``check`` reports the file; ``audit --history`` counts each as exposed (SM019)."""
+
+    path: str
+    key_path: str
+
+
+def detect(file: ScannedFile) -> list[PlainNamedValue]:
+    """The key paths a plaintext file named like a SOPS file holds in clear."""
+    entry = file.sops
+    if entry is None or entry.has_metadata:
+        return []
+    return [PlainNamedValue(file.path, key_path) for key_path in entry.exposed_leaves]
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -84,4 +103,6 @@ RULE = Rule(
     needs=frozenset(),
     summary="A *.enc.* file with no SOPS metadata",
     check=check,
+    detect=detect,
+    hit_type=PlainNamedValue,
 )

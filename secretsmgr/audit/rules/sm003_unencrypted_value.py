@@ -74,10 +74,14 @@ def detect(file: ScannedFile) -> list[PlainSecretValue]:
     """Plain ``data``/``stringData`` values of Secrets in a file with SOPS metadata."""
     if file.sops is None or not file.sops.has_metadata:
         return []
+    # the values its own rule leaves plain are hits too: ``check`` reports them from the entry,
+    # and ``audit --history`` counts them as exposed (SM019); a value added in clear to a file
+    # on ``^(data|stringData)$`` and encrypted later was no exposure (sweep 19)
+    found = dict.fromkeys(k for k in file.sops.plaintext_leaves if k != "(top level)")
     sf = file.sops.sops_file
     if sf is not None and _rule_covers_secret_values(sf.metadata.rule):
-        return []  # every Secret value is one the rule selects: plaintext_leaves has them all
-    found: dict[str, None] = {}
+        # every Secret value is one the rule selects: plaintext_leaves has them all
+        return [PlainSecretValue(file.path, key_path) for key_path in found]
     for prefix, obj in objects(documents(file)):
         if not (is_secret(obj) or _encrypted_secret(obj)) or (prefix and SOPS_KEY in obj):
             continue

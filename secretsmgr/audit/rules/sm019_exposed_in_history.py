@@ -45,7 +45,7 @@ def _later(changelog_time: str, commit_date: str) -> bool:
 def _still_plain(ctx: AuditContext) -> set[tuple[str, str]]:
     """(path, key path) of values plaintext today: the current rules report those."""
     now: set[tuple[str, str]] = set()
-    for rule in ("SM001", "SM003", "SM018"):
+    for rule in ("SM001", "SM002", "SM003", "SM018"):
         for hit in ctx.repo.hits_of(rule):
             key_path = getattr(hit, "key_path", None)
             if isinstance(key_path, str):
