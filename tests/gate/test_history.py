@@ -112,6 +112,47 @@ def test_a_private_key_in_a_past_commit_is_reported(tmp_path: Path) -> None:
     assert public[:7] in message and key not in message and "git history" in message
 
 
+def test_a_leaked_key_nothing_names_but_flux_decrypts_with_is_replaced_by_a_key_rotation(
+    tmp_path: Path,
+) -> None:
+    # sweep 19 (1Solon/Home-Server-Configuration): no .sops.yaml or .secretsmgr.yaml, the
+    # leaked key the only recipient of what Flux applies; the fix removed it from every file,
+    # which refused ("the policy leaves no recipient") and hinted back at the leaked key
+    key, public = generate_identity()
+    root = gitops(tmp_path / "r")
+    for rel in (".sops.yaml", ".secretsmgr.yaml"):
+        (root / rel).unlink()
+    for rel in ("infra/dns.enc.yaml", "apps/db.enc.yaml", "apps/cache.enc.yaml"):
+        write(root, rel, enc(secret(Path(rel).stem.split(".")[0], {"k": "v4lue-1"}), (public,)))
+    write(root, "notes/key.txt", f"my key\n{key}\n")
+    commit(root, "the cluster's files, and its key")
+    (root / "notes/key.txt").unlink()
+    commit(root, "oops, remove it")
+    (sm009,) = [
+        f
+        for f in run_rules(load_context(root, history=walk_repository(root))).findings
+        if f.rule == "SM009"
+    ]
+    assert sm009.fix is not None and key not in sm009.fix
+    assert sm009.fix.endswith(
+        f"secretsmgr init --cluster-key {public}; secretsmgr key rotate --begin --cluster-key "
+        f"{public} (then --finish)"
+    )
+    # a key no file Flux applies is encrypted to is still removed from every file
+    other_key, other = generate_identity()
+    write(root, "notes/other.txt", f"{other_key}\n")
+    commit(root, "another key")
+    (root / "notes/other.txt").unlink()
+    commit(root, "remove it too")
+    fixes = {
+        f.path: f.fix
+        for f in run_rules(load_context(root, history=walk_repository(root))).findings
+        if f.rule == "SM009"
+    }
+    assert fixes["notes/other.txt"] is not None
+    assert fixes["notes/other.txt"].endswith(f"secretsmgr rotate --all --remove-recipient {other}")
+
+
 def test_a_warm_rerun_reads_no_blob_and_agrees(tmp_path: Path) -> None:
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", {"token": "leaked-token-2"})})
     for n in range(5):

@@ -315,7 +315,25 @@ def _rotate_away(ctx: AuditContext, public: str | None) -> str:
     other recipient is removed from every file."""
     if public is not None and public in {*ctx.repo.cluster_keys, *ctx.repo.repo_cluster_keys}:
         return "secretsmgr key rotate --begin (then --finish)"
+    if public is not None and not ctx.repo.cluster_keys and _flux_key(ctx, public):
+        # nothing names the cluster key, and this one opens what Flux applies: removing it
+        # leaves those files no recipient (sweep 19, 1Solon/Home-Server-Configuration)
+        return (
+            f"pin it as the cluster key, then replace it: secretsmgr init --cluster-key "
+            f"{public}; secretsmgr key rotate --begin --cluster-key {public} (then --finish)"
+        )
     return f"secretsmgr rotate --all --remove-recipient {public or '<its public key>'}"
+
+
+def _flux_key(ctx: AuditContext, public: str) -> bool:
+    """Whether ``public`` is a recipient of a SOPS file a decrypting Flux layer applies."""
+    for entry in ctx.repo.sops_files:
+        sf = entry.sops_file
+        if sf is None or public not in sf.metadata.age_recipients:
+            continue
+        if any(layer.decrypts_sops for layer in ctx.repo.layers.placements(entry.path)):
+            return True
+    return False
 
 
 def _lines(hits: list[PrivateKeyHit]) -> str:
