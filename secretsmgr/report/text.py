@@ -156,12 +156,13 @@ def render(
                 where = f"see {_key_label(first, clusters)} above"
                 lines.append(f"  {mark} {rel}{_GAP}{paint(where, 'dim')}")
                 continue
+            shown: set[str] = set()
             for finding in here:
                 style = finding.severity.value
                 head = f"{MARKS[finding.severity]} {finding.rule}"
                 lines.append(f"  {paint(head, style)} {rel.ljust(width)}{_GAP}{_message(finding)}")
                 if finding.fix:
-                    lines.append(f"{' ' * 10}fix: {one_line(finding.fix)}")
+                    lines.append(f"{' ' * 10}fix: {_fix_once(finding.fix, shown)}")
         lines.append("")
     if hidden:
         lines.append(
@@ -240,11 +241,12 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
         )
     lines: list[str] = []
     for path, here in findings.items():
+        shown: set[str] = set()
         for finding in here:
             rule = paint(f"{finding.rule} {finding.name}", finding.severity.value)
             lines.append(f"{one_line(path)}: {rule}: {_message(finding)}")
             if finding.fix and not (plaintext and finding.rule in PLAINTEXT_RULES):
-                lines.append(f"  fix: {one_line(finding.fix)}")
+                lines.append(f"  fix: {_fix_once(finding.fix, shown)}")
     if any(f.rule in KEY_RULES for f in report.findings):
         # the key came from a choice among a rule's keys: say which, as audit does
         lines += [paint(one_line(f"note: {note}"), "dim") for note in report.key_notes]
@@ -274,3 +276,13 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
             tail = "fix the errors above, or see: secretsmgr audit"
         lines.append(paint(f"{count} blocked — {tail}", "error"))
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def _fix_once(fix: str, shown: set[str]) -> str:
+    """A finding's fix, or a pointer to the same fix printed above for the same file: two keys
+    of one plaintext Secret had the same ``mv … && secretsmgr encrypt -i`` line twice, and the
+    second failed once the first had run (sweep 19)."""
+    if fix in shown:
+        return "the same as above (once for the file)"
+    shown.add(fix)
+    return one_line(fix)

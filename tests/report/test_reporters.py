@@ -152,6 +152,32 @@ def test_check_view_collapses_fixes_only_when_each_is_the_plain_encrypt() -> Non
     assert "  fix: no .sops.yaml creation rule matches b.yaml: add one, then rename it" in lines
 
 
+def test_a_fix_repeated_for_keys_of_one_file_is_printed_once() -> None:
+    # sweep 19 (Deenyoro/AG-Talos-Kubernetes): two keys of one plaintext Secret each printed the
+    # same `mv … && sed … && secretsmgr encrypt -i …` line; the second failed once the first ran
+    fix = "mv a.yaml a.enc.yaml && secretsmgr encrypt -i a.enc.yaml"
+    report = AuditReport(
+        findings=(
+            finding("SM001", "a.yaml", "plain at stringData.password", fix=fix),
+            finding("SM001", "a.yaml", "plain at stringData.token", fix=fix),
+            finding("SM001", "a.yaml", "plain at data.key", fix="secretsmgr encrypt -i a.yaml"),
+            finding("SM001", "b.yaml", "plain at stringData.password", fix=fix),
+        ),
+        files=2,
+        sops_files=(),
+        layers=(),
+    )
+    for short in (True, False):
+        lines = render(report, OutputFormat.TEXT, short=short).splitlines()
+        fixes = [line.split("fix: ", 1)[1] for line in lines if "fix: " in line]
+        assert fixes[:3] == [
+            fix,
+            "the same as above (once for the file)",
+            "secretsmgr encrypt -i a.yaml",
+        ], lines
+        assert fixes[3] == fix  # another file's fix is its own
+
+
 # --- json ------------------------------------------------------------------------------------
 
 
