@@ -93,6 +93,16 @@ def resolve_policy(
         _refuse_keys_left_out(path, rule, takes_age)
     if not groups:
         where = f"{config_path}" if config_path else "no .sops.yaml found"
+        if config is not None and rule is None:
+            # init's "encrypt -i PATH/secret.enc.yaml" where the rules match *-secret.yaml only
+            # (sweep 19, falterfriday/fluxcd): say that no rule matches, and what they match
+            patterns = [r.path_regex for r in config.rules if r.path_regex][:3]
+            shown = f" (its rules match: {', '.join(patterns)})" if patterns else ""
+            age = ", or pass --age age1…" if takes_age else ""
+            raise ConfigError(
+                f"{path}: no creation rule of {config_path} matches it{shown}",
+                hints=(f"name the file so that a rule matches it, or add a rule for it{age}",),
+            )
         raise ConfigError(
             f"{path}: no age recipients to encrypt to ({where})",
             hints=(_no_age_hint(rule, takes_age),),

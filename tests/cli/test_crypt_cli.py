@@ -144,6 +144,26 @@ def test_encrypt_refuses_a_rule_naming_keys_it_cannot_encrypt_to(
     assert code == 0 and err == "" and "recipient: " + PUB1 in out
 
 
+def test_encrypt_of_a_file_no_rule_matches_names_what_the_rules_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 19 (falterfriday/fluxcd): rules for *-secret.yaml only; init's step encrypts
+    # PATH/secret.enc.yaml and the error said only "no age recipients to encrypt to"
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: .*-secret\\.yaml$\n    age: {PUB1}\n"
+    )
+    target = tmp_path / "secret.enc.yaml"
+    target.write_text(PLAIN_SECRET)
+    code, out, err = run(["encrypt", "-i", str(target)], capsys)
+    assert code == 2 and out == ""
+    assert_clean_error(err, SECRET_VALUE)
+    assert (
+        "no creation rule of " in err and "matches it (its rules match: .*-secret\\.yaml$)" in err
+    )
+    assert "name the file so that a rule matches it" in err
+    assert target.read_text() == PLAIN_SECRET
+
+
 def test_malformed_yaml_is_refused_with_a_line_number(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
