@@ -12,10 +12,11 @@ with no files starts the chain, so that every later write is recorded).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
 from secretsmgr.changelog.chain import (
@@ -117,10 +118,11 @@ def plan_adopt(
         and e.path != name
         and not is_current(latest, (e.path, e.sops_file.metadata.lastmodified, e.sha256))
     ]
-    if not todo and not creates:
+    gone = _removed(inv.root, latest, name)
+    if not todo and not gone and not creates:
         return AdoptPlan(name, None, creates=False, data=data)
-    records = [_record(e, identities, latest.get(e.path)) for e in todo]
-    touched = {e.path for e in todo}
+    records = [_record(e, identities, latest.get(e.path)) for e in todo] + gone
+    touched = {e.path for e in todo} | {r.path for r in gone}
     layers = tuple(dict.fromkeys(x.name for x in inv.layers.layers if x.files & touched))
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     entry = next_entry(
@@ -133,8 +135,34 @@ def plan_adopt(
         files=records,
         verified=True,  # read_chain checked these bytes above
     )
-    unopened = tuple(r.path for r in records if r.datakey_id is None)
+    unopened = tuple(r.path for r in records if r.datakey_id is None and r.sha256_after)
     return AdoptPlan(name, entry, creates, unopened, data)
+
+
+def _removed(root: Path, latest: Mapping[str, FileRecord], changelog: str) -> list[FileRecord]:
+    """A record of each file the changelog last recorded as present that is gone from the
+    working tree: from its last recorded state to none (``sha256_after`` empty, as a created
+    file's ``sha256_before`` is). A file encrypted and then deleted before anyone committed it
+    left a state no commit holds, and ``log --verify`` failed for ever (sweep 19)."""
+    gone = []
+    for path, record in latest.items():
+        parts = PurePosixPath(path).parts
+        if not record.sha256_after or path == changelog or not parts or ".." in parts:
+            continue
+        if PurePosixPath(path).is_absolute() or os.path.lexists(root / path):
+            continue
+        gone.append(
+            FileRecord(
+                path=path,
+                lastmodified=record.lastmodified,
+                recipients_before=record.recipients_after,
+                recipients_after=(),
+                datakey_id=None,
+                sha256_before=record.sha256_after,
+                sha256_after="",
+            )
+        )
+    return gone
 
 
 def write_adopt(root: Path, plan: AdoptPlan) -> int | None:
@@ -180,10 +208,19 @@ def adopt_summary(
     (without the verb when the caller's line already has one)."""
     if plan.entry is None:
         return "nothing to adopt: every SOPS file's state has a changelog entry"
-    count = plural(len(plan.files), "SOPS file")
+    removed = sum(1 for f in plan.files if not f.sha256_after)
+    adopted = len(plan.files) - removed
+    count = plural(adopted, "SOPS file")
     where = f"changelog seq {seq}" if seq is not None else f"{plan.changelog}, seq {plan.entry.seq}"
     said = ("would adopt " if dry_run else "adopted ") if verb else ""
     line = f"{said}{count} as they are ({where}); nothing re-encrypted"
+    if removed:
+        gone = f"{plural(removed, 'recorded file')} gone from the working tree"
+        line = (
+            f"{line}; {gone}, recorded as removed"
+            if adopted
+            else f"{said}{gone}: recorded as removed ({where})"
+        )
     if plan.unopened:
         line += (
             f"; {plural(len(plan.unopened), 'file')} without a datakey_id "

@@ -200,7 +200,8 @@ def _unseen_states(root: Path, entries: Sequence[Entry], anchored: Anchors) -> l
         for e in entries
         if e.seq in anchored
         for r in e.files
-        if starts.get((r.path, r.sha256_after), 0) <= e.seq
+        # an empty sha256_after records a removal (adopt): no state to find in git
+        if r.sha256_after and starts.get((r.path, r.sha256_after), 0) <= e.seq
     ]
     if not todo:
         return []

@@ -51,8 +51,8 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
             hints += [
                 "no commit holds that state: the file was changed again or removed before the "
                 "state was committed, or the line describes a state that never existed",
-                "for a file changed by other tools since, record it as it is now, then commit: "
-                "secretsmgr log --adopt --reason TEXT",
+                "for a file changed by other tools or deleted since, record it as it is now (or "
+                "as removed), then commit: secretsmgr log --adopt --reason TEXT",
             ]
         else:
             hints += [

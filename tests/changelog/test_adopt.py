@@ -214,3 +214,44 @@ def test_a_state_replaced_before_its_commit_still_verifies_after_adopt(
     commit_all(repo, "changed twice, committed once")
     code, out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
     assert (code, err) == (0, ""), out
+
+
+def test_a_file_encrypted_and_deleted_before_its_commit_verifies_after_adopt(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 19: encrypt (recorded), then rm before any commit: log --verify failed for ever,
+    # and its hint (log --adopt) said there was nothing to adopt
+    from tests.rotate.helpers import commit_all
+
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    run(["--repo", str(repo), "log", "--adopt", "--reason", "start"], capsys, expect=0)
+    commit_all(repo, "adopt")
+    target = repo / "gitops" / "apps" / "authentik" / "extra.enc.yaml"
+    target.write_text(secret("extra", {"token": "Xq9vLw2pTr0ub4dor3"}))
+    run(["--repo", str(repo), "encrypt", "-i", str(target)], capsys, expect=0)
+    target.unlink()
+    commit_all(repo, "abandoned before commit")
+    code, _, err = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert code == 1 and "is in no commit" in err and "or deleted since" in err
+    code, out, err = run(["--repo", str(repo), "log", "--adopt", "--reason", "abandoned"], capsys)
+    assert (code, err) == (0, "")
+    assert out == (
+        "adopted 1 recorded file gone from the working tree: recorded as removed "
+        "(changelog seq 3)\n"
+    )
+    (removal,) = json.loads((repo / LOG).read_text().splitlines()[-1])["files"]
+    assert removal["path"] == "gitops/apps/authentik/extra.enc.yaml"
+    assert removal["sha256_after"] == "" and removal["recipients_after"] == []
+    commit_all(repo, "record the removal")
+    code, out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert (code, err) == (0, ""), out
+    code, out, _ = run(["--repo", str(repo), "log", "--adopt", "--reason", "again"], capsys)
+    assert out.startswith("nothing to adopt")
+    # a removal recorded for a file that is there after all is no cover for it
+    target.write_text(secret("extra", {"token": "Xq9vLw2pTr0ub4dor3"}))
+    run(["--repo", str(repo), "encrypt", "-i", str(target)], capsys, expect=0)
+    lines = (repo / LOG).read_text().splitlines()
+    (repo / LOG).write_text("\n".join(lines[:-1]) + "\n")  # the encrypt entry dropped
+    commit_all(repo, "the file is back, unrecorded")
+    code, _, err = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert code == 1 and "extra.enc.yaml" in err
