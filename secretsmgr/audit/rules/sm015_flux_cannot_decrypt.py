@@ -25,6 +25,10 @@ from secretsmgr.audit.context import AuditContext, reencrypt_fix
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.repo.flux import Layer, Use, UseKind
 from secretsmgr.repo.sopsentry import DECRYPT_ANNOTATION, FLUX_MARKERS, SopsEntry
+from secretsmgr.sops.encvalue import is_enc
+from secretsmgr.sops.model import EncryptionRule
+from secretsmgr.sops.rules import iter_leaves
+from secretsmgr.sops.tree import MapNode
 
 MAX_SIZE = 5 * 1024 * 1024  # kustomize-controller's maxEncryptedFileSize
 _SOURCES = frozenset({UseKind.SECRET_FILE, UseKind.SECRET_ENV, UseKind.PATCH})
@@ -90,13 +94,27 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
     """(reason, fix) pairs, each once, in a fixed order."""
     reasons: dict[str, str] = {}
     as_resource = False
+    transformed: list[str] = []  # decrypting layers whose build rewrites its metadata
     for layer in ctx.repo.layers.placements(entry.path):
         for use in sorted(layer.uses.get(entry.path, ()), key=lambda u: (u.kind, u.via_component)):
             if not layer.decrypts_sops and use.kind is not UseKind.CONFIGMAP_SOURCE:
                 continue  # SM010 reports layers that do not decrypt at all
             as_resource |= use.kind is UseKind.RESOURCE
+            if use.kind is UseKind.RESOURCE and entry.path in layer.transformed:
+                transformed.append(layer.label)
             for reason, fix in _use_reasons(entry, layer, use):
                 reasons.setdefault(reason, fix)
+    encrypted = _encrypted_identity(entry) if transformed else []
+    if encrypted:
+        # Flux decrypts the build's output: a transformer that writes into encrypted metadata
+        # leaves a value in clear where sops expects ciphertext (or kustomize cannot place the
+        # object at all); untouched, such an object still decrypts (falterfriday/fluxcd)
+        reasons.setdefault(
+            f"its {', '.join(encrypted)} {'is' if len(encrypted) == 1 else 'are'} encrypted and "
+            f"layer {transformed[0]}'s build rewrites its metadata (namespace, name or labels), "
+            "which kustomize-controller does not support: the build or the decryption fails",
+            _identity_fix(entry),
+        )
     if entry.decrypt_disabled and as_resource:
         reasons.setdefault(
             f"annotated {DECRYPT_ANNOTATION}: Disabled",
@@ -112,6 +130,48 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
             reencrypt_fix(entry),
         )
     return list(reasons.items())
+
+
+def _encrypted_identity(entry: SopsEntry) -> list[str]:
+    """The fields of a Kubernetes object's identity the file holds encrypted: ``apiVersion``,
+    ``kind``, ``metadata`` (a file encrypted with no ``encrypted_regex``, as plain ``sops
+    encrypt`` does; sweep 19: mtumilowicz's overlay, whose ``namespace:`` made the build fail)."""
+    sf = entry.sops_file
+    found: dict[str, None] = {}
+    for doc in sf.docs if sf is not None else ():
+        if not (isinstance(doc, MapNode) and doc.has("apiVersion") and doc.has("kind")):
+            continue
+        for name in ("apiVersion", "kind"):
+            value = doc.get(name)
+            if isinstance(value, str) and is_enc(value):
+                found[name] = None
+        meta = doc.get("metadata")
+        if isinstance(meta, MapNode) and any(
+            isinstance(leaf, str) and is_enc(leaf) for _path, leaf, _ in iter_leaves(meta, _ALL)
+        ):
+            found["metadata"] = None
+    return list(found)
+
+
+def _identity_fix(entry: SopsEntry) -> str:
+    """Re-encrypt under a rule that encrypts ``data``/``stringData`` only."""
+    rule = entry.creation_rule.encryption_rule if entry.creation_rule is not None else None
+    secret_only = (
+        rule is not None
+        and rule.kind == "encrypted_regex"
+        and (rule.value in ("^(data|stringData)$", "^(stringData|data)$"))
+    )
+    fix = reencrypt_fix(entry)
+    if secret_only:
+        return f"re-encrypt it under its creation rule: {fix}"
+    where = entry.sops_config or ".sops.yaml"
+    return (
+        f"give its {where} creation rule encrypted_regex: ^(data|stringData)$ (Flux's "
+        f"convention), then re-encrypt it: {fix}"
+    )
+
+
+_ALL = EncryptionRule()
 
 
 _CONFIGMAP_FIX = (

@@ -47,6 +47,8 @@ class BuildResult:
 
     uses: dict[str, set[Use]] = field(default_factory=dict)
     objects: list[Obj] = field(default_factory=list)
+    # files whose objects a namespace, name prefix/suffix or label transformer rewrote
+    transformed: set[str] = field(default_factory=set)
     missing: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
 
@@ -60,6 +62,7 @@ class Builder:
         self.artifact = artifact
         self.result = BuildResult()
         self._stack: list[str] = []
+        self._resource_files: list[str] = []  # every resource file read, in order
 
     # ------------------------------------------------------------------ file access
     def _is_file(self, path: str) -> bool:
@@ -133,6 +136,7 @@ class Builder:
         if folder in self._stack:
             return objs  # a cycle: kustomize refuses it; the model stops following
         self._stack.append(folder)
+        first = len(self._resource_files)
         try:
             for ref in kfile.resources:
                 objs = objs + self._resource(folder, ref, via_component)
@@ -151,6 +155,8 @@ class Builder:
             late = [p for p in kfile.patches if p.json6902]
             objs = self._patch(folder, early, objs, via_component)
             objs = self._apply(objs, kfile.inline_patches)
+            if _transforms(kfile):  # every resource file below this kustomization
+                self.result.transformed.update(self._resource_files[first:])
             objs = _transform(objs, kfile)
             return self._patch(folder, late, objs, via_component)
         finally:
@@ -162,6 +168,7 @@ class Builder:
             return []
         if self._is_file(target):
             self._use(target, UseKind.RESOURCE, via_component)
+            self._resource_files.append(target)
             return [Obj(copy.deepcopy(d), target) for d in self.repo.flux_docs(target)]
         if self._is_dir(target):
             kpath = self._kustomization_of(target)
@@ -253,9 +260,14 @@ class Builder:
         return out
 
 
+def _transforms(kfile: KFile) -> bool:
+    """Whether ``kfile`` rewrites its objects' metadata (namespace, name, labels)."""
+    return bool(kfile.namespace or kfile.name_prefix or kfile.name_suffix or kfile.labels)
+
+
 def _transform(objs: list[Obj], kfile: KFile) -> list[Obj]:
     """kustomize's namespace, name prefix/suffix and label transformers."""
-    if not (kfile.namespace or kfile.name_prefix or kfile.name_suffix or kfile.labels):
+    if not _transforms(kfile):
         return objs
     for obj in objs:
         md = dict(meta(obj.doc))

@@ -46,6 +46,8 @@ class Layer:
     problems: tuple[str, ...] = ()
     # SOPS-named files below ``path`` that its source leaves out (.sourceignore, spec.ignore)
     ignored: frozenset[str] = field(default=frozenset(), repr=False)
+    # files whose objects the build's namespace, name or label transformers rewrite
+    transformed: frozenset[str] = field(default=frozenset(), repr=False)
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -108,6 +110,7 @@ def make_layer(
         version=version,
         problems=tuple(dict.fromkeys((*ks.problems, *(result.problems if result else ())))),
         ignored=frozenset(ignored),
+        transformed=frozenset(result.transformed) if result else frozenset(),
     )
 
 

@@ -112,3 +112,39 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_case(case: Case, tmp_path: Path) -> None:
     run_case(case, tmp_path)
+
+
+@pytest.mark.parametrize("transformer", ["", "namespace: apps\n", "namePrefix: x-\n"])
+def test_an_object_whose_identity_is_encrypted_and_transformed_is_not_decrypted_by_flux(
+    tmp_path: Path, transformer: str
+) -> None:
+    # sweep 19 (mtumilowicz/spring-boot-k8s-gitops-flux-sops): a Secret encrypted with no
+    # encrypted_regex (apiVersion, kind, metadata too) under an overlay with namespace:, whose
+    # build then failed (Flux's docs: encrypting them is not supported by kustomize-controller).
+    # Untouched by any transformer such an object still decrypts (falterfriday/fluxcd: 28 files)
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.sops import EncryptionRule, RuleKind
+
+    everything = EncryptionRule()
+    meta_only = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(metadata|stringData)$")
+    listed = "  - whole.enc.yaml\n  - meta.enc.yaml\n  - fine.enc.yaml\n"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": _kustomization(transformer + "resources:\n" + listed),
+            "apps/whole.enc.yaml": enc(secret("whole"), rule=everything),
+            "apps/meta.enc.yaml": enc(secret("meta"), rule=meta_only),
+            "apps/fine.enc.yaml": enc(secret("fine")),
+        },
+    )
+    found = {f.path: f for f in run_audit(tmp_path).findings if f.rule == "SM015"}
+    if not transformer:
+        assert found == {}
+        return
+    assert set(found) == {"apps/whole.enc.yaml", "apps/meta.enc.yaml"}
+    whole, meta = found["apps/whole.enc.yaml"], found["apps/meta.enc.yaml"]
+    assert "its apiVersion, kind, metadata are encrypted and layer apps's build" in whole.message
+    assert "its metadata is encrypted" in meta.message
+    fix = whole.fix or ""
+    assert fix.startswith("re-encrypt it under its creation rule: (")  # the rule is Flux's
+    assert "secretsmgr encrypt --filename-override apps/whole.enc.yaml" in fix
