@@ -151,7 +151,9 @@ def sops_yaml_change(
 ) -> tuple[FileChange, list[str]]:
     """`.sops.yaml` with one rule per set of clusters, and notes on a kept one that names a
     cluster key in no rule."""
-    groups = path_groups(inv.layers)
+    groups = path_groups(
+        inv.layers, (e.path for e in inv.sops_files if not inv.layers.placements(e.path))
+    )
     text = sops_yaml_text(groups, keys, allowed)
     _check_rules(inv, text, keys, groups)
     count = len(groups)

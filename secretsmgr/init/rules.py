@@ -10,7 +10,9 @@ never silently gets a cluster key.
 
 from __future__ import annotations
 
+import posixpath
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from secretsmgr.repo.flux import LayerGraph
@@ -36,14 +38,23 @@ def _escape(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 
 
-def path_groups(graph: LayerGraph) -> list[PathGroup]:
-    """The paths each set of clusters applies, widest folders first; sets in cluster order."""
+def path_groups(graph: LayerGraph, unread: Iterable[str] = ()) -> list[PathGroup]:
+    """The paths each set of clusters applies, widest folders first; sets in cluster order.
+
+    ``unread``: SOPS files no layer reads. One in a folder of its own (no file a layer reads
+    beside it) keeps the folders above it from being taken whole, so its rule is not the
+    cluster's (rust84/k8s-gitops: a Talos secret under ``kubernetes/bootstrap/`` got
+    ``kubernetes/``'s rule, and SM011 at once; sweep 19)."""
     owners: dict[str, set[str | None]] = {}
     for layer in graph.layers:
         if layer.external is not None:
             continue
         for path in layer.files:
             owners.setdefault(path, set()).add(layer.cluster)
+    read_folders = {posixpath.dirname(p) for p in owners}
+    for path in unread:
+        if path not in owners and posixpath.dirname(path) not in read_folders:
+            owners[path] = set()  # nobody's: it splits the folders above it, joins no group
     found: dict[frozenset[str | None], list[str]] = {}
 
     def walk(prefix: str, rests: list[str]) -> None:
@@ -54,11 +65,14 @@ def path_groups(graph: LayerGraph) -> list[PathGroup]:
         for head, tails in sorted(heads.items()):
             full = prefix + head
             if not head.endswith("/"):
-                found.setdefault(frozenset(owners[full]), []).append(full)
+                if owners[full]:
+                    found.setdefault(frozenset(owners[full]), []).append(full)
                 continue
             sets = {frozenset(owners[full + tail]) for tail in tails}
             if len(sets) == 1:
-                found.setdefault(sets.pop(), []).append(full)
+                only = sets.pop()
+                if only:
+                    found.setdefault(only, []).append(full)
             else:
                 walk(full, tails)
 

@@ -908,3 +908,32 @@ def test_a_secret_per_app_namespace_gets_a_command_per_line(
         "home",
         "games",
     }
+
+
+def test_a_sops_file_no_layer_reads_keeps_its_folder_out_of_the_clusters_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 19 (rust84/k8s-gitops): the rule covered kubernetes/, so the Talos secret under
+    # kubernetes/bootstrap/ (no layer reads it) got the cluster's rule and SM011 at once
+    from secretsmgr.sops import EncryptionRule
+    from tests.init.helpers import layer
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    layer(repo, "prod", "media", "k8s/apps/media")
+    kustomization(repo, "k8s/apps/media", "settings.yaml", "db.enc.yaml")
+    write(
+        repo,
+        "k8s/apps/media/settings.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: m\n",
+    )
+    write(repo, "k8s/apps/media/db.enc.yaml", enc(SECRET.format(name="db", value="v4l"), (ADMIN,)))
+    talos = enc("cluster:\n  secret: Zq8rT2mVx91LkPw\n", (ADMIN,), rule=EncryptionRule())
+    write(repo, "k8s/bootstrap/talos/talsecret.sops.yaml", talos)
+    write(repo, "k8s/apps/media/old.enc.yaml", talos)  # beside read files: covered, as before
+    commit(repo, "secrets")
+    init(repo, capsys, "--cluster-key", CLUSTER)
+    config = load_sops_config(repo / ".sops.yaml")
+    assert [r.path_regex for r in config.rules] == ["^(?:apps/|clusters/|k8s/apps/)"]
+    assert match_rule(config, repo / "k8s/bootstrap/talos/talsecret.sops.yaml") is None
+    assert match_rule(config, repo / "k8s/apps/media/new.enc.yaml") is not None
+    assert match_rule(config, repo / "k8s/apps/media/old.enc.yaml") is not None
