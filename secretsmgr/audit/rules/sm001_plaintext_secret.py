@@ -895,7 +895,7 @@ def _fix(
         # file is encrypted as usual)
         return (
             f"take it out of the repository ({hit.path} holds {what}, see SM009; "
-            f"keep the key elsewhere if you need it): {take_out(hit.path, alone, name)}"
+            f"keep the key elsewhere if you need it): {take_out(ctx, hit.path, alone, name)}"
         )
     if hit.generator:
         folder = posixpath.dirname(hit.path)
@@ -1016,13 +1016,18 @@ def flux_key_secrets(ctx: AuditContext) -> set[str | None]:
     return refs
 
 
-def take_out(path: str, alone: bool, secret: str | None) -> str:
+def take_out(ctx: AuditContext, path: str, alone: bool, secret: str | None) -> str:
     """How a committed key leaves the repository: the whole file when the Secret is all it
     holds, else that Secret's document alone (the review of sweep 12: ``rm`` of a file that also
-    held a Deployment, which Flux's prune would then delete)."""
-    if alone:
-        return f"git rm -q --cached --ignore-unmatch {sh_path(path)}; rm -f {sh_path(path)}"
-    return f"delete the Secret {secret or ''} document from {path} (its other documents stay)"
+    held a Deployment, which Flux's prune would then delete). A kustomization that lists the
+    file must drop its line, or its build fails (sweep 19, mtumilowicz)."""
+    if not alone:
+        return f"delete the Secret {secret or ''} document from {path} (its other documents stay)"
+    remove = f"git rm -q --cached --ignore-unmatch {sh_path(path)}; rm -f {sh_path(path)}"
+    listed = [kfile for kfile, _old, _new in _listings(ctx, path, path)]
+    if listed and any(posixpath.basename(path) in _read(ctx.repo.root / kfile) for kfile in listed):
+        return f"{remove}; then delete its line from the resources: of {', '.join(listed)}"
+    return remove
 
 
 def _layers_using(ctx: AuditContext, path: str, wanted: Callable[[Use], bool]) -> list[Layer]:

@@ -381,16 +381,17 @@ def _pem_finding(ctx: AuditContext, path: str, hits: list[PrivateKeyHit]) -> Fin
     )
 
 
-def _flux_pgp_finding(path: str, hits: list[PrivateKeyHit]) -> Finding:
+def _flux_pgp_finding(ctx: AuditContext, path: str, hits: list[PrivateKeyHit]) -> Finding:
     """Flux's OpenPGP decryption key in a Secret in clear: whoever reads the repository opens
     every file encrypted to it, so encrypting the manifest now does not help."""
     first = hits[0]
+    out = take_out(ctx, path, first.alone, first.secret_name)
     where = ", ".join(h.secret_key or "" for h in hits[:3]) + (", …" if len(hits) > 3 else "")
     return RULE.finding(
         path,
         f"an OpenPGP private key (-----BEGIN {PGP_KIND}-----) in clear at {where} of a Secret, "
         "where Flux reads the keys it decrypts with",
-        fix=f"take it out of the repository ({take_out(path, first.alone, first.secret_name)}; "
+        fix=f"take it out of the repository ({out}; "
         "keep the key elsewhere if you need it), purge it from git history, and rotate away "
         "from it: a new key in "
         ".sops.yaml in its place, sops updatekeys -y on every file encrypted to it, and the new "
@@ -442,7 +443,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if pem:
             yield _pem_finding(ctx, path, pem)
         if flux_pgp:
-            yield _flux_pgp_finding(path, flux_pgp)
+            yield _flux_pgp_finding(ctx, path, flux_pgp)
         hits = [h for h in hits if h.kind == "age"]
         if not hits:
             continue

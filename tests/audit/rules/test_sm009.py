@@ -92,6 +92,19 @@ def test_a_committed_cluster_key_manifest_gets_fixes_that_work(tmp_path: Path) -
         "git rm -q --cached --ignore-unmatch clusters/prod/sops-age.yaml; "
         "rm -f clusters/prod/sops-age.yaml"
     )
+    # a kustomization that lists it must drop its line, or its build fails (sweep 19,
+    # mtumilowicz): the fix says which
+    write(
+        tmp_path,
+        "clusters/prod/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "resources:\n  - sops-age.yaml\n",
+    )
+    fixes = {f.rule: f.fix for f in audit(tmp_path).findings if f.path.endswith("sops-age.yaml")}
+    assert (fixes["SM001"] or "").endswith(
+        "rm -f clusters/prod/sops-age.yaml; then delete its line from the resources: of "
+        "clusters/prod/kustomization.yaml"
+    )
     # another recipient's key is removed from every file, by its public key
     write(tmp_path, "apps/notes.txt", f"{generate_identity()[0]}\n")
     notes = [f for f in audit(tmp_path).findings if f.path == "apps/notes.txt"]
