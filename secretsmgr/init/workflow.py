@@ -51,6 +51,7 @@ from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.git import ignored_paths
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
+from secretsmgr.repo.pgpkeys import on_flux_pgp, repository_pgp_ids
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.settingsfile import pinned_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
@@ -68,13 +69,14 @@ def _state_notes(
     sops_only: list[tuple[str, tuple[str, ...], list[str]]] = []  # PGP/KMS only: sops re-wraps
     strangers: list[str] = []
     expected = set(keys.values()) | set(allowed)
+    pgp_ids = repository_pgp_ids(inv)
     for entry in inv.sops_files:
         sf = entry.sops_file
         if sf is None:
             continue
         recipients = set(sf.metadata.age_recipients)
         wanted = {keys[c] for c in inv.layers.clusters_of(entry.path) if c in keys}
-        if wanted and not wanted <= recipients:
+        if wanted and not wanted <= recipients and not on_flux_pgp(inv, entry, pgp_ids):
             if not recipients and sf.metadata.foreign_kinds:
                 sops_only.append((entry.path, sf.metadata.foreign_kinds, sorted(wanted)))
             else:

@@ -20,6 +20,7 @@ from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
 from secretsmgr.repo.flux.graph import unknown_layer
 from secretsmgr.repo.inventory import Inventory
+from secretsmgr.repo.pgpkeys import on_flux_pgp
 from secretsmgr.repo.sopsconfig import all_age_recipients, sops_rotate_hint
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.rotate.regenerate import Regeneration, paths_holding, replace_equal
@@ -228,7 +229,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         # keeps the old one, so it is said only where a cluster decrypts with an age key
         cluster_keys = ctx.cluster_keys_for(entry)
         hints = [by_sops]
-        if cluster_keys:
+        if cluster_keys and not on_flux_pgp(ctx, entry):  # Flux decrypts it with PGP: no SM004
             how = ctx.sops_configs.updatekeys_hint(entry.path, metadata.foreign_kinds, cluster_keys)
             hints.append(f"it lacks the cluster's age key too (SM004): {how}")
         raise RefusedError(

@@ -798,6 +798,12 @@ def test_a_pgp_repository_gets_steps_that_keep_its_pgp_key(
     # Flux's to decrypt with it; under another name SM004 cannot tell, and says so
     sm004 = [f for f in audit(repo, capsys) if f["rule"] == "SM004"]
     assert bool(sm004) == (name != "sops-gpg")
+    # init's note and rotate's refusal call it SM004 only where audit does (sweep 19: dcplaya,
+    # SVendittelli)
+    assert ("(SM004)" in out) == (name != "sops-gpg")
+    code, _out, err = run(["--repo", str(repo), "rotate", "--dry-run", "--all"], capsys)
+    assert code == 1 and "encrypted to pgp keys only" in err
+    assert ("(SM004)" in err) == (name != "sops-gpg")
 
 
 def test_a_key_no_identity_at_hand_opens_is_exported_by_its_holder(

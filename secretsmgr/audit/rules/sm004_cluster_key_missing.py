@@ -7,13 +7,11 @@ from collections.abc import Iterator, Sequence
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import is_post_quantum, short_key
-from secretsmgr.repo.flux import Layer
-from secretsmgr.repo.flux.objects import pgp_secret_name
 from secretsmgr.repo.inventory import ExpectedKeys
+from secretsmgr.repo.pgpkeys import on_flux_pgp, repository_pgp_ids
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.shellword import sh_path
-from secretsmgr.sops.model import SopsMetadata, pgp_id
 from secretsmgr.sops.tree import SeqNode
 
 
@@ -36,29 +34,6 @@ def _whose(group: ExpectedKeys, named: bool) -> str:
     return f"the cluster key ({shown})"
 
 
-def _pgp_layers(layers: Sequence[Layer]) -> bool:
-    """Whether every one of ``layers`` decrypts with a Secret named for PGP keys."""
-    return bool(layers) and all(
-        layer.decryption is not None
-        and layer.decryption.secret_ref is not None
-        and pgp_secret_name(layer.decryption.secret_ref)
-        for layer in layers
-    )
-
-
-def _repository_pgp(metadata: SopsMetadata, named: set[str]) -> bool:
-    """Whether the file is on PGP keys only, each one a `.sops.yaml` rule of the repository
-    names (by fingerprint or the key id at its end): the keys the repository decrypts with,
-    not a stranger's (the review: a file on an unrelated PGP key passed the gate)."""
-    ids = [key for g in metadata.key_groups for field, key in g.foreign_ids() if field == "pgp"]
-    kinds = set(metadata.foreign_kinds)
-    return (
-        bool(ids)
-        and kinds == {"pgp"}
-        and all(any(pgp_id(k).endswith(n) or n.endswith(pgp_id(k)) for n in named) for k in ids)
-    )
-
-
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Files that some cluster applying them cannot decrypt: none of that cluster's keys is an
     age recipient (or, with several key groups, the groups it opens are below the threshold).
@@ -70,22 +45,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     """
     graph = ctx.repo.layers
     named = len(graph.clusters) > 1  # a one-cluster repository does not name its cluster
-    repo_pgp = {
-        pgp_id(k)
-        for config in ctx.repo.sops_configs.all_loaded()
-        for rule in config.rules
-        for group in rule.key_groups
-        for k in group.pgp
-    }
+    repo_pgp = repository_pgp_ids(ctx.repo)
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None or (graph.layers and not graph.placements(entry.path)):
             continue
-        if (
-            not sf.metadata.age_recipients
-            and _pgp_layers(graph.placements(entry.path))
-            and _repository_pgp(sf.metadata, repo_pgp)
-        ):
+        if on_flux_pgp(ctx.repo, entry, repo_pgp):
             # the repository's own PGP keys only, in layers that decrypt with a PGP Secret
             # (Flux's guide names it sops-gpg): the age cluster key is not the one they need
             # (init in a PGP repository turned every file into an SM004 error: sweep 18)

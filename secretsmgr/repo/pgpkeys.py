@@ -1,0 +1,58 @@
+"""Files Flux decrypts with the repository's own PGP keys, where the age cluster key is not the
+one they need: every layer that applies the file reads a Secret named for PGP keys (Flux's guide
+names it ``sops-gpg``), and the file is on PGP keys only, each one a `.sops.yaml` rule of the
+repository names. SM004 leaves them alone; ``rotate`` and ``init`` do not call them SM004."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from secretsmgr.repo.flux import Layer
+from secretsmgr.repo.flux.objects import pgp_secret_name
+from secretsmgr.repo.inventory import Inventory
+from secretsmgr.repo.sopsentry import SopsEntry
+from secretsmgr.sops.model import SopsMetadata, pgp_id
+
+
+def repository_pgp_ids(inv: Inventory) -> set[str]:
+    """The PGP keys (as ``pgp_id`` compares them) any `.sops.yaml` rule of ``inv`` names."""
+    return {
+        pgp_id(k)
+        for config in inv.sops_configs.all_loaded()
+        for rule in config.rules
+        for group in rule.key_groups
+        for k in group.pgp
+    }
+
+
+def _pgp_layers(layers: Sequence[Layer]) -> bool:
+    """Whether every one of ``layers`` decrypts with a Secret named for PGP keys."""
+    return bool(layers) and all(
+        layer.decryption is not None
+        and layer.decryption.secret_ref is not None
+        and pgp_secret_name(layer.decryption.secret_ref)
+        for layer in layers
+    )
+
+
+def _repository_pgp(metadata: SopsMetadata, named: set[str]) -> bool:
+    """Whether the file is on PGP keys only, each one a `.sops.yaml` rule of the repository
+    names (by fingerprint or the key id at its end): the keys the repository decrypts with,
+    not a stranger's (the review: a file on an unrelated PGP key passed the gate)."""
+    ids = [key for g in metadata.key_groups for field, key in g.foreign_ids() if field == "pgp"]
+    kinds = set(metadata.foreign_kinds)
+    return (
+        bool(ids)
+        and kinds == {"pgp"}
+        and all(any(pgp_id(k).endswith(n) or n.endswith(pgp_id(k)) for n in named) for k in ids)
+    )
+
+
+def on_flux_pgp(inv: Inventory, entry: SopsEntry, named: set[str] | None = None) -> bool:
+    """Whether Flux decrypts ``entry`` with the repository's PGP keys (see the module);
+    ``named``: ``repository_pgp_ids(inv)``, when the caller asks about many files."""
+    sf = entry.sops_file
+    if sf is None or sf.metadata.age_recipients:
+        return False
+    ids = repository_pgp_ids(inv) if named is None else named
+    return _pgp_layers(inv.layers.placements(entry.path)) and _repository_pgp(sf.metadata, ids)
