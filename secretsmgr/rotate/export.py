@@ -21,9 +21,10 @@ from typing import Protocol
 from secretsmgr.errors import KeyNotFoundError, RefusedError, UsageError
 from secretsmgr.keys.age import CLUSTER_MARK
 from secretsmgr.keys.bech32 import short_key
-from secretsmgr.keys.manifest import entry_text
+from secretsmgr.keys.manifest import check_names, entry_text
 from secretsmgr.plural import plural
-from secretsmgr.repo.flux import find_layers
+from secretsmgr.repo.flux.objects import pgp_secret_name
+from secretsmgr.repo.inventory import load_inventory
 from secretsmgr.repo.repokeys import repository_keys
 from secretsmgr.repo.settings import (
     CLUSTER_KEY_ENV,
@@ -31,7 +32,7 @@ from secretsmgr.repo.settings import (
     load_settings,
     without_cluster_key_env,
 )
-from secretsmgr.repo.snapshot import WorktreeSnapshot
+from secretsmgr.shellword import sh_word
 
 
 class ClusterKeyHolder(Protocol):
@@ -389,35 +390,65 @@ def _misfit(
     )
 
 
-def secret_targets(
-    root: Path, namespace: str | None, name: str | None, cluster: str | None, name_option: str
-) -> tuple[tuple[str, str], ...]:
-    """(namespace, name) of each Secret the key goes to: the options when both are given; else
-    the Secrets the cluster's decrypting Kustomizations read (their namespace and
-    ``decryption.secretRef``), narrowed by whichever option was given; else
-    ``flux-system/sops-age``. Secrets of several clusters that differ are refused: the current
-    context is one cluster, and only the operator knows which (sweep 19: a layer reading
-    ``sops-keys`` got a ``sops-age`` Secret that Flux never reads)."""
+def secret_target(
+    root: Path,
+    namespace: str | None,
+    name: str | None,
+    cluster: str | None,
+    *,
+    name_option: str,
+    add: bool = False,
+) -> tuple[str, str]:
+    """(namespace, name) of the Secret the key goes to when the options do not both say.
+
+    The Secret the decrypting layers read (the Kustomization's namespace and its
+    ``decryption.secretRef``; sweep 19: a layer reading ``sops-keys`` got a ``sops-age`` Secret
+    Flux never reads), counting only layers of this checkout that hold a SOPS file (the review:
+    a tenant's Kustomization over another source, or an app's over no secret, is no place for
+    the cluster's key), narrowed by the option given; ``flux-system/sops-age`` when none says.
+    Several such Secrets, a Secret named for PGP keys (replacing it would drop the PGP key;
+    only ``--add`` keeps it) and a name the API server would refuse (``${VAR}``) are usage
+    errors: the operator names the Secret."""
     if namespace is not None and name is not None:
-        return ((namespace, name),)
-    settings = load_settings(root)
-    graph = find_layers(WorktreeSnapshot(root), settings.clusters, dict(settings.sources))
-    found: dict[tuple[str, str], set[str | None]] = {}
-    for owner, pairs in graph.decryption_secrets().items():
-        if cluster is not None and owner != cluster:
+        return namespace, name
+    inv = load_inventory(root)
+    sops_paths = {e.path for e in inv.sops_files}
+    found: dict[tuple[str, str], None] = {}
+    for layer in inv.layers.layers:
+        ref = layer.decryption.secret_ref if layer.decryption is not None else None
+        if not ref or not layer.decrypts_sops or layer.external is not None:
             continue
-        for pair in pairs:
-            if (namespace is None or pair[0] == namespace) and (name is None or pair[1] == name):
-                found.setdefault(pair, set()).add(owner)
+        if (cluster is not None and layer.cluster != cluster) or not layer.files & sops_paths:
+            continue
+        if (namespace is None or layer.namespace == namespace) and (name is None or ref == name):
+            found[(layer.namespace, ref)] = None
     if not found:
-        return ((namespace or "flux-system", name or "sops-age"),)
-    owners = {owner for holders in found.values() for owner in holders}
-    if len(owners) > 1 and len(found) > 1:
-        listed = ", ".join(f"{ns}/{n}" for ns, n in found)
-        first_ns, first_name = next(iter(found))
+        return namespace or "flux-system", name or "sops-age"
+    pairs = list(found)
+    example = f"--namespace {sh_word(pairs[0][0])} {name_option} {sh_word(pairs[0][1])}"
+    if len(pairs) > 1:
+        listed = ", ".join(f"{ns}/{n}" for ns, n in pairs[:4]) + (", …" if len(pairs) > 4 else "")
         raise UsageError(
-            f"the clusters' layers decrypt with different Secrets ({listed}): name the one of "
-            "the cluster the key goes to",
-            hints=(f"for example: --namespace {first_ns} {name_option} {first_name}",),
+            f"the decrypting layers read {len(pairs)} Secrets ({listed}): name the one the key "
+            "goes to",
+            hints=(f"one command per Secret, e.g. {example}",),
         )
-    return tuple(found)
+    target = pairs[0]
+    try:
+        check_names(*target)
+    except UsageError as exc:
+        raise UsageError(
+            f"the decrypting layers read the Secret {target[0]}/{target[1]}, which is no name "
+            "to send to (a variable Flux fills in?): name it",
+            hints=(f"{name_option} S (and --namespace N)",),
+        ) from exc
+    if pgp_secret_name(target[1]) and not add and name is None:
+        raise UsageError(
+            f"the decrypting layers read {target[0]}/{target[1]}, a Secret named for PGP keys: "
+            "sending the key there would replace the PGP key Flux decrypts other files with",
+            hints=(
+                f"keep it beside them: secretsmgr key export {example} --apply --add",
+                f"or name the Secret yourself: {name_option} S",
+            ),
+        )
+    return target

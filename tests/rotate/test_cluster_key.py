@@ -337,6 +337,9 @@ def test_export_without_the_private_half_is_a_clear_error(repo: Path, tmp_path: 
     assert result.err.startswith("secretsmgr: error: the private half of the cluster key")
 
 
+_LAYER_FILES = ("infrastructure.yaml", "databases-kustomization.yaml", "apps-kustomization.yaml")
+
+
 def _decrypt_with(repo: Path, names: dict[str, str]) -> None:
     """Point each demo layer's ``decryption.secretRef`` at another Secret (file: name)."""
     for file, name in names.items():
@@ -378,18 +381,32 @@ def test_export_and_begin_send_the_key_to_the_secret_the_layers_decrypt_with(
     assert _secret_names(began.out) == [("flux-system", "sops-keys")]
 
 
-def test_export_sends_one_secret_for_each_secret_the_layers_read(
-    repo: Path, tmp_path: Path
-) -> None:
+def test_export_asks_which_secret_when_the_layers_read_several(repo: Path, tmp_path: Path) -> None:
     # sweep 19 (rust84/k8s-gitops): Kustomizations in each app's namespace, each reading its
-    # namespace's sops-age
+    # namespace's sops-age. The review: one manifest per Secret sent the cluster's key to
+    # places nobody named; the operator names each Secret instead
     path = repo / "clusters" / "homelab" / "apps-kustomization.yaml"
     text = path.read_text()
     assert "  namespace: flux-system\n" in text
-    path.write_text(text.replace("  namespace: flux-system\n", "  namespace: apps\n", 1))
+    text = text.replace("  namespace: flux-system\n", "  namespace: apps\n", 1)
+    text = text.replace(
+        "    name: flux-system\n", "    name: flux-system\n    namespace: flux-system\n"
+    )
+    text = text.replace(
+        "    - name: databases\n", "    - name: databases\n      namespace: flux-system\n"
+    )
+    path.write_text(text)
     commit_all(repo, "apps in their own namespace")
-    exported = run(repo, key_env(tmp_path), "key", "export", warnings=("exported the private",))
-    assert _secret_names(exported.out) == [("flux-system", "sops-age"), ("apps", "sops-age")]
+    refused = run(repo, key_env(tmp_path), "key", "export", expect=2)
+    assert "the decrypting layers read 2 Secrets (flux-system/sops-age, apps/sops-age)" in (
+        refused.err
+    )
+    assert "e.g. --namespace flux-system --name sops-age" in refused.err and refused.out == ""
+    before = snapshot(repo)
+    args = ("key", "rotate", "--begin", "-o", str(tmp_path / "n"))
+    began = run(repo, key_env(tmp_path), *args, expect=2)
+    assert "--secret sops-age" in began.err  # refused before any change
+    assert snapshot(repo) == before and not (tmp_path / "n").exists()
     only = run(
         repo,
         key_env(tmp_path),
@@ -397,6 +414,54 @@ def test_export_sends_one_secret_for_each_secret_the_layers_read(
         warnings=("exported the private",),
     )
     assert _secret_names(only.out) == [("apps", "sops-age")]
+
+
+def test_export_never_picks_a_secret_of_a_layer_without_the_clusters_files(
+    repo: Path, tmp_path: Path
+) -> None:
+    # the review: a tenant's Kustomization over its own source, and an app's over no SOPS file,
+    # each reading a Secret of its own namespace, got the cluster's private key
+    tenant = (
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n"
+        "  name: team-a\n  namespace: team-a\nspec:\n  url: https://example.com/team-a\n"
+        "  ref:\n    branch: main\n---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"
+        "  name: team-a\n  namespace: team-a\nspec:\n  path: ./\n  prune: true\n"
+        "  sourceRef:\n    kind: GitRepository\n    name: team-a\n"
+        "  decryption:\n    provider: sops\n    secretRef:\n      name: team-a-sops\n"
+    )
+    (repo / "clusters" / "homelab" / "team-a.yaml").write_text(tenant)
+    commit_all(repo, "a tenant")
+    exported = run(repo, key_env(tmp_path), "key", "export", warnings=("exported the private",))
+    assert _secret_names(exported.out) == [("flux-system", "sops-age")]
+
+
+def test_export_will_not_replace_a_pgp_named_secret_unasked(repo: Path, tmp_path: Path) -> None:
+    # the review: the layers read sops-gpg; a plain --apply would replace it, PGP key and all
+    _decrypt_with(repo, dict.fromkeys(_LAYER_FILES, "sops-gpg"))
+    refused = run(repo, key_env(tmp_path), "key", "export", expect=2)
+    assert "flux-system/sops-gpg, a Secret named for PGP keys" in refused.err
+    assert "--namespace flux-system --name sops-gpg --apply --add" in refused.err
+    named = run(
+        repo,
+        key_env(tmp_path),
+        *("key", "export", "--name", "sops-gpg"),
+        warnings=("exported the private",),
+    )
+    assert _secret_names(named.out) == [("flux-system", "sops-gpg")]
+
+
+def test_begin_refuses_a_secret_name_flux_fills_in_before_any_change(
+    repo: Path, tmp_path: Path
+) -> None:
+    # the review: secretRef.name: ${SOPS_SECRET:=sops-age} was found invalid only after begin
+    # had re-encrypted every file
+    _decrypt_with(repo, dict.fromkeys(_LAYER_FILES, "${SOPS_SECRET:=sops-age}"))
+    before = snapshot(repo)
+    args = ("key", "rotate", "--begin", "-o", str(tmp_path / "n"))
+    refused = run(repo, key_env(tmp_path), *args, expect=2)
+    assert "which is no name to send to" in refused.err
+    assert snapshot(repo) == before and not (tmp_path / "n").exists()
 
 
 def test_export_refuses_bad_names(repo: Path, tmp_path: Path) -> None:
@@ -778,20 +843,21 @@ def test_a_file_outside_flux_that_never_carried_the_key_is_left_alone(
 def test_export_asks_which_secret_when_clusters_decrypt_with_different_ones(
     tmp_path: Path,
 ) -> None:
-    from tests.init.helpers import commit, two_cluster_repo, write
+    from tests.audit.helpers import enc, secret
+    from tests.init.helpers import commit, kustomization, two_cluster_repo, write
 
     repo = two_cluster_repo(tmp_path / "repo")
     layer = repo / "clusters" / "staging" / "apps.yaml"
     layer.write_text(layer.read_text().replace("name: sops-age", "name: sops-staging"))
+    for cluster in ("staging", "production"):
+        write(repo, f"apps/{cluster}/db.enc.yaml", enc(secret("db"), (OLD,)))
+        kustomization(repo, f"apps/{cluster}", "../base", "settings.yaml", "db.enc.yaml")
     write(repo, ".secretsmgr.yaml", f"cluster_key: {OLD}\n")
     commit(repo, "staging reads another Secret")
     env = key_env(tmp_path)
     refused = run(repo, env, "key", "export", expect=2)
-    assert "decrypt with different Secrets (flux-system/sops-age, flux-system/sops-staging)" in (
-        refused.err
-    ) or "decrypt with different Secrets (flux-system/sops-staging, flux-system/sops-age)" in (
-        refused.err
-    ), refused.err
+    assert "the decrypting layers read 2 Secrets (flux-system/" in refused.err, refused.err
+    assert "flux-system/sops-staging" in refused.err
     assert refused.out == ""
     named = run(
         repo,

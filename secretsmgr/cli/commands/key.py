@@ -8,7 +8,6 @@ Private keys go to exactly three places, each one asked for: the OS keyring, a f
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -79,28 +78,26 @@ def _preflight(choice: ClusterChoice) -> None:
 
 def _emit_secret(
     entries: tuple[tuple[str, str], ...],
-    choices: Sequence[ClusterChoice],
+    choice: ClusterChoice,
     apply: bool,
     *,
     add: bool = False,
 ) -> None:
-    """Print the manifest of each Secret (stdout, warning on stderr) or send them to the
-    cluster."""
+    """Print the manifest (stdout, warning on stderr) or send it to the cluster."""
     from secretsmgr.keys.manifest import secret_manifest
 
     if not apply:
-        texts = [secret_manifest(c.namespace, c.secret, entries) for c in choices]
+        text = secret_manifest(choice.namespace, choice.secret, entries)
         warn(PRIVATE_WARNING)
-        out("---\n".join(texts))
+        out(text)
         return
     from secretsmgr.cluster.kube import apply_secret
 
-    for choice in choices:
-        ref = choice.ref()
-        done = apply_secret(ref, dict(entries), os.environ, keep_others=add)
-        where = f"context {ref.context}" if ref.context else "the current context"
-        names = ", ".join(name for name, _ in entries)
-        out(f"{done} secret {ref.label} in {where} ({names})\n")
+    ref = choice.ref()
+    done = apply_secret(ref, dict(entries), os.environ, keep_others=add)
+    where = f"context {ref.context}" if ref.context else "the current context"
+    names = ", ".join(name for name, _ in entries)
+    out(f"{done} secret {ref.label} in {where} ({names})\n")
 
 
 # ----------------------------------------------------------------------------- commands
@@ -250,7 +247,7 @@ def export_cmd(
         check_named_key,
         export_cluster_keys,
         export_keys,
-        secret_targets,
+        secret_target,
     )
 
     check_names(namespace or "flux-system", name or "sops-age")
@@ -270,9 +267,8 @@ def export_cmd(
             context = own_context
     else:
         exported = export_keys(root, _all_identities(), os.environ, cluster_key, warn)
-    targets = secret_targets(root, namespace, name, cluster, "--name")
-    choices = [ClusterChoice(False, context, ns, n) for ns, n in targets]
-    choice = choices[0]
+    where = secret_target(root, namespace, name, cluster, name_option="--name", add=add)
+    choice = ClusterChoice(False, context, *where)
     if cluster is not None and apply:
         _refuse_other_cluster(root, cluster, choice, force=force)
     by_operator = [key for key in exported if key.named_by in ("--cluster-key", CLUSTER_KEY_ENV)]
@@ -288,7 +284,7 @@ def export_cmd(
                 force=force,
                 on_warn=warn,
             )
-    _emit_secret(tuple((key.entry, key.text) for key in exported), choices, apply, add=add)
+    _emit_secret(tuple((key.entry, key.text) for key in exported), choice, apply, add=add)
     for key in exported:  # which private keys left, and why each one was taken
         warn(f"exported the private key of {short_key(key.public)} ({key.named_by}) as {key.entry}")
     return 0
@@ -379,7 +375,7 @@ def rotate_cmd(
     """Replace the cluster key in two steps, with Flux able to decrypt throughout."""
     from secretsmgr.errors import SecretsmgrError, UsageError
     from secretsmgr.keys.stores import FileStore, KeyringStore
-    from secretsmgr.rotate.export import check_rotation_keys, secret_targets
+    from secretsmgr.rotate.export import check_rotation_keys, secret_target
     from secretsmgr.rotate.steptext import step_summary
 
     if begin == finish:
@@ -402,9 +398,8 @@ def rotate_cmd(
     # names the API server would refuse are refused before anything changes
     check_names(namespace or "flux-system", secret or "sops-age")
     root = repo_root(ctx)
-    targets = secret_targets(root, namespace, secret, cluster, "--secret")
-    choices = [ClusterChoice(from_cluster, context, ns, n) for ns, n in targets]
-    choice = choices[0]
+    target = secret_target(root, namespace, secret, cluster, name_option="--secret")
+    choice = ClusterChoice(from_cluster, context, *target)
     recover_interrupted(root)
     from secretsmgr.repo.settings import load_settings
 
@@ -418,8 +413,7 @@ def rotate_cmd(
         assert spec is not None
         pending = spec.next_cluster_key
         if context is None and spec.context:
-            choices = [replace(c, context=spec.context) for c in choices]
-            choice = choices[0]
+            choice = replace(choice, context=spec.context)
     if begin and output is not None and pending is not None:
         raise UsageError(
             "-o: a rotation is under way, so no new identity is made "
@@ -453,7 +447,7 @@ def rotate_cmd(
     # `secretsmgr key rotate --begin | kubectl apply -f -` works.
     out(summary if apply else "".join(f"# {line}\n" for line in summary.splitlines()))
     try:
-        _emit_secret(result.entries, choices, apply)
+        _emit_secret(result.entries, choice, apply)
     except SecretsmgrError as exc:
         raise type(exc)(
             f"the repository step is done, but sending the Secret failed: {exc.message}",
