@@ -153,6 +153,31 @@ def test_a_leaked_key_nothing_names_but_flux_decrypts_with_is_replaced_by_a_key_
     assert fixes["notes/other.txt"].endswith(f"secretsmgr rotate --all --remove-recipient {other}")
 
 
+def test_a_leaked_key_beside_another_on_every_file_gets_both_cures_named(tmp_path: Path) -> None:
+    # the review: every file on Flux's key and an operator's; the operator's leaked, and the
+    # fix pinned it as the cluster key, re-encrypting every file away from Flux's key
+    key, public = generate_identity()
+    _flux_secret, flux_key = generate_identity()
+    root = gitops(tmp_path / "r")
+    for rel in (".sops.yaml", ".secretsmgr.yaml"):
+        (root / rel).unlink()
+    for rel in ("infra/dns.enc.yaml", "apps/db.enc.yaml", "apps/cache.enc.yaml"):
+        text = secret(Path(rel).stem.split(".")[0], {"k": "v4lue-1"})
+        write(root, rel, enc(text, (flux_key, public)))
+    write(root, "notes/key.txt", f"{key}\n")
+    commit(root, "files on two keys, and one of them")
+    (root / "notes/key.txt").unlink()
+    commit(root, "oops, remove it")
+    (sm009,) = [
+        f
+        for f in run_rules(load_context(root, history=walk_repository(root))).findings
+        if f.rule == "SM009"
+    ]
+    assert sm009.fix is not None
+    assert "if it is the key Flux decrypts with (secretsmgr key show --from-cluster" in sm009.fix
+    assert sm009.fix.endswith(f"otherwise: secretsmgr rotate --all --remove-recipient {public}")
+
+
 def test_a_warm_rerun_reads_no_blob_and_agrees(tmp_path: Path) -> None:
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", {"token": "leaked-token-2"})})
     for n in range(5):

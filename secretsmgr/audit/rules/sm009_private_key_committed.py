@@ -315,25 +315,39 @@ def _rotate_away(ctx: AuditContext, public: str | None) -> str:
     other recipient is removed from every file."""
     if public is not None and public in {*ctx.repo.cluster_keys, *ctx.repo.repo_cluster_keys}:
         return "secretsmgr key rotate --begin (then --finish)"
-    if public is not None and not ctx.repo.cluster_keys and _flux_key(ctx, public):
-        # nothing names the cluster key, and this one opens what Flux applies: removing it
-        # leaves those files no recipient (sweep 19, 1Solon/Home-Server-Configuration)
-        return (
-            f"pin it as the cluster key, then replace it: secretsmgr init --cluster-key "
-            f"{public}; secretsmgr key rotate --begin --cluster-key {public} (then --finish)"
-        )
-    return f"secretsmgr rotate --all --remove-recipient {public or '<its public key>'}"
+    remove = f"secretsmgr rotate --all --remove-recipient {public or '<its public key>'}"
+    flux = _flux_key(ctx, public) if public is not None and not ctx.repo.cluster_keys else None
+    if flux is None:
+        return remove
+    # nothing names the cluster key, and this one opens what Flux applies: removing it would
+    # leave a file it alone opens with no recipient (sweep 19, 1Solon/Home-Server-Configuration)
+    pin = (
+        f"secretsmgr init --cluster-key {public}; "
+        f"secretsmgr key rotate --begin --cluster-key {public} (then --finish)"
+    )
+    if flux:
+        return f"pin it as the cluster key, then replace it: {pin}"
+    # beside other keys on every such file: the cluster's, or an operator's (the review)
+    return (
+        f"if it is the key Flux decrypts with (secretsmgr key show --from-cluster lists the "
+        f"cluster's), pin it and replace it: {pin}; otherwise: {remove}"
+    )
 
 
-def _flux_key(ctx: AuditContext, public: str) -> bool:
-    """Whether ``public`` is a recipient of a SOPS file a decrypting Flux layer applies."""
+def _flux_key(ctx: AuditContext, public: str) -> bool | None:
+    """Whether ``public`` is the only key of a SOPS file a decrypting Flux layer applies (then
+    Flux decrypts with it: True), a key beside others on such files (False), or on none."""
+    found: bool | None = None
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None or public not in sf.metadata.age_recipients:
             continue
         if any(layer.decrypts_sops for layer in ctx.repo.layers.placements(entry.path)):
-            return True
-    return False
+            others = set(sf.metadata.age_recipients) - {public}
+            if not others and not sf.metadata.foreign_kinds:
+                return True
+            found = False
+    return found
 
 
 def _lines(hits: list[PrivateKeyHit]) -> str:
