@@ -306,9 +306,11 @@ _ENC_STAND_IN = re.compile(
 _MARKER = re.compile(r"^\s*__[A-Z][A-Z]*(?:_[A-Z0-9]+)*__\s*$")
 
 # A shell variable without braces that envsubst fills in (``SECRET_DOMAIN: $BOOTSTRAP_DOMAIN``,
-# sp3nx0r/home-ops: sweep 19), as a whole value: words in capitals joined by ``_``, each maybe
-# with a short number after it; never a random mix (``$K9qX2m``) or a word with a secret beside it
-_SHELL_VARIABLE = re.compile(r"^\s*\$[A-Z]{2,}\d{0,3}(?:_[A-Z]+\d{0,3})*\s*$")
+# sp3nx0r/home-ops: sweep 19), as a whole value: two or more words in capitals joined by ``_``,
+# each maybe with a short number after it. Flux's own substitution reads only ``${…}``, so a
+# ``$WORD`` reaches the cluster as it is: one word (``$HUNTER2``, ``$WELCOME123``) may be the
+# password itself (the review), and a random mix (``$K9qX2m``) is
+_SHELL_VARIABLE = re.compile(r"^\s*\$[A-Z]{2,}\d{0,3}(?:_[A-Z]+\d{0,3})+\s*$")
 
 
 def is_placeholder(value: object) -> bool:
@@ -547,13 +549,20 @@ _MATCHER = re.compile(
 _PATH_GLOB = re.compile(r"^/[A-Za-z0-9._-]{1,64}(?:/[A-Za-z0-9._*-]{1,64}){0,15}$")
 
 
+_COLON_NOT_PORT = re.compile(r":(?!\d{1,5}$)")
+
+
 def _matcher_setting(value: str) -> bool:
     """A label matcher on a label that names nothing secret, each alternative a plain word."""
     found = _MATCHER.match(value)
     if found is None or names_sensitive(found.group(1)):
         return False
     return all(
-        _PLAIN_SETTING.match(part.strip()) and len(part.split()) <= 3 and not looks_like_token(part)
+        _PLAIN_SETTING.match(part.strip())
+        and len(part.split()) <= 3
+        and not looks_like_token(part)
+        # a colon only before a port (``instance = node1:9100``): ``admin:hunter`` is a login
+        and not _COLON_NOT_PORT.search(part)
         for part in found.group(3).split("|")
     )
 

@@ -166,6 +166,12 @@ def test_a_secret_mentioning_such_a_word_is_none() -> None:
         "$Q7WM2ZPK9VR4",
         "$q7Wm2ZpK9vR4",
         "$DB_PASSWORD Xq9vLw2p",
+        # one word: Flux leaves $WORD as it is, so it may be the password itself (the review)
+        "$HUNTER2",
+        "$WELCOME123",
+        "$MYSECRETPASSWORD",
+        "$PASSWORD1",
+        "$TRUSTNO1",
         "Xq9vLw2p$DB_PASSWORD",
         "$DB_PASSWORD_q7Wm2ZpK",
     ):

@@ -1732,6 +1732,12 @@ templates:
         ("- name: x\n  matchers:\n  - team = ghp_16C7e42F292c6912E7710c838347Ae178B4a\n", True),
         ("- name: x\n  matchers:\n  - team =~ ops|q7Wm2ZpK9vR4tY8uXb3Nf5Hs\n", True),
         ("- name: x\n  webhook: /ghp_16C7e42F292c6912E7710c838347Ae178B4a/*\n", True),
+        # the review: a receiver's integration is a credential however plain its URL looks
+        ("- name: snitch\n  webhook_configs:\n  - url: https://nosnch.in/c2354d53d2\n", True),
+        ("- name: ntfy\n  webhook_configs:\n  - url: https://ntfy.sh/homelab-alerts-q\n", True),
+        ("- name: x\n  matchers:\n  - login = admin:hunter\n", True),
+        # a host and port in a matcher is a setting
+        ("- name: x\n  matchers:\n  - instance = node1:9100\n", False),
     ],
 )
 def test_an_alertmanager_config_of_matchers_is_no_plaintext_secret(
