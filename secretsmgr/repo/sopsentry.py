@@ -14,10 +14,15 @@ from dataclasses import dataclass, field, replace
 
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.placeholders import (
+    PRIVATE_KEY_BLOCK,
+    URL_PASSWORD,
+    holds_literal_secret,
     is_credential_skeleton,
     is_placeholder,
     is_plain_setting,
     is_setting_value,
+    looks_like_token,
+    names_sensitive,
 )
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, CreationRule
 from secretsmgr.sops.document import (
@@ -114,8 +119,9 @@ class SopsEntry:
     # Named like a SOPS file, no metadata, yet ``ENC[…]`` values: its ``sops`` block was lost
     # (the values are ciphertext no key opens without the data key it held)
     lost_metadata: bool = False
-    # Named like a SOPS file, no metadata: key paths of the values it holds in clear (no
-    # placeholder or setting), which git keeps readable once committed (SM019 in history)
+    # Key paths of the secrets it holds in clear (``exposed_value``): every such value of a file
+    # named like a SOPS file with no metadata, the plaintext leaves' of a SOPS file; git keeps
+    # them readable once committed (SM019 in history)
     exposed_leaves: tuple[str, ...] = ()
 
     @property
@@ -233,9 +239,11 @@ def _decrypt_disabled(tree: MapNode) -> bool:
     return isinstance(value, str) and value.strip().lower() == "disabled"
 
 
-def _scan_leaves(sf: SopsFile) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Dotted paths of values the file's own rule encrypts that are plain (SM003) or broken ENC."""
+def _scan_leaves(sf: SopsFile) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Dotted paths of values the file's own rule encrypts that are plain (SM003), of those
+    the ones that are secrets once readable in git (``exposed_value``), and of broken ENC."""
     plain: dict[str, None] = {}
+    exposed: dict[str, None] = {}
     broken: dict[str, None] = {}
     rule = sf.metadata.rule
     for tree in sf.docs:
@@ -256,7 +264,10 @@ def _scan_leaves(sf: SopsFile) -> tuple[tuple[str, ...], tuple[str, ...]]:
                     broken[dotted(path) or "(top level)"] = None
             elif not is_placeholder(leaf):
                 plain[dotted(path) or "(top level)"] = None
-    return tuple(plain), tuple(broken)
+                named = [str(p) for p in path if isinstance(p, str)]
+                if path and exposed_value(named[-1] if named else "", leaf):
+                    exposed[dotted(path) or "(top level)"] = None
+    return tuple(plain), tuple(exposed), tuple(broken)
 
 
 _SECRET_VALUES = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
@@ -287,12 +298,26 @@ def values_left_clear(docs: Sequence[Node], rule: EncryptionRule) -> list[str] |
     return clear or None
 
 
-def _readable(key: str, value: object) -> bool:
-    """Whether a value a plaintext file would have encrypted is a secret in clear: no
-    placeholder, no empty credentials file, no setting (``version: v1.7``, an identifier)."""
+def exposed_value(key: str, value: object) -> bool:
+    """Whether a value once readable in git is a secret that must change: under a key that
+    names one (a PIN or PSK code too, as a number), or a token, a URL password, a private key
+    by its form; never a placeholder, an empty credential or a setting (an identifier, a port,
+    a user name, a schedule, prose). The review of sweep 19: ``ok: true``, ``port: "5432"`` and
+    a cron line were exposures; ``pin: 4821`` was not."""
     if is_placeholder(value) or (isinstance(value, str) and is_credential_skeleton(value)):
         return False
-    return not (is_setting_value(key, value) or is_plain_setting(key, value))
+    if is_setting_value(key, value):
+        return False
+    if names_sensitive(key):
+        return not isinstance(value, bool)
+    if not isinstance(value, str):
+        return False
+    return bool(
+        looks_like_token(value)
+        or URL_PASSWORD.search(value)
+        or holds_literal_secret(value)
+        or PRIVATE_KEY_BLOCK.search(value)
+    )
 
 
 def _exposed(values: list[tuple[str, object, bool, str]]) -> tuple[str, ...]:
@@ -303,7 +328,7 @@ def _exposed(values: list[tuple[str, object, bool, str]]) -> tuple[str, ...]:
         dict.fromkeys(
             dotted_path
             for key, value, _in_secret, dotted_path in values
-            if isinstance(value, str) and _readable(key, value)
+            if exposed_value(key, value)
         )
     )
 
@@ -501,7 +526,7 @@ def read_sops_entry(
                     bare.append(number)  # a plain manifest after it is applied as it stands
                 trees.append(doc.without(SOPS_KEY))
             sf = SopsFile(fmt, trees, metadata)
-        plain, broken = _scan_leaves(sf)
+        plain, exposed, broken = _scan_leaves(sf)
     except FormatError as exc:
         return replace(base, has_metadata=True, error=exc.message)
     return replace(
@@ -510,6 +535,7 @@ def read_sops_entry(
         has_metadata=True,
         sops_file=sf,
         plaintext_leaves=plain,
+        exposed_leaves=exposed,
         malformed_leaves=broken,
         bare_documents=tuple(bare),
         decrypt_disabled=any(_decrypt_disabled(t) for t in sf.docs),

@@ -47,7 +47,11 @@ def test_a_value_added_in_clear_to_a_sops_file_is_exposed_after_it_is_encrypted(
     # sweep 19: a value added in clear to a file on ^(data|stringData)$ (SM003 then), encrypted
     # in the next commit, was no exposure: SM003's detector left those values to the entry
     sealed = enc(secret("db", {"password": "s3cr3t-Xq9v"}))
-    added = sealed.replace("stringData:\n", "stringData:\n    token: Tr0ub4dor-Xq9vLw2p\n", 1)
+    # the review: settings added in clear beside it (a user name, a port, a switch) are none
+    settings = '    username: admin\n    port: "5432"\n    ok: "true"\n'
+    added = sealed.replace(
+        "stringData:\n", "stringData:\n    token: Tr0ub4dor-Xq9vLw2p\n" + settings, 1
+    )
     assert added != sealed
     root = gitops(tmp_path / "r", {"apps/db.enc.yaml": added})
     write(root, "apps/db.enc.yaml", enc(secret("db", {"password": "s3cr3t-Xq9v", "token": "n"})))
@@ -68,6 +72,9 @@ def test_a_plaintext_file_named_like_a_sops_file_is_exposed_after_it_is_encrypte
         "cluster:\n  id: q7Wm2ZpK9vR4tY8uXb3N\n  secret: Zq8rT2mVx91LkPw+Ab4=\n"
         "secrets:\n  secretboxencryptionsecret: 9f86d081884c7d659a2feaa0c55ad015\n"
         "  version: v1.7\n  token: ${TALOS_TOKEN}\n"
+        # the review: a PIN and a PSK code as numbers are secrets; prose and a schedule are not
+        "wifi:\n  pin: 4821\n  psk_code: 84726153\n  enabled: true\n"
+        "notes: this cluster runs three control planes\nbackup_schedule: 0 3 * * *\n"
     )
     from secretsmgr.sops import EncryptionRule
 
@@ -79,7 +86,9 @@ def test_a_plaintext_file_named_like_a_sops_file_is_exposed_after_it_is_encrypte
     assert exposed == {
         ("cluster.secret", "SM002"),
         ("secrets.secretboxencryptionsecret", "SM002"),
-    }  # settings (an identifier, a version) and a placeholder are none
+        ("wifi.pin", "SM002"),
+        ("wifi.psk_code", "SM002"),
+    }  # settings (an identifier, a version, a switch, prose, a schedule), a placeholder: none
     assert ("SM019", "talos/talsecret.sops.yaml") in history_findings(root)
 
 

@@ -74,10 +74,11 @@ def detect(file: ScannedFile) -> list[PlainSecretValue]:
     """Plain ``data``/``stringData`` values of Secrets in a file with SOPS metadata."""
     if file.sops is None or not file.sops.has_metadata:
         return []
-    # the values its own rule leaves plain are hits too: ``check`` reports them from the entry,
-    # and ``audit --history`` counts them as exposed (SM019); a value added in clear to a file
-    # on ``^(data|stringData)$`` and encrypted later was no exposure (sweep 19)
-    found = dict.fromkeys(k for k in file.sops.plaintext_leaves if k != "(top level)")
+    # the secrets among the values its own rule leaves plain are hits too: ``check`` reports
+    # them from the entry, and ``audit --history`` counts them as exposed (SM019); a value
+    # added in clear to a file on ``^(data|stringData)$`` and encrypted later was no exposure
+    # (sweep 19), and a setting among them is none (the review)
+    found = dict.fromkeys(k for k in file.sops.exposed_leaves if k != "(top level)")
     sf = file.sops.sops_file
     if sf is not None and _rule_covers_secret_values(sf.metadata.rule):
         # every Secret value is one the rule selects: plaintext_leaves has them all
