@@ -305,13 +305,6 @@ _ENC_STAND_IN = re.compile(
 # alone, as a random run is
 _MARKER = re.compile(r"^\s*__[A-Z][A-Z]*(?:_[A-Z0-9]+)*__\s*$")
 
-# A shell variable without braces that envsubst fills in (``SECRET_DOMAIN: $BOOTSTRAP_DOMAIN``,
-# sp3nx0r/home-ops: sweep 19), as a whole value: two or more words in capitals joined by ``_``,
-# each maybe with a short number after it. Flux's own substitution reads only ``${…}``, so a
-# ``$WORD`` reaches the cluster as it is: one word (``$HUNTER2``, ``$WELCOME123``) may be the
-# password itself (the review), and a random mix (``$K9qX2m``) is
-_SHELL_VARIABLE = re.compile(r"^\s*\$[A-Z]{2,}\d{0,3}(?:_[A-Z]+\d{0,3})+\s*$")
-
 
 def is_placeholder(value: object) -> bool:
     """Whether ``value`` is a placeholder (or empty) rather than a literal secret."""
@@ -322,8 +315,6 @@ def is_placeholder(value: object) -> bool:
     if not value.strip() or _ANGLE.match(value) or _REFERENCE.match(value):
         return True
     if _reference_list(value) or _ZARF_VARIABLE.match(value) or _MARKER.match(value):
-        return True
-    if _SHELL_VARIABLE.match(value):
         return True
     if _STAND_IN.match(value) or _placeholder_url(value) or _stand_in_credentials(value):
         return True
@@ -552,9 +543,14 @@ _PATH_GLOB = re.compile(r"^/[A-Za-z0-9._-]{1,64}(?:/[A-Za-z0-9._*-]{1,64}){0,15}
 _COLON_NOT_PORT = re.compile(r":(?!\d{1,5}$)")
 
 
-def _matcher_setting(value: str) -> bool:
-    """A label matcher on a label that names nothing secret, each alternative a plain word."""
-    found = _MATCHER.match(value)
+_MATCHER_KEYS = frozenset({"matchers", "source_matchers", "target_matchers"})
+
+
+def _matcher_setting(key: str, value: str) -> bool:
+    """A label matcher, as an Alertmanager config lists them (under ``matchers`` and its
+    kin: a compose file's ``RPCPASSWORD=hunter2`` is no matcher, the review), on a label that
+    names nothing secret, each alternative a plain word."""
+    found = _MATCHER.match(value) if key in _MATCHER_KEYS else None
     if found is None or names_sensitive(found.group(1)):
         return False
     return all(
@@ -579,7 +575,7 @@ def is_plain_setting(key: str, value: object) -> bool:
         return True
     if not isinstance(value, str):
         return False
-    if _matcher_setting(value.strip()):
+    if _matcher_setting(key, value.strip()):
         return True
     if _PATH_GLOB.match(value.strip()):
         return not looks_like_token(value)

@@ -388,28 +388,21 @@ def _settings_config(text: str) -> bool:
     return True
 
 
-# An Alertmanager receiver's integrations: a webhook or chat URL, a routing key, an SMTP login,
-# each a credential however plain it looks (``https://nosnch.in/c2354d53d2``, an ntfy topic: the
-# review); the chart's default config has a "null" receiver with none
-_RECEIVER_INTEGRATIONS = frozenset(
-    f"{name}_configs"
-    for name in (
-        *("webhook", "slack", "email", "pagerduty", "opsgenie", "telegram", "discord"),
-        *("msteams", "msteamsv2", "pushover", "victorops", "wechat", "sns", "webex", "jira"),
-        "rocketchat",
-    )
-)
-
-
 def _notifies(docs: Sequence[object]) -> bool:
-    """Whether a config holds an Alertmanager receiver integration (see above)."""
-    return any(
-        isinstance(part, str) and part in _RECEIVER_INTEGRATIONS
-        for doc in docs
-        if isinstance(doc, MapNode | SeqNode)
-        for path, _leaf, _ in iter_leaves(doc, EncryptionRule())
-        for part in path
-    )
+    """Whether a config holds an Alertmanager receiver integration (a ``receivers`` item's
+    ``webhook_configs``, ``slack_configs``, ``incidentio_configs`` …): a webhook or chat URL, a
+    routing key, an SMTP login, each a credential however plain it looks (a heartbeat URL, an
+    ntfy topic: the review); the chart's default config has a "null" receiver with none."""
+    for doc in docs:
+        if not isinstance(doc, MapNode | SeqNode):
+            continue
+        for path, _leaf, _ in iter_leaves(doc, EncryptionRule()):
+            names = [p for p in path if isinstance(p, str)]
+            if "receivers" in names[:-1] and any(
+                n.endswith("_configs") for n in names[names.index("receivers") + 1 :]
+            ):
+                return True
+    return False
 
 
 def _line(lines: Mapping[str, int], key_path: str) -> int | None:

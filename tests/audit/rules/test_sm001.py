@@ -1736,6 +1736,9 @@ templates:
         ("- name: snitch\n  webhook_configs:\n  - url: https://nosnch.in/c2354d53d2\n", True),
         ("- name: ntfy\n  webhook_configs:\n  - url: https://ntfy.sh/homelab-alerts-q\n", True),
         ("- name: x\n  matchers:\n  - login = admin:hunter\n", True),
+        # the second review: a newer integration, and NAME=value lines that are no matchers
+        ("- name: i\n  incidentio_configs:\n  - url: https://api.incident.io/v2/a\n", True),
+        ("- name: x\n  environment:\n  - RPCPASSWORD=hunter2\n", True),
         # a host and port in a matcher is a setting
         ("- name: x\n  matchers:\n  - instance = node1:9100\n", False),
     ],
