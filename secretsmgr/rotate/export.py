@@ -446,9 +446,22 @@ def secret_target(
         raise UsageError(
             f"the decrypting layers read {target[0]}/{target[1]}, a Secret named for PGP keys: "
             "sending the key there would replace the PGP key Flux decrypts other files with",
-            hints=(
-                f"keep it beside them: secretsmgr key export {example} --apply --add",
-                f"or name the Secret yourself: {name_option} S",
-            ),
+            hints=pgp_secret_hints(*target, rotate=name_option == "--secret"),
         )
     return target
+
+
+def pgp_secret_hints(namespace: str, name: str, *, rotate: bool) -> tuple[str, ...]:
+    """How the key reaches a Secret named for PGP keys without replacing it: ``key export
+    --apply --add`` keeps its other entries; ``key rotate`` has no such option, so it prints the
+    Secret (changing none) and export sends both keys (the second review: its hint named
+    ``--secret`` for export, and ``--secret … --apply`` replaced the Secret, PGP key and all)."""
+    where = f"--namespace {sh_word(namespace)} --name {sh_word(name)}"
+    add = f"secretsmgr key export {where} --apply --add"
+    if not rotate:
+        return (f"keep the PGP key beside it: {add}",)
+    return (
+        f"name it and leave out --apply (the Secret is printed, none is changed): "
+        f"--namespace {sh_word(namespace)} --secret {sh_word(name)}",
+        f"then send both keys beside the PGP key: {add}",
+    )

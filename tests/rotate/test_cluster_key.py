@@ -449,6 +449,18 @@ def test_export_will_not_replace_a_pgp_named_secret_unasked(repo: Path, tmp_path
         warnings=("exported the private",),
     )
     assert _secret_names(named.out) == [("flux-system", "sops-gpg")]
+    # key rotate has no --add: by default it asks for the name (and export's --name in the
+    # hint, the second review), and --apply to such a Secret is refused before any change
+    before = snapshot(repo)
+    args = ("key", "rotate", "--begin", "-o", str(tmp_path / "n"))
+    refused = run(repo, key_env(tmp_path), *args, expect=2)
+    assert "--namespace flux-system --secret sops-gpg" in refused.err
+    assert "secretsmgr key export --namespace flux-system --name sops-gpg --apply --add" in (
+        refused.err
+    )
+    applied = run(repo, key_env(tmp_path), *args, "--secret", "sops-gpg", "--apply", expect=2)
+    assert "replaces the Secret flux-system/sops-gpg whole" in applied.err
+    assert snapshot(repo) == before and not (tmp_path / "n").exists()
 
 
 def test_begin_refuses_a_secret_name_flux_fills_in_before_any_change(

@@ -375,7 +375,8 @@ def rotate_cmd(
     """Replace the cluster key in two steps, with Flux able to decrypt throughout."""
     from secretsmgr.errors import SecretsmgrError, UsageError
     from secretsmgr.keys.stores import FileStore, KeyringStore
-    from secretsmgr.rotate.export import check_rotation_keys, secret_target
+    from secretsmgr.repo.flux.objects import pgp_secret_name
+    from secretsmgr.rotate.export import check_rotation_keys, pgp_secret_hints, secret_target
     from secretsmgr.rotate.steptext import step_summary
 
     if begin == finish:
@@ -400,6 +401,13 @@ def rotate_cmd(
     root = repo_root(ctx)
     target = secret_target(root, namespace, secret, cluster, name_option="--secret")
     choice = ClusterChoice(from_cluster, context, *target)
+    if apply and pgp_secret_name(target[1]):  # --apply replaces it whole: no --add here
+        raise UsageError(
+            f"key rotate --apply replaces the Secret {target[0]}/{target[1]} whole, and it is "
+            "named for PGP keys: the PGP key Flux decrypts other files with would go; nothing "
+            "was changed",
+            hints=pgp_secret_hints(*target, rotate=True),
+        )
     recover_interrupted(root)
     from secretsmgr.repo.settings import load_settings
 
