@@ -145,11 +145,14 @@ def _removed(root: Path, latest: Mapping[str, FileRecord], changelog: str) -> li
     file's ``sha256_before`` is). A file encrypted and then deleted before anyone committed it
     left a state no commit holds, and ``log --verify`` failed for ever (sweep 19)."""
     gone = []
+    tracked = _tracked(root)
     for path, record in latest.items():
         parts = PurePosixPath(path).parts
         if not record.sha256_after or path == changelog or not parts or ".." in parts:
             continue
         if PurePosixPath(path).is_absolute() or os.path.lexists(root / path):
+            continue
+        if path in tracked:  # in git's index: a sparse checkout, or an rm not staged yet
             continue
         gone.append(
             FileRecord(
@@ -163,6 +166,14 @@ def _removed(root: Path, latest: Mapping[str, FileRecord], changelog: str) -> li
             )
         )
     return gone
+
+
+def _tracked(root: Path) -> set[str]:
+    """The paths git's index holds (none outside git): a file there is not gone, only not
+    checked out (the second review: a sparse checkout's files were recorded as removed)."""
+    if not is_git_work_tree(root):
+        return set()
+    return {path for _mode, _blob, path in git.index_entries(root)}
 
 
 def write_adopt(root: Path, plan: AdoptPlan) -> int | None:

@@ -255,3 +255,22 @@ def test_a_file_encrypted_and_deleted_before_its_commit_verifies_after_adopt(
     commit_all(repo, "the file is back, unrecorded")
     code, _, err = run(["--repo", str(repo), "log", "--verify"], capsys)
     assert code == 1 and "extra.enc.yaml" in err
+
+
+def test_a_tracked_file_missing_from_the_working_tree_is_not_recorded_as_removed(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the second review: a sparse checkout (or an rm not staged yet) left committed files out
+    # of the working tree, and adopt recorded them as removed
+    from tests.conftest import git
+    from tests.rotate.helpers import commit_all
+
+    run(["--repo", str(repo), "log", "--adopt", "--reason", "start"], capsys, expect=0)
+    commit_all(repo, "adopt")
+    target = repo / "gitops" / "apps" / "redis" / "auth.enc.yaml"
+    target.unlink()
+    code, out, _ = run(["--repo", str(repo), "log", "--adopt", "--reason", "again"], capsys)
+    assert (code, out) == (0, "nothing to adopt: every SOPS file's state has a changelog entry\n")
+    git(repo, "rm", "-q", "--cached", str(target.relative_to(repo)))  # now it is gone
+    code, out, _ = run(["--repo", str(repo), "log", "--adopt", "--reason", "removed"], capsys)
+    assert "1 recorded file gone from the working tree: recorded as removed" in out
