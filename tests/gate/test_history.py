@@ -187,6 +187,31 @@ def test_a_leaked_key_beside_another_on_every_file_gets_both_cures_named(tmp_pat
     assert sm009.fix.endswith(f"otherwise: secretsmgr rotate --all --remove-recipient {public}")
 
 
+def test_a_leaked_key_alone_on_some_files_and_absent_from_others_gets_both_cures(
+    tmp_path: Path,
+) -> None:
+    # the second review: Flux's key alone on one file, the operator's alone on another; the
+    # operator's leaked, and the fix pinned it as the cluster key without a doubt
+    key, public = generate_identity()
+    _flux_secret, flux_key = generate_identity()
+    root = gitops(tmp_path / "r")
+    for rel in (".sops.yaml", ".secretsmgr.yaml"):
+        (root / rel).unlink()
+    write(root, "infra/dns.enc.yaml", enc(secret("dns", {"k": "v4lue-1"}), (flux_key,)))
+    write(root, "apps/db.enc.yaml", enc(secret("db", {"k": "v4lue-2"}), (public,)))
+    write(root, "apps/cache.enc.yaml", enc(secret("cache", {"k": "v4lue-3"}), (flux_key,)))
+    write(root, "notes/key.txt", f"{key}\n")
+    commit(root, "files on either key, and one of them")
+    (root / "notes/key.txt").unlink()
+    commit(root, "oops, remove it")
+    (sm009,) = [
+        f
+        for f in run_rules(load_context(root, history=walk_repository(root))).findings
+        if f.rule == "SM009"
+    ]
+    assert sm009.fix is not None and "if it is the key Flux decrypts with" in sm009.fix
+
+
 def test_a_warm_rerun_reads_no_blob_and_agrees(tmp_path: Path) -> None:
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", {"token": "leaked-token-2"})})
     for n in range(5):

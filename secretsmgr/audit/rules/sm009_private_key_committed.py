@@ -335,19 +335,22 @@ def _rotate_away(ctx: AuditContext, public: str | None) -> str:
 
 
 def _flux_key(ctx: AuditContext, public: str) -> bool | None:
-    """Whether ``public`` is the only key of a SOPS file a decrypting Flux layer applies (then
-    Flux decrypts with it: True), a key beside others on such files (False), or on none."""
-    found: bool | None = None
-    for entry in ctx.repo.sops_files:
-        sf = entry.sops_file
-        if sf is None or public not in sf.metadata.age_recipients:
-            continue
-        if any(layer.decrypts_sops for layer in ctx.repo.layers.placements(entry.path)):
-            others = set(sf.metadata.age_recipients) - {public}
-            if not others and not sf.metadata.foreign_kinds:
-                return True
-            found = False
-    return found
+    """Whether Flux surely decrypts with ``public`` (True: it is on every age-encrypted SOPS
+    file a decrypting layer applies, alone on one of them), maybe does (False: on some of
+    them, so the cluster's Secret may hold it beside other keys, or it is an operator's: the
+    second review), or it is on none of them (None)."""
+    applied = [
+        sf.metadata
+        for entry in ctx.repo.sops_files
+        if (sf := entry.sops_file) is not None
+        and sf.metadata.age_recipients
+        and any(layer.decrypts_sops for layer in ctx.repo.layers.placements(entry.path))
+    ]
+    carrying = [m for m in applied if public in m.age_recipients]
+    if not carrying:
+        return None
+    alone = any(set(m.age_recipients) == {public} and not m.foreign_kinds for m in carrying)
+    return alone and len(carrying) == len(applied)
 
 
 def _lines(hits: list[PrivateKeyHit]) -> str:
