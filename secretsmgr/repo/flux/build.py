@@ -131,17 +131,24 @@ class Builder:
         return KFile(path=f"{folder}/(generated)", resources=tuple(resources))
 
     def _accumulate(
-        self, folder: str, kfile: KFile, objs: list[Obj], via_component: bool
+        self,
+        folder: str,
+        kfile: KFile,
+        objs: list[Obj],
+        via_component: bool,
+        first: int | None = None,
     ) -> list[Obj]:
+        """``kfile``'s objects added to ``objs``; ``first``: where the resource files of
+        ``objs`` begin in ``_resource_files`` (a Component transforms its parent's objects)."""
         if folder in self._stack:
             return objs  # a cycle: kustomize refuses it; the model stops following
         self._stack.append(folder)
-        first = len(self._resource_files)
+        first = len(self._resource_files) if first is None else first
         try:
             for ref in kfile.resources:
                 objs = objs + self._resource(folder, ref, via_component)
             for ref in kfile.components:
-                objs = self._component(folder, ref, objs)
+                objs = self._component(folder, ref, objs, first)
             for ref in kfile.secret_files:
                 self._file(folder, ref, UseKind.SECRET_FILE, via_component)
             for ref in kfile.secret_envs:
@@ -182,7 +189,7 @@ class Builder:
         self.result.missing.add(target)
         return []
 
-    def _component(self, folder: str, ref: str, objs: list[Obj]) -> list[Obj]:
+    def _component(self, folder: str, ref: str, objs: list[Obj], first: int) -> list[Obj]:
         target = self._join(folder, ref)
         if target is None:
             return objs
@@ -193,7 +200,7 @@ class Builder:
         self._use(kpath, UseKind.KUSTOMIZATION, True)
         kfile = self.repo.kfile(kpath)
         self.result.problems.extend(kfile.problems)
-        return self._accumulate(target, kfile, objs, True)
+        return self._accumulate(target, kfile, objs, True, first)
 
     def _file(
         self,
@@ -261,8 +268,11 @@ class Builder:
 
 
 def _transforms(kfile: KFile) -> bool:
-    """Whether ``kfile`` rewrites its objects' metadata (namespace, name, labels)."""
-    return bool(kfile.namespace or kfile.name_prefix or kfile.name_suffix or kfile.labels)
+    """Whether ``kfile`` rewrites its objects' metadata (namespace, name, labels,
+    annotations)."""
+    return bool(
+        kfile.namespace or kfile.name_prefix or kfile.name_suffix or kfile.labels or kfile.annotates
+    )
 
 
 def _transform(objs: list[Obj], kfile: KFile) -> list[Obj]:

@@ -66,6 +66,9 @@ class KFile:
     name_prefix: str = ""
     name_suffix: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
+    # commonAnnotations given (the model builds no annotations; SM015 asks whether a
+    # transformer writes into an object's metadata)
+    annotates: bool = False
     problems: tuple[str, ...] = ()
 
 
@@ -230,5 +233,6 @@ def parse_kfile(path: str, text: str) -> KFile:
         name_prefix=as_str(data.get("namePrefix")) or "",
         name_suffix=as_str(data.get("nameSuffix")) or "",
         labels=labels,
+        annotates=bool(as_map(data.get("commonAnnotations"))),
         problems=tuple(problems),
     )

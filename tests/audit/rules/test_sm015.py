@@ -114,7 +114,17 @@ def test_case(case: Case, tmp_path: Path) -> None:
     run_case(case, tmp_path)
 
 
-@pytest.mark.parametrize("transformer", ["", "namespace: apps\n", "namePrefix: x-\n"])
+@pytest.mark.parametrize(
+    "transformer",
+    [
+        "",
+        "namespace: apps\n",
+        "namePrefix: x-\n",
+        # the second review: annotations, and a Component's labels over its parent's objects
+        "commonAnnotations:\n  team: a\n",
+        "components:\n  - ../components/team\n",
+    ],
+)
 def test_an_object_whose_identity_is_encrypted_and_transformed_is_not_decrypted_by_flux(
     tmp_path: Path, transformer: str
 ) -> None:
@@ -135,6 +145,10 @@ def test_an_object_whose_identity_is_encrypted_and_transformed_is_not_decrypted_
             "apps/whole.enc.yaml": enc(secret("whole"), rule=everything),
             "apps/meta.enc.yaml": enc(secret("meta"), rule=meta_only),
             "apps/fine.enc.yaml": enc(secret("fine")),
+            "components/team/kustomization.yaml": (
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+                "labels:\n  - pairs:\n      team: a\n"
+            ),
         },
     )
     found = {f.path: f for f in run_audit(tmp_path).findings if f.rule == "SM015"}
