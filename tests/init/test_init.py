@@ -936,6 +936,10 @@ def test_a_sops_file_no_layer_reads_keeps_its_folder_out_of_the_clusters_rule(
     talos = enc("cluster:\n  secret: Zq8rT2mVx91LkPw\n", (ADMIN,), rule=EncryptionRule())
     write(repo, "k8s/bootstrap/talos/talsecret.sops.yaml", talos)
     write(repo, "k8s/apps/media/old.enc.yaml", talos)  # beside read files: covered, as before
+    # a Secret in a new app's folder, not referenced yet, fits the rule: no split for it (the
+    # second review: one left every future app folder without a rule)
+    new_app = enc(SECRET.format(name="n", value="v4l"), (ADMIN,))
+    write(repo, "k8s/apps/newapp/db.enc.yaml", new_app)
     commit(repo, "secrets")
     init(repo, capsys, "--cluster-key", CLUSTER)
     config = load_sops_config(repo / ".sops.yaml")
@@ -943,3 +947,4 @@ def test_a_sops_file_no_layer_reads_keeps_its_folder_out_of_the_clusters_rule(
     assert match_rule(config, repo / "k8s/bootstrap/talos/talsecret.sops.yaml") is None
     assert match_rule(config, repo / "k8s/apps/media/new.enc.yaml") is not None
     assert match_rule(config, repo / "k8s/apps/media/old.enc.yaml") is not None
+    assert match_rule(config, repo / "k8s/apps/another/db.enc.yaml") is not None
