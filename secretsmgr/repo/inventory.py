@@ -141,6 +141,9 @@ class Inventory:
             r for r in self.rule_keys.values() if (r.config, r.number) not in self.flux_free_rules
         ]
         if not self.cluster_keys:  # none found: say where a rule left it undecided
+            clusters = self.layers.clusters
+            if clusters and all(c.cluster_key for c in clusters):
+                return ()  # clusters: pins every cluster's own key: nothing to choose
             return key_notes(r for r in rules if r.undecided)
         if self.cluster_key_source != SOPS_CONFIG_NAME:
             return ()

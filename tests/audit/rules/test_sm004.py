@@ -170,3 +170,37 @@ def test_encrypting_to_a_post_quantum_key_is_a_clear_error() -> None:
         AgeRecipient(bech32_encode("age1pq", os.urandom(1216)))
     assert "post-quantum age recipient" in raised.value.message
     assert raised.value.hints == ("sops 3.11 can: sops encrypt, sops updatekeys and sops rotate",)
+
+
+def test_clusters_pinned_under_clusters_are_judged_when_a_rule_leaves_the_key_undecided(
+    tmp_path: Path,
+) -> None:
+    # sweep 19 (buvis/clusters, after init): clusters: pins each cluster's key, and a rule
+    # naming a PGP key beside both age keys left the repository's key undecided; SM004/SM005
+    # were skipped ("no cluster key known") and a file on the other cluster's key passed
+    from secretsmgr.audit.engine import run_audit
+    from tests.init.helpers import commit, kustomization, two_cluster_repo
+
+    root = two_cluster_repo(tmp_path / "repo")
+    fingerprint = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"
+    write(
+        root,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    encrypted_regex: "
+        f"^(data|stringData)$\n    pgp: {fingerprint}\n    age: {K1},{K2}\n",
+    )
+    write(
+        root,
+        ".secretsmgr.yaml",
+        "clusters:\n"
+        f"  staging:\n    path: clusters/staging\n    cluster_key: {K1}\n"
+        f"  production:\n    path: clusters/production\n    cluster_key: {K2}\n",
+    )
+    write(root, "apps/staging/db.enc.yaml", enc(secret("db"), (K2,)))  # production's key
+    kustomization(root, "apps/staging", "../base", "settings.yaml", "db.enc.yaml")
+    commit(root, "a file on the other cluster's key")
+    report = run_audit(root)
+    found = {(f.rule, f.path) for f in report.findings}
+    assert ("SM004", "apps/staging/db.enc.yaml") in found
+    assert ("SM005", "apps/staging/db.enc.yaml") in found
+    assert not [n for n in report.key_notes if "took none as the cluster key" in n]
