@@ -46,19 +46,31 @@ def test_a_value_added_in_clear_to_a_sops_file_is_exposed_after_it_is_encrypted(
 ) -> None:
     # sweep 19: a value added in clear to a file on ^(data|stringData)$ (SM003 then), encrypted
     # in the next commit, was no exposure: SM003's detector left those values to the entry
+    from secretsmgr.sops import EncryptionRule
+
     sealed = enc(secret("db", {"password": "s3cr3t-Xq9v"}))
-    # the review: settings added in clear beside it (a user name, a port, a switch) are none
-    settings = '    username: admin\n    port: "5432"\n    ok: "true"\n'
-    added = sealed.replace(
-        "stringData:\n", "stringData:\n    token: Tr0ub4dor-Xq9vLw2p\n" + settings, 1
-    )
+    # every value of a Secret counts, as SM001 counts a plaintext Secret's (the second review:
+    # ADMIN: hunter2 did not); in another file, the settings beside a secret do not (the first)
+    added = sealed.replace("stringData:\n", "stringData:\n    ADMIN: hunter2\n", 1)
     assert added != sealed
-    root = gitops(tmp_path / "r", {"apps/db.enc.yaml": added})
-    write(root, "apps/db.enc.yaml", enc(secret("db", {"password": "s3cr3t-Xq9v", "token": "n"})))
-    commit(root, "encrypt it")
+    values = enc("api_token: Tr0ub4dor-and-3x\n", rule=EncryptionRule())
+    values = values.replace(
+        "api_token:",
+        'username: admin\nport: "5432"\nenabled: true\n'
+        "ssh_public_key: ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl a@b\n"
+        "image_digest: sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n"
+        "pin: 4821\napi_token:",
+        1,
+    )
+    root = gitops(tmp_path / "r", {"apps/db.enc.yaml": added, "apps/values.sops.yaml": values})
+    write(root, "apps/db.enc.yaml", enc(secret("db", {"password": "s3cr3t-Xq9v", "ADMIN": "n"})))
+    write(root, "apps/values.sops.yaml", enc("api_token: n\n", rule=EncryptionRule()))
+    commit(root, "encrypt them")
     facts = walk_repository(root)
-    assert [(e.path, e.key_path, e.rule) for e in facts.exposures] == [
-        ("apps/db.enc.yaml", "stringData.token", "SM003")
+    assert sorted((e.path, e.key_path, e.rule) for e in facts.exposures) == [
+        ("apps/db.enc.yaml", "stringData.ADMIN", "SM003"),
+        ("apps/values.sops.yaml", "pin", "SM003"),
     ]
     assert ("SM019", "apps/db.enc.yaml") in history_findings(root)
 
