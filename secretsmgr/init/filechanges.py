@@ -166,11 +166,12 @@ def sops_yaml_change(
     keys: Mapping[str | None, str],
     allowed: Sequence[str],
     force: bool,
+    pgp: Mapping[str | None, Sequence[str]] | None = None,
 ) -> tuple[FileChange, list[str]]:
     """`.sops.yaml` with one rule per set of clusters, and notes on a kept one that names a
     cluster key in no rule."""
     groups = path_groups(inv.layers, _foreign_unread(inv))
-    text = sops_yaml_text(groups, keys, allowed)
+    text = sops_yaml_text(groups, keys, allowed, pgp)
     _check_rules(inv, text, keys, groups)
     count = len(groups)
     what = f"{count} creation rule{'s' if count != 1 else ''}: " + ", ".join(

@@ -30,9 +30,13 @@ def _cluster_label(clusters: Sequence[str | None]) -> str:
 
 
 def sops_yaml_text(
-    groups: Sequence[PathGroup], keys: Mapping[str | None, str], allowed: Sequence[str]
+    groups: Sequence[PathGroup],
+    keys: Mapping[str | None, str],
+    allowed: Sequence[str],
+    pgp: Mapping[str | None, Sequence[str]] | None = None,
 ) -> str:
-    """`.sops.yaml` with one creation rule per group: each cluster's key plus ``allowed``."""
+    """`.sops.yaml` with one creation rule per group: each cluster's key plus ``allowed``, and
+    the PGP keys ``pgp`` gives its clusters (the ones Flux decrypts their PGP files with)."""
     lines = [
         "# sops creation rules, written by `secretsmgr init`. Each rule covers the folders that",
         "# the same Flux clusters apply, and names each of those clusters' key (the public half",
@@ -51,6 +55,9 @@ def sops_yaml_text(
             f"    encrypted_regex: {_single_quoted(FLUX_ENCRYPTED_REGEX)}",
             f"    age: {','.join(dict.fromkeys(recipients))}",
         ]
+        fingerprints = dict.fromkeys(k for c in group.clusters for k in (pgp or {}).get(c, ()))
+        if fingerprints:
+            lines.append(f"    pgp: {','.join(fingerprints)}")
     return "\n".join(lines) + "\n"
 
 

@@ -51,7 +51,7 @@ from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.git import ignored_paths
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
-from secretsmgr.repo.pgpkeys import on_flux_pgp, repository_pgp_ids
+from secretsmgr.repo.pgpkeys import flux_pgp_keys, on_flux_pgp, repository_pgp_ids
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.settingsfile import pinned_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
@@ -163,7 +163,10 @@ def plan_init(
             f"clusters:, so {SETTINGS_NAME} pins no key: every command reads each cluster's "
             f"key from the {SOPS_CONFIG_NAME} rule of its path, as before"
         )
-    sops_change, sops_notes = sops_yaml_change(inv, keys, pinned.allowed_recipients, options.force)
+    pgp = flux_pgp_keys(inv)
+    sops_change, sops_notes = sops_yaml_change(
+        inv, keys, pinned.allowed_recipients, options.force, pgp
+    )
     notes += sops_notes
     notes += _state_notes(inv, keys, pinned.allowed_recipients)
     files = (
@@ -200,7 +203,7 @@ def plan_init(
         notes=tuple(dict.fromkeys(notes)),
         stop=stop,
         secret_name=_new_secret_name(inv),
-        rule_needs_sops=sops_change.state is FileState.KEPT and _rule_needs_sops(inv),
+        rule_needs_sops=_rule_needs_sops(inv) if sops_change.state is FileState.KEPT else bool(pgp),
         targets=inv.layers.decryption_secrets(),
         held=frozenset(p for i in identities for p in getattr(i, "publics", ())),
         ignored=ignored,

@@ -56,3 +56,21 @@ def on_flux_pgp(inv: Inventory, entry: SopsEntry, named: set[str] | None = None)
         return False
     ids = repository_pgp_ids(inv) if named is None else named
     return _pgp_layers(inv.layers.placements(entry.path)) and _repository_pgp(sf.metadata, ids)
+
+
+def flux_pgp_keys(inv: Inventory) -> dict[str | None, tuple[str, ...]]:
+    """Per cluster, the PGP keys of the files its layers decrypt with a Secret named for PGP
+    keys (in file order): what a `.sops.yaml` init writes keeps beside the cluster's age key,
+    so that those files stay the repository's own (SM004) and sops goes on encrypting new files
+    to them (sweep 19, larsdbr/k8s-platform: init's rules named the age key alone, and SM004
+    blocked init's own commit)."""
+    found: dict[str | None, dict[str, None]] = {}
+    for entry in inv.sops_files:
+        sf = entry.sops_file
+        layers = inv.layers.placements(entry.path)
+        if sf is None or not _pgp_layers(layers):
+            continue
+        ids = [k for g in sf.metadata.key_groups for f, k in g.foreign_ids() if f == "pgp"]
+        for layer in layers:
+            found.setdefault(layer.cluster, {}).update(dict.fromkeys(ids))
+    return {cluster: tuple(ids) for cluster, ids in found.items() if ids}

@@ -948,3 +948,32 @@ def test_a_sops_file_no_layer_reads_keeps_its_folder_out_of_the_clusters_rule(
     assert match_rule(config, repo / "k8s/apps/media/new.enc.yaml") is not None
     assert match_rule(config, repo / "k8s/apps/media/old.enc.yaml") is not None
     assert match_rule(config, repo / "k8s/apps/another/db.enc.yaml") is not None
+
+
+def test_a_new_sops_yaml_keeps_the_pgp_key_flux_decrypts_the_pgp_files_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 19 (larsdbr/k8s-platform): no .sops.yaml, a layer reading sops-gpg, a PGP file;
+    # init's rule named the age key alone, so SM004 called the PGP file undecryptable and
+    # blocked init's own commit
+    from dataclasses import replace
+
+    from secretsmgr.sops import dump
+    from secretsmgr.sops.model import KeyGroup
+    from tests.audit.helpers import secret
+    from tests.sops.key_types import foreign
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    ks = repo / "clusters/prod/apps.yaml"
+    ks.write_text(ks.read_text().replace("name: sops-age", "name: sops-gpg"))
+    sealed = load(enc(secret("db")), FileFormat.YAML)
+    sealed.metadata = replace(sealed.metadata, key_groups=(KeyGroup((), foreign(("pgp",))),))
+    write(repo, "apps/db.enc.yaml", dump(sealed))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    config = load_sops_config(repo / ".sops.yaml")
+    (rule,) = config.rules
+    assert [g.pgp for g in rule.key_groups] == [("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4",)]
+    assert [f for f in audit(repo, capsys) if f["rule"] == "SM004"] == []
+    assert "encrypt a secret with sops" in out
