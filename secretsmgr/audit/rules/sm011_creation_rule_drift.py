@@ -21,7 +21,7 @@ from secretsmgr.repo.sopsconfig import CreationRule, age_keys_under_pgp, all_age
 from secretsmgr.repo.sopsentry import STRUCTURE, SopsEntry
 from secretsmgr.shellword import sh_path
 from secretsmgr.sops.model import EncryptionRule, RuleKind, SopsMetadata, pgp_id
-from secretsmgr.sops.rules import encrypted_leaves, iter_leaves
+from secretsmgr.sops.rules import encrypted_leaves, iter_leaves, path_is_encrypted
 from secretsmgr.sops.tree import MapNode
 from secretsmgr.sops.values import Comment
 
@@ -127,7 +127,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if got != wanted:
             problems.append(
                 f"encryption rule {got.kind.value}: {_clip(got.value, wanted.value)} "
-                f"(rule says {wanted.kind.value}: {_clip(wanted.value, got.value)})"
+                + (
+                    f"(rule says {wanted.kind.value}: {_clip(wanted.value, got.value)})"
+                    if spec is not None
+                    # sops's default then: every value but keys ending in _unencrypted
+                    else "(the rule sets none: sops encrypts every value)"
+                )
             )
         mac_only_differs = (
             sf.metadata.mac_only_encrypted != rule.mac_only_encrypted
@@ -151,6 +156,14 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 # a values file encrypted whole by an older rule, now matched by a Secret rule
                 # (KakatkarAkshay/cloudlab_applications): re-encrypting would write it in clear
                 fix = _own_rule_hint(entry, revealed, got)
+            elif rule_change and _breaks_flux(ctx, entry, sf.docs, wanted):
+                # re-encrypting would encrypt an object's identity that a layer's transformer
+                # rewrites: SM015 at once (sweep 19, coldb/homelab: a rule with no regex)
+                fix = (
+                    f"do not re-encrypt under {label}: it would "
+                    "encrypt the object's apiVersion, kind and metadata, which a layer here "
+                    "rewrites (SM015); give the rule encrypted_regex: ^(data|stringData)$"
+                )
             elif rule_change:
                 fix = reencrypt_fix(entry)
             elif foreign or (sf.metadata.foreign_kinds and not sf.metadata.age_recipients):
@@ -301,6 +314,26 @@ _FINGERPRINT = re.compile(r"[0-9A-F]{16,40}")
 def precondition(ctx: AuditContext) -> str | None:
     """SM011 compares against `.sops.yaml`; without one there is nothing to compare."""
     return None if ctx.repo.has_sops_config else "no .sops.yaml found"
+
+
+def _breaks_flux(
+    ctx: AuditContext, entry: SopsEntry, docs: Sequence[object], wanted: EncryptionRule
+) -> bool:
+    """Whether encrypting ``docs`` under ``wanted`` would encrypt a Kubernetes object's
+    identity (its kind or metadata) in a decrypting layer whose build rewrites its metadata."""
+    layers = [
+        x
+        for x in ctx.repo.layers.placements(entry.path)
+        if x.decrypts_sops and entry.path in x.transformed
+    ]
+    objects = any(isinstance(d, MapNode) and d.has("kind") and d.has("metadata") for d in docs)
+    return (
+        bool(layers)
+        and objects
+        and (
+            path_is_encrypted(wanted, ("kind",)) or path_is_encrypted(wanted, ("metadata", "name"))
+        )
+    )
 
 
 RULE = Rule(

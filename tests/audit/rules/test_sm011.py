@@ -427,3 +427,32 @@ def test_an_age_key_under_pgp_is_named_and_encrypt_says_so(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as raised:
         resolve_policy(tmp_path / "apps/new.enc.yaml")
     assert raised.value.hints[0].startswith("the matching rule names no age key (only PGP")
+
+
+def test_re_encrypting_under_a_rule_that_would_break_the_build_is_not_the_fix(
+    tmp_path: Path,
+) -> None:
+    # sweep 19 (coldb/homelab): a rule with no encrypted_regex over files on ^(data|stringData)$
+    # in layers with namespace:; the fix re-encrypted them whole, which SM015 then reported
+    from ..helpers import audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": (
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                "namespace: apps\nresources:\n  - db.enc.yaml\n"
+            ),
+            "apps/db.enc.yaml": enc(secret("db")),
+        },
+    )
+    write(
+        tmp_path, ".sops.yaml", f"creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    age: {K1}\n"
+    )
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert "(the rule sets none: sops encrypts every value)" in found.message
+    assert found.fix == (
+        "do not re-encrypt under .sops.yaml rule 1: it would encrypt the object's apiVersion, "
+        "kind and metadata, which a layer here rewrites (SM015); give the rule "
+        "encrypted_regex: ^(data|stringData)$"
+    )
