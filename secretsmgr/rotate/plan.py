@@ -186,7 +186,8 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         if ctx.layers.get(layer) is None:
             raise unknown_layer(layer, ctx.layers.names())
         for path, entry in swept.items():
-            if layer in ctx.layers_of(path):
+            # a name, or cluster/name as audit shows it (sweep 19: production/apps chose none)
+            if any(layer in (x.name, x.label) for x in ctx.layers.placements(path)):
                 chosen[path] = entry
     for name in request.files:
         rel = relative(ctx.root, name)

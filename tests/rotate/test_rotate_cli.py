@@ -552,3 +552,22 @@ def test_a_file_with_several_key_groups_is_refused_never_flattened(
     assert_user_error(err, f"{REDIS}: 2 key groups (shamir_threshold)")
     assert f"sops rotate -i {REDIS}" in err
     assert snapshot(demo_repo) == before
+
+
+def test_a_layer_is_named_as_audit_shows_it_in_a_repository_of_several_clusters(
+    tmp_path: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 19 (coldb/homelab): audit names the layer production/apps; rotate --layer
+    # production/apps chose no file ("nothing to rotate")
+    from tests.audit.helpers import enc, secret
+    from tests.init.helpers import commit, kustomization, two_cluster_repo, write
+
+    repo = two_cluster_repo(tmp_path / "repo")
+    for cluster in ("staging", "production"):
+        write(repo, f"apps/{cluster}/db.enc.yaml", enc(secret("db"), (CLUSTER,)))
+        kustomization(repo, f"apps/{cluster}", "../base", "settings.yaml", "db.enc.yaml")
+    write(repo, ".secretsmgr.yaml", f"cluster_key: {CLUSTER}\n")
+    commit(repo, "a secret in each cluster")
+    code, out, err = rotate(repo, capsys, "--layer", "staging/apps", "--dry-run")
+    assert (code, err) == (0, ""), err
+    assert "apps/staging/db.enc.yaml" in out and "apps/production/db.enc.yaml" not in out
