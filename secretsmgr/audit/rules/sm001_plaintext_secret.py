@@ -313,10 +313,26 @@ _PATH_WORD = re.compile(
 )
 
 
+# An in-cluster service's host name (``pg-16-rw.database.svc.cluster.local``) and a port
+# number under a key named for one (``MQTT_PORT: "1883"``): where a service is (sweep 19,
+# qlonik/musical-parakeet: a Secret of hosts and ports failed the gate)
+_CLUSTER_HOST = re.compile(
+    r"^(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?\.){2,}svc(?:\.cluster\.local)?(?::\d{1,5})?$"
+)
+_PORT_KEY = re.compile(r"(?i)(?:^|[._-])port$")
+
+
 def _cluster_address(key_path: str, text: str | None) -> bool:
-    """An in-cluster service URL with no secret in it, under a key that names no credential."""
-    found = _CLUSTER_URL.match(text.strip()) if text is not None else None
-    if found is None or names_credential(key_path.rpartition(".")[2]):
+    """An in-cluster service URL or host name with no secret in it, or a port number, under a
+    key that names no credential."""
+    key = key_path.rpartition(".")[2]
+    if text is None or names_credential(key):
+        return False
+    text = text.strip()
+    if _CLUSTER_HOST.match(text) or (_PORT_KEY.search(key) and text.isdigit() and len(text) <= 5):
+        return True
+    found = _CLUSTER_URL.match(text)
+    if found is None:
         return False
     return all(_PATH_WORD.match(part) for part in (found["path"] or "").split("/"))
 

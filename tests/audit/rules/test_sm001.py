@@ -902,6 +902,14 @@ def test_an_in_cluster_service_address_is_no_plaintext_secret(tmp_path: Path) ->
                 {"address": base64.b64encode(b"http://am.monitoring.svc:9093/").decode()},
                 section="data",
             ),
+            # sweep 19 (qlonik/musical-parakeet): a Secret of in-cluster hosts and a port
+            "apps/hosts.yaml": _secret_with(
+                {
+                    "PG_HOST": "pg-16-rw.database.svc.cluster.local",
+                    "MQTT_HOST": "mosquitto.database.svc:1883",
+                    "MQTT_PORT": "1883",
+                }
+            ),
             # still secrets: webhooks with their token in the path, in-cluster URLs with a
             # password, a token in the path, query or fragment, a URL outside the cluster, and
             # an in-cluster URL under a key that names a credential
@@ -918,6 +926,9 @@ def test_an_in_cluster_service_address_is_no_plaintext_secret(tmp_path: Path) ->
                     "outside": "https://alertmanager.example.com/api/v2/alerts",
                     "long": "http://hooks.default.svc/hooks/kqzvtrwplmxbnhsdfgqa",
                     "token": "http://am.monitoring.svc:9093/api/v2/alerts",
+                    # a host under a credential's key, and digits under a key that is no port
+                    "password": "pg.database.svc.cluster.local",
+                    "pin": "48213",
                 }
             ),
         },
@@ -927,7 +938,7 @@ def test_an_in_cluster_service_address_is_no_plaintext_secret(tmp_path: Path) ->
         ("apps/hooks.yaml", f"stringData.{key}")
         for key in (
             *("slack", "discord", "userinfo", "path", "hex", "query", "fragment", "outside"),
-            *("long", "token"),
+            *("long", "token", "password", "pin"),
         )
     }
 
