@@ -47,11 +47,15 @@ def repository_keys(
     distinct = {g.keys for g in groups}
     if len(distinct) > 1:
         shown = "; ".join(f"{g.cluster}: {', '.join(g.keys)}" for g in groups)
+        pinned = any(c.cluster_key for c in settings.clusters)
         raise UsageError(
             f"the clusters of this repository have different keys ({shown})",
             hints=(
-                "name the cluster: --cluster NAME (a key of its own under clusters:), or its "
-                "key: --cluster-key age1…",
+                "name the cluster: --cluster NAME, or its key: --cluster-key age1…"
+                if pinned
+                # --cluster needs clusters: entries (sweep 19, coldb: "no such cluster")
+                else "name its key: --cluster-key age1…; or pin each cluster's key under "
+                "clusters: first (secretsmgr init writes them), then --cluster NAME",
             ),
         )
     if groups:

@@ -977,3 +977,18 @@ def test_a_new_sops_yaml_keeps_the_pgp_key_flux_decrypts_the_pgp_files_with(
     assert [g.pgp for g in rule.key_groups] == [("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4",)]
     assert [f for f in audit(repo, capsys) if f["rule"] == "SM004"] == []
     assert "encrypt a secret with sops" in out
+
+
+def test_export_in_clusters_with_keys_of_their_own_not_pinned_points_at_init(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 19 (coldb/homelab): the hint said --cluster NAME, which needs clusters: entries
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    repo = _two_clusters_without_bootstrap(tmp_path / "repo")
+    code, out, err = run(["--repo", str(repo), "key", "export"], capsys)
+    assert (code, out) == (2, "")
+    assert "the clusters of this repository have different keys" in err
+    assert "pin each cluster's key under clusters: first (secretsmgr init writes them)" in err
+    init(repo, capsys)
+    code, out, err = run(["--repo", str(repo), "key", "export"], capsys)
+    assert code == 2 and "name the cluster: --cluster NAME" in err
