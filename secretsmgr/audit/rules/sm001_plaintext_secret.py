@@ -329,8 +329,11 @@ def _cluster_address(key_path: str, text: str | None) -> bool:
     if text is None or names_credential(key):
         return False
     text = text.strip()
-    if _CLUSTER_HOST.match(text) or (_PORT_KEY.search(key) and text.isdigit() and len(text) <= 5):
-        return True
+    if _CLUSTER_HOST.match(text) and not names_sensitive(key):
+        # each name a word, not a random run (the third review: zx9vq2wr7tlm8k3p.x.svc)
+        return not any(looks_like_token(label) for label in re.split(r"[.:]", text))
+    if _PORT_KEY.search(key) and not names_sensitive(key) and text.isdigit():
+        return 0 < int(text) <= 65535  # ADMIN_PIN_PORT: 4821 names a PIN; 83921 is no port
     found = _CLUSTER_URL.match(text)
     if found is None:
         return False

@@ -929,6 +929,10 @@ def test_an_in_cluster_service_address_is_no_plaintext_secret(tmp_path: Path) ->
                     # a host under a credential's key, and digits under a key that is no port
                     "password": "pg.database.svc.cluster.local",
                     "pin": "48213",
+                    # the third review: a PIN named a port, no port, a random host name
+                    "ADMIN_PIN_PORT": "4821",
+                    "DB_PORT": "83921",
+                    "DB_HOST": "zx9vq2wr7tlm8k3p.hunter2pass.svc",
                 }
             ),
         },
@@ -938,7 +942,7 @@ def test_an_in_cluster_service_address_is_no_plaintext_secret(tmp_path: Path) ->
         ("apps/hooks.yaml", f"stringData.{key}")
         for key in (
             *("slack", "discord", "userinfo", "path", "hex", "query", "fragment", "outside"),
-            *("long", "token", "password", "pin"),
+            *("long", "token", "password", "pin", "ADMIN_PIN_PORT", "DB_PORT", "DB_HOST"),
         )
     }
 
