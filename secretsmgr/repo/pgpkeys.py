@@ -59,18 +59,35 @@ def on_flux_pgp(inv: Inventory, entry: SopsEntry, named: set[str] | None = None)
 
 
 def flux_pgp_keys(inv: Inventory) -> dict[str | None, tuple[str, ...]]:
-    """Per cluster, the PGP keys of the files its layers decrypt with a Secret named for PGP
-    keys (in file order): what a `.sops.yaml` init writes keeps beside the cluster's age key,
-    so that those files stay the repository's own (SM004) and sops goes on encrypting new files
-    to them (sweep 19, larsdbr/k8s-platform: init's rules named the age key alone, and SM004
-    blocked init's own commit)."""
-    found: dict[str | None, dict[str, None]] = {}
+    """Per cluster, the PGP keys a `.sops.yaml` that init writes keeps beside the cluster's age
+    key, so that the PGP files its layers decrypt with a Secret named for PGP keys stay the
+    repository's own (SM004) and sops goes on encrypting to what Flux decrypts with (sweep 19,
+    larsdbr/k8s-platform: init's rules named the age key alone, and SM004 blocked init's own
+    commit). Only keys on every such PGP file of the cluster, and, where the repository's
+    rules name PGP keys, one of those: a stranger's key on one file is never copied into the
+    rule that every new secret is encrypted to (the third review)."""
+    named = repository_pgp_ids(inv)
+    common: dict[str | None, dict[str, None]] = {}
     for entry in inv.sops_files:
         sf = entry.sops_file
         layers = inv.layers.placements(entry.path)
         if sf is None or not _pgp_layers(layers):
             continue
         ids = [k for g in sf.metadata.key_groups for f, k in g.foreign_ids() if f == "pgp"]
-        for layer in layers:
-            found.setdefault(layer.cluster, {}).update(dict.fromkeys(ids))
-    return {cluster: tuple(ids) for cluster, ids in found.items() if ids}
+        if not ids:
+            continue
+        for cluster in {layer.cluster for layer in layers}:
+            held = common.get(cluster)
+            common[cluster] = (
+                dict.fromkeys(ids) if held is None else {k: None for k in held if k in ids}
+            )
+    return {
+        cluster: kept
+        for cluster, ids in common.items()
+        if (kept := tuple(k for k in ids if not named or _named(k, named)))
+    }
+
+
+def _named(key: str, named: set[str]) -> bool:
+    """Whether a rule of the repository names ``key`` (by fingerprint or its key id)."""
+    return any(pgp_id(key).endswith(n) or n.endswith(pgp_id(key)) for n in named)

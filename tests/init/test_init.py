@@ -979,6 +979,48 @@ def test_a_new_sops_yaml_keeps_the_pgp_key_flux_decrypts_the_pgp_files_with(
     assert "encrypt a secret with sops" in out
 
 
+def test_a_strangers_pgp_key_on_one_file_is_never_copied_into_init_s_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the third review: a PGP file also encrypted to a stranger's key put that key into the
+    # one rule every new secret is encrypted to, and SM004 then let the file pass
+    from dataclasses import replace
+
+    from secretsmgr.sops import dump
+    from secretsmgr.sops.model import KeyGroup
+    from secretsmgr.sops.tree import MapNode, SeqNode
+    from tests.audit.helpers import secret
+    from tests.sops.key_types import ENTRIES
+
+    own, stranger = (
+        "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4",
+        "B72D26342BE9603F8D4226DEA1FFD16B17C1AE28",
+    )
+
+    def on(*fingerprints: str) -> str:
+        entries = [
+            MapNode([*(e for e in ENTRIES["pgp"] if e[0] != "fp"), ("fp", fp)])
+            for fp in fingerprints
+        ]
+        sealed = load(enc(secret("db")), FileFormat.YAML)
+        group = KeyGroup((), (("pgp", SeqNode(entries)),))
+        sealed.metadata = replace(sealed.metadata, key_groups=(group,))
+        return dump(sealed)
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    ks = repo / "clusters/prod/apps.yaml"
+    ks.write_text(ks.read_text().replace("name: sops-age", "name: sops-gpg"))
+    write(repo, "apps/a.enc.yaml", on(own))
+    write(repo, "apps/b.enc.yaml", on(own, stranger))
+    kustomization(repo, "apps", "podinfo.yaml", "a.enc.yaml", "b.enc.yaml")
+    commit(repo)
+    init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    (rule,) = load_sops_config(repo / ".sops.yaml").rules
+    assert [g.pgp for g in rule.key_groups] == [(own,)]
+    sm004 = {f["path"] for f in audit(repo, capsys) if f["rule"] == "SM004"}
+    assert sm004 == {"apps/b.enc.yaml"}
+
+
 def test_export_in_clusters_with_keys_of_their_own_not_pinned_points_at_init(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
