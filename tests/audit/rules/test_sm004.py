@@ -202,5 +202,10 @@ def test_clusters_pinned_under_clusters_are_judged_when_a_rule_leaves_the_key_un
     report = run_audit(root)
     found = {(f.rule, f.path) for f in report.findings}
     assert ("SM004", "apps/staging/db.enc.yaml") in found
-    assert ("SM005", "apps/staging/db.enc.yaml") in found
     assert not [n for n in report.key_notes if "took none as the cluster key" in n]
+    # a file on both clusters' keys, as the shared rule says, is no stranger's (the third
+    # review: SM005 on every file, with a fix that changed nothing)
+    write(root, "apps/staging/db.enc.yaml", enc(secret("db"), (K1, K2)))
+    commit(root, "synced to the rule")
+    found = {(f.rule, f.path) for f in run_audit(root).findings}
+    assert not {r for r, p in found if p == "apps/staging/db.enc.yaml"} & {"SM004", "SM005"}
