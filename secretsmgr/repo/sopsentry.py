@@ -6,6 +6,8 @@ metadata), read without any key, and summarised for the rules and the writers (`
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import posixpath
 import re
@@ -311,6 +313,22 @@ _PUBLIC = re.compile(
 )
 
 
+def _public(value: str) -> bool:
+    """A public value, also base64 of a certificate (a Talos secrets file's ``certs.*.crt``)."""
+    if _PUBLIC.match(value):
+        return True
+    if len(value) < 40 or not _BASE64.fullmatch(value.strip()):
+        return False
+    try:
+        head = base64.b64decode(value.strip()[:64] + "=" * (-len(value.strip()[:64]) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return head.startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
 def exposed_value(key: str, value: object) -> bool:
     """Whether a value once readable in git is a secret that must change: under a key that
     names one (a PIN or PSK code too, as a number), or a token, a URL password, a private key
@@ -322,8 +340,10 @@ def exposed_value(key: str, value: object) -> bool:
     if is_setting_value(key, value):
         return False
     if names_sensitive(key):
-        return not isinstance(value, bool) and not (isinstance(value, str) and _PUBLIC.match(value))
-    if not isinstance(value, str) or _PUBLIC.match(value):
+        if isinstance(value, str):  # a switch ("0", "1") is no secret under any name
+            return len(value.strip()) > 2 and not _public(value)
+        return not isinstance(value, bool)
+    if not isinstance(value, str) or _public(value):
         return False
     return bool(
         looks_like_token(value)

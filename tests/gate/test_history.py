@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import shutil
 from pathlib import Path
 
@@ -75,6 +76,13 @@ def test_a_value_added_in_clear_to_a_sops_file_is_exposed_after_it_is_encrypted(
     assert ("SM019", "apps/db.enc.yaml") in history_findings(root)
 
 
+CERT_B64 = base64.b64encode(
+    b"-----BEGIN CERTIFICATE-----\n"
+    b"MIIBkTCB+wIJAKHBfpegPjMCMA0GCSqGSIb3DQEBBQUAMBExDzANBgNVBAMMBnRl\n"
+    b"-----END CERTIFICATE-----\n"
+).decode()
+
+
 def test_a_plaintext_file_named_like_a_sops_file_is_exposed_after_it_is_encrypted(
     tmp_path: Path,
 ) -> None:
@@ -87,6 +95,10 @@ def test_a_plaintext_file_named_like_a_sops_file_is_exposed_after_it_is_encrypte
         # the review: a PIN and a PSK code as numbers are secrets; prose and a schedule are not
         "wifi:\n  pin: 4821\n  psk_code: 84726153\n  enabled: true\n"
         "notes: this cluster runs three control planes\nbackup_schedule: 0 3 * * *\n"
+        # the regression run (larivierec, npawelek): a certificate in base64 and a switch under a
+        # key naming a secret are no secrets
+        f"certs:\n  etcd:\n    crt: {CERT_B64}\n"
+        'auth_header: "0"\n'
     )
     from secretsmgr.sops import EncryptionRule
 
