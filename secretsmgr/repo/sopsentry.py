@@ -307,7 +307,9 @@ def values_left_clear(docs: Sequence[Node], rule: EncryptionRule) -> list[str] |
 # What anyone may read: an SSH or age public key, a certificate, a content digest (the second
 # review: ``ssh_public_key`` and ``image_digest`` were exposures)
 _PUBLIC = re.compile(
-    r"^\s*(?:(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-[a-z0-9-]+|sk-ssh-[a-z0-9@.-]+)\s+AAAA"
+    # an OpenSSH public key line, or a known_hosts one (hosts first)
+    r"^\s*(?:(?:[\w.,:\[\]*|=+/-]+\s+)?"
+    r"(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-[a-z0-9-]+|sk-ssh-[a-z0-9@.-]+)\s+AAAA"
     r"|age1[02-9ac-hj-np-z]{58}\s*$|-----BEGIN (?:CERTIFICATE|PUBLIC KEY)-----"
     r"|(?:sha256|sha384|sha512):[0-9a-f]{32,128}\s*$)"
 )

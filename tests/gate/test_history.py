@@ -99,6 +99,8 @@ def test_a_plaintext_file_named_like_a_sops_file_is_exposed_after_it_is_encrypte
         # key naming a secret are no secrets
         f"certs:\n  etcd:\n    crt: {CERT_B64}\n"
         'auth_header: "0"\n'
+        "known_hosts: github.com ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
     )
     from secretsmgr.sops import EncryptionRule
 
