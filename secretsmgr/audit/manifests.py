@@ -18,7 +18,7 @@ from typing import cast
 
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.flux.objects import go_field
-from secretsmgr.repo.placeholders import holds_secret_around, strip_templates
+from secretsmgr.repo.placeholders import holds_secret_around, ssh_public_keys, strip_templates
 from secretsmgr.repo.placeholders import is_placeholder as repo_placeholder
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.document import FileFormat
@@ -278,35 +278,6 @@ _PUBLIC_PEM = re.compile(
 )
 
 
-# One OpenSSH public key line: ``[hosts ]type base64 [comment]`` (authorized_keys, known_hosts).
-_SSH_PUBLIC_LINE = re.compile(
-    r"^(?:(?P<hosts>[A-Za-z0-9.\-_\[\]:,*?!|/+=@]+) )?"
-    r"(?P<type>ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|"
-    r"sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) "
-    r"(?P<blob>AAAA[A-Za-z0-9+/]+={0,3})(?: [^\n]*)?$"
-)
-
-
-def _ssh_public_line(line: str) -> bool:
-    """An OpenSSH public key line whose base64 blob really is a key of the type it names."""
-    match = _SSH_PUBLIC_LINE.match(line)
-    if match is None:
-        return False
-    try:
-        blob = base64.b64decode(match["blob"], validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    kind = match["type"].encode("ascii")
-    return blob[:4] == len(kind).to_bytes(4, "big") and blob[4 : 4 + len(kind)] == kind
-
-
-def _ssh_public_keys(text: str) -> bool:
-    """Every line is an SSH public key (or blank, or a ``#`` comment), and there is one."""
-    lines = [ln.strip() for ln in text.splitlines()]
-    keys = [ln for ln in lines if ln and not ln.startswith("#")]
-    return bool(keys) and all(_ssh_public_line(ln) for ln in keys)
-
-
 # An ASCII-armored OpenPGP public key block (RFC 9580 §6.2): armor headers (``Comment: …``),
 # a blank line, base64 lines and an optional ``=XXXX`` checksum. What the packets inside are is
 # read, not taken from the label (see ``_pgp_public_packets``).
@@ -397,7 +368,7 @@ def is_public_material(key_path: str, value: object) -> bool:
             return False
     if _IMAGE_KEY.search(key_path) and _IMAGE_REF.match(text.strip()):
         return True  # plugin-barman-cloud's SIDECAR_IMAGE: ghcr.io/cloudnative-pg/…:v0.10.0
-    return bool(_PUBLIC_PEM.match(text)) or _ssh_public_keys(text) or _pgp_public_keys(text)
+    return bool(_PUBLIC_PEM.match(text)) or ssh_public_keys(text) or _pgp_public_keys(text)
 
 
 # A container image reference under a key that names one: public by design.

@@ -13,6 +13,8 @@ no secret of its own: ``${SECRET_X}/path`` and ``Bearer ${TOKEN}`` are, but
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 
@@ -599,3 +601,32 @@ def is_secret_file_setting(key: str, value: object) -> bool:
         and _ABSOLUTE_PATH.match(value.strip())
         and not looks_like_token(value)
     )
+
+
+# One OpenSSH public key line: ``[hosts ]type base64 [comment]`` (authorized_keys, known_hosts).
+_SSH_PUBLIC_LINE = re.compile(
+    r"^(?:(?P<hosts>[A-Za-z0-9.\-_\[\]:,*?!|/+=@]+) )?"
+    r"(?P<type>ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|"
+    r"sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) "
+    r"(?P<blob>AAAA[A-Za-z0-9+/]+={0,3})(?: [^\n]*)?$"
+)
+
+
+def _ssh_public_line(line: str) -> bool:
+    """An OpenSSH public key line whose base64 blob really is a key of the type it names."""
+    match = _SSH_PUBLIC_LINE.match(line)
+    if match is None:
+        return False
+    try:
+        blob = base64.b64decode(match["blob"], validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    kind = match["type"].encode("ascii")
+    return blob[:4] == len(kind).to_bytes(4, "big") and blob[4 : 4 + len(kind)] == kind
+
+
+def ssh_public_keys(text: str) -> bool:
+    """Every line is an SSH public key (or blank, or a ``#`` comment), and there is one."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    keys = [ln for ln in lines if ln and not ln.startswith("#")]
+    return bool(keys) and all(_ssh_public_line(ln) for ln in keys)

@@ -25,6 +25,7 @@ from secretsmgr.repo.placeholders import (
     is_setting_value,
     looks_like_token,
     names_sensitive,
+    ssh_public_keys,
 )
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, CreationRule
 from secretsmgr.sops.document import (
@@ -307,17 +308,15 @@ def values_left_clear(docs: Sequence[Node], rule: EncryptionRule) -> list[str] |
 # What anyone may read: an SSH or age public key, a certificate, a content digest (the second
 # review: ``ssh_public_key`` and ``image_digest`` were exposures)
 _PUBLIC = re.compile(
-    # an OpenSSH public key line, or a known_hosts one (hosts first)
-    r"^\s*(?:(?:[\w.,:\[\]*|=+/-]+\s+)?"
-    r"(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-[a-z0-9-]+|sk-ssh-[a-z0-9@.-]+)\s+AAAA"
-    r"|age1[02-9ac-hj-np-z]{58}\s*$|-----BEGIN (?:CERTIFICATE|PUBLIC KEY)-----"
+    r"^\s*(?:age1[02-9ac-hj-np-z]{58}\s*$|-----BEGIN (?:CERTIFICATE|PUBLIC KEY)-----"
     r"|(?:sha256|sha384|sha512):[0-9a-f]{32,128}\s*$)"
 )
 
 
 def _public(value: str) -> bool:
-    """A public value, also base64 of a certificate (a Talos secrets file's ``certs.*.crt``)."""
-    if _PUBLIC.match(value):
+    """A public value, also base64 of a certificate (a Talos secrets file's ``certs.*.crt``),
+    and OpenSSH public key lines (``authorized_keys``, ``known_hosts``)."""
+    if _PUBLIC.match(value) or ssh_public_keys(value):
         return True
     if len(value) < 40 or not _BASE64.fullmatch(value.strip()):
         return False
