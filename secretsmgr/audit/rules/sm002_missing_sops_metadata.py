@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -80,11 +81,23 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         )
 
 
+EDITOR_LEFTOVER = ".decrypted~"
+
+
 def _fix(ctx: AuditContext, entry: SopsEntry) -> str:
     """``encrypt`` picks the store by extension (a name with no text store's is kept whole, as
     sops keeps it); a copy (``x.sops.yaml.disabled``) is encrypted in the store its name says.
     A name no creation rule matches is renamed to one first (sweep 16: encrypt found no
     recipients for ``db.enc.yaml`` where only ``*.sops.yaml`` has a rule)."""
+    if posixpath.basename(entry.path).startswith(EDITOR_LEFTOVER):
+        # an editor's decrypted copy beside the real file (the VS Code sops extension's
+        # ``.decrypted~config.sops.json``): encrypting it makes a second SOPS file of the same
+        # secret; it goes, and git ignores its kind (sweep 19, Deenyoro)
+        quoted = sh_path(entry.path)
+        return (
+            f"an editor's decrypted copy: remove it and ignore such copies: git rm -q --cached "
+            f"--ignore-unmatch {quoted}; rm -f {quoted}; echo '{EDITOR_LEFTOVER}*' >> .gitignore"
+        )
     if entry.encrypts_none and entry.store != "binary":
         return own_rule_fix(entry)  # encrypt refuses a rule that would encrypt none of it
     text_store = entry.format in (FileFormat.YAML, FileFormat.JSON)

@@ -409,3 +409,20 @@ def test_the_fix_renames_to_the_name_a_creation_rule_matches_first(tmp_path: Pat
         assert (fixes[rule] or "").startswith(
             "mv apps/db.enc.yaml apps/db.sops.yaml && secretsmgr encrypt -i apps/db.sops.yaml"
         )
+
+
+def test_an_editors_decrypted_copy_is_removed_not_encrypted(tmp_path: Path) -> None:
+    # sweep 19 (Deenyoro/AG-Talos-Kubernetes): `.decrypted~config.sops.json`, an editor's
+    # plaintext copy beside the real file; the fix encrypted it into a second SOPS file
+    from secretsmgr.audit.engine import run_audit
+
+    root = standard_repo(
+        tmp_path / "repo",
+        {"apps/.decrypted~config.sops.json": '{"db_url": "postgres://u:Tr0ub4dor3@db/app"}\n'},
+    )
+    (found,) = [f for f in run_audit(root).findings if f.rule == "SM002"]
+    assert found.fix == (
+        "an editor's decrypted copy: remove it and ignore such copies: git rm -q --cached "
+        "--ignore-unmatch 'apps/.decrypted~config.sops.json'; rm -f "
+        "'apps/.decrypted~config.sops.json'; echo '.decrypted~*' >> .gitignore"
+    )
