@@ -185,6 +185,7 @@ def plan_init(
         if layer.files & sops_paths and not layer.decrypts_sops
     )
     ignored = _ignored(root, [*(f.path for f in files), adopt.changelog])
+    secret_name = _new_secret_name(inv)
     if ignored:
         notes.append(
             f"git ignores {', '.join(ignored)}: commit {'it' if len(ignored) == 1 else 'them'} "
@@ -202,8 +203,10 @@ def plan_init(
         undecrypted=undecrypted,
         notes=tuple(dict.fromkeys(notes)),
         stop=stop,
-        secret_name=_new_secret_name(inv),
-        rule_needs_sops=_rule_needs_sops(inv) if sops_change.state is FileState.KEPT else bool(pgp),
+        secret_name=secret_name,
+        rule_needs_sops=_rule_needs_sops(inv, secret_name)
+        if sops_change.state is FileState.KEPT
+        else bool(pgp),
         targets=inv.layers.decryption_secrets(),
         held=frozenset(p for i in identities for p in getattr(i, "publics", ())),
         ignored=ignored,
@@ -240,10 +243,10 @@ def _new_secret_name(inv: Inventory) -> str:
     return names[0]  # no rule yet: the one init writes matches it
 
 
-def _rule_needs_sops(inv: Inventory) -> bool:
-    """Whether a rule a new secret in a layer's folder matches names PGP, KMS or Vault keys
-    beside its age keys, which secretsmgr cannot encrypt to (sweep 19: dcplaya, SVendittelli)."""
-    name = _new_secret_name(inv)
+def _rule_needs_sops(inv: Inventory, name: str) -> bool:
+    """Whether a rule a new secret ``name`` in a layer's folder matches names PGP, KMS or Vault
+    keys beside its age keys, which secretsmgr cannot encrypt to (sweep 19: dcplaya,
+    SVendittelli)."""
     folders = [layer.path for layer in inv.layers.layers if not layer.external] or [""]
     for folder in folders:
         rule = inv.sops_configs.rule_for(posixpath.join(folder, name))[1]

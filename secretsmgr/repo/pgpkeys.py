@@ -41,11 +41,7 @@ def _repository_pgp(metadata: SopsMetadata, named: set[str]) -> bool:
     not a stranger's (the review: a file on an unrelated PGP key passed the gate)."""
     ids = [key for g in metadata.key_groups for field, key in g.foreign_ids() if field == "pgp"]
     kinds = set(metadata.foreign_kinds)
-    return (
-        bool(ids)
-        and kinds == {"pgp"}
-        and all(any(pgp_id(k).endswith(n) or n.endswith(pgp_id(k)) for n in named) for k in ids)
-    )
+    return bool(ids) and kinds == {"pgp"} and all(_named(k, named) for k in ids)
 
 
 def on_flux_pgp(inv: Inventory, entry: SopsEntry, named: set[str] | None = None) -> bool:

@@ -412,16 +412,14 @@ def secret_target(
     if namespace is not None and name is not None:
         return namespace, name
     inv = load_inventory(root)
-    sops_paths = {e.path for e in inv.sops_files}
-    found: dict[tuple[str, str], None] = {}
-    for layer in inv.layers.layers:
-        ref = layer.decryption.secret_ref if layer.decryption is not None else None
-        if not ref or not layer.decrypts_sops or layer.external is not None:
-            continue
-        if (cluster is not None and layer.cluster != cluster) or not layer.files & sops_paths:
-            continue
-        if (namespace is None or layer.namespace == namespace) and (name is None or ref == name):
-            found[(layer.namespace, ref)] = None
+    by_cluster = inv.layers.decryption_secrets(holding={e.path for e in inv.sops_files})
+    found = {
+        (ns, ref): None
+        for owner, pairs in by_cluster.items()
+        if cluster is None or owner == cluster
+        for ns, ref in pairs
+        if (namespace is None or ns == namespace) and (name is None or ref == name)
+    }
     if not found:
         return namespace or "flux-system", name or "sops-age"
     pairs = list(found)

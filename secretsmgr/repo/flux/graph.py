@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -162,15 +163,21 @@ class LayerGraph:
         """The cluster called ``name``."""
         return next((c for c in self.clusters if c.name == name), None)
 
-    def decryption_secrets(self) -> dict[str | None, tuple[tuple[str, str], ...]]:
+    def decryption_secrets(
+        self, holding: AbstractSet[str] | None = None
+    ) -> dict[str | None, tuple[tuple[str, str], ...]]:
         """(namespace, Secret) each cluster's decrypting layers read their keys from: the
         Kustomization's own namespace and its ``decryption.secretRef`` (Flux in
-        ``gitops-system``, a ``sops-gpg`` Secret, a Secret per app namespace), in layer order."""
+        ``gitops-system``, a ``sops-gpg`` Secret, a Secret per app namespace), in layer order.
+        ``holding``: only layers of this checkout that read one of these files (SOPS files)."""
         found: dict[str | None, dict[tuple[str, str], None]] = {}
         for layer in self.layers:
             ref = layer.decryption.secret_ref if layer.decryption is not None else None
-            if layer.decrypts_sops and ref:
-                found.setdefault(layer.cluster, {})[(layer.namespace, ref)] = None
+            if not layer.decrypts_sops or not ref:
+                continue
+            if holding is not None and (layer.external is not None or not layer.files & holding):
+                continue
+            found.setdefault(layer.cluster, {})[(layer.namespace, ref)] = None
         return {cluster: tuple(pairs) for cluster, pairs in found.items()}
 
 
