@@ -207,7 +207,7 @@ def plan_init(
         rule_needs_sops=_rule_needs_sops(inv, secret_name)
         if sops_change.state is FileState.KEPT
         else bool(pgp),
-        targets=inv.layers.decryption_secrets(),
+        targets=_export_targets(inv),
         held=frozenset(p for i in identities for p in getattr(i, "publics", ())),
         ignored=ignored,
         unnamed=unnamed_keys(inv, keys) if sops_change.state is FileState.KEPT else (),
@@ -218,6 +218,17 @@ def plan_init(
             for cluster in inv.layers.clusters_of(entry.path)
         ),
     )
+
+
+def _export_targets(inv: Inventory) -> dict[str | None, tuple[tuple[str, str], ...]]:
+    """The Secrets each cluster's key goes to, as ``key export`` chooses them: those of the
+    decrypting layers of this checkout that hold a SOPS file, or, in a cluster with none yet,
+    of every decrypting layer of this checkout. A tenant's Kustomization over a source of its
+    own never gets the cluster's private key (stop 31's left-alone list: init still printed
+    one export per Secret, the tenant's included)."""
+    holding = inv.layers.decryption_secrets(holding={e.path for e in inv.sops_files})
+    local = inv.layers.decryption_secrets(local=True)
+    return {cluster: holding.get(cluster) or pairs for cluster, pairs in local.items()}
 
 
 def _ignored(root: Path, paths: Sequence[str]) -> tuple[str, ...]:

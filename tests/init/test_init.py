@@ -22,6 +22,7 @@ from tests.conftest import FIXTURES, GIT_ENV, run_sops
 from tests.init.helpers import (
     SECRET,
     commit,
+    configmap,
     kustomization,
     one_cluster_repo,
     tree,
@@ -736,6 +737,7 @@ def test_the_key_goes_to_the_secret_and_namespace_the_layers_read(
         ks.read_text()
         .replace("namespace: flux-system", "namespace: gitops-system")
         .replace("name: sops-age", "name: sops-age-key")
+        .replace("    name: flux-system\n", "    name: flux-system\n    namespace: flux-system\n")
     )
     commit(repo)
     out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
@@ -882,6 +884,9 @@ def test_clusters_with_different_keys_and_no_folder_to_name_pin_no_key(
     assert audit(repo, capsys) == []
 
 
+_FLUX_SOURCE = "GitRepository\n    name: flux-system\n    namespace: flux-system\n"
+
+
 def test_a_secret_per_app_namespace_gets_a_command_per_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -893,7 +898,9 @@ def test_a_secret_per_app_namespace_gets_a_command_per_line(
     for app in ("media", "home", "games"):
         layer(repo, "prod", app, f"apps/{app}")
         ks = repo / "clusters" / "prod" / f"{app}.yaml"
-        ks.write_text(ks.read_text().replace("namespace: flux-system", f"namespace: {app}"))
+        text = ks.read_text().replace("namespace: flux-system", f"namespace: {app}")
+        # the source is the bootstrap's, in flux-system (else the layer reads another source)
+        ks.write_text(text.replace("GitRepository\n    name: flux-system\n", _FLUX_SOURCE))
         kustomization(repo, f"apps/{app}", "settings.yaml")
         write(
             repo,
@@ -914,6 +921,65 @@ def test_a_secret_per_app_namespace_gets_a_command_per_line(
         "home",
         "games",
     }
+
+
+def test_the_export_steps_skip_a_tenants_secret_and_layers_without_sops_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # stop 31's left-alone list: key export no longer picks a tenant's Secret (a Kustomization
+    # over a source of its own) or that of a layer holding no SOPS file, but init's step 1
+    # still printed one export each, sending the cluster's private key there
+    from tests.init.helpers import layer
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(repo, "apps/db.enc.yaml", enc(SECRET.format(name="db", value="v4l"), (ADMIN,)))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    layer(repo, "prod", "media", "media")
+    ks = repo / "clusters" / "prod" / "media.yaml"
+    text = ks.read_text().replace("namespace: flux-system", "namespace: media")
+    ks.write_text(text.replace("GitRepository\n    name: flux-system\n", _FLUX_SOURCE))
+    kustomization(repo, "media", "settings.yaml")
+    configmap(repo, "media/settings.yaml", "media")
+    write(
+        repo,
+        "clusters/prod/team-a.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n"
+        "  name: team-a\n  namespace: team-a\nspec:\n  url: https://example.com/team-a\n"
+        "  ref:\n    branch: main\n---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"
+        "  name: team-a\n  namespace: team-a\nspec:\n  path: ./\n  prune: true\n"
+        "  sourceRef:\n    kind: GitRepository\n    name: team-a\n"
+        "  decryption:\n    provider: sops\n    secretRef:\n      name: team-a-sops\n",
+    )
+    commit(repo)
+    out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
+    (step,) = [line for line in out.splitlines() if line.startswith("  1. ")]
+    assert "secretsmgr key export --cluster-key " in step, out
+    assert "team-a" not in out and "--namespace media" not in out, out
+    assert "--namespace" not in step  # flux-system/sops-age, export's own default
+
+
+def test_a_tenants_secret_is_no_export_step_in_a_repository_without_sops_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # with no SOPS file yet, every decrypting layer of the checkout gets a step; a tenant's
+    # Kustomization over a source of its own still does not
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(
+        repo,
+        "clusters/prod/team-a.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n"
+        "  name: team-a\n  namespace: team-a\nspec:\n  url: https://example.com/team-a\n"
+        "  ref:\n    branch: main\n---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"
+        "  name: team-a\n  namespace: team-a\nspec:\n  path: ./\n  prune: true\n"
+        "  sourceRef:\n    kind: GitRepository\n    name: team-a\n"
+        "  decryption:\n    provider: sops\n    secretRef:\n      name: team-a-sops\n",
+    )
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    assert "team-a" not in out, out
+    assert "secretsmgr key export | kubectl apply -f -" in out, out
 
 
 def test_a_sops_file_no_layer_reads_keeps_its_folder_out_of_the_clusters_rule(

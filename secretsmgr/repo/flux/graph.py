@@ -164,18 +164,21 @@ class LayerGraph:
         return next((c for c in self.clusters if c.name == name), None)
 
     def decryption_secrets(
-        self, holding: AbstractSet[str] | None = None
+        self, holding: AbstractSet[str] | None = None, *, local: bool = False
     ) -> dict[str | None, tuple[tuple[str, str], ...]]:
         """(namespace, Secret) each cluster's decrypting layers read their keys from: the
         Kustomization's own namespace and its ``decryption.secretRef`` (Flux in
         ``gitops-system``, a ``sops-gpg`` Secret, a Secret per app namespace), in layer order.
-        ``holding``: only layers of this checkout that read one of these files (SOPS files)."""
+        ``holding``: only layers of this checkout that read one of these files (SOPS files);
+        ``local``: only layers of this checkout (not a tenant's over a source of its own)."""
         found: dict[str | None, dict[tuple[str, str], None]] = {}
         for layer in self.layers:
             ref = layer.decryption.secret_ref if layer.decryption is not None else None
             if not layer.decrypts_sops or not ref:
                 continue
-            if holding is not None and (layer.external is not None or not layer.files & holding):
+            if (holding is not None or local) and layer.external is not None:
+                continue
+            if holding is not None and not layer.files & holding:
                 continue
             found.setdefault(layer.cluster, {})[(layer.namespace, ref)] = None
         return {cluster: tuple(pairs) for cluster, pairs in found.items()}
