@@ -820,3 +820,74 @@ def test_a_credential_named_with_key_is_judged_and_a_setting_is_not() -> None:
         ("import-checksum-default", "3f2a9c1e4b5d6e7f8091a2b3c4d5e6f708192a3b3f2a9c1e4b5d6e7f80"),
     ):
         assert judge_value(key.rpartition(".")[2], value) is None, key
+
+
+def _talos_key() -> str:
+    import base64
+    import secrets
+
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def test_a_talos_machine_configs_random_keys_are_a_known_format_and_history_names_them(
+    tmp_path: Path,
+) -> None:
+    # stop 31's left-alone list (sweep 19, buvis/clusters): a committed controlplane.yaml's
+    # cluster.secret and aescbcEncryptionSecret were keyword warnings, so audit --history
+    # named the file's other key paths but not its most sensitive ones
+    from secretsmgr.audit.rules.sm018_plaintext_credential import detect, detect_known
+    from secretsmgr.gate.history import walk_repository
+    from secretsmgr.repo.scan import scan_file
+    from tests.audit.helpers import write
+    from tests.gate.helpers import commit, gitops
+
+    config = (
+        "version: v1alpha1\ndebug: false\nmachine:\n  type: controlplane\n"
+        "  token: k3x9qz.p7r2m5v8w1t4y6u0\n"
+        f"cluster:\n  id: q7Wm2ZpK9vR4tY8uXb3N\n  secret: {_talos_key()}\n"
+        f"  aescbcEncryptionSecret: {_talos_key()}\n"
+        f"  secretboxEncryptionSecret: {_talos_key()}\n"
+        "  clusterName: home\n"
+    )
+    secret_paths = {
+        "cluster.secret",
+        "cluster.aescbcEncryptionSecret",
+        "cluster.secretboxEncryptionSecret",
+    }
+    for scan in (detect, detect_known):
+        hits = {h.key_path: h for h in scan(scan_file("talos/controlplane.yaml", config.encode()))}
+        assert secret_paths <= set(hits), scan
+        assert all(hits[p].known and hits[p].kind == "Talos Cluster Secret" for p in secret_paths)
+        assert hits["machine.token"].kind == "Kubernetes Bootstrap Token"
+    # talosctl gen secrets / talhelper's bundle, plain
+    bundle = (
+        f"cluster:\n  id: q7Wm2ZpK9vR4tY8uXb3N\n  secret: {_talos_key()}\n"
+        f"secrets:\n  bootstraptoken: k3x9qz.p7r2m5v8w1t4y6u0\n"
+        f"  secretboxencryptionsecret: {_talos_key()}\n"
+        "trustdinfo:\n  token: a1b2c3.d4e5f6a7b8c9d0e1\n"
+        "certs:\n  etcd:\n    crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t\n"
+    )
+    hits = {h.key_path: h for h in detect_known(scan_file("talos/secrets.yaml", bundle.encode()))}
+    assert {"cluster.secret", "secrets.secretboxencryptionsecret"} <= set(hits)
+    assert hits["cluster.secret"].kind == "Talos Cluster Secret"
+
+    # not a Talos file, a placeholder, a value too short to be a key: no such verdict
+    def kind_at(rel: str, text: str, key_path: str) -> str | None:
+        kinds = {h.key_path: h.kind for h in detect(scan_file(rel, text.encode()))}
+        return kinds.get(key_path)
+
+    secret_line = next(line for line in config.splitlines() if line.startswith("  secret: "))
+    plain = f"cluster:\n{secret_line}\n"
+    assert kind_at("app/values.yaml", plain, "cluster.secret") != "Talos Cluster Secret"
+    stand_in = config.replace(secret_line, "  secret: ${CLUSTER_SECRET}")
+    assert kind_at("talos/cp.yaml", stand_in, "cluster.secret") is None
+    short = config.replace(secret_line, "  secret: MTIzNDU2Nzg=")  # 8 bytes
+    assert kind_at("talos/cp.yaml", short, "cluster.secret") != "Talos Cluster Secret"
+    # history: committed, then removed
+    root = gitops(tmp_path / "r", {"talos/controlplane.yaml": config})
+    (root / "talos" / "controlplane.yaml").unlink()
+    write(root, "talos/README.md", "generated with talosctl gen config\n")
+    commit(root, "take the machine config out")
+    facts = walk_repository(root)
+    exposed = {e.key_path for e in facts.exposures if e.path == "talos/controlplane.yaml"}
+    assert secret_paths <= exposed, exposed

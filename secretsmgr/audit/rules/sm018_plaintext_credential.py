@@ -12,6 +12,7 @@ Secrets themselves are SM001's and SM003's; SOPS-encrypted values are never look
 
 from __future__ import annotations
 
+import base64
 import posixpath
 import re
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from typing import cast
 from secretsmgr.audit.context import AuditContext, own_rule_fix, reencrypt_fix
 from secretsmgr.audit.credentials import (
     BOOTSTRAP_TOKEN,
+    Verdict,
     is_lock_file,
     judge_value,
     names_secret_key,
@@ -358,7 +360,8 @@ def detect_known(file: ScannedFile) -> list[CredentialHit]:
     if len(file.data) > MAX_SIZE:
         return []
     text = decode_text(file.data)
-    if text is None or (_known_parts(text) is None and not _UNFIXED.search(text)):
+    talos = "cluster:" in text and ("v1alpha1" in text or "certs:" in text) if text else False
+    if text is None or (_known_parts(text) is None and not _UNFIXED.search(text) and not talos):
         return []
     return [hit for hit in detect(file, formats_only=True) if hit.known]
 
@@ -413,6 +416,42 @@ def _pulumi_ciphertext(path: str, prefix: str, obj: Obj, key_path: str, value: s
     return held == {"secure": value}
 
 
+# Talos: the machine config ``talosctl gen config`` writes (``version: v1alpha1``, ``machine:``,
+# ``cluster:``) and the secrets bundle of ``talosctl gen secrets`` and talhelper (``cluster:``,
+# ``secrets:``, ``certs:``) hold random keys under names no keyword check can call known: the
+# cluster's discovery secret and the etcd encryption keys of every Secret in the cluster (sweep
+# 19, buvis/clusters: a committed controlplane.yaml gave keyword warnings for them, and
+# history named its other key paths only). Their certificate keys and tokens are known
+# formats already (base64 of a PEM private key, a bootstrap token).
+_TALOS_KEYS = frozenset(
+    (
+        "cluster.secret",
+        "cluster.aescbcEncryptionSecret",
+        "cluster.secretboxEncryptionSecret",
+        "secrets.aescbcencryptionsecret",
+        "secrets.secretboxencryptionsecret",
+    )
+)
+_TALOS = Verdict("Talos Cluster Secret", True)
+
+
+def _talos_secret(obj: Obj, key_path: str, value: str) -> bool:
+    """Whether ``value`` at ``key_path`` (from the object's top) is one of a Talos machine
+    config's or secrets bundle's random keys: base64 of at least 16 bytes, as Talos writes them
+    (32), never a placeholder (``${CLUSTER_SECRET}``)."""
+    if key_path not in _TALOS_KEYS or not isinstance(obj.get("cluster"), dict):
+        return False
+    machine_config = obj.get("version") == "v1alpha1" and isinstance(obj.get("machine"), dict)
+    bundle = isinstance(obj.get("secrets"), dict) and isinstance(obj.get("certs"), dict)
+    if not (machine_config or bundle):
+        return False
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except ValueError:
+        return False
+    return len(raw) >= 16
+
+
 def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialHit]:
     """Credential-looking values in the file (never in SOPS-encrypted values); with
     ``formats_only``, only values that may hold a known format are judged."""
@@ -449,10 +488,13 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
             if _pulumi_ciphertext(file.path, prefix, obj, key_path, value):
                 continue
             if formats_only and not (
-                (parts and any(part in value for part in parts)) or _UNFIXED.search(value)
+                (parts and any(part in value for part in parts))
+                or _UNFIXED.search(value)
+                or _talos_secret(obj, key_path[len(prefix) :], value)
             ):
                 continue
-            verdict = judge_value(key, value)
+            verdict = _TALOS if _talos_secret(obj, key_path[len(prefix) :], value) else None
+            verdict = verdict or judge_value(key, value)
             if verdict is not None and not verdict.known and names_secret_key(key_path, value):
                 verdict = None  # envFromSecret: {VAR: secret/key} names where the value is
             if verdict is not None and not verdict.known and _api_example(obj, key_path):
