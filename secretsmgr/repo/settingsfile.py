@@ -126,13 +126,30 @@ def render_settings(settings: Settings) -> str:
 
 def implied_allowed(inv: Inventory, cluster_keys: tuple[str, ...]) -> tuple[str, ...]:
     """The age keys `.sops.yaml` rules name besides ``cluster_keys``, while the repository names
-    its cluster key only there: what it already treats as allowed (see ``clusterkeys``)."""
+    its cluster key only there: what it already treats as allowed (see ``clusterkeys``).
+
+    Only rules for the clusters' files count: a rule that names one of ``cluster_keys`` or
+    governs a SOPS file a layer applies. ``allowed_recipients`` puts a key on every file that
+    ``rotate`` writes, so another cluster's key or a docker host's, each named by a rule of its
+    own, made every cluster file readable by them after a rotation (sweep 20, Samoth69/HomeOps);
+    their own files follow their own rules (SM005 expects them there)."""
     if inv.repo_cluster_key_source != SOPS_CONFIG_NAME or inv.settings_name_keys:
         return ()
+    applied = {
+        (e.sops_config, e.creation_rule_number)
+        for e in inv.sops_files
+        if inv.layers.layers_of(e.path)
+    }
+    configs = inv.sops_configs
     named = (
         key
-        for config in inv.sops_configs.all_loaded()
-        for rule in config.rules
+        for config in configs.all_loaded()
+        for number, rule in enumerate(config.rules, start=1)
+        if (configs.label(config), number) not in inv.flux_free_rules
+        and (
+            (configs.label(config), number) in applied
+            or any(k in cluster_keys for k in all_age_recipients(rule))
+        )
         for key in all_age_recipients(rule)
     )
     return tuple(k for k in dict.fromkeys(named) if is_age_recipient(k) and k not in cluster_keys)

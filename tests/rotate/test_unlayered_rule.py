@@ -38,3 +38,51 @@ def test_rotate_keeps_every_cluster_key_the_shared_rule_names_on_an_unlisted_fil
     assert sorted(recipients(smtp)) == sorted(both)
     audit = run(["--repo", str(repo), "audit"], capsys)
     assert "SM011" not in audit.out and "SM005" not in audit.out, audit.out
+
+
+def test_a_hosts_file_under_a_rule_of_its_own_keeps_its_rules_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 20 (Samoth69/HomeOps): rules for the cluster's files and for docker hosts' files,
+    # each naming its own key. init put every host key into allowed_recipients, so a rotation
+    # made each cluster file readable by every host; and rotate --all (or key rotate --begin)
+    # re-encrypted a host's file to the cluster key, locking the host out
+    from secretsmgr.repo.settings import load_settings
+    from secretsmgr.sops import EncryptionRule
+    from tests.audit.helpers import K1, K2, KEYS, enc
+    from tests.init.helpers import kustomization, one_cluster_repo
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(
+        repo,
+        ".sops.yaml",
+        "creation_rules:\n"
+        f"  - path_regex: ^apps/.*\\.enc\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {K1}\n"
+        f"  - path_regex: ^docker/nas/.*\\.sops\\.yaml$\n    age: {K2}\n",
+    )
+    db = write(repo, "apps/db.enc.yaml", enc(SECRET.format(name="db", value="v4l"), (K1,)))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    host = write(
+        repo,
+        "docker/nas/secrets.sops.yaml",
+        enc("TRAEFIK_TOKEN: Zq8rT2mVx91LkPw\n", (K2,), rule=EncryptionRule()),
+    )
+    commit(repo, "a cluster and a host")
+    keys = tmp_path / "keys.txt"
+    keys.write_text("".join((KEYS / f"test-only-{n}.agekey").read_text() for n in (1, 2)))
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(keys))
+    base = ["--repo", str(repo)]
+    run([*base, "init"], capsys, expect=0)
+    settings = load_settings(repo)
+    assert settings.cluster_key == K1 and settings.allowed_recipients == ()
+    commit(repo, "init")
+    run([*base, "rotate", "--all", "--reason", "yearly"], capsys, expect=0)
+    assert (recipients(db), recipients(host)) == ([K1], [K2])
+    audit = run([*base, "audit"], capsys, expect=0)
+    assert not re.search(r"SM00[45]|SM011", audit.out), audit.out
+    commit(repo, "rotated")
+    began = [*base, "key", "rotate", "--begin", "--cluster-key", K1]
+    began += ["-o", str(tmp_path / "next.agekey")]
+    run(began, capsys, expect=0, warnings=["the manifest on stdout holds a private key"])
+    assert recipients(host) == [K2] and len(recipients(db)) == 2
