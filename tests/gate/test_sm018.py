@@ -891,3 +891,35 @@ def test_a_talos_machine_configs_random_keys_are_a_known_format_and_history_name
     facts = walk_repository(root)
     exposed = {e.key_path for e in facts.exposures if e.path == "talos/controlplane.yaml"}
     assert secret_paths <= exposed, exposed
+
+
+def test_a_bootstrap_token_with_no_digit_after_the_dot_is_still_one_under_a_tokens_key(
+    tmp_path: Path,
+) -> None:
+    # sweep 20 (albatrossflavour/home-ops): a Talos worker config's machine.token had letters
+    # only after the dot (one random token in 180) and was reported by nothing, in history too
+    from secretsmgr.audit.rules.sm018_plaintext_credential import detect_known
+    from secretsmgr.gate.history import walk_repository
+    from secretsmgr.repo.scan import scan_file
+    from tests.gate.helpers import commit, gitops
+
+    token = "kqm9zw.hmvtqbnrjcpdlfwa"
+    verdict = judge_value("token", token)
+    assert verdict is not None and verdict.kind == "Kubernetes Bootstrap Token"
+    config = f"version: v1alpha1\nmachine:\n  type: worker\n  token: {token}\ncluster:\n  id: x\n"
+    hits = detect_known(scan_file("talos/worker.yaml", config.encode()))
+    assert [h.key_path for h in hits] == ["machine.token"]
+    # still no token: two words, a digit-less pair, a value under a key naming none
+    for key, value in (
+        ("token", "server.monitoringsystem"),
+        ("token", "kqmxzw.hmvtqbnrjcpdlfwa"),
+        ("image", token),
+        ("token", "abcdef.0123456789abcdef"),
+    ):
+        found = judge_value(key, value)
+        assert found is None or found.kind != "Kubernetes Bootstrap Token", (key, value)
+    root = gitops(tmp_path / "r", {"talos/worker.yaml": config})
+    (root / "talos" / "worker.yaml").unlink()
+    commit(root, "take it out")
+    exposed = {(e.path, e.key_path) for e in walk_repository(root).exposures}
+    assert ("talos/worker.yaml", "machine.token") in exposed

@@ -21,7 +21,7 @@ from typing import cast
 
 from secretsmgr.audit.context import AuditContext, own_rule_fix, reencrypt_fix
 from secretsmgr.audit.credentials import (
-    BOOTSTRAP_TOKEN,
+    BOOTSTRAP_SHAPE,
     Verdict,
     is_lock_file,
     judge_value,
@@ -183,7 +183,7 @@ def _known_parts(text: str) -> tuple[str, ...] | None:
     credentials), or None when it holds none."""
     parts = [part for part in _KNOWN_PARTS if part in text]
     if ("oken" in text or "OKEN" in text) and "." in text:  # a bootstrap token has no fixed part:
-        parts.extend(BOOTSTRAP_TOKEN.findall(text))  # the tokens themselves are the parts
+        parts.extend(BOOTSTRAP_SHAPE.findall(text))  # the tokens themselves are the parts
     if "://" in text and "@" in text and URL_PASSWORD.search(text):  # the regex is slow
         parts.append("://")
     return tuple(parts) or None
