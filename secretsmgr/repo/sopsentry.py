@@ -285,24 +285,39 @@ _SHELL_VARIABLE = re.compile(rb"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a secret value
 
 
-def values_left_clear(docs: Sequence[Node], rule: EncryptionRule) -> list[str] | None:
-    """When ``rule`` encrypts no value of ``docs`` at all, the key paths of the values it
-    leaves in clear (a Kubernetes object's apiVersion, kind, metadata and type aside, as are
-    empty values and placeholders); None when it encrypts one, or there is none to encrypt."""
-    clear: list[str] = []
+def _clear_leaves(docs: Sequence[Node], rule: EncryptionRule) -> list[tuple[str, str, object]]:
+    """(key path, last key, value) of every value ``rule`` leaves in clear, when it encrypts no
+    value of ``docs`` at all (a Kubernetes object's apiVersion, kind, metadata and type aside,
+    as are empty values and placeholders); empty when it encrypts one."""
+    clear: list[tuple[str, str, object]] = []
     for doc in docs:
         manifest = isinstance(doc, MapNode) and doc.has("apiVersion") and doc.has("kind")
         for path, leaf, encrypted in iter_leaves(doc, rule):
             if isinstance(leaf, Comment):
                 continue
             if encrypted:
-                return None
+                return []
             if not path or (manifest and path[0] in STRUCTURE):
                 continue
             if leaf is None or leaf == "" or (isinstance(leaf, str) and is_placeholder(leaf)):
                 continue
-            clear.append(".".join(str(part) for part in path))
-    return clear or None
+            named = [str(p) for p in path if isinstance(p, str)]
+            clear.append((".".join(str(part) for part in path), named[-1] if named else "", leaf))
+    return clear
+
+
+def values_left_clear(docs: Sequence[Node], rule: EncryptionRule) -> list[str] | None:
+    """When ``rule`` encrypts no value of ``docs`` at all, the key paths of the values it
+    leaves in clear (see ``_clear_leaves``); None when it encrypts one, or there is none."""
+    return [path for path, _key, _leaf in _clear_leaves(docs, rule)] or None
+
+
+def clear_secrets(docs: Sequence[Node], rule: EncryptionRule) -> tuple[str, ...]:
+    """Key paths of the secrets (``exposed_value``) among the values a rule that encrypts
+    nothing leaves in clear under a ``sops:`` block (sweep 20, kaminek/infrastructure: a
+    ``CLOUDFLARE_API_KEY`` file encrypted under a Secret's ``^(data|stringData)$`` rule kept the
+    token in clear, a warning that ``check`` passed and history never counted)."""
+    return tuple(path for path, key, leaf in _clear_leaves(docs, rule) if exposed_value(key, leaf))
 
 
 # What anyone may read: an SSH or age public key, a certificate, a content digest (the second
@@ -561,6 +576,8 @@ def read_sops_entry(
                 trees.append(doc.without(SOPS_KEY))
             sf = SopsFile(fmt, trees, metadata)
         plain, exposed, broken = _scan_leaves(sf)
+        if not plain:
+            exposed += clear_secrets(sf.docs, sf.metadata.rule)
     except FormatError as exc:
         return replace(base, has_metadata=True, error=exc.message)
     return replace(

@@ -111,17 +111,27 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         clear = None if entry.store == "binary" else values_left_clear(entry.sops_file.docs, rule)
         if clear is not None:
             # a values file re-encrypted under a Secret rule (sweep 12): a sops: block over
-            # nothing encrypted, which no other rule looks at
+            # nothing encrypted, which no other rule looks at; an error when a secret is among
+            # them (sweep 20, kaminek: a CLOUDFLARE_API_KEY file the author thought encrypted)
+            secrets = [k for k in clear if k in entry.exposed_leaves]
+            first = secrets[0] if secrets else clear[0]
             more = f" and {plural(len(clear) - 1, 'more value')}" if len(clear) > 1 else ""
+            what = ", a secret, readable by anyone with the repository" if secrets else ""
             yield RULE.finding(
                 entry.path,
                 f"no value is encrypted: the file's rule ({rule.kind.value}: {rule.value}) "
-                f"leaves {clear[0]}{more} in clear under its sops: block",
-                severity=Severity.WARNING,
-                key_path=clear[0],
-                fix="if it holds secrets, give it a .sops.yaml creation rule of its own (a "
-                "path_regex for its name, no encrypted_regex: every value encrypted), then "
-                f"re-encrypt: {fix}",
+                f"leaves {first}{more} in clear under its sops: block{what}",
+                severity=Severity.ERROR if secrets else Severity.WARNING,
+                key_path=first,
+                fix=(
+                    f"give it a .sops.yaml creation rule of its own (a path_regex for its name, "
+                    f"no encrypted_regex: every value encrypted), re-encrypt: {fix}; then change "
+                    f"{first} at its source: git keeps the value in clear"
+                    if secrets
+                    else "if it holds secrets, give it a .sops.yaml creation rule of its own (a "
+                    "path_regex for its name, no encrypted_regex: every value encrypted), then "
+                    f"re-encrypt: {fix}"
+                ),
             )
         for key_path in entry.plaintext_leaves:
             # sops never writes a value its rule selects in clear: it was added by hand, and
@@ -139,7 +149,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
         yield from _generator_values(ctx, entry, fix)
         for key_path in secret_plain.get(entry.path, ()):
-            if key_path in entry.plaintext_leaves:
+            if key_path in entry.plaintext_leaves or (clear is not None and key_path in clear):
                 continue
             yield RULE.finding(
                 entry.path,

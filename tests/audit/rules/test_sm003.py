@@ -156,7 +156,7 @@ def test_the_printed_fix_for_a_value_added_by_hand_works(tmp_path: Path) -> None
     assert "added-by-hand" not in path.read_text()
 
 
-def test_a_sops_file_whose_rule_encrypts_no_value_is_a_warning(tmp_path: Path) -> None:
+def test_a_sops_file_whose_rule_encrypts_no_value_is_reported(tmp_path: Path) -> None:
     # sweep 12 (KakatkarAkshay/cloudlab_applications): Helm values re-encrypted under the
     # Secret rule hold every value in clear beneath a valid sops: block; no rule said a word
     from secretsmgr.audit.engine import run_audit
@@ -176,8 +176,9 @@ def test_a_sops_file_whose_rule_encrypts_no_value_is_a_warning(tmp_path: Path) -
         },
     )
     found = [f for f in run_audit(tmp_path).findings if f.rule == "SM003"]
+    # an API key among them: an error at its key path (sweep 20); settings alone stay a warning
     assert [(f.path, f.severity, f.key_path) for f in found] == [
-        ("apps/app.values.enc.yaml", Severity.WARNING, "env.name")
+        ("apps/app.values.enc.yaml", Severity.ERROR, "env.value")
     ]
     assert found[0].message.startswith("no value is encrypted: the file's rule (encrypted_regex")
     assert "and 2 more values in clear" in found[0].message
@@ -227,3 +228,36 @@ def test_a_secret_whose_kind_is_encrypted_still_has_its_values_judged(tmp_path: 
         (f.key_path, f.severity.value) for f in run_audit(tmp_path).findings if f.rule == "SM003"
     ]
     assert found == [("stringData.password_unencrypted", "error")]
+
+
+def test_a_secret_a_rule_encrypting_nothing_left_in_clear_is_an_error_and_an_exposure(
+    tmp_path: Path,
+) -> None:
+    # sweep 20 (kaminek/infrastructure): CLOUDFLARE_API_KEY alone, "encrypted" under the
+    # Secret rule ^(data|stringData)$: the token stayed in clear beneath a sops: block; check
+    # passed (a warning) and audit --history never counted it after the author re-encrypted it
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.audit.finding import Severity
+    from secretsmgr.gate.history import walk_repository
+    from tests.gate.helpers import commit, gitops, history_findings
+
+    flux = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+    token = "CLOUDFLARE_API_KEY: Zq8rT2mVx91LkPwAb4Xy7Qe3Rt6Uo9Ip0As2Df5G\nzone: example.org\n"
+    root = gitops(tmp_path / "r", {"infra/issuer.enc.yaml": enc(token, rule=flux)})
+    found = [f for f in run_audit(root).findings if f.rule == "SM003"]
+    assert [(f.path, f.severity, f.key_path) for f in found] == [
+        ("infra/issuer.enc.yaml", Severity.ERROR, "CLOUDFLARE_API_KEY")
+    ]
+    assert "a secret, readable by anyone" in found[0].message
+    assert "Zq8rT2" not in found[0].message + (found[0].fix or "")
+    # settings alone under such a rule stay a warning
+    write(root, "infra/issuer.enc.yaml", enc("zone: example.org\nreplicas: 2\n", rule=flux))
+    found = [f for f in run_audit(root).findings if f.rule == "SM003"]
+    assert [f.severity for f in found] == [Severity.WARNING]
+    # history: the token was readable from the first commit, whatever came after
+    write(root, "infra/issuer.enc.yaml", enc(secret("issuer", {"CLOUDFLARE_API_KEY": "rolled"})))
+    commit(root, "encrypt it properly")
+    exposed = {(e.key_path, e.rule) for e in walk_repository(root).exposures}
+    assert ("CLOUDFLARE_API_KEY", "SM003") in exposed
+    assert ("zone", "SM003") not in exposed
+    assert ("SM019", "infra/issuer.enc.yaml") in history_findings(root)
