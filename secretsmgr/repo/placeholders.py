@@ -308,6 +308,16 @@ _ENC_STAND_IN = re.compile(
 _MARKER = re.compile(r"^\s*__[A-Z][A-Z]*(?:_[A-Z0-9]+)*__\s*$")
 
 
+# A value no one would take for a secret (sweep 20): one character repeated (``sk-111111111111``,
+# "fake key needed to make ui happy", JefeDavis), the alphabet or the digits in order from
+# the start (``abcdef``: Samoth69; ``123456``), ``whatever`` (9albi), a short prefix allowed
+_TRIVIAL = re.compile(
+    r"(?i)^\s*(?:[a-z]{2,3}[-_])?"
+    r"(?:(.)\1{5,}|whatever|abcdef(?:g(?:h(?:i(?:j(?:k(?:l)?)?)?)?)?)?"
+    r"|0?123456(?:7(?:8(?:9(?:0)?)?)?)?)\s*$"
+)
+
+
 def is_placeholder(value: object) -> bool:
     """Whether ``value`` is a placeholder (or empty) rather than a literal secret."""
     if value is None:
@@ -320,7 +330,7 @@ def is_placeholder(value: object) -> bool:
         return True
     if _STAND_IN.match(value) or _placeholder_url(value) or _stand_in_credentials(value):
         return True
-    if _ENC_STAND_IN.match(value):
+    if _ENC_STAND_IN.match(value) or _TRIVIAL.match(value):
         return True
     if _OTHER_TEMPLATE.search(value):
         return _filled_by_template(value)

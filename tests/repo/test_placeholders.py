@@ -335,3 +335,16 @@ def test_at_signs_around_more_than_a_name_are_no_placeholder(value: str) -> None
 )
 def test_a_stand_in_dressed_as_ciphertext_is_a_placeholder(value: str, stand_in: bool) -> None:
     assert is_placeholder(value) is stand_in
+
+
+def test_values_no_one_would_take_for_a_secret_are_stand_ins() -> None:
+    # sweep 20: SM019 on `abcdef` (Samoth69) and `whatever` (9albi) in history, an SM018
+    # warning on `sk-111111111111 # fake key needed to make ui happy` (JefeDavis)
+    from secretsmgr.audit.credentials import judge_value
+
+    for value in ("abcdef", "whatever", "sk-111111111111", "123456", "0123456789", "aaaaaaaa"):
+        assert is_placeholder(value), value
+    assert judge_value("AUDIO_OPENAI_API_KEY", "sk-111111111111") is None
+    # a digit or a letter out of the run, too short a run: a value again
+    for value in ("abcdef1", "aaaaaab", "sk-1111", "1234567890x", "abcdeg", "112233"):
+        assert not is_placeholder(value), value
