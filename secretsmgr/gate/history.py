@@ -43,6 +43,8 @@ def _exposing(rule: str, hit: object) -> str | None:
         return None
     if rule == "SM018" and not getattr(hit, "known", False):
         return None
+    if getattr(hit, "envsubst", False):
+        return None  # ``$BOOTSTRAP_DOMAIN``: a variable's name, no value exposed
     return key_path
 
 

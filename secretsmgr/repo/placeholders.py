@@ -318,6 +318,18 @@ _TRIVIAL = re.compile(
 )
 
 
+# A whole value that is an envsubst variable of two words or more (``$BOOTSTRAP_DOMAIN``): Flux
+# leaves it as written (it substitutes only ``${…}``), so SM001 still reports it in a Secret;
+# but it exposes nothing, so history counts no exposure for it (sweep 20, AskAlice: six SM019
+# errors on an old envsubst template; sweep 19, sp3nx0r)
+_ENVSUBST_NAME = re.compile(r"\s*\$[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\s*")
+
+
+def is_envsubst_name(value: object) -> bool:
+    """Whether ``value`` is one ``$NAME_OF_WORDS`` and nothing else."""
+    return isinstance(value, str) and _ENVSUBST_NAME.fullmatch(value) is not None
+
+
 def is_placeholder(value: object) -> bool:
     """Whether ``value`` is a placeholder (or empty) rather than a literal secret."""
     if value is None:

@@ -20,6 +20,7 @@ from secretsmgr.repo.placeholders import (
     URL_PASSWORD,
     holds_literal_secret,
     is_credential_skeleton,
+    is_envsubst_name,
     is_placeholder,
     is_plain_setting,
     is_setting_value,
@@ -353,7 +354,7 @@ def exposed_value(key: str, value: object) -> bool:
     a cron line were exposures; ``pin: 4821`` was not."""
     if is_placeholder(value) or (isinstance(value, str) and is_credential_skeleton(value)):
         return False
-    if is_setting_value(key, value):
+    if is_envsubst_name(value) or is_setting_value(key, value):
         return False
     if names_sensitive(key):
         if isinstance(value, str):  # a switch ("0", "1") is no secret under any name

@@ -330,3 +330,23 @@ def test_branches_head_does_not_reach_are_named_in_a_note(tmp_path: Path) -> Non
     ]
     git(root, "merge", "-q", "--no-edit", "--no-gpg-sign", "feature")
     assert notes() == []
+
+
+def test_an_envsubst_variable_committed_in_a_plaintext_secret_is_no_exposure(
+    tmp_path: Path,
+) -> None:
+    # sweep 20 (AskAlice/birb-nest-cluster; sweep 19, sp3nx0r): an envsubst template's
+    # `SECRET_DOMAIN: $BOOTSTRAP_DOMAIN` gave SM019 errors for a value that exposes nothing.
+    # SM001 still reports it today (Flux substitutes only ${…}: the Secret would hold it as
+    # written); a real token beside it is still an exposure
+    plain = secret(
+        "cluster-secrets",
+        {"SECRET_DOMAIN": "$BOOTSTRAP_DOMAIN", "TOKEN": "q7Wm2ZpK9vR4tY8uXb3NcD5f"},
+    )
+    root = gitops(tmp_path / "r", {"apps/cluster-secrets.yaml": plain})
+    now = {(f.rule, f.key_path) for f in run_rules(load_context(root)).findings}
+    assert ("SM001", "stringData.SECRET_DOMAIN") in now
+    write(root, "apps/cluster-secrets.yaml", secret("cluster-secrets", {"SECRET_DOMAIN": "${D}"}))
+    commit(root, "use Flux variables")
+    exposed = {e.key_path for e in walk_repository(root).exposures}
+    assert "stringData.TOKEN" in exposed and "stringData.SECRET_DOMAIN" not in exposed

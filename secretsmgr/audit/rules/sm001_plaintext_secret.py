@@ -52,6 +52,7 @@ from secretsmgr.repo.flux.objects import go_field
 from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
     is_credential_skeleton,
+    is_envsubst_name,
     is_placeholder_pairs,
     is_plain_setting,
     is_secret_file_setting,
@@ -90,6 +91,8 @@ class PlaintextSecret:
     unread: bool = False  # over the file-size limit: not parsed, so not cleared either
     source: str | None = None  # a whole file that holds a secret: what it holds (see _source)
     beside_ciphertext: bool = False  # its Secret holds ENC[…] values with no sops: block
+    # a whole ``$NAME_OF_WORDS`` (envsubst's): reported, but no exposure in history
+    envsubst: bool = False
     unparsed: bool = False  # the file does not parse: found reading it line by line
     sniffed: bool = False  # a Secret manifest under a name of no YAML format (secret.txt)
     env_source: bool = False  # a KEY=value line of a file a secretGenerator may read (envs:)
@@ -467,7 +470,11 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                     continue
                 here.append(
                     PlaintextSecret(
-                        file.path, prefix + key_path, name, beside_ciphertext=ciphertext
+                        file.path,
+                        prefix + key_path,
+                        name,
+                        beside_ciphertext=ciphertext,
+                        envsubst=is_envsubst_name(value),
                     )
                 )
         here.extend(_literals(file.path, prefix, obj))
