@@ -24,6 +24,7 @@ from secretsmgr.errors import ChainError, ConfigError, DecryptionError, FormatEr
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.inventory import Inventory, LiveKeys
 from secretsmgr.repo.pending import PendingWrites, find_pending
+from secretsmgr.repo.sopsconfig import CreationRule
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.shellword import sh_path, sh_word
 from secretsmgr.sops.datakey import unwrap_data_key
@@ -161,7 +162,13 @@ def reencrypt_fix(entry: SopsEntry) -> str:
 def creation_rule_encrypts(entry: SopsEntry, key_path: str) -> bool:
     """Whether re-encrypting under the file's ``.sops.yaml`` creation rule would encrypt
     ``key_path`` (no rule, or one that cannot be judged here: assume it would)."""
-    spec = entry.creation_rule.encryption_rule if entry.creation_rule is not None else None
+    return rule_encrypts(entry.creation_rule, key_path)
+
+
+def rule_encrypts(rule: CreationRule | None, key_path: str) -> bool:
+    """Whether encrypting under the creation rule ``rule`` would encrypt ``key_path`` (no
+    rule, or one that cannot be judged here: assume it would)."""
+    spec = rule.encryption_rule if rule is not None else None
     if spec is None:
         return True  # sops's default: every value encrypted
     parts = key_path.split(".")

@@ -923,3 +923,43 @@ def test_a_bootstrap_token_with_no_digit_after_the_dot_is_still_one_under_a_toke
     commit(root, "take it out")
     exposed = {(e.path, e.key_path) for e in walk_repository(root).exposures}
     assert ("talos/worker.yaml", "machine.token") in exposed
+
+
+def test_the_encrypt_fix_says_when_the_matching_rule_would_leave_the_credential_in_clear(
+    tmp_path: Path,
+) -> None:
+    # sweep 20 (0xTheFr34k/Homelab): the fix for a plaintext Talos config was `secretsmgr
+    # encrypt -i talos/controlplane.yaml`; its rule's encrypted_regex left machine.ca.key in
+    # clear, encrypt exited 0, and only a second check said so
+    from tests.audit.helpers import K1, write
+
+    config = (
+        "version: v1alpha1\nmachine:\n  type: controlplane\n"
+        f"cluster:\n  secret: {_talos_key()}\n"
+        f"secrets:\n  aescbcEncryptionSecret: x\nextra:\n  secret: {_talos_key()}\n"
+    )
+    root = standard_repo(tmp_path, {"talos/controlplane.yaml": config})
+    write(
+        root,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: talos/.*\\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n"
+        "  - path_regex: \\.(enc|sops)\\.(yaml|yml|json)$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n",
+    )
+    found = {f.key_path: f for f in run_audit(root).findings if f.rule == "SM018"}
+    fix = found["cluster.secret"].fix or ""
+    assert "rule 1 (encrypted_regex: ^(data|stringData)$) would leave cluster.secret in clear" in (
+        fix
+    ), fix
+    assert "add a rule for talos/controlplane.yaml above it" in fix
+    # a rule that encrypts it: the plain command
+    write(
+        root,
+        ".sops.yaml",
+        f"creation_rules:\n  - path_regex: talos/.*\\.yaml$\n    age: {K1}\n",
+    )
+    found = {f.key_path: f for f in run_audit(root).findings if f.rule == "SM018"}
+    assert (found["cluster.secret"].fix or "").startswith(
+        "secretsmgr encrypt -i talos/controlplane.yaml;"
+    )

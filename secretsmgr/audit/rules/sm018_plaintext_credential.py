@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import cast
 
-from secretsmgr.audit.context import AuditContext, own_rule_fix, reencrypt_fix
+from secretsmgr.audit.context import AuditContext, own_rule_fix, reencrypt_fix, rule_encrypts
 from secretsmgr.audit.credentials import (
     BOOTSTRAP_SHAPE,
     Verdict,
@@ -620,8 +620,19 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
         entry = next((e for e in ctx.repo.sops_files if e.path == hit.path), None)
         if entry is not None and entry.encrypts_none:
             encrypt = own_rule_fix(entry)  # encrypt refuses its rule, as SM002's fix says
-        elif configs.rule_for(hit.path)[1] is not None:
+        elif (found := configs.rule_for(hit.path))[1] is not None:
+            label, rule, number = found
             encrypt = f"secretsmgr encrypt -i {sh_path(hit.path)}"
+            if not rule_encrypts(rule, hit.key_path):
+                # encrypting under it would leave this value in clear and exit 0 (sweep 20,
+                # 0xTheFr34k: a Talos config's machine.ca.key under ^(…|cluster|token)$)
+                assert rule is not None and rule.encryption_rule is not None
+                spec = rule.encryption_rule
+                encrypt = (
+                    f"{label} rule {number} ({spec.kind}: {spec.value}) would leave "
+                    f"{hit.key_path} in clear: add a rule for {hit.path} above it (a path_regex "
+                    f"for its name, no encrypted_regex), then {encrypt}"
+                )
         elif configs.rule_for(target)[1] is not None:
             encrypt = (
                 f"rename {hit.path} to {posixpath.basename(target)}, which a .sops.yaml "
