@@ -41,6 +41,7 @@ from secretsmgr.plural import plural
 from secretsmgr.repo import git
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
+from secretsmgr.repo.pgpkeys import on_flux_pgp
 from secretsmgr.repo.settings import SETTINGS_NAME, Settings, load_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.repo.sopsentry import SopsEntry
@@ -174,8 +175,14 @@ def in_rotation(ctx: Inventory, entry: SopsEntry, old: str) -> bool:
     """Whether a cluster-key rotation moves ``entry``: it carries the cluster key ``old``, or a
     live Flux layer applies it (then it must carry the new key). A file outside Flux that
     never carried the key (an archived one, encrypted to other keys) is left as it is: begin
-    refused, as no identity opened it, and the key could never be rotated (sweep 18)."""
+    refused, as no identity opened it, and the key could never be rotated (sweep 18); nor is
+    a PGP file that Flux decrypts with the repository's PGP key (``on_flux_pgp``)."""
     sf = entry.sops_file
+    if sf is not None and old not in sf.metadata.age_recipients and on_flux_pgp(ctx, entry):
+        # a PGP file its layers decrypt with the repository's PGP key needs no age key (sweep
+        # 20: after init's step put the age key beside PGP in the rule, begin refused for ever
+        # over a PGP-only file it could not re-encrypt, whatever sops command was run)
+        return False
     return (
         sf is None or old in sf.metadata.age_recipients or bool(ctx.layers.placements(entry.path))
     )

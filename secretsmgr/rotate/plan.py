@@ -173,6 +173,10 @@ def _not_sops(entry: SopsEntry) -> RefusedError:
     return RefusedError(f"{entry.path}: {what}, no SOPS metadata to rotate", hints=(fix,))
 
 
+# after a file only sops rotates: a selection would refuse it again (sweep 20)
+_NAME_OTHERS = "then name the other files: --all and --layer take this one too"
+
+
 def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
     """The SOPS files the request names, valid ones only, in dependsOn order of their layer."""
     valid = {e.path: e for e in ctx.sops_files}
@@ -220,11 +224,30 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         # a new data key would leave the PGP/KMS/Vault entries wrapping the old one: refuse,
         # never drop a recipient nobody asked to remove
         named = " and ".join(metadata.foreign_kinds)
+        if metadata.age_recipients and (request.cluster_keys or request.swap):
+            # a key rotation moves every file to new data keys: no sops command makes this
+            # file one it can move, so the hint is how sops moves its age key (sweep 20: the
+            # `sops rotate -i` hint was followed, and begin refused again, for ever)
+            quoted = sh_path(entry.path)
+            raise RefusedError(
+                f"{entry.path}: also encrypted to {named} keys, which secretsmgr cannot wrap a "
+                "new data key for, so a cluster-key rotation cannot move it",
+                hints=(
+                    "move its age key with sops instead: name the new key beside the old in "
+                    f"its .sops.yaml rule, then sops updatekeys -y {quoted}; once Flux holds "
+                    "the new key, drop the old one from the rule the same way",
+                    f"or, if Flux no longer needs the {named} keys, take them off its rule, "
+                    f"then sops updatekeys -y {quoted}, and run the key rotation again",
+                ),
+            )
         if metadata.age_recipients:
+            hints = [by_sops]
+            if request.all_files or request.layers:
+                hints.append(_NAME_OTHERS)
             raise RefusedError(
                 f"{entry.path}: also encrypted to {named} keys, which secretsmgr cannot "
                 "wrap a new data key for",
-                hints=(by_sops,),
+                hints=tuple(hints),
             )
         # only sops gives it a new data key; `sops updatekeys` (adding the cluster's age key)
         # keeps the old one, so it is said only where a cluster decrypts with an age key
@@ -233,6 +256,8 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         if cluster_keys and not on_flux_pgp(ctx, entry):  # Flux decrypts it with PGP: no SM004
             how = ctx.sops_configs.updatekeys_hint(entry.path, metadata.foreign_kinds, cluster_keys)
             hints.append(f"it lacks the cluster's age key too (SM004): {how}")
+        if request.all_files or request.layers:
+            hints.append(_NAME_OTHERS)
         raise RefusedError(
             f"{entry.path}: encrypted to {named} keys only, which secretsmgr cannot wrap a "
             "new data key for",

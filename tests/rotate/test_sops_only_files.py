@@ -58,7 +58,8 @@ def test_rotate_refuses_a_pgp_only_file_with_the_sops_rotate_hint(
         code, out, err = run(["--repo", str(root), "rotate", "--dry-run", *args], capsys)
         assert (code, out) == (1, ""), err
         assert_user_error(err, f"{path}: encrypted to pgp keys only")
-        assert hints_of(err) == [NEW_KEY.replace(FILE, path)], err
+        more = ["then name the other files: --all and --layer take this one too"]
+        assert hints_of(err) == [NEW_KEY.replace(FILE, path), *(more if "--all" in args else [])]
 
 
 def test_a_rule_that_names_no_key_is_no_recipient_drift(tmp_path: Path) -> None:
@@ -75,3 +76,67 @@ def test_a_rule_that_names_no_key_is_no_recipient_drift(tmp_path: Path) -> None:
     write(root, ".sops.yaml", f"creation_rules:\n  - path_regex: .*\n{REGEX}    pgp: {OTHER}\n")
     found = [f for f in run_audit(root).findings if f.rule == "SM011" and f.path == FILE]
     assert len(found) == 1 and "extra key pgp 3D16CEE4A27381B4" in found[0].message
+
+
+def test_a_cluster_key_rotation_leaves_pgp_files_flux_decrypts_with_pgp(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 20: after init's step put the age key beside PGP in the rule, key rotate --begin
+    # refused for ever over a PGP-only file ("a holder … sops rotate -i"), which Flux decrypts
+    # with the PGP key and which carries no age key to rotate
+    from tests.audit.helpers import K1, KEYS, enc, secret
+    from tests.conftest import git
+
+    root = _pgp_repo(tmp_path / "repo", rule=f"{REGEX}    pgp: {FP}\n    age: {K1}\n")
+    write(root, ".secretsmgr.yaml", f"cluster_key: {K1}\n")
+    write(root, "apps/db.enc.yaml", enc(secret("db")))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "a PGP repository with an age file")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KEYS / "test-only-1.agekey"))
+    before = {p: (root / p).read_bytes() for p in (FILE, "apps/copy.enc.yaml")}
+    args = ["--repo", str(root), "key", "rotate", "--begin", "-o", str(tmp_path / "new.agekey")]
+    args += ["--namespace", "flux-system", "--secret", "sops-gpg", "--cluster-key", K1]
+    code, _out, err = run(args, capsys, warnings=["the manifest on stdout holds a private key"])
+    assert code == 0, err
+    assert {p: (root / p).read_bytes() for p in before} == before
+    assert (root / "apps/db.enc.yaml").read_text().count("recipient: age1") == 2
+
+
+def test_a_file_on_age_and_pgp_keys_gets_hints_that_lead_somewhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 20: begin refused an age + PGP file with "sops rotate -i", which left it age + PGP:
+    # the same refusal for ever. A key rotation says how sops moves its age key instead; a
+    # plain --all says the sops rotation is for that file only
+    from dataclasses import replace
+
+    from secretsmgr.sops import FileFormat, dump, load
+    from secretsmgr.sops.model import KeyGroup
+    from tests.audit.helpers import K1, KEYS, enc, secret
+    from tests.conftest import git
+    from tests.sops.key_types import foreign
+
+    root = _pgp_repo(tmp_path / "repo", rule=f"{REGEX}    pgp: {FP}\n    age: {K1}\n")
+    write(root, ".secretsmgr.yaml", f"cluster_key: {K1}\n")
+    both = load(enc(secret("db")), FileFormat.YAML)
+    (group,) = both.metadata.key_groups
+    groups = (KeyGroup(group.age, foreign(("pgp",))),)
+    both.metadata = replace(both.metadata, key_groups=groups)
+    write(root, "apps/both.enc.yaml", dump(both))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "age and PGP")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KEYS / "test-only-1.agekey"))
+    args = ["--repo", str(root), "key", "rotate", "--begin", "-o", str(tmp_path / "new.agekey")]
+    args += ["--namespace", "flux-system", "--secret", "sops-gpg", "--cluster-key", K1]
+    code, out, err = run(args, capsys)
+    assert (code, out) == (1, ""), err
+    assert_user_error(err, "apps/both.enc.yaml: also encrypted to pgp keys")
+    hints = hints_of(err)
+    assert "a cluster-key rotation cannot move it" in err
+    assert any("sops updatekeys -y apps/both.enc.yaml" in h for h in hints), hints
+    assert not any("sops rotate" in h for h in hints), hints
+    code, out, err = run(["--repo", str(root), "rotate", "--all", "--dry-run"], capsys)
+    assert code == 1
+    assert "--all and --layer take this one too" in err
