@@ -443,7 +443,8 @@ def secret_target(
     if pgp_secret_name(target[1]) and not add and name is None:
         raise UsageError(
             f"the decrypting layers read {target[0]}/{target[1]}, a Secret named for PGP keys: "
-            "sending the key there would replace the PGP key Flux decrypts other files with",
+            "the Secret sent or printed for it holds the age key alone and, applied, would "
+            "replace the PGP key Flux decrypts other files with: name the Secret to go on",
             hints=pgp_secret_hints(*target, rotate=name_option == "--secret"),
         )
     return target
