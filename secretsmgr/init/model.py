@@ -82,6 +82,10 @@ class InitPlan:
     # (namespace, name) of each Secret a cluster's decrypting layers read their key from:
     # Flux looks it up in the Kustomization's own namespace (not always flux-system)
     targets: Mapping[str | None, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # clusters whose layers decrypt with kustomize-controller's own keys (no secretRef), and
+    # the Secret its --sops-age-secret flag names, when the repository sets one
+    controller_key: frozenset[str | None] = frozenset()
+    controller_secret: str | None = None
     held: frozenset[str] = frozenset()  # cluster keys an identity at hand opens
     ignored: tuple[str, ...] = ()  # files init writes or keeps that git ignores
     unnamed: tuple[str, ...] = ()  # cluster keys a kept `.sops.yaml` names in no rule

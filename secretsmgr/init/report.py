@@ -46,8 +46,22 @@ def _export_step(plan: InitPlan, key: ClusterKey, keys: int, env: str) -> str:
         give = "if the cluster lacks it, a holder of its private key gives Flux the key"
     else:
         give = "give Flux the new key" if new else "if the cluster lacks it, give Flux the key"
+    targets = plan.targets.get(key.cluster, ()) or (_DEFAULT_TARGET,)
+    if key.cluster in plan.controller_key:
+        # no layer names a Secret: kustomize-controller decrypts with its own keys (sweep 20,
+        # JefeDavis/k8s-HomeOps: the step sent the key to flux-system/sops-age, read by nothing)
+        if plan.controller_secret is None:
+            return (
+                f"{give}{who}: its layers decrypt with kustomize-controller's own keys "
+                "(decryption names no secretRef), so no Secret is read for them: give the "
+                "controller the flag --sops-age-secret=sops-age (a Secret in its namespace, "
+                f"flux-system), then {env}secretsmgr key export{pick} --apply; or name it in "
+                "each layer's decryption.secretRef (cloud KMS keys need neither)"
+            )
+        targets = (("flux-system", plan.controller_secret),)
+        give += " (the Secret kustomize-controller's --sops-age-secret flag names)"
     commands = []
-    for namespace, name in plan.targets.get(key.cluster, ()) or (_DEFAULT_TARGET,):
+    for namespace, name in targets:
         where = (
             ""
             if (namespace, name) == _DEFAULT_TARGET

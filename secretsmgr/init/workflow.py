@@ -48,6 +48,7 @@ from secretsmgr.init.keystore import Stored, check_store, store_new_keys
 from secretsmgr.init.model import ADOPT_REASON, FileState, InitOptions, InitPlan, InitResult
 from secretsmgr.keys.oskeyring import KeyringAbsentError
 from secretsmgr.keys.protocols import Identity
+from secretsmgr.repo.flux.controller import controller_age_secret
 from secretsmgr.repo.git import ignored_paths
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
@@ -208,6 +209,8 @@ def plan_init(
         if sops_change.state is FileState.KEPT
         else bool(pgp),
         targets=_export_targets(inv),
+        controller_key=inv.layers.controller_key_clusters({e.path for e in inv.sops_files}),
+        controller_secret=controller_age_secret(root),
         held=frozenset(p for i in identities for p in getattr(i, "publics", ())),
         ignored=ignored,
         unnamed=unnamed_keys(inv, keys) if sops_change.state is FileState.KEPT else (),

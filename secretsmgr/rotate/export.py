@@ -23,6 +23,7 @@ from secretsmgr.keys.age import CLUSTER_MARK
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.manifest import check_names, entry_text
 from secretsmgr.plural import plural
+from secretsmgr.repo.flux.controller import controller_age_secret
 from secretsmgr.repo.flux.objects import pgp_secret_name
 from secretsmgr.repo.inventory import load_inventory
 from secretsmgr.repo.repokeys import repository_keys
@@ -421,7 +422,11 @@ def secret_target(
         if (namespace is None or ns == namespace) and (name is None or ref == name)
     }
     if not found:
-        return namespace or "flux-system", name or "sops-age"
+        # layers that name no Secret: the one kustomize-controller's --sops-age-secret names
+        controller = inv.layers.controller_key_clusters({e.path for e in inv.sops_files})
+        mine = controller and (cluster is None or cluster in controller)
+        flagged = controller_age_secret(root) if mine else None
+        return namespace or "flux-system", name or flagged or "sops-age"
     pairs = list(found)
     example = f"--namespace {sh_word(pairs[0][0])} {name_option} {sh_word(pairs[0][1])}"
     if len(pairs) > 1:

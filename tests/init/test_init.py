@@ -1100,3 +1100,42 @@ def test_export_in_clusters_with_keys_of_their_own_not_pinned_points_at_init(
     init(repo, capsys)
     code, out, err = run(["--repo", str(repo), "key", "export"], capsys)
     assert code == 2 and "name the cluster: --cluster NAME" in err
+
+
+def test_layers_decrypting_with_the_controllers_own_keys_get_a_step_for_the_controller(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 20 (JefeDavis/k8s-HomeOps): every layer's decryption names no secretRef; step 1
+    # sent the key to flux-system/sops-age, which nothing reads. With the controller's
+    # --sops-age-secret flag in the repository (00o-sh/single-node2), that Secret is the one
+    from tests.rotate.helpers import subprocess_env
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    ks = repo / "clusters/prod/apps.yaml"
+    ks.write_text(ks.read_text().replace("    secretRef:\n      name: sops-age\n", ""))
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    (step,) = [line for line in out.splitlines() if line.startswith("  1. ")]
+    assert "decrypt with kustomize-controller's own keys" in step, out
+    assert "--sops-age-secret=sops-age" in step and "kubectl apply" not in step
+    # the repository sets the flag: that Secret, for init's step and key export alike
+    write(
+        repo,
+        "clusters/prod/flux-system/patch.yaml",
+        "- op: add\n  path: /spec/template/spec/containers/0/args/-\n"
+        "  value: --sops-age-secret=sops-age-key\n",
+    )
+    repo2 = git_copy(repo, tmp_path / "repo2")
+    for name in (".sops.yaml", ".secretsmgr.yaml", ".pre-commit-config.yaml", LOG):
+        (repo2 / name).unlink()
+    commit(repo2, "the controller's flag")
+    out, _ = init(repo2, capsys, "-o", str(tmp_path / "new2.agekey"))
+    (step,) = [line for line in out.splitlines() if line.startswith("  1. ")]
+    assert "--sops-age-secret flag names" in step and "--name sops-age-key" in step, out
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(tmp_path / "new2.agekey"))
+    from tests.cli.runner import run_inline
+
+    exported = run_inline(
+        ["key", "export"], repo=repo2, env=env, warnings=("the manifest on stdout holds",)
+    )
+    assert "name: sops-age-key" in exported.out and "namespace: flux-system" in exported.out

@@ -183,6 +183,24 @@ class LayerGraph:
             found.setdefault(layer.cluster, {})[(layer.namespace, ref)] = None
         return {cluster: tuple(pairs) for cluster, pairs in found.items()}
 
+    def controller_key_clusters(self, holding: AbstractSet[str]) -> frozenset[str | None]:
+        """Clusters whose decrypting layers of this checkout all decrypt with the controller's
+        own keys (``decryption`` with no ``secretRef``: its ``--sops-age-secret`` flag, cloud
+        KMS credentials): those holding one of ``holding`` (SOPS files), or, in a cluster with
+        none yet, every such layer."""
+        refs: dict[str | None, list[bool]] = {}
+        held: dict[str | None, list[bool]] = {}
+        for layer in self.layers:
+            if not layer.decrypts_sops or layer.external is not None:
+                continue
+            ref = bool(layer.decryption.secret_ref) if layer.decryption is not None else False
+            refs.setdefault(layer.cluster, []).append(ref)
+            if layer.files & holding:
+                held.setdefault(layer.cluster, []).append(ref)
+        return frozenset(
+            cluster for cluster, found in refs.items() if not any(held.get(cluster) or found)
+        )
+
 
 def graph_of(
     layers: Sequence[Layer],
