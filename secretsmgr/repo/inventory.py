@@ -161,6 +161,16 @@ class Inventory:
             rules = [r for r in rules if not {*r.cluster_keys, *r.others} <= pinned]
         return key_notes(rules)
 
+    def follows_own_rule(self, entry: SopsEntry) -> bool:
+        """Whether ``entry`` is governed by a rule whose files no live layer applies (a docker
+        host's, a CI runner's: ``flux_free_rules``) that names an age key: its recipients are
+        that rule's, never the cluster key in their place (``rotate`` gives it those)."""
+        rule = entry.creation_rule
+        if rule is None or self.layers.layers_of(entry.path):
+            return False
+        rid = (entry.sops_config, entry.creation_rule_number)
+        return rid in self.flux_free_rules and bool(all_age_recipients(rule))
+
     def rule_keys_of(self, entry: SopsEntry) -> RuleKeys | None:
         """The keys the creation rule governing ``entry`` names, or None without a rule."""
         if entry.sops_config is None or entry.creation_rule_number is None:

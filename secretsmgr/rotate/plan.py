@@ -280,7 +280,7 @@ def recipients_for(ctx: Inventory, entry: SopsEntry, request: RotationRequest) -
         return swapped_recipients(ctx, entry, *request.swap, finish=request.swap_finish)
     if request.cluster_keys is not None:
         cluster_keys, next_key = request.cluster_keys, ()
-    elif _flux_free(ctx, entry):
+    elif ctx.follows_own_rule(entry):
         # a docker host's or a CI runner's file under a rule of its own: its rule's keys, never
         # the cluster's in their place (sweep 20, Samoth69/HomeOps: rotate --all re-encrypted
         # docker/PiHoleDelta/…/secrets.sops.env to the cluster key alone, locking the host out)
@@ -303,20 +303,10 @@ def recipients_for(ctx: Inventory, entry: SopsEntry, request: RotationRequest) -
     return recipients
 
 
-def _flux_free(ctx: Inventory, entry: SopsEntry) -> bool:
-    """Whether ``entry`` is governed by a rule whose files no layer applies (see
-    ``inventory._flux_free``), and that rule names an age key."""
-    rule = entry.creation_rule
-    if rule is None or ctx.layers.layers_of(entry.path):
-        return False
-    rid = (entry.sops_config, entry.creation_rule_number)
-    return rid in ctx.flux_free_rules and bool(all_age_recipients(rule))
-
-
 def expects_key(ctx: Inventory, entry: SopsEntry, key: str) -> bool:
     """Whether the policy puts ``key`` on ``entry`` (a cluster that applies it, or for a file
     no layer applies yet, its `.sops.yaml` rule), whether or not the file carries it now."""
-    if _flux_free(ctx, entry):  # a host's file: the keys its own rule names
+    if ctx.follows_own_rule(entry):  # a host's file: the keys its own rule names
         assert entry.creation_rule is not None
         return key in all_age_recipients(entry.creation_rule)
     return key in ctx.cluster_keys_for(entry) or key in _unapplied_rule_keys(ctx, entry)

@@ -17,6 +17,7 @@ from secretsmgr.audit.context import (
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.plural import plural
+from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.sopsconfig import CreationRule, age_keys_under_pgp, all_age_recipients
 from secretsmgr.repo.sopsentry import STRUCTURE, SopsEntry
 from secretsmgr.shellword import sh_path
@@ -175,6 +176,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 fix = rotation_cure(curing[0])
             else:
                 fix = f"secretsmgr rotate {sh_path(entry.path)}"
+                first = _policy_first(ctx, entry, label, extra, missing)
+                if first:
+                    fix = f"{first}, then: {fix}"
             # a cluster key the file carries and the rule does not name: every cure above
             # follows the rule's recipients and would drop it (Ramblurr/home-lab, sweep 14: a
             # catch-all rule naming the operator's key alone)
@@ -189,6 +193,42 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                     f"the file; then: {fix}"
                 )
             yield RULE.finding(entry.path, f"differs from {label}: " + "; ".join(problems), fix=fix)
+
+
+def _them(keys: list[str]) -> str:
+    return "it" if len(keys) == 1 else "them"
+
+
+def _policy_first(
+    ctx: AuditContext, entry: SopsEntry, label: str, extra: list[str], missing: list[str]
+) -> str:
+    """What must change before ``rotate`` can cure the drift, or "": ``rotate`` writes the
+    policy (cluster keys and ``allowed_recipients``), not the rule, so a key allowed_recipients
+    puts on every file that the rule leaves out, or a key the rule names that the policy does
+    not give, drifts again after it (sweep 20, Samoth69/HomeOps: SM011's rotate fix brought
+    back the same SM011, for ever)."""
+    repo = ctx.repo
+    if repo.follows_own_rule(entry):
+        return ""  # rotate gives it its rule's keys
+    own = set(repo.cluster_keys_for(entry))
+    allowed = set(repo.allowed_for(entry))
+    sticky = [k for k in extra if k in allowed and k not in own]
+    # a file no layer applies yet gets the cluster keys its rule names too: only applied ones
+    unreached = [k for k in missing if k not in own | allowed] if repo.layers_of(entry.path) else []
+    steps = []
+    if sticky:
+        steps.append(
+            f"allowed_recipients in {SETTINGS_NAME} puts {_keys(sticky)} on every file rotate "
+            f"writes, and {label} does not name {_them(sticky)}: add {_them(sticky)} to the "
+            f"rule, or take {_them(sticky)} out of allowed_recipients"
+        )
+    if unreached:
+        steps.append(
+            f"{label} names {_keys(unreached)}, neither a cluster key nor in allowed_recipients, "
+            f"so rotate would not add {_them(unreached)}: list {_them(unreached)} under "
+            f"allowed_recipients in {SETTINGS_NAME}, or take {_them(unreached)} off the rule"
+        )
+    return "; ".join(steps)
 
 
 def _every_value_encrypted(docs: Sequence[MapNode], rule: EncryptionRule) -> bool:

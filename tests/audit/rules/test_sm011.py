@@ -456,3 +456,27 @@ def test_re_encrypting_under_a_rule_that_would_break_the_build_is_not_the_fix(
         "kind and metadata, which a layer here rewrites (SM015); give the rule "
         "encrypted_regex: ^(data|stringData)$"
     )
+
+
+def test_a_drift_rotate_would_bring_back_names_the_policy_change_first(tmp_path: Path) -> None:
+    # sweep 20 (Samoth69/HomeOps, after init): allowed_recipients listed keys the file's rule
+    # did not name; rotate encrypted the file to them (the policy), SM011 said "extra
+    # recipient" and offered the same rotate as its fix, for ever
+    from secretsmgr.audit.engine import run_audit
+    from tests.audit.helpers import K2, K3, sops_yaml
+
+    root = standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"), (K1, K2))}, allowed=(K2,))
+    found = {f.path: f for f in run_audit(root).findings if f.rule == "SM011"}
+    fix = found["apps/db.enc.yaml"].fix or ""
+    assert "allowed_recipients in .secretsmgr.yaml puts age1wk59…8vss on every file" in fix, fix
+    assert fix.endswith("then: secretsmgr rotate apps/db.enc.yaml")
+    # a key the rule names that the policy does not give: rotate would not add it
+    write(root, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1, K2, K3])))
+    found = {f.path: f for f in run_audit(root).findings if f.rule == "SM011"}
+    fix = found["apps/db.enc.yaml"].fix or ""
+    assert "names age1d7u0…uw0l, neither a cluster key nor in allowed_recipients" in fix, fix
+    # a drift rotate does cure: the plain fix
+    write(root, "apps/db.enc.yaml", enc(secret("db"), (K1,)))
+    write(root, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1, K2])))
+    found = {f.path: f for f in run_audit(root).findings if f.rule == "SM011"}
+    assert found["apps/db.enc.yaml"].fix == "secretsmgr rotate apps/db.enc.yaml"
