@@ -48,13 +48,16 @@ class SopsSummary:
 
     ``fingerprints``: digests of each wrapped data key and of the MAC (shared = copied file);
     ``values``: a digest of every ``ENC[…]`` value in file order (unchanged values across a
-    recipient change = the same data key); ``recipients``: age public keys.
+    recipient change = the same data key); ``recipients``: age public keys; ``wrapped``:
+    digests of the data key as PGP, KMS and Vault keys wrap it (kept by ``sops edit``: the
+    same data key).
     """
 
     fingerprints: tuple[str, ...]
     recipients: tuple[str, ...]
     values: str
     lastmodified: str
+    wrapped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

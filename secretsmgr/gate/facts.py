@@ -28,6 +28,7 @@ from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.limits import max_file_bytes
 from secretsmgr.sops.metadata import SOPS_KEY
 from secretsmgr.sops.rules import encrypted_leaves
+from secretsmgr.sops.tree import MapNode, SeqNode
 from secretsmgr.sops.values import Comment
 from secretsmgr.sops.yamlio import safe_load_all
 
@@ -63,11 +64,19 @@ def summarize(entry: SopsEntry | None) -> SopsSummary | None:
             text = leaf.text if isinstance(leaf, Comment) else leaf
             if isinstance(text, str) and text.startswith("ENC["):
                 values.update(text.encode("utf-8") + b"\0")
+    wrapped = sorted(
+        hashlib.sha256("".join(enc.split()).encode()).hexdigest()[:32]
+        for group in meta.key_groups
+        for _name, node in group.foreign
+        for item in (node.items if isinstance(node, SeqNode) else ())
+        if isinstance(item, MapNode) and isinstance(enc := item.get("enc"), str) and enc.strip()
+    )
     return SopsSummary(
         fingerprints=_digest([s.enc for g in meta.key_groups for s in g.age], meta.mac),
         recipients=tuple(meta.age_recipients),
         values=values.hexdigest()[:32],
         lastmodified=meta.lastmodified,
+        wrapped=tuple(wrapped),
     )
 
 

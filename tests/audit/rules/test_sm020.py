@@ -62,3 +62,35 @@ def test_sm020_near_miss_a_rotation_that_removes_the_recipient(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     commit(root, "rotate K2 out")
     assert ("SM020", "apps/db.enc.yaml") not in history_findings(root)
+
+
+def test_sm020_stays_after_an_edit_of_a_file_left_on_kms_keys_only(tmp_path: Path) -> None:
+    # sweep 20 (ol3d/home-ops): the age key was taken off (KMS left), then `sops edit` gave
+    # the values new IVs and a new MAC under the same data key; with no age stanza left, the
+    # MAC was its only fingerprint, so the edit looked like a new data key and SM020 went away
+    from dataclasses import replace
+
+    from secretsmgr.sops import FileFormat, decrypt, dump, load, seal
+    from secretsmgr.sops.model import KeyGroup
+    from tests.audit.helpers import enc, identity
+    from tests.sops.key_types import foreign
+
+    root = tmp_path / "r"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    write(root, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1])))
+    first = load(enc(secret("db", {"password": "pw-kms"}), (K1,)), FileFormat.YAML)
+    (group,) = first.metadata.key_groups
+    kms = foreign(("kms",))
+    first.metadata = replace(first.metadata, key_groups=(KeyGroup(group.age, kms),))
+    write(root, "apps/db.enc.yaml", dump(first))
+    commit(root, "age and KMS")
+    kms_only = replace(first.metadata, key_groups=(KeyGroup((), kms),))
+    write(root, "apps/db.enc.yaml", dump(replace(first, metadata=kms_only)))
+    commit(root, "drop the age key")
+    assert ("SM020", "apps/db.enc.yaml") in history_findings(root)
+    opened = decrypt(first, [identity(1)])
+    edited = seal(opened.docs, fmt=FileFormat.YAML, data_key=opened.data_key, metadata=kms_only)
+    write(root, "apps/db.enc.yaml", dump(edited))
+    commit(root, "sops edit")
+    assert ("SM020", "apps/db.enc.yaml") in history_findings(root)
