@@ -18,6 +18,7 @@ from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.flux.graph import unknown_layer
 from secretsmgr.repo.inventory import EMPTY_ENV, LiveKeys, load_inventory
 from secretsmgr.repo.scan import Detector, InventoryCache
+from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.snapshot import Snapshot
 from secretsmgr.sops.locate import DocumentKeys, find_line, key_lines
 
@@ -278,10 +279,35 @@ def run_rules(
         file_layers=tuple((p, tuple((x.cluster, x.name) for x in placed(p))) for p in sops_paths),
         notes=graph.notes
         + ctx.repo.key_notes
+        + _unkeyed_note(ctx)
         + tuple(x.note for x in ctx.live_clusters if x.note)
         + _history_notes(ctx.history),
         key_notes=ctx.repo.key_notes,
         clusters=tuple(c.name for c in graph.clusters),
+    )
+
+
+def _unkeyed_note(ctx: AuditContext) -> tuple[str, ...]:
+    """SOPS files the layers apply for which no cluster key is known while the header names
+    one: no `.sops.yaml` rule governs them and `.secretsmgr.yaml` pins none, so SM004 and
+    SM005 pass them by (sweep 20, yabo-san/home-cluster: every file on another key than the
+    one the header showed, and audit said nothing)."""
+    repo = ctx.repo
+    if not repo.cluster_keys or repo.settings_name_keys:
+        return ()
+    unkeyed = [
+        e.path
+        for e in repo.sops_files
+        if e.sops_file is not None and repo.layers_of(e.path) and not repo.cluster_keys_for(e)
+    ]
+    if not unkeyed:
+        return ()
+    count = plural(len(unkeyed), "SOPS file")
+    return (
+        f"{count} the layers apply, e.g. {unkeyed[0]}, {'is' if len(unkeyed) == 1 else 'are'} "
+        "under no .sops.yaml rule, so no cluster key is known for them and SM004/SM005 do not "
+        f"judge them: pin the key Flux decrypts them with in {SETTINGS_NAME} (cluster_key: "
+        "age1…) to check them",
     )
 
 

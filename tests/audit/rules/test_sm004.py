@@ -209,3 +209,28 @@ def test_clusters_pinned_under_clusters_are_judged_when_a_rule_leaves_the_key_un
     commit(root, "synced to the rule")
     found = {(f.rule, f.path) for f in run_audit(root).findings}
     assert not {r for r, p in found if p == "apps/staging/db.enc.yaml"} & {"SM004", "SM005"}
+
+
+def test_applied_files_under_no_rule_are_named_as_unjudged_when_the_header_names_a_key(
+    tmp_path: Path,
+) -> None:
+    # sweep 20 (yabo-san/home-cluster): `.sops.yaml` only in clusters/staging/ names key A; the
+    # layers' files, under no rule, are on key B. The header said "cluster key A", and neither
+    # SM004 nor SM005 nor a note said a word
+    from secretsmgr.audit.engine import run_audit
+    from tests.init.helpers import kustomization, one_cluster_repo
+
+    root = one_cluster_repo(tmp_path / "repo")  # a bootstrap at clusters/prod, a layer apps/
+    write(root, "apps/db.enc.yaml", enc(secret("db"), (K2,)))
+    kustomization(root, "apps", "podinfo.yaml", "db.enc.yaml")
+    write(root, "clusters/prod/.sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1])))
+    report = run_audit(root)
+    assert report.cluster_keys == (K1,)
+    assert not [f for f in report.findings if f.rule in ("SM004", "SM005")]
+    (note,) = [n for n in report.notes if "under no .sops.yaml rule" in n]
+    assert "1 SOPS file the layers apply, e.g. apps/db.enc.yaml, is under no" in note
+    # pinned: judged, and no note
+    write(root, ".secretsmgr.yaml", f"cluster_key: {K1}\n")
+    report = run_audit(root)
+    assert [f.rule for f in report.findings if f.rule == "SM004"] == ["SM004"]
+    assert not [n for n in report.notes if "under no .sops.yaml rule" in n]
