@@ -203,6 +203,14 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
             "nothing to rotate: the SOPS-named files selected are empty or templates",
             hints=("secretsmgr audit lists them (SM002)",),
         )
+    if not chosen and request.layers and not request.files:
+        # sweep 20: "nothing to rotate; hint: name --layer L" after --layer forgejo
+        named = ", ".join(request.layers)
+        which = f"layer {named} applies" if len(request.layers) == 1 else f"layers {named} apply"
+        raise UsageError(
+            f"nothing to rotate: {which} no SOPS file",
+            hints=("secretsmgr layers shows which layer applies which SOPS file",),
+        )
     if not chosen:
         raise UsageError("nothing to rotate", hints=("name --layer L, --all or files",))
     for entry in chosen.values():

@@ -571,3 +571,17 @@ def test_a_layer_is_named_as_audit_shows_it_in_a_repository_of_several_clusters(
     code, out, err = rotate(repo, capsys, "--layer", "staging/apps", "--dry-run")
     assert (code, err) == (0, ""), err
     assert "apps/staging/db.enc.yaml" in out and "apps/production/db.enc.yaml" not in out
+
+
+def test_a_layer_that_applies_no_sops_file_is_named_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 20: `rotate --layer forgejo` said "nothing to rotate" and hinted "name --layer L",
+    # which the operator had done
+    from tests.init.helpers import one_cluster_repo
+
+    repo = one_cluster_repo(tmp_path / "repo")  # layer apps: a ConfigMap, no SOPS file
+    code, out, err = run(["--repo", str(repo), "rotate", "--layer", "apps"], capsys)
+    assert (code, out) == (2, "")
+    assert_user_error(err, "nothing to rotate: layer apps applies no SOPS file")
+    assert hints_of(err) == ["secretsmgr layers shows which layer applies which SOPS file"]

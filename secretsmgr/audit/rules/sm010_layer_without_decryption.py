@@ -14,6 +14,7 @@ from secretsmgr.repo.flux import Layer, UseKind
 from secretsmgr.repo.flux.objects import KUSTOMIZE_GROUP
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry
+from secretsmgr.shellword import sh_word
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.locate import key_lines
 
@@ -118,7 +119,19 @@ def _fix_text(decryption: str, layer: Layer, hits: list[SpecLine]) -> str:
             f"{{kind: Kustomization}} and adds /spec/decryption {decryption} "
             "(a FluxInstance has no spec.decryption of its own)"
         )
+    ref = _SECRET_REF.search(decryption)
+    if ref is not None and layer.namespace and layer.namespace != "flux-system":
+        # Flux reads the Secret in the Kustomization's own namespace (sweep 20, tscibilia:
+        # the key had gone to flux-system/sops-age, and nothing said to export it again)
+        return (
+            f"add spec.decryption {decryption} to {layer.source}; Flux reads that Secret in the "
+            f"Kustomization's namespace, {layer.namespace}: give it the key there (secretsmgr "
+            f"key export --namespace {sh_word(layer.namespace)} --name {sh_word(ref.group(1))})"
+        )
     return f"add spec.decryption {decryption} to {layer.source}"
+
+
+_SECRET_REF = re.compile(r"secretRef: \{name: ([^}\s]+)\}")
 
 
 def _bootstrap_kustomization(layer: Layer, files: Collection[str]) -> str | None:

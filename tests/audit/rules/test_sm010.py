@@ -267,3 +267,19 @@ def test_with_no_decrypting_layer_the_fix_names_a_secret_for_the_files_keys(
     write(tmp_path, "apps/db.enc.yaml", enc(secret("db")))
     (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM010"]
     assert "secretRef: {name: sops-age}" in (found.fix or "")
+
+
+def test_a_kustomization_outside_flux_system_gets_the_secret_exported_to_its_namespace(
+    tmp_path: Path,
+) -> None:
+    # sweep 20 (tscibilia/home-ops): the fix added a secretRef to a Kustomization in namespace
+    # default, so Flux looks for default/sops-age, while the key had gone to flux-system
+    from secretsmgr.audit.engine import run_audit
+
+    layer = flux_kustomization(decryption=None).replace(
+        "namespace: flux-system", "namespace: default"
+    )
+    root = standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"))}, layer=layer)
+    (finding,) = [f for f in run_audit(root).findings if f.rule == "SM010"]
+    assert "Flux reads that Secret in the Kustomization's namespace, default" in (finding.fix or "")
+    assert "secretsmgr key export --namespace default --name sops-age" in (finding.fix or "")
