@@ -421,3 +421,35 @@ def test_a_build_naming_what_is_not_there_is_a_note(git_checkout: GitRepo) -> No
         "layer infra: its build names c and 2 more, not in what its source holds (missing here, "
         "or left out by its ignore rules): Flux fails the whole build and applies nothing of it",
     ]
+
+
+def _resource_set(template: str) -> str:
+    body = "".join(f"    {line}\n" for line in template.splitlines())
+    return (
+        "apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSet\nmetadata:\n  name: dbs\n"
+        "  namespace: database\nspec:\n  inputs:\n    - role: app\n"
+        f"  resourcesTemplate: |\n{body}"
+    )
+
+
+def test_a_resource_sets_kustomization_is_a_layer_unless_its_path_is_templated(
+    git_checkout: GitRepo,
+) -> None:
+    # sweep 20 (Samoth69/HomeOps): a ResourceSet's resourcesTemplate holds the Kustomization
+    # that applies a SOPS file; the model called the file applied by nothing (SM012) and no
+    # layer rule (SM010, SM015) saw it. A path with << inputs >> markers is known only live.
+    made = flux_ks("cnpg", "./db/cnpg", decryption="  decryption:\n    provider: sops\n")
+    made = made.replace("  namespace: flux-system\n", "")  # the ResourceSet's, database
+    made += "  patches:\n    - patch: |-\n        roles:\n          <<- range $r := inputs >>\n"
+    templated = flux_ks("per-input", "./db/<< inputs.role >>")
+    git_checkout.write("clusters/prod/db.yaml", flux_ks("db", "./db/sets"))
+    git_checkout.write("db/sets/ks.yaml", _resource_set(made + "---\n" + templated))
+    git_checkout.write("db/cnpg/secret.enc.yaml", "kind: Secret\n")
+    git_checkout.write("db/app/secret.enc.yaml", "kind: Secret\n")
+    git_checkout.commit_all("a ResourceSet")
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    assert "cnpg" in graph.names() and "per-input" not in graph.names()
+    (cnpg,) = [x for x in graph.layers if x.name == "cnpg"]
+    assert cnpg.namespace == "database" and cnpg.decrypts_sops
+    assert graph.layers_of("db/cnpg/secret.enc.yaml") == ("cnpg",)
+    assert graph.layers_of("db/app/secret.enc.yaml") == ()

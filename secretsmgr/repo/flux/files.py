@@ -20,6 +20,7 @@ from secretsmgr.repo.flux.objects import (
     is_flux_kustomization,
     is_source,
 )
+from secretsmgr.repo.flux.resourceset import is_resource_set
 from secretsmgr.sops.yamlio import safe_load_all
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -117,7 +118,12 @@ class RepoFiles:
                 self.problems[path] = f"{path}: {reason}"
                 docs = []
             for doc in _flatten(docs):
-                if is_flux_kustomization(doc) or is_source(doc) or is_flux_instance(doc):
+                if (
+                    is_flux_kustomization(doc)
+                    or is_source(doc)
+                    or is_flux_instance(doc)
+                    or is_resource_set(doc)  # the model reads the Kustomizations it makes
+                ):
                     found.append(doc)
         result = tuple(found)
         self._flux[path] = result

@@ -56,6 +56,7 @@ from secretsmgr.repo.flux.objects import (
     parse_source,
 )
 from secretsmgr.repo.flux.patch import patches_of
+from secretsmgr.repo.flux.resourceset import is_resource_set, resource_set_kustomizations
 from secretsmgr.repo.flux.scan import (
     cluster_name,
     normalize_url,
@@ -762,6 +763,11 @@ class _Model(Workspace):
                 child = parse_kustomization(doc, obj.origin)
                 if child is not None:
                     children.append(child)
+            elif is_resource_set(doc):  # its Kustomizations the same for every input
+                for made in resource_set_kustomizations(doc):
+                    child = parse_kustomization(made, obj.origin)
+                    if child is not None:
+                        children.append(child)
             elif is_source(doc):
                 src = parse_source(doc, obj.origin)
                 if src is not None:

@@ -1,0 +1,57 @@
+"""The Flux Kustomizations a flux-operator ``ResourceSet`` makes.
+
+A ResourceSet (``fluxcd.controlplane.io``) renders its ``spec.resources`` objects and its
+``spec.resourcesTemplate`` text once per input, with ``<< … >>`` template markers. A
+Kustomization among them whose name, namespace and path hold no marker is the same for every
+input: a live Kustomization like one written out (sweep 20, Samoth69/HomeOps: a ResourceSet's
+Kustomization applied a SOPS file that the model called applied by nothing). One whose
+identity or path is templated is left out: which inputs there are is known only in the cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+
+from secretsmgr.errors import FormatError
+from secretsmgr.repo.flux.objects import (
+    OPERATOR_GROUP,
+    api_group,
+    as_list,
+    as_map,
+    as_str,
+    is_flux_kustomization,
+    meta,
+)
+from secretsmgr.sops.yamlio import safe_load_all
+
+_MARKER = "<<"
+
+
+def is_resource_set(doc: Mapping[str, object]) -> bool:
+    """Whether ``doc`` is a flux-operator ResourceSet."""
+    return doc.get("kind") == "ResourceSet" and api_group(doc) == OPERATOR_GROUP
+
+
+def resource_set_kustomizations(doc: Mapping[str, object]) -> Iterator[dict[str, object]]:
+    """The Flux Kustomizations ``doc`` (a ResourceSet) makes the same for every input, in the
+    ResourceSet's namespace where they name none."""
+    spec = as_map(doc.get("spec")) or {}
+    objects: list[object] = list(as_list(spec.get("resources")))
+    template = as_str(spec.get("resourcesTemplate"))
+    if template:
+        with contextlib.suppress(FormatError):  # markers where YAML cannot read them
+            objects += safe_load_all(template)
+    namespace = as_str(meta(doc).get("namespace"))
+    for raw in objects:
+        obj = as_map(raw)
+        if obj is None or not is_flux_kustomization(obj):
+            continue
+        own = meta(obj)
+        spec_of = as_map(obj.get("spec")) or {}
+        fixed = (own.get("name"), own.get("namespace"), spec_of.get("path"))
+        if any(isinstance(v, str) and _MARKER in v for v in fixed) or not own.get("name"):
+            continue
+        if not own.get("namespace") and namespace:
+            obj = {**obj, "metadata": {**own, "namespace": namespace}}
+        yield obj
