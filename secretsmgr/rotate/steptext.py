@@ -13,6 +13,8 @@ def step_summary(result: StepResult, begin: bool, *, applied: bool = False) -> s
     rot = result.rotation
     logged = f"; changelog seq {rot.seq}" if rot is not None and rot.seq is not None else ""
     commit = f"; committed {rot.commit[:7]}" if rot is not None and rot.commit else ""
+    committed = bool(rot is not None and rot.commit) or bool(result.commit)
+    push = "push" if committed else "commit and push"
     lines = []
     whose = "cluster key" if result.cluster is None else f"key of cluster {result.cluster}"
     pending_in = (
@@ -33,10 +35,12 @@ def step_summary(result: StepResult, begin: bool, *, applied: bool = False) -> s
             done = f"; committed {result.commit[:7]}" if result.commit else ""
             lines.append(f"updated {', '.join(result.configs)}{done}")
         send = "" if applied else "send the Secret holding both keys, "
+        # --finish refuses until the begin commit is in what Flux applied (sweep 20: the
+        # steps said push, never commit)
         finish = "secretsmgr key rotate --finish" + (
             f" --cluster {sh_word(result.cluster)}" if result.cluster else ""
         )
-        lines.append(f"next: {send}push, let Flux apply it, then: {finish}")
+        lines.append(f"next: {send}{push}, let Flux apply it, then: {finish}")
     else:
         lines.append(
             f"re-encrypted {plural(len(result.rewritten), 'file')} to "
@@ -44,12 +48,14 @@ def step_summary(result: StepResult, begin: bool, *, applied: bool = False) -> s
         )
         lines.append(f"updated {', '.join(result.configs)}")
         lines.append(
-            "next: push" if applied else "next: send the Secret holding only the new key, then push"
+            f"next: {push}"
+            if applied
+            else f"next: send the Secret holding only the new key, then {push}"
         )
     if result.left:
         lines.insert(
             1 if begin else 0,
-            f"left alone: {plural(len(result.left), 'file')} outside Flux that never carried "
-            f"the {whose} (e.g. {result.left[0]})",
+            f"left alone: {plural(len(result.left), 'file')} that never carried the {whose} "
+            f"(outside Flux, or on PGP keys Flux decrypts with; e.g. {result.left[0]})",
         )
     return "\n".join(lines) + "\n"

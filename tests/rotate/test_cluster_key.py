@@ -100,6 +100,8 @@ def test_begin_prints_an_overlap_manifest_kubectl_can_read(repo: Path, tmp_path:
     # the summary lines are YAML comments: the whole stdout is one Secret manifest
     lines = result.out.splitlines()
     assert lines[0].startswith("# new cluster key")
+    # committed: the next step is to push (sweep 20: without --commit it says to commit too)
+    assert any(x.startswith("# next: send the Secret holding both keys, push, let") for x in lines)
     manifest = "\n".join(lines)
     assert "kind: Secret" in manifest and "  name: sops-age" in manifest
     assert "  namespace: flux-system" in manifest
@@ -121,6 +123,14 @@ def test_begin_prints_an_overlap_manifest_kubectl_can_read(repo: Path, tmp_path:
     # the real sops opens every file with the new key alone already
     for rel in DEMO_SOPS_FILES:
         assert run_sops(["decrypt", str(repo / rel)], key_file=new_file).returncode == 0
+
+
+def test_begin_without_commit_says_to_commit_before_the_push(repo: Path, tmp_path: Path) -> None:
+    # sweep 20: the next step said "push"; --finish refuses until the begin commit is applied
+    result = run(repo, key_env(tmp_path), "key", "rotate", "--begin", "-o", str(tmp_path / "n"))
+    assert "# next: send the Secret holding both keys, commit and push, let Flux apply it" in (
+        result.out
+    )
 
 
 def test_finish_refuses_without_a_rotation_under_way(repo: Path, tmp_path: Path) -> None:
@@ -841,13 +851,13 @@ def test_a_file_outside_flux_that_never_carried_the_key_is_left_alone(
     result = run(repo, env, "key", "rotate", "--begin", "-o", str(out), "--commit")
     new = parse_identities(out.read_text(), "new").publics[0]
     assert (
-        "# left alone: 1 file outside Flux that never carried the cluster key "
-        "(e.g. .archived/old.enc.yaml)"
+        "# left alone: 1 file that never carried the cluster key "
+        "(outside Flux, or on PGP keys Flux decrypts with; e.g. .archived/old.enc.yaml)"
     ) in result.out
     assert {OLD, new} <= set(age_recipients(talos))
     env_new = key_env(tmp_path, out)
     done = run(repo, env_new, "key", "rotate", "--finish", "--commit", *SKIP)
-    assert "left alone: 1 file outside Flux" in done.out
+    assert "left alone: 1 file that never carried" in done.out
     assert new in age_recipients(talos) and OLD not in age_recipients(talos)
     assert archived.read_bytes() == before
 
