@@ -247,14 +247,19 @@ def _ignored(root: Path, paths: Sequence[str]) -> tuple[str, ...]:
 def _new_secret_name(inv: Inventory) -> str:
     """The name a new secret takes to match the repository's `.sops.yaml` rules: ``*.enc.yaml``
     unless only ``*.sops.yaml`` has a rule in the layers' folders (sweep 16: a rule for
-    ``*.sops.yaml`` alone, and init told the operator to encrypt a ``.enc.yaml`` file)."""
+    ``*.sops.yaml`` alone, and init told the operator to encrypt a ``.enc.yaml`` file); with
+    no rule at all, the naming most of the SOPS files already there follow."""
     folders = [layer.path for layer in inv.layers.layers if not layer.external] or [""]
     names = ("secret.enc.yaml", "secret.sops.yaml")
     for name in names:
         for folder in folders:
             if inv.sops_configs.rule_for(posixpath.join(folder, name))[1] is not None:
                 return name
-    return names[0]  # no rule yet: the one init writes matches it
+    # no rule yet: the one init writes matches either; follow the files already there (sweep
+    # 20, kaminek: fifteen *.sops.yaml files, and the step said secret.enc.yaml)
+    named = [posixpath.basename(e.path) for e in inv.sops_files]
+    sops_named = sum(1 for n in named if ".sops." in n)
+    return names[1] if sops_named > len(named) - sops_named else names[0]
 
 
 def _rule_needs_sops(inv: Inventory, name: str) -> bool:

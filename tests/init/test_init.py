@@ -1139,3 +1139,17 @@ def test_layers_decrypting_with_the_controllers_own_keys_get_a_step_for_the_cont
         ["key", "export"], repo=repo2, env=env, warnings=("the manifest on stdout holds",)
     )
     assert "name: sops-age-key" in exported.out and "namespace: flux-system" in exported.out
+
+
+def test_with_no_rule_yet_the_new_secrets_name_follows_the_files_already_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 20 (kaminek/infrastructure, without its .sops.yaml): every SOPS file is named
+    # *.sops.yaml, and step 3 said to encrypt PATH/secret.enc.yaml
+    repo = one_cluster_repo(tmp_path / "repo")
+    for name in ("db", "cache"):
+        write(repo, f"apps/{name}.sops.yaml", enc(SECRET.format(name=name, value="v4l"), (ADMIN,)))
+    kustomization(repo, "apps", "podinfo.yaml", "db.sops.yaml", "cache.sops.yaml")
+    commit(repo)
+    out, _ = init(repo, capsys, "--cluster-key", ADMIN)
+    assert "secretsmgr encrypt -i PATH/secret.sops.yaml" in out, out
