@@ -410,6 +410,25 @@ def is_lock_file(path: str) -> bool:
 _ANSIBLE_VAULT = re.compile(r"^\$ANSIBLE_VAULT;1\.[12];AES256(?:;[\w.-]+)?\s*\n[0-9a-fA-F\s]+$")
 
 
+def _base64_template(value: str) -> bool:
+    """Whether ``value`` is base64 of readable text with ``{{ … }}`` fields and nothing secret
+    in it: a payload or message template an application stores encoded (sweep 20,
+    JefeDavis/k8s-HomeOps: Overseerr's default webhook JSON was a high-entropy warning)."""
+    if len(value) < 40 or not _B64_TEXT.fullmatch(value):
+        return False
+    try:
+        text = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    if "{{" not in text or not text.replace("\n", "").replace("\t", "").isprintable():
+        return False
+    stripped = strip_templates(text)
+    return _known_format(stripped, stripped) is None and not URL_PASSWORD.search(stripped)
+
+
+_B64_TEXT = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
 def judge_value(key: str, value: str) -> Verdict | None:
     """Whether the value under ``key`` (the last key-path component) is a credential."""
     # a tag of an application that resolves it as a reference (authentik's blueprint !KeyOf and
@@ -447,6 +466,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None
     if _BASE64_PEM.match(value):
         return None  # base64 PEM with no private key: a certificate (certificate-authority-data)
+    if _base64_template(value):
+        return None  # base64 of a template of {{ … }} fields (Overseerr's webhook payload)
     _, b64, hexa, keyword = _plugins()
     if "/" in key:
         return None  # an annotation or label key (``secret.reloader.stakater.com/reload``)

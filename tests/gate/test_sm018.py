@@ -963,3 +963,15 @@ def test_the_encrypt_fix_says_when_the_matching_rule_would_leave_the_credential_
     assert (found["cluster.secret"].fix or "").startswith(
         "secretsmgr encrypt -i talos/controlplane.yaml;"
     )
+
+
+def test_base64_of_a_template_of_fields_is_no_credential() -> None:
+    # sweep 20 (JefeDavis/k8s-HomeOps): Overseerr keeps its default webhook payload, JSON with
+    # {{ … }} fields, base64-encoded in settings.json: a high-entropy warning
+    import base64
+
+    payload = '{\n  "notification_type": "{{notification_type}}",\n  "subject": "{{subject}}"\n}'
+    assert judge_value("jsonPayload", base64.b64encode(payload.encode()).decode()) is None
+    # a secret beside the fields is still judged
+    leaky = '{"url": "https://u:Zq8vLw2pQx@hooks.example.org", "m": "{{message}}"}'
+    assert judge_value("jsonPayload", base64.b64encode(leaky.encode()).decode()) is not None
