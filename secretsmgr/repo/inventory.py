@@ -444,7 +444,12 @@ def load_inventory(
             hits[name].extend(items)
 
     rules = _rule_keys(configs, settings, entries, layers)
-    free = _flux_free(entries, layers, rules)
+    # a run over named files still tells a host's rule from the clusters' by every SOPS file
+    # of the repository (the review: `rotate FILE` put the cluster key on a host's file that
+    # `rotate --all` left alone)
+    read = frozenset(scope) if scope is not all_files else None
+    others = [p for p in all_files if p not in read and is_named_sops(p)] if read else []
+    free = _flux_free(entries, layers, rules, configs=configs, unread=others)
     lives = _lives(live_keys)
     every = next((x for x in lives if x.cluster is None), None)
     keys, source, repo_keys, repo_source = _resolve_keys(
@@ -521,20 +526,33 @@ def _scan_one(
 
 
 def _flux_free(
-    entries: Sequence[SopsEntry], layers: LayerGraph, rules: Collection[RuleId] = ()
+    entries: Sequence[SopsEntry],
+    layers: LayerGraph,
+    rules: Collection[RuleId] = (),
+    *,
+    configs: SopsConfigs | None = None,
+    unread: Sequence[str] = (),
 ) -> frozenset[RuleId]:
     """Creation rules whose SOPS files no live layer applies, in a repository where other
     rules' files are applied: a rule for ``.github/secrets`` or ``docker/truenas`` whose extra
     key is a CI runner's or a host's, not the cluster's. Their keys are no cluster keys (the
     rule still governs its own files). Of ``rules`` (every rule in force), those of a nested
     `.sops.yaml` that govern no SOPS file, in a folder no layer reads, are no cluster's either
-    (vaskozl: a docker host's `awry/.sops.yaml` beside a PGP-only cluster)."""
+    (vaskozl: a docker host's `awry/.sops.yaml` beside a PGP-only cluster). ``unread``: SOPS-
+    named paths a scoped run did not read, counted by their name and rule."""
     applied: dict[RuleId, bool] = {}
     for entry in entries:
         if entry.sops_config is None or entry.creation_rule_number is None:
             continue
         rid = (entry.sops_config, entry.creation_rule_number)
         applied[rid] = applied.get(rid, False) or bool(layers.layers_of(entry.path))
+    for path in unread:  # named like SOPS files, not read
+        if configs is None:
+            break
+        label, rule, number = configs.rule_for(path)
+        if label is not None and rule is not None and number is not None:
+            rid = (label, number)
+            applied[rid] = applied.get(rid, False) or bool(layers.layers_of(path))
     paths = [x.path.strip("./") for x in layers.layers]
     if not paths:
         return frozenset()

@@ -286,14 +286,25 @@ def recipients_for(ctx: Inventory, entry: SopsEntry, request: RotationRequest) -
     next_key: tuple[str, ...]
     if request.swap is not None:
         return swapped_recipients(ctx, entry, *request.swap, finish=request.swap_finish)
+    if request.cluster_keys is not None and ctx.follows_own_rule(entry):
+        # a cluster-key rotation moves a host's file from the old key to the new one and keeps
+        # the host's keys (the review: begin re-encrypted docker/pihole/… to the cluster keys
+        # alone, locking the host out)
+        assert entry.sops_file is not None
+        have = entry.sops_file.metadata.age_recipients
+        kept = tuple(k for k in have if k not in request.retire)
+        return policy_recipients(kept, request.cluster_keys, request.add, request.remove)
     if request.cluster_keys is not None:
         cluster_keys, next_key = request.cluster_keys, ()
     elif ctx.follows_own_rule(entry):
-        # a docker host's or a CI runner's file under a rule of its own: its rule's keys, never
-        # the cluster's in their place (sweep 20, Samoth69/HomeOps: rotate --all re-encrypted
-        # docker/PiHoleDelta/…/secrets.sops.env to the cluster key alone, locking the host out)
+        # a docker host's or a CI runner's file under a rule of its own: its rule's keys alone,
+        # never the cluster's in their place nor allowed_recipients beside them (sweep 20,
+        # Samoth69/HomeOps: rotate --all re-encrypted docker/PiHoleDelta/…/secrets.sops.env to
+        # the cluster key alone, locking the host out; the review: SM011's fix then looped on
+        # allowed keys the rule does not name)
         assert entry.creation_rule is not None
-        cluster_keys, next_key = all_age_recipients(entry.creation_rule), ()
+        own = all_age_recipients(entry.creation_rule)
+        return policy_recipients(own, (), request.add, (*request.remove, *request.retire))
     else:
         cluster_keys = (*ctx.cluster_keys_for(entry), *_unapplied_rule_keys(ctx, entry))
         next_key = (settings.next_cluster_key,) if settings.next_cluster_key else ()

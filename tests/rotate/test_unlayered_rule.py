@@ -86,3 +86,57 @@ def test_a_hosts_file_under_a_rule_of_its_own_keeps_its_rules_keys(
     began += ["-o", str(tmp_path / "next.agekey")]
     run(began, capsys, expect=0, warnings=["the manifest on stdout holds a private key"])
     assert recipients(host) == [K2] and len(recipients(db)) == 2
+
+
+def test_a_hosts_file_keeps_its_host_key_through_a_cluster_key_rotation_and_named_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the review of sweep 20's change: a host rule naming the host's key and the cluster key.
+    # key rotate --begin re-encrypted the host's file to the cluster keys alone (the host
+    # locked out); `rotate FILE` put the cluster key where `rotate --all` did not; and rotate
+    # added allowed_recipients that the host's rule leaves out, so SM011's fix looped
+    from secretsmgr.sops import EncryptionRule
+    from tests.audit.helpers import K1, K2, K3, KEYS, enc
+    from tests.init.helpers import kustomization, one_cluster_repo
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(
+        repo,
+        ".sops.yaml",
+        "creation_rules:\n"
+        f"  - path_regex: ^apps/.*\\.enc\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {K1},{K2}\n"
+        f"  - path_regex: ^docker/.*\\.sops\\.yaml$\n    age: {K3},{K1}\n",
+    )
+    write(repo, ".secretsmgr.yaml", f"cluster_key: {K1}\nallowed_recipients: [{K2}]\n")
+    db = write(repo, "apps/db.enc.yaml", enc(SECRET.format(name="db", value="v4l"), (K1, K2)))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    host = write(
+        repo,
+        "docker/nas/secrets.sops.yaml",
+        enc("TRAEFIK_TOKEN: Zq8rT2mVx91LkPw\n", (K3, K1), rule=EncryptionRule()),
+    )
+    commit(repo, "a cluster and a host")
+    keys = tmp_path / "keys.txt"
+    keys.write_text("".join((KEYS / f"test-only-{n}.agekey").read_text() for n in (1, 2, 3)))
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(keys))
+    base = ["--repo", str(repo)]
+    run([*base, "rotate", str(host), "--reason", "one file"], capsys, expect=0)
+    assert sorted(recipients(host)) == sorted([K3, K1])  # as --all gives it
+    commit(repo, "one file")
+    run([*base, "rotate", "--all", "--reason", "all"], capsys, expect=0)
+    assert sorted(recipients(host)) == sorted([K3, K1])
+    audit = run([*base, "audit"], capsys, expect=0)
+    assert "SM011" not in audit.out, audit.out
+    commit(repo, "rotated")
+    new_key = tmp_path / "next.agekey"
+    began = [*base, "key", "rotate", "--begin", "--cluster-key", K1, "-o", str(new_key)]
+    run(began, capsys, expect=0, warnings=["the manifest on stdout holds a private key"])
+    new = [k for k in recipients(db) if k not in (K1, K2)]
+    assert len(new) == 1 and sorted(recipients(host)) == sorted([K3, K1, *new])
+    commit(repo, "begin")
+    keys.write_text(keys.read_text() + new_key.read_text())
+    finish = [*base, "key", "rotate", "--finish", "--skip-cluster-check"]
+    warned = ["the manifest on stdout holds a private key", "--skip-cluster-check: not checking"]
+    run(finish, capsys, expect=0, warnings=warned)
+    assert sorted(recipients(host)) == sorted([K3, *new])
