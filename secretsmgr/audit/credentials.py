@@ -76,6 +76,7 @@ BOOTSTRAP_SHAPE = re.compile(
 # kubeadm's documented examples are public
 _EXAMPLE_BOOTSTRAP_TOKENS = frozenset(("abcdef.0123456789abcdef", "07401b.f395accd246ae52d"))
 _TOKEN_WORD = re.compile(r"(?i)token")
+_TOKEN_END = re.compile(r"(?i)token$")
 
 
 def _bootstrap_token(key: str, text: str) -> bool:
@@ -85,8 +86,15 @@ def _bootstrap_token(key: str, text: str) -> bool:
     if "." not in text:
         return False
     keyed = _TOKEN_WORD.search(key) is not None
-    if keyed and _WHOLE_BOOTSTRAP_TOKEN.fullmatch(text) and text not in _EXAMPLE_BOOTSTRAP_TOKENS:
-        return True  # the whole value, under a token's key: one of 180 has no digit after the dot
+    if (
+        _TOKEN_END.search(key)
+        and _WHOLE_BOOTSTRAP_TOKEN.fullmatch(text)
+        and text not in _EXAMPLE_BOOTSTRAP_TOKENS
+    ):
+        # the whole value, under a key that is a token's (``token``, ``bootstraptoken``, not
+        # ``tokenIssuer: node01.monitoringsystem``, the review): one token in 180 has no
+        # digit after the dot
+        return True
     for found in BOOTSTRAP_TOKEN.finditer(text):
         if found.group(0) in _EXAMPLE_BOOTSTRAP_TOKENS:
             continue

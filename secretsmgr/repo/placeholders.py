@@ -308,13 +308,13 @@ _ENC_STAND_IN = re.compile(
 _MARKER = re.compile(r"^\s*__[A-Z][A-Z]*(?:_[A-Z0-9]+)*__\s*$")
 
 
-# A value no one would take for a secret (sweep 20): one character repeated (``sk-111111111111``,
-# "fake key needed to make ui happy", JefeDavis), the alphabet or the digits in order from
-# the start (``abcdef``: Samoth69; ``123456``), ``whatever`` (9albi), a short prefix allowed
+# A value no one would take for a secret (sweep 20): one character repeated after a short
+# prefix (``sk-111111111111``, "fake key needed to make ui happy", JefeDavis), the alphabet in
+# order from the start (``abcdef``: Samoth69), ``whatever`` (9albi). Never digits alone
+# (``12345678``, ``000000``): a weak PIN, alarm code or password is still a live one (the
+# review)
 _TRIVIAL = re.compile(
-    r"(?i)^\s*(?:[a-z]{2,3}[-_])?"
-    r"(?:(.)\1{5,}|whatever|abcdef(?:g(?:h(?:i(?:j(?:k(?:l)?)?)?)?)?)?"
-    r"|0?123456(?:7(?:8(?:9(?:0)?)?)?)?)\s*$"
+    r"(?i)^\s*(?:[a-z]{2,3}[-_](.)\1{5,}|whatever|abcdef(?:g(?:h(?:i(?:j(?:k(?:l)?)?)?)?)?)?)\s*$"
 )
 
 
@@ -322,7 +322,8 @@ _TRIVIAL = re.compile(
 # leaves it as written (it substitutes only ``${…}``), so SM001 still reports it in a Secret;
 # but it exposes nothing, so history counts no exposure for it (sweep 20, AskAlice: six SM019
 # errors on an old envsubst template; sweep 19, sp3nx0r)
-_ENVSUBST_NAME = re.compile(r"\s*\$[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\s*")
+# (words of capitals only: ``$P4SSW0RD_2024`` reads as a password, the review)
+_ENVSUBST_NAME = re.compile(r"\s*\$[A-Z]+(?:_[A-Z]+)+\s*")
 
 
 def is_envsubst_name(value: object) -> bool:
@@ -546,6 +547,86 @@ def looks_like_token(text: str) -> bool:
             for run in _WORD_RUN.findall(text)
         )
     )
+
+
+# Under a key about a secret, a value that only names or tunes one (the review of sweep 20:
+# ``existingSecret: grafana-admin``, ``passwordKey: admin-password``, ``token_url``,
+# ``tokenTTL: 24h``, ``keySize: 4096``, ``signingAlgorithm: RS256``, ``cookieDomain``)
+_ABOUT_NUMBER = frozenset(
+    [
+        "ttl",
+        "duration",
+        "lifetime",
+        "expiry",
+        "expiration",
+        "timeout",
+        "age",
+        "size",
+        "length",
+        "bits",
+        "rounds",
+        "iterations",
+        "cost",
+        "interval",
+    ]
+)
+_ABOUT_WORD = frozenset(
+    [
+        "algorithm",
+        "algo",
+        "alg",
+        "type",
+        "method",
+        "mode",
+        "scheme",
+        "audience",
+        "scope",
+        "scopes",
+        "provider",
+        "kind",
+        "format",
+        "encoding",
+        "cipher",
+    ]
+)
+_ABOUT_PLACE = frozenset(["url", "uri", "endpoint", "issuer", "domain", "host"])
+_DURATION = re.compile(r"\d+(?:\.\d+)?(?:ms|[smhdwy]|[mM]in|[hH]ours?|[dD]ays?)?")
+_ONE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_+-]{0,31}")
+_PLAIN_URL = re.compile(r"(?:[a-z][a-z0-9+.-]*://)?[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[\w./%-]*)?")
+_NAME_VALUE = re.compile(
+    r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?(?:[./][a-z0-9](?:[a-z0-9_-]*[a-z0-9])?)*"
+)
+
+
+def about_secret(key: str, value: object) -> bool:
+    """Whether ``value`` under ``key`` only names or tunes a secret (see ``_ABOUT_NUMBER``…):
+    a number or duration under a key ending in ttl or size, one word under one ending in type
+    or algorithm, a URL with no credentials or query under one ending in url or domain, a plain
+    name under one ending in name, ref or ``existingSecret``, or a name with a separator under
+    one ending in key, file or path beside another word (``passwordKey: admin-password``);
+    never a random token."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return False
+    text = str(value).strip()
+    if not text or "\n" in text or len(text) > 253:
+        return False
+    words = [w for w in re.split(r"[._-]+", split_camel(key).lower()) if w]
+    if not words:
+        return False
+    last, before = words[-1], words[:-1]
+    if last in _ABOUT_NUMBER:
+        return _DURATION.fullmatch(text) is not None
+    if looks_like_token(text):
+        return False
+    if last in _ABOUT_WORD:
+        return _ONE_WORD.fullmatch(text) is not None
+    if last in _ABOUT_PLACE:
+        return _PLAIN_URL.fullmatch(text) is not None
+    if last in ("name", "ref") or (last == "secret" and before[-1:] == ["existing"]):
+        return _NAME_VALUE.fullmatch(text) is not None
+    if last in ("key", "file", "path") and before:
+        return _NAME_VALUE.fullmatch(text) is not None and bool(re.search(r"[./_-]", text))
+    return False
 
 
 def names_sensitive(key: str) -> bool:

@@ -11,13 +11,14 @@ import binascii
 import hashlib
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
     URL_PASSWORD,
+    about_secret,
     holds_literal_secret,
     is_credential_skeleton,
     is_envsubst_name,
@@ -286,13 +287,17 @@ _SHELL_VARIABLE = re.compile(rb"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a secret value
 
 
-def _clear_leaves(docs: Sequence[Node], rule: EncryptionRule) -> list[tuple[str, str, object]]:
-    """(key path, last key, value) of every value ``rule`` leaves in clear, when it encrypts no
-    value of ``docs`` at all (a Kubernetes object's apiVersion, kind, metadata and type aside,
-    as are empty values and placeholders); empty when it encrypts one."""
-    clear: list[tuple[str, str, object]] = []
+def _clear_leaves(
+    docs: Sequence[Node], rule: EncryptionRule
+) -> list[tuple[str, str, object, bool]]:
+    """(key path, key it is judged under, value, in a Secret's data) of every value ``rule``
+    leaves in clear, when it encrypts no value of ``docs`` at all (a Kubernetes object's
+    apiVersion, kind, metadata and type aside, as are empty values and placeholders); empty
+    when it encrypts one."""
+    clear: list[tuple[str, str, object, bool]] = []
     for doc in docs:
         manifest = isinstance(doc, MapNode) and doc.has("apiVersion") and doc.has("kind")
+        secret = manifest and isinstance(doc, MapNode) and doc.get("kind") == "Secret"
         for path, leaf, encrypted in iter_leaves(doc, rule):
             if isinstance(leaf, Comment):
                 continue
@@ -303,22 +308,49 @@ def _clear_leaves(docs: Sequence[Node], rule: EncryptionRule) -> list[tuple[str,
             if leaf is None or leaf == "" or (isinstance(leaf, str) and is_placeholder(leaf)):
                 continue
             named = [str(p) for p in path if isinstance(p, str)]
-            clear.append((".".join(str(part) for part in path), named[-1] if named else "", leaf))
+            key = named[-1] if named else ""
+            in_secret = secret and path[0] in ("data", "stringData")
+            clear.append((".".join(str(part) for part in path), key, leaf, in_secret))
     return clear
 
 
 def values_left_clear(docs: Sequence[Node], rule: EncryptionRule) -> list[str] | None:
     """When ``rule`` encrypts no value of ``docs`` at all, the key paths of the values it
     leaves in clear (see ``_clear_leaves``); None when it encrypts one, or there is none."""
-    return [path for path, _key, _leaf in _clear_leaves(docs, rule)] or None
+    return [path for path, _key, _leaf, _secret in _clear_leaves(docs, rule)] or None
 
 
 def clear_secrets(docs: Sequence[Node], rule: EncryptionRule) -> tuple[str, ...]:
-    """Key paths of the secrets (``exposed_value``) among the values a rule that encrypts
-    nothing leaves in clear under a ``sops:`` block (sweep 20, kaminek/infrastructure: a
-    ``CLOUDFLARE_API_KEY`` file encrypted under a Secret's ``^(data|stringData)$`` rule kept the
-    token in clear, a warning that ``check`` passed and history never counted)."""
-    return tuple(path for path, key, leaf in _clear_leaves(docs, rule) if exposed_value(key, leaf))
+    """Key paths of the secrets among the values a rule that encrypts nothing leaves in clear
+    under a ``sops:`` block: every value of a Secret's data, as SM001 counts them (the review:
+    ``stringData.ADMIN: hunter2`` under ``^data$`` passed), else ``exposed_value`` (sweep 20,
+    kaminek/infrastructure: a ``CLOUDFLARE_API_KEY`` file encrypted under a Secret's
+    ``^(data|stringData)$`` rule kept the token in clear, a warning that ``check`` passed and
+    history never counted)."""
+    clear = _clear_leaves(docs, rule)
+    if not clear:
+        return ()
+    found = [path for path, key, leaf, in_secret in clear if in_secret or exposed_value(key, leaf)]
+    # an env entry's value judged under its name (the review: `- {name: DB_PASSWORD, value:
+    # hunter2x}` was judged under `value`)
+    found += [path for doc in docs for path in _env_secrets(doc, "")]
+    return tuple(dict.fromkeys(found))
+
+
+def _env_secrets(node: Node, prefix: str) -> Iterator[str]:
+    """Key paths (list indexes left out, as sops's are) of ``value`` in ``{name, value}``
+    entries below ``node`` whose value is a secret under its name."""
+    if isinstance(node, MapNode):
+        name, value = node.get("name"), node.get("value")
+        if isinstance(name, str) and isinstance(value, str) and exposed_value(name, value):
+            yield f"{prefix}value"
+        for item in node.items:
+            if not isinstance(item, Comment) and isinstance(item[1], MapNode | SeqNode):
+                yield from _env_secrets(item[1], f"{prefix}{item[0]}.")
+    elif isinstance(node, SeqNode):
+        for element in node.items:
+            if isinstance(element, MapNode | SeqNode):
+                yield from _env_secrets(element, prefix)
 
 
 # What anyone may read: an SSH or age public key, a certificate, a content digest (the second
@@ -354,7 +386,7 @@ def exposed_value(key: str, value: object) -> bool:
     a cron line were exposures; ``pin: 4821`` was not."""
     if is_placeholder(value) or (isinstance(value, str) and is_credential_skeleton(value)):
         return False
-    if is_envsubst_name(value) or is_setting_value(key, value):
+    if is_envsubst_name(value) or is_setting_value(key, value) or about_secret(key, value):
         return False
     if names_sensitive(key):
         if isinstance(value, str):  # a switch ("0", "1") is no secret under any name

@@ -341,7 +341,12 @@ def test_an_envsubst_variable_committed_in_a_plaintext_secret_is_no_exposure(
     # written); a real token beside it is still an exposure
     plain = secret(
         "cluster-secrets",
-        {"SECRET_DOMAIN": "$BOOTSTRAP_DOMAIN", "TOKEN": "q7Wm2ZpK9vR4tY8uXb3NcD5f"},
+        {
+            "SECRET_DOMAIN": "$BOOTSTRAP_DOMAIN",
+            "TOKEN": "q7Wm2ZpK9vR4tY8uXb3NcD5f",
+            # digits in it read as a password (the review)
+            "ADMIN_PASSWORD": "$P4SSW0RD_2024",
+        },
     )
     root = gitops(tmp_path / "r", {"apps/cluster-secrets.yaml": plain})
     now = {(f.rule, f.key_path) for f in run_rules(load_context(root)).findings}
@@ -350,3 +355,4 @@ def test_an_envsubst_variable_committed_in_a_plaintext_secret_is_no_exposure(
     commit(root, "use Flux variables")
     exposed = {e.key_path for e in walk_repository(root).exposures}
     assert "stringData.TOKEN" in exposed and "stringData.SECRET_DOMAIN" not in exposed
+    assert "stringData.ADMIN_PASSWORD" in exposed

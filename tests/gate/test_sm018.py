@@ -913,6 +913,9 @@ def test_a_bootstrap_token_with_no_digit_after_the_dot_is_still_one_under_a_toke
     for key, value in (
         ("token", "server.monitoringsystem"),
         ("token", "kqmxzw.hmvtqbnrjcpdlfwa"),
+        # a key that is about a token, not one: host names (the review)
+        ("tokenIssuer", "node01.monitoringsystem"),
+        ("token_backend", "store2.encryptedcookies"),
         ("image", token),
         ("token", "abcdef.0123456789abcdef"),
     ):
@@ -963,6 +966,19 @@ def test_the_encrypt_fix_says_when_the_matching_rule_would_leave_the_credential_
     assert (found["cluster.secret"].fix or "").startswith(
         "secretsmgr encrypt -i talos/controlplane.yaml;"
     )
+    # a name without a text store's extension: sops encrypts it whole (binary store), so the
+    # rule's regex leaves nothing in clear (the review)
+    write(
+        root,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: talos/\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n",
+    )
+    token = "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"
+    write(root, "talos/kubeconfig", f"users:\n  - user:\n      token: {token}\n")
+    found = {(f.path, f.key_path): f for f in run_audit(root).findings if f.rule == "SM018"}
+    fix = found[("talos/kubeconfig", "users.0.user.token")].fix or ""
+    assert fix.startswith("secretsmgr encrypt -i talos/kubeconfig;"), fix
 
 
 def test_base64_of_a_template_of_fields_is_no_credential() -> None:

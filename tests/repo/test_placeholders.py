@@ -342,9 +342,12 @@ def test_values_no_one_would_take_for_a_secret_are_stand_ins() -> None:
     # warning on `sk-111111111111 # fake key needed to make ui happy` (JefeDavis)
     from secretsmgr.audit.credentials import judge_value
 
-    for value in ("abcdef", "whatever", "sk-111111111111", "123456", "0123456789", "aaaaaaaa"):
+    for value in ("abcdef", "whatever", "sk-111111111111", "xy_aaaaaaaa"):
         assert is_placeholder(value), value
     assert judge_value("AUDIO_OPENAI_API_KEY", "sk-111111111111") is None
-    # a digit or a letter out of the run, too short a run: a value again
-    for value in ("abcdef1", "aaaaaab", "sk-1111", "1234567890x", "abcdeg", "112233"):
+    # a digit or a letter out of the run, too short a run: a value again; and digits alone
+    # are a weak PIN, alarm code or password, still a live one (the review)
+    for value in ("abcdef1", "aaaaaab", "sk-1111", "abcdeg", "112233"):
+        assert not is_placeholder(value), value
+    for value in ("12345678", "1234567890", "000000", "123456", "aaaaaaaa"):
         assert not is_placeholder(value), value

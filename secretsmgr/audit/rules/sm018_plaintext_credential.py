@@ -587,6 +587,9 @@ _CI_FILE = re.compile(
 )
 
 
+_TEXT_STORES = frozenset((".yaml", ".yml", ".json", ".env", ".ini"))
+
+
 def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
     if hit.where.startswith("configMapGenerator ") or (
         hit.where == "file" and posixpath.basename(hit.path) in KUSTOMIZATION_NAMES
@@ -623,7 +626,10 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
         elif (found := configs.rule_for(hit.path))[1] is not None:
             label, rule, number = found
             encrypt = f"secretsmgr encrypt -i {sh_path(hit.path)}"
-            if not rule_encrypts(rule, hit.key_path):
+            # sops reads a name without a text store's extension (kubeconfig, talosconfig)
+            # in its binary store, which encrypts the whole file (the review)
+            text_store = posixpath.splitext(hit.path)[1].lower() in _TEXT_STORES
+            if text_store and not rule_encrypts(rule, hit.key_path):
                 # encrypting under it would leave this value in clear and exit 0 (sweep 20,
                 # 0xTheFr34k: a Talos config's machine.ca.key under ^(…|cluster|token)$)
                 assert rule is not None and rule.encryption_rule is not None

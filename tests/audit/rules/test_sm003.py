@@ -261,3 +261,53 @@ def test_a_secret_a_rule_encrypting_nothing_left_in_clear_is_an_error_and_an_exp
     assert ("CLOUDFLARE_API_KEY", "SM003") in exposed
     assert ("zone", "SM003") not in exposed
     assert ("SM019", "infra/issuer.enc.yaml") in history_findings(root)
+
+
+def test_the_review_secret_values_and_settings_under_a_rule_that_encrypts_nothing(
+    tmp_path: Path,
+) -> None:
+    # the review of sweep 20's change: (1) a Secret's stringData under `^data$` (nothing
+    # encrypted) passed check, its values judged by their look (ADMIN: hunter2); (2) a values
+    # file of settings about secrets (existingSecret, passwordKey, token_url, tokenTTL) became
+    # an error; (3) an env entry's value was judged under `value`, not its name
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.audit.finding import Severity
+    from secretsmgr.gate.history import walk_repository
+    from tests.gate.helpers import commit, gitops
+
+    data_only = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^data$")
+    flux = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+    settings = (
+        "admin:\n  existingSecret: grafana-admin\n  userKey: admin-user\n"
+        "  passwordKey: admin-password\ntls:\n  - secretName: grafana-tls\n"
+        "auth:\n  auth_url: https://auth.example.com/oauth/authorize\n"
+        "  token_url: https://auth.example.com/token\n  tokenTTL: 24h\n  authType: basic\n"
+        "  signingAlgorithm: RS256\n  keySize: 4096\n  cookieDomain: example.com\n"
+    )
+    env = "env:\n  - name: DB_PASSWORD\n    value: hunter2x\n  - name: LOG_LEVEL\n    value: info\n"
+    files = {
+        "apps/users.enc.yaml": enc(secret("users", {"ADMIN": "hunter2"}), rule=data_only),
+        "apps/grafana-values.enc.yaml": enc(settings, rule=flux),
+        "apps/app-values.enc.yaml": enc(env, rule=flux),
+    }
+    root = gitops(tmp_path / "r", files)
+    found = {f.path: f for f in run_audit(root).findings if f.rule == "SM003"}
+    assert (found["apps/users.enc.yaml"].severity, found["apps/users.enc.yaml"].key_path) == (
+        Severity.ERROR,
+        "stringData.ADMIN",
+    )
+    assert found["apps/grafana-values.enc.yaml"].severity is Severity.WARNING
+    assert (
+        found["apps/app-values.enc.yaml"].severity,
+        found["apps/app-values.enc.yaml"].key_path,
+    ) == (
+        Severity.ERROR,
+        "env.value",
+    )
+    # history: after SM003's own fix (a rule with no regex), no exposure of the settings
+    write(root, "apps/grafana-values.enc.yaml", enc(settings, rule=EncryptionRule()))
+    commit(root, "encrypt the values whole")
+    exposed = {(e.path, e.key_path) for e in walk_repository(root).exposures}
+    assert not [p for p in exposed if p[0] == "apps/grafana-values.enc.yaml"], exposed
+    assert ("apps/users.enc.yaml", "stringData.ADMIN") in exposed
+    assert ("apps/app-values.enc.yaml", "env.value") in exposed
