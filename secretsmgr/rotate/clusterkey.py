@@ -284,7 +284,19 @@ def begin(
             what="the new cluster key",
         )
     elif configs:
-        configs_commit = write_configs(root, request)
+        # no file to re-encrypt (every one left alone: PGP files Flux decrypts with its PGP
+        # key): the new identity is still stored before the files that name it (the review:
+        # begin committed next_cluster_key and kept the key nowhere)
+        if pending is None:
+            stored_in = store.store(new_secret)
+        try:
+            configs_commit = write_configs(root, request)
+        except RotatedNotCommittedError:
+            raise  # the files name it: kept
+        except Exception:
+            if pending is None and not _recorded(root, new):
+                store.discard(new)
+            raise
     return StepResult(
         old_key=old,
         new_key=new,

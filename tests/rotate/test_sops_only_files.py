@@ -140,3 +140,30 @@ def test_a_file_on_age_and_pgp_keys_gets_hints_that_lead_somewhere(
     code, out, err = run(["--repo", str(root), "rotate", "--all", "--dry-run"], capsys)
     assert code == 1
     assert "--all and --layer take this one too" in err
+
+
+def test_begin_over_pgp_files_only_still_stores_the_new_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the review: every SOPS file was a PGP file Flux decrypts with its PGP key, so begin had
+    # none to re-encrypt; it wrote next_cluster_key and the rules, and kept the new key nowhere
+    # (`stored in None`, no -o file), so --finish could never run
+    from secretsmgr.keys.age import parse_identities
+    from secretsmgr.repo.settings import load_settings
+    from tests.audit.helpers import K1, KEYS
+    from tests.conftest import git
+
+    root = _pgp_repo(tmp_path / "repo", rule=f"{REGEX}    pgp: {FP}\n    age: {K1}\n")
+    write(root, ".secretsmgr.yaml", f"cluster_key: {K1}\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "PGP files only")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KEYS / "test-only-1.agekey"))
+    new_file = tmp_path / "new.agekey"
+    args = ["--repo", str(root), "key", "rotate", "--begin", "-o", str(new_file)]
+    args += ["--namespace", "flux-system", "--secret", "sops-gpg", "--cluster-key", K1]
+    code, out, err = run(args, capsys, warnings=["the manifest on stdout holds a private key"])
+    assert code == 0, err
+    new = parse_identities(new_file.read_text(), "new").publics[0]
+    assert load_settings(root).next_cluster_key == new
+    assert f"(stored in {new_file}" in out
