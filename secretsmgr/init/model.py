@@ -86,6 +86,7 @@ class InitPlan:
     # the Secret its --sops-age-secret flag names, when the repository sets one
     controller_key: frozenset[str | None] = frozenset()
     controller_secret: str | None = None
+    controller_namespace: Mapping[str | None, str] = field(default_factory=dict)
     held: frozenset[str] = frozenset()  # cluster keys an identity at hand opens
     ignored: tuple[str, ...] = ()  # files init writes or keeps that git ignores
     unnamed: tuple[str, ...] = ()  # cluster keys a kept `.sops.yaml` names in no rule

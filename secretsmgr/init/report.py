@@ -55,10 +55,12 @@ def _export_step(plan: InitPlan, key: ClusterKey, keys: int, env: str) -> str:
                 f"{give}{who}: its layers decrypt with kustomize-controller's own keys "
                 "(decryption names no secretRef), so no Secret is read for them: give the "
                 "controller the flag --sops-age-secret=sops-age (a Secret in its namespace, "
-                f"flux-system), then {env}secretsmgr key export{pick} --apply; or name it in "
+                f"{plan.controller_namespace.get(key.cluster, 'flux-system')}), then "
+                f"{env}secretsmgr key export{pick} --apply; or name it in "
                 "each layer's decryption.secretRef (cloud KMS keys need neither)"
             )
-        targets = (("flux-system", plan.controller_secret),)
+        where = plan.controller_namespace.get(key.cluster, "flux-system")
+        targets = ((where, plan.controller_secret),)
         give += " (the Secret kustomize-controller's --sops-age-secret flag names)"
     commands = []
     for namespace, name in targets:

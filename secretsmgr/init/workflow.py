@@ -211,6 +211,9 @@ def plan_init(
         targets=_export_targets(inv),
         controller_key=inv.layers.controller_key_clusters({e.path for e in inv.sops_files}),
         controller_secret=controller_age_secret(root),
+        controller_namespace={
+            c.name: inv.layers.controller_namespace(c.name) for c in inv.layers.clusters
+        },
         held=frozenset(p for i in identities for p in getattr(i, "publics", ())),
         ignored=ignored,
         unnamed=unnamed_keys(inv, keys) if sops_change.state is FileState.KEPT else (),

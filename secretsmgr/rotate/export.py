@@ -426,7 +426,8 @@ def secret_target(
         controller = inv.layers.controller_key_clusters({e.path for e in inv.sops_files})
         mine = controller and (cluster is None or cluster in controller)
         flagged = controller_age_secret(root) if mine else None
-        return namespace or "flux-system", name or flagged or "sops-age"
+        where = inv.layers.controller_namespace(cluster) if mine else "flux-system"
+        return namespace or where, name or flagged or "sops-age"
     pairs = list(found)
     example = f"--namespace {sh_word(pairs[0][0])} {name_option} {sh_word(pairs[0][1])}"
     if len(pairs) > 1:

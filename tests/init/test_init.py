@@ -1141,6 +1141,35 @@ def test_layers_decrypting_with_the_controllers_own_keys_get_a_step_for_the_cont
     assert "name: sops-age-key" in exported.out and "namespace: flux-system" in exported.out
 
 
+def test_the_controllers_flag_is_read_only_where_it_is_set_and_in_its_namespace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the review: a comment's prose ("we do not pass --sops-age-secret to the controller") and
+    # a commented-out patch were read as the flag (`--name to`); Flux in gitops-system still
+    # got flux-system
+    repo = one_cluster_repo(tmp_path / "repo")
+    ks = repo / "clusters/prod/apps.yaml"
+    ks.write_text(
+        ks.read_text()
+        .replace("    secretRef:\n      name: sops-age\n", "")
+        .replace("namespace: flux-system", "namespace: gitops-system")
+    )
+    sync = repo / "clusters/prod/flux-system/gotk-sync.yaml"  # Flux itself in gitops-system
+    sync.write_text(sync.read_text().replace("namespace: flux-system", "namespace: gitops-system"))
+    write(
+        repo,
+        "apps/notes.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n"
+        "# We do not pass --sops-age-secret to the controller\n"
+        "#  value: --sops-age-secret=old-sops-key\ndata: {}\n",
+    )
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    (step,) = [line for line in out.splitlines() if line.startswith("  1. ")]
+    assert "--name to" not in step and "old-sops-key" not in step, step
+    assert "--sops-age-secret=sops-age (a Secret in its namespace, gitops-system)" in step, step
+
+
 def test_with_no_rule_yet_the_new_secrets_name_follows_the_files_already_there(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

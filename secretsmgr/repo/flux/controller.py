@@ -10,13 +10,22 @@ from pathlib import Path
 from secretsmgr.repo.snapshot import WorktreeSnapshot
 
 # kustomize-controller's flag naming the Secret (in its own namespace) it decrypts with when a
-# Kustomization's decryption names none (a flux-operator FluxInstance patch, 00o-sh)
-_SOPS_AGE_SECRET_FLAG = re.compile(rb"--sops-age-secret[= ]\"?([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)")
+# Kustomization's decryption names none (a flux-operator FluxInstance patch, 00o-sh): only as a
+# whole YAML value, a container argument or a patch's ``value:`` (the review: a comment's
+# prose and a commented-out patch were read as the flag)
+_SOPS_AGE_SECRET_FLAG = re.compile(
+    rb"^[ \t]*(?:-[ \t]+)?(?:value:[ \t]*)?([\"']?)--sops-age-secret="
+    rb"([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)\1[ \t]*$",
+    re.MULTILINE,
+)
 
 
 def controller_age_secret(root: Path) -> str | None:
-    """The Secret ``--sops-age-secret`` names in the repository's manifests, if one does."""
+    """The Secret kustomize-controller's ``--sops-age-secret`` flag names in the repository's
+    manifests, when they name one; None when none does or several differ (which cluster's
+    controller takes which is not told here)."""
     snap = WorktreeSnapshot(root)
+    found: set[str] = set()
     for rel in snap.paths:
         if not rel.endswith((".yaml", ".yml")):
             continue
@@ -24,7 +33,6 @@ def controller_age_secret(root: Path) -> str | None:
             data = snap.read(rel)
         except OSError:
             continue
-        found = _SOPS_AGE_SECRET_FLAG.search(data) if b"--sops-age-secret" in data else None
-        if found:
-            return found.group(1).decode()
-    return None
+        if b"--sops-age-secret=" in data:
+            found.update(m.group(2).decode() for m in _SOPS_AGE_SECRET_FLAG.finditer(data))
+    return found.pop() if len(found) == 1 else None

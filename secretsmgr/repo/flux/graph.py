@@ -183,6 +183,17 @@ class LayerGraph:
             found.setdefault(layer.cluster, {})[(layer.namespace, ref)] = None
         return {cluster: tuple(pairs) for cluster, pairs in found.items()}
 
+    def controller_namespace(self, cluster: str | None = None) -> str:
+        """The namespace kustomize-controller most likely runs in for ``cluster`` (None: any):
+        that of its layers when they share one other than ``flux-system`` (Flux installed in
+        ``gitops-system``, the review), else ``flux-system``."""
+        found = {
+            layer.namespace
+            for layer in self.layers
+            if layer.external is None and (cluster is None or layer.cluster == cluster)
+        }
+        return found.pop() if len(found) == 1 and None not in found else "flux-system"
+
     def controller_key_clusters(self, holding: AbstractSet[str]) -> frozenset[str | None]:
         """Clusters whose decrypting layers of this checkout all decrypt with the controller's
         own keys (``decryption`` with no ``secretRef``: its ``--sops-age-secret`` flag, cloud
