@@ -241,11 +241,13 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
                 f"{entry.path}: also encrypted to {named} keys, which secretsmgr cannot wrap a "
                 "new data key for, so a cluster-key rotation cannot move it",
                 hints=(
-                    "move its age key with sops instead: name the new key beside the old in "
-                    f"its .sops.yaml rule, then sops updatekeys -y {quoted}; once Flux holds "
-                    "the new key, drop the old one from the rule the same way",
-                    f"or, if Flux no longer needs the {named} keys, take them off its rule, "
-                    f"then sops updatekeys -y {quoted}, and run the key rotation again",
+                    f"if Flux no longer needs the {named} keys, take them off its rule, then "
+                    f"sops updatekeys -y {quoted}, and run the key rotation again",
+                    "else rotate the age key of such files with sops alone: make the new key "
+                    "(age-keygen), name it beside the old one in the .sops.yaml rules, then "
+                    f"sops updatekeys -y {quoted}; give Flux both keys; once it holds the new "
+                    "one, drop the old key from the rules the same way, and a holder of the "
+                    f"{named} keys gives it a new data key: sops rotate -i {quoted}",
                 ),
             )
         if metadata.age_recipients:

@@ -136,7 +136,9 @@ def test_a_file_on_age_and_pgp_keys_gets_hints_that_lead_somewhere(
     hints = hints_of(err)
     assert "a cluster-key rotation cannot move it" in err
     assert any("sops updatekeys -y apps/both.enc.yaml" in h for h in hints), hints
-    assert not any("sops rotate" in h for h in hints), hints
+    # the review: the sops path needs a new key first, which begin had not made
+    assert "make the new key (age-keygen)" in hints[1], hints
+    assert not hints[0].startswith("a holder of its pgp keys gives it a new data key"), hints
     code, out, err = run(["--repo", str(root), "rotate", "--all", "--dry-run"], capsys)
     assert code == 1
     assert "--all and --layer take this one too" in err
