@@ -203,10 +203,11 @@ def _policy_first(
     ctx: AuditContext, entry: SopsEntry, label: str, extra: list[str], missing: list[str]
 ) -> str:
     """What must change before ``rotate`` can cure the drift, or "": ``rotate`` writes the
-    policy (cluster keys and ``allowed_recipients``), not the rule, so a key allowed_recipients
-    puts on every file that the rule leaves out, or a key the rule names that the policy does
-    not give, drifts again after it (sweep 20, Samoth69/HomeOps: SM011's rotate fix brought
-    back the same SM011, for ever)."""
+    policy (cluster keys and ``allowed_recipients``), not the rule, so a key
+    allowed_recipients puts on every file that the rule leaves out
+    drifts again after it (sweep 20, Samoth69/HomeOps: SM011's rotate fix brought back the same
+    SM011, for ever); a key the rule names that the policy does not give must leave the rule
+    or join allowed_recipients, on every file (the review: the first version did not say so)."""
     repo = ctx.repo
     if repo.follows_own_rule(entry):
         return ""  # rotate gives it its rule's keys
@@ -215,20 +216,24 @@ def _policy_first(
     sticky = [k for k in extra if k in allowed and k not in own]
     # a file no layer applies yet gets the cluster keys its rule names too: only applied ones
     unreached = [k for k in missing if k not in own | allowed] if repo.layers_of(entry.path) else []
-    steps = []
+    if unreached:
+        # the policy has no per-rule keys: SM005 calls such a key on a file unexpected, and
+        # rotate drops it; both ways are named with what they do (the review: the first
+        # version said "list it" and did not say that it goes on every file)
+        them = _them(unreached)
+        return (
+            f"{label} names {_keys(unreached)}, neither a cluster key nor in "
+            f"allowed_recipients, which rotate writes: take {them} off the rule, or list "
+            f"{them} under allowed_recipients in {SETTINGS_NAME}, which puts {them} on every "
+            "file rotate writes"
+        )
     if sticky:
-        steps.append(
+        return (
             f"allowed_recipients in {SETTINGS_NAME} puts {_keys(sticky)} on every file rotate "
             f"writes, and {label} does not name {_them(sticky)}: add {_them(sticky)} to the "
             f"rule, or take {_them(sticky)} out of allowed_recipients"
         )
-    if unreached:
-        steps.append(
-            f"{label} names {_keys(unreached)}, neither a cluster key nor in allowed_recipients, "
-            f"so rotate would not add {_them(unreached)}: list {_them(unreached)} under "
-            f"allowed_recipients in {SETTINGS_NAME}, or take {_them(unreached)} off the rule"
-        )
-    return "; ".join(steps)
+    return ""
 
 
 def _every_value_encrypted(docs: Sequence[MapNode], rule: EncryptionRule) -> bool:

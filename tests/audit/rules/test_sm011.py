@@ -475,6 +475,9 @@ def test_a_drift_rotate_would_bring_back_names_the_policy_change_first(tmp_path:
     found = {f.path: f for f in run_audit(root).findings if f.rule == "SM011"}
     fix = found["apps/db.enc.yaml"].fix or ""
     assert "names age1d7u0…uw0l, neither a cluster key nor in allowed_recipients" in fix, fix
+    # both ways, and what listing it does (the review)
+    assert "take it off the rule, or list it under allowed_recipients" in fix, fix
+    assert "which puts it on every file rotate writes" in fix
     # a drift rotate does cure: the plain fix
     write(root, "apps/db.enc.yaml", enc(secret("db"), (K1,)))
     write(root, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1, K2])))
