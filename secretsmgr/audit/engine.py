@@ -298,7 +298,10 @@ def _unkeyed_note(ctx: AuditContext) -> tuple[str, ...]:
     unkeyed = [
         e.path
         for e in repo.sops_files
-        if e.sops_file is not None and repo.layers_of(e.path) and not repo.cluster_keys_for(e)
+        if e.sops_file is not None
+        and e.creation_rule is None  # a PGP-only rule names no age key: no note (the review)
+        and repo.layers_of(e.path)
+        and not repo.cluster_keys_for(e)
     ]
     if not unkeyed:
         return ()

@@ -442,6 +442,10 @@ def test_a_resource_sets_kustomization_is_a_layer_unless_its_path_is_templated(
     made = made.replace("  namespace: flux-system\n", "")  # the ResourceSet's, database
     made += "  patches:\n    - patch: |-\n        roles:\n          <<- range $r := inputs >>\n"
     templated = flux_ks("per-input", "./db/<< inputs.role >>")
+    # a decryption Secret per input (the review: init printed --name 'sops-<< inputs.t >>')
+    templated += "---\n" + flux_ks("per-secret", "./db/cnpg").replace(
+        "name: sops-age", "name: sops-<< inputs.role >>"
+    )
     git_checkout.write("clusters/prod/db.yaml", flux_ks("db", "./db/sets"))
     git_checkout.write("db/sets/ks.yaml", _resource_set(made + "---\n" + templated))
     git_checkout.write("db/cnpg/secret.enc.yaml", "kind: Secret\n")
@@ -449,6 +453,7 @@ def test_a_resource_sets_kustomization_is_a_layer_unless_its_path_is_templated(
     git_checkout.commit_all("a ResourceSet")
     graph = find_layers(WorktreeSnapshot(git_checkout.path))
     assert "cnpg" in graph.names() and "per-input" not in graph.names()
+    assert "per-secret" not in graph.names()
     (cnpg,) = [x for x in graph.layers if x.name == "cnpg"]
     assert cnpg.namespace == "database" and cnpg.decrypts_sops
     assert graph.layers_of("db/cnpg/secret.enc.yaml") == ("cnpg",)

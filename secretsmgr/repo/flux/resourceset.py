@@ -2,10 +2,11 @@
 
 A ResourceSet (``fluxcd.controlplane.io``) renders its ``spec.resources`` objects and its
 ``spec.resourcesTemplate`` text once per input, with ``<< … >>`` template markers. A
-Kustomization among them whose name, namespace and path hold no marker is the same for every
-input: a live Kustomization like one written out (sweep 20, Samoth69/HomeOps: a ResourceSet's
-Kustomization applied a SOPS file that the model called applied by nothing). One whose
-identity or path is templated is left out: which inputs there are is known only in the cluster.
+Kustomization among them whose name, namespace, path, source and decryption hold no marker is
+the same for every input: a live Kustomization like one written out (sweep 20,
+Samoth69/HomeOps: a ResourceSet's Kustomization applied a SOPS file that the model called
+applied by nothing). One with any of those templated is left out: which inputs there are is
+known only in the cluster.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def resource_set_kustomizations(doc: Mapping[str, object]) -> Iterator[dict[str,
         spec_of = as_map(obj.get("spec")) or {}
         fixed = (own.get("name"), own.get("namespace"), spec_of.get("path"))
         if any(isinstance(v, str) and _MARKER in v for v in fixed) or not own.get("name"):
+            continue
+        # a source or a decryption Secret per input (``sops-<< inputs.tenant >>``: the review)
+        if any(_MARKER in repr(spec_of.get(k)) for k in ("decryption", "sourceRef")):
             continue
         if not own.get("namespace") and namespace:
             obj = {**obj, "metadata": {**own, "namespace": namespace}}

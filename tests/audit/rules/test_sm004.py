@@ -234,3 +234,22 @@ def test_applied_files_under_no_rule_are_named_as_unjudged_when_the_header_names
     report = run_audit(root)
     assert [f.rule for f in report.findings if f.rule == "SM004"] == ["SM004"]
     assert not [n for n in report.notes if "under no .sops.yaml rule" in n]
+
+
+def test_no_unjudged_note_for_a_file_under_a_rule_that_names_no_age_key(tmp_path: Path) -> None:
+    # the review: a file under an explicit PGP-only rule got "under no .sops.yaml rule"
+    from secretsmgr.audit.engine import run_audit
+    from tests.init.helpers import kustomization, one_cluster_repo
+
+    root = one_cluster_repo(tmp_path / "repo")
+    write(root, "apps/db.enc.yaml", enc(secret("db"), (K2,)))
+    kustomization(root, "apps", "podinfo.yaml", "db.enc.yaml")
+    write(
+        root,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: ^apps/\n"
+        "    pgp: FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4\n"
+        f"  - path_regex: ^clusters/\n    age: {K1}\n",
+    )
+    report = run_audit(root)
+    assert not [n for n in report.notes if "under no .sops.yaml rule" in n], report.notes
