@@ -17,6 +17,18 @@ SECRET = (
 )
 
 
+# A tenant's Kustomization over a source of its own, decrypting with a Secret of its namespace
+TENANT = (
+    "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n"
+    "  name: team-a\n  namespace: team-a\nspec:\n  url: https://example.com/team-a\n"
+    "  ref:\n    branch: main\n---\n"
+    "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"
+    "  name: team-a\n  namespace: team-a\nspec:\n  path: ./\n  prune: true\n"
+    "  sourceRef:\n    kind: GitRepository\n    name: team-a\n"
+    "  decryption:\n    provider: sops\n    secretRef:\n      name: team-a-sops\n"
+)
+
+
 def write(root: Path, rel: str, text: str) -> Path:
     target = root / rel
     target.parent.mkdir(parents=True, exist_ok=True)

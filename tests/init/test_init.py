@@ -21,6 +21,7 @@ from tests.cli import runner
 from tests.conftest import FIXTURES, GIT_ENV, run_sops
 from tests.init.helpers import (
     SECRET,
+    TENANT,
     commit,
     configmap,
     kustomization,
@@ -940,17 +941,7 @@ def test_the_export_steps_skip_a_tenants_secret_and_layers_without_sops_files(
     ks.write_text(text.replace("GitRepository\n    name: flux-system\n", _FLUX_SOURCE))
     kustomization(repo, "media", "settings.yaml")
     configmap(repo, "media/settings.yaml", "media")
-    write(
-        repo,
-        "clusters/prod/team-a.yaml",
-        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n"
-        "  name: team-a\n  namespace: team-a\nspec:\n  url: https://example.com/team-a\n"
-        "  ref:\n    branch: main\n---\n"
-        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"
-        "  name: team-a\n  namespace: team-a\nspec:\n  path: ./\n  prune: true\n"
-        "  sourceRef:\n    kind: GitRepository\n    name: team-a\n"
-        "  decryption:\n    provider: sops\n    secretRef:\n      name: team-a-sops\n",
-    )
+    write(repo, "clusters/prod/team-a.yaml", TENANT)
     commit(repo)
     out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
     (step,) = [line for line in out.splitlines() if line.startswith("  1. ")]
@@ -965,17 +956,7 @@ def test_a_tenants_secret_is_no_export_step_in_a_repository_without_sops_files(
     # with no SOPS file yet, every decrypting layer of the checkout gets a step; a tenant's
     # Kustomization over a source of its own still does not
     repo = one_cluster_repo(tmp_path / "repo")
-    write(
-        repo,
-        "clusters/prod/team-a.yaml",
-        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n"
-        "  name: team-a\n  namespace: team-a\nspec:\n  url: https://example.com/team-a\n"
-        "  ref:\n    branch: main\n---\n"
-        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"
-        "  name: team-a\n  namespace: team-a\nspec:\n  path: ./\n  prune: true\n"
-        "  sourceRef:\n    kind: GitRepository\n    name: team-a\n"
-        "  decryption:\n    provider: sops\n    secretRef:\n      name: team-a-sops\n",
-    )
+    write(repo, "clusters/prod/team-a.yaml", TENANT)
     commit(repo)
     out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
     assert "team-a" not in out, out

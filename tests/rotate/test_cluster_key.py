@@ -431,15 +431,8 @@ def test_export_never_picks_a_secret_of_a_layer_without_the_clusters_files(
 ) -> None:
     # the review: a tenant's Kustomization over its own source, and an app's over no SOPS file,
     # each reading a Secret of its own namespace, got the cluster's private key
-    tenant = (
-        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n"
-        "  name: team-a\n  namespace: team-a\nspec:\n  url: https://example.com/team-a\n"
-        "  ref:\n    branch: main\n---\n"
-        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"
-        "  name: team-a\n  namespace: team-a\nspec:\n  path: ./\n  prune: true\n"
-        "  sourceRef:\n    kind: GitRepository\n    name: team-a\n"
-        "  decryption:\n    provider: sops\n    secretRef:\n      name: team-a-sops\n"
-    )
+    from tests.init.helpers import TENANT as tenant
+
     (repo / "clusters" / "homelab" / "team-a.yaml").write_text(tenant)
     commit_all(repo, "a tenant")
     exported = run(repo, key_env(tmp_path), "key", "export", warnings=("exported the private",))

@@ -40,6 +40,43 @@ def test_rotate_keeps_every_cluster_key_the_shared_rule_names_on_an_unlisted_fil
     assert "SM011" not in audit.out and "SM005" not in audit.out, audit.out
 
 
+def _cluster_and_host(
+    root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cluster_keys: tuple[str, ...],
+    host_keys: tuple[str, ...],
+) -> tuple[Path, Path, Path]:
+    """A one-cluster repository whose layer applies apps/db.enc.yaml (rule 1, on
+    ``cluster_keys``) beside docker/nas/secrets.sops.yaml that no layer applies (rule 2, on
+    ``host_keys``), committed; every test identity in SOPS_AGE_KEY_FILE. (repo, db, host)."""
+    from secretsmgr.sops import EncryptionRule
+    from tests.audit.helpers import KEYS, enc
+    from tests.init.helpers import kustomization, one_cluster_repo
+
+    repo = one_cluster_repo(root)
+    write(
+        repo,
+        ".sops.yaml",
+        "creation_rules:\n"
+        f"  - path_regex: ^apps/.*\\.enc\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {','.join(cluster_keys)}\n"
+        f"  - path_regex: ^docker/.*\\.sops\\.yaml$\n    age: {','.join(host_keys)}\n",
+    )
+    db = write(repo, "apps/db.enc.yaml", enc(SECRET.format(name="db", value="v4l"), cluster_keys))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    host = write(
+        repo,
+        "docker/nas/secrets.sops.yaml",
+        enc("TRAEFIK_TOKEN: Zq8rT2mVx91LkPw\n", host_keys, rule=EncryptionRule()),
+    )
+    commit(repo, "a cluster and a host")
+    keys = tmp_path / "keys.txt"
+    keys.write_text("".join((KEYS / f"test-only-{n}.agekey").read_text() for n in (1, 2, 3)))
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(keys))
+    return repo, db, host
+
+
 def test_a_hosts_file_under_a_rule_of_its_own_keeps_its_rules_keys(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -48,30 +85,9 @@ def test_a_hosts_file_under_a_rule_of_its_own_keeps_its_rules_keys(
     # made each cluster file readable by every host; and rotate --all (or key rotate --begin)
     # re-encrypted a host's file to the cluster key, locking the host out
     from secretsmgr.repo.settings import load_settings
-    from secretsmgr.sops import EncryptionRule
-    from tests.audit.helpers import K1, K2, KEYS, enc
-    from tests.init.helpers import kustomization, one_cluster_repo
+    from tests.audit.helpers import K1, K2
 
-    repo = one_cluster_repo(tmp_path / "repo")
-    write(
-        repo,
-        ".sops.yaml",
-        "creation_rules:\n"
-        f"  - path_regex: ^apps/.*\\.enc\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
-        f"    age: {K1}\n"
-        f"  - path_regex: ^docker/nas/.*\\.sops\\.yaml$\n    age: {K2}\n",
-    )
-    db = write(repo, "apps/db.enc.yaml", enc(SECRET.format(name="db", value="v4l"), (K1,)))
-    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
-    host = write(
-        repo,
-        "docker/nas/secrets.sops.yaml",
-        enc("TRAEFIK_TOKEN: Zq8rT2mVx91LkPw\n", (K2,), rule=EncryptionRule()),
-    )
-    commit(repo, "a cluster and a host")
-    keys = tmp_path / "keys.txt"
-    keys.write_text("".join((KEYS / f"test-only-{n}.agekey").read_text() for n in (1, 2)))
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(keys))
+    repo, db, host = _cluster_and_host(tmp_path / "repo", tmp_path, monkeypatch, (K1,), (K2,))
     base = ["--repo", str(repo)]
     out = run([*base, "init"], capsys, expect=0).out
     assert "SM005" not in out, out  # the host's file follows its own rule (the review)
@@ -96,31 +112,12 @@ def test_a_hosts_file_keeps_its_host_key_through_a_cluster_key_rotation_and_name
     # key rotate --begin re-encrypted the host's file to the cluster keys alone (the host
     # locked out); `rotate FILE` put the cluster key where `rotate --all` did not; and rotate
     # added allowed_recipients that the host's rule leaves out, so SM011's fix looped
-    from secretsmgr.sops import EncryptionRule
-    from tests.audit.helpers import K1, K2, K3, KEYS, enc
-    from tests.init.helpers import kustomization, one_cluster_repo
+    from tests.audit.helpers import K1, K2, K3
 
-    repo = one_cluster_repo(tmp_path / "repo")
-    write(
-        repo,
-        ".sops.yaml",
-        "creation_rules:\n"
-        f"  - path_regex: ^apps/.*\\.enc\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
-        f"    age: {K1},{K2}\n"
-        f"  - path_regex: ^docker/.*\\.sops\\.yaml$\n    age: {K3},{K1}\n",
-    )
+    repo, db, host = _cluster_and_host(tmp_path / "repo", tmp_path, monkeypatch, (K1, K2), (K3, K1))
     write(repo, ".secretsmgr.yaml", f"cluster_key: {K1}\nallowed_recipients: [{K2}]\n")
-    db = write(repo, "apps/db.enc.yaml", enc(SECRET.format(name="db", value="v4l"), (K1, K2)))
-    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
-    host = write(
-        repo,
-        "docker/nas/secrets.sops.yaml",
-        enc("TRAEFIK_TOKEN: Zq8rT2mVx91LkPw\n", (K3, K1), rule=EncryptionRule()),
-    )
-    commit(repo, "a cluster and a host")
+    commit(repo, "pinned")
     keys = tmp_path / "keys.txt"
-    keys.write_text("".join((KEYS / f"test-only-{n}.agekey").read_text() for n in (1, 2, 3)))
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(keys))
     base = ["--repo", str(repo)]
     run([*base, "rotate", str(host), "--reason", "one file"], capsys, expect=0)
     assert sorted(recipients(host)) == sorted([K3, K1])  # as --all gives it
