@@ -48,7 +48,7 @@ from secretsmgr.init.keystore import Stored, check_store, store_new_keys
 from secretsmgr.init.model import ADOPT_REASON, FileState, InitOptions, InitPlan, InitResult
 from secretsmgr.keys.oskeyring import KeyringAbsentError
 from secretsmgr.keys.protocols import Identity
-from secretsmgr.repo.flux.controller import controller_age_secret
+from secretsmgr.repo.flux.controller import controller_age_secrets
 from secretsmgr.repo.git import ignored_paths
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
@@ -215,7 +215,7 @@ def plan_init(
         else bool(pgp),
         targets=_export_targets(inv),
         controller_key=inv.layers.controller_key_clusters({e.path for e in inv.sops_files}),
-        controller_secret=controller_age_secret(root),
+        controller_secret=_one(controller_age_secrets(root)),
         controller_namespace={
             c.name: inv.layers.controller_namespace(c.name) for c in inv.layers.clusters
         },
@@ -240,6 +240,11 @@ def _export_targets(inv: Inventory) -> dict[str | None, tuple[tuple[str, str], .
     holding = inv.layers.decryption_secrets(holding={e.path for e in inv.sops_files})
     local = inv.layers.decryption_secrets(local=True)
     return {cluster: holding.get(cluster) or pairs for cluster, pairs in local.items()}
+
+
+def _one(names: Sequence[str]) -> str | None:
+    """The one name of ``names``, or None (none, or several to choose from)."""
+    return names[0] if len(names) == 1 else None
 
 
 def _ignored(root: Path, paths: Sequence[str]) -> tuple[str, ...]:

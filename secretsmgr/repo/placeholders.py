@@ -593,6 +593,33 @@ _ABOUT_PLACE = frozenset(["url", "uri", "endpoint", "issuer", "domain", "host"])
 _DURATION = re.compile(r"\d+(?:\.\d+)?(?:ms|[smhdwy]|[mM]in|[hH]ours?|[dD]ays?)?")
 _ONE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_+-]{0,31}")
 _PLAIN_URL = re.compile(r"(?:[a-z][a-z0-9+.-]*://)?[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[\w./%-]*)?")
+# the words before ``key`` in a key that names an entry of a Secret (``existingSecretPasswordKey:
+# admin-password``, ``userKey: username``), never the secret itself
+_NAMED_BY_KEY = frozenset(
+    [
+        "password",
+        "passwd",
+        "pass",
+        "user",
+        "username",
+        "login",
+        "email",
+        "admin",
+        "token",
+        "cert",
+        "certificate",
+        "crt",
+        "ca",
+        "tls",
+        "url",
+        "uri",
+        "host",
+        "port",
+        "database",
+        "db",
+    ]
+)
+_FILE_VALUE = re.compile(r"(?:[/~]|\.{1,2}/)?[\w.-]+(?:/[\w.-]+)*")
 _NAME_VALUE = re.compile(
     r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?(?:[./][a-z0-9](?:[a-z0-9_-]*[a-z0-9])?)*"
 )
@@ -624,8 +651,12 @@ def about_secret(key: str, value: object) -> bool:
         return _PLAIN_URL.fullmatch(text) is not None
     if last in ("name", "ref") or (last == "secret" and before[-1:] == ["existing"]):
         return _NAME_VALUE.fullmatch(text) is not None
-    if last in ("key", "file", "path") and before:
-        return _NAME_VALUE.fullmatch(text) is not None and bool(re.search(r"[./_-]", text))
+    if last in ("file", "path") and before:
+        return _FILE_VALUE.fullmatch(text) is not None  # /run/secrets/db: where it is kept
+    if last == "key" and before[-1:] and before[-1] in _NAMED_BY_KEY:
+        # passwordKey: admin-password names the entry of a Secret; secretKey, apiKey,
+        # accessKey, MEILI_MASTER_KEY are the secret itself (the second review)
+        return _NAME_VALUE.fullmatch(text) is not None
     return False
 
 

@@ -378,6 +378,11 @@ def _public(value: str) -> bool:
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
+_SWITCHES = frozenset(
+    ["true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "null"]
+)
+
+
 def exposed_value(key: str, value: object) -> bool:
     """Whether a value once readable in git is a secret that must change: under a key that
     names one (a PIN or PSK code too, as a number), or a token, a URL password, a private key
@@ -389,8 +394,9 @@ def exposed_value(key: str, value: object) -> bool:
     if is_envsubst_name(value) or is_setting_value(key, value) or about_secret(key, value):
         return False
     if names_sensitive(key):
-        if isinstance(value, str):  # a switch ("0", "1") is no secret under any name
-            return len(value.strip()) > 2 and not _public(value)
+        if isinstance(value, str):  # a switch ("0", "1", "false") is no secret under any name
+            text = value.strip()
+            return len(text) > 2 and text.lower() not in _SWITCHES and not _public(value)
         return not isinstance(value, bool)
     if not isinstance(value, str) or _public(value):
         return False

@@ -23,7 +23,7 @@ from secretsmgr.keys.age import CLUSTER_MARK
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.manifest import check_names, entry_text
 from secretsmgr.plural import plural
-from secretsmgr.repo.flux.controller import controller_age_secret
+from secretsmgr.repo.flux.controller import controller_age_secrets
 from secretsmgr.repo.flux.objects import pgp_secret_name
 from secretsmgr.repo.inventory import load_inventory
 from secretsmgr.repo.repokeys import repository_keys
@@ -425,9 +425,18 @@ def secret_target(
         # layers that name no Secret: the one kustomize-controller's --sops-age-secret names
         controller = inv.layers.controller_key_clusters({e.path for e in inv.sops_files})
         mine = controller and (cluster is None or cluster in controller)
-        flagged = controller_age_secret(root) if mine else None
+        flags = controller_age_secrets(root) if mine and name is None else ()
         where = inv.layers.controller_namespace(cluster) if mine else "flux-system"
-        return namespace or where, name or flagged or "sops-age"
+        if len(flags) > 1:
+            # two clusters' controllers, or a stale copy: which one reads which is not told
+            # here (the second review: a second name made the export fall back to sops-age)
+            raise UsageError(
+                "kustomize-controller's --sops-age-secret flag names "
+                f"{len(flags)} Secrets in this repository ({', '.join(flags[:4])}): name the "
+                "one the key goes to",
+                hints=(f"{name_option} S (and --namespace N)",),
+            )
+        return namespace or where, name or (flags[0] if flags else "sops-age")
     pairs = list(found)
     example = f"--namespace {sh_word(pairs[0][0])} {name_option} {sh_word(pairs[0][1])}"
     if len(pairs) > 1:

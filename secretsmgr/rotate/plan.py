@@ -243,11 +243,13 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
                 hints=(
                     f"if Flux no longer needs the {named} keys, take them off its rule, then "
                     f"sops updatekeys -y {quoted}, and run the key rotation again",
-                    "else rotate the age key of such files with sops alone: make the new key "
-                    "(age-keygen), name it beside the old one in the .sops.yaml rules, then "
-                    f"sops updatekeys -y {quoted}; give Flux both keys; once it holds the new "
-                    "one, drop the old key from the rules the same way, and a holder of the "
-                    f"{named} keys gives it a new data key: sops rotate -i {quoted}",
+                    "else rotate the cluster key with sops alone: make the new key "
+                    "(age-keygen), name it beside the old one in the .sops.yaml rules, run "
+                    f"sops updatekeys -y on every file on the old key ({quoted} first); give "
+                    "Flux both keys; once it holds the new one, drop the old key from the "
+                    "rules the same way, set cluster_key in .secretsmgr.yaml to the new key, "
+                    f"and a holder of the {named} keys gives each file a new data key: sops "
+                    f"rotate -i {quoted}",
                 ),
             )
         if metadata.age_recipients:
@@ -310,9 +312,14 @@ def recipients_for(ctx: Inventory, entry: SopsEntry, request: RotationRequest) -
     else:
         cluster_keys = (*ctx.cluster_keys_for(entry), *_unapplied_rule_keys(ctx, entry))
         next_key = (settings.next_cluster_key,) if settings.next_cluster_key else ()
+    unsure = (
+        all_age_recipients(entry.creation_rule)
+        if entry.creation_rule is not None and ctx.under_own_rule(entry)
+        else ()
+    )  # a host's file, unless a layer whose path is not known here applies it: both key sets
     recipients = policy_recipients(
         cluster_keys,
-        (*ctx.allowed_for(entry), *next_key),  # allowed_recipients (+ the rule's, zero-config)
+        (*ctx.allowed_for(entry), *next_key, *unsure),  # allowed_recipients (+ the rule's)
         request.add,
         (*request.remove, *request.retire),
     )

@@ -1103,9 +1103,12 @@ def test_layers_decrypting_with_the_controllers_own_keys_get_a_step_for_the_cont
     write(
         repo,
         "clusters/prod/flux-system/patch.yaml",
-        "- op: add\n  path: /spec/template/spec/containers/0/args/-\n"
-        "  value: --sops-age-secret=sops-age-key\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: kustomize-controller\n"
+        "spec:\n  template:\n    spec:\n      containers:\n        - name: manager\n"
+        "          args:\n            - --sops-age-secret=sops-age-key\n",
     )
+    # an example elsewhere that names no controller is no flag (the second review)
+    write(repo, "docs/example.yaml", "args:\n  - --sops-age-secret=example-age\n")
     repo2 = git_copy(repo, tmp_path / "repo2")
     for name in (".sops.yaml", ".secretsmgr.yaml", ".pre-commit-config.yaml", LOG):
         (repo2 / name).unlink()
@@ -1120,6 +1123,18 @@ def test_layers_decrypting_with_the_controllers_own_keys_get_a_step_for_the_cont
         ["key", "export"], repo=repo2, env=env, warnings=("the manifest on stdout holds",)
     )
     assert "name: sops-age-key" in exported.out and "namespace: flux-system" in exported.out
+    # two names (two clusters' controllers, a stale copy): the operator names the Secret
+    write(
+        repo2,
+        "clusters/staging/kustomize-controller.yaml",
+        "- op: add\n  path: /spec/template/spec/containers/0/args/-\n"
+        "  value: --sops-age-secret=sops-age-staging\n"
+        "# target: Deployment kustomize-controller\n",
+    )
+    refused = run_inline(["key", "export"], repo=repo2, env=env, expect=2)
+    assert "flag names 2 Secrets in this repository (sops-age-key, sops-age-staging)" in (
+        refused.err
+    )
 
 
 def test_the_controllers_flag_is_read_only_where_it_is_set_and_in_its_namespace(

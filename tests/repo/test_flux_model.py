@@ -446,6 +446,9 @@ def test_a_resource_sets_kustomization_is_a_layer_unless_its_path_is_templated(
     templated += "---\n" + flux_ks("per-secret", "./db/cnpg").replace(
         "name: sops-age", "name: sops-<< inputs.role >>"
     )
+    # a name per input over one fixed folder: that folder is applied (the second review)
+    templated += "---\n" + flux_ks("shared-<< inputs.role >>", "./db/shared", decryption="")
+    git_checkout.write("db/shared/secret.enc.yaml", "kind: Secret\n")
     git_checkout.write("clusters/prod/db.yaml", flux_ks("db", "./db/sets"))
     git_checkout.write("db/sets/ks.yaml", _resource_set(made + "---\n" + templated))
     git_checkout.write("db/cnpg/secret.enc.yaml", "kind: Secret\n")
@@ -458,3 +461,4 @@ def test_a_resource_sets_kustomization_is_a_layer_unless_its_path_is_templated(
     assert cnpg.namespace == "database" and cnpg.decrypts_sops
     assert graph.layers_of("db/cnpg/secret.enc.yaml") == ("cnpg",)
     assert graph.layers_of("db/app/secret.enc.yaml") == ()
+    assert graph.layers_of("db/shared/secret.enc.yaml") == ("shared-<< inputs.role >>",)

@@ -138,6 +138,8 @@ def test_a_file_on_age_and_pgp_keys_gets_hints_that_lead_somewhere(
     assert any("sops updatekeys -y apps/both.enc.yaml" in h for h in hints), hints
     # the review: the sops path needs a new key first, which begin had not made
     assert "make the new key (age-keygen)" in hints[1], hints
+    # the second review: following it without moving cluster_key left SM004 on every file
+    assert "set cluster_key in .secretsmgr.yaml to the new key" in hints[1], hints
     assert not hints[0].startswith("a holder of its pgp keys gives it a new data key"), hints
     code, out, err = run(["--repo", str(root), "rotate", "--all", "--dry-run"], capsys)
     assert code == 1

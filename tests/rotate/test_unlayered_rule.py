@@ -138,3 +138,22 @@ def test_a_hosts_file_keeps_its_host_key_through_a_cluster_key_rotation_and_name
     warned = ["the manifest on stdout holds a private key", "--skip-cluster-check: not checking"]
     run(finish, capsys, expect=0, warnings=warned)
     assert sorted(recipients(host)) == sorted([K3, *new])
+
+
+def test_with_a_layer_of_unknown_path_a_hosts_file_keeps_both_key_sets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the second review: a layer over ./apps/${CLUSTER_NAME} (a variable not known here) may
+    # apply a file that looks like a host's; taking the rule's keys alone dropped its allowed
+    # key. Unsure, rotate keeps the policy's keys and the rule's: nobody is locked out
+    from tests.audit.helpers import K1, K2, K3
+    from tests.init.helpers import layer
+
+    repo, _db, host = _cluster_and_host(
+        tmp_path / "repo", tmp_path, monkeypatch, (K1, K2), (K3, K1)
+    )
+    write(repo, ".secretsmgr.yaml", f"cluster_key: {K1}\nallowed_recipients: [{K2}]\n")
+    layer(repo, "prod", "per-cluster", "apps/${CLUSTER_NAME}")
+    commit(repo, "a layer whose path is filled in by the cluster")
+    run(["--repo", str(repo), "rotate", "--all", "--reason", "all"], capsys, expect=0)
+    assert sorted(recipients(host)) == sorted([K1, K2, K3])

@@ -20,12 +20,14 @@ _SOPS_AGE_SECRET_FLAG = re.compile(
 )
 
 
-def controller_age_secret(root: Path) -> str | None:
-    """The Secret kustomize-controller's ``--sops-age-secret`` flag names in the repository's
-    manifests, when they name one; None when none does or several differ (which cluster's
-    controller takes which is not told here)."""
+def controller_age_secrets(root: Path) -> tuple[str, ...]:
+    """The Secrets kustomize-controller's ``--sops-age-secret`` flag names in the repository's
+    manifests, each once: only in files that name the controller too (its Deployment, a
+    FluxInstance or kustomize patch targeting it; the second review: an example file's
+    ``args`` changed the answer). Several: which cluster's controller takes which is not
+    told here, and the caller asks."""
     snap = WorktreeSnapshot(root)
-    found: set[str] = set()
+    found: dict[str, None] = {}
     for rel in snap.paths:
         if not rel.endswith((".yaml", ".yml")):
             continue
@@ -33,6 +35,6 @@ def controller_age_secret(root: Path) -> str | None:
             data = snap.read(rel)
         except OSError:
             continue
-        if b"--sops-age-secret=" in data:
-            found.update(m.group(2).decode() for m in _SOPS_AGE_SECRET_FLAG.finditer(data))
-    return found.pop() if len(found) == 1 else None
+        if b"--sops-age-secret=" in data and b"kustomize-controller" in data:
+            found.update((m.group(2).decode(), None) for m in _SOPS_AGE_SECRET_FLAG.finditer(data))
+    return tuple(found)

@@ -2,11 +2,11 @@
 
 A ResourceSet (``fluxcd.controlplane.io``) renders its ``spec.resources`` objects and its
 ``spec.resourcesTemplate`` text once per input, with ``<< … >>`` template markers. A
-Kustomization among them whose name, namespace, path, source and decryption hold no marker is
-the same for every input: a live Kustomization like one written out (sweep 20,
-Samoth69/HomeOps: a ResourceSet's Kustomization applied a SOPS file that the model called
-applied by nothing). One with any of those templated is left out: which inputs there are is
-known only in the cluster.
+Kustomization among them whose path, source and decryption hold no marker applies the same
+folder for every input: a live Kustomization like one written out, under its name as written
+(sweep 20, Samoth69/HomeOps: a ResourceSet's Kustomization applied a SOPS file that the model
+called applied by nothing). One with any of those templated is left out: which inputs there
+are is known only in the cluster.
 """
 
 from __future__ import annotations
@@ -50,12 +50,16 @@ def resource_set_kustomizations(doc: Mapping[str, object]) -> Iterator[dict[str,
             continue
         own = meta(obj)
         spec_of = as_map(obj.get("spec")) or {}
-        fixed = (own.get("name"), own.get("namespace"), spec_of.get("path"))
-        if any(isinstance(v, str) and _MARKER in v for v in fixed) or not own.get("name"):
+        # its path decides what it applies: a templated name is kept as written (the second
+        # review: a per-input name over one fixed folder left that folder applied by nothing)
+        path = spec_of.get("path")
+        if (isinstance(path, str) and _MARKER in path) or not own.get("name"):
             continue
         # a source or a decryption Secret per input (``sops-<< inputs.tenant >>``: the review)
         if any(_MARKER in repr(spec_of.get(k)) for k in ("decryption", "sourceRef")):
             continue
+        if _MARKER in str(own.get("namespace") or "") and spec_of.get("decryption"):
+            continue  # the decryption Secret is looked up in a namespace per input
         if not own.get("namespace") and namespace:
             obj = {**obj, "metadata": {**own, "namespace": namespace}}
         yield obj

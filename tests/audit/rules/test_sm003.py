@@ -311,3 +311,29 @@ def test_the_review_secret_values_and_settings_under_a_rule_that_encrypts_nothin
     assert not [p for p in exposed if p[0] == "apps/grafana-values.enc.yaml"], exposed
     assert ("apps/users.enc.yaml", "stringData.ADMIN") in exposed
     assert ("apps/app-values.enc.yaml", "env.value") in exposed
+
+
+def test_the_second_review_secret_named_keys_and_env_switches(tmp_path: Path) -> None:
+    # the second review: `secretKey: super-secret-minio-pass` and `SECRET_KEY: …` were taken
+    # for the name of a Secret's entry (passwordKey: admin-password is one), so check passed
+    # them; `{name: DB_PASSWORD_FILE, value: /run/secrets/db}` and a "false" switch under a
+    # password name were errors
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.audit.finding import Severity
+    from tests.gate.helpers import gitops
+
+    flux = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+    keyed = "minio:\n  secretKey: super-secret-minio-pass\n  passwordKey: admin-password\n"
+    switches = (
+        "env:\n  - name: DB_PASSWORD_FILE\n    value: /run/secrets/db\n"
+        "  - name: OIDC_PASSWORD_LOGIN_ENABLED\n    value: 'false'\n"
+    )
+    files = {
+        "apps/minio-values.enc.yaml": enc(keyed, rule=flux),
+        "apps/app-values.enc.yaml": enc(switches, rule=flux),
+    }
+    root = gitops(tmp_path / "r", files)
+    found = {f.path: f for f in run_audit(root).findings if f.rule == "SM003"}
+    minio = found["apps/minio-values.enc.yaml"]
+    assert (minio.severity, minio.key_path) == (Severity.ERROR, "minio.secretKey")
+    assert found["apps/app-values.enc.yaml"].severity is Severity.WARNING
