@@ -71,6 +71,32 @@ def test_unencrypted_negative_zero_breaks_the_mac_in_sops_too(tmp_path: Path) ->
         sops.decrypt(sops.load(sops.dump(ours), YAML), IDS)
 
 
+def test_an_unencrypted_tab_and_line_break_breaks_the_mac_in_sops_too(tmp_path: Path) -> None:
+    """sops feeds "\t\n" to the MAC but writes it as ``null``: it cannot open its own file,
+    and neither can we (found by the random interop run at stop 32; documented, not fixed).
+    Our own file keeps the value and opens in both."""
+    (tmp_path / "x.yaml").write_text('a_unencrypted: "\\t\\n"\nb: 1\n', encoding="utf-8")
+    r = run_sops(["encrypt", "--age", PUB, "x.yaml"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "a_unencrypted: null\n" in r.stdout
+    (tmp_path / "x.enc.yaml").write_text(r.stdout, encoding="utf-8")
+    assert run_sops(["decrypt", "x.enc.yaml"], cwd=tmp_path, key_file=TEST_KEY).returncode == 51
+    with pytest.raises(IntegrityError):
+        sops.decrypt(sops.load(r.stdout, YAML), IDS)
+    ours = sops.encrypt(
+        [MapNode([("a_unencrypted", "\t\n"), ("b", 1)])],
+        fmt=YAML,
+        groups=[[AgeRecipient(PUB)]],
+        rule=EncryptionRule(),
+    )
+    (tmp_path / "ours.enc.yaml").write_text(sops.dump(ours), encoding="utf-8")
+    done = run_sops(["decrypt", "ours.enc.yaml"], cwd=tmp_path, key_file=TEST_KEY)
+    assert done.returncode == 0, done.stderr
+    assert (
+        sops.decrypt(sops.load(sops.dump(ours), YAML), IDS).docs[0].get("a_unencrypted") == "\t\n"
+    )
+
+
 def _sops_prints(docs: list[MapNode], tmp_path: Path) -> tuple[str, str]:
     sf = sops.encrypt(docs, fmt=YAML, groups=[[AgeRecipient(PUB)]], rule=EncryptionRule())
     path = tmp_path / "x.enc.yaml"

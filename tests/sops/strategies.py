@@ -144,7 +144,15 @@ def multiline(draw: st.DrawFn) -> str:
         text += "\n"
     if needs_indent_indicator(text):
         text = "x" + text
-    return text
+    return text.replace("\t", "x") if tab_at_break(text) else text
+
+
+def tab_at_break(text: str) -> bool:
+    """Known divergences around a tab beside a line break (found by this suite's random run at
+    stop 32): go-yaml writes ``"0\n\t"`` as a literal block where we write it double-quoted
+    (golden ``tab-after-break``), and sops writes a whitespace-only ``"\t\n"`` as ``null``,
+    so it cannot open its own file (tests/interop/test_formats.py)."""
+    return "\t\n" in text or "\n\t" in text or "\r\t" in text or "\t\r" in text
 
 
 def needs_indent_indicator(text: str) -> bool:
@@ -160,7 +168,7 @@ def strings() -> st.SearchStrategy[str]:
     return st.one_of(
         st.sampled_from(TRICKY_STRINGS),
         st.text(VALUE_CHARS, max_size=16).filter(
-            lambda s: not needs_indent_indicator(s) and s != "<<"
+            lambda s: not needs_indent_indicator(s) and not tab_at_break(s) and s != "<<"
         ),
         multiline(),
     )

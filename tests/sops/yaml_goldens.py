@@ -305,6 +305,13 @@ GOLDENS = [
         "write it double-quoted",
     ),
     Golden(
+        "tab-after-break",
+        k("0\n\t"),
+        "k: |-\n    0\n    \t\n",
+        "BUG: go-yaml writes a multi-line string with a tab after a line break as a literal "
+        "block; we write it double-quoted (found by the random interop run at stop 32)",
+    ),
+    Golden(
         "newline-only",
         k("\n"),
         "k: |4+\n\n",
