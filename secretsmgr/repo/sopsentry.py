@@ -378,6 +378,11 @@ def _public(value: str) -> bool:
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
+# A webhook whose URL is the credential: Slack's and Discord's
+_SECRET_WEBHOOK = re.compile(
+    r"hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}"
+    r"|discord(?:app)?\.com/api/webhooks/\d{16,20}/[\w-]{40,}"
+)
 _SWITCHES = frozenset(
     ["true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "null"]
 )
@@ -391,6 +396,8 @@ def exposed_value(key: str, value: object) -> bool:
     a cron line were exposures; ``pin: 4821`` was not."""
     if is_placeholder(value) or (isinstance(value, str) and is_credential_skeleton(value)):
         return False
+    if isinstance(value, str) and _SECRET_WEBHOOK.search(value):
+        return True  # the URL is the credential, under any key (the third review: webhook_url)
     if is_envsubst_name(value) or is_setting_value(key, value) or about_secret(key, value):
         return False
     if names_sensitive(key):

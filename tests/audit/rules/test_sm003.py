@@ -337,3 +337,18 @@ def test_the_second_review_secret_named_keys_and_env_switches(tmp_path: Path) ->
     minio = found["apps/minio-values.enc.yaml"]
     assert (minio.severity, minio.key_path) == (Severity.ERROR, "minio.secretKey")
     assert found["apps/app-values.enc.yaml"].severity is Severity.WARNING
+
+
+def test_a_webhook_whose_url_is_the_credential_is_a_secret_under_a_url_key(tmp_path: Path) -> None:
+    # the third review: a Slack webhook under `webhook_url` was an SM018 error but no SM003
+    # error or history exposure (a URL under a url key is a setting, unless it is one of these)
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.audit.finding import Severity
+    from tests.gate.helpers import gitops
+
+    flux = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+    hook = "https://hooks.slack.com/services/T0ABCDEFG/B0HIJKLMN/q7Wm2ZpK9vR4tY8uXb3NcD5f"
+    values = f"alerts:\n  webhook_url: {hook}\n  homepage_url: https://example.org/docs\n"
+    root = gitops(tmp_path / "r", {"apps/alerts.enc.yaml": enc(values, rule=flux)})
+    (found,) = [f for f in run_audit(root).findings if f.rule == "SM003"]
+    assert (found.severity, found.key_path) == (Severity.ERROR, "alerts.webhook_url")
