@@ -89,7 +89,7 @@ def _state_notes(
             extra -= set(all_age_recipients(entry.creation_rule))
         if extra:
             strangers.append(entry.path)
-    notes = []
+    notes = _other_key_note(inv, keys)
     if missing:
         notes.append(
             f"{_files(missing, 'is', 'are')} not encrypted to the cluster's key, e.g. "
@@ -117,6 +117,32 @@ def _state_notes(
             f"{_files(strangers, 'has', 'have')} other recipients than the cluster key and the "
             "allowed ones, "
             f"e.g. {strangers[0]} (SM005): list them under allowed_recipients, or rotate"
+        )
+    return notes
+
+
+def _other_key_note(inv: Inventory, keys: Mapping[str | None, str]) -> list[str]:
+    """A note when the key a cluster gets is on none of the SOPS files its layers apply and
+    they all share one other age key: that one is likely what Flux decrypts with (sweep 20,
+    yabo-san/home-cluster: `.sops.yaml` named one key, every applied file was on another)."""
+    notes = []
+    for cluster, key in keys.items():
+        applied = [
+            e.sops_file.metadata.age_recipients
+            for e in inv.sops_files
+            if e.sops_file is not None and cluster in inv.layers.clusters_of(e.path)
+        ]
+        if not applied or any(key in recipients for recipients in applied):
+            continue
+        common = set(applied[0]).intersection(*applied[1:])
+        if len(common) != 1:
+            continue
+        (other,) = common
+        where = f"cluster {cluster}'s" if cluster is not None and len(keys) > 1 else "the"
+        notes.append(
+            f"{where} key taken here ({key}) is on none of the {len(applied)} SOPS files the "
+            f"layers apply; all are on {other}: if Flux decrypts them with it, that is the "
+            f"cluster's key: secretsmgr init --cluster-key {other}"
         )
     return notes
 

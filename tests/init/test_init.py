@@ -1178,3 +1178,21 @@ def test_with_no_rule_yet_the_new_secrets_name_follows_the_files_already_there(
     commit(repo)
     out, _ = init(repo, capsys, "--cluster-key", ADMIN)
     assert "secretsmgr encrypt -i PATH/secret.sops.yaml" in out, out
+
+
+def test_a_note_names_the_key_every_applied_file_is_on_when_the_taken_one_is_on_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 20 (yabo-san/home-cluster): `.sops.yaml` named one key, every file the layers
+    # apply was on another; init pinned the first and only said "rotate" (SM004)
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(repo, ".sops.yaml", f"creation_rules:\n  - path_regex: ^clusters/\n    age: {CLUSTER}\n")
+    write(repo, "apps/db.enc.yaml", enc(SECRET.format(name="db", value="v4l"), (ADMIN,)))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    commit(repo)
+    out, _ = init(repo, capsys, "--dry-run")
+    assert f"the key taken here ({CLUSTER}) is on none of the 1 SOPS files" in out, out
+    assert f"secretsmgr init --cluster-key {ADMIN}" in out
+    # the taken key on the files: no such note
+    out, _ = init(repo, capsys, "--dry-run", "--cluster-key", ADMIN)
+    assert "is on none of the" not in out
