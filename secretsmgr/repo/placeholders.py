@@ -619,6 +619,7 @@ _NAMED_BY_KEY = frozenset(
         "db",
     ]
 )
+_LABEL_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?(?:\.[a-z]{2,})+/[A-Za-z0-9][-\w.]*")
 _FILE_VALUE = re.compile(r"(?:[/~]|\.{1,2}/)?[\w.-]+(?:/[\w.-]+)*")
 _NAME_VALUE = re.compile(
     r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?(?:[./][a-z0-9](?:[a-z0-9_-]*[a-z0-9])?)*"
@@ -653,6 +654,8 @@ def about_secret(key: str, value: object) -> bool:
         return _NAME_VALUE.fullmatch(text) is not None
     if last in ("file", "path") and before:
         return _FILE_VALUE.fullmatch(text) is not None  # /run/secrets/db: where it is kept
+    if last == "key" and before and _LABEL_NAME.fullmatch(text):
+        return True  # topologyKey: kubernetes.io/hostname names a label (sweep 21)
     if last == "key" and before[-1:] and before[-1] in _NAMED_BY_KEY:
         # passwordKey: admin-password names the entry of a Secret; secretKey, apiKey,
         # accessKey, MEILI_MASTER_KEY are the secret itself (the second review)

@@ -45,6 +45,7 @@ from secretsmgr.sops.rules import encrypted_leaves, iter_leaves
 from secretsmgr.sops.tree import MapNode, Node, SeqNode
 from secretsmgr.sops.tree import Path as KeyPath
 from secretsmgr.sops.values import Comment
+from secretsmgr.sops.yamlio import safe_load_all
 
 # ``*.enc.*`` and ``*.sops.*`` in every store this reads (YAML, JSON, dotenv, INI).
 NAMED_SOPS_SUFFIXES = tuple(
@@ -383,6 +384,62 @@ _SECRET_WEBHOOK = re.compile(
     r"hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}"
     r"|discord(?:app)?\.com/api/webhooks/\d{16,20}/[\w-]{40,}"
 )
+_MAX_EMBEDDED = 256 * 1024
+
+
+def _embedded_exposed(key: str, value: object) -> bool:
+    """``exposed_value`` for a leaf of a config kept as text: under a key that names no secret,
+    only a form that is one by itself (a URL password, a private key, a webhook) counts; model
+    numbers, kinds and udev rules there read as tokens by their look (sweep 21)."""
+    if names_sensitive(key) or not isinstance(value, str):
+        return exposed_value(key, value)
+    return bool(
+        URL_PASSWORD.search(value)
+        or PRIVATE_KEY_BLOCK.search(value)
+        or _SECRET_WEBHOOK.search(value)
+        or _PREFIXED_TOKEN.search(value)
+    )
+
+
+# tokens a service marks by a prefix (GitHub, GitLab, Slack, AWS, OpenAI/Stripe, Vault, npm)
+_PREFIXED_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9])(?:gh[pousr]_|github_pat_|glpat-|xox[abposr]-|AKIA|ASIA|sk-|sk_live_|"
+    r"hv[sbr]\.|npm_|pypi-)[A-Za-z0-9_-]{16,}"
+)
+
+
+def _embedded_leaves(text: str) -> list[tuple[str, object]] | None:
+    """(last key, value) of every scalar of ``text`` read as YAML mappings, or None when it is
+    no such document (prose, a script, a PEM block, a parse error)."""
+    try:
+        docs = safe_load_all(text)
+    except (FormatError, RecursionError):
+        return None
+    if not docs or not all(isinstance(d, dict) for d in docs):
+        return None
+    out: list[tuple[str, object]] = []
+
+    def walk(node: object, key: str, depth: int) -> None:
+        if depth > 32:
+            return
+        if isinstance(node, dict):
+            name, value = node.get("name"), node.get("value")
+            if isinstance(name, str) and value is not None and not isinstance(value, dict | list):
+                out.append((name, value))  # `- {name: apiKey, value: …}` (justingarfield)
+            for k, v in node.items():
+                walk(v, str(k), depth + 1)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, key, depth + 1)
+        else:
+            out.append((key, node))
+
+    for doc in docs:
+        walk(doc, "", 0)
+    return out
+
+
+_ENC_RUN = re.compile(r"ENC\[[^\]\s]*\]")
 _SWITCHES = frozenset(
     ["true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "null"]
 )
@@ -394,6 +451,19 @@ def exposed_value(key: str, value: object) -> bool:
     by its form; never a placeholder, an empty credential or a setting (an identifier, a port,
     a user name, a schedule, prose). The review of sweep 19: ``ok: true``, ``port: "5432"`` and
     a cron line were exposures; ``pin: 4821`` was not."""
+    if isinstance(value, str) and "\n" in value.strip() and len(value) <= _MAX_EMBEDDED:
+        leaves = _embedded_leaves(value)
+        if leaves is not None:
+            # a config kept as text (a Talos machine config, a values file): its own leaves are
+            # judged, not the text as one token (sweep 21: drag0n141's encrypted Talos config
+            # inside a binary-store file was an exposure for its long words)
+            return any(_embedded_exposed(k, v) for k, v in leaves)
+    if isinstance(value, str) and "ENC[" in value:
+        # SOPS ciphertext inside a text (a binary-store file holding an encrypted YAML, sweep 21:
+        # drag0n141's Talos templates): what is left around it is judged
+        value = _ENC_RUN.sub("ENC[]", value)
+        if not value.replace("ENC[]", "").strip():
+            return False
     if is_placeholder(value) or (isinstance(value, str) and is_credential_skeleton(value)):
         return False
     if isinstance(value, str) and _SECRET_WEBHOOK.search(value):
@@ -458,6 +528,16 @@ def _encrypts_none(docs: list[Node], creation_rule: CreationRule | None) -> bool
         return False
 
 
+def _external_secret(doc: MapNode) -> bool:
+    """Whether ``doc`` is an external-secrets.io ExternalSecret (or its cluster-wide kind)."""
+    api = doc.get("apiVersion")
+    return (
+        isinstance(api, str)
+        and api.startswith("external-secrets.io/")
+        and doc.get("kind") in ("ExternalSecret", "ClusterExternalSecret")
+    )
+
+
 def _would_encrypt(
     docs: list[Node], creation_rule: CreationRule | None
 ) -> list[tuple[str, object, bool, str]]:
@@ -474,8 +554,14 @@ def _would_encrypt(
         secret = doc.get("kind") == "Secret" and (doc.has("data") or doc.has("stringData"))
         manifest = not secret and isinstance(doc.get("kind"), str) and doc.has("apiVersion")
         rule = _SECRET_VALUES if secret else general
+        # an ExternalSecret names where its values are (a store, an item): only its target's
+        # template can hold one (sweep 21, Nospamas: `extract.key: pushover` and the store's
+        # kind were history exposures)
+        references = _external_secret(doc)
         for path, leaf in encrypted_leaves(doc, rule):
             if isinstance(leaf, Comment) or not path or path[0] in STRUCTURE:
+                continue
+            if references and "template" not in path:
                 continue
             named = [str(p) for p in path if isinstance(p, str)] if manifest else []
             key = named[-1] if named else str(path[-1])

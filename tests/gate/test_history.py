@@ -356,3 +356,42 @@ def test_an_envsubst_variable_committed_in_a_plaintext_secret_is_no_exposure(
     exposed = {e.key_path for e in walk_repository(root).exposures}
     assert "stringData.TOKEN" in exposed and "stringData.SECRET_DOMAIN" not in exposed
     assert "stringData.ADMIN_PASSWORD" in exposed
+
+
+def test_an_external_secret_and_an_encrypted_config_kept_as_text_are_no_exposures(
+    tmp_path: Path,
+) -> None:
+    # sweep 21: an ExternalSecret named like a SOPS file (Nospamas: `extract.key: pushover`,
+    # the store's kind) and a config kept as text whose secrets are ENC[…] (drag0n141's Talos
+    # template in a binary-store file: its long words read as a token) were SM019 errors
+    from secretsmgr.repo.sopsentry import exposed_value
+
+    external = (
+        "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: push\n"
+        "spec:\n  secretStoreRef:\n    kind: ClusterSecretStore\n    name: bitwarden\n"
+        "  dataFrom:\n    - extract:\n        key: pushover\n"
+        "  target:\n    template:\n      data:\n        token: q7Wm2ZpK9vR4tY8uXb3NcD5f\n"
+    )
+    root = gitops(tmp_path / "r", {"apps/push.sops.yaml": external})
+    (root / "apps" / "push.sops.yaml").unlink()
+    commit(root, "moved to the store")
+    exposed = {
+        e.key_path for e in walk_repository(root).exposures if e.path == "apps/push.sops.yaml"
+    }
+    assert exposed == {"spec.target.template.data.token"}, exposed  # a literal in the template
+    enc_value = (
+        "ENC[AES256_GCM,data:q7Wm2ZpK9vR4tY8u,iv:Xb3NcD5fq7Wm2ZpK9vR4tY8u,tag:AAAA,type:str]"
+    )
+    config = (
+        f"version: v1alpha1\nmachine:\n  token: {enc_value}\n  install:\n    disk: /dev/sda\n"
+        "    model: TS512GMTS430S\n  udev:\n    rules:\n"
+        '      - ACTION=="add", SUBSYSTEM=="thunderbolt", ATTR{authorized}="1"\n'
+        "  kind: KubeSchedulerConfiguration\n  topologyKey: kubernetes.io/hostname\n"
+    )
+    assert not exposed_value("data", config)
+    assert exposed_value("data", config + "  password: hunter2x\n")
+    assert exposed_value("data", config + "  note: 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\n")
+    # a `{name, value}` field list judged under the name (the regression run: justingarfield's
+    # flemarr config kept an arr's apiKey so)
+    fields = "  fields:\n    - name: apiKey\n      value: e967c9a1b2c3d4e5f60718293a4b5c6d\n"
+    assert exposed_value("data", config + fields)
