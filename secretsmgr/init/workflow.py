@@ -48,7 +48,6 @@ from secretsmgr.init.keystore import Stored, check_store, store_new_keys
 from secretsmgr.init.model import ADOPT_REASON, FileState, InitOptions, InitPlan, InitResult
 from secretsmgr.keys.oskeyring import KeyringAbsentError
 from secretsmgr.keys.protocols import Identity
-from secretsmgr.repo.flux.controller import controller_age_secrets
 from secretsmgr.repo.git import ignored_paths
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
@@ -241,7 +240,7 @@ def plan_init(
         else bool(pgp),
         targets=_export_targets(inv),
         controller_key=inv.layers.controller_key_clusters({e.path for e in inv.sops_files}),
-        controller_secret=_one(controller_age_secrets(root)),
+        controller_secret=_one(inv.layers.controller_age_secrets),
         controller_namespace={
             c.name: inv.layers.controller_namespace(c.name) for c in inv.layers.clusters
         },

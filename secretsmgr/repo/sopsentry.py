@@ -387,6 +387,13 @@ _SECRET_WEBHOOK = re.compile(
 _MAX_EMBEDDED = 256 * 1024
 
 
+# tokens a service marks by a prefix (GitHub, GitLab, Slack, AWS, OpenAI/Stripe, Vault, npm)
+_PREFIXED_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9])(?:gh[pousr]_|github_pat_|glpat-|xox[abposr]-|AKIA|ASIA|sk-|sk_live_|"
+    r"hv[sbr]\.|npm_|pypi-)[A-Za-z0-9_-]{16,}"
+)
+
+
 def _embedded_exposed(key: str, value: object) -> bool:
     """``exposed_value`` for a leaf of a config kept as text: under a key that names no secret,
     only a form that is one by itself (a URL password, a private key, a webhook) counts; model
@@ -399,13 +406,6 @@ def _embedded_exposed(key: str, value: object) -> bool:
         or _SECRET_WEBHOOK.search(value)
         or _PREFIXED_TOKEN.search(value)
     )
-
-
-# tokens a service marks by a prefix (GitHub, GitLab, Slack, AWS, OpenAI/Stripe, Vault, npm)
-_PREFIXED_TOKEN = re.compile(
-    r"(?<![A-Za-z0-9])(?:gh[pousr]_|github_pat_|glpat-|xox[abposr]-|AKIA|ASIA|sk-|sk_live_|"
-    r"hv[sbr]\.|npm_|pypi-)[A-Za-z0-9_-]{16,}"
-)
 
 
 def _embedded_leaves(text: str) -> list[tuple[str, object]] | None:

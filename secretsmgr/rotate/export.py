@@ -23,7 +23,6 @@ from secretsmgr.keys.age import CLUSTER_MARK
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.manifest import check_names, entry_text
 from secretsmgr.plural import plural
-from secretsmgr.repo.flux.controller import controller_age_secrets
 from secretsmgr.repo.flux.objects import pgp_secret_name
 from secretsmgr.repo.inventory import load_inventory
 from secretsmgr.repo.repokeys import repository_keys
@@ -425,7 +424,7 @@ def secret_target(
         # layers that name no Secret: the one kustomize-controller's --sops-age-secret names
         controller = inv.layers.controller_key_clusters({e.path for e in inv.sops_files})
         mine = controller and (cluster is None or cluster in controller)
-        flags = controller_age_secrets(root) if mine and name is None else ()
+        flags = inv.layers.controller_age_secrets if mine and name is None else ()
         where = inv.layers.controller_namespace(cluster) if mine else "flux-system"
         if len(flags) > 1:
             # two clusters' controllers, or a stale copy: which one reads which is not told

@@ -137,6 +137,9 @@ class LayerGraph:
     notes: tuple[str, ...] = ()
     # Flux Kustomizations the repository holds, live or not (none live: no root applies them)
     kustomizations: int = 0
+    # the Secrets kustomize-controller's --sops-age-secret flag names in the manifests (it
+    # decrypts with that one where a Kustomization's decryption names no secretRef)
+    controller_age_secrets: tuple[str, ...] = ()
     _by_file: Mapping[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def names(self) -> tuple[str, ...]:
@@ -219,6 +222,7 @@ def graph_of(
     unknown: Sequence[tuple[str, str]] = (),
     notes: Sequence[str] = (),
     kustomizations: int = 0,
+    controller_age_secrets: Sequence[str] = (),
 ) -> LayerGraph:
     """A graph with its per-file index."""
     index: dict[str, list[int]] = {}
@@ -231,6 +235,7 @@ def graph_of(
         unknown_dependencies=tuple(unknown),
         notes=tuple(dict.fromkeys(notes)),
         kustomizations=kustomizations,
+        controller_age_secrets=tuple(controller_age_secrets),
         _by_file=MappingProxyType({k: tuple(v) for k, v in index.items()}),
     )
 

@@ -1185,4 +1185,5 @@ def find_layers(
             "applied from outside the repository (Terraform, a cloud provider's Flux extension), "
             "name the root folder under clusters: in .secretsmgr.yaml"
         )
-    return graph_of(ordered, found_clusters, unknown, notes, held)
+    flags = tuple(model.scan.age_secret_flags)
+    return graph_of(ordered, found_clusters, unknown, notes, held, flags)

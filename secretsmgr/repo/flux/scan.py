@@ -125,6 +125,8 @@ class Scan:
 
     instances: list[FluxInstance] = field(default_factory=list)
     versions: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    # the Secrets kustomize-controller's --sops-age-secret flag names, each once
+    age_secret_flags: dict[str, None] = field(default_factory=dict)
 
 
 def scan_repository(repo: RepoFiles) -> Scan:
@@ -158,7 +160,22 @@ def scan_repository(repo: RepoFiles) -> Scan:
             found = from_manifest_bytes(data)
             if found is not None:
                 scan.versions[path] = found
+        if b"--sops-age-secret=" in data and b"kustomize-controller" in data:
+            flags = _SOPS_AGE_SECRET_FLAG.finditer(data)
+            scan.age_secret_flags.update((m.group(2).decode(), None) for m in flags)
     return scan
+
+
+# kustomize-controller's flag naming the Secret (in its own namespace) it decrypts with when a
+# Kustomization's decryption names none (a flux-operator FluxInstance patch, 00o-sh): only as a
+# whole YAML value, a container argument or a patch's ``value:``, in a file that names the
+# controller (the reviews: a comment's prose, a commented-out patch and an example file's
+# ``args`` were read as the flag)
+_SOPS_AGE_SECRET_FLAG = re.compile(
+    rb"^[ \t]*(?:-[ \t]+)?(?:value:[ \t]*)?([\"']?)--sops-age-secret="
+    rb"([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)\1[ \t]*$",
+    re.MULTILINE,
+)
 
 
 # ``instance:`` opening a mapping: the values of the flux-instance Helm chart (in a values file,
