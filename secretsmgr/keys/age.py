@@ -12,7 +12,7 @@ import pyrage
 from pyrage import ssh, x25519
 
 from secretsmgr.errors import ConfigError, FormatError
-from secretsmgr.keys.bech32 import is_post_quantum, short_key
+from secretsmgr.keys.bech32 import is_post_quantum, plugin_of_recipient, short_key
 
 SECRET_PREFIX = "AGE-SECRET-KEY-1"
 PQ_SECRET_PREFIX = "AGE-SECRET-KEY-PQ-1"
@@ -103,9 +103,10 @@ def check_age_file(armored: str) -> None:
 
 
 class AgeRecipient:
-    """An ``age1…`` (or ``ssh-ed25519``/``ssh-rsa``) public key that wraps data keys."""
+    """An ``age1…`` (or ``ssh-ed25519``/``ssh-rsa``, or an age plugin's ``age1NAME1…``) public
+    key that wraps data keys. A plugin recipient's program is looked for on its first wrap."""
 
-    __slots__ = ("_public", "_recipient")
+    __slots__ = ("_plugin", "_public", "_recipient")
 
     def __init__(self, public: str) -> None:
         public = public.strip()
@@ -120,10 +121,12 @@ class AgeRecipient:
                 "secretsmgr uses, cannot encrypt to it",
                 hints=("sops 3.11 can: sops encrypt, sops updatekeys and sops rotate",),
             )
+        self._plugin = plugin_of_recipient(public)
+        self._recipient: object = None
         try:
             if public.startswith(("ssh-ed25519 ", "ssh-rsa ")):
-                self._recipient: object = ssh.Recipient.from_str(public)
-            else:
+                self._recipient = ssh.Recipient.from_str(public)
+            elif self._plugin is None:
                 self._recipient = x25519.Recipient.from_str(public)
         except (pyrage.RecipientError, ValueError) as exc:
             raise ConfigError(f"invalid age recipient {short_key(public)!r}") from exc
@@ -136,7 +139,18 @@ class AgeRecipient:
 
     def wrap(self, data: bytes) -> str:
         """Encrypt ``data`` to this recipient, ASCII-armored."""
-        return bytes(pyrage.encrypt(data, [self._recipient], armored=True)).decode("ascii")
+        if self._recipient is None and self._plugin is not None:
+            from secretsmgr.keys.plugin import plugin_recipient
+
+            self._recipient = plugin_recipient(self._public, self._plugin)
+        try:
+            return bytes(pyrage.encrypt(data, [self._recipient], armored=True)).decode("ascii")
+        except pyrage.EncryptError as exc:  # only a plugin's wrap fails: its program did
+            if self._plugin is None:
+                raise
+            raise ConfigError(
+                f"age-plugin-{self._plugin} could not wrap a data key for {short_key(self._public)}"
+            ) from exc
 
 
 @dataclass(frozen=True, slots=True)

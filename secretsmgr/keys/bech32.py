@@ -44,6 +44,23 @@ def is_age_recipient(text: str) -> bool:
     return parsed is not None and parsed[0] in AGE_HRPS
 
 
+# age's own recipient kinds that look like ``age1NAME1…``: never a plugin's
+_NATIVE_NAMES = frozenset({"pq", "tag", "tagpq"})
+_PLUGIN_NAME = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+-._")
+
+
+def plugin_of_recipient(text: str) -> str | None:
+    """The plugin name of an age plugin recipient (``age1yubikey1…`` → ``yubikey``: the
+    recipient ``age-plugin-yubikey`` wraps data keys for), or None for anything else."""
+    parsed = split_bech32(text) if text == text.lower() else None
+    if parsed is None or not parsed[0].startswith("age1"):
+        return None
+    name = parsed[0][4:]
+    if not name or name in _NATIVE_NAMES or not set(name) <= _PLUGIN_NAME:
+        return None
+    return name
+
+
 def is_post_quantum(text: str) -> bool:
     """Whether ``text`` looks like a post-quantum age recipient (``age1pq1…``)."""
     return text.strip().lower().startswith("age1pq1")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.errors import ConfigError, FormatError
-from secretsmgr.keys.bech32 import is_age_recipient, is_ssh_recipient
+from secretsmgr.keys.bech32 import is_age_recipient, is_ssh_recipient, plugin_of_recipient
 from secretsmgr.repo.schema import validate
 from secretsmgr.shellword import sh_word
 from secretsmgr.sops.regex import GoRegex, compile_go, escape
@@ -35,6 +35,14 @@ def without_cluster_key_env(env: Mapping[str, str]) -> dict[str, str]:
 def _check_recipient(key: str, where: str) -> str:
     if key.upper().startswith("AGE-SECRET-KEY-"):
         raise ConfigError(f"{where} holds an age private key, not a public key")
+    plugin = plugin_of_recipient(key)
+    if plugin is not None:
+        # Flux's kustomize-controller holds age identities in a Secret and runs no plugin
+        raise ConfigError(
+            f"{where} is an age plugin recipient (age-plugin-{plugin}): Flux cannot decrypt "
+            "with a plugin's key, so it cannot be a cluster key",
+            hints=(f"list it under allowed_recipients in {SETTINGS_NAME}",),
+        )
     if not is_age_recipient(key):
         raise ConfigError(f"{where} is not an age public key (age1…)")
     return key
@@ -321,8 +329,8 @@ def parse_settings(text: str) -> Settings:
         where = f"{SETTINGS_NAME}: allowed_recipients entry {number}"
         if not isinstance(item, str):
             raise ConfigError(f"{where} is not an age public key (age1…)")
-        if is_ssh_recipient(item):  # sops takes ssh keys as age recipients too
-            allowed.append(item.strip())
+        if is_ssh_recipient(item) or plugin_of_recipient(item.strip()) is not None:
+            allowed.append(item.strip())  # sops takes ssh keys and plugin recipients too
         else:
             allowed.append(_check_recipient(item.strip(), where))
     clusters = _parse_clusters(data.get("clusters"))

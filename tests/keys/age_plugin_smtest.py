@@ -5,6 +5,10 @@ phase it unwraps the X25519 stanzas of that key, exactly as age does natively. S
 encrypted to an ordinary ``age1…`` recipient opens through the plugin, and the real sops (which
 runs plugins with filippo.io/age) cross-checks this implementation.
 
+Its recipients (``age1smtest1…``) carry an X25519 public key; in the ``recipient-v1`` phase it
+wraps each file key into an ordinary X25519 stanza for it. So a file encrypted to a plugin
+recipient opens with the matching native ``AGE-SECRET-KEY-1…``, whoever wrote it.
+
 Set ``SMTEST_SAY`` to make it send that message to the user first (the ``msg`` command).
 Run as a program by the tests (``install(folder)`` writes the launcher); never imported by
 secretsmgr.
@@ -20,6 +24,7 @@ from pathlib import Path
 from secretsmgr.keys.bech32 import CHARSET, _polymod
 
 HRP = "age-plugin-smtest-"
+RECIPIENT_HRP = "age1smtest"
 
 
 def _expand(hrp: str) -> list[int]:
@@ -59,6 +64,12 @@ def plugin_identity(age_secret: str) -> str:
     """``AGE-PLUGIN-SMTEST-1…`` holding the X25519 secret of an ``AGE-SECRET-KEY-1…``."""
     _, secret = bech32_decode(age_secret)
     return bech32_encode(HRP, secret).upper()
+
+
+def plugin_recipient(age_public: str) -> str:
+    """``age1smtest1…`` holding the X25519 public key of an ``age1…`` recipient."""
+    _, public = bech32_decode(age_public)
+    return bech32_encode(RECIPIENT_HRP, public)
 
 
 # ----------------------------------------------------------------------------- the protocol
@@ -115,6 +126,43 @@ def _unwrap_x25519(secret: bytes, share: bytes, body: bytes) -> bytes | None:
         return None
 
 
+def _wrap_x25519(public: bytes, file_key: bytes) -> tuple[str, bytes]:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import (
+        X25519PrivateKey,
+        X25519PublicKey,
+    )
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+    from cryptography.hazmat.primitives.hashes import SHA256
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    ephemeral = X25519PrivateKey.generate()
+    share = ephemeral.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(public))
+    key = HKDF(SHA256(), 32, share + public, b"age-encryption.org/v1/X25519").derive(shared)
+    return _b64(share), ChaCha20Poly1305(key).encrypt(b"\x00" * 12, file_key, None)
+
+
+def recipient_v1() -> int:
+    publics: list[bytes] = []
+    file_keys: list[bytes] = []
+    while True:
+        args, body = _read_stanza(sys.stdin)
+        if args[0] == "add-recipient":
+            publics.append(bech32_decode(args[1])[1])
+        elif args[0] == "wrap-file-key":
+            file_keys.append(body)
+        elif args[0] == "done":
+            break
+    for index, file_key in enumerate(file_keys):
+        for public in publics:
+            share, body = _wrap_x25519(public, file_key)
+            _send(f"recipient-stanza {index} X25519 {share}", body)
+            _read_stanza(sys.stdin)  # ok
+    _send("done")
+    return 0
+
+
 def identity_v1() -> int:
     secrets: list[bytes] = []
     stanzas: list[tuple[int, list[str], bytes]] = []
@@ -164,5 +212,7 @@ def install(folder: Path) -> Path:
 def main(argv: list[str]) -> int:
     if argv == ["--age-plugin=identity-v1"]:
         return identity_v1()
+    if argv == ["--age-plugin=recipient-v1"]:
+        return recipient_v1()
     sys.stderr.write(f"age-plugin-smtest: unsupported: {' '.join(argv)}\n")
     return 1
