@@ -82,6 +82,27 @@ def _export_step(plan: InitPlan, key: ClusterKey, keys: int, env: str) -> str:
     return f"{give}{who}: " + "; and ".join(commands)
 
 
+def _hook_step(plan: InitPlan) -> str:
+    """How to add the hook to a kept `.pre-commit-config.yaml`: ``init --force`` only where it
+    rewrites nothing else the run keeps (sweep 22, Jdavid77/home-cluster: the step sent the
+    user to --force, which replaced a `.sops.yaml` of three rules with one)."""
+    by_hand = f"add the {HOOK_ID} hook to the kept {PRE_COMMIT_NAME}"
+    change = next(f for f in plan.files if f.path == PRE_COMMIT_NAME)
+    if "--force adds it" not in change.summary:
+        return f"{by_hand} by hand (README.md, Pre-commit and CI, has the lines)"
+    rewritten = [
+        f.path
+        for f in plan.files
+        if f.state is FileState.KEPT and f.path != PRE_COMMIT_NAME and "--force" in f.summary
+    ]
+    if not rewritten:
+        return f"{by_hand} (init --force adds it; see README.md)"
+    return (
+        f"{by_hand} by hand (README.md, Pre-commit and CI, has the lines; init --force would "
+        f"add it but also rewrite {' and '.join(rewritten)})"
+    )
+
+
 def next_steps(result: InitResult, output: Path | None) -> list[str]:
     """The numbered steps after a run: the Secret for Flux first."""
     plan = result.plan
@@ -106,10 +127,7 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
             "file with the cluster keys alone)"
         )
     if states.get(PRE_COMMIT_NAME) is FileState.KEPT:
-        steps.append(
-            f"add the {HOOK_ID} hook to the kept {PRE_COMMIT_NAME} (init --force adds it; see "
-            "README.md), then turn it on in this clone: pre-commit install"
-        )
+        steps.append(f"{_hook_step(plan)}, then turn it on in this clone: pre-commit install")
     else:
         steps.append("turn the hook on in this clone (before the first commit): pre-commit install")
     if plan.rule_needs_sops:

@@ -1196,3 +1196,36 @@ def test_a_note_names_the_key_every_applied_file_is_on_when_the_taken_one_is_on_
     # the taken key on the files: no such note
     out, _ = init(repo, capsys, "--dry-run", "--cluster-key", ADMIN)
     assert "is on none of the" not in out
+
+
+def test_the_hook_step_sends_no_one_to_force_where_it_rewrites_a_kept_sops_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 22, Jdavid77/home-cluster: "init --force adds it" replaced a .sops.yaml of three
+    # rules (Talos, Terraform) with the one rule init writes
+    repo = one_cluster_repo(tmp_path / "repo")
+    rules = (
+        "creation_rules:\n"
+        f"  - path_regex: apps/.*\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {CLUSTER}\n"
+        f"  - path_regex: talos/.*\\.ya?ml\n    age: {CLUSTER}\n"
+    )
+    write(repo, ".sops.yaml", rules)
+    write(repo, ".pre-commit-config.yaml", "repos: []\n")
+    commit(repo)
+    out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
+    (step,) = [s for s in _steps(out) if "hook" in s]
+    assert step == (
+        "add the secretsmgr-check hook to the kept .pre-commit-config.yaml by hand (README.md, "
+        "Pre-commit and CI, has the lines; init --force would add it but also rewrite "
+        ".sops.yaml), then turn it on in this clone: pre-commit install"
+    )
+    assert (repo / ".sops.yaml").read_text() == rules
+    # with nothing else kept, --force adds the hook and rewrites nothing else
+    (repo / ".sops.yaml").unlink()
+    (repo / ".secretsmgr.yaml").unlink()
+    out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
+    (step,) = [s for s in _steps(out) if "hook" in s]
+    assert step.startswith(
+        "add the secretsmgr-check hook to the kept .pre-commit-config.yaml (init --force adds it"
+    )
