@@ -288,13 +288,18 @@ _SHELL_VARIABLE = re.compile(rb"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a secret value
 
 
+# A mapping that points at a secret kept elsewhere: cert-manager's ``apiTokenSecretRef``, a
+# container's ``secretKeyRef``, a ``keySelector``; its ``key`` names an entry, never holds one
+_REFERENCE = re.compile(r"(?i)(?:ref|selector)$")
+
+
 def _clear_leaves(
     docs: Sequence[Node], rule: EncryptionRule
 ) -> list[tuple[str, str, object, bool]]:
     """(key path, key it is judged under, value, in a Secret's data) of every value ``rule``
     leaves in clear, when it encrypts no value of ``docs`` at all (a Kubernetes object's
     apiVersion, kind, metadata and type aside, as are empty values and placeholders); empty
-    when it encrypts one."""
+    when it encrypts one. A secret reference's fields are judged as settings (key ``""``)."""
     clear: list[tuple[str, str, object, bool]] = []
     for doc in docs:
         manifest = isinstance(doc, MapNode) and doc.has("apiVersion") and doc.has("kind")
@@ -310,6 +315,8 @@ def _clear_leaves(
                 continue
             named = [str(p) for p in path if isinstance(p, str)]
             key = named[-1] if named else ""
+            if len(named) >= 2 and _REFERENCE.search(named[-2]):
+                key = ""  # sweep 22, mebezac: `key: api-token` was a secret for its key
             in_secret = secret and path[0] in ("data", "stringData")
             clear.append((".".join(str(part) for part in path), key, leaf, in_secret))
     return clear
@@ -331,7 +338,9 @@ def clear_secrets(docs: Sequence[Node], rule: EncryptionRule) -> tuple[str, ...]
     clear = _clear_leaves(docs, rule)
     if not clear:
         return ()
-    found = [path for path, key, leaf, in_secret in clear if in_secret or exposed_value(key, leaf)]
+    found = [
+        path for path, key, leaf, in_secret in clear if in_secret or _strictly_exposed(key, leaf)
+    ]
     # an env entry's value judged under its name (the review: `- {name: DB_PASSWORD, value:
     # hunter2x}` was judged under `value`)
     found += [path for doc in docs for path in _env_secrets(doc, "")]
@@ -394,10 +403,13 @@ _PREFIXED_TOKEN = re.compile(
 )
 
 
-def _embedded_exposed(key: str, value: object) -> bool:
-    """``exposed_value`` for a leaf of a config kept as text: under a key that names no secret,
-    only a form that is one by itself (a URL password, a private key, a webhook) counts; model
-    numbers, kinds and udev rules there read as tokens by their look (sweep 21)."""
+def _strictly_exposed(key: str, value: object) -> bool:
+    """``exposed_value`` for a leaf nobody chose to encrypt (of a config kept as text, or of a
+    file whose rule encrypts nothing): under a key that names no secret, only a form that is one
+    by itself (a URL password, a private key, a webhook, a prefixed token) counts; model
+    numbers, kinds, udev rules (sweep 21), image references, API versions and a tunnel's
+    UUID host name (sweep 22: Jdavid77's Talos config, mebezac's DNSEndpoint) read as tokens by
+    their look."""
     if names_sensitive(key) or not isinstance(value, str):
         return exposed_value(key, value)
     return bool(
@@ -457,7 +469,7 @@ def exposed_value(key: str, value: object) -> bool:
             # a config kept as text (a Talos machine config, a values file): its own leaves are
             # judged, not the text as one token (sweep 21: drag0n141's encrypted Talos config
             # inside a binary-store file was an exposure for its long words)
-            return any(_embedded_exposed(k, v) for k, v in leaves)
+            return any(_strictly_exposed(k, v) for k, v in leaves)
     if isinstance(value, str) and "ENC[" in value:
         # SOPS ciphertext inside a text (a binary-store file holding an encrypted YAML, sweep 21:
         # drag0n141's Talos templates): what is left around it is judged

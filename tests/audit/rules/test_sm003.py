@@ -352,3 +352,52 @@ def test_a_webhook_whose_url_is_the_credential_is_a_secret_under_a_url_key(tmp_p
     root = gitops(tmp_path / "r", {"apps/alerts.enc.yaml": enc(values, rule=flux)})
     (found,) = [f for f in run_audit(root).findings if f.rule == "SM003"]
     assert (found.severity, found.key_path) == (Severity.ERROR, "alerts.webhook_url")
+
+
+def test_sweep_22_references_and_identifiers_under_a_rule_that_encrypts_nothing(
+    tmp_path: Path,
+) -> None:
+    # sweep 22: a ClusterIssuer's `apiTokenSecretRef: {name, key: api-token}` (mebezac) and a
+    # DNSEndpoint's tunnel host `<uuid>.cfargotunnel.com` were errors for a secret; a Talos
+    # config's image references, API versions and kinds were history exposures (Jdavid77)
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.audit.finding import Severity
+    from secretsmgr.gate.history import walk_repository
+    from tests.gate.helpers import commit, gitops
+
+    flux = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+    issuer = (
+        "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata:\n  name: letsencrypt\n"
+        "spec:\n  acme:\n    email: ops@example.org\n    solvers:\n      - dns01:\n"
+        "          cloudflare:\n            apiTokenSecretRef:\n"
+        "              name: cert-manager-secret\n              key: api-token\n"
+    )
+    endpoint = (
+        "apiVersion: externaldns.k8s.io/v1alpha1\nkind: DNSEndpoint\nmetadata:\n  name: tunnel\n"
+        "spec:\n  endpoints:\n    - dnsName: ingress.example.org\n      recordType: CNAME\n"
+        "      targets:\n        - 3f2a1c9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b.cfargotunnel.com\n"
+    )
+    talos = (
+        "machine:\n  token: q7wm2z.pkx9vr4ty8zz1abc\n  install:\n"
+        "    image: ghcr.io/siderolabs/installer:v1.7.0\ncluster:\n  apiServer:\n"
+        "    image: registry.k8s.io/kube-apiserver:v1.30.0\n    admissionControl:\n"
+        "      - name: PodSecurity\n        configuration:\n"
+        "          apiVersion: pod-security.admission.config.k8s.io/v1alpha1\n"
+        "          kind: PodSecurityConfiguration\n  extraManifests:\n"
+        "    - https://raw.githubusercontent.com/example/approver/main/deploy/install.yaml\n"
+    )
+    files = {
+        "apps/issuer.sops.yaml": enc(issuer, rule=flux),
+        "apps/endpoint.sops.yaml": enc(endpoint, rule=flux),
+        "talos/controlplane.sops.yaml": enc(talos, rule=flux),
+    }
+    root = gitops(tmp_path / "r", files)
+    found = {f.path: f for f in run_audit(root).findings if f.rule == "SM003"}
+    assert found["apps/issuer.sops.yaml"].severity is Severity.WARNING
+    assert found["apps/endpoint.sops.yaml"].severity is Severity.WARNING
+    talos_finding = found["talos/controlplane.sops.yaml"]
+    assert (talos_finding.severity, talos_finding.key_path) == (Severity.ERROR, "machine.token")
+    write(root, "talos/controlplane.sops.yaml", enc(talos, rule=EncryptionRule()))
+    commit(root, "encrypt it whole")
+    exposed = sorted(e.key_path for e in walk_repository(root).exposures)
+    assert exposed == ["machine.token"]
