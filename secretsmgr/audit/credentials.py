@@ -18,6 +18,8 @@ from typing import Any
 
 from secretsmgr.audit.manifests import ENC_PREFIX, is_placeholder
 from secretsmgr.repo.placeholders import (
+    CRYPT_HASH,
+    HTPASSWD_USER,
     PRIVATE_KEY_BLOCK,
     REFERENCE_SCHEMES,
     URL_PASSWORD,
@@ -161,9 +163,10 @@ _REFERENCE_VALUE = re.compile(
     r"|^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}:[\w.-]+:/[\w./-]*$"
 )
 # A password hash in PHC or crypt form (Authelia's ``client_secret: $argon2id$…``): what a
-# program checks a secret against, kept in its configuration on purpose.
+# program checks a secret against, kept in its configuration on purpose; also htpasswd lines
+# of them (``admin:$2y$05$…``: zot's ``secretFiles.htpasswd``, sweep 22)
 _HASHED = re.compile(
-    r"^\$(?:argon2(?:id|i|d)|pbkdf2(?:-sha\d+)?|scrypt|2[abxy]|[1567y]|gy|sha\d*crypt)\$\S+$"
+    rf"^(?:{HTPASSWD_USER}:)?{CRYPT_HASH}(?:\n(?:{HTPASSWD_USER}:)?{CRYPT_HASH})*$"
 )
 # A key that names an existing Secret or one of its keys (``existingSecretAdminPassword``).
 _EXISTING_SECRET_KEY = re.compile(r"(?i)^existing_?secret")

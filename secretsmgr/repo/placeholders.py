@@ -331,6 +331,16 @@ def is_envsubst_name(value: object) -> bool:
     return isinstance(value, str) and _ENVSUBST_NAME.fullmatch(value) is not None
 
 
+# A password hash in crypt or PHC form, and the user of an htpasswd line before one
+CRYPT_HASH = (
+    r"\$(?:apr1|argon2(?:id|i|d)|pbkdf2(?:-sha\d+)?|scrypt|2[abxy]|[1567y]|gy|sha\d*crypt)\$\S+"
+)
+HTPASSWD_USER = r"[\w.@-]{1,64}"
+# such a hash whose last part is a stand-in: ``ctf-ci:$2y$10$REPLACE_WITH_A_REAL_BCRYPT_HASH``
+# (sweep 22, Ivanhahanov/ctf-school-ctfd's registry-auth example)
+_CRYPT_STAND_IN = re.compile(rf"^\s*(?:{HTPASSWD_USER}:)?(?={CRYPT_HASH}\s*$)\S*\$([^$\s]+)\s*$")
+
+
 def is_placeholder(value: object) -> bool:
     """Whether ``value`` is a placeholder (or empty) rather than a literal secret."""
     if value is None:
@@ -344,6 +354,9 @@ def is_placeholder(value: object) -> bool:
     if _STAND_IN.match(value) or _placeholder_url(value) or _stand_in_credentials(value):
         return True
     if _ENC_STAND_IN.match(value) or _TRIVIAL.match(value):
+        return True
+    crypt = _CRYPT_STAND_IN.match(value)
+    if crypt is not None and _STAND_IN.match(crypt[1]):
         return True
     if _OTHER_TEMPLATE.search(value):
         return _filled_by_template(value)

@@ -385,6 +385,9 @@ def test_hashes_references_names_and_ids_from_real_repositories_are_no_credentia
         ("template", "d1498e900d2e7b5cd6b3e3f5d5f7e6b1"),
         ("External Secrets", "security/external-secrets.md"),
         ("ClientSecret", "azure://shelken-homelab/client-secret"),
+        # sweep 22 (Jdavid77/home-cluster: zot's secretFiles.htpasswd): htpasswd lines
+        ("htpasswd", "admin:$2y$05$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"),
+        ("htpasswd", "a:$2y$05$N9qo8uLOickgx2ZMRZoMy\nb.c@d:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/"),
     ):
         assert judge_value(key, value) is None, (key, value)
     # a real one beside them still is
@@ -392,6 +395,8 @@ def test_hashes_references_names_and_ids_from_real_repositories_are_no_credentia
         ("existingSecretPassword", "Zq8vLw2pRtXy7Kp3"),
         ("client_secret", "Zq8vLw2pRtXy7Kp3Mn9QwErT"),
         ("password", "azure://app:Zq8vLw2pRt@db.example.org"),
+        ("htpasswd", "admin:Zq8vLw2pRtXy7Kp3"),
+        ("htpasswd", "a:$2y$05$N9qo8uLOickgx2ZMRZoMy\nb:Zq8vLw2pRtXy7Kp3"),
     ):
         assert judge_value(key, value) is not None, (key, value)
 

@@ -121,6 +121,9 @@ def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secre
         # sweep 18 (casmith/home-ops: an SM018 warning): a start-up script's marker
         "__SECRET_KEY__",
         "__API_TOKEN__",
+        # sweep 22 (Ivanhahanov/ctf-school-ctfd: an SM001 error): the hash of an htpasswd line
+        "ctf-ci:$2y$10$REPLACE_WITH_A_REAL_BCRYPT_HASH",
+        "$2y$10$REPLACE_WITH_A_REAL_BCRYPT_HASH",
     ],
 )
 def test_a_value_asking_to_be_replaced_is_a_placeholder(value: str) -> None:
@@ -138,6 +141,7 @@ def test_a_secret_mentioning_such_a_word_is_none() -> None:
         "azkv://user:Tr0ub4dor@vault/x",
         "TODO_REPLACE_ME_Xq9vLw2p",
         "not-required-Xq9vLw2p",
+        "ctf-ci:$2y$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
         "Empty",  # a word someone chose
         # from the review: a random word after REPLACE_ME, or a fragment that is no field name
         "replace-me-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
