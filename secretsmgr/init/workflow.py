@@ -126,20 +126,17 @@ def _other_key_note(inv: Inventory, keys: Mapping[str | None, str]) -> list[str]
     yabo-san/home-cluster: `.sops.yaml` named one key, every applied file was on another)."""
     notes = []
     for cluster, key in keys.items():
-        applied = [
-            e.sops_file.metadata.age_recipients
+        other = inv.key_of_applied_files(cluster, (key,))
+        if other is None:
+            continue
+        applied = sum(
+            1
             for e in inv.sops_files
             if e.sops_file is not None and cluster in inv.layers.clusters_of(e.path)
-        ]
-        if not applied or any(key in recipients for recipients in applied):
-            continue
-        common = set(applied[0]).intersection(*applied[1:])
-        if len(common) != 1:
-            continue
-        (other,) = common
+        )
         where = f"cluster {cluster}'s" if cluster is not None and len(keys) > 1 else "the"
         notes.append(
-            f"{where} key taken here ({key}) is on none of the {len(applied)} SOPS files the "
+            f"{where} key taken here ({key}) is on none of the {applied} SOPS files the "
             f"layers apply; all are on {other}: if Flux decrypts them with it, that is the "
             f"cluster's key: secretsmgr init --cluster-key {other}"
         )

@@ -222,6 +222,32 @@ class Inventory:
                 groups.append(ExpectedKeys(None, keys, self.cluster_key_source))
         return tuple(groups)
 
+    def key_of_applied_files(self, cluster: str | None, keys: Sequence[str]) -> str | None:
+        """The one age key every SOPS file ``cluster``'s layers apply carries, when none of
+        them carries any of ``keys`` (a cluster key taken from `.sops.yaml`): likely the key
+        Flux decrypts with, the rule being stale (sweep 20, yabo-san/home-cluster; sweep 22,
+        FalkWinkler/home-ops: SM004's "rotate" would have moved the one live file to the
+        rule's key, which Flux does not hold). None when the files say nothing that clear: also
+        when one SOPS file alone carries that key (one file on a wrong key is SM004's plain
+        case, not evidence against the rule)."""
+        applied = [
+            e.sops_file.metadata.age_recipients
+            for e in self.sops_files
+            if e.sops_file is not None and cluster in self.layers.clusters_of(e.path)
+        ]
+        if not applied or any(set(keys) & set(recipients) for recipients in applied):
+            return None
+        common = set(applied[0]).intersection(*applied[1:])
+        if len(common) != 1:
+            return None
+        (other,) = common
+        carriers = sum(
+            1
+            for e in self.sops_files
+            if e.sops_file and other in e.sops_file.metadata.age_recipients
+        )
+        return other if carriers >= 2 else None
+
     def cluster_keys_for(self, entry: SopsEntry) -> tuple[str, ...]:
         """Every cluster key expected on ``entry`` (all clusters that apply it)."""
         return tuple(dict.fromkeys(k for group in self.expected_keys(entry) for k in group.keys))

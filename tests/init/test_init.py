@@ -1190,8 +1190,14 @@ def test_a_note_names_the_key_every_applied_file_is_on_when_the_taken_one_is_on_
     write(repo, "apps/db.enc.yaml", enc(SECRET.format(name="db", value="v4l"), (ADMIN,)))
     kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
     commit(repo)
+    # one file on another key is a file on a wrong key (SM004), no evidence against the rule
     out, _ = init(repo, capsys, "--dry-run")
-    assert f"the key taken here ({CLUSTER}) is on none of the 1 SOPS files" in out, out
+    assert "is on none of the" not in out
+    write(repo, "apps/cache.enc.yaml", enc(SECRET.format(name="cache", value="v4l"), (ADMIN,)))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml", "cache.enc.yaml")
+    commit(repo)
+    out, _ = init(repo, capsys, "--dry-run")
+    assert f"the key taken here ({CLUSTER}) is on none of the 2 SOPS files" in out, out
     assert f"secretsmgr init --cluster-key {ADMIN}" in out
     # the taken key on the files: no such note
     out, _ = init(repo, capsys, "--dry-run", "--cluster-key", ADMIN)

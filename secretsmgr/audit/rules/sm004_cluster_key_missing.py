@@ -9,6 +9,7 @@ from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import is_post_quantum, short_key
 from secretsmgr.repo.inventory import ExpectedKeys
 from secretsmgr.repo.pgpkeys import on_flux_pgp, repository_pgp_ids
+from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.shellword import sh_path
@@ -46,6 +47,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     graph = ctx.repo.layers
     named = len(graph.clusters) > 1  # a one-cluster repository does not name its cluster
     repo_pgp = repository_pgp_ids(ctx.repo)
+    # per (cluster, keys from .sops.yaml): the one key every file its layers apply is on instead
+    files_key: dict[tuple[str | None, tuple[str, ...]], str | None] = {}
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None or (graph.layers and not graph.placements(entry.path)):
@@ -59,19 +62,39 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         threshold = sf.metadata.shamir_threshold or len(groups)
         missing: list[str] = []
         short: list[str] = []
+        stale: tuple[ExpectedKeys, str] | None = None
         for expected in ctx.repo.expected_keys(entry):
             if not graph.layers and expected.source == SOPS_CONFIG_NAME:
                 continue  # no Flux and no configured key: which key is the cluster's is a guess
             keys = set(expected.keys)
             if not keys & set(sf.metadata.age_recipients):
                 missing.append(_whose(expected, named))
+                if expected.source == SOPS_CONFIG_NAME and stale is None:
+                    found = (expected.cluster, expected.keys)
+                    if found not in files_key:
+                        files_key[found] = ctx.repo.key_of_applied_files(*found)
+                    other = files_key[found]
+                    stale = (expected, other) if other is not None else None
             elif len(groups) > 1:
                 opened = sum(1 for g in groups if keys & set(g.recipients))
                 if opened < threshold:
                     short.append(
                         f"{_whose(expected, named)} opens {opened} of the {threshold} key groups"
                     )
-        if missing:
+        if missing and stale is not None and len(missing) == 1:
+            expected, other = stale
+            shown = ", ".join(short_key(k) for k in expected.keys)
+            yield RULE.finding(
+                entry.path,
+                f"not encrypted to the key {SOPS_CONFIG_NAME} names ({shown}), and no SOPS file "
+                f"the layers apply is: all are on {short_key(other)}; Flux cannot decrypt it "
+                f"unless that is the key it holds (encrypted to {_held(entry)})",
+                fix=f"if the cluster holds {other}, {SOPS_CONFIG_NAME} is out of date: pin that "
+                f"key (cluster_key: {other} in {SETTINGS_NAME}) and name it in the rules of "
+                f"{SOPS_CONFIG_NAME}; if it holds {expected.keys[0]}: "
+                + _fix(ctx, entry, sf.metadata.foreign_kinds),
+            )
+        elif missing:
             yield RULE.finding(
                 entry.path,
                 f"not encrypted to {' nor '.join(missing)}: Flux cannot decrypt it "

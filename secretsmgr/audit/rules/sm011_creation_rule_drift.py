@@ -18,7 +18,12 @@ from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.plural import plural
 from secretsmgr.repo.settings import SETTINGS_NAME
-from secretsmgr.repo.sopsconfig import CreationRule, age_keys_under_pgp, all_age_recipients
+from secretsmgr.repo.sopsconfig import (
+    SOPS_CONFIG_NAME,
+    CreationRule,
+    age_keys_under_pgp,
+    all_age_recipients,
+)
 from secretsmgr.repo.sopsentry import STRUCTURE, SopsEntry
 from secretsmgr.shellword import sh_path
 from secretsmgr.sops.model import EncryptionRule, RuleKind, SopsMetadata, pgp_id
@@ -48,6 +53,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     elsewhere: list[str] | None = None
     rotations = ctx.repo.rotations
     per_cluster: dict[str | None, frozenset[str]] = {}  # each cluster's keys, read once
+    files_key: dict[tuple[str | None, tuple[str, ...]], str | None] = {}  # see _files_key
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None:
@@ -192,7 +198,36 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                     "so following the rule now would drop it and Flux could no longer decrypt "
                     f"the file; then: {fix}"
                 )
+            stale = _files_key(ctx, entry, extra, files_key) if missing and not dropped else None
+            if stale is not None:
+                # sweep 22, FalkWinkler/home-ops: the rule named a key no applied file was on,
+                # and its cure would have moved the one live file off the key Flux held
+                fix = (
+                    f"if the cluster holds {stale} (every SOPS file the layers apply is on it, "
+                    f"none on the key {label} names), name it in the rule instead: following the "
+                    f"rule would move the file off it; if the cluster holds the rule's key: {fix}"
+                )
             yield RULE.finding(entry.path, f"differs from {label}: " + "; ".join(problems), fix=fix)
+
+
+def _files_key(
+    ctx: AuditContext,
+    entry: SopsEntry,
+    extra: Sequence[str],
+    known: dict[tuple[str | None, tuple[str, ...]], str | None],
+) -> str | None:
+    """The key among ``extra`` that every SOPS file a cluster applying ``entry`` is on, where
+    the key that cluster gets from `.sops.yaml` is on none of them (see SM004); ``known``
+    keeps the answer per cluster and keys."""
+    for group in ctx.repo.expected_keys(entry):
+        if group.source == SOPS_CONFIG_NAME:
+            found = (group.cluster, group.keys)
+            if found not in known:
+                known[found] = ctx.repo.key_of_applied_files(*found)
+            other = known[found]
+            if other is not None and other in extra:
+                return other
+    return None
 
 
 def _them(keys: list[str]) -> str:

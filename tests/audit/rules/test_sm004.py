@@ -253,3 +253,41 @@ def test_no_unjudged_note_for_a_file_under_a_rule_that_names_no_age_key(tmp_path
     )
     report = run_audit(root)
     assert not [n for n in report.notes if "under no .sops.yaml rule" in n], report.notes
+
+
+def test_a_stale_sops_yaml_key_gets_no_one_sided_fix(tmp_path: Path) -> None:
+    # sweep 22 (FalkWinkler/home-ops): .sops.yaml named a key none of the applied files was on,
+    # every one of them being on another; SM004 said Flux cannot decrypt them and its fix,
+    # like SM011's, moved them to the rule's key, which the cluster did not hold
+    from secretsmgr.audit.engine import run_audit
+
+    root = standard_repo(
+        tmp_path / "repo",
+        {
+            "apps/db.enc.yaml": enc(secret("db"), (K2,)),
+            "apps/auth.enc.yaml": enc(secret("auth"), (K2, K3)),
+        },
+        cluster_key=None,
+    )
+    report = run_audit(root)
+    found = {(f.rule, f.path): f for f in report.findings}
+    sm004 = found[("SM004", "apps/db.enc.yaml")]
+    assert sm004.message.startswith(
+        f"not encrypted to the key .sops.yaml names ({K1[:8]}…{K1[-4:]}), and no SOPS file the "
+        f"layers apply is: all are on {K2[:8]}…{K2[-4:]}; Flux cannot decrypt it unless"
+    )
+    assert sm004.fix == (
+        f"if the cluster holds {K2}, .sops.yaml is out of date: pin that key (cluster_key: {K2} "
+        f"in .secretsmgr.yaml) and name it in the rules of .sops.yaml; if it holds {K1}: "
+        "secretsmgr rotate apps/db.enc.yaml"
+    )
+    sm011 = found[("SM011", "apps/db.enc.yaml")]
+    assert sm011.fix is not None and sm011.fix.startswith(f"if the cluster holds {K2} (every")
+    # pinning the files' key ends SM004; one file on the rule's key keeps the plain message
+    write(root, ".secretsmgr.yaml", f"cluster_key: {K2}\n")
+    assert "SM004" not in {f.rule for f in run_audit(root).findings}
+    write(root, ".secretsmgr.yaml", "")
+    write(root, "apps/auth.enc.yaml", enc(secret("auth"), (K1,)))
+    plain = {(f.rule, f.path): f for f in run_audit(root).findings}[("SM004", "apps/db.enc.yaml")]
+    assert plain.message.startswith("not encrypted to the cluster key")
+    assert plain.fix == "secretsmgr rotate apps/db.enc.yaml"
