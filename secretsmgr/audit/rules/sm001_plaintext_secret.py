@@ -462,6 +462,8 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                 text = _text(key_path, value)
                 if _encoded_placeholder(key_path, text) or _cluster_address(key_path, text):
                     continue
+                if _own_name(key_path, value):
+                    continue
                 if key_path.partition(".")[2] in argocd and _argocd_setting(key_path, value, text):
                     continue
                 if _no_secret_config(text) or _empty_json(text):
@@ -486,6 +488,21 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
             here = [replace(h, document=number, line=_line(lines, h.key_path)) for h in here]
         found.extend(here)
     return found
+
+
+def _own_name(key_path: str, value: object) -> bool:
+    """A value that is its key's name in capitals (``password: PASSWORD``, ``secret_key:
+    SECRET_KEY``): an example's stand-in (sweep 22, tinoha/homelab's ``*.example.yaml``, which
+    SM018 passed and SM001 made three errors of); ``password: password`` is a weak password."""
+    if not isinstance(value, str):
+        return False
+    key = key_path.partition(".")[2]
+    shown = value.strip()
+    return (
+        len(shown) >= 4
+        and shown.isupper()
+        and shown == re.sub(r"[^A-Za-z0-9]+", "_", split_camel(key)).strip("_").upper()
+    )
 
 
 def _patch_ops(file: ScannedFile, text: str) -> list[PlaintextSecret]:

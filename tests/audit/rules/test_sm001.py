@@ -1832,3 +1832,25 @@ def test_an_argo_cd_setting_holding_a_token_is_reported(
     )
     found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert f"stringData.{key}" in found
+
+
+def test_a_value_that_is_its_keys_name_in_capitals_is_a_stand_in(tmp_path: Path) -> None:
+    # sweep 22 (tinoha/homelab): `*.example.yaml` Secrets with `password: PASSWORD` and
+    # `secret_key: "SECRET_KEY"` were three SM001 errors, so the gate blocked every commit
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.example.yaml": secret(
+                "db", {"username": "USERNAME", "password": "PASSWORD", "secretKey": "SECRET_KEY"}
+            ),
+            # a weak password is still one, and a capital word under another key too
+            "apps/weak.yaml": secret("weak", {"password": "password", "token": "PASSWORD"}),
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/weak.yaml", "stringData.password"),
+        ("apps/weak.yaml", "stringData.token"),
+    }
