@@ -174,7 +174,16 @@ def _not_sops(entry: SopsEntry) -> RefusedError:
 
 
 # after a file only sops rotates: a selection would refuse it again (sweep 20)
-_NAME_OTHERS = "then name the other files: --all and --layer take this one too"
+_NAME_OTHERS = "then rotate the other files by name: --all and --layer take these too"
+
+
+def _also(blocked: Sequence[str]) -> str:
+    """`` (and 27 more files only sops can rotate: a, b, …)`` for the files of a selection
+    after the first that only sops can rotate (sweep 22: the first of 28 was named alone)."""
+    if len(blocked) < 2:
+        return ""
+    shown = ", ".join(blocked[1:4]) + (", …" if len(blocked) > 4 else "")
+    return f" (and {plural(len(blocked) - 1, 'more file')} only sops can rotate: {shown})"
 
 
 def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
@@ -213,6 +222,13 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         )
     if not chosen:
         raise UsageError("nothing to rotate", hints=("name --layer L, --all or files",))
+    selection = request.all_files or bool(request.layers)
+    blocked = [
+        e.path
+        for e in chosen.values()
+        if e.sops_file is not None and sops_rotate_hint(e.path, e.sops_file.metadata)
+    ]
+    also = _also(blocked) if selection else ""
     for entry in chosen.values():
         if entry.sops_file is None:
             raise _not_sops(entry)
@@ -254,11 +270,11 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
             )
         if metadata.age_recipients:
             hints = [by_sops]
-            if request.all_files or request.layers:
+            if selection:
                 hints.append(_NAME_OTHERS)
             raise RefusedError(
                 f"{entry.path}: also encrypted to {named} keys, which secretsmgr cannot "
-                "wrap a new data key for",
+                f"wrap a new data key for{also}",
                 hints=tuple(hints),
             )
         # only sops gives it a new data key; `sops updatekeys` (adding the cluster's age key)
@@ -268,11 +284,11 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         if cluster_keys and not on_flux_pgp(ctx, entry):  # Flux decrypts it with PGP: no SM004
             how = ctx.sops_configs.updatekeys_hint(entry.path, metadata.foreign_kinds, cluster_keys)
             hints.append(f"it lacks the cluster's age key too (SM004): {how}")
-        if request.all_files or request.layers:
+        if selection:
             hints.append(_NAME_OTHERS)
         raise RefusedError(
             f"{entry.path}: encrypted to {named} keys only, which secretsmgr cannot wrap a "
-            "new data key for",
+            f"new data key for{also}",
             hints=tuple(hints),
         )
     order = {name: i for i, name in enumerate(ctx.layers.names())}
