@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.changelog.chain import Coverage, RecordedStates, State, datakey_id
+from secretsmgr.repo.sopsconfig import sops_rotate_hint
 from secretsmgr.shellword import sh_path
 
 
@@ -33,7 +34,15 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             yield RULE.finding(
                 entry.path,
                 message,
-                fix=f"secretsmgr rotate {sh_path(entry.path)} --reason '…'   (records who and why)",
+                fix=(
+                    # rotate refuses such a file (sweep 22, FrederikS/homelab: its own hint, sops
+                    # rotate -i, brought SM013 straight back); adopt records it as it is
+                    "secretsmgr log --adopt --reason '…'   (records it as it is; sops gave it "
+                    "its new data key)"
+                    if sops_rotate_hint(entry.path, sf.metadata) is not None
+                    else f"secretsmgr rotate {sh_path(entry.path)} --reason '…'   (records who "
+                    "and why)"
+                ),
             )
     history = ctx.changelog_history
     if history is not None and ctx.changelog:

@@ -101,3 +101,18 @@ def test_sm013_fires_key_less_for_one_state_recorded_with_two_data_keys(tmp_path
     report = run_audit(root)
     assert FILE in paths_of(report, "SM013")
     assert "2 different data keys" in next(f.message for f in report.findings if f.rule == "SM013")
+
+
+def test_sm013_sends_a_file_only_sops_rotates_to_adopt(tmp_path: Path) -> None:
+    # sweep 22 (FrederikS/homelab): after `sops rotate -i` of a file on PGP and age keys, as
+    # rotate's refusal says, SM013's fix was that same rotate, which refused again
+    from tests.audit.helpers import write
+    from tests.interop.test_key_types import FOREIGN_ONLY
+
+    root = history_repo(tmp_path)
+    log(root, FILE, datetime.now(UTC), lastmodified="2001-01-01T00:00:00Z")
+    (ours,) = [f for f in run_audit(root).findings if f.rule == "SM013"]
+    assert (ours.fix or "").startswith(f"secretsmgr rotate {FILE} --reason")
+    write(root, FILE, FOREIGN_ONLY["pgp"])
+    (pgp,) = [f for f in run_audit(root).findings if f.rule == "SM013"]
+    assert (pgp.fix or "").startswith("secretsmgr log --adopt --reason '…'")
