@@ -168,6 +168,13 @@ _REFERENCE_VALUE = re.compile(
 _HASHED = re.compile(
     rf"^(?:{HTPASSWD_USER}:)?{CRYPT_HASH}(?:\n(?:{HTPASSWD_USER}:)?{CRYPT_HASH})*$"
 )
+# Stakater Reloader's annotations with no prefix path (``secret.reloader.stakater.com``:
+# sweep 22, FalkWinkler/home-ops) and what they take: a list of object names. Only these: a
+# dotted key of a config (``smtp.example.com: …``) may hold a password in lower case.
+_DOMAIN_KEY = re.compile(r"^(?:secret|configmap)\.reloader\.stakater\.com$")
+_NAME_LIST = re.compile(
+    r"^[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?(?:\s*,\s*[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)*$"
+)
 # A key that names an existing Secret or one of its keys (``existingSecretAdminPassword``).
 _EXISTING_SECRET_KEY = re.compile(r"(?i)^existing_?secret")
 _NAME_LIKE = re.compile(r"^[A-Za-z][A-Za-z_.-]{0,62}$")
@@ -482,6 +489,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
     _, b64, hexa, keyword = _plugins()
     if "/" in key:
         return None  # an annotation or label key (``secret.reloader.stakater.com/reload``)
+    if _DOMAIN_KEY.match(key) and _NAME_LIST.match(value):
+        return None  # ``secret.reloader.stakater.com: db-creds,app-secret`` names Secrets
     if _EXISTING_SECRET_KEY.match(key) and _NAME_LIKE.match(value):
         return None  # existingSecretAdminPassword: harbor-credentials names a Secret
     if _DOC_PATH.match(value):

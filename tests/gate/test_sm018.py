@@ -385,6 +385,9 @@ def test_hashes_references_names_and_ids_from_real_repositories_are_no_credentia
         ("template", "d1498e900d2e7b5cd6b3e3f5d5f7e6b1"),
         ("External Secrets", "security/external-secrets.md"),
         ("ClientSecret", "azure://shelken-homelab/client-secret"),
+        # sweep 22 (FalkWinkler/home-ops): Stakater Reloader's annotations name Secrets
+        ("secret.reloader.stakater.com", "onepassword-secret"),
+        ("secret.reloader.stakater.com", "db-credentials,app-secret"),
         # sweep 22 (Jdavid77/home-cluster: zot's secretFiles.htpasswd): htpasswd lines
         ("htpasswd", "admin:$2y$05$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"),
         ("htpasswd", "a:$2y$05$N9qo8uLOickgx2ZMRZoMy\nb.c@d:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/"),
@@ -396,6 +399,7 @@ def test_hashes_references_names_and_ids_from_real_repositories_are_no_credentia
         ("client_secret", "Zq8vLw2pRtXy7Kp3Mn9QwErT"),
         ("password", "azure://app:Zq8vLw2pRt@db.example.org"),
         ("htpasswd", "admin:Zq8vLw2pRtXy7Kp3"),
+        ("secret.reloader.stakater.com", "Zq8vLw2pRtXy7Kp3Mn9QwErT"),
         ("htpasswd", "a:$2y$05$N9qo8uLOickgx2ZMRZoMy\nb:Zq8vLw2pRtXy7Kp3"),
     ):
         assert judge_value(key, value) is not None, (key, value)
