@@ -880,7 +880,15 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
     matched = next((n for n in others if configs.rule_for(n)[1] is not None), None)
     if matched is None:
         # no rule for any of the names (Saharariel, osnabrugge): the rule comes first
-        where = configs.rule_for(path)[0] or ".sops.yaml"
+        governing = configs.rule_for(path)[0]
+        # no .sops.yaml in the file's folder or above (sweep 22, hansjlachmann/pi-cluster: the
+        # only one was clusters/staging/.sops.yaml; "add one to .sops.yaml" led there, and
+        # encrypt still found none): one at the root is the one to create
+        add = (
+            f"add one to {governing}"
+            if governing
+            else "no .sops.yaml is above the file: create one at the repository root with one"
+        )
         key = ctx.repo.cluster_keys[0] if ctx.repo.cluster_keys else "<the cluster key>"
         named = [path, *(posixpath.basename(n) for n in others)]
         rename = (
@@ -889,8 +897,8 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
             else f"rename the file to {target} (and its kustomization.yaml entry), then "
         )
         return (
-            f"no .sops.yaml creation rule matches {', '.join(named[:-1])} or {named[-1]}: add "
-            f"one to {where} (path_regex: \\.enc{re.escape(ext)}$, encrypted_regex: "
+            f"no .sops.yaml creation rule matches {', '.join(named[:-1])} or {named[-1]}: "
+            f"{add} (path_regex: \\.enc{re.escape(ext)}$, encrypted_regex: "
             f"^(data|stringData)$, age: {key}), then {rename}secretsmgr encrypt -i "
             f"{sh_path(target)}"
         )

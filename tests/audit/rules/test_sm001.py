@@ -484,6 +484,14 @@ def test_with_no_creation_rule_for_any_name_the_fix_starts_with_the_rule(tmp_pat
         f".sops.yaml (path_regex: \\.enc\\.yaml$, encrypted_regex: ^(data|stringData)$, age: {K1})"
     )
     assert found.fix.endswith("then secretsmgr encrypt -i apps/db.enc.yaml")
+    # sweep 22 (hansjlachmann/pi-cluster): the only .sops.yaml is below another folder
+    (tmp_path / ".sops.yaml").unlink()
+    write(tmp_path, "clusters/prod/.sops.yaml", sops_yaml((r"\.enc\.yaml$", (K1,))))
+    found = next(f for f in run_audit(tmp_path).findings if f.rule == "SM001")
+    assert (found.fix or "").startswith(
+        "no .sops.yaml creation rule matches apps/db.yaml, db.enc.yaml or db.sops.yaml: no "
+        ".sops.yaml is above the file: create one at the repository root with one (path_regex:"
+    )
 
 
 def test_the_rename_goes_to_the_sops_name_when_only_that_name_has_a_rule(tmp_path: Path) -> None:
