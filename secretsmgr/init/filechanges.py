@@ -167,9 +167,11 @@ def sops_yaml_change(
     allowed: Sequence[str],
     force: bool,
     pgp: Mapping[str | None, Sequence[str]] | None = None,
+    new: frozenset[str] = frozenset(),
 ) -> tuple[FileChange, list[str]]:
     """`.sops.yaml` with one rule per set of clusters, and notes on a kept one that names a
-    cluster key in no rule."""
+    cluster key in no rule (``new``: keys this run makes, named as such, never by a public key
+    a dry run made up and forgets)."""
     groups = path_groups(inv.layers, _foreign_unread(inv))
     text = sops_yaml_text(groups, keys, allowed, pgp)
     _check_rules(inv, text, keys, groups)
@@ -186,8 +188,10 @@ def sops_yaml_change(
         return FileChange(SOPS_CONFIG_NAME, FileState.REPLACE, what, text), []
     notes = []
     for key in unnamed_keys(inv, keys):
+        # sweep 22: a dry run named a key it made up, another one each run
+        which = "the new cluster key" if key in new else f"the cluster key {short_key(key)}"
         notes.append(
-            f"the kept {SOPS_CONFIG_NAME} names the cluster key {short_key(key)} in no rule: "
+            f"the kept {SOPS_CONFIG_NAME} names {which} in no rule: "
             "files sops creates would not be encrypted to it (--force rewrites it)"
         )
     kept = FileChange(SOPS_CONFIG_NAME, FileState.KEPT, "exists (--force rewrites it)")

@@ -45,7 +45,14 @@ from secretsmgr.init.filechanges import (
 )
 from secretsmgr.init.keychoice import decide_keys
 from secretsmgr.init.keystore import Stored, check_store, store_new_keys
-from secretsmgr.init.model import ADOPT_REASON, FileState, InitOptions, InitPlan, InitResult
+from secretsmgr.init.model import (
+    ADOPT_REASON,
+    NEW,
+    FileState,
+    InitOptions,
+    InitPlan,
+    InitResult,
+)
 from secretsmgr.keys.oskeyring import KeyringAbsentError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.git import ignored_paths
@@ -192,8 +199,9 @@ def plan_init(
             f"key from the {SOPS_CONFIG_NAME} rule of its path, as before"
         )
     pgp = flux_pgp_keys(inv)
+    made = frozenset(c.public for c in cluster_keys if c.source == NEW)
     sops_change, sops_notes = sops_yaml_change(
-        inv, keys, pinned.allowed_recipients, options.force, pgp
+        inv, keys, pinned.allowed_recipients, options.force, pgp, made
     )
     notes += sops_notes
     notes += _state_notes(inv, keys, pinned.allowed_recipients)

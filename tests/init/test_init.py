@@ -1235,3 +1235,22 @@ def test_the_hook_step_sends_no_one_to_force_where_it_rewrites_a_kept_sops_yaml(
     assert step.startswith(
         "add the secretsmgr-check hook to the kept .pre-commit-config.yaml (init --force adds it"
     )
+
+
+def test_a_dry_run_calls_the_key_it_would_make_the_new_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 22 (m1xxos, WolfeCub, ShadyF: PGP repositories): the note named a public key the
+    # dry run made up, another one on every run, which would never exist
+    repo = one_cluster_repo(tmp_path / "repo")
+    fingerprint = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"
+    write(
+        repo,
+        ".sops.yaml",
+        f"creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n    pgp: {fingerprint}\n",
+    )
+    commit(repo)
+    out, _ = init(repo, capsys, "--dry-run", "-o", str(tmp_path / "new.agekey"))
+    (note,) = [line for line in out.splitlines() if "in no rule" in line]
+    assert note.startswith("note: the kept .sops.yaml names the new cluster key in no rule")
+    assert "age1" not in note
