@@ -230,6 +230,17 @@ def entry_text(key: str, *, cluster: bool) -> str:
     return f"{key.strip()}\n{CLUSTER_MARK}" if cluster else key.strip()
 
 
+def keyring_absent() -> bool:
+    """Whether no OS keyring backend is available here (one that fails to open counts as
+    there: its own error says why)."""
+    from secretsmgr.errors import UserError
+
+    try:
+        return keyring_source().backend() is None
+    except UserError:
+        return False
+
+
 def keyring_source() -> OsKeyring:
     """The keyring source of the contract's chain."""
     return OsKeyring()

@@ -781,8 +781,17 @@ def test_key_show_with_no_key_at_hand_points_at_a_key_file_the_repository_needs(
     assert "set SOPS_AGE_KEY_FILE to it" in shown.err and "key generate" not in shown.err
     (repo / ".secretsmgr.yaml").unlink()
     (repo / ".sops.yaml").unlink()
+    # sweep 22: with no OS keyring, "generate one: secretsmgr key generate --keyring" failed
+    # when pasted; the default key file it names instead is one every later command reads
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # this test's own default key file
     bare = run(repo, env, "key", "show", expect=2)
-    assert "generate one: secretsmgr key generate --keyring" in bare.err
+    keys_file = tmp_path / "config/sops/age/keys.txt"
+    assert f"secretsmgr key generate -o {keys_file}" in bare.err
+    assert "--keyring" not in bare.err
+    generated = run(repo, env, "key", "generate", "-o", str(keys_file), expect=0)
+    shown = run(repo, env, "key", "show", expect=0)
+    assert generated.out.strip() in shown.out
 
 
 def test_begin_again_with_every_file_done_puts_the_new_key_back_in_sops_yaml(
