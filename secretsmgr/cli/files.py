@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from secretsmgr.keys.bech32 import short_key
-from secretsmgr.shellword import sh_path
+from secretsmgr.shellword import sh_path, sh_word
 
 if TYPE_CHECKING:
     from secretsmgr.errors import DecryptionError
@@ -59,8 +59,9 @@ def about_file(
             shown = ", ".join(short_key(p) for p in publics) or "none"
             err.hints = (
                 f"the identities tried ({shown}) are not among its recipients",
+                # the key tried, not a stand-in a pasted hint fails on (sweep 22)
                 "ask a holder of one of its keys to run: secretsmgr rotate --add-recipient "
-                f"YOUR_AGE_KEY {file}",
+                f"{sh_word(publics[0]) if publics else 'YOUR_AGE_KEY'} {sh_path(str(file))}",
             )
         raise err from exc
 

@@ -238,6 +238,11 @@ def test_decrypt_with_the_wrong_key(
     assert code == 1 and out == ""
     assert_clean_error(err, SECRET_VALUE, STRANGER_KEY.read_text().split()[-1])
     assert "could not recover the data key" in err
+    # the key to add is the one tried, never a stand-in that fails when pasted (sweep 22)
+    from secretsmgr.keys.age import parse_identities
+
+    (tried,) = parse_identities(STRANGER_KEY.read_text(), "test").publics
+    assert f"secretsmgr rotate --add-recipient {tried} {target}" in err
 
 
 def test_decrypt_tampered_file_fails_and_leaves_it(
