@@ -37,15 +37,19 @@ def _keys(keys: list[str]) -> str:
 
 
 def _governs(configs: list[str]) -> str:
-    """``a governs only…`` for one config, ``a and b each govern only…`` for more."""
+    """Where ``configs`` are read: sops reads the `.sops.yaml` nearest its working directory,
+    while this tool reads the one nearest each file (sweep 22, kptasznik/homelab: "governs only
+    the files below its own folder" was wrong of sops, which uses it when run from there)."""
     if len(configs) == 1:
-        return f"{configs[0]} governs only the files below its own folder"
-    named = (
-        f"{configs[0]} and {configs[1]}"
-        if len(configs) == 2
-        else f"{configs[0]}, {configs[1]} and others"
-    )
-    return f"{named} each govern only the files below their own folder"
+        where = f"{configs[0]} is read only by a sops run from its folder"
+    else:
+        named = (
+            f"{configs[0]} and {configs[1]}"
+            if len(configs) == 2
+            else f"{configs[0]}, {configs[1]} and others"
+        )
+        where = f"{named} are read only by a sops run from their folders"
+    return f"{where}, never by secretsmgr or a sops run from the repository root"
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -67,7 +71,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 # another tree, which that config does not govern
                 yield RULE.finding(
                     entry.path,
-                    f"no .sops.yaml above this file: {_governs(elsewhere)}",
+                    f"no .sops.yaml in this file's folder or above: {_governs(elsewhere)}",
                     fix="move that .sops.yaml to a folder above every file it is meant for "
                     "(with path_regex rules relative to it), or add one above this file",
                 )

@@ -251,8 +251,8 @@ def test_a_sops_yaml_in_another_folder_is_named(tmp_path: Path) -> None:
     write(tmp_path, "clusters/io/.sops.yaml", sops_yaml((r"\.enc\.yaml$", (K1,))))
     (finding,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
     assert finding.message == (
-        "no .sops.yaml above this file: clusters/io/.sops.yaml governs only the files below "
-        "its own folder"
+        "no .sops.yaml in this file's folder or above: clusters/io/.sops.yaml is read only by a "
+        "sops run from its folder, never by secretsmgr or a sops run from the repository root"
     )
     assert finding.fix is not None and finding.fix.startswith("move that .sops.yaml")
 
@@ -267,12 +267,13 @@ def test_several_sops_yaml_elsewhere_are_named_in_the_plural(tmp_path: Path) -> 
         write(tmp_path, f"clusters/{name}/.sops.yaml", sops_yaml((r"\.enc\.yaml$", (K1,))))
     (finding,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
     assert finding.message == (
-        "no .sops.yaml above this file: clusters/a/.sops.yaml, clusters/b/.sops.yaml and others "
-        "each govern only the files below their own folder"
+        "no .sops.yaml in this file's folder or above: clusters/a/.sops.yaml, "
+        "clusters/b/.sops.yaml and others are read only by a sops run from their folders, never "
+        "by secretsmgr or a sops run from the repository root"
     )
     (tmp_path / "clusters/c/.sops.yaml").unlink()
     (finding,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
-    assert "clusters/a/.sops.yaml and clusters/b/.sops.yaml each govern only" in finding.message
+    assert "clusters/a/.sops.yaml and clusters/b/.sops.yaml are read only" in finding.message
 
 
 def test_the_fix_never_re_encrypts_under_a_rule_that_leaves_a_secret_value_clear(
