@@ -332,7 +332,7 @@ def secret_key_paths(docs: Sequence[MapNode]) -> list[str]:
     return found
 
 
-_SHOWN = 60  # longer rule values (a regex of every key name) are cut in the message
+_SHOWN = 80  # longer rule values (a regex of every key name) are cut in the message
 
 
 def _clip(value: str, other: str) -> str:

@@ -239,6 +239,10 @@ def test_two_long_regexes_show_where_they_differ(tmp_path: Path) -> None:
     assert _clip(wanted, got) == f"…t|apiKey|token)$ ({len(wanted)} characters)"
     # a difference at the start, and a short value, as before
     assert _clip("x" + got, got).startswith("x^(password|") and _clip("^(a)$", got) == "^(a)$"
+    # sweep 22 (red-lichtie/homelab-cluster): a 62-character rule cut in its middle hid what
+    # the file's ^(data|stringData)$ lacks; one that fits a line is shown whole
+    talos = "^(data|stringData|key|token|secretboxEncryptionSecret|secret|ca|crt)$"
+    assert _clip(talos, "^(data|stringData)$") == talos
 
 
 def test_a_sops_yaml_in_another_folder_is_named(tmp_path: Path) -> None:
