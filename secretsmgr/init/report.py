@@ -41,6 +41,13 @@ def _export_step(plan: InitPlan, key: ClusterKey, keys: int, env: str) -> str:
     if new and keys > 1 and key.cluster:  # pinned as clusters.NAME.cluster_key
         pick = f" --cluster {sh_word(key.cluster)}"
     who = f" (cluster {key.cluster})" if keys > 1 and key.cluster else ""
+    sharing = [c.cluster for c in plan.clusters if c.public == key.public and c.cluster]
+    if len(sharing) > 1:
+        # sweep 22, bancey/lab-ops: three clusters on one key got one command, said once
+        who = (
+            f" (clusters {', '.join(sharing)} share it: once in each cluster's kubectl context, "
+            "--context NAME with --apply)"
+        )
     if not new and key.public not in plan.held:
         env = ""  # no identity at hand opens it: its holder runs the step (ergho, sweep 18)
         give = "if the cluster lacks it, a holder of its private key gives Flux the key"

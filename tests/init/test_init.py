@@ -1254,3 +1254,14 @@ def test_a_dry_run_calls_the_key_it_would_make_the_new_one(
     (note,) = [line for line in out.splitlines() if "in no rule" in line]
     assert note.startswith("note: the kept .sops.yaml names the new cluster key in no rule")
     assert "age1" not in note
+
+
+def test_clusters_that_share_a_key_are_told_to_give_it_to_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 22 (bancey/lab-ops): three clusters on one key got one export command, said once
+    repo = two_cluster_repo(tmp_path / "repo")
+    out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
+    (step,) = [s for s in _steps(out) if "key export" in s]
+    assert "(clusters " in step and "share it: once in each cluster's kubectl context" in step
+    assert "staging" in step and "production" in step
