@@ -47,6 +47,37 @@ def test_a_bootstrap_is_a_cluster_named_after_its_folder(git_checkout: GitRepo) 
     assert g.clusters_of("apps/s.enc.yaml") == ("home",)
 
 
+def test_a_kustomization_whose_path_is_no_string_applies_nothing(git_checkout: GitRepo) -> None:
+    """kptasznik/homelab (sweep 22): ``path:`` followed by a list item (``- ./apps/prod``),
+    which Flux refuses, was read as the whole repository: the layer became a cluster root named
+    ``apps`` that applied every file, the monitoring layer's files too."""
+    bootstrap(git_checkout, "clusters/prod")
+    git_checkout.git("remote", "add", "origin", "https://github.com/example/ops.git")
+    git_checkout.write(
+        "clusters/prod/apps.yaml",
+        flux_ks("apps", "./apps/prod").replace(
+            "  path: ./apps/prod\n", "  path:\n    - ./apps/prod\n"
+        ),
+    )
+    git_checkout.write("clusters/prod/monitoring.yaml", flux_ks("monitoring", "./monitoring"))
+    git_checkout.write("apps/prod/kustomization.yaml", "resources: [s.enc.yaml]\n")
+    git_checkout.write("apps/prod/s.enc.yaml", "kind: Secret\n")
+    git_checkout.write("monitoring/kustomization.yaml", "resources: [m.enc.yaml]\n")
+    git_checkout.write("monitoring/m.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert [c.name for c in g.clusters] == ["prod"]
+    assert g.clusters[0].path == "clusters/prod"
+    assert sorted(g.names()) == ["apps", "flux-system", "monitoring"]
+    apps = g.get("apps")
+    assert apps is not None and not apps.files and apps.path != "."
+    assert g.layers_of("apps/prod/s.enc.yaml") == ()
+    assert g.layers_of("monitoring/m.enc.yaml") == ("monitoring",)
+    assert any(
+        n.startswith("layer apps: spec.path is not a string") and "applies nothing" in n
+        for n in g.notes
+    ), g.notes
+
+
 def test_a_bootstrap_patch_of_the_source_is_not_its_definition(git_checkout: GitRepo) -> None:
     """Michaelpalacce/HomeLab (sweep 18): a gotk-patch.yaml setting the GitRepository's
     interval (no url) sorts before gotk-sync.yaml and was taken as the source: every layer was

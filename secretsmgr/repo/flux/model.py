@@ -86,7 +86,7 @@ class _Model(Workspace):
         """Cluster roots, in the order the clusters will be reported."""
         found: list[Root] = []
         for ks in self.scan.kustomizations:
-            if ks.source.kind != "GitRepository":
+            if ks.source.kind != "GitRepository" or ks.rejected:
                 continue
             folder = normalize_spec_path(ks.path)
             origin_dir = posixpath.dirname(ks.origin)
@@ -366,6 +366,9 @@ class _Model(Workspace):
         applies: dict[str, set[tuple[str, str]]] = {}  # a candidate's file -> the ones it lists
         reach_of: dict[str, set[str]] = {}  # a candidate's file -> the files its build reads
         for ks in candidates:
+            if ks.rejected:  # Flux refuses it: it reaches nothing
+                dead.add((ks.origin, ks.name))
+                continue
             as_built = rendered.get((ks.origin, ks.name), ks)
             art, _ = self.source_of(as_built, self._implicit(as_built, None))
             folder = art.resolve(normalize_spec_path(as_built.path)) if art is not None else None
@@ -504,7 +507,7 @@ class _Model(Workspace):
         if not by_origin:
             return found
         differ: set[tuple[str, str]] = set()
-        pending = [ks for ks in candidates if "${" not in ks.path]
+        pending = [ks for ks in candidates if "${" not in ks.path and not ks.rejected]
         while pending:
             parent = pending.pop(0)
             art, _ = self.source_of(parent, self._implicit(parent, None))
@@ -748,6 +751,8 @@ class _Model(Workspace):
                 and self._another_repository(definition.url),
             )
             return layer, []
+        if ks.rejected:  # Flux refuses it (its problems say why): it applies nothing
+            return make_layer(ks, root.cluster, "", None, version=version), []
         unknown = set(re.findall(r"\$\{([_A-Za-z][_A-Za-z0-9]*)", ks.path))
         if unknown:
             return make_layer(ks, root.cluster, "", None, unresolved=unknown, version=version), []

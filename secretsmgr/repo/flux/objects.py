@@ -177,6 +177,9 @@ class FluxKustomization:
     origin: str  # the file that defines it
     problems: tuple[str, ...] = ()
     path_given: bool = True  # False: no spec.path, so the whole tree of its source
+    # the API server refuses it (its schema wants a mapping spec and a string spec.path): it
+    # never exists in the cluster and applies nothing; ``problems`` says why
+    rejected: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -193,6 +196,7 @@ def parse_kustomization(doc: Mapping[str, object], origin: str) -> FluxKustomiza
         return None
     namespace = as_str(md.get("namespace")) or "flux-system"
     spec = as_map(doc.get("spec"))
+    rejected = spec is None
     if spec is None:
         problems.append("spec is not a mapping")
         spec = {}
@@ -200,8 +204,13 @@ def parse_kustomization(doc: Mapping[str, object], origin: str) -> FluxKustomiza
     path_given = raw_path is not None
     path = as_str(raw_path) if raw_path is not None else "."
     if path is None:
+        # sweep 22, kptasznik/homelab: ``path:`` holding a list item (``- ./apps/prod``) was
+        # read as the whole repository, which made the layer a cluster root of its own
         problems.append("spec.path is not a string")
+        rejected = True
         path = "."
+    if rejected:
+        problems[-1] += ": Flux refuses this Kustomization, which applies nothing"
     source_map = as_map(spec.get("sourceRef")) or {}
     source = Ref(
         as_str(source_map.get("kind")) or "GitRepository",
@@ -258,6 +267,7 @@ def parse_kustomization(doc: Mapping[str, object], origin: str) -> FluxKustomiza
         origin=origin,
         problems=tuple(problems),
         path_given=path_given,
+        rejected=rejected,
     )
 
 
