@@ -930,6 +930,71 @@ def test_a_base_nothing_includes_is_still_a_root(git_checkout: GitRepo) -> None:
     assert [(x.name, x.path, x.decrypts_sops) for x in g.layers] == [("app", "app/base", False)]
 
 
+def _oci(ks: str) -> str:
+    return ks.replace(
+        "    kind: GitRepository\n    name: flux-system\n",
+        "    kind: OCIRepository\n    name: flux-system\n",
+    )
+
+
+def _shared_sync_folder(repo: GitRepo) -> None:
+    """Ivanhahanov/ctf-school-ctfd: deploy/clusters/base holds the Kustomizations kind and cloud
+    share through ``../base``; each cluster's flux-system (applied by make, not listed) syncs
+    its folder from an OCIRepository."""
+    repo.write("clusters/base/kustomization.yaml", "resources: [sync.yaml]\n")
+    repo.write(
+        "clusters/base/sync.yaml",
+        _oci(flux_ks("infra", "./infra", decryption=""))
+        + "---\n"
+        + _oci(flux_ks("app", "./app", ("infra",), decryption="")),
+    )
+    repo.write("infra/kustomization.yaml", "resources: [s.enc.yaml]\n")
+    repo.write("infra/s.enc.yaml", "kind: Secret\n")
+    repo.write("app/kustomization.yaml", "resources: [s.enc.yaml]\n")
+    repo.write("app/s.enc.yaml", "kind: Secret\n")
+    for name in ("kind", "cloud"):
+        repo.write(
+            f"clusters/{name}/flux-system.yaml",
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\n"
+            "metadata: {name: flux-system, namespace: flux-system}\n"
+            "spec: {url: 'oci://${REGISTRY}/deploy', ref: {tag: '${TAG}'}}\n---\n"
+            + _oci(flux_ks("flux-system", f"./clusters/{name}", decryption="")),
+        )
+        repo.write(f"clusters/{name}/kustomization.yaml", "resources: [../base, secrets.yaml]\n")
+        repo.write(
+            f"clusters/{name}/secrets.yaml",
+            _oci(flux_ks("secrets", f"./clusters/{name}/secrets", ("infra",))),
+        )
+        repo.write(f"clusters/{name}/secrets/kustomization.yaml", "resources: [s.enc.yaml]\n")
+        repo.write(f"clusters/{name}/secrets/s.enc.yaml", "kind: Secret\n")
+
+
+def test_a_folder_of_kustomizations_cluster_roots_include_is_no_cluster(
+    git_checkout: GitRepo,
+) -> None:
+    # sweep 22: its Kustomizations, which nothing in the checkout applies as the OCIRepository
+    # is not mapped, were taken as applied by hand from their own folder: a third cluster "base"
+    _shared_sync_folder(git_checkout)
+    # the oracle: each cluster's folder builds the shared Kustomizations (Flux applies them)
+    for name in ("kind", "cloud"):
+        names = _kustomize_names(git_checkout.path, f"clusters/{name}")
+        assert sorted(names) == ["app", "infra", "secrets"]
+    g = graph(git_checkout)
+    assert sorted(c.name or "" for c in g.clusters) == ["cloud", "kind"]
+    assert all(x.path != "clusters/base" for x in g.layers)
+    assert g.layers_of("clusters/base/sync.yaml") == ()
+
+
+def test_a_mapped_source_puts_a_shared_folder_under_each_cluster(git_checkout: GitRepo) -> None:
+    _shared_sync_folder(git_checkout)
+    g = find_layers(
+        WorktreeSnapshot(git_checkout.path), sources={"OCIRepository/flux-system/flux-system": "."}
+    )
+    assert sorted(c.name or "" for c in g.clusters) == ["cloud", "kind"]
+    assert sorted(c or "" for c in g.clusters_of("app/s.enc.yaml")) == ["cloud", "kind"]
+    assert g.clusters_of("clusters/kind/secrets/s.enc.yaml") == ("kind",)
+
+
 def test_layers_reading_one_outside_source_share_one_note(git_checkout: GitRepo) -> None:
     """PingCAP-QE/ee-ops (eighth sweep): 20 of its 26 opening notes named one GitRepository."""
     bootstrap(git_checkout, "clusters/home")

@@ -556,34 +556,47 @@ class _Model(Workspace):
         (``resources: [../base/]``), which nothing includes in turn, is a base, not a root: its
         Kustomizations are applied as that including folder builds them, with its patches
         (honya-bookstore/infrastructure's ``kubernetes/cluster/base``); one per including
-        folder, when several clusters share the base. A file its own folder's kustomization
-        reads only as a patch is no Kustomization of its own."""
+        folder, when several clusters share the base. One that only folders Flux applies
+        include (a Flux Kustomization's path) is none either: Flux applies it through that
+        Kustomization, whose walk lists it when its source is this checkout (none when it is
+        outside it). A file its own folder's kustomization reads only as a patch is no
+        Kustomization of its own."""
         folder = posixpath.dirname(ks.origin)
-        outer = self._including_folders(ks.origin, read)
+        outer, by_flux = self._including_folders(ks.origin, read)
         found = []
         for top in outer:
-            result = self.build(self.artifact("", None), top, None)
-            uses = result.uses.get(ks.origin, set())
-            if (
-                result.missing
-                or result.problems
-                or not any(u.kind is UseKind.RESOURCE for u in uses)
-            ):
-                continue  # a folder kustomize cannot build was never applied that way
-            found.append((self._as_built(ks, result, renamed=True), top, True))
+            if self._includes(top, ks.origin):
+                result = self.build(self.artifact("", None), top, None)
+                found.append((self._as_built(ks, result, renamed=True), top, True))
         if found:
             return found
+        if any(self._includes(top, ks.origin) for top in by_flux):
+            # sweep 22, Ivanhahanov/ctf-school-ctfd: deploy/clusters/base, shared by the paths
+            # of two clusters' Kustomizations that read an OCIRepository, was cluster "base"
+            return []
         if any(posixpath.join(folder, n) in self.repo.files for n in KUSTOMIZATION_NAMES):
             own = self.build(self.artifact("", None), folder or ".", None).uses.get(ks.origin)
             if own and all(u.kind in (UseKind.PATCH, UseKind.LEGACY_PATCH) for u in own):
                 return []  # a patch of a Kustomization, not one
         return [(self._as_applied(ks), folder, False)]
 
-    def _including_folders(self, origin: str, read: set[str]) -> list[str]:
+    def _includes(self, top: str, origin: str) -> bool:
+        """Whether kustomize builds ``top`` whole, with ``origin`` as a resource in it (a
+        folder kustomize cannot build was never applied that way)."""
+        result = self.build(self.artifact("", None), top, None)
+        uses = result.uses.get(origin, set())
+        return (
+            not result.missing
+            and not result.problems
+            and any(u.kind is UseKind.RESOURCE for u in uses)
+        )
+
+    def _including_folders(self, origin: str, read: set[str]) -> tuple[list[str], list[str]]:
         """The outermost folders whose kustomization files include ``origin``, or the folder
         holding it, as a kustomize resource or component, through any chain of other folders;
-        none whose kustomization file a build already reads, nor one that is a Flux
-        Kustomization's path (Flux applies it, with that Kustomization's patches)."""
+        none whose kustomization file a build already reads. A folder that is a Flux
+        Kustomization's path is no folder applied by hand (Flux applies it, with that
+        Kustomization's patches): those come second, and the chain stops there."""
         includers = self._includers_by_target()
         own = posixpath.dirname(origin) or "."
 
@@ -591,12 +604,11 @@ class _Model(Workspace):
             return [
                 top
                 for kpath in sorted(includers.get(target, ()))
-                if kpath not in read
-                and (top := posixpath.dirname(kpath) or ".") != own
-                and not self._flux_applied(top)
+                if kpath not in read and (top := posixpath.dirname(kpath) or ".") != own
             ]
 
         out: list[str] = []
+        by_flux: list[str] = []
         done: set[str] = set()
         pending = including(origin) + including(own)
         while pending:
@@ -604,11 +616,14 @@ class _Model(Workspace):
             if top in done:
                 continue
             done.add(top)
+            if self._flux_applied(top):
+                by_flux.append(top)
+                continue
             above = including(top)
             if not above:
                 out.append(top)  # nothing includes it: the folder applied by hand
             pending += [t for t in above if t not in done]
-        return out
+        return out, by_flux
 
     def _includers_by_target(self) -> dict[str, set[str]]:
         """Each path a kustomization file includes (resource or component) -> those files."""
