@@ -9,6 +9,7 @@ import pytest
 from secretsmgr.repo.flux import find_layers
 from secretsmgr.repo.settings import ClusterSpec
 from secretsmgr.repo.snapshot import WorktreeSnapshot
+from secretsmgr.sops.yamlio import safe_load_all
 
 from .helpers import GitRepo
 from .test_flux_model import flux_ks
@@ -99,6 +100,94 @@ def test_a_bootstrap_patch_of_the_source_is_not_its_definition(git_checkout: Git
     assert [(x.cluster, x.name) for x in g.layers] == [("home", "flux-system"), ("home", "apps")]
     assert g.layers_of("apps/s.enc.yaml") == ("apps",)
     assert not [n for n in g.notes if "outside this checkout" in n]
+
+
+_IGNORE_PATCH = (
+    "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+    "metadata: {name: flux-system, namespace: flux-system}\n"
+    "spec:\n  ignore: |\n    *.md\n    apps/skip/\n"
+)
+_IGNORE_OP = (
+    "  - target: {kind: GitRepository, name: flux-system}\n"
+    "    patch: |\n      - op: add\n        path: /spec/ignore\n"
+    '        value: "apps/skip/"\n'
+)
+
+
+@pytest.mark.parametrize("form", ["patch file", "json6902", "outer folder"])
+def test_a_bootstrap_source_is_read_after_the_patches_that_build_it(
+    git_checkout: GitRepo, form: str
+) -> None:
+    """ShadyF/k8s-homelab (sweep 22): gotk-patches.yaml, a patch of flux-system/'s
+    kustomization.yaml, sets the GitRepository's spec.ignore; only the object as written was
+    read, so the three files it leaves out were judged as the apps layer's."""
+    bootstrap(git_checkout, "clusters/prod")
+    git_checkout.write("clusters/prod/apps.yaml", flux_ks("apps", "./apps"))
+    git_checkout.write("apps/keep/s.enc.yaml", "kind: Secret\n")
+    git_checkout.write("apps/skip/s.enc.yaml", "kind: Secret\n")
+    built = "clusters/prod/flux-system"
+    if form == "patch file":
+        git_checkout.write(f"{built}/gotk-patches.yaml", _IGNORE_PATCH)
+        git_checkout.write(
+            f"{built}/kustomization.yaml",
+            "resources: [gotk-sync.yaml]\npatches:\n  - path: gotk-patches.yaml\n",
+        )
+    elif form == "json6902":
+        git_checkout.write(
+            f"{built}/kustomization.yaml", "resources: [gotk-sync.yaml]\npatches:\n" + _IGNORE_OP
+        )
+    else:  # the cluster folder's kustomization.yaml, which the bootstrap builds, patches it
+        built = "clusters/prod"
+        git_checkout.write(
+            f"{built}/kustomization.yaml",
+            "resources: [flux-system, apps.yaml]\npatches:\n" + _IGNORE_OP,
+        )
+    # the oracle: the GitRepository Flux applies carries the ignore
+    from tests.flux_corpus.test_kustomize_oracle import kustomize
+
+    out = kustomize(git_checkout.path, built)
+    repos = [d for d in safe_load_all(out) if isinstance(d, dict) and d["kind"] == "GitRepository"]
+    assert len(repos) == 1 and "apps/skip/" in repos[0]["spec"]["ignore"]
+    g = graph(git_checkout)
+    assert [c.name for c in g.clusters] == ["prod"]
+    assert g.layers_of("apps/keep/s.enc.yaml") == ("apps",)
+    assert g.layers_of("apps/skip/s.enc.yaml") == ()
+    apps = g.get("apps")
+    assert apps is not None and "apps/skip/s.enc.yaml" in apps.ignored
+
+
+def test_a_mapped_oci_source_is_read_after_the_patches_that_build_it(git_checkout: GitRepo) -> None:
+    bootstrap(git_checkout, "clusters/prod")
+    git_checkout.write(
+        "clusters/prod/oci.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\n"
+        "metadata: {name: manifests, namespace: flux-system}\n"
+        "spec: {url: 'oci://ghcr.io/example/manifests', ref: {tag: latest}}\n",
+    )
+    git_checkout.write(
+        "clusters/prod/apps.yaml",
+        flux_ks("apps", "./apps").replace(
+            "    kind: GitRepository\n    name: flux-system\n",
+            "    kind: OCIRepository\n    name: manifests\n",
+        ),
+    )
+    git_checkout.write(
+        "clusters/prod/kustomization.yaml",
+        "resources: [flux-system, oci.yaml, apps.yaml]\npatches:\n"
+        + _IGNORE_OP.replace("GitRepository, name: flux-system", "OCIRepository, name: manifests"),
+    )
+    git_checkout.write("apps/keep/s.enc.yaml", "kind: Secret\n")
+    git_checkout.write("apps/skip/s.enc.yaml", "kind: Secret\n")
+    from tests.flux_corpus.test_kustomize_oracle import kustomize
+
+    out = kustomize(git_checkout.path, "clusters/prod")
+    oci = [d for d in safe_load_all(out) if isinstance(d, dict) and d["kind"] == "OCIRepository"]
+    assert oci[0]["spec"]["ignore"] == "apps/skip/"
+    g = find_layers(
+        WorktreeSnapshot(git_checkout.path), sources={"OCIRepository/flux-system/manifests": "."}
+    )
+    assert g.layers_of("apps/keep/s.enc.yaml") == ("apps",)
+    assert g.layers_of("apps/skip/s.enc.yaml") == ()
 
 
 def test_a_kustomization_the_bootstrap_does_not_reach_is_not_live(git_checkout: GitRepo) -> None:

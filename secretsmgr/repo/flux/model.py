@@ -13,7 +13,8 @@
    GitRepository (the bootstrap one, or another with the same URL) is this checkout as its
    artifact holds it (``.sourceignore``, ``spec.ignore``, default exclusions); any other source is
    external unless ``sources:`` in ``.secretsmgr.yaml`` maps it to a folder. External layers are
-   listed and never resolved against the checkout.
+   listed and never resolved against the checkout. A source object is read as the build that
+   applies it gives it, after that build's patches, as a Kustomization is.
 
 Nothing here is an error that stops the model: what it cannot know (an external source, an
 unknown variable, an unreadable manifest) becomes a note.
@@ -122,6 +123,14 @@ class _Model(Workspace):
                         continue
                     if (url := normalize_url(own.url)) is not None:
                         self._renamed.add(url)
+                # its sources as this build applies them: a patch of the kustomization.yaml
+                # beside gotk-sync.yaml may set the GitRepository's spec.ignore, and the
+                # artifact then leaves out what it names (sweep 22, ShadyF/k8s-homelab:
+                # cluster/apps/mb-scheduler/ was judged as applied)
+                self._take_sources(result)
+                patched = self.scan.source(ks.source, ks.origin)
+                if patched is not None and patched.ignore != own.ignore:
+                    result = self.build(self.artifact("", patched.ignore), folder, None)
                 name = cluster_name(folder, ks.name)
                 found.append(
                     Root(self._as_built(ks, result), name, folder, ks.origin, bootstrap=ks.source)
@@ -265,6 +274,13 @@ class _Model(Workspace):
                         names.setdefault(_repository_name(found), found)
             self._bootstrap = next(iter(names.values())) if len(names) == 1 else None
         return self._bootstrap
+
+    def _take_sources(self, result: BuildResult) -> None:
+        """The sources in ``result``, the build that applies them, as it gives them (after its
+        patches): they replace the definitions as written (``spec.ignore``, ``spec.url``)."""
+        for obj in result.objects:
+            if is_source(obj.doc) and (src := parse_source(obj.doc, obj.origin)) is not None:
+                self.scan.add_source(src, built=True)
 
     @staticmethod
     def _as_built(
@@ -567,6 +583,7 @@ class _Model(Workspace):
         for top in outer:
             if self._includes(top, ks.origin):
                 result = self.build(self.artifact("", None), top, None)
+                self._take_sources(result)
                 found.append((self._as_built(ks, result, renamed=True), top, True))
         if found:
             return found
@@ -680,6 +697,7 @@ class _Model(Workspace):
         result = self.build(self.artifact("", None), folder or ".", None)
         if ks.origin not in result.uses or result.missing or result.problems:
             return ks  # a folder kustomize cannot build was never applied that way
+        self._take_sources(result)
         return self._as_built(ks, result)
 
     def _commented_out(self, read: set[str]) -> set[str]:
@@ -791,7 +809,7 @@ class _Model(Workspace):
             elif is_source(doc):
                 src = parse_source(doc, obj.origin)
                 if src is not None:
-                    self.scan.add_source(src)
+                    self.scan.add_source(src, built=True)
         ignored = self.ignored_below(art, folder)
         return make_layer(
             ks, root.cluster, folder, result, version=version, ignored=ignored

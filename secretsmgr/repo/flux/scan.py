@@ -117,13 +117,23 @@ class Scan:
         whole = [s for s in found if s.url] or found
         return max(whole, key=lambda s: (_shared_depth(s.origin, near), -whole.index(s)))
 
-    def add_source(self, src: Source) -> None:
-        """Record a source definition (each origin once)."""
+    def add_source(self, src: Source, built: bool = False) -> None:
+        """Record a source definition (each origin once). With ``built``, ``src`` is the object
+        as a build that applies its file gives it, after that build's patches: it takes the
+        place of the definition as written (the first build to give it wins)."""
         known = self.sources.setdefault(src.ref, [])
-        if all(s.origin != src.origin for s in known):
+        key = (src.ref, src.origin)
+        at = next((i for i, s in enumerate(known) if s.origin == src.origin), None)
+        if at is None:
             known.append(src)
+        elif built and key not in self._built:
+            known[at] = src
+        if built:
+            self._built.add(key)
 
     instances: list[FluxInstance] = field(default_factory=list)
+    # (ref, origin) of the sources recorded as a build gives them (``add_source(built=True)``)
+    _built: set[tuple[Ref, str]] = field(default_factory=set)
     versions: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     # the Secrets kustomize-controller's --sops-age-secret flag names, each once
     age_secret_flags: dict[str, None] = field(default_factory=dict)
