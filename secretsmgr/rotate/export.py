@@ -373,11 +373,16 @@ def _misfit(
             else "it is not a cluster key this repository names (cluster_key, next_cluster_key, "
             "clusters.<name>.cluster_key, or a .sops.yaml rule)"
         )
+        # one hint a key: clusters that share it are named together (sweep 22, tcordina:
+        # two clusters on one key gave the same command twice)
+        by_key: dict[str, list[str]] = {}
+        for f in candidates:
+            if len(f.keys) == 1:
+                by_key.setdefault(next(iter(f.keys)), []).append(_cluster_name(f.name))
         hints = tuple(
-            f"{_cluster_name(f.name)}'s key: secretsmgr key export --cluster-key {k}"
-            for f in candidates
-            if len(f.keys) == 1
-            for k in f.keys
+            (f"{names[0]}'s key" if len(names) == 1 else f"the key of {' and '.join(names)}")
+            + f": secretsmgr key export --cluster-key {k}"
+            for k, names in by_key.items()
         )
         return whose, hints[:3]
     first = named[0]

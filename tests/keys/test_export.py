@@ -304,3 +304,21 @@ def test_a_named_cluster_key_is_refused_while_files_are_not_encrypted_to_it(
         repo, both(tmp_path, DEMO_KEY), capsys, monkeypatch, "--cluster-key", DEMO
     )
     assert code == 0, err
+
+
+def test_clusters_sharing_a_key_get_one_hint_for_it() -> None:
+    # sweep 22 (tcordina/home-ops): two clusters on one key gave the same hint twice
+    from secretsmgr.rotate.export import _ClusterFacts, _misfit
+
+    shared, other = DEMO, public_of(ADMIN_KEY)
+    facts = [
+        _ClusterFacts("prod", frozenset({shared}), ()),
+        _ClusterFacts("staging", frozenset({shared}), ()),
+        _ClusterFacts("lab", frozenset({other}), ()),
+    ]
+    _, hints = _misfit(public_of(STRANGER_KEY), facts, [], "")
+    assert hints == (
+        "the key of cluster prod and cluster staging: secretsmgr key export --cluster-key "
+        + shared,
+        f"cluster lab's key: secretsmgr key export --cluster-key {other}",
+    )
