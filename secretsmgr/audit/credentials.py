@@ -105,6 +105,58 @@ def _bootstrap_token(key: str, text: str) -> bool:
     return False
 
 
+# A UUID is an id as a rule, but some services issue their secrets as UUIDs (sweep 22,
+# red-lichtie/homelab-cluster: a Proxmox VE API token secret in a committed .auto.tfvars).
+UUID = re.compile(
+    r"(?<![0-9A-Za-z_-])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12}(?![0-9A-Za-z_-])"
+)
+# A whole Proxmox VE API token, ``USER@REALM!TOKENID=SECRET`` (the bpg provider's ``api_token``,
+# the ``PVEAPIToken=`` header): the secret is a UUID after a token id.
+_PROXMOX_TOKEN = re.compile(
+    r"(?<![\w.@!-])[\w.-]{1,64}@[\w.-]{1,64}![A-Za-z][\w.-]{0,63}=" + UUID.pattern
+)
+# Keys under which a UUID is a service's secret, not an id: a token secret (Proxmox VE's
+# ``pm_api_token_secret``, ``PROXMOX_API_TOKEN_SECRET``, ``tokenSecret``), a Heroku API key
+_TOKEN_SECRET_KEY = re.compile(r"(?i)token[._-]?secret$")
+_HEROKU_KEY = re.compile(r"(?i)heroku(?:[._-]?api)?[._-]?(?:key|token)$")
+
+
+# What the two start with, for a pass over a whole file: a regex that starts with a fixed
+# character is many times faster than one that starts with a class (``UUID`` itself)
+_PROXMOX_HINT = re.compile(r"@[\w.-]{1,64}![A-Za-z][\w.-]{0,63}=[0-9a-fA-F]{8}-")
+_UUID_HINT = re.compile(r"-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-")
+
+
+def uuid_parts(text: str) -> list[str]:
+    """The parts of ``text`` that make a UUID a known format: a whole Proxmox VE API token, or
+    a UUID where a key naming a token secret or a Heroku key may hold it (cheap tests first:
+    this runs over every file)."""
+    parts: list[str] = []
+    if "!" in text and _PROXMOX_HINT.search(text):
+        parts.extend(m.group(0) for m in _PROXMOX_TOKEN.finditer(text))
+    named = ("ecret" in text or "ECRET" in text) and ("oken" in text or "OKEN" in text)
+    if (named or "eroku" in text or "EROKU" in text) and _UUID_HINT.search(text):
+        parts.extend(UUID.findall(text))
+    return parts
+
+
+def _uuid_verdict(key: str, value: str) -> Verdict | None:
+    """A secret in a UUID's shape: a Proxmox VE API token anywhere, a UUID under a key that
+    names a token secret (Proxmox VE's) or a Heroku API key."""
+    if "-" not in value:
+        return None
+    if "@" in value and "!" in value and _PROXMOX_TOKEN.search(value):
+        return Verdict("Proxmox API Token", True)
+    if len(value) != 36 or not UUID.fullmatch(value):
+        return None
+    if _TOKEN_SECRET_KEY.search(key):
+        return Verdict("API Token Secret", True)
+    if _HEROKU_KEY.search(key):
+        return Verdict("Heroku API Key", True)
+    return None
+
+
 # A Google API key (Maps, Firebase, …): AIza and 35 more characters.
 _GOOGLE_API_KEY = re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])")
 # A keyword that runs on into another word names something else: passwordless_flow,
@@ -236,6 +288,12 @@ _SECRET_NAME = re.compile(
     r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*_(?:password|passwd|pass|pwd|secret|token|key|credentials?)"
     r"(?:_[a-z0-9]+)*$"
 )
+# The name of a secret manager's entry, words joined by hyphens ending in the secret's word
+# (Azure Key Vault's names allow nothing else): sweep 22, bancey/lab-ops's prod.tfvars maps
+# each variable to its entry (``mariadb_root_password = "MariaDB-Root-Password"``).
+_ENTRY_NAME = re.compile(
+    r"^[A-Za-z]+(?:-[A-Za-z]+)*-(?i:password|passwd|pass|pwd|secret|token|key|credentials?)$"
+)
 _PATH = re.compile(r"^(?:\.{0,2}/|~/|\.[A-Za-z0-9_-]+/)[^\s]*$")
 # A file name with a key or config file's extension (``secret_entry: sops.agekey``): the
 # name of where a credential is kept, not the credential.
@@ -247,10 +305,11 @@ _FILE_NAME = re.compile(
 # A disk's /dev/disk/by-id name (Rook, OpenEBS, Talos): bus, then vendor_model_serial; a serial
 # number looks random, so only the shape tells it apart: a bus prefix and underscores.
 _DISK_ID = re.compile(r"^(?:nvme|ata|scsi|usb|mmc|virtio)-[A-Za-z0-9.-]+(?:_[A-Za-z0-9.-]+)+$")
-# Keys whose values are identifiers, digests or versions: high entropy, yet no secret.
+# Keys whose values are identifiers, digests or versions: high entropy, yet no secret (``fp``:
+# a PGP key's fingerprint, sops's SOPS_PGP_FP and a Terraform variable ``key_fp``, sweep 22).
 _IDENTIFIER_KEY = re.compile(
-    r"(?i)(?:^|[._-])(?:tag|digest|sha\d*|checksum(?:[._-][a-z]+)?|hash|revision|commit|version|uid|uuid|id|"
-    r"image|fingerprint|thumbprint|ca_?bundle|cert|crt|certificate|pub(?:lic)?_?keys?|pub|public|head|"
+    r"(?i)(?:^|[._-])(?:tag|digest|(?:base64)?sha\d*|md5|checksum(?:[._-][a-z]+)?|hash|revision|commit|version|uid|uuid|id|"
+    r"image|fingerprint|fpr?|thumbprint|ca_?bundle|cert|crt|certificate|pub(?:lic)?_?keys?|pub|public|head|"
     r"integrity|etag|nonce|salt_?id|repository|url|host|domain|email|account_?id|"
     r"project|region|zone|cluster|age|pgp|kms|recipients?|cluster_?key|[a-z_]*_regex|"
     r"rev|sum|schematic(?:_?id)?(?:_[a-z0-9]+)?|template)$"
@@ -468,14 +527,20 @@ def judge_value(key: str, value: str) -> Verdict | None:
         text = strip_templates(value).replace("{{", " ")
         if not text.strip(" \t\"',;") or _example(text):
             return None
-        return _known_format(text, value) or _bootstrap_verdict(key, text)
+        return (
+            _known_format(text, value)
+            or _bootstrap_verdict(key, text)
+            or _uuid_verdict(key, text.strip())
+        )
     if is_placeholder_value(value) or value.strip("\"'") in _BARE_STAND_IN:
         return None
     if value.lower() in _BARE_WORDS and value.lower() in key.lower():
         return None  # the key's own word as its value (a dev realm's "secret": "secret")
     if _VARIABLE.match(value) or _PATH.match(value):
         return None  # {VAR}, $VAR, <<VAR>>, a path: filled in or pointed to, not committed
-    verdict = _known_format(value, value) or _bootstrap_verdict(key, value)
+    verdict = (
+        _known_format(value, value) or _bootstrap_verdict(key, value) or _uuid_verdict(key, value)
+    )
     if verdict is not None:
         return verdict
     if tagged or (_DATE_TIME.match(value) and _TIME_KEY.search(split_camel(key))):
@@ -497,8 +562,9 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None
     if _MANAGER_PLACE.search(key) and len(value) <= 63 and _PLACE_NAME.match(value):
         return None  # OP_TALSECRET_ITEM: talsecret names a secret manager's item or vault
-    if _SECRET_FIELD.search(key) and len(value) <= 63 and _DNS_NAME.match(value):
-        return None  # envFromSecret: grafana names a Secret
+    uuid = len(value) == 36 and UUID.fullmatch(value) is not None
+    if _SECRET_FIELD.search(key) and len(value) <= 63 and _DNS_NAME.match(value) and not uuid:
+        return None  # envFromSecret: grafana names a Secret (a UUID there is a client secret)
     if _SECRET_INSIDE_FIELD.search(key) and len(value) <= 63 and _SECRET_OBJECT.match(value):
         return None  # sonarSecretProperties: sonarqube-properties-secret names a Secret
     key = split_camel(key)  # clientId -> client_Id: one rule for both spellings
@@ -506,7 +572,9 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None
     # client_secret: !Env OIDC_CLIENT_SECRET names a variable: not a keyword hit, though a
     # random all-capitals token still meets the entropy checks below
-    named_variable = bool(_ENV_NAME.match(value) or _SECRET_NAME.match(value))
+    named_variable = bool(
+        _ENV_NAME.match(value) or _SECRET_NAME.match(value) or _ENTRY_NAME.match(value)
+    )
     if (
         keyword.search(key)
         and (
@@ -518,7 +586,9 @@ def judge_value(key: str, value: str) -> Verdict | None:
         and " " not in value
         and not named_variable
     ):
-        names_object = _OBJECT_NAME.match(value) or (
+        # a UUID under a key naming a secret or password is one made with uuidgen, not an
+        # object's name (sweep 22: PROXMOX_API_TOKEN_SECRET=<uuid> passed as a Secret's name)
+        names_object = (_OBJECT_NAME.match(value) and not uuid) or (
             _DNS_NAME.match(value) is not None and value.endswith("-tls")
         )
         if names_object and re.search(r"(?i)secrets?$", key):

@@ -2,10 +2,10 @@
 
 Where: HelmRelease ``spec.values``, ConfigMap ``data``, Flux Kustomization
 ``spec.postBuild.substitute``, container ``env`` values of any object, and plain
-YAML/JSON/dotenv/INI files that are no Kubernetes objects; in the rest of any object (a
-ClusterIssuer's ``accessKeyID``), known formats only. Known formats (detect-secrets' AWS, GitHub,
-Slack, JWT, private-key… plugins) are errors; a secret-sounding key or a high-entropy value is a
-warning.
+YAML/JSON/dotenv/INI files that are no Kubernetes objects, Terraform (HCL) files and states;
+in the rest of any object (a ClusterIssuer's ``accessKeyID``), known formats only. Known
+formats (detect-secrets' AWS, GitHub, Slack, JWT, private-key… plugins) are errors; a
+secret-sounding key or a high-entropy value is a warning.
 Placeholders are not findings; key paths can be allow-listed (``ignore:`` with ``key_path``).
 Secrets themselves are SM001's and SM003's; SOPS-encrypted values are never looked at.
 """
@@ -26,8 +26,10 @@ from secretsmgr.audit.credentials import (
     is_lock_file,
     judge_value,
     names_secret_key,
+    uuid_parts,
 )
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.audit.hcl import hcl_values
 from secretsmgr.audit.manifests import (
     Obj,
     decode_text,
@@ -59,6 +61,12 @@ _CLIENT_CONFIG = re.compile(
     r"(?:.*/)?(?:[^/]*\.)?(?:kubeconfig|talosconfig)$|(?:.*/)?\.kube/config$"
 )
 MAX_SIZE = 1024 * 1024  # larger files are data, not configuration: not scanned
+# Terraform and OpenTofu files, and other tools' files in HCL's native syntax (Terragrunt,
+# Packer, Nomad, Vault): sweep 22, red-lichtie/homelab-cluster committed a Proxmox API token
+# secret in files/terraform/credentails.auto.tfvars, a file no reader looked at
+_HCL_NAME = re.compile(r"(?i)\.(?:tf|tfvars|tfbackend|hcl)$")
+# Terraform's state, JSON: every attribute of every resource it manages, secrets among them
+_TFSTATE = re.compile(r"(?i)\.tfstate(?:\.backup)?$")
 _DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$")
 # A ``key: value`` line of YAML or JSON, read as text when the file does not parse.
 _MAPPING_LINE = re.compile(
@@ -186,6 +194,7 @@ def _known_parts(text: str) -> tuple[str, ...] | None:
         parts.extend(BOOTSTRAP_SHAPE.findall(text))  # the tokens themselves are the parts
     if "://" in text and "@" in text and URL_PASSWORD.search(text):  # the regex is slow
         parts.append("://")
+    parts.extend(uuid_parts(text))  # a Proxmox API token, a token secret's or Heroku's UUID
     return tuple(parts) or None
 
 
@@ -309,6 +318,24 @@ def _dotenv(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
         verdict = judge_value(key, value)
         if verdict is not None and not (value in modes and not verdict.known):
             yield CredentialHit(file.path, key, number, verdict.kind, verdict.known, "file")
+
+
+def _hcl(file: ScannedFile, text: str, formats_only: bool) -> Iterator[CredentialHit]:
+    """The string values of a Terraform (or other HCL) file, each judged as a plain file's
+    value is; strings inside an expression, list items, descriptions and module sources for
+    known formats only."""
+    parts = _known_parts(text) if formats_only else None
+    for item in hcl_values(text):
+        value = item.value
+        if formats_only and not (
+            (parts and any(part in value for part in parts)) or _UNFIXED.search(value)
+        ):
+            continue
+        verdict = judge_value(item.key, value)
+        if verdict is None or (item.listed and not verdict.known):
+            continue
+        line = _line_inside(text, item.line, value, item.key, verdict.kind) or item.line
+        yield CredentialHit(file.path, item.key_path, line, verdict.kind, verdict.known, "file")
 
 
 def _unparsed(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
@@ -455,13 +482,23 @@ def _talos_secret(obj: Obj, key_path: str, value: str) -> bool:
 def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialHit]:
     """Credential-looking values in the file (never in SOPS-encrypted values); with
     ``formats_only``, only values that may hold a known format are judged."""
-    if file.format is None and file.sops is None and _CLIENT_CONFIG.match(file.path):
-        file = replace(file, format=FileFormat.YAML)  # YAML under a name with no extension
-    if file.format is None or len(file.data) > MAX_SIZE or is_lock_file(file.path):
+    hcl = False
+    if file.format is None and file.sops is None:
+        if _CLIENT_CONFIG.match(file.path):
+            file = replace(file, format=FileFormat.YAML)  # YAML under a name with no extension
+        elif _TFSTATE.search(file.path):
+            file = replace(file, format=FileFormat.JSON)
+        else:
+            hcl = _HCL_NAME.search(file.path) is not None
+    if (file.format is None and not hcl) or len(file.data) > MAX_SIZE:
+        return []
+    if is_lock_file(file.path):  # .terraform.lock.hcl among them: provider hashes
         return []
     text = decode_text(file.data)
     if text is None:
         return []
+    if file.format is None:  # a Terraform (HCL) file
+        return list(_hcl(file, text, formats_only))
     if file.format is FileFormat.DOTENV:
         if file.sops is not None and file.sops.has_metadata:
             return []
@@ -590,6 +627,47 @@ _CI_FILE = re.compile(
 _TEXT_STORES = frozenset((".yaml", ".yml", ".json", ".env", ".ini"))
 
 
+def _terraform_fix(hit: CredentialHit) -> str | None:
+    """The fix in a Terraform state or HCL file, which its tool cannot read encrypted (None for
+    other files)."""
+    name = posixpath.basename(hit.path)
+    if _TFSTATE.search(name):
+        return (
+            f"take the state out of git (git rm --cached {sh_path(hit.path)}, and *.tfstate in "
+            ".gitignore) and keep it in a remote backend or encrypted (OpenTofu's state "
+            "encryption), then rotate every credential it held: it is in git"
+        )
+    if not _HCL_NAME.search(name):
+        return None
+    ext = name.rpartition(".")[2].lower()
+    env = "a SOPS-encrypted .env file"
+    if ext == "hcl":
+        where = (
+            f"move the value out of {name} (its tool cannot read it encrypted) into a file it "
+            f"reads encrypted (Terragrunt's sops_decrypt_file) or into {env} whose variables it "
+            "runs with (sops exec-env FILE.enc.env 'COMMAND')"
+        )
+    elif ext == "tfbackend" or hit.key_path.startswith("terraform.backend."):
+        # a backend block takes no variables: its credentials come from the environment
+        where = (
+            f"take the value out of {name} and give the backend its credentials from the "
+            f"environment (AWS_SECRET_ACCESS_KEY for s3, say), kept in {env}: "
+            "sops exec-env FILE.enc.env 'terraform init'"
+        )
+    else:
+        first = (
+            f"replace the literal in {name} with a variable (sensitive = true)"
+            if ext == "tf"
+            else f"move the value out of {name} (Terraform cannot read an encrypted .{ext} file)"
+        )
+        where = (
+            f"{first} and set it as TF_VAR_<name> in {env} that Terraform runs with "
+            "(sops exec-env FILE.enc.env 'terraform apply'), or read it with the sops "
+            "provider's sops_file data source"
+        )
+    return f"{where}; then rotate it: it is in git"
+
+
 def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
     if hit.where.startswith("configMapGenerator ") or (
         hit.where == "file" and posixpath.basename(hit.path) in KUSTOMIZATION_NAMES
@@ -601,6 +679,8 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
             "encrypted with secretsmgr encrypt -i), read it from that Secret, and rotate it: "
             "it is in git"
         )
+    if hit.where == "file" and (terraform := _terraform_fix(hit)) is not None:
+        return terraform
     if hit.where == "file" and _CI_FILE.match(hit.path):
         return (
             "move the value into the CI service's own secrets (in GitHub Actions, a repository "

@@ -1,0 +1,319 @@
+"""The values of a file in HCL's native syntax, as SM018 judges them: Terraform and OpenTofu
+(``.tf``, ``.tfvars``, ``.tfbackend``), Terragrunt, Packer, Nomad and Vault (``.hcl``).
+
+No full HCL parser: it reads the structure credentials sit in. Attributes (``name = value``) at
+the top level and in blocks (``provider "proxmox" { … }``), objects (``{ k = v }``, ``{ k: v }``)
+and lists give every string literal and heredoc with its key path (block type, labels,
+attribute, object keys, list indexes), its line, and the key that names it. Comments (``#``,
+``//``, ``/* */``) are skipped. An expression that is no literal (``var.x``, ``file(…)``, a
+conditional) holds no value of its own: the strings inside it are handed back as ``listed``
+(judged for known formats only, as a list item is). Interpolations stay in a value as written
+(``"${var.prefix}-x"``): the judge reads them as variables. A heredoc (``<<EOF``, ``<<-EOF``)
+is a value like any string, as a YAML block scalar is.
+
+Terraform's own meaning where the key alone would mislead: a ``variable "NAME"`` block's
+``default`` (and an ``output "NAME"``'s ``value``) is named by its label; ``description`` is
+prose and a module's ``source`` an address (known formats only: a URL with a token in it is
+still one).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+# how a value is named by its block's label: (block type, attribute)
+_NAMED_BY_LABEL = frozenset((("variable", "default"), ("output", "value")))
+# attributes that hold prose or an address, never a credential of their own
+_KNOWN_ONLY = frozenset(("description", "source"))
+
+_TOKEN = re.compile(
+    r"(?P<space>[ \t\r\f\v]+)|(?P<newline>\n)|(?P<comment>(?:#|//)[^\n]*)"
+    r"|(?P<block>/\*)|(?P<string>\")"
+    r"|(?P<heredoc><<(?P<indent>-?)(?P<marker>[A-Za-z_][\w-]*)[ \t]*\r?\n)"
+    r"|(?P<ident>[A-Za-z_][\w-]*)|(?P<number>\d[\w.]*)"
+    r"|(?P<op>==|!=|<=|>=|=>|&&|\|\||\.\.\.|::)|(?P<punct>.)",
+    re.DOTALL,
+)
+_STRING_STOP = re.compile(r'[\\"\n$%]')
+_INTERP_STOP = re.compile(r'["{}]')
+_ESCAPE = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.DOTALL)
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+_CLOSERS = frozenset(_OPENERS.values())
+# Blocks, objects and lists nested deeper are walked flat (their strings for known formats
+# only): no configuration nests so deep, and the walk recurses
+_MAX_DEPTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class HclValue:
+    """A string literal or heredoc of an HCL file: where it sits, the key naming it, its line,
+    and whether only known formats count in it (``listed``)."""
+
+    key_path: str
+    key: str
+    value: str
+    line: int
+    listed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str  # ident, string, heredoc, number, op, punct, newline
+    text: str
+    line: int
+
+
+def _unescape(raw: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        body = m.group(0)[1:]
+        if body[0] in "uU":
+            try:
+                return chr(int(body[1:], 16))
+            except ValueError:  # past the last code point
+                return m.group(0)
+        return _ESCAPES.get(body, m.group(0))
+
+    return _ESCAPE.sub(one, raw) if "\\" in raw else raw
+
+
+def _interpolation_end(text: str, at: int) -> int:
+    """The index past the ``}`` closing the interpolation whose body starts at ``at``."""
+    depth = 1
+    while (m := _INTERP_STOP.search(text, at)) is not None:
+        at = m.end()
+        if m.group(0) == '"':
+            end, closed = _string_end(text, at)
+            at = end + 1 if closed else end
+        elif m.group(0) == "{":
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:
+                return at
+    return len(text)
+
+
+def _string_end(text: str, at: int) -> tuple[int, bool]:
+    """Where the string whose body starts at ``at`` ends (the index of its closing quote, or
+    of the line's end for a string left open: HCL allows no line break in one), and whether
+    a quote closed it."""
+    while (m := _STRING_STOP.search(text, at)) is not None:
+        at = m.start()
+        c = m.group(0)
+        if c == "\\":
+            at += 2
+        elif c == '"':
+            return at, True
+        elif c == "\n":
+            return at, False
+        elif text.startswith(c + c + "{", at):  # $${ and %%{: the characters themselves
+            at += 3
+        elif text.startswith("{", at + 1):
+            at = _interpolation_end(text, at + 2)
+        else:
+            at += 1
+    return len(text), False
+
+
+def _tokens(text: str) -> list[_Token]:
+    out: list[_Token] = []
+    line = 1
+    at = 0
+    while (m := _TOKEN.match(text, at)) is not None:
+        kind = m.lastgroup
+        at = m.end()
+        if kind in ("space", "comment"):
+            continue
+        if kind == "newline":
+            out.append(_Token("newline", "\n", line))
+            line += 1
+        elif kind == "block":
+            end = text.find("*/", at)
+            end = len(text) if end < 0 else end + 2
+            line += text.count("\n", at, end)
+            at = end
+        elif kind == "string":
+            end, closed = _string_end(text, at)
+            body = text[at:end]
+            out.append(_Token("string", _unescape(body), line))
+            line += body.count("\n")  # line breaks inside interpolations
+            at = end + 1 if closed else end
+        elif kind == "heredoc":
+            value, at, lines = _heredoc(text, at, m.group("marker"), bool(m.group("indent")))
+            out.append(_Token("heredoc", value, line + 1))
+            line += lines
+        else:
+            assert kind is not None
+            out.append(_Token(kind, m.group(0), line))
+    return out
+
+
+def _heredoc(text: str, at: int, marker: str, indented: bool) -> tuple[str, int, int]:
+    """A heredoc's text from ``at`` (the line after ``<<MARKER``): its text, the index of the
+    line break after the closing marker (the token stream's next line break), and how many
+    line breaks it took from the ``<<MARKER`` line on."""
+    lines: list[str] = []
+    pos = at
+    while pos < len(text):
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        line = text[pos:end]
+        if line.strip() == marker:
+            pos = end
+            break
+        lines.append(line.rstrip("\r"))
+        pos = end + 1
+    else:
+        pos = len(text)
+    if indented:
+        margin = min((len(x) - len(x.lstrip()) for x in lines if x.strip()), default=0)
+        lines = [x[margin:] for x in lines]
+    return "\n".join(lines), pos, text.count("\n", at - 1, pos)
+
+
+class _Reader:
+    """A walk over the tokens, yielding the values in file order."""
+
+    def __init__(self, tokens: list[_Token]) -> None:
+        self.tokens = tokens
+        self.at = 0
+        self.depth = 0
+
+    def _peek(self, ahead: int = 0) -> _Token | None:
+        at = self.at + ahead
+        return self.tokens[at] if at < len(self.tokens) else None
+
+    def _next_solid(self, at: int) -> _Token | None:
+        while at < len(self.tokens) and self.tokens[at].kind == "newline":
+            at += 1
+        return self.tokens[at] if at < len(self.tokens) else None
+
+    def body(self, prefix: str, block: tuple[str, str] | None, nested: bool) -> Iterator[HclValue]:
+        """Attributes and blocks until the ``}`` closing this block (or the file's end)."""
+        while (tok := self._peek()) is not None:
+            if tok.kind == "newline" or tok.text in (",", ";"):
+                self.at += 1
+                continue
+            if tok.text == "}":
+                self.at += 1
+                if nested:
+                    return
+                continue
+            nxt = self._peek(1)
+            if tok.kind == "ident" and nxt is not None and nxt.text == "=":
+                self.at += 2
+                name = tok.text
+                key = block[1] if block and (block[0], name) in _NAMED_BY_LABEL else name
+                yield from self.expression(f"{prefix}{name}", key, name in _KNOWN_ONLY)
+                continue
+            if tok.kind == "ident":
+                labels = [tok.text]
+                at = self.at + 1
+                while at < len(self.tokens) and self.tokens[at].kind in ("ident", "string"):
+                    labels.append(self.tokens[at].text)
+                    at += 1
+                if at < len(self.tokens) and self.tokens[at].text == "{":
+                    self.at = at + 1
+                    inner = (labels[0], labels[1]) if len(labels) > 1 else (labels[0], "")
+                    self.depth += 1
+                    yield from self.body(f"{prefix}{'.'.join(labels)}.", inner, True)
+                    self.depth -= 1
+                    continue
+            start = self.at
+            for _ in self._skip():
+                pass  # no attribute: nothing names what it holds
+            if self.at == start:
+                self.at += 1  # a stray bracket: step over it
+
+    def _skip(self) -> Iterator[_Token]:
+        """Consume one expression's tokens (brackets balanced) up to a separator at its own
+        depth: a line break, a comma, or the bracket closing the enclosing one (not consumed).
+        Yields the string tokens inside it."""
+        depth = 0
+        while (tok := self._peek()) is not None:
+            if depth == 0 and (tok.text in _CLOSERS or tok.text == "," or tok.kind == "newline"):
+                return
+            self.at += 1
+            if tok.text in _OPENERS:
+                depth += 1
+            elif tok.text in _CLOSERS:
+                depth -= 1
+            elif tok.kind in ("string", "heredoc"):
+                yield tok
+
+    def expression(self, key_path: str, key: str, listed: bool) -> Iterator[HclValue]:
+        """One attribute's (or item's) value: a literal, an object, a list, or anything else."""
+        tok = self._peek()
+        if tok is None:
+            return
+        after = self._peek(1)
+        ends = after is None or after.kind == "newline" or after.text in (",", "}", "]", ")")
+        if tok.kind in ("string", "heredoc") and ends:
+            self.at += 1
+            yield HclValue(key_path, key, tok.text, tok.line, listed)
+            return
+        ahead = self._next_solid(self.at + 1)
+        nested = tok.text in ("{", "[") and self.depth < _MAX_DEPTH
+        if nested and not (ahead is not None and ahead.text == "for"):
+            self.at += 1
+            self.depth += 1
+            if tok.text == "{":
+                yield from self._object(key_path)
+            else:
+                yield from self._list(key_path, key)
+            self.depth -= 1
+            nxt = self._peek()
+            if nxt is None or nxt.kind == "newline" or nxt.text in _CLOSERS or nxt.text == ",":
+                return
+        # no literal: the strings inside count for known formats only
+        for inner in self._skip():
+            yield HclValue(key_path, key, inner.text, inner.line, True)
+
+    def _object(self, key_path: str) -> Iterator[HclValue]:
+        """An object's members, each judged in full (in a list too, as a YAML mapping is)."""
+        while (tok := self._peek()) is not None:
+            if tok.kind == "newline" or tok.text == ",":
+                self.at += 1
+                continue
+            if tok.text == "}":
+                self.at += 1
+                return
+            sep = self._peek(1)
+            if tok.kind in ("ident", "string") and sep is not None and sep.text in ("=", ":"):
+                self.at += 2
+                name = tok.text
+                yield from self.expression(f"{key_path}.{name}", name, name in _KNOWN_ONLY)
+                continue
+            if tok.text in _CLOSERS:
+                return  # a bracket that closes something else: the object was left open
+            for inner in self._skip():  # a (computed) key, or junk
+                yield HclValue(key_path, key_path.rpartition(".")[2], inner.text, inner.line, True)
+
+    def _list(self, key_path: str, key: str) -> Iterator[HclValue]:
+        number = 0
+        while (tok := self._peek()) is not None:
+            if tok.kind == "newline":
+                self.at += 1
+                continue
+            if tok.text == ",":
+                self.at += 1
+                number += 1
+                continue
+            if tok.text == "]":
+                self.at += 1
+                return
+            if tok.text in _CLOSERS:
+                return
+            start = self.at
+            yield from self.expression(f"{key_path}.{number}", key, True)
+            if self.at == start:
+                self.at += 1  # a stray token: step over it
+
+
+def hcl_values(text: str) -> Iterator[HclValue]:
+    """Every string value of ``text`` (HCL native syntax), in file order."""
+    reader = _Reader(_tokens(text))
+    yield from reader.body("", None, False)

@@ -1,0 +1,267 @@
+"""SM018 in Terraform files (``.tf``, ``.tfvars``, ``.tfbackend``, ``.hcl``) and states, and the
+UUIDs that are secrets (sweep 22, red-lichtie/homelab-cluster: a Proxmox API token secret in a
+committed ``credentails.auto.tfvars`` was seen by neither check, audit nor audit --history)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from secretsmgr.audit.credentials import judge_value
+from secretsmgr.audit.finding import AuditReport, Finding, Severity
+from secretsmgr.gate.history import walk_repository
+from tests.audit.helpers import write
+
+from .helpers import commit, gitops, history_findings, judge, stage
+
+AWS = "AKIAQ7WZ3KX5M2N8P4RT"
+GITHUB = "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"
+GITLAB = "glpat-x1Y2z3A4b5C6d7E8f9G0"
+PRIVATE_KEY = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0t\n"
+    "-----END RSA PRIVATE KEY-----"
+)
+
+
+def _sm018(report: AuditReport) -> dict[tuple[str, str], Finding]:
+    return {(f.path, f.key_path or ""): f for f in report.findings if f.rule == "SM018"}
+
+
+def _line(text: str, needle: str) -> int:
+    """The 1-based line of ``text`` holding ``needle`` first."""
+    return next(n for n, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
+def test_terraform_files_are_judged_as_a_yaml_file_with_the_same_values_is(
+    tmp_path: Path,
+) -> None:
+    # the repro: each value in a .tfvars/.tf file passed; in a YAML file it is an error (the
+    # YAML file is the oracle: the same judge, the same severity)
+    root = gitops(tmp_path / "r")
+    stage(root, "files/terraform/aws.auto.tfvars", f'aws_access_key = "{AWS}"\n')
+    stage(root, "gh.tfvars", f'token = "{GITHUB}"\n')
+    stage(root, "gh.tf", f'provider "github" {{\n  token = "{GITHUB}"\n}}\n')
+    stage(root, "plain.yaml", f"aws_access_key: {AWS}\ntoken: {GITHUB}\n")
+    hits = _sm018(judge(root))
+    yaml = {k: hits[("plain.yaml", k)].severity for k in ("aws_access_key", "token")}
+    assert yaml == {"aws_access_key": Severity.ERROR, "token": Severity.ERROR}
+    assert (
+        hits[("files/terraform/aws.auto.tfvars", "aws_access_key")].severity
+        == yaml["aws_access_key"]
+    )
+    assert hits[("gh.tfvars", "token")].severity == yaml["token"]
+    tf = hits[("gh.tf", "provider.github.token")]
+    assert tf.severity == yaml["token"] and tf.line == 2
+    assert all(AWS not in f.message and GITHUB not in f.message for f in hits.values())
+    # the fix says how Terraform gets the value, not to encrypt the file it cannot read so
+    fix = hits[("gh.tfvars", "token")].fix or ""
+    assert "TF_VAR_" in fix and "sops exec-env" in fix and "secretsmgr encrypt" not in fix
+
+
+def test_hcl_blocks_objects_lists_comments_and_heredocs(tmp_path: Path) -> None:
+    uid = str(uuid.uuid4())
+    main = f"""# token = "{GITHUB}" in a comment
+// password = "Xq9vK2mZ7pLw"
+/* a block comment
+   secret = "{GITLAB}"
+*/
+terraform {{
+  required_providers {{
+    proxmox = {{
+      source  = "telmate/proxmox"
+      version = "2.9.11"
+    }}
+  }}
+}}
+
+module "vpc" {{
+  source  = "git::https://oauth2:{GITLAB}@gitlab.com/acme/vpc.git"
+  version = "5.1.0"
+}}
+
+variable "proxmox_api_token_secret" {{
+  description = "The secret of the Proxmox API token"
+  type        = string
+  sensitive   = true
+}}
+
+variable "db_password" {{
+  type    = string
+  default = "Xq9vK2mZ7pLw-db"
+}}
+
+variable "key_fp" {{
+  description = "The fingerprint of the GPG key used by SOPS."
+  default     = "5BFE57B283EBFAA9C14392882895075AEB2D5149"
+}}
+
+provider "proxmox" {{
+  pm_api_url          = var.proxmox_api_url
+  pm_api_token_id     = "terraform@pam!tf"
+  pm_api_token_secret = var.proxmox_api_token_secret
+  pm_log_levels = {{
+    _default    = "debug"
+    "_capturelog" : ""
+  }}
+}}
+
+resource "random_password" "secret_token" {{
+  length = 24
+}}
+
+resource "proxmox_vm_qemu" "node" {{
+  name     = "node-${{count.index}}"
+  ciuser   = "kubeadm"
+  clone_id = "{uid}"
+  users    = [{{ name = "ops", password = "Zq8vLw2pRtXy" }}]
+  tokens   = ["plain-word", trimspace("{GITHUB}")]
+  sshkeys  = <<EOF
+    ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl a@b
+  EOF
+  cloud_init = <<-EOT
+    #cloud-config
+    runcmd:
+      - export GH_TOKEN={GITHUB}
+    EOT
+  ssh_private_key = <<EOF
+{PRIVATE_KEY}
+EOF
+}}
+"""
+    lock = (
+        'provider "registry.terraform.io/telmate/proxmox" {\n  version = "2.9.11"\n'
+        '  hashes = [\n    "h1:VbM8+AzIT4F7BNq0gKwmOuZ9C1vYEuvFCd9Fxt6D3lI=",\n'
+        '    "zh:0b5a0c4e7f2b3d1e9a8c7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c",\n  ]\n}\n'
+    )
+    root = gitops(tmp_path / "r")
+    stage(root, "infra/tf/main.tf", main)
+    stage(root, "infra/tf/.terraform.lock.hcl", lock)
+    hits = _sm018(judge(root))
+    at = {k: (f.severity, f.line) for (p, k), f in hits.items() if p == "infra/tf/main.tf"}
+    assert at == {
+        # a URL's token: a known format, in a module's source too
+        "module.vpc.source": (Severity.ERROR, _line(main, "git::https")),
+        # a variable's default, named by the variable (default names nothing)
+        "variable.db_password.default": (Severity.WARNING, _line(main, "Xq9vK2mZ7pLw-db")),
+        "resource.proxmox_vm_qemu.node.users.0.password": (
+            Severity.WARNING,
+            _line(main, "Zq8vLw2pRtXy"),
+        ),
+        # inside an expression: known formats only, and this is one
+        "resource.proxmox_vm_qemu.node.tokens.1": (Severity.ERROR, _line(main, "trimspace")),
+        # a heredoc is a value: a credential on a line of its own is reported at that line,
+        # one over several lines at the first
+        "resource.proxmox_vm_qemu.node.cloud_init": (Severity.ERROR, _line(main, "GH_TOKEN")),
+        "resource.proxmox_vm_qemu.node.ssh_private_key": (
+            Severity.ERROR,
+            _line(main, "BEGIN RSA"),
+        ),
+    }, at
+    assert not any(p.endswith(".terraform.lock.hcl") for p, _ in hits)
+
+
+def test_a_uuid_is_a_secret_under_a_token_secret_key_and_an_id_elsewhere(tmp_path: Path) -> None:
+    uid = str(uuid.uuid4())
+    for key in ("proxmox_api_token_secret", "PROXMOX_API_TOKEN_SECRET", "tokenSecret"):
+        verdict = judge_value(key, uid)
+        assert verdict is not None and verdict.known, key
+    heroku = judge_value("HEROKU_API_KEY", uid)
+    assert heroku is not None and heroku.known
+    # the whole Proxmox token (bpg's provider, sweep 21's chkpwd/iac): a format of its own
+    whole = judge_value("api_token", f"terraform@pve!provider={uid}")
+    assert whole is not None and whole.known
+    # a UUID under a key naming a secret or password: made with uuidgen, a keyword warning
+    for key in ("client_secret", "clientSecret", "ADMIN_PASSWORD", "secret"):
+        verdict = judge_value(key, uid)
+        assert verdict is not None and not verdict.known, key
+    # an id stays an id; a name ends in the secret's word, a fingerprint is public
+    for key, value in (
+        ("client_id", uid),
+        ("tenant_id", uid),
+        ("subscription_id", uid),
+        ("token_id", uid),
+        ("tokenId", uid),
+        ("lineage", uid),
+        ("existingSecret", uid),
+        ("mariadb_root_password", "MariaDB-Root-Password"),
+        ("backup_sas_token", "MariaDB-Backup-SAS-Token"),
+        ("key_fp", "5BFE57B283EBFAA9C14392882895075AEB2D5149"),
+        ("content_base64sha256", "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="),
+    ):
+        assert judge_value(key, value) is None, key
+    assert judge_value("api_token", f"terraform@pve!provider={uid[:-1]}") is None
+    # through check: a .env file and a .tfvars file
+    root = gitops(tmp_path / "r")
+    stage(root, "proxmox.env", f"PROXMOX_API_TOKEN_SECRET={uid}\nPROXMOX_TOKEN_ID=tf@pam!tf\n")
+    stage(root, "pve.auto.tfvars", f'proxmox_api_token_secret = "{uid}"\n')
+    hits = _sm018(judge(root))
+    assert {k: f.severity for k, f in hits.items()} == {
+        ("proxmox.env", "PROXMOX_API_TOKEN_SECRET"): Severity.ERROR,
+        ("pve.auto.tfvars", "proxmox_api_token_secret"): Severity.ERROR,
+    }
+
+
+def test_a_terraform_state_is_read_as_json(tmp_path: Path) -> None:
+    state = (
+        '{\n  "version": 4,\n  "lineage": "' + str(uuid.uuid4()) + '",\n'
+        '  "resources": [\n    {"type": "aws_iam_access_key", "name": "ci", "instances": [\n'
+        '      {"attributes": {"id": "' + AWS + '", "user": "ci", "status": "Active"}}]}\n'
+        "  ]\n}\n"
+    )
+    root = gitops(tmp_path / "r")
+    stage(root, "infra/terraform.tfstate", state)
+    hits = _sm018(judge(root))
+    assert list(hits) == [("infra/terraform.tfstate", "resources.0.instances.0.attributes.id")]
+    finding = next(iter(hits.values()))
+    assert finding.severity is Severity.ERROR and finding.line == _line(state, AWS)
+    assert "git rm --cached infra/terraform.tfstate" in (finding.fix or "")
+
+
+def test_history_names_a_tfvars_credential_once_after_it_was_taken_out(
+    tmp_path: Path,
+) -> None:
+    # the real case: added in clear (7ae1503), changed once, then taken out (moved, encrypted)
+    uid, other = str(uuid.uuid4()), str(uuid.uuid4())
+    creds = (
+        'proxmox_api_url = "https://192.168.122.201:8006/api2/json"\n'
+        'proxmox_api_token_id = "root@pam!TerraformToken"\n'
+        f'proxmox_api_token_secret = "{uid}"\n'
+        'db_password = "Xq9vK2mZ7pLw-db"\n'
+    )
+    rel = "files/terraform/credentails.auto.tfvars"
+    root = gitops(tmp_path / "r", {rel: creds, "files/terraform/gh.tf": f'token = "{GITHUB}"\n'})
+    write(root, rel, creds.replace(uid, other))
+    commit(root, "new token")
+    (root / rel).unlink()
+    (root / "files/terraform/gh.tf").unlink()
+    write(root, "docs/openTofu/README.md", "credentials are kept elsewhere\n")
+    commit(root, "move them out")
+    exposed = [(e.path, e.key_path) for e in walk_repository(root).exposures]
+    # once per key path (two commits held it), a keyword guess not at all (as in any file)
+    assert sorted(exposed) == [
+        (rel, "proxmox_api_token_secret"),
+        ("files/terraform/gh.tf", "token"),
+    ]
+    found = history_findings(root)
+    assert len(found[("SM019", rel)]) == 1
+    assert all(uid not in m and other not in m for m in found[("SM019", rel)])
+
+
+def test_the_hcl_reader_ends_on_any_text() -> None:
+    from secretsmgr.audit.hcl import hcl_values
+
+    samples = (
+        'a = "open string\nb = "ghp_x"\n',
+        "a = <<EOF\nnever closed\n",
+        "/* never closed\n",
+        'a = "${lookup(var.m, "k")}-${var.x}"\nb = "$${literal}"\n',
+        "a = [[[[{{{{\n",
+        "}}]]))\nx = 1\n",
+        "a = " + "[" * 5000 + "\n",
+        'block "x" {\n  c = { for k, v in var.m : k => v }\n  d = [for s in var.l : "ghp_a"]\n',
+        '"key" = "v"\n= = =\n',
+    )
+    for text in samples:
+        values = list(hcl_values(text))
+        assert all(v.line >= 1 for v in values), text
+    assert [v.key_path for v in hcl_values(samples[3])] == ["a", "b"]
