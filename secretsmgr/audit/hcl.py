@@ -79,13 +79,17 @@ def _unescape(raw: str) -> str:
     return _ESCAPE.sub(one, raw) if "\\" in raw else raw
 
 
-def _interpolation_end(text: str, at: int) -> int:
-    """The index past the ``}`` closing the interpolation whose body starts at ``at``."""
+def _interpolation_end(text: str, at: int, nesting: int = 0) -> int:
+    """The index past the ``}`` closing the interpolation whose body starts at ``at``
+    (``nesting``: strings inside interpolations around it; past ``_MAX_DEPTH`` the rest of the
+    text is this one's, never a deeper recursion)."""
+    if nesting >= _MAX_DEPTH:
+        return len(text)
     depth = 1
     while (m := _INTERP_STOP.search(text, at)) is not None:
         at = m.end()
         if m.group(0) == '"':
-            end, closed = _string_end(text, at)
+            end, closed = _string_end(text, at, nesting + 1)
             at = end + 1 if closed else end
         elif m.group(0) == "{":
             depth += 1
@@ -96,7 +100,7 @@ def _interpolation_end(text: str, at: int) -> int:
     return len(text)
 
 
-def _string_end(text: str, at: int) -> tuple[int, bool]:
+def _string_end(text: str, at: int, nesting: int = 0) -> tuple[int, bool]:
     """Where the string whose body starts at ``at`` ends (the index of its closing quote, or
     of the line's end for a string left open: HCL allows no line break in one), and whether
     a quote closed it."""
@@ -112,7 +116,7 @@ def _string_end(text: str, at: int) -> tuple[int, bool]:
         elif text.startswith(c + c + "{", at):  # $${ and %%{: the characters themselves
             at += 3
         elif text.startswith("{", at + 1):
-            at = _interpolation_end(text, at + 2)
+            at = _interpolation_end(text, at + 2, nesting)
         else:
             at += 1
     return len(text), False
@@ -216,6 +220,13 @@ class _Reader:
                     labels.append(self.tokens[at].text)
                     at += 1
                 if at < len(self.tokens) and self.tokens[at].text == "{":
+                    if self.depth >= _MAX_DEPTH:  # walked flat: known formats only
+                        self.at = at
+                        for flat in self._skip():
+                            yield HclValue(
+                                prefix.rstrip("."), labels[0], flat.text, flat.line, True
+                            )
+                        continue
                     self.at = at + 1
                     inner = (labels[0], labels[1]) if len(labels) > 1 else (labels[0], "")
                     self.depth += 1

@@ -265,3 +265,9 @@ def test_the_hcl_reader_ends_on_any_text() -> None:
         values = list(hcl_values(text))
         assert all(v.line >= 1 for v in values), text
     assert [v.key_path for v in hcl_values(samples[3])] == ["a", "b"]
+    # the review: blocks nested 5,000 deep and strings in interpolations 20,000 deep were a
+    # RecursionError, an internal error of the gate; a credential inside is still found
+    token = "ghp_" + "a1B2" * 9
+    deep = "a {\n" * 5000 + f'token = "{token}"\n' + "}\n" * 5000
+    assert [v.value for v in hcl_values(deep)] == [token]
+    assert len(list(hcl_values('x = "' + '${"' * 20000))) == 1
