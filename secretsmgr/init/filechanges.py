@@ -4,17 +4,20 @@ hook). An existing file is kept unless ``--force``; one that would not change is
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from secretsmgr.fsutil import read_optional
-from secretsmgr.init.model import FileChange, FileState
+from secretsmgr.init.model import FileChange, FileState, KeptConfig
 from secretsmgr.init.rules import PathGroup, path_groups
 from secretsmgr.init.texts import (
     HOOK_ID,
     PRE_COMMIT_NAME,
     has_hook,
     precommit_text,
+    rule_recipients,
     sops_yaml_text,
     with_hook,
 )
@@ -123,25 +126,36 @@ def settings_unpinned(inv: Inventory) -> FileChange:
 
 
 def _check_rules(
-    inv: Inventory, text: str, keys: Mapping[str | None, str], groups: Sequence[PathGroup]
+    inv: Inventory,
+    text: str,
+    keys: Mapping[str | None, str],
+    groups: Sequence[PathGroup],
+    folder: str,
 ) -> None:
-    """Every file a cluster applies matches a rule naming that cluster's key (or init is wrong)."""
-    config = parse_sops_config(text, inv.root / SOPS_CONFIG_NAME)
-    for layer in inv.layers.layers:
-        if layer.external is not None:
+    """Every file a cluster applies that the `.sops.yaml` of ``folder`` governs matches a rule
+    naming that cluster's key (or init is wrong)."""
+    config = parse_sops_config(text, inv.root / _config_path(folder))
+    for path, cluster in _applied(inv):
+        if inv.sops_configs.folder_of(path) != folder:
             continue
-        for path in layer.files:
-            rule = match_rule(config, inv.root / path)
-            if rule is None or keys[layer.cluster] not in all_age_recipients(rule):
-                raise AssertionError(f"init's .sops.yaml misses {path}")  # pragma: no cover
+        rule = match_rule(config, inv.root / path)
+        if rule is None or keys[cluster] not in all_age_recipients(rule):
+            raise AssertionError(f"init's {config.path} misses {path}")  # pragma: no cover
     assert len(config.rules) == len(groups)
 
 
-def unnamed_keys(inv: Inventory, keys: Mapping[str | None, str]) -> tuple[str, ...]:
-    """The cluster keys that no creation rule of the repository's `.sops.yaml` names."""
-    config = inv.sops_config
-    named = {k for rule in (config.rules if config else ()) for k in all_age_recipients(rule)}
-    return tuple(k for k in dict.fromkeys(keys.values()) if k not in named)
+def _config_path(folder: str) -> str:
+    return posixpath.join(folder, SOPS_CONFIG_NAME) if folder else SOPS_CONFIG_NAME
+
+
+def _applied(inv: Inventory) -> list[tuple[str, str | None]]:
+    """(path, cluster) of every file a layer of this checkout applies."""
+    return [
+        (path, layer.cluster)
+        for layer in inv.layers.layers
+        if layer.external is None
+        for path in sorted(layer.files)
+    ]
 
 
 _CLUSTER_RULE = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
@@ -161,41 +175,145 @@ def _foreign_unread(inv: Inventory) -> list[str]:
     ]
 
 
-def sops_yaml_change(
+@dataclass(frozen=True, slots=True)
+class SopsYamlChanges:
+    """The `.sops.yaml` files init writes or keeps, the notes on them, and what each kept one
+    that governs files the layers apply lacks."""
+
+    changes: tuple[FileChange, ...]
+    notes: tuple[str, ...]
+    kept: tuple[KeptConfig, ...]
+    written: bool  # a `.sops.yaml` init writes (or finds as it would write it) governs some
+
+
+def sops_yaml_changes(
     inv: Inventory,
     keys: Mapping[str | None, str],
     allowed: Sequence[str],
     force: bool,
+    name: str,
     pgp: Mapping[str | None, Sequence[str]] | None = None,
     new: frozenset[str] = frozenset(),
-) -> tuple[FileChange, list[str]]:
-    """`.sops.yaml` with one rule per set of clusters, and notes on a kept one that names a
-    cluster key in no rule (``new``: keys this run makes, named as such, never by a public key
-    a dry run made up and forgets)."""
-    groups = path_groups(inv.layers, _foreign_unread(inv))
-    text = sops_yaml_text(groups, keys, allowed, pgp)
-    _check_rules(inv, text, keys, groups)
-    count = len(groups)
-    what = f"{count} creation rule{'s' if count != 1 else ''}: " + ", ".join(
-        p for g in groups for p in g.paths
-    )
-    existing = read_optional(inv.root / SOPS_CONFIG_NAME)
-    if existing is None:
-        return FileChange(SOPS_CONFIG_NAME, FileState.CREATE, what, text), []
-    if existing == text:
-        return FileChange(SOPS_CONFIG_NAME, FileState.UP_TO_DATE, what), []
-    if force:
-        return FileChange(SOPS_CONFIG_NAME, FileState.REPLACE, what, text), []
-    notes = []
-    for key in unnamed_keys(inv, keys):
-        # sweep 22: a dry run named a key it made up, another one each run
-        which = "the new cluster key" if key in new else f"the cluster key {short_key(key)}"
-        notes.append(
-            f"the kept {SOPS_CONFIG_NAME} names {which} in no rule: "
-            "files sops creates would not be encrypted to it (--force rewrites it)"
+) -> SopsYamlChanges:
+    """`.sops.yaml` with one rule per set of clusters for the files the layers apply that no
+    `.sops.yaml` of a folder below the root governs, and each such nested one that governs
+    some of them: kept, or rewritten with ``force`` with those rules for the files below it.
+
+    A file follows the nearest `.sops.yaml` in its folder or above, as secretsmgr (and sops
+    run from its folder) reads it: a root rule for a file below a nested `.sops.yaml` is never
+    read (sweep 22, tinoha/homelab: init's root rules named only folders below kubernetes/,
+    whose own `.sops.yaml` governs them; the step's encrypt then found no rule there).
+    ``name``: a new secret's file name, for what a kept config's rules lack."""
+    configs = inv.sops_configs
+    nested = sorted(d for d in configs.dirs if d)
+    governed: dict[str, set[str | None]] = {}
+    for path, cluster in _applied(inv):
+        governed.setdefault(configs.folder_of(path), set()).add(cluster)
+    unread = _foreign_unread(inv)
+    changes: list[FileChange] = []
+    notes: list[str] = []
+    kept: list[KeptConfig] = []
+    written = False
+    for folder in ["", *(d for d in nested if d in governed)]:
+        rel = _config_path(folder)
+        if not folder and "" not in governed and governed:
+            others = " and ".join(_config_path(d) for d in sorted(governed))
+            if (inv.root / SOPS_CONFIG_NAME).is_file():
+                changes.append(
+                    FileChange(
+                        rel,
+                        FileState.KEPT,
+                        f"exists; every file the layers apply is below {others} instead",
+                    )
+                )
+            else:
+                changes.append(
+                    FileChange(
+                        rel,
+                        FileState.NOT_WRITTEN,
+                        f"not needed: every file the layers apply is below {others}",
+                    )
+                )
+            continue
+        groups = path_groups(inv.layers, unread, folder, nested)
+        text = sops_yaml_text(groups, keys, allowed, pgp)
+        _check_rules(inv, text, keys, groups, folder)
+        count = len(groups)
+        what = f"{count} creation rule{'s' if count != 1 else ''}: " + ", ".join(
+            posixpath.join(folder, p) for g in groups for p in g.paths
         )
-    kept = FileChange(SOPS_CONFIG_NAME, FileState.KEPT, "exists (--force rewrites it)")
-    return kept, notes
+        existing = read_optional(inv.root / rel)
+        if existing is None or existing == text or force:
+            state = (
+                FileState.CREATE
+                if existing is None
+                else FileState.UP_TO_DATE
+                if existing == text
+                else FileState.REPLACE
+            )
+            changes.append(FileChange(rel, state, what, None if existing == text else text))
+            written = True
+            continue
+        wanted = [k for c, k in keys.items() if c in governed.get(folder, ())]
+        config = parse_sops_config(existing, inv.root / rel)
+        named = {k for rule in config.rules for k in all_age_recipients(rule)}
+        unnamed = tuple(k for k in dict.fromkeys(wanted) if k not in named)
+        for key in unnamed:
+            # sweep 22: a dry run named a key it made up, another one each run
+            which = "the new cluster key" if key in new else f"the cluster key {short_key(key)}"
+            notes.append(
+                f"the kept {rel} names {which} in no rule: "
+                "files sops creates would not be encrypted to it (--force rewrites it)"
+            )
+        folders = sorted(
+            {
+                layer.path
+                for layer in inv.layers.layers
+                if layer.external is None
+                and configs.folder_of(posixpath.join(layer.path, name)) == folder
+            }
+        )
+        unmatched = None
+        if folders and all(configs.rule_for(posixpath.join(f, name))[1] is None for f in folders):
+            unmatched = posixpath.join(folders[0], name)
+        kept.append(
+            KeptConfig(
+                rel,
+                folders=tuple(folders),
+                unnamed=unnamed,
+                unmatched=unmatched,
+                example=_example(inv, keys, folder, name) if unmatched else None,
+                rules=tuple(
+                    (g.path_regex, ",".join(rule_recipients(g, keys, allowed))) for g in groups
+                ),
+            )
+        )
+        where = f"; governs the files the layers apply below {folder}/" if folder else ""
+        changes.append(FileChange(rel, FileState.KEPT, f"exists{where} (--force rewrites it)"))
+    return SopsYamlChanges(tuple(changes), tuple(notes), tuple(kept), written)
+
+
+def _example(inv: Inventory, keys: Mapping[str | None, str], folder: str, name: str) -> str | None:
+    """A new file beside a SOPS file the layers apply, below the `.sops.yaml` of ``folder``,
+    that a rule of it naming the file's cluster key matches: where its rules expect secrets
+    (tinoha/homelab: ``.*/secrets/.*.ya?ml$``, and every Secret in a secrets/ folder)."""
+    configs = inv.sops_configs
+    names = dict.fromkeys((name, "secret.enc.yaml", "secret.sops.yaml"))
+    for entry in sorted(inv.sops_files, key=lambda e: e.path):
+        clusters = inv.layers.clusters_of(entry.path)
+        if not clusters or configs.folder_of(entry.path) != folder:
+            continue
+        wanted = {keys[c] for c in clusters if c in keys}
+        for candidate in names:
+            path = posixpath.join(posixpath.dirname(entry.path), candidate)
+            rule = configs.rule_for(path)[1]
+            if (
+                rule is not None
+                and wanted & set(all_age_recipients(rule))
+                and not (inv.root / path).exists()
+            ):
+                return path
+    return None
 
 
 def _hook_entry_ok(text: str) -> bool:

@@ -43,6 +43,23 @@ class FileChange:
 
 
 @dataclass(frozen=True, slots=True)
+class KeptConfig:
+    """A `.sops.yaml` init keeps that governs files the layers apply (the root's, or one in a
+    folder of its own), and what its rules lack for the cluster key."""
+
+    path: str  # the config, relative to the root
+    folders: tuple[str, ...] = ()  # the layers' folders it governs
+    unnamed: tuple[str, ...] = ()  # cluster keys of its files' clusters that no rule names
+    # a new secret in a layer's folder it governs that none of its rules matches, and then a
+    # path beside a SOPS file the layers apply that one of its rules matches (or None)
+    unmatched: str | None = None
+    example: str | None = None
+    # the rules ``init --force`` would write there: (path_regex, age keys), one per set of
+    # clusters, for the step that says what to add
+    rules: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterKey:
     """The key of one cluster and where it came from (``new``: made by this run)."""
 
@@ -89,7 +106,12 @@ class InitPlan:
     controller_namespace: Mapping[str | None, str] = field(default_factory=dict)
     held: frozenset[str] = frozenset()  # cluster keys an identity at hand opens
     ignored: tuple[str, ...] = ()  # files init writes or keeps that git ignores
-    unnamed: tuple[str, ...] = ()  # cluster keys a kept `.sops.yaml` names in no rule
+    # each kept `.sops.yaml` governing files the layers apply that names a cluster key in no
+    # rule, or has no rule for a new secret in a layer's folder
+    kept_configs: tuple[KeptConfig, ...] = ()
+    # whether a `.sops.yaml` init writes (or finds as it would write it) governs files the
+    # layers apply: a new secret in their folders matches a rule
+    rules_written: bool = True
     # clusters whose layers apply a file on PGP keys: their decryption Secret holds one
     pgp_clusters: frozenset[str | None] = frozenset()
     # the kept `.sops.yaml` rule a new secret matches names PGP, KMS or Vault keys too: only

@@ -8,11 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from secretsmgr.changelog.adopt import adopt_summary
-from secretsmgr.init.model import NEW, ClusterKey, FileState, InitPlan, InitResult
+from secretsmgr.init.model import NEW, ClusterKey, FileState, InitPlan, InitResult, KeptConfig
 from secretsmgr.init.texts import HOOK_ID, PRE_COMMIT_NAME
 from secretsmgr.plural import plural
 from secretsmgr.repo.flux.objects import pgp_secret_name
-from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.shellword import sh_path, sh_word
 
 _WRITES = frozenset({"create", "replace", "update", "adopt"})
@@ -110,6 +109,40 @@ def _hook_step(plan: InitPlan) -> str:
     )
 
 
+def _encrypt_step(plan: InitPlan) -> str:
+    if plan.rule_needs_sops:
+        return (
+            f"encrypt a secret with sops, which encrypts to the PGP (KMS, Vault) keys the rules "
+            f"name too: sops encrypt -i PATH/{plan.secret_name}"
+        )
+    return (
+        f"encrypt a secret: secretsmgr encrypt -i PATH/{plan.secret_name}  (.sops.yaml picks "
+        "the keys)"
+    )
+
+
+def _kept_rules_step(kept: KeptConfig) -> str:
+    """Where a new secret goes when no rule of a kept `.sops.yaml` matches one in the layers'
+    folders it governs: beside the SOPS files its rules match, or a rule to add (sweep 22,
+    tinoha/homelab: kubernetes/.sops.yaml matches */secrets/*.yaml only, and the step's
+    PATH/secret.enc.yaml in a layer's folder was refused)."""
+    lack = (
+        f"no creation rule of the kept {kept.path} matches a new secret in the layers' folders "
+        f"({kept.unmatched})"
+    )
+    if kept.example is not None:
+        return (
+            f"{lack}: encrypt one where its rules expect secrets, e.g. secretsmgr encrypt -i "
+            f"{sh_path(kept.example)}  (or add a rule for those folders to it; init --force "
+            "rewrites it with init's rules alone)"
+        )
+    rules = "; ".join(f"path_regex: '{regex}' with age: {keys}" for regex, keys in kept.rules)
+    return (
+        f"{lack}: add a rule for them after its own rules, e.g. {rules} (init --force rewrites "
+        f"it with such rules alone), then: secretsmgr encrypt -i {sh_path(kept.unmatched or '')}"
+    )
+
+
 def next_steps(result: InitResult, output: Path | None) -> list[str]:
     """The numbered steps after a run: the Secret for Flux first."""
     plan = result.plan
@@ -127,26 +160,22 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
             f"{{name: sops-age}}}}): {', '.join(plan.undecrypted)}"
         )
     states = {f.path: f.state for f in plan.files}
-    if plan.unnamed:  # encrypt finds no age key in the kept rules (adtennant: PGP keys only)
-        steps.append(
-            f"name the cluster key in the creation rules of the kept {SOPS_CONFIG_NAME} (age: "
-            f"{', '.join(plan.unnamed)}, beside the keys they name; init --force rewrites the "
-            "file with the cluster keys alone)"
-        )
+    for kept in plan.kept_configs:
+        if kept.unnamed:  # encrypt finds no age key in the kept rules (adtennant: PGP keys only)
+            steps.append(
+                f"name the cluster key in the creation rules of the kept {kept.path} (age: "
+                f"{', '.join(kept.unnamed)}, beside the keys they name; init --force rewrites "
+                "the file with the cluster keys alone)"
+            )
     if states.get(PRE_COMMIT_NAME) is FileState.KEPT:
         steps.append(f"{_hook_step(plan)}, then turn it on in this clone: pre-commit install")
     else:
         steps.append("turn the hook on in this clone (before the first commit): pre-commit install")
-    if plan.rule_needs_sops:
-        steps.append(
-            f"encrypt a secret with sops, which encrypts to the PGP (KMS, Vault) keys the rules "
-            f"name too: sops encrypt -i PATH/{plan.secret_name}"
-        )
-    else:
-        steps.append(
-            f"encrypt a secret: secretsmgr encrypt -i PATH/{plan.secret_name}  (.sops.yaml picks "
-            "the keys)"
-        )
+    unmatched = [k for k in plan.kept_configs if k.unmatched is not None]
+    steps += [_kept_rules_step(k) for k in unmatched]
+    # PATH/NAME in some layer's folder matches a rule (else only the steps above say where)
+    if not unmatched or plan.rules_written or len(unmatched) < len(plan.kept_configs):
+        steps.append(_encrypt_step(plan))
     forced = f"git add -f {' '.join(sh_path(p) for p in plan.ignored)}; " if plan.ignored else ""
     steps.append(f"check, then commit: secretsmgr audit; git add -A; {forced}git commit")
     return [f"  {n}. {step}" for n, step in enumerate(steps, start=1)]

@@ -38,13 +38,21 @@ def _escape(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 
 
-def path_groups(graph: LayerGraph, unread: Iterable[str] = ()) -> list[PathGroup]:
+def path_groups(
+    graph: LayerGraph, unread: Iterable[str] = (), folder: str = "", elsewhere: Iterable[str] = ()
+) -> list[PathGroup]:
     """The paths each set of clusters applies, widest folders first; sets in cluster order.
 
     ``unread``: SOPS files no layer reads. One in a folder of its own (no file a layer reads
     beside it) keeps the folders above it from being taken whole, so its rule is not the
     cluster's (rust84/k8s-gitops: a Talos secret under ``kubernetes/bootstrap/`` got
-    ``kubernetes/``'s rule, and SM011 at once; sweep 19)."""
+    ``kubernetes/``'s rule, and SM011 at once; sweep 19).
+
+    ``folder``: the folder of the `.sops.yaml` the rules are for ("" for the root): only the
+    files below it count, as paths relative to it. ``elsewhere``: folders with a `.sops.yaml`
+    of their own, which governs the files below them: those files join no group and keep the
+    folders above them from being taken whole (sweep 22, tinoha/homelab: the root rules init
+    wrote named folders below ``kubernetes/``, whose own `.sops.yaml` governs them)."""
     owners: dict[str, set[str | None]] = {}
     for layer in graph.layers:
         if layer.external is not None:
@@ -55,6 +63,13 @@ def path_groups(graph: LayerGraph, unread: Iterable[str] = ()) -> list[PathGroup
     for path in unread:
         if path not in owners and posixpath.dirname(path) not in read_folders:
             owners[path] = set()  # nobody's: it splits the folders above it, joins no group
+    prefix = folder + "/" if folder else ""
+    others = tuple(d + "/" for d in elsewhere if d.startswith(prefix) and d != folder)
+    owners = {
+        path[len(prefix) :]: set() if path.startswith(others) else clusters
+        for path, clusters in owners.items()
+        if path.startswith(prefix)
+    }
     found: dict[frozenset[str | None], list[str]] = {}
 
     def walk(prefix: str, rests: list[str]) -> None:

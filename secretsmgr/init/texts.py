@@ -29,6 +29,13 @@ def _cluster_label(clusters: Sequence[str | None]) -> str:
     return "clusters " + ", ".join(named)
 
 
+def rule_recipients(
+    group: PathGroup, keys: Mapping[str | None, str], allowed: Sequence[str]
+) -> list[str]:
+    """The age keys of ``group``'s rule: each of its clusters' key, then ``allowed``."""
+    return list(dict.fromkeys([keys[c] for c in group.clusters] + list(allowed)))
+
+
 def sops_yaml_text(
     groups: Sequence[PathGroup],
     keys: Mapping[str | None, str],
@@ -48,12 +55,11 @@ def sops_yaml_text(
         "creation_rules:",
     ]
     for group in groups:
-        recipients = [keys[c] for c in group.clusters] + list(allowed)
         lines += [
             f"  # {_cluster_label(group.clusters)}: {', '.join(group.paths)}",
             f"  - path_regex: {_single_quoted(group.path_regex)}",
             f"    encrypted_regex: {_single_quoted(FLUX_ENCRYPTED_REGEX)}",
-            f"    age: {','.join(dict.fromkeys(recipients))}",
+            f"    age: {','.join(rule_recipients(group, keys, allowed))}",
         ]
         fingerprints = dict.fromkeys(k for c in group.clusters for k in (pgp or {}).get(c, ()))
         if fingerprints:

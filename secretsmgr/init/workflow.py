@@ -40,8 +40,7 @@ from secretsmgr.init.filechanges import (
     precommit_change,
     settings_change,
     settings_unpinned,
-    sops_yaml_change,
-    unnamed_keys,
+    sops_yaml_changes,
 )
 from secretsmgr.init.keychoice import decide_keys
 from secretsmgr.init.keystore import Stored, check_store, store_new_keys
@@ -199,14 +198,15 @@ def plan_init(
             f"key from the {SOPS_CONFIG_NAME} rule of its path, as before"
         )
     pgp = flux_pgp_keys(inv)
+    secret_name = _new_secret_name(inv)
     made = frozenset(c.public for c in cluster_keys if c.source == NEW)
-    sops_change, sops_notes = sops_yaml_change(
-        inv, keys, pinned.allowed_recipients, options.force, pgp, made
+    sops = sops_yaml_changes(
+        inv, keys, pinned.allowed_recipients, options.force, secret_name, pgp, made
     )
-    notes += sops_notes
+    notes += sops.notes
     notes += _state_notes(inv, keys, pinned.allowed_recipients)
     files = (
-        sops_change,
+        *sops.changes,
         settings_unpinned(inv) if unpinned else settings_change(inv, pinned, keys, options.force),
         precommit_change(root, options.force),
     )
@@ -220,8 +220,9 @@ def plan_init(
         for layer in inv.layers.layers
         if layer.files & sops_paths and not layer.decrypts_sops
     )
-    ignored = _ignored(root, [*(f.path for f in files), adopt.changelog])
-    secret_name = _new_secret_name(inv)
+    ignored = _ignored(
+        root, [*(f.path for f in files if f.state is not FileState.NOT_WRITTEN), adopt.changelog]
+    )
     if ignored:
         notes.append(
             f"git ignores {', '.join(ignored)}: commit {'it' if len(ignored) == 1 else 'them'} "
@@ -240,9 +241,10 @@ def plan_init(
         notes=tuple(dict.fromkeys(notes)),
         stop=stop,
         secret_name=secret_name,
-        rule_needs_sops=_rule_needs_sops(inv, secret_name)
-        if sops_change.state is FileState.KEPT
-        else bool(pgp),
+        rule_needs_sops=_rule_needs_sops(
+            inv, secret_name, [f for k in sops.kept for f in k.folders]
+        )
+        or (sops.written and bool(pgp)),
         targets=_export_targets(inv),
         controller_key=inv.layers.controller_key_clusters({e.path for e in inv.sops_files}),
         controller_secret=_one(inv.layers.controller_age_secrets),
@@ -251,7 +253,8 @@ def plan_init(
         },
         held=frozenset(p for i in identities for p in getattr(i, "publics", ())),
         ignored=ignored,
-        unnamed=unnamed_keys(inv, keys) if sops_change.state is FileState.KEPT else (),
+        kept_configs=sops.kept,
+        rules_written=sops.written,
         pgp_clusters=frozenset(
             cluster
             for entry in inv.sops_files
@@ -305,11 +308,10 @@ def _new_secret_name(inv: Inventory) -> str:
     return names[1] if sops_named > len(named) - sops_named else names[0]
 
 
-def _rule_needs_sops(inv: Inventory, name: str) -> bool:
-    """Whether a rule a new secret ``name`` in a layer's folder matches names PGP, KMS or Vault
-    keys beside its age keys, which secretsmgr cannot encrypt to (sweep 19: dcplaya,
-    SVendittelli)."""
-    folders = [layer.path for layer in inv.layers.layers if not layer.external] or [""]
+def _rule_needs_sops(inv: Inventory, name: str, folders: Sequence[str]) -> bool:
+    """Whether a rule of a kept `.sops.yaml` that a new secret ``name`` in one of the layers'
+    ``folders`` matches names PGP, KMS or Vault keys beside its age keys, which secretsmgr
+    cannot encrypt to (sweep 19: dcplaya, SVendittelli)."""
     for folder in folders:
         rule = inv.sops_configs.rule_for(posixpath.join(folder, name))[1]
         if rule is not None and any(g.pgp or g.other for g in rule.key_groups):

@@ -371,11 +371,17 @@ class SopsConfigs:
             self._outside = load_sops_config(found) if found is not None else None
         return self._outside
 
-    def rule_for(self, path: str) -> tuple[str | None, CreationRule | None, int | None]:
-        """(config label, matching creation rule, its 1-based number) for ``path``."""
+    def folder_of(self, path: str) -> str:
+        """The folder of the `.sops.yaml` that governs ``path``: the nearest one in its folder
+        or above, "" for the root's (or none in the repository)."""
         folder = posixpath.dirname(path)
         while folder and folder not in self.dirs:
             folder = posixpath.dirname(folder)
+        return folder
+
+    def rule_for(self, path: str) -> tuple[str | None, CreationRule | None, int | None]:
+        """(config label, matching creation rule, its 1-based number) for ``path``."""
+        folder = self.folder_of(path)
         if folder or "" in self.dirs:
             config = self._load(folder)
             subject = path[len(folder) + 1 :] if folder else path

@@ -36,9 +36,10 @@ def write(root: Path, rel: str, text: str) -> Path:
     return target
 
 
-def bootstrap(root: Path, cluster: str) -> None:
-    """``clusters/<cluster>/flux-system`` as ``flux bootstrap`` leaves it (trimmed)."""
-    base = f"clusters/{cluster}/flux-system"
+def bootstrap(root: Path, cluster: str, under: str = "clusters") -> None:
+    """``clusters/<cluster>/flux-system`` as ``flux bootstrap`` leaves it (trimmed); ``under``
+    another folder than ``clusters``, as ``flux bootstrap --path`` makes it."""
+    base = f"{under}/{cluster}/flux-system"
     write(root, f"{base}/gotk-components.yaml", FLUX_VERSION_NOTE)
     write(
         root,
@@ -49,7 +50,7 @@ def bootstrap(root: Path, cluster: str) -> None:
         "  url: ssh://git@github.com/example/fleet\n"
         "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
         "metadata:\n  name: flux-system\n  namespace: flux-system\n"
-        f"spec:\n  interval: 10m0s\n  path: ./clusters/{cluster}\n  prune: true\n"
+        f"spec:\n  interval: 10m0s\n  path: ./{under}/{cluster}\n  prune: true\n"
         "  sourceRef:\n    kind: GitRepository\n    name: flux-system\n",
     )
     write(
@@ -60,8 +61,15 @@ def bootstrap(root: Path, cluster: str) -> None:
     )
 
 
-def layer(root: Path, cluster: str, name: str, path: str, decryption: bool = True) -> None:
-    """A Flux Kustomization ``name`` of ``cluster`` over ``path``."""
+def layer(
+    root: Path,
+    cluster: str,
+    name: str,
+    path: str,
+    decryption: bool = True,
+    under: str = "clusters",
+) -> None:
+    """A Flux Kustomization ``name`` of ``cluster`` (in ``under/cluster``) over ``path``."""
     text = (
         "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
         f"metadata:\n  name: {name}\n  namespace: flux-system\n"
@@ -70,7 +78,7 @@ def layer(root: Path, cluster: str, name: str, path: str, decryption: bool = Tru
     )
     if decryption:
         text += "  decryption:\n    provider: sops\n    secretRef:\n      name: sops-age\n"
-    write(root, f"clusters/{cluster}/{name}.yaml", text)
+    write(root, f"{under}/{cluster}/{name}.yaml", text)
 
 
 def kustomization(root: Path, folder: str, *resources: str) -> None:
