@@ -24,7 +24,10 @@ SKIP_WARNING = (
 
 
 def export_hint(choice: ClusterChoice, begin: bool = False, cluster: str | None = None) -> str:
-    """The command that sends the Secret (``key export``, or ``key rotate --begin``) to it."""
+    """The command that sends the Secret (``key export``, or ``key rotate --begin``) to it;
+    ``key export`` with ``--add`` to a Secret named for PGP keys, which keeps its PGP key."""
+    from secretsmgr.repo.flux.objects import pgp_secret_name
+
     parts = ["secretsmgr key rotate --begin --apply" if begin else "secretsmgr key export --apply"]
     if cluster is not None:
         parts.append(f"--cluster {sh_word(cluster)}")
@@ -34,6 +37,8 @@ def export_hint(choice: ClusterChoice, begin: bool = False, cluster: str | None 
         parts.append(f"{'--secret' if begin else '--name'} {choice.secret}")
     if choice.context is not None:
         parts.append(f"--context {choice.context}")
+    if not begin and pgp_secret_name(choice.secret):
+        parts.append("--add")
     return " ".join(parts)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,15 @@ class SecretRef:
     def label(self) -> str:
         """``namespace/name``, as messages show it."""
         return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What ``apply_secret`` did: ``created``, ``replaced`` or ``updated``, and the entries it
+    took out of the Secret that ``drop`` named."""
+
+    verb: str
+    removed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,17 +106,19 @@ def apply_secret(
     *,
     dry_run: bool = False,
     keep_others: bool = False,
-) -> str:
+    drop: Collection[str] = (),
+) -> Applied:
     """Create the Secret from ``entries`` (name → text), or replace it whole if it exists.
 
     ``keep_others``: an existing Secret keeps its entries whose names ``entries`` does not
-    give (a PGP key's ``sops.asc`` in Flux's ``sops-gpg`` Secret, beside the age key added).
+    give (a PGP key's ``sops.asc`` in Flux's ``sops-gpg`` Secret, beside the age key added),
+    except those named in ``drop`` (the entries of a finished key rotation).
 
     A new Secret is of type Opaque. An existing one is replaced, not merged: entries that are
     not in ``entries`` are gone afterwards, and so are its labels and annotations (kubectl's
     last-applied annotation would otherwise keep a copy of the old private key). Its type is
     kept, since the API refuses to change it. Returns ``"created"`` or ``"replaced"``
-    (``"updated"`` with ``keep_others``).
+    (``"updated"`` with ``keep_others``), with the entries ``drop`` took out.
 
     ``dry_run`` asks the API server to check the request (kubeconfig, reachability, namespace,
     permission to create or update) without storing anything: a preflight before a step that
@@ -135,7 +146,7 @@ def apply_secret(
                     ref.namespace, created, _request_timeout=REQUEST_TIMEOUT, **extra
                 ),
             )
-            return "created"
+            return Applied("created")
         if getattr(current, "immutable", None):
             raise ClusterError(
                 f'secret {ref.label} in context "{session.context}" is immutable',
@@ -148,9 +159,11 @@ def apply_secret(
             resource_version=getattr(metadata, "resource_version", None),
             secret_type=getattr(current, "type", None) or "Opaque",
         )
+        removed: tuple[str, ...] = ()
         if keep_others:  # as the API holds them: base64 under data
             held = getattr(current, "data", None) or {}
-            replaced["data"] = {k: v for k, v in held.items() if k not in data}
+            replaced["data"] = {k: v for k, v in held.items() if k not in data and k not in drop}
+            removed = tuple(k for k in sorted(held) if k in drop and k not in data)
         _call(
             session,
             ref,
@@ -159,7 +172,7 @@ def apply_secret(
                 ref.name, ref.namespace, replaced, _request_timeout=REQUEST_TIMEOUT, **extra
             ),
         )
-        return "updated" if keep_others else "replaced"
+        return Applied("updated", removed) if keep_others else Applied("replaced")
 
 
 # --- errors ---------------------------------------------------------------------------------

@@ -11,6 +11,9 @@ from secretsmgr.errors import UsageError
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _ENTRY = re.compile(r"[-._a-zA-Z0-9]+\.agekey")
+# the entries of a cluster-key rotation's overlap (``key rotate --begin``): the old key and the
+# new one, replaced by ``age.agekey`` at ``--finish``
+OVERLAP_ENTRIES = ("old.agekey", "new.agekey")
 
 
 def check_names(namespace: str, name: str) -> None:

@@ -411,9 +411,9 @@ def secret_target(
     Flux never reads), counting only layers of this checkout that hold a SOPS file (the review:
     a tenant's Kustomization over another source, or an app's over no secret, is no place for
     the cluster's key), narrowed by the option given; ``flux-system/sops-age`` when none says.
-    Several such Secrets, a Secret named for PGP keys (replacing it would drop the PGP key;
-    only ``--add`` keeps it) and a name the API server would refuse (``${VAR}``) are usage
-    errors: the operator names the Secret."""
+    Several such Secrets, a Secret named for PGP keys unless ``add`` (replacing it would drop
+    the PGP key; only ``--add`` keeps it, and ``key rotate`` never replaces it) and a name the
+    API server would refuse (``${VAR}``) are usage errors: the operator names the Secret."""
     if namespace is not None and name is not None:
         return namespace, name
     inv = load_inventory(root)
@@ -464,22 +464,13 @@ def secret_target(
             f"the decrypting layers read {target[0]}/{target[1]}, a Secret named for PGP keys: "
             "the Secret sent or printed for it holds the age key alone and, applied, would "
             "replace the PGP key Flux decrypts other files with: name the Secret to go on",
-            hints=pgp_secret_hints(*target, rotate=name_option == "--secret"),
+            hints=(f"keep the PGP key beside it: {pgp_secret_export(*target)}",),
         )
     return target
 
 
-def pgp_secret_hints(namespace: str, name: str, *, rotate: bool) -> tuple[str, ...]:
+def pgp_secret_export(namespace: str, name: str) -> str:
     """How the key reaches a Secret named for PGP keys without replacing it: ``key export
-    --apply --add`` keeps its other entries; ``key rotate`` has no such option, so it prints the
-    Secret (changing none) and export sends both keys (the second review: its hint named
-    ``--secret`` for export, and ``--secret … --apply`` replaced the Secret, PGP key and all)."""
+    --apply --add`` keeps its other entries (``key rotate`` adds to such a Secret itself)."""
     where = f"--namespace {sh_word(namespace)} --name {sh_word(name)}"
-    add = f"secretsmgr key export {where} --apply --add"
-    if not rotate:
-        return (f"keep the PGP key beside it: {add}",)
-    return (
-        f"name it and leave out --apply (the Secret is printed, none is changed): "
-        f"--namespace {sh_word(namespace)} --secret {sh_word(name)}",
-        f"then send both keys beside the PGP key: {add}",
-    )
+    return f"secretsmgr key export {where} --apply --add"

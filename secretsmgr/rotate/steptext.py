@@ -8,8 +8,13 @@ from secretsmgr.rotate.clusterkey import StepResult
 from secretsmgr.shellword import sh_word
 
 
-def step_summary(result: StepResult, begin: bool, *, applied: bool = False) -> str:
-    """What a ``key rotate`` step did and what comes next, a line each (never a private key)."""
+def step_summary(
+    result: StepResult, begin: bool, *, applied: bool = False, send: str | None = None
+) -> str:
+    """What a ``key rotate`` step did and what comes next, a line each (never a private key).
+
+    ``send``: the command that sends the keys to a Secret named for PGP keys, beside its PGP
+    key, when the step printed no manifest (one applied would have replaced it whole)."""
     rot = result.rotation
     logged = f"; changelog seq {rot.seq}" if rot is not None and rot.seq is not None else ""
     commit = f"; committed {rot.commit[:7]}" if rot is not None and rot.commit else ""
@@ -34,24 +39,30 @@ def step_summary(result: StepResult, begin: bool, *, applied: bool = False) -> s
         if result.configs:
             done = f"; committed {result.commit[:7]}" if result.commit else ""
             lines.append(f"updated {', '.join(result.configs)}{done}")
-        send = "" if applied else "send the Secret holding both keys, "
+        how = "" if applied else "send the Secret holding both keys, "
+        if send is not None:
+            how = f"send both keys beside the PGP key: {send}; then "
         # --finish refuses until the begin commit is in what Flux applied (sweep 20: the
         # steps said push, never commit)
         finish = "secretsmgr key rotate --finish" + (
             f" --cluster {sh_word(result.cluster)}" if result.cluster else ""
         )
-        lines.append(f"next: {send}{push}, let Flux apply it, then: {finish}")
+        lines.append(f"next: {how}{push}, let Flux apply it, then: {finish}")
     else:
         lines.append(
             f"re-encrypted {plural(len(result.rewritten), 'file')} to "
             f"{short_key(result.new_key)} only; {short_key(result.old_key)} retired{logged}{commit}"
         )
         lines.append(f"updated {', '.join(result.configs)}")
-        lines.append(
-            f"next: {push}"
-            if applied
-            else f"next: send the Secret holding only the new key, then {push}"
-        )
+        if applied:
+            lines.append(f"next: {push}")
+        elif send is not None:
+            lines.append(
+                "next: send the new key beside the PGP key, which also takes old.agekey and "
+                f"new.agekey out of the Secret: {send}; then {push}"
+            )
+        else:
+            lines.append(f"next: send the Secret holding only the new key, then {push}")
     if result.left:
         lines.insert(
             1 if begin else 0,

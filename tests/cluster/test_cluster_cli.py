@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.keys.age import generate_identity
+from secretsmgr.keys.age import generate_identity, parse_identities
 from tests.cli.runner import run_inline
 from tests.cluster.conftest import KubeAPI
-from tests.conftest import FIXTURES, copy_tree
+from tests.conftest import FIXTURES, GIT_ENV, copy_tree, git
 
 pytestmark = pytest.mark.kube
 
@@ -23,18 +23,25 @@ SECRET = re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]+")
 
 
 def run(
-    kube: KubeAPI, repo: Path, *args: str, expect: int, key_file: Path | None = None
+    kube: KubeAPI,
+    repo: Path,
+    *args: str,
+    expect: int,
+    key_file: Path | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(repo.parent / "home"),
         "KUBECONFIG": str(kube.kubeconfig),
+        **GIT_ENV,
     }
     if key_file is not None:
         env["SOPS_AGE_KEY_FILE"] = str(key_file)
     # key export names each private key it sends (to stdout or to the cluster) in a warning
-    warnings = ["exported the private key of"] if args[:2] == ("key", "export") else []
-    done = run_inline(["--repo", str(repo), *args], env=env, expect=expect, warnings=warnings)
+    if args[:2] == ("key", "export"):
+        warnings = ("exported the private key of", *warnings)
+    done = run_inline(["--repo", str(repo), *args], env=env, expect=expect, warnings=list(warnings))
     result = subprocess.CompletedProcess(args, done.code, done.out, done.err)
     text = result.stdout + result.stderr
     assert "Traceback" not in text
@@ -222,3 +229,47 @@ def test_export_add_keeps_the_pgp_key_beside_the_age_key(repo: Path, kube_api: K
     data = kube_api.get_secret_data("flux-system", "sops-gpg")
     assert data is not None and sorted(data) == ["age.agekey", "sops.asc"]
     assert data["sops.asc"] == armored
+
+
+def test_a_key_rotation_never_drops_the_pgp_key_of_a_pgp_named_secret(
+    repo: Path, kube_api: KubeAPI, tmp_path: Path
+) -> None:
+    # sweep 22, FrederikS/homelab and ShadyF/k8s-homelab: the layers decrypt with sops-gpg,
+    # which holds sops.asc. --apply adds the keys beside it; finish takes begin's old.agekey
+    # (the retired key) and new.agekey out, and so does key export --apply --add once the
+    # rotation is over (after a begin sent with it, old.agekey stayed for ever)
+    armored = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n(test)\n-----END PGP PRIVATE KEY BLOCK-----\n"
+    for layer in ("infrastructure.yaml", "databases-kustomization.yaml", "apps-kustomization.yaml"):
+        path = repo / "clusters" / "homelab" / layer
+        path.write_text(path.read_text().replace("name: sops-age", "name: sops-gpg"))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "demo decrypting with sops-gpg")
+    kube_api.delete_secret("flux-system", "sops-gpg")
+    kube_api.put_secret("flux-system", "sops-gpg", {"sops.asc": armored})
+
+    def entries() -> dict[str, str]:
+        data = kube_api.get_secret_data("flux-system", "sops-gpg")
+        assert data is not None and data["sops.asc"] == armored
+        return {k: parse_identities(v, k).publics[0] for k, v in data.items() if k != "sops.asc"}
+
+    new_file = tmp_path / "new.agekey"
+    args = ("key", "rotate", "--begin", "--apply", "-o", str(new_file), "--commit")
+    begun = run(kube_api, repo, *args, expect=0, key_file=DEMO_KEY)
+    new = parse_identities(new_file.read_text(), "new").publics[0]
+    assert "updated secret flux-system/sops-gpg" in begun.stdout, begun.stdout
+    assert entries() == {"old.agekey": DEMO_PUBLIC, "new.agekey": new}
+    both = tmp_path / "both.agekey"
+    both.write_text(DEMO_KEY.read_text() + new_file.read_text(), encoding="utf-8")
+    args = ("key", "rotate", "--finish", "--apply", "--skip-cluster-check", "--commit")
+    skip = ("--skip-cluster-check",)
+    finished = run(kube_api, repo, *args, expect=0, key_file=both, warnings=skip)
+    assert "but not new.agekey and old.agekey" in finished.stdout, finished.stdout
+    assert entries() == {"age.agekey": new}
+    # the route the steps print without --apply: key export --apply --add, after the finish
+    overlap = {"old.agekey": DEMO_KEY.read_text(), "new.agekey": new_file.read_text()}
+    kube_api.put_secret("flux-system", "sops-gpg", {"sops.asc": armored, **overlap})
+    export = ("key", "export", "--name", "sops-gpg", "--apply", "--add")
+    sent = run(kube_api, repo, *export, expect=0, key_file=new_file)
+    assert "but not new.agekey and old.agekey" in sent.stdout, sent.stdout
+    assert entries() == {"age.agekey": new}

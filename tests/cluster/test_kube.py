@@ -220,7 +220,7 @@ def test_apply_creates_an_opaque_secret(kube_api: KubeAPI, ns: str, env: dict[st
     secret, public = generate_identity()
     ref = SecretRef(namespace=ns)
 
-    assert apply_secret(ref, {"age.agekey": key_file((secret, public))}, env) == "created"
+    assert apply_secret(ref, {"age.agekey": key_file((secret, public))}, env).verb == "created"
 
     assert kube_api.get_secret_data(ns, "sops-age") == {"age.agekey": key_file((secret, public))}
     assert kube_api.get_secret(ns, "sops-age")["type"] == "Opaque"
@@ -235,7 +235,7 @@ def test_apply_replaces_whole_and_drops_old_entries(
     kube_api.kubectl("-n", ns, "annotate", "secret", "sops-age", f"copy={old[0]}")
     ref = SecretRef(namespace=ns)
 
-    assert apply_secret(ref, {"age.agekey": key_file(new)}, env) == "replaced"
+    assert apply_secret(ref, {"age.agekey": key_file(new)}, env).verb == "replaced"
 
     assert kube_api.get_secret_data(ns, "sops-age") == {"age.agekey": key_file(new)}
     metadata = kube_api.get_secret(ns, "sops-age")["metadata"]
@@ -243,7 +243,7 @@ def test_apply_replaces_whole_and_drops_old_entries(
     assert old[0] not in json.dumps(metadata)
     assert read_cluster_keys(ref, env).entries == (("age.agekey", (new[1],)),)
     # A second apply replaces again (fresh resourceVersion each time).
-    assert apply_secret(ref, {"age.agekey": key_file(old)}, env) == "replaced"
+    assert apply_secret(ref, {"age.agekey": key_file(old)}, env).verb == "replaced"
     assert kube_api.get_secret_data(ns, "sops-age") == {"age.agekey": key_file(old)}
 
 
@@ -257,7 +257,7 @@ def test_apply_keeping_others_adds_beside_a_pgp_key(
     kube_api.put_secret(ns, "sops-gpg", {"sops.asc": armored, "age.agekey": key_file(old)})
     ref = SecretRef(namespace=ns, name="sops-gpg")
 
-    assert apply_secret(ref, {"age.agekey": key_file(new)}, env, keep_others=True) == "updated"
+    assert apply_secret(ref, {"age.agekey": key_file(new)}, env, keep_others=True).verb == "updated"
 
     assert kube_api.get_secret_data(ns, "sops-gpg") == {
         "sops.asc": armored,

@@ -452,18 +452,43 @@ def test_export_will_not_replace_a_pgp_named_secret_unasked(repo: Path, tmp_path
         warnings=("exported the private",),
     )
     assert _secret_names(named.out) == [("flux-system", "sops-gpg")]
-    # key rotate has no --add: by default it asks for the name (and export's --name in the
-    # hint, the second review), and --apply to such a Secret is refused before any change
-    before = snapshot(repo)
-    args = ("key", "rotate", "--begin", "-o", str(tmp_path / "n"))
-    refused = run(repo, key_env(tmp_path), *args, expect=2)
-    assert "--namespace flux-system --secret sops-gpg" in refused.err
-    assert "secretsmgr key export --namespace flux-system --name sops-gpg --apply --add" in (
-        refused.err
+
+
+@pytest.mark.parametrize("named", [(), ("--namespace", "flux-system", "--secret", "sops-gpg")])
+def test_a_rotation_to_a_pgp_named_secret_prints_no_manifest_and_names_export_add(
+    repo: Path, tmp_path: Path, named: tuple[str, ...]
+) -> None:
+    # sweep 22, FrederikS/homelab and ShadyF/k8s-homelab: the layers decrypt with sops-gpg;
+    # begin printed a Secret sops-gpg of old.agekey and new.agekey with "apply it (kubectl
+    # apply -f -)", which would replace the PGP key Flux decrypts the other files with, and
+    # finish one of age.agekey alone. The steps name key export --apply --add instead, and
+    # finish's says it takes begin's entries out
+    _decrypt_with(repo, dict.fromkeys(_LAYER_FILES, "sops-gpg"))
+    env = key_env(tmp_path)
+    new_file = tmp_path / "new.agekey"
+    args = ("key", "rotate", "--begin", "-o", str(new_file), "--commit", *named)
+    began = run_inline(args, repo=repo, env=env, expect=0)
+    assert began.err == "" and "kind: Secret" not in began.out, began.out
+    assert SECRET.search(began.out) is None
+    export = "secretsmgr key export --apply --name sops-gpg --add"
+    (step,) = [line for line in began.out.splitlines() if line.startswith("next:")]
+    assert step == (
+        f"next: send both keys beside the PGP key: {export}; then push, let Flux apply it, "
+        "then: secretsmgr key rotate --finish"
     )
-    applied = run(repo, key_env(tmp_path), *args, "--secret", "sops-gpg", "--apply", expect=2)
-    assert "replaces the Secret flux-system/sops-gpg whole" in applied.err
-    assert snapshot(repo) == before and not (tmp_path / "n").exists()
+    # the step's export sends both keys to that Secret (printed here: no cluster)
+    sent = run(repo, key_env(tmp_path, DEMO_KEY, new_file), "key", "export", "--name", "sops-gpg")
+    assert re.findall(r"^  (\S+\.agekey): \|$", sent.out, re.M) == ["old.agekey", "new.agekey"]
+    warned = ("--skip-cluster-check: not checking",)
+    finish = ("key", "rotate", *FINISH, "--commit", *named)
+    both = key_env(tmp_path, DEMO_KEY, new_file)
+    done = run_inline(finish, repo=repo, env=both, expect=0, warnings=warned)
+    assert "kind: Secret" not in done.out and SECRET.search(done.out) is None, done.out
+    (step,) = [line for line in done.out.splitlines() if line.startswith("next:")]
+    assert step == (
+        "next: send the new key beside the PGP key, which also takes old.agekey and new.agekey "
+        f"out of the Secret: {export}; then push"
+    )
 
 
 def test_begin_refuses_a_secret_name_flux_fills_in_before_any_change(

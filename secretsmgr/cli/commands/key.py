@@ -84,8 +84,11 @@ def _emit_secret(
     *,
     add: bool = False,
 ) -> None:
-    """Print the manifest (stdout, warning on stderr) or send it to the cluster."""
-    from secretsmgr.keys.manifest import secret_manifest
+    """Print the manifest (stdout, warning on stderr) or send it to the cluster; ``add``: keep
+    the Secret's other entries (a PGP key), but not a finished rotation's ``old.agekey`` and
+    ``new.agekey`` when the keys sent are neither (the retired key would stay beside the PGP
+    key; sweep 22, FrederikS/homelab)."""
+    from secretsmgr.keys.manifest import OVERLAP_ENTRIES, secret_manifest
 
     if not apply:
         text = secret_manifest(choice.namespace, choice.secret, entries)
@@ -95,10 +98,13 @@ def _emit_secret(
     from secretsmgr.cluster.kube import apply_secret
 
     ref = choice.ref()
-    done = apply_secret(ref, dict(entries), os.environ, keep_others=add)
+    sent = [name for name, _ in entries]
+    drop = OVERLAP_ENTRIES if add and not set(sent) & set(OVERLAP_ENTRIES) else ()
+    done = apply_secret(ref, dict(entries), os.environ, keep_others=add, drop=drop)
     where = f"context {ref.context}" if ref.context else "the current context"
-    names = ", ".join(name for name, _ in entries)
-    out(f"{done} secret {ref.label} in {where} ({names})\n")
+    kept = "; its other entries kept" if add else ""
+    removed = f", but not {' and '.join(done.removed)}" if done.removed else ""
+    out(f"{done.verb} secret {ref.label} in {where} ({', '.join(sent)}{kept}{removed})\n")
 
 
 # ----------------------------------------------------------------------------- commands
@@ -390,7 +396,7 @@ def rotate_cmd(
     from secretsmgr.errors import SecretsmgrError, UsageError
     from secretsmgr.keys.stores import FileStore, KeyringStore
     from secretsmgr.repo.flux.objects import pgp_secret_name
-    from secretsmgr.rotate.export import check_rotation_keys, pgp_secret_hints, secret_target
+    from secretsmgr.rotate.export import check_rotation_keys, secret_target
     from secretsmgr.rotate.steptext import step_summary
 
     if begin == finish:
@@ -413,15 +419,12 @@ def rotate_cmd(
     # names the API server would refuse are refused before anything changes
     check_names(namespace or "flux-system", secret or "sops-age")
     root = repo_root(ctx)
-    target = secret_target(root, namespace, secret, cluster, name_option="--secret")
+    # a Secret named for PGP keys (sops-gpg) is never replaced whole: --apply adds the keys
+    # beside its PGP key, and without it no manifest is printed (kubectl apply would drop the
+    # PGP key), only the key export --apply --add that does (sweep 22, FrederikS/homelab)
+    target = secret_target(root, namespace, secret, cluster, name_option="--secret", add=True)
     choice = ClusterChoice(from_cluster, context, *target)
-    if apply and pgp_secret_name(target[1]):  # --apply replaces it whole: no --add here
-        raise UsageError(
-            f"key rotate --apply replaces the Secret {target[0]}/{target[1]} whole, and it is "
-            "named for PGP keys: the PGP key Flux decrypts other files with would go; nothing "
-            "was changed",
-            hints=pgp_secret_hints(*target, rotate=True),
-        )
+    pgp = pgp_secret_name(target[1])
     recover_interrupted(root)
     from secretsmgr.repo.settings import load_settings
 
@@ -464,12 +467,16 @@ def rotate_cmd(
         allow_dirty=allow_dirty,
         skip_cluster_check=skip_cluster_check,
     )
-    summary = step_summary(result, begin, applied=apply)
+    send = export_hint(choice, cluster=cluster) if pgp and not apply else None
+    summary = step_summary(result, begin, applied=apply, send=send)
+    if send is not None:  # no manifest: the summary says how the keys go beside the PGP key
+        out(summary)
+        return 0
     # Without --apply the manifest follows on stdout: the summary is YAML comments there, so
     # `secretsmgr key rotate --begin | kubectl apply -f -` works.
     out(summary if apply else "".join(f"# {line}\n" for line in summary.splitlines()))
     try:
-        _emit_secret(result.entries, choice, apply)
+        _emit_secret(result.entries, choice, apply, add=pgp)
     except SecretsmgrError as exc:
         raise type(exc)(
             f"the repository step is done, but sending the Secret failed: {exc.message}",
