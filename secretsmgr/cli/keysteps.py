@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from secretsmgr.cli.context import fault_hook, warn
 from secretsmgr.cli.options import ClusterChoice, label
-from secretsmgr.shellword import sh_word
+from secretsmgr.shellword import sh_path, sh_word
 
 if TYPE_CHECKING:
     from secretsmgr.cluster.kube import ClusterKeys, SecretRef
@@ -149,3 +150,34 @@ def _publics_of(ref: SecretRef) -> tuple[str, ...] | None:
         return read_cluster_keys(ref, os.environ).publics
     except ClusterError:
         return None
+
+
+def no_key_hints(repository_key: bool, env: Mapping[str, str]) -> tuple[str, ...]:
+    """What ``key show`` suggests when no source holds an age key: where a key the repository
+    names may be (``repository_key``), else how to make one, in the keyring or, with none here,
+    in the default key file."""
+    from secretsmgr.keys.oskeyring import keyring_absent
+    from secretsmgr.keys.sources import default_keys_file
+
+    keys_file = default_keys_file(env)
+    if repository_key:  # the repository has a key: its private half is somewhere else
+        return (
+            "a key file init -o or key rotate --begin -o wrote is not read by default: set "
+            f"SOPS_AGE_KEY_FILE to it, or add its lines to {keys_file}",
+            "or import it into the OS keyring: secretsmgr key import FILE",
+        )
+    if keyring_absent():
+        # sweep 22: "key generate --keyring" failed when pasted where there is none
+        if keys_file.exists():
+            return (
+                "generate one into a new file (there is no OS keyring here): secretsmgr key "
+                "generate -o KEYFILE, then set SOPS_AGE_KEY_FILE to it",
+            )
+        return (
+            "generate one into the default key file (there is no OS keyring here): "
+            f"secretsmgr key generate -o {sh_path(str(keys_file))}",
+        )
+    return (
+        "generate one: secretsmgr key generate --keyring",
+        "or import a key file: secretsmgr key import FILE",
+    )

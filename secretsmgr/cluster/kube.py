@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,13 @@ class Applied:
 
     verb: str
     removed: tuple[str, ...] = ()
+
+    def line(self, ref: SecretRef, sent: Sequence[str], kept: bool) -> str:
+        """What ``key export --apply`` says it did (``kept``: the Secret's other entries)."""
+        where = f"context {ref.context}" if ref.context else "the current context"
+        others = "; its other entries kept" if kept else ""
+        removed = f", but not {' and '.join(self.removed)}" if self.removed else ""
+        return f"{self.verb} secret {ref.label} in {where} ({', '.join(sent)}{others}{removed})\n"
 
 
 @dataclass(frozen=True, slots=True)

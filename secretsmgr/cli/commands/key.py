@@ -29,7 +29,6 @@ from secretsmgr.cli.options import (
 )
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.plural import plural
-from secretsmgr.shellword import sh_path
 
 if TYPE_CHECKING:
     from secretsmgr.keys.sources import LayeredIdentity
@@ -101,10 +100,7 @@ def _emit_secret(
     sent = [name for name, _ in entries]
     drop = OVERLAP_ENTRIES if add and not set(sent) & set(OVERLAP_ENTRIES) else ()
     done = apply_secret(ref, dict(entries), os.environ, keep_others=add, drop=drop)
-    where = f"context {ref.context}" if ref.context else "the current context"
-    kept = "; its other entries kept" if add else ""
-    removed = f", but not {' and '.join(done.removed)}" if done.removed else ""
-    out(f"{done.verb} secret {ref.label} in {where} ({', '.join(sent)}{kept}{removed})\n")
+    out(done.line(ref, sent, add))
 
 
 # ----------------------------------------------------------------------------- commands
@@ -162,7 +158,7 @@ def show_cmd(
 ) -> int:
     """Print every public key found, each with its source (never a private key)."""
     from secretsmgr.errors import KeyNotFoundError
-    from secretsmgr.keys.oskeyring import keyring_absent, keyring_source
+    from secretsmgr.keys.oskeyring import keyring_source
     from secretsmgr.keys.sources import describe_sources, standard_sources
 
     found, failure = describe_sources(standard_sources(os.environ, keyring_source))
@@ -186,33 +182,9 @@ def show_cmd(
     if failure is not None:
         raise failure
     if all(p == "-" for p, _ in rows):
-        from secretsmgr.keys.sources import default_keys_file
+        from secretsmgr.cli.keysteps import no_key_hints
 
-        hints: tuple[str, ...]
-        if repo_lines:  # the repository has a key: its private half is somewhere else
-            hints = (
-                "a key file init -o or key rotate --begin -o wrote is not read by default: set "
-                "SOPS_AGE_KEY_FILE to it, or add its lines to "
-                f"{default_keys_file(os.environ)}",
-                "or import it into the OS keyring: secretsmgr key import FILE",
-            )
-        elif keyring_absent():
-            # sweep 22: "key generate --keyring" failed when pasted where there is none
-            keys_file = default_keys_file(os.environ)
-            hints = (
-                (
-                    "generate one into the default key file (there is no OS keyring here): "
-                    f"secretsmgr key generate -o {sh_path(str(keys_file))}"
-                )
-                if not keys_file.exists()
-                else "generate one into a new file (there is no OS keyring here): secretsmgr "
-                "key generate -o KEYFILE, then set SOPS_AGE_KEY_FILE to it",
-            )
-        else:
-            hints = (
-                "generate one: secretsmgr key generate --keyring",
-                "or import a key file: secretsmgr key import FILE",
-            )
+        hints = no_key_hints(bool(repo_lines), os.environ)
         raise KeyNotFoundError("no age key found in any source", hints=hints)
     return 0
 
