@@ -289,7 +289,8 @@ STRUCTURE = frozenset({"apiVersion", "kind", "metadata", "type"})  # never a sec
 
 
 # A mapping that points at a secret kept elsewhere: cert-manager's ``apiTokenSecretRef``, a
-# container's ``secretKeyRef``, a ``keySelector``; its ``key`` names an entry, never holds one
+# container's ``secretKeyRef``, a ``keySelector``; its ``key`` and ``name`` name an entry and a
+# Secret, never hold one (its other fields are judged: ``smtpAuthRef.password``, the review)
 _REFERENCE = re.compile(r"(?i)(?:ref|selector)$")
 
 
@@ -315,7 +316,7 @@ def _clear_leaves(
                 continue
             named = [str(p) for p in path if isinstance(p, str)]
             key = named[-1] if named else ""
-            if len(named) >= 2 and _REFERENCE.search(named[-2]):
+            if len(named) >= 2 and key in ("key", "name") and _REFERENCE.search(named[-2]):
                 key = ""  # sweep 22, mebezac: `key: api-token` was a secret for its key
             in_secret = secret and path[0] in ("data", "stringData")
             clear.append((".".join(str(part) for part in path), key, leaf, in_secret))
@@ -412,12 +413,25 @@ def _strictly_exposed(key: str, value: object) -> bool:
     their look."""
     if names_sensitive(key) or not isinstance(value, str):
         return exposed_value(key, value)
+    if "\n" in value.strip() and len(value) <= _MAX_EMBEDDED:
+        leaves = _embedded_leaves(value)
+        if leaves is not None:  # a config kept as text: its own leaves (the review of sweep 22)
+            return any(_strictly_exposed(k, v) for k, v in leaves)
     return bool(
         URL_PASSWORD.search(value)
         or PRIVATE_KEY_BLOCK.search(value)
         or _SECRET_WEBHOOK.search(value)
         or _PREFIXED_TOKEN.search(value)
+        # ``--db-password=…`` in args, ``Password=…;`` in a connection string
+        or holds_literal_secret(value)
+        or any(not is_placeholder(m["v"]) for m in _CONNECTION_PASSWORD.finditer(value))
     )
+
+
+# ``Password=…`` (or ``Pwd=``) in an ADO.NET or ODBC connection string (the review of sweep 22)
+_CONNECTION_PASSWORD = re.compile(
+    r"(?i)(?:^|[;\s\"'])(?:password|pwd|passwd)\s*=\s*(?P<v>[^;\s\"']{4,})"
+)
 
 
 def _embedded_leaves(text: str) -> list[tuple[str, object]] | None:

@@ -401,3 +401,36 @@ def test_sweep_22_references_and_identifiers_under_a_rule_that_encrypts_nothing(
     commit(root, "encrypt it whole")
     exposed = sorted(e.key_path for e in walk_repository(root).exposures)
     assert exposed == ["machine.token"]
+
+
+def test_the_review_of_sweep_22_secrets_in_configs_args_and_refs_stay_errors(
+    tmp_path: Path,
+) -> None:
+    # the review of sweep 22's change: a password inside a config kept as text, in an
+    # argument, in a connection string, and beside `username` under a `…Ref` mapping became
+    # warnings (check passed) and were no history exposures any more
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.audit.finding import Severity
+    from secretsmgr.gate.history import walk_repository
+    from tests.gate.helpers import commit, gitops
+
+    flux = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+    head = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: {n}\n"
+    values = {
+        "config": "spec:\n  values:\n    config: |\n      database:\n"
+        "        password: Xk9vQ2mZ7pL4wq\n",
+        "args": "spec:\n  values:\n    extraArgs:\n      - --db-password=Rt7wP2qL9zXk4m\n",
+        "conn": "spec:\n  values:\n    connection: "
+        '"Server=db;User Id=sa;Password=Qm4zX8kL2pV7rt;"\n',
+        "ref": "spec:\n  values:\n    smtpAuthRef:\n      username: mailer\n"
+        "      password: Lp3vZ9qX7mK2wt\n",
+    }
+    files = {f"apps/{n}.sops.yaml": enc(head.format(n=n) + v, rule=flux) for n, v in values.items()}
+    root = gitops(tmp_path / "r", files)
+    found = {f.path: f for f in run_audit(root).findings if f.rule == "SM003"}
+    assert {p: f.severity for p, f in found.items()} == dict.fromkeys(files, Severity.ERROR)
+    for path in files:
+        write(root, path, enc(head.format(n="x") + "spec: {}\n", rule=flux))
+    commit(root, "take them out")
+    exposed = {e.path for e in walk_repository(root).exposures}
+    assert exposed == set(files)
