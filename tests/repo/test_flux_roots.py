@@ -1309,3 +1309,35 @@ def test_a_hand_written_bootstrap_of_a_renamed_repository_is_still_this_checkout
     assert [c.name for c in g.clusters] == ["main"]
     assert g.layers_of("kubernetes/main/apps/s.sops.yaml") == ("apps",)
     assert all(x.external is None for x in g.layers)
+
+
+def test_another_repositorys_kustomization_path_takes_no_root_away(git_checkout: GitRepo) -> None:
+    # the review of sweep 22: a Kustomization of github.com/example/shop with path ./prod made
+    # clusters/prod a folder Flux applies, so the base it includes was no root any more, its
+    # layer went, and the gate passed a file on the wrong key
+    git_checkout.git("remote", "add", "origin", "https://github.com/example/ops.git")
+    git_checkout.write(
+        "clusters/base/source.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: home, namespace: flux-system}\n"
+        "spec: {url: 'https://github.com/example/ops', ref: {branch: main}}\n",
+    )
+    git_checkout.write(
+        "clusters/base/apps.yaml",
+        flux_ks("apps", "./apps").replace("name: flux-system", "name: home"),
+    )
+    git_checkout.write("clusters/base/kustomization.yaml", "resources: [source.yaml, apps.yaml]\n")
+    git_checkout.write("clusters/prod/kustomization.yaml", "resources: [../base]\n")
+    git_checkout.write("apps/kustomization.yaml", "resources: [db.enc.yaml]\n")
+    git_checkout.write("apps/db.enc.yaml", "kind: Secret\n")
+    assert [x.name for x in graph(git_checkout).layers] == ["apps"]
+    git_checkout.write(
+        "apps/shop.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: shop, namespace: flux-system}\n"
+        "spec: {url: 'https://github.com/example/shop', ref: {branch: main}}\n---\n"
+        + flux_ks("shop", "./prod", decryption="").replace("name: flux-system", "name: shop"),
+    )
+    git_checkout.write("apps/kustomization.yaml", "resources: [db.enc.yaml, shop.yaml]\n")
+    g = graph(git_checkout)
+    assert g.layers_of("apps/db.enc.yaml") == ("apps",)

@@ -587,7 +587,7 @@ class _Model(Workspace):
                 found.append((self._as_built(ks, result, renamed=True), top, True))
         if found:
             return found
-        if any(self._includes(top, ks.origin) for top in by_flux):
+        if any(self._applied_from_here(top) and self._includes(top, ks.origin) for top in by_flux):
             # sweep 22, Ivanhahanov/ctf-school-ctfd: deploy/clusters/base, shared by the paths
             # of two clusters' Kustomizations that read an OCIRepository, was cluster "base"
             return []
@@ -669,6 +669,24 @@ class _Model(Workspace):
                 normalize_spec_path(k.path) for k in self.scan.kustomizations if "$" not in k.path
             } - {"."}
         return any(folder == p or folder.endswith("/" + p) for p in self._flux_paths)
+
+    def _applied_from_here(self, folder: str) -> bool:
+        """``_flux_applied`` by a Kustomization that may read this checkout: ``folder`` is its
+        path, or, for an OCI or Bucket artifact (pushed from a subfolder), ends with it; a
+        GitRepository of another repository counts never (the review of sweep 22: another
+        repository's ``./prod`` made clusters/prod a folder Flux applies, and its root went)."""
+        for k in self.scan.kustomizations:
+            if "$" in k.path or k.rejected:
+                continue
+            path = normalize_spec_path(k.path)
+            if path == "." or not (folder == path or folder.endswith("/" + path)):
+                continue
+            if k.source.kind == "GitRepository":
+                own = self.scan.source(k.source, k.origin)
+                if folder != path or (own is not None and self._another_repository(own.url)):
+                    continue
+            return True
+        return False
 
     def _implicit(self, ks: FluxKustomization, cluster: str | None) -> Root:
         """A root nothing applies. Its source is this checkout when ``flux bootstrap`` wrote it:
