@@ -125,7 +125,7 @@ _HEROKU_KEY = re.compile(r"(?i)heroku(?:[._-]?api)?[._-]?(?:key|token)$")
 # What the two start with, for a pass over a whole file: a regex that starts with a fixed
 # character is many times faster than one that starts with a class (``UUID`` itself)
 _PROXMOX_HINT = re.compile(r"@[\w.-]{1,64}![A-Za-z][\w.-]{0,63}=[0-9a-fA-F]{8}-")
-_UUID_HINT = re.compile(r"-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-")
+UUID_HINT = re.compile(r"-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-")
 
 
 def uuid_parts(text: str) -> list[str]:
@@ -136,7 +136,7 @@ def uuid_parts(text: str) -> list[str]:
     if "!" in text and _PROXMOX_HINT.search(text):
         parts.extend(m.group(0) for m in _PROXMOX_TOKEN.finditer(text))
     named = ("ecret" in text or "ECRET" in text) and ("oken" in text or "OKEN" in text)
-    if (named or "eroku" in text or "EROKU" in text) and _UUID_HINT.search(text):
+    if (named or "eroku" in text or "EROKU" in text) and UUID_HINT.search(text):
         parts.extend(UUID.findall(text))
     return parts
 

@@ -271,3 +271,26 @@ def test_the_hcl_reader_ends_on_any_text() -> None:
     deep = "a {\n" * 5000 + f'token = "{token}"\n' + "}\n" * 5000
     assert [v.value for v in hcl_values(deep)] == [token]
     assert len(list(hcl_values('x = "' + '${"' * 20000))) == 1
+
+
+def test_uuids_and_bootstrap_tokens_are_one_part_each_however_many() -> None:
+    # the review: every UUID of a file holding "secret" and "token" became a part of its own,
+    # and every value was tested against all of them (a 0.8 MB file of 20,000 UUIDs: 23 s of
+    # check where 2 s do); one marker a shape now stands for them all, found by its regex
+    import uuid
+
+    from secretsmgr.audit.rules.sm018_plaintext_credential import (
+        BOOTSTRAP_PART,
+        UUID_PART,
+        _known_parts,
+        holds_part,
+    )
+
+    text = "note: secret token\nids:\n" + "".join(f"  - {uuid.uuid4()}\n" for _ in range(2000))
+    text += "".join(f"  - abcde{i % 10}.0123456789abcdef\n" for i in range(2000))
+    parts = _known_parts(text)
+    assert parts is not None and parts.count(UUID_PART) == 1 and parts.count(BOOTSTRAP_PART) == 1
+    assert len(parts) <= 3
+    assert holds_part("pve!x=5f7f46a1-0bd8-4dc3-813b-5edf71fecc73", parts)
+    assert holds_part("abcde1.0123456789abcdef", parts)
+    assert not holds_part("no-such-shape", parts)
