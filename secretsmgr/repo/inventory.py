@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from secretsmgr.errors import UsageError
+from secretsmgr.keys.bech32 import is_age_recipient
 from secretsmgr.repo.clusterkeys import RuleId, RuleKeys, chosen_keys, key_notes, rule_keys
 from secretsmgr.repo.flux import LayerGraph, UseKind, find_layers
 from secretsmgr.repo.scan import Detector, InventoryCache, detect_all, scan_file
@@ -237,7 +238,9 @@ class Inventory:
         ]
         if not applied or any(set(keys) & set(recipients) for recipients in applied):
             return None
-        common = set(applied[0]).intersection(*applied[1:])
+        # only an age key can be a cluster key: never an ssh or age plugin recipient (the
+        # review: "pin that key" named a YubiKey's, which cluster_key refuses)
+        common = {k for k in set(applied[0]).intersection(*applied[1:]) if is_age_recipient(k)}
         if len(common) != 1:
             return None
         (other,) = common

@@ -291,3 +291,21 @@ def test_a_stale_sops_yaml_key_gets_no_one_sided_fix(tmp_path: Path) -> None:
     plain = {(f.rule, f.path): f for f in run_audit(root).findings}[("SM004", "apps/db.enc.yaml")]
     assert plain.message.startswith("not encrypted to the cluster key")
     assert plain.fix == "secretsmgr rotate apps/db.enc.yaml"
+
+
+def test_a_stale_key_is_never_a_plugin_or_ssh_recipient(tmp_path: Path) -> None:
+    # the review: files on a YubiKey's recipient alone made the fix say "pin that key", which
+    # cluster_key refuses (a plugin's key is never a cluster key)
+    from secretsmgr.audit.engine import run_audit
+    from tests.keys.age_plugin_smtest import plugin_recipient
+
+    token = plugin_recipient(K2)
+    sealed = {
+        "apps/db.enc.yaml": enc(secret("db"), (K2,)).replace(K2, token),
+        "apps/auth.enc.yaml": enc(secret("auth"), (K2,)).replace(K2, token),
+    }
+    root = standard_repo(tmp_path / "repo", sealed, cluster_key=None)
+    found = {(f.rule, f.path): f for f in run_audit(root).findings}
+    sm004 = found[("SM004", "apps/db.enc.yaml")]
+    assert sm004.message.startswith("not encrypted to the cluster key")
+    assert sm004.fix == "secretsmgr rotate apps/db.enc.yaml"
