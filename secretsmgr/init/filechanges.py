@@ -243,7 +243,10 @@ def sops_yaml_changes(
             posixpath.join(folder, p) for g in groups for p in g.paths
         )
         existing = read_optional(inv.root / rel)
-        if existing is None or existing == text or force:
+        # --force rewrites the root file only: a nested one may hold rules for files init does
+        # not know (Talos, an admin key), and no one asked for it by name (the review of
+        # sweep 22: --force dropped a nested file's talos/ rule and admin key)
+        if existing is None or existing == text or (force and not folder):
             state = (
                 FileState.CREATE
                 if existing is None
@@ -258,12 +261,13 @@ def sops_yaml_changes(
         config = parse_sops_config(existing, inv.root / rel)
         named = {k for rule in config.rules for k in all_age_recipients(rule)}
         unnamed = tuple(k for k in dict.fromkeys(wanted) if k not in named)
+        rewrites = " (--force rewrites it)" if not folder else ""
         for key in unnamed:
             # sweep 22: a dry run named a key it made up, another one each run
             which = "the new cluster key" if key in new else f"the cluster key {short_key(key)}"
             notes.append(
                 f"the kept {rel} names {which} in no rule: "
-                "files sops creates would not be encrypted to it (--force rewrites it)"
+                f"files sops creates would not be encrypted to it{rewrites}"
             )
         folders = sorted(
             {
@@ -288,8 +292,12 @@ def sops_yaml_changes(
                 ),
             )
         )
-        where = f"; governs the files the layers apply below {folder}/" if folder else ""
-        changes.append(FileChange(rel, FileState.KEPT, f"exists{where} (--force rewrites it)"))
+        where = (
+            f"; governs the files the layers apply below {folder}/ (init never rewrites it)"
+            if folder
+            else " (--force rewrites it)"
+        )
+        changes.append(FileChange(rel, FileState.KEPT, f"exists{where}"))
     return SopsYamlChanges(tuple(changes), tuple(notes), tuple(kept), written)
 
 

@@ -12,6 +12,7 @@ from secretsmgr.init.model import NEW, ClusterKey, FileState, InitPlan, InitResu
 from secretsmgr.init.texts import HOOK_ID, PRE_COMMIT_NAME
 from secretsmgr.plural import plural
 from secretsmgr.repo.flux.objects import pgp_secret_name
+from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.shellword import sh_path, sh_word
 
 _WRITES = frozenset({"create", "replace", "update", "adopt"})
@@ -130,16 +131,20 @@ def _kept_rules_step(kept: KeptConfig) -> str:
         f"no creation rule of the kept {kept.path} matches a new secret in the layers' folders "
         f"({kept.unmatched})"
     )
+    force = (
+        "init --force rewrites it with init's rules alone"
+        if kept.path == SOPS_CONFIG_NAME
+        else "init never rewrites it"
+    )
     if kept.example is not None:
         return (
             f"{lack}: encrypt one where its rules expect secrets, e.g. secretsmgr encrypt -i "
-            f"{sh_path(kept.example)}  (or add a rule for those folders to it; init --force "
-            "rewrites it with init's rules alone)"
+            f"{sh_path(kept.example)}  (or add a rule for those folders to it; {force})"
         )
     rules = "; ".join(f"path_regex: '{regex}' with age: {keys}" for regex, keys in kept.rules)
     return (
-        f"{lack}: add a rule for them after its own rules, e.g. {rules} (init --force rewrites "
-        f"it with such rules alone), then: secretsmgr encrypt -i {sh_path(kept.unmatched or '')}"
+        f"{lack}: add a rule for them after its own rules, e.g. {rules} ({force}), then: "
+        f"secretsmgr encrypt -i {sh_path(kept.unmatched or '')}"
     )
 
 
@@ -162,10 +167,14 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
     states = {f.path: f.state for f in plan.files}
     for kept in plan.kept_configs:
         if kept.unnamed:  # encrypt finds no age key in the kept rules (adtennant: PGP keys only)
+            force = (
+                "; init --force rewrites the file with the cluster keys alone"
+                if kept.path == SOPS_CONFIG_NAME
+                else ""
+            )
             steps.append(
                 f"name the cluster key in the creation rules of the kept {kept.path} (age: "
-                f"{', '.join(kept.unnamed)}, beside the keys they name; init --force rewrites "
-                "the file with the cluster keys alone)"
+                f"{', '.join(kept.unnamed)}, beside the keys they name{force})"
             )
     if states.get(PRE_COMMIT_NAME) is FileState.KEPT:
         steps.append(f"{_hook_step(plan)}, then turn it on in this clone: pre-commit install")

@@ -100,20 +100,21 @@ def test_a_nested_sops_yaml_governing_every_layer_is_kept_and_no_root_one_is_wri
     assert encrypt_new(repo, capsys, match.group(1)) == (CLUSTER,)
     assert "SM011" not in rules_of(repo, capsys)
 
-    # --force rewrites the nested file, the one that governs them, and still writes no root
+    # --force never rewrites the nested file (its rules may serve files init does not know:
+    # the review), and still writes no root
+    before = (repo / "kubernetes/.sops.yaml").read_bytes()
     commit(repo, "a new secret")
     code, out, err = run(repo, capsys, "init", "--cluster-key", CLUSTER, "--force")
     assert (code, err) == (0, ""), err
     assert not (repo / ".sops.yaml").exists(), out
-    assert re.search(r"replace +kubernetes/\.sops\.yaml", out), out
-    assert "secretsmgr encrypt -i PATH/secret.enc.yaml" in out, out
-    assert encrypt_new(repo, capsys, "kubernetes/apps/new.enc.yaml") == (CLUSTER,)
-    # the real sops, run from that file's folder, reads the same rule
-    write(repo, "kubernetes/apps/other.enc.yaml", SECRET.format(name="o", value="0ther-V4l"))
-    done = run_sops(["encrypt", "-i", "apps/other.enc.yaml"], cwd=repo / "kubernetes")
+    assert (repo / "kubernetes/.sops.yaml").read_bytes() == before
+    assert re.search(r"kept +kubernetes/\.sops\.yaml +exists; .*init never rewrites it", out), out
+    # the real sops, run from that file's folder, reads the same rule secretsmgr does
+    write(repo, "kubernetes/apps/x/secrets/other.yaml", SECRET.format(name="o", value="0ther-V4l"))
+    done = run_sops(["encrypt", "-i", "apps/x/secrets/other.yaml"], cwd=repo / "kubernetes")
     assert done.returncode == 0, done.stderr
-    metadata = load((repo / "kubernetes/apps/other.enc.yaml").read_text(), FileFormat.YAML)
-    assert metadata.metadata.age_recipients == (CLUSTER,)
+    metadata = load((repo / "kubernetes/apps/x/secrets/other.yaml").read_text(), FileFormat.YAML)
+    assert CLUSTER in metadata.metadata.age_recipients
 
 
 def test_a_root_sops_yaml_covers_only_the_folders_no_nested_one_governs(
