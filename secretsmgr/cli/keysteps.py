@@ -24,9 +24,16 @@ SKIP_WARNING = (
 )
 
 
-def export_hint(choice: ClusterChoice, begin: bool = False, cluster: str | None = None) -> str:
+def export_hint(
+    choice: ClusterChoice,
+    begin: bool = False,
+    cluster: str | None = None,
+    new_key_file: Path | None = None,
+) -> str:
     """The command that sends the Secret (``key export``, or ``key rotate --begin``) to it;
-    ``key export`` with ``--add`` to a Secret named for PGP keys, which keeps its PGP key."""
+    ``key export`` with ``--add`` to a Secret named for PGP keys, which keeps its PGP key.
+    ``new_key_file``: where ``key rotate --begin -o`` put the new key, which export must read
+    too (the review of sweep 22: the step failed, that file being no default source)."""
     from secretsmgr.repo.flux.objects import pgp_secret_name
 
     parts = ["secretsmgr key rotate --begin --apply" if begin else "secretsmgr key export --apply"]
@@ -40,7 +47,13 @@ def export_hint(choice: ClusterChoice, begin: bool = False, cluster: str | None 
         parts.append(f"--context {choice.context}")
     if not begin and pgp_secret_name(choice.secret):
         parts.append("--add")
-    return " ".join(parts)
+    command = " ".join(parts)
+    if new_key_file is not None:
+        command += (
+            f", with the new key read too: {sh_path(str(new_key_file))} is no default key "
+            "source, so first add its lines to the key file that holds the current key"
+        )
+    return command
 
 
 def rotate_step(

@@ -259,6 +259,20 @@ def test_a_key_rotation_never_drops_the_pgp_key_of_a_pgp_named_secret(
     new = parse_identities(new_file.read_text(), "new").publics[0]
     assert "updated secret flux-system/sops-gpg" in begun.stdout, begun.stdout
     assert entries() == {"old.agekey": DEMO_PUBLIC, "new.agekey": new}
+    # while the rotation is under way, export --add of one key takes none of them out (the
+    # review: --cluster-key OLD --apply --add dropped new.agekey in the middle of the overlap)
+    export_old = ("key", "export", "--name", "sops-gpg", "--apply", "--add", "--cluster-key")
+    run(kube_api, repo, *export_old, DEMO_PUBLIC, expect=0, key_file=DEMO_KEY)
+    assert entries() == {"old.agekey": DEMO_PUBLIC, "new.agekey": new, "age.agekey": DEMO_PUBLIC}
+    kube_api.put_secret(
+        "flux-system",
+        "sops-gpg",
+        {
+            "sops.asc": armored,
+            "old.agekey": DEMO_KEY.read_text(),
+            "new.agekey": new_file.read_text(),
+        },
+    )
     both = tmp_path / "both.agekey"
     both.write_text(DEMO_KEY.read_text() + new_file.read_text(), encoding="utf-8")
     args = ("key", "rotate", "--finish", "--apply", "--skip-cluster-check", "--commit")

@@ -472,9 +472,12 @@ def test_a_rotation_to_a_pgp_named_secret_prints_no_manifest_and_names_export_ad
     assert SECRET.search(began.out) is None
     export = "secretsmgr key export --apply --name sops-gpg --add"
     (step,) = [line for line in began.out.splitlines() if line.startswith("next:")]
+    # -o put the new key where export does not look: the step says to read it too (the review)
     assert step == (
-        f"next: send both keys beside the PGP key: {export}; then push, let Flux apply it, "
-        "then: secretsmgr key rotate --finish"
+        f"next: send both keys beside the PGP key: {export}, with the new key read too: "
+        f"{new_file} is no default key source, so first add its lines to the key file that "
+        "holds the current key; then push, let Flux apply it, then: secretsmgr key rotate "
+        "--finish"
     )
     # the step's export sends both keys to that Secret (printed here: no cluster)
     sent = run(repo, key_env(tmp_path, DEMO_KEY, new_file), "key", "export", "--name", "sops-gpg")

@@ -82,11 +82,12 @@ def _emit_secret(
     apply: bool,
     *,
     add: bool = False,
+    rotating: bool = False,
 ) -> None:
     """Print the manifest (stdout, warning on stderr) or send it to the cluster; ``add``: keep
     the Secret's other entries (a PGP key), but not a finished rotation's ``old.agekey`` and
     ``new.agekey`` when the keys sent are neither (the retired key would stay beside the PGP
-    key; sweep 22, FrederikS/homelab)."""
+    key; sweep 22, FrederikS/homelab), unless a rotation is under way (``rotating``)."""
     from secretsmgr.keys.manifest import OVERLAP_ENTRIES, secret_manifest
 
     if not apply:
@@ -98,7 +99,7 @@ def _emit_secret(
 
     ref = choice.ref()
     sent = [name for name, _ in entries]
-    drop = OVERLAP_ENTRIES if add and not set(sent) & set(OVERLAP_ENTRIES) else ()
+    drop = OVERLAP_ENTRIES if add and not rotating and not set(sent) & set(OVERLAP_ENTRIES) else ()
     done = apply_secret(ref, dict(entries), os.environ, keep_others=add, drop=drop)
     out(done.line(ref, sent, add))
 
@@ -276,7 +277,12 @@ def export_cmd(
                 force=force,
                 on_warn=warn,
             )
-    _emit_secret(tuple((key.entry, key.text) for key in exported), choice, apply, add=add)
+    from secretsmgr.repo.settings import load_settings
+
+    rotating = bool(load_settings(root).pending_rotations) if add and apply else False
+    _emit_secret(
+        tuple((k.entry, k.text) for k in exported), choice, apply, add=add, rotating=rotating
+    )
     for key in exported:  # which private keys left, and why each one was taken
         warn(f"exported the private key of {short_key(key.public)} ({key.named_by}) as {key.entry}")
     return 0
@@ -439,7 +445,7 @@ def rotate_cmd(
         allow_dirty=allow_dirty,
         skip_cluster_check=skip_cluster_check,
     )
-    send = export_hint(choice, cluster=cluster) if pgp and not apply else None
+    send = export_hint(choice, cluster=cluster, new_key_file=output) if pgp and not apply else None
     summary = step_summary(result, begin, applied=apply, send=send)
     if send is not None:  # no manifest: the summary says how the keys go beside the PGP key
         out(summary)
