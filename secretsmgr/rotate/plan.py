@@ -229,6 +229,9 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         if e.sops_file is not None and sops_rotate_hint(e.path, e.sops_file.metadata)
     ]
     also = _also(blocked) if selection else ""
+    # "rotate the others by name" only where some file of the selection is not sops's alone
+    # (the review: all five were, and the hint pointed at files as refused as this one)
+    others = selection and len(blocked) < len(chosen)
     for entry in chosen.values():
         if entry.sops_file is None:
             raise _not_sops(entry)
@@ -270,7 +273,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
             )
         if metadata.age_recipients:
             hints = [by_sops]
-            if selection:
+            if others:
                 hints.append(_NAME_OTHERS)
             raise RefusedError(
                 f"{entry.path}: also encrypted to {named} keys, which secretsmgr cannot "
@@ -284,7 +287,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         if cluster_keys and not on_flux_pgp(ctx, entry):  # Flux decrypts it with PGP: no SM004
             how = ctx.sops_configs.updatekeys_hint(entry.path, metadata.foreign_kinds, cluster_keys)
             hints.append(f"it lacks the cluster's age key too (SM004): {how}")
-        if selection:
+        if others:
             hints.append(_NAME_OTHERS)
         raise RefusedError(
             f"{entry.path}: encrypted to {named} keys only, which secretsmgr cannot wrap a "
