@@ -79,32 +79,41 @@ def _unescape(raw: str) -> str:
     return _ESCAPE.sub(one, raw) if "\\" in raw else raw
 
 
-def _interpolation_end(text: str, at: int, nesting: int = 0) -> int:
-    """The index past the ``}`` closing the interpolation whose body starts at ``at``
-    (``nesting``: strings inside interpolations around it; past ``_MAX_DEPTH`` the rest of the
-    text is this one's, never a deeper recursion)."""
+# How far an interpolation of a quoted string may reach: an expression that spans lines stays
+# well within it; one never closed (a stray "${) is bounded by it, not by the file's end, so
+# many of them cost no quadratic time (the review of the Terraform reader)
+_INTERP_REACH = 4096
+
+
+def _interpolation_end(text: str, at: int, nesting: int, limit: int) -> int:
+    """The index past the ``}`` closing the interpolation whose body starts at ``at``, or
+    ``limit`` when none does before it (``nesting``: strings inside interpolations around it;
+    past ``_MAX_DEPTH`` the rest up to ``limit`` is this one's, never a deeper recursion)."""
     if nesting >= _MAX_DEPTH:
-        return len(text)
+        return limit
     depth = 1
-    while (m := _INTERP_STOP.search(text, at)) is not None:
+    while (m := _INTERP_STOP.search(text, at, limit)) is not None:
         at = m.end()
         if m.group(0) == '"':
-            end, closed = _string_end(text, at, nesting + 1)
-            at = end + 1 if closed else end
+            end, closed = _string_end(text, at, nesting + 1, limit)
+            if not closed:  # a string left open inside it: this one is never closed either
+                return limit  # (and stops here: trying on from each line was exponential)
+            at = end + 1
         elif m.group(0) == "{":
             depth += 1
         else:
             depth -= 1
             if depth == 0:
                 return at
-    return len(text)
+    return limit
 
 
-def _string_end(text: str, at: int, nesting: int = 0) -> tuple[int, bool]:
+def _string_end(text: str, at: int, nesting: int = 0, limit: int | None = None) -> tuple[int, bool]:
     """Where the string whose body starts at ``at`` ends (the index of its closing quote, or
     of the line's end for a string left open: HCL allows no line break in one), and whether
-    a quote closed it."""
-    while (m := _STRING_STOP.search(text, at)) is not None:
+    a quote closed it; nothing at or past ``limit`` (the text's end) is read."""
+    end = len(text) if limit is None else limit
+    while (m := _STRING_STOP.search(text, at, end)) is not None:
         at = m.start()
         c = m.group(0)
         if c == "\\":
@@ -116,10 +125,15 @@ def _string_end(text: str, at: int, nesting: int = 0) -> tuple[int, bool]:
         elif text.startswith(c + c + "{", at):  # $${ and %%{: the characters themselves
             at += 3
         elif text.startswith("{", at + 1):
-            at = _interpolation_end(text, at + 2, nesting)
+            opened = at
+            reach = min(end, at + _INTERP_REACH)
+            at = _interpolation_end(text, at + 2, nesting, reach)
+            if at >= reach:  # never closed: the string ends with its line, not the file
+                line_end = text.find("\n", opened, end)  # (the review: a stray "${ hid the rest)
+                return (end if line_end < 0 else line_end), False
         else:
             at += 1
-    return len(text), False
+    return end, False
 
 
 def _tokens(text: str) -> list[_Token]:

@@ -271,6 +271,12 @@ def test_the_hcl_reader_ends_on_any_text() -> None:
     deep = "a {\n" * 5000 + f'token = "{token}"\n' + "}\n" * 5000
     assert [v.value for v in hcl_values(deep)] == [token]
     assert len(list(hcl_values('x = "' + '${"' * 20000))) == 1
+    # a stray "${ never closed ends its string with its line: what follows is still read
+    after = list(hcl_values(f'a = "${{\nsmtp_password = "{token}"\n'))
+    assert [(v.key_path, v.value) for v in after][-1] == ("smtp_password", token)
+    # and each stray one stops at the first string left open in it: 2,000 of them are read in
+    # time linear in their number (trying on from each line was exponential)
+    assert len(list(hcl_values('a = "${\n' * 2000))) == 2000
 
 
 def test_uuids_and_bootstrap_tokens_are_one_part_each_however_many() -> None:
