@@ -401,6 +401,9 @@ _MAX_EMBEDDED = 256 * 1024
 _PREFIXED_TOKEN = re.compile(
     r"(?<![A-Za-z0-9])(?:gh[pousr]_|github_pat_|glpat-|xox[abposr]-|AKIA|ASIA|sk-|sk_live_|"
     r"hv[sbr]\.|npm_|pypi-)[A-Za-z0-9_-]{16,}"
+    # base64 of a JSON object: a JWT, a cloudflared tunnel token (1Solon's, in a Deployment's
+    # args; the regression run of sweep 22's change lost it)
+    r"|(?<![A-Za-z0-9])eyJ[A-Za-z0-9_-]{30,}"
 )
 
 

@@ -424,6 +424,9 @@ def test_the_review_of_sweep_22_secrets_in_configs_args_and_refs_stay_errors(
         '"Server=db;User Id=sa;Password=Qm4zX8kL2pV7rt;"\n',
         "ref": "spec:\n  values:\n    smtpAuthRef:\n      username: mailer\n"
         "      password: Lp3vZ9qX7mK2wt\n",
+        # the regression run over sweeps 19 and 20 (1Solon): a cloudflared tunnel token
+        "tunnel": "spec:\n  values:\n    args: [tunnel, run, --token, "
+        "eyJhIjoiMGQ0ZmE3YjEiLCJ0IjoiNmQ5ZTFhNDIiLCJzIjoiWXpReU9UTTIifQ]\n",
     }
     files = {f"apps/{n}.sops.yaml": enc(head.format(n=n) + v, rule=flux) for n, v in values.items()}
     root = gitops(tmp_path / "r", files)
