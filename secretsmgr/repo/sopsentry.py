@@ -19,6 +19,7 @@ from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
     URL_PASSWORD,
     about_secret,
+    has_random_token,
     holds_literal_secret,
     is_credential_skeleton,
     is_envsubst_name,
@@ -400,10 +401,12 @@ _MAX_EMBEDDED = 256 * 1024
 # tokens a service marks by a prefix (GitHub, GitLab, Slack, AWS, OpenAI/Stripe, Vault, npm)
 _PREFIXED_TOKEN = re.compile(
     r"(?<![A-Za-z0-9])(?:gh[pousr]_|github_pat_|glpat-|xox[abposr]-|AKIA|ASIA|sk-|sk_live_|"
-    r"hv[sbr]\.|npm_|pypi-)[A-Za-z0-9_-]{16,}"
+    r"hv[sbr]\.|npm_|pypi-|AIza|SG\.|dop_v1_|glsa_|xapp-|rk_live_|hf_|pul-|shpat_|"
+    r"AGE-SECRET-KEY-(?:PQ-)?1)[A-Za-z0-9_.-]{16,}"
     # base64 of a JSON object: a JWT, a cloudflared tunnel token (1Solon's, in a Deployment's
     # args; the regression run of sweep 22's change lost it)
     r"|(?<![A-Za-z0-9])eyJ[A-Za-z0-9_-]{30,}"
+    r"|(?<![0-9])[0-9]{8,10}:[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])"  # a Telegram bot token
 )
 
 
@@ -427,14 +430,22 @@ def _strictly_exposed(key: str, value: object) -> bool:
         or _PREFIXED_TOKEN.search(value)
         # ``--db-password=…`` in args, ``Password=…;`` in a connection string
         or holds_literal_secret(value)
-        or any(not is_placeholder(m["v"]) for m in _CONNECTION_PASSWORD.finditer(value))
+        or any(
+            not is_placeholder(m["v"]) and not _REFERENCE_VALUE.match(m["v"])
+            for m in _CONNECTION_PASSWORD.finditer(value)
+        )
+        # a generated key or token (mixed case and digits), never a certificate
+        or (has_random_token(value) and not _public(value))
     )
 
 
-# ``Password=…`` (or ``Pwd=``) in an ADO.NET or ODBC connection string (the review of sweep 22)
+# ``Password=…`` (or ``Pwd=``) in an ADO.NET or ODBC connection string, after a ``;`` or at
+# its start (the review of sweep 22; the second review: a shell's ``PWD=/opt/app`` is none)
 _CONNECTION_PASSWORD = re.compile(
-    r"(?i)(?:^|[;\s\"'])(?:password|pwd|passwd)\s*=\s*(?P<v>[^;\s\"']{4,})"
+    r"(?i)(?:^|;)\s*[\"']?(?:password|pwd|passwd)\s*=\s*(?P<v>[^;\s\"']{4,})"
 )
+# Kubernetes' ``$(VAR)`` and Windows' ``%VAR%``: a variable the program fills in
+_REFERENCE_VALUE = re.compile(r"^(?:\$\([A-Za-z_][A-Za-z0-9_]*\)|%[A-Za-z_][A-Za-z0-9_]*%)$")
 
 
 def _embedded_leaves(text: str) -> list[tuple[str, object]] | None:

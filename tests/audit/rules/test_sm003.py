@@ -437,3 +437,27 @@ def test_the_review_of_sweep_22_secrets_in_configs_args_and_refs_stay_errors(
     commit(root, "take them out")
     exposed = {e.path for e in walk_repository(root).exposures}
     assert exposed == set(files)
+
+
+def test_the_second_review_known_formats_and_variables_in_a_file_encrypting_nothing() -> None:
+    # the second review: under a key naming no secret, known formats beyond the first list (an
+    # age identity, SendGrid, a Google key, a Telegram bot token) and a generated token were
+    # no secrets any more, while $(VAR) in a connection string and a shell's PWD= were
+    from secretsmgr.repo.sopsentry import clear_secrets
+    from secretsmgr.sops.tree import MapNode
+
+    secrets = {
+        "age": "AGE-SECRET-KEY-1" + "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L" * 2,
+        "sendgrid": "SG." + "a1B2c3D4e5F6g7H8i9J0kL" + "." + "Zq8vLw2pRt" * 4,
+        "google": "AIza" + "Sy" + "b1C2d3E4f5G6h7I8j9K0l1M2n3O4p5Q6r",
+        "telegram": "123456789:" + "AAE" + "q7Wm2ZpKx9vR4tY8uXb3N5c6Dd7Ee8Ff",
+        "generated": "Zq8vLw2pRtXy7Kp3Mn9QwErTyUiOp12345",
+    }
+    settings = {
+        "dsn": "Host=db;Username=app;Password=$(POSTGRES_PASSWORD);Database=app",
+        "windows": "Server=db;Password=%DB_PASSWORD%;",
+        "script": "cd /tmp && PWD=/opt/app ./run",
+    }
+    rule = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+    doc = MapNode([(f"arg_{k}", v) for k, v in {**secrets, **settings}.items()])
+    assert sorted(clear_secrets([doc], rule)) == sorted(f"arg_{k}" for k in secrets)
