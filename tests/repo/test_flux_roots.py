@@ -1341,3 +1341,30 @@ def test_another_repositorys_kustomization_path_takes_no_root_away(git_checkout:
     git_checkout.write("apps/kustomization.yaml", "resources: [db.enc.yaml, shop.yaml]\n")
     g = graph(git_checkout)
     assert g.layers_of("apps/db.enc.yaml") == ("apps",)
+
+
+def test_a_vendor_artifacts_path_tail_takes_no_root_away(git_checkout: GitRepo) -> None:
+    # the second review: a vendor OCIRepository's Kustomization with path ./prod, listed in
+    # clusters/prod, made that folder one Flux applies by its tail; the base's layer went
+    git_checkout.git("remote", "add", "origin", "https://github.com/example/ops.git")
+    git_checkout.write(
+        "clusters/base/apps.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: flux-system, namespace: flux-system}\n"
+        "spec: {url: 'https://github.com/example/ops', ref: {branch: main}}\n---\n"
+        + flux_ks("apps", "./apps"),
+    )
+    git_checkout.write("clusters/base/kustomization.yaml", "resources: [apps.yaml]\n")
+    git_checkout.write(
+        "clusters/prod/vendor.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\n"
+        "metadata: {name: vendor, namespace: flux-system}\n"
+        "spec: {url: 'oci://ghcr.io/vendor/manifests', ref: {tag: v1}}\n---\n"
+        + _oci(flux_ks("vendor", "./prod", decryption="")).replace(
+            "name: flux-system", "name: vendor"
+        ),
+    )
+    git_checkout.write("clusters/prod/kustomization.yaml", "resources: [../base, vendor.yaml]\n")
+    git_checkout.write("apps/kustomization.yaml", "resources: [db.enc.yaml]\n")
+    git_checkout.write("apps/db.enc.yaml", "kind: Secret\n")
+    assert graph(git_checkout).layers_of("apps/db.enc.yaml") == ("apps",)

@@ -672,18 +672,16 @@ class _Model(Workspace):
 
     def _applied_from_here(self, folder: str) -> bool:
         """``_flux_applied`` by a Kustomization that may read this checkout: ``folder`` is its
-        path, or, for an OCI or Bucket artifact (pushed from a subfolder), ends with it; a
-        GitRepository of another repository counts never (the review of sweep 22: another
-        repository's ``./prod`` made clusters/prod a folder Flux applies, and its root went)."""
+        very path (a path's tail matches any artifact's folder: the second review's vendor
+        OCIRepository with ``./prod``), and a GitRepository of another repository counts never
+        (the review of sweep 22: another repository's ``./prod`` made clusters/prod a folder
+        Flux applies, and its root went)."""
         for k in self.scan.kustomizations:
-            if "$" in k.path or k.rejected:
-                continue
-            path = normalize_spec_path(k.path)
-            if path == "." or not (folder == path or folder.endswith("/" + path)):
+            if "$" in k.path or k.rejected or normalize_spec_path(k.path) != folder:
                 continue
             if k.source.kind == "GitRepository":
                 own = self.scan.source(k.source, k.origin)
-                if folder != path or (own is not None and self._another_repository(own.url)):
+                if own is not None and self._another_repository(own.url):
                     continue
             return True
         return False
