@@ -220,6 +220,7 @@ _REFERENCE_VALUE = re.compile(
 _HASHED = re.compile(
     rf"^(?:{HTPASSWD_USER}:)?{CRYPT_HASH}(?:\n(?:{HTPASSWD_USER}:)?{CRYPT_HASH})*$"
 )
+_CSS_COLOR = re.compile(r"^#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$")
 # Stakater Reloader's annotations with no prefix path (``secret.reloader.stakater.com``:
 # sweep 22, FalkWinkler/home-ops) and what they take: a list of object names. Only these: a
 # dotted key of a config (``smtp.example.com: …``) may hold a password in lower case.
@@ -521,6 +522,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None  # a GitHub Actions reusable-workflow call passes the caller's secrets on
     if _PUBLIC.match(value) or _REFERENCE_VALUE.match(value) or _HASHED.match(value):
         return None
+    if _CSS_COLOR.match(value):
+        return None  # sweep 23, sbaker5/k3s-flux: node_colors.Secret: "#FF6B6B"
     if "{{" in value or has_template(value):
         # Beside a variable only a known format is judged (``ghp_… ${SUFFIX}``,
         # ``postgres://app:pw@${DB_HOST}``), with the variables taken out.

@@ -347,6 +347,12 @@ HTPASSWD_USER = r"[\w.@-]{1,64}"
 _CRYPT_STAND_IN = re.compile(rf"^\s*(?:{HTPASSWD_USER}:)?(?={CRYPT_HASH}\s*$)\S*\$([^$\s]+)\s*$")
 
 
+# ``PLACEHOLDER-GENERATE-NEW-KEY`` (sweep 23, sbaker5/k3s-flux: an SM001 error that failed
+# the gate): "placeholder" and words after it, in brackets or not; never a mix with digits
+_WORDS_STAND_IN = re.compile(r"(?i)^\s*\[?\s*placeholder(?:[_ -]+[a-z]+)*\s*\]?\s*$")
+_BRACKETED = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*$")
+
+
 def is_placeholder(value: object) -> bool:
     """Whether ``value`` is a placeholder (or empty) rather than a literal secret."""
     if value is None:
@@ -363,6 +369,11 @@ def is_placeholder(value: object) -> bool:
         return True
     crypt = _CRYPT_STAND_IN.match(value)
     if crypt is not None and _STAND_IN.match(crypt[1]):
+        return True
+    if _WORDS_STAND_IN.match(value):
+        return True
+    bracketed = _BRACKETED.match(value)  # ``[YOUR_API_KEY]``
+    if bracketed is not None and is_placeholder(bracketed[1]):
         return True
     if _OTHER_TEMPLATE.search(value):
         return _filled_by_template(value)

@@ -385,6 +385,8 @@ def test_hashes_references_names_and_ids_from_real_repositories_are_no_credentia
         ("template", "d1498e900d2e7b5cd6b3e3f5d5f7e6b1"),
         ("External Secrets", "security/external-secrets.md"),
         ("ClientSecret", "azure://shelken-homelab/client-secret"),
+        # sweep 23 (sbaker5/k3s-flux): a colour per Kubernetes kind
+        ("Secret", "#FF6B6B"),
         # sweep 22 (FalkWinkler/home-ops): Stakater Reloader's annotations name Secrets
         ("secret.reloader.stakater.com", "onepassword-secret"),
         ("secret.reloader.stakater.com", "db-credentials,app-secret"),

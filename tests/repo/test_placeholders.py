@@ -124,6 +124,10 @@ def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secre
         # sweep 22 (Ivanhahanov/ctf-school-ctfd: an SM001 error): the hash of an htpasswd line
         "ctf-ci:$2y$10$REPLACE_WITH_A_REAL_BCRYPT_HASH",
         "$2y$10$REPLACE_WITH_A_REAL_BCRYPT_HASH",
+        # sweep 23 (sbaker5/k3s-flux: an SM001 error that failed the gate): words, bracketed
+        "[PLACEHOLDER-GENERATE-NEW-KEY]",
+        "PLACEHOLDER-GENERATE-NEW-KEY",
+        "[YOUR_API_KEY]",
     ],
 )
 def test_a_value_asking_to_be_replaced_is_a_placeholder(value: str) -> None:
@@ -142,6 +146,8 @@ def test_a_secret_mentioning_such_a_word_is_none() -> None:
         "TODO_REPLACE_ME_Xq9vLw2p",
         "not-required-Xq9vLw2p",
         "ctf-ci:$2y$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
+        "[hunter2-Xq9v]",
+        "placeholder-Xq9v2",
         "Empty",  # a word someone chose
         # from the review: a random word after REPLACE_ME, or a fragment that is no field name
         "replace-me-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
