@@ -85,17 +85,22 @@ def _unescape(raw: str) -> str:
 _INTERP_REACH = 4096
 
 
-def _interpolation_end(text: str, at: int, nesting: int, limit: int) -> int:
+def _interpolation_end(text: str, at: int, nesting: int, limit: int, budget: list[int]) -> int:
     """The index past the ``}`` closing the interpolation whose body starts at ``at``, or
     ``limit`` when none does before it (``nesting``: strings inside interpolations around it;
-    past ``_MAX_DEPTH`` the rest up to ``limit`` is this one's, never a deeper recursion)."""
-    if nesting >= _MAX_DEPTH:
+    past ``_MAX_DEPTH`` the rest up to ``limit`` is this one's, never a deeper recursion).
+    ``budget``: characters the file's interpolations may still scan; spent, none closes (the
+    second review: a stray "${ on each of 110,000 lines took 11 s, each scanning 64 deep)."""
+    if nesting >= _MAX_DEPTH or budget[0] <= 0:
         return limit
     depth = 1
     while (m := _INTERP_STOP.search(text, at, limit)) is not None:
+        budget[0] -= m.end() - at
+        if budget[0] <= 0:
+            return limit
         at = m.end()
         if m.group(0) == '"':
-            end, closed = _string_end(text, at, nesting + 1, limit)
+            end, closed = _string_end(text, at, nesting + 1, limit, budget)
             if not closed:  # a string left open inside it: this one is never closed either
                 return limit  # (and stops here: trying on from each line was exponential)
             at = end + 1
@@ -108,11 +113,14 @@ def _interpolation_end(text: str, at: int, nesting: int, limit: int) -> int:
     return limit
 
 
-def _string_end(text: str, at: int, nesting: int = 0, limit: int | None = None) -> tuple[int, bool]:
+def _string_end(
+    text: str, at: int, nesting: int = 0, limit: int | None = None, budget: list[int] | None = None
+) -> tuple[int, bool]:
     """Where the string whose body starts at ``at`` ends (the index of its closing quote, or
     of the line's end for a string left open: HCL allows no line break in one), and whether
     a quote closed it; nothing at or past ``limit`` (the text's end) is read."""
     end = len(text) if limit is None else limit
+    budget = budget if budget is not None else [_budget(text)]
     while (m := _STRING_STOP.search(text, at, end)) is not None:
         at = m.start()
         c = m.group(0)
@@ -127,7 +135,7 @@ def _string_end(text: str, at: int, nesting: int = 0, limit: int | None = None) 
         elif text.startswith("{", at + 1):
             opened = at
             reach = min(end, at + _INTERP_REACH)
-            at = _interpolation_end(text, at + 2, nesting, reach)
+            at = _interpolation_end(text, at + 2, nesting, reach, budget)
             if at >= reach:  # never closed: the string ends with its line, not the file
                 line_end = text.find("\n", opened, end)  # (the review: a stray "${ hid the rest)
                 return (end if line_end < 0 else line_end), False
@@ -136,7 +144,13 @@ def _string_end(text: str, at: int, nesting: int = 0, limit: int | None = None) 
     return end, False
 
 
+def _budget(text: str) -> int:
+    """What a file's interpolations may scan in all: a few times its length."""
+    return 4 * len(text) + 65536
+
+
 def _tokens(text: str) -> list[_Token]:
+    budget = [_budget(text)]
     out: list[_Token] = []
     line = 1
     at = 0
@@ -154,7 +168,7 @@ def _tokens(text: str) -> list[_Token]:
             line += text.count("\n", at, end)
             at = end
         elif kind == "string":
-            end, closed = _string_end(text, at)
+            end, closed = _string_end(text, at, 0, None, budget)
             body = text[at:end]
             out.append(_Token("string", _unescape(body), line))
             line += body.count("\n")  # line breaks inside interpolations
