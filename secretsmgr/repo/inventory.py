@@ -527,7 +527,8 @@ def _read_as(layers: LayerGraph) -> dict[str, FileFormat]:
     patch file is YAML whatever its name (a secret.yaml.j2, a `kubectl get -o json > x.bak`, a
     .env or .ini resource: the reviews of sweep 12), a secretGenerator's ``envs:`` file is
     ``KEY=value`` lines (app.properties, app.ini; only those: the review of sweep 13 timed
-    every shell script read as one). YAML wins where both are asked."""
+    every shell script read as one), a configMapGenerator's file of no known format is INI.
+    YAML wins where both are asked."""
     out: dict[str, FileFormat] = {}
     for layer in layers.layers:
         for path, uses in layer.uses.items():
@@ -537,6 +538,11 @@ def _read_as(layers: LayerGraph) -> dict[str, FileFormat]:
                 out[path] = FileFormat.YAML
             elif UseKind.SECRET_ENV in kinds and name is not FileFormat.DOTENV:
                 out.setdefault(path, FileFormat.DOTENV)
+            elif UseKind.CONFIGMAP_SOURCE in kinds and name is None:
+                # a configMapGenerator's file of any name (glances.conf, app.properties) goes
+                # into a ConfigMap as it is: read as INI, ``key=value`` lines in sections
+                # (sweep 23, GwynHannay/homesys: a token in glances.conf was read by nothing)
+                out.setdefault(path, FileFormat.INI)
     return out
 
 

@@ -369,10 +369,22 @@ def _unparsed(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
             yield CredentialHit(file.path, m.group(1), number, verdict.kind, True, UNPARSED)
 
 
+# ``key = value`` or ``key: value`` on a line of a text no parser reads (an nginx or app .conf a
+# configMapGenerator puts into a ConfigMap): its known formats are found there all the same
+_KEY_VALUE_LINE = re.compile(r"^\s*([A-Za-z_][\w.-]{0,127})\s*[=:]\s*(\S.*?)\s*;?\s*$")
+
+
 def _ini(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
     try:
         doc = parse_ini(text)[0]
     except FormatError:
+        for number, raw in enumerate(text.splitlines(), start=1):
+            m = _KEY_VALUE_LINE.match(raw)
+            if m is None:
+                continue
+            verdict = judge_value(m.group(1), m.group(2).strip("\"'"))
+            if verdict is not None and verdict.known:
+                yield CredentialHit(file.path, m.group(1), number, verdict.kind, True, UNPARSED)
         return
     lines = ini_key_lines(text)
     assert isinstance(doc, MapNode)

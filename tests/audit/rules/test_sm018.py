@@ -493,6 +493,28 @@ def test_a_config_map_generator_file_is_never_told_to_be_encrypted_as_it_is(
     assert "secretsmgr encrypt -i tools/settings.enc.yml" in fixes["tools/settings.yml"]
 
 
+def test_a_config_map_generator_file_of_any_name_is_read(tmp_path: Path) -> None:
+    # sweep 23 (GwynHannay/homesys): glances.conf, put into a ConfigMap by a configMapGenerator,
+    # held a token; .ini was read, .conf, .cfg and .properties by nothing, so check passed
+    from secretsmgr.audit.engine import run_audit
+
+    token = "ghp_" + "q7Wm2ZpK9vR4tY8uXb3Nf5Hs1a2B3c4D5e6F"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "configMapGenerator:\n  - name: glances\n"
+            "    files: [glances.conf, nginx.conf]\n",
+            "apps/glances.conf": f"[influxdb2]\nhost=influx\ntoken={token}\n",
+            # no INI (a block of nginx directives): the known formats of its lines still count
+            "apps/nginx.conf": f"server {{\n  listen 80;\n  set $gh_token {token};\n"
+            f"  auth_token: {token};\n}}\n",
+            "tools/unread.conf": f"token={token}\n",  # read by no generator: not judged
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM018"}
+    assert found == {("apps/glances.conf", "influxdb2.token"), ("apps/nginx.conf", "auth_token")}
+
+
 def test_a_git_head_and_plural_public_keys_are_no_credentials(tmp_path: Path) -> None:
     # sweep 16: Tomyail's openwiki .last-update.json (gitHead: a commit id) and Mohitsharma44's
     # Komodo PERIPHERY_CORE_PUBLIC_KEYS (base64 of an X25519 public key) were hex and base64
