@@ -279,7 +279,8 @@ def export_cmd(
             )
     from secretsmgr.repo.settings import load_settings
 
-    rotating = bool(load_settings(root).pending_rotations) if add and apply else False
+    pending = load_settings(root).pending_rotations if add and apply else ()
+    rotating = any(name is None or name == cluster for name, _, _ in pending)
     _emit_secret(
         tuple((k.entry, k.text) for k in exported), choice, apply, add=add, rotating=rotating
     )
