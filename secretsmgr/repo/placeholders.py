@@ -163,12 +163,6 @@ def _has_token(text: str) -> bool:
     )
 
 
-def has_random_token(text: str) -> bool:
-    """Whether ``text`` holds a run of 16 or more letters and digits mixing upper case, lower
-    case and digits: what a generated key or token looks like, and no word, path or host."""
-    return _has_token(text)
-
-
 def _stand_in(value: str) -> bool:
     """An empty value, a placeholder or a word that stands for a secret (``password``)."""
     value = value.strip(_NOTHING)

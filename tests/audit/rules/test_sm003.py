@@ -457,6 +457,11 @@ def test_the_second_review_known_formats_and_variables_in_a_file_encrypting_noth
         "dsn": "Host=db;Username=app;Password=$(POSTGRES_PASSWORD);Database=app",
         "windows": "Server=db;Password=%DB_PASSWORD%;",
         "script": "cd /tmp && PWD=/opt/app ./run",
+        # the regression run (drag0n141's Talos config, sweep 21): an image's hex digest beside
+        # a variable, and SOPS ciphertext, are no generated tokens
+        "image": "factory.talos.dev/installer/de3b865124c5616da8084826167f8c0b:${TALOS_VERSION}",
+        "ciphertext": "ENC[AES256_GCM,data:Xy7Qp9Lm2Zt8Kw3Rv5Nb4Hj6Gf1Ds0Aq==,iv:Ab3Cd4Ef5Gh6Ij7K"
+        "l8Mn9Op0Qr=,tag:Qw1Er2Ty3Ui4Op5As6Df7Gh8==,type:str]",
     }
     rule = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
     doc = MapNode([(f"arg_{k}", v) for k, v in {**secrets, **settings}.items()])
