@@ -128,17 +128,18 @@ _PROXMOX_HINT = re.compile(r"@[\w.-]{1,64}![A-Za-z][\w.-]{0,63}=[0-9a-fA-F]{8}-"
 UUID_HINT = re.compile(r"-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-")
 
 
-def uuid_parts(text: str) -> list[str]:
-    """The parts of ``text`` that make a UUID a known format: a whole Proxmox VE API token, or
-    a UUID where a key naming a token secret or a Heroku key may hold it (cheap tests first:
+def holds_uuid_secret(text: str) -> bool:
+    """Whether ``text`` may hold a UUID in a known format: a whole Proxmox VE API token, or a
+    UUID where a key naming a token secret or a Heroku key may hold it (cheap tests first:
     this runs over every file)."""
-    parts: list[str] = []
-    if "!" in text and _PROXMOX_HINT.search(text):
-        parts.extend(m.group(0) for m in _PROXMOX_TOKEN.finditer(text))
+    if "!" in text and _PROXMOX_HINT.search(text) and _PROXMOX_TOKEN.search(text):
+        return True
     named = ("ecret" in text or "ECRET" in text) and ("oken" in text or "OKEN" in text)
-    if (named or "eroku" in text or "EROKU" in text) and UUID_HINT.search(text):
-        parts.extend(UUID.findall(text))
-    return parts
+    return bool(
+        (named or "eroku" in text or "EROKU" in text)
+        and UUID_HINT.search(text)
+        and UUID.search(text)
+    )
 
 
 def _uuid_verdict(key: str, value: str) -> Verdict | None:

@@ -113,14 +113,11 @@ def _interpolation_end(text: str, at: int, nesting: int, limit: int, budget: lis
     return limit
 
 
-def _string_end(
-    text: str, at: int, nesting: int = 0, limit: int | None = None, budget: list[int] | None = None
-) -> tuple[int, bool]:
+def _string_end(text: str, at: int, nesting: int, end: int, budget: list[int]) -> tuple[int, bool]:
     """Where the string whose body starts at ``at`` ends (the index of its closing quote, or
     of the line's end for a string left open: HCL allows no line break in one), and whether
-    a quote closed it; nothing at or past ``limit`` (the text's end) is read."""
-    end = len(text) if limit is None else limit
-    budget = budget if budget is not None else [_budget(text)]
+    a quote closed it; nothing at or past ``end`` is read (``budget``: see
+    ``_interpolation_end``)."""
     while (m := _STRING_STOP.search(text, at, end)) is not None:
         at = m.start()
         c = m.group(0)
@@ -144,13 +141,8 @@ def _string_end(
     return end, False
 
 
-def _budget(text: str) -> int:
-    """What a file's interpolations may scan in all: a few times its length."""
-    return 4 * len(text) + 65536
-
-
 def _tokens(text: str) -> list[_Token]:
-    budget = [_budget(text)]
+    budget = [4 * len(text) + 65536]  # what the file's interpolations may scan in all
     out: list[_Token] = []
     line = 1
     at = 0
@@ -168,7 +160,7 @@ def _tokens(text: str) -> list[_Token]:
             line += text.count("\n", at, end)
             at = end
         elif kind == "string":
-            end, closed = _string_end(text, at, 0, None, budget)
+            end, closed = _string_end(text, at, 0, len(text), budget)
             body = text[at:end]
             out.append(_Token("string", _unescape(body), line))
             line += body.count("\n")  # line breaks inside interpolations

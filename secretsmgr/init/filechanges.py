@@ -112,6 +112,7 @@ def settings_change(
         FileState.KEPT,
         "exists and does not pin the cluster key (--force rewrites it from its current "
         "values; its comments are not kept)",
+        forced=True,
     )
 
 
@@ -297,7 +298,7 @@ def sops_yaml_changes(
             if folder
             else " (--force rewrites it)"
         )
-        changes.append(FileChange(rel, FileState.KEPT, f"exists{where}"))
+        changes.append(FileChange(rel, FileState.KEPT, f"exists{where}", forced=not folder))
     return SopsYamlChanges(tuple(changes), tuple(notes), tuple(kept), written)
 
 
@@ -350,7 +351,10 @@ def precommit_change(root: Path, force: bool) -> FileChange:
         return FileChange(PRE_COMMIT_NAME, FileState.UP_TO_DATE, f"has the {HOOK_ID} hook")
     if not force:
         return FileChange(
-            PRE_COMMIT_NAME, FileState.KEPT, f"exists without the {HOOK_ID} hook (--force adds it)"
+            PRE_COMMIT_NAME,
+            FileState.KEPT,
+            f"exists without the {HOOK_ID} hook (--force adds it)",
+            forced=True,
         )
     added = with_hook(existing)
     if added is None or not _hook_entry_ok(added):

@@ -35,6 +35,7 @@ class FileChange:
     state: FileState
     summary: str
     text: str | None = field(default=None, repr=False)
+    forced: bool = False  # kept, and ``--force`` would write it (its summary says so)
 
     @property
     def writes(self) -> bool:

@@ -94,14 +94,9 @@ def _hook_step(plan: InitPlan) -> str:
     rewrites nothing else the run keeps (sweep 22, Jdavid77/home-cluster: the step sent the
     user to --force, which replaced a `.sops.yaml` of three rules with one)."""
     by_hand = f"add the {HOOK_ID} hook to the kept {PRE_COMMIT_NAME}"
-    change = next(f for f in plan.files if f.path == PRE_COMMIT_NAME)
-    if "--force adds it" not in change.summary:
+    if not next(f for f in plan.files if f.path == PRE_COMMIT_NAME).forced:
         return f"{by_hand} by hand (README.md, Pre-commit and CI, has the lines)"
-    rewritten = [
-        f.path
-        for f in plan.files
-        if f.state is FileState.KEPT and f.path != PRE_COMMIT_NAME and "--force" in f.summary
-    ]
+    rewritten = [f.path for f in plan.files if f.forced and f.path != PRE_COMMIT_NAME]
     if not rewritten:
         return f"{by_hand} (init --force adds it; see README.md)"
     return (

@@ -52,6 +52,8 @@ _PLUGIN_NAME = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+-._")
 def plugin_of_recipient(text: str) -> str | None:
     """The plugin name of an age plugin recipient (``age1yubikey1…`` → ``yubikey``: the
     recipient ``age-plugin-yubikey`` wraps data keys for), or None for anything else."""
+    if not text.startswith("age1") or text.count("1") < 2:
+        return None  # an X25519 key's data holds no "1" (checked first: it is every key's case)
     parsed = split_bech32(text) if text == text.lower() else None
     if parsed is None or not parsed[0].startswith("age1"):
         return None
@@ -59,6 +61,12 @@ def plugin_of_recipient(text: str) -> str | None:
     if not name or name in _NATIVE_NAMES or not set(name) <= _PLUGIN_NAME:
         return None
     return name
+
+
+def is_sops_recipient(text: str) -> bool:
+    """Whether sops takes ``text`` as an age recipient: an age key, an ssh key or an age
+    plugin's recipient (what ``allowed_recipients`` may hold)."""
+    return is_age_recipient(text) or is_ssh_recipient(text) or plugin_of_recipient(text) is not None
 
 
 def is_post_quantum(text: str) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.errors import ConfigError, FormatError
-from secretsmgr.keys.bech32 import is_age_recipient, is_ssh_recipient, plugin_of_recipient
+from secretsmgr.keys.bech32 import is_age_recipient, is_sops_recipient, plugin_of_recipient
 from secretsmgr.repo.schema import validate
 from secretsmgr.shellword import sh_word
 from secretsmgr.sops.regex import GoRegex, compile_go, escape
@@ -329,10 +329,10 @@ def parse_settings(text: str) -> Settings:
         where = f"{SETTINGS_NAME}: allowed_recipients entry {number}"
         if not isinstance(item, str):
             raise ConfigError(f"{where} is not an age public key (age1…)")
-        if is_ssh_recipient(item) or plugin_of_recipient(item.strip()) is not None:
-            allowed.append(item.strip())  # sops takes ssh keys and plugin recipients too
+        if is_sops_recipient(item.strip()):  # ssh keys and plugin recipients too, as sops
+            allowed.append(item.strip())
         else:
-            allowed.append(_check_recipient(item.strip(), where))
+            allowed.append(_check_recipient(item.strip(), where))  # says what is wrong
     clusters = _parse_clusters(data.get("clusters"))
     for spec in clusters:
         if spec.next_cluster_key is not None and spec.next_cluster_key in allowed:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 
 from secretsmgr import __version__
-from secretsmgr.keys.bech32 import is_age_recipient, is_ssh_recipient, plugin_of_recipient
+from secretsmgr.keys.bech32 import is_sops_recipient
 from secretsmgr.repo.inventory import Inventory
 from secretsmgr.repo.settings import SETTINGS_NAME, ClusterSpec, Settings, parse_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, all_age_recipients
@@ -152,14 +152,9 @@ def implied_allowed(inv: Inventory, cluster_keys: tuple[str, ...]) -> tuple[str,
         )
         for key in all_age_recipients(rule)
     )
-    return tuple(k for k in dict.fromkeys(named) if _allowable(k) and k not in cluster_keys)
-
-
-def _allowable(key: str) -> bool:
-    """Whether ``allowed_recipients`` can hold ``key``: an age key, an ssh key or an age plugin
-    recipient (sweep 21, Onmar/home-prod: two YubiKeys' ``age1yubikey1…`` were left out, so
-    every file they were on had SM005 warnings after init)."""
-    return is_age_recipient(key) or is_ssh_recipient(key) or plugin_of_recipient(key) is not None
+    # ssh keys and plugin recipients too (sweep 21, Onmar/home-prod: two YubiKeys' recipients
+    # were left out, so every file they were on had SM005 warnings after init)
+    return tuple(k for k in dict.fromkeys(named) if is_sops_recipient(k) and k not in cluster_keys)
 
 
 def pinned_settings(

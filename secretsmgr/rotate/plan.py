@@ -223,11 +223,13 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
     if not chosen:
         raise UsageError("nothing to rotate", hints=("name --layer L, --all or files",))
     selection = request.all_files or bool(request.layers)
-    blocked = [
-        e.path
-        for e in chosen.values()
-        if e.sops_file is not None and sops_rotate_hint(e.path, e.sops_file.metadata)
-    ]
+    # how sops would rotate each file secretsmgr cannot (None: secretsmgr can)
+    by_sops_of = {
+        path: sops_rotate_hint(path, e.sops_file.metadata)
+        for path, e in chosen.items()
+        if e.sops_file is not None
+    }
+    blocked = [path for path, hint in by_sops_of.items() if hint is not None]
     also = _also(blocked) if selection else ""
     # "rotate the others by name" only where some file of the selection is not sops's alone
     # (the review: all five were, and the hint pointed at files as refused as this one)
@@ -236,7 +238,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         if entry.sops_file is None:
             raise _not_sops(entry)
         metadata = entry.sops_file.metadata
-        by_sops = sops_rotate_hint(entry.path, metadata)
+        by_sops = by_sops_of[entry.path]
         if by_sops is None:
             continue
         groups = len(metadata.key_groups)

@@ -24,10 +24,10 @@ from secretsmgr.audit.credentials import (
     BOOTSTRAP_SHAPE,
     UUID_HINT,
     Verdict,
+    holds_uuid_secret,
     is_lock_file,
     judge_value,
     names_secret_key,
-    uuid_parts,
 )
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.hcl import hcl_values
@@ -196,8 +196,10 @@ def _known_parts(text: str) -> tuple[str, ...] | None:
         parts.append(BOOTSTRAP_PART)
     if "://" in text and "@" in text and URL_PASSWORD.search(text):  # the regex is slow
         parts.append("://")
-    if uuid_parts(text):  # a Proxmox API token, a token secret's or Heroku's UUID: one marker
-        parts.append(UUID_PART)  # for them all (the review: each UUID a part made it quadratic)
+    # a Proxmox API token, a token secret's or Heroku's UUID: one marker for them all (the
+    # review: each UUID a part of its own made the pass over a file quadratic)
+    if holds_uuid_secret(text):
+        parts.append(UUID_PART)
     return tuple(dict.fromkeys(parts)) or None
 
 
@@ -355,12 +357,14 @@ def _hcl(file: ScannedFile, text: str, formats_only: bool) -> Iterator[Credentia
         yield CredentialHit(file.path, item.key_path, line, verdict.kind, verdict.known, "file")
 
 
-def _unparsed(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
-    """Known formats on the ``key: value`` lines of a YAML or JSON file that does not parse
-    (an alias to no anchor): git stores the value all the same. Keyword and entropy hits are
-    left out, as the key's context is unknown."""
+def _unparsed(
+    file: ScannedFile, text: str, line: re.Pattern[str] = _MAPPING_LINE
+) -> Iterator[CredentialHit]:
+    """Known formats on the ``key: value`` lines (``line``: a key and a value) of a YAML or
+    JSON file that does not parse (an alias to no anchor): git stores the value all the same.
+    Keyword and entropy hits are left out, as the key's context is unknown."""
     for number, raw in enumerate(text.splitlines(), start=1):
-        m = _MAPPING_LINE.match(raw)
+        m = line.match(raw)
         if m is None or raw.lstrip().startswith("#"):
             continue
         value = re.sub(r"[ \t]+#.*$", "", m.group(2)).strip().strip("\"'")
@@ -378,13 +382,7 @@ def _ini(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
     try:
         doc = parse_ini(text)[0]
     except FormatError:
-        for number, raw in enumerate(text.splitlines(), start=1):
-            m = _KEY_VALUE_LINE.match(raw)
-            if m is None:
-                continue
-            verdict = judge_value(m.group(1), m.group(2).strip("\"'"))
-            if verdict is not None and verdict.known:
-                yield CredentialHit(file.path, m.group(1), number, verdict.kind, True, UNPARSED)
+        yield from _unparsed(file, text, _KEY_VALUE_LINE)
         return
     lines = ini_key_lines(text)
     assert isinstance(doc, MapNode)
