@@ -239,6 +239,10 @@ def _candidates(
     if is_secret(obj) or kind.endswith("List"):
         return
     name = f"{kind} {label(obj)}"
+    # container env entries first, judged under their variable: a HelmRelease's values walk
+    # below reaches the same leaf under the key `value` (sweep 24: a WireGuard public key)
+    for key_path, key, value in _env(obj, prefix):
+        yield f"{name} env {key}", key_path, key, value, False, key  # the variable, not its index
     if kind == "HelmRelease":
         for key_path, key, value in _leaves(_get(obj, "spec", "values"), f"{prefix}spec.values."):
             yield f"{name} values", key_path, key, value, False, None
@@ -250,8 +254,6 @@ def _candidates(
         subst = _get(obj, "spec", "postBuild", "substitute")
         for key_path, key, value in _leaves(subst, f"{prefix}spec.postBuild.substitute."):
             yield f"{name} postBuild.substitute", key_path, key, value, False, None
-    for key_path, key, value in _env(obj, prefix):
-        yield f"{name} env {key}", key_path, key, value, False, key  # the variable, not its index
     if parts is None:
         return  # no value in the file can hold a known format
     for key_path, key, value, _ in _strings(obj, prefix):

@@ -537,3 +537,40 @@ def test_a_git_head_and_plural_public_keys_are_no_credentials(tmp_path: Path) ->
         ("apps/last-update.json", "apiToken"),
         ("apps/compose.yaml", "services.periphery.environment.CORE_PRIVATE_KEY"),
     }
+
+
+def test_a_helm_release_env_entry_is_judged_under_its_variable_as_a_deployments_is(
+    tmp_path: Path,
+) -> None:
+    # sweep 24, KnightDoom/taloscluster: gluetun's WIREGUARD_PUBLIC_KEY in a HelmRelease's
+    # values was an entropy warning at `...env.11.value`, judged under the key `value`, where
+    # the same entry in a Deployment is a public key and no finding
+    import base64
+    import random
+
+    from secretsmgr.audit.engine import run_audit
+
+    draw = random.Random(24)
+    public, private = (base64.b64encode(draw.randbytes(32)).decode() for _ in range(2))
+    env = (
+        "            env:\n"
+        "              - {name: WIREGUARD_ENDPOINT_PORT, value: '1337'}\n"
+        f"              - {{name: WIREGUARD_PUBLIC_KEY, value: '{public}'}}\n"
+        f"              - {{name: WIREGUARD_PRIVATE_KEY, value: '{private}'}}\n"
+    )
+    release = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+        "metadata: {name: qbit, namespace: media}\n"
+        "spec:\n  values:\n    controllers:\n      qbit:\n        containers:\n"
+        "          gluetun:\n" + env
+    )
+    standard_repo(tmp_path, {})
+    write(tmp_path, "apps/qbit.yaml", release)
+    write(tmp_path, "apps/kustomization.yaml", "resources: [qbit.yaml]\n")
+    found = [
+        (f.key_path, f.message.split(":")[0])
+        for f in run_audit(tmp_path).findings
+        if f.rule == "SM018"
+    ]
+    path = "spec.values.controllers.qbit.containers.gluetun.env.2.value"
+    assert found == [(path, "HelmRelease media/qbit env WIREGUARD_PRIVATE_KEY")]
