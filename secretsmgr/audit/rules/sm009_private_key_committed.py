@@ -31,6 +31,7 @@ from secretsmgr.keys.bech32 import short_key, split_bech32
 from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.shellword import sh_path
+from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.locate import key_lines
 
 # bech32 is case-insensitive and pyrage accepts the lowercase form: match either case.
@@ -72,6 +73,10 @@ _PEM_KEY = re.compile(
 # Prose, where a key is an example: not read for PEM keys.
 # (not .txt: a deploy-key.txt is a key file; the review of sweep 12)
 _PROSE = (".md", ".markdown", ".rst", ".adoc", ".html", ".htm")
+# Files whose PEM blocks no value reader sees whole: no structured format, and INI and dotenv
+# read line by line (the attack review of stop 34: a key in a configMapGenerator's tls.key,
+# read as INI, was reported by nothing)
+_TEXT_READ = (None, FileFormat.INI, FileFormat.DOTENV)
 _PEM_MATERIAL = 64
 # A template's name: its renderer (Ansible, Helm, gomplate) reads it, not sops
 _TEMPLATE_SUFFIXES = frozenset(
@@ -226,7 +231,7 @@ def detect(file: ScannedFile) -> list[PrivateKeyHit]:
     hits = find_private_keys(file.path, file.data)
     if hits and file.format is not None:
         hits = _in_secret(file, hits)
-    if file.format is None and file.sops is None and not file.path.lower().endswith(_PROSE):
+    if file.format in _TEXT_READ and file.sops is None and not file.path.lower().endswith(_PROSE):
         hits += find_pem_keys(file.path, file.data) + find_encoded_pem_keys(file.path, file.data)
     elif (
         file.format is not None

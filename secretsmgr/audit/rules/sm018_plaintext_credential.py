@@ -41,6 +41,7 @@ from secretsmgr.audit.manifests import (
     numbered_objects,
 )
 from secretsmgr.audit.rules.sm001_plaintext_secret import env_sources, generator_readers
+from secretsmgr.audit.rules.sm009_private_key_committed import find_pem_keys
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.flux import UseKind
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
@@ -61,7 +62,12 @@ from secretsmgr.sops.yamlio import safe_load_all
 _CLIENT_CONFIG = re.compile(
     r"(?:.*/)?(?:[^/]*\.)?(?:kubeconfig|talosconfig)$|(?:.*/)?\.kube/config$"
 )
-MAX_SIZE = 1024 * 1024  # larger files are data, not configuration: not scanned
+MAX_SIZE = 1024 * 1024  # larger files are data, not configuration: read line by line
+# The largest file read line by line for known formats (a Terraform state of many resources,
+# a .tf padded with a long comment: the attack review of stop 34 hid a key in each)
+MAX_LINE_SCAN = 32 * 1024 * 1024
+_LONG_LINE = 4096  # a longer line is judged word by word (a minified JSON state)
+_WORD_BREAK = re.compile(r"[\s\"'`,;()\[\]{}<>]+")
 # Terraform and OpenTofu files, and other tools' files in HCL's native syntax (Terragrunt,
 # Packer, Nomad, Vault): sweep 22, red-lichtie/homelab-cluster committed a Proxmox API token
 # secret in files/terraform/credentails.auto.tfvars, a file no reader looked at
@@ -75,6 +81,8 @@ _MAPPING_LINE = re.compile(
     r"[ \t]+(\S[^\n]{0,4095}?)[ \t,]*$"
 )
 UNPARSED = "file (it does not parse: read line by line)"
+LOOSE = "file (a line its format does not read: read as text)"
+OVERSIZE = "file (over 1 MiB: read line by line)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +337,11 @@ _MODE_WORD = re.compile(r"^\s*#\s*([A-Za-z][A-Za-z_-]*)\s+(?:-|:|=|\u2013|\u2014
 
 
 def _dotenv(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
+    yield from _loose_lines(file, text, LOOSE, _DOTENV_LINE)
+    yield from _dotenv_items(file, text)
+
+
+def _dotenv_items(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
     lines = text.splitlines()
     modes = {m.group(1) for raw in lines if (m := _MODE_WORD.match(raw))}
     for number, raw in enumerate(lines, start=1):
@@ -375,9 +388,40 @@ def _unparsed(
             yield CredentialHit(file.path, m.group(1), number, verdict.kind, True, UNPARSED)
 
 
+def _loose_lines(
+    file: ScannedFile, text: str, where: str, taken: re.Pattern[str] | None = None
+) -> Iterator[CredentialHit]:
+    """Known formats in the lines of ``text`` that its reader takes as no item (``taken``
+    matches the ones it does): an nginx directive or an indented continuation in a
+    configMapGenerator's .conf, a .env line that is no assignment (the attack review of stop
+    34: `key AKIA…`, `proxy_set_header Authorization "Bearer …";`); with no ``taken``, every
+    line. Comment lines are skipped as everywhere; a PEM block is SM009's."""
+    parts = _known_parts(text)
+    if parts is None and not _UNFIXED.search(text):
+        return
+    for number, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.strip()
+        if not stripped or stripped.startswith(("#", ";", "//")):
+            continue
+        if taken is not None and taken.match(raw):
+            continue
+        words = [raw] if len(raw) <= _LONG_LINE else _WORD_BREAK.split(raw)
+        for word in words:
+            if not ((parts and holds_part(word, parts)) or _UNFIXED.search(word)):
+                continue
+            verdict = judge_value("", word)
+            if verdict is not None and verdict.known and verdict.kind != "Private Key":
+                key = re.match(r"[\w.-]{1,128}", stripped)
+                shown = key.group() if key else f"line {number}"
+                yield CredentialHit(file.path, shown, number, verdict.kind, True, where)
+                break
+
+
 # ``key = value`` or ``key: value`` on a line of a text no parser reads (an nginx or app .conf a
 # configMapGenerator puts into a ConfigMap): its known formats are found there all the same
 _KEY_VALUE_LINE = re.compile(r"^\s*([A-Za-z_][\w.-]{0,127})\s*[=:]\s*(\S.*?)\s*;?\s*$")
+# A line an INI reader takes: a section header, or a key with `=` or `:` (sops' INI store)
+_INI_ITEM = re.compile(r"^\s*(?:\[[^\]]*\]\s*$|[^=:\s][^=:]*[=:])")
 
 
 def _ini(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
@@ -385,7 +429,16 @@ def _ini(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
         doc = parse_ini(text)[0]
     except FormatError:
         yield from _unparsed(file, text, _KEY_VALUE_LINE)
+        yield from _loose_lines(file, text, UNPARSED, _KEY_VALUE_LINE)
         return
+    parsed = list(_ini_items(file, text, doc))
+    yield from parsed
+    # a line inside a multi-line value is read twice: what its item reported is not again
+    kinds = {hit.kind for hit in parsed if hit.known}
+    yield from (h for h in _loose_lines(file, text, LOOSE, _INI_ITEM) if h.kind not in kinds)
+
+
+def _ini_items(file: ScannedFile, text: str, doc: object) -> Iterator[CredentialHit]:
     lines = ini_key_lines(text)
     assert isinstance(doc, MapNode)
     for section in doc.items:
@@ -410,14 +463,21 @@ _UNFIXED = re.compile(
 )
 
 
+def _text(data: bytes) -> str:
+    """The text of a file; bytes that are no UTF-8 (a Latin-1 comment) replaced, not a reason
+    to read nothing (the attack review of stop 34: one such byte hid a .tf file's AWS key)."""
+    text = decode_text(data)
+    return data.decode("utf-8", "replace") if text is None else text
+
+
 def detect_known(file: ScannedFile) -> list[CredentialHit]:
     """Known-format hits only: what ``audit --history`` counts as an exposure. A file, and a
     value, that can hold no known format is not judged."""
-    if len(file.data) > MAX_SIZE:
+    if len(file.data) > MAX_LINE_SCAN:
         return []
-    text = decode_text(file.data)
-    talos = "cluster:" in text and ("v1alpha1" in text or "certs:" in text) if text else False
-    if text is None or (_known_parts(text) is None and not _UNFIXED.search(text) and not talos):
+    text = _text(file.data)
+    talos = "cluster:" in text and ("v1alpha1" in text or "certs:" in text)
+    if _known_parts(text) is None and not _UNFIXED.search(text) and not talos:
         return []
     return [hit for hit in detect(file, formats_only=True) if hit.known]
 
@@ -519,15 +579,17 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
             file = replace(file, format=FileFormat.JSON)
         else:
             hcl = _HCL_NAME.search(file.path) is not None
-    if (file.format is None and not hcl) or len(file.data) > MAX_SIZE:
-        return []
-    if is_lock_file(file.path):  # .terraform.lock.hcl among them: provider hashes
-        return []
-    text = decode_text(file.data)
-    if text is None:
-        return []
-    if file.format is None:  # a Terraform (HCL) file
-        return list(_hcl(file, text, formats_only))
+    if (file.format is None and not hcl) or is_lock_file(file.path):
+        return []  # a lock file (.terraform.lock.hcl among them): provider hashes
+    if len(file.data) > MAX_SIZE:
+        if (file.sops is not None and file.sops.has_metadata) or len(file.data) > MAX_LINE_SCAN:
+            return []
+        return list(_loose_lines(file, _text(file.data), OVERSIZE))
+    text = _text(file.data)
+    if file.format is None:  # a Terraform (HCL) file; a PEM block there is SM009's
+        pem = {hit.line for hit in find_pem_keys(file.path, file.data)}
+        hits = _hcl(file, text, formats_only)
+        return [h for h in hits if not (h.kind == "Private Key" and h.line in pem)]
     if file.format is FileFormat.DOTENV:
         if file.sops is not None and file.sops.has_metadata:
             return []

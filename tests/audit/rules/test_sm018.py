@@ -512,7 +512,13 @@ def test_a_config_map_generator_file_of_any_name_is_read(tmp_path: Path) -> None
         },
     )
     found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM018"}
-    assert found == {("apps/glances.conf", "influxdb2.token"), ("apps/nginx.conf", "auth_token")}
+    # the nginx directive `set $gh_token …;` is no `key = value` line: read as text since the
+    # attack review of stop 34, under its first word
+    assert found == {
+        ("apps/glances.conf", "influxdb2.token"),
+        ("apps/nginx.conf", "auth_token"),
+        ("apps/nginx.conf", "set"),
+    }
 
 
 def test_a_git_head_and_plural_public_keys_are_no_credentials(tmp_path: Path) -> None:
@@ -574,3 +580,66 @@ def test_a_helm_release_env_entry_is_judged_under_its_variable_as_a_deployments_
     ]
     path = "spec.values.controllers.qbit.containers.gluetun.env.2.value"
     assert found == [(path, "HelmRelease media/qbit env WIREGUARD_PRIVATE_KEY")]
+
+
+_PEM = (
+    "-----BEGIN RSA PRIVATE KEY-----\n"
+    "MIIEpAIBAAKCAQEA1c7+9z5Pad7OejecsQ0bu3aozN3tihPmljnnudb9G3HECdnH\n"
+    "lWu2/a1gB9JW5TBQ+AVpum9Okx7KfqkfBKL9mcHgSVHJ1KwMA9nOr6bmMUOlAbb5\n"
+    "-----END RSA PRIVATE KEY-----\n"
+)
+_AWS = "AKIAZ7QW3ERT5YUI9OPL"
+
+
+def test_files_read_line_by_line_hide_no_key_the_gate_should_see(tmp_path: Path) -> None:
+    # the attack review of stop 34: a PEM key in a configMapGenerator's file (read as INI) or
+    # between a .env file's lines, a token on a .conf line that is no `key = value`, an INI
+    # continuation line, a Latin-1 byte in a .tf file, a .tf or state over 1 MiB: each was
+    # reported by nothing, and `check` passed
+    import json
+
+    from secretsmgr.audit.engine import run_audit
+
+    generator = "configMapGenerator:\n  - name: web\n    files: [tls.key, nginx.conf, app.conf]\n"
+    standard_repo(tmp_path, {})
+    write(tmp_path, "apps/kustomization.yaml", generator)
+    write(tmp_path, "apps/tls.key", _PEM)
+    nginx = f'server {{\n  proxy_set_header Authorization "Bearer {_AWS}";\n}}\n'
+    write(tmp_path, "apps/nginx.conf", nginx)
+    write(tmp_path, "apps/app.conf", f"[main]\nkey = x\n  {_AWS}\n")
+    write(tmp_path, "hosts/app.env", f"A=1\n{_PEM}")
+    (tmp_path / "tf").mkdir()
+    (tmp_path / "tf/latin1.tf").write_bytes(f'# caf\xe9\naccess_key = "{_AWS}"\n'.encode("latin-1"))
+    pad = "x" * (1024 * 1024 + 10)
+    write(tmp_path, "tf/big.tf", f'# {pad}\naccess_key = "{_AWS}"\n')
+    state = {"version": 4, "resources": [{"instances": [{"attributes": {"pad": pad}}]}]}
+    text = json.dumps(state, indent=2).replace('"pad"', f'"access_key": "{_AWS}",\n "pad"')
+    write(tmp_path, "tf/terraform.tfstate", text)
+    state_line = next(n for n, line in enumerate(text.splitlines(), 1) if _AWS in line)
+    found = sorted(
+        (f.rule, f.path, f.line, f.severity.value)
+        for f in run_audit(tmp_path).findings
+        if f.rule in ("SM009", "SM018")
+    )
+    assert found == [
+        ("SM009", "apps/tls.key", 1, "error"),
+        ("SM009", "hosts/app.env", 2, "error"),
+        ("SM018", "apps/app.conf", 3, "error"),
+        ("SM018", "apps/nginx.conf", 2, "error"),
+        ("SM018", "tf/big.tf", 2, "error"),
+        ("SM018", "tf/latin1.tf", 2, "error"),
+        ("SM018", "tf/terraform.tfstate", state_line, "error"),
+    ]
+
+
+def test_a_pem_key_in_a_terraform_file_is_one_finding(tmp_path: Path) -> None:
+    # SM009 reports a PEM block in a file of no structured format; SM018's HCL reader found
+    # the same heredoc again
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(tmp_path, {})
+    write(tmp_path, "tf/main.tf", f'x = <<EOF\n{_PEM}EOF\ny = "{_AWS}"\n')
+    found = sorted(
+        (f.rule, f.line) for f in run_audit(tmp_path).findings if f.rule in ("SM009", "SM018")
+    )
+    assert found == [("SM009", 2), ("SM018", 7)]
