@@ -9,7 +9,8 @@ attribute, object keys, list indexes), its line, and the key that names it. Comm
 conditional) holds no value of its own: the strings inside it are handed back as ``listed``
 (judged for known formats only, as a list item is). Interpolations stay in a value as written
 (``"${var.prefix}-x"``): the judge reads them as variables. A heredoc (``<<EOF``, ``<<-EOF``)
-is a value like any string, as a YAML block scalar is.
+is a value like any string, as a YAML block scalar is. A quoted string holds no line break: one
+left open (a backslash at the line's end escapes none) ends with its line.
 
 Terraform's own meaning where the key alone would mislead: a ``variable "NAME"`` block's
 ``default`` (and an ``output "NAME"``'s ``value``) is named by its label; ``description`` is
@@ -122,6 +123,8 @@ def _string_end(text: str, at: int, nesting: int, end: int, budget: list[int]) -
         at = m.start()
         c = m.group(0)
         if c == "\\":
+            if text.startswith("\n", at + 1):  # escapes no line break: the string is left open
+                return at + 1, False  # (the attack review: `x = "a\` hid the next line's key)
             at += 2
         elif c == '"':
             return at, True

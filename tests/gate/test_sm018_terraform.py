@@ -279,6 +279,35 @@ def test_the_hcl_reader_ends_on_any_text() -> None:
     assert len(list(hcl_values('a = "${\n' * 2000))) == 2000
 
 
+def test_a_quoted_string_ends_with_its_line_even_after_a_backslash(tmp_path: Path) -> None:
+    # the attack review: `x = "a\` + newline read the backslash as escaping the line break,
+    # the string ran on to the next line's first quote, and the key after it was never judged
+    # (check exited 0); HCL allows no line break in a quoted string, so the next line is read
+    # afresh. In an interpolation's string too, and a heredoc's backslash is only a character
+    cases = {
+        "d8.tf": f'x = "a\\\n  aws = "{AWS}"\n',
+        "crlf.tf": f'x = "a\\\r\n  aws = "{AWS}"\r\n',
+        "inner.tf": f'x = "${{f("a\\\n  aws = "{AWS}"\n',
+        "doc.tf": f'x = <<EOT\nline \\\nEOT\naws = "{AWS}"\n',
+    }
+    root = gitops(tmp_path / "r")
+    for rel, text in cases.items():
+        stage(root, rel, text)
+    hits = _sm018(judge(root))
+    assert {k: (f.severity, f.line) for k, f in hits.items()} == {
+        (rel, "aws"): (Severity.ERROR, _line(text, AWS)) for rel, text in cases.items()
+    }
+    # the string is the rest of its line, the backslash included
+    from secretsmgr.audit.hcl import hcl_values
+
+    read = [(v.key_path, v.value) for v in hcl_values(cases["d8.tf"])]
+    assert read == [("x", "a\\"), ("aws", AWS)], read
+    # audit --history shares the reader: the key is an exposure once committed
+    commit(root, "keys")
+    exposed = {(e.path, e.key_path) for e in walk_repository(root).exposures}
+    assert {(rel, "aws") for rel in cases} <= exposed, exposed
+
+
 def test_uuids_and_bootstrap_tokens_are_one_part_each_however_many() -> None:
     # the review: every UUID of a file holding "secret" and "token" became a part of its own,
     # and every value was tested against all of them (a 0.8 MB file of 20,000 UUIDs: 23 s of
