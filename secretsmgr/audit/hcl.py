@@ -8,9 +8,11 @@ attribute, object keys, list indexes), its line, and the key that names it. Comm
 ``//``, ``/* */``) are skipped. An expression that is no literal (``var.x``, ``file(…)``, a
 conditional) holds no value of its own: the strings inside it are handed back as ``listed``
 (judged for known formats only, as a list item is). Interpolations stay in a value as written
-(``"${var.prefix}-x"``): the judge reads them as variables. A heredoc (``<<EOF``, ``<<-EOF``)
-is a value like any string, as a YAML block scalar is. A quoted string holds no line break: one
-left open (a backslash at the line's end escapes none) ends with its line.
+(``"${var.prefix}-x"``): the judge reads them as variables; the string literals inside them
+(``"${"…"}"``, ``"${upper("…")}"``, ``%{ if x == "…" }``), which Terraform evaluates into the
+value, are handed back as ``listed`` too. A heredoc (``<<EOF``, ``<<-EOF``) is a value like any
+string, as a YAML block scalar is. A quoted string holds no line break: one left open (a
+backslash at the line's end escapes none) ends with its line.
 
 Terraform's own meaning where the key alone would mislead: a ``variable "NAME"`` block's
 ``default`` (and an ``output "NAME"``'s ``value``) is named by its label; ``description`` is
@@ -41,6 +43,8 @@ _STRING_STOP = re.compile(r'[\\"\n$%]')
 _INTERP_STOP = re.compile(r'["{}]')
 _ESCAPE = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.DOTALL)
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+# a template's interpolation or directive in a heredoc (``$${`` and ``%%{``: the characters)
+_TEMPLATE_OPEN = re.compile(r"([$%])\1?\{")
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = frozenset(_OPENERS.values())
 # Blocks, objects and lists nested deeper are walked flat (their strings for known formats
@@ -65,6 +69,8 @@ class _Token:
     kind: str  # ident, string, heredoc, number, op, punct, newline
     text: str
     line: int
+    # a string's or heredoc's literals inside its interpolations: (line, text)
+    inner: tuple[tuple[int, str], ...] = ()
 
 
 def _unescape(raw: str) -> str:
@@ -86,24 +92,30 @@ def _unescape(raw: str) -> str:
 _INTERP_REACH = 4096
 
 
-def _interpolation_end(text: str, at: int, nesting: int, limit: int, budget: list[int]) -> int:
+def _interpolation_end(
+    text: str, at: int, nesting: int, limit: int, budget: list[int], found: list[tuple[int, str]]
+) -> int:
     """The index past the ``}`` closing the interpolation whose body starts at ``at``, or
-    ``limit`` when none does before it (``nesting``: strings inside interpolations around it;
-    past ``_MAX_DEPTH`` the rest up to ``limit`` is this one's, never a deeper recursion).
+    -1 when none does before ``limit`` (``nesting``: strings inside interpolations around it;
+    past ``_MAX_DEPTH`` none closes, never a deeper recursion; -1, not ``limit``: one may close
+    right at it, as at a heredoc's end).
     ``budget``: characters the file's interpolations may still scan; spent, none closes (the
-    second review: a stray "${ on each of 110,000 lines took 11 s, each scanning 64 deep)."""
+    second review: a stray "${ on each of 110,000 lines took 11 s, each scanning 64 deep).
+    ``found`` gets the strings closed inside it, at any depth: (index, unescaped text)."""
     if nesting >= _MAX_DEPTH or budget[0] <= 0:
-        return limit
+        return -1
     depth = 1
     while (m := _INTERP_STOP.search(text, at, limit)) is not None:
         budget[0] -= m.end() - at
         if budget[0] <= 0:
-            return limit
+            return -1
         at = m.end()
         if m.group(0) == '"':
-            end, closed = _string_end(text, at, nesting + 1, limit, budget)
+            end, closed = _string_end(text, at, nesting + 1, limit, budget, found)
             if not closed:  # a string left open inside it: this one is never closed either
-                return limit  # (and stops here: trying on from each line was exponential)
+                return -1  # (and stops here: trying on from each line was exponential)
+            budget[0] -= end - at  # what is kept of it counts too
+            found.append((at, _unescape(text[at:end])))
             at = end + 1
         elif m.group(0) == "{":
             depth += 1
@@ -111,14 +123,16 @@ def _interpolation_end(text: str, at: int, nesting: int, limit: int, budget: lis
             depth -= 1
             if depth == 0:
                 return at
-    return limit
+    return -1
 
 
-def _string_end(text: str, at: int, nesting: int, end: int, budget: list[int]) -> tuple[int, bool]:
+def _string_end(
+    text: str, at: int, nesting: int, end: int, budget: list[int], found: list[tuple[int, str]]
+) -> tuple[int, bool]:
     """Where the string whose body starts at ``at`` ends (the index of its closing quote, or
     of the line's end for a string left open: HCL allows no line break in one), and whether
-    a quote closed it; nothing at or past ``end`` is read (``budget``: see
-    ``_interpolation_end``)."""
+    a quote closed it; nothing at or past ``end`` is read (``budget``, ``found``: see
+    ``_interpolation_end``; the strings of an interpolation never closed are not kept)."""
     while (m := _STRING_STOP.search(text, at, end)) is not None:
         at = m.start()
         c = m.group(0)
@@ -135,8 +149,10 @@ def _string_end(text: str, at: int, nesting: int, end: int, budget: list[int]) -
         elif text.startswith("{", at + 1):
             opened = at
             reach = min(end, at + _INTERP_REACH)
-            at = _interpolation_end(text, at + 2, nesting, reach, budget)
-            if at >= reach:  # never closed: the string ends with its line, not the file
+            kept = len(found)
+            at = _interpolation_end(text, at + 2, nesting, reach, budget, found)
+            if at < 0:  # never closed: the string ends with its line, not the file
+                del found[kept:]  # (what follows it is read afresh)
                 line_end = text.find("\n", opened, end)  # (the review: a stray "${ hid the rest)
                 return (end if line_end < 0 else line_end), False
         else:
@@ -163,19 +179,58 @@ def _tokens(text: str) -> list[_Token]:
             line += text.count("\n", at, end)
             at = end
         elif kind == "string":
-            end, closed = _string_end(text, at, 0, len(text), budget)
+            found: list[tuple[int, str]] = []
+            end, closed = _string_end(text, at, 0, len(text), budget, found)
             body = text[at:end]
-            out.append(_Token("string", _unescape(body), line))
+            inner = _lines(text, at, line, found)
+            out.append(_Token("string", _unescape(body), line, inner))
             line += body.count("\n")  # line breaks inside interpolations
             at = end + 1 if closed else end
         elif kind == "heredoc":
             value, at, lines = _heredoc(text, at, m.group("marker"), bool(m.group("indent")))
-            out.append(_Token("heredoc", value, line + 1))
+            out.append(
+                _Token("heredoc", value, line + 1, _template_strings(value, line + 1, budget))
+            )
             line += lines
         else:
             assert kind is not None
             out.append(_Token(kind, m.group(0), line))
     return out
+
+
+def _template_strings(value: str, line: int, budget: list[int]) -> tuple[tuple[int, str], ...]:
+    """The string literals inside a heredoc's interpolations and directives (``${"…"}``,
+    ``%{ if x == "…" }``), with their lines (the heredoc's first at ``line``); one never closed
+    keeps none, and the scan goes on after its opening."""
+    found: list[tuple[int, str]] = []
+    at = 0
+    while (m := _TEMPLATE_OPEN.search(value, at)) is not None:
+        at = m.end()
+        if len(m.group(0)) == 3:  # $${ and %%{: the characters themselves
+            continue
+        if budget[0] <= 0:
+            break
+        reach = min(len(value), at + _INTERP_REACH)
+        kept = len(found)
+        end = _interpolation_end(value, at, 0, reach, budget, found)
+        if end < 0:
+            del found[kept:]
+        else:
+            at = end
+    return _lines(value, 0, line, found)
+
+
+def _lines(
+    text: str, at: int, line: int, found: list[tuple[int, str]]
+) -> tuple[tuple[int, str], ...]:
+    """``found`` (index, text) in file order, each with its line (``at`` is on ``line``):
+    counted on from the one before, as a value may hold thousands."""
+    out: list[tuple[int, str]] = []
+    for index, value in sorted(found, key=lambda item: item[0]):
+        line += text.count("\n", at, index)
+        at = index
+        out.append((line, value))
+    return tuple(out)
 
 
 def _heredoc(text: str, at: int, marker: str, indented: bool) -> tuple[str, int, int]:
@@ -199,6 +254,15 @@ def _heredoc(text: str, at: int, marker: str, indented: bool) -> tuple[str, int,
         margin = min((len(x) - len(x.lstrip()) for x in lines if x.strip()), default=0)
         lines = [x[margin:] for x in lines]
     return "\n".join(lines), pos, text.count("\n", at - 1, pos)
+
+
+def _values(key_path: str, key: str, tok: _Token, listed: bool) -> Iterator[HclValue]:
+    """A string's or heredoc's value, then the literals inside its interpolations (known
+    formats only: the attack review, ``y = "${"AKIA…"}"`` is the key once Terraform evaluates
+    it, and was judged as a variable)."""
+    yield HclValue(key_path, key, tok.text, tok.line, listed)
+    for line, text in tok.inner:
+        yield HclValue(key_path, key, text, line, True)
 
 
 class _Reader:
@@ -246,9 +310,7 @@ class _Reader:
                     if self.depth >= _MAX_DEPTH:  # walked flat: known formats only
                         self.at = at
                         for flat in self._skip():
-                            yield HclValue(
-                                prefix.rstrip("."), labels[0], flat.text, flat.line, True
-                            )
+                            yield from _values(prefix.rstrip("."), labels[0], flat, True)
                         continue
                     self.at = at + 1
                     inner = (labels[0], labels[1]) if len(labels) > 1 else (labels[0], "")
@@ -287,7 +349,7 @@ class _Reader:
         ends = after is None or after.kind == "newline" or after.text in (",", "}", "]", ")")
         if tok.kind in ("string", "heredoc") and ends:
             self.at += 1
-            yield HclValue(key_path, key, tok.text, tok.line, listed)
+            yield from _values(key_path, key, tok, listed)
             return
         ahead = self._next_solid(self.at + 1)
         nested = tok.text in ("{", "[") and self.depth < _MAX_DEPTH
@@ -304,7 +366,7 @@ class _Reader:
                 return
         # no literal: the strings inside count for known formats only
         for inner in self._skip():
-            yield HclValue(key_path, key, inner.text, inner.line, True)
+            yield from _values(key_path, key, inner, True)
 
     def _object(self, key_path: str) -> Iterator[HclValue]:
         """An object's members, each judged in full (in a list too, as a YAML mapping is)."""
@@ -324,7 +386,7 @@ class _Reader:
             if tok.text in _CLOSERS:
                 return  # a bracket that closes something else: the object was left open
             for inner in self._skip():  # a (computed) key, or junk
-                yield HclValue(key_path, key_path.rpartition(".")[2], inner.text, inner.line, True)
+                yield from _values(key_path, key_path.rpartition(".")[2], inner, True)
 
     def _list(self, key_path: str, key: str) -> Iterator[HclValue]:
         number = 0

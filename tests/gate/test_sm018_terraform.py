@@ -264,7 +264,13 @@ def test_the_hcl_reader_ends_on_any_text() -> None:
     for text in samples:
         values = list(hcl_values(text))
         assert all(v.line >= 1 for v in values), text
-    assert [v.key_path for v in hcl_values(samples[3])] == ["a", "b"]
+    # the literal inside the interpolation comes after its string, for known formats only
+    read = [(v.key_path, v.value, v.listed) for v in hcl_values(samples[3])]
+    assert read == [
+        ("a", '${lookup(var.m, "k")}-${var.x}', False),
+        ("a", "k", True),
+        ("b", "$${literal}", False),
+    ], read
     # the review: blocks nested 5,000 deep and strings in interpolations 20,000 deep were a
     # RecursionError, an internal error of the gate; a credential inside is still found
     token = "ghp_" + "a1B2" * 9
@@ -306,6 +312,52 @@ def test_a_quoted_string_ends_with_its_line_even_after_a_backslash(tmp_path: Pat
     commit(root, "keys")
     exposed = {(e.path, e.key_path) for e in walk_repository(root).exposures}
     assert {(rel, "aws") for rel in cases} <= exposed, exposed
+
+
+def test_string_literals_inside_interpolations_are_judged_for_known_formats(
+    tmp_path: Path,
+) -> None:
+    # the attack review: `y = "${"AKIA…"}"` is the key itself once Terraform evaluates it, but
+    # the value was kept as written and judged as a variable (check exited 0); the literals
+    # in interpolations and directives are judged for known formats only, a reference is none
+    main = f"""y = "${{"{AWS}"}}"
+upper = "${{ upper("{GITHUB}") }}"
+cond = "%{{ if var.k == "{AWS}" }}on%{{ endif }}"
+span = "${{lookup(var.m,
+  "{GITLAB}")}}"
+refs = "${{var.x}}-${{local.y}}-${{data.a.b.id}}"
+password = "${{"Zq8vLw2pRtXy"}}"
+words = "${{upper("plain-word")}}"
+stray = "${{"{AWS}
+after = "${{"Zq8vLw2pRtXy"}}"
+doc = <<-EOT
+  user: ops
+  token: ${{trimspace(
+    "{GITHUB}")}}
+  EOT
+"""
+    root = gitops(tmp_path / "r")
+    stage(root, "infra/main.tf", main)
+    hits = _sm018(judge(root))
+    at = {k: (f.severity, f.line) for (p, k), f in hits.items() if p == "infra/main.tf"}
+    assert at == {
+        "y": (Severity.ERROR, 1),
+        "upper": (Severity.ERROR, _line(main, "upper(")),
+        "cond": (Severity.ERROR, _line(main, "cond")),
+        "span": (Severity.ERROR, _line(main, f'"{GITLAB}"')),
+        # left open on its line: the string's rest is the value, as before
+        "stray": (Severity.ERROR, _line(main, "stray")),
+        "doc": (Severity.ERROR, _line(main, f'"{GITHUB}")}}')),
+    }, at
+    # `$${` and `%%{` in a heredoc are the characters themselves: nothing inside is evaluated
+    from secretsmgr.audit.hcl import hcl_values
+
+    doc = 'd = <<EOT\n$${"x"} %%{ if "y" } ${"z"} %{ if "w" }\nEOT\n'
+    assert [(v.value, v.line) for v in hcl_values(doc) if v.listed] == [("z", 2), ("w", 2)]
+    # audit --history counts the same known formats
+    commit(root, "tf")
+    exposed = {e.key_path for e in walk_repository(root).exposures if e.path == "infra/main.tf"}
+    assert exposed == set(at), exposed
 
 
 def test_uuids_and_bootstrap_tokens_are_one_part_each_however_many() -> None:
