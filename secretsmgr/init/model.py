@@ -113,7 +113,7 @@ class InitPlan:
     # whether a `.sops.yaml` init writes (or finds as it would write it) governs files the
     # layers apply: a new secret in their folders matches a rule
     rules_written: bool = True
-    # clusters whose layers apply a file on PGP keys: their decryption Secret holds one
+    # clusters whose layers apply a file on PGP keys: their decryption Secret may hold one
     pgp_clusters: frozenset[str | None] = frozenset()
     # the kept `.sops.yaml` rule a new secret matches names PGP, KMS or Vault keys too: only
     # sops encrypts to every key it names

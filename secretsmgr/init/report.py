@@ -77,11 +77,18 @@ def _export_step(plan: InitPlan, key: ClusterKey, keys: int, env: str) -> str:
             else (f" --namespace {sh_word(namespace)} --name {sh_word(name)}")
         )
         export = f"{env}secretsmgr key export{pick}{where}"
-        if pgp_secret_name(name) or key.cluster in plan.pgp_clusters:
+        if pgp_secret_name(name):
             # the Secret holds the PGP key Flux decrypts the other files with: add beside it
-            # (kubectl apply or --apply alone would leave the age key only; the review: a
-            # Secret named flux-sops held one too)
+            # (kubectl apply or --apply alone would leave the age key only)
             commands.append(f"{export} --apply --add  (beside the PGP key in {namespace}/{name})")
+        elif key.cluster in plan.pgp_clusters:
+            # files on PGP keys: the Secret may hold one (the review: flux-sops did), so --add;
+            # but nothing says it does (sweep 24, conlon/homelab: sops-age was made from an age
+            # key file only, the GPG key in a sops-gpg Flux no longer reads)
+            commands.append(
+                f"{export} --apply --add  (--add keeps any other key {namespace}/{name} holds, "
+                "such as a PGP key)"
+            )
         else:
             commands.append(f"{export} | kubectl apply -f -  (or: {export} --apply)")
     if len(commands) > 2:  # one Secret per app namespace (rust84/k8s-gitops: 17, sweep 19)

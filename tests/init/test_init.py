@@ -780,9 +780,14 @@ def test_a_pgp_repository_gets_steps_that_keep_its_pgp_key(
     out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
     steps = _steps(out)
     new = key_of(tmp_path / "new.agekey")
+    # --add either way; only a Secret named for PGP is said to hold a PGP key (sweep 24)
+    why = (
+        f"beside the PGP key in flux-system/{name}"
+        if name == "sops-gpg"
+        else f"--add keeps any other key flux-system/{name} holds, such as a PGP key"
+    )
     assert steps[0].endswith(
-        f"secretsmgr key export --namespace flux-system --name {name} --apply --add  "
-        f"(beside the PGP key in flux-system/{name})"
+        f"secretsmgr key export --namespace flux-system --name {name} --apply --add  ({why})"
     )
     assert (
         f"name the cluster key in the creation rules of the kept .sops.yaml (age: {new}"
@@ -807,6 +812,45 @@ def test_a_pgp_repository_gets_steps_that_keep_its_pgp_key(
     code, _out, err = run(["--repo", str(repo), "rotate", "--dry-run", "--all"], capsys)
     assert code == 1 and "encrypted to pgp keys only" in err
     assert ("(SM004)" in err) == (name != "sops-gpg")
+
+
+def test_files_on_a_pgp_key_too_do_not_put_it_in_the_age_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 24 (conlon/homelab): the layers read sops-age, the files carry the age key and a
+    # PGP key, and the repository's bootstrap makes sops-age from an age key file only. The
+    # step said "beside the PGP key in flux-system/sops-age", which nothing in the repository
+    # shows; --add stays (the Secret may hold other keys), the claim goes
+    from dataclasses import replace
+
+    from secretsmgr.sops import dump
+    from secretsmgr.sops.model import KeyGroup
+    from tests.audit.helpers import secret
+    from tests.cli.hints import assert_runnable
+    from tests.sops.key_types import foreign
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    sealed = load(enc(secret("db"), (CLUSTER,)), FileFormat.YAML)
+    group = sealed.metadata.key_groups[0]
+    sealed.metadata = replace(sealed.metadata, key_groups=(KeyGroup(group.age, foreign(("pgp",))),))
+    write(repo, "apps/db.enc.yaml", dump(sealed))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    fingerprint = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"  # tests/sops/key_types.py's
+    write(
+        repo,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n"
+        f"    age: {CLUSTER}\n    pgp: {fingerprint}\n",
+    )
+    commit(repo)
+    assert "secretRef:\n      name: sops-age\n" in (repo / "clusters/prod/apps.yaml").read_text()
+    out, _ = init(repo, capsys)
+    give = _steps(out)[0]
+    assert give.startswith("if the cluster lacks it, a holder of its private key gives Flux")
+    assert "PGP key in" not in give and "beside the PGP key" not in give
+    command = f"secretsmgr key export --cluster-key {CLUSTER} --apply --add  ("
+    assert command in give and "such as a PGP key" in give
+    assert_runnable(give)
 
 
 def test_a_key_no_identity_at_hand_opens_is_exported_by_its_holder(
