@@ -40,6 +40,10 @@ class Stored:
     discard: Callable[[], None] = field(repr=False)
 
 
+# where a new cluster key goes when there is no OS keyring (the error's hint, a dry run's note)
+KEY_FILE_COMMAND = "secretsmgr init -o ~/.config/sops/age/cluster.agekey"
+
+
 def check_store(root: Path, output: Path | None) -> str:
     """Before anything is made: the place can take the identities; its name for messages.
 
@@ -52,7 +56,7 @@ def check_store(root: Path, output: Path | None) -> str:
             raise UsageError(
                 f"-o {output}: the file would lie inside the repository, "
                 "where a private key could be committed",
-                hints=("write it outside: secretsmgr init -o ~/.config/sops/age/cluster.agekey",),
+                hints=(f"write it outside: {KEY_FILE_COMMAND}",),
             )
         if output.exists() or output.is_symlink():
             raise key_file_exists(output)
@@ -65,10 +69,7 @@ def check_store(root: Path, output: Path | None) -> str:
     if ring.backend() is None:
         raise KeyringAbsentError(
             "no OS keyring is available to keep the new cluster key in",
-            hints=(
-                "keep it in a new file outside the repository instead: "
-                "secretsmgr init -o ~/.config/sops/age/cluster.agekey",
-            ),
+            hints=(f"keep it in a new file outside the repository instead: {KEY_FILE_COMMAND}",),
         )
     return ring.name
 

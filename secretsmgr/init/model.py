@@ -8,7 +8,6 @@ from enum import StrEnum
 from pathlib import Path
 
 from secretsmgr.changelog.adopt import AdoptPlan
-from secretsmgr.errors import SecretsmgrError
 from secretsmgr.init.keystore import NewKey
 from secretsmgr.repo.inventory import LiveKeys
 
@@ -93,9 +92,6 @@ class InitPlan:
     sops_files: int
     undecrypted: tuple[str, ...]  # layers applying SOPS files without sops decryption
     notes: tuple[str, ...]
-    # a dry run only: why a real run would stop (no keyring for the new key), shown after
-    # the plan; a real run raises it before anything is made
-    stop: SecretsmgrError | None = None
     secret_name: str = "secret.enc.yaml"  # a new secret's name the `.sops.yaml` rules match
     # (namespace, name) of each Secret a cluster's decrypting layers read their key from:
     # Flux looks it up in the Kustomization's own namespace (not always flux-system)

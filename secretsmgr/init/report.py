@@ -23,7 +23,7 @@ def _cluster_line(key: ClusterKey, result: InitResult, dry_run: bool) -> str:
     if key.source != NEW:
         return f"{name}: {key.public} (from {key.source})"
     if dry_run and result.plan.store is None:
-        return f"{name}: a new age identity, with nowhere to keep it (see the error below)"
+        return f"{name}: a new age identity, with nowhere to keep it here (see the note below)"
     if dry_run:
         return f"{name}: a new age identity, to be kept in {result.plan.store}"
     return f"{name}: {key.public} (new; its private key is in {result.stored_in})"

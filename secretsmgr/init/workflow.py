@@ -43,7 +43,7 @@ from secretsmgr.init.filechanges import (
     sops_yaml_changes,
 )
 from secretsmgr.init.keychoice import decide_keys
-from secretsmgr.init.keystore import Stored, check_store, store_new_keys
+from secretsmgr.init.keystore import KEY_FILE_COMMAND, Stored, check_store, store_new_keys
 from secretsmgr.init.model import (
     ADOPT_REASON,
     NEW,
@@ -164,7 +164,8 @@ def plan_init(
 ) -> InitPlan:
     """Decide everything ``init`` would do in the repository ``inv`` describes.
 
-    A dry run goes on past a missing keyring, to show the plan; the plan carries the error.
+    A dry run goes on past a missing keyring, to show the plan; a note says the real run needs
+    one (or ``-o``).
     """
     root = inv.root
     if not inv.layers.clusters:
@@ -178,13 +179,17 @@ def plan_init(
     cluster_keys, new_keys = decide_keys(inv, options)
     notes: list[str] = list(inv.key_notes)
     store: str | None = None
-    stop: KeyringAbsentError | None = None
     try:
         store = check_store(root, options.output) if new_keys else None
-    except KeyringAbsentError as exc:
+    except KeyringAbsentError:
         if not dry_run:
             raise
-        stop = exc
+        # a dry run makes no key, so it needs no place for one: it says what the real run
+        # needs (sweep 24, andrasmaroy/infra: the plan, then exit 2 on a machine without one)
+        notes.append(
+            "there is no OS keyring here to keep the new cluster key in: the real run needs "
+            f"one, or a new key file outside the repository: {KEY_FILE_COMMAND}"
+        )
     if not new_keys and options.output is not None:
         notes.append(f"no new identity is made, so {options.output} is not written")
     keys = {c.cluster: c.public for c in cluster_keys}
@@ -239,7 +244,6 @@ def plan_init(
         sops_files=len(inv.sops_files),
         undecrypted=undecrypted,
         notes=tuple(dict.fromkeys(notes)),
-        stop=stop,
         secret_name=secret_name,
         rule_needs_sops=_rule_needs_sops(
             inv, secret_name, [f for k in sops.kept for f in k.folders]

@@ -67,6 +67,4 @@ def init_cmd(
         dry_run=dry_run,
     )
     out(render_init(result, dry_run=dry_run, output=output))
-    if result.plan.stop is not None:  # a dry run: the plan, then why a real run would stop
-        raise result.plan.stop
     return 0
