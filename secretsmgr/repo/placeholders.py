@@ -592,6 +592,10 @@ _ABOUT_NUMBER = frozenset(
         "iterations",
         "cost",
         "interval",
+        # a count or a measure of it (sweep 24, spiceratops: a tracker's required_seed_ratio
+        # and required_seed_days)
+        *("seconds", "minutes", "hours", "days", "weeks", "ratio", "count", "limit"),
+        *("retries", "attempts", "threshold", "percent", "max", "min"),
     ]
 )
 _ABOUT_WORD = frozenset(

@@ -466,3 +466,36 @@ def test_the_second_review_known_formats_and_variables_in_a_file_encrypting_noth
     rule = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
     doc = MapNode([(f"arg_{k}", v) for k, v in {**secrets, **settings}.items()])
     assert sorted(clear_secrets([doc], rule)) == sorted(f"arg_{k}" for k in secrets)
+
+
+def test_a_number_tuning_a_secret_word_is_a_setting_under_a_rule_that_encrypts_nothing(
+    tmp_path: Path,
+) -> None:
+    # sweep 24, spiceratops/k8s-gitops: qbittorrent tools' tracker config under a Secret's
+    # `^(data|stringData)$` rule, `required_seed_ratio: 1.01` and `required_seed_days: 7.1`,
+    # was an SM003 error and two SM019 exposures: "seed" names a secret, a ratio of one none
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.audit.finding import Severity
+    from secretsmgr.gate.history import walk_repository
+    from tests.gate.helpers import gitops
+
+    flux = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+    trackers = (
+        "trackers:\n  - name: alpharatio\n    urls: [alpharatio.cc]\n"
+        "    required_seed_ratio: 1.01\n    required_seed_days: 7.1\n"
+        "    max_seed_hours: 48\n    session_count: 3\n"
+    )
+    wallet = "wallet:\n  seed: 48213907\n  seed_days: 7\n"  # the seed itself, a number
+    files = {
+        "apps/trackers.enc.yaml": enc(trackers, rule=flux),
+        "apps/wallet.enc.yaml": enc(wallet, rule=flux),
+    }
+    root = gitops(tmp_path / "r", files)
+    found = {f.path: f for f in run_audit(root).findings if f.rule == "SM003"}
+    assert found["apps/trackers.enc.yaml"].severity is Severity.WARNING
+    assert (found["apps/wallet.enc.yaml"].severity, found["apps/wallet.enc.yaml"].key_path) == (
+        Severity.ERROR,
+        "wallet.seed",
+    )
+    exposed = {(e.path, e.key_path) for e in walk_repository(root).exposures}
+    assert exposed == {("apps/wallet.enc.yaml", "wallet.seed")}
