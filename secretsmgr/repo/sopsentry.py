@@ -115,6 +115,7 @@ class SopsEntry:
     template: bool = False
     # Named like a SOPS file, no metadata, and no item at all (an empty file, comments only)
     empty: bool = False
+    blank: bool = False  # and not even a comment: no byte but white space
     # Named like a SOPS file, no metadata: a sops configuration (``creation_rules:``) that
     # ``sops --config FILE`` reads (0x4272616E646F6E/homelab's docs/k8s.sops.yaml)
     config_file: bool = False
@@ -222,6 +223,7 @@ def named_other_entry(
         creation_rule_number=rule[2],
         template=bool(_TEMPLATE_SYNTAX.search(data) or _SHELL_VARIABLE.search(data)),
         empty=not data.strip(),
+        blank=not data.strip(),
         store="binary",
     )
 
@@ -742,6 +744,7 @@ def read_sops_entry(
                 base,
                 template=_is_template(values),
                 empty=_holds_nothing(docs, fmt),
+                blank=not data.strip(),
                 config_file=len(docs) == 1 and _is_sops_config(first),
                 encrypts_none=_encrypts_none(docs, rule[1]),
                 lost_metadata=any(isinstance(d, MapNode) and _holds_enc(d) for d in docs),

@@ -80,6 +80,8 @@ def test_an_empty_sops_named_file_is_information_not_a_leak(tmp_path: Path) -> N
             "apps/empty.sops.yaml": "",
             "apps/blank.enc.yaml": "\n",
             "apps/sections.sops.ini": "; to fill in\n[db]\n",
+            # sweep 24, KnightDoom/taloscluster: a commented-out example Secret
+            "apps/example.sops.yaml": "# apiVersion: v1\n# kind: Secret\n",
         },
     )
     found = [f for f in run_audit(root).findings if f.rule == "SM002"]
@@ -87,9 +89,13 @@ def test_an_empty_sops_named_file_is_information_not_a_leak(tmp_path: Path) -> N
         "apps/empty.sops.yaml",
         "apps/blank.enc.yaml",
         "apps/sections.sops.ini",
+        "apps/example.sops.yaml",
     }
     assert {f.severity for f in found} == {Severity.INFO}
     assert all("holds no value" in f.message for f in found)
+    said = {f.path: f.message.partition(":")[0] for f in found}
+    assert said["apps/blank.enc.yaml"] == "empty"
+    assert said["apps/example.sops.yaml"] == "no item, only comments or empty documents"
 
 
 def test_a_sops_configuration_under_a_sops_name_is_information_not_a_leak(
