@@ -280,6 +280,9 @@ _STAND_IN = re.compile(
     r"(?:enter[_ -]|insert[_ -])?your(?:[_ -](?:[\w-]+[_ -]){0,4})?(?:password|passphrase|"
     r"passwd|token|key|secret|api[_ -]?key|value|id|here)(?:[_ -]?here)?|"
     r"todo|fixme|tbd|x{3,}|\*{3,}|placeholder|"
+    # what to generate, in capital words (sweep 25, fabricesemti80's sanitized traefik values:
+    # ``SOMETHING-RANDOM-BASE64``; ``GENERATE-A-RANDOM-STRING``); never a random run after it
+    rf"(?-i:(?:(?:SOMETHING|SOME|GENERATE|A|AN)[_-]+){{0,3}}RANDOM(?:[_-]+{_WORD}){{0,4}})|"
     # ``PLACEHOLDERPASSWORD``, ``PLACEHOLDER_API_KEY`` (devusb, sweep 15): what it stands for
     r"placeholder[_ -]?(?:password|passwd|pass|secret|token|api[_ -]?key|key|value|user(?:name)?)|"
     # ``example-api-key-replace-me`` (X-McKay, sweep 15): a few words, then the request

@@ -128,6 +128,10 @@ def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secre
         "[PLACEHOLDER-GENERATE-NEW-KEY]",
         "PLACEHOLDER-GENERATE-NEW-KEY",
         "[YOUR_API_KEY]",
+        # sweep 25 (fabricesemti80/k8s-home-cluster-mk3: an SM018 warning): what to generate
+        "SOMETHING-RANDOM-BASE64",
+        "GENERATE-A-RANDOM-STRING",
+        "RANDOM_STRING",
     ],
 )
 def test_a_value_asking_to_be_replaced_is_a_placeholder(value: str) -> None:
@@ -162,6 +166,9 @@ def test_a_secret_mentioning_such_a_word_is_none() -> None:
         "INSERT_Xq9vLw2p",
         "insert_q7Wm2ZpK9vR4",
         "changeit-Xq9v7",
+        "RANDOM_Q7X2K9WZ4P8M3N6V",
+        "SOMETHING-RANDOM-Xq9vLw2p",
+        "random-kangaroo-velvet",  # a passphrase in lower case
         # a marker's form around a random run
         "__Q7WM2ZPK9VR4__",
         "__q7Wm2ZpK9vR4__",
