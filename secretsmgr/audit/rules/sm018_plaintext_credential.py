@@ -532,6 +532,31 @@ def _pulumi_ciphertext(path: str, prefix: str, obj: Obj, key_path: str, value: s
     return held == {"secure": value}
 
 
+# Renovate's configuration files: values under ``encrypted`` (``hostRules[].encrypted.token``)
+# are encrypted to the Renovate app's key, to be committed (sweep 25, invakid404/home-cluster)
+_RENOVATE_CONFIG = re.compile(r"(?:^|/)(?:renovate\.json5?|\.renovaterc(?:\.json5?)?)$")
+# The first bytes of an OpenPGP message (a public-key or symmetric-key encrypted session key
+# packet, RFC 4880 4.2: old and new packet formats), the way an encrypted value begins
+_PGP_MESSAGE = (b"\x84", b"\x85", b"\x8c", b"\x8d", b"\xc1", b"\xc3")
+
+
+def _committed_ciphertext(path: str, key_path: str, value: str) -> bool:
+    """An entropy or keyword hit that is ciphertext meant for git: base64 of an OpenPGP
+    encrypted message (Renovate's ``wcFMA…``), or any value under ``encrypted`` in a Renovate
+    configuration (its older RSA ciphertext has no such mark)."""
+    parts = key_path.split(".")
+    if "encrypted" in parts[:-1] and _RENOVATE_CONFIG.search(path):
+        return True
+    text = value.strip()
+    if len(text) < 64 or not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", text):
+        return False
+    try:
+        head = base64.b64decode(text[:8], validate=True)
+    except ValueError:
+        return False
+    return head.startswith(_PGP_MESSAGE)
+
+
 # Talos: the machine config ``talosctl gen config`` writes (``version: v1alpha1``, ``machine:``,
 # ``cluster:``) and the secrets bundle of ``talosctl gen secrets`` and talhelper (``cluster:``,
 # ``secrets:``, ``certs:``) hold random keys under names no keyword check can call known: the
@@ -629,6 +654,12 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                 verdict = None  # an OpenAPI sample (a known format there is still reported)
             if verdict is not None and not verdict.known and _sigstore_bundle(obj):
                 verdict = None  # a signature, a certificate, a log entry: public by design
+            if (
+                verdict is not None
+                and not verdict.known
+                and _committed_ciphertext(file.path, key_path[len(prefix) :], value)
+            ):
+                verdict = None  # encrypted for its reader, to be committed
             if verdict is not None and any(
                 n == number and key_path.startswith(f"{at}.") for n, at in found
             ):

@@ -643,3 +643,30 @@ def test_a_pem_key_in_a_terraform_file_is_one_finding(tmp_path: Path) -> None:
         (f.rule, f.line) for f in run_audit(tmp_path).findings if f.rule in ("SM009", "SM018")
     )
     assert found == [("SM009", 2), ("SM018", 7)]
+
+
+def test_renovate_encrypted_host_rule_tokens_are_ciphertext_for_git(tmp_path: Path) -> None:
+    # sweep 25, invakid404/home-cluster: renovate.json's hostRules[].encrypted.token (OpenPGP
+    # ciphertext to the Renovate app's key, `wcFMA…`) were entropy warnings whose fix
+    # (encrypt renovate.json) leaves Renovate unable to read its config
+    import base64
+    import json
+    import random
+
+    from secretsmgr.audit.engine import run_audit
+
+    draw = random.Random(25)
+    pgp = base64.b64encode(b"\xc1\xc1\x4c\x03" + draw.randbytes(680)).decode()
+    legacy = base64.b64encode(draw.randbytes(256)).decode()  # RSA ciphertext, no mark
+    plain = base64.b64encode(draw.randbytes(30)).decode()
+    rules = [
+        {"matchHost": "ghcr.io", "encrypted": {"token": pgp}},
+        {"matchHost": "quay.io", "encrypted": {"password": legacy}},
+        {"matchHost": "example.org", "token": plain},  # in clear
+    ]
+    standard_repo(tmp_path, {})
+    write(tmp_path, "renovate.json", json.dumps({"hostRules": rules}, indent=2))
+    write(tmp_path, "ci/other.json", json.dumps({"encrypted": {"token": legacy}, "pgp": pgp}))
+    found = sorted((f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM018")
+    # the unmarked ciphertext outside a Renovate config is judged as ever; a PGP message is not
+    assert found == [("ci/other.json", "encrypted.token"), ("renovate.json", "hostRules.2.token")]
