@@ -10,7 +10,7 @@ of them). Nothing is decrypted here.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -573,7 +573,7 @@ def _scan_one(
 def _flux_free(
     entries: Sequence[SopsEntry],
     layers: LayerGraph,
-    rules: Collection[RuleId] = (),
+    rules: Mapping[RuleId, RuleKeys] = MappingProxyType({}),
     *,
     configs: SopsConfigs | None = None,
     unread: Sequence[str] = (),
@@ -583,8 +583,9 @@ def _flux_free(
     key is a CI runner's or a host's, not the cluster's. Their keys are no cluster keys (the
     rule still governs its own files). Of ``rules`` (every rule in force), those of a nested
     `.sops.yaml` that govern no SOPS file, in a folder no layer reads, are no cluster's either
-    (vaskozl: a docker host's `awry/.sops.yaml` beside a PGP-only cluster). ``unread``: SOPS-
-    named paths a scoped run did not read, counted by their name and rule."""
+    (vaskozl: a docker host's `awry/.sops.yaml` beside a PGP-only cluster). A rule naming the
+    very age keys of a rule whose files a layer applies is no host's: its keys are that rule's.
+    ``unread``: SOPS-named paths a scoped run did not read, counted by their name and rule."""
     applied: dict[RuleId, bool] = {}
     for entry in entries:
         if entry.sops_config is None or entry.creation_rule_number is None:
@@ -615,7 +616,18 @@ def _flux_free(
         # `.sops.yaml` whose folder no layer reads still names no cluster key (nkaz156's
         # secrets-demo/, "a demo key, Flux is not pointed at it")
         return frozenset({rid for rid in applied if apart(rid)} | idle)
-    return frozenset({rid for rid, live in applied.items() if not live} | idle)
+
+    def keys(rid: RuleId) -> frozenset[str]:
+        found = rules.get(rid)
+        return frozenset((*found.cluster_keys, *found.others)) if found else frozenset()
+
+    # sweep 24, skullcow/cluster: five rules name the same three keys; rule 3's only files are
+    # archive/kubernetes/…/*.sops.toml, outside every layer, and it was taken for a host's rule
+    # (the note named "rules 1, 2, 4 and 5"): a rule naming exactly the age keys of a rule
+    # whose files a layer applies names no host's key
+    shared = {keys(rid) for rid, live in applied.items() if live} - {frozenset()}
+    unapplied = {rid for rid, live in applied.items() if not live} | idle
+    return frozenset(rid for rid in unapplied if keys(rid) not in shared)
 
 
 def _apart(folder: str, paths: Sequence[str]) -> bool:

@@ -157,6 +157,42 @@ def test_a_rule_for_files_flux_never_applies_names_no_cluster_key(tmp_path: Path
     assert set(load_inventory(tmp_path).cluster_keys) == {K1, K2}
 
 
+def test_a_rule_naming_the_keys_of_an_applied_rule_is_no_host_rule(tmp_path: Path) -> None:
+    # sweep 24, skullcow/cluster: five rules name the same three keys; rule 3's only files
+    # (archive/kubernetes/…/*.sops.toml, which its unanchored regex matches) lie outside every
+    # layer, so it was taken for a host's rule and the note named "rules 1, 2, 4 and 5"
+    import json
+
+    from secretsmgr.repo.inventory import load_inventory
+    from secretsmgr.sops import FileFormat
+    from tests.audit.helpers import K1, K2, K3, enc, flux_kustomization, secret, sops_yaml, write
+    from tests.conftest import git
+
+    every = (K1, K2, K3)
+    rules = ((r"kubernetes/.*\.sops\.yaml", every), (r"kubernetes/.*\.sops\.json", every))
+    write(tmp_path, ".sops.yaml", sops_yaml(*rules))
+    write(tmp_path, "kubernetes/flux/apps.yaml", flux_kustomization(path="./kubernetes/apps"))
+    write(tmp_path, "kubernetes/apps/kustomization.yaml", "resources: [db.sops.yaml]\n")
+    write(tmp_path, "kubernetes/apps/db.sops.yaml", enc(secret("db"), every))
+    old = enc(json.dumps({"password": "x"}), (K1,), fmt=FileFormat.JSON)
+    write(tmp_path, "archive/kubernetes/glauth/users.sops.json", old)
+    git(tmp_path, "init", "-q", "-b", "main")
+    inv = load_inventory(tmp_path)
+    assert len(inv.sops_files) == 2
+    assert not inv.layers_of("archive/kubernetes/glauth/users.sops.json")
+    assert inv.flux_free_rules == frozenset()
+    assert inv.cluster_keys == (K1,)
+    (note,) = inv.key_notes
+    assert note.startswith(".sops.yaml rules 1 and 2 name several age keys")
+    # a rule naming keys of its own for the same unapplied files is still a host's
+    rules = ((r"kubernetes/.*\.sops\.yaml", every), (r"kubernetes/.*\.sops\.json", (K1, K2)))
+    write(tmp_path, ".sops.yaml", sops_yaml(*rules))
+    inv = load_inventory(tmp_path)
+    assert inv.flux_free_rules == frozenset({(".sops.yaml", 2)})
+    (note,) = inv.key_notes
+    assert note.startswith(".sops.yaml rule 1 names several age keys")
+
+
 def test_a_nested_config_no_layer_reads_names_no_cluster_key(tmp_path: Path) -> None:
     # sweep 12 (nkaz156/k8s-cluster): the cluster's secrets live in another repository; the
     # only .sops.yaml is secrets-demo/'s ("a demo key, Flux is not pointed at it"), and init
