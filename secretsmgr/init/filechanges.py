@@ -237,6 +237,23 @@ def sops_yaml_changes(
                 )
             continue
         groups = path_groups(inv.layers, unread, folder, nested)
+        if not groups and not folder:
+            # sweep 25, ferry133/jg-cluster-template: no layer's folder is in this checkout (a
+            # template repository renders them), and init offered a `.sops.yaml` of no rule,
+            # under which sops encrypts nothing
+            exists = (inv.root / rel).is_file()
+            changes.append(
+                FileChange(
+                    rel,
+                    FileState.KEPT if exists else FileState.NOT_WRITTEN,
+                    "exists" if exists else "no layer's folder is in this checkout",
+                )
+            )
+            notes.append(
+                "no layer applies a folder of this checkout, so there is no creation rule to "
+                "write: once one does, run secretsmgr init again"
+            )
+            continue
         text = sops_yaml_text(groups, keys, allowed, pgp)
         _check_rules(inv, text, keys, groups, folder)
         count = len(groups)

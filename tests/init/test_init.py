@@ -1318,3 +1318,29 @@ def test_clusters_that_share_a_key_are_told_to_give_it_to_each(
     (step,) = [s for s in _steps(out) if "key export" in s]
     assert "(clusters " in step and "share it: once in each cluster's kubectl context" in step
     assert "staging" in step and "production" in step
+
+
+def test_no_layer_folder_in_the_checkout_gets_no_sops_yaml_of_no_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 25, ferry133/jg-cluster-template: the layers' folders are rendered from templates
+    # and not committed; init offered ".sops.yaml  0 creation rules: " (sops encrypts nothing
+    # under a config of no rule)
+    repo = tmp_path / "repo"
+    ks = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: apps, namespace: flux-system}\n"
+        "spec:\n  interval: 10m\n  path: ./kubernetes/apps\n  prune: true\n"
+        "  sourceRef: {kind: GitRepository, name: flux-system}\n"
+        "  decryption: {provider: sops, secretRef: {name: sops-age}}\n"
+    )
+    write(repo, "ks.yaml", ks)  # ./kubernetes/apps is not in the checkout
+    commit(repo)
+    keyfile = tmp_path / "cluster.agekey"
+    out, err = init(repo, capsys, "--dry-run", "-o", str(keyfile))
+    assert "0 creation rules" not in out
+    assert "not written   .sops.yaml" in out
+    assert "no layer applies a folder of this checkout" in err + out
+    init(repo, capsys, "-o", str(keyfile))
+    assert not (repo / ".sops.yaml").exists()
+    assert (repo / ".secretsmgr.yaml").is_file()
