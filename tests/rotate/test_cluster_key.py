@@ -452,6 +452,11 @@ def test_export_will_not_replace_a_pgp_named_secret_unasked(repo: Path, tmp_path
         warnings=("exported the private",),
     )
     assert _secret_names(named.out) == [("flux-system", "sops-gpg")]
+    # sweep 25, Stackclash/home-cluster: named, the manifest was printed with "apply it
+    # (kubectl apply -f -)", which replaces the Secret and the PGP key in it
+    assert "kubectl apply" not in named.err
+    assert "applied, it replaces flux-system/sops-gpg, named for PGP keys" in named.err
+    assert "--namespace flux-system --name sops-gpg --apply --add" in named.err
 
 
 @pytest.mark.parametrize("named", [(), ("--namespace", "flux-system", "--secret", "sops-gpg")])

@@ -91,8 +91,21 @@ def _emit_secret(
     from secretsmgr.keys.manifest import OVERLAP_ENTRIES, secret_manifest
 
     if not apply:
+        from secretsmgr.repo.flux.objects import pgp_secret_name
+        from secretsmgr.rotate.export import pgp_secret_export
+
         text = secret_manifest(choice.namespace, choice.secret, entries)
-        warn(PRIVATE_WARNING)
+        if pgp_secret_name(choice.secret):
+            # sweep 25, Stackclash/home-cluster: --name sops-gpg printed the age key alone
+            # with "apply it", which replaces the Secret and the PGP key Flux decrypts with
+            where = f"{choice.namespace}/{choice.secret}"
+            warn(
+                f"the manifest on stdout holds a private key, and only it: applied, it replaces "
+                f"{where}, named for PGP keys, and any PGP key in it; to add the key beside "
+                f"them: {pgp_secret_export(choice.namespace, choice.secret)}. Never commit it"
+            )
+        else:
+            warn(PRIVATE_WARNING)
         out(text)
         return
     from secretsmgr.cluster.kube import apply_secret
