@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -70,6 +70,7 @@ def load_context(
         env=env,
         live_keys=live_cluster,
         detectors=detectors(rules),
+        everywhere=everywhere(rules),
         snapshot=snapshot,
         cache=cache,
     )
@@ -127,6 +128,15 @@ def run_audit(
 def detectors(rules: Sequence[Rule]) -> dict[str, Detector]:
     """The file detectors of ``rules``, by rule id."""
     return {rule.id: rule.detect for rule in rules if rule.detect is not None}
+
+
+def everywhere(rules: Sequence[Rule]) -> dict[str, Callable[[str], bool]]:
+    """The file names each rule's detector must see beyond the files a run names, by rule id."""
+    return {
+        rule.id: rule.detect_everywhere
+        for rule in rules
+        if rule.detect is not None and rule.detect_everywhere is not None
+    }
 
 
 def _age_encrypted(ctx: AuditContext) -> bool:

@@ -117,6 +117,9 @@ class Rule:
     detect: Detector | None = field(default=None, repr=False, compare=False)
     # The dataclass ``detect`` returns: the gate's blob cache stores hits in its fields.
     hit_type: type | None = field(default=None, repr=False, compare=False)
+    # The file names ``detect`` must see in the whole repository, also in a run over named
+    # files (the pre-commit hook's): what reads a named file may lie outside them.
+    detect_everywhere: Callable[[str], bool] | None = field(default=None, repr=False, compare=False)
 
     @property
     def keyless(self) -> bool:

@@ -413,3 +413,75 @@ def hcl_values(text: str) -> Iterator[HclValue]:
     """Every string value of ``text`` (HCL native syntax), in file order."""
     reader = _Reader(_tokens(text))
     yield from reader.body("", None, False)
+
+
+@dataclass(frozen=True, slots=True)
+class HclCall:
+    """A call of a named function whose one argument is a string literal (as written, its
+    interpolations kept) or another call: ``sops_decrypt_file("x.sops.yaml")``,
+    ``sops_decrypt_file(find_in_parent_folders("x.sops.yaml"))``."""
+
+    name: str
+    line: int
+    argument: str | None
+    inner: HclCall | None
+
+
+# how deep calls nest inside the call looked for: find_in_parent_folders(…) in one, no more
+_CALL_DEPTH = 4
+
+
+def _solid(tokens: list[_Token], at: int) -> int:
+    while at < len(tokens) and tokens[at].kind == "newline":
+        at += 1
+    return at
+
+
+def _call_at(tokens: list[_Token], at: int, depth: int) -> HclCall | None:
+    """The call whose name is ``tokens[at]``, when its argument is one string or one call."""
+    name = tokens[at]
+    at = _solid(tokens, at + 1)
+    if at >= len(tokens) or tokens[at].text != "(":
+        return None
+    at = _solid(tokens, at + 1)
+    if at >= len(tokens):
+        return None
+    arg = tokens[at]
+    if arg.kind == "string":
+        argument, inner, end = arg.text, None, at + 1
+    elif arg.kind == "ident" and depth < _CALL_DEPTH:
+        inner = _call_at(tokens, at, depth + 1)
+        if inner is None:
+            return None
+        argument, end = None, _call_end(tokens, at)
+    else:
+        return None
+    end = _solid(tokens, end)
+    if end >= len(tokens) or tokens[end].text != ")":
+        return None  # more arguments, or an expression (x + "y"): not one path
+    return HclCall(name.text, name.line, argument, inner)
+
+
+def _call_end(tokens: list[_Token], at: int) -> int:
+    """The index past the ``)`` closing the call named at ``at``."""
+    depth = 0
+    for index in range(at + 1, len(tokens)):
+        text = tokens[index].text
+        if text in _OPENERS:
+            depth += 1
+        elif text in _CLOSERS:
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return len(tokens)
+
+
+def hcl_calls(text: str, names: frozenset[str]) -> Iterator[HclCall]:
+    """Every call of a function in ``names`` in ``text`` (HCL native syntax) whose argument is
+    one string literal or one call, in file order; comments and strings are no calls."""
+    tokens = _tokens(text)
+    for at, tok in enumerate(tokens):
+        if tok.kind == "ident" and tok.text in names:
+            found = _call_at(tokens, at, 0)
+            if found is not None:
+                yield found

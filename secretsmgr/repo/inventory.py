@@ -10,7 +10,7 @@ of them). Nothing is decrypted here.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -20,7 +20,7 @@ from secretsmgr.errors import UsageError
 from secretsmgr.keys.bech32 import is_age_recipient
 from secretsmgr.repo.clusterkeys import RuleId, RuleKeys, chosen_keys, key_notes, rule_keys
 from secretsmgr.repo.flux import LayerGraph, UseKind, find_layers
-from secretsmgr.repo.scan import Detector, InventoryCache, detect_all, scan_file
+from secretsmgr.repo.scan import Detector, InventoryCache, ScannedFile, detect_all, scan_file
 from secretsmgr.repo.settings import (
     SETTINGS_NAME,
     Settings,
@@ -433,11 +433,13 @@ def load_inventory(
     detectors: Mapping[str, Detector] = MappingProxyType({}),
     snapshot: Snapshot | None = None,
     cache: InventoryCache | None = None,
+    everywhere: Mapping[str, Callable[[str], bool]] = MappingProxyType({}),
 ) -> Inventory:
     """Read the repository at ``root`` once.
 
     ``files`` (repo-relative or absolute paths, as pre-commit passes them) limits which files
-    are scanned; layers and `.sops.yaml` rules always come from the whole repository.
+    are scanned; layers and `.sops.yaml` rules always come from the whole repository, and so
+    do the hits of a detector named in ``everywhere`` in the files its test accepts.
     """
     root = Path(root)
     snap = snapshot if snapshot is not None else WorktreeSnapshot(root)
@@ -482,6 +484,8 @@ def load_inventory(
         for name, items in found.items():
             hits[name].extend(items)
 
+    if scope is not all_files and everywhere:
+        _detect_beyond(snap, set(readable), {n: detectors[n] for n in everywhere}, everywhere, hits)
     rules = _rule_keys(configs, settings, entries, layers)
     # a run over named files still tells a host's rule from the clusters' by every SOPS file
     # of the repository (the review: `rotate FILE` put the cluster key on a host's file that
@@ -568,6 +572,31 @@ def _scan_one(
     if cache is not None:
         return scanned.sops, cache.file_hits(snap, scanned, partial(detect_all, detectors, scanned))
     return scanned.sops, detect_all(detectors, scanned)
+
+
+def _detect_beyond(
+    snap: Snapshot,
+    read: Collection[str],
+    detectors: Mapping[str, Detector],
+    wanted: Mapping[str, Callable[[str], bool]],
+    hits: dict[str, list[object]],
+) -> None:
+    """The hits of ``detectors`` in the files a run over named files did not read, those their
+    test wants only (the .tf files reading a named SOPS file: sweep 24, andrasmaroy/infra);
+    read once, never cached (the cache holds every detector's hits of a file)."""
+    for rel in snap.paths:
+        if rel in read or rel in snap.links:
+            continue
+        names = [name for name, wants in wanted.items() if wants(rel)]
+        if not names:
+            continue
+        try:
+            data = snap.read(rel)
+        except OSError:
+            continue
+        file = ScannedFile(rel, data, structured_format(rel), None)
+        for name in names:
+            hits[name].extend(detectors[name](file))
 
 
 def _flux_free(

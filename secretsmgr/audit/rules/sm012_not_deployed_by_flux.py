@@ -2,12 +2,123 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from posixpath import dirname
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from posixpath import dirname, join, normpath
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.audit.hcl import HclCall, hcl_calls, hcl_values
 from secretsmgr.repo.flux import Layer
+from secretsmgr.repo.scan import ScannedFile
+
+
+@dataclass(frozen=True, slots=True)
+class ToolRead:
+    """A file a Terraform/OpenTofu or Terragrunt file of the repository reads as SOPS: the
+    paths it may be, the first that exists is it (one, or find_in_parent_folders' walk up)."""
+
+    reader: str
+    line: int
+    paths: tuple[str, ...]
+
+
+# sweep 24, andrasmaroy/infra and Tuxprogrammer/homelab: terraform/flux/providers.tf reads
+# secrets.sops.yaml beside it (data "sops_file"), and SM012 said no tool used it
+_SOPS_FILE = b"sops_file"  # the carlpett/sops provider's data source (sops_external: no file)
+_DECRYPT = b"sops_decrypt_file"  # Terragrunt's function
+_MODULE_DIR = ("${path.module}/", "${get_terragrunt_dir()}/")
+_ROOT_DIR = ("${path.root}/", "${path.cwd}/")
+
+
+def _inside(path: str) -> bool:
+    return path != ".." and not path.startswith("../")
+
+
+def _paths(reader: str, written: str, *, upward: bool) -> tuple[str, ...]:
+    """The repository paths ``written`` may name, nearest first: relative to ``reader``'s
+    folder (Terraform's module, Terragrunt's config folder), and with ``upward`` (a bare
+    path, ``${path.root}``, ``${path.cwd}``: the provider reads from where Terraform runs, the
+    root module, which may call this folder as a module) relative to each folder above it
+    too (sweep 24, andrasmaroy/infra: terraform/media/radarr/providers.tf reads
+    "radarr/secrets.sops.yaml", terraform/media/main.tf calling it as ./radarr). None when
+    it holds another interpolation or is absolute."""
+    if written.startswith(_MODULE_DIR):
+        written, upward = written.partition("/")[2], False
+    elif written.startswith(_ROOT_DIR):
+        written = written.partition("/")[2]
+    if not written or "${" in written or "%{" in written or written.startswith("/"):
+        return ()
+    folder = dirname(reader)
+    out = [normpath(join(folder, written))]
+    while upward and folder:
+        folder = dirname(folder)
+        out.append(normpath(join(folder, written)))
+    return tuple(p for p in out if _inside(p))
+
+
+def _parents(reader: str, name: str) -> tuple[str, ...]:
+    """Where Terragrunt's ``find_in_parent_folders(name)`` looks, nearest first: from the
+    folder above the config's own up to the root."""
+    if not name or "${" in name or "%{" in name or name.startswith("/"):
+        return ()
+    out: list[str] = []
+    folder = dirname(reader)
+    while folder:
+        folder = dirname(folder)
+        out.append(normpath(join(folder, name)))
+    return tuple(p for p in out if _inside(p))
+
+
+def _call_paths(reader: str, call: HclCall) -> tuple[str, ...]:
+    if call.argument is not None:
+        return _paths(reader, call.argument, upward=False)
+    inner = call.inner
+    if inner is not None and inner.name == "find_in_parent_folders" and inner.argument:
+        return _parents(reader, inner.argument)
+    return ()
+
+
+def _may_read(path: str) -> bool:
+    """A Terraform/OpenTofu (``.tf``) or Terragrunt (``.hcl``) file."""
+    return path.endswith((".tf", ".hcl"))
+
+
+def detect(file: ScannedFile) -> list[ToolRead]:
+    """The SOPS files a ``.tf`` or ``.hcl`` file reads: a ``data "sops_file"`` block's
+    ``source_file``, Terragrunt's ``sops_decrypt_file(…)`` (only files naming either are
+    parsed)."""
+    if not _may_read(file.path):
+        return []
+    data = file.data
+    if _SOPS_FILE not in data and _DECRYPT not in data:
+        return []
+    text = data.decode("utf-8", errors="replace")
+    out: list[ToolRead] = []
+    if _SOPS_FILE in data:
+        for value in hcl_values(text):
+            parts = value.key_path.split(".")
+            if parts[:2] != ["data", "sops_file"] or parts[3:] != ["source_file"]:
+                continue
+            if not value.listed and (paths := _paths(file.path, value.value, upward=True)):
+                out.append(ToolRead(file.path, value.line, paths))
+    if _DECRYPT in data:
+        for call in hcl_calls(text, frozenset(("sops_decrypt_file",))):
+            if paths := _call_paths(file.path, call):
+                out.append(ToolRead(file.path, call.line, paths))
+    return out
+
+
+def read_by_tools(hits: Iterable[object], files: Iterable[str]) -> Mapping[str, ToolRead]:
+    """The repository's files that a Terraform or Terragrunt file reads, with the read."""
+    present = frozenset(files)
+    out: dict[str, ToolRead] = {}
+    for hit in hits:
+        if isinstance(hit, ToolRead):
+            path = next((p for p in hit.paths if p in present), None)
+            if path is not None:
+                out.setdefault(path, hit)
+    return out
 
 
 def _glob_for(path: str, applied: set[str]) -> str:
@@ -45,12 +156,16 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     """
     settings = ctx.repo.settings
     layers = ctx.repo.layers.layers
+    # the repository says so itself: its Terraform or Terragrunt reads the file
+    tools = read_by_tools(ctx.repo.hits_of(RULE.id), ctx.repo.all_files)
     applied: set[str] | None = None
     mirrored: set[str] | None = None
     for entry in ctx.repo.sops_files:
         if not entry.has_metadata:
             continue  # plaintext named like a SOPS file: SM002's (a template is information)
         if ctx.repo.layers_of(entry.path) or settings.is_outside_flux(entry.path):
+            continue
+        if entry.path in tools:
             continue
         if applied is None:
             applied = _folders(p for layer in layers for p in layer.files)
@@ -162,4 +277,7 @@ RULE = Rule(
     summary="A SOPS file no live Flux layer applies (silenced by outside_flux:)",
     check=check,
     precondition=precondition,
+    detect=detect,
+    hit_type=ToolRead,
+    detect_everywhere=_may_read,  # a .tf file reading a named SOPS file may not be named
 )

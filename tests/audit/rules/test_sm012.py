@@ -271,3 +271,124 @@ def test_a_bootstrap_reading_a_mirror_of_this_repository_is_a_mapping_candidate(
     )
     assert 'sources: {"GitRepository/flux-system/theshire": .}' in (found.fix or "")
     assert 'outside_flux: ["kubernetes/apps/demo/**"]' in (found.fix or "")
+
+
+# sweep 24, andrasmaroy/infra and Tuxprogrammer/homelab: the repository's own Terraform reads
+# the SOPS file (data "sops_file"), and SM012 still said no tool used it
+
+
+def _tool_reads(root: Path, files: dict[str, str], sops: list[str]) -> set[str]:
+    """The SOPS files SM012 reports in a standard repository with ``files`` and ``sops``
+    (each a real SOPS file) beside a layer's own."""
+    from ..helpers import audit
+
+    standard_repo(root, {"apps/db.enc.yaml": enc(secret("db")), **files})
+    for rel in sops:
+        write(root, rel, enc(secret(rel.rpartition("/")[2][:5].strip("."))))
+    return {f.path for f in audit(root).findings if f.rule == "SM012"}
+
+
+def test_a_sops_file_the_repositorys_terraform_reads_is_no_finding(tmp_path: Path) -> None:
+    providers = (
+        'terraform {\n  required_providers {\n    sops = { source = "carlpett/sops" }\n  }\n}\n'
+        '# data "sops_file" "old" { source_file = "old.sops.yaml" } (a comment reads none)\n'
+        'data "sops_file" "flux_secrets" {\n  source_file = "secrets.sops.yaml"\n}\n'
+        'data "sops_external" "other" {\n  source     = file("external.sops.yaml")\n'
+        '  input_type = "yaml"\n}\n'
+    )
+    found = _tool_reads(
+        tmp_path,
+        {"terraform/flux/providers.tf": providers},
+        [
+            "terraform/flux/secrets.sops.yaml",
+            "terraform/flux/old.sops.yaml",
+            "terraform/flux/external.sops.yaml",
+            "tools/nobody.sops.yaml",
+        ],
+    )
+    # sops_external is handed the file's text, not its path: no file of its own
+    assert found == {
+        "terraform/flux/old.sops.yaml",
+        "terraform/flux/external.sops.yaml",
+        "tools/nobody.sops.yaml",
+    }
+
+
+def test_path_module_and_a_root_module_calling_the_reader(tmp_path: Path) -> None:
+    # andrasmaroy/infra: terraform/media/radarr/providers.tf reads "radarr/secrets.sops.yaml",
+    # from where Terraform runs: terraform/media, whose main.tf calls ./radarr as a module
+    files = {
+        "tf/dns/main.tf": (
+            'data "sops_file" "s" {\n  source_file = "${path.module}/dns.sops.yaml"\n}\n'
+        ),
+        "tf/media/main.tf": 'module "radarr" {\n  source = "./radarr"\n}\n',
+        "tf/media/radarr/providers.tf": (
+            'data "sops_file" "secrets" {\n  source_file = "radarr/secrets.sops.yaml"\n}\n'
+        ),
+        # ${path.module} is this folder only; another interpolation names no known path
+        "tf/one/main.tf": (
+            'data "sops_file" "a" {\n  source_file = "${path.module}/top.sops.yaml"\n}\n'
+            'data "sops_file" "b" {\n  source_file = "${var.env}/env.sops.yaml"\n}\n'
+        ),
+    }
+    found = _tool_reads(
+        tmp_path,
+        files,
+        [
+            "tf/dns/dns.sops.yaml",
+            "tf/media/radarr/secrets.sops.yaml",
+            "tf/top.sops.yaml",
+            "tf/one/prod/env.sops.yaml",
+        ],
+    )
+    assert found == {"tf/top.sops.yaml", "tf/one/prod/env.sops.yaml"}
+
+
+def test_a_sops_file_terragrunt_decrypts_is_no_finding(tmp_path: Path) -> None:
+    hcl = (
+        "locals {\n"
+        '  app = yamldecode(sops_decrypt_file("${get_terragrunt_dir()}/app.sops.yaml"))\n'
+        "  common = yamldecode(\n"
+        '    sops_decrypt_file(find_in_parent_folders("common.sops.yaml"))\n'
+        "  )\n"
+        '  raw = sops_decrypt_file("raw.sops.json")\n'
+        '  # sops_decrypt_file("commented.sops.yaml")\n'
+        '  odd = sops_decrypt_file("${local.env}.sops.yaml")\n'
+        "}\n"
+    )
+    found = _tool_reads(
+        tmp_path,
+        {"live/prod/db/terragrunt.hcl": hcl},
+        [
+            "live/prod/db/app.sops.yaml",
+            "live/common.sops.yaml",  # the nearest folder above the config's that holds it
+            "common.sops.yaml",  # farther up: not the one Terragrunt finds
+            "live/prod/db/raw.sops.json",
+            "live/prod/db/commented.sops.yaml",
+            "live/prod/db/prod.sops.yaml",
+        ],
+    )
+    assert found == {
+        "common.sops.yaml",
+        "live/prod/db/commented.sops.yaml",
+        "live/prod/db/prod.sops.yaml",
+    }
+
+
+def test_the_gate_on_named_files_sees_the_terraform_it_was_not_given(tmp_path: Path) -> None:
+    # pre-commit passes the staged files only: a change to the SOPS file alone must still
+    # know that providers.tf, not staged, reads it
+    from tests.gate.helpers import found, gitops, judge, stage
+
+    providers = 'data "sops_file" "flux" {\n  source_file = "secrets.sops.yaml"\n}\n'
+    gitops(
+        tmp_path,
+        {
+            "terraform/flux/providers.tf": providers,
+            "terraform/flux/secrets.sops.yaml": enc(secret("tf")),
+        },
+    )
+    stage(tmp_path, "terraform/flux/secrets.sops.yaml", enc(secret("tf2")))
+    stage(tmp_path, "tools/nobody.sops.yaml", enc(secret("nobody")))
+    report = judge(tmp_path)
+    assert {path for rule, path in found(report) if rule == "SM012"} == {"tools/nobody.sops.yaml"}
