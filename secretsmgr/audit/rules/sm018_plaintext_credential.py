@@ -746,6 +746,8 @@ _CI_FILE = re.compile(
 )
 
 
+# Docker Compose's files: compose.yaml, docker-compose.yml, docker-compose.override.yml…
+_COMPOSE_FILE = re.compile(r"(?:^|/)(?:docker-)?compose(?:\.[\w-]+)*\.ya?ml$")
 _TEXT_STORES = frozenset((".yaml", ".yml", ".json", ".env", ".ini"))
 
 
@@ -808,6 +810,16 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
             "move the value into the CI service's own secrets (in GitHub Actions, a repository "
             "or environment secret read as ${{ secrets.NAME }}) and rotate it: it is in git "
             "(the CI cannot read an encrypted workflow)"
+        )
+    if hit.where == "file" and _COMPOSE_FILE.search(hit.path):
+        # Docker Compose reads no encrypted compose file (sweep 25, negative7/home-cluster's
+        # truenas/compose.yaml: the fix encrypted it)
+        env = posixpath.join(posixpath.dirname(hit.path), "secrets.enc.env")
+        return (
+            f"move the value into a SOPS-encrypted .env file ({env}: KEY=value lines, "
+            f"secretsmgr encrypt -i {sh_path(env)}) and write ${{KEY}} in its place, then run "
+            f"Compose with it: sops exec-env {sh_path(env)} 'docker compose up -d'; and rotate "
+            "it: it is in git (Compose cannot read an encrypted compose file)"
         )
     if hit.where == "file" and generator_readers(ctx, hit.path, UseKind.CONFIGMAP_SOURCE):
         # Flux decrypts secretGenerator sources only: an encrypted configMapGenerator file

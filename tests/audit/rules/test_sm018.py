@@ -670,3 +670,22 @@ def test_renovate_encrypted_host_rule_tokens_are_ciphertext_for_git(tmp_path: Pa
     found = sorted((f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM018")
     # the unmarked ciphertext outside a Renovate config is judged as ever; a PGP message is not
     assert found == [("ci/other.json", "encrypted.token"), ("renovate.json", "hostRules.2.token")]
+
+
+def test_a_credential_in_a_compose_file_goes_to_an_encrypted_env_file(tmp_path: Path) -> None:
+    # sweep 25, negative7/home-cluster: the fix for truenas/compose.yaml encrypted it, which
+    # Docker Compose cannot read
+    from secretsmgr.audit.engine import run_audit
+
+    compose = (
+        "services:\n  graylog:\n    environment:\n      GRAYLOG_ROOT_PASSWORD: Xk9mP2vL7qR4wT8n\n"
+    )
+    standard_repo(tmp_path, {})
+    write(tmp_path, "truenas/compose.yaml", compose)
+    write(tmp_path, "hosts/docker-compose.override.yml", compose)
+    fixes = {f.path: f.fix for f in run_audit(tmp_path).findings if f.rule == "SM018"}
+    assert set(fixes) == {"truenas/compose.yaml", "hosts/docker-compose.override.yml"}
+    fix = fixes["truenas/compose.yaml"] or ""
+    assert "secretsmgr encrypt -i truenas/secrets.enc.env" in fix
+    assert "sops exec-env truenas/secrets.enc.env 'docker compose up -d'" in fix
+    assert "encrypt -i truenas/compose.yaml" not in fix
