@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from secretsmgr.fsutil import read_optional
+from secretsmgr.init.losses import force_losses
 from secretsmgr.init.model import FileChange, FileState, KeptConfig
 from secretsmgr.init.rules import PathGroup, path_groups
 from secretsmgr.init.texts import (
@@ -272,6 +273,12 @@ def sops_yaml_changes(
                 if existing == text
                 else FileState.REPLACE
             )
+            if state is FileState.REPLACE:
+                # sweep 25, Stackclash/home-cluster: the plan said only "1 creation rule:
+                # cluster/", and --force dropped the provision/ rule of ten SOPS files
+                old = parse_sops_config(existing or "", inv.root / rel)
+                new_config = parse_sops_config(text, inv.root / rel)
+                notes += force_losses(inv, old, new_config, (p for p, _ in _applied(inv)))
             changes.append(FileChange(rel, state, what, None if existing == text else text))
             written = True
             continue

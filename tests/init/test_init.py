@@ -1121,6 +1121,110 @@ def test_a_strangers_pgp_key_on_one_file_is_never_copied_into_init_s_rule(
     assert sm004 == {"apps/b.enc.yaml"}
 
 
+def _on_pgp(age: tuple[str, ...] = ()) -> str:
+    """A SOPS Secret on the PGP key of tests/sops/key_types.py (and the age keys ``age``)."""
+    from dataclasses import replace
+
+    from secretsmgr.sops import dump
+    from secretsmgr.sops.model import KeyGroup
+    from tests.audit.helpers import secret
+    from tests.sops.key_types import foreign
+
+    sealed = load(enc(secret("db"), age or (ADMIN,)), FileFormat.YAML)
+    kept = sealed.metadata.key_groups[0].age if age else ()
+    sealed.metadata = replace(sealed.metadata, key_groups=(KeyGroup(kept, foreign(("pgp",))),))
+    return dump(sealed)
+
+
+PGP_KEY = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"  # tests/sops/key_types.py's
+
+
+def _notes(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("note: ")]
+
+
+def test_force_names_the_rules_it_drops_whose_files_would_match_no_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 25 (Stackclash/home-cluster): rules for provision/ (Ansible, Terraform) and
+    # cluster/, both on one PGP key, Flux decrypting with sops-gpg. `init --dry-run --force`
+    # said "would replace .sops.yaml 1 creation rule: cluster/" and nothing of the provision/
+    # rule it dropped, whose ten files would then match no rule (SM011)
+    repo = one_cluster_repo(tmp_path / "repo")
+    ks = repo / "clusters/prod/apps.yaml"
+    ks.write_text(ks.read_text().replace("name: sops-age", "name: sops-gpg"))
+    write(repo, "apps/db.sops.yaml", _on_pgp())
+    kustomization(repo, "apps", "podinfo.yaml", "db.sops.yaml")
+    provision = sorted(
+        [f"provision/ansible/host_vars/node0{i}.sops.yml" for i in range(1, 5)]
+        + ["provision/terraform/secret.sops.yaml"]
+    )
+    for path in provision:
+        write(repo, path, _on_pgp())
+    regex = r"provision/.*\.sops\.ya?ml"
+    write(
+        repo,
+        ".sops.yaml",
+        f"creation_rules:\n  - path_regex: {regex}\n    pgp: {PGP_KEY}\n"
+        f"  - path_regex: apps/.*\\.sops\\.ya?ml\n    pgp: {PGP_KEY}\n",
+    )
+    commit(repo)
+    before = tree(repo)
+    out, _ = init(repo, capsys, "--dry-run", "--force", "--cluster-key", CLUSTER)
+    assert tree(repo) == before
+    dropped = [n for n in _notes(out) if "--force drops" in n]
+    shown = ", ".join(provision[:3])
+    assert dropped == [
+        f"note: --force drops rule 1 of .sops.yaml (path_regex {regex}), the only rule of "
+        f"{len(provision)} SOPS files ({shown} and {len(provision) - 3} more): they would match "
+        "no rule (SM011)"
+    ], out
+    # rule 2 goes too, but its file matches the new rule; and the PGP key Flux decrypts the
+    # layers' files with (sops-gpg) stays in it, so no key is dropped
+
+    init(repo, capsys, "--force", "--cluster-key", CLUSTER)
+    config = load_sops_config(repo / ".sops.yaml")
+    (rule,) = config.rules
+    assert [g.pgp for g in rule.key_groups] == [(PGP_KEY,)]
+    assert all(match_rule(config, repo / p) is None for p in provision)
+    sm011 = {str(f["path"]) for f in audit(repo, capsys) if f["rule"] == "SM011"}
+    assert set(provision) <= sm011
+
+
+def test_force_names_the_keys_it_drops_and_the_files_encrypted_to_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 25 (Stackclash/home-cluster): the rules init writes name the cluster key, the
+    # allowed ones and the PGP keys Flux decrypts with; a PGP key the layers do not decrypt
+    # with (sops-age here) and a KMS key went without a word
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(repo, "apps/db.enc.yaml", _on_pgp((CLUSTER,)))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    write(repo, "legacy/old.enc.yaml", _on_pgp((CLUSTER,)))  # no layer applies it
+    arn = "arn:aws:kms:eu-west-1:111122223333:key/0000aaaa-11bb-22cc-33dd-444455556666"
+    write(
+        repo,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n"
+        f"    age: {CLUSTER}\n    pgp: {PGP_KEY}\n    kms: {arn}\n",
+    )
+    commit(repo)
+    out, _ = init(repo, capsys, "--dry-run", "--force")
+    short = f"{PGP_KEY[:8]}…{PGP_KEY[-4:]}"
+    assert [n for n in _notes(out) if "--force drops" in n] == [
+        "note: --force drops rule 1 of .sops.yaml (path_regex .*\\.enc\\.yaml$), the only rule "
+        "of 1 SOPS file (legacy/old.enc.yaml): it would match no rule (SM011)",
+        f"note: --force drops the PGP key {short} from .sops.yaml; 1 SOPS file the layers apply "
+        "and 1 other are encrypted to it",
+        f"note: --force drops the KMS key {arn} from .sops.yaml; no SOPS file is encrypted to it",
+    ], out
+    # the cluster key stays: no note names it
+    assert CLUSTER not in "".join(n for n in _notes(out) if "--force drops" in n)
+    # without --force nothing is replaced, and nothing is said to be dropped
+    out, _ = init(repo, capsys, "--dry-run")
+    assert "--force drops" not in out
+
+
 def test_export_in_clusters_with_keys_of_their_own_not_pinned_points_at_init(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
