@@ -170,7 +170,9 @@ _REFERENCE_KEY = re.compile(
     r"length|policy|mode|type|format|source|from|template|annotation|label|selector|"
     r"mount|volume|env|provider|manager|hash|algorithm|method|generate|create|namespace|"
     r"complexity|strength|rules?|requirements?|timeout|ttl|expiry|expiration|lifetime|hint|"
-    r"attr|attribute|algo|limits?|rate|quota)$"
+    r"attr|attribute|algo|limits?|rate|quota|"
+    # ``tsigSecretAlg: hmac-sha256``, ``jwt_secret_alg`` (sweep 26, matjahs: external-dns)
+    r"(?:^|[._-])alg|(?-i:(?<=[a-z0-9])Alg))$"
 )
 # Projects named after secrets (an editor's icon map, a chart list): ``external-secrets: …``
 _PROJECT_KEY = re.compile(r"(?i)(?:^|[._])(?:external|sealed)-secrets$")

@@ -689,3 +689,27 @@ def test_a_credential_in_a_compose_file_goes_to_an_encrypted_env_file(tmp_path: 
     assert "secretsmgr encrypt -i truenas/secrets.enc.env" in fix
     assert "sops exec-env truenas/secrets.enc.env 'docker compose up -d'" in fix
     assert "encrypt -i truenas/compose.yaml" not in fix
+
+
+def test_an_algorithm_named_under_an_alg_key_is_a_setting(tmp_path: Path) -> None:
+    # sweep 26, matjahs/home-ops: external-dns' rfc2136.tsigSecretAlg: hmac-sha256 was a
+    # keyword warning in the HelmRelease and in its values.yaml; the secret beside it stays one
+    from secretsmgr.audit.engine import run_audit
+
+    values = (
+        "rfc2136:\n  tsigKeyName: apps-ddns-key.\n  tsigSecretAlg: hmac-sha256\n"
+        "  tsig_secret_alg: hmac-sha512\n  tsigSecret: Zq8vLw2pRtXy7Kp3Mn9Q\n"
+    )
+    release = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+        "metadata: {name: external-dns, namespace: kube-system}\nspec:\n  values:\n"
+        + "".join(f"    {line}\n" for line in values.splitlines())
+    )
+    standard_repo(tmp_path, {})
+    write(tmp_path, "apps/helmrelease.yaml", release)
+    write(tmp_path, "apps/values.yaml", values)
+    found = sorted((f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM018")
+    assert found == [
+        ("apps/helmrelease.yaml", "spec.values.rfc2136.tsigSecret"),
+        ("apps/values.yaml", "rfc2136.tsigSecret"),
+    ]
