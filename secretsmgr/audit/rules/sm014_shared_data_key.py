@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
@@ -36,12 +37,26 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             first_seen.setdefault(fingerprint, entry.path)
         if shared is not None:
             what, other = shared
-            yield RULE.finding(
-                entry.path,
-                f"shares its {what} with {other}: a copied encrypted file",
-                fix=sops_rotate_hint(entry.path, sf.metadata)
-                or f"secretsmgr rotate {sh_path(entry.path)}",
+            rotate = sops_rotate_hint(entry.path, sf.metadata) or (
+                f"secretsmgr rotate {sh_path(entry.path)}"
             )
+            if _BACKUP.search(entry.path) and not ctx.repo.layers_of(entry.path):
+                # sweep 26, NovaMachina/home-ops: secret.sops.yaml.bak, an older version of the
+                # file beside it (sops keeps the data key through edits), applied by nothing
+                yield RULE.finding(
+                    entry.path,
+                    f"shares its {what} with {other}: a backup of an encrypted file",
+                    fix=f"remove it if nothing reads it: git rm {sh_path(entry.path)}; "
+                    f"else give it a data key of its own: {rotate}",
+                )
+                continue
+            yield RULE.finding(
+                entry.path, f"shares its {what} with {other}: a copied encrypted file", fix=rotate
+            )
+
+
+# A backup's name: an editor's or a person's copy kept beside the file
+_BACKUP = re.compile(r"(?i)(?:\.(?:bak|orig|old|backup|save)|~)$")
 
 
 RULE = Rule(

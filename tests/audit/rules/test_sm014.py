@@ -38,3 +38,20 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_case(case: Case, tmp_path: Path) -> None:
     run_case(case, tmp_path)
+
+
+def test_a_backup_applied_by_nothing_is_to_be_removed(tmp_path: Path) -> None:
+    # sweep 26, NovaMachina/home-ops: secret.sops.yaml.bak shares the data key of the file
+    # beside it (an older version: sops keeps the data key through edits); rotating a backup
+    # nothing reads is wasted work, the fix is to remove it
+    from secretsmgr.audit.engine import run_audit
+
+    text = enc(secret("sentinel"))
+    root = standard_repo(
+        tmp_path / "r",
+        {"apps/secret.sops.yaml": text, "apps/secret.sops.yaml.bak": text},
+    )
+    (finding,) = [f for f in run_audit(root).findings if f.rule == "SM014"]
+    assert finding.path == "apps/secret.sops.yaml.bak"
+    assert "a backup of an encrypted file" in finding.message
+    assert (finding.fix or "").startswith("remove it if nothing reads it: git rm ")
