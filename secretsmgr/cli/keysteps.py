@@ -8,11 +8,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from secretsmgr.cli.context import fault_hook, warn
+from secretsmgr.cli.context import fault_hook, repo_root, warn
 from secretsmgr.cli.options import ClusterChoice, label
 from secretsmgr.shellword import sh_path, sh_word
 
 if TYPE_CHECKING:
+    import typer
+
     from secretsmgr.cluster.kube import ClusterKeys, SecretRef
     from secretsmgr.keys.sources import LayeredIdentity
     from secretsmgr.rotate.clusterkey import IdentityStore, StepResult
@@ -165,10 +167,35 @@ def _publics_of(ref: SecretRef) -> tuple[str, ...] | None:
         return None
 
 
-def no_key_hints(repository_key: bool, env: Mapping[str, str]) -> tuple[str, ...]:
+def file_keys(ctx: typer.Context) -> list[str]:
+    """The age keys the SOPS files of the repository are encrypted to, the most used first
+    (none outside a repository, or where it cannot be read)."""
+    from secretsmgr.errors import SecretsmgrError
+    from secretsmgr.keys.bech32 import is_age_recipient
+    from secretsmgr.repo.inventory import load_inventory
+
+    try:
+        inv = load_inventory(repo_root(ctx))
+    except (SecretsmgrError, OSError):
+        return []
+    counts: dict[str, int] = {}
+    for entry in inv.sops_files:
+        if entry.sops_file is not None:
+            for key in entry.sops_file.metadata.age_recipients:
+                if is_age_recipient(key):
+                    counts[key] = counts.get(key, 0) + 1
+    return sorted(counts, key=lambda k: -counts[k])
+
+
+def no_key_hints(
+    repository_key: bool, env: Mapping[str, str], on_files: list[str] | None = None
+) -> tuple[str, ...]:
     """What ``key show`` suggests when no source holds an age key: where a key the repository
-    names may be (``repository_key``), else how to make one, in the keyring or, with none here,
-    in the default key file."""
+    names may be (``repository_key``), or the key its SOPS files are on (``on_files``: sweep
+    26, Roxedus/Talos-BotBox has no .sops.yaml, and the hint was to generate a key that opens
+    none of them), else how to make one, in the keyring or, with none here, in the default key
+    file."""
+    from secretsmgr.keys.bech32 import short_key
     from secretsmgr.keys.oskeyring import keyring_absent
     from secretsmgr.keys.sources import default_keys_file
 
@@ -177,6 +204,13 @@ def no_key_hints(repository_key: bool, env: Mapping[str, str]) -> tuple[str, ...
         return (
             "a key file init -o or key rotate --begin -o wrote is not read by default: set "
             f"SOPS_AGE_KEY_FILE to it, or add its lines to {keys_file}",
+            "or import it into the OS keyring: secretsmgr key import FILE",
+        )
+    if on_files:
+        return (
+            f"the SOPS files here are encrypted to {short_key(on_files[0])}: set "
+            "SOPS_AGE_KEY_FILE to the file that holds its private key (whoever encrypted them "
+            f"has it), or add its lines to {keys_file}",
             "or import it into the OS keyring: secretsmgr key import FILE",
         )
     if keyring_absent():

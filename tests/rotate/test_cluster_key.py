@@ -818,6 +818,15 @@ def test_key_show_with_no_key_at_hand_points_at_a_key_file_the_repository_needs(
     # when pasted; the default key file it names instead is one every later command reads
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # this test's own default key file
+    # sweep 26, Roxedus/Talos-BotBox: no configuration, but the SOPS files say which key opens
+    # them; a key generated then opens none of them
+    unconfigured = run(repo, env, "key", "show", expect=2)
+    from secretsmgr.keys.bech32 import short_key
+
+    on_files = f"the SOPS files here are encrypted to {short_key(OLD)}"
+    assert on_files in unconfigured.err and "key generate" not in unconfigured.err
+    for path in DEMO_SOPS_FILES:
+        (repo / path).unlink()
     bare = run(repo, env, "key", "show", expect=2)
     keys_file = tmp_path / "config/sops/age/keys.txt"
     assert f"secretsmgr key generate -o {keys_file}" in bare.err

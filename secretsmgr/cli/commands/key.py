@@ -196,9 +196,10 @@ def show_cmd(
     if failure is not None:
         raise failure
     if all(p == "-" for p, _ in rows):
-        from secretsmgr.cli.keysteps import no_key_hints
+        from secretsmgr.cli.keysteps import file_keys, no_key_hints
 
-        hints = no_key_hints(bool(repo_lines), os.environ)
+        on_files = [] if repo_lines else file_keys(ctx)
+        hints = no_key_hints(bool(repo_lines), os.environ, on_files)
         raise KeyNotFoundError("no age key found in any source", hints=hints)
     return 0
 
