@@ -604,7 +604,8 @@ def test_files_read_line_by_line_hide_no_key_the_gate_should_see(tmp_path: Path)
     standard_repo(tmp_path, {})
     write(tmp_path, "apps/kustomization.yaml", generator)
     write(tmp_path, "apps/tls.key", _PEM)
-    nginx = f'server {{\n  proxy_set_header Authorization "Bearer {_AWS}";\n}}\n'
+    # the second attack review: an example word on the line (`# TODO`) hid the token
+    nginx = f'server {{\n  proxy_set_header Authorization "Bearer {_AWS}"; # TODO: a Secret\n}}\n'
     write(tmp_path, "apps/nginx.conf", nginx)
     write(tmp_path, "apps/app.conf", f"[main]\nkey = x\n  {_AWS}\n")
     write(tmp_path, "hosts/app.env", f"A=1\n{_PEM}")
@@ -612,6 +613,9 @@ def test_files_read_line_by_line_hide_no_key_the_gate_should_see(tmp_path: Path)
     (tmp_path / "tf/latin1.tf").write_bytes(f'# caf\xe9\naccess_key = "{_AWS}"\n'.encode("latin-1"))
     pad = "x" * (1024 * 1024 + 10)
     write(tmp_path, "tf/big.tf", f'# {pad}\naccess_key = "{_AWS}"\n')
+    github = "ghp_" + "q7Wm2ZpK9vR4tY8uXb3Nf5Hs1a2B3c4D5e6F"
+    long_line = f'{{"pad": "{pad}", "url": "https://api.example.com/?token={github}&x=1"}}\n'
+    write(tmp_path, "data/big.json", long_line)
     state = {"version": 4, "resources": [{"instances": [{"attributes": {"pad": pad}}]}]}
     text = json.dumps(state, indent=2).replace('"pad"', f'"access_key": "{_AWS}",\n "pad"')
     write(tmp_path, "tf/terraform.tfstate", text)
@@ -626,6 +630,7 @@ def test_files_read_line_by_line_hide_no_key_the_gate_should_see(tmp_path: Path)
         ("SM009", "hosts/app.env", 2, "error"),
         ("SM018", "apps/app.conf", 3, "error"),
         ("SM018", "apps/nginx.conf", 2, "error"),
+        ("SM018", "data/big.json", 1, "error"),
         ("SM018", "tf/big.tf", 2, "error"),
         ("SM018", "tf/latin1.tf", 2, "error"),
         ("SM018", "tf/terraform.tfstate", state_line, "error"),
