@@ -21,6 +21,10 @@ class ToolRead:
     reader: str
     line: int
     paths: tuple[str, ...]
+    # the folder each path is read from: the reader's own, or a folder above it, which counts
+    # only where a root module (a .tf file) is there to run Terraform from (the attack review
+    # of stop 34: an example .tf in docs/ silenced SM012 for a file a layer forgot)
+    bases: tuple[str, ...] = ()
 
 
 # sweep 24, andrasmaroy/infra and Tuxprogrammer/homelab: terraform/flux/providers.tf reads
@@ -29,6 +33,10 @@ _SOPS_FILE = b"sops_file"  # the carlpett/sops provider's data source (sops_exte
 _DECRYPT = b"sops_decrypt_file"  # Terragrunt's function
 _MODULE_DIR = ("${path.module}/", "${get_terragrunt_dir()}/")
 _ROOT_DIR = ("${path.root}/", "${path.cwd}/")
+
+
+# A Terraform file that reads a SOPS file is small; a larger one is not parsed for it
+_MAX_READER = 256 * 1024
 
 
 def _inside(path: str) -> bool:
@@ -43,18 +51,23 @@ def _paths(reader: str, written: str, *, upward: bool) -> tuple[str, ...]:
     too (sweep 24, andrasmaroy/infra: terraform/media/radarr/providers.tf reads
     "radarr/secrets.sops.yaml", terraform/media/main.tf calling it as ./radarr). None when
     it holds another interpolation or is absolute."""
+    return tuple(p for p, _ in _based_paths(reader, written, upward=upward))
+
+
+def _based_paths(reader: str, written: str, *, upward: bool) -> list[tuple[str, str]]:
+    """``_paths`` with the folder each one is read from."""
     if written.startswith(_MODULE_DIR):
         written, upward = written.partition("/")[2], False
     elif written.startswith(_ROOT_DIR):
         written = written.partition("/")[2]
     if not written or "${" in written or "%{" in written or written.startswith("/"):
-        return ()
+        return []
     folder = dirname(reader)
-    out = [normpath(join(folder, written))]
+    out = [(normpath(join(folder, written)), folder)]
     while upward and folder:
         folder = dirname(folder)
-        out.append(normpath(join(folder, written)))
-    return tuple(p for p in out if _inside(p))
+        out.append((normpath(join(folder, written)), folder))
+    return [(p, base) for p, base in out if _inside(p)]
 
 
 def _parents(reader: str, name: str) -> tuple[str, ...]:
@@ -93,6 +106,8 @@ def detect(file: ScannedFile) -> list[ToolRead]:
     data = file.data
     if _SOPS_FILE not in data and _DECRYPT not in data:
         return []
+    if len(data) > _MAX_READER:
+        return []  # the attack review of stop 34: hostile megabytes parsed on every hook run
     text = data.decode("utf-8", errors="replace")
     out: list[ToolRead] = []
     if _SOPS_FILE in data:
@@ -100,8 +115,10 @@ def detect(file: ScannedFile) -> list[ToolRead]:
             parts = value.key_path.split(".")
             if parts[:2] != ["data", "sops_file"] or parts[3:] != ["source_file"]:
                 continue
-            if not value.listed and (paths := _paths(file.path, value.value, upward=True)):
-                out.append(ToolRead(file.path, value.line, paths))
+            based = [] if value.listed else _based_paths(file.path, value.value, upward=True)
+            if based:
+                paths, bases = zip(*based, strict=True)
+                out.append(ToolRead(file.path, value.line, paths, bases))
     if _DECRYPT in data:
         for call in hcl_calls(text, frozenset(("sops_decrypt_file",))):
             if paths := _call_paths(file.path, call):
@@ -112,10 +129,20 @@ def detect(file: ScannedFile) -> list[ToolRead]:
 def read_by_tools(hits: Iterable[object], files: Iterable[str]) -> Mapping[str, ToolRead]:
     """The repository's files that a Terraform or Terragrunt file reads, with the read."""
     present = frozenset(files)
+    modules = {dirname(f) for f in present if f.endswith(".tf")}
     out: dict[str, ToolRead] = {}
     for hit in hits:
         if isinstance(hit, ToolRead):
-            path = next((p for p in hit.paths if p in present), None)
+            own = dirname(hit.reader)
+            path = next(
+                (
+                    p
+                    for i, p in enumerate(hit.paths)
+                    if p in present
+                    and (i >= len(hit.bases) or hit.bases[i] == own or hit.bases[i] in modules)
+                ),
+                None,
+            )
             if path is not None:
                 out.setdefault(path, hit)
     return out

@@ -392,3 +392,35 @@ def test_the_gate_on_named_files_sees_the_terraform_it_was_not_given(tmp_path: P
     stage(tmp_path, "tools/nobody.sops.yaml", enc(secret("nobody")))
     report = judge(tmp_path)
     assert {path for rule, path in found(report) if rule == "SM012"} == {"tools/nobody.sops.yaml"}
+
+
+def test_an_example_terraform_file_silences_no_file_a_layer_forgot(tmp_path: Path) -> None:
+    # the attack review of stop 34: docs/examples/tf/main.tf naming "apps/forgotten.sops.yaml"
+    # read it from the repository root, where no root module runs Terraform, and SM012 went
+    # quiet for a file below a layer's folder that its kustomization.yaml left out
+    files = {
+        "docs/examples/tf/main.tf": (
+            'data "sops_file" "demo" {\n  source_file = "apps/forgotten.sops.yaml"\n}\n'
+        ),
+        "apps/kustomization.yaml": "resources: [db.enc.yaml]\n",
+    }
+    found = _tool_reads(tmp_path, files, ["apps/forgotten.sops.yaml"])
+    assert found == {"apps/forgotten.sops.yaml"}
+    # with a root module at the top, Terraform run there reads it
+    from ..helpers import audit
+
+    write(tmp_path, "main.tf", 'module "ex" {\n  source = "./docs/examples/tf"\n}\n')
+    assert {f.path for f in audit(tmp_path).findings if f.rule == "SM012"} == set()
+
+
+def test_a_terraform_file_over_256_kib_is_not_parsed_for_the_files_it_reads() -> None:
+    # the attack review of stop 34: megabytes of hostile heredoc beside a sops_file block were
+    # parsed by every pre-commit run (34 s), as check FILE reads the .tf files it is not given
+    from secretsmgr.audit.rules.sm012_not_deployed_by_flux import detect
+    from secretsmgr.repo.scan import ScannedFile
+
+    block = b'data "sops_file" "s" {\n  source_file = "secrets.sops.yaml"\n}\n'
+    small = ScannedFile("tf/main.tf", block, None, None)
+    assert [hit.paths[0] for hit in detect(small)] == ["tf/secrets.sops.yaml"]
+    padded = ScannedFile("tf/main.tf", block + b"# " + b"x" * (256 * 1024) + b"\n", None, None)
+    assert detect(padded) == []
