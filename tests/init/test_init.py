@@ -1056,19 +1056,8 @@ def test_a_new_sops_yaml_keeps_the_pgp_key_flux_decrypts_the_pgp_files_with(
     # sweep 19 (larsdbr/k8s-platform): no .sops.yaml, a layer reading sops-gpg, a PGP file;
     # init's rule named the age key alone, so SM004 called the PGP file undecryptable and
     # blocked init's own commit
-    from dataclasses import replace
-
-    from secretsmgr.sops import dump
-    from secretsmgr.sops.model import KeyGroup
-    from tests.audit.helpers import secret
-    from tests.sops.key_types import foreign
-
-    repo = one_cluster_repo(tmp_path / "repo")
-    ks = repo / "clusters/prod/apps.yaml"
-    ks.write_text(ks.read_text().replace("name: sops-age", "name: sops-gpg"))
-    sealed = load(enc(secret("db")), FileFormat.YAML)
-    sealed.metadata = replace(sealed.metadata, key_groups=(KeyGroup((), foreign(("pgp",))),))
-    write(repo, "apps/db.enc.yaml", dump(sealed))
+    repo = _sops_gpg_repo(tmp_path)
+    write(repo, "apps/db.enc.yaml", _on_pgp())
     kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
     commit(repo)
     out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
@@ -1107,9 +1096,7 @@ def test_a_strangers_pgp_key_on_one_file_is_never_copied_into_init_s_rule(
         sealed.metadata = replace(sealed.metadata, key_groups=(group,))
         return dump(sealed)
 
-    repo = one_cluster_repo(tmp_path / "repo")
-    ks = repo / "clusters/prod/apps.yaml"
-    ks.write_text(ks.read_text().replace("name: sops-age", "name: sops-gpg"))
+    repo = _sops_gpg_repo(tmp_path)
     write(repo, "apps/a.enc.yaml", on(own))
     write(repo, "apps/b.enc.yaml", on(own, stranger))
     kustomization(repo, "apps", "podinfo.yaml", "a.enc.yaml", "b.enc.yaml")
@@ -1119,6 +1106,14 @@ def test_a_strangers_pgp_key_on_one_file_is_never_copied_into_init_s_rule(
     assert [g.pgp for g in rule.key_groups] == [(own,)]
     sm004 = {f["path"] for f in audit(repo, capsys) if f["rule"] == "SM004"}
     assert sm004 == {"apps/b.enc.yaml"}
+
+
+def _sops_gpg_repo(tmp_path: Path) -> Path:
+    """``one_cluster_repo`` whose layer decrypts with ``sops-gpg``."""
+    repo = one_cluster_repo(tmp_path / "repo")
+    ks = repo / "clusters/prod/apps.yaml"
+    ks.write_text(ks.read_text().replace("name: sops-age", "name: sops-gpg"))
+    return repo
 
 
 def _on_pgp(age: tuple[str, ...] = ()) -> str:
@@ -1150,9 +1145,7 @@ def test_force_names_the_rules_it_drops_whose_files_would_match_no_rule(
     # cluster/, both on one PGP key, Flux decrypting with sops-gpg. `init --dry-run --force`
     # said "would replace .sops.yaml 1 creation rule: cluster/" and nothing of the provision/
     # rule it dropped, whose ten files would then match no rule (SM011)
-    repo = one_cluster_repo(tmp_path / "repo")
-    ks = repo / "clusters/prod/apps.yaml"
-    ks.write_text(ks.read_text().replace("name: sops-age", "name: sops-gpg"))
+    repo = _sops_gpg_repo(tmp_path)
     write(repo, "apps/db.sops.yaml", _on_pgp())
     kustomization(repo, "apps", "podinfo.yaml", "db.sops.yaml")
     provision = sorted(
