@@ -68,7 +68,7 @@ _REFERENCE = re.compile(
     r"|ref\+(?:[a-z0-9]+\+)*[a-z0-9]+://\S+|vault:\S+"
     # authentik's file:///path and env://NAME: it reads the value from a mounted file or a
     # variable (Logik-Dev/k8s-homelab)
-    r"|file:///[\w.-]+/[\w./-]+|env://[A-Z_][A-Z0-9_]{0,127}"
+    r"|file:///+[\w.-]+/[\w./-]+|env://[A-Z_][A-Z0-9_]{0,127}"
     # Traefik's reference to a key of a Kubernetes Secret (``urn:k8s:secret:oidc:CLIENT_SECRET``)
     rf"|urn:k8s:secret:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?:{_WORD}(?:[-_.]{_WORD})*"
     rf"|{_GCP_NAME})\s*$"

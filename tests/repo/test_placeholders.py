@@ -28,9 +28,10 @@ PLACEHOLDERS = [
     # sweep 12 (Logik-Dev/k8s-homelab): authentik reads these from a mounted file or a variable
     "file:///postgres-creds/password",
     "env://AUTHENTIK_POSTGRESQL__PASSWORD",
+    "file:////redis-creds/password",  # sweep 27, Bibletoon/HomeCluster: four slashes
 ]
 # the second review of sweep 12: shaped like a reference, but no path or no variable name
-NOT_REFERENCES = ["file:///Tr0ub4dor", "env://Hunter2SuperSecret"]
+NOT_REFERENCES = ["file:///Tr0ub4dor", "file:////Tr0ub4dor", "env://Hunter2SuperSecret"]
 
 
 @pytest.mark.parametrize("value", NOT_REFERENCES)
