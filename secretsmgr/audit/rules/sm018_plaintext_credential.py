@@ -402,6 +402,7 @@ def _loose_lines(
     if parts is None and not _UNFIXED.search(text):
         return
     fixed = tuple(p for p in parts or () if p not in _SHAPES and p != "://")
+    shapes = tuple(p for p in parts or () if p in _SHAPES)
     urls = parts is not None and "://" in parts
     for number, raw in enumerate(text.splitlines(), start=1):
         stripped = raw.strip()
@@ -409,13 +410,35 @@ def _loose_lines(
             continue
         if taken is not None and taken.match(raw):
             continue
-        for word in _WORD_BREAK.split(raw):
-            verdict = _loose_verdict(word, fixed, urls)
-            if verdict is not None:
-                key = re.match(r"[\w.-]{1,128}", stripped)
-                shown = key.group() if key else f"line {number}"
-                yield CredentialHit(file.path, shown, number, verdict.kind, True, where)
-                break
+        verdict = next(
+            (v for w in _WORD_BREAK.split(raw) if (v := _loose_verdict(w, fixed, urls))), None
+        )
+        if verdict is None and len(raw) <= _WHOLE_LINE and _in_context(raw, shapes, urls):
+            # formats a word cannot show alone (the third review): a bootstrap token after
+            # `--token`, a Proxmox token or a token secret's UUID, a URL whose user is a
+            # variable (`postgres://${DB_USER}:pw@`) or whose password holds `;`
+            found = judge_value("", raw.strip())
+            if found is not None and found.known and found.kind != "Private Key":
+                verdict = found
+        if verdict is not None:
+            # the line's first word names it, unless it could be the secret itself (a token
+            # alone on its line, the third review: printed whole)
+            key = re.match(r"([A-Za-z_][A-Za-z_.-]{0,63})(?![\w])", stripped)
+            shown = key.group(1) if key else f"line {number}"
+            yield CredentialHit(file.path, shown, number, verdict.kind, True, where)
+
+
+# A line read as text is judged whole, for the formats that need its context, up to this length
+_WHOLE_LINE = 4096
+
+
+def _in_context(line: str, shapes: tuple[str, ...], urls: bool) -> bool:
+    """Whether ``line`` may hold a format that needs more than one word to show it."""
+    return bool(
+        (shapes and holds_part(line, shapes))
+        or (urls and "://" in line and "@" in line)
+        or "PVEAPIToken" in line
+    )
 
 
 # Where a word read as text may be cut into the values it carries (`?token=…&`, `key=…`)
