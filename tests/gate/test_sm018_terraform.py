@@ -381,3 +381,40 @@ def test_uuids_and_bootstrap_tokens_are_one_part_each_however_many() -> None:
     assert holds_part("pve!x=5f7f46a1-0bd8-4dc3-813b-5edf71fecc73", parts)
     assert holds_part("abcde1.0123456789abcdef", parts)
     assert not holds_part("no-such-shape", parts)
+
+
+def test_hostile_interpolations_cost_work_bounded_by_the_text(monkeypatch: object) -> None:
+    # the attack review of 04a6e46: a heredoc line of 250,000 `${ "` was scanned 64 deep from
+    # each opening (3.4 s for 1 MB where the reader before took 0.0 s); and 125,000 lines of
+    # `y = "${` were each read down the lines below. The work is counted, not timed: the
+    # interpolations entered stay a small share of the text's length
+    import pytest
+
+    from secretsmgr.audit import hcl
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    calls = [0]
+    real = hcl._interpolation_end
+
+    def counted(*args: object, **kwargs: object) -> int:
+        calls[0] += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hcl, "_interpolation_end", counted)
+    head = 'data "sops_file" "s" {\n  source_file = "secrets.sops.yaml"\n}\n'
+    size = 200_000
+    shapes = {
+        "heredoc run": head + "x = <<EOT\n" + '${ "' * (size // 4) + "\nEOT\n",
+        "heredoc nested lines": head + "x = <<EOT\n" + ('${ "' * 64 + "\n") * (size // 257),
+        "quoted lines": head + 'y = "${\n' * (size // 8),
+        "heredoc lines": head + "x = <<EOT\n" + '${ "\n' * (size // 5) + "EOT\n",
+    }
+    for name, text in shapes.items():
+        calls[0] = 0
+        values = list(hcl.hcl_values(text))
+        assert values[0].value == "secrets.sops.yaml", name
+        assert calls[0] <= len(text) // 4, (name, calls[0], len(text))
+    # what is read in time is still read: a key in an interpolation after a hostile heredoc
+    text = shapes["heredoc run"] + f'y = "${{"{AWS}"}}"\n'
+    found = [(v.value, v.line) for v in hcl.hcl_values(text) if v.value == AWS]
+    assert found == [(AWS, _line(text, "y = "))], found
