@@ -40,7 +40,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             rotate = sops_rotate_hint(entry.path, sf.metadata) or (
                 f"secretsmgr rotate {sh_path(entry.path)}"
             )
-            if _BACKUP.search(entry.path) and not ctx.repo.layers_of(entry.path):
+            if _BACKUP.sub("", entry.path) == other and not ctx.repo.layers_of(entry.path):
                 # sweep 26, NovaMachina/home-ops: secret.sops.yaml.bak, an older version of the
                 # file beside it (sops keeps the data key through edits), applied by nothing
                 yield RULE.finding(
@@ -55,7 +55,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
 
 
-# A backup's name: an editor's or a person's copy kept beside the file
+# A backup's name: an editor's or a person's copy kept beside the file, under its name and
+# a suffix (the third review: a copy elsewhere named .old is no backup of it)
 _BACKUP = re.compile(r"(?i)(?:\.(?:bak|orig|old|backup|save)|~)$")
 
 

@@ -55,3 +55,7 @@ def test_a_backup_applied_by_nothing_is_to_be_removed(tmp_path: Path) -> None:
     assert finding.path == "apps/secret.sops.yaml.bak"
     assert "a backup of an encrypted file" in finding.message
     assert (finding.fix or "").startswith("remove it if nothing reads it: git rm ")
+    # the third review: a copy in another folder, or under another name, is no backup of it
+    (root / "apps/secret.sops.yaml.bak").rename(root / "other.sops.yaml.old")
+    (finding,) = [f for f in run_audit(root).findings if f.rule == "SM014"]
+    assert "a copied encrypted file" in finding.message
