@@ -427,6 +427,12 @@ def _variable_passwords(value: str) -> bool:
     return bool(found) and all(_no_password(user, pw, scheme.lower()) for scheme, user, pw in found)
 
 
+# A GitHub token as GitHub issues them: `ghp_` (and gho_, ghu_, ghs_, ghr_) and 36 letters and
+# digits, then no more; a fine-grained `github_pat_…`. The plugin's pattern has no end, so
+# `ghp_` and 37 hex digits, symbiontik's README sample, was an error (sweep 27)
+_GITHUB_TOKEN = re.compile(r"gh[pousr]_[A-Za-z0-9]{36}(?![A-Za-z0-9])|github_pat_\w{22,}")
+
+
 def _known_format(text: str, value: str) -> Verdict | None:
     """The known-format plugin that matches ``text`` (``value`` with its variables taken out),
     except basic auth whose passwords are all variables."""
@@ -441,6 +447,8 @@ def _known_format(text: str, value: str) -> Verdict | None:
                     and not PRIVATE_KEY_BLOCK.search(text)
                 ):
                     continue  # a PEM header alone: a script that writes one, not a key
+                if plugin.secret_type == "GitHub Token" and not _GITHUB_TOKEN.search(text):
+                    continue  # longer than any GitHub token: an invented sample (see below)
                 return Verdict(plugin.secret_type, True)
         except Exception:
             continue

@@ -745,3 +745,21 @@ def test_lines_read_as_text_keep_the_formats_that_need_their_context(tmp_path: P
     assert all(f.severity.value == "error" and f.line == 2 for f in found.values())
     assert found["tok.env"].key_path == "line 2"
     assert github not in found["tok.env"].message
+
+
+def test_a_github_token_longer_than_github_issues_is_no_known_format(tmp_path: Path) -> None:
+    # sweep 27, symbiontik/k3s-gitops: bootstrap.env's README sample, `ghp_` and 37 hex
+    # digits (41 characters; GitHub's are 40), was a GitHub Token error that blocked the gate
+    from secretsmgr.audit.engine import run_audit
+
+    sample = "ghp_" + "9f86d081884c7d659a2feaa0c55ad015a3bf4"
+    real = "ghp_" + "q7Wm2ZpK9vR4tY8uXb3Nf5Hs1a2B3c4D5e6F"
+    env = f'# e.g. {sample}\nexport GH_TOKEN="{sample}"\nexport CI_TOKEN="{real}"\n'
+    standard_repo(tmp_path, {})
+    write(tmp_path, "bootstrap.env", env)
+    errors = [
+        f.key_path
+        for f in run_audit(tmp_path).findings
+        if f.rule == "SM018" and f.severity.value == "error"
+    ]
+    assert errors == ["CI_TOKEN"]
