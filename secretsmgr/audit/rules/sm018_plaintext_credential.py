@@ -578,9 +578,37 @@ def _pulumi_ciphertext(path: str, prefix: str, obj: Obj, key_path: str, value: s
 # Renovate's configuration files: values under ``encrypted`` (``hostRules[].encrypted.token``)
 # are encrypted to the Renovate app's key, to be committed (sweep 25, invakid404/home-cluster)
 _RENOVATE_CONFIG = re.compile(r"(?:^|/)(?:renovate\.json5?|\.renovaterc(?:\.json5?)?)$")
-# The first bytes of an OpenPGP message (a public-key or symmetric-key encrypted session key
-# packet, RFC 4880 4.2: old and new packet formats), the way an encrypted value begins
-_PGP_MESSAGE = (b"\x84", b"\x85", b"\x8c", b"\x8d", b"\xc1", b"\xc3")
+# The versions of the packets an OpenPGP message begins with (RFC 9580 5.1, 5.3): a public-key
+# encrypted session key (tag 1: 3 or 6), a symmetric-key one (tag 3: 4, 5 or 6)
+_PGP_VERSIONS = {1: (3, 6), 3: (4, 5, 6)}
+
+
+def _pgp_message(head: bytes, size: int) -> bool:
+    """Whether ``head`` (the first decoded bytes of ``size``) opens an OpenPGP message: a
+    session-key packet's header (old or new format), a length that fits, its version. A random
+    key begins so about once in 40,000 (its first byte alone, once in 40: the review)."""
+    if len(head) < 4:
+        return False
+    first = head[0]
+    if first & 0xC0 == 0xC0:  # new format: the tag, then one, two or five length octets
+        tag, at = first & 0x3F, 1
+        if head[1] < 192:
+            length, at = head[1], 2
+        elif head[1] < 224:
+            length, at = ((head[1] - 192) << 8) + head[2] + 192, 3
+        else:
+            return False  # a partial or five-octet length: no session-key packet has one
+    elif first & 0xC0 == 0x80:  # old format: the tag and the size of the length
+        tag, kind = (first >> 2) & 0x0F, first & 0x03
+        if kind == 0:
+            length, at = head[1], 2
+        elif kind == 1:
+            length, at = (head[1] << 8) + head[2], 3
+        else:
+            return False
+    else:
+        return False
+    return tag in _PGP_VERSIONS and 8 <= length < size and head[at] in _PGP_VERSIONS[tag]
 
 
 def _committed_ciphertext(path: str, key_path: str, value: str) -> bool:
@@ -594,10 +622,10 @@ def _committed_ciphertext(path: str, key_path: str, value: str) -> bool:
     if len(text) < 64 or not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", text):
         return False
     try:
-        head = base64.b64decode(text[:8], validate=True)
+        head = base64.b64decode(text[:16], validate=True)
     except ValueError:
         return False
-    return head.startswith(_PGP_MESSAGE)
+    return _pgp_message(head, len(text) * 3 // 4)
 
 
 # Talos: the machine config ``talosctl gen config`` writes (``version: v1alpha1``, ``machine:``,

@@ -671,10 +671,17 @@ def test_renovate_encrypted_host_rule_tokens_are_ciphertext_for_git(tmp_path: Pa
     ]
     standard_repo(tmp_path, {})
     write(tmp_path, "renovate.json", json.dumps({"hostRules": rules}, indent=2))
-    write(tmp_path, "ci/other.json", json.dumps({"encrypted": {"token": legacy}, "pgp": pgp}))
+    # the review: a random key whose first byte alone looks like a packet's stays a finding
+    odd = base64.b64encode(b"\xc1\x30\x07" + draw.randbytes(60)).decode()
+    other = {"encrypted": {"token": legacy}, "pgp": pgp, "signing_key": odd}
+    write(tmp_path, "ci/other.json", json.dumps(other))
     found = sorted((f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM018")
     # the unmarked ciphertext outside a Renovate config is judged as ever; a PGP message is not
-    assert found == [("ci/other.json", "encrypted.token"), ("renovate.json", "hostRules.2.token")]
+    assert found == [
+        ("ci/other.json", "encrypted.token"),
+        ("ci/other.json", "signing_key"),
+        ("renovate.json", "hostRules.2.token"),
+    ]
 
 
 def test_a_credential_in_a_compose_file_goes_to_an_encrypted_env_file(tmp_path: Path) -> None:
