@@ -225,6 +225,7 @@ def plan_init(
         for layer in inv.layers.layers
         if layer.files & sops_paths and not layer.decrypts_sops
     )
+    notes += _unsent_note(inv)
     ignored = _ignored(
         root, [*(f.path for f in files if f.state is not FileState.NOT_WRITTEN), adopt.changelog]
     )
@@ -277,6 +278,26 @@ def _export_targets(inv: Inventory) -> dict[str | None, tuple[tuple[str, str], .
     holding = inv.layers.decryption_secrets(holding={e.path for e in inv.sops_files})
     local = inv.layers.decryption_secrets(local=True)
     return {cluster: holding.get(cluster) or pairs for cluster, pairs in local.items()}
+
+
+def _unsent_note(inv: Inventory) -> list[str]:
+    """A note on the Secrets decrypting Kustomizations of this checkout read that the key is
+    not sent to (they apply no SOPS file of it): Flux fails each while its Secret is missing
+    (sweep 26, QNimbus/home-ops: twelve app namespaces' copies a ClusterExternalSecret makes)."""
+    targets = {pair for pairs in _export_targets(inv).values() for pair in pairs}
+    # layers of this checkout only: a tenant's over a source of its own holds its own key
+    local = inv.layers.decryption_secrets(local=True)
+    every = {pair for pairs in local.values() for pair in pairs}
+    unsent = sorted(every - targets)
+    if not unsent or not targets:
+        return []
+    shown = ", ".join(f"{ns}/{name}" for ns, name in unsent[:3])
+    more = f" and {len(unsent) - 3} more" if len(unsent) > 3 else ""
+    return [
+        f"Kustomizations that apply no SOPS file of this checkout decrypt with {shown}{more}: "
+        "Flux fails each while its Secret is missing, and the steps send the key to none of "
+        "them; where one needs this key, name it to key export with --namespace and --name"
+    ]
 
 
 def _one(names: Sequence[str]) -> str | None:

@@ -1441,3 +1441,30 @@ def test_no_layer_folder_in_the_checkout_gets_no_sops_yaml_of_no_rule(
     init(repo, capsys, "-o", str(keyfile))
     assert not (repo / ".sops.yaml").exists()
     assert (repo / ".secretsmgr.yaml").is_file()
+
+
+def test_secrets_of_kustomizations_without_sops_files_are_named_not_sent_to(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweeps 26 and 27 (QNimbus/home-ops, NiteSpaceDev/home-k8s-lab): Kustomizations in other
+    # namespaces decrypt with their own sops-age copy and apply no SOPS file; the steps sent
+    # the key to flux-system only, without a word of the others Flux fails while theirs lack
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(repo, "apps/db.enc.yaml", enc(SECRET.format(name="db", value="v4l"), (CLUSTER,)))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    other = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: tools, namespace: tools}\n"
+        "spec:\n  interval: 10m\n  path: ./tools\n  prune: true\n"
+        "  sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n"
+        "  decryption: {provider: sops, secretRef: {name: sops-age}}\n"
+    )
+    write(repo, "clusters/prod/tools.yaml", other)
+    configmap(repo, "tools/settings.yaml", "settings")
+    write(repo, "clusters/prod/team-a.yaml", TENANT)  # a tenant's is not named at all
+    commit(repo)
+    out, err = init(repo, capsys, "--dry-run", "--cluster-key", CLUSTER)
+    said = out + err
+    assert "decrypt with tools/sops-age: Flux fails each while its Secret is missing" in said
+    assert "--namespace tools" not in said  # the key is not sent there
+    assert "team-a" not in said
