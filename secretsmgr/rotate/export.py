@@ -469,6 +469,16 @@ def secret_target(
     return target
 
 
+def other_secrets(
+    root: Path, target: tuple[str, str], cluster: str | None
+) -> list[tuple[str, str]]:
+    """The Secrets decrypting Kustomizations of this checkout read, ``target`` aside: a
+    ``key rotate --finish`` checks each holds the new key."""
+    found = load_inventory(root).layers.decryption_secrets(local=True)
+    pairs = {p for owner, ps in found.items() if cluster in (None, owner) for p in ps}
+    return sorted(pairs - {target})
+
+
 def pgp_secret_export(namespace: str, name: str) -> str:
     """How the key reaches a Secret named for PGP keys without replacing it: ``key export
     --apply --add`` keeps its other entries (``key rotate`` adds to such a Secret itself)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.plural import plural
 from secretsmgr.rotate.clusterkey import StepResult
@@ -9,12 +11,19 @@ from secretsmgr.shellword import sh_word
 
 
 def step_summary(
-    result: StepResult, begin: bool, *, applied: bool = False, send: str | None = None
+    result: StepResult,
+    begin: bool,
+    *,
+    applied: bool = False,
+    send: str | None = None,
+    also: Sequence[tuple[str, str]] = (),
 ) -> str:
     """What a ``key rotate`` step did and what comes next, a line each (never a private key).
 
     ``send``: the command that sends the keys to a Secret named for PGP keys, beside its PGP
-    key, when the step printed no manifest (one applied would have replaced it whole)."""
+    key, when the step printed no manifest (one applied would have replaced it whole).
+    ``also``: the other Secrets decrypting Kustomizations of this checkout read, which finish
+    checks too (sweep 26, QNimbus/home-ops: twelve app namespaces' copies)."""
     rot = result.rotation
     logged = f"; changelog seq {rot.seq}" if rot is not None and rot.seq is not None else ""
     commit = f"; committed {rot.commit[:7]}" if rot is not None and rot.commit else ""
@@ -48,6 +57,14 @@ def step_summary(
             f" --cluster {sh_word(result.cluster)}" if result.cluster else ""
         )
         lines.append(f"next: {how}{push}, let Flux apply it, then: {finish}")
+        if also:
+            shown = ", ".join(f"{ns}/{name}" for ns, name in also[:3])
+            more = f" and {len(also) - 3} more" if len(also) > 3 else ""
+            lines.append(
+                f"also: Kustomizations here decrypt with {shown}{more}, which finish checks too: "
+                "send both keys to each (--begin --apply --namespace NS --secret NAME), or let "
+                "what makes those copies take the new key"
+            )
     else:
         lines.append(
             f"re-encrypted {plural(len(result.rewritten), 'file')} to "

@@ -953,3 +953,27 @@ def test_begin_leaves_alone_a_template_named_like_a_sops_file(repo: Path, tmp_pa
     before = template.read_bytes()
     begin(repo, tmp_path, env)
     assert template.read_bytes() == before
+
+
+def test_begin_names_the_other_secrets_finish_will_check(repo: Path, tmp_path: Path) -> None:
+    # sweep 26, QNimbus/home-ops: Kustomizations in twelve app namespaces decrypt with their own
+    # sops-age copies and apply no SOPS file; begin named flux-system/sops-age alone, and
+    # finish then refused for each of the others
+    tools = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: tools, namespace: tools}\n"
+        "spec:\n  interval: 10m\n  path: ./gitops/tools\n  prune: true\n"
+        "  sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n"
+        "  decryption: {provider: sops, secretRef: {name: sops-age}}\n"
+    )
+    (repo / "clusters/homelab/tools.yaml").write_text(tools)
+    (repo / "gitops/tools").mkdir()
+    (repo / "gitops/tools/settings.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: tools}\n"
+        "data: {level: info}\n"
+    )
+    commit_all(repo, "a layer decrypting with its own copy")
+    out = tmp_path / "new.agekey"
+    result = run(repo, key_env(tmp_path), "key", "rotate", "--begin", "-o", str(out), "--commit")
+    also = [line for line in result.out.splitlines() if "also: " in line]
+    assert len(also) == 1 and "decrypt with tools/sops-age, which finish checks too" in also[0]

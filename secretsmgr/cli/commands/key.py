@@ -389,7 +389,7 @@ def rotate_cmd(
     from secretsmgr.errors import SecretsmgrError, UsageError
     from secretsmgr.keys.stores import FileStore, KeyringStore
     from secretsmgr.repo.flux.objects import pgp_secret_name
-    from secretsmgr.rotate.export import check_rotation_keys, secret_target
+    from secretsmgr.rotate.export import check_rotation_keys, other_secrets, secret_target
     from secretsmgr.rotate.steptext import step_summary
 
     if begin == finish:
@@ -461,7 +461,8 @@ def rotate_cmd(
         skip_cluster_check=skip_cluster_check,
     )
     send = export_hint(choice, cluster=cluster, new_key_file=output) if pgp and not apply else None
-    summary = step_summary(result, begin, applied=apply, send=send)
+    also = other_secrets(root, target, cluster) if begin else []
+    summary = step_summary(result, begin, applied=apply, send=send, also=also)
     if send is not None:  # no manifest: the summary says how the keys go beside the PGP key
         out(summary)
         return 0
