@@ -479,8 +479,11 @@ def other_secrets(
     return sorted(pairs - {target})
 
 
-def pgp_secret_export(namespace: str, name: str) -> str:
+def pgp_secret_export(namespace: str, name: str, cluster: str | None = None) -> str:
     """How the key reaches a Secret named for PGP keys without replacing it: ``key export
-    --apply --add`` keeps its other entries (``key rotate`` adds to such a Secret itself)."""
-    where = f"--namespace {sh_word(namespace)} --name {sh_word(name)}"
+    --apply --add`` keeps its other entries (``key rotate`` adds to such a Secret itself);
+    ``cluster``: the cluster whose key it is (sweep 28: without it, the command pasted in a
+    repository of two clusters' keys was refused)."""
+    which = f"--cluster {sh_word(cluster)} " if cluster is not None else ""
+    where = f"{which}--namespace {sh_word(namespace)} --name {sh_word(name)}"
     return f"secretsmgr key export {where} --apply --add"

@@ -404,3 +404,45 @@ def test_begin_again_puts_the_new_key_back_in_a_rule_that_lost_it(
     assert "re-encrypted 0 files " in again.out and "# updated .sops.yaml" in again.out
     assert config.read_text() == with_new
     assert {rel: (repo / rel).read_bytes() for rel in files} == files
+
+
+def test_a_cluster_of_pgp_files_flux_decrypts_with_its_pgp_key_rotates_its_age_key(
+    tmp_path: Path,
+) -> None:
+    # sweep 28, Serubin/flux-infra: two clusters whose layers decrypt with sops-gpg, every file
+    # on the repository's PGP key; after init gave each cluster an age key, `key rotate --begin
+    # --cluster prod` refused over a PGP-only file for ever (docs: such files are left alone),
+    # and with nothing to re-encrypt the new identity would have been kept nowhere; the
+    # export warning's --apply --add command left --cluster out and was refused when pasted
+    from dataclasses import replace as with_
+
+    from secretsmgr.sops import FileFormat, dump, load
+    from secretsmgr.sops.model import KeyGroup
+    from tests.audit.helpers import enc, secret
+    from tests.sops.key_types import foreign
+
+    repo = two_cluster_repo(tmp_path / "repo")
+    for cluster in ("staging", "production"):
+        ks = repo / f"clusters/{cluster}/apps.yaml"
+        ks.write_text(ks.read_text().replace("name: sops-age", "name: sops-gpg"))
+    sealed = load(enc(secret("db")), FileFormat.YAML)
+    sealed.metadata = with_(sealed.metadata, key_groups=(KeyGroup((), foreign(("pgp",))),))
+    write(repo, STAGING, dump(sealed))
+    kustomization(repo, "apps/staging", "../base", "settings.yaml", "s.enc.yaml")
+    commit_all(repo, "a PGP secret")
+    keyfile = tmp_path / "clusters.agekey"
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(keyfile))
+    run(repo, env, "init", "-o", str(keyfile))
+    commit_all(repo, "init")
+    before = (repo / STAGING).read_bytes()
+    new_file = tmp_path / "staging-next.agekey"
+    args = ("key", "rotate", "--begin", "--cluster", "staging", "-o", str(new_file))
+    begun = run(repo, env, *args)
+    (new,) = keys_of(new_file)  # stored, though no file was re-encrypted
+    assert "re-encrypted 0 files" in begun.out
+    assert load_settings(repo).cluster("staging").next_cluster_key == new  # type: ignore[union-attr]
+    assert (repo / STAGING).read_bytes() == before
+    exported = run(repo, env, "key", "export", "--cluster", "production", "--name", "sops-gpg")
+    assert "key export --cluster production --namespace flux-system --name sops-gpg" in (
+        exported.err
+    )

@@ -83,6 +83,7 @@ def _emit_secret(
     *,
     add: bool = False,
     rotating: bool = False,
+    cluster: str | None = None,
 ) -> None:
     """Print the manifest (stdout, warning on stderr) or send it to the cluster; ``add``: keep
     the Secret's other entries (a PGP key), but not a finished rotation's ``old.agekey`` and
@@ -102,7 +103,8 @@ def _emit_secret(
             warn(
                 f"the manifest on stdout holds a private key, and only it: applied, it replaces "
                 f"{where}, named for PGP keys, and any PGP key in it; to add the key beside "
-                f"them: {pgp_secret_export(choice.namespace, choice.secret)}. Never commit it"
+                f"them: {pgp_secret_export(choice.namespace, choice.secret, cluster)}. Never "
+                "commit it"
             )
         else:
             warn(PRIVATE_WARNING)
@@ -295,9 +297,8 @@ def export_cmd(
 
     pending = load_settings(root).pending_rotations if add and apply else ()
     rotating = any(name is None or name == cluster for name, _, _ in pending)
-    _emit_secret(
-        tuple((k.entry, k.text) for k in exported), choice, apply, add=add, rotating=rotating
-    )
+    entries = tuple((k.entry, k.text) for k in exported)
+    _emit_secret(entries, choice, apply, add=add, rotating=rotating, cluster=cluster)
     for key in exported:  # which private keys left, and why each one was taken
         warn(f"exported the private key of {short_key(key.public)} ({key.named_by}) as {key.entry}")
     return 0
