@@ -142,14 +142,27 @@ def holds_uuid_secret(text: str) -> bool:
     )
 
 
+def _stand_in_uuid(uuid: str) -> bool:
+    """A UUID no service issued: one digit over and over (the nil UUID, a test's
+    ``test@pam!test=00000000-…``: sweep 28, connormckinnon93/cloudlab's .tftest.hcl) or the
+    digits in order."""
+    digits = uuid.replace("-", "").lower()
+    return len(set(digits)) == 1 or digits in _SEQUENTIAL_UUIDS
+
+
+_SEQUENTIAL_UUIDS = frozenset(("12345678123412341234123456789012", "0123456789abcdef" * 2))
+
+
 def _uuid_verdict(key: str, value: str) -> Verdict | None:
     """A secret in a UUID's shape: a Proxmox VE API token anywhere, a UUID under a key that
     names a token secret (Proxmox VE's) or a Heroku API key."""
     if "-" not in value:
         return None
-    if "@" in value and "!" in value and _PROXMOX_TOKEN.search(value):
-        return Verdict("Proxmox API Token", True)
-    if len(value) != 36 or not UUID.fullmatch(value):
+    if "@" in value and "!" in value:
+        tokens = [m.group() for m in _PROXMOX_TOKEN.finditer(value)]
+        if any(not _stand_in_uuid(t.rpartition("=")[2]) for t in tokens):
+            return Verdict("Proxmox API Token", True)
+    if len(value) != 36 or not UUID.fullmatch(value) or _stand_in_uuid(value):
         return None
     if _TOKEN_SECRET_KEY.search(key):
         return Verdict("API Token Secret", True)

@@ -770,3 +770,21 @@ def test_a_github_token_longer_than_github_issues_is_no_known_format(tmp_path: P
         if f.rule == "SM018" and f.severity.value == "error"
     ]
     assert errors == ["CI_TOKEN"]
+
+
+def test_a_proxmox_token_of_a_stand_in_uuid_is_a_test_fixture(tmp_path: Path) -> None:
+    # sweep 28, connormckinnon93/cloudlab: terraform/tests/*.tftest.hcl's fake API token
+    # `test@pam!test=00000000-0000-0000-0000-000000000000` was an error that blocked the gate
+    from secretsmgr.audit.engine import run_audit
+
+    nil = "00000000-0000-0000-0000-000000000000"
+    real = "3f1c9a2e-7b4d-4e8a-9c61-5d2f8b7e0a14"
+    tests = f'variables {{\n  proxmox_api_token = "test@pam!test={nil}"\n}}\n'
+    live = f'proxmox_api_token = "terraform@pve!tf={real}"\npm_api_token_secret = "{nil}"\n'
+    standard_repo(tmp_path, {})
+    write(tmp_path, "terraform/tests/plan.tftest.hcl", tests)
+    write(tmp_path, "terraform/live.auto.tfvars", live)
+    found = [
+        (f.path, f.key_path) for f in run_audit(tmp_path).findings if f.severity.value == "error"
+    ]
+    assert found == [("terraform/live.auto.tfvars", "proxmox_api_token")]
