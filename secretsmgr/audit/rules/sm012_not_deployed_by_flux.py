@@ -113,7 +113,10 @@ def detect(file: ScannedFile) -> list[ToolRead]:
     if _SOPS_FILE in data:
         for value in hcl_values(text):
             parts = value.key_path.split(".")
-            if parts[:2] != ["data", "sops_file"] or parts[3:] != ["source_file"]:
+            # an ephemeral resource reads it too (carlpett/sops 1.3; sweep 28, cloudlab)
+            if parts[0] not in ("data", "ephemeral") or parts[1:2] != ["sops_file"]:
+                continue
+            if parts[3:] != ["source_file"]:
                 continue
             based = [] if value.listed else _based_paths(file.path, value.value, upward=True)
             if based:

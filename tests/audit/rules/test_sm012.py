@@ -424,3 +424,17 @@ def test_a_terraform_file_over_256_kib_is_not_parsed_for_the_files_it_reads() ->
     assert [hit.paths[0] for hit in detect(small)] == ["tf/secrets.sops.yaml"]
     padded = ScannedFile("tf/main.tf", block + b"# " + b"x" * (256 * 1024) + b"\n", None, None)
     assert detect(padded) == []
+
+
+def test_an_ephemeral_sops_file_reads_the_file_too(tmp_path: Path) -> None:
+    # sweep 28, connormckinnon93/cloudlab: carlpett/sops 1.3's `ephemeral "sops_file"` (the
+    # module ./secrets, called from the root) read terraform/secrets.enc.json: SM012 said none
+    files = {
+        "terraform/providers.tf": 'module "secrets" {\n  source = "./secrets"\n}\n',
+        "terraform/secrets/main.tf": (
+            'ephemeral "sops_file" "this" {\n'
+            '  source_file = "${path.module}/../secrets.enc.yaml"\n}\n'
+        ),
+    }
+    found = _tool_reads(tmp_path, files, ["terraform/secrets.enc.yaml", "tools/nobody.sops.yaml"])
+    assert found == {"tools/nobody.sops.yaml"}
