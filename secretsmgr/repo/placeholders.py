@@ -280,6 +280,10 @@ _STAND_IN = re.compile(
     r"(?:enter[_ -]|insert[_ -])?your(?:[_ -](?:[\w-]+[_ -]){0,4})?(?:password|passphrase|"
     r"passwd|token|key|secret|api[_ -]?key|value|id|here)(?:[_ -]?here)?|"
     r"todo|fixme|tbd|x{3,}|\*{3,}|placeholder|"
+    # a variable's name in capitals a script fills in (sweep 28, vincentserpoul/gitops-infra:
+    # `superUserPassword: DB_PASSWORD`, replaced by sed before sops encrypts it): words, the
+    # last one a credential's, letters only (HUNTER2_PASS is a password: the review of sweep 6)
+    r"(?-i:(?:[A-Z]+_){1,5}(?:PASSWORD|PASSWD|PASS|PWD|TOKEN|SECRET|API_KEY|APIKEY|KEY))|"
     # what to generate, in capital words (sweep 25, fabricesemti80's sanitized traefik values:
     # ``SOMETHING-RANDOM-BASE64``; ``GENERATE-A-RANDOM-STRING``); never a random run after it
     rf"(?-i:(?:(?:SOMETHING|SOME|GENERATE|A|AN)[_-]+){{0,3}}RANDOM(?:[_-]+{_WORD}){{0,4}})|"

@@ -133,6 +133,9 @@ def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secre
         "SOMETHING-RANDOM-BASE64",
         "GENERATE-A-RANDOM-STRING",
         "RANDOM_STRING",
+        # sweep 28 (vincentserpoul/gitops-infra: two SM001 errors): a variable's name, filled in
+        "DB_PASSWORD",
+        "REDIS_AUTH_TOKEN",
     ],
 )
 def test_a_value_asking_to_be_replaced_is_a_placeholder(value: str) -> None:
@@ -168,6 +171,8 @@ def test_a_secret_mentioning_such_a_word_is_none() -> None:
         "insert_q7Wm2ZpK9vR4",
         "changeit-Xq9v7",
         "RANDOM_Q7X2K9WZ4P8M3N6V",
+        "Q7X2K9WZ_PASSWORD",  # a random run, not a word
+        "Db_Password",
         "SOMETHING-RANDOM-Xq9vLw2p",
         "random-kangaroo-velvet",  # a passphrase in lower case
         # a marker's form around a random run
