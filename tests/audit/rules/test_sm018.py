@@ -788,3 +788,25 @@ def test_a_proxmox_token_of_a_stand_in_uuid_is_a_test_fixture(tmp_path: Path) ->
         (f.path, f.key_path) for f in run_audit(tmp_path).findings if f.severity.value == "error"
     ]
     assert found == [("terraform/live.auto.tfvars", "proxmox_api_token")]
+
+
+def test_the_gitlab_charts_own_fillers_are_no_credentials(tmp_path: Path) -> None:
+    # sweep 28, SparksD2145/flux-infra: the GitLab chart's values, copied with their comments:
+    # `password: bogus-satisfy-upgrade` beside existingSecret, the runner's `secret: nonempty`
+    from secretsmgr.audit.engine import run_audit
+
+    values = (
+        "postgresql:\n  auth:\n    password: bogus-satisfy-upgrade\n"
+        "    postgresPassword: bogus-satisfy-upgrade\n"
+        "gitlab-runner:\n  runners:\n    secret: nonempty\n"
+        "smtp:\n  password: Xk9mP2vL7qR4wT8n\n"
+    )
+    release = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+        "metadata: {name: gitlab, namespace: gitlab}\nspec:\n  values:\n"
+        + "".join(f"    {line}\n" for line in values.splitlines())
+    )
+    standard_repo(tmp_path, {})
+    write(tmp_path, "apps/gitlab.yaml", release)
+    found = [f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM018"]
+    assert found == ["spec.values.smtp.password"]
