@@ -224,7 +224,8 @@ def adopt_summary(
     count = plural(adopted, "SOPS file")
     where = f"changelog seq {seq}" if seq is not None else f"{plan.changelog}, seq {plan.entry.seq}"
     said = ("would adopt " if dry_run else "adopted ") if verb else ""
-    line = f"{said}{count} as they are ({where}); nothing re-encrypted"
+    stands = "as it is" if adopted == 1 else "as they are"  # sweep 28: "1 SOPS file as they are"
+    line = f"{said}{count} {stands} ({where}); nothing re-encrypted"
     if removed:
         gone = f"{plural(removed, 'recorded file')} gone from the working tree"
         line = (

@@ -1468,3 +1468,4 @@ def test_secrets_of_kustomizations_without_sops_files_are_named_not_sent_to(
     assert "decrypt with tools/sops-age: Flux fails each while its Secret is missing" in said
     assert "--namespace tools" not in said  # the key is not sent there
     assert "team-a" not in said
+    assert "  1 SOPS file as it is (" in out  # sweep 28: "1 SOPS file as they are"
