@@ -18,6 +18,8 @@ RuleId = NewType("RuleId", str)
 NO_SOPS_CONFIG = "no .sops.yaml in the repository"
 # How the fix of a file whose ENC[…] values lost their sops: block starts (not encrypt -i)
 LOST_METADATA = "restore it from git history with its sops: block"
+# How the fix of a file HEAD holds encrypted and the index or working tree in clear starts
+DECRYPTED_SINCE_HEAD = "take the encrypted version back"
 # The start of a fix for a file that does not parse (encrypt would refuse it as it is)
 YAML_FIRST = "fix the YAML first"
 

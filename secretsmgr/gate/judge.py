@@ -91,6 +91,9 @@ class _WithUntracked:
     def blob_id(self, path: str) -> str | None:
         return None if path in self._extra else self.index.blob_id(path)
 
+    def changed_since_head(self) -> Sequence[tuple[str, str, str]]:
+        return self.index.changed_since_head()
+
 
 def _layer_context(graph: LayerGraph, path: str) -> tuple[object, ...]:
     """Everything about the layers reaching ``path`` that a rule may read, membership included.

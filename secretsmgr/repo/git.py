@@ -310,6 +310,23 @@ def staged_changes(root: Path, commit: str) -> list[tuple[str, str, str]]:
         out = _run(root, ["diff-index", "--cached", "-z", "--no-renames", commit, "--", "."])
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         raise _not_usable(root, exc) from exc
+    return _old_sides(out, prefix)
+
+
+def worktree_changes(root: Path) -> list[tuple[str, str, str]]:
+    """(mode, blob id, path) in HEAD of every path under ``root`` the working tree changes
+    (``diff-index HEAD``: stat-dirty files may be listed too); empty outside git or before the
+    first commit."""
+    try:
+        prefix = _show_prefix(root)
+        out = _run(root, ["diff-index", "-z", "--no-renames", "HEAD", "--", "."])
+    except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError, ConfigError):
+        return []
+    return _old_sides(out, prefix)
+
+
+def _old_sides(out: bytes, prefix: str) -> list[tuple[str, str, str]]:
+    """The old side (mode, blob id, path below ``prefix``) of each ``diff-index -z`` entry."""
     parts = _zsplit(out)
     changes: list[tuple[str, str, str]] = []
     for meta, path in zip(parts[0::2], parts[1::2], strict=False):

@@ -27,7 +27,7 @@ from secretsmgr.repo.settings import (
     load_settings,
     resolve_cluster_key,
 )
-from secretsmgr.repo.snapshot import Snapshot, WorktreeSnapshot
+from secretsmgr.repo.snapshot import Snapshot, WorktreeSnapshot, head_versions
 from secretsmgr.repo.sopsconfig import (
     SOPS_CONFIG_NAME,
     SopsConfig,
@@ -97,6 +97,9 @@ class Inventory:
     # rules whose files no live layer applies, beside rules whose files one does (a rule for
     # .github/secrets naming a CI key): they name no cluster key (see _flux_free)
     flux_free_rules: frozenset[RuleId] = frozenset()
+    # files HEAD holds with SOPS metadata that this state (the index, the working tree) holds
+    # without: decrypted in place (``sops -d -i``) and about to be committed in clear
+    lost_since_head: tuple[str, ...] = ()
 
     def live_for(self, cluster: str | None) -> LiveKeys | None:
         """The live keys read for ``cluster``'s own context, if any."""
@@ -475,12 +478,15 @@ def load_inventory(
         if parallel
         else 1
     )
-    for result in ordered_map(scan, readable, workers):
+    plain: list[str] = []  # read, and no SOPS metadata now
+    for rel, result in zip(readable, ordered_map(scan, readable, workers), strict=True):
         if result is None:
             continue
         entry, found = result
         if entry is not None:
             entries.append(entry)
+        if entry is None or not (entry.has_metadata or entry.error is not None):
+            plain.append(rel)
         for name, items in found.items():
             hits[name].extend(items)
 
@@ -519,6 +525,7 @@ def load_inventory(
         rule_keys=MappingProxyType(rules),
         live=lives,
         flux_free_rules=free,
+        lost_since_head=_lost_since_head(snap, plain),
     )
 
 
@@ -665,6 +672,24 @@ def _apart(folder: str, paths: Sequence[str]) -> bool:
         p and folder != p and not folder.startswith(p + "/") and not p.startswith(folder + "/")
         for p in paths
     )
+
+
+def _lost_since_head(snap: Snapshot, plain: Sequence[str]) -> tuple[str, ...]:
+    """The files of ``plain`` (no SOPS metadata now) that HEAD holds with SOPS metadata.
+
+    Only a file the state changes since HEAD can have lost it: one git call lists those, and
+    only their HEAD blobs are read (sweep 28, HortaFCUL/infra: ``sops -d -i`` of an Authelia
+    ConfigMap, a ``.yaml`` under an ``encrypted_regex`` rule and named like no SOPS file, was
+    committed with its JWT and session secrets in clear, and ``check`` passed it). A commit
+    (HEAD itself, a past one) loses nothing; a file deleted or renamed is no loss.
+    """
+    old = head_versions(snap, frozenset(plain))
+    lost: list[str] = []
+    for rel, data in old.items():
+        entry = scan_file(rel, data).sops
+        if entry is not None and entry.has_metadata:
+            lost.append(rel)
+    return tuple(sorted(lost))
 
 
 def _lives(given: LiveKeys | Sequence[LiveKeys] | None) -> tuple[LiveKeys, ...]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from secretsmgr.errors import ConfigError
 from secretsmgr.repo import git
 from secretsmgr.repo.root import list_repo_files
 
@@ -52,6 +53,44 @@ class Snapshot(Protocol):
     def blob_id(self, path: str) -> str | None:
         """The git blob id of ``path`` in this snapshot; None when it has none (worktree)."""
         ...
+
+
+@runtime_checkable
+class BesideHead(Protocol):
+    """A state that comes after HEAD (the index, the working tree): what it changes."""
+
+    def changed_since_head(self) -> Sequence[tuple[str, str, str]]:
+        """(mode, blob id in HEAD, path) of every path this state changes since HEAD; a path
+        it adds has blob ``"0"*``; empty outside git and before the first commit."""
+        ...
+
+
+def head_versions(snap: Snapshot, wanted: Collection[str]) -> dict[str, bytes]:
+    """HEAD's bytes of each file of ``wanted`` that ``snap`` changes since HEAD (a regular file
+    in HEAD at that path); empty when ``snap`` is no state after HEAD (a commit).
+
+    One git call lists the changes; only the blobs of ``wanted`` among them are read.
+    """
+    if not wanted or not isinstance(snap, BesideHead):
+        return {}
+    blobs = {
+        path: blob
+        for mode, blob, path in snap.changed_since_head()
+        if path in wanted and mode in _FILE_MODES and set(blob) != {"0"}
+    }
+    if not blobs:
+        return {}
+    reader = git.BlobReader(snap.root)
+    out: dict[str, bytes] = {}
+    try:
+        for path, blob in blobs.items():
+            try:
+                out[path] = reader.read(blob)
+            except OSError:
+                continue  # a blob git cannot give (a shallow or partial clone): no answer
+    finally:
+        reader.close()
+    return out
 
 
 class WorktreeSnapshot:
@@ -100,6 +139,10 @@ class WorktreeSnapshot:
     def blob_id(self, path: str) -> str | None:
         """Files on disk have no blob id (they may differ from every blob)."""
         return None
+
+    def changed_since_head(self) -> Sequence[tuple[str, str, str]]:
+        """What the working tree changes since HEAD (``diff-index HEAD``)."""
+        return git.worktree_changes(self._root)
 
 
 class _GitSnapshot:
@@ -202,6 +245,14 @@ class IndexSnapshot(_GitSnapshot):
         self._memo_size = 0
 
     _MEMO_BYTES = 64 * 1024 * 1024  # files kept in memory: a run reads many of them twice
+
+    def changed_since_head(self) -> Sequence[tuple[str, str, str]]:
+        """What the index changes since HEAD (``diff-index --cached HEAD``); empty before the
+        first commit."""
+        try:
+            return git.staged_changes(self._root, "HEAD")
+        except ConfigError:
+            return ()  # no commit yet: nothing to compare with
 
     def read(self, path: str) -> bytes:
         """The staged bytes of ``path``."""

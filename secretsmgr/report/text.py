@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from secretsmgr.audit.finding import (
+    DECRYPTED_SINCE_HEAD,
     LOST_METADATA,
     NO_SOPS_CONFIG,
     YAML_FIRST,
@@ -224,7 +225,8 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
     findings = by_path(report)
     blocked = [p for p, here in findings.items() if worst(here) is Severity.ERROR]
     plaintext = all(
-        f.rule in PLAINTEXT_RULES and not (f.fix or "").startswith((LOST_METADATA, YAML_FIRST))
+        f.rule in PLAINTEXT_RULES
+        and not (f.fix or "").startswith((LOST_METADATA, YAML_FIRST, DECRYPTED_SINCE_HEAD))
         for path in blocked
         for f in findings[path]
         if f.severity is Severity.ERROR

@@ -1,4 +1,5 @@
-"""SM002 missing-sops-metadata: a file named like a SOPS file that was never encrypted."""
+"""SM002 missing-sops-metadata: a file named like a SOPS file that was never encrypted, or one
+HEAD holds encrypted that is now without its sops block (decrypted in place)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from secretsmgr.audit.context import AuditContext, own_rule_fix, restore_metadata_hint
-from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.audit.finding import DECRYPTED_SINCE_HEAD, Finding, Rule, RuleId, Severity
 from secretsmgr.audit.rules.sm001_plaintext_secret import rename_hint
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry, is_named_sops
@@ -37,7 +38,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
     A template (every value it would encrypt is a placeholder such as ``${VAR}``) or an empty
     file (nothing it would encrypt) is reported as information only: it holds no secret.
+    A file HEAD holds encrypted and this state without metadata, under any name, is an error
+    (the inventory's ``lost_since_head``).
     """
+    lost = set(ctx.repo.lost_since_head)
+    deferred: set[str] = set()
     for entry in ctx.repo.sops_files:
         if not entry.named or entry.has_metadata or entry.error is not None:
             continue
@@ -76,10 +81,28 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 fix=restore_metadata_hint(entry.path),
             )
             continue
+        if entry.path in lost:
+            deferred.add(entry.path)
+            continue  # decrypted in place: reported below, with HEAD's copy as the fix
         yield RULE.finding(
             entry.path,
             "named like a SOPS file but has no SOPS metadata: it is stored in plaintext",
             fix=_fix(ctx, entry),
+        )
+    named = {e.path for e in ctx.repo.sops_files if e.named and not e.has_metadata}
+    for path in ctx.repo.lost_since_head:
+        if path in named and path not in deferred:
+            continue  # named: an empty file, a template, ENC[…] values were said so above
+        # sweep 28, HortaFCUL/infra: `sops -d -i` of a ConfigMap under an encrypted_regex
+        # rule, committed with its secrets in clear; no name said SOPS, so nothing else saw it
+        yield RULE.finding(
+            path,
+            "encrypted at HEAD, now without its sops block (decrypted in place?): its values "
+            "would be committed in clear",
+            fix=(
+                f"{DECRYPTED_SINCE_HEAD}: git checkout HEAD -- {sh_path(path)} (or "
+                f"encrypt it again: secretsmgr encrypt -i {sh_path(path)})"
+            ),
         )
 
 
@@ -116,7 +139,7 @@ RULE = Rule(
     name="missing-sops-metadata",
     severity=Severity.ERROR,
     needs=frozenset(),
-    summary="A *.enc.* file with no SOPS metadata",
+    summary="A *.enc.* file with no SOPS metadata, or a file decrypted since HEAD",
     check=check,
     detect=detect,
     hit_type=PlainNamedValue,

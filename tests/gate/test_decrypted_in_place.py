@@ -1,0 +1,99 @@
+"""A file HEAD holds encrypted, staged (or on disk) without its sops block: ``sops -d -i``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.audit.engine import run_audit
+from tests.audit.helpers import K1, enc, flux_kustomization, sops_yaml, write
+from tests.cli.runner import run
+from tests.conftest import git
+
+from .helpers import commit, found, judge, stage
+
+CONFIG = "apps/authelia-config.yaml"
+# sweep 28, HortaFCUL/infra: an Authelia ConfigMap, encrypted by a `.*\.yaml` rule's
+# encrypted_regex, named like no SOPS file
+PLAIN = (
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: authelia-config\n  namespace: auth\n"
+    "data:\n  configuration.yml: |\n    jwt_secret: Xq3vR8tLm2NwP7sKd9FhJ4cB\n"
+    "    session:\n      secret: Hn5Wc2Lp8Rt4Yv7Bx3Kd6Mq9\n"
+)
+OTHER = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\ndata:\n  level: info\n"
+
+
+def _repo(root: Path, *, committed: bool = True) -> Path:
+    write(root, ".sops.yaml", sops_yaml((r".*\.yaml", [K1])))
+    write(root, ".secretsmgr.yaml", f"cluster_key: {K1}\n")
+    write(root, "clusters/prod/apps.yaml", flux_kustomization("apps", "./apps"))
+    write(root, CONFIG, enc(PLAIN))
+    write(root, "apps/plain.yaml", OTHER)
+    git(root, "init", "-q", "-b", "main")
+    if committed:
+        commit(root, "state")
+    return root
+
+
+def _lost(report_findings: set[tuple[str, str]]) -> set[str]:
+    return {path for rule, path in report_findings if rule == "SM002"}
+
+
+def test_check_blocks_a_file_decrypted_in_place_and_staged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _repo(tmp_path / "r")
+    assert _lost(found(judge(root, []))) == set()
+    stage(root, CONFIG, PLAIN)
+    stage(root, "apps/plain.yaml", OTHER + "  more: yes\n")  # never encrypted: no loss
+    code, out, err = run(["--repo", str(root), "check"], capsys)
+    assert code == 1, (out, err)
+    assert f"{CONFIG}: SM002" in out + err
+    assert "apps/plain.yaml: SM002" not in out + err
+    assert "Xq3vR8tLm2NwP7sKd9FhJ4cB" not in out + err
+    report = judge(root)
+    assert _lost(found(report)) == {CONFIG}
+    fix = next(f.fix for f in report.findings if f.rule == "SM002")
+    assert fix is not None and f"git checkout HEAD -- {CONFIG}" in fix
+    # the fix given works: HEAD's encrypted copy back, nothing to report
+    git(root, "checkout", "HEAD", "--", CONFIG)
+    assert _lost(found(judge(root, [CONFIG]))) == set()
+
+
+def test_audit_reports_the_working_tree_copy_and_check_the_index_only(tmp_path: Path) -> None:
+    root = _repo(tmp_path / "r")
+    write(root, CONFIG, PLAIN)  # decrypted on disk, not staged
+    assert _lost(found(run_audit(root))) == {CONFIG}
+    assert _lost(found(judge(root, None))) == set()  # the index still holds it encrypted
+    git(root, "add", CONFIG)
+    assert _lost(found(judge(root, None))) == {CONFIG}
+
+
+def test_no_head_no_rename_no_loss(tmp_path: Path) -> None:
+    root = _repo(tmp_path / "r", committed=False)
+    stage(root, CONFIG, PLAIN)  # a first commit: nothing to compare with
+    assert _lost(found(judge(root))) == set()
+    assert _lost(found(run_audit(root))) == set()
+    stage(root, CONFIG, enc(PLAIN))
+    commit(root, "encrypted")
+    git(root, "mv", CONFIG, "apps/moved.yaml")
+    stage(root, "apps/moved.yaml", PLAIN)  # renamed: HEAD has no file at the new path
+    assert _lost(found(judge(root))) == set()
+    git(root, "reset", "-q", "--hard")
+    stage(root, CONFIG, PLAIN)
+    assert _lost(found(judge(root))) == {CONFIG}
+
+
+def test_the_cache_does_not_answer_for_another_head(tmp_path: Path) -> None:
+    """The same plaintext blob, judged when HEAD held it in clear and when HEAD held it
+    encrypted: the second is a loss whatever the cache knows of the blob."""
+    root = _repo(tmp_path / "r", committed=False)
+    stage(root, CONFIG, PLAIN)
+    commit(root, "in clear first")
+    stage(root, CONFIG, PLAIN + "    other: 1\n")
+    assert _lost(found(judge(root))) == set()
+    stage(root, CONFIG, enc(PLAIN))
+    commit(root, "encrypted")
+    stage(root, CONFIG, PLAIN + "    other: 1\n")
+    assert _lost(found(judge(root))) == {CONFIG}
