@@ -284,19 +284,10 @@ def begin(
             what="the new cluster key",
         )
     elif configs:
-        # no file to re-encrypt (every one left alone: PGP files Flux decrypts with its PGP
-        # key): the new identity is still stored before the files that name it (the review:
-        # begin committed next_cluster_key and kept the key nowhere)
-        if pending is None:
-            stored_in = store.store(new_secret)
-        try:
-            configs_commit = write_configs(root, request)
-        except RotatedNotCommittedError:
-            raise  # the files name it: kept
-        except Exception:
-            if pending is None and not _recorded(root, new):
-                store.discard(new)
-            raise
+        new_key = None if pending is not None else (new_secret, new)
+        stored_in, configs_commit = store_then_write(
+            root, request, store, new_key, lambda: _recorded(root, new)
+        )
     return StepResult(
         old_key=old,
         new_key=new,
@@ -312,6 +303,29 @@ def begin(
         commit=configs_commit,
         left=tuple(e.path for e in ctx.sops_files if not in_rotation(ctx, e, old)),
     )
+
+
+def store_then_write(
+    root: Path,
+    request: RotationRequest,
+    store: IdentityStore,
+    new: tuple[str, str] | None,
+    recorded: Callable[[], bool],
+) -> tuple[str | None, str | None]:
+    """(where the new identity went, the commit) of a begin step with no file to re-encrypt
+    (every one left alone: PGP files Flux decrypts with its PGP key): ``new`` (secret,
+    public), when begin made it, is stored before the settings that name it are written, and
+    discarded again if they are not (the review: begin committed next_cluster_key and kept
+    the key nowhere)."""
+    stored_in = store.store(new[0]) if new is not None else None
+    try:
+        return stored_in, write_configs(root, request)
+    except RotatedNotCommittedError:
+        raise  # the files name it: kept
+    except Exception:
+        if new is not None and not recorded():
+            store.discard(new[1])
+        raise
 
 
 def begin_identity(

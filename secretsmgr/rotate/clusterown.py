@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from secretsmgr.errors import RefusedError, RotatedNotCommittedError, UsageError
+from secretsmgr.errors import RefusedError, UsageError
 from secretsmgr.fsutil import read_optional
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.manifest import entry_text
@@ -48,8 +48,8 @@ from secretsmgr.rotate.clusterkey import (
     run_begin,
     secret_of,
     step_configs,
+    store_then_write,
     valid_sops_files,
-    write_configs,
 )
 from secretsmgr.rotate.faults import FaultHook
 from secretsmgr.rotate.finishgate import check_cluster
@@ -209,16 +209,10 @@ def begin(
     elif configs:
         # no file to re-encrypt (PGP files Flux decrypts with its PGP key, sweep 28): the new
         # identity is stored before the files that name it, as for the one cluster key
-        if pending is None:
-            stored_in = store.store(new_secret)
-        try:
-            configs_commit = write_configs(root, request)
-        except RotatedNotCommittedError:
-            raise  # the files name it: kept
-        except Exception:
-            if pending is None and not _recorded(root, cluster, new):
-                store.discard(new)
-            raise
+        new_key = None if pending is not None else (new_secret, new)
+        stored_in, configs_commit = store_then_write(
+            root, request, store, new_key, lambda: _recorded(root, cluster, new)
+        )
     return StepResult(
         old_key=old,
         new_key=new,
