@@ -283,7 +283,9 @@ _STAND_IN = re.compile(
     # a variable's name in capitals a script fills in (sweep 28, vincentserpoul/gitops-infra:
     # `superUserPassword: DB_PASSWORD`, replaced by sed before sops encrypts it): words, the
     # last one a credential's, letters only (HUNTER2_PASS is a password: the review of sweep 6)
-    r"(?-i:(?:[A-Z]+_){1,5}(?:PASSWORD|PASSWD|PASS|PWD|TOKEN|SECRET|API_KEY|APIKEY|KEY))|"
+    # (not KEY, SECRET or PASS: `CORRECT_HORSE_BATTERY_KEY`, `ACME_PROD_PASS` are passphrases
+    # a person may choose, the fourth review of stop 34)
+    r"(?-i:(?:[A-Z]+_){1,4}(?:PASSWORD|PASSWD|TOKEN|API_KEY|APIKEY))|"
     # what to generate, in capital words (sweep 25, fabricesemti80's sanitized traefik values:
     # ``SOMETHING-RANDOM-BASE64``; ``GENERATE-A-RANDOM-STRING``); never a random run after it
     rf"(?-i:(?:(?:SOMETHING|SOME|GENERATE|A|AN)[_-]+){{0,3}}RANDOM(?:[_-]+{_WORD}){{0,4}})|"

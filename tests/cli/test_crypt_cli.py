@@ -796,8 +796,7 @@ def test_encrypt_refuses_a_rule_that_would_encrypt_no_value_of_the_file(
     code, out, err = run(["encrypt", "-i", str(target)], capsys)
     assert code == 1 and out == ""
     assert_clean_error(err, SECRET_VALUE)
-    # env.name API_KEY is a variable's name (a stand-in since sweep 28): the value is named
-    assert "would encrypt no value of this file: env.value and every other value" in err
+    assert "would encrypt no value of this file: env.name and every other value" in err
     assert "creation rule of its own" in err
     assert target.read_bytes() == before
     # one value the rule encrypts, or nothing but placeholders and structure: written

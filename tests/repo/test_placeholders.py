@@ -173,6 +173,10 @@ def test_a_secret_mentioning_such_a_word_is_none() -> None:
         "RANDOM_Q7X2K9WZ4P8M3N6V",
         "Q7X2K9WZ_PASSWORD",  # a random run, not a word
         "Db_Password",
+        # the fourth review: passphrases a person may choose in capitals
+        "CORRECT_HORSE_BATTERY_KEY",
+        "TROUBADOR_ORANGE_STAPLE_SECRET",
+        "ACME_PROD_PASS",
         "SOMETHING-RANDOM-Xq9vLw2p",
         "random-kangaroo-velvet",  # a passphrase in lower case
         # a marker's form around a random run

@@ -181,8 +181,7 @@ def test_a_sops_file_whose_rule_encrypts_no_value_is_reported(tmp_path: Path) ->
         ("apps/app.values.enc.yaml", Severity.ERROR, "env.value")
     ]
     assert found[0].message.startswith("no value is encrypted: the file's rule (encrypted_regex")
-    # env.name API_KEY is a variable's name (a stand-in since sweep 28), no value in clear
-    assert "and 1 more value in clear" in found[0].message
+    assert "and 2 more values in clear" in found[0].message
     assert "sk-Xk9f" not in found[0].message
 
 
