@@ -171,7 +171,11 @@ _PARAMETER_KEY = re.compile(
     r"rounds|digest|curve)$"
 )
 _SHORT_TOKEN = re.compile(r"^[\w.+-]{1,40}$")
-_SWITCH = frozenset(("true", "false", "yes", "no", "on", "off", "enabled", "disabled"))
+# (and what turns a thing off or leaves it to its default: sweep 29, Rojikku/home-ops's rclone
+# `RCLONE_CONFIG_NAS_MD5SUM_COMMAND: none` beside substituted secrets, 28 errors)
+_SWITCH = frozenset(
+    ("true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "null", "auto")
+)
 # An HTTP address with no path, credentials or query (``http://plex.media:32400``): where a
 # service is; a webhook or push URL holds its token in its path or host's scheme.
 _PLAIN_URL = re.compile(r"^https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?/?$")

@@ -240,6 +240,9 @@ def test_settings_beside_substituted_secrets_are_no_plaintext_secret(tmp_path: P
                     "POSTGRES_PORT": "5432",
                     "NUXT_STORAGE_DRIVER": "cloudflare",
                     "username": "postgres",
+                    # sweep 29, Rojikku/home-ops: rclone's hash commands turned off (28 errors)
+                    "RCLONE_CONFIG_NAS_MD5SUM_COMMAND": "none",
+                    "RCLONE_CONFIG_NAS_HASHES": "none",
                     # still secrets, substituted neighbours or not
                     "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI-K7MDENG-bPxRfiCYzzzzzzzzzz",
                     "DB_URL": "postgres://app:Tr0ub4dor-and-3@db:5432/app",
