@@ -210,6 +210,9 @@ _SECRET_FIELD = re.compile(r"[a-z]Secrets?$")
 # The same word inside camel case (``sonarSecretProperties``): only a name that says it is a
 # Secret's (``sonarqube-properties-secret``) is taken for one.
 _SECRET_INSIDE_FIELD = re.compile(r"[a-z]Secrets?(?:Properties|Name|Ref|Config|Configuration)$")
+# A field that names an object of a secret store's kind (the Secrets Store CSI driver's
+# ``secretProviderClass``, External Secrets' ``secretStore``; sweep 29, RamonCollazo)
+_SECRET_KIND_FIELD = re.compile(r"(?i)(?:^|[._-])secret[_-]?(?:provider[_-]?class|store)$")
 _SECRET_OBJECT = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*-(?:secrets?|creds|credentials)$")
 # ``<secret>/<key>``: a Secret's name and one of its keys (the netbird chart's
 # ``envFromSecret: {RELAY_PASSWORD: netbird/relayPassword}`` maps a variable to one).
@@ -597,6 +600,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None  # envFromSecret: grafana names a Secret (a UUID there is a client secret)
     if _SECRET_INSIDE_FIELD.search(key) and len(value) <= 63 and _SECRET_OBJECT.match(value):
         return None  # sonarSecretProperties: sonarqube-properties-secret names a Secret
+    if _SECRET_KIND_FIELD.search(key) and len(value) <= 63 and _DNS_NAME.match(value):
+        return None  # secretProviderClass: infisical-oci names a SecretProviderClass
     key = split_camel(key)  # clientId -> client_Id: one rule for both spellings
     if _IDENTIFIER_KEY.search(key):
         return None

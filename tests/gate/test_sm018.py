@@ -264,6 +264,9 @@ def test_names_of_secrets_and_password_settings_are_no_credentials() -> None:
         ("FORGEJO__security__PASSWORD_COMPLEXITY", "lower,upper"),
         # sweep 11 (trosvald/home-ops): the SonarQube chart's field naming a Secret
         ("sonarSecretProperties", "sonarqube-properties-secret"),
+        # sweep 29 (RamonCollazo/kube-homelab): the CSI driver's SecretProviderClass, by name
+        ("secretProviderClass", "infisical-oci"),
+        ("secretStore", "vault-backend"),
         # sweep 11 (h3mmy/bloopySphere): a disk's /dev/disk/by-id name, a serial in it
         ("NODE_1_DEVICE_0", "nvme-Sabrent_Rocket_Q_4TB_A4F1070B1C3D27E5F8A9"),
     ):
@@ -274,6 +277,7 @@ def test_names_of_secrets_and_password_settings_are_no_credentials() -> None:
         # inside camel case, only a name that says it is a Secret's
         ("sonarSecretProperties", "sonarqube-properties"),
         ("adminSecretValue", "Tr0ub4dor-and-3"),
+        ("secretProviderClass", "Xk9mP2vL7qR4wT8n"),  # no object's name
         # the disk-name shape exempts entropy alone: a password's key is still a keyword hit
         ("password", "nvme-Sabrent_Rocket_Q_4TB_A4F1070B1C3D27E5F8A9"),
         ("token", "nvme-Q7mZp9K2xR4tY8uWb3N"),
