@@ -225,7 +225,8 @@ def plan_init(
         for layer in inv.layers.layers
         if layer.files & sops_paths and not layer.decrypts_sops
     )
-    notes += _unsent_note(inv)
+    targets = _export_targets(inv)
+    notes += _unsent_note(inv, targets)
     ignored = _ignored(
         root, [*(f.path for f in files if f.state is not FileState.NOT_WRITTEN), adopt.changelog]
     )
@@ -250,7 +251,7 @@ def plan_init(
             inv, secret_name, [f for k in sops.kept for f in k.folders]
         )
         or (sops.written and bool(pgp)),
-        targets=_export_targets(inv),
+        targets=targets,
         controller_key=inv.layers.controller_key_clusters({e.path for e in inv.sops_files}),
         controller_secret=_one(inv.layers.controller_age_secrets),
         controller_namespace={
@@ -280,16 +281,18 @@ def _export_targets(inv: Inventory) -> dict[str | None, tuple[tuple[str, str], .
     return {cluster: holding.get(cluster) or pairs for cluster, pairs in local.items()}
 
 
-def _unsent_note(inv: Inventory) -> list[str]:
+def _unsent_note(
+    inv: Inventory, targets: Mapping[str | None, tuple[tuple[str, str], ...]]
+) -> list[str]:
     """A note on the Secrets decrypting Kustomizations of this checkout read that the key is
     not sent to (they apply no SOPS file of it): Flux fails each while its Secret is missing
     (sweep 26, QNimbus/home-ops: twelve app namespaces' copies a ClusterExternalSecret makes)."""
-    targets = {pair for pairs in _export_targets(inv).values() for pair in pairs}
+    sent = {pair for pairs in targets.values() for pair in pairs}
     # layers of this checkout only: a tenant's over a source of its own holds its own key
     local = inv.layers.decryption_secrets(local=True)
     every = {pair for pairs in local.values() for pair in pairs}
-    unsent = sorted(every - targets)
-    if not unsent or not targets:
+    unsent = sorted(every - sent)
+    if not unsent or not sent:
         return []
     shown = ", ".join(f"{ns}/{name}" for ns, name in unsent[:3])
     more = f" and {len(unsent) - 3} more" if len(unsent) > 3 else ""

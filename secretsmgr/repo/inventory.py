@@ -525,7 +525,8 @@ def load_inventory(
         rule_keys=MappingProxyType(rules),
         live=lives,
         flux_free_rules=free,
-        lost_since_head=_lost_since_head(snap, plain),
+        # a finding's fact: a run that judges nothing (rotate, encrypt, key) makes no git call
+        lost_since_head=_lost_since_head(snap, plain) if detectors else (),
     )
 
 

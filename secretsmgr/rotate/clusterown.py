@@ -31,7 +31,7 @@ from secretsmgr.keys.manifest import entry_text
 from secretsmgr.keys.protocols import IdentitySet
 from secretsmgr.plural import plural
 from secretsmgr.repo.inventory import Inventory, load_inventory
-from secretsmgr.repo.pgpkeys import on_flux_pgp
+from secretsmgr.repo.pgpkeys import on_flux_pgp, repository_pgp_ids
 from secretsmgr.repo.settings import (
     SETTINGS_NAME,
     Settings,
@@ -104,13 +104,14 @@ def _scope(ctx: Inventory, key: str, *also: str) -> list[SopsEntry]:
     """The SOPS files that carry ``key`` (or any of ``also``), or that the policy puts it on."""
     valid_sops_files(ctx)  # refuses a SOPS file that cannot be read: it may carry the key
     keys = {key, *also}
+    named = repository_pgp_ids(ctx)  # asked of every file: read the rules once
     out = []
     for entry in ctx.sops_files:
         sf = entry.sops_file
         if sf is None:
             continue
         carried = bool(keys & set(sf.metadata.age_recipients))
-        if not carried and on_flux_pgp(ctx, entry):
+        if not carried and on_flux_pgp(ctx, entry, named):
             # Flux decrypts it with the repository's PGP key, as in_rotation leaves it (sweep
             # 28, Serubin/flux-infra: after init put each cluster's age key in the PGP rule,
             # --begin --cluster refused over every PGP-only file, for ever)
