@@ -20,6 +20,7 @@ from secretsmgr.errors import UsageError
 from secretsmgr.keys.bech32 import is_age_recipient
 from secretsmgr.repo.clusterkeys import RuleId, RuleKeys, chosen_keys, key_notes, rule_keys
 from secretsmgr.repo.flux import LayerGraph, UseKind, find_layers
+from secretsmgr.repo.lost import LostFile, lost_since_head
 from secretsmgr.repo.scan import Detector, InventoryCache, ScannedFile, detect_all, scan_file
 from secretsmgr.repo.settings import (
     SETTINGS_NAME,
@@ -27,7 +28,7 @@ from secretsmgr.repo.settings import (
     load_settings,
     resolve_cluster_key,
 )
-from secretsmgr.repo.snapshot import Snapshot, WorktreeSnapshot, head_versions
+from secretsmgr.repo.snapshot import Snapshot, WorktreeSnapshot
 from secretsmgr.repo.sopsconfig import (
     SOPS_CONFIG_NAME,
     SopsConfig,
@@ -98,8 +99,9 @@ class Inventory:
     # .github/secrets naming a CI key): they name no cluster key (see _flux_free)
     flux_free_rules: frozenset[RuleId] = frozenset()
     # files HEAD holds with SOPS metadata that this state (the index, the working tree) holds
-    # without: decrypted in place (``sops -d -i``) and about to be committed in clear
-    lost_since_head: tuple[str, ...] = ()
+    # without: decrypted in place (``sops -d -i``), or decrypted and renamed, and about to be
+    # committed in clear
+    lost_since_head: tuple[LostFile, ...] = ()
 
     def live_for(self, cluster: str | None) -> LiveKeys | None:
         """The live keys read for ``cluster``'s own context, if any."""
@@ -526,7 +528,7 @@ def load_inventory(
         live=lives,
         flux_free_rules=free,
         # a finding's fact: a run that judges nothing (rotate, encrypt, key) makes no git call
-        lost_since_head=_lost_since_head(snap, plain) if detectors else (),
+        lost_since_head=lost_since_head(snap, plain) if detectors else (),
     )
 
 
@@ -673,24 +675,6 @@ def _apart(folder: str, paths: Sequence[str]) -> bool:
         p and folder != p and not folder.startswith(p + "/") and not p.startswith(folder + "/")
         for p in paths
     )
-
-
-def _lost_since_head(snap: Snapshot, plain: Sequence[str]) -> tuple[str, ...]:
-    """The files of ``plain`` (no SOPS metadata now) that HEAD holds with SOPS metadata.
-
-    Only a file the state changes since HEAD can have lost it: one git call lists those, and
-    only their HEAD blobs are read (sweep 28, HortaFCUL/infra: ``sops -d -i`` of an Authelia
-    ConfigMap, a ``.yaml`` under an ``encrypted_regex`` rule and named like no SOPS file, was
-    committed with its JWT and session secrets in clear, and ``check`` passed it). A commit
-    (HEAD itself, a past one) loses nothing; a file deleted or renamed is no loss.
-    """
-    old = head_versions(snap, frozenset(plain))
-    lost: list[str] = []
-    for rel, data in old.items():
-        entry = scan_file(rel, data).sops
-        if entry is not None and entry.has_metadata:
-            lost.append(rel)
-    return tuple(sorted(lost))
 
 
 def _lives(given: LiveKeys | Sequence[LiveKeys] | None) -> tuple[LiveKeys, ...]:

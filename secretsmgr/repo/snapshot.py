@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -20,7 +20,7 @@ from secretsmgr.repo.root import list_repo_files
 
 # Regular files (plain and executable); symlinks (120000) and submodules (160000) are not files
 # of the repository as kustomize reads them from a checkout.
-_FILE_MODES = frozenset({"100644", "100755"})
+FILE_MODES = frozenset({"100644", "100755"})  # a regular file's modes in git
 
 
 class Snapshot(Protocol):
@@ -63,34 +63,6 @@ class BesideHead(Protocol):
         """(mode, blob id in HEAD, path) of every path this state changes since HEAD; a path
         it adds has blob ``"0"*``; empty outside git and before the first commit."""
         ...
-
-
-def head_versions(snap: Snapshot, wanted: Collection[str]) -> dict[str, bytes]:
-    """HEAD's bytes of each file of ``wanted`` that ``snap`` changes since HEAD (a regular file
-    in HEAD at that path); empty when ``snap`` is no state after HEAD (a commit).
-
-    One git call lists the changes; only the blobs of ``wanted`` among them are read.
-    """
-    if not wanted or not isinstance(snap, BesideHead):
-        return {}
-    blobs = {
-        path: blob
-        for mode, blob, path in snap.changed_since_head()
-        if path in wanted and mode in _FILE_MODES and set(blob) != {"0"}
-    }
-    if not blobs:
-        return {}
-    reader = git.BlobReader(snap.root)
-    out: dict[str, bytes] = {}
-    try:
-        for path, blob in blobs.items():
-            try:
-                out[path] = reader.read(blob)
-            except OSError:
-                continue  # a blob git cannot give (a shallow or partial clone): no answer
-    finally:
-        reader.close()
-    return out
 
 
 class WorktreeSnapshot:
@@ -155,7 +127,7 @@ class _GitSnapshot:
     def __init__(self, root: Path, entries: Sequence[tuple[str, str, str]]) -> None:
         self._root = root
         self.entries = {path: (mode, blob) for mode, blob, path in entries}
-        self._blobs = {path: blob for mode, blob, path in entries if mode in _FILE_MODES}
+        self._blobs = {path: blob for mode, blob, path in entries if mode in FILE_MODES}
         self._link_blobs = {path: blob for mode, blob, path in entries if mode == "120000"}
         self._paths = tuple(sorted({*self._blobs, *self._link_blobs}))
         self._reader = git.BlobReader(root)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -70,19 +72,82 @@ def test_audit_reports_the_working_tree_copy_and_check_the_index_only(tmp_path: 
     assert _lost(found(judge(root, None))) == {CONFIG}
 
 
-def test_no_head_no_rename_no_loss(tmp_path: Path) -> None:
+def test_no_head_no_loss(tmp_path: Path) -> None:
     root = _repo(tmp_path / "r", committed=False)
     stage(root, CONFIG, PLAIN)  # a first commit: nothing to compare with
     assert _lost(found(judge(root))) == set()
     assert _lost(found(run_audit(root))) == set()
     stage(root, CONFIG, enc(PLAIN))
     commit(root, "encrypted")
-    git(root, "mv", CONFIG, "apps/moved.yaml")
-    stage(root, "apps/moved.yaml", PLAIN)  # renamed: HEAD has no file at the new path
+    git(root, "mv", CONFIG, "apps/moved.yaml")  # renamed, still encrypted: no loss
     assert _lost(found(judge(root))) == set()
     git(root, "reset", "-q", "--hard")
     stage(root, CONFIG, PLAIN)
     assert _lost(found(judge(root))) == {CONFIG}
+
+
+MOVED = "apps/authelia/config.yaml"
+
+
+def test_check_blocks_a_file_decrypted_and_renamed_in_one_change(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sops -d old > new; git rm old``: no name says SOPS and HEAD has nothing at the new path
+    (sweep 29 and the fourth review: check passed it)."""
+    root = _repo(tmp_path / "r")
+    git(root, "rm", "-q", CONFIG)
+    stage(root, MOVED, PLAIN.replace("namespace: auth", "namespace: auth  # moved"))
+    code, out, err = run(["--repo", str(root), "check"], capsys)
+    assert code == 1, (out, err)
+    assert f"{MOVED}: SM002" in out + err and CONFIG in out + err
+    assert "Xq3vR8tLm2NwP7sKd9FhJ4cB" not in out + err
+    report = judge(root)
+    assert _lost(found(report)) == {MOVED}
+    fix = next(f.fix for f in report.findings if f.rule == "SM002")
+    assert fix is not None
+    # the fix given works: the encrypted file back, the copy gone, nothing to report
+    done = subprocess.run(fix.split(": ", 1)[1].split(" (or")[0], shell=True, cwd=root, check=False)
+    assert done.returncode == 0
+    assert not (root / MOVED).exists() and (root / CONFIG).read_text() == enc_text(root)
+    assert _lost(found(judge(root))) == set()
+
+
+def test_a_link_to_a_decrypted_copy_is_a_loss_too(tmp_path: Path) -> None:
+    root = _repo(tmp_path / "r")
+    git(root, "rm", "-q", CONFIG)
+    stage(root, MOVED, PLAIN)
+    os.symlink("authelia/config.yaml", root / CONFIG)
+    git(root, "add", CONFIG)
+    assert _lost(found(judge(root))) == {MOVED}
+
+
+def test_a_rename_pairs_only_the_same_values_in_clear(tmp_path: Path) -> None:
+    root = _repo(tmp_path / "r")
+    git(root, "rm", "-q", CONFIG)
+    # a template under the new name (the values now come from a variable): no secret in clear
+    templated = PLAIN.replace("Xq3vR8tLm2NwP7sKd9FhJ4cB", "${JWT}").replace(
+        "Hn5Wc2Lp8Rt4Yv7Bx3Kd6Mq9", "${SESSION}"
+    )
+    stage(root, MOVED, templated)
+    assert _lost(found(judge(root))) == set()
+    # another file altogether added beside the deletion
+    stage(root, MOVED, OTHER.replace("name: plain", "name: other"))
+    assert _lost(found(judge(root))) == set()
+    # the same values in clear, one key more: still the decrypted copy
+    stage(root, MOVED, PLAIN + "    extra: 1\n")
+    assert _lost(found(judge(root))) == {MOVED}
+    # the encrypted file kept: the copy is a new plain file like any other (SM018's to judge)
+    git(root, "reset", "-q", "HEAD", "--", CONFIG)
+    git(root, "checkout", "HEAD", "--", CONFIG)
+    assert _lost(found(judge(root))) == set()
+
+
+def enc_text(root: Path) -> str:
+    """HEAD's copy of the encrypted file."""
+    done = subprocess.run(
+        ["git", "show", f"HEAD:{CONFIG}"], cwd=root, capture_output=True, text=True, check=True
+    )
+    return done.stdout
 
 
 def test_the_cache_does_not_answer_for_another_head(tmp_path: Path) -> None:

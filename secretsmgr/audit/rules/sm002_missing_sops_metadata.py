@@ -1,5 +1,6 @@
 """SM002 missing-sops-metadata: a file named like a SOPS file that was never encrypted, or one
-HEAD holds encrypted that is now without its sops block (decrypted in place)."""
+HEAD holds encrypted that is now without its sops block (decrypted in place, or decrypted under
+a new name)."""
 
 from __future__ import annotations
 
@@ -39,9 +40,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     A template (every value it would encrypt is a placeholder such as ``${VAR}``) or an empty
     file (nothing it would encrypt) is reported as information only: it holds no secret.
     A file HEAD holds encrypted and this state without metadata, under any name, is an error
-    (the inventory's ``lost_since_head``).
+    (the inventory's ``lost_since_head``), and so is a new file holding the values of an
+    encrypted file the change deletes.
     """
-    lost = set(ctx.repo.lost_since_head)
+    lost = {f.path for f in ctx.repo.lost_since_head if f.was == f.path}
     deferred: set[str] = set()
     for entry in ctx.repo.sops_files:
         if not entry.named or entry.has_metadata or entry.error is not None:
@@ -90,9 +92,13 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             fix=_fix(ctx, entry),
         )
     named = {e.path for e in ctx.repo.sops_files if e.named and not e.has_metadata}
-    for path in ctx.repo.lost_since_head:
+    for lost_file in ctx.repo.lost_since_head:
+        path = lost_file.path
         if path in named and path not in deferred:
             continue  # named: an empty file, a template, ENC[…] values were said so above
+        if lost_file.was != path:
+            yield _renamed(lost_file.path, lost_file.was)
+            continue
         # sweep 28, HortaFCUL/infra: `sops -d -i` of a ConfigMap under an encrypted_regex
         # rule, committed with its secrets in clear; no name said SOPS, so nothing else saw it
         yield RULE.finding(
@@ -104,6 +110,21 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"encrypt it again: secretsmgr encrypt -i {sh_path(path)})"
             ),
         )
+
+
+def _renamed(path: str, was: str) -> Finding:
+    """A new file holding in clear the values of an encrypted file this change deletes (sweep
+    29 and the fourth review: ``sops -d db.enc.yaml > db.yaml; git rm db.enc.yaml`` passed)."""
+    new, old = sh_path(path), sh_path(was)
+    return RULE.finding(
+        path,
+        f"holds in clear the values of {was}, which HEAD holds encrypted and this change "
+        "deletes (decrypted and renamed?): they would be committed in clear",
+        fix=(
+            f"{DECRYPTED_SINCE_HEAD}: git checkout HEAD -- {old} && git rm -q --cached {new} "
+            f"&& rm {new} (or encrypt the new file: secretsmgr encrypt -i {new})"
+        ),
+    )
 
 
 EDITOR_LEFTOVER = ".decrypted~"
