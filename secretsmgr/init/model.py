@@ -114,6 +114,10 @@ class InitPlan:
     # the kept `.sops.yaml` rule a new secret matches names PGP, KMS or Vault keys too: only
     # sops encrypts to every key it names
     rule_needs_sops: bool = False
+    # clusters none of whose layers decrypts sops (cluster, its layers' labels, whether some
+    # are flux bootstrap's, in gotk-sync.yaml): a first secret there reaches the cluster
+    # encrypted (sweep 30, ttretau/homelab-gitops: the decryption was commented out)
+    no_decryption: tuple[tuple[str | None, tuple[str, ...], bool], ...] = ()
 
     @property
     def changes(self) -> bool:

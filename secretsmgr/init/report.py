@@ -150,6 +150,24 @@ def _kept_rules_step(kept: KeptConfig) -> str:
     )
 
 
+def _no_decryption_step(
+    cluster: str | None, labels: tuple[str, ...], bootstrap: bool, clusters: bool
+) -> str:
+    """No layer of the cluster decrypts sops yet: the first secret would reach it encrypted."""
+    which = f" of cluster {cluster}" if clusters and cluster else ""
+    how = (
+        " (for the Kustomizations flux bootstrap writes in gotk-sync.yaml, as a patches entry "
+        "in the kustomization.yaml beside it: bootstrap rewrites gotk-sync.yaml)"
+        if bootstrap
+        else ""
+    )
+    return (
+        f"no layer{which} decrypts sops yet: give the layers that will apply secrets "
+        f"spec.decryption {{provider: sops, secretRef: {{name: sops-age}}}}{how}; the layers: "
+        f"{', '.join(labels)}"
+    )
+
+
 def next_steps(result: InitResult, output: Path | None) -> list[str]:
     """The numbered steps after a run: the Secret for Flux first."""
     plan = result.plan
@@ -166,6 +184,11 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
             "give these layers sops decryption (spec.decryption: {provider: sops, secretRef: "
             f"{{name: sops-age}}}}): {', '.join(plan.undecrypted)}"
         )
+    steps += [
+        _no_decryption_step(cluster, labels, bootstrap, len(keys) > 1)
+        for cluster, labels, bootstrap in plan.no_decryption
+        if not set(labels) & set(plan.undecrypted)
+    ]
     states = {f.path: f.state for f in plan.files}
     for kept in plan.kept_configs:
         if kept.unnamed:  # encrypt finds no age key in the kept rules (adtennant: PGP keys only)

@@ -54,6 +54,7 @@ from secretsmgr.init.model import (
 )
 from secretsmgr.keys.oskeyring import KeyringAbsentError
 from secretsmgr.keys.protocols import Identity
+from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.git import ignored_paths
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
@@ -261,6 +262,7 @@ def plan_init(
         ignored=ignored,
         kept_configs=sops.kept,
         rules_written=sops.written,
+        no_decryption=_no_decryption(inv),
         pgp_clusters=frozenset(
             cluster
             for entry in inv.sops_files
@@ -386,3 +388,20 @@ def init(
         if dry_run:
             return InitResult(plan)
         return apply_init(plan, options.output)
+
+
+def _no_decryption(inv: Inventory) -> tuple[tuple[str | None, tuple[str, ...], bool], ...]:
+    """The clusters none of whose layers (of this checkout) decrypts sops, with those layers."""
+    by_cluster: dict[str | None, list[Layer]] = {}
+    for layer in inv.layers.layers:
+        if layer.external is None:
+            by_cluster.setdefault(layer.cluster, []).append(layer)
+    return tuple(
+        (
+            cluster,
+            tuple(x.label for x in layers),
+            any(posixpath.basename(x.source) == "gotk-sync.yaml" for x in layers),
+        )
+        for cluster, layers in by_cluster.items()
+        if not any(x.decrypts_sops for x in layers)
+    )

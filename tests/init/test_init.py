@@ -1469,3 +1469,23 @@ def test_secrets_of_kustomizations_without_sops_files_are_named_not_sent_to(
     assert "--namespace tools" not in said  # the key is not sent there
     assert "team-a" not in said
     assert "  1 SOPS file as it is (" in out  # sweep 28: "1 SOPS file as they are"
+
+
+def test_a_cluster_whose_layers_decrypt_nothing_gets_a_decryption_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sweep 30, ttretau/homelab-gitops: no SOPS file yet and the decryption commented out;
+    the steps said nothing until the first secret's audit (SM010)."""
+    from tests.init.helpers import layer
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    layer(repo, "prod", "apps", "apps", decryption=False)
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    (step,) = [line for line in out.splitlines() if "decrypts sops yet" in line]
+    assert "spec.decryption {provider: sops, secretRef: {name: sops-age}}" in step, out
+    assert "prod/apps" in step and "gotk-sync.yaml" in step, step
+    # one decrypting layer is enough: which layers get secrets is the operator's to say
+    other = one_cluster_repo(tmp_path / "other")
+    out, _ = init(other, capsys, "-o", str(tmp_path / "other.agekey"))
+    assert "decrypts sops yet" not in out, out
