@@ -321,9 +321,14 @@ def test_attribute_names_env_macros_and_tls_secret_names_are_no_credentials() ->
         ("basic_auth_password_attribute", "userPassword"),
         ("SASLAUTHD_LDAP_PASSWORD_ATTR", "userPassword"),
         ("secret", "rspamd.mtrnord.blog-tls"),
+        # sweep 30, MatherlyNet/talos-cluster: keycloak-config-cli's lookups
+        ("secret", "$(env:OIDC_CLIENT_SECRET)"),
+        ("clientSecret", "$(file:UTF-8:/run/secrets/google)"),
     ):
         assert judge_value(key, value) is None, key
     assert judge_value("secret", "hunter2-tls9X") is not None
+    # a lookup is the whole value: a secret beside one is still a secret
+    assert judge_value("secret", "$(env:X)Zq8rT2mWv9K") is not None
 
 
 def test_in_a_sops_file_the_fix_changes_the_rule_not_encrypt(tmp_path: Path) -> None:
