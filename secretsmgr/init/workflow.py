@@ -192,7 +192,20 @@ def plan_init(
             f"one, or a new key file outside the repository: {KEY_FILE_COMMAND}"
         )
     if not new_keys and options.output is not None:
-        notes.append(f"no new identity is made, so {options.output} is not written")
+        held = {p for i in identities for p in getattr(i, "publics", ())}
+        unheld = [c.public for c in cluster_keys if c.public not in held]
+        # sweep 30, ewatkins/talos-cluster: the walkthrough's next command (set) then failed
+        # on the key file -o named, which init never wrote
+        need = (
+            f"; set, edit and rotate need the private key of {', '.join(dict.fromkeys(unheld))}"
+            ": point SOPS_AGE_KEY_FILE at a file holding it, or secretsmgr key import FILE"
+            if unheld
+            else ""
+        )
+        notes.append(
+            f"no new identity is made (the repository's cluster key is kept), so "
+            f"{options.output} is not written{need}"
+        )
     keys = {c.cluster: c.public for c in cluster_keys}
     specs = cluster_specs(inv, inv.settings)
     pinned = pinned_settings(inv, keys, specs)

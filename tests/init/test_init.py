@@ -256,6 +256,9 @@ def test_one_key_on_every_file_is_taken_as_the_cluster_key(
     out, _ = init(repo, capsys, "-o", str(tmp_path / "unused.agekey"))
     assert f"cluster prod: {CLUSTER} (from the recipient every SOPS file of the cluster has)" in out
     assert "note: no new identity is made" in out
+    # sweep 30, ewatkins/talos-cluster: the next command needing the key (set) failed on the
+    # file -o named, which init never wrote
+    assert f"set, edit and rotate need the private key of {CLUSTER}" in out, out
     assert not (tmp_path / "unused.agekey").exists()
     assert load_settings(repo).cluster_key == CLUSTER
     assert audit(repo, capsys) == []
@@ -1489,3 +1492,15 @@ def test_a_cluster_whose_layers_decrypt_nothing_gets_a_decryption_step(
     other = one_cluster_repo(tmp_path / "other")
     out, _ = init(other, capsys, "-o", str(tmp_path / "other.agekey"))
     assert "decrypts sops yet" not in out, out
+
+
+def test_a_kept_key_at_hand_needs_no_word_on_its_private_half(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(repo, "apps/a.enc.yaml", enc(SECRET.format(name="a", value="v4lue-1"), (CLUSTER,)))
+    kustomization(repo, "apps", "podinfo.yaml", "a.enc.yaml")
+    commit(repo, "secrets")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "unused.agekey"))
+    assert "note: no new identity is made" in out and "need the private key" not in out, out
