@@ -500,7 +500,7 @@ def load_inventory(
     # `rotate --all` left alone)
     read = frozenset(scope) if scope is not all_files else None
     others = [p for p in all_files if p not in read and is_named_sops(p)] if read else []
-    free = _flux_free(entries, layers, rules, configs=configs, unread=others)
+    free = _flux_free(entries, layers, rules, configs=configs, unread=others, files=all_files)
     lives = _lives(live_keys)
     every = next((x for x in lives if x.cluster is None), None)
     keys, source, repo_keys, repo_source = _resolve_keys(
@@ -616,6 +616,7 @@ def _flux_free(
     *,
     configs: SopsConfigs | None = None,
     unread: Sequence[str] = (),
+    files: Sequence[str] = (),
 ) -> frozenset[RuleId]:
     """Creation rules whose SOPS files no live layer applies, in a repository where other
     rules' files are applied: a rule for ``.github/secrets`` or ``docker/truenas`` whose extra
@@ -624,6 +625,10 @@ def _flux_free(
     `.sops.yaml` that govern no SOPS file, in a folder no layer reads, are no cluster's either
     (vaskozl: a docker host's `awry/.sops.yaml` beside a PGP-only cluster). A rule naming the
     very age keys of a rule whose files a layer applies is no host's: its keys are that rule's.
+    A rule of any `.sops.yaml` that governs no path of the checkout at all (``files``) is no
+    cluster's either (sweep 29, danmharris/homelab: a root rule for ``nixos/*/secrets.yml``,
+    a folder the repository no longer has, named a host's key beside the cluster's, and the
+    note advised pinning the host's key as the cluster key).
     ``unread``: SOPS-named paths a scoped run did not read, counted by their name and rule."""
     applied: dict[RuleId, bool] = {}
     for entry in entries:
@@ -650,6 +655,8 @@ def _flux_free(
         return _apart(folder, paths) and not any(p.startswith(folder + "/") for p in read)
 
     idle = {rid for rid in rules if rid not in applied and apart(rid)}
+    if configs is not None and any(applied.values()):
+        idle |= _governing_nothing(configs, files, {r for r in rules if r not in applied} - idle)
     if not any(applied.values()):
         # no rule's files applied (the secrets live in another repository): a nested
         # `.sops.yaml` whose folder no layer reads still names no cluster key (nkaz156's
@@ -667,6 +674,21 @@ def _flux_free(
     shared = {keys(rid) for rid, live in applied.items() if live} - {frozenset()}
     unapplied = {rid for rid, live in applied.items() if not live} | idle
     return frozenset(rid for rid in unapplied if keys(rid) not in shared)
+
+
+def _governing_nothing(
+    configs: SopsConfigs, files: Sequence[str], candidates: set[RuleId]
+) -> set[RuleId]:
+    """The rules of ``candidates`` that govern none of ``files`` (the first rule matching a
+    path governs it, as sops picks)."""
+    left = set(candidates)
+    for path in files:
+        if not left:
+            break
+        label, rule, number = configs.rule_for(path)
+        if rule is not None and number is not None:
+            left.discard((label, number))
+    return left
 
 
 def _apart(folder: str, paths: Sequence[str]) -> bool:

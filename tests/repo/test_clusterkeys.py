@@ -299,3 +299,27 @@ def test_of_keys_the_rules_cannot_tell_apart_the_one_every_file_carries_is_taken
     files = {(".sops.yaml", 1): [frozenset({KEY_B}), frozenset({KEY_B}), frozenset({KEY_A, KEY_B})]}
     found = rule_keys([(".sops.yaml", 1, rule((KEY_A, KEY_B)))], (), files)
     assert found[(".sops.yaml", 1)].cluster_keys == (KEY_B,)
+
+
+def test_a_rule_governing_no_path_of_the_checkout_names_no_cluster_key(tmp_path: Path) -> None:
+    # sweep 29, danmharris/homelab: a root rule for nixos/.*/secrets.yml (no such folder any
+    # more) named a host's key beside the cluster's; the host's key became a cluster key and
+    # the note advised pinning it
+    from secretsmgr.repo.inventory import load_inventory
+    from tests.audit.helpers import K1, K2, enc, flux_kustomization, secret, sops_yaml, write
+    from tests.conftest import git
+
+    rules = ((r"kubernetes/.*\.ya?ml", (K1,)), (r"nixos/.*/secrets\.yml", (K1, K2)), (".*", (K1,)))
+    write(tmp_path, ".sops.yaml", sops_yaml(*rules))
+    write(tmp_path, "kubernetes/flux/apps.yaml", flux_kustomization(path="./kubernetes/apps"))
+    write(tmp_path, "kubernetes/apps/kustomization.yaml", "resources: [db.sops.yaml]\n")
+    write(tmp_path, "kubernetes/apps/db.sops.yaml", enc(secret("db"), (K1,)))
+    git(tmp_path, "init", "-q", "-b", "main")
+    inv = load_inventory(tmp_path)
+    assert inv.flux_free_rules == frozenset({(".sops.yaml", 2)})
+    assert inv.cluster_keys == (K1,) and inv.key_notes == ()
+    # once the folder holds a file (a secret to come), the rule counts again
+    write(tmp_path, "nixos/host/configuration.nix", "{ }\n")
+    write(tmp_path, "nixos/host/secrets.yml", "password: x\n")
+    inv = load_inventory(tmp_path)
+    assert inv.flux_free_rules == frozenset() and set(inv.cluster_keys) >= {K1}
