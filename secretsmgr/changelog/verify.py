@@ -3,7 +3,6 @@ SOPS file's current state has an entry."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,17 +21,36 @@ class Verified:
     anchoring: Anchoring
 
 
-def sops_states(root: Path, skip: str) -> Iterator[State]:
-    """(path, lastmodified, sha256) of every SOPS file in the repo, in path order.
+def sops_states(root: Path, skip: str) -> tuple[list[State], dict[str, str]]:
+    """(path, lastmodified, sha256) of every SOPS file in the repo, in path order, and the kinds
+    of keys beside age (``pgp``, ``kms``…) of each file that has some.
 
     The same discovery as the audit (and its SM013), so `log --verify` and `audit` agree;
     files with malformed metadata are audit's SM006, not a changelog question.
     """
     from secretsmgr.repo.inventory import load_inventory
 
+    states: list[State] = []
+    foreign: dict[str, str] = {}
     for entry in load_inventory(root).sops_files:
         if entry.sops_file is not None and entry.path != skip:
-            yield entry.path, entry.sops_file.metadata.lastmodified, entry.sha256
+            metadata = entry.sops_file.metadata
+            states.append((entry.path, metadata.lastmodified, entry.sha256))
+            if metadata.foreign_kinds:
+                foreign[entry.path] = " and ".join(metadata.foreign_kinds)
+    return states, foreign
+
+
+def _fresh_key_hint(path: str, foreign: dict[str, str]) -> str:
+    """How to give ``path`` a new data key: secretsmgr wraps one for age keys only (a file on
+    PGP keys too is refused by rotate; sweep 28: the printed rotate command failed)."""
+    if path in foreign:
+        return (
+            f"or give it a fresh data key with sops (it is encrypted to {foreign[path]} keys, "
+            f"which only sops wraps one for): sops rotate -i {sh_path(path)}, then "
+            "secretsmgr log --adopt --reason '…'"
+        )
+    return f"or give it a fresh data key: secretsmgr rotate {sh_path(path)} --reason '…'"
 
 
 def verify_repo(root: Path, name: str, data: bytes) -> Verified:
@@ -61,7 +79,7 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
             ]
         raise ChainError(f"changelog not anchored in git: {anchoring.problems[0]}", hints=hints)
     recorded = RecordedStates(entries)
-    states = list(sops_states(root, name))
+    states, foreign = sops_states(root, name)
     judged = [(s, recorded.coverage(s)) for s in states]
     missing = [(s, c) for s, c in judged if c is not Coverage.CURRENT]
     if missing and not entries:
@@ -82,7 +100,7 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
         hints += [
             "it was changed outside secretsmgr, or its changelog entry was removed",
             "record the current state of every such file: secretsmgr log --adopt --reason '…'",
-            f"or give it a fresh data key: secretsmgr rotate {sh_path(path)} --reason '…'",
+            _fresh_key_hint(path, foreign),
         ]
         if how is Coverage.ROLLED_BACK:
             what = "is an earlier recorded state: a later entry recorded other bytes (rolled back)"
@@ -99,7 +117,7 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
                 "data keys (at most one of those entries describes the file)",
                 hints=(
                     f"find who wrote each: git log -p -- {sh_path(name)}",
-                    f"give it a fresh data key: secretsmgr rotate {sh_path(state[0])} --reason '…'",
+                    _fresh_key_hint(state[0], foreign).removeprefix("or "),
                 ),
             )
     return Verified(tuple(entries), anchoring)

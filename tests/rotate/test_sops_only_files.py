@@ -181,3 +181,22 @@ def test_begin_over_pgp_files_only_still_stores_the_new_key(
     new = parse_identities(new_file.read_text(), "new").publics[0]
     assert load_settings(root).next_cluster_key == new
     assert f"(stored in {new_file}" in out
+
+
+def test_log_verify_gives_a_pgp_file_the_sops_rotate_hint_not_secretsmgr_rotate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 28: log --verify said `secretsmgr rotate FILE` for a file rotate refuses
+    from tests.conftest import git
+
+    root = _pgp_repo(tmp_path)
+    git(root, "init", "-q", "-b", "main")
+    code, _, err = run(["--repo", str(root), "log", "--adopt", "--reason", "start"], capsys)
+    assert code == 0, err
+    write(root, "apps/new.enc.yaml", FOREIGN_ONLY["pgp"])
+    code, out, err = run(["--repo", str(root), "log", "--verify"], capsys)
+    assert code == 1, (out, err)
+    assert_user_error(err, "apps/new.enc.yaml: lastmodified")
+    hints = hints_of(err)
+    assert not any("secretsmgr rotate" in h for h in hints), hints
+    assert any("sops rotate -i apps/new.enc.yaml, then secretsmgr log --adopt" in h for h in hints)
