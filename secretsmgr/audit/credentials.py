@@ -294,8 +294,10 @@ _VARIABLE = re.compile(
     r"%[A-Za-z_]+%|<[^<>]*>|<<[^<>]*>>|"
     # Kubernetes' $(VAR) in env, a printf verb (%s), Grafana's $__env{VAR}, Stalwart's
     # %{env:VAR}%, keycloak-config-cli's lookups $(env:VAR) and $(file:UTF-8:/path) (sweep 30,
-    # MatherlyNet/talos-cluster: a realm's client secrets, filled in when the job runs)
-    r"\$__[a-z]+\{[^{}]*\}|%\{[a-z]+:[^{}]*\}%|\$\([A-Za-z][A-Za-z0-9]*:[^()\s]{1,512}\))$"
+    # MatherlyNet/talos-cluster: a realm's client secrets, filled in when the job runs); only
+    # those that name where the value is: $(base64Decoder:…) or $(const:…) hold it (the review)
+    r"\$__[a-z]+\{[^{}]*\}|%\{[a-z]+:[^{}]*\}%|\$\((?:env|sys):[A-Za-z_][A-Za-z0-9_.]{0,127}\)|"
+    r"\$\(file:(?:[A-Za-z0-9_-]{1,32}:)?/[^()\s]{1,512}\))$"
 )
 # The name of an environment variable (``client_secret: !Env OIDC_CLIENT_SECRET`` in authentik
 # blueprints, whose tag the reader drops): where the value comes from, not the value.

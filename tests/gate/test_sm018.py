@@ -327,8 +327,12 @@ def test_attribute_names_env_macros_and_tls_secret_names_are_no_credentials() ->
     ):
         assert judge_value(key, value) is None, key
     assert judge_value("secret", "hunter2-tls9X") is not None
-    # a lookup is the whole value: a secret beside one is still a secret
+    # a lookup is the whole value: a secret beside one is still a secret; a lookup that holds
+    # the value (keycloak-config-cli's base64Decoder, const) is no reference (the review)
     assert judge_value("secret", "$(env:X)Zq8rT2mWv9K") is not None
+    token = "ghp_9fK2mQx7LpR4vT8nW3zY6bC1dH5jA0sE2uGi"
+    for wrapped in (f"$(const:{token})", f"$(x:{token})", "$(base64Decoder:WnE4clQybVd2OUs=)"):
+        assert judge_value("clientSecret", wrapped) is not None, wrapped
 
 
 def test_in_a_sops_file_the_fix_changes_the_rule_not_encrypt(tmp_path: Path) -> None:
