@@ -42,8 +42,8 @@ def sops_states(root: Path, skip: str) -> tuple[list[State], dict[str, str]]:
 
 
 def _fresh_key_hint(path: str, foreign: dict[str, str]) -> str:
-    """How to give ``path`` a new data key: secretsmgr wraps one for age keys only (a file on
-    PGP keys too is refused by rotate; sweep 28: the printed rotate command failed)."""
+    """How to give ``path`` a new data key: rotate wraps one for age keys only (a file on PGP
+    keys too is refused by it; sweep 28: the printed rotate command failed)."""
     if path in foreign:
         return (
             f"or give it a fresh data key with sops (it is encrypted to {foreign[path]} keys, "

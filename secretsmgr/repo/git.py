@@ -94,6 +94,15 @@ def list_files(root: Path) -> list[str]:
     )
 
 
+def untracked_files(root: Path) -> list[str]:
+    """The untracked, not ignored files under ``root``, relative to it; empty outside git."""
+    try:
+        out = _run(root, ["ls-files", "-z", "--others", "--exclude-standard"])
+    except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError):
+        return []
+    return _zsplit(out)
+
+
 _PREFIXES: dict[str, str] = {}
 
 

@@ -1,18 +1,26 @@
 """Files HEAD holds encrypted that this state holds without SOPS metadata.
 
 Two shapes of one mistake: ``sops -d -i`` (the same path, its ``sops`` block gone), and a
-decrypted copy under a new name with the encrypted file deleted, or replaced by a link to the
+decrypted copy under another name with the encrypted file deleted, or replaced by a link to the
 copy, in the same change (``sops -d db.enc.yaml > db.yaml && git rm db.enc.yaml``). No name
-says SOPS afterwards, so nothing but HEAD tells that the new file held secrets.
+says SOPS afterwards, so nothing but HEAD tells that the other file holds secrets.
 
-A rename is paired by content, not by git's rename detection (ciphertext and plaintext share
-too few lines for it): the deleted file's key paths all appear in the new file, and a value it
-encrypted is a literal there (no ``${VAR}``, not empty).
+A copy is paired with the deleted file by content, one document at a time (a multi-document
+file may be split), not by git's rename detection (ciphertext and plaintext share too few
+lines for it). AES-GCM keeps a value's length, so each ``ENC[…]`` value says how long its
+plaintext is: the copy holds, at the deleted document's encrypted key paths, literals of those
+lengths, or close to them where the copy was edited (at least half of those it has), and the
+values the document kept in clear (``kind``, ``metadata.name``) mostly as they were. A file that
+merely shares key names with the deleted one (another ConfigMap of ``data.values.yaml``)
+differs in those.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import posixpath
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -20,39 +28,46 @@ from secretsmgr.errors import SecretsmgrError
 from secretsmgr.repo import git
 from secretsmgr.repo.placeholders import has_template
 from secretsmgr.repo.scan import scan_file
-from secretsmgr.repo.snapshot import FILE_MODES, BesideHead, Snapshot
-from secretsmgr.repo.sopsentry import structured_format
-from secretsmgr.sops.document import parse_documents
+from secretsmgr.repo.snapshot import FILE_MODES, BesideHead, Snapshot, WorktreeSnapshot
+from secretsmgr.repo.sopsentry import is_named_sops, structured_format
+from secretsmgr.sops.document import FileFormat, parse_documents
 from secretsmgr.sops.tree import MapNode, Node, SeqNode
 from secretsmgr.sops.values import Comment, Scalar
 
-# HEAD copies of deleted files read to pair them: a change that deletes more is a big
-# reorganisation, and the folders of the new files are read first
-_MAX_GONE = 1000
-_ENC = "ENC["
+# HEAD copies of deleted files read to pair them (SOPS-named and structured ones first, then
+# those in the folders of the new files): a change that deletes more is a reorganisation
+_MAX_GONE = 5000
+# a file no extension says is structured is parsed as one only up to this size
+_MAX_UNTYPED = 4 * 1024 * 1024
+_ENC_DATA = re.compile(r"^ENC\[AES256_GCM,data:([A-Za-z0-9+/=]*),")
+
+KeyPath = tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class LostFile:
     """``path`` holds in clear what HEAD holds encrypted at ``was`` (the same path when it was
-    decrypted in place)."""
+    decrypted in place); ``in_head``: HEAD has a file at ``path`` too."""
 
     path: str
     was: str
+    in_head: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class _Shape:
-    paths: frozenset[tuple[str, ...]]  # every leaf's key path, the sops block left out
-    encrypted: frozenset[tuple[str, ...]]  # the leaves holding ENC[…] values
+    """One document of an encrypted file, as its copy in clear would show it."""
+
+    encrypted: dict[KeyPath, frozenset[int]]  # key path -> the byte lengths of its plaintexts
+    clear: dict[KeyPath, frozenset[str]]  # key path -> the values kept in clear
 
 
 def lost_since_head(snap: Snapshot, plain: Sequence[str]) -> tuple[LostFile, ...]:
     """The files of ``plain`` (read, no SOPS metadata now) that hold what HEAD holds encrypted.
 
     One git call lists what the state changes since HEAD; HEAD's blobs are read only for the
-    files of ``plain`` it changes and, when it adds such a file, for the files it deletes. A
-    commit (HEAD itself, a past one) loses nothing.
+    files of ``plain`` it changes and, when it deletes files, for those (and git lists the
+    untracked files of a working tree then). A commit (HEAD itself, a past one) loses nothing.
     """
     if not plain or not isinstance(snap, BesideHead):
         return ()
@@ -70,17 +85,25 @@ def lost_since_head(snap: Snapshot, plain: Sequence[str]) -> tuple[LostFile, ...
                 added.append(path)
         elif in_head and path not in regular_now:
             gone[path] = blob  # deleted, or now a link
-    if not same and not (added and gone):
+    if gone and isinstance(snap, WorktreeSnapshot):
+        known = set(added)
+        added += [p for p in snap.untracked() if p in wanted and p not in known]
+    if not same and not gone:
         return ()
     lost: list[LostFile] = []
+    modified: list[str] = []  # in HEAD in clear, changed since: a copy may overwrite one
     reader = git.BlobReader(snap.root)
     try:
         for path, blob in same.items():
             data = _blob(reader, blob)
-            if data is not None and _encrypted(path, data):
+            if data is None:
+                continue
+            if _encrypted(path, data):
                 lost.append(LostFile(path, path))
-        if added and gone:
-            lost.extend(_renamed(snap, reader, added, gone))
+            else:
+                modified.append(path)
+        if gone and (added or modified):
+            lost.extend(_copies(snap, reader, added, modified, gone))
     finally:
         reader.close()
     return tuple(sorted(lost, key=lambda f: f.path))
@@ -98,34 +121,42 @@ def _encrypted(path: str, data: bytes) -> bool:
     return entry is not None and entry.has_metadata
 
 
-def _renamed(
-    snap: Snapshot, reader: git.BlobReader, added: list[str], gone: dict[str, str]
+def _copies(
+    snap: Snapshot,
+    reader: git.BlobReader,
+    added: list[str],
+    modified: list[str],
+    gone: dict[str, str],
 ) -> Iterator[LostFile]:
-    """The added files that hold a deleted encrypted file's values in clear."""
-    near = {posixpath.dirname(p) for p in added}
-    order = sorted(gone, key=lambda p: (posixpath.dirname(p) not in near, p))[:_MAX_GONE]
-    shapes: list[tuple[str, _Shape]] = []
-    for was in order:
+    """The added or modified files that hold a deleted encrypted file's values in clear."""
+    near = {posixpath.dirname(p) for p in (*added, *modified)}
+
+    def order(path: str) -> tuple[bool, bool, str]:
+        typed = is_named_sops(path) or structured_format(path) is not None
+        return (not typed, posixpath.dirname(path) not in near, path)
+
+    shapes: list[tuple[str, FileFormat, _Shape]] = []
+    for was in sorted(gone, key=order)[:_MAX_GONE]:
         data = _blob(reader, gone[was])
         entry = scan_file(was, data).sops if data is not None else None
         if entry is None or entry.sops_file is None:
             continue
-        shape = _shape(entry.sops_file.docs)
-        if shape.encrypted:
-            shapes.append((was, shape))
+        for doc in entry.sops_file.docs:
+            shape = _shape(doc)
+            if shape.encrypted:
+                shapes.append((was, entry.sops_file.format, shape))
     if not shapes:
         return
-    for path in sorted(added):
-        values = _plain_values(snap, path)
-        if values is None:
-            continue
-        for was, shape in shapes:
-            if shape.paths <= values.keys() and any(_literal(values[p]) for p in shape.encrypted):
-                yield LostFile(path, was)
+    formats = list(dict.fromkeys(fmt for _, fmt, _ in shapes))
+    for path, in_head in sorted([(p, False) for p in added] + [(p, True) for p in modified]):
+        for docs in _plain_docs(snap, path, formats):
+            source = next((w for w, _, sh in shapes if any(_holds(d, sh) for d in docs)), None)
+            if source is not None:
+                yield LostFile(path, source, in_head)
                 break
 
 
-def _leaves(node: Node, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Scalar]]:
+def _leaves(node: Node, path: KeyPath) -> Iterator[tuple[KeyPath, Scalar]]:
     if isinstance(node, MapNode):
         for item in node.items:
             if not isinstance(item, Comment):
@@ -138,37 +169,100 @@ def _leaves(node: Node, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...]
         yield path, node
 
 
-def _shape(docs: Sequence[Node]) -> _Shape:
-    paths: set[tuple[str, ...]] = set()
-    encrypted: set[tuple[str, ...]] = set()
-    for doc in docs:
-        for path, value in _leaves(doc, ()):
-            paths.add(path)
-            if isinstance(value, str) and value.startswith(_ENC):
-                encrypted.add(path)
-    return _Shape(frozenset(paths), frozenset(encrypted))
+def _text(value: Scalar) -> str:
+    """A value as sops encrypts it (YAML's ``true`` is ``True`` in Go's text of a bool: both
+    are compared by length only, so the case does not matter)."""
+    return "" if value is None else str(value)
 
 
-def _plain_values(snap: Snapshot, path: str) -> dict[tuple[str, ...], list[Scalar]] | None:
-    """Every leaf value of the structured file ``path`` by key path; None when it is none."""
-    fmt = structured_format(path)
-    if fmt is None:
-        return None
-    try:
-        text = snap.read(path).decode("utf-8")
-        docs = parse_documents(text, fmt)
-    except (OSError, UnicodeDecodeError, SecretsmgrError, ValueError):
-        return None
-    values: dict[tuple[str, ...], list[Scalar]] = {}
-    for doc in docs:
-        if doc is not None:
-            for key_path, value in _leaves(doc, ()):
-                values.setdefault(key_path, []).append(value)
+def _shape(doc: Node) -> _Shape:
+    encrypted: dict[KeyPath, set[int]] = {}
+    clear: dict[KeyPath, set[str]] = {}
+    for path, value in _leaves(doc, ()):
+        found = _ENC_DATA.match(value) if isinstance(value, str) else None
+        if found is None:
+            clear.setdefault(path, set()).add(_text(value))
+            continue
+        try:
+            size = len(base64.b64decode(found.group(1), validate=True))
+        except (binascii.Error, ValueError):
+            continue
+        encrypted.setdefault(path, set()).add(size)
+    return _Shape(
+        {p: frozenset(v) for p, v in encrypted.items()},
+        {p: frozenset(v) for p, v in clear.items()},
+    )
+
+
+def _values(doc: Node) -> dict[KeyPath, list[Scalar]]:
+    values: dict[KeyPath, list[Scalar]] = {}
+    for path, value in _leaves(doc, ()):
+        values.setdefault(path, []).append(value)
     return values
 
 
-def _literal(values: list[Scalar]) -> bool:
-    """Whether one of ``values`` is a value in clear: no placeholder, not empty."""
-    return any(
-        v is not None and v != "" and not (isinstance(v, str) and has_template(v)) for v in values
-    )
+def _plain_docs(
+    snap: Snapshot, path: str, formats: list[FileFormat]
+) -> Iterator[list[dict[KeyPath, list[Scalar]]]]:
+    """The documents of ``path`` as leaf values by key path: read in its extension's format, or
+    (no extension says one) in each format of the deleted files."""
+    fmt = structured_format(path)
+    try:
+        data = snap.read(path)
+        if fmt is None and len(data) > _MAX_UNTYPED:
+            return
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    for each in [fmt] if fmt is not None else formats:
+        try:
+            docs = parse_documents(text, each)
+        except (SecretsmgrError, ValueError, RecursionError):
+            continue
+        yield [_values(d) for d in docs if d is not None]
+
+
+def _holds(values: dict[KeyPath, list[Scalar]], shape: _Shape) -> bool:
+    """Whether ``values`` (one document of a file in clear) is ``shape``'s document decrypted.
+
+    With values kept in clear to compare (a Secret's ``kind`` and ``metadata``), most of them
+    must be there unchanged, and a value's length may have changed a little (a line edited in
+    an embedded config); a document encrypted whole must match by exact lengths.
+    """
+    common = [p for p in shape.encrypted if p in values and any(_literal(v) for v in values[p])]
+    if not common:
+        return False
+    if shape.clear:
+        kept = sum(
+            1
+            for p, old in shape.clear.items()
+            if p in values and any(_text(v) in old for v in values[p])
+        )
+        if 2 * kept <= len(shape.clear):
+            return False
+    close = _close if shape.clear else _same
+    sized = [
+        p
+        for p in common
+        if any(close(_size(v), old) for v in values[p] for old in shape.encrypted[p])
+    ]
+    return bool(sized) and 2 * len(sized) >= len(common)
+
+
+def _size(value: Scalar) -> int:
+    return len(_text(value).encode("utf-8"))
+
+
+def _same(size: int, old: int) -> bool:
+    return size == old
+
+
+def _close(size: int, old: int) -> bool:
+    return abs(size - old) <= max(16, old // 4)
+
+
+def _literal(value: Scalar) -> bool:
+    """Whether ``value`` is a value in clear: no placeholder, not empty."""
+    if value is None or value == "":
+        return False
+    return not (isinstance(value, str) and has_template(value))

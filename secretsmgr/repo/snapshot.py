@@ -116,6 +116,11 @@ class WorktreeSnapshot:
         """What the working tree changes since HEAD (``diff-index HEAD``)."""
         return git.worktree_changes(self._root)
 
+    def untracked(self) -> Sequence[str]:
+        """The files git does not track yet (and does not ignore): added since HEAD too, though
+        ``diff-index`` never lists them."""
+        return git.untracked_files(self._root)
+
 
 class _GitSnapshot:
     """Files listed by git with their blob ids, read through one ``cat-file --batch``.

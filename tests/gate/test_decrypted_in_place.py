@@ -106,7 +106,9 @@ def test_check_blocks_a_file_decrypted_and_renamed_in_one_change(
     fix = next(f.fix for f in report.findings if f.rule == "SM002")
     assert fix is not None
     # the fix given works: the encrypted file back, the copy gone, nothing to report
-    done = subprocess.run(fix.split(": ", 1)[1].split(" (or")[0], shell=True, cwd=root, check=False)
+    done = subprocess.run(
+        fix.split(": ", 1)[1].split(" (edits")[0], shell=True, cwd=root, check=False
+    )
     assert done.returncode == 0
     assert not (root / MOVED).exists() and (root / CONFIG).read_text() == enc_text(root)
     assert _lost(found(judge(root))) == set()
@@ -162,3 +164,113 @@ def test_the_cache_does_not_answer_for_another_head(tmp_path: Path) -> None:
     commit(root, "encrypted")
     stage(root, CONFIG, PLAIN + "    other: 1\n")
     assert _lost(found(judge(root))) == {CONFIG}
+
+
+# the review of the pairing: a ConfigMap of two encrypted values, as Flux's rule encrypts it
+DB = "apps/db.enc.yaml"
+DB_PLAIN = (
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db\n  namespace: data\n"
+    "data:\n  region: eu-west-3\n  license: Kq7vT2mRx9LwP4sN8dF3hJ6c\n"
+)
+SPLIT = DB_PLAIN + "---\n" + DB_PLAIN.replace("name: db", "name: db-two").replace("Kq7v", "Wq7v")
+
+
+def _db_repo(root: Path, text: str = DB_PLAIN) -> Path:
+    root = _repo(root, committed=False)
+    write(root, DB, enc(text))
+    commit(root, "state")
+    return root
+
+
+def test_a_copy_is_paired_after_ordinary_edits_and_splits(tmp_path: Path) -> None:
+    root = _db_repo(tmp_path / "r")
+    git(root, "rm", "-q", DB)
+    for copy in (
+        DB_PLAIN.replace("  region: eu-west-3\n", ""),  # a key dropped
+        DB_PLAIN.replace("  namespace: data\n", ""),  # a value kept in clear dropped
+        DB_PLAIN.replace("eu-west-3", "us-east-1-b"),  # a value edited
+    ):
+        stage(root, "apps/db.yaml", copy)
+        assert _lost(found(judge(root))) == {"apps/db.yaml"}, copy
+    git(root, "rm", "-q", "--cached", "apps/db.yaml")
+    # a name no extension reads as YAML
+    stage(root, "apps/db.yaml.bak", DB_PLAIN)
+    assert _lost(found(judge(root))) == {"apps/db.yaml.bak"}
+
+
+def test_each_document_of_a_split_file_is_paired(tmp_path: Path) -> None:
+    root = _db_repo(tmp_path / "r", SPLIT)
+    git(root, "rm", "-q", DB)
+    first, second = SPLIT.split("---\n")
+    stage(root, "apps/db-one.yaml", first)
+    stage(root, "apps/db-two.yaml", second)
+    assert _lost(found(judge(root))) == {"apps/db-one.yaml", "apps/db-two.yaml"}
+
+
+def test_a_copy_written_over_a_file_head_has_is_paired_and_both_come_back(
+    tmp_path: Path,
+) -> None:
+    root = _db_repo(tmp_path / "r")
+    template = DB_PLAIN.replace("Kq7vT2mRx9LwP4sN8dF3hJ6c", "${LICENSE}")
+    stage(root, "apps/db.yaml", template)
+    commit(root, "a template beside it")
+    git(root, "rm", "-q", DB)
+    stage(root, "apps/db.yaml", DB_PLAIN)
+    report = judge(root)
+    assert _lost(found(report)) == {"apps/db.yaml"}
+    fix = next(f.fix for f in report.findings if f.rule == "SM002") or ""
+    command = fix.split(": ", 1)[1].split(" (edits")[0]
+    assert command == f"git checkout HEAD -- {DB} apps/db.yaml", fix
+    subprocess.run(command, shell=True, cwd=root, check=True)
+    assert (root / "apps/db.yaml").read_text() == template
+    assert _lost(found(judge(root))) == set()
+
+
+def test_a_copy_among_many_deleted_files_is_still_paired(tmp_path: Path) -> None:
+    root = _db_repo(tmp_path / "r")
+    for i in range(1100):
+        write(root, f"apps/bulk/f{i:04}.yaml", f"n: {i}\n")
+    commit(root, "bulk")
+    git(root, "rm", "-q", "-r", "apps/bulk", DB)
+    stage(root, "apps/bulk/db.yaml", DB_PLAIN)
+    assert _lost(found(judge(root))) == {"apps/bulk/db.yaml"}
+
+
+def test_audit_pairs_an_untracked_copy_and_its_fix_works_before_git_add(tmp_path: Path) -> None:
+    root = _db_repo(tmp_path / "r")
+    (root / DB).unlink()
+    write(root, "apps/db.yaml", DB_PLAIN)  # not added to git yet
+    report = run_audit(root)
+    assert _lost(found(report)) == {"apps/db.yaml"}
+    fix = next(f.fix for f in report.findings if f.rule == "SM002") or ""
+    done = subprocess.run(fix.split(": ", 1)[1].split(" (edits")[0], shell=True, cwd=root)
+    assert done.returncode == 0, fix
+    assert not (root / "apps/db.yaml").exists() and (root / DB).exists()
+    assert _lost(found(run_audit(root))) == set()
+
+
+def test_a_file_sharing_only_key_names_is_no_copy(tmp_path: Path) -> None:
+    root = _db_repo(tmp_path / "r")
+    git(root, "rm", "-q", DB)
+    other = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-settings\n  namespace: web\n"
+        "data:\n  region: us-east-1\n  license: community\n"
+    )
+    stage(root, "apps/web.yaml", other)
+    assert _lost(found(judge(root))) == set()
+
+
+def test_the_fix_offers_encrypt_only_where_a_rule_governs_the_copy(tmp_path: Path) -> None:
+    # sweep 31, bjw-s/home-ops: every rule ends in .sops.yaml; `encrypt -i secret.yaml` failed
+    root = _db_repo(tmp_path / "r")
+    write(root, ".sops.yaml", sops_yaml((r".*\.enc\.yaml$", [K1])))
+    commit(root, "rules for SOPS names only")
+    git(root, "rm", "-q", DB)
+    stage(root, "apps/db.yaml", DB_PLAIN)
+    report = judge(root)
+    fix = next(f.fix for f in report.findings if f.rule == "SM002") or ""
+    assert fix and "secretsmgr encrypt" not in fix, fix
+    stage(root, "apps/db.enc.yaml", DB_PLAIN)  # back under its name, decrypted in place
+    git(root, "rm", "-q", "--cached", "apps/db.yaml")
+    fix = next(f.fix for f in judge(root).findings if f.rule == "SM002") or ""
+    assert "secretsmgr encrypt -i apps/db.enc.yaml" in fix, fix

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from secretsmgr.audit.context import AuditContext, own_rule_fix, restore_metadata_hint
 from secretsmgr.audit.finding import DECRYPTED_SINCE_HEAD, Finding, Rule, RuleId, Severity
 from secretsmgr.audit.rules.sm001_plaintext_secret import rename_hint
+from secretsmgr.repo.lost import LostFile
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry, is_named_sops
 from secretsmgr.shellword import sh_path
@@ -97,7 +98,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if path in named and path not in deferred:
             continue  # named: an empty file, a template, ENC[…] values were said so above
         if lost_file.was != path:
-            yield _renamed(lost_file.path, lost_file.was)
+            yield _copied(ctx, lost_file)
             continue
         # sweep 28, HortaFCUL/infra: `sops -d -i` of a ConfigMap under an encrypted_regex
         # rule, committed with its secrets in clear; no name said SOPS, so nothing else saw it
@@ -105,25 +106,35 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             path,
             "encrypted at HEAD, now without its sops block (decrypted in place?): its values "
             "would be committed in clear",
-            fix=(
-                f"{DECRYPTED_SINCE_HEAD}: git checkout HEAD -- {sh_path(path)} (or "
-                f"encrypt it again: secretsmgr encrypt -i {sh_path(path)})"
-            ),
+            fix=f"{DECRYPTED_SINCE_HEAD}: git checkout HEAD -- {sh_path(path)}"
+            + _or_encrypt(ctx, path, "encrypt it again"),
         )
 
 
-def _renamed(path: str, was: str) -> Finding:
-    """A new file holding in clear the values of an encrypted file this change deletes (sweep
-    29 and the fourth review: ``sops -d db.enc.yaml > db.yaml; git rm db.enc.yaml`` passed)."""
-    new, old = sh_path(path), sh_path(was)
+def _or_encrypt(ctx: AuditContext, path: str, what: str) -> str:
+    """The other way out, encrypting the file where it is: only when a creation rule governs
+    it, as ``encrypt`` needs one (sweep 31, bjw-s/home-ops: every rule ends in ``.sops.yaml``,
+    and ``encrypt -i secret.yaml`` was refused)."""
+    if ctx.repo.sops_configs.rule_for(path)[1] is None:
+        return ""
+    return f" (or {what}: secretsmgr encrypt -i {sh_path(path)})"
+
+
+def _copied(ctx: AuditContext, lost: LostFile) -> Finding:
+    """A file holding in clear the values of an encrypted file this change deletes (sweep 29
+    and the fourth review: ``sops -d db.enc.yaml > db.yaml; git rm db.enc.yaml`` passed)."""
+    new, old = sh_path(lost.path), sh_path(lost.was)
+    if lost.in_head:  # written over a file HEAD has: both come back
+        back = f"git checkout HEAD -- {old} {new}"
+    else:
+        unstage = f"git rm -q --cached --ignore-unmatch {new}"
+        back = f"git checkout HEAD -- {old} && {unstage} && rm {new}"
     return RULE.finding(
-        path,
-        f"holds in clear the values of {was}, which HEAD holds encrypted and this change "
-        "deletes (decrypted and renamed?): they would be committed in clear",
-        fix=(
-            f"{DECRYPTED_SINCE_HEAD}: git checkout HEAD -- {old} && git rm -q --cached {new} "
-            f"&& rm {new} (or encrypt the new file: secretsmgr encrypt -i {new})"
-        ),
+        lost.path,
+        f"holds in clear the values of {lost.was}, which HEAD holds encrypted and this change "
+        "deletes (decrypted under another name?): they would be committed in clear",
+        fix=f"{DECRYPTED_SINCE_HEAD}: {back} (edits made to {lost.path} are lost)"
+        + _or_encrypt(ctx, lost.path, "encrypt this file"),
     )
 
 
