@@ -332,11 +332,15 @@ _DISK_ID = re.compile(r"^(?:nvme|ata|scsi|usb|mmc|virtio)-[A-Za-z0-9.-]+(?:_[A-Z
 # a PGP key's fingerprint, sops's SOPS_PGP_FP and a Terraform variable ``key_fp``, sweep 22).
 _IDENTIFIER_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:tag|digest|(?:base64)?sha\d*|md5|checksum(?:[._-][a-z]+)?|hash|revision|commit|version|uid|uuid|id|"
-    r"image|fingerprint|fpr?|thumbprint|ca_?bundle|cert|crt|certificate|pub(?:lic)?_?keys?|pub|public|head|"
+    r"image|fingerprint|fpr?|thumbprint|ca_?bundle|cert|crt|certificate|pub(?:lic)?[_-]?keys?|pub|public|head|"
     r"integrity|etag|nonce|salt_?id|repository|url|host|domain|email|account_?id|"
     r"project|region|zone|cluster|age|pgp|kms|recipients?|cluster_?key|[a-z_]*_regex|"
     r"rev|sum|schematic(?:_?id)?(?:_[a-z0-9]+)?|template)$"
 )
+# A git ref pinned to a commit (``source-ref: 0d2a07…``, a Renovate git-refs datasource): the
+# key says ref and the value is a SHA-1 or SHA-256 object name, no credential
+_REF_KEY = re.compile(r"(?i)(?:^|[._-])(?:git[._-]?)?ref$")
+_GIT_OBJECT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 # Public keys are meant to be shared: age recipients, SSH and PGP public keys.
 _PUBLIC = re.compile(
     r"^(?:age1[02-9ac-hj-np-z]{58}(?:\s*,\s*age1[02-9ac-hj-np-z]{58})*|"
@@ -608,6 +612,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
     key = split_camel(key)  # clientId -> client_Id: one rule for both spellings
     if _IDENTIFIER_KEY.search(key):
         return None
+    if _REF_KEY.search(key) and _GIT_OBJECT.match(value):
+        return None  # source-ref: a commit's SHA (sweep 31, nwarila-platform's workflow)
     # client_secret: !Env OIDC_CLIENT_SECRET names a variable: not a keyword hit, though a
     # random all-capitals token still meets the entropy checks below
     named_variable = bool(

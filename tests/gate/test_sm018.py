@@ -327,6 +327,19 @@ def test_attribute_names_env_macros_and_tls_secret_names_are_no_credentials() ->
     ):
         assert judge_value(key, value) is None, key
     assert judge_value("secret", "hunter2-tls9X") is not None
+    # sweep 31: a workflow's commit pin (nwarila-platform) and a Discord application's public
+    # key (zachbomb); a token under a ref key is still one
+    sha = "0d2a0752d4c6e1f0a9b8c7d6e5f4a3b2c1d0e9f8"
+    hexkey = "9f3c2a71d8e4b6f05c1a7e3d9b2f4c8a6e0d1b3f5a7c9e2d4f6a8b0c1e3d5f7a"
+    for key, value in (
+        ("source-ref", sha),
+        ("ref", sha),
+        ("discord-app-public-key", hexkey),
+        ("discordAppPublicKey", hexkey),
+    ):
+        assert judge_value(key, value) is None, key
+    assert judge_value("source-ref", "ghp_9fK2mQx7LpR4vT8nW3zY6bC1dH5jA0sE2uGi") is not None
+    assert judge_value("app-private-key", hexkey) is not None
     # a lookup is the whole value: a secret beside one is still a secret; a lookup that holds
     # the value (keycloak-config-cli's base64Decoder, const) is no reference (the review)
     assert judge_value("secret", "$(env:X)Zq8rT2mWv9K") is not None
