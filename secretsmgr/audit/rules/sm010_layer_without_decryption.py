@@ -64,10 +64,12 @@ def _spec_line(hits: list[SpecLine], layer: Layer) -> int | None:
 
 
 def _configmap_only(layer: Layer, path: str) -> bool:
-    """Whether ``layer`` uses the file only as a configMapGenerator input, which Flux never
-    decrypts, with or without spec.decryption (SM015 says so)."""
+    """Whether ``layer`` uses the file only as a configMapGenerator input or in a kustomize
+    configuration field, which Flux never decrypts, with or without spec.decryption (SM015
+    says so)."""
     uses = layer.uses.get(path, ())
-    return bool(uses) and all(use.kind is UseKind.CONFIGMAP_SOURCE for use in uses)
+    never = (UseKind.CONFIGMAP_SOURCE, UseKind.OTHER)
+    return bool(uses) and all(use.kind in never for use in uses)
 
 
 def _why(layer: Layer) -> str:

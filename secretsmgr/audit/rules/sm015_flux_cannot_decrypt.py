@@ -12,8 +12,9 @@ What kustomize-controller decrypts (fluxcd/kustomize-controller, internal/decryp
   source walk visits, and since v1.5.0 (Flux 2.5) the files named by ``patches:`` too, with the
   walk recursing into ``components``. A file over 5 MiB stops the build; a generator source
   without the exact marker of its format (``mac: ENC[`` …) is left as it is.
-It never decrypts ``configMapGenerator`` inputs, and a SOPS file cannot be a ``patchesJson6902``
-list of operations.
+It never decrypts ``configMapGenerator`` inputs, nor the files of kustomize's configuration fields
+(``configurations``, ``crds``, ``generators``…: kustomize reads them as its own configuration),
+and a SOPS file cannot be a ``patchesJson6902`` list of operations.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from secretsmgr.sops.tree import MapNode
 
 MAX_SIZE = 5 * 1024 * 1024  # kustomize-controller's maxEncryptedFileSize
 _SOURCES = frozenset({UseKind.SECRET_FILE, UseKind.SECRET_ENV, UseKind.PATCH})
+# read where no decryption reaches: a layer's decryption changes nothing (SM010 stays quiet)
+_NEVER_DECRYPTED = frozenset({UseKind.CONFIGMAP_SOURCE, UseKind.OTHER})
 _MOVE_GENERATOR = (
     "move the secretGenerator out of the Component into the layer's kustomization.yaml, "
     "or upgrade Flux to 2.5 or later"
@@ -50,6 +53,19 @@ def _use_reasons(entry: SopsEntry, layer: Layer, use: Use) -> list[tuple[str, st
                 f"a configMapGenerator input (layer {layer.name}): Flux decrypts only "
                 "secretGenerator inputs",
                 _CONFIGMAP_FIX,
+            )
+        ]
+    if kind is UseKind.OTHER:
+        # sweep 31 (vikbaranov/flux-gitops): `- extra.enc.yaml` appended to a kustomization
+        # landed under its last field, configurations:; kustomize reads it as a transformer
+        # configuration, and the whole build failed where layers showed it applied and clean
+        return [
+            (
+                f"named in a kustomize configuration field of layer {layer.name} (crds, "
+                "configurations, generators, transformers, validators, replacements or "
+                "openapi): kustomize reads it as its own configuration, not as a resource, "
+                "and the build fails on it",
+                _OTHER_FIX,
             )
         ]
     if kind not in _SOURCES:
@@ -97,7 +113,7 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
     transformed: list[str] = []  # decrypting layers whose build rewrites its metadata
     for layer in ctx.repo.layers.placements(entry.path):
         for use in sorted(layer.uses.get(entry.path, ()), key=lambda u: (u.kind, u.via_component)):
-            if not layer.decrypts_sops and use.kind is not UseKind.CONFIGMAP_SOURCE:
+            if not layer.decrypts_sops and use.kind not in _NEVER_DECRYPTED:
                 continue  # SM010 reports layers that do not decrypt at all
             as_resource |= use.kind is UseKind.RESOURCE
             if use.kind is UseKind.RESOURCE and entry.path in layer.transformed:
@@ -174,6 +190,9 @@ def _identity_fix(entry: SopsEntry) -> str:
 _ALL = EncryptionRule()
 
 
+_OTHER_FIX = (
+    "list it under resources: in that kustomization.yaml, not under the configuration field"
+)
 _CONFIGMAP_FIX = (
     "move it to a secretGenerator; if the application decrypts it itself (it ships the "
     "ciphertext on purpose), add an ignore: entry for it"

