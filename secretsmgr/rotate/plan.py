@@ -198,6 +198,17 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
     for layer in request.layers:
         if ctx.layers.get(layer) is None:
             raise unknown_layer(layer, ctx.layers.names())
+        labels = list(dict.fromkeys(x.label for x in ctx.layers.layers if x.name == layer))
+        if len({x.cluster for x in ctx.layers.layers if x.name == layer}) > 1:
+            # sweep 31, vikbaranov/flux-gitops: --layer bundle took both clusters' bundle and
+            # failed on the other cluster's key, naming neither
+            raise UsageError(
+                f"layer {layer!r} is in {len(labels)} clusters: {', '.join(labels)}",
+                hints=(
+                    f"name one as audit shows it: --layer {labels[0]}",
+                    "or each, with one --layer per cluster",
+                ),
+            )
         for path, entry in swept.items():
             # a name, or cluster/name as audit shows it (sweep 19: production/apps chose none)
             if any(layer in (x.name, x.label) for x in ctx.layers.placements(path)):

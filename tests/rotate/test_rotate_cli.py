@@ -571,6 +571,19 @@ def test_a_layer_is_named_as_audit_shows_it_in_a_repository_of_several_clusters(
     code, out, err = rotate(repo, capsys, "--layer", "staging/apps", "--dry-run")
     assert (code, err) == (0, ""), err
     assert "apps/staging/db.enc.yaml" in out and "apps/production/db.enc.yaml" not in out
+    # sweep 31 (vikbaranov/flux-gitops): a bare name both clusters use took both, and failed
+    # on the other cluster's key naming neither: it is refused, each named in the hint
+    before = snapshot(repo)
+    code, out, err = rotate(repo, capsys, "--layer", "apps")
+    assert (code, out) == (2, "")
+    assert_user_error(err, "layer 'apps' is in 2 clusters: production/apps, staging/apps")
+    assert "--layer production/apps" in hints_of(err)[0]
+    assert snapshot(repo) == before
+    code, out, err = rotate(
+        repo, capsys, "--layer", "staging/apps", "--layer", "production/apps", "--dry-run"
+    )
+    assert (code, err) == (0, ""), err
+    assert "apps/staging/db.enc.yaml" in out and "apps/production/db.enc.yaml" in out
 
 
 def test_a_layer_that_applies_no_sops_file_is_named_as_such(
