@@ -16,6 +16,7 @@ from secretsmgr.init.rules import PathGroup, path_groups
 from secretsmgr.init.texts import (
     HOOK_ID,
     PRE_COMMIT_NAME,
+    OwnRule,
     has_hook,
     precommit_text,
     rule_recipients,
@@ -34,7 +35,7 @@ from secretsmgr.repo.sopsconfig import (
     match_rule,
     parse_sops_config,
 )
-from secretsmgr.sops.model import EncryptionRule, RuleKind
+from secretsmgr.sops.model import DEFAULT_RULE, EncryptionRule, RuleKind
 from secretsmgr.sops.yamlio import safe_load_all
 
 
@@ -133,9 +134,10 @@ def _check_rules(
     keys: Mapping[str | None, str],
     groups: Sequence[PathGroup],
     folder: str,
-) -> None:
+) -> int:
     """Every file a cluster applies that the `.sops.yaml` of ``folder`` governs matches a rule
-    naming that cluster's key (or init is wrong)."""
+    naming that cluster's key, and keeps its encryption rule (or init is wrong); the number of
+    rules."""
     config = parse_sops_config(text, inv.root / _config_path(folder))
     for path, cluster in _applied(inv):
         if inv.sops_configs.folder_of(path) != folder:
@@ -143,7 +145,72 @@ def _check_rules(
         rule = match_rule(config, inv.root / path)
         if rule is None or keys[cluster] not in all_age_recipients(rule):
             raise AssertionError(f"init's {config.path} misses {path}")  # pragma: no cover
-    assert len(config.rules) == len(groups)
+    for entry in inv.sops_files:  # an applied file keeps its own encryption rule
+        if entry.sops_file is None or inv.sops_configs.folder_of(entry.path) != folder:
+            continue
+        rule = match_rule(config, inv.root / entry.path)
+        if rule is not None and inv.layers.placements(entry.path):
+            spec = rule.encryption_rule
+            made = EncryptionRule(RuleKind(spec.kind), spec.value) if spec else DEFAULT_RULE
+            if made != entry.sops_file.metadata.rule:  # pragma: no cover
+                raise AssertionError(f"init's {config.path} re-encrypts {entry.path} otherwise")
+    return len(config.rules)
+
+
+_WHOLE_STORES = (".env", ".ini")  # sops reads them as dotenv and INI: keys are no data
+
+
+def _holding_whole(inv: Inventory, groups: Sequence[PathGroup], folder: str) -> frozenset[int]:
+    """The groups with a dotenv or INI file in their folders (a secretGenerator's source)."""
+    prefix = folder + "/" if folder else ""
+    names = [
+        p[len(prefix) :]
+        for p in inv.all_files
+        if p.startswith(prefix) and posixpath.splitext(p)[1] in _WHOLE_STORES
+    ]
+    return frozenset(
+        i
+        for i, g in enumerate(groups)
+        if any(n.startswith(p) for n in names for p in g.paths if p.endswith("/"))
+    )
+
+
+def _own_rules(
+    inv: Inventory, groups: Sequence[PathGroup], folder: str
+) -> dict[int, list[OwnRule]]:
+    """Per group, the applied SOPS files below ``folder`` encrypted under another rule than
+    Flux's (sweep 31, vikbaranov/flux-gitops: dotenv, JSON and Helm values files encrypted
+    whole, each SM011 under init's rules at once), by rule; a dotenv or INI file encrypted
+    whole needs none (the groups' dotenv and INI rule is that rule)."""
+    prefix = folder + "/" if folder else ""
+    found: dict[int, dict[EncryptionRule, list[str]]] = {}
+    for entry in inv.sops_files:
+        sf = entry.sops_file
+        if sf is None or inv.sops_configs.folder_of(entry.path) != folder:
+            continue
+        rule = sf.metadata.rule
+        if rule == _CLUSTER_RULE or not inv.layers.placements(entry.path):
+            continue
+        rel = entry.path[len(prefix) :]
+        number = next(
+            (
+                i
+                for i, g in enumerate(groups)
+                if any(rel == p or (p.endswith("/") and rel.startswith(p)) for p in g.paths)
+            ),
+            None,
+        )
+        if number is None:
+            continue
+        in_folder = any(p.endswith("/") and rel.startswith(p) for p in groups[number].paths)
+        whole = rule == DEFAULT_RULE and in_folder
+        if whole and posixpath.splitext(rel)[1] in _WHOLE_STORES:
+            continue
+        found.setdefault(number, {}).setdefault(rule, []).append(rel)
+    return {
+        number: [OwnRule(tuple(sorted(paths)), rule) for rule, paths in rules.items()]
+        for number, rules in found.items()
+    }
 
 
 def _config_path(folder: str) -> str:
@@ -255,9 +322,9 @@ def sops_yaml_changes(
                 "write: once one does, run secretsmgr init again"
             )
             continue
-        text = sops_yaml_text(groups, keys, allowed, pgp)
-        _check_rules(inv, text, keys, groups, folder)
-        count = len(groups)
+        own = _own_rules(inv, groups, folder)
+        text = sops_yaml_text(groups, keys, allowed, pgp, own, _holding_whole(inv, groups, folder))
+        count = _check_rules(inv, text, keys, groups, folder)
         what = f"{count} creation rule{'s' if count != 1 else ''}: " + ", ".join(
             posixpath.join(folder, p) for g in groups for p in g.paths
         )

@@ -34,6 +34,11 @@ class PathGroup:
         return "^(?:" + "|".join(alternatives) + ")"
 
 
+def exact_regex(paths: Iterable[str]) -> str:
+    """A ``path_regex`` matching exactly ``paths`` (relative to the config's folder)."""
+    return "^(?:" + "|".join(_escape(p) + "$" for p in paths) + ")"
+
+
 def _escape(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from secretsmgr import __version__
-from secretsmgr.init.rules import PathGroup
+from secretsmgr.init.rules import PathGroup, exact_regex
 from secretsmgr.repo.settingsfile import PROJECT_URL
+from secretsmgr.sops.model import DEFAULT_RULE, EncryptionRule
 
 FLUX_ENCRYPTED_REGEX = "^(data|stringData)$"
 HOOK_ID = "secretsmgr-check"
@@ -36,14 +38,38 @@ def rule_recipients(
     return list(dict.fromkeys([keys[c] for c in group.clusters] + list(allowed)))
 
 
+@dataclass(frozen=True, slots=True)
+class OwnRule:
+    """SOPS files of a group already encrypted under another encryption rule than Flux's (a
+    dotenv or a Helm values file encrypted whole): a rule of their own keeps them as they are,
+    so init's `.sops.yaml` never contradicts them (SM011) nor re-encrypts them otherwise."""
+
+    paths: tuple[str, ...]  # relative to the config's folder
+    rule: EncryptionRule
+
+
+def _rule_field(rule: EncryptionRule) -> list[str]:
+    if rule == DEFAULT_RULE:
+        return []  # sops's own default: no field
+    return [f"    {rule.kind.value}: {_single_quoted(rule.value)}"]
+
+
 def sops_yaml_text(
     groups: Sequence[PathGroup],
     keys: Mapping[str | None, str],
     allowed: Sequence[str],
     pgp: Mapping[str | None, Sequence[str]] | None = None,
+    own: Mapping[int, Sequence[OwnRule]] | None = None,
+    whole: frozenset[int] = frozenset(),
 ) -> str:
-    """`.sops.yaml` with one creation rule per group: each cluster's key plus ``allowed``, and
-    the PGP keys ``pgp`` gives its clusters (the ones Flux decrypts their PGP files with)."""
+    """`.sops.yaml` with rules for each group: each cluster's key plus ``allowed``, and the PGP
+    keys ``pgp`` gives its clusters (the ones Flux decrypts their PGP files with).
+
+    A group's rules: first one per ``own`` rule of its files (``own`` maps a group's index to
+    them), then, for the groups of ``whole`` (whose folders hold such files), one for the
+    dotenv and INI files of its folders, encrypted whole (their keys are never data or
+    stringData: under Flux's encrypted_regex sops would encrypt none of their values; sweep 31,
+    vikbaranov/flux-gitops), then the folders' rule, Flux's encrypted_regex."""
     lines = [
         "# sops creation rules, written by `secretsmgr init`. Each rule covers the folders that",
         "# the same Flux clusters apply, and names each of those clusters' key (the public half",
@@ -51,19 +77,40 @@ def sops_yaml_text(
         "# they name another) plus the allowed_recipients of .secretsmgr.yaml.",
         "# sops matches path_regex against the path relative to this file and takes the first",
         "# rule that matches; only values under data and stringData are encrypted, as Flux",
-        "# expects of a Secret. A file below none of these folders matches no rule: add one.",
+        "# expects of a Secret (dotenv and INI files, and files already encrypted otherwise,",
+        "# have rules of their own, above their folders').",
+        "# A file below none of these folders matches no rule: add one.",
         "creation_rules:",
     ]
-    for group in groups:
-        lines += [
-            f"  # {_cluster_label(group.clusters)}: {', '.join(group.paths)}",
-            f"  - path_regex: {_single_quoted(group.path_regex)}",
-            f"    encrypted_regex: {_single_quoted(FLUX_ENCRYPTED_REGEX)}",
-            f"    age: {','.join(rule_recipients(group, keys, allowed))}",
-        ]
+    for number, group in enumerate(groups):
+        recipients = [f"    age: {','.join(rule_recipients(group, keys, allowed))}"]
         fingerprints = dict.fromkeys(k for c in group.clusters for k in (pgp or {}).get(c, ()))
         if fingerprints:
-            lines.append(f"    pgp: {','.join(fingerprints)}")
+            recipients.append(f"    pgp: {','.join(fingerprints)}")
+        label = _cluster_label(group.clusters)
+        for rule in (own or {}).get(number, ()):
+            regex = exact_regex(rule.paths)
+            lines += [
+                f"  # {label}: {', '.join(rule.paths)}, encrypted as they are",
+                f"  - path_regex: {_single_quoted(regex)}",
+                *_rule_field(rule.rule),
+                *recipients,
+            ]
+        folders = [p for p in group.paths if p.endswith("/")]
+        if folders and number in whole:
+            regex = PathGroup((), tuple(folders)).path_regex + r".*\.(?:env|ini)$"
+            lines += [
+                f"  # {label}: dotenv and INI files in the folders of the rule below, every "
+                "value encrypted",
+                f"  - path_regex: {_single_quoted(regex)}",
+                *recipients,
+            ]
+        lines += [
+            f"  # {label}: {', '.join(group.paths)}",
+            f"  - path_regex: {_single_quoted(group.path_regex)}",
+            f"    encrypted_regex: {_single_quoted(FLUX_ENCRYPTED_REGEX)}",
+            *recipients,
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -1504,3 +1504,49 @@ def test_a_kept_key_at_hand_needs_no_word_on_its_private_half(
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
     out, _ = init(repo, capsys, "-o", str(tmp_path / "unused.agekey"))
     assert "note: no new identity is made" in out and "need the private key" not in out, out
+
+
+@pytest.mark.interop
+def test_files_encrypted_otherwise_and_dotenv_sources_keep_their_way_under_init_s_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sweep 31, vikbaranov/flux-gitops: init's rules gave every folder Flux's encrypted_regex;
+    its adopted dotenv, JSON and Helm values files (encrypted whole) were SM011 at once, and a
+    new dotenv under that rule would have been encrypted to nothing."""
+    from secretsmgr.sops import FileFormat as Fmt
+    from secretsmgr.sops.model import DEFAULT_RULE
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    everything = DEFAULT_RULE
+    write(
+        repo,
+        "apps/app.enc.env",
+        enc("TOKEN=Zq8rT2mWv9KpL3x\n", (CLUSTER,), rule=everything, fmt=Fmt.DOTENV),
+    )
+    write(
+        repo,
+        "apps/creds.enc.json",
+        enc('{"auth": "Zq8rT2mWv9"}', (CLUSTER,), rule=everything, fmt=Fmt.JSON),
+    )
+    write(
+        repo,
+        "apps/kustomization.yaml",
+        "resources:\n  - podinfo.yaml\nsecretGenerator:\n  - name: app\n    envs:\n"
+        "      - app.enc.env\n  - name: creds\n    files:\n      - creds.enc.json\n",
+    )
+    commit(repo, "generator sources encrypted whole")
+    out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
+    assert "3 creation rules" in out, out
+    assert [f["rule"] for f in audit(repo, capsys) if f["rule"] == "SM011"] == []
+    # the real sops encrypts a new dotenv source whole under the rules init wrote
+    write(repo, "apps/more.env", "PASSWORD=hunter2-Value-9\nUSER=admin\n")
+    done = run_sops(["--encrypt", "--in-place", "apps/more.env"], cwd=repo)
+    assert done.returncode == 0, done.stderr
+    text = (repo / "apps/more.env").read_text()
+    assert "hunter2-Value-9" not in text and "USER=admin" not in text
+    # and a Secret beside them keeps Flux's rule
+    write(repo, "apps/db.enc.yaml", SECRET.format(name="db", value="s3cr3t-Value-42"))
+    done = run_sops(["--encrypt", "--in-place", "apps/db.enc.yaml"], cwd=repo)
+    assert done.returncode == 0, done.stderr
+    sf = load((repo / "apps/db.enc.yaml").read_text(), FileFormat.YAML)
+    assert sf.metadata.rule.value == "^(data|stringData)$"
