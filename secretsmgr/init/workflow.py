@@ -404,17 +404,15 @@ def init(
 
 
 def _no_decryption(inv: Inventory) -> tuple[tuple[str | None, tuple[str, ...], bool], ...]:
-    """The clusters none of whose layers (of this checkout) decrypts sops, with those layers."""
+    """The clusters none of whose layers decrypts sops, with their layers of this checkout (a
+    layer over another source that decrypts is the cluster's choice too: the review)."""
     by_cluster: dict[str | None, list[Layer]] = {}
     for layer in inv.layers.layers:
-        if layer.external is None:
-            by_cluster.setdefault(layer.cluster, []).append(layer)
-    return tuple(
-        (
-            cluster,
-            tuple(x.label for x in layers),
-            any(posixpath.basename(x.source) == "gotk-sync.yaml" for x in layers),
-        )
-        for cluster, layers in by_cluster.items()
-        if not any(x.decrypts_sops for x in layers)
-    )
+        by_cluster.setdefault(layer.cluster, []).append(layer)
+    out: list[tuple[str | None, tuple[str, ...], bool]] = []
+    for cluster, layers in by_cluster.items():
+        local = [x for x in layers if x.external is None]
+        if local and not any(x.decrypts_sops for x in layers):
+            bootstrap = any(posixpath.basename(x.source) == "gotk-sync.yaml" for x in local)
+            out.append((cluster, tuple(x.label for x in local), bootstrap))
+    return tuple(out)

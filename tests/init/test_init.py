@@ -1492,6 +1492,13 @@ def test_a_cluster_whose_layers_decrypt_nothing_gets_a_decryption_step(
     other = one_cluster_repo(tmp_path / "other")
     out, _ = init(other, capsys, "-o", str(tmp_path / "other.agekey"))
     assert "decrypts sops yet" not in out, out
+    # one over another source is the cluster's choice too (the review)
+    third = one_cluster_repo(tmp_path / "third")
+    layer(third, "prod", "apps", "apps", decryption=False)
+    write(third, "clusters/prod/team-a.yaml", TENANT)
+    commit(third)
+    out, _ = init(third, capsys, "-o", str(tmp_path / "third.agekey"))
+    assert "decrypts sops yet" not in out, out
 
 
 def test_a_kept_key_at_hand_needs_no_word_on_its_private_half(
