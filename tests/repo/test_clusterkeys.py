@@ -323,3 +323,22 @@ def test_a_rule_governing_no_path_of_the_checkout_names_no_cluster_key(tmp_path:
     write(tmp_path, "nixos/host/secrets.yml", "password: x\n")
     inv = load_inventory(tmp_path)
     assert inv.flux_free_rules == frozenset() and set(inv.cluster_keys) >= {K1}
+
+
+def test_a_rule_matching_only_sops_own_config_governs_nothing(tmp_path: Path) -> None:
+    # sweep 31, bjw-s/home-ops: a last rule `.*\.sops\.ya?ml$` naming a person's key matches
+    # `.sops.yaml` itself and no SOPS file; the header listed that key as a cluster key while
+    # the note called it allowed
+    from secretsmgr.repo.inventory import load_inventory
+    from tests.audit.helpers import K1, K2, enc, flux_kustomization, secret, sops_yaml, write
+    from tests.conftest import git
+
+    rules = ((r"kubernetes/.*\.sops\.ya?ml$", (K1,)), (r".*\.sops\.ya?ml$", (K2,)))
+    write(tmp_path, ".sops.yaml", sops_yaml(*rules))
+    write(tmp_path, "kubernetes/flux/apps.yaml", flux_kustomization(path="./kubernetes/apps"))
+    write(tmp_path, "kubernetes/apps/kustomization.yaml", "resources: [db.sops.yaml]\n")
+    write(tmp_path, "kubernetes/apps/db.sops.yaml", enc(secret("db"), (K1,)))
+    git(tmp_path, "init", "-q", "-b", "main")
+    inv = load_inventory(tmp_path)
+    assert inv.flux_free_rules == frozenset({(".sops.yaml", 2)})
+    assert inv.cluster_keys == (K1,)
