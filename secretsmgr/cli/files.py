@@ -4,11 +4,13 @@ changelog recorder (warnings go through ``context.warn``)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from secretsmgr.cli.context import warn
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.shellword import sh_path, sh_word
 
@@ -161,5 +163,24 @@ def changelog_recorder(root: Path, target: Path | None) -> Recorder:
                 f"{path} was written but the changelog entry failed: {exc.message}",
                 hints=("secretsmgr log --verify shows the state of the changelog",),
             ) from exc
+        _warn_if_ignored(root, path)
 
     return record
+
+
+def _warn_if_ignored(root: Path, path: Path) -> None:
+    """Say so when git ignores the file just written: no commit takes it, so Flux never gets
+    it (sweep 31, nwarila-platform/talos-cluster: a deny-all .gitignore; the new SOPS file was
+    left out of the commit and log --verify then called its state one no commit holds)."""
+    from secretsmgr.repo.git import ignored_paths
+
+    try:
+        rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root)).replace(os.sep, "/")
+        if rel.startswith("../") or not ignored_paths(root, [rel]):
+            return
+    except (OSError, ValueError):
+        return
+    warn(
+        f"git ignores {rel}: no commit takes it, so Flux never gets it; commit it with "
+        f"git add -f {sh_path(rel)}, or change .gitignore"
+    )

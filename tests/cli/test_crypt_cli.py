@@ -826,3 +826,27 @@ def test_encrypt_keeps_sops_own_opt_out_of_the_default_rule(
     assert (code, err) == (0, "")
     text = target.read_text()
     assert "note_unencrypted: kept in clear" in text and SECRET_VALUE not in text
+
+
+def test_encrypt_says_so_when_git_ignores_the_file_it_wrote(
+    repo: Path, key_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 31, nwarila-platform/talos-cluster: a deny-all .gitignore left the new SOPS file
+    # out of the commit, and nothing said so
+    from tests.conftest import git
+
+    git(repo, "init", "-q", "-b", "main")
+    (repo / ".gitignore").write_text("*\n!.gitignore\n!.sops.yaml\n")
+    target = repo / "secrets" / "db.enc.yaml"
+    args = ["--repo", str(repo), "encrypt", "-i", str(target)]
+    code, out, err = run(args, capsys, warnings=["git ignores"])
+    assert (code, out) == (0, ""), err
+    assert err == (
+        "secretsmgr: warning: git ignores secrets/db.enc.yaml: no commit takes it, so Flux "
+        "never gets it; commit it with git add -f secrets/db.enc.yaml, or change .gitignore\n"
+    )
+    # not ignored: nothing to say
+    (repo / ".gitignore").write_text("")
+    target.write_text(PLAIN_SECRET)
+    code, out, err = run(["--repo", str(repo), "encrypt", "-i", str(target)], capsys)
+    assert (code, out, err) == (0, "", "")
