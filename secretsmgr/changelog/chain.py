@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -427,6 +427,18 @@ class RecordedStates:
         if state[:2] in self._stated:
             return Coverage.OTHER_BYTES
         return Coverage.UNRECORDED
+
+    def moved_from(self, state: State, present: Collection[str]) -> str | None:
+        """The path whose last recorded state has ``state``'s lastmodified and bytes, when that
+        path is not among ``present``: the file was moved or renamed as it was (sweep 31: a
+        ``git mv`` read as "changed outside secretsmgr")."""
+        if state[0] in self.latest:
+            return None
+        for path, record in self.latest.items():
+            same = (record.lastmodified, record.sha256_after) == state[1:]
+            if same and record.sha256_after and path not in present:
+                return path
+        return None
 
     def key_ids(self, state: State) -> set[str]:
         """The data key ids the records of ``state`` name (more than one: at most one of those

@@ -10,7 +10,7 @@ from secretsmgr.changelog.anchor import Anchoring, anchor_changelog
 from secretsmgr.changelog.chain import Coverage, Entry, RecordedStates, State, read_chain
 from secretsmgr.errors import ChainError
 from secretsmgr.plural import plural
-from secretsmgr.shellword import sh_path
+from secretsmgr.shellword import sh_path, sh_word
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +97,16 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
         hints = []
         if more:
             hints.append(f"{more} more SOPS {'file has' if more == 1 else 'files have'} no entry")
+        moved = recorded.moved_from(missing[0][0], {s[0] for s in states})
+        if moved is not None:
+            hints += [
+                f"the same bytes are recorded for {moved}, which is gone: moved or renamed",
+                "record it under its new path (and the old one as removed): secretsmgr log "
+                f"--adopt --reason {sh_word('moved from ' + moved)}",
+            ]
+            raise ChainError(
+                f"{path}: lastmodified {lastmodified} has no changelog entry", hints=hints
+            )
         hints += [
             "it was changed outside secretsmgr, or its changelog entry was removed",
             "record the current state of every such file: secretsmgr log --adopt --reason '…'",

@@ -8,7 +8,7 @@ from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.changelog.chain import Coverage, RecordedStates, State, datakey_id
 from secretsmgr.repo.sopsconfig import sops_rotate_hint
-from secretsmgr.shellword import sh_path
+from secretsmgr.shellword import sh_path, sh_word
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -23,6 +23,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     with a key, and by its git history (``log --verify``) without one.
     """
     recorded = RecordedStates(ctx.changelog)
+    present = frozenset(e.path for e in ctx.repo.sops_files)
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None or entry.path == ctx.repo.settings.changelog:
@@ -30,20 +31,32 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         lm = sf.metadata.lastmodified
         state = (entry.path, lm, entry.sha256)
         message = _problem(ctx, entry.path, state, recorded)
-        if message is not None:
+        if message is None:
+            continue
+        moved = recorded.moved_from(state, present)
+        if moved is not None:
+            # sweep 31 (nwarila-platform): a `git mv` was "changed outside secretsmgr", and the
+            # fix offered a new data key for a file whose key nothing exposed
             yield RULE.finding(
                 entry.path,
-                message,
-                fix=(
-                    # rotate refuses such a file (sweep 22, FrederikS/homelab: its own hint, sops
-                    # rotate -i, brought SM013 straight back); adopt records it as it is
-                    "secretsmgr log --adopt --reason '…'   (records it as it is; sops gave it "
-                    "its new data key)"
-                    if sops_rotate_hint(entry.path, sf.metadata) is not None
-                    else f"secretsmgr rotate {sh_path(entry.path)} --reason '…'   (records who "
-                    "and why)"
-                ),
+                f"lastmodified {lm} is recorded for {moved}, which is gone: the same bytes, "
+                "moved or renamed",
+                fix=f"secretsmgr log --adopt --reason {sh_word('moved from ' + moved)}   (records "
+                "it under its new path, and the old one as removed)",
             )
+            continue
+        yield RULE.finding(
+            entry.path,
+            message,
+            fix=(
+                # rotate refuses such a file (sweep 22, FrederikS/homelab: its own hint, sops
+                # rotate -i, brought SM013 straight back); adopt records it as it is
+                "secretsmgr log --adopt --reason '…'   (records it as it is; sops gave it "
+                "its new data key)"
+                if sops_rotate_hint(entry.path, sf.metadata) is not None
+                else f"secretsmgr rotate {sh_path(entry.path)} --reason '…'   (records who and why)"
+            ),
+        )
     history = ctx.changelog_history
     if history is not None and ctx.changelog:
         for problem in history.anchoring().problems:

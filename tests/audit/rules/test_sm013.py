@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from secretsmgr.audit.engine import run_audit
 from tests.conftest import git
 
@@ -116,3 +118,34 @@ def test_sm013_sends_a_file_only_sops_rotates_to_adopt(tmp_path: Path) -> None:
     write(root, FILE, FOREIGN_ONLY["pgp"])
     (pgp,) = [f for f in run_audit(root).findings if f.rule == "SM013"]
     assert (pgp.fix or "").startswith("secretsmgr log --adopt --reason '…'")
+
+
+def test_sm013_names_a_file_moved_as_it_was_and_adopt_records_the_move(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 31 (nwarila-platform/talos-cluster): after a plain `git mv`, SM013 said "changed
+    # outside secretsmgr" and offered a new data key
+    import shlex
+
+    from tests.cli.runner import hints_of, run
+
+    root = history_repo(tmp_path)
+    log(root, FILE, datetime.now(UTC))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "state")
+    moved = FILE.replace(".enc.yaml", "-moved.enc.yaml")
+    git(root, "mv", FILE, moved)
+    (finding,) = [f for f in run_audit(root).findings if f.rule == "SM013"]
+    assert finding.path == moved
+    assert f"is recorded for {FILE}, which is gone: the same bytes, moved or renamed" in (
+        finding.message
+    )
+    assert finding.fix is not None and "rotate" not in finding.fix
+    command = shlex.split(finding.fix.split("   (")[0])
+    assert command[:3] == ["secretsmgr", "log", "--adopt"]
+    code, _, err = run(["--repo", str(root), "log", "--verify"], capsys)
+    assert code == 1 and any("moved or renamed" in h for h in hints_of(err)), err
+    code, _, err = run(["--repo", str(root), *command[1:]], capsys)
+    assert code == 0, err
+    assert paths_of(run_audit(root), "SM013") == []
