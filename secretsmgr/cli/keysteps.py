@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from secretsmgr.cluster.kube import ClusterKeys, SecretRef
     from secretsmgr.keys.sources import LayeredIdentity
+    from secretsmgr.repo.settings import Settings
     from secretsmgr.rotate.clusterkey import IdentityStore, StepResult
     from secretsmgr.rotate.fluxcheck import ClusterView
 
@@ -24,6 +25,31 @@ SKIP_WARNING = (
     "--skip-cluster-check: not checking that the cluster holds the new key and that Flux has "
     "applied the begin commit; if it has not, Flux cannot decrypt after this finish"
 )
+
+
+def rotation_identities(
+    settings: Settings, cluster: str | None, key: str | None, begin: bool
+) -> LayeredIdentity:
+    """The operator's identities for a key rotation; without any, the error says which key's
+    private half it needs (sweep 31: only the usual sources were hinted). ``key``: the current
+    cluster key given for --begin (else the pinned one), the pending key for --finish."""
+    from secretsmgr.cli.context import load_identities
+    from secretsmgr.errors import KeyNotFoundError
+    from secretsmgr.keys.bech32 import short_key
+
+    try:
+        return load_identities()
+    except KeyNotFoundError as exc:
+        if begin and key is None:
+            spec = settings.cluster(cluster) if cluster is not None else None
+            key = spec.cluster_key if spec is not None else settings.cluster_key
+        named = f" ({short_key(key)})" if key else ""
+        which = "current" if begin else "new"
+        need = (
+            f"key rotate re-encrypts every file, so it needs the private half of the {which} "
+            f"cluster key{named} at hand"
+        )
+        raise KeyNotFoundError(exc.message, hints=(need, *exc.hints)) from exc
 
 
 def export_hint(

@@ -210,6 +210,20 @@ def test_finish_needs_the_new_private_key(repo: Path, tmp_path: Path) -> None:
     assert snapshot(repo) == before
 
 
+def test_without_any_identity_each_step_names_the_key_it_needs(
+    repo: Path, tmp_path: Path
+) -> None:
+    # sweep 31 (bjw-s/home-ops): "no age identity found" and the usual sources, not which key
+    before = snapshot(repo)
+    out = tmp_path / "new.agekey"
+    result = run(repo, subprocess_env(), "key", "rotate", "--begin", "-o", str(out), expect=2)
+    assert "private half of the current cluster key (age1fq08" in result.err, result.err
+    assert not out.exists() and snapshot(repo) == before
+    public = begin(repo, tmp_path, key_env(tmp_path))
+    result = run(repo, subprocess_env(), "key", "rotate", *FINISH, expect=2)
+    assert f"private half of the new cluster key ({public[:8]}" in result.err, result.err
+
+
 def test_begin_refuses_a_dirty_repo_before_making_a_key(repo: Path, tmp_path: Path) -> None:
     (repo / REDIS).write_text((repo / REDIS).read_text() + "# local edit\n", encoding="utf-8")
     out = tmp_path / "new.agekey"

@@ -387,6 +387,7 @@ def rotate_cmd(
     cluster: ClusterNameOpt = None,
 ) -> int:
     """Replace the cluster key in two steps, with Flux able to decrypt throughout."""
+    from secretsmgr.cli.keysteps import rotation_identities
     from secretsmgr.errors import SecretsmgrError, UsageError
     from secretsmgr.keys.stores import FileStore, KeyringStore
     from secretsmgr.repo.flux.objects import pgp_secret_name
@@ -438,7 +439,7 @@ def rotate_cmd(
             "-o: a rotation is under way, so no new identity is made "
             f"(the pending key is {short_key(pending)})"
         )
-    identity = _all_identities()
+    identity = rotation_identities(settings, cluster, cluster_key if begin else pending, begin)
     check_rotation_keys(root, identity, cluster_key, begin=begin, cluster=cluster)
     live = choice.read() if begin else None  # finish reads the cluster after its own checks
     if apply:
