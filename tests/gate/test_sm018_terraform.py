@@ -217,6 +217,61 @@ def test_a_terraform_state_is_read_as_json(tmp_path: Path) -> None:
     assert "git rm --cached infra/terraform.tfstate" in (finding.fix or "")
 
 
+def test_a_state_holding_a_sops_file_decrypted_is_an_error_whatever_its_values(
+    tmp_path: Path,
+) -> None:
+    """sweep 32, nea0d/k8s-homelab-flux: a committed state's sops_file data source held
+    secret.sops.yaml in clear (a Cloudflare key, no prefix: a warning), and check passed; its
+    `private` field (Terraform's timeouts, base64 JSON) was a warning of its own."""
+    import base64
+    import json
+
+    private = base64.b64encode(
+        json.dumps(
+            {"e2bfb730-ecaa-11e6-8f88-34363bc7c4c0": {"create": 30000000000}, "schema_version": "2"}
+        ).encode()
+    ).decode()
+    secret = "92a0f3c1d5e7b9a2c4e6f8a0b2c4d6e8f0a1b"
+    state = {
+        "version": 4,
+        "resources": [
+            {
+                "mode": "data",
+                "type": "sops_file",
+                "name": "cloudflare",
+                "instances": [
+                    {
+                        "attributes": {
+                            "data": {"cloudflare_apikey": secret, "email": "a@example.org"},
+                            "raw": f"cloudflare_apikey: {secret}\n",
+                            "source_file": "secret.sops.yaml",
+                        }
+                    }
+                ],
+            },
+            {
+                "mode": "managed",
+                "type": "cloudflare_record",
+                "name": "www",
+                "instances": [{"attributes": {"name": "www"}, "private": private}],
+            },
+        ],
+    }
+    text = json.dumps(state, indent=2) + "\n"
+    root = gitops(tmp_path / "r")
+    stage(root, "infra/terraform.tfstate", text)
+    hits = _sm018(judge(root))
+    assert list(hits) == [("infra/terraform.tfstate", "resources.0.instances.0.attributes")]
+    finding = next(iter(hits.values()))
+    assert finding.severity is Severity.ERROR
+    assert "the decrypted content of infra/secret.sops.yaml" in finding.message
+    assert secret not in finding.message + (finding.fix or "")
+    # a data source that holds nothing (a plan never applied) is no finding
+    state["resources"][0]["instances"][0]["attributes"] = {"source_file": "secret.sops.yaml"}
+    stage(root, "infra/terraform.tfstate", json.dumps(state, indent=2) + "\n")
+    assert list(_sm018(judge(root))) == []
+
+
 def test_history_names_a_tfvars_credential_once_after_it_was_taken_out(
     tmp_path: Path,
 ) -> None:

@@ -210,9 +210,7 @@ def test_finish_needs_the_new_private_key(repo: Path, tmp_path: Path) -> None:
     assert snapshot(repo) == before
 
 
-def test_without_any_identity_each_step_names_the_key_it_needs(
-    repo: Path, tmp_path: Path
-) -> None:
+def test_without_any_identity_each_step_names_the_key_it_needs(repo: Path, tmp_path: Path) -> None:
     # sweep 31 (bjw-s/home-ops): "no age identity found" and the usual sources, not which key
     before = snapshot(repo)
     out = tmp_path / "new.agekey"

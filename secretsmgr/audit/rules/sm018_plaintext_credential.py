@@ -704,11 +704,23 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
     docs = documents(file)
     if not docs and text.strip() and (parts is not None or _UNFIXED.search(text)):
         return list(_unparsed(file, text))
+    state = _TFSTATE.search(file.path) is not None
     for number, prefix, obj in numbered_objects(docs):
+        if state:
+            for at, source in _state_sops_reads(obj):
+                if not source.startswith("/"):  # relative to the module: the state's folder
+                    source = posixpath.normpath(
+                        posixpath.join(posixpath.dirname(file.path), source)
+                    )
+                kind = f"the decrypted content of {source} (a sops_file data source)"
+                hit = CredentialHit(file.path, at, 0, kind, True, "Terraform state")
+                found[number, at] = (hit, "", "")
         for where, key_path, key, value, known_only, variable in _candidates(prefix, obj, parts):
             if (number, key_path) in judged:
                 continue
             judged.add((number, key_path))
+            if state and _STATE_PRIVATE.match(key_path):
+                continue  # Terraform's own per-instance metadata (timeouts, schema version)
             if _pulumi_ciphertext(file.path, prefix, obj, key_path, value):
                 continue
             if formats_only and not (
@@ -755,6 +767,38 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
         line = lines.get(hit.key_path) or find_line(located, hit.key_path)
         line = line or _line_of(text, value, key)
         out.append(replace(hit, line=_line_inside(text, line, value, key, hit.kind) or line))
+    return out
+
+
+# ``resources[].instances[].private``: base64 of Terraform's JSON of timeouts and schema
+# version, in every managed resource (sweep 32, nea0d/k8s-homelab-flux)
+_STATE_PRIVATE = re.compile(r"^resources\.\d+\.instances\.\d+\.private$")
+# the data sources of the sops providers (carlpett/sops): their attributes hold the file
+# decrypted, data (the values by key) and raw (the whole file)
+_SOPS_DATA_SOURCES = frozenset(("sops_file", "sops_external"))
+
+
+def _state_sops_reads(state: object) -> list[tuple[str, str]]:
+    """(key path, the SOPS file) of each instance of a sops data source a Terraform state
+    holds with its values: the file in clear, whatever its values look like (sweep 32,
+    nea0d/k8s-homelab-flux: a committed state held a Cloudflare key of secret.sops.yaml, and
+    check passed it with a warning)."""
+    if not isinstance(state, dict) or not isinstance(state.get("resources"), list):
+        return []
+    out: list[tuple[str, str]] = []
+    for r, resource in enumerate(state["resources"]):
+        if not isinstance(resource, dict) or resource.get("type") not in _SOPS_DATA_SOURCES:
+            continue
+        instances = resource.get("instances")
+        for i, instance in enumerate(instances if isinstance(instances, list) else []):
+            attributes = instance.get("attributes") if isinstance(instance, dict) else None
+            if not isinstance(attributes, dict):
+                continue
+            if not (attributes.get("raw") or attributes.get("data")):
+                continue
+            source = attributes.get("source_file")
+            name = source if isinstance(source, str) and source else "a SOPS file"
+            out.append((f"resources.{r}.instances.{i}.attributes", name))
     return out
 
 
