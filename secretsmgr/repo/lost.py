@@ -8,11 +8,12 @@ says SOPS afterwards, so nothing but HEAD tells that the other file holds secret
 A copy is paired with the deleted file by content, one document at a time (a multi-document
 file may be split), not by git's rename detection (ciphertext and plaintext share too few
 lines for it). AES-GCM keeps a value's length, so each ``ENC[…]`` value says how long its
-plaintext is: the copy holds, at the deleted document's encrypted key paths, literals of those
-lengths, or close to them where the copy was edited (at least half of those it has), and the
-values the document kept in clear (``kind``, ``metadata.name``) mostly as they were. A file that
-merely shares key names with the deleted one (another ConfigMap of ``data.values.yaml``)
-differs in those.
+plaintext is. The evidence is the payload, never a Kubernetes object's envelope (``apiVersion``,
+``kind``, ``metadata``: an ExternalSecret or a Service of the same name and namespace is no
+copy): at least two thirds of the document's encrypted payload values must be in the copy as
+literals of the same length (a long value, an embedded config edited a little, within a
+quarter of its length), found at the same key path or, when the copy changed its shape (a
+ConfigMap's ``data``, a ``.env`` file, a flat vars file), under the same last key.
 """
 
 from __future__ import annotations
@@ -56,10 +57,9 @@ class LostFile:
 
 @dataclass(frozen=True, slots=True)
 class _Shape:
-    """One document of an encrypted file, as its copy in clear would show it."""
+    """One document of an encrypted file: its encrypted payload, as a copy in clear shows it."""
 
     encrypted: dict[KeyPath, frozenset[int]]  # key path -> the byte lengths of its plaintexts
-    clear: dict[KeyPath, frozenset[str]]  # key path -> the values kept in clear
 
 
 def lost_since_head(snap: Snapshot, plain: Sequence[str]) -> tuple[LostFile, ...]:
@@ -136,6 +136,8 @@ def _copies(
         return (not typed, posixpath.dirname(path) not in near, path)
 
     shapes: list[tuple[str, FileFormat, _Shape]] = []
+    # a payload's last key, alone and with its file's folder -> the shapes that have it
+    by_name: dict[tuple[str | None, str], list[int]] = {}
     for was in sorted(gone, key=order)[:_MAX_GONE]:
         data = _blob(reader, gone[was])
         entry = scan_file(was, data).sops if data is not None else None
@@ -144,16 +146,51 @@ def _copies(
         for doc in entry.sops_file.docs:
             shape = _shape(doc)
             if shape.encrypted:
+                for name in {p[-1] for p in shape.encrypted}:
+                    by_name.setdefault((None, name), []).append(len(shapes))
+                    by_name.setdefault((posixpath.dirname(was), name), []).append(len(shapes))
                 shapes.append((was, entry.sops_file.format, shape))
     if not shapes:
         return
     formats = list(dict.fromkeys(fmt for _, fmt, _ in shapes))
     for path, in_head in sorted([(p, False) for p in added] + [(p, True) for p in modified]):
+        folder = posixpath.dirname(path)
         for docs in _plain_docs(snap, path, formats):
-            source = next((w for w, _, sh in shapes if any(_holds(d, sh) for d in docs)), None)
+            source = _source(docs, shapes, by_name, folder)
             if source is not None:
                 yield LostFile(path, source, in_head)
                 break
+
+
+# shapes a document of a copy is compared with at most (the same folder's first): a change
+# deleting thousands of files of one key layout costs no more than this per added file
+_MAX_CANDIDATES = 64
+
+
+def _source(
+    docs: list[dict[KeyPath, list[Scalar]]],
+    shapes: list[tuple[str, FileFormat, _Shape]],
+    by_name: dict[tuple[str | None, str], list[int]],
+    folder: str,
+) -> str | None:
+    """The deleted file one of ``docs`` is a copy of, if any: compared with at most
+    ``_MAX_CANDIDATES`` shapes sharing one of its keys, those of its own folder first."""
+    for values in docs:
+        names: dict[str, list[Scalar]] = {}
+        for key_path, found in values.items():
+            if key_path:
+                names.setdefault(key_path[-1], []).extend(found)
+        ids: dict[int, None] = {}
+        for where in (folder, None):
+            for name in names:
+                for i in by_name.get((where, name), ())[:_MAX_CANDIDATES]:
+                    ids.setdefault(i)
+                if len(ids) >= _MAX_CANDIDATES:
+                    break
+        for i in list(ids)[:_MAX_CANDIDATES]:
+            if _holds(values, names, shapes[i][2]):
+                return shapes[i][0]
+    return None
 
 
 def _leaves(node: Node, path: KeyPath) -> Iterator[tuple[KeyPath, Scalar]]:
@@ -175,23 +212,22 @@ def _text(value: Scalar) -> str:
     return "" if value is None else str(value)
 
 
+# a Kubernetes object's envelope: the same name, namespace or kind says nothing of its payload
+_ENVELOPE = frozenset(("apiVersion", "kind", "metadata"))
+
+
 def _shape(doc: Node) -> _Shape:
     encrypted: dict[KeyPath, set[int]] = {}
-    clear: dict[KeyPath, set[str]] = {}
     for path, value in _leaves(doc, ()):
         found = _ENC_DATA.match(value) if isinstance(value, str) else None
-        if found is None:
-            clear.setdefault(path, set()).add(_text(value))
+        if found is None or not path or path[0] in _ENVELOPE:
             continue
         try:
             size = len(base64.b64decode(found.group(1), validate=True))
         except (binascii.Error, ValueError):
             continue
         encrypted.setdefault(path, set()).add(size)
-    return _Shape(
-        {p: frozenset(v) for p, v in encrypted.items()},
-        {p: frozenset(v) for p, v in clear.items()},
-    )
+    return _Shape({p: frozenset(v) for p, v in encrypted.items()})
 
 
 def _values(doc: Node) -> dict[KeyPath, list[Scalar]]:
@@ -222,43 +258,30 @@ def _plain_docs(
         yield [_values(d) for d in docs if d is not None]
 
 
-def _holds(values: dict[KeyPath, list[Scalar]], shape: _Shape) -> bool:
-    """Whether ``values`` (one document of a file in clear) is ``shape``'s document decrypted.
-
-    With values kept in clear to compare (a Secret's ``kind`` and ``metadata``), most of them
-    must be there unchanged, and a value's length may have changed a little (a line edited in
-    an embedded config); a document encrypted whole must match by exact lengths.
-    """
-    common = [p for p in shape.encrypted if p in values and any(_literal(v) for v in values[p])]
-    if not common:
-        return False
-    if shape.clear:
-        kept = sum(
-            1
-            for p, old in shape.clear.items()
-            if p in values and any(_text(v) in old for v in values[p])
-        )
-        if 2 * kept <= len(shape.clear):
-            return False
-    close = _close if shape.clear else _same
-    sized = [
-        p
-        for p in common
-        if any(close(_size(v), old) for v in values[p] for old in shape.encrypted[p])
-    ]
-    return bool(sized) and 2 * len(sized) >= len(common)
+def _holds(
+    values: dict[KeyPath, list[Scalar]], names: dict[str, list[Scalar]], shape: _Shape
+) -> bool:
+    """Whether a document (``values`` by key path, ``names`` by last key) is ``shape``'s
+    document decrypted: two thirds of its encrypted payload values there in clear, each at
+    its key path or else under its last key, of the same length (a long one within a quarter
+    of it)."""
+    matched = 0
+    for path, sizes in shape.encrypted.items():
+        found = values.get(path) or names.get(path[-1], [])
+        if any(_literal(v) and _sized(_size(v), sizes) for v in found):
+            matched += 1
+    return matched > 0 and 3 * matched >= 2 * len(shape.encrypted)
 
 
 def _size(value: Scalar) -> int:
     return len(_text(value).encode("utf-8"))
 
 
-def _same(size: int, old: int) -> bool:
-    return size == old
+_LONG = 64  # bytes from which a value may be an embedded config, edited a little
 
 
-def _close(size: int, old: int) -> bool:
-    return abs(size - old) <= max(16, old // 4)
+def _sized(size: int, sizes: frozenset[int]) -> bool:
+    return any(size == old or (old >= _LONG and abs(size - old) <= old // 4) for old in sizes)
 
 
 def _literal(value: Scalar) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from secretsmgr.audit.engine import run_audit
+from secretsmgr.sops.model import EncryptionRule, RuleKind
 from tests.audit.helpers import K1, enc, flux_kustomization, sops_yaml, write
 from tests.cli.runner import run
 from tests.conftest import git
@@ -170,7 +171,7 @@ def test_the_cache_does_not_answer_for_another_head(tmp_path: Path) -> None:
 DB = "apps/db.enc.yaml"
 DB_PLAIN = (
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db\n  namespace: data\n"
-    "data:\n  region: eu-west-3\n  license: Kq7vT2mRx9LwP4sN8dF3hJ6c\n"
+    "data:\n  region: eu-west-3\n  license: Kq7vT2mRx9LwP4sN8dF3hJ6c\n  pin: '4711'\n"
 )
 SPLIT = DB_PLAIN + "---\n" + DB_PLAIN.replace("name: db", "name: db-two").replace("Kq7v", "Wq7v")
 
@@ -189,6 +190,8 @@ def test_a_copy_is_paired_after_ordinary_edits_and_splits(tmp_path: Path) -> Non
         DB_PLAIN.replace("  region: eu-west-3\n", ""),  # a key dropped
         DB_PLAIN.replace("  namespace: data\n", ""),  # a value kept in clear dropped
         DB_PLAIN.replace("eu-west-3", "us-east-1-b"),  # a value edited
+        # another shape: a Secret's stringData, a ConfigMap's data under other names
+        DB_PLAIN.replace("kind: ConfigMap", "kind: Secret").replace("data:", "stringData:"),
     ):
         stage(root, "apps/db.yaml", copy)
         assert _lost(found(judge(root))) == {"apps/db.yaml"}, copy
@@ -274,3 +277,51 @@ def test_the_fix_offers_encrypt_only_where_a_rule_governs_the_copy(tmp_path: Pat
     git(root, "rm", "-q", "--cached", "apps/db.yaml")
     fix = next(f.fix for f in judge(root).findings if f.rule == "SM002") or ""
     assert "secretsmgr encrypt -i apps/db.enc.yaml" in fix, fix
+
+
+def test_a_copy_that_changed_its_shape_is_paired(tmp_path: Path) -> None:
+    # the review: a ConfigMap's values rewritten as a .env file or a flat vars file
+    root = _db_repo(tmp_path / "r")
+    git(root, "rm", "-q", DB)
+    stage(root, "apps/db.env", "region=eu-west-3\nlicense=Kq7vT2mRx9LwP4sN8dF3hJ6c\npin=4711\n")
+    assert _lost(found(judge(root))) == {"apps/db.env"}
+    git(root, "rm", "-q", "--cached", "apps/db.env")
+    stage(root, "apps/vars.yaml", "license: Kq7vT2mRx9LwP4sN8dF3hJ6c\npin: '4711'\n")
+    assert _lost(found(judge(root))) == {"apps/vars.yaml"}
+
+
+WHOLE = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: grafana-admin\n  namespace: apps\n"
+    "stringData:\n  password: Zq8rT2mWv9KpL3xN\n"
+)
+
+
+def test_the_same_envelope_is_no_copy(tmp_path: Path) -> None:
+    """The review: a Secret encrypted whole, deleted beside an ExternalSecret of its name (a
+    migration) or any v1 object of its namespace, was paired by apiVersion and namespace
+    lengths; a ConfigMap of the same name holding another host under one shared key too."""
+    root = _repo(tmp_path / "r", committed=False)
+    everything = EncryptionRule(RuleKind.UNENCRYPTED_SUFFIX, "_unencrypted")
+    write(root, "apps/grafana.sops.yaml", enc(WHOLE, rule=everything))
+    write(root, DB, enc(DB_PLAIN.replace("region: eu-west-3", "host: smtp.mailgun.org")))
+    commit(root, "state")
+    git(root, "rm", "-q", "apps/grafana.sops.yaml", DB)
+    external = (
+        "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n"
+        "  name: grafana-admin\n  namespace: apps\nspec:\n  refreshInterval: 1h\n"
+    )
+    stage(root, "apps/grafana-admin.yaml", external)
+    stage(
+        root,
+        "apps/web.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n"
+        "  namespace: apps\nspec:\n  type: ClusterIP\n",
+    )
+    stage(
+        root,
+        "apps/db.yaml",
+        DB_PLAIN.replace("region: eu-west-3", "host: mail.internal.lan").replace(
+            "  license: Kq7vT2mRx9LwP4sN8dF3hJ6c\n  pin: '4711'\n", "  port: '587'\n"
+        ),
+    )
+    assert _lost(found(judge(root))) == set()
