@@ -352,7 +352,7 @@ def test_in_a_sops_file_the_fix_changes_the_rule_not_encrypt(tmp_path: Path) -> 
     # shikanime/manifests: a value its narrow encrypted_regex leaves in clear; the fix said
     # `secretsmgr encrypt -i` (after renaming), which refuses an encrypted file
     from secretsmgr.sops.model import EncryptionRule, RuleKind
-    from tests.audit.helpers import enc
+    from tests.audit.helpers import K1, enc, write
 
     only_token = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^as_token$")
     text = "as_token: x\nsender_localpart: Q29ycmVjdEhvcnNlQmF0dGVyeVN0YXBsZTI0Xy9aQkN\n"
@@ -363,8 +363,28 @@ def test_in_a_sops_file_the_fix_changes_the_rule_not_encrypt(tmp_path: Path) -> 
         if f.rule == "SM018" and f.path == "apps/registration.enc.yaml"
     ]
     assert len(fixes) == 1
-    assert fixes[0].startswith("the file's encryption rule leaves sender_localpart in clear")
+    assert fixes[0].startswith(
+        "the file's encryption rule (encrypted_regex: ^as_token$) leaves sender_localpart in "
+        "clear: change the rule in .sops.yaml rule 1, then re-encrypt"
+    ), fixes[0]
     assert "encrypt -i" not in fixes[0] and "secretsmgr decrypt -o" in fixes[0]
+    # sweep 32, ksefuke-labs/homelab-ops: a nested .sops.yaml whose regex names the key in
+    # another case; the fix named the root's .sops.yaml and said to widen the regex
+    mixed = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(as_token|sender_Localpart)$")
+    write(
+        tmp_path,
+        "apps/bridge/.sops.yaml",
+        "creation_rules:\n  - path_regex: .*\n"
+        "    encrypted_regex: ^(as_token|sender_Localpart)$\n    age: " + K1 + "\n",
+    )
+    standard_repo(tmp_path, {"apps/bridge/registration.enc.yaml": enc(text, rule=mixed)})
+    (fix,) = [
+        f.fix or ""
+        for f in run_audit(tmp_path, keyless_only=True).findings
+        if f.rule == "SM018" and f.path == "apps/bridge/registration.enc.yaml"
+    ]
+    assert "(it names sender_localpart in another case: regexes match case)" in fix, fix
+    assert "change the rule in apps/bridge/.sops.yaml rule 1" in fix, fix
 
 
 def _deployment(name: str, env: tuple[tuple[str, str], ...]) -> str:

@@ -53,6 +53,7 @@ from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.iniio import ini_key_lines, parse_ini
 from secretsmgr.sops.locate import find_line, key_lines
 from secretsmgr.sops.metadata import SOPS_KEY
+from secretsmgr.sops.regex import compile_go
 from secretsmgr.sops.tree import MapNode
 from secretsmgr.sops.values import Comment
 from secretsmgr.sops.yamlio import safe_load_all
@@ -986,10 +987,31 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
 
 
 def _sops_fix(entry: SopsEntry, key_path: str) -> str:
-    """In a SOPS file, a value its rule leaves in clear: ``encrypt`` would refuse the file."""
+    """In a SOPS file, a value its rule leaves in clear: ``encrypt`` would refuse the file.
+
+    Names the `.sops.yaml` and rule that govern the file (a nested one, not the root's), the
+    file's own rule, and a regex that misses the key only by case (sweep 32,
+    ksefuke-labs/homelab-ops: ``secretboxencryptionSecret`` in the rule, Talos writes
+    ``secretboxencryptionsecret``)."""
+    where = ".sops.yaml"
+    if entry.sops_config is not None and entry.creation_rule_number is not None:
+        where = f"{entry.sops_config} rule {entry.creation_rule_number}"
+    sf = entry.sops_file
+    rule = sf.metadata.rule if sf is not None else None
+    said = f" ({rule.kind.value}: {rule.value})" if rule is not None else ""
+    case = ""
+    if rule is not None and rule.kind.value == "encrypted_regex":
+        key = key_path.rpartition(".")[2]
+        try:
+            exact = compile_go(rule.value).search(key)
+            folded = compile_go("(?i)" + rule.value).search(key)
+        except FormatError:
+            exact = folded = False
+        if folded and not exact:
+            case = f" (it names {key} in another case: regexes match case)"
     return (
-        f"the file's encryption rule leaves {key_path} in clear: change the rule (for example "
-        f"widen encrypted_regex) in .sops.yaml, then re-encrypt: {reencrypt_fix(entry)}"
+        f"the file's encryption rule{said} leaves {key_path} in clear{case}: change the rule "
+        f"in {where}, then re-encrypt: {reencrypt_fix(entry)}"
     )
 
 
