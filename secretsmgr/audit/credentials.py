@@ -171,6 +171,21 @@ def _uuid_verdict(key: str, value: str) -> Verdict | None:
     return None
 
 
+# Cloudflare's Global API Key: 37 lower-case hex digits, no prefix; known by its key's name
+# (``BOOTSTRAP_CLOUDFLARE_APIKEY``, ``cloudflare_api_key``, ``CF_API_KEY``; sweep 32,
+# rational-net/virgo-k8s: a keyword warning only)
+_CLOUDFLARE_KEY = re.compile(
+    r"(?i)(?:cloudflare|(?:^|[_.-])cf)[_.-]?(?:global[_.-]?)?api[_.-]?key$"
+)
+_CLOUDFLARE_GLOBAL = re.compile(r"^[0-9a-f]{37}$")
+
+
+def _cloudflare_global_key(key: str, value: str) -> Verdict | None:
+    if _CLOUDFLARE_GLOBAL.match(value) and _CLOUDFLARE_KEY.search(key):
+        return Verdict("Cloudflare Global API Key", True)
+    return None
+
+
 # A Google API key (Maps, Firebase, …): AIza and 35 more characters.
 _GOOGLE_API_KEY = re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])")
 # A keyword that runs on into another word names something else: passwordless_flow,
@@ -579,7 +594,10 @@ def judge_value(key: str, value: str) -> Verdict | None:
     if _VARIABLE.match(value) or _PATH.match(value):
         return None  # {VAR}, $VAR, <<VAR>>, a path: filled in or pointed to, not committed
     verdict = (
-        _known_format(value, value) or _bootstrap_verdict(key, value) or _uuid_verdict(key, value)
+        _known_format(value, value)
+        or _bootstrap_verdict(key, value)
+        or _uuid_verdict(key, value)
+        or _cloudflare_global_key(key, value)
     )
     if verdict is not None:
         return verdict

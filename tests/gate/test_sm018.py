@@ -340,6 +340,21 @@ def test_attribute_names_env_macros_and_tls_secret_names_are_no_credentials() ->
         assert judge_value(key, value) is None, key
     assert judge_value("source-ref", "ghp_9fK2mQx7LpR4vT8nW3zY6bC1dH5jA0sE2uGi") is not None
     assert judge_value("app-private-key", hexkey) is not None
+    # sweep 32, rational-net/virgo-k8s: Cloudflare's Global API Key has no prefix; its key's
+    # name and 37 hex digits make it a known format (an error), elsewhere it stays a guess
+    cloudflare = "92a0f3c1d5e7b9a2c4e6f8a0b2c4d6e8f0a1b"
+    for key in (
+        "BOOTSTRAP_CLOUDFLARE_APIKEY",
+        "cloudflare_api_key",
+        "CF_API_KEY",
+        "cloudflareGlobalApiKey",
+    ):
+        verdict = judge_value(key, cloudflare)
+        assert verdict is not None and verdict.known, key
+        assert verdict.kind == "Cloudflare Global API Key"
+    for key, value in (("api_key", cloudflare), ("CLOUDFLARE_API_KEY", cloudflare[:-1])):
+        verdict = judge_value(key, value)
+        assert verdict is None or not verdict.known, key
     # a lookup is the whole value: a secret beside one is still a secret; a lookup that holds
     # the value (keycloak-config-cli's base64Decoder, const) is no reference (the review)
     assert judge_value("secret", "$(env:X)Zq8rT2mWv9K") is not None
