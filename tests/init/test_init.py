@@ -1557,3 +1557,27 @@ def test_files_encrypted_otherwise_and_dotenv_sources_keep_their_way_under_init_
     assert done.returncode == 0, done.stderr
     sf = load((repo / "apps/db.enc.yaml").read_text(), FileFormat.YAML)
     assert sf.metadata.rule.value == "^(data|stringData)$"
+
+
+def test_sops_files_no_rule_of_the_new_sops_yaml_matches_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 32, dadezzz/kubernetes: five Talos files outside every layer, no rule for them in
+    # the new .sops.yaml, and init said nothing (audit: SM011 at once)
+    from secretsmgr.sops.model import DEFAULT_RULE
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(
+        repo,
+        "talos/secrets.sops.yaml",
+        enc("cluster:\n  token: Zq8rT2mWv9\n", (ADMIN,), rule=DEFAULT_RULE),
+    )
+    commit(repo, "a Talos secret")
+    out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
+    assert (
+        "note: 1 SOPS file no layer applies matches no rule of the new .sops.yaml "
+        "(talos/secrets.sops.yaml)" in out
+    ), out
+    # a second run keeps the file it wrote: nothing more to say
+    out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
+    assert "no layer applies matches no rule" not in out, out
