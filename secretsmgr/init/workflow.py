@@ -198,7 +198,8 @@ def plan_init(
         # on the key file -o named, which init never wrote
         need = (
             f"; set, edit and rotate need the private key of {', '.join(dict.fromkeys(unheld))}"
-            ": point SOPS_AGE_KEY_FILE at a file holding it, or secretsmgr key import FILE"
+            ": point SOPS_AGE_KEY_FILE at a file holding it, or secretsmgr key import FILE (a "
+            "new cluster key comes from its holder: secretsmgr key rotate --begin -o FILE)"
             if unheld
             else ""
         )

@@ -13,7 +13,8 @@ plaintext is. The evidence is the payload, never a Kubernetes object's envelope 
 copy): at least two thirds of the document's encrypted payload values must be in the copy as
 literals of the same length (a long value, an embedded config edited a little, within a
 quarter of its length), found at the same key path or, when the copy changed its shape (a
-ConfigMap's ``data``, a ``.env`` file, a flat vars file), under the same last key.
+ConfigMap's ``data``, a ``.env`` file, Helm values), under the same last key in any spelling
+(``API_TOKEN``, ``apiToken``).
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ def _copies(
         for doc in entry.sops_file.docs:
             shape = _shape(doc)
             if shape.encrypted:
-                for name in {p[-1] for p in shape.encrypted}:
+                for name in {_norm(p[-1]) for p in shape.encrypted}:
                     by_name.setdefault((None, name), []).append(len(shapes))
                     by_name.setdefault((posixpath.dirname(was), name), []).append(len(shapes))
                 shapes.append((was, entry.sops_file.format, shape))
@@ -179,7 +180,7 @@ def _source(
         names: dict[str, list[Scalar]] = {}
         for key_path, found in values.items():
             if key_path:
-                names.setdefault(key_path[-1], []).extend(found)
+                names.setdefault(_norm(key_path[-1]), []).extend(found)
         ids: dict[int, None] = {}
         for where in (folder, None):
             for name in names:
@@ -263,14 +264,20 @@ def _holds(
 ) -> bool:
     """Whether a document (``values`` by key path, ``names`` by last key) is ``shape``'s
     document decrypted: two thirds of its encrypted payload values there in clear, each at
-    its key path or else under its last key, of the same length (a long one within a quarter
-    of it)."""
+    its key path or else under its last key in any spelling, of the same length (a long one
+    within a quarter of it)."""
     matched = 0
     for path, sizes in shape.encrypted.items():
-        found = values.get(path) or names.get(path[-1], [])
+        found = values.get(path) or names.get(_norm(path[-1]), [])
         if any(_literal(v) and _sized(_size(v), sizes) for v in found):
             matched += 1
     return matched > 0 and 3 * matched >= 2 * len(shape.encrypted)
+
+
+def _norm(name: str) -> str:
+    """A key's name in any spelling: ``API_TOKEN``, ``apiToken`` and ``api-token`` alike (sweep
+    33: a Secret's API_TOKEN moved into Helm values as apiToken)."""
+    return "".join(c for c in name.lower() if c.isalnum())
 
 
 def _size(value: Scalar) -> int:

@@ -288,6 +288,11 @@ def test_a_copy_that_changed_its_shape_is_paired(tmp_path: Path) -> None:
     git(root, "rm", "-q", "--cached", "apps/db.env")
     stage(root, "apps/vars.yaml", "license: Kq7vT2mRx9LwP4sN8dF3hJ6c\npin: '4711'\n")
     assert _lost(found(judge(root))) == {"apps/vars.yaml"}
+    git(root, "rm", "-q", "--cached", "apps/vars.yaml")
+    # sweep 33, DRAGandDROP/talos-k8s: Helm values under the keys' other spelling
+    values = "app:\n  auth:\n    License: Kq7vT2mRx9LwP4sN8dF3hJ6c\n    PIN: '4711'\n"
+    stage(root, "apps/values.yaml", values)
+    assert _lost(found(judge(root))) == {"apps/values.yaml"}
 
 
 WHOLE = (
