@@ -6,21 +6,25 @@ copy, in the same change (``sops -d db.enc.yaml > db.yaml && git rm db.enc.yaml`
 says SOPS afterwards, so nothing but HEAD tells that the other file holds secrets.
 
 A copy is paired with the deleted file by content, one document at a time (a multi-document
-file may be split), not by git's rename detection (ciphertext and plaintext share too few
-lines for it). AES-GCM keeps a value's length, so each ``ENC[…]`` value says how long its
-plaintext is. The evidence is the payload, never a Kubernetes object's envelope (``apiVersion``,
-``kind``, ``metadata``: an ExternalSecret or a Service of the same name and namespace is no
-copy): at least two thirds of the document's encrypted payload values must be in the copy as
-literals of the same length (a long value, an embedded config edited a little, within a
-quarter of its length), found at the same key path or, when the copy changed its shape (a
-ConfigMap's ``data``, a ``.env`` file, Helm values), under the same last key in any spelling
-(``API_TOKEN``, ``apiToken``).
+file may be split), not by git's rename detection (ciphertext and plaintext share too few lines
+for it). AES-GCM keeps a value's length, so each ``ENC[…]`` value says how long its plaintext is
+(a Secret's base64 ``data`` also decoded). The evidence is the payload, never a Kubernetes
+object's envelope (``apiVersion``, ``kind``, ``metadata``: an ExternalSecret or a Service of the
+same name and namespace is no copy): at least two thirds of the document's encrypted payload
+values must be in the copy as literals of the same length (a long value, an embedded config
+edited a little, within a quarter of its length), found at the same key path or, when the copy
+changed its shape (a ConfigMap's ``data``, a ``.env`` file, Helm values), under the same last
+key in any spelling (``API_TOKEN``, ``apiToken``; a container's ``{name: K, value: V}`` as K).
+Where the document names a secret (``password``, ``token``…), one such value must be among
+them: the settings beside a password are no copy of it, nor is what a split keeps encrypted in
+another SOPS file. Of several deleted files a copy matches, the one named most like it is named.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import posixpath
 import re
 from collections.abc import Iterator, Sequence
@@ -77,6 +81,7 @@ def lost_since_head(snap: Snapshot, plain: Sequence[str]) -> tuple[LostFile, ...
     same: dict[str, str] = {}
     added: list[str] = []
     gone: dict[str, str] = {}
+    sealed: list[str] = []  # changed, not in ``plain``: maybe encrypted now (a split's half)
     for mode, blob, path in snap.changed_since_head():
         in_head = mode in FILE_MODES and set(blob) != {"0"}
         if path in wanted:
@@ -86,6 +91,8 @@ def lost_since_head(snap: Snapshot, plain: Sequence[str]) -> tuple[LostFile, ...
                 added.append(path)
         elif in_head and path not in regular_now:
             gone[path] = blob  # deleted, or now a link
+        elif path in regular_now:
+            sealed.append(path)
     if gone and isinstance(snap, WorktreeSnapshot):
         known = set(added)
         added += [p for p in snap.untracked() if p in wanted and p not in known]
@@ -104,7 +111,8 @@ def lost_since_head(snap: Snapshot, plain: Sequence[str]) -> tuple[LostFile, ...
             else:
                 modified.append(path)
         if gone and (added or modified):
-            lost.extend(_copies(snap, reader, added, modified, gone))
+            kept = _sealed_payload(snap, sealed)
+            lost.extend(_copies(snap, reader, added, modified, gone, kept))
     finally:
         reader.close()
     return tuple(sorted(lost, key=lambda f: f.path))
@@ -115,6 +123,24 @@ def _blob(reader: git.BlobReader, blob: str) -> bytes | None:
         return reader.read(blob)
     except OSError:
         return None  # a blob git cannot give (a shallow or partial clone): no answer
+
+
+def _sealed_payload(snap: Snapshot, paths: list[str]) -> frozenset[tuple[str, int]]:
+    """(key name, plaintext length) of every encrypted payload value of the SOPS files among
+    ``paths`` (changed, encrypted now): what a split kept encrypted (the review: a Secret split
+    into an encrypted password and a ConfigMap of its host and user was called a copy)."""
+    out: set[tuple[str, int]] = set()
+    for path in paths[:_MAX_GONE]:
+        try:
+            entry = scan_file(path, snap.read(path)).sops
+        except OSError:
+            continue
+        if entry is None or entry.sops_file is None:
+            continue
+        for doc in entry.sops_file.docs:
+            for key_path, sizes in _shape(doc).encrypted.items():
+                out.update((_norm(key_path[-1]), size) for size in sizes)
+    return frozenset(out)
 
 
 def _encrypted(path: str, data: bytes) -> bool:
@@ -128,8 +154,10 @@ def _copies(
     added: list[str],
     modified: list[str],
     gone: dict[str, str],
+    kept: frozenset[tuple[str, int]] = frozenset(),
 ) -> Iterator[LostFile]:
-    """The added or modified files that hold a deleted encrypted file's values in clear."""
+    """The added or modified files that hold a deleted encrypted file's values in clear
+    (``kept``: the payload the change keeps encrypted elsewhere)."""
     near = {posixpath.dirname(p) for p in (*added, *modified)}
 
     def order(path: str) -> tuple[bool, bool, str]:
@@ -137,8 +165,9 @@ def _copies(
         return (not typed, posixpath.dirname(path) not in near, path)
 
     shapes: list[tuple[str, FileFormat, _Shape]] = []
-    # a payload's last key, alone and with its file's folder -> the shapes that have it
-    by_name: dict[tuple[str | None, str], list[int]] = {}
+    # a payload's last key and one plaintext length, alone and with its file's folder (a
+    # long value under its key alone) -> the shapes that have it
+    by_name: dict[tuple[str | None, str, int | None], list[int]] = {}
     for was in sorted(gone, key=order)[:_MAX_GONE]:
         data = _blob(reader, gone[was])
         entry = scan_file(was, data).sops if data is not None else None
@@ -147,9 +176,14 @@ def _copies(
         for doc in entry.sops_file.docs:
             shape = _shape(doc)
             if shape.encrypted:
-                for name in {_norm(p[-1]) for p in shape.encrypted}:
-                    by_name.setdefault((None, name), []).append(len(shapes))
-                    by_name.setdefault((posixpath.dirname(was), name), []).append(len(shapes))
+                index = {
+                    (_norm(p[-1]), size if size < _LONG else None)
+                    for p, sizes in shape.encrypted.items()
+                    for size in sizes
+                }
+                for name, size in index:
+                    for where in (None, posixpath.dirname(was)):
+                        by_name.setdefault((where, name, size), []).append(len(shapes))
                 shapes.append((was, entry.sops_file.format, shape))
     if not shapes:
         return
@@ -157,7 +191,7 @@ def _copies(
     for path, in_head in sorted([(p, False) for p in added] + [(p, True) for p in modified]):
         folder = posixpath.dirname(path)
         for docs in _plain_docs(snap, path, formats):
-            source = _source(docs, shapes, by_name, folder)
+            source = _source(path, docs, shapes, by_name, folder, kept)
             if source is not None:
                 yield LostFile(path, source, in_head)
                 break
@@ -169,13 +203,16 @@ _MAX_CANDIDATES = 64
 
 
 def _source(
+    path: str,
     docs: list[dict[KeyPath, list[Scalar]]],
     shapes: list[tuple[str, FileFormat, _Shape]],
-    by_name: dict[tuple[str | None, str], list[int]],
+    by_name: dict[tuple[str | None, str, int | None], list[int]],
     folder: str,
+    kept: frozenset[tuple[str, int]],
 ) -> str | None:
     """The deleted file one of ``docs`` is a copy of, if any: compared with at most
-    ``_MAX_CANDIDATES`` shapes sharing one of its keys, those of its own folder first."""
+    ``_MAX_CANDIDATES`` shapes holding one of its values' key and length, those of its own
+    folder first."""
     for values in docs:
         names: dict[str, list[Scalar]] = {}
         for key_path, found in values.items():
@@ -183,15 +220,24 @@ def _source(
                 names.setdefault(_norm(key_path[-1]), []).extend(found)
         ids: dict[int, None] = {}
         for where in (folder, None):
-            for name in names:
-                for i in by_name.get((where, name), ())[:_MAX_CANDIDATES]:
-                    ids.setdefault(i)
+            for name, found in names.items():
+                sizes = {size for v in found for size in _sizes(v)}
+                for key in [(where, name, n) for n in sizes if n < _LONG] + [(where, name, None)]:
+                    for i in by_name.get(key, ())[:_MAX_CANDIDATES]:
+                        ids.setdefault(i)
                 if len(ids) >= _MAX_CANDIDATES:
                     break
-        for i in list(ids)[:_MAX_CANDIDATES]:
-            if _holds(values, names, shapes[i][2]):
-                return shapes[i][0]
+        held = [i for i in list(ids)[:_MAX_CANDIDATES] if _holds(values, names, shapes[i][2], kept)]
+        if held:
+            # lengths may fit several (3,000 Secrets of one layout): the likeliest by name
+            stem = posixpath.basename(path)
+            best = max(held, key=lambda i: _likeness(stem, posixpath.basename(shapes[i][0])))
+            return shapes[best][0]
     return None
+
+
+def _likeness(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
 
 
 def _leaves(node: Node, path: KeyPath) -> Iterator[tuple[KeyPath, Scalar]]:
@@ -228,6 +274,10 @@ def _shape(doc: Node) -> _Shape:
         except (binascii.Error, ValueError):
             continue
         encrypted.setdefault(path, set()).add(size)
+        if path[0] == "data" and size and size % 4 == 0:
+            # a Secret's data is base64: a copy may hold it decoded (`kubectl create secret`
+            # output turned into a ConfigMap; the review), 3/4 as long less its padding
+            encrypted[path].update({size * 3 // 4, size * 3 // 4 - 1, size * 3 // 4 - 2})
     return _Shape({p: frozenset(v) for p, v in encrypted.items()})
 
 
@@ -235,7 +285,25 @@ def _values(doc: Node) -> dict[KeyPath, list[Scalar]]:
     values: dict[KeyPath, list[Scalar]] = {}
     for path, value in _leaves(doc, ()):
         values.setdefault(path, []).append(value)
+    for path, name, value in _named_values(doc, ()):
+        values.setdefault((*path, name), []).append(value)
     return values
+
+
+def _named_values(node: Node, path: KeyPath) -> Iterator[tuple[KeyPath, str, Scalar]]:
+    """``{name: K, value: V}`` items (a container's ``env``) as V under key K (the review: a
+    Secret's values inlined into a Deployment's env list)."""
+    if isinstance(node, MapNode):
+        name, value = node.get("name"), node.get("value")
+        if isinstance(name, str) and name and not isinstance(value, MapNode | SeqNode):
+            yield path, name, value
+        for item in node.items:
+            if not isinstance(item, Comment):
+                yield from _named_values(item[1], (*path, item[0]))
+    elif isinstance(node, SeqNode):
+        for element in node.items:
+            if not isinstance(element, Comment):
+                yield from _named_values(element, path)
 
 
 def _plain_docs(
@@ -260,31 +328,58 @@ def _plain_docs(
 
 
 def _holds(
-    values: dict[KeyPath, list[Scalar]], names: dict[str, list[Scalar]], shape: _Shape
+    values: dict[KeyPath, list[Scalar]],
+    names: dict[str, list[Scalar]],
+    shape: _Shape,
+    kept: frozenset[tuple[str, int]] = frozenset(),
 ) -> bool:
     """Whether a document (``values`` by key path, ``names`` by last key) is ``shape``'s
     document decrypted: two thirds of its encrypted payload values there in clear, each at
     its key path or else under its last key in any spelling, of the same length (a long one
-    within a quarter of it)."""
+    within a quarter of it). A split is none: what the copy lacks, the change keeps encrypted
+    in another SOPS file (``kept``)."""
     matched = 0
+    missing: list[tuple[str, frozenset[int]]] = []
     for path, sizes in shape.encrypted.items():
         found = values.get(path) or names.get(_norm(path[-1]), [])
-        if any(_literal(v) and _sized(_size(v), sizes) for v in found):
+        if any(_literal(v) and any(_sized(n, sizes) for n in _sizes(v)) for v in found):
             matched += 1
-    return matched > 0 and 3 * matched >= 2 * len(shape.encrypted)
+        else:
+            missing.append((_norm(path[-1]), sizes))
+    if matched == 0 or 3 * matched < 2 * len(shape.encrypted):
+        return False
+    secret = {_norm(p[-1]) for p in shape.encrypted if _SECRET_NAME.search(_norm(p[-1]))}
+    if secret and secret <= {name for name, _ in missing}:
+        # the settings beside a password without it (a user, a host): the secret is not
+        # there, and lengths alone pair thousands of settings by chance (the review: 3,000)
+        return False
+    split = bool(missing) and all(any((n, z) in kept for z in zs) for n, zs in missing)
+    return not split
 
 
 def _norm(name: str) -> str:
     """A key's name in any spelling: ``API_TOKEN``, ``apiToken`` and ``api-token`` alike (sweep
-    33: a Secret's API_TOKEN moved into Helm values as apiToken)."""
-    return "".join(c for c in name.lower() if c.isalnum())
+    33: a Secret's API_TOKEN moved into Helm values as apiToken), ``export API_TOKEN`` too."""
+    name = name.lower()
+    name = name.removeprefix("export ") if name.startswith("export ") else name
+    return "".join(c for c in name if c.isalnum())
 
 
-def _size(value: Scalar) -> int:
-    return len(_text(value).encode("utf-8"))
+def _sizes(value: Scalar) -> set[int]:
+    """The byte lengths ``value`` may have had encrypted: as it is, and without quotes a
+    dotenv line keeps (``KEY="value"``; the review)."""
+    text = _text(value)
+    sizes = {len(text.encode("utf-8"))}
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        sizes.add(len(text[1:-1].encode("utf-8")))
+    return sizes
 
 
 _LONG = 64  # bytes from which a value may be an embedded config, edited a little
+# a key whose name says it holds the secret itself (in any spelling, see _norm)
+_SECRET_NAME = re.compile(
+    r"pass|pwd|secret|token|apikey|key$|cred|auth|cert|private|salt|jwt|cookie|session|dsn"
+)
 
 
 def _sized(size: int, sizes: frozenset[int]) -> bool:

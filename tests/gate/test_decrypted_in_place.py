@@ -330,3 +330,92 @@ def test_the_same_envelope_is_no_copy(tmp_path: Path) -> None:
         ),
     )
     assert _lost(found(judge(root))) == set()
+
+
+# the third review: a Secret of a user, a password and a host, as `kubectl create secret` and
+# Flux's rule leave it
+CREDS = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: apps\n"
+    "stringData:\n  DB_USER: appuser\n  DB_PASSWORD: Xq3vR8tLm2NwP7sKd9FhJ4cB\n"
+    "  DB_HOST: postgres.apps.svc\n"
+)
+CREDS_DATA = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: apps\ndata:\n"
+    "  DB_USER: YXBwdXNlcg==\n  DB_PASSWORD: WHEzdlI4dExtMk53UDdzS2Q5RmhKNGNC\n"
+    "  DB_HOST: cG9zdGdyZXMuYXBwcy5zdmM=\n"
+)
+SETTINGS = "  DB_USER: appuser\n  DB_HOST: postgres.apps.svc\n"
+
+
+def _creds_repo(root: Path, text: str) -> Path:
+    root = _repo(root, committed=False)
+    write(root, "apps/db.enc.yaml", enc(text))
+    commit(root, "state")
+    git(root, "rm", "-q", "apps/db.enc.yaml")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "copy"),
+    [
+        # data: decoded into a ConfigMap (base64 lengths are 4/3 of the values')
+        (
+            CREDS_DATA,
+            "apps/db.yaml",
+            OTHER.replace("  level: info\n", SETTINGS)
+            + "  DB_PASSWORD: Xq3vR8tLm2NwP7sKd9FhJ4cB\n",
+        ),
+        # inlined into a Deployment's env list
+        (
+            CREDS,
+            "apps/deploy.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n"
+            "    spec:\n      containers:\n        - name: app\n          env:\n"
+            "            - {name: DB_USER, value: appuser}\n"
+            "            - {name: DB_PASSWORD, value: Xq3vR8tLm2NwP7sKd9FhJ4cB}\n",
+        ),
+        # a .env with quotes and export
+        (
+            CREDS,
+            "apps/db.env",
+            'export DB_USER="appuser"\nexport DB_PASSWORD="Xq3vR8tLm2NwP7sKd9FhJ4cB"\n',
+        ),
+    ],
+    ids=["decoded", "env-list", "dotenv-quoted"],
+)
+def test_copies_in_other_shapes_are_paired(
+    tmp_path: Path, source: str, name: str, copy: str
+) -> None:
+    root = _creds_repo(tmp_path / "r", source)
+    stage(root, name, copy)
+    assert _lost(found(judge(root))) == {name}
+
+
+def test_settings_split_off_a_password_are_no_copy(tmp_path: Path) -> None:
+    """The third review: the user and host moved to a ConfigMap, the password kept encrypted in
+    a new SOPS file (or gone to an external store): a split, not a copy."""
+    root = _creds_repo(tmp_path / "r", CREDS)
+    stage(root, "apps/settings.yaml", OTHER.replace("  level: info\n", SETTINGS))
+    assert _lost(found(judge(root))) == set()
+    password = CREDS.replace("  DB_USER: appuser\n", "").replace(
+        "  DB_HOST: postgres.apps.svc\n", ""
+    )
+    stage(root, "apps/db-password.enc.yaml", enc(password))
+    assert _lost(found(judge(root))) == set()
+
+
+def test_of_many_deleted_files_of_one_layout_the_copy_names_its_own(tmp_path: Path) -> None:
+    """The third review: 3,000 Secrets of one layout; lengths fit several, and the copy of the
+    last one was not compared with it (only the first 64 were)."""
+    root = _repo(tmp_path / "r", committed=False)
+    for i in range(150):
+        text = CREDS.replace("name: db", f"name: db{i}").replace("appuser", f"user{i:05}")
+        write(root, f"apps/gone/s{i}.enc.yaml", enc(text))
+    commit(root, "many")
+    git(root, "rm", "-q", "-r", "apps/gone")
+    last = CREDS.replace("kind: Secret", "kind: ConfigMap").replace("stringData", "data")
+    stage(root, "apps/gone/copy149.yaml", last.replace("appuser", "user00149"))
+    report = judge(root)
+    assert _lost(found(report)) == {"apps/gone/copy149.yaml"}
+    (finding,) = [f for f in report.findings if f.rule == "SM002"]
+    assert "the values of apps/gone/s149.enc.yaml" in finding.message, finding.message
