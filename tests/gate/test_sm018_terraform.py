@@ -266,10 +266,28 @@ def test_a_state_holding_a_sops_file_decrypted_is_an_error_whatever_its_values(
     assert finding.severity is Severity.ERROR
     assert "the decrypted content of infra/secret.sops.yaml" in finding.message
     assert secret not in finding.message + (finding.fix or "")
+    # the names Terraform gives backups and workspaces' states, and a JSON copy (the review)
+    for other in (
+        "infra/terraform.tfstate.1733389200.backup",
+        "infra/terraform.tfstate.d/dev/terraform.tfstate",
+        "infra/prod.tfstate.json",
+    ):
+        stage(root, other, text)
+        hits = {k: v for k, v in _sm018(judge(root, [other])).items() if k[0] == other}
+        assert list(hits) == [(other, "resources.0.instances.0.attributes")], other
+        (found,) = hits.values()
+        assert "the decrypted content of infra/secret.sops.yaml" in found.message, other
+        git_rm(root, other)
     # a data source that holds nothing (a plan never applied) is no finding
     state["resources"][0]["instances"][0]["attributes"] = {"source_file": "secret.sops.yaml"}
     stage(root, "infra/terraform.tfstate", json.dumps(state, indent=2) + "\n")
     assert list(_sm018(judge(root))) == []
+
+
+def git_rm(root: Path, rel: str) -> None:
+    from tests.conftest import git
+
+    git(root, "rm", "-q", "-f", rel)
 
 
 def test_history_names_a_tfvars_credential_once_after_it_was_taken_out(

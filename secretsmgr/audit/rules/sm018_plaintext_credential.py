@@ -73,7 +73,9 @@ _WORD_BREAK = re.compile(r"[\s\"'`,;()\[\]{}<>]+")
 # secret in files/terraform/credentails.auto.tfvars, a file no reader looked at
 _HCL_NAME = re.compile(r"(?i)\.(?:tf|tfvars|tfbackend|hcl)$")
 # Terraform's state, JSON: every attribute of every resource it manages, secrets among them
-_TFSTATE = re.compile(r"(?i)\.tfstate(?:\.backup)?$")
+# a Terraform state, its backups (``terraform state mv`` names one ``.tfstate.<time>.backup``)
+# and a JSON copy (``terraform show -json``, ``prod.tfstate.json``; the review)
+_TFSTATE = re.compile(r"(?i)\.tfstate(?:\.\d+)?(?:\.backup|\.json)?$")
 _DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$")
 # A ``key: value`` line of YAML or JSON, read as text when the file does not parse.
 _MAPPING_LINE = re.compile(
@@ -710,9 +712,7 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
         if state:
             for at, source in _state_sops_reads(obj):
                 if not source.startswith("/"):  # relative to the module: the state's folder
-                    source = posixpath.normpath(
-                        posixpath.join(posixpath.dirname(file.path), source)
-                    )
+                    source = posixpath.normpath(posixpath.join(_module_of(file.path), source))
                 kind = f"the decrypted content of {source} (a sops_file data source)"
                 hit = CredentialHit(file.path, at, 0, kind, True, "Terraform state")
                 found[number, at] = (hit, "", "")
@@ -777,6 +777,16 @@ _STATE_PRIVATE = re.compile(r"^resources\.\d+\.instances\.\d+\.private$")
 # the data sources of the sops providers (carlpett/sops): their attributes hold the file
 # decrypted, data (the values by key) and raw (the whole file)
 _SOPS_DATA_SOURCES = frozenset(("sops_file", "sops_external"))
+
+
+def _module_of(state: str) -> str:
+    """The folder of the root module whose state ``state`` is: its own, or the one above a
+    workspace's ``terraform.tfstate.d/NAME/`` (the review)."""
+    folder = posixpath.dirname(state)
+    parts = folder.split("/")
+    if "terraform.tfstate.d" in parts:
+        return "/".join(parts[: parts.index("terraform.tfstate.d")])
+    return folder
 
 
 def _state_sops_reads(state: object) -> list[tuple[str, str]]:
