@@ -1063,3 +1063,23 @@ def test_base64_of_a_template_of_fields_is_no_credential() -> None:
     # a secret beside the fields is still judged
     leaky = '{"url": "https://u:Zq8vLw2pQx@hooks.example.org", "m": "{{message}}"}'
     assert judge_value("jsonPayload", base64.b64encode(leaky.encode()).decode()) is not None
+
+
+def test_a_dotenv_value_its_own_comment_gives_as_the_example_is_no_finding(
+    tmp_path: Path,
+) -> None:
+    # sweep 24 and 33, symbiontik/k3s-gitops: a cluster template's bootstrap.env shows
+    # "# e.g. 1a8d…" above the same Cloudflare key, left as it was; once Cloudflare's Global
+    # API Key became a known format this was an error
+    example = "1a8d6a2b3c4d5e6f708192a3b4c5d6e7f8091"
+    other = "92a0f3c1d5e7b9a2c4e6f8a0b2c4d6e8f0a1b"
+    text = (
+        f"# Your global Cloudflare API Key\n# e.g. {example}\n"
+        f'export CLOUDFLARE_APIKEY="{example}"\n'
+    )
+    standard_repo(tmp_path, {"bootstrap.env": text})
+    found = [f for f in run_audit(tmp_path, keyless_only=True).findings if f.rule == "SM018"]
+    assert found == []
+    (tmp_path / "bootstrap.env").write_text(text.replace(f'"{example}"', f'"{other}"'))
+    found = [f for f in run_audit(tmp_path, keyless_only=True).findings if f.rule == "SM018"]
+    assert [(f.key_path, f.severity.value) for f in found] == [("CLOUDFLARE_APIKEY", "error")]

@@ -343,9 +343,16 @@ def _dotenv(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
     yield from _dotenv_items(file, text)
 
 
+# ``# e.g. VALUE`` / ``# example: VALUE`` in a comment: the value a template shows
+_EXAMPLE_COMMENT = re.compile(r"(?i)^\s*#.*?\b(?:e\.g\.|example:)\s*[\"']?([^\s\"']{6,})")
+
+
 def _dotenv_items(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
     lines = text.splitlines()
     modes = {m.group(1) for raw in lines if (m := _MODE_WORD.match(raw))}
+    # a value the file's own comments give as the example, left as it was (sweep 24,
+    # symbiontik/k3s-gitops: a cluster template's "# e.g. 1a8d…" Cloudflare key, unchanged)
+    examples = {m.group(1) for raw in lines if (m := _EXAMPLE_COMMENT.match(raw))}
     for number, raw in enumerate(lines, start=1):
         if raw.lstrip().startswith("#"):
             continue
@@ -353,6 +360,8 @@ def _dotenv_items(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
         if m is None:
             continue
         key, value = m.group(1), m.group(2).strip("\"'")
+        if value in examples:
+            continue
         verdict = judge_value(key, value)
         if verdict is not None and not (value in modes and not verdict.known):
             yield CredentialHit(file.path, key, number, verdict.kind, verdict.known, "file")
