@@ -132,9 +132,12 @@ def _sealed_payload(snap: Snapshot, paths: list[str]) -> frozenset[tuple[str, in
     out: set[tuple[str, int]] = set()
     for path in paths[:_MAX_GONE]:
         try:
-            entry = scan_file(path, snap.read(path)).sops
+            data = snap.read(path)
         except OSError:
             continue
+        if len(data) > _MAX_UNTYPED or b"ENC[AES256_GCM," not in data:
+            continue  # no SOPS value (most changed files): nothing parsed
+        entry = scan_file(path, data).sops
         if entry is None or entry.sops_file is None:
             continue
         for doc in entry.sops_file.docs:
@@ -170,7 +173,9 @@ def _copies(
     by_name: dict[tuple[str | None, str, int | None], list[int]] = {}
     for was in sorted(gone, key=order)[:_MAX_GONE]:
         data = _blob(reader, gone[was])
-        entry = scan_file(was, data).sops if data is not None else None
+        if data is None or b"ENC[AES256_GCM," not in data:
+            continue  # no SOPS value: nothing to parse
+        entry = scan_file(was, data).sops
         if entry is None or entry.sops_file is None:
             continue
         for doc in entry.sops_file.docs:
