@@ -263,8 +263,9 @@ def test_a_file_sharing_only_key_names_is_no_copy(tmp_path: Path) -> None:
     assert _lost(found(judge(root))) == set()
 
 
-def test_the_fix_offers_encrypt_only_where_a_rule_governs_the_copy(tmp_path: Path) -> None:
-    # sweep 31, bjw-s/home-ops: every rule ends in .sops.yaml; `encrypt -i secret.yaml` failed
+def test_the_fix_offers_encrypt_only_in_place_and_where_a_rule_governs(tmp_path: Path) -> None:
+    # sweep 31, bjw-s/home-ops: every rule ends in .sops.yaml; `encrypt -i secret.yaml` failed;
+    # a copy's shape may leave a rule nothing to encrypt, so a copy is only ever restored
     root = _db_repo(tmp_path / "r")
     write(root, ".sops.yaml", sops_yaml((r".*\.enc\.yaml$", [K1])))
     commit(root, "rules for SOPS names only")
@@ -277,6 +278,9 @@ def test_the_fix_offers_encrypt_only_where_a_rule_governs_the_copy(tmp_path: Pat
     git(root, "rm", "-q", "--cached", "apps/db.yaml")
     fix = next(f.fix for f in judge(root).findings if f.rule == "SM002") or ""
     assert "secretsmgr encrypt -i apps/db.enc.yaml" in fix, fix
+    write(root, ".sops.yaml", sops_yaml((r".*\.sops\.yaml$", [K1])))
+    fix = next(f.fix for f in run_audit(root).findings if f.rule == "SM002") or ""
+    assert fix.startswith("take the encrypted version back") and "encrypt -i" not in fix, fix
 
 
 def test_a_copy_that_changed_its_shape_is_paired(tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if path in named and path not in deferred:
             continue  # named: an empty file, a template, ENC[…] values were said so above
         if lost_file.was != path:
-            yield _copied(ctx, lost_file)
+            yield _copied(lost_file)
             continue
         # sweep 28, HortaFCUL/infra: `sops -d -i` of a ConfigMap under an encrypted_regex
         # rule, committed with its secrets in clear; no name said SOPS, so nothing else saw it
@@ -120,7 +120,7 @@ def _or_encrypt(ctx: AuditContext, path: str, what: str) -> str:
     return f" (or {what}: secretsmgr encrypt -i {sh_path(path)})"
 
 
-def _copied(ctx: AuditContext, lost: LostFile) -> Finding:
+def _copied(lost: LostFile) -> Finding:
     """A file holding in clear the values of an encrypted file this change deletes (sweep 29
     and the fourth review: ``sops -d db.enc.yaml > db.yaml; git rm db.enc.yaml`` passed)."""
     new, old = sh_path(lost.path), sh_path(lost.was)
@@ -133,8 +133,9 @@ def _copied(ctx: AuditContext, lost: LostFile) -> Finding:
         lost.path,
         f"holds in clear the values of {lost.was}, which HEAD holds encrypted and this change "
         "deletes (decrypted under another name?): they would be committed in clear",
-        fix=f"{DECRYPTED_SINCE_HEAD}: {back} (edits made to {lost.path} are lost)"
-        + _or_encrypt(ctx, lost.path, "encrypt this file"),
+        # no `encrypt` of the copy offered: its shape (a Deployment's env, a .env under Flux's
+        # encrypted_regex) often leaves the rule nothing to encrypt, and encrypt refuses it
+        fix=f"{DECRYPTED_SINCE_HEAD}: {back} (edits made to {lost.path} are lost)",
     )
 
 
