@@ -267,6 +267,11 @@ def test_the_fix_offers_encrypt_only_in_place_and_where_a_rule_governs(tmp_path:
     # sweep 31, bjw-s/home-ops: every rule ends in .sops.yaml; `encrypt -i secret.yaml` failed;
     # a copy's shape may leave a rule nothing to encrypt, so a copy is only ever restored
     root = _db_repo(tmp_path / "r")
+    git(root, "rm", "-q", DB)
+    stage(root, "apps/db.yaml", DB_PLAIN)  # `.*\.yaml` governs it: still no encrypt
+    fix = next(f.fix for f in judge(root).findings if f.rule == "SM002") or ""
+    assert fix and "secretsmgr encrypt" not in fix, fix
+    git(root, "reset", "-q", "--hard")
     write(root, ".sops.yaml", sops_yaml((r".*\.enc\.yaml$", [K1])))
     commit(root, "rules for SOPS names only")
     git(root, "rm", "-q", DB)
