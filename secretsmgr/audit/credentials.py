@@ -180,6 +180,13 @@ _CLOUDFLARE_KEY = re.compile(
 _CLOUDFLARE_GLOBAL = re.compile(r"^[0-9a-f]{37}$")
 
 
+def cloudflare_key_under(key_path: str, value: str) -> Verdict | None:
+    """Cloudflare's Global API Key under a parent that names Cloudflare (the external-dns
+    chart's ``cloudflare: {apiKey: …}``; the review)."""
+    parent, _, key = key_path.rpartition(".")
+    return _cloudflare_global_key(f"{parent.rpartition('.')[2]}_{key}", value) if parent else None
+
+
 def _cloudflare_global_key(key: str, value: str) -> Verdict | None:
     if _CLOUDFLARE_GLOBAL.match(value) and _CLOUDFLARE_KEY.search(key):
         return Verdict("Cloudflare Global API Key", True)

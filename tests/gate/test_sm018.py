@@ -1083,3 +1083,19 @@ def test_a_dotenv_value_its_own_comment_gives_as_the_example_is_no_finding(
     (tmp_path / "bootstrap.env").write_text(text.replace(f'"{example}"', f'"{other}"'))
     found = [f for f in run_audit(tmp_path, keyless_only=True).findings if f.rule == "SM018"]
     assert [(f.key_path, f.severity.value) for f in found] == [("CLOUDFLARE_APIKEY", "error")]
+
+
+def test_a_cloudflare_global_key_under_a_cloudflare_parent_is_known(tmp_path: Path) -> None:
+    # the review: the external-dns chart's values spell it cloudflare: {apiKey: …}
+    key = "92a0f3c1d5e7b9a2c4e6f8a0b2c4d6e8f0a1b"
+    values = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: dns\n"
+        "spec:\n  values:\n    provider: cloudflare\n    cloudflare:\n"
+        f"      apiKey: {key}\n      email: ops@example.org\n"
+    )
+    standard_repo(tmp_path, {"apps/dns.yaml": values})
+    found = [f for f in run_audit(tmp_path, keyless_only=True).findings if f.rule == "SM018"]
+    assert [(f.key_path, f.severity.value) for f in found] == [
+        ("spec.values.cloudflare.apiKey", "error")
+    ], found
+    assert "Cloudflare Global API Key" in found[0].message

@@ -24,6 +24,7 @@ from secretsmgr.audit.credentials import (
     BOOTSTRAP_SHAPE,
     UUID_HINT,
     Verdict,
+    cloudflare_key_under,
     holds_uuid_secret,
     is_lock_file,
     judge_value,
@@ -741,6 +742,8 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                 continue
             verdict = _TALOS if _talos_secret(obj, key_path[len(prefix) :], value) else None
             verdict = verdict or judge_value(key, value)
+            if verdict is None or not verdict.known:
+                verdict = cloudflare_key_under(key_path, value) or verdict
             if verdict is not None and not verdict.known and names_secret_key(key_path, value):
                 verdict = None  # envFromSecret: {VAR: secret/key} names where the value is
             if verdict is not None and not verdict.known and _api_example(obj, key_path):
