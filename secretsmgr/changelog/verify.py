@@ -10,6 +10,7 @@ from secretsmgr.changelog.anchor import Anchoring, anchor_changelog
 from secretsmgr.changelog.chain import Coverage, Entry, RecordedStates, State, read_chain
 from secretsmgr.errors import ChainError
 from secretsmgr.plural import plural
+from secretsmgr.repo.sopsconfig import sops_rotate_hint
 from secretsmgr.shellword import sh_path, sh_word
 
 
@@ -22,8 +23,9 @@ class Verified:
 
 
 def sops_states(root: Path, skip: str) -> tuple[list[State], dict[str, str]]:
-    """(path, lastmodified, sha256) of every SOPS file in the repo, in path order, and the kinds
-    of keys beside age (``pgp``, ``kms``…) of each file that has some.
+    """(path, lastmodified, sha256) of every SOPS file in the repo, in path order, and how sops
+    gives a new data key to each file ``secretsmgr rotate`` refuses (PGP, KMS or Vault keys,
+    several key groups).
 
     The same discovery as the audit (and its SM013), so `log --verify` and `audit` agree;
     files with malformed metadata are audit's SM006, not a changelog question.
@@ -36,20 +38,18 @@ def sops_states(root: Path, skip: str) -> tuple[list[State], dict[str, str]]:
         if entry.sops_file is not None and entry.path != skip:
             metadata = entry.sops_file.metadata
             states.append((entry.path, metadata.lastmodified, entry.sha256))
-            if metadata.foreign_kinds:
-                foreign[entry.path] = " and ".join(metadata.foreign_kinds)
+            by_sops = sops_rotate_hint(entry.path, metadata)
+            if by_sops is not None:  # PGP/KMS/Vault keys, or several key groups
+                foreign[entry.path] = by_sops
     return states, foreign
 
 
 def _fresh_key_hint(path: str, foreign: dict[str, str]) -> str:
-    """How to give ``path`` a new data key: rotate wraps one for age keys only (a file on PGP
-    keys too is refused by it; sweep 28: the printed rotate command failed)."""
+    """How to give ``path`` a new data key: rotate wraps one for age keys in one key group
+    only (a file on PGP keys too is refused by it; sweep 28: the printed rotate command
+    failed); ``foreign`` maps such files to how sops does it."""
     if path in foreign:
-        return (
-            f"or give it a fresh data key with sops (it is encrypted to {foreign[path]} keys, "
-            f"which only sops wraps one for): sops rotate -i {sh_path(path)}, then "
-            "secretsmgr log --adopt --reason '…'"
-        )
+        return f"or {foreign[path]}, then secretsmgr log --adopt --reason '…'"
     return f"or give it a fresh data key: secretsmgr rotate {sh_path(path)} --reason '…'"
 
 
