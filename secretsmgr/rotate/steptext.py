@@ -48,7 +48,10 @@ def step_summary(
         if result.configs:
             done = f"; committed {result.commit[:7]}" if result.commit else ""
             lines.append(f"updated {', '.join(result.configs)}{done}")
-        how = "" if applied else "send the Secret holding both keys, "
+        # sweep 31: "send the Secret" said not how; this output is its manifest
+        how = (
+            "" if applied else "send the Secret holding both keys (kubectl apply -f this output), "
+        )
         if send is not None:
             how = f"send both keys beside the PGP key: {send}; then "
         # --finish refuses until the begin commit is in what Flux applied (sweep 20: the

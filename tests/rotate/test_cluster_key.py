@@ -101,7 +101,12 @@ def test_begin_prints_an_overlap_manifest_kubectl_can_read(repo: Path, tmp_path:
     lines = result.out.splitlines()
     assert lines[0].startswith("# new cluster key")
     # committed: the next step is to push (sweep 20: without --commit it says to commit too)
-    assert any(x.startswith("# next: send the Secret holding both keys, push, let") for x in lines)
+    assert any(
+        x.startswith(
+            "# next: send the Secret holding both keys (kubectl apply -f this output), push, let"
+        )
+        for x in lines
+    )
     manifest = "\n".join(lines)
     assert "kind: Secret" in manifest and "  name: sops-age" in manifest
     assert "  namespace: flux-system" in manifest
@@ -128,8 +133,9 @@ def test_begin_prints_an_overlap_manifest_kubectl_can_read(repo: Path, tmp_path:
 def test_begin_without_commit_says_to_commit_before_the_push(repo: Path, tmp_path: Path) -> None:
     # sweep 20: the next step said "push"; --finish refuses until the begin commit is applied
     result = run(repo, key_env(tmp_path), "key", "rotate", "--begin", "-o", str(tmp_path / "n"))
-    assert "# next: send the Secret holding both keys, commit and push, let Flux apply it" in (
-        result.out
+    assert (
+        "# next: send the Secret holding both keys (kubectl apply -f this output), commit and "
+        "push, let Flux apply it" in (result.out)
     )
 
 
