@@ -528,7 +528,11 @@ def load_inventory(
         live=lives,
         flux_free_rules=free,
         # a finding's fact: a run that judges nothing (rotate, encrypt, key) makes no git call
-        lost_since_head=lost_since_head(snap, plain) if detectors else (),
+        lost_since_head=(
+            lost_since_head(snap, plain, {e.path: e.sops_file for e in entries if e.sops_file})
+            if detectors
+            else ()
+        ),
     )
 
 

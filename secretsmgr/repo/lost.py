@@ -27,7 +27,7 @@ import binascii
 import difflib
 import posixpath
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from secretsmgr.errors import SecretsmgrError
@@ -36,7 +36,7 @@ from secretsmgr.repo.placeholders import has_template
 from secretsmgr.repo.scan import scan_file
 from secretsmgr.repo.snapshot import FILE_MODES, BesideHead, Snapshot, WorktreeSnapshot
 from secretsmgr.repo.sopsentry import is_named_sops, structured_format
-from secretsmgr.sops.document import FileFormat, parse_documents
+from secretsmgr.sops.document import FileFormat, SopsFile, parse_documents
 from secretsmgr.sops.tree import MapNode, Node, SeqNode
 from secretsmgr.sops.values import Comment, Scalar
 
@@ -67,8 +67,11 @@ class _Shape:
     encrypted: dict[KeyPath, frozenset[int]]  # key path -> the byte lengths of its plaintexts
 
 
-def lost_since_head(snap: Snapshot, plain: Sequence[str]) -> tuple[LostFile, ...]:
-    """The files of ``plain`` (read, no SOPS metadata now) that hold what HEAD holds encrypted.
+def lost_since_head(
+    snap: Snapshot, plain: Sequence[str], encrypted: Mapping[str, SopsFile]
+) -> tuple[LostFile, ...]:
+    """The files of ``plain`` (read, no SOPS metadata now) that hold what HEAD holds encrypted;
+    ``encrypted``: the SOPS files the same run read, by path.
 
     One git call lists what the state changes since HEAD; HEAD's blobs are read only for the
     files of ``plain`` it changes and, when it deletes files, for those (and git lists the
@@ -111,7 +114,7 @@ def lost_since_head(snap: Snapshot, plain: Sequence[str]) -> tuple[LostFile, ...
             else:
                 modified.append(path)
         if gone and (added or modified):
-            kept = _sealed_payload(snap, sealed)
+            kept = _sealed_payload(encrypted, sealed)
             lost.extend(_copies(snap, reader, added, modified, gone, kept))
     finally:
         reader.close()
@@ -125,22 +128,17 @@ def _blob(reader: git.BlobReader, blob: str) -> bytes | None:
         return None  # a blob git cannot give (a shallow or partial clone): no answer
 
 
-def _sealed_payload(snap: Snapshot, paths: list[str]) -> frozenset[tuple[str, int]]:
+def _sealed_payload(
+    encrypted: Mapping[str, SopsFile], paths: list[str]
+) -> frozenset[tuple[str, int]]:
     """(key name, plaintext length) of every encrypted payload value of the SOPS files among
-    ``paths`` (changed, encrypted now): what a split kept encrypted (the review: a Secret split
-    into an encrypted password and a ConfigMap of its host and user was called a copy)."""
+    ``paths`` (changed, encrypted now; ``encrypted`` holds the ones the inventory read): what
+    a split kept encrypted (the review: a Secret split into an encrypted password and a
+    ConfigMap of its host and user was called a copy)."""
     out: set[tuple[str, int]] = set()
-    for path in paths[:_MAX_GONE]:
-        try:
-            data = snap.read(path)
-        except OSError:
-            continue
-        if len(data) > _MAX_UNTYPED or b"ENC[AES256_GCM," not in data:
-            continue  # no SOPS value (most changed files): nothing parsed
-        entry = scan_file(path, data).sops
-        if entry is None or entry.sops_file is None:
-            continue
-        for doc in entry.sops_file.docs:
+    for path in paths:
+        sf = encrypted.get(path)
+        for doc in sf.docs if sf is not None else ():
             for key_path, sizes in _shape(doc).encrypted.items():
                 out.update((_norm(key_path[-1]), size) for size in sizes)
     return frozenset(out)
@@ -245,15 +243,22 @@ def _likeness(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
-def _leaves(node: Node, path: KeyPath) -> Iterator[tuple[KeyPath, Scalar]]:
+def _leaves(node: Node, path: KeyPath, *, named: bool = False) -> Iterator[tuple[KeyPath, Scalar]]:
+    """Every leaf with its key path; with ``named``, a ``{name: K, value: V}`` item (a
+    container's ``env``) also as V under key K (the review: a Secret's values inlined into a
+    Deployment's env list)."""
     if isinstance(node, MapNode):
+        if named:
+            name, value = node.get("name"), node.get("value")
+            if isinstance(name, str) and name and not isinstance(value, MapNode | SeqNode):
+                yield (*path, name), value
         for item in node.items:
             if not isinstance(item, Comment):
-                yield from _leaves(item[1], (*path, item[0]))
+                yield from _leaves(item[1], (*path, item[0]), named=named)
     elif isinstance(node, SeqNode):
         for element in node.items:
             if not isinstance(element, Comment):
-                yield from _leaves(element, path)
+                yield from _leaves(element, path, named=named)
     else:
         yield path, node
 
@@ -288,27 +293,9 @@ def _shape(doc: Node) -> _Shape:
 
 def _values(doc: Node) -> dict[KeyPath, list[Scalar]]:
     values: dict[KeyPath, list[Scalar]] = {}
-    for path, value in _leaves(doc, ()):
+    for path, value in _leaves(doc, (), named=True):
         values.setdefault(path, []).append(value)
-    for path, name, value in _named_values(doc, ()):
-        values.setdefault((*path, name), []).append(value)
     return values
-
-
-def _named_values(node: Node, path: KeyPath) -> Iterator[tuple[KeyPath, str, Scalar]]:
-    """``{name: K, value: V}`` items (a container's ``env``) as V under key K (the review: a
-    Secret's values inlined into a Deployment's env list)."""
-    if isinstance(node, MapNode):
-        name, value = node.get("name"), node.get("value")
-        if isinstance(name, str) and name and not isinstance(value, MapNode | SeqNode):
-            yield path, name, value
-        for item in node.items:
-            if not isinstance(item, Comment):
-                yield from _named_values(item[1], (*path, item[0]))
-    elif isinstance(node, SeqNode):
-        for element in node.items:
-            if not isinstance(element, Comment):
-                yield from _named_values(element, path)
 
 
 def _plain_docs(
