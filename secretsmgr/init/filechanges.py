@@ -32,6 +32,7 @@ from secretsmgr.repo.settingsfile import render_settings
 from secretsmgr.repo.snapshot import WorktreeSnapshot
 from secretsmgr.repo.sopsconfig import (
     SOPS_CONFIG_NAME,
+    SopsConfig,
     all_age_recipients,
     match_rule,
     parse_sops_config,
@@ -130,16 +131,11 @@ def settings_unpinned(inv: Inventory) -> FileChange:
 
 
 def _check_rules(
-    inv: Inventory,
-    text: str,
-    keys: Mapping[str | None, str],
-    groups: Sequence[PathGroup],
-    folder: str,
-) -> int:
-    """Every file a cluster applies that the `.sops.yaml` of ``folder`` governs matches a rule
-    naming that cluster's key, and keeps its encryption rule (or init is wrong); the number of
-    rules."""
-    config = parse_sops_config(text, inv.root / _config_path(folder))
+    inv: Inventory, config: SopsConfig, keys: Mapping[str | None, str], folder: str
+) -> None:
+    """Every file a cluster applies that the `.sops.yaml` of ``folder`` (``config``, as init
+    writes it) governs matches a rule naming that cluster's key, and keeps its encryption rule
+    (or init is wrong)."""
     for path, cluster in _applied(inv):
         if inv.sops_configs.folder_of(path) != folder:
             continue
@@ -155,7 +151,6 @@ def _check_rules(
             made = EncryptionRule(RuleKind(spec.kind), spec.value) if spec else DEFAULT_RULE
             if made != entry.sops_file.metadata.rule:  # pragma: no cover
                 raise AssertionError(f"init's {config.path} re-encrypts {entry.path} otherwise")
-    return len(config.rules)
 
 
 _WHOLE_STORES = (".env", ".ini")  # sops reads them as dotenv and INI: keys are no data
@@ -176,12 +171,11 @@ def _holding_whole(inv: Inventory, groups: Sequence[PathGroup], folder: str) -> 
     )
 
 
-def _ruleless(inv: Inventory, text: str, folder: str) -> list[str]:
+def _ruleless(inv: Inventory, config: SopsConfig, folder: str) -> list[str]:
     """A note on the SOPS files below ``folder`` that no rule of the new `.sops.yaml` matches
     (files no layer applies: Talos, Ansible): audit says SM011 of each, and sops finds no rule
     when it re-encrypts them (sweep 32, dadezzz/kubernetes: five Talos files, and init said
     nothing)."""
-    config = parse_sops_config(text, inv.root / _config_path(folder))
     left = [
         e.path
         for e in inv.sops_files
@@ -349,7 +343,9 @@ def sops_yaml_changes(
             continue
         own = _own_rules(inv, groups, folder)
         text = sops_yaml_text(groups, keys, allowed, pgp, own, _holding_whole(inv, groups, folder))
-        count = _check_rules(inv, text, keys, groups, folder)
+        written_config = parse_sops_config(text, inv.root / rel)
+        _check_rules(inv, written_config, keys, folder)
+        count = len(written_config.rules)
         what = f"{count} creation rule{'s' if count != 1 else ''}: " + ", ".join(
             posixpath.join(folder, p) for g in groups for p in g.paths
         )
@@ -369,10 +365,10 @@ def sops_yaml_changes(
                 # sweep 25, Stackclash/home-cluster: the plan said only "1 creation rule:
                 # cluster/", and --force dropped the provision/ rule of ten SOPS files
                 old = parse_sops_config(existing or "", inv.root / rel)
-                new_config = parse_sops_config(text, inv.root / rel)
-                notes += force_losses(inv, old, new_config, (p for p, _ in _applied(inv)))
+                applied = (p for p, _ in _applied(inv))
+                notes += force_losses(inv, old, written_config, applied)
             if state is FileState.CREATE:
-                notes += _ruleless(inv, text, folder)
+                notes += _ruleless(inv, written_config, folder)
             changes.append(FileChange(rel, state, what, None if existing == text else text))
             written = True
             continue

@@ -178,6 +178,7 @@ def plan_init(
             ),
         )
     cluster_keys, new_keys = decide_keys(inv, options)
+    held = frozenset(p for i in identities for p in getattr(i, "publics", ()))
     notes: list[str] = list(inv.key_notes)
     store: str | None = None
     try:
@@ -192,7 +193,6 @@ def plan_init(
             f"one, or a new key file outside the repository: {KEY_FILE_COMMAND}"
         )
     if not new_keys and options.output is not None:
-        held = {p for i in identities for p in getattr(i, "publics", ())}
         unheld = [c.public for c in cluster_keys if c.public not in held]
         # sweep 30, ewatkins/talos-cluster: the walkthrough's next command (set) then failed
         # on the key file -o named, which init never wrote
@@ -272,7 +272,7 @@ def plan_init(
         controller_namespace={
             c.name: inv.layers.controller_namespace(c.name) for c in inv.layers.clusters
         },
-        held=frozenset(p for i in identities for p in getattr(i, "publics", ())),
+        held=held,
         ignored=ignored,
         kept_configs=sops.kept,
         rules_written=sops.written,
