@@ -183,6 +183,8 @@ _CLOUDFLARE_GLOBAL = re.compile(r"^[0-9a-f]{37}$")
 def cloudflare_key_under(key_path: str, value: str) -> Verdict | None:
     """Cloudflare's Global API Key under a parent that names Cloudflare (the external-dns
     chart's ``cloudflare: {apiKey: …}``; the review)."""
+    if not _CLOUDFLARE_GLOBAL.match(value):
+        return None  # every value of a file comes here: the key path is looked at only after
     parent, _, key = key_path.rpartition(".")
     return _cloudflare_global_key(f"{parent.rpartition('.')[2]}_{key}", value) if parent else None
 

@@ -417,6 +417,12 @@ class RecordedStates:
         self.records = covered(entries)
         self.latest = latest_records(entries)
         self._stated = {state[:2] for state in self.records}
+        self._last_paths: dict[tuple[str, str], list[str]] = {}  # (lastmodified, bytes) -> paths
+        for path, record in self.latest.items():
+            if record.sha256_after:
+                self._last_paths.setdefault((record.lastmodified, record.sha256_after), []).append(
+                    path
+                )
 
     def coverage(self, state: State) -> Coverage:
         """How the changelog covers ``state``."""
@@ -434,11 +440,8 @@ class RecordedStates:
         ``git mv`` read as "changed outside secretsmgr")."""
         if state[0] in self.latest:
             return None
-        for path, record in self.latest.items():
-            same = (record.lastmodified, record.sha256_after) == state[1:]
-            if same and record.sha256_after and path not in present:
-                return path
-        return None
+        paths = self._last_paths.get((state[1], state[2]), ())
+        return next((p for p in paths if p not in present), None)
 
     def key_ids(self, state: State) -> set[str]:
         """The data key ids the records of ``state`` name (more than one: at most one of those
