@@ -89,6 +89,15 @@ def _export_step(plan: InitPlan, key: ClusterKey, keys: int, env: str) -> str:
                 f"{export} --apply --add  (--add keeps any other key {namespace}/{name} holds, "
                 "such as a PGP key)"
             )
+        elif keys > 1 and len(sharing) < 2:
+            # Clusters with keys of their own: a pipe to kubectl applies in whichever context is
+            # current, so pasting the next cluster's step there would replace this key and Flux
+            # could no longer decrypt; --apply refuses a Secret holding another cluster's key.
+            commands.append(
+                f"{export} --apply  (in that cluster's kubectl context, or add --context NAME; "
+                "it refuses a Secret that holds another cluster's key, which a pipe to kubectl "
+                "would replace)"
+            )
         else:
             commands.append(f"{export} | kubectl apply -f -  (or: {export} --apply)")
     if len(commands) > 2:  # one Secret per app namespace (rust84/k8s-gitops: 17, sweep 19)

@@ -315,6 +315,22 @@ def test_one_cluster_key_for_every_cluster_never_replaces_another_clusters_pinne
     assert "pins another for cluster staging" in err and "nothing was changed" in err
     assert tree(repo) == before
 
+def test_two_clusters_export_steps_use_the_guarded_apply_not_a_pipe_to_kubectl(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each cluster's step piped its key to `kubectl apply -f -`, in whatever context is
+    current: pasted one after the other, the second replaced the first cluster's key and Flux
+    there could no longer decrypt. `--apply` refuses a Secret holding another cluster's key
+    (tests/cluster/test_cluster_target.py), so each step uses it and names the context."""
+    repo = two_cluster_repo(tmp_path / "repo")
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "clusters.agekey"))
+    steps = [line for line in out.splitlines() if "key export" in line]
+    assert len(steps) == 2, out
+    for cluster, step in zip(("production", "staging"), steps, strict=True):
+        assert f"key export --cluster {cluster} --apply  (in that cluster's kubectl" in step
+        assert "| kubectl apply" not in step, step
+
+
 
 @pytest.mark.interop
 def test_two_clusters_get_a_key_each_and_the_shared_base_both(
@@ -729,10 +745,10 @@ def test_cluster_names_in_the_next_steps_are_one_shell_word(
     steps = [line for line in out.splitlines() if "--cluster " in line]
     assert len(steps) == 2
     for line, name in zip(steps, names, strict=True):
-        command = line.split(": ", 1)[1].split("  (or:")[0]
-        words = shlex.split(command.split("|")[0])
+        command = line.split(": ", 1)[1].split("  (")[0]
+        words = shlex.split(command)
         assert words[0] == f"SOPS_AGE_KEY_FILE={tmp_path / 'k y.agekey'}"
-        assert words[-2:] == ["--cluster", name]
+        assert words[-3:] == ["--cluster", name, "--apply"]
 
 
 def _steps(out: str) -> list[str]:
