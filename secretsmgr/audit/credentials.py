@@ -365,10 +365,12 @@ _IDENTIFIER_KEY = re.compile(
 # key says ref and the value is a SHA-1 or SHA-256 object name, no credential
 _REF_KEY = re.compile(r"(?i)(?:^|[._-])(?:git[._-]?)?ref$")
 _GIT_OBJECT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-# Public keys are meant to be shared: age recipients, SSH and PGP public keys.
+# Public keys are meant to be shared: age recipients, SSH and PGP public keys; PostHog's
+# project API key, which its web snippet puts into every page (its personal keys are `phx_`;
+# sweep 36, pindaroli/k8s-lab: n8n's chart defaults)
 _PUBLIC = re.compile(
     r"^(?:age1[02-9ac-hj-np-z]{58}(?:\s*,\s*age1[02-9ac-hj-np-z]{58})*|"
-    r"(?:ssh|ecdsa|sk)-[a-z0-9-]+ [A-Za-z0-9+/=]+.*)$"
+    r"(?:ssh|ecdsa|sk)-[a-z0-9-]+ [A-Za-z0-9+/=]+.*|phc_[A-Za-z0-9]{32,64})$"
 )
 _REFERENCE_TAGS = frozenset(("!KeyOf", "!Find", "!Context", "!Ref", "!GetAtt", "!ImportValue"))
 # a key whose last word names a point in time

@@ -49,7 +49,7 @@ from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.placeholders import URL_PASSWORD
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry
-from secretsmgr.shellword import sh_path
+from secretsmgr.shellword import sh_path, sh_word
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.iniio import ini_key_lines, parse_ini
 from secretsmgr.sops.locate import find_line, key_lines
@@ -400,8 +400,18 @@ def _unparsed(
             yield CredentialHit(file.path, m.group(1), number, verdict.kind, True, UNPARSED)
 
 
+# What names a line read as text: its first word (a directive, a variable); in prose, only a
+# word a ``=`` or ``:`` follows (`token: …`; not the "the" of "the token of the bot: …")
+_LINE_NAME = re.compile(r"([A-Za-z_][A-Za-z_.-]{0,63})(?![\w])")
+_ASSIGNED_NAME = re.compile(r"([A-Za-z_][A-Za-z_.-]{0,63})(?=\s*[=:])")
+
+
 def _loose_lines(
-    file: ScannedFile, text: str, where: str, taken: re.Pattern[str] | None = None
+    file: ScannedFile,
+    text: str,
+    where: str,
+    taken: re.Pattern[str] | None = None,
+    name: re.Pattern[str] = _LINE_NAME,
 ) -> Iterator[CredentialHit]:
     """Known formats in the lines of ``text`` that its reader takes as no item (``taken``
     matches the ones it does): an nginx directive or an indented continuation in a
@@ -436,7 +446,7 @@ def _loose_lines(
         if verdict is not None:
             # the line's first word names it, unless it could be the secret itself (a token
             # alone on its line, the third review: printed whole)
-            key = re.match(r"([A-Za-z_][A-Za-z_.-]{0,63})(?![\w])", stripped)
+            key = name.match(stripped)
             shown = key.group(1) if key else f"line {number}"
             yield CredentialHit(file.path, shown, number, verdict.kind, True, where)
 
@@ -686,6 +696,8 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
             file = replace(file, format=FileFormat.YAML)  # YAML under a name with no extension
         elif _TFSTATE.search(file.path):
             file = replace(file, format=FileFormat.JSON)
+        elif _TEXT_NAME.search(file.path) or _SCRIPT_NAME.search(file.path):
+            return _plain_text(file)
         else:
             hcl = _HCL_NAME.search(file.path) is not None
     if (file.format is None and not hcl) or is_lock_file(file.path):
@@ -781,6 +793,40 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
         line = line or _line_of(text, value, key)
         out.append(replace(hit, line=_line_inside(text, line, value, key, hit.kind) or line))
     return out
+
+
+# Text files a credential is dropped into (`apikey.txt`, `bot.token`), and shell scripts (sweep
+# 36, pindaroli/k8s-lab: an OPNsense API key and secret as `key=`/`secret=` lines of a .txt,
+# a Telegram bot token in a Proxmox hook script; neither file was read at all)
+_TEXT_NAME = re.compile(r"(?i)\.(?:txt|token|secrets?|creds|credentials)$")
+_SCRIPT_NAME = re.compile(r"(?i)\.(?:sh|bash|zsh|ksh)$")
+TEXT = "file (read as text)"
+SCRIPT = "script (known formats only)"
+
+
+def _plain_text(file: ScannedFile) -> list[CredentialHit]:
+    """A text file or a shell script: known formats on every line. A text file whose every
+    line is a ``NAME=value`` assignment is the dotenv file it looks like, keyword and entropy
+    hits included; a script's assignments are settings and variables far more often than
+    secrets, so only known formats count there."""
+    if len(file.data) > MAX_LINE_SCAN or b"\0" in file.data[:8192]:
+        return []  # binary data
+    text = _text(file.data)
+    if _TEXT_NAME.search(file.path) and _assignments_only(text):
+        return list(_dotenv(replace(file, format=FileFormat.DOTENV), text))
+    if _TEXT_NAME.search(file.path):
+        return list(_loose_lines(file, text, TEXT, name=_ASSIGNED_NAME))
+    return list(_loose_lines(file, text, SCRIPT))
+
+
+def _assignments_only(text: str) -> bool:
+    """Whether every line of ``text`` that is neither blank nor a comment is ``NAME=value``
+    (not ``name==1.2``, a requirements.txt pin), and there is one at least."""
+    lines = [raw for raw in text.splitlines() if raw.strip() and not raw.lstrip().startswith("#")]
+    return bool(lines) and all(
+        (m := _DOTENV_LINE.match(raw)) is not None and not m.group(2).startswith("=")
+        for raw in lines
+    )
 
 
 # ``resources[].instances[].private``: base64 of Terraform's JSON of timeouts and schema
@@ -968,7 +1014,15 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
             f"(secretsmgr encrypt -i; it needs a .sops.yaml creation rule that matches it), "
             "or move the value into a SOPS-encrypted Secret; and rotate it: it is in git"
         )
-    if hit.where == "file":
+    if hit.where == SCRIPT:
+        env = posixpath.join(posixpath.dirname(hit.path), "secrets.enc.env")
+        return (
+            f"read the value from the environment in {posixpath.basename(hit.path)}, keep it in "
+            f"a SOPS-encrypted .env file ({env}: KEY=value lines, secretsmgr encrypt -i "
+            f"{sh_path(env)}) and run the script with it: sops exec-env {sh_path(env)} "
+            f"{sh_word('./' + posixpath.basename(hit.path))}; and rotate it: it is in git"
+        )
+    if hit.where in ("file", TEXT):
         configs = ctx.repo.sops_configs
         m = _RENAMED.match(hit.path)
         target = f"{m.group('stem')}.enc{m.group('ext')}" if m else f"{hit.path}.enc.yaml"
@@ -1046,9 +1100,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if hit.where == "file" and hit.path in generated:
             continue
         what = hit.kind if hit.known else f"a likely credential ({hit.kind.lower()})"
+        at = "" if hit.key_path == f"line {hit.line}" else f" at {hit.key_path}"  # a bare line
         finding = RULE.finding(
             hit.path,
-            f"{hit.where}: {what} in plaintext at {hit.key_path}, line {hit.line}",
+            f"{hit.where}: {what} in plaintext{at}, line {hit.line}",
             key_path=hit.key_path,
             line=hit.line,
             fix=_sops_fix(encrypted[hit.path], hit.key_path)

@@ -810,3 +810,52 @@ def test_the_gitlab_charts_own_fillers_are_no_credentials(tmp_path: Path) -> Non
     write(tmp_path, "apps/gitlab.yaml", release)
     found = [f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM018"]
     assert found == ["spec.values.smtp.password"]
+
+
+def test_text_files_and_shell_scripts_are_read_for_credentials(tmp_path: Path) -> None:
+    # sweep 36, pindaroli/k8s-lab: an OPNsense API key and secret as `key=`/`secret=` lines of
+    # a .txt file, and a Telegram bot token in a Proxmox hook script: no file of either kind
+    # was read, so audit and check said nothing
+    from secretsmgr.audit.engine import run_audit
+
+    api_key = "rvG4kQ9zLm2XwP7tB8nC3vY6hJ1sD5fA0qWeRtYuIoPaSdFgHjKlZxCvBnMq8w7E6r5T4y3U2i1O9pLk"
+    api_secret = "eYjZ8mN3bV6cX1zL4kJ7hG0fD2sA5pO9iU8yT3rE6wQ1aS4dF7gH0jK3lZ6xC9vB2nM5qW8eR1tY4uI7"
+    telegram = "1234567890:AAH7dKx9QmZp2LrT8vWc3YbN5eF6gJ0hKsU"
+    standard_repo(tmp_path, {})
+    write(tmp_path, "ansible/opnsense_apikey.txt", f"key={api_key}\nsecret={api_secret}\n")
+    write(tmp_path, "notes/bot.txt", f"the token of the bot: {telegram}\nsee the wiki\n")
+    hook = f'#!/bin/sh\nBOT="{telegram}"\nPASSWORD="$1"\nDB_PASS=hunter2hunter2\n'
+    write(tmp_path, "proxmox/hooks/wait.sh", hook)
+    # neither a pinned requirement nor prose is an assignment; a script's plain password is
+    # judged for known formats only
+    write(tmp_path, "requirements.txt", "requests==2.31.0\nruamel.yaml>=0.18\n")
+    write(tmp_path, "docs/notes.txt", "password = changeme, then log in as admin\n")
+    found = sorted(
+        (f.path, f.line, f.severity.value)
+        for f in run_audit(tmp_path).findings
+        if f.rule == "SM018"
+    )
+    assert found == [
+        ("ansible/opnsense_apikey.txt", 1, "warning"),
+        ("ansible/opnsense_apikey.txt", 2, "warning"),
+        ("notes/bot.txt", 1, "error"),
+        ("proxmox/hooks/wait.sh", 2, "error"),
+    ]
+    fix = next(f.fix for f in run_audit(tmp_path).findings if f.path.endswith("wait.sh"))
+    assert "sops exec-env proxmox/hooks/secrets.enc.env ./wait.sh" in (fix or "")
+    # prose names no key: the line does
+    shown = {f.path: f.message for f in run_audit(tmp_path).findings if f.rule == "SM018"}
+    assert "Telegram Bot Token in plaintext, line 1" in shown["notes/bot.txt"]
+
+
+def test_a_posthog_project_key_is_public_and_a_personal_key_is_not(tmp_path: Path) -> None:
+    # sweep 36, pindaroli/k8s-lab: n8n's chart defaults hold PostHog's project key (`phc_`),
+    # which PostHog's web snippet puts into every page; a personal key (`phx_`) is a secret
+    from secretsmgr.audit.engine import run_audit
+
+    body = "aB3dE5fG7hJ9kL1mN3pQ5rS7tV9wX1yZ3bD5fH7jK9m"
+    values = f"diagnostics:\n  postHog:\n    apiKey: phc_{body}\n    adminKey: phx_{body}\n"
+    standard_repo(tmp_path, {})
+    write(tmp_path, "charts/n8n/values.yaml", values)
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM018"}
+    assert found == {"diagnostics.postHog.adminKey"}
