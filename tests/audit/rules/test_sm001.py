@@ -1865,3 +1865,51 @@ def test_a_value_that_is_its_keys_name_in_capitals_is_a_stand_in(tmp_path: Path)
         ("apps/weak.yaml", "stringData.password"),
         ("apps/weak.yaml", "stringData.token"),
     }
+
+
+def test_a_secret_of_variable_names_is_a_template_not_a_plaintext_secret(tmp_path: Path) -> None:
+    # sweep 36, mrled/psyops: a JSON Secret whose values are all `$RESTIC_PASSWORD`-style names,
+    # which a configMapGenerator carries and a script fills with string.Template, was five
+    # SM001 errors and blocked check. It holds no secret: nothing to report unless a layer
+    # applies it, where Flux leaves `$NAME` as written (one warning for the Secret)
+    import json
+
+    from secretsmgr.audit.engine import run_audit
+
+    names = {
+        "AWS_SECRET_ACCESS_KEY": "$AWS_SECRET_ACCESS_KEY",
+        "RESTIC_PASSWORD": "$RESTIC_PASSWORD",
+    }
+    template = json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "$NAME", "namespace": "$NAMESPACE"},
+            "stringData": names,
+        }
+    )
+    mixed = secret("mixed", {"RESTIC_REPOSITORY": "$RESTIC_REPOSITORY", "TOKEN": "q7Wm2ZpK9v"})
+    generator = (
+        "configMapGenerator:\n  - name: kvrb\n"
+        "    files: [restic-secret.json=kvrb/restic-secret.json]\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": generator + "resources: [applied.yaml, mixed.yaml]\n",
+            "apps/kvrb/restic-secret.json": template,
+            "apps/applied.yaml": secret("applied", names),
+            "apps/mixed.yaml": mixed,
+            "examples/unplaced.yaml": secret("unplaced", names),
+        },
+    )
+    found = sorted(
+        (f.path, f.key_path, f.severity.value)
+        for f in run_audit(tmp_path, keyless_only=True).findings
+        if f.rule == "SM001"
+    )
+    assert found == [
+        ("apps/applied.yaml", "stringData.AWS_SECRET_ACCESS_KEY", "warning"),
+        ("apps/mixed.yaml", "stringData.RESTIC_REPOSITORY", "error"),
+        ("apps/mixed.yaml", "stringData.TOKEN", "error"),
+    ]
