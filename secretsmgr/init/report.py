@@ -5,6 +5,7 @@ Pure: an ``InitResult`` in, text out. Public keys are shown in full; a private k
 
 from __future__ import annotations
 
+import posixpath
 from pathlib import Path
 
 from secretsmgr.changelog.adopt import adopt_summary
@@ -123,10 +124,26 @@ def _hook_step(plan: InitPlan) -> str:
 
 def _encrypt_step(plan: InitPlan) -> str:
     if plan.rule_needs_sops:
-        return (
-            f"encrypt a secret with sops, which encrypts to the PGP (KMS, Vault) keys the rules "
-            f"name too: sops encrypt -i PATH/{plan.secret_name}"
-        )
+        why = "with sops, which encrypts to the PGP (KMS, Vault) keys the rules name too"
+        nested = [k.path for k in plan.kept_configs if k.path != SOPS_CONFIG_NAME]
+        # a root .sops.yaml init writes names age keys alone: the rule is the nested one's
+        kept_root = any(k.path == SOPS_CONFIG_NAME for k in plan.kept_configs)
+        if len(nested) == 1 and not kept_root:
+            # sops finds .sops.yaml from the current folder up, never from the file's (sweep
+            # 36, luisgj/flux-sops: the step pasted at the root found no config)
+            folder = posixpath.dirname(nested[0])
+            return (
+                f"encrypt a secret {why}, from the folder of {nested[0]} (sops reads "
+                f".sops.yaml from the current folder up): cd {sh_path(folder)} && sops encrypt "
+                f"-i PATH/{plan.secret_name}  (PATH below {folder})"
+            )
+        if nested:
+            return (
+                f"encrypt a secret {why}, from the folder of the .sops.yaml that governs it "
+                f"(sops reads .sops.yaml from the current folder up): sops encrypt -i "
+                f"PATH/{plan.secret_name}"
+            )
+        return f"encrypt a secret {why}: sops encrypt -i PATH/{plan.secret_name}"
     return (
         f"encrypt a secret: secretsmgr encrypt -i PATH/{plan.secret_name}  (.sops.yaml picks "
         "the keys)"

@@ -398,6 +398,26 @@ class SopsConfigs:
             return self.label(outside), None, None
         return self.label(outside), found, outside.rules.index(found) + 1
 
+    def sops_command(self, args: str, path: str) -> str:
+        """``sops ARGS PATH`` as it finds the rule secretsmgr reads for ``path``: sops looks for
+        `.sops.yaml` from the current folder up, not from the file's, so under a config below
+        the root it runs from that config's folder (sweep 36, luisgj/flux-sops: a command
+        pasted at the root found no config)."""
+        label = self.rule_for(path)[0]
+        folder = posixpath.dirname(label) if label and not posixpath.isabs(label) else ""
+        if folder and path.startswith(folder + "/"):
+            return f"cd {sh_path(folder)} && sops {args} {sh_path(path[len(folder) + 1 :])}"
+        return f"sops {args} {sh_path(path)}"
+
+    def encrypt_command(self, path: str) -> str:
+        """How ``path`` is encrypted in place under its creation rule: ``secretsmgr encrypt
+        -i`` where the rule names age keys alone, else sops, which encrypts to the PGP, KMS and
+        Vault keys it names too (the encrypt command refuses them; sweep 36, luisgj/flux-sops)."""
+        rule = self.rule_for(path)[1]
+        if rule is not None and any(g.pgp or g.other for g in rule.key_groups):
+            return self.sops_command("encrypt -i", path)
+        return f"secretsmgr encrypt -i {sh_path(path)}"
+
     def updatekeys_hint(
         self, path: str, kinds: Sequence[str], cluster_keys: Sequence[str] = ()
     ) -> str:
@@ -418,12 +438,7 @@ class SopsConfigs:
                 f"holder of its {held} keys runs sops updatekeys -y on it from that "
                 ".sops.yaml's folder"
             )
-        folder = posixpath.dirname(label) if not posixpath.isabs(label) else ""
-        command = (
-            f"cd {sh_path(folder)} && sops updatekeys -y {sh_path(path[len(folder) + 1 :])}"
-            if folder and path.startswith(folder + "/")
-            else f"sops updatekeys -y {sh_path(path)}"
-        )
+        command = self.sops_command("updatekeys -y", path)
         named = {key for group in rule.key_groups for key in group.age}
         if not named and cluster_keys:
             return (

@@ -269,15 +269,17 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
             # file one it can move, so the hint is how sops moves its age key (sweep 20: the
             # `sops rotate -i` hint was followed, and begin refused again, for ever)
             quoted = sh_path(entry.path)
+            # sops finds the rule from the current folder up (sweep 36, luisgj/flux-sops)
+            update = ctx.sops_configs.sops_command("updatekeys -y", entry.path)
             raise RefusedError(
                 f"{entry.path}: also encrypted to {named} keys, which secretsmgr cannot wrap a "
                 "new data key for, so a cluster-key rotation cannot move it",
                 hints=(
                     f"if Flux no longer needs the {named} keys, take them off its rule, then "
-                    f"sops updatekeys -y {quoted}, and run the key rotation again",
+                    f"{update}, and run the key rotation again",
                     "else rotate the cluster key with sops alone: make the new key "
                     "(age-keygen), name it beside the old one in the .sops.yaml rules, run "
-                    f"sops updatekeys -y on every file on the old key ({quoted} first); give "
+                    f"sops updatekeys -y on every file on the old key (first: {update}); give "
                     "Flux both keys; once it holds the new one, drop the old key from the "
                     "rules the same way, set cluster_key in .secretsmgr.yaml to the new key, "
                     f"and a holder of the {named} keys gives each file a new data key: sops "

@@ -289,27 +289,7 @@ def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
     env["GNUPGHOME"] = str(home)
     try:
-        gpg = ["gpg", "--batch", "--passphrase", "", "--quiet"]
-        subprocess.run(
-            [*gpg, "--quick-gen-key", "t <t@example.invalid>", "ed25519", "sign", "0"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        listed = subprocess.run(
-            ["gpg", "--list-keys", "--with-colons"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        fpr = next(line.split(":")[9] for line in listed.splitlines() if line.startswith("fpr"))
-        subprocess.run(
-            [*gpg, "--quick-add-key", fpr, "cv25519", "encr", "0"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        fpr = _gpg_key(env)
         standard_repo(tmp_path, {})
         rule = "  - path_regex: \\.enc\\.yaml$\n    encrypted_regex: {}\n    pgp: " + fpr + "\n"
         config, where = (
@@ -340,6 +320,74 @@ def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(
         assert "pw-in-pgp" in plain
         (plain_file,) = made.read_text().split()  # the fix's plaintext file, removed after
         assert plain_file.startswith("/dev/shm/") and not Path(plain_file).exists()
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _gpg_key(env: dict[str, str]) -> str:
+    """A new GnuPG key (ed25519 to sign, cv25519 to encrypt) in ``env``'s GNUPGHOME: its
+    fingerprint."""
+    import subprocess
+
+    gpg = ["gpg", "--batch", "--passphrase", "", "--quiet"]
+    subprocess.run(
+        [*gpg, "--quick-gen-key", "t <t@example.invalid>", "ed25519", "sign", "0"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    listed = subprocess.run(
+        ["gpg", "--list-keys", "--with-colons"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    fpr = next(line.split(":")[9] for line in listed.splitlines() if line.startswith("fpr"))
+    subprocess.run(
+        [*gpg, "--quick-add-key", fpr, "cv25519", "encr", "0"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return fpr
+
+
+def test_sm001_plaintext_fix_under_a_nested_pgp_rule_runs_sops_from_the_rules_folder(
+    tmp_path: Path,
+) -> None:
+    # sweep 36, luisgj/flux-sops: the only .sops.yaml is clusters/test/.sops.yaml, its rule
+    # names a PGP key; the fix (and check's last line) said `secretsmgr encrypt -i …`, which
+    # refuses PGP keys, and `sops encrypt -i clusters/test/…` from the root finds no config
+    import shutil
+    import subprocess
+    import tempfile
+
+    from secretsmgr.sops import FileFormat
+    from secretsmgr.sops.document import load
+
+    home = Path(tempfile.mkdtemp(prefix="g", dir="/tmp"))  # short: gpg-agent's socket path
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
+    env["GNUPGHOME"] = str(home)
+    try:
+        fpr = _gpg_key(env)
+        standard_repo(tmp_path, {})
+        (tmp_path / ".sops.yaml").unlink()
+        rule = (
+            f"  - path_regex: .*.yaml\n    encrypted_regex: ^(data|stringData)$\n    pgp: {fpr}\n"
+        )
+        write(tmp_path, "clusters/test/.sops.yaml", "creation_rules:\n" + rule)
+        rel = "clusters/test/db creds.yaml"
+        write(tmp_path, rel, secret("db", {"password": "pw-in-pgp-9"}))
+        fix = _fix_of(tmp_path, "SM001")
+        assert fix == "cd clusters/test && sops encrypt -i 'db creds.yaml'", fix
+        run_shell(fix, env=env, cwd=tmp_path, expect=0)
+        assert _gone(tmp_path, "SM001")
+        meta = load((tmp_path / rel).read_text(), FileFormat.YAML).metadata
+        assert meta.foreign_kinds and meta.age_recipients == ()
+        plain = run_shell(f"sops decrypt {shlex.quote(rel)}", env=env, cwd=tmp_path, expect=0).out
+        assert "pw-in-pgp-9" in plain
     finally:
         subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False)
         shutil.rmtree(home, ignore_errors=True)

@@ -315,6 +315,7 @@ def test_one_cluster_key_for_every_cluster_never_replaces_another_clusters_pinne
     assert "pins another for cluster staging" in err and "nothing was changed" in err
     assert tree(repo) == before
 
+
 def test_two_clusters_export_steps_use_the_guarded_apply_not_a_pipe_to_kubectl(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -329,7 +330,6 @@ def test_two_clusters_export_steps_use_the_guarded_apply_not_a_pipe_to_kubectl(
     for cluster, step in zip(("production", "staging"), steps, strict=True):
         assert f"key export --cluster {cluster} --apply  (in that cluster's kubectl" in step
         assert "| kubectl apply" not in step, step
-
 
 
 @pytest.mark.interop
@@ -773,6 +773,36 @@ def test_the_key_goes_to_the_secret_and_namespace_the_layers_read(
     give = _steps(out)[0]
     assert give.startswith("give Flux the new key: SOPS_AGE_KEY_FILE=")
     assert "secretsmgr key export --namespace gitops-system --name sops-age-key | kubectl" in give
+
+
+def test_a_nested_pgp_rules_encrypt_step_runs_sops_from_the_rules_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 36, luisgj/flux-sops: the only .sops.yaml is in the layer's folder and names a PGP
+    # key; the step `sops encrypt -i PATH/secret.enc.yaml`, pasted at the root, found no config
+    # (sops reads .sops.yaml from the current folder up)
+    from dataclasses import replace
+
+    from secretsmgr.sops import dump
+    from secretsmgr.sops.model import KeyGroup
+    from tests.audit.helpers import secret
+    from tests.sops.key_types import foreign
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    sealed = load(enc(secret("db")), FileFormat.YAML)
+    sealed.metadata = replace(sealed.metadata, key_groups=(KeyGroup((), foreign(("pgp",))),))
+    write(repo, "apps/db.enc.yaml", dump(sealed))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    fingerprint = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"  # tests/sops/key_types.py's
+    rule = f"creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n    pgp: {fingerprint}\n"
+    write(repo, "apps/.sops.yaml", rule)
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    step = _steps(out)[-2]
+    assert step.endswith(
+        "from the folder of apps/.sops.yaml (sops reads .sops.yaml from the current folder "
+        "up): cd apps && sops encrypt -i PATH/secret.enc.yaml  (PATH below apps)"
+    ), step
 
 
 @pytest.mark.parametrize("name", ["sops-gpg", "flux-sops"])  # the review: not by name alone

@@ -108,8 +108,12 @@ def test_a_cluster_key_rotation_leaves_pgp_files_flux_decrypts_with_pgp(
     assert (root / "apps/db.enc.yaml").read_text().count("recipient: age1") == 2
 
 
+@pytest.mark.parametrize("nested", [False, True], ids=["root-config", "nested-config"])
 def test_a_file_on_age_and_pgp_keys_gets_hints_that_lead_somewhere(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    nested: bool,
 ) -> None:
     # sweep 20: begin refused an age + PGP file with "sops rotate -i", which left it age + PGP:
     # the same refusal for ever. A key rotation says how sops moves its age key instead; a
@@ -123,6 +127,8 @@ def test_a_file_on_age_and_pgp_keys_gets_hints_that_lead_somewhere(
     from tests.sops.key_types import foreign
 
     root = _pgp_repo(tmp_path / "repo", rule=f"{REGEX}    pgp: {FP}\n    age: {K1}\n")
+    if nested:  # sweep 36, luisgj/flux-sops: sops finds it only from its folder
+        (root / ".sops.yaml").rename(root / "apps/.sops.yaml")
     write(root, ".secretsmgr.yaml", f"cluster_key: {K1}\n")
     both = load(enc(secret("db")), FileFormat.YAML)
     (group,) = both.metadata.key_groups
@@ -140,7 +146,13 @@ def test_a_file_on_age_and_pgp_keys_gets_hints_that_lead_somewhere(
     assert_user_error(err, "apps/both.enc.yaml: also encrypted to pgp keys")
     hints = hints_of(err)
     assert "a cluster-key rotation cannot move it" in err
-    assert any("sops updatekeys -y apps/both.enc.yaml" in h for h in hints), hints
+    update = (
+        "cd apps && sops updatekeys -y both.enc.yaml"
+        if nested
+        else "sops updatekeys -y apps/both.enc.yaml"
+    )
+    assert f"take them off its rule, then {update}, and" in hints[0], hints
+    assert f"(first: {update})" in hints[1], hints
     # the review: the sops path needs a new key first, which begin had not made
     assert "make the new key (age-keygen)" in hints[1], hints
     # the second review: following it without moving cluster_key left SM004 on every file

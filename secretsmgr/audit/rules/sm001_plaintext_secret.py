@@ -879,7 +879,7 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
             + (then if yaml_name else f"secretsmgr encrypt -i {sh_path(path)}")
         )
     if configs.rule_for(path)[1] is not None and not yaml_name:
-        return f"secretsmgr encrypt -i {sh_path(path)}"
+        return configs.encrypt_command(path)
     others = [n for n in names if n != path]  # db.enc.yaml itself is no other name of it
     matched = next((n for n in others if configs.rule_for(n)[1] is not None), None)
     if matched is None:
@@ -923,7 +923,8 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
         )
     steps = [f"mv {sh_path(path)} {sh_path(target)}"]
     steps += [_sed_rename(old, new, kfile) for kfile, old, new in _listings(ctx, path, target)]
-    steps.append(f"secretsmgr encrypt -i {sh_path(target)}")
+    encrypt = configs.encrypt_command(target)
+    steps.append(f"({encrypt})" if encrypt.startswith("cd ") else encrypt)  # cwd kept after
     # in git, the staged plaintext must leave the index too
     steps.append(f"{{ git rm -q --cached --ignore-unmatch {sh_path(path)} 2>/dev/null || true; }}")
     return " && ".join(steps)
