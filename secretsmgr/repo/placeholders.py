@@ -279,7 +279,7 @@ _STAND_IN = re.compile(
     # ``YOURTOKEN``, ``YOURAPIKEY`` (tcurdt/kube): the same words run together, nothing after
     r"(?:enter[_ -]|insert[_ -])?your(?:[_ -](?:[\w-]+[_ -]){0,4})?(?:password|passphrase|"
     r"passwd|token|key|secret|api[_ -]?key|value|id|here)(?:[_ -]?here)?|"
-    r"todo|fixme|tbd|x{3,}|\*{3,}|placeholder|"
+    r"todo|fixme|tbd|x{3,}|y{3,}|z{3,}|\*{3,}|placeholder|"
     # a variable's name in capitals a script fills in (sweep 28, vincentserpoul/gitops-infra:
     # `superUserPassword: DB_PASSWORD`, replaced by sed before sops encrypts it): words, the
     # last one a credential's, letters only (HUNTER2_PASS is a password: the review of sweep 6)

@@ -64,6 +64,9 @@ def test_literal_values_are_no_placeholders() -> None:
     assert not is_placeholder("hunter2") and not is_placeholder("s3:http://minio:9000/x")
     # a random run before the request is a password made from it (sweep 15's words rule)
     assert not is_placeholder("q7Wm2Zp-replace-me")
+    # only x, y and z repeated stand in: a run of another letter, or of a digit (a PIN), may be
+    # the live value
+    assert not is_placeholder("aaa") and not is_placeholder("0000") and not is_placeholder("yyyq")
     assert not manifest_placeholder("password: hunter2 {{ unclosed")
     assert manifest_placeholder("{{ unclosed")
 
@@ -85,6 +88,10 @@ def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secre
         "changeme",
         "your-token-here",
         "xxxx",
+        # sweep 36 (mrled/psyops: nine SM019 errors in history): `access-key-id: xxx` and
+        # `secret-access-key: yyy`, side by side in an example file
+        "yyy",
+        "ZZZZ",
         "Replace me",
         # bo0tzz/clusterfuck and webgrip/homelab-cluster (SM001 at HEAD, SM019 in history)
         "PLACEHOLDER_REPLACE_ME",
