@@ -20,6 +20,7 @@ from secretsmgr.audit.engine import run_audit
 from secretsmgr.cli.app import build_app
 from tests.audit.helpers import K1, KEYS, enc, secret, sops_yaml, standard_repo, write
 from tests.cli.runner import run_shell
+from tests.keys.gpgkeys import gpg_key
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "secretsmgr"
@@ -289,7 +290,7 @@ def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
     env["GNUPGHOME"] = str(home)
     try:
-        fpr = _gpg_key(env)
+        fpr = gpg_key(env)
         standard_repo(tmp_path, {})
         rule = "  - path_regex: \\.enc\\.yaml$\n    encrypted_regex: {}\n    pgp: " + fpr + "\n"
         config, where = (
@@ -325,35 +326,6 @@ def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _gpg_key(env: dict[str, str]) -> str:
-    """A new GnuPG key (ed25519 to sign, cv25519 to encrypt) in ``env``'s GNUPGHOME: its
-    fingerprint."""
-    import subprocess
-
-    gpg = ["gpg", "--batch", "--passphrase", "", "--quiet"]
-    subprocess.run(
-        [*gpg, "--quick-gen-key", "t <t@example.invalid>", "ed25519", "sign", "0"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    listed = subprocess.run(
-        ["gpg", "--list-keys", "--with-colons"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    fpr = next(line.split(":")[9] for line in listed.splitlines() if line.startswith("fpr"))
-    subprocess.run(
-        [*gpg, "--quick-add-key", fpr, "cv25519", "encr", "0"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    return fpr
-
-
 def test_sm001_plaintext_fix_under_a_nested_pgp_rule_runs_sops_from_the_rules_folder(
     tmp_path: Path,
 ) -> None:
@@ -371,7 +343,7 @@ def test_sm001_plaintext_fix_under_a_nested_pgp_rule_runs_sops_from_the_rules_fo
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
     env["GNUPGHOME"] = str(home)
     try:
-        fpr = _gpg_key(env)
+        fpr = gpg_key(env)
         standard_repo(tmp_path, {})
         (tmp_path / ".sops.yaml").unlink()
         rule = (

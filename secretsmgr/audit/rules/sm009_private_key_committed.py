@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import NO_SOPS_CONFIG, Finding, Rule, RuleId, Severity
+from secretsmgr.audit.keyprotection import is_protected
 from secretsmgr.audit.manifests import (
     decode_text,
     documents,
@@ -98,6 +99,7 @@ class PrivateKeyHit:
     secret_key: str | None = None  # where a Secret holds it (Flux's ``sops-gpg``: data.sops.asc)
     secret_name: str | None = None  # that Secret's name
     alone: bool = True  # the Secret is its file's only document
+    protected: bool = False  # a PEM or armored key encrypted with a passphrase
 
 
 def _looks_like_key(token: str) -> bool:
@@ -206,7 +208,8 @@ def find_pem_keys(path: str, data: bytes) -> list[PrivateKeyHit]:
         if material < _PEM_MATERIAL or not PRIVATE_KEY_BLOCK.search(m.group().decode("ascii")):
             continue
         line = data.count(b"\n", 0, m.start()) + 1
-        hits.append(PrivateKeyHit(path, line, False, None, kind=m["label"].decode("ascii")))
+        kind = m["label"].decode("ascii")
+        hits.append(PrivateKeyHit(path, line, False, None, kind=kind, protected=is_protected(m[0])))
     return hits
 
 
@@ -384,12 +387,20 @@ def _encrypt_hint(ctx: AuditContext, path: str) -> str:
 def _pem_finding(ctx: AuditContext, path: str, hits: list[PrivateKeyHit]) -> Finding:
     first = hits[0]
     pgp = all(h.kind.startswith("PGP ") for h in hits)  # ASCII-armored, not PEM
+    # a passphrase-protected key is still a leak (the passphrase can be guessed offline, for as
+    # long as git keeps it), but not one in clear (sweep 36, mrled/psyops: a GnuPG key)
+    if all(h.protected for h in hits):
+        how = "protected by a passphrase (which can be guessed offline)"
+    elif any(h.protected for h in hits):
+        how = "in clear or protected by a passphrase"
+    else:
+        how = "in clear"
     if len(hits) == 1:
         what = "an OpenPGP private key" if pgp else "a PEM private key"
-        message = f"{what} ({_redacted(first)}) in clear on line {first.line}"
+        message = f"{what} ({_redacted(first)}) {how} on line {first.line}"
     else:
         what = "OpenPGP private keys" if pgp else "PEM private keys"
-        message = f"{len(hits)} {what} ({_redacted(first)}, …) in clear on lines {_lines(hits)}"
+        message = f"{len(hits)} {what} ({_redacted(first)}, …) {how} on lines {_lines(hits)}"
     if path.lower().rpartition(".")[2] in _TEMPLATE_SUFFIXES:
         # encrypting a template would hand its renderer ciphertext (jr0dd's Ansible `.j2`)
         keep = "keep the new one out of the template: fill it in from a value kept encrypted"

@@ -402,3 +402,77 @@ def test_a_long_run_of_base64_certificates_is_decoded_once(
     hits = sm009.find_encoded_pem_keys("ca-bundle.b64", f"bundle: {bundle}\n".encode())
     assert [h.kind for h in hits] == ["EC PRIVATE KEY"] and hits[0].line == 1
     assert len(calls) == 1
+
+
+def test_a_passphrase_protected_key_is_reported_as_protected_not_in_clear(tmp_path: Path) -> None:
+    # sweep 36, mrled/psyops: a GnuPG key exported with its passphrase was "in clear" (gpg
+    # --list-packets: `skey[2]: [v4 protected]`); devopstales' unprotected one was in clear.
+    # Real keys of each format, made here: still errors, in the right words
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from secretsmgr.audit.engine import run_audit
+    from tests.keys.gpgkeys import gpg_key
+    from tests.keys.sshkeys import keygen
+
+    standard_repo(tmp_path, {})
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    for name, form, encryption in (
+        ("pkcs8-clear.pem", serialization.PrivateFormat.PKCS8, None),
+        ("pkcs8-protected.pem", serialization.PrivateFormat.PKCS8, b"pw"),
+        ("traditional-protected.pem", serialization.PrivateFormat.TraditionalOpenSSL, b"pw"),
+    ):
+        how: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(encryption)
+            if encryption
+            else serialization.NoEncryption()
+        )
+        pem = ec_key.private_bytes(serialization.Encoding.PEM, form, how)
+        (keys / name).write_bytes(pem)
+    keygen(keys / "ssh-clear", "ed25519")
+    keygen(keys / "ssh-protected", "ed25519", passphrase="pw")
+    home = Path(tempfile.mkdtemp(prefix="g", dir="/tmp"))  # short: gpg-agent's socket path
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    try:
+        fpr = gpg_key(env)
+        export = ["gpg", "--batch", "--pinentry-mode", "loopback", "--armor"]
+        clear = subprocess.run(
+            [*export, "--passphrase", "", "--export-secret-keys", fpr],
+            env=env,
+            check=True,
+            capture_output=True,
+        ).stdout
+        (keys / "pgp-clear.asc").write_bytes(clear)
+        subprocess.run(  # a second key, made with a passphrase
+            [*export, "--passphrase", "pw", "--quick-gen-key", "p <p@x>", "ed25519", "sign", "0"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        protected = subprocess.run(
+            [*export, "--passphrase", "pw", "--export-secret-keys", "p@x"],
+            env=env,
+            check=True,
+            capture_output=True,
+        ).stdout
+        (keys / "pgp-protected.asc").write_bytes(protected)
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False)
+        shutil.rmtree(home, ignore_errors=True)
+    found = {
+        f.path.removeprefix("keys/"): f.message
+        for f in run_audit(tmp_path).findings
+        if f.rule == "SM009" and f.severity.value == "error"
+    }
+    assert set(found) == {p.name for p in keys.iterdir() if not p.name.endswith(".pub")}
+    for name, message in found.items():
+        protected_words = "protected by a passphrase (which can be guessed offline)"
+        assert (protected_words in message) == ("protected" in name), (name, message)
+        assert ("in clear" in message) == ("clear" in name), (name, message)

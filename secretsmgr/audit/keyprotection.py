@@ -1,0 +1,139 @@
+"""Whether a committed private key block is encrypted with a passphrase.
+
+A passphrase-protected key in git is still a leak (its passphrase can be guessed offline, for
+ever), but "in clear" would be untrue of it. Each format says so in its own place:
+
+- PEM: PKCS#8's ``ENCRYPTED PRIVATE KEY`` label, or OpenSSL's ``Proc-Type: 4,ENCRYPTED``
+  header (traditional RSA/EC keys);
+- OpenSSH (``openssh-key-v1``): the cipher name after the magic, ``none`` when in clear;
+- OpenPGP (RFC 4880/9580): the S2K usage octet after the public key material of the first
+  secret-key packet, 0 when in clear.
+
+Pure: bytes in, an answer out; nothing here keeps or shows key material. Anything that does not
+parse is taken as not protected (the stricter wording).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+_OPENSSH_MAGIC = b"openssh-key-v1\x00"
+_PGP_SECRET_KEY = 5
+# OpenPGP public-key algorithms: how many MPIs their v4 public key material holds
+_MPIS = {1: 2, 2: 2, 3: 2, 16: 3, 20: 3, 17: 4}
+_OID_MPI = (19, 22)  # ECDSA, EdDSA (legacy): an OID, then one MPI
+_ECDH = 18  # an OID, one MPI, then the KDF parameters (a length octet, then that many)
+_NATIVE = {25: 32, 26: 56, 27: 32, 28: 57}  # X25519, X448, Ed25519, Ed448: fixed-size keys
+
+
+def is_protected(block: bytes) -> bool:
+    """Whether the PEM or ASCII-armored private key ``block`` (header to footer) is encrypted
+    with a passphrase."""
+    lines = block.decode("ascii", "replace").splitlines()
+    if not lines:
+        return False
+    head = lines[0]
+    if "ENCRYPTED PRIVATE KEY" in head:
+        return True
+    headers = [line for line in lines[1:10] if ":" in line]
+    if any(h.startswith("Proc-Type:") and "ENCRYPTED" in h for h in headers):
+        return True
+    body = "".join(
+        line.strip()
+        for line in lines[1:-1]
+        if line.strip() and ":" not in line and not line.startswith("=")
+    )
+    try:
+        raw = base64.b64decode(body + "=" * (-len(body) % 4), validate=False)
+    except (binascii.Error, ValueError):
+        return False
+    if "OPENSSH PRIVATE KEY" in head:
+        return _openssh_cipher(raw) not in (None, b"none")
+    if "PGP PRIVATE KEY BLOCK" in head:
+        return _pgp_usage(raw) not in (None, 0)
+    return False
+
+
+def _openssh_cipher(raw: bytes) -> bytes | None:
+    """The cipher name of an ``openssh-key-v1`` key, or None when it is none."""
+    if not raw.startswith(_OPENSSH_MAGIC):
+        return None
+    at = len(_OPENSSH_MAGIC)
+    size = int.from_bytes(raw[at : at + 4], "big")
+    name = raw[at + 4 : at + 4 + size]
+    return name if len(name) == size and size else None
+
+
+def _packet_body(raw: bytes) -> tuple[int, bytes] | None:
+    """The tag and body of the first OpenPGP packet of ``raw``."""
+    if not raw or not raw[0] & 0x80:
+        return None
+    first = raw[0]
+    if first & 0x40:  # the new format: the tag in six bits, then a variable length
+        tag = first & 0x3F
+        if len(raw) < 2:
+            return None
+        octet = raw[1]
+        if octet < 192:
+            start, length = 2, octet
+        elif octet < 224:
+            start, length = 3, ((octet - 192) << 8) + raw[2] + 192 if len(raw) > 2 else 0
+        elif octet == 255:
+            start, length = 6, int.from_bytes(raw[2:6], "big")
+        else:  # a partial length: the first part is enough to read the header
+            start, length = 2, 1 << (octet & 0x1F)
+    else:  # the old format: the tag in four bits, the length's size in two
+        tag = (first >> 2) & 0x0F
+        size = {0: 1, 1: 2, 2: 4}.get(first & 0x03)
+        if size is None:  # an indeterminate length: to the end
+            start, length = 1, len(raw) - 1
+        else:
+            start, length = 1 + size, int.from_bytes(raw[1 : 1 + size], "big")
+    return tag, raw[start : start + length]
+
+
+def _pgp_usage(raw: bytes) -> int | None:
+    """The S2K usage octet of the secret-key packet ``raw`` starts with, or None."""
+    packet = _packet_body(raw)
+    if packet is None or packet[0] != _PGP_SECRET_KEY or len(packet[1]) < 7:
+        return None
+    body = packet[1]
+    version, algo = body[0], body[5]
+    if version in (5, 6):  # the public material's size is given (RFC 9580)
+        size = int.from_bytes(body[6:10], "big")
+        at = 10 + size
+    elif version == 4:
+        end = _v4_material_end(body, algo)
+        if end is None:
+            return None
+        at = end
+    else:
+        return None
+    return body[at] if at < len(body) else None
+
+
+def _v4_material_end(body: bytes, algo: int) -> int | None:
+    """Where a v4 key's public material ends (version, time and algorithm take 6 octets)."""
+    at = 6
+
+    def mpi(pos: int) -> int:
+        bits = int.from_bytes(body[pos : pos + 2], "big")
+        return pos + 2 + (bits + 7) // 8
+
+    if algo in _MPIS:
+        for _ in range(_MPIS[algo]):
+            at = mpi(at)
+        return at
+    if algo in _NATIVE:
+        return at + _NATIVE[algo]
+    if algo in _OID_MPI or algo == _ECDH:
+        if at >= len(body):
+            return None
+        at = mpi(at + 1 + body[at])  # the OID's length octet and the OID, then the point
+        if algo == _ECDH:
+            if at >= len(body):
+                return None
+            at += 1 + body[at]  # the KDF parameters
+        return at
+    return None
