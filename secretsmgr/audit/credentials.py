@@ -263,6 +263,9 @@ _REFERENCE_VALUE = re.compile(
 _HASHED = re.compile(
     rf"^(?:{HTPASSWD_USER}:)?{CRYPT_HASH}(?:\n(?:{HTPASSWD_USER}:)?{CRYPT_HASH})*$"
 )
+# An /etc/passwd entry whose password field holds none (sweep 36, mrled/psyops: a ConfigMap's
+# `passwd: user:x:1000:1000:…` was a keyword warning); a hash there is judged as before
+_PASSWD_ENTRY = re.compile(r"^\s*[\w.-]{1,32}:(?:x|\*|!\*?|!!):\d+:\d+:[^:\n]*:[^:\n]*:[^:\n]*\s*$")
 _CSS_COLOR = re.compile(r"^#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$")
 # Stakater Reloader's annotations with no prefix path (``secret.reloader.stakater.com``:
 # sweep 22, FalkWinkler/home-ops) and what they take: a list of object names. Only these: a
@@ -587,6 +590,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None
     if _CSS_COLOR.match(value):
         return None  # sweep 23, sbaker5/k3s-flux: node_colors.Secret: "#FF6B6B"
+    if all(_PASSWD_ENTRY.match(line) for line in value.splitlines() if line.strip()):
+        return None  # /etc/passwd lines: the password is elsewhere (x) or locked (*, !)
     if "{{" in value or has_template(value):
         # Beside a variable only a known format is judged (``ghp_… ${SUFFIX}``,
         # ``postgres://app:pw@${DB_HOST}``), with the variables taken out.
