@@ -427,8 +427,27 @@ def test_a_path_with_nothing_in_the_checkout_gets_a_note(git_checkout: GitRepo) 
     notes = [n for n in graph(git_checkout).notes if "nothing in this checkout" in n]
     assert notes == [
         "2 Flux Kustomizations point at a spec.path with nothing in this checkout, which Flux "
-        "fails: .archives/apps/a/ks.yaml (./cluster/apps/a) and others"
+        "fails: .archives/apps/a/ks.yaml (./cluster/apps/a), .archives/apps/b/ks.yaml "
+        "(./cluster/apps/b)"
     ]
+
+
+def test_one_file_of_kustomizations_counts_only_those_whose_path_holds_nothing(
+    git_checkout: GitRepo,
+) -> None:
+    # sweep 37, evilpandas/talos-cluster-infrastructure: one file held four Kustomizations,
+    # two over missing paths; the note counted four (by file) and named one of them
+    docs = [flux_ks(name, f"./infrastructure/{name}") for name in ("ctl", "mon", "sec", "cfg")]
+    git_checkout.write("clusters/home/infrastructure.yaml", "---\n".join(docs))
+    for name in ("ctl", "cfg"):
+        git_checkout.write(f"infrastructure/{name}/cm.yaml", "kind: ConfigMap\n")
+    g = graph(git_checkout)
+    notes = [n for n in g.notes if "nothing in this checkout" in n]
+    assert notes == [
+        "2 Flux Kustomizations point at a spec.path with nothing in this checkout, which Flux "
+        "fails: clusters/home/infrastructure.yaml (./infrastructure/mon), "
+        "clusters/home/infrastructure.yaml (./infrastructure/sec)"
+    ], g.notes
 
 
 def _shared_child(repo: GitRepo, overlay: str) -> None:

@@ -373,7 +373,9 @@ class _Model(Workspace):
         ]
         stale: set[tuple[str, str]] = set()
         dead: set[tuple[str, str]] = set()
-        empty: dict[str, str] = {}  # a candidate's file -> its spec.path that holds nothing
+        # a candidate (file, namespace, name) -> its spec.path that holds nothing (one file may
+        # hold several, a live one beside it: sweep 37, evilpandas counted four for two)
+        empty: dict[tuple[str, str, str], str] = {}
         read = {p for x in live for p in x.files}
         # a path a variable fills in, as the parent applying it renders it
         rendered = self._rendered(candidates)
@@ -400,12 +402,13 @@ class _Model(Workspace):
                 # checkout (an archived ks.yaml of a retired app) applies nothing
                 dead.add((ks.origin, ks.name))
                 if not result.uses:
-                    empty[ks.origin] = ks.path
+                    empty[ks.origin, ks.namespace, ks.name] = ks.path
             reach = {p for p in result.uses if p != ks.origin}
-            applies[ks.origin] = {
+            # a file of several Kustomizations reaches what each of them reaches
+            applies.setdefault(ks.origin, set()).update(
                 (k.namespace, k.name) for k in self.scan.kustomizations if k.origin in reach
-            }
-            reach_of[ks.origin] = reach
+            )
+            reach_of.setdefault(ks.origin, set()).update(reach)
             if _whole_tree_from_below(ks, folder):
                 whole[ks.origin] = reach  # counted below, unless another one reaches it
             else:
@@ -475,14 +478,15 @@ class _Model(Workspace):
                     f"applies {'it' if len(retired) == 1 else 'them'}: {retired[0].origin}"
                     + (" and others" if len(retired) > 1 else "")
                 )
-        kept = [ks for ks in tops if ks.origin in empty]
-        self.empty_path_roots.update(ks.origin for ks in kept)
+        kept = [ks for ks in tops if (ks.origin, ks.namespace, ks.name) in empty]
+        self.empty_path_roots.update((ks.origin, ks.namespace, ks.name) for ks in kept)
         if kept:
             verb = "points" if len(kept) == 1 else "point"
+            listed = [f"{k.origin} ({empty[k.origin, k.namespace, k.name]})" for k in kept[:3]]
+            more = f" and {len(kept) - 3} more" if len(kept) > 3 else ""
             self.notes.append(
                 f"{plural(len(kept), 'Flux Kustomization')} {verb} at a spec.path with nothing "
-                f"in this checkout, which Flux fails: {kept[0].origin} "
-                f"({empty[kept[0].origin]})" + (" and others" if len(kept) > 1 else "")
+                f"in this checkout, which Flux fails: {', '.join(listed)}{more}"
             )
 
         # each as the folder applied by hand builds it: its own, or the cluster folders that
@@ -1202,7 +1206,8 @@ def find_layers(
     for layer in ordered:
         notes += [f"layer {shown(layer)}: {p}" for p in layer.problems]
         if layer.path and layer.path in layer.missing:
-            if layer.source in model.empty_path_roots:
+            own = (layer.source, layer.namespace, layer.name.rpartition("/")[2])
+            if own in model.empty_path_roots:
                 continue  # an implicit root's, said above
             notes.append(
                 f"layer {shown(layer)}: its spec.path ({layer.path}) is not in what its source "

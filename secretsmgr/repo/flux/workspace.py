@@ -53,7 +53,8 @@ class Workspace:
         self.scan = scan_repository(self.repo)
         self.variables = SubstituteSources(self.repo)
         self.notes: list[str] = []
-        self.empty_path_roots: set[str] = set()  # roots whose spec.path holds nothing (noted)
+        # roots (file, namespace, name) whose spec.path holds nothing (noted)
+        self.empty_path_roots: set[tuple[str, str, str]] = set()
         self._artifacts: dict[tuple[str, str], Artifact] = {}
         self.root = snapshot.root
         self._roots: list[Root] = []
