@@ -497,11 +497,17 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
 def _own_name(key_path: str, value: object) -> bool:
     """A value that is its key's name in capitals (``password: PASSWORD``, ``secret_key:
     SECRET_KEY``): an example's stand-in (sweep 22, tinoha/homelab's ``*.example.yaml``, which
-    SM018 passed and SM001 made three errors of); ``password: password`` is a weak password."""
+    SM018 passed and SM001 made three errors of); ``password: password`` is a weak password.
+    Or that name as a shell variable (``RESTIC_PASSWORD: $RESTIC_PASSWORD``: a template a script
+    fills with envsubst or string.Template; sweep 36, mrled/psyops, five errors). Another
+    ``$WORDS`` stays a finding: Flux applies it as written, so it may be the password itself
+    (``password: $CORRECT_HORSE_BATTERY_STAPLE``, the attack review)."""
     if not isinstance(value, str):
         return False
     key = key_path.partition(".")[2]
     shown = value.strip()
+    if shown.startswith("$"):
+        shown = shown[1:]
     return (
         len(shown) >= 4
         and shown.isupper()
@@ -1028,16 +1034,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             name = getattr(h, "secret_name", None)
             if name in refs:
                 keys_in[path] = ("an OpenPGP private key Flux decrypts with", alone, name)
-    templates = _envsubst_templates(hits)
-    told: set[tuple[str, int]] = set()
     for hit in hits:
-        if _manifest_value(hit) and (hit.path, hit.document) in templates:
-            if (hit.path, hit.document) not in told:  # once for the Secret
-                told.add((hit.path, hit.document))
-                finding = _template_finding(ctx, hit)
-                if finding is not None:
-                    yield finding
-            continue
         if hit.patch_ops:
             finding = _patch_file_finding(ctx, hit)
             if finding is not None:
@@ -1086,53 +1083,6 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             document=hit.document if (hit.path, hit.key_path) in repeated else None,
             line=hit.line,
         )
-
-
-def _manifest_value(hit: PlaintextSecret) -> bool:
-    """A plaintext value of a Secret document (not a generator's, a patch file's or a whole
-    file's)."""
-    return not (
-        hit.patch_ops
-        or hit.env_source
-        or hit.source is not None
-        or hit.unread
-        or hit.generator
-        or hit.unparsed
-    )
-
-
-def _envsubst_templates(hits: Sequence[PlaintextSecret]) -> set[tuple[str, int]]:
-    """The Secret documents whose every plaintext value is a ``$NAME_OF_WORDS`` (a template a
-    script fills with envsubst or ``string.Template``)."""
-    every: dict[tuple[str, int], bool] = {}
-    for hit in hits:
-        if _manifest_value(hit) and not _PATCHED.match(hit.key_path):
-            where = (hit.path, hit.document)
-            every[where] = every.get(where, True) and hit.envsubst
-    return {where for where, all_names in every.items() if all_names}
-
-
-def _template_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | None:
-    """A Secret of ``$NAME`` values holds no secret (sweep 36, mrled/psyops: a JSON template a
-    configMapGenerator carries and a script fills, five SM001 errors): nothing to say unless a
-    live layer applies it, where Flux leaves ``$NAME`` as written (postBuild substitutes only
-    ``${NAME}``) and the Secret gets the names for values."""
-    applied = _layers_using(ctx, hit.path, lambda use: use.kind is UseKind.RESOURCE)
-    if not applied:
-        return None
-    finding = RULE.finding(
-        hit.path,
-        f"Secret {hit.secret} holds variable names ($NAME) for values, at {hit.key_path} and "
-        f"on: layer {applied[0].label} applies them as written (Flux's postBuild substitutes "
-        "only ${NAME})",
-        key_path=hit.key_path,
-        fix="write ${NAME} and give the layer postBuild.substituteFrom a SOPS-encrypted Secret "
-        "that holds the values, or keep the template out of the layer and apply what a script "
-        "renders from it",
-        document=hit.document,
-        line=hit.line,
-    )
-    return replace(finding, severity=Severity.WARNING)
 
 
 def flux_key_secrets(ctx: AuditContext) -> set[str | None]:

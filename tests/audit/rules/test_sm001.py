@@ -1867,11 +1867,11 @@ def test_a_value_that_is_its_keys_name_in_capitals_is_a_stand_in(tmp_path: Path)
     }
 
 
-def test_a_secret_of_variable_names_is_a_template_not_a_plaintext_secret(tmp_path: Path) -> None:
-    # sweep 36, mrled/psyops: a JSON Secret whose values are all `$RESTIC_PASSWORD`-style names,
-    # which a configMapGenerator carries and a script fills with string.Template, was five
-    # SM001 errors and blocked check. It holds no secret: nothing to report unless a layer
-    # applies it, where Flux leaves `$NAME` as written (one warning for the Secret)
+def test_a_value_that_is_its_keys_name_as_a_variable_is_a_stand_in(tmp_path: Path) -> None:
+    # sweep 36, mrled/psyops: a JSON Secret of `RESTIC_PASSWORD: $RESTIC_PASSWORD` values, which
+    # a configMapGenerator carries and a script fills with string.Template, was five SM001
+    # errors and blocked check. The attack review: another `$WORDS` may be the password itself,
+    # as Flux applies it as written (`password: $CORRECT_HORSE_BATTERY_STAPLE`): still an error
     import json
 
     from secretsmgr.audit.engine import run_audit
@@ -1889,6 +1889,7 @@ def test_a_secret_of_variable_names_is_a_template_not_a_plaintext_secret(tmp_pat
         }
     )
     mixed = secret("mixed", {"RESTIC_REPOSITORY": "$RESTIC_REPOSITORY", "TOKEN": "q7Wm2ZpK9v"})
+    phrase = secret("phrase", {"password": "$CORRECT_HORSE_BATTERY_STAPLE"})
     generator = (
         "configMapGenerator:\n  - name: kvrb\n"
         "    files: [restic-secret.json=kvrb/restic-secret.json]\n"
@@ -1896,11 +1897,13 @@ def test_a_secret_of_variable_names_is_a_template_not_a_plaintext_secret(tmp_pat
     standard_repo(
         tmp_path,
         {
-            "apps/kustomization.yaml": generator + "resources: [applied.yaml, mixed.yaml]\n",
+            "apps/kustomization.yaml": generator
+            + "resources: [applied.yaml, mixed.yaml, phrase.yaml]\n",
             "apps/kvrb/restic-secret.json": template,
             "apps/applied.yaml": secret("applied", names),
             "apps/mixed.yaml": mixed,
-            "examples/unplaced.yaml": secret("unplaced", names),
+            "apps/phrase.yaml": phrase,
+            "examples/phrase.yaml": phrase,
         },
     )
     found = sorted(
@@ -1909,7 +1912,7 @@ def test_a_secret_of_variable_names_is_a_template_not_a_plaintext_secret(tmp_pat
         if f.rule == "SM001"
     )
     assert found == [
-        ("apps/applied.yaml", "stringData.AWS_SECRET_ACCESS_KEY", "warning"),
-        ("apps/mixed.yaml", "stringData.RESTIC_REPOSITORY", "error"),
         ("apps/mixed.yaml", "stringData.TOKEN", "error"),
+        ("apps/phrase.yaml", "stringData.password", "error"),
+        ("examples/phrase.yaml", "stringData.password", "error"),
     ]
