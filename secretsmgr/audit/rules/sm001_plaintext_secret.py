@@ -980,7 +980,7 @@ def _fix(
         folder = posixpath.dirname(hit.path)
         env = posixpath.join(folder, f"{hit.secret}.enc.env")
         key = re.sub(r"^.*?\.literals\.", "", hit.key_path, flags=re.IGNORECASE)
-        encrypt = _generator_encrypt(ctx, env, [key], why="")
+        encrypt = encrypt_steps(ctx, env, [key], why="")
         return (
             f"move the literals of secretGenerator {hit.secret} to {env} (KEY=value lines) and "
             f"list envs: [{posixpath.basename(env)}] instead of literals:, then {encrypt}"
@@ -1147,16 +1147,18 @@ def _env_readers(ctx: AuditContext, hit: PlaintextSecret) -> tuple[list[Layer], 
     return [], ""
 
 
-def _generator_encrypt(
+def encrypt_steps(
     ctx: AuditContext,
     path: str,
     keys: Sequence[str] = (),
     *,
     why: str = " (Flux decrypts a SOPS-encrypted generator source)",
 ) -> str:
-    """How a generator's source gets encrypted: its name must match a creation rule, and for a
-    ``KEY=value`` file (``keys``: its plaintext keys) the rule must encrypt every value, which a
-    Secret's ``encrypted_regex: ^(data|stringData)$`` does not (``encrypt`` refuses it)."""
+    """How a file (a generator's source, a new encrypted .env) gets encrypted: its name must
+    match a creation rule, and for a ``KEY=value`` file (``keys``: its plaintext keys) the rule
+    must encrypt every value, which a Secret's ``encrypted_regex: ^(data|stringData)$`` does not
+    (``encrypt`` refuses it); under a rule naming PGP, KMS or Vault keys, sops encrypts it, from
+    the rule's folder."""
     encrypt = f"secretsmgr encrypt -i {sh_path(path)}{why}"
     if not ctx.repo.has_sops_config:
         return (
@@ -1179,7 +1181,7 @@ def _generator_encrypt(
                 f"{where or '.sops.yaml'} rule {number} would leave its values in clear "
                 f"({spec.kind}): add a rule for it above rule {number} ({own}), then {encrypt}"
             )
-    return encrypt
+    return f"{ctx.repo.sops_configs.encrypt_command(path)}{why}"
 
 
 def _env_finding(ctx: AuditContext, hit: PlaintextSecret, keys: Sequence[str]) -> Finding | None:
@@ -1188,15 +1190,16 @@ def _env_finding(ctx: AuditContext, hit: PlaintextSecret, keys: Sequence[str]) -
     readers, how = _env_readers(ctx, hit)
     if not readers:
         return None
-    encrypt = _generator_encrypt(ctx, hit.path, keys if how == "envs:" else ())
+    encrypt = encrypt_steps(ctx, hit.path, keys if how == "envs:" else ())
     store = structured_format(hit.path)
     if store in (FileFormat.INI, FileFormat.YAML, FileFormat.JSON):
         # sops picks its store by the name: an .ini would come back as `KEY = value` lines,
         # which kustomize reads as keys with a space (the review of sweep 13)
         stem = posixpath.splitext(hit.path)[0]
+        renamed = encrypt_steps(ctx, f"{stem}.env", keys if how == "envs:" else ())
         encrypt = (
             f"rename it to {stem}.env (and its envs: entry), as sops reads a {store.value} "
-            f"file as {store.value}, then {encrypt.replace(hit.path, f'{stem}.env')}"
+            f"file as {store.value}, then {renamed}"
         )
     if hit.env_bare:
         encrypt = (
@@ -1245,7 +1248,7 @@ def _source_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | None:
         hit.path,
         f"holds {hit.source} in plaintext, and a secretGenerator of layer {readers[0].label} "
         "puts it in a Secret (files:)",
-        fix=f"{_generator_encrypt(ctx, hit.path)}, then rotate the secret: it is in git",
+        fix=f"{encrypt_steps(ctx, hit.path)}, then rotate the secret: it is in git",
     )
 
 

@@ -369,8 +369,8 @@ def _lines(hits: list[PrivateKeyHit]) -> str:
 def _encrypt_hint(ctx: AuditContext, path: str) -> str:
     """``secretsmgr encrypt -i PATH``, after the `.sops.yaml` it needs when there is none
     (rastydnb/home-cheap-gke-cluster: encrypt found no recipients and exited 2)."""
-    if ctx.repo.has_sops_config:
-        return f"secretsmgr encrypt -i {sh_path(path)}"
+    if ctx.repo.has_sops_config:  # sops where the rule names PGP, KMS or Vault keys
+        return ctx.repo.sops_configs.encrypt_command(path)
     if ctx.repo.layers.clusters:
         return (
             f"{NO_SOPS_CONFIG}: set up the cluster key and a creation rule first with "

@@ -41,7 +41,11 @@ from secretsmgr.audit.manifests import (
     label,
     numbered_objects,
 )
-from secretsmgr.audit.rules.sm001_plaintext_secret import env_sources, generator_readers
+from secretsmgr.audit.rules.sm001_plaintext_secret import (
+    encrypt_steps,
+    env_sources,
+    generator_readers,
+)
 from secretsmgr.audit.rules.sm009_private_key_committed import find_pem_keys
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.flux import UseKind
@@ -402,7 +406,9 @@ def _unparsed(
 
 # What names a line read as text: its first word (a directive, a variable); in prose, only a
 # word a ``=`` or ``:`` follows (`token: …`; not the "the" of "the token of the bot: …")
-_LINE_NAME = re.compile(r"([A-Za-z_][A-Za-z_.-]{0,63})(?![\w])")
+_LINE_NAME = re.compile(
+    r"(?:(?:export|declare|typeset|local|readonly)(?:\s+-\w+)*\s+)?([A-Za-z_][A-Za-z_.-]{0,63})(?![\w])"
+)
 _ASSIGNED_NAME = re.compile(r"([A-Za-z_][A-Za-z_.-]{0,63})(?=\s*[=:])")
 
 
@@ -999,9 +1005,10 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
         # Docker Compose reads no encrypted compose file (sweep 25, negative7/home-cluster's
         # truenas/compose.yaml: the fix encrypted it)
         env = posixpath.join(posixpath.dirname(hit.path), "secrets.enc.env")
+        encrypt = encrypt_steps(ctx, env, [hit.key_path.rpartition(".")[2]], why="")
         return (
-            f"move the value into a SOPS-encrypted .env file ({env}: KEY=value lines, "
-            f"secretsmgr encrypt -i {sh_path(env)}) and write ${{KEY}} in its place, then run "
+            f"move the value into a SOPS-encrypted .env file ({env}: KEY=value lines; "
+            f"{encrypt}) and write ${{KEY}} in its place, then run "
             f"Compose with it: sops exec-env {sh_path(env)} 'docker compose up -d'; and rotate "
             "it: it is in git (Compose cannot read an encrypted compose file)"
         )
@@ -1015,12 +1022,15 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
             "or move the value into a SOPS-encrypted Secret; and rotate it: it is in git"
         )
     if hit.where == SCRIPT:
+        # every path from the repository root, where the fix is pasted (the attack review and
+        # sweep 37: `./deploy.sh` beside `scripts/secrets.enc.env` ran nothing)
         env = posixpath.join(posixpath.dirname(hit.path), "secrets.enc.env")
+        encrypt = encrypt_steps(ctx, env, [hit.key_path], why="")
         return (
             f"read the value from the environment in {posixpath.basename(hit.path)}, keep it in "
-            f"a SOPS-encrypted .env file ({env}: KEY=value lines, secretsmgr encrypt -i "
-            f"{sh_path(env)}) and run the script with it: sops exec-env {sh_path(env)} "
-            f"{sh_word('./' + posixpath.basename(hit.path))}; and rotate it: it is in git"
+            f"a SOPS-encrypted .env file ({env}: KEY=value lines; {encrypt}) and run the "
+            f"script with it: sops exec-env {sh_path(env)} {sh_word('./' + hit.path)}; and "
+            "rotate it: it is in git"
         )
     if hit.where in ("file", TEXT):
         configs = ctx.repo.sops_configs
@@ -1031,7 +1041,7 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
             encrypt = own_rule_fix(entry)  # encrypt refuses its rule, as SM002's fix says
         elif (found := configs.rule_for(hit.path))[1] is not None:
             label, rule, number = found
-            encrypt = f"secretsmgr encrypt -i {sh_path(hit.path)}"
+            encrypt = configs.encrypt_command(hit.path)
             # sops reads a name without a text store's extension (kubeconfig, talosconfig)
             # in its binary store, which encrypts the whole file (the review)
             text_store = posixpath.splitext(hit.path)[1].lower() in _TEXT_STORES
@@ -1048,7 +1058,7 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
         elif configs.rule_for(target)[1] is not None:
             encrypt = (
                 f"rename {hit.path} to {posixpath.basename(target)}, which a .sops.yaml "
-                f"creation rule matches, then secretsmgr encrypt -i {sh_path(target)}"
+                f"creation rule matches, then {configs.encrypt_command(target)}"
             )
         else:  # no rule for either name, or no .sops.yaml at all (dashaun-cloud, rtrox)
             encrypt = (

@@ -842,7 +842,9 @@ def test_text_files_and_shell_scripts_are_read_for_credentials(tmp_path: Path) -
         ("proxmox/hooks/wait.sh", 2, "error"),
     ]
     fix = next(f.fix for f in run_audit(tmp_path).findings if f.path.endswith("wait.sh"))
-    assert "sops exec-env proxmox/hooks/secrets.enc.env ./wait.sh" in (fix or "")
+    # from the repository root, where the fix is pasted (the attack review: `./wait.sh` ran
+    # nothing there)
+    assert "sops exec-env proxmox/hooks/secrets.enc.env ./proxmox/hooks/wait.sh" in (fix or "")
     # prose names no key: the line does
     shown = {f.path: f.message for f in run_audit(tmp_path).findings if f.rule == "SM018"}
     assert "Telegram Bot Token in plaintext, line 1" in shown["notes/bot.txt"]
@@ -859,3 +861,34 @@ def test_a_posthog_project_key_is_public_and_a_personal_key_is_not(tmp_path: Pat
     write(tmp_path, "charts/n8n/values.yaml", values)
     found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM018"}
     assert found == {"diagnostics.postHog.adminKey"}
+
+
+def test_fixes_for_a_script_and_a_text_file_under_a_nested_pgp_rule_run_sops_there(
+    tmp_path: Path,
+) -> None:
+    # the attack review: under infra/.sops.yaml naming a PGP key, the fixes said `secretsmgr
+    # encrypt -i …`, which refuses PGP keys; and `export NAME=…` was reported at key `export`
+    from secretsmgr.audit.engine import run_audit
+
+    github = "ghp_" + "q7Wm2ZpK9vR4tY8uXb3Nf5Hs1a2B3c4D5e6F"
+    fpr = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"
+    standard_repo(tmp_path, {})
+    write(tmp_path, "infra/.sops.yaml", f"creation_rules:\n  - path_regex: .*\n    pgp: {fpr}\n")
+    write(tmp_path, "infra/scripts/deploy.sh", f"#!/bin/sh\nexport GITHUB_TOKEN={github}\n")
+    write(tmp_path, "infra/notes.txt", f"the bot's token is {github}\n")
+    write(tmp_path, "infra/tls.key", _PEM)
+    report = run_audit(tmp_path)
+    (pem,) = [f for f in report.findings if f.rule == "SM009"]
+    assert "commit the new one only encrypted: cd infra && sops encrypt -i tls.key" in (
+        pem.fix or ""
+    )
+    found = {f.path: f for f in report.findings if f.rule == "SM018"}
+    script = found["infra/scripts/deploy.sh"]
+    assert script.key_path == "GITHUB_TOKEN"
+    assert "(infra/scripts/secrets.enc.env: KEY=value lines; cd infra && sops encrypt -i " in (
+        script.fix or ""
+    )
+    assert "scripts/secrets.enc.env) and run the script with it: sops exec-env " in (
+        script.fix or ""
+    )
+    assert (found["infra/notes.txt"].fix or "").startswith("cd infra && sops encrypt -i notes.txt")
