@@ -19,7 +19,6 @@ import base64
 import binascii
 
 _OPENSSH_MAGIC = b"openssh-key-v1\x00"
-_PGP_SECRET_KEY = 5
 # OpenPGP public-key algorithms: how many MPIs their v4 public key material holds
 _MPIS = {1: 2, 2: 2, 3: 2, 16: 3, 20: 3, 17: 4}
 _OID_MPI = (19, 22)  # ECDSA, EdDSA (legacy): an OID, then one MPI
@@ -51,7 +50,7 @@ def is_protected(block: bytes) -> bool:
     if "OPENSSH PRIVATE KEY" in head:
         return _openssh_cipher(raw) not in (None, b"none")
     if "PGP PRIVATE KEY BLOCK" in head:
-        return _pgp_usage(raw) not in (None, 0)
+        return _pgp_protected(raw)
     return False
 
 
@@ -65,8 +64,45 @@ def _openssh_cipher(raw: bytes) -> bytes | None:
     return name if len(name) == size and size else None
 
 
-def _packet_body(raw: bytes) -> tuple[int, bytes] | None:
-    """The tag and body of the first OpenPGP packet of ``raw``."""
+def _pgp_protected(raw: bytes) -> bool:
+    """Whether every secret key and subkey packet of ``raw`` that holds a secret is protected
+    (the attack review: an export of subkeys starts with the primary key's GnuPG stub, S2K
+    usage 255, and the subkey after it was in clear). Unreadable: not protected."""
+    protected = False
+    at = 0
+    for _ in range(_MAX_PACKETS):
+        packet = _packet_body(raw[at:])
+        if packet is None:
+            break
+        tag, body, size = packet
+        if tag in _PGP_SECRET_KEYS:
+            usage = _pgp_usage(body)
+            if usage is None or usage == 0:
+                return False
+            if not _gnu_stub(body, usage):
+                protected = True
+        at += size
+    return protected
+
+
+_PGP_SECRET_KEYS = (5, 7)  # a secret key, a secret subkey
+_MAX_PACKETS = 64
+
+
+def _gnu_stub(body: bytes, usage: int) -> bool:
+    """A v4 packet GnuPG exports without its secret (``gnu-dummy``, or one kept on a card):
+    usage 254/255, a cipher octet, then S2K type 101 with the marker ``GNU``."""
+    if body[:1] != b"\x04" or usage not in (254, 255):
+        return False
+    end = _v4_material_end(body, body[5])
+    if end is None:
+        return False
+    s2k = body[end + 1 : end + 7]  # after the usage octet: cipher, type, hash, "GNU"
+    return len(s2k) == 6 and s2k[1] == 101 and s2k[3:6] == b"GNU"
+
+
+def _packet_body(raw: bytes) -> tuple[int, bytes, int] | None:
+    """The tag and body of the first OpenPGP packet of ``raw``, and its whole size."""
     if not raw or not raw[0] & 0x80:
         return None
     first = raw[0]
@@ -90,15 +126,15 @@ def _packet_body(raw: bytes) -> tuple[int, bytes] | None:
             start, length = 1, len(raw) - 1
         else:
             start, length = 1 + size, int.from_bytes(raw[1 : 1 + size], "big")
-    return tag, raw[start : start + length]
-
-
-def _pgp_usage(raw: bytes) -> int | None:
-    """The S2K usage octet of the secret-key packet ``raw`` starts with, or None."""
-    packet = _packet_body(raw)
-    if packet is None or packet[0] != _PGP_SECRET_KEY or len(packet[1]) < 7:
+    if length <= 0:
         return None
-    body = packet[1]
+    return tag, raw[start : start + length], start + length
+
+
+def _pgp_usage(body: bytes) -> int | None:
+    """The S2K usage octet of a secret key packet's ``body``, or None."""
+    if len(body) < 7:
+        return None
     version, algo = body[0], body[5]
     if version in (5, 6):  # the public material's size is given (RFC 9580)
         size = int.from_bytes(body[6:10], "big")

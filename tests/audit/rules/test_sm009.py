@@ -450,6 +450,15 @@ def test_a_passphrase_protected_key_is_reported_as_protected_not_in_clear(tmp_pa
             capture_output=True,
         ).stdout
         (keys / "pgp-clear.asc").write_bytes(clear)
+        # the attack review: an export of subkeys starts with the primary key's stub (no
+        # secret, S2K usage 255), and its encryption subkey is in clear
+        subkeys = subprocess.run(
+            [*export, "--passphrase", "", "--export-secret-subkeys", fpr],
+            env=env,
+            check=True,
+            capture_output=True,
+        ).stdout
+        (keys / "pgp-subkeys-clear.asc").write_bytes(subkeys)
         subprocess.run(  # a second key, made with a passphrase
             [*export, "--passphrase", "pw", "--quick-gen-key", "p <p@x>", "ed25519", "sign", "0"],
             env=env,
