@@ -418,6 +418,8 @@ def _loose_lines(
     where: str,
     taken: re.Pattern[str] | None = None,
     name: re.Pattern[str] = _LINE_NAME,
+    *,
+    comments: bool = False,
 ) -> Iterator[CredentialHit]:
     """Known formats in the lines of ``text`` that its reader takes as no item (``taken``
     matches the ones it does): an nginx directive or an indented continuation in a
@@ -435,7 +437,7 @@ def _loose_lines(
     urls = parts is not None and "://" in parts
     for number, raw in enumerate(text.splitlines(), start=1):
         stripped = raw.strip()
-        if not stripped or stripped.startswith(("#", ";", "//")):
+        if not stripped or (not comments and stripped.startswith(("#", ";", "//"))):
             continue
         if taken is not None and taken.match(raw):
             continue
@@ -811,28 +813,52 @@ SCRIPT = "script (known formats only)"
 
 
 def _plain_text(file: ScannedFile) -> list[CredentialHit]:
-    """A text file or a shell script: known formats on every line. A text file whose every
-    line is a ``NAME=value`` assignment is the dotenv file it looks like, keyword and entropy
-    hits included; a script's assignments are settings and variables far more often than
-    secrets, so only known formats count there."""
-    if len(file.data) > MAX_LINE_SCAN or b"\0" in file.data[:8192]:
-        return []  # binary data
-    text = _text(file.data)
-    if _TEXT_NAME.search(file.path) and _assignments_only(text):
-        return list(_dotenv(replace(file, format=FileFormat.DOTENV), text))
-    if _TEXT_NAME.search(file.path):
-        return list(_loose_lines(file, text, TEXT, name=_ASSIGNED_NAME))
-    return list(_loose_lines(file, text, SCRIPT))
+    """A text file or a shell script: known formats on every line. In a text file, also each
+    ``name: value`` or ``name=value`` line (and a file named for a secret, ``*.token``, holds
+    its value alone on a line) judged as a dotenv value is, keyword and entropy hits included;
+    a script's assignments are settings and variables far more often than secrets, so only
+    known formats count there."""
+    if len(file.data) > MAX_LINE_SCAN:
+        return []
+    text = decode_text(file.data)  # UTF-8, or UTF-16/32 with a BOM (PowerShell's `>`)
+    if text is None:
+        if b"\0" in file.data[:8192]:
+            return []  # binary data
+        text = file.data.decode("utf-8", "replace")
+    if not _TEXT_NAME.search(file.path):
+        return list(_loose_lines(file, text, SCRIPT))
+    # a text file has no comment syntax: a `# token` heading hides nothing (the attack review)
+    hits = list(_loose_lines(file, text, TEXT, name=_ASSIGNED_NAME, comments=True))
+    found = {hit.line for hit in hits}
+    extension = posixpath.splitext(file.path)[1].lower().lstrip(".")
+    alone = _SECRET_WORDS.get(extension)  # the word a value alone on its line is judged under
+    for number, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.strip()
+        if number in found or not stripped or stripped.startswith("#"):
+            continue
+        pair = _PAIR_LINE.match(raw)
+        if pair is not None:
+            key, value = pair.group(1), pair.group(2).strip().strip("\"'")
+        elif alone is not None and " " not in stripped:
+            key, value = alone, stripped
+        else:
+            continue
+        verdict = judge_value(key, value)
+        if verdict is not None:
+            hits.append(CredentialHit(file.path, key, number, verdict.kind, verdict.known, TEXT))
+    return hits
 
 
-def _assignments_only(text: str) -> bool:
-    """Whether every line of ``text`` that is neither blank nor a comment is ``NAME=value``
-    (not ``name==1.2``, a requirements.txt pin), and there is one at least."""
-    lines = [raw for raw in text.splitlines() if raw.strip() and not raw.lstrip().startswith("#")]
-    return bool(lines) and all(
-        (m := _DOTENV_LINE.match(raw)) is not None and not m.group(2).startswith("=")
-        for raw in lines
-    )
+# A ``name: value`` or ``name = value`` line of a text file (not ``name==1.2``, a pin)
+_PAIR_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]{0,63})\s*[:=](?!=)\s*(\S.*)$")
+# the files named for what they hold: a line that is one word holds it
+_SECRET_WORDS = {
+    "token": "token",
+    "secret": "secret",
+    "secrets": "secret",
+    "creds": "credentials",
+    "credentials": "credentials",
+}
 
 
 # ``resources[].instances[].private``: base64 of Terraform's JSON of timeouts and schema

@@ -830,6 +830,16 @@ def test_text_files_and_shell_scripts_are_read_for_credentials(tmp_path: Path) -
     # judged for known formats only
     write(tmp_path, "requirements.txt", "requests==2.31.0\nruamel.yaml>=0.18\n")
     write(tmp_path, "docs/notes.txt", "password = changeme, then log in as admin\n")
+    # the attack review: a value alone in a file named for it, `name: value` lines, a `#`
+    # heading (a text file has no comments) and UTF-16 with a BOM were read by nothing
+    write(
+        tmp_path,
+        "keys/cluster.secret",
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n",
+    )
+    write(tmp_path, "keys/db.credentials", "username: app\npassword: Xk82Lq0ZpWm4Rt7Vn1Bc9Hy3\n")
+    write(tmp_path, "notes/heading.txt", f"# the bot: {telegram}\n")
+    (tmp_path / "notes/utf16.txt").write_bytes(f"BOT={telegram}\n".encode("utf-16"))
     found = sorted(
         (f.path, f.line, f.severity.value)
         for f in run_audit(tmp_path).findings
@@ -838,7 +848,11 @@ def test_text_files_and_shell_scripts_are_read_for_credentials(tmp_path: Path) -
     assert found == [
         ("ansible/opnsense_apikey.txt", 1, "warning"),
         ("ansible/opnsense_apikey.txt", 2, "warning"),
+        ("keys/cluster.secret", 1, "warning"),
+        ("keys/db.credentials", 2, "warning"),
         ("notes/bot.txt", 1, "error"),
+        ("notes/heading.txt", 1, "error"),
+        ("notes/utf16.txt", 1, "error"),
         ("proxmox/hooks/wait.sh", 2, "error"),
     ]
     fix = next(f.fix for f in run_audit(tmp_path).findings if f.path.endswith("wait.sh"))
