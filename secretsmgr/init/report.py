@@ -93,11 +93,12 @@ def _export_step(plan: InitPlan, key: ClusterKey, keys: int, env: str) -> str:
         elif keys > 1 and len(sharing) < 2:
             # Clusters with keys of their own: a pipe to kubectl applies in whichever context is
             # current, so pasting the next cluster's step there would replace this key and Flux
-            # could no longer decrypt; --apply refuses a Secret holding another cluster's key.
+            # could no longer decrypt. --apply with the cluster's context refuses a context
+            # pinned to another cluster, or whose Secret holds another cluster's key.
             commands.append(
-                f"{export} --apply  (in that cluster's kubectl context, or add --context NAME; "
-                "it refuses a Secret that holds another cluster's key, which a pipe to kubectl "
-                "would replace)"
+                f"{export} --apply --context CONTEXT  (CONTEXT: the kubectl context of cluster "
+                f"{key.cluster}; or pin it as clusters.{key.cluster}.context in .secretsmgr.yaml "
+                "and leave --context out)"
             )
         else:
             commands.append(f"{export} | kubectl apply -f -  (or: {export} --apply)")

@@ -275,11 +275,18 @@ def _cluster_facts(root: Path, env: Mapping[str, str]) -> tuple[_ClusterFacts, .
     return tuple(out)
 
 
-def other_cluster_at(root: Path, cluster: str, target: ExportTarget) -> str | None:
+def other_cluster_at(
+    root: Path, cluster: str, target: ExportTarget, *, named: bool = True
+) -> str | None:
     """``--cluster NAME --apply``: why the Secret at ``target`` is another cluster's (its
     ``clusters.<other>.context`` is the target context, or the Secret holds that cluster's own
     keys and none of NAME's), else None. Sending NAME's keys there would replace the key Flux
-    decrypts that other cluster with."""
+    decrypts that other cluster with.
+
+    Where clusters have keys of their own and the context was neither named (``--context``)
+    nor pinned (``named``), a Secret that does not hold NAME's key yet (a first export) is
+    refused too: nothing says the current context reaches NAME (the attack review: a second
+    cluster's steps pasted in the first one's context put its key there)."""
     settings = load_settings(root)
     if target.context is not None:
         pinned = [c.name for c in settings.clusters if c.context == target.context]
@@ -297,6 +304,15 @@ def other_cluster_at(root: Path, cluster: str, target: ExportTarget) -> str | No
             held = ", ".join(short_key(k) for k in target.live)
             whose = ", ".join(_cluster_name(h) for h in holders)
             return f"the Secret there holds {held}, the key of {whose}"
+    own = {c.cluster_key for c in settings.clusters if c.cluster_key is not None}
+    spec = settings.cluster(cluster)
+    mine = {spec.cluster_key, spec.next_cluster_key} - {None} if spec is not None else set()
+    if not named and len(own) > 1 and not mine & set(target.live or ()):
+        return (
+            f"{len(own)} clusters have keys of their own and nothing says this context reaches "
+            f"cluster {cluster} (clusters.{cluster}.context is not set, and the Secret there "
+            "does not hold its key yet)"
+        )
     return None
 
 

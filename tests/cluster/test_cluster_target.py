@@ -69,7 +69,8 @@ def test_one_clusters_keys_are_not_sent_to_another_cluster(
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "secrets")
     if known_by == "secret":  # production's Secret, as key export --cluster production sent it
-        run("key", "export", "--cluster", "production", "--apply")
+        # (a first export names its context: nothing else says it reaches production)
+        run("key", "export", "--cluster", "production", "--apply", "--context", "test")
         held = json.dumps(kube_api.get_secret_data(NS, "sops-age"))
         assert keys["production"] in held and keys["staging"] not in held
     live = kube_api.get_secret_data(NS, "sops-age")
@@ -88,3 +89,40 @@ def test_one_clusters_keys_are_not_sent_to_another_cluster(
     forced = ("--force: sending cluster staging's key",)
     run("key", "export", "--cluster", "staging", "--apply", "--force", warnings=forced)
     assert keys["staging"] in json.dumps(kube_api.get_secret_data(NS, "sops-age"))
+
+
+def test_a_first_export_goes_only_to_a_context_named_or_pinned_for_its_cluster(
+    tmp_path: Path, kube_api: KubeAPI
+) -> None:
+    """The attack review of init's two-cluster steps: with no Secret there yet and no context
+    pinned, `key export --cluster staging --apply` pasted in production's context put
+    staging's key there, and production's own step was then refused. A first export needs
+    the context named (--context) or pinned (clusters.NAME.context)."""
+    kube_api.create_namespace(NS)
+    kube_api.delete_secret(NS, "sops-age")
+    repo = two_cluster_repo(tmp_path / "repo")
+    keyfile = tmp_path / "clusters.agekey"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path / "home"),
+        "KUBECONFIG": str(kube_api.kubeconfig),
+        "SOPS_AGE_KEY_FILE": str(keyfile),
+        **GIT_ENV,
+    }
+
+    def run(*args: str, expect: int = 0) -> Result:
+        may = ("holds a private key", "exported the private key of")
+        return run_inline(args, repo=repo, env=env, expect=expect, may_warn=may)
+
+    run("init", "-o", str(keyfile))
+    keys = {c.name: c.cluster_key or "" for c in load_settings(repo).clusters}
+    refused = run("key", "export", "--cluster", "staging", "--apply", expect=1)
+    assert "nothing says this context reaches cluster staging" in refused.err, refused.err
+    assert "--context CONTEXT, or pin it as clusters.staging.context" in refused.err
+    assert kube_api.get_secret_data(NS, "sops-age") is None
+    run("key", "export", "--cluster", "staging", "--apply", "--context", "test")
+    assert keys["staging"] in json.dumps(kube_api.get_secret_data(NS, "sops-age"))
+    # now the Secret holds staging's key: the same step with no context is staging's again
+    run("key", "export", "--cluster", "staging", "--apply")
+    refused = run("key", "export", "--cluster", "production", "--apply", expect=1)
+    assert "the key of cluster staging" in refused.err, refused.err

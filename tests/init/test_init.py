@@ -321,14 +321,15 @@ def test_two_clusters_export_steps_use_the_guarded_apply_not_a_pipe_to_kubectl(
 ) -> None:
     """Each cluster's step piped its key to `kubectl apply -f -`, in whatever context is
     current: pasted one after the other, the second replaced the first cluster's key and Flux
-    there could no longer decrypt. `--apply` refuses a Secret holding another cluster's key
-    (tests/cluster/test_cluster_target.py), so each step uses it and names the context."""
+    there could no longer decrypt. `--apply` refuses a Secret holding another cluster's key,
+    and a context nothing ties to the cluster (tests/cluster/test_cluster_target.py), so each
+    step uses it and names the context."""
     repo = two_cluster_repo(tmp_path / "repo")
     out, _ = init(repo, capsys, "-o", str(tmp_path / "clusters.agekey"))
     steps = [line for line in out.splitlines() if "key export" in line]
     assert len(steps) == 2, out
     for cluster, step in zip(("production", "staging"), steps, strict=True):
-        assert f"key export --cluster {cluster} --apply  (in that cluster's kubectl" in step
+        assert f"key export --cluster {cluster} --apply --context CONTEXT  (CONTEXT: " in step
         assert "| kubectl apply" not in step, step
 
 
@@ -748,7 +749,7 @@ def test_cluster_names_in_the_next_steps_are_one_shell_word(
         command = line.split(": ", 1)[1].split("  (")[0]
         words = shlex.split(command)
         assert words[0] == f"SOPS_AGE_KEY_FILE={tmp_path / 'k y.agekey'}"
-        assert words[-3:] == ["--cluster", name, "--apply"]
+        assert words[-5:-2] == ["--cluster", name, "--apply"]
 
 
 def _steps(out: str) -> list[str]:

@@ -311,7 +311,7 @@ def _refuse_other_cluster(root: Path, cluster: str, choice: ClusterChoice, force
     from secretsmgr.rotate.export import other_cluster_at
 
     target = _export_target(choice)
-    problem = other_cluster_at(root, cluster, target)
+    problem = other_cluster_at(root, cluster, target, named=choice.context is not None)
     if problem is None:
         return
     where = f"context {target.context}: {choice.ref().label}"
@@ -319,8 +319,8 @@ def _refuse_other_cluster(root: Path, cluster: str, choice: ClusterChoice, force
         warn(f"--force: sending cluster {cluster}'s key to {where} although {problem}")
         return
     raise RefusedError(
-        f"refusing to send cluster {cluster}'s key to {where}: {problem}, so Flux there could "
-        "no longer decrypt; nothing was changed",
+        f"refusing to send cluster {cluster}'s key to {where}: {problem}; in another cluster "
+        "it would replace the key Flux decrypts with; nothing was changed",
         hints=(
             f"send it through cluster {cluster}'s context: --context CONTEXT, or pin it as "
             f"clusters.{cluster}.context in .secretsmgr.yaml",
