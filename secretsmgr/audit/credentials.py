@@ -208,6 +208,8 @@ _REFERENCE_KEY = re.compile(
     r"mount|volume|env|provider|manager|hash|algorithm|method|generate|create|namespace|"
     r"complexity|strength|rules?|requirements?|timeout|ttl|expiry|expiration|lifetime|hint|"
     r"attr|attribute|algo|limits?|rate|quota|"
+    # ``htpasswd_encryption = autodetect`` names a scheme (sweep 37, a-mcf: radicale's config)
+    r"encryption|scheme|ciphers?|"
     # ``tsigSecretAlg: hmac-sha256``, ``jwt_secret_alg`` (sweep 26, matjahs: external-dns)
     r"(?:^|[._-])alg|(?-i:(?<=[a-z0-9])Alg))$"
 )

@@ -75,10 +75,14 @@ def test_keyword_and_entropy_are_warnings_and_placeholders_nothing() -> None:
         # sweep 36, mrled/psyops: /etc/passwd lines hold no password (x: in /etc/shadow)
         ("passwd", "user:x:1000:1000:user:/tmp/home:/bin/sh"),
         ("passwd", "root:x:0:0:root:/root:/bin/bash\nnobody:*:65534:65534::/:/bin/false\n"),
+        # sweep 37, a-mcf/k3s-gitops: radicale's `htpasswd_encryption = autodetect`, a scheme
+        ("htpasswd_encryption", "autodetect"),
+        ("password_scheme", "bcrypt"),
     ):
         assert judge_value(key, value) is None, key
     # a hash in the password field is judged as it was, and a password after a passwd line
     assert judge_value("passwd", "user:x:1000:1000::/h:/bin/sh\nQ7wm2ZpK9vR4tY8uXb3N") is not None
+    assert judge_value("htpasswd_encryption", "Xk82Lq0ZpWm4Rt7Vn1Bc9Hy3Jd6") is not None  # random
     for key, value in (("SECRET", "gpg/q7wm2zpk9vx"), ("password", "Tr0ub4dor/x")):
         assert judge_value(key, value) is not None, value  # a random or mixed part: no word
 
