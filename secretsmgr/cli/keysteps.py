@@ -195,7 +195,9 @@ def _publics_of(ref: SecretRef) -> tuple[str, ...] | None:
 
 def file_keys(ctx: typer.Context) -> list[str]:
     """The age keys the SOPS files of the repository are encrypted to, the most used first
-    (none outside a repository, or where it cannot be read)."""
+    (none outside a repository, or where it cannot be read); where they are on none, the other
+    kinds of keys they are on, as ``pgp:``, ``kms:`` … entries (sweep 37, a-mcf/k3s-gitops: a
+    PGP repository was told to generate an age key, which opens none of its files)."""
     from secretsmgr.errors import SecretsmgrError
     from secretsmgr.keys.bech32 import is_age_recipient
     from secretsmgr.repo.inventory import load_inventory
@@ -205,11 +207,15 @@ def file_keys(ctx: typer.Context) -> list[str]:
     except (SecretsmgrError, OSError):
         return []
     counts: dict[str, int] = {}
+    kinds: dict[str, None] = {}
     for entry in inv.sops_files:
         if entry.sops_file is not None:
             for key in entry.sops_file.metadata.age_recipients:
                 if is_age_recipient(key):
                     counts[key] = counts.get(key, 0) + 1
+            kinds.update(dict.fromkeys(entry.sops_file.metadata.foreign_kinds))
+    if not counts:
+        return [f"{kind}:" for kind in kinds]
     return sorted(counts, key=lambda k: -counts[k])
 
 
@@ -231,6 +237,13 @@ def no_key_hints(
             "a key file init -o or key rotate --begin -o wrote is not read by default: set "
             f"SOPS_AGE_KEY_FILE to it, or add its lines to {keys_file}",
             "or import it into the OS keyring: secretsmgr key import FILE",
+        )
+    if on_files and all(key.endswith(":") for key in on_files):
+        kinds = " and ".join(key.rstrip(":") for key in on_files)
+        return (
+            f"the SOPS files here are on {kinds} keys, not age keys: sops opens them with those "
+            "(a GnuPG key for pgp); an age key opens none of them until they are encrypted to "
+            "it (secretsmgr init makes one and says how)",
         )
     if on_files:
         return (

@@ -845,6 +845,14 @@ def test_key_show_with_no_key_at_hand_points_at_a_key_file_the_repository_needs(
     assert on_files in unconfigured.err and "key generate" not in unconfigured.err
     for path in DEMO_SOPS_FILES:
         (repo / path).unlink()
+    # sweep 37, a-mcf/k3s-gitops: files on PGP keys only; an age key generated opens none
+    from tests.interop.test_key_types import FOREIGN_ONLY
+
+    (repo / "pgp.enc.yaml").write_text(FOREIGN_ONLY["pgp"], encoding="utf-8")
+    pgp = run(repo, env, "key", "show", expect=2)
+    assert "the SOPS files here are on pgp keys, not age keys" in pgp.err, pgp.err
+    assert "key generate" not in pgp.err
+    (repo / "pgp.enc.yaml").unlink()
     bare = run(repo, env, "key", "show", expect=2)
     keys_file = tmp_path / "config/sops/age/keys.txt"
     assert f"secretsmgr key generate -o {keys_file}" in bare.err
