@@ -20,7 +20,7 @@ from secretsmgr.errors import UsageError
 from secretsmgr.keys.bech32 import is_age_recipient
 from secretsmgr.repo.clusterkeys import RuleId, RuleKeys, chosen_keys, key_notes, rule_keys
 from secretsmgr.repo.flux import LayerGraph, UseKind, find_layers
-from secretsmgr.repo.lost import LostFile, lost_since_head
+from secretsmgr.repo.lost import LostFile, deleted_yet_listed, lost_since_head
 from secretsmgr.repo.scan import Detector, InventoryCache, ScannedFile, detect_all, scan_file
 from secretsmgr.repo.settings import (
     SETTINGS_NAME,
@@ -102,6 +102,8 @@ class Inventory:
     # without: decrypted in place (``sops -d -i``), or decrypted and renamed, and about to be
     # committed in clear
     lost_since_head: tuple[LostFile, ...] = ()
+    # (path, layer) of SOPS files this state deletes that a live layer's build still names
+    deleted_listed: tuple[tuple[str, str], ...] = ()
 
     def live_for(self, cluster: str | None) -> LiveKeys | None:
         """The live keys read for ``cluster``'s own context, if any."""
@@ -533,7 +535,18 @@ def load_inventory(
             if detectors
             else ()
         ),
+        deleted_listed=deleted_yet_listed(snap, _missing(layers)) if detectors else (),
     )
+
+
+def _missing(layers: LayerGraph) -> dict[str, str]:
+    """Each path a live layer's build names that the checkout lacks, with that layer's label."""
+    out: dict[str, str] = {}
+    for layer in layers.layers:
+        if layer.external is None:
+            for path in layer.missing:
+                out.setdefault(path, layer.label)
+    return out
 
 
 # what kustomize reads as YAML whatever its name: a resource, a patch file (db.patch)

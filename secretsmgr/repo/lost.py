@@ -383,3 +383,31 @@ def _literal(value: Scalar) -> bool:
     if value is None or value == "":
         return False
     return not (isinstance(value, str) and has_template(value))
+
+
+def deleted_yet_listed(snap: Snapshot, missing: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """(path, layer) for each SOPS file HEAD holds encrypted that this state deletes while a
+    live layer's build still names it (``missing``: each path a layer's build names and this
+    state lacks, with that layer): the build fails, and Flux applies nothing of the layer
+    (sweep 37, Osman-SK/home-cluster: `git rm` of one listed Secret passed check). One git call,
+    and only where some layer names a missing file."""
+    if not missing or not isinstance(snap, BesideHead):
+        return ()
+    regular_now = set(snap.paths) - snap.links
+    gone = {
+        path: blob
+        for mode, blob, path in snap.changed_since_head()
+        if path in missing and mode in FILE_MODES and set(blob) != {"0"} and path not in regular_now
+    }
+    if not gone:
+        return ()
+    found: list[tuple[str, str]] = []
+    reader = git.BlobReader(snap.root)
+    try:
+        for path, blob in sorted(gone.items()):
+            data = _blob(reader, blob)
+            if data is not None and _encrypted(path, data):
+                found.append((path, missing[path]))
+    finally:
+        reader.close()
+    return tuple(found)

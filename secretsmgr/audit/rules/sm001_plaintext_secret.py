@@ -851,6 +851,12 @@ def _listings(ctx: AuditContext, path: str, target: str) -> list[tuple[str, str,
         folder = posixpath.dirname(folder)
 
 
+def listed_by(ctx: AuditContext, path: str) -> list[str]:
+    """The kustomization files that name ``path`` (its own folder's, and each above it whose
+    text names it by its path from there)."""
+    return [kfile for kfile, _old, _new in _listings(ctx, path, path)]
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8", errors="replace")

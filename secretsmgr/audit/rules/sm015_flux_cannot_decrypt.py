@@ -26,6 +26,7 @@ from secretsmgr.audit.context import AuditContext, reencrypt_fix
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.repo.flux import Layer, Use, UseKind
 from secretsmgr.repo.sopsentry import DECRYPT_ANNOTATION, FLUX_MARKERS, SopsEntry
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.encvalue import is_enc
 from secretsmgr.sops.model import EncryptionRule
 from secretsmgr.sops.rules import iter_leaves
@@ -204,6 +205,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     configMapGenerator inputs, whatever the layer's decryption, are a warning: the ConfigMap
     holds ciphertext, never a secret in clear, and shipping it so can be meant (samcday's
     Butane files, which a pod decrypts)."""
+    yield from _deleted_yet_listed(ctx)
     for entry in ctx.repo.sops_files:
         if entry.sops_file is None:
             continue
@@ -216,6 +218,24 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
             meant = all(fix == _CONFIGMAP_FIX for _, fix in reasons)
             yield replace(finding, severity=Severity.WARNING) if meant else finding
+
+
+def _deleted_yet_listed(ctx: AuditContext) -> Iterator[Finding]:
+    """A SOPS file the change deletes while a live layer's build still names it: the build
+    fails, so Flux decrypts and applies nothing of that layer (sweep 37, Osman-SK/home-cluster:
+    `git rm` of a listed Secret passed check)."""
+    from secretsmgr.audit.rules.sm001_plaintext_secret import listed_by
+
+    for path, layer in ctx.repo.deleted_listed:
+        kfiles = listed_by(ctx, path)
+        where = f" of {' and '.join(kfiles)}" if kfiles else " of the kustomization that names it"
+        yield RULE.finding(
+            path,
+            f"deleted since HEAD, yet layer {layer}'s build still names it: the build fails, and "
+            "Flux decrypts and applies nothing of the layer",
+            fix=f"take its entry out{where} in the same change, or keep the file: git checkout "
+            f"HEAD -- {sh_path(path)}",
+        )
 
 
 RULE = Rule(

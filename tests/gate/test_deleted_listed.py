@@ -1,0 +1,50 @@
+"""A SOPS file the change deletes while a live layer's kustomization still names it: the
+layer's build fails, and Flux applies nothing of it (SM015)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.audit.helpers import write
+from tests.cli.runner import run
+from tests.conftest import git
+
+from .helpers import found, gitops, judge, stage
+
+LISTING = "resources: [db.enc.yaml, cache.enc.yaml, cm.yaml]\n"
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {level: info}\n"
+
+
+def test_deleting_a_listed_sops_file_blocks_the_commit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 37, Osman-SK/home-cluster: `git rm` of a Secret its kustomization.yaml still listed
+    # passed check; Flux then failed the whole apps layer
+    root = gitops(tmp_path / "r", {"apps/kustomization.yaml": LISTING, "apps/cm.yaml": CONFIGMAP})
+    assert not {r for r, _ in found(judge(root))} & {"SM015"}
+    stage(root, "apps/cache.enc.yaml", None)
+    assert ("SM015", "apps/cache.enc.yaml") in found(judge(root))
+    code, out, err = run(["--repo", str(root), "check"], capsys)
+    assert code == 1, (out, err)
+    text = out + err
+    assert "apps/cache.enc.yaml: SM015 flux-cannot-decrypt: deleted since HEAD, yet layer" in text
+    assert "take its entry out of apps/kustomization.yaml in the same change" in text
+    # the entry goes in the same change: nothing to say
+    stage(root, "apps/kustomization.yaml", "resources: [db.enc.yaml, cm.yaml]\n")
+    assert ("SM015", "apps/cache.enc.yaml") not in found(judge(root))
+    # a plain file deleted and still listed breaks the build too, but is no secret's: not SM015
+    git(root, "reset", "-q", "--hard")
+    stage(root, "apps/cm.yaml", None)
+    assert not {r for r, _ in found(judge(root))} & {"SM015"}
+
+
+def test_a_listed_file_missing_since_before_head_is_not_this_changes(tmp_path: Path) -> None:
+    # drosoCode/kube-infra-public keeps no secrets in its public copy: its kustomizations name
+    # SOPS files HEAD never held; no change of the gate's deleted them
+    root = gitops(tmp_path / "r", {"apps/kustomization.yaml": LISTING + "# gone.enc.yaml\n"})
+    write(root, "apps/kustomization.yaml", "resources: [db.enc.yaml, gone.enc.yaml]\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "names a file the repository lacks")
+    assert not {r for r, _ in found(judge(root))} & {"SM015"}
