@@ -9,19 +9,21 @@ Every command that needs the cluster key walks the same order (the contract's "K
    cluster applies, else ``cluster_key`` (with ``next_cluster_key`` while a rotation is under way);
 5. ``.sops.yaml``: the age key the file's creation rule names.
 
-A rule often names more than the cluster key: an operator's own key, a break-glass admin key.
-When a rule (or one of its key groups) names several age keys, one of them is taken as the
-cluster key, in this order: a key listed in ``allowed_recipients`` is never the cluster key; of
-the others, the one the fewest of the repository's rules name (an operator's key tends to be in
-every rule, each cluster's key only in its own rules); then the one key that every SOPS file of
-the rule carries (of those Flux applies, when it applies any) when the first-listed key is
-missing from several of them (two or more, and a quarter or more); then the one listed first. The
-choice is stated as a note with the line that pins it. A rule whose age keys are each named
-alone by another rule (a base that several clusters share, encrypted to each cluster's key)
-names them all as cluster keys, with no choice to make. A rule that also names PGP or cloud
-KMS keys, whose age keys only their order tells apart, gives no cluster key (with a note): the
-key Flux holds may well be its PGP or KMS key, and an operator's age key taken for the
-cluster's would make the audit's answers about the cluster key wrong.
+A rule often names more than the cluster key: an operator's own key, a break-glass admin key. When
+a rule (or one of its key groups) names several age keys, one of them is taken as the cluster key,
+in this order: a key listed in ``allowed_recipients`` is never the cluster key; of the others, the
+one key every SOPS file Flux applies carries, when another rule whose files Flux applies names it
+alone and each other key is missing from several of those files (two or more, and a quarter or
+more); else the one the fewest of the repository's rules name (an operator's key tends to be in
+every rule, each cluster's key only in its own rules); then the one key that every SOPS file of the
+rule carries (of those Flux applies, when it applies any) when the first-listed key is missing from
+several of them (two or more, and a quarter or more); then the one listed first. The choice is
+stated as a note with the line that pins it. A rule whose age keys are each named alone by another
+rule (a base that several clusters share, encrypted to each cluster's key) names them all as
+cluster keys, with no choice to make. A rule that also names PGP or cloud KMS keys, whose age keys
+only their order tells apart, gives no cluster key (with a note): the key Flux holds may well be
+its PGP or KMS key, and an operator's age key taken for the cluster's would make the audit's
+answers about the cluster key wrong.
 
 In a repository whose ``.secretsmgr.yaml`` names no cluster key, the rule's other age keys are
 the repository's own policy: expected on the files the rule governs (no SM005) and kept by
@@ -96,17 +98,45 @@ def _age_groups(rule: CreationRule) -> list[tuple[str, ...]]:
 _BY_FILES = "the one key every file of the rule carries"
 
 
+_EVERYWHERE = "the one key every SOPS file Flux applies carries, which a rule names alone"
+
+
+def _carried_everywhere(candidates: Sequence[str], applied: Sequence[frozenset[str]]) -> str | None:
+    """The one candidate every SOPS file Flux applies carries, where each other candidate is
+    missing from several of them (two or more, and a quarter or more); else None."""
+    on_every = [k for k in candidates if applied and all(k in keys_of for keys_of in applied)]
+    if len(on_every) != 1:
+        return None
+    for other in candidates:
+        lacking = sum(other not in keys_of for keys_of in applied)
+        if other != on_every[0] and not (lacking >= 2 and lacking * 4 >= len(applied)):
+            return None
+    return on_every[0]
+
+
 def _choose(
     keys: tuple[str, ...],
     allowed: frozenset[str],
     uses: Counter[str],
     files: Sequence[frozenset[str]] = (),
+    applied: Sequence[frozenset[str]] = (),
+    solo: Collection[str] = (),
 ) -> tuple[str, str | None]:
     """(the cluster key among ``keys``, why when it was a choice; None when it was not).
-    ``files``: the age recipients of each SOPS file the rule governs (those Flux applies)."""
+    ``files``: the age recipients of each SOPS file the rule governs (those Flux applies);
+    ``applied``: those of every SOPS file Flux applies, under any rule; ``solo``: the keys a
+    rule whose files Flux applies names alone."""
     candidates = [k for k in keys if k not in allowed] or list(keys)
     if len(candidates) == 1:
         return candidates[0], None
+    # sweep 38, 1spyral/home-lab: a job's rule named an extra key beside the key every file
+    # carries, which the catch-all rule names alone; "the fewest rules" took the extra key,
+    # and pinning it, as the note said, made every other file an SM004 error. Both facts are
+    # needed: an operator's key is on every file of several clusters too, and a catch-all
+    # rule may name it alone (Ramblurr/home-lab, where the files carry both keys)
+    everywhere = _carried_everywhere(candidates, applied)
+    if everywhere is not None and everywhere in solo:
+        return everywhere, _EVERYWHERE
     fewest = min(uses[k] for k in candidates)
     rarest = [k for k in candidates if uses[k] == fewest]
     if len(rarest) == 1:
@@ -143,6 +173,13 @@ def rule_keys(
         for g in _age_groups(r)
         if len(g) == 1
     }
+    # the recipients of every SOPS file Flux applies (the rules' files, each file once)
+    applied = [
+        keys_of
+        for rid, seq in (files or {}).items()
+        if live is None or rid in live
+        for keys_of in seq
+    ]
     out: dict[RuleId, RuleKeys] = {}
     for config, number, rule in listed:
         chosen: list[str] = []
@@ -155,11 +192,12 @@ def rule_keys(
                 # a base shared by clusters: each key is another rule's only key, a cluster's
                 chosen.extend(candidates)
                 continue
-            key, reason = _choose(group, allowed_set, uses, (files or {}).get((config, number), ()))
+            of_rule = (files or {}).get((config, number), ())
+            key, reason = _choose(group, allowed_set, uses, of_rule, applied, solo)
             chosen.append(key)
             why = why or reason
         foreign = any(group.pgp or group.other for group in rule.key_groups)
-        if foreign and why in ("listed first", _BY_FILES):
+        if foreign and why in ("listed first", _BY_FILES, _EVERYWHERE):
             others = tuple(dict.fromkeys(every))
             out[(config, number)] = RuleKeys(config, number, (), others, undecided=True)
             continue

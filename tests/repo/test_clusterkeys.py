@@ -342,3 +342,32 @@ def test_a_rule_matching_only_sops_own_config_governs_nothing(tmp_path: Path) ->
     inv = load_inventory(tmp_path)
     assert inv.flux_free_rules == frozenset({(".sops.yaml", 2)})
     assert inv.cluster_keys == (K1,)
+
+
+def test_a_rule_naming_an_extra_key_beside_the_one_every_file_carries_takes_that_one(
+    tmp_path: Path,
+) -> None:
+    # sweep 38, 1spyral/home-lab: a job's rule names Y and X, the catch-all rule names X alone,
+    # every file carries X and only the job's carry Y. "The fewest rules" took Y; pinning it, as
+    # the note said, made every other file an SM004 error, while init took X
+    from secretsmgr.repo.inventory import load_inventory
+    from tests.audit.helpers import K1, K2, enc, flux_kustomization, secret, sops_yaml, write
+    from tests.conftest import git
+
+    rules = ((r"apps/jobs/.*\.yaml$", (K2, K1)), (r"apps/.*\.yaml$", (K1,)))
+    write(tmp_path, ".sops.yaml", sops_yaml(*rules))
+    write(tmp_path, "clusters/prod/apps.yaml", flux_kustomization())
+    for name in ("a", "b", "c"):
+        write(tmp_path, f"apps/{name}.yaml", enc(secret(name)))  # on K1 alone
+    write(tmp_path, "apps/jobs/j.yaml", enc(secret("j"), (K2, K1)))
+    git(tmp_path, "init", "-q", "-b", "main")
+    inv = load_inventory(tmp_path)
+    assert inv.cluster_keys == (K1,), inv.key_notes
+    (note,) = inv.key_notes
+    assert "the one key every SOPS file Flux applies carries, which a rule names alone" in note
+    # Ramblurr/home-lab's shape stays as it was: the catch-all names the operator's key alone,
+    # and every file carries both keys; the fewest rules name the cluster's
+    for name in ("a", "b", "c"):
+        write(tmp_path, f"apps/{name}.yaml", enc(secret(name), (K2, K1)))
+    write(tmp_path, ".sops.yaml", sops_yaml((r"apps/jobs/.*", (K2, K1)), (r"apps/.*", (K2,))))
+    assert load_inventory(tmp_path).cluster_keys == (K1, K2)
