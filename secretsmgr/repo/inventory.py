@@ -102,8 +102,9 @@ class Inventory:
     # without: decrypted in place (``sops -d -i``), or decrypted and renamed, and about to be
     # committed in clear
     lost_since_head: tuple[LostFile, ...] = ()
-    # (path, layer) of SOPS files this state deletes that a live layer's build still names
-    deleted_listed: tuple[tuple[str, str], ...] = ()
+    # (path, layer, what it names: the file or a folder above it) of SOPS files this state
+    # deletes that a live layer's build still names
+    deleted_listed: tuple[tuple[str, str, str], ...] = ()
 
     def live_for(self, cluster: str | None) -> LiveKeys | None:
         """The live keys read for ``cluster``'s own context, if any."""

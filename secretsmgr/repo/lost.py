@@ -385,29 +385,43 @@ def _literal(value: Scalar) -> bool:
     return not (isinstance(value, str) and has_template(value))
 
 
-def deleted_yet_listed(snap: Snapshot, missing: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """(path, layer) for each SOPS file HEAD holds encrypted that this state deletes while a
-    live layer's build still names it (``missing``: each path a layer's build names and this
-    state lacks, with that layer): the build fails, and Flux applies nothing of the layer
+def deleted_yet_listed(
+    snap: Snapshot, missing: Mapping[str, str]
+) -> tuple[tuple[str, str, str], ...]:
+    """(path, layer, named) for each SOPS file HEAD holds encrypted that this state deletes
+    while a live layer's build still names it, or the folder it was in (``named``; ``missing``:
+    each path a layer's build names and this state lacks, with that layer): the build fails,
+    and Flux applies nothing of the layer
     (sweep 37, Osman-SK/home-cluster: `git rm` of one listed Secret passed check). One git call,
     and only where some layer names a missing file."""
     if not missing or not isinstance(snap, BesideHead):
         return ()
     regular_now = set(snap.paths) - snap.links
-    gone = {
-        path: blob
-        for mode, blob, path in snap.changed_since_head()
-        if path in missing and mode in FILE_MODES and set(blob) != {"0"} and path not in regular_now
-    }
+    gone: dict[str, tuple[str, str]] = {}  # path -> (its blob in HEAD, what a layer names)
+    for mode, blob, path in snap.changed_since_head():
+        if mode not in FILE_MODES or set(blob) == {"0"} or path in regular_now:
+            continue
+        # the file itself, or a folder above it (`git rm -r apps/db` with `- db` left behind:
+        # the attack review)
+        named = next((p for p in _and_folders(path) if p in missing), None)
+        if named is not None:
+            gone[path] = (blob, named)
     if not gone:
         return ()
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str, str]] = []
     reader = git.BlobReader(snap.root)
     try:
-        for path, blob in sorted(gone.items()):
+        for path, (blob, named) in sorted(gone.items()):
             data = _blob(reader, blob)
             if data is not None and _encrypted(path, data):
-                found.append((path, missing[path]))
+                found.append((path, missing[named], named))
     finally:
         reader.close()
     return tuple(found)
+
+
+def _and_folders(path: str) -> Iterator[str]:
+    """``path``, then each folder above it."""
+    while path:
+        yield path
+        path = posixpath.dirname(path)

@@ -30,10 +30,29 @@ def test_deleting_a_listed_sops_file_blocks_the_commit(
     assert code == 1, (out, err)
     text = out + err
     assert "apps/cache.enc.yaml: SM015 flux-cannot-decrypt: deleted since HEAD, yet layer" in text
-    assert "take its entry out of apps/kustomization.yaml in the same change" in text
+    assert (
+        "take the entry of apps/cache.enc.yaml out of apps/kustomization.yaml in the same change"
+        in text
+    )
     # the entry goes in the same change: nothing to say
     stage(root, "apps/kustomization.yaml", "resources: [db.enc.yaml, cm.yaml]\n")
     assert ("SM015", "apps/cache.enc.yaml") not in found(judge(root))
+    # the attack review: `git rm -r` of the file's folder, which the layer's kustomization
+    # still names, passed (the missing path was the folder's)
+    git(root, "reset", "-q", "--hard")
+    write(root, "apps/kustomization.yaml", "resources: [db, cm.yaml]\n")
+    write(root, "apps/db/kustomization.yaml", "resources: [db.enc.yaml]\n")
+    git(root, "mv", "apps/db.enc.yaml", "apps/db/db.enc.yaml")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "db in its folder")
+    git(root, "rm", "-rq", "apps/db")
+    code, out, err = run(["--repo", str(root), "check"], capsys)
+    assert code == 1, (out, err)
+    assert (
+        "apps/db/db.enc.yaml: SM015 flux-cannot-decrypt: deleted since HEAD with apps/db, yet"
+        in out + err
+    )
+    assert "take the entry of apps/db out of apps/kustomization.yaml" in out + err
     # a plain file deleted and still listed breaks the build too, but is no secret's: not SM015
     git(root, "reset", "-q", "--hard")
     stage(root, "apps/cm.yaml", None)

@@ -226,15 +226,18 @@ def _deleted_yet_listed(ctx: AuditContext) -> Iterator[Finding]:
     `git rm` of a listed Secret passed check)."""
     from secretsmgr.audit.rules.sm001_plaintext_secret import listed_by
 
-    for path, layer in ctx.repo.deleted_listed:
-        kfiles = listed_by(ctx, path)
+    for path, layer, named in ctx.repo.deleted_listed:
+        kfiles = listed_by(ctx, named)
         where = f" of {' and '.join(kfiles)}" if kfiles else " of the kustomization that names it"
+        what = "it" if named == path else f"its folder {named}"
+        gone = "deleted since HEAD" if named == path else f"deleted since HEAD with {named}"
         yield RULE.finding(
             path,
-            f"deleted since HEAD, yet layer {layer}'s build still names it: the build fails, and "
-            "Flux decrypts and applies nothing of the layer",
-            fix=f"take its entry out{where} in the same change, or keep the file: git checkout "
-            f"HEAD -- {sh_path(path)}",
+            f"{gone}, yet layer {layer}'s build still names {what}: the build fails, and Flux "
+            "decrypts and applies nothing of the layer",
+            fix=f"take the entry of {named} out{where} in the same change, or keep "
+            f"{'the file' if named == path else 'the folder'}: git checkout HEAD -- "
+            f"{sh_path(named)}",
         )
 
 
