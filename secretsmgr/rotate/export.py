@@ -294,26 +294,38 @@ def other_cluster_at(
             return f"context {target.context} is clusters.{pinned[0]}.context"
         if pinned:
             return None
-    if target.live:
-        holders = [
-            c.name
-            for c in settings.clusters
-            if {c.cluster_key, c.next_cluster_key} & set(target.live)
-        ]
-        if holders and cluster not in holders:
-            held = ", ".join(short_key(k) for k in target.live)
-            whose = ", ".join(_cluster_name(h) for h in holders)
-            return f"the Secret there holds {held}, the key of {whose}"
-    own = {c.cluster_key for c in settings.clusters if c.cluster_key is not None}
-    spec = settings.cluster(cluster)
-    mine = {spec.cluster_key, spec.next_cluster_key} - {None} if spec is not None else set()
-    if not named and len(own) > 1 and not mine & set(target.live or ()):
+    # each cluster's keys: its own, else the repository's cluster_key, which a cluster with no
+    # key of its own (listed or not) decrypts with (the attack review: a Secret holding the
+    # repository's key was taken for nobody's, and NAME's key replaced it)
+    shared = _present(settings.cluster_key, settings.next_cluster_key)
+    keys_of: dict[str | None, frozenset[str]] = {
+        c.name: _present(c.cluster_key, c.next_cluster_key) or shared for c in settings.clusters
+    }
+    mine = keys_of.get(cluster, shared)
+    if shared and shared != mine:
+        keys_of.setdefault(None, shared)  # the clusters without a key of their own
+    live = set(target.live or ())
+    holders = [name for name, keys in keys_of.items() if keys & live]
+    if live and holders and not mine & live:
+        held = ", ".join(short_key(k) for k in target.live or ())
+        whose = ", ".join(
+            _cluster_name(h) if h is not None else "the clusters that use cluster_key"
+            for h in holders
+        )
+        return f"the Secret there holds {held}, the key of {whose}"
+    others = {k for keys in keys_of.values() for k in keys} - mine
+    if not named and others and not mine & live:
+        count = len({keys for keys in keys_of.values() if keys})
         return (
-            f"{len(own)} clusters have keys of their own and nothing says this context reaches "
-            f"cluster {cluster} (clusters.{cluster}.context is not set, and the Secret there "
-            "does not hold its key yet)"
+            f"{count} cluster keys are in use and nothing says this context reaches cluster "
+            f"{cluster} (clusters.{cluster}.context is not set, and the Secret there does not "
+            "hold its key yet)"
         )
     return None
+
+
+def _present(*keys: str | None) -> frozenset[str]:
+    return frozenset(k for k in keys if k is not None)
 
 
 def _cluster_name(name: str | None) -> str:

@@ -446,3 +446,31 @@ def test_a_cluster_of_pgp_files_flux_decrypts_with_its_pgp_key_rotates_its_age_k
     assert "key export --cluster production --namespace flux-system --name sops-gpg" in (
         exported.err
     )
+
+
+def test_a_context_another_cluster_decrypts_with_the_repositorys_key_is_not_overwritten(
+    tmp_path: Path,
+) -> None:
+    """The attack review: with `cluster_key: B` for every cluster without a key of its own and
+    `clusters.prod.cluster_key: A`, a Secret holding B was taken for nobody's, and
+    `key export --cluster prod --apply` there would have replaced stage's key."""
+    from secretsmgr.rotate.export import ExportTarget, other_cluster_at
+    from tests.audit.helpers import K1, K2
+
+    (tmp_path / ".secretsmgr.yaml").write_text(
+        f"cluster_key: {K2}\nclusters:\n  prod:\n    path: clusters/prod\n    cluster_key: {K1}\n"
+        "  stage:\n    path: clusters/stage\n",
+        encoding="utf-8",
+    )
+    stage_secret = ExportTarget("ctx", (K2,))
+    problem = other_cluster_at(tmp_path, "prod", stage_secret, named=False)
+    assert problem is not None and "the key of cluster stage" in problem, problem
+    assert other_cluster_at(tmp_path, "prod", stage_secret, named=True) is not None
+    # a first export goes only where the context is named (or pinned): B is another key in use
+    first = ExportTarget("ctx", None)
+    problem = other_cluster_at(tmp_path, "prod", first, named=False)
+    assert problem is not None and "nothing says this context reaches cluster prod" in problem
+    assert other_cluster_at(tmp_path, "prod", first, named=True) is None
+    # stage's own Secret, and prod's, are theirs
+    assert other_cluster_at(tmp_path, "stage", stage_secret, named=False) is None
+    assert other_cluster_at(tmp_path, "prod", ExportTarget("ctx", (K1,)), named=False) is None
