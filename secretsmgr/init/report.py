@@ -135,8 +135,8 @@ def _encrypt_step(plan: InitPlan) -> str:
             folder = posixpath.dirname(nested[0])
             return (
                 f"encrypt a secret {why}, from the folder of {nested[0]} (sops reads "
-                f".sops.yaml from the current folder up): cd {sh_path(folder)} && sops encrypt "
-                f"-i PATH/{plan.secret_name}  (PATH below {folder})"
+                f".sops.yaml from the current folder up): (cd {sh_path(folder)} && sops "
+                f"encrypt -i PATH/{plan.secret_name})  (PATH below {folder})"
             )
         if nested:
             return (

@@ -406,7 +406,9 @@ class SopsConfigs:
         label = self.rule_for(path)[0]
         folder = posixpath.dirname(label) if label and not posixpath.isabs(label) else ""
         if folder and path.startswith(folder + "/"):
-            return f"cd {sh_path(folder)} && sops {args} {sh_path(path[len(folder) + 1 :])}"
+            # in a subshell: the next command pasted after it runs at the root again (the
+            # attack review: `sops exec-env DIR/x.env …` after `cd DIR && …` found nothing)
+            return f"(cd {sh_path(folder)} && sops {args} {sh_path(path[len(folder) + 1 :])})"
         return f"sops {args} {sh_path(path)}"
 
     def encrypt_command(self, path: str) -> str:

@@ -353,7 +353,7 @@ def test_sm001_plaintext_fix_under_a_nested_pgp_rule_runs_sops_from_the_rules_fo
         rel = "clusters/test/db creds.yaml"
         write(tmp_path, rel, secret("db", {"password": "pw-in-pgp-9"}))
         fix = _fix_of(tmp_path, "SM001")
-        assert fix == "cd clusters/test && sops encrypt -i 'db creds.yaml'", fix
+        assert fix == "(cd clusters/test && sops encrypt -i 'db creds.yaml')", fix
         run_shell(fix, env=env, cwd=tmp_path, expect=0)
         assert _gone(tmp_path, "SM001")
         meta = load((tmp_path / rel).read_text(), FileFormat.YAML).metadata

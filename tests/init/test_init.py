@@ -802,7 +802,7 @@ def test_a_nested_pgp_rules_encrypt_step_runs_sops_from_the_rules_folder(
     step = _steps(out)[-2]
     assert step.endswith(
         "from the folder of apps/.sops.yaml (sops reads .sops.yaml from the current folder "
-        "up): cd apps && sops encrypt -i PATH/secret.enc.yaml  (PATH below apps)"
+        "up): (cd apps && sops encrypt -i PATH/secret.enc.yaml)  (PATH below apps)"
     ), step
 
 

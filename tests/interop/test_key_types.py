@@ -239,7 +239,7 @@ def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
     )
     want = (
         "Talos/.sops.yaml rule 1 names no age key: add the cluster's age key to it, then a "
-        "holder of its pgp keys runs: cd Talos && sops updatekeys -y t.enc.yaml"
+        "holder of its pgp keys runs: (cd Talos && sops updatekeys -y t.enc.yaml)"
     )
     fixes = {f.path: f.fix for f in run_audit(tmp_path).findings if f.rule == "SM004"}
     assert fixes["Talos/t.enc.yaml"] == f"only sops wraps a data key for these keys; {want}"
@@ -260,7 +260,7 @@ def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
     assert hints_of(err) == [
         new_key + "Talos/t.enc.yaml",
         also + f"Talos/.sops.yaml rule 1 names no cluster key ({PUB1}): add it to the rule, "
-        "then a holder of its pgp keys runs: cd Talos && sops updatekeys -y t.enc.yaml",
+        "then a holder of its pgp keys runs: (cd Talos && sops updatekeys -y t.enc.yaml)",
     ]
     # with the age key in the rule, the holder's command is all that is left
     (sub / ".sops.yaml").write_text(
@@ -271,7 +271,7 @@ def test_a_file_with_pgp_keys_only_gets_one_consistent_fix(
     assert hints_of(err) == [
         new_key + "Talos/t.enc.yaml",
         also + "a holder of its pgp keys syncs it to Talos/.sops.yaml rule 1: "
-        "cd Talos && sops updatekeys -y t.enc.yaml",
+        "(cd Talos && sops updatekeys -y t.enc.yaml)",
     ]
 
 

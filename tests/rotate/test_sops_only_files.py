@@ -147,7 +147,7 @@ def test_a_file_on_age_and_pgp_keys_gets_hints_that_lead_somewhere(
     hints = hints_of(err)
     assert "a cluster-key rotation cannot move it" in err
     update = (
-        "cd apps && sops updatekeys -y both.enc.yaml"
+        "(cd apps && sops updatekeys -y both.enc.yaml)"
         if nested
         else "sops updatekeys -y apps/both.enc.yaml"
     )

@@ -936,7 +936,7 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
     steps = [f"mv {sh_path(path)} {sh_path(target)}"]
     steps += [_sed_rename(old, new, kfile) for kfile, old, new in _listings(ctx, path, target)]
     encrypt = configs.encrypt_command(target)
-    steps.append(f"({encrypt})" if encrypt.startswith("cd ") else encrypt)  # cwd kept after
+    steps.append(encrypt)  # sops from a rule's folder runs in a subshell: the cwd stays
     # in git, the staged plaintext must leave the index too
     steps.append(f"{{ git rm -q --cached --ignore-unmatch {sh_path(path)} 2>/dev/null || true; }}")
     return " && ".join(steps)

@@ -893,16 +893,18 @@ def test_fixes_for_a_script_and_a_text_file_under_a_nested_pgp_rule_run_sops_the
     write(tmp_path, "infra/tls.key", _PEM)
     report = run_audit(tmp_path)
     (pem,) = [f for f in report.findings if f.rule == "SM009"]
-    assert "commit the new one only encrypted: cd infra && sops encrypt -i tls.key" in (
+    assert "commit the new one only encrypted: (cd infra && sops encrypt -i tls.key)" in (
         pem.fix or ""
     )
     found = {f.path: f for f in report.findings if f.rule == "SM018"}
     script = found["infra/scripts/deploy.sh"]
     assert script.key_path == "GITHUB_TOKEN"
-    assert "(infra/scripts/secrets.enc.env: KEY=value lines; cd infra && sops encrypt -i " in (
+    assert "(infra/scripts/secrets.enc.env: KEY=value lines; (cd infra && sops encrypt -i " in (
         script.fix or ""
     )
-    assert "scripts/secrets.enc.env) and run the script with it: sops exec-env " in (
+    assert "scripts/secrets.enc.env)) and run the script with it: sops exec-env " in (
         script.fix or ""
     )
-    assert (found["infra/notes.txt"].fix or "").startswith("cd infra && sops encrypt -i notes.txt")
+    assert (found["infra/notes.txt"].fix or "").startswith(
+        "(cd infra && sops encrypt -i notes.txt)"
+    )
