@@ -840,6 +840,14 @@ def test_text_files_and_shell_scripts_are_read_for_credentials(tmp_path: Path) -
     write(tmp_path, "keys/db.credentials", "username: app\npassword: Xk82Lq0ZpWm4Rt7Vn1Bc9Hy3\n")
     write(tmp_path, "notes/heading.txt", f"# the bot: {telegram}\n")
     (tmp_path / "notes/utf16.txt").write_bytes(f"BOT={telegram}\n".encode("utf-16"))
+    # the second attack review: a quoted name, a list item, a token after its scheme, a UUID
+    # or a random value alone in a file named for a token; `Opaque` alone is a setting
+    write(tmp_path, "keys/q.txt", '{\n  "password": "Xk82Lq0ZpWm4Rt7Vn1Bc9Hy3",\n}\n')
+    write(tmp_path, "keys/l.txt", "users:\n  - password: Xk82Lq0ZpWm4Rt7Vn1Bc9Hy3\n")
+    write(tmp_path, "keys/bearer.token", "Bearer Xk82Lq0ZpWm4Rt7Vn1Bc9Hy3Jd6Fg5SaQw7E\n")
+    write(tmp_path, "keys/consul.token", "3f2a9c1e-4b5d-4e7f-8091-a2b3c4d5e6f7\n")
+    write(tmp_path, "keys/types.secret", "Opaque\n")
+    write(tmp_path, "keys/stand-in.token", "REPLACE_ME_WITH_YOUR_TOKEN\n")
     found = sorted(
         (f.path, f.line, f.severity.value)
         for f in run_audit(tmp_path).findings
@@ -848,8 +856,12 @@ def test_text_files_and_shell_scripts_are_read_for_credentials(tmp_path: Path) -
     assert found == [
         ("ansible/opnsense_apikey.txt", 1, "warning"),
         ("ansible/opnsense_apikey.txt", 2, "warning"),
+        ("keys/bearer.token", 1, "warning"),
         ("keys/cluster.secret", 1, "warning"),
+        ("keys/consul.token", 1, "warning"),
         ("keys/db.credentials", 2, "warning"),
+        ("keys/l.txt", 2, "warning"),
+        ("keys/q.txt", 2, "warning"),
         ("notes/bot.txt", 1, "error"),
         ("notes/heading.txt", 1, "error"),
         ("notes/utf16.txt", 1, "error"),
