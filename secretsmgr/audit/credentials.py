@@ -208,10 +208,19 @@ _REFERENCE_KEY = re.compile(
     r"mount|volume|env|provider|manager|hash|algorithm|method|generate|create|namespace|"
     r"complexity|strength|rules?|requirements?|timeout|ttl|expiry|expiration|lifetime|hint|"
     r"attr|attribute|algo|limits?|rate|quota|"
-    # ``htpasswd_encryption = autodetect`` names a scheme (sweep 37, a-mcf: radicale's config)
-    r"encryption|scheme|ciphers?|"
     # ``tsigSecretAlg: hmac-sha256``, ``jwt_secret_alg`` (sweep 26, matjahs: external-dns)
     r"(?:^|[._-])alg|(?-i:(?<=[a-z0-9])Alg))$"
+)
+# A key that names a scheme (``htpasswd_encryption = autodetect``: sweep 37, a-mcf's radicale
+# config) and a value that is one: only then a setting (the attack review: under
+# SECRET_ENCRYPTION a passphrase is still a secret)
+_SCHEME_KEY = re.compile(r"(?i)(?:encryption|scheme|ciphers?)$")
+_SCHEME_NAME = re.compile(
+    r"(?i)^(?:auto(?:detect)?|none|plain(?:text)?|md5|sha-?(?:1|224|256|384|512)|"
+    r"s?sha(?:1|256|512)?(?:[-_]crypt)?|bcrypt|scrypt|argon2(?:id|i|d)?|pbkdf2(?:[-_]sha\d+)?|"
+    r"crypt|des|3des|aes(?:[-_]?\d+)?(?:[-_](?:gcm|cbc|ctr))?|chacha20(?:[-_]poly1305)?|"
+    r"scram[-_]sha[-_]?(?:1|256)|rsa|ecdsa|ed25519|hmac[-_]sha\d+|tls(?:v?1(?:\.[0-3])?)?|ssl|"
+    r"starttls|required|optional|disabled|enabled)$"
 )
 # Projects named after secrets (an editor's icon map, a chart list): ``external-secrets: …``
 _PROJECT_KEY = re.compile(r"(?i)(?:^|[._])(?:external|sealed)-secrets$")
@@ -590,6 +599,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None  # a GitHub Actions reusable-workflow call passes the caller's secrets on
     if _PUBLIC.match(value) or _REFERENCE_VALUE.match(value) or _HASHED.match(value):
         return None
+    if _SCHEME_KEY.search(key) and _SCHEME_NAME.match(value):
+        return None  # a scheme's name under a key that asks for one
     if _CSS_COLOR.match(value):
         return None  # sweep 23, sbaker5/k3s-flux: node_colors.Secret: "#FF6B6B"
     if all(_PASSWD_ENTRY.match(line) for line in value.splitlines() if line.strip()):

@@ -83,6 +83,9 @@ def test_keyword_and_entropy_are_warnings_and_placeholders_nothing() -> None:
     # a hash in the password field is judged as it was, and a password after a passwd line
     assert judge_value("passwd", "user:x:1000:1000::/h:/bin/sh\nQ7wm2ZpK9vR4tY8uXb3N") is not None
     assert judge_value("htpasswd_encryption", "Xk82Lq0ZpWm4Rt7Vn1Bc9Hy3Jd6") is not None  # random
+    # the attack review: under such a key a passphrase is still a secret
+    for key in ("SECRET_ENCRYPTION", "password_scheme", "backupPasswordEncryption"):
+        assert judge_value(key, "tangerine-falcon-92") is not None, key
     for key, value in (("SECRET", "gpg/q7wm2zpk9vx"), ("password", "Tr0ub4dor/x")):
         assert judge_value(key, value) is not None, value  # a random or mixed part: no word
 
