@@ -93,6 +93,9 @@ class PlaintextSecret:
     beside_ciphertext: bool = False  # its Secret holds ENC[…] values with no sops: block
     # a whole ``$NAME_OF_WORDS`` (envsubst's): reported, but no exposure in history
     envsubst: bool = False
+    # its key's own name as a shell variable (``RESTIC_PASSWORD: $RESTIC_PASSWORD``): a
+    # template's stand-in, reported only where a live layer applies it as written
+    variable_name: bool = False
     unparsed: bool = False  # the file does not parse: found reading it line by line
     sniffed: bool = False  # a Secret manifest under a name of no YAML format (secret.txt)
     env_source: bool = False  # a KEY=value line of a file a secretGenerator may read (envs:)
@@ -466,8 +469,9 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                 text = _text(key_path, value)
                 if _encoded_placeholder(key_path, text) or _cluster_address(key_path, text):
                     continue
-                if _own_name(key_path, value):
-                    continue
+                named = _own_name(key_path, value)
+                if named and not (isinstance(value, str) and value.strip().startswith("$")):
+                    continue  # `password: PASSWORD`: an example's stand-in
                 if key_path.partition(".")[2] in argocd and _argocd_setting(key_path, value, text):
                     continue
                 if _no_secret_config(text) or _empty_json(text):
@@ -480,7 +484,8 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                         prefix + key_path,
                         name,
                         beside_ciphertext=ciphertext,
-                        envsubst=is_envsubst_name(value),
+                        envsubst=named or is_envsubst_name(value),
+                        variable_name=named,
                     )
                 )
         here.extend(_literals(file.path, prefix, obj))
@@ -1040,7 +1045,15 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             name = getattr(h, "secret_name", None)
             if name in refs:
                 keys_in[path] = ("an OpenPGP private key Flux decrypts with", alone, name)
+    told: set[tuple[str, int]] = set()  # Secrets of variable names already reported
     for hit in hits:
+        if hit.variable_name:
+            if (hit.path, hit.document) not in told:
+                told.add((hit.path, hit.document))
+                finding = _variable_finding(ctx, hit)
+                if finding is not None:
+                    yield finding
+            continue
         if hit.patch_ops:
             finding = _patch_file_finding(ctx, hit)
             if finding is not None:
@@ -1089,6 +1102,29 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             document=hit.document if (hit.path, hit.key_path) in repeated else None,
             line=hit.line,
         )
+
+
+def _variable_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | None:
+    """A Secret holding its keys' own names as shell variables (``$RESTIC_PASSWORD``): a
+    template a script fills, no secret; where a live layer applies it as a resource, Flux sends
+    the names as written (its ``postBuild`` substitutes only ``${NAME}``): a warning (the attack
+    review: the applied Secret went silent)."""
+    applied = _layers_using(ctx, hit.path, lambda use: use.kind is UseKind.RESOURCE)
+    if not applied:
+        return None
+    finding = RULE.finding(
+        hit.path,
+        f"Secret {hit.secret} holds variable names ($NAME) for values, at {hit.key_path} and "
+        f"any others like it: layer {applied[0].label} applies them as written (Flux's "
+        "postBuild substitutes only ${NAME})",
+        key_path=hit.key_path,
+        fix="write ${NAME} and give the layer postBuild.substituteFrom a SOPS-encrypted Secret "
+        "that holds the values, or keep the template out of the layer and apply what a script "
+        "renders from it",
+        document=hit.document,
+        line=hit.line,
+    )
+    return replace(finding, severity=Severity.WARNING)
 
 
 def flux_key_secrets(ctx: AuditContext) -> set[str | None]:
