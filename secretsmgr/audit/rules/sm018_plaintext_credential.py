@@ -951,7 +951,9 @@ def _line_inside(text: str, start: int, value: str, key: str, kind: str) -> int 
     return None
 
 
-_RENAMED = re.compile(r"^(?P<stem>.+?)(?P<ext>\.(?:ya?ml|json|env|ini))$")
+_RENAMED = re.compile(
+    r"^(?P<stem>.+?)(?P<ext>\.(?:ya?ml|json|env|ini|txt|token|secrets?|creds|credentials))$"
+)
 
 
 def _sigstore_bundle(doc: object) -> bool:

@@ -8,7 +8,7 @@ import pytest
 
 from secretsmgr.sops import EncryptionRule, FileFormat, RuleKind
 
-from ..helpers import enc, secret, standard_repo, write
+from ..helpers import K1, enc, secret, sops_yaml, standard_repo, write
 from .cases import Case, ids, run_case
 
 INI = FileFormat.INI
@@ -920,3 +920,18 @@ def test_fixes_for_a_script_and_a_text_file_under_a_nested_pgp_rule_run_sops_the
     assert (found["infra/notes.txt"].fix or "").startswith(
         "(cd infra && sops encrypt -i notes.txt)"
     )
+
+
+def test_a_text_file_is_renamed_to_an_encrypted_name_of_its_own_kind(tmp_path: Path) -> None:
+    # the attack review: `root.token` was to be renamed `root.token.enc.yaml`, which encrypt
+    # then refused (no YAML), leaving the token in clear under a name that says encrypted
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(tmp_path, {})
+    write(tmp_path, ".sops.yaml", sops_yaml((r"\.enc\.[a-z]+$", [K1])))
+    write(tmp_path, "ci/root.token", "ghp_" + "q7Wm2ZpK9vR4tY8uXb3Nf5Hs1a2B3c4D5e6F\n")
+    (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM018"]
+    assert (found.fix or "").startswith(
+        "rename ci/root.token to root.enc.token, which a .sops.yaml creation rule matches, then "
+        "secretsmgr encrypt -i ci/root.enc.token"
+    ), found.fix
