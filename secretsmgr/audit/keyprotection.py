@@ -26,18 +26,28 @@ _ECDH = 18  # an OID, one MPI, then the KDF parameters (a length octet, then tha
 _NATIVE = {25: 32, 26: 56, 27: 32, 28: 57}  # X25519, X448, Ed25519, Ed448: fixed-size keys
 
 
+CLEAR, PROTECTED, NO_SECRET = "clear", "protected", "no secret"
+
+
 def is_protected(block: bytes) -> bool:
     """Whether the PEM or ASCII-armored private key ``block`` (header to footer) is encrypted
     with a passphrase."""
+    return key_state(block) == PROTECTED
+
+
+def key_state(block: bytes) -> str:
+    """``CLEAR``, ``PROTECTED`` (by a passphrase) or ``NO_SECRET`` (an OpenPGP export of
+    GnuPG's stubs alone: ``--export-secret-subkeys`` of a key with no subkey) for the PEM or
+    ASCII-armored private key ``block``."""
     lines = block.decode("ascii", "replace").splitlines()
     if not lines:
-        return False
+        return CLEAR
     head = lines[0]
     if "ENCRYPTED PRIVATE KEY" in head:
-        return True
+        return PROTECTED
     headers = [line for line in lines[1:10] if ":" in line]
     if any(h.startswith("Proc-Type:") and "ENCRYPTED" in h for h in headers):
-        return True
+        return PROTECTED
     body = "".join(
         line.strip()
         for line in lines[1:-1]
@@ -46,12 +56,12 @@ def is_protected(block: bytes) -> bool:
     try:
         raw = base64.b64decode(body + "=" * (-len(body) % 4), validate=False)
     except (binascii.Error, ValueError):
-        return False
+        return CLEAR
     if "OPENSSH PRIVATE KEY" in head:
-        return _openssh_cipher(raw) not in (None, b"none")
+        return PROTECTED if _openssh_cipher(raw) not in (None, b"none") else CLEAR
     if "PGP PRIVATE KEY BLOCK" in head:
-        return _pgp_protected(raw)
-    return False
+        return _pgp_state(raw)
+    return CLEAR
 
 
 def _openssh_cipher(raw: bytes) -> bytes | None:
@@ -64,11 +74,12 @@ def _openssh_cipher(raw: bytes) -> bytes | None:
     return name if len(name) == size and size else None
 
 
-def _pgp_protected(raw: bytes) -> bool:
-    """Whether every secret key and subkey packet of ``raw`` that holds a secret is protected
+def _pgp_state(raw: bytes) -> str:
+    """Protected where every secret key and subkey packet of ``raw`` that holds a secret is
     (the attack review: an export of subkeys starts with the primary key's GnuPG stub, S2K
-    usage 255, and the subkey after it was in clear). Unreadable: not protected."""
-    protected = False
+    usage 255, and the subkey after it was in clear); no secret where each is a stub.
+    Unreadable: in clear."""
+    protected = stubs = False
     at = 0
     for _ in range(_MAX_PACKETS):
         packet = _packet_body(raw[at:])
@@ -78,11 +89,15 @@ def _pgp_protected(raw: bytes) -> bool:
         if tag in _PGP_SECRET_KEYS:
             usage = _pgp_usage(body)
             if usage is None or usage == 0:
-                return False
-            if not _gnu_stub(body, usage):
+                return CLEAR
+            if _gnu_stub(body, usage):
+                stubs = True
+            else:
                 protected = True
         at += size
-    return protected
+    if protected:
+        return PROTECTED
+    return NO_SECRET if stubs else CLEAR
 
 
 _PGP_SECRET_KEYS = (5, 7)  # a secret key, a secret subkey

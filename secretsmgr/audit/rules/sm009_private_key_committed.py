@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import NO_SOPS_CONFIG, Finding, Rule, RuleId, Severity
-from secretsmgr.audit.keyprotection import is_protected
+from secretsmgr.audit.keyprotection import NO_SECRET, PROTECTED, key_state
 from secretsmgr.audit.manifests import (
     decode_text,
     documents,
@@ -208,8 +208,11 @@ def find_pem_keys(path: str, data: bytes) -> list[PrivateKeyHit]:
         if material < _PEM_MATERIAL or not PRIVATE_KEY_BLOCK.search(m.group().decode("ascii")):
             continue
         line = data.count(b"\n", 0, m.start()) + 1
+        state = key_state(m[0])
+        if state == NO_SECRET:
+            continue  # GnuPG's stubs alone: nothing secret in the block
         kind = m["label"].decode("ascii")
-        hits.append(PrivateKeyHit(path, line, False, None, kind=kind, protected=is_protected(m[0])))
+        hits.append(PrivateKeyHit(path, line, False, None, kind=kind, protected=state == PROTECTED))
     return hits
 
 

@@ -472,6 +472,16 @@ def test_a_passphrase_protected_key_is_reported_as_protected_not_in_clear(tmp_pa
             capture_output=True,
         ).stdout
         (keys / "pgp-protected.asc").write_bytes(protected)
+        # the second attack review: the subkeys of a key that has none are the primary key's
+        # stub alone, which holds no secret (it was "in clear")
+        stub = subprocess.run(
+            [*export, "--passphrase", "pw", "--export-secret-subkeys", "p@x"],
+            env=env,
+            check=True,
+            capture_output=True,
+        ).stdout
+        assert b"PRIVATE KEY BLOCK" in stub
+        (keys / "pgp-stub-only.asc").write_bytes(stub)
     finally:
         subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False)
         shutil.rmtree(home, ignore_errors=True)
@@ -480,7 +490,8 @@ def test_a_passphrase_protected_key_is_reported_as_protected_not_in_clear(tmp_pa
         for f in run_audit(tmp_path).findings
         if f.rule == "SM009" and f.severity.value == "error"
     }
-    assert set(found) == {p.name for p in keys.iterdir() if not p.name.endswith(".pub")}
+    named = {p.name for p in keys.iterdir() if not p.name.endswith(".pub")}
+    assert set(found) == named - {"pgp-stub-only.asc"}
     for name, message in found.items():
         protected_words = "protected by a passphrase (which can be guessed offline)"
         assert (protected_words in message) == ("protected" in name), (name, message)
