@@ -53,6 +53,16 @@ def test_deleting_a_listed_sops_file_blocks_the_commit(
         in out + err
     )
     assert "take the entry of apps/db out of apps/kustomization.yaml" in out + err
+    # a sibling folder's kustomization names it by `../` (the attack review: the fix said
+    # "the kustomization that names it")
+    git(root, "reset", "-q", "--hard")
+    write(root, "apps/kustomization.yaml", "resources: [web, cm.yaml]\n")
+    write(root, "apps/web/kustomization.yaml", "resources: [../db/db.enc.yaml]\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "web names db's Secret")
+    git(root, "rm", "-q", "apps/db/db.enc.yaml")
+    code, out, err = run(["--repo", str(root), "check"], capsys)
+    assert code == 1 and "out of apps/web/kustomization.yaml in the same change" in out + err
     # a plain file deleted and still listed breaks the build too, but is no secret's: not SM015
     git(root, "reset", "-q", "--hard")
     stage(root, "apps/cm.yaml", None)

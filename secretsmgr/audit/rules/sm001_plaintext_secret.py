@@ -857,9 +857,19 @@ def _listings(ctx: AuditContext, path: str, target: str) -> list[tuple[str, str,
 
 
 def listed_by(ctx: AuditContext, path: str) -> list[str]:
-    """The kustomization files that name ``path`` (its own folder's, and each above it whose
-    text names it by its path from there)."""
-    return [kfile for kfile, _old, _new in _listings(ctx, path, path)]
+    """The kustomization files a live layer builds that name ``path``: its own folder's, and
+    each above it whose text names it by its path from there; else any whose text names it by
+    its path from its own folder (a sibling's ``../db/secret.enc.yaml``: the attack review)."""
+    found = [k for k, _old, _new in _listings(ctx, path, path) if ctx.repo.layers_of(k)]
+    if found:
+        return found
+    return [
+        kfile
+        for kfile in ctx.repo.all_files
+        if posixpath.basename(kfile) in KUSTOMIZATION_NAMES
+        and ctx.repo.layers_of(kfile)
+        and posixpath.relpath(path, posixpath.dirname(kfile) or ".") in _read(ctx.repo.root / kfile)
+    ]
 
 
 def _read(path: Path) -> str:
