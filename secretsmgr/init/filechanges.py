@@ -349,6 +349,9 @@ def sops_yaml_changes(
         what = f"{count} creation rule{'s' if count != 1 else ''}: " + ", ".join(
             posixpath.join(folder, p) for g in groups for p in g.paths
         )
+        if count > len(groups):  # sweep 37, Osman-SK: "2 creation rules" named one's folders
+            extra = count - len(groups)
+            what += f"; {extra} more for files that keep their own encryption"
         existing = read_optional(inv.root / rel)
         # --force rewrites the root file only: a nested one may hold rules for files init does
         # not know (Talos, an admin key), and no one asked for it by name (the review of
