@@ -688,6 +688,13 @@ def _holds_nothing(docs: list[Node], fmt: FileFormat) -> bool:
     return True
 
 
+def _empty_secrets(docs: list[Node]) -> bool:
+    """Whether every document is a Secret whose ``data`` and ``stringData`` hold nothing (a
+    base an overlay patches its values into: sweep 38, 1spyral/home-lab's eight ``data: {}``)."""
+    found = [d for d in docs if d is not None and not isinstance(d, Comment)]
+    return bool(found) and all(isinstance(d, MapNode) and d.get("kind") == "Secret" for d in found)
+
+
 def _holds_enc(doc: MapNode) -> bool:
     """Whether a document holds an ``ENC[…]`` value or comment anywhere."""
     return any(
@@ -743,7 +750,7 @@ def read_sops_entry(
             entry = replace(
                 base,
                 template=_is_template(values),
-                empty=_holds_nothing(docs, fmt),
+                empty=_holds_nothing(docs, fmt) or (not values and _empty_secrets(docs)),
                 blank=not data.strip(),
                 config_file=len(docs) == 1 and _is_sops_config(first),
                 encrypts_none=_encrypts_none(docs, rule[1]),

@@ -51,7 +51,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             continue
         if entry.empty:
             # sweep 24, KnightDoom/taloscluster: 16 lines of a commented-out example were "empty"
-            what = "empty" if entry.blank else "no item, only comments or empty documents"
+            what = (
+                "empty"
+                if entry.blank
+                else "nothing to encrypt (only comments, empty documents or Secrets with no data)"
+            )
             yield RULE.finding(
                 entry.path,
                 f"{what}: named like a SOPS file, it holds no value to encrypt",

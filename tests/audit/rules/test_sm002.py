@@ -82,20 +82,29 @@ def test_an_empty_sops_named_file_is_information_not_a_leak(tmp_path: Path) -> N
             "apps/sections.sops.ini": "; to fill in\n[db]\n",
             # sweep 24, KnightDoom/taloscluster: a commented-out example Secret
             "apps/example.sops.yaml": "# apiVersion: v1\n# kind: Secret\n",
+            # sweep 38, 1spyral/home-lab: a base Secret an overlay patches its values into
+            "apps/base.enc.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: b\ndata: {}\n",
+            # one with a value is still a leak
+            "apps/filled.enc.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: f\n"
+            "stringData:\n  password: Xk82Lq0ZpWm4Rt7V\n",
         },
     )
     found = [f for f in run_audit(root).findings if f.rule == "SM002"]
+    (filled,) = [f for f in found if f.path == "apps/filled.enc.yaml"]
+    assert filled.severity is Severity.ERROR
+    found.remove(filled)
     assert {f.path for f in found} == {
         "apps/empty.sops.yaml",
         "apps/blank.enc.yaml",
         "apps/sections.sops.ini",
         "apps/example.sops.yaml",
+        "apps/base.enc.yaml",
     }
     assert {f.severity for f in found} == {Severity.INFO}
     assert all("holds no value" in f.message for f in found)
     said = {f.path: f.message.partition(":")[0] for f in found}
     assert said["apps/blank.enc.yaml"] == "empty"
-    assert said["apps/example.sops.yaml"] == "no item, only comments or empty documents"
+    assert said["apps/example.sops.yaml"].startswith("nothing to encrypt (only comments")
 
 
 def test_a_sops_configuration_under_a_sops_name_is_information_not_a_leak(
