@@ -12,18 +12,18 @@ Every command that needs the cluster key walks the same order (the contract's "K
 A rule often names more than the cluster key: an operator's own key, a break-glass admin key. When
 a rule (or one of its key groups) names several age keys, one of them is taken as the cluster key,
 in this order: a key listed in ``allowed_recipients`` is never the cluster key; of the others, the
-one key every SOPS file Flux applies carries, when another rule whose files Flux applies names it
-alone and each other key is missing from several of those files (two or more, and a quarter or
-more); else the one the fewest of the repository's rules name (an operator's key tends to be in
-every rule, each cluster's key only in its own rules); then the one key that every SOPS file of the
-rule carries (of those Flux applies, when it applies any) when the first-listed key is missing from
-several of them (two or more, and a quarter or more); then the one listed first. The choice is
-stated as a note with the line that pins it. A rule whose age keys are each named alone by another
-rule (a base that several clusters share, encrypted to each cluster's key) names them all as
-cluster keys, with no choice to make. A rule that also names PGP or cloud KMS keys, whose age keys
-only their order tells apart, gives no cluster key (with a note): the key Flux holds may well be
-its PGP or KMS key, and an operator's age key taken for the cluster's would make the audit's
-answers about the cluster key wrong.
+one key every SOPS file the rule's cluster applies carries, when another rule whose files that
+cluster applies names it alone and each other key is missing from several of those files (two or
+more, and a quarter or more); else the one the fewest of the repository's rules name (an operator's
+key tends to be in every rule, each cluster's key only in its own rules); then the one key that
+every SOPS file of the rule carries (of those Flux applies, when it applies any) when the
+first-listed key is missing from several of them (two or more, and a quarter or more); then the one
+listed first. The choice is stated as a note with the line that pins it. A rule whose age keys are
+each named alone by another rule (a base that several clusters share, encrypted to each cluster's
+key) names them all as cluster keys, with no choice to make. A rule that also names PGP or cloud
+KMS keys, whose age keys only their order tells apart, gives no cluster key (with a note): the key
+Flux holds may well be its PGP or KMS key, and an operator's age key taken for the cluster's would
+make the audit's answers about the cluster key wrong.
 
 In a repository whose ``.secretsmgr.yaml`` names no cluster key, the rule's other age keys are
 the repository's own policy: expected on the files the rule governs (no SM005) and kept by
@@ -98,7 +98,7 @@ def _age_groups(rule: CreationRule) -> list[tuple[str, ...]]:
 _BY_FILES = "the one key every file of the rule carries"
 
 
-_EVERYWHERE = "the one key every SOPS file Flux applies carries, which a rule names alone"
+_EVERYWHERE = "the one key every SOPS file its cluster applies carries, which a rule names alone"
 
 
 def _carried_everywhere(candidates: Sequence[str], applied: Sequence[frozenset[str]]) -> str | None:
@@ -124,8 +124,8 @@ def _choose(
 ) -> tuple[str, str | None]:
     """(the cluster key among ``keys``, why when it was a choice; None when it was not).
     ``files``: the age recipients of each SOPS file the rule governs (those Flux applies);
-    ``applied``: those of every SOPS file Flux applies, under any rule; ``solo``: the keys a
-    rule whose files Flux applies names alone."""
+    ``applied``: those of every SOPS file the rule's clusters apply, under any rule; ``solo``:
+    the keys a rule whose files those clusters apply names alone."""
     candidates = [k for k in keys if k not in allowed] or list(keys)
     if len(candidates) == 1:
         return candidates[0], None
@@ -156,9 +156,11 @@ def rule_keys(
     allowed: Sequence[str] = (),
     files: Mapping[RuleId, Sequence[frozenset[str]]] | None = None,
     live: Collection[RuleId] | None = None,
+    clusters: Mapping[RuleId, frozenset[str | None]] | None = None,
 ) -> dict[RuleId, RuleKeys]:
     """The cluster key(s) of every rule, given as (config label, number, rule); ``files``: the
-    age recipients of the SOPS files each rule governs, which settle a tie the rules leave."""
+    age recipients of the SOPS files each rule governs, which settle a tie the rules leave;
+    ``clusters``: the clusters whose layers apply each rule's files."""
     listed = list(rules)
     uses: Counter[str] = Counter()
     for _config, _number, rule in listed:
@@ -173,13 +175,15 @@ def rule_keys(
         for g in _age_groups(r)
         if len(g) == 1
     }
-    # the recipients of every SOPS file Flux applies (the rules' files, each file once)
-    applied = [
-        keys_of
-        for rid, seq in (files or {}).items()
-        if live is None or rid in live
-        for keys_of in seq
-    ]
+    # by cluster: the recipients of the SOPS files its layers apply, and the keys a rule whose
+    # files it applies names alone (the attack review: one cluster's catch-all rule for the
+    # operator's key is no evidence about another cluster's key)
+    by_cluster: dict[str | None, list[frozenset[str]]] = {}
+    alone_in: dict[str | None, set[str]] = {}
+    for c, n, r in listed:
+        for cluster in (clusters or {}).get((c, n), frozenset()):
+            by_cluster.setdefault(cluster, []).extend((files or {}).get((c, n), ()))
+            alone_in.setdefault(cluster, set()).update(g[0] for g in _age_groups(r) if len(g) == 1)
     out: dict[RuleId, RuleKeys] = {}
     for config, number, rule in listed:
         chosen: list[str] = []
@@ -193,7 +197,10 @@ def rule_keys(
                 chosen.extend(candidates)
                 continue
             of_rule = (files or {}).get((config, number), ())
-            key, reason = _choose(group, allowed_set, uses, of_rule, applied, solo)
+            mine = (clusters or {}).get((config, number), frozenset())
+            applied = [keys_of for cluster in mine for keys_of in by_cluster.get(cluster, ())]
+            named_alone = {k for cluster in mine for k in alone_in.get(cluster, ())}
+            key, reason = _choose(group, allowed_set, uses, of_rule, applied, named_alone)
             chosen.append(key)
             why = why or reason
         foreign = any(group.pgp or group.other for group in rule.key_groups)

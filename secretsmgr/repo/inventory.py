@@ -381,7 +381,22 @@ def _rule_keys(
         settings.allowed_recipients,
         recipients,
         live or None,
+        _rule_clusters(entries, layers),
     )
+
+
+def _rule_clusters(
+    entries: Sequence[SopsEntry], layers: LayerGraph
+) -> dict[RuleId, frozenset[str | None]]:
+    """The clusters whose layers apply each creation rule's SOPS files."""
+    out: dict[RuleId, set[str | None]] = {}
+    for entry in entries:
+        if entry.sops_config is None or entry.creation_rule_number is None:
+            continue
+        found = layers.clusters_of(entry.path)
+        if found:
+            out.setdefault((entry.sops_config, entry.creation_rule_number), set()).update(found)
+    return {rid: frozenset(found) for rid, found in out.items()}
 
 
 def _rule_files(

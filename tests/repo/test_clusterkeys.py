@@ -364,10 +364,50 @@ def test_a_rule_naming_an_extra_key_beside_the_one_every_file_carries_takes_that
     inv = load_inventory(tmp_path)
     assert inv.cluster_keys == (K1,), inv.key_notes
     (note,) = inv.key_notes
-    assert "the one key every SOPS file Flux applies carries, which a rule names alone" in note
+    assert "every SOPS file its cluster applies carries, which a rule names alone" in note
     # Ramblurr/home-lab's shape stays as it was: the catch-all names the operator's key alone,
     # and every file carries both keys; the fewest rules name the cluster's
     for name in ("a", "b", "c"):
         write(tmp_path, f"apps/{name}.yaml", enc(secret(name), (K2, K1)))
     write(tmp_path, ".sops.yaml", sops_yaml((r"apps/jobs/.*", (K2, K1)), (r"apps/.*", (K2,))))
     assert load_inventory(tmp_path).cluster_keys == (K1, K2)
+
+
+def test_another_clusters_catch_all_for_the_operators_key_decides_nothing(tmp_path: Path) -> None:
+    # the attack review: clusters a and b each encrypt to their own key and the operator's O, a
+    # catch-all rule names O alone for cluster mgmt. O is on every applied file and named alone,
+    # so the rule above took O for clusters a and b too: a file of cluster a on O alone passed
+    # SM004, and init would have pinned O for all three
+    from secretsmgr.repo.inventory import load_inventory
+    from tests.audit.helpers import K1, K2, K3, enc, flux_kustomization, secret, sops_yaml, write
+    from tests.conftest import git
+
+    rules = (
+        (r"apps-a/.*\.sops\.yaml$", (K1, K3)),
+        (r"apps-b/.*\.sops\.yaml$", (K2, K3)),
+        (r".*\.sops\.yaml$", (K3,)),
+    )
+    write(tmp_path, ".sops.yaml", sops_yaml(*rules))
+    for cluster, keys in (("a", (K1, K3)), ("b", (K2, K3)), ("mgmt", (K3,))):
+        ks = flux_kustomization("apps", f"./apps-{cluster}")
+        write(tmp_path, f"clusters/{cluster}/flux-system/gotk-sync.yaml", _sync(cluster))
+        write(tmp_path, f"clusters/{cluster}/apps.yaml", ks)
+        for n in range(3):
+            write(tmp_path, f"apps-{cluster}/s{n}.sops.yaml", enc(secret(f"s{n}"), keys))
+    git(tmp_path, "init", "-q", "-b", "main")
+    inv = load_inventory(tmp_path)
+    assert {c.name for c in inv.layers.clusters} == {"a", "b", "mgmt"}
+    assert set(inv.cluster_keys) == {K1, K2, K3}, inv.key_notes
+    assert not [n for n in inv.key_notes if "which a rule names alone" in n]
+
+
+def _sync(cluster: str) -> str:
+    """A Flux bootstrap's sync of ``clusters/<cluster>``."""
+    return (
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n"
+        "  name: flux-system\n  namespace: flux-system\nspec:\n  url: https://example.invalid/r\n"
+        "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"
+        "  name: flux-system\n  namespace: flux-system\nspec:\n"
+        f"  path: ./clusters/{cluster}\n"
+        "  sourceRef:\n    kind: GitRepository\n    name: flux-system\n"
+    )
