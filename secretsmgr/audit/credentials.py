@@ -215,13 +215,29 @@ _REFERENCE_KEY = re.compile(
 # config) and a value that is one: only then a setting (the attack review: under
 # SECRET_ENCRYPTION a passphrase is still a secret)
 _SCHEME_KEY = re.compile(r"(?i)(?:encryption|scheme|ciphers?)$")
-_SCHEME_NAME = re.compile(
-    r"(?i)^(?:auto(?:detect)?|none|plain(?:text)?|md5|sha-?(?:1|224|256|384|512)|"
-    r"s?sha(?:1|256|512)?(?:[-_]crypt)?|bcrypt|scrypt|argon2(?:id|i|d)?|pbkdf2(?:[-_]sha\d+)?|"
-    r"crypt|des|3des|aes(?:[-_]?\d+)?(?:[-_](?:gcm|cbc|ctr))?|chacha20(?:[-_]poly1305)?|"
-    r"scram[-_]sha[-_]?(?:1|256)|rsa|ecdsa|ed25519|hmac[-_]sha\d+|tls(?:v?1(?:\.[0-3])?)?|ssl|"
-    r"starttls|required|optional|disabled|enabled)$"
+# a scheme's name: words of algorithms, modes and paddings (``aes-256-gcm``, ``XChaCha20-Poly1305``,
+# ``AES/GCM/NoPadding``, ``BLF-CRYPT``, ``aescbc``, ``secretbox``; the third attack review),
+# or a switch; a word of another kind (``tangerine-falcon-92``) makes it none
+_SCHEME_WORD = re.compile(
+    r"(?i)^(?:x?chacha\d*|poly1305|salsa\d*|aes(?:\d{3})?(?:gcm|cbc|ctr|ecb)?(?:siv)?|3?des|tripledes|gcm|cbc|ctr|siv|ecb|ofb|cfb|"
+    r"(?:no|pkcs\d|iso\d*|oaep)padding|secretbox|box|blowfish|blf|twofish|camellia\d*|sm4|crypt|bcrypt|scrypt|yescrypt|"
+    r"argon2(?:id|i|d)?|pbkdf2?|s?sha\d*|md5|ntlm|rsa|ecdsa|ed25519|hmac|scram|plain(?:text)?|"
+    r"none|auto(?:detect)?|identity|kms(?:v\d)?|tls(?:v?\d)?|ssl|starttls|required|optional|"
+    r"disabled|enabled|\d+)$"
 )
+
+
+def _scheme_name(value: str) -> bool:
+    """Whether ``value`` names a scheme: every word of it an algorithm's, a mode's or a
+    switch's, and one at least not a number."""
+    words = [w for w in re.split(r"[-_/.]", value) if w]
+    return (
+        0 < len(words) <= 6
+        and all(_SCHEME_WORD.match(w) for w in words)
+        and any(not w.isdigit() for w in words)
+    )
+
+
 # Projects named after secrets (an editor's icon map, a chart list): ``external-secrets: …``
 _PROJECT_KEY = re.compile(r"(?i)(?:^|[._])(?:external|sealed)-secrets$")
 # Values an application reads as an instruction to make the secret itself (mautrix's
@@ -599,7 +615,7 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None  # a GitHub Actions reusable-workflow call passes the caller's secrets on
     if _PUBLIC.match(value) or _REFERENCE_VALUE.match(value) or _HASHED.match(value):
         return None
-    if _SCHEME_KEY.search(key) and _SCHEME_NAME.match(value):
+    if _SCHEME_KEY.search(key) and _scheme_name(value):
         return None  # a scheme's name under a key that asks for one
     if _CSS_COLOR.match(value):
         return None  # sweep 23, sbaker5/k3s-flux: node_colors.Secret: "#FF6B6B"

@@ -78,6 +78,14 @@ def test_keyword_and_entropy_are_warnings_and_placeholders_nothing() -> None:
         # sweep 37, a-mcf/k3s-gitops: radicale's `htpasswd_encryption = autodetect`, a scheme
         ("htpasswd_encryption", "autodetect"),
         ("password_scheme", "bcrypt"),
+        # the third attack review: scheme names that are no single word
+        ("secret_encryption", "XChaCha20-Poly1305"),
+        ("SECRET_ENCRYPTION", "aescbc"),
+        ("password_scheme", "BLF-CRYPT"),
+        ("secret_cipher", "AES/GCM/NoPadding"),
+        ("jwt_secret_encryption", "AES-256-GCM-SIV"),
+        ("SESSION_SECRET_CIPHER", "aes256gcm"),
+        ("password_cipher", "Blowfish"),
     ):
         assert judge_value(key, value) is None, key
     # a hash in the password field is judged as it was, and a password after a passwd line
@@ -86,6 +94,7 @@ def test_keyword_and_entropy_are_warnings_and_placeholders_nothing() -> None:
     # the attack review: under such a key a passphrase is still a secret
     for key in ("SECRET_ENCRYPTION", "password_scheme", "backupPasswordEncryption"):
         assert judge_value(key, "tangerine-falcon-92") is not None, key
+        assert judge_value(key, "aesXk82Lq0ZpWm4Rt7V") is not None, key  # a scheme's prefix
     for key, value in (("SECRET", "gpg/q7wm2zpk9vx"), ("password", "Tr0ub4dor/x")):
         assert judge_value(key, value) is not None, value  # a random or mixed part: no word
 

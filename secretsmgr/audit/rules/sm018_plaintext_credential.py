@@ -828,8 +828,6 @@ def _plain_text(file: ScannedFile) -> list[CredentialHit]:
         text = file.data.decode("utf-8", "replace")
     if not _TEXT_NAME.search(file.path):
         return list(_loose_lines(file, text, SCRIPT))
-    if len(file.data) > MAX_SIZE:  # data, not a note: known formats line by line, as elsewhere
-        return list(_loose_lines(file, text, OVERSIZE, comments=True))
     # a text file has no comment syntax: a `# token` heading hides nothing (the attack review)
     hits = list(_loose_lines(file, text, TEXT, name=_ASSIGNED_NAME, comments=True))
     found = {hit.line for hit in hits}
@@ -852,8 +850,10 @@ def _plain_text(file: ScannedFile) -> list[CredentialHit]:
             # judging every `name: value` line of 5,000 files took 9 s where 2 s did before)
         verdict = judge_value(key, value)
         # a value alone in a file named for a secret is one unless it is a stand-in (the review:
-        # a Consul token's UUID, a 24-character token in a .token file passed)
-        alone_there = pair is None and len(value) >= _LONG_VALUE - 4
+        # a Consul token's UUID, a 24-character token in a .token file passed); not a path or a
+        # name of words (`my-app-credentials-production`: the third review), so it mixes
+        # letters and digits
+        alone_there = pair is None and len(value) >= _LONG_VALUE - 4 and _MIXED.search(value)
         if verdict is None and alone_there and not is_placeholder_value(value):
             verdict = Verdict("Secret Keyword", False)
         if verdict is not None:
@@ -868,7 +868,8 @@ _PAIR_LINE = re.compile(
 )
 # an HTTP authorization scheme before a token
 _SCHEME = re.compile(r"^(?i:bearer|basic|token)\s+")
-_BARE_VALUE = 12  # a shorter word alone in a file named for a secret is a setting (`Opaque`)
+_BARE_VALUE = 8  # a shorter word alone in a file named for a secret is a setting (`Opaque`)
+_MIXED = re.compile(r"^(?![/~.]|.*://)(?=.*\d)(?=.*[A-Za-z])")
 # What a key must hold for the keyword check to judge it, cheaply (a superset of detect-secrets'
 # list), and the length below which no entropy check finds a value random
 _SECRET_WORD = re.compile(

@@ -848,6 +848,13 @@ def test_text_files_and_shell_scripts_are_read_for_credentials(tmp_path: Path) -
     write(tmp_path, "keys/consul.token", "3f2a9c1e-4b5d-4e7f-8091-a2b3c4d5e6f7\n")
     write(tmp_path, "keys/types.secret", "Opaque\n")
     write(tmp_path, "keys/stand-in.token", "REPLACE_ME_WITH_YOUR_TOKEN\n")
+    # the third review: a 10-character password alone is one; a path and a Secret's name not
+    write(tmp_path, "keys/admin.secret", "Xk9mQ2vLp7\n")
+    write(tmp_path, "keys/path.token", "/var/run/secrets/kubernetes.io/token\n")
+    write(tmp_path, "keys/name.secret", "my-app-credentials-production\n")
+    # and a password past 1 MiB of padding (the third review: only known formats were read)
+    padding = "".join(f"k{n}: w{n}x\n" for n in range(80_000))
+    write(tmp_path, "keys/big.txt", padding + "password: Xk82Lq0ZpWm4Rt7Vn1\n")
     found = sorted(
         (f.path, f.line, f.severity.value)
         for f in run_audit(tmp_path).findings
@@ -856,7 +863,9 @@ def test_text_files_and_shell_scripts_are_read_for_credentials(tmp_path: Path) -
     assert found == [
         ("ansible/opnsense_apikey.txt", 1, "warning"),
         ("ansible/opnsense_apikey.txt", 2, "warning"),
+        ("keys/admin.secret", 1, "warning"),
         ("keys/bearer.token", 1, "warning"),
+        ("keys/big.txt", 80_001, "warning"),
         ("keys/cluster.secret", 1, "warning"),
         ("keys/consul.token", 1, "warning"),
         ("keys/db.credentials", 2, "warning"),
