@@ -63,6 +63,12 @@ def test_deleting_a_listed_sops_file_blocks_the_commit(
     git(root, "rm", "-q", "apps/db/db.enc.yaml")
     code, out, err = run(["--repo", str(root), "check"], capsys)
     assert code == 1 and "out of apps/web/kustomization.yaml in the same change" in out + err
+    # the layer's own folder deleted: its Flux Kustomization names it (the third review)
+    git(root, "reset", "-q", "--hard")
+    git(root, "rm", "-rq", "apps")
+    code, out, err = run(["--repo", str(root), "check"], capsys)
+    assert code == 1 and "its spec.path names apps: delete the Flux Kustomization" in out + err
+    assert "(clusters/prod/apps.yaml) in the same change, or keep the folder" in out + err
     # a plain file deleted and still listed breaks the build too, but is no secret's: not SM015
     git(root, "reset", "-q", "--hard")
     stage(root, "apps/cm.yaml", None)

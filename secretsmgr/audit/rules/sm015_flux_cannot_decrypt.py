@@ -231,13 +231,23 @@ def _deleted_yet_listed(ctx: AuditContext) -> Iterator[Finding]:
         where = f" of {' and '.join(kfiles)}" if kfiles else " of the kustomization that names it"
         what = "it" if named == path else f"its folder {named}"
         gone = "deleted since HEAD" if named == path else f"deleted since HEAD with {named}"
+        keep = f"{'the file' if named == path else 'the folder'}: git checkout HEAD -- "
+        fix = f"take the entry of {named} out{where} in the same change, or keep {keep}"
+        root = next(
+            (x for x in ctx.repo.layers.layers if x.label == layer and x.path == named), None
+        )
+        if not kfiles and root is not None:
+            # the layer's own folder is gone (the third review: "the kustomization that names
+            # it", where the Flux Kustomization's spec.path does)
+            fix = (
+                f"its spec.path names {named}: delete the Flux Kustomization {layer} "
+                f"({root.source}) in the same change, or keep {keep}"
+            )
         yield RULE.finding(
             path,
             f"{gone}, yet layer {layer}'s build still names {what}: the build fails, and Flux "
             "decrypts and applies nothing of the layer",
-            fix=f"take the entry of {named} out{where} in the same change, or keep "
-            f"{'the file' if named == path else 'the folder'}: git checkout HEAD -- "
-            f"{sh_path(named)}",
+            fix=fix + sh_path(named),
         )
 
 
