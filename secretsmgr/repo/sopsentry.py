@@ -688,11 +688,38 @@ def _holds_nothing(docs: list[Node], fmt: FileFormat) -> bool:
     return True
 
 
+# what a Secret that holds nothing may have besides an empty ``data``/``stringData``
+_BARE_SECRET_KEYS = frozenset(("apiVersion", "kind", "metadata", "type", "immutable"))
+_BARE_METADATA_KEYS = frozenset(("name", "namespace", "labels"))
+
+
 def _empty_secrets(docs: list[Node]) -> bool:
-    """Whether every document is a Secret whose ``data`` and ``stringData`` hold nothing (a
-    base an overlay patches its values into: sweep 38, 1spyral/home-lab's eight ``data: {}``)."""
-    found = [d for d in docs if d is not None and not isinstance(d, Comment)]
-    return bool(found) and all(isinstance(d, MapNode) and d.get("kind") == "Secret" for d in found)
+    """Whether every document is a Secret whose ``data`` and ``stringData`` are there and hold
+    nothing, with no other field and no comment that could hold a value (a base an overlay
+    patches its values into: sweep 38, 1spyral/home-lab's eight ``data: {}``; the fourth
+    review: a top-level ``password:``, a misspelt ``Data:``, an annotation or a comment beside
+    ``data: {}`` hold one)."""
+    found = [d for d in docs if d is not None]
+    return bool(found) and all(_bare_secret(d) for d in found)
+
+
+def _bare_secret(doc: Node) -> bool:
+    if not isinstance(doc, MapNode) or doc.get("kind") != "Secret":
+        return False
+    if any(isinstance(item, Comment) for item in doc.items):
+        return False
+    keys = {item[0] for item in doc.items if not isinstance(item, Comment)}
+    values = [doc.get(k) for k in ("data", "stringData") if k in keys]
+    if not values or not keys <= _BARE_SECRET_KEYS | {"data", "stringData"}:
+        return False
+    if any(v not in (None, "") and not (isinstance(v, MapNode) and not v.items) for v in values):
+        return False
+    meta = doc.get("metadata")
+    if meta is None:
+        return True
+    if not isinstance(meta, MapNode) or any(isinstance(i, Comment) for i in meta.items):
+        return False
+    return {i[0] for i in meta.items if not isinstance(i, Comment)} <= _BARE_METADATA_KEYS
 
 
 def _holds_enc(doc: MapNode) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -35,12 +36,13 @@ GIT_ENV = {
 }
 
 
-@pytest.mark.parametrize("known_by", ["secret", "context"])
-def test_one_clusters_keys_are_not_sent_to_another_cluster(
-    tmp_path: Path, kube_api: KubeAPI, known_by: str
-) -> None:
-    from tests.conftest import git
+class _Runner(Protocol):
+    def __call__(self, *args: str, expect: int = 0, warnings: tuple[str, ...] = ()) -> Result: ...
 
+
+def _initialised(tmp_path: Path, kube_api: KubeAPI) -> tuple[Path, _Runner]:
+    """Two clusters, each with a key of its own (init -o), no sops-age Secret in the API
+    server yet; and how to run secretsmgr there (current context "test")."""
     kube_api.create_namespace(NS)
     kube_api.delete_secret(NS, "sops-age")
     repo = two_cluster_repo(tmp_path / "repo")
@@ -48,7 +50,7 @@ def test_one_clusters_keys_are_not_sent_to_another_cluster(
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path / "home"),
-        "KUBECONFIG": str(kube_api.kubeconfig),  # current context: "test", which is production
+        "KUBECONFIG": str(kube_api.kubeconfig),
         "SOPS_AGE_KEY_FILE": str(keyfile),
         **GIT_ENV,
     }
@@ -58,6 +60,16 @@ def test_one_clusters_keys_are_not_sent_to_another_cluster(
         return run_inline(args, repo=repo, env=env, expect=expect, may_warn=may)
 
     run("init", "-o", str(keyfile))
+    return repo, run
+
+
+@pytest.mark.parametrize("known_by", ["secret", "context"])
+def test_one_clusters_keys_are_not_sent_to_another_cluster(
+    tmp_path: Path, kube_api: KubeAPI, known_by: str
+) -> None:
+    from tests.conftest import git
+
+    repo, run = _initialised(tmp_path, kube_api)
     keys = {c.name: c.cluster_key or "" for c in load_settings(repo).clusters}
     settings = repo / ".secretsmgr.yaml"
     if known_by == "context":  # the kubeconfig's context is pinned as production's
@@ -98,23 +110,7 @@ def test_a_first_export_goes_only_to_a_context_named_or_pinned_for_its_cluster(
     pinned, `key export --cluster staging --apply` pasted in production's context put
     staging's key there, and production's own step was then refused. A first export needs
     the context named (--context) or pinned (clusters.NAME.context)."""
-    kube_api.create_namespace(NS)
-    kube_api.delete_secret(NS, "sops-age")
-    repo = two_cluster_repo(tmp_path / "repo")
-    keyfile = tmp_path / "clusters.agekey"
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path / "home"),
-        "KUBECONFIG": str(kube_api.kubeconfig),
-        "SOPS_AGE_KEY_FILE": str(keyfile),
-        **GIT_ENV,
-    }
-
-    def run(*args: str, expect: int = 0) -> Result:
-        may = ("holds a private key", "exported the private key of")
-        return run_inline(args, repo=repo, env=env, expect=expect, may_warn=may)
-
-    run("init", "-o", str(keyfile))
+    repo, run = _initialised(tmp_path, kube_api)
     keys = {c.name: c.cluster_key or "" for c in load_settings(repo).clusters}
     refused = run("key", "export", "--cluster", "staging", "--apply", expect=1)
     assert "nothing says this context reaches cluster staging" in refused.err, refused.err

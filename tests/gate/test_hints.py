@@ -20,7 +20,7 @@ from secretsmgr.audit.engine import run_audit
 from secretsmgr.cli.app import build_app
 from tests.audit.helpers import K1, KEYS, enc, secret, sops_yaml, standard_repo, write
 from tests.cli.runner import run_shell
-from tests.keys.gpgkeys import gpg_key
+from tests.keys.gpgkeys import gnupg_home, gpg_key
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "secretsmgr"
@@ -279,17 +279,11 @@ def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(
     # nested (vaskozl, sweep 13): the rule is in apps/.sops.yaml and the root's catch-all names
     # an age key; sops run from the root used the root's rule, dropped the PGP key and
     # encrypted the whole object, so Flux could not read it
-    import shutil
-    import subprocess
-    import tempfile
 
     from secretsmgr.sops import FileFormat, RuleKind
     from secretsmgr.sops.document import load
 
-    home = Path(tempfile.mkdtemp(prefix="g", dir="/tmp"))  # short: gpg-agent's socket path
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
-    env["GNUPGHOME"] = str(home)
-    try:
+    with gnupg_home() as env:
         fpr = gpg_key(env)
         standard_repo(tmp_path, {})
         rule = "  - path_regex: \\.enc\\.yaml$\n    encrypted_regex: {}\n    pgp: " + fpr + "\n"
@@ -308,7 +302,7 @@ def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(
         fix = _fix_of(tmp_path, "SM011")
         start = "(cd apps || exit; P=$(mktemp /dev/shm/" if nested else "(P=$(mktemp /dev/shm/"
         assert fix.startswith(start) and "secretsmgr" not in fix.split(")")[1]
-        made = _logged_mktemp(env, home)
+        made = _logged_mktemp(env, Path(env["GNUPGHOME"]))
         run_shell(fix, env=env, cwd=tmp_path, expect=0)
         assert _gone(tmp_path, "SM011")
         meta = load((tmp_path / rel).read_text(), FileFormat.YAML).metadata
@@ -321,9 +315,6 @@ def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(
         assert "pw-in-pgp" in plain
         (plain_file,) = made.read_text().split()  # the fix's plaintext file, removed after
         assert plain_file.startswith("/dev/shm/") and not Path(plain_file).exists()
-    finally:
-        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_sm001_plaintext_fix_under_a_nested_pgp_rule_runs_sops_from_the_rules_folder(
@@ -332,17 +323,11 @@ def test_sm001_plaintext_fix_under_a_nested_pgp_rule_runs_sops_from_the_rules_fo
     # sweep 36, luisgj/flux-sops: the only .sops.yaml is clusters/test/.sops.yaml, its rule
     # names a PGP key; the fix (and check's last line) said `secretsmgr encrypt -i …`, which
     # refuses PGP keys, and `sops encrypt -i clusters/test/…` from the root finds no config
-    import shutil
-    import subprocess
-    import tempfile
 
     from secretsmgr.sops import FileFormat
     from secretsmgr.sops.document import load
 
-    home = Path(tempfile.mkdtemp(prefix="g", dir="/tmp"))  # short: gpg-agent's socket path
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
-    env["GNUPGHOME"] = str(home)
-    try:
+    with gnupg_home() as env:
         fpr = gpg_key(env)
         standard_repo(tmp_path, {})
         (tmp_path / ".sops.yaml").unlink()
@@ -360,9 +345,6 @@ def test_sm001_plaintext_fix_under_a_nested_pgp_rule_runs_sops_from_the_rules_fo
         assert meta.foreign_kinds and meta.age_recipients == ()
         plain = run_shell(f"sops decrypt {shlex.quote(rel)}", env=env, cwd=tmp_path, expect=0).out
         assert "pw-in-pgp-9" in plain
-    finally:
-        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.mark.parametrize("rule", ["SM001", "SM002", "SM003", "SM004", "SM011"])

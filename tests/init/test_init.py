@@ -644,11 +644,8 @@ def test_two_clusters_with_keys_of_their_own_and_a_base_on_both_are_set_up(
     assert (shared.cluster_keys, shared.note) == ((CLUSTER, ADMIN), None)
 
 
-def test_files_on_pgp_keys_only_get_the_sops_updatekeys_note_not_rotate(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # sweep 12 (four PGP repositories): the note said `secretsmgr rotate --all`, which refuses
-    # every file on PGP keys only; sops re-wraps them, run by a holder of those keys
+def _pgp_only_file() -> str:
+    """A SOPS Secret encrypted to a PGP key alone (tests/sops/key_types.py's)."""
     from dataclasses import replace
 
     from secretsmgr.sops import dump
@@ -656,10 +653,20 @@ def test_files_on_pgp_keys_only_get_the_sops_updatekeys_note_not_rotate(
     from tests.audit.helpers import secret
     from tests.sops.key_types import foreign
 
-    repo = one_cluster_repo(tmp_path / "repo")
     sealed = load(enc(secret("db")), FileFormat.YAML)
     sealed.metadata = replace(sealed.metadata, key_groups=(KeyGroup((), foreign(("pgp",))),))
-    write(repo, "apps/db.enc.yaml", dump(sealed))
+    return dump(sealed)
+
+
+def test_files_on_pgp_keys_only_get_the_sops_updatekeys_note_not_rotate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 12 (four PGP repositories): the note said `secretsmgr rotate --all`, which refuses
+    # every file on PGP keys only; sops re-wraps them, run by a holder of those keys
+    from tests.audit.helpers import secret
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(repo, "apps/db.enc.yaml", _pgp_only_file())
     kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml", "other.enc.yaml")
     write(repo, "apps/other.enc.yaml", enc(secret("other"), (ADMIN,)))
     commit(repo)
@@ -782,17 +789,8 @@ def test_a_nested_pgp_rules_encrypt_step_runs_sops_from_the_rules_folder(
     # sweep 36, luisgj/flux-sops: the only .sops.yaml is in the layer's folder and names a PGP
     # key; the step `sops encrypt -i PATH/secret.enc.yaml`, pasted at the root, found no config
     # (sops reads .sops.yaml from the current folder up)
-    from dataclasses import replace
-
-    from secretsmgr.sops import dump
-    from secretsmgr.sops.model import KeyGroup
-    from tests.audit.helpers import secret
-    from tests.sops.key_types import foreign
-
     repo = one_cluster_repo(tmp_path / "repo")
-    sealed = load(enc(secret("db")), FileFormat.YAML)
-    sealed.metadata = replace(sealed.metadata, key_groups=(KeyGroup((), foreign(("pgp",))),))
-    write(repo, "apps/db.enc.yaml", dump(sealed))
+    write(repo, "apps/db.enc.yaml", _pgp_only_file())
     kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
     fingerprint = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"  # tests/sops/key_types.py's
     rule = f"creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n    pgp: {fingerprint}\n"
@@ -813,19 +811,10 @@ def test_a_pgp_repository_gets_steps_that_keep_its_pgp_key(
     # sweep 18 (adtennant/homelab, nicholaswilde/home-cluster): every layer reads sops-gpg and
     # every rule names a PGP key. The steps sent the new key to sops-age (no layer reads it),
     # `encrypt` then found no age key in the kept rules, and check failed every PGP file
-    from dataclasses import replace
-
-    from secretsmgr.sops import dump
-    from secretsmgr.sops.model import KeyGroup
-    from tests.audit.helpers import secret
-    from tests.sops.key_types import foreign
-
     repo = one_cluster_repo(tmp_path / "repo")
     ks = repo / "clusters/prod/apps.yaml"
     ks.write_text(ks.read_text().replace("name: sops-age", f"name: {name}"))
-    sealed = load(enc(secret("db")), FileFormat.YAML)
-    sealed.metadata = replace(sealed.metadata, key_groups=(KeyGroup((), foreign(("pgp",))),))
-    write(repo, "apps/db.enc.yaml", dump(sealed))
+    write(repo, "apps/db.enc.yaml", _pgp_only_file())
     kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
     fingerprint = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"  # tests/sops/key_types.py's
     write(

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 
 def gpg_key(env: dict[str, str]) -> str:
@@ -30,3 +36,17 @@ def gpg_key(env: dict[str, str]) -> str:
         capture_output=True,
     )
     return fpr
+
+
+@contextlib.contextmanager
+def gnupg_home() -> Iterator[dict[str, str]]:
+    """A process environment with a GnuPG home of its own (short: gpg-agent's socket path must
+    fit), no SOPS_ or SECRETSMGR_ variable; its agent stopped and the home removed after."""
+    home = Path(tempfile.mkdtemp(prefix="g", dir="/tmp"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
+    env["GNUPGHOME"] = str(home)
+    try:
+        yield env
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False)
+        shutil.rmtree(home, ignore_errors=True)

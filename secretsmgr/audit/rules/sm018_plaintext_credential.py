@@ -869,7 +869,9 @@ _PAIR_LINE = re.compile(
 # an HTTP authorization scheme before a token
 _SCHEME = re.compile(r"^(?i:bearer|basic|token)\s+")
 _BARE_VALUE = 8  # a shorter word alone in a file named for a secret is a setting (`Opaque`)
-_MIXED = re.compile(r"^(?![/~.]|.*://)(?=.*\d)(?=.*[A-Za-z])")
+# letters and digits, and no path (two slashes at least: base64 may start with `/` or `.`, the
+# fourth review) nor URL
+_MIXED = re.compile(r"^(?!(?:\.{1,2}/|~/|/)[^/\s]+/|.*://)(?=.*\d)(?=.*[A-Za-z])")
 # What a key must hold for the keyword check to judge it, cheaply (a superset of detect-secrets'
 # list), and the length below which no entropy check finds a value random
 _SECRET_WORD = re.compile(

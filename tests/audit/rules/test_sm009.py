@@ -408,16 +408,13 @@ def test_a_passphrase_protected_key_is_reported_as_protected_not_in_clear(tmp_pa
     # sweep 36, mrled/psyops: a GnuPG key exported with its passphrase was "in clear" (gpg
     # --list-packets: `skey[2]: [v4 protected]`); devopstales' unprotected one was in clear.
     # Real keys of each format, made here: still errors, in the right words
-    import os
-    import shutil
     import subprocess
-    import tempfile
 
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from secretsmgr.audit.engine import run_audit
-    from tests.keys.gpgkeys import gpg_key
+    from tests.keys.gpgkeys import gnupg_home, gpg_key
     from tests.keys.sshkeys import keygen
 
     standard_repo(tmp_path, {})
@@ -438,53 +435,30 @@ def test_a_passphrase_protected_key_is_reported_as_protected_not_in_clear(tmp_pa
         (keys / name).write_bytes(pem)
     keygen(keys / "ssh-clear", "ed25519")
     keygen(keys / "ssh-protected", "ed25519", passphrase="pw")
-    home = Path(tempfile.mkdtemp(prefix="g", dir="/tmp"))  # short: gpg-agent's socket path
-    env = {**os.environ, "GNUPGHOME": str(home)}
-    try:
+    with gnupg_home() as env:
         fpr = gpg_key(env)
-        export = ["gpg", "--batch", "--pinentry-mode", "loopback", "--armor"]
-        clear = subprocess.run(
-            [*export, "--passphrase", "", "--export-secret-keys", fpr],
-            env=env,
-            check=True,
-            capture_output=True,
-        ).stdout
-        (keys / "pgp-clear.asc").write_bytes(clear)
+
+        def gpg(passphrase: str, *args: str) -> bytes:
+            command = ["gpg", "--batch", "--pinentry-mode", "loopback", "--armor"]
+            done = subprocess.run(
+                [*command, "--passphrase", passphrase, *args],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            return done.stdout
+
+        (keys / "pgp-clear.asc").write_bytes(gpg("", "--export-secret-keys", fpr))
         # the attack review: an export of subkeys starts with the primary key's stub (no
         # secret, S2K usage 255), and its encryption subkey is in clear
-        subkeys = subprocess.run(
-            [*export, "--passphrase", "", "--export-secret-subkeys", fpr],
-            env=env,
-            check=True,
-            capture_output=True,
-        ).stdout
-        (keys / "pgp-subkeys-clear.asc").write_bytes(subkeys)
-        subprocess.run(  # a second key, made with a passphrase
-            [*export, "--passphrase", "pw", "--quick-gen-key", "p <p@x>", "ed25519", "sign", "0"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        protected = subprocess.run(
-            [*export, "--passphrase", "pw", "--export-secret-keys", "p@x"],
-            env=env,
-            check=True,
-            capture_output=True,
-        ).stdout
-        (keys / "pgp-protected.asc").write_bytes(protected)
+        (keys / "pgp-subkeys-clear.asc").write_bytes(gpg("", "--export-secret-subkeys", fpr))
+        gpg("pw", "--quick-gen-key", "p <p@x>", "ed25519", "sign", "0")  # with a passphrase
+        (keys / "pgp-protected.asc").write_bytes(gpg("pw", "--export-secret-keys", "p@x"))
         # the second attack review: the subkeys of a key that has none are the primary key's
         # stub alone, which holds no secret (it was "in clear")
-        stub = subprocess.run(
-            [*export, "--passphrase", "pw", "--export-secret-subkeys", "p@x"],
-            env=env,
-            check=True,
-            capture_output=True,
-        ).stdout
+        stub = gpg("pw", "--export-secret-subkeys", "p@x")
         assert b"PRIVATE KEY BLOCK" in stub
         (keys / "pgp-stub-only.asc").write_bytes(stub)
-    finally:
-        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False)
-        shutil.rmtree(home, ignore_errors=True)
     found = {
         f.path.removeprefix("keys/"): f.message
         for f in run_audit(tmp_path).findings

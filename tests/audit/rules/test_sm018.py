@@ -852,6 +852,8 @@ def test_text_files_and_shell_scripts_are_read_for_credentials(tmp_path: Path) -
     write(tmp_path, "keys/admin.secret", "Xk9mQ2vLp7\n")
     write(tmp_path, "keys/path.token", "/var/run/secrets/kubernetes.io/token\n")
     write(tmp_path, "keys/name.secret", "my-app-credentials-production\n")
+    # the fourth review: base64 may start with `/` or `.`
+    write(tmp_path, "keys/slash.token", "/aB3dE5fG7hJ9kL1mN3pQ5rS7tU\n")
     # and a password past 1 MiB of padding (the third review: only known formats were read)
     padding = "".join(f"k{n}: w{n}x\n" for n in range(80_000))
     write(tmp_path, "keys/big.txt", padding + "password: Xk82Lq0ZpWm4Rt7Vn1\n")
@@ -871,6 +873,7 @@ def test_text_files_and_shell_scripts_are_read_for_credentials(tmp_path: Path) -
         ("keys/db.credentials", 2, "warning"),
         ("keys/l.txt", 2, "warning"),
         ("keys/q.txt", 2, "warning"),
+        ("keys/slash.token", 1, "warning"),
         ("notes/bot.txt", 1, "error"),
         ("notes/heading.txt", 1, "error"),
         ("notes/utf16.txt", 1, "error"),
