@@ -53,3 +53,15 @@ def test_a_clear_subkey_after_thousands_of_packets_is_still_found() -> None:
     # clear subkey made the block "no secret", and the gate passed it
     uids = b"".join(_packet(13, f"Fake {i} <f{i}@example.invalid>".encode()) for i in range(5000))
     assert key_state(_armor(_stub_primary() + uids + _subkey(0))) == CLEAR
+
+
+def test_a_block_of_more_than_400_lines_is_found() -> None:
+    # the fourth attack review: a key with a photo id runs past 400 armored lines, which the
+    # block's pattern allowed at most, so a clear key of that size was reported by nothing
+    from secretsmgr.audit.rules.sm009_private_key_committed import find_pem_keys
+
+    photo = _packet(17, b"\x01" * 30_000)
+    block = _armor(_stub_primary() + photo + _subkey(0))
+    assert block.count(b"\n") > 600
+    (hit,) = find_pem_keys("keys/backup.asc", b"# exported\n" + block)
+    assert (hit.line, hit.protected) == (2, False)

@@ -64,11 +64,12 @@ _PEM_IN_BASE64 = _base64_needles((b"-----BEGIN ",))
 
 
 # A whole PEM private key: its header, key material (at least 64 base64 characters, which a
-# documentation excerpt such as ``MIIEvQ…`` does not have) and its footer.
+# documentation excerpt such as ``MIIEvQ…`` does not have) and its footer; up to 50,000 lines
+# (an OpenPGP key with a photo id runs past 400: the fourth attack review).
 _PEM_KEY = re.compile(
     rb"-----BEGIN (?P<label>[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?)-----\r?\n"
     rb"(?:[A-Za-z-]{1,40}:[^\n]{0,200}\n){0,8}\s{0,4}"
-    rb"(?:[A-Za-z0-9+/=]{1,128}\r?\n){1,400}?(?:=[A-Za-z0-9+/]{4}\r?\n)?"
+    rb"(?:[A-Za-z0-9+/=]{1,128}\r?\n){1,50000}?(?:=[A-Za-z0-9+/]{4}\r?\n)?"
     rb"-----END (?P=label)-----"
 )
 # Prose, where a key is an example: not read for PEM keys.
