@@ -558,10 +558,11 @@ def load_inventory(
 def _missing(layers: LayerGraph) -> dict[str, str]:
     """Each path a live layer's build names that the checkout lacks, with that layer's label."""
     out: dict[str, str] = {}
+    several = len(layers.clusters) > 1  # one cluster: the name `layers` shows (sweep 39)
     for layer in layers.layers:
         if layer.external is None:
             for path in layer.missing:
-                out.setdefault(path, layer.label)
+                out.setdefault(path, layer.label if several else layer.name)
     return out
 
 

@@ -234,7 +234,8 @@ def _deleted_yet_listed(ctx: AuditContext) -> Iterator[Finding]:
         keep = f"{'the file' if named == path else 'the folder'}: git checkout HEAD -- "
         fix = f"take the entry of {named} out{where} in the same change, or keep {keep}"
         root = next(
-            (x for x in ctx.repo.layers.layers if x.label == layer and x.path == named), None
+            (x for x in ctx.repo.layers.layers if layer in (x.label, x.name) and x.path == named),
+            None,
         )
         if not kfiles and root is not None:
             # the layer's own folder is gone (the third review: "the kustomization that names

@@ -848,7 +848,7 @@ def _plain_text(file: ScannedFile) -> list[CredentialHit]:
         if len(value) < _LONG_VALUE and not _SECRET_WORD.search(key):
             continue  # neither a keyword hit nor an entropy hit can come of it (the review:
             # judging every `name: value` line of 5,000 files took 9 s where 2 s did before)
-        verdict = judge_value(key, value)
+        verdict = judge_value(key.replace(" ", "_"), value)
         # a value alone in a file named for a secret is one unless it is a stand-in (the review:
         # a Consul token's UUID, a 24-character token in a .token file passed); not a path or a
         # name of words (`my-app-credentials-production`: the third review), so it mixes
@@ -864,7 +864,10 @@ def _plain_text(file: ScannedFile) -> list[CredentialHit]:
 # A ``name: value`` or ``name = value`` line of a text file (not ``name==1.2``, a pin), the
 # name quoted or a list item's too (``"password": "…",``, ``- password: …``: the review)
 _PAIR_LINE = re.compile(
-    r"^\s*(?:-\s+)?(?:export\s+)?([\"']?)([A-Za-z_][A-Za-z0-9_.-]{0,63})\1\s*[:=](?!=)\s*(\S.*)$"
+    r"^\s*(?:-\s+)?(?:export\s+)?([\"']?)"
+    # a name of up to four words, as notes have them (`admin password: …`: sweep 39)
+    r"([A-Za-z_][A-Za-z0-9_.-]{0,63}(?: [A-Za-z_][A-Za-z0-9_.-]{0,31}){0,3})\1"
+    r"\s*[:=](?!=)\s*(\S.*)$"
 )
 # an HTTP authorization scheme before a token
 _SCHEME = re.compile(r"^(?i:bearer|basic|token)\s+")

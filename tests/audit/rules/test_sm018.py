@@ -844,6 +844,9 @@ def test_text_files_and_shell_scripts_are_read_for_credentials(tmp_path: Path) -
     # or a random value alone in a file named for a token; `Opaque` alone is a setting
     write(tmp_path, "keys/q.txt", '{\n  "password": "Xk82Lq0ZpWm4Rt7Vn1Bc9Hy3",\n}\n')
     write(tmp_path, "keys/l.txt", "users:\n  - password: Xk82Lq0ZpWm4Rt7Vn1Bc9Hy3\n")
+    # sweep 39: a name of words, as notes have it; prose beside it is no credential
+    notes = "Note: see the wiki\nadmin password: Xk9vQ2mLp8Rt4Wz7\nRun this: make deploy\n"
+    write(tmp_path, "keys/notes.txt", notes)
     write(tmp_path, "keys/bearer.token", "Bearer Xk82Lq0ZpWm4Rt7Vn1Bc9Hy3Jd6Fg5SaQw7E\n")
     write(tmp_path, "keys/consul.token", "3f2a9c1e-4b5d-4e7f-8091-a2b3c4d5e6f7\n")
     write(tmp_path, "keys/types.secret", "Opaque\n")
@@ -872,6 +875,7 @@ def test_text_files_and_shell_scripts_are_read_for_credentials(tmp_path: Path) -
         ("keys/consul.token", 1, "warning"),
         ("keys/db.credentials", 2, "warning"),
         ("keys/l.txt", 2, "warning"),
+        ("keys/notes.txt", 2, "warning"),
         ("keys/q.txt", 2, "warning"),
         ("keys/slash.token", 1, "warning"),
         ("notes/bot.txt", 1, "error"),
