@@ -125,7 +125,12 @@ def _hook_step(plan: InitPlan) -> str:
 
 def _encrypt_step(plan: InitPlan) -> str:
     if plan.rule_needs_sops:
-        why = "with sops, which encrypts to the PGP (KMS, Vault) keys the rules name too"
+        # sops needs a PGP key's public half in the keyring (sweep 39, janpuc/homelab: the
+        # pasted step failed "key … is not available in keyring")
+        why = (
+            "with sops, which encrypts to the PGP (KMS, Vault) keys the rules name too (a PGP "
+            "key's public half in your GnuPG keyring: gpg --import it first)"
+        )
         nested = [k.path for k in plan.kept_configs if k.path != SOPS_CONFIG_NAME]
         # a root .sops.yaml init writes names age keys alone: the rule is the nested one's
         kept_root = any(k.path == SOPS_CONFIG_NAME for k in plan.kept_configs)

@@ -845,7 +845,8 @@ def test_a_pgp_repository_gets_steps_that_keep_its_pgp_key(
     # secretsmgr cannot encrypt to the rule's PGP key (sweep 19: dcplaya, SVendittelli)
     assert steps[-2] == (
         "encrypt a secret with sops, which encrypts to the PGP (KMS, Vault) keys the rules name "
-        "too: sops encrypt -i PATH/secret.enc.yaml"
+        "too (a PGP key's public half in your GnuPG keyring: gpg --import it first): sops "
+        "encrypt -i PATH/secret.enc.yaml"
     )
     commit_step = "check, then commit: secretsmgr audit; git add -A; git add -f .secretsmgr.yaml"
     assert steps[-1] == commit_step + "; git commit"
