@@ -1536,6 +1536,14 @@ def test_a_cluster_whose_layers_decrypt_nothing_gets_a_decryption_step(
     commit(third)
     out, _ = init(third, capsys, "-o", str(tmp_path / "third.agekey"))
     assert "decrypts sops yet" not in out, out
+    # sweep 39, xmikova/wac-gitops: two clusters on one key, one decrypting; the step said "no
+    # layer decrypts sops yet" as if none did
+    two = two_cluster_repo(tmp_path / "two")
+    layer(two, "staging", "apps", "apps/staging", decryption=False)
+    commit(two)
+    out, _ = init(two, capsys, "--cluster-key", CLUSTER)
+    (step,) = [line for line in out.splitlines() if "decrypts sops yet" in line]
+    assert "no layer of cluster staging decrypts sops yet" in step, out
 
 
 def test_a_kept_key_at_hand_needs_no_word_on_its_private_half(
