@@ -173,8 +173,9 @@ def test_a_leaked_key_nothing_names_but_flux_decrypts_with_is_replaced_by_a_key_
         f"secretsmgr init --cluster-key {public}; secretsmgr key rotate --begin --cluster-key "
         f"{public} (then --finish)"
     )
-    # a key no file Flux applies is encrypted to is still removed from every file
+    # a key no file Flux applies is encrypted to is still removed from every file that is
     other_key, other = generate_identity()
+    write(root, "notes/x.enc.yaml", enc(secret("x", {"k": "v4lue-2"}), (public, other)))
     write(root, "notes/other.txt", f"{other_key}\n")
     commit(root, "another key")
     (root / "notes/other.txt").unlink()

@@ -322,6 +322,44 @@ def _redacted(hit: PrivateKeyHit) -> str:
     return f"{form} (base64-encoded)" if encoded else form
 
 
+def _stop_trusting(ctx: AuditContext, public: str | None) -> str:
+    """The rest of the fix after "purge it from git history": how to stop trusting the leaked
+    key. A cluster key is replaced by a key rotation (which moves the rules too); any other
+    recipient is removed from the files encrypted to it, and from the `.sops.yaml` rules that
+    name it (sweep 39: wac-gitops' leaked key opened no file, and the `rotate` the fix gave
+    failed; ionos' rule still named a key whose private half was in history)."""
+    if public is not None and public in {*ctx.repo.cluster_keys, *ctx.repo.repo_cluster_keys}:
+        return "rotate away from it: secretsmgr key rotate --begin (then --finish)"
+    naming = _rules_naming(ctx, public) if public is not None else []
+    rules = (
+        f"; take it out of {' and '.join(naming)}, which still "
+        f"{'names' if len(naming) == 1 else 'name'} it (files made under "
+        f"{'it' if len(naming) == 1 else 'them'} would be encrypted to it)"
+        if naming
+        else ""
+    )
+    carried = public is None or any(
+        public in e.sops_file.metadata.age_recipients
+        for e in ctx.repo.sops_files
+        if e.sops_file is not None
+    )
+    if not carried:
+        return f"no SOPS file is encrypted to it{rules}"
+    return f"rotate away from it: {_rotate_away(ctx, public)}{rules}"
+
+
+def _rules_naming(ctx: AuditContext, public: str) -> list[str]:
+    """``CONFIG rule N`` for each creation rule of the repository's `.sops.yaml` files that
+    names ``public`` as an age recipient."""
+    configs = ctx.repo.sops_configs
+    return [
+        f"{configs.label(config)} rule {number}"
+        for config in configs.all_loaded()
+        for number, rule in enumerate(config.rules, start=1)
+        if any(public in group.age for group in rule.key_groups)
+    ]
+
+
 def _rotate_away(ctx: AuditContext, public: str | None) -> str:
     """How to stop trusting the leaked key: a cluster key is replaced by a key rotation, any
     other recipient is removed from every file."""
@@ -448,9 +486,7 @@ def _past(ctx: AuditContext, current: set[str]) -> Iterator[Finding]:
         owner = f" (public key {short_key(key.public)})" if key.public else ""
         if key.kind == "age":
             what = f"an age private key{owner}"
-            fix = "purge it from git history and rotate away from it: " + _rotate_away(
-                ctx, key.public or None
-            )
+            fix = "purge it from git history; " + _stop_trusting(ctx, key.public or None)
         else:
             form = "an OpenPGP" if key.kind.startswith("PGP ") else "a PEM"
             what = f"{form} private key (-----BEGIN {key.kind}-----)"
@@ -493,8 +529,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         yield RULE.finding(
             path,
             message,
-            fix="remove it, purge it from git history, and rotate away from it: "
-            + _rotate_away(ctx, first.public or None),
+            fix="remove it, purge it from git history; "
+            + _stop_trusting(ctx, first.public or None),
             line=first.line,
         )
     yield from _past(ctx, set(by_path))

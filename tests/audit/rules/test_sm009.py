@@ -9,7 +9,7 @@ import pytest
 from secretsmgr.audit.finding import AuditReport
 from secretsmgr.keys.age import generate_identity
 
-from ..helpers import standard_repo, write
+from ..helpers import enc, secret, sops_yaml, standard_repo, write
 from .cases import Case, ids, run_case
 
 SECRET_KEY, SECRET_PUBLIC = generate_identity()
@@ -105,11 +105,22 @@ def test_a_committed_cluster_key_manifest_gets_fixes_that_work(tmp_path: Path) -
         "rm -f clusters/prod/sops-age.yaml; then delete its line from the resources: of "
         "clusters/prod/kustomization.yaml"
     )
-    # another recipient's key is removed from every file, by its public key
-    write(tmp_path, "apps/notes.txt", f"{generate_identity()[0]}\n")
-    notes = [f for f in audit(tmp_path).findings if f.path == "apps/notes.txt"]
-    assert notes and notes[0].fix is not None
-    assert "secretsmgr rotate --all --remove-recipient age1" in notes[0].fix
+    # another recipient's key is removed from every file encrypted to it, by its public key;
+    # with none, there is nothing to rotate (sweep 39, xmikova/wac-gitops: the rotate the fix
+    # gave failed, as no file was encrypted to the key); a rule that still names it is named
+    # (sweep 39, samuelbartels20/ionos)
+    other_key, other = generate_identity()
+    write(tmp_path, "apps/notes.txt", f"{other_key}\n")
+    (notes,) = [f for f in audit(tmp_path).findings if f.path == "apps/notes.txt"]
+    assert notes.fix == "remove it, purge it from git history; no SOPS file is encrypted to it"
+    write(tmp_path, "apps/x.enc.yaml", enc(secret("x"), (SECRET_PUBLIC, other)))
+    write(tmp_path, "ops/.sops.yaml", sops_yaml((r".*", [other])))
+    (notes,) = [f for f in audit(tmp_path).findings if f.path == "apps/notes.txt"]
+    assert notes.fix == (
+        "remove it, purge it from git history; rotate away from it: secretsmgr rotate --all "
+        f"--remove-recipient {other}; take it out of ops/.sops.yaml rule 1, which still names it "
+        "(files made under it would be encrypted to it)"
+    )
 
 
 def test_a_key_manifest_beside_other_objects_loses_only_its_document(tmp_path: Path) -> None:
