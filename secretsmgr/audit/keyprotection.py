@@ -6,8 +6,9 @@ ever), but "in clear" would be untrue of it. Each format says so in its own plac
 - PEM: PKCS#8's ``ENCRYPTED PRIVATE KEY`` label, or OpenSSL's ``Proc-Type: 4,ENCRYPTED``
   header (traditional RSA/EC keys);
 - OpenSSH (``openssh-key-v1``): the cipher name after the magic, ``none`` when in clear;
-- OpenPGP (RFC 4880/9580): the S2K usage octet after the public key material of the first
-  secret-key packet, 0 when in clear.
+- OpenPGP (RFC 4880/9580): the S2K usage octet after the public key material of each secret
+  key and subkey packet, 0 when in clear; GnuPG's stubs (a key exported without its secret)
+  hold none.
 
 Pure: bytes in, an answer out; nothing here keeps or shows key material. Anything that does not
 parse is taken as not protected (the stricter wording).
