@@ -491,3 +491,15 @@ def test_hostile_interpolations_cost_work_bounded_by_the_text(monkeypatch: objec
     text = shapes["heredoc run"] + f'y = "${{"{AWS}"}}"\n'
     found = [(v.value, v.line) for v in hcl.hcl_values(text) if v.value == AWS]
     assert found == [(AWS, _line(text, "y = "))], found
+
+
+def test_a_packer_template_s_fix_sets_a_pkr_var(tmp_path: Path) -> None:
+    # sweep 39, janpuc/homelab: the fix for a password in a *.pkr.hcl named Terragrunt's
+    # sops_decrypt_file, which Packer does not have
+    from secretsmgr.audit.engine import run_audit
+
+    root = gitops(
+        tmp_path / "r", {"server/packer/pihole.pkr.hcl": 'ssh_password = "Xk9vQ2mLp8Rt"\n'}
+    )
+    (found,) = [f for f in run_audit(root).findings if f.rule == "SM018"]
+    assert "PKR_VAR_<name>" in (found.fix or "") and "Terragrunt" not in (found.fix or "")

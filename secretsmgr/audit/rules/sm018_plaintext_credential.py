@@ -1013,7 +1013,15 @@ def _terraform_fix(hit: CredentialHit) -> str | None:
         return None
     ext = name.rpartition(".")[2].lower()
     env = "a SOPS-encrypted .env file"
-    if ext == "hcl":
+    if name.lower().endswith(".pkr.hcl"):
+        # Packer reads a variable from PKR_VAR_<name> (sweep 39, janpuc/homelab: the fix named
+        # Terragrunt's reader, which Packer does not have)
+        where = (
+            f"replace the literal in {name} with a variable (sensitive = true) and set it as "
+            f"PKR_VAR_<name> in {env} that Packer runs with (sops exec-env FILE.enc.env "
+            "'packer build .')"
+        )
+    elif ext == "hcl":
         where = (
             f"move the value out of {name} (its tool cannot read it encrypted) into a file it "
             f"reads encrypted (Terragrunt's sops_decrypt_file) or into {env} whose variables it "
