@@ -259,6 +259,8 @@ def run_rules(
             suppressed += 1
             continue
         here = placed(finding.path)
+        if not here and finding.layers:  # a file no layer places now (SM015: deleted, listed)
+            here = tuple(x for x in graph.layers if {x.label, x.name} & set(finding.layers))
         if finding.layers:  # the layers the finding is about (SM010: those not decrypting) first
             about = set(finding.layers)
             here = tuple(sorted(here, key=lambda x: x.label not in about))

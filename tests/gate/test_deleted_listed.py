@@ -26,6 +26,9 @@ def test_deleting_a_listed_sops_file_blocks_the_commit(
     assert not {r for r, _ in found(judge(root))} & {"SM015"}
     stage(root, "apps/cache.enc.yaml", None)
     assert ("SM015", "apps/cache.enc.yaml") in found(judge(root))
+    # listed under the layer whose build names it, not "not in any layer" (the review)
+    (sm015,) = [f for f in judge(root).findings if f.rule == "SM015"]
+    assert sm015.layers == ("apps",)
     code, out, err = run(["--repo", str(root), "check"], capsys)
     assert code == 1, (out, err)
     text = out + err

@@ -248,6 +248,7 @@ def _deleted_yet_listed(ctx: AuditContext) -> Iterator[Finding]:
             path,
             f"{gone}, yet layer {layer}'s build still names {what}: the build fails, and Flux "
             "decrypts and applies nothing of the layer",
+            layers=(layer,),  # listed under it, not "not in any layer" (the review)
             fix=fix + sh_path(named),
         )
 
