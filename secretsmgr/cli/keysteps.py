@@ -267,3 +267,19 @@ def no_key_hints(
         "generate one: secretsmgr key generate --keyring",
         "or import a key file: secretsmgr key import FILE",
     )
+
+
+def keep_in_a_file(
+    cluster: str | None, cluster_key: str | None, apply: bool, context: str | None
+) -> str:
+    """The same begin with ``-o``, the options given kept (sweep 40: the hint dropped
+    ``--cluster``, and pasted it was refused for a repository of two clusters)."""
+    given = [f"--cluster {sh_word(cluster)}"] if cluster else []
+    given += [f"--cluster-key {cluster_key}"] if cluster_key else []
+    given += ["--apply"] if apply else []
+    given += [f"--context {sh_word(context)}"] if context else []
+    command = " ".join(["secretsmgr key rotate --begin", *given])
+    return f"keep it in a new file outside the repository instead: {command} -o {_NEXT_KEY_FILE}"
+
+
+_NEXT_KEY_FILE = "~/.config/sops/age/next-cluster.agekey"

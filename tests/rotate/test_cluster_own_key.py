@@ -474,3 +474,24 @@ def test_a_context_another_cluster_decrypts_with_the_repositorys_key_is_not_over
     # stage's own Secret, and prod's, are theirs
     assert other_cluster_at(tmp_path, "stage", stage_secret, named=False) is None
     assert other_cluster_at(tmp_path, "prod", ExportTarget("ctx", (K1,)), named=False) is None
+
+
+@pytest.mark.interop
+def test_begin_with_no_keyring_hints_the_same_begin_with_a_key_file(
+    setup: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    """Sweep 40: with no OS keyring, `key rotate --begin --cluster production` hinted `key
+    rotate --begin -o FILE`, which, pasted, was refused for a repository of two clusters; the
+    hint keeps the options given, and pasted it begins the rotation."""
+    import shlex
+
+    repo, env, _ = setup
+    env = {**env, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    refused = run(repo, env, "key", "rotate", "--begin", "--cluster", "production", expect=2)
+    (hint,) = [line for line in refused.err.splitlines() if "keep it in a new file" in line]
+    command = hint.split("instead: ", 1)[1]
+    assert command.startswith("secretsmgr key rotate --begin --cluster production -o "), hint
+    words = shlex.split(command)[1:]
+    words[-1] = str(tmp_path / "next.agekey")  # the hint's file, in this test's folder
+    run(repo, env, *words)
+    assert keys_of(tmp_path / "next.agekey")

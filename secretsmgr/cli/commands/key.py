@@ -447,7 +447,10 @@ def rotate_cmd(
         if cluster is not None:
             _refuse_other_cluster(root, cluster, choice, force=False)
     result: StepResult
-    store = FileStore(output) if output is not None else KeyringStore(absent_hint=_KEEP_IN_A_FILE)
+    from secretsmgr.cli.keysteps import keep_in_a_file
+
+    hint = keep_in_a_file(cluster, cluster_key, apply, context)
+    store = FileStore(output) if output is not None else KeyringStore(absent_hint=hint)
     result = rotate_step(
         root,
         cluster,
@@ -482,9 +485,3 @@ def rotate_cmd(
             ),
         ) from exc
     return 0
-
-
-_KEEP_IN_A_FILE = (
-    "keep it in a new file outside the repository instead: "
-    "secretsmgr key rotate --begin -o ~/.config/sops/age/next-cluster.agekey"
-)
