@@ -295,6 +295,9 @@ _STAND_IN = re.compile(
     rf"(?-i:(?:{_WORD}[_-]+){{1,5}})replace[_-]?me|"
     # ``dummy-value`` (Benjaminmnoer/iac), ``dummy_password``
     r"dummy(?:[_ -](?:value|password|passwd|secret|token|key|data))?|"
+    # what a sample asks for (sweep 40, jesse-gonzalez/gitops-nai-llm's
+    # cluster-secrets.sample.yaml: `required_secret`, `required_api_key`, `optional_secret`)
+    r"(?:required|optional)[_ -](?:secret|password|passwd|token|api[_ -]?key|key|value)|"
     r"redacted|unused|not[_ -]used|"
     # a key a local model server never checks (sweep 17: Darkflame72's kagent): ``not-required``,
     # ``not-needed``, ``no-key``, llama.cpp's ``sk-no-key-required``, vLLM's ``EMPTY``

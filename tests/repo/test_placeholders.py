@@ -92,6 +92,11 @@ def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secre
         # `secret-access-key: yyy`, side by side in an example file
         "yyy",
         "ZZZZ",
+        # sweep 40 (jesse-gonzalez/gitops-nai-llm: 14 SM019 errors in history): what a sample
+        # asks for
+        "required_secret",
+        "required_api_key",
+        "optional_secret",
         "Replace me",
         # bo0tzz/clusterfuck and webgrip/homelab-cluster (SM001 at HEAD, SM019 in history)
         "PLACEHOLDER_REPLACE_ME",
