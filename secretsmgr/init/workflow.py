@@ -196,10 +196,14 @@ def plan_init(
         unheld = [c.public for c in cluster_keys if c.public not in held]
         # sweep 30, ewatkins/talos-cluster: the walkthrough's next command (set) then failed
         # on the key file -o named, which init never wrote
+        # the holder's key file does not mark it a cluster key: begin asks for it by name
+        # (sweep 40, Quazmoz/K8SHomelab: the step pasted was refused)
+        named = unheld[0] if len(set(unheld)) == 1 else "K"
         need = (
             f"; set, edit and rotate need the private key of {', '.join(dict.fromkeys(unheld))}"
             ": point SOPS_AGE_KEY_FILE at a file holding it, or secretsmgr key import FILE (a "
-            "new cluster key comes from its holder: secretsmgr key rotate --begin -o FILE)"
+            "new cluster key comes from its holder: secretsmgr key rotate --begin "
+            f"--cluster-key {named} -o FILE)"
             if unheld
             else ""
         )

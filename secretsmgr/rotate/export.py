@@ -319,7 +319,7 @@ def other_cluster_at(
         return (
             f"{count} cluster keys are in use and nothing says this context reaches cluster "
             f"{cluster} (clusters.{cluster}.context is not set, and the Secret there does not "
-            "hold its key yet)"
+            + ("hold its key yet)" if live else "exist yet, or could not be read)")
         )
     return None
 

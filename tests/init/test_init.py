@@ -279,6 +279,14 @@ def test_one_key_on_every_file_is_taken_as_the_cluster_key(
         warnings=["the manifest on stdout holds a private key"],
     )
     assert code == 0 and "kind: Secret" in manifest, err
+    # and the note's begin of a new cluster key works as printed for the same holder (sweep
+    # 40, Quazmoz/K8SHomelab: with no --cluster-key, begin refused the unmarked key)
+    begin = re.search(r"comes from its holder: (secretsmgr key rotate --begin[^)]*) -o FILE\)", out)
+    assert begin is not None and f"--cluster-key {CLUSTER}" in begin[1], out
+    commit(repo, "init")
+    args = [*begin[1].split()[1:], "-o", str(tmp_path / "next.agekey")]
+    code, _out, err = runner.run(["--repo", str(repo), *args], capsys, warnings=[""])
+    assert code == 0 and (tmp_path / "next.agekey").exists(), err
 
 
 # ----------------------------------------------------------------------------- two clusters
