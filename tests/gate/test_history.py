@@ -396,3 +396,35 @@ def test_an_external_secret_and_an_encrypted_config_kept_as_text_are_no_exposure
     # flemarr config kept an arr's apiKey so)
     fields = "  fields:\n    - name: apiKey\n      value: e967c9a1b2c3d4e5f60718293a4b5c6d\n"
     assert exposed_value("data", config + fields)
+
+
+def test_a_leaked_key_flux_decrypts_with_beside_a_rules_key_for_no_file_is_replaced(
+    tmp_path: Path,
+) -> None:
+    # sweep 40, Nate-Wil/micro-cluster: clusters/staging/.sops.yaml names a key that no SOPS
+    # file carries, and the leaked key is the one recipient of the file Flux applies; the
+    # rule's key was taken for the cluster's, and the fix removed the leaked key from every
+    # file, which left Flux's file no recipient
+    from tests.audit.helpers import sops_yaml
+    from tests.init.helpers import bootstrap, layer
+    from tests.init.helpers import commit as commit_all
+
+    key, public = generate_identity()
+    _, stray = generate_identity()
+    root = tmp_path / "r"
+    root.mkdir()
+    bootstrap(root, "staging")
+    layer(root, "staging", "apps", "apps/staging")
+    write(root, "apps/staging/db.yaml", enc(secret("db", {"k": "v4lue-1"}), (public,)))
+    write(root, "clusters/staging/.sops.yaml", sops_yaml((r".*\.yaml$", [stray])))
+    write(root, "age.agekey", f"{key}\n")
+    commit_all(root)
+    (root / "age.agekey").unlink()
+    commit_all(root, "remove the key")
+    ctx = load_context(root, history=walk_repository(root))
+    assert ctx.repo.cluster_keys == (stray,)
+    (sm009,) = [f for f in run_rules(ctx).findings if f.rule == "SM009"]
+    assert (sm009.fix or "").endswith(
+        f"secretsmgr init --cluster-key {public}; secretsmgr key rotate --begin --cluster-key "
+        f"{public} (then --finish)"
+    ), sm009.fix

@@ -366,7 +366,10 @@ def _rotate_away(ctx: AuditContext, public: str | None) -> str:
     if public is not None and public in {*ctx.repo.cluster_keys, *ctx.repo.repo_cluster_keys}:
         return "secretsmgr key rotate --begin (then --finish)"
     remove = f"secretsmgr rotate --all --remove-recipient {public or '<its public key>'}"
-    flux = _flux_key(ctx, public) if public is not None and not ctx.repo.cluster_keys else None
+    # no pinned cluster key (a `.sops.yaml` rule's may govern no applied file: sweep 40,
+    # Nate-Wil/micro-cluster's leaked key was the one recipient of the file Flux applies)
+    unpinned = not ctx.repo.cluster_keys or not ctx.repo.settings_name_keys
+    flux = _flux_key(ctx, public) if public is not None and unpinned else None
     if flux is None:
         return remove
     # nothing names the cluster key, and this one opens what Flux applies: removing it would
