@@ -428,3 +428,24 @@ def test_of_many_deleted_files_of_one_layout_the_copy_names_its_own(tmp_path: Pa
     assert _lost(found(report)) == {"apps/gone/copy149.yaml"}
     (finding,) = [f for f in report.findings if f.rule == "SM002"]
     assert "the values of apps/gone/s149.enc.yaml" in finding.message, finding.message
+
+
+def test_the_restore_renames_the_kustomization_entry_back(tmp_path: Path) -> None:
+    # sweep 40, Quazmoz/K8SHomelab: the copy's kustomization entry was renamed to it; the fix
+    # brought the encrypted file back and took the copy out, but left the entry naming the
+    # copy, so the layer's build failed on a file no longer there
+    root = _repo(tmp_path / "r", committed=False)
+    write(root, DB, enc(DB_PLAIN))
+    write(root, "apps/kustomization.yaml", "resources:\n  - plain.yaml\n  - db.enc.yaml\n")
+    commit(root, "state")
+    git(root, "rm", "-q", DB)
+    stage(root, "apps/db.yaml", DB_PLAIN)
+    stage(root, "apps/kustomization.yaml", "resources:\n  - plain.yaml\n  - db.yaml\n")
+    fix = next(f.fix for f in judge(root).findings if f.rule == "SM002") or ""
+    done = subprocess.run(fix.split(": ", 1)[1].split(" (edits")[0], shell=True, cwd=root)
+    assert done.returncode == 0, fix
+    assert (root / "apps/kustomization.yaml").read_text() == (
+        "resources:\n  - plain.yaml\n  - db.enc.yaml\n"
+    )
+    assert not (root / "apps/db.yaml").exists() and (root / DB).exists()
+    assert git(root, "status", "--porcelain").strip() == ""

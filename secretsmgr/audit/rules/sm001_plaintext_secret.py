@@ -856,6 +856,16 @@ def _listings(ctx: AuditContext, path: str, target: str) -> list[tuple[str, str,
         folder = posixpath.dirname(folder)
 
 
+def renamed_entries(ctx: AuditContext, path: str, back: str) -> list[str]:
+    """The commands that rename the entry ``path`` back to ``back`` in each kustomization file
+    that names ``path``, and stage it."""
+    return [
+        f"{_sed_rename(entry, target, kfile)} && git add {sh_path(kfile)}"
+        for kfile, entry, target in _listings(ctx, path, back)
+        if entry in _read(ctx.repo.root / kfile)
+    ]
+
+
 def listed_by(ctx: AuditContext, path: str) -> list[str]:
     """The kustomization files a live layer builds that name ``path``: its own folder's, and
     each above it whose text names it by its path from there; else any whose text names it by

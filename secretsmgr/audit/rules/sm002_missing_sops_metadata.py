@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from secretsmgr.audit.context import AuditContext, own_rule_fix, restore_metadata_hint
 from secretsmgr.audit.finding import DECRYPTED_SINCE_HEAD, Finding, Rule, RuleId, Severity
-from secretsmgr.audit.rules.sm001_plaintext_secret import rename_hint
+from secretsmgr.audit.rules.sm001_plaintext_secret import rename_hint, renamed_entries
 from secretsmgr.repo.lost import LostFile
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry, is_named_sops
@@ -102,7 +102,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if path in named and path not in deferred:
             continue  # named: an empty file, a template, ENC[…] values were said so above
         if lost_file.was != path:
-            yield _copied(lost_file)
+            yield _copied(ctx, lost_file)
             continue
         # sweep 28, HortaFCUL/infra: `sops -d -i` of a ConfigMap under an encrypted_regex
         # rule, committed with its secrets in clear; no name said SOPS, so nothing else saw it
@@ -124,7 +124,7 @@ def _or_encrypt(ctx: AuditContext, path: str, what: str) -> str:
     return f" (or {what}: secretsmgr encrypt -i {sh_path(path)})"
 
 
-def _copied(lost: LostFile) -> Finding:
+def _copied(ctx: AuditContext, lost: LostFile) -> Finding:
     """A file holding in clear the values of an encrypted file this change deletes (sweep 29
     and the fourth review: ``sops -d db.enc.yaml > db.yaml; git rm db.enc.yaml`` passed)."""
     new, old = sh_path(lost.path), sh_path(lost.was)
@@ -132,7 +132,10 @@ def _copied(lost: LostFile) -> Finding:
         back = f"git checkout HEAD -- {old} {new}"
     else:
         unstage = f"git rm -q --cached --ignore-unmatch {new}"
-        back = f"git checkout HEAD -- {old} && {unstage} && rm {new}"
+        # a kustomization's entry moved to the copy goes back too, or the build names a file
+        # no longer there (sweep 40, Quazmoz/K8SHomelab: the restore left it renamed)
+        entries = renamed_entries(ctx, lost.path, lost.was)
+        back = " && ".join([f"git checkout HEAD -- {old}", *entries, unstage, f"rm {new}"])
     return RULE.finding(
         lost.path,
         f"holds in clear the values of {lost.was}, which HEAD holds encrypted and this change "
