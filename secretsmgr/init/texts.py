@@ -77,8 +77,14 @@ def sops_yaml_text(
         "# they name another) plus the allowed_recipients of .secretsmgr.yaml.",
         "# sops matches path_regex against the path relative to this file and takes the first",
         "# rule that matches; only values under data and stringData are encrypted, as Flux",
-        "# expects of a Secret (dotenv and INI files, and files already encrypted otherwise,",
-        "# have rules of their own, above their folders').",
+        *(
+            [
+                "# expects of a Secret (dotenv and INI files, and files already encrypted",
+                "# otherwise, have rules of their own, above their folders').",
+            ]
+            if any((own or {}).values()) or whole
+            else ["# expects of a Secret."]  # sweep 40: it spoke of rules it had not written
+        ),
         "# A file below none of these folders matches no rule: add one.",
         "creation_rules:",
     ]

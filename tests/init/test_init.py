@@ -255,6 +255,8 @@ def test_one_key_on_every_file_is_taken_as_the_cluster_key(
     commit(repo, "secrets")
     out, _ = init(repo, capsys, "-o", str(tmp_path / "unused.agekey"))
     assert f"cluster prod: {CLUSTER} (from the recipient every SOPS file of the cluster has)" in out
+    # sweep 40: the comment spoke of dotenv and INI rules init had not written
+    assert "have rules of their own" not in (repo / ".sops.yaml").read_text()
     assert "note: no new identity is made" in out
     # sweep 30, ewatkins/talos-cluster: the next command needing the key (set) failed on the
     # file -o named, which init never wrote
@@ -1598,6 +1600,7 @@ def test_files_encrypted_otherwise_and_dotenv_sources_keep_their_way_under_init_
     out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
     # sweep 37, Osman-SK: the count took in rules whose folders the line did not name
     assert "3 creation rules: apps/, clusters/; 2 more for files that keep their own" in out, out
+    assert "have rules of their own, above their folders'" in (repo / ".sops.yaml").read_text()
     assert [f["rule"] for f in audit(repo, capsys) if f["rule"] == "SM011"] == []
     # the real sops encrypts a new dotenv source whole under the rules init wrote
     write(repo, "apps/more.env", "PASSWORD=hunter2-Value-9\nUSER=admin\n")
