@@ -344,7 +344,12 @@ def _stop_trusting(ctx: AuditContext, public: str | None) -> str:
         if e.sops_file is not None
     )
     if not carried:
-        return f"no SOPS file is encrypted to it{rules}"
+        # one may have been, its data key kept by `sops updatekeys` (the fifth review): the
+        # history walk names such files (SM020)
+        return (
+            f"no SOPS file is encrypted to it now{rules} (one that was, and kept its data key, "
+            "is still open to it in git history: secretsmgr audit --history names it, SM020)"
+        )
     return f"rotate away from it: {_rotate_away(ctx, public)}{rules}"
 
 
@@ -366,10 +371,12 @@ def _rotate_away(ctx: AuditContext, public: str | None) -> str:
     if public is not None and public in {*ctx.repo.cluster_keys, *ctx.repo.repo_cluster_keys}:
         return "secretsmgr key rotate --begin (then --finish)"
     remove = f"secretsmgr rotate --all --remove-recipient {public or '<its public key>'}"
-    # no pinned cluster key (a `.sops.yaml` rule's may govern no applied file: sweep 40,
-    # Nate-Wil/micro-cluster's leaked key was the one recipient of the file Flux applies)
-    unpinned = not ctx.repo.cluster_keys or not ctx.repo.settings_name_keys
-    flux = _flux_key(ctx, public) if public is not None and unpinned else None
+    # no cluster key known for the files it opens (a `.sops.yaml` rule's may govern none of
+    # them: sweep 40, Nate-Wil/micro-cluster's leaked key was the one recipient of the file
+    # Flux applies); where a rule names the cluster key for them, an operator's key alone on a
+    # file is that file's mistake (SM004), never the cluster key (the fifth review)
+    unkeyed = public is not None and (not ctx.repo.cluster_keys or _unkeyed(ctx, public))
+    flux = _flux_key(ctx, public) if public is not None and unkeyed else None
     if flux is None:
         return remove
     # nothing names the cluster key, and this one opens what Flux applies: removing it would
@@ -385,6 +392,19 @@ def _rotate_away(ctx: AuditContext, public: str | None) -> str:
         f"if it is the key Flux decrypts with (secretsmgr key show --from-cluster lists the "
         f"cluster's), pin it and replace it: {pin}; otherwise: {remove}"
     )
+
+
+def _unkeyed(ctx: AuditContext, public: str) -> bool:
+    """Whether no cluster key is known for any SOPS file encrypted to ``public`` that a layer
+    applies."""
+    carrying = [
+        e
+        for e in ctx.repo.sops_files
+        if e.sops_file is not None
+        and public in e.sops_file.metadata.age_recipients
+        and ctx.repo.layers_of(e.path)
+    ]
+    return bool(carrying) and not any(ctx.repo.cluster_keys_for(e) for e in carrying)
 
 
 def _flux_key(ctx: AuditContext, public: str) -> bool | None:

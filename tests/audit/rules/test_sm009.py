@@ -112,7 +112,11 @@ def test_a_committed_cluster_key_manifest_gets_fixes_that_work(tmp_path: Path) -
     other_key, other = generate_identity()
     write(tmp_path, "apps/notes.txt", f"{other_key}\n")
     (notes,) = [f for f in audit(tmp_path).findings if f.path == "apps/notes.txt"]
-    assert notes.fix == "remove it, purge it from git history; no SOPS file is encrypted to it"
+    assert notes.fix == (
+        "remove it, purge it from git history; no SOPS file is encrypted to it now (one that "
+        "was, and kept its data key, is still open to it in git history: secretsmgr audit "
+        "--history names it, SM020)"
+    )
     write(tmp_path, "apps/x.enc.yaml", enc(secret("x"), (SECRET_PUBLIC, other)))
     write(tmp_path, "ops/.sops.yaml", sops_yaml((r".*", [other])))
     (notes,) = [f for f in audit(tmp_path).findings if f.path == "apps/notes.txt"]
@@ -481,3 +485,29 @@ def test_a_passphrase_protected_key_is_reported_as_protected_not_in_clear(tmp_pa
         protected_words = "protected by a passphrase (which can be guessed offline)"
         assert (protected_words in message) == ("protected" in name), (name, message)
         assert ("in clear" in message) == ("clear" in name), (name, message)
+
+
+def test_an_operators_leaked_key_alone_on_one_applied_file_is_removed_not_pinned(
+    tmp_path: Path,
+) -> None:
+    # the fifth attack review: the rule names the cluster key C for the applied files, one of
+    # which an operator encrypted to their own key O alone (SM004's mistake); O's private key
+    # leaked, and the fix said to pin O as the cluster key (init --cluster-key O)
+    from secretsmgr.audit.engine import run_audit
+
+    operator_key, operator = generate_identity()
+    standard_repo(
+        tmp_path,
+        {
+            "apps/a.enc.yaml": enc(secret("a"), (SECRET_PUBLIC, operator)),
+            "apps/b.enc.yaml": enc(secret("b"), (operator,)),
+            "ops/operator.agekey": f"{operator_key}\n",
+        },
+        cluster_key=None,
+        rule_keys=(SECRET_PUBLIC,),
+    )
+    findings = run_audit(tmp_path).findings
+    assert any(f.rule == "SM004" and f.path == "apps/b.enc.yaml" for f in findings)
+    (leak,) = [f for f in findings if f.rule == "SM009"]
+    assert "--cluster-key" not in (leak.fix or ""), leak.fix
+    assert f"secretsmgr rotate --all --remove-recipient {operator}" in (leak.fix or "")
