@@ -690,7 +690,10 @@ def _holds_nothing(docs: list[Node], fmt: FileFormat) -> bool:
 
 # what a Secret that holds nothing may have besides an empty ``data``/``stringData``
 _BARE_SECRET_KEYS = frozenset(("apiVersion", "kind", "metadata", "type", "immutable"))
-_BARE_METADATA_KEYS = frozenset(("name", "namespace", "labels"))
+_BARE_METADATA_KEYS = frozenset(("name", "namespace"))
+# what those may hold: an object's name (or a variable for one), a Secret's type
+_BARE_NAME = re.compile(r"^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?|\$\{[A-Za-z_][\w:=-]*\})$")
+_BARE_TYPE = re.compile(r"^(?:Opaque|(?:[a-z0-9.-]+\.)?kubernetes\.io/[\w.-]+)$")
 
 
 def _empty_secrets(docs: list[Node]) -> bool:
@@ -714,12 +717,19 @@ def _bare_secret(doc: Node) -> bool:
         return False
     if any(v not in (None, "") and not (isinstance(v, MapNode) and not v.items) for v in values):
         return False
+    kind = doc.get("type")  # free text: a token there is a value (the fifth review)
+    if kind is not None and not (isinstance(kind, str) and _BARE_TYPE.match(kind)):
+        return False
     meta = doc.get("metadata")
     if meta is None:
         return True
     if not isinstance(meta, MapNode) or any(isinstance(i, Comment) for i in meta.items):
         return False
-    return {i[0] for i in meta.items if not isinstance(i, Comment)} <= _BARE_METADATA_KEYS
+    items = [i for i in meta.items if not isinstance(i, Comment)]
+    return all(
+        key in _BARE_METADATA_KEYS and isinstance(value, str) and _BARE_NAME.match(value)
+        for key, value in items
+    )
 
 
 def _holds_enc(doc: MapNode) -> bool:

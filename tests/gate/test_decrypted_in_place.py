@@ -449,3 +449,17 @@ def test_the_restore_renames_the_kustomization_entry_back(tmp_path: Path) -> Non
     )
     assert not (root / "apps/db.yaml").exists() and (root / DB).exists()
     assert git(root, "status", "--porcelain").strip() == ""
+
+
+def test_a_copy_in_another_folder_gets_no_entry_written_across_folders(tmp_path: Path) -> None:
+    # the fifth attack review: the copy went to apps/web, whose kustomization names it; the
+    # restore renamed that entry to `../db.enc.yaml`, which kustomize refuses from there
+    root = _repo(tmp_path / "r", committed=False)
+    write(root, DB, enc(DB_PLAIN))
+    commit(root, "state")
+    git(root, "rm", "-q", DB)
+    stage(root, "apps/web/db.yaml", DB_PLAIN)
+    stage(root, "apps/web/kustomization.yaml", "resources:\n  - db.yaml\n")
+    fix = next(f.fix for f in judge(root).findings if f.rule == "SM002") or ""
+    assert "sed " not in fix, fix
+    assert "then put back the kustomization entries as HEAD has them (git diff HEAD)" in fix

@@ -134,8 +134,13 @@ def _copied(ctx: AuditContext, lost: LostFile) -> Finding:
         unstage = f"git rm -q --cached --ignore-unmatch {new}"
         # a kustomization's entry moved to the copy goes back too, or the build names a file
         # no longer there (sweep 40, Quazmoz/K8SHomelab: the restore left it renamed)
-        entries = renamed_entries(ctx, lost.path, lost.was)
+        same = posixpath.dirname(lost.path) == posixpath.dirname(lost.was)
+        entries = renamed_entries(ctx, lost.path, lost.was) if same else []
         back = " && ".join([f"git checkout HEAD -- {old}", *entries, unstage, f"rm {new}"])
+        if not same and renamed_entries(ctx, lost.path, lost.path):
+            # in another folder, the entry is not the original's renamed (the fifth review: a
+            # `../` entry written there is refused by kustomize): HEAD's entries come back
+            back += "; then put back the kustomization entries as HEAD has them (git diff HEAD)"
     return RULE.finding(
         lost.path,
         f"holds in clear the values of {lost.was}, which HEAD holds encrypted and this change "
