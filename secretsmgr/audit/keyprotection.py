@@ -30,12 +30,6 @@ _NATIVE = {25: 32, 26: 56, 27: 32, 28: 57}  # X25519, X448, Ed25519, Ed448: fixe
 CLEAR, PROTECTED, NO_SECRET = "clear", "protected", "no secret"
 
 
-def is_protected(block: bytes) -> bool:
-    """Whether the PEM or ASCII-armored private key ``block`` (header to footer) is encrypted
-    with a passphrase."""
-    return key_state(block) == PROTECTED
-
-
 def key_state(block: bytes) -> str:
     """``CLEAR``, ``PROTECTED`` (by a passphrase) or ``NO_SECRET`` (an OpenPGP export of
     GnuPG's stubs alone: ``--export-secret-subkeys`` of a key with no subkey) for the PEM or

@@ -371,7 +371,7 @@ def _rule_keys(
     configs: SopsConfigs, settings: Settings, entries: Sequence[SopsEntry], layers: LayerGraph
 ) -> dict[RuleId, RuleKeys]:
     """The cluster key(s) of every creation rule of every `.sops.yaml` in force."""
-    recipients, live = _rule_files(entries, layers)
+    recipients, live, clusters = _rule_files(entries, layers)
     return rule_keys(
         (
             (configs.label(config), number, rule)
@@ -381,33 +381,22 @@ def _rule_keys(
         settings.allowed_recipients,
         recipients,
         live or None,
-        _rule_clusters(entries, layers),
+        clusters,
     )
-
-
-def _rule_clusters(
-    entries: Sequence[SopsEntry], layers: LayerGraph
-) -> dict[RuleId, frozenset[str | None]]:
-    """The clusters whose layers apply each creation rule's SOPS files."""
-    out: dict[RuleId, set[str | None]] = {}
-    for entry in entries:
-        if entry.sops_config is None or entry.creation_rule_number is None:
-            continue
-        found = layers.clusters_of(entry.path)
-        if found:
-            out.setdefault((entry.sops_config, entry.creation_rule_number), set()).update(found)
-    return {rid: frozenset(found) for rid, found in out.items()}
 
 
 def _rule_files(
     entries: Sequence[SopsEntry], layers: LayerGraph
-) -> tuple[dict[RuleId, list[frozenset[str]]], frozenset[RuleId]]:
+) -> tuple[
+    dict[RuleId, list[frozenset[str]]], frozenset[RuleId], dict[RuleId, frozenset[str | None]]
+]:
     """The age recipients of the SOPS files of each creation rule (of those a live layer
-    applies, when it applies any of the rule's files, else of all of them), and the rules
-    with a file a live layer applies."""
+    applies, when it applies any of the rule's files, else of all of them), the rules with a
+    file a live layer applies, and the clusters whose layers apply each rule's files."""
     applied: dict[RuleId, list[frozenset[str]]] = {}
     every: dict[RuleId, list[frozenset[str]]] = {}
     live: set[RuleId] = set()
+    clusters: dict[RuleId, set[str | None]] = {}
     for entry in entries:
         if entry.sops_config is None or entry.creation_rule_number is None:
             continue
@@ -415,13 +404,17 @@ def _rule_files(
         in_layer = bool(layers.layers_of(entry.path))
         if in_layer:
             live.add(rid)
+        found = layers.clusters_of(entry.path)
+        if found:
+            clusters.setdefault(rid, set()).update(found)
         if entry.sops_file is None:
             continue
         keys = frozenset(entry.sops_file.metadata.age_recipients)
         every.setdefault(rid, []).append(keys)
         if in_layer:
             applied.setdefault(rid, []).append(keys)
-    return {rid: applied.get(rid, found) for rid, found in every.items()}, frozenset(live)
+    recipients = {rid: applied.get(rid, found) for rid, found in every.items()}
+    return recipients, frozenset(live), {rid: frozenset(c) for rid, c in clusters.items()}
 
 
 def _resolve_keys(

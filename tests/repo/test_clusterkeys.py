@@ -301,20 +301,28 @@ def test_of_keys_the_rules_cannot_tell_apart_the_one_every_file_carries_is_taken
     assert found[(".sops.yaml", 1)].cluster_keys == (KEY_B,)
 
 
+def _one_layer(root: Path, rules: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+    """A git repository with ``rules`` in `.sops.yaml` and one layer that applies one SOPS
+    file, kubernetes/apps/db.sops.yaml, encrypted to K1."""
+    from tests.audit.helpers import K1, enc, flux_kustomization, secret, sops_yaml, write
+    from tests.conftest import git
+
+    write(root, ".sops.yaml", sops_yaml(*rules))
+    write(root, "kubernetes/flux/apps.yaml", flux_kustomization(path="./kubernetes/apps"))
+    write(root, "kubernetes/apps/kustomization.yaml", "resources: [db.sops.yaml]\n")
+    write(root, "kubernetes/apps/db.sops.yaml", enc(secret("db"), (K1,)))
+    git(root, "init", "-q", "-b", "main")
+
+
 def test_a_rule_governing_no_path_of_the_checkout_names_no_cluster_key(tmp_path: Path) -> None:
     # sweep 29, danmharris/homelab: a root rule for nixos/.*/secrets.yml (no such folder any
     # more) named a host's key beside the cluster's; the host's key became a cluster key and
     # the note advised pinning it
     from secretsmgr.repo.inventory import load_inventory
-    from tests.audit.helpers import K1, K2, enc, flux_kustomization, secret, sops_yaml, write
-    from tests.conftest import git
+    from tests.audit.helpers import K1, K2, write
 
     rules = ((r"kubernetes/.*\.ya?ml", (K1,)), (r"nixos/.*/secrets\.yml", (K1, K2)), (".*", (K1,)))
-    write(tmp_path, ".sops.yaml", sops_yaml(*rules))
-    write(tmp_path, "kubernetes/flux/apps.yaml", flux_kustomization(path="./kubernetes/apps"))
-    write(tmp_path, "kubernetes/apps/kustomization.yaml", "resources: [db.sops.yaml]\n")
-    write(tmp_path, "kubernetes/apps/db.sops.yaml", enc(secret("db"), (K1,)))
-    git(tmp_path, "init", "-q", "-b", "main")
+    _one_layer(tmp_path, rules)
     inv = load_inventory(tmp_path)
     assert inv.flux_free_rules == frozenset({(".sops.yaml", 2)})
     assert inv.cluster_keys == (K1,) and inv.key_notes == ()
@@ -330,15 +338,10 @@ def test_a_rule_matching_only_sops_own_config_governs_nothing(tmp_path: Path) ->
     # `.sops.yaml` itself and no SOPS file; the header listed that key as a cluster key while
     # the note called it allowed
     from secretsmgr.repo.inventory import load_inventory
-    from tests.audit.helpers import K1, K2, enc, flux_kustomization, secret, sops_yaml, write
-    from tests.conftest import git
+    from tests.audit.helpers import K1, K2
 
     rules = ((r"kubernetes/.*\.sops\.ya?ml$", (K1,)), (r".*\.sops\.ya?ml$", (K2,)))
-    write(tmp_path, ".sops.yaml", sops_yaml(*rules))
-    write(tmp_path, "kubernetes/flux/apps.yaml", flux_kustomization(path="./kubernetes/apps"))
-    write(tmp_path, "kubernetes/apps/kustomization.yaml", "resources: [db.sops.yaml]\n")
-    write(tmp_path, "kubernetes/apps/db.sops.yaml", enc(secret("db"), (K1,)))
-    git(tmp_path, "init", "-q", "-b", "main")
+    _one_layer(tmp_path, rules)
     inv = load_inventory(tmp_path)
     assert inv.flux_free_rules == frozenset({(".sops.yaml", 2)})
     assert inv.cluster_keys == (K1,)

@@ -24,6 +24,7 @@ from dataclasses import replace
 
 from secretsmgr.audit.context import AuditContext, reencrypt_fix
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
+from secretsmgr.audit.rules.sm001_plaintext_secret import listed_by
 from secretsmgr.repo.flux import Layer, Use, UseKind
 from secretsmgr.repo.sopsentry import DECRYPT_ANNOTATION, FLUX_MARKERS, SopsEntry
 from secretsmgr.shellword import sh_path
@@ -224,8 +225,6 @@ def _deleted_yet_listed(ctx: AuditContext) -> Iterator[Finding]:
     """A SOPS file the change deletes while a live layer's build still names it: the build
     fails, so Flux decrypts and applies nothing of that layer (sweep 37, Osman-SK/home-cluster:
     `git rm` of a listed Secret passed check)."""
-    from secretsmgr.audit.rules.sm001_plaintext_secret import listed_by
-
     for path, layer, named in ctx.repo.deleted_listed:
         kfiles = listed_by(ctx, named)
         where = f" of {' and '.join(kfiles)}" if kfiles else " of the kustomization that names it"
