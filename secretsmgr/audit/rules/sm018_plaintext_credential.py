@@ -739,6 +739,7 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
     if not docs and text.strip() and (parts is not None or _UNFIXED.search(text)):
         return list(_unparsed(file, text))
     state = _TFSTATE.search(file.path) is not None
+    decrypted: set[tuple[int, str]] = set()  # a state's sops_file reads, reported whole
     for number, prefix, obj in numbered_objects(docs):
         if state:
             for at, source in _state_sops_reads(obj):
@@ -747,6 +748,7 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                 kind = f"the decrypted content of {source} (a sops_file data source)"
                 hit = CredentialHit(file.path, at, 0, kind, True, "Terraform state")
                 found[number, at] = (hit, "", "")
+                decrypted.add((number, at))
         for where, key_path, key, value, known_only, variable in _candidates(prefix, obj, parts):
             if (number, key_path) in judged:
                 continue
@@ -778,9 +780,9 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
             ):
                 verdict = None  # encrypted for its reader, to be committed
             if verdict is not None and any(
-                n == number and key_path.startswith(f"{at}.") for n, at in found
+                n == number and key_path.startswith(f"{at}.") for n, at in decrypted
             ):
-                continue  # inside a ConfigMap's file already reported whole (a known format)
+                continue  # inside a decrypted SOPS file a state holds, reported whole
             if verdict is not None and (verdict.known or not known_only):
                 if (number, key, value) in reported:
                     continue  # merged in again (`<<: *env` in three containers): one finding
@@ -789,6 +791,7 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                     file.path, key_path, 0, verdict.kind, verdict.known, where, variable
                 )
                 found[number, key_path] = (hit, value, key)
+    _drop_whole_files(found)
     if not found:
         return []
     # The line of the key path itself in its own document, so that a value also written
@@ -802,6 +805,20 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
         line = line or _line_of(text, value, key)
         out.append(replace(hit, line=_line_inside(text, line, value, key, hit.kind) or line))
     return out
+
+
+def _drop_whole_files(found: dict[tuple[int, str], tuple[CredentialHit, str, str]]) -> None:
+    """A ConfigMap's file judged whole (a known format in its text) and again at its own key
+    paths: the whole-file finding goes when a key path inside names the same kind, so that each
+    credential is named where it is (sweep 41: an AWS key found in the whole text hid a
+    password and a Slack token beside it, and removing the key passed the gate)."""
+    for number, at in list(found):
+        hit = found[number, at][0]
+        inner = [
+            h for (n, path), (h, _, _) in found.items() if n == number and path.startswith(f"{at}.")
+        ]
+        if any(h.kind == hit.kind for h in inner):
+            del found[number, at]
 
 
 # Text files a credential is dropped into (`apikey.txt`, `bot.token`), and shell scripts (sweep

@@ -345,7 +345,7 @@ def test_a_credential_inside_a_block_scalar_is_reported_at_its_own_line(tmp_path
     )
     write(root, "apps/kustomization.yaml", "resources: [bridge.yaml]\n")
     found = [(f.key_path, f.line) for f in run_audit(root).findings if f.rule == "SM018"]
-    assert found == [("data.config.yaml", 13)]
+    assert found == [("data.config.yaml.connectionString", 13)]
 
 
 def test_vault_ciphertext_public_keys_and_sigstore_bundles_are_no_credentials(
@@ -433,6 +433,34 @@ def test_a_values_file_inside_a_configmap_is_judged_as_values(tmp_path: Path) ->
     found = [f for f in run_audit(tmp_path).findings if f.rule == "SM018"]
     assert [(f.key_path, f.line, f.severity.value) for f in found] == [
         ("data.values.yaml.postgresql.auth.password", 9, "warning")
+    ]
+
+
+def test_a_known_format_in_a_configmap_file_hides_no_other_credential_beside_it(
+    tmp_path: Path,
+) -> None:
+    # sweep 41: the AWS key found in the whole text of values.yaml was the one finding, so the
+    # password and the Slack token beside it passed once the key was removed; each is named at
+    # its own key path now, and a known format only the whole text holds is still reported
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/values.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-values}\n"
+            "data:\n  values.yaml: |\n    aws_access_key_id: AKIAQ7MZX2LK9PWR4TVB\n"
+            "    database:\n      password: Qw8rT5yU2iOp\n"
+            "    slack: {webhook_token: xoxb-2041775501-2041775502-Kq8vT3mP9xW2Zr5LbN7cYd4F}\n"
+            "  other.yaml: |\n    # old: ghp_Zq8vT3mP9xW2Zr5LbN7cYd4FhJ6kS1aQ0eUo\n"
+            "    level: info\n",
+        },
+    )
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM018"]
+    assert sorted((f.key_path, f.line, f.severity.value) for f in found) == [
+        ("data.other.yaml", 11, "error"),
+        ("data.values.yaml.aws_access_key_id", 6, "error"),
+        ("data.values.yaml.database.password", 8, "warning"),
+        ("data.values.yaml.slack.webhook_token", 9, "error"),
     ]
 
 
