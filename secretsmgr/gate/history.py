@@ -59,7 +59,9 @@ class _Walk:
         }
         self.reader = reader
         self.exposures: dict[tuple[str, str], Exposure] = {}
-        self.past_keys: dict[str, PastKey] = {}
+        # by (path, public key or PEM label): a key file overwritten with a new key leaves both
+        # in history (sweep 41, HermannH34: the second key of age.agekey went unreported)
+        self.past_keys: dict[tuple[str, str], PastKey] = {}
         self.removals: list[RecipientRemoval] = []
         self.last: dict[str, SopsSummary] = {}
         self.blobs = 0
@@ -94,7 +96,9 @@ class _Walk:
         for hit in facts.hits.get("SM009", ()):
             public = getattr(hit, "public", None)
             kind = str(getattr(hit, "kind", "age"))
-            self.past_keys.setdefault(path, PastKey(path, commit, date, public, kind))
+            self.past_keys.setdefault(
+                (path, public or kind), PastKey(path, commit, date, public, kind)
+            )
         now = facts.sops
         before = self.last.get(path)
         if now is None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import NO_SOPS_CONFIG, Finding, Rule, RuleId, Severity
+from secretsmgr.audit.history import PastKey
 from secretsmgr.audit.keyprotection import NO_SECRET, PROTECTED, key_state
 from secretsmgr.audit.manifests import (
     decode_text,
@@ -346,6 +347,14 @@ def _stop_trusting(ctx: AuditContext, public: str | None) -> str:
     if not carried:
         # one may have been, its data key kept by `sops updatekeys` (the fifth review): the
         # history walk names such files (SM020)
+        if ctx.history is not None:
+            # this is that walk: sending the reader to it again was circular (sweep 41); a file
+            # deleted since is no SM020 finding, yet its past versions are as open
+            return (
+                f"no SOPS file is encrypted to it now{rules}; past versions of files that were "
+                "stay readable with it in git history (SM020 names the files still on such a "
+                "data key): change the values they held"
+            )
         return (
             f"no SOPS file is encrypted to it now{rules} (one that was, and kept its data key, "
             "is still open to it in git history: secretsmgr audit --history names it, SM020)"
@@ -499,27 +508,79 @@ def _flux_pgp_finding(ctx: AuditContext, path: str, hits: list[PrivateKeyHit]) -
     )
 
 
-def _past(ctx: AuditContext, current: set[str]) -> Iterator[Finding]:
-    """Keys that past versions held (audit --history), where the file holds none today."""
-    if ctx.history is None:
-        return
-    for key in ctx.history.past_keys:
-        if key.path in current:
-            continue
+def _past_keys(ctx: AuditContext, current: set[tuple[str, str]]) -> dict[str, list[PastKey]]:
+    """Keys that past versions held (audit --history), by path, leaving out a key the file
+    still holds today (by public key; a PEM key by its label): a key file overwritten with a
+    new key still has the old one in history (sweep 41, HermannH34: the second key of
+    age.agekey went unreported)."""
+    out: dict[str, list[PastKey]] = {}
+    for key in ctx.history.past_keys if ctx.history is not None else ():
+        if (key.path, key.public or key.kind) not in current:
+            out.setdefault(key.path, []).append(key)
+    return out
+
+
+def _past_what(key: PastKey) -> str:
+    if key.kind == "age":
         owner = f" (public key {short_key(key.public)})" if key.public else ""
-        if key.kind == "age":
-            what = f"an age private key{owner}"
-            fix = "purge it from git history; " + _stop_trusting(ctx, key.public or None)
-        else:
-            form = "an OpenPGP" if key.kind.startswith("PGP ") else "a PEM"
-            what = f"{form} private key (-----BEGIN {key.kind}-----)"
-            fix = "purge it from git history and replace the key where it is trusted"
-        yield RULE.finding(
-            key.path,
-            f"{what} was committed in {key.commit[:12]} ({key.date[:10]}) "
-            "and is still in git history",
-            fix=fix,
+        return f"an age private key{owner}"
+    form = "an OpenPGP" if key.kind.startswith("PGP ") else "a PEM"
+    return f"{form} private key (-----BEGIN {key.kind}-----)"
+
+
+def _past_fix(ctx: AuditContext, key: PastKey) -> str:
+    if key.kind == "age":
+        return _stop_trusting(ctx, key.public or None)
+    return "replace the key where it is trusted"
+
+
+def _when(key: PastKey) -> str:
+    return f"{key.commit[:12]} ({key.date[:10]})"
+
+
+def _past(ctx: AuditContext, path: str, keys: list[PastKey]) -> Finding:
+    """One finding for the keys a file's past versions held."""
+    if len(keys) == 1:
+        key = keys[0]
+        fix = _past_fix(ctx, key)
+        return RULE.finding(
+            path,
+            f"{_past_what(key)} was committed in {_when(key)} and is still in git history",
+            fix=(
+                "purge it from git history; "
+                if key.kind == "age"
+                else "purge it from git history and "
+            )
+            + fix,
         )
+    listed = "; ".join(f"{_past_what(key)} in {_when(key)}" for key in keys)
+    return RULE.finding(
+        path,
+        f"{len(keys)} private keys were committed and are still in git history: {listed}",
+        fix="purge them from git history; " + _each_fix(ctx, keys),
+    )
+
+
+def _each_fix(ctx: AuditContext, keys: list[PastKey]) -> str:
+    fixes = {key.public or key.kind: _past_fix(ctx, key) for key in keys}
+    if len(set(fixes.values())) == 1:
+        return next(iter(fixes.values()))
+    return "; ".join(
+        f"for {short_key(name) if name.startswith('age1') else name}: {fix}"
+        for name, fix in fixes.items()
+    )
+
+
+def _with_past(ctx: AuditContext, finding: Finding, keys: list[PastKey]) -> Finding:
+    """The file's finding today, naming the other keys its past versions held too (one
+    finding per file: a second would be taken for the same one)."""
+    listed = "; ".join(f"{_past_what(key)} in {_when(key)}" for key in keys)
+    earlier = "an earlier key is" if len(keys) == 1 else f"{len(keys)} earlier keys are"
+    return replace(
+        finding,
+        message=f"{finding.message}; {earlier} still in git history: {listed}",
+        fix=f"{finding.fix}; for the earlier: {_each_fix(ctx, keys)}",
+    )
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -533,30 +594,44 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if hit.secret_key is not None and hit.secret_name not in refs:
             continue  # an application's PGP key in a Secret: SM001's, to encrypt
         by_path.setdefault(hit.path, []).append(hit)
+    current = {(h.path, h.public or h.kind) for hits in by_path.values() for h in hits}
+    past = _past_keys(ctx, current)
     for path, hits in by_path.items():
-        flux_pgp = [h for h in hits if h.secret_key is not None]
-        pem = [h for h in hits if h.kind != "age" and h.secret_key is None]
-        if pem:
-            yield _pem_finding(ctx, path, pem)
-        if flux_pgp:
-            yield _flux_pgp_finding(ctx, path, flux_pgp)
-        hits = [h for h in hits if h.kind == "age"]
-        if not hits:
-            continue
-        first = hits[0]
-        owner = f" (public key {short_key(first.public)})" if first.public else ""
-        if len(hits) == 1:
-            message = f"age private key {_redacted(first)}{owner} on line {first.line}"
-        else:
-            message = f"{len(hits)} age private keys ({_redacted(first)}) on lines {_lines(hits)}"
-        yield RULE.finding(
-            path,
-            message,
-            fix="remove it, purge it from git history; "
-            + _stop_trusting(ctx, first.public or None),
-            line=first.line,
-        )
-    yield from _past(ctx, set(by_path))
+        found = list(_today(ctx, path, hits))
+        earlier = past.pop(path, None)
+        whole = next((i for i, f in enumerate(found) if f.key_path is None), None)
+        if earlier and whole is not None:
+            found[whole] = _with_past(ctx, found[whole], earlier)
+        elif earlier:
+            found.append(_past(ctx, path, earlier))
+        yield from found
+    for path, keys in past.items():
+        yield _past(ctx, path, keys)
+
+
+def _today(ctx: AuditContext, path: str, hits: list[PrivateKeyHit]) -> Iterator[Finding]:
+    """The findings of the keys a file holds today."""
+    flux_pgp = [h for h in hits if h.secret_key is not None]
+    pem = [h for h in hits if h.kind != "age" and h.secret_key is None]
+    if pem:
+        yield _pem_finding(ctx, path, pem)
+    if flux_pgp:
+        yield _flux_pgp_finding(ctx, path, flux_pgp)
+    hits = [h for h in hits if h.kind == "age"]
+    if not hits:
+        return
+    first = hits[0]
+    owner = f" (public key {short_key(first.public)})" if first.public else ""
+    if len(hits) == 1:
+        message = f"age private key {_redacted(first)}{owner} on line {first.line}"
+    else:
+        message = f"{len(hits)} age private keys ({_redacted(first)}) on lines {_lines(hits)}"
+    yield RULE.finding(
+        path,
+        message,
+        fix="remove it, purge it from git history; " + _stop_trusting(ctx, first.public or None),
+        line=first.line,
+    )
 
 
 RULE = Rule(

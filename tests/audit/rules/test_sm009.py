@@ -297,6 +297,44 @@ def test_a_pem_key_in_a_past_version_is_reported_by_history(tmp_path: Path) -> N
     assert ec_pem.split("\n")[1] not in message
 
 
+def test_a_key_file_overwritten_with_a_new_key_has_both_keys_reported_by_history(
+    tmp_path: Path,
+) -> None:
+    """sweep 41, HermannH34/kubernetes-homelab: age.agekey was committed, overwritten with a
+    second key and deleted; history named the first key only, and files encrypted to the
+    second were open to anyone. A key the file still holds today is reported once, as now."""
+    from secretsmgr.keys.bech32 import short_key
+    from tests.gate.helpers import commit, gitops, history_findings
+
+    (one, one_pub), (two, two_pub), (three, three_pub) = (generate_identity() for _ in range(3))
+    root = gitops(tmp_path / "r")
+    key_file = root / "age.agekey"
+    for secret_key in (one, two, three):
+        key_file.write_text(f"# created: 2025-05-10\n{secret_key}\n")
+        commit(root, "the key")
+    publics = (one_pub, two_pub, three_pub)
+    [message] = history_findings(root)[("SM009", "age.agekey")]  # one finding per file
+    assert message.startswith(
+        f"age private key AGE-SECRET-KEY-1… (public key {short_key(three_pub)})"
+    )
+    assert "; 2 earlier keys are still in git history: " in message
+    assert all(short_key(p) in message for p in publics)
+    key_file.unlink()
+    commit(root, "gone")
+    [message] = history_findings(root)[("SM009", "age.agekey")]
+    assert message.startswith("3 private keys were committed and are still in git history: ")
+    assert all(short_key(p) in message for p in publics)
+    assert all(secret_key[20:40] not in message for secret_key in (one, two, three))
+    # the fix in the history walk does not send the reader to that walk again (sweep 41)
+    from secretsmgr.audit.engine import load_context, run_rules
+    from secretsmgr.gate.history import walk_repository
+
+    report = run_rules(load_context(root, history=walk_repository(root)))
+    [fix] = [f.fix for f in report.findings if f.rule == "SM009"]
+    assert fix is not None and fix.startswith("purge them from git history; no SOPS file is")
+    assert "secretsmgr audit --history" not in fix and "change the values they held" in fix
+
+
 def test_a_pem_key_in_a_repository_without_sops_yaml_says_what_encrypt_needs_first(
     tmp_path: Path,
 ) -> None:
