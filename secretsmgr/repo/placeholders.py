@@ -278,7 +278,16 @@ _STAND_IN = re.compile(
     r"change[_ -]?it|"
     # ``YOURTOKEN``, ``YOURAPIKEY`` (tcurdt/kube): the same words run together, nothing after
     r"(?:enter[_ -]|insert[_ -])?your(?:[_ -](?:[\w-]+[_ -]){0,4})?(?:password|passphrase|"
-    r"passwd|token|key|secret|api[_ -]?key|value|id|here)(?:[_ -]?here)?|"
+    r"passwd|token|key|secret|api[_ -]?key|value|id|here|domain|host(?:name)?)(?:[_ -]?here)?|"
+    # the same requests in other languages (sweep 41, HermannH34's saas-starter values:
+    # ``REMPLACER_PAR_UNE_VALEUR_ALEATOIRE_32_CHARS``, ``whsec_VOTRE_SECRET``): "replace with
+    # …", or a possessive, a few words, and what to put in
+    r"(?:remplace[rz]?[_ -]?par|ersetze[n]?[_ -]?(?:durch|mit)|reemplaza(?:r)?[_ -]?(?:con|por)|"
+    r"substitu(?:a|ir)[_ -]?(?:por|pelo|pela|com)|sostituire[_ -]?con)(?:[_ -]\S*)?|"
+    r"(?:votre|vos|ton|ta|dein|deine|ihr|ihre|tu|su|seu|sua|tuo|tua)[_ -](?:[\w-]+[_ -]){0,4}?"
+    r"(?:mot[_ -]de[_ -]passe|mdp|cl[eé]|jeton|secret|domaine|valeur|identifiant|passwort|"
+    r"kennwort|schl(?:ü|ue)ssel|geheimnis|wert|contrase(?:ñ|n)a|clave|secreto|dominio|valor|"
+    r"senha|chave|segredo|chiave|segreto|valore|password|token|api[_ -]?key|key|domain)|"
     r"todo|fixme|tbd|x{3,}|y{3,}|z{3,}|\*{3,}|placeholder|"
     # a variable's name in capitals a script fills in (sweep 28, vincentserpoul/gitops-infra:
     # `superUserPassword: DB_PASSWORD`, replaced by sed before sops encrypts it): words, the
@@ -359,6 +368,29 @@ _WORDS_STAND_IN = re.compile(r"(?i)^\s*\[?\s*placeholder(?:[_ -]+[a-z]+)*\s*\]?\
 _BRACKETED = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*$")
 
 
+# A token's prefix (``sk-``, ``sk_live_``, ``whsec_``, ``xoxb-``) before a stand-in: ``sk-xxxx``,
+# ``sk_live_YOUR_KEY`` (sweep 41, HermannH34: an OpenAI key written ``sk-xxxx`` was an SM019
+# exposure); lower-case words only, so the stand-in after it is judged alone
+_TOKEN_PREFIX = re.compile(r"^\s*(?:[a-z]{2,6}[-_]){1,2}(?=\S)")
+# An address whose host is a stand-in (``https://VOTRE_DOMAINE``, ``https://your-domain.com``):
+# no credentials, port or query, a path of plain words at most; the host names a domain to put
+# in (a ``todo.`` host is a real name: the review of sweep 10)
+_STAND_IN_HOST = re.compile(
+    r"^\s*(?i:https?)://(?P<host>[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)(?P<path>(?:/[A-Za-z_-]*)*)\s*$"
+)
+_HOST_STAND_IN = re.compile(
+    r"(?i)^(?:(?:your|votre|ton|dein|ihr|tu|su|seu|sua|tuo)[_-](?:[a-z]+[_-]){0,2}"
+    r"(?:domain|domaine|dominio|host(?:name)?|server|site)|x{3,}|change[_-]?me|replace[_-]?me)$"
+)
+
+
+def _stand_in_host(value: str) -> bool:
+    found = _STAND_IN_HOST.match(value)
+    if found is None:
+        return False
+    return any(_HOST_STAND_IN.match(label) for label in found["host"].split("."))
+
+
 def is_placeholder(value: object) -> bool:
     """Whether ``value`` is a placeholder (or empty) rather than a literal secret."""
     if value is None:
@@ -371,7 +403,10 @@ def is_placeholder(value: object) -> bool:
         return True
     if _STAND_IN.match(value) or _placeholder_url(value) or _stand_in_credentials(value):
         return True
-    if _ENC_STAND_IN.match(value) or _TRIVIAL.match(value):
+    if _ENC_STAND_IN.match(value) or _TRIVIAL.match(value) or _stand_in_host(value):
+        return True
+    prefixed = _TOKEN_PREFIX.match(value)
+    if prefixed is not None and _STAND_IN.match(value[prefixed.end() :]):
         return True
     crypt = _CRYPT_STAND_IN.match(value)
     if crypt is not None and _STAND_IN.match(crypt[1]):

@@ -390,3 +390,36 @@ def test_values_no_one_would_take_for_a_secret_are_stand_ins() -> None:
         assert not is_placeholder(value), value
     for value in ("12345678", "1234567890", "000000", "123456", "aaaaaaaa"):
         assert not is_placeholder(value), value
+
+
+@pytest.mark.parametrize(
+    ("value", "stand_in"),
+    [
+        # sweep 41, HermannH34/kubernetes-homelab: SM019 exposures of a sample's stand-ins
+        ("sk-xxxx", True),
+        ("xoxb-xxxx-xxxx", True),
+        ("sk_live_VOTRE_CLE", True),
+        ("whsec_VOTRE_SECRET", True),
+        ("sk_live_YOUR_KEY", True),
+        ("REMPLACER_PAR_UNE_VALEUR_ALEATOIRE_32_CHARS", True),
+        ("https://VOTRE_DOMAINE", True),
+        ("https://grafana.your-domain.com/login", True),
+        ("DEIN_PASSWORT", True),
+        ("tu_contraseña", True),
+        # a prefix before a random run, a real host, a path or query with a token, a word that
+        # only starts like a possessive: secrets or plain values still
+        ("sk_live_51H8abcDEFxYz123", False),
+        ("whsec_Xq9vTr7pLm2wZr5LbN7c", False),
+        ("su_Xq9vTr7pLm2w", False),
+        ("my_SUPER_SECRET", False),
+        ("https://app.example.org", False),
+        ("https://user:Xq9vTr7pLm2w@your-domain.com", False),
+        ("https://your-domain.com?token=Xq9vTr7pLm2w", False),
+        ("https://your-domain.com/hook/9f86d081884c7d659a2feaf0c55ad015", False),
+        ("https://todo.example.com/hook", False),
+    ],
+)
+def test_a_token_prefix_a_host_or_words_of_another_language_before_a_stand_in(
+    value: str, stand_in: bool
+) -> None:
+    assert is_placeholder(value) is stand_in
