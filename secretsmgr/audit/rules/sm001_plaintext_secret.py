@@ -103,6 +103,9 @@ class PlaintextSecret:
     patch_ops: bool = False  # a JSON 6902 patch file's value under /data or /stringData
     only_secret: bool = False  # ...that only a Secret holds (stringData, base64 under data)
     credential: bool = False  # an env_source line whose key or value says credential
+    # a whole SOPS-encrypted document as the value (sops' JSON or YAML, ``sops:`` block and
+    # all): ciphertext Flux applies as written, no plaintext (sweep 41, HermannH34)
+    sops_document: bool = False
 
 
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
@@ -444,6 +447,38 @@ def _line(lines: Mapping[str, int], key_path: str) -> int | None:
     return found
 
 
+def _encrypted_leaves(node: object) -> bool:
+    """Whether every string leaf of ``node`` is ``ENC[…]`` ciphertext or empty."""
+    if isinstance(node, dict):
+        return all(_encrypted_leaves(v) for v in cast(dict[object, object], node).values())
+    if isinstance(node, list):
+        return all(_encrypted_leaves(v) for v in cast(list[object], node))
+    return not isinstance(node, str) or not node.strip() or is_enc(node)
+
+
+def _sops_document(text: str) -> bool:
+    """Whether ``text`` is a whole SOPS-encrypted JSON or YAML document: a ``sops`` block with
+    an encrypted MAC, and nothing but ciphertext (or empty values) beside it."""
+    if "sops" not in text or "ENC[" not in text or len(text) > 1 << 20:
+        return False
+    try:
+        docs: list[object] = [json.loads(text)] if text.lstrip().startswith("{") else []
+    except (ValueError, RecursionError):
+        docs = []
+    if not docs:
+        try:
+            docs = list(safe_load_all(text))
+        except (FormatError, RecursionError):
+            return False
+    if len(docs) != 1 or not isinstance(docs[0], dict):
+        return False
+    doc = cast(dict[object, object], docs[0])
+    meta = doc.get("sops")
+    mac = meta.get("mac") if isinstance(meta, dict) else None
+    rest = {k: v for k, v in doc.items() if k != "sops"}
+    return isinstance(mac, str) and is_enc(mac) and bool(rest) and _encrypted_leaves(rest)
+
+
 def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
     """Plaintext ``data``/``stringData`` values of Secrets, and secretGenerator literals."""
     found: list[PlaintextSecret] = []
@@ -475,6 +510,11 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                 if key_path.partition(".")[2] in argocd and _argocd_setting(key_path, value, text):
                     continue
                 if _no_secret_config(text) or _empty_json(text):
+                    continue
+                if text is not None and _sops_document(text):
+                    here.append(
+                        PlaintextSecret(file.path, prefix + key_path, name, sops_document=True)
+                    )
                     continue
                 if substituted and _setting(key_path, value, text):
                     continue
@@ -1089,6 +1129,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             if finding is not None:
                 yield finding
             continue
+        if hit.sops_document:
+            yield _sops_document_finding(ctx, hit, keys_in)
+            continue
         if hit.unread:
             yield RULE.finding(
                 hit.path,
@@ -1122,6 +1165,24 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             document=hit.document if (hit.path, hit.key_path) in repeated else None,
             line=hit.line,
         )
+
+
+def _sops_document_finding(
+    ctx: AuditContext, hit: PlaintextSecret, keys_in: Mapping[str, tuple[str, bool, str | None]]
+) -> Finding:
+    """A SOPS-encrypted document pasted in as a Secret's value: no plaintext, but Flux
+    decrypts only the manifest's own ``sops:`` block, so the Secret holds ciphertext."""
+    return RULE.finding(
+        hit.path,
+        f"Secret {hit.secret} holds a whole SOPS-encrypted document at {hit.key_path}: "
+        "ciphertext, no plaintext, but Flux decrypts only a manifest's own sops metadata, so "
+        "the Secret would hold the ciphertext as its value",
+        key_path=hit.key_path,
+        severity=Severity.WARNING,
+        fix="put the document's decrypted content in the value (sops decrypt it with its key), "
+        f"then encrypt the Secret as a whole: {_fix(ctx, hit, keys_in)}",
+        line=hit.line,
+    )
 
 
 def _variable_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | None:

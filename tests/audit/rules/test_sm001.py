@@ -1920,3 +1920,49 @@ def test_a_value_that_is_its_keys_name_as_a_variable_is_a_stand_in(tmp_path: Pat
         ("apps/phrase.yaml", "stringData.password", "error"),
         ("examples/phrase.yaml", "stringData.password", "error"),
     ]
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_a_whole_sops_document_as_a_value_is_a_warning_and_no_exposure(
+    tmp_path: Path, fmt: str
+) -> None:
+    """sweep 41, HermannH34/kubernetes-homelab: a tunnel's credentials.json, encrypted by sops
+    and pasted whole into a Secret's stringData, was an SM001 error "holds a plaintext value"
+    and an SM019 exposure in history; it holds ciphertext, which Flux applies as the value. A
+    document beside a value in clear is plaintext still."""
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.sops import EncryptionRule, FileFormat
+    from tests.gate.helpers import commit, gitops, history_findings
+
+    plain = {
+        "json": '{"TunnelSecret": "Zq8vT3mP9xW2Zr5LbN7cYd4F", "Endpoint": ""}\n',
+        "yaml": "TunnelSecret: Zq8vT3mP9xW2Zr5LbN7cYd4F\nEndpoint: ''\n",
+    }[fmt]
+    document = enc(plain, fmt=FileFormat(fmt), rule=EncryptionRule())
+    body = "".join(f"    {line}\n" for line in document.splitlines())
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: tunnel}\nstringData:\n"
+        f"  credentials.{fmt}: |\n{body}"
+    )
+    standard_repo(tmp_path / "a", {"apps/tunnel.yaml": manifest})
+    [found] = [f for f in run_audit(tmp_path / "a").findings if f.rule == "SM001"]
+    assert found.severity.value == "warning"
+    assert f"holds a whole SOPS-encrypted document at stringData.credentials.{fmt}: " in (
+        found.message
+    )
+    assert "Zq8vT3mP9xW2" not in found.message
+    # history: no exposure, as nothing was in clear
+    root = gitops(tmp_path / "r")
+    write(root, "apps/tunnel.yaml", manifest)
+    commit(root, "pasted")
+    (root / "apps/tunnel.yaml").unlink()
+    commit(root, "gone")
+    assert not [k for k in history_findings(root) if k[0] == "SM019"]
+    # one value in clear beside the document: plaintext, an error
+    standard_repo(tmp_path / "b", {"apps/tunnel.yaml": manifest + "  token: Xq9vTr7pLm2wZr5L\n"})
+    found_b = {
+        f.key_path: f.severity.value
+        for f in run_audit(tmp_path / "b").findings
+        if f.rule == "SM001"
+    }
+    assert found_b == {f"stringData.credentials.{fmt}": "warning", "stringData.token": "error"}
