@@ -600,6 +600,22 @@ def _base64_template(value: str) -> bool:
 _B64_TEXT = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
+# A key that is a password and nothing else (``password``, ``adminPassword``, ``DB_PASS``):
+# four or five characters there are still a password, a weak one (sweep 41: Grafana's
+# ``adminPassword`` of five letters behind a public ingress passed unreported); elsewhere values
+# that short are switches and names
+_PASSWORD_KEY = re.compile(r"(?i)(?:^|[._-])(?:pass(?:word|wd|phrase)?|pwd)$")
+
+
+_SHORT_STAND_IN = frozenset(("pass", "pwd", "unset", "blank", "empty"))
+
+
+def _short_password(key: str, value: str) -> bool:
+    if len(value) < 4 or " " in value or value.lower() in _SHORT_STAND_IN:
+        return False
+    return _PASSWORD_KEY.search(split_camel(key)) is not None
+
+
 def judge_value(key: str, value: str) -> Verdict | None:
     """Whether the value under ``key`` (the last key-path component) is a credential."""
     # a tag of an application that resolves it as a reference (authentik's blueprint !KeyOf and
@@ -607,8 +623,10 @@ def judge_value(key: str, value: str) -> Verdict | None:
     # what gets deployed
     tagged = isinstance(value, TaggedStr) and value.tag in _REFERENCE_TAGS
     value = value.strip()
-    if len(value) < 6 or value.startswith(ENC_PREFIX) or _BORING.match(value):
+    if (len(value) < 6 and not _short_password(key, value)) or value.startswith(ENC_PREFIX):
         return None  # empty, or SOPS ciphertext
+    if _BORING.match(value):
+        return None
     if _ANSIBLE_VAULT.match(value):
         return None  # Ansible Vault's ``!vault |`` envelope: ciphertext already
     if value == "inherit" and key == "secrets":

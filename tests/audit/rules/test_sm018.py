@@ -979,3 +979,28 @@ def test_a_text_file_is_renamed_to_an_encrypted_name_of_its_own_kind(tmp_path: P
         "rename ci/root.token to root.enc.token, which a .sops.yaml creation rule matches, then "
         "secretsmgr encrypt -i ci/root.enc.token"
     ), found.fix
+
+
+def test_a_short_password_under_a_password_key_is_a_warning(tmp_path: Path) -> None:
+    """sweep 41 (vijai-veerapandian/kube-apps, wcl6-ml/Homelab): Grafana's adminPassword of
+    four and five letters, behind a public ingress, got no word (values under six characters
+    were never judged); switches, numbers and stand-ins that short stay quiet."""
+    from secretsmgr.audit.engine import run_audit
+
+    values = (
+        "      grafana: {adminPassword: hunt2}\n      redis: {auth: {password: true}}\n"
+        "      db: {password: none, passwordLength: '32', pin: '1234', passwd: pass}\n"
+        "      admin: {user: admin, pass: abc}\n      ldap: {bindPassword: 'q7Wm'}\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/monitoring.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+            "metadata: {name: monitoring}\nspec:\n  values:\n" + values
+        },
+    )
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM018"]
+    assert sorted((f.key_path, f.severity.value) for f in found) == [
+        ("spec.values.grafana.adminPassword", "warning"),
+        ("spec.values.ldap.bindPassword", "warning"),
+    ]
