@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from secretsmgr.errors import InputFileError, RefusedError, UserError
+from secretsmgr.errors import FormatError, InputFileError, RefusedError, UserError
 
 # A temp file of ours: what ``temp_path`` makes. ``name`` is the target's file name.
 TEMP_NAME = re.compile(r"\.(?P<name>.+)\.secretsmgr-(?P<pid>[0-9]+)-(?P<tag>[0-9a-f]{8})\.new")
@@ -35,7 +35,8 @@ _FSYNC_THREADS = 32  # concurrent fsyncs share journal commits (ext4, xfs): one 
 
 
 def read_text(path: Path, *, exact: bool = False) -> str:
-    """Read a UTF-8 file named by the user; a clear ``InputFileError`` when that fails.
+    """Read a UTF-8 file named by the user; a clear ``InputFileError`` when it cannot be opened,
+    ``FormatError`` (refused, exit 1, as malformed YAML is) when it is no UTF-8 text.
 
     ``exact``: every byte as it is (line endings kept, bytes that are not UTF-8 escaped), for a
     file kept whole in sops's binary store.
@@ -50,7 +51,7 @@ def read_text(path: Path, *, exact: bool = False) -> str:
     except IsADirectoryError as exc:
         raise InputFileError(f"{path}: is a directory") from exc
     except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: not a UTF-8 text file") from exc
+        raise FormatError(f"{path}: not a UTF-8 text file") from exc
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
 
@@ -63,7 +64,7 @@ def read_optional(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: not a UTF-8 text file") from exc
+        raise FormatError(f"{path}: not a UTF-8 text file") from exc
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
 

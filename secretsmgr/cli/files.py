@@ -53,6 +53,8 @@ def about_file(
                 f"restore it from git (git checkout HEAD -- {sh_path(str(file))}) "
                 "or re-encrypt from a trusted plaintext",
             )
+        elif isinstance(exc, DecryptionError) and exc.hints:
+            err.hints = exc.hints  # it says why already (too few key groups opened)
         elif isinstance(exc, DecryptionError):
             age_less = _age_less(file, verb) if verb is not None else None
             if age_less is not None:

@@ -77,10 +77,18 @@ def unwrap_data_key(meta: SopsMetadata, identities: Sequence[Identity]) -> bytes
             parts.append(part)
     threshold = meta.shamir_threshold or len(groups)
     if len(parts) < threshold:
-        raise _no_key(
+        err = _no_key(
             f"could not recover the data key: {len(parts)} of {threshold} key groups opened",
             refused,
         )
+        if parts:
+            # some keys at hand are recipients: the file wants more groups, not another key in
+            # the same one (the attack review: the hint said none was a recipient)
+            err.hints = (
+                f"its data key is split across {len(groups)} key groups, {threshold} needed "
+                "(shamir_threshold): add an identity of another group, as sops needs too",
+            )
+        raise err
     key = shamir.combine(parts[:threshold])
     if len(key) != DATA_KEY_SIZE:
         raise DecryptionError("could not recover the data key: bad Shamir shares")

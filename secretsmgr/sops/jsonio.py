@@ -41,9 +41,10 @@ def parse_json(text: str) -> list[Node]:
             parse_float=_number,
             parse_constant=_bad,
         )
-    except (json.JSONDecodeError, RecursionError) as exc:
-        line = getattr(exc, "lineno", None)
-        raise FormatError(f"malformed JSON{f' at line {line}' if line else ''}") from exc
+    except RecursionError as exc:  # valid, but deeper than Python's decoder goes
+        raise FormatError(f"nesting deeper than {MAX_DEPTH} levels") from exc
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"malformed JSON at line {exc.lineno}") from exc
     node = _node(data)
     if not isinstance(node, MapNode):
         raise FormatError("the top level of a JSON file must be an object")

@@ -850,3 +850,57 @@ def test_encrypt_says_so_when_git_ignores_the_file_it_wrote(
     target.write_text(PLAIN_SECRET)
     code, out, err = run(["--repo", str(repo), "encrypt", "-i", str(target)], capsys)
     assert (code, out, err) == (0, "", "")
+
+
+def test_a_file_of_two_key_groups_opened_by_one_says_it_needs_another_group(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack review of stop 37: a shamir file (two key groups, threshold 2) with a key of
+    the first group at hand said the keys tried were not among its recipients, and hinted at a
+    rotate --add-recipient that rotate refuses for such files."""
+    from secretsmgr.keys.age import parse_identities
+    from tests.audit.helpers import enc
+
+    (demo,) = parse_identities(DEMO_KEY.read_text(), "test").publics
+    (stranger,) = parse_identities(STRANGER_KEY.read_text(), "test").publics
+    target = tmp_path / "shamir.enc.yaml"
+    target.write_text(enc(PLAIN_SECRET, groups=[[demo], [stranger]], threshold=2))
+    before = target.read_bytes()
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    code, out, err = run(["decrypt", str(target)], capsys)
+    assert code == 1 and out == ""
+    assert_clean_error(err, SECRET_VALUE)
+    assert "1 of 2 key groups opened" in err
+    assert "split across 2 key groups, 2 needed" in err
+    assert "not among its recipients" not in err and "--add-recipient" not in err
+    assert target.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "words"),
+    [
+        # content refused: exit 1, as a tampered file; a file that cannot be opened: exit 2
+        # (the attack review of stop 37: non-UTF-8 bytes gave 2, malformed YAML 1)
+        (b"a: 1\nb: \xff\xfe\n", 1, "not a UTF-8 text file"),
+        (b"a: 1\nb: [\n", 1, "malformed YAML"),
+        (b"a: 1\na: 2\n", 1, "duplicate key"),
+        (b'{"a": ' + b"[" * 3000 + b"]" * 3000 + b"}", 1, "nesting deeper than"),
+        (None, 2, "no such file"),
+        (b"", 2, "is a directory"),
+    ],
+)
+def test_a_file_whose_content_is_refused_exits_1_and_one_not_opened_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, code: int, words: str
+) -> None:
+    target = tmp_path / ("x.enc.json" if content and content.startswith(b"{") else "x.enc.yaml")
+    if words == "is a directory":
+        target.mkdir()
+    elif content is not None:
+        target.write_bytes(content)
+    args = ["encrypt", "--age", PUB1, "-i", str(target)]
+    got, out, err = run(args, capsys)
+    assert (got, out) == (code, "")
+    assert_clean_error(err)
+    assert words in err
+    if content:
+        assert target.read_bytes() == content

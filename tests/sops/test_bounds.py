@@ -252,3 +252,21 @@ def test_a_file_over_the_size_limit_is_refused_before_parsing(load: Callable[...
     assert error.message == "the file has 1203 bytes, over the 1000 bytes limit"
     _, error = timed(lambda: load(small, max_bytes=2000))
     assert not isinstance(error, TooLargeError)  # under the limit: parsed (or refused as such)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # valid JSON past Python's own recursion limit: too deep, not malformed (the review)
+        ('{"a": ' + "[" * 3000 + "]" * 3000 + "}", "nesting deeper than 200 levels"),
+        ('{"a": ' + "[" * 300 + "]" * 300 + "}", "nesting deeper than 200 levels"),
+        ('{"a": [1,\n}', "malformed JSON at line 2"),
+    ],
+)
+def test_deep_json_is_called_too_deep_and_broken_json_malformed(text: str, message: str) -> None:
+    from secretsmgr.errors import FormatError
+    from secretsmgr.sops.jsonio import parse_json
+
+    with pytest.raises(FormatError) as caught:
+        parse_json(text)
+    assert caught.value.message == message
