@@ -147,9 +147,18 @@ def changelog_recorder(root: Path, target: Path | None) -> Recorder:
     Checked now, before ``target`` (None: stdout) is written: a broken changelog or a bad
     configuration refuses the write and leaves the file as it was.
     """
+    from secretsmgr.repo.pending import journal_path
     from secretsmgr.rotate.record import check_recordable
 
     if target is not None:
+        # a rotation killed midway is finished or rolled back first, and said so: after the
+        # write, its recovery met a file changed since, and the write was called a failure
+        # (the attack review of stop 37)
+        where = journal_path(root)
+        if where is not None and where.exists():
+            from secretsmgr.cli.context import recover_interrupted
+
+            recover_interrupted(root)
         check_recordable(root, target)
 
     def record(

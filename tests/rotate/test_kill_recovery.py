@@ -354,3 +354,36 @@ def test_environment_is_hermetic_for_subprocesses() -> None:
     env = subprocess_env()
     assert not any(k.startswith(("SOPS_AGE_", "SECRETSMGR_")) for k in env)
     assert env["GIT_CONFIG_GLOBAL"] == os.devnull
+
+
+def test_a_set_after_a_killed_rotation_recovers_first_and_says_so(demo_repo: Path) -> None:
+    """The attack review of stop 37: `set` on a file of a rotation killed midway wrote it, then
+    met the journal in its changelog step, rolled the rest back but for that file "changed
+    since", and called the write a failure (exit 1, no changelog entry). The writer recovers
+    first now, with the warning rotate gives, and records its entry."""
+    from tests.conftest import git
+
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(DEMO_KEY))
+    rotate = ["rotate", "--all", "--reason", "killed"]
+    run_process(
+        rotate,
+        repo=demo_repo,
+        env={**env, "SECRETSMGR_FAULT_INJECT": "replace:1:kill"},
+        expect=-signal.SIGKILL,
+    )
+    assert journal_path(demo_repo).exists()
+    target = "gitops/apps/authentik/secret.enc.yaml"
+    result = run_process(
+        ["set", target, "stringData.extra"],
+        repo=demo_repo,
+        env=env,
+        stdin="fresh-value-9",
+        expect=0,
+        warnings=["rolled back an interrupted rotation"],
+    )
+    assert "restored 1 file to its old version" in result.err
+    assert not journal_path(demo_repo).exists() and litter(demo_repo) == []
+    entries = parse_entries((demo_repo / CHANGELOG).read_bytes())
+    assert [e.action for e in entries][-1] == "set"
+    status = git(demo_repo, "status", "--porcelain").split("\n")
+    assert sorted(line[3:] for line in status if line) == sorted([target, CHANGELOG])
