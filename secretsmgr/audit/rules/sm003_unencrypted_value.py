@@ -92,6 +92,14 @@ def detect(file: ScannedFile) -> list[PlainSecretValue]:
     return [PlainSecretValue(file.path, key_path) for key_path in found]
 
 
+def _base64_note(key_path: str) -> str:
+    """What ``set`` takes under a Secret's ``data`` (sweep 41: the value piped in as text was
+    refused there, and the fix had not said so)."""
+    if key_path.startswith("data."):
+        return "; under a Secret's data, pipe it through base64 -w0 first"
+    return ""
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Leaves selected by the metadata's encryption rule that hold a plain value, and plain
     Secret values whatever the rule.
@@ -142,8 +150,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"{key_path} is not encrypted although the file's rule "
                 f"({rule.kind.value}: {rule.value}) says it must be",
                 key_path=key_path,
-                fix=f"encrypt a new value in its place (read from stdin; the one in clear may "
-                f"be in git already): secretsmgr set {sh_path(entry.path)} "
+                fix=f"encrypt a new value in its place (read from stdin{_base64_note(key_path)}; "
+                "the one in clear may be in git already): secretsmgr set "
+                f"{sh_path(entry.path)} "
                 f"{shlex.quote(key_path)}, or drop it: secretsmgr unset "
                 f"{sh_path(entry.path)} {shlex.quote(key_path)}",
             )

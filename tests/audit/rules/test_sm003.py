@@ -499,3 +499,37 @@ def test_a_number_tuning_a_secret_word_is_a_setting_under_a_rule_that_encrypts_n
     )
     exposed = {(e.path, e.key_path) for e in walk_repository(root).exposures}
     assert exposed == {("apps/wallet.enc.yaml", "wallet.seed")}
+
+
+def test_the_fix_for_a_value_added_by_hand_under_data_says_base64_and_works(
+    tmp_path: Path,
+) -> None:
+    """sweep 41 (sayedppqq/fluxcd-proj): the fix for `data.api-token` added in clear was `set`
+    reading stdin, which refuses text that is no base64 under a Secret's data; the fix says so
+    now, and the value piped through base64 is taken."""
+    import base64
+    import shlex
+
+    from tests.cli.runner import run_process
+    from tests.conftest import run_sops
+    from tests.rotate.helpers import DEMO, DEMO_KEY, REDIS, commit_all, git_copy, subprocess_env
+
+    repo = git_copy(DEMO, tmp_path / "demo")
+    path = repo / REDIS
+    path.write_text(insert_after(path.read_text(), "type: Opaque", "data:\n  api-token: dmFsdWU="))
+    commit_all(repo, "leak")
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(DEMO_KEY))
+    found = run_process(["audit"], repo=repo, env=env, expect=1).out.splitlines()
+    (at,) = [n for n, line in enumerate(found) if " SM003 " in line]
+    fix = found[at + 1].strip().removeprefix("fix: ")
+    assert "under a Secret's data, pipe it through base64 -w0 first" in fix
+    args = shlex.split(fix.partition("): ")[2].partition(", or drop it: ")[0])
+    assert args[:2] == ["secretsmgr", "set"]
+    encoded = base64.b64encode(b"fresh-token-42").decode()
+    run_process(args[1:], repo=repo, env=env, stdin=encoded, expect=0)
+    opened = run_sops(
+        ["decrypt", "--extract", '["data"]["api-token"]', str(path)], key_file=DEMO_KEY
+    )
+    assert opened.returncode == 0 and opened.stdout == encoded
+    assert " SM003 " not in run_process(["audit"], repo=repo, env=env).out
+    assert "dmFsdWU=" not in path.read_text()
