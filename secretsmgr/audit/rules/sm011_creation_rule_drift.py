@@ -212,6 +212,55 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                     f"rule would move the file off it; if the cluster holds the rule's key: {fix}"
                 )
             yield RULE.finding(entry.path, f"differs from {label}: " + "; ".join(problems), fix=fix)
+    yield from _unreachable_rules(ctx)
+
+
+# A path_regex every path matches: sops takes the first rule that matches, so none after it
+# is ever used
+_CATCH_ALL = frozenset(("", ".*", "^.*$", "^.*", ".*$", ".+", "^.+$", ".*?"))
+
+
+def _catches(earlier: CreationRule, later: CreationRule) -> bool:
+    """Whether ``earlier`` matches every path ``later`` would (the same path_regex, or one
+    that matches any path)."""
+    before = earlier.path_regex or ""
+    return before in _CATCH_ALL or before == (later.path_regex or "")
+
+
+def _unreachable_rules(ctx: AuditContext) -> Iterator[Finding]:
+    """A creation rule that an earlier one of its `.sops.yaml` shadows, naming other keys or
+    another encryption rule (sweep 41, wcl6-ml/Homelab: two clusters' rules under the same
+    `.*.yaml`, the second, with the second cluster's key, never used); a duplicate that names
+    the same keys changes nothing and is left alone."""
+    configs = ctx.repo.sops_configs
+    for config in configs.all_loaded():
+        label = configs.label(config)
+        if label.startswith("/"):
+            continue  # a config outside the repository (sops' fallback): not ours to judge
+        for later_at, later in enumerate(config.rules):
+            for earlier_at, earlier in enumerate(config.rules[:later_at]):
+                if not _catches(earlier, later):
+                    continue
+                if (earlier.key_groups, earlier.encryption_rule) == (
+                    later.key_groups,
+                    later.encryption_rule,
+                ):
+                    break
+                shown = f" (path_regex: {later.path_regex})" if later.path_regex else ""
+                catch = (
+                    "matches every path"
+                    if (earlier.path_regex or "") in _CATCH_ALL
+                    else "has the same path_regex"
+                )
+                yield RULE.finding(
+                    label,
+                    f"rule {later_at + 1}{shown} is never used: rule {earlier_at + 1} before it "
+                    f"{catch}, and sops takes the first rule that matches",
+                    fix=f"narrow rule {earlier_at + 1}'s path_regex to the files it is for (a "
+                    "cluster's folder, with one rule per cluster), or move the narrower rule "
+                    "first",
+                )
+                break
 
 
 def _files_key(

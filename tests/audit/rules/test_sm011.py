@@ -488,3 +488,36 @@ def test_a_drift_rotate_would_bring_back_names_the_policy_change_first(tmp_path:
     write(root, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1, K2])))
     found = {f.path: f for f in run_audit(root).findings if f.rule == "SM011"}
     assert found["apps/db.enc.yaml"].fix == "secretsmgr rotate apps/db.enc.yaml"
+
+
+def test_a_rule_an_earlier_one_shadows_is_named_unless_it_changes_nothing(tmp_path: Path) -> None:
+    """sweep 41, wcl6-ml/Homelab: two clusters' rules under the same `.*.yaml`, the second with
+    the second cluster's key, which sops never uses; a catch-all rule first shadows every rule
+    after it; a duplicate naming the same keys and encryption rule is harmless."""
+    from secretsmgr.audit.engine import run_audit
+
+    def rule(regex: str | None, key: str, enc: str = "^(data|stringData)$") -> str:
+        where = f"  - path_regex: {regex}\n    " if regex is not None else "  - "
+        return f"{where}encrypted_regex: {enc}\n    age: {key}\n"
+
+    config = "creation_rules:\n" + "".join(
+        (
+            rule(".*.yaml", K1),
+            rule(".*.yaml", K2),  # shadowed, another key
+            rule(".*.yaml", K1),  # shadowed, the same: harmless
+            rule(r"apps/.*\.json$", K1, "^data$"),
+        )
+    )
+    standard_repo(tmp_path, {})
+    write(tmp_path, ".sops.yaml", config)
+    found = [f.message for f in run_audit(tmp_path).findings if f.path == ".sops.yaml"]
+    assert found == [
+        "rule 2 (path_regex: .*.yaml) is never used: rule 1 before it has the same path_regex, "
+        "and sops takes the first rule that matches"
+    ]
+    write(tmp_path, ".sops.yaml", "creation_rules:\n" + rule(None, K1) + rule("apps/.*", K2))
+    found = [f.message for f in run_audit(tmp_path).findings if f.path == ".sops.yaml"]
+    assert found == [
+        "rule 2 (path_regex: apps/.*) is never used: rule 1 before it matches every path, and "
+        "sops takes the first rule that matches"
+    ]
