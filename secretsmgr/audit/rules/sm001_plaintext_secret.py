@@ -45,7 +45,7 @@ from secretsmgr.audit.manifests import (
     numbered_objects,
     secret_values,
 )
-from secretsmgr.errors import FormatError
+from secretsmgr.errors import FormatError, SecretsmgrError
 from secretsmgr.repo.flux import Layer, Use, UseKind
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.flux.objects import go_field
@@ -68,9 +68,10 @@ from secretsmgr.repo.sopsentry import structured_format
 from secretsmgr.shellword import sh_path
 from secretsmgr.sops import FileFormat
 from secretsmgr.sops.document import parse_documents
-from secretsmgr.sops.encvalue import is_enc
+from secretsmgr.sops.encvalue import is_enc, parse_enc
 from secretsmgr.sops.limits import is_too_large, limit_text, max_file_bytes
 from secretsmgr.sops.locate import DocumentKeys, key_lines
+from secretsmgr.sops.metadata import parse_metadata
 from secretsmgr.sops.model import EncryptionRule, RuleKind
 from secretsmgr.sops.rules import iter_leaves, path_is_encrypted
 from secretsmgr.sops.tree import MapNode, SeqNode
@@ -447,36 +448,80 @@ def _line(lines: Mapping[str, int], key_path: str) -> int | None:
     return found
 
 
-def _encrypted_leaves(node: object) -> bool:
-    """Whether every string leaf of ``node`` is ``ENC[…]`` ciphertext or empty."""
-    if isinstance(node, dict):
-        return all(_encrypted_leaves(v) for v in cast(dict[object, object], node).values())
-    if isinstance(node, list):
-        return all(_encrypted_leaves(v) for v in cast(list[object], node))
-    return not isinstance(node, str) or not node.strip() or is_enc(node)
+# What sops writes in its metadata block; anything else there is no sops document's
+_SOPS_FIELDS = frozenset(
+    (
+        *("age", "pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "key_groups"),
+        *("shamir_threshold", "lastmodified", "mac", "version", "mac_only_encrypted"),
+        *("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex"),
+        *("unencrypted_comment_regex", "encrypted_comment_regex"),
+    )
+)
+# A key sops left in clear that reads as a word, never as a token or a password
+_PLAIN_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[_.-][A-Za-z0-9]+)*$")
+
+
+def _unique_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate key")  # the text holds both values; a reader keeps one
+    return dict(pairs)
+
+
+def _sealed(node: object) -> bool:
+    """Whether every leaf of ``node`` is well-formed ``ENC[…]`` ciphertext, an empty string or
+    null (what sops leaves in clear), under keys that read as words (comments: see the caller)."""
+    if isinstance(node, MapNode):
+        pairs = [item for item in node.items if not isinstance(item, Comment)]
+        return all(
+            _PLAIN_KEY.match(key) is not None and not looks_like_token(key) and _sealed(value)
+            for key, value in pairs
+        )
+    if isinstance(node, SeqNode):
+        return all(_sealed(item) for item in node.items if not isinstance(item, Comment))
+    if node is None or node == "":
+        return True
+    if not isinstance(node, str) or not is_enc(node):
+        return False  # a number, a switch, a string in clear
+    try:
+        parse_enc(node)
+    except FormatError:
+        return False
+    return True
 
 
 def _sops_document(text: str) -> bool:
-    """Whether ``text`` is a whole SOPS-encrypted JSON or YAML document: a ``sops`` block with
-    an encrypted MAC, and nothing but ciphertext (or empty values) beside it."""
+    """Whether ``text`` is a whole SOPS-encrypted JSON or YAML document as sops writes it:
+    nothing in clear but its metadata block (known fields only, parsed as sops' metadata), every
+    other value well-formed ciphertext, no comment but an encrypted one, no duplicate key.
+    Anything less is plaintext as before (the attack review: a made-up ``sops`` block beside a
+    number, a comment, a key or a duplicate in clear passed as a warning)."""
     if "sops" not in text or "ENC[" not in text or len(text) > 1 << 20:
         return False
+    if re.search(r"#(?!ENC\[)", text):
+        return False  # a comment in clear (sops writes only #ENC[…] ones)
+    fmt = FileFormat.JSON if text.lstrip().startswith("{") else FileFormat.YAML
     try:
-        docs: list[object] = [json.loads(text)] if text.lstrip().startswith("{") else []
-    except (ValueError, RecursionError):
-        docs = []
-    if not docs:
-        try:
-            docs = list(safe_load_all(text))
-        except (FormatError, RecursionError):
+        if fmt is FileFormat.JSON:
+            json.loads(text, object_pairs_hook=_unique_pairs)
+        docs = parse_documents(text, fmt)
+        if len(docs) != 1 or not isinstance(docs[0], MapNode):
             return False
-    if len(docs) != 1 or not isinstance(docs[0], dict):
+        meta = docs[0].get("sops")
+        if not isinstance(meta, MapNode):
+            return False
+        fields = {item[0] for item in meta.items if not isinstance(item, Comment)}
+        if not fields <= _SOPS_FIELDS:
+            return False
+        parse_metadata(meta)
+        mac = meta.get("mac")
+        if not isinstance(mac, str):
+            return False
+        parse_enc(mac)
+    except (ValueError, RecursionError, SecretsmgrError):
         return False
-    doc = cast(dict[object, object], docs[0])
-    meta = doc.get("sops")
-    mac = meta.get("mac") if isinstance(meta, dict) else None
-    rest = {k: v for k, v in doc.items() if k != "sops"}
-    return isinstance(mac, str) and is_enc(mac) and bool(rest) and _encrypted_leaves(rest)
+    rest = docs[0].without("sops")
+    return any(not isinstance(i, Comment) for i in rest.items) and _sealed(rest)
 
 
 def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:

@@ -1966,3 +1966,44 @@ def test_a_whole_sops_document_as_a_value_is_a_warning_and_no_exposure(
         if f.rule == "SM001"
     }
     assert found_b == {f"stringData.credentials.{fmt}": "warning", "stringData.token": "error"}
+
+
+def _json_document() -> str:
+    from secretsmgr.sops import EncryptionRule, FileFormat
+
+    return enc('{"user": "tunnel-user-1"}\n', fmt=FileFormat.JSON, rule=EncryptionRule())
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        # the attack review: each passed as a "SOPS document" (a warning, check exit 0)
+        lambda doc: doc.replace('"user":', '"db_pin": 84736251,\n\t"user":'),  # a number
+        lambda doc: doc.replace('"user":', '"Xk29fQ7pLm4vRt8wZ3": "",\n\t"user":'),  # a key
+        lambda doc: doc.replace('"user":', '"user": "Xk29fQ7pLm4vRt8wZ3",\n\t"user":'),  # twice
+        lambda doc: doc.replace('"sops": {', '"sops": {\n\t\t"note": "Xk29fQ7pLm4vRt8wZ3",'),
+        lambda doc: doc.replace(
+            doc[doc.index('"mac": "') + 8 : doc.index('"mac": "') + 40],
+            "ENC[AES256_GCM,data:Zm9v,iv:..,",
+        ),  # a made-up MAC
+        lambda doc: "# password: Xk29fQ7pLm4vRt8wZ3\n" + doc,  # a comment in clear
+    ],
+)
+def test_a_value_in_clear_inside_a_pasted_sops_document_is_plaintext(
+    tmp_path: Path, tamper: object
+) -> None:
+    from collections.abc import Callable
+
+    from secretsmgr.audit.engine import run_audit
+
+    assert callable(tamper)
+    change: Callable[[str], str] = tamper
+    document = change(_json_document())
+    body = "".join(f"    {line}\n" for line in document.splitlines())
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: tunnel}\nstringData:\n"
+        f"  credentials.json: |\n{body}"
+    )
+    standard_repo(tmp_path, {"apps/tunnel.yaml": manifest})
+    [found] = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert found.severity.value == "error" and "plaintext value" in found.message
