@@ -258,6 +258,22 @@ def is_placeholder_pairs(text: str) -> bool:
     return True
 
 
+# What to put in, asked for with a possessive (``YOURTOKEN``, ``your-api-key-here``,
+# ``VOTRE_SECRET``, ``DEIN_PASSWORT``, ``tu_contraseña``: sweep 41, HermannH34): up to four
+# words in one case between (never a random run, nor a two-letter possessive before words: a
+# passphrase such as ``su-horse-staple-key``, the review), the last naming the thing
+_POSSESSIVE = (
+    rf"(?:(?:enter[_ -]|insert[_ -])?your(?:[_ -](?-i:{_WORD}[_ -]){{0,4}})?(?:password|"
+    r"passphrase|passwd|token|key|secret|api[_ -]?key|value|id|here|domain|host(?:name)?)"
+    r"(?:[_ -]?here)?|"
+    rf"(?:votre|dein|deine|ihr|ihre|seu|sua|tuo|tua)(?:[_ -](?-i:{_WORD}[_ -]){{0,4}}|[_ -])"
+    r"(?:mot[_ -]de[_ -]passe|mdp|cl[eé]|jeton|secret|domaine|valeur|identifiant|passwort|"
+    r"kennwort|schl(?:ü|ue)ssel|geheimnis|wert|dominio|valor|senha|chave|segredo|chiave|segreto|"
+    r"valore|password|token|api[_ -]?key|key|domain)|"
+    r"tu[_ -](?:contrase(?:ñ|n)a|clave|secreto|token))"
+)
+
+
 # A whole value that asks to be replaced (``REPLACE_WITH_CLIENT_SECRET``, ``changeme``,
 # ``your-token-here``, ``REPLACE_ME__openssl_rand_hex_16``, ``PLACEHOLDER_REPLACE_ME``,
 # ``__REPLACE_ME__``, ``FILL_ME_IN``): a stand-in committed on purpose, never a secret.
@@ -277,17 +293,12 @@ _STAND_IN = re.compile(
     # ``changeit``, the Java keystore's default: known to everyone, no secret to leak
     r"change[_ -]?it|"
     # ``YOURTOKEN``, ``YOURAPIKEY`` (tcurdt/kube): the same words run together, nothing after
-    r"(?:enter[_ -]|insert[_ -])?your(?:[_ -](?:[\w-]+[_ -]){0,4})?(?:password|passphrase|"
-    r"passwd|token|key|secret|api[_ -]?key|value|id|here|domain|host(?:name)?)(?:[_ -]?here)?|"
+    rf"{_POSSESSIVE}|"
     # the same requests in other languages (sweep 41, HermannH34's saas-starter values:
-    # ``REMPLACER_PAR_UNE_VALEUR_ALEATOIRE_32_CHARS``, ``whsec_VOTRE_SECRET``): "replace with
-    # …", or a possessive, a few words, and what to put in
+    # ``REMPLACER_PAR_UNE_VALEUR_ALEATOIRE_32_CHARS``): "replace with", then words in one case
+    # (never a random run: the review)
     r"(?:remplace[rz]?[_ -]?par|ersetze[n]?[_ -]?(?:durch|mit)|reemplaza(?:r)?[_ -]?(?:con|por)|"
-    r"substitu(?:a|ir)[_ -]?(?:por|pelo|pela|com)|sostituire[_ -]?con)(?:[_ -]\S*)?|"
-    r"(?:votre|vos|ton|ta|dein|deine|ihr|ihre|tu|su|seu|sua|tuo|tua)[_ -](?:[\w-]+[_ -]){0,4}?"
-    r"(?:mot[_ -]de[_ -]passe|mdp|cl[eé]|jeton|secret|domaine|valeur|identifiant|passwort|"
-    r"kennwort|schl(?:ü|ue)ssel|geheimnis|wert|contrase(?:ñ|n)a|clave|secreto|dominio|valor|"
-    r"senha|chave|segredo|chiave|segreto|valore|password|token|api[_ -]?key|key|domain)|"
+    rf"substitu(?:a|ir)[_ -]?(?:por|pelo|pela|com)|sostituire[_ -]?con)(?-i:(?:[_ -]+{_WORD})*)|"
     r"todo|fixme|tbd|x{3,}|y{3,}|z{3,}|\*{3,}|placeholder|"
     # a variable's name in capitals a script fills in (sweep 28, vincentserpoul/gitops-infra:
     # `superUserPassword: DB_PASSWORD`, replaced by sed before sops encrypts it): words, the
@@ -370,13 +381,18 @@ _BRACKETED = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*$")
 
 # A token's prefix (``sk-``, ``sk_live_``, ``whsec_``, ``xoxb-``) before a stand-in: ``sk-xxxx``,
 # ``sk_live_YOUR_KEY`` (sweep 41, HermannH34: an OpenAI key written ``sk-xxxx`` was an SM019
-# exposure); lower-case words only, so the stand-in after it is judged alone
+# exposure); lower-case words only, and after them only the plainest stand-ins: a run of x, a
+# request to replace it, a possessive (the review: ``ghp_replacewith…`` and a random run)
 _TOKEN_PREFIX = re.compile(r"^\s*(?:[a-z]{2,6}[-_]){1,2}(?=\S)")
+_PREFIXED_STAND_IN = re.compile(
+    rf"(?i)^(?:x{{3,}}(?:[-_]x{{3,}})*|\*{{3,}}|(?:replace|change|fill)[_-]?me|{_POSSESSIVE})\s*$"
+)
 # An address whose host is a stand-in (``https://VOTRE_DOMAINE``, ``https://your-domain.com``):
 # no credentials, port or query, a path of plain words at most; the host names a domain to put
 # in (a ``todo.`` host is a real name: the review of sweep 10)
 _STAND_IN_HOST = re.compile(
-    r"^\s*(?i:https?)://(?P<host>[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)(?P<path>(?:/[A-Za-z_-]*)*)\s*$"
+    r"^\s*(?i:https?)://(?P<host>[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)"
+    r"(?P<path>(?:/(?:[a-z]{1,20}(?:[-_][a-z]{1,20}){0,3})?)*)\s*$"
 )
 _HOST_STAND_IN = re.compile(
     r"(?i)^(?:(?:your|votre|ton|dein|ihr|tu|su|seu|sua|tuo)[_-](?:[a-z]+[_-]){0,2}"
@@ -406,7 +422,7 @@ def is_placeholder(value: object) -> bool:
     if _ENC_STAND_IN.match(value) or _TRIVIAL.match(value) or _stand_in_host(value):
         return True
     prefixed = _TOKEN_PREFIX.match(value)
-    if prefixed is not None and _STAND_IN.match(value[prefixed.end() :]):
+    if prefixed is not None and _PREFIXED_STAND_IN.match(value[prefixed.end() :]):
         return True
     crypt = _CRYPT_STAND_IN.match(value)
     if crypt is not None and _STAND_IN.match(crypt[1]):

@@ -417,6 +417,19 @@ def test_values_no_one_would_take_for_a_secret_are_stand_ins() -> None:
         ("https://your-domain.com?token=Xq9vTr7pLm2w", False),
         ("https://your-domain.com/hook/9f86d081884c7d659a2feaf0c55ad015", False),
         ("https://todo.example.com/hook", False),
+        # the review of those: random runs and word passphrases dressed as requests
+        ("tu-Xk29fQ7pLm4vRt8w-password", False),
+        ("su-horse-staple-key", False),
+        ("Ihr-Bergsee-Wert", False),
+        ("Remplacer-par-Xk29fQ7pLm4vRt8w!", False),
+        ("ersetzen_mit_Xk29fQ7pLm4vRt8w", False),
+        ("sk-proj-tu-Xk29fQ7pLm4vRt8w-key", False),
+        ("ghp_replacewithXk29fQ7pLm4vRt8w", False),
+        ("ab-cd-todo", False),
+        ("https://your-domain/hook/AbCdEfGhIjKlMnOpQrSt", False),
+        ("your-Xk29fQ7pLm4vRt8w-password", False),
+        ("votre-mot-de-passe", True),
+        ("your-token-here", True),
     ],
 )
 def test_a_token_prefix_a_host_or_words_of_another_language_before_a_stand_in(
