@@ -607,7 +607,14 @@ _B64_TEXT = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _PASSWORD_KEY = re.compile(r"(?i)(?:^|[._-])(?:pass(?:word|wd|phrase)?|pwd)$")
 
 
-_SHORT_STAND_IN = frozenset(("pass", "pwd", "unset", "blank", "empty"))
+# stand-ins, and modes a password setting takes (``password: auto``, ``file``, ``vault``: the
+# review)
+_SHORT_STAND_IN = frozenset(
+    (
+        *("pass", "pwd", "unset", "blank", "empty", "auto", "file", "vault", "env", "ldap"),
+        *("oidc", "sso", "local", "basic", "plain", "hash", "none"),
+    )
+)
 
 
 def _short_password(key: str, value: str) -> bool:

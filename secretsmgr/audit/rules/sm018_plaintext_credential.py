@@ -814,8 +814,13 @@ def _drop_whole_files(found: dict[tuple[int, str], tuple[CredentialHit, str, str
     password and a Slack token beside it, and removing the key passed the gate)."""
     for number, at in list(found):
         hit = found[number, at][0]
+        # the file's own values: walked from it (named "<object> <data key>"), so a sibling
+        # data key that starts with the same name (values.yaml.bak) is none of them (the review)
+        own = f"{hit.where} {at.rpartition('data.')[2]}"
         inner = [
-            h for (n, path), (h, _, _) in found.items() if n == number and path.startswith(f"{at}.")
+            h
+            for (n, path), (h, _, _) in found.items()
+            if n == number and path.startswith(f"{at}.") and h.where == own
         ]
         if any(h.kind == hit.kind for h in inner):
             del found[number, at]

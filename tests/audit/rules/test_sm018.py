@@ -991,6 +991,7 @@ def test_a_short_password_under_a_password_key_is_a_warning(tmp_path: Path) -> N
         "      grafana: {adminPassword: hunt2}\n      redis: {auth: {password: true}}\n"
         "      db: {password: none, passwordLength: '32', pin: '1234', passwd: pass}\n"
         "      admin: {user: admin, pass: abc}\n      ldap: {bindPassword: 'q7Wm'}\n"
+        "      ui: {password: auto, adminPassword: vault}\n"
     )
     standard_repo(
         tmp_path,
@@ -1004,3 +1005,20 @@ def test_a_short_password_under_a_password_key_is_a_warning(tmp_path: Path) -> N
         ("spec.values.grafana.adminPassword", "warning"),
         ("spec.values.ldap.bindPassword", "warning"),
     ]
+
+
+def test_a_sibling_data_key_named_like_a_file_inside_does_not_hide_the_file(tmp_path: Path) -> None:
+    """The review of the change above: `values.yaml.bak` beside `values.yaml` starts with the
+    same key path, and its own AWS key dropped the one values.yaml holds in a comment."""
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/values.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-values}\n"
+            "data:\n  values.yaml: |\n    # aws: AKIAQ7MZX2LK9PWR4TVB\n    level: info\n"
+            "  values.yaml.bak: |\n    aws_access_key_id: AKIAZ3MZX2LK9PWR4TVC\n",
+        },
+    )
+    found = sorted(f.key_path or "" for f in run_audit(tmp_path).findings if f.rule == "SM018")
+    assert found == ["data.values.yaml", "data.values.yaml.bak"]
