@@ -195,6 +195,31 @@ def _cloudflare_global_key(key: str, value: str) -> Verdict | None:
     return None
 
 
+# A Cloudflare Tunnel's secret, as cloudflared's credentials file holds it (``{"AccountTag": …,
+# "TunnelSecret": "<base64 of 32 bytes or more>", "TunnelID": …}``): sweep 42, marcotaco14's
+# tunnel credentials, committed as JSON and in an editor's swap file, were a keyword warning
+# and no exposure in history; the key name is cloudflared's own
+_TUNNEL_SECRET = re.compile(r'"TunnelSecret"\s*:\s*"([A-Za-z0-9+/]{43,}={0,2})"')
+_TUNNEL_VALUE = re.compile(r"^[A-Za-z0-9+/]{43,}={0,2}$")
+
+
+def _tunnel_secret(key: str, value: str) -> Verdict | None:
+    if key != "TunnelSecret" or not _TUNNEL_VALUE.match(value):
+        return None
+    try:
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return Verdict("Cloudflare Tunnel Secret", True) if len(raw) >= 32 else None
+
+
+def tunnel_secret_in(text: str) -> bool:
+    """Whether ``text`` holds cloudflared's ``"TunnelSecret": "<base64>"`` (JSON)."""
+    return '"TunnelSecret"' in text and any(
+        _tunnel_secret("TunnelSecret", m[1]) for m in _TUNNEL_SECRET.finditer(text)
+    )
+
+
 # A Google API key (Maps, Firebase, …): AIza and 35 more characters.
 _GOOGLE_API_KEY = re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])")
 # A keyword that runs on into another word names something else: passwordless_flow,
@@ -541,6 +566,8 @@ def _known_format(text: str, value: str) -> Verdict | None:
         return Verdict("Google API Key", True)
     if _VAULT_TOKEN.search(text):
         return Verdict("HashiCorp Vault Token", True)
+    if tunnel_secret_in(text):
+        return Verdict("Cloudflare Tunnel Secret", True)
     if _encoded_private_key(text):
         return Verdict("Private Key", True)
     return None
@@ -668,6 +695,7 @@ def judge_value(key: str, value: str) -> Verdict | None:
         or _bootstrap_verdict(key, value)
         or _uuid_verdict(key, value)
         or _cloudflare_global_key(key, value)
+        or _tunnel_secret(key, value)
     )
     if verdict is not None:
         return verdict

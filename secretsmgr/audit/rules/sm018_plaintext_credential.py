@@ -30,6 +30,7 @@ from secretsmgr.audit.credentials import (
     is_placeholder_value,
     judge_value,
     names_secret_key,
+    tunnel_secret_in,
 )
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.hcl import hcl_values
@@ -200,6 +201,7 @@ _KNOWN_PARTS = (
     *("xox", "hooks.slack.com", "k_live_", "T3BlbkFJ", "SG.", "eyJ", "-----BEGIN"),
     *("npm_", "_authToken", "pypi-", "sq0", "AccountKey=", "AKC", "AIza", "hvs.", "hvb.", "hvr."),
     "LS0tLS1CRUdJTi",  # base64 of "-----BEGIN": a kubeconfig's client-key-data
+    '"TunnelSecret"',  # cloudflared's credentials file (JSON)
 )
 
 
@@ -452,6 +454,8 @@ def _loose_lines(
             found = judge_value("", raw.strip())
             if found is not None and found.known and found.kind != "Private Key":
                 verdict = found
+            elif tunnel_secret_in(raw):  # a JSON line judge_value takes for structure
+                verdict = Verdict("Cloudflare Tunnel Secret", True)
         if verdict is not None:
             # the line's first word names it, unless it could be the secret itself (a token
             # alone on its line, the third review: printed whole)
@@ -470,6 +474,7 @@ def _in_context(line: str, shapes: tuple[str, ...], urls: bool) -> bool:
         (shapes and holds_part(line, shapes))
         or (urls and "://" in line and "@" in line)
         or "PVEAPIToken" in line
+        or '"TunnelSecret"' in line  # cloudflared's JSON: the key names the value
     )
 
 
@@ -707,6 +712,8 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
             file = replace(file, format=FileFormat.JSON)
         elif _TEXT_NAME.search(file.path) or _SCRIPT_NAME.search(file.path):
             return _plain_text(file)
+        elif _SWAP_NAME.search(file.path):
+            return _swap_file(file)
         else:
             hcl = _HCL_NAME.search(file.path) is not None
     if (file.format is None and not hcl) or is_lock_file(file.path):
@@ -757,10 +764,14 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                 continue  # Terraform's own per-instance metadata (timeouts, schema version)
             if _pulumi_ciphertext(file.path, prefix, obj, key_path, value):
                 continue
-            if formats_only and not (
-                (parts and holds_part(value, parts))
-                or _UNFIXED.search(value)
-                or _talos_secret(obj, key_path[len(prefix) :], value)
+            if (
+                formats_only
+                and not (
+                    (parts and holds_part(value, parts))
+                    or key == "TunnelSecret"  # cloudflared's: the key names the format
+                    or _UNFIXED.search(value)
+                    or _talos_secret(obj, key_path[len(prefix) :], value)
+                )
             ):
                 continue
             verdict = _TALOS if _talos_secret(obj, key_path[len(prefix) :], value) else None
@@ -833,6 +844,21 @@ _TEXT_NAME = re.compile(r"(?i)\.(?:txt|token|secrets?|creds|credentials)$")
 _SCRIPT_NAME = re.compile(r"(?i)\.(?:sh|bash|zsh|ksh)$")
 TEXT = "file (read as text)"
 SCRIPT = "script (known formats only)"
+
+
+# An editor's swap file (Vim's ``.secret.yaml.swp``, ``.swo``…): binary blocks around the text
+# being edited (sweep 42, marcotaco14/HL-Cluster: a tunnel's credentials in clear in a
+# committed swap file, read by nothing)
+_SWAP_NAME = re.compile(r"(?:^|/)\.[^/]+\.sw[a-p]$")
+SWAP = "editor swap file (known formats only)"
+
+
+def _swap_file(file: ScannedFile) -> list[CredentialHit]:
+    """Known formats in the text an editor's swap file holds (its binary parts as breaks)."""
+    if len(file.data) > MAX_LINE_SCAN:
+        return []
+    text = file.data.replace(b"\0", b"\n").decode("utf-8", "replace")
+    return list(_loose_lines(file, text, SWAP))
 
 
 def _plain_text(file: ScannedFile) -> list[CredentialHit]:
@@ -1108,6 +1134,11 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
             f"decrypts secretGenerator sources only) and mount that Secret, then encrypt it "
             f"(secretsmgr encrypt -i; it needs a .sops.yaml creation rule that matches it), "
             "or move the value into a SOPS-encrypted Secret; and rotate it: it is in git"
+        )
+    if hit.where == SWAP:
+        return (
+            f"remove the editor's swap file from git (git rm --cached {sh_path(hit.path)}, and "
+            "*.sw[a-p] in .gitignore) and rotate the credential: it is in git"
         )
     if hit.where == SCRIPT:
         # every path from the repository root, where the fix is pasted (the attack review and

@@ -1022,3 +1022,55 @@ def test_a_sibling_data_key_named_like_a_file_inside_does_not_hide_the_file(tmp_
     )
     found = sorted(f.key_path or "" for f in run_audit(tmp_path).findings if f.rule == "SM018")
     assert found == ["data.values.yaml", "data.values.yaml.bak"]
+
+
+def _tunnel_json() -> str:
+    import base64
+    import json
+
+    secret = base64.b64encode(bytes(range(7, 39))).decode()  # 32 bytes, as cloudflared makes
+    return json.dumps(
+        {
+            "AccountTag": "0123456789abcdef0123456789abcdef",
+            "TunnelSecret": secret,
+            "TunnelID": "1be14555-2a38-4b2b-938b-322b188d789c",
+            "Endpoint": "",
+        }
+    )
+
+
+def test_a_cloudflare_tunnel_credentials_file_is_a_known_format_and_an_exposure(
+    tmp_path: Path,
+) -> None:
+    """sweep 42, marcotaco14/HL-Cluster: cloudflared's credentials JSON, committed and deleted,
+    was a keyword warning and no SM019 exposure; its copy in a committed Vim swap file was read
+    by nothing. A TunnelSecret that is no base64 of 32 bytes stays a keyword guess."""
+    from secretsmgr.audit.engine import run_audit
+    from tests.gate.helpers import commit, gitops, history_findings
+
+    credentials = _tunnel_json()
+    swap = b"b0VIM 9.0" + b"\0" * 900 + credentials.encode() + b"\0" * 300
+    standard_repo(tmp_path / "a", {"infra/notes.md": "see the tunnel\n"})
+    write(tmp_path / "a", "infra/1be14555-2a38-4b2b-938b-322b188d789c.json", credentials)
+    write(tmp_path / "a", "infra/short.json", '{"TunnelSecret": "c2hvcnQ="}')
+    (tmp_path / "a/infra/.cloudflare-secret.yaml.swp").write_bytes(swap)
+    found = {
+        (f.path, f.severity.value, f.message.partition(": ")[2][:40])
+        for f in run_audit(tmp_path / "a").findings
+        if f.rule == "SM018"
+    }
+    assert ("infra/1be14555-2a38-4b2b-938b-322b188d789c.json", "error") in {
+        (p, s) for p, s, _ in found
+    }
+    swap_found = [f for f in run_audit(tmp_path / "a").findings if f.path.endswith(".swp")]
+    assert [(f.severity.value, "Cloudflare Tunnel Secret" in f.message) for f in swap_found] == [
+        ("error", True)
+    ]
+    assert swap_found[0].fix is not None and "git rm --cached" in swap_found[0].fix
+    assert not [p for p, s, _ in found if p == "infra/short.json" and s == "error"]
+    root = gitops(tmp_path / "r")
+    write(root, "tunnel.json", credentials)
+    commit(root, "tunnel")
+    (root / "tunnel.json").unlink()
+    commit(root, "gone")
+    assert ("SM019", "tunnel.json") in history_findings(root)
