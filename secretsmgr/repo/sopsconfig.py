@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.errors import ConfigError, FormatError
-from secretsmgr.keys.bech32 import is_age_recipient
+from secretsmgr.keys.bech32 import is_age_recipient, is_post_quantum
 from secretsmgr.repo.snapshot import Snapshot
 from secretsmgr.shellword import sh_path
 from secretsmgr.sops.model import SopsMetadata
@@ -413,10 +413,15 @@ class SopsConfigs:
 
     def encrypt_command(self, path: str) -> str:
         """How ``path`` is encrypted in place under its creation rule: ``secretsmgr encrypt
-        -i`` where the rule names age keys alone, else sops, which encrypts to the PGP, KMS and
-        Vault keys it names too (the encrypt command refuses them; sweep 36, luisgj/flux-sops)."""
+        -i`` where the rule names classic age keys alone, else sops, which encrypts to the PGP,
+        KMS, Vault and post-quantum age keys it names too (the encrypt command refuses them;
+        sweep 36, luisgj/flux-sops)."""
         rule = self.rule_for(path)[1]
-        if rule is not None and any(g.pgp or g.other for g in rule.key_groups):
+        if rule is not None and any(
+            g.pgp or g.other or any(is_post_quantum(k) for k in g.age) for g in rule.key_groups
+        ):
+            # post-quantum age keys too: sops 3.11 encrypts to them, pyrage cannot (sweep 42,
+            # CJ-Jackson/homelab: the fix failed when pasted)
             return self.sops_command("encrypt -i", path)
         return f"secretsmgr encrypt -i {sh_path(path)}"
 

@@ -312,3 +312,26 @@ def test_a_stale_key_is_never_a_plugin_or_ssh_recipient(tmp_path: Path) -> None:
     sm004 = found[("SM004", "apps/db.enc.yaml")]
     assert sm004.message.startswith("not encrypted to the cluster key")
     assert sm004.fix == "secretsmgr rotate apps/db.enc.yaml"
+
+
+def test_a_plaintext_secret_under_a_post_quantum_rule_is_encrypted_with_sops(
+    tmp_path: Path,
+) -> None:
+    """sweep 42, CJ-Jackson/homelab: check's fix for a plaintext Secret under a rule naming an
+    age1pq1… key was `secretsmgr encrypt -i`, which refuses such keys when pasted."""
+    import os
+
+    from secretsmgr.gate.judge import judge_index
+    from secretsmgr.report.text import render_check
+    from tests.conftest import git
+    from tests.keys.age_plugin_smtest import bech32_encode
+
+    pq = bech32_encode("age1pq", os.urandom(1216))
+    root = standard_repo(tmp_path, {}, cluster_key=None, rule_keys=(pq,))
+    write(root, "apps/db.enc.yaml", secret("db"))
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    report = judge_index(root)
+    fixes = {f.fix for f in report.findings if f.rule == "SM001"}  # one per value, one fix
+    assert fixes == {"sops encrypt -i apps/db.enc.yaml"}
+    assert "fix it with: sops encrypt -i apps/db.enc.yaml" in render_check(report)
