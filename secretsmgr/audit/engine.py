@@ -8,7 +8,15 @@ from datetime import datetime
 from pathlib import Path
 
 from secretsmgr.audit.context import AuditContext, build_context
-from secretsmgr.audit.finding import AuditReport, Finding, LayerSummary, Need, Rule, RuleId
+from secretsmgr.audit.finding import (
+    DECRYPTED_SINCE_HEAD,
+    AuditReport,
+    Finding,
+    LayerSummary,
+    Need,
+    Rule,
+    RuleId,
+)
 from secretsmgr.audit.history import HistoryFacts
 from secretsmgr.audit.registry import RULES
 from secretsmgr.errors import SecretsmgrError
@@ -225,6 +233,28 @@ def _with_lines(findings: list[Finding], ctx: AuditContext) -> list[Finding]:
     return located
 
 
+_PLAIN_RULES = frozenset(("SM001", "SM003", "SM018"))
+
+
+def _one_cure(findings: list[Finding]) -> list[Finding]:
+    """Where a file's values came out of an encrypted file (SM002: decrypted in place, or
+    under another name while the change deletes the original), the cure is taking the
+    encrypted version back: its other plaintext findings give that cure too, not an `encrypt`
+    of the copy (sweep 42, ZicTec/pi-cluster: SM001's encrypt, pasted first, left the restore
+    failing halfway)."""
+    cures = {
+        f.path: f.fix
+        for f in findings
+        if f.rule == "SM002" and (f.fix or "").startswith(DECRYPTED_SINCE_HEAD)
+    }
+    if not cures:
+        return findings
+    return [
+        replace(f, fix=cures[f.path]) if f.path in cures and f.rule in _PLAIN_RULES else f
+        for f in findings
+    ]
+
+
 def run_rules(
     ctx: AuditContext,
     *,
@@ -272,6 +302,7 @@ def run_rules(
             )
         )
     findings = _with_lines(findings, ctx)
+    findings = _one_cure(findings)
     findings.sort(key=lambda f: f.sort_key)
 
     sops_paths = sorted(e.path for e in ctx.repo.sops_files if in_scope(e.path))

@@ -26,7 +26,7 @@ from pathlib import Path
 from secretsmgr.audit.engine import load_context, run_rules
 from secretsmgr.audit.finding import AuditReport, Finding
 from secretsmgr.audit.registry import RULES
-from secretsmgr.errors import ConfigError, UsageError
+from secretsmgr.errors import ConfigError, SecretsmgrError, UsageError
 from secretsmgr.gate.cache import COMMIT_FIELD, cache_folder
 from secretsmgr.gate.facts import GateCache
 from secretsmgr.plural import plural
@@ -37,6 +37,7 @@ from secretsmgr.repo.lock import state_dir
 from secretsmgr.repo.settings import SETTINGS_NAME, load_settings
 from secretsmgr.repo.snapshot import CommitSnapshot, IndexSnapshot, Snapshot
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
+from secretsmgr.shellword import sh_path
 
 CONFIG_NAMES = frozenset({SOPS_CONFIG_NAME, SETTINGS_NAME})
 Identity = tuple[str, str, str]
@@ -235,7 +236,7 @@ def judge_index(
             return run_rules(ctx, keyless_only=True)
 
         if files is None:
-            return audit(snap, None)
+            return _encrypted_since_staged(root, audit(snap, None))
         focus = set(files)
         scope = _scope(cache, snap, head, focus)
         now = audit(snap, sorted(scope & set(snap.paths)))
@@ -244,12 +245,42 @@ def judge_index(
             in_head = sorted(scope & set(head.paths))
             before = {identity(f) for f in audit(head, in_head).findings} if in_head else set()
         kept = tuple(f for f in now.findings if f.path in focus or identity(f) not in before)
-        return replace(now, findings=kept)
+        return _encrypted_since_staged(root, replace(now, findings=kept))
     finally:
         index.close()
         if head is not None:
             head.close()
         cache.save()
+
+
+def _encrypted_since_staged(root: Path, report: AuditReport) -> AuditReport:
+    """A plaintext file whose copy on disk is SOPS-encrypted now: the fix is to stage it (sweep
+    42, ZicTec/pi-cluster: check kept printing `encrypt -i` after it had run, as it reads the
+    index, and pasted again encrypt refused the file as encrypted already)."""
+    paths = {f.path for f in report.findings if f.rule in ("SM001", "SM002")}
+    staged = {p for p in paths if _sops_file_on_disk(root / p)}
+    if not staged:
+        return report
+    findings = tuple(
+        replace(f, fix=f"git add {sh_path(f.path)} (it is encrypted on disk since it was staged)")
+        if f.path in staged and f.rule in ("SM001", "SM002", "SM003", "SM018")
+        else f
+        for f in report.findings
+    )
+    return replace(report, findings=findings)
+
+
+def _sops_file_on_disk(path: Path) -> bool:
+    from secretsmgr.sops.document import format_for_text, load
+
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 1 << 24:
+            return False
+        text = path.read_text(encoding="utf-8")
+        load(text, format_for_text(path.name, text))
+    except (OSError, UnicodeDecodeError, SecretsmgrError, RecursionError):
+        return False
+    return True
 
 
 def _refuse_missing_index(root: Path, head: CommitSnapshot) -> None:

@@ -463,3 +463,51 @@ def test_a_copy_in_another_folder_gets_no_entry_written_across_folders(tmp_path:
     fix = next(f.fix for f in judge(root).findings if f.rule == "SM002") or ""
     assert "sed " not in fix, fix
     assert "then put back the kustomization entries as HEAD has them (git diff HEAD)" in fix
+
+
+def test_a_copy_gets_one_cure_and_it_works_after_the_copy_was_encrypted(tmp_path: Path) -> None:
+    """sweep 42, ZicTec/pi-cluster: a decrypted copy under another name had SM001's `encrypt -i`
+    first and SM002's restore second; pasted in that order, the restore's `git rm --cached`
+    refused the copy (staged content differing from both the file and HEAD) and stopped
+    halfway. Every plaintext finding of the copy gives the restore now, and the restore works
+    whatever was done to the copy since it was staged."""
+    root = _repo(tmp_path / "r", committed=False)
+    write(root, DB, enc(DB_PLAIN))
+    write(root, "apps/kustomization.yaml", "resources:\n  - plain.yaml\n  - db.enc.yaml\n")
+    commit(root, "state")
+    git(root, "rm", "-q", DB)
+    stage(root, "apps/db.yaml", DB_PLAIN)
+    stage(root, "apps/kustomization.yaml", "resources:\n  - plain.yaml\n  - db.yaml\n")
+    report = judge(root)
+    fixes = {f.rule: f.fix for f in report.findings if f.path == "apps/db.yaml"}
+    assert "SM002" in fixes and len(fixes) > 1 and len(set(fixes.values())) == 1, fixes
+    # the copy encrypted on disk in the meantime (what SM001's fix did before)
+    (root / "apps/db.yaml").write_text(enc(DB_PLAIN))
+    restore = (fixes["SM002"] or "").split(": ", 1)[1].split(" (edits")[0]
+    done = subprocess.run(restore, shell=True, cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not (root / "apps/db.yaml").exists() and (root / DB).exists()
+    assert git(root, "status", "--porcelain").strip() == ""
+
+
+def test_a_file_encrypted_on_disk_after_staging_is_told_to_be_staged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sweep 42, ZicTec/pi-cluster: after the printed `secretsmgr encrypt -i` ran, check (which
+    reads the index) printed it again, and pasted again encrypt refused the file as encrypted
+    already; the fix is `git add` then, and after it check passes."""
+    root = _repo(tmp_path / "r")
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s2}\n"
+        "stringData:\n  password: Q7mZx2Lk9PwR4tVb\n"
+    )
+    stage(root, "apps/s2.yaml", secret)
+    run(["--repo", str(root), "check"], capsys, expect=1)
+    (root / "apps/s2.yaml").write_text(enc(secret))  # what `encrypt -i` does, not staged
+    code, out, err = run(["--repo", str(root), "check"], capsys)
+    assert code == 1
+    assert "fix it with: git add apps/s2.yaml (it is encrypted on disk since it was staged)" in (
+        out + err
+    )
+    git(root, "add", "apps/s2.yaml")
+    run(["--repo", str(root), "check"], capsys, expect=0)

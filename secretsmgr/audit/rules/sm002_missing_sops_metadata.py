@@ -131,7 +131,9 @@ def _copied(ctx: AuditContext, lost: LostFile) -> Finding:
     if lost.in_head:  # written over a file HEAD has: both come back
         back = f"git checkout HEAD -- {old} {new}"
     else:
-        unstage = f"git rm -q --cached --ignore-unmatch {new}"
+        # -f: the copy may have changed since it was staged (encrypted by another fix: sweep
+        # 42), and it is removed next anyway
+        unstage = f"git rm -q -f --cached --ignore-unmatch {new}"
         # a kustomization's entry moved to the copy goes back too, or the build names a file
         # no longer there (sweep 40, Quazmoz/K8SHomelab: the restore left it renamed)
         same = posixpath.dirname(lost.path) == posixpath.dirname(lost.was)
