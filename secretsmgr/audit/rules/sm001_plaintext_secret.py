@@ -448,6 +448,25 @@ def _line(lines: Mapping[str, int], key_path: str) -> int | None:
     return found
 
 
+# A storage class's mount options kept in a Secret (csi-driver-nfs reads ``mountOptions``
+# there): words and ``name=value`` settings, none naming a credential (CIFS takes
+# ``username=…,password=…`` the same way: still a secret). sweep 42, dapper-cluster: an SM001
+# error and three SM019 exposures for ``nfsvers=3,hard,nolock``.
+_MOUNT_KEY = re.compile(r"(?i)(?:^|\.)mount_?options$")
+_MOUNT_OPTION = re.compile(r"^[a-z][a-z0-9_-]{0,31}(?:=[A-Za-z0-9._:/-]{1,64})?$")
+_MOUNT_CREDENTIAL = re.compile(r"(?i)user|pass|cred|secret|token|key|auth")
+
+
+def _mount_options(key_path: str, text: str | None) -> bool:
+    if text is None or not _MOUNT_KEY.search(key_path):
+        return False
+    options = [o.strip() for o in text.strip().split(",")]
+    return all(
+        _MOUNT_OPTION.match(o) and not _MOUNT_CREDENTIAL.search(o.partition("=")[0])
+        for o in options
+    )
+
+
 # What sops writes in its metadata block; anything else there is no sops document's
 _SOPS_FIELDS = frozenset(
     (
@@ -554,7 +573,7 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                     continue  # `password: PASSWORD`: an example's stand-in
                 if key_path.partition(".")[2] in argocd and _argocd_setting(key_path, value, text):
                     continue
-                if _no_secret_config(text) or _empty_json(text):
+                if _no_secret_config(text) or _empty_json(text) or _mount_options(key_path, text):
                     continue
                 if text is not None and _sops_document(text):
                     here.append(

@@ -2007,3 +2007,27 @@ def test_a_value_in_clear_inside_a_pasted_sops_document_is_plaintext(
     standard_repo(tmp_path, {"apps/tunnel.yaml": manifest})
     [found] = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
     assert found.severity.value == "error" and "plaintext value" in found.message
+
+
+def test_nfs_mount_options_in_a_secret_are_settings_but_cifs_credentials_are_not(
+    tmp_path: Path,
+) -> None:
+    """sweep 42, step-security-bot/dapper-cluster: csi-driver-nfs's `mountOptions` in a Secret
+    (`nfsvers=3,hard,nolock`) blocked check and were SM019 exposures; CIFS takes a user and a
+    password the same way, which stay plaintext secrets."""
+    from secretsmgr.audit.engine import run_audit
+
+    def secret_of(values: str) -> str:
+        return f"apiVersion: v1\nkind: Secret\nmetadata: {{name: mount}}\nstringData:\n{values}"
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/nfs.yaml": secret_of("  mountOptions: 'nfsvers=3,nconnect=8,nolock,noatime'\n"),
+            "apps/cifs.yaml": secret_of(
+                "  mountOptions: 'vers=3.0,username=media,password=Q7mZx2Lk9PwR4tVb'\n"
+            ),
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {("apps/cifs.yaml", "stringData.mountOptions")}
