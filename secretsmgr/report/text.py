@@ -252,6 +252,13 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
     if any(f.rule in KEY_RULES for f in report.findings):
         # the key came from a choice among a rule's keys: say which, as audit does
         lines += [paint(one_line(f"note: {note}"), "dim") for note in report.key_notes]
+    warned = [p for p, here in findings.items() if worst(here) is not Severity.ERROR]
+    if warned:
+        # which findings block is told by severity, which a line shows only in colour (sweep
+        # 42: "5 files" listed, "4 files blocked", and nothing said which one passed)
+        lines.append(
+            paint(f"{plural(len(warned), 'file')} with warnings or notes only: not blocked", "dim")
+        )
     if blocked:
         count = plural(len(blocked), "file")
         first = next(
