@@ -282,4 +282,18 @@ def keep_in_a_file(
     return f"keep it in a new file outside the repository instead: {command} -o {_NEXT_KEY_FILE}"
 
 
+def begin_again(apply: bool, context: str | None, output: Path | None) -> str:
+    """``key rotate --begin`` with the options given (not ``--cluster-key``, which the hint
+    adds), and ``-o`` where there is no OS keyring to keep the new key in."""
+    from secretsmgr.keys.oskeyring import keyring_absent
+
+    given = ["--apply"] if apply else []
+    given += [f"--context {sh_word(context)}"] if context else []
+    if output is not None:
+        given.append(f"-o {sh_path(str(output))}")
+    elif keyring_absent():
+        given.append(f"-o {_NEXT_KEY_FILE}")
+    return " ".join(["secretsmgr key rotate --begin", *given])
+
+
 _NEXT_KEY_FILE = "~/.config/sops/age/next-cluster.agekey"

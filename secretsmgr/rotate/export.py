@@ -190,8 +190,11 @@ def check_rotation_keys(
     *,
     begin: bool,
     cluster: str | None = None,
+    begin_command: str = "secretsmgr key rotate --begin",
 ) -> None:
     """Before ``key rotate`` changes anything: the keys its Secret will hold pass export's rules.
+    ``begin_command``: the run again with the options it was given, for the hint that names
+    the key (sweep 42: it dropped ``-o``, and pasted it failed where there is no keyring).
 
     ``--begin`` sends the current key (``--cluster-key`` names it for the operator) and, when a
     rotation is pending, ``next_cluster_key``; ``--finish`` sends ``next_cluster_key``. A key
@@ -214,7 +217,7 @@ def check_rotation_keys(
             settings.cluster_key,
             "cluster_key",
             by_operator=False,
-            name_it="secretsmgr key rotate --begin",
+            name_it=begin_command,
         )
     if settings.next_cluster_key is not None:
         _vet(identity, settings.next_cluster_key, "next_cluster_key", by_operator=False)

@@ -232,6 +232,15 @@ def test_key_rotate_sends_no_unrecorded_key_either(
         "as a cluster key"
     )
     assert snapshot(repo) == before and not out_file.exists()
+    if step == "--begin":
+        # the hint is the same run with the key named: -o kept (sweep 42: it was dropped, and
+        # pasted where there is no keyring it failed), and it is taken when pasted
+        hint = f"secretsmgr key rotate --begin -o {out_file} --cluster-key {ADMIN}"
+        assert f"name it: {hint}" in got.err
+        again = run(
+            ["--repo", str(repo), *hint.split()[1:]], capsys, may_warn=["holds a private key"]
+        )
+        assert "not recorded as a cluster key" not in again.err
 
 
 STRANGER_KEY = FIXTURES / "keys" / "demo-only-stranger.agekey"

@@ -440,7 +440,12 @@ def rotate_cmd(
             f"(the pending key is {short_key(pending)})"
         )
     identity = rotation_identities(settings, cluster, cluster_key if begin else pending, begin)
-    check_rotation_keys(root, identity, cluster_key, begin=begin, cluster=cluster)
+    from secretsmgr.cli.keysteps import begin_again
+
+    again = begin_again(apply, context, output) if begin else ""
+    check_rotation_keys(
+        root, identity, cluster_key, begin=begin, cluster=cluster, begin_command=again
+    )
     live = choice.read() if begin else None  # finish reads the cluster after its own checks
     if apply:
         _preflight(choice)
