@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from secretsmgr.cli.context import fault_hook, repo_root, warn
 from secretsmgr.cli.options import ClusterChoice, label
@@ -85,6 +85,27 @@ def export_hint(
 
 
 def rotate_step(
+    root: Path,
+    cluster: str | None,
+    begin: bool,
+    choice: ClusterChoice,
+    live: ClusterKeys | None,
+    identity: LayeredIdentity,
+    store: IdentityStore,
+    **options: Any,
+) -> StepResult:
+    """``_step`` with the hints ``rotate`` gives for a file no identity at hand opens (sweep 42:
+    begin said only that no identity opens it)."""
+    from secretsmgr.cli.files import with_key_hints
+    from secretsmgr.errors import DecryptionError
+
+    try:
+        return _step(root, cluster, begin, choice, live, identity, store, **options)
+    except DecryptionError as exc:
+        raise with_key_hints(exc, identity) from None
+
+
+def _step(
     root: Path,
     cluster: str | None,
     begin: bool,

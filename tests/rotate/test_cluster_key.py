@@ -1003,3 +1003,26 @@ def test_begin_names_the_other_secrets_finish_will_check(repo: Path, tmp_path: P
     result = run(repo, key_env(tmp_path), "key", "rotate", "--begin", "-o", str(out), "--commit")
     also = [line for line in result.out.splitlines() if "also: " in line]
     assert len(also) == 1 and "decrypt with tools/sops-age, which finish checks too" in also[0]
+
+
+def test_a_layer_file_no_identity_opens_gets_the_hints_rotate_gives(
+    repo: Path, tmp_path: Path
+) -> None:
+    """sweep 42, marcotaco14/HL-Cluster: a file a layer applies, encrypted to another key only,
+    made --begin stop with "no identity opens this file" and no hint; rotate gives the keys
+    tried and where a key comes from, and key rotate now does too."""
+    from secretsmgr.keys.age import generate_identity
+    from tests.audit.helpers import enc, secret
+
+    stranger = generate_identity()[1]
+    other = repo / "gitops/apps/redis/other.enc.yaml"
+    other.write_text(enc(secret("other"), (stranger,)), encoding="utf-8")
+    kustomization = other.parent / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text() + "  - other.enc.yaml\n")
+    commit_all(repo, "another key")
+    out = tmp_path / "new.agekey"
+    failed = run(repo, key_env(tmp_path), "key", "rotate", "--begin", "-o", str(out), expect=1)
+    assert "gitops/apps/redis/other.enc.yaml" in failed.err
+    assert "secretsmgr: hint: the identities tried (" in failed.err
+    assert "secretsmgr key show lists the keys found" in failed.err
+    assert not out.exists()
