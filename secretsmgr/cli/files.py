@@ -117,8 +117,13 @@ def _age_less(file: Path, verb: str) -> DecryptionError | None:
 
 
 def with_key_hints(exc: DecryptionError, identities: LayeredIdentity) -> DecryptionError:
-    """``exc`` of a multi-file command (``rotate``) with the hints ``decrypt`` gives for a file
-    no identity at hand opens: which were tried, and where a key that opens it comes from."""
+    """``exc`` of a multi-file command (``rotate``, ``key rotate``: all or nothing) with the
+    hints ``decrypt`` gives for a file no identity at hand opens: which were tried, and where a
+    key that opens it comes from."""
+    if "nothing was changed" not in exc.message:
+        # every file is opened before any is written: say so (sweep 42: the user could not
+        # tell whether the other files of the layer had been rotated)
+        exc.message = f"{exc.message}; nothing was changed"
     if exc.hints:
         return exc
     shown = ", ".join(short_key(p) for p in _tried(identities)) or "none"

@@ -1025,4 +1025,5 @@ def test_a_layer_file_no_identity_opens_gets_the_hints_rotate_gives(
     assert "gitops/apps/redis/other.enc.yaml" in failed.err
     assert "secretsmgr: hint: the identities tried (" in failed.err
     assert "secretsmgr key show lists the keys found" in failed.err
-    assert not out.exists()
+    assert "; nothing was changed" in failed.err  # all or nothing: say which
+    assert not out.exists() and git(repo, "status", "--porcelain").strip() == ""
