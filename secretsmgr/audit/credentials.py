@@ -663,6 +663,8 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None
     if _ANSIBLE_VAULT.match(value):
         return None  # Ansible Vault's ``!vault |`` envelope: ciphertext already
+    if value.upper().startswith("AGE-SECRET-KEY-"):
+        return None  # an age private key: SM009's (its bech32 may spell an AWS key id's shape)
     if value == "inherit" and key == "secrets":
         return None  # a GitHub Actions reusable-workflow call passes the caller's secrets on
     if _PUBLIC.match(value) or _REFERENCE_VALUE.match(value) or _HASHED.match(value):
