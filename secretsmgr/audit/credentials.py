@@ -639,7 +639,7 @@ _PASSWORD_KEY = re.compile(r"(?i)(?:^|[._-])(?:pass(?:word|wd|phrase)?|pwd)$")
 _SHORT_STAND_IN = frozenset(
     (
         *("pass", "pwd", "unset", "blank", "empty", "auto", "file", "vault", "env", "ldap"),
-        *("oidc", "sso", "local", "basic", "plain", "hash", "none"),
+        *("oidc", "sso", "local", "basic", "plain", "hash", "none", "fake"),
     )
 )
 
