@@ -52,6 +52,7 @@ from secretsmgr.init.model import (
     InitPlan,
     InitResult,
 )
+from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.oskeyring import KeyringAbsentError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.flux import Layer
@@ -62,7 +63,7 @@ from secretsmgr.repo.pgpkeys import flux_pgp_keys, on_flux_pgp, repository_pgp_i
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.settingsfile import pinned_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, all_age_recipients
-from secretsmgr.shellword import sh_path
+from secretsmgr.shellword import sh_path, sh_word
 
 # What the command takes from here (the plan's data lives in ``model.py``).
 __all__ = ["InitOptions", "InitResult", "apply_init", "init", "plan_init"]
@@ -229,6 +230,8 @@ def plan_init(
     )
     notes += sops.notes
     notes += _state_notes(inv, keys, pinned.allowed_recipients)
+    kept = {c.public: c.cluster for c in cluster_keys if c.source != NEW}
+    notes += _leaked_note(root, kept, pinned.cluster_key)
     files = (
         *sops.changes,
         settings_unpinned(inv) if unpinned else settings_change(inv, pinned, keys, options.force),
@@ -288,6 +291,25 @@ def plan_init(
             for cluster in inv.layers.clusters_of(entry.path)
         ),
     )
+
+
+def _leaked_note(root: Path, kept: Mapping[str, str | None], shared: str | None) -> list[str]:
+    """A kept cluster key whose private half was committed: anyone with a clone holds it.
+    ``kept``: each kept key's cluster; ``shared``: the one ``cluster_key`` pinned for all."""
+    from secretsmgr.init.keyleaks import leaked_keys
+
+    notes = []
+    for leak in leaked_keys(root, kept):
+        cluster = kept[leak.public]
+        own = ["--cluster", sh_word(cluster)] if cluster and leak.public != shared else []
+        begin = " ".join(["secretsmgr key rotate --begin", *own])
+        notes.append(
+            f"the private half of the cluster key {short_key(leak.public)} was committed "
+            f"({leak.path}, in {leak.commit[:12]}): whoever has a clone can decrypt every file "
+            f"encrypted to it; replace it once init is committed: {begin}, then --finish "
+            "(secretsmgr audit --history lists what else history holds)"
+        )
+    return notes
 
 
 def _export_targets(inv: Inventory) -> dict[str | None, tuple[tuple[str, str], ...]]:

@@ -282,3 +282,51 @@ def changed_between(root: Path, old: str, new: str) -> list[tuple[str, str]]:
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         raise _not_usable(root, exc) from exc
     return _file_changes(out, prefix)
+
+
+# Where an age private key is kept, or committed by mistake: key files (age.agekey, keys.txt,
+# sops' key file names) and the sops-age Secret's manifest
+_KEY_FILE_SPECS = (
+    ":(glob,icase)**/*.agekey",
+    ":(glob,icase)**/*keys.txt",
+    ":(glob,icase)**/*age*key*",
+    ":(glob,icase)**/*sops-age*",
+    ":(glob,icase)**/*.age",
+)
+_MAX_KEY_BLOBS = 400
+
+
+def key_file_versions(root: Path) -> list[tuple[str, str, str]]:
+    """(commit, path, blob) of every version a commit (on any ref) gave a file named like an
+    age key file, oldest first; at most ``_MAX_KEY_BLOBS``. Cheap: the walk reads the trees of
+    those paths only, never the blobs of other files."""
+    try:
+        out = _run(
+            root,
+            [
+                "log",
+                "--all",
+                "--reverse",
+                "--no-renames",
+                "--raw",
+                "--no-abbrev",
+                "-z",
+                "--format=%x01%H",
+                "--",
+                *_KEY_FILE_SPECS,
+            ],
+            literal=False,  # the specs are globs
+        )
+    except subprocess.CalledProcessError:
+        return []  # no commit yet
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    prefix = _show_prefix(root)
+    found: list[tuple[str, str, str]] = []
+    seen: set[str] = set()
+    for head, rest in _log_chunks(out):
+        for path, blob in _file_changes(rest, prefix):
+            if blob and blob not in seen:
+                seen.add(blob)
+                found.append((head.strip(), path, blob))
+    return found[:_MAX_KEY_BLOBS]

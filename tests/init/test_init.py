@@ -1640,3 +1640,28 @@ def test_sops_files_no_rule_of_the_new_sops_yaml_matches_are_named(
     # a second run keeps the file it wrote: nothing more to say
     out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
     assert "no layer applies matches no rule" not in out, out
+
+
+def test_a_kept_cluster_key_committed_in_history_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sweep 42 (ZicTec/pi-cluster, marcotaco14/HL-Cluster): the key the rules name had its
+    private half committed as age.agekey and deleted; init pinned it and printed the step that
+    sends it to the cluster without a word. Keys never committed get no such note."""
+    repo = git_copy(FIXTURES / "demo", tmp_path / "repo", drop=[".secretsmgr.yaml", LOG])
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    out, _ = init(repo, capsys, "--dry-run")
+    assert "private half" not in out
+    secret = DEMO_KEY.read_text()
+    (repo / "bootstrap").mkdir()
+    (repo / "bootstrap/age.agekey").write_text(secret)
+    commit(repo, "the key, by mistake")
+    (repo / "bootstrap/age.agekey").unlink()
+    commit(repo, "gone")
+    out, _ = init(repo, capsys, "--dry-run")
+    short = f"{CLUSTER[:8]}…{CLUSTER[-4:]}"
+    assert f"the private half of the cluster key {short} was committed (bootstrap/age.agekey," in (
+        " ".join(out.split())
+    )
+    assert "secretsmgr key rotate --begin, then --finish" in " ".join(out.split())
+    assert "AGE-SECRET-KEY" not in out

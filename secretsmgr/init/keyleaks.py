@@ -1,0 +1,52 @@
+"""Whether the private half of a cluster key ``init`` keeps lies in git history.
+
+``init`` adopts the key the rules name (sweeps 42, ZicTec/pi-cluster and marcotaco14/HL-Cluster:
+its private half had been committed as ``age.agekey`` and deleted, and init pinned it and
+printed the step that sends it to the cluster without a word). Only files named like key files
+are read, on every ref; ``audit --history`` reads everything (SM009).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from secretsmgr.errors import SecretsmgrError
+from secretsmgr.keys.age import parse_identities
+from secretsmgr.repo import gitlog
+
+_SECRET = re.compile(rb"AGE-SECRET-KEY-1[0-9A-Z]{58}")
+
+
+@dataclass(frozen=True, slots=True)
+class LeakedKey:
+    """A kept cluster key whose private half a committed file held."""
+
+    public: str
+    path: str
+    commit: str
+
+
+def leaked_keys(root: Path, publics: Collection[str]) -> tuple[LeakedKey, ...]:
+    """The keys of ``publics`` whose private half a committed key file held (first commit)."""
+    wanted = set(publics)
+    if not wanted:
+        return ()
+    try:
+        versions = gitlog.key_file_versions(root)
+        blobs = gitlog.read_blobs(root, [blob for _, _, blob in versions])
+    except SecretsmgrError:
+        return ()  # no git here: nothing to say
+    found: dict[str, LeakedKey] = {}
+    for commit, path, blob in versions:
+        for secret in _SECRET.findall(blobs.get(blob, b"")):
+            try:
+                identity = parse_identities(secret.decode("ascii"), path)
+            except SecretsmgrError:
+                continue
+            for public in identity.publics:
+                if public in wanted and public not in found:
+                    found[public] = LeakedKey(public, path, commit)
+    return tuple(found.values())
