@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from secretsmgr.keys.sources import LayeredIdentity
     from secretsmgr.repo.settings import Settings
     from secretsmgr.rotate.clusterkey import IdentityStore, StepResult
+    from secretsmgr.rotate.export import ExportedKey
     from secretsmgr.rotate.fluxcheck import ClusterView
 
 SKIP_WARNING = (
@@ -318,3 +319,20 @@ def begin_again(apply: bool, context: str | None, output: Path | None) -> str:
 
 
 _NEXT_KEY_FILE = "~/.config/sops/age/next-cluster.agekey"
+
+
+def warn_exported(root: Path, exported: Sequence[ExportedKey]) -> None:
+    """Which private keys left, and why each one was taken; and a key whose private half a
+    committed key file held (sweep 42: key export sent a key leaked in history without a
+    word)."""
+    from secretsmgr.init.keyleaks import leaked_keys
+    from secretsmgr.keys.bech32 import short_key
+
+    for key in exported:
+        warn(f"exported the private key of {short_key(key.public)} ({key.named_by}) as {key.entry}")
+    for leak in leaked_keys(root, [key.public for key in exported]):
+        warn(
+            f"the private half of {short_key(leak.public)} was committed ({leak.path}, in "
+            f"{leak.commit[:12]}): whoever has a clone holds it; replace it with a key "
+            "rotation (docs/key-rotation.md)"
+        )

@@ -1665,3 +1665,7 @@ def test_a_kept_cluster_key_committed_in_history_is_named(
     )
     assert "secretsmgr key rotate --begin, then --finish" in " ".join(out.split())
     assert "AGE-SECRET-KEY" not in out
+    # key export sends it with a warning too (the same sweep)
+    code, _, err = runner.run(["--repo", str(repo), "key", "export"], capsys, may_warn=[""])
+    assert code == 0
+    assert f"the private half of {short} was committed (bootstrap/age.agekey," in err

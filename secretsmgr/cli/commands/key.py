@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from secretsmgr.cli.context import note, out, recover_interrupted, repo_root, warn
-from secretsmgr.cli.keysteps import export_hint, rotate_step
+from secretsmgr.cli.keysteps import export_hint, rotate_step, warn_exported
 from secretsmgr.cli.options import (
     ClusterChoice,
     ContextOpt,
@@ -299,8 +299,7 @@ def export_cmd(
     rotating = any(name is None or name == cluster for name, _, _ in pending)
     entries = tuple((k.entry, k.text) for k in exported)
     _emit_secret(entries, choice, apply, add=add, rotating=rotating, cluster=cluster)
-    for key in exported:  # which private keys left, and why each one was taken
-        warn(f"exported the private key of {short_key(key.public)} ({key.named_by}) as {key.entry}")
+    warn_exported(root, exported)
     return 0
 
 
