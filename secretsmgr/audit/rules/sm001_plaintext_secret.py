@@ -448,23 +448,42 @@ def _line(lines: Mapping[str, int], key_path: str) -> int | None:
     return found
 
 
-# A storage class's mount options kept in a Secret (csi-driver-nfs reads ``mountOptions``
-# there): words and ``name=value`` settings, none naming a credential (CIFS takes
-# ``username=…,password=…`` the same way: still a secret). sweep 42, dapper-cluster: an SM001
-# error and three SM019 exposures for ``nfsvers=3,hard,nolock``.
+# A storage driver's mount options kept in a Secret (csi-driver-nfs reads ``mountOptions``
+# there): only options of NFS and CIFS known to hold no credential, with plain values (sweep
+# 42, dapper-cluster: an SM001 error and three SM019 exposures for ``nfsvers=3,hard,nolock``;
+# the attack review: a blocklist of credential names let ``pw=…``, ``psk=…``, ``sas=…`` and a
+# bare token through)
 _MOUNT_KEY = re.compile(r"(?i)(?:^|\.)mount_?options$")
-_MOUNT_OPTION = re.compile(r"^[a-z][a-z0-9_-]{0,31}(?:=[A-Za-z0-9._:/-]{1,64})?$")
-_MOUNT_CREDENTIAL = re.compile(r"(?i)user|pass|cred|secret|token|key|auth")
+_MOUNT_FLAGS = frozenset(
+    (
+        *("hard", "soft", "nolock", "lock", "intr", "nointr", "noac", "ac", "ro", "rw"),
+        *("sync", "async", "noatime", "nodiratime", "relatime", "atime", "nosuid", "nodev"),
+        *("noexec", "suid", "dev", "exec", "bg", "fg", "cto", "nocto", "fsc", "nofail"),
+        *("_netdev", "resvport", "noresvport", "nobrl", "noperm", "nounix", "mfsymlinks"),
+        *("noserverino", "serverino", "seal", "nosharesock", "tcp", "udp", "rdma", "v3", "v4"),
+    )
+)
+_MOUNT_SETTINGS = frozenset(
+    (
+        *("nfsvers", "vers", "proto", "timeo", "retrans", "rsize", "wsize", "nconnect"),
+        *("actimeo", "acregmin", "acregmax", "acdirmin", "acdirmax", "sec", "port"),
+        *("mountport", "mountproto", "local_lock", "lookupcache", "retry", "namlen", "uid"),
+        *("gid", "file_mode", "dir_mode", "cache", "iocharset", "minorversion", "max_connect"),
+    )
+)
+_MOUNT_VALUE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,15}$")
 
 
 def _mount_options(key_path: str, text: str | None) -> bool:
     if text is None or not _MOUNT_KEY.search(key_path):
         return False
-    options = [o.strip() for o in text.strip().split(",")]
-    return all(
-        _MOUNT_OPTION.match(o) and not _MOUNT_CREDENTIAL.search(o.partition("=")[0])
-        for o in options
-    )
+    for option in (o.strip() for o in text.strip().split(",")):
+        name, eq, value = option.partition("=")
+        if not eq and name in _MOUNT_FLAGS:
+            continue
+        if not (eq and name in _MOUNT_SETTINGS and _MOUNT_VALUE.match(value)):
+            return False
+    return True
 
 
 # What sops writes in its metadata block; anything else there is no sops document's

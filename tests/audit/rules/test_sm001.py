@@ -2027,7 +2027,23 @@ def test_nfs_mount_options_in_a_secret_are_settings_but_cifs_credentials_are_not
             "apps/cifs.yaml": secret_of(
                 "  mountOptions: 'vers=3.0,username=media,password=Q7mZx2Lk9PwR4tVb'\n"
             ),
+            # the attack review: names outside a blocklist, a bare token, a random value
+            **{
+                f"apps/leak{n}.yaml": secret_of(f"  mountOptions: '{value}'\n")
+                for n, value in enumerate(
+                    (
+                        "pw=Zq8vN3kLw2RtY7pXs4Hm",
+                        "psk=Zq8vN3kLw2RtY7pXs4Hm",
+                        "nfsvers=4.1,domain=Zq8vN3kLw2RtY7pXs4Hm",
+                        "zq8vn3klw2rty7pxs4hm0a1b2c3d4e5f",
+                        "nfsvers=4.1,port=Zq8vN3kLw2RtY7pXs4Hm",
+                    )
+                )
+            },
         },
     )
     found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
-    assert found == {("apps/cifs.yaml", "stringData.mountOptions")}
+    assert found == {
+        (p, "stringData.mountOptions")
+        for p in ("apps/cifs.yaml", *(f"apps/leak{n}.yaml" for n in range(5)))
+    }
