@@ -36,7 +36,7 @@ from secretsmgr.repo.inventory import EMPTY_ENV, LiveKeys
 from secretsmgr.repo.lock import state_dir
 from secretsmgr.repo.settings import SETTINGS_NAME, load_settings
 from secretsmgr.repo.snapshot import CommitSnapshot, IndexSnapshot, Snapshot
-from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
+from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, SopsConfigs
 from secretsmgr.shellword import sh_path
 
 CONFIG_NAMES = frozenset({SOPS_CONFIG_NAME, SETTINGS_NAME})
@@ -236,7 +236,7 @@ def judge_index(
             return run_rules(ctx, keyless_only=True)
 
         if files is None:
-            return _encrypted_since_staged(root, audit(snap, None))
+            return _encrypted_since_staged(root, snap, audit(snap, None))
         focus = set(files)
         scope = _scope(cache, snap, head, focus)
         now = audit(snap, sorted(scope & set(snap.paths)))
@@ -245,7 +245,7 @@ def judge_index(
             in_head = sorted(scope & set(head.paths))
             before = {identity(f) for f in audit(head, in_head).findings} if in_head else set()
         kept = tuple(f for f in now.findings if f.path in focus or identity(f) not in before)
-        return _encrypted_since_staged(root, replace(now, findings=kept))
+        return _encrypted_since_staged(root, snap, replace(now, findings=kept))
     finally:
         index.close()
         if head is not None:
@@ -253,12 +253,17 @@ def judge_index(
         cache.save()
 
 
-def _encrypted_since_staged(root: Path, report: AuditReport) -> AuditReport:
-    """A plaintext file whose copy on disk is SOPS-encrypted now: the fix is to stage it (sweep
-    42, ZicTec/pi-cluster: check kept printing `encrypt -i` after it had run, as it reads the
-    index, and pasted again encrypt refused the file as encrypted already)."""
+def _encrypted_since_staged(root: Path, index: Snapshot, report: AuditReport) -> AuditReport:
+    """A plaintext file whose copy on disk is now the same document SOPS-encrypted as its rule
+    says: the fix is to stage it (sweep 42, ZicTec/pi-cluster: check kept printing `encrypt
+    -i` after it had run, as it reads the index, and pasted again encrypt refused the file)."""
     paths = {f.path for f in report.findings if f.rule in ("SM001", "SM002")}
-    staged = {p for p in paths if _sops_file_on_disk(root / p)}
+    if not paths:
+        return report
+    from secretsmgr.repo.snapshot import WorktreeSnapshot
+
+    configs = SopsConfigs(WorktreeSnapshot(root))
+    staged = {p for p in paths if _encrypted_as_its_rule_says(root, p, configs, index)}
     if not staged:
         return report
     findings = tuple(
@@ -270,17 +275,50 @@ def _encrypted_since_staged(root: Path, report: AuditReport) -> AuditReport:
     return replace(report, findings=findings)
 
 
-def _sops_file_on_disk(path: Path) -> bool:
-    from secretsmgr.sops.document import format_for_text, load
+def _encrypted_as_its_rule_says(
+    root: Path, path: str, configs: SopsConfigs, index: Snapshot
+) -> bool:
+    """Whether the file on disk is the staged document encrypted as its creation rule says:
+    its rule's age keys exactly, nothing the rule encrypts left in clear, the same keys as the
+    staged file (the attack review: a file encrypted to a stranger's key, one with its values
+    in clear under a copied sops block, and another file's content each got `git add`)."""
+    from secretsmgr.fsutil import confined
+    from secretsmgr.repo.sopsentry import read_sops_entry
+    from secretsmgr.sops.document import format_for_text, parse_documents
 
     try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > 1 << 24:
+        disk, _ = confined(root, path)  # no link, nor a folder under one
+        if not disk.is_file() or disk.stat().st_size > 1 << 24:
             return False
-        text = path.read_text(encoding="utf-8")
-        load(text, format_for_text(path.name, text))
+        data = disk.read_bytes()
+        text = data.decode("utf-8")
+        fmt = format_for_text(disk.name, text)
+        rule = configs.rule_for(path)
+        entry = read_sops_entry(path, data, fmt, rule, named=True)
+        before = parse_documents(index.read(path).decode("utf-8"), fmt)
     except (OSError, UnicodeDecodeError, SecretsmgrError, RecursionError):
         return False
-    return True
+    if entry is None or entry.sops_file is None or entry.plaintext_leaves or rule[1] is None:
+        return False
+    wanted = {key for group in rule[1].key_groups for key in group.age}
+    if not wanted or set(entry.sops_file.metadata.age_recipients) != wanted:
+        return False
+    return _key_paths(before) == _key_paths(entry.sops_file.docs)
+
+
+def _key_paths(docs: Sequence[object]) -> set[tuple[int, tuple[str, ...]]]:
+    from secretsmgr.sops.model import EncryptionRule
+    from secretsmgr.sops.rules import iter_leaves
+    from secretsmgr.sops.tree import MapNode, SeqNode
+
+    return {
+        (n, tuple(str(p) for p in path))
+        for n, doc in enumerate(docs)
+        if isinstance(doc, MapNode | SeqNode)
+        for path, _, _ in iter_leaves(
+            doc.without("sops") if isinstance(doc, MapNode) else doc, EncryptionRule()
+        )
+    }
 
 
 def _refuse_missing_index(root: Path, head: CommitSnapshot) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from secretsmgr.audit.engine import run_audit
 from secretsmgr.sops.model import EncryptionRule, RuleKind
-from tests.audit.helpers import K1, enc, flux_kustomization, sops_yaml, write
+from tests.audit.helpers import K1, K2, enc, flux_kustomization, sops_yaml, write
 from tests.cli.runner import run
 from tests.conftest import git
 
@@ -511,3 +511,31 @@ def test_a_file_encrypted_on_disk_after_staging_is_told_to_be_staged(
     )
     git(root, "add", "apps/s2.yaml")
     run(["--repo", str(root), "check"], capsys, expect=0)
+
+
+@pytest.mark.parametrize(
+    "disk",
+    [
+        lambda secret: enc(secret, (K2,)),  # a stranger's key, not the rule's
+        lambda secret: enc(secret.replace("password", "token")),  # another document
+        # the values in clear under a sops block copied from another file
+        lambda secret: (
+            secret + enc(OTHER).partition("\nsops:")[1] + enc(OTHER).partition("\nsops:")[2]
+        ),
+    ],
+)
+def test_git_add_is_told_only_for_the_staged_document_encrypted_as_its_rule_says(
+    tmp_path: Path, disk: object
+) -> None:
+    """The attack review: a file encrypted to a stranger's key (which then passed the gate),
+    another document, and values in clear under a copied sops block each got `git add`."""
+    assert callable(disk)
+    root = _repo(tmp_path / "r")
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s2}\n"
+        "stringData:\n  password: Q7mZx2Lk9PwR4tVb\n"
+    )
+    stage(root, "apps/s2.yaml", secret)
+    (root / "apps/s2.yaml").write_text(disk(secret))
+    fixes = {f.fix for f in judge(root).findings if f.path == "apps/s2.yaml"}
+    assert fixes and not any((fix or "").startswith("git add") for fix in fixes), fixes
