@@ -665,6 +665,10 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None  # Ansible Vault's ``!vault |`` envelope: ciphertext already
     if value.upper().startswith("AGE-SECRET-KEY-"):
         return None  # an age private key: SM009's (its bech32 may spell an AWS key id's shape)
+    if tunnel_secret_in(value):
+        # cloudflared's credentials as one line of JSON (the attack review: `{…}` read as a
+        # `{VAR}` stand-in below)
+        return Verdict("Cloudflare Tunnel Secret", True)
     if value == "inherit" and key == "secrets":
         return None  # a GitHub Actions reusable-workflow call passes the caller's secrets on
     if _PUBLIC.match(value) or _REFERENCE_VALUE.match(value) or _HASHED.match(value):

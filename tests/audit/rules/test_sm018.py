@@ -1068,6 +1068,26 @@ def test_a_cloudflare_tunnel_credentials_file_is_a_known_format_and_an_exposure(
     ]
     assert swap_found[0].fix is not None and "git rm --cached" in swap_found[0].fix
     assert not [p for p, s, _ in found if p == "infra/short.json" and s == "error"]
+    # one line of JSON in a ConfigMap and in Helm values (the attack review: read as `{VAR}`)
+    one_line = credentials.replace(", ", ",").replace(": ", ":")
+    write(
+        tmp_path / "a",
+        "infra/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: tunnel}\ndata:\n"
+        f"  credentials.json: '{one_line}'\n",
+    )
+    write(
+        tmp_path / "a",
+        "infra/hr.yaml",
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: t}\n"
+        f"spec:\n  values:\n    credentials: '{one_line}'\n",
+    )
+    inline = {
+        f.path
+        for f in run_audit(tmp_path / "a").findings
+        if f.rule == "SM018" and f.severity.value == "error" and "Tunnel" in f.message
+    }
+    assert {"infra/cm.yaml", "infra/hr.yaml"} <= inline
     root = gitops(tmp_path / "r")
     write(root, "tunnel.json", credentials)
     commit(root, "tunnel")
