@@ -533,3 +533,30 @@ def test_the_fix_for_a_value_added_by_hand_under_data_says_base64_and_works(
     assert opened.returncode == 0 and opened.stdout == encoded
     assert " SM003 " not in run_process(["audit"], repo=repo, env=env).out
     assert "dmFsdWU=" not in path.read_text()
+
+
+def test_a_certificate_beside_its_encrypted_key_is_public(tmp_path: Path) -> None:
+    """sweep 43, justin8/home-cluster: a sealed-secrets controller key backup (a List holding a
+    kubernetes.io/tls Secret) under `encrypted_regex: ^(tls\\.key)$` left the certificate in
+    clear on purpose; SM003 blocked check on it. A value in clear that is no certificate beside
+    it is still reported."""
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.sops.model import EncryptionRule, RuleKind
+
+    cert = "-----BEGIN CERTIFICATE-----\nMIIBfjCCASWgAwIBAgIUQ0Zx\n-----END CERTIFICATE-----\n"
+    crt = base64.b64encode(cert.encode()).decode()
+    plain = (
+        "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n"
+        "    metadata: {name: sealed-secrets-key}\n    type: kubernetes.io/tls\n    data:\n"
+        f"      tls.crt: {crt}\n      tls.key: c2VjcmV0LWtleS1ieXRlcw==\n"
+    )
+    rule = EncryptionRule(RuleKind.ENCRYPTED_REGEX, r"^(tls\.key)$")
+    standard_repo(tmp_path, {"apps/sealed-secrets-key.sops.yaml": enc(plain, rule=rule)})
+    assert not [f for f in run_audit(tmp_path).findings if f.rule == "SM003"]
+    token = base64.b64encode(b"Q7mZx2Lk9PwR4tVb").decode()
+    with_token = plain + f"      token: {token}\n"
+    standard_repo(tmp_path / "b", {"apps/sealed-secrets-key.sops.yaml": enc(with_token, rule=rule)})
+    found = {f.key_path for f in run_audit(tmp_path / "b").findings if f.rule == "SM003"}
+    assert found == {"items.0.data.token"}
