@@ -308,6 +308,9 @@ _REFERENCE_VALUE = re.compile(
     # LiteLLM's ``os.environ/OPENAI_API_KEY``; doco-cd's external secret ``project:env:/path``
     r"|^os\.environ/[A-Za-z_][A-Za-z0-9_]*$"
     r"|^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}:[\w.-]+:/[\w./-]*$"
+    # Argo CD's ``$<secret name>:<key>``: read from that Secret (sweep 43, justin8's
+    # ``configs.secret.githubSecret``); the name a Secret's (lower-case, with `-` or `.`)
+    r"|^\$[a-z0-9]+(?:[-.][a-z0-9]+)+:[A-Za-z][A-Za-z0-9._-]{0,252}$"
 )
 # A password hash in PHC or crypt form (Authelia's ``client_secret: $argon2id$…``): what a
 # program checks a secret against, kept in its configuration on purpose; also htpasswd lines

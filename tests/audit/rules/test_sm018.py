@@ -1107,3 +1107,21 @@ def test_an_age_private_key_is_never_taken_for_another_known_format(tmp_path: Pa
     standard_repo(tmp_path, {"apps/cm.yaml": f"a: 1\nnote: {key}\n"})
     write(tmp_path, "apps/notes.txt", f"scratch\n\nmy key:\n{key}\n")
     assert not [f for f in run_audit(tmp_path).findings if f.rule == "SM018"]
+
+
+def test_an_argo_cd_secret_reference_is_no_credential(tmp_path: Path) -> None:
+    """sweep 43, justin8/home-cluster: Argo CD's `$<secret>:<key>` (read that key of that
+    Secret) under configs.secret.githubSecret was a keyword warning whose fix encrypted the
+    chart's values; a password that merely starts with `$` stays one."""
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "argo/values.yaml": "argo-cd:\n  configs:\n    secret:\n"
+            "      githubSecret: $argocd-github-webhook:secret\n"
+            "      adminPassword: $Xq9-vTr7:pLm2wZr5\n",
+        },
+    )
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM018"}
+    assert found == {"argo-cd.configs.secret.adminPassword"}
