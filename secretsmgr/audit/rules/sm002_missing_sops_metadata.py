@@ -167,8 +167,10 @@ def _fix(ctx: AuditContext, entry: SopsEntry) -> str:
         # secret; it goes, and git ignores its kind (sweep 19, Deenyoro)
         quoted = sh_path(entry.path)
         return (
-            f"an editor's decrypted copy: remove it and ignore such copies: git rm -q --cached "
-            f"--ignore-unmatch {quoted}; rm -f {quoted}; echo '{EDITOR_LEFTOVER}*' >> .gitignore"
+            "an editor's decrypted copy (once committed, the values it held stay in git: "
+            "change them in the file it copies): remove it and ignore such copies: git rm -q "
+            f"--cached --ignore-unmatch {quoted}; rm -f {quoted}; echo '{EDITOR_LEFTOVER}*' >> "
+            ".gitignore"
         )
     if entry.encrypts_none and entry.store != "binary":
         return own_rule_fix(entry)  # encrypt refuses a rule that would encrypt none of it

@@ -12,7 +12,19 @@ from collections.abc import Iterator
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.audit.history import Exposure
+from secretsmgr.audit.rules.sm002_missing_sops_metadata import EDITOR_LEFTOVER
 from secretsmgr.shellword import sh_path, sh_word
+
+
+def _kept_in(exposure: Exposure) -> str:
+    """The file that keeps the exposed value now: an editor's decrypted copy (the VS Code sops
+    extension's ``.decrypted~X``) leaked what X holds, and X is where it changes (sweep 44,
+    BeastCave/home-kube: the copy was gone, and no `set` could close the finding)."""
+    folder, _, name = exposure.path.rpartition("/")
+    if name.startswith(EDITOR_LEFTOVER) and len(name) > len(EDITOR_LEFTOVER):
+        original = name[len(EDITOR_LEFTOVER) :]
+        return f"{folder}/{original}" if folder else original
+    return exposure.path
 
 
 def _regenerated_after(ctx: AuditContext, exposure: Exposure) -> bool:
@@ -25,7 +37,9 @@ def _regenerated_after(ctx: AuditContext, exposure: Exposure) -> bool:
         if entry.action not in ("rotate", "set") or not _later(entry.time, exposure.date):
             continue
         for record in entry.files:
-            if record.path == exposure.path and exposure.key_path in record.key_paths:
+            if record.path in (exposure.path, _kept_in(exposure)) and (
+                exposure.key_path in record.key_paths
+            ):
                 return True
     return False
 
@@ -64,12 +78,13 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         key = (exposure.path, exposure.key_path)
         if key in today or _regenerated_after(ctx, exposure):
             continue
-        if exposure.path in sops_now:
+        kept = _kept_in(exposure) if _kept_in(exposure) in sops_now else exposure.path
+        if kept in sops_now:
             # either writer records the key path in the changelog, which closes the finding
             fix = (
                 f"a value you choose: secretsmgr rotate --regenerate {sh_word(exposure.key_path)} "
-                f"{sh_path(exposure.path)}; one a service issued (a cloud key, a token): revoke it "
-                f"there, then store the new one with secretsmgr set {sh_path(exposure.path)} "
+                f"{sh_path(kept)}; one a service issued (a cloud key, a token): revoke it "
+                f"there, then store the new one with secretsmgr set {sh_path(kept)} "
                 f"{sh_word(exposure.key_path)} (it reads the value from stdin)"
             )
         else:

@@ -453,7 +453,8 @@ def test_an_editors_decrypted_copy_is_removed_not_encrypted(tmp_path: Path) -> N
     )
     (found,) = [f for f in run_audit(root).findings if f.rule == "SM002"]
     assert found.fix == (
-        "an editor's decrypted copy: remove it and ignore such copies: git rm -q --cached "
+        "an editor's decrypted copy (once committed, the values it held stay in git: change "
+        "them in the file it copies): remove it and ignore such copies: git rm -q --cached "
         "--ignore-unmatch 'apps/.decrypted~config.sops.json'; rm -f "
         "'apps/.decrypted~config.sops.json'; echo '.decrypted~*' >> .gitignore"
     )

@@ -82,3 +82,29 @@ def test_the_printed_fixes_close_the_finding(
     assert run(["set", "apps/api.enc.yaml", "stringData.apikey"], capsys, stdin="new-key").code == 0
     commit(root, "store the new key")
     assert ("SM019", "apps/api.enc.yaml") not in history_findings(root)
+
+
+def test_an_editors_copy_is_closed_by_a_new_value_in_the_file_it_copies(tmp_path: Path) -> None:
+    """sweep 44, BeastCave/home-kube: the VS Code sops extension's `.decrypted~X` copy was
+    committed and deleted; its SM019 could only be closed by a changelog record for the copy,
+    a file gone for good. A new value set in X closes it, and the fix names X."""
+    root = gitops(tmp_path / "r", {"apps/db.sops.yaml": enc(secret("db", {"password": "x"}))})
+    ctx = load_context(root)
+    copy = "apps/.decrypted~db.sops.yaml"
+    exposure = Exposure(copy, "stringData.password", "a" * 40, "2026-01-01T00:00:00Z", "SM002")
+    facts = HistoryFacts(commits=1, blobs=1, exposures=(exposure,))
+    rule = get_rule("SM019")
+    [open_finding] = list(rule.check(replace(ctx, history=facts)))
+    assert "secretsmgr set apps/db.sops.yaml stringData.password" in (open_finding.fix or "")
+    record = FileRecord(
+        "apps/db.sops.yaml",
+        "2026-02-01T00:00:00Z",
+        (),
+        (),
+        None,
+        "0" * 64,
+        "1" * 64,
+        key_paths=("stringData.password",),
+    )
+    entry = SimpleNamespace(time="2026-02-01T00:00:00Z", files=(record,), action="set")
+    assert list(rule.check(replace(ctx, history=facts, changelog=(entry,)))) == []  # type: ignore[arg-type]
