@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import cast
 
 from secretsmgr.errors import FormatError
+from secretsmgr.keys.pem import public_blocks_parse
 from secretsmgr.repo.flux.objects import go_field
 from secretsmgr.repo.placeholders import holds_secret_around, ssh_public_keys, strip_templates
 from secretsmgr.repo.placeholders import is_placeholder as repo_placeholder
@@ -368,7 +369,13 @@ def is_public_material(key_path: str, value: object) -> bool:
             return False
     if _IMAGE_KEY.search(key_path) and _IMAGE_REF.match(text.strip()):
         return True  # plugin-barman-cloud's SIDECAR_IMAGE: ghcr.io/cloudnative-pg/…:v0.10.0
-    return bool(_PUBLIC_PEM.match(text)) or ssh_public_keys(text) or _pgp_public_keys(text)
+    return _public_pem(text) or ssh_public_keys(text) or _pgp_public_keys(text)
+
+
+def _public_pem(text: str) -> bool:
+    """Certificates, public keys and CRLs in PEM whose DER parses as what the label says (the
+    attack review: a private key's DER, or a password, under a CERTIFICATE label passed)."""
+    return bool(_PUBLIC_PEM.match(text)) and public_blocks_parse(text)
 
 
 # A container image reference under a key that names one: public by design.

@@ -836,7 +836,7 @@ _SSH_PUBLIC_LINE = re.compile(
     r"^(?:(?P<hosts>[A-Za-z0-9.\-_\[\]:,*?!|/+=@]+) )?"
     r"(?P<type>ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|"
     r"sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) "
-    r"(?P<blob>AAAA[A-Za-z0-9+/]+={0,3})(?: [^\n]*)?$"
+    r"(?P<blob>AAAA[A-Za-z0-9+/]+={0,3})(?: (?P<comment>[^\n]*))?$"
 )
 
 
@@ -850,6 +850,9 @@ def _ssh_public_line(line: str) -> bool:
     except (binascii.Error, ValueError):
         return False
     kind = match["type"].encode("ascii")
+    comment = match["comment"] or ""
+    if comment and ("SECRET-KEY" in comment.upper() or looks_like_token(comment)):
+        return False  # a token or a key after the blob (the attack review: taken as public)
     return blob[:4] == len(kind).to_bytes(4, "big") and blob[4 : 4 + len(kind)] == kind
 
 

@@ -125,3 +125,31 @@ def audit(root: Path, **kwargs: object) -> AuditReport:
 def pairs(report: AuditReport) -> set[tuple[str, str]]:
     """The (rule, path) pairs of a report."""
     return {(f.rule, f.path) for f in report.findings}
+
+
+def _self_signed_pem() -> str:
+    """A real self-signed certificate in PEM (the rules parse a certificate's DER)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "secretsmgr-test")])
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+CERT_PEM = _self_signed_pem()

@@ -8,7 +8,7 @@ import pytest
 
 from secretsmgr.audit.finding import AuditReport
 
-from ..helpers import enc, flux_kustomization, secret, sops_yaml, standard_repo, write
+from ..helpers import CERT_PEM, enc, flux_kustomization, secret, sops_yaml, standard_repo, write
 from .cases import Case, ids, run_case
 
 
@@ -122,9 +122,7 @@ def test_a_size_that_is_none_is_a_usage_error(
     assert "not a size" in err
 
 
-PEM_CERT = (
-    "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUXyZ0dGVzdA==\n-----END CERTIFICATE-----\n"
-)
+PEM_CERT = CERT_PEM  # a real one: the rules parse a certificate's DER
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n"
 
 
@@ -1186,10 +1184,9 @@ def test_a_secret_that_does_not_parse_is_read_line_by_line(tmp_path: Path) -> No
     unparsable = (
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n"
         "stringData:\n  username: app\n  password: @bc-hunter2\n"
-        "  note: ${DB_NOTE}\n  ca.crt: |\n    -----BEGIN CERTIFICATE-----\n"
-        "    MIIBszCCAVmgAwIBAgIUY2VydA==\n"
-        "    -----END CERTIFICATE-----\n"
-        "---\napiVersion: v1\nkind: Secret\nmetadata: {name: tok}\n"
+        "  note: ${DB_NOTE}\n  ca.crt: |\n"
+        + "".join(f"    {line}\n" for line in CERT_PEM.splitlines())
+        + "---\napiVersion: v1\nkind: Secret\nmetadata: {name: tok}\n"
         "data:\n  token: aHVudGVyMg== # comment\n"
         # the review of sweep 12: passwords that start like a flow collection or an alias,
         # and a comment that quotes a template, hide nothing
@@ -1215,14 +1212,15 @@ def test_a_secret_that_does_not_parse_is_read_line_by_line(tmp_path: Path) -> No
     )
     report = run_audit(tmp_path)
     found = {(f.path, f.key_path, f.line) for f in report.findings if f.rule == "SM001"}
+    more = len(CERT_PEM.splitlines()) - 3  # the certificate's lines past the three it had
     assert found == {
         ("apps/db.yaml", "stringData.username", 6),
         ("apps/db.yaml", "stringData.password", 7),
-        ("apps/db.yaml", "data.token", 18),
-        ("apps/db.yaml", "stringData.a", 25),
-        ("apps/db.yaml", "stringData.b", 26),
-        ("apps/db.yaml", "stringData.password", 33),
-        ("apps/db.yaml", "stringData.token", 34),
+        ("apps/db.yaml", "data.token", 18 + more),
+        ("apps/db.yaml", "stringData.a", 25 + more),
+        ("apps/db.yaml", "stringData.b", 26 + more),
+        ("apps/db.yaml", "stringData.password", 33 + more),
+        ("apps/db.yaml", "stringData.token", 34 + more),
     }
     for f in report.findings:
         assert "hunter2" not in f.message and "aHVudGVyMg" not in f.message

@@ -544,8 +544,9 @@ def test_a_certificate_beside_its_encrypted_key_is_public(tmp_path: Path) -> Non
 
     from secretsmgr.audit.engine import run_audit
     from secretsmgr.sops.model import EncryptionRule, RuleKind
+    from tests.audit.helpers import CERT_PEM
 
-    cert = "-----BEGIN CERTIFICATE-----\nMIIBfjCCASWgAwIBAgIUQ0Zx\n-----END CERTIFICATE-----\n"
+    cert = CERT_PEM
     crt = base64.b64encode(cert.encode()).decode()
     plain = (
         "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n"
@@ -560,3 +561,36 @@ def test_a_certificate_beside_its_encrypted_key_is_public(tmp_path: Path) -> Non
     standard_repo(tmp_path / "b", {"apps/sealed-secrets-key.sops.yaml": enc(with_token, rule=rule)})
     found = {f.key_path for f in run_audit(tmp_path / "b").findings if f.rule == "SM003"}
     assert found == {"items.0.data.token"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # the attack review: each passed as public material beside the encrypted key
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl "
+        "token=ghp_ZZZZzzzzYYYYyyyyXXXXxxxxWWWWwwww0123",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl "
+        "hunter2hunter2",
+        "-----BEGIN CERTIFICATE-----\n"
+        "MC4CAQAwBQYDK2VwBCIEIOj2b3c9Nm4pqY7b0R0ZkM1rJd5b6y8Gm1kZ0c6X7Q2a\n"
+        "-----END CERTIFICATE-----\n",
+        "-----BEGIN CERTIFICATE-----\ncGFzc3dvcmQ9WnE4dkx3MnBSdDl4S200Tg==\n"
+        "-----END CERTIFICATE-----\n",
+    ],
+)
+def test_a_private_value_dressed_as_public_material_is_still_reported(
+    tmp_path: Path, value: str
+) -> None:
+    import json
+
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.sops.model import EncryptionRule, RuleKind
+
+    plain = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n"
+        f"  pub: {json.dumps(value)}\n  tls.key: c2VjcmV0\n"
+    )
+    rule = EncryptionRule(RuleKind.ENCRYPTED_REGEX, r"^(tls\.key)$")
+    standard_repo(tmp_path, {"apps/s.sops.yaml": enc(plain, rule=rule)})
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM003"}
+    assert found == {"stringData.pub"}

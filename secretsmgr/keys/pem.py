@@ -1,0 +1,38 @@
+"""Whether PEM text labelled public (a certificate, a public key, a CRL) really is that."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+
+_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----([A-Za-z0-9+/=\s]+)-----END \1-----")
+
+
+def _loaders() -> dict[str, Callable[[bytes], object]]:
+    # imported when a value looks like public PEM: x509 costs the gate's start-up otherwise
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    return {
+        "CERTIFICATE": x509.load_der_x509_certificate,
+        "PUBLIC KEY": load_der_public_key,
+        "X509 CRL": x509.load_der_x509_crl,
+    }
+
+
+def public_blocks_parse(text: str) -> bool:
+    """Whether every PEM block of ``text`` parses as what its label says and the label is a
+    public one: a private key's DER, or a password, under a CERTIFICATE label does not."""
+    blocks = _BLOCK.findall(text)
+    loaders = _loaders() if blocks else {}
+    for label, body in blocks:
+        loader = loaders.get(label)
+        if loader is None:
+            return False
+        try:
+            loader(base64.b64decode("".join(body.split()), validate=True))
+        except (ValueError, TypeError, binascii.Error):
+            return False
+    return bool(blocks)
