@@ -24,6 +24,7 @@ from secretsmgr.repo.placeholders import (
     REFERENCE_SCHEMES,
     URL_PASSWORD,
     has_template,
+    looks_like_token,
     split_camel,
     strip_templates,
 )
@@ -308,9 +309,13 @@ _REFERENCE_VALUE = re.compile(
     # LiteLLM's ``os.environ/OPENAI_API_KEY``; doco-cd's external secret ``project:env:/path``
     r"|^os\.environ/[A-Za-z_][A-Za-z0-9_]*$"
     r"|^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}:[\w.-]+:/[\w./-]*$"
-    # Argo CD's ``$<secret name>:<key>``: read from that Secret (sweep 43, justin8's
-    # ``configs.secret.githubSecret``); the name a Secret's (lower-case, with `-` or `.`)
-    r"|^\$[a-z0-9]+(?:[-.][a-z0-9]+)+:[A-Za-z][A-Za-z0-9._-]{0,252}$"
+)
+# Argo CD's ``$<secret name>:<key>``: read from that Secret (sweep 43, justin8's
+# ``configs.secret.githubSecret``); the name a Secret's (lower-case, with `-` or `.`), the key
+# a key's name, never a token (the attack review: ``$db-main:<random>`` passed), and only after
+# the known formats are ruled out
+_ARGO_REFERENCE = re.compile(
+    r"^\$[a-z0-9]+(?:[-.][a-z0-9]+)+:(?P<key>[A-Za-z][A-Za-z0-9._-]{0,252})$"
 )
 # A password hash in PHC or crypt form (Authelia's ``client_secret: $argon2id$…``): what a
 # program checks a secret against, kept in its configuration on purpose; also htpasswd lines
@@ -708,6 +713,9 @@ def judge_value(key: str, value: str) -> Verdict | None:
     )
     if verdict is not None:
         return verdict
+    argo = _ARGO_REFERENCE.match(value)
+    if argo is not None and not looks_like_token(argo["key"]):
+        return None
     if tagged or (_DATE_TIME.match(value) and _TIME_KEY.search(split_camel(key))):
         # a reference an application resolves, or the time something happened under a key that
         # says so (argocdServerAdminPasswordMtime); a date under a password key is a password

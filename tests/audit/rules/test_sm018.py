@@ -1120,8 +1120,13 @@ def test_an_argo_cd_secret_reference_is_no_credential(tmp_path: Path) -> None:
         {
             "argo/values.yaml": "argo-cd:\n  configs:\n    secret:\n"
             "      githubSecret: $argocd-github-webhook:secret\n"
-            "      adminPassword: $Xq9-vTr7:pLm2wZr5\n",
+            "      adminPassword: $Xq9-vTr7:pLm2wZr5\n"
+            # the attack review: a token as the key, a known format after the colon
+            "      password: $db-main:Zq8vLw2pRt9xKm4NpQ7s\n"
+            "      apiKey: $svc.prod:AKIAZZZZZZZZZZZZZZZZ\n",
         },
     )
     found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM018"}
-    assert found == {"argo-cd.configs.secret.adminPassword"}
+    assert found == {
+        f"argo-cd.configs.secret.{key}" for key in ("adminPassword", "password", "apiKey")
+    }
