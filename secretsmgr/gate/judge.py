@@ -282,9 +282,11 @@ def _encrypted_as_its_rule_says(
     its rule's age keys exactly, nothing the rule encrypts left in clear, the same keys as the
     staged file (the attack review: a file encrypted to a stranger's key, one with its values
     in clear under a copied sops block, and another file's content each got `git add`)."""
+    from secretsmgr.audit.rules.sm011_creation_rule_drift import foreign_drift
     from secretsmgr.fsutil import confined
     from secretsmgr.repo.sopsentry import read_sops_entry
     from secretsmgr.sops.document import format_for_text, parse_documents
+    from secretsmgr.sops.model import EncryptionRule, RuleKind
 
     try:
         disk, _ = confined(root, path)  # no link, nor a folder under one
@@ -300,8 +302,22 @@ def _encrypted_as_its_rule_says(
         return False
     if entry is None or entry.sops_file is None or entry.plaintext_leaves or rule[1] is None:
         return False
-    wanted = {key for group in rule[1].key_groups for key in group.age}
-    if not wanted or set(entry.sops_file.metadata.age_recipients) != wanted:
+    creation, meta = rule[1], entry.sops_file.metadata
+    wanted = {key for group in creation.key_groups for key in group.age}
+    if not wanted or set(meta.age_recipients) != wanted:
+        return False
+    # the rule's groups, threshold, other keys, encryption rule and MAC setting too (the
+    # attack review: an extra KMS key, one group for a shamir rule of two, a narrower
+    # encrypted_regex each got `git add`)
+    groups = len(creation.key_groups)
+    if len(meta.key_groups) != groups or (meta.shamir_threshold or groups) != (
+        creation.shamir_threshold or groups
+    ):
+        return False
+    spec = creation.encryption_rule
+    if foreign_drift(creation, meta) or meta.mac_only_encrypted != creation.mac_only_encrypted:
+        return False
+    if meta.rule != (EncryptionRule(RuleKind(spec.kind), spec.value) if spec else EncryptionRule()):
         return False
     return _key_paths(before) == _key_paths(entry.sops_file.docs)
 

@@ -522,6 +522,15 @@ def test_a_file_encrypted_on_disk_after_staging_is_told_to_be_staged(
         lambda secret: (
             secret + enc(OTHER).partition("\nsops:")[1] + enc(OTHER).partition("\nsops:")[2]
         ),
+        # the second review: a KMS key the rule does not name beside the age key, and a
+        # narrower encryption rule than the creation rule's
+        lambda secret: enc(secret).replace(
+            "\nsops:\n",
+            "\nsops:\n    kms:\n        - arn: arn:aws:kms:us-east-1:111122223333:key/x\n"
+            '          created_at: "2026-01-01T00:00:00Z"\n          enc: AQICAHhX\n'
+            '          aws_profile: ""\n',
+        ),
+        lambda secret: enc(secret, rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^password$")),
     ],
 )
 def test_git_add_is_told_only_for_the_staged_document_encrypted_as_its_rule_says(
@@ -539,3 +548,29 @@ def test_git_add_is_told_only_for_the_staged_document_encrypted_as_its_rule_says
     (root / "apps/s2.yaml").write_text(disk(secret))
     fixes = {f.fix for f in judge(root).findings if f.path == "apps/s2.yaml"}
     assert fixes and not any((fix or "").startswith("git add") for fix in fixes), fixes
+
+
+def test_git_add_is_told_only_for_a_file_split_as_its_shamir_rule_says(tmp_path: Path) -> None:
+    """The second review: under a rule of two key groups, threshold 2, a file encrypted to both
+    keys in one group (either opens it alone) got `git add`, then passed the gate."""
+    root = _repo(tmp_path / "r")
+    write(
+        root,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: .*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    shamir_threshold: 2\n    key_groups:\n      - age: [{K1}]\n      - age: [{K2}]\n",
+    )
+    commit(root, "shamir")
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s2}\n"
+        "stringData:\n  password: Q7mZx2Lk9PwR4tVb\n"
+    )
+    stage(root, "apps/s2.yaml", secret)
+
+    def fixes() -> set[str | None]:
+        return {f.fix for f in judge(root).findings if f.path == "apps/s2.yaml"}
+
+    (root / "apps/s2.yaml").write_text(enc(secret, groups=[[K1, K2]]))
+    assert not any((fix or "").startswith("git add") for fix in fixes())
+    (root / "apps/s2.yaml").write_text(enc(secret, groups=[[K1], [K2]], threshold=2))
+    assert any((fix or "").startswith("git add") for fix in fixes())

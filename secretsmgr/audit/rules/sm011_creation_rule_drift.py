@@ -128,7 +128,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 problems[-1] += f" (the new cluster key: {OLD_KEY_ONLY})"
         if extra:
             problems.append(f"extra recipient {_keys(extra)}")
-        foreign = [] if keyless else _foreign_drift(rule, sf.metadata)
+        foreign = [] if keyless else foreign_drift(rule, sf.metadata)
         problems += foreign
         spec = rule.encryption_rule
         wanted = EncryptionRule(RuleKind(spec.kind), spec.value) if spec else EncryptionRule()
@@ -405,7 +405,7 @@ def _configs_elsewhere(ctx: AuditContext) -> list[str]:
     return [label for label in labels if not label.startswith("/")]
 
 
-def _foreign_drift(rule: CreationRule, metadata: SopsMetadata) -> list[str]:
+def foreign_drift(rule: CreationRule, metadata: SopsMetadata) -> list[str]:
     """Non-age keys (PGP fingerprints, KMS ARNs, GCP, Azure, Vault and HCKMS key ids) the rule
     names and the file lacks, or the file has and the rule does not name."""
     # key id as compared -> as the rule writes it (a PGP id in any case, 0x before it or not)
