@@ -8,6 +8,8 @@ are read, on every ref; ``audit --history`` reads everything (SM009).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -18,6 +20,18 @@ from secretsmgr.keys.age import parse_identities
 from secretsmgr.repo import gitlog
 
 _SECRET = re.compile(rb"AGE-SECRET-KEY-1[0-9A-Z]{58}")
+# a base64 run a Secret manifest's data holds (a sops-age Secret: the key file in base64)
+_BASE64 = re.compile(rb"[A-Za-z0-9+/]{80,}={0,2}")
+
+
+def _secrets_in(data: bytes) -> list[bytes]:
+    found = _SECRET.findall(data)
+    for run in _BASE64.findall(data):
+        try:
+            found += _SECRET.findall(base64.b64decode(run, validate=True))
+        except (binascii.Error, ValueError):
+            continue
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +55,7 @@ def leaked_keys(root: Path, publics: Collection[str]) -> tuple[LeakedKey, ...]:
         return ()  # no git here: nothing to say
     found: dict[str, LeakedKey] = {}
     for commit, path, blob in versions:
-        for secret in _SECRET.findall(blobs.get(blob, b"")):
+        for secret in _secrets_in(blobs.get(blob, b"")):
             try:
                 identity = parse_identities(secret.decode("ascii"), path)
             except SecretsmgrError:

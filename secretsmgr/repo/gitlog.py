@@ -286,14 +286,18 @@ def changed_between(root: Path, old: str, new: str) -> list[tuple[str, str]]:
 
 # Where an age private key is kept, or committed by mistake: key files (age.agekey, keys.txt,
 # sops' key file names) and the sops-age Secret's manifest
+# (the attack review: `key.txt`, a sops-age Secret manifest and `flux-secret.yaml` were missed)
 _KEY_FILE_SPECS = (
     ":(glob,icase)**/*.agekey",
-    ":(glob,icase)**/*keys.txt",
+    ":(glob,icase)**/*key*.txt",
     ":(glob,icase)**/*age*key*",
-    ":(glob,icase)**/*sops-age*",
+    ":(glob,icase)**/*sops*",
     ":(glob,icase)**/*.age",
+    ":(glob,icase)**/*identity*",
+    ":(glob,icase)**/*.key",
+    ":(glob,icase)**/*secret*.y*ml",
 )
-_MAX_KEY_BLOBS = 400
+_MAX_KEY_BLOBS = 3000
 
 
 def key_file_versions(root: Path) -> list[tuple[str, str, str]]:

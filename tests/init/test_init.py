@@ -1669,3 +1669,32 @@ def test_a_kept_cluster_key_committed_in_history_is_named(
     code, _, err = runner.run(["--repo", str(repo), "key", "export"], capsys, may_warn=[""])
     assert code == 0
     assert f"the private half of {short} was committed (bootstrap/age.agekey," in err
+
+
+@pytest.mark.parametrize("form", ["key.txt", "manifest"])
+def test_a_cluster_key_committed_as_key_txt_or_in_a_secret_manifest_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    """The attack review of the note above: `key.txt` (age-keygen -o key.txt) and a sops-age
+    Secret manifest holding the key file base64 under data were not read."""
+    import base64
+
+    repo = git_copy(FIXTURES / "demo", tmp_path / "repo", drop=[".secretsmgr.yaml", LOG])
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    secret = DEMO_KEY.read_text()
+    if form == "key.txt":
+        path, text = "key.txt", secret
+    else:
+        encoded = base64.b64encode(secret.encode()).decode()
+        path = "clusters/homelab/flux-system/flux-secret.yaml"
+        text = (
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: sops-age, namespace: flux-system}\n"
+            f"data:\n  age.agekey: {encoded}\n"
+        )
+    (repo / path).parent.mkdir(parents=True, exist_ok=True)
+    (repo / path).write_text(text)
+    commit(repo, "the key, by mistake")
+    (repo / path).unlink()
+    commit(repo, "gone")
+    out, _ = init(repo, capsys, "--dry-run")
+    assert f"was committed ({path}," in " ".join(out.split())
