@@ -221,6 +221,12 @@ def tunnel_secret_in(text: str) -> bool:
     )
 
 
+# A K3s secure join token: K10, the cluster CA's sha256, then `::user:password` (sweep 44, a
+# probe on Cyberius9/Gitops: a k3s-ansible `k3s_token` in host_vars passed; anyone holding it
+# joins a node to the cluster)
+_K3S_TOKEN = re.compile(r"(?<![A-Za-z0-9])K10[0-9a-f]{64}::[A-Za-z0-9_-]{1,64}:[A-Za-z0-9_.-]{6,}")
+
+
 # A Google API key (Maps, Firebase, …): AIza and 35 more characters.
 _GOOGLE_API_KEY = re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])")
 # A keyword that runs on into another word names something else: passwordless_flow,
@@ -576,6 +582,8 @@ def _known_format(text: str, value: str) -> Verdict | None:
         return Verdict("HashiCorp Vault Token", True)
     if tunnel_secret_in(text):
         return Verdict("Cloudflare Tunnel Secret", True)
+    if "K10" in text and _K3S_TOKEN.search(text):
+        return Verdict("K3s Join Token", True)
     if _encoded_private_key(text):
         return Verdict("Private Key", True)
     return None

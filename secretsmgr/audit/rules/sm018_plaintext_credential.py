@@ -202,6 +202,7 @@ _KNOWN_PARTS = (
     *("npm_", "_authToken", "pypi-", "sq0", "AccountKey=", "AKC", "AIza", "hvs.", "hvb.", "hvr."),
     "LS0tLS1CRUdJTi",  # base64 of "-----BEGIN": a kubeconfig's client-key-data
     '"TunnelSecret"',  # cloudflared's credentials file (JSON)
+    "K10",  # a K3s secure join token
 )
 
 

@@ -1130,3 +1130,26 @@ def test_an_argo_cd_secret_reference_is_no_credential(tmp_path: Path) -> None:
     assert found == {
         f"argo-cd.configs.secret.{key}" for key in ("adminPassword", "password", "apiKey")
     }
+
+
+def test_a_k3s_join_token_is_a_known_format(tmp_path: Path) -> None:
+    """sweep 44 (a probe on Cyberius9/Gitops): a k3s-ansible `k3s_token` in host_vars, the
+    secure form `K10<CA sha256>::server:<password>`, passed check; a K10 word without the rest
+    is nothing."""
+    from secretsmgr.audit.engine import run_audit
+
+    token = "K10" + "3f" * 32 + "::server:" + "9c4e1a7b" * 4
+    standard_repo(
+        tmp_path,
+        {
+            "ansible/host_vars/master.yml": f'k3s_token: "{token}"\nk3s_version: v1.30.1+k3s1\n',
+            "ansible/host_vars/other.yml": "token: K10-series\nmodel: K1000\n",
+            "scripts/join.sh": f"curl -sfL https://get.k3s.io | K3S_TOKEN={token} sh -\n",
+        },
+    )
+    found = {
+        (f.path, f.severity.value)
+        for f in run_audit(tmp_path).findings
+        if f.rule == "SM018" and "K3s" in f.message
+    }
+    assert found == {("ansible/host_vars/master.yml", "error"), ("scripts/join.sh", "error")}
