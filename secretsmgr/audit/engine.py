@@ -47,7 +47,9 @@ NOT_REQUESTED = "MAC verification not requested (use --verify-mac)"
 KEYLESS_ONLY = "needs a private identity; check runs only key-less rules"
 NO_CLUSTER = "needs the live cluster (use --from-cluster)"
 HISTORY_ONLY = "reads the changelog and the clock; the commit gate does not"
-NO_GIT_HISTORY = "walks past commits (use audit --history)"
+NO_GIT_HISTORY = (
+    "walks past commits (use audit --history, which also looks there for private keys, SM009)"
+)
 
 
 def load_context(
