@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from secretsmgr.cli.context import fault_hook, repo_root, warn
 from secretsmgr.cli.options import ClusterChoice, label
@@ -85,28 +86,18 @@ def export_hint(
     return command
 
 
-def rotate_step(
-    root: Path,
-    cluster: str | None,
-    begin: bool,
-    choice: ClusterChoice,
-    live: ClusterKeys | None,
-    identity: LayeredIdentity,
-    store: IdentityStore,
-    **options: Any,
-) -> StepResult:
-    """``_step`` with the hints ``rotate`` gives for a file no identity at hand opens (sweep 42:
-    begin said only that no identity opens it)."""
+@contextlib.contextmanager
+def _key_hints(identity: LayeredIdentity) -> Iterator[None]:
     from secretsmgr.cli.files import with_key_hints
     from secretsmgr.errors import DecryptionError
 
     try:
-        return _step(root, cluster, begin, choice, live, identity, store, **options)
+        yield
     except DecryptionError as exc:
         raise with_key_hints(exc, identity) from None
 
 
-def _step(
+def rotate_step(
     root: Path,
     cluster: str | None,
     begin: bool,
@@ -123,65 +114,67 @@ def _step(
 ) -> StepResult:
     """A step of ``key rotate``: of ``cluster_key``, or of one cluster's own key (``--cluster``).
     ``live``: the Secret read at begin (``--from-cluster``); finish reads the cluster itself,
-    after its own checks, unless ``skip_cluster_check`` (then it warns)."""
-    from secretsmgr.rotate import clusterkey, clusterown
+    after its own checks, unless ``skip_cluster_check`` (then it warns). A file no identity at
+    hand opens gets the hints ``rotate`` gives (sweep 42: begin said only that none opens it)."""
+    with _key_hints(identity):
+        from secretsmgr.rotate import clusterkey, clusterown
 
-    fault = fault_hook()
-    if begin:
-        held = None
-        if live is not None:
-            hint = export_hint(choice, cluster=cluster)
-            held = clusterkey.LiveCluster(live.publics, label(live), hint)
-        if cluster is None:
-            return clusterkey.begin(
+        fault = fault_hook()
+        if begin:
+            held = None
+            if live is not None:
+                hint = export_hint(choice, cluster=cluster)
+                held = clusterkey.LiveCluster(live.publics, label(live), hint)
+            if cluster is None:
+                return clusterkey.begin(
+                    root,
+                    identity=identity,
+                    store=store,
+                    env=os.environ,
+                    cluster_key=cluster_key,
+                    live=held,
+                    reason=reason,
+                    commit=commit,
+                    allow_dirty=allow_dirty,
+                    fault=fault,
+                )
+            return clusterown.begin(
                 root,
+                cluster=cluster,
                 identity=identity,
                 store=store,
                 env=os.environ,
-                cluster_key=cluster_key,
                 live=held,
                 reason=reason,
                 commit=commit,
                 allow_dirty=allow_dirty,
                 fault=fault,
             )
-        return clusterown.begin(
+        if skip_cluster_check:
+            warn(SKIP_WARNING)
+        view = None if skip_cluster_check else lambda: cluster_view(choice, cluster)
+        if cluster is None:
+            return clusterkey.finish(
+                root,
+                identity=identity,
+                env=os.environ,
+                cluster=view,
+                reason=reason,
+                commit=commit,
+                allow_dirty=allow_dirty,
+                fault=fault,
+            )
+        return clusterown.finish(
             root,
             cluster=cluster,
             identity=identity,
-            store=store,
             env=os.environ,
-            live=held,
+            check=view,
             reason=reason,
             commit=commit,
             allow_dirty=allow_dirty,
             fault=fault,
         )
-    if skip_cluster_check:
-        warn(SKIP_WARNING)
-    view = None if skip_cluster_check else lambda: cluster_view(choice, cluster)
-    if cluster is None:
-        return clusterkey.finish(
-            root,
-            identity=identity,
-            env=os.environ,
-            cluster=view,
-            reason=reason,
-            commit=commit,
-            allow_dirty=allow_dirty,
-            fault=fault,
-        )
-    return clusterown.finish(
-        root,
-        cluster=cluster,
-        identity=identity,
-        env=os.environ,
-        check=view,
-        reason=reason,
-        commit=commit,
-        allow_dirty=allow_dirty,
-        fault=fault,
-    )
 
 
 def cluster_view(choice: ClusterChoice, cluster: str | None = None) -> ClusterView:

@@ -430,17 +430,24 @@ def test_of_many_deleted_files_of_one_layout_the_copy_names_its_own(tmp_path: Pa
     assert "the values of apps/gone/s149.enc.yaml" in finding.message, finding.message
 
 
-def test_the_restore_renames_the_kustomization_entry_back(tmp_path: Path) -> None:
-    # sweep 40, Quazmoz/K8SHomelab: the copy's kustomization entry was renamed to it; the fix
-    # brought the encrypted file back and took the copy out, but left the entry naming the
-    # copy, so the layer's build failed on a file no longer there
-    root = _repo(tmp_path / "r", committed=False)
+def _copy_listed(root: Path) -> Path:
+    """DB decrypted to apps/db.yaml, the original deleted and its kustomization entry moved to
+    the copy, all staged."""
+    root = _repo(root, committed=False)
     write(root, DB, enc(DB_PLAIN))
     write(root, "apps/kustomization.yaml", "resources:\n  - plain.yaml\n  - db.enc.yaml\n")
     commit(root, "state")
     git(root, "rm", "-q", DB)
     stage(root, "apps/db.yaml", DB_PLAIN)
     stage(root, "apps/kustomization.yaml", "resources:\n  - plain.yaml\n  - db.yaml\n")
+    return root
+
+
+def test_the_restore_renames_the_kustomization_entry_back(tmp_path: Path) -> None:
+    # sweep 40, Quazmoz/K8SHomelab: the copy's kustomization entry was renamed to it; the fix
+    # brought the encrypted file back and took the copy out, but left the entry naming the
+    # copy, so the layer's build failed on a file no longer there
+    root = _copy_listed(tmp_path / "r")
     fix = next(f.fix for f in judge(root).findings if f.rule == "SM002") or ""
     done = subprocess.run(fix.split(": ", 1)[1].split(" (edits")[0], shell=True, cwd=root)
     assert done.returncode == 0, fix
@@ -471,13 +478,7 @@ def test_a_copy_gets_one_cure_and_it_works_after_the_copy_was_encrypted(tmp_path
     refused the copy (staged content differing from both the file and HEAD) and stopped
     halfway. Every plaintext finding of the copy gives the restore now, and the restore works
     whatever was done to the copy since it was staged."""
-    root = _repo(tmp_path / "r", committed=False)
-    write(root, DB, enc(DB_PLAIN))
-    write(root, "apps/kustomization.yaml", "resources:\n  - plain.yaml\n  - db.enc.yaml\n")
-    commit(root, "state")
-    git(root, "rm", "-q", DB)
-    stage(root, "apps/db.yaml", DB_PLAIN)
-    stage(root, "apps/kustomization.yaml", "resources:\n  - plain.yaml\n  - db.yaml\n")
+    root = _copy_listed(tmp_path / "r")
     report = judge(root)
     fixes = {f.rule: f.fix for f in report.findings if f.path == "apps/db.yaml"}
     assert "SM002" in fixes and len(fixes) > 1 and len(set(fixes.values())) == 1, fixes
