@@ -23,7 +23,10 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "workers": ({"errors"}, set()),
     "sops": ({"errors", "keys.protocols"}, {"cryptography", "ruamel", "_ruamel_yaml", "re2"}),
     "keys": ({"errors", "keys"}, {"pyrage", "keyring", "cryptography"}),
-    "repo": ({"errors", "plural", "shellword", "sops", "fsutil", "workers", "keys.bech32"}, set()),
+    "repo": (
+        {"errors", "plural", "shellword", "sops", "fsutil", "workers", "keys.bech32", "keys.pem"},
+        set(),
+    ),
     "fileops": ({"errors", "plural", "shellword", "sops", "keys", "repo", "fsutil"}, set()),
     "changelog": ({"errors", "plural", "shellword", "sops", "keys", "repo", "fsutil"}, set()),
     "audit": (

@@ -23,9 +23,11 @@ def _loaders() -> dict[str, Callable[[bytes], object]]:
 
 
 def public_blocks_parse(text: str) -> bool:
-    """Whether every PEM block of ``text`` parses as what its label says and the label is a
+    """Whether ``text`` is PEM blocks alone, each parsing as what its label says, the label a
     public one: a private key's DER, or a password, under a CERTIFICATE label does not."""
     blocks = _BLOCK.findall(text)
+    if _BLOCK.sub("", text).strip():
+        return False  # text beside the blocks (a password line, a private key's header)
     loaders = _loaders() if blocks else {}
     for label, body in blocks:
         loader = loaders.get(label)

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from secretsmgr.errors import FormatError
+from secretsmgr.keys.pem import public_blocks_parse
 from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
     URL_PASSWORD,
@@ -371,8 +372,7 @@ def _env_secrets(node: Node, prefix: str) -> Iterator[str]:
 # What anyone may read: an SSH or age public key, a certificate, a content digest (the second
 # review: ``ssh_public_key`` and ``image_digest`` were exposures)
 _PUBLIC = re.compile(
-    r"^\s*(?:age1[02-9ac-hj-np-z]{58}\s*$|-----BEGIN (?:CERTIFICATE|PUBLIC KEY)-----"
-    r"|(?:sha256|sha384|sha512):[0-9a-f]{32,128}\s*$)"
+    r"^\s*(?:age1[02-9ac-hj-np-z]{58}\s*$|(?:sha256|sha384|sha512):[0-9a-f]{32,128}\s*$)"
 )
 
 
@@ -381,13 +381,19 @@ def _public(value: str) -> bool:
     and OpenSSH public key lines (``authorized_keys``, ``known_hosts``)."""
     if _PUBLIC.match(value) or ssh_public_keys(value):
         return True
+    if value.lstrip().startswith("-----BEGIN "):
+        # PEM blocks alone, each what its label says (the attack review: a private key after
+        # a certificate, or a password under its label, was public here)
+        return public_blocks_parse(value)
     if len(value) < 40 or not _BASE64.fullmatch(value.strip()):
         return False
     try:
         head = base64.b64decode(value.strip()[:64] + "=" * (-len(value.strip()[:64]) % 4))
-    except (binascii.Error, ValueError):
+        if not head.startswith(b"-----BEGIN "):
+            return False
+        return public_blocks_parse(base64.b64decode(value.strip(), validate=True).decode("ascii"))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
         return False
-    return head.startswith(b"-----BEGIN CERTIFICATE-----")
 
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")

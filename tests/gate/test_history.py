@@ -13,7 +13,7 @@ from secretsmgr.audit.registry import RULES
 from secretsmgr.gate.history import walk_history, walk_repository
 from secretsmgr.gate.judge import open_cache
 from secretsmgr.keys.age import generate_identity
-from tests.audit.helpers import enc, secret, write
+from tests.audit.helpers import CERT_PEM, enc, secret, write
 from tests.cli.runner import run
 from tests.conftest import git
 
@@ -76,11 +76,7 @@ def test_a_value_added_in_clear_to_a_sops_file_is_exposed_after_it_is_encrypted(
     assert ("SM019", "apps/db.enc.yaml") in history_findings(root)
 
 
-CERT_B64 = base64.b64encode(
-    b"-----BEGIN CERTIFICATE-----\n"
-    b"MIIBkTCB+wIJAKHBfpegPjMCMA0GCSqGSIb3DQEBBQUAMBExDzANBgNVBAMMBnRl\n"
-    b"-----END CERTIFICATE-----\n"
-).decode()
+CERT_B64 = base64.b64encode(CERT_PEM.encode()).decode()  # a real one: its DER is parsed
 
 
 def test_a_plaintext_file_named_like_a_sops_file_is_exposed_after_it_is_encrypted(
