@@ -20,15 +20,20 @@ from secretsmgr.keys.age import parse_identities
 from secretsmgr.repo import gitlog
 
 _SECRET = re.compile(rb"AGE-SECRET-KEY-1[0-9A-Z]{58}")
-# a base64 run a Secret manifest's data holds (a sops-age Secret: the key file in base64)
-_BASE64 = re.compile(rb"[A-Za-z0-9+/]{80,}={0,2}")
+# a base64 run a Secret manifest's data holds (a sops-age Secret: the key file in base64), also
+# wrapped over lines as `base64` writes it under a `|` block (the attack review)
+_BASE64 = re.compile(rb"(?:[A-Za-z0-9+/]{16,}[ \t]*\r?\n[ \t]*)*[A-Za-z0-9+/]{16,}={0,2}")
+_SPACE = re.compile(rb"\s+")
 
 
 def _secrets_in(data: bytes) -> list[bytes]:
     found = _SECRET.findall(data)
     for run in _BASE64.findall(data):
+        joined = _SPACE.sub(b"", run)
+        if len(joined) < 80:
+            continue
         try:
-            found += _SECRET.findall(base64.b64decode(run, validate=True))
+            found += _SECRET.findall(base64.b64decode(joined + b"=" * (-len(joined) % 4)))
         except (binascii.Error, ValueError):
             continue
     return found

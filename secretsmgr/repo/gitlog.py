@@ -10,6 +10,7 @@ Like ``repo/git.py``, every call runs git with the hook variables removed and ra
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -285,52 +286,57 @@ def changed_between(root: Path, old: str, new: str) -> list[tuple[str, str]]:
 
 
 # Where an age private key is kept, or committed by mistake: key files (age.agekey, keys.txt,
-# sops' key file names) and the sops-age Secret's manifest
-# (the attack review: `key.txt`, a sops-age Secret manifest and `flux-secret.yaml` were missed)
+# key.txt, sops' key file names) and the sops-age Secret's manifest, read by name
 _KEY_FILE_SPECS = (
     ":(glob,icase)**/*.agekey",
     ":(glob,icase)**/*key*.txt",
     ":(glob,icase)**/*age*key*",
-    ":(glob,icase)**/*sops*",
+    ":(glob,icase)**/*sops-age*",
     ":(glob,icase)**/*.age",
     ":(glob,icase)**/*identity*",
     ":(glob,icase)**/*.key",
-    ":(glob,icase)**/*secret*.y*ml",
 )
-_MAX_KEY_BLOBS = 3000
+# and by content, in any file: the key, or its base64 at each of the three alignments (a
+# Secret manifest's data, a `.envrc` export: the attack review; a partial clone that lacks
+# blobs cannot be searched so, and is read by name alone)
+_KEY_CONTENT = "AGE-SECRET-KEY-1|QUdFLVNFQ1JFVC1LRVkt|RS1TRUNSRVQtS0VZ|R0UtU0VDUkVULUtFWS0x"
+_MAX_KEY_BLOBS = 5000
+
+
+def _key_log(root: Path, selection: list[str]) -> list[tuple[str, str, str]]:
+    out = _run(
+        root,
+        ["log", "--all", "--reverse", "--no-renames", "--raw", "--no-abbrev", "-z", *selection],
+        literal=False,  # the specs are globs
+    )
+    prefix = _show_prefix(root)
+    return [
+        (head.strip(), path, blob)
+        for head, rest in _log_chunks(out)
+        for path, blob in _file_changes(rest, prefix)
+        if blob
+    ]
 
 
 def key_file_versions(root: Path) -> list[tuple[str, str, str]]:
-    """(commit, path, blob) of every version a commit (on any ref) gave a file named like an
-    age key file, oldest first; at most ``_MAX_KEY_BLOBS``. Cheap: the walk reads the trees of
-    those paths only, never the blobs of other files."""
+    """(commit, path, blob) of every version a commit (on any ref) gave a file that may hold an
+    age private key: one named like a key file, or one whose change added the key or its base64
+    (git's own search, on every ref); oldest first, at most ``_MAX_KEY_BLOBS``."""
+    found: list[tuple[str, str, str]] = []
     try:
-        out = _run(
-            root,
-            [
-                "log",
-                "--all",
-                "--reverse",
-                "--no-renames",
-                "--raw",
-                "--no-abbrev",
-                "-z",
-                "--format=%x01%H",
-                "--",
-                *_KEY_FILE_SPECS,
-            ],
-            literal=False,  # the specs are globs
-        )
+        # the versions whose change added a key first: the cap never cuts those (the attack
+        # review: 3,000 ordinary SOPS file versions pushed a later key out)
+        with contextlib.suppress(subprocess.CalledProcessError):  # a partial clone lacks blobs
+            found = _key_log(root, ["--format=%x01%H", "--extended-regexp", f"-G{_KEY_CONTENT}"])
+        found += _key_log(root, ["--format=%x01%H", "--", *_KEY_FILE_SPECS])
     except subprocess.CalledProcessError:
         return []  # no commit yet
     except FileNotFoundError as exc:
         raise _not_usable(root, exc) from exc
-    prefix = _show_prefix(root)
-    found: list[tuple[str, str, str]] = []
     seen: set[str] = set()
-    for head, rest in _log_chunks(out):
-        for path, blob in _file_changes(rest, prefix):
-            if blob and blob not in seen:
-                seen.add(blob)
-                found.append((head.strip(), path, blob))
-    return found[:_MAX_KEY_BLOBS]
+    unique = []
+    for version in found:
+        if version[2] not in seen:
+            seen.add(version[2])
+            unique.append(version)
+    return unique[:_MAX_KEY_BLOBS]

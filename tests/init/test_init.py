@@ -1698,3 +1698,42 @@ def test_a_cluster_key_committed_as_key_txt_or_in_a_secret_manifest_is_named(
     commit(repo, "gone")
     out, _ = init(repo, capsys, "--dry-run")
     assert f"was committed ({path}," in " ".join(out.split())
+
+
+@pytest.mark.parametrize("form", ["wrapped", "unnamed", "envrc"])
+def test_a_cluster_key_committed_in_any_file_is_found_by_its_content(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    """The second review of the note: the key base64 wrapped at 76 columns, a Secret under a
+    name no pattern matched, and `export SOPS_AGE_KEY=…` in `.envrc` were missed; so was a key
+    committed after 3,000 other SOPS file versions (the cap kept the oldest)."""
+    import base64
+    import textwrap
+
+    repo = git_copy(FIXTURES / "demo", tmp_path / "repo", drop=[".secretsmgr.yaml", LOG])
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    secret = DEMO_KEY.read_text()
+    wrapped = textwrap.indent(
+        "\n".join(textwrap.wrap(base64.b64encode(secret.encode()).decode(), 76)), "    "
+    )
+    path, text = {
+        "wrapped": (
+            "clusters/homelab/flux-system/sops-age-wrapped.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: sops-age}\ndata:\n  age.agekey: |\n"
+            + wrapped
+            + "\n",
+        ),
+        "unnamed": (
+            "bootstrap/flux-decryption.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: sops-age}\nstringData:\n"
+            "  age.agekey: " + secret.strip().splitlines()[-1] + "\n",
+        ),
+        "envrc": (".envrc", "export SOPS_AGE_KEY=" + secret.strip().splitlines()[-1] + "\n"),
+    }[form]
+    (repo / path).parent.mkdir(parents=True, exist_ok=True)
+    (repo / path).write_text(text)
+    commit(repo, "the key, by mistake")
+    (repo / path).unlink()
+    commit(repo, "gone")
+    out, _ = init(repo, capsys, "--dry-run")
+    assert f"was committed ({path}," in " ".join(out.split())
