@@ -224,7 +224,12 @@ def tunnel_secret_in(text: str) -> bool:
 # A K3s secure join token: K10, the cluster CA's sha256, then `::user:password` (sweep 44, a
 # probe on Cyberius9/Gitops: a k3s-ansible `k3s_token` in host_vars passed; anyone holding it
 # joins a node to the cluster)
-_K3S_TOKEN = re.compile(r"(?<![A-Za-z0-9])K10[0-9a-f]{64}::[A-Za-z0-9_-]{1,64}:[A-Za-z0-9_.-]{6,}")
+# (the review: the bootstrap-token form `K10<hex>::<id>.<secret>`, capitals in the hash, and a
+# password with other characters passed)
+_K3S_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9])K10[0-9a-fA-F]{64}::(?:[A-Za-z0-9_-]{1,64}:[^\s\"'`]{6,}"
+    r"|[a-z0-9]{6}\.[a-z0-9]{16})"
+)
 
 
 # A Google API key (Maps, Firebase, …): AIza and 35 more characters.

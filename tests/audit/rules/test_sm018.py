@@ -1139,9 +1139,13 @@ def test_a_k3s_join_token_is_a_known_format(tmp_path: Path) -> None:
     from secretsmgr.audit.engine import run_audit
 
     token = "K10" + "3f" * 32 + "::server:" + "9c4e1a7b" * 4
+    # the review: the bootstrap-token form, capitals in the hash, other password characters
+    bootstrap = "K10" + "3F" * 32 + "::q7wm2z.4k9v2x8r3t6y1u0p"
+    other = "K10" + "3f" * 32 + "::server:Sup3r!secret#pass"
     standard_repo(
         tmp_path,
         {
+            "ansible/group_vars/all.yml": f'k3s_token: "{bootstrap}"\nagent_token: "{other}"\n',
             "ansible/host_vars/master.yml": f'k3s_token: "{token}"\nk3s_version: v1.30.1+k3s1\n',
             "ansible/host_vars/other.yml": "token: K10-series\nmodel: K1000\n",
             "scripts/join.sh": f"curl -sfL https://get.k3s.io | K3S_TOKEN={token} sh -\n",
@@ -1152,4 +1156,10 @@ def test_a_k3s_join_token_is_a_known_format(tmp_path: Path) -> None:
         for f in run_audit(tmp_path).findings
         if f.rule == "SM018" and "K3s" in f.message
     }
-    assert found == {("ansible/host_vars/master.yml", "error"), ("scripts/join.sh", "error")}
+    assert found == {
+        ("ansible/host_vars/master.yml", "error"),
+        ("ansible/group_vars/all.yml", "error"),
+        ("scripts/join.sh", "error"),
+    }
+    in_all = [f for f in run_audit(tmp_path).findings if f.path == "ansible/group_vars/all.yml"]
+    assert {f.key_path for f in in_all if "K3s" in f.message} == {"k3s_token", "agent_token"}
