@@ -273,12 +273,6 @@ def is_placeholder(value: str) -> bool:
     return "{{" in value and not holds_secret_around(strip_templates(value).replace("{{", ""))
 
 
-_PUBLIC_PEM = re.compile(
-    r"\A\s*(?:-----BEGIN (CERTIFICATE|PUBLIC KEY|X509 CRL)-----[A-Za-z0-9+/=\s]+"
-    r"-----END \1-----\s*)+\Z"
-)
-
-
 # An ASCII-armored OpenPGP public key block (RFC 9580 §6.2): armor headers (``Comment: …``),
 # a blank line, base64 lines and an optional ``=XXXX`` checksum. What the packets inside are is
 # read, not taken from the label (see ``_pgp_public_packets``).
@@ -369,13 +363,9 @@ def is_public_material(key_path: str, value: object) -> bool:
             return False
     if _IMAGE_KEY.search(key_path) and _IMAGE_REF.match(text.strip()):
         return True  # plugin-barman-cloud's SIDECAR_IMAGE: ghcr.io/cloudnative-pg/…:v0.10.0
-    return _public_pem(text) or ssh_public_keys(text) or _pgp_public_keys(text)
-
-
-def _public_pem(text: str) -> bool:
-    """Certificates, public keys and CRLs in PEM whose DER parses as what the label says (the
-    attack review: a private key's DER, or a password, under a CERTIFICATE label passed)."""
-    return bool(_PUBLIC_PEM.match(text)) and public_blocks_parse(text)
+    # PEM blocks alone, each parsing as its label says (the attack review: a private key's DER,
+    # or a password, under a CERTIFICATE label passed)
+    return public_blocks_parse(text) or ssh_public_keys(text) or _pgp_public_keys(text)
 
 
 # A container image reference under a key that names one: public by design.

@@ -260,9 +260,7 @@ def _encrypted_since_staged(root: Path, index: Snapshot, report: AuditReport) ->
     paths = {f.path for f in report.findings if f.rule in ("SM001", "SM002")}
     if not paths:
         return report
-    from secretsmgr.repo.snapshot import WorktreeSnapshot
-
-    configs = SopsConfigs(WorktreeSnapshot(root))
+    configs = SopsConfigs(index)  # the staged rules: the commit is judged by them
     staged = {p for p in paths if _encrypted_as_its_rule_says(root, p, configs, index)}
     if not staged:
         return report

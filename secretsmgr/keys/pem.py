@@ -25,6 +25,8 @@ def _loaders() -> dict[str, Callable[[bytes], object]]:
 def public_blocks_parse(text: str) -> bool:
     """Whether ``text`` is PEM blocks alone, each parsing as what its label says, the label a
     public one: a private key's DER, or a password, under a CERTIFICATE label does not."""
+    if "-----BEGIN " not in text:
+        return False
     blocks = _BLOCK.findall(text)
     if _BLOCK.sub("", text).strip():
         return False  # text beside the blocks (a password line, a private key's header)

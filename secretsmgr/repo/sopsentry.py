@@ -388,12 +388,10 @@ def _public(value: str) -> bool:
     if len(value) < 40 or not _BASE64.fullmatch(value.strip()):
         return False
     try:
-        head = base64.b64decode(value.strip()[:64] + "=" * (-len(value.strip()[:64]) % 4))
-        if not head.startswith(b"-----BEGIN "):
-            return False
-        return public_blocks_parse(base64.b64decode(value.strip(), validate=True).decode("ascii"))
+        decoded = base64.b64decode(value.strip(), validate=True).decode("ascii")
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return False
+    return decoded.lstrip().startswith("-----BEGIN ") and public_blocks_parse(decoded)
 
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")

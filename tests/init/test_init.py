@@ -1642,6 +1642,15 @@ def test_sops_files_no_rule_of_the_new_sops_yaml_matches_are_named(
     assert "no layer applies matches no rule" not in out, out
 
 
+def _committed_then_removed(repo: Path, path: str, text: str) -> None:
+    """``path`` holding ``text`` committed, then removed in a second commit."""
+    (repo / path).parent.mkdir(parents=True, exist_ok=True)
+    (repo / path).write_text(text)
+    commit(repo, "the key, by mistake")
+    (repo / path).unlink()
+    commit(repo, "gone")
+
+
 def test_a_kept_cluster_key_committed_in_history_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1652,12 +1661,7 @@ def test_a_kept_cluster_key_committed_in_history_is_named(
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
     out, _ = init(repo, capsys, "--dry-run")
     assert "private half" not in out
-    secret = DEMO_KEY.read_text()
-    (repo / "bootstrap").mkdir()
-    (repo / "bootstrap/age.agekey").write_text(secret)
-    commit(repo, "the key, by mistake")
-    (repo / "bootstrap/age.agekey").unlink()
-    commit(repo, "gone")
+    _committed_then_removed(repo, "bootstrap/age.agekey", DEMO_KEY.read_text())
     out, _ = init(repo, capsys, "--dry-run")
     short = f"{CLUSTER[:8]}…{CLUSTER[-4:]}"
     assert f"the private half of the cluster key {short} was committed (bootstrap/age.agekey," in (
@@ -1691,11 +1695,7 @@ def test_a_cluster_key_committed_as_key_txt_or_in_a_secret_manifest_is_named(
             "apiVersion: v1\nkind: Secret\nmetadata: {name: sops-age, namespace: flux-system}\n"
             f"data:\n  age.agekey: {encoded}\n"
         )
-    (repo / path).parent.mkdir(parents=True, exist_ok=True)
-    (repo / path).write_text(text)
-    commit(repo, "the key, by mistake")
-    (repo / path).unlink()
-    commit(repo, "gone")
+    _committed_then_removed(repo, path, text)
     out, _ = init(repo, capsys, "--dry-run")
     assert f"was committed ({path}," in " ".join(out.split())
 
@@ -1730,10 +1730,6 @@ def test_a_cluster_key_committed_in_any_file_is_found_by_its_content(
         ),
         "envrc": (".envrc", "export SOPS_AGE_KEY=" + secret.strip().splitlines()[-1] + "\n"),
     }[form]
-    (repo / path).parent.mkdir(parents=True, exist_ok=True)
-    (repo / path).write_text(text)
-    commit(repo, "the key, by mistake")
-    (repo / path).unlink()
-    commit(repo, "gone")
+    _committed_then_removed(repo, path, text)
     out, _ = init(repo, capsys, "--dry-run")
     assert f"was committed ({path}," in " ".join(out.split())
