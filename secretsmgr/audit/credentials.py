@@ -594,6 +594,30 @@ def _known_format(text: str, value: str) -> Verdict | None:
     return None
 
 
+_JSON_OBJECT = re.compile(r'^\{\s*"')
+
+# The whole of a value in base64, line breaks allowed (``base64`` wraps at 76 characters)
+_BASE64_WHOLE = re.compile(r"[A-Za-z0-9+/\r\n]{40,}={0,2}")
+
+
+def _decoded_text(text: str) -> str | None:
+    """``text`` base64-decoded, when all of it is base64 of readable UTF-8, with a JSON string's
+    ``\\n`` escapes as line breaks: a Google service account's JSON key, a kubeconfig or a
+    ``.dockerconfigjson`` pasted encoded into a Helm value or a ConfigMap passed as a mere
+    high-entropy string (a warning), whatever it held."""
+    stripped = text.strip()
+    if len(stripped) < 40 or not _BASE64_WHOLE.fullmatch(stripped):
+        return None
+    data = "".join(stripped.split())
+    try:
+        decoded = base64.b64decode(data + "=" * (-len(data) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    if not decoded.replace("\n", "").replace("\r", "").replace("\t", "").isprintable():
+        return None
+    return decoded.replace("\\n", "\n")
+
+
 def _encoded_private_key(text: str) -> bool:
     """A base64-encoded PEM private key with key material (a kubeconfig's
     ``client-key-data``, a ``tls.key`` copied out of a Secret)."""
@@ -673,6 +697,20 @@ def _short_password(key: str, value: str) -> bool:
 
 def judge_value(key: str, value: str) -> Verdict | None:
     """Whether the value under ``key`` (the last key-path component) is a credential."""
+    return _judge(key, value, 0)
+
+
+def _decoded_verdict(key: str, value: str, depth: int) -> Verdict | None:
+    """A known format in ``value`` base64-decoded, judged as the decoded text would be (its
+    stand-ins stay stand-ins); base64 of base64 is decoded once more, and no further."""
+    decoded = _decoded_text(value) if depth < 2 else None
+    inner = _judge(key, decoded, depth + 1) if decoded is not None else None
+    if inner is None or not inner.known:
+        return None
+    return Verdict(inner.kind if depth else f"{inner.kind} (base64)", True)
+
+
+def _judge(key: str, value: str, depth: int) -> Verdict | None:
     # a tag of an application that resolves it as a reference (authentik's blueprint !KeyOf and
     # !Find, CloudFormation's !Ref): any other tag is dropped by kustomize, and the literal is
     # what gets deployed
@@ -715,7 +753,10 @@ def judge_value(key: str, value: str) -> Verdict | None:
         return None
     if value.lower() in _BARE_WORDS and value.lower() in key.lower():
         return None  # the key's own word as its value (a dev realm's "secret": "secret")
-    if _VARIABLE.match(value) or _PATH.match(value):
+    # one line of JSON with no object in it is no {VAR}: its known formats are judged
+    # (``{"token": "ghp_…"}`` passed as a stand-in)
+    json_object = _VARIABLE.match(value) is not None and _JSON_OBJECT.match(value) is not None
+    if (_VARIABLE.match(value) and not json_object) or _PATH.match(value):
         return None  # {VAR}, $VAR, <<VAR>>, a path: filled in or pointed to, not committed
     verdict = (
         _known_format(value, value)
@@ -723,9 +764,12 @@ def judge_value(key: str, value: str) -> Verdict | None:
         or _uuid_verdict(key, value)
         or _cloudflare_global_key(key, value)
         or _tunnel_secret(key, value)
+        or _decoded_verdict(key, value, depth)
     )
     if verdict is not None:
         return verdict
+    if json_object:
+        return None  # as before: only a known format in it is judged
     argo = _ARGO_REFERENCE.match(value)
     if argo is not None and not looks_like_token(argo["key"]):
         return None

@@ -1163,3 +1163,104 @@ def test_a_k3s_join_token_is_a_known_format(tmp_path: Path) -> None:
     }
     in_all = [f for f in run_audit(tmp_path).findings if f.path == "ansible/group_vars/all.yml"]
     assert {f.key_path for f in in_all if "K3s" in f.message} == {"k3s_token", "agent_token"}
+
+
+def _service_account_json() -> str:
+    """A Google service account's JSON key as the console downloads it (a fresh RSA key)."""
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    account = {
+        "type": "service_account",
+        "project_id": "demo-project-4821",
+        "private_key_id": "4f" * 20,
+        "private_key": pem,
+        "client_email": "dns01@demo-project-4821.iam.gserviceaccount.com",
+    }
+    text = json.dumps(account)
+    # where the PEM starts decides whether base64 of the JSON holds base64 of "-----BEGIN"
+    # itself (found as it is); put it where it does not
+    if text.index("-----BEGIN") % 3 == 0:
+        text = json.dumps({"comment": "x", **account})
+    return text
+
+
+def test_a_known_format_in_base64_is_judged_as_its_decoded_text(tmp_path: Path) -> None:
+    """A Google service account's JSON key (its PEM behind `\\n` escapes) or a token in JSON,
+    base64-encoded into a Helm value or a ConfigMap (once or twice), was a mere high-entropy
+    warning and passed the gate; decoded, it is the known format it holds. A stand-in stays a
+    stand-in once decoded, and base64 of text without a known format stays a warning."""
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    token = "ghp_" + "Zq8rT2vLm5Xw9Kp3Jd7Hn1Bc4Fg6Ys0Ua2Ei"
+    example = "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\nregion = eu-west-1\n"
+    in_json = b64(b64('{"token": "' + token + '"}'))
+    settings = b64('{"level": "info", "format": "json", "color": false, "x": 1}')
+    standard_repo(
+        tmp_path,
+        {
+            "apps/dns.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+            "metadata: {name: external-dns}\nspec:\n  values:\n    google:\n"
+            f"      serviceAccountKey: {b64(_service_account_json())}\n",
+            "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
+            f"  auth: {in_json}\n  sample: {b64(example)}\n  LOG_FORMAT: {settings}\n",
+        },
+    )
+    found = {
+        (f.path, f.key_path, f.severity.value, f.message.split(": ", 1)[-1].split(" in ")[0])
+        for f in run_audit(tmp_path).findings
+        if f.rule == "SM018"
+    }
+    assert found == {
+        ("apps/dns.yaml", "spec.values.google.serviceAccountKey", "error", "Private Key (base64)"),
+        ("apps/cm.yaml", "data.auth", "error", "GitHub Token (base64)"),
+        (
+            "apps/cm.yaml",
+            "data.sample",
+            "warning",
+            "a likely credential (base64 high entropy string)",
+        ),
+        (
+            "apps/cm.yaml",
+            "data.LOG_FORMAT",
+            "warning",
+            "a likely credential (base64 high entropy string)",
+        ),
+    }
+
+
+def test_one_line_of_json_is_no_variable_stand_in(tmp_path: Path) -> None:
+    """`{"token": "ghp_…"}` in a value matched the `{VAR}` stand-in and passed; a JSON object
+    of settings is still nothing."""
+    from secretsmgr.audit.engine import run_audit
+
+    token = "ghp_" + "Zq8rT2vLm5Xw9Kp3Jd7Hn1Bc4Fg6Ys0Ua2Ei"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
+            + '  auth: \'{"token": "'
+            + token
+            + "\"}'\n  secret: '{\"level\": \"info\"}'\n  ref: '{GITHUB_TOKEN}'\n",
+        },
+    )
+    found = [
+        (f.key_path, f.severity.value) for f in run_audit(tmp_path).findings if f.rule == "SM018"
+    ]
+    assert found == [("data.auth", "error")]
