@@ -503,3 +503,47 @@ def test_a_packer_template_s_fix_sets_a_pkr_var(tmp_path: Path) -> None:
     )
     (found,) = [f for f in run_audit(root).findings if f.rule == "SM018"]
     assert "PKR_VAR_<name>" in (found.fix or "") and "Terragrunt" not in (found.fix or "")
+
+
+def test_a_state_opentofu_encrypted_is_ciphertext_and_a_forged_one_is_judged(
+    tmp_path: Path,
+) -> None:
+    """sweep 45, turtton/infra: a state OpenTofu had encrypted (`encryption { … }`) was a
+    warning, its PBKDF2 key provider's salt (base64 of JSON in `meta`) taken for a credential,
+    with a fix to encrypt the state. A state that holds its resources in clear beside such
+    fields is still judged."""
+    import base64
+    import json
+    import os
+
+    salt = base64.b64encode(
+        json.dumps(
+            {
+                "salt": base64.b64encode(os.urandom(32)).decode(),
+                "iterations": 600000,
+                "hash_function": "sha512",
+                "key_length": 32,
+            }
+        ).encode()
+    ).decode()
+    encrypted = {
+        "serial": 15,
+        "lineage": str(uuid.uuid4()),
+        "meta": {"key_provider.pbkdf2.state_key": salt},
+        "encrypted_data": base64.b64encode(os.urandom(3000)).decode(),
+        "encryption_version": "v0",
+    }
+    forged = {
+        **encrypted,
+        "version": 4,
+        "resources": json.loads(
+            '[{"type": "aws_iam_access_key", "name": "ci", "instances": '
+            '[{"attributes": {"id": "' + AWS + '"}}]}]'
+        ),
+    }
+    root = gitops(tmp_path / "r")
+    stage(root, "tofu/terraform.tfstate", json.dumps(encrypted, indent=2) + "\n")
+    stage(root, "other/terraform.tfstate", json.dumps(forged, indent=2) + "\n")
+    assert {path: f.severity for (path, _), f in _sm018(judge(root)).items()} == {
+        "other/terraform.tfstate": Severity.ERROR
+    }

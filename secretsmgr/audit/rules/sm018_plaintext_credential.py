@@ -767,6 +767,8 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
             judged.add((number, key_path))
             if state and _STATE_PRIVATE.match(key_path):
                 continue  # Terraform's own per-instance metadata (timeouts, schema version)
+            if state and _tofu_encrypted(obj) and _TOFU_CIPHER.match(key_path[len(prefix) :]):
+                continue  # OpenTofu's state encryption: ciphertext and its key's public salt
             if _pulumi_ciphertext(file.path, prefix, obj, key_path, value):
                 continue
             if (
@@ -947,6 +949,22 @@ _SECRET_WORDS = {
 # ``resources[].instances[].private``: base64 of Terraform's JSON of timeouts and schema
 # version, in every managed resource (sweep 32, nea0d/k8s-homelab-flux)
 _STATE_PRIVATE = re.compile(r"^resources\.\d+\.instances\.\d+\.private$")
+
+# A state OpenTofu encrypted (``encryption { … }``): the resources are inside
+# ``encrypted_data``, and ``meta`` holds each key provider's public parameters (a PBKDF2 salt
+# and iteration count, base64 of JSON), sweep 45, turtton/infra: that salt was a credential
+_TOFU_CIPHER = re.compile(r"^(?:encrypted_data|meta\.key_provider\..+)$")
+
+
+def _tofu_encrypted(state: object) -> bool:
+    return (
+        isinstance(state, dict)
+        and isinstance(state.get("encrypted_data"), str)
+        and "encryption_version" in state
+        and "resources" not in state
+    )
+
+
 # the data sources of the sops providers (carlpett/sops): their attributes hold the file
 # decrypted, data (the values by key) and raw (the whole file)
 _SOPS_DATA_SOURCES = frozenset(("sops_file", "sops_external"))
