@@ -443,8 +443,24 @@ def _lines(hits: list[PrivateKeyHit]) -> str:
 def _encrypt_hint(ctx: AuditContext, path: str) -> str:
     """``secretsmgr encrypt -i PATH``, after the `.sops.yaml` it needs when there is none
     (rastydnb/home-cheap-gke-cluster: encrypt found no recipients and exited 2)."""
-    if ctx.repo.has_sops_config:  # sops where the rule names PGP, KMS or Vault keys
-        return ctx.repo.sops_configs.encrypt_command(path)
+    configs = ctx.repo.sops_configs
+    label, rule, _ = configs.rule_for(path) if ctx.repo.has_sops_config else (None, None, None)
+    if rule is not None:  # sops where the rule names PGP, KMS or Vault keys
+        return configs.encrypt_command(path)
+    if ctx.repo.has_sops_config:
+        # a rule for the cluster's folder only (sweep 45, prachitat/pi-cluster: a tls.key at the
+        # root; encrypt found no recipients and exited 2)
+        where = label or "a .sops.yaml above it"
+        keys = " ".join(f"--age {key}" for key in ctx.repo.cluster_keys)
+        if not keys:
+            return (
+                f"no creation rule matches {path}: add one to {where} first, then "
+                f"secretsmgr encrypt -i {sh_path(path)}"
+            )
+        return (
+            f"no creation rule matches {path}, so name the cluster's key: secretsmgr encrypt -i "
+            f"{sh_path(path)} {keys} (or add a rule to {where} first)"
+        )
     if ctx.repo.layers.clusters:
         return (
             f"{NO_SOPS_CONFIG}: set up the cluster key and a creation rule first with "

@@ -9,7 +9,7 @@ import pytest
 from secretsmgr.audit.finding import AuditReport
 from secretsmgr.keys.age import generate_identity
 
-from ..helpers import enc, secret, sops_yaml, standard_repo, write
+from ..helpers import K1, enc, secret, sops_yaml, standard_repo, write
 from .cases import Case, ids, run_case
 
 SECRET_KEY, SECRET_PUBLIC = generate_identity()
@@ -336,16 +336,36 @@ def test_a_key_file_overwritten_with_a_new_key_has_both_keys_reported_by_history
 
 
 def test_a_pem_key_in_a_repository_without_sops_yaml_says_what_encrypt_needs_first(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """rastydnb/home-cheap-gke-cluster (sweep 10): no `.sops.yaml`, and the fix named
-    `secretsmgr encrypt -i`, which found no recipients (exit 2)."""
+    `secretsmgr encrypt -i`, which found no recipients (exit 2); so it did where `.sops.yaml`
+    has no rule for the file (sweep 45, prachitat/pi-cluster: a rule for the cluster's folder
+    only, a tls.key at the root)."""
+    import shlex
+
+    from tests.cli.runner import run
+
     from ..helpers import audit
 
     ec_pem, _ssh = _pem_keys()
     standard_repo(tmp_path, {})
     write(tmp_path, "terraform/certs/self-signed.key", ec_pem)
     encrypt = "commit the new one only encrypted: "
+    fix = next(f.fix for f in audit(tmp_path).findings if f.rule == "SM009")
+    command = f"secretsmgr encrypt -i terraform/certs/self-signed.key --age {K1}"
+    assert fix is not None and fix.endswith(
+        encrypt + "no creation rule matches terraform/certs/self-signed.key, so name the "
+        f"cluster's key: {command} (or add a rule to .sops.yaml first)"
+    )
+    # pasted, it works
+    (tmp_path / "terraform/certs/other.key").write_text(ec_pem)
+    pasted = command.replace("self-signed", "other")
+    monkeypatch.chdir(tmp_path)
+    run(shlex.split(pasted)[1:], capsys, expect=0)
+    assert "sops" in (tmp_path / "terraform/certs/other.key").read_text()
+    (tmp_path / "terraform/certs/other.key").unlink()
+    write(tmp_path, ".sops.yaml", sops_yaml(("", (K1,))))  # a rule for every file
     fix = next(f.fix for f in audit(tmp_path).findings if f.rule == "SM009")
     assert fix is not None and fix.endswith(
         encrypt + "secretsmgr encrypt -i terraform/certs/self-signed.key"
