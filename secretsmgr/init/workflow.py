@@ -302,7 +302,9 @@ def _leaked_note(root: Path, kept: Mapping[str, str | None], shared: str | None)
     for leak in leaked_keys(root, kept):
         cluster = kept[leak.public]
         own = ["--cluster", sh_word(cluster)] if cluster and leak.public != shared else []
-        begin = " ".join(["secretsmgr key rotate --begin", *own])
+        # named: an identity file without the cluster-key mark is refused otherwise (sweep 45,
+        # giefko/sre-devops-gitops-lab: the pasted command exited 1)
+        begin = " ".join(["secretsmgr key rotate --begin", *own, "--cluster-key", leak.public])
         notes.append(
             f"the private half of the cluster key {short_key(leak.public)} was committed "
             f"({leak.path}, in {leak.commit[:12]}): whoever has a clone can decrypt every file "

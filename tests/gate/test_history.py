@@ -166,7 +166,8 @@ def test_a_leaked_key_nothing_names_but_flux_decrypts_with_is_replaced_by_a_key_
     ]
     assert sm009.fix is not None and key not in sm009.fix
     assert sm009.fix.endswith(
-        f"secretsmgr init --cluster-key {public}; secretsmgr key rotate --begin --cluster-key "
+        f"secretsmgr init --cluster-key {public}; commit what it writes; then "
+        "secretsmgr key rotate --begin --cluster-key "
         f"{public} (then --finish)"
     )
     # a key no file Flux applies is encrypted to is still removed from every file that is
@@ -421,6 +422,7 @@ def test_a_leaked_key_flux_decrypts_with_beside_a_rules_key_for_no_file_is_repla
     assert ctx.repo.cluster_keys == (stray,)
     (sm009,) = [f for f in run_rules(ctx).findings if f.rule == "SM009"]
     assert (sm009.fix or "").endswith(
-        f"secretsmgr init --cluster-key {public}; secretsmgr key rotate --begin --cluster-key "
+        f"secretsmgr init --cluster-key {public}; commit what it writes; then "
+        "secretsmgr key rotate --begin --cluster-key "
         f"{public} (then --finish)"
     ), sm009.fix

@@ -1667,12 +1667,27 @@ def test_a_kept_cluster_key_committed_in_history_is_named(
     assert f"the private half of the cluster key {short} was committed (bootstrap/age.agekey," in (
         " ".join(out.split())
     )
-    assert "secretsmgr key rotate --begin, then --finish" in " ".join(out.split())
+    begin = f"secretsmgr key rotate --begin --cluster-key {CLUSTER}"
+    assert f"{begin}, then --finish" in " ".join(out.split())
     assert "AGE-SECRET-KEY" not in out
     # key export sends it with a warning too (the same sweep)
     code, _, err = runner.run(["--repo", str(repo), "key", "export"], capsys, may_warn=[""])
     assert code == 0
     assert f"the private half of {short} was committed (bootstrap/age.agekey," in err
+    # pasted after init is committed, from a key file without the cluster-key mark (sweep 45,
+    # giefko/sre-devops-gitops-lab: `key rotate --begin` alone refused to export it)
+    unmarked = tmp_path / "unmarked.agekey"
+    unmarked.write_text(
+        "".join(line for line in DEMO_KEY.read_text().splitlines(True) if "secretsmgr:" not in line)
+    )
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(unmarked))
+    init(repo, capsys)
+    commit(repo, "init")
+    next_key = ["-o", str(tmp_path / "next.agekey")]
+    code, _, err = runner.run(
+        ["--repo", str(repo), *begin.split()[1:], *next_key], capsys, may_warn=[""]
+    )
+    assert code == 0, err
 
 
 @pytest.mark.parametrize("form", ["key.txt", "manifest"])

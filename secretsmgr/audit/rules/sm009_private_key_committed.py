@@ -390,8 +390,10 @@ def _rotate_away(ctx: AuditContext, public: str | None) -> str:
         return remove
     # nothing names the cluster key, and this one opens what Flux applies: removing it would
     # leave a file it alone opens with no recipient (sweep 19, 1Solon/Home-Server-Configuration)
+    # the rotation starts from a clean tree: init's files are committed first (sweep 45,
+    # giefko/sre-devops-gitops-lab: the second command, pasted right after the first, exited 1)
     pin = (
-        f"secretsmgr init --cluster-key {public}; "
+        f"secretsmgr init --cluster-key {public}; commit what it writes; then "
         f"secretsmgr key rotate --begin --cluster-key {public} (then --finish)"
     )
     if flux:
