@@ -163,15 +163,18 @@ def _decoded_runs(data: bytes, needles: re.Pattern[bytes]) -> Iterator[tuple[int
         if m.start() < reached:
             continue  # inside the run already decoded
         start, reached, run = _base64_run(data, m.start())
-        for skip in range(4):
-            chunk = run[skip:]
-            if len(chunk) % 4 == 1:
-                chunk = chunk[:-1]
-            chunk += b"=" * (-len(chunk) % 4)
-            try:
-                yield start, base64.b64decode(chunk, validate=True)
-            except (ValueError, binascii.Error):
-                continue
+        # padding ends a value: the run may go on into the next line's key (`kind` after a
+        # `data:` value in kubectl's sorted output: sweep 46, fzmubin98's sops-age Secret)
+        for piece in (run, *(run.split(b"=") if b"=" in run else ())):
+            for skip in range(4):
+                chunk = piece[skip:]
+                if len(chunk) % 4 == 1:
+                    chunk = chunk[:-1]
+                chunk += b"=" * (-len(chunk) % 4)
+                try:
+                    yield start, base64.b64decode(chunk, validate=True)
+                except (ValueError, binascii.Error):
+                    continue
 
 
 def _encoded_keys(data: bytes) -> list[tuple[int, str]]:

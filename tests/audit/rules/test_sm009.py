@@ -155,6 +155,32 @@ def test_a_key_manifest_beside_other_objects_loses_only_its_document(tmp_path: P
     assert "rm -f" not in fixes["SM001"]
 
 
+@pytest.mark.parametrize("pad", ["", "=", "=="])
+def test_a_base64_key_file_in_kubectls_key_order_is_found(tmp_path: Path, pad: str) -> None:
+    """sweep 46, fzmubin98/k3s-GitOps-assignement: `kubectl get secret -o yaml` sorts the keys,
+    so `kind:` follows the `data:` value; base64 of a whole keys.txt (comment lines too) that
+    ends in padding read on into `kind` and was never decoded: SM001 alone, whose fix encrypted
+    Flux's key and committed it again. Each padding a key file's base64 can end with."""
+    import base64
+
+    from ..helpers import audit
+
+    body = f"# created: 2024-01-01T00:00:00Z\n# public key: {SECRET_PUBLIC}\n{SECRET_KEY}\n"
+    while True:  # a comment's length decides the padding: find one that ends in ``pad``
+        encoded = base64.b64encode(body.encode()).decode()
+        if len(encoded) - len(encoded.rstrip("=")) == len(pad):
+            break
+        body = "#" + body
+    manifest = (
+        f"apiVersion: v1\ndata:\n  age.agekey: {encoded}\nkind: Secret\nmetadata:\n"
+        "  name: sops-age\n  namespace: flux-system\ntype: Opaque\n"
+    )
+    standard_repo(tmp_path, {"clusters/prod/sops-age.yaml": manifest})
+    found = {f.rule: f for f in audit(tmp_path).findings if f.path.endswith("sops-age.yaml")}
+    assert found["SM009"].line == 3 and "base64-encoded" in found["SM009"].message
+    assert "git rm -q --cached" in (found["SM001"].fix or "")
+
+
 def _pem_keys() -> tuple[str, str]:
     """A fresh EC key (traditional PEM) and an OpenSSH Ed25519 key, made here: never committed."""
     from cryptography.hazmat.primitives import serialization
