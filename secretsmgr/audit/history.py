@@ -20,6 +20,13 @@ class Exposure:
     date: str  # committer date, ISO 8601
     rule: str  # the rule that saw it in that commit
     name: str | None = None  # a container env entry's variable (``DATABASE_URL``)
+    # where the file is now, when git moved it unchanged since (``git mv``), else None
+    moved_to: str | None = None
+
+    @property
+    def current(self) -> str:
+        """The path that holds the value's file today (or last did)."""
+        return self.moved_to or self.path
 
 
 @dataclass(frozen=True, slots=True)

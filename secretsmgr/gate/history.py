@@ -16,6 +16,7 @@ A warm re-run reads no blob: only ``git log`` and the cache.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -67,6 +68,43 @@ class _Walk:
         self.removals: list[RecipientRemoval] = []
         self.last: dict[str, SopsSummary] = {}
         self.blobs = 0
+        self.blob_of: dict[str, str] = {}  # each path's blob now
+        # old path -> new path of each file a commit moved unchanged (sweep 46, sakura-dragon:
+        # a `git mv` left the exposures at the old path, which nothing could close)
+        self.moves: dict[str, str] = {}
+
+    def commit(self, commit: str, date: str, changes: Sequence[tuple[str, str]]) -> None:
+        """Every change of one commit; a file deleted and the same blob added elsewhere in it
+        is a move, whose exposures stay the old path's."""
+        gone = {
+            path: self.blob_of[path] for path, blob in changes if not blob and path in self.blob_of
+        }
+        by_blob: dict[str, str] = {}
+        for path, blob in gone.items():
+            by_blob.setdefault(blob, path)
+        renamed = {
+            path: by_blob[blob]
+            for path, blob in changes
+            if blob and blob in by_blob and path not in gone
+        }
+        for path, blob in changes:
+            self.version(commit, date, path, blob, renamed.get(path))
+            if blob:
+                self.blob_of[path] = blob
+            else:
+                self.blob_of.pop(path, None)
+        for new, old in renamed.items():
+            self.moves[old] = new
+            self.moves.pop(new, None)  # a file moved back where it was
+
+    def current(self, path: str) -> str | None:
+        """Where the file first at ``path`` went by moves (None: it did not move)."""
+        seen = {path}
+        at = path
+        while at in self.moves and self.moves[at] not in seen:
+            at = self.moves[at]
+            seen.add(at)
+        return at if at != path else None
 
     def facts(self, path: str, blob: str) -> BlobFacts:
         def fresh() -> BlobFacts:
@@ -82,7 +120,9 @@ class _Walk:
         # its own cache variant: check's facts of the same blob hold every hit
         return self.cache.store.facts(blob, f"{hits_variant(path)}+history", path, fresh)
 
-    def version(self, commit: str, date: str, path: str, blob: str) -> None:
+    def version(
+        self, commit: str, date: str, path: str, blob: str, moved_from: str | None = None
+    ) -> None:
         if not blob:
             self.last.pop(path, None)  # deleted: a later file of that name starts afresh
             return
@@ -90,11 +130,16 @@ class _Walk:
         for rule in EXPOSING:
             for hit in facts.hits.get(rule, ()):
                 key_path = _exposing(rule, hit)
-                if key_path is not None:
-                    name = getattr(hit, "variable", None)
-                    self.exposures.setdefault(
-                        (path, key_path), Exposure(path, key_path, commit, date, rule, name)
-                    )
+                if key_path is None:
+                    continue
+                if moved_from is not None and (moved_from, key_path) in self.exposures:
+                    continue  # the same exposure, moved
+                name = getattr(hit, "variable", None)
+                self.exposures.setdefault(
+                    (path, key_path), Exposure(path, key_path, commit, date, rule, name)
+                )
+        if moved_from is not None and moved_from in self.last:
+            self.last[path] = self.last.pop(moved_from)
         for hit in facts.hits.get("SM009", ()):
             public = getattr(hit, "public", None)
             kind = str(getattr(hit, "kind", "age"))
@@ -142,15 +187,17 @@ def walk_history(root: Path, cache: GateCache, rules: Sequence[Rule]) -> History
     walk = _Walk(cache, rules, reader)
     try:
         for commit, date, changes in commits:
-            for path, blob in changes:
-                walk.version(commit, date, path, blob)
+            walk.commit(commit, date, changes)
     finally:
         reader.close()
         cache.save()
+    exposures = [
+        dataclasses.replace(e, moved_to=walk.current(e.path)) for e in walk.exposures.values()
+    ]
     return HistoryFacts(
         commits=len(commits),
         blobs=walk.blobs,
-        exposures=tuple(walk.exposures.values()),
+        exposures=tuple(exposures),
         removals=tuple(walk.removals),
         past_keys=tuple(walk.past_keys.values()),
         unwalked=gitlog.unmerged_refs(root),

@@ -20,11 +20,11 @@ def _kept_in(exposure: Exposure) -> str:
     """The file that keeps the exposed value now: an editor's decrypted copy (the VS Code sops
     extension's ``.decrypted~X``) leaked what X holds, and X is where it changes (sweep 44,
     BeastCave/home-kube: the copy was gone, and no `set` could close the finding)."""
-    folder, _, name = exposure.path.rpartition("/")
+    folder, _, name = exposure.current.rpartition("/")
     if name.startswith(EDITOR_LEFTOVER) and len(name) > len(EDITOR_LEFTOVER):
         original = name[len(EDITOR_LEFTOVER) :]
         return f"{folder}/{original}" if folder else original
-    return exposure.path
+    return exposure.current
 
 
 def _regenerated_after(ctx: AuditContext, exposure: Exposure) -> bool:
@@ -37,7 +37,7 @@ def _regenerated_after(ctx: AuditContext, exposure: Exposure) -> bool:
         if entry.action not in ("rotate", "set") or not _later(entry.time, exposure.date):
             continue
         for record in entry.files:
-            if record.path in (exposure.path, _kept_in(exposure)) and (
+            if record.path in (exposure.path, exposure.current, _kept_in(exposure)) and (
                 exposure.key_path in record.key_paths
             ):
                 return True
@@ -75,10 +75,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     today = _still_plain(ctx)
     sops_now = {e.path for e in ctx.repo.sops_files if e.sops_file is not None}
     for exposure in ctx.history.exposures:
-        key = (exposure.path, exposure.key_path)
+        key = (exposure.current, exposure.key_path)
         if key in today or _regenerated_after(ctx, exposure):
-            continue
-        kept = _kept_in(exposure) if _kept_in(exposure) in sops_now else exposure.path
+            continue  # plaintext today (its own rules say so), or given a new value since
+        kept = _kept_in(exposure) if _kept_in(exposure) in sops_now else exposure.current
         if kept in sops_now:
             # either writer records the key path in the changelog, which closes the finding
             fix = (
@@ -92,10 +92,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 "change the value at its source (it stays readable in git history); keep the "
                 "new one only in a SOPS file"
             )
+        # a moved file's exposure is named where the file is now (sweep 46, sakura-dragon)
+        was = f" as {exposure.path}" if exposure.moved_to else ""
         yield RULE.finding(
-            exposure.path,
+            exposure.current,
             f"{exposure.key_path}{f' ({exposure.name})' if exposure.name else ''} was committed "
-            f"in plaintext ({exposure.rule}) in "
+            f"in plaintext ({exposure.rule}){was} in "
             f"{exposure.commit[:12]} ({exposure.date[:10]}): exposed since, in git history",
             key_path=exposure.key_path,
             fix=fix,

@@ -108,3 +108,39 @@ def test_an_editors_copy_is_closed_by_a_new_value_in_the_file_it_copies(tmp_path
     )
     entry = SimpleNamespace(time="2026-02-01T00:00:00Z", files=(record,), action="set")
     assert list(rule.check(replace(ctx, history=facts, changelog=(entry,)))) == []  # type: ignore[arg-type]
+
+
+def test_a_moved_files_exposure_follows_it_and_closes_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sweep 46, sakura-dragon/clusters: a `git mv` of a plaintext Secret left its exposures at
+    the old path (beside SM001 at the new one while still plaintext); once the file was
+    encrypted and each value set anew, they stayed, with nothing left to close them."""
+    from tests.audit.helpers import KEYS
+    from tests.cli.runner import run
+    from tests.conftest import git
+
+    plain = secret("bot", {"PLATFORM": "gitea-host-1", "AUTHOR": "Bot <bot@example.org>"})
+    root = gitops(tmp_path / "r", {"apps/base/x/settings.enc.yaml": plain})
+    git(root, "mv", "apps/base/x/settings.enc.yaml", "apps/x.enc.yaml")
+    commit(root, "move it")
+    found = history_findings(root)
+    assert not any(rule == "SM019" for rule, _ in found)  # plaintext today: SM001's
+    assert len(found[("SM001", "apps/x.enc.yaml")]) == 2
+    write(root, "apps/x.enc.yaml", enc(plain))
+    commit(root, "encrypt it")
+    found = history_findings(root)
+    assert [k for k in found if k[0] == "SM019"] == [("SM019", "apps/x.enc.yaml")]
+    assert all(
+        " as apps/base/x/settings.enc.yaml in " in m for m in found[("SM019", "apps/x.enc.yaml")]
+    )
+    assert len(found[("SM019", "apps/x.enc.yaml")]) == 2
+    time.sleep(1.1)  # the changelog counts whole seconds after the exposing commit
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KEYS / "test-only-1.agekey"))
+    monkeypatch.chdir(root)
+    assert run(["log", "--adopt", "--reason", "start the changelog"], capsys).code == 0
+    for key in ("stringData.PLATFORM", "stringData.AUTHOR"):
+        assert run(["set", "apps/x.enc.yaml", key], capsys, stdin="new-value").code == 0
+    commit(root, "new values")
+    after = history_findings(root)
+    assert not any(rule == "SM019" for rule, _ in after)
