@@ -511,6 +511,10 @@ def _plugins() -> tuple[tuple[Any, ...], Any, Any, Any]:
     return tuple(known), Base64HighEntropyString(), HexHighEntropyString(), keyword
 
 
+# the signature of jwt.io's sample token ("John Doe"), whose secret jwt.io prints beside it
+_JWT_IO_SAMPLE = ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+
+
 def is_placeholder_value(value: str) -> bool:
     """A value nobody could log in with: empty, a variable, a template, an example word."""
     return is_placeholder(value) or _example(value)
@@ -519,7 +523,7 @@ def is_placeholder_value(value: str) -> bool:
 def _example(value: str) -> bool:
     """Example words (``changeme``, ``your-token``) or two characters repeated. In a URL with
     credentials only its passwords are judged: a real password at ``smtp.example.com`` is one."""
-    if len(set(value)) <= 2:
+    if len(set(value)) <= 2 or (value.endswith(_JWT_IO_SAMPLE) and value.count(".") == 2):
         return True
     passwords = URL_PASSWORD.findall(value)
     if passwords:
@@ -672,6 +676,51 @@ def _base64_template(value: str) -> bool:
 _B64_TEXT = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
+# what base64 of a value shows public once decoded (sweep 46, Philip-Mitchell-721/zidlab: a SAML
+# identity provider's certificate in DER, `MII…`, was a likely credential; so was base64 of a
+# repository's URL or of a sentence)
+_PUBLIC_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s@]+")
+_SSH_PUBLIC = re.compile(
+    r"(?:ssh-(?:ed25519|rsa)|ecdsa-sha2-nistp\d+) AAAA[0-9A-Za-z+/]+={0,2}(?: \S+)?"
+)
+_PROSE = re.compile(r"[A-Za-z][A-Za-z ,.;'!?()-]{19,}")
+
+
+def _der_private_key(value: str) -> Verdict | None:
+    """A private key in base64 DER with no PEM armour (``MII…``: a Java or SAML application's
+    ``privateKey``), protected by a passphrase or not."""
+    # a DER SEQUENCE (0x30) starts `M`; an Ed25519 key in PKCS#8 is 64 characters
+    if not value.startswith("M") or len(value) < 64 or not _B64_TEXT.fullmatch(value):
+        return None
+    from secretsmgr.keys.pem import der_is_private_key
+
+    try:
+        der = base64.b64decode(value, validate=True)
+    except ValueError:  # binascii.Error
+        return None
+    if not der_is_private_key(der):
+        return None
+    return Verdict("Private Key (base64 DER)", True)
+
+
+def _base64_public(key: str, value: str) -> bool:
+    if value.startswith("M") and len(value) >= 64 and _B64_TEXT.fullmatch(value):
+        from secretsmgr.keys.pem import der_is_public
+
+        try:
+            return der_is_public(base64.b64decode(value, validate=True))
+        except ValueError:  # binascii.Error
+            return False
+    decoded = _decoded_text(value)
+    if decoded is None:
+        return False
+    text = decoded.strip()
+    if _PROSE.fullmatch(text):
+        # a passphrase of words is prose too: under a key that names a secret it stays one
+        return text.count(" ") >= 3 and not _plugins()[3].search(key)
+    return bool(_PUBLIC_URL.fullmatch(text) or _SSH_PUBLIC.fullmatch(text))
+
+
 # A key that is a password and nothing else (``password``, ``adminPassword``, ``DB_PASS``):
 # four or five characters there are still a password, a weak one (sweep 41: Grafana's
 # ``adminPassword`` of five letters behind a public ingress passed unreported); elsewhere values
@@ -765,6 +814,7 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         or _cloudflare_global_key(key, value)
         or _tunnel_secret(key, value)
         or _decoded_verdict(key, value, depth)
+        or _der_private_key(value)
     )
     if verdict is not None:
         return verdict
@@ -781,6 +831,8 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         return None  # base64 PEM with no private key: a certificate (certificate-authority-data)
     if _base64_template(value):
         return None  # base64 of a template of {{ … }} fields (Overseerr's webhook payload)
+    if _base64_public(key, value):
+        return None  # a certificate (DER), a public URL, an SSH public key or prose, in base64
     _, b64, hexa, keyword = _plugins()
     if "/" in key:
         return None  # an annotation or label key (``secret.reloader.stakater.com/reload``)

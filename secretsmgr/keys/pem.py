@@ -40,3 +40,29 @@ def public_blocks_parse(text: str) -> bool:
         except (ValueError, TypeError, binascii.Error):
             return False
     return bool(blocks)
+
+
+def der_is_public(der: bytes) -> bool:
+    """Whether ``der`` (PEM's body, with no armour) parses as a certificate or a public key."""
+    loaders = _loaders()
+    for label in ("CERTIFICATE", "PUBLIC KEY"):
+        try:
+            loaders[label](der)
+        except Exception:  # ValueError, or an algorithm this build does not support
+            continue
+        return True
+    return False
+
+
+def der_is_private_key(der: bytes) -> bool:
+    """Whether ``der`` parses as a private key (PKCS#8, PKCS#1, SEC 1), with a passphrase or
+    without."""
+    from cryptography.hazmat.primitives.serialization import load_der_private_key
+
+    try:
+        load_der_private_key(der, password=None)
+    except TypeError:
+        return True  # encrypted: a key still, behind a passphrase
+    except Exception:  # ValueError, or an algorithm this build does not support
+        return False
+    return True

@@ -12,10 +12,23 @@ from secretsmgr.audit.engine import run_audit
 from secretsmgr.audit.finding import Severity
 from tests.audit.helpers import standard_repo
 
-JWT = (
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwi"
-    "aWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
-)
+
+def _jwt() -> str:
+    """A token signed here with a random secret (jwt.io's sample is a stand-in)."""
+    import base64
+    import hashlib
+    import hmac
+    import os
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    body = part(b'{"alg":"HS256","typ":"JWT"}') + "." + part(b'{"sub":"ci-bot","iat":1716239022}')
+    signature = hmac.new(os.urandom(32), body.encode(), hashlib.sha256).digest()
+    return f"{body}.{part(signature)}"
+
+
+JWT = _jwt()
 # (detector, value that detect-secrets' tests flag, value they do not flag)
 EXAMPLES = [
     ("AWS Access Key", "AKIAZZZZZZZZZZZZZZZZ", "AKIAZZZ"),

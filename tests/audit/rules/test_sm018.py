@@ -1264,3 +1264,68 @@ def test_one_line_of_json_is_no_variable_stand_in(tmp_path: Path) -> None:
         (f.key_path, f.severity.value) for f in run_audit(tmp_path).findings if f.rule == "SM018"
     ]
     assert found == [("data.auth", "error")]
+
+
+def test_base64_der_and_readable_public_text_are_judged_for_what_they_are(tmp_path: Path) -> None:
+    """sweep 46 (Philip-Mitchell-721/zidlab and probes): a SAML identity provider's certificate
+    in base64 DER (`MII…`, no PEM armour) was a likely credential, and so was base64 of a URL
+    or a sentence; a private key in base64 DER was a mere warning, and jwt.io's sample token an
+    error. Now: a DER certificate or public key, and base64 of a public URL, an SSH public key
+    or prose are nothing; a DER private key is a known format; the sample is a stand-in; a
+    passphrase of words under a password key is still a warning."""
+    import base64
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from secretsmgr.audit.engine import run_audit
+
+    def b64(data: bytes | str) -> str:
+        return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "idp signing")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    der = serialization.Encoding.DER
+    private = key.private_bytes(
+        der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(der, serialization.PublicFormat.SubjectPublicKeyInfo)
+    sample = (
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9l"
+        "IiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+    )
+    values = {
+        "x509cert": b64(cert.public_bytes(der)),
+        "verifyKey": b64(public),
+        "signingKey": b64(private),
+        "repo": b64("https://github.com/example-org/clusters.git"),
+        "banner": b64("Hello from the homelab, have a nice day"),
+        "deployKey": b64(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx1c2VybmFtZWZvcmV4YW1wbGU0 me@host"
+        ),
+        "jwt": sample,
+        "password": b64("correct horse battery staple again"),
+    }
+    body = "".join(f"  {k}: {v}\n" for k, v in values.items())
+    standard_repo(
+        tmp_path,
+        {"apps/cm.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata:\n{body}"},
+    )
+    found = {
+        (f.key_path, f.severity.value) for f in run_audit(tmp_path).findings if f.rule == "SM018"
+    }
+    assert found == {("data.signingKey", "error"), ("data.password", "warning")}
