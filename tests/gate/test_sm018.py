@@ -10,7 +10,7 @@ import pytest
 from secretsmgr.audit.credentials import judge_value
 from secretsmgr.audit.engine import run_audit
 from secretsmgr.audit.finding import Severity
-from tests.audit.helpers import standard_repo
+from tests.audit.helpers import K1, standard_repo
 
 
 def _jwt() -> str:
@@ -336,6 +336,17 @@ def test_the_fix_renames_only_when_no_creation_rule_matches(tmp_path: Path) -> N
     # the Flux rule would encrypt none of its values: encrypt refuses it, a rule comes first
     assert fixes["config/app.enc.json"].startswith(
         ".sops.yaml rule 1 would encrypt none of its values: add a rule for it above rule 1"
+    )
+    # sweep 46 (zidlab: talos/talsecret.yaml beside a rule for *.sops.yaml only): the name
+    # that rule matches
+    (tmp_path / ".sops.yaml").write_text(
+        "creation_rules:\n  - path_regex: \\.sops\\.(yaml|json)$\n    age: " + K1 + "\n"
+    )
+    report = run_audit(tmp_path, keyless_only=True)
+    fixes = {f.path: f.fix or "" for f in report.findings if f.rule == "SM018"}
+    assert fixes["config/app.json"].startswith(
+        "rename config/app.json to app.sops.json, which a .sops.yaml creation rule matches, then "
+        "secretsmgr encrypt -i config/app.sops.json;"
     )
     # sixth sweep (dashaun-cloud, rtrox): with no rule for either name, the rule comes first
     (tmp_path / ".sops.yaml").unlink()

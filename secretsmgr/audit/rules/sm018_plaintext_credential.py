@@ -1177,7 +1177,11 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
     if hit.where in ("file", TEXT):
         configs = ctx.repo.sops_configs
         m = _RENAMED.match(hit.path)
-        target = f"{m.group('stem')}.enc{m.group('ext')}" if m else f"{hit.path}.enc.yaml"
+        stem, ext = (m.group("stem"), m.group("ext")) if m else (hit.path, ".yaml")
+        # either name encrypted files go by, the first a rule matches (sweep 46, zidlab's
+        # talos/talsecret.yaml under a rule for *.sops.yaml: the fix asked for a new rule)
+        names = [f"{stem}.enc{ext}", f"{stem}.sops{ext}"]
+        target = next((n for n in names if configs.rule_for(n)[1] is not None), names[0])
         entry = next((e for e in ctx.repo.sops_files if e.path == hit.path), None)
         if entry is not None and entry.encrypts_none:
             encrypt = own_rule_fix(entry)  # encrypt refuses its rule, as SM002's fix says
