@@ -82,8 +82,8 @@ class _Reader:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def fail(self, message: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {message}")
+    def fail(self, message: str, hints: tuple[str, ...] = ()) -> ConfigError:
+        return ConfigError(f"{self.path}: {message}", hints=hints)
 
     def mapping(self, value: object, where: str) -> dict[str, object]:
         if value is None:
@@ -240,7 +240,7 @@ def parse_sops_config(text: str, path: Path) -> SopsConfig:
     try:
         docs = safe_load_all(text)
     except FormatError as exc:
-        raise reader.fail(exc.message) from exc
+        raise reader.fail(exc.message, exc.hints) from exc
     docs = [d for d in docs if d is not None]
     top = reader.mapping(docs[0] if docs else None, "the document")
     rules = tuple(

@@ -202,3 +202,12 @@ def test_load_sops_config_reads_the_file(tmp_path: Path) -> None:
     assert match_rule(config, tmp_path / "gitops/apps/a.enc.yaml") is config.rules[0]
     with pytest.raises(ConfigError, match="cannot read"):
         load_sops_config(tmp_path / "missing" / ".sops.yaml")
+
+
+def test_a_glob_read_as_an_alias_says_to_quote_it() -> None:
+    """sweep 46, Sapp00/home-lab: `path_regex: *.yaml$` failed with "unknown or recursive
+    alias" and no word of why."""
+    with pytest.raises(ConfigError) as err:
+        parse_sops_config("creation_rules:\n  - path_regex: *.yaml$\n    age: x\n", CFG)
+    assert "unknown or recursive alias at line 2" in err.value.message
+    assert err.value.hints == ("a plain value that starts with * is read as an alias: quote it",)

@@ -199,7 +199,11 @@ def walk(
         elif cls is _ALIAS:
             size = sizes.get(event.anchor)
             if size is None:
-                raise FormatError(f"unknown or recursive alias at line {_line(event)}")
+                # a glob as a plain value (`path_regex: *.yaml$`, sweep 46, Sapp00/home-lab)
+                raise FormatError(
+                    f"unknown or recursive alias at line {_line(event)}",
+                    hints=("a plain value that starts with * is read as an alias: quote it",),
+                )
             budget -= size
             if budget < 0:
                 raise FormatError("excessive aliasing (a YAML alias bomb?)")
