@@ -462,3 +462,24 @@ def test_a_resource_sets_kustomization_is_a_layer_unless_its_path_is_templated(
     assert graph.layers_of("db/cnpg/secret.enc.yaml") == ("cnpg",)
     assert graph.layers_of("db/app/secret.enc.yaml") == ()
     assert graph.layers_of("db/shared/secret.enc.yaml") == ("shared-<< inputs.role >>",)
+
+
+def test_a_flux_kustomization_in_kustomizes_file_is_a_failed_build(git_checkout: GitRepo) -> None:
+    """sweep 46, fzmubin98/k3s-GitOps-assignement: the layer's kustomization.yaml was Flux's own
+    Kustomization object; kustomize refuses it (the oracle says so), and the layer was shown as
+    clean with no word of why nothing of it deploys."""
+    import subprocess
+
+    from tests.flux_corpus.test_kustomize_oracle import kubectl
+
+    git_checkout.write("clusters/prod/flux-system/sync.yaml", flux_ks("flux-system", "./apps"))
+    git_checkout.write("apps/kustomization.yaml", flux_ks("apps", "./apps"))
+    git_checkout.write("apps/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    done = subprocess.run(
+        [kubectl(), "kustomize", "apps"], cwd=git_checkout.path, capture_output=True, text=True
+    )
+    assert done.returncode != 0 and 'unknown field "spec"' in done.stderr
+    notes = find_layers(WorktreeSnapshot(git_checkout.path)).notes
+    assert any(
+        "apps/kustomization.yaml is a Flux Kustomization, not a kustomize file" in n for n in notes
+    ), notes

@@ -122,6 +122,9 @@ PATH_FIELDS = ("path",)
 LABEL_FIELDS = ("pairs",)
 
 
+_FLUX_API = "kustomize.toolkit.fluxcd.io/"
+
+
 def parse_kfile(path: str, text: str) -> KFile:
     """The references of a kustomization file; malformed parts become ``problems``."""
     problems: list[str] = []
@@ -132,6 +135,14 @@ def parse_kfile(path: str, text: str) -> KFile:
     data = go_fields(docs[0], KUSTOMIZATION_FIELDS) if docs else {}
     if data is None:
         return KFile(path, problems=(f"{path}: a kustomization must be a mapping",))
+    first = docs[0] if docs else None
+    if isinstance(first, dict) and str(first.get("apiVersion", "")).startswith(_FLUX_API):
+        # Flux's own object in kustomize's file (sweep 46, fzmubin98/k3s-GitOps-assignement):
+        # kustomize refuses its unknown field `spec`, and the whole build fails
+        problems.append(
+            f"{path} is a Flux Kustomization, not a kustomize file: kustomize refuses its spec "
+            "field, so Flux fails this build and applies nothing of it"
+        )
     resources = [
         *_strings(data.get("resources")),
         *_strings(data.get("bases")),
