@@ -123,6 +123,19 @@ def _public_of(token: str) -> str | None:
     return publics[0] if publics else None
 
 
+# age-keygen's comment above the key it writes
+_PUBLIC_COMMENT = re.compile(rb"#\s*public key:\s*(age1[0-9a-z]{58})\s*\r?\n[^\n]*\Z")
+
+
+def _commented_public(data: bytes, offset: int) -> str | None:
+    """The public key age-keygen's comment names on the line above a key that does not parse
+    (damaged: sweep 45, prachitat/pi-cluster's age.agekey lacked two characters, a guess away
+    from the real key, and the fix said `<its public key>`)."""
+    start = data.rfind(b"\n", 0, max(0, data.rfind(b"\n", 0, offset)))
+    found = _PUBLIC_COMMENT.search(data[start + 1 : offset])
+    return found.group(1).decode("ascii") if found else None
+
+
 def _plain_keys(data: bytes) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     for m in _PRIVATE_KEY.finditer(data):
@@ -198,7 +211,8 @@ def find_private_keys(path: str, data: bytes) -> list[PrivateKeyHit]:
         for offset, token in keys:
             line = data.count(b"\n", 0, offset) + 1
             pq = token.upper().startswith("AGE-SECRET-KEY-PQ-")
-            hits.append(PrivateKeyHit(path, line, pq, _public_of(token), encoded))
+            public = _public_of(token) or (None if encoded else _commented_public(data, offset))
+            hits.append(PrivateKeyHit(path, line, pq, public, encoded))
     hits.sort(key=lambda h: h.line)
     return hits
 

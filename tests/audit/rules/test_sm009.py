@@ -595,3 +595,24 @@ def test_an_operators_leaked_key_alone_on_one_applied_file_is_removed_not_pinned
     (leak,) = [f for f in findings if f.rule == "SM009"]
     assert "--cluster-key" not in (leak.fix or ""), leak.fix
     assert f"secretsmgr rotate --all --remove-recipient {operator}" in (leak.fix or "")
+
+
+def test_a_damaged_key_is_named_by_the_public_key_its_comment_gives(tmp_path: Path) -> None:
+    """sweep 45, prachitat/pi-cluster: an age.agekey whose key lacked two characters (a guess
+    away from the real one) had no public key, and the fix said `<its public key>`; age-keygen's
+    comment above it names it."""
+    from secretsmgr.keys.age import short_key
+
+    from ..helpers import audit
+
+    damaged = SECRET_KEY[:-2]
+    standard_repo(
+        tmp_path,
+        {
+            "age.agekey": "# created: 2025-12-27T11:50:47-05:00\n"
+            f"# public key: {SECRET_PUBLIC}\n{damaged}\n"
+        },
+    )
+    [found] = [f for f in audit(tmp_path).findings if f.rule == "SM009"]
+    assert f"(public key {short_key(SECRET_PUBLIC)})" in found.message
+    assert "<its public key>" not in (found.fix or "")
