@@ -61,7 +61,7 @@ class _Walk:
             if r.detect is not None and str(r.id) in (*EXPOSING, "SM009")
         }
         self.reader = reader
-        self.exposures: dict[tuple[str, str], Exposure] = {}
+        self.exposures: dict[tuple[int, str], Exposure] = {}  # by (lineage, key path)
         # by (path, public key or PEM label): a key file overwritten with a new key leaves both
         # in history (sweep 41, HermannH34: the second key of age.agekey went unreported)
         self.past_keys: dict[tuple[str, str], PastKey] = {}
@@ -69,42 +69,43 @@ class _Walk:
         self.last: dict[str, SopsSummary] = {}
         self.blobs = 0
         self.blob_of: dict[str, str] = {}  # each path's blob now
-        # old path -> new path of each file a commit moved unchanged (sweep 46, sakura-dragon:
-        # a `git mv` left the exposures at the old path, which nothing could close)
-        self.moves: dict[str, str] = {}
+        # a file's lineage: the same file under the names git moved it to (a commit that deletes
+        # it and adds the same blob elsewhere: `git mv`; sweep 46, sakura-dragon: the exposures
+        # stayed at the old path, which nothing could close); a file made anew at a name one
+        # moved away from starts a lineage of its own (the attack review)
+        self.lineage_of: dict[str, int] = {}
+        self.where: dict[int, str] = {}  # each lineage's latest name
+
+    def _lineage(self, path: str) -> int:
+        found = self.lineage_of.get(path)
+        if found is None:
+            found = self.lineage_of[path] = len(self.where)
+            self.where[found] = path
+        return found
 
     def commit(self, commit: str, date: str, changes: Sequence[tuple[str, str]]) -> None:
         """Every change of one commit; a file deleted and the same blob added elsewhere in it
-        is a move, whose exposures stay the old path's."""
+        is a move, and keeps its lineage (its exposures)."""
         gone = {
             path: self.blob_of[path] for path, blob in changes if not blob and path in self.blob_of
         }
         by_blob: dict[str, str] = {}
         for path, blob in gone.items():
             by_blob.setdefault(blob, path)
-        renamed = {
-            path: by_blob[blob]
-            for path, blob in changes
-            if blob and blob in by_blob and path not in gone
-        }
         for path, blob in changes:
-            self.version(commit, date, path, blob, renamed.get(path))
+            old = by_blob.pop(blob, None) if blob and path not in gone else None
+            if old is not None:
+                lineage = self._lineage(old)
+                self.lineage_of[path] = lineage
+                self.where[lineage] = path
+                del self.lineage_of[old]  # a file made there later is another one
+                if old in self.last:
+                    self.last[path] = self.last.pop(old)
+            self.version(commit, date, path, blob)
             if blob:
                 self.blob_of[path] = blob
             else:
                 self.blob_of.pop(path, None)
-        for new, old in renamed.items():
-            self.moves[old] = new
-            self.moves.pop(new, None)  # a file moved back where it was
-
-    def current(self, path: str) -> str | None:
-        """Where the file first at ``path`` went by moves (None: it did not move)."""
-        seen = {path}
-        at = path
-        while at in self.moves and self.moves[at] not in seen:
-            at = self.moves[at]
-            seen.add(at)
-        return at if at != path else None
 
     def facts(self, path: str, blob: str) -> BlobFacts:
         def fresh() -> BlobFacts:
@@ -120,9 +121,7 @@ class _Walk:
         # its own cache variant: check's facts of the same blob hold every hit
         return self.cache.store.facts(blob, f"{hits_variant(path)}+history", path, fresh)
 
-    def version(
-        self, commit: str, date: str, path: str, blob: str, moved_from: str | None = None
-    ) -> None:
+    def version(self, commit: str, date: str, path: str, blob: str) -> None:
         if not blob:
             self.last.pop(path, None)  # deleted: a later file of that name starts afresh
             return
@@ -132,14 +131,11 @@ class _Walk:
                 key_path = _exposing(rule, hit)
                 if key_path is None:
                     continue
-                if moved_from is not None and (moved_from, key_path) in self.exposures:
-                    continue  # the same exposure, moved
                 name = getattr(hit, "variable", None)
                 self.exposures.setdefault(
-                    (path, key_path), Exposure(path, key_path, commit, date, rule, name)
+                    (self._lineage(path), key_path),
+                    Exposure(path, key_path, commit, date, rule, name),
                 )
-        if moved_from is not None and moved_from in self.last:
-            self.last[path] = self.last.pop(moved_from)
         for hit in facts.hits.get("SM009", ()):
             public = getattr(hit, "public", None)
             kind = str(getattr(hit, "kind", "age"))
@@ -192,7 +188,8 @@ def walk_history(root: Path, cache: GateCache, rules: Sequence[Rule]) -> History
         reader.close()
         cache.save()
     exposures = [
-        dataclasses.replace(e, moved_to=walk.current(e.path)) for e in walk.exposures.values()
+        e if walk.where[lineage] == e.path else dataclasses.replace(e, moved_to=walk.where[lineage])
+        for (lineage, _), e in walk.exposures.items()
     ]
     return HistoryFacts(
         commits=len(commits),

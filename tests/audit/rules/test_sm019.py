@@ -144,3 +144,22 @@ def test_a_moved_files_exposure_follows_it_and_closes_there(
     commit(root, "new values")
     after = history_findings(root)
     assert not any(rule == "SM019" for rule, _ in after)
+
+
+def test_a_file_made_anew_where_one_moved_away_is_its_own(tmp_path: Path) -> None:
+    """The attack review: after `git mv a b`, a plaintext file committed at a again had its
+    exposure sent to b (whose value was never exposed), and a new value set in b closed it; an
+    exposure at a before the move was dropped for the one after it."""
+    root = gitops(tmp_path / "r", {"apps/a.enc.yaml": secret("db", {"password": "first-Qz7Lp2"})})
+    write(root, "apps/a.enc.yaml", enc(secret("db", {"password": "first-Qz7Lp2"})))
+    commit(root, "encrypt a")
+    git(root, "mv", "apps/a.enc.yaml", "apps/b.enc.yaml")
+    commit(root, "move it to b")
+    write(root, "apps/a.enc.yaml", secret("db2", {"password": "second-Mh3Jd8"}))
+    commit(root, "a new a, in clear")
+    write(root, "apps/a.enc.yaml", enc(secret("db2", {"password": "second-Mh3Jd8"})))
+    commit(root, "encrypt the new a")
+    found = {k: m for k, m in history_findings(root).items() if k[0] == "SM019"}
+    assert set(found) == {("SM019", "apps/a.enc.yaml"), ("SM019", "apps/b.enc.yaml")}
+    assert " as apps/a.enc.yaml in " in found[("SM019", "apps/b.enc.yaml")][0]
+    assert " as " not in found[("SM019", "apps/a.enc.yaml")][0]
