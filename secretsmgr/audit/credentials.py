@@ -511,8 +511,13 @@ def _plugins() -> tuple[tuple[Any, ...], Any, Any, Any]:
     return tuple(known), Base64HighEntropyString(), HexHighEntropyString(), keyword
 
 
-# the signature of jwt.io's sample token ("John Doe"), whose secret jwt.io prints beside it
-_JWT_IO_SAMPLE = ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+# jwt.io's sample token ("John Doe"), whose secret jwt.io prints beside it: that token alone,
+# the whole value (the attack review: a value merely ending in its signature passed, a GitHub
+# token before it too)
+_JWT_IO_SAMPLE = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwi"
+    "aWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
 
 
 def is_placeholder_value(value: str) -> bool:
@@ -523,7 +528,7 @@ def is_placeholder_value(value: str) -> bool:
 def _example(value: str) -> bool:
     """Example words (``changeme``, ``your-token``) or two characters repeated. In a URL with
     credentials only its passwords are judged: a real password at ``smtp.example.com`` is one."""
-    if len(set(value)) <= 2 or (value.endswith(_JWT_IO_SAMPLE) and value.count(".") == 2):
+    if len(set(value)) <= 2 or value == _JWT_IO_SAMPLE:
         return True
     passwords = URL_PASSWORD.findall(value)
     if passwords:
@@ -679,7 +684,16 @@ _B64_TEXT = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 # what base64 of a value shows public once decoded (sweep 46, Philip-Mitchell-721/zidlab: a SAML
 # identity provider's certificate in DER, `MII…`, was a likely credential; so was base64 of a
 # repository's URL or of a sentence)
-_PUBLIC_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s@]+")
+# a URL with no user, query or fragment, and no path segment a token could be (a webhook's:
+# the attack review); a sentence with a capital or punctuation, not a run of lower-case words (a
+# mnemonic or passphrase)
+_PUBLIC_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s@?#]+")
+_TOKEN_SEGMENT = re.compile(r"/(?=[^/]*\d)[^/]{20,}")
+_SENTENCE = re.compile(r"[A-Z,.!?;]")
+# a key that may name a secret, more widely than detect-secrets' keyword list does
+_SECRET_NAME_KEY = re.compile(
+    r"(?i)pass|secret|token|key|cred|auth|seed|mnemonic|phrase|psk|pin|priv|cert|sign|salt|hash"
+)
 _SSH_PUBLIC = re.compile(
     r"(?:ssh-(?:ed25519|rsa)|ecdsa-sha2-nistp\d+) AAAA[0-9A-Za-z+/]+={0,2}(?: \S+)?"
 )
@@ -715,10 +729,13 @@ def _base64_public(key: str, value: str) -> bool:
     if decoded is None:
         return False
     text = decoded.strip()
+    if _SSH_PUBLIC.fullmatch(text):
+        return True
+    if _SECRET_NAME_KEY.search(key):
+        return False  # a passphrase of words, a webhook's URL: still a likely credential
     if _PROSE.fullmatch(text):
-        # a passphrase of words is prose too: under a key that names a secret it stays one
-        return text.count(" ") >= 3 and not _plugins()[3].search(key)
-    return bool(_PUBLIC_URL.fullmatch(text) or _SSH_PUBLIC.fullmatch(text))
+        return text.count(" ") >= 3 and _SENTENCE.search(text) is not None
+    return bool(_PUBLIC_URL.fullmatch(text)) and not _TOKEN_SEGMENT.search(text.split("://")[1])
 
 
 # A key that is a password and nothing else (``password``, ``adminPassword``, ``DB_PASS``):

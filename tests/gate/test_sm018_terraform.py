@@ -541,9 +541,14 @@ def test_a_state_opentofu_encrypted_is_ciphertext_and_a_forged_one_is_judged(
             '[{"attributes": {"id": "' + AWS + '"}}]}]'
         ),
     }
+    # a known format there is still one (the attack review: a forged state hid a token)
+    token_there = {**encrypted, "encrypted_data": GITHUB, "meta": {"key_provider": {"k": AWS}}}
     root = gitops(tmp_path / "r")
     stage(root, "tofu/terraform.tfstate", json.dumps(encrypted, indent=2) + "\n")
+    stage(root, "forged/terraform.tfstate", json.dumps(token_there, indent=2) + "\n")
     stage(root, "other/terraform.tfstate", json.dumps(forged, indent=2) + "\n")
-    assert {path: f.severity for (path, _), f in _sm018(judge(root)).items()} == {
-        "other/terraform.tfstate": Severity.ERROR
-    }
+    found = _sm018(judge(root))
+    assert {path for (path, _) in found} == {"other/terraform.tfstate", "forged/terraform.tfstate"}
+    assert all(f.severity is Severity.ERROR for (path, _), f in found.items() if "forged" in path)
+    forged = {key for (path, key) in _sm018(judge(root)) if path == "forged/terraform.tfstate"}
+    assert forged == {"encrypted_data", "meta.key_provider.k"}

@@ -767,8 +767,9 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
             judged.add((number, key_path))
             if state and _STATE_PRIVATE.match(key_path):
                 continue  # Terraform's own per-instance metadata (timeouts, schema version)
-            if state and _tofu_encrypted(obj) and _TOFU_CIPHER.match(key_path[len(prefix) :]):
-                continue  # OpenTofu's state encryption: ciphertext and its key's public salt
+            # OpenTofu's state encryption: ciphertext and its key's public salt, where only a
+            # known format is judged (the attack review: a forged one hid a token)
+            tofu = state and _tofu_encrypted(obj) and _TOFU_CIPHER.match(key_path[len(prefix) :])
             if _pulumi_ciphertext(file.path, prefix, obj, key_path, value):
                 continue
             if (
@@ -787,6 +788,8 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                 verdict = cloudflare_key_under(key_path, value) or verdict
             if verdict is not None and not verdict.known and names_secret_key(key_path, value):
                 verdict = None  # envFromSecret: {VAR: secret/key} names where the value is
+            if verdict is not None and not verdict.known and tofu:
+                verdict = None
             if verdict is not None and not verdict.known and _api_example(obj, key_path):
                 verdict = None  # an OpenAPI sample (a known format there is still reported)
             if verdict is not None and not verdict.known and _sigstore_bundle(obj):

@@ -1319,6 +1319,14 @@ def test_base64_der_and_readable_public_text_are_judged_for_what_they_are(tmp_pa
         ),
         "jwt": sample,
         "password": b64("correct horse battery staple again"),
+        # the attack review: what only looked public
+        "tokens": "ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5 a.b." + sample.rpartition(".")[2],
+        "BORG_PASSPHRASE": b64("abandon ability able about above absent absorb abstract absurd"),
+        "notes": b64("correct horse battery staple is the wifi"),
+        "DISCORD_WEBHOOK": b64(
+            "https://discord.com/api/webhooks/12345678901/Zx9QwErTy12345abcdefghij"
+        ),
+        "hook": b64("https://api.example.com/hook?token=Zx9QwErTy1234567890"),
     }
     body = "".join(f"  {k}: {v}\n" for k, v in values.items())
     standard_repo(
@@ -1328,4 +1336,12 @@ def test_base64_der_and_readable_public_text_are_judged_for_what_they_are(tmp_pa
     found = {
         (f.key_path, f.severity.value) for f in run_audit(tmp_path).findings if f.rule == "SM018"
     }
-    assert found == {("data.signingKey", "error"), ("data.password", "warning")}
+    assert found == {
+        ("data.signingKey", "error"),
+        ("data.password", "warning"),
+        ("data.tokens", "error"),
+        ("data.BORG_PASSPHRASE", "warning"),
+        ("data.notes", "warning"),
+        ("data.DISCORD_WEBHOOK", "warning"),
+        ("data.hook", "warning"),
+    }
