@@ -28,7 +28,7 @@ from secretsmgr.repo.placeholders import (
     split_camel,
     strip_templates,
 )
-from secretsmgr.sops.yamlio.manifest import TaggedStr
+from secretsmgr.sops.yamlio.manifest import BINARY_TAGS, TaggedStr
 
 # detect-secrets plugins whose match is a credential by its format alone.
 KNOWN_FORMATS = (
@@ -316,7 +316,8 @@ _PLACE_NAME = re.compile(r"^[A-Za-z]+(?:[ ._-](?:[A-Za-z]+|[0-9]+))*$")
 _DNS_NAME = re.compile(r"^[a-z](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$")
 # Secret-manager references resolved elsewhere (1Password, vals, Vault, cloud secret managers).
 _REFERENCE_VALUE = re.compile(
-    rf"^(?:op|{REFERENCE_SCHEMES})://[^\s:@?#]+$|^ref\+[a-z0-9]+://|^vault:"
+    # 1Password's op:// (sweep 47, thaynes43/haynes-ops: 1P://Vault/item/FIELD too)
+    rf"^(?i:op|1p|{REFERENCE_SCHEMES})://[^\s:@?#]+$|^ref\+[a-z0-9]+://|^vault:"
     # LiteLLM's ``os.environ/OPENAI_API_KEY``; doco-cd's external secret ``project:env:/path``
     r"|^os\.environ/[A-Za-z_][A-Za-z0-9_]*$"
     r"|^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}:[\w.-]+:/[\w./-]*$"
@@ -781,6 +782,10 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
     # !Find, CloudFormation's !Ref): any other tag is dropped by kustomize, and the literal is
     # what gets deployed
     tagged = isinstance(value, TaggedStr) and value.tag in _REFERENCE_TAGS
+    if isinstance(value, TaggedStr) and value.tag in BINARY_TAGS:
+        # bytes that are no text (sweep 47, thaynes43/haynes-ops: a firmware blob's base64 in a
+        # Talos machine file spelled an AWS key id by chance): a private key's DER or nothing
+        return _der_private_key("".join(value.split()))
     value = value.strip()
     if (len(value) < 6 and not _short_password(key, value)) or value.startswith(ENC_PREFIX):
         return None  # empty, or SOPS ciphertext

@@ -21,6 +21,10 @@ _NO_KEY = object()
 _LOCAL_TAG = re.compile(r"^![^!]")
 
 
+# YAML's !!binary: base64 of bytes that are not text (firmware, an image) stays as written
+BINARY_TAGS = frozenset(("!!binary", "tag:yaml.org,2002:binary"))
+
+
 class TaggedStr(str):
     """A string scalar under a local tag (``!KeyOf name``, ``!Env VAR``, ``!Ref``); ``tag`` says
     which. The reader keeps the tag so a rule can tell a reference an application resolves from
@@ -70,6 +74,9 @@ class _DataSink:
                 value: Any = resolve_tagged(event.value, tag)
             except FormatError:
                 value = event.value
+                if tag in BINARY_TAGS:  # binary data as written, base64: not text
+                    value = TaggedStr(value)
+                    value.tag = tag
         elif event.style:
             value = event.value
         else:

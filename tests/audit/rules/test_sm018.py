@@ -1345,3 +1345,33 @@ def test_base64_der_and_readable_public_text_are_judged_for_what_they_are(tmp_pa
         ("data.DISCORD_WEBHOOK", "warning"),
         ("data.hook", "warning"),
     }
+
+
+def test_binary_yaml_data_and_a_1password_reference_are_no_credentials(tmp_path: Path) -> None:
+    """sweep 47, thaynes43/haynes-ops: a firmware blob as `!!binary` in a Talos machine file
+    spelled an AWS key id in its base64 (zero bytes: `ABIA` and 16 capitals), an error and an
+    exposure in history; authentik's `client_secret: 1P://Vault/item/FIELD` references were
+    likely credentials. `!!binary` text is still judged as the text it is."""
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    # a video BIOS table's first bytes (public firmware), as the machine file held them
+    blob = (
+        "cAEgAQAAAAAAAAAAAAD+EADSYAAQEADrGxAAFQAAABIAAAUAAADAAAABIAEAAAAAAAAAAAAA/gIAxmgAEBAABxwQ"
+        "AAAAAAATAAAG"
+    )
+    token = "ghp_" + "Zq8rT2vLm5Xw9Kp3Jd7Hn1Bc4Fg6Ys0Ua2Ei"
+    encoded = base64.b64encode(token.encode()).decode()
+    standard_repo(
+        tmp_path,
+        {
+            "talos/machine.yaml": "machine:\n  files:\n    - path: /lib/firmware/x.bin\n"
+            f"      content: !!binary |\n        {blob}\n"
+            f"    - path: /etc/token\n      content: !!binary {encoded}\n",
+            "apps/export.json": '{"results": [{"client_secret": "1P://Kube/grafana/OIDC_SECRET"}]}',
+        },
+    )
+    assert "ABIA" in blob
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM018"}
+    assert found == {("talos/machine.yaml", "machine.files.1.content")}
