@@ -508,7 +508,10 @@ def _plugins() -> tuple[tuple[Any, ...], Any, Any, Any]:
     )
     from detect_secrets.plugins.keyword import DENYLIST
 
-    keyword = re.compile("(?i)(?:" + "|".join(DENYLIST) + ")" + _RUNS_ON)
+    # and `pass` as a word of its own (sweep 47, k8s-1/sops: SMTP_PASS, ADMIN_PASS had no
+    # finding where DB_PASS did; never bypass, compass, passenger)
+    words = (*DENYLIST, r"(?<![a-z0-9])pass(?![a-z])")
+    keyword = re.compile("(?i)(?:" + "|".join(words) + ")" + _RUNS_ON)
     return tuple(known), Base64HighEntropyString(), HexHighEntropyString(), keyword
 
 

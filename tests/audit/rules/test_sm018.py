@@ -1375,3 +1375,29 @@ def test_binary_yaml_data_and_a_1password_reference_are_no_credentials(tmp_path:
     assert "ABIA" in blob
     found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM018"}
     assert found == {("talos/machine.yaml", "machine.files.1.content")}
+
+
+def test_pass_as_a_word_of_its_own_names_a_password(tmp_path: Path) -> None:
+    """sweep 47, k8s-1/sops: `SMTP_PASS=`, `ADMIN_PASS=` and `pass:` had no finding where
+    `DB_PASS=` had a keyword warning; `BYPASS` and `compass` name none."""
+    from secretsmgr.audit.engine import run_audit
+
+    value = "Xq9vT7pLm2wRkz"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/mail.env": f"SMTP_PASS={value}\nADMIN_PASS={value}\nBYPASS={value}\n",
+            "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
+            f"  pass: {value}\n  compass: {value}\n",
+        },
+    )
+    found = {
+        (f.path, f.key_path, f.severity.value)
+        for f in run_audit(tmp_path).findings
+        if f.rule == "SM018"
+    }
+    assert found == {
+        ("apps/mail.env", "SMTP_PASS", "warning"),
+        ("apps/mail.env", "ADMIN_PASS", "warning"),
+        ("apps/cm.yaml", "data.pass", "warning"),
+    }
