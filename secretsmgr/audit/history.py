@@ -66,3 +66,9 @@ class HistoryFacts:
     removals: tuple[RecipientRemoval, ...] = ()
     past_keys: tuple[PastKey, ...] = ()
     unwalked: tuple[str, ...] = ()  # branches with commits HEAD does not reach
+    # (age recipient, path) of every SOPS file a past version of which was encrypted to it
+    encrypted_to: tuple[tuple[str, str], ...] = ()
+
+    def files_encrypted_to(self, recipient: str) -> list[str]:
+        """Every path a version of which was encrypted to ``recipient``, in the walk's order."""
+        return [path for r, path in self.encrypted_to if r == recipient]

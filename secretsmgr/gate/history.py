@@ -66,6 +66,7 @@ class _Walk:
         # in history (sweep 41, HermannH34: the second key of age.agekey went unreported)
         self.past_keys: dict[tuple[str, str], PastKey] = {}
         self.removals: list[RecipientRemoval] = []
+        self.encrypted_to: dict[tuple[str, str], None] = {}  # (recipient, path), in order
         self.last: dict[str, SopsSummary] = {}
         self.blobs = 0
         self.blob_of: dict[str, str] = {}  # each path's blob now
@@ -143,6 +144,8 @@ class _Walk:
                 (path, public or kind), PastKey(path, commit, date, public, kind)
             )
         now = facts.sops
+        for recipient in now.recipients if now is not None else ():
+            self.encrypted_to.setdefault((recipient, path), None)
         before = self.last.get(path)
         if now is None:
             self.last.pop(path, None)
@@ -198,6 +201,7 @@ def walk_history(root: Path, cache: GateCache, rules: Sequence[Rule]) -> History
         removals=tuple(walk.removals),
         past_keys=tuple(walk.past_keys.values()),
         unwalked=gitlog.unmerged_refs(root),
+        encrypted_to=tuple(walk.encrypted_to),
     )
 
 

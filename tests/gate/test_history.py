@@ -143,6 +143,26 @@ def test_a_private_key_in_a_past_commit_is_reported(tmp_path: Path) -> None:
     assert public[:7] in message and key not in message and "git history" in message
 
 
+def test_a_leaked_key_names_the_deleted_files_that_were_encrypted_to_it(tmp_path: Path) -> None:
+    """sweep 47, mbaykara/flux-lab: a committed key had opened a SOPS file deleted since; the
+    fix said to change "the values they held" without naming the file."""
+    key, public = generate_identity()
+    root = gitops(tmp_path / "r", {"age.agekey": f"{key}\n"})
+    write(root, "apps/creds.enc.yaml", enc(secret("creds", {"PASSWORD": "v4lue-9"}), (public,)))
+    commit(root, "a file on it")
+    (root / "apps/creds.enc.yaml").unlink()
+    commit(root, "gone")
+    (sm009,) = [
+        f
+        for f in run_rules(load_context(root, history=walk_repository(root))).findings
+        if f.rule == "SM009"
+    ]
+    assert sm009.fix is not None and sm009.fix.endswith(
+        "no SOPS file is encrypted to it now; past versions of apps/creds.enc.yaml were, and "
+        "stay readable with it in git history: change the values they held"
+    )
+
+
 def test_a_leaked_key_nothing_names_but_flux_decrypts_with_is_replaced_by_a_key_rotation(
     tmp_path: Path,
 ) -> None:

@@ -367,6 +367,16 @@ def _stop_trusting(ctx: AuditContext, public: str | None) -> str:
         if ctx.history is not None:
             # this is that walk: sending the reader to it again was circular (sweep 41); a file
             # deleted since is no SM020 finding, yet its past versions are as open
+            past = ctx.history.files_encrypted_to(public) if public is not None else []
+            if past:
+                # named (sweep 47, mbaykara/flux-lab: a deleted file's values open to the key)
+                shown = ", ".join(past[:5]) + (
+                    f" and {len(past) - 5} more" if len(past) > 5 else ""
+                )
+                return (
+                    f"no SOPS file is encrypted to it now{rules}; past versions of {shown} were, "
+                    "and stay readable with it in git history: change the values they held"
+                )
             return (
                 f"no SOPS file is encrypted to it now{rules}; past versions of files that were "
                 "stay readable with it in git history (SM020 names the files still on such a "
