@@ -317,7 +317,7 @@ _DNS_NAME = re.compile(r"^[a-z](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*
 # Secret-manager references resolved elsewhere (1Password, vals, Vault, cloud secret managers).
 _REFERENCE_VALUE = re.compile(
     # 1Password's op:// (sweep 47, thaynes43/haynes-ops: 1P://Vault/item/FIELD too)
-    rf"^(?i:op|1p|{REFERENCE_SCHEMES})://[^\s:@?#]+$|^ref\+[a-z0-9]+://|^vault:"
+    rf"^(?:(?i:op)|1[pP]|{REFERENCE_SCHEMES})://[^\s:@?#]+$|^ref\+[a-z0-9]+://|^vault:"
     # LiteLLM's ``os.environ/OPENAI_API_KEY``; doco-cd's external secret ``project:env:/path``
     r"|^os\.environ/[A-Za-z_][A-Za-z0-9_]*$"
     r"|^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}:[\w.-]+:/[\w./-]*$"
@@ -510,7 +510,7 @@ def _plugins() -> tuple[tuple[Any, ...], Any, Any, Any]:
 
     # and `pass` as a word of its own (sweep 47, k8s-1/sops: SMTP_PASS, ADMIN_PASS had no
     # finding where DB_PASS did; never bypass, compass, passenger)
-    words = (*DENYLIST, r"(?<![a-z0-9])pass(?![a-z])")
+    words = (*DENYLIST, r"(?<![a-z0-9])(?<!proxy_)pass(?![a-z])(?![-_]?(?:through|encrypt))")
     keyword = re.compile("(?i)(?:" + "|".join(words) + ")" + _RUNS_ON)
     return tuple(known), Base64HighEntropyString(), HexHighEntropyString(), keyword
 
@@ -787,8 +787,12 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
     tagged = isinstance(value, TaggedStr) and value.tag in _REFERENCE_TAGS
     if isinstance(value, TaggedStr) and value.tag in BINARY_TAGS:
         # bytes that are no text (sweep 47, thaynes43/haynes-ops: a firmware blob's base64 in a
-        # Talos machine file spelled an AWS key id by chance): a private key's DER or nothing
-        return _der_private_key("".join(value.split()))
+        # Talos machine file spelled an AWS key id by chance): judged in the bytes, not in
+        # their base64 (a token among them is still one: the attack review)
+        encoded = "".join(value.split())
+        raw = base64.b64decode(encoded).decode("latin-1")
+        inner = _known_format(raw, raw)
+        return Verdict(f"{inner.kind} (base64)", True) if inner else _der_private_key(encoded)
     value = value.strip()
     if (len(value) < 6 and not _short_password(key, value)) or value.startswith(ENC_PREFIX):
         return None  # empty, or SOPS ciphertext
@@ -804,8 +808,10 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         return Verdict("Cloudflare Tunnel Secret", True)
     if value == "inherit" and key == "secrets":
         return None  # a GitHub Actions reusable-workflow call passes the caller's secrets on
-    if _PUBLIC.match(value) or _REFERENCE_VALUE.match(value) or _HASHED.match(value):
+    if _PUBLIC.match(value) or _HASHED.match(value):
         return None
+    if _REFERENCE_VALUE.match(value) and _known_format(value, value) is None:
+        return None  # a reference with a token in it is a token (the attack review)
     if _SCHEME_KEY.search(key) and _scheme_name(value):
         return None  # a scheme's name under a key that asks for one
     if _CSS_COLOR.match(value):

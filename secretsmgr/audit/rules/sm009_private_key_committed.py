@@ -124,15 +124,20 @@ def _public_of(token: str) -> str | None:
 
 
 # age-keygen's comment above the key it writes
-_PUBLIC_COMMENT = re.compile(rb"#\s*public key:\s*(age1[0-9a-z]{58})\s*\r?\n[^\n]*\Z")
+_PUBLIC_COMMENT = re.compile(rb"#\s*public key:\s*(age1[0-9a-z]{58})\s*$")
 
 
 def _commented_public(data: bytes, offset: int) -> str | None:
     """The public key age-keygen's comment names on the line above a key that does not parse
     (damaged: sweep 45, prachitat/pi-cluster's age.agekey lacked two characters, a guess away
     from the real key, and the fix said `<its public key>`)."""
-    start = data.rfind(b"\n", 0, max(0, data.rfind(b"\n", 0, offset)))
-    found = _PUBLIC_COMMENT.search(data[start + 1 : offset])
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    # the comment lines right above it (secretsmgr's own mark may sit between: the review)
+    comments = data[:line_start].splitlines()
+    block = []
+    while comments and comments[-1].lstrip().startswith(b"#"):
+        block.append(comments.pop())
+    found = next((m for line in block if (m := _PUBLIC_COMMENT.match(line.strip()))), None)
     return found.group(1).decode("ascii") if found else None
 
 

@@ -9,6 +9,7 @@ A merge key ``<<`` is applied, as kustomize applies it.
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -23,6 +24,14 @@ _LOCAL_TAG = re.compile(r"^![^!]")
 
 # YAML's !!binary: base64 of bytes that are not text (firmware, an image) stays as written
 BINARY_TAGS = frozenset(("!!binary", "tag:yaml.org,2002:binary"))
+
+
+def _base64(text: str) -> bool:
+    try:
+        base64.b64decode("".join(text.split()), validate=True)
+    except ValueError:  # binascii.Error: not base64 at all, judged as the text it is
+        return False
+    return True
 
 
 class TaggedStr(str):
@@ -74,7 +83,7 @@ class _DataSink:
                 value: Any = resolve_tagged(event.value, tag)
             except FormatError:
                 value = event.value
-                if tag in BINARY_TAGS:  # binary data as written, base64: not text
+                if tag in BINARY_TAGS and _base64(value):  # bytes that are no text, as written
                     value = TaggedStr(value)
                     value.tag = tag
         elif event.style:

@@ -610,9 +610,14 @@ def test_a_damaged_key_is_named_by_the_public_key_its_comment_gives(tmp_path: Pa
         tmp_path,
         {
             "age.agekey": "# created: 2025-12-27T11:50:47-05:00\n"
-            f"# public key: {SECRET_PUBLIC}\n{damaged}\n"
+            f"# public key: {SECRET_PUBLIC}\n{damaged}\n",
+            # secretsmgr's own mark between them (the attack review)
+            "ops/cluster.agekey": f"# public key: {SECRET_PUBLIC}\n# secretsmgr: cluster key\n"
+            f"{damaged}\n",
         },
     )
-    [found] = [f for f in audit(tmp_path).findings if f.rule == "SM009"]
-    assert f"(public key {short_key(SECRET_PUBLIC)})" in found.message
-    assert "<its public key>" not in (found.fix or "")
+    found = [f for f in audit(tmp_path).findings if f.rule == "SM009"]
+    assert len(found) == 2
+    for finding in found:
+        assert f"(public key {short_key(SECRET_PUBLIC)})" in finding.message
+        assert "<its public key>" not in (finding.fix or "")

@@ -1373,8 +1373,23 @@ def test_binary_yaml_data_and_a_1password_reference_are_no_credentials(tmp_path:
         },
     )
     assert "ABIA" in blob
+    # the attack review: a token under the tag that is no base64, or among binary bytes, and a
+    # reference with a token in it or a scheme in other capitals
+    embedded = base64.b64encode(b"\x00\x01\xfe token=" + token.encode() + b"\xff").decode()
+    (tmp_path / "apps/tagged.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: t}\ndata:\n"
+        f"  notb64: !!binary {token}\n  embedded: !!binary {embedded}\n"
+        f"  ref: 1P://{token}\n  db_password: VAULT://Zx9Qw8Er7Ty6Ui5Op4As3Df2\n"
+    )
+    assert "ABIA" in blob
     found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM018"}
-    assert found == {("talos/machine.yaml", "machine.files.1.content")}
+    assert found == {
+        ("talos/machine.yaml", "machine.files.1.content"),
+        ("apps/tagged.yaml", "data.notb64"),
+        ("apps/tagged.yaml", "data.embedded"),
+        ("apps/tagged.yaml", "data.ref"),
+        ("apps/tagged.yaml", "data.db_password"),
+    }
 
 
 def test_pass_as_a_word_of_its_own_names_a_password(tmp_path: Path) -> None:
@@ -1388,7 +1403,10 @@ def test_pass_as_a_word_of_its_own_names_a_password(tmp_path: Path) -> None:
         {
             "apps/mail.env": f"SMTP_PASS={value}\nADMIN_PASS={value}\nBYPASS={value}\n",
             "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
-            f"  pass: {value}\n  compass: {value}\n",
+            f"  pass: {value}\n  compass: {value}\n"
+            # settings of other meanings (the attack review)
+            "  proxy_pass: http://backend.default.svc:8080\n  pass-through: strict\n"
+            "  PASS_ENCRYPT: AES256\n",
         },
     )
     found = {
