@@ -90,18 +90,22 @@ class _Walk:
         gone = {
             path: self.blob_of[path] for path, blob in changes if not blob and path in self.blob_of
         }
-        by_blob: dict[str, str] = {}
+        by_blob: dict[str, list[str]] = {}
         for path, blob in gone.items():
-            by_blob.setdefault(blob, path)
+            by_blob.setdefault(blob, []).append(path)
+        # the moves first, whatever order the paths come in (a SOPS summary carried over before
+        # the old path's deletion drops it; several files of one blob moved at once: the review)
         for path, blob in changes:
-            old = by_blob.pop(blob, None) if blob and path not in gone else None
-            if old is not None:
+            olds = by_blob.get(blob) if blob and path not in gone else None
+            if olds:
+                old = olds.pop(0)
                 lineage = self._lineage(old)
                 self.lineage_of[path] = lineage
                 self.where[lineage] = path
                 del self.lineage_of[old]  # a file made there later is another one
                 if old in self.last:
                     self.last[path] = self.last.pop(old)
+        for path, blob in changes:
             self.version(commit, date, path, blob)
             if blob:
                 self.blob_of[path] = blob

@@ -163,3 +163,18 @@ def test_a_file_made_anew_where_one_moved_away_is_its_own(tmp_path: Path) -> Non
     assert set(found) == {("SM019", "apps/a.enc.yaml"), ("SM019", "apps/b.enc.yaml")}
     assert " as apps/a.enc.yaml in " in found[("SM019", "apps/b.enc.yaml")][0]
     assert " as " not in found[("SM019", "apps/a.enc.yaml")][0]
+
+
+def test_two_files_of_one_content_moved_at_once_both_follow(tmp_path: Path) -> None:
+    """The second attack review: of two files holding the same bytes moved in one commit, only
+    the first kept its exposure's lineage; the other was named at a path gone since."""
+    plain = secret("db", {"password": "same-Qz7Lp2"})
+    root = gitops(tmp_path / "r", {"apps/a1.enc.yaml": plain, "apps/a2.enc.yaml": plain})
+    git(root, "mv", "apps/a1.enc.yaml", "apps/z1.enc.yaml")
+    git(root, "mv", "apps/a2.enc.yaml", "apps/z2.enc.yaml")
+    commit(root, "move both")
+    for name in ("z1", "z2"):
+        write(root, f"apps/{name}.enc.yaml", enc(plain))
+    commit(root, "encrypt both")
+    found = {k[1] for k in history_findings(root) if k[0] == "SM019"}
+    assert found == {"apps/z1.enc.yaml", "apps/z2.enc.yaml"}
