@@ -265,6 +265,21 @@ def _candidates(
     if kind == "HelmRelease":
         for key_path, key, value in _leaves(_get(obj, "spec", "values"), f"{prefix}spec.values."):
             yield f"{name} values", key_path, key, value, False, None
+    elif kind == "Application" and api.startswith("argoproj.io/"):
+        # Argo CD's Helm values, as a HelmRelease's (sweep 48, DiverOfDark/homelab: a password
+        # in valuesObject had no finding where spec.values would have had one)
+        sources: list[tuple[str, object]] = [("spec.source", _get(obj, "spec", "source"))]
+        many = _get(obj, "spec", "sources")
+        if isinstance(many, list):
+            sources += [(f"spec.sources.{i}", item) for i, item in enumerate(many)]
+        for at, source in sources:
+            values = (
+                _get(cast(Obj, source), "helm", "valuesObject")
+                if isinstance(source, dict)
+                else None
+            )
+            for key_path, key, value in _leaves(values, f"{prefix}{at}.helm.valuesObject."):
+                yield f"{name} values", key_path, key, value, False, None
     elif kind == "ConfigMap":
         for key_path, key, value in _leaves(obj.get("data"), f"{prefix}data."):
             yield name, key_path, key, value, False, None

@@ -1419,3 +1419,26 @@ def test_pass_as_a_word_of_its_own_names_a_password(tmp_path: Path) -> None:
         ("apps/mail.env", "ADMIN_PASS", "warning"),
         ("apps/cm.yaml", "data.pass", "warning"),
     }
+
+
+def test_argo_cd_application_helm_values_are_judged_as_a_helm_releases(tmp_path: Path) -> None:
+    """sweep 48, DiverOfDark/homelab: a password in an Argo CD Application's
+    `helm.valuesObject` had no finding (known formats only there) where a HelmRelease's
+    `spec.values` gets a keyword warning; `sources[]` too."""
+    from secretsmgr.audit.engine import run_audit
+
+    app = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: zitadel}\n"
+        "spec:\n  source:\n    helm:\n      valuesObject:\n"
+        "        auth: {password: Qw7vZp2Lk9Xr4Tn8Bm}\n        replicas: 2\n"
+        "  sources:\n    - repoURL: https://charts.example.org\n      helm:\n"
+        "        valuesObject: {adminPassword: Zx9Qw8Er7Ty6Ui5Op4}\n"
+    )
+    standard_repo(tmp_path, {"argo/app.yaml": app})
+    found = {
+        (f.key_path, f.severity.value) for f in run_audit(tmp_path).findings if f.rule == "SM018"
+    }
+    assert found == {
+        ("spec.source.helm.valuesObject.auth.password", "warning"),
+        ("spec.sources.0.helm.valuesObject.adminPassword", "warning"),
+    }
