@@ -284,6 +284,10 @@ _STAND_IN = re.compile(
     rf"(?:replace[_ -]?(?:me(?-i:(?:[_-]+{_WORD}(?:\[\d+\])?)*)|with[_ -]?\S*|this\S*)|"
     # ``changeme``, ``CHANGE_ME_PLEASE``; never ``ChangeMe#Prod-9f86d0`` (a password made from it)
     rf"change[_ -]?me(?-i:(?:[_-]+{_WORD})*)[!.]*|"
+    # ``change-this-in-production``, ``your-secret-key-change-this-in-production`` (sweep 48,
+    # DiverOfDark/homelab: a readur JWT secret, an app's sample, made its Secret's settings
+    # errors); words only after it, never a random mix
+    rf"(?:your(?-i:(?:[_ -]+{_WORD}){{0,5}})[_ -]+)?change[_ -]?this(?-i:(?:[_-]+{_WORD})*)[!.]*|"
     r"fill[_ -]?(?:me|in)(?:[_ -]?in)?|set[_ -]?me|"
     # ``INSERT_BASE64_STRING``, ``INSERT_YOUR_BASE64_STRING`` (cmu-sei/Polar): a few words
     # after it, the last naming what to put in; never ``insert-dragon-velvet-canyon`` (a

@@ -148,6 +148,10 @@ def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secre
         # sweep 28 (vincentserpoul/gitops-infra: two SM001 errors): a variable's name, filled in
         "DB_PASSWORD",
         "REDIS_AUTH_TOKEN",
+        # sweep 48 (DiverOfDark/homelab: 14 SM001 errors): an app's sample default
+        "change-this-in-production",
+        "your-secret-key-change-this-in-production-readur",
+        "CHANGE_THIS",
     ],
 )
 def test_a_value_asking_to_be_replaced_is_a_placeholder(value: str) -> None:
@@ -168,6 +172,7 @@ def test_a_secret_mentioning_such_a_word_is_none() -> None:
         "ctf-ci:$2y$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
         "[hunter2-Xq9v]",
         "placeholder-Xq9v2",
+        "change-this-Xk9m2Qz7Lp",  # a password made from it
         "Empty",  # a word someone chose
         # from the review: a random word after REPLACE_ME, or a fragment that is no field name
         "replace-me-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
