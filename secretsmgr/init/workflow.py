@@ -33,7 +33,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from secretsmgr.changelog.adopt import actor_of, plan_adopt, write_adopt
-from secretsmgr.errors import ConfigError
+from secretsmgr.errors import ConfigError, SecretsmgrError
 from secretsmgr.fsutil import check_write_target, read_optional, write_atomic
 from secretsmgr.init.filechanges import (
     cluster_specs,
@@ -322,7 +322,51 @@ def _export_targets(inv: Inventory) -> dict[str | None, tuple[tuple[str, str], .
     one export per Secret, the tenant's included)."""
     holding = inv.layers.decryption_secrets(holding={e.path for e in inv.sops_files})
     local = inv.layers.decryption_secrets(local=True)
-    return {cluster: holding.get(cluster) or pairs for cluster, pairs in local.items()}
+    supplied = _supplied(inv)
+    targets = {cluster: holding.get(cluster) or pairs for cluster, pairs in local.items()}
+    return {
+        cluster: tuple(p for p in pairs if not _is_supplied(p, supplied)) or pairs
+        for cluster, pairs in targets.items()
+    }
+
+
+def _supplied(inv: Inventory) -> set[tuple[str | None, str, tuple[str | None, str | None]]]:
+    """(namespace or None, name, the applying layer's own decryption Secret) of every Secret a
+    SOPS file of this checkout holds, for each layer that applies it: the cluster-template's
+    ``sops-age`` in a component every namespace folder includes, decrypted with the parent's
+    key (sweep 48, Ricovl/home-ops: init sent the key by hand to Secrets Flux applies itself)."""
+    from secretsmgr.sops.yamlio import safe_load_all
+
+    found: set[tuple[str | None, str, tuple[str | None, str | None]]] = set()
+    for entry in inv.sops_files:
+        layers = [x for x in inv.layers.placements(entry.path) if x.decrypts_sops]
+        if not layers or entry.sops_file is None:
+            continue
+        try:
+            docs = safe_load_all(entry.text)
+        except SecretsmgrError:
+            continue
+        for doc in docs:
+            meta = doc.get("metadata") if isinstance(doc, dict) else None
+            if not isinstance(meta, dict) or doc.get("kind") != "Secret":
+                continue
+            name, namespace = meta.get("name"), meta.get("namespace")
+            if not isinstance(name, str):
+                continue
+            for layer in layers:
+                ref = layer.decryption.secret_ref if layer.decryption is not None else None
+                own = (layer.namespace, ref)
+                found.add((namespace if isinstance(namespace, str) else None, name, own))
+    return found
+
+
+def _is_supplied(
+    pair: tuple[str, str], supplied: set[tuple[str | None, str, tuple[str | None, str | None]]]
+) -> bool:
+    """Whether a layer applies the decryption Secret ``pair`` from a SOPS file it decrypts
+    with another Secret (a Secret never supplies itself: Flux could not decrypt it)."""
+    namespace, name = pair
+    return any(n == name and ns in (None, namespace) and own != pair for ns, n, own in supplied)
 
 
 def _unsent_note(
@@ -334,7 +378,8 @@ def _unsent_note(
     sent = {pair for pairs in targets.values() for pair in pairs}
     # layers of this checkout only: a tenant's over a source of its own holds its own key
     local = inv.layers.decryption_secrets(local=True)
-    every = {pair for pairs in local.values() for pair in pairs}
+    supplied = _supplied(inv)
+    every = {pair for pairs in local.values() for pair in pairs if not _is_supplied(pair, supplied)}
     unsent = sorted(every - sent)
     if not unsent or not sent:
         return []

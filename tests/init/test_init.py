@@ -1748,3 +1748,35 @@ def test_a_cluster_key_committed_in_any_file_is_found_by_its_content(
     _committed_then_removed(repo, path, text)
     out, _ = init(repo, capsys, "--dry-run")
     assert f"was committed ({path}," in " ".join(out.split())
+
+
+def test_a_decryption_secret_the_repository_applies_itself_gets_no_export_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sweep 48, Ricovl/home-ops (the cluster template): each namespace's sops-age comes from a
+    SOPS file a parent layer applies (decrypted with flux-system's key), yet step 1 sent the
+    key to those namespaces by hand and a note said Flux fails without them."""
+    from tests.init.helpers import layer
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    for app in ("media", "home"):
+        layer(repo, "prod", app, f"{app}-app")
+        ks = repo / "clusters" / "prod" / f"{app}.yaml"
+        text = ks.read_text().replace("namespace: flux-system", f"namespace: {app}")
+        ks.write_text(text.replace("GitRepository\n    name: flux-system\n", _FLUX_SOURCE))
+        write(
+            repo, f"{app}-app/db.enc.yaml", enc(SECRET.format(name="db", value="v4l"), (CLUSTER,))
+        )
+        kustomization(repo, f"{app}-app", "db.enc.yaml")
+    # the flux-system layer applies media's decryption Secret, encrypted to its own key
+    key_secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: media\n"
+        "stringData:\n  age.agekey: not-a-real-key\n"
+    )
+    write(repo, "apps/media-sops-age.enc.yaml", enc(key_secret, (CLUSTER,)))
+    kustomization(repo, "apps", "podinfo.yaml", "media-sops-age.enc.yaml")
+    commit(repo)
+    out, err = init(repo, capsys, "--cluster-key", CLUSTER)
+    steps = out.split("next:", 1)[1]
+    assert "--namespace home" in steps and "--namespace media" not in steps, out
+    assert "Flux fails each while its Secret is missing" not in out + err
