@@ -1387,3 +1387,56 @@ def test_a_vendor_artifacts_path_tail_takes_no_root_away(git_checkout: GitRepo) 
     git_checkout.write("apps/kustomization.yaml", "resources: [db.enc.yaml]\n")
     git_checkout.write("apps/db.enc.yaml", "kind: Secret\n")
     assert graph(git_checkout).layers_of("apps/db.enc.yaml") == ("apps",)
+
+
+_GENERATOR = """apiVersion: source.extensions.fluxcd.io/v1beta1
+kind: ArtifactGenerator
+metadata: {name: flux-system, namespace: flux-system}
+spec:
+  sources:
+    - {alias: monorepo, kind: GitRepository, name: flux-system}
+    - {alias: other, kind: GitRepository, name: vendor}
+  artifacts:
+    - name: infrastructure
+      copy:
+        - {from: "@monorepo/infrastructure/**", to: "@artifact/"}
+    - name: apps
+      copy:
+        - {from: "@monorepo/apps/base/**", to: "@artifact/base/"}
+        - {from: "@monorepo/apps/production/**", to: "@artifact/production/"}
+    - name: vendored
+      copy:
+        - {from: "@other/charts/**", to: "@artifact/"}
+"""
+
+
+def test_an_artifact_generator_copying_a_folder_of_this_checkout_maps_its_layers(
+    git_checkout: GitRepo,
+) -> None:
+    """sweep 48, FelixDobler/kubernetes (Flux 2.7): every layer read an ExternalArtifact an
+    ArtifactGenerator made from the repository's own GitRepository, and none was mapped; the
+    SOPS files were in no layer. A copy of another repository's folder stays outside."""
+    bootstrap(git_checkout, "clusters/prod")
+    git_checkout.write("clusters/prod/artifacts.yaml", _GENERATOR)
+    for name, path, artifact in (
+        ("infra", "./controllers", "infrastructure"),
+        ("apps", "./production/web", "apps"),
+        ("vendored", "./", "vendored"),
+    ):
+        text = flux_ks(name, path).replace(
+            "kind: GitRepository\n    name: flux-system",
+            f"kind: ExternalArtifact\n    name: {artifact}",
+        )
+        git_checkout.write(f"clusters/prod/{name}.yaml", text)
+    git_checkout.write(
+        "infrastructure/controllers/kustomization.yaml", "resources: [s.sops.yaml]\n"
+    )
+    git_checkout.write("infrastructure/controllers/s.sops.yaml", "kind: Secret\n")
+    git_checkout.write("apps/production/web/kustomization.yaml", "resources: [../../base/web]\n")
+    git_checkout.write("apps/base/web/kustomization.yaml", "resources: [db.sops.yaml]\n")
+    git_checkout.write("apps/base/web/db.sops.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    infra, apps, vendored = g.get("infra"), g.get("apps"), g.get("vendored")
+    assert infra is not None and "infrastructure/controllers/s.sops.yaml" in infra.files
+    assert apps is not None and "apps/base/web/db.sops.yaml" in apps.files
+    assert vendored is not None and vendored.external == "ExternalArtifact/flux-system/vendored"

@@ -6,9 +6,11 @@ cached kustomize builds, and which ``sourceRef`` means this checkout.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from secretsmgr.errors import SecretsmgrError
 from secretsmgr.repo import git
 from secretsmgr.repo.flux.build import Artifact, Builder, BuildResult, RepoFiles, flux_overlay
 from secretsmgr.repo.flux.graph import Cluster, Layer
@@ -18,6 +20,11 @@ from secretsmgr.repo.flux.scan import SubstituteSources, normalize_url, scan_rep
 from secretsmgr.repo.settings import ClusterSpec
 from secretsmgr.repo.snapshot import Snapshot
 from secretsmgr.repo.sopsentry import is_named_sops
+from secretsmgr.sops.yamlio import safe_load_all
+
+# an ArtifactGenerator's copy of a folder's whole tree, and where it goes in the artifact
+_COPY_FROM = re.compile(r"^@(?P<alias>[\w.-]+)/(?P<path>[^*?\[]+?)/\*\*$")
+_COPY_TO = re.compile(r"^@artifact(?:/(?P<path>[^*?\[]*))?$")
 
 
 @dataclass
@@ -73,6 +80,7 @@ class Workspace:
         # a path -> the kustomization files that list it (resources, components); read once
         self._includers: dict[str, set[str]] | None = None
         self._flux_paths: set[str] | None = None
+        self._generator_docs: list[dict[str, object]] | None = None
         self._folders: set[str] | None = None  # every folder of the checkout
 
     # -------------------------------------------------------------- artifacts
@@ -137,6 +145,9 @@ class Workspace:
             base = normalize_spec_path(mapped)
             ignore = definition.ignore if definition is not None else None
             return self.artifact("" if base == "." else base, ignore), label
+        if ref.kind == "ExternalArtifact":
+            made = self._generated(ref, ks, root)
+            return (self.artifact(made, None), label) if made is not None else (None, label)
         if ref.kind != "GitRepository":
             return None, label
         bootstrap = root.bootstrap
@@ -149,6 +160,77 @@ class Workspace:
         if normalize_url(definition.url) in self.own_urls():
             return self.artifact("", definition.ignore), label
         return None, label
+
+    def _generated(self, ref: Ref, ks: FluxKustomization, root: Root) -> str | None:
+        """The folder of this checkout an ``ExternalArtifact`` holds, when an ArtifactGenerator
+        here makes it by copying that folder's tree from a GitRepository of this checkout
+        (Flux 2.7; sweep 48, FelixDobler/kubernetes: every layer read one, and none was mapped):
+        each copy ``@ALIAS/B/Q/**`` to ``@artifact/Q/`` for one folder B; None otherwise."""
+        for doc in self._generators():
+            meta = doc.get("metadata")
+            spec = doc.get("spec")
+            if not isinstance(meta, dict) or not isinstance(spec, dict):
+                continue
+            if meta.get("namespace", ks.namespace) != ref.namespace:
+                continue
+            aliases = {
+                str(src.get("alias")): Ref(
+                    "GitRepository", str(src.get("namespace") or ref.namespace), str(src["name"])
+                )
+                for src in spec.get("sources") or []
+                if isinstance(src, dict) and src.get("kind") == "GitRepository" and src.get("name")
+            }
+            for artifact in spec.get("artifacts") or []:
+                if isinstance(artifact, dict) and artifact.get("name") == ref.name:
+                    return self._copied_folder(artifact.get("copy"), aliases, ks, root)
+        return None
+
+    def _copied_folder(
+        self, copies: object, aliases: Mapping[str, Ref], ks: FluxKustomization, root: Root
+    ) -> str | None:
+        bases = set()
+        for entry in copies if isinstance(copies, list) else []:
+            source = entry.get("from") if isinstance(entry, dict) else None
+            target = entry.get("to") if isinstance(entry, dict) else None
+            got = _COPY_FROM.match(source) if isinstance(source, str) else None
+            put = _COPY_TO.match(target) if isinstance(target, str) else None
+            if got is None or put is None or got["alias"] not in aliases:
+                return None
+            if not self._this_checkout(aliases[got["alias"]], ks, root):
+                return None
+            folder, sub = got["path"].strip("/"), (put["path"] or "").strip("/")
+            if sub and not folder.endswith("/" + sub) and folder != sub:
+                return None  # copied under another name: no one folder of the checkout
+            bases.add(folder[: len(folder) - len(sub)].rstrip("/") if sub else folder)
+        return bases.pop() if len(bases) == 1 else None
+
+    def _this_checkout(self, source: Ref, ks: FluxKustomization, root: Root) -> bool:
+        if root.bootstrap is not None and source == root.bootstrap:
+            return True
+        definition = self.scan.source(source, ks.origin)
+        return definition is not None and normalize_url(definition.url) in self.own_urls()
+
+    def _generators(self) -> list[dict[str, object]]:
+        """Every ArtifactGenerator in the checkout (read once, when a layer asks)."""
+        if self._generator_docs is None:
+            self._generator_docs = []
+            for path in sorted(self.repo.files):
+                if not path.endswith((".yaml", ".yml")):
+                    continue
+                try:
+                    data = self.repo.read(path)
+                except OSError:
+                    continue
+                if b"ArtifactGenerator" not in data:
+                    continue
+                try:
+                    docs = safe_load_all(data.decode("utf-8", "replace"))
+                except SecretsmgrError:
+                    continue
+                self._generator_docs += [
+                    d for d in docs if isinstance(d, dict) and d.get("kind") == "ArtifactGenerator"
+                ]
+        return self._generator_docs
 
     def remote(self) -> str | None:
         """git's ``origin`` URL of the checkout, normalized (read once); when no GitRepository
