@@ -570,6 +570,11 @@ def _variable_passwords(value: str) -> bool:
 # digits, then no more; a fine-grained `github_pat_…`. The plugin's pattern has no end, so
 # `ghp_` and 37 hex digits, symbiontik's README sample, was an error (sweep 27)
 _GITHUB_TOKEN = re.compile(r"gh[pousr]_[A-Za-z0-9]{36}(?![A-Za-z0-9])|github_pat_\w{22,}")
+# a fine-grained token, which detect-secrets' plugin does not know (sweep 49: one in a shell
+# script or a Terraform description had no finding, in a ConfigMap an entropy warning)
+_GITHUB_FINE = re.compile(
+    r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}(?![A-Za-z0-9])"
+)
 
 
 def _known_format(text: str, value: str) -> Verdict | None:
@@ -594,6 +599,8 @@ def _known_format(text: str, value: str) -> Verdict | None:
     bare = _PASSWORD_ONLY_URL.findall(text)  # the user may be a variable taken out of text
     if any(not _no_password("", pw) for pw in bare) and not _variable_passwords(value):
         return Verdict("Basic Auth Credentials", True)
+    if "github_pat_" in text and _GITHUB_FINE.search(text):
+        return Verdict("GitHub Token", True)
     if _GOOGLE_API_KEY.search(text):
         return Verdict("Google API Key", True)
     if _VAULT_TOKEN.search(text):

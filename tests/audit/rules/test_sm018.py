@@ -1442,3 +1442,40 @@ def test_argo_cd_application_helm_values_are_judged_as_a_helm_releases(tmp_path:
         ("spec.source.helm.valuesObject.auth.password", "warning"),
         ("spec.sources.0.helm.valuesObject.adminPassword", "warning"),
     }
+
+
+def test_a_fine_grained_github_token_is_a_known_format(tmp_path: Path) -> None:
+    """sweep 49 (a probe on kevinmorrisone/pi-cluster's copy): `github_pat_…` in a shell
+    script or a Terraform description had no finding, and in a ConfigMap, plain or base64, a
+    mere entropy warning; detect-secrets' plugin knows the `ghp_` family only."""
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    token = (
+        "github_pat_"
+        + "Ab3dE5fG7hI9jK1lM3nO5p"
+        + "_"
+        + "Q7rS9tU1vW3xY5zA2bC4d" * 2
+        + "E6fG8hI0jK1lM3nO5"
+    )
+    assert len(token) == 93
+    standard_repo(
+        tmp_path,
+        {
+            "scripts/gh.sh": f'curl -H "Authorization: Bearer {token}" https://api.github.com/user\n',
+            "infra/main.tf": f'module "x" {{\n  source = "./m"\n  description = "{token}"\n}}\n',
+            "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
+            f"  T1: {token}\n  T2: {base64.b64encode(token.encode()).decode()}\n",
+        },
+    )
+    found = {
+        (f.path, f.severity.value, "GitHub Token" in f.message)
+        for f in run_audit(tmp_path).findings
+        if f.rule == "SM018"
+    }
+    assert found == {
+        ("scripts/gh.sh", "error", True),
+        ("infra/main.tf", "error", True),
+        ("apps/cm.yaml", "error", True),
+    }
