@@ -419,6 +419,13 @@ def _rotate_away(ctx: AuditContext, public: str | None) -> str:
     unkeyed = public is not None and (not ctx.repo.cluster_keys or _unkeyed(ctx, public))
     flux = _flux_key(ctx, public) if public is not None and unkeyed else None
     if flux is None:
+        if public is not None and unkeyed and _alone_on_some(ctx, public):
+            # removed alone it leaves that file no recipient, and rotate refuses (sweep 49,
+            # mrzjordan16/flux-Error: its one file, on the leaked key, read by no layer here)
+            return (
+                f"{remove} --add-recipient NEW_KEY (a new age key: secretsmgr key generate -o "
+                "FILE prints its public key)"
+            )
         return remove
     # nothing names the cluster key, and this one opens what Flux applies: removing it would
     # leave a file it alone opens with no recipient (sweep 19, 1Solon/Home-Server-Configuration)
@@ -434,6 +441,15 @@ def _rotate_away(ctx: AuditContext, public: str | None) -> str:
     return (
         f"if it is the key Flux decrypts with (secretsmgr key show --from-cluster lists the "
         f"cluster's), pin it and replace it: {pin}; otherwise: {remove}"
+    )
+
+
+def _alone_on_some(ctx: AuditContext, public: str) -> bool:
+    """Whether ``public`` is the only key of some SOPS file."""
+    return any(
+        set(sf.metadata.age_recipients) == {public} and not sf.metadata.foreign_kinds
+        for e in ctx.repo.sops_files
+        if (sf := e.sops_file) is not None
     )
 
 

@@ -621,3 +621,31 @@ def test_a_damaged_key_is_named_by_the_public_key_its_comment_gives(tmp_path: Pa
     for finding in found:
         assert f"(public key {short_key(SECRET_PUBLIC)})" in finding.message
         assert "<its public key>" not in (finding.fix or "")
+
+
+def test_a_leaked_key_alone_on_a_file_no_layer_reads_is_replaced_by_a_new_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sweep 49, mrzjordan16/flux-Error: no cluster key known, the committed key the one
+    recipient of a file no layer here reads; the fix removed it, and rotate refused ("the
+    policy leaves no recipient"). It names a new key to add, and pasted so, it works."""
+    import shlex
+
+    from secretsmgr.keys.age import generate_identity
+    from tests.cli.runner import run
+
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {}, cluster_key=None)
+    (tmp_path / ".sops.yaml").unlink()
+    write(tmp_path, "age.agekey", f"{SECRET_KEY}\n")
+    write(tmp_path, "other/app.enc.yaml", enc(secret("app", {"k": "v4lue-1"}), (SECRET_PUBLIC,)))
+    [fix] = [f.fix for f in audit(tmp_path).findings if f.rule == "SM009"]
+    remove = f"secretsmgr rotate --all --remove-recipient {SECRET_PUBLIC} --add-recipient NEW_KEY"
+    assert fix is not None and remove in fix
+    _, new = generate_identity()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "age.agekey"))
+    assert run(shlex.split(remove.replace("NEW_KEY", new))[1:], capsys).code == 0
+    assert new in (tmp_path / "other/app.enc.yaml").read_text()
+    assert SECRET_PUBLIC not in (tmp_path / "other/app.enc.yaml").read_text()
