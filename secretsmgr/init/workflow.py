@@ -322,25 +322,26 @@ def _export_targets(inv: Inventory) -> dict[str | None, tuple[tuple[str, str], .
     one export per Secret, the tenant's included)."""
     holding = inv.layers.decryption_secrets(holding={e.path for e in inv.sops_files})
     local = inv.layers.decryption_secrets(local=True)
-    supplied = _supplied(inv)
-    targets = {cluster: holding.get(cluster) or pairs for cluster, pairs in local.items()}
-    return {
-        cluster: tuple(p for p in pairs if not _is_supplied(p, supplied)) or pairs
-        for cluster, pairs in targets.items()
-    }
+    return {cluster: holding.get(cluster) or pairs for cluster, pairs in local.items()}
 
 
-def _supplied(inv: Inventory) -> set[tuple[str | None, str, tuple[str | None, str | None]]]:
-    """(namespace or None, name, the applying layer's own decryption Secret) of every Secret a
-    SOPS file of this checkout holds, for each layer that applies it: the cluster-template's
-    ``sops-age`` in a component every namespace folder includes, decrypted with the parent's
-    key (sweep 48, Ricovl/home-ops: init sent the key by hand to Secrets Flux applies itself)."""
+_Supply = tuple[str | None, str, str | None, tuple[str, str]]
+
+
+def _supplied(inv: Inventory) -> set[_Supply]:
+    """(namespace or None, name, cluster, the applying layer's own decryption Secret) of every
+    Secret holding an age key file (a ``*.agekey`` entry) that a SOPS file of this checkout
+    holds: the cluster template's ``sops-age`` in a component every namespace folder includes
+    (sweep 48, Ricovl/home-ops: a note said Flux fails for want of Secrets it applies itself).
+    It spares the note only: the export steps stay (the attack review: a Secret with no
+    namespace lands in one namespace alone, a layer may be suspended, and two such Secrets may
+    supply each other, so dropping a step could lose the one Flux starts from)."""
     from secretsmgr.sops.yamlio import safe_load_all
 
-    found: set[tuple[str | None, str, tuple[str | None, str | None]]] = set()
+    found: set[_Supply] = set()
     for entry in inv.sops_files:
         layers = [x for x in inv.layers.placements(entry.path) if x.decrypts_sops]
-        if not layers or entry.sops_file is None:
+        if not layers or entry.sops_file is None or ".agekey" not in entry.text:
             continue
         try:
             docs = safe_load_all(entry.text)
@@ -351,22 +352,20 @@ def _supplied(inv: Inventory) -> set[tuple[str | None, str, tuple[str | None, st
             if not isinstance(meta, dict) or doc.get("kind") != "Secret":
                 continue
             name, namespace = meta.get("name"), meta.get("namespace")
-            if not isinstance(name, str):
+            keys = [
+                str(k)
+                for field in ("data", "stringData")
+                if isinstance(doc.get(field), dict)
+                for k in doc[field]
+            ]
+            if not isinstance(name, str) or not any(k.endswith(".agekey") for k in keys):
                 continue
             for layer in layers:
                 ref = layer.decryption.secret_ref if layer.decryption is not None else None
-                own = (layer.namespace, ref)
-                found.add((namespace if isinstance(namespace, str) else None, name, own))
+                if ref:
+                    where = namespace if isinstance(namespace, str) else None
+                    found.add((where, name, layer.cluster, (layer.namespace, ref)))
     return found
-
-
-def _is_supplied(
-    pair: tuple[str, str], supplied: set[tuple[str | None, str, tuple[str | None, str | None]]]
-) -> bool:
-    """Whether a layer applies the decryption Secret ``pair`` from a SOPS file it decrypts
-    with another Secret (a Secret never supplies itself: Flux could not decrypt it)."""
-    namespace, name = pair
-    return any(n == name and ns in (None, namespace) and own != pair for ns, n, own in supplied)
 
 
 def _unsent_note(
@@ -379,7 +378,16 @@ def _unsent_note(
     # layers of this checkout only: a tenant's over a source of its own holds its own key
     local = inv.layers.decryption_secrets(local=True)
     supplied = _supplied(inv)
-    every = {pair for pairs in local.values() for pair in pairs if not _is_supplied(pair, supplied)}
+    # not those of a name the same cluster applies from a layer whose own Secret is sent
+    every = {
+        pair
+        for cluster, pairs in local.items()
+        for pair in pairs
+        if not any(
+            n == pair[1] and ns in (None, pair[0]) and c == cluster and own in sent and own != pair
+            for ns, n, c, own in supplied
+        )
+    }
     unsent = sorted(every - sent)
     if not unsent or not sent:
         return []

@@ -286,8 +286,11 @@ _STAND_IN = re.compile(
     rf"change[_ -]?me(?-i:(?:[_-]+{_WORD})*)[!.]*|"
     # ``change-this-in-production``, ``your-secret-key-change-this-in-production`` (sweep 48,
     # DiverOfDark/homelab: a readur JWT secret, an app's sample, made its Secret's settings
-    # errors); words only after it, never a random mix
-    rf"(?:your(?-i:(?:[_ -]+{_WORD}){{0,5}})[_ -]+)?change[_ -]?this(?-i:(?:[_-]+{_WORD})*)[!.]*|"
+    # errors): the words a sample uses, and an app's name after "in production"; never words
+    # of any kind (the attack review: ``change-this-kx7-pq9-zz3-mm1`` is a password)
+    r"(?:your(?:[_ -](?:secret|jwt|random|app|api|session|signing|encryption|key|password|"
+    r"token)){0,4}[_ -])?change[_ -]?this(?:[_ -](?:in|for|before)[_ -](?:production|prod|"
+    r"deployment|use)(?:[_ -][a-z]{2,12})?)?[!.]*|"
     r"fill[_ -]?(?:me|in)(?:[_ -]?in)?|set[_ -]?me|"
     # ``INSERT_BASE64_STRING``, ``INSERT_YOUR_BASE64_STRING`` (cmu-sei/Polar): a few words
     # after it, the last naming what to put in; never ``insert-dragon-velvet-canyon`` (a

@@ -1750,33 +1750,44 @@ def test_a_cluster_key_committed_in_any_file_is_found_by_its_content(
     assert f"was committed ({path}," in " ".join(out.split())
 
 
-def test_a_decryption_secret_the_repository_applies_itself_gets_no_export_step(
+def test_a_decryption_secret_the_repository_applies_itself_is_not_named_missing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """sweep 48, Ricovl/home-ops (the cluster template): each namespace's sops-age comes from a
-    SOPS file a parent layer applies (decrypted with flux-system's key), yet step 1 sent the
-    key to those namespaces by hand and a note said Flux fails without them."""
+    SOPS file a layer decrypting with flux-system's key applies, yet a note said Flux fails for
+    want of it. The steps stay as they were (the attack review: dropping one could lose the
+    key Flux starts from); a Secret holding no age key file supplies nothing."""
     from tests.init.helpers import layer
 
     repo = one_cluster_repo(tmp_path / "repo")
-    for app in ("media", "home"):
+    write(repo, "apps/db.enc.yaml", enc(SECRET.format(name="db", value="v4l"), (CLUSTER,)))
+    for app in ("media", "home", "games"):
         layer(repo, "prod", app, f"{app}-app")
         ks = repo / "clusters" / "prod" / f"{app}.yaml"
         text = ks.read_text().replace("namespace: flux-system", f"namespace: {app}")
         ks.write_text(text.replace("GitRepository\n    name: flux-system\n", _FLUX_SOURCE))
-        write(
-            repo, f"{app}-app/db.enc.yaml", enc(SECRET.format(name="db", value="v4l"), (CLUSTER,))
-        )
-        kustomization(repo, f"{app}-app", "db.enc.yaml")
-    # the flux-system layer applies media's decryption Secret, encrypted to its own key
+        configmap(repo, f"{app}-app/settings.yaml", app)
+        kustomization(repo, f"{app}-app", "settings.yaml")
     key_secret = (
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: media\n"
-        "stringData:\n  age.agekey: not-a-real-key\n"
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: {ns}\n"
+        "stringData:\n  {entry}: not-a-real-key\n"
     )
-    write(repo, "apps/media-sops-age.enc.yaml", enc(key_secret, (CLUSTER,)))
-    kustomization(repo, "apps", "podinfo.yaml", "media-sops-age.enc.yaml")
+    write(
+        repo,
+        "apps/media-key.enc.yaml",
+        enc(key_secret.format(ns="media", entry="age.agekey"), (CLUSTER,)),
+    )
+    write(
+        repo,
+        "apps/games-key.enc.yaml",
+        enc(key_secret.format(ns="games", entry="token"), (CLUSTER,)),
+    )
+    kustomization(
+        repo, "apps", "podinfo.yaml", "db.enc.yaml", "media-key.enc.yaml", "games-key.enc.yaml"
+    )
     commit(repo)
     out, err = init(repo, capsys, "--cluster-key", CLUSTER)
-    steps = out.split("next:", 1)[1]
-    assert "--namespace home" in steps and "--namespace media" not in steps, out
-    assert "Flux fails each while its Secret is missing" not in out + err
+    said = " ".join((out + err).split())
+    assert "Flux fails each while its Secret is missing" in said, said
+    assert "games/sops-age" in said and "home/sops-age" in said
+    assert "media/sops-age" not in said

@@ -173,6 +173,10 @@ def test_a_secret_mentioning_such_a_word_is_none() -> None:
         "[hunter2-Xq9v]",
         "placeholder-Xq9v2",
         "change-this-Xk9m2Qz7Lp",  # a password made from it
+        # the attack review: words of any kind after it make a password too
+        "change-this-kx7-pq9-zz3-mm1",
+        "change-this-qwhfzkrtplmvbnxcazsd",
+        "your-zqpxkwvh-change-this",
         "Empty",  # a word someone chose
         # from the review: a random word after REPLACE_ME, or a fragment that is no field name
         "replace-me-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",

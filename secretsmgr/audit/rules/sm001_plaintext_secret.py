@@ -1309,8 +1309,14 @@ def take_out(ctx: AuditContext, path: str, alone: bool, secret: str | None) -> s
     if not alone:
         return f"delete the Secret {secret or ''} document from {path} (its other documents stay)"
     remove = f"git rm -q --cached --ignore-unmatch {sh_path(path)}; rm -f {sh_path(path)}"
-    listed = [kfile for kfile, _old, _new in _listings(ctx, path, path)]
-    if listed and any(posixpath.basename(path) in _read(ctx.repo.root / kfile) for kfile in listed):
+    # the files whose text names it (sweep 49, mrzjordan16/flux-Error: its folder's
+    # kustomization.yaml, a Flux object naming none, was listed beside the root's)
+    listed = [
+        kfile
+        for kfile, entry, _new in _listings(ctx, path, path)
+        if entry in _read(ctx.repo.root / kfile)
+    ]
+    if listed:
         return f"{remove}; then delete its line from the resources: of {', '.join(listed)}"
     return remove
 

@@ -105,6 +105,15 @@ def test_a_committed_cluster_key_manifest_gets_fixes_that_work(tmp_path: Path) -
         "rm -f clusters/prod/sops-age.yaml; then delete its line from the resources: of "
         "clusters/prod/kustomization.yaml"
     )
+    # only the files that name it (sweep 49, mrzjordan16/flux-Error: its folder's file, naming
+    # none, was listed beside the parent's that did)
+    write(tmp_path, "clusters/prod/kustomization.yaml", "resources:\n  - apps.yaml\n")
+    write(tmp_path, "clusters/kustomization.yaml", "resources:\n  - prod/sops-age.yaml\n")
+    fixes = {f.rule: f.fix for f in audit(tmp_path).findings if f.path.endswith("sops-age.yaml")}
+    assert (fixes["SM001"] or "").endswith(
+        "rm -f clusters/prod/sops-age.yaml; then delete its line from the resources: of "
+        "clusters/kustomization.yaml"
+    )
     # another recipient's key is removed from every file encrypted to it, by its public key;
     # with none, there is nothing to rotate (sweep 39, xmikova/wac-gitops: the rotate the fix
     # gave failed, as no file was encrypted to the key); a rule that still names it is named
