@@ -123,8 +123,15 @@ def has_template(value: str) -> bool:
 
 
 def strip_templates(value: str) -> str:
-    """``value`` with every variable and template expression taken out."""
-    return _TEMPLATE.sub("", value)
+    """``value`` with every variable and template expression taken out, nested ones too
+    (Flux's default from another variable, ``${OWNER:=${APP}}``: sweep 49, Nomsplease/Home-Ops,
+    whose outer variable's `:` was left as a URL's user:password)."""
+    for _ in range(4):
+        stripped = _TEMPLATE.sub("", value)
+        if stripped == value:
+            break
+        value = stripped
+    return value
 
 
 def _secret_word(text: str) -> bool:

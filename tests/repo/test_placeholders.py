@@ -445,3 +445,12 @@ def test_a_token_prefix_a_host_or_words_of_another_language_before_a_stand_in(
     value: str, stand_in: bool
 ) -> None:
     assert is_placeholder(value) is stand_in
+
+
+def test_a_variable_whose_default_is_another_variable_is_taken_out_whole() -> None:
+    """sweep 49, Nomsplease/Home-Ops: `postgresql://${DATABASE_OWNER:=${APP}}@host/${APP}` kept
+    `${DATABASE_OWNER:=}` once the inner variable was out, and its `:` read as user:password
+    (SM001 at HEAD, SM019 in history); a password beside it is still one."""
+    url = "postgresql://${DATABASE_OWNER:=${APP}}@pooler-rw.databases.svc:5432/${APP}?ssl=1"
+    assert is_placeholder(url)
+    assert not is_placeholder("postgresql://${U:=${APP}}:Zq8rT2vLm5Xw9@host/db")
