@@ -79,7 +79,14 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if key in today or _regenerated_after(ctx, exposure):
             continue  # plaintext today (its own rules say so), or given a new value since
         kept = _kept_in(exposure) if _kept_in(exposure) in sops_now else exposure.current
-        if kept in sops_now:
+        if exposure.key_path.lower().endswith(".agekey"):
+            # an age key file: a random value in its place would break Flux's decryption
+            # (sweep 49, SjurSutterudSagen/home-ops: the fix said rotate --regenerate)
+            fix = (
+                "the value is an age private key: replace the key it is and re-encrypt what it "
+                "opens (secretsmgr key rotate --begin, then --finish, for the cluster's; see SM009)"
+            )
+        elif kept in sops_now:
             # either writer records the key path in the changelog, which closes the finding
             fix = (
                 f"a value you choose: secretsmgr rotate --regenerate {sh_word(exposure.key_path)} "

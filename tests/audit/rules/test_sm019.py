@@ -178,3 +178,20 @@ def test_two_files_of_one_content_moved_at_once_both_follow(tmp_path: Path) -> N
     commit(root, "encrypt both")
     found = {k[1] for k in history_findings(root) if k[0] == "SM019"}
     assert found == {"apps/z1.enc.yaml", "apps/z2.enc.yaml"}
+
+
+def test_an_exposed_age_key_file_is_replaced_not_regenerated(tmp_path: Path) -> None:
+    """sweep 49, SjurSutterudSagen/home-ops: the sops-age Secret committed in clear, encrypted
+    later; SM019's fix said `rotate --regenerate stringData.age.agekey`, random bytes where
+    Flux reads its key."""
+    from secretsmgr.audit.engine import run_rules
+    from secretsmgr.gate.history import walk_repository
+
+    manifest = secret("sops-age", {"age.agekey": "not-a-real-key-but-counted"})
+    root = gitops(tmp_path / "r", {"clusters/prod/sops-age.enc.yaml": manifest})
+    write(root, "clusters/prod/sops-age.enc.yaml", enc(manifest))
+    commit(root, "encrypt it")
+    report = run_rules(load_context(root, history=walk_repository(root)))
+    [fix] = [f.fix for f in report.findings if f.rule == "SM019"]
+    assert fix is not None and "--regenerate" not in fix
+    assert "secretsmgr key rotate --begin" in fix
