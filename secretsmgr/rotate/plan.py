@@ -351,11 +351,14 @@ def recipients_for(ctx: Inventory, entry: SopsEntry, request: RotationRequest) -
         if entry.creation_rule is not None and ctx.under_own_rule(entry)
         else ()
     )  # a host's file, unless a layer whose path is not known here applies it: both key sets
+    allowed = (*ctx.allowed_for(entry), *next_key, *unsure)  # allowed_recipients (+ the rule's)
+    if not cluster_keys and not allowed and entry.sops_file is not None:
+        # nothing names keys for it (no cluster key, no rule): it keeps the age keys it has,
+        # less the removed ones (the attack review: rotate --all --add-recipient dropped the
+        # key Flux holds from a file no policy covers, and the file was no longer Flux's)
+        cluster_keys = entry.sops_file.metadata.age_recipients
     recipients = policy_recipients(
-        cluster_keys,
-        (*ctx.allowed_for(entry), *next_key, *unsure),  # allowed_recipients (+ the rule's)
-        request.add,
-        (*request.remove, *request.retire),
+        cluster_keys, allowed, request.add, (*request.remove, *request.retire)
     )
     if not recipients:
         raise RefusedError(

@@ -419,12 +419,30 @@ def _rotate_away(ctx: AuditContext, public: str | None) -> str:
     unkeyed = public is not None and (not ctx.repo.cluster_keys or _unkeyed(ctx, public))
     flux = _flux_key(ctx, public) if public is not None and unkeyed else None
     if flux is None:
-        if public is not None and unkeyed and _alone_on_some(ctx, public):
-            # removed alone it leaves that file no recipient, and rotate refuses (sweep 49,
-            # mrzjordan16/flux-Error: its one file, on the leaked key, read by no layer here)
+        alone = _alone_on(ctx, public) if public is not None and unkeyed else []
+        if alone:
+            # removed alone it leaves those files no recipient, and rotate refuses (sweep 49,
+            # mrzjordan16/flux-Error: its one file, on the leaked key, read by no layer here);
+            # a new key for them alone, named (the attack review: with --all, files on other
+            # keys got it too)
+            files = " ".join(sh_path(p) for p in alone)
+            others = [
+                sh_path(e.path)
+                for e in ctx.repo.sops_files
+                if e.sops_file is not None
+                and public in e.sops_file.metadata.age_recipients
+                and e.path not in alone
+            ]
+            # the files it opens beside other keys: by name too (--all opens every file)
+            rest = (
+                f"; then: secretsmgr rotate --remove-recipient {public} {' '.join(others)}"
+                if others
+                else ""
+            )
             return (
-                f"{remove} --add-recipient NEW_KEY (a new age key: secretsmgr key generate -o "
-                "FILE prints its public key)"
+                f"for {'the file' if len(alone) == 1 else 'the files'} it alone opens, name a new "
+                "age key (secretsmgr key generate -o FILE prints its public key): secretsmgr "
+                f"rotate --remove-recipient {public} --add-recipient NEW_KEY {files}{rest}"
             )
         return remove
     # nothing names the cluster key, and this one opens what Flux applies: removing it would
@@ -444,13 +462,15 @@ def _rotate_away(ctx: AuditContext, public: str | None) -> str:
     )
 
 
-def _alone_on_some(ctx: AuditContext, public: str) -> bool:
-    """Whether ``public`` is the only key of some SOPS file."""
-    return any(
-        set(sf.metadata.age_recipients) == {public} and not sf.metadata.foreign_kinds
+def _alone_on(ctx: AuditContext, public: str) -> list[str]:
+    """The SOPS files ``public`` is the only key of."""
+    return [
+        e.path
         for e in ctx.repo.sops_files
         if (sf := e.sops_file) is not None
-    )
+        and set(sf.metadata.age_recipients) == {public}
+        and not sf.metadata.foreign_kinds
+    ]
 
 
 def _unkeyed(ctx: AuditContext, public: str) -> bool:

@@ -649,12 +649,28 @@ def test_a_leaked_key_alone_on_a_file_no_layer_reads_is_replaced_by_a_new_one(
     (tmp_path / ".sops.yaml").unlink()
     write(tmp_path, "age.agekey", f"{SECRET_KEY}\n")
     write(tmp_path, "other/app.enc.yaml", enc(secret("app", {"k": "v4lue-1"}), (SECRET_PUBLIC,)))
+    # a file on another key beside it keeps that key (the attack review: rotate --all with the
+    # new key dropped the key Flux holds)
+    _, kept = generate_identity()
+    write(tmp_path, "other/b.enc.yaml", enc(secret("b", {"k": "v4lue-2"}), (kept,)))
+    write(tmp_path, "other/c.enc.yaml", enc(secret("c", {"k": "v4lue-3"}), (kept, SECRET_PUBLIC)))
     [fix] = [f.fix for f in audit(tmp_path).findings if f.rule == "SM009"]
-    remove = f"secretsmgr rotate --all --remove-recipient {SECRET_PUBLIC} --add-recipient NEW_KEY"
+    remove = (
+        f"secretsmgr rotate --remove-recipient {SECRET_PUBLIC} --add-recipient NEW_KEY "
+        "other/app.enc.yaml"
+    )
     assert fix is not None and remove in fix
-    _, new = generate_identity()
+    then = f"secretsmgr rotate --remove-recipient {SECRET_PUBLIC} other/c.enc.yaml"
+    assert fix.endswith(f"; then: {then}")
+    new_key, new = generate_identity()
+    keys = tmp_path.parent / "keys.txt"  # the leaked key, and the new one (the operator's)
+    keys.write_text(f"{SECRET_KEY}\n{new_key}\n")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "age.agekey"))
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(keys))
     assert run(shlex.split(remove.replace("NEW_KEY", new))[1:], capsys).code == 0
     assert new in (tmp_path / "other/app.enc.yaml").read_text()
     assert SECRET_PUBLIC not in (tmp_path / "other/app.enc.yaml").read_text()
+    assert run(shlex.split(then)[1:], capsys).code == 0
+    for name in ("b", "c"):
+        text = (tmp_path / f"other/{name}.enc.yaml").read_text()
+        assert kept in text and SECRET_PUBLIC not in text and new not in text
