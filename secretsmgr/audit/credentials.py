@@ -24,6 +24,7 @@ from secretsmgr.repo.placeholders import (
     REFERENCE_SCHEMES,
     URL_PASSWORD,
     has_template,
+    literal_default,
     looks_like_token,
     split_camel,
     strip_templates,
@@ -825,6 +826,11 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         return None  # sweep 23, sbaker5/k3s-flux: node_colors.Secret: "#FF6B6B"
     if all(_PASSWD_ENTRY.match(line) for line in value.splitlines() if line.strip()):
         return None  # /etc/passwd lines: the password is elsewhere (x) or locked (*, !)
+    default = literal_default(value) if "${" in value else None
+    if default is not None and depth < 2:
+        # the value Flux writes where the variable is unset: committed, judged as it is
+        # (the attack review: ``${DB_PASSWORD:=…}`` and ``${TOKEN:=ghp_…}`` passed)
+        return _judge(key, default, depth + 1)
     if "{{" in value or has_template(value):
         # Beside a variable only a known format is judged (``ghp_… ${SUFFIX}``,
         # ``postgres://app:pw@${DB_HOST}``), with the variables taken out.

@@ -125,13 +125,24 @@ def has_template(value: str) -> bool:
 def strip_templates(value: str) -> str:
     """``value`` with every variable and template expression taken out, nested ones too
     (Flux's default from another variable, ``${OWNER:=${APP}}``: sweep 49, Nomsplease/Home-Ops,
-    whose outer variable's `:` was left as a URL's user:password)."""
+    whose outer variable's `:` was left as a URL's user:password); a variable's literal default
+    (``${DB_PASSWORD:=…}``) stays, as the value Flux writes when the variable is unset."""
     for _ in range(4):
-        stripped = _TEMPLATE.sub("", value)
+        stripped = _TEMPLATE.sub("", _DEFAULTED.sub(lambda m: m["default"], value))
         if stripped == value:
             break
         value = stripped
     return value
+
+
+# a Flux (envsubst) variable with a default: ``${NAME:=default}``, ``:-``, ``=`` or ``-``
+_DEFAULTED = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]{0,127}:?[-=](?P<default>[^{}$]{0,512})\}")
+
+
+def literal_default(value: str) -> str | None:
+    """The default of ``value`` when all of it is one variable with a literal default."""
+    found = _DEFAULTED.fullmatch(value.strip())
+    return found["default"] if found is not None else None
 
 
 def _secret_word(text: str) -> bool:

@@ -1479,3 +1479,33 @@ def test_a_fine_grained_github_token_is_a_known_format(tmp_path: Path) -> None:
         ("infra/main.tf", "error", True),
         ("apps/cm.yaml", "error", True),
     }
+
+
+def test_a_variables_literal_default_is_judged(tmp_path: Path) -> None:
+    """The fourth attack review: with nested variables taken out whole, a default holding a
+    credential went with them (`${DB_URL:=postgres://app:pw@${DB_HOST}/app}` passed the gate);
+    a default is what Flux writes where the variable is unset, committed either way."""
+    from secretsmgr.audit.engine import run_audit
+
+    token = "ghp_" + "Zq8rT2vLm5Xw9Kp3Jd7Hn1Bc4Fg6Ys0Ua2Ei"
+    url = "${DB_URL:=postgres://app:Zq8rT2vLm5xQw7@${DB_HOST}:5432/app}"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
+            f'  DATABASE_URL: "{url}"\n  GH: "${{GH_TOKEN:={token}${{SUFFIX}}}}"\n'
+            '  EMAIL: "${BOOTSTRAP_EMAIL:=admin@example.invalid}"\n',
+            "apps/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
+            f'stringData:\n  DATABASE_URL: "{url}"\n',
+        },
+    )
+    found = {
+        (f.rule, f.path, f.key_path, f.severity.value)
+        for f in run_audit(tmp_path).findings
+        if f.rule in ("SM001", "SM018")
+    }
+    assert found == {
+        ("SM018", "apps/cm.yaml", "data.DATABASE_URL", "error"),
+        ("SM018", "apps/cm.yaml", "data.GH", "error"),
+        ("SM001", "apps/secret.yaml", "stringData.DATABASE_URL", "error"),
+    }
