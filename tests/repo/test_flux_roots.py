@@ -1440,3 +1440,36 @@ def test_an_artifact_generator_copying_a_folder_of_this_checkout_maps_its_layers
     assert infra is not None and "infrastructure/controllers/s.sops.yaml" in infra.files
     assert apps is not None and "apps/base/web/db.sops.yaml" in apps.files
     assert vendored is not None and vendored.external == "ExternalArtifact/flux-system/vendored"
+
+
+def test_an_artifact_generator_maps_only_when_this_cluster_applies_it_whole(
+    git_checkout: GitRepo,
+) -> None:
+    """The attack review: a leftover generator of the same name that no layer applies, or
+    another cluster's, mapped the wrong folder (an SM010 error became an info), and a copy
+    with `exclude` took the files it leaves out."""
+    bootstrap(git_checkout, "clusters/prod")
+    generator = _GENERATOR.split("    - name: apps\n")[0]  # infrastructure only
+    git_checkout.write("clusters/prod/artifacts.yaml", generator)
+    git_checkout.write(
+        "archive/old.yaml",
+        generator.replace("@monorepo/infrastructure/**", "@monorepo/archive/demo/**"),
+    )  # applied by no layer, and sorted first
+    text = flux_ks("infra", "./controllers").replace(
+        "kind: GitRepository\n    name: flux-system",
+        "kind: ExternalArtifact\n    name: infrastructure",
+    )
+    git_checkout.write("clusters/prod/infra.yaml", text)
+    git_checkout.write(
+        "infrastructure/controllers/kustomization.yaml", "resources: [s.sops.yaml]\n"
+    )
+    git_checkout.write("infrastructure/controllers/s.sops.yaml", "kind: Secret\n")
+    git_checkout.write("archive/demo/controllers/kustomization.yaml", "resources: []\n")
+    infra = graph(git_checkout).get("infra")
+    assert infra is not None and "infrastructure/controllers/s.sops.yaml" in infra.files
+    excluding = generator.replace(
+        'to: "@artifact/"}', 'to: "@artifact/", exclude: ["controllers/**"]}'
+    )
+    git_checkout.write("clusters/prod/artifacts.yaml", excluding)
+    infra = graph(git_checkout).get("infra")
+    assert infra is not None and infra.external == "ExternalArtifact/flux-system/infrastructure"

@@ -763,6 +763,7 @@ class _Model(Workspace):
             queue: list[FluxKustomization] = [root.ks]
             version = self._version_for(root)
             cluster_layers: list[Layer] = []
+            self.walking = cluster_layers  # the cluster's layers so far (ArtifactGenerators)
             while queue:
                 ks = queue.pop(0)
                 key = (root.cluster, ks.namespace, ks.name)

@@ -6,6 +6,7 @@ cached kustomize builds, and which ``sourceRef`` means this checkout.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -80,7 +81,8 @@ class Workspace:
         # a path -> the kustomization files that list it (resources, components); read once
         self._includers: dict[str, set[str]] | None = None
         self._flux_paths: set[str] | None = None
-        self._generator_docs: list[dict[str, object]] | None = None
+        self._generator_docs: list[tuple[str, dict[str, object]]] | None = None
+        self.walking: list[Layer] = []  # the layers of the cluster being walked
         self._folders: set[str] | None = None  # every folder of the checkout
 
     # -------------------------------------------------------------- artifacts
@@ -147,7 +149,7 @@ class Workspace:
             return self.artifact("" if base == "." else base, ignore), label
         if ref.kind == "ExternalArtifact":
             made = self._generated(ref, ks, root)
-            return (self.artifact(made, None), label) if made is not None else (None, label)
+            return (self.artifact(*made), label) if made is not None else (None, label)
         if ref.kind != "GitRepository":
             return None, label
         bootstrap = root.bootstrap
@@ -161,12 +163,21 @@ class Workspace:
             return self.artifact("", definition.ignore), label
         return None, label
 
-    def _generated(self, ref: Ref, ks: FluxKustomization, root: Root) -> str | None:
-        """The folder of this checkout an ``ExternalArtifact`` holds, when an ArtifactGenerator
-        here makes it by copying that folder's tree from a GitRepository of this checkout
-        (Flux 2.7; sweep 48, FelixDobler/kubernetes: every layer read one, and none was mapped):
-        each copy ``@ALIAS/B/Q/**`` to ``@artifact/Q/`` for one folder B; None otherwise."""
-        for doc in self._generators():
+    def _generated(
+        self, ref: Ref, ks: FluxKustomization, root: Root
+    ) -> tuple[str, str | None] | None:
+        """The folder of this checkout an ``ExternalArtifact`` holds (and its GitRepository's
+        ignore rules), when an ArtifactGenerator here makes it by copying that folder's tree
+        from a GitRepository of this checkout (Flux 2.7; sweep 48, FelixDobler/kubernetes:
+        every layer read one, and none was mapped): each copy ``@ALIAS/B/Q/**`` to
+        ``@artifact/Q/`` for one folder B, with no ``exclude``. Only a generator a layer of the
+        same cluster applies counts, and only one (the attack review: another cluster's, or a
+        leftover no layer applies, mapped the wrong folder); None otherwise."""
+        found: list[tuple[str, str | None] | None] = []
+        for path, doc in self._generators():
+            applied = (*self.layers, *self.walking)
+            if not any(x.cluster == root.cluster and path in x.files for x in applied):
+                continue
             meta = doc.get("metadata")
             spec = doc.get("spec")
             if not isinstance(meta, dict) or not isinstance(spec, dict):
@@ -182,27 +193,41 @@ class Workspace:
             }
             for artifact in spec.get("artifacts") or []:
                 if isinstance(artifact, dict) and artifact.get("name") == ref.name:
-                    return self._copied_folder(artifact.get("copy"), aliases, ks, root)
-        return None
+                    found.append(self._copied_folder(artifact.get("copy"), aliases, ks, root))
+        return found[0] if len(found) == 1 else None
 
     def _copied_folder(
         self, copies: object, aliases: Mapping[str, Ref], ks: FluxKustomization, root: Root
-    ) -> str | None:
+    ) -> tuple[str, str | None] | None:
         bases = set()
+        ignores = set()
         for entry in copies if isinstance(copies, list) else []:
-            source = entry.get("from") if isinstance(entry, dict) else None
-            target = entry.get("to") if isinstance(entry, dict) else None
+            if not isinstance(entry, dict) or entry.get("exclude"):
+                return None  # some of the tree left out: not the folder as it is here
+            source, target = entry.get("from"), entry.get("to")
             got = _COPY_FROM.match(source) if isinstance(source, str) else None
             put = _COPY_TO.match(target) if isinstance(target, str) else None
             if got is None or put is None or got["alias"] not in aliases:
                 return None
-            if not self._this_checkout(aliases[got["alias"]], ks, root):
+            repository = aliases[got["alias"]]
+            if not self._this_checkout(repository, ks, root):
                 return None
-            folder, sub = got["path"].strip("/"), (put["path"] or "").strip("/")
-            if sub and not folder.endswith("/" + sub) and folder != sub:
+            definition = self.scan.source(repository, ks.origin)
+            ignores.add(definition.ignore if definition is not None else None)
+            folder = posixpath.normpath(got["path"].strip("/"))
+            sub = posixpath.normpath((put["path"] or "").strip("/") or ".")
+            if folder.startswith("..") or sub.startswith(".."):
+                return None
+            if sub == ".":
+                bases.add(folder)
+            elif folder == sub or folder.endswith("/" + sub):
+                bases.add(folder[: len(folder) - len(sub)].rstrip("/") or ".")
+            else:
                 return None  # copied under another name: no one folder of the checkout
-            bases.add(folder[: len(folder) - len(sub)].rstrip("/") if sub else folder)
-        return bases.pop() if len(bases) == 1 else None
+        if len(bases) != 1 or len(ignores) != 1:
+            return None
+        base = bases.pop()
+        return ("" if base == "." else base), ignores.pop()
 
     def _this_checkout(self, source: Ref, ks: FluxKustomization, root: Root) -> bool:
         if root.bootstrap is not None and source == root.bootstrap:
@@ -210,8 +235,9 @@ class Workspace:
         definition = self.scan.source(source, ks.origin)
         return definition is not None and normalize_url(definition.url) in self.own_urls()
 
-    def _generators(self) -> list[dict[str, object]]:
-        """Every ArtifactGenerator in the checkout (read once, when a layer asks)."""
+    def _generators(self) -> list[tuple[str, dict[str, object]]]:
+        """(file, document) of every ArtifactGenerator in the checkout (read once, when a layer
+        asks)."""
         if self._generator_docs is None:
             self._generator_docs = []
             for path in sorted(self.repo.files):
@@ -228,7 +254,9 @@ class Workspace:
                 except SecretsmgrError:
                     continue
                 self._generator_docs += [
-                    d for d in docs if isinstance(d, dict) and d.get("kind") == "ArtifactGenerator"
+                    (path, d)
+                    for d in docs
+                    if isinstance(d, dict) and d.get("kind") == "ArtifactGenerator"
                 ]
         return self._generator_docs
 
