@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from secretsmgr.audit.engine import run_audit
 from secretsmgr.audit.finding import AuditReport
@@ -127,17 +128,18 @@ def pairs(report: AuditReport) -> set[tuple[str, str]]:
     return {(f.rule, f.path) for f in report.findings}
 
 
-def _self_signed_pem() -> str:
-    """A real self-signed certificate in PEM (the rules parse a certificate's DER)."""
+def self_signed(common_name: str = "secretsmgr-test") -> tuple[Any, Any]:
+    """A fresh EC key and a real self-signed certificate for it (the rules parse a
+    certificate's DER)."""
     import datetime
 
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "secretsmgr-test")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -149,7 +151,14 @@ def _self_signed_pem() -> str:
         .not_valid_after(now + datetime.timedelta(days=1))
         .sign(key, hashes.SHA256())
     )
-    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    return key, cert
+
+
+def _self_signed_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    pem: bytes = self_signed()[1].public_bytes(serialization.Encoding.PEM)
+    return pem.decode("ascii")
 
 
 CERT_PEM = _self_signed_pem()

@@ -1274,31 +1274,17 @@ def test_base64_der_and_readable_public_text_are_judged_for_what_they_are(tmp_pa
     or prose are nothing; a DER private key is a known format; the sample is a stand-in; a
     passphrase of words under a password key is still a warning."""
     import base64
-    import datetime
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import serialization
 
     from secretsmgr.audit.engine import run_audit
 
     def b64(data: bytes | str) -> str:
         return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "idp signing")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    from ..helpers import self_signed
+
+    key, cert = self_signed("idp signing")
     der = serialization.Encoding.DER
     private = key.private_bytes(
         der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
