@@ -693,12 +693,11 @@ def _base64_template(value: str) -> bool:
 _B64_TEXT = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
-# what base64 of a value shows public once decoded (sweep 46, Philip-Mitchell-721/zidlab: a SAML
-# identity provider's certificate in DER, `MII…`, was a likely credential; so was base64 of a
-# repository's URL or of a sentence)
-# a URL with no user, query or fragment, and no path segment a token could be (a webhook's:
-# the attack review); a sentence with a capital or punctuation, not a run of lower-case words (a
-# mnemonic or passphrase)
+# What base64 of a value shows public once decoded (sweep 46, Philip-Mitchell-721/zidlab: a
+# SAML identity provider's certificate in DER, `MII…`, was a likely credential; so was base64 of
+# a repository's URL or of a sentence): a URL with no user, query or fragment, and no path
+# segment a token could be (a webhook's: the attack review); a sentence with a capital or
+# punctuation, not a run of lower-case words (a mnemonic or passphrase)
 _PUBLIC_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s@?#]+")
 _TOKEN_SEGMENT = re.compile(r"/(?=[^/]*\d)[^/]{20,}")
 _SENTENCE = re.compile(r"[A-Z,.!?;]")

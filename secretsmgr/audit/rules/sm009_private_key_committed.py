@@ -128,11 +128,11 @@ _PUBLIC_COMMENT = re.compile(rb"#\s*public key:\s*(age1[0-9a-z]{58})\s*$")
 
 
 def _commented_public(data: bytes, offset: int) -> str | None:
-    """The public key age-keygen's comment names on the line above a key that does not parse
-    (damaged: sweep 45, prachitat/pi-cluster's age.agekey lacked two characters, a guess away
-    from the real key, and the fix said `<its public key>`)."""
+    """The public key age-keygen's comment names in the comment lines right above a key that
+    does not parse (damaged: sweep 45, prachitat/pi-cluster's age.agekey lacked two characters,
+    a guess away from the real key, and the fix said `<its public key>`); secretsmgr's own mark
+    may sit between them (the review)."""
     line_start = data.rfind(b"\n", 0, offset) + 1
-    # the comment lines right above it (secretsmgr's own mark may sit between: the review)
     comments = data[:line_start].splitlines()
     block = []
     while comments and comments[-1].lstrip().startswith(b"#"):
