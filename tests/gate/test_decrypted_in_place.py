@@ -596,3 +596,32 @@ def test_a_private_key_after_a_certificate_is_no_public_value_under_any_rule(
         "password", "-----BEGIN CERTIFICATE-----\nhunter2\n-----END CERTIFICATE-----\n"
     )
     assert not exposed_value("ca.crt", CERT_PEM)
+
+
+def test_a_rename_fix_stages_what_replaces_the_plaintext(tmp_path: Path) -> None:
+    """sweep 50, Dilski/home-cluster: `git mv secret.sops.yaml secret.yaml`, a plaintext Secret
+    written there and its kustomization entry renamed, all staged; SM001's rename fix, pasted,
+    encrypted the file but left the index naming a file it lacked, the encrypted file deleted,
+    and check passed: the commit would have dropped the Secret and broken the layer."""
+    from tests.audit.helpers import secret
+
+    root = tmp_path / "r"
+    write(root, ".sops.yaml", sops_yaml((r"\.sops\.yaml$", [K1])))
+    write(root, ".secretsmgr.yaml", f"cluster_key: {K1}\n")
+    write(root, "clusters/prod/apps.yaml", flux_kustomization("apps", "./apps"))
+    write(root, "apps/kustomization.yaml", "resources:\n  - ./secret.sops.yaml\n")
+    write(root, "apps/secret.sops.yaml", enc(secret("mosquitto", {"pwd": "Qz7Lp2Vx9Rk4"})))
+    git(root, "init", "-q", "-b", "main")
+    commit(root, "state")
+    git(root, "mv", "apps/secret.sops.yaml", "apps/secret.yaml")
+    stage(root, "apps/secret.yaml", secret("broker", {"admin": "Mh3Jd8Ks1Wq6"}))
+    stage(root, "apps/kustomization.yaml", "resources:\n  - ./secret.yaml\n")
+    fix = next(f.fix for f in judge(root).findings if f.rule == "SM001") or ""
+    assert fix.startswith("mv apps/secret.yaml apps/secret.sops.yaml"), fix
+    from tests.cli.runner import run_shell
+
+    run_shell(fix, env=dict(os.environ), cwd=root, expect=0)
+    assert not [f for f in judge(root).findings if f.rule == "SM001"]
+    staged = git(root, "diff", "--cached", "--name-status").split("\n")
+    assert "M\tapps/secret.sops.yaml" in staged, staged  # encrypted anew, in the index
+    assert git(root, "show", ":apps/kustomization.yaml") == "resources:\n  - ./secret.sops.yaml\n"

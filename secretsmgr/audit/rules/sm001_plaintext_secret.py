@@ -1082,11 +1082,18 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
             f"newer value over, set it in {target} with secretsmgr edit)"
         )
     steps = [f"mv {sh_path(path)} {sh_path(target)}"]
-    steps += [_sed_rename(old, new, kfile) for kfile, old, new in _listings(ctx, path, target)]
+    listings = _listings(ctx, path, target)
+    steps += [_sed_rename(old, new, kfile) for kfile, old, new in listings]
     encrypt = configs.encrypt_command(target)
     steps.append(encrypt)  # sops from a rule's folder runs in a subshell: the cwd stays
-    # in git, the staged plaintext must leave the index too
-    steps.append(f"{{ git rm -q --cached --ignore-unmatch {sh_path(path)} 2>/dev/null || true; }}")
+    # in git, the staged plaintext must leave the index too, and what replaces it come in
+    # (sweep 50, Dilski/home-cluster: after the pasted fix the index held a kustomization
+    # naming a file it lacked, the encrypted file deleted, and check passed)
+    staged = [target, *(k for k, old, _ in listings if old in _read(ctx.repo.root / k))]
+    steps.append(
+        f"{{ git rm -q --cached --ignore-unmatch {sh_path(path)} 2>/dev/null || true; }} && "
+        f"{{ git add -- {' '.join(sh_path(p) for p in staged)} 2>/dev/null || true; }}"
+    )
     return " && ".join(steps)
 
 
