@@ -352,11 +352,12 @@ def recipients_for(ctx: Inventory, entry: SopsEntry, request: RotationRequest) -
         else ()
     )  # a host's file, unless a layer whose path is not known here applies it: both key sets
     allowed = (*ctx.allowed_for(entry), *next_key, *unsure)  # allowed_recipients (+ the rule's)
-    if not cluster_keys and not allowed and entry.sops_file is not None:
-        # nothing names keys for it (no cluster key, no rule): it keeps the age keys it has,
-        # less the removed ones (the attack review: rotate --all --add-recipient dropped the
-        # key Flux holds from a file no policy covers, and the file was no longer Flux's)
-        cluster_keys = entry.sops_file.metadata.age_recipients
+    if entry.sops_file is not None and _unkeyed_cluster(ctx, entry, cluster_keys):
+        # a cluster applies it whose key is not known here: the key it decrypts with may be any
+        # of the file's own, which stay, less the removed ones (the attack reviews: rotate
+        # --all --add-recipient, or allowed_recipients alone, or a second cluster with no
+        # cluster_key, dropped the key Flux holds, and the file was no longer Flux's)
+        cluster_keys = (*cluster_keys, *entry.sops_file.metadata.age_recipients)
     recipients = policy_recipients(
         cluster_keys, allowed, request.add, (*request.remove, *request.retire)
     )
@@ -366,6 +367,14 @@ def recipients_for(ctx: Inventory, entry: SopsEntry, request: RotationRequest) -
             hints=("set cluster_key in .secretsmgr.yaml or pass --cluster-key",),
         )
     return recipients
+
+
+def _unkeyed_cluster(ctx: Inventory, entry: SopsEntry, cluster_keys: Sequence[str]) -> bool:
+    """Whether no cluster key is known for ``entry``, or a cluster applying it has none."""
+    if not cluster_keys:
+        return True
+    keyed = {group.cluster for group in ctx.expected_keys(entry)}
+    return any(name not in keyed for name in ctx.layers.clusters_of(entry.path))
 
 
 def expects_key(ctx: Inventory, entry: SopsEntry, key: str) -> bool:

@@ -157,3 +157,23 @@ def test_with_a_layer_of_unknown_path_a_hosts_file_keeps_both_key_sets(
     commit(repo, "a layer whose path is filled in by the cluster")
     run(["--repo", str(repo), "rotate", "--all", "--reason", "all"], capsys, expect=0)
     assert sorted(recipients(host)) == sorted([K1, K2, K3])
+
+
+def test_rotate_keeps_a_files_own_keys_where_no_cluster_key_is_known(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fourth and fifth attack reviews: with no cluster key known, `rotate --all` synced
+    a file Flux applies to the policy alone: `allowed_recipients` (or `--add-recipient`) and
+    nothing else, dropping the key Flux decrypts with."""
+    from secretsmgr.keys.age import generate_identity
+    from tests.audit.helpers import K1, KEYS, enc, secret, standard_repo
+    from tests.audit.helpers import write as put
+
+    _, operator = generate_identity()
+    standard_repo(tmp_path, {}, cluster_key=None, allowed=(operator,), rule_keys=())
+    (tmp_path / ".sops.yaml").unlink()
+    db = put(tmp_path, "apps/db.enc.yaml", enc(secret("db", {"pw": "v4lue-1"}), (K1, operator)))
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KEYS / "test-only-1.agekey"))
+    monkeypatch.chdir(tmp_path)
+    run(["rotate", "--all"], capsys, expect=0)
+    assert sorted(recipients(db)) == sorted((K1, operator))
