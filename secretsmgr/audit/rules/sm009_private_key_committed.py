@@ -32,6 +32,7 @@ from secretsmgr.keys.age import parse_identities
 from secretsmgr.keys.bech32 import short_key, split_bech32
 from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK
 from secretsmgr.repo.scan import ScannedFile
+from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.shellword import sh_path
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.locate import key_lines
@@ -426,19 +427,21 @@ def _rotate_away(ctx: AuditContext, public: str | None) -> str:
             # a new key for them alone, named (the attack review: with --all, files on other
             # keys got it too)
             files = " ".join(sh_path(p) for p in alone)
-            others = [
-                sh_path(e.path)
+            carrying = [
+                e
                 for e in ctx.repo.sops_files
-                if e.sops_file is not None
-                and public in e.sops_file.metadata.age_recipients
+                if (sf := e.sops_file) is not None
+                and public in sf.metadata.age_recipients
                 and e.path not in alone
             ]
-            # the files it opens beside other keys: by name too (--all opens every file)
-            rest = (
-                f"; then: secretsmgr rotate --remove-recipient {public} {' '.join(others)}"
-                if others
-                else ""
-            )
+            # the files it opens beside other keys: by name too (--all opens every file); those
+            # beside PGP or KMS keys by sops, which rotate refuses (the fifth review)
+            ours = [sh_path(e.path) for e in carrying if _age_only(e)]
+            theirs = [sh_path(e.path) for e in carrying if not _age_only(e)]
+            rest = f"; then: secretsmgr rotate --remove-recipient {public} {' '.join(ours)}"
+            rest = rest if ours else ""
+            if theirs:
+                rest += f"; and: sops rotate -i --rm-age {public} FILE, for {', '.join(theirs)}"
             return (
                 f"for {'the file' if len(alone) == 1 else 'the files'} it alone opens, name a new "
                 "age key (secretsmgr key generate -o FILE prints its public key): secretsmgr "
@@ -460,6 +463,12 @@ def _rotate_away(ctx: AuditContext, public: str | None) -> str:
         f"if it is the key Flux decrypts with (secretsmgr key show --from-cluster lists the "
         f"cluster's), pin it and replace it: {pin}; otherwise: {remove}"
     )
+
+
+def _age_only(entry: SopsEntry) -> bool:
+    """Whether secretsmgr can rotate ``entry``: age keys only, one key group."""
+    sf = entry.sops_file
+    return sf is not None and not sf.metadata.foreign_kinds and len(sf.metadata.key_groups) <= 1
 
 
 def _alone_on(ctx: AuditContext, public: str) -> list[str]:

@@ -654,6 +654,19 @@ def test_a_leaked_key_alone_on_a_file_no_layer_reads_is_replaced_by_a_new_one(
     _, kept = generate_identity()
     write(tmp_path, "other/b.enc.yaml", enc(secret("b", {"k": "v4lue-2"}), (kept,)))
     write(tmp_path, "other/c.enc.yaml", enc(secret("c", {"k": "v4lue-3"}), (kept, SECRET_PUBLIC)))
+    # beside a KMS key: rotate refuses it, sops removes the age key (the fifth review)
+    kms = enc(secret("d", {"k": "v4lue-4"}), (SECRET_PUBLIC,)).replace(
+        "\nsops:\n",
+        "\nsops:\n    kms:\n        - arn: arn:aws:kms:us-east-1:111122223333:key/x\n"
+        '          created_at: "2026-01-01T00:00:00Z"\n          enc: AQICAHhX\n'
+        '          aws_profile: ""\n',
+    )
+    write(tmp_path, "other/d.enc.yaml", kms)
+    [fix] = [f.fix for f in audit(tmp_path).findings if f.rule == "SM009"]
+    assert fix is not None and fix.endswith(
+        f"; and: sops rotate -i --rm-age {SECRET_PUBLIC} FILE, for other/d.enc.yaml"
+    )
+    (tmp_path / "other/d.enc.yaml").unlink()
     [fix] = [f.fix for f in audit(tmp_path).findings if f.rule == "SM009"]
     remove = (
         f"secretsmgr rotate --remove-recipient {SECRET_PUBLIC} --add-recipient NEW_KEY "
