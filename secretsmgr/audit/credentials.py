@@ -26,6 +26,7 @@ from secretsmgr.repo.placeholders import (
     has_template,
     literal_default,
     looks_like_token,
+    resolve_defaults,
     split_camel,
     strip_templates,
 )
@@ -837,7 +838,8 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         if not text.strip(" \t\"',;") or _example(text):
             return None
         return (
-            _known_format(text, value)
+            # a password that is a variable with a default is that default (the review)
+            _known_format(text, resolve_defaults(value))
             or _bootstrap_verdict(key, text)
             or _uuid_verdict(key, text.strip())
         )

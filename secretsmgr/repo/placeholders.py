@@ -128,7 +128,7 @@ def strip_templates(value: str) -> str:
     whose outer variable's `:` was left as a URL's user:password); a variable's literal default
     (``${DB_PASSWORD:=…}``) stays, as the value Flux writes when the variable is unset."""
     for _ in range(4):
-        stripped = _TEMPLATE.sub("", _DEFAULTED.sub(lambda m: m["default"], value))
+        stripped = _TEMPLATE.sub("", resolve_defaults(value))
         if stripped == value:
             break
         value = stripped
@@ -139,10 +139,33 @@ def strip_templates(value: str) -> str:
 _DEFAULTED = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]{0,127}:?[-=](?P<default>[^{}$]{0,512})\}")
 
 
+_DEFAULTED_START = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]{0,127}:?[-=]")
+
+
+def resolve_defaults(value: str) -> str:
+    """``value`` with each variable that has a default replaced by it, innermost first
+    (``${A:-${B:-pw}}`` is ``pw``); variables with none stay."""
+    for _ in range(4):
+        resolved = _DEFAULTED.sub(lambda m: m["default"], value)
+        if resolved == value:
+            break
+        value = resolved
+    return value
+
+
 def literal_default(value: str) -> str | None:
-    """The default of ``value`` when all of it is one variable with a literal default."""
-    found = _DEFAULTED.fullmatch(value.strip())
-    return found["default"] if found is not None else None
+    """What ``value`` comes to when all of it is one variable with a default (nested defaults
+    resolved, the attack review: ``${A:-${B:-pw}}``); None otherwise."""
+    stripped = value.strip()
+    if not _DEFAULTED_START.match(stripped) or not stripped.endswith("}"):
+        return None
+    depth = 0
+    for at, char in enumerate(stripped[1:], start=1):  # from the first variable's brace
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth == 0 and at < len(stripped) - 1:
+            return None  # the first variable ends before the value does
+    resolved = strip_templates(stripped)
+    return resolved if "${" not in resolved else None
 
 
 def _secret_word(text: str) -> bool:

@@ -1480,7 +1480,11 @@ def test_a_variables_literal_default_is_judged(tmp_path: Path) -> None:
         {
             "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
             f'  DATABASE_URL: "{url}"\n  GH: "${{GH_TOKEN:={token}${{SUFFIX}}}}"\n'
-            '  EMAIL: "${BOOTSTRAP_EMAIL:=admin@example.invalid}"\n',
+            '  EMAIL: "${BOOTSTRAP_EMAIL:=admin@example.invalid}"\n'
+            # the fifth review: a URL's password as a defaulted variable, nested defaults
+            '  PG: "postgres://app:${DBP:=Hq7vN2xK9mR4wT8z}@db:5432/app"\n'
+            f'  api_token: "${{API_TOKEN:=${{DEFAULT_TOKEN:={token}}}}}"\n'
+            '  ldap_password: "${LDAP:-${LDAP2:-Wq3xZ8nB5vK1mT6r}}"\n',
             "apps/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
             f'stringData:\n  DATABASE_URL: "{url}"\n',
         },
@@ -1493,5 +1497,8 @@ def test_a_variables_literal_default_is_judged(tmp_path: Path) -> None:
     assert found == {
         ("SM018", "apps/cm.yaml", "data.DATABASE_URL", "error"),
         ("SM018", "apps/cm.yaml", "data.GH", "error"),
+        ("SM018", "apps/cm.yaml", "data.PG", "error"),
+        ("SM018", "apps/cm.yaml", "data.api_token", "error"),
+        ("SM018", "apps/cm.yaml", "data.ldap_password", "warning"),
         ("SM001", "apps/secret.yaml", "stringData.DATABASE_URL", "error"),
     }
