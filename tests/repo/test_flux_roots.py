@@ -1473,3 +1473,24 @@ def test_an_artifact_generator_maps_only_when_this_cluster_applies_it_whole(
     git_checkout.write("clusters/prod/artifacts.yaml", excluding)
     infra = graph(git_checkout).get("infra")
     assert infra is not None and infra.external == "ExternalArtifact/flux-system/infrastructure"
+
+
+def test_an_artifact_generator_a_later_layer_applies_is_seen(git_checkout: GitRepo) -> None:
+    """The fifth attack review: the layer reading the artifact was walked before the layer
+    applying its generator, and stayed external (its SOPS file in no layer)."""
+    bootstrap(git_checkout, "clusters/prod")
+    generator = _GENERATOR.split("    - name: apps\n")[0]
+    git_checkout.write("infra/generators/gen.yaml", generator)
+    git_checkout.write("infra/generators/kustomization.yaml", "resources: [gen.yaml]\n")
+    git_checkout.write("clusters/prod/z-gens.yaml", flux_ks("gens", "./infra/generators"))
+    text = flux_ks("a-infra", "./controllers").replace(
+        "kind: GitRepository\n    name: flux-system",
+        "kind: ExternalArtifact\n    name: infrastructure",
+    )
+    git_checkout.write("clusters/prod/a-infra.yaml", text)
+    git_checkout.write(
+        "infrastructure/controllers/kustomization.yaml", "resources: [s.sops.yaml]\n"
+    )
+    git_checkout.write("infrastructure/controllers/s.sops.yaml", "kind: Secret\n")
+    infra = graph(git_checkout).get("a-infra")
+    assert infra is not None and "infrastructure/controllers/s.sops.yaml" in infra.files, infra

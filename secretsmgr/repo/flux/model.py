@@ -760,20 +760,32 @@ class _Model(Workspace):
                 and not root.shared
             ):
                 continue  # a Kustomization another cluster's walk reaches: not a root of its own
-            queue: list[FluxKustomization] = [root.ks]
             version = self._version_for(root)
-            cluster_layers: list[Layer] = []
-            self.walking = cluster_layers  # the cluster's layers so far (ArtifactGenerators)
-            while queue:
-                ks = queue.pop(0)
-                key = (root.cluster, ks.namespace, ks.name)
-                if key in seen:
-                    continue
-                seen.add(key)
-                layer, children = self._layer(ks, root, version)
-                defined.add((ks.origin, ks.name))
-                cluster_layers.append(layer)
-                queue.extend(children)
+            first: list[Layer] = []
+            for again in (False, True):
+                queue: list[FluxKustomization] = [root.ks]
+                cluster_layers: list[Layer] = []
+                # the cluster's layers an ArtifactGenerator may be applied by: so far, or all of
+                # them on a second walk (the fifth attack review: one a later layer applies was
+                # not seen)
+                self.walking = first if again else cluster_layers
+                walked: list[tuple[str | None, str, str]] = []
+                while queue:
+                    ks = queue.pop(0)
+                    key = (root.cluster, ks.namespace, ks.name)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    walked.append(key)
+                    layer, children = self._layer(ks, root, version)
+                    defined.add((ks.origin, ks.name))
+                    cluster_layers.append(layer)
+                    queue.extend(children)
+                if again or not self._reads_artifacts(cluster_layers):
+                    break
+                seen.difference_update(walked)
+                first = cluster_layers
+            self.walking = []
             version = self._version_for(root, cluster_layers)
             cluster_layers = [with_version(x, version) for x in cluster_layers]
             layers.extend(cluster_layers)
@@ -781,6 +793,13 @@ class _Model(Workspace):
                 clusters[root.cluster] = Cluster(
                     root.cluster, root.origin, root.path, version, root.cluster_key, root.context
                 )
+
+    def _reads_artifacts(self, layers: Sequence[Layer]) -> bool:
+        """Whether a layer reads an ExternalArtifact left unmapped while an ArtifactGenerator
+        is in the checkout: the walk is made again with every layer of the cluster known."""
+        return any(
+            x.external is not None and x.external.startswith("ExternalArtifact/") for x in layers
+        ) and bool(self._generators())
 
     def _layer(
         self, ks: FluxKustomization, root: Root, version: FluxVersion
