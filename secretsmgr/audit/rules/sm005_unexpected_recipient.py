@@ -58,6 +58,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             # after SM005 ran under clusters: pins). On the other key alone it stays unexpected.
             pinned = {c.cluster_key for c in ctx.repo.settings.clusters if c.cluster_key}
             expected |= pinned & set(all_age_recipients(rule))
+        keyed = {group.cluster for group in ctx.repo.expected_keys(entry)}
+        if any(name not in keyed for name in ctx.repo.layers.clusters_of(entry.path)):
+            # a cluster applying it has no known key: any of its age keys may be that one, and
+            # rotate keeps them (its fix, pasted, changed nothing: the fifth attack review)
+            expected |= set(sf.metadata.age_recipients)
         strangers = [
             short_key(r) for r in dict.fromkeys(sf.metadata.age_recipients) if r not in expected
         ]

@@ -41,3 +41,38 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_case(case: Case, tmp_path: Path) -> None:
     run_case(case, tmp_path)
+
+
+def test_a_file_a_cluster_with_no_known_key_applies_has_no_stranger(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fifth attack review: production's key pinned, staging's not; a shared file on both
+    keys had SM005 call staging's a stranger, and its `rotate FILE` fix (which keeps a file's
+    keys where a cluster's key is unknown) changed nothing."""
+    from secretsmgr.audit.engine import run_audit
+    from tests.audit.helpers import K1, K2, enc, secret
+    from tests.audit.helpers import write as put
+    from tests.init.helpers import two_cluster_repo
+
+    repo = two_cluster_repo(tmp_path / "fleet")
+    put(
+        repo,
+        ".secretsmgr.yaml",
+        f"clusters:\n  production:\n    path: clusters/production\n    cluster_key: {K1}\n",
+    )
+    put(repo, "apps/base/shared.enc.yaml", enc(secret("shared", {"k": "v4lue-1"}), (K1, K2)))
+    (repo / "apps/base/kustomization.yaml").write_text(
+        "resources:\n  - shared.yaml\n  - shared.enc.yaml\n"
+    )
+    found = [f for f in run_audit(repo).findings if f.rule == "SM005"]
+    assert found == []
+    # pinned for both clusters, the other key is a stranger again
+    put(
+        repo,
+        ".secretsmgr.yaml",
+        f"clusters:\n  production:\n    path: clusters/production\n    cluster_key: {K1}\n"
+        f"  staging:\n    path: clusters/staging\n    cluster_key: {K1}\n",
+    )
+    assert [f.path for f in run_audit(repo).findings if f.rule == "SM005"] == [
+        "apps/base/shared.enc.yaml"
+    ]
