@@ -28,6 +28,7 @@ from secretsmgr.repo.placeholders import (
     looks_like_token,
     resolve_defaults,
     split_camel,
+    ssh_public_keys,
     strip_templates,
 )
 from secretsmgr.sops.yamlio.manifest import BINARY_TAGS, TaggedStr
@@ -706,9 +707,6 @@ _SENTENCE = re.compile(r"[A-Z,.!?;]")
 _SECRET_NAME_KEY = re.compile(
     r"(?i)pass|secret|token|key|cred|auth|seed|mnemonic|phrase|psk|pin|priv|cert|sign|salt|hash"
 )
-_SSH_PUBLIC = re.compile(
-    r"(?:ssh-(?:ed25519|rsa)|ecdsa-sha2-nistp\d+) AAAA[0-9A-Za-z+/]+={0,2}(?: \S+)?"
-)
 _PROSE = re.compile(r"[A-Za-z][A-Za-z ,.;'!?()-]{19,}")
 
 
@@ -741,8 +739,8 @@ def _base64_public(key: str, value: str) -> bool:
     if decoded is None:
         return False
     text = decoded.strip()
-    if _SSH_PUBLIC.fullmatch(text):
-        return True
+    if ssh_public_keys(text):
+        return True  # the repository's own reader of key lines: the blob must be the key
     if _SECRET_NAME_KEY.search(key):
         return False  # a passphrase of words, a webhook's URL: still a likely credential
     if _PROSE.fullmatch(text):

@@ -1410,6 +1410,14 @@ spec:
 """
 
 
+def _reads_artifact(name: str, path: str, artifact: str) -> str:
+    """A Flux Kustomization whose source is the ExternalArtifact ``artifact``."""
+    return flux_ks(name, path).replace(
+        "kind: GitRepository\n    name: flux-system",
+        f"kind: ExternalArtifact\n    name: {artifact}",
+    )
+
+
 def test_an_artifact_generator_copying_a_folder_of_this_checkout_maps_its_layers(
     git_checkout: GitRepo,
 ) -> None:
@@ -1423,11 +1431,7 @@ def test_an_artifact_generator_copying_a_folder_of_this_checkout_maps_its_layers
         ("apps", "./production/web", "apps"),
         ("vendored", "./", "vendored"),
     ):
-        text = flux_ks(name, path).replace(
-            "kind: GitRepository\n    name: flux-system",
-            f"kind: ExternalArtifact\n    name: {artifact}",
-        )
-        git_checkout.write(f"clusters/prod/{name}.yaml", text)
+        git_checkout.write(f"clusters/prod/{name}.yaml", _reads_artifact(name, path, artifact))
     git_checkout.write(
         "infrastructure/controllers/kustomization.yaml", "resources: [s.sops.yaml]\n"
     )
@@ -1455,10 +1459,7 @@ def test_an_artifact_generator_maps_only_when_this_cluster_applies_it_whole(
         "archive/old.yaml",
         generator.replace("@monorepo/infrastructure/**", "@monorepo/archive/demo/**"),
     )  # applied by no layer, and sorted first
-    text = flux_ks("infra", "./controllers").replace(
-        "kind: GitRepository\n    name: flux-system",
-        "kind: ExternalArtifact\n    name: infrastructure",
-    )
+    text = _reads_artifact("infra", "./controllers", "infrastructure")
     git_checkout.write("clusters/prod/infra.yaml", text)
     git_checkout.write(
         "infrastructure/controllers/kustomization.yaml", "resources: [s.sops.yaml]\n"
@@ -1483,10 +1484,7 @@ def test_an_artifact_generator_a_later_layer_applies_is_seen(git_checkout: GitRe
     git_checkout.write("infra/generators/gen.yaml", generator)
     git_checkout.write("infra/generators/kustomization.yaml", "resources: [gen.yaml]\n")
     git_checkout.write("clusters/prod/z-gens.yaml", flux_ks("gens", "./infra/generators"))
-    text = flux_ks("a-infra", "./controllers").replace(
-        "kind: GitRepository\n    name: flux-system",
-        "kind: ExternalArtifact\n    name: infrastructure",
-    )
+    text = _reads_artifact("a-infra", "./controllers", "infrastructure")
     git_checkout.write("clusters/prod/a-infra.yaml", text)
     git_checkout.write(
         "infrastructure/controllers/kustomization.yaml", "resources: [s.sops.yaml]\n"

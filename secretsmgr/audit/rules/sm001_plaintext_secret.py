@@ -979,13 +979,22 @@ def _listings(ctx: AuditContext, path: str, target: str) -> list[tuple[str, str,
         folder = posixpath.dirname(folder)
 
 
+def _naming(ctx: AuditContext, path: str, target: str) -> list[tuple[str, str, str]]:
+    """``_listings`` whose text names the file (its own folder's kustomization may name none:
+    sweep 49, mrzjordan16/flux-Error's, a Flux object)."""
+    return [
+        (kfile, entry, new)
+        for kfile, entry, new in _listings(ctx, path, target)
+        if entry in _read(ctx.repo.root / kfile)
+    ]
+
+
 def renamed_entries(ctx: AuditContext, path: str, back: str) -> list[str]:
     """The commands that rename the entry ``path`` back to ``back`` in each kustomization file
     that names ``path``, and stage it."""
     return [
         f"{_sed_rename(entry, target, kfile)} && git add {sh_path(kfile)}"
-        for kfile, entry, target in _listings(ctx, path, back)
-        if entry in _read(ctx.repo.root / kfile)
+        for kfile, entry, target in _naming(ctx, path, back)
     ]
 
 
@@ -1089,7 +1098,7 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
     # in git, the staged plaintext must leave the index too, and what replaces it come in
     # (sweep 50, Dilski/home-cluster: after the pasted fix the index held a kustomization
     # naming a file it lacked, the encrypted file deleted, and check passed)
-    staged = [target, *(k for k, old, _ in listings if old in _read(ctx.repo.root / k))]
+    staged = [target, *(kfile for kfile, _old, _new in _naming(ctx, path, target))]
     steps.append(
         f"{{ git rm -q --cached --ignore-unmatch {sh_path(path)} 2>/dev/null || true; }} && "
         f"{{ git add -- {' '.join(sh_path(p) for p in staged)} 2>/dev/null || true; }}"
@@ -1316,13 +1325,7 @@ def take_out(ctx: AuditContext, path: str, alone: bool, secret: str | None) -> s
     if not alone:
         return f"delete the Secret {secret or ''} document from {path} (its other documents stay)"
     remove = f"git rm -q --cached --ignore-unmatch {sh_path(path)}; rm -f {sh_path(path)}"
-    # the files whose text names it (sweep 49, mrzjordan16/flux-Error: its folder's
-    # kustomization.yaml, a Flux object naming none, was listed beside the root's)
-    listed = [
-        kfile
-        for kfile, entry, _new in _listings(ctx, path, path)
-        if entry in _read(ctx.repo.root / kfile)
-    ]
+    listed = [kfile for kfile, _entry, _new in _naming(ctx, path, path)]
     if listed:
         return f"{remove}; then delete its line from the resources: of {', '.join(listed)}"
     return remove
