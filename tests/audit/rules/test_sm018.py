@@ -933,6 +933,39 @@ def test_a_posthog_project_key_is_public_and_a_personal_key_is_not(tmp_path: Pat
     assert found == {"diagnostics.postHog.adminKey"}
 
 
+def _jwt(payload: str) -> str:
+    import base64
+
+    def part(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    header = part('{"alg":"HS256","typ":"JWT"}')
+    return f"{header}.{part(payload)}.Zk9xQm2Lr8Tp4Wv7Yc1Nd5Hs3Ja"
+
+
+def test_a_supabase_anon_key_is_public_and_its_service_role_key_is_not(tmp_path: Path) -> None:
+    # sweep 51, Justin-De-Sio/homelab: a ConfigMap's PUBLIC_SUPABASE_ANON_KEY, the JWT Supabase
+    # ships in browser code, was an error (an exposure in history); the service_role key, which
+    # bypasses Row Level Security, is a credential, and so is any other JWT of role anon
+    from secretsmgr.audit.engine import run_audit
+
+    anon = _jwt('{"iss":"supabase","ref":"abcdefghijklmnop","role":"anon","iat":1700000000}')
+    demo = _jwt('{"role":"anon","iss":"supabase-demo","iat":1641769200,"exp":1799535600}')
+    service = _jwt('{"iss":"supabase","ref":"abcdefghijklmnop","role":"service_role"}')
+    other = _jwt('{"iss":"https://auth.example.org","role":"anon","sub":"svc"}')
+    standard_repo(tmp_path, {})
+    write(
+        tmp_path,
+        "apps/web/configmap.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata:\n"
+        f"  PUBLIC_SUPABASE_ANON_KEY: {anon}\n  ANON_DEMO: {demo}\n"
+        f"  SUPABASE_SERVICE_KEY: {service}\n  OTHER: {other}\n  WRAPPED: x-{anon}\n",
+    )
+    findings = run_audit(tmp_path).findings
+    found = {f.key_path for f in findings if f.rule == "SM018" and f.severity == "error"}
+    assert found == {"data.SUPABASE_SERVICE_KEY", "data.OTHER", "data.WRAPPED"}
+
+
 def test_fixes_for_a_script_and_a_text_file_under_a_nested_pgp_rule_run_sops_there(
     tmp_path: Path,
 ) -> None:
