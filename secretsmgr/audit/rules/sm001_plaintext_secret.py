@@ -975,8 +975,21 @@ def _listings(ctx: AuditContext, path: str, target: str) -> list[tuple[str, str,
                 found.append((kfile, old, posixpath.relpath(target, folder or ".")))
             break
         if not folder:
-            return found
+            break
         folder = posixpath.dirname(folder)
+    # and a kustomization beside or below another folder that names it by a path climbing out
+    # of its own (sweep 51, RovxBot/homelab-infra: each app's `../../secrets/NAME`, left naming
+    # a file no longer there: the layer's build failed, and check passed)
+    for kfile in ctx.repo.all_files:
+        folder = posixpath.dirname(kfile)
+        if posixpath.basename(kfile) not in KUSTOMIZATION_NAMES or any(
+            k == kfile for k, _old, _new in found
+        ):
+            continue
+        old = posixpath.relpath(path, folder or ".")
+        if old.startswith("../") and old in _read(ctx.repo.root / kfile):
+            found.append((kfile, old, posixpath.relpath(target, folder or ".")))
+    return found
 
 
 def _naming(ctx: AuditContext, path: str, target: str) -> list[tuple[str, str, str]]:
