@@ -23,7 +23,7 @@ from secretsmgr.repo.placeholders import holds_secret_around, ssh_public_keys, s
 from secretsmgr.repo.placeholders import is_placeholder as repo_placeholder
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.sops.document import FileFormat
-from secretsmgr.sops.yamlio import safe_load_all
+from secretsmgr.sops.yamlio import load_all_noting_duplicates, safe_load_all
 
 Obj = dict[str, object]
 
@@ -52,7 +52,8 @@ def generator_literals(
 _ANGLE = re.compile(r"^\s*<[^<>]{1,80}>\s*$")
 ENC_PREFIX = "ENC[AES256_GCM,"
 
-_last: tuple[ScannedFile, list[object]] | None = None  # the file is held: ids are reused
+# the file is held (ids are reused), with its documents and whether a mapping repeats a key
+_last: tuple[ScannedFile, list[object], bool] | None = None
 
 
 def decode_text(data: bytes) -> str | None:
@@ -98,21 +99,35 @@ def documents(file: ScannedFile) -> list[object]:
 
     The last result is kept, so several detectors of one file parse it once.
     """
+    return _loaded(file)[0]
+
+
+def repeats_a_key(file: ScannedFile) -> bool:
+    """Whether a mapping of the YAML file gives a key twice: its documents hold the later
+    value only, and kustomize and Flux refuse the file, but git holds both."""
+    return _loaded(file)[1]
+
+
+def _loaded(file: ScannedFile) -> tuple[list[object], bool]:
     global _last
     if _last is not None and _last[0] is file:
-        return _last[1]
+        return _last[1], _last[2]
     docs: list[object] = []
+    repeated = False
     text = decode_text(file.data) if file.format in (FileFormat.YAML, FileFormat.JSON) else None
     if text is not None:
         try:
-            docs = [json.loads(text)] if file.format is FileFormat.JSON else safe_load_all(text)
+            if file.format is FileFormat.JSON:
+                docs = [json.loads(text)]
+            else:
+                docs, repeated = load_all_noting_duplicates(text)
         except (FormatError, ValueError, RecursionError):
             try:  # JSON is YAML: a .json file with several documents or comments
                 docs = safe_load_all(text) if file.format is FileFormat.JSON else []
             except (FormatError, RecursionError):
                 docs = []
-    _last = (file, docs)
-    return docs
+    _last = (file, docs, repeated)
+    return docs, repeated
 
 
 def objects(docs: list[object]) -> Iterator[tuple[str, Obj]]:

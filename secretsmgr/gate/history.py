@@ -62,6 +62,10 @@ class _Walk:
         }
         self.reader = reader
         self.exposures: dict[tuple[int, str], Exposure] = {}  # by (lineage, key path)
+        # by (lineage, a key path's last key): a file read line by line (a commit where it did
+        # not parse) names its keys alone, `PASSWORD` for `data.PASSWORD` (sweep 51,
+        # Justin-De-Sio/homelab: one value, two SM019 errors)
+        self.leaves: dict[tuple[int, str], str] = {}
         # by (path, public key or PEM label): a key file overwritten with a new key leaves both
         # in history (sweep 41, HermannH34: the second key of age.agekey went unreported)
         self.past_keys: dict[tuple[str, str], PastKey] = {}
@@ -137,9 +141,13 @@ class _Walk:
                 if key_path is None:
                     continue
                 name = getattr(hit, "variable", None)
+                lineage = self._lineage(path)
+                leaf = key_path.rpartition(".")[2]
+                seen = self.leaves.setdefault((lineage, leaf), key_path)
+                if seen != key_path and leaf in (seen, key_path):
+                    continue  # the same key, read line by line in one of the two commits
                 self.exposures.setdefault(
-                    (self._lineage(path), key_path),
-                    Exposure(path, key_path, commit, date, rule, name),
+                    (lineage, key_path), Exposure(path, key_path, commit, date, rule, name)
                 )
         for hit in facts.hits.get("SM009", ()):
             public = getattr(hit, "public", None)

@@ -42,6 +42,7 @@ from secretsmgr.audit.manifests import (
     is_secret,
     label,
     numbered_objects,
+    repeats_a_key,
 )
 from secretsmgr.audit.rules.sm001_plaintext_secret import (
     encrypt_steps,
@@ -90,6 +91,7 @@ _MAPPING_LINE = re.compile(
     r"[ \t]+(\S[^\n]{0,4095}?)[ \t,]*$"
 )
 UNPARSED = "file (it does not parse: read line by line)"
+REPEATED = "file (a key given twice, which Flux refuses: read line by line)"
 LOOSE = "file (a line its format does not read: read as text)"
 OVERSIZE = "file (over 1 MiB: read line by line)"
 
@@ -408,7 +410,7 @@ def _hcl(file: ScannedFile, text: str, formats_only: bool) -> Iterator[Credentia
 
 
 def _unparsed(
-    file: ScannedFile, text: str, line: re.Pattern[str] = _MAPPING_LINE
+    file: ScannedFile, text: str, line: re.Pattern[str] = _MAPPING_LINE, where: str = UNPARSED
 ) -> Iterator[CredentialHit]:
     """Known formats on the ``key: value`` lines (``line``: a key and a value) of a YAML or
     JSON file that does not parse (an alias to no anchor): git stores the value all the same.
@@ -420,7 +422,7 @@ def _unparsed(
         value = re.sub(r"[ \t]+#.*$", "", m.group(2)).strip().strip("\"'")
         verdict = judge_value(m.group(1), value)
         if verdict is not None and verdict.known:
-            yield CredentialHit(file.path, m.group(1), number, verdict.kind, True, UNPARSED)
+            yield CredentialHit(file.path, m.group(1), number, verdict.kind, True, where)
 
 
 # What names a line read as text: its first word (a directive, a variable); in prose, only a
@@ -828,7 +830,8 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                 )
                 found[number, key_path] = (hit, value, key)
     _drop_whole_files(found)
-    if not found:
+    repeated = repeats_a_key(file)
+    if not found and not repeated:
         return []
     # The line of the key path itself in its own document, so that a value also written
     # earlier (inside a URL, in another document) does not point there; searching the text for
@@ -840,6 +843,11 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
         line = lines.get(hit.key_path) or find_line(located, hit.key_path)
         line = line or _line_of(text, value, key)
         out.append(replace(hit, line=_line_inside(text, line, value, key, hit.kind) or line))
+    if repeated:
+        # a key given twice in a mapping: its first value is in no document, but in git (sweep
+        # 51, RovxBot/homelab-infra: a token under the first of two GITHUB_TOKEN keys passed)
+        taken = {hit.line for hit in out}
+        out += [h for h in _unparsed(file, text, where=REPEATED) if h.line not in taken]
     return out
 
 

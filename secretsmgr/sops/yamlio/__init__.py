@@ -11,7 +11,7 @@ Nothing here keeps a document's text, or anything parsed from it, after a call r
 
 from secretsmgr.sops.yamlio.emitter import emit_yaml, format_scalar
 from secretsmgr.sops.yamlio.events import MAX_ALIAS_NODES, MAX_DEPTH
-from secretsmgr.sops.yamlio.manifest import safe_load_all
+from secretsmgr.sops.yamlio.manifest import load_all_noting_duplicates, safe_load_all
 from secretsmgr.sops.yamlio.parser import parse_yaml
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "MAX_DEPTH",
     "emit_yaml",
     "format_scalar",
+    "load_all_noting_duplicates",
     "parse_yaml",
     "safe_load_all",
 ]

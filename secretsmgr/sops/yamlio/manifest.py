@@ -57,6 +57,7 @@ class _DataSink:
         self.stack: list[list[Any]] = []
         self.anchors: dict[str, Any] = {}
         self.root: Any = None
+        self.duplicates = False  # a key given twice in one mapping: the later value is kept
 
     def _put(self, value: Any, is_key: bool) -> None:
         if not self.stack:
@@ -68,7 +69,10 @@ class _DataSink:
         elif frame[1] is _NO_KEY:
             frame[0].append(value)
         else:
-            frame[0][frame[1]] = value
+            container = frame[0]
+            if frame[1] in container:
+                self.duplicates = True
+            container[frame[1]] = value
             frame[1] = _NO_KEY
 
     def scalar(self, event: Any, is_key: bool) -> None:
@@ -150,7 +154,15 @@ def safe_load_all(text: str, *, max_bytes: int | None = None) -> list[Any]:
     ``FormatError`` on malformed YAML, naming the line but no content, and ``TooLargeError``
     when ``text`` is over ``max_bytes``.
     """
+    return load_all_noting_duplicates(text, max_bytes=max_bytes)[0]
+
+
+def load_all_noting_duplicates(
+    text: str, *, max_bytes: int | None = None
+) -> tuple[list[Any], bool]:
+    """``safe_load_all``, and whether a mapping gives a key twice: go-yaml (so kustomize and
+    Flux) refuses such a file, and the value given first is in the text but in no document."""
     check_text_size(text, max_bytes)
     sink = _DataSink()
     walk(parse_events(text), sink)
-    return sink.docs
+    return sink.docs, sink.duplicates

@@ -217,6 +217,42 @@ def test_a_known_format_in_a_file_that_does_not_parse_is_found_line_by_line(
     assert "AKIAQ7RZ3KDMW5TXNV2P" not in found[0].message
 
 
+def test_a_known_format_under_the_first_of_two_equal_keys_is_found(tmp_path: Path) -> None:
+    # sweep 51, RovxBot/homelab-infra: `GITHUB_TOKEN: ghp_…` then `GITHUB_TOKEN: "unused"`;
+    # the reader kept the later value and the token passed (Flux refuses the file; git has it),
+    # as did a Slack token under the first of two `grafana:` keys of a HelmRelease's values
+    from ..helpers import audit
+
+    token = "ghp_" + "Zq8Wm2ZpK9vR4tY8uXb3Nf5Hs1a2B3c4D5e6"
+    slack = "xoxb-" + "34532454-e039d02840a0b9379c"
+    standard_repo(tmp_path, {})
+    write(
+        tmp_path,
+        "apps/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
+        f'  GITHUB_TOKEN: {token}\n  OTHER: plain\n  GITHUB_TOKEN: "unused"\n',
+    )
+    write(
+        tmp_path,
+        "apps/helm.yaml",
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: g}\n"
+        "spec:\n  values:\n    grafana:\n      env:\n"
+        f"        GF_SLACK_TOKEN: {slack}\n    grafana:\n      enabled: true\n",
+    )
+    write(
+        tmp_path,
+        "apps/ok.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: o}\ndata:\n  A: x\n  A: y\n",
+    )
+    found = [f for f in audit(tmp_path).findings if f.rule == "SM018"]
+    assert sorted((f.path, f.key_path, f.line) for f in found) == [
+        ("apps/cm.yaml", "GITHUB_TOKEN", 5),
+        ("apps/helm.yaml", "GF_SLACK_TOKEN", 8),
+    ]
+    assert all("a key given twice" in f.message for f in found)
+    assert all(token not in f.message and slack not in f.message for f in found)
+
+
 def test_history_dates_a_known_format_from_the_commit_whose_file_did_not_parse(
     tmp_path: Path,
 ) -> None:
@@ -233,6 +269,27 @@ def test_history_dates_a_known_format_from_the_commit_whose_file_did_not_parse(
     found = history_findings(root)
     message = found[("SM019", "apps/zulip.yaml")][0]
     assert "SETTING_EMAIL_HOST_USER" in message and first[:12] in message
+
+
+def test_history_names_a_value_once_when_a_later_commit_did_not_parse(tmp_path: Path) -> None:
+    # sweep 51, Justin-De-Sio/homelab: a ConfigMap's token at data.KEY, then a commit whose
+    # YAML broke (read line by line: KEY alone), was two SM019 errors for one value
+    from tests.audit.helpers import write as write_file
+    from tests.conftest import git
+    from tests.gate.helpers import commit, gitops, history_findings
+
+    token = "ghp_" + "Zq8Wm2ZpK9vR4tY8uXb3Nf5Hs1a2B3c4D5e6"
+    cm = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata:\n  KEY: {token}\n"
+    root = gitops(tmp_path / "r")
+    write_file(root, "apps/cm.yaml", cm)
+    commit(root, "cm")
+    first = git(root, "rev-parse", "HEAD").strip()
+    write_file(root, "apps/cm.yaml", cm + "  BROKEN: *nowhere\n")
+    commit(root, "broken")
+    (root / "apps/cm.yaml").unlink()
+    commit(root, "gone")
+    (message,) = history_findings(root)[("SM019", "apps/cm.yaml")]
+    assert "data.KEY" in message and first[:12] in message
 
 
 def test_a_secret_key_reference_and_a_bare_stand_in_word_are_no_credential(
