@@ -97,18 +97,20 @@ def _vet(
     *,
     by_operator: bool,
     name_it: str = "",
+    doing: str = "export {}",
 ) -> str | None:
     """The key's private half, refused unless export's rules hold (see the module docstring).
 
-    ``name_it``: the command by which the operator may name the key, for the hint. A key not
-    held at all gives None.
+    ``name_it``: the command by which the operator may name the key, for the hint; ``doing``:
+    what the command would do with it (``{}``: the key), for the message. A key not held at
+    all gives None.
     """
     shown = f"{short_key(public)} ({named_by})"
     secret = identity.secret_for(public)
     if secret is not None and not by_operator and not identity.is_cluster_key(public):
         named = f"if it is the cluster's key, name it: {name_it} --cluster-key {public}"
         raise RefusedError(
-            f"refusing to export {shown}: its identity is not recorded as a cluster key",
+            f"refusing to {doing.format(shown)}: its identity is not recorded as a cluster key",
             hints=(
                 *((named,) if name_it else ()),
                 f"{'or ' if name_it else ''}record it: add a line '{CLUSTER_MARK}' above it in "
@@ -183,6 +185,11 @@ def export_cluster_keys(
     return exported, spec.context
 
 
+# what key rotate does with a key (sweep 52: "refusing to export" puzzled an operator who ran
+# key rotate --begin)
+_HAND_ON = "hand {} to Flux in the sops-age Secret"
+
+
 def check_rotation_keys(
     root: Path,
     identity: ClusterKeyHolder,
@@ -205,12 +212,24 @@ def check_rotation_keys(
     if spec is not None:  # --cluster: that cluster's own keys
         where = f"clusters.{spec.name}"
         if begin and spec.cluster_key is not None:
-            _vet(identity, spec.cluster_key, f"{where}.cluster_key", by_operator=False)
+            _vet(
+                identity,
+                spec.cluster_key,
+                f"{where}.cluster_key",
+                by_operator=False,
+                doing=_HAND_ON,
+            )
         if spec.next_cluster_key is not None:
-            _vet(identity, spec.next_cluster_key, f"{where}.next_cluster_key", by_operator=False)
+            _vet(
+                identity,
+                spec.next_cluster_key,
+                f"{where}.next_cluster_key",
+                by_operator=False,
+                doing=_HAND_ON,
+            )
         return
     if begin and cluster_key is not None and cluster_key.strip():
-        _vet(identity, cluster_key.strip(), "--cluster-key", by_operator=True)
+        _vet(identity, cluster_key.strip(), "--cluster-key", by_operator=True, doing=_HAND_ON)
     elif begin and settings.cluster_key is not None:
         _vet(
             identity,
@@ -218,9 +237,16 @@ def check_rotation_keys(
             "cluster_key",
             by_operator=False,
             name_it=begin_command,
+            doing=_HAND_ON,
         )
     if settings.next_cluster_key is not None:
-        _vet(identity, settings.next_cluster_key, "next_cluster_key", by_operator=False)
+        _vet(
+            identity,
+            settings.next_cluster_key,
+            "next_cluster_key",
+            by_operator=False,
+            doing=_HAND_ON,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,6 +101,8 @@ def test_check_blocks_a_file_decrypted_and_renamed_in_one_change(
     code, out, err = run(["--repo", str(root), "check"], capsys)
     assert code == 1, (out, err)
     assert f"{MOVED}: SM002" in out + err and CONFIG in out + err
+    # what it is judged by, with no key at hand (sweep 52: "holds the values of" overclaimed)
+    assert f"looks like {CONFIG} decrypted under another name (values in clear of the " in out
     assert "Xq3vR8tLm2NwP7sKd9FhJ4cB" not in out + err
     report = judge(root)
     assert _lost(found(report)) == {MOVED}

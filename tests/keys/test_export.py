@@ -227,9 +227,10 @@ def test_key_rotate_sends_no_unrecorded_key_either(
     args = ["--repo", str(repo), "key", "rotate", step]
     got = run(args + (["-o", str(out_file)] if step == "--begin" else []), capsys, expect=1)
     assert got.out == ""
+    # what key rotate does with the key, not "export" (sweep 52: it puzzled an operator)
     assert got.err.startswith(
-        f"secretsmgr: error: refusing to export {shown} ({named}): its identity is not recorded "
-        "as a cluster key"
+        f"secretsmgr: error: refusing to hand {shown} ({named}) to Flux in the sops-age Secret: "
+        "its identity is not recorded as a cluster key"
     )
     assert snapshot(repo) == before and not out_file.exists()
     if step == "--begin":

@@ -145,8 +145,11 @@ def _copied(ctx: AuditContext, lost: LostFile) -> Finding:
             back += "; then put back the kustomization entries as HEAD has them (git diff HEAD)"
     return RULE.finding(
         lost.path,
-        f"holds in clear the values of {lost.was}, which HEAD holds encrypted and this change "
-        "deletes (decrypted under another name?): they would be committed in clear",
+        # made by the values' lengths, which ciphertext keeps (no key at hand): said so (sweep
+        # 52: "holds the values of" read as a claim it could not make of made-up values)
+        f"looks like {lost.was} decrypted under another name (values in clear of the lengths "
+        "its ciphertext holds), which HEAD holds encrypted and this change deletes: they would "
+        "be committed in clear",
         # no `encrypt` of the copy offered: its shape (a Deployment's env, a .env under Flux's
         # encrypted_regex) often leaves the rule nothing to encrypt, and encrypt refuses it
         fix=f"{DECRYPTED_SINCE_HEAD}: {back} (edits made to {lost.path} are lost)",
