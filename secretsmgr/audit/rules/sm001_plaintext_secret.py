@@ -386,6 +386,10 @@ def _no_secret_config(text: str | None) -> bool:
 
 
 _MIN_SETTINGS = 2  # one value alone is judged as a value, not as a config
+# a key that names the user of a login (``auth_username``, ``smtp_auth_username``, ``user``)
+_LOGIN_NAME = re.compile(r"(?i)(?:^|[._-])(?:user_?name|user)$")
+# a user name or a mail address, nothing more (``admin:hunter2`` under ``user`` is no name)
+_LOGIN_VALUE = re.compile(r"^[A-Za-z0-9._+-]{1,64}(?:@[A-Za-z0-9.-]{1,253})?$")
 
 
 def _settings_config(text: str) -> bool:
@@ -411,7 +415,12 @@ def _settings_config(text: str) -> bool:
     if len(leaves) < _MIN_SETTINGS or _notifies(docs):
         return False
     for key, value in leaves:
-        if names_sensitive(key):
+        if _LOGIN_NAME.search(key):
+            # a login's name (``smtp_auth_username: alerts@example.org``): no secret, judged by
+            # its form as any setting (sweep 51, RovxBot/homelab-infra: an SM019 error)
+            if not isinstance(value, str) or not _LOGIN_VALUE.match(value.strip()):
+                return False
+        elif names_sensitive(key):
             if not is_secret_file_setting(key, value):
                 return False
         elif not is_plain_setting(key, value) or (
@@ -424,15 +433,19 @@ def _settings_config(text: str) -> bool:
 def _notifies(docs: Sequence[object]) -> bool:
     """Whether a config holds an Alertmanager receiver integration (a ``receivers`` item's
     ``webhook_configs``, ``slack_configs``, ``incidentio_configs`` …): a webhook or chat URL, a
-    routing key, an SMTP login, each a credential however plain it looks (a heartbeat URL, an
-    ntfy topic: the review); the chart's default config has a "null" receiver with none."""
+    routing key, each a credential however plain it looks (a heartbeat URL, an ntfy topic: the
+    review); the chart's default config has a "null" receiver with none. ``email_configs`` is
+    judged value by value instead: an address, a smarthost and a password file's path are
+    settings, its ``auth_password`` is not (sweep 51, RovxBot/homelab-infra: a receiver of
+    ``to`` alone and a password file was an SM019 error)."""
     for doc in docs:
         if not isinstance(doc, MapNode | SeqNode):
             continue
         for path, _leaf, _ in iter_leaves(doc, EncryptionRule()):
             names = [p for p in path if isinstance(p, str)]
             if "receivers" in names[:-1] and any(
-                n.endswith("_configs") for n in names[names.index("receivers") + 1 :]
+                n.endswith("_configs") and n != "email_configs"
+                for n in names[names.index("receivers") + 1 :]
             ):
                 return True
     return False

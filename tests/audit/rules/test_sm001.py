@@ -1765,6 +1765,22 @@ templates:
         ("- name: x\n  environment:\n  - RPCPASSWORD=hunter2\n", True),
         # a host and port in a matcher is a setting
         ("- name: x\n  matchers:\n  - instance = node1:9100\n", False),
+        # sweep 51, RovxBot: mail to an address through a password file holds no credential;
+        # its password, secret or a token in it does
+        ("- name: m\n  email_configs:\n  - to: ops@example.org\n    send_resolved: true\n", False),
+        (
+            "- name: m\n  email_configs:\n  - to: ops@example.org\n"
+            "    smarthost: smtp.example.org:587\n    auth_username: alerts@example.org\n"
+            "    auth_password_file: /etc/alertmanager/secrets/smtp/password\n",
+            False,
+        ),
+        ("- name: m\n  email_configs:\n  - to: a@b.org\n    auth_secret: Q7wM2zPk9v\n", True),
+        ("- name: m\n  email_configs:\n  - to: a@b.org\n    auth_username: a:Q7wM2zPk9v\n", True),
+        (
+            "- name: m\n  email_configs:\n  - to: a@b.org\n    headers:\n"
+            "      X-Token: ghp_16C7e42F292c6912E7710c838347Ae178B4a\n",
+            True,
+        ),
     ],
 )
 def test_an_alertmanager_config_of_matchers_is_no_plaintext_secret(
