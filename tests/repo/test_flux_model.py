@@ -483,3 +483,28 @@ def test_a_flux_kustomization_in_kustomizes_file_is_a_failed_build(git_checkout:
     assert any(
         "apps/kustomization.yaml is a Flux Kustomization, not a kustomize file" in n for n in notes
     ), notes
+
+
+def test_a_kustomize_file_listed_as_a_resource_is_a_failed_build(git_checkout: GitRepo) -> None:
+    """sweep 52, xitobuh/flux-cluster: the layer's kustomization.yaml listed `./default/ks.yaml`,
+    a kustomize Kustomization meant as Flux's; kustomize refuses it (the oracle says so), and
+    the layer was shown as clean with no note. A folder of the same file is fine."""
+    import subprocess
+
+    from tests.flux_corpus.test_kustomize_oracle import kubectl
+
+    kustomize = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+    git_checkout.write("clusters/prod/flux-system/sync.yaml", flux_ks("flux-system", "./apps"))
+    git_checkout.write("apps/kustomization.yaml", "resources:\n  - ./default/ks.yaml\n  - ./ok\n")
+    git_checkout.write("apps/default/ks.yaml", kustomize + "resources:\n  - ./app\n")
+    git_checkout.write("apps/default/app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\n")
+    git_checkout.write("apps/ok/kustomization.yaml", kustomize + "resources:\n  - cm.yaml\n")
+    git_checkout.write("apps/ok/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n")
+    done = subprocess.run(
+        [kubectl(), "kustomize", "apps"], cwd=git_checkout.path, capture_output=True, text=True
+    )
+    assert done.returncode != 0 and "missing metadata.name" in done.stderr
+    notes = find_layers(WorktreeSnapshot(git_checkout.path)).notes
+    failed = [n for n in notes if "a kustomize file (kustomize.config.k8s.io), as a resource" in n]
+    assert len(failed) == 1 and "its build lists apps/default/ks.yaml" in failed[0], notes
+    assert not any("apps/ok/kustomization.yaml" in n for n in notes)

@@ -63,6 +63,7 @@ class Builder:
         self.result = BuildResult()
         self._stack: list[str] = []
         self._resource_files: list[str] = []  # every resource file read, in order
+        self._kustomize_files: list[str] = []  # kustomization files listed as resources
 
     # ------------------------------------------------------------------ file access
     def _is_file(self, path: str) -> bool:
@@ -112,6 +113,22 @@ class Builder:
             self._use(kpath, UseKind.KUSTOMIZATION, False)
         self.result.problems.extend(kfile.problems)
         self.result.objects = self._accumulate(folder, flux_kfile(kfile), [], False)
+        if self._kustomize_files:
+            # a kustomization file listed as a resource (sweep 52, xitobuh/flux-cluster: eleven
+            # `./NAME/ks.yaml` of kind Kustomization, meant as Flux's): kustomize finds no name
+            # in it, and no cluster has that kind, so the whole build fails
+            first, more = self._kustomize_files[0], len(self._kustomize_files) - 1
+            what = (
+                f"{first} and {more} more, kustomize files (kustomize.config.k8s.io), as "
+                "resources: kustomize refuses them (they name no object; list their folders "
+                if more
+                else f"{first}, a kustomize file (kustomize.config.k8s.io), as a resource: "
+                "kustomize refuses it (it names no object; list its folder "
+            )
+            self.result.problems.append(
+                f"its build lists {what}instead), so Flux fails the whole build and applies "
+                "nothing of it"
+            )
         return self.result
 
     def _generated(self, folder: str) -> KFile:
@@ -145,8 +162,9 @@ class Builder:
         self._stack.append(folder)
         first = len(self._resource_files) if first is None else first
         try:
+            listed = not kfile.path.endswith("(generated)")
             for ref in kfile.resources:
-                objs = objs + self._resource(folder, ref, via_component)
+                objs = objs + self._resource(folder, ref, via_component, listed)
             for ref in kfile.components:
                 objs = self._component(folder, ref, objs, first)
             for ref in kfile.secret_files:
@@ -169,11 +187,15 @@ class Builder:
         finally:
             self._stack.pop()
 
-    def _resource(self, folder: str, ref: str, via_component: bool) -> list[Obj]:
+    def _resource(
+        self, folder: str, ref: str, via_component: bool, listed: bool = True
+    ) -> list[Obj]:
         target = self._join(folder, ref)
         if target is None:
             return []
         if self._is_file(target):
+            if listed and self.repo.kustomize_kind(target) is not None:
+                self._kustomize_files.append(target)
             self._use(target, UseKind.RESOURCE, via_component)
             self._resource_files.append(target)
             return [Obj(copy.deepcopy(d), target) for d in self.repo.flux_docs(target)]

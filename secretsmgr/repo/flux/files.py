@@ -99,6 +99,30 @@ class RepoFiles:
             self._kfiles[path] = cached
         return cached
 
+    def kustomize_kind(self, path: str) -> str | None:
+        """``Kustomization`` or ``Component`` when the manifest ``path`` is a kustomize file of
+        that kind (``kustomize.config.k8s.io``), else None."""
+        try:
+            data = b"" if _SOPS_NAME.search(path) else self.read(path)
+        except OSError:
+            return None
+        if b"kustomize.config.k8s.io/" not in data:
+            return None
+        try:
+            docs = safe_load_all(data.decode("utf-8"))
+        except (UnicodeDecodeError, FormatError):
+            return None
+        for doc in _flatten(docs):
+            kind = doc.get("kind")
+            api = doc.get("apiVersion")
+            if (
+                isinstance(api, str)
+                and api.startswith("kustomize.config.k8s.io/")
+                and kind in ("Kustomization", "Component")
+            ):
+                return str(kind)
+        return None
+
     def flux_docs(self, path: str) -> tuple[dict[str, object], ...]:
         """The Flux objects defined in the manifest ``path`` (cached; none for other files)."""
         cached = self._flux.get(path)
