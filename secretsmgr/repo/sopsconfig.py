@@ -446,6 +446,12 @@ class SopsConfigs:
                 ".sops.yaml's folder"
             )
         command = self.sops_command("updatekeys -y", path)
+        if "pgp" not in kinds and any(group.pgp for group in rule.key_groups):
+            # an age key's holder syncs the file, and sops encrypts to every PGP key the rule
+            # names from the GnuPG keyring (sweep 52, Pumba98/k3s-flux-cluster: pasted, it
+            # failed "gpg: …: skipped: No public key")
+            command += " (with each PGP key the rule names in your GnuPG keyring: gpg --import "
+            command += "its public half first)"
         named = {key for group in rule.key_groups for key in group.age}
         if not named and cluster_keys:
             return (

@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import posixpath
 import re
+import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -222,7 +223,7 @@ def named_other_entry(
         sops_config=rule[0],
         creation_rule=rule[1],
         creation_rule_number=rule[2],
-        template=bool(_TEMPLATE_SYNTAX.search(data) or _SHELL_VARIABLE.search(data)),
+        template=_binary_template(path, data),
         empty=not data.strip(),
         blank=not data.strip(),
         store="binary",
@@ -562,6 +563,39 @@ def _exposed(values: list[tuple[str, object, bool, str]]) -> tuple[str, ...]:
             if exposed_value(key, value)
         )
     )
+
+
+def _binary_template(path: str, data: bytes) -> bool:
+    """Whether a plaintext file sops keeps in its binary store holds template syntax; a TOML
+    file that still reads as TOML is judged value by value, as a YAML one is (sweep 52,
+    xitobuh/flux-cluster: glauth's users file with a real bcrypt hash beside two
+    ``${BOOTSTRAP_…}`` passwords was called a template whose every value is a placeholder)."""
+    if not (_TEMPLATE_SYNTAX.search(data) or _SHELL_VARIABLE.search(data)):
+        return False
+    if not path.lower().endswith(".toml"):
+        return True
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return True  # the syntax itself breaks TOML (an unquoted ``{{ … }}``): not filled in yet
+    return _is_template(list(_toml_values(doc, "")))
+
+
+def _toml_values(node: object, at: str) -> Iterator[tuple[str, object, bool, str]]:
+    """(key, value, False, dotted path) of each leaf of a TOML document."""
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
+    for key, value in items:
+        path = f"{at}.{key}" if at else str(key)
+        if isinstance(value, dict | list):
+            yield from _toml_values(value, path)
+        else:
+            yield str(key), value, False, path
 
 
 def _is_template(values: list[tuple[str, object, bool, str]]) -> bool:

@@ -458,3 +458,32 @@ def test_an_editors_decrypted_copy_is_removed_not_encrypted(tmp_path: Path) -> N
         "--ignore-unmatch 'apps/.decrypted~config.sops.json'; rm -f "
         "'apps/.decrypted~config.sops.json'; echo '.decrypted~*' >> .gitignore"
     )
+
+
+def test_a_toml_template_is_judged_value_by_value(tmp_path: Path) -> None:
+    # sweep 52, xitobuh/flux-cluster: glauth's users file (sops keeps .toml in its binary
+    # store) held a real bcrypt hash beside two ${BOOTSTRAP_…} passwords, and was an info
+    # saying every value it would encrypt is a placeholder
+    from secretsmgr.audit.finding import Severity
+
+    from ..helpers import audit
+
+    bcrypt = "24326124313224" + "6b4c7a3958744a32507a4e5171564d7a775a6e4f" * 2
+    users = (
+        '[[users]]\nname = "svc"\nuidnumber = 5001\n'
+        f'passbcrypt = "{bcrypt}"\n\n'
+        '[[users]]\nname = "admin"\npassbcrypt = "${BOOTSTRAP_ADMIN_HASH}"\n'
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "tmpl/glauth-users.sops.toml": users,
+            "tmpl/glauth-admins.sops.toml": '[[users]]\nname = "admin"\n'
+            'uidnumber = 5002\npassbcrypt = "${BOOTSTRAP_ADMIN_HASH}"\n',
+            "tmpl/glauth-raw.sops.toml": "[[users]]\nname = {{ admin_name }}\n",
+        },
+    )
+    found = {f.path: f for f in audit(tmp_path).findings if f.rule == "SM002"}
+    assert found["tmpl/glauth-users.sops.toml"].severity is Severity.ERROR
+    assert found["tmpl/glauth-admins.sops.toml"].severity is Severity.INFO
+    assert found["tmpl/glauth-raw.sops.toml"].severity is Severity.INFO
