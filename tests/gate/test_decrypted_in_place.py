@@ -429,7 +429,7 @@ def test_of_many_deleted_files_of_one_layout_the_copy_names_its_own(tmp_path: Pa
     report = judge(root)
     assert _lost(found(report)) == {"apps/gone/copy149.yaml"}
     (finding,) = [f for f in report.findings if f.rule == "SM002"]
-    assert "the values of apps/gone/s149.enc.yaml" in finding.message, finding.message
+    assert "looks like apps/gone/s149.enc.yaml decrypted" in finding.message, finding.message
 
 
 def _copy_listed(root: Path) -> Path:

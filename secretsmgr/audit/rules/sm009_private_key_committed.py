@@ -615,9 +615,14 @@ def _past_keys(ctx: AuditContext, current: set[tuple[str, str]]) -> dict[str, li
     return out
 
 
-def _past_what(key: PastKey) -> str:
+def _past_what(key: PastKey, ctx: AuditContext) -> str:
     if key.kind == "age":
         owner = f" (public key {short_key(key.public)})" if key.public else ""
+        if key.public in {*ctx.repo.cluster_keys, *ctx.repo.repo_cluster_keys}:
+            # said outright (sweep 51, glamprinakis: the reader had to match the public key
+            # with the audit's header to see that every SOPS file was open)
+            owner = f" (public key {short_key(key.public)}: the cluster key, which opens every "
+            owner += "SOPS file encrypted to it, in every commit)"
         return f"an age private key{owner}"
     form = "an OpenPGP" if key.kind.startswith("PGP ") else "a PEM"
     return f"{form} private key (-----BEGIN {key.kind}-----)"
@@ -640,7 +645,7 @@ def _past(ctx: AuditContext, path: str, keys: list[PastKey]) -> Finding:
         fix = _past_fix(ctx, key)
         return RULE.finding(
             path,
-            f"{_past_what(key)} was committed in {_when(key)} and is still in git history",
+            f"{_past_what(key, ctx)} was committed in {_when(key)} and is still in git history",
             fix=(
                 "purge it from git history; "
                 if key.kind == "age"
@@ -648,7 +653,7 @@ def _past(ctx: AuditContext, path: str, keys: list[PastKey]) -> Finding:
             )
             + fix,
         )
-    listed = "; ".join(f"{_past_what(key)} in {_when(key)}" for key in keys)
+    listed = "; ".join(f"{_past_what(key, ctx)} in {_when(key)}" for key in keys)
     return RULE.finding(
         path,
         f"{len(keys)} private keys were committed and are still in git history: {listed}",
@@ -669,7 +674,7 @@ def _each_fix(ctx: AuditContext, keys: list[PastKey]) -> str:
 def _with_past(ctx: AuditContext, finding: Finding, keys: list[PastKey]) -> Finding:
     """The file's finding today, naming the other keys its past versions held too (one
     finding per file: a second would be taken for the same one)."""
-    listed = "; ".join(f"{_past_what(key)} in {_when(key)}" for key in keys)
+    listed = "; ".join(f"{_past_what(key, ctx)} in {_when(key)}" for key in keys)
     earlier = "an earlier key is" if len(keys) == 1 else f"{len(keys)} earlier keys are"
     return replace(
         finding,

@@ -687,3 +687,27 @@ def test_a_leaked_key_alone_on_a_file_no_layer_reads_is_replaced_by_a_new_one(
     for name in ("b", "c"):
         text = (tmp_path / f"other/{name}.enc.yaml").read_text()
         assert kept in text and SECRET_PUBLIC not in text and new not in text
+
+
+def test_history_says_when_the_committed_key_is_the_cluster_key(tmp_path: Path) -> None:
+    # sweep 51, glamprinakis/Lamprinakis_HomeLab_Fresh: a guide committed the cluster's private
+    # key; the finding named its public key only, and the reader had to match it with the
+    # audit's header to learn that every SOPS file, in every commit, was open
+    from tests.audit.helpers import KEYS
+    from tests.gate.helpers import commit, gitops, history_findings
+
+    root = gitops(tmp_path / "r")
+    cluster = (KEYS / "test-only-1.agekey").read_text(encoding="utf-8")
+    other, _ = generate_identity()
+    (root / "docs").mkdir()
+    (root / "docs/GUIDE.md").write_text(f"export SOPS_AGE_KEY='{cluster.split()[-1]}'\n")
+    (root / "notes.agekey").write_text(other + "\n")
+    commit(root, "the guide")
+    (root / "docs/GUIDE.md").unlink()
+    (root / "notes.agekey").unlink()
+    commit(root, "gone")
+    found = history_findings(root)
+    [guide] = found[("SM009", "docs/GUIDE.md")]
+    assert ": the cluster key, which opens every SOPS file encrypted to it" in guide
+    [notes] = found[("SM009", "notes.agekey")]
+    assert "the cluster key" not in notes
