@@ -1592,3 +1592,20 @@ def test_a_variables_literal_default_is_judged(tmp_path: Path) -> None:
         ("SM018", "apps/cm.yaml", "data.ldap_password", "warning"),
         ("SM001", "apps/secret.yaml", "stringData.DATABASE_URL", "error"),
     }
+
+
+def test_history_keeps_two_parsed_keys_that_end_alike(tmp_path: Path) -> None:
+    # the dedupe above takes a key alone for a dotted one only where a line-by-line reading
+    # named it: two tokens at `token` and `github.token` of one parsed file stay two
+    from tests.audit.helpers import write as write_file
+    from tests.gate.helpers import commit, gitops, history_findings
+
+    one = "ghp_" + "Zq8Wm2ZpK9vR4tY8uXb3Nf5Hs1a2B3c4D5e6"
+    two = "ghp_" + "Ab8Wm2ZpK9vR4tY8uXb3Nf5Hs1a2B3c4D5e7"
+    root = gitops(tmp_path / "r")
+    write_file(root, "apps/values.yaml", f"token: {one}\ngithub:\n  token: {two}\n")
+    commit(root, "values")
+    (root / "apps/values.yaml").unlink()
+    commit(root, "gone")
+    messages = history_findings(root)[("SM019", "apps/values.yaml")]
+    assert len(messages) == 2, messages
