@@ -203,8 +203,8 @@ def plan_init(
         need = (
             f"; set, edit and rotate need the private key of {', '.join(dict.fromkeys(unheld))}"
             ": point SOPS_AGE_KEY_FILE at a file holding it, or secretsmgr key import FILE (a "
-            "new cluster key comes from its holder: secretsmgr key rotate --begin "
-            f"--cluster-key {named} -o FILE)"
+            "new cluster key comes from a holder of the current one, named for the check: "
+            f"secretsmgr key rotate --begin --cluster-key {named} -o FILE)"
             if unheld
             else ""
         )

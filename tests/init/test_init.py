@@ -283,7 +283,12 @@ def test_one_key_on_every_file_is_taken_as_the_cluster_key(
     assert code == 0 and "kind: Secret" in manifest, err
     # and the note's begin of a new cluster key works as printed for the same holder (sweep
     # 40, Quazmoz/K8SHomelab: with no --cluster-key, begin refused the unmarked key)
-    begin = re.search(r"comes from its holder: (secretsmgr key rotate --begin[^)]*) -o FILE\)", out)
+    # the key named is the current one (sweep 51: "from its holder" read as the new key's)
+    begin = re.search(
+        r"comes from a holder of the current one, named for the check: "
+        r"(secretsmgr key rotate --begin[^)]*) -o FILE\)",
+        out,
+    )
     assert begin is not None and f"--cluster-key {CLUSTER}" in begin[1], out
     commit(repo, "init")
     args = [*begin[1].split()[1:], "-o", str(tmp_path / "next.agekey")]
