@@ -627,3 +627,33 @@ def test_a_rename_fix_stages_what_replaces_the_plaintext(tmp_path: Path) -> None
     staged = git(root, "diff", "--cached", "--name-status").split("\n")
     assert "M\tapps/secret.sops.yaml" in staged, staged  # encrypted anew, in the index
     assert git(root, "show", ":apps/kustomization.yaml") == "resources:\n  - ./secret.sops.yaml\n"
+
+
+def test_a_rename_fix_stages_the_changelog_entry_encrypt_writes(tmp_path: Path) -> None:
+    """sweep 53: where the repository keeps a changelog, the pasted rename fix's `encrypt`
+    appends an entry to it, which the fix left modified and unstaged: the commit would hold a
+    SOPS file its committed changelog never saw."""
+    from tests.audit.helpers import KEYS, secret
+    from tests.cli.runner import run_shell
+
+    root = tmp_path / "r"
+    write(root, ".sops.yaml", sops_yaml((r"\.sops\.yaml$", [K1])))
+    write(root, ".secretsmgr.yaml", f"cluster_key: {K1}\n")
+    write(root, "clusters/prod/apps.yaml", flux_kustomization("apps", "./apps"))
+    write(root, "apps/kustomization.yaml", "resources:\n  - ./secret.sops.yaml\n")
+    write(root, "apps/secret.sops.yaml", enc(secret("mosquitto", {"pwd": "Qz7Lp2Vx9Rk4"})))
+    git(root, "init", "-q", "-b", "main")
+    commit(root, "state")
+    from tests.conftest import GIT_ENV
+
+    env = dict(os.environ, **GIT_ENV, SOPS_AGE_KEY_FILE=str(KEYS / "test-only-1.agekey"))
+    run_shell("secretsmgr rotate --all --reason start --commit", env=env, cwd=root, expect=0)
+    assert (root / "secrets-changelog.jsonl").exists()
+    git(root, "mv", "apps/secret.sops.yaml", "apps/secret.yaml")
+    stage(root, "apps/secret.yaml", secret("broker", {"admin": "Mh3Jd8Ks1Wq6"}))
+    stage(root, "apps/kustomization.yaml", "resources:\n  - ./secret.yaml\n")
+    fix = next(f.fix for f in judge(root).findings if f.rule == "SM001") or ""
+    run_shell(fix, env=env, cwd=root, expect=0)
+    assert "secrets-changelog.jsonl" in git(root, "diff", "--cached", "--name-only")
+    assert git(root, "diff", "--name-only").strip() == ""  # nothing left unstaged
+    assert not [f for f in judge(root).findings if f.severity.value == "error"]

@@ -1125,6 +1125,10 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
     # (sweep 50, Dilski/home-cluster: after the pasted fix the index held a kustomization
     # naming a file it lacked, the encrypted file deleted, and check passed)
     staged = [target, *(kfile for kfile, _old, _new in _naming(ctx, path, target))]
+    if ctx.changelog_present:
+        # encrypt records the new file there: staged with it, or the commit holds a file its
+        # committed changelog never saw (sweep 53: left modified and unstaged)
+        staged.append(ctx.repo.settings.changelog)
     steps.append(
         f"{{ git rm -q --cached --ignore-unmatch {sh_path(path)} 2>/dev/null || true; }} && "
         f"{{ git add -- {' '.join(sh_path(p) for p in staged)} 2>/dev/null || true; }}"
