@@ -28,6 +28,7 @@ atomically; a failure puts back every file already written and forgets the new i
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -429,8 +430,15 @@ def _new_secret_name(inv: Inventory) -> str:
     # no rule yet: the one init writes matches either; follow the files already there (sweep
     # 20, kaminek: fifteen *.sops.yaml files, and the step said secret.enc.yaml)
     named = [posixpath.basename(e.path) for e in inv.sops_files]
+    if not named:
+        # none yet: the names the repository's templates give theirs (sweep 53, a cluster
+        # template's `*.sops.yaml.j2`, and the step said secret.enc.yaml)
+        named = [n for f in inv.all_files if _SOPS_LIKE.search(n := posixpath.basename(f))]
     sops_named = sum(1 for n in named if ".sops." in n)
     return names[1] if sops_named > len(named) - sops_named else names[0]
+
+
+_SOPS_LIKE = re.compile(r"\.(?:sops|enc)\.(?:ya?ml|json)(?:\.[A-Za-z0-9]+)?$")
 
 
 def _rule_needs_sops(inv: Inventory, name: str, folders: Sequence[str]) -> bool:

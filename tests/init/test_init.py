@@ -1387,6 +1387,19 @@ def test_with_no_rule_yet_the_new_secrets_name_follows_the_files_already_there(
     assert "secretsmgr encrypt -i PATH/secret.sops.yaml" in out, out
 
 
+def test_with_no_sops_file_yet_the_new_secrets_name_follows_the_templates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 53 (a cluster template with its SOPS files removed): its templates are named
+    # *.sops.yaml.j2, and step 3 said to encrypt PATH/secret.enc.yaml
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(repo, "templates/apps/db.sops.yaml.j2", "stringData:\n  pw: '#{ db_pw }#'\n")
+    write(repo, "templates/apps/cache.sops.yaml.j2", "stringData:\n  pw: '#{ cache_pw }#'\n")
+    commit(repo)
+    out, _ = init(repo, capsys, "--cluster-key", ADMIN)
+    assert "secretsmgr encrypt -i PATH/secret.sops.yaml" in out, out
+
+
 def test_a_note_names_the_key_every_applied_file_is_on_when_the_taken_one_is_on_none(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
