@@ -16,6 +16,12 @@ wheel directly (the venv's ``sops`` script is a Python launcher that adds ~40 ms
   reach the state secretsmgr reaches (recipients synced to policy, then a new data key).
 
 Both loops run over the first ``SOPS_FILES`` files and are scaled to N (printed as such).
+``sops rotate -i`` truncates and rewrites each file in place (same inode; a crash mid-write
+loses the file); secretsmgr writes a new temp file and renames it over, so each run allocates
+N new inodes. On an ext4 mounted without a journal, each allocation first steps over every
+inode freed in the last minutes (the kernel's ``recently_deleted`` check, visible in ``perf``),
+and earlier runs, the loop's copy and ``git`` free many: there, creating the temp files can take
+a few tenths of a second that a fresh tree or a journalled filesystem does not show.
 Afterwards a sample of rotated files must decrypt with the real sops to the same plaintext.
 The machine's other load changes every figure: run it on a quiet machine, and say so if not.
 """

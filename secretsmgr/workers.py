@@ -14,6 +14,7 @@ never writes a file.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import signal
@@ -41,6 +42,9 @@ def worker_count(items: int, *, at_least: int = MIN_ITEMS, per_worker: int = PER
 
 
 def _child(fn: Callable[[T], R], chunk: Sequence[T], write_fd: int) -> None:
+    # What the parent holds outlives the child: its collections walk only what it makes
+    # (walking the parent's objects would also copy every page they sit on).
+    gc.freeze()
     try:
         payload: tuple[str, object]
         try:
@@ -61,7 +65,13 @@ def _collect(read_fd: int) -> tuple[str, object]:
         data = pipe.read()
     if not data:
         return ("crash", "a worker process died")
-    result: tuple[str, object] = pickle.loads(data)
+    enabled = gc.isenabled()
+    gc.disable()  # every object unpickled lives on: collecting while they arrive is wasted
+    try:
+        result: tuple[str, object] = pickle.loads(data)
+    finally:
+        if enabled:
+            gc.enable()
     return result
 
 

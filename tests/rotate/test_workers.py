@@ -27,6 +27,24 @@ def test_the_forked_map_keeps_the_order() -> None:
     assert ordered_map(square, [], 4) == []
 
 
+def _collections(_: int) -> tuple[bool, int]:
+    import gc
+
+    return gc.isenabled(), gc.get_freeze_count()
+
+
+def test_the_collector_is_left_as_it_was_and_a_child_walks_only_its_own() -> None:
+    # the parent's objects are frozen in a child (its collections would walk, and copy, every
+    # page of them), and collection is off only while results are unpickled
+    import gc
+
+    assert gc.isenabled()
+    before = gc.get_freeze_count()
+    seen = ordered_map(_collections, list(range(64)), 2)
+    assert gc.isenabled() and gc.get_freeze_count() == before
+    assert all(enabled and frozen > 0 for enabled, frozen in seen)
+
+
 def test_the_first_error_in_item_order_is_raised_as_it_was() -> None:
     def fail_on(x: int) -> int:
         if x in (70, 20):
