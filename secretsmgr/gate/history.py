@@ -22,7 +22,7 @@ from pathlib import Path
 
 from secretsmgr.audit.finding import Rule
 from secretsmgr.audit.history import Exposure, HistoryFacts, PastKey, RecipientRemoval
-from secretsmgr.audit.rules.sm018_plaintext_credential import LINE_READ, detect_known
+from secretsmgr.audit.rules.sm018_plaintext_credential import detect_known
 from secretsmgr.gate.cache import BlobFacts, SopsSummary
 from secretsmgr.gate.facts import GateCache, hits_variant, summarize
 from secretsmgr.repo import git, gitlog
@@ -62,12 +62,6 @@ class _Walk:
         }
         self.reader = reader
         self.exposures: dict[tuple[int, str], Exposure] = {}  # by (lineage, key path)
-        # (lineage, a key path's last key) of the exposures found parsed, and of those found in
-        # a file read line by line (a commit where it did not parse), which names its keys alone:
-        # `PASSWORD` for `data.PASSWORD` (sweep 51, Justin-De-Sio/homelab: one value, two SM019
-        # errors); two parsed key paths are never taken for one
-        self.parsed_leaves: set[tuple[int, str]] = set()
-        self.read_leaves: set[tuple[int, str]] = set()
         # by (path, public key or PEM label): a key file overwritten with a new key leaves both
         # in history (sweep 41, HermannH34: the second key of age.agekey went unreported)
         self.past_keys: dict[tuple[str, str], PastKey] = {}
@@ -143,18 +137,9 @@ class _Walk:
                 if key_path is None:
                     continue
                 name = getattr(hit, "variable", None)
-                lineage = self._lineage(path)
-                leaf = (lineage, key_path.rpartition(".")[2])
-                if getattr(hit, "where", None) in LINE_READ:
-                    if leaf in self.parsed_leaves:
-                        continue  # found parsed in an earlier commit: the same key
-                    self.read_leaves.add(leaf)
-                elif (lineage, key_path) not in self.exposures:
-                    if leaf in self.read_leaves and "." in key_path:
-                        continue  # found read line by line in an earlier commit
-                    self.parsed_leaves.add(leaf)
                 self.exposures.setdefault(
-                    (lineage, key_path), Exposure(path, key_path, commit, date, rule, name)
+                    (self._lineage(path), key_path),
+                    Exposure(path, key_path, commit, date, rule, name),
                 )
         for hit in facts.hits.get("SM009", ()):
             public = getattr(hit, "public", None)

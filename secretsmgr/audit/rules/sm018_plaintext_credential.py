@@ -92,7 +92,6 @@ _MAPPING_LINE = re.compile(
 )
 UNPARSED = "file (it does not parse: read line by line)"
 REPEATED = "file (a key given twice, which Flux refuses: read line by line)"
-LINE_READ = (UNPARSED, REPEATED)  # where a key path is a key alone, as the line names it
 LOOSE = "file (a line its format does not read: read as text)"
 OVERSIZE = "file (over 1 MiB: read line by line)"
 

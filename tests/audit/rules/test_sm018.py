@@ -271,25 +271,27 @@ def test_history_dates_a_known_format_from_the_commit_whose_file_did_not_parse(
     assert "SETTING_EMAIL_HOST_USER" in message and first[:12] in message
 
 
-def test_history_names_a_value_once_when_a_later_commit_did_not_parse(tmp_path: Path) -> None:
-    # sweep 51, Justin-De-Sio/homelab: a ConfigMap's token at data.KEY, then a commit whose
-    # YAML broke (read line by line: KEY alone), was two SM019 errors for one value
+def test_history_reports_each_key_that_ends_alike_after_a_commit_that_did_not_parse(
+    tmp_path: Path,
+) -> None:
+    # the attack review: merging a key alone (a commit read line by line) into a dotted key
+    # path of the same last key hid a second token (slack.TOKEN) that no such commit held;
+    # without the values, two readings of one key are not told from two keys: both stay
     from tests.audit.helpers import write as write_file
-    from tests.conftest import git
     from tests.gate.helpers import commit, gitops, history_findings
 
-    token = "ghp_" + "Zq8Wm2ZpK9vR4tY8uXb3Nf5Hs1a2B3c4D5e6"
-    cm = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata:\n  KEY: {token}\n"
+    gitlab = "glpat-" + "Xk9mQ2vR7tL4wZ8nB3cD"
+    slack = "xoxb-" + "123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
     root = gitops(tmp_path / "r")
-    write_file(root, "apps/cm.yaml", cm)
-    commit(root, "cm")
-    first = git(root, "rev-parse", "HEAD").strip()
-    write_file(root, "apps/cm.yaml", cm + "  BROKEN: *nowhere\n")
+    write_file(root, "cfg/app.yaml", f"base: *nothere\ngithub:\n  TOKEN: {gitlab}\n")
     commit(root, "broken")
-    (root / "apps/cm.yaml").unlink()
+    write_file(root, "cfg/app.yaml", f"github:\n  TOKEN: {gitlab}\nslack:\n  TOKEN: {slack}\n")
+    commit(root, "fixed")
+    (root / "cfg/app.yaml").unlink()
     commit(root, "gone")
-    (message,) = history_findings(root)[("SM019", "apps/cm.yaml")]
-    assert "data.KEY" in message and first[:12] in message
+    messages = history_findings(root)[("SM019", "cfg/app.yaml")]
+    assert any(m.startswith("slack.TOKEN ") for m in messages), messages
+    assert any(m.startswith("github.TOKEN ") for m in messages), messages
 
 
 def test_a_secret_key_reference_and_a_bare_stand_in_word_are_no_credential(
