@@ -387,9 +387,19 @@ def _no_secret_config(text: str | None) -> bool:
 
 _MIN_SETTINGS = 2  # one value alone is judged as a value, not as a config
 # a key that names the user of a login (``auth_username``, ``smtp_auth_username``, ``user``)
-_LOGIN_NAME = re.compile(r"(?i)(?:^|[._-])(?:user_?name|user)$")
+_LOGIN_NAME = re.compile(r"(?i)(?:^|[._])(?:user_?name|user)$")
 # a user name or a mail address, nothing more (``admin:hunter2`` under ``user`` is no name)
 _LOGIN_VALUE = re.compile(r"^[A-Za-z0-9._+-]{1,64}(?:@[A-Za-z0-9.-]{1,253})?$")
+
+
+def _login_name(key: str, value: object) -> bool:
+    """Whether ``value`` under a login-name key reads as a user name or a mail address."""
+    if not isinstance(value, str) or not _LOGIN_VALUE.match(value.strip()):
+        return False
+    parts = re.split(r"[@.+_-]", value.strip())
+    return not any(looks_like_token(part) for part in parts) and not (
+        looks_like_token(value.strip()) or judge_value(key, value.strip())
+    )
 
 
 def _settings_config(text: str) -> bool:
@@ -416,9 +426,11 @@ def _settings_config(text: str) -> bool:
         return False
     for key, value in leaves:
         if _LOGIN_NAME.search(key):
-            # a login's name (``smtp_auth_username: alerts@example.org``): no secret, judged by
-            # its form as any setting (sweep 51, RovxBot/homelab-infra: an SM019 error)
-            if not isinstance(value, str) or not _LOGIN_VALUE.match(value.strip()):
+            # a login's name (``smtp_auth_username: alerts@example.org``): no secret (sweep 51,
+            # RovxBot/homelab-infra: an SM019 error), where it reads as a name: no token, in
+            # the name or the mail domain, and nothing SM018 calls a credential (the attack
+            # review: a GitLab or Slack token, a hex key, passed as a user)
+            if not _login_name(key, value):
                 return False
         elif names_sensitive(key):
             if not is_secret_file_setting(key, value):

@@ -1776,6 +1776,21 @@ templates:
         ),
         ("- name: m\n  email_configs:\n  - to: a@b.org\n    auth_secret: Q7wM2zPk9v\n", True),
         ("- name: m\n  email_configs:\n  - to: a@b.org\n    auth_username: a:Q7wM2zPk9v\n", True),
+        # the attack review: a token, a hex key, a random local part as a user; a header
+        *(
+            (f"- name: m\n  email_configs:\n  - to: a@b.org\n    auth_username: {user}\n", True)
+            for user in (
+                "glpat-Xk9mQ2vR7tL4wZ8nB3cD",
+                "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+                "0123456789abcdef0123456789abcdef01234567",
+                "admin@Zq8vN3pL0xR7tY2mW9kB",
+            )
+        ),
+        (
+            "- name: m\n  email_configs:\n  - to: a@b.org\n    headers:\n"
+            "      X-Auth-User: xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx\n",
+            True,
+        ),
         (
             "- name: m\n  email_configs:\n  - to: a@b.org\n    headers:\n"
             "      X-Token: ghp_16C7e42F292c6912E7710c838347Ae178B4a\n",
