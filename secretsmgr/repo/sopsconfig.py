@@ -446,24 +446,28 @@ class SopsConfigs:
                 ".sops.yaml's folder"
             )
         command = self.sops_command("updatekeys -y", path)
+        holder = f"a holder of its {held} keys"
         if "pgp" not in kinds and any(group.pgp for group in rule.key_groups):
             # an age key's holder syncs the file, and sops encrypts to every PGP key the rule
             # names from the GnuPG keyring (sweep 52, Pumba98/k3s-flux-cluster: pasted, it
-            # failed "gpg: …: skipped: No public key")
-            command += " (with each PGP key the rule names in your GnuPG keyring: gpg --import "
-            command += "its public half first)"
+            # failed "gpg: …: skipped: No public key"); said before the command, which is
+            # pasted as it stands (the attack review: in it, the words broke bash)
+            holder += (
+                ", with the public half of each PGP key the rule names in their GnuPG keyring "
+                "(gpg --import),"
+            )
         named = {key for group in rule.key_groups for key in group.age}
         if not named and cluster_keys:
             return (
                 f"{label} rule {number} names no age key: add the cluster's age key to it, then "
-                f"a holder of its {held} keys runs: {command}"
+                f"{holder} runs: {command}"
             )
         if cluster_keys and not named & set(cluster_keys):
             return (
                 f"{label} rule {number} names no cluster key ({cluster_keys[0]}): add it to the "
-                f"rule, then a holder of its {held} keys runs: {command}"
+                f"rule, then {holder} runs: {command}"
             )
-        return f"a holder of its {held} keys syncs it to {label} rule {number}: {command}"
+        return f"{holder} syncs it to {label} rule {number}: {command}"
 
     def all_loaded(self) -> list[SopsConfig]:
         """Every config in the repository (loaded), plus the fallback."""

@@ -525,3 +525,37 @@ def test_no_printed_fix_runs_a_command_hidden_in_a_file_name(tmp_path: Path) -> 
         planted = [p for p in where.rglob("PWNED*")] + list(Path.cwd().glob("PWNED*"))
         assert planted == [], json.dumps(fix)
         assert (where / "-rf.enc.yaml").exists() or (where / "-rf.sops.yaml").exists()
+
+
+def test_sm011_updatekeys_fix_for_an_age_file_under_a_pgp_rule_runs_when_pasted(
+    tmp_path: Path,
+) -> None:
+    # sweep 52, Pumba98/k3s-flux-cluster: an age-only file under a rule naming a PGP key; the
+    # fix's `sops updatekeys` failed "No public key" unless the key was imported, and the
+    # words first added to say so broke bash when pasted (the attack review)
+    from secretsmgr.sops import FileFormat
+    from secretsmgr.sops.document import load
+
+    with gnupg_home() as env:
+        fpr = gpg_key(env)
+        standard_repo(tmp_path, {})
+        write(tmp_path, "apps/db.enc.yaml", enc(secret("db", {"password": "pw-age"})))
+        write(
+            tmp_path,
+            ".sops.yaml",
+            "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+            f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n    pgp: {fpr}\n",
+        )
+        fix = _fix_of(tmp_path, "SM011")
+        assert "(gpg --import)" in fix.split(": sops updatekeys")[0]
+        env["SOPS_AGE_KEY_FILE"] = str(KEYS / "test-only-1.agekey")
+        command = fix.split(": ", 1)[1]  # what follows the words: the command, pasted
+        # sops logs to stderr: the exit code says it (sops beside this interpreter, first)
+        import sys
+
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '/usr/bin')}"
+        done = subprocess.run(["bash", "-c", command], env=env, cwd=tmp_path, capture_output=True)
+        assert done.returncode == 0, done.stderr
+        meta = load((tmp_path / "apps/db.enc.yaml").read_text(), FileFormat.YAML).metadata
+        assert meta.age_recipients == (K1,) and meta.foreign_kinds
+        assert _gone(tmp_path, "SM011")

@@ -181,11 +181,13 @@ def test_an_age_file_whose_rule_also_names_a_pgp_key_is_synced_by_its_age_key_ho
     )
     (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
     assert "missing key pgp" in found.message
-    # sweep 52, Pumba98: pasted without the PGP key's public half, sops failed "No public key"
+    # sweep 52, Pumba98: pasted without the PGP key's public half, sops failed "No public key";
+    # said before the command, which ends the fix as pasted (the attack review: in it, the
+    # words broke bash)
     assert found.fix == (
-        "a holder of its age keys syncs it to .sops.yaml rule 1: "
-        "sops updatekeys -y apps/db.enc.yaml (with each PGP key the rule names in your GnuPG "
-        "keyring: gpg --import its public half first)"
+        "a holder of its age keys, with the public half of each PGP key the rule names in "
+        "their GnuPG keyring (gpg --import), syncs it to .sops.yaml rule 1: "
+        "sops updatekeys -y apps/db.enc.yaml"
     )
 
 
