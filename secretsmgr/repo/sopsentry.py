@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import hashlib
 import posixpath
 import re
@@ -575,14 +576,34 @@ def _binary_template(path: str, data: bytes) -> bool:
     if not path.lower().endswith(".toml"):
         return True
     try:
-        doc = tomllib.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        doc = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
         return True  # the syntax itself breaks TOML (an unquoted ``{{ … }}``): not filled in yet
-    return _is_template(list(_toml_values(doc, "")))
+    values = list(_toml_values(doc, ""))
+    # a token anywhere is filled in, whatever the key says (the attack review: a Slack token
+    # under `user`, a GitLab token as a table's name or in a comment passed as settings)
+    comments = (line.partition("#")[2] for line in text.splitlines() if "#" in line)
+    words = [w for c in comments for w in re.split(r"[\s\"'=,]+", c) if w]
+    keys = [part for _, _, _, at in values for part in at.split(".")]
+    if any(
+        isinstance(text_value, str) and not is_placeholder(text_value) and _tokenish(text_value)
+        for text_value in (*(v for _, v, _, _ in values), *keys, *words)
+    ):
+        return False
+    return _is_template(values)
+
+
+def _tokenish(text: str) -> bool:
+    """A token, or a URL with one in its path (a webhook); an SSH public key is none."""
+    if ssh_public_keys(text):
+        return False
+    return looks_like_token(text) or any(looks_like_token(p) for p in re.split(r"[/?&=]", text))
 
 
 def _toml_values(node: object, at: str) -> Iterator[tuple[str, object, bool, str]]:
-    """(key, value, False, dotted path) of each leaf of a TOML document."""
+    """(key, value, False, dotted path) of each leaf of a TOML document; a date or a time, and
+    an SSH public key (glauth's ``sshkeys``), is a setting, and left out."""
     items = (
         node.items()
         if isinstance(node, dict)
@@ -594,7 +615,9 @@ def _toml_values(node: object, at: str) -> Iterator[tuple[str, object, bool, str
         path = f"{at}.{key}" if at else str(key)
         if isinstance(value, dict | list):
             yield from _toml_values(value, path)
-        else:
+        elif not isinstance(value, datetime.date | datetime.time) and not (
+            isinstance(value, str) and ssh_public_keys(value)
+        ):
             yield str(key), value, False, path
 
 

@@ -487,3 +487,38 @@ def test_a_toml_template_is_judged_value_by_value(tmp_path: Path) -> None:
     assert found["tmpl/glauth-users.sops.toml"].severity is Severity.ERROR
     assert found["tmpl/glauth-admins.sops.toml"].severity is Severity.INFO
     assert found["tmpl/glauth-raw.sops.toml"].severity is Severity.INFO
+
+
+@pytest.mark.parametrize(
+    ("extra", "template"),
+    [
+        # the attack review: a token under a key that names who or what, as a table's name,
+        # in a comment, a webhook URL; a date is a setting by its type, an SSH public key too
+        ('user = "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"\n', False),
+        ('username = "0123456789abcdef0123456789abcdef01234567"\n', False),
+        ('name = "glpat-Xk9mQ2vR7tL4wZ8nB3cD"\n', False),
+        (
+            'endpoint = "https://hooks.slack.com/services/T04QZ7K2M/B05RX8L3N/q7Wm2ZpK9vR4tY6u"\n',
+            False,
+        ),
+        ('[users."glpat-Xk9mQ2vR7tL4wZ8nB3cD"]\nname = "x"\n', False),
+        ("# the old one: glpat-Xk9mQ2vR7tL4wZ8nB3cD\n", False),
+        ("started = 1979-05-27T07:32:00Z\n", True),
+        (
+            'sshkeys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAABAgMEBQYHCAkKCwwNDg8QERITFBUW'
+            'FxgZGhscHR4f admin@laptop"]\n',
+            True,
+        ),
+        ('name = "svc"\nuidnumber = 5001\n', True),
+    ],
+)
+def test_a_toml_template_holds_no_token_anywhere(
+    tmp_path: Path, extra: str, template: bool
+) -> None:
+    from secretsmgr.audit.finding import Severity
+
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"tmpl/app.sops.toml": 'password = "${PW}"\n' + extra})
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM002"]
+    assert (found.severity is Severity.INFO) is template, found.message
