@@ -845,9 +845,20 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
         out.append(replace(hit, line=_line_inside(text, line, value, key, hit.kind) or line))
     if repeated:
         # a key given twice in a mapping: its first value is in no document, but in git (sweep
-        # 51, RovxBot/homelab-infra: a token under the first of two GITHUB_TOKEN keys passed)
-        taken = {hit.line for hit in out}
-        out += [h for h in _unparsed(file, text, where=REPEATED) if h.line not in taken]
+        # 51, RovxBot/homelab-infra: a token under the first of two GITHUB_TOKEN keys passed).
+        # Each line's hit that a parsed hit stands for (the same last key and kind) moves it to
+        # its own line; the others are values no document holds (the attack review: matched
+        # by line, the parsed hit sat on the first key's line and hid that value's kind)
+        read = list(_unparsed(file, text, where=REPEATED))
+        for i, hit in enumerate(out):
+            leaf = hit.key_path.rpartition(".")[2]
+            same = next(
+                (h for h in reversed(read) if h.key_path == leaf and h.kind == hit.kind), None
+            )
+            if same is not None:
+                read.remove(same)
+                out[i] = replace(hit, line=same.line)
+        out += read
     return out
 
 

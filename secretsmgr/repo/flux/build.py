@@ -118,16 +118,17 @@ class Builder:
             # `./NAME/ks.yaml` of kind Kustomization, meant as Flux's): kustomize finds no name
             # in it, and no cluster has that kind, so the whole build fails
             first, more = self._kustomize_files[0], len(self._kustomize_files) - 1
+            # with a metadata.name it builds, and the cluster refuses the kind (the review)
             what = (
                 f"{first} and {more} more, kustomize files (kustomize.config.k8s.io), as "
-                "resources: kustomize refuses them (they name no object; list their folders "
+                "resources, not their folders: kustomize refuses them (no name), or the "
+                "cluster does (no such kind)"
                 if more
-                else f"{first}, a kustomize file (kustomize.config.k8s.io), as a resource: "
-                "kustomize refuses it (it names no object; list its folder "
+                else f"{first}, a kustomize file (kustomize.config.k8s.io), as a resource, not "
+                "its folder: kustomize refuses it (no name), or the cluster does (no such kind)"
             )
             self.result.problems.append(
-                f"its build lists {what}instead), so Flux fails the whole build and applies "
-                "nothing of it"
+                f"its build lists {what}, so Flux fails the whole build and applies nothing of it"
             )
         return self.result
 

@@ -253,6 +253,25 @@ def test_a_known_format_under_the_first_of_two_equal_keys_is_found(tmp_path: Pat
     assert all(token not in f.message and slack not in f.message for f in found)
 
 
+def test_two_tokens_under_one_key_given_twice_are_each_named_at_their_line(
+    tmp_path: Path,
+) -> None:
+    # the attack review: `slack:` then `TOKEN: glpat-…` and `TOKEN: xoxb-…`; the parsed hit
+    # (the later value, Slack) was placed on the first line and the GitLab token not named
+    from ..helpers import audit
+
+    gitlab = "glpat-" + "Xk9mQ2vR7tL4wZ8nB3cD"
+    slack = "xoxb-" + "123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
+    standard_repo(tmp_path, {})
+    write(tmp_path, "apps/values.yaml", f"slack:\n  TOKEN: {gitlab}\n  TOKEN: {slack}\n")
+    found = [f for f in audit(tmp_path).findings if f.rule == "SM018"]
+    named = sorted((f.key_path, f.line, f.message.split(" in plaintext")[0]) for f in found)
+    assert [(k, n, m.rpartition(": ")[2]) for k, n, m in named] == [
+        ("TOKEN", 2, "GitLab Token"),
+        ("slack.TOKEN", 3, "Slack Token"),
+    ], named
+
+
 def test_history_dates_a_known_format_from_the_commit_whose_file_did_not_parse(
     tmp_path: Path,
 ) -> None:
