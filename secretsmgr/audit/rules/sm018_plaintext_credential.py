@@ -852,9 +852,9 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
         read = list(_unparsed(file, text, where=REPEATED))
         for i, hit in enumerate(out):
             leaf = hit.key_path.rpartition(".")[2]
-            same = next(
-                (h for h in reversed(read) if h.key_path == leaf and h.kind == hit.kind), None
-            )
+            alike = [h for h in read if h.key_path == leaf and h.kind == hit.kind]
+            # its own line first; else the last (the value a reader keeps is the later one)
+            same = next((h for h in alike if h.line == hit.line), alike[-1] if alike else None)
             if same is not None:
                 read.remove(same)
                 out[i] = replace(hit, line=same.line)

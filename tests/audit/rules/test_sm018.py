@@ -270,6 +270,11 @@ def test_two_tokens_under_one_key_given_twice_are_each_named_at_their_line(
         ("TOKEN", 2, "GitLab Token"),
         ("slack.TOKEN", 3, "Slack Token"),
     ], named
+    # two other keys of that name, of one kind, keep their own lines
+    other = "xoxb-" + "123456789012-1234567890123-ZyXwVuTsRqPoNmLkJiHgFeDc"
+    write(tmp_path, "apps/values.yaml", f"a:\n  TOKEN: {slack}\nb:\n  TOKEN: {other}\nb: 1\n")
+    found = [f for f in audit(tmp_path).findings if f.rule == "SM018"]
+    assert sorted((f.key_path, f.line) for f in found) == [("TOKEN", 4), ("a.TOKEN", 2)]
 
 
 def test_history_dates_a_known_format_from_the_commit_whose_file_did_not_parse(
