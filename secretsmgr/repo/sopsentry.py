@@ -594,9 +594,19 @@ def _binary_template(path: str, data: bytes) -> bool:
     return _is_template(values)
 
 
+def _public_key_only(text: str) -> bool:
+    """SSH public key lines, with no token beside a key's blob (in its options, hosts or
+    comment: the second review hid one in a line's hosts field)."""
+    if not ssh_public_keys(text):
+        return False
+    words = text.split()
+    blobs = {w for w in words if w.startswith("AAAA")}
+    return not any(looks_like_token(w) for w in words if w not in blobs)
+
+
 def _tokenish(text: str) -> bool:
     """A token, or a URL with one in its path (a webhook); an SSH public key is none."""
-    if ssh_public_keys(text):
+    if _public_key_only(text):
         return False
     return looks_like_token(text) or any(looks_like_token(p) for p in re.split(r"[/?&=]", text))
 
@@ -616,7 +626,7 @@ def _toml_values(node: object, at: str) -> Iterator[tuple[str, object, bool, str
         if isinstance(value, dict | list):
             yield from _toml_values(value, path)
         elif not isinstance(value, datetime.date | datetime.time) and not (
-            isinstance(value, str) and ssh_public_keys(value)
+            isinstance(value, str) and _public_key_only(value)
         ):
             yield str(key), value, False, path
 

@@ -393,13 +393,26 @@ _LOGIN_VALUE = re.compile(r"^[A-Za-z0-9._+-]{1,64}(?:@[A-Za-z0-9.-]{1,253})?$")
 
 
 def _login_name(key: str, value: object) -> bool:
-    """Whether ``value`` under a login-name key reads as a user name or a mail address."""
-    if not isinstance(value, str) or not _LOGIN_VALUE.match(value.strip()):
+    """Whether ``value`` under a login-name key reads as a user name or a mail address: words
+    of letters (digits only at a word's end: ``user1``, ``john.doe2``), in lower case or each
+    capitalised, at most three, not the 4-letter groups of an app password; the mail domain
+    holds no token. ``p4ssw0rd``, ``wJalrXUtnFEMI``, ``abcd-efgh-ijkl-mnop`` are no names (the
+    second review: passed as users, they hid passwords)."""
+    if not isinstance(value, str) or not _LOGIN_VALUE.match(text := value.strip()):
         return False
-    parts = re.split(r"[@.+_-]", value.strip())
-    return not any(looks_like_token(part) for part in parts) and not (
-        looks_like_token(value.strip()) or judge_value(key, value.strip())
+    local, _, domain = text.partition("@")
+    words = [w for w in re.split(r"[.+_-]", local) if w]
+    if not words or len(words) > 3 or any(not _NAME_WORD.match(w) for w in words):
+        return False
+    if len(words) == 3 and all(len(w) == 4 for w in words):
+        return False  # an app password's groups (abcd-efgh-ijkl…)
+    return not any(looks_like_token(p) for p in re.split(r"[.-]", domain)) and not (
+        looks_like_token(text) or judge_value(key, text)
     )
+
+
+# a word of a name: letters in lower case or capitalised, digits only at its end
+_NAME_WORD = re.compile(r"^(?:[a-z]+|[A-Z][a-z]*)[0-9]{0,4}$")
 
 
 def _settings_config(text: str) -> bool:

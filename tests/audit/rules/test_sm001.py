@@ -1784,7 +1784,18 @@ templates:
                 "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
                 "0123456789abcdef0123456789abcdef01234567",
                 "admin@Zq8vN3pL0xR7tY2mW9kB",
+                # the second review: passwords shaped as names
+                "p4ssw0rd",
+                "s3cr3t",
+                "abcd-efgh-ijkl-mnop",
+                "qwer.tyui.opas.dfgh",
+                "AbCd.EfGh.IjKl.MnOp.QrSt",
+                "wJalrXUtnFEMI",
             )
+        ),
+        *(
+            (f"- name: m\n  email_configs:\n  - to: a@b.org\n    auth_username: {user}\n", False)
+            for user in ("alerts", "svc-backup", "john.doe2", "John.Doe@example.org", "user1")
         ),
         (
             "- name: m\n  email_configs:\n  - to: a@b.org\n    headers:\n"

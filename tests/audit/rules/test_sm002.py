@@ -510,6 +510,12 @@ def test_a_toml_template_is_judged_value_by_value(tmp_path: Path) -> None:
             True,
         ),
         ('name = "svc"\nuidnumber = 5001\n', True),
+        # the second review: a token in an SSH key line's hosts field
+        (
+            'sshkeys = ["ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tV9wX1yZ2c4E ssh-ed25519 AAAAC3NzaC1lZDI1NTE5'
+            'AAAAIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f ci"]\n',
+            False,
+        ),
     ],
 )
 def test_a_toml_template_holds_no_token_anywhere(
