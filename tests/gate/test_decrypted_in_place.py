@@ -600,14 +600,10 @@ def test_a_private_key_after_a_certificate_is_no_public_value_under_any_rule(
     assert not exposed_value("ca.crt", CERT_PEM)
 
 
-def test_a_rename_fix_stages_what_replaces_the_plaintext(tmp_path: Path) -> None:
-    """sweep 50, Dilski/home-cluster: `git mv secret.sops.yaml secret.yaml`, a plaintext Secret
-    written there and its kustomization entry renamed, all staged; SM001's rename fix, pasted,
-    encrypted the file but left the index naming a file it lacked, the encrypted file deleted,
-    and check passed: the commit would have dropped the Secret and broken the layer."""
+def _mosquitto(root: Path) -> Path:
+    """A committed layer whose kustomization lists one SOPS Secret, apps/secret.sops.yaml."""
     from tests.audit.helpers import secret
 
-    root = tmp_path / "r"
     write(root, ".sops.yaml", sops_yaml((r"\.sops\.yaml$", [K1])))
     write(root, ".secretsmgr.yaml", f"cluster_key: {K1}\n")
     write(root, "clusters/prod/apps.yaml", flux_kustomization("apps", "./apps"))
@@ -615,6 +611,17 @@ def test_a_rename_fix_stages_what_replaces_the_plaintext(tmp_path: Path) -> None
     write(root, "apps/secret.sops.yaml", enc(secret("mosquitto", {"pwd": "Qz7Lp2Vx9Rk4"})))
     git(root, "init", "-q", "-b", "main")
     commit(root, "state")
+    return root
+
+
+def test_a_rename_fix_stages_what_replaces_the_plaintext(tmp_path: Path) -> None:
+    """sweep 50, Dilski/home-cluster: `git mv secret.sops.yaml secret.yaml`, a plaintext Secret
+    written there and its kustomization entry renamed, all staged; SM001's rename fix, pasted,
+    encrypted the file but left the index naming a file it lacked, the encrypted file deleted,
+    and check passed: the commit would have dropped the Secret and broken the layer."""
+    from tests.audit.helpers import secret
+
+    root = _mosquitto(tmp_path / "r")
     git(root, "mv", "apps/secret.sops.yaml", "apps/secret.yaml")
     stage(root, "apps/secret.yaml", secret("broker", {"admin": "Mh3Jd8Ks1Wq6"}))
     stage(root, "apps/kustomization.yaml", "resources:\n  - ./secret.yaml\n")
@@ -636,14 +643,7 @@ def test_a_rename_fix_stages_the_changelog_entry_encrypt_writes(tmp_path: Path) 
     from tests.audit.helpers import KEYS, secret
     from tests.cli.runner import run_shell
 
-    root = tmp_path / "r"
-    write(root, ".sops.yaml", sops_yaml((r"\.sops\.yaml$", [K1])))
-    write(root, ".secretsmgr.yaml", f"cluster_key: {K1}\n")
-    write(root, "clusters/prod/apps.yaml", flux_kustomization("apps", "./apps"))
-    write(root, "apps/kustomization.yaml", "resources:\n  - ./secret.sops.yaml\n")
-    write(root, "apps/secret.sops.yaml", enc(secret("mosquitto", {"pwd": "Qz7Lp2Vx9Rk4"})))
-    git(root, "init", "-q", "-b", "main")
-    commit(root, "state")
+    root = _mosquitto(tmp_path / "r")
     from tests.conftest import GIT_ENV
 
     env = dict(os.environ, **GIT_ENV, SOPS_AGE_KEY_FILE=str(KEYS / "test-only-1.agekey"))
