@@ -386,33 +386,6 @@ def _no_secret_config(text: str | None) -> bool:
 
 
 _MIN_SETTINGS = 2  # one value alone is judged as a value, not as a config
-# a key that names the user of a login (``auth_username``, ``smtp_auth_username``, ``user``)
-_LOGIN_NAME = re.compile(r"(?i)(?:^|[._])(?:user_?name|user)$")
-# a user name or a mail address, nothing more (``admin:hunter2`` under ``user`` is no name)
-_LOGIN_VALUE = re.compile(r"^[A-Za-z0-9._+-]{1,64}(?:@[A-Za-z0-9.-]{1,253})?$")
-
-
-def _login_name(key: str, value: object) -> bool:
-    """Whether ``value`` under a login-name key reads as a user name or a mail address: words
-    of letters (digits only at a word's end: ``user1``, ``john.doe2``), in lower case or each
-    capitalised, at most three, not the 4-letter groups of an app password; the mail domain
-    holds no token. ``p4ssw0rd``, ``wJalrXUtnFEMI``, ``abcd-efgh-ijkl-mnop`` are no names (the
-    second review: passed as users, they hid passwords)."""
-    if not isinstance(value, str) or not _LOGIN_VALUE.match(text := value.strip()):
-        return False
-    local, _, domain = text.partition("@")
-    words = [w for w in re.split(r"[.+_-]", local) if w]
-    if not words or len(words) > 3 or any(not _NAME_WORD.match(w) for w in words):
-        return False
-    if len(words) == 3 and all(len(w) == 4 for w in words):
-        return False  # an app password's groups (abcd-efgh-ijkl…)
-    return not any(looks_like_token(p) for p in re.split(r"[.-]", domain)) and not (
-        looks_like_token(text) or judge_value(key, text)
-    )
-
-
-# a word of a name: letters in lower case or capitalised, digits only at its end
-_NAME_WORD = re.compile(r"^(?:[a-z]+|[A-Z][a-z]*)[0-9]{0,4}$")
 
 
 def _settings_config(text: str) -> bool:
@@ -438,14 +411,9 @@ def _settings_config(text: str) -> bool:
     if len(leaves) < _MIN_SETTINGS or _notifies(docs):
         return False
     for key, value in leaves:
-        if _LOGIN_NAME.search(key):
-            # a login's name (``smtp_auth_username: alerts@example.org``): no secret (sweep 51,
-            # RovxBot/homelab-infra: an SM019 error), where it reads as a name: no token, in
-            # the name or the mail domain, and nothing SM018 calls a credential (the attack
-            # review: a GitLab or Slack token, a hex key, passed as a user)
-            if not _login_name(key, value):
-                return False
-        elif names_sensitive(key):
+        # a login's user name under a key naming auth (``smtp_auth_username``) is judged as
+        # any sensitive key's value: three attack reviews made passwords pass as names
+        if names_sensitive(key):
             if not is_secret_file_setting(key, value):
                 return False
         elif not is_plain_setting(key, value) or (
@@ -461,8 +429,8 @@ def _notifies(docs: Sequence[object]) -> bool:
     routing key, each a credential however plain it looks (a heartbeat URL, an ntfy topic: the
     review); the chart's default config has a "null" receiver with none. ``email_configs`` is
     judged value by value instead: an address, a smarthost and a password file's path are
-    settings, its ``auth_password`` is not (sweep 51, RovxBot/homelab-infra: a receiver of
-    ``to`` alone and a password file was an SM019 error)."""
+    settings; its ``auth_username`` and ``auth_password`` are sensitive keys' values (sweep 51:
+    a receiver of ``to`` alone was an error)."""
     for doc in docs:
         if not isinstance(doc, MapNode | SeqNode):
             continue

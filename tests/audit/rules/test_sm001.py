@@ -1765,37 +1765,25 @@ templates:
         ("- name: x\n  environment:\n  - RPCPASSWORD=hunter2\n", True),
         # a host and port in a matcher is a setting
         ("- name: x\n  matchers:\n  - instance = node1:9100\n", False),
-        # sweep 51, RovxBot: mail to an address through a password file holds no credential;
-        # its password, secret or a token in it does
+        # sweep 51: mail to an address through a relay holds no credential; its password,
+        # secret, a token in a header, or a login's user name does (a sensitive key's value:
+        # three attack reviews made passwords pass as names, so RovxBot's stays an error)
         ("- name: m\n  email_configs:\n  - to: ops@example.org\n    send_resolved: true\n", False),
         (
             "- name: m\n  email_configs:\n  - to: ops@example.org\n"
-            "    smarthost: smtp.example.org:587\n    auth_username: alerts@example.org\n"
-            "    auth_password_file: /etc/alertmanager/secrets/smtp/password\n",
+            "    smarthost: smtp.example.org:587\n    require_tls: false\n",
             False,
         ),
         ("- name: m\n  email_configs:\n  - to: a@b.org\n    auth_secret: Q7wM2zPk9v\n", True),
-        ("- name: m\n  email_configs:\n  - to: a@b.org\n    auth_username: a:Q7wM2zPk9v\n", True),
-        # the attack review: a token, a hex key, a random local part as a user; a header
         *(
             (f"- name: m\n  email_configs:\n  - to: a@b.org\n    auth_username: {user}\n", True)
             for user in (
+                "alerts.cooked.beer",
                 "glpat-Xk9mQ2vR7tL4wZ8nB3cD",
-                "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
-                "0123456789abcdef0123456789abcdef01234567",
-                "admin@Zq8vN3pL0xR7tY2mW9kB",
-                # the second review: passwords shaped as names
                 "p4ssw0rd",
-                "s3cr3t",
-                "abcd-efgh-ijkl-mnop",
-                "qwer.tyui.opas.dfgh",
-                "AbCd.EfGh.IjKl.MnOp.QrSt",
-                "wJalrXUtnFEMI",
+                "mqwkzvtp.xhrjdnfl.bcsgyowu",
+                "hunter2",
             )
-        ),
-        *(
-            (f"- name: m\n  email_configs:\n  - to: a@b.org\n    auth_username: {user}\n", False)
-            for user in ("alerts", "svc-backup", "john.doe2", "John.Doe@example.org", "user1")
         ),
         (
             "- name: m\n  email_configs:\n  - to: a@b.org\n    headers:\n"
