@@ -53,7 +53,7 @@ from secretsmgr.audit.rules.sm009_private_key_committed import find_pem_keys
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.flux import UseKind
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
-from secretsmgr.repo.placeholders import URL_PASSWORD
+from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK, URL_PASSWORD
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.shellword import sh_path, sh_word
@@ -482,6 +482,19 @@ def _loose_lines(
             yield CredentialHit(file.path, shown, number, verdict.kind, True, where)
 
 
+def _escaped_keys(file: ScannedFile, text: str, where: str) -> Iterator[CredentialHit]:
+    """A private key inside one line with ``\\n`` escapes (a JSON string of a Terraform state
+    over 1 MiB: sweep 54, DBAverage/k8s-talos, two EC keys and no finding): SM009 reads PEM
+    blocks by their line breaks, and the lines read as text leave private keys to it."""
+    if "PRIVATE KEY" not in text:
+        return
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if "PRIVATE KEY" in raw and "\\n" in raw and PRIVATE_KEY_BLOCK.search(raw):
+            key = _LINE_NAME.match(raw.strip().lstrip("\"'"))
+            shown = key.group(1) if key else f"line {number}"
+            yield CredentialHit(file.path, shown, number, "Private Key", True, where)
+
+
 # A line read as text is judged whole, for the formats that need its context, up to this length
 _WHOLE_LINE = 4096
 
@@ -743,7 +756,8 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
     if len(file.data) > MAX_SIZE:
         if (file.sops is not None and file.sops.has_metadata) or len(file.data) > MAX_LINE_SCAN:
             return []
-        return list(_loose_lines(file, _text(file.data), OVERSIZE))
+        text = _text(file.data)
+        return [*_loose_lines(file, text, OVERSIZE), *_escaped_keys(file, text, OVERSIZE)]
     text = _text(file.data)
     if file.format is None:  # a Terraform (HCL) file; a PEM block there is SM009's
         pem = {hit.line for hit in find_pem_keys(file.path, file.data)}

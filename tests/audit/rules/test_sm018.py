@@ -748,6 +748,27 @@ def test_files_read_line_by_line_hide_no_key_the_gate_should_see(tmp_path: Path)
     ]
 
 
+def test_a_private_key_in_a_state_over_a_mib_is_found(tmp_path: Path) -> None:
+    # sweep 54, DBAverage/k8s-talos: a 1.9 MB terraform.tfstate held two EC private keys as
+    # JSON strings (`\n` escapes); read line by line, it had no finding: the lines leave PEM
+    # blocks to SM009, which reads them by their line breaks
+    import json
+
+    from secretsmgr.audit.engine import run_audit
+
+    pad = "x" * (1024 * 1024 + 10)
+    attributes = {"private_key_pem": _PEM, "algorithm": "RSA"}
+    state = {"version": 4, "resources": [{"instances": [{"attributes": attributes}]}]}
+    state["resources"].append({"instances": [{"attributes": {"pad": pad}}]})
+    text = json.dumps(state, indent=2)
+    standard_repo(tmp_path, {})
+    write(tmp_path, "tf/terraform.tfstate", text)
+    line = next(n for n, raw in enumerate(text.splitlines(), 1) if "private_key_pem" in raw)
+    found = [f for f in run_audit(tmp_path).findings if f.rule in ("SM009", "SM018")]
+    assert [(f.rule, f.line, f.severity.value) for f in found] == [("SM018", line, "error")]
+    assert "Private Key" in found[0].message and _PEM.splitlines()[1] not in found[0].message
+
+
 def test_a_pem_key_in_a_terraform_file_is_one_finding(tmp_path: Path) -> None:
     # SM009 reports a PEM block in a file of no structured format; SM018's HCL reader found
     # the same heredoc again
@@ -1635,3 +1656,29 @@ def test_history_keeps_two_parsed_keys_that_end_alike(tmp_path: Path) -> None:
     commit(root, "gone")
     messages = history_findings(root)[("SM019", "apps/values.yaml")]
     assert len(messages) == 2, messages
+
+
+def test_a_ci_service_containers_stock_login_on_localhost_is_no_credential(
+    tmp_path: Path,
+) -> None:
+    # sweep 54, jonpulsifer/infra: `DATABASE_URL: postgres://postgres:postgres@localhost:5432/x`
+    # beside the job's postgres service container (GitHub's docs write it so) blocked the gate;
+    # a password of its own, or the same pair on another host, is still reported
+    from secretsmgr.audit.engine import run_audit
+
+    urls = {
+        "LOCAL": "postgres://postgres:postgres@localhost:5432/spindrift",
+        "LOOPBACK": "mysql://root:root@127.0.0.1:3306/app",
+        "OWN": "postgres://postgres:Zq8vN3pL0xR7@localhost:5432/spindrift",
+        "REMOTE": "postgres://postgres:postgres@db.example.org:5432/spindrift",
+    }
+    env = "".join(f"      {k}: {v}\n" for k, v in urls.items())
+    workflow = f"on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    env:\n{env}"
+    standard_repo(tmp_path, {})
+    write(tmp_path, "ci/test.yml", workflow)  # a workflow as read in a git checkout
+    found = {
+        f.key_path
+        for f in run_audit(tmp_path).findings
+        if f.rule == "SM018" and f.severity.value == "error"
+    }
+    assert found == {"jobs.test.env.OWN", "jobs.test.env.REMOTE"}, found
