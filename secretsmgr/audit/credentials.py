@@ -374,8 +374,10 @@ _LOCK_NAMES = frozenset(
 _PASSWORD_ONLY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://:([^\s:/?#@]{1,512})@")
 # ``user:password@`` of a URL, both parts (``URL_PASSWORD`` captures the password alone).
 _URL_USER_PASSWORD = re.compile(
-    r"([A-Za-z][A-Za-z0-9+.-]{0,31})://([^\s:/@]{0,256}):([^\s@/]{1,512})@([^\s/:?#@]{0,256})"
+    r"([A-Za-z][A-Za-z0-9+.-]{0,31})://([^\s:/@]{0,256}):([^\s@/]{1,512})@"
 )
+# a URL's authority: what lies between `//` and the path, query or fragment
+_URL_AUTHORITY = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://([^\s/?#]{1,1024})")
 # every ``user:password@`` of a URL, a password with a ``/`` in it too (base64)
 _URL_ANY_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s:/@]{0,256}:[^\s@]{1,512}@")
 # The sample credentials of documentation (``postgres://user:password@host/database``).
@@ -591,20 +593,41 @@ def _variable_passwords(value: str) -> bool:
     found = _URL_USER_PASSWORD.findall(value)
     if len(_URL_ANY_PASSWORD.findall(value)) > len(found):
         return False  # a password with a '/' in it, which the pattern above does not see
+    stock = _stock_local_logins(value)
     return bool(found) and all(
-        _no_password(user, pw, scheme.lower()) or _stock_local(user, pw, host)
-        for scheme, user, pw, host in found
+        _no_password(user, pw, scheme.lower()) or (user, pw) in stock for scheme, user, pw in found
     )
 
 
 _LOCAL_HOSTS = frozenset(("localhost", "127.0.0.1", "[::1]"))
+# a stock login's word: a database's or a service's own name (postgres, root, mysql, admin)
+_STOCK_WORD = re.compile(r"^[a-z]{2,16}$")
 
 
-def _stock_local(user: str, password: str, host: str) -> bool:
-    """A throwaway database's stock login on this machine: the password is the user's name
-    (``postgres://postgres:postgres@localhost``, a CI job's service container as GitHub's docs
-    write it: sweep 54, jonpulsifer/infra, two errors that blocked the gate)."""
-    return host.lower() in _LOCAL_HOSTS and password.strip("\"'") == user.strip("\"'")
+def _stock_local_logins(value: str) -> set[tuple[str, str]]:
+    """The ``(user, password)`` of each URL in ``value`` that is a throwaway database's stock
+    login on this machine: one ``@`` in the authority, a local host after it, and a password
+    that is the user's name, a word of letters (``postgres://postgres:postgres@localhost``, a
+    CI job's service container as GitHub's docs write it: sweep 54, jonpulsifer/infra, two
+    errors that blocked the gate). The attack review: ``tok:tok@localhost@remote`` goes to the
+    remote host, and a token as both user and password is a token."""
+    found: set[tuple[str, str]] = set()
+    for authority in _URL_AUTHORITY.findall(value):
+        if authority.count("@") != 1:
+            continue
+        userinfo, _, host = authority.partition("@")
+        host = host[: host.index("]") + 1] if host.startswith("[") and "]" in host else host
+        host = host.split(":")[0] if not host.startswith("[") else host
+        user, colon, password = userinfo.partition(":")
+        if (
+            colon
+            and host.lower() in _LOCAL_HOSTS
+            and user == password
+            and _STOCK_WORD.match(user)
+            and not looks_like_token(user)
+        ):
+            found.add((user, password))
+    return found
 
 
 # A GitHub token as GitHub issues them: `ghp_` (and gho_, ghu_, ghs_, ghr_) and 36 letters and

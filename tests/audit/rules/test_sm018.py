@@ -1669,8 +1669,12 @@ def test_a_ci_service_containers_stock_login_on_localhost_is_no_credential(
     urls = {
         "LOCAL": "postgres://postgres:postgres@localhost:5432/spindrift",
         "LOOPBACK": "mysql://root:root@127.0.0.1:3306/app",
+        "IPV6": "postgres://postgres:postgres@[::1]:5432/spindrift",
         "OWN": "postgres://postgres:Zq8vN3pL0xR7@localhost:5432/spindrift",
         "REMOTE": "postgres://postgres:postgres@db.example.org:5432/spindrift",
+        # the attack review: userinfo up to the last `@` (a remote host), a token as both parts
+        "TWO_AT": "amqp://s3cr3tPassw0rd:s3cr3tPassw0rd@localhost@rabbit.example.com:5672/",
+        "TOKEN": "redis://Xq7vR2mK9pL4wZ8nB3tY6hJ1:Xq7vR2mK9pL4wZ8nB3tY6hJ1@localhost:6379/0",
     }
     env = "".join(f"      {k}: {v}\n" for k, v in urls.items())
     workflow = f"on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    env:\n{env}"
@@ -1681,4 +1685,5 @@ def test_a_ci_service_containers_stock_login_on_localhost_is_no_credential(
         for f in run_audit(tmp_path).findings
         if f.rule == "SM018" and f.severity.value == "error"
     }
-    assert found == {"jobs.test.env.OWN", "jobs.test.env.REMOTE"}, found
+    reported = {"OWN", "REMOTE", "TWO_AT", "TOKEN"}
+    assert found == {f"jobs.test.env.{name}" for name in reported}, found
