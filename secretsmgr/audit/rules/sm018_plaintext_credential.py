@@ -483,16 +483,36 @@ def _loose_lines(
 
 
 def _escaped_keys(file: ScannedFile, text: str, where: str) -> Iterator[CredentialHit]:
-    """A private key inside one line with ``\\n`` escapes (a JSON string of a Terraform state
-    over 1 MiB: sweep 54, DBAverage/k8s-talos, two EC keys and no finding): SM009 reads PEM
-    blocks by their line breaks, and the lines read as text leave private keys to it."""
+    """The private keys of a file over 1 MiB, which the lines read as text leave to SM009:
+    SM009 reads a PEM block by its line breaks in a file of no structured format, so here come
+    a block with ``\\n`` escapes on one line (a Terraform state's JSON string: sweep 54,
+    DBAverage/k8s-talos, two EC keys and no finding), escaped twice (a service account's JSON
+    inside a state string), and in YAML or JSON any block, which SM009 leaves to this rule (the
+    attack review: a ConfigMap's multi-line `tls.key` over 1 MiB had no finding)."""
     if "PRIVATE KEY" not in text:
         return
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if "PRIVATE KEY" in raw and "\\n" in raw and PRIVATE_KEY_BLOCK.search(raw):
-            key = _LINE_NAME.match(raw.strip().lstrip("\"'"))
-            shown = key.group(1) if key else f"line {number}"
-            yield CredentialHit(file.path, shown, number, "Private Key", True, where)
+    flat = text.replace("\\\\n", "\\n").replace("\\\\r", "\\r")  # same lines, one escape
+    structured = file.format in (FileFormat.YAML, FileFormat.JSON)
+    lines: list[str] = []
+    seen: set[int] = set()
+    for found in PRIVATE_KEY_BLOCK.finditer(flat):
+        number = flat.count("\n", 0, found.start()) + 1
+        lines = lines or flat.splitlines()
+        raw = lines[number - 1]
+        if number in seen or not (structured or "\\n" in raw):
+            continue
+        seen.add(number)
+        # the key the block is the value of: on its line, or on the line before (``tls.key: |``)
+        owner = (
+            raw if not raw.strip().startswith("-----") else lines[number - 2] if number > 1 else ""
+        )
+        key = _KEY_OF_LINE.match(owner)
+        shown = key.group(1) if key else f"line {number}"
+        yield CredentialHit(file.path, shown, number, "Private Key", True, where)
+
+
+# the key a line gives a value (``"private_key_pem": "…``, ``tls.key: |``)
+_KEY_OF_LINE = re.compile(r"^\s*[\"']?([A-Za-z_][\w.-]{0,127})[\"']?\s*[:=]")
 
 
 # A line read as text is judged whole, for the formats that need its context, up to this length

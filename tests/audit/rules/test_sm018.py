@@ -767,6 +767,21 @@ def test_a_private_key_in_a_state_over_a_mib_is_found(tmp_path: Path) -> None:
     found = [f for f in run_audit(tmp_path).findings if f.rule in ("SM009", "SM018")]
     assert [(f.rule, f.line, f.severity.value) for f in found] == [("SM018", line, "error")]
     assert "Private Key" in found[0].message and _PEM.splitlines()[1] not in found[0].message
+    # the attack review: escaped twice (a service account's JSON in a state string), and a
+    # ConfigMap's multi-line key in a YAML file over 1 MiB; a plain block in a text file is
+    # SM009's, once
+    inner = json.dumps({"private_key": _PEM})
+    write(tmp_path, "tf/terraform.tfstate", json.dumps({"sa": inner, "pad": pad}, indent=2))
+    indented = "".join(f"    {row}\n" for row in _PEM.splitlines())
+    big = f"kind: ConfigMap\ndata:\n  tls.key: |\n{indented}  pad: {pad}\n"
+    write(tmp_path, "apps/big.yaml", big)
+    write(tmp_path, "notes/big.txt", f"{_PEM}{pad}\n")
+    found = [f for f in run_audit(tmp_path).findings if f.rule in ("SM009", "SM018")]
+    assert sorted((f.rule, f.path, f.key_path or "", f.line) for f in found) == [
+        ("SM009", "notes/big.txt", "", 1),
+        ("SM018", "apps/big.yaml", "tls.key", 4),
+        ("SM018", "tf/terraform.tfstate", "sa", 2),
+    ], found
 
 
 def test_a_pem_key_in_a_terraform_file_is_one_finding(tmp_path: Path) -> None:
