@@ -590,44 +590,43 @@ _XIAOMI_REGIONS = frozenset(("cn", "de", "i2", "ru", "sg", "us"))
 
 def _variable_passwords(value: str) -> bool:
     """Every ``user:password@`` in the URL(s) of ``value`` holds no password of its own."""
-    found = _URL_USER_PASSWORD.findall(value)
+    found = list(_URL_USER_PASSWORD.finditer(value))
     if len(_URL_ANY_PASSWORD.findall(value)) > len(found):
         return False  # a password with a '/' in it, which the pattern above does not see
-    stock = _stock_local_logins(value)
     return bool(found) and all(
-        _no_password(user, pw, scheme.lower()) or (user, pw) in stock for scheme, user, pw in found
+        _no_password(m[2], m[3], m[1].lower()) or _stock_local(value, m.start()) for m in found
     )
 
 
-_LOCAL_HOSTS = frozenset(("localhost", "127.0.0.1", "[::1]"))
 # a stock login's word: a database's or a service's own name (postgres, root, mysql, admin)
 _STOCK_WORD = re.compile(r"^[a-z]{2,16}$")
+# a local host, and a port after it at most
+_LOCAL_HOST = re.compile(r"^(localhost|127\.0\.0\.1|\[::1\])(?::[0-9]{1,5})?$", re.IGNORECASE)
 
 
-def _stock_local_logins(value: str) -> set[tuple[str, str]]:
-    """The ``(user, password)`` of each URL in ``value`` that is a throwaway database's stock
-    login on this machine: one ``@`` in the authority, a local host after it, and a password
-    that is the user's name, a word of letters (``postgres://postgres:postgres@localhost``, a
-    CI job's service container as GitHub's docs write it: sweep 54, jonpulsifer/infra, two
-    errors that blocked the gate). The attack review: ``tok:tok@localhost@remote`` goes to the
-    remote host, and a token as both user and password is a token."""
-    found: set[tuple[str, str]] = set()
-    for authority in _URL_AUTHORITY.findall(value):
-        if authority.count("@") != 1:
-            continue
-        userinfo, _, host = authority.partition("@")
-        host = host[: host.index("]") + 1] if host.startswith("[") and "]" in host else host
-        host = host.split(":")[0] if not host.startswith("[") else host
-        user, colon, password = userinfo.partition(":")
-        if (
-            colon
-            and host.lower() in _LOCAL_HOSTS
-            and user == password
-            and _STOCK_WORD.match(user)
-            and not looks_like_token(user)
-        ):
-            found.add((user, password))
-    return found
+def _stock_local(value: str, at: int) -> bool:
+    """Whether the URL at ``at`` is a throwaway database's stock login on this machine: one
+    ``@`` in its own authority, a local host after it (and a port at most), and a password that
+    is the user's name, a word of letters (``postgres://postgres:postgres@localhost``, a CI
+    job's service container as GitHub's docs write it: sweep 54, jonpulsifer/infra, two errors
+    that blocked the gate). The attack reviews: ``tok:tok@localhost@remote`` goes to the remote
+    host; a token as both user and password is a token; a local URL vouched for the same login
+    to a remote host beside it."""
+    found = _URL_AUTHORITY.match(value, at)
+    if found is None:
+        return False
+    authority = found[1].rstrip("\"'),;")
+    if authority.count("@") != 1:
+        return False
+    userinfo, _, host = authority.partition("@")
+    user, colon, password = userinfo.partition(":")
+    return bool(
+        colon
+        and _LOCAL_HOST.match(host)
+        and user == password
+        and _STOCK_WORD.match(user)
+        and not looks_like_token(user)
+    )
 
 
 # A GitHub token as GitHub issues them: `ghp_` (and gho_, ghu_, ghs_, ghr_) and 36 letters and

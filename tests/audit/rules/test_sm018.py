@@ -1690,6 +1690,13 @@ def test_a_ci_service_containers_stock_login_on_localhost_is_no_credential(
         # the attack review: userinfo up to the last `@` (a remote host), a token as both parts
         "TWO_AT": "amqp://s3cr3tPassw0rd:s3cr3tPassw0rd@localhost@rabbit.example.com:5672/",
         "TOKEN": "redis://Xq7vR2mK9pL4wZ8nB3tY6hJ1:Xq7vR2mK9pL4wZ8nB3tY6hJ1@localhost:6379/0",
+        # the fifth review: a local URL vouched for the same login to a remote one beside it,
+        # and a host after `[::1]`
+        "BESIDE": "postgres://admin:admin@localhost/x postgres://admin:admin@db.example.org/x",
+        "QUERY": "postgres://pg:pg@localhost/db?next=postgres://pg:pg@evil.example.org/",
+        "AFTER_V6": "postgres://reader:reader@[::1]db.example.org/x",
+        # quoted in a shell line, it is still local
+        "QUOTED": '"export U=\\"postgres://postgres:postgres@localhost\\""',
     }
     env = "".join(f"      {k}: {v}\n" for k, v in urls.items())
     workflow = f"on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    env:\n{env}"
@@ -1700,5 +1707,5 @@ def test_a_ci_service_containers_stock_login_on_localhost_is_no_credential(
         for f in run_audit(tmp_path).findings
         if f.rule == "SM018" and f.severity.value == "error"
     }
-    reported = {"OWN", "REMOTE", "TWO_AT", "TOKEN"}
+    reported = {"OWN", "REMOTE", "TWO_AT", "TOKEN", "BESIDE", "QUERY", "AFTER_V6"}
     assert found == {f"jobs.test.env.{name}" for name in reported}, found
