@@ -495,9 +495,11 @@ def _escaped_keys(file: ScannedFile, text: str, where: str) -> Iterator[Credenti
     structured = file.format in (FileFormat.YAML, FileFormat.JSON)
     lines: list[str] = []
     seen: set[int] = set()
+    number, pos = 1, 0
     for found in PRIVATE_KEY_BLOCK.finditer(flat):
-        number = flat.count("\n", 0, found.start()) + 1
-        lines = lines or flat.splitlines()
+        number += flat.count("\n", pos, found.start())  # counted on from the last block
+        pos = found.start()
+        lines = lines or flat.split("\n")  # the lines as counted (splitlines breaks on more)
         raw = lines[number - 1]
         if number in seen or not (structured or "\\n" in raw):
             continue
