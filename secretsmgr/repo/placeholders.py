@@ -394,7 +394,10 @@ _MARKER = re.compile(r"^\s*__[A-Z][A-Z]*(?:_[A-Z0-9]+)*__\s*$")
 # (``12345678``, ``000000``): a weak PIN, alarm code or password is still a live one (the
 # review)
 _TRIVIAL = re.compile(
-    r"(?i)^\s*(?:[a-z]{2,3}[-_](.)\1{5,}|whatever|abcdef(?:g(?:h(?:i(?:j(?:k(?:l)?)?)?)?)?)?)\s*$"
+    r"(?i)^\s*(?:[a-z]{2,3}[-_](.)\1{5,}|whatever|abcdef(?:g(?:h(?:i(?:j(?:k(?:l)?)?)?)?)?)?"
+    # an ellipsis alone: "fill this in" (sweep 55, p-ssanders/gitops-reference's example
+    # Secrets of `access-key-id: ...`: four SM001 errors)
+    r"|\.{3,}|\u2026+)\s*$"
 )
 
 

@@ -329,8 +329,13 @@ def test_the_fix_renames_only_when_no_creation_rule_matches(tmp_path: Path) -> N
     )
     report = run_audit(tmp_path, keyless_only=True)
     fixes = {f.path: f.fix or "" for f in report.findings if f.rule == "SM018"}
+    # the rule the new name matches is Flux's (^(data|stringData)$), which would encrypt none
+    # of it: encrypt refuses the renamed file, so a rule comes first (sweep 55: a Helm values
+    # file's pasted rename and encrypt failed)
     assert fixes["config/app.json"].startswith(
-        "rename config/app.json to app.enc.json, which a .sops.yaml creation rule matches, then "
+        ".sops.yaml rule 1 (encrypted_regex: ^(data|stringData)$) would leave stripe.secret in "
+        "clear in app.enc.json: add a rule for config/app.enc.json above it (a path_regex for "
+        "its name, no encrypted_regex), then rename config/app.json to app.enc.json and "
         "secretsmgr encrypt -i config/app.enc.json;"
     )
     # the Flux rule would encrypt none of its values: encrypt refuses it, a rule comes first

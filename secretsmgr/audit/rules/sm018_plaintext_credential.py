@@ -1274,11 +1274,26 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
                     f"{hit.key_path} in clear: add a rule for {hit.path} above it (a path_regex "
                     f"for its name, no encrypted_regex), then {encrypt}"
                 )
-        elif configs.rule_for(target)[1] is not None:
+        elif (renamed := configs.rule_for(target))[1] is not None:
             encrypt = (
                 f"rename {hit.path} to {posixpath.basename(target)}, which a .sops.yaml "
                 f"creation rule matches, then {configs.encrypt_command(target)}"
             )
+            label, rule, number = renamed
+            text_store = posixpath.splitext(target)[1].lower() in _TEXT_STORES
+            if text_store and not rule_encrypts(rule, hit.key_path):
+                # that rule would leave the value in clear, and encrypt refuses a file it
+                # would encrypt nothing of (sweep 55, a Helm values file under a rule of
+                # ^(data|stringData)$: the pasted rename and encrypt failed)
+                assert rule is not None and rule.encryption_rule is not None
+                spec = rule.encryption_rule
+                encrypt = (
+                    f"{label} rule {number} ({spec.kind}: {spec.value}) would leave "
+                    f"{hit.key_path} in clear in {posixpath.basename(target)}: add a rule for "
+                    f"{target} above it (a path_regex for its name, no encrypted_regex), then "
+                    f"rename {hit.path} to {posixpath.basename(target)} and "
+                    f"{configs.encrypt_command(target)}"
+                )
         else:  # no rule for either name, or no .sops.yaml at all (dashaun-cloud, rtrox)
             encrypt = (
                 f"add a .sops.yaml creation rule that matches {hit.path} (none does), then "

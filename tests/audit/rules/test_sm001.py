@@ -2075,3 +2075,19 @@ def test_nfs_mount_options_in_a_secret_are_settings_but_cifs_credentials_are_not
         (p, "stringData.mountOptions")
         for p in ("apps/cifs.yaml", *(f"apps/leak{n}.yaml" for n in range(5)))
     }
+
+
+def test_an_ellipsis_alone_is_a_stand_in(tmp_path: Path) -> None:
+    # sweep 55, p-ssanders/gitops-reference: example Secrets of `access-key-id: ...` were four
+    # SM001 errors; a value that only starts or ends with dots is still judged
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/example.yaml": secret("aws", {"access-key-id": "...", "secret": "\u2026"}),
+            "apps/real.yaml": secret("db", {"password": "Zq8vN3pL0xR7..."}),
+        },
+    )
+    found = {f.path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {"apps/real.yaml"}
