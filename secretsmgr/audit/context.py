@@ -149,8 +149,8 @@ def own_rule_fix(entry: SopsEntry) -> str:
     number = entry.creation_rule_number
     return (
         f"{where} rule {number} would encrypt none of its values: add a rule for it above rule "
-        f"{number} (a path_regex for its name, no encrypted_regex), then secretsmgr encrypt -i "
-        f"{entry.path}"
+        f"{number} (a path_regex for its name, the same keys, no encrypted_regex), then "
+        f"secretsmgr encrypt -i {entry.path}"
     )
 
 

@@ -335,7 +335,8 @@ def test_the_fix_renames_only_when_no_creation_rule_matches(tmp_path: Path) -> N
     assert fixes["config/app.json"].startswith(
         ".sops.yaml rule 1 (encrypted_regex: ^(data|stringData)$) would leave stripe.secret in "
         "clear in app.enc.json: add a rule for config/app.enc.json above it (a path_regex for "
-        "its name, no encrypted_regex), then rename config/app.json to app.enc.json and "
+        "its name, the same keys, no encrypted_regex), then rename config/app.json to "
+        "app.enc.json and "
         "secretsmgr encrypt -i config/app.enc.json;"
     )
     # the Flux rule would encrypt none of its values: encrypt refuses it, a rule comes first

@@ -1411,9 +1411,12 @@ def encrypt_steps(
             f"secretsmgr init (see README.md, New repository), then {encrypt}"
         )
     where, rule, number = ctx.repo.sops_configs.rule_for(path)
-    own = "a path_regex for its name, no encrypted_regex"
+    own = "a path_regex for its name, the same keys, no encrypted_regex"
     if rule is None:
-        return f"add a .sops.yaml creation rule that matches {path} ({own}), then {encrypt}"
+        return (
+            f"add a .sops.yaml creation rule that matches {path} (a path_regex for its name, "
+            f"no encrypted_regex), then {encrypt}"
+        )
     spec = rule.encryption_rule
     if keys and spec is not None:
         try:

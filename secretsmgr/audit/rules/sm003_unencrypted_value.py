@@ -136,11 +136,13 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 key_path=first,
                 fix=(
                     f"give it a .sops.yaml creation rule of its own (a path_regex for its name, "
-                    f"no encrypted_regex: every value encrypted), re-encrypt: {fix}; then change "
+                    f"the same keys, no encrypted_regex: every value encrypted), re-encrypt: "
+                    f"{fix}; then change "
                     f"{first} at its source: git keeps the value in clear"
                     if secrets
                     else "if it holds secrets, give it a .sops.yaml creation rule of its own (a "
-                    "path_regex for its name, no encrypted_regex: every value encrypted), then "
+                    "path_regex for its name, the same keys, no encrypted_regex: every value "
+                    "encrypted), then "
                     f"re-encrypt: {fix}"
                 ),
             )

@@ -1272,7 +1272,7 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
                 encrypt = (
                     f"{label} rule {number} ({spec.kind}: {spec.value}) would leave "
                     f"{hit.key_path} in clear: add a rule for {hit.path} above it (a path_regex "
-                    f"for its name, no encrypted_regex), then {encrypt}"
+                    f"for its name, the same keys, no encrypted_regex), then {encrypt}"
                 )
         elif (renamed := configs.rule_for(target))[1] is not None:
             encrypt = (
@@ -1290,8 +1290,8 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
                 encrypt = (
                     f"{label} rule {number} ({spec.kind}: {spec.value}) would leave "
                     f"{hit.key_path} in clear in {posixpath.basename(target)}: add a rule for "
-                    f"{target} above it (a path_regex for its name, no encrypted_regex), then "
-                    f"rename {hit.path} to {posixpath.basename(target)} and "
+                    f"{target} above it (a path_regex for its name, the same keys, no "
+                    f"encrypted_regex), then rename {hit.path} to {posixpath.basename(target)} and "
                     f"{configs.encrypt_command(target)}"
                 )
         else:  # no rule for either name, or no .sops.yaml at all (dashaun-cloud, rtrox)

@@ -1474,7 +1474,8 @@ def test_an_env_source_whose_rule_encrypts_no_key_gets_its_own_rule_first(tmp_pa
     assert fix is not None
     assert fix.startswith(
         ".sops.yaml rule 1 would leave its values in clear (encrypted_regex): add a rule for it "
-        "above rule 1 (a path_regex for its name, no encrypted_regex), then secretsmgr encrypt"
+        "above rule 1 (a path_regex for its name, the same keys, no encrypted_regex), then "
+        "secretsmgr encrypt"
     )
 
 
