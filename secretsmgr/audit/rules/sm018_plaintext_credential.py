@@ -55,6 +55,7 @@ from secretsmgr.repo.flux import UseKind
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK, URL_PASSWORD
 from secretsmgr.repo.scan import ScannedFile
+from secretsmgr.repo.sopsconfig import CreationRule
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.shellword import sh_path, sh_word
 from secretsmgr.sops.document import FileFormat
@@ -1259,41 +1260,24 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
         if entry is not None and entry.encrypts_none:
             encrypt = own_rule_fix(entry)  # encrypt refuses its rule, as SM002's fix says
         elif (found := configs.rule_for(hit.path))[1] is not None:
-            label, rule, number = found
             encrypt = configs.encrypt_command(hit.path)
-            # sops reads a name without a text store's extension (kubeconfig, talosconfig)
-            # in its binary store, which encrypts the whole file (the review)
-            text_store = posixpath.splitext(hit.path)[1].lower() in _TEXT_STORES
-            if text_store and not rule_encrypts(rule, hit.key_path):
-                # encrypting under it would leave this value in clear and exit 0 (sweep 20,
-                # 0xTheFr34k: a Talos config's machine.ca.key under ^(…|cluster|token)$)
-                assert rule is not None and rule.encryption_rule is not None
-                spec = rule.encryption_rule
-                encrypt = (
-                    f"{label} rule {number} ({spec.kind}: {spec.value}) would leave "
-                    f"{hit.key_path} in clear: add a rule for {hit.path} above it (a path_regex "
-                    f"for its name, the same keys, no encrypted_regex), then {encrypt}"
-                )
+            # encrypting under it would leave this value in clear and exit 0 (sweep 20,
+            # 0xTheFr34k: a Talos config's machine.ca.key under ^(…|cluster|token)$)
+            encrypt = _rule_first(found, hit.path, hit.key_path, "", encrypt) or encrypt
         elif (renamed := configs.rule_for(target))[1] is not None:
+            name = posixpath.basename(target)
+            then = f"rename {hit.path} to {name}"
             encrypt = (
-                f"rename {hit.path} to {posixpath.basename(target)}, which a .sops.yaml "
-                f"creation rule matches, then {configs.encrypt_command(target)}"
+                f"{then}, which a .sops.yaml creation rule matches, then "
+                f"{configs.encrypt_command(target)}"
             )
-            label, rule, number = renamed
-            text_store = posixpath.splitext(target)[1].lower() in _TEXT_STORES
-            if text_store and not rule_encrypts(rule, hit.key_path):
-                # that rule would leave the value in clear, and encrypt refuses a file it
-                # would encrypt nothing of (sweep 55, a Helm values file under a rule of
-                # ^(data|stringData)$: the pasted rename and encrypt failed)
-                assert rule is not None and rule.encryption_rule is not None
-                spec = rule.encryption_rule
-                encrypt = (
-                    f"{label} rule {number} ({spec.kind}: {spec.value}) would leave "
-                    f"{hit.key_path} in clear in {posixpath.basename(target)}: add a rule for "
-                    f"{target} above it (a path_regex for its name, the same keys, no "
-                    f"encrypted_regex), then rename {hit.path} to {posixpath.basename(target)} and "
-                    f"{configs.encrypt_command(target)}"
-                )
+            # that rule would leave the value in clear, and encrypt refuses a file it would
+            # encrypt nothing of (sweep 55, a Helm values file under a rule of
+            # ^(data|stringData)$: the pasted rename and encrypt failed)
+            and_encrypt = f"{then} and {configs.encrypt_command(target)}"
+            encrypt = _rule_first(renamed, target, hit.key_path, f" in {name}", and_encrypt) or (
+                encrypt
+            )
         else:  # no rule for either name, or no .sops.yaml at all (dashaun-cloud, rtrox)
             encrypt = (
                 f"add a .sops.yaml creation rule that matches {hit.path} (none does), then "
@@ -1303,6 +1287,29 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
     return (
         "move the value into a SOPS-encrypted Secret and reference it (valuesFrom, "
         "secretKeyRef or postBuild.substituteFrom), then rotate the credential: it is in git"
+    )
+
+
+def _rule_first(
+    found: tuple[str | None, CreationRule | None, int | None],
+    path: str,
+    key_path: str,
+    where: str,
+    then: str,
+) -> str | None:
+    """The fix when the creation rule ``found`` (of ``path``) would leave ``key_path`` in
+    clear: a rule of its own for the file, above it, then ``then``; None when it would not.
+    sops reads a name without a text store's extension (kubeconfig, talosconfig) in its binary
+    store, which encrypts the whole file (the review)."""
+    label, rule, number = found
+    if posixpath.splitext(path)[1].lower() not in _TEXT_STORES or rule_encrypts(rule, key_path):
+        return None
+    assert rule is not None and rule.encryption_rule is not None
+    spec = rule.encryption_rule
+    return (
+        f"{label} rule {number} ({spec.kind}: {spec.value}) would leave {key_path} in "
+        f"clear{where}: add a rule for {path} above it (a path_regex for its name, the same "
+        f"keys, no encrypted_regex), then {then}"
     )
 
 
