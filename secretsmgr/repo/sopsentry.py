@@ -116,6 +116,9 @@ class SopsEntry:
     # Named like a SOPS file, no metadata, and every value it would encrypt is a placeholder
     # (``${VAR}``, ``{{ … }}``, ``<token>``, empty): an envsubst or Jinja template.
     template: bool = False
+    # Named like a SOPS file, no metadata: every document a Bitnami SealedSecret, whose
+    # ``spec.encryptedData`` is the sealed-secrets controller's ciphertext (no value in clear)
+    sealed: bool = False
     # Named like a SOPS file, no metadata, and no item at all (an empty file, comments only)
     empty: bool = False
     blank: bool = False  # and not even a comment: no byte but white space
@@ -661,6 +664,23 @@ def _encrypts_none(docs: list[Node], creation_rule: CreationRule | None) -> bool
         return False
 
 
+def _sealed_secret(doc: object) -> bool:
+    """Whether ``doc`` is a Bitnami SealedSecret (``bitnami.com/*``, ``kind: SealedSecret``)."""
+    if not isinstance(doc, MapNode):
+        return False
+    api = doc.get("apiVersion")
+    return (
+        doc.get("kind") == "SealedSecret"
+        and isinstance(api, str)
+        and api.startswith("bitnami.com/")
+    )
+
+
+# what a SealedSecret holds that is no value in clear: its ciphertext, and the metadata and
+# type of the Secret it unseals into (its template's data is plaintext: still judged)
+_SEALED_OWN = re.compile(r"^spec\.(?:encryptedData\.|template\.(?:metadata|type)(?:\.|$))")
+
+
 def _external_secret(doc: MapNode) -> bool:
     """Whether ``doc`` is an external-secrets.io ExternalSecret (or its cluster-wide kind)."""
     api = doc.get("apiVersion")
@@ -691,11 +711,14 @@ def _would_encrypt(
         # template can hold one (sweep 21, Nospamas: `extract.key: pushover` and the store's
         # kind were history exposures)
         references = _external_secret(doc)
+        sealed = _sealed_secret(doc)
         for path, leaf in encrypted_leaves(doc, rule):
             if isinstance(leaf, Comment) or not path or path[0] in STRUCTURE:
                 continue
             if references and "template" not in path:
                 continue
+            if sealed and _SEALED_OWN.match(dotted(path) or ""):
+                continue  # ciphertext, or the name and type of the Secret it unseals into
             named = [str(p) for p in path if isinstance(p, str)] if manifest else []
             key = named[-1] if named else str(path[-1])
             values.append((key, leaf, not manifest, dotted(path) or "(top level)"))
@@ -855,6 +878,11 @@ def read_sops_entry(
             return None
         if fmt is FileFormat.DOTENV or not (isinstance(first, MapNode) and first.has(SOPS_KEY)):
             values = _would_encrypt(docs, rule[1])  # no metadata: SM002
+            sealed = bool(docs) and all(_sealed_secret(d) for d in docs if d is not None)
+            if sealed and not values:
+                # sweep 56, tropnikovvl/k3s-gitops: SealedSecrets named *.enc.yaml were an
+                # SM002 error "stored in plaintext" and four SM019 exposures
+                return replace(base, sealed=True)
             entry = replace(
                 base,
                 template=_is_template(values),

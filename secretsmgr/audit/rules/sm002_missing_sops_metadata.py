@@ -62,6 +62,15 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 severity=Severity.INFO,
             )
             continue
+        if entry.sealed:
+            yield RULE.finding(
+                entry.path,
+                "a SealedSecret (its encryptedData is the sealed-secrets controller's "
+                "ciphertext), named like a SOPS file: no value in clear; a name without "
+                ".enc/.sops keeps SOPS tools off it",
+                severity=Severity.INFO,
+            )
+            continue
         if entry.config_file:
             yield RULE.finding(
                 entry.path,

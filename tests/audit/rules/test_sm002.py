@@ -528,3 +528,44 @@ def test_a_toml_template_holds_no_token_anywhere(
     standard_repo(tmp_path, {"tmpl/app.sops.toml": 'password = "${PW}"\n' + extra})
     (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM002"]
     assert (found.severity is Severity.INFO) is template, found.message
+
+
+_SEALED = """apiVersion: bitnami.com/v1alpha1
+kind: SealedSecret
+metadata:
+  name: cloudflare
+  namespace: cert-manager
+spec:
+  encryptedData:
+    api-key: AgBy3i4OJSWK+PiTySYZZA9rO43cGDEq{tail}
+  template:
+    metadata:
+      name: cloudflare
+      namespace: cert-manager
+    type: Opaque
+"""
+
+
+def test_a_sealed_secret_named_like_a_sops_file_holds_no_value_in_clear(tmp_path: Path) -> None:
+    # sweep 56, tropnikovvl/k3s-gitops: SealedSecrets named *.enc.yaml were an SM002 error
+    # ("stored in plaintext", check blocked) and four SM019 exposures in history; a value in
+    # its template's data is plaintext all the same
+    from secretsmgr.audit.finding import Severity
+    from tests.audit.helpers import write as write_file
+    from tests.gate.helpers import commit, gitops, history_findings
+
+    from ..helpers import audit
+
+    sealed = _SEALED.format(tail="Qm9vN3pL0xR7tY2mW9kB" * 20)
+    leaky = sealed + "    data:\n      password: Zq8vN3pL0xR7tY2m\n"
+    standard_repo(tmp_path, {"apps/cf.enc.yaml": sealed, "apps/leaky.enc.yaml": leaky})
+    found = {f.path: f for f in audit(tmp_path).findings if f.rule == "SM002"}
+    assert found["apps/cf.enc.yaml"].severity is Severity.INFO
+    assert "SealedSecret" in found["apps/cf.enc.yaml"].message
+    assert found["apps/leaky.enc.yaml"].severity is Severity.ERROR
+    root = gitops(tmp_path / "r")
+    write_file(root, "apps/cf.enc.yaml", sealed)
+    commit(root, "sealed")
+    (root / "apps/cf.enc.yaml").unlink()
+    commit(root, "gone")
+    assert ("SM019", "apps/cf.enc.yaml") not in history_findings(root)
