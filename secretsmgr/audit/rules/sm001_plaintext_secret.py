@@ -998,12 +998,19 @@ def _listings(ctx: AuditContext, path: str, target: str) -> list[tuple[str, str,
     return found
 
 
-def _naming(ctx: AuditContext, path: str, target: str) -> list[tuple[str, str, str]]:
-    """``_listings`` whose text names the file (its own folder's kustomization may name none:
-    sweep 49, mrzjordan16/flux-Error's, a Flux object)."""
+def _naming(
+    ctx: AuditContext,
+    path: str,
+    target: str,
+    listings: list[tuple[str, str, str]] | None = None,
+) -> list[tuple[str, str, str]]:
+    """``_listings`` (given, or found) whose text names the file (its own folder's
+    kustomization may name none: sweep 49, mrzjordan16/flux-Error's, a Flux object)."""
     return [
         (kfile, entry, new)
-        for kfile, entry, new in _listings(ctx, path, target)
+        for kfile, entry, new in (
+            listings if listings is not None else _listings(ctx, path, target)
+        )
         if entry in _read(ctx.repo.root / kfile)
     ]
 
@@ -1117,7 +1124,7 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
     # in git, the staged plaintext must leave the index too, and what replaces it come in
     # (sweep 50, Dilski/home-cluster: after the pasted fix the index held a kustomization
     # naming a file it lacked, the encrypted file deleted, and check passed)
-    staged = [target, *(kfile for kfile, _old, _new in _naming(ctx, path, target))]
+    staged = [target, *(kfile for kfile, _old, _new in _naming(ctx, path, target, listings))]
     if ctx.changelog_present:
         # encrypt records the new file there: staged with it, or the commit holds a file its
         # committed changelog never saw (sweep 53: left modified and unstaged)

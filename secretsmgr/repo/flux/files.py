@@ -63,6 +63,7 @@ class RepoFiles:
                 child = up
         self._kfiles: dict[str, KFile] = {}
         self._flux: dict[str, tuple[dict[str, object], ...]] = {}
+        self._kustomize_kinds: dict[str, str | None] = {}
         self.problems: dict[str, str] = {}
 
     def files_in(self, folder: str) -> list[str]:
@@ -101,7 +102,13 @@ class RepoFiles:
 
     def kustomize_kind(self, path: str) -> str | None:
         """``Kustomization`` or ``Component`` when the manifest ``path`` is a kustomize file of
-        that kind (``kustomize.config.k8s.io``), else None."""
+        that kind (``kustomize.config.k8s.io``), else None (cached: every build that lists
+        the file asks)."""
+        if path not in self._kustomize_kinds:
+            self._kustomize_kinds[path] = self._kustomize_kind(path)
+        return self._kustomize_kinds[path]
+
+    def _kustomize_kind(self, path: str) -> str | None:
         try:
             data = b"" if _SOPS_NAME.search(path) else self.read(path)
         except OSError:
