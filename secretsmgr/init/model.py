@@ -118,6 +118,8 @@ class InitPlan:
     # are flux bootstrap's, in gotk-sync.yaml): a first secret there reaches the cluster
     # encrypted (sweep 30, ttretau/homelab-gitops: the decryption was commented out)
     no_decryption: tuple[tuple[str | None, tuple[str, ...], bool], ...] = ()
+    # whether `pre-commit` is on PATH: the hook step says how to get it when it is not
+    pre_commit_found: bool = True
 
     @property
     def changes(self) -> bool:

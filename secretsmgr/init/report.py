@@ -244,10 +244,16 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
                 f"name the cluster key in the creation rules of the kept {kept.path} (age: "
                 f"{', '.join(kept.unnamed)}, beside the keys they name{force})"
             )
+    # a sweep helper pasted the step on a machine without pre-commit: say how to get it
+    install = "" if plan.pre_commit_found else "pip install pre-commit; "
     if states.get(PRE_COMMIT_NAME) is FileState.KEPT:
-        steps.append(f"{_hook_step(plan)}, then turn it on in this clone: pre-commit install")
+        steps.append(
+            f"{_hook_step(plan)}, then turn it on in this clone: {install}pre-commit install"
+        )
     else:
-        steps.append("turn the hook on in this clone (before the first commit): pre-commit install")
+        steps.append(
+            f"turn the hook on in this clone (before the first commit): {install}pre-commit install"
+        )
     unmatched = [k for k in plan.kept_configs if k.unmatched is not None]
     steps += [_kept_rules_step(k) for k in unmatched]
     # PATH/NAME in some layer's folder matches a rule (else only the steps above say where)

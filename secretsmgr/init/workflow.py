@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -285,6 +286,7 @@ def plan_init(
         kept_configs=sops.kept,
         rules_written=sops.written,
         no_decryption=_no_decryption(inv),
+        pre_commit_found=shutil.which("pre-commit") is not None,
         pgp_clusters=frozenset(
             cluster
             for entry in inv.sops_files

@@ -1424,8 +1424,20 @@ def test_a_note_names_the_key_every_applied_file_is_on_when_the_taken_one_is_on_
     assert "is on none of the" not in out
 
 
+def pre_commit_on_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Put an executable `pre-commit` first on PATH (the suite's venv is rarely on it);
+    returns PATH without any `pre-commit`."""
+    path = [
+        d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "pre-commit").exists()
+    ]
+    tool = write(tmp_path, "bin/pre-commit", "#!/bin/sh\n")
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(tool.parent), *path]))
+    return os.pathsep.join(path)
+
+
 def test_the_hook_step_sends_no_one_to_force_where_it_rewrites_a_kept_sops_yaml(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # sweep 22, Jdavid77/home-cluster: "init --force adds it" replaced a .sops.yaml of three
     # rules (Talos, Terraform) with the one rule init writes
@@ -1439,6 +1451,7 @@ def test_the_hook_step_sends_no_one_to_force_where_it_rewrites_a_kept_sops_yaml(
     write(repo, ".sops.yaml", rules)
     write(repo, ".pre-commit-config.yaml", "repos: []\n")
     commit(repo)
+    pre_commit_on_path(monkeypatch, tmp_path)
     out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
     (step,) = [s for s in _steps(out) if "hook" in s]
     assert step == (
@@ -1455,6 +1468,24 @@ def test_the_hook_step_sends_no_one_to_force_where_it_rewrites_a_kept_sops_yaml(
     assert step.startswith(
         "add the secretsmgr-check hook to the kept .pre-commit-config.yaml (init --force adds it"
     )
+
+
+def test_the_hook_step_says_how_to_get_pre_commit_where_it_is_not_installed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a sweep helper pasted "pre-commit install" on a machine without pre-commit
+    repo = one_cluster_repo(tmp_path / "repo")
+    commit(repo)
+    path = pre_commit_on_path(monkeypatch, tmp_path)
+    out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
+    (step,) = [s for s in _steps(out) if "hook" in s]
+    assert step == "turn the hook on in this clone (before the first commit): pre-commit install"
+    monkeypatch.setenv("PATH", path)
+    repo = one_cluster_repo(tmp_path / "other")
+    commit(repo)
+    out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
+    (step,) = [s for s in _steps(out) if "hook" in s]
+    assert step.endswith(": pip install pre-commit; pre-commit install")
 
 
 def test_a_dry_run_calls_the_key_it_would_make_the_new_one(
