@@ -189,7 +189,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     # the repository says so itself: its Terraform or Terragrunt reads the file
     tools = read_by_tools(ctx.repo.hits_of(RULE.id), ctx.repo.all_files)
     applied: set[str] | None = None
-    mirrored: set[str] | None = None
+    mirrored: dict[str, str] | None = None
     for entry in ctx.repo.sops_files:
         if not entry.has_metadata:
             continue  # plaintext named like a SOPS file: SM002's (a template is information)
@@ -214,7 +214,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
             continue
         if mirrored is None:
-            mirrored = _mirrored(layers)
+            mirrored = {**ctx.repo.layers.mirrors, **_mirrored(layers)}
         layer, folder = _unmapped_reader(layers, mirrored, entry.path) or (None, "")
         if layer is not None and layer.source_elsewhere:
             yield RULE.finding(
@@ -229,11 +229,18 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
             continue
         if layer is not None:
+            below = f"/{entry.path}".find(f"/{layer.external_path}/") >= 0
+            where = (
+                f"at {layer.external_path}, and this file is below {folder}{layer.external_path}"
+                if below
+                else f"at {layer.external_path}; {folder} looks like a copy of it (a "
+                f"Kustomization reading it lies there below its own spec.path), and this file "
+                f"is below {folder}"
+            )
             yield RULE.finding(
                 entry.path,
                 f"not placed: layer {layer.label} reads {layer.external}, which is not mapped "
-                f"to this checkout, at {layer.external_path}, and this file is below {folder}"
-                f"{layer.external_path}: if that source is built from this repository, Flux "
+                f"to this checkout, {where}: if that source is built from this repository, Flux "
                 "deploys it",
                 fix=(
                     f"if {layer.external} is built from this repository's "
@@ -255,21 +262,24 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         )
 
 
-def _mirrored(layers: Sequence[Layer]) -> set[str]:
+def _mirrored(layers: Sequence[Layer]) -> dict[str, str]:
     """The external sources a layer reads that is defined by a file inside its own path there
-    (the cluster's root, as a bootstrap lays it out): this checkout is a mirror of them under
-    another name (jahanson/homelab mirrors a Forgejo repository; sweep 18)."""
-    return {
-        layer.external
-        for layer in layers
-        if layer.external is not None
-        and layer.external_path
-        and layer.source.startswith(layer.external_path.rstrip("/") + "/")
-    }
+    (the cluster's root, as a bootstrap lays it out): this checkout, or a folder of it, is a
+    mirror of them under another name (jahanson/homelab mirrors a Forgejo repository; sweep 18;
+    sweep 57, mer0x/homelab-as-code: its kubernetes/ is a copy of mer0x/flux), with the folder
+    that would hold the source's root ("" for the checkout's)."""
+    out: dict[str, str] = {}
+    for layer in layers:
+        if layer.external is None or not layer.external_path:
+            continue
+        at = f"/{layer.source}".find(f"/{layer.external_path.strip('/')}/")
+        if at >= 0:
+            out.setdefault(layer.external, layer.source[:at])
+    return out
 
 
 def _unmapped_reader(
-    layers: Sequence[Layer], mirrored: set[str], path: str
+    layers: Sequence[Layer], mirrored: Mapping[str, str], path: str
 ) -> tuple[Layer, str] | None:
     """A layer reading an external source at a folder that this file is below, with the
     repository folder that would hold that source's root (``k8s/`` for a layer at
@@ -286,6 +296,12 @@ def _unmapped_reader(
         at = f"/{path}".find(f"/{layer.external_path}/")
         if at >= 0:
             return layer, path[:at]
+    # a mirror's copy in a folder: any file below that folder may be in it (mer0x: the
+    # Kustomizations below kubernetes/clusters/merox apply kubernetes/infrastructure/…)
+    for layer in layers:
+        folder = mirrored.get(layer.external or "")
+        if folder and path.startswith(folder):
+            return layer, folder
     return None
 
 

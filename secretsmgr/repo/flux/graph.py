@@ -140,6 +140,10 @@ class LayerGraph:
     # the Secrets kustomize-controller's --sops-age-secret flag names in the manifests (it
     # decrypts with that one where a Kustomization's decryption names no secretRef)
     controller_age_secrets: tuple[str, ...] = ()
+    # an outside source a layer reads -> the folder of this checkout that looks like a copy of
+    # it: a Kustomization reading it lies there below its own spec.path (a bootstrap's
+    # clusters/NAME, in kubernetes/ here), so mapping it with sources: is likely right
+    mirrors: Mapping[str, str] = field(default_factory=dict)
     _by_file: Mapping[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def names(self) -> tuple[str, ...]:
@@ -223,6 +227,7 @@ def graph_of(
     notes: Sequence[str] = (),
     kustomizations: int = 0,
     controller_age_secrets: Sequence[str] = (),
+    mirrors: Mapping[str, str] = MappingProxyType({}),
 ) -> LayerGraph:
     """A graph with its per-file index."""
     index: dict[str, list[int]] = {}
@@ -236,6 +241,7 @@ def graph_of(
         notes=tuple(dict.fromkeys(notes)),
         kustomizations=kustomizations,
         controller_age_secrets=tuple(controller_age_secrets),
+        mirrors=MappingProxyType(dict(mirrors)),
         _by_file=MappingProxyType({k: tuple(v) for k, v in index.items()}),
     )
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -1181,6 +1181,7 @@ def find_layers(
     for layer in ordered:
         if layer.external is not None:
             readers.setdefault(layer.external, []).append(shown(layer))
+    mirrors = _mirror_folders(model, readers)
     for source, layer_names in readers.items():
         elsewhere = next(
             (x.source_elsewhere for x in ordered if x.external == source and x.source_elsewhere),
@@ -1200,10 +1201,16 @@ def find_layers(
                 f"sourceRef.namespace: {elsewhere.split('/')[1]}"
             )
             continue
+        mapping = (
+            f'; {mirrors[source]} looks like a copy of it: sources: {{"{source}": '
+            f"{mirrors[source]}}}"
+            if source in mirrors
+            else ""
+        )
         if len(layer_names) == 1:
             notes.append(
                 f"layer {layer_names[0]} reads {source}, a source outside this checkout: "
-                "its files are not judged (map it with sources: in .secretsmgr.yaml)"
+                f"its files are not judged (map it with sources: in .secretsmgr.yaml{mapping})"
             )
         else:
             more = f" and {len(layer_names) - 5} more" if len(layer_names) > 5 else ""
@@ -1211,7 +1218,7 @@ def find_layers(
             notes.append(
                 f"{len(layer_names)} layers read {source}, a source outside this checkout "
                 f"({listed}): their files are not judged (map it with sources: in "
-                ".secretsmgr.yaml)"
+                f".secretsmgr.yaml{mapping})"
             )
     for layer in ordered:
         if layer.external is not None:
@@ -1265,4 +1272,25 @@ def find_layers(
             "name the root folder under clusters: in .secretsmgr.yaml"
         )
     flags = tuple(model.scan.age_secret_flags)
-    return graph_of(ordered, found_clusters, unknown, notes, held, flags)
+    return graph_of(ordered, found_clusters, unknown, notes, held, flags, mirrors)
+
+
+def _mirror_folders(model: _Model, outside: Iterable[str]) -> dict[str, str]:
+    """Each outside source (of ``outside``) that a folder of this checkout looks like a copy
+    of: a Kustomization reading it is defined in a file lying below ``FOLDER/<its spec.path>/``
+    (a bootstrap's ``clusters/NAME`` in ``kubernetes/``: sweep 57, mer0x/homelab-as-code, whose
+    kubernetes/ is a copy of the repository its GitRepository names). The checkout's root is no
+    such folder: a source whose layout matches it may be another repository's (dfroberg)."""
+    wanted = set(outside)
+    out: dict[str, str] = {}
+    for ks in model.scan.kustomizations:
+        label = ks.source.label
+        if label not in wanted or label in out or "$" in ks.path:
+            continue
+        path = normalize_spec_path(ks.path)
+        if path == ".":
+            continue
+        at = f"/{ks.origin}".find(f"/{path}/")
+        if at > 0:
+            out[label] = ks.origin[:at]
+    return out

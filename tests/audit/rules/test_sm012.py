@@ -273,6 +273,62 @@ def test_a_bootstrap_reading_a_mirror_of_this_repository_is_a_mapping_candidate(
     assert 'outside_flux: ["kubernetes/apps/demo/**"]' in (found.fix or "")
 
 
+def test_a_folder_copied_from_the_repository_a_bootstrap_reads_is_a_mapping_candidate(
+    tmp_path: Path,
+) -> None:
+    # sweep 57, mer0x/homelab-as-code: kubernetes/ is a copy of mer0x/flux, whose bootstrap
+    # (./clusters/merox) it holds; a file a child layer lists from ../ was "not deployed", and
+    # the fix's outside_flux glob took in kubernetes/**
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.repo.inventory import load_inventory
+    from tests.conftest import git
+
+    write(tmp_path, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1])))
+    write(
+        tmp_path,
+        "kubernetes/clusters/merox/flux-system/gotk-sync.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: flux-system, namespace: flux-system}\n"
+        "spec: {url: 'https://github.com/me/flux.git'}\n---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: flux-system, namespace: flux-system}\n"
+        "spec:\n  path: ./clusters/merox\n  sourceRef: {kind: GitRepository, name: flux-system}\n",
+    )
+    write(
+        tmp_path,
+        "kubernetes/clusters/merox/issuers.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: issuers, namespace: flux-system}\n"
+        "spec:\n  path: ./infrastructure/issuers-config\n"
+        "  sourceRef: {kind: GitRepository, name: flux-system}\n  decryption: {provider: sops}\n",
+    )
+    write(
+        tmp_path,
+        "kubernetes/infrastructure/issuers-config/kustomization.yaml",
+        "resources:\n  - ../issuers/token.enc.yaml\n",
+    )
+    write(tmp_path, "kubernetes/infrastructure/issuers/token.enc.yaml", enc(secret("token")))
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "remote", "add", "origin", "https://github.com/me/homelab-as-code.git")
+    (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM012"]
+    assert found.message.startswith(
+        "not placed: layer issuers reads GitRepository/flux-system/flux-system, which is not "
+        "mapped to this checkout, at infrastructure/issuers-config; kubernetes/ looks like a "
+        "copy of it (a Kustomization reading it lies there below its own spec.path), and this "
+        "file is below kubernetes/: if that source is built from this repository, Flux "
+        "deploys it"
+    ), found.message
+    mapping = 'sources: {"GitRepository/flux-system/flux-system": kubernetes/}'
+    assert mapping in (found.fix or "")
+    assert 'outside_flux: ["kubernetes/infrastructure/issuers/**"]' in (found.fix or "")
+    (note,) = [n for n in load_inventory(tmp_path).layers.notes if "outside this" in n]
+    assert note.endswith(f"kubernetes/ looks like a copy of it: {mapping})")
+    # the mapping the fix names places the file in the layer
+    write(tmp_path, ".secretsmgr.yaml", f"{mapping}\n")
+    assert not [f for f in run_audit(tmp_path).findings if f.rule == "SM012"]
+    assert load_inventory(tmp_path).layers_of("kubernetes/infrastructure/issuers/token.enc.yaml")
+
+
 # sweep 24, andrasmaroy/infra and Tuxprogrammer/homelab: the repository's own Terraform reads
 # the SOPS file (data "sops_file"), and SM012 still said no tool used it
 
