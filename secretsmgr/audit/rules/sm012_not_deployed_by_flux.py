@@ -251,6 +251,25 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 ),
             )
             continue
+        by_hand = _hand_root(ctx, entry.path)
+        if by_hand is not None:
+            name, folder, secret = by_hand
+            yield RULE.finding(
+                entry.path,
+                f"not deployed by a Flux object of this repository: it lies in {folder} "
+                f"beside the Kustomizations of cluster {name}, which nothing here applies: if "
+                "a Kustomization made outside git (flux create kustomization "
+                f"--path=./{folder}) applies that folder, Flux deploys this file",
+                fix=(
+                    "if so, name that folder as a cluster root in .secretsmgr.yaml (clusters:, "
+                    f"docs/configuration.md): {name} with path: {folder} and decryption: "
+                    f"{{provider: sops, secretRef: {{name: {secret}}}}}; if another tool uses "
+                    "the file, list it in .secretsmgr.yaml: outside_flux: "
+                    f'["{_own_folder(entry.path)}"]; otherwise list it in the kustomization.yaml '
+                    "of the layer that should apply it"
+                ),
+            )
+            continue
         yield RULE.finding(
             entry.path,
             "not deployed by Flux: no live Flux Kustomization applies this SOPS file",
@@ -260,6 +279,31 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 "otherwise list it in the kustomization.yaml of the layer that should apply it"
             ),
         )
+
+
+def _hand_root(ctx: AuditContext, path: str) -> tuple[str, str, str] | None:
+    """The cluster whose roots are Kustomizations nothing here applies, defined in a folder
+    ``path`` lies below: a cluster set up by hand (sweep 57, Enoxime/homelab: `flux create
+    kustomization --path=./kubernetes/clusters/bootstrap00 --decryption-provider=sops`, as its
+    docs say; the SOPS files beside its Kustomizations were "not deployed", and the fix's
+    outside_flux would hide them). With the cluster's name, that folder, and the Secret its
+    layers decrypt with."""
+    graph = ctx.repo.layers
+    files = frozenset(ctx.repo.all_files)
+    for cluster in graph.clusters:
+        folder = dirname(cluster.root)
+        if cluster.path is not None or not folder or cluster.root not in files:
+            continue
+        if not path.startswith(folder + "/"):
+            continue
+        refs = [
+            x.decryption.secret_ref
+            for x in graph.layers
+            if x.cluster == cluster.name and x.decryption is not None and x.decryption.is_sops
+        ]
+        secret = max(set(refs), key=refs.count) if any(refs) else "sops-age"
+        return cluster.name or folder.rpartition("/")[2], folder, secret or "sops-age"
+    return None
 
 
 def _mirrored(layers: Sequence[Layer]) -> dict[str, str]:

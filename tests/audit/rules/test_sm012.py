@@ -329,6 +329,57 @@ def test_a_folder_copied_from_the_repository_a_bootstrap_reads_is_a_mapping_cand
     assert load_inventory(tmp_path).layers_of("kubernetes/infrastructure/issuers/token.enc.yaml")
 
 
+def test_a_sops_file_beside_kustomizations_applied_by_hand_names_the_clusters_entry(
+    tmp_path: Path,
+) -> None:
+    # sweep 57, Enoxime/homelab: bootstrap00's folder, applied by a Kustomization made with
+    # `flux create kustomization --decryption-provider=sops`, holds its layers' Kustomizations
+    # and the SOPS Secret they substitute from; the fix's outside_flux would have hidden it
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.repo.inventory import load_inventory
+
+    write(tmp_path, ".sops.yaml", sops_yaml((r"\.sops\.yaml$", [K1])))
+    write(
+        tmp_path,
+        "kubernetes/clusters/lab/apps.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: apps, namespace: flux-system}\n"
+        "spec:\n  path: ./kubernetes/apps/lab\n  sourceRef: {kind: GitRepository, name: lab}\n"
+        "  decryption: {provider: sops, secretRef: {name: sops-keys}}\n"
+        "  postBuild:\n    substituteFrom: [{kind: Secret, name: global-values}]\n",
+    )
+    write(tmp_path, "kubernetes/clusters/lab/global.sops.yaml", enc(secret("global-values")))
+    write(tmp_path, "kubernetes/apps/lab/db.sops.yaml", enc(secret("db")))
+    write(tmp_path, "talos/talsecret.sops.yaml", enc(secret("talos")))
+    found = {f.path: f for f in run_audit(tmp_path).findings if f.rule == "SM012"}
+    assert set(found) == {"kubernetes/clusters/lab/global.sops.yaml", "talos/talsecret.sops.yaml"}
+    beside = found["kubernetes/clusters/lab/global.sops.yaml"]
+    assert beside.message == (
+        "not deployed by a Flux object of this repository: it lies in kubernetes/clusters/lab "
+        "beside the Kustomizations of cluster lab, which nothing here applies: if a "
+        "Kustomization made outside git (flux create kustomization "
+        "--path=./kubernetes/clusters/lab) applies that folder, Flux deploys this file"
+    )
+    assert "lab with path: kubernetes/clusters/lab and decryption: {provider: sops, " in (
+        beside.fix or ""
+    )
+    assert "secretRef: {name: sops-keys}}" in (beside.fix or "")
+    assert found["talos/talsecret.sops.yaml"].message.startswith("not deployed by Flux: no live")
+    # the entry the fix describes, in block style, places the file in a decrypting root layer
+    write(
+        tmp_path,
+        ".secretsmgr.yaml",
+        "clusters:\n  lab:\n    path: kubernetes/clusters/lab\n"
+        "    decryption: {provider: sops, secretRef: {name: sops-keys}}\n",
+    )
+    assert {f.path for f in run_audit(tmp_path).findings if f.rule == "SM012"} == {
+        "talos/talsecret.sops.yaml"
+    }
+    graph = load_inventory(tmp_path).layers
+    (layer,) = graph.placements("kubernetes/clusters/lab/global.sops.yaml")
+    assert layer.decrypts_sops
+
+
 # sweep 24, andrasmaroy/infra and Tuxprogrammer/homelab: the repository's own Terraform reads
 # the SOPS file (data "sops_file"), and SM012 still said no tool used it
 
