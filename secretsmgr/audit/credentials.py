@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from secretsmgr.audit.jwts import nkey_seed_in, public_jwt
 from secretsmgr.audit.manifests import ENC_PREFIX, is_placeholder
 from secretsmgr.repo.placeholders import (
     CRYPT_HASH,
@@ -453,30 +453,6 @@ _PUBLIC = re.compile(
     r"^(?:age1[02-9ac-hj-np-z]{58}(?:\s*,\s*age1[02-9ac-hj-np-z]{58})*|"
     r"(?:ssh|ecdsa|sk)-[a-z0-9-]+ [A-Za-z0-9+/=]+.*|phc_[A-Za-z0-9]{32,64})$"
 )
-# Supabase's anon key: a JWT whose role is `anon`, made to ship in browser code (Row Level
-# Security guards the data; sweep 51, Justin-De-Sio/homelab: a `PUBLIC_SUPABASE_ANON_KEY` was
-# an exposure in history); its `service_role` key bypasses that and stays a credential
-_JWT_WHOLE = re.compile(r"^eyJ[A-Za-z0-9_-]+\.(eyJ[A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+$")
-
-
-def _public_jwt(value: str) -> bool:
-    """Whether ``value`` is, whole, a Supabase anon key (issuer ``supabase…``, role ``anon``)."""
-    found = _JWT_WHOLE.match(value)
-    if found is None:
-        return False
-    part = found[1]
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-    except (ValueError, binascii.Error):
-        return False
-    if not isinstance(payload, dict):
-        return False
-    issuer = payload.get("iss")
-    return (
-        payload.get("role") == "anon" and isinstance(issuer, str) and issuer.startswith("supabase")
-    )
-
-
 _REFERENCE_TAGS = frozenset(("!KeyOf", "!Find", "!Context", "!Ref", "!GetAtt", "!ImportValue"))
 # a key whose last word names a point in time
 _TIME_KEY = re.compile(
@@ -643,6 +619,8 @@ _GITHUB_FINE = re.compile(
 def _known_format(text: str, value: str) -> Verdict | None:
     """The known-format plugin that matches ``text`` (``value`` with its variables taken out),
     except basic auth whose passwords are all variables."""
+    if nkey_seed_in(text):  # first: its base32 may spell an AWS key id by chance
+        return Verdict("NATS NKey Seed", True)
     for plugin in _plugins()[0]:
         try:
             if any(True for _ in plugin.analyze_string(text)):
@@ -874,7 +852,7 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         return Verdict("Cloudflare Tunnel Secret", True)
     if value == "inherit" and key == "secrets":
         return None  # a GitHub Actions reusable-workflow call passes the caller's secrets on
-    if _PUBLIC.match(value) or _HASHED.match(value) or _public_jwt(value):
+    if _PUBLIC.match(value) or _HASHED.match(value) or public_jwt(value):
         return None
     if _REFERENCE_VALUE.match(value) and _known_format(value, value) is None:
         return None  # a reference with a token in it is a token (the attack review)

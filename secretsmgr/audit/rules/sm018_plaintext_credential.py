@@ -34,6 +34,7 @@ from secretsmgr.audit.credentials import (
 )
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.hcl import hcl_values
+from secretsmgr.audit.jwts import public_jwt
 from secretsmgr.audit.manifests import (
     Obj,
     decode_text,
@@ -598,6 +599,7 @@ def _ini_items(file: ScannedFile, text: str, doc: object) -> Iterator[Credential
 _UNFIXED = re.compile(
     r"\d{8,10}:[0-9A-Za-z_-]{35}|[0-9a-z]{32}-us[0-9]|(?:AC|SK)[a-z0-9]{32}"
     r"|[MNO][a-zA-Z\d_-]{23,25}\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}|AP[\dABCDEF][a-zA-Z0-9]{8}"
+    r"|S[OAUNCXP][A-Z2-7]{56}"  # a NATS nkey seed (its checksum is checked later)
 )
 
 
@@ -983,7 +985,12 @@ def _plain_text(file: ScannedFile) -> list[CredentialHit]:
         # name of words (`my-app-credentials-production`: the third review), so it mixes
         # letters and digits
         alone_there = pair is None and len(value) >= _LONG_VALUE - 4 and _MIXED.search(value)
-        if verdict is None and alone_there and not is_placeholder_value(value):
+        if (
+            verdict is None
+            and alone_there
+            and not is_placeholder_value(value)
+            and not public_jwt(value)  # a NATS user's JWT above its seed in a .creds file
+        ):
             verdict = Verdict("Secret Keyword", False)
         if verdict is not None:
             hits.append(CredentialHit(file.path, key, number, verdict.kind, verdict.known, TEXT))

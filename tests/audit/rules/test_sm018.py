@@ -1085,6 +1085,91 @@ def test_a_supabase_anon_key_is_public_and_its_service_role_key_is_not(tmp_path:
     assert found == {"data.SUPABASE_SERVICE_KEY", "data.OTHER", "data.WRAPPED"}
 
 
+def _nats(kind: str, *, bearer: bool = False, issuer: str = "O" + "B" * 55) -> str:
+    import base64
+    import json
+
+    def part(value: object) -> str:
+        text = json.dumps(value, separators=(",", ":"))
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    claims: dict[str, object] = {"type": kind, "version": 2}
+    if bearer:
+        claims["bearer_token"] = True
+    subject = {"account": "A", "operator": "O", "user": "U"}[kind] + "C" * 55
+    payload = {"jti": "Q" * 52, "iat": 1759684066, "iss": issuer, "sub": subject, "nats": claims}
+    header = part({"typ": "JWT", "alg": "ed25519-nkey"})
+    return f"{header}.{part(payload)}.{'Zk9xQm2Lr8Tp4Wv7Yc1Nd5Hs3Ja' * 3}"
+
+
+def test_nats_account_jwts_are_public_and_a_bearer_user_jwt_is_not(tmp_path: Path) -> None:
+    # sweep 57, mstaicu/aperitif: a `nats-accounts` Secret of account JWTs, which the NATS
+    # account resolver hands to anyone, was two SM019 errors; a user JWT marked as a bearer
+    # token logs in alone and stays a credential, as does a JWT whose issuer is no nkey
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    standard_repo(tmp_path, {})
+    write(
+        tmp_path,
+        "apps/nats/accounts.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: nats-accounts}\ndata:\n"
+        f"  ABEV.jwt: {b64(_nats('account'))}\n  OP.jwt: {b64(_nats('operator'))}\n"
+        f"  USER.jwt: {b64(_nats('user', issuer='A' + 'D' * 55))}\n",
+    )
+    write(
+        tmp_path,
+        "apps/nats/bearer.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: nats-bearer}\ndata:\n"
+        f"  ABEV.jwt: {b64(_nats('account'))}\n"
+        f"  bot.jwt: {b64(_nats('user', bearer=True, issuer='A' + 'D' * 55))}\n",
+    )
+    write(
+        tmp_path,
+        "apps/nats/config.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: nats}\ndata:\n"
+        f"  ACCOUNT_JWT: {_nats('account')}\n"
+        f"  BOT_JWT: {_nats('user', bearer=True, issuer='A' + 'D' * 55)}\n"
+        f"  ODD_JWT: {_nats('account', issuer='https://auth.example.org')}\n",
+    )
+    # a user's .creds file: its JWT is public, its seed (checksum and all) a credential
+    seed = _nkey_seed()
+    write(
+        tmp_path,
+        "apps/nats/bot.creds",
+        f"-----BEGIN NATS USER JWT-----\n{_nats('user', issuer='A' + 'D' * 55)}\n"
+        "------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n"
+        f"{seed}\n------END USER NKEY SEED------\n",
+    )
+    bad = seed[:-1] + ("A" if seed[-1] != "A" else "B")  # its checksum fails
+    write(tmp_path, "apps/nats/notes.txt", f"seed: {bad}\n")
+    findings = run_audit(tmp_path).findings
+    assert {f.path for f in findings if f.rule == "SM001"} == {"apps/nats/bearer.yaml"}
+    found = {f.key_path for f in findings if f.rule == "SM018" and f.severity == "error"}
+    assert found == {"data.BOT_JWT", "data.ODD_JWT", "line 6"}
+    (creds,) = [f for f in findings if f.path == "apps/nats/bot.creds"]
+    assert "NATS NKey Seed in plaintext" in creds.message and creds.line == 6
+    assert not [f for f in findings if "NKey" in f.message and f.path.endswith("notes.txt")]
+
+
+def _nkey_seed() -> str:
+    """A NATS user's nkey seed as nsc writes it: two prefix bytes, 32 random, a CRC-16."""
+    import base64
+    import hashlib
+
+    body = bytes([149, 0]) + hashlib.sha256(b"a test seed").digest()
+    crc = 0
+    for byte in body:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1) & 0xFFFF
+    return base64.b32encode(body + crc.to_bytes(2, "little")).decode().rstrip("=")
+
+
 def test_fixes_for_a_script_and_a_text_file_under_a_nested_pgp_rule_run_sops_there(
     tmp_path: Path,
 ) -> None:
