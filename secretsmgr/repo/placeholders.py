@@ -427,6 +427,46 @@ _CRYPT_STAND_IN = re.compile(rf"^\s*(?:{HTPASSWD_USER}:)?(?={CRYPT_HASH}\s*$)\S*
 # ``PLACEHOLDER-GENERATE-NEW-KEY`` (sweep 23, sbaker5/k3s-flux: an SM001 error that failed
 # the gate): "placeholder" and words after it, in brackets or not; never a mix with digits
 _WORDS_STAND_IN = re.compile(r"(?i)^\s*\[?\s*placeholder(?:[_ -]+[a-z]+)*\s*\]?\s*$")
+# Words only that say the value is none (sweep 58, kasefuchs/homelab: a kind cluster's
+# `no-one-cares`, `nobody-cares`, `definitely-not-a-real-secret` were SM019 exposures)
+_DENIAL = re.compile(
+    r"(?i)^\s*(?:[a-z]+[-_ ])*(?:not[-_ ]a[-_ ](?:real|secret)|(?:nobody|no[-_ ]?one|who)[-_ ]"
+    r"cares)(?:[-_ ][a-z]+)*\s*$"
+)
+# A token's first few characters and an ellipsis (``AIzaSy...``, ``sk-ant-…``): a value cut
+# short in a sample (sweep 58, DeepAchut/Homelab-ops: an SM019 exposure in a commit that
+# scrubbed its template); more than eight characters before it may be part of a real one
+_CUT_SHORT = re.compile(r"^\s*[A-Za-z0-9_-]{1,8}(?:\.{3,}|\u2026+)\s*$")
+# A PEM block whose body is a request in words (``REPLACE WITH ACTUAL ed25519 PRIVATE KEY``)
+# or a stand-in: armour around no key (sweep 58, DeepAchut: a documented example Secret's
+# `SSH_PRIVATE_KEY` was an SM001 error that blocked check)
+_PEM_WHOLE = re.compile(
+    r"^\s*-----BEGIN ([A-Z0-9 ]{1,40})-----[ \t]*\r?\n(.{1,400}?)\r?\n[ \t]*-----END \1-----\s*$",
+    re.S,
+)
+_PEM_ASKS = re.compile(
+    r"(?i)\b(?:replace|insert|paste|put|your|actual|real|here|goes|redacted|example|placeholder)\b"
+)
+_PEM_WORDS = re.compile(r"^[A-Za-z0-9 .,:;'()/_-]+$")
+
+
+def _pem_stand_in(value: str) -> bool:
+    """One line of words or a stand-in inside the armour; never a run a key could be (the
+    armour around `my key is Xk29…` or a request above a line of base64 hides a secret)."""
+    found = _PEM_WHOLE.match(value)
+    if (
+        found is None
+        or "\n" in found[2].strip()
+        or _has_token(found[2])
+        or _WORD_RUN.search(found[2])
+    ):
+        return False
+    body = " ".join(found[2].split())
+    if is_placeholder(body):
+        return True
+    return " " in body and bool(_PEM_WORDS.match(body) and _PEM_ASKS.search(body))
+
+
 _BRACKETED = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*$")
 
 
@@ -478,7 +518,9 @@ def is_placeholder(value: object) -> bool:
     crypt = _CRYPT_STAND_IN.match(value)
     if crypt is not None and _STAND_IN.match(crypt[1]):
         return True
-    if _WORDS_STAND_IN.match(value):
+    if _WORDS_STAND_IN.match(value) or _DENIAL.match(value) or _CUT_SHORT.match(value):
+        return True
+    if "-----BEGIN" in value and _pem_stand_in(value):
         return True
     bracketed = _BRACKETED.match(value)  # ``[YOUR_API_KEY]``
     if bracketed is not None and is_placeholder(bracketed[1]):

@@ -40,7 +40,7 @@ metadata:
   namespace: cache
 type: Opaque
 stringData:
-  acl-password: not-a-real-password
+  acl-password: Zq8vR4m2-acl-pass
 """
 
 

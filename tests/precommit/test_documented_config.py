@@ -86,7 +86,7 @@ def test_the_documented_config_installs_from_a_clone_and_gates_a_commit(
     blocked = _run(["git", "commit", "--no-gpg-sign", "-m", "acl"], repo, hook_env, check=False)
     assert blocked.returncode != 0, blocked.stdout + blocked.stderr
     assert "SM001" in blocked.stdout + blocked.stderr
-    assert "not-a-real-password" not in blocked.stdout + blocked.stderr
+    assert "Zq8vR4m2-acl-pass" not in blocked.stdout + blocked.stderr
 
 
 def test_the_documented_local_hook_gates_a_commit_without_fetching(

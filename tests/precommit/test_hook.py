@@ -36,7 +36,7 @@ def test_commit_of_a_plaintext_secret_is_blocked_and_the_encrypted_one_passes(
     assert blocked.returncode != 0, output
     assert "gitops/apps/redis/redis-acl.yaml: SM001 plaintext-secret" in output
     assert "1 file blocked — fix it with: mv gitops/apps/redis/redis-acl.yaml " in output
-    assert "not-a-real-password" not in output
+    assert "Zq8vR4m2-acl-pass" not in output
     assert _run(["git", "rev-list", "--count", "HEAD"], gitops, hook_env).stdout.strip() == "1"
 
     # the fix the hook names: encrypt (public key only), rename, commit again
@@ -44,7 +44,7 @@ def test_commit_of_a_plaintext_secret_is_blocked_and_the_encrypted_one_passes(
     encrypted = plain.with_name("redis-acl.enc.yaml")
     plain.rename(encrypted)
     args = ["encrypt", "-i", "gitops/apps/redis/redis-acl.enc.yaml"]
-    run_process(args, env=hook_env, cwd=gitops, expect=0, secrets=["not-a-real-password"])
+    run_process(args, env=hook_env, cwd=gitops, expect=0, secrets=["Zq8vR4m2-acl-pass"])
     assert "ENC[AES256_GCM," in encrypted.read_text(encoding="utf-8")
     _run(["git", "add", "gitops/apps/redis/redis-acl.enc.yaml"], gitops, hook_env)
     passed = _run(["git", "commit", "--no-gpg-sign", "-m", "acl"], gitops, hook_env, check=False)

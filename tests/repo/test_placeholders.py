@@ -447,6 +447,45 @@ def test_a_token_prefix_a_host_or_words_of_another_language_before_a_stand_in(
     assert is_placeholder(value) is stand_in
 
 
+_PEM = "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "stand_in"),
+    [
+        # sweep 58, kasefuchs/homelab: a kind cluster's words that say there is no secret
+        ("no-one-cares", True),
+        ("nobody-cares", True),
+        ("definitely-not-a-real-secret", True),
+        ("not a secret", True),
+        ("nobody-cares-Xk29fQ7pLm4vRt8w", False),
+        ("not-a-real-Xk29fQ7pLm4vRt8w", False),
+        # sweep 58, DeepAchut/Homelab-ops: a token cut short, and PEM armour around a request
+        ("AIzaSy...", True),
+        ("sk-ant-\u2026", True),
+        ("Zq8vN3pL0xR7...", False),
+        ("AIzaSyXk29fQ7pLm4vRt8w...", False),
+        ("...AIzaSyXk29fQ7pLm4vRt8w", False),
+        (_PEM.format("REPLACE WITH ACTUAL ed25519 PRIVATE KEY"), True),
+        (_PEM.format("<your private key here>"), True),
+        (_PEM.format("..."), True),
+        (
+            _PEM.format("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW"),
+            False,
+        ),
+        (_PEM.format("my key is Xk29fQ7pLm4vRt8w here"), False),
+        (
+            _PEM.format("REPLACE WITH\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMw"),
+            False,
+        ),
+    ],
+)
+def test_words_denying_a_secret_a_token_cut_short_and_empty_armour_are_stand_ins(
+    value: str, stand_in: bool
+) -> None:
+    assert is_placeholder(value) is stand_in
+
+
 def test_a_variable_whose_default_is_another_variable_is_taken_out_whole() -> None:
     """sweep 49, Nomsplease/Home-Ops: `postgresql://${DATABASE_OWNER:=${APP}}@host/${APP}` kept
     `${DATABASE_OWNER:=}` once the inner variable was out, and its `:` read as user:password

@@ -196,6 +196,12 @@ _QUERY_SECRET = re.compile(
 )
 
 
+# A Proxmox VE or Backup Server API token's id, USER@REALM!TOKENNAME (sweep 58,
+# DeepAchut/Homelab-ops: `PROXMOX_TOKEN_ID: root@pam!hermes-readonly` beside an empty
+# `PROXMOX_TOKEN_VALUE` blocked check): it names the token, the UUID is its secret
+_PVE_TOKEN_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}@[A-Za-z0-9._-]{1,64}![A-Za-z0-9._-]{1,64}$")
+
+
 def _setting(key_path: str, value: object, text: str | None) -> bool:
     """A literal beside secrets kept out of git that says where, who or how, not a secret: a
     host, a port, an address without credentials, a driver, a user name, a switch, a cipher's
@@ -214,6 +220,8 @@ def _setting(key_path: str, value: object, text: str | None) -> bool:
         return False  # a credential, or a URL with one in its query (?password=, ?auth=)
     if text.lower() in _SWITCH or _PLAIN_URL.match(text):
         return True
+    if _PVE_TOKEN_ID.match(text) and split_camel(key).lower().endswith(("_id", "-id", ".id")):
+        return True  # which Proxmox API token: its secret is the UUID beside it
     if _PARAMETER_KEY.search(split_camel(key)) and _SHORT_TOKEN.match(text):
         # a cipher's (``CRYPTO_KEY_CIPHER``), not a password's (``ADMIN_PASSWORD_HASH``)
         return not names_password(key)

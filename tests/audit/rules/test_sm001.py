@@ -2092,3 +2092,38 @@ def test_an_ellipsis_alone_is_a_stand_in(tmp_path: Path) -> None:
     )
     found = {f.path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert found == {"apps/real.yaml"}
+
+
+def test_a_proxmox_token_id_and_armour_around_a_request_in_a_skeleton_are_no_secrets(
+    tmp_path: Path,
+) -> None:
+    # sweep 58, DeepAchut/Homelab-ops: a documented example Secret whose credentials are all
+    # empty blocked check on `PROXMOX_TOKEN_ID: root@pam!hermes-readonly` (which token; the
+    # UUID beside it is the secret) and on PEM armour around "REPLACE WITH ACTUAL … KEY"
+    from secretsmgr.audit.engine import run_audit
+
+    armour = (
+        '"-----BEGIN OPENSSH PRIVATE KEY-----\\nREPLACE WITH ACTUAL ed25519 PRIVATE KEY\\n'
+        '-----END OPENSSH PRIVATE KEY-----\\n"'
+    )
+    skeleton = {
+        "PROXMOX_TOKEN_ID": '"root@pam!hermes-readonly"',
+        "pbsTokenId": "root@pbs!audit",
+        "PROXMOX_TOKEN_VALUE": '""',
+        "SSH_PRIVATE_KEY": armour,
+    }
+    full = {**skeleton, "PROXMOX_TOKEN_ID": "root@pam!hermes=0c6e0b43-7b38-4f7c-9d2a-1e5f3a9b8c71"}
+    named = {**skeleton, "PROXMOX_TOKEN": '"root@pam!hermes-readonly"'}
+    standard_repo(
+        tmp_path,
+        {
+            "apps/example.yaml": secret("hermes", skeleton),
+            "apps/full.yaml": secret("full", full),
+            "apps/named.yaml": secret("named", named),
+        },
+    )
+    found = {f.path: f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        "apps/full.yaml": "stringData.PROXMOX_TOKEN_ID",
+        "apps/named.yaml": "stringData.PROXMOX_TOKEN",
+    }

@@ -187,7 +187,7 @@ def test_an_exposed_age_key_file_is_replaced_not_regenerated(tmp_path: Path) -> 
     from secretsmgr.audit.engine import run_rules
     from secretsmgr.gate.history import walk_repository
 
-    manifest = secret("sops-age", {"age.agekey": "not-a-real-key-but-counted"})
+    manifest = secret("sops-age", {"age.agekey": "a-plain-Xk29fQ7pLm-counted"})
     root = gitops(tmp_path / "r", {"clusters/prod/sops-age.enc.yaml": manifest})
     write(root, "clusters/prod/sops-age.enc.yaml", enc(manifest))
     commit(root, "encrypt it")
