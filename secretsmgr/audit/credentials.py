@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from secretsmgr.audit.jwts import nkey_seed_in, public_jwt
+from secretsmgr.audit.jwts import nkey_seed_in, public_jwt_text
 from secretsmgr.audit.manifests import ENC_PREFIX, is_placeholder
 from secretsmgr.repo.placeholders import (
     CRYPT_HASH,
@@ -807,6 +807,13 @@ def _short_password(key: str, value: str) -> bool:
     if len(value) < 4 or " " in value or value.lower() in _SHORT_STAND_IN:
         return False
     return _PASSWORD_KEY.search(split_camel(key)) is not None
+
+
+def public_jwt(value: str) -> bool:
+    """Whether ``value`` is, whole, a JWT made to be public (``jwts``) that holds no known
+    format in its claims."""
+    text = public_jwt_text(value)
+    return text is not None and _known_format(text, text) is None
 
 
 def judge_value(key: str, value: str) -> Verdict | None:

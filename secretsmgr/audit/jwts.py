@@ -30,33 +30,50 @@ def _part(text: str) -> dict[str, object] | None:
     return found if isinstance(found, dict) else None
 
 
+def _folded(mapping: dict[str, object]) -> dict[str, list[object]]:
+    """Each key lower-cased, with every value under it: Go's encoding/json, which NATS decodes
+    claims with, matches a field's name in any case (the attack review: `Bearer_Token: true`)."""
+    out: dict[str, list[object]] = {}
+    for key, value in mapping.items():
+        out.setdefault(key.lower(), []).append(value)
+    return out
+
+
 def _nats_public(header: dict[str, object], payload: dict[str, object]) -> bool:
-    claims = payload.get("nats")
-    if header.get("alg") != "ed25519-nkey" or not isinstance(claims, dict):
+    head, body = _folded(header), _folded(payload)
+    claims = body.get("nats", [None])
+    if head.get("alg") != ["ed25519-nkey"] or len(claims) != 1 or not isinstance(claims[0], dict):
         return False
-    issuer, subject = payload.get("iss"), payload.get("sub")
-    if not (isinstance(issuer, str) and _NKEY.match(issuer)):
-        return False
-    if not (isinstance(subject, str) and _NKEY.match(subject)):
-        return False
-    kind = claims.get("type")
-    if kind in ("account", "operator"):
-        return True
-    return kind == "user" and claims.get("bearer_token") is not True
+    if "role" in body:
+        return False  # a claim another service grants by (the attack review: Supabase's)
+    for name in ("iss", "sub"):
+        found = body.get(name, [])
+        if len(found) != 1 or not isinstance(found[0], str) or not _NKEY.match(found[0]):
+            return False
+    fields = _folded(claims[0])
+    if "bearer_token" in fields:
+        return False  # a user JWT that logs in alone, whatever its value says
+    kind = fields.get("type", [])
+    return kind in (["account"], ["operator"], ["user"])
 
 
-def public_jwt(value: str) -> bool:
-    """Whether ``value`` is, whole, a JWT made to be public (see the module's list)."""
+def public_jwt_text(value: str) -> str | None:
+    """The decoded header and payload of ``value`` when it is, whole, a JWT made to be public
+    (see the module's list), for the caller to look for known formats in (the attack review: a
+    token in an account JWT's description passed with it); None otherwise."""
     found = _JWT_WHOLE.match(value)
     if found is None:
-        return False
+        return None
     header, payload = _part(found[1]), _part(found[2])
     if header is None or payload is None:
-        return False
+        return None
     issuer = payload.get("iss")
-    if payload.get("role") == "anon" and isinstance(issuer, str) and issuer.startswith("supabase"):
-        return True
-    return _nats_public(header, payload)
+    supabase = (
+        payload.get("role") == "anon" and isinstance(issuer, str) and issuer.startswith("supabase")
+    )
+    if not supabase and not _nats_public(header, payload):
+        return None
+    return json.dumps([header, payload])
 
 
 # A NATS nkey seed (`nsc`'s `.creds` files, `nats-server` configs): S, the key's role letter,

@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterator
 from typing import cast
 
-from secretsmgr.audit.jwts import public_jwt
 from secretsmgr.errors import FormatError
 from secretsmgr.keys.pem import public_blocks_parse
 from secretsmgr.repo.flux.objects import go_field
@@ -381,8 +380,11 @@ def is_public_material(key_path: str, value: object) -> bool:
         return True  # plugin-barman-cloud's SIDECAR_IMAGE: ghcr.io/cloudnative-pg/…:v0.10.0
     # PEM blocks alone, each parsing as its label says (the attack review: a private key's DER,
     # or a password, under a CERTIFICATE label passed)
-    if public_jwt(text.strip()):
-        return True  # an account's NATS JWT, Supabase's anon key
+    if text.startswith("eyJ"):
+        from secretsmgr.audit.credentials import public_jwt  # it reads this module
+
+        if public_jwt(text.strip()):
+            return True  # an account's NATS JWT, Supabase's anon key
     return public_blocks_parse(text) or ssh_public_keys(text) or _pgp_public_keys(text)
 
 

@@ -30,11 +30,11 @@ from secretsmgr.audit.credentials import (
     is_placeholder_value,
     judge_value,
     names_secret_key,
+    public_jwt,
     tunnel_secret_in,
 )
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.hcl import hcl_values
-from secretsmgr.audit.jwts import public_jwt
 from secretsmgr.audit.manifests import (
     Obj,
     decode_text,

@@ -1085,7 +1085,17 @@ def test_a_supabase_anon_key_is_public_and_its_service_role_key_is_not(tmp_path:
     assert found == {"data.SUPABASE_SERVICE_KEY", "data.OTHER", "data.WRAPPED"}
 
 
-def _nats(kind: str, *, bearer: bool = False, issuer: str = "O" + "B" * 55) -> str:
+_GITHUB_SAMPLE = "ghp_" + "q7Wm2ZpK9vR4tY8uXb3Nf5Hs1a2B3c4D5e6F"
+
+
+def _nats(
+    kind: str,
+    *,
+    bearer: bool = False,
+    issuer: str = "O" + "B" * 55,
+    claims: dict[str, object] | None = None,
+    extra: dict[str, object] | None = None,
+) -> str:
     import base64
     import json
 
@@ -1093,11 +1103,12 @@ def _nats(kind: str, *, bearer: bool = False, issuer: str = "O" + "B" * 55) -> s
         text = json.dumps(value, separators=(",", ":"))
         return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
-    claims: dict[str, object] = {"type": kind, "version": 2}
+    nats: dict[str, object] = {"type": kind, "version": 2, **(claims or {})}
     if bearer:
-        claims["bearer_token"] = True
+        nats["bearer_token"] = True
     subject = {"account": "A", "operator": "O", "user": "U"}[kind] + "C" * 55
-    payload = {"jti": "Q" * 52, "iat": 1759684066, "iss": issuer, "sub": subject, "nats": claims}
+    payload = {"jti": "Q" * 52, "iat": 1759684066, "iss": issuer, "sub": subject, "nats": nats}
+    payload.update(extra or {})
     header = part({"typ": "JWT", "alg": "ed25519-nkey"})
     return f"{header}.{part(payload)}.{'Zk9xQm2Lr8Tp4Wv7Yc1Nd5Hs3Ja' * 3}"
 
@@ -1134,7 +1145,12 @@ def test_nats_account_jwts_are_public_and_a_bearer_user_jwt_is_not(tmp_path: Pat
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: nats}\ndata:\n"
         f"  ACCOUNT_JWT: {_nats('account')}\n"
         f"  BOT_JWT: {_nats('user', bearer=True, issuer='A' + 'D' * 55)}\n"
-        f"  ODD_JWT: {_nats('account', issuer='https://auth.example.org')}\n",
+        f"  ODD_JWT: {_nats('account', issuer='https://auth.example.org')}\n"
+        # the attack review: Go reads a claim's name in any case; a token in a description;
+        # a claim another service grants by
+        f"  CASED: {_nats('user', issuer='A' + 'D' * 55, claims={'Bearer_Token': True})}\n"
+        f"  NOTED: {_nats('account', extra={'description': _GITHUB_SAMPLE})}\n"
+        f"  ROLE: {_nats('account', extra={'role': 'service_role'})}\n",
     )
     # a user's .creds file: its JWT is public, its seed (checksum and all) a credential
     seed = _nkey_seed()
@@ -1150,7 +1166,9 @@ def test_nats_account_jwts_are_public_and_a_bearer_user_jwt_is_not(tmp_path: Pat
     findings = run_audit(tmp_path).findings
     assert {f.path for f in findings if f.rule == "SM001"} == {"apps/nats/bearer.yaml"}
     found = {f.key_path for f in findings if f.rule == "SM018" and f.severity == "error"}
-    assert found == {"data.BOT_JWT", "data.ODD_JWT", "line 6"}
+    assert found == {
+        *("data.BOT_JWT", "data.ODD_JWT", "data.CASED", "data.NOTED", "data.ROLE", "line 6")
+    }
     (creds,) = [f for f in findings if f.path == "apps/nats/bot.creds"]
     assert "NATS NKey Seed in plaintext" in creds.message and creds.line == 6
     assert not [f for f in findings if "NKey" in f.message and f.path.endswith("notes.txt")]
