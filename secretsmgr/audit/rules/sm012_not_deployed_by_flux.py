@@ -10,6 +10,7 @@ from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.hcl import HclCall, hcl_calls, hcl_values
 from secretsmgr.repo.flux import Layer
+from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.scan import ScannedFile
 
 
@@ -262,8 +263,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"--path=./{folder}) applies that folder, Flux deploys this file",
                 fix=(
                     "if so, name that folder as a cluster root in .secretsmgr.yaml (clusters:, "
-                    f"docs/configuration.md): {name} with path: {folder} and decryption: "
-                    f"{{provider: sops, secretRef: {{name: {secret}}}}}; if another tool uses "
+                    f"docs/configuration.md): {name} with path: {folder}, and the decryption "
+                    "that Kustomization has, if any (made with --decryption-provider=sops "
+                    f"--decryption-secret={secret}: decryption: {{provider: sops, secretRef: "
+                    f"{{name: {secret}}}}}); if another tool uses "
                     "the file, list it in .secretsmgr.yaml: outside_flux: "
                     f'["{_own_folder(entry.path)}"]; otherwise list it in the kustomization.yaml '
                     "of the layer that should apply it"
@@ -296,30 +299,40 @@ def _hand_root(ctx: AuditContext, path: str) -> tuple[str, str, str] | None:
             continue
         if not path.startswith(folder + "/"):
             continue
+        # a kustomization file on the way decides what a Flux build of the folder takes: then
+        # the file is one it does not list (the review: `clusters/prod/forgot.sops.yaml`)
+        below = dirname(path)
+        while True:
+            if any(join(below, n) in files for n in KUSTOMIZATION_NAMES):
+                return None
+            if below == folder:
+                break
+            below = dirname(below)
         refs = [
             x.decryption.secret_ref
             for x in graph.layers
-            if x.cluster == cluster.name and x.decryption is not None and x.decryption.is_sops
+            if x.cluster == cluster.name
+            and x.decryption is not None
+            and x.decryption.is_sops
+            and x.decryption.secret_ref
         ]
-        secret = max(set(refs), key=refs.count) if any(refs) else "sops-age"
+        secret = max(set(refs), key=refs.count) if refs else "sops-age"
         return cluster.name or folder.rpartition("/")[2], folder, secret or "sops-age"
     return None
 
 
 def _mirrored(layers: Sequence[Layer]) -> dict[str, str]:
     """The external sources a layer reads that is defined by a file inside its own path there
-    (the cluster's root, as a bootstrap lays it out): this checkout, or a folder of it, is a
-    mirror of them under another name (jahanson/homelab mirrors a Forgejo repository; sweep 18;
-    sweep 57, mer0x/homelab-as-code: its kubernetes/ is a copy of mer0x/flux), with the folder
-    that would hold the source's root ("" for the checkout's)."""
-    out: dict[str, str] = {}
-    for layer in layers:
-        if layer.external is None or not layer.external_path:
-            continue
-        at = f"/{layer.source}".find(f"/{layer.external_path.strip('/')}/")
-        if at >= 0:
-            out.setdefault(layer.external, layer.source[:at])
-    return out
+    (the cluster's root, as a bootstrap lays it out): this checkout is a mirror of them under
+    another name (jahanson/homelab mirrors a Forgejo repository; sweep 18), with "" for the
+    folder that holds the source's root (the graph's ``mirrors`` name copies in a folder)."""
+    return {
+        layer.external: ""
+        for layer in layers
+        if layer.external is not None
+        and layer.external_path
+        and layer.source.startswith(layer.external_path.rstrip("/") + "/")
+    }
 
 
 def _unmapped_reader(

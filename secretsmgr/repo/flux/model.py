@@ -1181,7 +1181,7 @@ def find_layers(
     for layer in ordered:
         if layer.external is not None:
             readers.setdefault(layer.external, []).append(shown(layer))
-    mirrors = _mirror_folders(model, readers)
+    mirrors = _mirror_folders(model, readers, [x.path for x in ordered if x.external is None])
     for source, layer_names in readers.items():
         elsewhere = next(
             (x.source_elsewhere for x in ordered if x.external == source and x.source_elsewhere),
@@ -1275,11 +1275,12 @@ def find_layers(
     return graph_of(ordered, found_clusters, unknown, notes, held, flags, mirrors)
 
 
-def _mirror_folders(model: _Model, outside: Iterable[str]) -> dict[str, str]:
+def _mirror_folders(model: _Model, outside: Iterable[str], local: Sequence[str]) -> dict[str, str]:
     """Each outside source (of ``outside``) that a folder of this checkout looks like a copy
-    of: a Kustomization reading it is defined in a file lying below ``FOLDER/<its spec.path>/``
-    (a bootstrap's ``clusters/NAME`` in ``kubernetes/``: sweep 57, mer0x/homelab-as-code, whose
-    kubernetes/ is a copy of the repository its GitRepository names). The checkout's root is no
+    of: a Kustomization reading it is defined, with that source, in a file lying below
+    ``FOLDER/<its spec.path>/`` (a bootstrap's ``clusters/NAME`` in ``kubernetes/``: sweep 57,
+    mer0x/homelab-as-code, whose kubernetes/ is a copy of the repository its GitRepository
+    names), and no layer of this checkout applies a folder in it. The checkout's root is no
     such folder: a source whose layout matches it may be another repository's (dfroberg)."""
     wanted = set(outside)
     out: dict[str, str] = {}
@@ -1290,7 +1291,14 @@ def _mirror_folders(model: _Model, outside: Iterable[str]) -> dict[str, str]:
         path = normalize_spec_path(ks.path)
         if path == ".":
             continue
+        own = model.scan.source(ks.source, ks.origin)
+        if own is None or own.origin != ks.origin:
+            continue  # a bootstrap's pair, source and Kustomization in one file (the review:
+            # any Kustomization in a folder named like its path made that folder a "copy")
+        if own.ref.name != "flux-system" and "/flux-system/" not in f"/{ks.origin}":
+            continue  # as `flux bootstrap` writes it
         at = f"/{ks.origin}".find(f"/{path}/")
-        if at > 0:
-            out[label] = ks.origin[:at]
+        folder = ks.origin[:at]
+        if at > 0 and not any(p == folder.rstrip("/") or p.startswith(folder) for p in local):
+            out[label] = folder  # no layer of this checkout applies a folder of the copy
     return out

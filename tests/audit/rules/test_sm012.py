@@ -329,6 +329,33 @@ def test_a_folder_copied_from_the_repository_a_bootstrap_reads_is_a_mapping_cand
     assert load_inventory(tmp_path).layers_of("kubernetes/infrastructure/issuers/token.enc.yaml")
 
 
+def test_a_kustomization_in_a_folder_named_like_its_path_makes_no_copy(tmp_path: Path) -> None:
+    # the attack review: clusters/prod/infrastructure/infra.yaml reading another repository at
+    # ./infrastructure made clusters/prod/ "a copy" of it, and a file forgotten by its
+    # kustomization.yaml "not placed"; only a bootstrap's pair (source and Kustomization in one
+    # file) below its own path says so
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.repo.inventory import load_inventory
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"))})
+    write(
+        tmp_path,
+        "clusters/prod/infrastructure/infra.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: fleet, namespace: flux-system}\n"
+        "spec: {url: 'https://github.com/other/fleet.git'}\n---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: infra, namespace: flux-system}\n"
+        "spec:\n  path: ./infrastructure\n  sourceRef: {kind: GitRepository, name: fleet}\n",
+    )
+    write(tmp_path, "clusters/prod/extra/x.enc.yaml", enc(secret("x")))
+    write(tmp_path, "clusters/prod/extra/kustomization.yaml", "resources: []\n")
+    inventory = load_inventory(tmp_path)
+    assert not inventory.layers.mirrors
+    (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM012"]
+    assert found.message.startswith("not deployed by Flux: no live"), found.message
+
+
 def test_a_sops_file_beside_kustomizations_applied_by_hand_names_the_clusters_entry(
     tmp_path: Path,
 ) -> None:
@@ -360,10 +387,11 @@ def test_a_sops_file_beside_kustomizations_applied_by_hand_names_the_clusters_en
         "Kustomization made outside git (flux create kustomization "
         "--path=./kubernetes/clusters/lab) applies that folder, Flux deploys this file"
     )
-    assert "lab with path: kubernetes/clusters/lab and decryption: {provider: sops, " in (
-        beside.fix or ""
-    )
-    assert "secretRef: {name: sops-keys}}" in (beside.fix or "")
+    assert (
+        "lab with path: kubernetes/clusters/lab, and the decryption that Kustomization has, if "
+        "any (made with --decryption-provider=sops --decryption-secret=sops-keys: decryption: "
+        "{provider: sops, secretRef: {name: sops-keys}})"
+    ) in (beside.fix or "")
     assert found["talos/talsecret.sops.yaml"].message.startswith("not deployed by Flux: no live")
     # the entry the fix describes, in block style, places the file in a decrypting root layer
     write(
@@ -378,6 +406,14 @@ def test_a_sops_file_beside_kustomizations_applied_by_hand_names_the_clusters_en
     graph = load_inventory(tmp_path).layers
     (layer,) = graph.placements("kubernetes/clusters/lab/global.sops.yaml")
     assert layer.decrypts_sops
+    # the review: where a kustomization file on the way does not list it, no hand-made
+    # Kustomization deploys it, and the finding says so as before
+    (tmp_path / ".secretsmgr.yaml").unlink()
+    write(tmp_path, "kubernetes/clusters/lab/kustomization.yaml", "resources: [apps.yaml]\n")
+    found = {f.path: f for f in run_audit(tmp_path).findings if f.rule == "SM012"}
+    assert found["kubernetes/clusters/lab/global.sops.yaml"].message.startswith(
+        "not deployed by Flux: no live"
+    )
 
 
 # sweep 24, andrasmaroy/infra and Tuxprogrammer/homelab: the repository's own Terraform reads
