@@ -230,6 +230,13 @@ def tunnel_secret_in(text: str) -> bool:
 # joins a node to the cluster)
 # (the review: the bootstrap-token form `K10<hex>::<id>.<secret>`, capitals in the hash, and a
 # password with other characters passed)
+# A Tailscale key: an auth key (joins a device), an API access token, an OAuth client's secret,
+# a webhook's or SCIM's secret: `tskey-<kind>-<id>-<secret>` (sweep 58, LeafdTK/k8s-gitops: a
+# Talos extension's `TAILSCALE_AUTHKEY` was a keyword warning, and check passed it)
+_TAILSCALE_KEY = re.compile(
+    r"(?<![A-Za-z0-9])tskey-(?:auth|api|client|webhook|scim)-[A-Za-z0-9]{6,}-[A-Za-z0-9]{16,}"
+    r"(?![A-Za-z0-9])"
+)
 _K3S_TOKEN = re.compile(
     r"(?<![A-Za-z0-9])K10[0-9a-fA-F]{64}::(?:[A-Za-z0-9_-]{1,64}:[^\s\"'`]{6,}"
     r"|[a-z0-9]{6}\.[a-z0-9]{16})"
@@ -650,6 +657,8 @@ def _known_format(text: str, value: str) -> Verdict | None:
         return Verdict("Cloudflare Tunnel Secret", True)
     if "K10" in text and _K3S_TOKEN.search(text):
         return Verdict("K3s Join Token", True)
+    if "tskey-" in text and _TAILSCALE_KEY.search(text):
+        return Verdict("Tailscale Key", True)
     if _encoded_private_key(text):
         return Verdict("Private Key", True)
     return None

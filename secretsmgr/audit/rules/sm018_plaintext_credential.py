@@ -207,6 +207,7 @@ _KNOWN_PARTS = (
     "LS0tLS1CRUdJTi",  # base64 of "-----BEGIN": a kubeconfig's client-key-data
     '"TunnelSecret"',  # cloudflared's credentials file (JSON)
     "K10",  # a K3s secure join token
+    "tskey-",  # a Tailscale key
 )
 
 
