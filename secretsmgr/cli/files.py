@@ -4,9 +4,10 @@ changelog recorder (warnings go through ``context.warn``)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,11 +20,15 @@ if TYPE_CHECKING:
     from secretsmgr.fileops.files import Recorder
     from secretsmgr.fileops.text import Written
     from secretsmgr.keys.sources import LayeredIdentity
+    from secretsmgr.sops.tree import MapNode
 
 
 @contextlib.contextmanager
 def about_file(
-    file: Path, identities: LayeredIdentity | None, verb: str | None = None
+    file: Path,
+    identities: LayeredIdentity | None,
+    verb: str | None = None,
+    key_path: str | None = None,
 ) -> Iterator[None]:
     """Name the file in any error, with a hint on how to recover (for ``verb``, a command of
     sops's, when no age entry could open the file)."""
@@ -56,7 +61,7 @@ def about_file(
         elif isinstance(exc, DecryptionError) and exc.hints:
             err.hints = exc.hints  # it says why already (too few key groups opened)
         elif isinstance(exc, DecryptionError):
-            age_less = _age_less(file, verb) if verb is not None else None
+            age_less = _age_less(file, verb, key_path) if verb is not None else None
             if age_less is not None:
                 raise age_less from exc
             publics = _tried(identities)
@@ -70,7 +75,7 @@ def about_file(
         raise err from exc
 
 
-def identities_for(file: Path, verb: str) -> LayeredIdentity:
+def identities_for(file: Path, verb: str, key_path: str | None = None) -> LayeredIdentity:
     """Every identity (``load_identities``); when none can be had (none found, or a key file
     that is missing or unreadable), a file that no age entry could open anyway (pgp, KMS or
     Vault keys only) is named as such instead."""
@@ -80,13 +85,13 @@ def identities_for(file: Path, verb: str) -> LayeredIdentity:
     try:
         return load_identities()
     except UserError as exc:
-        age_less = _age_less(file, verb)
+        age_less = _age_less(file, verb, key_path)
         if age_less is not None:
             raise age_less from exc
         raise
 
 
-def _age_less(file: Path, verb: str) -> DecryptionError | None:
+def _age_less(file: Path, verb: str, key_path: str | None = None) -> DecryptionError | None:
     """The error for a SOPS file whose data key no age entry wraps, or None (anything else,
     a pipe or a device too, is left to the command). Read only on a path that already failed."""
     from secretsmgr.errors import DecryptionError, SecretsmgrError
@@ -96,16 +101,24 @@ def _age_less(file: Path, verb: str) -> DecryptionError | None:
         if not file.is_file():
             return None
         text = file.read_text(encoding="utf-8")
-        metadata = load(text, format_for_text(file.name, text)).metadata
+        loaded = load(text, format_for_text(file.name, text))
     except (OSError, UnicodeDecodeError, SecretsmgrError):
         return None
+    metadata = loaded.metadata
     kinds = metadata.foreign_kinds
     if not kinds or metadata.age_recipients:
         return None
     named = " and ".join(kinds)
-    how = f"sops {verb} {sh_path(file)}" + (
-        " ['key']['path'] …" if verb in ("set", "unset") else ""
-    )
+    how = f"sops {verb} {sh_path(file)}"
+    if verb in ("set", "unset") and key_path is not None:
+        # the path as sops's index, not a template of one (sweep 57: `['key']['path'] …` was
+        # printed as it stood, brackets and all)
+        index = shlex.quote(_sops_index(loaded.docs, key_path, for_set=verb == "set"))
+        how = (
+            f"sops set --value-stdin {sh_path(file)} {index} (stdin: the value as a JSON string)"
+            if verb == "set"
+            else f"{how} {index}"
+        )
     return DecryptionError(
         f"{file}: encrypted to {named} keys only; secretsmgr opens age keys",
         hints=(
@@ -114,6 +127,21 @@ def _age_less(file: Path, verb: str) -> DecryptionError | None:
             f"sops rotate -i --add-age AGE_PUBLIC_KEY {sh_path(file)}",
         ),
     )
+
+
+def _sops_index(docs: Sequence[MapNode], spec: str, *, for_set: bool) -> str:
+    """``spec`` (dotted or bracketed) as sops's bracket index, resolved on the file's first
+    document as set/unset resolve it (its keys are in clear); as written when it is not there."""
+    from secretsmgr.errors import UsageError
+    from secretsmgr.fileops.keypath import resolve, resolve_for_set
+
+    try:
+        if not docs:
+            raise UsageError("no document")
+        path = (resolve_for_set if for_set else resolve)(docs[0], spec)
+    except UsageError:
+        path = tuple(int(p) if p.isdigit() else p for p in spec.split("."))
+    return "".join(f"[{p}]" if isinstance(p, int) else f"[{json.dumps(p)}]" for p in path)
 
 
 def with_key_hints(exc: DecryptionError, identities: LayeredIdentity) -> DecryptionError:

@@ -559,3 +559,54 @@ def test_sm011_updatekeys_fix_for_an_age_file_under_a_pgp_rule_runs_when_pasted(
         meta = load((tmp_path / "apps/db.enc.yaml").read_text(), FileFormat.YAML).metadata
         assert meta.age_recipients == (K1,) and meta.foreign_kinds
         assert _gone(tmp_path, "SM011")
+
+
+def test_sm003_fix_and_the_unset_hint_for_a_pgp_only_file_work_when_pasted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 57, lab-xyz/lab: SM003 on a PGP-only file offered `secretsmgr set`/`unset` (which
+    # open age keys only), and `secretsmgr unset`'s hint printed `sops unset FILE
+    # ['key']['path'] …` as it stood. sops opens no file with a value added in clear: the fix
+    # removes the line first, then sets the value with the real sops and a real GnuPG key
+    from tests.cli.runner import hints_of, run
+
+    with gnupg_home() as env:
+        fpr = gpg_key(env)
+        standard_repo(tmp_path, {})
+        write(
+            tmp_path,
+            ".sops.yaml",
+            "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+            f"    encrypted_regex: ^(data|stringData)$\n    pgp: {fpr}\n",
+        )
+        rel = "apps/db.enc.yaml"
+        write(tmp_path, rel, secret("db", {"password": "pw-in-pgp", "user": "app"}))
+        run_shell(f"sops encrypt -i {rel}", env=env, cwd=tmp_path, expect=0)
+        path = tmp_path / rel
+        text = path.read_text()
+        added = text.replace("stringData:\n", "stringData:\n    extra: Zq8vR4m2-added\n", 1)
+        path.write_text(added)
+        fix = _fix_of(tmp_path, "SM003")
+        assert "secretsmgr" not in fix, fix
+        assert fix.startswith(
+            "sops opens no file with a value added in clear: delete stringData.extra's line by "
+            f"hand (or git checkout HEAD -- {rel}, if nothing else changed there), then have a "
+            "holder of its pgp keys encrypt a new value in its place: "
+        ), fix
+        command = fix.split("in its place: ", 1)[1].split(" (stdin:", 1)[0]
+        piped = f"printf '%s' '\"new-value\"' | {command}"
+        run_shell(piped, env=env, cwd=tmp_path, expect=25)  # sops refuses while the line is there
+        path.write_text(text)  # deleted by hand
+        run_shell(piped, env=env, cwd=tmp_path, expect=0)
+        assert _gone(tmp_path, "SM003")
+        plain = run_shell(f"sops decrypt {rel}", env=env, cwd=tmp_path, expect=0).out
+        assert "extra: new-value" in plain
+        # unset refuses the PGP-only file; the sops command it names works as printed
+        code, _, err = run(
+            ["--repo", str(tmp_path), "unset", str(path), "stringData.extra"], capsys
+        )
+        assert code == 1, err
+        (how,) = [h for h in hints_of(err) if h.startswith("use sops")]
+        run_shell(how.split(": ", 1)[1], env=env, cwd=tmp_path, expect=0)
+        plain = run_shell(f"sops decrypt {rel}", env=env, cwd=tmp_path, expect=0).out
+        assert "extra" not in plain and "pw-in-pgp" in plain

@@ -180,7 +180,11 @@ def test_a_file_with_no_age_entry_is_refused_naming_sops_whatever_key_is_at_hand
         code, out, err = run(["--repo", str(tmp_path), *args], capsys)
         assert (code, out) == (1, ""), err
         assert_user_error(err, f"{path}: encrypted to pgp keys only; secretsmgr opens age keys")
-        how = f"sops {command[0]} {path}" + (" ['key']['path'] …" if args[2:] else "")
+        how = {
+            "set": f'sops set --value-stdin {path} \'["stringData"]["password"]\' (stdin: the '
+            "value as a JSON string)",
+            "unset": f'sops unset {path} \'["stringData"]["user"]\'',
+        }.get(command[0], f"sops {command[0]} {path}")
         assert hints_of(err) == [
             f"use sops for it, which reads pgp keys: {how}",
             "or have a holder of those keys add an age recipient: "

@@ -103,6 +103,15 @@ def _base64_note(key_path: str) -> str:
     return ""
 
 
+def sops_index(key_path: str) -> str:
+    """A dotted key path as sops's index (``["data"]["tls.key"]``): under a Secret's ``data``
+    or ``stringData`` the rest is one key (``tls.key``), elsewhere each dot parts two and a
+    number is a list index."""
+    head, _, rest = key_path.partition(".")
+    parts = [head, rest] if head in ("data", "stringData") and rest else key_path.split(".")
+    return "".join(f"[{p}]" if p.isdigit() else f'["{p}"]' for p in parts)
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Leaves selected by the metadata's encryption rule that hold a plain value, and plain
     Secret values whatever the rule.
@@ -146,20 +155,36 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                     f"re-encrypt: {fix}"
                 ),
             )
+        metadata = entry.sops_file.metadata
         for key_path in entry.plaintext_leaves:
             # sops never writes a value its rule selects in clear: it was added by hand, and
             # decrypt refuses the file, so re-encrypting cannot be the cure (an operator's
             # acceptance run: the printed one-liner failed at decrypt and still exited 0)
+            where = sh_path(entry.path)
+            if metadata.foreign_kinds and not metadata.age_recipients:
+                # secretsmgr opens age keys only, and sops no file with a value in clear
+                # (sweep 57, lab-xyz/lab: both printed commands failed on a PGP-only file)
+                fix = (
+                    f"sops opens no file with a value added in clear: delete {key_path}'s line "
+                    f"by hand (or git checkout HEAD -- {where}, if nothing else changed there), "
+                    f"then have a holder of its {' and '.join(metadata.foreign_kinds)} keys "
+                    f"encrypt a new value in its place: sops set --value-stdin {where} "
+                    f"{shlex.quote(sops_index(key_path))} (stdin: the value as a JSON string"
+                    f"{_base64_note(key_path)})"
+                )
+            else:
+                fix = (
+                    f"encrypt a new value in its place (read from stdin"
+                    f"{_base64_note(key_path)}; the one in clear may be in git already): "
+                    f"secretsmgr set {where} {shlex.quote(key_path)}, or drop it: "
+                    f"secretsmgr unset {where} {shlex.quote(key_path)}"
+                )
             yield RULE.finding(
                 entry.path,
                 f"{key_path} is not encrypted although the file's rule "
                 f"({rule.kind.value}: {rule.value}) says it must be",
                 key_path=key_path,
-                fix=f"encrypt a new value in its place (read from stdin{_base64_note(key_path)}; "
-                "the one in clear may be in git already): secretsmgr set "
-                f"{sh_path(entry.path)} "
-                f"{shlex.quote(key_path)}, or drop it: secretsmgr unset "
-                f"{sh_path(entry.path)} {shlex.quote(key_path)}",
+                fix=fix,
             )
         yield from _generator_values(ctx, entry, fix)
         for key_path in secret_plain.get(entry.path, ()):

@@ -60,8 +60,8 @@ def set_cmd(
 
     root = repo_root(ctx)
     value = parse_value(_value_bytes(value_file), as_json=as_json)
-    identities = identities_for(file, "set")
-    with about_file(file, identities, "set"):
+    identities = identities_for(file, "set", key_path)
+    with about_file(file, identities, "set", key_path):
         set_value(
             file,
             key_path,
@@ -78,8 +78,8 @@ def unset_cmd(ctx: typer.Context, file: FileArg, key_path: KeyPathArg) -> int:
     from secretsmgr.fileops.files import unset_value
 
     root = repo_root(ctx)
-    identities = identities_for(file, "unset")
-    with about_file(file, identities, "unset"):
+    identities = identities_for(file, "unset", key_path)
+    with about_file(file, identities, "unset", key_path):
         unset_value(
             file,
             key_path,
