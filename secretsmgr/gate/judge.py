@@ -236,7 +236,7 @@ def judge_index(
             return run_rules(ctx, keyless_only=True)
 
         if files is None:
-            return _encrypted_since_staged(root, snap, audit(snap, None))
+            return _staged_only(_encrypted_since_staged(root, snap, audit(snap, None)), head)
         focus = set(files)
         scope = _scope(cache, snap, head, focus)
         now = audit(snap, sorted(scope & set(snap.paths)))
@@ -245,7 +245,7 @@ def judge_index(
             in_head = sorted(scope & set(head.paths))
             before = {identity(f) for f in audit(head, in_head).findings} if in_head else set()
         kept = tuple(f for f in now.findings if f.path in focus or identity(f) not in before)
-        return _encrypted_since_staged(root, snap, replace(now, findings=kept))
+        return _staged_only(_encrypted_since_staged(root, snap, replace(now, findings=kept)), head)
     finally:
         index.close()
         if head is not None:
@@ -253,24 +253,84 @@ def judge_index(
         cache.save()
 
 
+_IN_GIT = ": it is in git"
+
+
+def _staged_only(report: AuditReport, head: Snapshot | None) -> AuditReport:
+    """A fix that says to rotate a value "it is in git" of a file HEAD does not hold: the
+    value is staged, not committed, unless it was committed before under another name (sweeps
+    57 and 59: the gate told users their value was in git when it had never been)."""
+    present = set(head.paths) if head is not None else set()
+    if not any(f.fix and _IN_GIT in f.fix and f.path not in present for f in report.findings):
+        return report
+    findings = tuple(
+        replace(
+            f,
+            fix=f.fix.replace(
+                _IN_GIT, " if it was ever committed (the file is new: staged, not in git yet)", 1
+            ),
+        )
+        if f.fix and _IN_GIT in f.fix and f.path not in present
+        else f
+        for f in report.findings
+    )
+    return replace(report, findings=findings)
+
+
 def _encrypted_since_staged(root: Path, index: Snapshot, report: AuditReport) -> AuditReport:
     """A plaintext file whose copy on disk is now the same document SOPS-encrypted as its rule
     says: the fix is to stage it (sweep 42, ZicTec/pi-cluster: check kept printing `encrypt
     -i` after it had run, as it reads the index, and pasted again encrypt refused the file)."""
     paths = {f.path for f in report.findings if f.rule in ("SM001", "SM002")}
-    if not paths:
+    cleared = {f.path for f in report.findings if f.rule == "SM003"} - paths
+    if not paths and not cleared:
         return report
     configs = SopsConfigs(index)  # the staged rules: the commit is judged by them
     staged = {p for p in paths if _encrypted_as_its_rule_says(root, p, configs, index)}
-    if not staged:
+    # a value added in clear that `set` or `unset` has since dealt with on disk (sweep 59,
+    # prtzb/chezmoi-l8s: check repeated SM003's `secretsmgr set`, and pasted again it would
+    # have replaced the new value)
+    mended = {p for p in cleared if _no_clear_value_on_disk(root, p, configs, index)}
+    if not staged and not mended:
         return report
     findings = tuple(
         replace(f, fix=f"git add {sh_path(f.path)} (it is encrypted on disk since it was staged)")
         if f.path in staged and f.rule in ("SM001", "SM002", "SM003", "SM018")
+        else replace(
+            f, fix=f"git add {sh_path(f.path)} (no value is in clear on disk since it was staged)"
+        )
+        if f.path in mended and f.rule == "SM003"
         else f
         for f in report.findings
     )
     return replace(report, findings=findings)
+
+
+def _no_clear_value_on_disk(root: Path, path: str, configs: SopsConfigs, index: Snapshot) -> bool:
+    """Whether the file on disk differs from the staged one and is a SOPS file with every value
+    its metadata selects encrypted (the MAC is not checked here: that needs the key)."""
+    from secretsmgr.fsutil import confined
+    from secretsmgr.repo.sopsentry import read_sops_entry
+    from secretsmgr.sops.document import format_for_text
+
+    try:
+        disk, _ = confined(root, path)
+        if not disk.is_file() or disk.stat().st_size > 1 << 24:
+            return False
+        data = disk.read_bytes()
+        if data == index.read(path):
+            return False
+        entry = read_sops_entry(
+            path, data, format_for_text(disk.name, data.decode("utf-8")), configs.rule_for(path)
+        )
+    except (OSError, UnicodeDecodeError, SecretsmgrError, RecursionError):
+        return False
+    return (
+        entry is not None
+        and entry.sops_file is not None
+        and not entry.plaintext_leaves
+        and not entry.malformed_leaves
+    )
 
 
 def _encrypted_as_its_rule_says(

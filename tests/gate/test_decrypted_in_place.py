@@ -657,3 +657,47 @@ def test_a_rename_fix_stages_the_changelog_entry_encrypt_writes(tmp_path: Path) 
     assert "secrets-changelog.jsonl" in git(root, "diff", "--cached", "--name-only")
     assert git(root, "diff", "--name-only").strip() == ""  # nothing left unstaged
     assert not [f for f in judge(root).findings if f.severity.value == "error"]
+
+
+def test_a_value_added_in_clear_then_set_on_disk_is_told_to_be_staged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sweep 59, prtzb/chezmoi-l8s: after SM003's `secretsmgr set` ran, check (which reads the
+    index) printed the same `set` again, which pasted would have replaced the new value; the
+    fix is `git add` once no value is in clear on disk, and after it check passes."""
+    root = _repo(tmp_path / "r")
+    plain = "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData:\n  password: pw1\n"
+    rel = "apps/db.yaml"
+    stage(root, rel, enc(plain))
+    commit(root, "db")
+    text = (root / rel).read_text()
+    added = text.replace("stringData:\n", "stringData:\n    extra: Zq8vR4m2-added\n", 1)
+    assert added != text
+    stage(root, rel, added)
+    (fix,) = [f.fix for f in judge(root).findings if f.rule == "SM003"]
+    assert fix is not None and "secretsmgr set" in fix
+    # what `set` leaves on disk: the value encrypted, not staged; a half-done edit is not it
+    (root / rel).write_text(added.replace("Zq8vR4m2-added", "Zq8vR4m2-edited"))
+    (fix,) = [f.fix for f in judge(root).findings if f.rule == "SM003"]
+    assert fix is not None and "secretsmgr set" in fix
+    (root / rel).write_text(enc(plain.replace("stringData:\n", "stringData:\n  extra: new\n")))
+    code, out, err = run(["--repo", str(root), "check"], capsys)
+    assert code == 1
+    assert f"  fix: git add {rel} (no value is in clear on disk since it was staged)" in (out + err)
+    git(root, "add", rel)
+    run(["--repo", str(root), "check"], capsys, expect=0)
+
+
+def test_a_value_only_staged_is_not_said_to_be_in_git(tmp_path: Path) -> None:
+    """sweeps 57 and 59: the gate's fixes said to rotate a value "it is in git" of a file that
+    was only staged; a file HEAD holds keeps the words."""
+    root = _repo(tmp_path / "r")
+    token = "ghp_" + "q7Wm2ZpK9vR4tY8uXb3Nf5Hs1a2B3c4D5e6F"
+    config = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: n}\ndata:\n"
+    stage(root, "apps/new.yaml", f"{config}  GITHUB_TOKEN: {token}\n")
+    stage(root, "apps/plain.yaml", OTHER + f"  GITHUB_TOKEN: {token}\n")
+    fixes = {f.path: f.fix or "" for f in judge(root).findings if f.rule == "SM018"}
+    assert fixes["apps/new.yaml"].endswith(
+        "rotate the credential if it was ever committed (the file is new: staged, not in git yet)"
+    ), fixes
+    assert fixes["apps/plain.yaml"].endswith("rotate the credential: it is in git"), fixes
