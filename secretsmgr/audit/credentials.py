@@ -583,18 +583,25 @@ def _variable_passwords(value: str) -> bool:
 
 # a stock login's word: a database's or a service's own name (postgres, root, mysql, admin)
 _STOCK_WORD = re.compile(r"^[a-z]{2,16}$")
-# a local host, and a port after it at most
-_LOCAL_HOST = re.compile(r"^(localhost|127\.0\.0\.1|\[::1\])(?::[0-9]{1,5})?$", re.IGNORECASE)
+# a local host, and a port after it at most: this machine, or a name only a cluster's or a
+# Compose project's DNS resolves (one label, `ryot-db`; `NAME.NAMESPACE.svc[.cluster.local]`)
+_LOCAL_HOST = re.compile(
+    r"^(?:localhost|127\.0\.0\.1|\[::1\]|[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
+    r"|[a-z0-9-]{1,63}\.[a-z0-9-]{1,63}\.svc(?:\.cluster\.local)?)(?::[0-9]{1,5})?$",
+    re.IGNORECASE,
+)
 
 
 def _stock_local(value: str, at: int) -> bool:
-    """Whether the URL at ``at`` is a throwaway database's stock login on this machine: one
-    ``@`` in its own authority, a local host after it (and a port at most), and a password that
-    is the user's name, a word of letters (``postgres://postgres:postgres@localhost``, a CI
-    job's service container as GitHub's docs write it: sweep 54, jonpulsifer/infra, two errors
-    that blocked the gate). The attack reviews: ``tok:tok@localhost@remote`` goes to the remote
-    host; a token as both user and password is a token; a local URL vouched for the same login
-    to a remote host beside it."""
+    """Whether the URL at ``at`` is a throwaway database's stock login on this machine or
+    inside a cluster: one ``@`` in its own authority, a local host after it (and a port at
+    most), and a password that is the user's name, a word of letters
+    (``postgres://postgres:postgres@localhost``, a CI job's service container as GitHub's docs
+    write it: sweep 54, jonpulsifer/infra, two errors that blocked the gate;
+    ``…@ryot-db:5432``, the image's default beside its in-cluster Service: sweep 59,
+    hmajid2301/k3s-config, an SM019 error). The attack reviews: ``tok:tok@localhost@remote``
+    goes to the remote host; a token as both user and password is a token; a local URL vouched
+    for the same login to a remote host beside it."""
     found = _URL_AUTHORITY.match(value, at)
     if found is None:
         return False

@@ -1800,6 +1800,11 @@ def test_a_ci_service_containers_stock_login_on_localhost_is_no_credential(
         "AFTER_V6": "postgres://reader:reader@[::1]db.example.org/x",
         # quoted in a shell line, it is still local
         "QUOTED": '"export U=\\"postgres://postgres:postgres@localhost\\""',
+        # sweep 59, hmajid2301/k3s-config: an in-cluster Service's name, one label or .svc
+        "SERVICE": "postgres://postgres:postgres@ryot-db:5432/postgres",
+        "SVC": "mysql://root:root@db.apps.svc.cluster.local:3306/app",
+        "SVC_OWN": "postgres://postgres:Zq8vN3pL0xR7@ryot-db:5432/postgres",
+        "TWO_LABELS": "postgres://postgres:postgres@db.internal:5432/x",
     }
     env = "".join(f"      {k}: {v}\n" for k, v in urls.items())
     workflow = f"on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    env:\n{env}"
@@ -1810,7 +1815,8 @@ def test_a_ci_service_containers_stock_login_on_localhost_is_no_credential(
         for f in run_audit(tmp_path).findings
         if f.rule == "SM018" and f.severity.value == "error"
     }
-    reported = {"OWN", "REMOTE", "TWO_AT", "TOKEN", "BESIDE", "QUERY", "AFTER_V6"}
+    reported = {"OWN", "REMOTE", "TWO_AT", "TOKEN", "BESIDE", "QUERY", "AFTER_V6", "SVC_OWN"}
+    reported |= {"TWO_LABELS"}
     assert found == {f"jobs.test.env.{name}" for name in reported}, found
 
 
