@@ -508,3 +508,35 @@ def test_a_kustomize_file_listed_as_a_resource_is_a_failed_build(git_checkout: G
     failed = [n for n in notes if "a kustomize file (kustomize.config.k8s.io), as a resource" in n]
     assert len(failed) == 1 and "its build lists apps/default/ks.yaml" in failed[0], notes
     assert not any("apps/ok/kustomization.yaml" in n for n in notes)
+
+
+def test_a_layer_in_a_git_submodule_is_not_said_to_fail(tmp_path: Path) -> None:
+    # sweep 57, shosti/eevans-infra: a layer at k8s/secrets, a git submodule its GitRepository
+    # fetches (recurseSubmodules: true), was "not in what its source holds: Flux fails this
+    # Kustomization"; a path that is in no submodule still is
+    from secretsmgr.repo.inventory import load_inventory
+    from tests.audit.helpers import flux_kustomization, sops_yaml, write
+
+    write(tmp_path, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", ["age1" + "q" * 58])))
+    write(tmp_path, ".gitmodules", '[submodule "k8s/secrets"]\n\tpath = k8s/secrets\n\turl = x\n')
+    write(tmp_path, "clusters/prod/apps.yaml", flux_kustomization("secrets", "./k8s/secrets"))
+    write(tmp_path, "clusters/prod/more.yaml", flux_kustomization("gone", "./k8s/gone"))
+    write(
+        tmp_path,
+        "clusters/prod/vendor.yaml",
+        flux_kustomization("vendor", "./k8s/vendor"),
+    )
+    write(tmp_path, "k8s/vendor/kustomization.yaml", "resources:\n  - ../secrets/a.yaml\n")
+    notes = load_inventory(tmp_path).layers.notes
+    assert (
+        "layer secrets: its spec.path (k8s/secrets) is in the git submodule k8s/secrets, not "
+        "checked out here: those files are not judged (Flux fetches a submodule only where the "
+        "GitRepository sets recurseSubmodules: true)"
+    ) in notes, notes
+    assert any(
+        n.startswith("layer vendor: its build reads 1 file in the git submodule") for n in notes
+    )
+    assert (
+        "1 Flux Kustomization points at a spec.path with nothing in this checkout, which Flux "
+        "fails: clusters/prod/more.yaml (./k8s/gone)"
+    ) in notes, notes

@@ -478,7 +478,13 @@ class _Model(Workspace):
                     f"applies {'it' if len(retired) == 1 else 'them'}: {retired[0].origin}"
                     + (" and others" if len(retired) > 1 else "")
                 )
-        kept = [ks for ks in tops if (ks.origin, ks.namespace, ks.name) in empty]
+        submodules = _submodule_folders(self)
+        kept = [
+            ks
+            for ks in tops
+            if (ks.origin, ks.namespace, ks.name) in empty
+            and _in_folders(normalize_spec_path(ks.path), submodules) is None
+        ]
         self.empty_path_roots.update((ks.origin, ks.namespace, ks.name) for ks in kept)
         if kept:
             verb = "points" if len(kept) == 1 else "point"
@@ -1173,6 +1179,7 @@ def find_layers(
     ordered = _namespaced_where_ambiguous(ordered)
     notes = list(model.notes)
     many = len(found_clusters) > 1
+    ordered = _outside_submodules(model, ordered, notes, many)
 
     def shown(layer: Layer) -> str:  # which cluster's, when there are several
         return layer.label if many else layer.name
@@ -1273,6 +1280,54 @@ def find_layers(
         )
     flags = tuple(model.scan.age_secret_flags)
     return graph_of(ordered, found_clusters, unknown, notes, held, flags, mirrors)
+
+
+_SUBMODULE_PATH = re.compile(r"^\s*path\s*=\s*(.+?)\s*$", re.MULTILINE)
+
+
+def _submodule_folders(model: _Model) -> tuple[str, ...]:
+    """The folders ``.gitmodules`` names: git submodules, held only once initialised."""
+    try:
+        text = model.repo.text(".gitmodules") if ".gitmodules" in model.repo.files else ""
+    except (OSError, UnicodeDecodeError):
+        return ()
+    return tuple(posixpath.normpath(m.strip("\"'")) for m in _SUBMODULE_PATH.findall(text))
+
+
+def _in_folders(path: str, folders: Sequence[str]) -> str | None:
+    return next((f for f in folders if path == f or path.startswith(f + "/")), None)
+
+
+def _outside_submodules(
+    model: _Model, layers: list[Layer], notes: list[str], many: bool
+) -> list[Layer]:
+    """``layers`` without the missing paths that lie in a git submodule (``.gitmodules``),
+    which a checkout holds only once initialised, with a note for each layer that names one
+    (sweep 57, shosti/eevans-infra: a layer at k8s/secrets, a submodule its GitRepository
+    fetches with recurseSubmodules, was said to fail and apply nothing)."""
+    folders = _submodule_folders(model)
+    if not folders:
+        return layers
+    out: list[Layer] = []
+    for layer in layers:
+        held = {p: m for p in layer.missing if (m := _in_folders(p, folders)) is not None}
+        if not held:
+            out.append(layer)
+            continue
+        label = layer.label if many else layer.name
+        modules = ", ".join(sorted(set(held.values())))
+        what = (
+            f"its spec.path ({layer.path}) is"
+            if layer.path in held
+            else f"its build reads {plural(len(held), 'file')}"
+        )
+        notes.append(
+            f"layer {label}: {what} in the git submodule {modules}, not checked out here: "
+            "those files are not judged (Flux fetches a submodule only where the "
+            "GitRepository sets recurseSubmodules: true)"
+        )
+        out.append(replace(layer, missing=tuple(p for p in layer.missing if p not in held)))
+    return out
 
 
 def _mirror_folders(model: _Model, outside: Iterable[str], local: Sequence[str]) -> dict[str, str]:
