@@ -317,19 +317,27 @@ def _no_clear_value_on_disk(root: Path, path: str, configs: SopsConfigs, index: 
         disk, _ = confined(root, path)
         if not disk.is_file() or disk.stat().st_size > 1 << 24:
             return False
-        data = disk.read_bytes()
-        if data == index.read(path):
+        data, staged = disk.read_bytes(), index.read(path)
+        if data == staged:
             return False
-        entry = read_sops_entry(
-            path, data, format_for_text(disk.name, data.decode("utf-8")), configs.rule_for(path)
-        )
+        rule = configs.rule_for(path)
+        fmt = format_for_text(disk.name, data.decode("utf-8"))
+        entry = read_sops_entry(path, data, fmt, rule)
+        before = read_sops_entry(path, staged, fmt, rule)
     except (OSError, UnicodeDecodeError, SecretsmgrError, RecursionError):
         return False
+    if entry is None or entry.sops_file is None or before is None or before.sops_file is None:
+        return False
+    # what set and unset keep: the encryption rule and the keys (the attack review: a file
+    # whose own encrypted_regex was narrowed on disk left the value in clear, "no value in
+    # clear" by its own rule, and `git add` committed it)
+    now, then = entry.sops_file.metadata, before.sops_file.metadata
     return (
-        entry is not None
-        and entry.sops_file is not None
-        and not entry.plaintext_leaves
+        not entry.plaintext_leaves
         and not entry.malformed_leaves
+        and now.rule == then.rule
+        and now.mac_only_encrypted == then.mac_only_encrypted
+        and now.key_groups == then.key_groups
     )
 
 

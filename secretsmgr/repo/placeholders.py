@@ -428,43 +428,46 @@ _CRYPT_STAND_IN = re.compile(rf"^\s*(?:{HTPASSWD_USER}:)?(?={CRYPT_HASH}\s*$)\S*
 # the gate): "placeholder" and words after it, in brackets or not; never a mix with digits
 _WORDS_STAND_IN = re.compile(r"(?i)^\s*\[?\s*placeholder(?:[_ -]+[a-z]+)*\s*\]?\s*$")
 # Words only that say the value is none (sweep 58, kasefuchs/homelab: a kind cluster's
-# `no-one-cares`, `nobody-cares`, `definitely-not-a-real-secret` were SM019 exposures)
+# `no-one-cares`, `nobody-cares`, `definitely-not-a-real-secret` were SM019 exposures): the
+# phrase alone, an adverb before it and a noun after it at most (the attack review: any words
+# around it let `qzjxkvbwmtrplhfdnw-nobody-cares` and a diceware passphrase through)
 _DENIAL = re.compile(
-    r"(?i)^\s*(?:[a-z]+[-_ ])*(?:not[-_ ]a[-_ ](?:real|secret)|(?:nobody|no[-_ ]?one|who)[-_ ]"
-    r"cares)(?:[-_ ][a-z]+)*\s*$"
+    r"(?i)^\s*(?:(?:definitely|really|totally|absolutely|clearly|just)[-_ ])?"
+    r"(?:(?:nobody|no[-_ ]?one|who)[-_ ]cares|not[-_ ]a[-_ ](?:real[-_ ])?"
+    r"(?:secret|password|passwd|key|token|value)|not[-_ ]a[-_ ]real)\s*$"
 )
-# A token's first few characters and an ellipsis (``AIzaSy...``, ``sk-ant-…``): a value cut
-# short in a sample (sweep 58, DeepAchut/Homelab-ops: an SM019 exposure in a commit that
-# scrubbed its template); more than eight characters before it may be part of a real one
-_CUT_SHORT = re.compile(r"^\s*[A-Za-z0-9_-]{1,8}(?:\.{3,}|\u2026+)\s*$")
-# A PEM block whose body is a request in words (``REPLACE WITH ACTUAL ed25519 PRIVATE KEY``)
-# or a stand-in: armour around no key (sweep 58, DeepAchut: a documented example Secret's
-# `SSH_PRIVATE_KEY` was an SM001 error that blocked check)
+# A token's known first characters, a few more at most, then an ellipsis (``AIzaSy...``,
+# ``sk-ant-…``): a value cut short in a sample (sweep 58, DeepAchut/Homelab-ops: an SM019
+# exposure in a commit that scrubbed its template); any other short run before dots may be a
+# password (the attack review: `Zq7vK2mP...`, `hunter22...`)
+_CUT_SHORT = re.compile(
+    r"^\s*(?:AIza|sk[-_]|pk[-_]|rk[-_]|gh[pousr]_|github_pat_|glpat-|xox[abprs]-|AKIA|ASIA|"
+    r"hv[sbr]\.|tskey-|whsec_|npm_|pypi-|SG\.|eyJ)[A-Za-z0-9_-]{0,4}(?:\.{3,}|\u2026+)\s*$"
+)
+# A PEM block whose body asks for a key in words (``REPLACE WITH ACTUAL ed25519 PRIVATE KEY``),
+# or is a plain filler (``...``): armour around no key (sweep 58, DeepAchut: a documented
+# example Secret's `SSH_PRIVATE_KEY` was an SM001 error that blocked check). Those words only:
+# the attack review hid a passphrase in "your passphrase here: …" and base64 after "replace"
 _PEM_WHOLE = re.compile(
-    r"^\s*-----BEGIN ([A-Z0-9 ]{1,40})-----[ \t]*\r?\n(.{1,400}?)\r?\n[ \t]*-----END \1-----\s*$",
+    r"^\s*-----BEGIN ([A-Z0-9 ]{1,40})-----[ \t]*\r?\n(.{1,200}?)\r?\n[ \t]*-----END \1-----\s*$",
     re.S,
 )
-_PEM_ASKS = re.compile(
-    r"(?i)\b(?:replace|insert|paste|put|your|actual|real|here|goes|redacted|example|placeholder)\b"
+_KEY_WORD = r"(?:ed25519|rsa|ecdsa|dsa|openssh|ssh|pgp|gpg|tls|ssl|private|age|server|client)"
+_PEM_REQUEST = re.compile(
+    r"(?i)^<?\s*(?:(?:replace|insert|paste|put)(?:\s+(?:it|this))?\s+(?:with|in|here)\s+|"
+    r"(?:insert|paste|put)\s+)?(?:(?:the|your|actual|real|a|an|own)\s+)*"
+    rf"(?:{_KEY_WORD}\s+)*(?:key|certificate|cert)(?:\s+(?:here|goes\s+here))?\s*>?$"
 )
-_PEM_WORDS = re.compile(r"^[A-Za-z0-9 .,:;'()/_-]+$")
+_PEM_FILLER = re.compile(r"^(?:\.{3,}|\u2026+|x{3,}|X{3,}|\*{3,})$")
 
 
 def _pem_stand_in(value: str) -> bool:
-    """One line of words or a stand-in inside the armour; never a run a key could be (the
-    armour around `my key is Xk29…` or a request above a line of base64 hides a secret)."""
+    """One line inside the armour that asks for a key in those words, or a plain filler."""
     found = _PEM_WHOLE.match(value)
-    if (
-        found is None
-        or "\n" in found[2].strip()
-        or _has_token(found[2])
-        or _WORD_RUN.search(found[2])
-    ):
+    if found is None or "\n" in found[2].strip():
         return False
     body = " ".join(found[2].split())
-    if is_placeholder(body):
-        return True
-    return " " in body and bool(_PEM_WORDS.match(body) and _PEM_ASKS.search(body))
+    return bool(_PEM_REQUEST.match(body) or _PEM_FILLER.match(body))
 
 
 _BRACKETED = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*$")

@@ -10,7 +10,7 @@ import pytest
 
 from secretsmgr.audit.engine import run_audit
 from secretsmgr.sops.model import EncryptionRule, RuleKind
-from tests.audit.helpers import K1, K2, enc, flux_kustomization, sops_yaml, write
+from tests.audit.helpers import K1, K2, KEYS, enc, flux_kustomization, sops_yaml, write
 from tests.cli.runner import run
 from tests.conftest import git
 
@@ -660,7 +660,7 @@ def test_a_rename_fix_stages_the_changelog_entry_encrypt_writes(tmp_path: Path) 
 
 
 def test_a_value_added_in_clear_then_set_on_disk_is_told_to_be_staged(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """sweep 59, prtzb/chezmoi-l8s: after SM003's `secretsmgr set` ran, check (which reads the
     index) printed the same `set` again, which pasted would have replaced the new value; the
@@ -680,7 +680,12 @@ def test_a_value_added_in_clear_then_set_on_disk_is_told_to_be_staged(
     (root / rel).write_text(added.replace("Zq8vR4m2-added", "Zq8vR4m2-edited"))
     (fix,) = [f.fix for f in judge(root).findings if f.rule == "SM003"]
     assert fix is not None and "secretsmgr set" in fix
-    (root / rel).write_text(enc(plain.replace("stringData:\n", "stringData:\n  extra: new\n")))
+    (root / rel).write_text(added)
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KEYS / "test-only-1.agekey"))
+    stdin = tmp_path / "value"
+    stdin.write_text("new-value")
+    args = ["--repo", str(root), "set", str(root / rel), "stringData.extra", "--value-file"]
+    run([*args, str(stdin)], capsys, expect=0)  # SM003's own fix, pasted
     code, out, err = run(["--repo", str(root), "check"], capsys)
     assert code == 1
     assert f"  fix: git add {rel} (no value is in clear on disk since it was staged)" in (out + err)
@@ -701,3 +706,24 @@ def test_a_value_only_staged_is_not_said_to_be_in_git(tmp_path: Path) -> None:
         "rotate the credential if it was ever committed (the file is new: staged, not in git yet)"
     ), fixes
     assert fixes["apps/plain.yaml"].endswith("rotate the credential: it is in git"), fixes
+
+
+def test_a_file_whose_own_rule_was_narrowed_on_disk_is_not_told_to_be_staged(
+    tmp_path: Path,
+) -> None:
+    """the attack review: after a value added in clear, the file's own encrypted_regex
+    narrowed on disk left the value in clear yet "no value in clear" by that rule, and the
+    advice to `git add` committed it"""
+    root = _repo(tmp_path / "r")
+    plain = "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData:\n  password: pw1\n"
+    rel = "apps/db.yaml"
+    stage(root, rel, enc(plain))
+    commit(root, "db")
+    text = (root / rel).read_text()
+    added = text.replace("stringData:\n", "stringData:\n    extra: Zq8vR4m2-added\n", 1)
+    stage(root, rel, added)
+    narrowed = added.replace("encrypted_regex: ^(data|stringData)$", "encrypted_regex: ^(data)$")
+    assert narrowed != added
+    (root / rel).write_text(narrowed)
+    (fix,) = [f.fix for f in judge(root).findings if f.rule == "SM003"]
+    assert fix is not None and "git add" not in fix, fix

@@ -20,6 +20,7 @@ from secretsmgr.audit.engine import run_audit
 from secretsmgr.cli.app import build_app
 from tests.audit.helpers import K1, KEYS, enc, secret, sops_yaml, standard_repo, write
 from tests.cli.runner import run_shell
+from tests.conftest import GIT_ENV
 from tests.keys.gpgkeys import gnupg_home, gpg_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -582,6 +583,8 @@ def test_sm003_fix_and_the_unset_hint_for_a_pgp_only_file_work_when_pasted(
         rel = "apps/db.enc.yaml"
         write(tmp_path, rel, secret("db", {"password": "pw-in-pgp", "user": "app"}))
         run_shell(f"sops encrypt -i {rel}", env=env, cwd=tmp_path, expect=0)
+        git_env = {**env, **GIT_ENV}
+        run_shell("git init -q && git add -A && git commit -qm base", env=git_env, cwd=tmp_path)
         path = tmp_path / rel
         text = path.read_text()
         added = text.replace("stringData:\n", "stringData:\n    extra: Zq8vR4m2-added\n", 1)
@@ -589,14 +592,23 @@ def test_sm003_fix_and_the_unset_hint_for_a_pgp_only_file_work_when_pasted(
         fix = _fix_of(tmp_path, "SM003")
         assert "secretsmgr" not in fix, fix
         assert fix.startswith(
-            "sops opens no file with a value added in clear: delete stringData.extra's line by "
-            f"hand (or git checkout HEAD -- {rel}, if nothing else changed there), then have a "
-            "holder of its pgp keys encrypt a new value in its place: "
+            "sops opens no file with a value added in clear: restore the file as committed (git "
+            f"checkout HEAD -- {rel}), or, if stringData.extra is new there, delete its line by "
+            "hand; then have a holder of its pgp keys encrypt a new value in its place: "
         ), fix
         command = fix.split("in its place: ", 1)[1].split(" (stdin:", 1)[0]
         piped = f"printf '%s' '\"new-value\"' | {command}"
         run_shell(piped, env=env, cwd=tmp_path, expect=25)  # sops refuses while the line is there
         path.write_text(text)  # deleted by hand
+        run_shell(piped, env=env, cwd=tmp_path, expect=0)
+        # the attack review: a committed value edited in clear; deleting its line breaks the
+        # MAC, restoring the committed file (the fix's first way) does not
+        run_shell(f"git commit -qm extra {rel}", env=git_env, cwd=tmp_path, expect=0)
+        edited = path.read_text()
+        at = edited.index("    extra: ENC[")
+        end = edited.index("\n", at)
+        path.write_text(edited[:at] + "    extra: Zq8vR4m2-edited" + edited[end:])
+        run_shell(f"git checkout HEAD -- {rel}", env=env, cwd=tmp_path, expect=0)
         run_shell(piped, env=env, cwd=tmp_path, expect=0)
         assert _gone(tmp_path, "SM003")
         plain = run_shell(f"sops decrypt {rel}", env=env, cwd=tmp_path, expect=0).out

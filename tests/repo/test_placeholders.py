@@ -460,10 +460,17 @@ _PEM = "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY---
         ("not a secret", True),
         ("nobody-cares-Xk29fQ7pLm4vRt8w", False),
         ("not-a-real-Xk29fQ7pLm4vRt8w", False),
+        # the attack review: words around the phrase may be a random run or a passphrase
+        ("qzjxkvbwmtrplhfdnw-nobody-cares", False),
+        ("tangerine-who-cares-velvet-canyon", False),
         # sweep 58, DeepAchut/Homelab-ops: a token cut short, and PEM armour around a request
         ("AIzaSy...", True),
         ("sk-ant-\u2026", True),
         ("Zq8vN3pL0xR7...", False),
+        ("Zq7vK2mP...", False),
+        ("hunter22...", False),
+        ("Zq7vK2mP\u2026\u2026", False),
+        ("ghp_...", True),
         ("AIzaSyXk29fQ7pLm4vRt8w...", False),
         ("...AIzaSyXk29fQ7pLm4vRt8w", False),
         (_PEM.format("REPLACE WITH ACTUAL ed25519 PRIVATE KEY"), True),
@@ -478,6 +485,9 @@ _PEM = "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY---
             _PEM.format("REPLACE WITH\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMw"),
             False,
         ),
+        (_PEM.format("your passphrase here: tangerine velvet canyon orbit"), False),
+        (_PEM.format("replace b3Blbn Nz aC1r ZXkt dj EAAA ABG5 vbmU"), False),
+        (_PEM.format("paste your private key here"), True),
     ],
 )
 def test_words_denying_a_secret_a_token_cut_short_and_empty_armour_are_stand_ins(

@@ -199,7 +199,14 @@ _QUERY_SECRET = re.compile(
 # A Proxmox VE or Backup Server API token's id, USER@REALM!TOKENNAME (sweep 58,
 # DeepAchut/Homelab-ops: `PROXMOX_TOKEN_ID: root@pam!hermes-readonly` beside an empty
 # `PROXMOX_TOKEN_VALUE` blocked check): it names the token, the UUID is its secret
-_PVE_TOKEN_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}@[A-Za-z0-9._-]{1,64}![A-Za-z0-9._-]{1,64}$")
+# (its token name in lower-case words, and a key that names a token's id and no other
+# credential: the attack review passed `CLIENT_SECRET_ID: root@pam!<UUID>` and a random name)
+_PVE_TOKEN_ID = re.compile(
+    r"^[a-z0-9._-]{1,64}@[a-z0-9._-]{1,64}![a-z][a-z0-9]{0,15}(?:[._-][a-z0-9]{1,15}){0,3}$"
+)
+_TOKEN_ID_KEY = re.compile(
+    r"(?i)^(?:(?:proxmox|pve|pbs|api)[._-]?)?token[._-]?id$|^[a-z]+[._-]token[._-]?id$"
+)
 
 
 def _setting(key_path: str, value: object, text: str | None) -> bool:
@@ -220,7 +227,7 @@ def _setting(key_path: str, value: object, text: str | None) -> bool:
         return False  # a credential, or a URL with one in its query (?password=, ?auth=)
     if text.lower() in _SWITCH or _PLAIN_URL.match(text):
         return True
-    if _PVE_TOKEN_ID.match(text) and split_camel(key).lower().endswith(("_id", "-id", ".id")):
+    if _PVE_TOKEN_ID.match(text) and _TOKEN_ID_KEY.search(split_camel(key)):
         return True  # which Proxmox API token: its secret is the UUID beside it
     if _PARAMETER_KEY.search(split_camel(key)) and _SHORT_TOKEN.match(text):
         # a cipher's (``CRYPTO_KEY_CIPHER``), not a password's (``ADMIN_PASSWORD_HASH``)

@@ -164,9 +164,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             if metadata.foreign_kinds and not metadata.age_recipients:
                 # secretsmgr opens age keys only, and sops no file with a value in clear
                 # (sweep 57, lab-xyz/lab: both printed commands failed on a PGP-only file)
+                # (the attack review: deleting a value the MAC covers, one edited in clear,
+                # broke the file for sops: only the committed file restores it)
                 fix = (
-                    f"sops opens no file with a value added in clear: delete {key_path}'s line "
-                    f"by hand (or git checkout HEAD -- {where}, if nothing else changed there), "
+                    "sops opens no file with a value added in clear: restore the file as "
+                    f"committed (git checkout HEAD -- {where}), or, if {key_path} is new there, "
+                    "delete its line by hand; "
                     f"then have a holder of its {' and '.join(metadata.foreign_kinds)} keys "
                     f"encrypt a new value in its place: sops set --value-stdin {where} "
                     f"{shlex.quote(sops_index(key_path))} (stdin: the value as a JSON string"

@@ -2127,3 +2127,20 @@ def test_a_proxmox_token_id_and_armour_around_a_request_in_a_skeleton_are_no_sec
         "apps/full.yaml": "stringData.PROXMOX_TOKEN_ID",
         "apps/named.yaml": "stringData.PROXMOX_TOKEN",
     }
+
+
+def test_a_proxmox_token_id_is_a_setting_only_under_a_token_id_key_and_in_words(
+    tmp_path: Path,
+) -> None:
+    # the attack review: a key naming another credential, and a random token name, passed
+    from secretsmgr.audit.engine import run_audit
+
+    values = {
+        "PROXMOX_TOKEN_SECRET": '""',
+        "CLIENT_SECRET_ID": "root@pam!a8f5f167-f44f-4964-e6c9-98c8a4b1e2d3",
+        "PROXMOX_TOKEN_ID": "root@pam!Xq9vKz2mPw4LrT8yBn6sDfGhJk3",
+        "PBS_TOKEN_ID": "backup@pbs!nightly-sync",
+    }
+    standard_repo(tmp_path, {"apps/pve.yaml": secret("pve", values)})
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {"stringData.CLIENT_SECRET_ID", "stringData.PROXMOX_TOKEN_ID"}
