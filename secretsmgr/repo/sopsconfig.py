@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from secretsmgr.errors import ConfigError, FormatError
 from secretsmgr.keys.bech32 import is_age_recipient, is_post_quantum
 from secretsmgr.repo.snapshot import Snapshot
 from secretsmgr.shellword import sh_path
-from secretsmgr.sops.model import SopsMetadata
+from secretsmgr.sops.model import SopsMetadata, pgp_id
 from secretsmgr.sops.regex import compile_go
 from secretsmgr.sops.yamlio import safe_load_all
 
@@ -324,6 +325,32 @@ def age_keys_under_pgp(rule: CreationRule) -> list[str]:
     """The age recipients ``rule`` lists under ``pgp:``, where sops reads a PGP fingerprint
     and cannot encrypt to them (Michaelpalacce/HomeLab, sweep 18)."""
     return [k for g in rule.key_groups for k in g.pgp if is_age_recipient(k.strip())]
+
+
+_HEX_ID = re.compile(r"[0-9A-F]{8,40}")
+
+
+def malformed_pgp(rule: CreationRule) -> list[str]:
+    """The entries ``rule`` lists under ``pgp:`` that are no PGP fingerprint or key id (hex
+    digits; an age key there is ``age_keys_under_pgp``'s): sops cannot encrypt to them (sweeps
+    57 and 60, lab-xyz/lab: `C30C…396r38…`, one letter off the files' key)."""
+    return [
+        k.strip()
+        for g in rule.key_groups
+        for k in g.pgp
+        if not is_age_recipient(k.strip()) and not _HEX_ID.fullmatch(pgp_id(k))
+    ]
+
+
+def nearest_pgp(written: str, fingerprints: Iterable[str]) -> str | None:
+    """The fingerprint among ``fingerprints`` that ``written`` misspells: as long, and
+    differing in two places at most."""
+    want = pgp_id(written)
+    for fingerprint in fingerprints:
+        have = pgp_id(fingerprint)
+        if len(have) == len(want) and sum(a != b for a, b in zip(have, want, strict=True)) <= 2:
+            return have
+    return None
 
 
 def all_age_recipients(rule: CreationRule) -> tuple[str, ...]:

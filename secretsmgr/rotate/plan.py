@@ -21,7 +21,12 @@ from secretsmgr.plural import plural
 from secretsmgr.repo.flux.graph import unknown_layer
 from secretsmgr.repo.inventory import Inventory
 from secretsmgr.repo.pgpkeys import on_flux_pgp
-from secretsmgr.repo.sopsconfig import all_age_recipients, sops_rotate_hint
+from secretsmgr.repo.sopsconfig import (
+    all_age_recipients,
+    malformed_pgp,
+    nearest_pgp,
+    sops_rotate_hint,
+)
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.rotate.regenerate import Regeneration, paths_holding, replace_equal
 from secretsmgr.rotate.stage import open_file
@@ -299,7 +304,19 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         # keeps the old one, so it is said only where a cluster decrypts with an age key
         cluster_keys = ctx.cluster_keys_for(entry)
         hints = [by_sops]
-        if cluster_keys and not on_flux_pgp(ctx, entry):  # Flux decrypts it with PGP: no SM004
+        broken = malformed_pgp(entry.creation_rule) if entry.creation_rule else []
+        if broken:
+            # the rule misspells the file's PGP key, so the file is no PGP file of the
+            # repository's (sweep 60, lab-xyz/lab: begin refused, and each hint led back here)
+            ids = [k for g in metadata.key_groups for f, k in g.foreign_ids() if f == "pgp"]
+            near = nearest_pgp(broken[0], ids)
+            label = f"{entry.sops_config} rule {entry.creation_rule_number}"
+            hints = [
+                f"{label} names {broken[0]} under pgp:, which is no PGP fingerprint"
+                + (f"; the file's key is {near}" if near else "")
+                + ": correct it there first, then run this again"
+            ]
+        if cluster_keys and not broken and not on_flux_pgp(ctx, entry):  # Flux's PGP: no SM004
             how = ctx.sops_configs.updatekeys_hint(entry.path, metadata.foreign_kinds, cluster_keys)
             hints.append(f"it lacks the cluster's age key too (SM004): {how}")
         if others:

@@ -363,3 +363,41 @@ def test_a_file_sops_encrypted_to_a_post_quantum_key_is_judged_by_it(tmp_path: P
     found = {(f.rule, f.path) for f in report.findings}
     assert ("SM004", "apps/db.enc.yaml") not in found and ("SM006", "apps/db.enc.yaml") not in found
     assert ("SM004", "apps/other.enc.yaml") in found  # on another key: Flux cannot decrypt it
+
+
+def test_a_misspelled_pgp_fingerprint_in_a_rule_is_named_by_sm011_and_rotate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweeps 57 and 60, lab-xyz/lab: `pgp: C30C…396r38…` in the rule, the files on `…396E38…`;
+    # SM011 said "missing key …, extra key pgp <last 16>", and key rotate --begin refused with
+    # hints that led back to the same refusal
+    from secretsmgr.audit.engine import run_audit
+    from tests.audit.helpers import flux_kustomization, write
+    from tests.cli.runner import hints_of, run
+
+    right = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"
+    wrong = right[:14] + "r" + right[15:]
+    write(tmp_path, "apps/pgp.enc.yaml", FOREIGN_ONLY["pgp"])
+    write(tmp_path, "clusters/prod/apps.yaml", flux_kustomization(decryption="sops-gpg"))
+    write(tmp_path, ".secretsmgr.yaml", f"cluster_key: {PUB1}\n")
+    rules = "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    pgp: {}\n    age: " + PUB1 + "\n"
+    write(tmp_path, ".sops.yaml", rules.format(wrong))
+    (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM011"]
+    assert found.message == (
+        f".sops.yaml rule 1 names {wrong} under pgp:, which is no PGP fingerprint (hex digits "
+        f"only): sops cannot encrypt to it (the file's key is {right})"
+    )
+    assert found.fix == f"correct it in .sops.yaml rule 1: {right}"
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KEY2))
+    path = tmp_path / "apps/pgp.enc.yaml"
+    code, _, err = run(["--repo", str(tmp_path), "rotate", "--dry-run", str(path)], capsys)
+    assert code == 1
+    assert hints_of(err) == [
+        f".sops.yaml rule 1 names {wrong} under pgp:, which is no PGP fingerprint; the file's "
+        f"key is {right}: correct it there first, then run this again"
+    ]
+    # corrected as the fix says: the file is the repository's PGP file Flux decrypts
+    write(tmp_path, ".sops.yaml", rules.format(right))
+    findings = run_audit(tmp_path).findings
+    assert not [f for f in findings if f.rule == "SM004"], findings
+    assert not [f for f in findings if "no PGP fingerprint" in f.message], findings

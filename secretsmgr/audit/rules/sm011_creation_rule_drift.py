@@ -23,6 +23,8 @@ from secretsmgr.repo.sopsconfig import (
     CreationRule,
     age_keys_under_pgp,
     all_age_recipients,
+    malformed_pgp,
+    nearest_pgp,
 )
 from secretsmgr.repo.sopsentry import STRUCTURE, SopsEntry
 from secretsmgr.shellword import sh_path
@@ -106,6 +108,20 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"{label} lists the age key {_keys(misplaced)} under pgp:, where sops reads a PGP "
                 "fingerprint: sops cannot encrypt to it there",
                 fix=f"move it from pgp: to age: in {label}",
+            )
+            continue
+        broken = malformed_pgp(rule)
+        if broken:
+            # sweeps 57 and 60, lab-xyz/lab: `C30C…396r38…` in the rule, the files on
+            # `…396E38…`; the drift said "missing key …, extra key pgp <last 16>", hiding it
+            fingerprints = [k for g in sf.metadata.key_groups for f, k in g.foreign_ids()]
+            near = nearest_pgp(broken[0], [k for k in fingerprints if k])
+            mends = f" (the file's key is {near})" if near else ""
+            yield RULE.finding(
+                entry.path,
+                f"{label} names {broken[0]} under pgp:, which is no PGP fingerprint (hex digits "
+                f"only): sops cannot encrypt to it{mends}",
+                fix=f"correct it in {label}" + (f": {near}" if near else ""),
             )
             continue
         problems: list[str] = []
