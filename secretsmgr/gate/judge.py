@@ -236,7 +236,7 @@ def judge_index(
             return run_rules(ctx, keyless_only=True)
 
         if files is None:
-            return _staged_only(_encrypted_since_staged(root, snap, audit(snap, None)), head)
+            return _staged_only(_encrypted_since_staged(root, snap, audit(snap, None)), snap, head)
         focus = set(files)
         scope = _scope(cache, snap, head, focus)
         now = audit(snap, sorted(scope & set(snap.paths)))
@@ -245,7 +245,9 @@ def judge_index(
             in_head = sorted(scope & set(head.paths))
             before = {identity(f) for f in audit(head, in_head).findings} if in_head else set()
         kept = tuple(f for f in now.findings if f.path in focus or identity(f) not in before)
-        return _staged_only(_encrypted_since_staged(root, snap, replace(now, findings=kept)), head)
+        return _staged_only(
+            _encrypted_since_staged(root, snap, replace(now, findings=kept)), snap, head
+        )
     finally:
         index.close()
         if head is not None:
@@ -256,21 +258,28 @@ def judge_index(
 _IN_GIT = ": it is in git"
 
 
-def _staged_only(report: AuditReport, head: Snapshot | None) -> AuditReport:
-    """A fix that says to rotate a value "it is in git" of a file HEAD does not hold: the
-    value is staged, not committed, unless it was committed before under another name (sweeps
-    57 and 59: the gate told users their value was in git when it had never been)."""
+def _staged_only(report: AuditReport, index: Snapshot, head: Snapshot | None) -> AuditReport:
+    """A fix that says to rotate a value "it is in git" of a file whose staged content HEAD
+    does not hold: the value may be staged only, not committed (sweeps 57, 59 and 60: the gate
+    told users their value was in git when it had never been). A file HEAD holds as staged
+    keeps the words."""
     present = set(head.paths) if head is not None else set()
-    if not any(f.fix and _IN_GIT in f.fix and f.path not in present for f in report.findings):
+
+    def why(path: str) -> str | None:
+        if path not in present:
+            return "the file is new: staged, not in git yet"
+        try:
+            same = head is not None and head.read(path) == index.read(path)
+        except OSError:
+            same = False
+        return None if same else "this change to the file is staged, not in git yet"
+
+    reasons = {f.path: why(f.path) for f in report.findings if f.fix and _IN_GIT in f.fix}
+    if not any(reasons.values()):
         return report
     findings = tuple(
-        replace(
-            f,
-            fix=f.fix.replace(
-                _IN_GIT, " if it was ever committed (the file is new: staged, not in git yet)", 1
-            ),
-        )
-        if f.fix and _IN_GIT in f.fix and f.path not in present
+        replace(f, fix=f.fix.replace(_IN_GIT, f" if it was ever committed ({reasons[f.path]})", 1))
+        if f.fix and reasons.get(f.path)
         else f
         for f in report.findings
     )

@@ -705,6 +705,14 @@ def test_a_value_only_staged_is_not_said_to_be_in_git(tmp_path: Path) -> None:
     assert fixes["apps/new.yaml"].endswith(
         "rotate the credential if it was ever committed (the file is new: staged, not in git yet)"
     ), fixes
+    # sweep 60, cubic3d/ops: a committed file the token was added to: not in git either
+    assert fixes["apps/plain.yaml"].endswith(
+        "rotate the credential if it was ever committed (this change to the file is staged, not "
+        "in git yet)"
+    ), fixes
+    # committed as it is staged: in git
+    commit(root, "leak")
+    fixes = {f.path: f.fix or "" for f in judge(root, ["apps/plain.yaml"]).findings}
     assert fixes["apps/plain.yaml"].endswith("rotate the credential: it is in git"), fixes
 
 
