@@ -462,6 +462,11 @@ _PEM = "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY---
         ("not-a-real-Xk29fQ7pLm4vRt8w", False),
         # the attack review: words around the phrase may be a random run or a passphrase
         ("qzjxkvbwmtrplhfdnw-nobody-cares", False),
+        # sweep 60, claughinghouse/k3s-ops: a test Secret's sentence
+        ("This is a test", True),
+        ("just a test.", True),
+        ("test", False),
+        ("this is a test Xk29fQ7pLm4vRt8w", False),
         ("tangerine-who-cares-velvet-canyon", False),
         # sweep 58, DeepAchut/Homelab-ops: a token cut short, and PEM armour around a request
         ("AIzaSy...", True),
