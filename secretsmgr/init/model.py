@@ -120,6 +120,10 @@ class InitPlan:
     no_decryption: tuple[tuple[str | None, tuple[str, ...], bool], ...] = ()
     # whether `pre-commit` is on PATH: the hook step says how to get it when it is not
     pre_commit_found: bool = True
+    # the folders of this checkout's layers that decrypt SOPS files, when some layers do not:
+    # where a new secret goes (sweep 60, lab-xyz/lab: the step's PATH could be clusters/, which
+    # Flux applies without decryption)
+    decrypting_folders: tuple[str, ...] = ()
 
     @property
     def changes(self) -> bool:

@@ -125,10 +125,17 @@ def _hook_step(plan: InitPlan) -> str:
 
 def _encrypt_step(plan: InitPlan) -> str:
     # a new file no kustomization lists is applied by no layer (sweep 42: SM012 came as a
-    # surprise after the step)
+    # surprise after the step); a folder with none Flux builds whole (sweep 60: a user would
+    # have made one that listed the new file alone)
+    where = ""
+    command = _encrypt_command(plan)
+    if plan.decrypting_folders and "(PATH below" not in command:
+        shown = ", ".join(plan.decrypting_folders[:3])
+        more = " and others" if len(plan.decrypting_folders) > 3 else ""
+        where = f" (PATH below a folder whose layer decrypts SOPS files: {shown}{more})"
     return (
-        f"{_encrypt_command(plan)}; then list it under resources: in its folder's "
-        "kustomization.yaml, so a layer applies it"
+        f"{command}{where}; then, if its folder has a kustomization.yaml, list "
+        "it under resources: there, so a layer applies it"
     )
 
 

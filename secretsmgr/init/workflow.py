@@ -287,6 +287,7 @@ def plan_init(
         rules_written=sops.written,
         no_decryption=_no_decryption(inv),
         pre_commit_found=shutil.which("pre-commit") is not None,
+        decrypting_folders=_decrypting_folders(inv),
         pgp_clusters=frozenset(
             cluster
             for entry in inv.sops_files
@@ -294,6 +295,15 @@ def plan_init(
             for cluster in inv.layers.clusters_of(entry.path)
         ),
     )
+
+
+def _decrypting_folders(inv: Inventory) -> tuple[str, ...]:
+    """The folders of this checkout's layers that decrypt SOPS files, in layer order, where
+    another layer of this checkout does not (else any layer's folder will do: none)."""
+    local = [x for x in inv.layers.layers if x.external is None and x.path]
+    if all(x.decrypts_sops for x in local):
+        return ()
+    return tuple(dict.fromkeys(x.path for x in local if x.decrypts_sops))
 
 
 def _leaked_note(root: Path, kept: Mapping[str, str | None], shared: str | None) -> list[str]:

@@ -815,8 +815,9 @@ def test_a_nested_pgp_rules_encrypt_step_runs_sops_from_the_rules_folder(
     step = _steps(out)[-2]
     assert step.endswith(
         "from the folder of apps/.sops.yaml (sops reads .sops.yaml from the current folder "
-        "up): (cd apps && sops encrypt -i PATH/secret.enc.yaml)  (PATH below apps); then list "
-        "it under resources: in its folder's kustomization.yaml, so a layer applies it"
+        "up): (cd apps && sops encrypt -i PATH/secret.enc.yaml)  (PATH below apps); then, if "
+        "its folder has a kustomization.yaml, list it under resources: there, so a layer "
+        "applies it"
     ), step
 
 
@@ -862,8 +863,9 @@ def test_a_pgp_repository_gets_steps_that_keep_its_pgp_key(
     assert steps[-2] == (
         "encrypt a secret with sops, which encrypts to the PGP (KMS, Vault) keys the rules name "
         "too (a PGP key's public half in your GnuPG keyring: gpg --import it first): sops "
-        "encrypt -i PATH/secret.enc.yaml; then list it under resources: in its folder's "
-        "kustomization.yaml, so a layer applies it"
+        "encrypt -i PATH/secret.enc.yaml (PATH below a folder whose layer decrypts SOPS files: "
+        "apps); then, if its folder has a kustomization.yaml, list it under resources: there, "
+        "so a layer applies it"
     )
     commit_step = "check, then commit: secretsmgr audit; git add -A; git add -f .secretsmgr.yaml"
     assert steps[-1] == commit_step + "; git commit"
