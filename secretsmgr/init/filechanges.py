@@ -111,11 +111,25 @@ def settings_change(
         return FileChange(
             SETTINGS_NAME, FileState.REPLACE, f"{what} (from its current values)", text
         )
+    # it may pin another key (sweep 60 operator run: "does not pin the cluster key" of a file
+    # that pinned one, not the one given)
+    current = parse_settings(existing)
+    held = [k for k in (current.cluster_key, *(c.cluster_key for c in current.clusters)) if k]
+    given = list(dict.fromkeys(keys.values()))
+    if not held:
+        why = "does not pin the cluster key"
+    elif set(held) != set(given):
+        why = (
+            f"pins {', '.join(short_key(k) for k in dict.fromkeys(held))}, not "
+            f"{', '.join(short_key(k) for k in given)}"
+        )
+    else:
+        why = "pins the cluster key, but not as init would (allowed_recipients, a rotation)"
     return FileChange(
         SETTINGS_NAME,
         FileState.KEPT,
-        "exists and does not pin the cluster key (--force rewrites it from its current "
-        "values; its comments are not kept)",
+        f"exists and {why} (--force rewrites it from its current values; its comments are not "
+        "kept)",
         forced=True,
     )
 

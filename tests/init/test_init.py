@@ -12,6 +12,7 @@ import pytest
 
 from secretsmgr.changelog.chain import find_break, parse_entries
 from secretsmgr.keys.age import parse_identities
+from secretsmgr.keys.bech32 import short_key
 from secretsmgr.repo.inventory import load_inventory
 from secretsmgr.repo.settings import load_settings
 from secretsmgr.repo.sopsconfig import load_sops_config, match_rule
@@ -201,6 +202,12 @@ def test_existing_files_are_kept_unless_force(
     pinned = load_settings(repo)
     assert pinned.cluster_key == CLUSTER
     assert [e.path for e in pinned.ignore] == ["keys/*"]  # carried over
+    # sweep 60 operator run: another key given, the kept file said it pinned none
+    from tests.audit.helpers import K2 as other
+
+    out, _ = init(repo, capsys, "--cluster-key", other, "--dry-run")
+    (line,) = [x for x in out.splitlines() if ".secretsmgr.yaml" in x and "kept" in x]
+    assert f"exists and pins {short_key(CLUSTER)}, not {short_key(other)} (--force" in line, line
 
 
 # ----------------------------------------------------------------------------- existing secrets
