@@ -210,7 +210,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
             raise UsageError(
                 f"layer {layer!r} is in {len(labels)} clusters: {', '.join(labels)}",
                 hints=(
-                    f"name one as audit shows it: --layer {labels[0]}",
+                    f"name one as CLUSTER/LAYER: --layer {labels[0]}",
                     "or each, with one --layer per cluster",
                 ),
             )

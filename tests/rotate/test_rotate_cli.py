@@ -577,7 +577,7 @@ def test_a_layer_is_named_as_audit_shows_it_in_a_repository_of_several_clusters(
     code, out, err = rotate(repo, capsys, "--layer", "apps")
     assert (code, out) == (2, "")
     assert_user_error(err, "layer 'apps' is in 2 clusters: production/apps, staging/apps")
-    assert "--layer production/apps" in hints_of(err)[0]
+    assert hints_of(err)[0] == "name one as CLUSTER/LAYER: --layer production/apps"
     assert snapshot(repo) == before
     code, out, err = rotate(
         repo, capsys, "--layer", "staging/apps", "--layer", "production/apps", "--dry-run"
