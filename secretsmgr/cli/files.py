@@ -88,7 +88,31 @@ def identities_for(file: Path, verb: str, key_path: str | None = None) -> Layere
         age_less = _age_less(file, verb, key_path)
         if age_less is not None:
             raise age_less from exc
+        needed = _recipients(file) if exc.message.startswith("no age identity") else ()
+        if needed:
+            # which key it needs, as key rotate says (sweep 60 operator run: set and edit said
+            # only "no age identity found")
+            shown = ", ".join(short_key(k) for k in needed[:3])
+            more = " or another of its recipients" if len(needed) > 3 else ""
+            exc.hints = (
+                f"{file} opens with the private key of {shown}{more}",
+                *exc.hints,
+            )
         raise
+
+
+def _recipients(file: Path) -> tuple[str, ...]:
+    """The age recipients of the SOPS file ``file``; none when it is no such file."""
+    from secretsmgr.errors import SecretsmgrError
+    from secretsmgr.sops.document import format_for_text, load
+
+    try:
+        if not file.is_file():
+            return ()
+        text = file.read_text(encoding="utf-8")
+        return tuple(load(text, format_for_text(file.name, text)).metadata.age_recipients)
+    except (OSError, UnicodeDecodeError, SecretsmgrError):
+        return ()
 
 
 def _age_less(file: Path, verb: str, key_path: str | None = None) -> DecryptionError | None:

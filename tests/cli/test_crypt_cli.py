@@ -226,6 +226,17 @@ def test_decrypt_without_any_identity(repo: Path, capsys: pytest.CaptureFixture[
 
     assert f"hint: or put the key in {default_keys_file(os.environ)}\n" in err
     assert "$XDG" not in err
+    # which key opens it, as key rotate says (sweep 60 operator run: set and edit said only
+    # "no age identity found")
+    from secretsmgr.keys.age import parse_identities
+    from secretsmgr.keys.bech32 import short_key
+
+    public = parse_identities(TEST_KEY.read_text(), TEST_KEY.name).publics[0]
+    (needed,) = [h for h in err.splitlines() if "opens with the private key of" in h]
+    assert needed.startswith(f"secretsmgr: hint: {target} opens with the private key of ")
+    assert short_key(public) in needed, needed
+    code, out, err = run(["set", str(target), "stringData.x", "--value-file", str(target)], capsys)
+    assert code == 2 and f"opens with the private key of {short_key(public)}" in err
 
 
 def test_decrypt_with_the_wrong_key(
