@@ -61,7 +61,7 @@ from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.shellword import sh_path, sh_word
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.iniio import ini_key_lines, parse_ini
-from secretsmgr.sops.locate import find_line, key_lines
+from secretsmgr.sops.locate import DocumentKeys, find_line, key_lines
 from secretsmgr.sops.metadata import SOPS_KEY
 from secretsmgr.sops.regex import compile_go
 from secretsmgr.sops.tree import MapNode
@@ -353,6 +353,30 @@ def _embedded(
         for doc in docs:
             for key_path, leaf, value in _leaves(doc, f"{prefix}data.{key}."):
                 yield f"{name} {key}", key_path, leaf, value, False, None
+
+
+def _embedded_line(
+    text: str, located: list[DocumentKeys], key_path: str, key: str, value: str
+) -> int | None:
+    """The line of a value inside a file embedded in a block scalar (a ConfigMap's
+    ``config.yaml``): after the line of the longest part of ``key_path`` the document names,
+    the first line that is no comment and holds both ``key`` and ``value`` (sweep 57,
+    shosti/eevans-infra: a password's line was a comment's that mentioned its value)."""
+    parts = key_path.split(".")
+    start = None
+    for end in range(len(parts) - 1, 0, -1):
+        start = find_line(located, ".".join(parts[:end]))
+        if start is not None:
+            break
+    if start is None or not key or not value:
+        return None
+    for number, line in enumerate(text.splitlines()[start - 1 :], start=start):
+        stripped = line.strip()
+        if stripped.startswith("#") or key not in stripped or value not in stripped:
+            continue
+        if stripped.index(key) < stripped.index(value):
+            return number
+    return None
 
 
 def _line_of(text: str, value: str, key: str) -> int:
@@ -881,6 +905,7 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
     for (number, _), (hit, value, key) in found.items():
         lines = located[number - 1].lines if number <= len(located) else {}
         line = lines.get(hit.key_path) or find_line(located, hit.key_path)
+        line = line or _embedded_line(text, located, hit.key_path, key, value)
         line = line or _line_of(text, value, key)
         out.append(replace(hit, line=_line_inside(text, line, value, key, hit.kind) or line))
     if repeated:

@@ -1845,3 +1845,22 @@ def test_a_tailscale_key_is_a_known_format(tmp_path: Path) -> None:
         ("talos/tailscale.yaml", "OAUTH"),
         ("scripts/join.sh", "tailscale"),
     }
+
+
+def test_a_value_in_an_embedded_config_is_named_at_its_own_line_not_a_comments(
+    tmp_path: Path,
+) -> None:
+    # sweep 57, shosti/eevans-infra: clickhouse-operator's ConfigMap config.yaml; its password
+    # was named at a comment's line that mentioned the value ('default' user account)
+    from secretsmgr.audit.engine import run_audit
+
+    config = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ops}\ndata:\n  config.yaml: |\n"
+        "    user:\n      # not credentials for the 'default' user account\n"
+        '      default:\n        profile: default\n        password: "default"\n'
+    )
+    standard_repo(tmp_path, {})
+    write(tmp_path, "apps/ops.yaml", config)
+    (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM018"]
+    assert found.key_path == "data.config.yaml.user.default.password"
+    assert found.line == 10, found
