@@ -257,7 +257,9 @@ _REFERENCE_KEY = re.compile(
     r"complexity|strength|rules?|requirements?|timeout|ttl|expiry|expiration|lifetime|hint|"
     r"attr|attribute|algo|limits?|rate|quota|"
     # ``tsigSecretAlg: hmac-sha256``, ``jwt_secret_alg`` (sweep 26, matjahs: external-dns)
-    r"(?:^|[._-])alg|(?-i:(?<=[a-z0-9])Alg))$"
+    r"(?:^|[._-])alg|(?-i:(?<=[a-z0-9])Alg)|"
+    # Woodpecker CI's `from_secret: slack_webhook`: the name of a secret it stores (sweep 58)
+    r"(?:^|[._-])from_?secret)$"
 )
 # A key that names a scheme (``htpasswd_encryption = autodetect``: sweep 37, a-mcf's radicale
 # config) and a value that is one: only then a setting (the attack review: under
@@ -447,7 +449,7 @@ _IDENTIFIER_KEY = re.compile(
     r"image|fingerprint|fpr?|thumbprint|ca_?bundle|cert|crt|certificate|pub(?:lic)?[_-]?keys?|pub|public|head|"
     r"integrity|etag|nonce|salt_?id|repository|url|host|domain|email|account_?id|"
     r"project|region|zone|cluster|age|pgp|kms|recipients?|cluster_?key|[a-z_]*_regex|"
-    r"rev|sum|schematic(?:_?id)?(?:_[a-z0-9]+)?|template)$"
+    r"rev|sum|(?:sha\d*|md5)sum|thp|schematic(?:_?id)?(?:_[a-z0-9]+)?|template)$"
 )
 # A git ref pinned to a commit (``source-ref: 0d2a07…``, a Renovate git-refs datasource): the
 # key says ref and the value is a SHA-1 or SHA-256 object name, no credential
@@ -458,7 +460,10 @@ _GIT_OBJECT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 # sweep 36, pindaroli/k8s-lab: n8n's chart defaults)
 _PUBLIC = re.compile(
     r"^(?:age1[02-9ac-hj-np-z]{58}(?:\s*,\s*age1[02-9ac-hj-np-z]{58})*|"
-    r"(?:ssh|ecdsa|sk)-[a-z0-9-]+ [A-Za-z0-9+/=]+.*|phc_[A-Za-z0-9]{32,64})$"
+    r"(?:ssh|ecdsa|sk)-[a-z0-9-]+ [A-Za-z0-9+/=]+.*|phc_[A-Za-z0-9]{32,64}|"
+    # Stripe's publishable key, made for browser code (sweep 57, mstaicu/aperitif); its
+    # secret and restricted keys (sk_, rk_) are judged
+    r"pk_(?:live|test)_[A-Za-z0-9]{24,110})$"
 )
 _REFERENCE_TAGS = frozenset(("!KeyOf", "!Find", "!Context", "!Ref", "!GetAtt", "!ImportValue"))
 # a key whose last word names a point in time
@@ -473,7 +478,8 @@ _DATE_TIME = re.compile(
 _BORING = re.compile(r"(?i)^(?:true|false|yes|no|on|off|null|none|~|\d+(?:\.\d+)*[a-z]{0,3})$")
 _WORDS = re.compile(
     r"(?i)(?:changeme|change_me|replace_?me|example|placeholder|dummy|redacted|"
-    r"your[-_]|xxxx|\*\*\*|todo|fixme|secret-here|insert|"
+    r"your[-_]|your(?:secret|password|passwd|pass|token|apikey|api_key|key)|xxxx|\*\*\*|todo|"
+    r"fixme|secret-here|insert|"
     # the GitLab chart's own fillers (sweep 28, SparksD2145/flux-infra: `password:
     # bogus-satisfy-upgrade` beside existingSecret, the runner's `secret: nonempty`)
     r"bogus|non-?empty)"

@@ -355,6 +355,11 @@ def _embedded(
                 yield f"{name} {key}", key_path, leaf, value, False, None
 
 
+# a key naming public keys, whose map holds one per name (``amneziawg_config_public_keys:
+# {apex: <base64>}``): each value is judged for known formats only
+_PUBLIC_PARENT = re.compile(r"(?i)(?:^|[._-])pub(?:lic)?[_-]?keys?$")
+
+
 def _embedded_line(
     text: str, located: list[DocumentKeys], key_path: str, key: str, value: str
 ) -> int | None:
@@ -865,6 +870,12 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                 continue
             verdict = _TALOS if _talos_secret(obj, key_path[len(prefix) :], value) else None
             verdict = verdict or judge_value(key, value)
+            if (
+                verdict is not None
+                and not verdict.known
+                and _PUBLIC_PARENT.search(key_path.rpartition(".")[0].rpartition(".")[2])
+            ):
+                verdict = None  # a map of public keys by name (sweep 58, kasefuchs: WireGuard)
             if verdict is None or not verdict.known:
                 verdict = cloudflare_key_under(key_path, value) or verdict
             if verdict is not None and not verdict.known and names_secret_key(key_path, value):

@@ -1864,3 +1864,32 @@ def test_a_value_in_an_embedded_config_is_named_at_its_own_line_not_a_comments(
     (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM018"]
     assert found.key_path == "data.config.yaml.user.default.password"
     assert found.line == 10, found
+
+
+def test_public_values_and_names_of_secrets_get_no_warning(tmp_path: Path) -> None:
+    # sweeps 57 and 58: Stripe's publishable key, a release's sha256sum, a Tang server's
+    # thumbprint, Woodpecker's from_secret (a stored secret's name), a map of WireGuard public
+    # keys by peer, a template's "yoursecretpassword"; a Stripe secret key, a private key's
+    # map and a password beside them are still judged
+    from secretsmgr.audit.engine import run_audit
+
+    publishable = "pk_test_" + "51H8abcDEFxYz123Qq7Wm2ZpK9vR4tY8uXb3Nf5Hs1a2B3c4D5e6F"
+    secret_key = "sk_test_" + "51H8abcDEFxYz123Qq7Wm2ZpK9vR4tY8uXb3Nf5Hs1a2B3c4D5e6F"
+    wg = "kQ7vR4m2Zq8vN3pL0xR7Wm2ZpK9vR4tY8uXb3Nf5Hs0="
+    values = (
+        f"stripe:\n  publishableKey: {publishable}\n  secretKey: {secret_key}\n"
+        "matchbox_sha256sum: 614bd6f0c5e0a8b2d7e1f3c4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4\n"
+        "tang:\n  thp: Zq8vN3pL0xR7Wm2ZpK9vR4tY8uXb3Nf5Hs1a\n"
+        "steps:\n  - environment:\n      SLACK_WEBHOOK:\n        from_secret: slack_webhook\n"
+        f"amneziawg_config_public_keys:\n  apex: {wg}\n"
+        f"amneziawg_config_private_keys:\n  apex: {wg}\n"
+        "cipassword: yoursecretpassword\nadmin_password: Zq8vN3pL0xR7Wm2\n"
+    )
+    standard_repo(tmp_path, {})
+    write(tmp_path, "ansible/vars.yml", values)
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM018"}
+    assert found == {
+        "stripe.secretKey",
+        "amneziawg_config_private_keys.apex",
+        "admin_password",
+    }, found
