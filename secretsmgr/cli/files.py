@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from secretsmgr.cli.context import warn
-from secretsmgr.keys.bech32 import short_key
+from secretsmgr.keys.bech32 import is_age_recipient, short_key
 from secretsmgr.shellword import sh_path, sh_word
 
 if TYPE_CHECKING:
@@ -110,9 +110,10 @@ def _recipients(file: Path) -> tuple[str, ...]:
         if not file.is_file():
             return ()
         text = file.read_text(encoding="utf-8")
-        return tuple(load(text, format_for_text(file.name, text)).metadata.age_recipients)
+        found = load(text, format_for_text(file.name, text)).metadata.age_recipients
     except (OSError, UnicodeDecodeError, SecretsmgrError):
         return ()
+    return tuple(k for k in found if is_age_recipient(k))  # never a key pasted there
 
 
 def _age_less(file: Path, verb: str, key_path: str | None = None) -> DecryptionError | None:

@@ -264,22 +264,40 @@ def _staged_only(report: AuditReport, index: Snapshot, head: Snapshot | None) ->
     told users their value was in git when it had never been). A file HEAD holds as staged
     keeps the words."""
     present = set(head.paths) if head is not None else set()
+    texts: dict[str, tuple[list[str], set[str]] | None] = {}
 
-    def why(path: str) -> str | None:
-        if path not in present:
+    def lines_of(path: str) -> tuple[list[str], set[str]] | None:
+        if path not in texts:
+            try:
+                staged = index.read(path).decode("utf-8", "replace").splitlines()
+                committed = head.read(path).decode("utf-8", "replace") if head else ""
+                texts[path] = (staged, set(committed.splitlines()))
+            except OSError:
+                texts[path] = None
+        return texts[path]
+
+    def why(finding: Finding) -> str | None:
+        if finding.path not in present:
             return "the file is new: staged, not in git yet"
-        try:
-            same = head is not None and head.read(path) == index.read(path)
-        except OSError:
-            same = False
-        return None if same else "this change to the file is staged, not in git yet"
+        found = lines_of(finding.path)
+        if found is None:
+            return None
+        staged, committed = found
+        line = finding.line
+        if line is not None and 0 < line <= len(staged):
+            # its line as HEAD has it: the value is committed (the attack review: an edit of
+            # another line said it may not be)
+            if staged[line - 1] in committed:
+                return None
+            return "this change to the file is staged, not in git yet"
+        return None if set(staged) == committed else "staged, perhaps not in git yet"
 
-    reasons = {f.path: why(f.path) for f in report.findings if f.fix and _IN_GIT in f.fix}
+    reasons = {id(f): why(f) for f in report.findings if f.fix and _IN_GIT in f.fix}
     if not any(reasons.values()):
         return report
     findings = tuple(
-        replace(f, fix=f.fix.replace(_IN_GIT, f" if it was ever committed ({reasons[f.path]})", 1))
-        if f.fix and reasons.get(f.path)
+        replace(f, fix=f.fix.replace(_IN_GIT, f" if it was ever committed ({reasons[id(f)]})", 1))
+        if f.fix and reasons.get(id(f))
         else f
         for f in report.findings
     )

@@ -435,10 +435,10 @@ _DENIAL = re.compile(
     r"(?i)^\s*(?:(?:definitely|really|totally|absolutely|clearly|just)[-_ ])?"
     r"(?:(?:nobody|no[-_ ]?one|who)[-_ ]cares|not[-_ ]a[-_ ](?:real[-_ ])?"
     r"(?:secret|password|passwd|key|token|value)|not[-_ ]a[-_ ]real|"
-    # a sentence that says it is a test (sweep 60, claughinghouse/k3s-ops: a `test-secret`
-    # holding "This is a test" was an SM019 exposure); `test` alone stays a weak password
-    r"(?:this[-_ ]is[-_ ]|it[-_ ]is[-_ ])?(?:just[-_ ])?a[-_ ]test(?:[-_ ](?:value|secret))?)"
-    r"[.!]?\s*$"
+    # a sentence that says it is a test, in words and spaces (sweep 60, claughinghouse/k3s-ops:
+    # a `test-secret` holding "This is a test" was an SM019 exposure); `test`, `a-test-value`,
+    # `this_is_a_test` stay weak passwords (the attack review)
+    r"(?-i:[Tt])his is (?:just )?a test|(?-i:[Jj])ust a test)[.!]?\s*$"
 )
 # A token's known first characters, a few more at most, then an ellipsis (``AIzaSy...``,
 # ``sk-ant-…``): a value cut short in a sample (sweep 58, DeepAchut/Homelab-ops: an SM019

@@ -714,6 +714,14 @@ def test_a_value_only_staged_is_not_said_to_be_in_git(tmp_path: Path) -> None:
     commit(root, "leak")
     fixes = {f.path: f.fix or "" for f in judge(root, ["apps/plain.yaml"]).findings}
     assert fixes["apps/plain.yaml"].endswith("rotate the credential: it is in git"), fixes
+    # the attack review: another line of the file changed, the value's line is HEAD's
+    stage(
+        root,
+        "apps/plain.yaml",
+        OTHER.replace("level: info", "level: debug") + f"  GITHUB_TOKEN: {token}\n",
+    )
+    fixes = {f.path: f.fix or "" for f in judge(root).findings if f.rule == "SM018"}
+    assert fixes["apps/plain.yaml"].endswith("rotate the credential: it is in git"), fixes
 
 
 def test_a_file_whose_own_rule_was_narrowed_on_disk_is_not_told_to_be_staged(

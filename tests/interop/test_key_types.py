@@ -396,6 +396,11 @@ def test_a_misspelled_pgp_fingerprint_in_a_rule_is_named_by_sm011_and_rotate(
         f".sops.yaml rule 1 names {wrong} under pgp:, which is no PGP fingerprint; the file's "
         f"key is {right}: correct it there first, then run this again"
     ]
+    # the attack review: a KMS ARN under pgp: is moved, never "corrected" to another key
+    arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    write(tmp_path, ".sops.yaml", rules.format(f"{right},{arn}"))
+    (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM011"]
+    assert found.fix == "move it from pgp: to kms: in .sops.yaml rule 1", found
     # corrected as the fix says: the file is the repository's PGP file Flux decrypts
     write(tmp_path, ".sops.yaml", rules.format(right))
     findings = run_audit(tmp_path).findings

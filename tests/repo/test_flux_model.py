@@ -540,3 +540,8 @@ def test_a_layer_in_a_git_submodule_is_not_said_to_fail(tmp_path: Path) -> None:
         "1 Flux Kustomization points at a spec.path with nothing in this checkout, which Flux "
         "fails: clusters/prod/more.yaml (./k8s/gone)"
     ) in notes, notes
+    # the attack review: a .gitmodules naming an ordinary folder hides no failed build there
+    write(tmp_path, ".gitmodules", '[submodule "v"]\n\tPath = k8s/vendor\n')
+    write(tmp_path, "k8s/vendor/kustomization.yaml", "resources:\n  - gone.yaml\n")
+    notes = load_inventory(tmp_path).layers.notes
+    assert any(n.startswith("layer vendor: its build names k8s/vendor/gone.yaml") for n in notes)

@@ -467,6 +467,11 @@ _PEM = "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY---
         ("just a test.", True),
         ("test", False),
         ("this is a test Xk29fQ7pLm4vRt8w", False),
+        ("a test", False),
+        ("A_TEST", False),
+        ("a-test-value", False),
+        ("this_is_a_test", False),
+        ("It is just a test secret.", False),
         ("tangerine-who-cares-velvet-canyon", False),
         # sweep 58, DeepAchut/Homelab-ops: a token cut short, and PEM armour around a request
         ("AIzaSy...", True),

@@ -33,6 +33,13 @@ from secretsmgr.sops.rules import encrypted_leaves, iter_leaves, path_is_encrypt
 from secretsmgr.sops.tree import MapNode
 from secretsmgr.sops.values import Comment
 
+# what a key that is no PGP fingerprint is, by its first part: the field sops reads it under
+_KEY_FIELD = {
+    "arn": "kms",
+    "projects": "gcp_kms",
+    "https": "azure_keyvault or hc_vault_transit_uri",
+}
+
 
 def _keys(keys: list[str]) -> str:
     return ", ".join(short_key(k) for k in keys)
@@ -114,14 +121,20 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if broken:
             # sweeps 57 and 60, lab-xyz/lab: `C30C…396r38…` in the rule, the files on
             # `…396E38…`; the drift said "missing key …, extra key pgp <last 16>", hiding it
-            fingerprints = [k for g in sf.metadata.key_groups for f, k in g.foreign_ids()]
-            near = nearest_pgp(broken[0], [k for k in fingerprints if k])
+            fingerprints = [
+                k for g in sf.metadata.key_groups for f, k in g.foreign_ids() if f == "pgp" and k
+            ]
+            near = nearest_pgp(broken[0], fingerprints)
             mends = f" (the file's key is {near})" if near else ""
+            moved = _KEY_FIELD.get(broken[0].split(":", 1)[0].lower()) if ":" in broken[0] else None
             yield RULE.finding(
                 entry.path,
                 f"{label} names {broken[0]} under pgp:, which is no PGP fingerprint (hex digits "
                 f"only): sops cannot encrypt to it{mends}",
-                fix=f"correct it in {label}" + (f": {near}" if near else ""),
+                # the attack review: a KMS ARN under pgp: was "corrected" to another key's id
+                fix=f"move it from pgp: to {moved}: in {label}"
+                if moved
+                else f"correct it in {label}" + (f": {near}" if near else ""),
             )
             continue
         problems: list[str] = []

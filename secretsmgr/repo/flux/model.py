@@ -1282,16 +1282,20 @@ def find_layers(
     return graph_of(ordered, found_clusters, unknown, notes, held, flags, mirrors)
 
 
-_SUBMODULE_PATH = re.compile(r"^\s*path\s*=\s*(.+?)\s*$", re.MULTILINE)
+_SUBMODULE_PATH = re.compile(r"^[ \t]*path[ \t]*=[ \t]*(\S.*?)[ \t]*$", re.MULTILINE | re.I)
 
 
 def _submodule_folders(model: _Model) -> tuple[str, ...]:
-    """The folders ``.gitmodules`` names: git submodules, held only once initialised."""
+    """The folders ``.gitmodules`` names that hold no file of the checkout: git submodules not
+    initialised (the attack review: a `.gitmodules` naming an ordinary folder hid a build
+    naming a missing file there)."""
     try:
         text = model.repo.text(".gitmodules") if ".gitmodules" in model.repo.files else ""
     except (OSError, UnicodeDecodeError):
         return ()
-    return tuple(posixpath.normpath(m.strip("\"'")) for m in _SUBMODULE_PATH.findall(text))
+    named = {posixpath.normpath(m.strip("\"'")) for m in _SUBMODULE_PATH.findall(text)}
+    held = {f for f in named for p in model.repo.files if p.startswith(f + "/")}
+    return tuple(sorted(named - held - {"."}))
 
 
 def _in_folders(path: str, folders: Sequence[str]) -> str | None:
