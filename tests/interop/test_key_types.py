@@ -401,6 +401,11 @@ def test_a_misspelled_pgp_fingerprint_in_a_rule_is_named_by_sm011_and_rotate(
     write(tmp_path, ".sops.yaml", rules.format(f"{right},{arn}"))
     (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM011"]
     assert found.fix == "move it from pgp: to kms: in .sops.yaml rule 1", found
+    # the review: a key id (the last 16 or 8 hex digits) names the file's fingerprint
+    for short in (right[-16:], right[-8:].lower()):
+        write(tmp_path, ".sops.yaml", rules.format(short))
+        drift = [f.message for f in run_audit(tmp_path).findings if f.rule == "SM011"]
+        assert not [m for m in drift if "pgp" in m], drift
     # corrected as the fix says: the file is the repository's PGP file Flux decrypts
     write(tmp_path, ".sops.yaml", rules.format(right))
     findings = run_audit(tmp_path).findings

@@ -461,7 +461,17 @@ def foreign_drift(rule: CreationRule, metadata: SopsMetadata) -> list[str]:
 def _names(want: str, have: str) -> bool:
     """Whether the rule's key id ``want`` names the file's ``have`` (an Azure key named in the
     rule without its version names every version of it)."""
-    return have == want or (want.count("/keys/") == 1 and have.startswith(want + "/"))
+    if have == want or (want.count("/keys/") == 1 and have.startswith(want + "/")):
+        return True
+    # a PGP key id (its fingerprint's last 8 or 16 hex digits) names that fingerprint (the
+    # attack review: "missing key pgp X; extra key pgp X" of the same key)
+    return (
+        len(want) in (8, 16)
+        and len(have) == 40
+        and bool(_FINGERPRINT.fullmatch(want))
+        and bool(_FINGERPRINT.fullmatch(have))
+        and have.endswith(want)
+    )
 
 
 def _foreign(key: str, kind: str | None = None) -> str:
@@ -470,7 +480,7 @@ def _foreign(key: str, kind: str | None = None) -> str:
     return f"{kind} {key}" if kind else key
 
 
-_FINGERPRINT = re.compile(r"[0-9A-F]{16,40}")
+_FINGERPRINT = re.compile(r"[0-9A-F]{8,40}")
 
 
 def precondition(ctx: AuditContext) -> str | None:
