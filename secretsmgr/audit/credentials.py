@@ -218,6 +218,24 @@ def _tunnel_secret(key: str, value: str) -> Verdict | None:
     return Verdict("Cloudflare Tunnel Secret", True) if len(raw) >= 32 else None
 
 
+# A DNS TSIG key (RFC 2845), the HMAC secret of dynamic DNS updates: base64 of 16 bytes or more
+# under a key or flag naming one (external-dns's --rfc2136-tsig-secret, cert-manager's
+# tsigSecretSecretRef names a Secret instead; sweep 61, dkw99/home-ops: a 64-byte key in a
+# committed Deployment's args had no finding)
+_TSIG_KEY = re.compile(r"(?i)tsig[._-]?secret$")
+_TSIG_VALUE = re.compile(r"^[A-Za-z0-9+/]{22,}={0,2}$")
+
+
+def _tsig_secret(key: str, value: str) -> Verdict | None:
+    if not _TSIG_KEY.search(key) or not _TSIG_VALUE.match(value):
+        return None
+    try:
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return Verdict("DNS TSIG Key", True) if len(raw) >= 16 and len(set(raw)) >= 12 else None
+
+
 def tunnel_secret_in(text: str) -> bool:
     """Whether ``text`` holds cloudflared's ``"TunnelSecret": "<base64>"`` (JSON)."""
     return '"TunnelSecret"' in text and any(
@@ -923,6 +941,7 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         or _uuid_verdict(key, value)
         or _cloudflare_global_key(key, value)
         or _tunnel_secret(key, value)
+        or _tsig_secret(key, value)
         or _decoded_verdict(key, value, depth)
         or _der_private_key(value)
     )

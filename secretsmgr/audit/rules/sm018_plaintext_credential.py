@@ -267,6 +267,7 @@ def _candidates(
     # below reaches the same leaf under the key `value` (sweep 24: a WireGuard public key)
     for key_path, key, value in _env(obj, prefix):
         yield f"{name} env {key}", key_path, key, value, False, key  # the variable, not its index
+    yield from _flag_arguments(name, prefix, obj)
     if kind == "HelmRelease":
         for key_path, key, value in _leaves(_get(obj, "spec", "values"), f"{prefix}spec.values."):
             yield f"{name} values", key_path, key, value, False, None
@@ -300,6 +301,28 @@ def _candidates(
             continue  # base64 of a binary file: a key format inside it is chance (AKIA, ABIA…)
         if holds_part(value, parts):
             yield name, key_path, key, value, True, None
+
+
+# A command line's argument that gives a flag its value: `--rfc2136-tsig-secret=VALUE`
+_FLAG_VALUE = re.compile(r"^--?([A-Za-z][\w.-]{0,63})=(\S.*)$")
+_ARGUMENT_LISTS = frozenset(("args", "command", "extraArgs", "extra_args", "extraArguments"))
+
+
+def _flag_arguments(
+    name: str, prefix: str, obj: Obj
+) -> Iterator[tuple[str, str, str, str, bool, str | None]]:
+    """Values a container's (or a chart's) argument list gives a flag that names a secret:
+    `--NAME=VALUE`, or `--NAME` then `VALUE`, judged under NAME as an env variable's value is
+    (sweep 61, dkw99/home-ops: external-dns's `--rfc2136-tsig-secret=<64-byte key>` in a
+    committed Deployment had no finding, list items being judged for known formats only)."""
+    for key_path, key, value, listed in _strings(obj, prefix):
+        if not listed or key_path.rpartition(".")[0].rpartition(".")[2] not in _ARGUMENT_LISTS:
+            continue
+        found = _FLAG_VALUE.match(value)
+        flag, given = (found[1], found[2].strip("\"'")) if found else (key, value)
+        if flag in _ARGUMENT_LISTS or not _SECRET_WORD.search(flag):
+            continue  # an item with no flag before it, or a flag of no secret
+        yield f"{name} args", key_path, flag, given, False, None
 
 
 def _config_literals(

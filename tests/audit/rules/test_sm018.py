@@ -1893,3 +1893,54 @@ def test_public_values_and_names_of_secrets_get_no_warning(tmp_path: Path) -> No
         "amneziawg_config_private_keys.apex",
         "admin_password",
     }, found
+
+
+def test_a_secret_given_to_a_flag_in_a_containers_args_is_judged(tmp_path: Path) -> None:
+    # sweep 61, dkw99/home-ops: a `kubectl get` dump of external-dns held the substituted
+    # `--rfc2136-tsig-secret=<64-byte key>` in its args, and nothing named it (list items were
+    # judged for known formats only); a TSIG key under a flag that names one is an error, a
+    # password after `--password` a keyword warning; references and settings stay quiet
+    import base64
+    import hashlib
+
+    from secretsmgr.audit.engine import run_audit
+
+    tsig = base64.b64encode(hashlib.sha512(b"a test tsig key").digest()).decode()
+    args = [
+        "--provider=rfc2136",
+        f"--rfc2136-tsig-secret={tsig}",
+        "--rfc2136-tsig-secret-alg=hmac-sha512",
+        "--password",
+        "Zq8vN3pL0xR7Wm2Q",
+        "--token=$(GITHUB_TOKEN)",
+        "--token-file=/var/run/secrets/token",
+        "--secret-name=external-dns",
+        "--log-level=debug",
+    ]
+    items = "".join(f"            - {a}\n" for a in args)
+    deployment = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ed}\nspec:\n  template:\n"
+        f"    spec:\n      containers:\n        - name: e\n          args:\n{items}"
+    )
+    standard_repo(tmp_path, {})
+    write(tmp_path, "apps/ed.yaml", deployment)
+    found = {
+        (f.key_path.rpartition(".")[2], f.severity.value, f.message.split(": ")[1].split(" in ")[0])
+        for f in run_audit(tmp_path).findings
+        if f.rule == "SM018"
+    }
+    assert found == {
+        ("1", "error", "DNS TSIG Key"),
+        ("4", "warning", "a likely credential (secret keyword)"),
+    }, found
+    # a TSIG key under any key naming one, and its stand-in
+    write(
+        tmp_path, "apps/ed.yaml", f"tsig:\n  tsigSecret: {tsig}\n  other_tsig_secret: {'A' * 88}\n"
+    )
+    found = {
+        (f.key_path, f.severity.value) for f in run_audit(tmp_path).findings if f.rule == "SM018"
+    }
+    assert ("tsig.tsigSecret", "error") in found and (
+        "tsig.other_tsig_secret",
+        "error",
+    ) not in found
