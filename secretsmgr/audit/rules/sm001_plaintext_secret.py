@@ -107,6 +107,10 @@ class PlaintextSecret:
     # a whole SOPS-encrypted document as the value (sops' JSON or YAML, ``sops:`` block and
     # all): ciphertext Flux applies as written, no plaintext (sweep 41, HermannH34)
     sops_document: bool = False
+    # a setting by its key and form (a host, a port, a switch, a URL with no credential):
+    # reported in a Secret of secrets, but exposing nothing in history (sweep 61: a Secret's
+    # port, log level and `false` were SM019 errors, "change the value at its source")
+    setting: bool = False
 
 
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
@@ -630,6 +634,7 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                         beside_ciphertext=ciphertext,
                         envsubst=named or is_envsubst_name(value),
                         variable_name=named,
+                        setting=_setting(key_path, value, text),
                     )
                 )
         here.extend(_literals(file.path, prefix, obj))

@@ -31,7 +31,7 @@ from secretsmgr.audit.rules.sm001_plaintext_secret import generator_readers
 from secretsmgr.errors import FormatError
 from secretsmgr.plural import plural
 from secretsmgr.repo.flux import UseKind
-from secretsmgr.repo.placeholders import names_password
+from secretsmgr.repo.placeholders import is_setting_value, names_password
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry, values_left_clear
 from secretsmgr.shellword import sh_path
@@ -49,6 +49,10 @@ class PlainSecretValue:
 
     path: str
     key_path: str
+    # a setting by its key and form (a user name, a host, a repository URL with no
+    # credential): no exposure in history (sweep 61, hanspaerna/k3s-homelab-iac: a restic
+    # repository's address beside a password left in clear was an SM019 error)
+    setting: bool = False
 
 
 def _rule_covers_secret_values(rule: EncryptionRule) -> bool:
@@ -81,18 +85,30 @@ def detect(file: ScannedFile) -> list[PlainSecretValue]:
     # (sweep 19), and a setting among them is none (the review)
     found = dict.fromkeys(k for k in file.sops.exposed_leaves if k != "(top level)")
     sf = file.sops.sops_file
-    if sf is not None and _rule_covers_secret_values(sf.metadata.rule):
-        # every Secret value is one the rule selects: plaintext_leaves has them all
-        return [PlainSecretValue(file.path, key_path) for key_path in found]
+    covered = sf is not None and _rule_covers_secret_values(sf.metadata.rule)
+    if covered and not found:
+        return []  # every Secret value is one the rule selects: plaintext_leaves has them all
+    values: dict[str, object] = {}
     for prefix, obj in objects(documents(file)):
         if not (is_secret(obj) or _encrypted_secret(obj)) or (prefix and SOPS_KEY in obj):
             continue
         for key_path, value in secret_values(obj):
+            values[prefix + key_path] = value
+            if covered:
+                continue
             if is_plaintext_value(value) and not is_public_material(key_path, value):
                 # a certificate beside its encrypted key (a sealed-secrets key backup under
                 # `encrypted_regex: ^(tls\.key)$`: sweep 43, justin8/home-cluster) is public
                 found[prefix + key_path] = None
-    return [PlainSecretValue(file.path, key_path) for key_path in found]
+    return [
+        PlainSecretValue(
+            file.path,
+            key_path,
+            setting=key_path in values
+            and is_setting_value(key_path.rpartition(".")[2], values[key_path]),
+        )
+        for key_path in found
+    ]
 
 
 def _base64_note(key_path: str) -> str:

@@ -195,3 +195,41 @@ def test_an_exposed_age_key_file_is_replaced_not_regenerated(tmp_path: Path) -> 
     [fix] = [f.fix for f in report.findings if f.rule == "SM019"]
     assert fix is not None and "--regenerate" not in fix
     assert "secretsmgr key rotate --begin" in fix
+
+
+def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
+    # sweep 61 (hanspaerna/k3s-homelab-iac, elcattivo66/home-ops): a plaintext Secret's port,
+    # switches, host, user and a restic repository's address were SM019 errors, "change the
+    # value at its source"; its password still is one, in a plain Secret and beside ciphertext
+    values = {
+        "SMTP_PORT": '"587"',
+        "USE_TLS": '"false"',
+        "DB_HOST": "db.apps.svc",
+        "DB_USER": "app",
+        "RESTIC_REPOSITORY": "rest:http://nas:8888/jellyfin",
+        "DB_PASSWORD": "Zq8vN3pL0xR7Wm2",
+    }
+    root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
+    encrypted = enc(secret("api", values))
+    plain_too = encrypted.replace(
+        "stringData:\n",
+        "stringData:\n    RESTIC_REPOSITORY: rest:http://nas:8888/x\n"
+        "    restic_password: Hq8vR3nLw2Kx7TzP\n",
+        1,
+    )
+    write(root, "apps/other.enc.yaml", plain_too)
+    commit(root, "add another")
+    (root / "apps/api.yaml").unlink()
+    write(root, "apps/api.enc.yaml", encrypted)
+    write(root, "apps/other.enc.yaml", encrypted)
+    commit(root, "encrypt them")
+    found = history_findings(root)
+    exposed = [
+        m.split(" was committed")[0].rpartition(" ")[2] for m in found[("SM019", "apps/api.yaml")]
+    ]
+    assert exposed == ["stringData.DB_PASSWORD"], found
+    other = [
+        m.split(" was committed")[0].rpartition(" ")[2]
+        for m in found[("SM019", "apps/other.enc.yaml")]
+    ]
+    assert other == ["stringData.restic_password"], found
