@@ -340,4 +340,7 @@ def test_layers_text_shows_the_notes(tmp_path: Path, capsys: pytest.CaptureFixtu
     write(tmp_path, "apps/kustomization.yaml", "resources: [cm.yaml]\ncomponents: [../common]\n")
     code, out, err = run(["--repo", str(tmp_path), "layers", "--verbose"], capsys)
     assert (code, err) == (0, "")
-    assert "note: layer apps: its build names common, not in what its source holds" in out
+    assert (
+        "note: layer apps: its build names common (in apps/kustomization.yaml), not in what its "
+        "source holds" in out
+    )

@@ -50,6 +50,8 @@ class BuildResult:
     # files whose objects a namespace, name prefix/suffix or label transformer rewrote
     transformed: set[str] = field(default_factory=set)
     missing: set[str] = field(default_factory=set)
+    # a missing path -> the kustomization file that names it, and the entry as written
+    listed_in: dict[str, tuple[str, str]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
@@ -203,14 +205,19 @@ class Builder:
         if self._is_dir(target):
             kpath = self._kustomization_of(target)
             if kpath is None:
-                self.result.missing.add(target)  # kustomize needs a kustomization file here
+                self._missing(target, folder, ref)  # kustomize needs a kustomization file here
                 return []
             self._use(kpath, UseKind.KUSTOMIZATION, via_component)
             kfile = self.repo.kfile(kpath)
             self.result.problems.extend(kfile.problems)
             return self._accumulate(target, kfile, [], via_component)
-        self.result.missing.add(target)
+        self._missing(target, folder, ref)
         return []
+
+    def _missing(self, target: str, folder: str, ref: str) -> None:
+        self.result.missing.add(target)
+        listed = self._kustomization_of(folder) or f"{folder}/ (Flux's generated kustomization)"
+        self.result.listed_in.setdefault(target, (listed, ref.strip()))
 
     def _component(self, folder: str, ref: str, objs: list[Obj], first: int) -> list[Obj]:
         target = self._join(folder, ref)
@@ -218,7 +225,7 @@ class Builder:
             return objs
         kpath = self._kustomization_of(target) if self._is_dir(target) else None
         if kpath is None:
-            self.result.missing.add(target)
+            self._missing(target, folder, ref)
             return objs
         self._use(kpath, UseKind.KUSTOMIZATION, True)
         kfile = self.repo.kfile(kpath)
@@ -241,7 +248,7 @@ class Builder:
             return target
         if kind is UseKind.OTHER and self._is_dir(target):
             return None  # a folder of generator or transformer configs
-        self.result.missing.add(target)
+        self._missing(target, folder, ref)
         return None
 
     def _patch(

@@ -34,6 +34,8 @@ class Layer:
     component_files: frozenset[str] = field(repr=False)
     generator_files: frozenset[str] = field(repr=False)
     missing: tuple[str, ...] = ()
+    # a missing path -> the kustomization file that names it, and the entry as written
+    missing_from: Mapping[str, tuple[str, str]] = field(default_factory=dict, repr=False)
     external: str | None = None  # the source, when it is not this checkout
     # an external layer's spec.path, inside that source ("" when unknown or its root)
     external_path: str = ""
@@ -103,6 +105,7 @@ def make_layer(
             p for p, u in uses.items() if any(x.kind in GENERATOR_USES for x in u)
         ),
         missing=tuple(sorted(result.missing)) if result else (),
+        missing_from=MappingProxyType(dict(result.listed_in)) if result else MappingProxyType({}),
         external=external,
         external_path=external_path,
         source_elsewhere=source_elsewhere,

@@ -1249,9 +1249,13 @@ def find_layers(
                 "Kustomization and applies nothing"
             )
         elif layer.missing:
-            more = f" and {len(layer.missing) - 1} more" if len(layer.missing) > 1 else ""
+            # each with the entry that names it (sweep 61, hanspaerna/k3s-homelab-iac: an entry
+            # indented one space too far joined the one above it, and the path shown was in no
+            # file); three at most (sweep 59: "and 1 more" named nothing)
+            named = [_named_by(layer, p) for p in layer.missing[:3]]
+            more = f" and {len(layer.missing) - 3} more" if len(layer.missing) > 3 else ""
             notes.append(
-                f"layer {shown(layer)}: its build names {layer.missing[0]}{more}, not in what "
+                f"layer {shown(layer)}: its build names {', '.join(named)}{more}, not in what "
                 "its source holds (missing here, or left out by its ignore rules): Flux fails "
                 "the whole build and applies nothing of it"
             )
@@ -1280,6 +1284,21 @@ def find_layers(
         )
     flags = tuple(model.scan.age_secret_flags)
     return graph_of(ordered, found_clusters, unknown, notes, held, flags, mirrors)
+
+
+def _named_by(layer: Layer, path: str) -> str:
+    """A missing path with the entry that names it, where that is not the path as written."""
+    listed = layer.missing_from.get(path)
+    if listed is None:
+        return path
+    kfile, ref = listed
+    folder = posixpath.dirname(kfile)
+    if posixpath.normpath(posixpath.join(folder, ref)) == path and not any(
+        c.isspace() for c in ref
+    ):
+        return f"{path} (in {kfile})"
+    shown = ref if len(ref) <= 120 else ref[:117] + "..."
+    return f"{path} (the entry {shown!r} in {kfile})"
 
 
 _SUBMODULE_PATH = re.compile(r"^[ \t]*path[ \t]*=[ \t]*(\S.*?)[ \t]*$", re.MULTILINE | re.I)
