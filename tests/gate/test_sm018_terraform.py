@@ -552,3 +552,19 @@ def test_a_state_opentofu_encrypted_is_ciphertext_and_a_forged_one_is_judged(
     assert all(f.severity is Severity.ERROR for (path, _), f in found.items() if "forged" in path)
     forged = {key for (path, key) in _sm018(judge(root)) if path == "forged/terraform.tfstate"}
     assert forged == {"encrypted_data", "meta.key_provider.k"}
+
+
+def test_a_variables_default_gets_the_fix_that_removes_it(tmp_path: Path) -> None:
+    # sweep 61, hanspaerna/k3s-homelab-iac: a password as a variable's default got "replace the
+    # literal with a variable (sensitive = true)", though it was one already
+    root = gitops(tmp_path / "r")
+    stage(
+        root,
+        "tofu/variables.tf",
+        f'variable "init_token" {{\n  sensitive = true\n  default   = "{GITHUB}"\n}}\n',
+    )
+    fix = _sm018(judge(root))[("tofu/variables.tf", "variable.init_token.default")].fix or ""
+    assert fix.startswith(
+        "remove the default of variable init_token in variables.tf and set it as "
+        "TF_VAR_init_token in a SOPS-encrypted .env file that Terraform runs with"
+    ), fix

@@ -1247,6 +1247,19 @@ def _terraform_fix(hit: CredentialHit) -> str | None:
             "sops exec-env FILE.enc.env 'terraform init'"
         )
     else:
+        parts = hit.key_path.split(".")
+        variable = (
+            parts[1] if len(parts) == 3 and parts[0] == "variable" and parts[2] == "default" else ""
+        )
+        if variable:
+            # a variable's default (sweep 61, hanspaerna/k3s-homelab-iac: "replace the
+            # literal with a variable" of what was one already)
+            where = (
+                f"remove the default of variable {variable} in {name} and set it as "
+                f"TF_VAR_{variable} in {env} that Terraform runs with (sops exec-env "
+                "FILE.enc.env 'terraform apply')"
+            )
+            return f"{where}; then rotate it: it is in git"
         first = (
             f"replace the literal in {name} with a variable (sensitive = true)"
             if ext == "tf"
