@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.audit.context import AuditContext, restore_metadata_hint
-from secretsmgr.audit.credentials import judge_value
+from secretsmgr.audit.credentials import judge_value, plain_setting
 from secretsmgr.audit.finding import (
     NO_SOPS_CONFIG,
     YAML_FIRST,
@@ -634,7 +634,9 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                         beside_ciphertext=ciphertext,
                         envsubst=named or is_envsubst_name(value),
                         variable_name=named,
-                        setting=_setting(key_path, value, text),
+                        setting=plain_setting(
+                            key_path.rpartition(".")[2], text if text is not None else value
+                        ),
                     )
                 )
         here.extend(_literals(file.path, prefix, obj))

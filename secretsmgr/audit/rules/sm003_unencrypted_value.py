@@ -17,7 +17,7 @@ from secretsmgr.audit.context import (
     reencrypt_fix,
     widen_hint,
 )
-from secretsmgr.audit.credentials import judge_value
+from secretsmgr.audit.credentials import judge_value, plain_setting
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.audit.manifests import (
     documents,
@@ -31,7 +31,7 @@ from secretsmgr.audit.rules.sm001_plaintext_secret import generator_readers
 from secretsmgr.errors import FormatError
 from secretsmgr.plural import plural
 from secretsmgr.repo.flux import UseKind
-from secretsmgr.repo.placeholders import is_setting_value, names_password
+from secretsmgr.repo.placeholders import names_password
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry, values_left_clear
 from secretsmgr.shellword import sh_path
@@ -105,7 +105,7 @@ def detect(file: ScannedFile) -> list[PlainSecretValue]:
             file.path,
             key_path,
             setting=key_path in values
-            and is_setting_value(key_path.rpartition(".")[2], values[key_path]),
+            and plain_setting(key_path.rpartition(".")[2], values[key_path]),
         )
         for key_path in found
     ]

@@ -13,6 +13,7 @@ Secrets themselves are SM001's and SM003's; SOPS-encrypted values are never look
 from __future__ import annotations
 
 import base64
+import binascii
 import posixpath
 import re
 from collections.abc import Iterator
@@ -381,6 +382,18 @@ def _embedded(
 # a key naming public keys, whose map holds one per name (``amneziawg_config_public_keys:
 # {apex: <base64>}``): each value is judged for known formats only
 _PUBLIC_PARENT = re.compile(r"(?i)(?:^|[._-])pub(?:lic)?[_-]?keys?$")
+
+
+def _public_key_shape(value: str) -> bool:
+    """A WireGuard (or any Curve25519) public key's form: base64 of 32 bytes (the attack
+    review: a `root_password` under a `*_public_keys` map passed)."""
+    text = value.strip()
+    if len(text) != 44 or not text.endswith("="):
+        return False
+    try:
+        return len(base64.b64decode(text, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _embedded_line(
@@ -897,6 +910,8 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                 verdict is not None
                 and not verdict.known
                 and _PUBLIC_PARENT.search(key_path.rpartition(".")[0].rpartition(".")[2])
+                and not _SECRET_WORD.search(key)
+                and _public_key_shape(value)
             ):
                 verdict = None  # a map of public keys by name (sweep 58, kasefuchs: WireGuard)
             if verdict is None or not verdict.known:

@@ -1884,6 +1884,12 @@ def test_public_values_and_names_of_secrets_get_no_warning(tmp_path: Path) -> No
         f"amneziawg_config_public_keys:\n  apex: {wg}\n"
         f"amneziawg_config_private_keys:\n  apex: {wg}\n"
         "cipassword: yoursecretpassword\nadmin_password: Zq8vN3pL0xR7Wm2\n"
+        # the attack review: each silencer only in its own form, under a key naming no secret
+        "STRIPE_SECRET_KEY: pk_live_Hx8vR2kLq9Zt4Wm7Np3Bc6Yf1Gd5Sj0Ae8\n"
+        "DB_PASSWORD: yoursecretWasZq8vN3kLm2Xr7Tw9\n"
+        "ROOT_PASSWORD_THP: Zq8vN3kLm2Xr7Tw9Pb4Yc6HdQ2\n"
+        "db_password_sha256sum: Tr0ub4dor3horseBattery9\n"
+        "admin_public_keys:\n  root_password: Zq8vN3kLm2Xr7Tw9Pb4Yc6Hd\n"
     )
     standard_repo(tmp_path, {})
     write(tmp_path, "ansible/vars.yml", values)
@@ -1892,6 +1898,11 @@ def test_public_values_and_names_of_secrets_get_no_warning(tmp_path: Path) -> No
         "stripe.secretKey",
         "amneziawg_config_private_keys.apex",
         "admin_password",
+        "STRIPE_SECRET_KEY",
+        "DB_PASSWORD",
+        "ROOT_PASSWORD_THP",
+        "db_password_sha256sum",
+        "admin_public_keys.root_password",
     }, found
 
 
@@ -1944,3 +1955,7 @@ def test_a_secret_given_to_a_flag_in_a_containers_args_is_judged(tmp_path: Path)
         "tsig.other_tsig_secret",
         "error",
     ) not in found
+    # the review: DER (a certificate's start) is no TSIG key
+    der = "MIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBaMQswCQYDVQQGEwJJ"
+    write(tmp_path, "apps/ed.yaml", f"tsig:\n  tsigSecret: {der}\n")
+    assert not [f for f in run_audit(tmp_path).findings if "TSIG" in f.message]

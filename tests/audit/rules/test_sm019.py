@@ -208,6 +208,13 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         "DB_USER": "app",
         "RESTIC_REPOSITORY": "rest:http://nas:8888/jellyfin",
         "DB_PASSWORD": "Zq8vN3pL0xR7Wm2",
+        # the attack review: under a setting's key, values of no setting's form still count
+        "ADMIN_USERNAME": "Tr0ub4dor&3horse",
+        "ROOT_NAME": "hunter2",
+        "LOG_LEVEL": "hunter2hunter2",
+        "SMTP_SERVER": "correcthorsebatterystaple",
+        "NTFY_URL": "https://ntfy.sh/k3x9Qm2LpZr7Vw4T",
+        "API_HOST": "AKIAQ3EGRTZ7XWJ4KD5N",
     }
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
     encrypted = enc(secret("api", values))
@@ -227,7 +234,13 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
     exposed = [
         m.split(" was committed")[0].rpartition(" ")[2] for m in found[("SM019", "apps/api.yaml")]
     ]
-    assert exposed == ["stringData.DB_PASSWORD"], found
+    assert sorted(exposed) == sorted(
+        f"stringData.{k}"
+        for k in (
+            *("DB_PASSWORD", "ADMIN_USERNAME", "ROOT_NAME", "LOG_LEVEL", "SMTP_SERVER"),
+            *("NTFY_URL", "API_HOST"),
+        )
+    ), found
     other = [
         m.split(" was committed")[0].rpartition(" ")[2]
         for m in found[("SM019", "apps/other.enc.yaml")]
