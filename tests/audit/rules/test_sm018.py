@@ -1890,6 +1890,8 @@ def test_public_values_and_names_of_secrets_get_no_warning(tmp_path: Path) -> No
         "ROOT_PASSWORD_THP: Zq8vN3kLm2Xr7Tw9Pb4Yc6HdQ2\n"
         "db_password_sha256sum: Tr0ub4dor3horseBattery9\n"
         "admin_public_keys:\n  root_password: Zq8vN3kLm2Xr7Tw9Pb4Yc6Hd\n"
+        # a WireGuard private key (clamped) mislabelled as a public one
+        f"peer_public_keys:\n  laptop: {_clamped_key()}\n"
     )
     standard_repo(tmp_path, {})
     write(tmp_path, "ansible/vars.yml", values)
@@ -1903,7 +1905,19 @@ def test_public_values_and_names_of_secrets_get_no_warning(tmp_path: Path) -> No
         "ROOT_PASSWORD_THP",
         "db_password_sha256sum",
         "admin_public_keys.root_password",
+        "peer_public_keys.laptop",
     }, found
+
+
+def _clamped_key() -> str:
+    """A WireGuard private key as `wg genkey` makes one: 32 bytes clamped for X25519."""
+    import base64
+    import hashlib
+
+    raw = bytearray(hashlib.sha256(b"a test wireguard key").digest())
+    raw[0] &= 248
+    raw[31] = (raw[31] & 127) | 64
+    return base64.b64encode(bytes(raw)).decode()
 
 
 def test_a_secret_given_to_a_flag_in_a_containers_args_is_judged(tmp_path: Path) -> None:
