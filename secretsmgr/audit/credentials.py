@@ -236,6 +236,8 @@ def _tsig_secret(key: str, value: str) -> Verdict | None:
         return None
     if raw[:1] == b"\x30" and raw[1:2] in (b"\x81", b"\x82", b"\x83"):
         return None  # DER (a certificate's start), not a key's random bytes: the review
+    if all(32 <= b < 127 for b in raw):
+        return None  # base64 of text, not of a key's random bytes
     return Verdict("DNS TSIG Key", True) if len(raw) >= 16 and len(set(raw)) >= 12 else None
 
 
@@ -915,14 +917,38 @@ _PLAIN_ADDRESS = re.compile(
 )
 
 
+# five consonants in a row: random letters have them, names and words almost never (the
+# attack review: `qzmvkrwptlxhfjd` passed as a host, a token as a subdomain)
+_CONSONANT_RUN = re.compile(r"(?i)[bcdfghjklmnpqrstvwxz]{5}")
+
+
 def _plain_host(text: str) -> bool:
+    host = text.rpartition(":")[0] if ":" in text else text
+    labels = host.split(".")
+    if any(len(label) > 20 or label.count("-") > 2 for label in labels):
+        return False
+    if _CONSONANT_RUN.search(host):
+        return False
     return bool(_DOTTED_HOST.match(text) or _ONE_LABEL.match(text))
+
+
+# a path segment of an address under a URL key: an API's (`api`, `v1`); under a repository key
+# (restic's `rest:http://nas:8888/jellyfin`) a plain name too; any other may be a secret
+# topic or a webhook's id (the attack review: ntfy topics of words passed)
+_API_SEGMENT = re.compile(r"^(?:|api|v\d{1,2})$")
+_NAME_SEGMENT = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+_REPOSITORY_KEY = re.compile(r"(?i)(?:^|[._-])(?:repository|repo)$")
+# what a setting's key may not name (wider than a password: `KEY_USER: letmein`)
+_SECRETISH_KEY = re.compile(
+    r"(?i)(?:^|[._-])(?:pass\w*|pwd|secrets?|tokens?|keys?|auth|cred\w*|private|api\w*|"
+    r"cookies?|sessions?)(?:[._-]|$)"
+)
 
 
 def plain_setting(key: str, value: object) -> bool:
     """Whether a Secret's value under ``key`` is a setting by its key and its form (see
     above): no credential to change when it was committed."""
-    if names_password(key):
+    if names_password(key) or _SECRETISH_KEY.search(split_camel(key)):
         return False
     if isinstance(value, bool):
         return True
@@ -944,13 +970,14 @@ def plain_setting(key: str, value: object) -> bool:
     if _HOST_KEY.search(key) and _plain_host(text):
         return True
     if (_USER_KEY.search(key) or _NAME_KEY.search(key)) and _LETTERS_NAME.match(text):
-        return True
+        return "." not in text and not _CONSONANT_RUN.search(text)
     if _ADDRESS_KEY.search(key) or _HOST_KEY.search(key):
         found = _PLAIN_ADDRESS.match(text)
         if found is not None and _plain_host(found["host"]):
-            # each path segment lower-case words: no token, no id (a topic, a webhook's)
-            return not any(
-                _LONG_RUN.search(part) or (any(c.isdigit() for c in part) and len(part) > 4)
+            segment = _NAME_SEGMENT if _REPOSITORY_KEY.search(key) else _API_SEGMENT
+            return all(
+                _API_SEGMENT.match(part)
+                or (segment.match(part) and not _CONSONANT_RUN.search(part))
                 for part in found["path"].split("/")
             )
     return False

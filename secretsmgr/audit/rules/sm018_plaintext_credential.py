@@ -305,7 +305,7 @@ def _candidates(
 
 
 # A command line's argument that gives a flag its value: `--rfc2136-tsig-secret=VALUE`
-_FLAG_VALUE = re.compile(r"^--?([A-Za-z][\w.-]{0,63})=(\S.*)$")
+_FLAG_VALUE = re.compile(r"^--?([A-Za-z][\w.-]{0,63})(?:=| +)(\S.*)$")
 _ARGUMENT_LISTS = frozenset(("args", "command", "extraArgs", "extra_args", "extraArguments"))
 
 

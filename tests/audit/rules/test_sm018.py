@@ -1941,6 +1941,7 @@ def test_a_secret_given_to_a_flag_in_a_containers_args_is_judged(tmp_path: Path)
         "--token-file=/var/run/secrets/token",
         "--secret-name=external-dns",
         "--log-level=debug",
+        "--api-password Xk9mQ2vL7pR4tZ8w",  # the review: one item, a space between
     ]
     items = "".join(f"            - {a}\n" for a in args)
     deployment = (
@@ -1957,6 +1958,7 @@ def test_a_secret_given_to_a_flag_in_a_containers_args_is_judged(tmp_path: Path)
     assert found == {
         ("1", "error", "DNS TSIG Key"),
         ("4", "warning", "a likely credential (secret keyword)"),
+        ("9", "warning", "a likely credential (secret keyword)"),
     }, found
     # a TSIG key under any key naming one, and its stand-in
     write(
@@ -1969,7 +1971,8 @@ def test_a_secret_given_to_a_flag_in_a_containers_args_is_judged(tmp_path: Path)
         "tsig.other_tsig_secret",
         "error",
     ) not in found
-    # the review: DER (a certificate's start) is no TSIG key
+    # the review: DER (a certificate's start) and base64 of text are no TSIG key
     der = "MIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBaMQswCQYDVQQGEwJJ"
-    write(tmp_path, "apps/ed.yaml", f"tsig:\n  tsigSecret: {der}\n")
+    text = base64.b64encode(b"this is some text, no key at all").decode()
+    write(tmp_path, "apps/ed.yaml", f"tsig:\n  tsigSecret: {der}\n  tsig_secret: {text}\n")
     assert not [f for f in run_audit(tmp_path).findings if "TSIG" in f.message]

@@ -215,6 +215,12 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         "SMTP_SERVER": "correcthorsebatterystaple",
         "NTFY_URL": "https://ntfy.sh/k3x9Qm2LpZr7Vw4T",
         "API_HOST": "AKIAQ3EGRTZ7XWJ4KD5N",
+        # the second review: a topic of words, a token as a host, a key naming a secret
+        "ALERT_URL": "https://ntfy.sh/homelab-purple-falcon-dishwasher",
+        "WEBHOOK_HOST": "qzmvkrwp-tlxhfjdb-nsgycwoe.hooks.example.com",
+        "SMTP_SERVER2": "qzmvkrwptlxhfjd",
+        "KEY_USER": "letmein",
+        "RENOVATE_ENDPOINT": "https://gitea.example.org/api/v1",
     }
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
     encrypted = enc(secret("api", values))
@@ -238,7 +244,7 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         f"stringData.{k}"
         for k in (
             *("DB_PASSWORD", "ADMIN_USERNAME", "ROOT_NAME", "LOG_LEVEL", "SMTP_SERVER"),
-            *("NTFY_URL", "API_HOST"),
+            *("NTFY_URL", "API_HOST", "ALERT_URL", "WEBHOOK_HOST", "SMTP_SERVER2", "KEY_USER"),
         )
     ), found
     other = [
