@@ -465,6 +465,22 @@ _PEM_REQUEST = re.compile(
 _PEM_FILLER = re.compile(r"^(?:\.{3,}|\u2026+|x{3,}|X{3,}|\*{3,})$")
 
 
+# a comment line that sets something (`# password: hunter2`, `#TOKEN=…`): a value kept there
+_COMMENTED_PAIR = re.compile(r"^\s*#+\s*[\w.-]+\s*[:=]\s*\S")
+
+
+def _comments_only(value: str) -> bool:
+    """A file's text of comment lines only, none setting anything and no token in them: a
+    template's instructions (sweep 62, spoletum/flux: `values.yaml: |` of two `# Add your …`
+    lines was an SM019 exposure)."""
+    lines = [line for line in value.splitlines() if line.strip()]
+    return (
+        bool(lines)
+        and all(line.lstrip().startswith("#") and not _COMMENTED_PAIR.match(line) for line in lines)
+        and not (_has_token(value) or PRIVATE_KEY_BLOCK.search(value) or URL_PASSWORD.search(value))
+    )
+
+
 def _pem_stand_in(value: str) -> bool:
     """One line inside the armour that asks for a key in those words, or a plain filler."""
     found = _PEM_WHOLE.match(value)
@@ -526,6 +542,8 @@ def is_placeholder(value: object) -> bool:
     if crypt is not None and _STAND_IN.match(crypt[1]):
         return True
     if _WORDS_STAND_IN.match(value) or _DENIAL.match(value) or _CUT_SHORT.match(value):
+        return True
+    if "\n" in value.strip() and _comments_only(value):
         return True
     if "-----BEGIN" in value and _pem_stand_in(value):
         return True

@@ -472,6 +472,11 @@ _PEM = "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY---
         ("a-test-value", False),
         ("this_is_a_test", False),
         ("It is just a test secret.", False),
+        # sweep 62, spoletum/flux: a values file of instructions in comments
+        ("# Add your values from envs/dev/app.sops.yaml here\n# Encrypt before committing\n", True),
+        ("# password: hunter2\n# more\n", False),
+        ("# token Xk29fQ7pLm4vRt8wQ2\n# x\n", False),
+        ("# header\nkey: value\n", False),
         ("tangerine-who-cares-velvet-canyon", False),
         # sweep 58, DeepAchut/Homelab-ops: a token cut short, and PEM armour around a request
         ("AIzaSy...", True),
