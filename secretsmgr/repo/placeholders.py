@@ -465,19 +465,35 @@ _PEM_REQUEST = re.compile(
 _PEM_FILLER = re.compile(r"^(?:\.{3,}|\u2026+|x{3,}|X{3,}|\*{3,})$")
 
 
-# a comment line that sets something (`# password: hunter2`, `#TOKEN=…`): a value kept there
-_COMMENTED_PAIR = re.compile(r"^\s*#+\s*[\w.-]+\s*[:=]\s*\S")
+# What a template's comment lines may hold to be its instructions: prose of words and paths, an
+# instruction's word among them, no word naming a credential and no word with digits or
+# symbols outside a path (the attack review: `# password hunter2`, `# admin / Tr0ub4dor&3` and
+# a diceware line passed as instructions)
+_INSTRUCTION_WORD = re.compile(
+    r"(?i)\b(?:add|put|replace|fill|insert|paste|encrypt(?:ed)?|here|your|values?|file|see|"
+    r"todo|example|needs?|should|must|before|committing|run|copy|generated?)\b"
+)
+_CREDENTIAL_WORD = re.compile(
+    r"(?i)pass|\bpw\b|pwd|secret|token|\bkeys?\b|api[_-]?key|\bauth\b|cred|login|\buser"
+)
+_PROSE = re.compile(r"^[A-Za-z0-9 .,:;'()/_-]*$")
 
 
 def _comments_only(value: str) -> bool:
-    """A file's text of comment lines only, none setting anything and no token in them: a
-    template's instructions (sweep 62, spoletum/flux: `values.yaml: |` of two `# Add your …`
-    lines was an SM019 exposure)."""
-    lines = [line for line in value.splitlines() if line.strip()]
-    return (
-        bool(lines)
-        and all(line.lstrip().startswith("#") and not _COMMENTED_PAIR.match(line) for line in lines)
-        and not (_has_token(value) or PRIVATE_KEY_BLOCK.search(value) or URL_PASSWORD.search(value))
+    """A file's text of comment lines only that read as a template's instructions (sweep 62,
+    spoletum/flux: `values.yaml: |` of two `# Add your … here` lines was an SM019 exposure)."""
+    lines = [line.strip() for line in value.splitlines() if line.strip()]
+    if not lines or not all(line.startswith("#") for line in lines):
+        return False
+    prose = " ".join(line.lstrip("#").strip() for line in lines)
+    if not _PROSE.match(prose) or _CREDENTIAL_WORD.search(prose):
+        return False
+    if not all(_INSTRUCTION_WORD.search(line) for line in lines):
+        return False  # each line an instruction (a passphrase's words beside one: the review)
+    # a word with a digit only inside a path or a file's name (`iac/k8s/envs/dev/x.yaml`)
+    return not any(
+        any(c.isdigit() for c in word) and "/" not in word and "." not in word
+        for word in prose.split()
     )
 
 

@@ -477,6 +477,12 @@ _PEM = "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY---
         ("# password: hunter2\n# more\n", False),
         ("# token Xk29fQ7pLm4vRt8wQ2\n# x\n", False),
         ("# header\nkey: value\n", False),
+        # the attack review: a credential in words, a passphrase beside an instruction
+        ("# password hunter2\n# rotate later\n", False),
+        ("# admin / Tr0ub4dor&3\n# x\n", False),
+        ("# correct horse battery staple\n# add it\n", False),
+        ("# put your values here\n# correct horse battery staple\n", False),
+        ("# AKIAIOSFODNN7EXAMPLE wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n# put it here\n", False),
         ("tangerine-who-cares-velvet-canyon", False),
         # sweep 58, DeepAchut/Homelab-ops: a token cut short, and PEM armour around a request
         ("AIzaSy...", True),
