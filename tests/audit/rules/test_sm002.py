@@ -569,3 +569,20 @@ def test_a_sealed_secret_named_like_a_sops_file_holds_no_value_in_clear(tmp_path
     (root / "apps/cf.enc.yaml").unlink()
     commit(root, "gone")
     assert ("SM019", "apps/cf.enc.yaml") not in history_findings(root)
+
+
+def test_a_plain_sops_named_dotenv_no_rule_matches_gets_a_rule_first(tmp_path: Path) -> None:
+    # sweep 63, amreshh/proxmox: a root `tf.enc.env` under a repository whose only .sops.yaml
+    # is in flux/; the fix `secretsmgr encrypt -i tf.enc.env` failed "no .sops.yaml found"
+    from secretsmgr.audit.engine import run_audit
+    from tests.audit.helpers import K1, sops_yaml, standard_repo, write
+
+    standard_repo(tmp_path, {})
+    (tmp_path / ".sops.yaml").unlink()
+    write(tmp_path, "flux/.sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1])))
+    write(tmp_path, "tf.enc.env", "TF_VAR_token=Zq8vN3pL0xR7Wm2Q\n")
+    (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM002"]
+    assert found.fix == (
+        "add a .sops.yaml creation rule that matches tf.enc.env (none does), then secretsmgr "
+        "encrypt -i tf.enc.env"
+    )
