@@ -162,6 +162,21 @@ def refusal_before_keys(
     return None
 
 
+def keys_needed(root: Path, request: RotationRequest, env: Mapping[str, str]) -> tuple[str, ...]:
+    """The age keys whose private half opens the files the run would rotate: those on every
+    one of them, else those on any (for a caller that has no identity: sweep 63, rotate said
+    only "no age identity found" where set and key rotate name the key)."""
+    try:
+        _, targets = _targets(root, request, env)
+    except SecretsmgrError:
+        return ()
+    sets = [tuple(e.sops_file.metadata.age_recipients) for e in targets if e.sops_file is not None]
+    if not sets:
+        return ()
+    common = [k for k in sets[0] if all(k in other for other in sets[1:])]
+    return tuple(common or dict.fromkeys(k for keys in sets for k in keys))
+
+
 def _targets(
     root: Path, request: RotationRequest, env: Mapping[str, str]
 ) -> tuple[Inventory, list[SopsEntry]]:

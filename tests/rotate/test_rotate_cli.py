@@ -598,3 +598,19 @@ def test_a_layer_that_applies_no_sops_file_is_named_as_such(
     assert (code, out) == (2, "")
     assert_user_error(err, "nothing to rotate: layer apps applies no SOPS file")
     assert hints_of(err) == ["secretsmgr layers shows which layer applies which SOPS file"]
+
+
+def test_rotate_with_no_key_names_the_key_the_files_open_with(
+    demo_repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 63: rotate said only "no age identity found", where set and key rotate name the key
+    from secretsmgr.keys.bech32 import short_key
+
+    monkeypatch.delenv("SOPS_AGE_KEY_FILE", raising=False)
+    monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
+    code, out, err = rotate(demo_repo, capsys, "--layer", "databases")
+    assert (code, out) == (2, "")
+    assert_user_error(err, "no age identity found")
+    assert hints_of(err)[0].startswith(
+        f"the files open with the private key of {short_key(CLUSTER)}"
+    ), err

@@ -63,7 +63,12 @@ def rotate_cmd(
     from secretsmgr.cli.files import with_key_hints
     from secretsmgr.errors import DecryptionError, UserError
     from secretsmgr.rotate.plan import render_plan, render_regenerated
-    from secretsmgr.rotate.transaction import RotationRequest, refusal_before_keys, rotate
+    from secretsmgr.rotate.transaction import (
+        RotationRequest,
+        keys_needed,
+        refusal_before_keys,
+        rotate,
+    )
 
     request = RotationRequest(
         layers=tuple(layer or ()),
@@ -87,6 +92,13 @@ def rotate_cmd(
         refused = refusal_before_keys(root, request, os.environ)
         if refused is not None:
             raise refused from exc
+        needed = keys_needed(root, request, os.environ)
+        if needed and exc.message.startswith("no age identity"):
+            from secretsmgr.keys.bech32 import short_key
+
+            shown = ", ".join(short_key(k) for k in needed[:3])
+            more = " or another of their recipients" if len(needed) > 3 else ""
+            exc.hints = (f"the files open with the private key of {shown}{more}", *exc.hints)
         raise
     if not dry_run:
         recover_interrupted(root)
