@@ -320,6 +320,8 @@ def _flag_arguments(
         if not listed or key_path.rpartition(".")[0].rpartition(".")[2] not in _ARGUMENT_LISTS:
             continue
         found = _FLAG_VALUE.match(value)
+        if found is None and value.startswith("-"):
+            continue  # another flag, not the value of the one before (`--without-password`)
         flag, given = (found[1], found[2].strip("\"'")) if found else (key, value)
         if flag in _ARGUMENT_LISTS or not _SECRET_WORD.search(flag):
             continue  # an item with no flag before it, or a flag of no secret

@@ -1942,6 +1942,10 @@ def test_a_secret_given_to_a_flag_in_a_containers_args_is_judged(tmp_path: Path)
         "--secret-name=external-dns",
         "--log-level=debug",
         "--api-password Xk9mQ2vL7pR4tZ8w",  # the review: one item, a space between
+        # the regression on older clones: a flag after a flag, Kubernetes' escaped $$(VAR)
+        "--without-password",
+        "--log-level",
+        "--password=$$(QBIT_PASSWORD)",
     ]
     items = "".join(f"            - {a}\n" for a in args)
     deployment = (
