@@ -427,7 +427,7 @@ _USER_WORDS = frozenset(("user", "username", "usr"))
 # A variable that names a host (``${SECRET_SYNOLOGY_IP}:9000@region``), not a user.
 _HOST_VARIABLE = re.compile(r"(?i)^\$\{?[A-Z0-9_]*(?:IP|HOST|HOSTNAME|ADDR|ADDRESS|SERVER)\}?$")
 _VARIABLE = re.compile(
-    r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\$?\([A-Za-z_][A-Za-z0-9_]*\)|%[sdvq]|"
+    r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\$?\([A-Za-z_][A-Za-z0-9_.-]*\)|%[sdvq]|"
     r"%[A-Za-z_]+%|<[^<>]*>|<<[^<>]*>>|"
     # Kubernetes' $(VAR) in env, a printf verb (%s), Grafana's $__env{VAR}, Stalwart's
     # %{env:VAR}%, keycloak-config-cli's lookups $(env:VAR) and $(file:UTF-8:/path) (sweep 30,

@@ -1946,6 +1946,7 @@ def test_a_secret_given_to_a_flag_in_a_containers_args_is_judged(tmp_path: Path)
         "--without-password",
         "--log-level",
         "--password=$$(QBIT_PASSWORD)",
+        "--rfc2136-kerberos-password=$(kerberos-pass)",  # J0n4t4n/flux-home: a dashed name
     ]
     items = "".join(f"            - {a}\n" for a in args)
     deployment = (
