@@ -659,13 +659,9 @@ def test_a_rename_fix_stages_the_changelog_entry_encrypt_writes(tmp_path: Path) 
     assert not [f for f in judge(root).findings if f.severity.value == "error"]
 
 
-def test_a_value_added_in_clear_then_set_on_disk_is_told_to_be_staged(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """sweep 59, prtzb/chezmoi-l8s: after SM003's `secretsmgr set` ran, check (which reads the
-    index) printed the same `set` again, which pasted would have replaced the new value; the
-    fix is `git add` once no value is in clear on disk, and after it check passes."""
-    root = _repo(tmp_path / "r")
+def _value_added_in_clear(root: Path) -> tuple[str, str]:
+    """A committed SOPS Secret's path, and its text with a value added in clear by hand (not
+    written: the caller stages it)."""
     plain = "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData:\n  password: pw1\n"
     rel = "apps/db.yaml"
     stage(root, rel, enc(plain))
@@ -673,6 +669,17 @@ def test_a_value_added_in_clear_then_set_on_disk_is_told_to_be_staged(
     text = (root / rel).read_text()
     added = text.replace("stringData:\n", "stringData:\n    extra: Zq8vR4m2-added\n", 1)
     assert added != text
+    return rel, added
+
+
+def test_a_value_added_in_clear_then_set_on_disk_is_told_to_be_staged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sweep 59, prtzb/chezmoi-l8s: after SM003's `secretsmgr set` ran, check (which reads the
+    index) printed the same `set` again, which pasted would have replaced the new value; the
+    fix is `git add` once no value is in clear on disk, and after it check passes."""
+    root = _repo(tmp_path / "r")
+    rel, added = _value_added_in_clear(root)
     stage(root, rel, added)
     (fix,) = [f.fix for f in judge(root).findings if f.rule == "SM003"]
     assert fix is not None and "secretsmgr set" in fix
@@ -731,12 +738,7 @@ def test_a_file_whose_own_rule_was_narrowed_on_disk_is_not_told_to_be_staged(
     narrowed on disk left the value in clear yet "no value in clear" by that rule, and the
     advice to `git add` committed it"""
     root = _repo(tmp_path / "r")
-    plain = "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData:\n  password: pw1\n"
-    rel = "apps/db.yaml"
-    stage(root, rel, enc(plain))
-    commit(root, "db")
-    text = (root / rel).read_text()
-    added = text.replace("stringData:\n", "stringData:\n    extra: Zq8vR4m2-added\n", 1)
+    rel, added = _value_added_in_clear(root)
     stage(root, rel, added)
     narrowed = added.replace("encrypted_regex: ^(data|stringData)$", "encrypted_regex: ^(data)$")
     assert narrowed != added
