@@ -191,6 +191,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     tools = read_by_tools(ctx.repo.hits_of(RULE.id), ctx.repo.all_files)
     applied: set[str] | None = None
     mirrored: dict[str, str] | None = None
+    files: frozenset[str] | None = None
     for entry in ctx.repo.sops_files:
         if not entry.has_metadata:
             continue  # plaintext named like a SOPS file: SM002's (a template is information)
@@ -215,7 +216,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
             continue
         if mirrored is None:
-            mirrored = {**ctx.repo.layers.mirrors, **_mirrored(layers)}
+            mirrored = {**_mirrored(layers), **ctx.repo.layers.mirrors}
         layer, folder = _unmapped_reader(layers, mirrored, entry.path) or (None, "")
         if layer is not None and layer.source_elsewhere:
             yield RULE.finding(
@@ -252,7 +253,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 ),
             )
             continue
-        by_hand = _hand_root(ctx, entry.path)
+        if files is None:
+            files = frozenset(ctx.repo.all_files)
+        by_hand = _hand_root(ctx, entry.path, files)
         if by_hand is not None:
             name, folder, secret = by_hand
             yield RULE.finding(
@@ -284,7 +287,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         )
 
 
-def _hand_root(ctx: AuditContext, path: str) -> tuple[str, str, str] | None:
+def _hand_root(ctx: AuditContext, path: str, files: frozenset[str]) -> tuple[str, str, str] | None:
     """The cluster whose roots are Kustomizations nothing here applies, defined in a folder
     ``path`` lies below: a cluster set up by hand (sweep 57, Enoxime/homelab: `flux create
     kustomization --path=./kubernetes/clusters/bootstrap00 --decryption-provider=sops`, as its
@@ -292,7 +295,6 @@ def _hand_root(ctx: AuditContext, path: str) -> tuple[str, str, str] | None:
     outside_flux would hide them). With the cluster's name, that folder, and the Secret its
     layers decrypt with."""
     graph = ctx.repo.layers
-    files = frozenset(ctx.repo.all_files)
     for cluster in graph.clusters:
         folder = dirname(cluster.root)
         if cluster.path is not None or not folder or cluster.root not in files:
