@@ -425,6 +425,25 @@ class SopsConfigs:
             return self.label(outside), None, None
         return self.label(outside), found, outside.rules.index(found) + 1
 
+    def rule_above(self, path: str) -> tuple[str, int] | None:
+        """(config label, rule number) of the first rule of a `.sops.yaml` above the one that
+        governs ``path`` that matches it: the rule a sops run from that config's folder uses,
+        while the nearer config matches nothing (sweep 64, Sol-Duara-Inc/pdvd-platform: a
+        `clusters/.sops.yaml` of broken rules under a root one that matched)."""
+        folder = self.folder_of(path)
+        while folder:
+            folder = posixpath.dirname(folder)
+            while folder and folder not in self.dirs:
+                folder = posixpath.dirname(folder)
+            if folder not in self.dirs:
+                return None
+            config = self._load(folder)
+            subject = path[len(folder) + 1 :] if folder else path
+            for number, rule in enumerate(config.rules, start=1):
+                if rule.path_regex is None or compile_go(rule.path_regex).search(subject):
+                    return self.label(config), number
+        return None
+
     def sops_command(self, args: str, path: str) -> str:
         """``sops ARGS PATH`` as it finds the rule secretsmgr reads for ``path``: sops looks for
         `.sops.yaml` from the current folder up, not from the file's, so under a config below

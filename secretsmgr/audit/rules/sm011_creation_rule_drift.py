@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterator, Sequence
 
@@ -95,10 +96,18 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 ),
                 None,
             )
+            above = configs.rule_above(entry.path) if not spelled else None
             fix = (
                 f"rename {spelled} to creation_rules in {where}: sops reads only that key, so it "
                 "finds no rule at all there (and refuses to encrypt)"
                 if spelled
+                else (
+                    f"add a creation rule whose path_regex matches it to {where}, or remove "
+                    f"{where} if {above[0]} rule {above[1]} is meant for it: that rule matches "
+                    "it, and a sops run from "
+                    f"{posixpath.dirname(above[0]) or 'the repository root'} uses it"
+                )
+                if above
                 else "add a creation rule whose path_regex matches it"
             )
             yield RULE.finding(

@@ -525,3 +525,19 @@ def test_a_rule_an_earlier_one_shadows_is_named_unless_it_changes_nothing(tmp_pa
         "rule 2 (path_regex: apps/.*) is never used: rule 1 before it matches every path, and "
         "sops takes the first rule that matches"
     ]
+
+
+def test_no_rule_of_the_nearer_config_names_the_rule_above_that_matches(tmp_path: Path) -> None:
+    # sweep 64, Sol-Duara-Inc/pdvd-platform: clusters/.sops.yaml of broken rules under a root
+    # .sops.yaml whose rule matches; sops run from the root uses the root's, secretsmgr the
+    # nearer one, and the fix said only "add a creation rule"
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"clusters/prod/db.enc.yaml": enc(secret("db"))})
+    write(tmp_path, "clusters/.sops.yaml", sops_yaml((r"prod/.*\.yaml982369", [K1])))
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert found.fix == (
+        "add a creation rule whose path_regex matches it to clusters/.sops.yaml, or remove "
+        "clusters/.sops.yaml if .sops.yaml rule 1 is meant for it: that rule matches it, and a "
+        "sops run from the repository root uses it"
+    ), found
