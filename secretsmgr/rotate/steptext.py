@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.plural import plural
 from secretsmgr.rotate.clusterkey import StepResult
-from secretsmgr.shellword import sh_word
+from secretsmgr.shellword import sh_path, sh_word
 
 
 def step_summary(
@@ -59,6 +60,10 @@ def step_summary(
         finish = "secretsmgr key rotate --finish" + (
             f" --cluster {sh_word(result.cluster)}" if result.cluster else ""
         )
+        if result.generated and result.stored_in and os.path.isfile(result.stored_in):
+            # finish needs the new key's private half, which -o wrote to no place identities
+            # are read from (sweep 64: the pasted line failed "not found")
+            finish = f"SOPS_AGE_KEY_FILE={sh_path(result.stored_in)} {finish}"
         lines.append(f"next: {how}{push}, let Flux apply it, then: {finish}")
         if also:
             shown = ", ".join(f"{ns}/{name}" for ns, name in also[:3])

@@ -101,12 +101,15 @@ def test_begin_prints_an_overlap_manifest_kubectl_can_read(repo: Path, tmp_path:
     lines = result.out.splitlines()
     assert lines[0].startswith("# new cluster key")
     # committed: the next step is to push (sweep 20: without --commit it says to commit too)
-    assert any(
-        x.startswith(
+    (step,) = [
+        x
+        for x in lines
+        if x.startswith(
             "# next: send the Secret holding both keys (kubectl apply -f this output), push, let"
         )
-        for x in lines
-    )
+    ]
+    # sweep 64: finish needs the new key, which -o wrote to no place identities are read from
+    assert step.endswith(f"then: SOPS_AGE_KEY_FILE={new_file} secretsmgr key rotate --finish")
     manifest = "\n".join(lines)
     assert "kind: Secret" in manifest and "  name: sops-age" in manifest
     assert "  namespace: flux-system" in manifest
