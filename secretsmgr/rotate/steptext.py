@@ -60,7 +60,12 @@ def step_summary(
         finish = "secretsmgr key rotate --finish" + (
             f" --cluster {sh_word(result.cluster)}" if result.cluster else ""
         )
-        if result.generated and result.stored_in and os.path.isfile(result.stored_in):
+        if (
+            send is None  # else the step has the key file take the new key's lines first
+            and result.generated
+            and result.stored_in
+            and os.path.isfile(result.stored_in)
+        ):
             # finish needs the new key's private half, which -o wrote to no place identities
             # are read from (sweep 64: the pasted line failed "not found")
             finish = f"SOPS_AGE_KEY_FILE={sh_path(result.stored_in)} {finish}"
