@@ -1168,6 +1168,19 @@ PATCH_FIX = (
 )
 
 
+# A HelmRelease's postRenderer patch: helm-controller applies it to what the chart renders, and
+# no kustomization's patch file reaches that Secret (sweep 64, berezovskyi-oleksandr/homelab:
+# the patch file PATCH_FIX names failed the layer's build, "no resource matches")
+_POST_RENDERED = re.compile(r"^(?:items\.\d+\.)*spec\.postRenderers\.\d+\.")
+POST_RENDER_FIX = (
+    "pass the value into the chart instead (valuesFrom a SOPS-encrypted Secret, for a chart "
+    "value its template reads), or keep this HelmRelease file SOPS-encrypted with an "
+    "encrypted_regex that covers the patch (a postRenderer patches what helm-controller "
+    "renders, which no kustomization's patch file reaches); then rotate the secret: it is in "
+    "git"
+)
+
+
 # helm (and Flux's helm-controller) renders a chart's templates as they are: an encrypted one
 # would render a Secret of ENC[…] text with a `sops:` field (ekenheim, sweep 18)
 CHART_FIX = (
@@ -1212,6 +1225,8 @@ def _fix(
     if hit.unparsed:  # encrypt refuses a file that does not parse
         hint = rename_hint(ctx, hit.path, yaml_name=hit.sniffed)
         return f"{YAML_FIRST} (it does not parse); then: {hint}"
+    if _POST_RENDERED.match(hit.key_path):
+        return POST_RENDER_FIX
     if _PATCHED.match(hit.key_path):
         # a kustomization read by kustomize or Flux cannot be encrypted itself
         return PATCH_FIX

@@ -644,13 +644,21 @@ def test_json6902_one_line_and_post_renderer_patches_are_read_too(tmp_path: Path
     ).stdout  # fmt: skip
     for value in ("Tr0ub4dor-and-3-more", "Xq9vT2mK8pL4wR7nAbCd", "q7Wm2ZpK9vR4sT6u"):
         assert value in built
-    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
-    assert found == {
+    findings = {f.key_path: f for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert set(findings) == {
         "patches.0.patch.stringData.password",
         "patches.1.patch.stringData.apiKey",
         "patchesJson6902.0.patch.stringData.token",
         "spec.postRenderers.0.kustomize.patches.0.patch.stringData.password",
     }
+    # sweep 64, berezovskyi-oleksandr/homelab: a postRenderer's patch gets no patch-file fix,
+    # which no kustomization can make reach what helm-controller renders
+    post = findings["spec.postRenderers.0.kustomize.patches.0.patch.stringData.password"]
+    assert (post.fix or "").startswith("pass the value into the chart instead (valuesFrom")
+    assert "in a file listed under patches:" not in (post.fix or "")
+    assert "in a file listed under patches:" in (
+        findings["patches.0.patch.stringData.password"].fix or ""
+    )
 
 
 # --- eighth sweep -----------------------------------------------------------------------------
