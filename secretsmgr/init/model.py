@@ -124,6 +124,9 @@ class InitPlan:
     # where a new secret goes (sweep 60, lab-xyz/lab: the step's PATH could be clusters/, which
     # Flux applies without decryption)
     decrypting_folders: tuple[str, ...] = ()
+    # files the layers apply that are not on their cluster's key: key export refuses it until
+    # `rotate --all` puts them on it
+    off_key: bool = False
 
     @property
     def changes(self) -> bool:

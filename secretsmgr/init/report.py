@@ -102,6 +102,12 @@ def _export_step(plan: InitPlan, key: ClusterKey, keys: int, env: str) -> str:
             )
         else:
             commands.append(f"{export} | kubectl apply -f -  (or: {export} --apply)")
+    if plan.off_key:
+        # export refuses a key the files are not on (sweep 64: step 1 failed when pasted)
+        give = (
+            "once the files are on it (the note: secretsmgr rotate --all with an identity that "
+            f"opens them; key export refuses it before), {give}"
+        )
     if len(commands) > 2:  # one Secret per app namespace (rust84/k8s-gitops: 17, sweep 19)
         return f"{give}{who}, one Secret each:" + "".join(f"\n       {c}" for c in commands)
     return f"{give}{who}: " + "; and ".join(commands)

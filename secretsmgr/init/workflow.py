@@ -71,6 +71,9 @@ from secretsmgr.shellword import sh_path, sh_word
 __all__ = ["InitOptions", "InitResult", "apply_init", "init", "plan_init"]
 
 
+_ROTATE_FIRST = "rotate with an identity that opens them: secretsmgr rotate --all"
+
+
 def _state_notes(
     inv: Inventory, keys: Mapping[str | None, str], allowed: Sequence[str]
 ) -> list[str]:
@@ -102,8 +105,7 @@ def _state_notes(
     if missing:
         notes.append(
             f"{_files(missing, 'is', 'are')} not encrypted to the cluster's key, e.g. "
-            f"{missing[0]} (SM004): "
-            "rotate with an identity that opens them: secretsmgr rotate --all"
+            f"{missing[0]} (SM004): {_ROTATE_FIRST}"
         )
     if sops_only:
         # rotate refuses them (it cannot wrap a data key for PGP or KMS keys): sops re-wraps
@@ -231,7 +233,11 @@ def plan_init(
         inv, keys, pinned.allowed_recipients, options.force, secret_name, pgp, made
     )
     notes += sops.notes
-    notes += _state_notes(inv, keys, pinned.allowed_recipients)
+    state = _state_notes(inv, keys, pinned.allowed_recipients)
+    notes += state
+    # files the layers apply that are not on the key yet: export refuses it until a rotation
+    # puts them on it (sweep 64, berezovskyi-oleksandr/homelab: step 1 failed when pasted)
+    off_key = any(n.endswith(_ROTATE_FIRST) for n in state)
     kept = {c.public: c.cluster for c in cluster_keys if c.source != NEW}
     notes += _leaked_note(root, kept, pinned.cluster_key)
     files = (
@@ -287,6 +293,7 @@ def plan_init(
         rules_written=sops.written,
         no_decryption=_no_decryption(inv),
         pre_commit_found=shutil.which("pre-commit") is not None,
+        off_key=off_key,
         decrypting_folders=_decrypting_folders(inv),
         pgp_clusters=frozenset(
             cluster

@@ -251,6 +251,29 @@ def test_existing_secrets_without_any_configuration(
     assert load_settings(repo).cluster_key == CLUSTER
 
 
+def test_a_new_key_the_files_are_not_on_is_exported_only_after_the_rotation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 64, berezovskyi-oleksandr/homelab: init --cluster-key NEW printed step 1 `key export
+    # … | kubectl apply`, which refused (the files were not on NEW) right after the note that
+    # said so
+    from tests.audit.helpers import K2
+
+    repo = git_copy(
+        FIXTURES / "demo", tmp_path / "repo", drop=[".secretsmgr.yaml", ".sops.yaml", LOG]
+    )
+    out, _ = init(repo, capsys, "--cluster-key", K2)
+    assert "secretsmgr rotate --all" in out
+    (export,) = [s for s in _steps(out) if "key export" in s]
+    assert export.startswith(
+        "once the files are on it (the note: secretsmgr rotate --all with an identity that opens "
+        "them; key export refuses it before), "
+    ), export
+    out, _ = init(repo, capsys, "--force", "--cluster-key", CLUSTER)
+    (export,) = [s for s in _steps(out) if "key export" in s]
+    assert not export.startswith("once the files are on it"), export
+
+
 def test_one_key_on_every_file_is_taken_as_the_cluster_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
