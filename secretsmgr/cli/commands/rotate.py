@@ -60,7 +60,7 @@ def rotate_cmd(
     cluster_key: ClusterKeyOpt = None,
 ) -> int:
     """Rotate data keys of a layer, all files or named files, as one transaction."""
-    from secretsmgr.cli.files import with_key_hints
+    from secretsmgr.cli.files import with_key_hints, with_needed_keys
     from secretsmgr.errors import DecryptionError, UserError
     from secretsmgr.rotate.plan import render_plan, render_regenerated
     from secretsmgr.rotate.transaction import (
@@ -92,14 +92,7 @@ def rotate_cmd(
         refused = refusal_before_keys(root, request, os.environ)
         if refused is not None:
             raise refused from exc
-        needed = keys_needed(root, request, os.environ)
-        if needed and exc.message.startswith("no age identity"):
-            from secretsmgr.keys.bech32 import short_key
-
-            shown = ", ".join(short_key(k) for k in needed[:3])
-            more = " or another of their recipients" if len(needed) > 3 else ""
-            exc.hints = (f"the files open with the private key of {shown}{more}", *exc.hints)
-        raise
+        raise with_needed_keys(exc, keys_needed(root, request, os.environ)) from None
     if not dry_run:
         recover_interrupted(root)
     progress = progress_bar("rotating")
