@@ -16,7 +16,7 @@ from secretsmgr.keys.bech32 import is_age_recipient, short_key
 from secretsmgr.shellword import sh_path, sh_word
 
 if TYPE_CHECKING:
-    from secretsmgr.errors import DecryptionError, UserError
+    from secretsmgr.errors import DecryptionError
     from secretsmgr.fileops.files import Recorder
     from secretsmgr.fileops.text import Written
     from secretsmgr.keys.sources import LayeredIdentity
@@ -167,16 +167,6 @@ def _sops_index(docs: Sequence[MapNode], spec: str, *, for_set: bool) -> str:
     except UsageError:
         path = tuple(int(p) if p.isdigit() else p for p in spec.split("."))
     return "".join(f"[{p}]" if isinstance(p, int) else f"[{json.dumps(p)}]" for p in path)
-
-
-def with_needed_keys(exc: UserError, needed: Sequence[str]) -> UserError:
-    """``exc`` ("no age identity found") with a first hint naming the keys the files open with
-    (sweep 63: rotate named none, where set and key rotate do)."""
-    if needed and exc.message.startswith("no age identity"):
-        shown = ", ".join(short_key(k) for k in needed[:3])
-        more = " or another of their recipients" if len(needed) > 3 else ""
-        exc.hints = (f"the files open with the private key of {shown}{more}", *exc.hints)
-    return exc
 
 
 def with_key_hints(exc: DecryptionError, identities: LayeredIdentity) -> DecryptionError:

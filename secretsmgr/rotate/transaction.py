@@ -49,6 +49,7 @@ from secretsmgr.fsutil import (
     temp_path,
     write_new,
 )
+from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
 from secretsmgr.repo import git
@@ -160,6 +161,23 @@ def refusal_before_keys(
     except SecretsmgrError as exc:
         return exc
     return None
+
+
+def keyless_error(
+    root: Path, request: RotationRequest, env: Mapping[str, str], exc: SecretsmgrError
+) -> SecretsmgrError:
+    """The error for a run with no age identity at hand (``exc``): a refusal that needs no key
+    says more (a pgp-only file); else ``exc`` with a first hint naming the keys the files open
+    with (sweep 63: rotate named none, where set and key rotate do)."""
+    refused = refusal_before_keys(root, request, env)
+    if refused is not None:
+        return refused
+    needed = keys_needed(root, request, env)
+    if needed and exc.message.startswith("no age identity"):
+        shown = ", ".join(short_key(k) for k in needed[:3])
+        more = " or another of their recipients" if len(needed) > 3 else ""
+        exc.hints = (f"the files open with the private key of {shown}{more}", *exc.hints)
+    return exc
 
 
 def keys_needed(root: Path, request: RotationRequest, env: Mapping[str, str]) -> tuple[str, ...]:

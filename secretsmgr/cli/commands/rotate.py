@@ -60,15 +60,10 @@ def rotate_cmd(
     cluster_key: ClusterKeyOpt = None,
 ) -> int:
     """Rotate data keys of a layer, all files or named files, as one transaction."""
-    from secretsmgr.cli.files import with_key_hints, with_needed_keys
+    from secretsmgr.cli.files import with_key_hints
     from secretsmgr.errors import DecryptionError, UserError
     from secretsmgr.rotate.plan import render_plan, render_regenerated
-    from secretsmgr.rotate.transaction import (
-        RotationRequest,
-        keys_needed,
-        refusal_before_keys,
-        rotate,
-    )
+    from secretsmgr.rotate.transaction import RotationRequest, keyless_error, rotate
 
     request = RotationRequest(
         layers=tuple(layer or ()),
@@ -89,10 +84,8 @@ def rotate_cmd(
     try:
         identities = load_identities()
     except UserError as exc:  # no key: a refusal that needs none says more (a pgp-only file)
-        refused = refusal_before_keys(root, request, os.environ)
-        if refused is not None:
-            raise refused from exc
-        raise with_needed_keys(exc, keys_needed(root, request, os.environ)) from None
+        err = keyless_error(root, request, os.environ, exc)
+        raise err from (None if err is exc else exc)
     if not dry_run:
         recover_interrupted(root)
     progress = progress_bar("rotating")
