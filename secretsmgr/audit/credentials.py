@@ -901,7 +901,7 @@ _NUMBER_KEY = re.compile(
 )
 _LEVEL_KEY = re.compile(r"(?i)(?:^|[._-])(?:log_?level|level|verbosity)$")
 _HOST_KEY = re.compile(r"(?i)(?:^|[._-])(?:host(?:name)?|server|endpoint|address|addr)$")
-_USER_KEY = re.compile(r"(?i)(?:^|[._-])(?:user(?:name)?|login|db_?user|owner)$")
+_USER_KEY = re.compile(r"(?i)(?:^|[._-])(?:user(?:name)?|login|db_?user|owner|client[_-]?id)$")
 _NAME_KEY = re.compile(r"(?i)(?:^|[._-])(?:database|db|db_?name|schema|bucket|region|zone)$")
 _ADDRESS_KEY = re.compile(r"(?i)(?:^|[._-])(?:url|uri|endpoint|repository|repo|address|addr)$")
 _DOTTED_HOST = re.compile(
@@ -971,15 +971,17 @@ def plain_setting(key: str, value: object) -> bool:
         return True
     if (_USER_KEY.search(key) or _NAME_KEY.search(key)) and _LETTERS_NAME.match(text):
         return "." not in text and not _CONSONANT_RUN.search(text)
-    if _ADDRESS_KEY.search(key) or _HOST_KEY.search(key):
-        found = _PLAIN_ADDRESS.match(text)
-        if found is not None and _plain_host(found["host"]):
-            segment = _NAME_SEGMENT if _REPOSITORY_KEY.search(key) else _API_SEGMENT
-            return all(
-                _API_SEGMENT.match(part)
-                or (segment.match(part) and not _CONSONANT_RUN.search(part))
-                for part in found["path"].split("/")
-            )
+    found = _PLAIN_ADDRESS.match(text)
+    if found is not None and not (_ADDRESS_KEY.search(key) or _HOST_KEY.search(key)):
+        # under any other key, an address with no path at all (sweep 65, wty-andrew/homedium:
+        # a Dex Secret's `issuer: https://dex.example.com` was an exposure)
+        return found["path"] in ("", "/") and _plain_host(found["host"])
+    if found is not None and _plain_host(found["host"]):  # under an address's key
+        segment = _NAME_SEGMENT if _REPOSITORY_KEY.search(key) else _API_SEGMENT
+        return all(
+            _API_SEGMENT.match(part) or (segment.match(part) and not _CONSONANT_RUN.search(part))
+            for part in found["path"].split("/")
+        )
     return False
 
 

@@ -221,6 +221,10 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         "SMTP_SERVER2": "qzmvkrwptlxhfjd",
         "KEY_USER": "letmein",
         "RENOVATE_ENDPOINT": "https://gitea.example.org/api/v1",
+        # sweep 65, wty-andrew/homedium: a Dex client's issuer and id
+        "issuer": "https://dex.example.com",
+        "client-id": "gitea-dex",
+        "OIDC_ISSUER": "https://auth.example.com/application/o/qzmvkrwp/",
     }
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
     encrypted = enc(secret("api", values))
@@ -245,6 +249,7 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         for k in (
             *("DB_PASSWORD", "ADMIN_USERNAME", "ROOT_NAME", "LOG_LEVEL", "SMTP_SERVER"),
             *("NTFY_URL", "API_HOST", "ALERT_URL", "WEBHOOK_HOST", "SMTP_SERVER2", "KEY_USER"),
+            "OIDC_ISSUER",
         )
     ), found
     other = [
