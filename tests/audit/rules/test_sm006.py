@@ -170,3 +170,30 @@ def test_a_utf16_sops_file_is_named_so_and_its_fix_re_encodes_it(tmp_path: Path)
     path.write_bytes(b"\xc3\x28" + text.encode())
     found = [f for f in run_audit(tmp_path).findings if f.rule == "SM006"]
     assert len(found) == 1 and found[0].message.endswith("not valid UTF-8")
+
+
+def test_an_encrypted_comment_without_its_tag_is_no_broken_value(tmp_path: Path) -> None:
+    # sweep 65, ZeiZel/self-hosted: two `#ENC[…,type:comment]` lines without `tag:` were an
+    # SM006 error (named at the top key, line 1) while sops decrypts the file with a warning and
+    # keeps the comment as it is; a value's ENC[…] without its tag stays one
+    import re
+
+    from secretsmgr.audit.engine import run_audit
+
+    from ..helpers import enc, standard_repo, write
+
+    standard_repo(tmp_path, {})
+    text = enc(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  # a note\n  a: hello\n"
+    )
+    assert "type:comment]" in text
+    no_tag = re.sub(r"(#ENC\[[^\]]*?),tag:[^,\]]*(,type:comment\])", r"\1\2", text)
+    assert no_tag != text
+    write(tmp_path, "apps/s.enc.yaml", no_tag)
+    assert not [f for f in run_audit(tmp_path).findings if f.rule == "SM006"]
+    broken_value = re.sub(r"(a: ENC\[[^\]]*?),tag:[^,\]]*", r"\1", text)
+    assert broken_value != text
+    write(tmp_path, "apps/s.enc.yaml", broken_value)
+    assert [f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM006"] == [
+        "stringData.a"
+    ]
