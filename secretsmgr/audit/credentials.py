@@ -702,6 +702,8 @@ def _known_format(text: str, value: str) -> Verdict | None:
                     continue  # a PEM header alone: a script that writes one, not a key
                 if plugin.secret_type == "GitHub Token" and not _GITHUB_TOKEN.search(text):
                     continue  # longer than any GitHub token: an invented sample (see below)
+                if plugin.secret_type == "JSON Web Token" and _public_jwts_only(text):
+                    continue  # Supabase's anon key inside a Kong config's text (sweep 65)
                 return Verdict(plugin.secret_type, True)
         except Exception:
             continue
@@ -877,6 +879,20 @@ def _short_password(key: str, value: str) -> bool:
     if len(value) < 4 or " " in value or value.lower() in _SHORT_STAND_IN:
         return False
     return _PASSWORD_KEY.search(split_camel(key)) is not None
+
+
+# a JWT standing alone among a config's words (not glued to other text: `x-eyJ…` is judged)
+_JWT_ANY = re.compile(
+    r"(?<![A-Za-z0-9_.-])eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+(?![A-Za-z0-9_.-])"
+)
+
+
+def _public_jwts_only(text: str) -> bool:
+    """Whether every JWT in ``text`` is one made to be public (a line of a config that holds
+    Supabase's anon key: sweep 65, ZeiZel/self-hosted's `kong.yml`)."""
+    found = _JWT_ANY.findall(text)
+    glued = len(re.findall(r"eyJ[A-Za-z0-9_-]+\.eyJ", text)) != len(found)
+    return bool(found) and not glued and all(public_jwt(token) for token in found)
 
 
 def public_jwt(value: str) -> bool:

@@ -1083,6 +1083,26 @@ def test_a_supabase_anon_key_is_public_and_its_service_role_key_is_not(tmp_path:
     findings = run_audit(tmp_path).findings
     found = {f.key_path for f in findings if f.rule == "SM018" and f.severity == "error"}
     assert found == {"data.SUPABASE_SERVICE_KEY", "data.OTHER", "data.WRAPPED"}
+    # sweep 65, ZeiZel/self-hosted: the anon key inside a Kong config's text, and the
+    # service_role key beside it, which stays an error
+    kong = "consumers:\n  - username: anon\n    keyauth_credentials:\n      - key: {}\n"
+    write(
+        tmp_path,
+        "apps/web/configmap.yaml",
+        "kong.yml: |\n" + "".join(f"  {line}\n" for line in kong.format(anon).splitlines()),
+    )
+    assert not [f for f in run_audit(tmp_path).findings if f.rule == "SM018"]
+    write(
+        tmp_path,
+        "apps/web/configmap.yaml",
+        "kong.yml: |\n"
+        + "".join(
+            f"  {line}\n" for line in (kong.format(anon) + kong.format(service)).splitlines()
+        ),
+    )
+    assert [f.severity.value for f in run_audit(tmp_path).findings if f.rule == "SM018"] == [
+        "error"
+    ]
 
 
 _GITHUB_SAMPLE = "ghp_" + "q7Wm2ZpK9vR4tY8uXb3Nf5Hs1a2B3c4D5e6F"
