@@ -177,14 +177,25 @@ def rotate_step(
         )
 
 
+_SKIP_FINISH = "secretsmgr key rotate --finish --skip-cluster-check"
+
+
 def cluster_view(choice: ClusterChoice, cluster: str | None = None) -> ClusterView:
     """The live Secret's public keys and every Flux Kustomization, for --finish."""
     from secretsmgr.cluster.flux import list_kustomizations
     from secretsmgr.cluster.kube import SecretRef, read_cluster_keys
+    from secretsmgr.errors import ClusterError
     from secretsmgr.rotate.fluxcheck import ClusterView, decrypting, secret_ref
 
     ref = choice.ref()
-    keys = read_cluster_keys(ref, os.environ)
+    try:
+        keys = read_cluster_keys(ref, os.environ)
+    except ClusterError as exc:
+        # the way past a cluster it cannot read, as the refusals after the read say (two
+        # helpers in sweeps 64 and 65 had only the KUBECONFIG hint)
+        named = f" --cluster {sh_word(cluster)}" if cluster else ""
+        exc.hints = (*exc.hints, f"or, having checked it yourself: {_SKIP_FINISH}{named}")
+        raise
     found = list_kustomizations(choice.context, os.environ)
     served = found.items if found.version is not None else None
     mine = (ref.namespace, ref.name)

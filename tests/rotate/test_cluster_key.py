@@ -779,6 +779,11 @@ def test_finish_reads_the_cluster_unless_skipped(repo: Path, tmp_path: Path) -> 
     before, sha = snapshot(repo), head(repo)
     failed = run(repo, env, "key", "rotate", "--finish", "--commit", expect=2)
     assert failed.err.startswith("secretsmgr: error: no kubeconfig found")
+    # sweeps 64 and 65: the hint named KUBECONFIG only, not the way past
+    assert (
+        "hint: or, having checked it yourself: secretsmgr key rotate --finish "
+        "--skip-cluster-check" in failed.err
+    )
     assert snapshot(repo) == before and head(repo) == sha
     skipped = run(repo, env, "key", "rotate", "--finish", "--commit", *SKIP)
     assert skipped.err.startswith("secretsmgr: warning: --skip-cluster-check: not checking")
