@@ -887,11 +887,14 @@ _JWT_ANY = re.compile(
 )
 
 
+_JWT_START = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ")
+
+
 def _public_jwts_only(text: str) -> bool:
     """Whether every JWT in ``text`` is one made to be public (a line of a config that holds
     Supabase's anon key: sweep 65, ZeiZel/self-hosted's `kong.yml`)."""
     found = _JWT_ANY.findall(text)
-    glued = len(re.findall(r"eyJ[A-Za-z0-9_-]+\.eyJ", text)) != len(found)
+    glued = len(_JWT_START.findall(text)) != len(found)
     return bool(found) and not glued and all(public_jwt(token) for token in found)
 
 
@@ -924,7 +927,6 @@ _DOTTED_HOST = re.compile(
     r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+"
     r"(?::[0-9]{1,5})?$"
 )
-_LONG_RUN = re.compile(r"[A-Za-z0-9]{16,}")
 _ONE_LABEL = re.compile(r"^[a-z](?:[a-z-]{0,14}[a-z])?(?::[0-9]{1,5})?$")
 _LETTERS_NAME = re.compile(r"^[a-z][a-z._-]{0,31}$")
 _PLAIN_ADDRESS = re.compile(

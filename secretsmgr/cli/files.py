@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from secretsmgr.fileops.files import Recorder
     from secretsmgr.fileops.text import Written
     from secretsmgr.keys.sources import LayeredIdentity
+    from secretsmgr.sops.document import SopsFile
     from secretsmgr.sops.tree import MapNode
 
 
@@ -85,11 +86,13 @@ def identities_for(file: Path, verb: str, key_path: str | None = None) -> Layere
     try:
         return load_identities()
     except UserError as exc:
-        age_less = _age_less(file, verb, key_path)
+        loaded = _loaded(file)
+        age_less = _age_error(file, loaded, verb, key_path)
         if age_less is not None:
             raise age_less from exc
-        needed = _recipients(file) if exc.message.startswith("no age identity") else ()
-        if needed:
+        found = loaded.metadata.age_recipients if loaded is not None else ()
+        needed = [k for k in found if is_age_recipient(k)]  # never a key pasted there
+        if needed and exc.message.startswith("no age identity"):
             # which key it needs, as key rotate says (sweep 60 operator run: set and edit said
             # only "no age identity found")
             shown = ", ".join(short_key(k) for k in needed[:3])
@@ -101,33 +104,34 @@ def identities_for(file: Path, verb: str, key_path: str | None = None) -> Layere
         raise
 
 
-def _recipients(file: Path) -> tuple[str, ...]:
-    """The age recipients of the SOPS file ``file``; none when it is no such file."""
+def _loaded(file: Path) -> SopsFile | None:
+    """The SOPS file at ``file`` (its metadata and documents, nothing decrypted), or None when
+    it is none (a pipe or a device too). Read only on a path that already failed."""
     from secretsmgr.errors import SecretsmgrError
-    from secretsmgr.sops.document import format_for_text, load
-
-    try:
-        if not file.is_file():
-            return ()
-        text = file.read_text(encoding="utf-8")
-        found = load(text, format_for_text(file.name, text)).metadata.age_recipients
-    except (OSError, UnicodeDecodeError, SecretsmgrError):
-        return ()
-    return tuple(k for k in found if is_age_recipient(k))  # never a key pasted there
-
-
-def _age_less(file: Path, verb: str, key_path: str | None = None) -> DecryptionError | None:
-    """The error for a SOPS file whose data key no age entry wraps, or None (anything else,
-    a pipe or a device too, is left to the command). Read only on a path that already failed."""
-    from secretsmgr.errors import DecryptionError, SecretsmgrError
     from secretsmgr.sops.document import format_for_text, load
 
     try:
         if not file.is_file():
             return None
         text = file.read_text(encoding="utf-8")
-        loaded = load(text, format_for_text(file.name, text))
+        return load(text, format_for_text(file.name, text))
     except (OSError, UnicodeDecodeError, SecretsmgrError):
+        return None
+
+
+def _age_less(file: Path, verb: str, key_path: str | None = None) -> DecryptionError | None:
+    """The error for a SOPS file whose data key no age entry wraps, or None (anything else is
+    left to the command)."""
+    return _age_error(file, _loaded(file), verb, key_path)
+
+
+def _age_error(
+    file: Path, loaded: SopsFile | None, verb: str, key_path: str | None
+) -> DecryptionError | None:
+    """``_age_less`` of a file already read."""
+    from secretsmgr.errors import DecryptionError
+
+    if loaded is None:
         return None
     metadata = loaded.metadata
     kinds = metadata.foreign_kinds

@@ -333,22 +333,30 @@ def _encrypted_since_staged(root: Path, index: Snapshot, report: AuditReport) ->
     return replace(report, findings=findings)
 
 
+def _on_disk(root: Path, path: str) -> bytes | None:
+    """The bytes of ``path`` in the working tree: a regular file of 16 MiB at most, with no
+    link on the way (None otherwise); ``OSError`` when it cannot be read."""
+    from secretsmgr.fsutil import confined
+
+    disk, _ = confined(root, path)  # no link, nor a folder under one
+    if not disk.is_file() or disk.stat().st_size > 1 << 24:
+        return None
+    return disk.read_bytes()
+
+
 def _no_clear_value_on_disk(root: Path, path: str, configs: SopsConfigs, index: Snapshot) -> bool:
     """Whether the file on disk differs from the staged one and is a SOPS file with every value
     its metadata selects encrypted (the MAC is not checked here: that needs the key)."""
-    from secretsmgr.fsutil import confined
     from secretsmgr.repo.sopsentry import read_sops_entry
     from secretsmgr.sops.document import format_for_text
 
     try:
-        disk, _ = confined(root, path)
-        if not disk.is_file() or disk.stat().st_size > 1 << 24:
-            return False
-        data, staged = disk.read_bytes(), index.read(path)
-        if data == staged:
+        data = _on_disk(root, path)
+        staged = index.read(path)
+        if data is None or data == staged:
             return False
         rule = configs.rule_for(path)
-        fmt = format_for_text(disk.name, data.decode("utf-8"))
+        fmt = format_for_text(posixpath.basename(path), data.decode("utf-8"))
         entry = read_sops_entry(path, data, fmt, rule)
         before = read_sops_entry(path, staged, fmt, rule)
     except (OSError, UnicodeDecodeError, SecretsmgrError, RecursionError):
@@ -376,18 +384,15 @@ def _encrypted_as_its_rule_says(
     staged file (the attack review: a file encrypted to a stranger's key, one with its values
     in clear under a copied sops block, and another file's content each got `git add`)."""
     from secretsmgr.audit.rules.sm011_creation_rule_drift import foreign_drift
-    from secretsmgr.fsutil import confined
     from secretsmgr.repo.sopsentry import read_sops_entry
     from secretsmgr.sops.document import format_for_text, parse_documents
     from secretsmgr.sops.model import EncryptionRule, RuleKind
 
     try:
-        disk, _ = confined(root, path)  # no link, nor a folder under one
-        if not disk.is_file() or disk.stat().st_size > 1 << 24:
+        data = _on_disk(root, path)
+        if data is None:
             return False
-        data = disk.read_bytes()
-        text = data.decode("utf-8")
-        fmt = format_for_text(disk.name, text)
+        fmt = format_for_text(posixpath.basename(path), data.decode("utf-8"))
         rule = configs.rule_for(path)
         entry = read_sops_entry(path, data, fmt, rule, named=True)
         before = parse_documents(index.read(path).decode("utf-8"), fmt)

@@ -411,12 +411,8 @@ class SopsConfigs:
         folder = self.folder_of(path)
         if folder or "" in self.dirs:
             config = self._load(folder)
-            subject = path[len(folder) + 1 :] if folder else path
-            for number, rule in enumerate(config.rules, start=1):
-                pattern = rule.path_regex
-                if pattern is None or compile_go(pattern).search(subject):
-                    return self.label(config), rule, number
-            return self.label(config), None, None
+            rule, number = self._match_in(config, folder, path)
+            return self.label(config), rule, number
         outside = self.fallback()
         if outside is None:
             return None, None, None
@@ -438,11 +434,22 @@ class SopsConfigs:
             if folder not in self.dirs:
                 return None
             config = self._load(folder)
-            subject = path[len(folder) + 1 :] if folder else path
-            for number, rule in enumerate(config.rules, start=1):
-                if rule.path_regex is None or compile_go(rule.path_regex).search(subject):
-                    return self.label(config), number
+            number = self._match_in(config, folder, path)[1]
+            if number is not None:
+                return self.label(config), number
         return None
+
+    @staticmethod
+    def _match_in(
+        config: SopsConfig, folder: str, path: str
+    ) -> tuple[CreationRule | None, int | None]:
+        """The first rule of ``config`` (in ``folder``) whose path_regex matches ``path``,
+        taken below that folder as sops takes it, with its 1-based number."""
+        subject = path[len(folder) + 1 :] if folder else path
+        for number, rule in enumerate(config.rules, start=1):
+            if rule.path_regex is None or compile_go(rule.path_regex).search(subject):
+                return rule, number
+        return None, None
 
     def sops_command(self, args: str, path: str) -> str:
         """``sops ARGS PATH`` as it finds the rule secretsmgr reads for ``path``: sops looks for

@@ -150,49 +150,25 @@ def rotate(
     return RotationResult(prepared.plan, entry.seq, sha, time.perf_counter() - started, recovered)
 
 
-def refusal_before_keys(
-    root: Path, request: RotationRequest, env: Mapping[str, str]
-) -> SecretsmgrError | None:
-    """What the run would refuse before it needs an age identity (a target encrypted to pgp
-    or KMS keys only, nothing to rotate, an unknown layer), or None: for a caller that has no
-    identity, so that a user is not sent after a key that cannot help."""
-    try:
-        _targets(root, request, env)
-    except SecretsmgrError as exc:
-        return exc
-    return None
-
-
 def keyless_error(
     root: Path, request: RotationRequest, env: Mapping[str, str], exc: SecretsmgrError
 ) -> SecretsmgrError:
     """The error for a run with no age identity at hand (``exc``): a refusal that needs no key
     says more (a pgp-only file); else ``exc`` with a first hint naming the keys the files open
-    with (sweep 63: rotate named none, where set and key rotate do)."""
-    refused = refusal_before_keys(root, request, env)
-    if refused is not None:
+    with, those on every one of them, else those on any (sweep 63: rotate named none, where set
+    and key rotate do)."""
+    try:
+        _, targets = _targets(root, request, env)
+    except SecretsmgrError as refused:
         return refused
-    needed = keys_needed(root, request, env)
+    sets = [tuple(e.sops_file.metadata.age_recipients) for e in targets if e.sops_file]
+    common = [k for k in sets[0] if all(k in other for other in sets[1:])] if sets else []
+    needed = common or list(dict.fromkeys(k for keys in sets for k in keys))
     if needed and exc.message.startswith("no age identity"):
         shown = ", ".join(short_key(k) for k in needed[:3])
         more = " or another of their recipients" if len(needed) > 3 else ""
         exc.hints = (f"the files open with the private key of {shown}{more}", *exc.hints)
     return exc
-
-
-def keys_needed(root: Path, request: RotationRequest, env: Mapping[str, str]) -> tuple[str, ...]:
-    """The age keys whose private half opens the files the run would rotate: those on every
-    one of them, else those on any (for a caller that has no identity: sweep 63, rotate said
-    only "no age identity found" where set and key rotate name the key)."""
-    try:
-        _, targets = _targets(root, request, env)
-    except SecretsmgrError:
-        return ()
-    sets = [tuple(e.sops_file.metadata.age_recipients) for e in targets if e.sops_file is not None]
-    if not sets:
-        return ()
-    common = [k for k in sets[0] if all(k in other for other in sets[1:])]
-    return tuple(common or dict.fromkeys(k for keys in sets for k in keys))
 
 
 def _targets(

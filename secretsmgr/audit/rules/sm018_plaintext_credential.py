@@ -16,7 +16,7 @@ import base64
 import binascii
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import cast
 
@@ -268,7 +268,8 @@ def _candidates(
     # below reaches the same leaf under the key `value` (sweep 24: a WireGuard public key)
     for key_path, key, value in _env(obj, prefix):
         yield f"{name} env {key}", key_path, key, value, False, key  # the variable, not its index
-    yield from _flag_arguments(name, prefix, obj)
+    strings = list(_strings(obj, prefix))  # one walk for the flags and the known formats
+    yield from _flag_arguments(name, strings)
     if kind == "HelmRelease":
         for key_path, key, value in _leaves(_get(obj, "spec", "values"), f"{prefix}spec.values."):
             yield f"{name} values", key_path, key, value, False, None
@@ -297,7 +298,7 @@ def _candidates(
             yield f"{name} postBuild.substitute", key_path, key, value, False, None
     if parts is None:
         return  # no value in the file can hold a known format
-    for key_path, key, value, _ in _strings(obj, prefix):
+    for key_path, key, value, _ in strings:
         if key_path.startswith(f"{prefix}binaryData."):
             continue  # base64 of a binary file: a key format inside it is chance (AKIA, ABIA…)
         if holds_part(value, parts):
@@ -310,13 +311,14 @@ _ARGUMENT_LISTS = frozenset(("args", "command", "extraArgs", "extra_args", "extr
 
 
 def _flag_arguments(
-    name: str, prefix: str, obj: Obj
+    name: str, strings: Sequence[tuple[str, str, str, bool]]
 ) -> Iterator[tuple[str, str, str, str, bool, str | None]]:
     """Values a container's (or a chart's) argument list gives a flag that names a secret:
     `--NAME=VALUE`, or `--NAME` then `VALUE`, judged under NAME as an env variable's value is
     (sweep 61, dkw99/home-ops: external-dns's `--rfc2136-tsig-secret=<64-byte key>` in a
-    committed Deployment had no finding, list items being judged for known formats only)."""
-    for key_path, key, value, listed in _strings(obj, prefix):
+    committed Deployment had no finding, list items being judged for known formats only).
+    ``strings``: the object's, as ``_strings`` walks it."""
+    for key_path, key, value, listed in strings:
         if not listed or key_path.rpartition(".")[0].rpartition(".")[2] not in _ARGUMENT_LISTS:
             continue
         found = _FLAG_VALUE.match(value)
