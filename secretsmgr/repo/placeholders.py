@@ -440,6 +440,19 @@ _DENIAL = re.compile(
     # `this_is_a_test` stay weak passwords (the attack review)
     r"(?-i:[Tt])his is (?:just )?a test|(?-i:[Jj])ust a test)[.!]?\s*$"
 )
+# A value that calls itself fake, in a sample's words only (Nosmoht/talos-platform-base: a
+# test fixture's `ca.crt: "fake-for-test-only"` was an SM001 error): "fake" and up to four
+# words from a closed list, so `fake-horse-battery-staple` (a passphrase) and `fake-Xk29fQ7p`
+# stay secrets
+_FAKE_WORD = (
+    r"(?:for|only|test|tests|testing|unit|ci|dev|local|use|in|e2e|value|secret|password|passwd|"
+    r"pass|token|key|api|data|cert|certificate|crt|ca|tls|ssh|private|credential|credentials|"
+    r"not|real|example|sample|demo|placeholder|dummy|do|just|a)"
+)
+_FAKE = re.compile(
+    rf"(?i)^\s*(?:(?:a|just|this[-_ ]is)[-_ ])?fake"
+    rf"(?:[-_ ]?{_FAKE_WORD}(?:[-_ ]{_FAKE_WORD}){{0,3}})?[.!]?\s*$"
+)
 # A token's known first characters, a few more at most, then an ellipsis (``AIzaSy...``,
 # ``sk-ant-…``): a value cut short in a sample (sweep 58, DeepAchut/Homelab-ops: an SM019
 # exposure in a commit that scrubbed its template); any other short run before dots may be a
@@ -558,6 +571,8 @@ def is_placeholder(value: object) -> bool:
     if crypt is not None and _STAND_IN.match(crypt[1]):
         return True
     if _WORDS_STAND_IN.match(value) or _DENIAL.match(value) or _CUT_SHORT.match(value):
+        return True
+    if _FAKE.match(value):
         return True
     if "\n" in value.strip() and _comments_only(value):
         return True

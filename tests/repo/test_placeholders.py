@@ -484,6 +484,19 @@ _PEM = "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY---
         ("# put your values here\n# correct horse battery staple\n", False),
         ("# AKIAIOSFODNN7EXAMPLE wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n# put it here\n", False),
         ("tangerine-who-cares-velvet-canyon", False),
+        # Nosmoht/talos-platform-base: a test fixture's value that calls itself fake
+        ("fake-for-test-only", True),
+        ("fake", True),
+        ("FAKE_TOKEN", True),
+        ("fake_key_for_testing", True),
+        ("fake-api-key-not-real", True),
+        ("this is fake", True),
+        # words outside a sample's own, or a random run, after "fake": a passphrase, a secret
+        ("fake-horse-battery-staple", False),
+        ("fake-Xk29fQ7p", False),
+        ("fakeXk29fQ7pLm4vRt8w", False),
+        ("fake123", False),
+        ("fake-for-Xk29fQ7pLm4v", False),
         # sweep 58, DeepAchut/Homelab-ops: a token cut short, and PEM armour around a request
         ("AIzaSy...", True),
         ("sk-ant-\u2026", True),
