@@ -968,15 +968,54 @@ def is_plain_setting(key: str, value: object) -> bool:
 def is_secret_file_setting(key: str, value: object) -> bool:
     """Where a secret is read from, not the secret: an absolute path of plain words under a
     key whose last word is ``file``, ``path`` or ``dir`` (``bearer_token_file:
-    /var/run/secrets/kubernetes.io/serviceaccount/token``), a switch, or a stand-in."""
+    /var/run/secrets/kubernetes.io/serviceaccount/token``), a switch, a stand-in, or a mail
+    address under a key naming a login's user (``is_login_address``)."""
     if not isinstance(value, str):
         return value is None or isinstance(value, bool)
-    if _stand_in(value):
+    if _stand_in(value) or is_login_address(key, value):
         return True
     return bool(
         _FILE_KEY.search(split_camel(key))
         and _ABSOLUTE_PATH.match(value.strip())
         and not looks_like_token(value)
+    )
+
+
+# A key whose last word names a login's user (``smtp_auth_username``, ``auth_user``), with no
+# word naming the password beside it; and a mail address of plain words as its value
+_USER_KEY = re.compile(r"(?i)(?:^|[._-])(?:user(?:_?name)?|login|e?mail)$")
+_BESIDE_PASSWORD = re.compile(
+    r"(?i)(?:^|[._-])(?:pass\w*|pw|pwd|secret\w*|token\w*|keys?)(?=[._-]|$)"
+)
+_MAIL_ADDRESS = re.compile(
+    r"^[A-Za-z0-9](?:[A-Za-z0-9._+-]{0,62}[A-Za-z0-9])?@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}$"
+)
+
+# each part of such an address: a word, a word with a number after it (``ops01``, ``o2``) or a
+# number with letters after it (``123mail``); never letters and digits mixed (``s3cr3t9``)
+_MAIL_WORD = re.compile(r"^(?:[A-Za-z]+[0-9]{0,4}|[0-9]{1,6}[A-Za-z]*)$")
+# six consonants in a row: random letters (``mqwkzvtp``), not a name
+_CONSONANT_RUN = re.compile(r"(?i)[b-df-hj-np-tv-xz]{6,}")
+
+
+def is_login_address(key: str, value: str) -> bool:
+    """A mail address of plain words as a login's user name (an Alertmanager config's
+    ``smtp_auth_username: alerts@example.org`` made a Secret of settings an SM001 error): the
+    address a mail server shows on every message, not a secret. Its local part must read as
+    words, never a random run or a password (``Xk29fQ7pLm4v@gmail.com``, ``P@ssw0rd.com``,
+    ``s3cr3t9@pw.io``, ``mqwkzvtp.xhrjdnfl@gmail.com``)."""
+    words = split_camel(key)
+    text = value.strip()
+    if not _USER_KEY.search(words) or _BESIDE_PASSWORD.search(words):
+        return False
+    if _MAIL_ADDRESS.match(text) is None:
+        return False
+    parts = re.split(r"[@._+-]+", text)
+    return (
+        all(_MAIL_WORD.match(part) and not _CONSONANT_RUN.search(part) for part in parts)
+        and not looks_like_token(text.partition("@")[0])
+        and not _password_like(text)
     )
 
 

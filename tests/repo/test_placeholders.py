@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from secretsmgr.audit.manifests import is_placeholder as manifest_placeholder
-from secretsmgr.repo.placeholders import is_placeholder
+from secretsmgr.repo.placeholders import is_login_address, is_placeholder, is_secret_file_setting
 
 PLACEHOLDERS = [
     "${DB_PASSWORD}",
@@ -537,3 +537,30 @@ def test_a_variable_whose_default_is_another_variable_is_taken_out_whole() -> No
     url = "postgresql://${DATABASE_OWNER:=${APP}}@pooler-rw.databases.svc:5432/${APP}?ssl=1"
     assert is_placeholder(url)
     assert not is_placeholder("postgresql://${U:=${APP}}:Zq8rT2vLm5Xw9@host/db")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "setting"),
+    [
+        # an Alertmanager config's global smtp_auth_username, its password in a file
+        ("smtp_auth_username", "alerts@example.org", True),
+        ("auth_username", "firstname.lastname@mail.example.co.uk", True),
+        ("SMTP_USER", "ops01@company.io", True),
+        ("smtpUsername", "john@o2.co.uk", True),
+        # under a key naming the password, or not naming a user: judged as before
+        ("smtp_auth_password", "alerts@example.org", False),
+        ("auth_token", "alerts@example.org", False),
+        # no address, or one made of a password or a random run
+        ("smtp_auth_username", "hunter2", False),
+        ("smtp_auth_username", "apikey", False),
+        ("smtp_auth_username", "P@ssw0rd.com", False),
+        ("smtp_auth_username", "s3cr3t9@pw.io", False),
+        ("smtp_auth_username", "Xk29fQ7pLm4v@gmail.com", False),
+        ("smtp_auth_username", "Tr0ub4dor@horse.io", False),
+        ("smtp_auth_username", "mqwkzvtp.xhrjdnfl@gmail.com", False),
+        ("smtp_auth_username", "AKIAIOSFODNN7EXAMPLE", False),
+    ],
+)
+def test_a_mail_address_as_a_logins_user_is_a_setting(key: str, value: str, setting: bool) -> None:
+    assert is_login_address(key, value) is setting
+    assert is_secret_file_setting(key, value) is setting

@@ -1794,6 +1794,28 @@ templates:
                 "hunter2",
             )
         ),
+        # a mail address as the login's user, its password kept in a file: settings only
+        (
+            "- name: m\n  email_configs:\n  - to: a@b.org\n"
+            "    auth_username: alerts@example.org\n"
+            "    auth_password_file: /etc/alertmanager/secrets/smtp\n",
+            False,
+        ),
+        *(
+            (f"- name: m\n  email_configs:\n  - to: a@b.org\n    auth_username: {user}\n", True)
+            for user in (
+                "Xk29fQ7pLm4v@gmail.com",
+                "P@ssw0rd.com",
+                "s3cr3t9@pw.io",
+                "mqwkzvtp.xhrjdnfl.bcsgyowu@gmail.com",
+            )
+        ),
+        # the address is no password: one beside it is still judged
+        (
+            "- name: m\n  email_configs:\n  - to: a@b.org\n"
+            "    auth_username: alerts@example.org\n    auth_password: hunter2x\n",
+            True,
+        ),
         (
             "- name: m\n  email_configs:\n  - to: a@b.org\n    headers:\n"
             "      X-Auth-User: xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx\n",
