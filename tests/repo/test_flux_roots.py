@@ -1492,3 +1492,50 @@ def test_an_artifact_generator_a_later_layer_applies_is_seen(git_checkout: GitRe
     git_checkout.write("infrastructure/controllers/s.sops.yaml", "kind: Secret\n")
     infra = graph(git_checkout).get("a-infra")
     assert infra is not None and "infrastructure/controllers/s.sops.yaml" in infra.files, infra
+
+
+_STAGING_SOURCE = """\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {{name: staging, namespace: flux-system}}
+spec: {{url: 'ssh://git@github.com/example/ops', ref: {{{ref}}}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("ref", "said"),
+    [
+        ("branch: staging", "branch staging"),
+        ("tag: v1.2.0", "tag v1.2.0"),
+        ("commit: 0a1b2c3d", "commit 0a1b2c3d"),
+        ("branch: main", None),  # the same branch as the cluster's own source: no note
+    ],
+)
+def test_a_layer_reading_this_repository_at_another_branch_is_noted(
+    git_checkout: GitRepo, ref: str, said: str | None
+) -> None:
+    """joshrnoll/homelab-as-code (sweep 66): a GitRepository with the repository's own URL
+    and ``branch: staging`` fed a layer whose files on that branch (a SOPS file more) were
+    judged as this checkout of main holds them, and nothing said so."""
+    bootstrap(git_checkout, "clusters/talos")
+    git_checkout.write("clusters/talos/staging-source.yaml", _STAGING_SOURCE.format(ref=ref))
+    git_checkout.write(
+        "clusters/talos/apps-staging.yaml",
+        flux_ks("apps-staging", "./apps/staging").replace(
+            "    name: flux-system\n", "    name: staging\n"
+        ),
+    )
+    git_checkout.write("apps/staging/kustomization.yaml", "resources: [s.enc.yaml]\n")
+    git_checkout.write("apps/staging/s.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert g.layers_of("apps/staging/s.enc.yaml") == ("apps-staging",)  # still mapped here
+    noted = [n for n in g.notes if "reads GitRepository/flux-system/staging" in n]
+    if said is None:
+        assert not noted, g.notes
+    else:
+        assert noted == [
+            "layer apps-staging of cluster talos reads GitRepository/flux-system/staging, "
+            f"which follows {said} of this repository while the cluster's own source follows "
+            "branch main: its files are judged as this checkout holds them; audit a checkout "
+            f"of {said} too"
+        ]

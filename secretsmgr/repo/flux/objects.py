@@ -279,6 +279,28 @@ class Source:
     url: str | None
     ignore: str | None
     origin: str
+    # what a GitRepository follows, in words (``branch main``, ``tag v1.2.0``), when its
+    # ``spec.ref`` says
+    revision: str | None = None
+
+
+# spec.ref's fields in the order Flux takes them (the first one set wins), and how to say it
+_REVISION_FIELDS = (
+    ("commit", "commit {}"),
+    ("name", "ref {}"),
+    ("semver", "tags matching {}"),
+    ("tag", "tag {}"),
+    ("branch", "branch {}"),
+)
+
+
+def _revision(spec: Mapping[str, object]) -> str | None:
+    ref = as_map(spec.get("ref")) or {}
+    for key, words in _REVISION_FIELDS:
+        value = as_str(ref.get(key))
+        if value:
+            return words.format(value)
+    return None
 
 
 def parse_source(doc: Mapping[str, object], origin: str) -> Source | None:
@@ -294,6 +316,7 @@ def parse_source(doc: Mapping[str, object], origin: str) -> Source | None:
         as_str(spec.get("url")),
         as_str(spec.get("ignore")),
         origin,
+        _revision(spec) if kind == "GitRepository" else None,
     )
 
 

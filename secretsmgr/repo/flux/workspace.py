@@ -16,7 +16,7 @@ from secretsmgr.repo import git
 from secretsmgr.repo.flux.build import Artifact, Builder, BuildResult, RepoFiles, flux_overlay
 from secretsmgr.repo.flux.graph import Cluster, Layer
 from secretsmgr.repo.flux.ignore import SourceFilter, ignore_patterns, read_patterns
-from secretsmgr.repo.flux.objects import FluxKustomization, Ref, normalize_spec_path
+from secretsmgr.repo.flux.objects import FluxKustomization, Ref, Source, normalize_spec_path
 from secretsmgr.repo.flux.scan import SubstituteSources, normalize_url, scan_repository
 from secretsmgr.repo.settings import ClusterSpec
 from secretsmgr.repo.snapshot import Snapshot
@@ -160,8 +160,27 @@ class Workspace:
             # no definition in the repository: only the implicit cluster takes it as this one
             return (self.artifact("", None), label) if bootstrap is None else (None, label)
         if normalize_url(definition.url) in self.own_urls():
+            self._note_other_revision(ks, root, definition)
             return self.artifact("", definition.ignore), label
         return None, label
+
+    def _note_other_revision(self, ks: FluxKustomization, root: Root, source: Source) -> None:
+        """A note when ``ks`` reads this repository at another branch or tag than its
+        cluster's own source (sweep 66, joshrnoll/homelab-as-code: a staging layer read
+        branch staging, which held a SOPS file this checkout of main has not): its files are
+        judged as this checkout holds them."""
+        own = self.scan.source(root.bootstrap, root.origin) if root.bootstrap else None
+        if own is None or own.revision is None or source.revision in (None, own.revision):
+            return
+        where = f" of cluster {root.cluster}" if root.cluster else ""
+        note = (
+            f"layer {ks.name}{where} reads {source.ref.label}, which follows {source.revision} "
+            f"of this repository while the cluster's own source follows {own.revision}: its "
+            f"files are judged as this checkout holds them; audit a checkout of "
+            f"{source.revision} too"
+        )
+        if note not in self.notes:
+            self.notes.append(note)
 
     def _generated(
         self, ref: Ref, ks: FluxKustomization, root: Root
