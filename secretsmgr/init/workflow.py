@@ -306,8 +306,11 @@ def plan_init(
 
 def _decrypting_folders(inv: Inventory) -> tuple[str, ...]:
     """The folders of this checkout's layers that decrypt SOPS files, in layer order, where
-    another layer of this checkout does not (else any layer's folder will do: none)."""
-    local = [x for x in inv.layers.layers if x.external is None and x.path]
+    another layer of this checkout does not (else any layer's folder will do: none). A layer
+    whose folder is not here is none of them: no rule init writes covers it, and Flux fails
+    its build (sweep 66, a copy of joshrnoll/homelab-as-code: the step named `secrets`, and
+    the pasted encrypt found no creation rule)."""
+    local = [x for x in inv.layers.layers if x.external is None and x.path and x.files]
     if all(x.decrypts_sops for x in local):
         return ()
     return tuple(dict.fromkeys(x.path for x in local if x.decrypts_sops))

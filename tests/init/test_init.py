@@ -26,6 +26,7 @@ from tests.init.helpers import (
     commit,
     configmap,
     kustomization,
+    layer,
     one_cluster_repo,
     tree,
     two_cluster_repo,
@@ -806,6 +807,25 @@ def test_cluster_names_in_the_next_steps_are_one_shell_word(
 
 def _steps(out: str) -> list[str]:
     return [line.split(". ", 1)[1] for line in out.splitlines() if re.match(r"  \d+\. ", line)]
+
+
+def test_the_encrypt_step_names_no_layer_folder_that_is_not_here(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 66 (a copy of joshrnoll/homelab-as-code): a decrypting layer over ./secrets, a
+    # folder the checkout no longer has, was named; no rule init wrote covered it, and the
+    # pasted encrypt failed "no creation rule matches it"
+    repo = one_cluster_repo(tmp_path / "repo")
+    layer(repo, "prod", "secrets", "secrets")
+    layer(repo, "prod", "infra", "infra", decryption=False)
+    kustomization(repo, "infra", "settings.yaml")
+    configmap(repo, "infra/settings.yaml", "settings")
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    step = _steps(out)[-2]
+    assert "(PATH below a folder whose layer decrypts SOPS files: apps)" in step, step
+    config = load_sops_config(repo / ".sops.yaml")
+    assert match_rule(config, repo / "apps/secret.enc.yaml") is not None
 
 
 def test_the_key_goes_to_the_secret_and_namespace_the_layers_read(
