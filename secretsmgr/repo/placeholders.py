@@ -440,19 +440,39 @@ _DENIAL = re.compile(
     # `this_is_a_test` stay weak passwords (the attack review)
     r"(?-i:[Tt])his is (?:just )?a test|(?-i:[Jj])ust a test)[.!]?\s*$"
 )
-# A value that calls itself fake, in a sample's words only (Nosmoht/talos-platform-base: a
-# test fixture's `ca.crt: "fake-for-test-only"` was an SM001 error): "fake" and up to four
-# words from a closed list, so `fake-horse-battery-staple` (a passphrase) and `fake-Xk29fQ7p`
-# stay secrets
-_FAKE_WORD = (
-    r"(?:for|only|test|tests|testing|unit|ci|dev|local|use|in|e2e|value|secret|password|passwd|"
-    r"pass|token|key|api|data|cert|certificate|crt|ca|tls|ssh|private|credential|credentials|"
-    r"not|real|example|sample|demo|placeholder|dummy|do|just|a)"
+# A value that calls itself fake in a sample's words (Nosmoht/talos-platform-base: a test
+# fixture's `ca.crt: "fake-for-test-only"` was an SM001 error): "fake", then up to four words
+# from a closed list, one of them saying what it is for (a test, an example, not real). "fake"
+# alone or before what it stands for only (`fakepassword`, `FakePassword!`, `fake-real-password`)
+# is a weak password a person may choose, as `testpassword` is (the attack review); so are
+# `fake-horse-battery-staple` (other words) and `fake-Xk29fQ7p` (a random run)
+_FAKE_PURPOSE = frozenset(
+    (
+        *("test", "tests", "testing", "unit", "ci", "e2e", "dev", "local", "example", "sample"),
+        *("demo", "placeholder", "dummy", "only"),
+    )
 )
-_FAKE = re.compile(
-    rf"(?i)^\s*(?:(?:a|just|this[-_ ]is)[-_ ])?fake"
-    rf"(?:[-_ ]?{_FAKE_WORD}(?:[-_ ]{_FAKE_WORD}){{0,3}})?[.!]?\s*$"
+_FAKE_WORDS = _FAKE_PURPOSE | frozenset(
+    (
+        *("for", "use", "in", "not", "real", "just", "a", "do", "value", "data", "secret"),
+        *("password", "passwd", "pass", "token", "key", "api", "cert", "certificate", "crt"),
+        *("ca", "tls", "ssh", "private", "credential", "credentials"),
+    )
 )
+_FAKE = re.compile(r"(?i)^\s*fake((?:[-_ ][a-z0-9]+){1,4})\.?\s*$")
+
+
+def _says_fake(value: str) -> bool:
+    """``fake`` and words of ``_FAKE_WORDS``, one saying what it is for (see above)."""
+    found = _FAKE.match(value)
+    if found is None:
+        return False
+    words = [w.lower() for w in re.split(r"[-_ ]", found[1]) if w]
+    return all(w in _FAKE_WORDS for w in words) and any(
+        w in _FAKE_PURPOSE or w == "not" for w in words
+    )
+
+
 # A token's known first characters, a few more at most, then an ellipsis (``AIzaSy...``,
 # ``sk-ant-…``): a value cut short in a sample (sweep 58, DeepAchut/Homelab-ops: an SM019
 # exposure in a commit that scrubbed its template); any other short run before dots may be a
@@ -572,7 +592,7 @@ def is_placeholder(value: object) -> bool:
         return True
     if _WORDS_STAND_IN.match(value) or _DENIAL.match(value) or _CUT_SHORT.match(value):
         return True
-    if _FAKE.match(value):
+    if _says_fake(value):
         return True
     if "\n" in value.strip() and _comments_only(value):
         return True

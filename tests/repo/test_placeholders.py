@@ -486,11 +486,19 @@ _PEM = "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY---
         ("tangerine-who-cares-velvet-canyon", False),
         # Nosmoht/talos-platform-base: a test fixture's value that calls itself fake
         ("fake-for-test-only", True),
-        ("fake", True),
         ("FAKE_TOKEN", True),
         ("fake_key_for_testing", True),
         ("fake-api-key-not-real", True),
-        ("this is fake", True),
+        ("fake-test", True),
+        # the attack review: "fake" alone or before what it stands for only is a weak password
+        # a person may choose, as testpassword is
+        ("fake", False),
+        ("fakepassword", False),
+        ("FakePassword!", False),
+        ("fake_password", False),
+        ("fake-real-password", False),
+        ("fake-secret-key-data", False),
+        ("Fake Passwd!", False),
         # words outside a sample's own, or a random run, after "fake": a passphrase, a secret
         ("fake-horse-battery-staple", False),
         ("fake-Xk29fQ7p", False),

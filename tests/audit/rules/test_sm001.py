@@ -2174,3 +2174,29 @@ def test_a_proxmox_token_id_is_a_setting_only_under_a_token_id_key_and_in_words(
     standard_repo(tmp_path, {"apps/pve.yaml": secret("pve", values)})
     found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert found == {"stringData.CLIENT_SECRET_ID", "stringData.PROXMOX_TOKEN_ID"}
+
+
+@pytest.mark.parametrize(
+    ("password", "reported"),
+    [
+        ("fake-for-test-only", False),  # Nosmoht/talos-platform-base's test fixture
+        ("FakePassword!", True),  # the attack review: a weak password a person may choose
+        ("fakepassword", True),
+        ("fake-real-password", True),
+    ],
+)
+def test_a_value_that_calls_itself_fake_for_a_test_is_no_plaintext_secret(
+    tmp_path: Path, password: str, reported: bool
+) -> None:
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/admin.yaml": secret(
+                "grafana-admin", {"admin-user": "admin", "admin-password": password}
+            )
+        },
+    )
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == ({"stringData.admin-user", "stringData.admin-password"} if reported else set())
