@@ -28,6 +28,7 @@ from secretsmgr.repo.placeholders import (
     literal_default,
     looks_like_token,
     names_password,
+    plain_mail_address,
     resolve_defaults,
     split_camel,
     ssh_public_keys,
@@ -911,7 +912,7 @@ def public_jwt(value: str) -> bool:
 # value under *_USER, *_NAME or *_URL that judge_value misses" passed `Tr0ub4dor&3horse`,
 # ntfy topics and Discord webhooks).
 _SWITCH_WORDS = frozenset(
-    ("true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "auto")
+    ("true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "auto", "default")
 )
 _LOG_LEVELS = frozenset(("trace", "debug", "info", "warn", "warning", "error", "fatal", "critical"))
 _NUMBER_KEY = re.compile(
@@ -963,10 +964,88 @@ _SECRETISH_KEY = re.compile(
 )
 
 
+# sweep 67 (yyewolf/infra, YoungFlores/casego-gitops: ten SM019 errors on settings): a version
+# under a key ending in version (even beside api: ``OS_IDENTITY_API_VERSION: "3"``); a word
+# under a key naming a kind of thing (``DB_TYPE: mariadb``); a region's name (``US``,
+# ``eu-west-1``); a mail address of plain words under a user's or a sender's key, also after a
+# display name (``MAIL_FROM: CaseGo <noreply@casego.example>``); a value that only spells out
+# its key (a sample's ``OS_USERNAME: "Username"``, ``OS_TENANT_NAME: "Open Stack Tenant
+# Name"``); a plain address with an API's path under an auth's URL key
+# (``OS_AUTH_URL: https://keystone.example.com/v3``)
+_VERSION_KEY = re.compile(r"(?i)(?:^|[._-])version$")
+_VERSION = re.compile(r"^v?[0-9]{1,4}(?:\.[0-9]{1,4}){0,3}$")
+_KIND_KEY = re.compile(
+    r"(?i)(?:^|[._-])(?:type|kind|driver|engine|dialect|provider|backend|protocol|scheme|"
+    r"format|mode)$"
+)
+_KIND_WORD = re.compile(r"^[a-z]{2,24}(?:[_-][a-z]{2,24}){0,2}$")
+_REGION_KEY = re.compile(r"(?i)(?:^|[._-])(?:region|zone|location)(?:[._-]name)?$")
+_REGION = re.compile(r"^[A-Za-z]{2,20}(?:-[A-Za-z]{2,20}){0,3}(?:-?[0-9]{1,2}[a-z]?)?$")
+_SENDER_KEY = re.compile(
+    r"(?i)(?:^|[._-])(?:from|sender|reply[._-]?to|e?mail(?:[._-]?address)?|to|recipients?)$"
+)
+_DISPLAYED_ADDRESS = re.compile(r"^[A-Za-z][A-Za-z .'-]{0,63}<([^<>\s]+)>$")
+_URL_KEY = re.compile(r"(?i)(?:^|[._-])(?:url|uri|endpoint)$")
+# what an auth's URL key may name beside it; never a password, token, key or secret
+_AUTH_URL_KEY = re.compile(r"(?i)^(?:(?!pass|pwd|secret|token|keys?(?:[._-]|$)|cred|private).)*$")
+
+
+def _spells_out(key: str, text: str) -> bool:
+    """Whether ``text`` is ``key``'s last words written out (``Username`` under
+    ``OS_USERNAME``), maybe after its first words' initials written out (``Open Stack Tenant
+    Name`` under ``OS_TENANT_NAME``): what a sample puts in for a value."""
+    words = [w for w in re.split(r"[._\s-]+", split_camel(key).lower()) if w]
+    told = [w for w in re.split(r"[\s_-]+", text.lower()) if w]
+    if not words or not told or not all(w.isalpha() for w in told):
+        return False
+    joined = "".join(told)
+    if any("".join(words[i:]) == joined for i in range(len(words))):
+        return True
+    for i in range(1, len(words)):
+        tail = words[i:]
+        head = told[: len(told) - len(tail)]
+        if (
+            told[len(told) - len(tail) :] == tail
+            and len(head) >= 2
+            and "".join(w[0] for w in head) == "".join(words[:i])
+        ):
+            return True
+    return False
+
+
+def _named_setting(key: str, text: str) -> bool:
+    """The settings of sweep 67 (see above) that a key naming no password may hold."""
+    if _KIND_KEY.search(key) and _KIND_WORD.match(text):
+        return not _CONSONANT_RUN.search(text)
+    if _REGION_KEY.search(key) and _REGION.match(text):
+        return not _CONSONANT_RUN.search(text)
+    if _USER_KEY.search(key) or _SENDER_KEY.search(key):
+        shown = _DISPLAYED_ADDRESS.match(text) if _SENDER_KEY.search(key) else None
+        address = shown[1] if shown is not None else text
+        if plain_mail_address(address):
+            return True
+    return _spells_out(key, text)
+
+
 def plain_setting(key: str, value: object) -> bool:
     """Whether a Secret's value under ``key`` is a setting by its key and its form (see
     above): no credential to change when it was committed."""
-    if names_password(key) or _SECRETISH_KEY.search(split_camel(key)):
+    words = split_camel(key)
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        text = str(value).strip()
+        if _VERSION_KEY.search(words) and _VERSION.match(text):
+            return True  # a version is no secret, whatever the key names beside it
+        found = _PLAIN_ADDRESS.match(text) if isinstance(value, str) else None
+        if (
+            found is not None
+            and _URL_KEY.search(words)
+            and _AUTH_URL_KEY.match(words)
+            and _plain_host(found["host"])
+            and all(_API_SEGMENT.match(part) for part in found["path"].split("/"))
+            and not looks_like_token(text)
+        ):
+            return True  # an auth's or an API's address, with no path but an API's
+    if names_password(key) or _SECRETISH_KEY.search(words):
         return False
     if isinstance(value, bool):
         return True
@@ -986,6 +1065,8 @@ def plain_setting(key: str, value: object) -> bool:
     if _LEVEL_KEY.search(key):
         return lower in _LOG_LEVELS
     if _HOST_KEY.search(key) and _plain_host(text):
+        return True
+    if _named_setting(key, text):
         return True
     if (_USER_KEY.search(key) or _NAME_KEY.search(key)) and _LETTERS_NAME.match(text):
         return "." not in text and not _CONSONANT_RUN.search(text)

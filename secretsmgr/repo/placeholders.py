@@ -1019,24 +1019,47 @@ _MAIL_WORD = re.compile(r"^(?:[A-Za-z]+[0-9]{0,4}|[0-9]{1,6}[A-Za-z]*)$")
 _CONSONANT_RUN = re.compile(r"(?i)[b-df-hj-np-tv-xz]{6,}")
 
 
-def is_login_address(key: str, value: str) -> bool:
-    """A mail address of plain words as a login's user name (an Alertmanager config's
-    ``smtp_auth_username: alerts@example.org`` made a Secret of settings an SM001 error): the
-    address a mail server shows on every message, not a secret. Its local part must read as
-    words, never a random run or a password (``Xk29fQ7pLm4v@gmail.com``, ``P@ssw0rd.com``,
-    ``s3cr3t9@pw.io``, ``mqwkzvtp.xhrjdnfl@gmail.com``)."""
-    words = split_camel(key)
+# a local part that is a password a person may choose (``letmein@secret.pw``: the attack review)
+_WEAK_LOCAL = re.compile(
+    r"(?i)^(?:pass(?:word|wd)?|secret|letmein|qwerty|hunter|changeme|welcome|iloveyou|"
+    r"trustno1|monkey|dragon|sunshine|summer|winter|spring|autumn)[0-9]{0,6}$"
+)
+# a letter in capitals after one in lower case inside a part: ``QwErTy``, ``lAke`` (random)
+_CASE_SWITCH = re.compile(r"[a-z][A-Z]")
+
+
+def plain_mail_address(value: str) -> bool:
+    """A mail address of plain words (``alerts@example.org``, ``John.Smith@mail.example.co.uk``):
+    each part a word, a word and a number or a number and letters; never letters and digits
+    mixed (``s3cr3t9@pw.io``), a random run (``Xk29fQ7pLm4v@gmail.com``,
+    ``mqwkzvtp.xhrjdnfl@gmail.com``, ``ops@QwErTyUiOp.com``), a password's shape
+    (``P@ssw0rd.com``) or a weak password before the ``@`` (``letmein@secret.pw``)."""
     text = value.strip()
-    if not _USER_KEY.search(words) or _BESIDE_PASSWORD.search(words):
-        return False
     if _MAIL_ADDRESS.match(text) is None:
         return False
     parts = re.split(r"[@._+-]+", text)
     return (
-        all(_MAIL_WORD.match(part) and not _CONSONANT_RUN.search(part) for part in parts)
+        all(
+            _MAIL_WORD.match(part)
+            and not _CONSONANT_RUN.search(part)
+            and not _CASE_SWITCH.search(part)
+            for part in parts
+        )
+        and not _WEAK_LOCAL.match(text.partition("@")[0])
         and not looks_like_token(text.partition("@")[0])
         and not _password_like(text)
     )
+
+
+def is_login_address(key: str, value: str) -> bool:
+    """A mail address of plain words (``plain_mail_address``) as a login's user name under a
+    key naming the user and no password (an Alertmanager config's ``smtp_auth_username:
+    alerts@example.org`` made a Secret of settings an SM001 error): the address a mail server
+    shows on every message, not a secret."""
+    words = split_camel(key)
+    if not _USER_KEY.search(words) or _BESIDE_PASSWORD.search(words):
+        return False
+    return plain_mail_address(value)
 
 
 # One OpenSSH public key line: ``[hosts ]type base64 [comment]`` (authorized_keys, known_hosts).

@@ -567,6 +567,12 @@ def test_a_variable_whose_default_is_another_variable_is_taken_out_whole() -> No
         ("smtp_auth_username", "Tr0ub4dor@horse.io", False),
         ("smtp_auth_username", "mqwkzvtp.xhrjdnfl@gmail.com", False),
         ("smtp_auth_username", "AKIAIOSFODNN7EXAMPLE", False),
+        # the attack review: a weak password before the @, a random run in the domain
+        ("smtp_auth_username", "letmein@secret.pw", False),
+        ("smtp_auth_username", "password@example.com", False),
+        ("smtp_auth_username", "hunter2@hunter2.io", False),
+        ("smtp_auth_username", "summer2024@home.net", False),
+        ("smtp_auth_username", "ops@QwErTyUiOpAsDf.com", False),
     ],
 )
 def test_a_mail_address_as_a_logins_user_is_a_setting(key: str, value: str, setting: bool) -> None:

@@ -257,3 +257,48 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         for m in found[("SM019", "apps/other.enc.yaml")]
     ]
     assert other == ["stringData.restic_password"], found
+
+
+def test_a_secrets_kinds_versions_regions_and_mail_addresses_are_no_exposure(
+    tmp_path: Path,
+) -> None:
+    # sweep 67 (yyewolf/infra, YoungFlores/casego-gitops): a database's type, a sender's
+    # address, an API's version, a region, "Default", an auth URL, a sample's values that
+    # spell out their keys, and SMTP users' and senders' addresses were SM019 errors
+    values = {
+        "UPTIME_KUMA_DB_TYPE": "mariadb",
+        "emailFrom": "authentik@example.fr",
+        "OS_IDENTITY_API_VERSION": '"3"',
+        "OS_REGION_NAME": "US",
+        "OS_USER_DOMAIN_NAME": "Default",
+        "OS_AUTH_URL": "https://keystone.example.com/v3",
+        "OS_TENANT_NAME": "Open Stack Tenant Name",
+        "OS_USERNAME": "Username",
+        "SMTP_USER": "alerts@example.org",
+        "SMTP_FROM": "noreply@casego.example",
+        "MAIL_FROM": "CaseGo <noreply@casego.example>",
+        "DB_PASSWORD": "Zq8vN3pL0xR7Wm2",
+        # a password, a random run or a token's key in those places still counts
+        "DB_TYPE": "hunter2",
+        "SMTP_USERNAME": "letmein@secret.pw",
+        "REPLY_TO": "Xk29fQ7pLm4v@gmail.com",
+        "OS_PASSWORD": "Password",
+        "AUTH_TOKEN_URL": "https://keystone.example.com/v3",
+        "API_VERSION": "Xk29fQ7p",
+        "OS_REGION": "Zq8vN3pL0xR7Wm2",
+    }
+    root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
+    (root / "apps/api.yaml").unlink()
+    write(root, "apps/api.enc.yaml", enc(secret("api", values)))
+    commit(root, "encrypt it")
+    found = history_findings(root)
+    exposed = [
+        m.split(" was committed")[0].rpartition(" ")[2] for m in found[("SM019", "apps/api.yaml")]
+    ]
+    assert sorted(exposed) == sorted(
+        f"stringData.{k}"
+        for k in (
+            *("DB_PASSWORD", "DB_TYPE", "SMTP_USERNAME", "REPLY_TO", "OS_PASSWORD"),
+            *("AUTH_TOKEN_URL", "API_VERSION", "OS_REGION"),
+        )
+    ), found
