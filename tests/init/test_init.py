@@ -828,6 +828,22 @@ def test_the_encrypt_step_names_no_layer_folder_that_is_not_here(
     assert match_rule(config, repo / "apps/secret.enc.yaml") is not None
 
 
+def test_the_encrypt_step_names_a_layer_folder_holding_only_a_gitkeep(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the attack review: a folder made for secrets with a .gitkeep in it is there
+    repo = one_cluster_repo(tmp_path / "repo")
+    layer(repo, "prod", "secrets", "secrets")
+    write(repo, "secrets/.gitkeep", "")
+    layer(repo, "prod", "infra", "infra", decryption=False)
+    kustomization(repo, "infra", "settings.yaml")
+    configmap(repo, "infra/settings.yaml", "settings")
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    step = _steps(out)[-2]
+    assert "(PATH below a folder whose layer decrypts SOPS files: apps, secrets)" in step, step
+
+
 def test_the_key_goes_to_the_secret_and_namespace_the_layers_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -1892,3 +1908,5 @@ def test_a_decryption_secret_the_repository_applies_itself_is_not_named_missing(
     assert "Flux fails each while its Secret is missing" in said, said
     assert "games/sops-age" in said and "home/sops-age" in said
     assert "media/sops-age" not in said
+    config = load_sops_config(repo / ".sops.yaml")
+    assert match_rule(config, repo / "secrets/secret.enc.yaml") is not None

@@ -1509,6 +1509,9 @@ spec: {{url: 'ssh://git@github.com/example/ops', ref: {{{ref}}}}}
         ("tag: v1.2.0", "tag v1.2.0"),
         ("commit: 0a1b2c3d", "commit 0a1b2c3d"),
         ("branch: main", None),  # the same branch as the cluster's own source: no note
+        ("name: refs/heads/main", None),  # the same branch, by its full name (the review)
+        ("name: refs/heads/staging", "branch staging"),
+        ("name: refs/pull/7/head", "ref refs/pull/7/head"),
     ],
 )
 def test_a_layer_reading_this_repository_at_another_branch_is_noted(
