@@ -272,6 +272,9 @@ _GOOGLE_API_KEY = re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z
 # A keyword that runs on into another word names something else: passwordless_flow,
 # OAUTH_KEYCLOAK_REALM (auth_key + cloak), keyboard, secretary.
 _RUNS_ON = "(?!less|cloak|board|ary|stroke|frame|note|pad)"
+# a key whose last word is token (``API_TOKEN``, ``access_Token`` after split_camel); never
+# ``max_tokens``, ``tokenizer``, ``token_url``
+_TOKEN_KEY = re.compile(r"(?i)(?:^|[._-])token$")
 # Key names that hold a reference, a file name or a switch, never the secret itself
 # (``existingSecret: app-creds``, ``passwordKey: pw``, ``secretName``, ``tokenFile``).
 _REFERENCE_KEY = re.compile(
@@ -1242,6 +1245,20 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
             return None  # secret_entry: sops.agekey names a file or a Secret's entry
         if _STORE_PATH.match(value):
             return None  # SECRET: gpg/home-cluster-private names an entry of a password store
+        return Verdict("Secret Keyword", False)
+    if (
+        _TOKEN_KEY.search(key)
+        and " " not in value
+        and "://" not in value
+        and not named_variable
+        and not _FILE_NAME.match(value)
+        and not _STORE_PATH.match(value)
+        and not uuid  # an object's id as often (a Bitwarden secret's id: edgard/home-ops)
+        and looks_like_token(value)
+    ):
+        # a token's key (``API_TOKEN``, ``accessToken``): detect-secrets' keywords name none,
+        # so a short random one had no finding where a longer one met the entropy checks
+        # (sweep 67, a careless user's ConfigMap)
         return Verdict("Secret Keyword", False)
     if "://" in value:
         return None  # a URL without credentials: structure, not randomness

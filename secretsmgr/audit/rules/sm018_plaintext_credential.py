@@ -487,19 +487,25 @@ def _hcl(file: ScannedFile, text: str, formats_only: bool) -> Iterator[Credentia
 
 
 def _unparsed(
-    file: ScannedFile, text: str, line: re.Pattern[str] = _MAPPING_LINE, where: str = UNPARSED
+    file: ScannedFile,
+    text: str,
+    line: re.Pattern[str] = _MAPPING_LINE,
+    where: str = UNPARSED,
+    *,
+    keywords: bool = False,
 ) -> Iterator[CredentialHit]:
     """Known formats on the ``key: value`` lines (``line``: a key and a value) of a YAML or
     JSON file that does not parse (an alias to no anchor): git stores the value all the same.
-    Keyword and entropy hits are left out, as the key's context is unknown."""
+    Keyword and entropy hits are left out, as the key's context is unknown, unless
+    ``keywords`` (a file that parses but gives a key twice: each line's key is its own)."""
     for number, raw in enumerate(text.splitlines(), start=1):
         m = line.match(raw)
         if m is None or raw.lstrip().startswith("#"):
             continue
         value = re.sub(r"[ \t]+#.*$", "", m.group(2)).strip().strip("\"'")
         verdict = judge_value(m.group(1), value)
-        if verdict is not None and verdict.known:
-            yield CredentialHit(file.path, m.group(1), number, verdict.kind, True, where)
+        if verdict is not None and (verdict.known or keywords):
+            yield CredentialHit(file.path, m.group(1), number, verdict.kind, verdict.known, where)
 
 
 # What names a line read as text: its first word (a directive, a variable); in prose, only a
@@ -972,7 +978,11 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
         # Each line's hit that a parsed hit stands for (the same last key and kind) moves it to
         # its own line; the others are values no document holds (the attack review: matched
         # by line, the parsed hit sat on the first key's line and hid that value's kind)
-        read = list(_unparsed(file, text, where=REPEATED))
+        # keyword hits too where every value is judged (sweep 67, yyewolf/infra: a HelmRelease
+        # whose first `server:` held a random WOODPECKER_GITHUB_SECRET had no finding, which a
+        # file without the repeated key gives a warning); a Secret's values are SM001's
+        keywords = not formats_only and not any(is_secret(o) for _, _, o in numbered_objects(docs))
+        read = list(_unparsed(file, text, where=REPEATED, keywords=keywords))
         for i, hit in enumerate(out):
             leaf = hit.key_path.rpartition(".")[2]
             alike = [h for h in read if h.key_path == leaf and h.kind == hit.kind]

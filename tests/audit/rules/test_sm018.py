@@ -253,6 +253,34 @@ def test_a_known_format_under_the_first_of_two_equal_keys_is_found(tmp_path: Pat
     assert all(token not in f.message and slack not in f.message for f in found)
 
 
+def test_a_keyword_credential_under_the_first_of_two_equal_keys_is_found(tmp_path: Path) -> None:
+    # sweep 67, yyewolf/infra: a HelmRelease's values gave `server:` twice; a random value
+    # under WOODPECKER_GITHUB_SECRET in the first had no finding, where a file without the
+    # repeated key gives a keyword warning; a Secret's values stay SM001's
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {})
+    write(
+        tmp_path,
+        "apps/helm.yaml",
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: w}\n"
+        "spec:\n  values:\n    server:\n      env:\n"
+        "        WOODPECKER_GITHUB_SECRET: Wq4nT8zLk2xP7vR3mY9c\n"
+        "    agent: {enabled: true}\n    server:\n      replicas: 1\n",
+    )
+    write(
+        tmp_path,
+        "apps/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n"
+        "  DB_PASSWORD: Wq4nT8zLk2xP7vR3mY9c\n  DB_PASSWORD: other-Zq8vN3pL0x\n",
+    )
+    found = [f for f in audit(tmp_path).findings if f.rule == "SM018"]
+    assert [(f.path, f.key_path, f.line, f.severity.value) for f in found] == [
+        ("apps/helm.yaml", "WOODPECKER_GITHUB_SECRET", 8, "warning")
+    ]
+    assert "a key given twice" in found[0].message
+
+
 def test_two_tokens_under_one_key_given_twice_are_each_named_at_their_line(
     tmp_path: Path,
 ) -> None:
@@ -2001,3 +2029,36 @@ def test_a_secret_given_to_a_flag_in_a_containers_args_is_judged(tmp_path: Path)
     text = base64.b64encode(b"this is some text, no key at all").decode()
     write(tmp_path, "apps/ed.yaml", f"tsig:\n  tsigSecret: {der}\n  tsig_secret: {text}\n")
     assert not [f for f in run_audit(tmp_path).findings if "TSIG" in f.message]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "found"),
+    [
+        # sweep 67, a careless user's ConfigMap: a short random token under a token's key had
+        # no finding (detect-secrets' keywords name no token), a longer one an entropy warning
+        ("API_TOKEN", "Qw8eRt5yUi2oP", True),
+        ("AUTH_TOKEN", "Qw8eRt5yUi2oP", True),
+        ("TOKEN", "Qw8eRt5yUi2oP", True),
+        ("accessToken", "Qw8eRt5yUi2oP", True),
+        ("bot_token", "a1b2c3d4e5f6g7h8", True),
+        # what a token's settings hold, and keys that only mention tokens
+        ("API_TOKEN", "${API_TOKEN}", False),
+        ("TOKEN", "/var/run/secrets/token", False),
+        ("token_url", "https://auth.example.com/oauth/token", False),
+        ("max_tokens", "Qw8eRt5yUi2oP", False),
+        ("tokenizer", "Qw8eRt5yUi2oP", False),
+        ("TOKEN_TTL", "3600", False),
+        ("token", "bearer", False),
+        ("token", "my token", False),
+        # a UUID there is as often an object's id (edgard/home-ops: a Bitwarden secret's id)
+        ("cloudflare_token", "480d7959-9c82-4cc4-82f0-b3d7015f58b4", False),
+    ],
+)
+def test_a_random_value_under_a_tokens_key_is_a_keyword_credential(
+    key: str, value: str, found: bool
+) -> None:
+    from secretsmgr.audit.credentials import judge_value
+
+    verdict = judge_value(key, value)
+    assert (verdict is not None) is found, verdict
+    assert verdict is None or not verdict.known
