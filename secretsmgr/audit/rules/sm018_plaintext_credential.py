@@ -31,6 +31,7 @@ from secretsmgr.audit.credentials import (
     is_placeholder_value,
     judge_value,
     names_secret_key,
+    plain_setting,
     public_jwt,
     tunnel_secret_in,
 )
@@ -55,7 +56,7 @@ from secretsmgr.audit.rules.sm009_private_key_committed import find_pem_keys
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.flux import UseKind
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
-from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK, URL_PASSWORD
+from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK, URL_PASSWORD, split_camel
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsconfig import CreationRule
 from secretsmgr.repo.sopsentry import SopsEntry
@@ -1023,6 +1024,83 @@ TEXT = "file (read as text)"
 SCRIPT = "script (known formats only)"
 
 
+# A Secret a script writes from a heredoc (``cat > db.yaml <<EOF`` … ``kind: Secret`` …
+# ``stringData:``): its literal values are the Secret's, judged as a manifest's are, keyword
+# hits included (sweep 67, YoungFlores/casego-gitops: a script held the live database
+# passwords its SOPS file encrypts, and nothing was said)
+HEREDOC = "script (a Secret written from a heredoc)"
+_HEREDOC_START = re.compile(r"<<-?[ \t]*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
+_SECRET_KIND = re.compile(r"^[ \t]*kind:[ \t]*['\"]?Secret['\"]?[ \t]*$")
+_DATA_FIELD = re.compile(r"^([ \t]*)(stringData|data):[ \t]*$")
+# a key whose last word names the password itself (not ``targetGroupAuthType``)
+_PASSWORD_LAST = re.compile(r"(?i)(?:^|[._-])(?:pass(?:word|wd|phrase)?|pwd|secret|token)$")
+_DATA_ENTRY = re.compile(r"^([ \t]+)([A-Za-z0-9_.-]{1,253}):[ \t]+(\S.*?)[ \t]*$")
+
+
+def _heredoc_secrets(file: ScannedFile, text: str) -> Iterator[CredentialHit]:
+    """Each literal one-line value under ``stringData``/``data`` of a Secret that a heredoc
+    of the script holds, judged under its key (``data``'s decoded from base64); a value with
+    a shell expansion in it (``$VAR``, ``$(cmd)``) is filled in when the script runs."""
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        start = _HEREDOC_START.search(lines[i])
+        if start is None or lines[i].lstrip().startswith("#"):
+            i += 1
+            continue
+        end = next(
+            (j for j in range(i + 1, len(lines)) if lines[j].strip() == start.group(2)),
+            len(lines),
+        )
+        body = range(i + 1, end)
+        if any(_SECRET_KIND.match(lines[j]) for j in body):
+            yield from _heredoc_values(file, lines, body)
+        i = end + 1
+
+
+def _heredoc_values(
+    file: ScannedFile, lines: Sequence[str], body: range
+) -> Iterator[CredentialHit]:
+    field: tuple[int, str] | None = None  # (indent, stringData or data)
+    for j in body:
+        raw = lines[j]
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        opened = _DATA_FIELD.match(raw)
+        if opened is not None:
+            field = (len(opened.group(1)), opened.group(2))
+            continue
+        entry = _DATA_ENTRY.match(raw)
+        if field is None or entry is None or len(entry.group(1)) <= field[0]:
+            if len(raw) - len(raw.lstrip()) <= (field[0] if field else -1):
+                field = None
+            continue
+        value = entry.group(3).strip("\"'")
+        if "$" in value or "`" in value or value in ("|", ">", "|-", ">-"):
+            continue
+        if field[1] == "data":
+            try:
+                value = base64.b64decode(value, validate=True).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):
+                continue
+        key = entry.group(2)
+        if is_placeholder_value(value):
+            continue
+        verdict = judge_value(key, value)
+        if (
+            verdict is None
+            and _PASSWORD_LAST.search(split_camel(key))
+            and not plain_setting(key, value)
+        ):
+            # a Secret's value under a password's key counts whatever its form, as SM001
+            # counts it in a manifest (the script's passwords were words joined by `_`)
+            verdict = Verdict("Secret Keyword", False)
+        if verdict is not None:
+            yield CredentialHit(
+                file.path, f"{field[1]}.{key}", j + 1, verdict.kind, verdict.known, HEREDOC
+            )
+
+
 # An editor's swap file (Vim's ``.secret.yaml.swp``, ``.swo``…): binary blocks around the text
 # being edited (sweep 42, marcotaco14/HL-Cluster: a tunnel's credentials in clear in a
 # committed swap file, read by nothing)
@@ -1052,7 +1130,11 @@ def _plain_text(file: ScannedFile) -> list[CredentialHit]:
             return []  # binary data
         text = file.data.decode("utf-8", "replace")
     if not _TEXT_NAME.search(file.path):
-        return list(_loose_lines(file, text, SCRIPT))
+        hits = list(_loose_lines(file, text, SCRIPT))
+        if "<<" in text and "Secret" in text:
+            taken = {hit.line for hit in hits}
+            hits += [h for h in _heredoc_secrets(file, text) if h.line not in taken]
+        return hits
     # a text file has no comment syntax: a `# token` heading hides nothing (the attack review)
     hits = list(_loose_lines(file, text, TEXT, name=_ASSIGNED_NAME, comments=True))
     found = {hit.line for hit in hits}
@@ -1351,13 +1433,16 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
             f"remove the editor's swap file from git (git rm --cached {sh_path(hit.path)}, and "
             "*.sw[a-p] in .gitignore) and rotate the credential: it is in git"
         )
-    if hit.where == SCRIPT:
+    if hit.where in (SCRIPT, HEREDOC):
         # every path from the repository root, where the fix is pasted (the attack review and
         # sweep 37: `./deploy.sh` beside `scripts/secrets.enc.env` ran nothing)
         env = posixpath.join(posixpath.dirname(hit.path), "secrets.enc.env")
-        encrypt = encrypt_steps(ctx, env, [hit.key_path], why="")
+        name = hit.key_path.rpartition(".")[2] if hit.where == HEREDOC else hit.key_path
+        encrypt = encrypt_steps(ctx, env, [name], why="")
+        said = f" (${{{name}:?}} in the heredoc)" if hit.where == HEREDOC else ""
         return (
-            f"read the value from the environment in {posixpath.basename(hit.path)}, keep it in "
+            f"read the value from the environment in {posixpath.basename(hit.path)}{said}, keep "
+            "it in "
             f"a SOPS-encrypted .env file ({env}: KEY=value lines; {encrypt}) and run the "
             f"script with it: sops exec-env {sh_path(env)} {sh_word('./' + hit.path)}; and "
             "rotate it: it is in git"

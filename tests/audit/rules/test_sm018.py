@@ -2062,3 +2062,51 @@ def test_a_random_value_under_a_tokens_key_is_a_keyword_credential(
     verdict = judge_value(key, value)
     assert (verdict is not None) is found, verdict
     assert verdict is None or not verdict.known
+
+
+_HEREDOC_SCRIPT = """\
+#!/bin/sh
+set -eu
+cat > "$TMP/db.yaml" <<EOF
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  namespace: apps
+stringData:
+  POSTGRES_USER: app
+  POSTGRES_PASSWORD: auth_user_password
+  REDIS_PASSWORD: "${REDIS_PASSWORD}"
+  API_PASSWORD: $(cat /run/secrets/api)
+  ca.crt: |
+$(sed 's/^/    /' ca.crt)
+data:
+  ADMIN_PASSWORD: SHVudGVyMlpxOHZOM3BMMHg=
+EOF
+cat > "$TMP/cm.yaml" <<'CONF'
+kind: ConfigMap
+data:
+  DB_PASSWORD_FILE: /run/secrets/db
+CONF
+sops encrypt -i "$TMP/db.yaml"
+"""
+
+
+def test_a_secret_a_script_writes_from_a_heredoc_is_judged_as_a_manifest(
+    tmp_path: Path,
+) -> None:
+    # sweep 67, YoungFlores/casego-gitops: scripts/prepare-secrets.sh wrote the Secret its SOPS
+    # file encrypts from a heredoc holding the live passwords (words joined by `_`), and
+    # nothing was said; a variable or a command's output there is filled in when it runs
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {})
+    write(tmp_path, "scripts/prepare.sh", _HEREDOC_SCRIPT)
+    found = [f for f in audit(tmp_path).findings if f.rule == "SM018"]
+    assert sorted((f.key_path, f.line, f.severity.value) for f in found) == [
+        ("data.ADMIN_PASSWORD", 17, "warning"),
+        ("stringData.POSTGRES_PASSWORD", 11, "warning"),
+    ]
+    assert all("a Secret written from a heredoc" in f.message for f in found)
+    assert all("auth_user_password" not in (f.message + (f.fix or "")) for f in found)
+    assert found[0].fix is not None and "${" in found[0].fix and "sops exec-env" in found[0].fix
