@@ -47,7 +47,14 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             # the operator's key alone made the cluster key a stranger)
             expected |= keys_of_its_clusters(ctx, entry.path, per_cluster)
         rule = entry.creation_rule
-        if rule is not None and ctx.repo.layers.layers and not ctx.repo.layers_of(entry.path):
+        outside = bool(ctx.repo.layers.layers) and not ctx.repo.layers_of(entry.path)
+        if outside and rule is None:
+            # a file no Flux layer applies and no rule covers (Terraform's, Talos's, an
+            # archive's) has no policy to judge its keys by: no cluster reads it (sweep 67,
+            # yyewolf/infra after init: its PGP files outside Flux failed check; SM011 and SM012
+            # name the missing rule and the missing layer)
+            continue
+        if rule is not None and outside:
             # a file no Flux layer applies (Talos, Ansible …) follows its own .sops.yaml rule
             expected |= set(all_age_recipients(rule))
         own = set(ctx.repo.cluster_keys_for(entry))

@@ -76,3 +76,23 @@ def test_a_file_a_cluster_with_no_known_key_applies_has_no_stranger(
     assert [f.path for f in run_audit(repo).findings if f.rule == "SM005"] == [
         "apps/base/shared.enc.yaml"
     ]
+
+
+def test_a_file_no_layer_applies_and_no_rule_covers_has_no_stranger(tmp_path: Path) -> None:
+    """Sweep 67 (yyewolf/infra after init): files outside Flux (Terraform's, an archive's)
+    that no creation rule covers had SM005 errors for their own keys, and check failed on
+    files no cluster reads; in a layer, the same file still has one."""
+    from ..helpers import sops_yaml, write
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.enc.yaml": enc(secret("db"), (K1, K3)),
+            "terraform/cloud.enc.yaml": enc(secret("cloud"), (K1, K3)),
+        },
+    )
+    write(tmp_path, ".sops.yaml", sops_yaml((r"^apps/.*\.enc\.yaml$", (K1,))))
+    from secretsmgr.audit.engine import run_audit
+
+    found = [f.path for f in run_audit(tmp_path).findings if f.rule == "SM005"]
+    assert found == ["apps/db.enc.yaml"]
