@@ -178,8 +178,13 @@ def _not_sops(entry: SopsEntry) -> RefusedError:
     return RefusedError(f"{entry.path}: {what}, no SOPS metadata to rotate", hints=(fix,))
 
 
-# after a file only sops rotates: a selection would refuse it again (sweep 20)
-_NAME_OTHERS = "then rotate the other files by name: --all and --layer take these too"
+# after a file only sops rotates: a selection would refuse it again (sweep 20); the files
+# named where they are few (sweep 67, yyewolf/infra: the hint was hard to read)
+def _name_others(rest: Sequence[str]) -> str:
+    said = "then rotate the others by name (--all and --layer would take this file again)"
+    if not rest or len(rest) > 5:
+        return said
+    return f"{said}: secretsmgr rotate {' '.join(sh_path(p) for p in rest)} --reason '…'"
 
 
 def _also(blocked: Sequence[str]) -> str:
@@ -250,6 +255,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
     # "rotate the others by name" only where some file of the selection is not sops's alone
     # (the review: all five were, and the hint pointed at files as refused as this one)
     others = selection and len(blocked) < len(chosen)
+    rest = [path for path in chosen if path not in blocked]
     for entry in chosen.values():
         if entry.sops_file is None:
             raise _not_sops(entry)
@@ -294,7 +300,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         if metadata.age_recipients:
             hints = [by_sops]
             if others:
-                hints.append(_NAME_OTHERS)
+                hints.append(_name_others(rest))
             raise RefusedError(
                 f"{entry.path}: also encrypted to {named} keys, which secretsmgr cannot "
                 f"wrap a new data key for{also}",
@@ -320,7 +326,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
             how = ctx.sops_configs.updatekeys_hint(entry.path, metadata.foreign_kinds, cluster_keys)
             hints.append(f"it lacks the cluster's age key too (SM004): {how}")
         if others:
-            hints.append(_NAME_OTHERS)
+            hints.append(_name_others(rest))
         raise RefusedError(
             f"{entry.path}: encrypted to {named} keys only, which secretsmgr cannot wrap a "
             f"new data key for{also}",
