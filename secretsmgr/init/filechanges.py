@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from secretsmgr.fsutil import read_optional
 from secretsmgr.init.losses import force_losses
 from secretsmgr.init.model import FileChange, FileState, KeptConfig
-from secretsmgr.init.rules import PathGroup, path_groups
+from secretsmgr.init.rules import PathGroup, path_groups, present_folders
 from secretsmgr.init.texts import (
     HOOK_ID,
     PRE_COMMIT_NAME,
@@ -337,7 +337,7 @@ def sops_yaml_changes(
                     )
                 )
             continue
-        groups = path_groups(inv.layers, unread, folder, nested)
+        groups = path_groups(inv.layers, unread, folder, nested, present_folders(inv.all_files))
         if not groups and not folder:
             # sweep 25, ferry133/jg-cluster-template: no layer's folder is in this checkout (a
             # template repository renders them), and init offered a `.sops.yaml` of no rule,

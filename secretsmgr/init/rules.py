@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from secretsmgr.repo.flux import LayerGraph
@@ -44,7 +44,11 @@ def _escape(text: str) -> str:
 
 
 def path_groups(
-    graph: LayerGraph, unread: Iterable[str] = (), folder: str = "", elsewhere: Iterable[str] = ()
+    graph: LayerGraph,
+    unread: Iterable[str] = (),
+    folder: str = "",
+    elsewhere: Iterable[str] = (),
+    present: Collection[str] = (),
 ) -> list[PathGroup]:
     """The paths each set of clusters applies, widest folders first; sets in cluster order.
 
@@ -57,13 +61,20 @@ def path_groups(
     files below it count, as paths relative to it. ``elsewhere``: folders with a `.sops.yaml`
     of their own, which governs the files below them: those files join no group and keep the
     folders above them from being taken whole (sweep 22, tinoha/homelab: the root rules init
-    wrote named folders below ``kubernetes/``, whose own `.sops.yaml` governs them)."""
+    wrote named folders below ``kubernetes/``, whose own `.sops.yaml` governs them).
+    ``present``: folders of this checkout; a decrypting layer's folder among them that holds
+    no file its build reads yet (a `secrets/` made with a `.gitkeep`) is its clusters' too, so
+    the first secret init's step puts there has a rule (the attack review of sweep 66)."""
     owners: dict[str, set[str | None]] = {}
     for layer in graph.layers:
         if layer.external is not None:
             continue
         for path in layer.files:
             owners.setdefault(path, set()).add(layer.cluster)
+    for layer in graph.layers:
+        empty = layer.external is None and not layer.files and layer.decrypts_sops
+        if empty and layer.path not in ("", ".") and layer.path in present:
+            owners.setdefault(layer.path + "/", set()).add(layer.cluster)
     read_folders = {posixpath.dirname(p) for p in owners}
     for path in unread:
         if path not in owners and posixpath.dirname(path) not in read_folders:
@@ -106,3 +117,12 @@ def path_groups(
         PathGroup(tuple(sorted(s, key=lambda c: order.get(c, len(order)))), tuple(found[s]))
         for s in sorted(found, key=rank)
     ]
+
+
+def present_folders(files: Iterable[str]) -> set[str]:
+    """Every folder that holds one of ``files`` (repository-relative), and the folders above."""
+    found: set[str] = set()
+    for path in files:
+        parts = path.split("/")[:-1]
+        found.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    return found

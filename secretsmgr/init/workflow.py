@@ -54,6 +54,7 @@ from secretsmgr.init.model import (
     InitPlan,
     InitResult,
 )
+from secretsmgr.init.rules import present_folders
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.oskeyring import KeyringAbsentError
 from secretsmgr.keys.protocols import Identity
@@ -311,18 +312,11 @@ def _decrypting_folders(inv: Inventory) -> tuple[str, ...]:
     its build (sweep 66, a copy of joshrnoll/homelab-as-code: the step named `secrets`, and
     the pasted encrypt found no creation rule); one holding only a `.gitkeep` is (the attack
     review)."""
-    here = {posixpath.dirname(f) for f in inv.all_files}
-    folders = {d for f in here for d in _folder_and_parents(f)}
-    folders.add(".")
+    folders = present_folders(inv.all_files) | {"."}
     local = [x for x in inv.layers.layers if x.external is None and x.path in folders]
     if all(x.decrypts_sops for x in local):
         return ()
     return tuple(dict.fromkeys(x.path for x in local if x.decrypts_sops))
-
-
-def _folder_and_parents(folder: str) -> list[str]:
-    parts = folder.split("/") if folder else []
-    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _leaked_note(root: Path, kept: Mapping[str, str | None], shared: str | None) -> list[str]:

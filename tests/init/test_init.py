@@ -842,6 +842,8 @@ def test_the_encrypt_step_names_a_layer_folder_holding_only_a_gitkeep(
     out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
     step = _steps(out)[-2]
     assert "(PATH below a folder whose layer decrypts SOPS files: apps, secrets)" in step, step
+    config = load_sops_config(repo / ".sops.yaml")
+    assert match_rule(config, repo / "secrets/secret.enc.yaml") is not None
 
 
 def test_the_key_goes_to_the_secret_and_namespace_the_layers_read(
@@ -1908,5 +1910,3 @@ def test_a_decryption_secret_the_repository_applies_itself_is_not_named_missing(
     assert "Flux fails each while its Secret is missing" in said, said
     assert "games/sops-age" in said and "home/sops-age" in said
     assert "media/sops-age" not in said
-    config = load_sops_config(repo / ".sops.yaml")
-    assert match_rule(config, repo / "secrets/secret.enc.yaml") is not None
