@@ -25,9 +25,11 @@ from secretsmgr.repo.placeholders import (
     REFERENCE_SCHEMES,
     URL_PASSWORD,
     has_template,
+    is_weak_password,
     literal_default,
     looks_like_token,
     names_password,
+    names_sensitive,
     plain_mail_address,
     resolve_defaults,
     split_camel,
@@ -981,16 +983,35 @@ _KIND_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:type|kind|driver|engine|dialect|provider|backend|protocol|scheme|"
     r"format|mode)$"
 )
-_KIND_WORD = re.compile(r"^[a-z]{2,24}(?:[_-][a-z]{2,24}){0,2}$")
+# a kind's name: a word or two, never a weak password (``letmein``) or a passphrase of three
+# words or more (the attack review: ``correct-horse-battery`` under ENCRYPTION_MODE)
+_KIND_WORD = re.compile(r"^[a-z]{2,16}(?:[_-][a-z]{2,16})?$")
 _REGION_KEY = re.compile(r"(?i)(?:^|[._-])(?:region|zone|location)(?:[._-]name)?$")
-_REGION = re.compile(r"^[A-Za-z]{2,20}(?:-[A-Za-z]{2,20}){0,3}(?:-?[0-9]{1,2}[a-z]?)?$")
+# a cloud's region by its own shape (the attack review: any word and digits passed, `hunter42`):
+# AWS's and GCP's (us-east-1, eu-central-1a, europe-west1, northamerica-northeast1), a
+# datacenter's code (fra1, nyc3), two or three capitals (US, EU), OpenStack's RegionOne,
+# Azure's (westeurope, eastus2, uksouth, germanywestcentral), auto and global
+_PLACE = (
+    r"(?:us|eu|ap|sa|ca|me|af|il|mx|cn|uk|in|jp|kr|au|br|europe|asia|australia|africa|"
+    r"northamerica|southamerica|me|france|germany|japan|india|canada|brazil|korea|uae|norway|"
+    r"switzerland|sweden|poland|italy|qatar|israel|spain|mexico|chile|taiwan|indonesia)"
+)
+_DIRECTION = r"(?:east|west|north|south|central|northeast|northwest|southeast|southwest)"
+_REGION = re.compile(
+    rf"^(?:{_PLACE}(?:-gov)?(?:-{_DIRECTION}){{1,2}}-?[0-9]{{1,2}}[a-z]?|[a-z]{{3}}[0-9]|"
+    rf"[A-Z]{{2,3}}|RegionOne|auto|global|{_DIRECTION}?{_PLACE}{_DIRECTION}?(?:central)?[0-9]?)$"
+)
 _SENDER_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:from|sender|reply[._-]?to|e?mail(?:[._-]?address)?|to|recipients?)$"
 )
 _DISPLAYED_ADDRESS = re.compile(r"^[A-Za-z][A-Za-z .'-]{0,63}<([^<>\s]+)>$")
 _URL_KEY = re.compile(r"(?i)(?:^|[._-])(?:url|uri|endpoint)$")
-# what an auth's URL key may name beside it; never a password, token, key or secret
+# what an auth's URL key or a version's may name beside it (api, auth); never a password,
+# token, key or secret
 _AUTH_URL_KEY = re.compile(r"(?i)^(?:(?!pass|pwd|secret|token|keys?(?:[._-]|$)|cred|private).)*$")
+
+
+_NAMING_WORDS = frozenset(("user", "username", "name", "id", "login", "tenant", "project"))
 
 
 def _spells_out(key: str, text: str) -> bool:
@@ -999,7 +1020,11 @@ def _spells_out(key: str, text: str) -> bool:
     Name`` under ``OS_TENANT_NAME``): what a sample puts in for a value."""
     words = [w for w in re.split(r"[._\s-]+", split_camel(key).lower()) if w]
     told = [w for w in re.split(r"[\s_-]+", text.lower()) if w]
-    if not words or not told or not all(w.isalpha() for w in told):
+    if not words or not told or not all(w.isalpha() for w in told) or names_sensitive(key):
+        return False
+    if len(told) < 2 and words[-1] not in _NAMING_WORDS:
+        # one word equal to its key is a default password as often (the attack review:
+        # `admin: admin`, `postgres: postgres`); under a user's or a name's key it is a sample's
         return False
     joined = "".join(told)
     if any("".join(words[i:]) == joined for i in range(len(words))):
@@ -1019,9 +1044,9 @@ def _spells_out(key: str, text: str) -> bool:
 def _named_setting(key: str, text: str) -> bool:
     """The settings of sweep 67 (see above) that a key naming no password may hold."""
     if _KIND_KEY.search(key) and _KIND_WORD.match(text):
-        return not _CONSONANT_RUN.search(text)
+        return not (_CONSONANT_RUN.search(text) or is_weak_password(text))
     if _REGION_KEY.search(key) and _REGION.match(text):
-        return not _CONSONANT_RUN.search(text)
+        return True
     if _USER_KEY.search(key) or _SENDER_KEY.search(key):
         shown = _DISPLAYED_ADDRESS.match(text) if _SENDER_KEY.search(key) else None
         address = shown[1] if shown is not None else text
@@ -1036,8 +1061,8 @@ def plain_setting(key: str, value: object) -> bool:
     words = split_camel(key)
     if isinstance(value, str | int) and not isinstance(value, bool):
         text = str(value).strip()
-        if _VERSION_KEY.search(words) and _VERSION.match(text):
-            return True  # a version is no secret, whatever the key names beside it
+        if _VERSION_KEY.search(words) and _VERSION.match(text) and _AUTH_URL_KEY.match(words):
+            return True  # a version, even beside api (never a password's or token's key)
         found = _PLAIN_ADDRESS.match(text) if isinstance(value, str) else None
         if (
             found is not None

@@ -660,15 +660,37 @@ _URL_STAND_IN = re.compile(r"(?i)^(?:([a-z*.])\1{2,}|change[_-]?me|replace[_-]?m
 _URL_PLAIN_PART = re.compile(r"^(?:[A-Za-z]+(?:[-_][A-Za-z]+)*|\d+|[A-Z]\d+)$")
 
 
+# an http(s) address whose host is a request to replace it (``https://REPLACE_WITH_WEBHOOK_URL``)
+_REQUEST_HOST = re.compile(r"^(?i:https?)://(?P<host>[^\s/?#@:]+)/?$")
+# what Discord puts after a webhook's id and token for Slack's or GitHub's payloads
+_WEBHOOK_SUFFIX = frozenset(("slack", "github"))
+
+
+def _url_stand_in(part: str) -> bool:
+    """A URL path part that stands in for a value: ``xxx``, ``changeme``, ``REPLACE``, or a
+    whole request to replace it (``REPLACE_WITH_SLACK_WEBHOOK_URL``, see _STAND_IN)."""
+    return bool(_URL_STAND_IN.match(part) or part == "REPLACE" or _STAND_IN.match(part))
+
+
 def _placeholder_url(value: str) -> bool:
     """An http(s) URL with no credentials, query or fragment whose path ends in stand-ins
-    (``xxx``, ``yyy``, ``XXXXXXXX``, ``changeme``) after plain words and numbers."""
-    found = _HTTP_URL.match(value.strip())
+    (``xxx``, ``yyy``, ``XXXXXXXX``, ``changeme``, ``REPLACE_WITH_…``) after plain words and
+    numbers, maybe before a webhook's ``/slack`` or ``/github``; or whose host is one such
+    request (sweep 68, Kagiso-me/homelab-infrastructure: an Alertmanager Secret's webhook
+    URLs of ``REPLACE_WITH_SLACK_WEBHOOK_URL`` and ``…/webhooks/REPLACE/REPLACE/slack`` were
+    SM001 and SM019 errors)."""
+    text = value.strip()
+    host = _REQUEST_HOST.match(text)
+    if host is not None and _STAND_IN.match(host["host"]):
+        return True
+    found = _HTTP_URL.match(text)
     if found is None:
         return False
     parts = [part for part in found["rest"].split("/") if part]
-    first = next((i for i, part in enumerate(parts) if _URL_STAND_IN.match(part)), None)
-    if first is None or not all(_URL_STAND_IN.match(part) for part in parts[first:]):
+    if len(parts) > 1 and parts[-1] in _WEBHOOK_SUFFIX:
+        parts = parts[:-1]
+    first = next((i for i, part in enumerate(parts) if _url_stand_in(part)), None)
+    if first is None or not all(_url_stand_in(part) for part in parts[first:]):
         return False
     return all(_URL_PLAIN_PART.match(part) for part in parts[:first])
 
@@ -1022,8 +1044,17 @@ _CONSONANT_RUN = re.compile(r"(?i)[b-df-hj-np-tv-xz]{6,}")
 # a local part that is a password a person may choose (``letmein@secret.pw``: the attack review)
 _WEAK_LOCAL = re.compile(
     r"(?i)^(?:pass(?:word|wd)?|secret|letmein|qwerty|hunter|changeme|welcome|iloveyou|"
-    r"trustno1|monkey|dragon|sunshine|summer|winter|spring|autumn)[0-9]{0,6}$"
+    r"trustno1?|monkey|dragon|sunshine|summer|winter|spring|autumn|master|shadow|football|"
+    r"baseball|superman|batman|princess|freedom|starwars|asdf|zxcvbn)[0-9]{0,6}$"
 )
+
+
+def is_weak_password(text: str) -> bool:
+    """A password people choose most (``letmein``, ``qwerty``, ``hunter42``): a word of that
+    list, maybe with digits after it."""
+    return _WEAK_LOCAL.match(text.strip()) is not None
+
+
 # a letter in capitals after one in lower case inside a part: ``QwErTy``, ``lAke`` (random)
 _CASE_SWITCH = re.compile(r"[a-z][A-Z]")
 

@@ -578,3 +578,25 @@ def test_a_variable_whose_default_is_another_variable_is_taken_out_whole() -> No
 def test_a_mail_address_as_a_logins_user_is_a_setting(key: str, value: str, setting: bool) -> None:
     assert is_login_address(key, value) is setting
     assert is_secret_file_setting(key, value) is setting
+
+
+@pytest.mark.parametrize(
+    ("value", "stand_in"),
+    [
+        # sweep 68, Kagiso-me/homelab-infrastructure: an Alertmanager Secret's webhook URLs
+        ("https://hooks.slack.com/services/REPLACE_WITH_SLACK_WEBHOOK_URL", True),
+        ("https://REPLACE_WITH_WEBHOOK_URL", True),
+        ("https://discord.com/api/webhooks/REPLACE/REPLACE/slack", True),
+        ("https://discord.com/api/webhooks/xxx/yyy/slack", True),
+        ("https://hc-ping.com/REPLACE", True),
+        # a real webhook, a topic, a token after the request, a random host
+        ("https://discord.com/api/webhooks/123456/AbCdEf123456xyzQWE/slack", False),
+        ("https://hooks.slack.com/services/T0123ABC/B0456DEF/Xk29fQ7pLm4vRt8w", False),
+        ("https://ntfy.sh/homelab-alerts", False),
+        ("https://hc-ping.com/REPLACE/Xk29fQ7pLm4v", False),
+        ("https://Xk29fQ7pLm4v/", False),
+        ("https://discord.com/api/webhooks/xxx/yyy/Xk29fQ7pLm4v", False),
+    ],
+)
+def test_a_url_that_asks_to_be_replaced_is_a_stand_in(value: str, stand_in: bool) -> None:
+    assert is_placeholder(value) is stand_in

@@ -2200,3 +2200,22 @@ def test_a_value_that_calls_itself_fake_for_a_test_is_no_plaintext_secret(
     )
     found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert found == ({"stringData.admin-user", "stringData.admin-password"} if reported else set())
+
+
+def test_webhook_urls_that_ask_to_be_replaced_are_no_plaintext_secret(tmp_path: Path) -> None:
+    # sweep 68, Kagiso-me/homelab-infrastructure: an Alertmanager Secret's URLs asking to be
+    # replaced were SM001 errors (and SM019 exposures in history); a real one still is
+    from secretsmgr.audit.engine import run_audit
+
+    urls = {
+        "slack-api-url": "https://hooks.slack.com/services/REPLACE_WITH_SLACK_WEBHOOK_URL",
+        "webhook-url": "https://REPLACE_WITH_WEBHOOK_URL",
+        "discord-alerts-url": "https://discord.com/api/webhooks/REPLACE/REPLACE/slack",
+        "watchdog-webhook-url": "https://hc-ping.com/REPLACE",
+    }
+    standard_repo(tmp_path, {"apps/alertmanager.yaml": secret("alertmanager", urls)})
+    assert [f for f in run_audit(tmp_path).findings if f.rule == "SM001"] == []
+    real = {**urls, "slack-api-url": "https://hooks.slack.com/services/T0123ABC/B0456DEF/Xk29fQ7p"}
+    standard_repo(tmp_path, {"apps/alertmanager.yaml": secret("alertmanager", real)})
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {"stringData.slack-api-url"}

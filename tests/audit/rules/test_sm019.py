@@ -286,6 +286,17 @@ def test_a_secrets_kinds_versions_regions_and_mail_addresses_are_no_exposure(
         "AUTH_TOKEN_URL": "https://keystone.example.com/v3",
         "API_VERSION": "Xk29fQ7p",
         "OS_REGION": "Zq8vN3pL0xR7Wm2",
+        # the second attack review: a default password equal to its key, a version under a
+        # password's or token's key, a weak password or a passphrase as a kind, a word and
+        # digits or a passphrase as a region, a password's abbreviation spelled out
+        "admin": "admin",
+        "ADMIN_PASSWORD_VERSION": '"1987"',
+        "API_TOKEN_VERSION": '"8675"',
+        "STORAGE_TYPE": "letmein",
+        "ENCRYPTION_MODE": "correct-horse-battery",
+        "S3_REGION": "hunter42",
+        "BACKUP_LOCATION": "correct-horse-battery-staple",
+        "WIFI_PSK": "Wifi Psk",
     }
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
     (root / "apps/api.yaml").unlink()
@@ -299,6 +310,8 @@ def test_a_secrets_kinds_versions_regions_and_mail_addresses_are_no_exposure(
         f"stringData.{k}"
         for k in (
             *("DB_PASSWORD", "DB_TYPE", "SMTP_USERNAME", "REPLY_TO", "OS_PASSWORD"),
-            *("AUTH_TOKEN_URL", "API_VERSION", "OS_REGION"),
+            *("AUTH_TOKEN_URL", "API_VERSION", "OS_REGION", "admin", "ADMIN_PASSWORD_VERSION"),
+            *("API_TOKEN_VERSION", "STORAGE_TYPE", "ENCRYPTION_MODE", "S3_REGION"),
+            *("BACKUP_LOCATION", "WIFI_PSK"),
         )
     ), found
