@@ -690,6 +690,15 @@ _GITHUB_FINE = re.compile(
 )
 
 
+# JFrog's API key (AKCp and 69 more) and encrypted password (AP, a hex digit, some 60 more):
+# detect-secrets takes AP and 9 characters, so `alertname: APCUPS5MinutesRemain` (an
+# Alertmanager route's matcher, sweep 68, astrateam-net/astranova) blocked check; 32 or more
+# characters with a digit, as JFrog writes them
+_ARTIFACTORY = re.compile(
+    r"(?:^|[\s=:\"'])(?=(?:AKC|AP[0-9A-F])[a-zA-Z]*[0-9])(?:AKC[a-zA-Z0-9]{29,}|AP[0-9A-F][a-zA-Z0-9]{29,})"
+)
+
+
 def _known_format(text: str, value: str) -> Verdict | None:
     """The known-format plugin that matches ``text`` (``value`` with its variables taken out),
     except basic auth whose passwords are all variables."""
@@ -710,6 +719,10 @@ def _known_format(text: str, value: str) -> Verdict | None:
                     continue  # longer than any GitHub token: an invented sample (see below)
                 if plugin.secret_type == "JSON Web Token" and _public_jwts_only(text):
                     continue  # Supabase's anon key inside a Kong config's text (sweep 65)
+                if plugin.secret_type == "Artifactory Credentials" and not _ARTIFACTORY.search(
+                    text
+                ):
+                    continue  # a short word run after AP (an alert's name: sweep 68)
                 return Verdict(plugin.secret_type, True)
         except Exception:
             continue

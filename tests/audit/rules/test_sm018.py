@@ -2110,3 +2110,21 @@ def test_a_secret_a_script_writes_from_a_heredoc_is_judged_as_a_manifest(
     assert all("a Secret written from a heredoc" in f.message for f in found)
     assert all("auth_user_password" not in (f.message + (f.fix or "")) for f in found)
     assert found[0].fix is not None and "${" in found[0].fix and "sops exec-env" in found[0].fix
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "known"),
+    [
+        # sweep 68, astrateam-net/astranova: an Alertmanager route's matcher blocked check
+        ("alertname", "APCUPS5MinutesRemain", False),
+        ("alertname", "APDeviceOffline12", False),
+        # JFrog's own lengths still are: an API key and an encrypted password
+        ("password", "AKCp8" + "k2LmQ7vR4tY8uXb3Nf5Hs1a2B3c4D5e6" * 2 + "Zq8v", True),
+        ("token", "AP6" + "Xk29fQ7pLm4vRt8wQ2zN" * 3, True),
+    ],
+)
+def test_artifactory_credentials_need_jfrogs_length(key: str, value: str, known: bool) -> None:
+    from secretsmgr.audit.credentials import judge_value
+
+    verdict = judge_value(key, value)
+    assert (verdict is not None and verdict.known) is known, verdict
