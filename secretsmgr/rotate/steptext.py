@@ -18,13 +18,16 @@ def step_summary(
     applied: bool = False,
     send: str | None = None,
     also: Sequence[tuple[str, str]] = (),
+    named: tuple[str | None, str | None] = (None, None),
 ) -> str:
     """What a ``key rotate`` step did and what comes next, a line each (never a private key).
 
     ``send``: the command that sends the keys to a Secret named for PGP keys, beside its PGP
     key, when the step printed no manifest (one applied would have replaced it whole).
     ``also``: the other Secrets decrypting Kustomizations of this checkout read, which finish
-    checks too (sweep 26, QNimbus/home-ops: twelve app namespaces' copies)."""
+    checks too (sweep 26, QNimbus/home-ops: twelve app namespaces' copies). ``named``: the
+    ``--namespace`` and ``--secret`` given, which the finish line repeats (sweep 68,
+    PatrickPedersen/prox-ops: begin needed them, and the pasted finish line was refused)."""
     rot = result.rotation
     logged = f"; changelog seq {rot.seq}" if rot is not None and rot.seq is not None else ""
     commit = f"; committed {rot.commit[:7]}" if rot is not None and rot.commit else ""
@@ -60,6 +63,10 @@ def step_summary(
         finish = "secretsmgr key rotate --finish" + (
             f" --cluster {sh_word(result.cluster)}" if result.cluster else ""
         )
+        if named[0] is not None:
+            finish += f" --namespace {sh_word(named[0])}"
+        if named[1] is not None:
+            finish += f" --secret {sh_word(named[1])}"
         if (
             send is None  # else the step has the key file take the new key's lines first
             and result.generated
@@ -73,10 +80,13 @@ def step_summary(
         if also:
             shown = ", ".join(f"{ns}/{name}" for ns, name in also[:3])
             more = f" and {len(also) - 3} more" if len(also) > 3 else ""
+            # begin --apply sends both keys: both private halves at hand, in one identity file
+            # (sweep 68: with either key file alone the pasted step was refused)
             lines.append(
                 f"also: Kustomizations here decrypt with {shown}{more}, which finish checks too: "
-                "send both keys to each (--begin --apply --namespace NS --secret NAME), or let "
-                "what makes those copies take the new key"
+                "send both keys to each (secretsmgr key rotate --begin --apply --namespace NS "
+                "--secret NAME, with SOPS_AGE_KEY_FILE naming one file that holds the old key's "
+                "and the new key's lines), or let what makes those copies take the new key"
             )
     else:
         lines.append(
@@ -93,6 +103,14 @@ def step_summary(
             )
         else:
             lines.append(f"next: send the Secret holding only the new key, then {push}")
+        if also:
+            # they still hold the retired key beside the new one (sweep 68: nothing said so)
+            shown = ", ".join(f"{ns}/{name}" for ns, name in also[:3])
+            more = f" and {len(also) - 3} more" if len(also) > 3 else ""
+            lines.append(
+                f"also: {shown}{more} still hold the retired key: send each the new key alone "
+                "(secretsmgr key export --namespace NS --name NAME)"
+            )
     if result.left:
         lines.insert(
             1 if begin else 0,

@@ -503,7 +503,7 @@ def test_a_rotation_to_a_pgp_named_secret_prints_no_manifest_and_names_export_ad
         f"next: send both keys beside the PGP key: {export}, with the new key read too: "
         f"{new_file} is no default key source, so first add its lines to the key file that "
         "holds the current key; then push, let Flux apply it, then: secretsmgr key rotate "
-        "--finish"
+        "--finish" + (" --namespace flux-system --secret sops-gpg" if named else "")
     )
     # the step's export sends both keys to that Secret (printed here: no cluster)
     sent = run(repo, key_env(tmp_path, DEMO_KEY, new_file), "key", "export", "--name", "sops-gpg")
@@ -1035,3 +1035,39 @@ def test_a_layer_file_no_identity_opens_gets_the_hints_rotate_gives(
     assert "secretsmgr key show lists the keys found" in failed.err
     assert "; nothing was changed" in failed.err  # all or nothing: say which
     assert not out.exists() and git(repo, "status", "--porcelain").strip() == ""
+
+
+def test_the_finish_line_repeats_the_secret_begin_was_told(repo: Path, tmp_path: Path) -> None:
+    # sweep 68, PatrickPedersen/prox-ops: layers holding SOPS files read two Secrets, so begin
+    # needed --namespace and --secret; the finish line it printed had neither and was refused
+    # when pasted, and finish did not say the other Secret still held the retired key
+    import shlex
+
+    from tests.audit.helpers import enc, secret
+
+    tools = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: tools, namespace: tools}\n"
+        "spec:\n  interval: 10m\n  path: ./gitops/tools\n  prune: true\n"
+        "  sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n"
+        "  decryption: {provider: sops, secretRef: {name: sops-age}}\n"
+    )
+    (repo / "clusters/homelab/tools.yaml").write_text(tools)
+    (repo / "gitops/tools").mkdir()
+    (repo / "gitops/tools/db.enc.yaml").write_text(enc(secret("db"), (OLD,)), encoding="utf-8")
+    commit_all(repo, "a second layer with its own Secret")
+    out = tmp_path / "new.agekey"
+    refused = run(repo, key_env(tmp_path), "key", "rotate", "--begin", "-o", str(out), expect=2)
+    assert "name the one the key goes to" in refused.err
+    named = ("--namespace", "flux-system", "--secret", "sops-age")
+    began = run(
+        repo, key_env(tmp_path), "key", "rotate", "--begin", "-o", str(out), *named, "--commit"
+    )
+    [line] = [x for x in began.out.splitlines() if x.startswith("# next: ")]
+    pasted = line.split(", then: ", 1)[1]
+    assert pasted.endswith("key rotate --finish --namespace flux-system --secret sops-age")
+    words = shlex.split(pasted)
+    env = key_env(tmp_path, DEMO_KEY, out)
+    assert words[0].startswith("SOPS_AGE_KEY_FILE=")
+    finished = run(repo, env, *words[2:], *SKIP, "--commit")
+    assert "also: tools/sops-age still hold the retired key" in finished.out

@@ -470,8 +470,8 @@ def rotate_cmd(
         skip_cluster_check=skip_cluster_check,
     )
     send = export_hint(choice, cluster=cluster, new_key_file=output) if pgp and not apply else None
-    also = other_secrets(root, target, cluster) if begin else []
-    summary = step_summary(result, begin, applied=apply, send=send, also=also)
+    also, named = other_secrets(root, target, cluster), (namespace, secret)
+    summary = step_summary(result, begin, applied=apply, send=send, also=also, named=named)
     if send is not None:  # no manifest: the summary says how the keys go beside the PGP key
         out(summary)
         return 0
