@@ -595,6 +595,18 @@ def render_plan(plan: RotationPlan, *, dry_run: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_uncommitted(committed: bool, in_git: bool) -> str:
+    """After a run that committed nothing in a git work tree: the files are dirty, and the next
+    rotate or key rotate refuses them until they are committed (sweep 68: nothing said so after
+    rotate --layer)."""
+    if committed or not in_git:
+        return ""
+    return (
+        "next: commit the rotated files and the changelog (git add, git commit), or rotate "
+        "with --commit\n"
+    )
+
+
 def render_regenerated(plan: RotationPlan) -> str:
     """After a run with ``--regenerate``: what changed, and what the operator must do next."""
     if not plan.regenerations:

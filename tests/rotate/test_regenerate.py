@@ -166,7 +166,8 @@ def test_a_run_without_regenerate_prints_no_reminder(
     demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _err = rotate(demo_repo, capsys, "--layer", "databases")
-    assert code == 0 and "service" not in out and out.count("\n") == 1
+    assert code == 0 and "service" not in out and out.count("\n") == 2
+    assert out.splitlines()[1].startswith("next: commit the rotated files")  # sweep 68
     assert all(
         not f.key_paths for f in parse_entries((demo_repo / CHANGELOG).read_bytes())[-1].files
     )

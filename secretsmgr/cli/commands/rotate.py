@@ -62,7 +62,8 @@ def rotate_cmd(
     """Rotate data keys of a layer, all files or named files, as one transaction."""
     from secretsmgr.cli.files import with_key_hints
     from secretsmgr.errors import DecryptionError, UserError
-    from secretsmgr.rotate.plan import render_plan, render_regenerated
+    from secretsmgr.repo.root import is_git_work_tree
+    from secretsmgr.rotate.plan import render_plan, render_regenerated, render_uncommitted
     from secretsmgr.rotate.transaction import RotationRequest, keyless_error, rotate
 
     request = RotationRequest(
@@ -99,8 +100,9 @@ def rotate_cmd(
         out(render_plan(result.plan, dry_run=True))
         return 0
     tail = f"; committed {result.commit[:7]}" if result.commit else ""
+    later = render_uncommitted(bool(result.commit), is_git_work_tree(root))
     out(
         f"rotated {plural(len(result.plan.files), 'file')} in {result.seconds:.1f} s; "
-        f"changelog seq {result.seq}{tail}\n" + render_regenerated(result.plan)
+        f"changelog seq {result.seq}{tail}\n" + render_regenerated(result.plan) + later
     )
     return 0
