@@ -11,6 +11,12 @@ from secretsmgr.rotate.clusterkey import StepResult
 from secretsmgr.shellword import sh_path, sh_word
 
 
+def _listed(secrets: Sequence[tuple[str, str]]) -> str:
+    """``ns/name, ns/name, ns/name and N more``."""
+    shown = ", ".join(f"{ns}/{name}" for ns, name in secrets[:3])
+    return shown + (f" and {len(secrets) - 3} more" if len(secrets) > 3 else "")
+
+
 def step_summary(
     result: StepResult,
     begin: bool,
@@ -78,12 +84,10 @@ def step_summary(
             finish = f"SOPS_AGE_KEY_FILE={sh_path(result.stored_in)} {finish}"
         lines.append(f"next: {how}{push}, let Flux apply it, then: {finish}")
         if also:
-            shown = ", ".join(f"{ns}/{name}" for ns, name in also[:3])
-            more = f" and {len(also) - 3} more" if len(also) > 3 else ""
             # begin --apply sends both keys: both private halves at hand, in one identity file
             # (sweep 68: with either key file alone the pasted step was refused)
             lines.append(
-                f"also: Kustomizations here decrypt with {shown}{more}, which finish checks too: "
+                f"also: Kustomizations here decrypt with {_listed(also)}, which finish checks too: "
                 "send both keys to each (secretsmgr key rotate --begin --apply --namespace NS "
                 "--secret NAME, with SOPS_AGE_KEY_FILE naming one file that holds the old key's "
                 "and the new key's lines), or let what makes those copies take the new key"
@@ -105,10 +109,8 @@ def step_summary(
             lines.append(f"next: send the Secret holding only the new key, then {push}")
         if also:
             # they still hold the retired key beside the new one (sweep 68: nothing said so)
-            shown = ", ".join(f"{ns}/{name}" for ns, name in also[:3])
-            more = f" and {len(also) - 3} more" if len(also) > 3 else ""
             lines.append(
-                f"also: {shown}{more} still hold the retired key: send each the new key alone "
+                f"also: {_listed(also)} still hold the retired key: send each the new key alone "
                 "(secretsmgr key export --namespace NS --name NAME)"
             )
     if result.left:

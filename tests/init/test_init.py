@@ -809,20 +809,30 @@ def _steps(out: str) -> list[str]:
     return [line.split(". ", 1)[1] for line in out.splitlines() if re.match(r"  \d+\. ", line)]
 
 
+def _encrypt_step_beside_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], *, gitkeep: bool
+) -> tuple[str, Path]:
+    """init's encrypt step in ``one_cluster_repo`` with a decrypting layer over ``secrets``
+    (absent, or holding a ``.gitkeep``) and a layer ``infra`` that does not decrypt."""
+    repo = one_cluster_repo(tmp_path / "repo")
+    layer(repo, "prod", "secrets", "secrets")
+    if gitkeep:
+        write(repo, "secrets/.gitkeep", "")
+    layer(repo, "prod", "infra", "infra", decryption=False)
+    kustomization(repo, "infra", "settings.yaml")
+    configmap(repo, "infra/settings.yaml", "settings")
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    return _steps(out)[-2], repo
+
+
 def test_the_encrypt_step_names_no_layer_folder_that_is_not_here(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # sweep 66 (a copy of joshrnoll/homelab-as-code): a decrypting layer over ./secrets, a
     # folder the checkout no longer has, was named; no rule init wrote covered it, and the
     # pasted encrypt failed "no creation rule matches it"
-    repo = one_cluster_repo(tmp_path / "repo")
-    layer(repo, "prod", "secrets", "secrets")
-    layer(repo, "prod", "infra", "infra", decryption=False)
-    kustomization(repo, "infra", "settings.yaml")
-    configmap(repo, "infra/settings.yaml", "settings")
-    commit(repo)
-    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
-    step = _steps(out)[-2]
+    step, repo = _encrypt_step_beside_secrets(tmp_path, capsys, gitkeep=False)
     assert "(PATH below a folder whose layer decrypts SOPS files: apps)" in step, step
     config = load_sops_config(repo / ".sops.yaml")
     assert match_rule(config, repo / "apps/secret.enc.yaml") is not None
@@ -832,15 +842,7 @@ def test_the_encrypt_step_names_a_layer_folder_holding_only_a_gitkeep(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # the attack review: a folder made for secrets with a .gitkeep in it is there
-    repo = one_cluster_repo(tmp_path / "repo")
-    layer(repo, "prod", "secrets", "secrets")
-    write(repo, "secrets/.gitkeep", "")
-    layer(repo, "prod", "infra", "infra", decryption=False)
-    kustomization(repo, "infra", "settings.yaml")
-    configmap(repo, "infra/settings.yaml", "settings")
-    commit(repo)
-    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
-    step = _steps(out)[-2]
+    step, repo = _encrypt_step_beside_secrets(tmp_path, capsys, gitkeep=True)
     assert "(PATH below a folder whose layer decrypts SOPS files: apps, secrets)" in step, step
     config = load_sops_config(repo / ".sops.yaml")
     assert match_rule(config, repo / "secrets/secret.enc.yaml") is not None

@@ -989,19 +989,27 @@ def test_begin_leaves_alone_a_template_named_like_a_sops_file(repo: Path, tmp_pa
     assert template.read_bytes() == before
 
 
+_TOOLS_LAYER = (
+    "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+    "metadata: {name: tools, namespace: tools}\n"
+    "spec:\n  interval: 10m\n  path: ./gitops/tools\n  prune: true\n"
+    "  sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n"
+    "  decryption: {provider: sops, secretRef: {name: sops-age}}\n"
+)
+
+
+def _tools_layer(repo: Path) -> None:
+    """A layer ``tools`` over ``gitops/tools`` in namespace tools, decrypting with its own
+    ``tools/sops-age``."""
+    (repo / "clusters/homelab/tools.yaml").write_text(_TOOLS_LAYER)
+    (repo / "gitops/tools").mkdir()
+
+
 def test_begin_names_the_other_secrets_finish_will_check(repo: Path, tmp_path: Path) -> None:
     # sweep 26, QNimbus/home-ops: Kustomizations in twelve app namespaces decrypt with their own
     # sops-age copies and apply no SOPS file; begin named flux-system/sops-age alone, and
     # finish then refused for each of the others
-    tools = (
-        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
-        "metadata: {name: tools, namespace: tools}\n"
-        "spec:\n  interval: 10m\n  path: ./gitops/tools\n  prune: true\n"
-        "  sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n"
-        "  decryption: {provider: sops, secretRef: {name: sops-age}}\n"
-    )
-    (repo / "clusters/homelab/tools.yaml").write_text(tools)
-    (repo / "gitops/tools").mkdir()
+    _tools_layer(repo)
     (repo / "gitops/tools/settings.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: tools}\n"
         "data: {level: info}\n"
@@ -1045,15 +1053,7 @@ def test_the_finish_line_repeats_the_secret_begin_was_told(repo: Path, tmp_path:
 
     from tests.audit.helpers import enc, secret
 
-    tools = (
-        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
-        "metadata: {name: tools, namespace: tools}\n"
-        "spec:\n  interval: 10m\n  path: ./gitops/tools\n  prune: true\n"
-        "  sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n"
-        "  decryption: {provider: sops, secretRef: {name: sops-age}}\n"
-    )
-    (repo / "clusters/homelab/tools.yaml").write_text(tools)
-    (repo / "gitops/tools").mkdir()
+    _tools_layer(repo)
     (repo / "gitops/tools/db.enc.yaml").write_text(enc(secret("db"), (OLD,)), encoding="utf-8")
     commit_all(repo, "a second layer with its own Secret")
     out = tmp_path / "new.agekey"

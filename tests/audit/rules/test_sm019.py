@@ -197,6 +197,11 @@ def test_an_exposed_age_key_file_is_replaced_not_regenerated(tmp_path: Path) -> 
     assert "secretsmgr key rotate --begin" in fix
 
 
+def _exposed(found: dict[tuple[str, str], list[str]], path: str) -> list[str]:
+    """The key paths SM019 calls exposed in ``path`` (from each finding's message)."""
+    return [m.split(" was committed")[0].rpartition(" ")[2] for m in found[("SM019", path)]]
+
+
 def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
     # sweep 61 (hanspaerna/k3s-homelab-iac, elcattivo66/home-ops): a plaintext Secret's port,
     # switches, host, user and a restic repository's address were SM019 errors, "change the
@@ -241,9 +246,7 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
     write(root, "apps/other.enc.yaml", encrypted)
     commit(root, "encrypt them")
     found = history_findings(root)
-    exposed = [
-        m.split(" was committed")[0].rpartition(" ")[2] for m in found[("SM019", "apps/api.yaml")]
-    ]
+    exposed = _exposed(found, "apps/api.yaml")
     assert sorted(exposed) == sorted(
         f"stringData.{k}"
         for k in (
@@ -252,10 +255,7 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
             "OIDC_ISSUER",
         )
     ), found
-    other = [
-        m.split(" was committed")[0].rpartition(" ")[2]
-        for m in found[("SM019", "apps/other.enc.yaml")]
-    ]
+    other = _exposed(found, "apps/other.enc.yaml")
     assert other == ["stringData.restic_password"], found
 
 
@@ -303,9 +303,7 @@ def test_a_secrets_kinds_versions_regions_and_mail_addresses_are_no_exposure(
     write(root, "apps/api.enc.yaml", enc(secret("api", values)))
     commit(root, "encrypt it")
     found = history_findings(root)
-    exposed = [
-        m.split(" was committed")[0].rpartition(" ")[2] for m in found[("SM019", "apps/api.yaml")]
-    ]
+    exposed = _exposed(found, "apps/api.yaml")
     assert sorted(exposed) == sorted(
         f"stringData.{k}"
         for k in (
