@@ -1269,7 +1269,9 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         )
         and not _PROJECT_KEY.search(key)
         and value.lower() not in _MAKE_IT
-        and " " not in value
+        # words with spaces are prose, unless a password's key holds a random run among them
+        # (sweep 69: `J_PASSWORD: This is a test Qm7vXc2Rk9Lp4Wt6Hs` in a ConfigMap passed)
+        and (" " not in value or (names_password(key) and looks_like_token(value)))
         and not named_variable
     ):
         # a UUID under a key naming a secret or password is one made with uuidgen, not an

@@ -322,7 +322,10 @@ _STAND_IN = re.compile(
     r"(?i)^\s*(?:_+|(?:placeholder|todo|fixme)[_ -]+)?"
     # an instruction may follow (``REPLACE_ME__openssl_rand_hex_16``, ``…_b64[0]_from_init``):
     # words (see _WORD), never a random mix of letters and digits
-    rf"(?:replace[_ -]?(?:me(?-i:(?:[_-]+{_WORD}(?:\[\d+\])?)*)|with[_ -]?\S*|this\S*)|"
+    # after "with" or "this", words only (sweep 69: ``REPLACE_WITH_Qm7vXc2Rk9Lp4Wt6Hs`` passed)
+    rf"(?:replace[_ -]?(?:me(?-i:(?:[_-]+{_WORD}(?:\[\d+\])?)*)|"
+    rf"with(?-i:(?:[_ -]+(?:{_WORD}|[a-z]+(?:[A-Z][a-z]+)+))*)[.!]*|"
+    rf"this(?-i:(?:[_ -]+{_WORD})*)[.!]*)|"
     # ``changeme``, ``CHANGE_ME_PLEASE``; never ``ChangeMe#Prod-9f86d0`` (a password made from it)
     rf"change[_ -]?me(?-i:(?:[_-]+{_WORD})*)[!.]*|"
     # ``change-this-in-production``, ``your-secret-key-change-this-in-production`` (sweep 48,

@@ -600,3 +600,21 @@ def test_a_mail_address_as_a_logins_user_is_a_setting(key: str, value: str, sett
 )
 def test_a_url_that_asks_to_be_replaced_is_a_stand_in(value: str, stand_in: bool) -> None:
     assert is_placeholder(value) is stand_in
+
+
+@pytest.mark.parametrize(
+    ("value", "stand_in"),
+    [
+        # sweep 69 (a careless user's copy of dramirez-qb/k3d-cluster): a random run after
+        # REPLACE_WITH_ passed as a request; words after it are one
+        ("REPLACE_WITH_Qm7vXc2Rk9Lp4Wt6Hs", False),
+        ("REPLACE_THIS_Xk29fQ7pLm4v", False),
+        ("REPLACE_WITH_CLIENT_SECRET", True),
+        ("REPLACE_WITH_openssl_rand_hex_32", True),
+        ("replace-with-real-secret-access-key", True),
+        ("Replace with your token", True),
+        ("replace-with-yourApiKey", True),
+    ],
+)
+def test_only_words_follow_a_request_to_replace(value: str, stand_in: bool) -> None:
+    assert is_placeholder(value) is stand_in

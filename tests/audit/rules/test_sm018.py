@@ -2128,3 +2128,21 @@ def test_artifactory_credentials_need_jfrogs_length(key: str, value: str, known:
 
     verdict = judge_value(key, value)
     assert (verdict is not None and verdict.known) is known, verdict
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "found"),
+    [
+        # sweep 69: a random run among words under a password's key in a ConfigMap passed
+        ("J_PASSWORD", "This is a test Qm7vXc2Rk9Lp4Wt6Hs", True),
+        # words alone stay prose (a passphrase in a ConfigMap is a known gap, not guessed at)
+        ("DB_PASSWORD", "correct horse battery staple", False),
+        ("password_description", "The password for the admin user", False),
+    ],
+)
+def test_a_random_run_among_words_under_a_passwords_key_is_a_keyword_hit(
+    key: str, value: str, found: bool
+) -> None:
+    from secretsmgr.audit.credentials import judge_value
+
+    assert (judge_value(key, value) is not None) is found
