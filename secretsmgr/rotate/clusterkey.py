@@ -20,6 +20,7 @@ a reader of the cluster in, and get the Secret's entries back.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -118,9 +119,19 @@ def refuse_own_cluster_keys(settings: Settings) -> None:
             "cluster_key lines under clusters:, then begin again"
         )
     else:
+        # a cluster whose key no other names: --cluster refuses a shared one (sweep 69,
+        # dramirez-qb/k3d-cluster: the hint named a cluster sharing its key, and the pasted
+        # command was refused in turn)
+        counts = Counter(c.cluster_key for c in own)
+        if settings.cluster_key:
+            counts[settings.cluster_key] += 1
+        alone = next((c for c in own if counts[c.cluster_key] == 1), None)
         hint = (
-            "rotate one cluster's own key with: secretsmgr key rotate --begin --cluster "
-            f"{own[0].name}"
+            f"rotate one cluster's own key with: secretsmgr key rotate --begin --cluster "
+            f"{alone.name}"
+            if alone is not None
+            else "every cluster's key is shared with another: give each cluster a key of its "
+            "own first (docs/key-rotation.md, Several clusters)"
         )
     raise RefusedError(
         f"key rotate replaces the one cluster_key of {SETTINGS_NAME}, and its clusters: gives "

@@ -94,7 +94,16 @@ def own_key(settings: Settings, name: str) -> str:
             "from the others; nothing was changed",
             hints=(
                 "give each cluster a key of its own first (docs/key-rotation.md, Several "
-                "clusters), or rotate the shared key for every cluster at once",
+                "clusters)"
+                + (
+                    # repository-wide only where no cluster names another key (sweep 69: "at
+                    # once" was offered where begin without --cluster refuses)
+                    ", or rotate it for every cluster at once: keep it as cluster_key in "
+                    f"{SETTINGS_NAME}, remove the cluster_key lines under clusters:, then "
+                    "secretsmgr key rotate --begin"
+                    if all(c.cluster_key in (None, spec.cluster_key) for c in settings.clusters)
+                    else ""
+                ),
             ),
         )
     return spec.cluster_key

@@ -495,3 +495,38 @@ def test_begin_with_no_keyring_hints_the_same_begin_with_a_key_file(
     words[-1] = str(tmp_path / "next.agekey")  # the hint's file, in this test's folder
     run(repo, env, *words)
     assert keys_of(tmp_path / "next.agekey")
+
+
+def test_the_hints_for_shared_cluster_keys_lead_somewhere() -> None:
+    """Sweep 69 (dramirez-qb/k3d-cluster after init): clusters: gave `cluster` and `home` one
+    key and `remote` another; begin's hint named `--cluster cluster`, whose refusal offered to
+    "rotate the shared key for every cluster at once", which begin had just refused."""
+    from secretsmgr.errors import RefusedError
+    from secretsmgr.rotate.clusterkey import refuse_own_cluster_keys
+    from secretsmgr.rotate.clusterown import own_key
+    from tests.audit.helpers import K1, K2
+
+    settings = parse_settings(
+        "clusters:\n"
+        f"  cluster: {{path: kubernetes/flux, cluster_key: {K1}}}\n"
+        f"  home: {{path: kubernetes/cluster-home, cluster_key: {K1}}}\n"
+        f"  remote: {{path: kubernetes/cluster-remote, cluster_key: {K2}}}\n"
+    )
+    with pytest.raises(RefusedError) as begin:
+        refuse_own_cluster_keys(settings)
+    assert begin.value.hints == (
+        "rotate one cluster's own key with: secretsmgr key rotate --begin --cluster remote",
+    )
+    assert own_key(settings, "remote") == K2
+    with pytest.raises(RefusedError) as shared:
+        own_key(settings, "cluster")
+    assert "at once" not in " ".join(shared.value.hints)
+    # every cluster on one key: that key can be rotated repository-wide, and the hint says how
+    one = parse_settings(
+        "clusters:\n"
+        f"  cluster: {{path: kubernetes/flux, cluster_key: {K1}}}\n"
+        f"  home: {{path: kubernetes/cluster-home, cluster_key: {K1}}}\n"
+    )
+    with pytest.raises(RefusedError) as both:
+        own_key(one, "cluster")
+    assert "remove the cluster_key lines under clusters:" in both.value.hints[0]
