@@ -1542,3 +1542,35 @@ def test_a_layer_reading_this_repository_at_another_branch_is_noted(
             "branch main: its files are judged as this checkout holds them; audit a checkout "
             f"of {said} too"
         ]
+
+
+def test_a_kustomization_a_live_layer_depends_on_is_applied_in_its_cluster(
+    git_checkout: GitRepo,
+) -> None:
+    """dramirez-qb/k3d-cluster (sweep 69): a Taskfile applied `cluster-common`, whose
+    `common-apps` depends on Flux's own Kustomization; no walk reached it (an optional module,
+    by the rule for roots), and its SOPS files were "not deployed by Flux" although the
+    cluster's apps depend on it, which Flux holds back until it is Ready there."""
+    bootstrap(git_checkout, "clusters/home")
+    git_checkout.write(
+        "clusters/home/apps.yaml", flux_ks("home-apps", "./home/apps", ("common-apps",))
+    )
+    git_checkout.write("home/apps/kustomization.yaml", "resources: [h.enc.yaml]\n")
+    git_checkout.write("home/apps/h.enc.yaml", "kind: Secret\n")
+    git_checkout.write("common/kustomization.yaml", "resources: [apps.yaml]\n")
+    git_checkout.write(
+        "common/apps.yaml", flux_ks("common-apps", "./common/apps", ("flux-system",))
+    )
+    git_checkout.write("common/apps/kustomization.yaml", "resources: [c.enc.yaml]\n")
+    git_checkout.write("common/apps/c.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert g.layers_of("common/apps/c.enc.yaml") == ("common-apps",)
+    assert g.clusters_of("common/apps/c.enc.yaml") == ("home",)
+    assert not g.unknown_dependencies
+    # a dependency nothing here defines stays unknown, and nothing more is mapped
+    git_checkout.write(
+        "clusters/home/apps.yaml", flux_ks("home-apps", "./home/apps", ("elsewhere",))
+    )
+    g = graph(git_checkout)
+    assert g.layers_of("common/apps/c.enc.yaml") == ()
+    assert ("home-apps", "elsewhere") in g.unknown_dependencies

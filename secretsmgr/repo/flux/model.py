@@ -696,6 +696,44 @@ class _Model(Workspace):
             return True
         return False
 
+    def depended_roots(self) -> list[Root]:
+        """Kustomizations no walk reached that a live layer depends on, as roots of that
+        layer's cluster: Flux holds a layer back until each Kustomization it depends on is
+        Ready there, so one the repository defines is applied in that cluster, by hand or by a
+        script (sweep 69, dramirez-qb/k3d-cluster: a Taskfile applied `cluster-common`, whose
+        `cluster-common-apps` both clusters' apps depend on, and its SOPS files were "not
+        deployed by Flux"). Only one that no walk reached at all, and a name one definition
+        holds."""
+        anywhere = {(x.namespace, x.name) for x in self.layers}
+        by_key: dict[tuple[str, str], list[FluxKustomization]] = {}
+        for ks in self.scan.kustomizations:
+            if not ks.rejected:
+                by_key.setdefault((ks.namespace, ks.name), []).append(ks)
+        found: dict[tuple[str | None, str, str], Root] = {}
+        for layer in self.layers:
+            if layer.external is not None:
+                continue
+            for key in layer.depends_on_keys:
+                if key in anywhere:  # live somewhere: reached, or another cluster's own
+                    continue
+                defined = by_key.get(key, [])
+                if len(defined) != 1 or (layer.cluster, *key) in found:
+                    continue
+                ks = defined[0]
+                root = self._implicit(ks, layer.cluster)
+                cluster = self.clusters.get(layer.cluster) if layer.cluster else None
+                bootstrap = self._bootstrap_of(layer.cluster)
+                if cluster is not None or bootstrap is not None:
+                    root = replace(root, bootstrap=bootstrap or root.bootstrap)
+                found[(layer.cluster, *key)] = root
+        return list(found.values())
+
+    def _bootstrap_of(self, cluster: str | None) -> Ref | None:
+        """The bootstrap source of ``cluster``'s roots (None for an implicit one)."""
+        return next(
+            (r.bootstrap for r in self._roots if r.cluster == cluster and r.bootstrap), None
+        )
+
     def _implicit(self, ks: FluxKustomization, cluster: str | None) -> Root:
         """A root nothing applies. Its source is this checkout when ``flux bootstrap`` wrote it:
         a GitRepository named ``flux-system`` in the Kustomization's own file (gotk-sync.yaml),
@@ -1151,6 +1189,9 @@ def _would_clash(model: _Model, c: str | None, owner: str | None) -> bool:
     )
 
 
+_DEPENDED_ROUNDS = 4  # dependencies of dependencies, as deep as a repository goes
+
+
 def find_layers(
     snapshot: Snapshot,
     clusters: Sequence[ClusterSpec] = (),
@@ -1162,6 +1203,11 @@ def find_layers(
     model.layers_from(roots)
     explicit = set(model.clusters)
     model.layers_from(model.implicit_roots(model.layers, named=bool(roots)))
+    for _ in range(_DEPENDED_ROUNDS):  # what those depend on may depend on more
+        depended = model.depended_roots()
+        if not depended:
+            break
+        model.layers_from(depended)
     if explicit:
         # an implicit cluster that reads nothing of this checkout (only external sources)
         # is an unapplied leftover, not a cluster worth reporting
