@@ -182,6 +182,10 @@ def _shared_recipient(inv: Inventory, cluster: str | None) -> tuple[tuple[str, .
             hints=(
                 "name it: secretsmgr init --cluster-key age1…",
                 "or read it from the cluster: secretsmgr init --from-cluster",
+                # a new key was the route an operator had to find alone (sweep 69); `key
+                # generate` prints the public key alone for $(…)
+                'or start from a new key: secretsmgr init --cluster-key "$(secretsmgr key '
+                'generate -o FILE)", then move the files onto it: secretsmgr rotate --all',
             ),
         )
     return tuple(common), "the recipient every SOPS file of the cluster has"

@@ -247,6 +247,16 @@ def test_existing_secrets_without_any_configuration(
     assert "all encrypted to 2 keys" in err
     assert "secretsmgr init --cluster-key" in err
     assert tree(repo) == before
+    # sweep 69: the route to a new key, pasted with FILE filled in, works
+    start = 'secretsmgr init --cluster-key "$(secretsmgr key generate -o FILE)"'
+    assert start in err
+    other = git_copy(
+        FIXTURES / "demo", tmp_path / "other", drop=[".secretsmgr.yaml", ".sops.yaml", LOG]
+    )
+    code, public, _ = run(["key", "generate", "-o", str(tmp_path / "new.agekey")], capsys)
+    assert code == 0
+    init(other, capsys, "--cluster-key", public.strip())
+    assert load_settings(other).cluster_key == public.strip()
     out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
     assert "SM005" in out  # the admin key is on every file, and nothing allows it yet
     assert load_settings(repo).cluster_key == CLUSTER
