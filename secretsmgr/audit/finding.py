@@ -197,6 +197,9 @@ class AuditReport:
     clusters: tuple[str | None, ...] = ()  # every cluster, in report order
     # findings already present (a committed baseline, or --new-since REV): counted, not shown
     baselined: int = 0
+    # files check blocks as plaintext Secrets whose values HEAD already holds (the gate's):
+    # encrypting them now hides nothing that git has not published
+    committed_plaintext: tuple[str, ...] = ()
 
     def count(self, severity: Severity) -> int:
         """How many findings have ``severity``."""

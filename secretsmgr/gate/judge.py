@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 
 from secretsmgr.audit.engine import load_context, run_rules
-from secretsmgr.audit.finding import AuditReport, Finding
+from secretsmgr.audit.finding import AuditReport, Finding, Severity
 from secretsmgr.audit.registry import RULES
 from secretsmgr.errors import ConfigError, SecretsmgrError, UsageError
 from secretsmgr.gate.cache import COMMIT_FIELD, cache_folder
@@ -292,6 +292,22 @@ def _staged_only(report: AuditReport, index: Snapshot, head: Snapshot | None) ->
             return "this change to the file is staged, not in git yet"
         return None if set(staged) == committed else "staged, perhaps not in git yet"
 
+    # a plaintext Secret whose value lines HEAD holds: its values are in git already, which
+    # SM001's fix (encrypt it) does not say (sweep 66: a committed demo Secret's password)
+    committed = tuple(
+        dict.fromkeys(
+            f.path
+            for f in report.findings
+            if f.rule == "SM001"
+            and f.severity is Severity.ERROR
+            and f.path in present
+            and f.line is not None
+            and lines_of(f.path) is not None
+            and why(f) is None
+        )
+    )
+    if committed:
+        report = replace(report, committed_plaintext=committed)
     reasons = {id(f): why(f) for f in report.findings if f.fix and _IN_GIT in f.fix}
     if not any(reasons.values()):
         return report

@@ -283,6 +283,16 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
             tail = "encrypt each with: secretsmgr encrypt -i <file>"
         else:
             tail = "fix the errors above, or see: secretsmgr audit"
+        # values HEAD holds already (sweep 66): said before the closing line, which stays last
+        lines += [
+            paint(
+                f"note: {one_line(path)} holds these values in git already (HEAD): once it is "
+                "encrypted, change them at their source too (secretsmgr audit --history lists "
+                "what git holds)",
+                "dim",
+            )
+            for path in report.committed_plaintext[:3]
+        ]
         lines.append(paint(f"{count} blocked — {tail}", "error"))
     return "\n".join(lines) + "\n" if lines else ""
 

@@ -745,3 +745,29 @@ def test_a_file_whose_own_rule_was_narrowed_on_disk_is_not_told_to_be_staged(
     (root / rel).write_text(narrowed)
     (fix,) = [f.fix for f in judge(root).findings if f.rule == "SM003"]
     assert fix is not None and "git add" not in fix, fix
+
+
+def test_check_says_when_a_blocked_plaintext_secrets_values_are_in_git_already(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sweep 66 (thomas-chauvet/poc-sops-k8s-age): a plaintext Secret committed before the
+    hook, then edited and staged, was blocked with "encrypt it with: …" alone; its password
+    was in git already. A new file's values are not, and no note says so."""
+    root = _repo(tmp_path / "r")
+    secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData:\n"
+    stage(root, "apps/new-secret.yaml", secret + "  password: Zq8vN3pL0xR7Wm2\n")
+    assert judge(root).committed_plaintext == ()
+    commit(root, "committed in clear, before the hook")
+    stage(
+        root,
+        "apps/new-secret.yaml",
+        secret.replace("name: db", "name: db2") + "  password: Zq8vN3pL0xR7Wm2\n",
+    )
+    assert judge(root).committed_plaintext == ("apps/new-secret.yaml",)
+    code, out, err = run(["--repo", str(root), "check"], capsys)
+    assert code == 1
+    assert "note: apps/new-secret.yaml holds these values in git already (HEAD)" in out + err
+    assert "Zq8vN3pL0xR7Wm2" not in out + err
+    # a new value in it is staged only: nothing is said of the file
+    stage(root, "apps/new-secret.yaml", secret + "  password: Hq8vR3nLw2Kx7TzP\n")
+    assert judge(root).committed_plaintext == ()
