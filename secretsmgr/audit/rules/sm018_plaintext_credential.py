@@ -164,24 +164,33 @@ def _leaves(node: object, prefix: str) -> Iterator[tuple[str, str, str]]:
             yield key_path, key, value
 
 
+# A list of ``{name, value}`` environment variables: a container's ``env``, and a chart's
+# ``extraEnv``, ``extraEnvVars``, ``envVars``, ``additionalEnv`` (sweep 70: a random
+# API_SECRET under a HelmRelease's `extraEnv` had no finding where `env` had one)
+_ENV_LIST_KEY = re.compile(
+    r"(?i)^(?:extra|additional|global|common)?[_-]?env(?:ironment)?(?:[_-]?vars?|[_-]?variables)?$"
+)
+
+
 def _env(node: object, prefix: str, seen: set[int] | None = None) -> Iterator[tuple[str, str, str]]:
-    """Container ``env: [{name, value}]`` entries anywhere below ``node``; what an alias
-    reaches again is walked once, at its anchor (see ``_strings``)."""
+    """``{name, value}`` entries of environment lists (``_ENV_LIST_KEY``) anywhere below
+    ``node``; what an alias reaches again is walked once, at its anchor (see ``_strings``)."""
     seen = set() if seen is None else seen
     if _walked(node, seen):
         return
     if isinstance(node, dict):
         items = cast(dict[object, object], node)
-        env = items.get("env")
-        if isinstance(env, list):
+        for at, env in items.items():
+            if not (isinstance(at, str) and isinstance(env, list) and _ENV_LIST_KEY.match(at)):
+                continue
             for number, raw in enumerate(env):
                 if isinstance(raw, dict):
                     var = cast(dict[str, object], raw)
                     name, value = var.get("name"), var.get("value")
                     if isinstance(name, str) and isinstance(value, str):
-                        yield f"{prefix}env.{number}.value", name, value
+                        yield f"{prefix}{at}.{number}.value", name, value
         for key, value in items.items():
-            if key != "env":
+            if not (isinstance(key, str) and _ENV_LIST_KEY.match(key) and isinstance(value, list)):
                 yield from _env(value, f"{prefix}{key}.", seen)
     elif isinstance(node, list):
         for number, item in enumerate(node):
@@ -255,7 +264,11 @@ def _candidates(
     kind, api = obj.get("kind"), obj.get("apiVersion")
     yield from _config_literals(prefix, obj)
     if not isinstance(kind, str) or not isinstance(api, str) or (kind, api) == ("Config", "v1"):
-        # no Kubernetes object, or a kubeconfig (kind Config): a file, every value judged
+        # no Kubernetes object, or a kubeconfig (kind Config): a file, every value judged; an
+        # environment list's values under their variables first (sweep 70: a chart's values
+        # file that a configMapGenerator reads had `env: [{name: DB_PASSWORD, value: …}]`)
+        for key_path, key, value in _env(obj, prefix):
+            yield "file", key_path, key, value, False, key
         for key_path, key, value, listed in _strings(obj, prefix):
             if not listed:
                 yield "file", key_path, key, value, False, None

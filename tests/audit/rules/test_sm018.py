@@ -2146,3 +2146,36 @@ def test_a_random_run_among_words_under_a_passwords_key_is_a_keyword_hit(
     from secretsmgr.audit.credentials import judge_value
 
     assert (judge_value(key, value) is not None) is found
+
+
+def test_a_charts_extra_env_list_and_a_values_files_env_list_are_judged(tmp_path: Path) -> None:
+    # sweep 70 (copies of MagicTrevor/homelab): a random API_SECRET under a HelmRelease's
+    # `extraEnv` had no finding where `env` had one, and a values file a configMapGenerator
+    # reads had its `env: [{name: DB_PASSWORD, value: …}]` judged under the key `value`
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {})
+    write(
+        tmp_path,
+        "apps/helm.yaml",
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: m}\n"
+        "spec:\n  values:\n    extraEnv:\n      - name: API_SECRET\n"
+        "        value: Wq4nT8zLk2xP7vR3mY9cBd6F\n",
+    )
+    write(
+        tmp_path,
+        "apps/kustomization.yaml",
+        "resources: [helm.yaml]\nconfigMapGenerator:\n  - name: values\n"
+        "    files: [values.yaml=./helm-values.yaml]\n",
+    )
+    write(
+        tmp_path,
+        "apps/helm-values.yaml",
+        "env:\n  - name: DB_PASSWORD\n    value: Hq8vR3nLw2Kx7TzPm4Qs\n"
+        "  - name: LOG_LEVEL\n    value: info\n",
+    )
+    found = [f for f in audit(tmp_path).findings if f.rule == "SM018"]
+    assert sorted((f.path, f.key_path, f.severity.value) for f in found) == [
+        ("apps/helm-values.yaml", "env.0.value", "warning"),
+        ("apps/helm.yaml", "spec.values.extraEnv.0.value", "warning"),
+    ]
