@@ -1922,3 +1922,21 @@ def test_a_decryption_secret_the_repository_applies_itself_is_not_named_missing(
     assert "Flux fails each while its Secret is missing" in said, said
     assert "games/sops-age" in said and "home/sops-age" in said
     assert "media/sops-age" not in said
+
+
+def test_init_counts_no_stranger_on_a_file_no_layer_applies_and_no_rule_covers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 70 (zhopp/homeops): init's note said three files had other recipients (SM005);
+    # audit then reported one, as SM005 judges no keys on a file outside Flux with no rule
+    from tests.audit.helpers import K1, K3, secret
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(repo, "apps/db.enc.yaml", enc(secret("db"), (K1,)))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    write(repo, "talos/talsecret.sops.yaml", enc(secret("talos"), (K1, K3)))
+    commit(repo)
+    out, _ = init(repo, capsys, "--cluster-key", K1, "-o", str(tmp_path / "unused.agekey"))
+    assert "(SM005)" not in out, out
+    sm005 = [f["path"] for f in audit(repo, capsys) if f["rule"] == "SM005"]
+    assert sm005 == []
