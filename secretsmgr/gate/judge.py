@@ -294,17 +294,15 @@ def _staged_only(report: AuditReport, index: Snapshot, head: Snapshot | None) ->
 
     # a plaintext Secret whose value lines HEAD holds: its values are in git already, which
     # SM001's fix (encrypt it) does not say (sweep 66: a committed demo Secret's password)
+    plaintext = [f for f in report.findings if f.rule == "SM001" and f.severity is Severity.ERROR]
+    # every one of the file's values on a line HEAD holds (the attack review: one committed
+    # user name beside a new, only staged password made the note claim both)
     committed = tuple(
-        dict.fromkeys(
-            f.path
-            for f in report.findings
-            if f.rule == "SM001"
-            and f.severity is Severity.ERROR
-            and f.path in present
-            and f.line is not None
-            and lines_of(f.path) is not None
-            and why(f) is None
-        )
+        path
+        for path in dict.fromkeys(f.path for f in plaintext)
+        if path in present
+        and lines_of(path) is not None
+        and all(f.line is not None and why(f) is None for f in plaintext if f.path == path)
     )
     if committed:
         report = replace(report, committed_plaintext=committed)

@@ -771,3 +771,9 @@ def test_check_says_when_a_blocked_plaintext_secrets_values_are_in_git_already(
     # a new value in it is staged only: nothing is said of the file
     stage(root, "apps/new-secret.yaml", secret + "  password: Hq8vR3nLw2Kx7TzP\n")
     assert judge(root).committed_plaintext == ()
+    # the attack review: a committed user name beside a new, only staged password is no file
+    # whose values are all in git
+    stage(root, "apps/new-secret.yaml", secret + "  username: admin\n  password: Zq8vN3pL0xR7Wm2\n")
+    commit(root, "both in clear")
+    stage(root, "apps/new-secret.yaml", secret + "  username: admin\n  password: Wm4Kd8LmBr2Nx7Q\n")
+    assert judge(root).committed_plaintext == ()

@@ -1076,3 +1076,25 @@ def test_the_finish_line_repeats_the_secret_begin_was_told(repo: Path, tmp_path:
     assert words[0].startswith("SOPS_AGE_KEY_FILE=")
     finished = run(repo, env, *words[2:], *SKIP, "--commit")
     assert "also: tools/sops-age still hold the retired key" in finished.out
+
+
+def test_a_sops_file_with_template_syntax_this_reader_cannot_read_is_no_template() -> None:
+    """The attack review: a real sops file with `{{ … }}` in a clear annotation, nested past
+    this reader's depth limit, was taken for a template (no secret), and key rotate --finish
+    left it readable by the retired key alone; it is an unreadable SOPS file, which begin and
+    finish refuse."""
+    from secretsmgr.repo.sopsentry import FileFormat, read_sops_entry
+
+    deep = "deep: " + "{a: " * 205 + "1" + "}" * 205 + "\n"
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: d\n  annotations:\n"
+        '    note: "{{ .Values.x }}"\n' + deep + "stringData:\n"
+        "    password: ENC[AES256_GCM,data:abc=,iv:abc=,tag:abc=,type:str]\n"
+        "sops:\n    mac: ENC[AES256_GCM,data:abc=,iv:abc=,tag:abc=,type:str]\n"
+    )
+    entry = read_sops_entry("apps/d.enc.yaml", text.encode(), FileFormat.YAML)
+    assert entry is not None and not entry.template and entry.error is not None
+    # a template with no sops block stays one
+    plain = text.split("stringData:")[0]
+    template = read_sops_entry("apps/t.enc.yaml", plain.encode(), FileFormat.YAML)
+    assert template is not None and template.template
