@@ -1021,7 +1021,9 @@ _DISPLAYED_ADDRESS = re.compile(r"^[A-Za-z][A-Za-z .'-]{0,63}<([^<>\s]+)>$")
 _URL_KEY = re.compile(r"(?i)(?:^|[._-])(?:url|uri|endpoint)$")
 # what an auth's URL key or a version's may name beside it (api, auth); never a password,
 # token, key or secret
-_AUTH_URL_KEY = re.compile(r"(?i)^(?:(?!pass|pwd|secret|token|keys?(?:[._-]|$)|cred|private).)*$")
+_NAMES_NO_SECRET = re.compile(
+    r"(?i)^(?:(?!pass|pwd|secret|token|keys?(?:[._-]|$)|cred|private).)*$"
+)
 
 
 _NAMING_WORDS = frozenset(("user", "username", "name", "id", "login", "tenant", "project"))
@@ -1074,13 +1076,13 @@ def plain_setting(key: str, value: object) -> bool:
     words = split_camel(key)
     if isinstance(value, str | int) and not isinstance(value, bool):
         text = str(value).strip()
-        if _VERSION_KEY.search(words) and _VERSION.match(text) and _AUTH_URL_KEY.match(words):
+        if _VERSION_KEY.search(words) and _VERSION.match(text) and _NAMES_NO_SECRET.match(words):
             return True  # a version, even beside api (never a password's or token's key)
         found = _PLAIN_ADDRESS.match(text) if isinstance(value, str) else None
         if (
             found is not None
             and _URL_KEY.search(words)
-            and _AUTH_URL_KEY.match(words)
+            and _NAMES_NO_SECRET.match(words)
             and _plain_host(found["host"])
             and all(_API_SEGMENT.match(part) for part in found["path"].split("/"))
             and not looks_like_token(text)
@@ -1091,13 +1093,13 @@ def plain_setting(key: str, value: object) -> bool:
     if isinstance(value, bool):
         return True
     if isinstance(value, int):
-        return _NUMBER_KEY.search(split_camel(key)) is not None and 0 <= value < 100_000
+        return _NUMBER_KEY.search(words) is not None and 0 <= value < 100_000
     if not isinstance(value, str) or "\n" in value.strip():
         return False
     text = value.strip()
     if not text or judge_value(key, text) is not None or looks_like_token(text):
         return False
-    key = split_camel(key)
+    key = words
     lower = text.lower()
     if lower in _SWITCH_WORDS:
         return True

@@ -316,6 +316,7 @@ def sops_yaml_changes(
     notes: list[str] = []
     kept: list[KeptConfig] = []
     written = False
+    present = present_folders(inv.all_files)  # the checkout's folders, for every config
     for folder in ["", *(d for d in nested if d in governed)]:
         rel = _config_path(folder)
         if not folder and "" not in governed and governed:
@@ -337,7 +338,7 @@ def sops_yaml_changes(
                     )
                 )
             continue
-        groups = path_groups(inv.layers, unread, folder, nested, present_folders(inv.all_files))
+        groups = path_groups(inv.layers, unread, folder, nested, present)
         if not groups and not folder:
             # sweep 25, ferry133/jg-cluster-template: no layer's folder is in this checkout (a
             # template repository renders them), and init offered a `.sops.yaml` of no rule,

@@ -570,7 +570,12 @@ def _stand_in_host(value: str) -> bool:
     found = _STAND_IN_HOST.match(value)
     if found is None:
         return False
-    return any(_HOST_STAND_IN.match(label) for label in found["host"].split("."))
+    host = found["host"]
+    if "." not in host and found["path"] in ("", "/") and _STAND_IN.match(host):
+        # the whole host a request to replace it (sweep 68, Kagiso-me/homelab-infrastructure:
+        # ``https://REPLACE_WITH_WEBHOOK_URL``)
+        return True
+    return any(_HOST_STAND_IN.match(label) for label in host.split("."))
 
 
 def is_placeholder(value: object) -> bool:
@@ -663,8 +668,6 @@ _URL_STAND_IN = re.compile(r"(?i)^(?:([a-z*.])\1{2,}|change[_-]?me|replace[_-]?m
 _URL_PLAIN_PART = re.compile(r"^(?:[A-Za-z]+(?:[-_][A-Za-z]+)*|\d+|[A-Z]\d+)$")
 
 
-# an http(s) address whose host is a request to replace it (``https://REPLACE_WITH_WEBHOOK_URL``)
-_REQUEST_HOST = re.compile(r"^(?i:https?)://(?P<host>[^\s/?#@:]+)/?$")
 # what Discord puts after a webhook's id and token for Slack's or GitHub's payloads
 _WEBHOOK_SUFFIX = frozenset(("slack", "github"))
 
@@ -678,15 +681,11 @@ def _url_stand_in(part: str) -> bool:
 def _placeholder_url(value: str) -> bool:
     """An http(s) URL with no credentials, query or fragment whose path ends in stand-ins
     (``xxx``, ``yyy``, ``XXXXXXXX``, ``changeme``, ``REPLACE_WITH_…``) after plain words and
-    numbers, maybe before a webhook's ``/slack`` or ``/github``; or whose host is one such
-    request (sweep 68, Kagiso-me/homelab-infrastructure: an Alertmanager Secret's webhook
-    URLs of ``REPLACE_WITH_SLACK_WEBHOOK_URL`` and ``…/webhooks/REPLACE/REPLACE/slack`` were
-    SM001 and SM019 errors)."""
-    text = value.strip()
-    host = _REQUEST_HOST.match(text)
-    if host is not None and _STAND_IN.match(host["host"]):
-        return True
-    found = _HTTP_URL.match(text)
+    numbers, maybe before a webhook's ``/slack`` or ``/github`` (sweep 68,
+    Kagiso-me/homelab-infrastructure: an Alertmanager Secret's webhook URLs of
+    ``REPLACE_WITH_SLACK_WEBHOOK_URL`` and ``…/webhooks/REPLACE/REPLACE/slack`` were SM001 and
+    SM019 errors); a host that asks to be replaced is ``_stand_in_host``'s."""
+    found = _HTTP_URL.match(value.strip())
     if found is None:
         return False
     parts = [part for part in found["rest"].split("/") if part]
@@ -1044,8 +1043,9 @@ _MAIL_WORD = re.compile(r"^(?:[A-Za-z]+[0-9]{0,4}|[0-9]{1,6}[A-Za-z]*)$")
 _CONSONANT_RUN = re.compile(r"(?i)[b-df-hj-np-tv-xz]{6,}")
 
 
-# a local part that is a password a person may choose (``letmein@secret.pw``: the attack review)
-_WEAK_LOCAL = re.compile(
+# a password people choose most, maybe with digits after it (``letmein@secret.pw``: the
+# attack review)
+_WEAK_PASSWORD = re.compile(
     r"(?i)^(?:pass(?:word|wd)?|secret|letmein|qwerty|hunter|changeme|welcome|iloveyou|"
     r"trustno1?|monkey|dragon|sunshine|summer|winter|spring|autumn|master|shadow|football|"
     r"baseball|superman|batman|princess|freedom|starwars|asdf|zxcvbn)[0-9]{0,6}$"
@@ -1055,7 +1055,7 @@ _WEAK_LOCAL = re.compile(
 def is_weak_password(text: str) -> bool:
     """A password people choose most (``letmein``, ``qwerty``, ``hunter42``): a word of that
     list, maybe with digits after it."""
-    return _WEAK_LOCAL.match(text.strip()) is not None
+    return _WEAK_PASSWORD.match(text.strip()) is not None
 
 
 # a letter in capitals after one in lower case inside a part: ``QwErTy``, ``lAke`` (random)
@@ -1072,6 +1072,7 @@ def plain_mail_address(value: str) -> bool:
     if _MAIL_ADDRESS.match(text) is None:
         return False
     parts = re.split(r"[@._+-]+", text)
+    local = text.partition("@")[0]
     return (
         all(
             _MAIL_WORD.match(part)
@@ -1079,8 +1080,8 @@ def plain_mail_address(value: str) -> bool:
             and not _CASE_SWITCH.search(part)
             for part in parts
         )
-        and not _WEAK_LOCAL.match(text.partition("@")[0])
-        and not looks_like_token(text.partition("@")[0])
+        and not is_weak_password(local)
+        and not looks_like_token(local)
         and not _password_like(text)
     )
 

@@ -180,9 +180,12 @@ def _env(node: object, prefix: str, seen: set[int] | None = None) -> Iterator[tu
         return
     if isinstance(node, dict):
         items = cast(dict[object, object], node)
-        for at, env in items.items():
-            if not (isinstance(at, str) and isinstance(env, list) and _ENV_LIST_KEY.match(at)):
-                continue
+        lists = {
+            at: env
+            for at, env in items.items()
+            if isinstance(at, str) and isinstance(env, list) and _ENV_LIST_KEY.match(at)
+        }
+        for at, env in lists.items():
             for number, raw in enumerate(env):
                 if isinstance(raw, dict):
                     var = cast(dict[str, object], raw)
@@ -190,7 +193,7 @@ def _env(node: object, prefix: str, seen: set[int] | None = None) -> Iterator[tu
                     if isinstance(name, str) and isinstance(value, str):
                         yield f"{prefix}{at}.{number}.value", name, value
         for key, value in items.items():
-            if not (isinstance(key, str) and _ENV_LIST_KEY.match(key) and isinstance(value, list)):
+            if key not in lists:
                 yield from _env(value, f"{prefix}{key}.", seen)
     elif isinstance(node, list):
         for number, item in enumerate(node):
@@ -1083,10 +1086,10 @@ def _heredoc_values(
         if opened is not None:
             field = (len(opened.group(1)), opened.group(2))
             continue
+        if field is not None and len(raw) - len(raw.lstrip()) <= field[0]:
+            field = None  # back out of the block
         entry = _DATA_ENTRY.match(raw)
-        if field is None or entry is None or len(entry.group(1)) <= field[0]:
-            if len(raw) - len(raw.lstrip()) <= (field[0] if field else -1):
-                field = None
+        if field is None or entry is None:
             continue
         value = entry.group(3).strip("\"'")
         if "$" in value or "`" in value or value in ("|", ">", "|-", ">-"):

@@ -719,12 +719,10 @@ class _Model(Workspace):
                 defined = by_key.get(key, [])
                 if len(defined) != 1 or (layer.cluster, *key) in found:
                     continue
-                ks = defined[0]
-                root = self._implicit(ks, layer.cluster)
-                cluster = self.clusters.get(layer.cluster) if layer.cluster else None
-                bootstrap = self._bootstrap_of(layer.cluster)
-                if cluster is not None or bootstrap is not None:
-                    root = replace(root, bootstrap=bootstrap or root.bootstrap)
+                root = self._implicit(defined[0], layer.cluster)
+                bootstrap = self._bootstrap_of(layer.cluster)  # its cluster's source, if any
+                if bootstrap is not None:
+                    root = replace(root, bootstrap=bootstrap)
                 found[(layer.cluster, *key)] = root
         return list(found.values())
 

@@ -298,12 +298,13 @@ def _revision(spec: Mapping[str, object]) -> str | None:
     ref = as_map(spec.get("ref")) or {}
     for key, words in _REVISION_FIELDS:
         value = as_str(ref.get(key))
-        if value and key == "name":  # a full reference names a branch or a tag too
+        if not value:
+            continue
+        if key == "name":  # a full reference names a branch or a tag too
             for prefix, kind in (("refs/heads/", "branch {}"), ("refs/tags/", "tag {}")):
                 if value.startswith(prefix) and len(value) > len(prefix):
                     return kind.format(value[len(prefix) :])
-        if value:
-            return words.format(value)
+        return words.format(value)
     return None
 
 
