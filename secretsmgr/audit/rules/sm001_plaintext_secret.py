@@ -144,6 +144,20 @@ def _kept_out(key_path: str, value: object) -> bool:
     return empty and names_credential(key_path.rpartition(".")[2])
 
 
+def _stand_in_inside(key_path: str, value: object) -> bool:
+    """A secret the author left as a stand-in inside the value: a config whose every credential
+    is a placeholder (Argo CD's cluster ``config`` of ``{"bearerToken": "REPLACE_WITH_TOKEN"}``,
+    ngochien2000ht/data-platform-infra), or a ``data`` value that decodes to one (``Y2hhbmdlbWU=``).
+    Like a substituted value, it shows the Secret is a template whose secret parts stay out of
+    git."""
+    text = _text(key_path, value)
+    if text is None or not text.strip():
+        return False
+    if key_path.startswith("data.") and "\n" not in text.strip() and _substituted(text):
+        return True
+    return is_credential_skeleton(text)
+
+
 # mittwald's kubernetes-secret-generator: ``autogenerate: password,token`` names the keys its
 # string generator fills in the cluster (split at commas, as the controller does). It runs when
 # the ``type`` annotation is missing, ``string`` or unknown; the ``ssh-keypair`` and
@@ -603,6 +617,7 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                 ciphertext
                 or _generated_in_cluster(obj)
                 or any(_kept_out(key_path, value) for key_path, value in values)
+                or any(_stand_in_inside(key_path, value) for key_path, value in values)
             )
             argocd = _argocd_settings(obj)
             for key_path, value in values:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -2219,3 +2220,54 @@ def test_webhook_urls_that_ask_to_be_replaced_are_no_plaintext_secret(tmp_path: 
     standard_repo(tmp_path, {"apps/alertmanager.yaml": secret("alertmanager", real)})
     found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert found == {"stringData.slack-api-url"}
+
+
+def test_settings_beside_a_config_whose_credentials_are_stand_ins(tmp_path: Path) -> None:
+    # ngochien2000ht/data-platform-infra: an Argo CD cluster Secret template (no label) whose
+    # bearer token is REPLACE_WITH_TOKEN; its name and server address were two SM001 errors
+    from secretsmgr.audit.engine import run_audit
+
+    template = '{\n  "bearerToken": "REPLACE_WITH_TOKEN"\n}\n'
+    jwt = "eyJhbGciOiJSUzI1NiIsImtpZCI6Ilp4In0.eyJzdWIiOiJhIn0.c2lnbmF0"
+    filled = '{\n  "bearerToken": "' + jwt + '"\n}\n'
+    standard_repo(
+        tmp_path,
+        {
+            "apps/template.yaml": secret(
+                "cluster-prod",
+                {
+                    "name": "eks-prod-ap-southeast-1",
+                    "server": "https://APISERVER_ENDPOINT",
+                    "config": json.dumps(template),
+                },
+            ),
+            "apps/oneline.yaml": secret(
+                "cluster-dev",
+                {"name": "dev", "config": json.dumps('{"bearerToken": "CHANGEME"}')},
+            ),
+            # a data value that decodes to a stand-in keeps its settings out too
+            "apps/encoded.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: enc}\ndata:\n"
+            "  password: Y2hhbmdlbWU=\n  username: YWRtaW4=\n",
+            # a filled-in token: the settings beside it are reported with it
+            "apps/filled.yaml": secret(
+                "cluster-stage",
+                {
+                    "name": "stage",
+                    "server": "https://k8s.example.org",
+                    "config": json.dumps(filled),
+                },
+            ),
+            # a stand-in config does not hide a real password beside it
+            "apps/mixed.yaml": secret(
+                "cluster-qa",
+                {"name": "qa", "config": json.dumps(template), "password": "Tr0ub4dor-and-3x"},
+            ),
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/filled.yaml", "stringData.name"),
+        ("apps/filled.yaml", "stringData.server"),
+        ("apps/filled.yaml", "stringData.config"),
+        ("apps/mixed.yaml", "stringData.password"),
+    }
