@@ -473,12 +473,14 @@ _FILE_NAME = re.compile(
 _DISK_ID = re.compile(r"^(?:nvme|ata|scsi|usb|mmc|virtio)-[A-Za-z0-9.-]+(?:_[A-Za-z0-9.-]+)+$")
 # Keys whose values are identifiers, digests or versions: high entropy, yet no secret (``fp``:
 # a PGP key's fingerprint, sops's SOPS_PGP_FP and a Terraform variable ``key_fp``, sweep 22).
+# A Matrix user's ``localpart`` is the public name before ``:server`` (a mautrix bridge's random
+# ``sender_localpart`` beside its encrypted tokens: ten warnings in sweep 71, shikanime/manifests).
 _IDENTIFIER_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:tag|digest|(?:base64)?sha\d*|md5|checksum(?:[._-][a-z]+)?|hash|revision|commit|version|uid|uuid|id|"
     r"image|fingerprint|fpr?|thumbprint|ca_?bundle|cert|crt|certificate|pub(?:lic)?[_-]?keys?|pub|public|head|"
     r"integrity|etag|nonce|salt_?id|repository|url|host|domain|email|account_?id|"
     r"project|region|zone|cluster|age|pgp|kms|recipients?|cluster_?key|[a-z_]*_regex|"
-    r"rev|sum|schematic(?:_?id)?(?:_[a-z0-9]+)?|template)$"
+    r"rev|sum|schematic(?:_?id)?(?:_[a-z0-9]+)?|template|localpart)$"
 )
 # A git ref pinned to a commit (``source-ref: 0d2a07…``, a Renovate git-refs datasource): the
 # key says ref and the value is a SHA-1 or SHA-256 object name, no credential
@@ -1127,6 +1129,24 @@ def plain_setting(key: str, value: object) -> bool:
     return False
 
 
+# A chart's stand-in that writes out its key, maybe after what it should be encoded as or whose it
+# is: Harbor's ``accesskeysecret: accesskeysecret``, ``accountkey: base64encodedaccountkey``,
+# ``secretkey: awssecretkey`` (sweep 71, ZeroNull7/home-k8s: two keyword warnings). As empty of
+# a secret as ``password: password``; a digit or any other character after it is judged.
+_KEY_AS_VALUE_PREFIX = re.compile(
+    r"^(?:base64[-_]?(?:encoded)?[-_]?|encoded[-_]?|your[-_]?|my[-_]?|aws[-_]?)?"
+)
+_SEPARATORS = re.compile(r"[-_.]")
+
+
+def _key_as_value(key: str, value: str) -> bool:
+    rest = _KEY_AS_VALUE_PREFIX.sub("", value.lower(), count=1)
+    if not re.fullmatch(r"[a-z][a-z_.-]{5,63}", rest):
+        return False
+    bare_key = _SEPARATORS.sub("", key.lower())
+    return len(bare_key) >= 6 and _SEPARATORS.sub("", rest) == bare_key
+
+
 def judge_value(key: str, value: str) -> Verdict | None:
     """Whether the value under ``key`` (the last key-path component) is a credential."""
     return _judge(key, value, 0)
@@ -1201,6 +1221,8 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         return None
     if value.lower() in _BARE_WORDS and value.lower() in key.lower():
         return None  # the key's own word as its value (a dev realm's "secret": "secret")
+    if _key_as_value(key, value):
+        return None  # a chart's ``accesskeysecret: accesskeysecret``
     # one line of JSON with no object in it is no {VAR}: its known formats are judged
     # (``{"token": "ghp_…"}`` passed as a stand-in)
     json_object = _VARIABLE.match(value) is not None and _JSON_OBJECT.match(value) is not None

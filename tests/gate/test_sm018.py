@@ -421,7 +421,8 @@ def test_in_a_sops_file_the_fix_changes_the_rule_not_encrypt(tmp_path: Path) -> 
     from tests.audit.helpers import K1, enc, write
 
     only_token = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^as_token$")
-    text = "as_token: x\nsender_localpart: Q29ycmVjdEhvcnNlQmF0dGVyeVN0YXBsZTI0Xy9aQkN\n"
+    # (its hs_token here; the random sender_localpart is a public Matrix name: sweep 71)
+    text = "as_token: x\nhs_token: Q29ycmVjdEhvcnNlQmF0dGVyeVN0YXBsZTI0Xy9aQkN\n"
     standard_repo(tmp_path, {"apps/registration.enc.yaml": enc(text, rule=only_token)})
     fixes = [
         f.fix or ""
@@ -430,18 +431,18 @@ def test_in_a_sops_file_the_fix_changes_the_rule_not_encrypt(tmp_path: Path) -> 
     ]
     assert len(fixes) == 1
     assert fixes[0].startswith(
-        "the file's encryption rule (encrypted_regex: ^as_token$) leaves sender_localpart in "
+        "the file's encryption rule (encrypted_regex: ^as_token$) leaves hs_token in "
         "clear: change the rule in .sops.yaml rule 1, then re-encrypt"
     ), fixes[0]
     assert "encrypt -i" not in fixes[0] and "secretsmgr decrypt -o" in fixes[0]
     # sweep 32, ksefuke-labs/homelab-ops: a nested .sops.yaml whose regex names the key in
     # another case; the fix named the root's .sops.yaml and said to widen the regex
-    mixed = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(as_token|sender_Localpart)$")
+    mixed = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(as_token|Hs_Token)$")
     write(
         tmp_path,
         "apps/bridge/.sops.yaml",
         "creation_rules:\n  - path_regex: .*\n"
-        "    encrypted_regex: ^(as_token|sender_Localpart)$\n    age: " + K1 + "\n",
+        "    encrypted_regex: ^(as_token|Hs_Token)$\n    age: " + K1 + "\n",
     )
     standard_repo(tmp_path, {"apps/bridge/registration.enc.yaml": enc(text, rule=mixed)})
     (fix,) = [
@@ -449,7 +450,7 @@ def test_in_a_sops_file_the_fix_changes_the_rule_not_encrypt(tmp_path: Path) -> 
         for f in run_audit(tmp_path, keyless_only=True).findings
         if f.rule == "SM018" and f.path == "apps/bridge/registration.enc.yaml"
     ]
-    assert "(it names sender_localpart in another case: regexes match case)" in fix, fix
+    assert "(it names hs_token in another case: regexes match case)" in fix, fix
     assert "change the rule in apps/bridge/.sops.yaml rule 1" in fix, fix
 
 

@@ -2179,3 +2179,34 @@ def test_a_charts_extra_env_list_and_a_values_files_env_list_are_judged(tmp_path
         ("apps/helm-values.yaml", "env.0.value", "warning"),
         ("apps/helm.yaml", "spec.values.extraEnv.0.value", "warning"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "found"),
+    [
+        # sweep 71, ZeroNull7/home-k8s: Harbor's chart stand-ins were keyword warnings
+        ("accesskeysecret", "accesskeysecret", False),
+        ("accountkey", "base64encodedaccountkey", False),
+        ("secretkey", "awssecretkey", False),
+        ("client_secret", "your-client-secret", False),
+        # anything beyond the key written out is judged
+        ("accountkey", "base64encodedaccountkey1", True),
+        ("accountkey", "base64encodedQm7vXc2Rk9Lp", True),
+        ("accesskeysecret", "Accesskeysecret!", True),
+        ("accountkey", "base64encoded", True),
+        ("accesskeysecret", "otherkeysecret", True),
+    ],
+)
+def test_a_value_that_writes_out_its_key_is_a_stand_in(key: str, value: str, found: bool) -> None:
+    from secretsmgr.audit.credentials import judge_value
+
+    assert (judge_value(key, value) is not None) is found
+
+
+def test_a_matrix_localpart_is_no_credential() -> None:
+    # sweep 71, shikanime/manifests: a mautrix bridge's registration encrypts its tokens and
+    # leaves the bot's random sender_localpart (its public Matrix user name) in clear
+    from secretsmgr.audit.credentials import judge_value
+
+    assert judge_value("sender_localpart", "Rd1dQm7vXc2Rk9Lp4Wt6HsZq8vLw2pRt") is None
+    assert judge_value("as_token", "Rd1dQm7vXc2Rk9Lp4Wt6HsZq8vLw2pRt") is not None
