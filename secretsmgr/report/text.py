@@ -134,6 +134,7 @@ def render(
     hidden = 0
     current: object = object()
     for group in groups:
+        elsewhere: dict[str, str] = {}  # a fix shown for another file of the group: that file
         if group.empty_layer and not verbose:
             hidden += 1
             continue
@@ -163,7 +164,8 @@ def render(
                 head = f"{MARKS[finding.severity]} {finding.rule}"
                 lines.append(f"  {paint(head, style)} {rel.ljust(width)}{_GAP}{_message(finding)}")
                 if finding.fix:
-                    lines.append(f"{' ' * 10}fix: {_fix_once(finding.fix, shown)}")
+                    fix = _fix_once(finding.fix, shown, elsewhere, rel)
+                    lines.append(f"{' ' * 10}fix: {fix}")
         lines.append("")
     if hidden:
         lines.append(
@@ -242,13 +244,14 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
             if f.severity is Severity.ERROR
         )
     lines: list[str] = []
+    elsewhere: dict[str, str] = {}
     for path, here in findings.items():
         shown: set[str] = set()
         for finding in here:
             rule = paint(f"{finding.rule} {finding.name}", finding.severity.value)
             lines.append(f"{one_line(path)}: {rule}: {_message(finding)}")
             if finding.fix and not (plaintext and finding.rule in PLAINTEXT_RULES):
-                lines.append(f"  fix: {_fix_once(finding.fix, shown)}")
+                lines.append(f"  fix: {_fix_once(finding.fix, shown, elsewhere, one_line(path))}")
     if any(f.rule in KEY_RULES for f in report.findings):
         # the key came from a choice among a rule's keys: say which, as audit does
         lines += [paint(one_line(f"note: {note}"), "dim") for note in report.key_notes]
@@ -297,11 +300,16 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def _fix_once(fix: str, shown: set[str]) -> str:
-    """A finding's fix, or a pointer to the same fix printed above for the same file: two keys
+def _fix_once(fix: str, shown: set[str], elsewhere: dict[str, str], path: str) -> str:
+    """A finding's fix, or a pointer to the same fix printed above: for the same file (two keys
     of one plaintext Secret had the same ``mv … && secretsmgr encrypt -i`` line twice, and the
-    second failed once the first had run (sweep 19)."""
+    second failed once the first had run: sweep 19), or for another file of the same layer (or
+    check run) when the fix does not name this file (sweep 71: one layer's missing decryption
+    printed the same patch 22 times)."""
     if fix in shown:
         return "the same as above (once for the file)"
     shown.add(fix)
+    first = elsewhere.setdefault(fix, path)
+    if first != path and path not in fix:
+        return f"the same as for {first} above"
     return one_line(fix)

@@ -156,14 +156,19 @@ def test_a_fix_repeated_for_keys_of_one_file_is_printed_once() -> None:
     # sweep 19 (Deenyoro/AG-Talos-Kubernetes): two keys of one plaintext Secret each printed the
     # same `mv … && sed … && secretsmgr encrypt -i …` line; the second failed once the first ran
     fix = "mv a.yaml a.enc.yaml && secretsmgr encrypt -i a.enc.yaml"
+    fix_b = "mv b.yaml b.enc.yaml && secretsmgr encrypt -i b.enc.yaml"
+    patch = "add to apps/kustomization.yaml a patches entry that adds /spec/decryption"
     report = AuditReport(
         findings=(
             finding("SM001", "a.yaml", "plain at stringData.password", fix=fix),
             finding("SM001", "a.yaml", "plain at stringData.token", fix=fix),
             finding("SM001", "a.yaml", "plain at data.key", fix="secretsmgr encrypt -i a.yaml"),
-            finding("SM001", "b.yaml", "plain at stringData.password", fix=fix),
+            finding("SM001", "b.yaml", "plain at stringData.password", fix=fix_b),
+            # sweep 71: a fix that names no file (a layer's decryption) is printed once
+            finding("SM010", "c.yaml", "layer apps has no spec.decryption", fix=patch),
+            finding("SM010", "d.yaml", "layer apps has no spec.decryption", fix=patch),
         ),
-        files=2,
+        files=4,
         sops_files=(),
         layers=(),
     )
@@ -175,7 +180,7 @@ def test_a_fix_repeated_for_keys_of_one_file_is_printed_once() -> None:
             "the same as above (once for the file)",
             "secretsmgr encrypt -i a.yaml",
         ], lines
-        assert fixes[3] == fix  # another file's fix is its own
+        assert fixes[3:] == [fix_b, patch, "the same as for c.yaml above"], lines
 
 
 # --- json ------------------------------------------------------------------------------------
