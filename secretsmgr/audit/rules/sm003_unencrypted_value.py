@@ -33,12 +33,12 @@ from secretsmgr.plural import plural
 from secretsmgr.repo.flux import UseKind
 from secretsmgr.repo.placeholders import names_password
 from secretsmgr.repo.scan import ScannedFile
-from secretsmgr.repo.sopsentry import SopsEntry, values_left_clear
+from secretsmgr.repo.sopsentry import SopsEntry, dotted, values_left_clear
 from secretsmgr.shellword import sh_path
 from secretsmgr.sops.encvalue import is_enc
 from secretsmgr.sops.metadata import SOPS_KEY
 from secretsmgr.sops.model import EncryptionRule, RuleKind
-from secretsmgr.sops.rules import path_is_encrypted
+from secretsmgr.sops.rules import encrypted_leaves, path_is_encrypted
 from secretsmgr.sops.tree import MapNode
 from secretsmgr.sops.values import Comment
 
@@ -191,12 +191,23 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                     f"{shlex.quote(sops_index(key_path))} (stdin: the value as a JSON string"
                     f"{_base64_note(key_path)})"
                 )
+            elif (later := _later_document(entry, key_path)) is not None:
+                # set and unset act on the first document (sweep 71: the printed `set` was
+                # refused for a value added in clear to a Secret's second document)
+                fix = (
+                    f"{key_path} is in document {later}, and set and unset act on the first: "
+                    f"restore the file as committed (git checkout HEAD -- {where}), or, if "
+                    f"{key_path} is new there, delete its line by hand; then give it a value "
+                    f"encrypted: secretsmgr edit {where}"
+                )
             else:
                 fix = (
                     f"encrypt a new value in its place (read from stdin"
                     f"{_base64_note(key_path)}; the one in clear may be in git already): "
                     f"secretsmgr set {where} {shlex.quote(key_path)}, or drop it: "
-                    f"secretsmgr unset {where} {shlex.quote(key_path)}"
+                    f"secretsmgr unset {where} {shlex.quote(key_path)}; without the key: "
+                    f"restore the file as committed (git checkout HEAD -- {where}), or, if "
+                    f"{key_path} is new there, delete its line by hand"
                 )
             yield RULE.finding(
                 entry.path,
@@ -218,6 +229,23 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 if creation_rule_encrypts(entry, key_path)
                 else widen_hint(entry, key_path, too=True),
             )
+
+
+def _later_document(entry: SopsEntry, key_path: str) -> int | None:
+    """The number of the document (2 or more) that holds ``key_path`` in clear, when the first
+    does not: ``set`` and ``unset`` reach the first document only."""
+    sf = entry.sops_file
+    if sf is None or len(sf.docs) < 2:
+        return None
+    for number, tree in enumerate(sf.docs, start=1):
+        for path, leaf in encrypted_leaves(tree, sf.metadata.rule):
+            if (dotted(path) or "(top level)") != key_path or isinstance(leaf, Comment):
+                continue
+            if isinstance(leaf, str) and (leaf == "" or leaf.startswith("ENC[")):
+                continue
+            if leaf is not None:
+                return None if number == 1 else number
+    return None
 
 
 def _generator_values(ctx: AuditContext, entry: SopsEntry, fix: str) -> Iterator[Finding]:

@@ -594,3 +594,46 @@ def test_a_private_value_dressed_as_public_material_is_still_reported(
     standard_repo(tmp_path, {"apps/s.sops.yaml": enc(plain, rule=rule)})
     found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM003"}
     assert found == {"stringData.pub"}
+
+
+def test_the_fix_for_a_value_in_clear_in_a_later_document_does_not_say_set(
+    tmp_path: Path,
+) -> None:
+    """sweep 71: a value added in clear to a Secret file's second document got the fix
+    `secretsmgr set FILE stringData.C`, which acts on the first document and was refused; the
+    fix of a value in the first document also offers the key-less restore."""
+    import re
+    import shlex
+    import subprocess
+
+    from secretsmgr.audit.engine import run_audit
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    two = secret("one", {"A": "x1"}) + "---\n" + secret("two", {"B": "x2"})
+    standard_repo(tmp_path, {"apps/two.enc.yaml": enc(two), "apps/one.enc.yaml": enc(secret())})
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "clean")
+    for name, after in (("two.enc.yaml", "  name: two\n"), ("one.enc.yaml", "  name: db\n")):
+        path = tmp_path / "apps" / name
+        text = path.read_text()
+        at = text.index("stringData:", text.index(after)) + len("stringData:\n")
+        path.write_text(text[:at] + "    C: hunter2-in-clear\n" + text[at:])
+    fixes = {
+        f.path: f.fix or ""
+        for f in run_audit(tmp_path, keyless_only=True).findings
+        if f.rule == "SM003" and f.key_path == "stringData.C"
+    }
+    later = fixes["apps/two.enc.yaml"]
+    assert later.startswith("stringData.C is in document 2, and set and unset act on the first")
+    assert "secretsmgr set" not in later and "secretsmgr edit apps/two.enc.yaml" in later
+    first = fixes["apps/one.enc.yaml"]
+    assert "secretsmgr set apps/one.enc.yaml stringData.C" in first
+    assert "without the key: restore the file as committed (git checkout HEAD -- " in first
+    # each restore, pasted as printed, leaves nothing in clear
+    for fix in (later, first):
+        (restore,) = re.findall(r"\((git checkout HEAD -- [^)]+)\)", fix)
+        git(*shlex.split(restore)[1:])
+    assert not any(f.rule == "SM003" for f in run_audit(tmp_path, keyless_only=True).findings)
