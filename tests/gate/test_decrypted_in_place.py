@@ -777,3 +777,41 @@ def test_check_says_when_a_blocked_plaintext_secrets_values_are_in_git_already(
     commit(root, "both in clear")
     stage(root, "apps/new-secret.yaml", secret + "  username: admin\n  password: Wm4Kd8LmBr2Nx7Q\n")
     assert judge(root).committed_plaintext == ()
+
+
+def test_a_file_sops_encrypted_to_a_pgp_rule_after_staging_is_told_to_be_staged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sweep 71, dashaun-cloud/flux-control: under a nested PGP rule, after the printed
+    `(cd … && sops encrypt -i …)` ran, check printed it again, and pasted again sops refused
+    the file as encrypted already. A real GnuPG key and the real sops."""
+    import shlex
+
+    from tests.cli.runner import run_shell
+    from tests.keys.gpgkeys import gnupg_home, gpg_key
+
+    with gnupg_home() as env:
+        fpr = gpg_key(env)
+        root = _repo(tmp_path / "r")
+        rule = (
+            "  - path_regex: .*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
+            f"    pgp: {fpr}\n"
+        )
+        write(root, "tenants/a/.sops.yaml", "creation_rules:\n" + rule)
+        commit(root, "a tenant's PGP rule")
+        secret = (
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: z}\n"
+            "stringData:\n  password: Q7mZx2Lk9PwR4tVb\n"
+        )
+        stage(root, "tenants/a/zipkin db.yaml", secret)
+        code, out, err = run(["--repo", str(root), "check"], capsys)
+        assert code == 1
+        fix = "(cd tenants/a && sops encrypt -i 'zipkin db.yaml')"
+        assert fix in out + err, out + err
+        run_shell(fix, env=env, cwd=root, expect=0)
+        code, out, err = run(["--repo", str(root), "check"], capsys)
+        assert code == 1 and "sops encrypt" not in out + err, out + err
+        told = f"git add {shlex.quote('tenants/a/zipkin db.yaml')} (it is encrypted on disk"
+        assert told in out + err, out + err
+        git(root, "add", "tenants/a/zipkin db.yaml")
+        run(["--repo", str(root), "check"], capsys, expect=0)
