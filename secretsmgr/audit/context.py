@@ -28,6 +28,7 @@ from secretsmgr.repo.sopsconfig import CreationRule
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.shellword import sh_path, sh_word
 from secretsmgr.sops.datakey import unwrap_data_key
+from secretsmgr.sops.mac import MacState
 from secretsmgr.sops.model import EncryptionRule, RuleKind
 from secretsmgr.sops.rules import path_is_encrypted
 
@@ -53,6 +54,8 @@ class AuditContext:
     live_cluster: LiveKeys | None = None  # read for every cluster (one context)
     pending: PendingWrites = field(default_factory=PendingWrites)  # an interrupted write (SM022)
     history: HistoryFacts | None = None  # audit --history: what past commits held
+    # each changed SOPS file as the last commit holds it (check: HEAD of a staged file), key-less
+    earlier: Mapping[str, MacState] = field(default_factory=dict, repr=False)
 
     @property
     def live_clusters(self) -> tuple[LiveKeys, ...]:
@@ -256,6 +259,7 @@ def build_context(
     now: datetime | None = None,
     live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
     history: HistoryFacts | None = None,
+    earlier: Mapping[str, MacState] | None = None,
 ) -> AuditContext:
     """Add the changelog, the clock and (with ``verify_mac``) the opened data keys to ``repo``."""
     name = repo.settings.changelog
@@ -285,4 +289,5 @@ def build_context(
         live_cluster=live_cluster if isinstance(live_cluster, LiveKeys) else None,
         pending=find_pending(repo.root, repo.all_files),
         history=history,
+        earlier=MappingProxyType(dict(earlier or {})),
     )

@@ -22,6 +22,7 @@ from secretsmgr.audit.registry import RULES
 from secretsmgr.errors import SecretsmgrError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
+from secretsmgr.repo.earlier import head_mac_states
 from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.flux.graph import unknown_layer
 from secretsmgr.repo.inventory import EMPTY_ENV, LiveKeys, load_inventory
@@ -29,6 +30,7 @@ from secretsmgr.repo.scan import Detector, InventoryCache
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.snapshot import Snapshot
 from secretsmgr.sops.locate import DocumentKeys, find_line, key_lines
+from secretsmgr.sops.mac import MacState
 
 NO_CLUSTER_KEY = "no cluster key known"
 
@@ -67,6 +69,7 @@ def load_context(
     snapshot: Snapshot | None = None,
     cache: InventoryCache | None = None,
     history: HistoryFacts | None = None,
+    earlier: Mapping[str, MacState] | None = None,
 ) -> AuditContext:
     """Read the repository at ``root`` with the detectors of ``rules`` and build their context.
 
@@ -84,6 +87,11 @@ def load_context(
         snapshot=snapshot,
         cache=cache,
     )
+    if earlier is None and any(rule.id == "SM023" for rule in rules):
+        # the files this state changes since HEAD, as HEAD holds them (SM023)
+        earlier = head_mac_states(
+            root, snapshot, [e.path for e in repo.sops_files if e.sops_file is not None]
+        )
     return build_context(
         repo,
         identities=identities,
@@ -92,6 +100,7 @@ def load_context(
         now=now,
         live_cluster=live_cluster,
         history=history,
+        earlier=earlier,
     )
 
 

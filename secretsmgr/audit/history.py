@@ -57,6 +57,18 @@ class PastKey:
 
 
 @dataclass(frozen=True, slots=True)
+class HandEdit:
+    """A SOPS file changed outside sops at ``commit``: what its MAC covers changed while the
+    MAC and ``lastmodified`` stayed those of the version before (``since``, the last commit
+    sops wrote it in). Only edits HEAD still holds under that MAC are kept."""
+
+    path: str
+    commit: str
+    date: str
+    since: str
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryFacts:
     """Everything the walk found, plus how much it walked."""
 
@@ -68,6 +80,7 @@ class HistoryFacts:
     unwalked: tuple[str, ...] = ()  # branches with commits HEAD does not reach
     # (age recipient, path) of every SOPS file a past version of which was encrypted to it
     encrypted_to: tuple[tuple[str, str], ...] = ()
+    hand_edits: tuple[HandEdit, ...] = ()  # SOPS files HEAD holds edited outside sops
 
     def files_encrypted_to(self, recipient: str) -> list[str]:
         """Every path a version of which was encrypted to ``recipient``, in the walk's order."""

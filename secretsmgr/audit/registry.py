@@ -29,6 +29,7 @@ from secretsmgr.audit.rules import (
     sm020_removed_recipient_can_read,
     sm021_symlinked_sops_file,
     sm022_interrupted_write,
+    sm023_edited_outside_sops,
 )
 
 RULES: tuple[Rule, ...] = (
@@ -54,6 +55,7 @@ RULES: tuple[Rule, ...] = (
     sm020_removed_recipient_can_read.RULE,
     sm021_symlinked_sops_file.RULE,
     sm022_interrupted_write.RULE,
+    sm023_edited_outside_sops.RULE,
 )
 
 _BY_ID = {rule.id: rule for rule in RULES}

@@ -58,6 +58,8 @@ class SopsSummary:
     values: str
     lastmodified: str
     wrapped: tuple[str, ...] = ()
+    mac: str = ""  # a digest of the stored MAC (ciphertext): renewed by every sops write
+    covered: str = ""  # what the MAC covers, key-less (``sops.mac.MacState.covered``)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from secretsmgr.repo.sopsentry import (
 )
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.limits import max_file_bytes
+from secretsmgr.sops.mac import mac_state
 from secretsmgr.sops.metadata import SOPS_KEY
 from secretsmgr.sops.rules import encrypted_leaves
 from secretsmgr.sops.tree import MapNode, SeqNode
@@ -71,12 +72,15 @@ def summarize(entry: SopsEntry | None) -> SopsSummary | None:
         for item in (node.items if isinstance(node, SeqNode) else ())
         if isinstance(item, MapNode) and isinstance(enc := item.get("enc"), str) and enc.strip()
     )
+    state = mac_state(entry.sops_file.docs, meta)
     return SopsSummary(
         fingerprints=_digest([s.enc for g in meta.key_groups for s in g.age], meta.mac),
         recipients=tuple(meta.age_recipients),
         values=values.hexdigest()[:32],
         lastmodified=meta.lastmodified,
         wrapped=tuple(wrapped),
+        mac=hashlib.sha256(meta.mac.encode()).hexdigest()[:32] if meta.mac else "",
+        covered=state.covered[:32] if not entry.plaintext_leaves else "",
     )
 
 

@@ -21,7 +21,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from secretsmgr.audit.finding import Rule
-from secretsmgr.audit.history import Exposure, HistoryFacts, PastKey, RecipientRemoval
+from secretsmgr.audit.history import (
+    Exposure,
+    HandEdit,
+    HistoryFacts,
+    PastKey,
+    RecipientRemoval,
+)
 from secretsmgr.audit.rules.sm018_plaintext_credential import detect_known
 from secretsmgr.gate.cache import BlobFacts, SopsSummary
 from secretsmgr.gate.facts import GateCache, hits_variant, summarize
@@ -78,6 +84,10 @@ class _Walk:
         # moved away from starts a lineage of its own (the attack review)
         self.lineage_of: dict[str, int] = {}
         self.where: dict[int, str] = {}  # each lineage's latest name
+        # per path: the version sops last wrote (its MAC renewed) and that commit; and the
+        # first later commit that changed what that MAC covers without renewing it
+        self.sops_wrote: dict[str, tuple[SopsSummary, str]] = {}
+        self.hand_edits: dict[str, HandEdit] = {}
 
     def _lineage(self, path: str) -> int:
         found = self.lineage_of.get(path)
@@ -107,6 +117,10 @@ class _Walk:
                 del self.lineage_of[old]  # a file made there later is another one
                 if old in self.last:
                     self.last[path] = self.last.pop(old)
+                if old in self.sops_wrote:
+                    self.sops_wrote[path] = self.sops_wrote.pop(old)
+                if old in self.hand_edits:
+                    self.hand_edits[path] = dataclasses.replace(self.hand_edits.pop(old), path=path)
         for path, blob in changes:
             self.version(commit, date, path, blob)
             if blob:
@@ -131,6 +145,8 @@ class _Walk:
     def version(self, commit: str, date: str, path: str, blob: str) -> None:
         if not blob:
             self.last.pop(path, None)  # deleted: a later file of that name starts afresh
+            self.sops_wrote.pop(path, None)
+            self.hand_edits.pop(path, None)
             return
         facts = self.facts(path, blob)
         for rule in EXPOSING:
@@ -155,7 +171,10 @@ class _Walk:
         before = self.last.get(path)
         if now is None:
             self.last.pop(path, None)
+            self.sops_wrote.pop(path, None)
+            self.hand_edits.pop(path, None)
             return
+        self._hand_edit(path, commit, date, now)
         if before is not None:
             self._compare(path, commit, date, before, now)
         self.last[path] = now
@@ -179,6 +198,27 @@ class _Walk:
         if removed and now.values == before.values:
             for recipient in removed:
                 self.removals.append(RecipientRemoval(path, recipient, commit, date))
+
+    def _hand_edit(self, path: str, commit: str, date: str, now: SopsSummary) -> None:
+        """Track what sops last wrote of ``path`` and whether a later version changed what its
+        MAC covers under the same MAC and ``lastmodified`` (a hand edit; undone by hand, or
+        cured by the next sops write)."""
+        wrote = self.sops_wrote.get(path)
+        renewed = wrote is None or (now.mac, now.lastmodified) != (
+            wrote[0].mac,
+            wrote[0].lastmodified,
+        )
+        if renewed or not now.mac:
+            self.sops_wrote[path] = (now, commit)
+            self.hand_edits.pop(path, None)
+            return
+        assert wrote is not None
+        if not now.covered or not wrote[0].covered:
+            return  # a value in clear where the rule encrypts: SM003's, not compared
+        if now.covered == wrote[0].covered:
+            self.hand_edits.pop(path, None)  # the edit undone
+        else:
+            self.hand_edits.setdefault(path, HandEdit(path, commit, date, wrote[1]))
 
 
 def _resolved(removal: RecipientRemoval, commit: str) -> RecipientRemoval:
@@ -208,6 +248,7 @@ def walk_history(root: Path, cache: GateCache, rules: Sequence[Rule]) -> History
         past_keys=tuple(walk.past_keys.values()),
         unwalked=gitlog.unmerged_refs(root),
         encrypted_to=tuple(walk.encrypted_to),
+        hand_edits=tuple(walk.hand_edits.values()),
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from secretsmgr.sops.model import EncryptionRule
+from secretsmgr.sops.model import EncryptionRule, SopsMetadata
 from secretsmgr.sops.rules import iter_leaves
 from secretsmgr.sops.tree import Node
 from secretsmgr.sops.values import Comment, mac_bytes, parse_rfc3339
@@ -59,3 +60,44 @@ def mac_aad(lastmodified: str) -> bytes:
     zone_at = len(text) - 1 if text.endswith("Z") else len(text) - 6
     base, zone = text[:zone_at], text[zone_at:]
     return (base.split(".")[0] + zone).encode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class MacState:
+    """What every sops write renews together, read without a key: the stored MAC (``ENC[…]``
+    with a fresh IV each time), ``lastmodified`` (the MAC's AAD), and a digest of what the MAC
+    covers as the file holds it: each ``ENC[…]`` value with its key path (its AAD), and each
+    value in clear the MAC covers, in walk order. Two versions with the same MAC and
+    ``lastmodified`` but another ``covered`` were not both written by sops: the later one was
+    edited by hand, and its MAC cannot verify (sops refuses to decrypt it)."""
+
+    mac: str
+    lastmodified: str
+    covered: str
+
+
+def mac_state(docs: Sequence[Node], metadata: SopsMetadata) -> MacState:
+    """The key-less ``MacState`` of a SOPS file's documents and metadata."""
+    digest = hashlib.sha256()
+    for doc in docs:
+        for path, leaf, encrypted in iter_leaves(doc, metadata.rule):
+            if leaf is None or isinstance(leaf, Comment):
+                continue
+            if encrypted:
+                where = "\0".join(str(part) for part in path)
+                digest.update(b"E" + where.encode("utf-8", "replace") + b"\1")
+                digest.update(mac_bytes(leaf) + b"\2")
+            elif not metadata.mac_only_encrypted:
+                digest.update(b"C" + mac_bytes(leaf) + b"\2")
+    return MacState(metadata.mac, metadata.lastmodified, digest.hexdigest())
+
+
+def edited_outside_sops(earlier: MacState, later: MacState) -> bool:
+    """Whether ``later`` keeps ``earlier``'s MAC and ``lastmodified`` while what the MAC covers
+    changed: a hand edit after sops wrote the file (a MAC that is empty proves nothing)."""
+    return (
+        bool(later.mac)
+        and later.mac == earlier.mac
+        and later.lastmodified == earlier.lastmodified
+        and later.covered != earlier.covered
+    )

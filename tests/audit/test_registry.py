@@ -35,6 +35,8 @@ CONTRACT = {  # id: (name, severity) from spec/cli-contract.md "Rules"
     "SM020": ("removed-recipient-can-read", "error"),
     "SM021": ("symlinked-sops-file", "error"),
     "SM022": ("interrupted-write", "error"),
+    # not in spec/cli-contract.md: a hand edit under the old MAC, seen key-less (sweep 71)
+    "SM023": ("edited-outside-sops", "error"),
 }
 
 

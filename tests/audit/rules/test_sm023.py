@@ -1,0 +1,136 @@
+"""SM023 edited-outside-sops: a hand edit under the old MAC, seen key-less in check, audit and
+audit --history; the real sops is the oracle that such a file no longer decrypts, and that its
+own writes are no finding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secretsmgr.audit.engine import run_audit
+from tests.audit.helpers import K1, KEYS, secret, sops_yaml, write
+from tests.conftest import git, run_sops
+from tests.gate.helpers import commit, history_findings, judge
+
+KEY = KEYS / "test-only-1.agekey"
+FILE = "apps/token.enc.yaml"
+
+
+def _repo(tmp_path: Path) -> Path:
+    """A repository whose one SOPS file the real sops encrypted (values under stringData
+    only), committed."""
+    root = tmp_path / "r"
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    write(root, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1])))
+    text = secret("token", {"token": "q7Wm2ZpK9vR4tY8u"}).replace(
+        "namespace: prod", "namespace: receiver"
+    )
+    write(root, FILE, text)
+    done = run_sops(["encrypt", "-i", FILE], cwd=root, key_file=KEY)
+    assert done.returncode == 0, done.stderr
+    commit(root, "encrypted by sops")
+    return root
+
+
+def _hand_edit(root: Path) -> None:
+    path = root / FILE
+    path.write_text(path.read_text().replace("namespace: receiver", "namespace: flux-system"))
+
+
+def _sops_refuses(root: Path) -> bool:
+    done = run_sops(["decrypt", FILE], cwd=root, key_file=KEY)
+    return done.returncode != 0 and "MAC mismatch" in done.stderr
+
+
+def _sm023(findings: object) -> list[str]:
+    return [f.path for f in findings if f.rule == "SM023"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.interop
+def test_sm023_fires_in_check_on_a_staged_hand_edit_until_it_is_restored(tmp_path: Path) -> None:
+    # sweep 71, FruitieX/homelab: a SOPS Secret's namespace changed by hand under the old MAC
+    root = _repo(tmp_path)
+    _hand_edit(root)
+    assert _sops_refuses(root)  # the oracle: sops cannot decrypt it any more
+    git(root, "add", FILE)
+    (finding,) = [f for f in judge(root).findings if f.rule == "SM023"]
+    assert finding.path == FILE and "changed outside sops" in finding.message
+    assert f"git checkout HEAD -- {FILE}" in (finding.fix or "")
+    # audit sees the working tree's edit too
+    assert _sm023(run_audit(root, keyless_only=True).findings) == [FILE]
+    git(root, "checkout", "HEAD", "--", FILE)
+    assert _sm023(judge(root, [FILE]).findings) == []
+    assert not _sops_refuses(root)
+
+
+@pytest.mark.interop
+def test_sm023_misses_what_sops_writes_and_formatting(tmp_path: Path) -> None:
+    # a near miss each: sops set (a new MAC), updatekeys-like recipient changes keep values and
+    # MAC, and a reindented file with the same values
+    root = _repo(tmp_path)
+    done = run_sops(
+        ["set", FILE, '["metadata"]["namespace"]', '"flux-system"'], cwd=root, key_file=KEY
+    )
+    assert done.returncode == 0, done.stderr
+    git(root, "add", FILE)
+    assert _sm023(judge(root).findings) == []
+    commit(root, "sops set")
+    path = root / FILE
+    path.write_text(path.read_text().replace("namespace: flux-system", 'namespace: "flux-system"'))
+    git(root, "add", FILE)
+    assert _sm023(judge(root).findings) == []
+    assert not _sops_refuses(root)
+
+
+@pytest.mark.interop
+def test_sm023_fires_in_history_on_a_committed_hand_edit_until_sops_rewrites_it(
+    tmp_path: Path,
+) -> None:
+    root = _repo(tmp_path)
+    written = git(root, "rev-parse", "HEAD").strip()
+    _hand_edit(root)
+    commit(root, "move it by hand")
+    edited = git(root, "rev-parse", "HEAD").strip()
+    found = history_findings(root)
+    (message,) = found[("SM023", FILE)]
+    assert f"in commit {edited[:12]}" in message and f"of commit {written[:12]}" in message
+    # the cure the fix names: sops edit --ignore-mac writes a new MAC (here: decrypt ignoring
+    # the MAC, then encrypt again, as saving in the editor does)
+    plain = run_sops(["decrypt", "--ignore-mac", FILE], cwd=root, key_file=KEY)
+    assert plain.returncode == 0, plain.stderr
+    (root / FILE).write_text(plain.stdout)
+    done = run_sops(["encrypt", "-i", FILE], cwd=root, key_file=KEY)
+    assert done.returncode == 0, done.stderr
+    commit(root, "rewritten by sops")
+    assert ("SM023", FILE) not in history_findings(root)
+    assert not _sops_refuses(root)
+
+
+@pytest.mark.interop
+def test_sm023_misses_an_edit_undone_by_hand_and_values_the_mac_does_not_cover(
+    tmp_path: Path,
+) -> None:
+    root = _repo(tmp_path)
+    _hand_edit(root)
+    commit(root, "edited by hand")
+    path = root / FILE
+    path.write_text(path.read_text().replace("namespace: flux-system", "namespace: receiver"))
+    commit(root, "undone by hand")
+    assert ("SM023", FILE) not in history_findings(root)
+    assert not _sops_refuses(root)
+    # mac_only_encrypted: values in clear are outside the MAC, so editing them breaks nothing
+    other = _repo(tmp_path / "only")
+    config = other / ".sops.yaml"
+    config.write_text(config.read_text() + "    mac_only_encrypted: true\n")
+    plain = run_sops(["decrypt", FILE], cwd=other, key_file=KEY)
+    (other / FILE).write_text(plain.stdout)
+    done = run_sops(["encrypt", "-i", FILE], cwd=other, key_file=KEY)
+    assert done.returncode == 0, done.stderr
+    assert "mac_only_encrypted: true" in (other / FILE).read_text()
+    commit(other, "mac over encrypted values only")
+    _hand_edit(other)
+    assert not _sops_refuses(other)  # the oracle: sops still decrypts it
+    git(other, "add", FILE)
+    assert _sm023(judge(other).findings) == []
