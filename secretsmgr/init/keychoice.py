@@ -168,6 +168,12 @@ def _common_keys(inv: Inventory, cluster: str | None) -> dict[str, None] | None:
     return common
 
 
+def _pin_example(inv: Inventory, cluster: str | None) -> str:
+    """What a ``clusters:`` entry for ``cluster`` holds, with its path filled in."""
+    path = next((c.path for c in inv.layers.clusters if c.name == cluster), None)
+    return f"{cluster or 'NAME'}: path: {path or 'PATH'}, cluster_key: age1…"
+
+
 def _shared_recipient(inv: Inventory, cluster: str | None) -> tuple[tuple[str, ...], str | None]:
     """With no configuration naming a key: the one age key every SOPS file the cluster applies
     is encrypted to (Flux decrypts them all today, so it holds that key). Several such keys
@@ -176,11 +182,25 @@ def _shared_recipient(inv: Inventory, cluster: str | None) -> tuple[tuple[str, .
     if not common:
         return (), None
     if len(common) > 1:
+        # with several clusters, --cluster-key names one key for all of them: a cluster whose
+        # key is its own is pinned in the settings (sweep 71, shikanime/manifests: the hint put
+        # the other cluster's files on this cluster's key)
+        several = len(inv.layers.clusters) > 1
         raise UsageError(
             f"{_name(cluster)}'s SOPS files are all encrypted to {len(common)} keys "
             f"({', '.join(short_key(k) for k in common)}), and nothing says which is the cluster's",
             hints=(
-                "name it: secretsmgr init --cluster-key age1…",
+                *(
+                    (
+                        f"if each cluster has a key of its own, pin each under clusters: in "
+                        f"{SETTINGS_NAME} ({_pin_example(inv, cluster)}; in block style, see "
+                        "docs/configuration.md), then run secretsmgr init again",
+                    )
+                    if several
+                    else ()
+                ),
+                "name it: secretsmgr init --cluster-key age1…"
+                + (" (one key for every cluster)" if several else ""),
                 "or read it from the cluster: secretsmgr init --from-cluster",
                 # a new key was the route an operator had to find alone (sweep 69); `key
                 # generate` prints the public key alone for $(…)

@@ -1940,3 +1940,41 @@ def test_init_counts_no_stranger_on_a_file_no_layer_applies_and_no_rule_covers(
     assert "(SM005)" not in out, out
     sm005 = [f["path"] for f in audit(repo, capsys) if f["rule"] == "SM005"]
     assert sm005 == []
+
+
+def test_clusters_whose_files_share_a_second_key_are_told_to_pin_each_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 71, shikanime/manifests: each cluster's files carry its own key and a shared
+    # workstation key; the hint `init --cluster-key` put both clusters on one cluster's key
+    from tests.audit.helpers import K2
+
+    repo = two_cluster_repo(tmp_path / "repo")
+    keys = {"staging": CLUSTER, "production": ADMIN}
+    for cluster, key in keys.items():
+        write(
+            repo,
+            f"apps/{cluster}/db.enc.yaml",
+            enc(SECRET.format(name="db", value="v4"), (key, K2)),
+        )
+        kustomization(repo, f"apps/{cluster}", "../base", "settings.yaml", "db.enc.yaml")
+    commit(repo, "secrets")
+    before = tree(repo)
+    _, err = init(repo, capsys, expect=2)
+    assert "all encrypted to 2 keys" in err and tree(repo) == before
+    pin = "if each cluster has a key of its own, pin each under clusters: in .secretsmgr.yaml ("
+    assert pin in err and "path: clusters/" in err, err
+    assert "secretsmgr init --cluster-key age1… (one key for every cluster)" in err
+    # the hint followed: each cluster pinned, in block style
+    write(
+        repo,
+        ".secretsmgr.yaml",
+        "clusters:\n"
+        + "".join(
+            f"  {name}:\n    path: clusters/{name}\n    cluster_key: {key}\n"
+            for name, key in keys.items()
+        ),
+    )
+    init(repo, capsys)
+    settings = load_settings(repo)
+    assert {(c.name, c.cluster_key) for c in settings.clusters} == set(keys.items())
