@@ -348,6 +348,38 @@ def test_sm001_plaintext_fix_under_a_nested_pgp_rule_runs_sops_from_the_rules_fo
         assert "pw-in-pgp-9" in plain
 
 
+def test_sm001_plaintext_fix_under_a_rule_that_names_no_key_names_the_files_key(
+    tmp_path: Path,
+) -> None:
+    # sweep 71, FruitieX/homelab: the rule names no key (the owner sets SOPS_PGP_FP), every
+    # file is on one PGP key, and the fix said `secretsmgr encrypt -i`, which found no key;
+    # `sops encrypt -i` fails too ("empty key group")
+    from secretsmgr.sops import FileFormat, RuleKind
+    from secretsmgr.sops.document import load
+
+    with gnupg_home() as env:
+        fpr = gpg_key(env)
+        standard_repo(tmp_path, {})
+        write(tmp_path, ".sops.yaml", "creation_rules:\n  - encrypted_regex: ^(data|stringData)$\n")
+        write(tmp_path, "apps/old.yaml", secret("old", {"password": "pw-old-1"}))
+        run_shell(f"sops encrypt --pgp {fpr} -i apps/old.yaml", env=env, cwd=tmp_path, expect=0)
+        write(tmp_path, "apps/db.yaml", secret("db", {"password": "pw-in-pgp-7"}))
+        fix = _fix_of(tmp_path, "SM001")
+        assert fix.startswith(".sops.yaml rule 1 names no key"), fix
+        command = fix.split(": ", 1)[1].split("; ")[0]
+        assert command == f"sops encrypt --pgp {fpr} -i apps/db.yaml", fix
+        run_shell(command, env=env, cwd=tmp_path, expect=0)
+        assert _gone(tmp_path, "SM001")
+        meta = load((tmp_path / "apps/db.yaml").read_text(), FileFormat.YAML).metadata
+        assert meta.foreign_kinds and meta.age_recipients == ()
+        assert (meta.rule.kind, meta.rule.value) == (
+            RuleKind.ENCRYPTED_REGEX,
+            "^(data|stringData)$",
+        )
+        plain = run_shell("sops decrypt apps/db.yaml", env=env, cwd=tmp_path, expect=0).out
+        assert "pw-in-pgp-7" in plain
+
+
 @pytest.mark.parametrize("rule", ["SM001", "SM002", "SM003", "SM004", "SM011"])
 def test_the_fix_tests_above_cover(rule: str) -> None:
     names = [n for n in globals() if n.startswith(f"test_{rule.lower()}_")]

@@ -1084,6 +1084,65 @@ def _read(path: Path) -> str:
         return ""
 
 
+def _shared_key(ctx: AuditContext) -> tuple[str, str] | None:
+    """(kind, key) of the one key every SOPS file of the repository is encrypted to: a PGP
+    fingerprint, a KMS or Vault key id, or an age key; None when they differ or none is."""
+    common: set[tuple[str, str]] | None = None
+    for entry in ctx.repo.sops_files:
+        sf = entry.sops_file
+        if sf is None:
+            continue
+        keys = {("age", k) for k in sf.metadata.age_recipients}
+        keys |= {(kind, k) for g in sf.metadata.key_groups for kind, k in g.foreign_ids()}
+        common = keys if common is None else common & keys
+    if not common or len(common) != 1:
+        return None
+    return next(iter(common))
+
+
+# sops's flag for a key of each kind a file's metadata names
+_SOPS_KEY_FLAGS = {
+    "pgp": "--pgp",
+    "kms": "--kms",
+    "gcp_kms": "--gcp-kms",
+    "azure_kv": "--azure-kv",
+    "hc_vault": "--hc-vault-transit",
+}
+
+
+def _keyless_rule_hint(ctx: AuditContext, path: str, where: str | None, number: int | None) -> str:
+    """The file's creation rule names no key (sops takes them from the environment then:
+    ``SOPS_PGP_FP``, ``SOPS_AGE_RECIPIENTS``), so a pasted ``encrypt -i`` finds none (sweep 71,
+    FruitieX/homelab): encrypt to the key every other SOPS file is on, naming it."""
+    rule = f"{where or '.sops.yaml'} rule {number}"
+    shared = _shared_key(ctx)
+    if shared is None:
+        return (
+            f"{rule} names no key, so encrypt finds none to encrypt to: name the cluster's key "
+            f"in it (age: age1…, or pgp: FINGERPRINT), then "
+            f"{ctx.repo.sops_configs.encrypt_command(path)}"
+        )
+    kind, key = shared
+    if kind == "age":
+        command = f"secretsmgr encrypt --age {key} -i {sh_path(path)}"
+    elif kind in _SOPS_KEY_FLAGS:
+        command = ctx.repo.sops_configs.sops_command(
+            f"encrypt {_SOPS_KEY_FLAGS[kind]} {key} -i", path
+        )
+    else:
+        command = ""
+    spare = f"add {kind}: {key} to that rule to spare the flag next time"
+    if not command:
+        return (
+            f"{rule} names no key, and every SOPS file here is on {kind} key {key}: {spare}, "
+            "then encrypt it with sops"
+        )
+    return (
+        f"{rule} names no key, so encrypt finds none; every SOPS file here is on {kind} key "
+        f"{key}: {command}; {spare}"
+    )
+
+
 def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str:
     """``secretsmgr encrypt -i PATH``, or, when no creation rule matches PATH, the rename to a
     name one matches (and the kustomization line that lists it) first. ``yaml_name``: PATH
@@ -1110,7 +1169,10 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
             "secretsmgr init (see README.md, New repository), then "
             + (then if yaml_name else f"secretsmgr encrypt -i {sh_path(path)}")
         )
-    if configs.rule_for(path)[1] is not None and not yaml_name:
+    governing_rule = configs.rule_for(path)
+    if governing_rule[1] is not None and not yaml_name:
+        if not any(g.age or g.pgp or g.other for g in governing_rule[1].key_groups):
+            return _keyless_rule_hint(ctx, path, governing_rule[0], governing_rule[2])
         return configs.encrypt_command(path)
     others = [n for n in names if n != path]  # db.enc.yaml itself is no other name of it
     matched = next((n for n in others if configs.rule_for(n)[1] is not None), None)
