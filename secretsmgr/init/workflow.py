@@ -282,7 +282,11 @@ def plan_init(
         notes=tuple(dict.fromkeys(notes)),
         secret_name=secret_name,
         rule_needs_sops=_rule_needs_sops(
-            inv, secret_name, [f for k in sops.kept for f in k.folders]
+            inv,
+            secret_name,
+            # no layer's folder (sweep 71, ZeroNull7/home-k8s: an archived tree): the root,
+            # where the step's PATH then is
+            [f for k in sops.kept for f in k.folders] or [""],
         )
         or (sops.written and bool(pgp)),
         targets=targets,

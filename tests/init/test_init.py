@@ -1626,6 +1626,33 @@ def test_no_layer_folder_in_the_checkout_gets_no_sops_yaml_of_no_rule(
     assert (repo / ".secretsmgr.yaml").is_file()
 
 
+def test_no_layer_folder_and_a_kept_pgp_rule_says_to_encrypt_with_sops(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 71, ZeroNull7/home-k8s (everything moved under old/): the kept .sops.yaml names a
+    # PGP key only, and step 3 said `secretsmgr encrypt -i`, which refuses PGP keys
+    repo = tmp_path / "repo"
+    ks = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: apps, namespace: flux-system}\n"
+        "spec:\n  interval: 10m\n  path: ./kubernetes/apps\n  prune: true\n"
+        "  sourceRef: {kind: GitRepository, name: flux-system}\n"
+        "  decryption: {provider: sops, secretRef: {name: sops-gpg}}\n"
+    )
+    write(repo, "ks.yaml", ks)
+    fpr = "9DC11809DD7D102342B09932C40921F65EFEF866"
+    write(
+        repo,
+        ".sops.yaml",
+        f"creation_rules:\n  - path_regex: .*.yaml\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    pgp: {fpr}\n",
+    )
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "cluster.agekey"))
+    (step,) = [line for line in out.splitlines() if line.strip().startswith("3. ")]
+    assert "sops encrypt -i PATH/" in step and "secretsmgr encrypt" not in step, step
+
+
 def test_secrets_of_kustomizations_without_sops_files_are_named_not_sent_to(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
