@@ -22,13 +22,13 @@ from secretsmgr.changelog.chain import Entry, parse_entries
 from secretsmgr.changelog.store import changelog_path
 from secretsmgr.errors import ChainError, ConfigError, DecryptionError, FormatError
 from secretsmgr.keys.protocols import Identity
+from secretsmgr.repo.earlier import EarlierStates
 from secretsmgr.repo.inventory import Inventory, LiveKeys
 from secretsmgr.repo.pending import PendingWrites, find_pending
 from secretsmgr.repo.sopsconfig import CreationRule
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.shellword import sh_path, sh_word
 from secretsmgr.sops.datakey import unwrap_data_key
-from secretsmgr.sops.mac import MacState
 from secretsmgr.sops.model import EncryptionRule, RuleKind
 from secretsmgr.sops.rules import path_is_encrypted
 
@@ -54,8 +54,8 @@ class AuditContext:
     live_cluster: LiveKeys | None = None  # read for every cluster (one context)
     pending: PendingWrites = field(default_factory=PendingWrites)  # an interrupted write (SM022)
     history: HistoryFacts | None = None  # audit --history: what past commits held
-    # each changed SOPS file as the last commit holds it (check: HEAD of a staged file), key-less
-    earlier: Mapping[str, MacState] = field(default_factory=dict, repr=False)
+    # the SOPS files this state changes, as the last commit holds them (SM023), key-less
+    earlier: EarlierStates = field(default_factory=EarlierStates, repr=False)
 
     @property
     def live_clusters(self) -> tuple[LiveKeys, ...]:
@@ -96,7 +96,9 @@ _SCRATCH = (
 )
 
 
-def reencrypt_hint(path: str, *, with_sops: bool = False, config: str | None = None) -> str:
+def reencrypt_hint(
+    path: str, *, with_sops: bool = False, config: str | None = None, ignore_mac: bool = False
+) -> str:
     """Re-encrypt under the creation rule with the plaintext only in memory-backed /dev/shm,
     in a file of its own (``mktemp``: 0600, a new name, so no other user or run can hold or
     read it, as a fixed name in a shared folder would allow), removed whatever happens. The
@@ -104,14 +106,16 @@ def reencrypt_hint(path: str, *, with_sops: bool = False, config: str | None = N
     the sops binary, for a file only PGP or KMS keys open: age keys are the only ones read here.
     sops finds `.sops.yaml` from the current folder up and matches rules against the path as
     given, so a file governed by a nested ``config`` is re-encrypted from that config's
-    folder."""
-    if with_sops:
+    folder. ``ignore_mac``: sops opens a file whose MAC no longer verifies (SM023), and the
+    encrypt writes a new one."""
+    if with_sops or ignore_mac:
         folder = posixpath.dirname(config) if config and not posixpath.isabs(config) else ""
         inside = folder and path.startswith(folder + "/")
         inner = sh_path(path[len(folder) + 1 :] if inside else path)
         cd = f"cd {sh_path(folder)} || exit; " if inside else ""
         return (
-            f'({cd}{_SCRATCH}sops decrypt --output "$P" {inner} && '
+            f"({cd}{_SCRATCH}sops decrypt {'--ignore-mac ' if ignore_mac else ''}"
+            f'--output "$P" {inner} && '
             f'sops encrypt --filename-override {inner} --output {inner} "$P")'
         )
     quoted = sh_path(path)
@@ -259,7 +263,7 @@ def build_context(
     now: datetime | None = None,
     live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
     history: HistoryFacts | None = None,
-    earlier: Mapping[str, MacState] | None = None,
+    earlier: EarlierStates | None = None,
 ) -> AuditContext:
     """Add the changelog, the clock and (with ``verify_mac``) the opened data keys to ``repo``."""
     name = repo.settings.changelog
@@ -289,5 +293,5 @@ def build_context(
         live_cluster=live_cluster if isinstance(live_cluster, LiveKeys) else None,
         pending=find_pending(repo.root, repo.all_files),
         history=history,
-        earlier=MappingProxyType(dict(earlier or {})),
+        earlier=earlier or EarlierStates(),
     )

@@ -22,7 +22,7 @@ from secretsmgr.audit.registry import RULES
 from secretsmgr.errors import SecretsmgrError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
-from secretsmgr.repo.earlier import head_mac_states
+from secretsmgr.repo.earlier import EarlierStates, head_mac_states
 from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.flux.graph import unknown_layer
 from secretsmgr.repo.inventory import EMPTY_ENV, LiveKeys, load_inventory
@@ -30,7 +30,6 @@ from secretsmgr.repo.scan import Detector, InventoryCache
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.snapshot import Snapshot
 from secretsmgr.sops.locate import DocumentKeys, find_line, key_lines
-from secretsmgr.sops.mac import MacState
 
 NO_CLUSTER_KEY = "no cluster key known"
 
@@ -69,7 +68,7 @@ def load_context(
     snapshot: Snapshot | None = None,
     cache: InventoryCache | None = None,
     history: HistoryFacts | None = None,
-    earlier: Mapping[str, MacState] | None = None,
+    earlier: EarlierStates | None = None,
 ) -> AuditContext:
     """Read the repository at ``root`` with the detectors of ``rules`` and build their context.
 

@@ -66,6 +66,7 @@ class HandEdit:
     commit: str
     date: str
     since: str
+    since_path: str  # the file's path in ``since`` (a later move renames it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,8 +86,11 @@ class _Walk:
         self.where: dict[int, str] = {}  # each lineage's latest name
         # per path: the version sops last wrote (its MAC renewed) and that commit; and the
         # first later commit that changed what that MAC covers without renewing it
-        self.sops_wrote: dict[str, tuple[SopsSummary, str]] = {}
+        self.sops_wrote: dict[str, tuple[SopsSummary, str, str]] = {}  # + commit and path
         self.hand_edits: dict[str, HandEdit] = {}
+        # each MAC sops wrote: the version, commit and path (a file moved or copied by hand
+        # and edited in the same commit starts a new path under that MAC)
+        self.by_mac: dict[str, tuple[SopsSummary, str, str]] = {}
 
     def _lineage(self, path: str) -> int:
         found = self.lineage_of.get(path)
@@ -204,21 +207,21 @@ class _Walk:
         MAC covers under the same MAC and ``lastmodified`` (a hand edit; undone by hand, or
         cured by the next sops write)."""
         wrote = self.sops_wrote.get(path)
-        renewed = wrote is None or (now.mac, now.lastmodified) != (
-            wrote[0].mac,
-            wrote[0].lastmodified,
-        )
-        if renewed or not now.mac:
-            self.sops_wrote[path] = (now, commit)
+        if wrote is None and now.mac in self.by_mac:
+            wrote = self.by_mac[now.mac]  # a copy or move of a file sops wrote
+        if wrote is None or not now.mac or now.mac != wrote[0].mac:
+            self.sops_wrote[path] = (now, commit, path)  # every sops write renews the MAC
+            if now.mac:
+                self.by_mac.setdefault(now.mac, (now, commit, path))
             self.hand_edits.pop(path, None)
             return
-        assert wrote is not None
+        self.sops_wrote.setdefault(path, wrote)
         if not now.covered or not wrote[0].covered:
             return  # a value in clear where the rule encrypts: SM003's, not compared
-        if now.covered == wrote[0].covered:
+        if (now.covered, now.lastmodified) == (wrote[0].covered, wrote[0].lastmodified):
             self.hand_edits.pop(path, None)  # the edit undone
         else:
-            self.hand_edits.setdefault(path, HandEdit(path, commit, date, wrote[1]))
+            self.hand_edits.setdefault(path, HandEdit(path, commit, date, wrote[1], wrote[2]))
 
 
 def _resolved(removal: RecipientRemoval, commit: str) -> RecipientRemoval:

@@ -81,8 +81,8 @@ def mac_state(docs: Sequence[Node], metadata: SopsMetadata) -> MacState:
     digest = hashlib.sha256()
     for doc in docs:
         for path, leaf, encrypted in iter_leaves(doc, metadata.rule):
-            if leaf is None or isinstance(leaf, Comment):
-                continue
+            if leaf is None or isinstance(leaf, Comment) or not mac_bytes(leaf):
+                continue  # what adds no bytes to the MAC (an empty value) changes nothing
             if encrypted:
                 where = "\0".join(str(part) for part in path)
                 digest.update(b"E" + where.encode("utf-8", "replace") + b"\1")
@@ -93,11 +93,11 @@ def mac_state(docs: Sequence[Node], metadata: SopsMetadata) -> MacState:
 
 
 def edited_outside_sops(earlier: MacState, later: MacState) -> bool:
-    """Whether ``later`` keeps ``earlier``'s MAC and ``lastmodified`` while what the MAC covers
-    changed: a hand edit after sops wrote the file (a MAC that is empty proves nothing)."""
+    """Whether ``later`` keeps ``earlier``'s MAC while what the MAC covers, or ``lastmodified``
+    (the MAC's AAD), changed: a hand edit after sops wrote the file (every sops write renews
+    the MAC; a MAC that is empty proves nothing)."""
     return (
         bool(later.mac)
         and later.mac == earlier.mac
-        and later.lastmodified == earlier.lastmodified
-        and later.covered != earlier.covered
+        and (later.lastmodified != earlier.lastmodified or later.covered != earlier.covered)
     )

@@ -1,59 +1,114 @@
 """SM023 edited-outside-sops: what a SOPS file's MAC covers changed while the MAC stayed.
 
-Every sops write renews the stored MAC (a fresh IV) and ``lastmodified``. A version that keeps
-both from the version before while a value the MAC covers changed (a value in clear edited, an
-``ENC[…]`` value moved or replaced, keys reordered) was edited by hand: its MAC cannot verify,
-so ``sops decrypt``, ``sops edit`` and every rotation refuse it. Seen without a key: in
-``check``, the staged file against HEAD; in ``audit --history``, each version against the last
-one sops wrote. (SM007 verifies the MAC itself, with a key.)
+Every sops write renews the stored MAC (a fresh IV), with ``lastmodified`` as its AAD. A version
+that keeps the MAC of a version sops wrote while ``lastmodified`` or a value the MAC covers
+changed (a value in clear edited, an ``ENC[…]`` value moved or replaced, keys reordered) was
+edited by hand: its MAC cannot verify, so ``sops decrypt``, ``sops edit`` and every rotation
+refuse it. Seen without a key: in ``check``, the staged file against HEAD (and MERGE_HEAD), a
+new file against the one a move or copy took it from; in ``audit``, the working tree's; in
+``audit --history``, each version against the last one sops wrote. (SM007 verifies the MAC
+itself, with a key.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext
+from secretsmgr.audit.context import AuditContext, reencrypt_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.shellword import sh_path
-from secretsmgr.sops.mac import edited_outside_sops, mac_state
+from secretsmgr.sops.mac import MacState, edited_outside_sops, mac_state
 
 _REFUSED = "its MAC cannot verify: sops decrypt, sops edit and every rotation refuse it"
 
 
+def _source(ctx: AuditContext, path: str, now: MacState) -> str | None:
+    """For a file the change adds: the file it was moved or copied from by hand, which holds
+    the same MAC with other values (a removed file's last commit, or another file now)."""
+    for old, state in ctx.earlier.removed:
+        if edited_outside_sops(state, now):
+            return old
+    for entry in ctx.repo.sops_files:
+        sf = entry.sops_file
+        if entry.path == path or sf is None or sf.metadata.mac != now.mac or not now.mac:
+            continue
+        if entry.plaintext_leaves or entry.malformed_leaves or entry.path in ctx.earlier.added:
+            continue
+        if edited_outside_sops(mac_state(sf.docs, sf.metadata), now):
+            return entry.path
+    return None
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    """The staged (or working) files against the last commit, and the hand edits HEAD holds."""
+    """The changed files against the last commit, and the hand edits HEAD holds."""
     reported: set[str] = set()
     for entry in ctx.repo.sops_files:
-        earlier = ctx.earlier.get(entry.path)
         sf = entry.sops_file
-        if earlier is None or sf is None or entry.plaintext_leaves or entry.malformed_leaves:
+        if sf is None or entry.plaintext_leaves or entry.malformed_leaves:
             continue  # a value added in clear is SM003's, a broken value SM006's
-        if not edited_outside_sops(earlier, mac_state(sf.docs, sf.metadata)):
+        before = ctx.earlier.by_path.get(entry.path, ())
+        if not before and entry.path not in ctx.earlier.added:
             continue
-        reported.add(entry.path)
+        now = mac_state(sf.docs, sf.metadata)
         where = sh_path(entry.path)
-        yield RULE.finding(
-            entry.path,
-            "changed outside sops: values its MAC covers differ from HEAD's while the MAC and "
-            f"lastmodified are HEAD's, so {_REFUSED}",
-            fix=f"restore it (git checkout HEAD -- {where}) and make the change with "
-            f"secretsmgr edit {where} (or sops edit), which writes a new MAC",
-        )
+        matched = next((label for label, state in before if edited_outside_sops(state, now)), None)
+        if matched == "MERGE_HEAD":
+            # a merge conflict resolved by hand with the merged branch's sops block
+            reported.add(entry.path)
+            yield RULE.finding(
+                entry.path,
+                "a merge resolved by hand: it keeps the merged branch's MAC with other values "
+                f"(or lastmodified), so {_REFUSED}",
+                fix=f"take one side whole (git checkout HEAD -- {where}, or git checkout "
+                f"MERGE_HEAD -- {where}) and redo "
+                f"the other side's change with secretsmgr edit {where} (or sops edit), which "
+                "writes a new MAC",
+            )
+            continue
+        if matched is not None:
+            reported.add(entry.path)
+            yield RULE.finding(
+                entry.path,
+                "changed outside sops: values its MAC covers (or its lastmodified) differ from "
+                f"the last commit's while the MAC is that commit's, so {_REFUSED}",
+                fix=f"restore it (git checkout HEAD -- {where}) and make the change with "
+                f"secretsmgr edit {where} (or sops edit), which writes a new MAC",
+            )
+            continue
+        source = _source(ctx, entry.path, now) if entry.path in ctx.earlier.added else None
+        if source is not None:
+            reported.add(entry.path)
+            yield RULE.finding(
+                entry.path,
+                f"a copy of {source} changed outside sops: it keeps that file's MAC with other "
+                f"values, so {_REFUSED}",
+                fix=f"copy it again unchanged (git show HEAD:{sh_path(source)} > {where}, or cp) "
+                f"and make the change with secretsmgr edit {where} (or sops edit), which writes a "
+                "new MAC",
+            )
+    yield from _committed(ctx, reported)
+
+
+def _committed(ctx: AuditContext, reported: set[str]) -> Iterator[Finding]:
+    """The hand edits HEAD holds (``audit --history``)."""
     if ctx.history is None:
         return
-    present = {entry.path for entry in ctx.repo.sops_files}
+    present = {entry.path: entry for entry in ctx.repo.sops_files}
     for edit in ctx.history.hand_edits:
-        if edit.path not in present or edit.path in reported:
+        entry = present.get(edit.path)
+        if entry is None or edit.path in reported:
             continue
         where = sh_path(edit.path)
+        rewrite = reencrypt_hint(edit.path, config=entry.sops_config, ignore_mac=True)
         yield RULE.finding(
             edit.path,
             f"changed outside sops in commit {edit.commit[:12]} ({edit.date[:10]}): values its "
-            f"MAC covers changed while the MAC and lastmodified stayed those of commit "
+            f"MAC covers (or its lastmodified) changed while the MAC stayed that of commit "
             f"{edit.since[:12]}, so {_REFUSED}",
-            fix=f"a holder of its key rewrites it: sops edit --ignore-mac {where} (check the "
-            f"values, then save: a new MAC); or restore what sops wrote (git checkout "
-            f"{edit.since[:12]} -- {where}) and redo the change with secretsmgr edit {where}",
+            fix=f"a holder of its key re-encrypts it, ignoring the old MAC (check the values "
+            f"after): {rewrite}; or put back what sops wrote (git show "
+            f"{edit.since[:12]}:{sh_path(edit.since_path)} > {where}) and redo the change with "
+            f"secretsmgr edit {where}",
         )
 
 

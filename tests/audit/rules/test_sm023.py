@@ -134,3 +134,129 @@ def test_sm023_misses_an_edit_undone_by_hand_and_values_the_mac_does_not_cover(
     assert not _sops_refuses(other)  # the oracle: sops still decrypts it
     git(other, "add", FILE)
     assert _sm023(judge(other).findings) == []
+
+
+@pytest.mark.interop
+def test_sm023_misses_empty_values_sops_leaves_out_of_the_mac(tmp_path: Path) -> None:
+    # the attack review: an empty value adds no bytes to the MAC; adding or dropping one by
+    # hand breaks nothing, and was an SM023 error
+    root = _repo(tmp_path)
+    path = root / FILE
+    path.write_text(path.read_text().replace("stringData:\n", 'stringData:\n    extra: ""\n'))
+    assert not _sops_refuses(root)
+    git(root, "add", FILE)
+    assert _sm023(judge(root).findings) == []
+
+
+@pytest.mark.interop
+def test_sm023_fires_on_lastmodified_changed_by_hand_and_on_a_moved_or_copied_edit(
+    tmp_path: Path,
+) -> None:
+    import os
+    import re
+
+    from tests.cli.runner import run_shell
+
+    root = _repo(tmp_path)
+    path = root / FILE
+    text = path.read_text()
+    path.write_text(re.sub(r'lastmodified: "\d{4}', 'lastmodified: "2030', text))
+    assert _sops_refuses(root) or run_sops(["decrypt", FILE], cwd=root, key_file=KEY).returncode
+    git(root, "add", FILE)
+    assert _sm023(judge(root).findings) == [FILE]
+    git(root, "checkout", "HEAD", "--", FILE)
+    # moved by hand and edited in the same change (and copied, and edited)
+    git(root, "mv", FILE, "apps/moved.enc.yaml")
+    moved = root / "apps/moved.enc.yaml"
+    moved.write_text(moved.read_text().replace("namespace: receiver", "namespace: other"))
+    copy = root / "apps/copy.enc.yaml"
+    copy.write_text(text.replace("namespace: receiver", "namespace: third"))
+    git(root, "add", "-A")
+    found = {f.path: f for f in judge(root).findings if f.rule == "SM023"}
+    assert set(found) == {"apps/moved.enc.yaml", "apps/copy.enc.yaml"}
+    assert (
+        "a copy of apps/token.enc.yaml changed outside sops" in found["apps/copy.enc.yaml"].message
+    )
+    # the fix, pasted up to the edit, puts back a file sops opens
+    (restore,) = re.findall(r"\((git show [^,]+), or cp\)", found["apps/copy.enc.yaml"].fix or "")
+    run_shell(restore, env=dict(os.environ), cwd=root, expect=0)
+    assert run_sops(["decrypt", "apps/copy.enc.yaml"], cwd=root, key_file=KEY).returncode == 0
+    commit(root, "moved and copied by hand")
+    history = history_findings(root)
+    assert ("SM023", "apps/moved.enc.yaml") in history
+
+
+@pytest.mark.interop
+def test_sm023_fires_on_a_merge_resolved_with_the_other_sides_mac(tmp_path: Path) -> None:
+    # the attack review: both branches changed a value with sops; the conflict was resolved by
+    # keeping both value lines and the merged branch's lastmodified and MAC
+    root = _repo(tmp_path)
+    git(root, "checkout", "-q", "-b", "feature")
+    set_value = ["set", FILE, '["metadata"]["namespace"]', '"feature-ns"']
+    assert run_sops(set_value, cwd=root, key_file=KEY).returncode == 0
+    commit(root, "feature")
+    feature = (root / FILE).read_text()
+    git(root, "checkout", "-q", "main")
+    set_token = ["set", FILE, '["stringData"]["token"]', '"main-token-9"']
+    assert run_sops(set_token, cwd=root, key_file=KEY).returncode == 0
+    commit(root, "main")
+    main = (root / FILE).read_text()
+    _merge(root, "feature")
+    # main's values with feature's namespace, under feature's sops block
+    merged = main.split("sops:")[0].replace("namespace: receiver", "namespace: feature-ns")
+    (root / FILE).write_text(merged + "sops:" + feature.split("sops:")[1])
+    assert _sops_refuses(root)
+    git(root, "add", FILE)
+    (finding,) = [f for f in judge(root).findings if f.rule == "SM023"]
+    assert "a merge resolved by hand" in finding.message
+    assert f"git checkout MERGE_HEAD -- {FILE}" in (finding.fix or "")
+
+
+def _merge(root: Path, branch: str) -> None:
+    """``git merge`` that may stop on a conflict (MERGE_HEAD stays)."""
+    import os
+    import subprocess
+
+    from tests.conftest import GIT_ENV
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV
+    subprocess.run(
+        ["git", "merge", "-q", "--no-ff", branch],
+        cwd=root,
+        env=env,
+        check=False,
+        capture_output=True,
+    )
+
+
+@pytest.mark.interop
+def test_sm023_history_fixes_work_when_pasted_after_a_move(tmp_path: Path) -> None:
+    # sweep 72: `git checkout SINCE -- NEWPATH` failed for a file moved since; the attack
+    # review: `sops edit --ignore-mac`, saved unchanged, writes nothing
+    import os
+    import re
+
+    from tests.cli.runner import run_shell
+
+    root = _repo(tmp_path)
+    _hand_edit(root)
+    commit(root, "edited by hand")
+    git(root, "mv", FILE, "apps/moved.enc.yaml")
+    commit(root, "moved")
+    from secretsmgr.audit.engine import load_context, run_rules
+    from secretsmgr.gate.history import walk_repository
+
+    report = run_rules(load_context(root, history=walk_repository(root)))
+    (fix,) = [f.fix or "" for f in report.findings if f.rule == "SM023"]
+    rewrite, _, restore = fix.partition("; or put back what sops wrote (")
+    rewrite = rewrite.split("(check the values after): ", 1)[1]
+    restore = restore.split(") and redo", 1)[0]
+    assert re.fullmatch(
+        r"git show [0-9a-f]{12}:apps/token\.enc\.yaml > apps/moved\.enc\.yaml", restore
+    )
+    env = dict(os.environ) | {"SOPS_AGE_KEY_FILE": str(KEY)}
+    run_shell(rewrite, env=env, cwd=root, expect=0)
+    assert run_sops(["decrypt", "apps/moved.enc.yaml"], cwd=root, key_file=KEY).returncode == 0
+    git(root, "checkout", "HEAD", "--", "apps/moved.enc.yaml")
+    run_shell(restore, env=env, cwd=root, expect=0)
+    assert run_sops(["decrypt", "apps/moved.enc.yaml"], cwd=root, key_file=KEY).returncode == 0
