@@ -154,8 +154,23 @@ def _stand_in_inside(key_path: str, value: object) -> bool:
     if text is None or not text.strip():
         return False
     if key_path.startswith("data.") and "\n" not in text.strip() and _substituted(text):
-        return True
-    return is_credential_skeleton(text)
+        # under a key that names a credential (the attack review: a `note` of changeme beside
+        # a real password under `db`)
+        return names_credential(key_path.rpartition(".")[2])
+    return is_credential_skeleton(text) and _credential_stand_in(text)
+
+
+# a key and its value in a JSON object, a YAML mapping or an INI/dotenv line
+_PAIR = re.compile(r"""^\s*["']?([A-Za-z0-9_.-]+)["']?\s*[:=]\s*(.*?)\s*,?\s*$""", re.MULTILINE)
+
+
+def _credential_stand_in(text: str) -> bool:
+    """Whether a key that names a credential holds a stand-in in ``text`` (a skeleton's stand-in
+    under any key, such as a `name`, shows no secret kept out: the attack review)."""
+    return any(
+        names_credential(key) and value.strip("\"' ") and is_placeholder(value.strip("\"' "))
+        for key, value in _PAIR.findall(text.replace("{", "\n").replace("}", "\n"))
+    )
 
 
 # mittwald's kubernetes-secret-generator: ``autogenerate: password,token`` names the keys its
@@ -227,6 +242,37 @@ _TOKEN_ID_KEY = re.compile(
 )
 
 
+# a run of 16 or more letters and digits with both in it and no separator (a token, an access
+# key id, a hex id; `eks-prod-ap-southeast-1` is words), a base64url run of 20 or more with
+# capitals, small letters and digits, or a UUID
+_TOKEN_RUN = re.compile(
+    r"(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{16,}|"
+    r"(?=[\w-]*[0-9])(?=[\w-]*[a-z])(?=[\w-]*[A-Z])[A-Za-z0-9_-]{20,}|"
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+_PASSWORD_SYMBOLS = re.compile(r"[^A-Za-z0-9\s_-]")
+
+
+def _secret_looking(text: str) -> bool:
+    """A value no setting holds (the attack review of sweep 71: beside a stand-in config, a
+    Telegram bot URL, a Discord webhook, an access key id and a password passed as settings):
+    in a URL, a path part that is a token or a UUID; elsewhere such a run anywhere, or one word
+    of 8 or more characters with a digit, a lower-case letter and a capital or symbol (no
+    host, path or address: those hold dots, slashes or colons)."""
+    if "://" in text:
+        path = text.split("://", 1)[1].partition("/")[2]
+        return any(_TOKEN_RUN.fullmatch(part) for part in re.split(r"[/?#&=:;,]", path) if part)
+    if _TOKEN_RUN.search(text):
+        return True
+    if len(text) < 8 or " " in text or re.search(r"[./:@]", text):
+        return False
+    return bool(
+        re.search(r"[0-9]", text)
+        and re.search(r"[a-z]", text)
+        and (re.search(r"[A-Z]", text) or _PASSWORD_SYMBOLS.search(text))
+    )
+
+
 def _setting(key_path: str, value: object, text: str | None) -> bool:
     """A literal beside secrets kept out of git that says where, who or how, not a secret: a
     host, a port, an address without credentials, a driver, a user name, a switch, a cipher's
@@ -243,6 +289,8 @@ def _setting(key_path: str, value: object, text: str | None) -> bool:
     text = text.strip()
     if judge_value(key, text) is not None or _QUERY_SECRET.search(text):
         return False  # a credential, or a URL with one in its query (?password=, ?auth=)
+    if _secret_looking(text):
+        return False  # a token in a webhook's path, a random id, a password under a host's key
     if text.lower() in _SWITCH or _PLAIN_URL.match(text):
         return True
     if _PVE_TOKEN_ID.match(text) and _TOKEN_ID_KEY.search(split_camel(key)):

@@ -2271,3 +2271,52 @@ def test_settings_beside_a_config_whose_credentials_are_stand_ins(tmp_path: Path
         ("apps/filled.yaml", "stringData.config"),
         ("apps/mixed.yaml", "stringData.password"),
     }
+
+
+@pytest.mark.parametrize(
+    "beside",
+    [
+        # the attack review: each was passed as a setting beside a stand-in config
+        "endpoint: https://api.telegram.org/bot6012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/x",
+        "url: https://discord.com/api/webhooks/1187234567890123456/ab3kdl29fjq0xk2mzp8w7ytr5vn1",
+        "url: https://hc-ping.com/0f8e3a2b-9c4d-4e1f-8a7b-6c5d4e3f2a1b",
+        "username: AKIAQ7ZV4XK2MNB3PL6D",
+        "server: xK9#mQ2$vL7pR4wZ",
+        "id: 3f9a1c2e7b4d8a6f0e5c9b2a1d7f3e8c",
+    ],
+)
+def test_a_stand_in_config_hides_no_secret_beside_it(tmp_path: Path, beside: str) -> None:
+    from secretsmgr.audit.engine import run_audit
+
+    key, _, value = beside.partition(": ")
+    config = json.dumps('{"bearerToken": "REPLACE_WITH_TOKEN"}')
+    standard_repo(
+        tmp_path, {"apps/s.yaml": secret("s", {"config": config, key: json.dumps(value)})}
+    )
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {f"stringData.{key}"}
+
+
+def test_a_stand_in_under_a_key_naming_no_credential_keeps_nothing_out(tmp_path: Path) -> None:
+    # the attack review: `note` (base64 of changeme) beside a real password under `db`, and a
+    # config whose stand-in is under `name`
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/data.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: d}\ndata:\n"
+            f"  note: {b64('changeme')}\n  db: {b64('app-database')}\n",
+            "apps/named.yaml": secret(
+                "n", {"config": json.dumps('{"name": "CHANGEME"}'), "host": "db.internal"}
+            ),
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert ("apps/data.yaml", "data.db") in found
+    assert ("apps/named.yaml", "stringData.host") in found
