@@ -2195,6 +2195,9 @@ def test_a_charts_extra_env_list_and_a_values_files_env_list_are_judged(tmp_path
         ("accesskeysecret", "Accesskeysecret!", True),
         ("accountkey", "base64encoded", True),
         ("accesskeysecret", "otherkeysecret", True),
+        # the attack review: capitals make a password of the words as often
+        ("adminPassword", "MyAdminPassword", True),
+        ("postgresPassword", "PostgresPassword", True),
     ],
 )
 def test_a_value_that_writes_out_its_key_is_a_stand_in(key: str, value: str, found: bool) -> None:
@@ -2209,4 +2212,6 @@ def test_a_matrix_localpart_is_no_credential() -> None:
     from secretsmgr.audit.credentials import judge_value
 
     assert judge_value("sender_localpart", "Rd1dQm7vXc2Rk9Lp4Wt6HsZq8vLw2pRt") is None
+    # not under a key that names a secret (the attack review)
+    assert judge_value("password_localpart", "xK9mQ2vL7pR4wZ8nB3cD5fG") is not None
     assert judge_value("as_token", "Rd1dQm7vXc2Rk9Lp4Wt6HsZq8vLw2pRt") is not None
