@@ -625,8 +625,9 @@ def test_sm003_fix_and_the_unset_hint_for_a_pgp_only_file_work_when_pasted(
         assert "secretsmgr" not in fix, fix
         assert fix.startswith(
             "sops opens no file with a value added in clear: restore the file as committed (git "
-            f"checkout HEAD -- {rel}), or, if stringData.extra is new there, delete its line by "
-            "hand; then have a holder of its pgp keys encrypt a new value in its place: "
+            f"checkout HEAD -- {rel}), or, if stringData.extra is new there, delete "
+            "stringData.extra by hand (the key and every line of its value); then have a holder "
+            "of its pgp keys encrypt a new value in its place: "
         ), fix
         command = fix.split("in its place: ", 1)[1].split(" (stdin:", 1)[0]
         piped = f"printf '%s' '\"new-value\"' | {command}"

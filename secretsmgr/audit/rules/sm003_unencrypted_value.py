@@ -183,9 +183,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 # (the attack review: deleting a value the MAC covers, one edited in clear,
                 # broke the file for sops: only the committed file restores it)
                 fix = (
-                    "sops opens no file with a value added in clear: restore the file as "
-                    f"committed (git checkout HEAD -- {where}), or, if {key_path} is new there, "
-                    "delete its line by hand; "
+                    "sops opens no file with a value added in clear: "
+                    f"{_by_hand(ctx, entry.path, key_path)}; "
                     f"then have a holder of its {' and '.join(metadata.foreign_kinds)} keys "
                     f"encrypt a new value in its place: sops set --value-stdin {where} "
                     f"{shlex.quote(sops_index(key_path))} (stdin: the value as a JSON string"
@@ -196,8 +195,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 # refused for a value added in clear to a Secret's second document)
                 fix = (
                     f"{key_path} is in document {later}, and set and unset act on the first: "
-                    f"restore the file as committed (git checkout HEAD -- {where}), or, if "
-                    f"{key_path} is new there, delete its line by hand; then give it a value "
+                    f"{_by_hand(ctx, entry.path, key_path)}; then give it a value "
                     f"encrypted: secretsmgr edit {where}"
                 )
             else:
@@ -206,8 +204,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                     f"{_base64_note(key_path)}; the one in clear may be in git already): "
                     f"secretsmgr set {where} {shlex.quote(key_path)}, or drop it: "
                     f"secretsmgr unset {where} {shlex.quote(key_path)}; without the key: "
-                    f"restore the file as committed (git checkout HEAD -- {where}), or, if "
-                    f"{key_path} is new there, delete its line by hand"
+                    f"{_by_hand(ctx, entry.path, key_path)}"
                 )
             yield RULE.finding(
                 entry.path,
@@ -229,6 +226,20 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 if creation_rule_encrypts(entry, key_path)
                 else widen_hint(entry, key_path, too=True),
             )
+
+
+def _by_hand(ctx: AuditContext, path: str, key_path: str) -> str:
+    """The key-less way out of a value added in clear: the last commit's file when it holds
+    none (the change added it), or deleting the key with its value, whose lines a block scalar
+    spreads over (the attack review: the committed file restored nothing, and one line deleted
+    of a PEM block left the rest)."""
+    delete = f"delete {key_path} by hand (the key and every line of its value)"
+    if path in ctx.earlier.by_path:
+        return (
+            f"restore the file as committed (git checkout HEAD -- {sh_path(path)}), or, if "
+            f"{key_path} is new there, {delete}"
+        )
+    return f"if {key_path} is new there, {delete}: it is in git already, so choose a new value"
 
 
 def _later_document(entry: SopsEntry, key_path: str) -> int | None:

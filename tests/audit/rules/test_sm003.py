@@ -637,3 +637,33 @@ def test_the_fix_for_a_value_in_clear_in_a_later_document_does_not_say_set(
         (restore,) = re.findall(r"\((git checkout HEAD -- [^)]+)\)", fix)
         git(*shlex.split(restore)[1:])
     assert not any(f.rule == "SM003" for f in run_audit(tmp_path, keyless_only=True).findings)
+
+
+def test_the_key_less_fix_of_a_committed_value_in_clear_does_not_restore_head(
+    tmp_path: Path,
+) -> None:
+    """the attack review: restoring HEAD changes nothing once the value in clear is committed,
+    and deleting one line of a block scalar leaves the rest of the value behind"""
+    import subprocess
+
+    from secretsmgr.audit.engine import run_audit
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    standard_repo(tmp_path, {"apps/one.enc.yaml": enc(secret())})
+    path = tmp_path / "apps/one.enc.yaml"
+    text = path.read_text()
+    at = text.index("stringData:") + len("stringData:\n")
+    path.write_text(text[:at] + "    C: |\n      line one\n      line two\n" + text[at:])
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "committed in clear")
+    (fix,) = [
+        f.fix or ""
+        for f in run_audit(tmp_path, keyless_only=True).findings
+        if f.rule == "SM003" and f.key_path == "stringData.C"
+    ]
+    assert "git checkout HEAD" not in fix, fix
+    assert "delete stringData.C by hand (the key and every line of its value)" in fix
+    assert "it is in git already, so choose a new value" in fix
