@@ -9,8 +9,9 @@ rewriting published history (a force-push, which branch protection refuses):
 * **time**: each line's ``time`` is not later than the committer time of the commit that
   added it, give or take ``SKEW`` (a line cannot claim a rotation after it was committed);
 * **state**: each file record's ``sha256_after`` is the content that commit, or a later one,
-  holds at that path, or the state a later entry starts from (``sha256_before``): a record
-  cannot describe a file state git never saw.
+  holds at that path, or the state a later entry starts from (``sha256_before``); an ``adopt``
+  record may also be the content of the commit before (it records the files as they were
+  when it was written): a record cannot describe a file state git never saw.
 
 Lines not committed yet are counted as *not yet anchored*: they are as trustworthy as the
 working tree they sit in.
@@ -208,12 +209,22 @@ def _unseen_states(root: Path, entries: Sequence[Entry], anchored: Anchors) -> l
     order = commit_order(root)
     changes = later_blobs(root, {r.path for _, r in todo})
     at_commit = blobs_at(root, [(anchored[e.seq][0], r.path) for e, r in todo])
+    # an adopt line records the files as they were when it was written, which may be the state
+    # the commit before its own held: that commit may change them too (sweep 72, a secret
+    # replaced in the commit that added the changelog: log --verify failed for good, and the
+    # adopt its hint named had nothing to record)
+    before = blobs_at(
+        root, [(f"{anchored[e.seq][0]}^", r.path) for e, r in todo if e.action == "adopt"]
+    )
+    parents = iter(before)
     wanted: dict[int, set[str]] = {}
     for i, ((entry, record), blob) in enumerate(zip(todo, at_commit, strict=True)):
         position = order.get(anchored[entry.seq][0], -1)
         held = {b for c, b in changes.get(record.path, []) if order.get(c, -1) > position}
         if blob is not None:
             held.add(blob)
+        if entry.action == "adopt" and (parent := next(parents)) is not None:
+            held.add(parent)
         wanted[i] = held
     contents = read_blobs(root, {b for held in wanted.values() for b in held})
     digests = {b: hashlib.sha256(data).hexdigest() for b, data in contents.items()}

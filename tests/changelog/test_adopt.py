@@ -274,3 +274,30 @@ def test_a_tracked_file_missing_from_the_working_tree_is_not_recorded_as_removed
     git(repo, "rm", "-q", "--cached", str(target.relative_to(repo)))  # now it is gone
     code, out, _ = run(["--repo", str(repo), "log", "--adopt", "--reason", "removed"], capsys)
     assert "1 recorded file gone from the working tree: recorded as removed" in out
+
+
+def test_a_file_replaced_in_the_commit_that_adds_the_adopt_line_verifies(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 72 (Diaoul/home-ops, ahgraber/homelab-gitops-k3s): adopt, then a secret replaced
+    # (git rm, a new file encrypted at the same path), then one commit of everything:
+    # log --verify failed for good, the adopted state being only in the commit before, and
+    # the adopt its hint named had nothing to record
+    import subprocess
+
+    from tests.rotate.helpers import commit_all
+
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    run(["--repo", str(repo), "log", "--adopt", "--reason", "start"], capsys, expect=0)
+    target = repo / "gitops/apps/postgresql/credentials.enc.yaml"
+    subprocess.run(["git", "-C", str(repo), "rm", "-q", str(target)], check=True)
+    target.write_text(secret("credentials", {"password": "Xq9vLw2pTr0ub4dor3"}))
+    run(["--repo", str(repo), "encrypt", "-i", str(target)], capsys, expect=0)
+    commit_all(repo, "adopt, with one secret replaced")
+    code, _, err = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert (code, err) == (0, ""), err
+    # the adopted state is the replaced file's, which only the commit before held
+    lines = (repo / LOG).read_text().splitlines()
+    entry = json.loads(lines[0])
+    record = next(r for r in entry["files"] if r["path"].endswith("credentials.enc.yaml"))
+    assert record["sha256_after"] != hashlib.sha256(target.read_bytes()).hexdigest()
