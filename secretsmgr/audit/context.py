@@ -21,6 +21,7 @@ from secretsmgr.audit.history import HistoryFacts
 from secretsmgr.changelog.chain import Entry, parse_entries
 from secretsmgr.changelog.store import changelog_path
 from secretsmgr.errors import ChainError, ConfigError, DecryptionError, FormatError
+from secretsmgr.keys.bech32 import is_post_quantum
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.earlier import EarlierStates
 from secretsmgr.repo.inventory import Inventory, LiveKeys
@@ -162,8 +163,16 @@ def own_rule_fix(entry: SopsEntry) -> str:
 
 
 def reencrypt_fix(entry: SopsEntry) -> str:
-    """``reencrypt_hint`` for ``entry``, through sops when only sops can open it."""
-    return reencrypt_hint(entry.path, with_sops=sops_only(entry), config=entry.sops_config)
+    """``reencrypt_hint`` for ``entry``, through sops when only sops can open it, or when its
+    creation rule names keys secretsmgr cannot encrypt to (PGP, KMS, Vault, post-quantum age:
+    sweep 72, Diaoul/home-ops and Ramblurr/home-ops, where `encrypt` refused the pasted line)."""
+    rule = entry.creation_rule
+    foreign = rule is not None and any(
+        g.pgp or g.other or any(is_post_quantum(k) for k in g.age) for g in rule.key_groups
+    )
+    return reencrypt_hint(
+        entry.path, with_sops=sops_only(entry) or foreign, config=entry.sops_config
+    )
 
 
 def creation_rule_encrypts(entry: SopsEntry, key_path: str) -> bool:

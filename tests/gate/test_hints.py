@@ -318,6 +318,39 @@ def test_sm011_rule_drift_fix_of_a_file_only_pgp_opens_runs_sops(
         assert plain_file.startswith("/dev/shm/") and not Path(plain_file).exists()
 
 
+def test_sm011_rule_drift_fix_under_a_rule_naming_pgp_beside_age_runs_sops(
+    tmp_path: Path,
+) -> None:
+    # sweep 72 (Diaoul/home-ops, 18 files; Ramblurr/home-ops): a file on both keys whose rule
+    # names a PGP key beside the age key got the secretsmgr decrypt | encrypt line, and
+    # encrypt refuses a rule naming PGP keys
+    from secretsmgr.sops import FileFormat, RuleKind
+    from secretsmgr.sops.document import load
+
+    with gnupg_home() as env:
+        fpr = gpg_key(env)
+        env = {**env, "SOPS_AGE_KEY_FILE": str(KEYS / "test-only-1.agekey")}
+        standard_repo(tmp_path, {})
+        rule = (
+            "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    encrypted_regex: {}\n"
+            f"    age: {K1}\n    pgp: {fpr}\n"
+        )
+        write(tmp_path, ".sops.yaml", rule.format("^(stringData)$"))
+        write(tmp_path, "apps/db.enc.yaml", secret("db", {"password": "pw-both-keys"}))
+        run_shell("sops encrypt -i apps/db.enc.yaml", env=env, cwd=tmp_path, expect=0)
+        write(tmp_path, ".sops.yaml", rule.format("^(data|stringData)$"))
+        fix = _fix_of(tmp_path, "SM011")
+        assert "sops decrypt" in fix and "secretsmgr encrypt" not in fix, fix
+        run_shell(fix, env=env, cwd=tmp_path, expect=0)
+        assert _gone(tmp_path, "SM011")
+        meta = load((tmp_path / "apps/db.enc.yaml").read_text(), FileFormat.YAML).metadata
+        assert (meta.rule.kind, meta.rule.value) == (
+            RuleKind.ENCRYPTED_REGEX,
+            "^(data|stringData)$",
+        )
+        assert meta.age_recipients == (K1,) and meta.foreign_kinds
+
+
 def test_sm001_plaintext_fix_under_a_nested_pgp_rule_runs_sops_from_the_rules_folder(
     tmp_path: Path,
 ) -> None:
