@@ -33,6 +33,7 @@ from secretsmgr.changelog.chain import Entry, append
 from secretsmgr.changelog.store import changelog_path, load_changelog, write_changelog
 from secretsmgr.changelog.verified import chain_break, remember
 from secretsmgr.errors import (
+    DecryptionError,
     InputFileError,
     RefusedError,
     RotatedNotCommittedError,
@@ -75,12 +76,14 @@ from secretsmgr.rotate.plan import (
     build_plan,
     check_request,
     link_values,
+    name_others,
     refuse_links,
     select_targets,
 )
 from secretsmgr.rotate.record import build_entry, file_record
 from secretsmgr.rotate.regenerate import Regeneration, regenerate_named
 from secretsmgr.rotate.stage import Staged, open_file, stage_file
+from secretsmgr.sops.datakey import unwrap_data_key
 from secretsmgr.sops.tree import MapNode
 from secretsmgr.workers import ordered_map, worker_count
 
@@ -233,10 +236,41 @@ def _prepare(
         watched = [e.path for e in targets] + [c.path for c in configs]
         refuse_dirty(root, watched + ([rel_log] if request.commit else []))
     plan = build_plan(ctx, request, targets, regenerations)
-    staged = _stage_all(plan, {e.path: e for e in targets}, opened, identities, fault)
+    try:
+        staged = _stage_all(plan, {e.path: e for e in targets}, opened, identities, fault)
+    except DecryptionError as exc:
+        raise _name_openable(exc, request, targets, identities) from exc
     writes = [_Write(s.path, checked[s.path], s.old_text, s.new_text) for s in staged] + configs
     rel_log = log_path.relative_to(os.path.realpath(root)).as_posix()
     return _Prepared(plan, staged, writes, log_path, rel_log, old_log)
+
+
+def _name_openable(
+    exc: DecryptionError,
+    request: RotationRequest,
+    targets: Sequence[SopsEntry],
+    identities: Sequence[Identity],
+) -> DecryptionError:
+    """A file of a selection (--all, --layer) that no identity at hand opens: the files that
+    do, to rotate by name (sweep 72, auricom/home-ops: `rotate --all` refused on one file that
+    only the repository owner's key opens, and said nothing of the rest)."""
+    if not (request.all_files or request.layers):
+        return exc
+    closed: list[str] = []
+    for entry in targets:
+        sf = entry.sops_file
+        try:
+            if sf is not None:
+                unwrap_data_key(sf.metadata, identities)
+        except SecretsmgrError:
+            closed.append(entry.path)
+    rest = [e.path for e in targets if e.path not in closed]
+    if not rest:
+        return exc
+    shown = ", ".join(closed[:3]) + (", …" if len(closed) > 3 else "")
+    again = f"the {plural(len(closed), 'file')} no identity at hand opens, {shown},"
+    exc.hints = (*exc.hints, name_others(rest, again))
+    return exc
 
 
 def _stage_all(

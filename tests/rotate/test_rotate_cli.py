@@ -614,3 +614,22 @@ def test_rotate_with_no_key_names_the_key_the_files_open_with(
     assert hints_of(err)[0].startswith(
         f"the files open with the private key of {short_key(CLUSTER)}"
     ), err
+
+
+def test_rotate_all_refused_on_a_file_no_identity_opens_names_the_others(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 72 (auricom/home-ops, ahgraber): --all refused on one file only the owner's key
+    # opens and said nothing of the others, as it does after a PGP file
+    from tests.audit.helpers import K2, enc, secret, write
+
+    repo = demo_repo
+    write(repo, "gitops/apps/authentik/stranger.enc.yaml", enc(secret("s"), (K2,)))
+    commit_all(repo, "a file on a stranger's key")
+    result = rotate(repo, capsys, "--all", "--reason", "x", "--dry-run")
+    assert result.code == 1
+    (hint,) = [h for h in hints_of(result.err) if "rotate the others by name" in h]
+    assert "the 1 file no identity at hand opens, gitops/apps/authentik/stranger.enc.yaml," in hint
+    command = hint.split("): ", 1)[1]
+    assert command.startswith("secretsmgr rotate ") and "stranger" not in command, hint
+    assert command.endswith("--reason '…'"), hint
