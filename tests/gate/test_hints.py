@@ -688,3 +688,43 @@ def test_sm003_fix_and_the_unset_hint_for_a_pgp_only_file_work_when_pasted(
         run_shell(how.split(": ", 1)[1], env=env, cwd=tmp_path, expect=0)
         plain = run_shell(f"sops decrypt {rel}", env=env, cwd=tmp_path, expect=0).out
         assert "extra" not in plain and "pw-in-pgp" in plain
+
+
+@pytest.mark.parametrize(
+    ("rule", "said"),
+    [
+        # sweep 72, sulibot/home-ops: a rule for other keys' names
+        (
+            "    encrypted_regex: ^(adminKey|userKey)$\n",
+            "would leave stringData.DB_PASSWORD in clear",
+        ),
+        # sweep 72, Ramblurr/home-ops: a catch-all rule that encrypts every value
+        ("", "would encrypt apiVersion, kind and metadata too, which Flux cannot apply"),
+    ],
+)
+def test_sm001_plaintext_fix_under_a_rule_that_would_not_make_a_flux_secret(
+    tmp_path: Path, rule: str, said: str
+) -> None:
+    standard_repo(tmp_path, {})
+    write(
+        tmp_path,
+        ".sops.yaml",
+        f"creation_rules:\n  - path_regex: .*\\.yaml$\n{rule}    age: {K1}\n",
+    )
+    write(tmp_path, "apps/db.yaml", secret("db", {"DB_PASSWORD": "Xq9vLw2pTr0ub4dor3"}))
+    fix = _fix_of(tmp_path, "SM001")
+    assert f".sops.yaml rule 1 {said}" in fix, fix
+    assert "add a rule for this file above rule 1" in fix
+    # the fix followed: a rule of its own above, then the printed encrypt
+    rules = (
+        "creation_rules:\n  - path_regex: apps/db\\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n"
+    )
+    write(tmp_path, ".sops.yaml", rules + f"  - path_regex: .*\\.yaml$\n{rule}    age: {K1}\n")
+    command = fix.rsplit("), then ", 1)[1]
+    assert command == "secretsmgr encrypt -i apps/db.yaml", fix
+    _run_fix(tmp_path, command, KEYS / "test-only-1.agekey")
+    found = {
+        f.rule for f in run_audit(tmp_path, keyless_only=True).findings if f.path == "apps/db.yaml"
+    }
+    assert not found & {"SM001", "SM003", "SM015"}, found

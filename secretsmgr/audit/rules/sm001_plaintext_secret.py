@@ -1158,6 +1158,43 @@ _SOPS_KEY_FLAGS = {
 }
 
 
+_MANIFEST_FIELDS = (("apiVersion",), ("kind",), ("metadata", "name"))
+
+
+def _rule_misfit(ctx: AuditContext, path: str, key_path: str) -> str | None:
+    """The file's creation rule would not make a Secret Flux applies (sweep 72): its
+    ``encrypted_regex`` leaves the value in clear (sulibot/home-ops: a rule for other keys'
+    names; check then said SM003), or it encrypts what kustomize and Flux read in clear,
+    ``apiVersion``, ``kind`` and ``metadata`` (Ramblurr/home-ops: a catch-all rule; SM015).
+    The fix is a rule of the file's own above it."""
+    if not key_path.startswith(("data.", "stringData.")):
+        return None  # a List's item or a generator's literal: judged elsewhere
+    where, rule, number = ctx.repo.sops_configs.rule_for(path)
+    if rule is None or not any(g.age or g.pgp or g.other for g in rule.key_groups):
+        return None
+    spec = rule.encryption_rule
+    try:
+        judged = EncryptionRule(RuleKind(spec.kind), spec.value) if spec else EncryptionRule()
+    except (FormatError, ValueError):
+        return None
+    value_path = tuple(key_path.split(".", 1)) if "." in key_path else (key_path,)
+    clear = not path_is_encrypted(judged, value_path)
+    hides = any(path_is_encrypted(judged, field) for field in _MANIFEST_FIELDS)
+    if not clear and not hides:
+        return None
+    what = (
+        f"would leave {key_path} in clear"
+        if clear
+        else "would encrypt apiVersion, kind and metadata too, which Flux cannot apply"
+    )
+    how = f"{spec.kind}: {spec.value}" if spec else "no encrypted_regex: every value"
+    return (
+        f"{where or '.sops.yaml'} rule {number} {what} ({how}): add a rule for this file above "
+        f"rule {number} (a path_regex for its name, the cluster's keys, encrypted_regex: "
+        f"^(data|stringData)$), then {ctx.repo.sops_configs.encrypt_command(path)}"
+    )
+
+
 def _keyless_rule_hint(ctx: AuditContext, path: str, where: str | None, number: int | None) -> str:
     """The file's creation rule names no key (sops takes them from the environment then:
     ``SOPS_PGP_FP``, ``SOPS_AGE_RECIPIENTS``), so a pasted ``encrypt -i`` finds none (sweep 71,
@@ -1358,6 +1395,9 @@ def _fix(
     if _chart_template(ctx, hit.path):
         return CHART_FIX
     hint = rename_hint(ctx, hit.path, yaml_name=hit.sniffed)
+    misfit = None if hit.sniffed else _rule_misfit(ctx, hit.path, hit.key_path)
+    if misfit is not None:
+        return misfit
     # kustomize-controller decrypts a patch file under patches: only
     if _layers_using(ctx, hit.path, lambda use: use.kind is UseKind.LEGACY_PATCH):
         return (
