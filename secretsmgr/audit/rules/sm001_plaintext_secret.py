@@ -687,7 +687,11 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                         PlaintextSecret(file.path, prefix + key_path, name, sops_document=True)
                     )
                     continue
-                if substituted and _setting(key_path, value, text):
+                # a data value that is no base64 (kubectl refuses it) is read as it stands (sweep
+                # 72, Benjaminmnoer/iac: `username: k8s-user` beside a `dummy-value` password was
+                # an exposure)
+                shown = text if text is not None or not isinstance(value, str) else value
+                if substituted and _setting(key_path, value, shown):
                     continue
                 here.append(
                     PlaintextSecret(

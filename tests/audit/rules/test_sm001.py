@@ -2320,3 +2320,24 @@ def test_a_stand_in_under_a_key_naming_no_credential_keeps_nothing_out(tmp_path:
     found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert ("apps/data.yaml", "data.db") in found
     assert ("apps/named.yaml", "stringData.host") in found
+
+
+def test_a_setting_under_data_that_is_no_base64_beside_a_stand_in_is_no_secret(
+    tmp_path: Path,
+) -> None:
+    # sweep 72, Benjaminmnoer/iac: `data: {username: k8s-user, password: dummy-value}` (neither
+    # base64): the user name was SM001, and an SM019 exposure in history
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/smb.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: smb}\ndata:\n"
+            "  username: k8s-user\n  password: dummy-value\n",
+            # a password-shaped value there is still reported
+            "apps/other.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: o}\ndata:\n"
+            "  username: Xq9vLw2pTr0ub4\n  password: dummy-value\n",
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {("apps/other.yaml", "data.username")}
