@@ -145,6 +145,11 @@ def _encrypt_step(plan: InitPlan) -> str:
     )
 
 
+def _within(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or below it (every path is below the root, ``""``)."""
+    return not folder or path == folder or path.startswith(folder + "/")
+
+
 def _encrypt_command(plan: InitPlan) -> str:
     if plan.rule_needs_sops:
         # sops needs a PGP key's public half in the keyring (sweep 39, janpuc/homelab: the
@@ -156,7 +161,15 @@ def _encrypt_command(plan: InitPlan) -> str:
         nested = [k.path for k in plan.kept_configs if k.path != SOPS_CONFIG_NAME]
         # a root .sops.yaml init writes names age keys alone: the rule is the nested one's
         kept_root = any(k.path == SOPS_CONFIG_NAME for k in plan.kept_configs)
-        if len(nested) == 1 and not kept_root:
+        # a nested config over no folder whose layer decrypts is no place for a secret (sweep
+        # 72, Benjaminmnoer/iac: cluster/.sops.yaml governs the flux-system layer alone, which
+        # has no decryption, and the step put the new secret there: SM004 and SM010)
+        governs = not plan.decrypting_folders or any(
+            _within(f, posixpath.dirname(n)) or _within(posixpath.dirname(n), f)
+            for n in nested
+            for f in plan.decrypting_folders
+        )
+        if len(nested) == 1 and not kept_root and governs:
             # sops finds .sops.yaml from the current folder up, never from the file's (sweep
             # 36, luisgj/flux-sops: the step pasted at the root found no config)
             folder = posixpath.dirname(nested[0])
@@ -165,7 +178,7 @@ def _encrypt_command(plan: InitPlan) -> str:
                 f".sops.yaml from the current folder up): (cd {sh_path(folder)} && sops "
                 f"encrypt -i PATH/{plan.secret_name})  (PATH below {folder})"
             )
-        if nested:
+        if nested and governs:
             return (
                 f"encrypt a secret {why}, from the folder of the .sops.yaml that governs it "
                 f"(sops reads .sops.yaml from the current folder up): sops encrypt -i "

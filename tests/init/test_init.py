@@ -901,6 +901,25 @@ def test_a_nested_pgp_rules_encrypt_step_runs_sops_from_the_rules_folder(
     ), step
 
 
+def test_a_nested_pgp_config_over_no_decrypting_layer_is_not_the_encrypt_steps_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 72, Benjaminmnoer/iac: the kept nested .sops.yaml governs the bootstrap's folder
+    # (flux-system, no decryption); the step sent the new secret there (SM004, SM010)
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(repo, "apps/db.enc.yaml", _pgp_only_file())
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    fingerprint = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"
+    rule = f"creation_rules:\n  - path_regex: .*\\.yaml$\n    pgp: {fingerprint}\n"
+    write(repo, "clusters/prod/.sops.yaml", rule)
+    write(repo, "clusters/prod/flux-system/extra.enc.yaml", _pgp_only_file())
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    step = next(s for s in _steps(out) if s.startswith("encrypt a secret"))
+    assert "cd clusters/prod" not in step, step
+    assert "PATH below a folder whose layer decrypts SOPS files: apps" in step, step
+
+
 @pytest.mark.parametrize("name", ["sops-gpg", "flux-sops"])  # the review: not by name alone
 def test_a_pgp_repository_gets_steps_that_keep_its_pgp_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
