@@ -476,7 +476,7 @@ _DISK_ID = re.compile(r"^(?:nvme|ata|scsi|usb|mmc|virtio)-[A-Za-z0-9.-]+(?:_[A-Z
 _IDENTIFIER_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:tag|digest|(?:base64)?sha\d*|md5|checksum(?:[._-][a-z]+)?|hash|revision|commit|version|uid|uuid|id|"
     r"image|fingerprint|fpr?|thumbprint|ca_?bundle|cert|crt|certificate|pub(?:lic)?[_-]?keys?|pub|public|head|"
-    r"integrity|etag|nonce|salt_?id|repository|url|host|domain|email|account_?id|"
+    r"integrity|etag|nonce|salt_?id|repository|url|host|domain|email|account(?:_?id)?|"
     r"project|region|zone|cluster|age|pgp|kms|recipients?|cluster_?key|[a-z_]*_regex|"
     r"rev|sum|schematic(?:_?id)?(?:_[a-z0-9]+)?|template)$"
 )
@@ -1135,6 +1135,36 @@ _KEY_AS_VALUE_PREFIX = re.compile(
     r"^(?:base64[-_]?(?:encoded)?[-_]?|encoded[-_]?|your[-_]?|my[-_]?|aws[-_]?)?"
 )
 _SEPARATORS = re.compile(r"[-_.]")
+# one part of a path of words: a name of letters (digits after them, separators between), or a
+# number (a project's); no random mix of capitals, small letters and digits
+_PATH_WORD = re.compile(r"^(?:[A-Za-z][A-Za-z_.-]*[0-9]{0,4}(?:[_.-][A-Za-z0-9]+)*|[0-9]{1,20})$")
+_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+_VOWEL = re.compile(r"[aeiouyAEIOUY]")
+
+
+def _camel_words(value: str) -> bool:
+    """Whether ``value`` is a camelCase name of words: letters and digits only, and most of it
+    in parts of three or more letters with a vowel (``deviceFamilyIsAMDAthlon64X2DualCore``;
+    not a random run, whose parts are mostly a letter or two)."""
+    if not value.isalnum() or not value[:1].islower() or len(value) > 80:
+        return False
+    worded = sum(
+        len(part) for part in _CAMEL_PART.findall(value) if len(part) >= 3 and _VOWEL.search(part)
+    )
+    return worded * 10 >= len(value) * 6
+
+
+def _word_path(value: str) -> bool:
+    """Whether ``value`` is two or more parts between slashes, each a word or a number."""
+    parts = value.strip("/").split("/")
+    return len(parts) >= 2 and all(
+        _PATH_WORD.match(part) and not _MIXED_CASE_RUN.search(part) for part in parts
+    )
+
+
+_MIXED_CASE_RUN = re.compile(
+    r"(?=[A-Za-z0-9]*[a-z])(?=[A-Za-z0-9]*[A-Z])(?=[A-Za-z0-9]*\d)[A-Za-z0-9]{12,}"
+)
 _LOCALPART_KEY = re.compile(r"(?i)(?:^|[._-])localpart$")
 
 
@@ -1340,6 +1370,12 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         return None
     if _DISK_ID.match(value) and re.search(r"(?i)dev|disk", key):
         return None  # nvme-Samsung_SSD_980_PRO_1TB_S5GXNF0R…: a /dev/disk/by-id name
+    if _word_path(value):
+        # a path or resource name of words (sweep 72: GCP's workload identity provider
+        # `projects/9705…/locations/global/…`, a vendored collection's FILES.json file names)
+        return None
+    if key.isdigit() and _camel_words(value):
+        return None  # an enum's label by its number (SNMP: `136: deviceFamilyIsAMDAthlon64X2`)
     if _HEX_CHARS.match(value) and hexa.calculate_shannon_entropy(value) > hexa.entropy_limit:
         return Verdict(hexa.secret_type, False)
     if _B64_CHARS.match(value) and b64.calculate_shannon_entropy(value) > b64.entropy_limit:

@@ -690,7 +690,11 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                 # a data value that is no base64 (kubectl refuses it) is read as it stands (sweep
                 # 72, Benjaminmnoer/iac: `username: k8s-user` beside a `dummy-value` password was
                 # an exposure)
-                shown = text if text is not None or not isinstance(value, str) else value
+                shown = (
+                    value
+                    if text is None and isinstance(value, str) and _PLAIN_WORD.match(value)
+                    else text
+                )
                 if substituted and _setting(key_path, value, shown):
                     continue
                 here.append(
@@ -1161,6 +1165,9 @@ _SOPS_KEY_FLAGS = {
     "hc_vault": "--hc-vault-transit",
 }
 
+
+# a one-word value read as it stands under data: when it is no base64 (a user name)
+_PLAIN_WORD = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 
 _MANIFEST_FIELDS = (("apiVersion",), ("kind",), ("metadata", "name"))
 

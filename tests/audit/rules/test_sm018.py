@@ -2215,3 +2215,28 @@ def test_a_matrix_localpart_is_no_credential() -> None:
     # not under a key that names a secret (the attack review)
     assert judge_value("password_localpart", "xK9mQ2vL7pR4wZ8nB3cD5fG") is not None
     assert judge_value("as_token", "Rd1dQm7vXc2Rk9Lp4Wt6HsZq8vLw2pRt") is not None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "found"),
+    [
+        # sweep 72: identifiers read as high-entropy strings
+        (
+            "workload_identity_provider",
+            "projects/970512345678/locations/global/workloadIdentityPools/gh/providers/github",
+            False,
+        ),
+        ("name", "tests/integration/targets/keycloak_authz_custom_policy/policy/META-INF", False),
+        ("136", "deviceFamilyIsAMDAthlon64X2DualCore", False),
+        ("account", "089a3c7b2e5f41d6a8c9b0e1f2d3c4b5", False),
+        # near misses: base64 with slashes, and an account's key
+        ("data", "Zm9vYmFy/YmF6cXV4MTIzNDU2Nzg5MA/abcdefgh123", True),
+        ("account_key", "089a3c7b2e5f41d6a8c9b0e1f2d3c4b5", True),
+    ],
+)
+def test_paths_of_words_enum_labels_and_account_ids_are_no_credential(
+    key: str, value: str, found: bool
+) -> None:
+    from secretsmgr.audit.credentials import judge_value
+
+    assert (judge_value(key, value) is not None) is found
