@@ -728,3 +728,19 @@ def test_sm001_plaintext_fix_under_a_rule_that_would_not_make_a_flux_secret(
         f.rule for f in run_audit(tmp_path, keyless_only=True).findings if f.path == "apps/db.yaml"
     }
     assert not found & {"SM001", "SM003", "SM015"}, found
+
+
+def test_sm001_plaintext_fix_renames_to_the_repositorys_own_naming(tmp_path: Path) -> None:
+    # sweep 72, xunholy/k8s-gitops (`*.enc.age.yaml`) and Ramblurr/home-ops (`*.secret.sops.yaml`):
+    # the fix added a global `\.enc\.yaml$` rule, though a rename to the repository's own name
+    # needed none
+    standard_repo(tmp_path, {"apps/old.enc.age.yaml": enc(secret("old"))})
+    write(tmp_path, ".sops.yaml", sops_yaml((r"\.enc\.age\.ya?ml$", [K1])))
+    write(tmp_path, "apps/db.yaml", secret("db", {"password": "Xq9vLw2pTr0ub4dor3"}))
+    write(tmp_path, "apps/kustomization.yaml", "resources:\n  - old.enc.age.yaml\n  - db.yaml\n")
+    fix = _fix_of(tmp_path, "SM001")
+    assert fix.startswith("mv apps/db.yaml apps/db.enc.age.yaml && "), fix
+    assert ".sops.yaml" not in fix, fix
+    _run_fix(tmp_path, fix, KEYS / "test-only-1.agekey")
+    assert _gone(tmp_path, "SM001")
+    assert "db.enc.age.yaml" in (tmp_path / "apps/kustomization.yaml").read_text()

@@ -1140,6 +1140,25 @@ def _read(path: Path) -> str:
         return ""
 
 
+_OWN_SUFFIX = re.compile(
+    r"(?:\.[A-Za-z0-9_-]{1,16}){0,2}\.(?:enc|sops|secret|encrypted)(?:\.[A-Za-z0-9_-]{1,16})?$"
+)
+
+
+def _own_suffixes(ctx: AuditContext, ext: str) -> list[str]:
+    """The endings of the repository's SOPS file names before ``ext`` that name encryption
+    (``.enc.age``, ``.secret.sops``), most used first; at most three."""
+    counts: Counter[str] = Counter()
+    for entry in ctx.repo.sops_files:
+        name = posixpath.basename(entry.path)
+        if entry.sops_file is None or not name.endswith(ext):
+            continue
+        found = _OWN_SUFFIX.search(name[: -len(ext)])
+        if found is not None and found.start() > 0:
+            counts[found[0] + ext] += 1
+    return [suffix for suffix, _ in counts.most_common(3)]
+
+
 def _shared_key(ctx: AuditContext) -> tuple[str, str] | None:
     """(kind, key) of the one key every SOPS file of the repository is encrypted to: a PGP
     fingerprint, a KMS or Vault key id, or an age key; None when they differ or none is."""
@@ -1252,10 +1271,13 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
     else:
         stem, ext = (m.group("stem"), m.group("ext")) if m else (path, ".yaml")
         stem = re.sub(r"\.(?:enc|sops)$", "", stem)  # db.enc.yaml -> db.sops.yaml, not db.enc.sops
-    # the two names this project's docs and sops's users give encrypted files; the first one a
-    # creation rule matches wins (a repository that encrypts *.sops.yaml only: DapperDivers)
-    names = [f"{stem}.enc{ext}", f"{stem}.sops{ext}"]
-    target = names[0]
+    # the names the repository's own SOPS files have (sweep 72: xunholy's `*.enc.age.yaml`,
+    # Ramblurr's `*.secret.sops.yaml`, which only their rules match), then the two names this
+    # project's docs and sops's users give encrypted files; the first one a creation rule
+    # matches wins (a repository that encrypts *.sops.yaml only: DapperDivers)
+    names = [f"{stem}{suffix}" for suffix in _own_suffixes(ctx, ext)]
+    names += [n for n in (f"{stem}.enc{ext}", f"{stem}.sops{ext}") if n not in names]
+    target = f"{stem}.enc{ext}"  # the name the rule a fix adds matches
     if not ctx.repo.has_sops_config:
         # encrypt would find no recipients (neuland-ingolstadt, huangyingting): a key and a
         # creation rule come first
