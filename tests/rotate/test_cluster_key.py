@@ -836,7 +836,7 @@ def test_key_show_with_no_key_at_hand_points_at_a_key_file_the_repository_needs(
     env = {k: v for k, v in subprocess_env().items() if not k.startswith("SOPS_AGE")}
     env["HOME"] = str(tmp_path / "home")
     shown = run(repo, env, "key", "show", expect=2)
-    assert "no age key found in any source" in shown.err
+    assert "no age identity (private key) found in any source" in shown.err
     assert "set SOPS_AGE_KEY_FILE to it" in shown.err and "key generate" not in shown.err
     (repo / ".secretsmgr.yaml").unlink()
     (repo / ".sops.yaml").unlink()

@@ -202,7 +202,10 @@ def show_cmd(
 
         on_files = [] if repo_lines else file_keys(ctx)
         hints = no_key_hints(bool(repo_lines), os.environ, on_files)
-        raise KeyNotFoundError("no age key found in any source", hints=hints)
+        # "key" alone read as a contradiction after the cluster key's line above (sweeps 71
+        # and 72): what no source holds is an identity, a private key
+        what = "no age identity (private key)" if repo_lines else "no age key"
+        raise KeyNotFoundError(f"{what} found in any source", hints=hints)
     return 0
 
 
