@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import importlib
 import logging
+import re
 import sys
 import traceback
 import warnings
@@ -223,6 +224,19 @@ def _silence_library_logging() -> None:
         root.addHandler(logging.NullHandler())
 
 
+_FORMAT_SHORTHAND = re.compile(r"^No such option: --(json|sarif|github|text)\b", re.IGNORECASE)
+
+
+def _has_format(ctx: object, value: str) -> bool:
+    """Whether the command of ``ctx`` takes ``--format value``."""
+    command = getattr(ctx, "command", None)
+    return any(
+        "--format" in getattr(param, "opts", ())
+        and value in (getattr(getattr(param, "type", None), "choices", None) or ())
+        for param in getattr(command, "params", ())
+    )
+
+
 def _run(args: list[str], debug: bool) -> int:
     try:
         command = build_command(_command_of(args))
@@ -245,6 +259,10 @@ def _run(args: list[str], debug: bool) -> int:
             _error("unexpected extra arguments (not shown: one may be a secret)", _extra_hint(path))
         else:
             _error(lines[0] if lines else "usage error")
+        shorthand = _FORMAT_SHORTHAND.match(lines[0]) if lines else None
+        if shorthand is not None and _has_format(ctx, shorthand[1].lower()):
+            # `audit --json`, the habit of other scanners (sweeps 71 and 72)
+            sys.stderr.write(f"secretsmgr: hint: {path} --format {shorthand[1].lower()}\n")
         sys.stderr.write(f"secretsmgr: hint: see '{path} --help'\n")
         return 2
     except BrokenPipeError:

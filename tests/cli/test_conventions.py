@@ -220,3 +220,23 @@ def test_an_option_error_points_at_the_help_of_its_command(
     code, _, err = run(args, capsys)
     assert code == 2
     assert err.splitlines()[-1] == f"secretsmgr: hint: see '{help_of} --help'"
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["audit", "--json"], "secretsmgr audit --format json"),
+        (["check", "--sarif"], "secretsmgr check --format sarif"),
+        (["layers", "--json"], "secretsmgr layers --format json"),
+    ],
+)
+def test_a_format_shorthand_is_pointed_at_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], hint: str
+) -> None:
+    # sweeps 71 and 72: `audit --json`, the habit of other scanners, was "No such option" alone
+    code, out, err = run(["--repo", str(tmp_path), *args], capsys)
+    assert (code, out) == (2, "")
+    assert f"secretsmgr: hint: {hint}\n" in err
+    # and none where the command has no such format (layers has no sarif)
+    code, _, err = run(["--repo", str(tmp_path), "layers", "--sarif"], capsys)
+    assert code == 2 and "--format sarif" not in err
