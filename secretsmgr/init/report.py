@@ -311,6 +311,10 @@ def render_init(result: InitResult, *, dry_run: bool, output: Path | None) -> st
     lines += [f"  {s.ljust(verb_width)}  {p.ljust(path_width)}  {t}" for s, p, t in shown]
     lines += [f"note: {note}" for note in plan.notes]
     if dry_run:
+        if plan.changes:
+            # what the run would ask next (sweeps 71 and 72: a layer without decryption was
+            # said only after the run)
+            lines += ["next, once init has run:", *next_steps(result, output)]
         lines.append("nothing written (--dry-run)")
     elif not plan.changes:
         lines.append("nothing changed: the repository is already set up")

@@ -168,6 +168,8 @@ def test_dry_run_writes_nothing_and_shows_what_it_would_write(
     for name in (".sops.yaml", ".secretsmgr.yaml", ".pre-commit-config.yaml"):
         assert f"would create  {name}" in out
     assert f"would adopt   {LOG}" in out
+    # the steps the run would print (sweeps 71 and 72: hidden until the run)
+    assert "next, once init has run:\n  1. give Flux the new key: " in out, out
     assert out.endswith("nothing written (--dry-run)\n")
 
 
