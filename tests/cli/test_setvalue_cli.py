@@ -573,3 +573,20 @@ def test_a_value_added_in_clear_elsewhere_is_never_sealed_unasked(
     assert (got, out) == (1, "")
     assert "in document 2 is in clear" in one_error(err, "chosen-by-another", "old-password")
     assert two.read_bytes() == before
+
+
+def test_set_on_a_missing_file_says_how_to_make_one_before_asking_for_a_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 72: `set` on a new path said "no such file" alone (and, with no key at hand, "no
+    # age identity found" first)
+    for name in ("SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(["set", "new.enc.yaml", "stringData.X"], capsys, stdin="v")
+    assert (code, out) == (2, "")
+    assert "secretsmgr: error: new.enc.yaml: no such file" in err
+    assert "secretsmgr encrypt -i new.enc.yaml" in err and "secretsmgr edit new.enc.yaml" in err
+    code, _, err = run(["unset", "new.enc.yaml", "stringData.X"], capsys)
+    assert code == 2 and "no such file" in err and "no age identity" not in err

@@ -10,6 +10,8 @@ import typer
 
 from secretsmgr.cli.context import repo_root
 from secretsmgr.cli.files import about_file, changelog_recorder, identities_for
+from secretsmgr.errors import InputFileError
+from secretsmgr.shellword import sh_path
 
 FileArg = Annotated[Path, typer.Argument(help="The encrypted file.", show_default=False)]
 KeyPathArg = Annotated[
@@ -37,6 +39,23 @@ def _value_bytes(value_file: Path | None) -> bytes:
     return sys.stdin.buffer.read()
 
 
+def _exists(file: Path, *, make: bool) -> None:
+    """Refuse a FILE that is not there, before any key is looked for; ``make``: say how a new
+    SOPS file is made (sweep 72: `set` on a new path said "no such file" alone)."""
+    if file.exists() or file.is_symlink():
+        return
+    shown = sh_path(str(file))
+    hints = (
+        (
+            f"to make it, write the plaintext there and encrypt it: secretsmgr encrypt -i "
+            f"{shown}; or open it new in your editor: secretsmgr edit {shown}",
+        )
+        if make
+        else ()
+    )
+    raise InputFileError(f"{file}: no such file", hints=hints)
+
+
 def set_cmd(
     ctx: typer.Context,
     file: FileArg,
@@ -59,6 +78,7 @@ def set_cmd(
     from secretsmgr.fileops.keypath import parse_value
 
     root = repo_root(ctx)
+    _exists(file, make=True)  # before the value and the key: what is wrong first (sweep 72)
     value = parse_value(_value_bytes(value_file), as_json=as_json)
     identities = identities_for(file, "set", key_path)
     with about_file(file, identities, "set", key_path):
@@ -78,6 +98,7 @@ def unset_cmd(ctx: typer.Context, file: FileArg, key_path: KeyPathArg) -> int:
     from secretsmgr.fileops.files import unset_value
 
     root = repo_root(ctx)
+    _exists(file, make=False)
     identities = identities_for(file, "unset", key_path)
     with about_file(file, identities, "unset", key_path):
         unset_value(
