@@ -39,6 +39,37 @@ def _source(ctx: AuditContext, path: str, now: MacState) -> str | None:
     return None
 
 
+def _changed(ctx: AuditContext, path: str, now: MacState) -> tuple[str, str] | None:
+    """(message, fix) when the file the change touches keeps an earlier version's MAC with
+    other values: the last commit's, the merged branch's, or the file a copy was made of."""
+    where = sh_path(path)
+    redo = f"secretsmgr edit {where} (or sops edit), which writes a new MAC"
+    before = ctx.earlier.by_path.get(path, ())
+    matched = next((label for label, state in before if edited_outside_sops(state, now)), None)
+    if matched == "MERGE_HEAD":  # a conflict resolved by hand with the merged branch's block
+        return (
+            "a merge resolved by hand: it keeps the merged branch's MAC with other values (or "
+            f"lastmodified), so {_REFUSED}",
+            f"take one side whole (git checkout HEAD -- {where}, or git checkout MERGE_HEAD -- "
+            f"{where}) and redo the other side's change with {redo}",
+        )
+    if matched is not None:
+        return (
+            "changed outside sops: values its MAC covers (or its lastmodified) differ from the "
+            f"last commit's while the MAC is that commit's, so {_REFUSED}",
+            f"restore it (git checkout HEAD -- {where}) and make the change with {redo}",
+        )
+    source = _source(ctx, path, now) if path in ctx.earlier.added else None
+    if source is None:
+        return None
+    return (
+        f"a copy of {source} changed outside sops: it keeps that file's MAC with other values, "
+        f"so {_REFUSED}",
+        f"copy it again unchanged (git show HEAD:{sh_path(source)} > {where}, or cp) and make "
+        f"the change with {redo}",
+    )
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """The changed files against the last commit, and the hand edits HEAD holds."""
     reported: set[str] = set()
@@ -46,46 +77,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         sf = entry.sops_file
         if sf is None or entry.plaintext_leaves or entry.malformed_leaves:
             continue  # a value added in clear is SM003's, a broken value SM006's
-        before = ctx.earlier.by_path.get(entry.path, ())
-        if not before and entry.path not in ctx.earlier.added:
+        if entry.path not in ctx.earlier.by_path and entry.path not in ctx.earlier.added:
             continue
-        now = mac_state(sf.docs, sf.metadata)
-        where = sh_path(entry.path)
-        matched = next((label for label, state in before if edited_outside_sops(state, now)), None)
-        if matched == "MERGE_HEAD":
-            # a merge conflict resolved by hand with the merged branch's sops block
+        found = _changed(ctx, entry.path, mac_state(sf.docs, sf.metadata))
+        if found is not None:
             reported.add(entry.path)
-            yield RULE.finding(
-                entry.path,
-                "a merge resolved by hand: it keeps the merged branch's MAC with other values "
-                f"(or lastmodified), so {_REFUSED}",
-                fix=f"take one side whole (git checkout HEAD -- {where}, or git checkout "
-                f"MERGE_HEAD -- {where}) and redo "
-                f"the other side's change with secretsmgr edit {where} (or sops edit), which "
-                "writes a new MAC",
-            )
-            continue
-        if matched is not None:
-            reported.add(entry.path)
-            yield RULE.finding(
-                entry.path,
-                "changed outside sops: values its MAC covers (or its lastmodified) differ from "
-                f"the last commit's while the MAC is that commit's, so {_REFUSED}",
-                fix=f"restore it (git checkout HEAD -- {where}) and make the change with "
-                f"secretsmgr edit {where} (or sops edit), which writes a new MAC",
-            )
-            continue
-        source = _source(ctx, entry.path, now) if entry.path in ctx.earlier.added else None
-        if source is not None:
-            reported.add(entry.path)
-            yield RULE.finding(
-                entry.path,
-                f"a copy of {source} changed outside sops: it keeps that file's MAC with other "
-                f"values, so {_REFUSED}",
-                fix=f"copy it again unchanged (git show HEAD:{sh_path(source)} > {where}, or cp) "
-                f"and make the change with secretsmgr edit {where} (or sops edit), which writes a "
-                "new MAC",
-            )
+            yield RULE.finding(entry.path, found[0], fix=found[1])
     yield from _committed(ctx, reported)
 
 
