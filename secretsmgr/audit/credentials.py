@@ -1137,7 +1137,9 @@ _KEY_AS_VALUE_PREFIX = re.compile(
 _SEPARATORS = re.compile(r"[-_.]")
 # one part of a path of words: a name of letters (digits after them, separators between), or a
 # number (a project's); no random mix of capitals, small letters and digits
-_PATH_WORD = re.compile(r"^(?:[A-Za-z][A-Za-z_.-]*[0-9]{0,4}(?:[_.-][A-Za-z0-9]+)*|[0-9]{1,20})$")
+_PATH_WORD = re.compile(
+    r"^(?:[A-Za-z][A-Za-z]*[0-9]{0,4}(?:[_.-](?:[A-Za-z]+[0-9]{0,4}|[0-9]{1,6}))*|[0-9]{1,20})$"
+)
 _CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 _VOWEL = re.compile(r"[aeiouyAEIOUY]")
 

@@ -207,8 +207,10 @@ class _Walk:
         MAC covers under the same MAC and ``lastmodified`` (a hand edit; undone by hand, or
         cured by the next sops write)."""
         wrote = self.sops_wrote.get(path)
-        if wrote is None and now.mac in self.by_mac:
-            wrote = self.by_mac[now.mac]  # a copy or move of a file sops wrote
+        if now.mac in self.by_mac and (wrote is None or now.mac != wrote[0].mac):
+            # a copy or move of a file sops wrote, or an older version put back (the attack
+            # review: one restored and edited by hand passed)
+            wrote = self.by_mac[now.mac]
         if wrote is None or not now.mac or now.mac != wrote[0].mac:
             self.sops_wrote[path] = (now, commit, path)  # every sops write renews the MAC
             if now.mac:

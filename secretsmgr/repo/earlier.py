@@ -10,7 +10,7 @@ from pathlib import Path
 from secretsmgr.repo import git
 from secretsmgr.repo.scan import scan_file
 from secretsmgr.repo.snapshot import BesideHead, Snapshot
-from secretsmgr.sops.mac import MacState, mac_state
+from secretsmgr.sops.mac import MacState, edited_outside_sops, mac_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,9 @@ class EarlierStates:
     by_path: dict[str, tuple[tuple[str, MacState], ...]] = field(default_factory=dict)
     added: frozenset[str] = frozenset()
     removed: tuple[tuple[str, MacState], ...] = ()
+    # files whose change puts back the version sops wrote under HEAD's MAC (HEAD held a hand
+    # edit of it: the fix audit --history prints, which check blocked: the attack review)
+    restored: frozenset[str] = frozenset()
 
 
 def _state(path: str, data: bytes) -> MacState | None:
@@ -33,16 +36,47 @@ def _state(path: str, data: bytes) -> MacState | None:
     return mac_state(sf.docs, sf.metadata)
 
 
-def _merging(root: Path) -> bool:
+# the other side of a merge, cherry-pick, revert or rebase that stopped on a conflict
+OTHER_SIDES = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "REBASE_HEAD")
+
+
+def _other_sides(root: Path) -> list[str]:
+    """The refs of ``OTHER_SIDES`` that exist now: files in the git directory."""
     try:
         done = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "-q", "--verify", "MERGE_HEAD"],
+            ["git", "-C", str(root), "rev-parse", "--absolute-git-dir"],
             capture_output=True,
             check=False,
         )
     except OSError:
-        return False
-    return done.returncode == 0
+        return []
+    folder = Path(done.stdout.decode("utf-8", "surrogateescape").strip())
+    if done.returncode != 0 or not folder.is_dir():
+        return []
+    return [ref for ref in OTHER_SIDES if (folder / ref).is_file()]
+
+
+def _sops_wrote(reader: git.BlobReader, root: Path, path: str, mac: str) -> MacState | None:
+    """The first version of ``path`` in its recent history (50 commits) under ``mac``: the one
+    sops wrote, before any hand edit kept the MAC."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "log", "--format=%H", "-n", "50", "--", path],
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    first: MacState | None = None
+    for commit in done.stdout.decode("ascii", "replace").split():
+        try:
+            state = _state(path, reader.read(f"{commit}:{path}"))
+        except OSError:
+            break
+        if state is None or state.mac != mac:
+            break
+        first = state
+    return first
 
 
 def head_mac_states(root: Path, snapshot: Snapshot | None, paths: Collection[str]) -> EarlierStates:
@@ -65,13 +99,14 @@ def head_mac_states(root: Path, snapshot: Snapshot | None, paths: Collection[str
     gone = [(blob, p) for _mode, blob, p in changes if p not in wanted and blob.strip("0")]
     if not touched and not added:
         return EarlierStates()
-    merging = _merging(root)
+    sides = _other_sides(root)
     by_path: dict[str, tuple[tuple[str, MacState], ...]] = {}
     removed: list[tuple[str, MacState]] = []
+    restored: set[str] = set()
     reader = git.BlobReader(root)
     try:
         for blob, path in touched:
-            names = [("HEAD", blob), *([("MERGE_HEAD", f"MERGE_HEAD:{path}")] if merging else [])]
+            names = [("HEAD", blob), *((side, f"{side}:{path}") for side in sides)]
             states = []
             for label, name in names:
                 try:
@@ -82,6 +117,12 @@ def head_mac_states(root: Path, snapshot: Snapshot | None, paths: Collection[str
                     states.append((label, state))
             if states:
                 by_path[path] = tuple(states)
+            head = states[0][1] if states and states[0][0] == "HEAD" else None
+            now = _current(root, snapshot, path)
+            if head is not None and now is not None and edited_outside_sops(head, now):
+                wrote = _sops_wrote(reader, root, path, head.mac)
+                if wrote is not None and not edited_outside_sops(wrote, now):
+                    restored.add(path)
         for blob, path in gone if added else ():
             try:
                 state = _state(path, reader.read(blob))
@@ -91,4 +132,13 @@ def head_mac_states(root: Path, snapshot: Snapshot | None, paths: Collection[str
                 removed.append((path, state))
     finally:
         reader.close()
-    return EarlierStates(by_path, added, tuple(removed))
+    return EarlierStates(by_path, added, tuple(removed), frozenset(restored))
+
+
+def _current(root: Path, snapshot: Snapshot | None, path: str) -> MacState | None:
+    """``path``'s state in the snapshot (None: the working tree)."""
+    try:
+        data = snapshot.read(path) if snapshot is not None else (root / path).read_bytes()
+    except OSError:
+        return None
+    return _state(path, data)

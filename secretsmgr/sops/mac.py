@@ -89,7 +89,10 @@ def mac_state(docs: Sequence[Node], metadata: SopsMetadata) -> MacState:
                 digest.update(mac_bytes(leaf) + b"\2")
             elif not metadata.mac_only_encrypted:
                 digest.update(b"C" + mac_bytes(leaf) + b"\2")
-    return MacState(metadata.mac, metadata.lastmodified, digest.hexdigest())
+    # lastmodified as sops reads it for the AAD (the attack review: the same instant written
+    # as "…Z" and as "….000+00:00" was a hand edit)
+    when = mac_aad(metadata.lastmodified).decode("utf-8", "replace")
+    return MacState(metadata.mac, when, digest.hexdigest())
 
 
 def edited_outside_sops(earlier: MacState, later: MacState) -> bool:

@@ -744,3 +744,35 @@ def test_sm001_plaintext_fix_renames_to_the_repositorys_own_naming(tmp_path: Pat
     _run_fix(tmp_path, fix, KEYS / "test-only-1.agekey")
     assert _gone(tmp_path, "SM001")
     assert "db.enc.age.yaml" in (tmp_path / "apps/kustomization.yaml").read_text()
+
+
+def test_sm001_plaintext_fix_skips_an_own_naming_whose_rule_leaves_values_in_clear(
+    tmp_path: Path,
+) -> None:
+    # the attack review: the repository's `*.values.sops.yaml` (a chart's keys only) came first,
+    # and encrypt refused the renamed file halfway through the pasted line
+    from secretsmgr.sops import EncryptionRule, RuleKind
+
+    chart = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(password|token)$")
+    standard_repo(
+        tmp_path,
+        {
+            "apps/a.values.sops.yaml": enc("password: x1\n", rule=chart),
+            "apps/b.values.sops.yaml": enc("token: x2\n", rule=chart),
+            "apps/c.sops.yaml": enc(secret("c")),
+        },
+    )
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n"
+        f"  - path_regex: \\.values\\.sops\\.yaml$\n    encrypted_regex: ^(password|token)$\n"
+        f"    age: {K1}\n"
+        "  - path_regex: \\.sops\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {K1}\n",
+    )
+    write(tmp_path, "apps/db.yaml", secret("db", {"DB_PASS": "Xq9vLw2pTr0ub4dor3"}))
+    fix = _fix_of(tmp_path, "SM001")
+    assert fix.startswith("mv apps/db.yaml apps/db.sops.yaml && "), fix
+    _run_fix(tmp_path, fix, KEYS / "test-only-1.agekey")
+    assert _gone(tmp_path, "SM001")

@@ -1293,7 +1293,18 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
             return _keyless_rule_hint(ctx, path, governing_rule[0], governing_rule[2])
         return configs.encrypt_command(path)
     others = [n for n in names if n != path]  # db.enc.yaml itself is no other name of it
-    matched = next((n for n in others if configs.rule_for(n)[1] is not None), None)
+    # a name whose rule would not make a Secret Flux applies is no target (the attack review:
+    # the repository's `*.values.sops.yaml` ending, whose rule encrypts a chart's keys only,
+    # and encrypt refused the renamed file halfway through the pasted line)
+    matched = next(
+        (
+            n
+            for n in others
+            if configs.rule_for(n)[1] is not None
+            and _rule_misfit(ctx, n, "stringData.value") is None
+        ),
+        None,
+    )
     if matched is None:
         # no rule for any of the names (Saharariel, osnabrugge): the rule comes first
         governing = configs.rule_for(path)[0]

@@ -24,19 +24,28 @@ _REFUSED = "its MAC cannot verify: sops decrypt, sops edit and every rotation re
 
 def _source(ctx: AuditContext, path: str, now: MacState) -> str | None:
     """For a file the change adds: the file it was moved or copied from by hand, which holds
-    the same MAC with other values (a removed file's last commit, or another file now)."""
-    for old, state in ctx.earlier.removed:
-        if edited_outside_sops(state, now):
-            return old
+    the same MAC with other values: a removed file, or another file as the last commit holds
+    it when the change touches it too (the attack review: an unchanged copy was blamed for its
+    source's hand edit, and a copy edited by hand passed once sops rewrote its source), else
+    as it is now."""
+    if not now.mac:
+        return None
+    earlier = ctx.earlier
+    candidates = list(earlier.removed)
+    for other, states in earlier.by_path.items():
+        candidates += [(other, state) for label, state in states if label == "HEAD"]
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
-        if entry.path == path or sf is None or sf.metadata.mac != now.mac or not now.mac:
+        if entry.path == path or sf is None or sf.metadata.mac != now.mac:
             continue
-        if entry.plaintext_leaves or entry.malformed_leaves or entry.path in ctx.earlier.added:
-            continue
-        if edited_outside_sops(mac_state(sf.docs, sf.metadata), now):
-            return entry.path
-    return None
+        if entry.path in earlier.by_path or entry.path in earlier.added:
+            continue  # its last commit's state is above; a new file is no source
+        if not (entry.plaintext_leaves or entry.malformed_leaves):
+            candidates.append((entry.path, mac_state(sf.docs, sf.metadata)))
+    return next(
+        (other for other, state in candidates if other != path and edited_outside_sops(state, now)),
+        None,
+    )
 
 
 def _changed(ctx: AuditContext, path: str, now: MacState) -> tuple[str, str] | None:
@@ -46,11 +55,13 @@ def _changed(ctx: AuditContext, path: str, now: MacState) -> tuple[str, str] | N
     redo = f"secretsmgr edit {where} (or sops edit), which writes a new MAC"
     before = ctx.earlier.by_path.get(path, ())
     matched = next((label for label, state in before if edited_outside_sops(state, now)), None)
-    if matched == "MERGE_HEAD":  # a conflict resolved by hand with the merged branch's block
+    if matched is not None and matched != "HEAD":
+        # a conflict (merge, cherry-pick, revert, rebase) resolved by hand with the other
+        # side's block (the attack review: MERGE_HEAD alone was compared)
         return (
-            "a merge resolved by hand: it keeps the merged branch's MAC with other values (or "
+            f"a conflict resolved by hand: it keeps the MAC of {matched} with other values (or "
             f"lastmodified), so {_REFUSED}",
-            f"take one side whole (git checkout HEAD -- {where}, or git checkout MERGE_HEAD -- "
+            f"take one side whole (git checkout HEAD -- {where}, or git checkout {matched} -- "
             f"{where}) and redo the other side's change with {redo}",
         )
     if matched is not None:
@@ -79,6 +90,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             continue  # a value added in clear is SM003's, a broken value SM006's
         if entry.path not in ctx.earlier.by_path and entry.path not in ctx.earlier.added:
             continue
+        if entry.path in ctx.earlier.restored:
+            continue  # the version sops wrote put back over HEAD's hand edit
         found = _changed(ctx, entry.path, mac_state(sf.docs, sf.metadata))
         if found is not None:
             reported.add(entry.path)

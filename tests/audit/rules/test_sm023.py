@@ -208,7 +208,7 @@ def test_sm023_fires_on_a_merge_resolved_with_the_other_sides_mac(tmp_path: Path
     assert _sops_refuses(root)
     git(root, "add", FILE)
     (finding,) = [f for f in judge(root).findings if f.rule == "SM023"]
-    assert "a merge resolved by hand" in finding.message
+    assert "a conflict resolved by hand: it keeps the MAC of MERGE_HEAD" in finding.message
     assert f"git checkout MERGE_HEAD -- {FILE}" in (finding.fix or "")
 
 
@@ -260,3 +260,83 @@ def test_sm023_history_fixes_work_when_pasted_after_a_move(tmp_path: Path) -> No
     git(root, "checkout", "HEAD", "--", "apps/moved.enc.yaml")
     run_shell(restore, env=env, cwd=root, expect=0)
     assert run_sops(["decrypt", "apps/moved.enc.yaml"], cwd=root, key_file=KEY).returncode == 0
+
+
+@pytest.mark.interop
+def test_sm023_lets_check_pass_the_restore_audit_history_prints(tmp_path: Path) -> None:
+    # the attack review: the pasted `git show SINCE:F > F` puts back what sops wrote, and
+    # check blocked it as a hand edit of HEAD (which was the hand edit)
+    root = _repo(tmp_path)
+    written = git(root, "rev-parse", "HEAD").strip()
+    _hand_edit(root)
+    commit(root, "edited by hand")
+    (root / FILE).write_text(git(root, "show", f"{written}:{FILE}"))
+    assert not _sops_refuses(root)
+    git(root, "add", FILE)
+    assert _sm023(judge(root).findings) == []
+
+
+@pytest.mark.interop
+def test_sm023_copies_are_judged_against_their_sources_last_commit(tmp_path: Path) -> None:
+    # the attack review: an unchanged copy was blamed for its source's hand edit; a copy
+    # edited by hand passed once sops rewrote its source
+    root = _repo(tmp_path)
+    text = (root / FILE).read_text()
+    (root / "apps/copy.enc.yaml").write_text(text)
+    _hand_edit(root)
+    git(root, "add", "-A")
+    found = {f.path for f in judge(root).findings if f.rule == "SM023"}
+    assert found == {FILE}
+    git(root, "checkout", "HEAD", "--", FILE)
+    git(root, "rm", "-q", "--cached", "apps/copy.enc.yaml")
+    edited = text.replace("namespace: receiver", "namespace: copied")
+    (root / "apps/copy.enc.yaml").write_text(edited)
+    done = run_sops(
+        ["set", FILE, '["stringData"]["token"]', '"new-token-1"'], cwd=root, key_file=KEY
+    )
+    assert done.returncode == 0, done.stderr
+    git(root, "add", "-A")
+    found = {f.path for f in judge(root).findings if f.rule == "SM023"}
+    assert found == {"apps/copy.enc.yaml"}
+
+
+@pytest.mark.interop
+def test_sm023_fires_on_a_cherry_pick_conflict_and_an_old_version_edited_by_hand(
+    tmp_path: Path,
+) -> None:
+    root = _repo(tmp_path)
+    git(root, "checkout", "-q", "-b", "feature")
+    set_ns = ["set", FILE, '["metadata"]["namespace"]', '"feature-ns"']
+    assert run_sops(set_ns, cwd=root, key_file=KEY).returncode == 0
+    commit(root, "feature")
+    feature = (root / FILE).read_text()
+    git(root, "checkout", "-q", "main")
+    set_token = ["set", FILE, '["stringData"]["token"]', '"main-token-9"']
+    assert run_sops(set_token, cwd=root, key_file=KEY).returncode == 0
+    commit(root, "main")
+    main = (root / FILE).read_text()
+    _git_may_fail(root, "cherry-pick", "feature")
+    merged = main.split("sops:")[0].replace("namespace: receiver", "namespace: feature-ns")
+    (root / FILE).write_text(merged + "sops:" + feature.split("sops:")[1])
+    assert _sops_refuses(root)
+    git(root, "add", FILE)
+    (finding,) = [f for f in judge(root).findings if f.rule == "SM023"]
+    assert "CHERRY_PICK_HEAD" in finding.message
+    _git_may_fail(root, "cherry-pick", "--abort")
+    # an older version put back and edited by hand, committed
+    old = git(root, "rev-parse", "HEAD~1").strip()
+    git(root, "checkout", old, "--", FILE)
+    _hand_edit(root)
+    commit(root, "old version, edited by hand")
+    assert _sops_refuses(root)
+    assert ("SM023", FILE) in history_findings(root)
+
+
+def _git_may_fail(root: Path, *args: str) -> None:
+    import os
+    import subprocess
+
+    from tests.conftest import GIT_ENV
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV
+    subprocess.run(["git", *args], cwd=root, env=env, check=False, capture_output=True)
