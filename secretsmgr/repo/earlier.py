@@ -40,18 +40,29 @@ def _state(path: str, data: bytes) -> MacState | None:
 OTHER_SIDES = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "REBASE_HEAD")
 
 
+def _git_dir(root: Path) -> Path | None:
+    """The git directory of the work tree ``root`` is in, found on disk (a ``.git`` folder, or
+    a ``.git`` file's ``gitdir:`` line in a linked work tree), without starting git."""
+    for folder in (root, *root.resolve().parents):
+        dot = folder / ".git"
+        if dot.is_dir():
+            return dot
+        if dot.is_file():
+            try:
+                line = dot.read_text(encoding="utf-8", errors="replace").strip()
+            except OSError:
+                return None
+            if line.startswith("gitdir:"):
+                named = Path(line.split(":", 1)[1].strip())
+                return named if named.is_absolute() else (folder / named).resolve()
+            return None
+    return None
+
+
 def _other_sides(root: Path) -> list[str]:
     """The refs of ``OTHER_SIDES`` that exist now: files in the git directory."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--absolute-git-dir"],
-            capture_output=True,
-            check=False,
-        )
-    except OSError:
-        return []
-    folder = Path(done.stdout.decode("utf-8", "surrogateescape").strip())
-    if done.returncode != 0 or not folder.is_dir():
+    folder = _git_dir(root)
+    if folder is None:
         return []
     return [ref for ref in OTHER_SIDES if (folder / ref).is_file()]
 
