@@ -14,6 +14,7 @@ from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.audit.history import Exposure
 from secretsmgr.audit.rules.sm002_missing_sops_metadata import EDITOR_LEFTOVER
 from secretsmgr.shellword import sh_path, sh_word
+from secretsmgr.sops.tree import MapNode
 
 
 def _kept_in(exposure: Exposure) -> str:
@@ -69,6 +70,24 @@ def _still_plain(ctx: AuditContext) -> set[tuple[str, str]]:
     return now
 
 
+def _key_path_now(ctx: AuditContext, path: str, key_path: str) -> str:
+    """The key path of a Secret value as the file holds it today: committed under ``data`` and
+    encrypted since under ``stringData`` (or the other way round), the fix names where it is
+    now (sweep 72, Benjaminmnoer/iac: both pasted commands were refused for ``data.username``)."""
+    section, _, rest = key_path.partition(".")
+    if section not in ("data", "stringData") or not rest:
+        return key_path
+    entry = next((e for e in ctx.repo.sops_files if e.path == path), None)
+    docs = entry.sops_file.docs if entry is not None and entry.sops_file is not None else ()
+    found = [
+        other
+        for doc in docs
+        for other in ("data", "stringData")
+        if isinstance(held := doc.get(other), MapNode) and held.has(rest)
+    ]
+    return key_path if section in found or not found else f"{found[0]}.{rest}"
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """One finding per exposed key path; never the value."""
     assert ctx.history is not None
@@ -88,11 +107,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
         elif kept in sops_now:
             # either writer records the key path in the changelog, which closes the finding
+            where = _key_path_now(ctx, kept, exposure.key_path)
             fix = (
-                f"a value you choose: secretsmgr rotate --regenerate {sh_word(exposure.key_path)} "
+                f"a value you choose: secretsmgr rotate --regenerate {sh_word(where)} "
                 f"{sh_path(kept)}; one a service issued (a cloud key, a token): revoke it "
                 f"there, then store the new one with secretsmgr set {sh_path(kept)} "
-                f"{sh_word(exposure.key_path)} (it reads the value from stdin)"
+                f"{sh_word(where)} (it reads the value from stdin)"
             )
         else:
             fix = (

@@ -13,7 +13,9 @@ from secretsmgr.audit.engine import load_context
 from secretsmgr.audit.history import Exposure, HistoryFacts
 from secretsmgr.audit.registry import get_rule
 from secretsmgr.changelog.chain import FileRecord
-from tests.audit.helpers import enc, secret, write
+from secretsmgr.gate.history import walk_repository
+from tests.audit.helpers import KEYS, enc, secret, write
+from tests.cli.runner import run
 from tests.conftest import git
 from tests.gate.helpers import commit, gitops, history_findings
 
@@ -313,3 +315,26 @@ def test_a_secrets_kinds_versions_regions_and_mail_addresses_are_no_exposure(
             *("BACKUP_LOCATION", "WIFI_PSK"),
         )
     ), found
+
+
+def test_the_fix_names_the_key_path_the_file_holds_now(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sweep 72, Benjaminmnoer/iac: committed under data, encrypted since under stringData;
+    both pasted commands were refused for `data.username`."""
+    import base64
+
+    committed = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: smb}\ndata:\n"
+        f"  username: {base64.b64encode(b'Xq9vLw2pTr0ub4dor3').decode()}\n"
+    )
+    root = gitops(tmp_path / "r", {"apps/smb.enc.yaml": committed})
+    write(root, "apps/smb.enc.yaml", enc(secret("smb", {"username": "now-encrypted-1"})))
+    commit(root, "encrypt it")
+    ctx = load_context(root, history=walk_repository(root))
+    (fix,) = [f.fix or "" for f in get_rule("SM019").check(ctx)]
+    assert "secretsmgr set apps/smb.enc.yaml stringData.username" in fix, fix
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KEYS / "test-only-1.agekey"))
+    monkeypatch.chdir(root)
+    setter = ["set", "apps/smb.enc.yaml", "stringData.username"]
+    assert run(setter, capsys, stdin="a-new-value").code == 0
