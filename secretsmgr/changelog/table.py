@@ -22,6 +22,25 @@ def _shown_time(stamp: str) -> str:
     return f"{match[1]} {match[2]}" if match else _cell(stamp)
 
 
+_LAYERS_WIDTH = 40
+
+
+def _layers_cell(layers: Sequence[str]) -> str:
+    """The layers an entry touched, cut after the names that fit in 40 characters with a
+    count of the rest (sweep 71: an adopt entry of 27 layers made every row 595 characters
+    wide); ``log --format json`` keeps them all."""
+    text = _cell(",".join(layers))
+    if len(text) <= _LAYERS_WIDTH:
+        return text or "-"
+    shown: list[str] = []
+    for name in layers:
+        more = f",… (+{len(layers) - len(shown)})"
+        if len(",".join([*shown, name])) + len(more) > _LAYERS_WIDTH:
+            break
+        shown.append(name)
+    return _cell(",".join(shown)) + f"{',' if shown else ''}… (+{len(layers) - len(shown)})"
+
+
 def render_table(entries: Sequence[Entry]) -> str:
     """The ``seq  time (UTC)  actor  action  layers  files  reason`` table."""
     rows = [_HEADER] + [
@@ -30,7 +49,7 @@ def render_table(entries: Sequence[Entry]) -> str:
             _shown_time(e.time),
             _cell(e.actor),
             _cell(e.action),
-            _cell(",".join(e.layers)) or "-",
+            _layers_cell(e.layers),
             str(len(e.files)),
             _cell(e.reason),
         )

@@ -35,3 +35,15 @@ def test_table_has_a_header_and_a_row_per_entry() -> None:
         "reason",
     ]
     assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3"]
+
+
+def test_a_long_layer_list_is_cut_with_a_count_of_the_rest() -> None:
+    # sweep 71, shikanime/manifests: an adopt entry of 27 layers made every row 595 wide
+    from secretsmgr.changelog.table import _layers_cell
+
+    layers = [f"infrastructure-{i:02d}" for i in range(27)]
+    cell = _layers_cell(layers)
+    assert cell == "infrastructure-00,… (+26)", cell
+    assert _layers_cell([f"l{i}" for i in range(30)]) == "l0,l1,l2,l3,l4,l5,l6,l7,l8,l9,… (+20)"
+    assert _layers_cell(["apps", "databases"]) == "apps,databases"
+    assert _layers_cell([]) == "-"
