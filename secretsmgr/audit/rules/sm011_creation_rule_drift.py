@@ -79,10 +79,17 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             if entry.sops_config is None and elsewhere:
                 # the Flux guide's layout: clusters/<name>/.sops.yaml beside files kept in
                 # another tree, which that config does not govern
+                # a file no layer applies (Talos's, Terraform's) is no file that config is meant
+                # for: moving it up put Talos keys under a Secret rule (sweep 71, henrysachs)
+                outside = bool(ctx.repo.layers.layers) and not ctx.repo.layers_of(entry.path)
                 yield RULE.finding(
                     entry.path,
                     f"no .sops.yaml in this file's folder or above: {_governs(elsewhere)}",
-                    fix="move that .sops.yaml to a folder above every file it is meant for "
+                    fix="add a .sops.yaml above this file with a rule of its own (the keys and "
+                    "the encryption it has now): that config is meant for the layers' files, and "
+                    "moved up it would re-encrypt this one under their rule"
+                    if outside
+                    else "move that .sops.yaml to a folder above every file it is meant for "
                     "(with path_regex rules relative to it), or add one above this file",
                 )
                 continue

@@ -265,6 +265,24 @@ def test_a_sops_yaml_in_another_folder_is_named(tmp_path: Path) -> None:
     assert finding.fix is not None and finding.fix.startswith("move that .sops.yaml")
 
 
+def test_a_file_outside_flux_is_not_told_to_move_a_layers_sops_yaml_over_it(
+    tmp_path: Path,
+) -> None:
+    # sweep 71, henrysachs/k8s-gitops: Talos files no layer applies were told to move
+    # kubernetes/apps/.sops.yaml up, which would re-encrypt them under a Secret rule
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"))})
+    (tmp_path / ".sops.yaml").unlink()
+    write(tmp_path, "apps/.sops.yaml", sops_yaml((r"\.enc\.yaml$", (K1,))))
+    write(tmp_path, "talos/secrets.enc.yaml", enc("cluster:\n  token: abc\n"))
+    found = {f.path: f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM011"}
+    assert found["talos/secrets.enc.yaml"].startswith(
+        "add a .sops.yaml above this file with a rule"
+    )
+    assert "move" not in found["talos/secrets.enc.yaml"].split(":")[0]
+
+
 def test_several_sops_yaml_elsewhere_are_named_in_the_plural(tmp_path: Path) -> None:
     # rajsinghtech/kubernetes-manifests: "clusters/common/.sops.yaml, … and others governs"
     from ..helpers import audit
