@@ -31,6 +31,7 @@ from secretsmgr.repo.placeholders import (
     is_setting_value,
     looks_like_token,
     names_sensitive,
+    split_camel,
     ssh_public_keys,
     strip_templates,
 )
@@ -448,9 +449,14 @@ def _strictly_exposed(key: str, value: object) -> bool:
             not is_placeholder(m["v"]) and not _REFERENCE_VALUE.match(m["v"])
             for m in _CONNECTION_PASSWORD.finditer(value)
         )
-        # a generated key or token (mixed case and digits), never a certificate
-        or (_generated(value) and not _public(value))
+        # a generated key or token (mixed case and digits), never a certificate, nor an id
+        # under a key that says so (sweep 74, MTRNord/cluster: an OIDC `clientID`, which the
+        # login page hands out, was "a secret")
+        or (_generated(value) and not _public(value) and not _ID_KEY.search(split_camel(key)))
     )
+
+
+_ID_KEY = re.compile(r"(?i)(?:^|[._-])(?:id|uid|uuid)$")
 
 
 # A run a generated key or token is made of (no ``/``: a path's words are no token)
@@ -514,6 +520,24 @@ _SWITCHES = frozenset(
 )
 
 
+# the last word of a key that names an address: an endpoint, a URL, an issuer, a domain
+_ENDPOINT_KEY = re.compile(r"(?i)(?:^|[._-])(?:endpoint|url|uri|issuer|domain|host(?:name)?)$")
+_KEY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$")
+_HOST_NAME = re.compile(r"^\.?[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+$")
+_URL_PARTS = re.compile(r"^https?://([A-Za-z0-9.-]+(?::[0-9]{1,5})?)(/[A-Za-z0-9._~/-]*)?$")
+_MIXED_RUN = re.compile(r"(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{12,}")
+
+
+def _plain_url(value: str) -> bool:
+    """A host name, or an http(s) address with no user, password, query or fragment, with no
+    token-like run of letters and digits (a webhook's path holds its token)."""
+    text = value.strip()
+    if _HOST_NAME.match(text):
+        return not _MIXED_RUN.search(text)  # a host or a cookie's domain
+    found = _URL_PARTS.match(text)
+    return found is not None and not _MIXED_RUN.search(found[2] or "")
+
+
 def exposed_value(key: str, value: object) -> bool:
     """Whether a value once readable in git is a secret that must change: under a key that
     names one (a PIN or PSK code too, as a number), or a token, a URL password, a private key
@@ -538,6 +562,14 @@ def exposed_value(key: str, value: object) -> bool:
     if isinstance(value, str) and _SECRET_WEBHOOK.search(value):
         return True  # the URL is the credential, under any key (the third review: webhook_url)
     if is_envsubst_name(value) or is_setting_value(key, value) or about_secret(key, value):
+        return False
+    if key == "key" and isinstance(value, str) and _KEY_NAME.match(value):
+        # which key: a secretKeyRef's (`key: ACCESS_KEY_ID`) or a label selector's (`key: app`)
+        # (sweep 74, MTRNord/cluster: SM019 exposures under a rule that encrypts `key`)
+        return looks_like_token(value)
+    if isinstance(value, str) and _ENDPOINT_KEY.search(split_camel(key)) and _plain_url(value):
+        # where a token is fetched, not a token (sweep 74, MTRNord/cluster: an OIDC
+        # `tokenEndpoint` was "a secret" for the 16 letters of its host's name)
         return False
     if names_sensitive(key):
         if isinstance(value, str):  # a switch ("0", "1", "false") is no secret under any name

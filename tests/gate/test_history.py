@@ -446,3 +446,31 @@ def test_a_leaked_key_flux_decrypts_with_beside_a_rules_key_for_no_file_is_repla
         "secretsmgr key rotate --begin --cluster-key "
         f"{public} (then --finish)"
     ), sm009.fix
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "exposed"),
+    [
+        # sweep 74, MTRNord/cluster: an OIDC provider's addresses and a cookie's domain, an
+        # OIDC client id, a secretKeyRef's and a label selector's `key`
+        ("tokenEndpoint", "https://auth.midnightthoughts.space/application/o/token/", False),
+        ("cookieDomain", "midnightthoughts.space", False),
+        ("key", "ACCESS_KEY_ID", False),
+        ("key", "app", False),
+        # near misses: a token in the path, a random key, a password's key
+        ("tokenEndpoint", "https://x.example/o/token/ab12cd34ef56gh78ij90", True),
+        ("key", "Qm7vXc2Rk9Lp4Wt6HsZq8v", True),
+        ("password", "midnightthoughts.space", True),
+    ],
+)
+def test_addresses_ids_and_key_names_are_no_exposure(key: str, value: str, exposed: bool) -> None:
+    from secretsmgr.repo.sopsentry import exposed_value
+
+    assert exposed_value(key, value) is exposed
+
+
+def test_an_oidc_client_id_left_in_clear_is_no_secret() -> None:
+    from secretsmgr.repo.sopsentry import _strictly_exposed
+
+    assert not _strictly_exposed("clientID", "LKNnQm7vXc2Rk9Lp4Wt6HsZq8vLw2pRtQm7vXc2R")
+    assert _strictly_exposed("clientSecret", "LKNnQm7vXc2Rk9Lp4Wt6HsZq8vLw2pRtQm7vXc2R")
