@@ -113,6 +113,9 @@ class PlaintextSecret:
     setting: bool = False
 
 
+_AGE_SECRET = re.compile(r"(?i)AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]{20,}")
+
+
 def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
     for gen, name, where, literals in generator_literals(obj, "secretGenerator", prefix):
         # its secrets come from files (SOPS-encrypted ones, which Flux decrypts): a literal
@@ -124,6 +127,10 @@ def _literals(path: str, prefix: str, obj: Obj) -> Iterator[PlaintextSecret]:
             key, sep, value = literal.partition("=")
             value = value.strip("\"'")
             if not sep or is_placeholder(value) or is_public_material(key.strip(), value):
+                continue
+            if key.strip().lower().endswith(".agekey") and not _AGE_SECRET.search(value):
+                # an age key file's entry holding no age key (sweep 74, darioblanco/gitops:
+                # `sops.agekey="empty"` was an exposure "of an age private key" in history)
                 continue
             if sourced and _setting(key.strip(), value, value):
                 continue

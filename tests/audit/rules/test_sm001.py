@@ -2341,3 +2341,28 @@ def test_a_setting_under_data_that_is_no_base64_beside_a_stand_in_is_no_secret(
     )
     found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert found == {("apps/other.yaml", "data.username")}
+
+
+def test_an_age_key_literal_that_holds_no_age_key_is_no_secret(tmp_path: Path) -> None:
+    # sweep 74, darioblanco/gitops: `sops.agekey="empty"` in a secretGenerator was an SM019
+    # exposure "of an age private key"; a real key there stays reported
+    from secretsmgr.audit.engine import run_audit
+
+    def generator(value: str) -> str:
+        return (
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+            "secretGenerator:\n  - name: sops-age\n    literals:\n"
+            f"      - sops.agekey={value}\n"
+        )
+
+    real = "AGE-SECRET-KEY-1" + "Q" * 58
+    standard_repo(
+        tmp_path,
+        {
+            "apps/empty/kustomization.yaml": generator('"empty"'),
+            "apps/real/kustomization.yaml": generator(real),
+        },
+    )
+    found = {f.path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert "apps/empty/kustomization.yaml" not in found
+    assert "apps/real/kustomization.yaml" in found
