@@ -114,6 +114,9 @@ class InitPlan:
     # the kept `.sops.yaml` rule a new secret matches names PGP, KMS or Vault keys too: only
     # sops encrypts to every key it names
     rule_needs_sops: bool = False
+    # the kept rule for a new secret there has no encrypted_regex (nor any other encryption
+    # rule): it encrypts apiVersion, kind and metadata too (sweep 74, MTRNord/cluster: SM015)
+    rule_encrypts_whole: str | None = None
     # clusters none of whose layers decrypts sops (cluster, its layers' labels, whether some
     # are flux bootstrap's, in gotk-sync.yaml): a first secret there reaches the cluster
     # encrypted (sweep 30, ttretau/homelab-gitops: the decryption was commented out)

@@ -139,8 +139,15 @@ def _encrypt_step(plan: InitPlan) -> str:
         shown = ", ".join(plan.decrypting_folders[:3])
         more = " and others" if len(plan.decrypting_folders) > 3 else ""
         where = f" (PATH below a folder whose layer decrypts SOPS files: {shown}{more})"
+    first = (
+        f"give {plan.rule_encrypts_whole} encrypted_regex: ^(data|stringData)$ (with none, sops "
+        "encrypts a Secret's apiVersion, kind and metadata too, which a layer that rewrites "
+        "metadata cannot apply: SM015); then "
+        if plan.rule_encrypts_whole
+        else ""
+    )
     return (
-        f"{command}{where}; then, if its folder has a kustomization.yaml, list "
+        f"{first}{command}{where}; then, if its folder has a kustomization.yaml, list "
         "it under resources: there, so a layer applies it"
     )
 

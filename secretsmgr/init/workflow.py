@@ -303,6 +303,11 @@ def plan_init(
         pre_commit_found=shutil.which("pre-commit") is not None,
         off_key=off_key,
         decrypting_folders=_decrypting_folders(inv),
+        rule_encrypts_whole=_rule_encrypts_whole(
+            inv,
+            secret_name,
+            [f for k in sops.kept for f in k.folders if f in _decrypting_folders(inv)],
+        ),
         pgp_clusters=frozenset(
             cluster
             for entry in inv.sops_files
@@ -471,6 +476,17 @@ def _new_secret_name(inv: Inventory) -> str:
 
 
 _SOPS_LIKE = re.compile(r"\.(?:sops|enc)\.(?:ya?ml|json)(?:\.[A-Za-z0-9]+)?$")
+
+
+def _rule_encrypts_whole(inv: Inventory, name: str, folders: Sequence[str]) -> str | None:
+    """The kept `.sops.yaml` (and its rule number, ``PATH rule N``) whose rule for a new secret
+    ``name`` in one of the layers' ``folders`` has no encryption rule: sops then encrypts a
+    Secret's apiVersion, kind and metadata too."""
+    for folder in folders:
+        where, rule, number = inv.sops_configs.rule_for(posixpath.join(folder, name))
+        if rule is not None and rule.encryption_rule is None:
+            return f"{where or '.sops.yaml'} rule {number}"
+    return None
 
 
 def _rule_needs_sops(inv: Inventory, name: str, folders: Sequence[str]) -> bool:

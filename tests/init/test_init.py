@@ -938,7 +938,8 @@ def test_a_pgp_repository_gets_steps_that_keep_its_pgp_key(
     write(
         repo,
         ".sops.yaml",
-        f"creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n    pgp: {fingerprint}\n",
+        "creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    pgp: {fingerprint}\n",
     )
     write(repo, ".pre-commit-config.yaml", "repos: []\n")
     write(repo, ".gitignore", ".secretsmgr.yaml\n")
@@ -1645,6 +1646,30 @@ def test_no_layer_folder_in_the_checkout_gets_no_sops_yaml_of_no_rule(
     init(repo, capsys, "-o", str(keyfile))
     assert not (repo / ".sops.yaml").exists()
     assert (repo / ".secretsmgr.yaml").is_file()
+
+
+def test_a_kept_rule_with_no_encrypted_regex_is_named_before_the_encrypt_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 74, MTRNord/cluster: the kept rule names a key and no encrypted_regex; the step's
+    # `encrypt -i` encrypted apiVersion, kind and metadata, and a layer with `namespace:`
+    # could not apply the file (SM015)
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(repo, ".sops.yaml", f"creation_rules:\n  - age: {CLUSTER}\n")
+    commit(repo)
+    out, _ = init(repo, capsys, "--dry-run", "-o", str(tmp_path / "new.agekey"))
+    step = next(s for s in out.splitlines() if "encrypt a secret" in s)
+    assert "give .sops.yaml rule 1 encrypted_regex: ^(data|stringData)$" in step, step
+    # a rule that has one is not named
+    write(repo, ".sops.yaml", sops_rule_with_regex(CLUSTER))
+    commit(repo)
+    out, _ = init(repo, capsys, "--dry-run", "-o", str(tmp_path / "new.agekey"))
+    step = next(s for s in out.splitlines() if "encrypt a secret" in s)
+    assert "encrypted_regex" not in step, step
+
+
+def sops_rule_with_regex(key: str) -> str:
+    return f"creation_rules:\n  - encrypted_regex: ^(data|stringData)$\n    age: {key}\n"
 
 
 def test_no_layer_folder_and_a_kept_pgp_rule_says_to_encrypt_with_sops(
