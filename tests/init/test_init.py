@@ -1622,21 +1622,27 @@ def test_clusters_that_share_a_key_are_told_to_give_it_to_each(
     assert "staging" in step and "production" in step
 
 
+def _layer_not_checked_out(repo: Path, secret: str) -> Path:
+    """A repository whose one Kustomization applies ./kubernetes/apps, which is not in the
+    checkout (a template renders it), decrypting with ``secret``."""
+    ks = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: apps, namespace: flux-system}\n"
+        "spec:\n  interval: 10m\n  path: ./kubernetes/apps\n  prune: true\n"
+        "  sourceRef: {kind: GitRepository, name: flux-system}\n"
+        f"  decryption: {{provider: sops, secretRef: {{name: {secret}}}}}\n"
+    )
+    write(repo, "ks.yaml", ks)
+    return repo
+
+
 def test_no_layer_folder_in_the_checkout_gets_no_sops_yaml_of_no_rule(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # sweep 25, ferry133/jg-cluster-template: the layers' folders are rendered from templates
     # and not committed; init offered ".sops.yaml  0 creation rules: " (sops encrypts nothing
     # under a config of no rule)
-    repo = tmp_path / "repo"
-    ks = (
-        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
-        "metadata: {name: apps, namespace: flux-system}\n"
-        "spec:\n  interval: 10m\n  path: ./kubernetes/apps\n  prune: true\n"
-        "  sourceRef: {kind: GitRepository, name: flux-system}\n"
-        "  decryption: {provider: sops, secretRef: {name: sops-age}}\n"
-    )
-    write(repo, "ks.yaml", ks)  # ./kubernetes/apps is not in the checkout
+    repo = _layer_not_checked_out(tmp_path / "repo", "sops-age")
     commit(repo)
     keyfile = tmp_path / "cluster.agekey"
     out, err = init(repo, capsys, "--dry-run", "-o", str(keyfile))
@@ -1661,14 +1667,14 @@ def test_a_kept_rule_with_no_encrypted_regex_is_named_before_the_encrypt_step(
     step = next(s for s in out.splitlines() if "encrypt a secret" in s)
     assert "give .sops.yaml rule 1 encrypted_regex: ^(data|stringData)$" in step, step
     # a rule that has one is not named
-    write(repo, ".sops.yaml", sops_rule_with_regex(CLUSTER))
+    write(repo, ".sops.yaml", _rule_with_regex(CLUSTER))
     commit(repo)
     out, _ = init(repo, capsys, "--dry-run", "-o", str(tmp_path / "new.agekey"))
     step = next(s for s in out.splitlines() if "encrypt a secret" in s)
     assert "encrypted_regex" not in step, step
 
 
-def sops_rule_with_regex(key: str) -> str:
+def _rule_with_regex(key: str) -> str:
     return f"creation_rules:\n  - encrypted_regex: ^(data|stringData)$\n    age: {key}\n"
 
 
@@ -1677,15 +1683,7 @@ def test_no_layer_folder_and_a_kept_pgp_rule_says_to_encrypt_with_sops(
 ) -> None:
     # sweep 71, ZeroNull7/home-k8s (everything moved under old/): the kept .sops.yaml names a
     # PGP key only, and step 3 said `secretsmgr encrypt -i`, which refuses PGP keys
-    repo = tmp_path / "repo"
-    ks = (
-        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
-        "metadata: {name: apps, namespace: flux-system}\n"
-        "spec:\n  interval: 10m\n  path: ./kubernetes/apps\n  prune: true\n"
-        "  sourceRef: {kind: GitRepository, name: flux-system}\n"
-        "  decryption: {provider: sops, secretRef: {name: sops-gpg}}\n"
-    )
-    write(repo, "ks.yaml", ks)
+    repo = _layer_not_checked_out(tmp_path / "repo", "sops-gpg")
     fpr = "9DC11809DD7D102342B09932C40921F65EFEF866"
     write(
         repo,

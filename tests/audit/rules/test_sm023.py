@@ -190,43 +190,12 @@ def test_sm023_fires_on_lastmodified_changed_by_hand_and_on_a_moved_or_copied_ed
 def test_sm023_fires_on_a_merge_resolved_with_the_other_sides_mac(tmp_path: Path) -> None:
     # the attack review: both branches changed a value with sops; the conflict was resolved by
     # keeping both value lines and the merged branch's lastmodified and MAC
-    root = _repo(tmp_path)
-    git(root, "checkout", "-q", "-b", "feature")
-    set_value = ["set", FILE, '["metadata"]["namespace"]', '"feature-ns"']
-    assert run_sops(set_value, cwd=root, key_file=KEY).returncode == 0
-    commit(root, "feature")
-    feature = (root / FILE).read_text()
-    git(root, "checkout", "-q", "main")
-    set_token = ["set", FILE, '["stringData"]["token"]', '"main-token-9"']
-    assert run_sops(set_token, cwd=root, key_file=KEY).returncode == 0
-    commit(root, "main")
-    main = (root / FILE).read_text()
-    _merge(root, "feature")
-    # main's values with feature's namespace, under feature's sops block
-    merged = main.split("sops:")[0].replace("namespace: receiver", "namespace: feature-ns")
-    (root / FILE).write_text(merged + "sops:" + feature.split("sops:")[1])
+    root = _two_branches(tmp_path, "merge")
     assert _sops_refuses(root)
     git(root, "add", FILE)
     (finding,) = [f for f in judge(root).findings if f.rule == "SM023"]
     assert "a conflict resolved by hand: it keeps the MAC of MERGE_HEAD" in finding.message
     assert f"git checkout MERGE_HEAD -- {FILE}" in (finding.fix or "")
-
-
-def _merge(root: Path, branch: str) -> None:
-    """``git merge`` that may stop on a conflict (MERGE_HEAD stays)."""
-    import os
-    import subprocess
-
-    from tests.conftest import GIT_ENV
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV
-    subprocess.run(
-        ["git", "merge", "-q", "--no-ff", branch],
-        cwd=root,
-        env=env,
-        check=False,
-        capture_output=True,
-    )
 
 
 @pytest.mark.interop
@@ -304,20 +273,7 @@ def test_sm023_copies_are_judged_against_their_sources_last_commit(tmp_path: Pat
 def test_sm023_fires_on_a_cherry_pick_conflict_and_an_old_version_edited_by_hand(
     tmp_path: Path,
 ) -> None:
-    root = _repo(tmp_path)
-    git(root, "checkout", "-q", "-b", "feature")
-    set_ns = ["set", FILE, '["metadata"]["namespace"]', '"feature-ns"']
-    assert run_sops(set_ns, cwd=root, key_file=KEY).returncode == 0
-    commit(root, "feature")
-    feature = (root / FILE).read_text()
-    git(root, "checkout", "-q", "main")
-    set_token = ["set", FILE, '["stringData"]["token"]', '"main-token-9"']
-    assert run_sops(set_token, cwd=root, key_file=KEY).returncode == 0
-    commit(root, "main")
-    main = (root / FILE).read_text()
-    _git_may_fail(root, "cherry-pick", "feature")
-    merged = main.split("sops:")[0].replace("namespace: receiver", "namespace: feature-ns")
-    (root / FILE).write_text(merged + "sops:" + feature.split("sops:")[1])
+    root = _two_branches(tmp_path, "cherry-pick")
     assert _sops_refuses(root)
     git(root, "add", FILE)
     (finding,) = [f for f in judge(root).findings if f.rule == "SM023"]
@@ -330,6 +286,27 @@ def test_sm023_fires_on_a_cherry_pick_conflict_and_an_old_version_edited_by_hand
     commit(root, "old version, edited by hand")
     assert _sops_refuses(root)
     assert ("SM023", FILE) in history_findings(root)
+
+
+def _two_branches(tmp_path: Path, how: str) -> Path:
+    """Both branches change the file with sops (feature its namespace, main its token); `how`
+    (merge, cherry-pick) stops on the conflict, which is resolved by hand: main's values with
+    feature's namespace, under feature's sops block (a file sops refuses)."""
+    root = _repo(tmp_path)
+    git(root, "checkout", "-q", "-b", "feature")
+    set_ns = ["set", FILE, '["metadata"]["namespace"]', '"feature-ns"']
+    assert run_sops(set_ns, cwd=root, key_file=KEY).returncode == 0
+    commit(root, "feature")
+    feature = (root / FILE).read_text()
+    git(root, "checkout", "-q", "main")
+    set_token = ["set", FILE, '["stringData"]["token"]', '"main-token-9"']
+    assert run_sops(set_token, cwd=root, key_file=KEY).returncode == 0
+    commit(root, "main")
+    main = (root / FILE).read_text()
+    _git_may_fail(root, how, *(["--no-ff"] if how == "merge" else []), "feature")
+    merged = main.split("sops:")[0].replace("namespace: receiver", "namespace: feature-ns")
+    (root / FILE).write_text(merged + "sops:" + feature.split("sops:")[1])
+    return root
 
 
 def _git_may_fail(root: Path, *args: str) -> None:
