@@ -129,7 +129,18 @@ class AgeRecipient:
             elif self._plugin is None:
                 self._recipient = x25519.Recipient.from_str(public)
         except (pyrage.RecipientError, ValueError) as exc:
-            raise ConfigError(f"invalid age recipient {short_key(public)!r}") from exc
+            # a templated .sops.yaml (sweep 74, 2zH/home-ops: `age: ${BOOTSTRAP_AGE_PUBLIC_KEY}`
+            # in a folder of templates a bootstrap renders)
+            variable = "${" in public or "{{" in public
+            raise ConfigError(
+                f"invalid age recipient {short_key(public)!r}",
+                hints=(
+                    "it is a variable, not a key: the .sops.yaml that names it is a template, to "
+                    "render before use; or name the key yourself: --age age1…",
+                )
+                if variable
+                else (),
+            ) from exc
         self._public = public
 
     @property

@@ -915,3 +915,27 @@ def test_a_file_whose_content_is_refused_exits_1_and_one_not_opened_exits_2(
     assert words in err
     if content:
         assert target.read_bytes() == content
+
+
+def test_encrypt_under_a_templated_sops_yaml_says_it_is_a_template(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 74, 2zH/home-ops: `age: ${BOOTSTRAP_AGE_PUBLIC_KEY}` in a folder of templates; the
+    # printed encrypt failed on "invalid age recipient" and said nothing more
+    from tests.audit.helpers import K1
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t/.sops.yaml").write_text(
+        "creation_rules:\n  - path_regex: .*\\.sops\\.yaml$\n"
+        "    encrypted_regex: ^(data|stringData)$\n    age: ${BOOTSTRAP_AGE_PUBLIC_KEY}\n"
+    )
+    plain = "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData:\n  a: Xq9vLw2pTr0ub4\n"
+    (tmp_path / "t/x.sops.yaml").write_text(plain)
+    code, out, err = run(["encrypt", "-i", "t/x.sops.yaml"], capsys)
+    assert (code, out) == (2, "")
+    assert "invalid age recipient" in err and "the .sops.yaml that names it is a template" in err
+    assert (tmp_path / "t/x.sops.yaml").read_text() == plain
+    code, _, err = run(["encrypt", "--age", K1, "-i", "t/x.sops.yaml"], capsys)
+    assert code == 0, err
+    assert "ENC[AES256_GCM" in (tmp_path / "t/x.sops.yaml").read_text()
