@@ -89,7 +89,7 @@ def load_context(
     if earlier is None and any(rule.id == "SM023" for rule in rules):
         # the files this state changes since HEAD, as HEAD holds them (SM023)
         earlier = head_mac_states(
-            root, snapshot, [e.path for e in repo.sops_files if e.sops_file is not None]
+            root, snapshot, {e.path: e for e in repo.sops_files if e.sops_file is not None}
         )
     return build_context(
         repo,

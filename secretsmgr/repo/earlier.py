@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from secretsmgr.repo import git
+from secretsmgr.repo import git, gitlog
 from secretsmgr.repo.scan import scan_file
 from secretsmgr.repo.snapshot import BesideHead, Snapshot
+from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.mac import MacState, edited_outside_sops, mac_state
 
 
@@ -29,7 +29,12 @@ class EarlierStates:
 
 
 def _state(path: str, data: bytes) -> MacState | None:
-    entry = scan_file(path, data).sops
+    return _entry_state(scan_file(path, data).sops)
+
+
+def _entry_state(entry: SopsEntry | None) -> MacState | None:
+    """The ``MacState`` of a SOPS file that parsed with nothing in clear or broken (SM003's
+    and SM006's files are not compared)."""
     sf = entry.sops_file if entry is not None else None
     if entry is None or sf is None or entry.plaintext_leaves or entry.malformed_leaves:
         return None
@@ -70,18 +75,11 @@ def _other_sides(root: Path) -> list[str]:
 def _sops_wrote(reader: git.BlobReader, root: Path, path: str, mac: str) -> MacState | None:
     """The first version of ``path`` in its recent history (50 commits) under ``mac``: the one
     sops wrote, before any hand edit kept the MAC."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "log", "--format=%H", "-n", "50", "--", path],
-            capture_output=True,
-            check=False,
-        )
-    except OSError:
-        return None
+    commits = [c.id for c in reversed(gitlog.path_commits(root, path))][:50]
     first: MacState | None = None
-    for commit in done.stdout.decode("ascii", "replace").split():
+    for blob in gitlog.blobs_at(root, [(commit, path) for commit in commits]):
         try:
-            state = _state(path, reader.read(f"{commit}:{path}"))
+            state = _state(path, reader.read(blob)) if blob is not None else None
         except OSError:
             break
         if state is None or state.mac != mac:
@@ -90,12 +88,14 @@ def _sops_wrote(reader: git.BlobReader, root: Path, path: str, mac: str) -> MacS
     return first
 
 
-def head_mac_states(root: Path, snapshot: Snapshot | None, paths: Collection[str]) -> EarlierStates:
-    """The ``EarlierStates`` of ``paths`` (the SOPS files of ``snapshot``: None for the working
-    tree, or the index) that the state changes since HEAD; nothing outside git, before the
-    first commit, or for a commit's own snapshot. One ``git cat-file`` for all reads."""
-    wanted = set(paths)
-    if not wanted:
+def head_mac_states(
+    root: Path, snapshot: Snapshot | None, entries: Mapping[str, SopsEntry]
+) -> EarlierStates:
+    """The ``EarlierStates`` of the SOPS files ``entries`` (of ``snapshot``: None for the working
+    tree, or the index, as the inventory read them) that the state changes since HEAD; nothing
+    outside git, before the first commit, or for a commit's own snapshot. One ``git cat-file``
+    for all reads."""
+    if not entries:
         return EarlierStates()
     if snapshot is None:
         since: Iterable[tuple[str, str, str]] = git.worktree_changes(root)
@@ -104,24 +104,26 @@ def head_mac_states(root: Path, snapshot: Snapshot | None, paths: Collection[str
     else:
         return EarlierStates()  # a commit's own state
     changes = list(since)
-    added = frozenset(p for _mode, blob, p in changes if p in wanted and not blob.strip("0"))
-    touched = [(blob, p) for _mode, blob, p in changes if p in wanted and blob.strip("0")]
+    added = frozenset(p for _mode, blob, p in changes if p in entries and not blob.strip("0"))
+    touched = [(blob, p) for _mode, blob, p in changes if p in entries and blob.strip("0")]
     # files the change removes, when it adds a SOPS file (it may be one of them, moved)
-    gone = [(blob, p) for _mode, blob, p in changes if p not in wanted and blob.strip("0")]
+    gone = [(blob, p) for _mode, blob, p in changes if p not in entries and blob.strip("0")]
     if not touched and not added:
         return EarlierStates()
     sides = _other_sides(root)
+    # the other sides' blobs of every touched path, looked up at once (paths from git's top)
+    other = iter(gitlog.blobs_at(root, [(side, p) for _blob, p in touched for side in sides]))
     by_path: dict[str, tuple[tuple[str, MacState], ...]] = {}
     removed: list[tuple[str, MacState]] = []
     restored: set[str] = set()
     reader = git.BlobReader(root)
     try:
         for blob, path in touched:
-            names = [("HEAD", blob), *((side, f"{side}:{path}") for side in sides)]
+            names = [("HEAD", blob), *((side, next(other)) for side in sides)]
             states = []
             for label, name in names:
                 try:
-                    state = _state(path, reader.read(name))
+                    state = _state(path, reader.read(name)) if name is not None else None
                 except OSError:
                     continue
                 if state is not None:
@@ -129,7 +131,7 @@ def head_mac_states(root: Path, snapshot: Snapshot | None, paths: Collection[str
             if states:
                 by_path[path] = tuple(states)
             head = states[0][1] if states and states[0][0] == "HEAD" else None
-            now = _current(root, snapshot, path)
+            now = _entry_state(entries[path]) if head is not None else None
             if head is not None and now is not None and edited_outside_sops(head, now):
                 wrote = _sops_wrote(reader, root, path, head.mac)
                 if wrote is not None and not edited_outside_sops(wrote, now):
@@ -144,12 +146,3 @@ def head_mac_states(root: Path, snapshot: Snapshot | None, paths: Collection[str
     finally:
         reader.close()
     return EarlierStates(by_path, added, tuple(removed), frozenset(restored))
-
-
-def _current(root: Path, snapshot: Snapshot | None, path: str) -> MacState | None:
-    """``path``'s state in the snapshot (None: the working tree)."""
-    try:
-        data = snapshot.read(path) if snapshot is not None else (root / path).read_bytes()
-    except OSError:
-        return None
-    return _state(path, data)

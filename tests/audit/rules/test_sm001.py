@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -11,6 +12,11 @@ from secretsmgr.audit.finding import AuditReport
 
 from ..helpers import CERT_PEM, enc, flux_kustomization, secret, sops_yaml, standard_repo, write
 from .cases import Case, ids, run_case
+
+
+def b64(text: str) -> str:
+    """``text`` in base64, as a Secret's data holds it."""
+    return base64.b64encode(text.encode()).decode()
 
 
 def hit(root: Path) -> None:
@@ -129,7 +135,6 @@ PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVA
 
 def _ssh_line(kind: str = "ssh-ed25519", blob_kind: str | None = None) -> str:
     """An OpenSSH public key line whose blob names ``blob_kind`` (default: ``kind``)."""
-    import base64
     import os
 
     name = (blob_kind or kind).encode()
@@ -147,8 +152,6 @@ def _secret_with(values: dict[str, str], section: str = "stringData") -> str:
 def test_references_and_public_certificates_are_not_plaintext_secrets(tmp_path: Path) -> None:
     # Seen in real repositories: 1Password references with spaces in the item name, a
     # secret:// resolver, and a CA or TLS certificate beside the keys.
-    import base64
-
     from secretsmgr.audit.engine import run_audit
 
     b64 = base64.b64encode(PEM_CERT.encode()).decode()
@@ -532,12 +535,8 @@ def test_a_manifest_with_a_number_as_a_key_is_read_without_a_crash(tmp_path: Pat
 def test_seventh_sweep_encoded_and_url_placeholders_pass(tmp_path: Path) -> None:
     # Stocy/flux: data.password Y2hhbmdlLW1l (base64 of change-me); willnotcy/Hephaestus:
     # a Discord webhook URL written https://discord.com/api/webhooks/xxx/yyy before the real one
-    import base64
 
     from secretsmgr.audit.engine import run_audit
-
-    def b64(text: str) -> str:
-        return base64.b64encode(text.encode()).decode()
 
     standard_repo(
         tmp_path,
@@ -687,7 +686,6 @@ def _pgp_packet(tag: int, body: bytes, *, new: bool = False) -> bytes:
 
 
 def _armored(label: str, packets: bytes, headers: str = "") -> str:
-    import base64
 
     body = base64.b64encode(packets).decode()
     lines = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
@@ -712,8 +710,6 @@ def _pgp_key(secret_tag: int | None = None, *, new: bool = False) -> bytes:
 def test_an_openpgp_public_key_block_is_public_material(tmp_path: Path) -> None:
     # sergelogvinov/gitops-examples: the keyring a GitRepository's spec.verify.secretRef reads
     # (author1.asc) was reported like a password; SM001.md calls public keys no finding
-    import base64
-
     from secretsmgr.audit.engine import run_audit
 
     public = _armored("PUBLIC KEY BLOCK", _pgp_key(), "Comment: test only\n")
@@ -809,7 +805,6 @@ def test_json_and_name_pair_configs_of_placeholders_are_no_plaintext_secret(
     # huangyingting/flux2-gitops: opencost's service-key.json (base64 of a JSON object whose
     # every value is REPLACE_ME) and elasticsearch's file realm (users: REPLACE_ME:REPLACE_ME,
     # users_roles: superuser:REPLACE_ME)
-    import base64
     import json
 
     from secretsmgr.audit.engine import run_audit
@@ -820,9 +815,6 @@ def test_json_and_name_pair_configs_of_placeholders_are_no_plaintext_secret(
     }
     filled = {**skeleton, "serviceKey": {"appId": "REPLACE_ME", "password": "Tr0ub4dor-and-3"}}
     setting = {"region": "westeurope", "clientSecret": "", "clientId": "REPLACE_ME"}
-
-    def b64(text: str) -> str:
-        return base64.b64encode(text.encode()).decode()
 
     standard_repo(
         tmp_path,
@@ -865,12 +857,8 @@ def test_json_and_name_pair_configs_of_placeholders_are_no_plaintext_secret(
 def test_settings_under_data_are_judged_as_under_string_data(tmp_path: Path) -> None:
     # stuttgart-things/flux: an Argo CD repository Secret with empty credentials and the type
     # and URL of a public repository under data: (base64) was reported; under stringData not
-    import base64
 
     from secretsmgr.audit.engine import run_audit
-
-    def b64(text: str) -> str:
-        return base64.b64encode(text.encode()).decode()
 
     public = "https://github.com/stuttgart-things/stuttgart-things.git"
     standard_repo(
@@ -907,8 +895,6 @@ def test_settings_under_data_are_judged_as_under_string_data(tmp_path: Path) -> 
 def test_an_in_cluster_service_address_is_no_plaintext_secret(tmp_path: Path) -> None:
     # neuland-ingolstadt/flux-infra: a Flux notification Provider (type: alertmanager) reads its
     # address from a Secret; an in-cluster service URL with a fixed API path holds no secret
-    import base64
-
     from secretsmgr.audit.engine import run_audit
 
     alertmanager = "http://kube-prometheus-stack-alertmanager.monitoring.svc.cluster.local:9093"
@@ -1064,12 +1050,8 @@ def test_tenth_sweep_makejinja_and_ytt_templates_pass(tmp_path: Path) -> None:
 def test_tenth_sweep_an_empty_docker_config_and_insert_requests_pass(tmp_path: Path) -> None:
     # making/k8s-gitops: `.dockerconfigjson: e30K` (`{}`) that Carvel secretgen fills in;
     # cmu-sei/Polar: `proxy.pem: INSERT_BASE64_STRING` (history)
-    import base64
 
     from secretsmgr.audit.engine import run_audit
-
-    def b64(text: str) -> str:
-        return base64.b64encode(text.encode()).decode()
 
     EMPTY_AUTHS = '{"auths": {}}'
     standard_repo(
@@ -1110,12 +1092,8 @@ def test_review_stand_in_shapes_that_hold_a_real_secret_are_still_reported(tmp_p
     # random run after INSERT_, a DSN whose query names a credential inside a longer word
     # (libpq's `sslpassword`), and an empty docker config whose `auths` key is written twice
     # (Go's decoder keeps the first one's registries) are secrets
-    import base64
 
     from secretsmgr.audit.engine import run_audit
-
-    def b64(text: str) -> str:
-        return base64.b64encode(text.encode()).decode()
 
     twice = '{"auths":{"r.io":{"auth":"' + b64("a:Tr0ub4dor") + '"}},"auths":{}}'
     standard_repo(
@@ -1706,8 +1684,6 @@ def test_a_config_of_plain_settings_is_no_plaintext_secret(
     # sweep 18: a prometheus-operator additionalScrapeConfigs Secret (file paths, targets) in
     # adtennant/homelab's history, and an rclone remote with anonymous access (ekenheim), failed
     # the gate: nothing in them is secret
-    import base64
-
     from secretsmgr.audit.engine import run_audit
 
     scrape = _SCRAPE + extra
@@ -1834,8 +1810,6 @@ def test_an_alertmanager_config_of_matchers_is_no_plaintext_secret(
 ) -> None:
     # sweep 19 (Cloufish/k8s-home-ops, history): the kube-prometheus-stack chart's default
     # Alertmanager config Secret (label matchers, a template glob) failed the gate
-    import base64
-
     from secretsmgr.audit.engine import run_audit
 
     config = _ALERTMANAGER.replace("receivers:\n", "receivers:\n" + extra)
@@ -2300,12 +2274,8 @@ def test_a_stand_in_config_hides_no_secret_beside_it(tmp_path: Path, beside: str
 def test_a_stand_in_under_a_key_naming_no_credential_keeps_nothing_out(tmp_path: Path) -> None:
     # the attack review: `note` (base64 of changeme) beside a real password under `db`, and a
     # config whose stand-in is under `name`
-    import base64
 
     from secretsmgr.audit.engine import run_audit
-
-    def b64(text: str) -> str:
-        return base64.b64encode(text.encode()).decode()
 
     standard_repo(
         tmp_path,
