@@ -45,6 +45,7 @@ from secretsmgr.fsutil import (
     file_mode,
     fsync_dirs,
     fsync_files,
+    in_runs,
     read_optional,
     replace_all,
     temp_path,
@@ -341,7 +342,9 @@ def _write(
         write_journal(where, journal)
     replacing = False  # a failure from here on is reported as an aborted (restored) rotation
     try:
-        for i, w in enumerate(writes):
+
+        def create(i: int) -> None:
+            w = writes[i]
             fault("write", i)
             w.temp = temp_path(w.target, run)
             try:
@@ -351,6 +354,8 @@ def _write(
                 raise InputFileError(
                     f"{w.path}: cannot write beside it ({exc.strerror}); nothing was changed"
                 ) from exc
+
+        in_runs(len(writes), create)
         fault("fsync", 0)
         fsync_files([w.temp for w in writes if w.temp is not None])
         replacing = True

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from benchmarks.genrepo import generate
 from secretsmgr.errors import IntegrityError, RefusedError
+from secretsmgr.fsutil import in_runs
 from secretsmgr.rotate.plan import RotationRequest
 from secretsmgr.rotate.transaction import rotate
 from secretsmgr.workers import MIN_ITEMS, ordered_map, worker_count
@@ -93,3 +96,53 @@ def test_a_tampered_file_in_a_parallel_run_refuses_it_all(tmp_path: Path) -> Non
         )
     assert info.value.message.startswith(victim.relative_to(repo.root).as_posix() + ": ")
     assert snapshot(repo.root) == before
+
+
+def test_temp_files_are_made_in_contiguous_runs_on_two_threads() -> None:
+    seen: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def record(i: int) -> None:
+        with lock:
+            seen.append((i, threading.get_ident()))
+
+    in_runs(200, record)
+    assert sorted(i for i, _ in seen) == list(range(200))
+    threads = {t for _, t in seen}
+    assert len(threads) == 2 and threading.get_ident() in threads
+    for thread in threads:  # each thread writes one contiguous run, in index order
+        mine = [i for i, t in seen if t == thread]
+        assert mine == list(range(mine[0], mine[0] + len(mine)))
+
+
+def test_a_short_list_is_made_in_order_on_this_thread() -> None:
+    seen: list[tuple[int, int]] = []
+    in_runs(5, lambda i: seen.append((i, threading.get_ident())))
+    assert seen == [(i, threading.get_ident()) for i in range(5)]
+
+
+def test_a_failure_is_raised_and_stops_every_run() -> None:
+    done: list[int] = []
+
+    def fail_on(i: int) -> None:
+        if i == 30:
+            raise OSError(28, "no space")
+        time.sleep(0.001)
+        done.append(i)
+
+    with pytest.raises(OSError, match="no space"):
+        in_runs(200, fail_on)
+    assert list(range(30)) == [i for i in done if i < 100]  # its run stopped at the failure
+    assert len(done) < 100  # the other run stopped soon after
+
+
+def test_of_two_failures_the_lower_index_is_raised() -> None:
+    both = threading.Barrier(2)
+
+    def fail_on(i: int) -> None:
+        if i in (150, 30):
+            both.wait(timeout=10)  # both have failed before either is raised
+            raise OSError(28, f"no space at {i}")
+
+    with pytest.raises(OSError, match="no space at 30"):
+        in_runs(200, fail_on)
