@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from urllib.parse import unquote
 
 from secretsmgr.audit.jwts import nkey_seed_in, public_jwt_text
 from secretsmgr.audit.manifests import ENC_PREFIX, is_placeholder
@@ -287,6 +288,9 @@ _REFERENCE_KEY = re.compile(
     r"attr|attribute|algo|limits?|rate|quota|"
     # ``tsigSecretAlg: hmac-sha256``, ``jwt_secret_alg`` (sweep 26, matjahs: external-dns)
     r"(?:^|[._-])alg|(?-i:(?<=[a-z0-9])Alg)|"
+    # a Terraform kubernetes backend's `secret_suffix = "authentik"` names its state's Secret
+    # (sweep 75: five warnings on martinohmann/home-ops and jokajak/home-ops)
+    r"suffix|prefix|"
     # Woodpecker CI's `from_secret: slack_webhook`: the name of a secret it stores (sweep 58)
     r"(?:^|[._-])from_?secret)$"
 )
@@ -743,6 +747,11 @@ def _known_format(text: str, value: str) -> Verdict | None:
         return Verdict("Tailscale Key", True)
     if _encoded_private_key(text):
         return Verdict("Private Key", True)
+    if "://" in text and "?" in text:
+        for found in QUERY_SECRET.finditer(text):
+            given = unquote(found[1])
+            if looks_like_token(given) and not has_template(given) and not _example(given):
+                return Verdict("URL Query Credential", True)
     return None
 
 
@@ -938,7 +947,7 @@ _NUMBER_KEY = re.compile(
     r"workers|threads|replicas|days|hours|minutes|seconds)$"
 )
 _LEVEL_KEY = re.compile(r"(?i)(?:^|[._-])(?:log_?level|level|verbosity)$")
-_HOST_KEY = re.compile(r"(?i)(?:^|[._-])(?:host(?:name)?|server|endpoint|address|addr)$")
+_HOST_KEY = re.compile(r"(?i)(?:^|[._-])(?:host(?:name)?|server|endpoint|address|addr|domain)$")
 _USER_KEY = re.compile(r"(?i)(?:^|[._-])(?:user(?:name)?|login|db_?user|owner|client[_-]?id)$")
 _NAME_KEY = re.compile(r"(?i)(?:^|[._-])(?:database|db|db_?name|schema|bucket|region|zone)$")
 _ADDRESS_KEY = re.compile(r"(?i)(?:^|[._-])(?:url|uri|endpoint|repository|repo|address|addr)$")
@@ -999,7 +1008,9 @@ _KIND_KEY = re.compile(
 # a kind's name: a word or two, never a weak password (``letmein``) or a passphrase of three
 # words or more (the attack review: ``correct-horse-battery`` under ENCRYPTION_MODE)
 _KIND_WORD = re.compile(r"^[a-z]{2,16}(?:[_-][a-z]{2,16})?$")
-_REGION_KEY = re.compile(r"(?i)(?:^|[._-])(?:region|zone|location)(?:[._-]name)?$")
+_REGION_KEY = re.compile(
+    r"(?i)(?:^|[._-])(?:region|zone|location|country(?:[._-]?code)?)(?:[._-]name)?$"
+)
 # a cloud's region by its own shape (the attack review: any word and digits passed, `hunter42`):
 # AWS's and GCP's (us-east-1, eu-central-1a, europe-west1, northamerica-northeast1), a
 # datacenter's code (fra1, nyc3), two or three capitals (US, EU), OpenStack's RegionOne,
@@ -1070,9 +1081,54 @@ def _named_setting(key: str, text: str) -> bool:
     return _spells_out(key, text)
 
 
+# The cluster-secrets habit of Flux repositories (sweep 75, sob/home-ops, carpenike,
+# tvories): substitution variables kept in a Secret are named SECRET_DOMAIN, SECRET_NFS_PATH,
+# SECRET_NAS_IP; the prefix says where the value is kept, the rest what it is. Numbered ones
+# (EMAIL_1, VPN_FORWARDED_PORT_1) are judged as their unnumbered key.
+_KEPT_IN_SECRET = re.compile(r"(?i)^secrets?[_-](?=[a-z])")
+_SETTING_WORD = re.compile(
+    r"(?i)(?:^|[._-])(?:domain|host(?:name)?|ip|ips|cidr|subnet|range|network|gateway|path|dir|"
+    r"mount|e?mail|port|country|region|zone|tz|timezone)(?:[._-]|$)"
+)
+_NUMBERED = re.compile(r"(?<=[A-Za-z])[._-]?[0-9]{1,3}$")
+# an address of a network, never a credential: IPv4 with an optional prefix length or a range
+_IP_FORM = re.compile(
+    r"^(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})"
+    r"(?:/(?:3[0-2]|[12]?[0-9])|-(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\.){3}"
+    r"(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2}))?$"
+)
+_PATH_KEY = re.compile(
+    r"(?i)(?:^|[._-])(?:path|dir|directory|folder|mount(?:point)?)(?:[._-][a-z]+)?$"
+)
+_ABSOLUTE_PATH = re.compile(r"^/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*/?$")
+
+
+def _setting_key(key: str, value: object) -> str | None:
+    """The key a value is judged under when ``key`` only says where it is kept or which one
+    it is (``SECRET_DOMAIN`` as ``DOMAIN``, ``EMAIL_1`` as ``EMAIL``); None when it is judged
+    under ``key`` itself. The prefix goes only before the name of a setting (or for a network
+    address), never before a credential's (``SECRET_ID``, ``SECRET_API_TOKEN``)."""
+    bare = _NUMBERED.sub("", key)
+    kept = _KEPT_IN_SECRET.match(bare)
+    if kept is not None:
+        rest = bare[kept.end() :]
+        words = split_camel(rest)
+        network = isinstance(value, str) and _IP_FORM.match(value.strip()) is not None
+        if names_password(rest) or _SECRETISH_KEY.search(words):
+            return None
+        if network or _SETTING_WORD.search(words):
+            bare = rest
+        else:
+            return None
+    return bare if bare != key and bare else None
+
+
 def plain_setting(key: str, value: object) -> bool:
     """Whether a Secret's value under ``key`` is a setting by its key and its form (see
     above): no credential to change when it was committed."""
+    judged_as = _setting_key(key, value)
+    if judged_as is not None:
+        return plain_setting(judged_as, value)
     words = split_camel(key)
     if isinstance(value, str | int) and not isinstance(value, bool):
         text = str(value).strip()
@@ -1101,8 +1157,10 @@ def plain_setting(key: str, value: object) -> bool:
         return False
     key = words
     lower = text.lower()
-    if lower in _SWITCH_WORDS:
-        return True
+    if lower in _SWITCH_WORDS or _IP_FORM.match(text):
+        return True  # a switch, or a network's address (`NAS: 10.0.0.20`, `LAN: 10.0.0.0/16`)
+    if _PATH_KEY.search(key) and _ABSOLUTE_PATH.match(text) and not _MIXED_CASE_RUN.search(text):
+        return True  # where something is mounted or kept (`NFS_PATH: /mnt/media`)
     if text.isdigit():
         return len(text) <= 5 and _NUMBER_KEY.search(key) is not None
     if _LEVEL_KEY.search(key):
@@ -1168,6 +1226,14 @@ _MIXED_CASE_RUN = re.compile(
     r"(?=[A-Za-z0-9]*[a-z])(?=[A-Za-z0-9]*[A-Z])(?=[A-Za-z0-9]*\d)[A-Za-z0-9]{12,}"
 )
 _LOCALPART_KEY = re.compile(r"(?i)(?:^|[._-])localpart$")
+# a URL's query parameter named for a credential, and its value: a webhook's shared secret
+# (sweep 75, imerkle/home-ops: `…/alerts?secret=…` in an AlertmanagerConfig), an API key
+QUERY_SECRET = re.compile(
+    r"[?&](?i:secret|token|password|passwd|pwd|api[_-]?key|apikey|access[_-]?token|"
+    r"auth[_-]?token|client[_-]?secret|webhook[_-]?secret)=([^&#\s\"'<>]{12,512})"
+)
+# one ``name=value`` of a URL's query
+_QUERY_PARAMETER = re.compile(r"[?&]([A-Za-z][A-Za-z0-9_.-]{0,63})=([^&#\s]{1,512})")
 
 
 def _key_as_value(key: str, value: str) -> bool:
@@ -1213,8 +1279,8 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
     value = value.strip()
     if (len(value) < 6 and not _short_password(key, value)) or value.startswith(ENC_PREFIX):
         return None  # empty, or SOPS ciphertext
-    if _BORING.match(value):
-        return None
+    if _BORING.match(value) or _IP_FORM.match(value):
+        return None  # a switch, a number, a network's address (sweep 75: SECRET_CIDR: 10.0.0.0/16)
     if _ANSIBLE_VAULT.match(value):
         return None  # Ansible Vault's ``!vault |`` envelope: ciphertext already
     if value.upper().startswith("AGE-SECRET-KEY-"):
@@ -1308,6 +1374,14 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         return None  # sonarSecretProperties: sonarqube-properties-secret names a Secret
     if _SECRET_KIND_FIELD.search(key) and len(value) <= 63 and _DNS_NAME.match(value):
         return None  # secretProviderClass: infisical-oci names a SecretProviderClass
+    if "://" in value and "?" in value and depth < 2:
+        # a query parameter named like a credential holds one, under any key (sweep 75,
+        # imerkle/home-ops: an AlertmanagerConfig's webhook `url: …/alerts?secret=…` passed)
+        for name, given in _QUERY_PARAMETER.findall(value):
+            if keyword.search(name):
+                inner = _judge(name, unquote(given), depth + 1)
+                if inner is not None:
+                    return inner
     key = split_camel(key)  # clientId -> client_Id: one rule for both spellings
     if _IDENTIFIER_KEY.search(key):
         return None

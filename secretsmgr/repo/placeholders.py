@@ -364,8 +364,8 @@ _STAND_IN = re.compile(
     r"placeholder[_ -]?(?:password|passwd|pass|secret|token|api[_ -]?key|key|value|user(?:name)?)|"
     # ``example-api-key-replace-me`` (X-McKay, sweep 15): a few words, then the request
     rf"(?-i:(?:{_WORD}[_-]+){{1,5}})replace[_-]?me|"
-    # ``dummy-value`` (Benjaminmnoer/iac), ``dummy_password``
-    r"dummy(?:[_ -](?:value|password|passwd|secret|token|key|data))?|"
+    # ``dummy-value`` (Benjaminmnoer/iac), ``dummy_password``, ``dummyvalue`` (sweep 75)
+    r"dummy(?:[_ -]?(?:value|password|passwd|secret|token|key|data))?|"
     # what a sample asks for (sweep 40, jesse-gonzalez/gitops-nai-llm's
     # cluster-secrets.sample.yaml: `required_secret`, `required_api_key`, `optional_secret`)
     r"(?:required|optional)[_ -](?:secret|password|passwd|token|api[_ -]?key|key|value)|"

@@ -23,6 +23,7 @@ from typing import cast
 from secretsmgr.audit.context import AuditContext, own_rule_fix, reencrypt_fix, rule_encrypts
 from secretsmgr.audit.credentials import (
     BOOTSTRAP_SHAPE,
+    QUERY_SECRET,
     UUID_HINT,
     Verdict,
     cloudflare_key_under,
@@ -238,6 +239,8 @@ def _known_parts(text: str) -> tuple[str, ...] | None:
     # review: each UUID a part of its own made the pass over a file quadratic)
     if holds_uuid_secret(text):
         parts.append(UUID_PART)
+    if "://" in text and "?" in text and QUERY_SECRET.search(text):
+        parts.append(QUERY_PART)
     return tuple(dict.fromkeys(parts)) or None
 
 
@@ -246,7 +249,8 @@ def _known_parts(text: str) -> tuple[str, ...] | None:
 # value tested against all of them: seconds, where one regex takes milliseconds)
 UUID_PART = "\x00uuid"
 BOOTSTRAP_PART = "\x00bootstrap"
-_SHAPES = {UUID_PART: UUID_HINT, BOOTSTRAP_PART: BOOTSTRAP_SHAPE}
+QUERY_PART = "\x00query"  # a URL's query parameter named for a credential
+_SHAPES = {UUID_PART: UUID_HINT, BOOTSTRAP_PART: BOOTSTRAP_SHAPE, QUERY_PART: QUERY_SECRET}
 
 
 def holds_part(value: str, parts: tuple[str, ...]) -> bool:

@@ -2240,3 +2240,45 @@ def test_paths_of_words_enum_labels_and_account_ids_are_no_credential(
     from secretsmgr.audit.credentials import judge_value
 
     assert (judge_value(key, value) is not None) is found
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "found"),
+    [
+        # sweep 75: a Terraform kubernetes backend's secret_suffix names its state's Secret
+        ("secret_suffix", "authentik", False),
+        ("token_prefix", "Bearer", False),
+        # a network's address under a secret's name (sob/home-ops's SECRET_CIDR)
+        ("SECRET_CIDR", "10.0.0.0/16", False),
+        ("SECRET_NAS_IP", "10.0.0.20", False),
+        # near misses: a password that only starts like an address, a token beside a suffix
+        ("SECRET_CIDR", "10.0.0.0/16x9Qm7vXc2R", True),
+        ("secret", "authentik-Qm7vXc2Rk9Lp", True),
+    ],
+)
+def test_names_of_state_secrets_and_network_addresses_are_no_credential(
+    key: str, value: str, found: bool
+) -> None:
+    from secretsmgr.audit.credentials import judge_value
+
+    assert (judge_value(key, value) is not None) is found
+
+
+def test_a_credential_in_a_urls_query_is_found(tmp_path: Path) -> None:
+    # sweep 75, imerkle/home-ops: an AlertmanagerConfig's webhook URL carried its shared secret
+    # in the query (`…/alerts?secret=…`) and nothing was reported
+    from secretsmgr.audit.engine import run_audit
+
+    config = (
+        "apiVersion: monitoring.coreos.com/v1alpha1\nkind: AlertmanagerConfig\n"
+        "metadata: {name: matrix, namespace: observability}\nspec:\n  receivers:\n"
+        "    - name: matrix\n      webhookConfigs:\n"
+        "        - url: http://matrix-alertmanager:3000/alerts?secret=Inte9vLw2pRtXy7Kp3Mn9Q\n"
+        "        - url: http://matrix-alertmanager:3000/alerts?secret=${ALERT_SECRET}\n"
+        "        - url: https://grafana.example.com/d/abc?orgId=1&refresh=30s\n"
+        "        - url: https://auth.example.com/authorize?client_id=grafana&scope=openid\n"
+    )
+    standard_repo(tmp_path, {})
+    write(tmp_path, "apps/alertmanagerconfig.yaml", config)
+    found = [(f.path, f.line) for f in run_audit(tmp_path).findings if f.rule == "SM018"]
+    assert found == [("apps/alertmanagerconfig.yaml", 8)]

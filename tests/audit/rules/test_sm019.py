@@ -317,6 +317,48 @@ def test_a_secrets_kinds_versions_regions_and_mail_addresses_are_no_exposure(
     ), found
 
 
+def test_cluster_secrets_of_addresses_paths_ports_and_countries_are_no_exposure(
+    tmp_path: Path,
+) -> None:
+    # sweep 75 (sob/home-ops, carpenike/k8s-gitops, tvories/k8s-gitops): a Flux repository's
+    # cluster-secrets Secret of substitution variables named SECRET_*, numbered ones, a country
+    # and a dummy value were eighteen SM019 errors that nothing could close
+    values = {
+        "SECRET_DOMAIN": "example.com",
+        "SECRET_NFS_PATH_MEDIA": "/mnt/media",
+        "SECRET_NAS_DOOM": "10.0.0.20",
+        "SECRET_CIDR": "10.0.0.0/16",
+        "SECRET_LB_RANGE": "10.0.0.200-10.0.0.250",
+        "SECRET_EMAIL": "me@example.com",
+        "EMAIL_1": "joe.smith@example.org",
+        "PERSONAL_DOMAIN": "smith.example.net",
+        "VPN_COUNTRY": "CA",
+        "VPN_FORWARDED_PORT_1": '"58812"',
+        "DUMMY_SECRET": "dummyvalue",
+        # a credential kept the same way still counts, and so does a random value in those places
+        "SECRET_API_TOKEN": "example.com",
+        "SECRET_ID": "Zq8vN3pL0xR7Wm2",
+        "SECRET_CLOUDFLARE_TOKEN": "Xk29fQ7pLm4vQ8rT",
+        "SECRET_NFS_PATH": "/mnt/Qm7vXc2Rk9Lp4Wt6Hs",
+        "SECRET_HOST_DOMAIN": "Qm7vXc2Rk9Lp4Wt6.example.com",
+        "PASSWORD_1": "hunter2hunter",
+        "SECRET_PORT": "hunter22",
+    }
+    root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
+    (root / "apps/api.yaml").unlink()
+    write(root, "apps/api.enc.yaml", enc(secret("api", values)))
+    commit(root, "encrypt it")
+    found = history_findings(root)
+    exposed = _exposed(found, "apps/api.yaml")
+    assert sorted(exposed) == sorted(
+        f"stringData.{k}"
+        for k in (
+            *("SECRET_API_TOKEN", "SECRET_ID", "SECRET_CLOUDFLARE_TOKEN", "SECRET_NFS_PATH"),
+            *("SECRET_HOST_DOMAIN", "PASSWORD_1", "SECRET_PORT"),
+        )
+    ), found
+
+
 def test_the_fix_names_the_key_path_the_file_holds_now(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
