@@ -180,11 +180,20 @@ def _not_sops(entry: SopsEntry) -> RefusedError:
 
 # after a file only sops rotates: a selection would refuse it again (sweep 20); the files
 # named where they are few (sweep 67, yyewolf/infra: the hint was hard to read)
-def name_others(rest: Sequence[str], again: str = "this file") -> str:
-    said = f"then rotate the others by name (--all and --layer would take {again} again)"
+def name_others(
+    rest: Sequence[str],
+    again: str = "this file",
+    *,
+    reason: str = "",
+    lead: str = "then rotate the others by name",
+) -> str:
+    """A hint to rotate ``rest`` by name, with the run's own reason (sweep 75: a placeholder
+    reason `'…'` was pasted as it was, into the changelog)."""
+    said = f"{lead} (--all and --layer would take {again} again)"
     if not rest or len(rest) > 5:
         return said
-    return f"{said}: secretsmgr rotate {' '.join(sh_path(p) for p in rest)} --reason '…'"
+    why = f" --reason {sh_word(reason)}" if reason else ""
+    return f"{said}: secretsmgr rotate {' '.join(sh_path(p) for p in rest)}{why}"
 
 
 def _also(blocked: Sequence[str]) -> str:
@@ -300,7 +309,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         if metadata.age_recipients:
             hints = [by_sops]
             if others:
-                hints.append(name_others(rest))
+                hints.append(name_others(rest, reason=request.reason))
             raise RefusedError(
                 f"{entry.path}: also encrypted to {named} keys, which secretsmgr cannot "
                 f"wrap a new data key for{also}",
@@ -326,7 +335,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
             how = ctx.sops_configs.updatekeys_hint(entry.path, metadata.foreign_kinds, cluster_keys)
             hints.append(f"it lacks the cluster's age key too (SM004): {how}")
         if others:
-            hints.append(name_others(rest))
+            hints.append(name_others(rest, reason=request.reason))
         raise RefusedError(
             f"{entry.path}: encrypted to {named} keys only, which secretsmgr cannot wrap a "
             f"new data key for{also}",

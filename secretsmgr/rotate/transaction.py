@@ -270,7 +270,8 @@ def _name_openable(
         return exc
     shown = ", ".join(closed[:3]) + (", …" if len(closed) > 3 else "")
     again = f"the {plural(len(closed), 'file')} no identity at hand opens, {shown},"
-    exc.hints = (*exc.hints, name_others(rest, again))
+    lead = "to rotate the rest now, name them"
+    exc.hints = (*exc.hints, name_others(rest, again, reason=request.reason, lead=lead))
     return exc
 
 
