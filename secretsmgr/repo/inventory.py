@@ -98,6 +98,9 @@ class Inventory:
     # rules whose files no live layer applies, beside rules whose files one does (a rule for
     # .github/secrets naming a CI key): they name no cluster key (see _flux_free)
     flux_free_rules: frozenset[RuleId] = frozenset()
+    # each cluster's key(s) by the `.sops.yaml` rules whose files that cluster alone applies
+    # (see _own_rule_keys): what a file several clusters apply must carry for each of them
+    own_rule_keys: Mapping[str | None, tuple[str, ...]] = field(default_factory=dict, repr=False)
     # files HEAD holds with SOPS metadata that this state (the index, the working tree) holds
     # without: decrypted in place (``sops -d -i``), or decrypted and renamed, and about to be
     # committed in clear
@@ -212,7 +215,9 @@ class Inventory:
         """
         overridden = self._overridden
         groups: list[ExpectedKeys] = []
-        for name in self.layers.clusters_of(entry.path):
+        applying = self.layers.clusters_of(entry.path)
+        shared = len(applying) > 1
+        for name in applying:
             cluster = self.layers.cluster(name)
             live = self.live_for(name)
             if live is not None and not overridden:
@@ -223,6 +228,13 @@ class Inventory:
                 source: str | None = f"{SETTINGS_NAME} clusters.{name}"
             else:
                 keys, source = self._repo_keys_for(entry), self.cluster_key_source
+                own = self.own_rule_keys.get(name, ()) if shared else ()
+                if own and source == SOPS_CONFIG_NAME:
+                    # a file several clusters apply under one rule: each cluster decrypts with
+                    # its own key, not the one the shared rule's choice fell on (sweep 75,
+                    # angelnu/k8s-gitops: a file of apps/ on prod's key alone passed, and the
+                    # test cluster applies it too)
+                    keys = own
             if keys:
                 groups.append(ExpectedKeys(name, keys, source))
         if not groups:
@@ -385,6 +397,41 @@ def _rule_keys(
     )
 
 
+def _own_rule_keys(
+    entries: Sequence[SopsEntry],
+    unread: Sequence[str],
+    configs: SopsConfigs,
+    layers: LayerGraph,
+    rules: Mapping[RuleId, RuleKeys],
+    free: frozenset[RuleId],
+) -> dict[str | None, tuple[str, ...]]:
+    """Each cluster's key(s) by the `.sops.yaml` rules whose SOPS files that cluster alone
+    applies (a ``clusters/test/.sops.yaml`` for test's own files); none for a cluster that
+    applies only files others apply too. The files a run over named ones did not read count
+    by their names (``check``: the staged file is judged against the whole repository)."""
+    placed: list[tuple[str, RuleId]] = [
+        (e.path, (e.sops_config, e.creation_rule_number))
+        for e in entries
+        if e.sops_config is not None and e.creation_rule_number is not None
+    ]
+    for path in unread:
+        label, _rule, number = configs.rule_for(path)
+        if label is not None and number is not None:
+            placed.append((path, (label, number)))
+    applying: dict[RuleId, set[str | None]] = {}
+    for path, rid in placed:
+        found = layers.clusters_of(path)
+        if found:
+            applying.setdefault(rid, set()).update(found)
+    own: dict[str | None, dict[str, None]] = {}
+    for rid, clusters in applying.items():
+        rule = rules.get(rid)
+        if len(clusters) == 1 and rule is not None and rid not in free and rule.cluster_keys:
+            (cluster,) = clusters
+            own.setdefault(cluster, {}).update(dict.fromkeys(rule.cluster_keys))
+    return {cluster: tuple(keys) for cluster, keys in own.items()}
+
+
 def _rule_files(
     entries: Sequence[SopsEntry], layers: LayerGraph
 ) -> tuple[
@@ -538,6 +585,7 @@ def load_inventory(
         rule_keys=MappingProxyType(rules),
         live=lives,
         flux_free_rules=free,
+        own_rule_keys=_own_rule_keys(entries, others, configs, layers, rules, free),
         # a finding's fact: a run that judges nothing (rotate, encrypt, key) makes no git call
         lost_since_head=(
             lost_since_head(snap, plain, {e.path: e.sops_file for e in entries if e.sops_file})

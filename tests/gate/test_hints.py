@@ -18,7 +18,7 @@ import typer
 
 from secretsmgr.audit.engine import run_audit
 from secretsmgr.cli.app import build_app
-from tests.audit.helpers import K1, KEYS, enc, secret, sops_yaml, standard_repo, write
+from tests.audit.helpers import K1, K2, KEYS, enc, secret, sops_yaml, standard_repo, write
 from tests.cli.runner import run_shell
 from tests.conftest import GIT_ENV
 from tests.keys.gpgkeys import gnupg_home, gpg_key
@@ -776,3 +776,43 @@ def test_sm001_plaintext_fix_skips_an_own_naming_whose_rule_leaves_values_in_cle
     assert fix.startswith("mv apps/db.yaml apps/db.sops.yaml && "), fix
     _run_fix(tmp_path, fix, KEYS / "test-only-1.agekey")
     assert _gone(tmp_path, "SM001")
+
+
+@pytest.mark.parametrize("scope", [None, ["apps/mealie/db-creds.yaml"]])
+def test_sm001_plaintext_fix_follows_files_named_for_what_they_are(
+    tmp_path: Path, scope: list[str] | None
+) -> None:
+    # sweep 75, angelnu/k8s-gitops: every SOPS file is a folder's `secret.sops.yaml`, under a
+    # rule `.+secret(\.sops)?\.ya?ml`; the fix added a rule of its own instead of the rename,
+    # also when only the new file is judged (check reads the staged files alone)
+    standard_repo(
+        tmp_path,
+        {"apps/a/secret.sops.yaml": enc(secret("a")), "apps/b/secret.sops.yaml": enc(secret("b"))},
+    )
+    write(tmp_path, ".sops.yaml", sops_yaml((r".+secret(\.sops)?\.ya?ml", [K1])))
+    write(tmp_path, "apps/mealie/db-creds.yaml", secret("db", {"password": "Xq9vLw2pTr0ub4dor3"}))
+    report = run_audit(tmp_path, keyless_only=True, files=scope)
+    (fix,) = [f.fix for f in report.findings if f.rule == "SM001"]
+    assert fix is not None
+    assert fix.startswith(
+        "mv apps/mealie/db-creds.yaml apps/mealie/db-creds.secret.sops.yaml && "
+    ), fix
+    _run_fix(tmp_path, fix, KEYS / "test-only-1.agekey")
+    assert _gone(tmp_path, "SM001")
+
+
+def test_sm001_rule_a_fix_adds_names_every_applying_clusters_key(tmp_path: Path) -> None:
+    # sweep 75, angelnu/k8s-gitops: the rule the fix added for a file both clusters apply named
+    # one cluster's key, and the other cluster could not decrypt the file
+    from tests.init.helpers import commit, kustomization, two_cluster_repo
+
+    root = two_cluster_repo(tmp_path / "repo")
+    for cluster, key in (("staging", K1), ("production", K2)):
+        write(root, f"apps/{cluster}/.sops.yaml", sops_yaml((r"\.enc\.yaml$", [key])))
+        write(root, f"apps/{cluster}/own.enc.yaml", enc(secret(f"{cluster}-own"), (key,)))
+        kustomization(root, f"apps/{cluster}", "../base", "settings.yaml", "own.enc.yaml")
+    write(root, "apps/base/db.yaml", secret("db", {"password": "Xq9vLw2pTr0ub4dor3"}))
+    kustomization(root, "apps/base", "shared.yaml", "db.yaml")
+    commit(root, "a plaintext Secret both clusters apply")
+    fix = _fix_of(root, "SM001")
+    assert f"age: {K1},{K2})" in fix or f"age: {K2},{K1})" in fix, fix

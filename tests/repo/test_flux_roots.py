@@ -1574,3 +1574,40 @@ def test_a_kustomization_a_live_layer_depends_on_is_applied_in_its_cluster(
     g = graph(git_checkout)
     assert g.layers_of("common/apps/c.enc.yaml") == ()
     assert ("home-apps", "elsewhere") in g.unknown_dependencies
+
+
+def test_each_cluster_fills_in_a_shared_path_with_its_own_settings(git_checkout: GitRepo) -> None:
+    # sweep 75, angelnu/k8s-gitops: prod and test both apply ./apps; a Kustomization there has
+    # `path: ./apps/vpn/secret/${CLUSTER_NAME}`, filled in from each cluster's own
+    # cluster-settings ConfigMap; the test cluster's was read as prod's (the first by path)
+    repo = git_checkout
+    for cluster in ("prod", "test"):
+        bootstrap(repo, f"clusters/{cluster}")
+        repo.write(
+            f"clusters/{cluster}/kustomization.yaml",
+            "resources: [flux-system, apps.yaml, vars]\n",
+        )
+        repo.write(
+            f"clusters/{cluster}/apps.yaml",
+            flux_ks("cluster-apps", "./apps")
+            + "  postBuild:\n    substituteFrom:\n"
+            + "      - {kind: ConfigMap, name: cluster-settings}\n",
+        )
+        repo.write(f"clusters/{cluster}/vars/kustomization.yaml", "resources: [settings.yaml]\n")
+        repo.write(
+            f"clusters/{cluster}/vars/settings.yaml",
+            "apiVersion: v1\nkind: ConfigMap\n"
+            "metadata: {name: cluster-settings, namespace: flux-system}\n"
+            f"data: {{CLUSTER_NAME: {cluster}}}\n",
+        )
+        repo.write(f"apps/vpn/secret/{cluster}/kustomization.yaml", "resources: [s.enc.yaml]\n")
+        repo.write(f"apps/vpn/secret/{cluster}/s.enc.yaml", "kind: Secret\n")
+    repo.write("apps/kustomization.yaml", "resources: [vpn/secret/ks.yaml]\n")
+    repo.write(
+        "apps/vpn/secret/ks.yaml", flux_ks("vpn-secret", "./apps/vpn/secret/${CLUSTER_NAME}")
+    )
+    g = graph(repo)
+    assert sorted(str(c.name) for c in g.clusters) == ["prod", "test"]
+    for cluster in ("prod", "test"):
+        (placed,) = g.placements(f"apps/vpn/secret/{cluster}/s.enc.yaml")
+        assert (placed.cluster, placed.name) == (cluster, "vpn-secret")

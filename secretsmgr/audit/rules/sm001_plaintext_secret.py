@@ -64,7 +64,7 @@ from secretsmgr.repo.placeholders import (
     split_camel,
 )
 from secretsmgr.repo.scan import ScannedFile
-from secretsmgr.repo.sopsentry import structured_format
+from secretsmgr.repo.sopsentry import is_named_sops, structured_format
 from secretsmgr.shellword import sh_path
 from secretsmgr.sops import FileFormat
 from secretsmgr.sops.document import parse_documents
@@ -1152,18 +1152,49 @@ _OWN_SUFFIX = re.compile(
 )
 
 
+# a whole file name (before its extension) that names an encrypted secret, nothing else
+_NAMING_STEM = re.compile(r"(?:secrets?|credentials|creds)(?:\.(?:enc|sops|encrypted))?")
+
+
 def _own_suffixes(ctx: AuditContext, ext: str) -> list[str]:
     """The endings of the repository's SOPS file names before ``ext`` that name encryption
     (``.enc.age``, ``.secret.sops``), most used first; at most three."""
     counts: Counter[str] = Counter()
-    for entry in ctx.repo.sops_files:
-        name = posixpath.basename(entry.path)
-        if entry.sops_file is None or not name.endswith(ext):
+    sops = {e.path for e in ctx.repo.sops_files if e.sops_file is not None}
+    scope = set(ctx.repo.files)
+    for path in ctx.repo.all_files:
+        name = posixpath.basename(path)
+        if not name.endswith(ext) or not (
+            path in sops or (path not in scope and is_named_sops(path))
+        ):
+            continue  # a SOPS file, or one `check` did not read that is named like one
+        stem = name[: -len(ext)]
+        if _NAMING_STEM.fullmatch(stem):
+            # files named for what they are, one a folder (`secret.sops.yaml`): a new one is
+            # `db.secret.sops.yaml`, which a rule like `.+secret(\.sops)?\.ya?ml` matches
+            # (sweep 75, angelnu/k8s-gitops: the fix added a rule of its own instead)
+            counts[f".{stem}{ext}"] += 1
             continue
-        found = _OWN_SUFFIX.search(name[: -len(ext)])
+        found = _OWN_SUFFIX.search(stem)
         if found is not None and found.start() > 0:
             counts[found[0] + ext] += 1
     return [suffix for suffix, _ in counts.most_common(3)]
+
+
+def _keys_of_clusters_applying(ctx: AuditContext, path: str) -> list[str]:
+    """The age key of each cluster whose layers apply ``path``: pinned under ``clusters:``, or
+    by the rules of the files it alone applies; else the repository's cluster key (sweep 75,
+    angelnu/k8s-gitops: the rule a fix added for a file both clusters apply named prod's key
+    only, and the test cluster could not decrypt the file)."""
+    repo = ctx.repo
+    keys: dict[str, None] = {}
+    for name in repo.layers.clusters_of(path):
+        cluster = repo.layers.cluster(name)
+        if cluster is not None and cluster.cluster_key:
+            keys[cluster.cluster_key] = None
+        else:
+            keys.update(dict.fromkeys(repo.own_rule_keys.get(name, ())))
+    return list(keys) or list(repo.cluster_keys[:1])
 
 
 def _shared_key(ctx: AuditContext) -> tuple[str, str] | None:
@@ -1323,7 +1354,8 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
             if governing
             else "no .sops.yaml is above the file: create one at the repository root with one"
         )
-        key = ctx.repo.cluster_keys[0] if ctx.repo.cluster_keys else "<the cluster key>"
+        keys = _keys_of_clusters_applying(ctx, path)
+        key = ",".join(keys) if keys else "<the cluster key>"
         named = [path, *(posixpath.basename(n) for n in others)]
         rename = (
             ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -209,6 +210,25 @@ def _chart_instances(data: bytes, path: str) -> list[FluxInstance]:
     return found
 
 
+def _nearest(candidates: Sequence[tuple[str, dict[str, object]]], origin: str) -> dict[str, object]:
+    """Of several objects of one name (each cluster's ``cluster-settings``), the one whose file
+    shares the most folders with the Kustomization's own: a cluster's Kustomization reads its
+    cluster's variables (sweep 75, angelnu/k8s-gitops: the test cluster's `${CLUSTER_NAME}`
+    was prod's, the first by path). The first by path when none is nearer."""
+    here = origin.split("/")[:-1]
+
+    def shared(path: str) -> int:
+        count = 0
+        for mine, theirs in zip(here, path.split("/")[:-1], strict=False):
+            if mine != theirs:
+                break
+            count += 1
+        return count
+
+    best = max(shared(path) for path, _ in candidates)
+    return next(doc for path, doc in candidates if shared(path) == best)
+
+
 class SubstituteSources:
     """Finds the ConfigMaps and Secrets ``postBuild.substituteFrom`` names, by name."""
 
@@ -253,8 +273,8 @@ class SubstituteSources:
         complete = True
         for ref in ks.substitute_from:
             candidates = [
-                doc
-                for _, doc in self._objects(ref.name)
+                (path, doc)
+                for path, doc in self._objects(ref.name)
                 if doc.get("kind") == ref.kind
                 and (as_str(meta(doc).get("namespace")) or ks.namespace) == ks.namespace
             ]
@@ -262,7 +282,7 @@ class SubstituteSources:
                 if not ref.optional:
                     complete = False
                 continue
-            doc = candidates[0]
+            doc = _nearest(candidates, ks.origin)
             if "sops" in doc:
                 complete = False  # encrypted: its values are unknown without a key
                 continue

@@ -335,3 +335,43 @@ def test_a_plaintext_secret_under_a_post_quantum_rule_is_encrypted_with_sops(
     fixes = {f.fix for f in report.findings if f.rule == "SM001"}  # one per value, one fix
     assert fixes == {"sops encrypt -i apps/db.enc.yaml"}
     assert "fix it with: sops encrypt -i apps/db.enc.yaml" in render_check(report)
+
+
+def test_a_file_two_clusters_apply_needs_each_clusters_own_key(tmp_path: Path) -> None:
+    # sweep 75, angelnu/k8s-gitops: each cluster's folder has a .sops.yaml naming its own key;
+    # a new file of the shared base under a root rule naming one cluster's key passed audit and
+    # check, and the other cluster applies it too; its fix (rotate) must reach both clusters
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.rotate.plan import RotationRequest
+    from secretsmgr.rotate.transaction import rotate
+    from tests.conftest import run_sops
+    from tests.init.helpers import commit, kustomization, two_cluster_repo
+
+    from ..helpers import KEYS, identity
+
+    root = two_cluster_repo(tmp_path / "repo")
+    rule = "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+    rule += "    encrypted_regex: ^(data|stringData)$\n"
+    for cluster, key in (("staging", K1), ("production", K2)):
+        write(root, f"apps/{cluster}/.sops.yaml", rule + f"    age: {key}\n")
+        write(root, f"apps/{cluster}/own.enc.yaml", enc(secret(f"{cluster}-own"), (key,)))
+        kustomization(root, f"apps/{cluster}", "../base", "settings.yaml", "own.enc.yaml")
+    write(root, ".sops.yaml", rule + f"    age: {K1}\n")  # the shared base: one key named
+    write(root, "apps/base/db.enc.yaml", enc(secret("db"), (K1,)))
+    kustomization(root, "apps/base", "shared.yaml", "db.enc.yaml")
+    commit(root, "a shared file on staging's key only")
+    found = [(f.rule, f.path, f.message) for f in run_audit(root).findings]
+    (missing,) = [(r, m) for r, p, m in found if p == "apps/base/db.enc.yaml" and r == "SM004"]
+    assert f"cluster production's key ({K2[:8]}" in missing[1], missing
+    assert not [(r, p) for r, p, _ in found if r in ("SM004", "SM005") and "own" in p], found
+
+    rotate(
+        root, RotationRequest(files=(str(root / "apps/base/db.enc.yaml"),)), [identity(1)], env={}
+    )
+    commit(root, "rotated")
+    after = {(f.rule, f.path) for f in run_audit(root).findings}
+    assert not {r for r, p in after if p == "apps/base/db.enc.yaml"} & {"SM004", "SM005"}, after
+    opened = run_sops(
+        ["decrypt", "apps/base/db.enc.yaml"], cwd=root, key_file=KEYS / "test-only-2.agekey"
+    )
+    assert opened.returncode == 0 and "name: db" in opened.stdout, opened.stderr
