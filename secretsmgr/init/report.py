@@ -11,6 +11,7 @@ from pathlib import Path
 from secretsmgr.changelog.adopt import adopt_summary
 from secretsmgr.init.model import NEW, ClusterKey, FileState, InitPlan, InitResult, KeptConfig
 from secretsmgr.init.texts import HOOK_ID, PRE_COMMIT_NAME
+from secretsmgr.keys.bech32 import short_key
 from secretsmgr.plural import plural
 from secretsmgr.repo.flux.objects import pgp_secret_name
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
@@ -327,4 +328,12 @@ def render_init(result: InitResult, *, dry_run: bool, output: Path | None) -> st
         lines.append("nothing changed: the repository is already set up")
     else:
         lines += ["next:", *next_steps(result, output)]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if dry_run:
+        # a dry run's new key is thrown away: it names none that a pasted rule would encrypt
+        # to (sweep 75, ryan4yin/k8s-gitops: two runs printed two keys in rules to paste)
+        for key in plan.clusters:
+            if key.source == NEW:
+                stand_in = f"<new key of cluster {key.cluster}>" if key.cluster else "<new key>"
+                text = text.replace(key.public, stand_in).replace(short_key(key.public), stand_in)
+    return text
