@@ -17,8 +17,9 @@ A warm re-run reads no blob: only ``git log`` and the cache.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 from secretsmgr.audit.finding import Rule
 from secretsmgr.audit.history import (
@@ -99,11 +100,22 @@ class _Walk:
             self.where[found] = path
         return found
 
-    def commit(self, commit: str, date: str, changes: Sequence[tuple[str, str]]) -> None:
+    def commit(
+        self,
+        commit: str,
+        date: str,
+        changes: Sequence[tuple[str, str]],
+        deleted: Mapping[str, str] = MappingProxyType({}),
+    ) -> None:
         """Every change of one commit; a file deleted and the same blob added elsewhere in it
-        is a move, and keeps its lineage (its exposures)."""
+        is a move, and keeps its lineage (its exposures). ``deleted``: the blob each deleted
+        file held, as the commit says (after a merge that made a new blob of it, the one last
+        walked is a side's: sweep 75, tvories/k8s-gitops, a file archived by `git mv` kept its
+        exposure at the old path, beside SM018 at the new one)."""
         gone = {
-            path: self.blob_of[path] for path, blob in changes if not blob and path in self.blob_of
+            path: deleted.get(path) or self.blob_of[path]
+            for path, blob in changes
+            if not blob and (path in deleted or path in self.blob_of)
         }
         by_blob: dict[str, list[str]] = {}
         for path, blob in gone.items():
@@ -236,8 +248,8 @@ def walk_history(root: Path, cache: GateCache, rules: Sequence[Rule]) -> History
     reader = git.BlobReader(root)
     walk = _Walk(cache, rules, reader)
     try:
-        for commit, date, changes in commits:
-            walk.commit(commit, date, changes)
+        for commit, date, changes, deleted in commits:
+            walk.commit(commit, date, changes, deleted)
     finally:
         reader.close()
         cache.save()

@@ -243,10 +243,14 @@ def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool | None:
     return True
 
 
-def log_changes(root: Path) -> list[tuple[str, str, list[tuple[str, str]]]]:
+def log_changes(
+    root: Path,
+) -> list[tuple[str, str, list[tuple[str, str]], dict[str, str]]]:
     """Every commit reachable from HEAD, oldest first: (commit, committer date ISO 8601,
-    [(path, new blob id or "" when deleted)]) for the files under ``root`` it changed against
-    its first parent (merges list nothing: their sides' commits are walked themselves)."""
+    [(path, new blob id or "" when deleted)], {deleted path: the blob it held}) for the files
+    under ``root`` it changed against its first parent (merges list nothing: their sides'
+    commits are walked themselves, so a merge's own blob is seen first where a later commit
+    deletes or moves it)."""
     try:
         out = _run(
             root,
@@ -267,11 +271,22 @@ def log_changes(root: Path) -> list[tuple[str, str, list[tuple[str, str]]]]:
     except FileNotFoundError as exc:
         raise _not_usable(root, exc) from exc
     prefix = _show_prefix(root)
-    commits: list[tuple[str, str, list[tuple[str, str]]]] = []
+    commits: list[tuple[str, str, list[tuple[str, str]], dict[str, str]]] = []
     for head, rest in _log_chunks(out):
         sha, _, date = head.partition(" ")
-        commits.append((sha, date, _file_changes(rest, prefix)))
+        commits.append((sha, date, _file_changes(rest, prefix), _deleted_blobs(rest, prefix)))
     return commits
+
+
+def _deleted_blobs(data: bytes, prefix: str) -> dict[str, str]:
+    """{path under ``prefix``: the blob it held} of each regular file a ``--raw`` listing
+    deletes."""
+    found: dict[str, str] = {}
+    for fields, path in _raw_records(data):
+        regular = len(fields) == 5 and fields[0] in ("100644", "100755")
+        if regular and path.startswith(prefix) and fields[4].startswith("D"):
+            found[path[len(prefix) :]] = fields[2]
+    return found
 
 
 def changed_between(root: Path, old: str, new: str) -> list[tuple[str, str]]:

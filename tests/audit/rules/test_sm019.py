@@ -148,6 +148,38 @@ def test_a_moved_files_exposure_follows_it_and_closes_there(
     assert not any(rule == "SM019" for rule, _ in after)
 
 
+def test_a_file_a_merge_changed_and_then_moved_keeps_its_lineage(tmp_path: Path) -> None:
+    """sweep 75, tvories/k8s-gitops: a HelmRelease changed on two branches (the merge made a
+    blob of its own, which `git log` lists in no commit) was archived by `git mv`; its exposure
+    stayed at the old path, beside SM018 at the new one, though the value is plaintext today."""
+    from tests.conftest import git
+
+    lines = [f"    setting{i}: value-{i}" for i in range(12)]
+    release = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+        "metadata: {name: benji, namespace: backup}\nspec:\n  values:\n"
+        "    databaseEngine: postgresql://benji:Xq9vLw2pTr0ub4dor3@db:5432/benji\n"
+    )
+    root = gitops(tmp_path / "r", {"apps/benji.yaml": release + "\n".join(lines) + "\n"})
+    git(root, "checkout", "-q", "-b", "side")
+    side = [*lines]
+    side[10] = "    setting10: changed-on-the-side"
+    write(root, "apps/benji.yaml", release + "\n".join(side) + "\n")
+    commit(root, "a side change")
+    git(root, "checkout", "-q", "main")
+    main = [*lines]
+    main[1] = "    setting1: changed-on-main"
+    write(root, "apps/benji.yaml", release + "\n".join(main) + "\n")
+    commit(root, "a main change")
+    git(root, "merge", "-q", "--no-edit", "--no-gpg-sign", "side")
+    (root / "archive").mkdir()
+    git(root, "mv", "apps/benji.yaml", "archive/benji.yaml")
+    commit(root, "archive it")
+    found = history_findings(root)
+    assert not [k for k in found if k[0] == "SM019"], found  # plaintext today: SM018's
+    assert ("SM018", "archive/benji.yaml") in found, found
+
+
 def test_a_file_made_anew_where_one_moved_away_is_its_own(tmp_path: Path) -> None:
     """The attack review: after `git mv a b`, a plaintext file committed at a again had its
     exposure sent to b (whose value was never exposed), and a new value set in b closed it; an
