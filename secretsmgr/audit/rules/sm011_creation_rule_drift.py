@@ -220,6 +220,20 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                     "encrypt the object's apiVersion, kind and metadata, which a layer here "
                     "rewrites (SM015); give the rule encrypted_regex: ^(data|stringData)$"
                 )
+            elif rule_change and spec is None and _identity_encrypted(sf.docs, got, wanted):
+                # a Flux object under a rule that sets nothing: re-encrypting would encrypt its
+                # apiVersion, kind and metadata, which kustomize reads before Flux decrypts
+                # (sweep 75, justingarfield/home-ops: 31 fixes re-encrypted to that rule, as
+                # init's own step said to give the rule the regex)
+                fix = (
+                    f"give {label} encrypted_regex: {got.value} (as the file has it): under no "
+                    "setting sops encrypts the object's apiVersion, kind and metadata too, which "
+                    "kustomize reads before Flux decrypts (SM015 where a layer rewrites them)"
+                    if got.kind is RuleKind.ENCRYPTED_REGEX
+                    else f"do not re-encrypt under {label}: it would encrypt the object's "
+                    "apiVersion, kind and metadata too; give the rule encrypted_regex: "
+                    "^(data|stringData)$"
+                )
             elif rule_change:
                 fix = reencrypt_fix(entry)
             elif foreign or (sf.metadata.foreign_kinds and not sf.metadata.age_recipients):
@@ -502,6 +516,20 @@ _FINGERPRINT = re.compile(r"[0-9A-F]{8,40}")
 def precondition(ctx: AuditContext) -> str | None:
     """SM011 compares against `.sops.yaml`; without one there is nothing to compare."""
     return None if ctx.repo.has_sops_config else "no .sops.yaml found"
+
+
+def _identity_encrypted(
+    docs: Sequence[object], got: EncryptionRule, wanted: EncryptionRule
+) -> bool:
+    """Whether ``docs`` are Kubernetes objects whose kind or name ``got`` leaves in clear and
+    ``wanted`` would encrypt."""
+    objects = any(isinstance(d, MapNode) and d.has("kind") and d.has("metadata") for d in docs)
+    identity = (("kind",), ("metadata", "name"))
+    return (
+        objects
+        and any(path_is_encrypted(wanted, p) for p in identity)
+        and not any(path_is_encrypted(got, p) for p in identity)
+    )
 
 
 def _breaks_flux(

@@ -485,6 +485,30 @@ def test_re_encrypting_under_a_rule_that_would_break_the_build_is_not_the_fix(
     )
 
 
+def test_a_rule_that_sets_nothing_is_given_the_files_regex_not_followed(tmp_path: Path) -> None:
+    # sweep 75 (justingarfield/home-ops): no layer rewrites metadata here, and every fix was to
+    # re-encrypt under the rule that sets nothing, which encrypts apiVersion, kind and metadata
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"))})
+    write(
+        tmp_path, ".sops.yaml", f"creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    age: {K1}\n"
+    )
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert found.fix is not None
+    assert found.fix.startswith(
+        "give .sops.yaml rule 1 encrypted_regex: ^(data|stringData)$ (as the file has it)"
+    ), found.fix
+    # followed: the drift is gone
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n",
+    )
+    assert not [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+
+
 def test_a_drift_rotate_would_bring_back_names_the_policy_change_first(tmp_path: Path) -> None:
     # sweep 20 (Samoth69/HomeOps, after init): allowed_recipients listed keys the file's rule
     # did not name; rotate encrypted the file to them (the policy), SM011 said "extra
