@@ -372,8 +372,10 @@ def test_sm001_plaintext_fix_under_a_nested_pgp_rule_runs_sops_from_the_rules_fo
         rel = "clusters/test/db creds.yaml"
         write(tmp_path, rel, secret("db", {"password": "pw-in-pgp-9"}))
         fix = _fix_of(tmp_path, "SM001")
-        assert fix == "(cd clusters/test && sops encrypt -i 'db creds.yaml')", fix
-        run_shell(fix, env=env, cwd=tmp_path, expect=0)
+        said = "with the public half of each PGP key the rule names in your GnuPG keyring "
+        command = "(cd clusters/test && sops encrypt -i 'db creds.yaml')"
+        assert fix == f"{said}(gpg --import): {command}", fix
+        run_shell(command, env=env, cwd=tmp_path, expect=0)
         assert _gone(tmp_path, "SM001")
         meta = load((tmp_path / rel).read_text(), FileFormat.YAML).metadata
         assert meta.foreign_kinds and meta.age_recipients == ()
@@ -816,3 +818,26 @@ def test_sm001_rule_a_fix_adds_names_every_applying_clusters_key(tmp_path: Path)
     commit(root, "a plaintext Secret both clusters apply")
     fix = _fix_of(root, "SM001")
     assert f"age: {K1},{K2})" in fix or f"age: {K2},{K1})" in fix, fix
+
+
+def test_a_plaintext_file_under_a_pgp_rule_is_told_to_import_the_key_first(
+    tmp_path: Path,
+) -> None:
+    # sweep 75 (carpenike/k8s-gitops): the fix was `sops encrypt -i FILE` alone; pasted without
+    # the PGP key in the GnuPG keyring, gpg skipped it and the file stayed in clear
+    with gnupg_home() as env:
+        fpr = gpg_key(env)
+        env = {**env, "SOPS_AGE_KEY_FILE": str(KEYS / "test-only-1.agekey")}
+        standard_repo(tmp_path, {})
+        write(
+            tmp_path,
+            ".sops.yaml",
+            "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+            f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n    pgp: {fpr}\n",
+        )
+        write(tmp_path, "apps/db.enc.yaml", secret("db", {"password": "Xq9vLw2pTr0ub4dor3"}))
+        fix = _fix_of(tmp_path, "SM002")
+        said = "with the public half of each PGP key the rule names in your GnuPG keyring "
+        assert fix.startswith(said + "(gpg --import): sops encrypt -i "), fix
+        run_shell(fix.split("(gpg --import): ", 1)[1], env=env, cwd=tmp_path, expect=0)
+        assert _gone(tmp_path, "SM002")

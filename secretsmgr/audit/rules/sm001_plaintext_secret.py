@@ -1297,6 +1297,34 @@ def _keyless_rule_hint(ctx: AuditContext, path: str, where: str | None, number: 
 
 
 def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str:
+    """``_rename_hint``, said with what sops needs first when the command is sops's under a rule
+    that names PGP keys: each key's public half in the GnuPG keyring (sweep 75,
+    carpenike/k8s-gitops: pasted, `sops encrypt -i` printed "gpg: …: skipped: No public key"
+    and left the file in clear)."""
+    return pgp_first(ctx, (path, *_sops_names(path)), _rename_hint(ctx, path, yaml_name=yaml_name))
+
+
+def pgp_first(ctx: AuditContext, paths: Sequence[str], hint: str) -> str:
+    """``hint``, after what sops needs first when it runs sops under a rule (of one of
+    ``paths``) that names PGP keys: each key's public half in the GnuPG keyring."""
+    if "sops encrypt" not in hint:
+        return hint
+    rules = [ctx.repo.sops_configs.rule_for(p)[1] for p in paths]
+    if any(r is not None and any(g.pgp for g in r.key_groups) for r in rules):
+        return (
+            "with the public half of each PGP key the rule names in your GnuPG keyring "
+            f"(gpg --import): {hint}"
+        )
+    return hint
+
+
+def _sops_names(path: str) -> list[str]:
+    """The names the rename may give ``path`` (its encrypted twins): ``db.enc.yaml`` …"""
+    stem, ext = posixpath.splitext(path)
+    return [f"{stem}.enc{ext}", f"{stem}.sops{ext}"]
+
+
+def _rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str:
     """``secretsmgr encrypt -i PATH``, or, when no creation rule matches PATH, the rename to a
     name one matches (and the kustomization line that lists it) first. ``yaml_name``: PATH
     is a YAML manifest under another name, which encrypt would keep whole in sops's binary

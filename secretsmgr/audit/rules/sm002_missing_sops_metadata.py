@@ -10,7 +10,11 @@ from dataclasses import dataclass
 
 from secretsmgr.audit.context import AuditContext, own_rule_fix, restore_metadata_hint
 from secretsmgr.audit.finding import DECRYPTED_SINCE_HEAD, Finding, Rule, RuleId, Severity
-from secretsmgr.audit.rules.sm001_plaintext_secret import rename_hint, renamed_entries
+from secretsmgr.audit.rules.sm001_plaintext_secret import (
+    pgp_first,
+    rename_hint,
+    renamed_entries,
+)
 from secretsmgr.repo.lost import LostFile
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsentry import SopsEntry, is_named_sops
@@ -198,7 +202,10 @@ def _fix(ctx: AuditContext, entry: SopsEntry) -> str:
             f"secretsmgr encrypt -i {sh_path(entry.path)}"
         )
     if is_named_sops(entry.path) or entry.store == "binary":
-        return f"secretsmgr encrypt -i {sh_path(entry.path)}"
+        # sops under a rule naming PGP, KMS or Vault keys, which encrypt refuses (sweep 75,
+        # carpenike/k8s-gitops: the pasted `secretsmgr encrypt -i` was refused)
+        command = ctx.repo.sops_configs.encrypt_command(entry.path)
+        return pgp_first(ctx, (entry.path,), command)
     store = entry.format.value
     return f"sops encrypt -i --input-type {store} --output-type {store} {sh_path(entry.path)}"
 
