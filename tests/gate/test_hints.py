@@ -841,3 +841,22 @@ def test_a_plaintext_file_under_a_pgp_rule_is_told_to_import_the_key_first(
         assert fix.startswith(said + "(gpg --import): sops encrypt -i "), fix
         run_shell(fix.split("(gpg --import): ", 1)[1], env=env, cwd=tmp_path, expect=0)
         assert _gone(tmp_path, "SM002")
+
+
+def test_a_file_already_named_for_what_it_is_gets_the_naming_word_once(tmp_path: Path) -> None:
+    # the regression run of sweep 75 (dramirez-qb/k3d-cluster, tyriis/home-ops): beside files
+    # named secret.sops.yaml, a plaintext secret.yaml was to become secret.secret.sops.yaml
+    standard_repo(
+        tmp_path,
+        {"apps/a/secret.sops.yaml": enc(secret("a")), "apps/b/secret.sops.yaml": enc(secret("b"))},
+    )
+    write(tmp_path, ".sops.yaml", sops_yaml((r"secret\.sops\.ya?ml$", [K1])))
+    for name in ("secret", "00_secret", "db"):
+        write(tmp_path, f"apps/c/{name}.yaml", secret("c", {"password": "Xq9vLw2pTr0ub4dor3"}))
+    report = run_audit(tmp_path, keyless_only=True)
+    moves = sorted((f.fix or "").split(" && ")[0] for f in report.findings if f.rule == "SM001")
+    assert moves == [
+        "mv apps/c/00_secret.yaml apps/c/00_secret.sops.yaml",
+        "mv apps/c/db.yaml apps/c/db.secret.sops.yaml",
+        "mv apps/c/secret.yaml apps/c/secret.sops.yaml",
+    ], moves

@@ -1156,6 +1156,21 @@ _OWN_SUFFIX = re.compile(
 _NAMING_STEM = re.compile(r"(?:secrets?|credentials|creds)(?:\.(?:enc|sops|encrypted))?")
 
 
+def _with_suffix(stem: str, suffix: str) -> str:
+    """``stem`` given one of the repository's endings, its naming word once: ``db`` and
+    ``.secret.sops.yaml`` make ``db.secret.sops.yaml``, ``00_secret`` makes
+    ``00_secret.sops.yaml`` (never ``secret.secret.sops.yaml``)."""
+    word, dot, rest = suffix[1:].partition(".")
+    last = re.split(r"[._-]", posixpath.basename(stem))[-1]
+    if (
+        dot
+        and _NAMING_STEM.fullmatch(word)
+        and last.lower().rstrip("s") == word.lower().rstrip("s")
+    ):
+        return f"{stem}.{rest}"
+    return f"{stem}{suffix}"
+
+
 def _own_suffixes(ctx: AuditContext, ext: str) -> list[str]:
     """The endings of the repository's SOPS file names before ``ext`` that name encryption
     (``.enc.age``, ``.secret.sops``), most used first; at most three."""
@@ -1341,7 +1356,7 @@ def _rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> st
     # Ramblurr's `*.secret.sops.yaml`, which only their rules match), then the two names this
     # project's docs and sops's users give encrypted files; the first one a creation rule
     # matches wins (a repository that encrypts *.sops.yaml only: DapperDivers)
-    names = [f"{stem}{suffix}" for suffix in _own_suffixes(ctx, ext)]
+    names = list(dict.fromkeys(_with_suffix(stem, suffix) for suffix in _own_suffixes(ctx, ext)))
     names += [n for n in (f"{stem}.enc{ext}", f"{stem}.sops{ext}") if n not in names]
     target = f"{stem}.enc{ext}"  # the name the rule a fix adds matches
     if not ctx.repo.has_sops_config:
