@@ -269,6 +269,21 @@ def test_a_warm_rerun_reads_no_blob_and_agrees(tmp_path: Path) -> None:
     assert not cache.store._dirty and reads == []
 
 
+def test_the_walk_tells_its_progress_every_hundred_commits_and_at_the_end(
+    tmp_path: Path,
+) -> None:
+    # sweep 75: a cold walk of ten thousand commits ran a minute with nothing on the screen
+    root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", {"token": "leaked-token-2"})})
+    for n in range(149):
+        write(root, "notes.txt", f"{n}\n")
+        git(root, "add", "notes.txt")
+        git(root, "commit", "-q", "--no-gpg-sign", "-m", f"c{n}")
+    told: list[tuple[int, int]] = []
+    facts = walk_repository(root, lambda done, total: told.append((done, total)))
+    assert facts.commits == 150
+    assert told == [(100, 150), (150, 150)]
+
+
 def test_audit_history_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", {"token": "leaked-token-3"})})
     shutil.move(root / "apps/api.yaml", tmp_path / "gone.yaml")

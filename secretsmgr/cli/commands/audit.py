@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from secretsmgr.cli.context import emit, load_identities, repo_root, wants_color
+from secretsmgr.cli.context import emit, load_identities, progress_bar, repo_root, wants_color
 from secretsmgr.cli.options import (
     ClusterKeyOpt,
     ContextOpt,
@@ -86,7 +86,7 @@ def audit_cmd(
     if history:
         from secretsmgr.gate.history import walk_repository
 
-        facts = walk_repository(root)
+        facts = walk_repository(root, progress_bar("reading history"))
     identities, identity_error = _identities(verify_mac)
     report = run_audit(
         root,
