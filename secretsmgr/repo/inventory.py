@@ -101,6 +101,8 @@ class Inventory:
     # each cluster's key(s) by the `.sops.yaml` rules whose files that cluster alone applies
     # (see _own_rule_keys): what a file several clusters apply must carry for each of them
     own_rule_keys: Mapping[str | None, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # the rules whose SOPS files several clusters apply (a shared base's)
+    shared_rules: frozenset[RuleId] = frozenset()
     # files HEAD holds with SOPS metadata that this state (the index, the working tree) holds
     # without: decrypted in place (``sops -d -i``), or decrypted and renamed, and about to be
     # committed in clear
@@ -228,12 +230,13 @@ class Inventory:
                 source: str | None = f"{SETTINGS_NAME} clusters.{name}"
             else:
                 keys, source = self._repo_keys_for(entry), self.cluster_key_source
-                own = self.own_rule_keys.get(name, ()) if shared else ()
+                rid = (entry.sops_config, entry.creation_rule_number)
+                own = self.own_rule_keys.get(name, ()) if shared or rid in self.shared_rules else ()
                 if own and source == SOPS_CONFIG_NAME:
-                    # a file several clusters apply under one rule: each cluster decrypts with
-                    # its own key, not the one the shared rule's choice fell on (sweep 75,
-                    # angelnu/k8s-gitops: a file of apps/ on prod's key alone passed, and the
-                    # test cluster applies it too)
+                    # a file several clusters apply, or one under a rule whose files several
+                    # clusters apply: each cluster decrypts with its own key, not the one the
+                    # shared rule's choice fell on (sweep 75, angelnu/k8s-gitops: a file of
+                    # apps/ on prod's key alone passed, and the test cluster applies it too)
                     keys = own
             if keys:
                 groups.append(ExpectedKeys(name, keys, source))
@@ -404,11 +407,12 @@ def _own_rule_keys(
     layers: LayerGraph,
     rules: Mapping[RuleId, RuleKeys],
     free: frozenset[RuleId],
-) -> dict[str | None, tuple[str, ...]]:
+) -> tuple[dict[str | None, tuple[str, ...]], frozenset[RuleId]]:
     """Each cluster's key(s) by the `.sops.yaml` rules whose SOPS files that cluster alone
-    applies (a ``clusters/test/.sops.yaml`` for test's own files); none for a cluster that
-    applies only files others apply too. The files a run over named ones did not read count
-    by their names (``check``: the staged file is judged against the whole repository)."""
+    applies (a ``clusters/test/.sops.yaml`` for test's own files; none for a cluster that
+    applies only files others apply too), and the rules whose files several clusters apply.
+    The files a run over named ones did not read count by their names (``check``: the staged
+    file is judged against the whole repository)."""
     placed: list[tuple[str, RuleId]] = [
         (e.path, (e.sops_config, e.creation_rule_number))
         for e in entries
@@ -429,7 +433,8 @@ def _own_rule_keys(
         if len(clusters) == 1 and rule is not None and rid not in free and rule.cluster_keys:
             (cluster,) = clusters
             own.setdefault(cluster, {}).update(dict.fromkeys(rule.cluster_keys))
-    return {cluster: tuple(keys) for cluster, keys in own.items()}
+    shared = frozenset(rid for rid, clusters in applying.items() if len(clusters) > 1)
+    return {cluster: tuple(keys) for cluster, keys in own.items()}, shared
 
 
 def _rule_files(
@@ -560,6 +565,7 @@ def load_inventory(
     others = [p for p in all_files if p not in read and is_named_sops(p)] if read else []
     free = _flux_free(entries, layers, rules, configs=configs, unread=others, files=all_files)
     lives = _lives(live_keys)
+    own_keys, shared_rules = _own_rule_keys(entries, others, configs, layers, rules, free)
     every = next((x for x in lives if x.cluster is None), None)
     keys, source, repo_keys, repo_source = _resolve_keys(
         {rid: r for rid, r in rules.items() if rid not in free},
@@ -585,7 +591,8 @@ def load_inventory(
         rule_keys=MappingProxyType(rules),
         live=lives,
         flux_free_rules=free,
-        own_rule_keys=_own_rule_keys(entries, others, configs, layers, rules, free),
+        own_rule_keys=own_keys,
+        shared_rules=shared_rules,
         # a finding's fact: a run that judges nothing (rotate, encrypt, key) makes no git call
         lost_since_head=(
             lost_since_head(snap, plain, {e.path: e.sops_file for e in entries if e.sops_file})

@@ -359,10 +359,18 @@ def test_a_file_two_clusters_apply_needs_each_clusters_own_key(tmp_path: Path) -
     write(root, ".sops.yaml", rule + f"    age: {K1}\n")  # the shared base: one key named
     write(root, "apps/base/db.enc.yaml", enc(secret("db"), (K1,)))
     kustomization(root, "apps/base", "shared.yaml", "db.enc.yaml")
+    # production's alone, under the same shared rule: production's key too
+    write(root, "shared/prod-only.enc.yaml", enc(secret("prod-only"), (K1,)))
+    kustomization(root, "shared", "prod-only.enc.yaml")
+    kustomization(
+        root, "apps/production", "../base", "settings.yaml", "own.enc.yaml", "../../shared"
+    )
     commit(root, "a shared file on staging's key only")
     found = [(f.rule, f.path, f.message) for f in run_audit(root).findings]
     (missing,) = [(r, m) for r, p, m in found if p == "apps/base/db.enc.yaml" and r == "SM004"]
     assert f"cluster production's key ({K2[:8]}" in missing[1], missing
+    (alone,) = [m for r, p, m in found if p == "shared/prod-only.enc.yaml" and r == "SM004"]
+    assert f"cluster production's key ({K2[:8]}" in alone, alone
     assert not [(r, p) for r, p, _ in found if r in ("SM004", "SM005") and "own" in p], found
 
     rotate(
