@@ -169,14 +169,29 @@ def in_runs(count: int, fn: Callable[[int], None], runs: int = _CREATORS) -> Non
             helper.start()
             started.append(helper)
         run(0)
-    except BaseException:  # a thread that could not start: stop those that did
-        stop.set()
-        raise
-    finally:
         for helper in started:
             helper.join()
+    finally:
+        # a thread that could not start, or Ctrl-C while this one waits: the others stop
+        # before their next item, and none is still writing when this returns (the attack
+        # review: a cleanup ran while a helper went on making temp files)
+        stop.set()
+        _join_all(started)
     if failures:
         raise failures[min(failures)]
+
+
+def _join_all(threads: Sequence[threading.Thread]) -> None:
+    """Wait for every thread, through any Ctrl-C meanwhile (raised once all have ended)."""
+    interrupted: KeyboardInterrupt | None = None
+    for thread in threads:
+        while thread.is_alive():
+            try:
+                thread.join()
+            except KeyboardInterrupt as exc:
+                interrupted = exc
+    if interrupted is not None:
+        raise interrupted
 
 
 def file_mode(path: Path, default: int = 0o644) -> int:

@@ -274,7 +274,14 @@ def _run(args: list[str], debug: bool) -> int:
         else:
             sys.stderr.write("secretsmgr: hint: rerun with --debug for a traceback\n")
         return 3
+    if result == _INTERRUPTED:
+        # typer turns Ctrl-C into exit 130 itself; said here as any interrupt is (the attack
+        # review: an interrupted rotation, its files restored, ended with nothing said)
+        sys.stderr.write("secretsmgr: interrupted\n")
     return result if isinstance(result, int) else 0
+
+
+_INTERRUPTED = 130  # no command of ours ends with it: only typer's Ctrl-C does
 
 
 def run() -> None:

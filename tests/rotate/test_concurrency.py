@@ -233,3 +233,19 @@ def test_a_busy_repository_is_never_blamed_on_the_file(tmp_path: Path) -> None:
     with pytest.raises(BusyError) as info, about_file(tmp_path / "a.enc.yaml", None):
         raise BusyError("another secretsmgr is writing in this repository (pid 1)")
     assert info.value.message.startswith("another secretsmgr")
+
+
+def test_ctrl_c_during_a_rotation_says_so_and_restores_every_file(tmp_path: Path) -> None:
+    # the attack review: typer turned Ctrl-C into exit 130 with nothing said; the files were
+    # restored, and the user was not told
+    import signal
+
+    repo = git_copy(DEMO, tmp_path / "repo")
+    before = snapshot(repo)
+    a, _marker = paused_rotation(repo, tmp_path, "interrupted")
+    a.send_signal(signal.SIGINT)
+    _out, err = a.communicate(timeout=60)
+    assert a.returncode == 130, err
+    assert err.splitlines()[-1] == "secretsmgr: interrupted", err
+    assert "Traceback" not in err
+    assert snapshot(repo) == before and litter(repo) == []

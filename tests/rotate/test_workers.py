@@ -146,3 +146,32 @@ def test_of_two_failures_the_lower_index_is_raised() -> None:
 
     with pytest.raises(OSError, match="no space at 30"):
         in_runs(200, fail_on)
+
+
+def test_ctrl_c_while_waiting_for_the_other_run_stops_it_before_returning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the attack review: Ctrl-C while this thread waited for the other left it creating temp
+    # files while the rotation's cleanup ran; here the first wait is interrupted
+    done: list[int] = []
+    real_join = threading.Thread.join
+    calls: list[int] = []
+
+    def interrupted_once(self: threading.Thread, timeout: float | None = None) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        real_join(self, timeout)
+
+    monkeypatch.setattr(threading.Thread, "join", interrupted_once)
+
+    def slow(i: int) -> None:
+        time.sleep(0.002 if i >= 100 else 0)
+        done.append(i)
+
+    with pytest.raises(KeyboardInterrupt):
+        in_runs(200, slow)
+    seen = len(done)
+    time.sleep(0.05)
+    assert len(done) == seen  # nothing runs on after in_runs has returned
+    assert seen < 200  # the other run stopped early
