@@ -256,10 +256,19 @@ def replace_all(moves: Sequence[tuple[Path, Path]], before_each: Callable[[int],
             before_each(i)
             slots.acquire()
             try:
-                old = os.open(target, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+                # never blocking: a FIFO put in the target's place opens at once (the attack
+                # review: the rotation and every recovery after it hung on one)
+                old = os.open(target, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
             except OSError:
                 slots.release()
                 old = -1
+            if old >= 0 and not stat.S_ISREG(os.fstat(old).st_mode):
+                os.close(old)
+                slots.release()
+                raise RefusedError(
+                    f"{target}: no longer a regular file (a folder, FIFO or device was put in its "
+                    "place while secretsmgr ran); the files already replaced are put back"
+                )
             try:
                 os.replace(temp, target)
             finally:

@@ -251,11 +251,23 @@ class Settled:
     untouched: tuple[str, ...] = ()
 
 
+# what _sha_file says of a path that holds no regular file (a folder, a FIFO, a link): never
+# the old or the new bytes, so settle leaves it alone and reports it
+_NO_FILE = "not a regular file"
+
+
 def _sha_file(path: Path) -> str | None:
+    """The sha256 of the file at ``path``, None when there is none, ``_NO_FILE`` when the path
+    holds something else (never opened: reading a FIFO blocks for ever, the attack review)."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return _NO_FILE
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
     except FileNotFoundError:
         return None
+    except OSError:
+        return _NO_FILE  # unreadable: not ours to judge, and not to be written over
 
 
 def is_committed(root: Path, journal: Journal) -> bool:
@@ -274,8 +286,13 @@ def remove_temps(root: Path, journal: Journal) -> None:
     """Delete the temp files of ``journal``'s run (those that exist)."""
     for f in journal.files:
         temp, _rel = confined(root, journal.temp_of(f.path))
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(temp)
+        except OSError:
+            # one never made: on a read-only mount unlink says EROFS, not ENOENT (the attack
+            # review: recovery failed with an internal error until the mount was writable)
+            if os.path.lexists(temp):
+                raise
 
 
 def settle(root: Path, journal: Journal) -> Settled:

@@ -249,3 +249,42 @@ def test_ctrl_c_during_a_rotation_says_so_and_restores_every_file(tmp_path: Path
     assert err.splitlines()[-1] == "secretsmgr: interrupted", err
     assert "Traceback" not in err
     assert snapshot(repo) == before and litter(repo) == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_target_made_a_fifo_or_folder_mid_run_is_refused_and_the_rest_restored(
+    tmp_path: Path, kind: str
+) -> None:
+    # the attack review: a FIFO in a target's place hung the rotation and every recovery after
+    # it; a folder there was an internal error that each later write command repeated
+    repo = git_copy(DEMO, tmp_path / "repo")
+    before = snapshot(repo)
+    marker = tmp_path / "paused"
+    proc = start_process(
+        [*ROTATE, "--reason", "swap"],
+        repo=repo,
+        env=env(SECRETSMGR_FAULT_INJECT=f"stage:0:pause={marker}"),
+    )
+    wait_for(marker, proc)
+    victim = repo / DATABASES[1]
+    victim.unlink()
+    if kind == "fifo":
+        os.mkfifo(victim)
+    else:
+        victim.mkdir()
+    marker.unlink()
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert f"/{DATABASES[1]}: no longer a regular file" in err and "Traceback" not in err, err
+    names = [n for _d, _s, files in os.walk(repo / "gitops") for n in files]
+    assert not [n for n in names if n.endswith(".new")] and not journal_path(repo).exists()
+    again = run_process(["recover"], repo=repo, env=env(), expect=0, timeout=30)
+    assert again.err == ""
+    if kind == "fifo":  # left alone (never read: snapshot would block on it too)
+        victim.unlink()
+    else:
+        victim.rmdir()
+    now = snapshot(repo)
+    assert {p: b for p, b in now.items() if p != DATABASES[1]} == {
+        p: b for p, b in before.items() if p != DATABASES[1]
+    }

@@ -286,3 +286,46 @@ def test_each_root_of_a_checkout_has_its_own_journal(tmp_path: Path) -> None:
     assert after[PG] != before[PG]  # the outer rotation stands
     assert after[CHANGELOG] != before[CHANGELOG]
     assert after[f"nested/{CHANGELOG}"] == before[f"nested/{CHANGELOG}"]
+
+
+def test_temp_files_never_made_on_a_read_only_mount_are_no_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the attack review: on a read-only mount unlink of a temp file that was never made says
+    # EROFS, not ENOENT; recovery failed with an internal error while the mount stayed so
+    import errno
+
+    from secretsmgr.rotate.journal import JournalFile, new_journal, remove_temps
+
+    (tmp_path / "apps").mkdir()
+    made = tmp_path / "apps" / "made.enc.yaml"
+    made.write_text("x: 1\n")
+    files = [
+        JournalFile(f"apps/{n}.enc.yaml", "x: 1\n", "0" * 64, "1" * 64) for n in ("ro", "made")
+    ]
+    journal = new_journal(
+        tmp_path,
+        run="abcd1234",
+        seq=1,
+        changelog="log.jsonl",
+        old_log=b"",
+        new_log=b"x",
+        files=files,
+    )
+    kept = tmp_path / journal.temp_of("apps/made.enc.yaml")
+    kept.write_text("new")
+    real_unlink = os.unlink
+
+    def read_only(path: object, *args: object, **kwargs: object) -> None:
+        if "ro.enc.yaml" in str(path):
+            raise OSError(errno.EROFS, "Read-only file system")
+        real_unlink(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "unlink", read_only)
+    remove_temps(tmp_path, journal)
+    assert not kept.exists()
+    # one that is there and cannot go is still an error
+    stuck = tmp_path / journal.temp_of("apps/ro.enc.yaml")
+    stuck.write_text("new")
+    with pytest.raises(OSError):
+        remove_temps(tmp_path, journal)
