@@ -47,7 +47,13 @@ from secretsmgr.fsutil import (
 )
 from secretsmgr.plural import plural
 from secretsmgr.repo.lock import repo_lock
-from secretsmgr.repo.pending import find_pending, journal_path, owner_alive, temp_in_use
+from secretsmgr.repo.pending import (
+    find_pending,
+    journal_path,
+    owner_alive,
+    read_pending_journal,
+    temp_in_use,
+)
 from secretsmgr.repo.settings import load_settings
 
 VERSION = 2
@@ -429,6 +435,14 @@ def refuse_pending(root: Path) -> None:
     """``RefusedError`` when a journal awaits recovery (a dry run must not read half a run)."""
     where = journal_path(root)
     if where is not None and where.exists():
+        pending = read_pending_journal(where)
+        if pending is not None and pending.owner_alive:
+            # the attack review: a running rotation was called interrupted, and the hint to
+            # recover would only wait for it
+            raise RefusedError(
+                f"a rotation by pid {pending.owner_pid} is writing right now",
+                hints=("wait for it to finish, then run this again",),
+            )
         raise RefusedError(
             "an interrupted rotation needs recovery first",
             hints=("run secretsmgr recover; it rolls the rotation back or completes it",),

@@ -288,3 +288,19 @@ def test_a_target_made_a_fifo_or_folder_mid_run_is_refused_and_the_rest_restored
     assert {p: b for p, b in now.items() if p != DATABASES[1]} == {
         p: b for p, b in before.items() if p != DATABASES[1]
     }
+
+
+def test_a_running_rotation_is_never_called_interrupted(tmp_path: Path) -> None:
+    # the attack review: a dry run said "an interrupted rotation needs recovery first", and
+    # audit listed each temp file of the running rotation as left by an interrupted write
+    repo = git_copy(DEMO, tmp_path / "repo")
+    a, marker = paused_rotation(repo, tmp_path, "run A")
+    dry = run_process([*ROTATE, "--dry-run"], repo=repo, env=env(), expect=1)
+    assert f"secretsmgr: error: a rotation by pid {a.pid} is writing right now" in dry.err
+    audit = run_process(["audit", "--format", "json"], repo=repo, env=env(), expect=1)
+    import json
+
+    sm022 = [f for f in json.loads(audit.out)["findings"] if f["rule"] == "SM022"]
+    assert len(sm022) == 1 and "is writing right now" in sm022[0]["message"], sm022
+    marker.unlink()
+    finish_process(a, expect=0, timeout=60)
