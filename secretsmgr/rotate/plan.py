@@ -169,6 +169,22 @@ def _not_sops(entry: SopsEntry) -> RefusedError:
             f"{entry.path}: {entry.error or 'not a valid SOPS file'}",
             hints=(f"secretsmgr audit names what is wrong with {entry.path}",),
         )
+    broken = entry.error or (
+        "holds ENC[…] values but no sops: metadata (cut short, or the metadata removed)"
+        if entry.lost_metadata
+        else None
+    )
+    if broken is not None:
+        # unreadable or cut short: not "not encrypted", whose hint to encrypt it would be
+        # refused, or encrypt the ciphertext again (the attack review)
+        quoted = sh_path(entry.path)
+        return RefusedError(
+            f"{entry.path}: {broken}",
+            hints=(
+                f"if git holds a good version: git checkout HEAD -- {quoted}; else mend the "
+                "file, then run this again",
+            ),
+        )
     what = "empty" if entry.empty else "a template" if entry.template else "not encrypted"
     fix = (
         f"encrypt it first: secretsmgr encrypt -i {sh_path(entry.path)}"

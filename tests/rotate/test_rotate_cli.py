@@ -634,3 +634,24 @@ def test_rotate_all_refused_on_a_file_no_identity_opens_names_the_others(
     assert command.startswith("secretsmgr rotate ") and "stranger" not in command, hint
     # the run's own reason, not a stand-in pasted into the changelog as it is (sweep 75)
     assert command.endswith(" --reason x"), hint
+
+
+def test_a_truncated_sops_file_is_said_malformed_not_unencrypted(
+    demo_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the attack review: rotate called a truncated SOPS file "not encrypted" and said to encrypt
+    # it, which encrypt refused the same way
+    from tests.rotate.helpers import PG
+
+    target = demo_repo / PG
+    whole = target.read_bytes()
+    for cut, said in (
+        (whole[:300], "holds ENC[…] values but no sops: metadata (cut short"),  # still YAML
+        (whole[:300] + b"\n  [unclosed: {\n", "malformed YAML"),
+    ):
+        target.write_bytes(cut)
+        commit_all(demo_repo, "truncated by a bad merge")
+        code, out, err = rotate(demo_repo, capsys, str(target), "--reason", "x")
+        assert code == 1 and out == ""
+        assert_user_error(err, f"{PG}: {said}")
+        assert "encrypt" not in err and f"git checkout HEAD -- {PG}" in err, err
