@@ -285,6 +285,8 @@ def confined(root: Path, path: Path | str) -> tuple[Path, str]:
     """
     base = os.path.realpath(root)
     raw = os.fspath(path)
+    if "\x00" in raw:  # os.lstat would raise ValueError: no path at all
+        raise RefusedError("a path with a NUL character is no repository path")
     if not os.path.isabs(raw):
         if "\\" in raw:
             raise RefusedError(f"{raw}: not a repository path")

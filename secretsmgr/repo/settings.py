@@ -363,6 +363,8 @@ def parse_settings(text: str) -> Settings:
     changelog = data.get("changelog", "secrets-changelog.jsonl")
     if not isinstance(changelog, str) or not changelog.strip():
         raise ConfigError(f"{SETTINGS_NAME}: changelog must be a non-empty path")
+    if "\x00" in changelog:  # no file system takes it (the attack review: an internal error)
+        raise ConfigError(f"{SETTINGS_NAME}: changelog must be a path without a NUL character")
 
     return Settings(
         cluster_key=cluster_key,

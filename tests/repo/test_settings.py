@@ -209,3 +209,14 @@ def test_an_invalid_cluster_key_names_its_source() -> None:
 def test_the_changelog_path_is_spelled_as_git_spells_it(spelled: str) -> None:
     # git, the inventory and the anchoring compare it with repository paths as they are
     assert parse_settings(f"changelog: {spelled}\n").changelog == "logs/x.jsonl"
+
+
+def test_a_changelog_path_with_a_nul_character_is_a_config_error(tmp_path: Path) -> None:
+    # the attack review: every command that read it was an internal error (ValueError)
+    from secretsmgr.errors import RefusedError
+    from secretsmgr.fsutil import confined
+
+    with pytest.raises(ConfigError, match="changelog must be a path without a NUL character"):
+        parse_settings('changelog: "log\\u0000.jsonl"\n')
+    with pytest.raises(RefusedError, match="NUL character"):
+        confined(tmp_path, "apps/x\x00.enc.yaml")
