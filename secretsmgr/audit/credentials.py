@@ -31,8 +31,10 @@ from secretsmgr.repo.placeholders import (
     looks_like_token,
     names_password,
     names_sensitive,
+    network_address,
     plain_mail_address,
     resolve_defaults,
+    setting_name,
     split_camel,
     ssh_public_keys,
     strip_templates,
@@ -1081,52 +1083,16 @@ def _named_setting(key: str, text: str) -> bool:
     return _spells_out(key, text)
 
 
-# The cluster-secrets habit of Flux repositories (sweep 75, sob/home-ops, carpenike,
-# tvories): substitution variables kept in a Secret are named SECRET_DOMAIN, SECRET_NFS_PATH,
-# SECRET_NAS_IP; the prefix says where the value is kept, the rest what it is. Numbered ones
-# (EMAIL_1, VPN_FORWARDED_PORT_1) are judged as their unnumbered key.
-_KEPT_IN_SECRET = re.compile(r"(?i)^secrets?[_-](?=[a-z])")
-_SETTING_WORD = re.compile(
-    r"(?i)(?:^|[._-])(?:domain|host(?:name)?|ip|ips|cidr|subnet|range|network|gateway|path|dir|"
-    r"mount|e?mail|port|country|region|zone|tz|timezone)(?:[._-]|$)"
-)
-_NUMBERED = re.compile(r"(?<=[A-Za-z])[._-]?[0-9]{1,3}$")
-# an address of a network, never a credential: IPv4 with an optional prefix length or a range
-_IP_FORM = re.compile(
-    r"^(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})"
-    r"(?:/(?:3[0-2]|[12]?[0-9])|-(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\.){3}"
-    r"(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2}))?$"
-)
 _PATH_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:path|dir|directory|folder|mount(?:point)?)(?:[._-][a-z]+)?$"
 )
 _ABSOLUTE_PATH = re.compile(r"^/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*/?$")
 
 
-def _setting_key(key: str, value: object) -> str | None:
-    """The key a value is judged under when ``key`` only says where it is kept or which one
-    it is (``SECRET_DOMAIN`` as ``DOMAIN``, ``EMAIL_1`` as ``EMAIL``); None when it is judged
-    under ``key`` itself. The prefix goes only before the name of a setting (or for a network
-    address), never before a credential's (``SECRET_ID``, ``SECRET_API_TOKEN``)."""
-    bare = _NUMBERED.sub("", key)
-    kept = _KEPT_IN_SECRET.match(bare)
-    if kept is not None:
-        rest = bare[kept.end() :]
-        words = split_camel(rest)
-        network = isinstance(value, str) and _IP_FORM.match(value.strip()) is not None
-        if names_password(rest) or _SECRETISH_KEY.search(words):
-            return None
-        if network or _SETTING_WORD.search(words):
-            bare = rest
-        else:
-            return None
-    return bare if bare != key and bare else None
-
-
 def plain_setting(key: str, value: object) -> bool:
     """Whether a Secret's value under ``key`` is a setting by its key and its form (see
     above): no credential to change when it was committed."""
-    judged_as = _setting_key(key, value)
+    judged_as = setting_name(key, value)
     if judged_as is not None:
         return plain_setting(judged_as, value)
     words = split_camel(key)
@@ -1157,7 +1123,7 @@ def plain_setting(key: str, value: object) -> bool:
         return False
     key = words
     lower = text.lower()
-    if lower in _SWITCH_WORDS or _IP_FORM.match(text):
+    if lower in _SWITCH_WORDS or network_address(text):
         return True  # a switch, or a network's address (`NAS: 10.0.0.20`, `LAN: 10.0.0.0/16`)
     if _PATH_KEY.search(key) and _ABSOLUTE_PATH.match(text) and not _MIXED_CASE_RUN.search(text):
         return True  # where something is mounted or kept (`NFS_PATH: /mnt/media`)
@@ -1279,7 +1245,7 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
     value = value.strip()
     if (len(value) < 6 and not _short_password(key, value)) or value.startswith(ENC_PREFIX):
         return None  # empty, or SOPS ciphertext
-    if _BORING.match(value) or _IP_FORM.match(value):
+    if _BORING.match(value) or network_address(value):
         return None  # a switch, a number, a network's address (sweep 75: SECRET_CIDR: 10.0.0.0/16)
     if _ANSIBLE_VAULT.match(value):
         return None  # Ansible Vault's ``!vault |`` envelope: ciphertext already

@@ -1127,3 +1127,42 @@ def ssh_public_keys(text: str) -> bool:
     lines = [ln.strip() for ln in text.splitlines()]
     keys = [ln for ln in lines if ln and not ln.startswith("#")]
     return bool(keys) and all(_ssh_public_line(ln) for ln in keys)
+
+
+# The cluster-secrets habit of Flux repositories (sweep 75, sob/home-ops, carpenike,
+# tvories): substitution variables kept in a Secret are named SECRET_DOMAIN, SECRET_NFS_PATH,
+# SECRET_NAS_IP; the prefix says where the value is kept, the rest what it is. Numbered ones
+# (EMAIL_1, VPN_FORWARDED_PORT_1) are judged as their unnumbered key.
+_KEPT_IN_SECRET = re.compile(r"(?i)^secrets?[_-](?=[a-z])")
+_SETTING_WORD = re.compile(
+    r"(?i)(?:^|[._-])(?:domain|host(?:name)?|ip|ips|vip|cidr|subnet|range|network|gateway|"
+    r"path|dir|mount|e?mail|port|country|region|zone|tz|timezone)(?:[._-]|$)"
+)
+_NUMBERED = re.compile(r"(?<=[A-Za-z])[._-]?[0-9]{1,3}$")
+# an address of a network, never a credential: IPv4 with an optional prefix length or a range
+_NETWORK_ADDRESS = re.compile(
+    r"^(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})"
+    r"(?:/(?:3[0-2]|[12]?[0-9])|-(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\.){3}"
+    r"(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2}))?$"
+)
+
+
+def network_address(text: str) -> bool:
+    """Whether ``text`` is an IPv4 address, a network (``10.0.0.0/16``) or a range of them."""
+    return _NETWORK_ADDRESS.match(text) is not None
+
+
+def setting_name(key: str, value: object) -> str | None:
+    """The key a value is judged under when ``key`` only says where it is kept or which one
+    it is (``SECRET_DOMAIN`` as ``DOMAIN``, ``EMAIL_1`` as ``EMAIL``); None when it is judged
+    under ``key`` itself. The prefix goes only before the name of a setting (or for a network
+    address), never before a credential's (``SECRET_ID``, ``SECRET_API_TOKEN``)."""
+    bare = _NUMBERED.sub("", key)
+    kept = _KEPT_IN_SECRET.match(bare)
+    if kept is not None:
+        rest = bare[kept.end() :]
+        network = isinstance(value, str) and network_address(value.strip())
+        if names_sensitive(rest) or not (network or _SETTING_WORD.search(split_camel(rest))):
+            return None
+        bare = rest
+    return bare if bare != key and bare else None

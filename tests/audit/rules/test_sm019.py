@@ -391,6 +391,27 @@ def test_cluster_secrets_of_addresses_paths_ports_and_countries_are_no_exposure(
     ), found
 
 
+def test_a_plaintext_file_named_like_a_sops_file_of_settings_exposes_no_setting(
+    tmp_path: Path,
+) -> None:
+    # sweep 75, sob/home-ops: twelve of the eighteen came from the file's name (SM002), whose
+    # values are judged by their form: addresses and paths under SECRET_* names were secrets
+    values = {
+        "SECRET_NGINX_INTERNAL_VIP": "10.1.100.200",
+        "SECRET_METAL_CIDR": "10.1.100.0/24",
+        "SECRET_NFS_PATH_CONFIG": "/volume1/kubernetes/config",
+        "SECRET_ACME_EMAIL": "admin@example.org",
+        "SECRET_DOMAIN": "example.org",
+        "SECRET_API_TOKEN": "Xk29fQ7pLm4vQ8rTz3Wy",
+    }
+    root = gitops(tmp_path / "r", {"apps/cluster-secrets.sops.yaml": secret("vars", values)})
+    write(root, "apps/cluster-secrets.sops.yaml", enc(secret("vars", values)))
+    commit(root, "encrypt it")
+    found = history_findings(root)
+    exposed = _exposed(found, "apps/cluster-secrets.sops.yaml")
+    assert exposed == ["stringData.SECRET_API_TOKEN"], found
+
+
 def test_the_fix_names_the_key_path_the_file_holds_now(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
