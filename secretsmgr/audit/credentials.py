@@ -1245,7 +1245,9 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
     value = value.strip()
     if (len(value) < 6 and not _short_password(key, value)) or value.startswith(ENC_PREFIX):
         return None  # empty, or SOPS ciphertext
-    if _BORING.match(value) or network_address(value):
+    if _BORING.match(value) or (
+        network_address(value) and not names_password(setting_name(key, value) or key)
+    ):
         return None  # a switch, a number, a network's address (sweep 75: SECRET_CIDR: 10.0.0.0/16)
     if _ANSIBLE_VAULT.match(value):
         return None  # Ansible Vault's ``!vault |`` envelope: ciphertext already

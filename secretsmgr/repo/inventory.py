@@ -98,8 +98,8 @@ class Inventory:
     # rules whose files no live layer applies, beside rules whose files one does (a rule for
     # .github/secrets naming a CI key): they name no cluster key (see _flux_free)
     flux_free_rules: frozenset[RuleId] = frozenset()
-    # each cluster's key(s) by the `.sops.yaml` rules whose files that cluster alone applies
-    # (see _own_rule_keys): what a file several clusters apply must carry for each of them
+    # each cluster's keys by the `.sops.yaml` rules whose files that cluster alone applies,
+    # less those another cluster's own rules name too (see _own_rule_keys, _own_key_under)
     own_rule_keys: Mapping[str | None, tuple[str, ...]] = field(default_factory=dict, repr=False)
     # the rules whose SOPS files several clusters apply (a shared base's)
     shared_rules: frozenset[RuleId] = frozenset()
@@ -230,14 +230,14 @@ class Inventory:
                 source: str | None = f"{SETTINGS_NAME} clusters.{name}"
             else:
                 keys, source = self._repo_keys_for(entry), self.cluster_key_source
-                rid = (entry.sops_config, entry.creation_rule_number)
-                own = self.own_rule_keys.get(name, ()) if shared or rid in self.shared_rules else ()
-                if own and source == SOPS_CONFIG_NAME:
-                    # a file several clusters apply, or one under a rule whose files several
-                    # clusters apply: each cluster decrypts with its own key, not the one the
-                    # shared rule's choice fell on (sweep 75, angelnu/k8s-gitops: a file of
-                    # apps/ on prod's key alone passed, and the test cluster applies it too)
-                    keys = own
+                config, number = entry.sops_config, entry.creation_rule_number
+                rid = (config, number) if config is not None and number is not None else None
+                if (
+                    rid is not None
+                    and source == SOPS_CONFIG_NAME
+                    and (shared or rid in self.shared_rules)
+                ):
+                    keys = self._own_key_under(name, rid) or keys
             if keys:
                 groups.append(ExpectedKeys(name, keys, source))
         if not groups:
@@ -273,6 +273,22 @@ class Inventory:
             if e.sops_file and other in e.sops_file.metadata.age_recipients
         )
         return other if carriers >= 2 else None
+
+    def _own_key_under(self, cluster: str | None, rid: RuleId) -> tuple[str, ...]:
+        """For a file several clusters apply, or under a rule whose files several clusters
+        apply: the key ``cluster`` decrypts with, not the one the shared rule's choice fell on
+        (sweep 75, angelnu/k8s-gitops: a file of apps/ on prod's key alone passed, and the
+        test cluster applies it too). Its keys are those only its own rules name (an operator's
+        or CI's key that other clusters' rules name too is none); of them, the ones the shared
+        rule names, else the one key alone; () when that leaves a choice (the attack review:
+        an operator's or a CI runner's key on a cluster's rule was taken for its key)."""
+        distinct = self.own_rule_keys.get(cluster, ())
+        rule = self.rule_keys.get(rid)
+        named = set(rule.cluster_keys + rule.others) if rule is not None else set()
+        fitting = tuple(k for k in distinct if k in named)
+        if fitting:
+            return fitting
+        return distinct if len(distinct) == 1 else ()
 
     def cluster_keys_for(self, entry: SopsEntry) -> tuple[str, ...]:
         """Every cluster key expected on ``entry`` (all clusters that apply it)."""
@@ -430,11 +446,18 @@ def _own_rule_keys(
     own: dict[str | None, dict[str, None]] = {}
     for rid, clusters in applying.items():
         rule = rules.get(rid)
-        if len(clusters) == 1 and rule is not None and rid not in free and rule.cluster_keys:
+        if len(clusters) == 1 and rule is not None and rid not in free:
             (cluster,) = clusters
-            own.setdefault(cluster, {}).update(dict.fromkeys(rule.cluster_keys))
+            own.setdefault(cluster, {}).update(dict.fromkeys(rule.cluster_keys + rule.others))
     shared = frozenset(rid for rid, clusters in applying.items() if len(clusters) > 1)
-    return {cluster: tuple(keys) for cluster, keys in own.items()}, shared
+    # a key another cluster's own rules name too is an operator's, not this cluster's
+    distinct = {
+        cluster: tuple(
+            k for k in keys if not any(k in other for c, other in own.items() if c != cluster)
+        )
+        for cluster, keys in own.items()
+    }
+    return {cluster: keys for cluster, keys in distinct.items() if keys}, shared
 
 
 def _rule_files(

@@ -565,9 +565,9 @@ def exposed_value(key: str, value: object) -> bool:
         return True  # the URL is the credential, under any key (the third review: webhook_url)
     if is_envsubst_name(value) or is_setting_value(key, value) or about_secret(key, value):
         return False
-    if isinstance(value, str) and network_address(value.strip()):
-        return False  # a network's address (sweep 75: SECRET_NAS_IP: 10.0.0.20, 18 on sob)
     key = setting_name(key, value) or key  # SECRET_NFS_PATH_MEDIA as NFS_PATH_MEDIA, EMAIL_1
+    if isinstance(value, str) and network_address(value.strip()) and not names_sensitive(key):
+        return False  # a network's address (sweep 75: SECRET_NAS_IP: 10.0.0.20, 18 on sob)
     if key == "key" and isinstance(value, str) and _KEY_NAME.match(value):
         # which key: a secretKeyRef's (`key: ACCESS_KEY_ID`) or a label selector's (`key: app`)
         # (sweep 74, MTRNord/cluster: SM019 exposures under a rule that encrypts `key`)

@@ -860,3 +860,24 @@ def test_a_file_already_named_for_what_it_is_gets_the_naming_word_once(tmp_path:
         "mv apps/c/db.yaml apps/c/db.secret.sops.yaml",
         "mv apps/c/secret.yaml apps/c/secret.sops.yaml",
     ], moves
+
+
+def test_sm001_renames_away_from_a_catch_all_rule_that_would_hide_metadata(
+    tmp_path: Path,
+) -> None:
+    # sweep 76, jbaikge/homelab-talos: rule 1 encrypts *.sops.yaml Secrets right, rule 2 (`.*`,
+    # no regex) takes every other file whole; the fix said to hand-write a rule above rule 2
+    standard_repo(tmp_path, {})
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: .*\\.sops\\.ya?ml\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n"
+        f"  - path_regex: .*\n    age: {K1}\n",
+    )
+    write(tmp_path, "apps/db-secret.yaml", secret("db", {"password": "Xq9vLw2pTr0ub4dor3"}))
+    fix = _fix_of(tmp_path, "SM001")
+    assert fix.startswith("mv apps/db-secret.yaml apps/db-secret.sops.yaml && "), fix
+    _run_fix(tmp_path, fix, KEYS / "test-only-1.agekey")
+    found = {f.rule for f in run_audit(tmp_path, keyless_only=True).findings}
+    assert not found & {"SM001", "SM003", "SM015"}, found

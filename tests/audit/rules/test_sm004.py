@@ -383,3 +383,37 @@ def test_a_file_two_clusters_apply_needs_each_clusters_own_key(tmp_path: Path) -
         ["decrypt", "apps/base/db.enc.yaml"], cwd=root, key_file=KEYS / "test-only-2.agekey"
     )
     assert opened.returncode == 0 and "name: db" in opened.stdout, opened.stderr
+
+
+@pytest.mark.parametrize("layout", ["operator key first", "ci key on a cluster's rule"])
+def test_an_operators_or_ci_key_on_a_clusters_rule_is_not_its_cluster_key(
+    tmp_path: Path, layout: str
+) -> None:
+    # the attack review of this change: an operator's key listed first on each cluster's rule,
+    # or a CI key beside test's key on a runner's rule, was taken for the cluster's key and
+    # every shared file was SM004 (check blocked; init would have exported the wrong key); a
+    # shared file on prod's and the CI key still lacks test's
+    from secretsmgr.audit.engine import run_audit
+    from tests.init.helpers import commit, kustomization, two_cluster_repo
+
+    root = two_cluster_repo(tmp_path / "repo")
+    staging, production, other = K1, K2, K3  # other: the operator's, or CI's
+    rule = "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+    rule += "    encrypted_regex: ^(data|stringData)$\n"
+    for cluster, key in (("staging", staging), ("production", production)):
+        keys = (other, key) if layout == "operator key first" else (key,)
+        if layout != "operator key first" and cluster == "production":
+            keys = (key, other)  # its runner's rule names the CI key too
+        write(root, f"apps/{cluster}/.sops.yaml", rule + f"    age: {','.join(keys)}\n")
+        write(root, f"apps/{cluster}/own.enc.yaml", enc(secret(f"{cluster}-own"), keys))
+        kustomization(root, f"apps/{cluster}", "../base", "settings.yaml", "own.enc.yaml")
+    write(root, ".sops.yaml", rule + f"    age: {staging},{production}\n")
+    write(root, "apps/base/db.enc.yaml", enc(secret("db"), (staging, production)))
+    kustomization(root, "apps/base", "shared.yaml", "db.enc.yaml")
+    commit(root, "every file as its rule says")
+    found = [(f.rule, f.path) for f in run_audit(root).findings if f.rule in ("SM004", "SM005")]
+    assert found == [], found
+    write(root, "apps/base/db.enc.yaml", enc(secret("db"), (staging, other)))
+    commit(root, "the shared file on staging's and the other key")
+    found = [(f.rule, f.path) for f in run_audit(root).findings if f.rule == "SM004"]
+    assert found == [("SM004", "apps/base/db.enc.yaml")], found

@@ -2282,3 +2282,11 @@ def test_a_credential_in_a_urls_query_is_found(tmp_path: Path) -> None:
     write(tmp_path, "apps/alertmanagerconfig.yaml", config)
     found = [(f.path, f.line) for f in run_audit(tmp_path).findings if f.rule == "SM018"]
     assert found == [("apps/alertmanagerconfig.yaml", 8)]
+
+
+def test_a_password_shaped_like_an_address_is_still_judged_as_one() -> None:
+    # the attack review: any IPv4-shaped value had become no exposure, whatever its key
+    from secretsmgr.repo.sopsentry import exposed_value
+
+    assert exposed_value("password", "10.20.30.40")
+    assert not exposed_value("SECRET_NAS_IP", "10.20.30.40")
