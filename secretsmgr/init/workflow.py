@@ -460,10 +460,15 @@ def _new_secret_name(inv: Inventory) -> str:
     no rule at all, the naming most of the SOPS files already there follow."""
     folders = [layer.path for layer in inv.layers.layers if not layer.external] or [""]
     names = ("secret.enc.yaml", "secret.sops.yaml")
-    for name in names:
-        for folder in folders:
-            if inv.sops_configs.rule_for(posixpath.join(folder, name))[1] is not None:
-                return name
+    # a name whose rule sets an encryption rule first: a catch-all rule with none would encrypt
+    # a Secret's metadata too (sweep 76, jbaikge/homelab-talos: `.*` came after a right rule for
+    # `*.sops.yaml`, and the step said to change the catch-all)
+    for fits in (True, False):
+        for name in names:
+            for folder in folders:
+                rule = inv.sops_configs.rule_for(posixpath.join(folder, name))[1]
+                if rule is not None and (rule.encryption_rule is not None or not fits):
+                    return name
     # no rule yet: the one init writes matches either; follow the files already there (sweep
     # 20, kaminek: fifteen *.sops.yaml files, and the step said secret.enc.yaml)
     named = [posixpath.basename(e.path) for e in inv.sops_files]

@@ -2068,3 +2068,23 @@ def test_a_dry_runs_steps_name_no_key_it_would_throw_away(
     assert runs[0] == runs[1]
     assert "age1" not in runs[0], runs[0]
     assert "(age: <new key of cluster prod>, beside" in runs[0], runs[0]
+
+
+def test_a_new_secret_is_named_for_the_rule_that_encrypts_a_secret_right(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 76, jbaikge/homelab-talos: a right rule for *.sops.yaml, then a catch-all `.*` with
+    # no encrypted_regex; the step named secret.enc.yaml (the catch-all's) and said to change it
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(
+        repo,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: .*\\.sops\\.ya?ml\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {CLUSTER}\n"
+        f"  - path_regex: .*\n    age: {CLUSTER}\n",
+    )
+    commit(repo)
+    out, _ = init(repo, capsys, "--dry-run", "--cluster-key", CLUSTER)
+    (step,) = [s for s in _steps(out) if "encrypt a secret" in s]
+    assert "secretsmgr encrypt -i PATH/secret.sops.yaml" in step, step
+    assert "give .sops.yaml rule 2" not in out, out
