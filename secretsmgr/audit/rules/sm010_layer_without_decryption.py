@@ -104,7 +104,7 @@ def _decryption_text(layers: Sequence[Layer], bad: Layer, kinds: frozenset[str])
     return "{provider: sops} (the controller's cloud identity opens KMS keys)"
 
 
-def _fix_text(decryption: str, layer: Layer, hits: list[SpecLine]) -> str:
+def _fix_text(decryption: str, layer: Layer, hits: list[SpecLine], several: bool = False) -> str:
     """Where the decryption goes: the Kustomization (for a bootstrap's, see ``_fix_all``); a
     FluxInstance's patches of the sync Kustomization it generates (it has no spec.decryption);
     `.secretsmgr.yaml` for a root applied from outside the repository, which it describes."""
@@ -121,16 +121,23 @@ def _fix_text(decryption: str, layer: Layer, hits: list[SpecLine]) -> str:
             f"{{kind: Kustomization}} and adds /spec/decryption {decryption} "
             "(a FluxInstance has no spec.decryption of its own)"
         )
+    # a file of several Kustomizations: which one (sweep 76, ebadfd/k3s-infra: apps.yaml holds
+    # six, and the top of the file is another layer's)
+    target = (
+        f"the Kustomization {layer.name.rpartition('/')[2]} in {layer.source}"
+        if several
+        else layer.source
+    )
     ref = _SECRET_REF.search(decryption)
     if ref is not None and layer.namespace and layer.namespace != "flux-system":
         # Flux reads the Secret in the Kustomization's own namespace (sweep 20, tscibilia:
         # the key had gone to flux-system/sops-age, and nothing said to export it again)
         return (
-            f"add spec.decryption {decryption} to {layer.source}; Flux reads that Secret in the "
+            f"add spec.decryption {decryption} to {target}; Flux reads that Secret in the "
             f"Kustomization's namespace, {layer.namespace}: give it the key there (secretsmgr "
             f"key export --namespace {sh_word(layer.namespace)} --name {sh_word(ref.group(1))})"
         )
-    return f"add spec.decryption {decryption} to {layer.source}"
+    return f"add spec.decryption {decryption} to {target}"
 
 
 _SECRET_REF = re.compile(r"secretRef: \{name: ([^}\s]+)\}")
@@ -159,7 +166,8 @@ def _fix_all(
         decryption = _decryption_text(layers, layer, kinds)
         where = _bootstrap_kustomization(layer, files)
         if where is None:
-            others.append(_fix_text(decryption, layer, hits))
+            several = sum(1 for x in layers if x.source == layer.source) > 1
+            others.append(_fix_text(decryption, layer, hits, several))
         else:
             patches.setdefault((layer.name.rpartition("/")[2], decryption), []).append(where)
     texts = [

@@ -283,3 +283,18 @@ def test_a_kustomization_outside_flux_system_gets_the_secret_exported_to_its_nam
     (finding,) = [f for f in run_audit(root).findings if f.rule == "SM010"]
     assert "Flux reads that Secret in the Kustomization's namespace, default" in (finding.fix or "")
     assert "secretsmgr key export --namespace default --name sops-age" in (finding.fix or "")
+
+
+def test_the_fix_names_the_kustomization_in_a_file_of_several(tmp_path: Path) -> None:
+    # sweep 76, ebadfd/k3s-infra: apps.yaml holds six Kustomizations and the fix named the file
+    # alone; pasted at its top, the decryption went to another layer
+    from ..helpers import audit
+
+    both = flux_kustomization() + "---\n" + flux_kustomization("traefik", "./traefik", None)
+    standard_repo(tmp_path, {"traefik/auth.enc.yaml": enc(secret("auth"))}, layer=both)
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM010"]
+    assert found.fix is not None
+    assert found.fix.startswith(
+        "add spec.decryption {provider: sops, secretRef: {name: sops-age}} to the Kustomization "
+        "traefik in clusters/prod/apps.yaml"
+    ), found.fix
