@@ -97,6 +97,8 @@ def cluster_key_lines(root: Path, env: Mapping[str, str], held: Mapping[str, boo
         named = [*(n for n in named if n[1] is not None), *pinned]
     elif found is not None:
         named = [("cluster key", key, found.source) for key in found.keys]
+    elif settings.cluster_key is None:
+        named = _each_clusters_keys(root, env)
     lines = []
     for what, key, source in named:
         if key is None:
@@ -109,3 +111,21 @@ def cluster_key_lines(root: Path, env: Mapping[str, str], held: Mapping[str, boo
             state = "private half found (not recorded as a cluster key: see key export)"
         lines.append(f"{what} ({source}): {key}  {state}\n")
     return lines
+
+
+def _each_clusters_keys(root: Path, env: Mapping[str, str]) -> list[tuple[str, str | None, str]]:
+    """Each cluster's key(s) where the clusters' keys differ and none is pinned (sweep 75,
+    angelnu/k8s-gitops: `key show` listed no public key at all, though `.sops.yaml` names
+    each cluster's)."""
+    from secretsmgr.errors import SecretsmgrError
+
+    try:
+        groups = load_inventory(root, env=env).keys_by_cluster()
+    except SecretsmgrError:
+        return []
+    return [
+        (f"cluster {g.cluster} key", key, g.source or SOPS_CONFIG_NAME)
+        for g in groups
+        if g.cluster is not None
+        for key in g.keys
+    ]

@@ -170,3 +170,27 @@ def test_key_rotate_points_at_init_which_pins_the_key_audit_names(
 
     pinned = load_settings(repo)
     assert (pinned.cluster_key, pinned.allowed_recipients) == (CLUSTER, (ADMIN,))
+
+
+def test_key_show_names_each_clusters_key_read_from_its_own_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 75, angelnu/k8s-gitops: two clusters whose keys differ and are pinned nowhere;
+    # key show listed no public key at all
+    from tests.audit.helpers import K1, K2, write
+    from tests.init.helpers import commit, kustomization, two_cluster_repo
+
+    root = two_cluster_repo(tmp_path / "repo")
+    rule = "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+    rule += "    encrypted_regex: ^(data|stringData)$\n"
+    for cluster, key in (("staging", K1), ("production", K2)):
+        write(root, f"apps/{cluster}/.sops.yaml", rule + f"    age: {key}\n")
+        write(root, f"apps/{cluster}/own.enc.yaml", enc(secret(f"{cluster}-own"), (key,)))
+        kustomization(root, f"apps/{cluster}", "../base", "settings.yaml", "own.enc.yaml")
+    commit(root, "a key for each cluster")
+    monkeypatch.delenv("SOPS_AGE_KEY_FILE", raising=False)
+    monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
+    code, out, _ = run(["--repo", str(root), "key", "show"], capsys)
+    assert code == 2
+    assert f"cluster staging key (.sops.yaml): {K1}  no private half here" in out, out
+    assert f"cluster production key (.sops.yaml): {K2}  no private half here" in out, out
