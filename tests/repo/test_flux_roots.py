@@ -1611,3 +1611,38 @@ def test_each_cluster_fills_in_a_shared_path_with_its_own_settings(git_checkout:
     for cluster in ("prod", "test"):
         (placed,) = g.placements(f"apps/vpn/secret/{cluster}/s.enc.yaml")
         assert (placed.cluster, placed.name) == (cluster, "vpn-secret")
+
+
+def test_a_substituting_kustomization_both_clusters_share_reads_each_clusters_settings(
+    git_checkout: GitRepo,
+) -> None:
+    # the attack review: the Kustomization that substitutes sits in base/flux/apps.yaml, which
+    # both clusters include; of the two cluster-settings, the nearest to that shared file tied,
+    # and test's `./apps/${CLUSTER_NAME}` was prod's (its files "not in any layer")
+    repo = git_checkout
+    for cluster in ("prod", "test"):
+        bootstrap(repo, f"clusters/{cluster}")
+        repo.write(
+            f"clusters/{cluster}/kustomization.yaml",
+            "resources: [flux-system, settings.yaml, ../../base/flux]\n",
+        )
+        repo.write(
+            f"clusters/{cluster}/settings.yaml",
+            "apiVersion: v1\nkind: ConfigMap\n"
+            "metadata: {name: cluster-settings, namespace: flux-system}\n"
+            f"data: {{CLUSTER_NAME: {cluster}}}\n",
+        )
+        repo.write(f"apps/{cluster}/kustomization.yaml", "resources: [s.enc.yaml]\n")
+        repo.write(f"apps/{cluster}/s.enc.yaml", "kind: Secret\n")
+    repo.write("base/flux/kustomization.yaml", "resources: [apps.yaml]\n")
+    repo.write(
+        "base/flux/apps.yaml",
+        flux_ks("apps", "./base/apps", decryption="")
+        + "  postBuild:\n    substituteFrom:\n      - {kind: ConfigMap, name: cluster-settings}\n",
+    )
+    repo.write("base/apps/kustomization.yaml", "resources: [cluster-apps.yaml]\n")
+    repo.write("base/apps/cluster-apps.yaml", flux_ks("cluster-apps", "./apps/${CLUSTER_NAME}"))
+    g = graph(repo)
+    for cluster in ("prod", "test"):
+        (placed,) = g.placements(f"apps/{cluster}/s.enc.yaml")
+        assert (placed.cluster, placed.name) == (cluster, "cluster-apps")

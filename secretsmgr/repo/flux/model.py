@@ -875,7 +875,7 @@ class _Model(Workspace):
         if folder is None:
             return make_layer(ks, root.cluster, "", None, version=version), []
         result = self.build(art, folder, ks)
-        variables = self.variables.of(ks)
+        variables = self.variables.of(ks, near=root.origin)
         children: list[FluxKustomization] = []
         for obj in result.objects:
             doc, _unknown = substitute_doc(obj.doc, variables)

@@ -210,23 +210,29 @@ def _chart_instances(data: bytes, path: str) -> list[FluxInstance]:
     return found
 
 
-def _nearest(candidates: Sequence[tuple[str, dict[str, object]]], origin: str) -> dict[str, object]:
+def _nearest(
+    candidates: Sequence[tuple[str, dict[str, object]]], origin: str, near: str | None = None
+) -> dict[str, object]:
     """Of several objects of one name (each cluster's ``cluster-settings``), the one whose file
     shares the most folders with the Kustomization's own: a cluster's Kustomization reads its
     cluster's variables (sweep 75, angelnu/k8s-gitops: the test cluster's `${CLUSTER_NAME}`
-    was prod's, the first by path). The first by path when none is nearer."""
-    here = origin.split("/")[:-1]
+    was prod's, the first by path). A Kustomization in a file both clusters share ties: then
+    the one nearest ``near``, the file of the cluster's root (the attack review). The first by
+    path when none is nearer."""
 
-    def shared(path: str) -> int:
+    def shared(path: str, other: str) -> int:
         count = 0
-        for mine, theirs in zip(here, path.split("/")[:-1], strict=False):
+        for mine, theirs in zip(other.split("/")[:-1], path.split("/")[:-1], strict=False):
             if mine != theirs:
                 break
             count += 1
         return count
 
-    best = max(shared(path) for path, _ in candidates)
-    return next(doc for path, doc in candidates if shared(path) == best)
+    def score(path: str) -> tuple[int, int]:
+        return shared(path, origin), shared(path, near) if near is not None else 0
+
+    best = max(score(path) for path, _ in candidates)
+    return next(doc for path, doc in candidates if score(path) == best)
 
 
 class SubstituteSources:
@@ -267,8 +273,9 @@ class SubstituteSources:
         self._found[name] = found
         return found
 
-    def of(self, ks: FluxKustomization) -> Variables:
-        """The variables ``ks`` substitutes in its build output."""
+    def of(self, ks: FluxKustomization, near: str | None = None) -> Variables:
+        """The variables ``ks`` substitutes in its build output (``near``: the file of the
+        cluster root whose walk reached ``ks``)."""
         values: dict[str, str] = {}
         complete = True
         for ref in ks.substitute_from:
@@ -282,7 +289,7 @@ class SubstituteSources:
                 if not ref.optional:
                     complete = False
                 continue
-            doc = _nearest(candidates, ks.origin)
+            doc = _nearest(candidates, ks.origin, near)
             if "sops" in doc:
                 complete = False  # encrypted: its values are unknown without a key
                 continue
