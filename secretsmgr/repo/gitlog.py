@@ -60,15 +60,24 @@ def _raw_records(data: bytes) -> Iterator[tuple[list[str], str]]:
 def _file_changes(data: bytes, prefix: str) -> list[tuple[str, str]]:
     """(path under ``prefix``, new blob id or "" when gone) of each regular file a ``--raw``
     listing changes there (links and submodules are left out)."""
+    return _changes_and_deleted(data, prefix)[0]
+
+
+def _changes_and_deleted(data: bytes, prefix: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """``_file_changes``, and {path under ``prefix``: the blob it held} of each regular file
+    the listing deletes, in one pass."""
     changes: list[tuple[str, str]] = []
+    deleted: dict[str, str] = {}
     for fields, path in _raw_records(data):
         if len(fields) != 5 or not path.startswith(prefix):
             continue
-        new_mode, new_blob, status = fields[1], fields[3], fields[4]
+        old_mode, new_mode, old_blob, new_blob, status = fields
         gone = status.startswith("D") or set(new_blob) == {"0"}
         if gone or new_mode in ("100644", "100755"):
             changes.append((path[len(prefix) :], "" if gone else new_blob))
-    return changes
+        if status.startswith("D") and old_mode in ("100644", "100755"):
+            deleted[path[len(prefix) :]] = old_blob
+    return changes, deleted
 
 
 def path_commits(root: Path, path: str) -> list[Commit]:
@@ -274,19 +283,8 @@ def log_changes(
     commits: list[tuple[str, str, list[tuple[str, str]], dict[str, str]]] = []
     for head, rest in _log_chunks(out):
         sha, _, date = head.partition(" ")
-        commits.append((sha, date, _file_changes(rest, prefix), _deleted_blobs(rest, prefix)))
+        commits.append((sha, date, *_changes_and_deleted(rest, prefix)))
     return commits
-
-
-def _deleted_blobs(data: bytes, prefix: str) -> dict[str, str]:
-    """{path under ``prefix``: the blob it held} of each regular file a ``--raw`` listing
-    deletes."""
-    found: dict[str, str] = {}
-    for fields, path in _raw_records(data):
-        regular = len(fields) == 5 and fields[0] in ("100644", "100755")
-        if regular and path.startswith(prefix) and fields[4].startswith("D"):
-            found[path[len(prefix) :]] = fields[2]
-    return found
 
 
 def changed_between(root: Path, old: str, new: str) -> list[tuple[str, str]]:

@@ -103,6 +103,8 @@ class Inventory:
     own_rule_keys: Mapping[str | None, tuple[str, ...]] = field(default_factory=dict, repr=False)
     # the rules whose SOPS files several clusters apply (a shared base's)
     shared_rules: frozenset[RuleId] = frozenset()
+    # files a run over named ones (``check``) did not read that are named like SOPS files
+    unread_sops_named: tuple[str, ...] = ()
     # files HEAD holds with SOPS metadata that this state (the index, the working tree) holds
     # without: decrypted in place (``sops -d -i``), or decrypted and renamed, and about to be
     # committed in clear
@@ -616,6 +618,7 @@ def load_inventory(
         flux_free_rules=free,
         own_rule_keys=own_keys,
         shared_rules=shared_rules,
+        unread_sops_named=tuple(others),
         # a finding's fact: a run that judges nothing (rotate, encrypt, key) makes no git call
         lost_since_head=(
             lost_since_head(snap, plain, {e.path: e.sops_file for e in entries if e.sops_file})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from secretsmgr.errors import UsageError
-from secretsmgr.repo.inventory import EMPTY_ENV, load_inventory
+from secretsmgr.repo.inventory import EMPTY_ENV, Inventory, load_inventory
 from secretsmgr.repo.settings import CLUSTER_KEY_ENV, load_settings, resolve_cluster_key
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 
@@ -42,7 +42,12 @@ def repository_keys(
     if named or plain:
         resolved = resolve_cluster_key(cluster_key_cli, env, settings, ())
         return None if resolved is None else RepoKeys(*resolved)
-    inv = load_inventory(root, env=env)
+    return inventory_keys(load_inventory(root, env=env))
+
+
+def inventory_keys(inv: Inventory) -> RepoKeys | None:
+    """``repository_keys`` from a repository already read, where nothing names the key."""
+    settings = inv.settings
     groups = [g for g in inv.keys_by_cluster() if g.keys]
     distinct = {g.keys for g in groups}
     if len(distinct) > 1:
@@ -75,9 +80,25 @@ def cluster_key_lines(root: Path, env: Mapping[str, str], held: Mapping[str, boo
         settings = load_settings(root)
     except SecretsmgrError:
         return []
+    found: RepoKeys | None = None
+    each: list[tuple[str, str | None, str]] = []
     try:
         # with no cluster_key, the same key-source order as every command (.sops.yaml rules)
-        found = repository_keys(root, env) if settings.cluster_key is None else None
+        if settings.cluster_key is None and env.get(CLUSTER_KEY_ENV, "").strip():
+            found = repository_keys(root, env)
+        elif settings.cluster_key is None:
+            inv = load_inventory(root, env=env)
+            try:
+                found = inventory_keys(inv)
+            except UsageError:
+                # the clusters' keys differ and none is pinned: each cluster's (sweep 75,
+                # angelnu/k8s-gitops: key show listed no public key at all)
+                each = [
+                    (f"cluster {g.cluster} key", key, g.source or SOPS_CONFIG_NAME)
+                    for g in inv.keys_by_cluster()
+                    if g.cluster is not None
+                    for key in g.keys
+                ]
     except SecretsmgrError:
         found = None
     named: list[tuple[str, str | None, str]] = [
@@ -97,8 +118,8 @@ def cluster_key_lines(root: Path, env: Mapping[str, str], held: Mapping[str, boo
         named = [*(n for n in named if n[1] is not None), *pinned]
     elif found is not None:
         named = [("cluster key", key, found.source) for key in found.keys]
-    elif settings.cluster_key is None:
-        named = _each_clusters_keys(root, env)
+    elif each:
+        named = each
     lines = []
     for what, key, source in named:
         if key is None:
@@ -111,21 +132,3 @@ def cluster_key_lines(root: Path, env: Mapping[str, str], held: Mapping[str, boo
             state = "private half found (not recorded as a cluster key: see key export)"
         lines.append(f"{what} ({source}): {key}  {state}\n")
     return lines
-
-
-def _each_clusters_keys(root: Path, env: Mapping[str, str]) -> list[tuple[str, str | None, str]]:
-    """Each cluster's key(s) where the clusters' keys differ and none is pinned (sweep 75,
-    angelnu/k8s-gitops: `key show` listed no public key at all, though `.sops.yaml` names
-    each cluster's)."""
-    from secretsmgr.errors import SecretsmgrError
-
-    try:
-        groups = load_inventory(root, env=env).keys_by_cluster()
-    except SecretsmgrError:
-        return []
-    return [
-        (f"cluster {g.cluster} key", key, g.source or SOPS_CONFIG_NAME)
-        for g in groups
-        if g.cluster is not None
-        for key in g.keys
-    ]

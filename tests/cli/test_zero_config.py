@@ -177,16 +177,10 @@ def test_key_show_names_each_clusters_key_read_from_its_own_rules(
 ) -> None:
     # sweep 75, angelnu/k8s-gitops: two clusters whose keys differ and are pinned nowhere;
     # key show listed no public key at all
-    from tests.audit.helpers import K1, K2, write
-    from tests.init.helpers import commit, kustomization, two_cluster_repo
+    from tests.audit.helpers import K1, K2
+    from tests.init.helpers import clusters_with_own_rules, commit
 
-    root = two_cluster_repo(tmp_path / "repo")
-    rule = "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
-    rule += "    encrypted_regex: ^(data|stringData)$\n"
-    for cluster, key in (("staging", K1), ("production", K2)):
-        write(root, f"apps/{cluster}/.sops.yaml", rule + f"    age: {key}\n")
-        write(root, f"apps/{cluster}/own.enc.yaml", enc(secret(f"{cluster}-own"), (key,)))
-        kustomization(root, f"apps/{cluster}", "../base", "settings.yaml", "own.enc.yaml")
+    root = clusters_with_own_rules(tmp_path / "repo", {"staging": [K1], "production": [K2]})
     commit(root, "a key for each cluster")
     monkeypatch.delenv("SOPS_AGE_KEY_FILE", raising=False)
     monkeypatch.delenv("SOPS_AGE_KEY", raising=False)

@@ -806,13 +806,9 @@ def test_sm001_plaintext_fix_follows_files_named_for_what_they_are(
 def test_sm001_rule_a_fix_adds_names_every_applying_clusters_key(tmp_path: Path) -> None:
     # sweep 75, angelnu/k8s-gitops: the rule the fix added for a file both clusters apply named
     # one cluster's key, and the other cluster could not decrypt the file
-    from tests.init.helpers import commit, kustomization, two_cluster_repo
+    from tests.init.helpers import clusters_with_own_rules, commit, kustomization
 
-    root = two_cluster_repo(tmp_path / "repo")
-    for cluster, key in (("staging", K1), ("production", K2)):
-        write(root, f"apps/{cluster}/.sops.yaml", sops_yaml((r"\.enc\.yaml$", [key])))
-        write(root, f"apps/{cluster}/own.enc.yaml", enc(secret(f"{cluster}-own"), (key,)))
-        kustomization(root, f"apps/{cluster}", "../base", "settings.yaml", "own.enc.yaml")
+    root = clusters_with_own_rules(tmp_path / "repo", {"staging": [K1], "production": [K2]})
     write(root, "apps/base/db.yaml", secret("db", {"password": "Xq9vLw2pTr0ub4dor3"}))
     kustomization(root, "apps/base", "shared.yaml", "db.yaml")
     commit(root, "a plaintext Secret both clusters apply")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tests.conftest import git
@@ -120,6 +121,20 @@ def two_cluster_repo(root: Path) -> Path:
     kustomization(root, "apps/base", "shared.yaml")
     configmap(root, "apps/base/shared.yaml", "shared")
     return commit(root)
+
+
+def clusters_with_own_rules(root: Path, keys: Mapping[str, Sequence[str]]) -> Path:
+    """``two_cluster_repo`` where each cluster's folder (``apps/CLUSTER``) has a `.sops.yaml` of
+    its own for ``*.enc.yaml`` naming ``keys[cluster]``, and a SOPS file on those keys that only
+    that cluster applies (``own.enc.yaml``); not committed."""
+    from tests.audit.helpers import enc, secret, sops_yaml, write
+
+    root = two_cluster_repo(root)
+    for cluster, named in keys.items():
+        write(root, f"apps/{cluster}/.sops.yaml", sops_yaml((r"\.enc\.yaml$", named)))
+        write(root, f"apps/{cluster}/own.enc.yaml", enc(secret(f"{cluster}-own"), tuple(named)))
+        kustomization(root, f"apps/{cluster}", "../base", "settings.yaml", "own.enc.yaml")
+    return root
 
 
 def commit(root: Path, message: str = "flux repository") -> Path:

@@ -1596,7 +1596,8 @@ def test_a_dry_run_calls_the_key_it_would_make_the_new_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # sweep 22 (m1xxos, WolfeCub, ShadyF: PGP repositories): the note named a public key the
-    # dry run made up, another one on every run, which would never exist
+    # dry run made up, another one on every run, which would never exist; sweep 75
+    # (ryan4yin/k8s-gitops): so did the steps, in rules to paste (age: age1…)
     repo = one_cluster_repo(tmp_path / "repo")
     fingerprint = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"
     write(
@@ -1605,10 +1606,13 @@ def test_a_dry_run_calls_the_key_it_would_make_the_new_one(
         f"creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n    pgp: {fingerprint}\n",
     )
     commit(repo)
-    out, _ = init(repo, capsys, "--dry-run", "-o", str(tmp_path / "new.agekey"))
-    (note,) = [line for line in out.splitlines() if "in no rule" in line]
+    runs = [init(repo, capsys, "--dry-run", "-o", str(tmp_path / "new.agekey"))[0] for _ in "ab"]
+    (note,) = [line for line in runs[0].splitlines() if "in no rule" in line]
     assert note.startswith("note: the kept .sops.yaml names the new cluster key in no rule")
     assert "age1" not in note
+    assert runs[0] == runs[1]
+    assert "age1" not in runs[0], runs[0]
+    assert "(age: <new key of cluster prod>, beside" in runs[0], runs[0]
 
 
 def test_clusters_that_share_a_key_are_told_to_give_it_to_each(
@@ -2049,25 +2053,6 @@ def test_clusters_whose_files_share_a_second_key_are_told_to_pin_each_key(
     init(repo, capsys)
     settings = load_settings(repo)
     assert {(c.name, c.cluster_key) for c in settings.clusters} == set(keys.items())
-
-
-def test_a_dry_runs_steps_name_no_key_it_would_throw_away(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # sweep 75, ryan4yin/k8s-gitops: the steps of a dry run put the key it made up into rules
-    # to paste (age: age1…), another one on each run; the key would never exist
-    repo = one_cluster_repo(tmp_path / "repo")
-    fingerprint = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"
-    write(
-        repo,
-        ".sops.yaml",
-        f"creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n    pgp: {fingerprint}\n",
-    )
-    commit(repo)
-    runs = [init(repo, capsys, "--dry-run", "-o", str(tmp_path / "new.agekey"))[0] for _ in "ab"]
-    assert runs[0] == runs[1]
-    assert "age1" not in runs[0], runs[0]
-    assert "(age: <new key of cluster prod>, beside" in runs[0], runs[0]
 
 
 def test_a_new_secret_is_named_for_the_rule_that_encrypts_a_secret_right(

@@ -1576,6 +1576,15 @@ def test_a_kustomization_a_live_layer_depends_on_is_applied_in_its_cluster(
     assert ("home-apps", "elsewhere") in g.unknown_dependencies
 
 
+def _cluster_settings(cluster: str) -> str:
+    """A cluster's own cluster-settings ConfigMap, its CLUSTER_NAME its name."""
+    return (
+        "apiVersion: v1\nkind: ConfigMap\n"
+        "metadata: {name: cluster-settings, namespace: flux-system}\n"
+        f"data: {{CLUSTER_NAME: {cluster}}}\n"
+    )
+
+
 def test_each_cluster_fills_in_a_shared_path_with_its_own_settings(git_checkout: GitRepo) -> None:
     # sweep 75, angelnu/k8s-gitops: prod and test both apply ./apps; a Kustomization there has
     # `path: ./apps/vpn/secret/${CLUSTER_NAME}`, filled in from each cluster's own
@@ -1594,12 +1603,7 @@ def test_each_cluster_fills_in_a_shared_path_with_its_own_settings(git_checkout:
             + "      - {kind: ConfigMap, name: cluster-settings}\n",
         )
         repo.write(f"clusters/{cluster}/vars/kustomization.yaml", "resources: [settings.yaml]\n")
-        repo.write(
-            f"clusters/{cluster}/vars/settings.yaml",
-            "apiVersion: v1\nkind: ConfigMap\n"
-            "metadata: {name: cluster-settings, namespace: flux-system}\n"
-            f"data: {{CLUSTER_NAME: {cluster}}}\n",
-        )
+        repo.write(f"clusters/{cluster}/vars/settings.yaml", _cluster_settings(cluster))
         repo.write(f"apps/vpn/secret/{cluster}/kustomization.yaml", "resources: [s.enc.yaml]\n")
         repo.write(f"apps/vpn/secret/{cluster}/s.enc.yaml", "kind: Secret\n")
     repo.write("apps/kustomization.yaml", "resources: [vpn/secret/ks.yaml]\n")
@@ -1626,12 +1630,7 @@ def test_a_substituting_kustomization_both_clusters_share_reads_each_clusters_se
             f"clusters/{cluster}/kustomization.yaml",
             "resources: [flux-system, settings.yaml, ../../base/flux]\n",
         )
-        repo.write(
-            f"clusters/{cluster}/settings.yaml",
-            "apiVersion: v1\nkind: ConfigMap\n"
-            "metadata: {name: cluster-settings, namespace: flux-system}\n"
-            f"data: {{CLUSTER_NAME: {cluster}}}\n",
-        )
+        repo.write(f"clusters/{cluster}/settings.yaml", _cluster_settings(cluster))
         repo.write(f"apps/{cluster}/kustomization.yaml", "resources: [s.enc.yaml]\n")
         repo.write(f"apps/{cluster}/s.enc.yaml", "kind: Secret\n")
     repo.write("base/flux/kustomization.yaml", "resources: [apps.yaml]\n")

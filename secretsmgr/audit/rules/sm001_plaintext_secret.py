@@ -64,7 +64,7 @@ from secretsmgr.repo.placeholders import (
     split_camel,
 )
 from secretsmgr.repo.scan import ScannedFile
-from secretsmgr.repo.sopsentry import is_named_sops, structured_format
+from secretsmgr.repo.sopsentry import structured_format
 from secretsmgr.shellword import sh_path
 from secretsmgr.sops import FileFormat
 from secretsmgr.sops.document import parse_documents
@@ -1175,14 +1175,12 @@ def _own_suffixes(ctx: AuditContext, ext: str) -> list[str]:
     """The endings of the repository's SOPS file names before ``ext`` that name encryption
     (``.enc.age``, ``.secret.sops``), most used first; at most three."""
     counts: Counter[str] = Counter()
-    sops = {e.path for e in ctx.repo.sops_files if e.sops_file is not None}
-    scope = set(ctx.repo.files)
-    for path in ctx.repo.all_files:
+    # the SOPS files read, and those `check` did not read that are named like one
+    read = [e.path for e in ctx.repo.sops_files if e.sops_file is not None]
+    for path in sorted((*read, *ctx.repo.unread_sops_named)):
         name = posixpath.basename(path)
-        if not name.endswith(ext) or not (
-            path in sops or (path not in scope and is_named_sops(path))
-        ):
-            continue  # a SOPS file, or one `check` did not read that is named like one
+        if not name.endswith(ext):
+            continue
         stem = name[: -len(ext)]
         if _NAMING_STEM.fullmatch(stem):
             # files named for what they are, one a folder (`secret.sops.yaml`): a new one is
@@ -1316,7 +1314,9 @@ def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str
     that names PGP keys: each key's public half in the GnuPG keyring (sweep 75,
     carpenike/k8s-gitops: pasted, `sops encrypt -i` printed "gpg: …: skipped: No public key"
     and left the file in clear)."""
-    return pgp_first(ctx, (path, *_sops_names(path)), _rename_hint(ctx, path, yaml_name=yaml_name))
+    ext, target, names = _rename_names(ctx, path, yaml_name=yaml_name)
+    hint = _rename_hint(ctx, path, ext, target, names, yaml_name=yaml_name)
+    return pgp_first(ctx, (path, *names), hint)
 
 
 def pgp_first(ctx: AuditContext, paths: Sequence[str], hint: str) -> str:
@@ -1333,20 +1333,12 @@ def pgp_first(ctx: AuditContext, paths: Sequence[str], hint: str) -> str:
     return hint
 
 
-def _sops_names(path: str) -> list[str]:
-    """The names the rename may give ``path`` (its encrypted twins): ``db.enc.yaml`` …"""
-    stem, ext = posixpath.splitext(path)
-    return [f"{stem}.enc{ext}", f"{stem}.sops{ext}"]
-
-
-def _rename_hint(
-    ctx: AuditContext, path: str, *, yaml_name: bool = False, away: bool = False
-) -> str:
-    """``secretsmgr encrypt -i PATH``, or, when no creation rule matches PATH, the rename to a
-    name one matches (and the kustomization line that lists it) first. ``yaml_name``: PATH
-    is a YAML manifest under another name, which encrypt would keep whole in sops's binary
-    store (no Secret Flux could apply): the rename to a ``.enc.yaml`` name comes first."""
-    configs = ctx.repo.sops_configs
+def _rename_names(
+    ctx: AuditContext, path: str, *, yaml_name: bool = False
+) -> tuple[str, str, list[str]]:
+    """(the extension, the ``.enc`` name a rule the fix adds matches, every name a rename may
+    give PATH: the repository's own endings first, then ``.enc`` and ``.sops``). ``yaml_name``:
+    PATH is a YAML manifest under another name (see ``_rename_hint``)."""
     m = _RENAMED.match(path)
     if yaml_name:
         stem = re.sub(r"(?:\.ya?ml)?(?:\.[A-Za-z0-9~_-]{1,16})?$", "", path) or path
@@ -1360,7 +1352,26 @@ def _rename_hint(
     # matches wins (a repository that encrypts *.sops.yaml only: DapperDivers)
     names = list(dict.fromkeys(_with_suffix(stem, suffix) for suffix in _own_suffixes(ctx, ext)))
     names += [n for n in (f"{stem}.enc{ext}", f"{stem}.sops{ext}") if n not in names]
-    target = f"{stem}.enc{ext}"  # the name the rule a fix adds matches
+    return ext, f"{stem}.enc{ext}", names
+
+
+def _rename_hint(
+    ctx: AuditContext,
+    path: str,
+    ext: str,
+    target: str,
+    names: Sequence[str],
+    *,
+    yaml_name: bool = False,
+    away: bool = False,
+) -> str:
+    """``secretsmgr encrypt -i PATH``, or, when no creation rule matches PATH, the rename to a
+    name one matches (of ``names``, from ``_rename_names``; ``target`` the one a rule the fix
+    adds matches) and the kustomization line that lists it, first. ``yaml_name``: PATH is a
+    YAML manifest under another name, which encrypt would keep whole in sops's binary store
+    (no Secret Flux could apply): the rename to a ``.enc.yaml`` name comes first. ``away``:
+    only a rename to a name whose rule fits, else ""."""
+    configs = ctx.repo.sops_configs
     if not ctx.repo.has_sops_config:
         # encrypt would find no recipients (neuland-ingolstadt, huangyingting): a key and a
         # creation rule come first
@@ -1529,8 +1540,9 @@ def _fix(
     if misfit is not None:
         # a name the repository's own rule for Secrets matches needs no new rule (sweep 76,
         # jbaikge/homelab-talos: the catch-all rule misfit, and `*.sops.yaml` had the right one)
-        away = _rename_hint(ctx, hit.path, away=True)
-        return pgp_first(ctx, (hit.path, *_sops_names(hit.path)), away) if away else misfit
+        ext, target, names = _rename_names(ctx, hit.path)
+        away = _rename_hint(ctx, hit.path, ext, target, names, away=True)
+        return pgp_first(ctx, (hit.path, *names), away) if away else misfit
     # kustomize-controller decrypts a patch file under patches: only
     if _layers_using(ctx, hit.path, lambda use: use.kind is UseKind.LEGACY_PATCH):
         return (

@@ -345,18 +345,13 @@ def test_a_file_two_clusters_apply_needs_each_clusters_own_key(tmp_path: Path) -
     from secretsmgr.rotate.plan import RotationRequest
     from secretsmgr.rotate.transaction import rotate
     from tests.conftest import run_sops
-    from tests.init.helpers import commit, kustomization, two_cluster_repo
+    from tests.init.helpers import clusters_with_own_rules, commit, kustomization
 
     from ..helpers import KEYS, identity
 
-    root = two_cluster_repo(tmp_path / "repo")
-    rule = "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
-    rule += "    encrypted_regex: ^(data|stringData)$\n"
-    for cluster, key in (("staging", K1), ("production", K2)):
-        write(root, f"apps/{cluster}/.sops.yaml", rule + f"    age: {key}\n")
-        write(root, f"apps/{cluster}/own.enc.yaml", enc(secret(f"{cluster}-own"), (key,)))
-        kustomization(root, f"apps/{cluster}", "../base", "settings.yaml", "own.enc.yaml")
-    write(root, ".sops.yaml", rule + f"    age: {K1}\n")  # the shared base: one key named
+    root = clusters_with_own_rules(tmp_path / "repo", {"staging": [K1], "production": [K2]})
+    # the shared base: one key named
+    write(root, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1])))
     write(root, "apps/base/db.enc.yaml", enc(secret("db"), (K1,)))
     kustomization(root, "apps/base", "shared.yaml", "db.enc.yaml")
     # production's alone, under the same shared rule: production's key too
@@ -394,20 +389,15 @@ def test_an_operators_or_ci_key_on_a_clusters_rule_is_not_its_cluster_key(
     # every shared file was SM004 (check blocked; init would have exported the wrong key); a
     # shared file on prod's and the CI key still lacks test's
     from secretsmgr.audit.engine import run_audit
-    from tests.init.helpers import commit, kustomization, two_cluster_repo
+    from tests.init.helpers import clusters_with_own_rules, commit, kustomization
 
-    root = two_cluster_repo(tmp_path / "repo")
     staging, production, other = K1, K2, K3  # other: the operator's, or CI's
-    rule = "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
-    rule += "    encrypted_regex: ^(data|stringData)$\n"
-    for cluster, key in (("staging", staging), ("production", production)):
-        keys = (other, key) if layout == "operator key first" else (key,)
-        if layout != "operator key first" and cluster == "production":
-            keys = (key, other)  # its runner's rule names the CI key too
-        write(root, f"apps/{cluster}/.sops.yaml", rule + f"    age: {','.join(keys)}\n")
-        write(root, f"apps/{cluster}/own.enc.yaml", enc(secret(f"{cluster}-own"), keys))
-        kustomization(root, f"apps/{cluster}", "../base", "settings.yaml", "own.enc.yaml")
-    write(root, ".sops.yaml", rule + f"    age: {staging},{production}\n")
+    if layout == "operator key first":
+        keys = {"staging": [other, staging], "production": [other, production]}
+    else:  # production's runner's rule names the CI key too
+        keys = {"staging": [staging], "production": [production, other]}
+    root = clusters_with_own_rules(tmp_path / "repo", keys)
+    write(root, ".sops.yaml", sops_yaml((r"\.enc\.yaml$", [staging, production])))
     write(root, "apps/base/db.enc.yaml", enc(secret("db"), (staging, production)))
     kustomization(root, "apps/base", "shared.yaml", "db.enc.yaml")
     commit(root, "every file as its rule says")

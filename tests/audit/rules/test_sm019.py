@@ -236,6 +236,20 @@ def _exposed(found: dict[tuple[str, str], list[str]], path: str) -> list[str]:
     return [m.split(" was committed")[0].rpartition(" ")[2] for m in found[("SM019", path)]]
 
 
+def _exposed_once_encrypted(
+    tmp_path: Path, values: dict[str, str], committed: str, encrypted: str
+) -> tuple[list[str], dict[tuple[str, str], list[str]]]:
+    """(the key paths SM019 calls exposed in ``committed``, every finding) once a Secret of
+    ``values`` committed there in clear is encrypted at ``encrypted`` (the same path: in place)."""
+    root = gitops(tmp_path / "r", {committed: secret("api", values)})
+    if encrypted != committed:
+        (root / committed).unlink()
+    write(root, encrypted, enc(secret("api", values)))
+    commit(root, "encrypt it")
+    found = history_findings(root)
+    return _exposed(found, committed), found
+
+
 def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
     # sweep 61 (hanspaerna/k3s-homelab-iac, elcattivo66/home-ops): a plaintext Secret's port,
     # switches, host, user and a restic repository's address were SM019 errors, "change the
@@ -332,12 +346,7 @@ def test_a_secrets_kinds_versions_regions_and_mail_addresses_are_no_exposure(
         "BACKUP_LOCATION": "correct-horse-battery-staple",
         "WIFI_PSK": "Wifi Psk",
     }
-    root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
-    (root / "apps/api.yaml").unlink()
-    write(root, "apps/api.enc.yaml", enc(secret("api", values)))
-    commit(root, "encrypt it")
-    found = history_findings(root)
-    exposed = _exposed(found, "apps/api.yaml")
+    exposed, found = _exposed_once_encrypted(tmp_path, values, "apps/api.yaml", "apps/api.enc.yaml")
     assert sorted(exposed) == sorted(
         f"stringData.{k}"
         for k in (
@@ -376,12 +385,7 @@ def test_cluster_secrets_of_addresses_paths_ports_and_countries_are_no_exposure(
         "PASSWORD_1": "hunter2hunter",
         "SECRET_PORT": "hunter22",
     }
-    root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
-    (root / "apps/api.yaml").unlink()
-    write(root, "apps/api.enc.yaml", enc(secret("api", values)))
-    commit(root, "encrypt it")
-    found = history_findings(root)
-    exposed = _exposed(found, "apps/api.yaml")
+    exposed, found = _exposed_once_encrypted(tmp_path, values, "apps/api.yaml", "apps/api.enc.yaml")
     assert sorted(exposed) == sorted(
         f"stringData.{k}"
         for k in (
@@ -404,11 +408,8 @@ def test_a_plaintext_file_named_like_a_sops_file_of_settings_exposes_no_setting(
         "SECRET_DOMAIN": "example.org",
         "SECRET_API_TOKEN": "Xk29fQ7pLm4vQ8rTz3Wy",
     }
-    root = gitops(tmp_path / "r", {"apps/cluster-secrets.sops.yaml": secret("vars", values)})
-    write(root, "apps/cluster-secrets.sops.yaml", enc(secret("vars", values)))
-    commit(root, "encrypt it")
-    found = history_findings(root)
-    exposed = _exposed(found, "apps/cluster-secrets.sops.yaml")
+    named = "apps/cluster-secrets.sops.yaml"
+    exposed, found = _exposed_once_encrypted(tmp_path, values, named, named)
     assert exposed == ["stringData.SECRET_API_TOKEN"], found
 
 
