@@ -1194,9 +1194,13 @@ _MIXED_CASE_RUN = re.compile(
 _LOCALPART_KEY = re.compile(r"(?i)(?:^|[._-])localpart$")
 # a URL's query parameter named for a credential, and its value: a webhook's shared secret
 # (sweep 75, imerkle/home-ops: `…/alerts?secret=…` in an AlertmanagerConfig), an API key
+# (`?key=`, a private feed's key), an Azure Functions key (`?code=`), ntfy's `?auth=`, and an
+# Azure SAS signature (`sig=`, often valid for years). An S3 or GCS presigned URL's
+# `X-Amz-Signature` is not one: it expires within a week of its `X-Amz-Date`.
 QUERY_SECRET = re.compile(
     r"[?&](?i:secret|token|password|passwd|pwd|api[_-]?key|apikey|access[_-]?token|"
-    r"auth[_-]?token|client[_-]?secret|webhook[_-]?secret)=([^&#\s\"'<>]{12,512})"
+    r"auth[_-]?token|client[_-]?secret|webhook[_-]?secret|key|code|auth|sig)"
+    r"=([^&#\s\"'<>]{12,512})"
 )
 # one ``name=value`` of a URL's query
 _QUERY_PARAMETER = re.compile(r"[?&]([A-Za-z][A-Za-z0-9_.-]{0,63})=([^&#\s]{1,512})")

@@ -2284,6 +2284,37 @@ def test_a_credential_in_a_urls_query_is_found(tmp_path: Path) -> None:
     assert found == [("apps/alertmanagerconfig.yaml", 8)]
 
 
+@pytest.mark.parametrize(
+    ("url", "found"),
+    [
+        # an Azure SAS (valid until 2099), an Azure Functions key, a private feed's key, ntfy
+        (
+            "https://acct.blob.core.windows.net/backups?sv=2022-11-02&sp=rwdlac"
+            "&se=2099-01-01T00:00:00Z&spr=https&sig=Qm7vXc2Rk9Lp%2BzT4wN8bY1aF6hJ3dS5gU0eKq%3D",
+            True,
+        ),
+        ("https://fn.azurewebsites.net/api/hook?code=Zx9Lm3Qp7Rt2Vw8Kn4Bs6Hd1Fg5Jc0Ya", True),
+        ("https://www.goodreads.com/review/list_rss/1?key=W5k8YYlo9d9PLmmP5XGPHx&shelf=read", True),
+        ("https://ntfy.sh/homelab-alerts?auth=tk_9f3kq2lm7np4rt8vw1xy6zb0cd", True),
+        # templates, words, and an S3 presigned URL's signature (it expires within a week)
+        ("https://fn.azurewebsites.net/api/hook?code=${FUNCTION_CODE}", False),
+        ("https://example.com/d?key=kube-prometheus-stack&orgId=1", False),
+        (
+            "https://s3.example.com/b/data.tar.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            "&X-Amz-Date=20251208T193901Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host"
+            "&X-Amz-Signature=1b4efe8899fab913076b0164fceb9853960c33168617c8cac64ecfb8216fe731",
+            False,
+        ),
+    ],
+)
+def test_credentials_in_a_urls_query_by_their_parameter(url: str, found: bool) -> None:
+    # `?key=`, `?code=`, `?auth=` and `?sig=` were left alone at stop 43
+    from secretsmgr.audit.credentials import judge_value
+
+    verdict = judge_value("url", url)
+    assert (verdict is not None and verdict.kind == "URL Query Credential") is found
+
+
 def test_a_password_shaped_like_an_address_is_still_judged_as_one() -> None:
     # the attack review: any IPv4-shaped value had become no exposure, whatever its key
     from secretsmgr.repo.sopsentry import exposed_value
