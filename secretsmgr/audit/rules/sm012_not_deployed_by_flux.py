@@ -276,15 +276,42 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 ),
             )
             continue
+        listing = _listing(entry.path, layers, files)
+        where = (
+            f"under resources: in {listing[0]} (layer {listing[1]} builds it)"
+            + (f" as {listing[2]}" if "/" in listing[2] else "")
+            if listing is not None
+            else "in the kustomization.yaml of the layer that should apply it"
+        )
         yield RULE.finding(
             entry.path,
             "not deployed by Flux: no live Flux Kustomization applies this SOPS file",
             fix=(
                 "if another tool uses it (Talos, Ansible, Terraform, bootstrap), list it in "
-                f'.secretsmgr.yaml: outside_flux: ["{glob}"]; '
-                "otherwise list it in the kustomization.yaml of the layer that should apply it"
+                f'.secretsmgr.yaml: outside_flux: ["{glob}"]; otherwise list it {where}'
             ),
         )
+
+
+def _listing(
+    path: str, layers: Sequence[Layer], files: frozenset[str]
+) -> tuple[str, str, str] | None:
+    """The kustomization file nearest above ``path`` when a live layer builds it: (that file,
+    the layer, ``path`` as that file would list it). None when the nearest one is built by no
+    layer (the file belongs to a tree nothing applies) or there is none (stop 43 left the fix
+    saying only "the kustomization.yaml of the layer")."""
+    folder = dirname(path)
+    while True:
+        found = [join(folder, n) for n in KUSTOMIZATION_NAMES if join(folder, n) in files]
+        if found:
+            kfile = found[0]
+            readers = sorted(x.label for x in layers if kfile in x.files)
+            if not readers:
+                return None
+            return kfile, readers[0], path[len(folder) + 1 :] if folder else path
+        if not folder:
+            return None
+        folder = dirname(folder)
 
 
 def _hand_root(ctx: AuditContext, path: str, files: frozenset[str]) -> tuple[str, str, str] | None:

@@ -581,3 +581,39 @@ def test_an_ephemeral_sops_file_reads_the_file_too(tmp_path: Path) -> None:
     }
     found = _tool_reads(tmp_path, files, ["terraform/secrets.enc.yaml", "tools/nobody.sops.yaml"])
     assert found == {"tools/nobody.sops.yaml"}
+
+
+def test_the_fix_names_the_kustomization_file_to_list_it_in(tmp_path: Path) -> None:
+    # stop 43 left the fix saying "the kustomization.yaml of the layer that should apply it"
+    # without naming the file; pasted as printed, the listing now makes the layer apply it
+    from ..helpers import audit
+
+    files = {"apps/db.enc.yaml": enc(secret("db")), "apps/kustomization.yaml": ""}
+    files |= {"apps/forgot.enc.yaml": enc(secret("forgot"))}
+    files |= {"apps/sub/deep.enc.yaml": enc(secret("deep")), "loose/x.enc.yaml": enc(secret("x"))}
+    files |= {"lost/kustomization.yaml": "resources: []\n", "lost/y.enc.yaml": enc(secret("y"))}
+    standard_repo(tmp_path, files)
+    write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db.enc.yaml\n")
+    fixes = {f.path: f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"}
+    assert set(fixes) == {
+        "apps/forgot.enc.yaml",
+        "apps/sub/deep.enc.yaml",
+        "loose/x.enc.yaml",
+        "lost/y.enc.yaml",
+    }
+    assert fixes["apps/forgot.enc.yaml"].endswith(
+        "otherwise list it under resources: in apps/kustomization.yaml (layer apps builds it)"
+    )
+    assert fixes["apps/sub/deep.enc.yaml"].endswith(
+        "under resources: in apps/kustomization.yaml (layer apps builds it) as sub/deep.enc.yaml"
+    )
+    # no kustomization file above it, or one no layer builds: the general advice
+    for path in ("loose/x.enc.yaml", "lost/y.enc.yaml"):
+        assert fixes[path].endswith("in the kustomization.yaml of the layer that should apply it")
+    write(
+        tmp_path,
+        "apps/kustomization.yaml",
+        "resources:\n  - db.enc.yaml\n  - forgot.enc.yaml\n  - sub/deep.enc.yaml\n",
+    )
+    after = {f.path for f in audit(tmp_path).findings if f.rule == "SM012"}
+    assert after == {"loose/x.enc.yaml", "lost/y.enc.yaml"}
