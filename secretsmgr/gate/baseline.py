@@ -26,7 +26,7 @@ from secretsmgr.fsutil import write_atomic
 from secretsmgr.gate.facts import GateCache
 from secretsmgr.repo import git
 from secretsmgr.repo.inventory import EMPTY_ENV, LiveKeys
-from secretsmgr.repo.snapshot import CommitSnapshot
+from secretsmgr.repo.snapshot import CommitSnapshot, IndexSnapshot
 
 BASELINE_NAME = ".secretsmgr-baseline.json"
 BASELINE_VERSION = 1
@@ -108,6 +108,25 @@ def load_baseline(root: Path) -> frozenset[Identity]:
     return parse_baseline(text)
 
 
+def load_staged_baseline(root: Path) -> frozenset[Identity]:
+    """The baseline as the git index holds it, which is what the commit will hold: a baseline
+    file that is not staged (changed, untracked or git-ignored) counts for nothing (the attack
+    review of stop 44). Outside git, the file on disk."""
+    if git.describe(root) is None:
+        return load_baseline(root)
+    index = IndexSnapshot(root)
+    try:
+        if BASELINE_NAME not in index.paths:
+            return frozenset()
+        try:
+            text = index.read(BASELINE_NAME).decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{BASELINE_NAME}: cannot be read") from exc
+    finally:
+        index.close()
+    return parse_baseline(text)
+
+
 def findings_at(
     root: Path,
     rev: str,
@@ -165,10 +184,12 @@ def adopted(
     live_cluster: LiveKeys | Sequence[LiveKeys] | None = None,
     cluster_key: str | None = None,
     max_age_days: int | None = None,
+    staged: bool = False,
 ) -> AuditReport:
     """``report`` without the findings of the committed baseline and, with ``new_since``, those
-    the repository had at that commit (judged over the reported files only)."""
-    known = set(load_baseline(root))
+    the repository had at that commit (judged over the reported files only). ``staged``: the
+    baseline as the index holds it (the gate), else as it is on disk."""
+    known = set(load_staged_baseline(root) if staged else load_baseline(root))
     if new_since is not None:
         paths = sorted({f.path for f in report.findings})
         if paths:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -16,7 +17,7 @@ from secretsmgr.repo.flux import LayerGraph
 from secretsmgr.repo.git import remote_url
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.settings import SETTINGS_NAME
-from secretsmgr.repo.snapshot import Snapshot
+from secretsmgr.repo.snapshot import Snapshot, WorktreeSnapshot
 from secretsmgr.repo.sopsentry import (
     SopsEntry,
     is_named_sops,
@@ -213,13 +214,15 @@ class GateCache:
         return out
 
     def _graph_key(self, snapshot: Snapshot) -> str:
-        # The model reads two inputs outside the tree: .secretsmgr.yaml, and git's origin URL
+        # The model reads two inputs beside the manifests: .secretsmgr.yaml (as the state
+        # holds it: staged, committed, or on disk for the working tree), and git's origin URL
         # (whether a GitRepository is this checkout); a graph built under another is not this one
-        settings = snapshot.root / SETTINGS_NAME
-        try:
-            extra = hashlib.sha256(settings.read_bytes()).hexdigest()
-        except OSError:
-            extra = "-"
+        extra = "-"
+        if SETTINGS_NAME in snapshot.paths and snapshot.blob_id(SETTINGS_NAME) is not None:
+            extra = str(snapshot.blob_id(SETTINGS_NAME))
+        elif isinstance(snapshot, WorktreeSnapshot):
+            with contextlib.suppress(OSError):
+                extra = hashlib.sha256((snapshot.root / SETTINGS_NAME).read_bytes()).hexdigest()
         remote = self._remotes.get(snapshot.root)
         if remote is None:
             remote = self._remotes[snapshot.root] = remote_url(snapshot.root) or "-"

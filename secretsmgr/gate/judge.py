@@ -34,7 +34,7 @@ from secretsmgr.repo import git, gitlog
 from secretsmgr.repo.flux import LayerGraph, find_layers
 from secretsmgr.repo.inventory import EMPTY_ENV, LiveKeys
 from secretsmgr.repo.lock import state_dir
-from secretsmgr.repo.settings import SETTINGS_NAME, load_settings
+from secretsmgr.repo.settings import SETTINGS_NAME, settings_of
 from secretsmgr.repo.snapshot import CommitSnapshot, IndexSnapshot, Snapshot
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, SopsConfigs
 from secretsmgr.shellword import sh_path
@@ -96,6 +96,16 @@ class _WithUntracked:
         return self.index.changed_since_head()
 
 
+def unstaged_config(root: Path) -> list[str]:
+    """`.secretsmgr.yaml` and the baseline where the files on disk differ from what the index
+    holds (changed, untracked or git-ignored): the gate takes neither from disk."""
+    from secretsmgr.gate.baseline import BASELINE_NAME
+
+    if git.describe(root) is None:
+        return []
+    return git.unstaged_paths(root, [SETTINGS_NAME, BASELINE_NAME])
+
+
 def _layer_context(graph: LayerGraph, path: str) -> tuple[object, ...]:
     """Everything about the layers reaching ``path`` that a rule may read, membership included.
 
@@ -114,9 +124,9 @@ def _layer_context(graph: LayerGraph, path: str) -> tuple[object, ...]:
     return tuple(out)
 
 
-def layer_builder(root: Path) -> Callable[[Snapshot], LayerGraph]:
-    """The layer build the inventory runs for ``root`` (its settings name clusters, sources)."""
-    settings = load_settings(root)
+def layer_builder(snap: Snapshot) -> Callable[[Snapshot], LayerGraph]:
+    """The layer build the inventory runs for ``snap`` (its settings name clusters, sources)."""
+    settings = settings_of(snap)
     return partial(find_layers, clusters=settings.clusters, sources=dict(settings.sources))
 
 
@@ -482,9 +492,8 @@ def _scope(
     if any(posixpath.basename(p) in CONFIG_NAMES for p in changed):
         return everything
     if head is not None and changed and not cache.same_layers(snap, head):
-        build = layer_builder(snap.root)
-        now_graph = cache.layers(snap, build)
-        old_graph = cache.layers(head, build)
+        now_graph = cache.layers(snap, layer_builder(snap))
+        old_graph = cache.layers(head, layer_builder(head))
         scope |= _layers_changed(old_graph, now_graph, everything)
     scope |= _copies(cache, snap, head, changed, focus)
     return scope

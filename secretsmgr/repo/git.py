@@ -147,6 +147,30 @@ def dirty_paths(root: Path, paths: list[str] | tuple[str, ...]) -> list[str]:
     return sorted({p for p in paths if prefix + p in changed})
 
 
+def unstaged_paths(root: Path, paths: Sequence[str]) -> list[str]:
+    """Which of ``paths`` (relative to ``root``) differ on disk from the index: changed or
+    deleted and not staged, untracked, or ignored while present."""
+    if not paths:
+        return []
+    prefix = _show_prefix(root)
+    try:
+        out = _run(
+            root,
+            ["status", "--porcelain", "-z", "--untracked-files=all", "--ignored", "--", *paths],
+        )
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    entries = _zsplit(out)
+    found: set[str] = set()
+    i = 0
+    while i < len(entries):
+        status, name = entries[i][:2], entries[i][3:]
+        if status[1] != " ":
+            found.add(name)
+        i += 2 if ("R" in status or "C" in status) else 1
+    return [p for p in paths if prefix + p in found]
+
+
 def user_identity(root: Path) -> str:
     """Return "Name <email>" as git would author a commit (env first, then config), or "unknown"."""
     try:

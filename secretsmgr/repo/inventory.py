@@ -25,8 +25,8 @@ from secretsmgr.repo.scan import Detector, InventoryCache, ScannedFile, detect_a
 from secretsmgr.repo.settings import (
     SETTINGS_NAME,
     Settings,
-    load_settings,
     resolve_cluster_key,
+    settings_of,
 )
 from secretsmgr.repo.snapshot import Snapshot, WorktreeSnapshot
 from secretsmgr.repo.sopsconfig import (
@@ -543,7 +543,7 @@ def load_inventory(
         scope = tuple(sorted(set(files)))  # exact paths of the snapshot (the gate's scope)
     else:
         scope = scoped_files(root, files, all_files)
-    settings = load_settings(root)
+    settings = settings_of(snap)
     build = partial(find_layers, clusters=settings.clusters, sources=dict(settings.sources))
     layers = cache.layers(snap, build, scope) if cache is not None else build(snap)
     configs = SopsConfigs(snap)

@@ -14,6 +14,7 @@ from typing import cast
 from secretsmgr.errors import ConfigError, FormatError
 from secretsmgr.keys.bech32 import is_age_recipient, is_sops_recipient, plugin_of_recipient
 from secretsmgr.repo.schema import validate
+from secretsmgr.repo.snapshot import Snapshot, WorktreeSnapshot
 from secretsmgr.shellword import sh_word
 from secretsmgr.sops.regex import GoRegex, compile_go, escape
 from secretsmgr.sops.yamlio import safe_load_all
@@ -388,6 +389,26 @@ def load_settings(root: Path) -> Settings:
         return Settings()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {SETTINGS_NAME}") from exc
+    return parse_settings(text)
+
+
+def settings_of(snap: Snapshot) -> Settings:
+    """The settings of one state of the repository: `.secretsmgr.yaml` on disk for the working
+    tree, the staged file for the index and a commit's own for a commit; the defaults where
+    that state holds none.
+
+    The gate judges what is staged, so its suppressions, clusters and sources come from what is
+    staged too (the attack review of stop 44: an unstaged or git-ignored `ignore:` entry passed
+    a staged plaintext Secret, and the commit went through without it).
+    """
+    if isinstance(snap, WorktreeSnapshot):
+        return load_settings(snap.root)
+    if SETTINGS_NAME not in snap.paths or snap.blob_id(SETTINGS_NAME) is None:
+        return Settings()  # untracked: not part of what is judged
+    try:
+        text = snap.read(SETTINGS_NAME).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {SETTINGS_NAME} (as git holds it)") from exc
     return parse_settings(text)
 
 

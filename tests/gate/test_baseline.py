@@ -43,6 +43,7 @@ def test_baseline_records_findings_without_values_and_unblocks_them(
         ("SM001", "legacy/plain.yaml"),
         ("SM018", "legacy/cm.yaml"),
     }
+    git(root, "add", BASELINE_NAME)  # the gate takes the baseline the commit will hold
     code, out, err = run(["--repo", str(root), "check", "--format", "json"], capsys)
     assert code == 0, out
     assert json.loads(out)["summary"]["baselined"] == 2
@@ -87,3 +88,37 @@ def test_new_since_rev_blocks_only_what_is_new(
 def test_a_malformed_baseline_is_a_configuration_error(text: str) -> None:
     with pytest.raises(ConfigError):
         parse_baseline(text)
+
+
+@pytest.mark.parametrize("how", ["unstaged", "ignored"])
+def test_check_takes_the_baseline_and_the_ignore_entries_as_staged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    # the attack review of stop 44: a baseline or an `ignore:` entry left out of the commit
+    # (untracked, git-ignored, or changed and not staged) passed a staged plaintext Secret, and
+    # the commit went through holding the password and neither
+    root = _legacy(tmp_path)
+    stage(root, "apps/new.yaml", secret("new", {"password": "Tr0ub4dor-horse-9917"}))
+    if how == "ignored":
+        (root / ".git/info/exclude").write_text(f"{BASELINE_NAME}\n", encoding="utf-8")
+    assert run(["--repo", str(root), "baseline"], capsys)[0] == 0
+    settings = (root / ".secretsmgr.yaml").read_text(encoding="utf-8")
+    (root / ".secretsmgr.yaml").write_text(
+        settings + 'ignore:\n  - {rule: SM001, path: "apps/**", reason: wip}\n', encoding="utf-8"
+    )
+    code, out, err = run(["--repo", str(root), "check"], capsys)
+    assert code == 1 and "apps/new.yaml: SM001" in out and "legacy/plain.yaml: SM001" in out
+    assert err == (
+        "secretsmgr: warning: .secretsmgr.yaml on disk is not as staged, and check judges with "
+        "the staged state (git add .secretsmgr.yaml to judge with it)\n"
+        f"secretsmgr: warning: {BASELINE_NAME} on disk is not as staged, and check judges with "
+        f"the staged state (git add {BASELINE_NAME} to judge with it)\n"
+    )
+    # audit judges the working tree, with the files as they are there
+    code, out, _ = run(["--repo", str(root), "audit", "--format", "json"], capsys)
+    assert (code, json.loads(out)["summary"]["errors"]) == (0, 0)
+    # staged, both count (and nothing more is said)
+    git(root, "add", "-f", ".secretsmgr.yaml", BASELINE_NAME)
+    code, out, err = run(["--repo", str(root), "check", "--format", "json"], capsys)
+    summary = json.loads(out)["summary"]
+    assert (code, err, summary["suppressed"], summary["errors"]) == (0, "", 1, 0)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from secretsmgr.cli.context import emit, repo_root, wants_color
+from secretsmgr.cli.context import emit, repo_root, wants_color, warn
 from secretsmgr.cli.options import (
     ContextOpt,
     FormatOpt,
@@ -66,14 +66,21 @@ def check_cmd(
     and those the change causes elsewhere; no FILES: the whole index. Exit 1 on any error."""
     from secretsmgr.audit.finding import Severity
     from secretsmgr.gate.baseline import adopted
-    from secretsmgr.gate.judge import judge_index
+    from secretsmgr.gate.judge import judge_index, unstaged_config
     from secretsmgr.report import render
+    from secretsmgr.shellword import sh_path
 
     root = repo_root(ctx)
     selected = repo_relative(files, root, Path.cwd()) if files else None
     cluster = live_cluster(from_cluster, context, namespace, secret, root)
     report = judge_index(root, selected, env=os.environ, live_cluster=cluster)
-    report = adopted(root, report, new_since, env=os.environ, live_cluster=cluster)
+    report = adopted(root, report, new_since, env=os.environ, live_cluster=cluster, staged=True)
+    for name in unstaged_config(root):
+        # the gate judges what is staged, its settings and baseline too: say so when they differ
+        warn(
+            f"{name} on disk is not as staged, and check judges with the staged state "
+            f"(git add {sh_path(name)} to judge with it)"
+        )
     text = render(report, fmt, color=wants_color(fmt, output), short=True)
     if not text and fmt is OutputFormat.TEXT and output is None and _at_terminal():
         text = f"ok: {plural(report.files, 'file')} checked, no findings\n"
