@@ -505,7 +505,7 @@ _TIME_KEY = re.compile(
 )
 # a date or a date and time (with or without a zone)
 _DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})?)?$"
+    r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]| ?UTC|[+-]\d{2}:?\d{2})?)?$"
 )
 _BORING = re.compile(r"(?i)^(?:true|false|yes|no|on|off|null|none|~|\d+(?:\.\d+)*[a-z]{0,3})$")
 _WORDS = re.compile(
@@ -705,6 +705,21 @@ _ARTIFACTORY = re.compile(
 )
 
 
+_AWS_KEY_ID = re.compile(r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)([A-Z0-9]{16})")
+_TYPED_ROWS = ("QWERTYUIOPASDFGHJKLZXCVBNM", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789")
+
+
+def _typed_aws_ids(text: str) -> bool:
+    """Whether every AWS key id in ``text`` holds eight characters in a row of the keyboard or
+    of the alphabet: typed for a test, never issued (sweep 77, devantler-tech/platform: AKIA
+    and the keyboard's top row, a canary file for a secret scanner's test, was an error)."""
+    bodies = [m[1] for m in _AWS_KEY_ID.finditer(text)]
+    return bool(bodies) and all(
+        any(body[i : i + 8] in row for row in _TYPED_ROWS for i in range(len(body) - 7))
+        for body in bodies
+    )
+
+
 def _known_format(text: str, value: str) -> Verdict | None:
     """The known-format plugin that matches ``text`` (``value`` with its variables taken out),
     except basic auth whose passwords are all variables."""
@@ -721,6 +736,8 @@ def _known_format(text: str, value: str) -> Verdict | None:
                     and not PRIVATE_KEY_BLOCK.search(text)
                 ):
                     continue  # a PEM header alone: a script that writes one, not a key
+                if plugin.secret_type == "AWS Access Key" and _typed_aws_ids(text):
+                    continue  # a key id typed for a test, not issued (see _typed_aws_ids)
                 if plugin.secret_type == "GitHub Token" and not _GITHUB_TOKEN.search(text):
                     continue  # longer than any GitHub token: an invented sample (see below)
                 if plugin.secret_type == "JSON Web Token" and _public_jwts_only(text):

@@ -103,6 +103,9 @@ def test_an_application_tag_or_a_date_is_no_credential(tmp_path: Path) -> None:
             "apps/values.yaml": "configs:\n  secret:\n"
             "    argocdServerAdminPasswordMtime: 2025-08-26T18:15:18\n"
             "    argocdServerAdminPassword: Tr0ub4dor-and-3\n",
+            # sweep 77, stuttgart-things/flux: the time with a UTC suffix, as a variable's default
+            "apps/argo.yaml": "configs:\n  secret:\n    argocdServerAdminPasswordMtime: "
+            "${ARGO_CD_PASSWORD_MTIME:-2024-09-16T12:51:06UTC}\n",
             # from the review: kustomize drops any other tag and deploys the literal, and a date
             # under a password key is a password
             "apps/release.yaml": "spec:\n  values:\n    adminPassword: !Env Sup3rS3cretXq9\n"
@@ -2321,3 +2324,20 @@ def test_a_password_shaped_like_an_address_is_still_judged_as_one() -> None:
 
     assert exposed_value("password", "10.20.30.40")
     assert not exposed_value("SECRET_NAS_IP", "10.20.30.40")
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # sweep 77, devantler-tech/platform: a canary file for a secret scanner's own test
+        ("printf 'aws_access_key_id: AKIAQWERTYUIOPASDFGH\\n' > canary", False),
+        ("AKIAABCDEFGHIJKLMNOP", False),
+        ("AKIA2XQZ7RM4KDP3WN6L", True),
+        # one typed id beside an issued one: the issued one counts
+        ("AKIAQWERTYUIOPASDFGH AKIA2XQZ7RM4KDP3WN6L", True),
+    ],
+)
+def test_an_aws_key_id_typed_along_the_keyboard_is_no_credential(text: str, found: bool) -> None:
+    from secretsmgr.audit.credentials import judge_value
+
+    assert (judge_value("aws_access_key_id", text) is not None) is found
