@@ -742,7 +742,10 @@ _SETTING_KEY = re.compile(
     r"provider|type|mode|namespace|email|(?:client_?)?id|log_?level|level|insecure|debug|"
     r"enabled|timeout|file|path|dir|"
     # an object's name (``clientSecret: {name: oauth-client}`` names a Secret), an OIDC issuer
-    r"name|issuer)$"
+    r"name|issuer|"
+    # an OIDC client's scopes (sweep 77, devantler-tech/platform: `scopes: openid,profile` beside
+    # a substituted client secret)
+    r"scopes?)$"
 )
 
 

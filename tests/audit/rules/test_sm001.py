@@ -245,7 +245,10 @@ def test_settings_beside_substituted_secrets_are_no_plaintext_secret(tmp_path: P
                     # sweep 29, Rojikku/home-ops: rclone's hash commands turned off (28 errors)
                     "RCLONE_CONFIG_NAS_MD5SUM_COMMAND": "none",
                     "RCLONE_CONFIG_NAS_HASHES": "none",
+                    # sweep 77, devantler-tech/platform: an OIDC client's scopes
+                    "scopes": "openid,profile,email",
                     # still secrets, substituted neighbours or not
+                    "session_scope": "Xk9mQ2pL7vR4tY8wZ3nB",
                     "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI-K7MDENG-bPxRfiCYzzzzzzzzzz",
                     "DB_URL": "postgres://app:Tr0ub4dor-and-3@db:5432/app",
                     "api_token": "hunter2xyzA9",
@@ -260,6 +263,7 @@ def test_settings_beside_substituted_secrets_are_no_plaintext_secret(tmp_path: P
         ("apps/volsync.yaml", "stringData.AWS_SECRET_ACCESS_KEY"),
         ("apps/volsync.yaml", "stringData.DB_URL"),
         ("apps/volsync.yaml", "stringData.api_token"),
+        ("apps/volsync.yaml", "stringData.session_scope"),
         ("apps/plain.yaml", "stringData.POSTGRES_HOST"),
         ("apps/plain.yaml", "stringData.password"),
     }
