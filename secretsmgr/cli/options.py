@@ -46,6 +46,10 @@ LayerOpt = Annotated[
         "--layer", "-l", help="Layer L (repeatable; secretsmgr layers lists them).", metavar="L"
     ),
 ]
+ExcludeOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--exclude", help="Leave FILE out of --all or --layer.", metavar="FILE"),
+]
 ClusterKeyOpt = Annotated[
     str | None,
     typer.Option("--cluster-key", help="The cluster's age public key.", metavar="K"),

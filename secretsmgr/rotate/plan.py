@@ -51,6 +51,7 @@ class RotationRequest:
     commit: bool = False
     allow_dirty: bool = False
     cluster_key: str | None = None
+    exclude: tuple[str, ...] = ()  # files --all and --layer leave out
     action: str = "rotate"
     # key rotate: the cluster keys every file is re-encrypted to (instead of the policy's own),
     # and configuration files (repo-relative path, new text) replaced in the same transaction.
@@ -202,13 +203,24 @@ def name_others(
     *,
     reason: str = "",
     lead: str = "then rotate the others by name",
+    request: RotationRequest | None = None,
+    left: Sequence[str] = (),
 ) -> str:
     """A hint to rotate ``rest`` by name, with the run's own reason (sweep 75: a placeholder
-    reason `'…'` was pasted as it was, into the changelog)."""
+    reason `'…'` was pasted as it was, into the changelog). Past five files, the request's own
+    selection with the files ``left`` out by ``--exclude`` (sweep 77, mrwulf/home-cluster:
+    "name them" named none of 39)."""
+    why = f" --reason {sh_word(reason)}" if reason else ""
+    plain = request is not None and request.action == "rotate" and request.cluster_keys is None
+    if rest and len(rest) > 5 and plain and request is not None and left and len(left) <= 5:
+        chosen = ["--all"] if request.all_files else []
+        chosen += [f"--layer {sh_word(x)}" for x in request.layers] if not chosen else []
+        chosen += [sh_path(p) for p in request.files]
+        chosen += [f"--exclude {sh_path(p)}" for p in (*request.exclude, *left)]
+        return f"{lead}, leaving those out: secretsmgr rotate {' '.join(chosen)}{why}"
     said = f"{lead} (--all and --layer would take {again} again)"
     if not rest or len(rest) > 5:
         return said
-    why = f" --reason {sh_word(reason)}" if reason else ""
     return f"{said}: secretsmgr rotate {' '.join(sh_path(p) for p in rest)}{why}"
 
 
@@ -248,6 +260,12 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
             # a name, or cluster/name as audit shows it (sweep 19: production/apps chose none)
             if any(layer in (x.name, x.label) for x in ctx.layers.placements(path)):
                 chosen[path] = entry
+    if request.exclude and not (request.all_files or request.layers):
+        raise UsageError("--exclude leaves files out of --all or --layer: name one of them")
+    for name in request.exclude:
+        rel = relative(ctx.root, name)
+        if chosen.pop(rel, None) is None:
+            raise UsageError(f"--exclude {name}: not a SOPS file of the selection")
     for name in request.files:
         rel = relative(ctx.root, name)
         if rel not in valid:
@@ -325,7 +343,9 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         if metadata.age_recipients:
             hints = [by_sops]
             if others:
-                hints.append(name_others(rest, reason=request.reason))
+                hints.append(
+                    name_others(rest, reason=request.reason, request=request, left=blocked)
+                )
             raise RefusedError(
                 f"{entry.path}: also encrypted to {named} keys, which secretsmgr cannot "
                 f"wrap a new data key for{also}",
@@ -351,7 +371,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
             how = ctx.sops_configs.updatekeys_hint(entry.path, metadata.foreign_kinds, cluster_keys)
             hints.append(f"it lacks the cluster's age key too (SM004): {how}")
         if others:
-            hints.append(name_others(rest, reason=request.reason))
+            hints.append(name_others(rest, reason=request.reason, request=request, left=blocked))
         raise RefusedError(
             f"{entry.path}: encrypted to {named} keys only, which secretsmgr cannot wrap a "
             f"new data key for{also}",

@@ -271,7 +271,8 @@ def _name_openable(
     shown = ", ".join(closed[:3]) + (", …" if len(closed) > 3 else "")
     again = f"the {plural(len(closed), 'file')} no identity at hand opens, {shown},"
     lead = "to rotate the rest now, name them"
-    exc.hints = (*exc.hints, name_others(rest, again, reason=request.reason, lead=lead))
+    hint = name_others(rest, again, reason=request.reason, lead=lead, request=request, left=closed)
+    exc.hints = (*exc.hints, hint)
     return exc
 
 

@@ -655,3 +655,40 @@ def test_a_truncated_sops_file_is_said_malformed_not_unencrypted(
         assert code == 1 and out == ""
         assert_user_error(err, f"{PG}: {said}")
         assert "encrypt" not in err and f"git checkout HEAD -- {PG}" in err, err
+
+
+def test_rotate_all_refused_on_a_file_no_identity_opens_names_a_command_past_five_others(
+    demo_repo: Path,
+    demo_key: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # sweep 77 (mrwulf/home-cluster, jgilfoil/k8s-gitops): past five files the hint said "name
+    # them" and named none; it names --all with the closed file left out, and that works
+    from tests.audit.helpers import K2, enc, secret, write
+
+    repo = demo_repo
+    write(repo, "gitops/apps/authentik/stranger.enc.yaml", enc(secret("s"), (K2,)))
+    for n in range(5):
+        write(repo, f"gitops/apps/authentik/more-{n}.enc.yaml", enc(secret(f"m{n}"), (CLUSTER,)))
+    commit_all(repo, "a file on a stranger's key, and more of ours")
+    result = rotate(repo, capsys, "--all", "--reason", "x")
+    assert result.code == 1
+    (hint,) = [h for h in hints_of(result.err) if "to rotate the rest now, name them" in h]
+    stranger = "gitops/apps/authentik/stranger.enc.yaml"
+    command = f"secretsmgr rotate --all --exclude {stranger} --reason x"
+    assert hint == f"to rotate the rest now, name them, leaving those out: {command}"
+    before = (repo / stranger).read_bytes()
+    monkeypatch.chdir(repo)  # pasted where the hint's paths are: the repository's root
+    pasted = rotate(repo, capsys, *command.split()[2:])
+    assert pasted.code == 0 and pasted.out.startswith("rotated "), pasted
+    assert (repo / stranger).read_bytes() == before
+    assert "gitops/apps/authentik/more-3.enc.yaml" in git(repo, "status", "--short")
+    # --exclude leaves out of a selection only
+    for args, said in (
+        (("--exclude", stranger), "--exclude leaves files out of --all or --layer"),
+        (("--all", "--exclude", "nope.enc.yaml"), "--exclude nope.enc.yaml: not a SOPS file of"),
+    ):
+        result = rotate(repo, capsys, *args)
+        assert result.code == 2
+        assert_user_error(result.err, said)

@@ -21,6 +21,7 @@ from secretsmgr.cli.options import (
     ClusterKeyOpt,
     CommitOpt,
     DryRunOpt,
+    ExcludeOpt,
     LayerOpt,
     ReasonOpt,
 )
@@ -32,6 +33,7 @@ def rotate_cmd(
     files: Annotated[list[Path] | None, typer.Argument(help="SOPS files to rotate.")] = None,
     layer: LayerOpt = None,
     all_files: Annotated[bool, typer.Option("--all", help="Rotate every SOPS file.")] = False,
+    exclude: ExcludeOpt = None,
     add_recipient: Annotated[
         list[str] | None, typer.Option("--add-recipient", help="Also encrypt to this key.")
     ] = None,
@@ -70,6 +72,7 @@ def rotate_cmd(
         layers=tuple(layer or ()),
         all_files=all_files,
         files=tuple(str(f) for f in files or ()),
+        exclude=tuple(str(f) for f in exclude or ()),
         add=tuple(add_recipient or ()),
         remove=tuple(remove_recipient or ()),
         regenerate=tuple(regenerate or ()),
