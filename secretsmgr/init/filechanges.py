@@ -101,7 +101,9 @@ def settings_change(
     else:
         what = "clusters: " + ", ".join(c.name for c in pinned.clusters)
     if pinned.allowed_recipients:
-        what += f", {len(pinned.allowed_recipients)} allowed_recipients"
+        allowed = ", ".join(short_key(k) for k in pinned.allowed_recipients[:3])
+        more = ", …" if len(pinned.allowed_recipients) > 3 else ""
+        what += f", allowed_recipients {allowed}{more}"
     if existing is not None and _pins(parse_settings(existing), keys, pinned.allowed_recipients):
         return FileChange(SETTINGS_NAME, FileState.UP_TO_DATE, "pins the cluster key")
     text = render_settings(pinned)

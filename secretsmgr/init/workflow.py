@@ -230,6 +230,19 @@ def plan_init(
             f"clusters:, so {SETTINGS_NAME} pins no key: every command reads each cluster's "
             f"key from the {SOPS_CONFIG_NAME} rule of its path, as before"
         )
+    allowed = set(pinned.allowed_recipients) - set(keys.values())
+    former = [k for k in inv.repo_cluster_keys if k in allowed]
+    if former:
+        # sweep 77 (mirceanton/home-ops): `init --cluster-key NEW` kept the key the repository
+        # named before as an allowed recipient, said only as "1 allowed_recipients", and every
+        # later rotation went on encrypting to it
+        notes.append(
+            f"{', '.join(short_key(k) for k in former)}, the cluster key the repository named "
+            f"before, stays an allowed recipient while {SOPS_CONFIG_NAME} names it, and "
+            "rotations keep encrypting to it: if it is lost or retired, take it out of "
+            f"{SOPS_CONFIG_NAME} (init --force rewrites its rules) and of allowed_recipients "
+            f"in {SETTINGS_NAME}, then: secretsmgr rotate --all"
+        )
     pgp = flux_pgp_keys(inv)
     secret_name = _new_secret_name(inv)
     made = frozenset(c.public for c in cluster_keys if c.source == NEW)

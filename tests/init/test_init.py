@@ -237,6 +237,29 @@ def test_a_repository_with_only_sops_yaml_gets_its_choice_pinned(
     assert code == 0
 
 
+def test_a_new_cluster_key_names_the_former_one_kept_as_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 77 (mirceanton/home-ops): `init --cluster-key NEW` kept the repository's former
+    # cluster key as an allowed recipient, said only as "1 allowed_recipients"
+    from tests.audit.helpers import K2 as new
+
+    repo = git_copy(FIXTURES / "demo", tmp_path / "repo", drop=[".secretsmgr.yaml", LOG])
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    out, _ = init(repo, capsys, "--cluster-key", new, "--dry-run")
+    (line,) = [x for x in out.splitlines() if x.startswith("  would create  .secretsmgr.yaml")]
+    assert line.endswith(
+        f"cluster_key, allowed_recipients {short_key(CLUSTER)}, {short_key(ADMIN)}"
+    )
+    assert (
+        f"{short_key(CLUSTER)}, the cluster key the repository named before, stays an allowed "
+        "recipient while .sops.yaml names it" in " ".join(out.split())
+    ), out
+    # a key kept as it was is no former one
+    out, _ = init(repo, capsys, "--dry-run")
+    assert "named before" not in out
+
+
 def test_existing_secrets_without_any_configuration(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
