@@ -264,7 +264,7 @@ spec:
       - dns01:
           route53:
             region: eu-west-1
-            accessKeyID: AKIAQWERTYUIOPASDFGH
+            accessKeyID: AKIA2XQZ7RM4KDP3WN6L
             hostedZoneID: Z2ABCDEFGHIJKL
           webhook: {config: {password: hunter2xyzA9}}
 """

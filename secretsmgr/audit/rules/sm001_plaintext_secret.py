@@ -15,6 +15,7 @@ import shlex
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import cast
 
@@ -799,7 +800,8 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
         return _env_source(file)
     if file.format is None:
         if not _COPY_NAME.search(file.path) or not _secret_manifest(file.data):
-            held = _source(file.data)  # one line of JSON is one token too: a manifest first
+            # one line of JSON is one token too: a manifest first
+            held = _source(file.data, file.path)
             return [] if held is None else [PlaintextSecret(file.path, "", "", source=held)]
         # a Secret manifest under another name (secret.txt, a .bak copy, no extension):
         # kustomize reads any name a kustomization lists, and git holds it all the same
@@ -970,10 +972,13 @@ _SOURCE_MAX = 16 * 1024  # a password or a key file; larger ones are data
 _TOKEN = re.compile(r"^\S{8,512}$")
 
 
-def _source(data: bytes) -> str | None:
-    """What a file that is no structured format holds when its whole content is a secret: a
-    private key block, or one token (a password file). A secretGenerator ``files:`` source
-    becomes a Secret value as it is; the check reports it only where a layer reads it so."""
+def _source(data: bytes, path: str = "") -> str | None:
+    """What a file that is no structured format holds when its content is a secret: a private
+    key block, one token (a password file), one line under a name that names a secret (a PIN,
+    a passphrase of words), or a config line that sets a credential (``.netrc``'s password,
+    rclone's ``secret_access_key = …``, Redis's ``requirepass``). A secretGenerator ``files:``
+    source becomes a Secret value as it is; the check reports it only where a layer reads it so
+    (the attack review of stop 44: all but the one token passed)."""
     if len(data) > _SOURCE_MAX or b"\x00" in data:
         return None
     text = decode_text(data)
@@ -982,11 +987,51 @@ def _source(data: bytes) -> str | None:
     if PRIVATE_KEY_BLOCK.search(text):
         return "a private key"
     value = text.strip()
-    if not _TOKEN.match(value) or is_placeholder(value) or is_public_material("", value):
+    if "\n" in value:
+        for number, line in enumerate(text.splitlines(), start=1):
+            key = _config_credential(line)
+            if key is not None:
+                return f"a credential ({key}, line {number})"
+        return None
+    if is_placeholder(value) or is_public_material("", value):
         return None
     if value.startswith(("-----BEGIN", "ENC[", "http://", "https://", "/", "./")):
         return None  # a certificate, a path, an address
-    return "a secret value"
+    if _DOMAIN.fullmatch(value) and not looks_like_token(value):
+        return None  # a domain's name (example.org), not a password
+    if _TOKEN.match(value):
+        return "a secret value"
+    stem = posixpath.basename(path).partition(".")[0]
+    if 4 <= len(value) <= 512 and stem and names_sensitive(stem):
+        return "a secret value"  # db-pin, db-passphrase: the file's name says what it is
+    return None
+
+
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}")
+# ``key = value``, ``key: value`` or ``key value`` (a config file's line); and the words a
+# config sets a password with that no credential's word spells (Redis's requirepass and
+# masterauth) or that come in pairs on one line (a ``.netrc``'s ``machine h login u password p``)
+_CONFIG_PAIR = re.compile(r"^([A-Za-z_][\w.-]{0,63})[ \t]*(?:[=:][ \t]*|[ \t]+)(\S.{0,511})$")
+_CONFIG_PASSWORD = frozenset(("requirepass", "masterauth", "password", "passwd", "passphrase"))
+
+
+def _config_credential(line: str) -> str | None:
+    """The key of a config line that sets a credential to a value of its own, else None."""
+    stripped = line.strip()
+    if not stripped or stripped.startswith(("#", ";", "//", "[")):
+        return None
+    words = stripped.split()
+    for key, value in pairwise(words):
+        if key.lower() in _CONFIG_PASSWORD and not is_placeholder(value.strip("\"'")):
+            return key
+    m = _CONFIG_PAIR.match(stripped)
+    if m is None:
+        return None
+    key, value = m.group(1), m.group(2).strip().strip("\"'")
+    if not value or is_placeholder(value) or is_envsubst_name(value):
+        return None
+    verdict = judge_value(key, value)
+    return key if verdict is not None and (verdict.known or names_password(key)) else None
 
 
 _ENV_MAX = 256 * 1024

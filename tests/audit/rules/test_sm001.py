@@ -2340,3 +2340,48 @@ def test_an_age_key_literal_that_holds_no_age_key_is_no_secret(tmp_path: Path) -
     found = {f.path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert "apps/empty/kustomization.yaml" not in found
     assert "apps/real/kustomization.yaml" in found
+
+
+def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_found(
+    tmp_path: Path,
+) -> None:
+    # the attack review of stop 44: a 7-character PIN, a passphrase of words, a .netrc, an
+    # rclone.conf and a redis.conf put in a Secret by a secretGenerator passed check and audit
+    from secretsmgr.audit.engine import run_audit
+
+    sources = {
+        "db-pin": "hunt3r7\n",
+        "db-passphrase": "correct horse battery staple\n",
+        ".netrc": "machine api.example.com\n  login bot\n  password Tr0ub4dor-horse-9917\n",
+        "rclone.conf": "[s3]\ntype = s3\naccess_key_id = backupuser\n"
+        "secret_access_key = Tr0ub4dor-horse-9917\n",
+        "redis.conf": "bind 0.0.0.0\nrequirepass Tr0ub4dor-horse-9917\n",
+        # no credential of their own: settings, a variable, a stand-in, a domain
+        "plain.conf": "bind 0.0.0.0\nport 6379\nrequirepass ${REDIS_PASSWORD}\n",
+        "other.conf": "[s3]\nsecret_access_key = changeme\npassword_file = /run/secrets/db\n",
+        "domain": "example.org\n",
+        "api-pin": "changeme\n",
+    }
+    listed = "".join(f"      - {name}\n" for name in sources)
+    files = {f"apps/{name}": text for name, text in sources.items()}
+    files["apps/kustomization.yaml"] = (
+        f"secretGenerator:\n  - name: app-files\n    files:\n{listed}"
+    )
+    standard_repo(tmp_path, files)
+    found = {
+        f.path: f.message
+        for f in run_audit(tmp_path, keyless_only=True).findings
+        if f.rule == "SM001" and f.key_path is None
+    }
+    assert found == {
+        "apps/db-pin": "holds a secret value in plaintext, and a secretGenerator of layer apps "
+        "puts it in a Secret (files:)",
+        "apps/db-passphrase": "holds a secret value in plaintext, and a secretGenerator of layer "
+        "apps puts it in a Secret (files:)",
+        "apps/.netrc": "holds a credential (password, line 3) in plaintext, and a "
+        "secretGenerator of layer apps puts it in a Secret (files:)",
+        "apps/rclone.conf": "holds a credential (secret_access_key, line 4) in plaintext, and a "
+        "secretGenerator of layer apps puts it in a Secret (files:)",
+        "apps/redis.conf": "holds a credential (requirepass, line 2) in plaintext, and a "
+        "secretGenerator of layer apps puts it in a Secret (files:)",
+    }
