@@ -316,7 +316,9 @@ def begin(
         rewritten=tuple(todo),
         configs=tuple(p for p, _ in configs),
         commit=configs_commit,
-        left=tuple(e.path for e in ctx.sops_files if not in_rotation(ctx, e, old)),
+        left=tuple(
+            e.path for e in ctx.sops_files if e.has_metadata and not in_rotation(ctx, e, old)
+        ),
     )
 
 
@@ -567,5 +569,7 @@ def finish(
         entries=(("age.agekey", entry_text(new_secret, new)),),
         rewritten=tuple(f.path for f in result.plan.files),
         configs=tuple(p for p, _ in configs),
-        left=tuple(e.path for e in ctx.sops_files if not in_rotation(ctx, e, old)),
+        left=tuple(
+            e.path for e in ctx.sops_files if e.has_metadata and not in_rotation(ctx, e, old)
+        ),
     )

@@ -919,6 +919,8 @@ def test_a_file_outside_flux_that_never_carried_the_key_is_left_alone(
     archived = repo / ".archived/old.enc.yaml"
     archived.parent.mkdir()
     archived.write_text(enc(secret("old"), (stranger,)), encoding="utf-8")
+    # an empty file named like one holds no key at all: no example of it (sweep 77, mrwulf)
+    (repo / ".archived/a-draft.enc.yaml").write_text("", encoding="utf-8")
     talos = repo / "talos/talsecret.enc.yaml"  # outside Flux, on the cluster key
     talos.parent.mkdir()
     talos.write_text(enc(secret("talos"), (OLD,)), encoding="utf-8")
