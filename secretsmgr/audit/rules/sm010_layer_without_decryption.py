@@ -79,11 +79,18 @@ def _why(layer: Layer) -> str:
     return f"has decryption provider {provider}, not sops"
 
 
-def _decryption_text(layers: Sequence[Layer], bad: Layer, kinds: frozenset[str]) -> str:
+def _decryption_text(
+    layers: Sequence[Layer],
+    bad: Layer,
+    kinds: frozenset[str],
+    controller_secrets: Sequence[str] = (),
+) -> str:
     """The ``spec.decryption`` to add to ``bad``: the one its cluster's decrypting layers use
     (``sops-gpg``, ``sops-keys``), else the repository's, else one for the file's keys
     (``kinds``: ``sops-age`` when an age key opens it, ``sops-gpg`` for PGP keys only, no
-    secretRef for cloud KMS keys only, which the controller's own identity opens)."""
+    secretRef for cloud KMS keys only, which the controller's own identity opens). An age file
+    in a repository that gives kustomize-controller ``--sops-age-secret`` needs no secretRef
+    (sweep 77, coolguy1771/home-ops: the fix said to export a key to the app's namespace)."""
     for pool in ([x for x in layers if x.cluster == bad.cluster], layers):
         refs = Counter(
             x.decryption.secret_ref or ""
@@ -95,6 +102,11 @@ def _decryption_text(layers: Sequence[Layer], bad: Layer, kinds: frozenset[str])
             if not ref:
                 return "{provider: sops}"
             return f"{{provider: sops, secretRef: {{name: {ref}}}}}"
+    if ("age" in kinds or not kinds) and controller_secrets:
+        return (
+            "{provider: sops} (kustomize-controller's --sops-age-secret flag names "
+            f"{controller_secrets[0]}, which holds the key)"
+        )
     if "age" in kinds or not kinds:
         return "{provider: sops, secretRef: {name: sops-age}}"
     if "pgp" in kinds:  # kustomize-controller reads PGP keys from the Secret's *.asc entries
@@ -157,13 +169,14 @@ def _fix_all(
     hits: list[SpecLine],
     files: Collection[str],
     kinds: frozenset[str],
+    controller_secrets: Sequence[str] = (),
 ) -> str:
     """The fix for every layer of ``bad``; one sentence for the same patch in several
     bootstrap folders."""
     patches: dict[tuple[str, str], list[str]] = {}
     others: list[str] = []
     for layer in bad:
-        decryption = _decryption_text(layers, layer, kinds)
+        decryption = _decryption_text(layers, layer, kinds, controller_secrets)
         where = _bootstrap_kustomization(layer, files)
         if where is None:
             several = sum(1 for x in layers if x.source == layer.source) > 1
@@ -231,7 +244,14 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         finding = RULE.finding(
             entry.path,
             message,
-            fix=_fix_all(graph.layers, bad, spec_lines, files, _key_kinds(entry))
+            fix=_fix_all(
+                graph.layers,
+                bad,
+                spec_lines,
+                files,
+                _key_kinds(entry),
+                graph.controller_age_secrets,
+            )
             + ("; or, if Flux does not use it, narrow the outside_flux glob" if outside else ""),
             fix_at=Place(bad[0].source, _spec_line(spec_lines, bad[0])),
             layers=tuple(x.label for x in bad),  # reports file it under these

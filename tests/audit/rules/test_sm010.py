@@ -298,3 +298,31 @@ def test_the_fix_names_the_kustomization_in_a_file_of_several(tmp_path: Path) ->
         "add spec.decryption {provider: sops, secretRef: {name: sops-age}} to the Kustomization "
         "traefik in clusters/prod/apps.yaml"
     ), found.fix
+
+
+def test_the_fix_needs_no_secret_ref_where_the_controller_holds_the_key(tmp_path: Path) -> None:
+    # sweep 77 (coolguy1771/home-ops): the repository gives kustomize-controller
+    # --sops-age-secret through a patch, and the fix said to add secretRef sops-age and export
+    # the key to the app's namespace
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"))})
+    write(tmp_path, "clusters/prod/apps.yaml", flux_kustomization(decryption=None))
+    (finding,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM010"]
+    assert finding.fix == (
+        "add spec.decryption {provider: sops, secretRef: {name: sops-age}} to "
+        "clusters/prod/apps.yaml"
+    )
+    write(
+        tmp_path,
+        "clusters/prod/flux-system/kustomization.yaml",
+        "resources: [gotk-components.yaml]\npatches:\n  - patch: |-\n      - op: add\n"
+        "        path: /spec/template/spec/containers/0/args/-\n"
+        "        value: --sops-age-secret=sops-age-secret\n"
+        "    target: {kind: Deployment, name: kustomize-controller}\n",
+    )
+    (finding,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM010"]
+    assert finding.fix == (
+        "add spec.decryption {provider: sops} (kustomize-controller's --sops-age-secret flag "
+        "names sops-age-secret, which holds the key) to clusters/prod/apps.yaml"
+    )
