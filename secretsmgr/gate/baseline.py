@@ -2,19 +2,25 @@
 
 Two sources of "already present", as linters do it:
 - a committed baseline, ``.secretsmgr-baseline.json`` (``secretsmgr baseline`` writes it, as
-  detect-secrets keeps ``.secrets.baseline``): rule, path, key path and a fingerprint per
-  finding, never a value;
+  detect-secrets keeps ``.secrets.baseline``): rule, path, key path, a fingerprint and the
+  digests of its lines per finding, never a value;
 - ``--new-since REV``: the findings the repository had at commit REV.
 
 A finding whose identity (rule, path, key path) is in either is taken out of the report and
-counted in its summary (``baselined``); only new findings can fail the run.
+counted in its summary (``baselined``); only new findings can fail the run. Where the finding
+has a line, its value counts too: a baseline (version 2) keeps a digest of the line each
+finding was on (salted with its rule, path and key path, as detect-secrets keeps a hash of each
+secret), and ``--new-since`` reads the line at that commit; a finding whose line no longer
+matches holds a new value, and is new (the attack review of stop 44: a baselined key path let
+any later password there pass). A version 1 baseline, which kept no digest, is read as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,8 +35,78 @@ from secretsmgr.repo.inventory import EMPTY_ENV, LiveKeys
 from secretsmgr.repo.snapshot import CommitSnapshot, IndexSnapshot
 
 BASELINE_NAME = ".secretsmgr-baseline.json"
-BASELINE_VERSION = 1
+BASELINE_VERSION = 2
+_READABLE = (1, 2)
 Identity = tuple[str, str, str]
+# each known identity, with the digests of the lines its findings were on (None: any line, a
+# version 1 entry or a finding with no line)
+Known = dict[Identity, frozenset[str] | None]
+Lines = Callable[[str], Sequence[str] | None]
+
+
+def _no_lines(_path: str) -> Sequence[str] | None:
+    return None
+
+
+def line_digest(finding: Finding, lines: Lines) -> str | None:
+    """A digest of the line ``finding`` is on, salted with its identity; None with no line."""
+    text = lines(finding.path)
+    if finding.line is None or text is None or not 0 < finding.line <= len(text):
+        return None
+    held = text[finding.line - 1].strip()
+    if not held:
+        return None
+    data = "\0".join((*identity(finding), held)).encode("utf-8", "surrogateescape")
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def known_of(findings: Iterable[Finding], lines: Lines) -> Known:
+    """Each finding's identity with the digests of its lines (None where one has none)."""
+    known: dict[Identity, set[str] | None] = {}
+    for finding in findings:
+        ident, digest = identity(finding), line_digest(finding, lines)
+        held = known.setdefault(ident, set())
+        if digest is None or held is None:
+            known[ident] = None
+        else:
+            held.add(digest)
+    return {k: None if v is None else frozenset(v) for k, v in known.items()}
+
+
+def _reader(read: Callable[[str], bytes]) -> Lines:
+    """``Lines`` over ``read``, each file read once; None where it cannot be read."""
+    cache: dict[str, Sequence[str] | None] = {}
+
+    def lines(path: str) -> Sequence[str] | None:
+        if path not in cache:
+            try:
+                cache[path] = read(path).decode("utf-8", "replace").splitlines()
+            except (OSError, ValueError):
+                cache[path] = None
+        return cache[path]
+
+    return lines
+
+
+def disk_lines(root: Path) -> Lines:
+    """The lines of the files on disk."""
+    return _reader(lambda path: (root / path).read_bytes())
+
+
+@contextlib.contextmanager
+def staged_lines(root: Path) -> Iterator[Lines]:
+    """The lines of the files as the index holds them (on disk for a file it does not hold,
+    one named to ``check`` untracked); on disk outside git."""
+    if git.describe(root) is None:
+        yield disk_lines(root)
+        return
+    index = IndexSnapshot(root)
+    on_disk = disk_lines(root)
+    in_index = _reader(index.read)
+    try:
+        yield lambda path: on_disk(path) if index.blob_id(path) is None else in_index(path)
+    finally:
+        index.close()
 
 
 def identity(finding: Finding) -> Identity:
@@ -43,48 +119,58 @@ def fingerprint(ident: Identity) -> str:
     return hashlib.sha256("\0".join(ident).encode("utf-8")).hexdigest()[:32]
 
 
-def format_baseline(findings: Iterable[Finding]) -> str:
-    """The baseline file for ``findings``: sorted, one entry per identity, never a value."""
-    entries = {
-        identity(f): {
-            "rule": f.rule,
-            "path": f.path,
-            "key_path": f.key_path,
-            "fingerprint": fingerprint(identity(f)),
+def format_baseline(findings: Iterable[Finding], lines: Lines = _no_lines) -> str:
+    """The baseline file for ``findings``: sorted, one entry per identity, never a value (the
+    digests of the lines its findings are on, which ``lines`` reads)."""
+    known = known_of(findings, lines)
+    entries = [
+        {
+            "rule": rule,
+            "path": path,
+            "key_path": key_path or None,
+            "fingerprint": fingerprint((rule, path, key_path)),
+            "lines": sorted(known[(rule, path, key_path)] or ()),
         }
-        for f in findings
-    }
+        for rule, path, key_path in sorted(known)
+    ]
     doc = {
         "version": BASELINE_VERSION,
         "generated_by": f"secretsmgr {secretsmgr.__version__}",
-        "findings": [entries[k] for k in sorted(entries)],
+        "findings": entries,
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_baseline(root: Path, findings: Iterable[Finding]) -> Path:
+def write_baseline(root: Path, findings: Iterable[Finding], lines: Lines = _no_lines) -> Path:
     """Write ``.secretsmgr-baseline.json`` at ``root`` atomically; return its path."""
     target = root / BASELINE_NAME
-    write_atomic(target, format_baseline(findings))
+    write_atomic(target, format_baseline(findings, lines))
     return target
 
 
-def parse_baseline(text: str) -> frozenset[Identity]:
-    """The identities a baseline lists; ``ConfigError`` naming what is wrong, never guessing."""
+_FIELDS = {1: {"rule", "path", "key_path", "fingerprint"}}
+_FIELDS[2] = _FIELDS[1] | {"lines"}
+
+
+def parse_baseline(text: str) -> Known:
+    """The identities a baseline lists, with their line digests (a version 1 entry, or one
+    with none: any line); ``ConfigError`` naming what is wrong, never guessing."""
     where = BASELINE_NAME
     try:
         doc = json.loads(text)
     except ValueError as exc:
         raise ConfigError(f"{where}: not valid JSON") from exc
-    if not isinstance(doc, dict) or doc.get("version") != BASELINE_VERSION:
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if version not in _READABLE or isinstance(version, bool):
         raise ConfigError(f"{where}: not a version {BASELINE_VERSION} secretsmgr baseline")
     items = doc.get("findings")
     if not isinstance(items, list):
         raise ConfigError(f"{where}: findings must be a list")
-    known: set[Identity] = set()
+    fields = _FIELDS[version]
+    known: Known = {}
     for number, item in enumerate(items, start=1):
-        if not isinstance(item, dict) or set(item) != {"rule", "path", "key_path", "fingerprint"}:
-            raise ConfigError(f"{where}: finding {number} needs rule, path, key_path, fingerprint")
+        if not isinstance(item, dict) or set(item) != fields:
+            raise ConfigError(f"{where}: finding {number} needs {', '.join(sorted(fields))}")
         rule, path, key_path = item["rule"], item["path"], item["key_path"]
         if not isinstance(rule, str) or not isinstance(path, str):
             raise ConfigError(f"{where}: finding {number} has no rule or path")
@@ -93,22 +179,25 @@ def parse_baseline(text: str) -> frozenset[Identity]:
         ident = (rule, path, key_path or "")
         if item["fingerprint"] != fingerprint(ident):
             raise ConfigError(f"{where}: finding {number} has a fingerprint that does not match")
-        known.add(ident)
-    return frozenset(known)
+        digests = item.get("lines", [])
+        if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
+            raise ConfigError(f"{where}: finding {number} has malformed lines")
+        known[ident] = frozenset(digests) or None
+    return known
 
 
-def load_baseline(root: Path) -> frozenset[Identity]:
+def load_baseline(root: Path) -> Known:
     """The committed baseline at ``root`` (empty when there is none)."""
     try:
         text = (root / BASELINE_NAME).read_text(encoding="utf-8")
     except FileNotFoundError:
-        return frozenset()
+        return {}
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{BASELINE_NAME}: cannot be read") from exc
     return parse_baseline(text)
 
 
-def load_staged_baseline(root: Path) -> frozenset[Identity]:
+def load_staged_baseline(root: Path) -> Known:
     """The baseline as the git index holds it, which is what the commit will hold: a baseline
     file that is not staged (changed, untracked or git-ignored) counts for nothing (the attack
     review of stop 44). Outside git, the file on disk."""
@@ -117,7 +206,7 @@ def load_staged_baseline(root: Path) -> frozenset[Identity]:
     index = IndexSnapshot(root)
     try:
         if BASELINE_NAME not in index.paths:
-            return frozenset()
+            return {}
         try:
             text = index.read(BASELINE_NAME).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -138,9 +227,10 @@ def findings_at(
     cluster_key: str | None = None,
     max_age_days: int | None = None,
     cache: GateCache | None = None,
-) -> frozenset[Identity]:
+) -> Known:
     """The identities of the findings the repository had at commit ``rev`` (``files`` only,
-    when given); ``UsageError`` when ``rev`` names no commit."""
+    when given), with the digests of their lines there; ``UsageError`` when ``rev`` names no
+    commit."""
     commit = git.resolve_commit(root, rev) if git.toplevel(root) is not None else None
     if commit is None:
         raise UsageError(f"--new-since {rev}: not a commit of this repository")
@@ -148,7 +238,7 @@ def findings_at(
     try:
         scope = None if files is None else sorted(set(files) & set(snap.paths))
         if scope == []:
-            return frozenset()
+            return {}
         ctx = load_context(
             root,
             files=scope,
@@ -160,18 +250,39 @@ def findings_at(
             max_age_days=max_age_days,
         )
         report = run_rules(ctx, keyless_only=keyless_only)
+        return known_of(report.findings, _reader(snap.read))
     finally:
         snap.close()
-    return frozenset(identity(f) for f in report.findings)
 
 
-def without_known(report: AuditReport, known: frozenset[Identity]) -> AuditReport:
-    """``report`` with the findings in ``known`` taken out and counted as baselined."""
+def without_known(report: AuditReport, known: Known, lines: Lines = _no_lines) -> AuditReport:
+    """``report`` with the findings in ``known`` taken out and counted as baselined: those whose
+    identity it lists, on a line it lists a digest of (any line where it lists none, or where
+    the finding has none)."""
     if not known:
         return report
-    kept = tuple(f for f in report.findings if identity(f) not in known)
+
+    def is_known(finding: Finding) -> bool:
+        ident = identity(finding)
+        if ident not in known:
+            return False
+        digests = known[ident]
+        if digests is None:
+            return True
+        digest = line_digest(finding, lines)
+        return digest is None or digest in digests
+
+    kept = tuple(f for f in report.findings if not is_known(f))
     gone = len(report.findings) - len(kept)
     return replace(report, findings=kept, baselined=report.baselined + gone)
+
+
+def _merge(a: Known, b: Known) -> Known:
+    out = dict(a)
+    for ident, digests in b.items():
+        had = out.get(ident, frozenset())
+        out[ident] = None if had is None or digests is None else had | digests
+    return out
 
 
 def adopted(
@@ -189,11 +300,11 @@ def adopted(
     """``report`` without the findings of the committed baseline and, with ``new_since``, those
     the repository had at that commit (judged over the reported files only). ``staged``: the
     baseline as the index holds it (the gate), else as it is on disk."""
-    known = set(load_staged_baseline(root) if staged else load_baseline(root))
+    known = load_staged_baseline(root) if staged else load_baseline(root)
     if new_since is not None:
         paths = sorted({f.path for f in report.findings})
         if paths:
-            known |= findings_at(
+            then = findings_at(
                 root,
                 new_since,
                 files=paths,
@@ -203,6 +314,12 @@ def adopted(
                 cluster_key=cluster_key,
                 max_age_days=max_age_days,
             )
+            known = _merge(known, then)
         elif git.toplevel(root) is None or git.resolve_commit(root, new_since) is None:
             raise UsageError(f"--new-since {new_since}: not a commit of this repository")
-    return without_known(report, frozenset(known))
+    if not known:
+        return report
+    if not staged:
+        return without_known(report, known, disk_lines(root))
+    with staged_lines(root) as lines:
+        return without_known(report, known, lines)

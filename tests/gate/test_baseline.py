@@ -63,7 +63,11 @@ def test_new_since_rev_blocks_only_what_is_new(
     base = git(root, "rev-parse", "HEAD").strip()
     code, _, _ = run(["--repo", str(root), "audit", "--new-since", base], capsys)
     assert code == 0
-    stage(root, "legacy/plain.yaml", secret("legacy", {"password": "old", "extra": "more-pw"}))
+    stage(
+        root,
+        "legacy/plain.yaml",
+        secret("legacy", {"password": "old-plaintext-pw", "extra": "more-pw"}),
+    )
     git(root, "commit", "-q", "--no-gpg-sign", "-m", "more")
     code, out, _ = run(["--repo", str(root), "audit", "--new-since", base], capsys)
     assert code == 1 and "stringData.extra" in out and "already present" in out
@@ -79,7 +83,11 @@ def test_new_since_rev_blocks_only_what_is_new(
     "text",
     [
         "not json",
-        '{"version": 2, "findings": []}',
+        '{"version": 3, "findings": []}',
+        '{"version": true, "findings": []}',
+        # version 2 entries carry the digests of their lines
+        '{"version": 2, "findings": [{"rule": "SM001", "path": "a", "key_path": null, '
+        '"fingerprint": "0000"}]}',
         '{"version": 1, "findings": [{"rule": "SM001", "path": "a", "key_path": null}]}',
         '{"version": 1, "findings": [{"rule": "SM001", "path": "a", "key_path": null, '
         '"fingerprint": "0000"}]}',
@@ -122,3 +130,36 @@ def test_check_takes_the_baseline_and_the_ignore_entries_as_staged(
     code, out, err = run(["--repo", str(root), "check", "--format", "json"], capsys)
     summary = json.loads(out)["summary"]
     assert (code, err, summary["suppressed"], summary["errors"]) == (0, "", 1, 0)
+
+
+def test_a_new_value_at_a_baselined_key_path_is_a_new_finding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the attack review of stop 44: the baseline knew rule, path and key path only, so any
+    # later password at a baselined key path passed; so did --new-since
+    root = _legacy(tmp_path)
+    base = git(root, "rev-parse", "HEAD").strip()
+    assert run(["--repo", str(root), "baseline"], capsys)[0] == 0
+    doc = json.loads((root / BASELINE_NAME).read_text(encoding="utf-8"))
+    assert doc["version"] == 2 and all(len(f["lines"]) == 1 for f in doc["findings"])
+    git(root, "add", BASELINE_NAME)
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "baseline")
+    # the same values, the lines moved: still known
+    moved = "# kept as it was, two lines down\n\n" + secret(
+        "legacy", {"password": "old-plaintext-pw"}
+    )
+    stage(root, "legacy/plain.yaml", moved)
+    assert run(["--repo", str(root), "check"], capsys)[0] == 0
+    for args in (["check"], ["check", "--new-since", base], ["audit"]):
+        stage(root, "legacy/plain.yaml", secret("legacy", {"password": "Pr0d-Sup3r-S3cret"}))
+        code, out, _ = run(["--repo", str(root), *args], capsys)
+        assert code == 1 and "SM001" in out, (args, out)
+        assert "stringData.password" in out and "Pr0d-Sup3r-S3cret" not in out, (args, out)
+    # a version 1 baseline (no digests) is read as it was: by key path
+    old = dict(
+        doc,
+        version=1,
+        findings=[{k: v for k, v in f.items() if k != "lines"} for f in doc["findings"]],
+    )
+    stage(root, BASELINE_NAME, json.dumps(old))
+    assert run(["--repo", str(root), "check"], capsys)[0] == 0
