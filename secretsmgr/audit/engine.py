@@ -288,7 +288,7 @@ def run_rules(
     raw, skipped = _collect(rules, ctx, keyless_only)
     seen: set[tuple[str, str, str, int]] = set()
     findings: list[Finding] = []
-    suppressed = 0
+    suppressed: list[Finding] = []
     for finding in raw:
         if finding.sort_key in seen:
             continue
@@ -296,7 +296,7 @@ def run_rules(
         if not in_scope(finding.path):
             continue
         if ctx.repo.settings.is_ignored(finding.rule, finding.path, finding.key_path):
-            suppressed += 1
+            suppressed.append(finding)
             continue
         here = placed(finding.path)
         if not here and finding.layers:  # a file no layer places now (SM015: deleted, listed)
@@ -325,7 +325,8 @@ def run_rules(
         files=files,
         sops_files=tuple(sops_paths),
         layers=summaries,
-        suppressed=suppressed,
+        suppressed=len(suppressed),
+        suppressed_findings=tuple(suppressed),
         skipped=tuple(skipped),
         cluster_keys=header_keys,
         cluster_key_source=header_source,

@@ -200,6 +200,11 @@ class AuditReport:
     # files check blocks as plaintext Secrets whose values HEAD already holds (the gate's):
     # encrypting them now hides nothing that git has not published
     committed_plaintext: tuple[str, ...] = ()
+    # the findings ``ignore:`` entries took out (never shown as findings), and of those the
+    # errors the staged `.secretsmgr.yaml` ignores where HEAD's did not (the gate's), each with
+    # the entry's reason: a change that silences its own finding says so
+    suppressed_findings: tuple[Finding, ...] = ()
+    newly_ignored: tuple[tuple[Finding, str], ...] = ()
 
     def count(self, severity: Severity) -> int:
         """How many findings have ``severity``."""

@@ -122,3 +122,10 @@ def one_line(text: str) -> str:
 def primary_place(finding: Finding) -> Place:
     """Where a reader is sent: where the fix goes (``fix_at``), else the finding's own line."""
     return finding.fix_at or Place(finding.path, finding.line)
+
+
+def ignored_line(finding: Finding, reason: str) -> str:
+    """A finding the change's own ``ignore:`` entry hides, in one line (no value)."""
+    at = f" at {finding.key_path}" if finding.key_path else ""
+    why = f" (reason: {reason})" if reason else ""
+    return f"{finding.rule} {finding.path}{at}{why}"

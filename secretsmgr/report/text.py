@@ -23,6 +23,7 @@ from secretsmgr.report._shared import (
     counts_phrase,
     file_layers,
     heading,
+    ignored_line,
     multi_cluster,
     one_line,
     plural,
@@ -255,6 +256,21 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
     if any(f.rule in KEY_RULES for f in report.findings):
         # the key came from a choice among a rule's keys: say which, as audit does
         lines += [paint(one_line(f"note: {note}"), "dim") for note in report.key_notes]
+    if report.newly_ignored:
+        # a change that adds an ignore: entry for its own finding passed without a word (the
+        # attack review of stop 44): each such error is named, for the reviewer
+        listed = [ignored_line(f, why) for f, why in report.newly_ignored[:3]]
+        more = len(report.newly_ignored) - len(listed)
+        lines.append(
+            paint(
+                one_line(
+                    "note: the staged .secretsmgr.yaml ignores what HEAD's did not: "
+                    + "; ".join(listed)
+                    + (f"; and {plural(more, 'more error')}" if more else "")
+                ),
+                "warning",
+            )
+        )
     warned = [p for p, here in findings.items() if worst(here) is not Severity.ERROR]
     if warned:
         # which findings block is told by severity, which a line shows only in colour (sweep

@@ -163,3 +163,31 @@ def test_a_new_value_at_a_baselined_key_path_is_a_new_finding(
     )
     stage(root, BASELINE_NAME, json.dumps(old))
     assert run(["--repo", str(root), "check"], capsys)[0] == 0
+
+
+def test_an_ignore_entry_the_change_adds_for_its_own_error_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the attack review of stop 44: `ignore: [{rule: SM001, path: "**"}]` staged beside a
+    # plaintext Secret passed with nothing said; the error it hides is named for the reviewer
+    root = gitops(tmp_path / "r")
+    settings = (root / ".secretsmgr.yaml").read_text(encoding="utf-8")
+    stage(root, "apps/new.yaml", secret("new", {"password": "Tr0ub4dor-horse-9917"}))
+    ignore = 'ignore:\n  - {rule: SM001, path: "**", reason: wip}\n'
+    stage(root, ".secretsmgr.yaml", settings + ignore)
+    code, out, _ = run(["--repo", str(root), "check"], capsys)
+    said = (
+        "note: the staged .secretsmgr.yaml ignores what HEAD's did not: SM001 apps/new.yaml at "
+        "stringData.password (reason: wip)\n"
+    )
+    assert (code, out) == (0, said)
+    code, out, _ = run(["--repo", str(root), "check", "-f", "github"], capsys)
+    assert code == 0 and out.startswith(
+        "::warning file=.secretsmgr.yaml,title=ignored by this change::the staged "
+        ".secretsmgr.yaml ignores an error: SM001 apps/new.yaml at stringData.password"
+    ), out
+    # once HEAD holds the entry, it is no news
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "wip")
+    stage(root, "apps/other.yaml", secret("other", {"password": "An0ther-horse-9917"}))
+    code, out, _ = run(["--repo", str(root), "check"], capsys)
+    assert (code, out) == (0, "")
