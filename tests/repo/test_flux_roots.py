@@ -1116,7 +1116,17 @@ def test_layers_reading_one_outside_source_share_one_note(git_checkout: GitRepo)
             for name in ("jobs", "tasks", "pipelines", "triggers", "steps", "configs", "hooks")
         ),
     )
-    notes = [n for n in graph(git_checkout).notes if "outside this checkout" in n]
+    notes = [n for n in graph(git_checkout).notes if "not judged" in n]
+    # another repository by its URL: nothing to map (sweep 77, pascaliske: ten upstream CRD
+    # repositories, each with a note saying to map it)
+    assert notes == [
+        "7 layers read 1 other repository (ci): their files are not in this checkout, and not "
+        "judged"
+    ]
+    # a URL that may be this checkout's keeps the note that says how to map it
+    text = (git_checkout.path / "clusters/home/ci.yaml").read_text(encoding="utf-8")
+    git_checkout.write("clusters/home/ci.yaml", text.replace("someone/ci", "someone/${REPO}"))
+    notes = [n for n in graph(git_checkout).notes if "not judged" in n]
     assert notes == [
         "7 layers read GitRepository/flux-system/ci, a source outside this checkout (jobs, "
         "tasks, pipelines, triggers, steps and 2 more): their files are not judged (map it with "

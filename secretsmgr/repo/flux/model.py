@@ -1233,6 +1233,26 @@ def find_layers(
         if layer.external is not None:
             readers.setdefault(layer.external, []).append(shown(layer))
     mirrors = _mirror_folders(model, readers, [x.path for x in ordered if x.external is None])
+    # sources whose URL names another repository (an upstream project's CRDs): one note for
+    # them all, with no mapping to suggest (sweep 77, pascaliske/infrastructure: ten notes,
+    # each saying to map a public upstream repository with sources:)
+    other = [
+        source
+        for source in readers
+        if source not in mirrors
+        and all(x.another_repository for x in ordered if x.external == source)
+    ]
+    if other:
+        shown_sources = ", ".join(s.rpartition("/")[2] for s in other[:5])
+        more = f" and {len(other) - 5} more" if len(other) > 5 else ""
+        count = sum(len(readers[s]) for s in other)
+        notes.append(
+            f"{plural(count, 'layer')} read{'s' if count == 1 else ''} "
+            f"{plural(len(other), 'other repository', 'other repositories')} "
+            f"({shown_sources}{more}): their files are not in this checkout, and not judged"
+        )
+    for source in other:
+        del readers[source]
     for source, layer_names in readers.items():
         elsewhere = next(
             (x.source_elsewhere for x in ordered if x.external == source and x.source_elsewhere),
