@@ -24,6 +24,7 @@ from secretsmgr.repo.flux.files import MANIFEST_SUFFIXES, Artifact, Obj, RepoFil
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES, KFile, PatchRef, Use, UseKind, is_remote
 from secretsmgr.repo.flux.objects import as_map, as_str, meta
 from secretsmgr.repo.flux.patch import Patch, patch_from_data, patches_of
+from secretsmgr.repo.flux.replace import apply_replacements
 
 __all__ = [
     "KUSTOMIZATION_NAMES",
@@ -66,6 +67,7 @@ class Builder:
         self._stack: list[str] = []
         self._resource_files: list[str] = []  # every resource file read, in order
         self._kustomize_files: list[str] = []  # kustomization files listed as resources
+        self._wanted: set[tuple[str, str]] = set()  # (kind, name) replacements read from
 
     # ------------------------------------------------------------------ file access
     def _is_file(self, path: str) -> bool:
@@ -164,6 +166,8 @@ class Builder:
             return objs  # a cycle: kustomize refuses it; the model stops following
         self._stack.append(folder)
         first = len(self._resource_files) if first is None else first
+        # the objects a replacement of this file reads from, wherever its build finds them
+        self._wanted.update(w for r in kfile.replacements if (w := r.wanted) is not None)
         try:
             listed = not kfile.path.endswith("(generated)")
             for ref in kfile.resources:
@@ -186,7 +190,11 @@ class Builder:
             if _transforms(kfile):  # every resource file below this kustomization
                 self.result.transformed.update(self._resource_files[first:])
             objs = _transform(objs, kfile)
-            return self._patch(folder, late, objs, via_component)
+            objs = self._patch(folder, late, objs, via_component)
+            if kfile.replacements:
+                docs = apply_replacements([o.doc for o in objs], kfile.replacements)
+                objs = [Obj(doc, o.origin) for doc, o in zip(docs, objs, strict=True)]
+            return objs
         finally:
             self._stack.pop()
 
@@ -201,7 +209,10 @@ class Builder:
                 self._kustomize_files.append(target)
             self._use(target, UseKind.RESOURCE, via_component)
             self._resource_files.append(target)
-            return [Obj(copy.deepcopy(d), target) for d in self.repo.flux_docs(target)]
+            docs = self.repo.flux_docs(target)
+            if self._wanted:
+                docs += self.repo.named_docs(target, frozenset(self._wanted))
+            return [Obj(copy.deepcopy(d), target) for d in docs]
         if self._is_dir(target):
             kpath = self._kustomization_of(target)
             if kpath is None:

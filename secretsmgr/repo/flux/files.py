@@ -130,6 +130,32 @@ class RepoFiles:
                 return str(kind)
         return None
 
+    def named_docs(
+        self, path: str, wanted: frozenset[tuple[str, str]]
+    ) -> tuple[dict[str, object], ...]:
+        """The objects of the manifest ``path`` whose (kind, name) is in ``wanted`` that are no
+        Flux objects (those come from ``flux_docs``): a replacement's source."""
+        try:
+            data = b"" if _SOPS_NAME.search(path) else self.read(path)
+        except OSError:
+            return ()
+        names = {name.encode() for _, name in wanted}
+        if not any(name in data for name in names):
+            return ()
+        try:
+            docs = safe_load_all(data.decode("utf-8"))
+        except (UnicodeDecodeError, FormatError):
+            return ()
+        found = []
+        for doc in _flatten(docs):
+            meta_ = doc.get("metadata")
+            name = meta_.get("name") if isinstance(meta_, dict) else None
+            if (doc.get("kind"), name) in wanted and not (
+                is_flux_kustomization(doc) or is_source(doc) or is_flux_instance(doc)
+            ):
+                found.append(doc)
+        return tuple(found)
+
     def flux_docs(self, path: str) -> tuple[dict[str, object], ...]:
         """The Flux objects defined in the manifest ``path`` (cached; none for other files)."""
         cached = self._flux.get(path)

@@ -10,6 +10,7 @@ from typing import cast
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.flux.objects import as_list, as_map, as_str, go_fields
 from secretsmgr.repo.flux.patch import Patch, Target, parse_target
+from secretsmgr.repo.flux.replace import Replacement, parse_replacements
 from secretsmgr.sops.yamlio import safe_load_all
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -66,6 +67,7 @@ class KFile:
     name_prefix: str = ""
     name_suffix: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
+    replacements: tuple[Replacement, ...] = ()  # inline entries (replace.py)
     # commonAnnotations given (the model builds no annotations; SM015 asks whether a
     # transformer writes into an object's metadata)
     annotates: bool = False
@@ -245,5 +247,6 @@ def parse_kfile(path: str, text: str) -> KFile:
         name_suffix=as_str(data.get("nameSuffix")) or "",
         labels=labels,
         annotates=bool(as_map(data.get("commonAnnotations"))),
+        replacements=parse_replacements(data.get("replacements")),
         problems=tuple(problems),
     )
