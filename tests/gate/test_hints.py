@@ -877,3 +877,22 @@ def test_sm001_renames_away_from_a_catch_all_rule_that_would_hide_metadata(
     _run_fix(tmp_path, fix, KEYS / "test-only-1.agekey")
     found = {f.rule for f in run_audit(tmp_path, keyless_only=True).findings}
     assert not found & {"SM001", "SM003", "SM015"}, found
+
+
+def test_the_fix_for_a_utf16_plaintext_secret_re_encodes_it_first(tmp_path: Path) -> None:
+    # the attack review of stop 44: PowerShell's `>` writes UTF-16; the fix renamed the file,
+    # then encrypt refused UTF-16, and the next hint called the renamed plaintext an original
+    from tests.gate.helpers import gitops, judge
+
+    root = gitops(tmp_path / "r")
+    text = secret("win", {"password": "Tr0ub4dor-horse-9917"})
+    (root / "apps/win.yaml").write_bytes(text.encode("utf-16"))
+    subprocess.run(["git", "add", "apps/win.yaml"], cwd=root, check=True, env=GIT_ENV)
+    (fix,) = {f.fix for f in judge(root).findings if f.rule == "SM001"}
+    assert fix is not None and fix.startswith("iconv -f UTF-16 -t UTF-8 apps/win.yaml"), fix
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
+    env |= GIT_ENV | {"SOPS_AGE_KEY_FILE": str(KEYS / "test-only-1.agekey")}
+    run_shell(fix, env=env, cwd=root, expect=0, secrets=("Tr0ub4dor-horse-9917",))
+    assert [f.rule for f in judge(root).findings if f.severity.value == "error"] == []
+    written = (root / "apps/win.enc.yaml").read_bytes()
+    assert b"Tr0ub4dor" not in written and written.decode("utf-8").startswith("apiVersion")

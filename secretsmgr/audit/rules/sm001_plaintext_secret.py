@@ -112,6 +112,9 @@ class PlaintextSecret:
     # reported in a Secret of secrets, but exposing nothing in history (sweep 61: a Secret's
     # port, log level and `false` were SM019 errors, "change the value at its source")
     setting: bool = False
+    # the file is UTF-16 (a byte-order mark, PowerShell's `>`): encrypt reads UTF-8 only, so
+    # the fix re-encodes it first (the attack review of stop 44: the fix renamed, then failed)
+    utf16: bool = False
 
 
 _AGE_SECRET = re.compile(r"(?i)AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]{20,}")
@@ -824,6 +827,8 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
     found = find_plaintext_secrets(file) + patched
     if not found and not documents(file) and file.format is FileFormat.YAML:
         found = _unparsed_secrets(file.path, text)
+    if file.data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        found = [replace(hit, utf16=True) for hit in found]
     return [replace(hit, sniffed=True) for hit in found] if sniffed else found
 
 
@@ -1678,11 +1683,18 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"Secret {hit.secret} holds a plaintext value at {hit.key_path} "
                 "and the file has no SOPS metadata"
             )
+        fix = _fix(ctx, hit, keys_in)
+        if hit.utf16:
+            quoted = sh_path(hit.path)
+            fix = (
+                f"iconv -f UTF-16 -t UTF-8 {quoted} | tr -d '\\r' > {quoted}.utf8 && "
+                f"mv {quoted}.utf8 {quoted} && git add {quoted} && {fix}"
+            )
         yield RULE.finding(
             hit.path,
             message,
             key_path=hit.key_path,
-            fix=_fix(ctx, hit, keys_in),
+            fix=fix,
             document=hit.document if (hit.path, hit.key_path) in repeated else None,
             line=hit.line,
         )
