@@ -1120,8 +1120,7 @@ def test_layers_reading_one_outside_source_share_one_note(git_checkout: GitRepo)
     # another repository by its URL: nothing to map (sweep 77, pascaliske: ten upstream CRD
     # repositories, each with a note saying to map it)
     assert notes == [
-        "7 layers read 1 other repository (ci): their files are not in this checkout, and not "
-        "judged"
+        "7 layers read 1 other repository (ci): its files are not in this checkout, and not judged"
     ]
     # a URL that may be this checkout's keeps the note that says how to map it
     text = (git_checkout.path / "clusters/home/ci.yaml").read_text(encoding="utf-8")

@@ -1249,7 +1249,8 @@ def find_layers(
         notes.append(
             f"{plural(count, 'layer')} read{'s' if count == 1 else ''} "
             f"{plural(len(other), 'other repository', 'other repositories')} "
-            f"({shown_sources}{more}): their files are not in this checkout, and not judged"
+            f"({shown_sources}{more}): {'its' if len(other) == 1 else 'their'} files are not in "
+            "this checkout, and not judged"
         )
     for source in other:
         del readers[source]
