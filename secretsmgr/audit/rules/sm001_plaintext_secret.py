@@ -979,11 +979,12 @@ _TOKEN = re.compile(r"^\S{8,512}$")
 
 def _source(data: bytes, path: str = "") -> str | None:
     """What a file that is no structured format holds when its content is a secret: a private
-    key block, one token (a password file), one line under a name that names a secret (a PIN,
-    a passphrase of words), or a config line that sets a credential (``.netrc``'s password,
-    rclone's ``secret_access_key = …``, Redis's ``requirepass``). A secretGenerator ``files:``
-    source becomes a Secret value as it is; the check reports it only where a layer reads it so
-    (the attack review of stop 44: all but the one token passed)."""
+    key block, a config line that sets a credential to a value of its own (a ``.netrc``'s
+    password, rclone's ``secret_access_key = …``, Redis's ``requirepass``, WireGuard's
+    ``PrivateKey``, an XML ``<password>``, a ``.pgpass`` line), one token (a password file), or
+    one line under a name that names a secret (a PIN; words under a passphrase's name). A
+    secretGenerator ``files:`` source becomes a Secret value as it is; the check reports it only
+    where a layer reads it so (the attack review of stop 44: all but the one token passed)."""
     if len(data) > _SOURCE_MAX or b"\x00" in data:
         return None
     text = decode_text(data)
@@ -991,14 +992,13 @@ def _source(data: bytes, path: str = "") -> str | None:
         return None
     if PRIVATE_KEY_BLOCK.search(text):
         return "a private key"
+    name = posixpath.basename(path)
+    for number, line in enumerate(text.splitlines(), start=1):
+        key = _config_credential(line, name)
+        if key is not None:
+            return f"a credential ({key}, line {number})"
     value = text.strip()
-    if "\n" in value:
-        for number, line in enumerate(text.splitlines(), start=1):
-            key = _config_credential(line)
-            if key is not None:
-                return f"a credential ({key}, line {number})"
-        return None
-    if is_placeholder(value) or is_public_material("", value):
+    if "\n" in value or is_placeholder(value) or is_public_material("", value):
         return None
     if value.startswith(("-----BEGIN", "ENC[", "http://", "https://", "/", "./")):
         return None  # a certificate, a path, an address
@@ -1006,37 +1006,63 @@ def _source(data: bytes, path: str = "") -> str | None:
         return None  # a domain's name (example.org), not a password
     if _TOKEN.match(value):
         return "a secret value"
-    stem = posixpath.basename(path).partition(".")[0]
+    stem = name.partition(".")[0]
+    if " " in value:
+        # words: a passphrase only under a name that says so (a policy's text is no secret)
+        return "a secret value" if _PASSPHRASE_NAME.search(stem) and len(value) <= 256 else None
     if 4 <= len(value) <= 512 and stem and names_sensitive(stem):
-        return "a secret value"  # db-pin, db-passphrase: the file's name says what it is
+        return "a secret value"  # db-pin: the file's name says what it is
     return None
 
 
 _DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}")
-# ``key = value``, ``key: value`` or ``key value`` (a config file's line); and the words a
-# config sets a password with that no credential's word spells (Redis's requirepass and
-# masterauth) or that come in pairs on one line (a ``.netrc``'s ``machine h login u password p``)
-_CONFIG_PAIR = re.compile(r"^([A-Za-z_][\w.-]{0,63})[ \t]*(?:[=:][ \t]*|[ \t]+)(\S.{0,511})$")
-_CONFIG_PASSWORD = frozenset(("requirepass", "masterauth", "password", "passwd", "passphrase"))
+_PASSPHRASE_NAME = re.compile(r"(?i)pass-?phrase|mnemonic|seed-?words")
+# ``key = value`` or ``key: value`` (a config file's line); the words that set a password with
+# the value after a space (Redis's requirepass and masterauth, nslcd's bindpw, OpenLDAP's
+# rootpw, a ``.netrc``'s ``machine h login u password p``, SQL's ``PASSWORD 'p'``); an XML
+# element that holds one (Maven's ``<password>``)
+_CONFIG_PAIR = re.compile(r"^([A-Za-z_][\w.-]{0,63})[ \t]*[=:][ \t]*(\S.{0,511})$")
+_CONFIG_PASSWORD = frozenset(
+    ("requirepass", "masterauth", "password", "passwd", "passphrase", "bindpw", "rootpw")
+)
+_XML_SECRET = re.compile(
+    r"<(password|passphrase|secret|token|apiKey|api_key|privateKey)>([^<]{1,512})</\1>", re.I
+)
+_COMMENTED = re.compile(r"[ \t]+[#;].*$")
 
 
-def _config_credential(line: str) -> str | None:
+def _own_value(key: str, value: str) -> bool:
+    """Whether ``value`` under ``key`` is a secret of its own: no variable, stand-in or hash,
+    and a credential by the detectors (a plain word after a password's key is a setting, such
+    as PAM's ``password requisite``)."""
+    value = value.strip().strip("\"'`").rstrip(";,")
+    if not value or is_placeholder(value) or is_envsubst_name(value) or "${" in value:
+        return False
+    return judge_value(key, value) is not None and looks_like_token(value)
+
+
+def _config_credential(line: str, name: str = "") -> str | None:
     """The key of a config line that sets a credential to a value of its own, else None."""
     stripped = line.strip()
-    if not stripped or stripped.startswith(("#", ";", "//", "[")):
+    if not stripped or stripped.startswith(("#", ";", "//", "[", "<!--")):
         return None
+    found = _XML_SECRET.search(stripped)
+    if found is not None:
+        return found[1] if _own_value(found[1], found[2]) else None
+    if name == ".pgpass" and stripped.count(":") >= 4:
+        value = stripped.split(":", 4)[4]  # host:port:database:user:password
+        return "password" if _own_value("password", value) else None
+    m = _CONFIG_PAIR.match(stripped)
+    if m is not None:
+        key, value = m.group(1), _COMMENTED.sub("", m.group(2))
+        if not (names_sensitive(key) or names_password(key)):
+            return None
+        return key if _own_value(key, value) else None
     words = stripped.split()
     for key, value in pairwise(words):
-        if key.lower() in _CONFIG_PASSWORD and not is_placeholder(value.strip("\"'")):
+        if key.lower() in _CONFIG_PASSWORD and _own_value("password", value):
             return key
-    m = _CONFIG_PAIR.match(stripped)
-    if m is None:
-        return None
-    key, value = m.group(1), m.group(2).strip().strip("\"'")
-    if not value or is_placeholder(value) or is_envsubst_name(value):
-        return None
-    verdict = judge_value(key, value)
-    return key if verdict is not None and (verdict.known or names_password(key)) else None
+    return None
 
 
 _ENV_MAX = 256 * 1024

@@ -2356,6 +2356,22 @@ def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_
         "rclone.conf": "[s3]\ntype = s3\naccess_key_id = backupuser\n"
         "secret_access_key = Tr0ub4dor-horse-9917\n",
         "redis.conf": "bind 0.0.0.0\nrequirepass Tr0ub4dor-horse-9917\n",
+        # the review of those: one line of .netrc, WireGuard, .pgpass, Maven, nslcd, SQL
+        "one.netrc": "machine api.github.com login bot password Zq8vLw2pRtXy7Kp3Mn9Q\n",
+        "wg0.conf": "[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n",
+        ".pgpass": "db.example.org:5432:app:app:Tr0ub4dor-horse-9917\n",
+        "settings.xml": "<settings><server><password>Tr0ub4dor-horse-9917</password></server>"
+        "</settings>\n",
+        "nslcd.conf": "uri ldap://ldap\nbindpw Tr0ub4dor-horse-9917\n",
+        "init.sql": "CREATE USER app WITH PASSWORD 'Tr0ub4dor-horse-9917';\n",
+        # no credential: a variable, a stand-in, an empty one, PAM, a hash, a policy's words
+        "app.ini": "[db]\npassword = ${DB_PASSWORD}\nuser = app\n",
+        "app2.ini": '[db]\npassword = changeme\nother = ""\n',
+        "pam": "password requisite pam_pwquality.so retry=3\n",
+        "haproxy.cfg": "userlist admins\n  user admin password "
+        "$6$rounds=5000$abcdefgh$Zq8vLw2pRtXy7Kp3Mn9QwErTzq8vLw2pRtXy.\n",
+        "password-policy": "minimum length 12\n",
+        "postgresql.conf": "password_encryption = scram-sha-256\nssl_key_file = /etc/k.pem\n",
         # no credential of their own: settings, a variable, a stand-in, a domain
         "plain.conf": "bind 0.0.0.0\nport 6379\nrequirepass ${REDIS_PASSWORD}\n",
         "other.conf": "[s3]\nsecret_access_key = changeme\npassword_file = /run/secrets/db\n",
@@ -2384,4 +2400,16 @@ def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_
         "secretGenerator of layer apps puts it in a Secret (files:)",
         "apps/redis.conf": "holds a credential (requirepass, line 2) in plaintext, and a "
         "secretGenerator of layer apps puts it in a Secret (files:)",
+        **{
+            f"apps/{name}": f"holds a credential ({key}) in plaintext, and a secretGenerator of "
+            "layer apps puts it in a Secret (files:)"
+            for name, key in (
+                ("one.netrc", "password, line 1"),
+                ("wg0.conf", "PrivateKey, line 2"),
+                (".pgpass", "password, line 1"),
+                ("settings.xml", "password, line 1"),
+                ("nslcd.conf", "bindpw, line 2"),
+                ("init.sql", "PASSWORD, line 1"),
+            )
+        },
     }
