@@ -736,8 +736,14 @@ def _known_format(text: str, value: str) -> Verdict | None:
                     and not PRIVATE_KEY_BLOCK.search(text)
                 ):
                     continue  # a PEM header alone: a script that writes one, not a key
-                if plugin.secret_type == "AWS Access Key" and _typed_aws_ids(text):
-                    continue  # a key id typed for a test, not issued (see _typed_aws_ids)
+                if (
+                    plugin.secret_type == "AWS Access Key"
+                    and _typed_aws_ids(text)
+                    and not any(True for _ in plugin.analyze_string(_AWS_KEY_ID.sub("", text)))
+                ):
+                    # a key id typed for a test, not issued (see _typed_aws_ids), and nothing
+                    # else the detector finds (a secret access key beside it: the review)
+                    continue
                 if plugin.secret_type == "GitHub Token" and not _GITHUB_TOKEN.search(text):
                     continue  # longer than any GitHub token: an invented sample (see below)
                 if plugin.secret_type == "JSON Web Token" and _public_jwts_only(text):

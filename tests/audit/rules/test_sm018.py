@@ -2335,6 +2335,12 @@ def test_a_password_shaped_like_an_address_is_still_judged_as_one() -> None:
         ("AKIA2XQZ7RM4KDP3WN6L", True),
         # one typed id beside an issued one: the issued one counts
         ("AKIAQWERTYUIOPASDFGH AKIA2XQZ7RM4KDP3WN6L", True),
+        # a secret access key beside a typed id (a MinIO user chosen by hand): the key counts
+        (
+            "[default]\naws_access_key_id = AKIAQWERTYUIOPASDFGH\n"
+            'aws_secret_access_key = "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"\n',
+            True,
+        ),
     ],
 )
 def test_an_aws_key_id_typed_along_the_keyboard_is_no_credential(text: str, found: bool) -> None:
