@@ -200,9 +200,9 @@ class AuditReport:
     # files check blocks as plaintext Secrets whose values HEAD already holds (the gate's):
     # encrypting them now hides nothing that git has not published
     committed_plaintext: tuple[str, ...] = ()
-    # the findings ``ignore:`` entries took out (never shown as findings), and of those the
-    # errors the staged `.secretsmgr.yaml` ignores where HEAD's did not (the gate's), each with
-    # the entry's reason: a change that silences its own finding says so
+    # the findings ``ignore:`` entries took out (never shown as findings); and the errors the
+    # staged `.secretsmgr.yaml` or baseline hide where HEAD's showed them (the gate's), each with
+    # why (an ignore: entry's reason): a change that silences its own finding says so
     suppressed_findings: tuple[Finding, ...] = ()
     newly_ignored: tuple[tuple[Finding, str], ...] = ()
 

@@ -106,6 +106,43 @@ def unstaged_config(root: Path) -> list[str]:
     return git.unstaged_paths(root, [SETTINGS_NAME, BASELINE_NAME])
 
 
+class _HeadSettings:
+    """A staged state with HEAD's `.secretsmgr.yaml` in place of its own (none where HEAD has
+    none): what the gate would find if the change left the settings alone."""
+
+    def __init__(self, state: Snapshot, head: Snapshot | None) -> None:
+        self.state = state
+        self.head = head
+        held = head is not None and SETTINGS_NAME in head.paths
+        others = [p for p in state.paths if p != SETTINGS_NAME]
+        self._paths = tuple(sorted([*others, SETTINGS_NAME] if held else others))
+
+    @property
+    def root(self) -> Path:
+        return self.state.root
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return self._paths
+
+    @property
+    def links(self) -> frozenset[str]:
+        return self.state.links - {SETTINGS_NAME}
+
+    def link_target(self, path: str) -> str | None:
+        return self.state.link_target(path)
+
+    def read(self, path: str) -> bytes:
+        if path == SETTINGS_NAME and self.head is not None:
+            return self.head.read(path)
+        return self.state.read(path)
+
+    def blob_id(self, path: str) -> str | None:
+        if path == SETTINGS_NAME:
+            return self.head.blob_id(path) if self.head is not None else None
+        return self.state.blob_id(path)
+
+
 def _layer_context(graph: LayerGraph, path: str) -> tuple[object, ...]:
     """Everything about the layers reaching ``path`` that a rule may read, membership included.
 
@@ -247,7 +284,8 @@ def judge_index(
 
         if files is None:
             report = _encrypted_since_staged(root, snap, audit(snap, None))
-            return _newly_ignored(_staged_only(report, snap, head), snap, head)
+            report = _hidden_by_settings(report, snap, head, lambda s: audit(s, None))
+            return _staged_only(report, snap, head)
         focus = set(files)
         scope = _scope(cache, snap, head, focus)
         now = audit(snap, sorted(scope & set(snap.paths)))
@@ -257,7 +295,9 @@ def judge_index(
             before = {identity(f) for f in audit(head, in_head).findings} if in_head else set()
         kept = tuple(f for f in now.findings if f.path in focus or identity(f) not in before)
         report = _encrypted_since_staged(root, snap, replace(now, findings=kept))
-        return _newly_ignored(_staged_only(report, snap, head), snap, head)
+        in_scope = sorted(scope & set(snap.paths))
+        report = _hidden_by_settings(report, snap, head, lambda s: audit(s, in_scope))
+        return _staged_only(report, snap, head)
     finally:
         index.close()
         if head is not None:
@@ -268,23 +308,36 @@ def judge_index(
 _IN_GIT = ": it is in git"
 
 
-def _newly_ignored(report: AuditReport, snap: Snapshot, head: Snapshot | None) -> AuditReport:
-    """The errors the staged `.secretsmgr.yaml` ignores where HEAD's does not, with the reason
-    its entry gives: a change that adds an ``ignore:`` entry for its own finding passed without
-    a word (the attack review of stop 44)."""
-    errors = [f for f in report.suppressed_findings if f.severity is Severity.ERROR]
-    if not errors or (
-        head is not None and snap.blob_id(SETTINGS_NAME) == head.blob_id(SETTINGS_NAME)
-    ):
+def _hidden_by_settings(
+    report: AuditReport,
+    snap: Snapshot,
+    head: Snapshot | None,
+    audit: Callable[[Snapshot], AuditReport],
+) -> AuditReport:
+    """The errors the staged `.secretsmgr.yaml` hides where HEAD's showed them, each with why:
+    an ``ignore:`` entry (and its reason), or what else the settings changed (``sources:``
+    that move a layer, ``outside_flux:``, ``clusters:``). A change that silenced its own
+    finding passed without a word (the attack review of stop 44)."""
+    if head is not None and snap.blob_id(SETTINGS_NAME) == head.blob_id(SETTINGS_NAME):
         return report
+    if head is None and SETTINGS_NAME not in snap.paths:
+        return report
+    before = audit(_HeadSettings(snap, head))
+    shown = {identity(f) for f in report.findings if f.severity is Severity.ERROR}
     staged = settings_of(snap)
-    before = settings_of(head) if head is not None else None
-    newly = tuple(
-        (f, next((e.reason for e in staged.ignore if e.matches(f.rule, f.path, f.key_path)), ""))
-        for f in errors
-        if before is None or not before.is_ignored(f.rule, f.path, f.key_path)
-    )
-    return replace(report, newly_ignored=newly) if newly else report
+    hidden: list[tuple[Finding, str]] = []
+    for finding in before.findings:
+        if finding.severity is not Severity.ERROR or identity(finding) in shown:
+            continue
+        entry = next(
+            (e for e in staged.ignore if e.matches(finding.rule, finding.path, finding.key_path)),
+            None,
+        )
+        why = f"ignore: {entry.reason}" if entry is not None else f"its {SETTINGS_NAME}"
+        hidden.append((finding, why))
+    if not hidden:
+        return report
+    return replace(report, newly_ignored=(*report.newly_ignored, *hidden))
 
 
 def _staged_only(report: AuditReport, index: Snapshot, head: Snapshot | None) -> AuditReport:

@@ -124,8 +124,7 @@ def primary_place(finding: Finding) -> Place:
     return finding.fix_at or Place(finding.path, finding.line)
 
 
-def ignored_line(finding: Finding, reason: str) -> str:
-    """A finding the change's own ``ignore:`` entry hides, in one line (no value)."""
+def ignored_line(finding: Finding, why: str) -> str:
+    """An error the change's own settings or baseline hide, in one line (no value)."""
     at = f" at {finding.key_path}" if finding.key_path else ""
-    why = f" (reason: {reason})" if reason else ""
-    return f"{finding.rule} {finding.path}{at}{why}"
+    return f"{finding.rule} {finding.path}{at}" + (f" ({why})" if why else "")

@@ -5,8 +5,6 @@ from __future__ import annotations
 from secretsmgr.audit.finding import AuditReport, Finding, Severity
 from secretsmgr.report._shared import KEY_RULES, ignored_line, primary_place, sorted_findings
 
-SETTINGS_FILE = ".secretsmgr.yaml"
-
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
@@ -45,8 +43,12 @@ def render(report: AuditReport) -> str:
     if any(f.rule in KEY_RULES for f in report.findings):
         lines += [f"::notice title=cluster key::{escape_data(n)}" for n in report.key_notes]
     lines += [
-        f"::warning file={escape_property(SETTINGS_FILE)},title=ignored by this change::"
-        + escape_data(f"the staged {SETTINGS_FILE} ignores an error: {ignored_line(f, why)}")
+        f"::warning file={escape_property(f.path)}"
+        + (f",line={f.line}" if f.line is not None else "")
+        + ",title=hidden by this change::"
+        + escape_data(
+            f"this change's own settings or baseline hide an error: {ignored_line(f, why)}"
+        )
         for f, why in report.newly_ignored
     ]
     return "".join(line + "\n" for line in lines)

@@ -49,6 +49,11 @@ def report_dict(report: AuditReport) -> dict[str, Any]:
             "skipped": [{"rule": rule, "reason": reason} for rule, reason in report.skipped],
             "clusters": len(report.clusters),
             "notes": list(report.notes),
+            # errors this change's own settings or baseline hide (check's; see docs/cli.md)
+            "hidden_by_change": [
+                {"rule": f.rule, "path": f.path, "key_path": f.key_path, "why": why}
+                for f, why in report.newly_ignored
+            ],
         },
     }
 

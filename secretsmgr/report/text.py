@@ -264,7 +264,7 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
         lines.append(
             paint(
                 one_line(
-                    "note: the staged .secretsmgr.yaml ignores what HEAD's did not: "
+                    "note: this change's own settings or baseline hide errors HEAD's showed: "
                     + "; ".join(listed)
                     + (f"; and {plural(more, 'more error')}" if more else "")
                 ),

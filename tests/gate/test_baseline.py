@@ -177,17 +177,97 @@ def test_an_ignore_entry_the_change_adds_for_its_own_error_is_named(
     stage(root, ".secretsmgr.yaml", settings + ignore)
     code, out, _ = run(["--repo", str(root), "check"], capsys)
     said = (
-        "note: the staged .secretsmgr.yaml ignores what HEAD's did not: SM001 apps/new.yaml at "
-        "stringData.password (reason: wip)\n"
+        "note: this change's own settings or baseline hide errors HEAD's showed: SM001 "
+        "apps/new.yaml at stringData.password (ignore: wip)\n"
     )
     assert (code, out) == (0, said)
     code, out, _ = run(["--repo", str(root), "check", "-f", "github"], capsys)
     assert code == 0 and out.startswith(
-        "::warning file=.secretsmgr.yaml,title=ignored by this change::the staged "
-        ".secretsmgr.yaml ignores an error: SM001 apps/new.yaml at stringData.password"
+        "::warning file=apps/new.yaml,line=8,title=hidden by this change::this change's own "
+        "settings or baseline hide an error: SM001 apps/new.yaml at stringData.password"
     ), out
     # once HEAD holds the entry, it is no news
     git(root, "commit", "-q", "--no-gpg-sign", "-m", "wip")
     stage(root, "apps/other.yaml", secret("other", {"password": "An0ther-horse-9917"}))
     code, out, _ = run(["--repo", str(root), "check"], capsys)
     assert (code, out) == (0, "")
+
+
+def test_a_baseline_or_a_source_mapping_in_the_same_change_is_named_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the attack review of this stop: `secretsmgr baseline` staged beside a new plaintext
+    # Secret, or a sources: entry that takes the layer away from a generator's password file,
+    # passed with nothing said
+    root = gitops(tmp_path / "r")
+    stage(root, "apps/new.yaml", secret("new", {"password": "Tr0ub4dor-horse-9917"}))
+    assert run(["--repo", str(root), "baseline"], capsys)[0] == 0
+    git(root, "add", BASELINE_NAME)
+    code, out, _ = run(["--repo", str(root), "check"], capsys)
+    assert (code, out) == (
+        0,
+        "note: this change's own settings or baseline hide errors HEAD's showed: SM001 "
+        "apps/new.yaml at stringData.password (in the staged baseline)\n",
+    )
+    code, out, _ = run(["--repo", str(root), "check", "-f", "json"], capsys)
+    assert json.loads(out)["summary"]["hidden_by_change"] == [
+        {
+            "rule": "SM001",
+            "path": "apps/new.yaml",
+            "key_path": "stringData.password",
+            "why": "in the staged baseline",
+        }
+    ]
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "baselined")
+    assert run(["--repo", str(root), "check"], capsys)[1] == ""
+    generator = "secretGenerator:\n  - name: app\n    files: [token.txt]\n"
+    stage(root, "infra/kustomization.yaml", "resources: [dns.enc.yaml]\n" + generator)
+    stage(root, "infra/token.txt", "Zq8vLw2pRtXy7Kp3Mn9Q\n")
+    assert run(["--repo", str(root), "check"], capsys)[0] == 1
+    settings = (root / ".secretsmgr.yaml").read_text(encoding="utf-8")
+    moved = 'sources:\n  "GitRepository/flux-system/flux-system": clusters/prod\n'
+    stage(root, ".secretsmgr.yaml", settings + moved)
+    code, out, _ = run(["--repo", str(root), "check"], capsys)
+    assert (
+        code == 0
+        and (
+            "note: this change's own settings or baseline hide errors HEAD's showed: SM001 "
+            "infra/token.txt (its .secretsmgr.yaml)"
+        )
+        in out
+    ), out
+
+
+def test_the_digest_covers_a_block_scalar_and_a_whole_password_file_and_not_quotes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the attack review of this stop: a block scalar's value changed beneath its unchanged key
+    # line, and a generator's password file (no line) changed, and both stayed baselined;
+    # quotes or a comment added to a baselined line made it new
+    block = "apiVersion: v1\nkind: Secret\nmetadata: {name: b}\nstringData:\n  app.ini: |\n"
+    root = gitops(
+        tmp_path / "r",
+        {
+            "legacy/block.yaml": block + "    password = Old-Pa55word-1\n",
+            "legacy/plain.yaml": secret("legacy", {"password": "old-plaintext-pw"}),
+            "apps/kustomization.yaml": "resources: [db.enc.yaml, cache.enc.yaml]\n"
+            "secretGenerator:\n  - name: app\n    files: [token.txt]\n",
+            "apps/token.txt": "Zq8vLw2pRtXy7Kp3Mn9Q\n",
+        },
+    )
+    assert run(["--repo", str(root), "baseline"], capsys)[0] == 0
+    git(root, "add", BASELINE_NAME)
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "baseline")
+    assert run(["--repo", str(root), "check"], capsys)[0] == 0
+    quoted = (root / "legacy/plain.yaml").read_text(encoding="utf-8")
+    quoted = quoted.replace("old-plaintext-pw", '"old-plaintext-pw"  # kept for now')
+    stage(root, "legacy/plain.yaml", quoted)
+    assert run(["--repo", str(root), "check"], capsys)[0] == 0
+    for rel, text in (
+        ("legacy/block.yaml", block + "    password = N3w-Pa55word-2\n"),
+        ("apps/token.txt", "Nw9Qk3Lm7Rt2Vw8Kn4Bs\n"),
+    ):
+        stage(root, rel, text)
+        code, out, _ = run(["--repo", str(root), "check"], capsys)
+        assert code == 1 and f"{rel}: SM001" in out, (rel, out)
+        git(root, "checkout", "HEAD", "--", rel)
