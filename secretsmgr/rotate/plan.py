@@ -215,8 +215,10 @@ def name_others(
     if rest and len(rest) > 5 and plain and request is not None and left and len(left) <= 5:
         chosen = ["--all"] if request.all_files else []
         chosen += [f"--layer {sh_word(x)}" for x in request.layers] if not chosen else []
-        chosen += [sh_path(p) for p in request.files]
-        chosen += [f"--exclude {sh_path(p)}" for p in (*request.exclude, *left)]
+        # a named file that is closed too is left out of the names, never excluded beside them
+        chosen += [sh_path(p) for p in request.files if p not in left]
+        excluded = dict.fromkeys((*request.exclude, *(p for p in left if p not in request.files)))
+        chosen += [f"--exclude {sh_path(p)}" for p in excluded]
         return f"{lead}, leaving those out: secretsmgr rotate {' '.join(chosen)}{why}"
     said = f"{lead} (--all and --layer would take {again} again)"
     if not rest or len(rest) > 5:
@@ -262,8 +264,11 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
                 chosen[path] = entry
     if request.exclude and not (request.all_files or request.layers):
         raise UsageError("--exclude leaves files out of --all or --layer: name one of them")
+    by_name = {relative(ctx.root, name) for name in request.files}
     for name in request.exclude:
         rel = relative(ctx.root, name)
+        if rel in by_name:
+            raise UsageError(f"{name}: both named and excluded (--exclude)")
         if chosen.pop(rel, None) is None:
             raise UsageError(f"--exclude {name}: not a SOPS file of the selection")
     for name in request.files:

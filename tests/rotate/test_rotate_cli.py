@@ -688,6 +688,8 @@ def test_rotate_all_refused_on_a_file_no_identity_opens_names_a_command_past_fiv
     for args, said in (
         (("--exclude", stranger), "--exclude leaves files out of --all or --layer"),
         (("--all", "--exclude", "nope.enc.yaml"), "--exclude nope.enc.yaml: not a SOPS file of"),
+        # named and excluded: refused, never rotated (the review)
+        (("--all", "--exclude", stranger, stranger), f"{stranger}: both named and excluded"),
     ):
         result = rotate(repo, capsys, *args)
         assert result.code == 2
