@@ -1441,6 +1441,8 @@ def test_layers_decrypting_with_the_controllers_own_keys_get_a_step_for_the_cont
         "spec:\n  template:\n    spec:\n      containers:\n        - name: manager\n"
         "          args:\n            - --sops-age-secret=sops-age-key\n",
     )
+    kfile = repo / "clusters/prod/flux-system/kustomization.yaml"  # the patch is applied
+    kfile.write_text(kfile.read_text() + "patches:\n  - path: patch.yaml\n", encoding="utf-8")
     # an example elsewhere that names no controller is no flag (the second review)
     write(repo, "docs/example.yaml", "args:\n  - --sops-age-secret=example-age\n")
     repo2 = git_copy(repo, tmp_path / "repo2")
@@ -1460,10 +1462,15 @@ def test_layers_decrypting_with_the_controllers_own_keys_get_a_step_for_the_cont
     # two names (two clusters' controllers, a stale copy): the operator names the Secret
     write(
         repo2,
-        "clusters/staging/kustomize-controller.yaml",
+        "clusters/prod/flux-system/kustomize-controller.yaml",
         "- op: add\n  path: /spec/template/spec/containers/0/args/-\n"
         "  value: --sops-age-secret=sops-age-staging\n"
         "# target: Deployment kustomize-controller\n",
+    )
+    kfile = repo2 / "clusters/prod/flux-system/kustomization.yaml"
+    kfile.write_text(
+        kfile.read_text() + "  - path: kustomize-controller.yaml\n    target: {kind: Deployment}\n",
+        encoding="utf-8",
     )
     refused = run_inline(["key", "export"], repo=repo2, env=env, expect=2)
     assert "flag names 2 Secrets in this repository (sops-age-key, sops-age-staging)" in (

@@ -1654,3 +1654,27 @@ def test_a_substituting_kustomization_both_clusters_share_reads_each_clusters_se
     for cluster in ("prod", "test"):
         (placed,) = g.placements(f"apps/{cluster}/s.enc.yaml")
         assert (placed.cluster, placed.name) == (cluster, "cluster-apps")
+
+
+def test_the_controllers_flag_counts_for_the_cluster_that_applies_it(
+    git_checkout: GitRepo,
+) -> None:
+    # the attack review of stop 44: one cluster's --sops-age-secret patch, or an example file
+    # nothing applies, made every cluster's SM010 fix a decryption with no secretRef
+    patch = (
+        "patches:\n  - patch: |-\n      - op: add\n"
+        "        path: /spec/template/spec/containers/0/args/-\n"
+        "        value: --sops-age-secret=sops-age-home\n"
+        "    target: {kind: Deployment, name: kustomize-controller}\n"
+    )
+    for name in ("home", "lab"):
+        bootstrap(git_checkout, f"clusters/{name}")
+    kfile = "clusters/home/flux-system/kustomization.yaml"
+    git_checkout.write(kfile, "resources: [gotk-sync.yaml]\n" + patch)
+    git_checkout.write(
+        "examples/kustomization.yaml", "resources: []\n" + patch.replace("home", "x")
+    )
+    g = graph(git_checkout)
+    assert g.controller_age_secrets == ("sops-age-home",)
+    assert g.controller_age_secrets_of("home") == ("sops-age-home",)
+    assert g.controller_age_secrets_of("lab") == ()

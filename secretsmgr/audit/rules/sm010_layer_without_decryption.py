@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from secretsmgr.audit.context import AuditContext
@@ -169,14 +169,15 @@ def _fix_all(
     hits: list[SpecLine],
     files: Collection[str],
     kinds: frozenset[str],
-    controller_secrets: Sequence[str] = (),
+    controller_secrets: Callable[[str | None], Sequence[str]] = lambda _cluster: (),
 ) -> str:
     """The fix for every layer of ``bad``; one sentence for the same patch in several
-    bootstrap folders."""
+    bootstrap folders. ``controller_secrets``: the ``--sops-age-secret`` Secrets a cluster's
+    kustomize-controller is given."""
     patches: dict[tuple[str, str], list[str]] = {}
     others: list[str] = []
     for layer in bad:
-        decryption = _decryption_text(layers, layer, kinds, controller_secrets)
+        decryption = _decryption_text(layers, layer, kinds, controller_secrets(layer.cluster))
         where = _bootstrap_kustomization(layer, files)
         if where is None:
             several = sum(1 for x in layers if x.source == layer.source) > 1
@@ -250,7 +251,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 spec_lines,
                 files,
                 _key_kinds(entry),
-                graph.controller_age_secrets,
+                graph.controller_age_secrets_of,
             )
             + ("; or, if Flux does not use it, narrow the outside_flux glob" if outside else ""),
             fix_at=Place(bad[0].source, _spec_line(spec_lines, bad[0])),

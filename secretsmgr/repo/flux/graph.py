@@ -143,6 +143,10 @@ class LayerGraph:
     # the Secrets kustomize-controller's --sops-age-secret flag names in the manifests (it
     # decrypts with that one where a Kustomization's decryption names no secretRef)
     controller_age_secrets: tuple[str, ...] = ()
+    # each of those -> the clusters whose layers apply the manifest that sets it
+    controller_age_secret_clusters: Mapping[str, frozenset[str | None]] = field(
+        default_factory=dict
+    )
     # an outside source a layer reads -> the folder of this checkout that looks like a copy of
     # it: a Kustomization reading it lies there below its own spec.path (a bootstrap's
     # clusters/NAME, in kubernetes/ here), so mapping it with sources: is likely right
@@ -193,6 +197,14 @@ class LayerGraph:
             found.setdefault(layer.cluster, {})[(layer.namespace, ref)] = None
         return {cluster: tuple(pairs) for cluster, pairs in found.items()}
 
+    def controller_age_secrets_of(self, cluster: str | None) -> tuple[str, ...]:
+        """The ``--sops-age-secret`` Secrets that ``cluster``'s kustomize-controller is given."""
+        return tuple(
+            name
+            for name in self.controller_age_secrets
+            if cluster in self.controller_age_secret_clusters.get(name, frozenset({cluster}))
+        )
+
     def controller_namespace(self, cluster: str | None = None) -> str:
         """The namespace kustomize-controller most likely runs in for ``cluster`` (None: any):
         that of its layers when they share one other than ``flux-system`` (Flux installed in
@@ -231,6 +243,7 @@ def graph_of(
     kustomizations: int = 0,
     controller_age_secrets: Sequence[str] = (),
     mirrors: Mapping[str, str] = MappingProxyType({}),
+    controller_age_secret_clusters: Mapping[str, frozenset[str | None]] = MappingProxyType({}),
 ) -> LayerGraph:
     """A graph with its per-file index."""
     index: dict[str, list[int]] = {}
@@ -244,6 +257,7 @@ def graph_of(
         notes=tuple(dict.fromkeys(notes)),
         kustomizations=kustomizations,
         controller_age_secrets=tuple(controller_age_secrets),
+        controller_age_secret_clusters=MappingProxyType(dict(controller_age_secret_clusters)),
         mirrors=MappingProxyType(dict(mirrors)),
         _by_file=MappingProxyType({k: tuple(v) for k, v in index.items()}),
     )

@@ -1347,8 +1347,18 @@ def find_layers(
             "applied from outside the repository (Terraform, a cloud provider's Flux extension), "
             "name the root folder under clusters: in .secretsmgr.yaml"
         )
-    flags = tuple(model.scan.age_secret_flags)
-    return graph_of(ordered, found_clusters, unknown, notes, held, flags, mirrors)
+    # a flag counts for the clusters whose layers apply its file, or whose root it is (the
+    # attack review of stop 44: an example file nothing applies, or one cluster's patch, gave
+    # every cluster's SM010 fix a decryption with no secretRef)
+    flag_clusters: dict[str, frozenset[str | None]] = {}
+    for name, paths in model.scan.age_secret_flag_files.items():
+        held_by = {x.cluster for x in ordered if x.files.intersection(paths)}
+        held_by |= {c.name for c in found_clusters if c.root in paths}
+        if held_by:
+            flag_clusters[name] = frozenset(held_by)
+    return graph_of(
+        ordered, found_clusters, unknown, notes, held, sorted(flag_clusters), mirrors, flag_clusters
+    )
 
 
 def _named_by(layer: Layer, path: str) -> str:
