@@ -230,19 +230,6 @@ def plan_init(
             f"clusters:, so {SETTINGS_NAME} pins no key: every command reads each cluster's "
             f"key from the {SOPS_CONFIG_NAME} rule of its path, as before"
         )
-    allowed = set(pinned.allowed_recipients) - set(keys.values())
-    former = [k for k in inv.repo_cluster_keys if k in allowed]
-    if former:
-        # sweep 77 (mirceanton/home-ops): `init --cluster-key NEW` kept the key the repository
-        # named before as an allowed recipient, said only as "1 allowed_recipients", and every
-        # later rotation went on encrypting to it
-        notes.append(
-            f"{', '.join(short_key(k) for k in former)}, the cluster key the repository named "
-            f"before, stays an allowed recipient while {SOPS_CONFIG_NAME} names it, and "
-            "rotations keep encrypting to it: if it is lost or retired, take it out of "
-            f"{SOPS_CONFIG_NAME} (init --force rewrites its rules) and of allowed_recipients "
-            f"in {SETTINGS_NAME}, then: secretsmgr rotate --all"
-        )
     pgp = flux_pgp_keys(inv)
     secret_name = _new_secret_name(inv)
     made = frozenset(c.public for c in cluster_keys if c.source == NEW)
@@ -257,11 +244,24 @@ def plan_init(
     off_key = any(n.endswith(_ROTATE_FIRST) for n in state)
     kept = {c.public: c.cluster for c in cluster_keys if c.source != NEW}
     notes += _leaked_note(root, kept, pinned.cluster_key)
-    files = (
-        *sops.changes,
-        settings_unpinned(inv) if unpinned else settings_change(inv, pinned, keys, options.force),
-        precommit_change(root, options.force),
+    settings = (
+        settings_unpinned(inv) if unpinned else settings_change(inv, pinned, keys, options.force)
     )
+    files = (*sops.changes, settings, precommit_change(root, options.force))
+    allowed = set(pinned.allowed_recipients) - set(keys.values())
+    former = [k for k in inv.repo_cluster_keys if k in allowed]
+    if former and settings.state in (FileState.CREATE, FileState.REPLACE):
+        # sweep 77 (mirceanton/home-ops): `init --cluster-key NEW` kept the key the repository
+        # named before as an allowed recipient, said only as "1 allowed_recipients", and every
+        # later rotation went on encrypting to it (said only where init writes the settings
+        # that list it: the review of this stop)
+        notes.append(
+            f"{', '.join(short_key(k) for k in former)}, the cluster key the repository named "
+            f"before, is an allowed recipient in the {SETTINGS_NAME} init writes, while "
+            f"{SOPS_CONFIG_NAME} names it, and rotations keep encrypting to it: if it is lost "
+            f"or retired, take it out of {SOPS_CONFIG_NAME} (init --force rewrites its rules) "
+            "and of allowed_recipients there, then: secretsmgr rotate --all"
+        )
     for change in files:
         if change.writes:
             check_write_target(root, change.path)  # refused before any key is made or stored

@@ -252,12 +252,17 @@ def test_a_new_cluster_key_names_the_former_one_kept_as_allowed(
         f"cluster_key, allowed_recipients {short_key(CLUSTER)}, {short_key(ADMIN)}"
     )
     assert (
-        f"{short_key(CLUSTER)}, the cluster key the repository named before, stays an allowed "
-        "recipient while .sops.yaml names it" in " ".join(out.split())
+        f"{short_key(CLUSTER)}, the cluster key the repository named before, is an allowed "
+        "recipient in the .secretsmgr.yaml init writes, while .sops.yaml names it"
+        in " ".join(out.split())
     ), out
     # a key kept as it was is no former one
     out, _ = init(repo, capsys, "--dry-run")
     assert "named before" not in out
+    # a .secretsmgr.yaml init keeps (no --force) lists nothing init wrote: nothing to say of it
+    kept = git_copy(FIXTURES / "demo", tmp_path / "kept", drop=[LOG])
+    out, _ = init(kept, capsys, "--cluster-key", new, "--dry-run")
+    assert "named before" not in out and ".secretsmgr.yaml         exists and pins" in out, out
 
 
 def test_existing_secrets_without_any_configuration(
