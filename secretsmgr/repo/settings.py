@@ -409,7 +409,14 @@ def settings_of(snap: Snapshot) -> Settings:
         text = snap.read(SETTINGS_NAME).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {SETTINGS_NAME} (as git holds it)") from exc
-    return parse_settings(text)
+    try:
+        return parse_settings(text)
+    except ConfigError as exc:
+        # the file on disk may be fine: say which one was read (the review of this stop)
+        raise ConfigError(
+            f"{exc.message} (in the file as git holds it: staged, or committed)",
+            hints=(*exc.hints, f"git show :{SETTINGS_NAME} prints the staged file"),
+        ) from exc
 
 
 def _split_keys(value: str, source: str) -> tuple[str, ...]:

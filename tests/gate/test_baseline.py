@@ -116,11 +116,12 @@ def test_check_takes_the_baseline_and_the_ignore_entries_as_staged(
     )
     code, out, err = run(["--repo", str(root), "check"], capsys)
     assert code == 1 and "apps/new.yaml: SM001" in out and "legacy/plain.yaml: SM001" in out
+    add = f"git -C {root} add"  # check ran outside the repository (--repo)
     assert err == (
         "secretsmgr: warning: .secretsmgr.yaml on disk is not as staged, and check judges with "
-        "the staged state (git add .secretsmgr.yaml to judge with it)\n"
+        f"the staged state ({add} .secretsmgr.yaml to judge with it)\n"
         f"secretsmgr: warning: {BASELINE_NAME} on disk is not as staged, and check judges with "
-        f"the staged state (git add {BASELINE_NAME} to judge with it)\n"
+        f"the staged state ({add} {BASELINE_NAME} to judge with it)\n"
     )
     # audit judges the working tree, with the files as they are there
     code, out, _ = run(["--repo", str(root), "audit", "--format", "json"], capsys)
@@ -271,3 +272,27 @@ def test_the_digest_covers_a_block_scalar_and_a_whole_password_file_and_not_quot
         code, out, _ = run(["--repo", str(root), "check"], capsys)
         assert code == 1 and f"{rel}: SM001" in out, (rel, out)
         git(root, "checkout", "HEAD", "--", rel)
+
+
+def test_the_settings_warning_and_error_say_which_file_from_a_subfolder(tmp_path: Path) -> None:
+    # the review of this stop: from a subfolder the warning's `git add .secretsmgr.yaml` named
+    # no such file; a malformed staged file was reported as if the fine one on disk were
+    from tests.cli.runner import run_process, run_shell
+    from tests.rotate.helpers import subprocess_env
+
+    root = gitops(tmp_path / "r")
+    settings = root / ".secretsmgr.yaml"
+    good = settings.read_text(encoding="utf-8")
+    settings.write_text(good + "ignore: []\n", encoding="utf-8")
+    env = subprocess_env()
+    done = run_process(["check"], env=env, cwd=root / "apps", warnings=("not as staged",))
+    (line,) = [x for x in done.err.splitlines() if "not as staged" in x]
+    assert "(git add ../.secretsmgr.yaml to judge with it)" in line, line
+    run_shell("git add ../.secretsmgr.yaml", env=env, cwd=root / "apps", expect=0)
+    assert run_process(["check"], env=env, cwd=root / "apps", expect=0).err == ""
+    settings.write_text("ignore: [\n", encoding="utf-8")
+    git(root, "add", ".secretsmgr.yaml")
+    settings.write_text(good, encoding="utf-8")
+    broken = run_process(["check"], env=env, cwd=root, expect=2)
+    assert "(in the file as git holds it: staged, or committed)" in broken.err, broken.err
+    assert "git show :.secretsmgr.yaml prints the staged file" in broken.err

@@ -22,6 +22,7 @@ from secretsmgr.cli.options import (
 )
 from secretsmgr.plural import plural
 from secretsmgr.report import OutputFormat
+from secretsmgr.shellword import sh_path
 
 
 def repo_relative(files: list[Path], root: Path, cwd: Path) -> list[str]:
@@ -38,6 +39,15 @@ def repo_relative(files: list[Path], root: Path, cwd: Path) -> list[str]:
             raise UsageError(f"{file}: not inside the repository {root}") from None
         rels.append(rel.as_posix())
     return list(dict.fromkeys(rels))
+
+
+def git_add(root: Path, name: str) -> str:
+    """``git add`` of the repository's ``name`` as it runs where check did: from a subfolder
+    (the review of this stop: `git add .secretsmgr.yaml` there named no such file) or outside."""
+    here = Path.cwd().resolve()
+    if here == root.resolve() or root.resolve() in here.parents:
+        return f"git add {sh_path(os.path.relpath(root / name, here))}"
+    return f"git -C {sh_path(root)} add {sh_path(name)}"
 
 
 def _at_terminal() -> bool:
@@ -68,7 +78,6 @@ def check_cmd(
     from secretsmgr.gate.baseline import adopted
     from secretsmgr.gate.judge import judge_index, unstaged_config
     from secretsmgr.report import render
-    from secretsmgr.shellword import sh_path
 
     root = repo_root(ctx)
     selected = repo_relative(files, root, Path.cwd()) if files else None
@@ -79,7 +88,7 @@ def check_cmd(
         # the gate judges what is staged, its settings and baseline too: say so when they differ
         warn(
             f"{name} on disk is not as staged, and check judges with the staged state "
-            f"(git add {sh_path(name)} to judge with it)"
+            f"({git_add(root, name)} to judge with it)"
         )
     text = render(report, fmt, color=wants_color(fmt, output), short=True)
     if not text and fmt is OutputFormat.TEXT and output is None and _at_terminal():
