@@ -772,7 +772,7 @@ def _known_format(text: str, value: str) -> Verdict | None:
         return Verdict("Tailscale Key", True)
     if _encoded_private_key(text):
         return Verdict("Private Key", True)
-    if "://" in text and "?" in text:
+    if "://" in text and ("?" in text or "#" in text):
         for found in QUERY_SECRET.finditer(text):
             given = unquote(found[1])
             if looks_like_token(given) and not has_template(given) and not _example(given):
@@ -1221,8 +1221,9 @@ _LOCALPART_KEY = re.compile(r"(?i)(?:^|[._-])localpart$")
 # Azure SAS signature (`sig=`, often valid for years). An S3 or GCS presigned URL's
 # `X-Amz-Signature` is not one: it expires within a week of its `X-Amz-Date`.
 QUERY_SECRET = re.compile(
-    r"[?&](?i:secret|token|password|passwd|pwd|api[_-]?key|apikey|access[_-]?token|"
-    r"auth[_-]?token|client[_-]?secret|webhook[_-]?secret|key|code|auth|sig)"
+    r"[?&#](?i:secret|token|password|passwd|pwd|api[_-]?key|apikey|access[_-]?token|"
+    r"auth[_-]?token|client[_-]?secret|webhook[_-]?secret|key|code|auth|sig|access[_-]?key|"
+    r"subscription[_-]?key|app[_-]?key)"
     r"=([^&#\s\"'<>]{12,512})"
 )
 # one ``name=value`` of a URL's query

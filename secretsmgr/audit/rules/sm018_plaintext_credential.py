@@ -239,7 +239,7 @@ def _known_parts(text: str) -> tuple[str, ...] | None:
     # review: each UUID a part of its own made the pass over a file quadratic)
     if holds_uuid_secret(text):
         parts.append(UUID_PART)
-    if "://" in text and "?" in text and QUERY_SECRET.search(text):
+    if "://" in text and ("?" in text or "#" in text) and QUERY_SECRET.search(text):
         parts.append(QUERY_PART)
     return tuple(dict.fromkeys(parts)) or None
 

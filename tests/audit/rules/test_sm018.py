@@ -2299,6 +2299,12 @@ def test_a_credential_in_a_urls_query_is_found(tmp_path: Path) -> None:
         ("https://fn.azurewebsites.net/api/hook?code=Zx9Lm3Qp7Rt2Vw8Kn4Bs6Hd1Fg5Jc0Ya", True),
         ("https://www.goodreads.com/review/list_rss/1?key=W5k8YYlo9d9PLmmP5XGPHx&shelf=read", True),
         ("https://ntfy.sh/homelab-alerts?auth=tk_9f3kq2lm7np4rt8vw1xy6zb0cd", True),
+        # the review of this stop: an access key, Azure's subscription key, an app key, and an
+        # OAuth implicit grant's token in the fragment
+        ("https://api.weather.io/v1?access_key=9f3kq2lm7np4rt8vw1xy", True),
+        ("https://westeurope.api.cognitive.microsoft.com/?subscription-key=9f3kq2lm7np4rt8v", True),
+        ("https://api.pushover.net/1?appkey=a9f3kq2lm7np4rt8vw1xy6z", True),
+        ("https://grafana.home.arpa/login#access_token=eyJ0eXAi9f3kq2lm7np4rt8vw1xy6", True),
         # templates, words, and an S3 presigned URL's signature (it expires within a week)
         ("https://fn.azurewebsites.net/api/hook?code=${FUNCTION_CODE}", False),
         ("https://example.com/d?key=kube-prometheus-stack&orgId=1", False),
