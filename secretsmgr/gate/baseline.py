@@ -118,8 +118,16 @@ def _reader(read: Callable[[str], bytes]) -> Lines:
 
 
 def disk_lines(root: Path) -> Lines:
-    """The lines of the files on disk."""
-    return _reader(lambda path: (root / path).read_bytes())
+    """The lines of the files on disk (a symbolic link is not followed: it may lead out of the
+    repository, and a link is judged as the link git tracks)."""
+
+    def read(path: str) -> bytes:
+        full = root / path
+        if full.is_symlink():
+            raise OSError(f"{path}: a symbolic link")
+        return full.read_bytes()
+
+    return _reader(read)
 
 
 @contextlib.contextmanager
