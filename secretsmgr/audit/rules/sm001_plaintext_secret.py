@@ -1029,6 +1029,7 @@ _XML_SECRET = re.compile(
     r"<(password|passphrase|secret|token|apiKey|api_key|privateKey)>([^<]{1,512})</\1>", re.I
 )
 _COMMENTED = re.compile(r"[ \t]+[#;].*$")
+_USERLIST = re.compile(r'^"[^"]*"[ \t]+"([^"]*)"')
 
 
 def _own_value(key: str, value: str) -> bool:
@@ -1052,6 +1053,13 @@ def _config_credential(line: str, name: str = "") -> str | None:
     if name == ".pgpass" and stripped.count(":") >= 4:
         value = stripped.split(":", 4)[4]  # host:port:database:user:password
         return "password" if _own_value("password", value) else None
+    pair = _USERLIST.match(stripped) if name == "userlist.txt" else None
+    if pair is not None:
+        # pgbouncer's auth file: "user" "password", a hash of it (md5…, SCRAM-SHA-256$…) or
+        # the password itself
+        value = pair[1]
+        hashed = value.startswith("SCRAM-SHA-256$") or re.fullmatch(r"md5[0-9a-f]{32}", value)
+        return "password" if not hashed and _own_value("password", value) else None
     m = _CONFIG_PAIR.match(stripped)
     if m is not None:
         key, value = m.group(1), _COMMENTED.sub("", m.group(2))

@@ -2364,6 +2364,9 @@ def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_
         "</settings>\n",
         "nslcd.conf": "uri ldap://ldap\nbindpw Tr0ub4dor-horse-9917\n",
         "init.sql": "CREATE USER app WITH PASSWORD 'Tr0ub4dor-horse-9917';\n",
+        # pgbouncer: a hash, then a password
+        "userlist.txt": '"app" "md5d41d8cd98f00b204e9800998ecf8427e"\n'
+        '"bot" "Tr0ub4dor-horse-9917"\n',
         # no credential: a variable, a stand-in, an empty one, PAM, a hash, a policy's words
         "app.ini": "[db]\npassword = ${DB_PASSWORD}\nuser = app\n",
         "app2.ini": '[db]\npassword = changeme\nother = ""\n',
@@ -2410,6 +2413,7 @@ def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_
                 ("settings.xml", "password, line 1"),
                 ("nslcd.conf", "bindpw, line 2"),
                 ("init.sql", "PASSWORD, line 1"),
+                ("userlist.txt", "password, line 2"),
             )
         },
     }
