@@ -473,11 +473,14 @@ def _new_secret_name(inv: Inventory) -> str:
     no rule at all, the naming most of the SOPS files already there follow."""
     folders = [layer.path for layer in inv.layers.layers if not layer.external] or [""]
     names = ("secret.enc.yaml", "secret.sops.yaml")
+    # a rule for names like `app.secret.sops.yaml` only (sweep 77, mirceanton/home-ops: the
+    # step said no rule matched and to add one): such a name, when it alone matches
+    specific = ("app.secret.sops.yaml", "app.secrets.sops.yaml", "app.sops.yaml", "app.enc.yaml")
     # a name whose rule sets an encryption rule first: a catch-all rule with none would encrypt
     # a Secret's metadata too (sweep 76, jbaikge/homelab-talos: `.*` came after a right rule for
     # `*.sops.yaml`, and the step said to change the catch-all)
     for fits in (True, False):
-        for name in names:
+        for name in (*names, *specific):
             for folder in folders:
                 rule = inv.sops_configs.rule_for(posixpath.join(folder, name))[1]
                 if rule is not None and (rule.encryption_rule is not None or not fits):

@@ -2108,3 +2108,24 @@ def test_a_new_secret_is_named_for_the_rule_that_encrypts_a_secret_right(
     (step,) = [s for s in _steps(out) if "encrypt a secret" in s]
     assert "secretsmgr encrypt -i PATH/secret.sops.yaml" in step, step
     assert "give .sops.yaml rule 2" not in out, out
+
+
+def test_the_example_name_follows_a_rule_for_secret_sops_yaml_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 77 (mirceanton/home-ops): a rule for `*.secret.sops.yaml` only, and step 3 said no
+    # rule matched a new secret (named apps/secret.sops.yaml) and to add a catch-all rule
+    from tests.audit.helpers import K1
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(
+        repo,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: .*\\.secret(\\.sops)?\\.yaml\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n",
+    )
+    commit(repo, "a rule for *.secret.sops.yaml")
+    out, _ = init(repo, capsys, "--dry-run")
+    text = " ".join(out.split())
+    assert "secretsmgr encrypt -i PATH/app.secret.sops.yaml" in text, out
+    assert "no creation rule of the kept .sops.yaml matches" not in text, out
