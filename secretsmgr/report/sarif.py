@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from secretsmgr import __version__
 from secretsmgr.audit.finding import AuditReport, Finding, Place, Rule, Severity
-from secretsmgr.report._shared import primary_place, sorted_findings
+from secretsmgr.report._shared import ignored_line, primary_place, sorted_findings
 from secretsmgr.report.rule_help import RuleHelp
 
 SARIF_SCHEMA = (
@@ -137,22 +137,40 @@ def render(
     """The SARIF log, ``indent=2`` with a trailing newline; ``helps`` by rule id."""
     helps = helps or {}
     index = {rule.id: i for i, rule in enumerate(rules)}
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "secretsmgr",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "informationUri": INFORMATION_URI,
+                "rules": [rule_descriptor(rule, helps.get(rule.id)) for rule in rules],
+            }
+        },
+        "results": [result(f, index.get(f.rule)) for f in sorted_findings(report)],
+    }
     log = {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "secretsmgr",
-                        "version": __version__,
-                        "semanticVersion": __version__,
-                        "informationUri": INFORMATION_URI,
-                        "rules": [rule_descriptor(rule, helps.get(rule.id)) for rule in rules],
-                    }
-                },
-                "results": [result(f, index.get(f.rule)) for f in sorted_findings(report)],
-            }
-        ],
+        "runs": [run],
     }
+    if report.newly_ignored:
+        # errors the change's own settings or baseline hide (check's): notifications of the run
+        # beside its results, where a reviewer of the log finds them
+        run["invocations"] = [
+            {
+                "executionSuccessful": True,
+                "toolExecutionNotifications": [
+                    {
+                        "level": "warning",
+                        "message": {
+                            "text": "this change's own settings or baseline hide an error: "
+                            + ignored_line(f, why)
+                        },
+                        "locations": [location(Place(f.path, f.line))],
+                    }
+                    for f, why in report.newly_ignored
+                ],
+            }
+        ]
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

@@ -300,3 +300,23 @@ def test_check_never_loads_the_rule_pages_or_the_sarif_reporter() -> None:
         expect=0,
     )
     assert done.out == "loaded: []\n", done
+
+
+def test_errors_a_change_hides_are_notifications_of_the_run(validator: Any) -> None:
+    # the review of this stop: text, github and json named them; SARIF carried no trace
+    from dataclasses import replace
+
+    from tests.report.cases import BROKEN
+
+    hidden = BROKEN.findings[0]
+    report = replace(BROKEN, newly_ignored=((hidden, "ignore: wip"),))
+    log = sarif(report)
+    validator.validate(log)
+    (invocation,) = log["runs"][0]["invocations"]
+    (note,) = invocation["toolExecutionNotifications"]
+    assert note["level"] == "warning"
+    assert note["message"]["text"].startswith(
+        f"this change's own settings or baseline hide an error: {hidden.rule} {hidden.path}"
+    )
+    assert note["message"]["text"].endswith("(ignore: wip)")
+    assert "invocations" not in sarif(BROKEN)["runs"][0]
