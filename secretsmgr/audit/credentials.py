@@ -968,19 +968,34 @@ _SWITCH_WORDS = frozenset(
 )
 _LOG_LEVELS = frozenset(("trace", "debug", "info", "warn", "warning", "error", "fatal", "critical"))
 _NUMBER_KEY = re.compile(
-    r"(?i)(?:^|[._-])(?:port|timeout|ttl|interval|retries|retry|size|count|limit|max|min|"
-    r"workers|threads|replicas|days|hours|minutes|seconds)$"
+    r"(?i)(?:^|[._-])(?:port|port[._-]?number|timeout|ttl|interval|retries|retry|size|count|"
+    r"limit|max|min|workers|threads|replicas|days|hours|minutes|seconds)$"
 )
 _LEVEL_KEY = re.compile(r"(?i)(?:^|[._-])(?:log_?level|level|verbosity)$")
 _HOST_KEY = re.compile(r"(?i)(?:^|[._-])(?:host(?:name)?|server|endpoint|address|addr|domain)$")
 _USER_KEY = re.compile(r"(?i)(?:^|[._-])(?:user(?:name)?|login|db_?user|owner|client[_-]?id)$")
-_NAME_KEY = re.compile(r"(?i)(?:^|[._-])(?:database|db|db_?name|schema|bucket|region|zone)$")
+_NAME_KEY = re.compile(
+    r"(?i)(?:^|[._-])(?:database|db|(?:db|database)[._-]?name|schema|bucket|region|zone)$"
+)
+# a person's, a site's or a table's name, as an app's setup Secret holds them (sweep 79,
+# dfroberg/cluster: a WordPress Secret's first and last name, blog name and table prefix were
+# SM019 errors whose fix regenerated them)
+_PERSON_KEY = re.compile(
+    r"(?i)(?:^|[._-])(?:first|last|full|display|nick|blog|site|app)[._-]?name$"
+)
+_PERSON_NAME = re.compile(r"^[A-Z]?[a-z]{1,31}(?: [A-Z]?[a-z]{1,31}){0,3}$")
+_PREFIX_KEY = re.compile(r"(?i)(?:^|[._-])(?:table[._-]?)?prefix$")
+_PREFIX_VALUE = re.compile(r"^[a-z][a-z0-9]{0,11}_?$|^[a-z]{1,8}_[a-z0-9]{1,12}_?$")
+# a switch's key (`ALLOW_EMPTY_PASSWORD: "no"`): on or off, whatever it names
+_SWITCH_KEY = re.compile(
+    r"(?i)(?:^|[._-])(?:allow|enable|enabled|disable|disabled|use|require|required|skip)(?:[._-]|$)"
+)
 _ADDRESS_KEY = re.compile(r"(?i)(?:^|[._-])(?:url|uri|endpoint|repository|repo|address|addr)$")
 _DOTTED_HOST = re.compile(
     r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+"
     r"(?::[0-9]{1,5})?$"
 )
-_ONE_LABEL = re.compile(r"^[a-z](?:[a-z-]{0,14}[a-z])?(?::[0-9]{1,5})?$")
+_ONE_LABEL = re.compile(r"^[a-z](?:[a-z-]{0,30}[a-z])?(?::[0-9]{1,5})?$")
 _LETTERS_NAME = re.compile(r"^[a-z][a-z._-]{0,31}$")
 _PLAIN_ADDRESS = re.compile(
     r"^(?:[a-z][a-z0-9+.-]*:)?[a-z][a-z0-9+.-]*://(?P<host>[a-z0-9.-]+(?::[0-9]{1,5})?)"
@@ -1133,6 +1148,8 @@ def plain_setting(key: str, value: object) -> bool:
             and not looks_like_token(text)
         ):
             return True  # an auth's or an API's address, with no path but an API's
+    if _SWITCH_KEY.search(words) and str(value).strip().lower() in _SWITCH_WORDS:
+        return True  # ALLOW_EMPTY_PASSWORD: "no"
     if names_password(key) or _SECRETISH_KEY.search(words):
         return False
     if isinstance(value, bool):
@@ -1160,6 +1177,10 @@ def plain_setting(key: str, value: object) -> bool:
         return True
     if (_USER_KEY.search(key) or _NAME_KEY.search(key)) and _LETTERS_NAME.match(text):
         return "." not in text and not _CONSONANT_RUN.search(text)
+    if _PERSON_KEY.search(key) and _PERSON_NAME.match(text):
+        return not _CONSONANT_RUN.search(text)
+    if _PREFIX_KEY.search(key) and _PREFIX_VALUE.match(text):
+        return True
     found = _PLAIN_ADDRESS.match(text)
     if found is not None and not (_ADDRESS_KEY.search(key) or _HOST_KEY.search(key)):
         # under any other key, an address with no path at all (sweep 65, wty-andrew/homedium:

@@ -278,6 +278,18 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         "issuer": "https://dex.example.com",
         "client-id": "gitea-dex",
         "OIDC_ISSUER": "https://auth.example.com/application/o/qzmvkrwp/",
+        # sweep 79, dfroberg/cluster: a WordPress setup Secret's settings
+        "ALLOW_EMPTY_PASSWORD": "no",
+        "MARIADB_HOST": "wordpress-mariadb",
+        "MARIADB_PORT_NUMBER": '"3306"',
+        "WORDPRESS_DATABASE_NAME": "amn",
+        "WORDPRESS_FIRST_NAME": "Danny",
+        "WORDPRESS_LAST_NAME": "Froberg",
+        "WORDPRESS_BLOG_NAME": "amn",
+        "WORDPRESS_TABLE_PREFIX": "wp_a9kx2_",
+        # still exposures: a token under a name's key, a switch's key holding no switch
+        "SITE_NAME": "Xk9mQ2pL7vR4",
+        "ALLOW_PASSWORD": "Hq8vR3nLw2Kx",
     }
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
     encrypted = enc(secret("api", values))
@@ -301,6 +313,7 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
             *("DB_PASSWORD", "ADMIN_USERNAME", "ROOT_NAME", "LOG_LEVEL", "SMTP_SERVER"),
             *("NTFY_URL", "API_HOST", "ALERT_URL", "WEBHOOK_HOST", "SMTP_SERVER2", "KEY_USER"),
             "OIDC_ISSUER",
+            *("SITE_NAME", "ALLOW_PASSWORD"),
         )
     ), found
     other = _exposed(found, "apps/other.enc.yaml")
