@@ -279,7 +279,13 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         listing = _listing(entry.path, layers, files)
         where = (
             f"under resources: in {listing[0]} (layer {listing[1]} builds it)"
-            + (f" as {listing[2]}" if "/" in listing[2] else "")
+            + (
+                f", as {listing[2]}, the folder whose kustomization leads to it"
+                if listing[2].startswith("./")
+                else f" as {listing[2]}"
+                if "/" in listing[2]
+                else ""
+            )
             if listing is not None
             else "in the kustomization.yaml of the layer that should apply it"
         )
@@ -296,19 +302,23 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 def _listing(
     path: str, layers: Sequence[Layer], files: frozenset[str]
 ) -> tuple[str, str, str] | None:
-    """The kustomization file nearest above ``path`` when a live layer builds it: (that file,
-    the layer, ``path`` as that file would list it). None when the nearest one is built by no
-    layer (the file belongs to a tree nothing applies) or there is none (stop 43 left the fix
-    saying only "the kustomization.yaml of the layer")."""
-    folder = dirname(path)
+    """The kustomization file nearest above ``path`` that a live layer builds: (that file, the
+    layer, the entry to list there). The entry is ``path`` itself where that file is the nearest
+    one; past kustomization files no layer builds (a tree whose link upward is commented out:
+    sweep 79, webgrip/homelab-cluster's `# - ./zomboid`), it is the highest of their folders,
+    which holds a kustomization file of its own. None when there is no such file (stop 43 left
+    the fix saying only "the kustomization.yaml of the layer")."""
+    folder, below = dirname(path), ""
     while True:
         found = [join(folder, n) for n in KUSTOMIZATION_NAMES if join(folder, n) in files]
         if found:
             kfile = found[0]
             readers = sorted(x.label for x in layers if kfile in x.files)
-            if not readers:
-                return None
-            return kfile, readers[0], path[len(folder) + 1 :] if folder else path
+            if readers:
+                if not below:
+                    return kfile, readers[0], path[len(folder) + 1 :] if folder else path
+                return kfile, readers[0], f"./{below[len(folder) + 1 :] if folder else below}"
+            below = folder  # built by none: list this folder in the next one up
         if not folder:
             return None
         folder = dirname(folder)

@@ -617,3 +617,27 @@ def test_the_fix_names_the_kustomization_file_to_list_it_in(tmp_path: Path) -> N
     )
     after = {f.path for f in audit(tmp_path).findings if f.rule == "SM012"}
     assert after == {"loose/x.enc.yaml", "lost/y.enc.yaml"}
+
+
+def test_the_fix_names_the_folder_whose_link_upward_is_missing(tmp_path: Path) -> None:
+    # sweep 79 (webgrip/homelab-cluster): the file was listed in its own kustomization.yaml,
+    # whose tree the parent's `# - ./zomboid` had left out; the fix said only "the
+    # kustomization.yaml of the layer"
+    from ..helpers import audit
+
+    files = {
+        "apps/db.enc.yaml": enc(secret("db")),
+        "apps/kustomization.yaml": "",
+        "apps/zomboid/kustomization.yaml": "resources: [app]\n",
+        "apps/zomboid/app/kustomization.yaml": "resources: [secret.enc.yaml]\n",
+        "apps/zomboid/app/secret.enc.yaml": enc(secret("z")),
+    }
+    standard_repo(tmp_path, files)
+    write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db.enc.yaml\n  # - ./zomboid\n")
+    (fix,) = [f.fix for f in audit(tmp_path).findings if f.rule == "SM012"]
+    assert (fix or "").endswith(
+        "otherwise list it under resources: in apps/kustomization.yaml (layer apps builds it), "
+        "as ./zomboid, the folder whose kustomization leads to it"
+    ), fix
+    write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db.enc.yaml\n  - ./zomboid\n")
+    assert [f for f in audit(tmp_path).findings if f.rule == "SM012"] == []
