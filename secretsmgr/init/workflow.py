@@ -474,8 +474,12 @@ def _new_secret_name(inv: Inventory) -> str:
     folders = [layer.path for layer in inv.layers.layers if not layer.external] or [""]
     names = ("secret.enc.yaml", "secret.sops.yaml")
     # a rule for names like `app.secret.sops.yaml` only (sweep 77, mirceanton/home-ops: the
-    # step said no rule matched and to add one): such a name, when it alone matches
-    specific = ("app.secret.sops.yaml", "app.secrets.sops.yaml", "app.sops.yaml", "app.enc.yaml")
+    # step said no rule matched and to add one), or for `secret.yaml` itself (sweep 79,
+    # petebeegle/homelab): such a name, when it alone matches
+    specific = (
+        *("app.secret.sops.yaml", "app.secrets.sops.yaml", "app.sops.yaml", "app.enc.yaml"),
+        "secret.yaml",
+    )
     # a name whose rule sets an encryption rule first: a catch-all rule with none would encrypt
     # a Secret's metadata too (sweep 76, jbaikge/homelab-talos: `.*` came after a right rule for
     # `*.sops.yaml`, and the step said to change the catch-all)

@@ -2129,3 +2129,15 @@ def test_the_example_name_follows_a_rule_for_secret_sops_yaml_names(
     text = " ".join(out.split())
     assert "secretsmgr encrypt -i PATH/app.secret.sops.yaml" in text, out
     assert "no creation rule of the kept .sops.yaml matches" not in text, out
+    # sweep 79 (petebeegle/homelab): a rule for files named secret.yaml
+    write(
+        repo,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: secret.yaml\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n",
+    )
+    commit(repo, "a rule for secret.yaml")
+    out, _ = init(repo, capsys, "--dry-run")
+    text = " ".join(out.split())
+    assert "secretsmgr encrypt -i PATH/secret.yaml" in text, out
+    assert "no creation rule of the kept .sops.yaml matches" not in text, out
