@@ -264,7 +264,8 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
         lines.append(
             paint(
                 one_line(
-                    "note: this change's own settings or baseline hide errors HEAD's showed: "
+                    "note: this change's own settings or baseline hide errors that HEAD's "
+                    "would show: "
                     + "; ".join(listed)
                     + (f"; and {plural(more, 'more error')}" if more else "")
                 ),

@@ -178,7 +178,7 @@ def test_an_ignore_entry_the_change_adds_for_its_own_error_is_named(
     stage(root, ".secretsmgr.yaml", settings + ignore)
     code, out, _ = run(["--repo", str(root), "check"], capsys)
     said = (
-        "note: this change's own settings or baseline hide errors HEAD's showed: SM001 "
+        "note: this change's own settings or baseline hide errors that HEAD's would show: SM001 "
         "apps/new.yaml at stringData.password (ignore: wip)\n"
     )
     assert (code, out) == (0, said)
@@ -207,7 +207,7 @@ def test_a_baseline_or_a_source_mapping_in_the_same_change_is_named_too(
     code, out, _ = run(["--repo", str(root), "check"], capsys)
     assert (code, out) == (
         0,
-        "note: this change's own settings or baseline hide errors HEAD's showed: SM001 "
+        "note: this change's own settings or baseline hide errors that HEAD's would show: SM001 "
         "apps/new.yaml at stringData.password (in the staged baseline)\n",
     )
     code, out, _ = run(["--repo", str(root), "check", "-f", "json"], capsys)
@@ -232,8 +232,8 @@ def test_a_baseline_or_a_source_mapping_in_the_same_change_is_named_too(
     assert (
         code == 0
         and (
-            "note: this change's own settings or baseline hide errors HEAD's showed: SM001 "
-            "infra/token.txt (its .secretsmgr.yaml)"
+            "note: this change's own settings or baseline hide errors that HEAD's would show: "
+            "SM001 infra/token.txt (its .secretsmgr.yaml)"
         )
         in out
     ), out
