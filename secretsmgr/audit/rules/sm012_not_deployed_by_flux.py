@@ -306,8 +306,8 @@ def _listing(
     layer, the entry to list there). The entry is ``path`` itself where that file is the nearest
     one; past kustomization files no layer builds (a tree whose link upward is commented out:
     sweep 79, webgrip/homelab-cluster's `# - ./zomboid`), it is the highest of their folders,
-    which holds a kustomization file of its own. None when there is no such file (stop 43 left
-    the fix saying only "the kustomization.yaml of the layer")."""
+    which holds a kustomization file of its own, when it lies right below. None otherwise
+    (stop 43 left the fix saying only "the kustomization.yaml of the layer")."""
     folder, below = dirname(path), ""
     while True:
         found = [join(folder, n) for n in KUSTOMIZATION_NAMES if join(folder, n) in files]
@@ -317,7 +317,11 @@ def _listing(
             if readers:
                 if not below:
                     return kfile, readers[0], path[len(folder) + 1 :] if folder else path
-                return kfile, readers[0], f"./{below[len(folder) + 1 :] if folder else below}"
+                entry = below[len(folder) + 1 :] if folder else below
+                # a folder further down may sit below one that holds a Flux Kustomization
+                # (the regression run: `./qbittorrent/tools` beside `qbittorrent/ks.yaml`):
+                # only a folder right below is named
+                return (kfile, readers[0], f"./{entry}") if "/" not in entry else None
             below = folder  # built by none: list this folder in the next one up
         if not folder:
             return None

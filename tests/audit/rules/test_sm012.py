@@ -631,13 +631,23 @@ def test_the_fix_names_the_folder_whose_link_upward_is_missing(tmp_path: Path) -
         "apps/zomboid/kustomization.yaml": "resources: [app]\n",
         "apps/zomboid/app/kustomization.yaml": "resources: [secret.enc.yaml]\n",
         "apps/zomboid/app/secret.enc.yaml": enc(secret("z")),
+        # the regression run: a folder further down, beside a Flux Kustomization's file in the
+        # folder above it (`qbittorrent/ks.yaml`): no folder is named for it
+        "apps/qbit/ks.yaml": "",
+        "apps/qbit/tools/kustomization.yaml": "resources: [secret.enc.yaml]\n",
+        "apps/qbit/tools/secret.enc.yaml": enc(secret("q")),
     }
     standard_repo(tmp_path, files)
     write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db.enc.yaml\n  # - ./zomboid\n")
-    (fix,) = [f.fix for f in audit(tmp_path).findings if f.rule == "SM012"]
+    fixes = {f.path: f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"}
+    assert fixes.pop("apps/qbit/tools/secret.enc.yaml").endswith(
+        "in the kustomization.yaml of the layer that should apply it"
+    )
+    (fix,) = fixes.values()
     assert (fix or "").endswith(
         "otherwise list it under resources: in apps/kustomization.yaml (layer apps builds it), "
         "as ./zomboid, the folder whose kustomization leads to it"
     ), fix
     write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db.enc.yaml\n  - ./zomboid\n")
-    assert [f for f in audit(tmp_path).findings if f.rule == "SM012"] == []
+    left = [f.path for f in audit(tmp_path).findings if f.rule == "SM012"]
+    assert left == ["apps/qbit/tools/secret.enc.yaml"]
