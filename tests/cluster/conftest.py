@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -232,10 +233,20 @@ class KubeAPI:
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free port below the kernel's ephemeral range (32768 and up on Linux): a port the
+    kernel hands out for port 0 may meanwhile become the source port of an outgoing connection,
+    kube-apiserver's own to etcd among them, and the server's bind then fails with "address
+    already in use" (it did once, in a CI run of stop 44)."""
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def _tail(path: Path, lines: int = 25) -> str:
