@@ -12,20 +12,22 @@ that is not found, or a field path it cannot read, changes nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from secretsmgr.repo.flux.objects import as_list, as_map, as_str
+from secretsmgr.repo.flux.patch import Target, matches, parse_target
 
 Doc = dict[str, object]
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    """Where a replacement writes: the objects ``select`` names and ``reject`` does not."""
+class Into:
+    """Where a replacement writes: the objects ``select`` names and ``reject`` does not (each a
+    kustomize selector, read as a patch's ``target`` is)."""
 
-    select: Mapping[str, str]
-    reject: tuple[Mapping[str, str], ...]
+    select: Target
+    reject: tuple[Target, ...]
     field_paths: tuple[str, ...]
     delimiter: str | None = None
     index: int = 0
@@ -36,30 +38,17 @@ class Target:
 class Replacement:
     """One inline ``replacements`` entry."""
 
-    source: Mapping[str, str]
+    source: Target
     field_path: str
-    targets: tuple[Target, ...]
+    targets: tuple[Into, ...]
     delimiter: str | None = None
     index: int = 0
 
     @property
     def wanted(self) -> tuple[str, str] | None:
         """(kind, name) of the source object, when both are given."""
-        kind, name = self.source.get("kind"), self.source.get("name")
+        kind, name = self.source.kind, self.source.name
         return (kind, name) if kind and name else None
-
-
-_SELECTOR_FIELDS = ("group", "version", "kind", "name", "namespace")
-
-
-def _selector(value: object) -> dict[str, str] | None:
-    data = as_map(value)
-    if data is None:
-        return None
-    out = {k: str(v) for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
-    if any(k not in _SELECTOR_FIELDS for k in data):
-        return None  # label or annotation selectors: not followed
-    return out
 
 
 def _options(value: object) -> tuple[str | None, int, bool]:
@@ -81,52 +70,23 @@ def parse_replacements(value: object) -> tuple[Replacement, ...]:
         if data is None:
             continue
         raw = as_map(data.get("source")) or {}
-        source = {k: v for k, v in raw.items() if k in _SELECTOR_FIELDS and isinstance(v, str)}
-        if not source:
+        source = parse_target(raw)
+        if source is None or source == Target():
             continue
-        targets: list[Target] = []
+        targets: list[Into] = []
         for item in as_list(data.get("targets")):
             target = as_map(item)
-            if target is None:
+            select = parse_target(target.get("select")) if target is not None else None
+            if target is None or select is None:
                 continue
-            select = _selector(target.get("select"))
-            if select is None:
-                continue
-            rejects = tuple(r for r in map(_selector, as_list(target.get("reject"))) if r)
+            rejects = tuple(r for r in map(parse_target, as_list(target.get("reject"))) if r)
             paths = tuple(p for p in as_list(target.get("fieldPaths")) if isinstance(p, str))
             delimiter, index, create = _options(target.get("options"))
-            targets.append(Target(select, rejects, paths, delimiter, index, create))
+            targets.append(Into(select, rejects, paths, delimiter, index, create))
         delimiter, index, _ = _options(raw.get("options"))
         field_path = as_str(raw.get("fieldPath")) or "metadata.name"
         out.append(Replacement(source, field_path, tuple(targets), delimiter, index))
     return tuple(out)
-
-
-def _field(doc: Doc, name: str) -> str | None:
-    if name in ("name", "namespace"):
-        metadata = as_map(doc.get("metadata")) or {}
-        return as_str(metadata.get(name))
-    api = as_str(doc.get("apiVersion")) or ""
-    group, _, version = api.rpartition("/")
-    if name == "group":
-        return group
-    if name == "version":
-        return version
-    return as_str(doc.get(name))
-
-
-def _selects(selector: Mapping[str, str], doc: Doc) -> bool:
-    for key, wanted in selector.items():
-        have = _field(doc, key)
-        if have is None:
-            return False
-        if have != wanted:
-            try:  # kustomize reads a selector's values as anchored regular expressions
-                if re.fullmatch(wanted, have) is None:
-                    return False
-            except re.error:
-                return False
-    return True
 
 
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9_.\-/]+")
@@ -154,7 +114,7 @@ def _get(doc: object, path: str) -> object:
     return node
 
 
-def _spliced(current: object, value: object, target: Target) -> object:
+def _spliced(current: object, value: object, target: Into) -> object:
     if target.delimiter is None:
         return value
     parts = str(current).split(target.delimiter) if current is not None else [""]
@@ -167,7 +127,7 @@ def _spliced(current: object, value: object, target: Target) -> object:
     return target.delimiter.join(parts)
 
 
-def _set(doc: Doc, parts: Sequence[str], value: object, target: Target) -> Doc | None:
+def _set(doc: Doc, parts: Sequence[str], value: object, target: Into) -> Doc | None:
     """``doc`` with ``value`` written at ``parts`` (new dicts on the way), or None when the
     field is missing and ``create`` is off."""
     head, rest = parts[0], parts[1:]
@@ -187,7 +147,7 @@ def _set(doc: Doc, parts: Sequence[str], value: object, target: Target) -> Doc |
 def apply_replacements(docs: list[Doc], replacements: Sequence[Replacement]) -> list[Doc]:
     """``docs`` with ``replacements`` applied in order."""
     for replacement in replacements:
-        source = next((d for d in docs if _selects(replacement.source, d)), None)
+        source = next((d for d in docs if matches(replacement.source, d)), None)
         if source is None:
             continue  # kustomize fails the build; the model changes nothing
         value = _get(source, replacement.field_path)
@@ -200,7 +160,7 @@ def apply_replacements(docs: list[Doc], replacements: Sequence[Replacement]) -> 
             value = pieces[replacement.index]
         for target in replacement.targets:
             for number, doc in enumerate(docs):
-                if not _selects(target.select, doc) or any(_selects(r, doc) for r in target.reject):
+                if not matches(target.select, doc) or any(matches(r, doc) for r in target.reject):
                     continue
                 for path in target.field_paths:
                     parts = _parts(path)
