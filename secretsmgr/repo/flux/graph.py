@@ -141,9 +141,8 @@ class LayerGraph:
     # Flux Kustomizations the repository holds, live or not (none live: no root applies them)
     kustomizations: int = 0
     # the Secrets kustomize-controller's --sops-age-secret flag names in the manifests (it
-    # decrypts with that one where a Kustomization's decryption names no secretRef)
-    controller_age_secrets: tuple[str, ...] = ()
-    # each of those -> the clusters whose layers apply the manifest that sets it
+    # decrypts with that one where a Kustomization's decryption names no secretRef), each with
+    # the clusters whose layers apply the manifest that sets it
     controller_age_secret_clusters: Mapping[str, frozenset[str | None]] = field(
         default_factory=dict
     )
@@ -197,13 +196,15 @@ class LayerGraph:
             found.setdefault(layer.cluster, {})[(layer.namespace, ref)] = None
         return {cluster: tuple(pairs) for cluster, pairs in found.items()}
 
+    @property
+    def controller_age_secrets(self) -> tuple[str, ...]:
+        """The ``--sops-age-secret`` Secrets of every cluster, by name."""
+        return tuple(sorted(self.controller_age_secret_clusters))
+
     def controller_age_secrets_of(self, cluster: str | None) -> tuple[str, ...]:
         """The ``--sops-age-secret`` Secrets that ``cluster``'s kustomize-controller is given."""
-        return tuple(
-            name
-            for name in self.controller_age_secrets
-            if cluster in self.controller_age_secret_clusters.get(name, frozenset({cluster}))
-        )
+        held = self.controller_age_secret_clusters
+        return tuple(name for name in self.controller_age_secrets if cluster in held[name])
 
     def controller_namespace(self, cluster: str | None = None) -> str:
         """The namespace kustomize-controller most likely runs in for ``cluster`` (None: any):
@@ -241,9 +242,8 @@ def graph_of(
     unknown: Sequence[tuple[str, str]] = (),
     notes: Sequence[str] = (),
     kustomizations: int = 0,
-    controller_age_secrets: Sequence[str] = (),
-    mirrors: Mapping[str, str] = MappingProxyType({}),
     controller_age_secret_clusters: Mapping[str, frozenset[str | None]] = MappingProxyType({}),
+    mirrors: Mapping[str, str] = MappingProxyType({}),
 ) -> LayerGraph:
     """A graph with its per-file index."""
     index: dict[str, list[int]] = {}
@@ -256,7 +256,6 @@ def graph_of(
         unknown_dependencies=tuple(unknown),
         notes=tuple(dict.fromkeys(notes)),
         kustomizations=kustomizations,
-        controller_age_secrets=tuple(controller_age_secrets),
         controller_age_secret_clusters=MappingProxyType(dict(controller_age_secret_clusters)),
         mirrors=MappingProxyType(dict(mirrors)),
         _by_file=MappingProxyType({k: tuple(v) for k, v in index.items()}),

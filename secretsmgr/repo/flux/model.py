@@ -1356,9 +1356,7 @@ def find_layers(
         held_by |= {c.name for c in found_clusters if c.root in paths}
         if held_by:
             flag_clusters[name] = frozenset(held_by)
-    return graph_of(
-        ordered, found_clusters, unknown, notes, held, sorted(flag_clusters), mirrors, flag_clusters
-    )
+    return graph_of(ordered, found_clusters, unknown, notes, held, flag_clusters, mirrors)
 
 
 def _named_by(layer: Layer, path: str) -> str:

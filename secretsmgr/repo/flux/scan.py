@@ -137,7 +137,6 @@ class Scan:
     _built: set[tuple[Ref, str]] = field(default_factory=set)
     versions: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     # the Secrets kustomize-controller's --sops-age-secret flag names, each once
-    age_secret_flags: dict[str, None] = field(default_factory=dict)
     # each flag's Secret -> the files that set it (a file no layer applies sets nothing)
     age_secret_flag_files: dict[str, list[str]] = field(default_factory=dict)
 
@@ -175,7 +174,6 @@ def scan_repository(repo: RepoFiles) -> Scan:
                 scan.versions[path] = found
         if b"--sops-age-secret=" in data and b"kustomize-controller" in data:
             for m in _SOPS_AGE_SECRET_FLAG.finditer(data):
-                scan.age_secret_flags[m.group(2).decode()] = None
                 scan.age_secret_flag_files.setdefault(m.group(2).decode(), []).append(path)
     return scan
 
