@@ -33,7 +33,7 @@ from secretsmgr.fsutil import write_atomic
 from secretsmgr.gate.facts import GateCache
 from secretsmgr.repo import git
 from secretsmgr.repo.inventory import EMPTY_ENV, LiveKeys
-from secretsmgr.repo.snapshot import CommitSnapshot, IndexSnapshot
+from secretsmgr.repo.snapshot import CommitSnapshot, IndexSnapshot, Snapshot
 
 BASELINE_NAME = ".secretsmgr-baseline.json"
 BASELINE_VERSION = 2
@@ -130,18 +130,38 @@ def disk_lines(root: Path) -> Lines:
     return _reader(read)
 
 
+def _index_lines(root: Path, index: IndexSnapshot) -> Lines:
+    """The lines of the files as ``index`` holds them (on disk for a file it does not hold,
+    one named to ``check`` untracked)."""
+    on_disk = disk_lines(root)
+    in_index = _reader(index.read)
+    return lambda path: on_disk(path) if index.blob_id(path) is None else in_index(path)
+
+
 @contextlib.contextmanager
 def staged_lines(root: Path) -> Iterator[Lines]:
-    """The lines of the files as the index holds them (on disk for a file it does not hold,
-    one named to ``check`` untracked); on disk outside git."""
+    """The lines of the files as the index holds them; on disk outside git."""
     if git.describe(root) is None:
         yield disk_lines(root)
         return
     index = IndexSnapshot(root)
-    on_disk = disk_lines(root)
-    in_index = _reader(index.read)
     try:
-        yield lambda path: on_disk(path) if index.blob_id(path) is None else in_index(path)
+        yield _index_lines(root, index)
+    finally:
+        index.close()
+
+
+@contextlib.contextmanager
+def _staged(root: Path) -> Iterator[tuple[Known, Lines]]:
+    """The baseline and the lines of the files, both as the index holds them, which is what
+    the commit will hold: a baseline file that is not staged (changed, untracked or
+    git-ignored) counts for nothing (the attack review of stop 44). Outside git, on disk."""
+    if git.describe(root) is None:
+        yield load_baseline(root), disk_lines(root)
+        return
+    index = IndexSnapshot(root)
+    try:
+        yield baseline_in(index), _index_lines(root, index)
     finally:
         index.close()
 
@@ -234,22 +254,14 @@ def load_baseline(root: Path) -> Known:
     return parse_baseline(text)
 
 
-def load_staged_baseline(root: Path) -> Known:
-    """The baseline as the git index holds it, which is what the commit will hold: a baseline
-    file that is not staged (changed, untracked or git-ignored) counts for nothing (the attack
-    review of stop 44). Outside git, the file on disk."""
-    if git.describe(root) is None:
-        return load_baseline(root)
-    index = IndexSnapshot(root)
+def baseline_in(snap: Snapshot) -> Known:
+    """The baseline a git state holds ({} for none)."""
+    if BASELINE_NAME not in snap.paths:
+        return {}
     try:
-        if BASELINE_NAME not in index.paths:
-            return {}
-        try:
-            text = index.read(BASELINE_NAME).decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{BASELINE_NAME}: cannot be read") from exc
-    finally:
-        index.close()
+        text = snap.read(BASELINE_NAME).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{BASELINE_NAME}: cannot be read") from exc
     return parse_baseline(text)
 
 
@@ -337,33 +349,30 @@ def adopted(
     """``report`` without the findings of the committed baseline and, with ``new_since``, those
     the repository had at that commit (judged over the reported files only). ``staged``: the
     baseline as the index holds it (the gate), else as it is on disk."""
-    baseline = load_staged_baseline(root) if staged else load_baseline(root)
-    known = baseline
-    since: Known = {}
-    if new_since is not None:
-        paths = sorted({f.path for f in report.findings})
-        if paths:
-            then = findings_at(
-                root,
-                new_since,
-                files=paths,
-                keyless_only=keyless_only,
-                env=env,
-                live_cluster=live_cluster,
-                cluster_key=cluster_key,
-                max_age_days=max_age_days,
-            )
-            since = then
-            known = _merge(known, then)
-        elif git.toplevel(root) is None or git.resolve_commit(root, new_since) is None:
-            raise UsageError(f"--new-since {new_since}: not a commit of this repository")
-    if not known:
-        return report
-    if not staged:
-        return without_known(report, known, disk_lines(root))
-    with staged_lines(root) as lines:
+    on_disk = contextlib.nullcontext((load_baseline(root), disk_lines(root)))
+    state = _staged(root) if staged else on_disk
+    with state as (baseline, lines):
+        since: Known = {}
+        if new_since is not None:
+            paths = sorted({f.path for f in report.findings})
+            if paths:
+                since = findings_at(
+                    root,
+                    new_since,
+                    files=paths,
+                    keyless_only=keyless_only,
+                    env=env,
+                    live_cluster=live_cluster,
+                    cluster_key=cluster_key,
+                    max_age_days=max_age_days,
+                )
+            elif git.toplevel(root) is None or git.resolve_commit(root, new_since) is None:
+                raise UsageError(f"--new-since {new_since}: not a commit of this repository")
+        known = _merge(baseline, since)
+        if not known:
+            return report
         out = without_known(report, known, lines)
-        head = _head_baseline(root)
+        head = _head_baseline(root) if staged else None
         if head is None or head == baseline:
             return out
         # the staged baseline is not HEAD's: the errors it takes out that HEAD's kept are named
@@ -388,11 +397,8 @@ def _head_baseline(root: Path) -> Known | None:
         return None
     snap = CommitSnapshot(root, commit)
     try:
-        if BASELINE_NAME not in snap.paths:
-            return {}
-        try:
-            return parse_baseline(snap.read(BASELINE_NAME).decode("utf-8"))
-        except (OSError, UnicodeDecodeError, ConfigError):
-            return {}
+        return baseline_in(snap)
+    except ConfigError:
+        return {}  # a HEAD baseline that does not read: every staged entry is new
     finally:
         snap.close()
