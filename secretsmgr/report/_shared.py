@@ -128,3 +128,8 @@ def ignored_line(finding: Finding, why: str) -> str:
     """An error the change's own settings or baseline hide, in one line (no value)."""
     at = f" at {finding.key_path}" if finding.key_path else ""
     return f"{finding.rule} {finding.path}{at}" + (f" ({why})" if why else "")
+
+
+def hidden_message(finding: Finding, why: str) -> str:
+    """The sentence a machine-read report gives one such error."""
+    return f"this change's own settings or baseline hide an error: {ignored_line(finding, why)}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from secretsmgr.audit.finding import AuditReport, Finding, Severity
-from secretsmgr.report._shared import KEY_RULES, ignored_line, primary_place, sorted_findings
+from secretsmgr.report._shared import KEY_RULES, hidden_message, primary_place, sorted_findings
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -46,9 +46,7 @@ def render(report: AuditReport) -> str:
         f"::warning file={escape_property(f.path)}"
         + (f",line={f.line}" if f.line is not None else "")
         + ",title=hidden by this change::"
-        + escape_data(
-            f"this change's own settings or baseline hide an error: {ignored_line(f, why)}"
-        )
+        + escape_data(hidden_message(f, why))
         for f, why in report.newly_ignored
     ]
     return "".join(line + "\n" for line in lines)

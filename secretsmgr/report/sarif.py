@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from secretsmgr import __version__
 from secretsmgr.audit.finding import AuditReport, Finding, Place, Rule, Severity
-from secretsmgr.report._shared import ignored_line, primary_place, sorted_findings
+from secretsmgr.report._shared import hidden_message, primary_place, sorted_findings
 from secretsmgr.report.rule_help import RuleHelp
 
 SARIF_SCHEMA = (
@@ -163,10 +163,7 @@ def render(
                 "toolExecutionNotifications": [
                     {
                         "level": "warning",
-                        "message": {
-                            "text": "this change's own settings or baseline hide an error: "
-                            + ignored_line(f, why)
-                        },
+                        "message": {"text": hidden_message(f, why)},
                         "locations": [location(Place(f.path, f.line))],
                     }
                     for f, why in report.newly_ignored
