@@ -2110,34 +2110,30 @@ def test_a_new_secret_is_named_for_the_rule_that_encrypts_a_secret_right(
     assert "give .sops.yaml rule 2" not in out, out
 
 
+@pytest.mark.parametrize(
+    ("path_regex", "name"),
+    [
+        # sweep 77 (mirceanton/home-ops): a rule for `*.secret.sops.yaml` only, and step 3 said
+        # no rule matched a new secret (named apps/secret.sops.yaml) and to add a catch-all rule
+        (".*\\.secret(\\.sops)?\\.yaml", "app.secret.sops.yaml"),
+        # sweep 79 (petebeegle/homelab): a rule for files named secret.yaml
+        ("secret.yaml", "secret.yaml"),
+    ],
+)
 def test_the_example_name_follows_a_rule_for_secret_sops_yaml_names(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], path_regex: str, name: str
 ) -> None:
-    # sweep 77 (mirceanton/home-ops): a rule for `*.secret.sops.yaml` only, and step 3 said no
-    # rule matched a new secret (named apps/secret.sops.yaml) and to add a catch-all rule
     from tests.audit.helpers import K1
 
     repo = one_cluster_repo(tmp_path / "repo")
     write(
         repo,
         ".sops.yaml",
-        "creation_rules:\n  - path_regex: .*\\.secret(\\.sops)?\\.yaml\n"
+        f"creation_rules:\n  - path_regex: {path_regex}\n"
         f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n",
     )
-    commit(repo, "a rule for *.secret.sops.yaml")
+    commit(repo, f"a rule for {name}")
     out, _ = init(repo, capsys, "--dry-run")
     text = " ".join(out.split())
-    assert "secretsmgr encrypt -i PATH/app.secret.sops.yaml" in text, out
-    assert "no creation rule of the kept .sops.yaml matches" not in text, out
-    # sweep 79 (petebeegle/homelab): a rule for files named secret.yaml
-    write(
-        repo,
-        ".sops.yaml",
-        "creation_rules:\n  - path_regex: secret.yaml\n"
-        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n",
-    )
-    commit(repo, "a rule for secret.yaml")
-    out, _ = init(repo, capsys, "--dry-run")
-    text = " ".join(out.split())
-    assert "secretsmgr encrypt -i PATH/secret.yaml" in text, out
+    assert f"secretsmgr encrypt -i PATH/{name}" in text, out
     assert "no creation rule of the kept .sops.yaml matches" not in text, out
