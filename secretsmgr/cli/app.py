@@ -18,6 +18,7 @@ from typer.exceptions import TyperException
 
 from secretsmgr.cli.context import Globals, out
 from secretsmgr.errors import SecretsmgrError
+from secretsmgr.repo import git
 
 # Command name -> (module in secretsmgr.cli.commands, attribute). A run imports and registers
 # only the command it invokes: typer builds every registered command's parameters on each run,
@@ -238,6 +239,7 @@ def _has_format(ctx: object, value: str) -> bool:
 
 
 def _run(args: list[str], debug: bool) -> int:
+    git.forget()  # what an earlier command in this process learnt of git may be stale
     try:
         command = build_command(_command_of(args))
         args = hoist_globals(args, command)

@@ -72,14 +72,35 @@ def _not_usable(root: Path, exc: Exception) -> ConfigError:
     return ConfigError(f"git failed in {root}: {_last_line(exc)}")
 
 
+# What a run asks git again and again (a rotation asked `rev-parse` 31 times): the top level
+# and git paths of a folder found in a work tree. A folder outside one is asked again each time
+# (it may become one: `git init`); ``forget`` empties both at the start of each command.
+_TOPLEVELS: dict[str, Path] = {}
+_GIT_PATHS: dict[tuple[str, str], Path] = {}
+_PREFIXES: dict[str, str] = {}
+
+
+def forget() -> None:
+    """Drop what this process remembered of git work trees (each command starts afresh)."""
+    _TOPLEVELS.clear()
+    _GIT_PATHS.clear()
+    _PREFIXES.clear()
+
+
 def toplevel(path: Path) -> Path | None:
     """Return the top-level folder of the git work tree holding ``path``, or None."""
+    known = _TOPLEVELS.get(str(path))
+    if known is not None:
+        return known
     try:
         out = _run(path, ["rev-parse", "--show-toplevel"])
     except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError):
         return None
     text = out.decode("utf-8", "surrogateescape").rstrip("\n")
-    return Path(text) if text else None
+    if not text:
+        return None
+    _TOPLEVELS[str(path)] = Path(text)
+    return Path(text)
 
 
 def list_files(root: Path) -> list[str]:
@@ -101,9 +122,6 @@ def untracked_files(root: Path) -> list[str]:
     except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError):
         return []
     return _zsplit(out)
-
-
-_PREFIXES: dict[str, str] = {}
 
 
 def _show_prefix(root: Path) -> str:
@@ -253,12 +271,17 @@ def commit(root: Path, paths: list[str] | tuple[str, ...], message: str) -> str:
 
 def git_path(root: Path, name: str) -> Path:
     """Where ``name`` lives inside the repository's git directory (``git rev-parse --git-path``)."""
+    known = _GIT_PATHS.get((str(root), name))
+    if known is not None:
+        return known
     try:
         out = _run(root, ["rev-parse", "--git-path", name]).decode("utf-8").strip()
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         raise _not_usable(root, exc) from exc
     path = Path(out)
-    return path if path.is_absolute() else root / path
+    found = path if path.is_absolute() else root / path
+    _GIT_PATHS[(str(root), name)] = found
+    return found
 
 
 def walk_files(root: Path) -> list[str]:

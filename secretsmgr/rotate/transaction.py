@@ -25,7 +25,7 @@ import contextlib
 import os
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,8 +133,12 @@ def rotate(
     env: Mapping[str, str],
     fault: FaultHook | None = None,
     progress: ProgressHook | None = None,
+    recovered_hook: Callable[[str], None] | None = None,
 ) -> RotationResult:
-    """Rotate the requested files as one transaction; see the module docstring."""
+    """Rotate the requested files as one transaction; see the module docstring.
+
+    ``recovered_hook`` hears at once of an interrupted run that step 1 finished or rolled back
+    (so the news is not lost if this run then fails)."""
     fault = fault or no_fault
     started = time.perf_counter()
     if request.dry_run:
@@ -143,6 +147,8 @@ def rotate(
         return RotationResult(prepared.plan, seconds=time.perf_counter() - started)
     with repo_lock(root):
         recovered = recover(root).message
+        if recovered and recovered_hook is not None:
+            recovered_hook(recovered)
         prepared = _prepare(root, request, identities, env, fault)
         where = journal_path(root)  # None outside git: no journal there
         entry = _write(root, prepared, request, where, fault, progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -13,8 +14,8 @@ from secretsmgr.cli.context import (
     load_identities,
     out,
     progress_bar,
-    recover_interrupted,
     repo_root,
+    warn,
 )
 from secretsmgr.cli.options import (
     AllowDirtyOpt,
@@ -90,13 +91,9 @@ def rotate_cmd(
     except UserError as exc:  # no key: a refusal that needs none says more (a pgp-only file)
         err = keyless_error(root, request, os.environ, exc)
         raise err from (None if err is exc else exc)
-    if not dry_run:
-        recover_interrupted(root)
-    progress = progress_bar("rotating")
+    run = partial(rotate, root, request, [identities], env=os.environ, recovered_hook=warn)
     try:
-        result = rotate(
-            root, request, [identities], env=os.environ, fault=fault_hook(), progress=progress
-        )
+        result = run(fault=fault_hook(), progress=progress_bar("rotating"))
     except DecryptionError as exc:
         raise with_key_hints(exc, identities) from None
     if dry_run:
