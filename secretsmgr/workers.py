@@ -42,9 +42,11 @@ def worker_count(items: int, *, at_least: int = MIN_ITEMS, per_worker: int = PER
 
 
 def _child(fn: Callable[[T], R], chunk: Sequence[T], write_fd: int) -> None:
-    # What the parent holds outlives the child: its collections walk only what it makes
-    # (walking the parent's objects would also copy every page they sit on).
+    # What the parent holds outlives the child, and what the child makes dies with it: no
+    # collection is worth its time here (walking the parent's objects would also copy every
+    # page they sit on).
     gc.freeze()
+    gc.disable()
     try:
         payload: tuple[str, object]
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import gc
 import importlib
 import logging
 import re
@@ -287,5 +288,13 @@ _INTERRUPTED = 130  # no command of ours ends with it: only typer's Ctrl-C does
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    A command is a short process that builds large trees and drops them whole (no cycles to
+    find), so the cyclic collector runs seldom: what is imported by now is never walked, and a
+    young collection waits for 20,000 new objects, not 700 (it took 3% of a rotation of 1,000
+    files in 130 passes).
+    """
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
     sys.exit(main())
