@@ -284,7 +284,13 @@ def confined(root: Path, path: Path | str) -> tuple[Path, str]:
     file about to be created.
     """
     base = os.path.realpath(root)
-    raw = os.fspath(path)
+    rel = _relative(root, base, os.fspath(path))
+    _refuse_links(base, rel, {})
+    return Path(base, *rel.split("/")), rel
+
+
+def _relative(root: Path, base: str, raw: str) -> str:
+    """``raw`` as a plain repo-relative POSIX path, or ``RefusedError``."""
     if "\x00" in raw:  # os.lstat would raise ValueError: no path at all
         raise RefusedError("a path with a NUL character is no repository path")
     if not os.path.isabs(raw):
@@ -293,27 +299,40 @@ def confined(root: Path, path: Path | str) -> tuple[Path, str]:
         parts = raw.split("/")
         if any(p in ("", ".", "..") for p in parts):
             raise RefusedError(f"{raw}: not a plain path inside the repository")
-        rel = "/".join(parts)
-    else:
-        absolute = os.path.normpath(raw)
-        rel = ""
-        for anchor in (os.path.abspath(root), base):
-            if absolute == anchor:
-                raise RefusedError(f"{raw}: is the repository root, not a file in it")
-            if absolute.startswith(anchor.rstrip("/") + "/"):
-                rel = os.path.relpath(absolute, anchor).replace(os.sep, "/")
-                break
-        if not rel or rel.startswith("../"):
-            raise RefusedError(
-                f"{raw}: outside the repository {root}; secretsmgr writes only inside it"
-            )
+        return "/".join(parts)
+    absolute = os.path.normpath(raw)
+    rel = ""
+    for anchor in (os.path.abspath(root), base):
+        if absolute == anchor:
+            raise RefusedError(f"{raw}: is the repository root, not a file in it")
+        if absolute.startswith(anchor.rstrip("/") + "/"):
+            rel = os.path.relpath(absolute, anchor).replace(os.sep, "/")
+            break
+    if not rel or rel.startswith("../"):
+        raise RefusedError(
+            f"{raw}: outside the repository {root}; secretsmgr writes only inside it"
+        )
+    return rel
+
+
+def _refuse_links(base: str, rel: str, folders: dict[str, bool]) -> None:
+    """``RefusedError`` when ``rel`` (below ``base``) is a link or lies under one. ``folders``
+    remembers, for one batch of paths, which folders were seen and whether they exist."""
     current = base
-    for part in rel.split("/"):
+    parts = rel.split("/")
+    for number, part in enumerate(parts):
         current = os.path.join(current, part)
+        last = number == len(parts) - 1
+        if not last and current in folders:
+            if not folders[current]:
+                return  # a missing folder: nothing below it exists either
+            continue
         try:
             info = os.lstat(current)
         except FileNotFoundError:
-            break
+            if not last:
+                folders[current] = False
+            return
         if stat.S_ISLNK(info.st_mode):
             where = os.path.relpath(current, base).replace(os.sep, "/")
             if where == rel:
@@ -326,7 +345,8 @@ def confined(root: Path, path: Path | str) -> tuple[Path, str]:
                 "a link",
                 hints=("name the file by its real path inside the repository",),
             )
-    return Path(base, *rel.split("/")), rel
+        if not last:
+            folders[current] = True
 
 
 def check_write_target(root: Path, path: Path | str) -> Path:
@@ -336,6 +356,19 @@ def check_write_target(root: Path, path: Path | str) -> Path:
     symlinked folder, or lies outside ``root``.
     """
     return confined(root, path)[0]
+
+
+def check_write_targets(root: Path, paths: Iterable[str]) -> dict[str, Path]:
+    """``check_write_target`` of each of ``paths``, by path: the root is resolved once and each
+    folder looked at once (a rotation of 1,000 files made 7,000 ``lstat`` calls)."""
+    base = os.path.realpath(root)
+    folders: dict[str, bool] = {}
+    out: dict[str, Path] = {}
+    for path in paths:
+        rel = _relative(root, base, path)
+        _refuse_links(base, rel, folders)
+        out[path] = Path(base, *rel.split("/"))
+    return out
 
 
 def pid_alive(pid: int) -> bool:

@@ -42,6 +42,7 @@ from secretsmgr.errors import (
 )
 from secretsmgr.fsutil import (
     check_write_target,
+    check_write_targets,
     file_mode,
     fsync_dirs,
     fsync_files,
@@ -225,7 +226,7 @@ def _prepare(
             f"{rel_log} is broken at seq {broken.seq}: {broken.reason}",
             hints=(f"restore {rel_log} from git before rotating",),
         )
-    checked = {entry.path: check_write_target(root, entry.path) for entry in targets}
+    checked = check_write_targets(root, [entry.path for entry in targets])
     opened: dict[str, list[MapNode]] = {}
     regenerations: list[Regeneration] = []
     if request.regenerate:  # new values, and where else the old ones sit: every target first
@@ -234,7 +235,7 @@ def _prepare(
         linked, linked_regenerations = link_values(ctx, request, opened, replacements, identities)
         targets += linked
         regenerations += linked_regenerations
-        checked.update((entry.path, check_write_target(root, entry.path)) for entry in linked)
+        checked.update(check_write_targets(root, [entry.path for entry in linked]))
     configs = [
         _Write(rel, check_write_target(root, rel), read_optional(root / rel), text)
         for rel, text in request.config_writes

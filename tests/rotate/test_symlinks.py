@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from secretsmgr.errors import RefusedError
-from secretsmgr.fsutil import check_write_target, confined
+from secretsmgr.fsutil import check_write_target, check_write_targets, confined
 from tests.cli.runner import run
 from tests.rotate.helpers import CHANGELOG, DEMO, DEMO_KEY, PG, REDIS, commit_all, snapshot
 
@@ -168,3 +168,17 @@ def test_the_guard(tmp_path: Path) -> None:
     (tmp_path / "root-link").symlink_to(root)
     linked_root = tmp_path / "root-link"
     assert check_write_target(linked_root, "real/f.yaml") == root / "real" / "f.yaml"
+
+
+def test_the_guard_over_many_paths_looks_at_each_folder_as_one_path_would(tmp_path: Path) -> None:
+    # check_write_targets remembers the folders it saw: a folder seen fine before must not
+    # vouch for a link beside it, nor a missing one for a link below a later real folder
+    root = tmp_path / "repo"
+    (root / "apps" / "a").mkdir(parents=True)
+    (root / "apps" / "real").mkdir()
+    (root / "apps" / "link").symlink_to("real")
+    good = ["apps/a/x.yaml", "apps/a/y.yaml", "apps/missing/new.yaml", "apps/real/z.yaml"]
+    assert check_write_targets(root, good) == {p: check_write_target(root, p) for p in good}
+    for bad in (["apps/a/x.yaml", "apps/link/x.yaml"], ["apps/missing/n.yaml", "apps/link"]):
+        with pytest.raises(RefusedError, match="symbolic link"):
+            check_write_targets(root, bad)
