@@ -205,6 +205,9 @@ class AuditReport:
     # why (an ignore: entry's reason): a change that silences its own finding says so
     suppressed_findings: tuple[Finding, ...] = ()
     newly_ignored: tuple[tuple[Finding, str], ...] = ()
+    # the repository root, when the command ran elsewhere (a subfolder, or --repo): paths and
+    # fixes are written from the root, so a fix pasted where the command ran would miss
+    run_from: str | None = None
 
     def count(self, severity: Severity) -> int:
         """How many findings have ``severity``."""

@@ -41,6 +41,15 @@ def repo_root(ctx: typer.Context) -> Path:
     return resolve_repo_root(globals_of(ctx).repo, Path.cwd())
 
 
+def run_from(root: Path) -> str | None:
+    """``root`` when the command runs elsewhere (fixes are written from the root), else None."""
+    try:
+        here = Path.cwd().resolve()
+    except OSError:  # the folder was removed under the shell
+        return str(root)
+    return None if here == root.resolve() else str(root)
+
+
 def load_identities() -> LayeredIdentity:
     """Every identity from the contract's sources; ``KeyNotFoundError`` when there is none.
 

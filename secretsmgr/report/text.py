@@ -131,6 +131,7 @@ def render(
 
     lines = [paint(_header(report), "bold")]
     lines += [paint(one_line(f"note: {note}"), "dim") for note in report.notes]
+    lines += [paint(line, "dim") for line in _root_note(report)]
     lines.append("")
     hidden = 0
     current: object = object()
@@ -181,6 +182,15 @@ def render(
     summary = f"{counts_phrase(report)} — exit {code}"
     lines.append(paint(summary, "error" if code else "ok"))
     return "\n".join(lines) + "\n"
+
+
+def _root_note(report: AuditReport) -> list[str]:
+    """A line saying where the fixes run, when the command ran outside the root and a fix is
+    shown (sweep 79: `git checkout HEAD -- gitops/…` pasted in gitops/ named no file)."""
+    if report.run_from is None or not any(f.fix for f in report.findings):
+        return []
+    where = sh_path(one_line(report.run_from))
+    return [f"note: paths are from the repository root: run the fixes there (cd {where})"]
 
 
 def _key_label(key: LayerKey, clusters: bool) -> str:
@@ -272,6 +282,8 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
                 "warning",
             )
         )
+    if lines:
+        lines += [paint(line, "dim") for line in _root_note(report)]
     warned = [p for p, here in findings.items() if worst(here) is not Severity.ERROR]
     if warned:
         # which findings block is told by severity, which a line shows only in colour (sweep

@@ -268,6 +268,40 @@ def test_check_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert rules <= BROKEN_KEYLESS_RULES and "SM001" in rules
 
 
+ROOT_NOTE = "note: paths are from the repository root: run the fixes there (cd "
+
+
+@needs_engine
+def test_a_run_outside_the_root_says_where_the_fixes_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 79: `git checkout HEAD -- gitops/…` (a fix) pasted in gitops/, where audit ran,
+    # named no file; every fix is written from the root, and the report now says so
+    import shlex
+    import shutil
+
+    from tests.conftest import git
+
+    repo = tmp_path / "my repo"
+    shutil.copytree(BROKEN, repo)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    note = ROOT_NOTE + shlex.quote(str(repo)) + ")"
+    monkeypatch.chdir(repo / "gitops")
+    code, out, _ = run(["audit", *PIN], capsys)
+    assert code == 1 and out.splitlines()[1] == note, out
+    code, out, _ = run(["check"], capsys)
+    assert code == 1 and note in out.splitlines(), out
+    assert " files blocked — " in out.splitlines()[-1]  # still the closing line
+    code, out, _ = run(["audit", "--format", "json", *PIN], capsys)
+    assert ROOT_NOTE not in out
+    monkeypatch.chdir(repo)  # at the root: nothing to say
+    assert ROOT_NOTE not in run(["audit", *PIN], capsys).out
+    assert ROOT_NOTE not in run(["check"], capsys).out
+    monkeypatch.chdir(DEMO / "gitops")  # no fix shown: nothing to say either
+    assert ROOT_NOTE not in run(["--repo", str(DEMO), "audit", *PIN], capsys).out
+
+
 def test_check_paths_are_made_repo_relative(tmp_path: Path) -> None:
     from secretsmgr.cli.commands.check import repo_relative
     from secretsmgr.errors import UsageError

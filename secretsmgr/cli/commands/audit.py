@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from secretsmgr.cli.context import emit, load_identities, progress_bar, repo_root, wants_color
+from secretsmgr.cli.context import (
+    emit,
+    load_identities,
+    progress_bar,
+    repo_root,
+    run_from,
+    wants_color,
+)
 from secretsmgr.cli.options import (
     ClusterKeyOpt,
     ContextOpt,
@@ -113,6 +121,7 @@ def audit_cmd(
         max_age_days=max_age,
     )
     limit = threshold(fail_on)
+    report = replace(report, run_from=run_from(root))
     text = render(report, fmt, color=wants_color(fmt, output), fail_on=limit, verbose=verbose)
     emit(text, output)
     return 1 if report.fails(limit) else 0

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from secretsmgr.cli.context import emit, repo_root, wants_color, warn
+from secretsmgr.cli.context import emit, repo_root, run_from, wants_color, warn
 from secretsmgr.cli.options import (
     ContextOpt,
     FormatOpt,
@@ -90,6 +91,7 @@ def check_cmd(
             f"{name} on disk is not as staged, and check judges with the staged state "
             f"({git_add(root, name)} to judge with it)"
         )
+    report = replace(report, run_from=run_from(root))
     text = render(report, fmt, color=wants_color(fmt, output), short=True)
     if not text and fmt is OutputFormat.TEXT and output is None and _at_terminal():
         text = f"ok: {plural(report.files, 'file')} checked, no findings\n"
