@@ -1385,8 +1385,16 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
     if _MANAGER_PLACE.search(key) and len(value) <= 63 and _PLACE_NAME.match(value):
         return None  # OP_TALSECRET_ITEM: talsecret names a secret manager's item or vault
     uuid = len(value) == 36 and UUID.fullmatch(value) is not None
-    if _SECRET_FIELD.search(key) and len(value) <= 63 and _DNS_NAME.match(value) and not uuid:
-        return None  # envFromSecret: grafana names a Secret (a UUID there is a client secret)
+    if (
+        _SECRET_FIELD.search(key)
+        and len(value) <= 63
+        and _DNS_NAME.match(value)
+        and not uuid
+        and not looks_like_token(value)
+    ):
+        # envFromSecret: grafana names a Secret; a UUID there is a client secret, and a random
+        # run of letters and digits is a key (sweep 80, Marx2: postgrest's `jwtSecret`)
+        return None
     if _SECRET_INSIDE_FIELD.search(key) and len(value) <= 63 and _SECRET_OBJECT.match(value):
         return None  # sonarSecretProperties: sonarqube-properties-secret names a Secret
     if _SECRET_KIND_FIELD.search(key) and len(value) <= 63 and _DNS_NAME.match(value):

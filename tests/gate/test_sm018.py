@@ -312,6 +312,9 @@ def test_names_of_secrets_and_password_settings_are_no_credentials() -> None:
         ("sonarSecretProperties", "sonarqube-properties"),
         ("adminSecretValue", "Tr0ub4dor-and-3"),
         ("secretProviderClass", "Xk9mP2vL7qR4wT8n"),  # no object's name
+        # sweep 80 (Marx2/homelab): postgrest's jwtSecret, a random run of lower-case letters
+        # and digits, was taken for the name of a Secret
+        ("jwtSecret", "q7wm2zpk9xr4ty8uwb3nd6ha0lc5ve1js"),
         # the disk-name shape exempts entropy alone: a password's key is still a keyword hit
         ("password", "nvme-Sabrent_Rocket_Q_4TB_A4F1070B1C3D27E5F8A9"),
         ("token", "nvme-Q7mZp9K2xR4tY8uWb3N"),
