@@ -18,6 +18,7 @@ from secretsmgr.init.texts import (
     PRE_COMMIT_NAME,
     OwnRule,
     has_hook,
+    other_settings,
     precommit_text,
     rule_recipients,
     sops_yaml_text,
@@ -360,6 +361,11 @@ def sops_yaml_changes(
             continue
         own = _own_rules(inv, groups, folder)
         text = sops_yaml_text(groups, keys, allowed, pgp, own, _holding_whole(inv, groups, folder))
+        existing = read_optional(inv.root / rel)
+        # sweep 80, Liana64/home-infra: --force dropped `stores: {yaml: {indent: 2}}`, and every
+        # file written after changed its indentation
+        settings_text, kept_names = other_settings(existing or "")
+        text += settings_text
         written_config = parse_sops_config(text, inv.root / rel)
         _check_rules(inv, written_config, keys, folder)
         count = len(written_config.rules)
@@ -369,7 +375,6 @@ def sops_yaml_changes(
         if count > len(groups):  # sweep 37, Osman-SK: "2 creation rules" named one's folders
             extra = count - len(groups)
             what += f"; {extra} more for files that keep their own encryption"
-        existing = read_optional(inv.root / rel)
         # --force rewrites the root file only: a nested one may hold rules for files init does
         # not know (Talos, an admin key), and no one asked for it by name (the review of
         # sweep 22: --force dropped a nested file's talos/ rule and admin key)
@@ -387,6 +392,11 @@ def sops_yaml_changes(
                 old = parse_sops_config(existing or "", inv.root / rel)
                 applied = (p for p, _ in _applied(inv))
                 notes += force_losses(inv, old, written_config, applied)
+                if kept_names:
+                    notes.append(
+                        f"--force keeps {', '.join(f'{n}:' for n in kept_names)} of "
+                        f"{rel}, as it was"
+                    )
             if state is FileState.CREATE:
                 notes += _ruleless(inv, written_config, folder)
             changes.append(FileChange(rel, state, what, None if existing == text else text))

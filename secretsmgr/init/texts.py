@@ -120,6 +120,36 @@ def sops_yaml_text(
     return "\n".join(lines) + "\n"
 
 
+_TOP_KEY = re.compile(r"^([A-Za-z_][\w.-]*)[ \t]*:", re.M)
+KEPT_SETTINGS = "# kept from the former .sops.yaml by `secretsmgr init --force`:"
+
+
+def other_settings(existing: str) -> tuple[str, tuple[str, ...]]:
+    """The top-level settings of a `.sops.yaml` beside ``creation_rules`` (``stores:``, its
+    YAML indent among them; ``destination_rules:``), as written there, to carry into the file
+    init writes, with their names; ("", ()) when it has none, or is more than one plain
+    mapping (a document marker, a flow mapping)."""
+    if re.search(r"^---", existing, re.M) or existing.lstrip().startswith("{"):
+        return "", ()
+    keys = list(_TOP_KEY.finditer(existing))
+    kept: list[str] = []
+    names: list[str] = []
+    for number, match in enumerate(keys):
+        if match[1] == "creation_rules":
+            continue
+        end = keys[number + 1].start() if number + 1 < len(keys) else len(existing)
+        block = existing[match.start() : end].rstrip("\n")
+        # comment lines at its end introduce the next key: they stay out
+        lines = block.split("\n")
+        while len(lines) > 1 and lines[-1].lstrip().startswith("#"):
+            lines.pop()
+        kept.append("\n".join(lines))
+        names.append(match[1])
+    if not kept:
+        return "", ()
+    return "\n".join([KEPT_SETTINGS, *kept]) + "\n", tuple(names)
+
+
 def _repo_entry(indent: str) -> list[str]:
     return [
         f"{indent}- repo: {PROJECT_URL}",

@@ -1373,6 +1373,41 @@ def test_force_names_the_rules_it_drops_whose_files_would_match_no_rule(
     assert set(provision) <= sm011
 
 
+def test_force_keeps_the_stores_setting_and_names_a_rule_no_file_uses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 80: `--force` dropped Liana64's `stores: {yaml: {indent: 2}}` (every file written
+    # after changed its indentation) and kaminek's rule for dotenv and INI files, which no
+    # file used yet, without a word
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(repo, "apps/db.enc.yaml", _on_pgp((CLUSTER,)))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    write(
+        repo,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: apps/.*\\.sops\\.(env|ini)$\n"
+        f"    age: {CLUSTER}\n"
+        "  - path_regex: .*\\.enc\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {CLUSTER}\n"
+        "# how sops writes YAML here\nstores:\n  yaml:\n    indent: 2\n",
+    )
+    commit(repo)
+    out, _ = init(repo, capsys, "--dry-run", "--force")
+    notes = _notes(out)
+    assert (
+        "note: --force drops rule 1 of .sops.yaml (path_regex apps/.*\\.sops\\.(env|ini)$), "
+        "which no SOPS file uses now: a new file it matches follows the rules written instead"
+    ) in notes, out
+    assert "note: --force keeps stores: of .sops.yaml, as it was" in notes, out
+    init(repo, capsys, "--force")
+    text = (repo / ".sops.yaml").read_text()
+    assert text.endswith("stores:\n  yaml:\n    indent: 2\n"), text
+    assert "# how sops writes YAML here" not in text  # a comment above it is the former rules'
+    assert load_sops_config(repo / ".sops.yaml").rules  # it still reads as a .sops.yaml
+    out, _ = init(repo, capsys, "--dry-run", "--force")  # and init leaves it as it is now
+    assert "--force keeps" not in out and "--force drops" not in out, out
+
+
 def test_force_names_the_keys_it_drops_and_the_files_encrypted_to_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
