@@ -211,6 +211,8 @@ def name_others(
     selection with the files ``left`` out by ``--exclude`` (sweep 77, mrwulf/home-cluster:
     "name them" named none of 39)."""
     why = f" --reason {sh_word(reason)}" if reason else ""
+    if request is not None and request.dry_run:
+        why += " --dry-run"  # sweep 80: the hint of a dry run rotated when pasted
     plain = request is not None and request.action == "rotate" and request.cluster_keys is None
     if rest and len(rest) > 5 and plain and request is not None and left and len(left) <= 5:
         chosen = ["--all"] if request.all_files else []

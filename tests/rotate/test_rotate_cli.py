@@ -632,8 +632,9 @@ def test_rotate_all_refused_on_a_file_no_identity_opens_names_the_others(
     assert "the 1 file no identity at hand opens, gitops/apps/authentik/stranger.enc.yaml," in hint
     command = hint.split("): ", 1)[1]
     assert command.startswith("secretsmgr rotate ") and "stranger" not in command, hint
-    # the run's own reason, not a stand-in pasted into the changelog as it is (sweep 75)
-    assert command.endswith(" --reason x"), hint
+    # the run's own reason, not a stand-in pasted into the changelog as it is (sweep 75), and
+    # a dry run's hint is a dry run too (sweep 80, Liana64: pasted, it rotated)
+    assert command.endswith(" --reason x --dry-run"), hint
 
 
 def test_a_truncated_sops_file_is_said_malformed_not_unencrypted(
