@@ -398,6 +398,11 @@ class SopsConfigs:
             self._outside = load_sops_config(found) if found is not None else None
         return self._outside
 
+    def governing(self, path: str) -> SopsConfig | None:
+        """The `.sops.yaml` that governs ``path`` (its folder's or one above), or None."""
+        folder = self.folder_of(path)
+        return self._load(folder) if folder or "" in self.dirs else self.fallback()
+
     def folder_of(self, path: str) -> str:
         """The folder of the `.sops.yaml` that governs ``path``: the nearest one in its folder
         or above, "" for the root's (or none in the repository)."""

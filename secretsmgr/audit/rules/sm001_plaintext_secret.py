@@ -65,6 +65,7 @@ from secretsmgr.repo.placeholders import (
     split_camel,
 )
 from secretsmgr.repo.scan import ScannedFile
+from secretsmgr.repo.sopsconfig import SopsConfig
 from secretsmgr.repo.sopsentry import structured_format
 from secretsmgr.shellword import sh_path
 from secretsmgr.sops import FileFormat
@@ -1294,6 +1295,21 @@ def _keys_of_clusters_applying(ctx: AuditContext, path: str) -> list[str]:
     return list(keys) or list(repo.cluster_keys[:1])
 
 
+def _rules_pgp(config: SopsConfig | None) -> list[str]:
+    """The PGP fingerprints every rule of ``config`` names, when its rules name PGP keys and no
+    age key (a repository whose Flux decrypts with sops-gpg); else none."""
+    if config is None or not config.rules:
+        return []
+    groups = [g for rule in config.rules for g in rule.key_groups]
+    if any(g.age for g in groups):
+        return []
+    common: dict[str, None] | None = None
+    for rule in config.rules:
+        named = dict.fromkeys(fp for g in rule.key_groups for fp in g.pgp)
+        common = named if common is None else {k: None for k in common if k in named}
+    return list(common or {})
+
+
 def _shared_key(ctx: AuditContext) -> tuple[str, str] | None:
     """(kind, key) of the one key every SOPS file of the repository is encrypted to: a PGP
     fingerprint, a KMS or Vault key id, or an age key; None when they differ or none is."""
@@ -1497,7 +1513,17 @@ def _rename_hint(
             else "no .sops.yaml is above the file: create one at the repository root with one"
         )
         keys = _keys_of_clusters_applying(ctx, path)
-        key = ",".join(keys) if keys else "<the cluster key>"
+        pgp = [] if keys else _rules_pgp(configs.governing(path))
+        # a repository on PGP keys alone names its keys, and sops encrypts to them (sweep 80,
+        # zacheryph/k8s-gitops: the rule was to name "<the cluster key>", an age key it has not)
+        keys_field = (
+            f"pgp: {','.join(pgp)}" if pgp else f"age: {','.join(keys) or '<the cluster key>'}"
+        )
+        encrypt = (
+            configs.sops_command("encrypt -i", target)
+            if pgp
+            else f"secretsmgr encrypt -i {sh_path(target)}"
+        )
         named = [path, *(posixpath.basename(n) for n in others)]
         rename = (
             ""
@@ -1507,8 +1533,7 @@ def _rename_hint(
         return (
             f"no .sops.yaml creation rule matches {', '.join(named[:-1])} or {named[-1]}: "
             f"{add} (path_regex: \\.enc{re.escape(ext)}$, encrypted_regex: "
-            f"^(data|stringData)$, age: {key}), then {rename}secretsmgr encrypt -i "
-            f"{sh_path(target)}"
+            f"^(data|stringData)$, {keys_field}), then {rename}{encrypt}"
         )
     target = matched
     present = set(ctx.repo.all_files)

@@ -503,6 +503,34 @@ def test_with_no_creation_rule_for_any_name_the_fix_starts_with_the_rule(tmp_pat
     )
 
 
+def test_with_no_creation_rule_on_a_pgp_only_repository_the_rule_names_its_pgp_keys(
+    tmp_path: Path,
+) -> None:
+    # sweep 80 (zacheryph/k8s-gitops): every rule names two PGP keys (Flux decrypts with
+    # sops-gpg), and the fix said to name "age: <the cluster key>", a key the repository has not
+    from secretsmgr.audit.engine import run_audit
+
+    fps = ("0x98C3A69E6747EA68", "0x4B9C178B49228EFD")
+    standard_repo(tmp_path, {"apps/db.yaml": secret("db")}, cluster_key=None)
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n"
+        + "".join(
+            f"  - path_regex: {p}\n    encrypted_regex: ^(data|stringData)$\n"
+            f"    pgp: {fps[0]},{fps[1]}\n"
+            for p in ("config/secrets.yaml", "garage/s3-keys.yaml")
+        ),
+    )
+    found = next(f for f in run_audit(tmp_path).findings if f.rule == "SM001")
+    assert f"encrypted_regex: ^(data|stringData)$, pgp: {fps[0]},{fps[1]}), then " in (
+        found.fix or ""
+    ), found.fix
+    assert "age:" not in (found.fix or "")
+    # secretsmgr cannot encrypt to PGP keys: sops does
+    assert (found.fix or "").endswith("then sops encrypt -i apps/db.enc.yaml"), found.fix
+
+
 def test_the_rename_goes_to_the_sops_name_when_only_that_name_has_a_rule(tmp_path: Path) -> None:
     # DapperDivers/dapper-cluster encrypts *.sops.yaml only: the fix asked for a second naming
     # convention and a new rule (without the repository's mac_only_encrypted) instead
