@@ -1678,3 +1678,35 @@ def test_the_controllers_flag_counts_for_the_cluster_that_applies_it(
     assert g.controller_age_secrets == ("sops-age-home",)
     assert g.controller_age_secrets_of("home") == ("sops-age-home",)
     assert g.controller_age_secrets_of("lab") == ()
+
+
+@pytest.mark.parametrize("origin", [None, "/srv/mirrors/home-cluster-flux.git"])
+def test_without_a_hosted_origin_a_source_of_another_repository_is_no_cluster(
+    git_checkout: GitRepo, origin: str | None
+) -> None:
+    # sweep 80 (USA-RedDragon/home-cluster-flux, cloned from a local mirror): the bootstrap
+    # source flux-system is not in git, and a `secrets` GitRepository of another repository,
+    # with its Kustomization of path ./ in the same file, became a cluster of this checkout
+    # (more Kustomizations read flux-system than any source git defines: it is this checkout's)
+    if origin is not None:
+        git_checkout.git("remote", "add", "origin", origin)
+    git_checkout.write("clusters/home/flux-system/apps.yaml", flux_ks("apps", "./apps"))
+    git_checkout.write("clusters/home/flux-system/infra.yaml", flux_ks("infra", "./infra"))
+    git_checkout.write(
+        "clusters/home/flux-system/secrets.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: secrets, namespace: flux-system}\n"
+        "spec: {url: 'ssh://git@github.com/example/home-cluster-secrets.git'}\n---\n"
+        + flux_ks("secrets", "./").replace("    name: flux-system\n", "    name: secrets\n", 1),
+    )
+    git_checkout.write(
+        "clusters/home/flux-system/kustomization.yaml",
+        "resources: [apps.yaml, infra.yaml, secrets.yaml]\n",
+    )
+    git_checkout.write("apps/kustomization.yaml", "resources: [s.enc.yaml]\n")
+    git_checkout.write("apps/s.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert [c.name for c in g.clusters] == [None]  # one cluster, and no `secrets` one
+    secrets = g.get("secrets")
+    assert secrets is not None and secrets.external == "GitRepository/flux-system/secrets"
+    assert g.layers_of("apps/s.enc.yaml") == ("apps",)

@@ -368,12 +368,15 @@ def _mirrored(layers: Sequence[Layer]) -> dict[str, str]:
     """The external sources a layer reads that is defined by a file inside its own path there
     (the cluster's root, as a bootstrap lays it out): this checkout is a mirror of them under
     another name (jahanson/homelab mirrors a Forgejo repository; sweep 18), with "" for the
-    folder that holds the source's root (the graph's ``mirrors`` name copies in a folder)."""
+    folder that holds the source's root (the graph's ``mirrors`` name copies in a folder).
+    A repository of another owner is none (sweep 80, d4rkfella: keycloak's own repository has
+    a kubernetes/ folder too, and the fix said to map it onto this checkout)."""
     return {
         layer.external: ""
         for layer in layers
         if layer.external is not None
         and layer.external_path
+        and not layer.another_owner
         and layer.source.startswith(layer.external_path.rstrip("/") + "/")
     }
 

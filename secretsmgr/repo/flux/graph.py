@@ -44,6 +44,8 @@ class Layer:
     source_elsewhere: str = ""
     # an external GitRepository whose URL names another repository than this checkout
     another_repository: bool = False
+    # ... of another owner (or host): never a mirror or a renamed copy of this checkout
+    another_owner: bool = False
     unresolved: tuple[str, ...] = ()  # unknown variables in spec.path
     version: FluxVersion = ASSUMED
     problems: tuple[str, ...] = ()
@@ -86,6 +88,7 @@ def make_layer(
     external_path: str = "",
     source_elsewhere: str = "",
     another_repository: bool = False,
+    another_owner: bool = False,
 ) -> Layer:
     """A layer from a Flux Kustomization and its build."""
     uses = {p: frozenset(u) for p, u in (result.uses.items() if result else ())}
@@ -110,6 +113,7 @@ def make_layer(
         external_path=external_path,
         source_elsewhere=source_elsewhere,
         another_repository=another_repository,
+        another_owner=another_owner,
         unresolved=tuple(sorted(unresolved)),
         version=version,
         problems=tuple(dict.fromkeys((*ks.problems, *(result.problems if result else ())))),

@@ -252,21 +252,57 @@ class _Model(Workspace):
         if not _hosted(remote):
             remote = self._bootstrap_url()
         if remote is None:
-            return False
+            # the Kustomizations read a GitRepository flux-system that the checkout does not
+            # define (bootstrap made it in the cluster): that one is this checkout, and a source
+            # of another name whose URL is a hosted repository is another one (sweep 80: a
+            # `secrets` repository's source, defined beside its Kustomization of path ./,
+            # became a cluster of this checkout when origin was a local path)
+            return _hosted(found) and self._reads_undefined_bootstrap()
         return _repository_name(found) != _repository_name(remote)
+
+    def _another_owner(self, url: str | None) -> bool:
+        """Whether ``url`` names a repository of another owner than this checkout's (origin,
+        else the bootstrap's URL), on any host (a mirror on another forge keeps its owner's
+        name: jahanson): both hosted, no variable in the URL."""
+        found = normalize_url(url)
+        remote = self.remote()
+        if not _hosted(remote):
+            remote = self._bootstrap_url()
+        if found is None or remote is None or not _hosted(found) or "$" in found:
+            return False
+        return _owner(found) != _owner(remote)
+
+    def _reads_undefined_bootstrap(self) -> bool:
+        """Whether the checkout defines no GitRepository flux-system (nor a FluxInstance that
+        syncs one) and more Flux Kustomizations read that one than any GitRepository it
+        defines: then bootstrap made it in the cluster, for this checkout."""
+        if any(fi.sync_kind == "GitRepository" for fi in self.scan.instances):
+            return False
+        readers: dict[str, int] = {}
+        for ks in self.scan.kustomizations:
+            if ks.source.kind == "GitRepository":
+                readers[ks.source.name] = readers.get(ks.source.name, 0) + 1
+        defined = {ref.name for ref in self.scan.sources if ref.kind == "GitRepository"}
+        if "flux-system" in defined:
+            return False
+        most = max((n for name, n in readers.items() if name in defined), default=0)
+        return readers.get("flux-system", 0) > most
 
     def _bootstrap_url(self) -> str | None:
         """The one hosted repository that the checkout's bootstrap sources name (GitRepository
-        objects named ``flux-system`` or defined in a ``flux-system`` folder), or None."""
+        objects named ``flux-system`` or defined in a ``flux-system`` folder), or None. Where
+        the Kustomizations read a flux-system source that git does not hold, another source in
+        a flux-system folder is none (sweep 80, USA-RedDragon: a `secrets` repository's)."""
         if not self._bootstrap_read:
             self._bootstrap_read = True
             names: dict[str, str] = {}
+            undefined = self._reads_undefined_bootstrap()
             for sources in self.scan.sources.values():
                 for src in sources:
                     folder = posixpath.basename(posixpath.dirname(src.origin))
                     if src.ref.kind != "GitRepository" or "flux-system" not in (
                         src.ref.name,
-                        folder,
+                        "" if undefined else folder,
                     ):
                         continue
                     found = normalize_url(src.url)
@@ -864,6 +900,9 @@ class _Model(Workspace):
                 another_repository=definition is not None
                 and ks.source.kind == "GitRepository"
                 and self._another_repository(definition.url),
+                another_owner=definition is not None
+                and ks.source.kind == "GitRepository"
+                and self._another_owner(definition.url),
             )
             return layer, []
         if ks.rejected:  # Flux refuses it (its problems say why): it applies nothing
@@ -1156,6 +1195,11 @@ def _repository_name(url: str) -> str:
     (``…/mirror__github.com__owner__name``), the mirrored repository's."""
     name = url.rsplit("/", 1)[-1]
     return name.rsplit("__", 1)[-1] if name.startswith("mirror__") else name
+
+
+def _owner(url: str) -> str:
+    """The owner a normalized hosted URL names (``host/owner/name``; a group's path in full)."""
+    return url.split("/", 1)[1].rsplit("/", 1)[0].lower()
 
 
 def _hosted(url: str | None) -> bool:

@@ -8,7 +8,7 @@ import pytest
 
 from secretsmgr.audit.finding import AuditReport
 
-from ..helpers import K1, enc, secret, sops_yaml, standard_repo, write
+from ..helpers import K1, enc, flux_kustomization, secret, sops_yaml, standard_repo, write
 from .cases import Case, ids, run_case
 
 
@@ -235,6 +235,40 @@ def test_a_git_source_of_another_repository_is_no_mapping_candidate(
     git(tmp_path, "remote", "add", "origin", "https://github.com/example/ops.git")
     (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM012"]
     assert found.message.startswith("not placed" if placed else "not deployed by Flux"), found
+
+
+def test_another_owners_repository_read_from_below_its_path_is_no_mapping_candidate(
+    tmp_path: Path,
+) -> None:
+    # sweep 80, d4rkfella/home-ops: keycloak's own repository has a kubernetes/ folder too, and
+    # the Kustomization reading it (path ./kubernetes) lies below this checkout's kubernetes/;
+    # the fix said to map keycloak's repository onto this checkout
+    from secretsmgr.audit.engine import run_audit
+    from tests.conftest import git
+
+    standard_repo(tmp_path, {})
+    write(
+        tmp_path,
+        "kubernetes/apps/keycloak/ks.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: keycloak-k8s-resources, namespace: flux-system}\n"
+        "spec: {url: 'https://github.com/keycloak/keycloak-k8s-resources'}\n---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: keycloak-operator, namespace: flux-system}\n"
+        "spec:\n  path: ./kubernetes\n"
+        "  sourceRef: {kind: GitRepository, name: keycloak-k8s-resources}\n",
+    )
+    write(
+        tmp_path,
+        "clusters/prod/keycloak.yaml",
+        flux_kustomization("keycloak", "./kubernetes/apps/keycloak"),
+    )
+    write(tmp_path, "kubernetes/apps/flux/s.enc.yaml", enc(secret("s")))
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "remote", "add", "origin", "https://github.com/example/home-ops.git")
+    (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM012"]
+    assert found.message.startswith("not deployed by Flux"), found
+    assert "sources:" not in (found.fix or "")
 
 
 def test_a_bootstrap_reading_a_mirror_of_this_repository_is_a_mapping_candidate(
