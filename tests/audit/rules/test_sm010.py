@@ -159,6 +159,11 @@ def test_a_flux_instance_gets_a_patch_as_its_fix(tmp_path: Path) -> None:
     (found,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM010"]
     assert found.fix is not None
     assert "spec.kustomize.patches entry" in found.fix and "add spec.decryption" not in found.fix
+    # sweep 80 (emerconn/fleet-infra): check of a staged file and its kustomization.yaml left
+    # the FluxInstance unread, and the fix said to add spec.decryption to it
+    scope = ("clusters/prod/db.enc.yaml", "clusters/prod/kustomization.yaml")
+    (scoped,) = [f for f in run_audit(tmp_path, files=scope).findings if f.rule == "SM010"]
+    assert scoped.fix == found.fix
 
 
 GOTK_SYNC = """\
