@@ -972,7 +972,10 @@ _NUMBER_KEY = re.compile(
     r"limit|max|min|workers|threads|replicas|days|hours|minutes|seconds)$"
 )
 _LEVEL_KEY = re.compile(r"(?i)(?:^|[._-])(?:log_?level|level|verbosity)$")
-_HOST_KEY = re.compile(r"(?i)(?:^|[._-])(?:host(?:name)?|server|endpoint|address|addr|domain)$")
+_HOST_KEY = re.compile(
+    r"(?i)(?:^|[._-])(?:host(?:name)?|server|endpoint|address|addr|domain|brokers?|"
+    r"bootstrap[._-]?servers)$"
+)
 _USER_KEY = re.compile(r"(?i)(?:^|[._-])(?:user(?:name)?|login|db_?user|owner|client[_-]?id)$")
 _NAME_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:database|db|(?:db|database)[._-]?name|schema|bucket|region|zone)$"
@@ -1043,7 +1046,18 @@ _VERSION_KEY = re.compile(r"(?i)(?:^|[._-])version$")
 _VERSION = re.compile(r"^v?[0-9]{1,4}(?:\.[0-9]{1,4}){0,3}$")
 _KIND_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:type|kind|driver|engine|dialect|provider|backend|protocol|scheme|"
-    r"format|mode)$"
+    r"format|mode|extension|mechanism)$"
+)
+# what a protocol or an authentication mechanism is called, whatever its consonants (sweep 80,
+# zacheryph/k8s-gitops: `protocol: https` and Kafka's `sasl.mechanism: SCRAM-SHA-512` beside
+# substituted credentials were SM001 and SM019 errors)
+_PROTOCOL_NAMES = frozenset(
+    (
+        *("http", "https", "tcp", "udp", "grpc", "grpcs", "ws", "wss", "ssl", "tls", "mtls"),
+        *("smtp", "smtps", "starttls", "imap", "imaps", "ldap", "ldaps", "ftp", "sftp", "ssh"),
+        *("plaintext", "sasl_plaintext", "sasl_ssl", "plain", "gssapi", "oauthbearer"),
+        *("scram-sha-256", "scram-sha-512", "aws_msk_iam", "basic", "bearer", "digest", "ntlm"),
+    )
 )
 # a kind's name: a word or two, never a weak password (``letmein``) or a passphrase of three
 # words or more (the attack review: ``correct-horse-battery`` under ENCRYPTION_MODE)
@@ -1107,8 +1121,26 @@ def _spells_out(key: str, text: str) -> bool:
     return False
 
 
+_AUTH_WORD = re.compile(r"(?i)(?:^|[._-])(?:basic[._-])?auth(?=[._-])")
+
+
+def _user_name(key: str, text: str) -> bool:
+    """Whether ``text`` under a key whose last word names a user is a user's name: letters,
+    no dot, no run of consonants, and nothing a credential's judge flags."""
+    return (
+        _LETTERS_NAME.match(text) is not None
+        and "." not in text
+        and not _CONSONANT_RUN.search(text)
+        and judge_value(key, text) is None
+        and not looks_like_token(text)
+        and not is_weak_password(text)
+    )
+
+
 def _named_setting(key: str, text: str) -> bool:
     """The settings of sweep 67 (see above) that a key naming no password may hold."""
+    if _KIND_KEY.search(key) and text.lower() in _PROTOCOL_NAMES:
+        return True
     if _KIND_KEY.search(key) and _KIND_WORD.match(text):
         return not (_CONSONANT_RUN.search(text) or is_weak_password(text))
     if _REGION_KEY.search(key) and _REGION.match(text):
@@ -1122,7 +1154,7 @@ def _named_setting(key: str, text: str) -> bool:
 
 
 _PATH_KEY = re.compile(
-    r"(?i)(?:^|[._-])(?:path|dir|directory|folder|mount(?:point)?)(?:[._-][a-z]+)?$"
+    r"(?i)(?:^|[._-])(?:path|dir|directory|folder|mount(?:point)?|cache|home)(?:[._-][a-z]+)?$"
 )
 _ABSOLUTE_PATH = re.compile(r"^/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*/?$")
 
@@ -1150,6 +1182,16 @@ def plain_setting(key: str, value: object) -> bool:
             return True  # an auth's or an API's address, with no path but an API's
     if _SWITCH_KEY.search(words) and str(value).strip().lower() in _SWITCH_WORDS:
         return True  # ALLOW_EMPTY_PASSWORD: "no"
+    unauth = _AUTH_WORD.sub("", words)
+    if (
+        _USER_KEY.search(words)
+        and not (names_password(unauth) or _SECRETISH_KEY.search(unauth))
+        and isinstance(value, str)
+        and _user_name(key, value.strip())
+    ):
+        # BASIC_AUTH_USERNAME: admin names the user of an authentication (sweep 80,
+        # zacheryph/k8s-gitops: an SM001 error beside a substituted password)
+        return True
     if names_password(key) or _SECRETISH_KEY.search(words):
         return False
     if isinstance(value, bool):
@@ -1171,11 +1213,11 @@ def plain_setting(key: str, value: object) -> bool:
         return len(text) <= 5 and _NUMBER_KEY.search(key) is not None
     if _LEVEL_KEY.search(key):
         return lower in _LOG_LEVELS
-    if _HOST_KEY.search(key) and _plain_host(text):
-        return True
+    if _HOST_KEY.search(key) and all(_plain_host(part.strip()) for part in text.split(",")):
+        return True  # a host, or a list of them (KAFKA_BROKERS: redpanda:9093)
     if _named_setting(key, text):
         return True
-    if (_USER_KEY.search(key) or _NAME_KEY.search(key)) and _LETTERS_NAME.match(text):
+    if _NAME_KEY.search(key) and _LETTERS_NAME.match(text):
         return "." not in text and not _CONSONANT_RUN.search(text)
     if _PERSON_KEY.search(key) and _PERSON_NAME.match(text):
         return not _CONSONANT_RUN.search(text)

@@ -247,7 +247,14 @@ def test_settings_beside_substituted_secrets_are_no_plaintext_secret(tmp_path: P
                     "RCLONE_CONFIG_NAS_HASHES": "none",
                     # sweep 77, devantler-tech/platform: an OIDC client's scopes
                     "scopes": "openid,profile,email",
+                    # sweep 80, zacheryph/k8s-gitops: a protocol, a user of basic auth, an
+                    # extension's name and a cache's folder
+                    "protocol": "https",
+                    "BASIC_AUTH_USERNAME": "admin",
+                    "DB_VECTOR_EXTENSION": "pgvector",
+                    "TRANSFORMERS_CACHE": "/usr/src/app/.transformers_cache",
                     # still secrets, substituted neighbours or not
+                    "BASIC_AUTH_USER": "letmein",
                     "session_scope": "Xk9mQ2pL7vR4tY8wZ3nB",
                     "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI-K7MDENG-bPxRfiCYzzzzzzzzzz",
                     "DB_URL": "postgres://app:Tr0ub4dor-and-3@db:5432/app",
@@ -264,6 +271,7 @@ def test_settings_beside_substituted_secrets_are_no_plaintext_secret(tmp_path: P
         ("apps/volsync.yaml", "stringData.DB_URL"),
         ("apps/volsync.yaml", "stringData.api_token"),
         ("apps/volsync.yaml", "stringData.session_scope"),
+        ("apps/volsync.yaml", "stringData.BASIC_AUTH_USER"),
         ("apps/plain.yaml", "stringData.POSTGRES_HOST"),
         ("apps/plain.yaml", "stringData.password"),
     }

@@ -287,9 +287,19 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         "WORDPRESS_LAST_NAME": "Froberg",
         "WORDPRESS_BLOG_NAME": "amn",
         "WORDPRESS_TABLE_PREFIX": "wp_a9kx2_",
-        # still exposures: a token under a name's key, a switch's key holding no switch
+        # sweep 80, zacheryph/k8s-gitops: settings beside substituted credentials
+        "protocol": "https",
+        "BASIC_AUTH_USERNAME": "admin",
+        "DB_VECTOR_EXTENSION": "pgvector",
+        "TRANSFORMERS_CACHE": "/usr/src/app/.transformers_cache",
+        "KAFKA_BROKERS": "kafka-a.example.com:9093,kafka-b.example.com:9093",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        # still exposures: a token under a name's key, a switch's key holding no switch, a
+        # weak password under an authentication's user key, a token as a mechanism
         "SITE_NAME": "Xk9mQ2pL7vR4",
         "ALLOW_PASSWORD": "Hq8vR3nLw2Kx",
+        "SMTP_AUTH_USER": "letmein",
+        "SASL_MECHANISM": "Zq8vN3pL0xR7",
     }
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
     encrypted = enc(secret("api", values))
@@ -313,7 +323,7 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
             *("DB_PASSWORD", "ADMIN_USERNAME", "ROOT_NAME", "LOG_LEVEL", "SMTP_SERVER"),
             *("NTFY_URL", "API_HOST", "ALERT_URL", "WEBHOOK_HOST", "SMTP_SERVER2", "KEY_USER"),
             "OIDC_ISSUER",
-            *("SITE_NAME", "ALLOW_PASSWORD"),
+            *("SITE_NAME", "ALLOW_PASSWORD", "SMTP_AUTH_USER", "SASL_MECHANISM"),
         )
     ), found
     other = _exposed(found, "apps/other.enc.yaml")
