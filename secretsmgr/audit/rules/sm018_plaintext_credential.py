@@ -993,6 +993,7 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
         line = line or _embedded_line(text, located, hit.key_path, key, value)
         line = line or _line_of(text, value, key)
         out.append(replace(hit, line=_line_inside(text, line, value, key, hit.kind) or line))
+    out = _innermost(out)
     if repeated:
         # a key given twice in a mapping: its first value is in no document, but in git (sweep
         # 51, RovxBot/homelab-infra: a token under the first of two GITHUB_TOKEN keys passed).
@@ -1559,6 +1560,22 @@ def _sops_fix(entry: SopsEntry, key_path: str) -> str:
         f"the file's encryption rule{said} leaves {key_path} in clear{case}: change the rule "
         f"in {where}, then re-encrypt: {reencrypt_fix(entry)}"
     )
+
+
+def _innermost(hits: list[CredentialHit]) -> list[CredentialHit]:
+    """``hits`` without one that another stands for: the same kind on the same line, at a key
+    path inside it (sweep 80, emerconn/fleet-infra: a Kustomization's inline patch, judged as
+    a string and as the HelmRelease it holds, gave one credential two errors)."""
+    return [
+        hit
+        for hit in hits
+        if not any(
+            other.line == hit.line
+            and other.kind == hit.kind
+            and other.key_path.startswith(f"{hit.key_path}.")
+            for other in hits
+        )
+    ]
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:

@@ -77,6 +77,24 @@ def test_the_line_is_the_key_paths_not_an_earlier_copy_of_the_value(tmp_path: Pa
     assert lines.get("spec.values.postgresqlPassword") == 9, lines
 
 
+def test_a_credential_in_an_inline_patch_is_one_finding(tmp_path: Path) -> None:
+    # sweep 80 (emerconn/fleet-infra): a kustomization.yaml's inline patch of a HelmRelease,
+    # judged as a string and as the release it holds, gave one DSN two errors
+    from secretsmgr.audit.engine import run_audit
+
+    text = (
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "resources: [release.yaml]\npatches:\n  - patch: |\n"
+        "      apiVersion: helm.toolkit.fluxcd.io/v2\n      kind: HelmRelease\n"
+        "      metadata: {name: openobserve}\n      spec:\n        values:\n"
+        "          auth:\n"
+        "            ZO_META_POSTGRES_DSN: postgres://app:Zq8vT3xW9pLmK2@db:5432/app\n"
+    )
+    root = standard_repo(tmp_path / "repo", {"apps/kustomization.yaml": text})
+    found = [(f.key_path, f.line) for f in run_audit(root).findings if f.rule == "SM018"]
+    assert found == [("patches.0.patch.spec.values.auth.ZO_META_POSTGRES_DSN", 12)], found
+
+
 def test_an_ini_credential_is_found_at_its_section_key_and_line(tmp_path: Path) -> None:
     from secretsmgr.audit.engine import run_audit
 
