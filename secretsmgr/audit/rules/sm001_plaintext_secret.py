@@ -1281,6 +1281,24 @@ def _own_suffixes(ctx: AuditContext, ext: str) -> list[str]:
     return [suffix for suffix, _ in counts.most_common(3)]
 
 
+# a name's start that says it is encrypted (`secret-sops-cloudflare.yaml`, `sops.db.yaml`)
+_OWN_PREFIX = re.compile(r"^(?:(?:secrets?|creds?)[-_.])?(?:sops|enc|encrypted)[-_.]", re.I)
+
+
+def _own_prefixes(ctx: AuditContext, ext: str) -> list[str]:
+    """The starts of the repository's SOPS file names that name encryption (`secret-sops-`),
+    most used first; at most two (sweep 80, emerconn/fleet-infra: its rule matches
+    `secret-sops.*.yaml`, and the fix added a rule for `.enc.yaml` instead of the rename)."""
+    counts: Counter[str] = Counter()
+    read = [e.path for e in ctx.repo.sops_files if e.sops_file is not None]
+    for path in (*read, *ctx.repo.unread_sops_named):
+        name = posixpath.basename(path)
+        found = _OWN_PREFIX.match(name) if name.endswith(ext) else None
+        if found is not None and len(name) > found.end() + len(ext):
+            counts[found[0]] += 1
+    return [prefix for prefix, _ in counts.most_common(2)]
+
+
 def _keys_of_clusters_applying(ctx: AuditContext, path: str) -> list[str]:
     """The age key of each cluster whose layers apply ``path``: pinned under ``clusters:``, or
     by the rules of the files it alone applies; else the repository's cluster key (sweep 75,
@@ -1453,6 +1471,9 @@ def _rename_names(
     # project's docs and sops's users give encrypted files; the first one a creation rule
     # matches wins (a repository that encrypts *.sops.yaml only: DapperDivers)
     names = list(dict.fromkeys(_with_suffix(stem, suffix) for suffix in _own_suffixes(ctx, ext)))
+    folder, base = posixpath.split(stem)
+    if not _OWN_PREFIX.match(base):
+        names += [posixpath.join(folder, f"{p}{base}{ext}") for p in _own_prefixes(ctx, ext)]
     names += [n for n in (f"{stem}.enc{ext}", f"{stem}.sops{ext}") if n not in names]
     return ext, f"{stem}.enc{ext}", names
 

@@ -561,6 +561,28 @@ def test_the_rename_goes_to_the_sops_name_when_only_that_name_has_a_rule(tmp_pat
     assert "add one" not in found.fix
 
 
+def test_the_rename_takes_the_start_the_repositorys_sops_file_names_share(tmp_path: Path) -> None:
+    # sweep 80 (emerconn/fleet-infra): the rule matches `secret-sops.*.yaml`, its files are
+    # named so, and the fix added a rule for `.enc.yaml` instead of the rename
+    from secretsmgr.audit.engine import run_audit
+
+    from ..helpers import K1
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/acme.yaml": secret("acme"),
+            "apps/secret-sops-dns.yaml": enc(secret("dns")),
+            "apps/kustomization.yaml": "resources:\n  - acme.yaml\n  - secret-sops-dns.yaml\n",
+        },
+    )
+    write(tmp_path, ".sops.yaml", sops_yaml((r"secret-sops.*.yaml", (K1,))))
+    found = next(f for f in run_audit(tmp_path).findings if f.rule == "SM001")
+    assert (found.fix or "").startswith("mv apps/acme.yaml apps/secret-sops-acme.yaml && "), found
+    assert "secretsmgr encrypt -i apps/secret-sops-acme.yaml" in (found.fix or "")
+    assert "add one" not in (found.fix or "")
+
+
 def test_a_manifest_with_a_number_as_a_key_is_read_without_a_crash(tmp_path: Path) -> None:
     # from the review: `80: http` beside a standalone Secret word crashed check (exit 3)
     from secretsmgr.audit.engine import run_audit
