@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from posixpath import dirname, join, normpath
@@ -277,10 +278,13 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
             continue
         listing = _listing(entry.path, layers, files)
+        first = _unlisted_in(ctx, entry.path, listing, files) if listing is not None else None
         where = (
             f"under resources: in {listing[0]} (layer {listing[1]} builds it)"
             + (
                 f", as {listing[2]}, the folder whose kustomization leads to it"
+                if listing[2].startswith("./") and first is None
+                else f", as {listing[2]}, after listing it in {first}, which does not yet"
                 if listing[2].startswith("./")
                 else f" as {listing[2]}"
                 if "/" in listing[2]
@@ -297,6 +301,31 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f'.secretsmgr.yaml: outside_flux: ["{glob}"]; otherwise list it {where}'
             ),
         )
+
+
+def _unlisted_in(
+    ctx: AuditContext, path: str, listing: tuple[str, str, str], files: frozenset[str]
+) -> str | None:
+    """For a listing of a folder (``./app``): that folder's kustomization file when it does not
+    name ``path`` either (sweep 80, Marx2/homelab: `./qbittorrent` was "the folder whose
+    kustomization leads to it", and its kustomization.yaml listed another file only)."""
+    kfile, _layer, entry = listing
+    if not entry.startswith("./"):
+        return None
+    folder = join(dirname(kfile), entry[2:])
+    nearest = next((join(folder, n) for n in KUSTOMIZATION_NAMES if join(folder, n) in files), None)
+    if nearest is None:
+        return None
+    try:
+        text = (ctx.repo.root / nearest).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    first = path[len(folder) + 1 :].split("/", 1)[0]
+    # the file, or the folder below that leads to it (`./sub`), named in a line that is no
+    # comment (`#- app.yaml` switched it off), in a block or a flow list
+    text = re.sub(r"(?m)^[ \t]*#.*$", "", text)
+    named = re.search(rf"(?:^|[\s\"'\[,/]){re.escape(first)}(?=$|[\s\"',\]#/])", text, re.M)
+    return None if named else nearest
 
 
 def _listing(

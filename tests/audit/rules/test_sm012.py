@@ -685,3 +685,32 @@ def test_the_fix_names_the_folder_whose_link_upward_is_missing(tmp_path: Path) -
     write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db.enc.yaml\n  - ./zomboid\n")
     left = [f.path for f in audit(tmp_path).findings if f.rule == "SM012"]
     assert left == ["apps/qbit/tools/secret.enc.yaml"]
+
+
+def test_the_fix_names_the_folders_own_kustomization_when_it_lists_the_file_not(
+    tmp_path: Path,
+) -> None:
+    # sweep 80 (Marx2/homelab): `./qbittorrent` was "the folder whose kustomization leads to
+    # it", and qbittorrent/kustomization.yaml listed another file only (its line for this one
+    # commented out)
+    from ..helpers import audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.enc.yaml": enc(secret("db")),
+            "apps/kustomization.yaml": "resources:\n  - db.enc.yaml\n",
+            "apps/qbit/kustomization.yaml": "resources:\n  - pvc.yaml\n  #- values.enc.yaml\n",
+            "apps/qbit/pvc.yaml": "kind: ConfigMap\n",
+            "apps/qbit/values.enc.yaml": enc(secret("v")),
+        },
+    )
+    (fix,) = [f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"]
+    assert fix.endswith(
+        "otherwise list it under resources: in apps/kustomization.yaml (layer apps builds it), "
+        "as ./qbit, after listing it in apps/qbit/kustomization.yaml, which does not yet"
+    ), fix
+    # listed there (in a flow list too): the folder is all that is missing
+    write(tmp_path, "apps/qbit/kustomization.yaml", "resources: [pvc.yaml, values.enc.yaml]\n")
+    (fix,) = [f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"]
+    assert fix.endswith("as ./qbit, the folder whose kustomization leads to it"), fix
