@@ -720,11 +720,39 @@ def _typed_aws_ids(text: str) -> bool:
     )
 
 
+# an HTTP Authorization header's basic credentials: ``Basic`` and base64 of ``user:password``
+_BASIC_HEADER = re.compile(
+    r"(?<![A-Za-z0-9])[Bb]asic[ \t]+([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])"
+)
+
+
+def _basic_header(text: str) -> bool:
+    """Whether ``text`` holds ``Basic <base64 of user:password>`` with a password that is no
+    stand-in (sweep 80, emerconn/fleet-infra: OpenObserve's tracing header passed)."""
+    for found in _BASIC_HEADER.finditer(text):
+        try:
+            decoded = base64.b64decode(found[1], validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            continue
+        user, colon, password = decoded.partition(":")
+        if (
+            colon
+            and user
+            and decoded.isprintable()
+            and len(password) >= 3
+            and not is_placeholder(password)
+        ):
+            return True
+    return False
+
+
 def _known_format(text: str, value: str) -> Verdict | None:
     """The known-format plugin that matches ``text`` (``value`` with its variables taken out),
     except basic auth whose passwords are all variables."""
     if nkey_seed_in(text):  # first: its base32 may spell an AWS key id by chance
         return Verdict("NATS NKey Seed", True)
+    if _basic_header(text):
+        return Verdict("HTTP Basic Authorization", True)
     for plugin in _plugins()[0]:
         try:
             if any(True for _ in plugin.analyze_string(text)):

@@ -288,6 +288,23 @@ def test_known_formats_are_found_anywhere_in_an_object_keywords_only_where_expec
     }
 
 
+def test_an_http_basic_authorization_value_is_a_credential() -> None:
+    # sweep 80 (emerconn/fleet-infra): OpenObserve's tracing header, `Basic ` and the base64 of
+    # an address and a password, passed; a stand-in password or no user:password is none
+    import base64
+
+    def basic(text: str) -> str:
+        return "Basic " + base64.b64encode(text.encode()).decode()
+
+    verdict = judge_value("ZO_TRACING_HEADER_VALUE", basic("root@example.com:Ip3OdaFShIl8"))
+    assert verdict is not None and verdict.known and verdict.kind == "HTTP Basic Authorization"
+    found = judge_value("Authorization", basic("admin:Tr0ub4dor-and-3"))
+    assert found is not None and found.known
+    for value in (basic("user:changeme"), basic("no colon at all"), 'Basic realm="x"'):
+        verdict = judge_value("ZO_TRACING_HEADER_VALUE", value)
+        assert verdict is None or not verdict.known, value
+
+
 def test_names_of_secrets_and_password_settings_are_no_credentials() -> None:
     # ESPHome's !secret wifi_password, Grafana's envFromSecret, a chart's secrets: name, and
     # Forgejo's PASSWORD_COMPLEXITY (anthr76/infra, PurdueAF/purdue-af, wrmilling, JJGadgets)
