@@ -1710,3 +1710,34 @@ def test_without_a_hosted_origin_a_source_of_another_repository_is_no_cluster(
     secrets = g.get("secrets")
     assert secrets is not None and secrets.external == "GitRepository/flux-system/secrets"
     assert g.layers_of("apps/s.enc.yaml") == ("apps",)
+
+
+def test_without_a_hosted_origin_a_second_clusters_own_source_is_still_this_checkout(
+    git_checkout: GitRepo,
+) -> None:
+    # the attack review: prod reads the flux-system source bootstrap made in the cluster;
+    # staging's root reads a source of this repository's staging branch, defined beside it.
+    # Taken for another repository, staging's layer without decryption passed the gate
+    git_checkout.write("clusters/prod/flux-system/apps.yaml", flux_ks("apps", "./apps"))
+    git_checkout.write("clusters/prod/flux-system/infra.yaml", flux_ks("infra", "./infra"))
+    git_checkout.write("clusters/prod/flux-system/dbs.yaml", flux_ks("dbs", "./dbs"))
+    git_checkout.write(
+        "clusters/staging/sync.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: fleet-staging, namespace: flux-system}\n"
+        "spec: {url: 'ssh://git@github.com/example/fleet', ref: {branch: staging}}\n---\n"
+        + flux_ks("staging", "./clusters/staging").replace(
+            "    name: flux-system\n", "    name: fleet-staging\n", 1
+        ),
+    )
+    git_checkout.write(
+        "clusters/staging/apps.yaml",
+        flux_ks("apps-staging", "./apps-staging", decryption="").replace(
+            "    name: flux-system\n", "    name: fleet-staging\n", 1
+        ),
+    )
+    git_checkout.write("apps-staging/db.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    layer = g.get("apps-staging")
+    assert layer is not None and layer.external is None
+    assert "apps-staging/db.enc.yaml" in layer.files

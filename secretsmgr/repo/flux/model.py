@@ -107,7 +107,9 @@ class _Model(Workspace):
             # ... unless it applies its own file from a folder of this checkout, under the same
             # owner (a bootstrap written by hand whose repository was renamed since: Liana64,
             # sweep 13)
-            another = own.ref.name != "flux-system" and self._another_repository(own.url)
+            another = own.ref.name != "flux-system" and self._another_repository(
+                own.url, whole=folder == "."
+            )
             if another and (
                 folder == "." or own.origin != ks.origin or not self._same_owner(own.url)
             ):
@@ -236,7 +238,7 @@ class _Model(Workspace):
                 return True
         return False
 
-    def _another_repository(self, url: str | None) -> bool:
+    def _another_repository(self, url: str | None, *, whole: bool = False) -> bool:
         """Whether ``url`` names another repository than this checkout: both hosted
         (``host/owner/name``), no variable in the URL, and another repository name (a fork or
         an ssh alias of origin is this checkout). Asked only of a source not named
@@ -244,7 +246,7 @@ class _Model(Workspace):
         keeps its old URL and still syncs. When ``origin`` is a local path or missing (a clone
         of a mirror, an export), the checkout is the repository that the bootstrap sources
         (in a ``flux-system`` folder, or named so) all name; with none or several, any URL may
-        be this checkout."""
+        be this checkout, except for a root of the whole tree (``whole``, see below)."""
         found = normalize_url(url)
         if found is None or "$" in found or "{" in found or found in self._renamed:
             return False
@@ -253,11 +255,14 @@ class _Model(Workspace):
             remote = self._bootstrap_url()
         if remote is None:
             # the Kustomizations read a GitRepository flux-system that the checkout does not
-            # define (bootstrap made it in the cluster): that one is this checkout, and a source
-            # of another name whose URL is a hosted repository is another one (sweep 80: a
-            # `secrets` repository's source, defined beside its Kustomization of path ./,
-            # became a cluster of this checkout when origin was a local path)
-            return _hosted(found) and self._reads_undefined_bootstrap()
+            # define (bootstrap made it in the cluster): that one is this checkout, and a root
+            # of the whole tree (path ./) read from a source of another name with a hosted URL
+            # is another repository's (sweep 80: a `secrets` repository's source, defined beside
+            # its Kustomization, became a cluster of this checkout when origin was a local
+            # path). Only of the whole tree: a second cluster's own source of another name (a
+            # branch of this repository) is this checkout (the attack review: its layer without
+            # decryption passed the gate)
+            return whole and _hosted(found) and self._reads_undefined_bootstrap()
         return _repository_name(found) != _repository_name(remote)
 
     def _another_owner(self, url: str | None) -> bool:
