@@ -364,7 +364,8 @@ def sops_yaml_changes(
         existing = read_optional(inv.root / rel)
         # sweep 80, Liana64/home-infra: --force dropped `stores: {yaml: {indent: 2}}`, and every
         # file written after changed its indentation
-        settings_text, kept_names = other_settings(existing or "")
+        carried = other_settings(existing or "")
+        settings_text, kept_names = carried if carried is not None else ("", ())
         text += settings_text
         written_config = parse_sops_config(text, inv.root / rel)
         _check_rules(inv, written_config, keys, folder)
@@ -392,6 +393,12 @@ def sops_yaml_changes(
                 old = parse_sops_config(existing or "", inv.root / rel)
                 applied = (p for p, _ in _applied(inv))
                 notes += force_losses(inv, old, written_config, applied)
+                if carried is None:
+                    notes.append(
+                        f"--force drops every setting of {rel} beside creation_rules (stores:, "
+                        "destination_rules:): it does not read as one YAML mapping (a key "
+                        "written twice?); set them again by hand"
+                    )
                 if kept_names:
                     notes.append(
                         f"--force keeps {', '.join(f'{n}:' for n in kept_names)} of "

@@ -8,9 +8,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from secretsmgr import __version__
+from secretsmgr.errors import FormatError
 from secretsmgr.init.rules import PathGroup, exact_regex
 from secretsmgr.repo.settingsfile import PROJECT_URL
+from secretsmgr.sops.document import FileFormat, parse_documents
 from secretsmgr.sops.model import DEFAULT_RULE, EncryptionRule
+from secretsmgr.sops.tree import MapNode, Node
+from secretsmgr.sops.values import Comment
+from secretsmgr.sops.yamlio import emit_yaml
 
 FLUX_ENCRYPTED_REGEX = "^(data|stringData)$"
 HOOK_ID = "secretsmgr-check"
@@ -120,34 +125,33 @@ def sops_yaml_text(
     return "\n".join(lines) + "\n"
 
 
-_TOP_KEY = re.compile(r"^([A-Za-z_][\w.-]*)[ \t]*:", re.M)
 KEPT_SETTINGS = "# kept from the former .sops.yaml by `secretsmgr init --force`:"
 
 
-def other_settings(existing: str) -> tuple[str, tuple[str, ...]]:
+def other_settings(existing: str) -> tuple[str, tuple[str, ...]] | None:
     """The top-level settings of a `.sops.yaml` beside ``creation_rules`` (``stores:``, its
-    YAML indent among them; ``destination_rules:``), as written there, to carry into the file
-    init writes, with their names; ("", ()) when it has none, or is more than one plain
-    mapping (a document marker, a flow mapping)."""
-    if re.search(r"^---", existing, re.M) or existing.lstrip().startswith("{"):
+    YAML indent among them; ``destination_rules:``), written again as YAML with their names:
+    read, not copied, so that a quoted key, an alias of an anchor in the rules dropped, or CRLF
+    line ends carry over as sops reads them (the attack review: a copy of the text took a
+    quoted `"creation_rules"` along, and the old rules won). ("", ()) when there is none;
+    None when the file does not read as one mapping (a key written twice, a second document)."""
+    if not existing.strip():
         return "", ()
-    keys = list(_TOP_KEY.finditer(existing))
-    kept: list[str] = []
-    names: list[str] = []
-    for number, match in enumerate(keys):
-        if match[1] == "creation_rules":
-            continue
-        end = keys[number + 1].start() if number + 1 < len(keys) else len(existing)
-        block = existing[match.start() : end].rstrip("\n")
-        # comment lines at its end introduce the next key: they stay out
-        lines = block.split("\n")
-        while len(lines) > 1 and lines[-1].lstrip().startswith("#"):
-            lines.pop()
-        kept.append("\n".join(lines))
-        names.append(match[1])
-    if not kept:
+    try:
+        docs = parse_documents(existing, FileFormat.YAML)
+    except (FormatError, RecursionError):
+        return None
+    if len(docs) != 1 or not isinstance(docs[0], MapNode):
+        return None
+    kept: list[tuple[str, Node] | Comment] = [
+        item
+        for item in docs[0].items
+        if not isinstance(item, Comment) and item[0] != "creation_rules"
+    ]
+    names = tuple(item[0] for item in kept if not isinstance(item, Comment))
+    if not names:
         return "", ()
-    return "\n".join([KEPT_SETTINGS, *kept]) + "\n", tuple(names)
+    return f"{KEPT_SETTINGS}\n{emit_yaml([MapNode(kept)], 2)}", names
 
 
 def _repo_entry(indent: str) -> list[str]:

@@ -1408,6 +1408,43 @@ def test_force_keeps_the_stores_setting_and_names_a_rule_no_file_uses(
     assert "--force keeps" not in out and "--force drops" not in out, out
 
 
+def test_force_carries_settings_over_as_sops_reads_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the attack review: the settings were copied as text, so a quoted `"creation_rules":` key
+    # after `stores:` came along (the old rules won), and an alias of an anchor in the rules
+    # dropped made init refuse its own file
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(repo, "apps/db.enc.yaml", _on_pgp((CLUSTER,)))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    lines = [
+        "creation_rules:",
+        "  - path_regex: .*\\.enc\\.yaml$",
+        f"    age: &cluster {CLUSTER}",
+        "destination_rules:",
+        "  - s3_bucket: backups",
+        "    recreation_rule:",
+        "      age: *cluster",
+        '"stores":',
+        "  yaml: {indent: 2}",
+    ]
+    write(repo, ".sops.yaml", "\r\n".join(lines) + "\r\n")
+    commit(repo)
+    init(repo, capsys, "--force")
+    config = load_sops_config(repo / ".sops.yaml")
+    assert all(r.path_regex != ".*\\.enc\\.yaml$" for r in config.rules)  # init's rules only
+    text = (repo / ".sops.yaml").read_text()
+    assert text.count("creation_rules") == 1, text
+    assert f"recreation_rule:\n      age: {CLUSTER}\n" in text and "*cluster" not in text, text
+    assert text.endswith("stores:\n  yaml:\n    indent: 2\n"), text
+    # a quoted second `"creation_rules"`: no mapping sops reads; nothing is carried, and said
+    write(repo, ".sops.yaml", 'stores: {}\n"creation_rules": []\ncreation_rules: []\n')
+    commit(repo)
+    out, _ = init(repo, capsys, "--force")
+    assert "--force drops every setting of .sops.yaml beside creation_rules" in out, out
+    assert (repo / ".sops.yaml").read_text().count("creation_rules") == 1
+
+
 def test_force_names_the_keys_it_drops_and_the_files_encrypted_to_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
