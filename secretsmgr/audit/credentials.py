@@ -1155,14 +1155,19 @@ _AUTH_WORD = re.compile(r"(?i)(?:^|[._-])(?:basic[._-])?auth(?=[._-])")
 def _user_name(key: str, text: str) -> bool:
     """Whether ``text`` under a key whose last word names a user is a user's name: letters,
     no dot, no run of consonants, and nothing a credential's judge flags."""
+    if plain_mail_address(text):
+        return True  # alerts@example.com (the attack review)
     return (
-        _LETTERS_NAME.match(text) is not None
-        and "." not in text
+        _USER_NAME_WORDS.match(text.lower()) is not None
         and not _CONSONANT_RUN.search(text)
         and judge_value(key, text) is None
         and not looks_like_token(text)
         and not is_weak_password(text)
     )
+
+
+# a user's name: a word, or a few joined (`admin`, `Admin`, `john.doe`, `svc-backup`)
+_USER_NAME_WORDS = re.compile(r"^[a-z]{2,16}(?:[._-][a-z]{2,16}){0,2}$")
 
 
 def _named_setting(key: str, text: str) -> bool:
@@ -1210,6 +1215,12 @@ def plain_setting(key: str, value: object) -> bool:
             return True  # an auth's or an API's address, with no path but an API's
     if _SWITCH_KEY.search(words) and str(value).strip().lower() in _SWITCH_WORDS:
         return True  # ALLOW_EMPTY_PASSWORD: "no"
+    if (
+        _KIND_KEY.search(words)
+        and isinstance(value, str)
+        and value.strip().lower() in _PROTOCOL_NAMES
+    ):
+        return True  # AUTH_TYPE: basic, AUTH_MECHANISM: PLAIN (the attack review)
     unauth = _AUTH_WORD.sub("", words)
     if (
         _USER_KEY.search(words)

@@ -294,6 +294,11 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         "TRANSFORMERS_CACHE": "/usr/src/app/.transformers_cache",
         "KAFKA_BROKERS": "kafka-a.example.com:9093,kafka-b.example.com:9093",
         "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        # the attack review of sweep 80: an auth word before a kind's or a user's key
+        "AUTH_TYPE": "basic",
+        "AUTH_MECHANISM": "PLAIN",
+        "AUTH_USERNAME": "john.doe",
+        "SMTP_AUTH_USERNAME": "alerts@example.com",
         # still exposures: a token under a name's key, a switch's key holding no switch, a
         # weak password under an authentication's user key, a token as a mechanism
         "SITE_NAME": "Xk9mQ2pL7vR4",
