@@ -189,7 +189,11 @@ def _root_note(report: AuditReport) -> list[str]:
     shown (sweep 79: `git checkout HEAD -- gitops/…` pasted in gitops/ named no file)."""
     if report.run_from is None or not any(f.fix for f in report.findings):
         return []
-    where = sh_path(one_line(report.run_from))
+    if not report.run_from.isprintable():
+        # a newline in the folder's name: a one-line note cannot quote it for a shell (the
+        # attack review: `(cd '/…/a\nb')` named another folder)
+        return ["note: paths are from the repository root: run the fixes there"]
+    where = sh_path(report.run_from)
     return [f"note: paths are from the repository root: run the fixes there (cd {where})"]
 
 

@@ -145,9 +145,11 @@ def relative(root: Path, name: str) -> str:
     raise UsageError(f"{name} is outside the repository {root}")
 
 
-def refuse_links(root: Path, names: Sequence[str]) -> None:
+def refuse_links(root: Path, names: Sequence[str], *, dry_run: bool = False) -> None:
     """``RefusedError`` for a named target that is a symbolic link, saying where it points (a
-    link is no file of the inventory, and no writer writes through one)."""
+    link is no file of the inventory, and no writer writes through one). The hint of a dry run
+    is a dry run (the attack review: pasted, it rotated)."""
+    dry = " --dry-run" if dry_run else ""
     for name in names:
         if not os.path.islink(name):
             continue
@@ -156,7 +158,8 @@ def refuse_links(root: Path, names: Sequence[str]) -> None:
         raise RefusedError(
             f"{name}: is a symlink; secretsmgr writes only regular files",
             hints=(
-                f"rotate the file it points at: secretsmgr rotate {sh_path(relative(root, real))}"
+                "rotate the file it points at: secretsmgr rotate "
+                f"{sh_path(relative(root, real))}{dry}"
                 if inside
                 else f"it points outside this repository ({real}): rotate it in its own",
             ),

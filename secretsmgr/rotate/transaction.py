@@ -188,7 +188,7 @@ def _targets(
     """The repository as the run reads it, and the files it rotates (before any key is used)."""
     # Named files only: read just those (layers and rules still come from the whole tree).
     # A regeneration looks for its values in every SOPS file, so it reads them all.
-    refuse_links(root, request.files)
+    refuse_links(root, request.files, dry_run=request.dry_run)
     named_only = request.files and not (request.all_files or request.layers or request.regenerate)
     scope = [os.path.abspath(name) for name in request.files] if named_only else None
     ctx = load_inventory(root, files=scope, env=env, cluster_key_cli=request.cluster_key)

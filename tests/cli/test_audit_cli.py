@@ -300,6 +300,12 @@ def test_a_run_outside_the_root_says_where_the_fixes_run(
     assert ROOT_NOTE not in run(["check"], capsys).out
     monkeypatch.chdir(DEMO / "gitops")  # no fix shown: nothing to say either
     assert ROOT_NOTE not in run(["--repo", str(DEMO), "audit", *PIN], capsys).out
+    # a newline in the root's name: no quoting of it on one line names it (the attack review)
+    odd = tmp_path / "a\nb"
+    shutil.copytree(repo, odd)
+    monkeypatch.chdir(odd / "gitops")
+    lines = run(["audit", *PIN], capsys).out.splitlines()
+    assert lines[1] == "note: paths are from the repository root: run the fixes there", lines
 
 
 def test_check_paths_are_made_repo_relative(tmp_path: Path) -> None:

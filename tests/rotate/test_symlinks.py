@@ -52,7 +52,10 @@ def test_a_symlinked_sops_file_is_never_written(
     assert code == 1, err  # named: refused (discovery leaves links out: SM021)
     assert err.startswith(f"secretsmgr: error: {link}: is a symlink; secretsmgr writes only")
     if where == "inside":  # it said "not a SOPS file of this repository" (exit 2)
-        assert f"hint: rotate the file it points at: secretsmgr rotate {REDIS}" in err
+        assert f"hint: rotate the file it points at: secretsmgr rotate {REDIS}\n" in err
+        # a dry run's hint is one too (the attack review of stop 45: pasted, it rotated)
+        code, err = rotate(demo_repo, capsys, str(link), "--dry-run")
+        assert code == 1 and f"secretsmgr rotate {REDIS} --dry-run\n" in err, err
     else:
         assert "it points outside this repository" in err
     code, err = rotate(demo_repo, capsys, "--all", "--commit")
@@ -88,7 +91,8 @@ def test_the_transaction_refuses_a_symlinked_target_itself(
     import secretsmgr.rotate.transaction as transaction
 
     monkeypatch.setattr(transaction, "load_inventory", with_the_link)
-    monkeypatch.setattr(transaction, "refuse_links", lambda root, names: None)  # the inner guard
+    # the inner guard
+    monkeypatch.setattr(transaction, "refuse_links", lambda root, names, dry_run=False: None)
     with pytest.raises(RefusedError, match="is a symbolic link"):
         rotate_files(
             demo_repo,
