@@ -407,6 +407,12 @@ def _embedded(
 # a key naming public keys, whose map holds one per name (``amneziawg_config_public_keys:
 # {apex: <base64>}``): each value is judged for known formats only
 _PUBLIC_PARENT = re.compile(r"(?i)(?:^|[._-])pub(?:lic)?[_-]?keys?$")
+# a map of digests (a code map's `file_hashes`, `checksums`): an MD5, SHA-1, SHA-256 or SHA-512
+# in hex below it is a file's fingerprint (sweep 81, rwade628/homelab: nine entropy warnings)
+_DIGEST_PATH = re.compile(
+    r"(?i)(?:^|[._-])(?:hash(?:es)?|checksums?|digests?|sha\d*sums?|md5(?:sums?)?)(?=[._-]|$)"
+)
+_HEX_DIGEST = re.compile(r"[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128}")
 
 
 def _public_key_shape(value: str) -> bool:
@@ -952,6 +958,13 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                 verdict = None  # a map of public keys by name (sweep 58, kasefuchs: WireGuard)
             if verdict is None or not verdict.known:
                 verdict = cloudflare_key_under(key_path, value) or verdict
+            if (
+                verdict is not None
+                and not verdict.known
+                and _DIGEST_PATH.search(key_path[len(prefix) :])
+                and _HEX_DIGEST.fullmatch(value.strip().lower())
+            ):
+                verdict = None
             if verdict is not None and not verdict.known and names_secret_key(key_path, value):
                 verdict = None  # envFromSecret: {VAR: secret/key} names where the value is
             if verdict is not None and not verdict.known and tofu:

@@ -95,6 +95,26 @@ def test_a_credential_in_an_inline_patch_is_one_finding(tmp_path: Path) -> None:
     assert found == [("patches.0.patch.spec.values.auth.ZO_META_POSTGRES_DSN", 12)], found
 
 
+def test_a_map_of_file_digests_is_no_credential(tmp_path: Path) -> None:
+    # sweep 81 (rwade628/homelab): a code map's cache, `file_hashes` and `folder_hashes` of MD5s,
+    # gave nine entropy warnings; a token among them, or a hex key elsewhere, still counts
+    import hashlib
+    import json
+
+    from secretsmgr.audit.engine import run_audit
+
+    digests = {f"apps/f{i}.yaml": hashlib.md5(str(i).encode()).hexdigest() for i in range(40)}
+    doc = {
+        "file_hashes": digests,
+        "folder_hashes": {".": hashlib.sha256(b"x").hexdigest()},
+        "checksums": {"token": "Zq8vT3xW9pLmK2nB7cR4tY1uJ6hF0dS3"},
+        "api": {"key": hashlib.sha256(b"k").hexdigest()},
+    }
+    root = standard_repo(tmp_path / "repo", {"tools/map.json": json.dumps(doc, indent=2)})
+    found = sorted(f.key_path or "" for f in run_audit(root).findings if f.rule == "SM018")
+    assert found == ["api.key", "checksums.token"], found
+
+
 def test_an_ini_credential_is_found_at_its_section_key_and_line(tmp_path: Path) -> None:
     from secretsmgr.audit.engine import run_audit
 
