@@ -497,6 +497,47 @@ _PUBLIC = re.compile(
     r"^(?:age1[02-9ac-hj-np-z]{58}(?:\s*,\s*age1[02-9ac-hj-np-z]{58})*|"
     r"(?:ssh|ecdsa|sk)-[a-z0-9-]+ [A-Za-z0-9+/=]+.*|phc_[A-Za-z0-9]{32,64})$"
 )
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+_BASE58 = re.compile(r"[1-9A-HJ-NP-Za-km-z]{32,64}")
+# a key that names a blockchain account's address (`selfAddress`, `wallet_address`)
+_ADDRESS_KEY = re.compile(r"(?i)(?:^|[._-])(?:address|addr|wallet)$")
+
+
+def _pgp_public_key(value: str) -> bool:
+    """Whether ``value`` is an OpenPGP public key in base64 (what Terraform's ``pgp_key`` of an
+    IAM access key takes): its first packet is a public key or public subkey (tag 6 or 14) of
+    version 4, 5 or 6, and its length fits the text. A private key's packet (tag 5) is none."""
+    text = "".join(value.split())
+    if len(text) < 64 or not _BASE64_TEXT.fullmatch(text):
+        return False
+    try:
+        data = base64.b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        return False
+    first = data[0]
+    if not first & 0x80:
+        return False
+    if first & 0x40:  # the new format: the length in the next octets
+        tag, start, length = first & 0x3F, 2, data[1]
+        if 192 <= length < 224:
+            start, length = 3, ((length - 192) << 8) + data[2] + 192
+        elif length == 255:
+            start, length = 6, int.from_bytes(data[2:6], "big")
+    else:  # the old format: a length of 1, 2 or 4 octets
+        tag, size = (first >> 2) & 0x0F, (1, 2, 4, 0)[first & 0x03]
+        if not size:
+            return False
+        start, length = 1 + size, int.from_bytes(data[1 : 1 + size], "big")
+    return tag in (6, 14) and start + length <= len(data) and data[start] in (4, 5, 6)
+
+
+def _chain_address(key: str, value: str) -> bool:
+    """Whether ``value`` under a key naming an address is a blockchain account's (base58, as
+    Substrate's SS58 and Bitcoin's are): public by design."""
+    named = _ADDRESS_KEY.search(split_camel(key)) is not None
+    return named and _BASE58.fullmatch(value) is not None
+
+
 _REFERENCE_TAGS = frozenset(("!KeyOf", "!Find", "!Context", "!Ref", "!GetAtt", "!ImportValue"))
 # a key whose last word names a point in time
 _TIME_KEY = re.compile(
@@ -1391,6 +1432,8 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         return None  # a GitHub Actions reusable-workflow call passes the caller's secrets on
     if _PUBLIC.match(value) or _HASHED.match(value) or public_jwt(value):
         return None
+    if _pgp_public_key(value) or _chain_address(key, value):
+        return None  # public by what it is (sweep 81: Terraform's pgp_key, SS58 addresses)
     if _REFERENCE_VALUE.match(value) and _known_format(value, value) is None:
         return None  # a reference with a token in it is a token (the attack review)
     if _SCHEME_KEY.search(key) and _scheme_name(value):

@@ -305,6 +305,24 @@ def test_an_http_basic_authorization_value_is_a_credential() -> None:
         assert verdict is None or not verdict.known, value
 
 
+def test_a_pgp_public_key_and_a_chain_address_are_no_credentials() -> None:
+    # sweep 81: Terraform's `pgp_key` (a base64 OpenPGP public key, ipni/storetheindex) and the
+    # SS58 addresses of Substrate accounts (`selfAddress`, digicatapult) were entropy warnings
+    import base64
+    import random
+
+    rng = random.Random(81)
+    body = bytes(rng.randrange(256) for _ in range(268))
+    public = base64.b64encode(bytes([0x99, 0x01, 0x0D, 0x04]) + body).decode()
+    private = base64.b64encode(bytes([0x95, 0x01, 0x0D, 0x04]) + body).decode()
+    assert judge_value("pgp_key", public) is None
+    assert judge_value("pgp_key", private) is not None  # a secret key's packet (tag 5)
+    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+    ss58 = "5" + "".join(rng.choice(alphabet) for _ in range(47))
+    assert judge_value("selfAddress", ss58) is None
+    assert judge_value("password", ss58) is not None  # the key says what it is
+
+
 def test_names_of_secrets_and_password_settings_are_no_credentials() -> None:
     # ESPHome's !secret wifi_password, Grafana's envFromSecret, a chart's secrets: name, and
     # Forgejo's PASSWORD_COMPLEXITY (anthr76/infra, PurdueAF/purdue-af, wrmilling, JJGadgets)
