@@ -528,7 +528,8 @@ def _pgp_public_key(value: str) -> bool:
         if not size:
             return False
         start, length = 1 + size, int.from_bytes(data[1 : 1 + size], "big")
-    return tag in (6, 14) and start + length <= len(data) and data[start] in (4, 5, 6)
+    fits = start < len(data) and start + length <= len(data)
+    return tag in (6, 14) and fits and data[start] in (4, 5, 6)
 
 
 def _chain_address(key: str, value: str) -> bool:
