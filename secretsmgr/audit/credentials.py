@@ -1118,6 +1118,9 @@ _KIND_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:type|kind|driver|engine|dialect|provider|backend|protocol|scheme|"
     r"format|mode|extension|mechanism)$"
 )
+# a database extension's name: words joined by `_` (pg_stat_statements, postgis_topology)
+_EXTENSION_KEY = re.compile(r"(?i)(?:^|[._-])extensions?$")
+_EXTENSION_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}(?:_[a-z][a-z0-9]{1,15}){0,3}$")
 # what a protocol or an authentication mechanism is called, whatever its consonants (sweep 80,
 # zacheryph/k8s-gitops: `protocol: https` and Kafka's `sasl.mechanism: SCRAM-SHA-512` beside
 # substituted credentials were SM001 and SM019 errors)
@@ -1194,6 +1197,12 @@ def _spells_out(key: str, text: str) -> bool:
 _AUTH_WORD = re.compile(r"(?i)(?:^|[._-])(?:basic[._-])?auth(?=[._-])")
 
 
+def _schemeless(part: str) -> str:
+    """A broker's ``host:port`` without a protocol's name before it (``SASL_SSL://``)."""
+    scheme, sep, rest = part.strip().partition("://")
+    return rest if sep and scheme.lower() in _PROTOCOL_NAMES else part.strip()
+
+
 def _user_name(key: str, text: str) -> bool:
     """Whether ``text`` under a key whose last word names a user is a user's name: letters,
     no dot, no run of consonants, and nothing a credential's judge flags."""
@@ -1218,6 +1227,8 @@ def _named_setting(key: str, text: str) -> bool:
         return True
     if _KIND_KEY.search(key) and _KIND_WORD.match(text):
         return not (_CONSONANT_RUN.search(text) or is_weak_password(text))
+    if _EXTENSION_KEY.search(key) and _EXTENSION_NAME.match(text):
+        return not is_weak_password(text)  # PG_EXTENSION: pg_stat_statements (the review)
     if _REGION_KEY.search(key) and _REGION.match(text):
         return True
     if _USER_KEY.search(key) or _SENDER_KEY.search(key):
@@ -1282,6 +1293,11 @@ def plain_setting(key: str, value: object) -> bool:
     if not isinstance(value, str) or "\n" in value.strip():
         return False
     text = value.strip()
+    parts = [part.strip() for part in text.split(",")]
+    if _HOST_KEY.search(words) and all(
+        _schemeless(part) != part and _plain_host(_schemeless(part)) for part in parts
+    ):
+        return True  # brokers after a protocol's name (SASL_SSL://kafka:9093; the review)
     if not text or judge_value(key, text) is not None or looks_like_token(text):
         return False
     key = words
@@ -1294,8 +1310,8 @@ def plain_setting(key: str, value: object) -> bool:
         return len(text) <= 5 and _NUMBER_KEY.search(key) is not None
     if _LEVEL_KEY.search(key):
         return lower in _LOG_LEVELS
-    if _HOST_KEY.search(key) and all(_plain_host(part.strip()) for part in text.split(",")):
-        return True  # a host, or a list of them (KAFKA_BROKERS: redpanda:9093)
+    if _HOST_KEY.search(key) and all(_plain_host(_schemeless(part)) for part in text.split(",")):
+        return True  # a host, or a list of them (KAFKA_BROKERS: SASL_SSL://redpanda:9093)
     if _named_setting(key, text):
         return True
     if _NAME_KEY.search(key) and _LETTERS_NAME.match(text):

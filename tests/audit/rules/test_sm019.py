@@ -299,6 +299,8 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         "AUTH_MECHANISM": "PLAIN",
         "AUTH_USERNAME": "john.doe",
         "SMTP_AUTH_USERNAME": "alerts@example.com",
+        "PG_EXTENSION": "pg_stat_statements",
+        "KAFKA_BOOTSTRAP_SERVERS": "SASL_SSL://kafka:9093,SASL_SSL://kafka-b.example.com:9093",
         # still exposures: a token under a name's key, a switch's key holding no switch, a
         # weak password under an authentication's user key, a token as a mechanism
         "SITE_NAME": "Xk9mQ2pL7vR4",
