@@ -417,10 +417,18 @@ def _encrypted_since_staged(root: Path, index: Snapshot, report: AuditReport) ->
     if not staged and not mended:
         return report
     findings = tuple(
-        replace(f, fix=f"git add {sh_path(f.path)} (it is encrypted on disk since it was staged)")
+        # the why in the message, the fix a command alone: pasted whole, a fix ending in words
+        # in brackets was a shell syntax error (sweep 82, Haasie/kube-cluster)
+        replace(
+            f,
+            message=f"{f.message} (in the index; on disk it is encrypted since it was staged)",
+            fix=f"git add {sh_path(f.path)}",
+        )
         if f.path in staged and f.rule in ("SM001", "SM002", "SM003", "SM018")
         else replace(
-            f, fix=f"git add {sh_path(f.path)} (no value is in clear on disk since it was staged)"
+            f,
+            message=f"{f.message} (in the index; on disk no value is in clear since it was staged)",
+            fix=f"git add {sh_path(f.path)}",
         )
         if f.path in mended and f.rule == "SM003"
         else f

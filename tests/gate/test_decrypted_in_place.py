@@ -509,9 +509,10 @@ def test_a_file_encrypted_on_disk_after_staging_is_told_to_be_staged(
     (root / "apps/s2.yaml").write_text(enc(secret))  # what `encrypt -i` does, not staged
     code, out, err = run(["--repo", str(root), "check"], capsys)
     assert code == 1
-    assert "fix it with: git add apps/s2.yaml (it is encrypted on disk since it was staged)" in (
-        out + err
-    )
+    # the fix is a command alone, pasteable whole (sweep 82: words in brackets after it were a
+    # shell syntax error); the why is in the message
+    assert "fix it with: git add apps/s2.yaml\n" in (out + err), out + err
+    assert "(in the index; on disk it is encrypted since it was staged)" in out
     git(root, "add", "apps/s2.yaml")
     run(["--repo", str(root), "check"], capsys, expect=0)
 
@@ -695,7 +696,8 @@ def test_a_value_added_in_clear_then_set_on_disk_is_told_to_be_staged(
     run([*args, str(stdin)], capsys, expect=0)  # SM003's own fix, pasted
     code, out, err = run(["--repo", str(root), "check"], capsys)
     assert code == 1
-    assert f"  fix: git add {rel} (no value is in clear on disk since it was staged)" in (out + err)
+    assert f"  fix: git add {rel}\n" in (out + err)
+    assert "(in the index; on disk no value is in clear since it was staged)" in out
     git(root, "add", rel)
     run(["--repo", str(root), "check"], capsys, expect=0)
 
@@ -811,7 +813,7 @@ def test_a_file_sops_encrypted_to_a_pgp_rule_after_staging_is_told_to_be_staged(
         run_shell(fix, env=env, cwd=root, expect=0)
         code, out, err = run(["--repo", str(root), "check"], capsys)
         assert code == 1 and "sops encrypt" not in out + err, out + err
-        told = f"git add {shlex.quote('tenants/a/zipkin db.yaml')} (it is encrypted on disk"
+        told = f"fix it with: git add {shlex.quote('tenants/a/zipkin db.yaml')}\n"
         assert told in out + err, out + err
-        git(root, "add", "tenants/a/zipkin db.yaml")
+        run_shell(told.split(": ", 1)[1].strip(), env=env, cwd=root, expect=0)  # pasted whole
         run(["--repo", str(root), "check"], capsys, expect=0)
