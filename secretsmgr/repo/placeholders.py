@@ -548,8 +548,9 @@ _BRACKETED = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*$")
 # A token's prefix (``sk-``, ``sk_live_``, ``whsec_``, ``xoxb-``) before a stand-in: ``sk-xxxx``,
 # ``sk_live_YOUR_KEY`` (sweep 41, HermannH34: an OpenAI key written ``sk-xxxx`` was an SM019
 # exposure); lower-case words only, and after them only the plainest stand-ins: a run of x, a
-# request to replace it, a possessive (the review: ``ghp_replacewith…`` and a random run)
-_TOKEN_PREFIX = re.compile(r"^\s*(?:[a-z]{2,6}[-_]){1,2}(?=\S)")
+# request to replace it, a possessive (the review: ``ghp_replacewith…`` and a random run);
+# Tailscale's OAuth client's ``tsclient-xxxx`` and ``tssecret-xxxx`` too (sweep 82, SilentSage432)
+_TOKEN_PREFIX = re.compile(r"^\s*(?:[a-z]{2,10}[-_]){1,2}(?=\S)")
 _PREFIXED_STAND_IN = re.compile(
     rf"(?i)^(?:x{{3,}}(?:[-_]x{{3,}})*|\*{{3,}}|(?:replace|change|fill)[_-]?me|{_POSSESSIVE})\s*$"
 )

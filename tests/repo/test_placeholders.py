@@ -406,6 +406,10 @@ def test_values_no_one_would_take_for_a_secret_are_stand_ins() -> None:
     [
         # sweep 41, HermannH34/kubernetes-homelab: SM019 exposures of a sample's stand-ins
         ("sk-xxxx", True),
+        # sweep 82 (SilentSage432/sage-gitops): Tailscale's OAuth client, a longer prefix
+        ("tsclient-xxxx", True),
+        ("tssecret-xxxx", True),
+        ("tssecret-Zq8vN3pL0xR7", False),
         ("xoxb-xxxx-xxxx", True),
         ("sk_live_VOTRE_CLE", True),
         ("whsec_VOTRE_SECRET", True),
