@@ -824,6 +824,8 @@ def _committed_ciphertext(path: str, key_path: str, value: str) -> bool:
     if "encrypted" in parts[:-1] and _RENOVATE_CONFIG.search(path):
         return True
     text = value.strip()
+    if parts[-1] == "secure" and posixpath.basename(path) == ".travis.yml" and len(text) >= 64:
+        return True  # `travis encrypt`'s RSA ciphertext (sweep 82: in a committed node_modules)
     if len(text) < 64 or not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", text):
         return False
     try:

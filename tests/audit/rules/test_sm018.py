@@ -115,6 +115,25 @@ def test_a_map_of_file_digests_is_no_credential(tmp_path: Path) -> None:
     assert found == ["api.key", "checksums.token"], found
 
 
+def test_travis_encrypted_values_are_ciphertext(tmp_path: Path) -> None:
+    # sweep 82 (SilentSage432/sage-gitops): `travis encrypt`'s `secure:` values in a committed
+    # node_modules were entropy warnings; the same value elsewhere is still judged
+    import base64
+    import random
+
+    from secretsmgr.audit.engine import run_audit
+
+    rng = random.Random(82)
+    secure = base64.b64encode(bytes(rng.randrange(256) for _ in range(256))).decode()
+    travis = f"language: node_js\nenv:\n  global:\n    - secure: {secure}\n"
+    other = f"env:\n  global:\n    - secure: {secure}\n"
+    root = standard_repo(
+        tmp_path / "repo", {"lib/events/.travis.yml": travis, "ci/pipeline.yml": other}
+    )
+    found = {f.path for f in run_audit(root).findings if f.rule == "SM018"}
+    assert found == {"ci/pipeline.yml"}, found
+
+
 def test_an_ini_credential_is_found_at_its_section_key_and_line(tmp_path: Path) -> None:
     from secretsmgr.audit.engine import run_audit
 
