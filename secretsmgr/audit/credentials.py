@@ -500,7 +500,7 @@ _PUBLIC = re.compile(
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _BASE58 = re.compile(r"[1-9A-HJ-NP-Za-km-z]{32,64}")
 # a key that names a blockchain account's address (`selfAddress`, `wallet_address`)
-_ADDRESS_KEY = re.compile(r"(?i)(?:^|[._-])(?:address|addr|wallet)$")
+_CHAIN_ADDRESS_KEY = re.compile(r"(?i)(?:^|[._-])(?:address|addr|wallet)$")
 
 
 def _pgp_public_key(value: str) -> bool:
@@ -535,7 +535,7 @@ def _pgp_public_key(value: str) -> bool:
 def _chain_address(key: str, value: str) -> bool:
     """Whether ``value`` under a key naming an address is a blockchain account's (base58, as
     Substrate's SS58 and Bitcoin's are): public by design."""
-    named = _ADDRESS_KEY.search(split_camel(key)) is not None
+    named = _CHAIN_ADDRESS_KEY.search(split_camel(key)) is not None
     return named and _BASE58.fullmatch(value) is not None
 
 

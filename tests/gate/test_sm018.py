@@ -320,6 +320,7 @@ def test_a_pgp_public_key_and_a_chain_address_are_no_credentials() -> None:
     alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
     ss58 = "5" + "".join(rng.choice(alphabet) for _ in range(47))
     assert judge_value("selfAddress", ss58) is None
+    assert judge_value("wallet", ss58) is None
     assert judge_value("password", ss58) is not None  # the key says what it is
 
 
