@@ -104,3 +104,19 @@ def test_format_core_never_touches_environment_or_output() -> None:
     for module in (PKG / "sops").rglob("*.py"):
         text = module.read_text(encoding="utf-8")
         assert "os.environ" not in text and "print(" not in text and "sys.exit" not in text, module
+
+
+def test_no_module_binds_a_top_level_name_twice() -> None:
+    # the re-read of stop 45: a second `_ADDRESS_KEY` in audit/credentials.py took the place of
+    # the first, for every function of the module (both patterns, so mypy saw nothing)
+    for path in sorted(PKG.rglob("*.py")):
+        names: list[str] = []
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign):
+                names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                names += [node.target.id] if isinstance(node.target, ast.Name) else []
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.append(node.name)
+        twice = sorted({n for n in names if names.count(n) > 1})
+        assert not twice, f"{path.relative_to(PKG)} binds {twice} more than once"
