@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from secretsmgr.audit.jwts import nkey_seed_in, public_jwt_text
-from secretsmgr.audit.manifests import ENC_PREFIX, is_placeholder
+from secretsmgr.audit.manifests import ENC_PREFIX, is_placeholder, pgp_public_packets
 from secretsmgr.repo.placeholders import (
     CRYPT_HASH,
     HTPASSWD_USER,
@@ -505,8 +505,8 @@ _CHAIN_ADDRESS_KEY = re.compile(r"(?i)(?:^|[._-])(?:address|addr|wallet)$")
 
 def _pgp_public_key(value: str) -> bool:
     """Whether ``value`` is an OpenPGP public key in base64 (what Terraform's ``pgp_key`` of an
-    IAM access key takes): its first packet is a public key or public subkey (tag 6 or 14) of
-    version 4, 5 or 6, and its length fits the text. A private key's packet (tag 5) is none."""
+    IAM access key takes): packets of public keys only (``pgp_public_packets``), never a
+    secret key's."""
     text = "".join(value.split())
     if len(text) < 64 or not _BASE64_TEXT.fullmatch(text):
         return False
@@ -514,22 +514,7 @@ def _pgp_public_key(value: str) -> bool:
         data = base64.b64decode(text + "=" * (-len(text) % 4))
     except ValueError:
         return False
-    first = data[0]
-    if not first & 0x80:
-        return False
-    if first & 0x40:  # the new format: the length in the next octets
-        tag, start, length = first & 0x3F, 2, data[1]
-        if 192 <= length < 224:
-            start, length = 3, ((length - 192) << 8) + data[2] + 192
-        elif length == 255:
-            start, length = 6, int.from_bytes(data[2:6], "big")
-    else:  # the old format: a length of 1, 2 or 4 octets
-        tag, size = (first >> 2) & 0x0F, (1, 2, 4, 0)[first & 0x03]
-        if not size:
-            return False
-        start, length = 1 + size, int.from_bytes(data[1 : 1 + size], "big")
-    fits = start < len(data) and start + length <= len(data)
-    return tag in (6, 14) and fits and data[start] in (4, 5, 6)
+    return pgp_public_packets(data)
 
 
 def _chain_address(key: str, value: str) -> bool:

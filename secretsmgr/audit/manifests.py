@@ -290,7 +290,7 @@ def is_placeholder(value: str) -> bool:
 
 # An ASCII-armored OpenPGP public key block (RFC 9580 §6.2): armor headers (``Comment: …``),
 # a blank line, base64 lines and an optional ``=XXXX`` checksum. What the packets inside are is
-# read, not taken from the label (see ``_pgp_public_packets``).
+# read, not taken from the label (see ``pgp_public_packets``).
 _PGP_PUBLIC_BLOCK = re.compile(
     r"[ \t]*-----BEGIN PGP PUBLIC KEY BLOCK-----[ \t]*\r?\n"
     r"(?:[A-Za-z][A-Za-z0-9-]*: [^\n]*\n)*"
@@ -303,7 +303,7 @@ _PGP_CHECKSUM = re.compile(r"^=[A-Za-z0-9+/]{4}$")
 _PGP_PUBLIC_TAGS = frozenset((2, 6, 12, 13, 14, 17))
 
 
-def _pgp_public_packets(data: bytes) -> bool:
+def pgp_public_packets(data: bytes) -> bool:
     """Whether ``data`` is a run of OpenPGP packets of public keys only, the first of them a
     public key (tag 6): a secret-key packet under a public label is no public key."""
     pos, first = 0, None
@@ -352,7 +352,7 @@ def _pgp_public_keys(text: str) -> bool:
             packets = base64.b64decode("".join(lines), validate=True)
         except (binascii.Error, ValueError):
             return False
-        if not _pgp_public_packets(packets):
+        if not pgp_public_packets(packets):
             return False
         found = True
         pos = block.end()
