@@ -137,31 +137,34 @@ def _show_prefix(root: Path) -> str:
     return prefix
 
 
+def _status(root: Path, paths: Sequence[str], *options: str) -> list[tuple[str, str, str]]:
+    """(status, path, what it was renamed or copied from, else "") of each entry of ``git
+    status --porcelain -z`` over ``paths``; paths relative to the top level."""
+    try:
+        out = _run(
+            root,
+            ["status", "--porcelain", "-z", "--untracked-files=all", *options, "--", *paths],
+        )
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    entries = _zsplit(out)
+    found: list[tuple[str, str, str]] = []
+    i = 0
+    while i < len(entries):
+        status, name = entries[i][:2], entries[i][3:]
+        moved = "R" in status or "C" in status  # the entry after it is where it came from
+        origin = entries[i + 1] if moved and i + 1 < len(entries) else ""
+        found.append((status, name, origin))
+        i += 2 if moved else 1
+    return found
+
+
 def dirty_paths(root: Path, paths: list[str] | tuple[str, ...]) -> list[str]:
     """Return which of ``paths`` (relative to ``root``) are modified, staged or untracked."""
     if not paths:
         return []
     prefix = _show_prefix(root)
-    try:
-        out = _run(
-            root,
-            ["status", "--porcelain", "-z", "--untracked-files=all", "--", *paths],
-        )
-    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
-        raise _not_usable(root, exc) from exc
-    # Porcelain paths are relative to the top level; a rename entry is followed by its origin.
-    changed: set[str] = set()
-    entries = _zsplit(out)
-    i = 0
-    while i < len(entries):
-        entry = entries[i]
-        status, name = entry[:2], entry[3:]
-        changed.add(name)
-        if "R" in status or "C" in status:
-            i += 1
-            if i < len(entries):
-                changed.add(entries[i])
-        i += 1
+    changed = {p for _, name, origin in _status(root, paths) for p in (name, origin) if p}
     return sorted({p for p in paths if prefix + p in changed})
 
 
@@ -171,21 +174,7 @@ def unstaged_paths(root: Path, paths: Sequence[str]) -> list[str]:
     if not paths:
         return []
     prefix = _show_prefix(root)
-    try:
-        out = _run(
-            root,
-            ["status", "--porcelain", "-z", "--untracked-files=all", "--ignored", "--", *paths],
-        )
-    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
-        raise _not_usable(root, exc) from exc
-    entries = _zsplit(out)
-    found: set[str] = set()
-    i = 0
-    while i < len(entries):
-        status, name = entries[i][:2], entries[i][3:]
-        if status[1] != " ":
-            found.add(name)
-        i += 2 if ("R" in status or "C" in status) else 1
+    found = {name for status, name, _ in _status(root, paths, "--ignored") if status[1] != " "}
     return [p for p in paths if prefix + p in found]
 
 
@@ -394,7 +383,8 @@ def _old_sides(out: bytes, prefix: str) -> list[tuple[str, str, str]]:
 
 def describe(root: Path) -> tuple[Path, Path, str | None] | None:
     """(top level, ``<git dir>/secretsmgr``, HEAD commit or None) in one ``rev-parse``; None
-    outside git. Also remembers ``root``'s prefix for the other functions here."""
+    outside git. Also remembers the top level, git path and prefix of ``root`` for the other
+    functions here."""
     base = ["rev-parse", "--show-toplevel", "--show-prefix", "--git-path", "secretsmgr"]
     head: str | None = None
     try:
@@ -408,9 +398,13 @@ def describe(root: Path) -> tuple[Path, Path, str | None] | None:
     except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError):
         return None
     top, prefix, state = parts[0], parts[1], parts[2]
-    _PREFIXES[str(root)] = prefix
     state_path = Path(state)
-    return Path(top), state_path if state_path.is_absolute() else root / state_path, head
+    state_path = state_path if state_path.is_absolute() else root / state_path
+    # what `toplevel`, `git_path` and the prefix ask git for, learnt in the same call
+    _PREFIXES[str(root)] = prefix
+    _TOPLEVELS[str(root)] = Path(top)
+    _GIT_PATHS[(str(root), "secretsmgr")] = state_path
+    return Path(top), state_path, head
 
 
 def resolve_commit(root: Path, rev: str) -> str | None:
