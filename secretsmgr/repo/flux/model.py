@@ -250,9 +250,7 @@ class _Model(Workspace):
         found = normalize_url(url)
         if found is None or "$" in found or "{" in found or found in self._renamed:
             return False
-        remote = self.remote()
-        if not _hosted(remote):
-            remote = self._bootstrap_url()
+        remote = self._checkout_url()
         if remote is None:
             # the Kustomizations read a GitRepository flux-system that the checkout does not
             # define (bootstrap made it in the cluster): that one is this checkout, and a root
@@ -265,14 +263,16 @@ class _Model(Workspace):
             return whole and _hosted(found) and self._reads_undefined_bootstrap()
         return _repository_name(found) != _repository_name(remote)
 
+    def _checkout_url(self) -> str | None:
+        """This checkout's hosted URL: git's origin, else the one the bootstrap sources name."""
+        remote = self.remote()
+        return remote if _hosted(remote) else self._bootstrap_url()
+
     def _another_owner(self, url: str | None) -> bool:
         """Whether ``url`` names a repository of another owner than this checkout's (origin,
         else the bootstrap's URL), on any host (a mirror on another forge keeps its owner's
         name: jahanson): both hosted, no variable in the URL."""
-        found = normalize_url(url)
-        remote = self.remote()
-        if not _hosted(remote):
-            remote = self._bootstrap_url()
+        found, remote = normalize_url(url), self._checkout_url()
         if found is None or remote is None or not _hosted(found) or "$" in found:
             return False
         return _owner(found) != _owner(remote)
