@@ -773,6 +773,42 @@ def _basic_header(text: str) -> bool:
     return False
 
 
+# SQL that gives a login its password: MySQL's ``CREATE USER 'u'@'%' IDENTIFIED BY 'pw'`` (or
+# ``IDENTIFIED WITH plugin BY``), ``SET PASSWORD FOR u = 'pw'``, PostgreSQL's ``CREATE ROLE u
+# LOGIN PASSWORD 'pw'`` and ``ALTER USER u WITH PASSWORD 'pw'`` (sweep 80, rohits-dev: an init
+# script in a ConfigMap created two MySQL users with their passwords and had no finding)
+_SQL_PASSWORD = re.compile(
+    r"(?is)\b(?:(?:CREATE|ALTER)\s+(?:USER|ROLE)\b[^;]{0,300}?"
+    r"\b(?:IDENTIFIED\s+(?:WITH\s+\w+\s+)?BY|PASSWORD)"
+    r"|SET\s+PASSWORD\s+FOR\b[^;=]{1,200}=)"
+    r"\s*(?:PASSWORD\s*\(\s*)?(['\"])([^'\"\n]{1,256})\1"
+)
+# what such a statement may hold that is no password: a hash of one (PostgreSQL's md5… and
+# SCRAM-SHA-256$…, MySQL's *<40 hex>) and a variable of the client or the shell around it
+_SQL_HASH = re.compile(r"(?i)^(?:md5[0-9a-f]{32}|SCRAM-SHA-256\$\S+|\*[0-9a-f]{40})$")
+
+
+def sql_password_in(text: str) -> bool:
+    """Whether ``text`` holds SQL that sets a login's password to a literal of its own: no
+    hash, variable, template or stand-in."""
+    if "identified" not in text.lower() and "password" not in text.lower():
+        return False
+    for found in _SQL_PASSWORD.finditer(text):
+        password = found[2]
+        if (
+            len(password) < 3
+            or _SQL_HASH.match(password)
+            or "$" in password
+            or "%" in password
+            or password == "?"
+            or is_placeholder_value(password)
+            or _STAND_IN_PASSWORD.match(password)
+        ):
+            continue
+        return True
+    return False
+
+
 def _known_format(text: str, value: str) -> Verdict | None:
     """The known-format plugin that matches ``text`` (``value`` with its variables taken out),
     except basic auth whose passwords are all variables."""
@@ -780,6 +816,8 @@ def _known_format(text: str, value: str) -> Verdict | None:
         return Verdict("NATS NKey Seed", True)
     if _basic_header(text):
         return Verdict("HTTP Basic Authorization", True)
+    if sql_password_in(text):
+        return Verdict("SQL Password", True)
     for plugin in _plugins()[0]:
         try:
             if any(True for _ in plugin.analyze_string(text)):
@@ -1387,6 +1425,14 @@ def _key_as_value(key: str, value: str) -> bool:
     return len(bare_key) >= 6 and _SEPARATORS.sub("", rest) == bare_key
 
 
+def _known_in_lines(text: str) -> Verdict | None:
+    """A known format in the lines of ``text`` that hold no example word: an example word
+    elsewhere in a file (an SQL script's ``insert``, a comment's ``example.com``) does not make
+    the rest of it a stand-in (sweep 80, rohits-dev: an init script's passwords passed)."""
+    kept = "\n".join(line for line in text.splitlines() if line.strip() and not _example(line))
+    return _known_format(kept, kept) if kept else None
+
+
 def judge_value(key: str, value: str) -> Verdict | None:
     """Whether the value under ``key`` (the last key-path component) is a credential."""
     return _judge(key, value, 0)
@@ -1462,7 +1508,7 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
             or _uuid_verdict(key, text.strip())
         )
     if is_placeholder_value(value) or value.strip("\"'") in _BARE_STAND_IN:
-        return None
+        return _known_in_lines(value) if "\n" in value and not is_placeholder(value) else None
     if value.lower() in _BARE_WORDS and value.lower() in key.lower():
         return None  # the key's own word as its value (a dev realm's "secret": "secret")
     if _key_as_value(key, value):

@@ -519,6 +519,43 @@ def test_a_credential_inside_a_block_scalar_is_reported_at_its_own_line(tmp_path
     assert found == [("data.config.yaml.connectionString", 13)]
 
 
+def test_sql_that_sets_a_password_is_found_beside_example_words_and_only_then(
+    tmp_path: Path,
+) -> None:
+    # sweep 80 (rohits-dev/ccloud-hybrid-monitoring-governance): a MySQL init script in a
+    # ConfigMap created two users with their passwords; its `insert into` lines (an example
+    # word) made the whole script a stand-in, and SQL was no known format
+    from secretsmgr.audit.engine import run_audit
+
+    script = (
+        "    CREATE DATABASE demo;\n"
+        "    CREATE USER 'replicator' IDENTIFIED BY 'Xq9vTr7pLm2w';\n"
+        "    GRANT REPLICATION SLAVE ON *.* TO 'replicator';\n"
+        "    insert into accounts (id) values ('a42');\n"
+    )
+    quiet = (
+        "    CREATE USER app WITH PASSWORD '${APP_PASSWORD}';\n"
+        "    CREATE USER bot WITH PASSWORD :'bot_password';\n"
+        "    CREATE ROLE ro LOGIN PASSWORD 'md5d41d8cd98f00b204e9800998ecf8427e';\n"
+        "    CREATE USER old IDENTIFIED BY PASSWORD '*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9';\n"
+        "    ALTER USER dev PASSWORD 'changeme';\n"
+        "    insert into accounts (id) values ('a42');\n"
+    )
+    root = standard_repo(tmp_path, {})
+    for name, body in (("init", script), ("quiet", quiet)):
+        write(
+            root,
+            f"apps/{name}.yaml",
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n"
+            "  dump.sql: |\n" + body,
+        )
+    write(root, "apps/kustomization.yaml", "resources: [init.yaml, quiet.yaml]\n")
+    found = [
+        (f.path, f.line, f.severity.value) for f in run_audit(root).findings if f.rule == "SM018"
+    ]
+    assert found == [("apps/init.yaml", 8, "error")]
+
+
 def test_vault_ciphertext_public_keys_and_sigstore_bundles_are_no_credentials(
     tmp_path: Path,
 ) -> None:
