@@ -7,7 +7,9 @@ from collections.abc import Sequence
 
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.plural import plural
+from secretsmgr.repo.flux.objects import pgp_secret_name
 from secretsmgr.rotate.clusterkey import StepResult
+from secretsmgr.rotate.export import pgp_secret_export
 from secretsmgr.shellword import sh_path, sh_word
 
 
@@ -107,11 +109,21 @@ def step_summary(
             )
         else:
             lines.append(f"next: send the Secret holding only the new key, then {push}")
-        if also:
+        plain = [pair for pair in also if not pgp_secret_name(pair[1])]
+        if plain:
             # they still hold the retired key beside the new one (sweep 68: nothing said so)
             lines.append(
-                f"also: {_listed(also)} still hold the retired key: send each the new key alone "
+                f"also: {_listed(plain)} still {'holds' if len(plain) == 1 else 'hold'} the "
+                "retired key: send each the new key alone "
                 "(secretsmgr key export --namespace NS --name NAME)"
+            )
+        for ns, name in [pair for pair in also if pgp_secret_name(pair[1])]:
+            # a Secret named for PGP keys keeps them: the new key goes beside them, never alone
+            # (sweep 83, giantswarm/gitops-template: the line above, pasted with --apply,
+            # would have dropped the PGP key Flux decrypts that layer's files with)
+            lines.append(
+                f"also: {ns}/{name} still holds the retired key: send the new key beside its PGP "
+                f"key: {pgp_secret_export(ns, name, result.cluster)}"
             )
     if result.left:
         lines.insert(

@@ -1077,7 +1077,39 @@ def test_the_finish_line_repeats_the_secret_begin_was_told(repo: Path, tmp_path:
     env = key_env(tmp_path, DEMO_KEY, out)
     assert words[0].startswith("SOPS_AGE_KEY_FILE=")
     finished = run(repo, env, *words[2:], *SKIP, "--commit")
-    assert "also: tools/sops-age still hold the retired key" in finished.out
+    assert "also: tools/sops-age still holds the retired key" in finished.out
+
+
+def test_finish_sends_the_new_key_beside_the_pgp_key_of_another_secret(
+    repo: Path, tmp_path: Path
+) -> None:
+    # sweep 83, giantswarm/gitops-template: another layer decrypted with a Secret named for PGP
+    # keys; finish said to send it "the new key alone" with a key export that, pasted with
+    # --apply, replaces the Secret and its PGP key
+    import shlex
+
+    (repo / "clusters/homelab/tools.yaml").write_text(
+        _TOOLS_LAYER.replace("name: sops-age", "name: sops-gpg")
+    )
+    (repo / "gitops/tools").mkdir()
+    (repo / "gitops/tools/settings.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: tools}\n"
+        "data: {level: info}\n"
+    )
+    commit_all(repo, "a layer decrypting with a Secret named for PGP keys")
+    out = tmp_path / "new.agekey"
+    named = ("--namespace", "flux-system", "--secret", "sops-age")
+    began = run(
+        repo, key_env(tmp_path), "key", "rotate", "--begin", "-o", str(out), *named, "--commit"
+    )
+    [line] = [x for x in began.out.splitlines() if x.startswith("# next: ")]
+    words = shlex.split(line.split(", then: ", 1)[1])
+    finished = run(repo, key_env(tmp_path, DEMO_KEY, out), *words[2:], *SKIP, "--commit")
+    [also] = [x for x in finished.out.splitlines() if x.startswith("# also: ")]
+    assert also == (
+        "# also: tools/sops-gpg still holds the retired key: send the new key beside its PGP key: "
+        "secretsmgr key export --namespace tools --name sops-gpg --apply --add"
+    )
 
 
 def test_a_sops_file_with_template_syntax_this_reader_cannot_read_is_no_template() -> None:
