@@ -540,7 +540,9 @@ _WORDS = re.compile(
     r"your[-_]|xxxx|\*\*\*|todo|fixme|secret-here|insert|"
     # the GitLab chart's own fillers (sweep 28, SparksD2145/flux-infra: `password:
     # bogus-satisfy-upgrade` beside existingSecret, the runner's `secret: nonempty`)
-    r"bogus|non-?empty)"
+    r"bogus|non-?empty|"
+    # a filler's Latin (sweep 83, TkPegatron/homelab-as-code: `lorem impsum garblewarble`)
+    r"lorem)"
 )
 _B64_CHARS = re.compile(r"^[A-Za-z0-9+/=_-]{20,}$")
 _HEX_CHARS = re.compile(r"^[0-9a-fA-F]{20,}$")
@@ -1425,6 +1427,15 @@ def _key_as_value(key: str, value: str) -> bool:
     return len(bare_key) >= 6 and _SEPARATORS.sub("", rest) == bare_key
 
 
+def _plain_url(value: str) -> bool:
+    """Whether ``value`` is a URL of a scheme, a host (and port) and a path of plain segments,
+    none of them a random token: an address, with no credential in it."""
+    found = _PLAIN_ADDRESS.match(value)
+    return found is not None and not any(
+        looks_like_token(part) for part in found["path"].split("/") if part
+    )
+
+
 def _known_in_lines(text: str) -> Verdict | None:
     """A known format in the lines of ``text`` that hold no example word: an example word
     elsewhere in a file (an SQL script's ``insert``, a comment's ``example.com``) does not make
@@ -1620,6 +1631,10 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
             return None  # secret_entry: sops.agekey names a file or a Secret's entry
         if _STORE_PATH.match(value):
             return None  # SECRET: gpg/home-cluster-private names an entry of a password store
+        if _URL_KEY.search(key) and _plain_url(value):
+            # a service's address under its setting's key (sweep 83, auricom/home-cluster:
+            # `DRONE_SECRET_PLUGIN_ENDPOINT: http://drone-kubernetes-secrets:3000`)
+            return None
         return Verdict("Secret Keyword", False)
     if (
         _TOKEN_KEY.search(key)

@@ -305,6 +305,23 @@ def test_an_http_basic_authorization_value_is_a_credential() -> None:
         assert verdict is None or not verdict.known, value
 
 
+def test_a_service_address_under_a_secret_keyword_key_is_no_credential() -> None:
+    # sweep 83 (auricom/home-cluster): drone's `DRONE_SECRET_PLUGIN_ENDPOINT`, an in-cluster
+    # URL, was a keyword warning; a token in the path or a password in it still is one
+    for key, value in (
+        ("DRONE_SECRET_PLUGIN_ENDPOINT", "http://drone-kubernetes-secrets:3000"),
+        ("secretEndpoint", "https://vault.vault.svc:8200/v1/secret"),
+        ("SECRETS_URL", "http://secrets.example.org/api"),
+    ):
+        assert judge_value(key, value) is None, (key, value)
+    for key, value in (
+        ("SECRET_ENDPOINT", "http://secrets:3000/hook/8f3kqz9vlw2prtxy7kp3mn9q"),
+        ("SECRET_URL", "https://bot:Xq9vTr7pLm2w@hooks.internal/x"),
+        ("SECRET_ENDPOINT", "Xq9vTr7pLm2wZk4s"),
+    ):
+        assert judge_value(key, value) is not None, (key, value)
+
+
 def test_a_pgp_public_key_and_a_chain_address_are_no_credentials() -> None:
     # sweep 81: Terraform's `pgp_key` (a base64 OpenPGP public key, ipni/storetheindex) and the
     # SS58 addresses of Substrate accounts (`selfAddress`, digicatapult) were entropy warnings
