@@ -53,8 +53,8 @@ def _exposing(rule: str, hit: object) -> str | None:
         return None
     if getattr(hit, "envsubst", False):
         return None  # ``$BOOTSTRAP_DOMAIN``: a variable's name, no value exposed
-    if getattr(hit, "setting", False):
-        return None  # a Secret's host, port or switch: no credential to change
+    if getattr(hit, "setting", False) or getattr(hit, "stand_in", False):
+        return None  # a Secret's host, port or switch, or a stand-in: no credential to change
     if getattr(hit, "sops_document", False):
         return None  # a SOPS-encrypted document as the value: ciphertext (sweep 41)
     return key_path

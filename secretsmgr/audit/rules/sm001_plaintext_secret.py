@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.audit.context import AuditContext, restore_metadata_hint
-from secretsmgr.audit.credentials import judge_value, plain_setting
+from secretsmgr.audit.credentials import is_placeholder_value, judge_value, plain_setting
 from secretsmgr.audit.finding import (
     NO_SOPS_CONFIG,
     YAML_FIRST,
@@ -113,6 +113,10 @@ class PlaintextSecret:
     # reported in a Secret of secrets, but exposing nothing in history (sweep 61: a Secret's
     # port, log level and `false` were SM019 errors, "change the value at its source")
     setting: bool = False
+    # an example's stand-in (``changeme``, lorem ipsum): reported, since a layer would deploy
+    # it, but no credential was exposed in history (sweep 83, TkPegatron/homelab-as-code: a
+    # filler under `PLACEHOLDER` was an SM019 error)
+    stand_in: bool = False
     # the file is UTF-16 (a byte-order mark, PowerShell's `>`): encrypt reads UTF-8 only, so
     # the fix re-encodes it first (the attack review of stop 44: the fix renamed, then failed)
     utf16: bool = False
@@ -722,6 +726,7 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                         setting=plain_setting(
                             key_path.rpartition(".")[2], text if text is not None else value
                         ),
+                        stand_in=_stand_in(text if text is not None else value),
                     )
                 )
         here.extend(_literals(file.path, prefix, obj))
@@ -733,6 +738,16 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
             here = [replace(h, document=number, line=_line(lines, h.key_path)) for h in here]
         found.extend(here)
     return found
+
+
+def _stand_in(value: object) -> bool:
+    """A value of words that is an example's stand-in by them (``changeme``, lorem ipsum):
+    nothing anyone logs in with. An address or a path is judged as one (a token in a URL at
+    ``example.com`` counts)."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    return "\n" not in text and not ("." in text or "/" in text) and is_placeholder_value(text)
 
 
 def _own_name(key_path: str, value: object) -> bool:

@@ -337,6 +337,26 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
     assert other == ["stringData.restic_password"], found
 
 
+def test_stand_ins_in_a_committed_secret_are_reported_but_no_exposure(tmp_path: Path) -> None:
+    # sweep 83 (TkPegatron/homelab-as-code): a cluster-secrets Secret's lorem ipsum filler,
+    # committed in plaintext before its real values went in encrypted, was an SM019 error
+    values = {
+        "PLACEHOLDER": "lorem impsum garblewarble flibbity gibbit",
+        "ADMIN_PASSWORD": "changeme",
+        "API_TOKEN": "your-token-here",
+        "DB_PASSWORD": "Zq8vN3pL0xR7Wm2",
+    }
+    root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
+    now = history_findings(root)
+    # at the commit itself a layer would deploy every one of them: SM001 names the file
+    assert ("SM001", "apps/api.yaml") in now
+    (root / "apps/api.yaml").unlink()
+    write(root, "apps/api.enc.yaml", enc(secret("api", values)))
+    commit(root, "encrypt it")
+    found = history_findings(root)
+    assert _exposed(found, "apps/api.yaml") == ["stringData.DB_PASSWORD"], found
+
+
 def test_a_secrets_kinds_versions_regions_and_mail_addresses_are_no_exposure(
     tmp_path: Path,
 ) -> None:
