@@ -469,19 +469,40 @@ class SopsConfigs:
             return f"(cd {sh_path(folder)} && sops {args} {sh_path(path[len(folder) + 1 :])})"
         return f"sops {args} {sh_path(path)}"
 
+    def needs_sops(self, path: str) -> bool:
+        """Whether the creation rule of ``path`` names a key only sops encrypts to: PGP, KMS,
+        Vault, or a post-quantum age key (sops 3.11 encrypts to them, pyrage cannot: sweep 42,
+        CJ-Jackson/homelab, the fix failed when pasted)."""
+        rule = self.rule_for(path)[1]
+        return rule is not None and any(
+            g.pgp or g.other or any(is_post_quantum(k) for k in g.age) for g in rule.key_groups
+        )
+
     def encrypt_command(self, path: str) -> str:
         """How ``path`` is encrypted in place under its creation rule: ``secretsmgr encrypt
         -i`` where the rule names classic age keys alone, else sops, which encrypts to the PGP,
         KMS, Vault and post-quantum age keys it names too (the encrypt command refuses them;
         sweep 36, luisgj/flux-sops)."""
-        rule = self.rule_for(path)[1]
-        if rule is not None and any(
-            g.pgp or g.other or any(is_post_quantum(k) for k in g.age) for g in rule.key_groups
-        ):
-            # post-quantum age keys too: sops 3.11 encrypts to them, pyrage cannot (sweep 42,
-            # CJ-Jackson/homelab: the fix failed when pasted)
+        if self.needs_sops(path):
             return self.sops_command("encrypt -i", path)
         return f"secretsmgr encrypt -i {sh_path(path)}"
+
+    def encrypt_renamed_command(self, path: str, target: str) -> str:
+        """How sops encrypts ``path`` into ``target`` (its new name in the same folder) under
+        the creation rule of ``target``, then removes it: nothing is renamed or removed unless
+        the encryption succeeds, which needs the PGP keys (or KMS access) the rule names (sweep
+        83, TkPegatron/homelab-as-code: sops found no PGP key after the pasted fix had renamed
+        the plaintext file to a SOPS name)."""
+        label = self.rule_for(target)[0]
+        folder = posixpath.dirname(label) if label and not posixpath.isabs(label) else ""
+        if folder and path.startswith(folder + "/") and target.startswith(folder + "/"):
+            old, new = sh_path(path[len(folder) + 1 :]), sh_path(target[len(folder) + 1 :])
+            return (
+                f"(cd {sh_path(folder)} && sops encrypt --filename-override {new} --output {new} "
+                f"{old} && rm -f {old})"
+            )
+        old, new = sh_path(path), sh_path(target)
+        return f"sops encrypt --filename-override {new} --output {new} {old} && rm -f {old}"
 
     def updatekeys_hint(
         self, path: str, kinds: Sequence[str], cluster_keys: Sequence[str] = ()

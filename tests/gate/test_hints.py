@@ -839,6 +839,39 @@ def test_a_plaintext_file_under_a_pgp_rule_is_told_to_import_the_key_first(
         assert _gone(tmp_path, "SM002")
 
 
+def test_a_rename_under_a_pgp_rule_encrypts_first_and_changes_nothing_when_it_fails(
+    tmp_path: Path,
+) -> None:
+    # sweep 83 (TkPegatron/homelab-as-code): the fix was mv, sed, then sops encrypt; pasted
+    # before importing the PGP key, sops failed after the plaintext had taken a SOPS name and
+    # the kustomization had been rewritten
+    with gnupg_home() as env:
+        fpr = gpg_key(env)
+        standard_repo(tmp_path, {})
+        write(
+            tmp_path,
+            ".sops.yaml",
+            "creation_rules:\n  - path_regex: \\.sops\\.yaml$\n"
+            f"    encrypted_regex: ^(data|stringData)$\n    pgp: {fpr}\n",
+        )
+        write(tmp_path, "apps/db.yaml", secret("db", {"password": "Xq9vLw2pTr0ub4dor3"}))
+        write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db.yaml\n")
+        fix = _fix_of(tmp_path, "SM001")
+        command = fix.split("(gpg --import): ", 1)[1]
+        assert command.startswith(
+            "sops encrypt --filename-override apps/db.sops.yaml --output apps/db.sops.yaml "
+            "apps/db.yaml && rm -f apps/db.yaml && sed "
+        ), fix
+        before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+        with gnupg_home() as keyless:  # the key not imported: sops fails, nothing moves
+            run_shell(command, env=keyless, cwd=tmp_path, expect=1)
+        assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+        run_shell(command, env=env, cwd=tmp_path, expect=0)
+        assert not (tmp_path / "apps/db.yaml").exists()
+        assert "db.sops.yaml" in (tmp_path / "apps/kustomization.yaml").read_text()
+        assert _gone(tmp_path, "SM001") and _gone(tmp_path, "SM002")
+
+
 def test_a_file_already_named_for_what_it_is_gets_the_naming_word_once(tmp_path: Path) -> None:
     # the regression run of sweep 75 (dramirez-qb/k3d-cluster, tyriis/home-ops): beside files
     # named secret.sops.yaml, a plaintext secret.yaml was to become secret.secret.sops.yaml

@@ -1588,11 +1588,16 @@ def _rename_hint(
             f"{sh_path(path)} (to carry a "
             f"newer value over, set it in {target} with secretsmgr edit)"
         )
-    steps = [f"mv {sh_path(path)} {sh_path(target)}"]
     listings = _listings(ctx, path, target)
-    steps += [_sed_rename(old, new, kfile) for kfile, old, new in listings]
-    encrypt = configs.encrypt_command(target)
-    steps.append(encrypt)  # sops from a rule's folder runs in a subshell: the cwd stays
+    renames = [_sed_rename(old, new, kfile) for kfile, old, new in listings]
+    if configs.needs_sops(target):
+        # sops (PGP keys in the keyring, KMS access) first, into the new name: a failed
+        # encryption renames nothing and leaves no plaintext under a SOPS name (sweep 83,
+        # TkPegatron/homelab-as-code)
+        steps = [configs.encrypt_renamed_command(path, target), *renames]
+    else:
+        steps = [f"mv {sh_path(path)} {sh_path(target)}", *renames]
+        steps.append(configs.encrypt_command(target))
     # in git, the staged plaintext must leave the index too, and what replaces it come in
     # (sweep 50, Dilski/home-cluster: after the pasted fix the index held a kustomization
     # naming a file it lacked, the encrypted file deleted, and check passed)
