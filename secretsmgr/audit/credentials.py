@@ -780,10 +780,11 @@ def _basic_header(text: str) -> bool:
 # LOGIN PASSWORD 'pw'`` and ``ALTER USER u WITH PASSWORD 'pw'`` (sweep 80, rohits-dev: an init
 # script in a ConfigMap created two MySQL users with their passwords and had no finding)
 _SQL_PASSWORD = re.compile(
-    r"(?is)\b(?:(?:CREATE|ALTER)\s+(?:USER|ROLE)\b[^;]{0,300}?"
+    r"(?is)\b(?:(?:CREATE|ALTER)\s+(?:USER|ROLE)\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    r"[\"'`]?(?P<user>[\w.-]*)[^;]{0,300}?"
     r"\b(?:IDENTIFIED\s+(?:WITH\s+\w+\s+)?BY|PASSWORD)"
     r"|SET\s+PASSWORD\s+FOR\b[^;=]{1,200}=)"
-    r"\s*(?:PASSWORD\s*\(\s*)?(['\"])([^'\"\n]{1,256})\1"
+    r"\s*(?:PASSWORD\s*\(\s*)?(?P<quote>['\"])(?P<password>[^'\"\n]{1,256})(?P=quote)"
 )
 # what such a statement may hold that is no password: a hash of one (PostgreSQL's md5… and
 # SCRAM-SHA-256$…, MySQL's *<40 hex>) and a variable of the client or the shell around it
@@ -796,9 +797,12 @@ def sql_password_in(text: str) -> bool:
     if "identified" not in text.lower() and "password" not in text.lower():
         return False
     for found in _SQL_PASSWORD.finditer(text):
-        password = found[2]
+        password = found["password"]
         if (
             len(password) < 3
+            # the user's own name: a throwaway database's stock login (sweep 83's regression,
+            # ZeiZel/self-hosted: `CREATE USER coder WITH ENCRYPTED PASSWORD 'coder'`)
+            or password.lower() == (found["user"] or "").lower()
             or _SQL_HASH.match(password)
             or "$" in password
             or "%" in password

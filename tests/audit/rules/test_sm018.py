@@ -539,6 +539,8 @@ def test_sql_that_sets_a_password_is_found_beside_example_words_and_only_then(
         "    CREATE ROLE ro LOGIN PASSWORD 'md5d41d8cd98f00b204e9800998ecf8427e';\n"
         "    CREATE USER old IDENTIFIED BY PASSWORD '*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9';\n"
         "    ALTER USER dev PASSWORD 'changeme';\n"
+        # the user's own name (a throwaway database's stock login: ZeiZel/self-hosted)
+        "    CREATE USER IF NOT EXISTS coder WITH ENCRYPTED PASSWORD 'coder';\n"
         "    insert into accounts (id) values ('a42');\n"
     )
     root = standard_repo(tmp_path, {})
