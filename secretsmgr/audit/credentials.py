@@ -1514,8 +1514,11 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         # Beside a variable only a known format is judged (``ghp_… ${SUFFIX}``,
         # ``postgres://app:pw@${DB_HOST}``), with the variables taken out.
         text = strip_templates(value).replace("{{", " ")
-        if not text.strip(" \t\"',;") or _example(text):
+        if not text.strip(" \t\"',;"):
             return None
+        if _example(text):
+            # in a text of several lines, the lines that hold no example word still count
+            return _known_in_lines(text) if "\n" in text.strip() else None
         return (
             # a password that is a variable with a default is that default (the review)
             _known_format(text, resolve_defaults(value))

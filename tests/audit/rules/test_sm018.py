@@ -539,23 +539,31 @@ def test_sql_that_sets_a_password_is_found_beside_example_words_and_only_then(
         "    CREATE ROLE ro LOGIN PASSWORD 'md5d41d8cd98f00b204e9800998ecf8427e';\n"
         "    CREATE USER old IDENTIFIED BY PASSWORD '*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9';\n"
         "    ALTER USER dev PASSWORD 'changeme';\n"
-        # the user's own name (a throwaway database's stock login: ZeiZel/self-hosted)
+        "    insert into accounts (id) values ('a42');\n"
+    )
+    stock = (  # the user's own name: a throwaway database's stock login (ZeiZel/self-hosted)
         "    CREATE USER IF NOT EXISTS coder WITH ENCRYPTED PASSWORD 'coder';\n"
         "    insert into accounts (id) values ('a42');\n"
     )
+    # beside a variable, a line of no example word is judged too
+    templated = script.replace("CREATE DATABASE demo", "CREATE DATABASE ${DB_NAME}")
     root = standard_repo(tmp_path, {})
-    for name, body in (("init", script), ("quiet", quiet)):
+    for name, body in (("init", script), ("quiet", quiet), ("stock", stock), ("tpl", templated)):
         write(
             root,
             f"apps/{name}.yaml",
             f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n"
             "  dump.sql: |\n" + body,
         )
-    write(root, "apps/kustomization.yaml", "resources: [init.yaml, quiet.yaml]\n")
+    write(
+        root,
+        "apps/kustomization.yaml",
+        "resources: [init.yaml, quiet.yaml, stock.yaml, tpl.yaml]\n",
+    )
     found = [
         (f.path, f.line, f.severity.value) for f in run_audit(root).findings if f.rule == "SM018"
     ]
-    assert found == [("apps/init.yaml", 8, "error")]
+    assert found == [("apps/init.yaml", 8, "error"), ("apps/tpl.yaml", 8, "error")]
 
 
 def test_vault_ciphertext_public_keys_and_sigstore_bundles_are_no_credentials(
