@@ -293,6 +293,15 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             if listing is not None
             else "in the kustomization.yaml of the layer that should apply it"
         )
+        if listing is not None and any(
+            x.label == listing[1] and x.decryption is None for x in layers
+        ):
+            # listed there, it is applied still encrypted (sweep 83, DRSchlaubi/kbs610: the
+            # pasted fix turned three SM012 infos into three SM010 errors)
+            where += (
+                f"; layer {listing[1]} has no spec.decryption: give it one too (the SM010 fix "
+                "audit then prints says how), or Flux applies the file still encrypted"
+            )
         yield RULE.finding(
             entry.path,
             "not deployed by Flux: no live Flux Kustomization applies this SOPS file",

@@ -653,6 +653,30 @@ def test_the_fix_names_the_kustomization_file_to_list_it_in(tmp_path: Path) -> N
     assert after == {"loose/x.enc.yaml", "lost/y.enc.yaml"}
 
 
+def test_the_fix_says_when_the_layer_that_would_list_it_has_no_decryption(
+    tmp_path: Path,
+) -> None:
+    # sweep 83 (DRSchlaubi/kbs610): the fix named the root kustomization of a layer without
+    # spec.decryption; pasted, three SM012 infos became three SM010 errors
+    from ..helpers import audit, flux_kustomization
+
+    files = {
+        "apps/kustomization.yaml": "resources:\n  - db.enc.yaml\n",
+        "apps/db.enc.yaml": enc(secret("db")),
+        "apps/forgot.enc.yaml": enc(secret("forgot")),
+    }
+    standard_repo(tmp_path, files, layer=flux_kustomization(decryption=None))
+    (fix,) = [f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"]
+    assert fix.endswith(
+        "list it under resources: in apps/kustomization.yaml (layer apps builds it); layer "
+        "apps has no spec.decryption: give it one too (the SM010 fix audit then prints says "
+        "how), or Flux applies the file still encrypted"
+    ), fix
+    standard_repo(tmp_path, files)  # with decryption: no word of it
+    (fix,) = [f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"]
+    assert fix.endswith("in apps/kustomization.yaml (layer apps builds it)"), fix
+
+
 def test_the_fix_names_the_folder_whose_link_upward_is_missing(tmp_path: Path) -> None:
     # sweep 79 (webgrip/homelab-cluster): the file was listed in its own kustomization.yaml,
     # whose tree the parent's `# - ./zomboid` had left out; the fix said only "the
