@@ -7,6 +7,7 @@ key path of that file as regenerated (``secretsmgr rotate --regenerate``) after 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
@@ -70,6 +71,16 @@ def _still_plain(ctx: AuditContext) -> set[tuple[str, str]]:
     return now
 
 
+def _foreign_only(ctx: AuditContext, path: str) -> str:
+    """The kinds of key (``pgp``, ``pgp and awskms``) of a SOPS file that no age key opens,
+    which only sops writes; "" when an age key is among its recipients."""
+    entry = next((e for e in ctx.repo.sops_files if e.path == path), None)
+    meta = entry.sops_file.metadata if entry is not None and entry.sops_file is not None else None
+    if meta is None or meta.age_recipients or not meta.foreign_kinds:
+        return ""
+    return " and ".join(meta.foreign_kinds)
+
+
 def _key_path_now(ctx: AuditContext, path: str, key_path: str) -> str:
     """The key path of a Secret value as the file holds it today: committed under ``data`` and
     encrypted since under ``stringData`` (or the other way round), the fix names where it is
@@ -104,6 +115,16 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             fix = (
                 "the value is an age private key: replace the key it is and re-encrypt what it "
                 "opens (secretsmgr key rotate --begin, then --finish, for the cluster's; see SM009)"
+            )
+        elif kept in sops_now and (held := _foreign_only(ctx, kept)):
+            # no age key opens it, so neither writer can (sweep 83, Ryan-McD/flux-bigbang-
+            # cluster: the fix named rotate --regenerate and set for a file on a PGP key alone)
+            fix = (
+                f"a holder of its {held} keys gives it a new value with sops (sops edit "
+                f"{sh_path(kept)}; revoke one a service issued there first); sops records "
+                "nothing in the changelog, so then list the finding in .secretsmgr.yaml: "
+                f"ignore: [{{rule: SM019, path: {json.dumps(exposure.current)}, key_path: "
+                f'{json.dumps(exposure.key_path)}, reason: "a new value set with sops"}}]'
             )
         elif kept in sops_now:
             # either writer records the key path in the changelog, which closes the finding

@@ -14,7 +14,7 @@ from secretsmgr.audit.history import Exposure, HistoryFacts
 from secretsmgr.audit.registry import get_rule
 from secretsmgr.changelog.chain import FileRecord
 from secretsmgr.gate.history import walk_repository
-from tests.audit.helpers import KEYS, enc, secret, write
+from tests.audit.helpers import K1, KEYS, enc, secret, write
 from tests.cli.runner import run
 from tests.conftest import git
 from tests.gate.helpers import commit, gitops, history_findings
@@ -355,6 +355,40 @@ def test_stand_ins_in_a_committed_secret_are_reported_but_no_exposure(tmp_path: 
     commit(root, "encrypt it")
     found = history_findings(root)
     assert _exposed(found, "apps/api.yaml") == ["stringData.DB_PASSWORD"], found
+
+
+def test_a_file_on_pgp_keys_alone_is_given_a_new_value_with_sops(tmp_path: Path) -> None:
+    # sweep 83 (Ryan-McD/flux-bigbang-cluster): the fix said rotate --regenerate and set for a
+    # file no age key opens; pasted, both are refused. The ignore entry it names closes it.
+    from secretsmgr.audit.engine import run_rules
+    from tests.cli.runner import run_shell
+    from tests.keys.gpgkeys import gnupg_home, gpg_key
+
+    with gnupg_home() as env:
+        fpr = gpg_key(env)
+        plain = secret("api", {"token": "Xq9vLw2pTr0ub4dor3"})
+        root = gitops(tmp_path / "r", {"apps/api.enc.yaml": plain})
+        write(
+            root,
+            ".sops.yaml",
+            "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+            f"    encrypted_regex: ^(data|stringData)$\n    pgp: {fpr}\n",
+        )
+        run_shell("sops encrypt -i apps/api.enc.yaml", env=env, cwd=root, expect=0)
+        commit(root, "encrypt it with a PGP key")
+
+        def fixes() -> list[str]:
+            ctx = load_context(root, history=walk_repository(root))
+            return [f.fix or "" for f in run_rules(ctx).findings if f.rule == "SM019"]
+
+        (fix,) = fixes()
+        assert fix.startswith(
+            "a holder of its pgp keys gives it a new value with sops (sops edit apps/api.enc.yaml;"
+        ), fix
+        assert "secretsmgr rotate" not in fix and "secretsmgr set" not in fix, fix
+        entry = fix.split("ignore: ", 1)[1]
+        write(root, ".secretsmgr.yaml", f"cluster_key: {K1}\nignore: {entry}\n")
+        assert fixes() == []
 
 
 def test_a_secrets_kinds_versions_regions_and_mail_addresses_are_no_exposure(
