@@ -662,6 +662,35 @@ def render_uncommitted(committed: bool, in_git: bool) -> str:
     )
 
 
+def render_recipient_changes(plan: RotationPlan) -> str:
+    """After a run: each recipient a file lost or gained (synced to policy), with the files, so
+    that a key dropped from a file is never dropped silently (sweep 83, giantswarm/gitops-template:
+    an SM005 fix took a user's key off a file and said nothing)."""
+    lines = []
+    for sign, word in (("-", "removed"), ("+", "added")):
+        changed: dict[str, list[str]] = {}
+        for f in plan.files:
+            before, after = f.recipients_before, f.recipients_after
+            keys = (
+                [k for k in before if k not in after]
+                if sign == "-"
+                else [k for k in after if k not in before]
+            )
+            for key in keys:
+                changed.setdefault(key, []).append(f.path)
+        for key, paths in changed.items():
+            shown = ", ".join(paths[:2]) + (f" and {len(paths) - 2} more" if len(paths) > 2 else "")
+            lines.append(
+                f"{word} recipient {short_key(key)} ({plural(len(paths), 'file')}: {shown})"
+            )
+    return "".join(line + "\n" for line in lines)
+
+
+def render_changes(plan: RotationPlan) -> str:
+    """After a run: the recipients that changed, then the values regenerated."""
+    return render_recipient_changes(plan) + render_regenerated(plan)
+
+
 def render_regenerated(plan: RotationPlan) -> str:
     """After a run with ``--regenerate``: what changed, and what the operator must do next."""
     if not plan.regenerations:

@@ -403,10 +403,18 @@ def test_add_then_remove_recipient_locks_it_out(
     assert sops_decrypt(target, key_file=TEST2_KEY) == plain
     leaked_key = data_key(target, identity_from(TEST2_KEY))  # what test-only-2 could keep
 
-    code, _out, err = rotate(
+    code, out, err = rotate(
         demo_repo, capsys, "--layer", "databases", "--remove-recipient", TEST2_PUBLIC, "--commit"
     )
     assert (code, err) == (0, "")
+    # sweep 83 (giantswarm/gitops-template): a key taken off files is named, never dropped
+    # silently
+    from secretsmgr.keys.bech32 import short_key
+
+    [removed_line] = [line for line in out.splitlines() if line.startswith("removed recipient")]
+    assert removed_line.startswith(
+        f"removed recipient {short_key(TEST2_PUBLIC)} ({len(DATABASES)} files: "
+    ), removed_line
     for f in DATABASES:
         assert age_recipients(demo_repo / f) == (CLUSTER, ADMIN)
         done = run_sops(["decrypt", str(demo_repo / f)], key_file=TEST2_KEY)

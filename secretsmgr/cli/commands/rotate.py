@@ -66,7 +66,7 @@ def rotate_cmd(
     from secretsmgr.cli.files import with_key_hints
     from secretsmgr.errors import DecryptionError, UserError
     from secretsmgr.repo.root import is_git_work_tree
-    from secretsmgr.rotate.plan import render_plan, render_regenerated, render_uncommitted
+    from secretsmgr.rotate.plan import render_changes, render_plan, render_uncommitted
     from secretsmgr.rotate.transaction import RotationRequest, keyless_error, rotate
 
     request = RotationRequest(
@@ -103,6 +103,6 @@ def rotate_cmd(
     later = render_uncommitted(bool(result.commit), is_git_work_tree(root))
     out(
         f"rotated {plural(len(result.plan.files), 'file')} in {result.seconds:.1f} s; "
-        f"changelog seq {result.seq}{tail}\n" + render_regenerated(result.plan) + later
+        f"changelog seq {result.seq}{tail}\n" + render_changes(result.plan) + later
     )
     return 0
