@@ -216,6 +216,28 @@ def test_a_depends_on_cycle_is_a_config_error(git_checkout: GitRepo) -> None:
         find_layers(WorktreeSnapshot(git_checkout.path))
 
 
+def test_a_dependency_no_manifest_defines_is_named_until_clusters_names_it(
+    git_checkout: GitRepo,
+) -> None:
+    # sweep 83 (DRSchlaubi/kbs610): Terraform made the Kustomization `secrets` that applies
+    # ./secrets; two layers depended on it, and nothing said why its files were applied by none
+    from secretsmgr.repo.settings import ClusterSpec
+
+    git_checkout.write("clusters/prod/apps.yaml", flux_ks("apps", "./apps", ("secrets",)))
+    git_checkout.write("clusters/prod/web.yaml", flux_ks("web", "./web", ("secrets", "apps")))
+    git_checkout.write("apps/kustomization.yaml", "resources: []\n")
+    git_checkout.write("web/kustomization.yaml", "resources: []\n")
+    git_checkout.write("secrets/db.enc.yaml", "kind: Secret\n")
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    [note] = [n for n in graph.notes if "no manifest here defines" in n]
+    assert note.startswith("layers apps, web depend on secrets, a Kustomization no manifest "), note
+    assert "name it under clusters: in .secretsmgr.yaml (secrets, with that folder" in note
+    named = [ClusterSpec("prod", "clusters/prod"), ClusterSpec("secrets", "secrets")]
+    graph = find_layers(WorktreeSnapshot(git_checkout.path), named)
+    assert not [n for n in graph.notes if "no manifest here defines" in n], graph.notes
+    assert any("secrets/db.enc.yaml" in x.files for x in graph.layers)
+
+
 def test_depends_on_names_a_namespace_and_same_names_are_no_cycle(git_checkout: GitRepo) -> None:
     # Two Kustomizations called paperless (the app, and its database), in two namespaces; the app
     # depends on the database by namespace and name: an order, not a cycle.

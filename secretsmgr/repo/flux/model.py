@@ -1350,6 +1350,7 @@ def find_layers(
                 f"layer {shown(layer)}: spec.path uses variables not known here ({names}): "
                 "its files are not mapped"
             )
+    notes += _undefined_dependencies(model, unknown, {c.name for c in clusters})
     notes += sorted(model.repo.problems.values())
     for layer in ordered:
         notes += [f"layer {shown(layer)}: {p}" for p in layer.problems]
@@ -1441,6 +1442,34 @@ def _submodule_folders(model: _Model) -> tuple[str, ...]:
 
 def _in_folders(path: str, folders: Sequence[str]) -> str | None:
     return next((f for f in folders if path == f or path.startswith(f + "/")), None)
+
+
+def _undefined_dependencies(
+    model: _Model, unknown: Sequence[tuple[str, str]], named: Collection[str]
+) -> list[str]:
+    """A note for each Kustomization that layers depend on and no manifest here defines: one
+    made outside the repository (Terraform, a script, ``flux create``), which may apply SOPS
+    files of this checkout that no layer here maps (sweep 83, DRSchlaubi/kbs610: Terraform
+    made `secrets`, two layers depended on it, and its files were "not deployed by Flux")."""
+    defined = {ks.name for ks in model.scan.kustomizations} | set(named)
+    waiting: dict[str, list[str]] = {}
+    for layer, dependency in unknown:
+        if dependency not in defined and layer not in waiting.setdefault(dependency, []):
+            waiting[dependency].append(layer)
+    notes = []
+    for dependency, layers in sorted(waiting.items()):
+        which = f"layer {layers[0]}" if len(layers) == 1 else f"layers {', '.join(layers[:5])}"
+        notes.append(
+            f"{which} depend{'s' if len(layers) == 1 else ''} on {dependency}, a Kustomization "
+            "no manifest here defines: Flux applies nothing of "
+            f"{'it' if len(layers) == 1 else 'them'} until one of that name is Ready: it is "
+            "made outside this repository (Terraform, a script, flux create), or the name is "
+            "stale (then fix dependsOn); if it applies a "
+            f"folder here, name it under clusters: in .secretsmgr.yaml ({dependency}, with "
+            "that folder as its path and its decryption: docs/configuration.md) so its files "
+            "are judged"
+        )
+    return notes
 
 
 def _outside_submodules(
