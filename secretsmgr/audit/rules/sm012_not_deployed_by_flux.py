@@ -277,6 +277,17 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 ),
             )
             continue
+        owner = _dormant_owner(ctx, entry.path, files)
+        if owner is not None:
+            yield RULE.finding(
+                entry.path,
+                "not deployed by Flux: no live Flux Kustomization applies this SOPS file",
+                fix=(
+                    "if another tool uses it (Talos, Ansible, Terraform, bootstrap), list it in "
+                    f'.secretsmgr.yaml: outside_flux: ["{glob}"]; otherwise {owner}'
+                ),
+            )
+            continue
         listing = _listing(entry.path, layers, files)
         first = _unlisted_in(ctx, entry.path, listing, files) if listing is not None else None
         where = (
@@ -310,6 +321,59 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f'.secretsmgr.yaml: outside_flux: ["{glob}"]; otherwise list it {where}'
             ),
         )
+
+
+def _dormant_owner(ctx: AuditContext, path: str, files: frozenset[str]) -> str | None:
+    """For a file below the spec.path of a Flux Kustomization of this checkout that nothing
+    applies: how to apply that Kustomization again, the commented-out entry that left it out
+    where there is one (sweep 83, TkPegatron/homelab-as-code: `#- ./thanos/ks.yaml`; the fix
+    said to list the Secret in the parent layer's kustomization, which would apply it without
+    its app). None for a file no such Kustomization holds."""
+    owners = [
+        (spec_path, name, origin)
+        for name, origin, spec_path in ctx.repo.layers.dormant
+        if spec_path != "." and path.startswith(spec_path + "/")
+    ]
+    if not owners:
+        return None
+    spec_path, name, origin = max(owners)
+    which = (
+        f"Flux Kustomization {name} ({origin}, spec.path {spec_path}) holds it, and nothing "
+        "applies it"
+    )
+    folder = dirname(origin)
+    for _ in range(3):  # its folder, the one above (an app's ks.yaml), one more
+        found = next(
+            (join(folder, n) for n in KUSTOMIZATION_NAMES if join(folder, n) in files), None
+        )
+        if found is not None:
+            line = _commented_entry(ctx, found, origin[len(folder) + 1 :] if folder else origin)
+            if line is not None:
+                return f"{which}: uncomment the line {line} in {found}"
+        if not folder:
+            break
+        folder = dirname(folder)
+    return (
+        f"{which}: list {origin} in the kustomization.yaml that lists the Kustomizations beside it"
+    )
+
+
+def _commented_entry(ctx: AuditContext, kfile: str, rel: str) -> str | None:
+    """The commented-out line of ``kfile`` that lists ``rel`` (``#- ./thanos/ks.yaml``) or its
+    folder (``# - ./thanos``), as written; None when there is none."""
+    try:
+        text = (ctx.repo.root / kfile).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    names = [rel] + ([dirname(rel)] if dirname(rel) else [])
+    for name in names:
+        found = re.search(
+            rf"(?m)^[ \t]*(#[ \t]*-[ \t]*[\"']?(?:\./)?{re.escape(name)}/?[\"']?)[ \t]*(?:#.*)?$",
+            text,
+        )
+        if found is not None:
+            return found[1]
+    return None
 
 
 def _unlisted_in(

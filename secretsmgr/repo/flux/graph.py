@@ -154,6 +154,9 @@ class LayerGraph:
     # it: a Kustomization reading it lies there below its own spec.path (a bootstrap's
     # clusters/NAME, in kubernetes/ here), so mapping it with sources: is likely right
     mirrors: Mapping[str, str] = field(default_factory=dict)
+    # Flux Kustomizations of this checkout's own source that nothing applies: (name, the file
+    # that defines it, its spec.path in the repository), the app a commented-out entry left out
+    dormant: tuple[tuple[str, str, str], ...] = ()
     _by_file: Mapping[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def names(self) -> tuple[str, ...]:
@@ -248,6 +251,7 @@ def graph_of(
     kustomizations: int = 0,
     controller_age_secret_clusters: Mapping[str, frozenset[str | None]] = MappingProxyType({}),
     mirrors: Mapping[str, str] = MappingProxyType({}),
+    dormant: Sequence[tuple[str, str, str]] = (),
 ) -> LayerGraph:
     """A graph with its per-file index."""
     index: dict[str, list[int]] = {}
@@ -262,6 +266,7 @@ def graph_of(
         kustomizations=kustomizations,
         controller_age_secret_clusters=MappingProxyType(dict(controller_age_secret_clusters)),
         mirrors=MappingProxyType(dict(mirrors)),
+        dormant=tuple(dormant),
         _by_file=MappingProxyType({k: tuple(v) for k, v in index.items()}),
     )
 

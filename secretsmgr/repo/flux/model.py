@@ -1406,7 +1406,24 @@ def find_layers(
         held_by |= {c.name for c in found_clusters if c.root in paths}
         if held_by:
             flag_clusters[name] = frozenset(held_by)
-    return graph_of(ordered, found_clusters, unknown, notes, held, flag_clusters, mirrors)
+    dormant = _dormant(model, ordered)
+    return graph_of(ordered, found_clusters, unknown, notes, held, flag_clusters, mirrors, dormant)
+
+
+def _dormant(model: _Model, live: Sequence[Layer]) -> list[tuple[str, str, str]]:
+    """The Kustomizations that read a live layer's own source (this checkout, at its root)
+    and that nothing applies, with their spec.path (sweep 83, TkPegatron/homelab-as-code:
+    `#- ./thanos/ks.yaml` left thanos out, and SM012 said to list its Secret in the parent's
+    kustomization, which would apply the Secret without the app)."""
+    names = {(x.namespace, x.name.rpartition("/")[2]) for x in live}
+    own = {x.source_ref for x in live if x.external is None}
+    found = []
+    for ks in model.scan.kustomizations:
+        if ks.rejected or not ks.path_given or "$" in ks.path or (ks.namespace, ks.name) in names:
+            continue
+        if ks.source.label in own and ks.source.label not in model.mapped:
+            found.append((ks.name, ks.origin, normalize_spec_path(ks.path)))
+    return sorted(found)
 
 
 def _named_by(layer: Layer, path: str) -> str:

@@ -677,6 +677,51 @@ def test_the_fix_says_when_the_layer_that_would_list_it_has_no_decryption(
     assert fix.endswith("in apps/kustomization.yaml (layer apps builds it)"), fix
 
 
+def test_the_fix_uncomments_the_entry_that_left_an_apps_kustomization_out(
+    tmp_path: Path,
+) -> None:
+    # sweep 83 (TkPegatron/homelab-as-code): `#- ./thanos/ks.yaml` left the Flux Kustomization
+    # of thanos out; the fix said to list its Secret in the parent layer's kustomization, which
+    # would apply the Secret without the app
+    from ..helpers import audit, flux_kustomization
+
+    def app(name: str) -> str:
+        return flux_kustomization(name, f"./apps/{name}/app")
+
+    files = {
+        "apps/kustomization.yaml": "resources:\n  - ./grafana/ks.yaml\n  #- ./thanos/ks.yaml\n",
+        "apps/grafana/ks.yaml": app("grafana"),
+        "apps/grafana/app/kustomization.yaml": "resources: [secret.enc.yaml]\n",
+        "apps/grafana/app/secret.enc.yaml": enc(secret("g")),
+        "apps/thanos/ks.yaml": app("thanos"),
+        "apps/thanos/app/kustomization.yaml": "resources: [secret.enc.yaml]\n",
+        "apps/thanos/app/secret.enc.yaml": enc(secret("t")),
+        # no entry at all: the fix names the file to list
+        "apps/loki/ks.yaml": app("loki"),
+        "apps/loki/app/kustomization.yaml": "resources: [secret.enc.yaml]\n",
+        "apps/loki/app/secret.enc.yaml": enc(secret("l")),
+    }
+    standard_repo(tmp_path, files, layer=flux_kustomization("apps", "./apps"))
+    fixes = {f.path: f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"}
+    assert set(fixes) == {"apps/thanos/app/secret.enc.yaml", "apps/loki/app/secret.enc.yaml"}
+    assert fixes["apps/thanos/app/secret.enc.yaml"].endswith(
+        "otherwise Flux Kustomization thanos (apps/thanos/ks.yaml, spec.path apps/thanos/app) "
+        "holds it, and nothing applies it: uncomment the line #- ./thanos/ks.yaml in "
+        "apps/kustomization.yaml"
+    ), fixes
+    assert fixes["apps/loki/app/secret.enc.yaml"].endswith(
+        "nothing applies it: list apps/loki/ks.yaml in the kustomization.yaml that lists the "
+        "Kustomizations beside it"
+    ), fixes
+    write(
+        tmp_path,
+        "apps/kustomization.yaml",
+        "resources:\n  - ./grafana/ks.yaml\n  - ./thanos/ks.yaml\n",
+    )
+    left = [f.path for f in audit(tmp_path).findings if f.rule == "SM012"]
+    assert left == ["apps/loki/app/secret.enc.yaml"]
+
+
 def test_the_fix_names_the_folder_whose_link_upward_is_missing(tmp_path: Path) -> None:
     # sweep 79 (webgrip/homelab-cluster): the file was listed in its own kustomization.yaml,
     # whose tree the parent's `# - ./zomboid` had left out; the fix said only "the
