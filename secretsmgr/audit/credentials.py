@@ -637,6 +637,23 @@ def _public_by_key(key: str, value: str) -> bool:
     return bool(_THUMBPRINT_KEY.search(key) and _B64URL_DIGEST.match(value))
 
 
+# an example word standing alone, not inside another word (`mastodon` holds `todo`, and
+# `insertCoin` is a password's start: the attack review of sweep 83)
+_EXAMPLE_WORD = re.compile(
+    r"(?i)(?<![a-z])(?:changeme|change_me|replace_?me|example|placeholder|dummy|redacted|todo|"
+    r"fixme|insert|bogus|non-?empty|lorem|xxxx+)(?![a-z])"
+)
+
+
+def example_stand_in(value: str) -> bool:
+    """A stand-in by its words: an example word standing alone in it (``changeme``,
+    ``REPLACE_ME``, lorem ipsum filler), ``your-token-here``, or two characters repeated; never
+    a value with a digit (``Example!2024`` is a password someone chose)."""
+    if any(c.isdigit() for c in value):
+        return False
+    return len(set(value)) <= 2 or bool(_YOUR_WORDS.match(value) or _EXAMPLE_WORD.search(value))
+
+
 def _example(value: str) -> bool:
     """Example words (``changeme``, ``your-token``) or two characters repeated. In a URL with
     credentials only its passwords are judged: a real password at ``smtp.example.com`` is one."""
@@ -775,54 +792,77 @@ def _basic_header(text: str) -> bool:
     return False
 
 
-# SQL that gives a login its password: MySQL's ``CREATE USER 'u'@'%' IDENTIFIED BY 'pw'`` (or
-# ``IDENTIFIED WITH plugin BY``), ``SET PASSWORD FOR u = 'pw'``, PostgreSQL's ``CREATE ROLE u
-# LOGIN PASSWORD 'pw'`` and ``ALTER USER u WITH PASSWORD 'pw'`` (sweep 80, rohits-dev: an init
-# script in a ConfigMap created two MySQL users with their passwords and had no finding)
-_SQL_PASSWORD = re.compile(
-    r"(?is)\b(?:(?:CREATE|ALTER)\s+(?:USER|ROLE)\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-    r"[\"'`]?(?P<user>[\w.-]*)[^;]{0,300}?"
-    r"\b(?:IDENTIFIED\s+(?:WITH\s+\w+\s+)?BY|PASSWORD)"
-    r"|SET\s+PASSWORD\s+FOR\b[^;=]{1,200}=)"
-    r"\s*(?:PASSWORD\s*\(\s*)?(?P<quote>['\"])(?P<password>[^'\"\n]{1,256})(?P=quote)"
+# SQL that gives a login its password (sweep 80, rohits-dev: an init script in a ConfigMap
+# created two MySQL users with their passwords and had no finding): a statement that makes or
+# changes a login (``CREATE [OR REPLACE] USER|ROLE|LOGIN``, ``ALTER …``, MySQL 5's ``GRANT …
+# IDENTIFIED BY``, ``SET PASSWORD``), up to its ``;``, and in it each literal after
+# ``IDENTIFIED [WITH plugin] BY``, ``PASSWORD``, ``PASSWORD =`` or ``PASSWORD(``: quoted
+# ('…' with '' inside, E'…', "…") or dollar-quoted ($$…$$, $tag$…$tag$)
+_SQL_STATEMENT = re.compile(
+    r"(?is)\b(?:(?:CREATE|ALTER)\s+(?:OR\s+REPLACE\s+)?(?:USER|ROLE|LOGIN)|GRANT|SET\s+PASSWORD)\b"
+    r"(?:[^;'\"$]|'(?:[^'\n]|'')*'|\"[^\"\n]*\"|\$(?!\w*\$)|\$(\w*)\$.{0,256}?\$\1\$){0,4000}"
+)
+_SQL_SECRET = re.compile(
+    r"(?is)(?:\bIDENTIFIED\s+(?:WITH\s+['\"`]?[\w-]+['\"`]?\s+)?BY(?:\s+PASSWORD)?"
+    r"|\bSET\s+PASSWORD\b(?:\s+FOR\b[^=;]{1,300})?\s*=|\bPASSWORD)"
+    r"\s*(?:=\s*)?(?:PASSWORD\s*)?(?:\(\s*)?"
+    r"(?:E?'(?P<single>(?:[^'\n]|''){1,256})'|\"(?P<double>[^\"\n]{1,256})\""
+    r"|\$(?P<tag>\w*)\$(?P<dollar>.{1,256}?)\$(?P=tag)\$)"
+)
+# the names a statement gives logins: after USER/ROLE/LOGIN (IF NOT EXISTS), TO, or a comma,
+# quoted or not, before an optional @'host'
+_SQL_NAME = re.compile(
+    r"(?is)(?:\b(?:USER|ROLE|LOGIN)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?|\bTO\s+|,\s*|\bFOR\s+)"
+    r"['\"`]?([\w.-]+)['\"`]?"
 )
 # what such a statement may hold that is no password: a hash of one (PostgreSQL's md5… and
 # SCRAM-SHA-256$…, MySQL's *<40 hex>) and a variable of the client or the shell around it
 _SQL_HASH = re.compile(r"(?i)^(?:md5[0-9a-f]{32}|SCRAM-SHA-256\$\S+|\*[0-9a-f]{40})$")
+# a database image's stock login, as its own default password (the regression over clones:
+# ZeroNull7/home-k8s's `ALTER USER cotoami WITH PASSWORD 'postgres'`, a keyword warning before)
+_SQL_STOCK = frozenset(("postgres", "mysql", "mariadb", "root", "admin"))
+_SQL_COMMENT = re.compile(r"(?m)^[ \t]*(?:--|#).*$")
 
 
 def sql_password_in(text: str) -> bool:
     """Whether ``text`` holds SQL that sets a login's password to a literal of its own: no
-    hash, variable, template or stand-in."""
-    if "identified" not in text.lower() and "password" not in text.lower():
+    hash, variable, template or stand-in, nor the login's own name (a throwaway database's
+    stock login: ZeiZel/self-hosted's `CREATE USER coder … PASSWORD 'coder'`). Lines that are
+    whole comments (``--``, ``#``) are no statement."""
+    lowered = text.lower()
+    if "identified" not in lowered and "password" not in lowered:
         return False
-    for found in _SQL_PASSWORD.finditer(text):
-        password = found["password"]
-        if (
-            len(password) < 3
-            # the user's own name: a throwaway database's stock login (sweep 83's regression,
-            # ZeiZel/self-hosted: `CREATE USER coder WITH ENCRYPTED PASSWORD 'coder'`)
-            or password.lower() == (found["user"] or "").lower()
-            or _SQL_HASH.match(password)
-            or "$" in password
-            or "%" in password
-            or password == "?"
-            or is_placeholder_value(password)
-            or _STAND_IN_PASSWORD.match(password)
-        ):
-            continue
-        return True
+    for statement in _SQL_STATEMENT.finditer(_SQL_COMMENT.sub("", text)):
+        body = statement[0]
+        names = {name.lower() for name in _SQL_NAME.findall(body)}
+        for found in _SQL_SECRET.finditer(body):
+            password = found["single"] or found["double"] or found["dollar"] or ""
+            password = password.replace("''", "'") if found["single"] else password
+            if (
+                len(password) < 3
+                or password.lower() in names
+                or password.lower() in _SQL_STOCK
+                or _SQL_HASH.match(password)
+                or "$" in password
+                or "%" in password
+                or password == "?"
+                or is_placeholder(password)
+                or example_stand_in(password)
+                or _STAND_IN_PASSWORD.match(password)
+            ):
+                continue
+            return True
     return False
 
 
-def _known_format(text: str, value: str) -> Verdict | None:
+def _known_format(text: str, value: str, *, sql: bool = True) -> Verdict | None:
     """The known-format plugin that matches ``text`` (``value`` with its variables taken out),
     except basic auth whose passwords are all variables."""
     if nkey_seed_in(text):  # first: its base32 may spell an AWS key id by chance
         return Verdict("NATS NKey Seed", True)
     if _basic_header(text):
         return Verdict("HTTP Basic Authorization", True)
-    if sql_password_in(text):
+    if sql and sql_password_in(text):
         return Verdict("SQL Password", True)
     for plugin in _plugins()[0]:
         try:
@@ -1431,21 +1471,55 @@ def _key_as_value(key: str, value: str) -> bool:
     return len(bare_key) >= 6 and _SEPARATORS.sub("", rest) == bare_key
 
 
-def _plain_url(value: str) -> bool:
-    """Whether ``value`` is a URL of a scheme, a host (and port) and a path of plain segments,
-    none of them a random token: an address, with no credential in it."""
+_PASSWORD_WORD = re.compile(r"(?i)(?:^|[._-])(?:pass|passwd|password|pwd)(?:[._-]|$)")
+
+
+def _plain_url(key: str, value: str) -> bool:
+    """Whether ``value`` is a service's address: a scheme, a host of no random label (and a
+    port), and at most an API's path (``/api``, ``/v1``), under a key that names no password
+    (the attack review of sweep 83: a token as the host, `/hunter2` as the path, and
+    `DB_PASSWORD_URI: mysql://db/letmein` were warnings before, and stay so)."""
     found = _PLAIN_ADDRESS.match(value)
-    return found is not None and not any(
-        looks_like_token(part) for part in found["path"].split("/") if part
+    if found is None or _PASSWORD_WORD.search(key):
+        return False
+    host = found["host"].rpartition(":")[0] or found["host"]
+    return all(_API_SEGMENT.match(part) for part in found["path"].split("/")) and not any(
+        looks_like_token(label) for label in re.split(r"[.-]", host) if label
     )
 
 
+def _without_example(word: str) -> str:
+    """``word`` of a text, or what of it holds no example: a sample (``AKIA…EXAMPLE``, jwt.io's
+    token) or a URL at an example host is nothing; a URL elsewhere loses only the parts of its
+    path that hold one (``https://ghp_…@github.com/example-org/charts``)."""
+    scheme, sep, rest = word.partition("://")
+    if not sep:
+        sample = _WORDS.search(word) or word == _JWT_IO_SAMPLE or _YOUR_WORDS.match(word)
+        return "" if sample else word  # (not "two characters": `IF`, `OR` are SQL's words)
+    if not _example(word):
+        return word
+    authority, slash, path = rest.partition("/")
+    if _WORDS.search(authority):
+        return ""
+    kept = [p for p in path.split("/") if not _WORDS.search(p)] if slash else []
+    return f"{scheme}://{authority}" + "".join(f"/{p}" for p in kept)
+
+
 def _known_in_lines(text: str) -> Verdict | None:
-    """A known format in the lines of ``text`` that hold no example word: an example word
-    elsewhere in a file (an SQL script's ``insert``, a comment's ``example.com``) does not make
-    the rest of it a stand-in (sweep 80, rohits-dev: an init script's passwords passed)."""
-    kept = "\n".join(line for line in text.splitlines() if line.strip() and not _example(line))
-    return _known_format(kept, kept) if kept else None
+    """A known format in ``text`` beside example words, which take out only the words (or the
+    parts of a URL between its slashes) that hold them: an example word in a comment or a
+    name beside a token (``# TODO``, ``…/example-org/…``, a login called ``mastodon``) hides
+    nothing, while a sample token (``AKIA…EXAMPLE``) or a URL's credentials at
+    ``example.com`` stay samples (sweep 80, rohits-dev: an SQL script's ``insert`` lines made
+    the whole script a stand-in; the attack review of sweep 83: a comment's TODO did so for
+    its line). SQL passwords are judged in the whole text: each password is judged itself."""
+    if sql_password_in(text):
+        return Verdict("SQL Password", True)
+    lines = [
+        " ".join(filter(None, map(_without_example, line.split()))) for line in text.splitlines()
+    ]
+    kept = "\n".join(lines).strip()
+    return _known_format(kept, kept, sql=False) if kept else None
 
 
 def judge_value(key: str, value: str) -> Verdict | None:
@@ -1517,16 +1591,17 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         if not text.strip(" \t\"',;"):
             return None
         if _example(text):
-            # in a text of several lines, the lines that hold no example word still count
-            return _known_in_lines(text) if "\n" in text.strip() else None
+            return _known_in_lines(text)  # the words that hold no example word still count
         return (
             # a password that is a variable with a default is that default (the review)
             _known_format(text, resolve_defaults(value))
             or _bootstrap_verdict(key, text)
             or _uuid_verdict(key, text.strip())
         )
-    if is_placeholder_value(value) or value.strip("\"'") in _BARE_STAND_IN:
-        return _known_in_lines(value) if "\n" in value and not is_placeholder(value) else None
+    if value.strip("\"'") in _BARE_STAND_IN or is_placeholder(value):
+        return None
+    if _example(value):
+        return _known_in_lines(value)  # the words that hold no example word still count
     if value.lower() in _BARE_WORDS and value.lower() in key.lower():
         return None  # the key's own word as its value (a dev realm's "secret": "secret")
     if _key_as_value(key, value):
@@ -1638,7 +1713,7 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
             return None  # secret_entry: sops.agekey names a file or a Secret's entry
         if _STORE_PATH.match(value):
             return None  # SECRET: gpg/home-cluster-private names an entry of a password store
-        if _URL_KEY.search(key) and _plain_url(value):
+        if _URL_KEY.search(key) and _plain_url(key, value):
             # a service's address under its setting's key (sweep 83, auricom/home-cluster:
             # `DRONE_SECRET_PLUGIN_ENDPOINT: http://drone-kubernetes-secrets:3000`)
             return None

