@@ -5,7 +5,7 @@ hook). An existing file is kept unless ``--force``; one that would not change is
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -38,6 +38,7 @@ from secretsmgr.repo.sopsconfig import (
     match_rule,
     parse_sops_config,
 )
+from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.model import DEFAULT_RULE, EncryptionRule, RuleKind
 from secretsmgr.sops.yamlio import safe_load_all
 
@@ -211,21 +212,28 @@ def _ruleless(inv: Inventory, config: SopsConfig, folder: str) -> list[str]:
     ]
 
 
-def _own_rules(
+def _mac_only_groups(inv: Inventory, groups: Sequence[PathGroup], folder: str) -> frozenset[int]:
+    """The groups whose folder rule keeps ``mac_only_encrypted: true``: most of their applied
+    files under Flux's rule have it (sweep 84, j0sh3rs/home-ops: init --force dropped it from
+    the rule, and every one of 60 files was SM011 at once)."""
+    votes: dict[int, list[bool]] = {}
+    for entry, number, _rel in _grouped(inv, groups, folder):
+        assert entry.sops_file is not None
+        if entry.sops_file.metadata.rule == _CLUSTER_RULE:
+            votes.setdefault(number, []).append(entry.sops_file.metadata.mac_only_encrypted)
+    return frozenset(n for n, seen in votes.items() if sum(seen) * 2 > len(seen))
+
+
+def _grouped(
     inv: Inventory, groups: Sequence[PathGroup], folder: str
-) -> dict[int, list[OwnRule]]:
-    """Per group, the applied SOPS files below ``folder`` encrypted under another rule than
-    Flux's (sweep 31, vikbaranov/flux-gitops: dotenv, JSON and Helm values files encrypted
-    whole, each SM011 under init's rules at once), by rule; a dotenv or INI file encrypted
-    whole needs none (the groups' dotenv and INI rule is that rule)."""
+) -> Iterator[tuple[SopsEntry, int, str]]:
+    """The applied SOPS files below ``folder`` read under its config: each with the group its
+    path falls in, and that path relative to the folder."""
     prefix = folder + "/" if folder else ""
-    found: dict[int, dict[EncryptionRule, list[str]]] = {}
     for entry in inv.sops_files:
-        sf = entry.sops_file
-        if sf is None or inv.sops_configs.folder_of(entry.path) != folder:
+        if entry.sops_file is None or inv.sops_configs.folder_of(entry.path) != folder:
             continue
-        rule = sf.metadata.rule
-        if rule == _CLUSTER_RULE or not inv.layers.placements(entry.path):
+        if not inv.layers.placements(entry.path):
             continue
         rel = entry.path[len(prefix) :]
         number = next(
@@ -236,15 +244,31 @@ def _own_rules(
             ),
             None,
         )
-        if number is None:
+        if number is not None:
+            yield entry, number, rel
+
+
+def _own_rules(
+    inv: Inventory, groups: Sequence[PathGroup], folder: str, mac_only: frozenset[int]
+) -> dict[int, list[OwnRule]]:
+    """Per group, the applied SOPS files below ``folder`` encrypted under another rule than
+    Flux's (sweep 31, vikbaranov/flux-gitops: dotenv, JSON and Helm values files encrypted
+    whole, each SM011 under init's rules at once), or with another ``mac_only_encrypted``
+    than the group's rule keeps (``mac_only``), by rule; a dotenv or INI file encrypted whole
+    needs none (the groups' dotenv and INI rule is that rule)."""
+    found: dict[int, dict[tuple[EncryptionRule, bool], list[str]]] = {}
+    for entry, number, rel in _grouped(inv, groups, folder):
+        assert entry.sops_file is not None
+        rule, mac = entry.sops_file.metadata.rule, entry.sops_file.metadata.mac_only_encrypted
+        if rule == _CLUSTER_RULE and mac == (number in mac_only):
             continue
         in_folder = any(p.endswith("/") and rel.startswith(p) for p in groups[number].paths)
-        whole = rule == DEFAULT_RULE and in_folder
+        whole = rule == DEFAULT_RULE and in_folder and not mac
         if whole and posixpath.splitext(rel)[1] in _WHOLE_STORES:
             continue
-        found.setdefault(number, {}).setdefault(rule, []).append(rel)
+        found.setdefault(number, {}).setdefault((rule, mac), []).append(rel)
     return {
-        number: [OwnRule(tuple(sorted(paths)), rule) for rule, paths in rules.items()]
+        number: [OwnRule(tuple(sorted(paths)), rule, mac) for (rule, mac), paths in rules.items()]
         for number, rules in found.items()
     }
 
@@ -359,8 +383,10 @@ def sops_yaml_changes(
                 "write: once one does, run secretsmgr init again"
             )
             continue
-        own = _own_rules(inv, groups, folder)
-        text = sops_yaml_text(groups, keys, allowed, pgp, own, _holding_whole(inv, groups, folder))
+        mac_only = _mac_only_groups(inv, groups, folder)
+        own = _own_rules(inv, groups, folder, mac_only)
+        whole = _holding_whole(inv, groups, folder)
+        text = sops_yaml_text(groups, keys, allowed, pgp, own, whole, mac_only)
         existing = read_optional(inv.root / rel)
         # sweep 80, Liana64/home-infra: --force dropped `stores: {yaml: {indent: 2}}`, and every
         # file written after changed its indentation

@@ -51,6 +51,7 @@ class OwnRule:
 
     paths: tuple[str, ...]  # relative to the config's folder
     rule: EncryptionRule
+    mac_only: bool = False  # mac_only_encrypted: true
 
 
 def _rule_field(rule: EncryptionRule) -> list[str]:
@@ -66,6 +67,7 @@ def sops_yaml_text(
     pgp: Mapping[str | None, Sequence[str]] | None = None,
     own: Mapping[int, Sequence[OwnRule]] | None = None,
     whole: frozenset[int] = frozenset(),
+    mac_only: frozenset[int] = frozenset(),
 ) -> str:
     """`.sops.yaml` with rules for each group: each cluster's key plus ``allowed``, and the PGP
     keys ``pgp`` gives its clusters (the ones Flux decrypts their PGP files with).
@@ -74,7 +76,8 @@ def sops_yaml_text(
     them), then, for the groups of ``whole`` (whose folders hold such files), one for the
     dotenv and INI files of its folders, encrypted whole (their keys are never data or
     stringData: under Flux's encrypted_regex sops would encrypt none of their values; sweep 31,
-    vikbaranov/flux-gitops), then the folders' rule, Flux's encrypted_regex."""
+    vikbaranov/flux-gitops), then the folders' rule, Flux's encrypted_regex, with
+    ``mac_only_encrypted: true`` for the groups of ``mac_only``."""
     lines = [
         "# sops creation rules, written by `secretsmgr init`. Each rule covers the folders that",
         "# the same Flux clusters apply, and names each of those clusters' key (the public half",
@@ -105,6 +108,7 @@ def sops_yaml_text(
                 f"  # {label}: {', '.join(rule.paths)}, encrypted as they are",
                 f"  - path_regex: {_single_quoted(regex)}",
                 *_rule_field(rule.rule),
+                *(["    mac_only_encrypted: true"] if rule.mac_only else []),
                 *recipients,
             ]
         folders = [p for p in group.paths if p.endswith("/")]
@@ -120,6 +124,7 @@ def sops_yaml_text(
             f"  # {label}: {', '.join(group.paths)}",
             f"  - path_regex: {_single_quoted(group.path_regex)}",
             f"    encrypted_regex: {_single_quoted(FLUX_ENCRYPTED_REGEX)}",
+            *(["    mac_only_encrypted: true"] if number in mac_only else []),
             *recipients,
         ]
     return "\n".join(lines) + "\n"

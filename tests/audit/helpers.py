@@ -55,11 +55,19 @@ def enc(
     fmt: FileFormat = FileFormat.YAML,
     groups: Sequence[Sequence[str]] | None = None,
     threshold: int = 0,
+    mac_only: bool = False,
 ) -> str:
     """Encrypt plaintext ``text`` in-process, as sops would."""
     docs = parse_plain(text, fmt)
     key_groups = [[AgeRecipient(k) for k in g] for g in (groups or [recipients])]
-    sf = encrypt(docs, fmt=fmt, groups=key_groups, rule=rule, shamir_threshold=threshold)
+    sf = encrypt(
+        docs,
+        fmt=fmt,
+        groups=key_groups,
+        rule=rule,
+        mac_only_encrypted=mac_only,
+        shamir_threshold=threshold,
+    )
     return dump(sf)
 
 

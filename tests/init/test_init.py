@@ -1883,6 +1883,29 @@ def test_a_kept_key_at_hand_needs_no_word_on_its_private_half(
     assert "note: no new identity is made" in out and "need the private key" not in out, out
 
 
+def test_init_keeps_mac_only_encrypted_where_the_files_have_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sweep 84, j0sh3rs/home-ops: every SOPS file had mac_only_encrypted: true, as its rule
+    said; init --force wrote the folder rule without it, and all 60 files were SM011 at once.
+    The folder rule keeps what most of its files have; a file that differs gets its own rule."""
+    from tests.audit.helpers import secret
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    for name in ("a", "b"):
+        write(repo, f"apps/{name}.enc.yaml", enc(secret(name), (CLUSTER,), mac_only=True))
+    write(repo, "apps/c.enc.yaml", enc(secret("c"), (CLUSTER,)))
+    write(repo, "apps/kustomization.yaml", "resources: [a.enc.yaml, b.enc.yaml, c.enc.yaml]\n")
+    commit(repo, "files with mac_only_encrypted")
+    init(repo, capsys, "--cluster-key", CLUSTER, "--force")
+    text = (repo / ".sops.yaml").read_text()
+    assert "mac_only_encrypted: true" in text, text
+    assert [f["path"] for f in audit(repo, capsys) if f["rule"] == "SM011"] == []
+    config = load_sops_config(repo / ".sops.yaml")
+    assert match_rule(config, repo / "apps/new.enc.yaml").mac_only_encrypted  # type: ignore[union-attr]
+    assert not match_rule(config, repo / "apps/c.enc.yaml").mac_only_encrypted  # type: ignore[union-attr]
+
+
 @pytest.mark.interop
 def test_files_encrypted_otherwise_and_dotenv_sources_keep_their_way_under_init_s_rules(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
