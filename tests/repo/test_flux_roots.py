@@ -432,6 +432,34 @@ def test_a_path_with_nothing_in_the_checkout_gets_a_note(git_checkout: GitRepo) 
     ]
 
 
+def test_a_root_syncing_a_path_this_checkout_lacks_is_no_cluster_beside_a_live_one(
+    git_checkout: GitRepo,
+) -> None:
+    # sweep 84: cbc02009/k8s-home-ops's FluxInstance in `.archive/nas` and jmuchovej/homelab's
+    # `clusters/@dc-domain@/flux` (Nix fills it in) each became a cluster, and init gave it a
+    # key; alone (a new repository's root before its folder) it is still one
+    git_checkout.write(
+        "nix/manifests/flux-instance.yaml",
+        "apiVersion: fluxcd.controlplane.io/v1\nkind: FluxInstance\nmetadata:\n  name: flux\n"
+        "  namespace: flux-system\nspec:\n  sync:\n    kind: GitRepository\n"
+        "    url: ssh://git@github.com/example/ops\n    ref: refs/heads/main\n"
+        "    path: clusters/@dc-domain@/flux\n",
+    )
+    alone = graph(git_checkout)
+    assert [c.root for c in alone.clusters] == ["nix/manifests/flux-instance.yaml"]
+    bootstrap(git_checkout, "clusters/home")
+    git_checkout.write("clusters/home/apps.yaml", flux_ks("apps", "./apps"))
+    git_checkout.write("apps/s.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert [c.name for c in g.clusters] == ["home"], g.clusters
+    assert (
+        "nix/manifests/flux-instance.yaml syncs clusters/@dc-domain@/flux, which this checkout "
+        "does not hold (an archived root, or a path a tool fills in): not counted as a cluster"
+    ) in g.notes, g.notes
+    named = graph(git_checkout, (ClusterSpec("dc", "clusters/@dc-domain@/flux"),))
+    assert "dc" in [c.name for c in named.clusters], named.clusters
+
+
 def test_one_file_of_kustomizations_counts_only_those_whose_path_holds_nothing(
     git_checkout: GitRepo,
 ) -> None:

@@ -1266,6 +1266,7 @@ def find_layers(
         model.layers = [x for x in model.layers if x.cluster not in empty]
         for c in empty:
             del model.clusters[c]
+        _drop_pathless(model, {c.name for c in clusters})
         _merge_overlapping(model, explicit)
     found_clusters = list(model.clusters.values())
     ordered, unknown = order_layers(model.layers)
@@ -1459,6 +1460,30 @@ def _submodule_folders(model: _Model) -> tuple[str, ...]:
 
 def _in_folders(path: str, folders: Sequence[str]) -> str | None:
     return next((f for f in folders if path == f or path.startswith(f + "/")), None)
+
+
+def _drop_pathless(model: _Model, named: Collection[str]) -> None:
+    """Take out a found cluster whose roots sync a path this checkout does not hold, and that
+    applies no file of it, beside a cluster that does: a root in an archive folder, or a
+    template's stand-in path (sweep 84: cbc02009/k8s-home-ops's `.archive/nas` FluxInstance,
+    jmuchovej/homelab's `src/kubernetes/clusters/@dc-domain@/flux`, which Nix fills in; each
+    became a cluster, and init gave it a key). A cluster ``clusters:`` names stays."""
+    live = {x.cluster for x in model.layers if x.files}
+    if not live:
+        return  # the only clusters there are: a new repository's, before their folders
+    for c in list(model.clusters):
+        if c in live or c in named:
+            continue
+        own = [x for x in model.layers if x.cluster == c]
+        if not own or not all(x.external is None and x.path in x.missing for x in own):
+            continue
+        root = model.clusters[c].root
+        model.layers = [x for x in model.layers if x.cluster != c]
+        del model.clusters[c]
+        model.notes.append(
+            f"{root} syncs {own[0].path}, which this checkout does not hold (an archived root, "
+            "or a path a tool fills in): not counted as a cluster"
+        )
 
 
 def _undefined_dependencies(
