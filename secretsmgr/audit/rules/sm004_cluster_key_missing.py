@@ -28,6 +28,25 @@ def _held(entry: SopsEntry) -> str:
     return ", ".join(parts) or "no key"
 
 
+_CLOUD_KMS = frozenset(("kms", "gcp_kms", "azure_kv"))
+
+
+def _on_controller_kms(ctx: AuditContext, entry: SopsEntry) -> bool:
+    """Whether every layer that applies ``entry`` decrypts with the controller's own identity
+    (``decryption: {provider: sops}``, no secretRef) and the file is on a cloud KMS key: Flux
+    decrypts it with that key through workload identity, not with the age cluster key (sweep
+    84, nishioka-shinji/my_infra: after init named an age cluster key, eight GCP KMS files
+    were SM004 "Flux cannot decrypt it")."""
+    sf = entry.sops_file
+    if sf is None or not set(sf.metadata.foreign_kinds) & _CLOUD_KMS:
+        return False
+    layers = ctx.repo.layers.placements(entry.path)
+    return bool(layers) and all(
+        x.decryption is not None and x.decryption.is_sops and x.decryption.secret_ref is None
+        for x in layers
+    )
+
+
 def _whose(group: ExpectedKeys, named: bool) -> str:
     shown = ", ".join(short_key(k) for k in group.keys)
     if named and group.cluster:
@@ -52,6 +71,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     for entry in ctx.repo.sops_files:
         sf = entry.sops_file
         if sf is None or (graph.layers and not graph.placements(entry.path)):
+            continue
+        if _on_controller_kms(ctx, entry):
             continue
         if on_flux_pgp(ctx.repo, entry, repo_pgp):
             # the repository's own PGP keys only, in layers that decrypt with a PGP Secret

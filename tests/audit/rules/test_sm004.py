@@ -407,3 +407,29 @@ def test_an_operators_or_ci_key_on_a_clusters_rule_is_not_its_cluster_key(
     commit(root, "the shared file on staging's and the other key")
     found = [(f.rule, f.path) for f in run_audit(root).findings if f.rule == "SM004"]
     assert found == [("SM004", "apps/base/db.enc.yaml")], found
+
+
+@pytest.mark.parametrize(("secret_ref", "reported"), [("", False), ("sops-age", True)])
+def test_a_cloud_kms_file_the_controllers_identity_decrypts_needs_no_cluster_key(
+    tmp_path: Path, secret_ref: str, reported: bool
+) -> None:
+    # sweep 84 (nishioka-shinji/my_infra): Flux decrypts with GCP KMS through workload identity
+    # (decryption: {provider: sops}); once init named an age cluster key, each KMS file was
+    # SM004 "Flux cannot decrypt it". A layer that reads a Secret may hold no KMS access.
+    from dataclasses import replace
+
+    from secretsmgr.sops import FileFormat, dump, load
+    from secretsmgr.sops.model import KeyGroup
+    from tests.sops.key_types import foreign
+
+    from ..helpers import audit
+
+    sealed = load(enc(secret("db")), FileFormat.YAML)
+    sealed.metadata = replace(sealed.metadata, key_groups=(KeyGroup((), foreign(("gcp_kms",))),))
+    standard_repo(
+        tmp_path,
+        {"apps/db.enc.yaml": dump(sealed)},
+        layer=flux_kustomization(decryption=secret_ref),
+    )
+    found = [f.path for f in audit(tmp_path).findings if f.rule == "SM004"]
+    assert found == (["apps/db.enc.yaml"] if reported else []), found
