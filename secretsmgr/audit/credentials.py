@@ -358,9 +358,24 @@ _BARE_STAND_IN = frozenset(("PASSWORD", "PASSWD", "SECRET"))
 _BARE_WORDS = frozenset(word.lower() for word in _BARE_STAND_IN)
 # The last word of a key that names a place in a secret manager (1Password's item and vault)
 _MANAGER_PLACE = re.compile(r"(?i)(?:^|[._-])(?:item|vault)$")
-# What such a place is called: words, digits only after a separator (``Automation``, ``Home
-# Lab``, ``kubernetes``, ``vault-2``; never ``q7Wm2ZpK…`` or ``s.Xq7Wm2…``)
-_PLACE_NAME = re.compile(r"^[A-Za-z]+(?:[ ._-](?:[A-Za-z]+|[0-9]+))*$")
+# What such a place is called: words, with digits (``Automation``, ``Home Lab``,
+# ``kubernetes``, ``vault-2``, ``k3s_cluster``: sweep 84, 3nm1/home-ops), and no random run
+# (``_manager_place`` also asks looks_like_token: never ``q7Wm2ZpK…`` or ``s.Xq7Wm2…``)
+_PLACE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[ ._-][A-Za-z0-9]+)*$")
+
+
+def _manager_place(key: str, value: object) -> bool:
+    """Whether ``value`` under ``key`` names a secret manager's vault or item (a place, no
+    secret: ``OP_TALSECRET_ITEM: talsecret``, ``ONEPASSWORD_VAULT: k3s_cluster``)."""
+    return (
+        isinstance(value, str)
+        and bool(_MANAGER_PLACE.search(key))
+        and len(value) <= 63
+        and bool(_PLACE_NAME.match(value))
+        and not looks_like_token(value)
+    )
+
+
 _DNS_NAME = re.compile(r"^[a-z](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$")
 # Secret-manager references resolved elsewhere (1Password, vals, Vault, cloud secret managers).
 _REFERENCE_VALUE = re.compile(
@@ -1320,6 +1335,8 @@ def plain_setting(key: str, value: object) -> bool:
     judged_as = setting_name(key, value)
     if judged_as is not None:
         return plain_setting(judged_as, value)
+    if _manager_place(key, value):
+        return True  # which vault or item a secret manager holds it in (3nm1/home-ops)
     words = split_camel(key)
     if isinstance(value, str | int) and not isinstance(value, bool):
         text = str(value).strip()
@@ -1647,7 +1664,7 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         return None  # existingSecretAdminPassword: harbor-credentials names a Secret
     if _DOC_PATH.match(value):
         return None
-    if _MANAGER_PLACE.search(key) and len(value) <= 63 and _PLACE_NAME.match(value):
+    if _manager_place(key, value):
         return None  # OP_TALSECRET_ITEM: talsecret names a secret manager's item or vault
     uuid = len(value) == 36 and UUID.fullmatch(value) is not None
     if (

@@ -301,12 +301,15 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         "SMTP_AUTH_USERNAME": "alerts@example.com",
         "PG_EXTENSION": "pg_stat_statements",
         "KAFKA_BOOTSTRAP_SERVERS": "SASL_SSL://kafka:9093,SASL_SSL://kafka-b.example.com:9093",
+        # sweep 84, 3nm1/home-ops: the 1Password vault a ClusterSecretStore reads
+        "ONEPASSWORD_VAULT": "k3s_cluster",
         # still exposures: a token under a name's key, a switch's key holding no switch, a
         # weak password under an authentication's user key, a token as a mechanism
         "SITE_NAME": "Xk9mQ2pL7vR4",
         "ALLOW_PASSWORD": "Hq8vR3nLw2Kx",
         "SMTP_AUTH_USER": "letmein",
         "SASL_MECHANISM": "Zq8vN3pL0xR7",
+        "OP_VAULT": "q7Wm2ZpKx9Lv3T",  # a random run under a vault's key is no vault's name
     }
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
     encrypted = enc(secret("api", values))
@@ -330,7 +333,7 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
             *("DB_PASSWORD", "ADMIN_USERNAME", "ROOT_NAME", "LOG_LEVEL", "SMTP_SERVER"),
             *("NTFY_URL", "API_HOST", "ALERT_URL", "WEBHOOK_HOST", "SMTP_SERVER2", "KEY_USER"),
             "OIDC_ISSUER",
-            *("SITE_NAME", "ALLOW_PASSWORD", "SMTP_AUTH_USER", "SASL_MECHANISM"),
+            *("SITE_NAME", "ALLOW_PASSWORD", "SMTP_AUTH_USER", "SASL_MECHANISM", "OP_VAULT"),
         )
     ), found
     other = _exposed(found, "apps/other.enc.yaml")
