@@ -96,8 +96,10 @@ def step_summary(
             )
     else:
         lines.append(
+            # "only" read as if the allowed recipients went too (sweep 84, j0sh3rs/home-ops)
             f"re-encrypted {plural(len(result.rewritten), 'file')} to "
-            f"{short_key(result.new_key)} only; {short_key(result.old_key)} retired{logged}{commit}"
+            f"{short_key(result.new_key)}, without {short_key(result.old_key)} (retired; any "
+            f"allowed_recipients kept){logged}{commit}"
         )
         lines.append(f"updated {', '.join(result.configs)}")
         if applied:

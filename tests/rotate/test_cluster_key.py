@@ -1105,6 +1105,10 @@ def test_finish_sends_the_new_key_beside_the_pgp_key_of_another_secret(
     [line] = [x for x in began.out.splitlines() if x.startswith("# next: ")]
     words = shlex.split(line.split(", then: ", 1)[1])
     finished = run(repo, key_env(tmp_path, DEMO_KEY, out), *words[2:], *SKIP, "--commit")
+    # sweep 84 (j0sh3rs/home-ops): "to NEW only" read as if the allowed recipients went too
+    [done] = [x for x in finished.out.splitlines() if x.startswith("# re-encrypted ")]
+    assert done.endswith("(retired; any allowed_recipients kept)") or ", without " in done, done
+    assert " only;" not in done, done
     [also] = [x for x in finished.out.splitlines() if x.startswith("# also: ")]
     assert also == (
         "# also: tools/sops-gpg still holds the retired key: send the new key beside its PGP key: "
