@@ -203,7 +203,11 @@ def refuse_dirty(root: Path, paths: Sequence[str]) -> None:
     dirty = git.dirty_paths(root, list(paths))
     if dirty:
         raise RefusedError(
-            f"{dirty[0]} has uncommitted changes ({plural(len(dirty), 'target')} dirty)",
+            # the changelog counts too: a "target" count named one file more than the
+            # rotation had (sweep 84, j0sh3rs/home-ops)
+            f"{dirty[0]} has uncommitted changes "
+            f"({plural(len(dirty), 'file')} the run writes {'is' if len(dirty) == 1 else 'are'} "
+            "dirty)",
             hints=("commit or stash them first, or pass --allow-dirty",),
         )
 

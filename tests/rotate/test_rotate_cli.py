@@ -224,6 +224,7 @@ def test_dirty_target_is_refused_unless_allow_dirty(
     code, out, err = rotate(demo_repo, capsys, "--layer", "databases")
     assert (code, out) == (1, "")
     assert_user_error(err, REDIS, "uncommitted changes")
+    assert "(1 file the run writes is dirty)" in err, err  # sweep 84: "2 targets" for one
     assert snapshot(demo_repo) == before
 
     code, out, err = rotate(demo_repo, capsys, "--layer", "databases", "--allow-dirty")
