@@ -216,9 +216,15 @@ def plan_init(
             if unheld
             else ""
         )
+        # with --cluster-key, the key kept is the one given (sweep 84, j0sh3rs/home-ops: the
+        # note spoke of the repository's)
+        kept_key = (
+            "the --cluster-key given is"
+            if options.cluster_key
+            else ("the repository's cluster key is")
+        )
         notes.append(
-            f"no new identity is made (the repository's cluster key is kept), so "
-            f"{options.output} is not written{need}"
+            f"no new identity is made ({kept_key} kept), so {options.output} is not written{need}"
         )
     keys = {c.cluster: c.public for c in cluster_keys}
     specs = cluster_specs(inv, inv.settings)

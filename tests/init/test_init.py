@@ -1881,6 +1881,10 @@ def test_a_kept_key_at_hand_needs_no_word_on_its_private_half(
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
     out, _ = init(repo, capsys, "-o", str(tmp_path / "unused.agekey"))
     assert "note: no new identity is made" in out and "need the private key" not in out, out
+    assert "(the repository's cluster key is kept)" in out, out
+    # sweep 84 (j0sh3rs/home-ops): with --cluster-key the key kept is the one given
+    out, _ = init(repo, capsys, "--cluster-key", CLUSTER, "-o", str(tmp_path / "unused.agekey"))
+    assert "(the --cluster-key given is kept)" in out, out
 
 
 def test_init_keeps_mac_only_encrypted_where_the_files_have_it(
