@@ -40,9 +40,19 @@ def _on_controller_kms(ctx: AuditContext, entry: SopsEntry) -> bool:
     sf = entry.sops_file
     if sf is None or not set(sf.metadata.foreign_kinds) & _CLOUD_KMS:
         return False
-    layers = ctx.repo.layers.placements(entry.path)
+    groups = sf.metadata.key_groups
+    threshold = sf.metadata.shamir_threshold or len(groups)
+    opened = sum(1 for g in groups if any(name in _CLOUD_KMS for name, _ in g.foreign))
+    if opened < threshold:
+        return False  # the KMS keys open too few key groups (the attack review of sweep 84)
+    graph = ctx.repo.layers
+    layers = graph.placements(entry.path)
     return bool(layers) and all(
-        x.decryption is not None and x.decryption.is_sops and x.decryption.secret_ref is None
+        x.decryption is not None
+        and x.decryption.is_sops
+        and x.decryption.secret_ref is None
+        # a controller given --sops-age-secret decrypts with that age key (the review)
+        and not graph.controller_age_secrets_of(x.cluster)
         for x in layers
     )
 

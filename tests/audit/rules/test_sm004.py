@@ -433,3 +433,34 @@ def test_a_cloud_kms_file_the_controllers_identity_decrypts_needs_no_cluster_key
     )
     found = [f.path for f in audit(tmp_path).findings if f.rule == "SM004"]
     assert found == (["apps/db.enc.yaml"] if reported else []), found
+    if reported:
+        return
+    # the attack review: two key groups of which the KMS key opens one, threshold 2
+    dev = load(enc(secret("db"), (K2,)), FileFormat.YAML).metadata.key_groups[0]
+    split = replace(
+        sealed.metadata,
+        key_groups=(KeyGroup((), foreign(("kms",))), dev),
+        shamir_threshold=2,
+    )
+    write(tmp_path, "apps/db.enc.yaml", dump(replace(sealed, metadata=split)))
+    assert [f.path for f in audit(tmp_path).findings if f.rule == "SM004"] == ["apps/db.enc.yaml"]
+    # and a controller the repository gives --sops-age-secret decrypts with that age key
+    write(tmp_path, "apps/db.enc.yaml", dump(sealed))
+    sync = (
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: flux-system, namespace: flux-system}\n"
+        "spec: {url: 'ssh://git@github.com/example/ops', ref: {branch: main}}\n---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: flux-system, namespace: flux-system}\n"
+        "spec:\n  path: ./clusters/prod\n  sourceRef: {kind: GitRepository, name: flux-system}\n"
+    )
+    write(tmp_path, "clusters/prod/flux-system/gotk-sync.yaml", sync)
+    write(
+        tmp_path,
+        "clusters/prod/flux-system/kustomization.yaml",
+        "resources: [gotk-sync.yaml]\npatches:\n  - patch: |-\n      - op: add\n"
+        "        path: /spec/template/spec/containers/0/args/-\n"
+        "        value: --sops-age-secret=sops-age\n"
+        "    target: {kind: Deployment, name: kustomize-controller}\n",
+    )
+    assert [f.path for f in audit(tmp_path).findings if f.rule == "SM004"] == ["apps/db.enc.yaml"]
