@@ -358,21 +358,28 @@ _BARE_STAND_IN = frozenset(("PASSWORD", "PASSWD", "SECRET"))
 _BARE_WORDS = frozenset(word.lower() for word in _BARE_STAND_IN)
 # The last word of a key that names a place in a secret manager (1Password's item and vault)
 _MANAGER_PLACE = re.compile(r"(?i)(?:^|[._-])(?:item|vault)$")
-# What such a place is called: words, with digits (``Automation``, ``Home Lab``,
-# ``kubernetes``, ``vault-2``, ``k3s_cluster``: sweep 84, 3nm1/home-ops), and no random run
-# (``_manager_place`` also asks looks_like_token: never ``q7Wm2ZpK…`` or ``s.Xq7Wm2…``)
-_PLACE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[ ._-][A-Za-z0-9]+)*$")
+# What such a place is called: words, digits only after a separator (``Automation``, ``Home
+# Lab``, ``kubernetes``, ``vault-2``; never ``q7Wm2ZpK…`` or ``s.Xq7Wm2…``)
+_PLACE_NAME = re.compile(r"^[A-Za-z]+(?:[ ._-](?:[A-Za-z]+|[0-9]+))*$")
+# a key that names a secret manager before its vault or item (``ONEPASSWORD_VAULT``,
+# ``OP_TALSECRET_ITEM``, ``BW_ITEM``): there a name with digits in a word is one too
+# (``k3s_cluster``: sweep 84, 3nm1/home-ops); under a bare ``VAULT`` or ``ANSIBLE_VAULT`` it
+# may be a password (the attack review)
+_MANAGER_KEY = re.compile(
+    r"(?i)^(?:op|onepassword|1password|bitwarden|bw|doppler|infisical|akeyless|keeper)[._-]"
+)
+_LOOSE_PLACE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[ ._-][A-Za-z0-9]+)*$")
 
 
 def _manager_place(key: str, value: object) -> bool:
     """Whether ``value`` under ``key`` names a secret manager's vault or item (a place, no
     secret: ``OP_TALSECRET_ITEM: talsecret``, ``ONEPASSWORD_VAULT: k3s_cluster``)."""
-    return (
-        isinstance(value, str)
-        and bool(_MANAGER_PLACE.search(key))
-        and len(value) <= 63
-        and bool(_PLACE_NAME.match(value))
-        and not looks_like_token(value)
+    if not isinstance(value, str) or not _MANAGER_PLACE.search(key) or len(value) > 63:
+        return False
+    if _PLACE_NAME.match(value):
+        return True
+    return bool(
+        _MANAGER_KEY.match(key) and _LOOSE_PLACE_NAME.match(value) and not looks_like_token(value)
     )
 
 
@@ -781,6 +788,26 @@ def _typed_aws_ids(text: str) -> bool:
     )
 
 
+# a Matrix homeserver's or bridge's signing key as Synapse writes its `.signing.key` file and
+# mautrix bridges take it in config (`server_key: ed25519 <id> <base64 of 32 bytes>`): the
+# private half; the public one is written `ed25519:<id>` (sweep 85, wrmilling/k3s-gitops: a
+# bridge's key in a plain Secret of substituted credentials had no finding)
+_MATRIX_SIGNING_KEY = re.compile(
+    r"(?<![\w:])ed25519 [A-Za-z0-9_]{1,32} ([A-Za-z0-9+/]{43}=?)(?![A-Za-z0-9+/=])"
+)
+
+
+def _matrix_signing_key(text: str) -> bool:
+    """Whether ``text`` holds a Matrix signing key's private half (see above)."""
+    for found in _MATRIX_SIGNING_KEY.finditer(text):
+        try:
+            if len(base64.b64decode(found[1].rstrip("=") + "=", validate=True)) == 32:
+                return True
+        except (ValueError, binascii.Error):
+            continue
+    return False
+
+
 # an HTTP Authorization header's basic credentials: ``Basic`` and base64 of ``user:password``
 _BASIC_HEADER = re.compile(
     r"(?<![A-Za-z0-9])[Bb]asic[ \t]+([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])"
@@ -877,6 +904,8 @@ def _known_format(text: str, value: str, *, sql: bool = True) -> Verdict | None:
         return Verdict("NATS NKey Seed", True)
     if _basic_header(text):
         return Verdict("HTTP Basic Authorization", True)
+    if "ed25519 " in text and _matrix_signing_key(text):
+        return Verdict("Matrix Signing Key", True)
     if sql and sql_password_in(text):
         return Verdict("SQL Password", True)
     for plugin in _plugins()[0]:
@@ -1335,8 +1364,10 @@ def plain_setting(key: str, value: object) -> bool:
     judged_as = setting_name(key, value)
     if judged_as is not None:
         return plain_setting(judged_as, value)
-    if _manager_place(key, value):
-        return True  # which vault or item a secret manager holds it in (3nm1/home-ops)
+    if _manager_place(key, value) and _MANAGER_KEY.match(key):
+        # which vault or item a named secret manager holds it in (3nm1/home-ops); a bare
+        # VAULT, ANSIBLE_VAULT or PASSWORD_ITEM may hold the password itself (the review)
+        return True
     words = split_camel(key)
     if isinstance(value, str | int) and not isinstance(value, bool):
         text = str(value).strip()

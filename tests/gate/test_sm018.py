@@ -326,6 +326,19 @@ def test_a_service_address_under_a_secret_keyword_key_is_no_credential() -> None
         assert judge_value(key, value) is not None, (key, value)
 
 
+def test_a_secret_managers_vault_or_item_is_no_credential_and_a_password_still_is() -> None:
+    # sweep 84 (3nm1/home-ops): ONEPASSWORD_VAULT: k3s_cluster names a 1Password vault; the
+    # attack review: under keys naming a password or secret the words are passwords
+    for key, value in (("ONEPASSWORD_VAULT", "k3s_cluster"), ("OP_TALSECRET_ITEM", "talsecret")):
+        assert judge_value(key, value) is None, (key, value)
+    for key, value in (
+        ("PASSWORD_ITEM", "letmein99"),
+        ("SECRET_ITEM", "hunter2pass"),
+        ("SECRET_KEY_ITEM", "django-insecure-abc123"),
+    ):
+        assert judge_value(key, value) is not None, (key, value)
+
+
 def test_a_pgp_public_key_and_a_chain_address_are_no_credentials() -> None:
     # sweep 81: Terraform's `pgp_key` (a base64 OpenPGP public key, ipni/storetheindex) and the
     # SS58 addresses of Substrate accounts (`selfAddress`, digicatapult) were entropy warnings

@@ -667,6 +667,17 @@ def _sops_document(text: str) -> bool:
     return any(not isinstance(i, Comment) for i in rest.items) and _sealed(rest)
 
 
+def _known_beside_variables(value: object) -> bool:
+    """Whether a value of variables (a config whose credentials are ``${SECRET_…}``) holds a
+    credential of a known format in its literal text all the same (sweep 85, wrmilling/
+    k3s-gitops: a mautrix bridge's `server_key: ed25519 …` signing key passed, the config's
+    other secrets being substituted)."""
+    if not isinstance(value, str) or "\n" not in value.strip() or value.startswith("ENC["):
+        return False
+    verdict = judge_value("", value)
+    return verdict is not None and verdict.known
+
+
 def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
     """Plaintext ``data``/``stringData`` values of Secrets, and secretGenerator literals."""
     found: list[PlaintextSecret] = []
@@ -687,7 +698,9 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
             )
             argocd = _argocd_settings(obj)
             for key_path, value in values:
-                if not is_plaintext_value(value) or is_public_material(key_path, value):
+                if is_public_material(key_path, value):
+                    continue
+                if not is_plaintext_value(value) and not _known_beside_variables(value):
                     continue
                 # the text the value hands out, decoded once (under data, from base64)
                 text = _text(key_path, value)

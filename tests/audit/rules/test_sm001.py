@@ -2475,3 +2475,34 @@ def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_
             )
         },
     }
+
+
+def test_a_known_format_in_a_config_of_substituted_secrets_is_found(tmp_path: Path) -> None:
+    # sweep 85 (wrmilling/k3s-gitops): a mautrix bridge's config in a plain Secret took its
+    # tokens from ${SECRET_…} variables, and its signing key (`server_key: ed25519 <id> <key>`,
+    # the private half) passed as part of a template
+    from secretsmgr.audit.engine import run_audit
+
+    # base64 of 32 bytes with a `/` every few characters, as a real one can be: no run of it
+    # reads as a random token, so the template check alone passed it
+    key = "abcdEFGH/ijklMNOP/qrstUVWX/yzABcdef/ghIJKLm"
+    assert len(base64.b64decode(key + "=")) == 32
+    config = (
+        "homeserver:\n  domain: ${SECRET_DOMAIN}\nappservice:\n"
+        '  as_token: "${SECRET_AS_TOKEN}"\n  hs_token: "${SECRET_HS_TOKEN}"\n'
+        "direct_media:\n  server_key: ed25519 Com2Vg " + key + "\n"
+    )
+    public = config.replace(f"server_key: ed25519 Com2Vg {key}", "server_key: generate")
+    body = "".join(f"    {line}\n" for line in config.splitlines())
+    standard_repo(
+        tmp_path,
+        {
+            "apps/bridge.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: bridge}\n"
+            "stringData:\n  config.yaml: |\n" + body,
+            "apps/public.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: public}\n"
+            "stringData:\n  config.yaml: |\n"
+            + "".join(f"    {line}\n" for line in public.splitlines()),
+        },
+    )
+    found = {(f.rule, f.path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {("SM001", "apps/bridge.yaml")}, found

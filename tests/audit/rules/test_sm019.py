@@ -310,6 +310,9 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         "SMTP_AUTH_USER": "letmein",
         "SASL_MECHANISM": "Zq8vN3pL0xR7",
         "OP_VAULT": "q7Wm2ZpKx9Lv3T",  # a random run under a vault's key is no vault's name
+        # the attack review: a vault's password under a key naming no secret manager
+        "ANSIBLE_VAULT": "correct-horse-battery-staple9",
+        "VAULT": "letmein99",
     }
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
     encrypted = enc(secret("api", values))
@@ -334,6 +337,7 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
             *("NTFY_URL", "API_HOST", "ALERT_URL", "WEBHOOK_HOST", "SMTP_SERVER2", "KEY_USER"),
             "OIDC_ISSUER",
             *("SITE_NAME", "ALLOW_PASSWORD", "SMTP_AUTH_USER", "SASL_MECHANISM", "OP_VAULT"),
+            *("ANSIBLE_VAULT", "VAULT"),
         )
     ), found
     other = _exposed(found, "apps/other.enc.yaml")
