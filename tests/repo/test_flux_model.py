@@ -228,6 +228,19 @@ def test_a_dependency_no_manifest_defines_is_named_until_clusters_names_it(
     git_checkout.write("apps/kustomization.yaml", "resources: []\n")
     git_checkout.write("web/kustomization.yaml", "resources: []\n")
     git_checkout.write("secrets/db.enc.yaml", "kind: Secret\n")
+    # a name a ResourceSet makes per input is defined here (the attack review of sweep 84)
+    git_checkout.write(
+        "clusters/prod/tenants.yaml",
+        "apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSet\n"
+        "metadata: {name: tenants, namespace: flux-system}\nspec:\n"
+        "  inputs: [{tenant: team1}]\n  resourcesTemplate: |\n"
+        "    apiVersion: kustomize.toolkit.fluxcd.io/v1\n    kind: Kustomization\n"
+        "    metadata:\n      name: tenants-<< inputs.tenant >>\n      namespace: flux-system\n"
+        "    spec:\n      path: ./tenants/<< inputs.tenant >>\n"
+        "      sourceRef: {kind: GitRepository, name: flux-system}\n",
+    )
+    git_checkout.write("clusters/prod/team.yaml", flux_ks("team", "./team", ("tenants-team1",)))
+    git_checkout.write("team/kustomization.yaml", "resources: []\n")
     graph = find_layers(WorktreeSnapshot(git_checkout.path))
     [note] = [n for n in graph.notes if "no manifest here defines" in n]
     assert note.startswith("layers apps, web depend on secrets, a Kustomization no manifest "), note

@@ -241,3 +241,14 @@ def test_an_inline_transformer_is_no_file_the_build_reads() -> None:
     )
     kfile = parse_kfile("k/kustomization.yaml", text)
     assert kfile.other_files == ("labels.yaml",)
+
+
+def test_a_secret_is_named_for_pgp_keys_by_the_word_not_its_letters() -> None:
+    # the attack review of sweep 84: `pgpool-sops`, an age Secret, was told to take the new
+    # cluster key beside a PGP key it does not hold
+    from secretsmgr.repo.flux.objects import pgp_secret_name
+
+    for name in ("sops-gpg", "sops-pgp", "gpg-key", "flux-gpg-secret", "sops.gpg", "GPG"):
+        assert pgp_secret_name(name), name
+    for name in ("pgpool-sops", "sops-age", "gpgpu-keys"):
+        assert not pgp_secret_name(name), name

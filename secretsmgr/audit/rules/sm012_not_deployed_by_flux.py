@@ -330,45 +330,75 @@ def _dormant_owner(ctx: AuditContext, path: str, files: frozenset[str]) -> str |
     said to list the Secret in the parent layer's kustomization, which would apply it without
     its app). None for a file no such Kustomization holds."""
     owners = [
-        (spec_path, name, origin)
-        for name, origin, spec_path in ctx.repo.layers.dormant
+        (spec_path, name, origin, decrypts)
+        for name, origin, spec_path, decrypts in ctx.repo.layers.dormant
         if spec_path != "." and path.startswith(spec_path + "/")
     ]
     if not owners:
         return None
-    spec_path, name, origin = max(owners)
+    spec_path, name, origin, decrypts = max(owners)
     which = (
         f"Flux Kustomization {name} ({origin}, spec.path {spec_path}) holds it, and nothing "
         "applies it"
     )
+    # applied, it needs a decryption (the attack review of sweep 84: the pasted fix made an
+    # SM010 error), unless a parent's patch gives it one, as cluster-apps does in many
+    # repositories (TkPegatron/homelab-as-code)
+    then = (
+        ""
+        if decrypts
+        else f"; {name} has no spec.decryption of its own: unless a parent's patch gives it "
+        "one, add it too (audit's SM010 then says how)"
+    )
+    built = {f for layer in ctx.repo.layers.layers for f in layer.files}
     folder = dirname(origin)
     for _ in range(3):  # its folder, the one above (an app's ks.yaml), one more
         found = next(
             (join(folder, n) for n in KUSTOMIZATION_NAMES if join(folder, n) in files), None
         )
         if found is not None:
-            line = _commented_entry(ctx, found, origin[len(folder) + 1 :] if folder else origin)
+            rel = origin[len(folder) + 1 :] if folder else origin
+            if found not in built and _commented_entry(ctx, found, rel, listed=True):
+                # listed, in a kustomization nothing builds (the attack review: after the
+                # pasted uncomment the fix said to list what was listed)
+                return (
+                    f"{which}: {found} lists it, but no live layer builds {found}: list its "
+                    f"folder where a live layer's kustomization reaches it{then}"
+                )
+            line = _commented_entry(ctx, found, rel)
             if line is not None:
-                return f"{which}: uncomment the line {line} in {found}"
+                # a kustomization nothing builds either: its own entry upward is off too (the
+                # attack review: the uncommented line still deployed nothing)
+                upward = (
+                    ""
+                    if found in built
+                    else f", and make a live layer build {found}: nothing applies it now"
+                )
+                return f"{which}: uncomment the line {line} in {found}{upward}{then}"
         if not folder:
             break
         folder = dirname(folder)
     return (
-        f"{which}: list {origin} in the kustomization.yaml that lists the Kustomizations beside it"
+        f"{which}: list {origin} in the kustomization.yaml that lists the Kustomizations "
+        f"beside it{then}"
     )
 
 
-def _commented_entry(ctx: AuditContext, kfile: str, rel: str) -> str | None:
+def _commented_entry(
+    ctx: AuditContext, kfile: str, rel: str, *, listed: bool = False
+) -> str | None:
     """The commented-out line of ``kfile`` that lists ``rel`` (``#- ./thanos/ks.yaml``) or its
-    folder (``# - ./thanos``), as written; None when there is none."""
+    folder (``# - ./thanos``), as written; with ``listed``, the line that lists it, not
+    commented out. None when there is none."""
     try:
         text = (ctx.repo.root / kfile).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
     names = [rel] + ([dirname(rel)] if dirname(rel) else [])
+    mark = "" if listed else r"#[ \t]*"
     for name in names:
         found = re.search(
-            rf"(?m)^[ \t]*(#[ \t]*-[ \t]*[\"']?(?:\./)?{re.escape(name)}/?[\"']?)[ \t]*(?:#.*)?$",
+            rf"(?m)^[ \t]*({mark}-[ \t]*[\"']?(?:\./)?{re.escape(name)}/?[\"']?)[ \t]*(?:#.*)?$",
             text,
         )
         if found is not None:

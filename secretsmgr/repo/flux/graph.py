@@ -155,8 +155,9 @@ class LayerGraph:
     # clusters/NAME, in kubernetes/ here), so mapping it with sources: is likely right
     mirrors: Mapping[str, str] = field(default_factory=dict)
     # Flux Kustomizations of this checkout's own source that nothing applies: (name, the file
-    # that defines it, its spec.path in the repository), the app a commented-out entry left out
-    dormant: tuple[tuple[str, str, str], ...] = ()
+    # that defines it, its spec.path in the repository, whether it has a spec.decryption of
+    # its own), the app a commented-out entry left out
+    dormant: tuple[tuple[str, str, str, bool], ...] = ()
     _by_file: Mapping[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def names(self) -> tuple[str, ...]:
@@ -251,7 +252,7 @@ def graph_of(
     kustomizations: int = 0,
     controller_age_secret_clusters: Mapping[str, frozenset[str | None]] = MappingProxyType({}),
     mirrors: Mapping[str, str] = MappingProxyType({}),
-    dormant: Sequence[tuple[str, str, str]] = (),
+    dormant: Sequence[tuple[str, str, str, bool]] = (),
 ) -> LayerGraph:
     """A graph with its per-file index."""
     index: dict[str, list[int]] = {}

@@ -1411,7 +1411,7 @@ def find_layers(
     return graph_of(ordered, found_clusters, unknown, notes, held, flag_clusters, mirrors, dormant)
 
 
-def _dormant(model: _Model, live: Sequence[Layer]) -> list[tuple[str, str, str]]:
+def _dormant(model: _Model, live: Sequence[Layer]) -> list[tuple[str, str, str, bool]]:
     """The Kustomizations that read a live layer's own source (this checkout, at its root)
     and that nothing applies, with their spec.path (sweep 83, TkPegatron/homelab-as-code:
     `#- ./thanos/ks.yaml` left thanos out, and SM012 said to list its Secret in the parent's
@@ -1423,7 +1423,8 @@ def _dormant(model: _Model, live: Sequence[Layer]) -> list[tuple[str, str, str]]
         if ks.rejected or not ks.path_given or "$" in ks.path or (ks.namespace, ks.name) in names:
             continue
         if ks.source.label in own and ks.source.label not in model.mapped:
-            found.append((ks.name, ks.origin, normalize_spec_path(ks.path)))
+            decrypts = ks.decryption is not None and ks.decryption.is_sops
+            found.append((ks.name, ks.origin, normalize_spec_path(ks.path), decrypts))
     return sorted(found)
 
 
@@ -1494,9 +1495,17 @@ def _undefined_dependencies(
     files of this checkout that no layer here maps (sweep 83, DRSchlaubi/kbs610: Terraform
     made `secrets`, two layers depended on it, and its files were "not deployed by Flux")."""
     defined = {ks.name for ks in model.scan.kustomizations} | set(named)
+    # names a ResourceSet makes per input (``tenants-<< inputs.tenant >>``: the attack review
+    # of sweep 84, a layer depending on tenants-team1 was told nothing defined it)
+    made = [
+        re.compile(".+".join(re.escape(part) for part in re.split(r"<<.*?>>", name)))
+        for name in model.scan.made_names
+    ]
     waiting: dict[str, list[str]] = {}
     for layer, dependency in unknown:
-        if dependency not in defined and layer not in waiting.setdefault(dependency, []):
+        if dependency in defined or any(p.fullmatch(dependency) for p in made):
+            continue
+        if layer not in waiting.setdefault(dependency, []):
             waiting[dependency].append(layer)
     notes = []
     for dependency, layers in sorted(waiting.items()):

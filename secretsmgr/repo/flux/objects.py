@@ -8,6 +8,7 @@ applies and decrypts are read.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
@@ -34,10 +35,14 @@ class Ref:
         return f"{self.kind}/{self.namespace}/{self.name}"
 
 
+_PGP_WORD = re.compile(r"(?i)(?:^|[-_.])(?:gpg|pgp|gnupg|openpgp)(?:$|[-_.])")
+
+
 def pgp_secret_name(name: str) -> bool:
     """Whether a decryption Secret's name says it holds PGP keys (``sops-gpg``, as in Flux's
-    PGP guide)."""
-    return "gpg" in name.lower() or "pgp" in name.lower()
+    PGP guide): the word, not the letters inside another (``pgpool-sops``: the attack review
+    of sweep 84)."""
+    return _PGP_WORD.search(name) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,3 +63,20 @@ def resource_set_kustomizations(doc: Mapping[str, object]) -> Iterator[dict[str,
         if not own.get("namespace") and namespace:
             obj = {**obj, "metadata": {**own, "namespace": namespace}}
         yield obj
+
+
+def resource_set_names(doc: Mapping[str, object]) -> Iterator[str]:
+    """The names of the Flux Kustomizations ``doc`` (a ResourceSet) makes, templated ones as
+    written (``tenants-<< inputs.tenant >>``)."""
+    spec = as_map(doc.get("spec")) or {}
+    objects: list[object] = list(as_list(spec.get("resources")))
+    template = as_str(spec.get("resourcesTemplate"))
+    if template:
+        with contextlib.suppress(FormatError):
+            objects += safe_load_all(template)
+    for raw in objects:
+        obj = as_map(raw)
+        if obj is not None and is_flux_kustomization(obj):
+            name = as_str(meta(obj).get("name"))
+            if name:
+                yield name

@@ -27,6 +27,7 @@ from secretsmgr.repo.flux.objects import (
     parse_kustomization,
     parse_source,
 )
+from secretsmgr.repo.flux.resourceset import is_resource_set, resource_set_names
 from secretsmgr.repo.flux.substitute import Variables
 from secretsmgr.repo.flux.version import from_manifest_bytes, from_manifests_source
 from secretsmgr.sops.yamlio import safe_load_all
@@ -139,6 +140,9 @@ class Scan:
     # the Secrets kustomize-controller's --sops-age-secret flag names, each once
     # each flag's Secret -> the files that set it (a file no layer applies sets nothing)
     age_secret_flag_files: dict[str, list[str]] = field(default_factory=dict)
+    # the names of the Kustomizations ResourceSets make, templated ones as written
+    # (``tenants-<< inputs.tenant >>``): a layer's dependsOn may name one
+    made_names: set[str] = field(default_factory=set)
 
 
 def scan_repository(repo: RepoFiles) -> Scan:
@@ -160,6 +164,8 @@ def scan_repository(repo: RepoFiles) -> Scan:
                     scan.versions[path] = pinned
             elif is_flux_instance(doc):
                 scan.instances.append(parse_instance(doc, path))
+            elif is_resource_set(doc):
+                scan.made_names.update(resource_set_names(doc))
         try:
             data = repo.read(path)
         except OSError:

@@ -696,8 +696,9 @@ def test_the_fix_uncomments_the_entry_that_left_an_apps_kustomization_out(
         "apps/thanos/ks.yaml": app("thanos"),
         "apps/thanos/app/kustomization.yaml": "resources: [secret.enc.yaml]\n",
         "apps/thanos/app/secret.enc.yaml": enc(secret("t")),
-        # no entry at all: the fix names the file to list
-        "apps/loki/ks.yaml": app("loki"),
+        # no entry at all: the fix names the file to list; no decryption of its own: it says
+        # so (the attack review of sweep 84: pasted, the fix made an SM010 error)
+        "apps/loki/ks.yaml": flux_kustomization("loki", "./apps/loki/app", decryption=None),
         "apps/loki/app/kustomization.yaml": "resources: [secret.enc.yaml]\n",
         "apps/loki/app/secret.enc.yaml": enc(secret("l")),
     }
@@ -711,7 +712,8 @@ def test_the_fix_uncomments_the_entry_that_left_an_apps_kustomization_out(
     ), fixes
     assert fixes["apps/loki/app/secret.enc.yaml"].endswith(
         "nothing applies it: list apps/loki/ks.yaml in the kustomization.yaml that lists the "
-        "Kustomizations beside it"
+        "Kustomizations beside it; loki has no spec.decryption of its own: unless a parent's "
+        "patch gives it one, add it too (audit's SM010 then says how)"
     ), fixes
     write(
         tmp_path,
@@ -720,6 +722,43 @@ def test_the_fix_uncomments_the_entry_that_left_an_apps_kustomization_out(
     )
     left = [f.path for f in audit(tmp_path).findings if f.rule == "SM012"]
     assert left == ["apps/loki/app/secret.enc.yaml"]
+
+
+def test_the_dormant_fix_names_a_kustomization_nothing_builds(tmp_path: Path) -> None:
+    # the attack review of sweep 84: the layer whose kustomization held `#- ./thanos/ks.yaml`
+    # was switched off too (`#- apps.yaml` in the cluster's kustomization); uncommented, the
+    # fix then said to list what was listed
+    from ..helpers import audit, flux_kustomization
+
+    sync = (
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: flux-system, namespace: flux-system}\n"
+        "spec: {url: 'ssh://git@github.com/example/ops', ref: {branch: main}}\n---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: flux-system, namespace: flux-system}\n"
+        "spec:\n  path: ./clusters/prod\n  sourceRef: {kind: GitRepository, name: flux-system}\n"
+    )
+    files = {
+        "clusters/prod/flux-system/gotk-sync.yaml": sync,
+        "clusters/prod/flux-system/kustomization.yaml": "resources: [gotk-sync.yaml]\n",
+        "clusters/prod/kustomization.yaml": "resources:\n  - ./flux-system\n  #- apps.yaml\n",
+        "apps/kustomization.yaml": "resources:\n  #- ./thanos/ks.yaml\n",
+        "apps/thanos/ks.yaml": flux_kustomization("thanos", "./apps/thanos/app"),
+        "apps/thanos/app/kustomization.yaml": "resources: [secret.enc.yaml]\n",
+        "apps/thanos/app/secret.enc.yaml": enc(secret("t")),
+    }
+    standard_repo(tmp_path, files)
+    (fix,) = [f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"]
+    assert fix.endswith(
+        "uncomment the line #- ./thanos/ks.yaml in apps/kustomization.yaml, and make a live "
+        "layer build apps/kustomization.yaml: nothing applies it now"
+    ), fix
+    write(tmp_path, "apps/kustomization.yaml", "resources:\n  - ./thanos/ks.yaml\n")
+    (fix,) = [f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"]
+    assert fix.endswith(
+        "apps/kustomization.yaml lists it, but no live layer builds apps/kustomization.yaml: "
+        "list its folder where a live layer's kustomization reaches it"
+    ), fix
 
 
 def test_the_fix_names_the_folder_whose_link_upward_is_missing(tmp_path: Path) -> None:
