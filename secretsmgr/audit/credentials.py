@@ -29,6 +29,7 @@ from secretsmgr.repo.placeholders import (
     is_weak_password,
     literal_default,
     looks_like_token,
+    named_public_key,
     names_password,
     names_sensitive,
     network_address,
@@ -517,7 +518,11 @@ _GIT_OBJECT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 # sweep 36, pindaroli/k8s-lab: n8n's chart defaults)
 _PUBLIC = re.compile(
     r"^(?:age1[02-9ac-hj-np-z]{58}(?:\s*,\s*age1[02-9ac-hj-np-z]{58})*|"
-    r"(?:ssh|ecdsa|sk)-[a-z0-9-]+ [A-Za-z0-9+/=]+.*|phc_[A-Za-z0-9]{32,64})$"
+    r"(?:ssh|ecdsa|sk)-[a-z0-9-]+ [A-Za-z0-9+/=]+.*|phc_[A-Za-z0-9]{32,64}|"
+    # a domain's ownership proof, published in its DNS as a TXT record (sweep 85,
+    # mak011p/k8s-gitops-hayden: a Terraform cloudflare_record was an entropy warning)
+    r"(?:google|facebook|apple|atlassian|docusign|stripe|adobe-idp|MS)-(?:site|domain)?-?"
+    r"verification=[A-Za-z0-9_-]{8,96}|MS=ms[0-9]{8})$"
 )
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _BASE58 = re.compile(r"[1-9A-HJ-NP-Za-km-z]{32,64}")
@@ -1364,6 +1369,8 @@ def plain_setting(key: str, value: object) -> bool:
     judged_as = setting_name(key, value)
     if judged_as is not None:
         return plain_setting(judged_as, value)
+    if named_public_key(key, value):
+        return True  # a public key: nothing to change when it was committed (Liana64)
     if _manager_place(key, value) and _MANAGER_KEY.match(key):
         # which vault or item a named secret manager holds it in (3nm1/home-ops); a bare
         # VAULT, ANSIBLE_VAULT or PASSWORD_ITEM may hold the password itself (the review)

@@ -579,6 +579,11 @@ def _stand_in_host(value: str) -> bool:
     return any(_HOST_STAND_IN.match(label) for label in host.split("."))
 
 
+# what goes where the words say, in words alone (sweep 85, mak011p/k8s-gitops-hayden:
+# `age.agekey: AGE_PRIVATE_KEY_HERE` was an SM001 error; PASTE_TOKEN_HERE, put-key-here)
+_HERE_STAND_IN = re.compile(r"(?i)^(?:[a-z]+[_-]){1,5}here$")
+
+
 def is_placeholder(value: object) -> bool:
     """Whether ``value`` is a placeholder (or empty) rather than a literal secret."""
     if value is None:
@@ -601,7 +606,7 @@ def is_placeholder(value: object) -> bool:
         return True
     if _WORDS_STAND_IN.match(value) or _DENIAL.match(value) or _CUT_SHORT.match(value):
         return True
-    if _says_fake(value):
+    if _says_fake(value) or _HERE_STAND_IN.match(value.strip()):
         return True
     if "\n" in value.strip() and _comments_only(value):
         return True
@@ -1131,6 +1136,26 @@ def ssh_public_keys(text: str) -> bool:
     lines = [ln.strip() for ln in text.splitlines()]
     keys = [ln for ln in lines if ln and not ln.startswith("#")]
     return bool(keys) and all(_ssh_public_line(ln) for ln in keys)
+
+
+# a key that names a public key (WIREGUARD_PUBLIC_KEY, serverPublicKey, identity.pub, PUBKEY)
+_PUBLIC_KEY_NAME = re.compile(
+    r"(?i)(?:^|[._-])pub(?:lic)?[._-]?keys?$|[a-z]Public[_-]?Keys?$|(?:^|[._-])pub$"
+)
+# a 32-byte public key as WireGuard, X25519 and ed25519 tools print it: base64, 44 characters
+_KEY32 = re.compile(r"^[A-Za-z0-9+/]{43}=$")
+
+
+def named_public_key(key: str, value: object) -> bool:
+    """Whether ``value`` under ``key`` is a public key by both: a key that names one, and a
+    32-byte key in base64 or an SSH public key line (sweep 85, Liana64/k8s-gitops: a VPN
+    server's WireGuard public key committed in a plaintext Secret was an SM019 error, whose
+    `--regenerate` fix would have broken the tunnel). A private key under such a key is no
+    32-byte key nor an SSH line: it counts."""
+    if not isinstance(value, str) or not _PUBLIC_KEY_NAME.search(key):
+        return False
+    text = value.strip()
+    return bool(_KEY32.match(text)) or ssh_public_keys(text)
 
 
 # The cluster-secrets habit of Flux repositories (sweep 75, sob/home-ops, carpenike,

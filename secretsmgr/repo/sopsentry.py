@@ -30,6 +30,7 @@ from secretsmgr.repo.placeholders import (
     is_plain_setting,
     is_setting_value,
     looks_like_token,
+    named_public_key,
     names_sensitive,
     network_address,
     setting_name,
@@ -397,6 +398,8 @@ def _public(value: str) -> bool:
         decoded = base64.b64decode(value.strip(), validate=True).decode("ascii")
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return False
+    if ssh_public_keys(decoded):
+        return True  # base64 of an identity.pub or a known_hosts (sweep 85, samip5/k8s-cluster)
     return decoded.lstrip().startswith("-----BEGIN ") and public_blocks_parse(decoded)
 
 
@@ -565,6 +568,8 @@ def exposed_value(key: str, value: object) -> bool:
         return True  # the URL is the credential, under any key (the third review: webhook_url)
     if is_envsubst_name(value) or is_setting_value(key, value) or about_secret(key, value):
         return False
+    if named_public_key(key, value):
+        return False  # a VPN server's public key (sweep 85, Liana64/k8s-gitops)
     key = setting_name(key, value) or key  # SECRET_NFS_PATH_MEDIA as NFS_PATH_MEDIA, EMAIL_1
     if isinstance(value, str) and network_address(value.strip()) and not names_sensitive(key):
         return False  # a network's address (sweep 75: SECRET_NAS_IP: 10.0.0.20, 18 on sob)

@@ -303,6 +303,8 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         "KAFKA_BOOTSTRAP_SERVERS": "SASL_SSL://kafka:9093,SASL_SSL://kafka-b.example.com:9093",
         # sweep 84, 3nm1/home-ops: the 1Password vault a ClusterSecretStore reads
         "ONEPASSWORD_VAULT": "k3s_cluster",
+        # sweep 85, Liana64/k8s-gitops: a VPN server's WireGuard public key
+        "WIREGUARD_PUBLIC_KEY": "dnLz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=",
         # still exposures: a token under a name's key, a switch's key holding no switch, a
         # weak password under an authentication's user key, a token as a mechanism
         "SITE_NAME": "Xk9mQ2pL7vR4",
@@ -313,6 +315,8 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         # the attack review: a vault's password under a key naming no secret manager
         "ANSIBLE_VAULT": "correct-horse-battery-staple9",
         "VAULT": "letmein99",
+        "WIREGUARD_PRIVATE_KEY": "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=",
+        "PUBLIC_KEY_PASSPHRASE": "Hq8vR3nLw2Kx7Tz",  # a public key's name, not its form
     }
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
     encrypted = enc(secret("api", values))
@@ -337,7 +341,7 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
             *("NTFY_URL", "API_HOST", "ALERT_URL", "WEBHOOK_HOST", "SMTP_SERVER2", "KEY_USER"),
             "OIDC_ISSUER",
             *("SITE_NAME", "ALLOW_PASSWORD", "SMTP_AUTH_USER", "SASL_MECHANISM", "OP_VAULT"),
-            *("ANSIBLE_VAULT", "VAULT"),
+            *("ANSIBLE_VAULT", "VAULT", "WIREGUARD_PRIVATE_KEY", "PUBLIC_KEY_PASSPHRASE"),
         )
     ), found
     other = _exposed(found, "apps/other.enc.yaml")
