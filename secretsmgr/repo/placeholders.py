@@ -408,8 +408,9 @@ _TRIVIAL = re.compile(
 # leaves it as written (it substitutes only ``${…}``), so SM001 still reports it in a Secret;
 # but it exposes nothing, so history counts no exposure for it (sweep 20, AskAlice: six SM019
 # errors on an old envsubst template; sweep 19, sp3nx0r)
-# (words of capitals only: ``$P4SSW0RD_2024`` reads as a password, the review)
-_ENVSUBST_NAME = re.compile(r"\s*\$[A-Z]+(?:_[A-Z]+)+\s*")
+# (words of capitals, each from a letter, a digit after it at most: ``$R53_SECRET_KEY`` is a
+# name, sweep 85, wrmilling/k3s-gitops; ``$P4SSW0RD_2024`` reads as a password, the review)
+_ENVSUBST_NAME = re.compile(r"\s*\$[A-Z][A-Z0-9]*(?:_[A-Z][A-Z]*[0-9]*)+\s*")
 
 
 def is_envsubst_name(value: object) -> bool:

@@ -355,6 +355,8 @@ def test_stand_ins_in_a_committed_secret_are_reported_but_no_exposure(tmp_path: 
         "PLACEHOLDER": "lorem impsum garblewarble flibbity gibbit",
         "ADMIN_PASSWORD": "changeme",
         "API_TOKEN": "your-token-here",
+        # sweep 85 (wrmilling/k3s-gitops): a shell variable's name, a digit in a word
+        "secret-access-key": "$R53_SECRET_ACCESS_KEY",
         "DB_PASSWORD": "Zq8vN3pL0xR7Wm2",
         # the attack review: passwords with an example word inside are passwords
         "SMTP_PASSWORD": "Mastodon!2024",
