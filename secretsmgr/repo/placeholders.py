@@ -581,8 +581,14 @@ def _stand_in_host(value: str) -> bool:
 
 
 # what goes where the words say, in words alone (sweep 85, mak011p/k8s-gitops-hayden:
-# `age.agekey: AGE_PRIVATE_KEY_HERE` was an SM001 error; PASTE_TOKEN_HERE, put-key-here)
-_HERE_STAND_IN = re.compile(r"(?i)^(?:[a-z]+[_-]){1,5}here$")
+# `age.agekey: AGE_PRIVATE_KEY_HERE` was an SM001 error; PASTE_TOKEN_HERE, put-key-here):
+# an instruction first, or the thing to put right before "here" (the attack review: any words
+# before "here", `correct-horse-battery-here` or `LETMEIN_HERE`, passed the gate)
+_HERE_STAND_IN = re.compile(
+    r"(?i)^(?:(?:paste|put|enter|insert|add|replace|your)[_-](?:[a-z]+[_-]){0,4}"
+    r"|(?:[a-z]+[_-]){0,4}(?:key|token|password|passwd|secret|value|cert|certificate|id)[_-])"
+    r"here$"
+)
 
 
 def is_placeholder(value: object) -> bool:
@@ -1151,12 +1157,19 @@ def named_public_key(key: str, value: object) -> bool:
     """Whether ``value`` under ``key`` is a public key by both: a key that names one, and a
     32-byte key in base64 or an SSH public key line (sweep 85, Liana64/k8s-gitops: a VPN
     server's WireGuard public key committed in a plaintext Secret was an SM019 error, whose
-    `--regenerate` fix would have broken the tunnel). A private key under such a key is no
-    32-byte key nor an SSH line: it counts."""
+    `--regenerate` fix would have broken the tunnel). A private PEM key under such a key is no
+    32-byte key nor an SSH line, and a clamped 32-byte one may be a WireGuard private key: both
+    count."""
     if not isinstance(value, str) or not _PUBLIC_KEY_NAME.search(key):
         return False
     text = value.strip()
-    return bool(_KEY32.match(text)) or ssh_public_keys(text)
+    if _KEY32.match(text):
+        # `wg genkey` clamps a private key (low three bits of the first byte clear, the top
+        # two of the last 01): a key so shaped under a public key's name may be the private
+        # one (the attack review); a public key looks so one time in 32, and stays an exposure
+        raw = base64.b64decode(text)
+        return not (raw[0] & 7 == 0 and raw[31] & 0xC0 == 0x40)
+    return ssh_public_keys(text)
 
 
 # The cluster-secrets habit of Flux repositories (sweep 75, sob/home-ops, carpenike,

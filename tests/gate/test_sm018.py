@@ -348,6 +348,9 @@ def test_published_proofs_and_here_stand_ins_are_no_credentials() -> None:
     assert judge_value("content", "google-site-verification=em-7Xq9vTr7pLm2wZk4sTq8vLp3nR") is None
     assert is_placeholder("AGE_PRIVATE_KEY_HERE") and is_placeholder("paste-token-here")
     assert not is_placeholder("Xq9vTr7pLm2w_HERE")
+    # the attack review: words before "here" that say nothing of what goes there are a password
+    for value in ("correct-horse-battery-here", "LETMEIN_HERE", "hunter_here"):
+        assert not is_placeholder(value), value
     # sweep 85 (samip5/k8s-cluster): base64 of an SSH public key in a file named for SOPS, not
     # yet encrypted, was an exposure in history; the private key beside it still is
     import base64

@@ -351,33 +351,39 @@ def _dormant_owner(ctx: AuditContext, path: str, files: frozenset[str]) -> str |
         "one, add it too (audit's SM010 then says how)"
     )
     built = {f for layer in ctx.repo.layers.layers for f in layer.files}
+    # the kustomization files from the Kustomization's folder up (three): the commented-out
+    # entry first, wherever it is (the attack review: `#- ./thanos` one folder up was passed
+    # over for a listing below it that nothing builds)
+    found_files: list[tuple[str, str]] = []
     folder = dirname(origin)
-    for _ in range(3):  # its folder, the one above (an app's ks.yaml), one more
+    for _ in range(3):
         found = next(
             (join(folder, n) for n in KUSTOMIZATION_NAMES if join(folder, n) in files), None
         )
         if found is not None:
-            rel = origin[len(folder) + 1 :] if folder else origin
-            if found not in built and _commented_entry(ctx, found, rel, listed=True):
-                # listed, in a kustomization nothing builds (the attack review: after the
-                # pasted uncomment the fix said to list what was listed)
-                return (
-                    f"{which}: {found} lists it, but no live layer builds {found}: list its "
-                    f"folder where a live layer's kustomization reaches it{then}"
-                )
-            line = _commented_entry(ctx, found, rel)
-            if line is not None:
-                # a kustomization nothing builds either: its own entry upward is off too (the
-                # attack review: the uncommented line still deployed nothing)
-                upward = (
-                    ""
-                    if found in built
-                    else f", and make a live layer build {found}: nothing applies it now"
-                )
-                return f"{which}: uncomment the line {line} in {found}{upward}{then}"
+            found_files.append((found, origin[len(folder) + 1 :] if folder else origin))
         if not folder:
             break
         folder = dirname(folder)
+    for found, rel in found_files:
+        line = _commented_entry(ctx, found, rel)
+        if line is not None:
+            # a kustomization nothing builds either: its own entry upward is off too (the
+            # attack review: the uncommented line still deployed nothing)
+            upward = (
+                ""
+                if found in built
+                else f", and make a live layer build {found}: nothing applies it now"
+            )
+            return f"{which}: uncomment the line {line} in {found}{upward}{then}"
+    for found, rel in found_files:
+        if found not in built and _commented_entry(ctx, found, rel, listed=True):
+            # listed, in a kustomization nothing builds (the attack review: after the pasted
+            # uncomment the fix said to list what was listed)
+            return (
+                f"{which}: {found} lists it, but no live layer builds {found}: list its "
+                f"folder where a live layer's kustomization reaches it{then}"
+            )
     return (
         f"{which}: list {origin} in the kustomization.yaml that lists the Kustomizations "
         f"beside it{then}"

@@ -178,9 +178,10 @@ def scan_repository(repo: RepoFiles) -> Scan:
             found = from_manifest_bytes(data)
             if found is not None:
                 scan.versions[path] = found
-        if b"--sops-age-secret=" in data and b"kustomize-controller" in data:
-            for m in _SOPS_AGE_SECRET_FLAG.finditer(data):
-                scan.age_secret_flag_files.setdefault(m.group(2).decode(), []).append(path)
+        if b"--sops-age-secret" in data and b"kustomize-controller" in data:
+            for flag in _SOPS_AGE_SECRET_FLAGS:
+                for m in flag.finditer(data):
+                    scan.age_secret_flag_files.setdefault(m["name"].decode(), []).append(path)
     return scan
 
 
@@ -189,10 +190,29 @@ def scan_repository(repo: RepoFiles) -> Scan:
 # whole YAML value, a container argument or a patch's ``value:``, in a file that names the
 # controller (the reviews: a comment's prose, a commented-out patch and an example file's
 # ``args`` were read as the flag)
-_SOPS_AGE_SECRET_FLAG = re.compile(
-    rb"^[ \t]*(?:-[ \t]+)?(?:value:[ \t]*)?([\"']?)--sops-age-secret="
-    rb"([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)\1[ \t]*$",
-    re.MULTILINE,
+_SECRET_NAME = rb"(?P<name>[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)"
+_SOPS_AGE_SECRET_FLAGS = (
+    re.compile(
+        rb"^[ \t]*(?:-[ \t]+)?(?:value:[ \t]*)?([\"']?)--sops-age-secret="
+        + _SECRET_NAME
+        + rb"\1[ \t]*$",
+        re.MULTILINE,
+    ),
+    # pflag's two arguments, one list item each (the attack review of sweep 85: the flag was
+    # unseen, and SM004 let a KMS file pass a controller that decrypts with an age key)
+    re.compile(
+        rb"^[ \t]*-[ \t]+([\"']?)--sops-age-secret\1[ \t]*\r?\n[ \t]*-[ \t]+([\"']?)"
+        + _SECRET_NAME
+        + rb"\2[ \t]*$",
+        re.MULTILINE,
+    ),
+    # a flow list on a line that is no comment: args: ["--sops-age-secret=NAME", …]
+    re.compile(
+        rb"^[^#\n]*\[[^\]\n]*?([\"']?)--sops-age-secret(?:=|\1[ \t]*,[ \t]*([\"']?))"
+        + _SECRET_NAME
+        + rb"[\"']?[ \t]*[,\]]",
+        re.MULTILINE,
+    ),
 )
 
 

@@ -464,3 +464,23 @@ def test_a_cloud_kms_file_the_controllers_identity_decrypts_needs_no_cluster_key
         "    target: {kind: Deployment, name: kustomize-controller}\n",
     )
     assert [f.path for f in audit(tmp_path).findings if f.rule == "SM004"] == ["apps/db.enc.yaml"]
+    # the third attack review: the flag as pflag's two arguments, and in a flow list
+    for args in (
+        "        args:\n          - --sops-age-secret\n          - sops-age\n",
+        '        args: ["--sops-age-secret=sops-age", "--watch-all-namespaces"]\n',
+    ):
+        write(
+            tmp_path,
+            "clusters/prod/flux-system/kustomization.yaml",
+            "resources: [gotk-sync.yaml, controller.yaml]\n",
+        )
+        write(
+            tmp_path,
+            "clusters/prod/flux-system/controller.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\n"
+            "metadata: {name: kustomize-controller, namespace: flux-system}\n"
+            "spec:\n  template:\n    spec:\n      containers:\n"
+            "      - name: manager\n" + args,
+        )
+        found = [f.path for f in audit(tmp_path).findings if f.rule == "SM004"]
+        assert found == ["apps/db.enc.yaml"], args

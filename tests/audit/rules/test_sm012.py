@@ -759,6 +759,17 @@ def test_the_dormant_fix_names_a_kustomization_nothing_builds(tmp_path: Path) ->
         "apps/kustomization.yaml lists it, but no live layer builds apps/kustomization.yaml: "
         "list its folder where a live layer's kustomization reaches it"
     ), fix
+    # the third attack review: a folder's entry commented out one level up is named first,
+    # before a listing below it that nothing builds
+    write(
+        tmp_path,
+        "clusters/prod/kustomization.yaml",
+        "resources:\n  - ./flux-system\n  - apps.yaml\n",
+    )
+    write(tmp_path, "apps/kustomization.yaml", "resources:\n  #- ./thanos\n")
+    write(tmp_path, "apps/thanos/kustomization.yaml", "resources:\n  - ./ks.yaml\n")
+    (fix,) = [f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"]
+    assert fix.endswith("uncomment the line #- ./thanos in apps/kustomization.yaml"), fix
 
 
 def test_the_fix_names_the_folder_whose_link_upward_is_missing(tmp_path: Path) -> None:

@@ -316,6 +316,9 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         "ANSIBLE_VAULT": "correct-horse-battery-staple9",
         "VAULT": "letmein99",
         "WIREGUARD_PRIVATE_KEY": "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=",
+        # the attack review: a private key, clamped as `wg genkey` makes it, under a public
+        # key's name (the shape alone cannot tell them apart)
+        "PEER_PUBLIC_KEY": "4Bn1kqXQm1G+8c2kzVtqWl8S3cT1fV0bN2vH7yE9a2c=",
         "PUBLIC_KEY_PASSPHRASE": "Hq8vR3nLw2Kx7Tz",  # a public key's name, not its form
     }
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
@@ -342,6 +345,7 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
             "OIDC_ISSUER",
             *("SITE_NAME", "ALLOW_PASSWORD", "SMTP_AUTH_USER", "SASL_MECHANISM", "OP_VAULT"),
             *("ANSIBLE_VAULT", "VAULT", "WIREGUARD_PRIVATE_KEY", "PUBLIC_KEY_PASSPHRASE"),
+            "PEER_PUBLIC_KEY",
         )
     ), found
     other = _exposed(found, "apps/other.enc.yaml")
