@@ -2504,5 +2504,13 @@ def test_a_known_format_in_a_config_of_substituted_secrets_is_found(tmp_path: Pa
             + "".join(f"    {line}\n" for line in public.splitlines()),
         },
     )
+    # the third attack review: the same config base64'd under data
+    encoded = base64.b64encode(config.encode()).decode()
+    write(
+        tmp_path,
+        "apps/bridge-data.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: bridge-data}\n"
+        f"data:\n  config.yaml: {encoded}\n",
+    )
     found = {(f.rule, f.path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
-    assert found == {("SM001", "apps/bridge.yaml")}, found
+    assert found == {("SM001", "apps/bridge.yaml"), ("SM001", "apps/bridge-data.yaml")}, found
