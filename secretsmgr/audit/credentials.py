@@ -562,15 +562,16 @@ _DATE_TIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]| ?UTC|[+-]\d{2}:?\d{2})?)?$"
 )
 _BORING = re.compile(r"(?i)^(?:true|false|yes|no|on|off|null|none|~|\d+(?:\.\d+)*[a-z]{0,3})$")
-_WORDS = re.compile(
-    r"(?i)(?:changeme|change_me|replace_?me|example|placeholder|dummy|redacted|"
-    r"your[-_]|xxxx|\*\*\*|todo|fixme|secret-here|insert|"
+_EXAMPLE_WORDS = (
+    r"changeme|change_me|replace_?me|example|placeholder|dummy|redacted|todo|fixme|insert|"
     # the GitLab chart's own fillers (sweep 28, SparksD2145/flux-infra: `password:
     # bogus-satisfy-upgrade` beside existingSecret, the runner's `secret: nonempty`)
     r"bogus|non-?empty|"
     # a filler's Latin (sweep 83, TkPegatron/homelab-as-code: `lorem impsum garblewarble`)
-    r"lorem)"
+    r"lorem"
 )
+# an example word anywhere in a value, or a request to fill it in
+_WORDS = re.compile(rf"(?i)(?:{_EXAMPLE_WORDS}|your[-_]|xxxx|\*\*\*|secret-here)")
 _B64_CHARS = re.compile(r"^[A-Za-z0-9+/=_-]{20,}$")
 _HEX_CHARS = re.compile(r"^[0-9a-fA-F]{20,}$")
 
@@ -666,10 +667,7 @@ def _public_by_key(key: str, value: str) -> bool:
 
 # an example word standing alone, not inside another word (`mastodon` holds `todo`, and
 # `insertCoin` is a password's start: the attack review of sweep 83)
-_EXAMPLE_WORD = re.compile(
-    r"(?i)(?<![a-z])(?:changeme|change_me|replace_?me|example|placeholder|dummy|redacted|todo|"
-    r"fixme|insert|bogus|non-?empty|lorem|xxxx+)(?![a-z])"
-)
+_EXAMPLE_WORD = re.compile(rf"(?i)(?<![a-z])(?:{_EXAMPLE_WORDS}|xxxx+)(?![a-z])")
 
 
 def example_stand_in(value: str) -> bool:
@@ -845,6 +843,11 @@ def _basic_header(text: str) -> bool:
 # IDENTIFIED BY``, ``SET PASSWORD``), up to its ``;``, and in it each literal after
 # ``IDENTIFIED [WITH plugin] BY``, ``PASSWORD``, ``PASSWORD =`` or ``PASSWORD(``: quoted
 # ('…' with '' inside, E'…', "…") or dollar-quoted ($$…$$, $tag$…$tag$)
+# where such a statement may be: its first words, or the words that give a password
+SQL_LOGIN = re.compile(
+    r"(?i)\b(?:(?:CREATE|ALTER)\s+(?:OR\s+REPLACE\s+)?(?:USER|ROLE|LOGIN)|IDENTIFIED\s+(?:BY|WITH)"
+    r"|SET\s+PASSWORD)\b"
+)
 _SQL_STATEMENT = re.compile(
     r"(?is)\b(?:(?:CREATE|ALTER)\s+(?:OR\s+REPLACE\s+)?(?:USER|ROLE|LOGIN)|GRANT|SET\s+PASSWORD)\b"
     r"(?:[^;'\"$]|'(?:[^'\n]|'')*'|\"[^\"\n]*\"|\$(?!\w*\$)|\$(\w*)\$.{0,256}?\$\1\$){0,4000}"

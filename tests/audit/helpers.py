@@ -91,6 +91,28 @@ def flux_kustomization(
     return text
 
 
+# A Flux bootstrap of clusters/prod (flux-system's GitRepository and Kustomization), as
+# ``flux bootstrap`` writes gotk-sync.yaml: with it, standard_repo's layer has a cluster root.
+BOOTSTRAP_SYNC = (
+    "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+    "metadata: {name: flux-system, namespace: flux-system}\n"
+    "spec: {url: 'ssh://git@github.com/example/ops', ref: {branch: main}}\n---\n"
+    "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+    "metadata: {name: flux-system, namespace: flux-system}\n"
+    "spec:\n  path: ./clusters/prod\n  sourceRef: {kind: GitRepository, name: flux-system}\n"
+)
+
+
+def age_secret_flag_patch(secret: str) -> str:
+    """A kustomization's ``patches:`` that give kustomize-controller ``--sops-age-secret``."""
+    return (
+        "patches:\n  - patch: |-\n      - op: add\n"
+        "        path: /spec/template/spec/containers/0/args/-\n"
+        f"        value: --sops-age-secret={secret}\n"
+        "    target: {kind: Deployment, name: kustomize-controller}\n"
+    )
+
+
 def sops_yaml(*rules: tuple[str, Sequence[str]], extra: str = "") -> str:
     """A `.sops.yaml` with (path_regex, recipients) rules and the Flux encrypted_regex."""
     out = "creation_rules:\n"

@@ -165,6 +165,17 @@ def _run_fix(root: Path, fix: str, key_file: Path | None = None) -> None:
     run_shell(fix, env=env, cwd=root, expect=0)
 
 
+def _pgp_rule_repo(root: Path, fpr: str, path_regex: str) -> None:
+    """standard_repo with one creation rule: Flux's encrypted_regex and the PGP key ``fpr``."""
+    standard_repo(root, {})
+    write(
+        root,
+        ".sops.yaml",
+        f"creation_rules:\n  - path_regex: {path_regex}\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    pgp: {fpr}\n",
+    )
+
+
 def _fix_of(root: Path, rule: str) -> str:
     report = run_audit(root, keyless_only=True)
     fixes = [f.fix for f in report.findings if f.rule == rule]
@@ -640,13 +651,7 @@ def test_sm003_fix_and_the_unset_hint_for_a_pgp_only_file_work_when_pasted(
 
     with gnupg_home() as env:
         fpr = gpg_key(env)
-        standard_repo(tmp_path, {})
-        write(
-            tmp_path,
-            ".sops.yaml",
-            "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
-            f"    encrypted_regex: ^(data|stringData)$\n    pgp: {fpr}\n",
-        )
+        _pgp_rule_repo(tmp_path, fpr, r"\.enc\.yaml$")
         rel = "apps/db.enc.yaml"
         write(tmp_path, rel, secret("db", {"password": "pw-in-pgp", "user": "app"}))
         run_shell(f"sops encrypt -i {rel}", env=env, cwd=tmp_path, expect=0)
@@ -847,13 +852,7 @@ def test_a_rename_under_a_pgp_rule_encrypts_first_and_changes_nothing_when_it_fa
     # the kustomization had been rewritten
     with gnupg_home() as env:
         fpr = gpg_key(env)
-        standard_repo(tmp_path, {})
-        write(
-            tmp_path,
-            ".sops.yaml",
-            "creation_rules:\n  - path_regex: \\.sops\\.yaml$\n"
-            f"    encrypted_regex: ^(data|stringData)$\n    pgp: {fpr}\n",
-        )
+        _pgp_rule_repo(tmp_path, fpr, r"\.sops\.yaml$")
         write(tmp_path, "apps/db.yaml", secret("db", {"password": "Xq9vLw2pTr0ub4dor3"}))
         write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db.yaml\n")
         fix = _fix_of(tmp_path, "SM001")

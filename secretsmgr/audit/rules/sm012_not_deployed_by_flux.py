@@ -350,34 +350,38 @@ def _dormant_owner(ctx: AuditContext, path: str, files: frozenset[str]) -> str |
         else f"; {name} has no spec.decryption of its own: unless a parent's patch gives it "
         "one, add it too (audit's SM010 then says how)"
     )
-    built = {f for layer in ctx.repo.layers.layers for f in layer.files}
     # the kustomization files from the Kustomization's folder up (three): the commented-out
     # entry first, wherever it is (the attack review: `#- ./thanos` one folder up was passed
     # over for a listing below it that nothing builds)
-    found_files: list[tuple[str, str]] = []
+    found_files: list[tuple[str, str, str]] = []  # (file, the path from it, its text)
     folder = dirname(origin)
     for _ in range(3):
         found = next(
             (join(folder, n) for n in KUSTOMIZATION_NAMES if join(folder, n) in files), None
         )
         if found is not None:
-            found_files.append((found, origin[len(folder) + 1 :] if folder else origin))
+            try:
+                text = (ctx.repo.root / found).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                text = ""
+            found_files.append((found, origin[len(folder) + 1 :] if folder else origin, text))
         if not folder:
             break
         folder = dirname(folder)
-    for found, rel in found_files:
-        line = _commented_entry(ctx, found, rel)
+    for found, rel, text in found_files:
+        line = _entry_line(text, rel)
         if line is not None:
             # a kustomization nothing builds either: its own entry upward is off too (the
             # attack review: the uncommented line still deployed nothing)
             upward = (
                 ""
-                if found in built
+                if ctx.repo.layers.placements(found)
                 else f", and make a live layer build {found}: nothing applies it now"
             )
             return f"{which}: uncomment the line {line} in {found}{upward}{then}"
-    for found, rel in found_files:
-        if found not in built and _commented_entry(ctx, found, rel, listed=True):
+    for found, rel, text in found_files:
+        unbuilt = not ctx.repo.layers.placements(found)
+        if unbuilt and _entry_line(text, rel, listed=True):
             # listed, in a kustomization nothing builds (the attack review: after the pasted
             # uncomment the fix said to list what was listed)
             return (
@@ -390,16 +394,10 @@ def _dormant_owner(ctx: AuditContext, path: str, files: frozenset[str]) -> str |
     )
 
 
-def _commented_entry(
-    ctx: AuditContext, kfile: str, rel: str, *, listed: bool = False
-) -> str | None:
-    """The commented-out line of ``kfile`` that lists ``rel`` (``#- ./thanos/ks.yaml``) or its
-    folder (``# - ./thanos``), as written; with ``listed``, the line that lists it, not
-    commented out. None when there is none."""
-    try:
-        text = (ctx.repo.root / kfile).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
+def _entry_line(text: str, rel: str, *, listed: bool = False) -> str | None:
+    """The commented-out line of a kustomization file's ``text`` that lists ``rel``
+    (``#- ./thanos/ks.yaml``) or its folder (``# - ./thanos``), as written; with ``listed``,
+    the line that lists it, not commented out. None when there is none."""
     names = [rel] + ([dirname(rel)] if dirname(rel) else [])
     mark = "" if listed else r"#[ \t]*"
     for name in names:

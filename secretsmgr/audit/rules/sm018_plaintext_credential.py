@@ -24,6 +24,7 @@ from secretsmgr.audit.context import AuditContext, own_rule_fix, reencrypt_fix, 
 from secretsmgr.audit.credentials import (
     BOOTSTRAP_SHAPE,
     QUERY_SECRET,
+    SQL_LOGIN,
     UUID_HINT,
     Verdict,
     cloudflare_key_under,
@@ -254,11 +255,7 @@ def _known_parts(text: str) -> tuple[str, ...] | None:
 UUID_PART = "\x00uuid"
 BOOTSTRAP_PART = "\x00bootstrap"
 QUERY_PART = "\x00query"  # a URL's query parameter named for a credential
-SQL_PART = "\x00sql"  # SQL that gives a login a password
-SQL_LOGIN = re.compile(
-    r"(?i)\b(?:(?:CREATE|ALTER)\s+(?:OR\s+REPLACE\s+)?(?:USER|ROLE|LOGIN)|IDENTIFIED\s+(?:BY|WITH)"
-    r"|SET\s+PASSWORD)\b"
-)
+SQL_PART = "\x00sql"  # SQL that gives a login a password (SQL_LOGIN finds its statements)
 _SHAPES = {
     UUID_PART: UUID_HINT,
     BOOTSTRAP_PART: BOOTSTRAP_SHAPE,

@@ -422,7 +422,7 @@ def test_a_cloud_kms_file_the_controllers_identity_decrypts_needs_no_cluster_key
     from secretsmgr.sops.model import KeyGroup
     from tests.sops.key_types import foreign
 
-    from ..helpers import audit
+    from ..helpers import BOOTSTRAP_SYNC, age_secret_flag_patch, audit
 
     sealed = load(enc(secret("db")), FileFormat.YAML)
     sealed.metadata = replace(sealed.metadata, key_groups=(KeyGroup((), foreign(("gcp_kms",))),))
@@ -446,22 +446,11 @@ def test_a_cloud_kms_file_the_controllers_identity_decrypts_needs_no_cluster_key
     assert [f.path for f in audit(tmp_path).findings if f.rule == "SM004"] == ["apps/db.enc.yaml"]
     # and a controller the repository gives --sops-age-secret decrypts with that age key
     write(tmp_path, "apps/db.enc.yaml", dump(sealed))
-    sync = (
-        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
-        "metadata: {name: flux-system, namespace: flux-system}\n"
-        "spec: {url: 'ssh://git@github.com/example/ops', ref: {branch: main}}\n---\n"
-        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
-        "metadata: {name: flux-system, namespace: flux-system}\n"
-        "spec:\n  path: ./clusters/prod\n  sourceRef: {kind: GitRepository, name: flux-system}\n"
-    )
-    write(tmp_path, "clusters/prod/flux-system/gotk-sync.yaml", sync)
+    write(tmp_path, "clusters/prod/flux-system/gotk-sync.yaml", BOOTSTRAP_SYNC)
     write(
         tmp_path,
         "clusters/prod/flux-system/kustomization.yaml",
-        "resources: [gotk-sync.yaml]\npatches:\n  - patch: |-\n      - op: add\n"
-        "        path: /spec/template/spec/containers/0/args/-\n"
-        "        value: --sops-age-secret=sops-age\n"
-        "    target: {kind: Deployment, name: kustomize-controller}\n",
+        "resources: [gotk-sync.yaml]\n" + age_secret_flag_patch("sops-age"),
     )
     assert [f.path for f in audit(tmp_path).findings if f.rule == "SM004"] == ["apps/db.enc.yaml"]
     # the third attack review: the flag as pflag's two arguments, and in a flow list

@@ -8,7 +8,16 @@ import pytest
 
 from secretsmgr.audit.finding import AuditReport
 
-from ..helpers import enc, flux_kustomization, secret, sops_yaml, standard_repo, write
+from ..helpers import (
+    BOOTSTRAP_SYNC,
+    age_secret_flag_patch,
+    enc,
+    flux_kustomization,
+    secret,
+    sops_yaml,
+    standard_repo,
+    write,
+)
 from .cases import Case, ids, run_case
 
 
@@ -318,26 +327,13 @@ def test_the_fix_needs_no_secret_ref_where_the_controller_holds_the_key(tmp_path
         "add spec.decryption {provider: sops, secretRef: {name: sops-age}} to "
         "clusters/prod/apps.yaml"
     )
-    patch = (
-        "patches:\n  - patch: |-\n      - op: add\n"
-        "        path: /spec/template/spec/containers/0/args/-\n"
-        "        value: --sops-age-secret=sops-age-secret\n"
-        "    target: {kind: Deployment, name: kustomize-controller}\n"
-    )
+    patch = age_secret_flag_patch("sops-age-secret")
     # in a file nothing applies (an example): no flag (the attack review of this stop)
     write(tmp_path, "examples/flux-system/kustomization.yaml", "resources: []\n" + patch)
     (finding,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM010"]
     assert "secretRef: {name: sops-age}" in (finding.fix or "")
     # in the bootstrap's own kustomization, which its layer builds
-    sync = (
-        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
-        "metadata: {name: flux-system, namespace: flux-system}\n"
-        "spec: {url: 'ssh://git@github.com/example/ops', ref: {branch: main}}\n---\n"
-        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
-        "metadata: {name: flux-system, namespace: flux-system}\n"
-        "spec:\n  path: ./clusters/prod\n  sourceRef: {kind: GitRepository, name: flux-system}\n"
-    )
-    write(tmp_path, "clusters/prod/flux-system/gotk-sync.yaml", sync)
+    write(tmp_path, "clusters/prod/flux-system/gotk-sync.yaml", BOOTSTRAP_SYNC)
     write(tmp_path, "clusters/prod/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n")
     (finding,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM010"]
     assert "secretRef: {name: sops-age}" in (finding.fix or "")

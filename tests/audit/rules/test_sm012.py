@@ -728,18 +728,10 @@ def test_the_dormant_fix_names_a_kustomization_nothing_builds(tmp_path: Path) ->
     # the attack review of sweep 84: the layer whose kustomization held `#- ./thanos/ks.yaml`
     # was switched off too (`#- apps.yaml` in the cluster's kustomization); uncommented, the
     # fix then said to list what was listed
-    from ..helpers import audit, flux_kustomization
+    from ..helpers import BOOTSTRAP_SYNC, audit, flux_kustomization
 
-    sync = (
-        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
-        "metadata: {name: flux-system, namespace: flux-system}\n"
-        "spec: {url: 'ssh://git@github.com/example/ops', ref: {branch: main}}\n---\n"
-        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
-        "metadata: {name: flux-system, namespace: flux-system}\n"
-        "spec:\n  path: ./clusters/prod\n  sourceRef: {kind: GitRepository, name: flux-system}\n"
-    )
     files = {
-        "clusters/prod/flux-system/gotk-sync.yaml": sync,
+        "clusters/prod/flux-system/gotk-sync.yaml": BOOTSTRAP_SYNC,
         "clusters/prod/flux-system/kustomization.yaml": "resources: [gotk-sync.yaml]\n",
         "clusters/prod/kustomization.yaml": "resources:\n  - ./flux-system\n  #- apps.yaml\n",
         "apps/kustomization.yaml": "resources:\n  #- ./thanos/ks.yaml\n",
