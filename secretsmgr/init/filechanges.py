@@ -323,6 +323,7 @@ def sops_yaml_changes(
     name: str,
     pgp: Mapping[str | None, Sequence[str]] | None = None,
     new: frozenset[str] = frozenset(),
+    kms: Mapping[str | None, Sequence[tuple[str, str]]] | None = None,
 ) -> SopsYamlChanges:
     """`.sops.yaml` with one rule per set of clusters for the files the layers apply that no
     `.sops.yaml` of a folder below the root governs, and each such nested one that governs
@@ -332,7 +333,8 @@ def sops_yaml_changes(
     run from its folder) reads it: a root rule for a file below a nested `.sops.yaml` is never
     read (sweep 22, tinoha/homelab: init's root rules named only folders below kubernetes/,
     whose own `.sops.yaml` governs them; the step's encrypt then found no rule there).
-    ``name``: a new secret's file name, for what a kept config's rules lack."""
+    ``name``: a new secret's file name, for what a kept config's rules lack; ``pgp`` and
+    ``kms``: the keys beside the age key that each cluster's rules keep (``sops_yaml_text``)."""
     configs = inv.sops_configs
     nested = sorted(d for d in configs.dirs if d)
     governed: dict[str, set[str | None]] = {}
@@ -386,7 +388,7 @@ def sops_yaml_changes(
         mac_only = _mac_only_groups(inv, groups, folder)
         own = _own_rules(inv, groups, folder, mac_only)
         whole = _holding_whole(inv, groups, folder)
-        text = sops_yaml_text(groups, keys, allowed, pgp, own, whole, mac_only)
+        text = sops_yaml_text(groups, keys, allowed, pgp, own, whole, mac_only, kms)
         existing = read_optional(inv.root / rel)
         # sweep 80, Liana64/home-infra: --force dropped `stores: {yaml: {indent: 2}}`, and every
         # file written after changed its indentation

@@ -114,6 +114,8 @@ class InitPlan:
     # the kept `.sops.yaml` rule a new secret matches names PGP, KMS or Vault keys too: only
     # sops encrypts to every key it names
     rule_needs_sops: bool = False
+    # ... and one of those keys is a PGP key, whose public half sops reads from GnuPG's keyring
+    rule_needs_gpg: bool = False
     # the kept rule for a new secret there has no encrypted_regex (nor any other encryption
     # rule): it encrypts apiVersion, kind and metadata too (sweep 74, MTRNord/cluster: SM015)
     rule_encrypts_whole: str | None = None

@@ -165,9 +165,13 @@ def _encrypt_command(plan: InitPlan) -> str:
         why = (
             "with sops, which encrypts to the PGP (KMS, Vault) keys the rules name too (a PGP "
             "key's public half in your GnuPG keyring: gpg --import it first)"
+            if plan.rule_needs_gpg
+            # a rule that keeps the cloud KMS keys Flux decrypts with (sweep 84)
+            else "with sops, which encrypts to the cloud KMS (Vault) keys the rules name too "
+            "(with your cloud credentials)"
         )
         nested = [k.path for k in plan.kept_configs if k.path != SOPS_CONFIG_NAME]
-        # a root .sops.yaml init writes names age keys alone: the rule is the nested one's
+        # the root .sops.yaml is init's own, not kept: the rule is the nested one's
         kept_root = any(k.path == SOPS_CONFIG_NAME for k in plan.kept_configs)
         # a nested config over no folder whose layer decrypts is no place for a secret (sweep
         # 72, Benjaminmnoer/iac: cluster/.sops.yaml governs the flux-system layer alone, which

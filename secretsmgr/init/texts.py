@@ -68,9 +68,12 @@ def sops_yaml_text(
     own: Mapping[int, Sequence[OwnRule]] | None = None,
     whole: frozenset[int] = frozenset(),
     mac_only: frozenset[int] = frozenset(),
+    kms: Mapping[str | None, Sequence[tuple[str, str]]] | None = None,
 ) -> str:
-    """`.sops.yaml` with rules for each group: each cluster's key plus ``allowed``, and the PGP
-    keys ``pgp`` gives its clusters (the ones Flux decrypts their PGP files with).
+    """`.sops.yaml` with rules for each group: each cluster's key plus ``allowed``, the PGP
+    keys ``pgp`` gives its clusters (the ones Flux decrypts their PGP files with), and the
+    cloud KMS keys ``kms`` gives them, as (rule field, key) (the ones kustomize-controller's
+    own identity decrypts their files with).
 
     A group's rules: first one per ``own`` rule of its files (``own`` maps a group's index to
     them), then, for the groups of ``whole`` (whose folders hold such files), one for the
@@ -101,6 +104,10 @@ def sops_yaml_text(
         fingerprints = dict.fromkeys(k for c in group.clusters for k in (pgp or {}).get(c, ()))
         if fingerprints:
             recipients.append(f"    pgp: {','.join(fingerprints)}")
+        clouds: dict[str, dict[str, None]] = {}
+        for field, key in (k for c in group.clusters for k in (kms or {}).get(c, ())):
+            clouds.setdefault(field, {})[key] = None
+        recipients += [f"    {field}: {','.join(ids)}" for field, ids in clouds.items()]
         label = _cluster_label(group.clusters)
         for rule in (own or {}).get(number, ()):
             regex = exact_regex(rule.paths)

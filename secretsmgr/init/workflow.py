@@ -58,11 +58,12 @@ from secretsmgr.init.rules import present_folders
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.oskeyring import KeyringAbsentError
 from secretsmgr.keys.protocols import Identity
+from secretsmgr.repo.cloudkms import controller_kms_keys, flux_needs_no_age
 from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.git import ignored_paths
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
-from secretsmgr.repo.pgpkeys import flux_pgp_keys, on_flux_pgp, repository_pgp_ids
+from secretsmgr.repo.pgpkeys import flux_pgp_keys, repository_pgp_ids
 from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.settingsfile import pinned_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, all_age_recipients
@@ -90,7 +91,7 @@ def _state_notes(
             continue
         recipients = set(sf.metadata.age_recipients)
         wanted = {keys[c] for c in inv.layers.clusters_of(entry.path) if c in keys}
-        if wanted and not wanted <= recipients and not on_flux_pgp(inv, entry, pgp_ids):
+        if wanted and not wanted <= recipients and not flux_needs_no_age(inv, entry, pgp_ids):
             if not recipients and sf.metadata.foreign_kinds:
                 sops_only.append((entry.path, sf.metadata.foreign_kinds, sorted(wanted)))
             else:
@@ -237,10 +238,11 @@ def plan_init(
             f"key from the {SOPS_CONFIG_NAME} rule of its path, as before"
         )
     pgp = flux_pgp_keys(inv)
+    kms = controller_kms_keys(inv)
     secret_name = _new_secret_name(inv)
     made = frozenset(c.public for c in cluster_keys if c.source == NEW)
     sops = sops_yaml_changes(
-        inv, keys, pinned.allowed_recipients, options.force, secret_name, pgp, made
+        inv, keys, pinned.allowed_recipients, options.force, secret_name, pgp, made, kms
     )
     notes += sops.notes
     state = _state_notes(inv, keys, pinned.allowed_recipients)
@@ -280,6 +282,13 @@ def plan_init(
     )
     targets = _export_targets(inv)
     notes += _unsent_note(inv, targets)
+    kept_kinds = _rule_needs_sops(
+        inv,
+        secret_name,
+        # no layer's folder (sweep 71, ZeroNull7/home-k8s: an archived tree): the root, where
+        # the step's PATH then is
+        [f for k in sops.kept for f in k.folders] or [""],
+    )
     ignored = _ignored(
         root, [*(f.path for f in files if f.state is not FileState.NOT_WRITTEN), adopt.changelog]
     )
@@ -300,14 +309,8 @@ def plan_init(
         undecrypted=undecrypted,
         notes=tuple(dict.fromkeys(notes)),
         secret_name=secret_name,
-        rule_needs_sops=_rule_needs_sops(
-            inv,
-            secret_name,
-            # no layer's folder (sweep 71, ZeroNull7/home-k8s: an archived tree): the root,
-            # where the step's PATH then is
-            [f for k in sops.kept for f in k.folders] or [""],
-        )
-        or (sops.written and bool(pgp)),
+        rule_needs_sops=bool(kept_kinds) or (sops.written and bool(pgp or kms)),
+        rule_needs_gpg="pgp" in kept_kinds or (sops.written and bool(pgp)),
         targets=targets,
         controller_key=inv.layers.controller_key_clusters({e.path for e in inv.sops_files}),
         controller_secret=_one(inv.layers.controller_age_secrets),
@@ -520,15 +523,17 @@ def _rule_encrypts_whole(inv: Inventory, name: str, folders: Sequence[str]) -> s
     return None
 
 
-def _rule_needs_sops(inv: Inventory, name: str, folders: Sequence[str]) -> bool:
-    """Whether a rule of a kept `.sops.yaml` that a new secret ``name`` in one of the layers'
-    ``folders`` matches names PGP, KMS or Vault keys beside its age keys, which secretsmgr
-    cannot encrypt to (sweep 19: dcplaya, SVendittelli)."""
+def _rule_needs_sops(inv: Inventory, name: str, folders: Sequence[str]) -> frozenset[str]:
+    """What a rule of a kept `.sops.yaml` that a new secret ``name`` in one of the layers'
+    ``folders`` matches names beside its age keys, which secretsmgr cannot encrypt to: ``pgp``,
+    ``other`` (KMS or Vault keys), or both (sweep 19: dcplaya, SVendittelli)."""
+    kinds: set[str] = set()
     for folder in folders:
         rule = inv.sops_configs.rule_for(posixpath.join(folder, name))[1]
-        if rule is not None and any(g.pgp or g.other for g in rule.key_groups):
-            return True
-    return False
+        for group in rule.key_groups if rule is not None else ():
+            kinds |= {"pgp"} if group.pgp else set()
+            kinds |= {"other"} if group.other else set()
+    return frozenset(kinds)
 
 
 def apply_init(plan: InitPlan, output: Path | None) -> InitResult:

@@ -40,9 +40,9 @@ from secretsmgr.keys.manifest import entry_text
 from secretsmgr.keys.protocols import Identity, IdentitySet
 from secretsmgr.plural import plural
 from secretsmgr.repo import git
+from secretsmgr.repo.cloudkms import flux_needs_no_age
 from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
-from secretsmgr.repo.pgpkeys import on_flux_pgp
 from secretsmgr.repo.settings import SETTINGS_NAME, Settings, load_settings
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 from secretsmgr.repo.sopsentry import SopsEntry
@@ -187,14 +187,15 @@ def in_rotation(ctx: Inventory, entry: SopsEntry, old: str) -> bool:
     live Flux layer applies it (then it must carry the new key). A file outside Flux that
     never carried the key (an archived one, encrypted to other keys) is left as it is: begin
     refused, as no identity opened it, and the key could never be rotated (sweep 18); nor is
-    a PGP file that Flux decrypts with the repository's PGP key (``on_flux_pgp``)."""
+    a PGP file that Flux decrypts with the repository's PGP key, or a cloud KMS file that it
+    decrypts with the controller's identity (``flux_needs_no_age``)."""
     if _holds_no_secret(entry):
         # a template named like a SOPS file carries no key (sweep 70, nprodromou/apk3s-rh:
         # begin left six alone, and finish refused them for ever)
         return False
     sf = entry.sops_file
-    if sf is not None and old not in sf.metadata.age_recipients and on_flux_pgp(ctx, entry):
-        # a PGP file its layers decrypt with the repository's PGP key needs no age key (sweep
+    if sf is not None and old not in sf.metadata.age_recipients and flux_needs_no_age(ctx, entry):
+        # a PGP (or controller KMS) file its layers decrypt without an age key needs none (sweep
         # 20: after init's step put the age key beside PGP in the rule, begin refused for ever
         # over a PGP-only file it could not re-encrypt, whatever sops command was run)
         return False

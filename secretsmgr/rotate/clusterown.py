@@ -30,8 +30,9 @@ from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.manifest import entry_text
 from secretsmgr.keys.protocols import IdentitySet
 from secretsmgr.plural import plural
+from secretsmgr.repo.cloudkms import flux_needs_no_age
 from secretsmgr.repo.inventory import Inventory, load_inventory
-from secretsmgr.repo.pgpkeys import on_flux_pgp, repository_pgp_ids
+from secretsmgr.repo.pgpkeys import repository_pgp_ids
 from secretsmgr.repo.settings import (
     SETTINGS_NAME,
     Settings,
@@ -120,10 +121,11 @@ def _scope(ctx: Inventory, key: str, *also: str) -> list[SopsEntry]:
         if sf is None:
             continue
         carried = bool(keys & set(sf.metadata.age_recipients))
-        if not carried and on_flux_pgp(ctx, entry, named):
-            # Flux decrypts it with the repository's PGP key, as in_rotation leaves it (sweep
-            # 28, Serubin/flux-infra: after init put each cluster's age key in the PGP rule,
-            # --begin --cluster refused over every PGP-only file, for ever)
+        if not carried and flux_needs_no_age(ctx, entry, named):
+            # Flux decrypts it with the repository's PGP key or the controller's cloud KMS key,
+            # as in_rotation leaves it (sweep 28, Serubin/flux-infra: after init put each
+            # cluster's age key in the PGP rule, --begin --cluster refused over every PGP-only
+            # file, for ever)
             continue
         if carried or expects_key(ctx, entry, key):
             out.append(entry)

@@ -18,9 +18,9 @@ from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
+from secretsmgr.repo.cloudkms import flux_needs_no_age
 from secretsmgr.repo.flux.graph import unknown_layer
 from secretsmgr.repo.inventory import Inventory
-from secretsmgr.repo.pgpkeys import on_flux_pgp
 from secretsmgr.repo.sopsconfig import (
     all_age_recipients,
     malformed_pgp,
@@ -377,7 +377,7 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
                 + (f"; the file's key is {near}" if near else "")
                 + ": correct it there first, then run this again"
             ]
-        if cluster_keys and not broken and not on_flux_pgp(ctx, entry):  # Flux's PGP: no SM004
+        if cluster_keys and not broken and not flux_needs_no_age(ctx, entry):  # no SM004
             how = ctx.sops_configs.updatekeys_hint(entry.path, metadata.foreign_kinds, cluster_keys)
             hints.append(f"it lacks the cluster's age key too (SM004): {how}")
         if others:

@@ -2236,3 +2236,75 @@ def test_the_example_name_follows_a_rule_for_secret_sops_yaml_names(
     text = " ".join(out.split())
     assert f"secretsmgr encrypt -i PATH/{name}" in text, out
     assert "no creation rule of the kept .sops.yaml matches" not in text, out
+
+
+def _cloud_kms_file(kind: str, *, context: bool = False) -> str:
+    """A SOPS Secret on one cloud KMS key alone, its entry as tests/sops/key_types.py has it
+    (an AWS key with its role, and with an encryption context only when ``context``)."""
+    from dataclasses import replace
+
+    from secretsmgr.sops import dump
+    from secretsmgr.sops.model import KeyGroup
+    from secretsmgr.sops.tree import MapNode, SeqNode
+    from tests.audit.helpers import secret
+    from tests.sops.key_types import ENTRIES
+
+    entry = [(k, v) for k, v in ENTRIES[kind] if context or k != "context"]
+    sealed = load(enc(secret("db")), FileFormat.YAML)
+    group = KeyGroup((), ((kind, SeqNode([MapNode(entry)])),))
+    sealed.metadata = replace(sealed.metadata, key_groups=(group,))
+    return dump(sealed)
+
+
+@pytest.mark.parametrize(
+    ("kind", "line"),
+    [
+        ("gcp_kms", "gcp_kms: projects/p/locations/global/keyRings/sops/cryptoKeys/sops-key"),
+        (
+            "azure_kv",
+            "azure_keyvault: https://sops-test.vault.azure.net/keys/sops-key/"
+            "0123456789abcdef0123456789abcdef",
+        ),
+        (
+            "kms",
+            "kms: arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            "+arn:aws:iam::111122223333:role/sops",
+        ),
+    ],
+)
+def test_rules_init_writes_keep_the_cloud_kms_key_the_controllers_identity_decrypts_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, line: str
+) -> None:
+    # sweep 84 (nishioka-shinji/my_infra): Flux decrypts GCP KMS files through the controller's
+    # workload identity (decryption names no secretRef). init's root rule named the new age
+    # key alone (every file made under it then needed a Secret Flux does not read), a note
+    # called the KMS files SM004, which audit does not, and the encrypt step said gpg
+    repo = one_cluster_repo(tmp_path / "repo")
+    ks = repo / "clusters/prod/apps.yaml"
+    ks.write_text(ks.read_text().replace("    secretRef:\n      name: sops-age\n", ""))
+    write(repo, "apps/db.enc.yaml", _cloud_kms_file(kind))
+    write(repo, "apps/cache.enc.yaml", _cloud_kms_file(kind))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml", "cache.enc.yaml")
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    new = key_of(tmp_path / "new.agekey")
+    rules = (repo / ".sops.yaml").read_text()
+    assert f"    age: {new}\n    {line}\n" in rules, rules
+    assert "SM004" not in out and "keys only" not in out, out
+    (step,) = [s for s in _steps(out) if s.startswith("encrypt a secret")]
+    assert step.startswith("encrypt a secret with sops, which encrypts to the cloud KMS"), step
+    assert "gpg" not in step
+    config = load_sops_config(repo / ".sops.yaml")
+    rule = match_rule(config, repo / "apps/new.enc.yaml")
+    assert rule is not None and rule.key_groups[0].other and rule.key_groups[0].age == (new,)
+    found = {(f["rule"], f["path"]) for f in audit(repo, capsys)}
+    assert not {r for r, p in found if p == "apps/db.enc.yaml"} & {"SM004", "SM005"}, found
+    # a key bound to an encryption context, which a flat rule cannot carry, is not copied;
+    # nor is a key only some of the cluster's KMS files are on
+    other = _cloud_kms_file(kind, context=True)
+    if kind != "kms":
+        other = other.replace("sops-key", "other-key")
+    write(repo, "apps/cache.enc.yaml", other)
+    commit(repo, "another key")
+    out, _ = init(repo, capsys, "--force", "--cluster-key", new)
+    assert line.split(":", 1)[0] + ":" not in (repo / ".sops.yaml").read_text(), out

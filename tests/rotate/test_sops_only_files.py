@@ -218,3 +218,35 @@ def test_log_verify_gives_a_pgp_file_the_sops_rotate_hint_not_secretsmgr_rotate(
     hints = hints_of(err)
     assert not any("secretsmgr rotate" in h for h in hints), hints
     assert any("sops rotate -i apps/new.enc.yaml, then secretsmgr log --adopt" in h for h in hints)
+
+
+def test_a_cluster_key_rotation_leaves_cloud_kms_files_the_controller_decrypts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 84 (nishioka-shinji/my_infra): Flux decrypts GCP KMS files through the controller's
+    # workload identity; once init named an age cluster key, key rotate --begin refused over
+    # each of them (it cannot re-wrap a KMS file), though they carry no age key to rotate
+    from tests.audit.helpers import K1, KEYS, enc, secret
+    from tests.conftest import git
+
+    root = tmp_path / "repo"
+    write(
+        root,
+        ".sops.yaml",
+        f"creation_rules:\n  - path_regex: \\.enc\\.yaml$\n{REGEX}    age: {K1}\n",
+    )
+    write(root, ".secretsmgr.yaml", f"cluster_key: {K1}\n")
+    write(root, "clusters/prod/apps.yaml", flux_kustomization(decryption=""))
+    write(root, FILE, FOREIGN_ONLY["gcp_kms"])
+    write(root, "apps/db.enc.yaml", enc(secret("db")))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "a KMS repository with an age file")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KEYS / "test-only-1.agekey"))
+    before = (root / FILE).read_bytes()
+    args = ["--repo", str(root), "key", "rotate", "--begin", "-o", str(tmp_path / "new.agekey")]
+    warning = "the manifest on stdout holds a private key"
+    code, _out, err = run([*args, "--cluster-key", K1], capsys, warnings=[warning])
+    assert code == 0, err
+    assert (root / FILE).read_bytes() == before
+    assert (root / "apps/db.enc.yaml").read_text().count("recipient: age1") == 2

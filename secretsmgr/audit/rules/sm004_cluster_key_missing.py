@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.keys.bech32 import is_post_quantum, short_key
+from secretsmgr.repo.cloudkms import on_controller_kms
 from secretsmgr.repo.inventory import ExpectedKeys
 from secretsmgr.repo.pgpkeys import on_flux_pgp, repository_pgp_ids
 from secretsmgr.repo.settings import SETTINGS_NAME
@@ -26,35 +27,6 @@ def _held(entry: SopsEntry) -> str:
             count = len(value.items) if isinstance(value, SeqNode) else 1
             parts.append(f"{count} {name} key" + ("s" if count != 1 else ""))
     return ", ".join(parts) or "no key"
-
-
-_CLOUD_KMS = frozenset(("kms", "gcp_kms", "azure_kv"))
-
-
-def _on_controller_kms(ctx: AuditContext, entry: SopsEntry) -> bool:
-    """Whether every layer that applies ``entry`` decrypts with the controller's own identity
-    (``decryption: {provider: sops}``, no secretRef) and the file is on a cloud KMS key: Flux
-    decrypts it with that key through workload identity, not with the age cluster key (sweep
-    84, nishioka-shinji/my_infra: after init named an age cluster key, eight GCP KMS files
-    were SM004 "Flux cannot decrypt it")."""
-    sf = entry.sops_file
-    if sf is None or not set(sf.metadata.foreign_kinds) & _CLOUD_KMS:
-        return False
-    groups = sf.metadata.key_groups
-    threshold = sf.metadata.shamir_threshold or len(groups)
-    opened = sum(1 for g in groups if any(name in _CLOUD_KMS for name, _ in g.foreign))
-    if opened < threshold:
-        return False  # the KMS keys open too few key groups (the attack review of sweep 84)
-    graph = ctx.repo.layers
-    layers = graph.placements(entry.path)
-    return bool(layers) and all(
-        x.decryption is not None
-        and x.decryption.is_sops
-        and x.decryption.secret_ref is None
-        # a controller given --sops-age-secret decrypts with that age key (the review)
-        and not graph.controller_age_secrets_of(x.cluster)
-        for x in layers
-    )
 
 
 def _whose(group: ExpectedKeys, named: bool) -> str:
@@ -82,7 +54,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         sf = entry.sops_file
         if sf is None or (graph.layers and not graph.placements(entry.path)):
             continue
-        if _on_controller_kms(ctx, entry):
+        if on_controller_kms(ctx.repo, entry):
             continue
         if on_flux_pgp(ctx.repo, entry, repo_pgp):
             # the repository's own PGP keys only, in layers that decrypt with a PGP Secret
