@@ -596,17 +596,28 @@ def exposed_value(key: str, value: object) -> bool:
     )
 
 
-def _exposed(values: list[tuple[str, object, bool, str]]) -> tuple[str, ...]:
+def _exposed(values: list[tuple[str, object, bool, str]], strict: bool) -> tuple[str, ...]:
     """Key paths of the values a plaintext file named like a SOPS file holds in clear: what git
     keeps readable once it is committed (SM019 counts them; sweep 19, larivierec: a Talos
-    ``talsecret.sops.yaml`` committed before it was encrypted)."""
+    ``talsecret.sops.yaml`` committed before it was encrypted). ``strict``: the file is a Talos
+    config, whose secrets are under keys that say so or known by their form:
+    ``_strictly_exposed`` (sweep 87, Heavybullets8/heavy-ops: an audit policy's
+    ``apiVersion``, a disk's model and containerd settings were three SM019 errors)."""
+    judge = _strictly_exposed if strict else exposed_value
     return tuple(
         dict.fromkeys(
-            dotted_path
-            for key, value, _in_secret, dotted_path in values
-            if exposed_value(key, value)
+            dotted_path for key, value, _in_secret, dotted_path in values if judge(key, value)
         )
     )
+
+
+def _talos_config(doc: Node) -> bool:
+    """Whether ``doc`` is a Talos machine config (``version: v1alpha1``, ``machine:`` and
+    ``cluster:``) or a secrets bundle of ``talosctl gen secrets`` (``secrets:`` and ``certs:``)."""
+    if not isinstance(doc, MapNode) or not isinstance(doc.get("cluster"), MapNode):
+        return False
+    machine = doc.get("version") == "v1alpha1" and isinstance(doc.get("machine"), MapNode)
+    return machine or (isinstance(doc.get("secrets"), MapNode) and doc.has("certs"))
 
 
 def _binary_template(path: str, data: bytes) -> bool:
@@ -937,7 +948,8 @@ def read_sops_entry(
             )
             if entry.template or entry.empty or entry.config_file or entry.lost_metadata:
                 return entry
-            return replace(entry, exposed_leaves=_exposed(values))
+            strict = any(_talos_config(d) for d in docs)
+            return replace(entry, exposed_leaves=_exposed(values, strict))
     try:
         if fmt in _FLAT_STORES:
             sf = load(text, fmt)

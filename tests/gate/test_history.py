@@ -114,6 +114,32 @@ def test_a_plaintext_file_named_like_a_sops_file_is_exposed_after_it_is_encrypte
     assert ("SM019", "talos/talsecret.sops.yaml") in history_findings(root)
 
 
+def test_a_talos_machine_config_committed_in_clear_exposes_its_secrets_only(
+    tmp_path: Path,
+) -> None:
+    # sweep 87 (Heavybullets8/heavy-ops): a Talos machine config named like a SOPS file, whose
+    # secrets were 1Password references, was committed in clear; an audit policy's
+    # apiVersion, a disk's model and containerd settings were three SM019 errors
+    plain = (
+        "version: v1alpha1\nmachine:\n  type: controlplane\n"
+        "  token: k3xq9v.0p2f8w6m4t1z7r5b\n  ca:\n    crt: op://talos/ca/crt\n"
+        "  install:\n    diskSelector:\n      model: INTEL SSDPE21D960GA\n"
+        "  files:\n    - op: create\n      path: /etc/cri/conf.d/20-customization.part\n"
+        '      content: |\n        [plugins."io.containerd.cri.v1.images"]\n'
+        "        discard_unpacked_layers = false\n"
+        "cluster:\n  id: q7Wm2ZpK9vR4tY8uXb3N\n  secret: Zq8rT2mVx91LkPw+Ab4=\n"
+        "  apiServer:\n    auditPolicy:\n      apiVersion: audit.k8s.io/v1\n      kind: Policy\n"
+    )
+    from secretsmgr.sops import EncryptionRule
+
+    root = gitops(tmp_path / "r", {"talos/node.sops.yaml": plain})
+    write(root, "talos/node.sops.yaml", enc(plain, rule=EncryptionRule()))
+    commit(root, "encrypt it")
+    facts = walk_repository(root)
+    exposed = {e.key_path for e in facts.exposures if e.path.startswith("talos/")}
+    assert exposed == {"machine.token", "cluster.secret"}, exposed
+
+
 def test_a_past_env_file_or_patch_is_no_exposure_without_a_layer_reading_it(
     tmp_path: Path,
 ) -> None:
