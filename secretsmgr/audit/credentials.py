@@ -21,10 +21,13 @@ from secretsmgr.audit.jwts import nkey_seed_in, public_jwt_text
 from secretsmgr.audit.manifests import ENC_PREFIX, is_placeholder, pgp_public_packets
 from secretsmgr.repo.placeholders import (
     CRYPT_HASH,
+    EXAMPLE_WORDS,
     HTPASSWD_USER,
     PRIVATE_KEY_BLOCK,
     REFERENCE_SCHEMES,
     URL_PASSWORD,
+    YOUR_WORDS,
+    example_stand_in,
     has_template,
     is_weak_password,
     literal_default,
@@ -562,16 +565,8 @@ _DATE_TIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]| ?UTC|[+-]\d{2}:?\d{2})?)?$"
 )
 _BORING = re.compile(r"(?i)^(?:true|false|yes|no|on|off|null|none|~|\d+(?:\.\d+)*[a-z]{0,3})$")
-_EXAMPLE_WORDS = (
-    r"changeme|change_me|replace_?me|example|placeholder|dummy|redacted|todo|fixme|insert|"
-    # the GitLab chart's own fillers (sweep 28, SparksD2145/flux-infra: `password:
-    # bogus-satisfy-upgrade` beside existingSecret, the runner's `secret: nonempty`)
-    r"bogus|non-?empty|"
-    # a filler's Latin (sweep 83, TkPegatron/homelab-as-code: `lorem impsum garblewarble`)
-    r"lorem"
-)
 # an example word anywhere in a value, or a request to fill it in
-_WORDS = re.compile(rf"(?i)(?:{_EXAMPLE_WORDS}|your[-_]|xxxx|\*\*\*|secret-here)")
+_WORDS = re.compile(rf"(?i)(?:{EXAMPLE_WORDS}|your[-_]|xxxx|\*\*\*|secret-here)")
 _B64_CHARS = re.compile(r"^[A-Za-z0-9+/=_-]{20,}$")
 _HEX_CHARS = re.compile(r"^[0-9a-fA-F]{20,}$")
 
@@ -636,13 +631,6 @@ def is_placeholder_value(value: str) -> bool:
     return is_placeholder(value) or _example(value)
 
 
-# a template's run-together request, the whole value (``yoursecretpassword``: sweep 57,
-# mer0x/homelab-as-code); as a part of a value it may be a password's (the attack review)
-_YOUR_WORDS = re.compile(
-    r"(?i)^your(?:[-_]?(?:secret|password|passwd|pass|token|api|apikey|key|own|value|here))+$"
-)
-
-
 # Stripe's publishable key, made for browser code (sweep 57, mstaicu/aperitif; its secret and
 # restricted keys, sk_ and rk_, are judged); a release's checksum (matchbox_sha256sum) and a
 # Tang server's thumbprint (thp): public by form, under a key that names no secret (the attack
@@ -665,24 +653,10 @@ def _public_by_key(key: str, value: str) -> bool:
     return bool(_THUMBPRINT_KEY.search(key) and _B64URL_DIGEST.match(value))
 
 
-# an example word standing alone, not inside another word (`mastodon` holds `todo`, and
-# `insertCoin` is a password's start: the attack review of sweep 83)
-_EXAMPLE_WORD = re.compile(rf"(?i)(?<![a-z])(?:{_EXAMPLE_WORDS}|xxxx+)(?![a-z])")
-
-
-def example_stand_in(value: str) -> bool:
-    """A stand-in by its words: an example word standing alone in it (``changeme``,
-    ``REPLACE_ME``, lorem ipsum filler), ``your-token-here``, or two characters repeated; never
-    a value with a digit (``Example!2024`` is a password someone chose)."""
-    if any(c.isdigit() for c in value):
-        return False
-    return len(set(value)) <= 2 or bool(_YOUR_WORDS.match(value) or _EXAMPLE_WORD.search(value))
-
-
 def _example(value: str) -> bool:
     """Example words (``changeme``, ``your-token``) or two characters repeated. In a URL with
     credentials only its passwords are judged: a real password at ``smtp.example.com`` is one."""
-    if len(set(value)) <= 2 or value == _JWT_IO_SAMPLE or _YOUR_WORDS.match(value):
+    if len(set(value)) <= 2 or value == _JWT_IO_SAMPLE or YOUR_WORDS.match(value):
         return True
     passwords = URL_PASSWORD.findall(value)
     if passwords:
@@ -1366,6 +1340,10 @@ _PATH_KEY = re.compile(
 _ABSOLUTE_PATH = re.compile(r"^/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*/?$")
 
 
+_ID_KEY = re.compile(r"(?i)(?:^|[._-])id$")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
 def plain_setting(key: str, value: object) -> bool:
     """Whether a Secret's value under ``key`` is a setting by its key and its form (see
     above): no credential to change when it was committed."""
@@ -1414,6 +1392,10 @@ def plain_setting(key: str, value: object) -> bool:
     if names_password(key) or _SECRETISH_KEY.search(words):
         return False
     if isinstance(value, bool):
+        return True
+    if isinstance(value, str) and _ID_KEY.search(words) and _UUID.fullmatch(value.strip()):
+        # which one (a Cloudflare tunnel's, an account's): an identifier (sweep 87,
+        # kilip/homelab-old: SM019 said to regenerate a tunnel's id)
         return True
     if isinstance(value, int):
         return _NUMBER_KEY.search(words) is not None and 0 <= value < 100_000
@@ -1552,7 +1534,7 @@ def _without_example(word: str) -> str:
     path that hold one (``https://ghp_…@github.com/example-org/charts``)."""
     scheme, sep, rest = word.partition("://")
     if not sep:
-        sample = _WORDS.search(word) or word == _JWT_IO_SAMPLE or _YOUR_WORDS.match(word)
+        sample = _WORDS.search(word) or word == _JWT_IO_SAMPLE or YOUR_WORDS.match(word)
         return "" if sample else word  # (not "two characters": `IF`, `OR` are SQL's words)
     if not _example(word):
         return word

@@ -1180,6 +1180,10 @@ _KEPT_IN_SECRET = re.compile(r"(?i)^secrets?[_-](?=[a-z])")
 _SETTING_WORD = re.compile(
     r"(?i)(?:^|[._-])(?:domain|host(?:name)?|ip|ips|vip|cidr|subnet|range|network|gateway|"
     r"path|dir|mount|e?mail|port|country|region|zone|tz|timezone)(?:[._-]|$)"
+    # which one of a thing (``SECRET_CLOUDFLARE_TUNNEL_ID``, sweep 87, kilip/homelab-old: an
+    # SM019 error whose fix regenerated a tunnel's name); a bare ``SECRET_ID`` is Vault's
+    # credential, and one naming a secret (``SECRET_ACCESS_KEY_ID``) stays one
+    r"|(?<=[A-Za-z0-9][._-])id$"
 )
 _NUMBERED = re.compile(r"(?<=[A-Za-z])[._-]?[0-9]{1,3}$")
 # an address of a network, never a credential: IPv4 with an optional prefix length or a range
@@ -1209,3 +1213,51 @@ def setting_name(key: str, value: object) -> str | None:
             return None
         bare = rest
     return bare if bare != key and bare else None
+
+
+EXAMPLE_WORDS = (
+    r"changeme|change_me|replace_?me|example|placeholder|dummy|redacted|todo|fixme|insert|"
+    # the GitLab chart's own fillers (sweep 28, SparksD2145/flux-infra: `password:
+    # bogus-satisfy-upgrade` beside existingSecret, the runner's `secret: nonempty`)
+    r"bogus|non-?empty|"
+    # a filler's Latin (sweep 83, TkPegatron/homelab-as-code: `lorem impsum garblewarble`;
+    # sweep 87, kilip/homelab-old: `Neque porro quisquam est qui dolorem ipsum quia dolor…`)
+    r"lorem|ipsum"
+)
+
+
+# a template's run-together request, the whole value (``yoursecretpassword``: sweep 57,
+# mer0x/homelab-as-code); as a part of a value it may be a password's (the attack review)
+YOUR_WORDS = re.compile(
+    r"(?i)^your(?:[-_]?(?:secret|password|passwd|pass|token|api|apikey|key|own|value|here))+$"
+)
+
+
+# an example word standing alone, not inside another word (`mastodon` holds `todo`, and
+# `insertCoin` is a password's start: the attack review of sweep 83)
+_EXAMPLE_WORD = re.compile(rf"(?i)(?<![a-z])(?:{EXAMPLE_WORDS}|xxxx+)(?![a-z])")
+
+
+def example_stand_in(value: str) -> bool:
+    """A stand-in by its words: an example word standing alone in it (``changeme``,
+    ``REPLACE_ME``, lorem ipsum filler), ``your-token-here``, or two characters repeated; never
+    a value with a digit (``Example!2024`` is a password someone chose)."""
+    if any(c.isdigit() for c in value):
+        return False
+    return len(set(value)) <= 2 or bool(YOUR_WORDS.match(value) or _EXAMPLE_WORD.search(value))
+
+
+def stand_in_words(value: object) -> bool:
+    """A one-line value of words that is an example's stand-in by them (``changeme``, lorem
+    ipsum): nothing anyone logs in with. An example word inside another (``mastodon``) or
+    beside a digit (``insertCoin42``) is a password's (the attack review of sweep 83); an
+    address or a path is judged as one (a token in a URL at ``example.com`` counts)."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    # a dot inside a word is an address's (`example.com`); a sentence's end (`velit...`) is not
+    address = _DOT_IN_WORD.search(text) is not None or "/" in text
+    return "\n" not in text and not address and example_stand_in(text)
+
+
+_DOT_IN_WORD = re.compile(r"\w\.\w")

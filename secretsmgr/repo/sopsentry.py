@@ -36,6 +36,7 @@ from secretsmgr.repo.placeholders import (
     setting_name,
     split_camel,
     ssh_public_keys,
+    stand_in_words,
     strip_templates,
 )
 from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME, CreationRule
@@ -564,6 +565,8 @@ def exposed_value(key: str, value: object) -> bool:
             return False
     if is_placeholder(value) or (isinstance(value, str) and is_credential_skeleton(value)):
         return False
+    if stand_in_words(value):
+        return False  # lorem ipsum filler under any key (sweep 87, kilip/homelab-old)
     if isinstance(value, str) and _SECRET_WEBHOOK.search(value):
         return True  # the URL is the credential, under any key (the third review: webhook_url)
     if is_envsubst_name(value) or is_setting_value(key, value) or about_secret(key, value):
@@ -571,6 +574,8 @@ def exposed_value(key: str, value: object) -> bool:
     if named_public_key(key, value):
         return False  # a VPN server's public key (sweep 85, Liana64/k8s-gitops)
     key = setting_name(key, value) or key  # SECRET_NFS_PATH_MEDIA as NFS_PATH_MEDIA, EMAIL_1
+    if is_setting_value(key, value):
+        return False  # SECRET_CLOUDFLARE_TUNNEL_ID as CLOUDFLARE_TUNNEL_ID: an identifier
     if isinstance(value, str) and network_address(value.strip()) and not names_sensitive(key):
         return False  # a network's address (sweep 75: SECRET_NAS_IP: 10.0.0.20, 18 on sob)
     if key == "key" and isinstance(value, str) and _KEY_NAME.match(value):

@@ -502,6 +502,10 @@ def test_a_leaked_key_flux_decrypts_with_beside_a_rules_key_for_no_file_is_repla
         ("tokenEndpoint", "https://x.example/o/token/ab12cd34ef56gh78ij90", True),
         ("key", "Qm7vXc2Rk9Lp4Wt6HsZq8v", True),
         ("password", "midnightthoughts.space", True),
+        # sweep 87 (kilip/homelab-old): a tunnel's identifier under a cluster-secrets name; a
+        # bare SECRET_ID is Vault's credential
+        ("SECRET_CLOUDFLARE_TUNNEL_ID", "d6d3ddd0-0e51-4cf7-96c3-8c52ff415ed5", False),
+        ("SECRET_ID", "d6d3ddd0-0e51-4cf7-96c3-8c52ff415ed5", True),
     ],
 )
 def test_addresses_ids_and_key_names_are_no_exposure(key: str, value: str, exposed: bool) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.audit.context import AuditContext, restore_metadata_hint
-from secretsmgr.audit.credentials import example_stand_in, judge_value, plain_setting
+from secretsmgr.audit.credentials import judge_value, plain_setting
 from secretsmgr.audit.finding import (
     NO_SOPS_CONFIG,
     YAML_FIRST,
@@ -63,6 +63,7 @@ from secretsmgr.repo.placeholders import (
     names_password,
     names_sensitive,
     split_camel,
+    stand_in_words,
 )
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsconfig import SopsConfig
@@ -743,7 +744,7 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                         setting=plain_setting(
                             key_path.rpartition(".")[2], text if text is not None else value
                         ),
-                        stand_in=_stand_in(text if text is not None else value),
+                        stand_in=stand_in_words(text if text is not None else value),
                     )
                 )
         here.extend(_literals(file.path, prefix, obj))
@@ -755,17 +756,6 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
             here = [replace(h, document=number, line=_line(lines, h.key_path)) for h in here]
         found.extend(here)
     return found
-
-
-def _stand_in(value: object) -> bool:
-    """A value of words that is an example's stand-in by them (``changeme``, lorem ipsum):
-    nothing anyone logs in with. An example word inside another (``mastodon``) or beside a
-    digit (``insertCoin42``) is a password's (the attack review of sweep 83); an address or a
-    path is judged as one (a token in a URL at ``example.com`` counts)."""
-    if not isinstance(value, str):
-        return False
-    text = value.strip()
-    return "\n" not in text and not ("." in text or "/" in text) and example_stand_in(text)
 
 
 def _own_name(key_path: str, value: object) -> bool:

@@ -366,6 +366,11 @@ def test_stand_ins_in_a_committed_secret_are_reported_but_no_exposure(tmp_path: 
         "SMTP_PASSWORD": "Mastodon!2024",
         "ADMIN_PIN": "insertCoin42",
         "MASTODON_SECRET": "MastodonRocks",
+        # sweep 87 (kilip/homelab-old): the filler's classic opening, and a tunnel's identifier
+        # under a cluster-secrets name (a bare SECRET_ID is Vault's credential)
+        "SECRET_EXAMPLE": "Neque porro quisquam est qui dolorem ipsum quia dolor sit amet...",
+        "SECRET_CLOUDFLARE_TUNNEL_ID": "d6d3ddd0-0e51-4cf7-96c3-8c52ff415ed5",
+        "SECRET_ID": "5b1e0c4a-7f2d-4c8e-9a61-3d2f8b7c6e15",
     }
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
     now = history_findings(root)
@@ -379,8 +384,23 @@ def test_stand_ins_in_a_committed_secret_are_reported_but_no_exposure(tmp_path: 
         "stringData.ADMIN_PIN",
         "stringData.DB_PASSWORD",
         "stringData.MASTODON_SECRET",
+        "stringData.SECRET_ID",
         "stringData.SMTP_PASSWORD",
     ], found
+
+
+def test_filler_in_a_plaintext_file_named_like_a_sops_file_is_no_exposure(tmp_path: Path) -> None:
+    # sweep 87 (kilip/homelab-old): a cluster-secrets.sops.yaml committed before it was
+    # encrypted; its lorem ipsum filler was an SM019 error beside the real token
+    values = {
+        "SECRET_EXAMPLE": "Neque porro quisquam est qui dolorem ipsum quia dolor sit amet...",
+        "SECRET_API_TOKEN": "Zq8vN3pL0xR7Wm2Kd5Tb",
+    }
+    root = gitops(tmp_path / "r", {"apps/vars.sops.yaml": secret("vars", values)})
+    write(root, "apps/vars.sops.yaml", enc(secret("vars", values)))
+    commit(root, "encrypt it")
+    found = history_findings(root)
+    assert _exposed(found, "apps/vars.sops.yaml") == ["stringData.SECRET_API_TOKEN"], found
 
 
 @pytest.mark.parametrize("rel", ["apps/api.enc.yaml", "apps/db [prod]/api*.enc.yaml"])
