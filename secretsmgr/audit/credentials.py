@@ -940,10 +940,19 @@ def _known_format(text: str, value: str, *, sql: bool = True) -> Verdict | None:
     if "://" in text and ("?" in text or "#" in text):
         for found in QUERY_SECRET.finditer(text):
             given = unquote(found[1])
+            if _PUBLISHABLE.match(given):
+                continue  # a token made for browser code (sweep 87, bo0tzz/kube: a map's)
             if looks_like_token(given) and not has_template(given) and not _example(given):
                 return Verdict("URL Query Credential", True)
     return None
 
+
+# A token its issuer makes for browser code, public by design: a Mapbox public token (``pk.``
+# and a base64url payload and signature; its secret ones start ``sk.``) and a Stripe
+# publishable key
+_PUBLISHABLE = re.compile(
+    r"^(?:pk\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}|pk_(?:live|test)_[A-Za-z0-9]{24,110})$"
+)
 
 _JSON_OBJECT = re.compile(r'^\{\s*"')
 

@@ -2490,6 +2490,18 @@ def test_a_credential_in_a_urls_query_is_found(tmp_path: Path) -> None:
         ("https://westeurope.api.cognitive.microsoft.com/?subscription-key=9f3kq2lm7np4rt8v", True),
         ("https://api.pushover.net/1?appkey=a9f3kq2lm7np4rt8vw1xy6z", True),
         ("https://grafana.home.arpa/login#access_token=eyJ0eXAi9f3kq2lm7np4rt8vw1xy6", True),
+        # sweep 87 (bo0tzz/kube): Leaflet's map tiles with a Mapbox public token, made for
+        # browser code (its secret tokens, sk., count)
+        (
+            "https://api.mapbox.com/styles/v1/{id}/tiles/{z}/{x}/{y}?access_token="
+            "pk.eyJ1IjoibWFwYm94IiwiYSI6ImNpejY4NXVycTA2emYycXBndHRqcmZ3N3gifQ.rJcFIG214AriISLbB6B5aw",
+            False,
+        ),
+        (
+            "https://api.mapbox.com/styles/v1/x?access_token="
+            "sk.eyJ1IjoibWFwYm94IiwiYSI6ImNpejY4NXVycTA2emYycXBndHRqcmZ3N3gifQ.rJcFIG214AriISLbB6B5aw",
+            True,
+        ),
         # templates, words, and an S3 presigned URL's signature (it expires within a week)
         ("https://fn.azurewebsites.net/api/hook?code=${FUNCTION_CODE}", False),
         ("https://example.com/d?key=kube-prometheus-stack&orgId=1", False),
