@@ -638,6 +638,10 @@ def is_placeholder_value(value: str) -> bool:
 _STRIPE_PUBLISHABLE = re.compile(r"^pk_(?:live|test)_[A-Za-z0-9]{24,110}$")
 _CHECKSUM_KEY = re.compile(r"(?i)(?:^|[._-])(?:sha\d*|md5)sum$")
 _THUMBPRINT_KEY = re.compile(r"(?i)(?:^|[._-])thp$")
+# a hash of public data: a DNS TLSA record's certificate digest (octoDNS's
+# certificate_association_data; sweep 87, vhaudiquet/homeprod), an SSHFP or DS record's, a
+# certificate's or a key's fingerprint
+_DIGEST_KEY = re.compile(r"(?i)(?:^|[._-])(?:certificate_association_data|fingerprint|digest)$")
 _HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{32,128}$")
 _B64URL_DIGEST = re.compile(r"^[A-Za-z0-9_-]{27,86}$")
 _NAMES_SECRET = re.compile(r"(?i)secret|passw|private|token|credential|auth")
@@ -648,7 +652,7 @@ def _public_by_key(key: str, value: str) -> bool:
         return False
     if _STRIPE_PUBLISHABLE.match(value):
         return True
-    if _CHECKSUM_KEY.search(key) and _HEX_DIGEST.match(value):
+    if (_CHECKSUM_KEY.search(key) or _DIGEST_KEY.search(key)) and _HEX_DIGEST.match(value):
         return True
     return bool(_THUMBPRINT_KEY.search(key) and _B64URL_DIGEST.match(value))
 

@@ -2128,6 +2128,10 @@ def test_public_values_and_names_of_secrets_get_no_warning(tmp_path: Path) -> No
         "admin_public_keys:\n  root_password: Zq8vN3kLm2Xr7Tw9Pb4Yc6Hd\n"
         # a WireGuard private key (clamped) mislabelled as a public one
         f"peer_public_keys:\n  laptop: {_clamped_key()}\n"
+        # sweep 87 (vhaudiquet/homeprod): an octoDNS TLSA record's certificate digest
+        "tlsa:\n  type: TLSA\n  values:\n    - certificate_association_data: "
+        "CC6230E3A88A173D11C7F614ACFB4FE7B57A01F649ED1ADEE5F953213D4C6607\n"
+        "      certificate_usage: 3\n"
     )
     standard_repo(tmp_path, {})
     write(tmp_path, "ansible/vars.yml", values)
