@@ -552,6 +552,19 @@ def test_in_a_sops_file_the_fix_changes_the_rule_not_encrypt(tmp_path: Path) -> 
     ]
     assert "(it names hs_token in another case: regexes match case)" in fix, fix
     assert "change the rule in apps/bridge/.sops.yaml rule 1" in fix, fix
+    # sweep 87 (vhaudiquet/homeprod): where other files follow the rule, changing it changes
+    # them too: a rule of the file's own goes above it
+    standard_repo(tmp_path, {"apps/bridge/other.enc.yaml": enc("as_token: y\n", rule=mixed)})
+    (fix,) = [
+        f.fix or ""
+        for f in run_audit(tmp_path, keyless_only=True).findings
+        if f.rule == "SM018" and f.path == "apps/bridge/registration.enc.yaml"
+    ]
+    assert (
+        "add a rule for apps/bridge/registration.enc.yaml above apps/bridge/.sops.yaml rule 1, "
+        "which 1 other SOPS file follows (a path_regex for its name, the same keys, a rule that "
+        "encrypts it), then re-encrypt"
+    ) in fix, fix
 
 
 def _deployment(name: str, env: tuple[tuple[str, str], ...]) -> str:

@@ -16,6 +16,7 @@ import base64
 import binascii
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import cast
@@ -56,6 +57,7 @@ from secretsmgr.audit.rules.sm001_plaintext_secret import (
 )
 from secretsmgr.audit.rules.sm009_private_key_committed import find_pem_keys
 from secretsmgr.errors import FormatError
+from secretsmgr.plural import plural
 from secretsmgr.repo.flux import UseKind
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK, URL_PASSWORD, split_camel
@@ -1559,13 +1561,15 @@ def _rule_first(
     )
 
 
-def _sops_fix(entry: SopsEntry, key_path: str) -> str:
+def _sops_fix(entry: SopsEntry, key_path: str, followers: int = 0) -> str:
     """In a SOPS file, a value its rule leaves in clear: ``encrypt`` would refuse the file.
 
     Names the `.sops.yaml` and rule that govern the file (a nested one, not the root's), the
     file's own rule, and a regex that misses the key only by case (sweep 32,
     ksefuke-labs/homelab-ops: ``secretboxencryptionSecret`` in the rule, Talos writes
-    ``secretboxencryptionsecret``)."""
+    ``secretboxencryptionsecret``). Where ``followers`` other SOPS files follow that rule, a rule
+    of the file's own above it changes none of them (sweep 87, vhaudiquet/homeprod: the fix said
+    to change `.*.yaml`'s rule, which every manifest of the repository follows)."""
     where = ".sops.yaml"
     if entry.sops_config is not None and entry.creation_rule_number is not None:
         where = f"{entry.sops_config} rule {entry.creation_rule_number}"
@@ -1582,9 +1586,17 @@ def _sops_fix(entry: SopsEntry, key_path: str) -> str:
             exact = folded = False
         if folded and not exact:
             case = f" (it names {key} in another case: regexes match case)"
+    change = f"change the rule in {where}"
+    if followers:
+        others = plural(followers, "other SOPS file")
+        change = (
+            f"add a rule for {entry.path} above {where}, which {others} "
+            f"{'follows' if followers == 1 else 'follow'} (a path_regex for its name, the same "
+            "keys, a rule that encrypts it)"
+        )
     return (
-        f"the file's encryption rule{said} leaves {key_path} in clear{case}: change the rule "
-        f"in {where}, then re-encrypt: {reencrypt_fix(entry)}"
+        f"the file's encryption rule{said} leaves {key_path} in clear{case}: {change}, then "
+        f"re-encrypt: {reencrypt_fix(entry)}"
     )
 
 
@@ -1607,6 +1619,11 @@ def _innermost(hits: list[CredentialHit]) -> list[CredentialHit]:
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """One finding per credential; known formats are errors, keyword and entropy warnings."""
     encrypted = {e.path: e for e in ctx.repo.sops_files if e.has_metadata}
+    following: Counter[tuple[str | None, int | None]] = Counter(
+        (e.sops_config, e.creation_rule_number)
+        for e in encrypted.values()
+        if e.creation_rule_number is not None
+    )
     generated = env_sources(ctx)  # a secretGenerator's envs: file: SM001 reports every value
     for hit in ctx.repo.hits_of(RULE.id):
         assert isinstance(hit, CredentialHit)
@@ -1619,7 +1636,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             f"{hit.where}: {what} in plaintext{at}, line {hit.line}",
             key_path=hit.key_path,
             line=hit.line,
-            fix=_sops_fix(encrypted[hit.path], hit.key_path)
+            fix=_sops_fix(
+                encrypted[hit.path],
+                hit.key_path,
+                following[encrypted[hit.path].sops_config, encrypted[hit.path].creation_rule_number]
+                - 1,
+            )
             if hit.path in encrypted
             else _fix(ctx, hit),
         )
