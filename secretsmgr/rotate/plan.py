@@ -377,7 +377,10 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
                 + (f"; the file's key is {near}" if near else "")
                 + ": correct it there first, then run this again"
             ]
-        if cluster_keys and not broken and not flux_needs_no_age(ctx, entry):  # no SM004
+        # SM004 judges what a layer applies (sweep 87, vhaudiquet/homeprod: a SwarmCD .env
+        # outside Flux got "it lacks the cluster's age key too (SM004)")
+        applied = not ctx.layers.layers or bool(ctx.layers.placements(entry.path))
+        if cluster_keys and applied and not broken and not flux_needs_no_age(ctx, entry):
             how = ctx.sops_configs.updatekeys_hint(entry.path, metadata.foreign_kinds, cluster_keys)
             hints.append(f"it lacks the cluster's age key too (SM004): {how}")
         if others:

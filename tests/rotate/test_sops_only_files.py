@@ -250,3 +250,23 @@ def test_a_cluster_key_rotation_leaves_cloud_kms_files_the_controller_decrypts(
     assert code == 0, err
     assert (root / FILE).read_bytes() == before
     assert (root / "apps/db.enc.yaml").read_text().count("recipient: age1") == 2
+
+
+def test_a_pgp_file_outside_flux_gets_no_sm004_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 87 (vhaudiquet/homeprod): rotate refused a SwarmCD .env that no layer applies and
+    # said "it lacks the cluster's age key too (SM004)", which SM004 never says outside Flux
+    from tests.audit.helpers import K1
+
+    root = _pgp_repo(tmp_path)
+    write(root, ".secretsmgr.yaml", f"cluster_key: {K1}\n")
+    write(root, "docker/app.enc.yaml", FOREIGN_ONLY["pgp"])
+    monkeypatch.setenv("HOME", str(tmp_path / "nobody"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "nobody"))
+    args = ["--repo", str(root), "rotate", "--dry-run", str(root / "docker/app.enc.yaml")]
+    code, _out, err = run(args, capsys)
+    assert code == 1
+    assert_user_error(err, "docker/app.enc.yaml: encrypted to pgp keys only")
+    assert not any("SM004" in hint for hint in hints_of(err)), err
+    assert "SM004" not in {f.rule for f in run_audit(root).findings if f.path.startswith("docker")}
