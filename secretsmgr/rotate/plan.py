@@ -304,6 +304,15 @@ def select_targets(ctx: Inventory, request: RotationRequest) -> list[SopsEntry]:
         if e.sops_file is not None
     }
     blocked = [path for path, hint in by_sops_of.items() if hint is not None]
+    if (ctx.root / ctx.settings.changelog).is_file():
+        # sops writes no changelog entry: log --verify then fails on the file (sweep 87,
+        # vhaudiquet/homeprod: the hint was followed, and the next hint said to do it again)
+        by_sops_of = {
+            path: f"{hint}, then record it: secretsmgr log --adopt --reason '…'"
+            if hint is not None
+            else None
+            for path, hint in by_sops_of.items()
+        }
     also = _also(blocked) if selection else ""
     # "rotate the others by name" only where some file of the selection is not sops's alone
     # (the review: all five were, and the hint pointed at files as refused as this one)

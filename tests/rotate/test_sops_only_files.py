@@ -270,3 +270,19 @@ def test_a_pgp_file_outside_flux_gets_no_sm004_hint(
     assert_user_error(err, "docker/app.enc.yaml: encrypted to pgp keys only")
     assert not any("SM004" in hint for hint in hints_of(err)), err
     assert "SM004" not in {f.rule for f in run_audit(root).findings if f.path.startswith("docker")}
+
+
+def test_the_sops_rotate_hint_says_to_record_it_where_there_is_a_changelog(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 87 (vhaudiquet/homeprod): `sops rotate -i`, pasted, wrote no changelog entry, and
+    # log --verify then failed on the file
+    root = _pgp_repo(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "nobody"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "nobody"))
+    args = ["--repo", str(root), "rotate", "--dry-run", str(root / FILE)]
+    _code, _out, err = run(args, capsys)
+    assert hints_of(err) == [NEW_KEY]
+    write(root, "secrets-changelog.jsonl", "")
+    _code, _out, err = run(args, capsys)
+    assert hints_of(err) == [f"{NEW_KEY}, then record it: secretsmgr log --adopt --reason '…'"]

@@ -51,8 +51,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             fix=(
                 # rotate refuses such a file (sweep 22, FrederikS/homelab: its own hint, sops
                 # rotate -i, brought SM013 straight back); adopt records it as it is
-                "secretsmgr log --adopt --reason '…'   (records it as it is; sops gave it "
-                "its new data key)"
+                # updatekeys keeps the data key (sweep 87, vhaudiquet/homeprod: "sops gave it
+                # its new data key" after sops updatekeys)
+                "secretsmgr log --adopt --reason '…'   (records it as it is: sops changed it, "
+                "and only secretsmgr writes the changelog)"
                 if sops_rotate_hint(entry.path, sf.metadata) is not None
                 else f"secretsmgr rotate {sh_path(entry.path)} --reason '…'   (records who and why)"
             ),
