@@ -2554,3 +2554,37 @@ def test_an_aws_key_id_typed_along_the_keyboard_is_no_credential(text: str, foun
     from secretsmgr.audit.credentials import judge_value
 
     assert (judge_value("aws_access_key_id", text) is not None) is found
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "kind"),
+    [
+        # sweep 87's gate corpus: a Discord webhook in an alerting ConfigMap passed, and an
+        # OpenAI project key under a key naming no secret was an entropy warning
+        (
+            "DISCORD_WEBHOOK_URL",
+            "https://discord.com/api/webhooks/1234567890123456789/fjO6HXUI9n8_QU2QeYbFMPNC3l3_"
+            "E8XYxSG0pSLKGnUsmkNMLQ2qeOflIOrso_WNAA1w",
+            "Discord Webhook",
+        ),
+        (
+            "LLM_CREDENTIAL",
+            "sk-proj-Cza-eRLmqYgJcvCCqofnwdP_xRORXQbP3KbFECnGRc9I0-gNu6Ug3munGLHxrXg332nXwPF84s"
+            "T3BlbkFJu3K0Y3t8Y-Sus5iLCQYkAwnfVQ1AluVxmjIeQhaIY_FGQWrQzZ6sFIw8IGCnR_-hdlvskQGFQE",
+            "OpenAI API Key",
+        ),
+        # a documentation's shape of them is none
+        ("webhook", "https://discord.com/api/webhooks/123/xxxxxxxx", None),
+        ("note", "sk-proj-xxxxxxxxxxxxxxxxxxxxxxxx", None),
+    ],
+)
+def test_discord_webhooks_and_openai_keys_are_known_formats(
+    key: str, value: str, kind: str | None
+) -> None:
+    from secretsmgr.audit.credentials import judge_value
+
+    verdict = judge_value(key, value)
+    if kind is None:
+        assert verdict is None or not verdict.known, verdict
+    else:
+        assert verdict is not None and (verdict.kind, verdict.known) == (kind, True), verdict
