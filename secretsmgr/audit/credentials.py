@@ -251,6 +251,23 @@ def _tsig_secret(key: str, value: str) -> Verdict | None:
     return Verdict("DNS TSIG Key", True) if len(raw) >= 16 and len(set(raw)) >= 12 else None
 
 
+# A WireGuard private key (``wg genkey``): base64 of 32 bytes clamped as X25519 wants them
+# (the first byte a multiple of 8, the last at least 64 and below 128), under a key naming a
+# private key (wg-quick's ``PrivateKey``, ``WG_PRIVATE_KEY``, ``privateKey``); sweep 87's gate
+# corpus: a wg0.conf in a ConfigMap passed. A random value is clamped so one time in 32.
+_PRIVATE_KEY_NAME = re.compile(r"(?i)(?:^|[._-])private[._-]?key$")
+_WG_KEY = re.compile(r"^[A-Za-z0-9+/]{43}=$")
+
+
+def _wireguard_private_key(key: str, value: str) -> Verdict | None:
+    if not _WG_KEY.match(value) or not _PRIVATE_KEY_NAME.search(split_camel(key)):
+        return None
+    raw = base64.b64decode(value)
+    if raw[0] & 7 == 0 and raw[31] & 0xC0 == 0x40:
+        return Verdict("WireGuard Private Key", True)
+    return None
+
+
 def tunnel_secret_in(text: str) -> bool:
     """Whether ``text`` holds cloudflared's ``"TunnelSecret": "<base64>"`` (JSON)."""
     return '"TunnelSecret"' in text and any(
@@ -1688,6 +1705,7 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         or _cloudflare_global_key(key, value)
         or _tunnel_secret(key, value)
         or _tsig_secret(key, value)
+        or _wireguard_private_key(key, value)
         or _decoded_verdict(key, value, depth)
         or _der_private_key(value)
     )

@@ -322,6 +322,20 @@ def _candidates(
             )
             for key_path, key, value in _leaves(values, f"{prefix}{at}.helm.valuesObject."):
                 yield f"{name} values", key_path, key, value, False, None
+    elif kind in ("ExternalSecret", "ClusterExternalSecret") and api.startswith(
+        "external-secrets.io/"
+    ):
+        # the template of the Secret it makes: a literal there is that Secret's value, in git
+        # (sweep 87's gate corpus: a database password beside `{{ .secret_key }}` passed)
+        target = _get(obj, "spec", "target")
+        if kind == "ClusterExternalSecret":
+            target = _get(obj, "spec", "externalSecretSpec", "target")
+            at = "spec.externalSecretSpec.target.template.data."
+        else:
+            at = "spec.target.template.data."
+        data = _get(cast(Obj, target), "template", "data") if isinstance(target, dict) else None
+        for key_path, key, value in _leaves(data, f"{prefix}{at}"):
+            yield f"{name} template", key_path, key, value, False, None
     elif kind == "ConfigMap":
         for key_path, key, value in _leaves(obj.get("data"), f"{prefix}data."):
             yield name, key_path, key, value, False, None
@@ -393,20 +407,44 @@ def _config_literals(
 
 
 _EMBEDDED_YAML = re.compile(r"(?i)\.(?:ya?ml|json)$")
+# an INI-style config a ConfigMap holds (grafana.ini, rclone.conf, wg0.conf, my.cnf)
+_EMBEDDED_INI = re.compile(r"(?i)\.(?:ini|conf|cfg|cnf)$")
+
+
+def _ini_tree(text: str) -> dict[str, object] | None:
+    """An INI text as ``{section: {key: value}}``, or None when sops' INI reader refuses it
+    (an nginx or Caddy config named ``.conf``)."""
+    try:
+        doc = parse_ini(text)[0]
+    except FormatError:
+        return None
+    tree: dict[str, object] = {}
+    for item in doc.items if isinstance(doc, MapNode) else ():
+        if isinstance(item, tuple) and isinstance(item[1], MapNode):
+            tree[item[0]] = {k: v for k, v in (i for i in item[1].items if isinstance(i, tuple))}
+    return tree
 
 
 def _embedded(
     name: str, prefix: str, data: object
 ) -> Iterator[tuple[str, str, str, str, bool, str | None]]:
-    """The values of a YAML or JSON file a ConfigMap holds (``values.yaml: |`` that a
-    HelmRelease reads through ``valuesFrom``): each judged as the HelmRelease's own values are
-    (sweep 14: a password there got no warning)."""
+    """The values of a YAML, JSON or INI file a ConfigMap holds (``values.yaml: |`` that a
+    HelmRelease reads through ``valuesFrom``, a ``grafana.ini``): each judged as the
+    HelmRelease's own values are (sweep 14: a password there got no warning; sweep 87's gate
+    corpus: Grafana's admin_password, rclone's and WireGuard's keys in a ConfigMap passed)."""
     if not isinstance(data, dict):
         return
     for key, text in cast(dict[object, object], data).items():
         if not isinstance(key, str) or not isinstance(text, str) or "\n" not in text.strip():
             continue
-        if not _EMBEDDED_YAML.search(key) or len(text) > MAX_SIZE:
+        if len(text) > MAX_SIZE:
+            continue
+        if _EMBEDDED_INI.search(key):
+            tree = _ini_tree(text)
+            for key_path, leaf, value in _leaves(tree, f"{prefix}data.{key}."):
+                yield f"{name} {key}", key_path, leaf, value, False, None
+            continue
+        if not _EMBEDDED_YAML.search(key):
             continue
         try:
             docs = safe_load_all(text)
@@ -893,7 +931,11 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
             file = replace(file, format=FileFormat.YAML)  # YAML under a name with no extension
         elif _TFSTATE.search(file.path):
             file = replace(file, format=FileFormat.JSON)
-        elif _TEXT_NAME.search(file.path) or _SCRIPT_NAME.search(file.path):
+        elif (
+            _TEXT_NAME.search(file.path)
+            or _SCRIPT_NAME.search(file.path)
+            or _CONFIG_NAME.search(file.path)
+        ):
             return _plain_text(file)
         elif _SWAP_NAME.search(file.path):
             return _swap_file(file)
@@ -1067,10 +1109,20 @@ def _drop_whole_files(found: dict[tuple[int, str], tuple[CredentialHit, str, str
 # Text files a credential is dropped into (`apikey.txt`, `bot.token`), and shell scripts (sweep
 # 36, pindaroli/k8s-lab: an OPNsense API key and secret as `key=`/`secret=` lines of a .txt,
 # a Telegram bot token in a Proxmox hook script; neither file was read at all)
-_TEXT_NAME = re.compile(r"(?i)\.(?:txt|token|secrets?|creds|credentials)$")
+_TEXT_NAME = re.compile(
+    r"(?i)\.(?:txt|token|secrets?|creds|credentials)$"
+    # a client's credentials file, named with no extension (Velero's and the AWS CLI's
+    # `credentials-velero`, `.netrc`, `.pgpass`, `.git-credentials`, `.s3cfg`; sweep 87's gate
+    # corpus: an AWS key pair in credentials-velero passed)
+    r"|(?:^|/)(?:\.?credentials(?:[-_][\w.-]*)?|\.netrc|\.pgpass|\.git-credentials|\.s3cfg)$"
+)
 _SCRIPT_NAME = re.compile(r"(?i)\.(?:sh|bash|zsh|ksh)$")
+# a service's configuration in its own syntax (wg0.conf, rclone.conf, my.cnf, an nginx .conf):
+# known formats only, as in a script (sweep 87's gate corpus: notes/wg0.conf passed)
+_CONFIG_NAME = re.compile(r"(?i)\.(?:conf|cfg|cnf)$")
 TEXT = "file (read as text)"
 SCRIPT = "script (known formats only)"
+CONFIG = "file (known formats only)"
 
 
 # A Secret a script writes from a heredoc (``cat > db.yaml <<EOF`` … ``kind: Secret`` …
@@ -1166,11 +1218,12 @@ def _swap_file(file: ScannedFile) -> list[CredentialHit]:
 
 
 def _plain_text(file: ScannedFile) -> list[CredentialHit]:
-    """A text file or a shell script: known formats on every line. In a text file, also each
-    ``name: value`` or ``name=value`` line (and a file named for a secret, ``*.token``, holds
-    its value alone on a line) judged as a dotenv value is, keyword and entropy hits included;
-    a script's assignments are settings and variables far more often than secrets, so only
-    known formats count there."""
+    """A text file, a shell script or a service's config: known formats on every line. In a
+    text file, also each ``name: value`` or ``name=value`` line (and a file named for a
+    secret, ``*.token``, holds its value alone on a line) judged as a dotenv value is,
+    keyword and entropy hits included; a script's assignments are settings and variables far
+    more often than secrets, so only known formats count there, and in a config, a known
+    format its key names (wg-quick's ``PrivateKey = …``)."""
     if len(file.data) > MAX_LINE_SCAN:
         return []
     text = decode_text(file.data)  # UTF-8, or UTF-16/32 with a BOM (PowerShell's `>`)
@@ -1179,10 +1232,13 @@ def _plain_text(file: ScannedFile) -> list[CredentialHit]:
             return []  # binary data
         text = file.data.decode("utf-8", "replace")
     if not _TEXT_NAME.search(file.path):
-        hits = list(_loose_lines(file, text, SCRIPT))
+        where = SCRIPT if _SCRIPT_NAME.search(file.path) else CONFIG
+        hits = list(_loose_lines(file, text, where))
         if "<<" in text and "Secret" in text:
             taken = {hit.line for hit in hits}
             hits += [h for h in _heredoc_secrets(file, text) if h.line not in taken]
+        if where == CONFIG:
+            hits += _named_formats(file, text, {hit.line for hit in hits})
         return hits
     # a text file has no comment syntax: a `# token` heading hides nothing (the attack review)
     hits = list(_loose_lines(file, text, TEXT, name=_ASSIGNED_NAME, comments=True))
@@ -1219,6 +1275,20 @@ def _plain_text(file: ScannedFile) -> list[CredentialHit]:
             verdict = Verdict("Secret Keyword", False)
         if verdict is not None:
             hits.append(CredentialHit(file.path, key, number, verdict.kind, verdict.known, TEXT))
+    return hits
+
+
+def _named_formats(file: ScannedFile, text: str, taken: set[int]) -> list[CredentialHit]:
+    """Known formats of a config's ``key = value`` lines that only their key tells (a
+    WireGuard private key under ``PrivateKey``), on lines not reported yet."""
+    hits: list[CredentialHit] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        pair = _KEY_VALUE_LINE.match(raw)
+        if number in taken or pair is None or raw.lstrip().startswith(("#", ";")):
+            continue
+        verdict = judge_value(pair[1], pair[2].strip("\"'"))
+        if verdict is not None and verdict.known:
+            hits.append(CredentialHit(file.path, pair[1], number, verdict.kind, True, CONFIG))
     return hits
 
 

@@ -835,7 +835,9 @@ def test_a_config_map_generator_file_of_any_name_is_read(tmp_path: Path) -> None
             # no INI (a block of nginx directives): the known formats of its lines still count
             "apps/nginx.conf": f"server {{\n  listen 80;\n  set $gh_token {token};\n"
             f"  auth_token: {token};\n}}\n",
-            "tools/unread.conf": f"token={token}\n",  # read by no generator: not judged
+            # read by no generator: its known formats only (sweep 87's gate corpus: a wg0.conf
+            # in a notes folder passed)
+            "tools/unread.conf": f"token={token}\npassword=Zq8vN3pL0xR7Wm2Kd5Tb\n",
         },
     )
     found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM018"}
@@ -845,6 +847,7 @@ def test_a_config_map_generator_file_of_any_name_is_read(tmp_path: Path) -> None
         ("apps/glances.conf", "influxdb2.token"),
         ("apps/nginx.conf", "auth_token"),
         ("apps/nginx.conf", "set"),
+        ("tools/unread.conf", "token"),
     }
 
 
@@ -2588,3 +2591,63 @@ def test_discord_webhooks_and_openai_keys_are_known_formats(
         assert verdict is None or not verdict.known, verdict
     else:
         assert verdict is not None and (verdict.kind, verdict.known) == (kind, True), verdict
+
+
+def test_configs_a_configmap_holds_and_credentials_files_are_read(tmp_path: Path) -> None:
+    # sweep 87's gate corpus: Grafana's admin_password and WireGuard's private key in a
+    # ConfigMap's grafana.ini and wg0.conf, the same wg0.conf in a notes folder, and an AWS key
+    # pair in Velero's `credentials-velero` had no finding at all
+    from secretsmgr.audit.engine import run_audit
+
+    wg = _clamped_key()
+    configmap = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: grafana\n  namespace: apps\n"
+        "data:\n  grafana.ini: |\n    [security]\n    admin_user = admin\n"
+        "    admin_password = Zq8vN3pL0xR7Wm2Kd5Tb\n"
+        f"  wg0.conf: |\n    [Interface]\n    Address = 10.8.0.1/24\n    PrivateKey = {wg}\n"
+        # an nginx config is no INI: nothing of it is a credential
+        "  nginx.conf: |\n    server {\n      listen 80;\n      server_name example.org;\n    }\n"
+    )
+    standard_repo(tmp_path, {})
+    write(tmp_path, "apps/grafana.yaml", configmap)
+    write(tmp_path, "notes/wg0.conf", f"[Interface]\nPrivateKey = {wg}\nListenPort = 51820\n")
+    write(
+        tmp_path,
+        "backup/credentials-velero",
+        "[default]\naws_access_key_id = AKIAQ7VR4M2ZQ8VN3PL0\n"
+        "aws_secret_access_key = 9f3kQ2lm7Np4rT8vW1xY6zB0cD5eF3gH9iJ2kL4m\n",
+    )
+    write(tmp_path, "proxy/site.conf", "server {\n  listen 443 ssl;\n  root /srv/www;\n}\n")
+    found = {
+        (f.path, f.key_path, f.severity.value)
+        for f in run_audit(tmp_path).findings
+        if f.rule == "SM018"
+    }
+    assert found == {
+        ("apps/grafana.yaml", "data.grafana.ini.security.admin_password", "warning"),
+        ("apps/grafana.yaml", "data.wg0.conf.Interface.PrivateKey", "error"),
+        ("notes/wg0.conf", "PrivateKey", "error"),
+        ("backup/credentials-velero", "aws_access_key_id", "error"),
+        ("backup/credentials-velero", "aws_secret_access_key", "warning"),
+    }, found
+
+
+def test_a_literal_in_an_external_secrets_template_is_judged(tmp_path: Path) -> None:
+    # sweep 87's gate corpus: an ExternalSecret's template held a database password beside a
+    # `{{ .secret_key }}` it fills in; the Secret it makes holds that literal, and it is in git
+    from secretsmgr.audit.engine import run_audit
+
+    external = (
+        "apiVersion: external-secrets.io/v1beta1\nkind: ExternalSecret\n"
+        "metadata:\n  name: authentik\n  namespace: apps\nspec:\n"
+        "  secretStoreRef: {kind: ClusterSecretStore, name: onepassword}\n"
+        "  target:\n    name: authentik-secret\n    template:\n      data:\n"
+        '        AUTHENTIK_SECRET_KEY: "{{ .secret_key }}"\n'
+        "        AUTHENTIK_POSTGRESQL__PASSWORD: Zq8vN3pL0xR7Wm2Kd5Tb\n"
+        "        AUTHENTIK_POSTGRESQL__HOST: postgres.db.svc\n"
+        "  dataFrom:\n    - extract: {key: authentik}\n"
+    )
+    standard_repo(tmp_path, {})
+    write(tmp_path, "apps/external.yaml", external)
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM018"}
+    assert found == {"spec.target.template.data.AUTHENTIK_POSTGRESQL__PASSWORD"}, found
