@@ -1018,6 +1018,8 @@ def _source(data: bytes, path: str = "") -> str | None:
         return None
     if PRIVATE_KEY_BLOCK.search(text):
         return "a private key"
+    if _registry_login(text):
+        return "a registry login (auths)"
     name = posixpath.basename(path)
     for number, line in enumerate(text.splitlines(), start=1):
         key = _config_credential(line, name)
@@ -1039,6 +1041,27 @@ def _source(data: bytes, path: str = "") -> str | None:
     if 4 <= len(value) <= 512 and stem and names_sensitive(stem):
         return "a secret value"  # db-pin: the file's name says what it is
     return None
+
+
+def _registry_login(text: str) -> bool:
+    """Whether ``text`` is a registry's login as a ``.dockerconfigjson`` holds it: ``auths``
+    with an ``auth``, ``password`` or ``identitytoken`` of its own (sweep 87's gate corpus:
+    one a secretGenerator reads under ``files:`` passed)."""
+    if '"auths"' not in text:
+        return False
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return False
+    auths = doc.get("auths") if isinstance(doc, dict) else None
+    return isinstance(auths, dict) and any(
+        isinstance(login, dict)
+        and any(
+            isinstance(login.get(k), str) and login[k].strip() and not is_placeholder(login[k])
+            for k in ("auth", "password", "identitytoken")
+        )
+        for login in auths.values()
+    )
 
 
 _DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}")
