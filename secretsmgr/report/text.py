@@ -304,7 +304,10 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
         if plaintext and len(blocked) == 1 and (first or "").startswith(NO_SOPS_CONFIG):
             tail = one_line(first or "")  # a key and a rule first (no .sops.yaml)
         elif plaintext and len(blocked) == 1 and first not in (None, plain_fix):
-            tail = f"fix it with: {one_line(first or '')}"  # a rename first (no rule matches)
+            # a rename first (no rule matches); words to follow are no command to paste (sweep
+            # 87's gate corpus: "fix it with: no .sops.yaml creation rule matches …" failed)
+            said = one_line(first or "")
+            tail = f"fix it with: {said}" if _command(said) else f"to fix it: {said}"
         elif plaintext and len(blocked) == 1:
             tail = f"encrypt it with: secretsmgr encrypt -i {sh_path(one_line(blocked[0]))}"
         elif plaintext and any(
@@ -346,3 +349,12 @@ def _fix_once(fix: str, shown: set[str], elsewhere: dict[str, str], path: str) -
     if first != path and path not in fix:
         return f"the same as for {first} above"
     return one_line(fix)
+
+
+_COMMAND_WORDS = frozenset(("mv", "git", "secretsmgr", "sops", "sed", "cd", "gpg", "kubectl"))
+
+
+def _command(text: str) -> bool:
+    """Whether a fix starts as a shell command (``mv …``, ``(cd … && …)``), not with words."""
+    first = text.lstrip("( ").split(" ", 1)[0]
+    return first in _COMMAND_WORDS

@@ -253,6 +253,25 @@ def test_check_one_plaintext_file_names_the_rename_and_encrypt_commands(
 
 
 @needs_engine
+def test_a_fix_in_words_is_not_offered_as_a_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 87's gate corpus: a .yml no rule matches under any name; "fix it with: no .sops.yaml
+    # creation rule matches … (path_regex: …)", pasted, was a shell syntax error
+    import shutil
+
+    repo = tmp_path / "broken"
+    shutil.copytree(BROKEN, repo)
+    source = repo / "gitops" / "apps" / "redis" / "redis-acl.yaml"
+    target = source.with_suffix(".yml")
+    source.rename(target)
+    code, out, err = run(["--repo", str(repo), "check", str(target)], capsys)
+    assert (code, err) == (1, "")
+    last = out.splitlines()[-1]
+    assert last.startswith("1 file blocked — to fix it: no .sops.yaml creation rule matches "), out
+
+
+@needs_engine
 def test_check_an_encrypted_file_passes(capsys: pytest.CaptureFixture[str]) -> None:
     target = DEMO / "gitops" / "apps" / "redis" / "auth.enc.yaml"
     code, out, err = run(["--repo", str(DEMO), "check", str(target)], capsys)
