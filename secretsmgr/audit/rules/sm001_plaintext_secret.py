@@ -1576,13 +1576,28 @@ def _rename_hint(
         # no .sops.yaml in the file's folder or above (sweep 22, hansjlachmann/pi-cluster: the
         # only one was clusters/staging/.sops.yaml; "add one to .sops.yaml" led there, and
         # encrypt still found none): one at the root is the one to create
+        elsewhere = [configs.label(c) for c in configs.all_loaded()] if not governing else []
+        # sweep 87 (etenzy/hcloud-infra): its one .sops.yaml, clusters/io/.sops.yaml, serves a
+        # script's `sops --config`, and the fix named an age key the repository has not
+        aside = (
+            f" ({', '.join(elsewhere[:2])} is read only by a sops run from its folder or "
+            "given --config)"
+            if elsewhere
+            else ""
+        )
         add = (
             f"add one to {governing}"
             if governing
-            else "no .sops.yaml is above the file: create one at the repository root with one"
+            else f"no .sops.yaml is above the file{aside}: create one at the repository root "
+            "with one"
         )
         keys = _keys_of_clusters_applying(ctx, path)
-        pgp = [] if keys else _rules_pgp(configs.governing(path))
+        pgp = (
+            []
+            if keys
+            else _rules_pgp(configs.governing(path))
+            or list(dict.fromkeys(k for c in configs.all_loaded() for k in _rules_pgp(c)))
+        )
         # a repository on PGP keys alone names its keys, and sops encrypts to them (sweep 80,
         # zacheryph/k8s-gitops: the rule was to name "<the cluster key>", an age key it has not)
         keys_field = (

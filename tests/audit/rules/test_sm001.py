@@ -507,7 +507,8 @@ def test_with_no_creation_rule_for_any_name_the_fix_starts_with_the_rule(tmp_pat
     found = next(f for f in run_audit(tmp_path).findings if f.rule == "SM001")
     assert (found.fix or "").startswith(
         "no .sops.yaml creation rule matches apps/db.yaml, db.enc.yaml or db.sops.yaml: no "
-        ".sops.yaml is above the file: create one at the repository root with one (path_regex:"
+        ".sops.yaml is above the file (clusters/prod/.sops.yaml is read only by a sops run from "
+        "its folder or given --config): create one at the repository root with one (path_regex:"
     )
 
 
@@ -537,6 +538,15 @@ def test_with_no_creation_rule_on_a_pgp_only_repository_the_rule_names_its_pgp_k
     assert "age:" not in (found.fix or "")
     # secretsmgr cannot encrypt to PGP keys: sops does
     assert (found.fix or "").endswith("then sops encrypt -i apps/db.enc.yaml"), found.fix
+    # sweep 87 (etenzy/hcloud-infra): the only .sops.yaml is a cluster's, for `sops --config`,
+    # not above the file: the rule to create still names its PGP keys
+    moved = (tmp_path / ".sops.yaml").read_text()
+    (tmp_path / ".sops.yaml").unlink()
+    write(tmp_path, "clusters/io/.sops.yaml", moved)
+    found = next(f for f in run_audit(tmp_path).findings if f.rule == "SM001")
+    assert f"encrypted_regex: ^(data|stringData)$, pgp: {fps[0]},{fps[1]}), then " in (
+        found.fix or ""
+    ), found.fix
 
 
 def test_the_rename_goes_to_the_sops_name_when_only_that_name_has_a_rule(tmp_path: Path) -> None:
