@@ -1299,6 +1299,8 @@ _SENDER_KEY = re.compile(
 )
 _DISPLAYED_ADDRESS = re.compile(r"^[A-Za-z][A-Za-z .'-]{0,63}<([^<>\s]+)>$")
 _URL_KEY = re.compile(r"(?i)(?:^|[._-])(?:url|uri|endpoint)$")
+# ... or a word of it, beside a word that says which (``INTERNAL_URL_DIRECT``)
+_URL_WORD = re.compile(r"(?i)(?:^|[._-])(?:url|uri|endpoint)(?:[._-])")
 # what an auth's URL key or a version's may name beside it (api, auth); never a password,
 # token, key or secret
 _NAMES_NO_SECRET = re.compile(
@@ -1801,9 +1803,10 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
             return None  # secret_entry: sops.agekey names a file or a Secret's entry
         if _STORE_PATH.match(value):
             return None  # SECRET: gpg/home-cluster-private names an entry of a password store
-        if _URL_KEY.search(key) and _plain_url(key, value):
+        if (_URL_KEY.search(key) or _URL_WORD.search(key)) and _plain_url(key, value):
             # a service's address under its setting's key (sweep 83, auricom/home-cluster:
-            # `DRONE_SECRET_PLUGIN_ENDPOINT: http://drone-kubernetes-secrets:3000`)
+            # `DRONE_SECRET_PLUGIN_ENDPOINT: http://drone-kubernetes-secrets:3000`; sweep 87's
+            # regression, doonga/greyrock-ops: `SECRET_INTERNAL_URL_DIRECT: http://10.1.4.151:8123`)
             return None
         return Verdict("Secret Keyword", False)
     if (

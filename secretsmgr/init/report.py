@@ -167,8 +167,8 @@ def _encrypt_command(plan: InitPlan) -> str:
             "key's public half in your GnuPG keyring: gpg --import it first)"
             if plan.rule_needs_gpg
             # a rule that keeps the cloud KMS keys Flux decrypts with (sweep 84)
-            else "with sops, which encrypts to the cloud KMS (Vault) keys the rules name too "
-            "(with your cloud credentials)"
+            else "with sops, which encrypts to the KMS or Vault keys the rules name too (with "
+            "your credentials for them)"
         )
         nested = [k.path for k in plan.kept_configs if k.path != SOPS_CONFIG_NAME]
         # the root .sops.yaml is init's own, not kept: the rule is the nested one's

@@ -312,6 +312,9 @@ def test_a_service_address_under_a_secret_keyword_key_is_no_credential() -> None
         ("DRONE_SECRET_PLUGIN_ENDPOINT", "http://drone-kubernetes-secrets:3000"),
         ("secretEndpoint", "https://vault.vault.svc:8200/v1"),
         ("SECRETS_URL", "http://secrets.example.org/api"),
+        # sweep 87's regression (doonga/greyrock-ops): the URL's word before the one that says
+        # which, in an ExternalSecret's template
+        ("SECRET_INTERNAL_URL_DIRECT", "http://10.1.4.151:8123"),
     ):
         assert judge_value(key, value) is None, (key, value)
     for key, value in (
@@ -322,6 +325,7 @@ def test_a_service_address_under_a_secret_keyword_key_is_no_credential() -> None
         ("DRONE_SECRET_PLUGIN_ENDPOINT", "http://a8f3k2j9d7q1x5:3000"),
         ("SECRET_ENDPOINT", "http://drone-secrets:3000/hunter2"),
         ("DB_PASSWORD_URI", "mysql://db/letmein"),
+        ("SECRET_URL_DIRECT", "http://drone-secrets:3000/hunter2"),
     ):
         assert judge_value(key, value) is not None, (key, value)
 

@@ -2292,7 +2292,7 @@ def test_rules_init_writes_keep_the_cloud_kms_key_the_controllers_identity_decry
     assert f"    age: {new}\n    {line}\n" in rules, rules
     assert "SM004" not in out and "keys only" not in out, out
     (step,) = [s for s in _steps(out) if s.startswith("encrypt a secret")]
-    assert step.startswith("encrypt a secret with sops, which encrypts to the cloud KMS"), step
+    assert step.startswith("encrypt a secret with sops, which encrypts to the KMS or Vault"), step
     assert "gpg" not in step
     config = load_sops_config(repo / ".sops.yaml")
     rule = match_rule(config, repo / "apps/new.enc.yaml")
