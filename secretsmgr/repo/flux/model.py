@@ -1417,10 +1417,16 @@ def _dormant(model: _Model, live: Sequence[Layer]) -> list[tuple[str, str, str, 
     `#- ./thanos/ks.yaml` left thanos out, and SM012 said to list its Secret in the parent's
     kustomization, which would apply the Secret without the app)."""
     names = {(x.namespace, x.name.rpartition("/")[2]) for x in live}
+    # ... and by the file that defines it: a parent's kustomization may set its namespace
+    # (`namespace: default`), which its own file does not say (sweep 88, alex-matthews/home-ops:
+    # every live app's Kustomization was "nothing applies it" in SM012's fix)
+    defined = {(x.source, x.name.rpartition("/")[2]) for x in live}
     own = {x.source_ref for x in live if x.external is None}
     found = []
     for ks in model.scan.kustomizations:
         if ks.rejected or not ks.path_given or "$" in ks.path or (ks.namespace, ks.name) in names:
+            continue
+        if (ks.origin, ks.name) in defined:
             continue
         if ks.source.label in own and ks.source.label not in model.mapped:
             decrypts = ks.decryption is not None and ks.decryption.is_sops

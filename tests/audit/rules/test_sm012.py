@@ -724,6 +724,30 @@ def test_the_fix_uncomments_the_entry_that_left_an_apps_kustomization_out(
     assert left == ["apps/loki/app/secret.enc.yaml"]
 
 
+def test_a_live_kustomization_a_parent_puts_in_a_namespace_is_not_dormant(tmp_path: Path) -> None:
+    # sweep 88 (alex-matthews/home-ops): the apps' Kustomizations name no namespace, and their
+    # parent's kustomization sets one (`namespace: default`); each live app was "nothing
+    # applies it" in the fix for a Secret its app folder's kustomization did not list
+    from ..helpers import audit, flux_kustomization
+
+    ks = flux_kustomization("grafana", "./apps/grafana/app").replace(
+        "  namespace: flux-system\n", "", 1
+    )
+    files = {
+        "apps/kustomization.yaml": "namespace: default\nresources:\n  - ./grafana/ks.yaml\n",
+        "apps/grafana/ks.yaml": ks,
+        "apps/grafana/app/kustomization.yaml": "resources: [secret.enc.yaml]\n",
+        "apps/grafana/app/secret.enc.yaml": enc(secret("g")),
+        "apps/grafana/app/extra.enc.yaml": enc(secret("x")),
+    }
+    standard_repo(tmp_path, files, layer=flux_kustomization("apps", "./apps"))
+    (fix,) = [f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"]
+    assert fix.endswith(
+        "otherwise list it under resources: in apps/grafana/app/kustomization.yaml (layer "
+        "grafana builds it)"
+    ), fix
+
+
 def test_the_dormant_fix_names_a_kustomization_nothing_builds(tmp_path: Path) -> None:
     # the attack review of sweep 84: the layer whose kustomization held `#- ./thanos/ks.yaml`
     # was switched off too (`#- apps.yaml` in the cluster's kustomization); uncommented, the
