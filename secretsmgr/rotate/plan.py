@@ -216,6 +216,10 @@ def name_others(
     why = f" --reason {sh_word(reason)}" if reason else ""
     if request is not None and request.dry_run:
         why += " --dry-run"  # sweep 80: the hint of a dry run rotated when pasted
+    if request is not None and request.commit and not request.dry_run:
+        why += " --commit"  # sweep 88: pasted, the hint of `--all --commit` committed nothing
+    if request is not None and request.allow_dirty:
+        why += " --allow-dirty"
     plain = request is not None and request.action == "rotate" and request.cluster_keys is None
     if rest and len(rest) > 5 and plain and request is not None and left and len(left) <= 5:
         chosen = ["--all"] if request.all_files else []

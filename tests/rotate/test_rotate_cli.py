@@ -644,6 +644,12 @@ def test_rotate_all_refused_on_a_file_no_identity_opens_names_the_others(
     # the run's own reason, not a stand-in pasted into the changelog as it is (sweep 75), and
     # a dry run's hint is a dry run too (sweep 80, Liana64: pasted, it rotated)
     assert command.endswith(" --reason x --dry-run"), hint
+    # sweep 88 (alex-matthews/home-ops): the hint of `--all --commit` dropped --commit, and
+    # pasted, it committed nothing
+    result = rotate(repo, capsys, "--all", "--reason", "x", "--commit")
+    assert result.code == 1
+    (hint,) = [h for h in hints_of(result.err) if "to rotate the rest now, name them" in h]
+    assert hint.endswith(" --reason x --commit"), hint
 
 
 def test_a_truncated_sops_file_is_said_malformed_not_unencrypted(
