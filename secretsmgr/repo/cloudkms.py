@@ -1,16 +1,16 @@
 """Files Flux decrypts with a cloud KMS key through kustomize-controller's own identity, where
 the age cluster key is not the one they need: every layer that applies the file decrypts with
 ``decryption: {provider: sops}`` and no ``secretRef`` (the controller's workload identity, on
-AWS, GCP or Azure), its controller is given no ``--sops-age-secret``, and the file's cloud KMS
-keys open enough of its key groups. SM004 leaves them alone, ``init`` keeps their keys in the
-rules it writes, and neither ``rotate`` nor ``key rotate`` asks them for the age key.
+AWS, GCP or Azure), and the file's cloud KMS keys open enough of its key groups. SM004 leaves
+them alone, ``init`` keeps their keys in the rules it writes, and neither ``rotate`` nor
+``key rotate`` asks them for the age key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from secretsmgr.repo.flux import Layer, LayerGraph
+from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.inventory import Inventory
 from secretsmgr.repo.pgpkeys import on_flux_pgp
 from secretsmgr.repo.sopsentry import SopsEntry
@@ -21,14 +21,14 @@ CLOUD_KMS = frozenset(("kms", "gcp_kms", "azure_kv"))
 RULE_FIELD = {"kms": "kms", "gcp_kms": "gcp_kms", "azure_kv": "azure_keyvault"}
 
 
-def _controller_layers(graph: LayerGraph, layers: Sequence[Layer]) -> bool:
-    """Whether every one of ``layers`` decrypts with the controller's own identity."""
+def _controller_layers(layers: Sequence[Layer]) -> bool:
+    """Whether every one of ``layers`` decrypts with the controller's own identity. A
+    controller given ``--sops-age-secret`` still does: that Secret adds age keys only, and the
+    cloud credentials stay the workload identity's (kustomize-controller's decryptor imports
+    nothing else from it, so as not to break workload identity; the attack review of sweep 87:
+    after init's step added the flag, every KMS file was SM004 again)."""
     return bool(layers) and all(
-        x.decryption is not None
-        and x.decryption.is_sops
-        and x.decryption.secret_ref is None
-        # a controller given --sops-age-secret decrypts with that age key (the review)
-        and not graph.controller_age_secrets_of(x.cluster)
+        x.decryption is not None and x.decryption.is_sops and x.decryption.secret_ref is None
         for x in layers
     )
 
@@ -45,7 +45,7 @@ def on_controller_kms(inv: Inventory, entry: SopsEntry) -> bool:
     opened = sum(1 for g in groups if any(name in CLOUD_KMS for name, _ in g.foreign))
     if opened < threshold:
         return False  # the KMS keys open too few key groups (the attack review of sweep 84)
-    return _controller_layers(inv.layers, inv.layers.placements(entry.path))
+    return _controller_layers(inv.layers.placements(entry.path))
 
 
 def flux_needs_no_age(inv: Inventory, entry: SopsEntry, pgp_named: set[str] | None = None) -> bool:

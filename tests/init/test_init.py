@@ -2299,6 +2299,17 @@ def test_rules_init_writes_keep_the_cloud_kms_key_the_controllers_identity_decry
     assert rule is not None and rule.key_groups[0].other and rule.key_groups[0].age == (new,)
     found = {(f["rule"], f["path"]) for f in audit(repo, capsys)}
     assert not {r for r, p in found if p == "apps/db.enc.yaml"} & {"SM004", "SM005"}, found
+    # run again, its own rule is no loss (the attack review: an AWS key written with its role
+    # was "dropped; no SOPS file is encrypted to it")
+    commit(repo, "init")
+    out, _ = init(repo, capsys, "--force", "--dry-run", "--cluster-key", new)
+    assert "drops" not in out, out
+    # ... and where a new rule leaves it out (the layer reads a Secret now), the note counts
+    # the files on it (it said none: the rule's ARN+ROLE against the file's ARN)
+    ks.write_text(ks.read_text() + "    secretRef:\n      name: sops-age\n")
+    out, _ = init(repo, capsys, "--force", "--dry-run", "--cluster-key", new)
+    (note,) = [n for n in out.splitlines() if "drops the" in n and ("KMS" in n or "Vault" in n)]
+    assert "no SOPS file is encrypted to it" not in note, note
     # a key bound to an encryption context, which a flat rule cannot carry, is not copied;
     # nor is a key only some of the cluster's KMS files are on
     other = _cloud_kms_file(kind, context=True)
