@@ -14,6 +14,7 @@ import binascii
 import re
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 from typing import Any
 from urllib.parse import unquote
 
@@ -24,11 +25,13 @@ from secretsmgr.repo.placeholders import (
     EXAMPLE_WORDS,
     HTPASSWD_USER,
     PRIVATE_KEY_BLOCK,
+    PUBLIC_ID_OF,
     REFERENCE_SCHEMES,
     URL_PASSWORD,
     YOUR_WORDS,
     example_stand_in,
     has_template,
+    is_envsubst_name,
     is_weak_password,
     literal_default,
     looks_like_token,
@@ -1389,7 +1392,7 @@ _PATH_KEY = re.compile(
 _ABSOLUTE_PATH = re.compile(r"^/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*/?$")
 
 
-_ID_KEY = re.compile(r"(?i)(?:^|[._-])id$")
+_ID_KEY = re.compile(rf"(?i)(?:^|[._-])(?:{PUBLIC_ID_OF})[._-]?id$")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
@@ -1841,4 +1844,64 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         return Verdict(hexa.secret_type, False)
     if _B64_CHARS.match(value) and b64.calculate_shannon_entropy(value) > b64.entropy_limit:
         return Verdict(b64.secret_type, False)
+    return None
+
+
+# ``key = value`` or ``key: value`` (a config file's line); the words that set a password with
+# the value after a space (Redis's requirepass and masterauth, nslcd's bindpw, OpenLDAP's
+# rootpw, a ``.netrc``'s ``machine h login u password p``, SQL's ``PASSWORD 'p'``); an XML
+# element that holds one (Maven's ``<password>``)
+_CONFIG_PAIR = re.compile(r"^([A-Za-z_][\w.-]{0,63})[ \t]*[=:][ \t]*(\S.{0,511})$")
+_CONFIG_PASSWORD = frozenset(
+    ("requirepass", "masterauth", "password", "passwd", "passphrase", "bindpw", "rootpw")
+)
+_XML_SECRET = re.compile(
+    r"<(password|passphrase|secret|token|apiKey|api_key|privateKey)>([^<]{1,512})</\1>", re.I
+)
+_COMMENTED = re.compile(r"[ \t]+[#;].*$")
+_USERLIST = re.compile(r'^"[^"]*"[ \t]+"([^"]*)"')
+
+
+def _own_value(key: str, value: str) -> bool:
+    """Whether ``value`` under ``key`` is a secret of its own: no variable, stand-in or hash,
+    and a credential by the detectors (a plain word after a password's key is a setting, such
+    as PAM's ``password requisite``)."""
+    value = value.strip().strip("\"'`").rstrip(";,")
+    if not value or is_placeholder(value) or is_envsubst_name(value) or "${" in value:
+        return False
+    return judge_value(key, value) is not None and looks_like_token(value)
+
+
+def config_credential(line: str, name: str = "") -> str | None:
+    """The key of a config line that sets a credential to a value of its own, else None: a
+    ``key = value`` line whose key names a secret, a word that sets a password with the value
+    after a space (``requirepass``, a ``.netrc``'s ``password``, mosquitto's
+    ``remote_password``), an XML element, a ``.pgpass`` line (``name`` is the file's)."""
+    stripped = line.strip()
+    if not stripped or stripped.startswith(("#", ";", "//", "[", "<!--")):
+        return None
+    found = _XML_SECRET.search(stripped)
+    if found is not None:
+        return found[1] if _own_value(found[1], found[2]) else None
+    if name == ".pgpass" and stripped.count(":") >= 4:
+        value = stripped.split(":", 4)[4]  # host:port:database:user:password
+        return "password" if _own_value("password", value) else None
+    pair = _USERLIST.match(stripped) if name == "userlist.txt" else None
+    if pair is not None:
+        # pgbouncer's auth file: "user" "password", a hash of it (md5…, SCRAM-SHA-256$…) or
+        # the password itself
+        value = pair[1]
+        hashed = value.startswith("SCRAM-SHA-256$") or re.fullmatch(r"md5[0-9a-f]{32}", value)
+        return "password" if not hashed and _own_value("password", value) else None
+    m = _CONFIG_PAIR.match(stripped)
+    if m is not None:
+        key, value = m.group(1), _COMMENTED.sub("", m.group(2))
+        if not (names_sensitive(key) or names_password(key)):
+            return None
+        return key if _own_value(key, value) else None
+    words = stripped.split()
+    for key, value in pairwise(words):
+        named = key.lower() in _CONFIG_PASSWORD or names_password(key)
+        if named and _own_value("password", value):
+            return key
     return None

@@ -1176,14 +1176,20 @@ def named_public_key(key: str, value: object) -> bool:
 # tvories): substitution variables kept in a Secret are named SECRET_DOMAIN, SECRET_NFS_PATH,
 # SECRET_NAS_IP; the prefix says where the value is kept, the rest what it is. Numbered ones
 # (EMAIL_1, VPN_FORWARDED_PORT_1) are judged as their unnumbered key.
+# the things whose identifier names one and opens nothing: a Cloudflare tunnel's or zone's,
+# an account's, a cloud tenant's, subscription's or project's, an OAuth client's, a chat's
+PUBLIC_ID_OF = (
+    "tunnel|account|zone|tenant|subscription|project|client|org|organization|cluster|"
+    "workspace|directory|application|team|channel|guild|chat|site"
+)
 _KEPT_IN_SECRET = re.compile(r"(?i)^secrets?[_-](?=[a-z])")
 _SETTING_WORD = re.compile(
     r"(?i)(?:^|[._-])(?:domain|host(?:name)?|ip|ips|vip|cidr|subnet|range|network|gateway|"
     r"path|dir|mount|e?mail|port|country|region|zone|tz|timezone)(?:[._-]|$)"
-    # which one of a thing (``SECRET_CLOUDFLARE_TUNNEL_ID``, sweep 87, kilip/homelab-old: an
-    # SM019 error whose fix regenerated a tunnel's name); a bare ``SECRET_ID`` is Vault's
-    # credential, and one naming a secret (``SECRET_ACCESS_KEY_ID``) stays one
-    r"|(?<=[A-Za-z0-9][._-])id$"
+    # which one of a thing whose id is public (``SECRET_CLOUDFLARE_TUNNEL_ID``, sweep 87,
+    # kilip/homelab-old: an SM019 error whose fix regenerated a tunnel's name); not a webhook's,
+    # a ping's or a role's id, which work as passwords (the review), nor a bare ``SECRET_ID``
+    rf"|(?:^|[._-])(?:{PUBLIC_ID_OF})[._-]id$"
 )
 _NUMBERED = re.compile(r"(?<=[A-Za-z])[._-]?[0-9]{1,3}$")
 # an address of a network, never a credential: IPv4 with an optional prefix length or a range
@@ -1220,9 +1226,8 @@ EXAMPLE_WORDS = (
     # the GitLab chart's own fillers (sweep 28, SparksD2145/flux-infra: `password:
     # bogus-satisfy-upgrade` beside existingSecret, the runner's `secret: nonempty`)
     r"bogus|non-?empty|"
-    # a filler's Latin (sweep 83, TkPegatron/homelab-as-code: `lorem impsum garblewarble`;
-    # sweep 87, kilip/homelab-old: `Neque porro quisquam est qui dolorem ipsum quia dolor…`)
-    r"lorem|ipsum"
+    # a filler's Latin (sweep 83, TkPegatron/homelab-as-code: `lorem impsum garblewarble`)
+    r"lorem"
 )
 
 
@@ -1235,7 +1240,9 @@ YOUR_WORDS = re.compile(
 
 # an example word standing alone, not inside another word (`mastodon` holds `todo`, and
 # `insertCoin` is a password's start: the attack review of sweep 83)
-_EXAMPLE_WORD = re.compile(rf"(?i)(?<![a-z])(?:{EXAMPLE_WORDS}|xxxx+)(?![a-z])")
+# (and the filler's `ipsum`, only standing alone: sweep 87, kilip/homelab-old, `Neque porro
+# quisquam est qui dolorem ipsum quia dolor…`; inside a word it may be a password's, the review)
+_EXAMPLE_WORD = re.compile(rf"(?i)(?<![a-z])(?:{EXAMPLE_WORDS}|ipsum|xxxx+)(?![a-z])")
 
 
 def example_stand_in(value: str) -> bool:

@@ -15,12 +15,11 @@ import shlex
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from itertools import pairwise
 from pathlib import Path
 from typing import cast
 
 from secretsmgr.audit.context import AuditContext, restore_metadata_hint
-from secretsmgr.audit.credentials import judge_value, plain_setting
+from secretsmgr.audit.credentials import config_credential, judge_value, plain_setting
 from secretsmgr.audit.finding import (
     NO_SOPS_CONFIG,
     YAML_FIRST,
@@ -827,6 +826,12 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
     sniffed = structured_format(file.path) is None
     if file.format is FileFormat.DOTENV:
         return _env_source(file)
+    if file.format is FileFormat.JSON and b'"auths"' in file.data:
+        # a registry login under a JSON name (`.dockerconfigjson=dockerconfig.json`: the attack
+        # review of sweep 87), reported where a secretGenerator reads it under files:
+        text = decode_text(file.data)
+        if text is not None and _registry_login(text):
+            return [PlaintextSecret(file.path, "", "", source="a registry login (auths)")]
     if file.format is None:
         if not _COPY_NAME.search(file.path) or not _secret_manifest(file.data):
             # one line of JSON is one token too: a manifest first
@@ -1022,7 +1027,7 @@ def _source(data: bytes, path: str = "") -> str | None:
         return "a registry login (auths)"
     name = posixpath.basename(path)
     for number, line in enumerate(text.splitlines(), start=1):
-        key = _config_credential(line, name)
+        key = config_credential(line, name)
         if key is not None:
             return f"a credential ({key}, line {number})"
     value = text.strip()
@@ -1066,62 +1071,6 @@ def _registry_login(text: str) -> bool:
 
 _DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}")
 _PASSPHRASE_NAME = re.compile(r"(?i)pass-?phrase|mnemonic|seed-?words")
-# ``key = value`` or ``key: value`` (a config file's line); the words that set a password with
-# the value after a space (Redis's requirepass and masterauth, nslcd's bindpw, OpenLDAP's
-# rootpw, a ``.netrc``'s ``machine h login u password p``, SQL's ``PASSWORD 'p'``); an XML
-# element that holds one (Maven's ``<password>``)
-_CONFIG_PAIR = re.compile(r"^([A-Za-z_][\w.-]{0,63})[ \t]*[=:][ \t]*(\S.{0,511})$")
-_CONFIG_PASSWORD = frozenset(
-    ("requirepass", "masterauth", "password", "passwd", "passphrase", "bindpw", "rootpw")
-)
-_XML_SECRET = re.compile(
-    r"<(password|passphrase|secret|token|apiKey|api_key|privateKey)>([^<]{1,512})</\1>", re.I
-)
-_COMMENTED = re.compile(r"[ \t]+[#;].*$")
-_USERLIST = re.compile(r'^"[^"]*"[ \t]+"([^"]*)"')
-
-
-def _own_value(key: str, value: str) -> bool:
-    """Whether ``value`` under ``key`` is a secret of its own: no variable, stand-in or hash,
-    and a credential by the detectors (a plain word after a password's key is a setting, such
-    as PAM's ``password requisite``)."""
-    value = value.strip().strip("\"'`").rstrip(";,")
-    if not value or is_placeholder(value) or is_envsubst_name(value) or "${" in value:
-        return False
-    return judge_value(key, value) is not None and looks_like_token(value)
-
-
-def _config_credential(line: str, name: str = "") -> str | None:
-    """The key of a config line that sets a credential to a value of its own, else None."""
-    stripped = line.strip()
-    if not stripped or stripped.startswith(("#", ";", "//", "[", "<!--")):
-        return None
-    found = _XML_SECRET.search(stripped)
-    if found is not None:
-        return found[1] if _own_value(found[1], found[2]) else None
-    if name == ".pgpass" and stripped.count(":") >= 4:
-        value = stripped.split(":", 4)[4]  # host:port:database:user:password
-        return "password" if _own_value("password", value) else None
-    pair = _USERLIST.match(stripped) if name == "userlist.txt" else None
-    if pair is not None:
-        # pgbouncer's auth file: "user" "password", a hash of it (md5…, SCRAM-SHA-256$…) or
-        # the password itself
-        value = pair[1]
-        hashed = value.startswith("SCRAM-SHA-256$") or re.fullmatch(r"md5[0-9a-f]{32}", value)
-        return "password" if not hashed and _own_value("password", value) else None
-    m = _CONFIG_PAIR.match(stripped)
-    if m is not None:
-        key, value = m.group(1), _COMMENTED.sub("", m.group(2))
-        if not (names_sensitive(key) or names_password(key)):
-            return None
-        return key if _own_value(key, value) else None
-    words = stripped.split()
-    for key, value in pairwise(words):
-        if key.lower() in _CONFIG_PASSWORD and _own_value("password", value):
-            return key
-    return None
-
-
 _ENV_MAX = 256 * 1024
 # kustomize's keys: letters, digits, ``-``, ``_`` and ``.`` (a ``.dockerconfigjson`` too)
 _ENV_LINE = re.compile(r"^[ \t]*(?:export[ \t]+)?([-._A-Za-z0-9]+)[ \t]*=(.*)$")
@@ -1746,8 +1695,21 @@ def _fix(
         return (
             f"list {hit.path} under patches: (- path: …) instead of patchesStrategicMerge: in "
             f"its kustomization, as Flux decrypts only those patch files, then: {hint}"
-        )
-    return hint
+        ) + _undecrypted(ctx, hit.path)
+    return hint + _undecrypted(ctx, hit.path)
+
+
+def _undecrypted(ctx: AuditContext, path: str) -> str:
+    """What the fix must say too when a layer that applies ``path`` has no decryption: once
+    encrypted, the file reaches the cluster still encrypted (sweep 88, Stocy/flux: the pasted
+    fix was followed by an SM010 error, then a third round)."""
+    bare = next((x for x in ctx.repo.layers.placements(path) if not x.decrypts_sops), None)
+    if bare is None:
+        return ""
+    return (
+        f"; layer {bare.label} has no spec.decryption: give it one too (the SM010 fix audit "
+        "then prints says how), or Flux applies the file still encrypted"
+    )
 
 
 # A key path inside a patch written inline in a kustomization or a Flux Kustomization

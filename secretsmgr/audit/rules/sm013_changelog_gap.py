@@ -54,7 +54,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 # updatekeys keeps the data key (sweep 87, vhaudiquet/homeprod: "sops gave it
                 # its new data key" after sops updatekeys)
                 "secretsmgr log --adopt --reason '…'   (records it as it is: sops changed it, "
-                "and only secretsmgr writes the changelog)"
+                "and sops writes no changelog)"
                 if sops_rotate_hint(entry.path, sf.metadata) is not None
                 else f"secretsmgr rotate {sh_path(entry.path)} --reason '…'   (records who and why)"
             ),

@@ -29,6 +29,7 @@ from secretsmgr.audit.credentials import (
     UUID_HINT,
     Verdict,
     cloudflare_key_under,
+    config_credential,
     holds_uuid_secret,
     is_lock_file,
     is_placeholder_value,
@@ -1120,11 +1121,12 @@ _TEXT_NAME = re.compile(
 )
 _SCRIPT_NAME = re.compile(r"(?i)\.(?:sh|bash|zsh|ksh)$")
 # a service's configuration in its own syntax (wg0.conf, rclone.conf, my.cnf, an nginx .conf):
-# known formats only, as in a script (sweep 87's gate corpus: notes/wg0.conf passed)
+# known formats, and lines that set a credential to a value of its own (sweep 87's gate corpus:
+# notes/wg0.conf passed)
 _CONFIG_NAME = re.compile(r"(?i)\.(?:conf|cfg|cnf)$")
 TEXT = "file (read as text)"
 SCRIPT = "script (known formats only)"
-CONFIG = "file (known formats only)"
+CONFIG = "config file (read line by line)"
 
 
 # A Secret a script writes from a heredoc (``cat > db.yaml <<EOF`` … ``kind: Secret`` …
@@ -1241,6 +1243,7 @@ def _plain_text(file: ScannedFile) -> list[CredentialHit]:
             hits += [h for h in _heredoc_secrets(file, text) if h.line not in taken]
         if where == CONFIG:
             hits += _named_formats(file, text, {hit.line for hit in hits})
+            hits += _config_lines(file, text, {hit.line for hit in hits}, CONFIG)
         return hits
     # a text file has no comment syntax: a `# token` heading hides nothing (the attack review)
     hits = list(_loose_lines(file, text, TEXT, name=_ASSIGNED_NAME, comments=True))
@@ -1277,6 +1280,24 @@ def _plain_text(file: ScannedFile) -> list[CredentialHit]:
             verdict = Verdict("Secret Keyword", False)
         if verdict is not None:
             hits.append(CredentialHit(file.path, key, number, verdict.kind, verdict.known, TEXT))
+    # a line no `name: value` pair reads: a .netrc's `machine … password …`, a .pgpass line
+    return hits + _config_lines(file, text, {hit.line for hit in hits}, TEXT)
+
+
+def _config_lines(file: ScannedFile, text: str, taken: set[int], where: str) -> list[CredentialHit]:
+    """The lines of a config or credentials file that set a credential to a value of its own
+    (``config_credential``: `password = …` in an rclone.conf or my.cnf, a .netrc's
+    `password …`, a .pgpass line, mosquitto's `remote_password …`), as keyword hits, on lines
+    not reported yet (the attack review of sweep 87: the same lines in a ConfigMap were
+    warnings, in a committed file nothing)."""
+    name = posixpath.basename(file.path)
+    hits: list[CredentialHit] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if number in taken:
+            continue
+        key = config_credential(raw, name)
+        if key is not None:
+            hits.append(CredentialHit(file.path, key, number, "Secret Keyword", False, where))
     return hits
 
 

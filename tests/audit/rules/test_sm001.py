@@ -2451,6 +2451,7 @@ def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_
         # sweep 87's gate corpus: a registry login (and one with no login of its own)
         ".dockerconfigjson": '{"auths": {"ghcr.io": {"auth": "cm9ib3Q6WnE4dk4zcEwweFI3"}}}\n',
         "empty.dockerconfigjson": '{"auths": {"ghcr.io": {"auth": ""}}}\n',
+        "dockerconfig.json": '{\n  "auths": {"ghcr.io": {"auth": "cm9ib3Q6WnE4dk4zcEwweFI3"}}\n}\n',
     }
     listed = "".join(f"      - {name}\n" for name in sources)
     files = {f"apps/{name}": text for name, text in sources.items()}
@@ -2475,6 +2476,8 @@ def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_
         "apps/redis.conf": "holds a credential (requirepass, line 2) in plaintext, and a "
         "secretGenerator of layer apps puts it in a Secret (files:)",
         "apps/.dockerconfigjson": "holds a registry login (auths) in plaintext, and a "
+        "secretGenerator of layer apps puts it in a Secret (files:)",
+        "apps/dockerconfig.json": "holds a registry login (auths) in plaintext, and a "
         "secretGenerator of layer apps puts it in a Secret (files:)",
         **{
             f"apps/{name}": f"holds a credential ({key}) in plaintext, and a secretGenerator of "

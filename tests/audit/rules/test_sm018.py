@@ -835,8 +835,8 @@ def test_a_config_map_generator_file_of_any_name_is_read(tmp_path: Path) -> None
             # no INI (a block of nginx directives): the known formats of its lines still count
             "apps/nginx.conf": f"server {{\n  listen 80;\n  set $gh_token {token};\n"
             f"  auth_token: {token};\n}}\n",
-            # read by no generator: its known formats only (sweep 87's gate corpus: a wg0.conf
-            # in a notes folder passed)
+            # read by no generator: its known formats and the lines that set a credential
+            # (sweep 87's gate corpus: a wg0.conf in a notes folder passed)
             "tools/unread.conf": f"token={token}\npassword=Zq8vN3pL0xR7Wm2Kd5Tb\n",
         },
     )
@@ -848,6 +848,7 @@ def test_a_config_map_generator_file_of_any_name_is_read(tmp_path: Path) -> None
         ("apps/nginx.conf", "auth_token"),
         ("apps/nginx.conf", "set"),
         ("tools/unread.conf", "token"),
+        ("tools/unread.conf", "password"),
     }
 
 
@@ -2651,3 +2652,36 @@ def test_a_literal_in_an_external_secrets_template_is_judged(tmp_path: Path) -> 
     write(tmp_path, "apps/external.yaml", external)
     found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM018"}
     assert found == {"spec.target.template.data.AUTHENTIK_POSTGRESQL__PASSWORD"}, found
+
+
+def test_lines_that_set_a_credential_in_config_and_credentials_files_are_read(
+    tmp_path: Path,
+) -> None:
+    # the attack review of sweep 87: rclone.conf, my.cnf, mosquitto.conf, .netrc and .pgpass
+    # lines that set a password passed as committed files (in a ConfigMap they were warnings);
+    # settings, paths and variables beside them are none
+    from secretsmgr.audit.engine import run_audit
+
+    pw = "Vq8rTzL2mWx9KpB4nH7c"
+    standard_repo(tmp_path, {})
+    files = {
+        "backup/rclone.conf": f"[nas]\ntype = sftp\nhost = nas.lan\nuser = backup\npass = {pw}\n",
+        "db/my.cnf": f"[client]\nuser = app\npassword = {pw}\nssl-key = /etc/mysql/key.pem\n",
+        "mqtt/mosquitto.conf": f"connection bridge\naddress broker.lan\nremote_password {pw}\n",
+        "backup/.netrc": f"machine nas.lan login backup password {pw}\n",
+        "backup/.pgpass": f"db.lan:5432:app:app:{pw}\n",
+        # none: a setting of a password's, a path, a variable
+        "db/postgresql.conf": "password_encryption = scram-sha-256\nssl_key_file = /etc/k.pem\n",
+        "db/other.cnf": "[client]\npassword = ${MYSQL_PASSWORD}\n",
+        "web/site.conf": "server {\n  listen 443 ssl;\n  ssl_password_file /etc/keys/global.pass;\n}\n",
+    }
+    for rel, text in files.items():
+        write(tmp_path, rel, text)
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM018"}
+    assert found == {
+        ("backup/rclone.conf", "pass"),
+        ("db/my.cnf", "password"),
+        ("mqtt/mosquitto.conf", "remote_password"),
+        ("backup/.netrc", "password"),
+        ("backup/.pgpass", "password"),
+    }, found

@@ -371,6 +371,10 @@ def test_stand_ins_in_a_committed_secret_are_reported_but_no_exposure(tmp_path: 
         "SECRET_EXAMPLE": "Neque porro quisquam est qui dolorem ipsum quia dolor sit amet...",
         "SECRET_CLOUDFLARE_TUNNEL_ID": "d6d3ddd0-0e51-4cf7-96c3-8c52ff415ed5",
         "SECRET_ID": "5b1e0c4a-7f2d-4c8e-9a61-3d2f8b7c6e15",
+        # the review: a webhook's id works as its password (Home Assistant's), and "ipsum"
+        # inside a password is the password's
+        "SECRET_HASS_WEBHOOK_ID": "0c2f4e6a-8b1d-4f3a-9c5e-7d9b1f3a5c7e",
+        "SMTP_PASS": "Gipsum-Rq7vX2pLm",
     }
     root = gitops(tmp_path / "r", {"apps/api.yaml": secret("api", values)})
     now = history_findings(root)
@@ -384,7 +388,9 @@ def test_stand_ins_in_a_committed_secret_are_reported_but_no_exposure(tmp_path: 
         "stringData.ADMIN_PIN",
         "stringData.DB_PASSWORD",
         "stringData.MASTODON_SECRET",
+        "stringData.SECRET_HASS_WEBHOOK_ID",
         "stringData.SECRET_ID",
+        "stringData.SMTP_PASS",
         "stringData.SMTP_PASSWORD",
     ], found
 
