@@ -2532,3 +2532,28 @@ def test_a_known_format_in_a_config_of_substituted_secrets_is_found(tmp_path: Pa
     )
     found = {(f.rule, f.path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert found == {("SM001", "apps/bridge.yaml"), ("SM001", "apps/bridge-data.yaml")}, found
+
+
+def test_the_fix_for_a_secret_in_a_layer_without_decryption_says_so(tmp_path: Path) -> None:
+    # sweep 88 (Stocy/flux): the pasted rename-and-encrypt fix was followed by an SM010 error
+    # (the layer had no decryption), then a third round; the fix says so at once
+    from secretsmgr.audit.engine import run_audit
+
+    from ..helpers import flux_kustomization
+
+    standard_repo(
+        tmp_path,
+        {"apps/kustomization.yaml": "resources: [db.yaml]\n", "apps/db.yaml": secret("db")},
+        layer=flux_kustomization(decryption=None),
+    )
+    fixes = {f.fix or "" for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert fixes and all(
+        fix.endswith(
+            "; layer apps has no spec.decryption: give it one too (the SM010 fix audit then "
+            "prints says how), or Flux applies the file still encrypted"
+        )
+        for fix in fixes
+    ), fixes
+    standard_repo(tmp_path, {"apps/db.yaml": secret("db")})  # with decryption: no word of it
+    fixes = {f.fix or "" for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert fixes and not any("spec.decryption" in fix for fix in fixes), fixes

@@ -2673,7 +2673,8 @@ def test_lines_that_set_a_credential_in_config_and_credentials_files_are_read(
         # none: a setting of a password's, a path, a variable
         "db/postgresql.conf": "password_encryption = scram-sha-256\nssl_key_file = /etc/k.pem\n",
         "db/other.cnf": "[client]\npassword = ${MYSQL_PASSWORD}\n",
-        "web/site.conf": "server {\n  listen 443 ssl;\n  ssl_password_file /etc/keys/global.pass;\n}\n",
+        "web/site.conf": "server {\n  listen 443 ssl;\n"
+        "  ssl_password_file /etc/keys/global.pass;\n}\n",
     }
     for rel, text in files.items():
         write(tmp_path, rel, text)
