@@ -512,7 +512,13 @@ _SECRET_NAME = re.compile(
 _ENTRY_NAME = re.compile(
     r"^[A-Za-z]+(?:-[A-Za-z]+)*-(?i:password|passwd|pass|pwd|secret|token|key|credentials?)$"
 )
-_PATH = re.compile(r"^(?:\.{0,2}/|~/|\.[A-Za-z0-9_-]+/)[^\s]*$")
+_PATH = re.compile(
+    r"^(?:\.{0,2}/|~/|\.[A-Za-z0-9_-]+/)[^\s]*$"
+    # a file or a lookup table under its type (Gitea's `JWT_SECRET_URI = file:/data/jwt`,
+    # Postfix's `smtp_sasl_password_maps = lmdb:/etc/postfix/sasl_passwd`: the second attack
+    # review of sweep 87)
+    r"|^(?:file|lmdb|hash|texthash|btree|cdb|dbm|sdbm|regexp|pcre|unix):/[\w./-]+$"
+)
 # A file name with a key or config file's extension (``secret_entry: sops.agekey``): the
 # name of where a credential is kept, not the credential.
 _FILE_NAME = re.compile(
@@ -1869,7 +1875,19 @@ def _own_value(key: str, value: str) -> bool:
     value = value.strip().strip("\"'`").rstrip(";,")
     if not value or is_placeholder(value) or is_envsubst_name(value) or "${" in value:
         return False
+    if _CONFIG_HASH.match(value) or value.startswith("["):
+        # a hash in the form its service stores (slapd's `{SSHA}…`, supervisord's `{SHA}…`,
+        # SCRAM, md5), or PAM's control (`password [success=1 default=ignore] pam_unix.so`)
+        return False
     return judge_value(key, value) is not None and looks_like_token(value)
+
+
+_CONFIG_HASH = re.compile(
+    r"^(?:\{[A-Z0-9._-]{2,20}\}\S+|SCRAM-SHA-(?:1|256)\$\S+|md5[0-9a-f]{32}|"
+    r"\$(?:1|2[abxy]?|5|6|y|argon2(?:id|i|d)|pbkdf2[\w-]*)\$\S+)$"
+)
+# nginx directives named `…_pass` (where a request goes), no password
+_PASS_DIRECTIVE = re.compile(r"(?i)^(?:proxy|fastcgi|uwsgi|scgi|grpc|memcached)_pass$")
 
 
 def config_credential(line: str, name: str = "") -> str | None:
@@ -1901,7 +1919,9 @@ def config_credential(line: str, name: str = "") -> str | None:
         return key if _own_value(key, value) else None
     words = stripped.split()
     for key, value in pairwise(words):
-        named = key.lower() in _CONFIG_PASSWORD or names_password(key)
+        named = key.lower() in _CONFIG_PASSWORD or (
+            names_password(key) and not _PASS_DIRECTIVE.match(key)
+        )
         if named and _own_value("password", value):
             return key
     return None

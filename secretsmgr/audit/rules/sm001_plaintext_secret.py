@@ -1528,9 +1528,12 @@ def _rename_hint(
         elsewhere = [configs.label(c) for c in configs.all_loaded()] if not governing else []
         # sweep 87 (etenzy/hcloud-infra): its one .sops.yaml, clusters/io/.sops.yaml, serves a
         # script's `sops --config`, and the fix named an age key the repository has not
+        shown = ", ".join(elsewhere[:2]) + (
+            f" and {len(elsewhere) - 2} more" if len(elsewhere) > 2 else ""
+        )
         aside = (
-            f" ({', '.join(elsewhere[:2])} is read only by a sops run from its folder or "
-            "given --config)"
+            f" ({shown} {'is' if len(elsewhere) == 1 else 'are'} read only by a sops run from "
+            "its folder or given --config)"
             if elsewhere
             else ""
         )
@@ -1541,11 +1544,13 @@ def _rename_hint(
             "with one"
         )
         keys = _keys_of_clusters_applying(ctx, path)
+        # the PGP keys of the configs elsewhere only when they are one set: two clusters' keys
+        # are no rule for a file of neither (the second attack review)
+        sets = {tuple(_rules_pgp(c)) for c in configs.all_loaded()} - {()}
         pgp = (
             []
             if keys
-            else _rules_pgp(configs.governing(path))
-            or list(dict.fromkeys(k for c in configs.all_loaded() for k in _rules_pgp(c)))
+            else _rules_pgp(configs.governing(path)) or (list(sets.pop()) if len(sets) == 1 else [])
         )
         # a repository on PGP keys alone names its keys, and sops encrypts to them (sweep 80,
         # zacheryph/k8s-gitops: the rule was to name "<the cluster key>", an age key it has not)
@@ -1692,23 +1697,24 @@ def _fix(
         return pgp_first(ctx, (hit.path, *names), away) if away else misfit
     # kustomize-controller decrypts a patch file under patches: only
     if _layers_using(ctx, hit.path, lambda use: use.kind is UseKind.LEGACY_PATCH):
-        return (
+        return _undecrypted(ctx, hit.path) + (
             f"list {hit.path} under patches: (- path: …) instead of patchesStrategicMerge: in "
             f"its kustomization, as Flux decrypts only those patch files, then: {hint}"
-        ) + _undecrypted(ctx, hit.path)
-    return hint + _undecrypted(ctx, hit.path)
+        )
+    return _undecrypted(ctx, hit.path) + hint
 
 
 def _undecrypted(ctx: AuditContext, path: str) -> str:
-    """What the fix must say too when a layer that applies ``path`` has no decryption: once
+    """What the fix must say first when a layer that applies ``path`` has no decryption: once
     encrypted, the file reaches the cluster still encrypted (sweep 88, Stocy/flux: the pasted
-    fix was followed by an SM010 error, then a third round)."""
+    fix was followed by an SM010 error, then a third round). Said before the commands, which
+    then stay one line to paste (the second attack review: after them, the words broke it)."""
     bare = next((x for x in ctx.repo.layers.placements(path) if not x.decrypts_sops), None)
     if bare is None:
         return ""
     return (
-        f"; layer {bare.label} has no spec.decryption: give it one too (the SM010 fix audit "
-        "then prints says how), or Flux applies the file still encrypted"
+        f"layer {bare.label} has no spec.decryption, so Flux would apply the file still "
+        "encrypted: give it one (the SM010 fix audit then prints says how), then: "
     )
 
 

@@ -1115,7 +1115,7 @@ _TEXT_NAME = re.compile(
     # a client's credentials file, named with no extension (Velero's and the AWS CLI's
     # `credentials-velero`, `.netrc`, `.pgpass`, `.git-credentials`, `.s3cfg`; sweep 87's gate
     # corpus: an AWS key pair in credentials-velero passed)
-    r"|(?:^|/)(?:\.?credentials(?:[-_][\w.-]*)?|\.netrc|\.pgpass|\.git-credentials|\.s3cfg"
+    r"|(?:^|/)(?:\.?credentials(?:[-_][\w-]*)?|\.netrc|\.pgpass|\.git-credentials|\.s3cfg"
     # a registry login under the key a dockerconfigjson Secret gives it
     r"|\.dockerconfigjson|\.dockercfg)$"
 )

@@ -547,6 +547,14 @@ def test_with_no_creation_rule_on_a_pgp_only_repository_the_rule_names_its_pgp_k
     assert f"encrypted_regex: ^(data|stringData)$, pgp: {fps[0]},{fps[1]}), then " in (
         found.fix or ""
     ), found.fix
+    # the second attack review: two clusters' configs with keys of their own are no rule for
+    # a file of neither
+    write(tmp_path, "clusters/ha/.sops.yaml", moved.replace(fps[0], "0x1111222233334444"))
+    found = next(f for f in run_audit(tmp_path).findings if f.rule == "SM001")
+    assert "pgp:" not in (found.fix or "") and "age: <the cluster key>" in (found.fix or "")
+    assert "(clusters/ha/.sops.yaml, clusters/io/.sops.yaml are read only by" in (
+        found.fix or ""
+    ), found.fix
 
 
 def test_the_rename_goes_to_the_sops_name_when_only_that_name_has_a_rule(tmp_path: Path) -> None:
@@ -2548,12 +2556,18 @@ def test_the_fix_for_a_secret_in_a_layer_without_decryption_says_so(tmp_path: Pa
     )
     fixes = {f.fix or "" for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert fixes and all(
-        fix.endswith(
-            "; layer apps has no spec.decryption: give it one too (the SM010 fix audit then "
-            "prints says how), or Flux applies the file still encrypted"
+        fix.startswith(
+            "layer apps has no spec.decryption, so Flux would apply the file still encrypted: "
+            "give it one (the SM010 fix audit then prints says how), then: "
         )
         for fix in fixes
     ), fixes
+    # check's closing line says it in words, not as a command to paste (the second attack
+    # review: "fix it with: secretsmgr encrypt …; layer …" broke the shell)
+    from secretsmgr.report.text import render_check
+
+    (last,) = render_check(run_audit(tmp_path, keyless_only=True)).splitlines()[-1:]
+    assert "blocked — to fix it: layer apps has no spec.decryption" in last, last
     standard_repo(tmp_path, {"apps/db.yaml": secret("db")})  # with decryption: no word of it
     fixes = {f.fix or "" for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert fixes and not any("spec.decryption" in fix for fix in fixes), fixes

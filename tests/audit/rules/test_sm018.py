@@ -2675,6 +2675,17 @@ def test_lines_that_set_a_credential_in_config_and_credentials_files_are_read(
         "db/other.cnf": "[client]\npassword = ${MYSQL_PASSWORD}\n",
         "web/site.conf": "server {\n  listen 443 ssl;\n"
         "  ssl_password_file /etc/keys/global.pass;\n}\n",
+        # the second attack review: where nginx sends a request, PAM's control, the hashes
+        # slapd and supervisord store, a file or table a key names, and source code
+        "web/proxy.conf": "location / {\n  proxy_pass http://$upstream_oauth2:4180;\n"
+        "  proxy_pass https://s3.storage.42b.haus/static-content/;\n}\n",
+        "pam/common.conf": "login password [success=1 default=ignore] pam_unix.so obscure\n",
+        "ldap/slapd.conf": "rootdn cn=admin\nrootpw {SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n",
+        "sv/supervisord.conf": "[inet_http_server]\nusername = admin\n"
+        "password = {SHA}82ab876d1387bfafe46cc1c8a2ef074eae50cb1d\n",
+        "mail/relay.conf": "smtp_sasl_password_maps = lmdb:/etc/postfix/sasl_passwd\n",
+        "tools/credentials_helper.py": 'password = os.environ["DB_PASSWORD"]\n'
+        "session_secret = hashlib.sha256(b'x').hexdigest()\n",
     }
     for rel, text in files.items():
         write(tmp_path, rel, text)
