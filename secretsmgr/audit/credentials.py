@@ -29,6 +29,7 @@ from secretsmgr.repo.placeholders import (
     REFERENCE_SCHEMES,
     URL_PASSWORD,
     YOUR_WORDS,
+    clamped_key,
     example_stand_in,
     has_template,
     is_envsubst_name,
@@ -255,9 +256,9 @@ def _tsig_secret(key: str, value: str) -> Verdict | None:
 
 
 # A WireGuard private key (``wg genkey``): base64 of 32 bytes clamped as X25519 wants them
-# (the first byte a multiple of 8, the last at least 64 and below 128), under a key naming a
-# private key (wg-quick's ``PrivateKey``, ``WG_PRIVATE_KEY``, ``privateKey``); sweep 87's gate
-# corpus: a wg0.conf in a ConfigMap passed. A random value is clamped so one time in 32.
+# (``clamped_key``), under a key naming a private key (wg-quick's ``PrivateKey``,
+# ``WG_PRIVATE_KEY``, ``privateKey``); sweep 87's gate corpus: a wg0.conf in a ConfigMap
+# passed. A random value is clamped so one time in 32.
 _PRIVATE_KEY_NAME = re.compile(r"(?i)(?:^|[._-])private[._-]?key$")
 _WG_KEY = re.compile(r"^[A-Za-z0-9+/]{43}=$")
 
@@ -265,10 +266,7 @@ _WG_KEY = re.compile(r"^[A-Za-z0-9+/]{43}=$")
 def _wireguard_private_key(key: str, value: str) -> Verdict | None:
     if not _WG_KEY.match(value) or not _PRIVATE_KEY_NAME.search(split_camel(key)):
         return None
-    raw = base64.b64decode(value)
-    if raw[0] & 7 == 0 and raw[31] & 0xC0 == 0x40:
-        return Verdict("WireGuard Private Key", True)
-    return None
+    return Verdict("WireGuard Private Key", True) if clamped_key(base64.b64decode(value)) else None
 
 
 def tunnel_secret_in(text: str) -> bool:

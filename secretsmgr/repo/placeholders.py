@@ -1153,6 +1153,13 @@ _PUBLIC_KEY_NAME = re.compile(
 _KEY32 = re.compile(r"^[A-Za-z0-9+/]{43}=$")
 
 
+def clamped_key(raw: bytes) -> bool:
+    """Whether 32 bytes are clamped as X25519 wants a private key, as `wg genkey` makes one:
+    the low three bits of the first byte clear, the top two of the last ``01``. A public key
+    (or any random 32 bytes) is so one time in 32."""
+    return len(raw) == 32 and raw[0] & 7 == 0 and raw[31] & 0xC0 == 0x40
+
+
 def named_public_key(key: str, value: object) -> bool:
     """Whether ``value`` under ``key`` is a public key by both: a key that names one, and a
     32-byte key in base64 or an SSH public key line (sweep 85, Liana64/k8s-gitops: a VPN
@@ -1164,11 +1171,9 @@ def named_public_key(key: str, value: object) -> bool:
         return False
     text = value.strip()
     if _KEY32.match(text):
-        # `wg genkey` clamps a private key (low three bits of the first byte clear, the top
-        # two of the last 01): a key so shaped under a public key's name may be the private
-        # one (the attack review); a public key looks so one time in 32, and stays an exposure
-        raw = base64.b64decode(text)
-        return not (raw[0] & 7 == 0 and raw[31] & 0xC0 == 0x40)
+        # a clamped key under a public key's name may be the private one (the attack review);
+        # a public key looks so one time in 32, and stays an exposure
+        return not clamped_key(base64.b64decode(text))
     return ssh_public_keys(text)
 
 

@@ -569,6 +569,15 @@ def test_in_a_sops_file_the_fix_changes_the_rule_not_encrypt(tmp_path: Path) -> 
         "which 1 other SOPS file follows (a path_regex for its name, the same keys, a rule that "
         "encrypts it), then re-encrypt"
     ) in fix, fix
+    # files no rule matches follow no rule together (the last pass: "-1 other SOPS files")
+    (tmp_path / "apps/bridge/.sops.yaml").unlink()
+    (tmp_path / ".sops.yaml").unlink()
+    fixes = [
+        f.fix or ""
+        for f in run_audit(tmp_path, keyless_only=True).findings
+        if f.rule == "SM018" and f.path == "apps/bridge/registration.enc.yaml"
+    ]
+    assert fixes and not any("other SOPS file" in f for f in fixes), fixes
 
 
 def _deployment(name: str, env: tuple[tuple[str, str], ...]) -> str:

@@ -61,7 +61,12 @@ from secretsmgr.errors import FormatError
 from secretsmgr.plural import plural
 from secretsmgr.repo.flux import UseKind
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
-from secretsmgr.repo.placeholders import PRIVATE_KEY_BLOCK, URL_PASSWORD, split_camel
+from secretsmgr.repo.placeholders import (
+    PRIVATE_KEY_BLOCK,
+    URL_PASSWORD,
+    clamped_key,
+    split_camel,
+)
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsconfig import CreationRule
 from secretsmgr.repo.sopsentry import SopsEntry
@@ -477,11 +482,9 @@ def _public_key_shape(value: str) -> bool:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return False
-    # a WireGuard private key (wg genkey) is clamped as X25519 wants: its first byte a
-    # multiple of 8, its last below 128 and at least 64; a public key is so by chance one time
-    # in 32, and then its warning stays
-    clamped = raw[0] & 7 == 0 and raw[31] & 0xC0 == 0x40
-    return len(raw) == 32 and not clamped
+    # a WireGuard private key is clamped; a public key is so by chance one time in 32, and
+    # then its warning stays
+    return len(raw) == 32 and not clamped_key(raw)
 
 
 def _embedded_line(
@@ -1654,6 +1657,14 @@ def _rule_first(
     )
 
 
+def _others(following: Counter[tuple[str | None, int | None]], entry: SopsEntry) -> int:
+    """How many other SOPS files follow the creation rule ``entry`` follows (none without one:
+    the second pass, a file with no rule was told "-1 other SOPS files follow")."""
+    if entry.creation_rule_number is None:
+        return 0
+    return max(0, following[entry.sops_config, entry.creation_rule_number] - 1)
+
+
 def _sops_fix(entry: SopsEntry, key_path: str, followers: int = 0) -> str:
     """In a SOPS file, a value its rule leaves in clear: ``encrypt`` would refuse the file.
 
@@ -1730,10 +1741,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             key_path=hit.key_path,
             line=hit.line,
             fix=_sops_fix(
-                encrypted[hit.path],
-                hit.key_path,
-                following[encrypted[hit.path].sops_config, encrypted[hit.path].creation_rule_number]
-                - 1,
+                encrypted[hit.path], hit.key_path, _others(following, encrypted[hit.path])
             )
             if hit.path in encrypted
             else _fix(ctx, hit),
