@@ -427,7 +427,7 @@ def _ini_tree(text: str) -> dict[str, object] | None:
     tree: dict[str, object] = {}
     for item in doc.items if isinstance(doc, MapNode) else ():
         if isinstance(item, tuple) and isinstance(item[1], MapNode):
-            tree[item[0]] = {k: v for k, v in (i for i in item[1].items if isinstance(i, tuple))}
+            tree[item[0]] = dict(i for i in item[1].items if isinstance(i, tuple))
     return tree
 
 
@@ -1229,8 +1229,9 @@ def _plain_text(file: ScannedFile) -> list[CredentialHit]:
     text file, also each ``name: value`` or ``name=value`` line (and a file named for a
     secret, ``*.token``, holds its value alone on a line) judged as a dotenv value is,
     keyword and entropy hits included; a script's assignments are settings and variables far
-    more often than secrets, so only known formats count there, and in a config, a known
-    format its key names (wg-quick's ``PrivateKey = …``)."""
+    more often than secrets, so only known formats count there; in a config, also a known
+    format its key names (wg-quick's ``PrivateKey = …``), and in a config or a text file a
+    line that sets a password to a value of its own (``_config_lines``)."""
     if len(file.data) > MAX_LINE_SCAN:
         return []
     text = decode_text(file.data)  # UTF-8, or UTF-16/32 with a BOM (PowerShell's `>`)
