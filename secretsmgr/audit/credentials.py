@@ -911,6 +911,11 @@ def sql_password_in(text: str) -> bool:
 _DISCORD_WEBHOOK = re.compile(
     r"discord(?:app)?\.com/api/(?:v\d+/)?webhooks/\d{16,20}/[A-Za-z0-9_-]{60,}"
 )
+# A Google OAuth access token (``ya29.…``) or refresh token (``1//0…``), as rclone's Google
+# Drive remote keeps both in its ``token = {json}`` line (the second attack review of sweep 87)
+_GOOGLE_OAUTH = re.compile(
+    r"(?<![A-Za-z0-9_-])(?:ya29\.[A-Za-z0-9_-]{30,}|1//0[A-Za-z0-9_-]{40,})(?![A-Za-z0-9_-])"
+)
 # An OpenAI API key: its secret part holds the base64 of "OpenAI" (``T3BlbkFJ``), in the legacy
 # keys and the project, service-account and admin ones
 _OPENAI_KEY = re.compile(
@@ -935,6 +940,8 @@ def _known_format(text: str, value: str, *, sql: bool = True) -> Verdict | None:
         return Verdict("Discord Webhook", True)
     if "T3BlbkFJ" in text and _OPENAI_KEY.search(text):
         return Verdict("OpenAI API Key", True)
+    if ("ya29." in text or "1//0" in text) and _GOOGLE_OAUTH.search(text):
+        return Verdict("Google OAuth Token", True)
     for plugin in _plugins()[0]:
         try:
             if any(True for _ in plugin.analyze_string(text)):
@@ -1884,6 +1891,7 @@ _CONFIG_HASH = re.compile(
     r"^(?:\{[A-Z0-9._-]{2,20}\}\S+|SCRAM-SHA-(?:1|256)\$\S+|md5[0-9a-f]{32}|"
     r"\$(?:1|2[abxy]?|5|6|y|argon2(?:id|i|d)|pbkdf2[\w-]*)\$\S+)$"
 )
+_WIFI_KEY = re.compile(r"(?i)(?:^|_)(?:wpa_)?(?:psk|passphrase)$")
 # nginx directives named `…_pass` (where a request goes), no password
 _PASS_DIRECTIVE = re.compile(r"(?i)^(?:proxy|fastcgi|uwsgi|scgi|grpc|memcached)_pass$")
 
@@ -1914,7 +1922,10 @@ def config_credential(line: str, name: str = "") -> str | None:
         key, value = m.group(1), _COMMENTED.sub("", m.group(2))
         if not (names_sensitive(key) or names_password(key)):
             return None
-        return key if _own_value(key, value) else None
+        # a Wi-Fi network's passphrase or PSK (hostapd's `wpa_passphrase=`, wpa_supplicant's
+        # `psk="…"`) is its password (the second attack review of sweep 87)
+        judged = "password" if _WIFI_KEY.search(key) else key
+        return key if _own_value(judged, value) else None
     words = stripped.split()
     for key, value in pairwise(words):
         named = key.lower() in _CONFIG_PASSWORD or (

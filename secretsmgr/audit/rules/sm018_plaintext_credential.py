@@ -221,8 +221,8 @@ def _get(obj: Obj, *keys: str) -> object:
 
 # Where a known format (detect-secrets' plugins) can start: the extra pass over the rest of an
 # object judges only values holding one of these (substring tests: a regex over every file was
-# the slowest part of the audit). Formats without a fixed part (Twilio, Telegram, Discord,
-# Mailchimp) are judged only where credentials are usually kept.
+# the slowest part of the audit). Formats without a fixed part (Twilio, Telegram, Mailchimp)
+# are judged only where credentials are usually kept.
 _KNOWN_PARTS = (
     *("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "A3T"),
     *("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "glptt-"),
@@ -232,6 +232,8 @@ _KNOWN_PARTS = (
     '"TunnelSecret"',  # cloudflared's credentials file (JSON)
     "K10",  # a K3s secure join token
     "tskey-",  # a Tailscale key
+    "/webhooks/",  # a Discord webhook's URL
+    *("ya29.", "1//0"),  # Google OAuth access and refresh tokens
 )
 
 

@@ -2697,3 +2697,33 @@ def test_lines_that_set_a_credential_in_config_and_credentials_files_are_read(
         ("backup/.netrc", "password"),
         ("backup/.pgpass", "password"),
     }, found
+
+
+def test_wifi_passphrases_and_google_oauth_tokens_in_configs_are_found(tmp_path: Path) -> None:
+    # the second attack review of sweep 87: hostapd's wpa_passphrase, wpa_supplicant's psk and
+    # rclone's Google Drive token (an OAuth access and refresh token) passed as committed files
+    from secretsmgr.audit.engine import run_audit
+
+    access = "ya29.a0AfH6SMBx8kQv2Lm7pR4tY8uXb3Nf5Hs1a2B3c4D5e6F7g8H9"
+    refresh = "1//0gXk3Lm7pR4tY8uXb3Nf5Hs1a2B3c4D5e6F7g8H9i0J1k2L3m4N5"
+    standard_repo(tmp_path, {})
+    files = {
+        "wifi/hostapd.conf": "interface=wlan0\nssid=home\nwpa_passphrase=Zq8vN3pL0xR7Wm2K\n",
+        "wifi/wpa_supplicant.conf": 'network={\n    ssid="home"\n    psk="Zq8vN3pL0xR7Wm2Kd5"\n}\n',
+        "backup/rclone.conf": "[gdrive]\ntype = drive\n"
+        f'token = {{"access_token":"{access}","refresh_token":"{refresh}"}}\n',
+        # none: the PSK's file, a variable
+        "wifi/other.conf": "wpa_psk_file=/etc/hostapd.wpa_psk\nwpa_passphrase=${WIFI_PASS}\n",
+    }
+    for rel, text in files.items():
+        write(tmp_path, rel, text)
+    found = {
+        (f.path, f.key_path, f.severity.value)
+        for f in run_audit(tmp_path).findings
+        if f.rule == "SM018"
+    }
+    assert found == {
+        ("wifi/hostapd.conf", "wpa_passphrase", "warning"),
+        ("wifi/wpa_supplicant.conf", "psk", "warning"),
+        ("backup/rclone.conf", "token", "error"),
+    }, found
