@@ -58,7 +58,8 @@ from secretsmgr.init.rules import present_folders
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.oskeyring import KeyringAbsentError
 from secretsmgr.keys.protocols import Identity
-from secretsmgr.repo.cloudkms import controller_kms_keys, flux_needs_no_age
+from secretsmgr.plural import plural
+from secretsmgr.repo.cloudkms import bound_kms_keys, controller_kms_keys, flux_needs_no_age
 from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.git import ignored_paths
 from secretsmgr.repo.inventory import Inventory, load_inventory
@@ -239,6 +240,14 @@ def plan_init(
         )
     pgp = flux_pgp_keys(inv)
     kms = controller_kms_keys(inv)
+    for arn, count in bound_kms_keys(inv).items():
+        notes.append(
+            f"{plural(count, 'SOPS file')} {'is' if count == 1 else 'are'} on the KMS key {arn}, "
+            "bound to an encryption context or an "
+            "AWS profile, which the flat rules init writes cannot hold: they name no such key, "
+            "so sops encrypts new files without it; to keep it, write that rule with key_groups "
+            "(kms: [{arn, role, context, aws_profile}]) by hand"
+        )
     secret_name = _new_secret_name(inv)
     made = frozenset(c.public for c in cluster_keys if c.source == NEW)
     sops = sops_yaml_changes(

@@ -55,18 +55,26 @@ def flux_needs_no_age(inv: Inventory, entry: SopsEntry, pgp_named: set[str] | No
     return on_flux_pgp(inv, entry, pgp_named) or on_controller_kms(inv, entry)
 
 
+def _bound(item: MapNode) -> bool:
+    """Whether an AWS key's entry carries what a flat rule cannot: an encryption context or an
+    AWS profile (a ``key_groups`` rule can; init writes flat ones)."""
+    context, profile = item.get("context"), item.get("aws_profile")
+    return (isinstance(context, MapNode) and bool(context.items)) or (
+        isinstance(profile, str) and bool(profile)
+    )
+
+
 def _rule_ids(kind: str, entries: object) -> list[str]:
     """The keys of one metadata field as a `.sops.yaml` rule names them: an AWS key with its
-    role as ``ARN+ROLE``; one with an encryption context is left out (a flat rule cannot
-    carry it)."""
+    role as ``ARN+ROLE``; one with an encryption context or an AWS profile is left out (a flat
+    rule cannot carry them: ``bound_kms_keys`` names them)."""
     out: list[str] = []
     for item in entries.items if isinstance(entries, SeqNode) else ():
         if not isinstance(item, MapNode):
             continue
         if kind == "kms":
-            arn, role, context = item.get("arn"), item.get("role"), item.get("context")
-            bound = isinstance(context, MapNode) and bool(context.items)
-            if not isinstance(arn, str) or not arn or bound:
+            arn, role = item.get("arn"), item.get("role")
+            if not isinstance(arn, str) or not arn or _bound(item):
                 continue
             out.append(f"{arn}+{role}" if isinstance(role, str) and role else arn)
         elif kind == "gcp_kms":
@@ -124,3 +132,26 @@ def controller_kms_keys(inv: Inventory) -> dict[str | None, tuple[tuple[str, str
         for cluster, keys in common.items()
         if (kept := tuple(k for k in keys if not named or k[1].split("+", 1)[0] in named))
     }
+
+
+def bound_kms_keys(inv: Inventory) -> dict[str, int]:
+    """The AWS keys of files the controller's identity decrypts that carry an encryption
+    context or an AWS profile, each with how many files are on it: the rules init writes
+    leave them out, and its note says so (the attack review of sweep 87: they went unsaid)."""
+    found: dict[str, int] = {}
+    for entry in inv.sops_files:
+        sf = entry.sops_file
+        if sf is None or not on_controller_kms(inv, entry):
+            continue
+        arns = {
+            item.get("arn")
+            for group in sf.metadata.key_groups
+            for kind, value in group.foreign
+            if kind == "kms"
+            for item in (value.items if isinstance(value, SeqNode) else ())
+            if isinstance(item, MapNode) and _bound(item)
+        }
+        for arn in arns:
+            if isinstance(arn, str) and arn:
+                found[arn] = found.get(arn, 0) + 1
+    return found
