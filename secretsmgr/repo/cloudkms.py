@@ -8,11 +8,11 @@ them alone, ``init`` keeps their keys in the rules it writes, and neither ``rota
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.inventory import Inventory
-from secretsmgr.repo.pgpkeys import on_flux_pgp
+from secretsmgr.repo.pgpkeys import keys_on_every_file, on_flux_pgp
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.tree import MapNode, SeqNode
 
@@ -110,7 +110,7 @@ def controller_kms_keys(inv: Inventory) -> dict[str | None, tuple[tuple[str, str
     KMS keys, one of those: a stranger's key on one file is never copied into the rule that
     every new secret is encrypted to."""
     named = _repository_kms(inv)
-    common: dict[str | None, dict[tuple[str, str], None]] = {}
+    found: list[tuple[Iterable[str | None], list[tuple[str, str]]]] = []
     for entry in inv.sops_files:
         sf = entry.sops_file
         if sf is None or not on_controller_kms(inv, entry):
@@ -122,16 +122,8 @@ def controller_kms_keys(inv: Inventory) -> dict[str | None, tuple[tuple[str, str
             if kind in CLOUD_KMS
             for key in _rule_ids(kind, value)
         ]
-        for cluster in inv.layers.clusters_of(entry.path):
-            held = common.get(cluster)
-            common[cluster] = (
-                dict.fromkeys(keys) if held is None else {k: None for k in held if k in keys}
-            )
-    return {
-        cluster: kept
-        for cluster, keys in common.items()
-        if (kept := tuple(k for k in keys if not named or k[1].split("+", 1)[0] in named))
-    }
+        found.append((inv.layers.clusters_of(entry.path), keys))
+    return keys_on_every_file(found, lambda k: not named or k[1].split("+", 1)[0] in named)
 
 
 def bound_kms_keys(inv: Inventory) -> dict[str, int]:

@@ -5,7 +5,8 @@ repository names. SM004 leaves them alone; ``rotate`` and ``init`` do not call t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import TypeVar
 
 from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.flux.objects import pgp_secret_name
@@ -63,24 +64,38 @@ def flux_pgp_keys(inv: Inventory) -> dict[str | None, tuple[str, ...]]:
     rules name PGP keys, one of those: a stranger's key on one file is never copied into the
     rule that every new secret is encrypted to (the third review)."""
     named = repository_pgp_ids(inv)
-    common: dict[str | None, dict[str, None]] = {}
+    found: list[tuple[Iterable[str | None], list[str]]] = []
     for entry in inv.sops_files:
         sf = entry.sops_file
         layers = inv.layers.placements(entry.path)
         if sf is None or not _pgp_layers(layers):
             continue
         ids = [k for g in sf.metadata.key_groups for f, k in g.foreign_ids() if f == "pgp"]
-        if not ids:
-            continue
-        for cluster in {layer.cluster for layer in layers}:
+        if ids:
+            found.append(({layer.cluster for layer in layers}, ids))
+    return keys_on_every_file(found, lambda k: not named or _named(k, named))
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+def keys_on_every_file(
+    found: Iterable[tuple[Iterable[str | None], Sequence[K]]], keep: Callable[[K], bool]
+) -> dict[str | None, tuple[K, ...]]:
+    """Per cluster, the keys every one of its files is on, in first-seen order, that ``keep``
+    keeps: ``found`` holds each file's clusters and keys (a key on one file only is never
+    copied into the rule every new secret is encrypted to). Clusters left with none are out."""
+    common: dict[str | None, dict[K, None]] = {}
+    for clusters, keys in found:
+        for cluster in clusters:
             held = common.get(cluster)
             common[cluster] = (
-                dict.fromkeys(ids) if held is None else {k: None for k in held if k in ids}
+                dict.fromkeys(keys) if held is None else {k: None for k in held if k in keys}
             )
     return {
         cluster: kept
-        for cluster, ids in common.items()
-        if (kept := tuple(k for k in ids if not named or _named(k, named)))
+        for cluster, keys in common.items()
+        if (kept := tuple(k for k in keys if keep(k)))
     }
 
 
