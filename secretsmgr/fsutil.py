@@ -4,7 +4,8 @@
   never outside the root);
 - ``write_atomic``: a temp file beside the target, fsynced, moved into place, folder fsynced;
 - ``write_new``/``fsync_files``/``fsync_dirs``: the batched form a transaction uses (write every
-  temp file, one fsync pass, the renames, one fsync per folder);
+  temp file, one sync pass, the renames, the folders synced; a syncfs(2) of the filesystem
+  instead of many fsyncs on Linux);
 - ``memory_dir``/``scratch_file``: a memory-backed folder for plaintext scratch files.
 
 Every temp file secretsmgr makes is named ``.NAME.secretsmgr-PID-TAG.new`` (``TEMP_NAME``), so a
@@ -20,6 +21,7 @@ import re
 import secrets
 import shutil
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -34,6 +36,8 @@ TEMP_NAME = re.compile(r"\.(?P<name>.+)\.secretsmgr-(?P<pid>[0-9]+)-(?P<tag>[0-9
 _FSYNC_THREADS = 32  # concurrent fsyncs share journal commits (ext4, xfs): one pass, few commits
 _CREATORS = 2  # threads that create a transaction's temp files (see in_runs)
 _RUN_MIN = 64  # fewer items than this go in one run, in order: a thread would cost more
+_SYNCFS_MIN = 64  # from this many paths on, one syncfs(2) beats an fsync each (Linux)
+_SYNCFS_DIRTY_PER_PATH = 64 * 1024  # ... while the page cache holds at most this per path dirty
 
 
 def read_text(path: Path, *, exact: bool = False) -> str:
@@ -210,7 +214,62 @@ def _fsync_path(path: Path, flags: int) -> None:
         os.close(fd)
 
 
+def _dirty_bytes() -> int | None:
+    """The page cache's dirty bytes, system-wide (Linux ``/proc/meminfo``), or None."""
+    try:
+        with open("/proc/meminfo", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Dirty:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _syncfs_reports_errors() -> bool:
+    """Whether this kernel's syncfs(2) reports writeback errors (Linux 5.8 and later)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    found = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return found is not None and (int(found[1]), int(found[2])) >= (5, 8)
+
+
+def _syncfs_all(paths: Sequence[Path]) -> bool:
+    """Make ``paths`` durable with one syncfs(2) per filesystem they are on; False (nothing done)
+    where that is not worth it or not sound, and the caller fsyncs each path.
+
+    Syncing a whole filesystem also writes what other programs left dirty on it, so it is used
+    only while little is (``_SYNCFS_DIRTY_PER_PATH`` for each path it saves an fsync of), and
+    only on kernels whose syncfs reports a failed writeback (before 5.8 it did not)."""
+    if len(paths) < _SYNCFS_MIN or not _syncfs_reports_errors():
+        return False
+    dirty = _dirty_bytes()
+    if dirty is None or dirty > len(paths) * _SYNCFS_DIRTY_PER_PATH:
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        syncfs = libc.syncfs
+    except (OSError, AttributeError):
+        return False
+    one_per_device: dict[int, Path] = {}
+    for path in paths:  # a path can be a mount point of its own: stat each
+        one_per_device.setdefault(os.stat(path).st_dev, path)
+    for path in one_per_device.values():
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if syncfs(fd) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, os.strerror(err), str(path))
+        finally:
+            os.close(fd)
+    return True
+
+
 def _fsync_all(paths: Sequence[Path], flags: int) -> None:
+    if _syncfs_all(paths):
+        return
     if len(paths) <= 1:
         for path in paths:
             _fsync_path(path, flags)
@@ -221,12 +280,14 @@ def _fsync_all(paths: Sequence[Path], flags: int) -> None:
 
 
 def fsync_files(paths: Sequence[Path]) -> None:
-    """One fsync pass over files already written and closed (concurrently: few journal commits)."""
+    """Make files already written and closed durable: one syncfs(2) of their filesystem when
+    there are many (Linux), else one fsync pass (concurrently: few journal commits)."""
     _fsync_all(paths, os.O_RDONLY)
 
 
 def fsync_dirs(folders: Iterable[Path]) -> None:
-    """fsync each distinct folder once, so the renames into it are durable."""
+    """Make the renames into ``folders`` durable: fsync each distinct folder once (or, for many,
+    one syncfs(2) of their filesystem, as ``fsync_files``)."""
     unique = list(dict.fromkeys(Path(os.path.abspath(f)) for f in folders))
     _fsync_all(unique, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
 

@@ -8,8 +8,8 @@
    file in memory and verify that it decrypts to the intended plaintext (``_stage_all``, on
    every core: ``workers``);
 3. ``_write``: the journal (old bytes of every target: ciphertext only) → a temp file beside
-   each target → one fsync pass → ``os.replace`` each → one fsync per folder → the changelog
-   entry, which is the commit point;
+   each target → one sync of them all (``fsutil.fsync_files``) → ``os.replace`` each → the
+   folders synced → the changelog entry, which is the commit point;
 4. the journal goes (the run is complete), then ``_commit``: the optional git commit; then
    the lock is released.
 

@@ -1,0 +1,117 @@
+"""How a transaction makes many files durable: one syncfs(2) per filesystem on Linux 5.8 and
+later while little else is dirty, else an fsync per file (``fsutil.fsync_files``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from secretsmgr import fsutil
+
+
+def _written(folder: Path, count: int) -> list[Path]:
+    paths = []
+    for i in range(count):
+        path = folder / f"f{i}.new"
+        fsutil.write_new(path, f"value {i}\n", 0o644)
+        paths.append(path)
+    return paths
+
+
+def _count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = os.fsync
+
+    def counting(fd: int) -> None:
+        calls.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", counting)
+    return calls
+
+
+@pytest.mark.skipif(not fsutil._syncfs_reports_errors(), reason="needs Linux 5.8 or later")
+def test_many_files_take_one_syncfs_and_no_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = _written(tmp_path, fsutil._SYNCFS_MIN)
+    monkeypatch.setattr(fsutil, "_dirty_bytes", lambda: 0)
+    calls = _count_fsyncs(monkeypatch)
+    fsutil.fsync_files(paths)
+    assert calls == []
+
+
+def test_a_few_files_are_fsynced_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = _written(tmp_path, fsutil._SYNCFS_MIN - 1)
+    calls = _count_fsyncs(monkeypatch)
+    fsutil.fsync_files(paths)
+    assert len(calls) == len(paths)
+
+
+def test_a_busy_page_cache_keeps_the_fsync_per_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # syncing the filesystem would also wait for what other programs left dirty on it
+    paths = _written(tmp_path, fsutil._SYNCFS_MIN)
+    monkeypatch.setattr(
+        fsutil, "_dirty_bytes", lambda: len(paths) * fsutil._SYNCFS_DIRTY_PER_PATH + 1
+    )
+    calls = _count_fsyncs(monkeypatch)
+    fsutil.fsync_files(paths)
+    assert len(calls) == len(paths)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/meminfo")
+def test_dirty_bytes_reads_the_page_cache() -> None:
+    dirty = fsutil._dirty_bytes()
+    assert dirty is not None and dirty >= 0
+
+
+@pytest.mark.parametrize(
+    ("release", "platform", "sound"),
+    [
+        ("6.18.44-fc-v1272", "linux", True),
+        ("5.8.0-63-generic", "linux", True),
+        ("5.7.19", "linux", False),  # syncfs did not report writeback errors before 5.8
+        ("4.19.0-25-amd64", "linux", False),
+        ("23.1.0", "darwin", False),
+        ("weird", "linux", False),
+    ],
+)
+def test_syncfs_only_where_it_reports_errors(
+    release: str, platform: str, sound: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.uname()
+    fake = os.uname_result((real.sysname, real.nodename, release, real.version, real.machine))
+    monkeypatch.setattr(os, "uname", lambda: fake)
+    monkeypatch.setattr(sys, "platform", platform)
+    assert fsutil._syncfs_reports_errors() is sound
+
+
+def test_a_vanished_file_is_an_error_either_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for count in (2, fsutil._SYNCFS_MIN):
+        folder = tmp_path / str(count)
+        folder.mkdir()
+        paths = _written(folder, count)
+        paths[-1].unlink()
+        with pytest.raises(OSError):
+            fsutil.fsync_files(paths)
+
+
+def test_folders_are_synced_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folders = [tmp_path / f"d{i}" for i in range(fsutil._SYNCFS_MIN)]
+    for folder in folders:
+        folder.mkdir()
+    monkeypatch.setattr(fsutil, "_dirty_bytes", lambda: 0)
+    calls = _count_fsyncs(monkeypatch)
+    fsutil.fsync_dirs(folders)
+    assert len(calls) == (0 if fsutil._syncfs_reports_errors() else len(folders))
+    fsutil.fsync_dirs(folders[:3])
+    assert len(calls) == (3 if fsutil._syncfs_reports_errors() else len(folders) + 3)
