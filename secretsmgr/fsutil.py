@@ -38,6 +38,9 @@ _CREATORS = 2  # threads that create a transaction's temp files (see in_runs)
 _RUN_MIN = 64  # fewer items than this go in one run, in order: a thread would cost more
 _SYNCFS_MIN = 64  # from this many paths on, one syncfs(2) beats an fsync each (Linux)
 _SYNCFS_DIRTY_PER_PATH = 64 * 1024  # ... while the page cache holds at most this per path dirty
+# ... on a local filesystem whose syncfs writes every file's data: not on FUSE (sshfs, virtiofs,
+# a container's bind mount on a laptop), where it may write nothing, nor NFS, whose fsync commits
+_SYNCFS_TYPES = frozenset(("ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "tmpfs"))
 
 
 def read_text(path: Path, *, exact: bool = False) -> str:
@@ -226,6 +229,22 @@ def _dirty_bytes() -> int | None:
     return None
 
 
+def _mount_types() -> dict[int, str]:
+    """The filesystem type of each mounted device (``/proc/self/mountinfo``), by ``st_dev``."""
+    types: dict[int, str] = {}
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                fields, _, rest = line.partition(" - ")
+                parts = fields.split()
+                major, _, minor = parts[2].partition(":") if len(parts) > 2 else ("", "", "")
+                if major.isdigit() and minor.isdigit() and rest:
+                    types[os.makedev(int(major), int(minor))] = rest.split()[0]
+    except OSError:
+        return {}
+    return types
+
+
 def _syncfs_reports_errors() -> bool:
     """Whether this kernel's syncfs(2) reports writeback errors (Linux 5.8 and later)."""
     if not sys.platform.startswith("linux"):
@@ -239,8 +258,9 @@ def _syncfs_all(paths: Sequence[Path]) -> bool:
     where that is not worth it or not sound, and the caller fsyncs each path.
 
     Syncing a whole filesystem also writes what other programs left dirty on it, so it is used
-    only while little is (``_SYNCFS_DIRTY_PER_PATH`` for each path it saves an fsync of), and
-    only on kernels whose syncfs reports a failed writeback (before 5.8 it did not)."""
+    only while little is (``_SYNCFS_DIRTY_PER_PATH`` for each path it saves an fsync of), only
+    on local filesystems whose syncfs writes every file (``_SYNCFS_TYPES``), and only on kernels
+    whose syncfs reports a failed writeback (before 5.8 it did not)."""
     if len(paths) < _SYNCFS_MIN or not _syncfs_reports_errors():
         return False
     dirty = _dirty_bytes()
@@ -256,6 +276,9 @@ def _syncfs_all(paths: Sequence[Path]) -> bool:
     one_per_device: dict[int, Path] = {}
     for path in paths:  # a path can be a mount point of its own: stat each
         one_per_device.setdefault(os.stat(path).st_dev, path)
+    types = _mount_types()
+    if any(types.get(device) not in _SYNCFS_TYPES for device in one_per_device):
+        return False
     for path in one_per_device.values():
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:

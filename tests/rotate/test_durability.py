@@ -33,10 +33,16 @@ def _count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-@pytest.mark.skipif(not fsutil._syncfs_reports_errors(), reason="needs Linux 5.8 or later")
+def _syncfs_here(folder: Path) -> bool:
+    local = fsutil._mount_types().get(os.stat(folder).st_dev) in fsutil._SYNCFS_TYPES
+    return local and fsutil._syncfs_reports_errors()
+
+
 def test_many_files_take_one_syncfs_and_no_fsync(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if not _syncfs_here(tmp_path):
+        pytest.skip("needs Linux 5.8 or later and a local filesystem")
     paths = _written(tmp_path, fsutil._SYNCFS_MIN)
     monkeypatch.setattr(fsutil, "_dirty_bytes", lambda: 0)
     calls = _count_fsyncs(monkeypatch)
@@ -51,6 +57,27 @@ def test_a_few_files_are_fsynced_one_by_one(
     calls = _count_fsyncs(monkeypatch)
     fsutil.fsync_files(paths)
     assert len(calls) == len(paths)
+
+
+def test_fuse_and_network_filesystems_keep_the_fsync_per_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FUSE's syncfs may write nothing (sshfs, virtiofs); NFS commits on fsync
+    paths = _written(tmp_path, fsutil._SYNCFS_MIN)
+    device = os.stat(tmp_path).st_dev
+    monkeypatch.setattr(fsutil, "_dirty_bytes", lambda: 0)
+    calls = _count_fsyncs(monkeypatch)
+    for table in ({device: "fuse.sshfs"}, {device: "virtiofs"}, {device: "nfs4"}, {}):
+        monkeypatch.setattr(fsutil, "_mount_types", lambda table=table: table)
+        fsutil.fsync_files(paths)
+    assert len(calls) == 4 * len(paths)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/mountinfo")
+def test_mount_types_name_the_filesystem_of_a_folder(tmp_path: Path) -> None:
+    types = fsutil._mount_types()
+    assert types.get(os.stat(tmp_path).st_dev)
+    assert types.get(os.stat("/proc").st_dev) == "proc"
 
 
 def test_a_busy_page_cache_keeps_the_fsync_per_file(
@@ -112,6 +139,6 @@ def test_folders_are_synced_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(fsutil, "_dirty_bytes", lambda: 0)
     calls = _count_fsyncs(monkeypatch)
     fsutil.fsync_dirs(folders)
-    assert len(calls) == (0 if fsutil._syncfs_reports_errors() else len(folders))
+    assert len(calls) == (0 if _syncfs_here(tmp_path) else len(folders))
     fsutil.fsync_dirs(folders[:3])
-    assert len(calls) == (3 if fsutil._syncfs_reports_errors() else len(folders) + 3)
+    assert len(calls) == (3 if _syncfs_here(tmp_path) else len(folders) + 3)
