@@ -7,7 +7,19 @@ paths, paths, commits, dates and public keys only.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_ENV_ENTRY = re.compile(r"\.env\.[0-9]+\.value$")
+
+
+def env_slot(key_path: str, name: str | None) -> str:
+    """Where a container env entry's value sits, by its variable rather than its list index
+    (``….env.[DATABASE_URL].value``): an entry added above it moves the index, not the value
+    (bo0tzz/kube: one DATABASE_URL was two SM019 errors, at env.1 and then env.2)."""
+    if name and _ENV_ENTRY.search(key_path):
+        return _ENV_ENTRY.sub(lambda _m: f".env.[{name}].value", key_path)
+    return key_path
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from secretsmgr.audit.history import (
     HistoryFacts,
     PastKey,
     RecipientRemoval,
+    env_slot,
 )
 from secretsmgr.audit.rules.sm018_plaintext_credential import detect_known
 from secretsmgr.gate.cache import BlobFacts, SopsSummary
@@ -70,7 +71,8 @@ class _Walk:
             if r.detect is not None and str(r.id) in (*EXPOSING, "SM009")
         }
         self.reader = reader
-        self.exposures: dict[tuple[int, str], Exposure] = {}  # by (lineage, key path)
+        # by (lineage, key path; an env entry's by its variable: ``env_slot``)
+        self.exposures: dict[tuple[int, str], Exposure] = {}
         # by (path, public key or PEM label): a key file overwritten with a new key leaves both
         # in history (sweep 41, HermannH34: the second key of age.agekey went unreported)
         self.past_keys: dict[tuple[str, str], PastKey] = {}
@@ -171,7 +173,7 @@ class _Walk:
                     continue
                 name = getattr(hit, "variable", None)
                 self.exposures.setdefault(
-                    (self._lineage(path), key_path),
+                    (self._lineage(path), env_slot(key_path, name)),
                     Exposure(path, key_path, commit, date, rule, name),
                 )
         for hit in facts.hits.get("SM009", ()):

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
-from secretsmgr.audit.history import Exposure
+from secretsmgr.audit.history import Exposure, env_slot
 from secretsmgr.audit.rules.sm002_missing_sops_metadata import EDITOR_LEFTOVER
 from secretsmgr.repo.settings import glob_literal
 from secretsmgr.shellword import sh_path, sh_word
@@ -60,13 +60,16 @@ def _later(changelog_time: str, commit_date: str) -> bool:
 
 
 def _still_plain(ctx: AuditContext) -> set[tuple[str, str]]:
-    """(path, key path) of values plaintext today: the current rules report those."""
+    """(path, key path) of values plaintext today: the current rules report those (an env
+    entry's key path by its variable: ``env_slot``)."""
     now: set[tuple[str, str]] = set()
     for rule in ("SM001", "SM002", "SM003", "SM018"):
         for hit in ctx.repo.hits_of(rule):
             key_path = getattr(hit, "key_path", None)
             if isinstance(key_path, str):
-                now.add((getattr(hit, "path", ""), key_path))
+                now.add(
+                    (getattr(hit, "path", ""), env_slot(key_path, getattr(hit, "variable", None)))
+                )
     for entry in ctx.repo.sops_files:
         now.update((entry.path, k) for k in entry.plaintext_leaves)
     return now
@@ -100,15 +103,32 @@ def _key_path_now(ctx: AuditContext, path: str, key_path: str) -> str:
     return key_path if section in found or not found else f"{found[0]}.{rest}"
 
 
+def _named(variables: list[str]) -> str:
+    """`` (DATABASE_URL)``, or `` (API_TOKEN, then DATABASE_URL)`` for an env index that held
+    the values of several variables in turn; "" for none."""
+    return f" ({', then '.join(variables)})" if variables else ""
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """One finding per exposed key path; never the value."""
     assert ctx.history is not None
     today = _still_plain(ctx)
     sops_now = {e.path for e in ctx.repo.sops_files if e.sops_file is not None}
-    for exposure in ctx.history.exposures:
-        key = (exposure.current, exposure.key_path)
-        if key in today or _regenerated_after(ctx, exposure):
-            continue  # plaintext today (its own rules say so), or given a new value since
+    live = [
+        exposure
+        for exposure in ctx.history.exposures
+        # plaintext today (its own rules say so; an env entry's by its variable, wherever it
+        # sits in the list now), or given a new value since
+        if (exposure.current, env_slot(exposure.key_path, exposure.name)) not in today
+        and not _regenerated_after(ctx, exposure)
+    ]
+    # variables that held values at one env index in turn: one finding names them all
+    names: dict[tuple[str, str], list[str]] = {}
+    for exposure in live:
+        variables = names.setdefault((exposure.current, exposure.key_path), [])
+        if exposure.name and exposure.name not in variables:
+            variables.append(exposure.name)
+    for exposure in live:
         kept = _kept_in(exposure) if _kept_in(exposure) in sops_now else exposure.current
         if exposure.key_path.lower().endswith(".agekey"):
             # an age key file: a random value in its place would break Flux's decryption
@@ -146,7 +166,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         was = f" as {exposure.path}" if exposure.moved_to else ""
         yield RULE.finding(
             exposure.current,
-            f"{exposure.key_path}{f' ({exposure.name})' if exposure.name else ''} was committed "
+            f"{exposure.key_path}{_named(names[(exposure.current, exposure.key_path)])} was "
+            "committed "
             f"in plaintext ({exposure.rule}){was} in "
             f"{exposure.commit[:12]} ({exposure.date[:10]}): exposed since, in git history",
             key_path=exposure.key_path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -573,3 +574,57 @@ def test_the_fix_names_the_key_path_the_file_holds_now(
     monkeypatch.chdir(root)
     setter = ["set", "apps/smb.enc.yaml", "stringData.username"]
     assert run(setter, capsys, stdin="a-new-value").code == 0
+
+
+def _deployment(env: list[tuple[str, str]]) -> str:
+    entries = "".join(
+        f"            - name: {n}\n              value: {json.dumps(v)}\n" for n, v in env
+    )
+    return (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: locplace, namespace: apps}\n"
+        "spec:\n  template:\n    spec:\n      containers:\n        - name: server\n"
+        "          image: ghcr.io/example/server:1\n          env:\n" + entries
+    )
+
+
+@pytest.mark.parametrize("deleted", [True, False])
+def test_an_env_entry_moved_down_the_list_is_one_exposure(tmp_path: Path, deleted: bool) -> None:
+    """bo0tzz/kube: an env entry added above DATABASE_URL moved it from env.1 to env.2, and the
+    one URL (one password) was two SM019 errors; while the file still holds it in clear, the
+    old index was SM019 beside SM018's error at the new one."""
+    url = "postgresql://app:nMBKq7Lw2pTr0ub4@192.168.1.16:5432/app"
+    first = _deployment([("PORT", "8080"), ("DATABASE_URL", url)])
+    root = gitops(tmp_path / "r", {"apps/locplace.yaml": first})
+    later = _deployment([("PORT", "8080"), ("LOG_LEVEL", "info"), ("DATABASE_URL", url)])
+    write(root, "apps/locplace.yaml", later)
+    commit(root, "bump the server")
+    if deleted:
+        (root / "apps/locplace.yaml").unlink()
+        commit(root, "retire it")
+    found = history_findings(root)
+    exposed = found.get(("SM019", "apps/locplace.yaml"), [])
+    if deleted:
+        assert len(exposed) == 1, exposed
+        assert "containers.0.env.1.value (DATABASE_URL)" in exposed[0]
+    else:
+        assert exposed == []  # plaintext today: SM018 says so, at the index it has now
+        assert len(found[("SM018", "apps/locplace.yaml")]) == 1
+
+
+def test_two_variables_at_one_index_in_turn_are_both_named(tmp_path: Path) -> None:
+    """The slot is the variable's, not the index's: a token replaced by another variable's
+    password at the same index exposed two values (one finding, for the one key path, names
+    both); while the second is plaintext today, the first is still SM019."""
+    first = _deployment([("API_TOKEN", "ghp_" + "Zq8Lw2pTr0ub4dor3Mh3Jd8Kx7Vn1Bc5Fg9H")])
+    root = gitops(tmp_path / "r", {"apps/locplace.yaml": first})
+    url = "postgresql://app:nMBKq7Lw2pTr0ub4@192.168.1.16:5432/app"
+    write(root, "apps/locplace.yaml", _deployment([("DATABASE_URL", url)]))
+    commit(root, "another variable")
+    found = history_findings(root)
+    [exposed] = found[("SM019", "apps/locplace.yaml")]
+    assert "env.0.value (API_TOKEN) was committed" in exposed
+    assert "DATABASE_URL" in found[("SM018", "apps/locplace.yaml")][0]
+    (root / "apps/locplace.yaml").unlink()
+    commit(root, "retire it")
+    [exposed] = history_findings(root)[("SM019", "apps/locplace.yaml")]
+    assert "env.0.value (API_TOKEN, then DATABASE_URL) was committed" in exposed
