@@ -1032,16 +1032,18 @@ def _decoded_text(text: str) -> str | None:
 
 def _encoded_private_key(text: str) -> bool:
     """A base64-encoded PEM private key with key material (a kubeconfig's
-    ``client-key-data``, a ``tls.key`` copied out of a Secret)."""
-    found = _BASE64_PEM.search(text)
-    if found is None:
-        return False
-    data = "".join(found.group(0).split())
-    try:
-        decoded = base64.b64decode(data[: len(data) - len(data) % 4])
-    except (binascii.Error, ValueError):
-        return False
-    return PRIVATE_KEY_BLOCK.search(decoded.decode("ascii", "replace")) is not None
+    ``client-key-data``, a ``tls.key`` copied out of a Secret), anywhere in ``text``: a text
+    holding several (a manifest inlined in a Talos config) is judged by each, not by its first
+    (sweep 89, chrede88/home-ops: a certificate above a key in one hid the key)."""
+    for found in _BASE64_PEM.finditer(text):
+        data = "".join(found.group(0).split())
+        try:
+            decoded = base64.b64decode(data[: len(data) - len(data) % 4])
+        except (binascii.Error, ValueError):
+            continue
+        if PRIVATE_KEY_BLOCK.search(decoded.decode("ascii", "replace")) is not None:
+            return True
+    return False
 
 
 def _bootstrap_verdict(key: str, text: str) -> Verdict | None:

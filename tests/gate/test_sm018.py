@@ -815,6 +815,41 @@ def test_a_kubeconfig_client_key_is_a_private_key(tmp_path: Path) -> None:
     assert judge("certificate-authority-data", cert) is None
 
 
+def test_a_key_after_a_certificate_in_an_inlined_manifest_is_found(tmp_path: Path) -> None:
+    """sweep 89, chrede88/home-ops: a Talos patch inlines a Secret whose ``tls.crt`` precedes
+    ``tls.key``, both base64 PEM; only the first encoded PEM of the text was decoded, so the
+    certificate hid the key (in check and in history). The certificate alone is still none."""
+    from base64 import b64encode
+
+    body = "MHcCAQEEIIaiGNsqzut4bFGgu4p8Zq8vLw2pRtXy7Kp3Mn9QwErToAoGCCqGSM49"
+
+    def pem(label: str) -> str:
+        return b64encode(
+            f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n".encode()
+        ).decode()
+
+    def patch(*entries: tuple[str, str]) -> str:
+        data = "".join(f"          {name}: {value}\n" for name, value in entries)
+        return (
+            "cluster:\n  inlineManifests:\n    - name: cilium\n      contents: |\n"
+            "        apiVersion: v1\n        kind: Secret\n        metadata:\n"
+            "          name: hubble-ca\n          namespace: kube-system\n"
+            f"        data:\n{data}"
+        )
+
+    cert, key = pem("CERTIFICATE"), pem("RSA PRIVATE KEY")
+    files = {
+        "talos/patches/crt-then-key.yaml": patch(("ca.crt", cert), ("ca.key", key)),
+        "talos/patches/two-certs.yaml": patch(("ca.crt", cert), ("tls.crt", cert)),
+    }
+    standard_repo(tmp_path, files)
+    hits = [f for f in run_audit(tmp_path, keyless_only=True).findings if f.rule == "SM018"]
+    assert [(f.path, f.severity) for f in hits] == [
+        ("talos/patches/crt-then-key.yaml", Severity.ERROR)
+    ]
+    assert "Private Key" in hits[0].message
+
+
 def test_a_kubernetes_bootstrap_token_is_a_known_format() -> None:
     # the seventh sweep: Talos' secrets.bootstraptoken and trustdinfo.token (vhaudiquet), a
     # Talos machine config's machine.token and cluster.token in history (umizoom) passed every
