@@ -49,6 +49,7 @@ from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.rotate.faults import FaultHook
 from secretsmgr.rotate.finishgate import check_cluster
 from secretsmgr.rotate.fluxcheck import ClusterView
+from secretsmgr.rotate.keymanifests import both_keys, new_key_alone
 from secretsmgr.rotate.plan import RotationRequest
 from secretsmgr.rotate.record import locked_writer
 from secretsmgr.rotate.settingsedit import settings_text
@@ -285,6 +286,7 @@ def begin(
         action="key-rotate-begin",
         cluster_keys=(old, new),
         config_writes=configs,
+        key_swap=(old, both_keys(old_secret, old, new_secret, new)),
     )
     result, stored_in, configs_commit = None, None, None
     if todo:
@@ -558,6 +560,7 @@ def finish(
             cluster_keys=(new,),
             retire=(old,),  # even where it is an allowed recipient too
             config_writes=configs,
+            key_swap=(old, new_key_alone(new_secret, new)),
         ),
         [new_only],
         env=env,

@@ -55,6 +55,7 @@ from secretsmgr.rotate.clusterkey import (
 from secretsmgr.rotate.faults import FaultHook
 from secretsmgr.rotate.finishgate import check_cluster
 from secretsmgr.rotate.fluxcheck import ClusterView
+from secretsmgr.rotate.keymanifests import both_keys, new_key_alone
 from secretsmgr.rotate.plan import RotationRequest, expects_key
 from secretsmgr.rotate.record import locked_writer
 from secretsmgr.rotate.settingsedit import cluster_settings_text
@@ -204,6 +205,7 @@ def begin(
         action="key-rotate-begin",
         swap=(old, new),
         config_writes=configs,
+        key_swap=(old, both_keys(old_secret, old, new_secret, new)),
     )
     result, stored_in, configs_commit = None, None, None
     if todo:
@@ -315,6 +317,7 @@ def finish(
             swap=(old, new),
             swap_finish=True,
             config_writes=configs,
+            key_swap=(old, new_key_alone(new_secret, new)),
         ),
         [new_only],
         env=env,

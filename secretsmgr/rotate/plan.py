@@ -63,6 +63,10 @@ class RotationRequest:
     # cluster's key taken off a file it applies.
     swap: tuple[str, str] | None = None
     swap_finish: bool = False
+    # key rotate: (old public key, identity-file text) put in the old key's place in every key
+    # Secret the repository ships among the targets (``keymanifests``); private keys, so never
+    # in a repr
+    key_swap: tuple[str, str] | None = field(default=None, repr=False)
 
 
 def policy_recipients(

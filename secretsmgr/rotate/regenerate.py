@@ -48,6 +48,9 @@ class Regeneration:
     path: str
     key_path: str
     linked: bool = False
+    # the cluster key's line in a key Secret the repository ships, swapped by ``key rotate``
+    # (``keymanifests``): no random value
+    cluster_key: bool = False
 
 
 def alphabet_for(value: str) -> tuple[str, str]:

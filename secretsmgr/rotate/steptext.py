@@ -19,6 +19,12 @@ def _listed(secrets: Sequence[tuple[str, str]]) -> str:
     return shown + (f" and {len(secrets) - 3} more" if len(secrets) > 3 else "")
 
 
+def _shown(paths: Sequence[str]) -> str:
+    """``a, b, c and N more``, each path once."""
+    unique = list(dict.fromkeys(paths))
+    return ", ".join(unique[:3]) + (f" and {len(unique) - 3} more" if len(unique) > 3 else "")
+
+
 def step_summary(
     result: StepResult,
     begin: bool,
@@ -127,6 +133,21 @@ def step_summary(
                 f"also: {ns}/{name} still holds the retired key: send the new key beside its PGP "
                 f"key: {pgp_secret_export(ns, name, result.cluster)}"
             )
+    shipped = [r.path for r in (rot.plan.regenerations if rot is not None else ()) if r.cluster_key]
+    if shipped:
+        # the repository's own copy of the key Secret: Flux applies it over what was sent
+        # (sweep 89, rust84/k8s-gitops: it kept the retired key alone after finish)
+        holds = "both keys until --finish" if begin else "the new key alone"
+        many = len(set(shipped)) > 1
+        lines.insert(
+            2 if begin else 1,
+            f"updated the key in {_shown(shipped)}, "
+            + (
+                f"key Secrets this repository ships to the cluster: each holds {holds}"
+                if many
+                else f"the key Secret this repository ships to the cluster: it holds {holds}"
+            ),
+        )
     if result.left:
         lines.insert(
             1 if begin else 0,

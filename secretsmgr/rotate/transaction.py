@@ -71,6 +71,7 @@ from secretsmgr.rotate.journal import (
     sha_text,
     write_journal,
 )
+from secretsmgr.rotate.keymanifests import is_key_manifest, key_secret_names, rekey
 from secretsmgr.rotate.plan import (
     FilePlan,
     RotationPlan,
@@ -240,6 +241,16 @@ def _prepare(
         targets += linked
         regenerations += linked_regenerations
         checked.update(check_write_targets(root, [entry.path for entry in linked]))
+    if request.key_swap is not None:
+        # the cluster key's copies the repository ships: the old key's line swapped
+        names = key_secret_names(ctx)
+        manifests = [e for e in targets if is_key_manifest(e, names)]
+        for entry in manifests:
+            if entry.path not in opened:
+                opened[entry.path] = open_file(entry, identities)[1]
+        swapped, swaps = rekey(manifests, opened, names, *request.key_swap)
+        opened.update(swapped)
+        regenerations += swaps
     configs = [
         _Write(rel, check_write_target(root, rel), read_optional(root / rel), text)
         for rel, text in request.config_writes
@@ -417,12 +428,17 @@ def commit_message(request: RotationRequest, plan: RotationPlan, seq: int) -> st
         request.reason or "no reason given",
         "",
     ]
-    if plan.regenerations:
+    regenerated = [r for r in plan.regenerations if not r.cluster_key]
+    if regenerated:
         lines.append("Regenerated values (new random values):")
         lines += [
-            f"- {r.key_path} in {r.path}{' (same value)' if r.linked else ''}"
-            for r in plan.regenerations
+            f"- {r.key_path} in {r.path}{' (same value)' if r.linked else ''}" for r in regenerated
         ]
+        lines.append("")
+    swapped = [r for r in plan.regenerations if r.cluster_key]
+    if swapped:
+        lines.append("Cluster key entries of key Secrets this repository ships:")
+        lines += [f"- {r.key_path} in {r.path}" for r in swapped]
         lines.append("")
     lines.append(f"Secrets-Changelog-Seq: {seq}")
     return "\n".join(lines) + "\n"

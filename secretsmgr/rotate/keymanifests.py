@@ -1,0 +1,167 @@
+"""The repository's own copies of the cluster key: SOPS-encrypted Secrets Flux applies that hold
+the age identity its layers decrypt with (``sops-age``'s ``age.agekey``).
+
+A repository may ship the key Secret itself, encrypted (a Flux component that puts ``sops-age``
+in every namespace, a bootstrap folder): Flux then applies that copy over whatever the operator
+sent. A cluster-key rotation that left it alone would have Flux put the retired key back after
+``--finish``, and nothing would decrypt (sweep 89, rust84/k8s-gitops). So ``key rotate`` changes
+the identity lines inside such a file in the same transaction as the rest: ``--begin`` puts the
+new key's line beside the old one's, ``--finish`` leaves the new key's alone.
+
+A manifest is a ``Secret`` document whose name is one Flux reads keys from (a layer's
+``decryption.secretRef``, kustomize-controller's ``--sops-age-secret``, or ``sops-age``) with a
+``data`` or ``stringData`` entry named ``*.agekey``, as Flux reads them. Only the old key's line
+is replaced: another identity the entry holds (a second cluster's) stays as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Mapping, Sequence
+
+from secretsmgr.errors import ConfigError, UsageError
+from secretsmgr.fileops.keypath import set_at
+from secretsmgr.keys.age import parse_identities
+from secretsmgr.keys.manifest import entry_text
+from secretsmgr.repo.inventory import Inventory
+from secretsmgr.repo.sopsentry import SopsEntry
+from secretsmgr.rotate.regenerate import Regeneration
+from secretsmgr.sops.tree import MapNode
+from secretsmgr.sops.values import Comment
+
+DEFAULT_NAME = "sops-age"
+_SECTIONS = ("stringData", "data")
+_IDENTITY_START = "AGE-SECRET-KEY-1"
+
+
+def key_secret_names(ctx: Inventory) -> frozenset[str]:
+    """The names of the Secrets Flux reads age keys from in this repository."""
+    names = {DEFAULT_NAME, *ctx.layers.controller_age_secrets}
+    for pairs in ctx.layers.decryption_secrets(local=True).values():
+        names.update(name for _namespace, name in pairs)
+    return frozenset(names)
+
+
+def _key_entries(doc: MapNode, names: frozenset[str]) -> list[tuple[str, str]]:
+    """(section, entry) of each ``*.agekey`` entry of ``doc``, when it is a key Secret."""
+    metadata = doc.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, MapNode) else None
+    if doc.get("kind") != "Secret" or not isinstance(name, str) or name not in names:
+        return []
+    found = []
+    for section in _SECTIONS:
+        held = doc.get(section)
+        if isinstance(held, MapNode):
+            keys = [item[0] for item in held.items if not isinstance(item, Comment)]
+            found += [(section, key) for key in keys if key.endswith(".agekey")]
+    return found
+
+
+def is_key_manifest(entry: SopsEntry, names: frozenset[str]) -> bool:
+    """Whether ``entry`` holds a Secret Flux reads age keys from (key-less: the names are
+    plain in a SOPS file)."""
+    sf = entry.sops_file
+    return sf is not None and any(_key_entries(doc, names) for doc in sf.docs)
+
+
+def _public_of(line: str) -> str | None:
+    try:
+        publics = parse_identities(line, "a key Secret's entry").publics
+    except ConfigError:  # no identity line this reads: left as it is
+        return None
+    return publics[0] if publics else None
+
+
+def swap_identity(text: str, old: str, replacement: str) -> str | None:
+    """``text`` (an identity file's content) with the identity of public key ``old`` replaced by
+    ``replacement`` (identity-file text); a comment naming ``old`` goes with it. None when
+    ``text`` holds no identity of ``old``."""
+    publics = [_public_of(line.strip()) for line in text.splitlines()]
+    if old not in publics:
+        return None
+    # what the replacement holds goes once: a second begin, or finish after begin, finds the
+    # new key's line beside the old one's already
+    going = {old, *parse_identities(replacement, "the replacement").publics}
+    out: list[str] = []
+    swapped = False
+    for line, public in zip(text.splitlines(), publics, strict=True):
+        stripped = line.strip()
+        if stripped.startswith("#") and any(key in stripped for key in going):
+            continue  # "# public key: <key>": it described a line replaced below
+        if public in going:
+            if public == old and not swapped:
+                out += replacement.rstrip("\n").splitlines()
+                swapped = True
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _decoded(value: str, where: str) -> str:
+    try:
+        return base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{where} is no base64 of an identity file") from exc
+
+
+def rekey(
+    targets: Iterable[SopsEntry],
+    opened: Mapping[str, list[MapNode]],
+    names: frozenset[str],
+    old: str,
+    replacement: str,
+) -> tuple[dict[str, list[MapNode]], list[Regeneration]]:
+    """The plaintext of every key manifest among ``targets`` (opened in ``opened``) whose
+    ``*.agekey`` entries hold the identity of ``old``, with that identity replaced by
+    ``replacement``; and what changed where."""
+    changed: dict[str, list[MapNode]] = {}
+    done: list[Regeneration] = []
+    for entry in targets:
+        docs = opened.get(entry.path)
+        if docs is None:
+            continue
+        new_docs = list(docs)
+        for number, doc in enumerate(docs):
+            for section, key in _key_entries(doc, names):
+                held = doc.get(section)
+                assert isinstance(held, MapNode)
+                value = held.get(key)
+                if not isinstance(value, str):
+                    continue
+                where = f"{entry.path}: {section}.{key}"
+                text = _decoded(value, where) if section == "data" else value
+                swapped = swap_identity(text, old, replacement)
+                if swapped is None:
+                    continue
+                written = (
+                    base64.b64encode(swapped.encode("utf-8")).decode("ascii")
+                    if section == "data"
+                    else swapped
+                )
+                current = new_docs[number]
+                updated = set_at(current, (section, key), written)
+                assert isinstance(updated, MapNode)
+                new_docs[number] = updated
+                # dotted, as the detectors and --regenerate name it (a key may hold dots)
+                done.append(Regeneration(entry.path, f"{section}.{key}", cluster_key=True))
+        if new_docs != docs:
+            changed[entry.path] = new_docs
+    return changed, done
+
+
+def both_keys(old_secret: str, old: str, new_secret: str, new: str) -> str:
+    """The identity lines a key Secret holds during the overlap: the old key's, then the new's."""
+    return entry_text(old_secret, old) + entry_text(new_secret, new)
+
+
+def new_key_alone(new_secret: str, new: str) -> str:
+    """The identity lines a key Secret holds after ``--finish``."""
+    return entry_text(new_secret, new)
+
+
+def manifest_paths(ctx: Inventory, paths: Sequence[str]) -> list[str]:
+    """The key manifests among ``paths`` (repo-relative)."""
+    names = key_secret_names(ctx)
+    wanted = set(paths)
+    return [e.path for e in ctx.sops_files if e.path in wanted and is_key_manifest(e, names)]
