@@ -17,6 +17,7 @@ import base64
 import binascii
 import json
 import re
+from itertools import pairwise
 
 # No brace inside and bounded: from every ``${`` or ``{{`` of a long run without a closing
 # one, a scan to the end of the value is quadratic.
@@ -809,6 +810,19 @@ def is_setting_value(key: str, value: object) -> bool:
 # A plain value of a manifest that is no Secret: an enum (``Deny``), an API group
 # (``gateway.networking.k8s.io``), a path, an address or a URL, in words, dots and slashes.
 _PLAIN_SETTING = re.compile(r"^[A-Za-z0-9/][A-Za-z0-9 ._:/@+-]{0,199}$")
+# A schedule: a cron macro or a cron expression of five or six fields
+_SCHEDULE = re.compile(
+    r"^(?:@(?:yearly|annually|monthly|weekly|daily|midnight|hourly|reboot)|"
+    r"@every [0-9]+[smh](?:[0-9]+[smh])*|"
+    r"[0-9*?/,-]+(?: [0-9A-Za-z*?/,#L-]+){4,5})$"
+)
+# A host name of DNS labels (a dot at least, the last label a word: a domain, a namespace),
+# and a port
+_HOST_PORT = re.compile(
+    r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z-]{0,61}[a-z])?(?::[0-9]{1,5})?$"
+)
+# A file name's extension (``.nfo``)
+_EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
 # A run of letters and digits with no separator: 12 or more with both in it (a hex or base32
 # key, ``mellon2024gandalf``), or 16 or more letters (``correcthorsebattery``): a token
 _WORD_RUN = re.compile(r"[A-Za-z0-9]{12,}")
@@ -1016,6 +1030,25 @@ def is_plain_setting(key: str, value: object) -> bool:
         return False
     if _matcher_setting(key, value.strip()):
         return True
+    if _SCHEDULE.match(value.strip()) or _EXTENSION.match(value.strip()):
+        return True  # `cron: "@daily"`, `ignoreexts: [.txt, .nfo]` (sweep 89, josmase/flux)
+    if _HOST_PORT.match(value.strip()) and not (
+        _has_token(value)
+        or _password_like(value)
+        or any(
+            (_DIGIT.search(run) and _LETTER.search(run)) or len(run) >= 16
+            for run in _WORD_RUN.findall(value)
+        )
+    ):
+        # a service's address, its labels words with a number or two (sweep 89,
+        # truxnell/home-cluster: a scrape target `hs110-exporter-kp115-1.monitoring:8110` was a
+        # code for its two parts of letters and digits); a random label is still a token's
+        return True
+    if has_template(value):
+        # what Flux fills in is no literal here; the rest is judged (sweep 89, truxnell:
+        # `gateway.${INTERNAL_DOMAIN}:9882`)
+        rest = strip_templates(value).strip()
+        return rest != value.strip() and (not rest or is_plain_setting(key, rest))
     if _PATH_GLOB.match(value.strip()):
         return not looks_like_token(value)
     if not _PLAIN_SETTING.match(value.strip()):
@@ -1232,7 +1265,9 @@ EXAMPLE_WORDS = (
     # bogus-satisfy-upgrade` beside existingSecret, the runner's `secret: nonempty`)
     r"bogus|non-?empty|"
     # a filler's Latin (sweep 83, TkPegatron/homelab-as-code: `lorem impsum garblewarble`)
-    r"lorem"
+    r"lorem|"
+    # a request in words (sweep 89, josmase/flux: `htpasswd: Replace with $ htpasswd -Bbn …`)
+    r"replace[ _-]+(?:with|this)"
 )
 
 
@@ -1250,13 +1285,54 @@ YOUR_WORDS = re.compile(
 _EXAMPLE_WORD = re.compile(rf"(?i)(?<![a-z])(?:{EXAMPLE_WORDS}|ipsum|xxxx+)(?![a-z])")
 
 
+# a sentence that asks for the value: a verb and "with" (or "here"…), then words of how
+# (sweep 89, josmase/flux: `htpasswd: Replace with $ htpasswd -Bbn username password | base64`)
+_REQUEST = re.compile(
+    r"(?i)^\s*(?:replace|fill|put|insert)[ _-]+(?:with|this|in|here)(?:\s+\S+){2,}"
+)
+# "some" and what goes there (sweep 89, josmase/flux: `token: some-api-key`, `github_token:
+# some-token`, `password: something` in Secrets committed as examples)
+_SOME = re.compile(
+    r"(?i)^some[-_ ]?(?:thing|api[-_]?key|token|secret|password|passwd|pass|key|value|"
+    r"user(?:name)?)$"
+)
+# a description of the value in words joined up (sweep 89, josmase/flux:
+# `password-of-registry-used-for-cache`, `any-personal-user-token-for-github-com-for-fetching-
+# changelogs`): a word that names a credential, then one that links, four words at least
+_DESCRIPTION_NOUNS = frozenset(
+    ("password", "passwd", "token", "username", "user", "secret", "key", "apikey", "api", "pat")
+)
+_DESCRIPTION_LINKS = frozenset(("of", "for", "used", "with", "to", "from", "goes"))
+_DESCRIPTION_RUN = re.compile(r"[A-Za-z]+(?:[-_ ][A-Za-z]+){3,}")
+
+
+def _describes_value(value: str) -> bool:
+    """Words joined by ``-``, ``_`` or spaces that say what the value is for."""
+    if not _DESCRIPTION_RUN.fullmatch(value):
+        return False
+    words = [w.lower() for w in re.split(r"[-_ ]", value)]
+    # the credential named, then what it is of or for (``token-for-…``, ``password-of-…``)
+    return any(
+        word in _DESCRIPTION_NOUNS and following in _DESCRIPTION_LINKS
+        for word, following in pairwise(words)
+    )
+
+
 def example_stand_in(value: str) -> bool:
     """A stand-in by its words: an example word standing alone in it (``changeme``,
-    ``REPLACE_ME``, lorem ipsum filler), ``your-token-here``, or two characters repeated; never
-    a value with a digit (``Example!2024`` is a password someone chose)."""
+    ``REPLACE_ME``, lorem ipsum filler, ``Replace with …``), ``your-token-here``,
+    ``some-api-key``, a description of the value (``password-of-registry-used-for-cache``),
+    or two characters repeated; never a value with a digit (``Example!2024`` is a password
+    someone chose)."""
+    if _REQUEST.match(value):
+        return True  # a sentence asking for the value, digits or not (`… | base64`)
     if any(c.isdigit() for c in value):
         return False
-    return len(set(value)) <= 2 or bool(YOUR_WORDS.match(value) or _EXAMPLE_WORD.search(value))
+    return (
+        len(set(value)) <= 2
+        or bool(YOUR_WORDS.match(value) or _EXAMPLE_WORD.search(value) or _SOME.match(value))
+        or _describes_value(value)
+    )
 
 
 def stand_in_words(value: object) -> bool:

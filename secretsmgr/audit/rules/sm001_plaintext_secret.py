@@ -743,7 +743,10 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                         setting=plain_setting(
                             key_path.rpartition(".")[2], text if text is not None else value
                         ),
-                        stand_in=stand_in_words(text if text is not None else value),
+                        # under data, the value as it stands too: no base64 at all, it is
+                        # read as words (sweep 89, josmase/flux: `htpasswd: Replace with …`)
+                        stand_in=stand_in_words(text if text is not None else value)
+                        or stand_in_words(value),
                     )
                 )
         here.extend(_literals(file.path, prefix, obj))

@@ -2571,3 +2571,64 @@ def test_the_fix_for_a_secret_in_a_layer_without_decryption_says_so(tmp_path: Pa
     standard_repo(tmp_path, {"apps/db.yaml": secret("db")})  # with decryption: no word of it
     fixes = {f.fix or "" for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert fixes and not any("spec.decryption" in fix for fix in fixes), fixes
+
+
+def test_configs_of_schedules_extensions_service_addresses_and_variables_hold_no_secret(
+    tmp_path: Path,
+) -> None:
+    """sweep 89: a checkrr config (josmase/flux: `cron: "@daily"`, `ignoreexts: [.txt]`, its API
+    keys `RADARR_API_KEY` stand-ins) and a Prometheus scrape config (truxnell/home-cluster:
+    targets `gateway.${INTERNAL_DOMAIN}:9882` and `hs110-exporter-kp115-1.monitoring:8110`, an
+    apikey from a Flux variable) were SM001 errors; the same configs with a real key are."""
+    from secretsmgr.audit.engine import run_audit
+
+    checkrr = (
+        'lang: "en-us"\ncheckrr:\n  cron: "@daily"\n  ignoreexts:\n    - .txt\n    - .nfo\n'
+        "  database: /checkrr-config/database/checkrr.db\narr:\n  radarr:\n"
+        '    address: "radarr.local.example.org"\n    apikey: "RADARR_API_KEY"\n    port: 443\n'
+    )
+    scrape = (
+        "- job_name: podman-exporter\n  scrape_interval: 1m\n  static_configs:\n"
+        '    - targets:\n        - "gateway.${INTERNAL_DOMAIN}:9882"\n'
+        "        - hs110-exporter-kp115-1.monitoring:8110\n"
+        '- job_name: "octoprint"\n  metrics_path: "/plugin/prometheus_exporter/metrics"\n'
+        '  params:\n    apikey: ["${SECRET_OCTOPRINT_APIKEY}"]\n'
+        '  static_configs:\n    - targets:\n        - "prusa.${INTERNAL_DOMAIN}:5000"\n'
+    )
+    key = "9f2Kq7Lw2pTr0ub4dor3Mh3Jd8Kx7Vn1"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/checkrr.yaml": _secret_with({"checkrr.yaml": checkrr}),
+            "apps/scrape.yaml": _secret_with({"prometheus-additional.yaml": scrape}),
+            "apps/checkrr-real.yaml": _secret_with(
+                {"checkrr.yaml": checkrr.replace("RADARR_API_KEY", key)}
+            ),
+            "apps/scrape-real.yaml": _secret_with(
+                {"prometheus-additional.yaml": scrape.replace("${SECRET_OCTOPRINT_APIKEY}", key)}
+            ),
+        },
+    )
+    found = {f.path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {"apps/checkrr-real.yaml", "apps/scrape-real.yaml"}
+
+
+@pytest.mark.parametrize(
+    ("value", "plain"),
+    [
+        ("@daily", True),
+        ("0 3 * * *", True),
+        ("@every 1h30m", True),
+        (".nfo", True),
+        ("hs110-exporter-kp115-1.monitoring:8110", True),
+        ("gateway.${INTERNAL_DOMAIN}:9882", True),
+        ("zx9vq2wr7tlm8k3p.hunter2pass.svc", False),  # a random label: a token's
+        ("@hunter2", False),
+        ("s3cr3t-s1gn1ng-v4lue", False),
+        ("${USER}:Tr0ub4dor&3", False),
+    ],
+)
+def test_plain_settings_by_their_form(value: str, plain: bool) -> None:
+    from secretsmgr.repo.placeholders import is_plain_setting
+
+    assert is_plain_setting("targets", value) is plain

@@ -628,3 +628,37 @@ def test_two_variables_at_one_index_in_turn_are_both_named(tmp_path: Path) -> No
     commit(root, "retire it")
     [exposed] = history_findings(root)[("SM019", "apps/locplace.yaml")]
     assert "env.0.value (API_TOKEN, then DATABASE_URL) was committed" in exposed
+
+
+def test_stand_ins_committed_as_an_example_are_no_exposure(tmp_path: Path) -> None:
+    """sweep 89, josmase/flux: 16 SM019 errors for example values a Secret was first committed
+    with (`some-api-key`, `something`, a description of the value, a request to replace it,
+    under `data` too where it is no base64); real passwords beside them still count."""
+    values = {
+        "token": "some-api-key",
+        "github_token": "some-token",
+        "password": "something",
+        "RENOVATE_TOKEN": "any-personal-user-token-for-github-com-with-read-write-to-repository",
+        "REGISTRY_PASSWORD": "password-of-registry-used-for-cache",
+        "htpasswd": "Replace with $ htpasswd -Bbn username password | base64",
+        # still secrets: a passphrase of words, a password with a digit, one of words + digits
+        "passphrase": "correct-horse-battery-staple",
+        "db_password": "something7",
+        "admin_password": "hunter-of-the-night-key",
+    }
+    exposed, found = _exposed_once_encrypted(tmp_path, values, "apps/api.yaml", "apps/api.enc.yaml")
+    assert sorted(exposed) == sorted(
+        f"stringData.{k}" for k in ("passphrase", "db_password", "admin_password")
+    ), found
+
+
+def test_a_request_under_data_that_is_no_base64_is_no_exposure(tmp_path: Path) -> None:
+    request = "Replace with $ htpasswd -Bbn username password | base64"
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: htpasswd, namespace: registry}\n"
+        f"data:\n  htpasswd: {request}\n"
+    )
+    root = gitops(tmp_path / "r", {"apps/htpasswd.yaml": manifest})
+    write(root, "apps/htpasswd.yaml", enc(secret("htpasswd", {"htpasswd": "admin:$2y$05$x"})))
+    commit(root, "encrypt it")
+    assert not [k for k in history_findings(root) if k[0] == "SM019"]
