@@ -1095,6 +1095,9 @@ _PUBLIC_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s@?#]+")
 _TOKEN_SEGMENT = re.compile(r"/(?=[^/]*\d)[^/]{20,}")
 _SENTENCE = re.compile(r"[A-Z,.!?;]")
 # a key that may name a secret, more widely than detect-secrets' keyword list does
+# a key naming a TLS Secret by its certificate's words (``CERT_SECRET_EXTERNAL``)
+_TLS_SECRET_KEY = re.compile(r"(?i)(?:^|[._-])(?:cert|certificate|tls)(?:[._-]|$)")
+_PASSWORD_OR_KEY = re.compile(r"(?i)pass|pwd|token|(?:^|[._-])keys?(?:[._-]|$)")
 _SECRET_NAME_KEY = re.compile(
     r"(?i)pass|secret|token|key|cred|auth|seed|mnemonic|phrase|psk|pin|priv|cert|sign|salt|hash"
 )
@@ -1815,6 +1818,15 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         )
         if names_object and re.search(r"(?i)secrets?$", key):
             return None  # configSecret: app-creds names a Secret
+        if (
+            _DNS_NAME.match(value) is not None
+            and value.endswith(("-tls", "-cert", "-certificate"))
+            and _TLS_SECRET_KEY.search(key)
+            and not _PASSWORD_OR_KEY.search(key)
+        ):
+            # a TLS Secret's name a variable hands to `secretName:` (sweep 89, josmase/flux:
+            # `CERT_SECRET_EXTERNAL: hejsan-xyz-tls` in a postBuild.substitute)
+            return None
         if _FILE_NAME.match(value):
             return None  # secret_entry: sops.agekey names a file or a Secret's entry
         if _STORE_PATH.match(value):

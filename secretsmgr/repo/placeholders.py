@@ -387,9 +387,10 @@ _ENC_STAND_IN = re.compile(
 
 
 # A marker a start-up script replaces, in capitals between double underscores (searxng's
-# ``secret_key: "__SECRET_KEY__"``, casmith/home-ops: sweep 18); never mixed case or digits
-# alone, as a random run is
-_MARKER = re.compile(r"^\s*__[A-Z][A-Z]*(?:_[A-Z0-9]+)*__\s*$")
+# ``secret_key: "__SECRET_KEY__"``, casmith/home-ops: sweep 18) or single ones (a `sed` in an
+# init container: ``password: _DBPASS_``, samcday/home-cluster: sweep 89); never mixed case or
+# digits alone, as a random run is
+_MARKER = re.compile(r"^\s*(?:__[A-Z][A-Z]*(?:_[A-Z0-9]+)*__|_[A-Z]{2,}(?:_[A-Z0-9]+)*_)\s*$")
 
 
 # A value no one would take for a secret (sweep 20): one character repeated after a short

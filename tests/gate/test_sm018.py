@@ -1312,3 +1312,23 @@ def test_a_cloudflare_global_key_under_a_cloudflare_parent_is_known(tmp_path: Pa
         ("spec.values.cloudflare.apiKey", "error")
     ], found
     assert "Cloudflare Global API Key" in found[0].message
+
+
+def test_sed_markers_and_tls_secret_names_are_no_credentials() -> None:
+    """sweep 89: samcday/home-cluster's Synapse config holds `_DBPASS_` and `_MACAROON_`, which
+    an init container's `sed` replaces; josmase/flux's postBuild.substitute names its TLS
+    Secrets (`CERT_SECRET_EXTERNAL: hejsan-xyz-tls`). Both were warnings. A password that
+    ends in -tls, or a marker in mixed case with a digit, still is one."""
+    for key, value in (
+        ("password", "_DBPASS_"),
+        ("macaroon_secret_key", "_MACAROON_"),
+        ("CERT_SECRET_EXTERNAL", "hejsan-xyz-tls"),
+        ("certSecret", "local-example-org-tls"),
+    ):
+        assert judge_value(key, value) is None, (key, value)
+    for key, value in (
+        ("password", "hunter2-tls"),
+        ("CERT_PASSWORD", "cluster-ca-tls"),
+        ("password", "_Ab1_"),
+    ):
+        assert judge_value(key, value) is not None, (key, value)
