@@ -371,12 +371,25 @@ def _unkeyed_note(ctx: AuditContext) -> tuple[str, ...]:
 def _history_notes(history: HistoryFacts | None) -> tuple[str, ...]:
     """What ``--history`` did not walk: branches HEAD does not reach (rtrox/home-cluster kept
     private keys on two pushed branches), named so that nobody reads "no findings" as more."""
-    if history is None or not history.unwalked:
+    if history is None:
         return ()
-    refs = history.unwalked
-    shown = ", ".join(refs[:3]) + (f" and {len(refs) - 3} more" if len(refs) > 3 else "")
-    return (
-        f"--history walked the commits HEAD reaches; {plural(len(refs), 'branch', 'branches')} "
-        f"({shown}) {'holds' if len(refs) == 1 else 'hold'} others: check each one out and "
-        "run audit --history there",
-    )
+    notes: list[str] = []
+    if history.unwalked:
+        refs = history.unwalked
+        shown = ", ".join(refs[:3]) + (f" and {len(refs) - 3} more" if len(refs) > 3 else "")
+        notes.append(
+            f"--history walked the commits HEAD reaches; {plural(len(refs), 'branch', 'branches')} "
+            f"({shown}) {'holds' if len(refs) == 1 else 'hold'} others: check each one out and "
+            "run audit --history there"
+        )
+    if history.unreadable:
+        # a partial (--filter) or broken clone: "no findings" would say more than was read
+        path, commit = history.unreadable[0]
+        one = len(history.unreadable) == 1
+        notes.append(
+            f"--history could not read {plural(len(history.unreadable), 'past version')} (git "
+            f"has not the object: a partial or broken clone?), e.g. {path} in {commit[:12]}: "
+            f"{'its' if one else 'their'} values were not judged; fetch the missing objects "
+            "(git fetch --refetch, or a fresh clone) and run it again"
+        )
+    return tuple(notes)

@@ -94,6 +94,9 @@ class HistoryFacts:
     # (age recipient, path) of every SOPS file a past version of which was encrypted to it
     encrypted_to: tuple[tuple[str, str], ...] = ()
     hand_edits: tuple[HandEdit, ...] = ()  # SOPS files HEAD holds edited outside sops
+    # (path, commit) of each version whose blob git could not read (a partial or shallow
+    # clone, a broken link): its values were not judged
+    unreadable: tuple[tuple[str, str], ...] = ()
 
     def files_encrypted_to(self, recipient: str) -> list[str]:
         """Every path a version of which was encrypted to ``recipient``, in the walk's order."""

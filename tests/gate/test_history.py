@@ -519,3 +519,27 @@ def test_an_oidc_client_id_left_in_clear_is_no_secret() -> None:
 
     assert not _strictly_exposed("clientID", "LKNnQm7vXc2Rk9Lp4Wt6HsZq8vLw2pRtQm7vXc2R")
     assert _strictly_exposed("clientSecret", "LKNnQm7vXc2Rk9Lp4Wt6HsZq8vLw2pRtQm7vXc2R")
+
+
+def test_a_version_git_cannot_read_is_named_and_judged_once_it_is_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sweep 89, josmase/flux: a blob missing from the clone was skipped without a word (and its
+    empty facts were cached, so fetching it later changed nothing)."""
+    plain = secret("api", {"token": "Zq8Lw2pTr0ub4dor3Mh3Jd8K"})
+    root = gitops(tmp_path / "r", {"apps/api.enc.yaml": plain})
+    first = git(root, "rev-parse", "HEAD").strip()
+    blob = git(root, "rev-parse", "HEAD:apps/api.enc.yaml").strip()
+    write(root, "apps/api.enc.yaml", enc(plain))
+    commit(root, "encrypt it")
+    loose = root / ".git" / "objects" / blob[:2] / blob[2:]
+    kept = tmp_path / "kept-object"
+    shutil.move(loose, kept)
+    out = run(["--repo", str(root), "audit", "--history"], capsys, expect=0).out
+    assert "--history could not read 1 past version" in out
+    assert f"apps/api.enc.yaml in {first[:12]}" in out
+    assert "SM019" not in out
+    shutil.move(kept, loose)  # fetched again: judged now, not taken from the cache
+    out = run(["--repo", str(root), "audit", "--history"], capsys, expect=1).out
+    assert "could not read" not in out
+    assert "SM019" in out and "stringData.token was committed in plaintext" in out
