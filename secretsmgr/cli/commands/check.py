@@ -74,7 +74,8 @@ def check_cmd(
     secret: SecretOpt = "sops-age",
 ) -> int:
     """Judge the staged change (the git index) with the key-less rules: the findings on FILES
-    and those the change causes elsewhere; no FILES: the whole index. Exit 1 on any error."""
+    and those the staged change causes elsewhere (other staged files too: the commit holds
+    them); no FILES: the whole index. Exit 1 on any error."""
     from secretsmgr.audit.finding import Severity
     from secretsmgr.gate.baseline import adopted
     from secretsmgr.gate.judge import judge_index, unstaged_config
