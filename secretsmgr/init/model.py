@@ -122,7 +122,8 @@ class InitPlan:
     # clusters none of whose layers decrypts sops (cluster, its layers' labels, whether some
     # are flux bootstrap's, in gotk-sync.yaml): a first secret there reaches the cluster
     # encrypted (sweep 30, ttretau/homelab-gitops: the decryption was commented out)
-    no_decryption: tuple[tuple[str | None, tuple[str, ...], bool], ...] = ()
+    # (cluster, layers, written by flux bootstrap, namespaces other than Flux's they are in)
+    no_decryption: tuple[tuple[str | None, tuple[str, ...], bool, tuple[str, ...]], ...] = ()
     # whether `pre-commit` is on PATH: the hook step says how to get it when it is not
     pre_commit_found: bool = True
     # the folders of this checkout's layers that decrypt SOPS files, when some layers do not:

@@ -230,7 +230,11 @@ def _kept_rules_step(kept: KeptConfig) -> str:
 
 
 def _no_decryption_step(
-    cluster: str | None, labels: tuple[str, ...], bootstrap: bool, clusters: bool
+    cluster: str | None,
+    labels: tuple[str, ...],
+    bootstrap: bool,
+    clusters: bool,
+    elsewhere: tuple[str, ...] = (),
 ) -> str:
     """No layer of the cluster decrypts sops yet: the first secret would reach it encrypted."""
     which = f" of cluster {cluster}" if clusters and cluster else ""
@@ -240,11 +244,23 @@ def _no_decryption_step(
         if bootstrap
         else ""
     )
-    return (
+    step = (
         f"no layer{which} decrypts sops yet: give the layers that will apply secrets "
         f"spec.decryption {{provider: sops, secretRef: {{name: sops-age}}}}{how}; the layers: "
         f"{', '.join(labels)}"
     )
+    if elsewhere:
+        # a secretRef is read in the Kustomization's own namespace (sweep 89, xunholy/anz-next-
+        # demo-23: tenants' layers would have read a sops-age Secret nobody sent there)
+        spaces = ", ".join(elsewhere[:4]) + (", …" if len(elsewhere) > 4 else "")
+        which_cluster = f"--cluster {sh_word(cluster)} " if clusters and cluster else ""
+        step += (
+            f"; a layer in another namespace ({spaces}) reads sops-age from its own: send the "
+            f"key there too (secretsmgr key export {which_cluster}--namespace NS --apply"
+            + (", with the --context of the step that sends its key" if which_cluster else "")
+            + ") for each layer that will apply secrets"
+        )
+    return step
 
 
 def next_steps(result: InitResult, output: Path | None) -> list[str]:
@@ -266,8 +282,10 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
     steps += [
         # several clusters, even on one key (sweep 39, xmikova/wac-gitops: "no layer decrypts"
         # while another cluster's layer did)
-        _no_decryption_step(cluster, labels, bootstrap, len({k.cluster for k in plan.clusters}) > 1)
-        for cluster, labels, bootstrap in plan.no_decryption
+        _no_decryption_step(
+            cluster, labels, bootstrap, len({k.cluster for k in plan.clusters}) > 1, elsewhere
+        )
+        for cluster, labels, bootstrap, elsewhere in plan.no_decryption
         if not set(labels) & set(plan.undecrypted)
     ]
     states = {f.path: f.state for f in plan.files}

@@ -586,16 +586,22 @@ def init(
         return apply_init(plan, options.output)
 
 
-def _no_decryption(inv: Inventory) -> tuple[tuple[str | None, tuple[str, ...], bool], ...]:
+def _no_decryption(
+    inv: Inventory,
+) -> tuple[tuple[str | None, tuple[str, ...], bool, tuple[str, ...]], ...]:
     """The clusters none of whose layers decrypts sops, with their layers of this checkout (a
-    layer over another source that decrypts is the cluster's choice too: the review)."""
+    layer over another source that decrypts is the cluster's choice too: the review), and the
+    namespaces other than Flux's those layers are in (a ``secretRef`` is read from the
+    Kustomization's own namespace: sweep 89, xunholy/anz-next-demo-23's tenants)."""
     by_cluster: dict[str | None, list[Layer]] = {}
     for layer in inv.layers.layers:
         by_cluster.setdefault(layer.cluster, []).append(layer)
-    out: list[tuple[str | None, tuple[str, ...], bool]] = []
+    out: list[tuple[str | None, tuple[str, ...], bool, tuple[str, ...]]] = []
     for cluster, layers in by_cluster.items():
         local = [x for x in layers if x.external is None]
         if local and not any(x.decrypts_sops for x in layers):
             bootstrap = any(posixpath.basename(x.source) == "gotk-sync.yaml" for x in local)
-            out.append((cluster, tuple(x.label for x in local), bootstrap))
+            home = inv.layers.controller_namespace(cluster)
+            elsewhere = sorted({x.namespace for x in local if x.namespace and x.namespace != home})
+            out.append((cluster, tuple(x.label for x in local), bootstrap, tuple(elsewhere)))
     return tuple(out)

@@ -2325,3 +2325,33 @@ def test_rules_init_writes_keep_the_cloud_kms_key_the_controllers_identity_decry
     assert (bound in out) == (kind == "kms"), out
     if kind == "kms":
         assert "note: 1 SOPS file is on the KMS key arn:aws:kms:eu-west-1:" in out, out
+
+
+def test_the_decryption_step_says_a_layer_in_another_namespace_reads_its_own_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sweep 89, xunholy/anz-next-demo-23: the step listed a team's Kustomization (namespace
+    team-a) among those to give `secretRef: sops-age`, which it reads from team-a, while the
+    key goes to flux-system: following it, that layer could not decrypt."""
+    from tests.init.helpers import layer
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    layer(repo, "prod", "apps", "apps", decryption=False)
+    team = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata:\n  name: whereami\n  namespace: team-a\n"
+        "spec:\n  interval: 10m\n  path: ./apps\n  prune: true\n"
+        "  sourceRef:\n    kind: GitRepository\n    name: flux-system\n    namespace: flux-system\n"
+    )
+    write(repo, "clusters/prod/team-a.yaml", team)
+    commit(repo)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
+    (step,) = [line for line in out.splitlines() if "decrypts sops yet" in line]
+    assert "a layer in another namespace (team-a) reads sops-age from its own" in step, step
+    assert "secretsmgr key export --namespace NS --apply" in step, step
+    # all in flux-system: no such words
+    other = one_cluster_repo(tmp_path / "other")
+    layer(other, "prod", "apps", "apps", decryption=False)
+    commit(other)
+    out, _ = init(other, capsys, "-o", str(tmp_path / "other.agekey"))
+    assert "another namespace" not in out, out
