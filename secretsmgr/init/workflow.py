@@ -59,7 +59,12 @@ from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.oskeyring import KeyringAbsentError
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
-from secretsmgr.repo.cloudkms import bound_kms_keys, controller_kms_keys, flux_needs_no_age
+from secretsmgr.repo.cloudkms import (
+    bound_kms_keys,
+    controller_kms_keys,
+    flux_needs_no_age,
+    on_controller_kms,
+)
 from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.git import ignored_paths
 from secretsmgr.repo.inventory import Inventory, load_inventory
@@ -108,6 +113,20 @@ def _state_notes(
             # note counted three files, audit then reported one)
             strangers.append(entry.path)
     notes = _other_key_note(inv, keys)
+    applied = [e for e in inv.sops_files if e.sops_file is not None and inv.layers_of(e.path)]
+    if applied and all(
+        not e.sops_file.metadata.age_recipients and on_controller_kms(inv, e)
+        for e in applied
+        if e.sops_file is not None
+    ):
+        # sweep 89, tnycum/eks-app-example and xunholy/anz-next-demo-23: a new age key and a
+        # keyring were planned with no word that Flux needs neither for these files
+        notes.append(
+            f"every SOPS file the layers apply ({plural(len(applied), 'file')}) is on cloud KMS "
+            "keys kustomize-controller decrypts with its own identity: Flux needs no age key for "
+            "them; the cluster key init makes is for the files you encrypt to it from now on "
+            "(the kept rules keep their KMS keys)"
+        )
     if missing:
         notes.append(
             f"{_files(missing, 'is', 'are')} not encrypted to the cluster's key, e.g. "

@@ -1882,6 +1882,7 @@ def test_a_kept_key_at_hand_needs_no_word_on_its_private_half(
     out, _ = init(repo, capsys, "-o", str(tmp_path / "unused.agekey"))
     assert "note: no new identity is made" in out and "need the private key" not in out, out
     assert "(the repository's cluster key is kept)" in out, out
+    assert "Flux needs no age key" not in out, out  # an age file: no cloud KMS note
     # sweep 84 (j0sh3rs/home-ops): with --cluster-key the key kept is the one given
     out, _ = init(repo, capsys, "--cluster-key", CLUSTER, "-o", str(tmp_path / "unused.agekey"))
     assert "(the --cluster-key given is kept)" in out, out
@@ -2291,6 +2292,9 @@ def test_rules_init_writes_keep_the_cloud_kms_key_the_controllers_identity_decry
     rules = (repo / ".sops.yaml").read_text()
     assert f"    age: {new}\n    {line}\n" in rules, rules
     assert "SM004" not in out and "keys only" not in out, out
+    # sweep 89, tnycum/eks-app-example: a new age key was planned with no word that Flux
+    # needs none for these files
+    assert "is on cloud KMS keys kustomize-controller decrypts with its own identity" in out
     (step,) = [s for s in _steps(out) if s.startswith("encrypt a secret")]
     assert step.startswith("encrypt a secret with sops, which encrypts to the KMS or Vault"), step
     assert "gpg" not in step
