@@ -253,45 +253,97 @@ def _syncfs_reports_errors() -> bool:
     return found is not None and (int(found[1]), int(found[2])) >= (5, 8)
 
 
-def _syncfs_all(paths: Sequence[Path]) -> bool:
-    """Make ``paths`` durable with one syncfs(2) per filesystem they are on; False (nothing done)
-    where that is not worth it or not sound, and the caller fsyncs each path.
+class SyncToken:
+    """Where one syncfs(2) per filesystem may stand in for many fsyncs: a folder of each
+    filesystem a transaction writes to, held open from before its first write.
+
+    syncfs reports a writeback error only to a file opened before it happened (and not yet
+    told of it): opened after the writes, an error another program's sync had already seen
+    would go unreported (the attack review of stop 48). Use ``sync_token`` as a context
+    manager around the writes, and pass it to ``fsync_files`` and ``fsync_dirs``."""
+
+    def __init__(self, fds: dict[int, int]) -> None:
+        self.fds = fds  # st_dev -> an fd opened before the writes
+
+    def __enter__(self) -> SyncToken:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Let go of the folders held open."""
+        fds, self.fds = self.fds, {}
+        for fd in fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _syncfs_call() -> Callable[[int], int] | None:
+    try:
+        import ctypes
+
+        call: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    return call
+
+
+def sync_token(folders: Iterable[Path]) -> SyncToken:
+    """A ``SyncToken`` for the filesystems of ``folders`` (empty where syncfs is not sound: not
+    Linux 5.8 or later, or a filesystem whose syncfs may not write every file)."""
+    if not _syncfs_reports_errors() or _syncfs_call() is None:
+        return SyncToken({})
+    types = _mount_types()
+    fds: dict[int, int] = {}
+    try:
+        for folder in dict.fromkeys(Path(os.path.abspath(f)) for f in folders):
+            device = os.stat(folder).st_dev
+            if device in fds:
+                continue
+            if types.get(device) not in _SYNCFS_TYPES:
+                raise _NoSyncfs
+            fds[device] = os.open(folder, os.O_RDONLY | os.O_CLOEXEC)
+    except (OSError, _NoSyncfs):
+        SyncToken(fds).close()
+        return SyncToken({})
+    return SyncToken(fds)
+
+
+class _NoSyncfs(Exception):
+    """A folder on a filesystem syncfs is not used for."""
+
+
+def _syncfs_all(paths: Sequence[Path], token: SyncToken | None) -> bool:
+    """Make ``paths`` durable with one syncfs(2) per filesystem they are on, through the folders
+    ``token`` holds open; False (nothing done) where that is not worth it or not sound, and the
+    caller fsyncs each path.
 
     Syncing a whole filesystem also writes what other programs left dirty on it, so it is used
     only while little is (``_SYNCFS_DIRTY_PER_PATH`` for each path it saves an fsync of), only
-    on local filesystems whose syncfs writes every file (``_SYNCFS_TYPES``), and only on kernels
-    whose syncfs reports a failed writeback (before 5.8 it did not)."""
-    if len(paths) < _SYNCFS_MIN or not _syncfs_reports_errors():
+    on local filesystems whose syncfs writes every file (``_SYNCFS_TYPES``, checked by
+    ``sync_token``), and only on kernels whose syncfs reports a failed writeback (before 5.8 it
+    did not)."""
+    if token is None or not token.fds or len(paths) < _SYNCFS_MIN:
         return False
     dirty = _dirty_bytes()
     if dirty is None or dirty > len(paths) * _SYNCFS_DIRTY_PER_PATH:
         return False
-    try:
-        import ctypes
+    syncfs = _syncfs_call()
+    devices = {os.stat(path).st_dev for path in paths}  # a path may be a mount point: each
+    if syncfs is None or not devices <= set(token.fds):
+        return False
+    import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        syncfs = libc.syncfs
-    except (OSError, AttributeError):
-        return False
-    one_per_device: dict[int, Path] = {}
-    for path in paths:  # a path can be a mount point of its own: stat each
-        one_per_device.setdefault(os.stat(path).st_dev, path)
-    types = _mount_types()
-    if any(types.get(device) not in _SYNCFS_TYPES for device in one_per_device):
-        return False
-    for path in one_per_device.values():
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            if syncfs(fd) != 0:
-                err = ctypes.get_errno()
-                raise OSError(err, os.strerror(err), str(path))
-        finally:
-            os.close(fd)
+    for device in devices:
+        if syncfs(token.fds[device]) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), "syncfs")
     return True
 
 
-def _fsync_all(paths: Sequence[Path], flags: int) -> None:
-    if _syncfs_all(paths):
+def _fsync_all(paths: Sequence[Path], flags: int, token: SyncToken | None = None) -> None:
+    if _syncfs_all(paths, token):
         return
     if len(paths) <= 1:
         for path in paths:
@@ -302,17 +354,18 @@ def _fsync_all(paths: Sequence[Path], flags: int) -> None:
             pass
 
 
-def fsync_files(paths: Sequence[Path]) -> None:
+def fsync_files(paths: Sequence[Path], token: SyncToken | None = None) -> None:
     """Make files already written and closed durable: one syncfs(2) of their filesystem when
-    there are many (Linux), else one fsync pass (concurrently: few journal commits)."""
-    _fsync_all(paths, os.O_RDONLY)
+    there are many and ``token`` (opened before they were written) holds it (Linux), else one
+    fsync pass (concurrently: few journal commits)."""
+    _fsync_all(paths, os.O_RDONLY, token)
 
 
-def fsync_dirs(folders: Iterable[Path]) -> None:
+def fsync_dirs(folders: Iterable[Path], token: SyncToken | None = None) -> None:
     """Make the renames into ``folders`` durable: fsync each distinct folder once (or, for many,
     one syncfs(2) of their filesystem, as ``fsync_files``)."""
     unique = list(dict.fromkeys(Path(os.path.abspath(f)) for f in folders))
-    _fsync_all(unique, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    _fsync_all(unique, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0), token)
 
 
 _CLOSERS = 8  # threads that let replaced files go (see replace_all)

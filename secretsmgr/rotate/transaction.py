@@ -49,6 +49,7 @@ from secretsmgr.fsutil import (
     in_runs,
     read_optional,
     replace_all,
+    sync_token,
     temp_path,
     write_new,
 )
@@ -365,6 +366,9 @@ def _write(
     if where is not None:
         write_journal(where, journal)
     replacing = False  # a failure from here on is reported as an aborted (restored) rotation
+    # the folders' filesystems held open from before the first temp file: one syncfs each may
+    # then stand in for an fsync per file, and reports any writeback error since (fsutil)
+    token = sync_token(w.target.parent for w in writes)
     try:
 
         def create(i: int) -> None:
@@ -381,7 +385,7 @@ def _write(
 
         in_runs(len(writes), create)
         fault("fsync", 0)
-        fsync_files([w.temp for w in writes if w.temp is not None])
+        fsync_files([w.temp for w in writes if w.temp is not None], token)
         replacing = True
 
         def before_replace(i: int) -> None:
@@ -393,7 +397,7 @@ def _write(
         if progress is not None:
             progress(len(staged), len(staged))
         fault("dirsync", 0)
-        fsync_dirs(w.target.parent for w in writes)
+        fsync_dirs((w.target.parent for w in writes), token)
         fault("changelog", 0)
         write_changelog(prepared.changelog, new_log)
         remember(root, prepared.changelog, new_log)  # the next writer checks only what follows
@@ -411,6 +415,8 @@ def _write(
         raise RotationAbortedError(
             f"rotation failed while writing ({type(exc).__name__}); every file was restored"
         ) from exc
+    finally:
+        token.close()
     return entry
 
 

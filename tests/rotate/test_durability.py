@@ -1,5 +1,7 @@
 """How a transaction makes many files durable: one syncfs(2) per filesystem on Linux 5.8 and
-later while little else is dirty, else an fsync per file (``fsutil.fsync_files``)."""
+later while little else is dirty, through folders held open from before the writes (so a
+writeback error since is reported to it, whoever else syncs); else an fsync per file
+(``fsutil.sync_token``, ``fsync_files``, ``fsync_dirs``)."""
 
 from __future__ import annotations
 
@@ -43,19 +45,34 @@ def test_many_files_take_one_syncfs_and_no_fsync(
 ) -> None:
     if not _syncfs_here(tmp_path):
         pytest.skip("needs Linux 5.8 or later and a local filesystem")
+    monkeypatch.setattr(fsutil, "_dirty_bytes", lambda: 0)
+    with fsutil.sync_token([tmp_path]) as token:
+        assert set(token.fds) == {os.stat(tmp_path).st_dev}
+        paths = _written(tmp_path, fsutil._SYNCFS_MIN)
+        calls = _count_fsyncs(monkeypatch)
+        fsutil.fsync_files(paths, token)
+    assert calls == []
+    assert token.fds == {}  # let go of
+
+
+def test_without_a_token_each_file_is_fsynced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a folder opened only after the writes might not hear of an error another sync had seen
     paths = _written(tmp_path, fsutil._SYNCFS_MIN)
     monkeypatch.setattr(fsutil, "_dirty_bytes", lambda: 0)
     calls = _count_fsyncs(monkeypatch)
     fsutil.fsync_files(paths)
-    assert calls == []
+    assert len(calls) == len(paths)
 
 
 def test_a_few_files_are_fsynced_one_by_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    paths = _written(tmp_path, fsutil._SYNCFS_MIN - 1)
-    calls = _count_fsyncs(monkeypatch)
-    fsutil.fsync_files(paths)
+    with fsutil.sync_token([tmp_path]) as token:
+        paths = _written(tmp_path, fsutil._SYNCFS_MIN - 1)
+        calls = _count_fsyncs(monkeypatch)
+        fsutil.fsync_files(paths, token)
     assert len(calls) == len(paths)
 
 
@@ -63,14 +80,31 @@ def test_fuse_and_network_filesystems_keep_the_fsync_per_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # FUSE's syncfs may write nothing (sshfs, virtiofs); NFS commits on fsync
-    paths = _written(tmp_path, fsutil._SYNCFS_MIN)
     device = os.stat(tmp_path).st_dev
     monkeypatch.setattr(fsutil, "_dirty_bytes", lambda: 0)
-    calls = _count_fsyncs(monkeypatch)
     for table in ({device: "fuse.sshfs"}, {device: "virtiofs"}, {device: "nfs4"}, {}):
         monkeypatch.setattr(fsutil, "_mount_types", lambda table=table: table)
-        fsutil.fsync_files(paths)
-    assert len(calls) == 4 * len(paths)
+        with fsutil.sync_token([tmp_path]) as token:
+            assert token.fds == {}
+            folder = tmp_path / str(len(table)) / str(next(iter(table.values()), "none"))
+            folder.mkdir(parents=True)
+            paths = _written(folder, fsutil._SYNCFS_MIN)
+            calls = _count_fsyncs(monkeypatch)
+            fsutil.fsync_files(paths, token)
+            assert len(calls) == len(paths)
+            monkeypatch.undo()
+            monkeypatch.setattr(fsutil, "_dirty_bytes", lambda: 0)
+
+
+def test_a_file_on_a_filesystem_the_token_does_not_hold_is_fsynced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fsutil, "_dirty_bytes", lambda: 0)
+    token = fsutil.SyncToken({})  # as for a filesystem of another device than the folders'
+    paths = _written(tmp_path, fsutil._SYNCFS_MIN)
+    calls = _count_fsyncs(monkeypatch)
+    fsutil.fsync_files(paths, token)
+    assert len(calls) == len(paths)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/mountinfo")
@@ -84,12 +118,13 @@ def test_a_busy_page_cache_keeps_the_fsync_per_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # syncing the filesystem would also wait for what other programs left dirty on it
-    paths = _written(tmp_path, fsutil._SYNCFS_MIN)
-    monkeypatch.setattr(
-        fsutil, "_dirty_bytes", lambda: len(paths) * fsutil._SYNCFS_DIRTY_PER_PATH + 1
-    )
-    calls = _count_fsyncs(monkeypatch)
-    fsutil.fsync_files(paths)
+    with fsutil.sync_token([tmp_path]) as token:
+        paths = _written(tmp_path, fsutil._SYNCFS_MIN)
+        monkeypatch.setattr(
+            fsutil, "_dirty_bytes", lambda: len(paths) * fsutil._SYNCFS_DIRTY_PER_PATH + 1
+        )
+        calls = _count_fsyncs(monkeypatch)
+        fsutil.fsync_files(paths, token)
     assert len(calls) == len(paths)
 
 
@@ -120,16 +155,15 @@ def test_syncfs_only_where_it_reports_errors(
     assert fsutil._syncfs_reports_errors() is sound
 
 
-def test_a_vanished_file_is_an_error_either_way(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_vanished_file_is_an_error_either_way(tmp_path: Path) -> None:
     for count in (2, fsutil._SYNCFS_MIN):
         folder = tmp_path / str(count)
         folder.mkdir()
-        paths = _written(folder, count)
-        paths[-1].unlink()
-        with pytest.raises(OSError):
-            fsutil.fsync_files(paths)
+        with fsutil.sync_token([folder]) as token:
+            paths = _written(folder, count)
+            paths[-1].unlink()
+            with pytest.raises(OSError):
+                fsutil.fsync_files(paths, token)
 
 
 def test_folders_are_synced_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,8 +171,9 @@ def test_folders_are_synced_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     for folder in folders:
         folder.mkdir()
     monkeypatch.setattr(fsutil, "_dirty_bytes", lambda: 0)
-    calls = _count_fsyncs(monkeypatch)
-    fsutil.fsync_dirs(folders)
-    assert len(calls) == (0 if _syncfs_here(tmp_path) else len(folders))
-    fsutil.fsync_dirs(folders[:3])
-    assert len(calls) == (3 if _syncfs_here(tmp_path) else len(folders) + 3)
+    with fsutil.sync_token(folders) as token:
+        calls = _count_fsyncs(monkeypatch)
+        fsutil.fsync_dirs(folders, token)
+        assert len(calls) == (0 if _syncfs_here(tmp_path) else len(folders))
+        fsutil.fsync_dirs(folders[:3], token)
+        assert len(calls) == (3 if _syncfs_here(tmp_path) else len(folders) + 3)
