@@ -27,6 +27,7 @@ from secretsmgr.keys.manifest import entry_text
 from secretsmgr.repo.inventory import Inventory
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.rotate.regenerate import Regeneration
+from secretsmgr.sops.encvalue import is_enc
 from secretsmgr.sops.tree import MapNode
 from secretsmgr.sops.values import Comment
 
@@ -44,11 +45,18 @@ def key_secret_names(ctx: Inventory) -> frozenset[str]:
 
 
 def _key_entries(doc: MapNode, names: frozenset[str]) -> list[tuple[str, str]]:
-    """(section, entry) of each ``*.agekey`` entry of ``doc``, when it is a key Secret."""
+    """(section, entry) of each ``*.agekey`` entry of ``doc`` (plaintext), when it is a key
+    Secret."""
     metadata = doc.get("metadata")
     name = metadata.get("name") if isinstance(metadata, MapNode) else None
     if doc.get("kind") != "Secret" or not isinstance(name, str) or name not in names:
         return []
+    return _agekey_entries(doc)
+
+
+def _agekey_entries(doc: MapNode) -> list[tuple[str, str]]:
+    """(section, entry) of each ``*.agekey`` entry of ``doc``: the keys of a SOPS file are in
+    clear, even where sops encrypted every value (``kind`` and ``name`` too)."""
     found = []
     for section in _SECTIONS:
         held = doc.get(section)
@@ -59,10 +67,26 @@ def _key_entries(doc: MapNode, names: frozenset[str]) -> list[tuple[str, str]]:
 
 
 def is_key_manifest(entry: SopsEntry, names: frozenset[str]) -> bool:
-    """Whether ``entry`` holds a Secret Flux reads age keys from (key-less: the names are
-    plain in a SOPS file)."""
+    """Whether ``entry`` may hold a Secret Flux reads age keys from, key-less: a ``*.agekey``
+    entry under ``data`` or ``stringData``, in a Secret of one of ``names`` where ``kind`` and
+    the name are in clear (sops leaves them so under an ``encrypted_regex``); where they are
+    encrypted too (the attack review of stop 48: a file encrypted whole kept the retired key),
+    ``rekey`` judges them once the file is open."""
     sf = entry.sops_file
-    return sf is not None and any(_key_entries(doc, names) for doc in sf.docs)
+    if sf is None:
+        return False
+    for doc in sf.docs:
+        if _key_entries(doc, names):
+            return True
+        metadata = doc.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, MapNode) else None
+        kind = doc.get("kind")
+        hidden = (isinstance(kind, str) and is_enc(kind)) or (
+            isinstance(name, str) and is_enc(name)
+        )
+        if hidden and _agekey_entries(doc):
+            return True
+    return False
 
 
 def _public_of(line: str) -> str | None:

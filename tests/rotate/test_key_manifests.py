@@ -121,3 +121,25 @@ def test_swap_identity_replaces_only_the_old_key_and_keeps_the_rest() -> None:
     assert list(parse_identities(swapped, "x").publics) == [new, keep]
     assert "# created: today" in swapped
     assert swap_identity(f"{keep_secret}\n", old, new_secret) is None  # no old key: untouched
+
+
+def test_a_key_secret_encrypted_whole_is_found_once_open(repo: Path, tmp_path: Path) -> None:
+    """The attack review of stop 48: sops encrypts every value by default, kind and name too,
+    so a key Secret encrypted with plain `sops encrypt` kept the retired key after finish."""
+    env = key_env(tmp_path)
+    whole = "gitops/infrastructure/flux-key.sops.yaml"  # no rule of the demo: sops's defaults
+    outside = tmp_path / "outside" / "flux-key.yaml"  # no .sops.yaml above it: sops's defaults
+    outside.parent.mkdir()
+    outside.write_text(_secret("sops-age", "stringData", DEMO_KEY.read_text()))
+    done = run_sops(["encrypt", "-i", "--age", OLD, str(outside)], cwd=outside.parent)
+    assert done.returncode == 0, done.stderr
+    (repo / whole).write_text(outside.read_text())
+    assert "kind: ENC[" in (repo / whole).read_text()  # encrypted whole
+    commit_all(repo, "ship the key Secret, encrypted whole")
+    new_file = tmp_path / "new.agekey"
+    begun = run(repo, env, "key", "rotate", "--begin", "-o", str(new_file), "--commit")
+    new = parse_identities(new_file.read_text(), "new").publics[0]
+    assert f"updated the key in {whole}, the key Secret" in begun.out
+    assert _held(repo, whole, new_file) == [OLD, new]
+    run(repo, key_env(tmp_path, new_file), "key", "rotate", "--finish", "--commit", *SKIP)
+    assert _held(repo, whole, new_file) == [new]
