@@ -480,6 +480,13 @@ _STAND_IN_PASSWORD = re.compile(
     r"|REPLACE_?[A-Z]+(?:_[A-Z]+)*)$"
 )
 _USER_WORDS = frozenset(("user", "username", "usr"))
+# where the password is kept, written as the password
+_KEPT_ELSEWHERE = frozenset(
+    (
+        *("external-secret", "externalsecret", "external_secret", "existing-secret"),
+        *("existingsecret", "existing_secret", "from-secret", "in-secret", "see-secret"),
+    )
+)
 # A variable that names a host (``${SECRET_SYNOLOGY_IP}:9000@region``), not a user.
 _HOST_VARIABLE = re.compile(r"(?i)^\$\{?[A-Z0-9_]*(?:IP|HOST|HOSTNAME|ADDR|ADDRESS|SERVER)\}?$")
 _VARIABLE = re.compile(
@@ -534,7 +541,9 @@ _IDENTIFIER_KEY = re.compile(
     r"image|fingerprint|fpr?|thumbprint|ca_?bundle|cert|crt|certificate|pub(?:lic)?[_-]?keys?|pub|public|head|"
     r"integrity|etag|nonce|salt_?id|repository|url|host|domain|email|account(?:_?id)?|"
     r"project|region|zone|cluster|age|pgp|kms|recipients?|cluster_?key|[a-z_]*_regex|"
-    r"rev|sum|schematic(?:_?id)?(?:_[a-z0-9]+)?|template)$"
+    r"rev|sum|schematic(?:_?id)?(?:_[a-z0-9]+)?|template|"
+    # an OAuth/OIDC audience: public, as the client id beside it (sweep 90, shamubernetes)
+    r"audience|aud)$"
 )
 # A git ref pinned to a commit (``source-ref: 0d2a07…``, a Renovate git-refs datasource): the
 # key says ref and the value is a SHA-1 or SHA-256 object name, no credential
@@ -698,6 +707,10 @@ def _no_password(user: str, password: str, scheme: str = "") -> bool:
     (Longhorn's ``s3://minio.lan:9000@us-east-1/bucket``: its s3 URLs alone are read so)."""
     password, user = password.strip("\"'"), user.strip("\"'")
     if _VARIABLE.match(password) or _STAND_IN_PASSWORD.match(password):
+        return True
+    if password.lower() in _KEPT_ELSEWHERE:
+        # the password's place named in its stead (sweep 90, shamubernetes/home-k8s: a chart's
+        # `postgresql://firecrawl:external-secret@…`, the real URL in an ExternalSecret)
         return True
     if password.lower() in _PASSWORD_WORDS and user.lower() in _USER_WORDS:
         return True  # the sample itself: user:password@host

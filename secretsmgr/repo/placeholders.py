@@ -387,10 +387,10 @@ _ENC_STAND_IN = re.compile(
 
 
 # A marker a start-up script replaces, in capitals between double underscores (searxng's
-# ``secret_key: "__SECRET_KEY__"``, casmith/home-ops: sweep 18) or single ones (a `sed` in an
-# init container: ``password: _DBPASS_``, samcday/home-cluster: sweep 89); never mixed case or
-# digits alone, as a random run is
-_MARKER = re.compile(r"^\s*(?:__[A-Z][A-Z]*(?:_[A-Z0-9]+)*__|_[A-Z]{2,}(?:_[A-Z0-9]+)*_)\s*$")
+# ``secret_key: "__SECRET_KEY__"``, casmith/home-ops: sweep 18); never mixed case or digits
+# alone, as a random run is. Not between single ones: ``_SUMMER_2024_`` is a password's (the
+# attack review of stop 48 undid that for samcday/home-cluster's `_DBPASS_`, a warning)
+_MARKER = re.compile(r"^\s*__[A-Z][A-Z]*(?:_[A-Z0-9]+)*__\s*$")
 
 
 # A value no one would take for a secret (sweep 20): one character repeated after a short
@@ -757,7 +757,9 @@ _SETTING_KEY = re.compile(
     r"provider|type|mode|namespace|email|(?:client_?)?id|log_?level|level|insecure|debug|"
     r"enabled|timeout|file|path|dir|"
     # an object's name (``clientSecret: {name: oauth-client}`` names a Secret), an OIDC issuer
-    r"name|issuer|"
+    # and audience (sweep 90, shamubernetes/home-k8s: `gateAudience` beside `gateClientID`, one
+    # value, a warning under the one and not the other)
+    r"name|issuer|audience|"
     # an OIDC client's scopes (sweep 77, devantler-tech/platform: `scopes: openid,profile` beside
     # a substituted client secret)
     r"scopes?)$"
@@ -812,18 +814,20 @@ def is_setting_value(key: str, value: object) -> bool:
 # (``gateway.networking.k8s.io``), a path, an address or a URL, in words, dots and slashes.
 _PLAIN_SETTING = re.compile(r"^[A-Za-z0-9/][A-Za-z0-9 ._:/@+-]{0,199}$")
 # A schedule: a cron macro or a cron expression of five or six fields
+_CRON_NAME = r"(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|SUN|MON|TUE|WED|THU|FRI|SAT)"
+_CRON_FIELD = rf"(?:[0-9*?][0-9*?/,-]*|{_CRON_NAME}(?:[-,]{_CRON_NAME})*|[0-9]*L|[0-9]#[0-9])"
 _SCHEDULE = re.compile(
-    r"^(?:@(?:yearly|annually|monthly|weekly|daily|midnight|hourly|reboot)|"
+    r"(?i)^(?:@(?:yearly|annually|monthly|weekly|daily|midnight|hourly|reboot)|"
     r"@every [0-9]+[smh](?:[0-9]+[smh])*|"
-    r"[0-9*?/,-]+(?: [0-9A-Za-z*?/,#L-]+){4,5})$"
+    rf"{_CRON_FIELD}(?: {_CRON_FIELD}){{4,5}})$"
 )
 # A host name of DNS labels (a dot at least, the last label a word: a domain, a namespace),
 # and a port
 _HOST_PORT = re.compile(
     r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z-]{0,61}[a-z])?(?::[0-9]{1,5})?$"
 )
-# A file name's extension (``.nfo``)
-_EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
+# A file name's extension (``.nfo``): a short word in one case
+_EXTENSION = re.compile(r"^\.(?:[a-z][a-z0-9]{0,4}|[A-Z][A-Z0-9]{0,4})$")
 # A run of letters and digits with no separator: 12 or more with both in it (a hex or base32
 # key, ``mellon2024gandalf``), or 16 or more letters (``correcthorsebattery``): a token
 _WORD_RUN = re.compile(r"[A-Za-z0-9]{12,}")
@@ -1286,34 +1290,33 @@ YOUR_WORDS = re.compile(
 _EXAMPLE_WORD = re.compile(rf"(?i)(?<![a-z])(?:{EXAMPLE_WORDS}|ipsum|xxxx+)(?![a-z])")
 
 
-# a sentence that asks for the value: a verb and "with" (or "here"…), then words of how
-# (sweep 89, josmase/flux: `htpasswd: Replace with $ htpasswd -Bbn username password | base64`)
-_REQUEST = re.compile(
-    r"(?i)^\s*(?:replace|fill|put|insert)[ _-]+(?:with|this|in|here)(?:\s+\S+){2,}"
-)
+# a sentence that asks for the value: "replace with", then words of how (sweep 89,
+# josmase/flux: `htpasswd: Replace with $ htpasswd -Bbn username password | base64`); what
+# follows is checked for tokens (the attack review: `Replace this 8fK2mQ9x vL3pZ7wR`)
+_REQUEST = re.compile(r"(?i)^\s*replace[ _-]+with(?P<rest>(?:\s+\S+){2,})\s*$")
 # "some" and what goes there (sweep 89, josmase/flux: `token: some-api-key`, `github_token:
 # some-token`, `password: something` in Secrets committed as examples)
 _SOME = re.compile(
-    r"(?i)^some[-_ ]?(?:thing|api[-_]?key|token|secret|password|passwd|pass|key|value|"
-    r"user(?:name)?)$"
+    r"(?i)^(?:something|some[-_ ](?:api[-_]?key|token|secret|password|passwd|pass|key|value|"
+    r"user(?:name)?))$"
 )
 # a description of the value in words joined up (sweep 89, josmase/flux:
 # `password-of-registry-used-for-cache`, `any-personal-user-token-for-github-com-for-fetching-
 # changelogs`): a word that names a credential, then one that links, four words at least
-_DESCRIPTION_NOUNS = frozenset(
-    ("password", "passwd", "token", "username", "user", "secret", "key", "apikey", "api", "pat")
-)
-_DESCRIPTION_LINKS = frozenset(("of", "for", "used", "with", "to", "from", "goes"))
-_DESCRIPTION_RUN = re.compile(r"[A-Za-z]+(?:[-_ ][A-Za-z]+){3,}")
+# (lower case, five words at least, two of them links: `key-to-the-kingdom` and
+# `Secret-Of-The-Ooze` are passphrases, the attack review of stop 48)
+_DESCRIPTION_NOUNS = frozenset(("password", "passwd", "token", "username", "user", "apikey"))
+_DESCRIPTION_LINKS = frozenset(("of", "for", "used", "with", "from"))
+_DESCRIPTION_RUN = re.compile(r"[a-z]+(?:[-_ ][a-z]+){4,}")
 
 
 def _describes_value(value: str) -> bool:
     """Words joined by ``-``, ``_`` or spaces that say what the value is for."""
     if not _DESCRIPTION_RUN.fullmatch(value):
         return False
-    words = [w.lower() for w in re.split(r"[-_ ]", value)]
+    words = re.split(r"[-_ ]", value)
     # the credential named, then what it is of or for (``token-for-…``, ``password-of-…``)
-    return any(
+    return sum(word in _DESCRIPTION_LINKS for word in words) >= 2 and any(
         word in _DESCRIPTION_NOUNS and following in _DESCRIPTION_LINKS
         for word, following in pairwise(words)
     )
@@ -1325,8 +1328,10 @@ def example_stand_in(value: str) -> bool:
     ``some-api-key``, a description of the value (``password-of-registry-used-for-cache``),
     or two characters repeated; never a value with a digit (``Example!2024`` is a password
     someone chose)."""
-    if _REQUEST.match(value):
-        return True  # a sentence asking for the value, digits or not (`… | base64`)
+    request = _REQUEST.match(value)
+    if request is not None:
+        # a sentence asking for the value, digits or not (`… | base64`), with no token in it
+        return not looks_like_token(request["rest"])
     if any(c.isdigit() for c in value):
         return False
     return (

@@ -1314,14 +1314,14 @@ def test_a_cloudflare_global_key_under_a_cloudflare_parent_is_known(tmp_path: Pa
     assert "Cloudflare Global API Key" in found[0].message
 
 
-def test_sed_markers_and_tls_secret_names_are_no_credentials() -> None:
-    """sweep 89: samcday/home-cluster's Synapse config holds `_DBPASS_` and `_MACAROON_`, which
-    an init container's `sed` replaces; josmase/flux's postBuild.substitute names its TLS
-    Secrets (`CERT_SECRET_EXTERNAL: hejsan-xyz-tls`). Both were warnings. A password that
-    ends in -tls, or a marker in mixed case with a digit, still is one."""
+def test_tls_secret_names_are_no_credentials_and_single_underscore_markers_still_are() -> None:
+    """sweep 89: josmase/flux's postBuild.substitute names its TLS Secrets
+    (`CERT_SECRET_EXTERNAL: hejsan-xyz-tls`), a warning each. A password that ends in -tls is
+    still one; so is a value between single underscores (samcday/home-cluster's `_DBPASS_`, a
+    sed marker, stays a warning: the attack review of stop 48 passed `_SUMMER_2024_` with it)."""
+    from secretsmgr.audit.credentials import sql_password_in
+
     for key, value in (
-        ("password", "_DBPASS_"),
-        ("macaroon_secret_key", "_MACAROON_"),
         ("CERT_SECRET_EXTERNAL", "hejsan-xyz-tls"),
         ("certSecret", "local-example-org-tls"),
     ):
@@ -1330,5 +1330,23 @@ def test_sed_markers_and_tls_secret_names_are_no_credentials() -> None:
         ("password", "hunter2-tls"),
         ("CERT_PASSWORD", "cluster-ca-tls"),
         ("password", "_Ab1_"),
+        ("password", "_SUMMER_2024_"),
+        ("DB_PASSWORD", "_QWZRTXKPLMVNBHGF_"),
+        ("password", "_DBPASS_"),
     ):
         assert judge_value(key, value) is not None, (key, value)
+    # stand-in words are no excuse for a password a human chose (the attack review)
+    for password in ("key-to-the-kingdom", "Replace this 8fK2mQ9x vL3pZ7wR", "SomePassword"):
+        sql = f"CREATE USER app WITH PASSWORD '{password}';"
+        assert sql_password_in(sql), password
+
+
+def test_a_url_naming_where_its_password_is_kept_and_an_audience_are_no_credentials() -> None:
+    """sweep 90, shamubernetes/home-k8s: a chart's `postgresql://firecrawl:external-secret@…`
+    (the real URL in an ExternalSecret) was an error; `gateAudience` was a warning beside the
+    same value under `gateClientID`, which had none."""
+    url = "postgresql://firecrawl:external-secret@postgres17-pooler.db.svc:5432/firecrawl"
+    assert judge_value("url", url) is None
+    assert judge_value("gateAudience", "gate-JxtMq8Lw2pTr0ub4dor3Mh3J") is None
+    assert judge_value("url", url.replace("external-secret", "Xk29fQ7pLmTr0ub4")) is not None
+    assert judge_value("audience_secret", "gate-JxtMq8Lw2pTr0ub4dor3Mh3J") is not None

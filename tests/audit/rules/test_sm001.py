@@ -2626,9 +2626,50 @@ def test_configs_of_schedules_extensions_service_addresses_and_variables_hold_no
         ("@hunter2", False),
         ("s3cr3t-s1gn1ng-v4lue", False),
         ("${USER}:Tr0ub4dor&3", False),
+        # the attack review of stop 48: a schedule's or an extension's shape with a token in it
+        ("0 3 * * * Xk9mP2vL8qnR4wZ7bT5y", False),
+        ("0 -u admin -p Hunter2Secret9", False),
+        ("5 Xk9mP2vL8qnR4wZ7bT5y x y z", False),
+        (".Qx7Lm2Rp9K", False),
+        (".Qx7Lm", False),
+        ("4 correct horse battery staple", False),
+        ("0 0 1 JAN-MAR MON-FRI", True),
     ],
 )
 def test_plain_settings_by_their_form(value: str, plain: bool) -> None:
     from secretsmgr.repo.placeholders import is_plain_setting
 
     assert is_plain_setting("targets", value) is plain
+
+
+def test_a_generator_of_service_addresses_alone_holds_no_secret(tmp_path: Path) -> None:
+    """sweep 90, shamubernetes/home-k8s: a secretGenerator of one literal,
+    `url=https://elasticsearch.thezoo.house`, was an SM001 error (two generators: two). Beside a
+    password the address is reported with it; a random host label may be a token's."""
+    from secretsmgr.audit.engine import run_audit
+
+    def generator(*literals: str) -> str:
+        items = "".join(f"      - {x}\n" for x in literals)
+        return (
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+            f"secretGenerator:\n  - name: endpoint\n    literals:\n{items}"
+        )
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/a/kustomization.yaml": generator("url=https://elasticsearch.example.org"),
+            "apps/b/kustomization.yaml": generator(
+                "url=https://elasticsearch.example.org", "password=Xk29fQ7pLmTr0ub4"
+            ),
+            "apps/c/kustomization.yaml": generator("url=https://zx9vq2wr7tlm8k3p.example.org"),
+            "apps/d/kustomization.yaml": generator("url=https://hooks.example.org/T0A1B2/q7Wm2ZpK"),
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/b/kustomization.yaml", "secretGenerator.0.literals.url"),
+        ("apps/b/kustomization.yaml", "secretGenerator.0.literals.password"),
+        ("apps/c/kustomization.yaml", "secretGenerator.0.literals.url"),
+        ("apps/d/kustomization.yaml", "secretGenerator.0.literals.url"),
+    }

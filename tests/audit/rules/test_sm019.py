@@ -645,11 +645,17 @@ def test_stand_ins_committed_as_an_example_are_no_exposure(tmp_path: Path) -> No
         "passphrase": "correct-horse-battery-staple",
         "db_password": "something7",
         "admin_password": "hunter-of-the-night-key",
+        # the attack review of stop 48: passphrases and a request followed by a token
+        "vault_password": "key-to-the-kingdom",
+        "root_password": "Secret-Of-The-Ooze",
+        "api_token": "sometoken",
+        "backup_password": "Replace this 8fK2mQ9x vL3pZ7wR",
+        "queue_password": "_QWZRTXKPLMVNBHGF_",
     }
     exposed, found = _exposed_once_encrypted(tmp_path, values, "apps/api.yaml", "apps/api.enc.yaml")
-    assert sorted(exposed) == sorted(
-        f"stringData.{k}" for k in ("passphrase", "db_password", "admin_password")
-    ), found
+    kept = ("passphrase", "db_password", "admin_password", "vault_password", "root_password")
+    kept += ("api_token", "backup_password", "queue_password")
+    assert sorted(exposed) == sorted(f"stringData.{k}" for k in kept), found
 
 
 def test_a_request_under_data_that_is_no_base64_is_no_exposure(tmp_path: Path) -> None:
