@@ -570,3 +570,49 @@ def test_a_variables_default_gets_the_fix_that_removes_it(tmp_path: Path) -> Non
         "remove the default of variable init_token in variables.tf and set it as "
         "TF_VAR_init_token in a SOPS-encrypted .env file that Terraform runs with"
     ), fix
+
+
+def test_a_states_talos_machine_secrets_are_known_and_exposed_in_history(tmp_path: Path) -> None:
+    """sweep 90, damoun/fleet-infra: a committed OpenTofu state's talos_machine_secrets held the
+    etcd encryption key and the cluster's secret; check called them keyword guesses and
+    history, which counts known formats only, named neither."""
+    import base64
+    import json
+    import secrets as random
+
+    def key() -> str:
+        return base64.b64encode(random.token_bytes(32)).decode()
+
+    bundle = {
+        "cluster": {"id": key(), "secret": key()},
+        "secrets": {
+            "aescbc_encryption_secret": None,
+            "bootstrap_token": "wm9nq2.0123456789abcdef",
+            "secretbox_encryption_secret": key(),
+        },
+        "certs": {"os": {"cert": "LS0t", "key": ""}},
+    }
+    state = {
+        "version": 4,
+        "resources": [
+            {"type": "local_file", "instances": [{"attributes": {"secret": key()}}]},
+            {
+                "type": "talos_machine_secrets",
+                "instances": [{"attributes": {"machine_secrets": bundle}}],
+            },
+        ],
+    }
+    rel = "tofu/talos/terraform.tfstate.backup"
+    root = gitops(tmp_path / "r")
+    stage(root, rel, json.dumps(state, indent=2))
+    hits = _sm018(judge(root))
+    at = "resources.1.instances.0.attributes.machine_secrets."
+    for path in ("cluster.secret", "secrets.secretbox_encryption_secret"):
+        finding = hits[(rel, at + path)]
+        assert finding.severity is Severity.ERROR and "Talos Cluster Secret" in finding.message
+    assert hits[(rel, "resources.0.instances.0.attributes.secret")].severity is Severity.WARNING
+    commit(root, "state committed")
+    git_rm(root, rel)
+    exposed = {e.key_path for e in walk_repository(root).exposures if e.path == rel}
+    assert {at + "cluster.secret", at + "secrets.secretbox_encryption_secret"} <= exposed
+    assert at + "cluster.id" not in exposed

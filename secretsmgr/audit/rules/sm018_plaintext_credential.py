@@ -906,15 +906,35 @@ _TALOS_KEYS = frozenset(
         "cluster.secretboxEncryptionSecret",
         "secrets.aescbcencryptionsecret",
         "secrets.secretboxencryptionsecret",
+        # the Terraform provider's talos_machine_secrets, in a state (sweep 90, damoun/fleet-
+        # infra: a committed state's etcd encryption key and cluster secret went unnamed by
+        # history, which counts known formats only)
+        "secrets.aescbc_encryption_secret",
+        "secrets.secretbox_encryption_secret",
     )
 )
 _TALOS = Verdict("Talos Cluster Secret", True)
+_MACHINE_SECRETS = ".machine_secrets."
 
 
 def _talos_secret(obj: Obj, key_path: str, value: str) -> bool:
     """Whether ``value`` at ``key_path`` (from the object's top) is one of a Talos machine
     config's or secrets bundle's random keys: base64 of at least 16 bytes, as Talos writes them
-    (32), never a placeholder (``${CLUSTER_SECRET}``)."""
+    (32), never a placeholder (``${CLUSTER_SECRET}``). A Terraform state's
+    ``…attributes.machine_secrets`` is such a bundle."""
+    if _MACHINE_SECRETS in key_path and key_path not in _TALOS_KEYS:
+        above, _, key_path = key_path.partition(_MACHINE_SECRETS)
+        node: object = obj
+        for part in (*above.split("."), "machine_secrets"):
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict):
+                node = node.get(part)
+            else:
+                return False
+        if not isinstance(node, dict):
+            return False
+        obj = cast(Obj, node)
     if key_path not in _TALOS_KEYS or not isinstance(obj.get("cluster"), dict):
         return False
     machine_config = obj.get("version") == "v1alpha1" and isinstance(obj.get("machine"), dict)
