@@ -1070,6 +1070,17 @@ def names_secret_key(key_path: str, value: str) -> bool:
     return bool(_SECRET_FIELD.search(parent)) and _SECRET_KEY_REF.match(value.strip()) is not None
 
 
+# Terraform's state, JSON: every attribute of every resource it manages, secrets among them;
+# its backups (``terraform state mv`` names one ``.tfstate.<time>.backup``) and a JSON copy
+# (``terraform show -json``, ``prod.tfstate.json``; the review)
+_TFSTATE = re.compile(r"(?i)\.tfstate(?:\.\d+)?(?:\.backup|\.json)?$")
+
+
+def is_terraform_state(path: str) -> bool:
+    """Whether ``path`` names a Terraform (OpenTofu) state, a backup or a JSON copy of one."""
+    return _TFSTATE.search(path.rsplit("/", 1)[-1]) is not None
+
+
 def is_lock_file(path: str) -> bool:
     """Whether ``path`` is a dependency lock file (``flake.lock``, ``jsonnetfile.lock.json``)."""
     name = path.rsplit("/", 1)[-1]

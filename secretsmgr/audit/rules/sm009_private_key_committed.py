@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from secretsmgr.audit.context import AuditContext
+from secretsmgr.audit.credentials import is_terraform_state
 from secretsmgr.audit.finding import NO_SOPS_CONFIG, Finding, Rule, RuleId, Severity
 from secretsmgr.audit.history import PastKey
 from secretsmgr.audit.keyprotection import NO_SECRET, PROTECTED, key_state
@@ -573,6 +574,13 @@ def _pem_finding(ctx: AuditContext, path: str, hits: list[PrivateKeyHit]) -> Fin
     if path.lower().rpartition(".")[2] in _TEMPLATE_SUFFIXES:
         # encrypting a template would hand its renderer ciphertext (jr0dd's Ansible `.j2`)
         keep = "keep the new one out of the template: fill it in from a value kept encrypted"
+    elif is_terraform_state(path):
+        # a state sops encrypts is one Terraform cannot read, and still in git (sweep 90,
+        # damoun/fleet-infra: this fix said encrypt, SM018's beside it to take the state out)
+        keep = (
+            f"take the state out of git (git rm --cached {sh_path(path)}, and *.tfstate in "
+            ".gitignore) and keep it in a remote backend or encrypted by OpenTofu"
+        )
     else:
         keep = f"commit the new one only encrypted: {_encrypt_hint(ctx, path)}"
     return RULE.finding(

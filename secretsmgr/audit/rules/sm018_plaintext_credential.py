@@ -33,6 +33,7 @@ from secretsmgr.audit.credentials import (
     holds_uuid_secret,
     is_lock_file,
     is_placeholder_value,
+    is_terraform_state,
     judge_value,
     names_secret_key,
     plain_setting,
@@ -94,10 +95,6 @@ _WORD_BREAK = re.compile(r"[\s\"'`,;()\[\]{}<>]+")
 # Packer, Nomad, Vault): sweep 22, red-lichtie/homelab-cluster committed a Proxmox API token
 # secret in files/terraform/credentails.auto.tfvars, a file no reader looked at
 _HCL_NAME = re.compile(r"(?i)\.(?:tf|tfvars|tfbackend|hcl)$")
-# Terraform's state, JSON: every attribute of every resource it manages, secrets among them
-# a Terraform state, its backups (``terraform state mv`` names one ``.tfstate.<time>.backup``)
-# and a JSON copy (``terraform show -json``, ``prod.tfstate.json``; the review)
-_TFSTATE = re.compile(r"(?i)\.tfstate(?:\.\d+)?(?:\.backup|\.json)?$")
 _DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$")
 # A ``key: value`` line of YAML or JSON, read as text when the file does not parse.
 _MAPPING_LINE = re.compile(
@@ -955,7 +952,7 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
     if file.format is None and file.sops is None:
         if _CLIENT_CONFIG.match(file.path):
             file = replace(file, format=FileFormat.YAML)  # YAML under a name with no extension
-        elif _TFSTATE.search(file.path):
+        elif is_terraform_state(file.path):
             file = replace(file, format=FileFormat.JSON)
         elif (
             _TEXT_NAME.search(file.path)
@@ -997,7 +994,7 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
     docs = documents(file)
     if not docs and text.strip() and (parts is not None or _UNFIXED.search(text)):
         return list(_unparsed(file, text))
-    state = _TFSTATE.search(file.path) is not None
+    state = is_terraform_state(file.path) is not None
     decrypted: set[tuple[int, str]] = set()  # a state's sops_file reads, reported whole
     for number, prefix, obj in numbered_objects(docs):
         if state:
@@ -1499,7 +1496,7 @@ def _terraform_fix(hit: CredentialHit) -> str | None:
     """The fix in a Terraform state or HCL file, which its tool cannot read encrypted (None for
     other files)."""
     name = posixpath.basename(hit.path)
-    if _TFSTATE.search(name):
+    if is_terraform_state(name):
         return (
             f"take the state out of git (git rm --cached {sh_path(hit.path)}, and *.tfstate in "
             ".gitignore) and keep it in a remote backend or encrypted (OpenTofu's state "

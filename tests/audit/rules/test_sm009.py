@@ -711,3 +711,23 @@ def test_history_says_when_the_committed_key_is_the_cluster_key(tmp_path: Path) 
     assert ": the cluster key, which opens every SOPS file encrypted to it" in guide
     [notes] = found[("SM009", "notes.agekey")]
     assert "the cluster key" not in notes
+
+
+def test_a_key_in_a_terraform_state_is_taken_out_not_encrypted(tmp_path: Path) -> None:
+    """sweep 90, damoun/fleet-infra: in a committed state backup, SM009's fix said encrypt it
+    (pasted, sops made a state Terraform cannot read, still in git) while SM018's said take the
+    state out of git."""
+    import base64
+    import json
+
+    from ..helpers import audit
+
+    ec_pem, _ = _pem_keys()
+    key = base64.b64encode(ec_pem.encode()).decode()  # as the Talos provider keeps its keys
+    state = {"version": 4, "resources": [{"instances": [{"attributes": {"key": key}}]}]}
+    rel = "tofu/talos/terraform.tfstate.1772627403.backup"
+    standard_repo(tmp_path, {rel: json.dumps(state, indent=2)})
+    [finding] = [f for f in audit(tmp_path).findings if f.rule == "SM009"]
+    assert finding.path == rel
+    assert f"take the state out of git (git rm --cached {rel}" in (finding.fix or "")
+    assert "encrypt -i" not in (finding.fix or "")
