@@ -7,6 +7,7 @@ pre-commit hook still talks to the repository named by ``cwd``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -427,7 +428,12 @@ class BlobReader:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def read(self, blob: str) -> bytes:
-        """The bytes of blob ``blob``; ``OSError`` when git has no such blob."""
+        """The bytes of blob ``blob``; ``OSError`` when git has no such blob, or cannot read it
+        (a partial clone whose promisor remote is gone: git dies fetching it, and the next read
+        starts a new process; the second attack review of stop 48 found the broken pipe taken
+        for a closed stdout, and the run ended with nothing said)."""
+        if self._proc is not None and self._proc.poll() is not None:
+            self.close()  # git died on the last blob: a new process for this one
         if self._proc is None:
             try:
                 self._proc = subprocess.Popen(
@@ -441,8 +447,12 @@ class BlobReader:
                 raise _not_usable(self._root, exc) from exc
         proc = self._proc
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(blob.encode("ascii") + b"\n")
-        proc.stdin.flush()
+        try:
+            proc.stdin.write(blob.encode("ascii") + b"\n")
+            proc.stdin.flush()
+        except OSError as exc:  # BrokenPipeError: git is gone
+            self.close()
+            raise OSError(f"git could not read blob {blob}") from exc
         header = proc.stdout.readline().split()
         if len(header) != 3 or header[1] != b"blob":
             raise OSError(f"git has no blob {blob}")
@@ -457,7 +467,8 @@ class BlobReader:
         if self._proc is not None:
             proc, self._proc = self._proc, None
             assert proc.stdin is not None
-            proc.stdin.close()
+            with contextlib.suppress(OSError):  # git may be gone: its pipe is broken
+                proc.stdin.close()
             if proc.stdout is not None:
                 proc.stdout.close()
             proc.wait()

@@ -1270,9 +1270,7 @@ EXAMPLE_WORDS = (
     # bogus-satisfy-upgrade` beside existingSecret, the runner's `secret: nonempty`)
     r"bogus|non-?empty|"
     # a filler's Latin (sweep 83, TkPegatron/homelab-as-code: `lorem impsum garblewarble`)
-    r"lorem|"
-    # a request in words (sweep 89, josmase/flux: `htpasswd: Replace with $ htpasswd -Bbn …`)
-    r"replace[ _-]+(?:with|this)"
+    r"lorem"
 )
 
 
@@ -1305,7 +1303,7 @@ _SOME = re.compile(
 # changelogs`): a word that names a credential, then one that links, four words at least
 # (lower case, five words at least, two of them links: `key-to-the-kingdom` and
 # `Secret-Of-The-Ooze` are passphrases, the attack review of stop 48)
-_DESCRIPTION_NOUNS = frozenset(("password", "passwd", "token", "username", "user", "apikey"))
+_DESCRIPTION_NOUNS = frozenset(("password", "passwd", "token", "username", "apikey"))
 _DESCRIPTION_LINKS = frozenset(("of", "for", "used", "with", "from"))
 _DESCRIPTION_RUN = re.compile(r"[a-z]+(?:[-_ ][a-z]+){4,}")
 
@@ -1324,20 +1322,18 @@ def _describes_value(value: str) -> bool:
 
 def example_stand_in(value: str) -> bool:
     """A stand-in by its words: an example word standing alone in it (``changeme``,
-    ``REPLACE_ME``, lorem ipsum filler, ``Replace with …``), ``your-token-here``,
-    ``some-api-key``, a description of the value (``password-of-registry-used-for-cache``),
-    or two characters repeated; never a value with a digit (``Example!2024`` is a password
-    someone chose)."""
+    ``REPLACE_ME``, lorem ipsum filler), a request to replace it with no token after
+    (``Replace with $ htpasswd …``), ``your-token-here``, ``some-api-key``, or two characters
+    repeated; never a value with a digit otherwise (``Example!2024`` is a password someone
+    chose)."""
     request = _REQUEST.match(value)
     if request is not None:
         # a sentence asking for the value, digits or not (`… | base64`), with no token in it
         return not looks_like_token(request["rest"])
     if any(c.isdigit() for c in value):
         return False
-    return (
-        len(set(value)) <= 2
-        or bool(YOUR_WORDS.match(value) or _EXAMPLE_WORD.search(value) or _SOME.match(value))
-        or _describes_value(value)
+    return len(set(value)) <= 2 or bool(
+        YOUR_WORDS.match(value) or _EXAMPLE_WORD.search(value) or _SOME.match(value)
     )
 
 
@@ -1351,7 +1347,11 @@ def stand_in_words(value: object) -> bool:
     text = value.strip()
     # a dot inside a word is an address's (`example.com`); a sentence's end (`velit...`) is not
     address = _DOT_IN_WORD.search(text) is not None or "/" in text
-    return "\n" not in text and not address and example_stand_in(text)
+    if "\n" in text or address:
+        return False
+    # a description of the value counts here, where a value committed once is judged for
+    # exposure, not in the gate's SQL or URL checks (the second attack review of stop 48)
+    return example_stand_in(text) or (not any(c.isdigit() for c in text) and _describes_value(text))
 
 
 _DOT_IN_WORD = re.compile(r"\w\.\w")

@@ -49,7 +49,7 @@ from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.rotate.faults import FaultHook
 from secretsmgr.rotate.finishgate import check_cluster
 from secretsmgr.rotate.fluxcheck import ClusterView
-from secretsmgr.rotate.keymanifests import both_keys, new_key_alone
+from secretsmgr.rotate.keymanifests import both_keys, key_secrets_left_alone, new_key_alone
 from secretsmgr.rotate.plan import RotationRequest
 from secretsmgr.rotate.record import locked_writer
 from secretsmgr.rotate.settingsedit import settings_text
@@ -98,6 +98,8 @@ class StepResult:
     cluster: str | None = None  # the cluster whose own key this step rotates; None: cluster_key
     commit: str | None = None  # the commit of a step that wrote configuration files only
     left: tuple[str, ...] = ()  # files outside Flux that never carried the cluster key
+    # of ``left``, those that hold a Secret named as Flux's key Secret: nothing updates them
+    key_secrets_left: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------ the two steps
@@ -321,6 +323,9 @@ def begin(
         commit=configs_commit,
         left=tuple(
             e.path for e in ctx.sops_files if e.has_metadata and not in_rotation(ctx, e, old)
+        ),
+        key_secrets_left=key_secrets_left_alone(
+            ctx, [e for e in ctx.sops_files if not in_rotation(ctx, e, old)]
         ),
     )
 
@@ -575,5 +580,8 @@ def finish(
         configs=tuple(p for p, _ in configs),
         left=tuple(
             e.path for e in ctx.sops_files if e.has_metadata and not in_rotation(ctx, e, old)
+        ),
+        key_secrets_left=key_secrets_left_alone(
+            ctx, [e for e in ctx.sops_files if not in_rotation(ctx, e, old)]
         ),
     )

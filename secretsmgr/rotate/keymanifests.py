@@ -123,8 +123,10 @@ def swap_identity(text: str, old: str, replacement: str) -> str | None:
 
 
 def _decoded(value: str, where: str) -> str:
+    # base64 wrapped over lines (`base64`'s default, which Kubernetes reads) is base64 still
+    # (the second attack review of stop 48: such a Secret blocked the whole rotation)
     try:
-        return base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        return base64.b64decode("".join(value.split()), validate=True).decode("utf-8")
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise UsageError(f"{where} is no base64 of an identity file") from exc
 
@@ -189,3 +191,11 @@ def manifest_paths(ctx: Inventory, paths: Sequence[str]) -> list[str]:
     names = key_secret_names(ctx)
     wanted = set(paths)
     return [e.path for e in ctx.sops_files if e.path in wanted and is_key_manifest(e, names)]
+
+
+def key_secrets_left_alone(ctx: Inventory, entries: Sequence[SopsEntry]) -> tuple[str, ...]:
+    """The key manifests among ``entries``, the files a cluster-key rotation leaves alone (not
+    on the cluster key, outside Flux): a bootstrap copy encrypted to an admin key keeps the
+    retired key unless someone changes it (the second attack review of stop 48)."""
+    names = key_secret_names(ctx)
+    return tuple(e.path for e in entries if e.has_metadata and is_key_manifest(e, names))

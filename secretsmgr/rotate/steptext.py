@@ -148,6 +148,17 @@ def step_summary(
                 else f"the key Secret this repository ships to the cluster: it holds {holds}"
             ),
         )
+    if result.key_secrets_left:
+        # a copy of the key Secret this rotation does not own (the second attack review of
+        # stop 48: a bootstrap copy on an admin key kept the retired key)
+        left = result.key_secrets_left
+        verb = "holds" if len(left) == 1 else "hold"
+        lines.append(
+            f"also: {_shown(left)} {verb} a Secret named as Flux's key Secret, which this "
+            "rotation leaves alone (it is not on the cluster key): applied, it sends the retired "
+            "key: put the new key in its *.agekey entry yourself (secretsmgr set FILE KEY_PATH, "
+            "the new key file on stdin, with an identity that opens it)"
+        )
     if result.left:
         lines.insert(
             1 if begin else 0,

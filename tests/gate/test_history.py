@@ -543,3 +543,25 @@ def test_a_version_git_cannot_read_is_named_and_judged_once_it_is_back(
     out = run(["--repo", str(root), "audit", "--history"], capsys, expect=1).out
     assert "could not read" not in out
     assert "SM019" in out and "stringData.token was committed in plaintext" in out
+
+
+def test_a_partial_clone_whose_remote_is_gone_is_named_not_silent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The second attack review of stop 48: in a `--filter=blob:none` clone whose promisor
+    remote is unreachable, git dies fetching a past blob; the broken pipe to it was taken for a
+    closed stdout and the run ended with exit 1 and nothing said."""
+    plain = secret("api", {"token": "Zq8Lw2pTr0ub4dor3Mh3Jd8K"})
+    source = gitops(tmp_path / "src", {"apps/api.enc.yaml": plain})
+    write(source, "apps/api.enc.yaml", enc(plain))
+    commit(source, "encrypt it")
+    write(source, "apps/other.enc.yaml", enc(secret("other", {"token": "another-value-9"})))
+    commit(source, "another")
+    git(source, "config", "uploadpack.allowFilter", "true")
+    git(source, "config", "uploadpack.allowAnySHA1InWant", "true")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--filter=blob:none", f"file://{source}", str(clone))
+    git(clone, "remote", "set-url", "origin", f"file://{tmp_path}/gone")
+    out = run(["--repo", str(clone), "audit", "--history"], capsys).out
+    assert "--history could not read 1 past version" in out, out
+    assert "apps/api.enc.yaml in" in out

@@ -143,3 +143,34 @@ def test_a_key_secret_encrypted_whole_is_found_once_open(repo: Path, tmp_path: P
     assert _held(repo, whole, new_file) == [OLD, new]
     run(repo, key_env(tmp_path, new_file), "key", "rotate", "--finish", "--commit", *SKIP)
     assert _held(repo, whole, new_file) == [new]
+
+
+def test_base64_wrapped_over_lines_is_read_and_a_copy_left_alone_is_named(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The second attack review of stop 48: `data` base64 wrapped at 76 columns (`base64`'s
+    default, which Kubernetes reads) stopped the whole rotation; a bootstrap copy encrypted to
+    the admin key alone was left with the retired key without a word."""
+    env = key_env(tmp_path)
+    wrapped = base64.encodebytes(DEMO_KEY.read_bytes()).decode()  # lines of 76
+    assert "\n" in wrapped.strip()
+    body = "".join(f"    {line}\n" for line in wrapped.splitlines())
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: flux-system\n"
+        f"type: Opaque\ndata:\n  age.agekey: >-\n{body}"
+    )
+    (repo / ENCODED).write_text(manifest, encoding="utf-8")
+    run(repo, env, "encrypt", "-i", ENCODED)
+    bootstrap = "bootstrap/sops-age.enc.yaml"  # outside Flux, on the admin key alone
+    (repo / "bootstrap").mkdir()
+    (repo / bootstrap).write_text(_secret("sops-age", "stringData", DEMO_KEY.read_text()))
+    admin = "age1xfmf59p8t2m533vyfcv79rau54eahzeyudzsavganjpee5nakehqe2jp0u"
+    run(repo, env, "encrypt", "-i", bootstrap, "--age", admin)
+    commit_all(repo, "ship the key Secret twice")
+    new_file = tmp_path / "new.agekey"
+    begun = run(repo, env, "key", "rotate", "--begin", "-o", str(new_file), "--commit")
+    new = parse_identities(new_file.read_text(), "new").publics[0]
+    assert _held(repo, ENCODED, new_file) == [OLD, new]
+    assert f"also: {bootstrap} holds a Secret named as Flux's key Secret" in begun.out
+    finished = run(repo, key_env(tmp_path, new_file), "key", "rotate", "--finish", *SKIP)
+    assert f"also: {bootstrap} holds a Secret named as Flux's key Secret" in finished.out
