@@ -120,6 +120,10 @@ class PlaintextSecret:
     # the file is UTF-16 (a byte-order mark, PowerShell's `>`): encrypt reads UTF-8 only, so
     # the fix re-encodes it first (the attack review of stop 44: the fix renamed, then failed)
     utf16: bool = False
+    # the file's name says it is a sample (``secret.sample.yaml``) and the value is no known
+    # format: where no layer applies the file, a warning, and no exposure in history (sweep
+    # 91, fma965/f9-k3s: 38 errors on its samples' `"Redis Password"`, `admin@domain.tld`)
+    sample: bool = False
 
 
 _AGE_SECRET = re.compile(r"(?i)AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]{20,}")
@@ -693,6 +697,27 @@ def _sops_document(text: str) -> bool:
     return any(not isinstance(i, Comment) for i in rest.items) and _sealed(rest)
 
 
+# a file name that says sample, example or template (``secret.sample.yaml``,
+# ``secret.example.yaml``, ``values.yaml.tmpl``, ``.env.dist``)
+_SAMPLE_NAME = re.compile(
+    r"(?i)(?:^|[._-])(?:sample|samples|example|examples|template|tmpl|tpl|dist)(?:[._-]|$)"
+)
+
+
+def is_sample_name(path: str) -> bool:
+    """Whether the file name of ``path`` says it is a sample, an example or a template."""
+    return _SAMPLE_NAME.search(path.rsplit("/", 1)[-1]) is not None
+
+
+def _known_format(key_path: str, text: object, value: object) -> bool:
+    """Whether the value (decoded ``text``, else ``value``) holds a known credential format."""
+    shown = text if isinstance(text, str) else value
+    if not isinstance(shown, str):
+        return False
+    verdict = judge_value(key_path.rpartition(".")[2], shown)
+    return verdict is not None and verdict.known
+
+
 def _known_beside_variables(value: object) -> bool:
     """Whether a value of variables (a config whose credentials are ``${SECRET_…}``) holds a
     credential of a known format in its literal text all the same (sweep 85, wrmilling/
@@ -707,6 +732,7 @@ def _known_beside_variables(value: object) -> bool:
 def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
     """Plaintext ``data``/``stringData`` values of Secrets, and secretGenerator literals."""
     found: list[PlaintextSecret] = []
+    sample_file = is_sample_name(file.path)
     located: list[DocumentKeys] | None = None
     for number, prefix, obj in numbered_objects(documents(file)):
         here: list[PlaintextSecret] = []
@@ -758,6 +784,7 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                 )
                 if substituted and _setting(key_path, value, shown):
                     continue
+                sampled = sample_file and not _known_format(key_path, text, value)
                 here.append(
                     PlaintextSecret(
                         file.path,
@@ -772,7 +799,9 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                         # under data, the value as it stands too: no base64 at all, it is
                         # read as words (sweep 89, josmase/flux: `htpasswd: Replace with …`)
                         stand_in=stand_in_words(text if text is not None else value)
-                        or stand_in_words(value),
+                        or stand_in_words(value)
+                        or sampled,
+                        sample=sampled,
                     )
                 )
         here.extend(_literals(file.path, prefix, obj))
@@ -1829,6 +1858,15 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 "and the file has no SOPS metadata"
             )
         fix = _fix(ctx, hit, keys_in)
+        severity = None
+        if hit.sample and not ctx.repo.layers_of(hit.path):
+            # documentation no layer applies: what a real value in it would be, not one
+            message += " (a sample file no Flux layer applies)"
+            fix = (
+                "keep stand-ins only in a sample (the real values go in the SOPS file it is "
+                f"copied to); if this one is real, take it out and: {fix}"
+            )
+            severity = Severity.WARNING
         if hit.utf16:
             quoted = sh_path(hit.path)
             fix = (
@@ -1840,6 +1878,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             message,
             key_path=hit.key_path,
             fix=fix,
+            severity=severity,
             document=hit.document if (hit.path, hit.key_path) in repeated else None,
             line=hit.line,
         )

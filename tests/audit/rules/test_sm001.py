@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.audit.finding import AuditReport
+from secretsmgr.audit.finding import AuditReport, Severity
 
 from ..helpers import CERT_PEM, enc, flux_kustomization, secret, sops_yaml, standard_repo, write
 from .cases import Case, ids, run_case
@@ -2673,3 +2673,42 @@ def test_a_generator_of_service_addresses_alone_holds_no_secret(tmp_path: Path) 
         ("apps/c/kustomization.yaml", "secretGenerator.0.literals.url"),
         ("apps/d/kustomization.yaml", "secretGenerator.0.literals.url"),
     }
+
+
+def test_a_sample_no_layer_applies_is_a_warning_and_no_exposure(tmp_path: Path) -> None:
+    """sweep 91, fma965/f9-k3s: 38 SM001 errors on `secret.sample.yaml` files (`.sourceignore`
+    keeps them from Flux), whose values are what to put there (`"Redis Password"`,
+    `admin@domain.tld`); `check` blocked every commit. A sample a layer applies, and a known
+    format in any sample, are still errors; history counts no sample's words."""
+    from secretsmgr.audit.engine import run_audit
+    from tests.gate.helpers import commit, history_findings
+
+    token = "ghp_" + "Zq8Lw2pTr0ub4dor3Mh3Jd8Kx7Vn1Bc5Fg9H"
+    sample = secret("redis", {"REDIS_PASSWORD": "Redis Password", "MAIL_FROM": "admin@domain.tld"})
+    standard_repo(
+        tmp_path,
+        {
+            "samples/redis/secret.sample.yaml": sample,  # outside ./apps: no layer
+            "samples/gh/secret.example.yaml": secret("gh", {"GITHUB_TOKEN": token}),
+            "apps/redis/secret.sample.yaml": sample,  # ./apps: the layer applies it
+        },
+    )
+    found = {
+        (f.path, f.key_path): f.severity for f in run_audit(tmp_path).findings if f.rule == "SM001"
+    }
+    assert found == {
+        ("samples/redis/secret.sample.yaml", "stringData.REDIS_PASSWORD"): Severity.WARNING,
+        ("samples/redis/secret.sample.yaml", "stringData.MAIL_FROM"): Severity.WARNING,
+        ("samples/gh/secret.example.yaml", "stringData.GITHUB_TOKEN"): Severity.ERROR,
+        ("apps/redis/secret.sample.yaml", "stringData.REDIS_PASSWORD"): Severity.ERROR,
+        ("apps/redis/secret.sample.yaml", "stringData.MAIL_FROM"): Severity.ERROR,
+    }
+    from tests.conftest import git
+
+    git(tmp_path, "init", "-q", "-b", "main")
+    commit(tmp_path, "samples")
+    for rel in ("samples/redis/secret.sample.yaml", "samples/gh/secret.example.yaml"):
+        (tmp_path / rel).unlink()
+    commit(tmp_path, "samples gone")
+    exposed = {k[1] for k in history_findings(tmp_path) if k[0] == "SM019"}
+    assert exposed == {"samples/gh/secret.example.yaml"}
