@@ -30,8 +30,9 @@ from secretsmgr.repo.sopsconfig import CreationRule
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.shellword import sh_path, sh_word
 from secretsmgr.sops.datakey import unwrap_data_key
-from secretsmgr.sops.model import EncryptionRule, RuleKind
+from secretsmgr.sops.model import EncryptionRule, RuleKind, SopsMetadata
 from secretsmgr.sops.rules import path_is_encrypted
+from secretsmgr.sops.tree import MapNode, SeqNode
 
 if TYPE_CHECKING:
     from secretsmgr.changelog.anchor import Anchoring
@@ -97,8 +98,52 @@ _SCRATCH = (
 )
 
 
+# the sops flag of each key field a file may carry, as its ``foreign_ids`` name the keys
+_KEY_FLAGS = {
+    "pgp": "--pgp",
+    "kms": "--kms",
+    "gcp_kms": "--gcp-kms",
+    "azure_kv": "--azure-kv",
+    "hc_vault": "--hc-vault-transit",
+}
+
+
+def own_key_flags(metadata: SopsMetadata) -> str | None:
+    """The sops flags that encrypt a file as it is now, for a file no creation rule governs:
+    its keys (one key group, every key in it), its encryption rule, ``--mac-only-encrypted``.
+    None where a flag cannot say it (several key groups, a KMS key with a role or context)."""
+    if len(metadata.key_groups) != 1:
+        return None
+    group = metadata.key_groups[0]
+    flags: list[str] = []
+    if group.recipients:
+        flags.append(f"--age {sh_word(','.join(group.recipients))}")
+    ids = group.foreign_ids()
+    for name, value in group.foreign:
+        count = len(value.items) if isinstance(value, SeqNode) else 0
+        if name not in _KEY_FLAGS or count != sum(1 for n, _ in ids if n == name):
+            return None
+        for item in value.items if isinstance(value, SeqNode) else ():
+            if isinstance(item, MapNode) and (item.get("role") or item.get("context")):
+                return None  # a flag names the ARN alone
+    for name in dict.fromkeys(n for n, _ in ids):
+        flags.append(f"{_KEY_FLAGS[name]} {sh_word(','.join(k for n, k in ids if n == name))}")
+    if not flags:
+        return None
+    rule = metadata.rule
+    flags.append(f"--{rule.kind.value.replace('_', '-')} {sh_word(rule.value)}")
+    if metadata.mac_only_encrypted:
+        flags.append("--mac-only-encrypted")
+    return " ".join(flags)
+
+
 def reencrypt_hint(
-    path: str, *, with_sops: bool = False, config: str | None = None, ignore_mac: bool = False
+    path: str,
+    *,
+    with_sops: bool = False,
+    config: str | None = None,
+    ignore_mac: bool = False,
+    own_keys: str | None = None,
 ) -> str:
     """Re-encrypt under the creation rule with the plaintext only in memory-backed /dev/shm,
     in a file of its own (``mktemp``: 0600, a new name, so no other user or run can hold or
@@ -108,7 +153,16 @@ def reencrypt_hint(
     sops finds `.sops.yaml` from the current folder up and matches rules against the path as
     given, so a file governed by a nested ``config`` is re-encrypted from that config's
     folder. ``ignore_mac``: sops opens a file whose MAC no longer verifies (SM023), and the
-    encrypt writes a new one."""
+    encrypt writes a new one. ``own_keys`` (``own_key_flags``): a file no creation rule
+    governs is encrypted to its own keys, with no `.sops.yaml` read (sweep 91,
+    noahlehmann/homelab-k8s-gitops: the pasted line failed "no creation rules")."""
+    if own_keys is not None:
+        quoted = sh_path(path)
+        opener = f"sops decrypt {'--ignore-mac ' if ignore_mac else ''}"
+        return (
+            f'({_SCRATCH}{opener}--output "$P" {quoted} && sops --config /dev/null encrypt '
+            f'{own_keys} --filename-override {quoted} --output {quoted} "$P")'
+        )
     if with_sops or ignore_mac:
         folder = posixpath.dirname(config) if config and not posixpath.isabs(config) else ""
         inside = folder and path.startswith(folder + "/")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secretsmgr.audit.context import AuditContext, reencrypt_hint
+from secretsmgr.audit.context import AuditContext, own_key_flags, reencrypt_hint
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
 from secretsmgr.shellword import sh_path
 from secretsmgr.sops.mac import MacState, edited_outside_sops, mac_state
@@ -109,7 +109,9 @@ def _committed(ctx: AuditContext, reported: set[str]) -> Iterator[Finding]:
         if entry is None or edit.path in reported:
             continue
         where = sh_path(edit.path)
-        rewrite = reencrypt_hint(edit.path, config=entry.sops_config, ignore_mac=True)
+        sf = entry.sops_file
+        own = own_key_flags(sf.metadata) if sf is not None and entry.creation_rule is None else None
+        rewrite = reencrypt_hint(edit.path, config=entry.sops_config, ignore_mac=True, own_keys=own)
         yield RULE.finding(
             edit.path,
             f"changed outside sops in commit {edit.commit[:12]} ({edit.date[:10]}): values its "

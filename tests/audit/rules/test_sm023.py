@@ -317,3 +317,34 @@ def _git_may_fail(root: Path, *args: str) -> None:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV
     subprocess.run(["git", *args], cwd=root, env=env, check=False, capture_output=True)
+
+
+@pytest.mark.interop
+def test_sm023_history_fix_for_a_file_no_rule_governs_works_when_pasted(tmp_path: Path) -> None:
+    """sweep 91, noahlehmann/homelab-k8s-gitops: the only `.sops.yaml` sat in a folder below
+    no secret; the pasted rewrite ended in `sops encrypt --filename-override`, which found no
+    creation rule. It now encrypts to the file's own keys and rule, reading no `.sops.yaml`."""
+    import os
+
+    from secretsmgr.audit.engine import load_context, run_rules
+    from secretsmgr.gate.history import walk_repository
+    from tests.cli.runner import run_shell
+
+    root = _repo(tmp_path)
+    (root / ".sops.yaml").rename(root / "apps" / "unused.sops.yaml")  # governs nothing here
+    write(root, "clusters/sops/.sops.yaml", sops_yaml((r"\.enc\.yaml$", [K1])))
+    commit(root, "the rules moved where they govern nothing")
+    _hand_edit(root)
+    commit(root, "edited by hand")
+    report = run_rules(load_context(root, history=walk_repository(root)))
+    (fix,) = [f.fix or "" for f in report.findings if f.rule == "SM023"]
+    rewrite = fix.split("(check the values after): ", 1)[1].partition("; or put back")[0]
+    assert "sops --config /dev/null encrypt --age " in rewrite, rewrite
+    assert "--encrypted-regex" in rewrite, rewrite
+    env = dict(os.environ) | {"SOPS_AGE_KEY_FILE": str(KEY)}
+    run_shell(rewrite, env=env, cwd=root, expect=0)
+    done = run_sops(["decrypt", FILE], cwd=root, key_file=KEY)
+    assert done.returncode == 0, done.stderr
+    assert "namespace: flux-system" in done.stdout and "q7Wm2ZpK9vR4tY8u" in done.stdout
+    text = (root / FILE).read_text()
+    assert "encrypted_regex: ^(data|stringData)$" in text, text
