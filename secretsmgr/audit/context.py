@@ -108,6 +108,15 @@ _KEY_FLAGS = {
 }
 
 
+# the rule flags `sops encrypt` takes (3.11)
+_ENCRYPT_RULE_FLAGS = {
+    RuleKind.UNENCRYPTED_SUFFIX: "--unencrypted-suffix",
+    RuleKind.ENCRYPTED_SUFFIX: "--encrypted-suffix",
+    RuleKind.UNENCRYPTED_REGEX: "--unencrypted-regex",
+    RuleKind.ENCRYPTED_REGEX: "--encrypted-regex",
+}
+
+
 def own_key_flags(metadata: SopsMetadata) -> str | None:
     """The sops flags that encrypt a file as it is now, for a file no creation rule governs:
     its keys (one key group, every key in it), its encryption rule, ``--mac-only-encrypted``.
@@ -128,12 +137,12 @@ def own_key_flags(metadata: SopsMetadata) -> str | None:
                 return None  # a flag names the ARN alone
     for name in dict.fromkeys(n for n, _ in ids):
         flags.append(f"{_KEY_FLAGS[name]} {sh_word(','.join(k for n, k in ids if n == name))}")
-    if not flags:
-        return None
     rule = metadata.rule
-    flags.append(f"--{rule.kind.value.replace('_', '-')} {sh_word(rule.value)}")
-    if metadata.mac_only_encrypted:
-        flags.append("--mac-only-encrypted")
+    if not flags or metadata.mac_only_encrypted or rule.kind not in _ENCRYPT_RULE_FLAGS:
+        # `sops encrypt` has no flag for these (the top-level `sops -e` has): not offered
+        # (the third attack review of stop 48: the pasted line died on an unknown flag)
+        return None
+    flags.append(f"{_ENCRYPT_RULE_FLAGS[rule.kind]} {sh_word(rule.value)}")
     return " ".join(flags)
 
 

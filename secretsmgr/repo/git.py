@@ -454,6 +454,10 @@ class BlobReader:
             self.close()
             raise OSError(f"git could not read blob {blob}") from exc
         header = proc.stdout.readline().split()
+        if len(header) == 3 and header[1] != b"blob" and header[2].isdigit():
+            # a tree or a commit by that id: its bytes follow, and are read past, or every
+            # later read would be another object's (the third attack review of stop 48)
+            proc.stdout.read(int(header[2]) + 1)
         if len(header) != 3 or header[1] != b"blob":
             raise OSError(f"git has no blob {blob}")
         size = int(header[2])

@@ -565,3 +565,20 @@ def test_a_partial_clone_whose_remote_is_gone_is_named_not_silent(
     out = run(["--repo", str(clone), "audit", "--history"], capsys).out
     assert "--history could not read 1 past version" in out, out
     assert "apps/api.enc.yaml in" in out
+
+
+def test_a_tree_read_as_a_blob_does_not_shift_the_reads_after_it(tmp_path: Path) -> None:
+    """The third attack review of stop 48: after an id that is a tree, its bytes stayed in the
+    pipe and every later read returned the object before it."""
+    from secretsmgr.repo.git import BlobReader
+
+    root = gitops(tmp_path / "r")
+    tree = git(root, "rev-parse", "HEAD:apps").strip()
+    blob = git(root, "rev-parse", "HEAD:.sops.yaml").strip()
+    reader = BlobReader(root)
+    try:
+        with pytest.raises(OSError):
+            reader.read(tree)
+        assert reader.read(blob) == (root / ".sops.yaml").read_bytes()
+    finally:
+        reader.close()

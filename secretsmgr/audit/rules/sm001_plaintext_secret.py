@@ -120,9 +120,9 @@ class PlaintextSecret:
     # the file is UTF-16 (a byte-order mark, PowerShell's `>`): encrypt reads UTF-8 only, so
     # the fix re-encodes it first (the attack review of stop 44: the fix renamed, then failed)
     utf16: bool = False
-    # the file's name says it is a sample (``secret.sample.yaml``) and the value is no known
-    # format: where no layer applies the file, a warning, and no exposure in history (sweep
-    # 91, fma965/f9-k3s: 38 errors on its samples' `"Redis Password"`, `admin@domain.tld`)
+    # the file's name says it is a sample (``secret.sample.yaml``) and the value shows it is
+    # one (``_sample_words``): where no layer applies the file, a warning, and no exposure in
+    # history (sweep 91, fma965/f9-k3s: 38 errors on `"Redis Password"`, `admin@domain.tld`)
     sample: bool = False
 
 
@@ -709,13 +709,37 @@ def is_sample_name(path: str) -> bool:
     return _SAMPLE_NAME.search(path.rsplit("/", 1)[-1]) is not None
 
 
-def _known_format(key_path: str, text: object, value: object) -> bool:
-    """Whether the value (decoded ``text``, else ``value``) holds a known credential format."""
+# a placeholder domain or address (``admin@domain.tld``, ``wss://domain.tld/ws``)
+_SAMPLE_DOMAIN = re.compile(
+    r"(?i)(?:^|[@/.])(?:domain\.tld|example\.(?:com|org|net)|[a-z0-9-]+\.tld|localhost)(?:$|[:/])"
+)
+# a run that masks the secret (``XXXXXXXX``, ``########``, ``********``)
+_MASKED = re.compile(r"X{6,}|x{6,}|#{6,}|\*{6,}")
+# a bracketed variable's name (``"[AUTHENTIK_SECRET_KEY]"``)
+_BRACKETED_NAME = re.compile(r"^\[[A-Z][A-Z0-9_]*\]$")
+
+
+def _sample_words(key_path: str, text: object, value: object) -> bool:
+    """Whether a sample's value shows it is one: words of what to put there (`"Redis
+    Password"`, `"Retrieve from Authentik"`), a stand-in, a placeholder address or a variable's
+    name in brackets, and no known credential format. A random value is a password's even in
+    a sample (the third attack review of stop 48: a template's 40-character token passed)."""
     shown = text if isinstance(text, str) else value
-    if not isinstance(shown, str):
+    if not isinstance(shown, str) or not shown.strip():
         return False
+    shown = shown.strip()
     verdict = judge_value(key_path.rpartition(".")[2], shown)
-    return verdict is not None and verdict.known
+    if verdict is not None and verdict.known:
+        return False
+    if stand_in_words(shown) or is_placeholder(shown) or len(set(shown)) <= 2:
+        return True
+    if _MASKED.search(shown) and not looks_like_token(_MASKED.sub("", shown)):
+        return True  # `Bearer XXXXXXXX`, `…/webhooks/##########`: the secret masked
+    if looks_like_token(shown) and not _SAMPLE_DOMAIN.search(shown):
+        return False
+    return bool(_SAMPLE_DOMAIN.search(shown) or _BRACKETED_NAME.match(shown)) or (
+        " " in shown and "\n" not in shown
+    )
 
 
 def _known_beside_variables(value: object) -> bool:
@@ -784,7 +808,7 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                 )
                 if substituted and _setting(key_path, value, shown):
                     continue
-                sampled = sample_file and not _known_format(key_path, text, value)
+                sampled = sample_file and _sample_words(key_path, text, value)
                 here.append(
                     PlaintextSecret(
                         file.path,
@@ -1859,7 +1883,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
         fix = _fix(ctx, hit, keys_in)
         severity = None
-        if hit.sample and not ctx.repo.layers_of(hit.path):
+        if hit.sample and ctx.repo.layers.layers and not ctx.repo.layers_of(hit.path):
+            # a repository with Flux layers, none of which applies the file (without any,
+            # "no layer" says nothing: `kubectl apply -k`, Argo CD; the third attack review)
             # documentation no layer applies: what a real value in it would be, not one
             message += " (a sample file no Flux layer applies)"
             fix = (

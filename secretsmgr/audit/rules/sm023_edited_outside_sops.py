@@ -110,17 +110,30 @@ def _committed(ctx: AuditContext, reported: set[str]) -> Iterator[Finding]:
             continue
         where = sh_path(edit.path)
         sf = entry.sops_file
-        own = own_key_flags(sf.metadata) if sf is not None and entry.creation_rule is None else None
-        rewrite = reencrypt_hint(edit.path, config=entry.sops_config, ignore_mac=True, own_keys=own)
+        unruled = entry.creation_rule is None
+        own = own_key_flags(sf.metadata) if sf is not None and unruled else None
+        restore = (
+            f"put back what sops wrote (git show {edit.since[:12]}:{sh_path(edit.since_path)} > "
+            f"{where}) and redo the change with secretsmgr edit {where}"
+        )
+        if unruled and own is None:
+            # no rule and no flags that say its keys and rule (key groups, mac_only_encrypted):
+            # a sops line would fail, so only the restore is offered (the third attack review)
+            fix = restore
+        else:
+            rewrite = reencrypt_hint(
+                edit.path, config=entry.sops_config, ignore_mac=True, own_keys=own
+            )
+            fix = (
+                "a holder of its key re-encrypts it, ignoring the old MAC (check the values "
+                f"after): {rewrite}; or {restore}"
+            )
         yield RULE.finding(
             edit.path,
             f"changed outside sops in commit {edit.commit[:12]} ({edit.date[:10]}): values its "
             f"MAC covers (or its lastmodified) changed while the MAC stayed that of commit "
             f"{edit.since[:12]}, so {_REFUSED}",
-            fix=f"a holder of its key re-encrypts it, ignoring the old MAC (check the values "
-            f"after): {rewrite}; or put back what sops wrote (git show "
-            f"{edit.since[:12]}:{sh_path(edit.since_path)} > {where}) and redo the change with "
-            f"secretsmgr edit {where}",
+            fix=fix,
         )
 
 

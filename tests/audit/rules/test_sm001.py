@@ -2685,11 +2685,14 @@ def test_a_sample_no_layer_applies_is_a_warning_and_no_exposure(tmp_path: Path) 
 
     token = "ghp_" + "Zq8Lw2pTr0ub4dor3Mh3Jd8Kx7Vn1Bc5Fg9H"
     sample = secret("redis", {"REDIS_PASSWORD": "Redis Password", "MAIL_FROM": "admin@domain.tld"})
+    # the third attack review: a random value is a password's even in a sample
+    real = secret("cf", {"API_TOKEN": "Xk9fQ2mL8pR4vT7wZ3nBq7Lw2pTr0ub4dor3Mh3J"})
     standard_repo(
         tmp_path,
         {
             "samples/redis/secret.sample.yaml": sample,  # outside ./apps: no layer
             "samples/gh/secret.example.yaml": secret("gh", {"GITHUB_TOKEN": token}),
+            "samples/cf/secret.template.yaml": real,
             "apps/redis/secret.sample.yaml": sample,  # ./apps: the layer applies it
         },
     )
@@ -2700,6 +2703,7 @@ def test_a_sample_no_layer_applies_is_a_warning_and_no_exposure(tmp_path: Path) 
         ("samples/redis/secret.sample.yaml", "stringData.REDIS_PASSWORD"): Severity.WARNING,
         ("samples/redis/secret.sample.yaml", "stringData.MAIL_FROM"): Severity.WARNING,
         ("samples/gh/secret.example.yaml", "stringData.GITHUB_TOKEN"): Severity.ERROR,
+        ("samples/cf/secret.template.yaml", "stringData.API_TOKEN"): Severity.ERROR,
         ("apps/redis/secret.sample.yaml", "stringData.REDIS_PASSWORD"): Severity.ERROR,
         ("apps/redis/secret.sample.yaml", "stringData.MAIL_FROM"): Severity.ERROR,
     }
@@ -2707,8 +2711,24 @@ def test_a_sample_no_layer_applies_is_a_warning_and_no_exposure(tmp_path: Path) 
 
     git(tmp_path, "init", "-q", "-b", "main")
     commit(tmp_path, "samples")
-    for rel in ("samples/redis/secret.sample.yaml", "samples/gh/secret.example.yaml"):
+    for rel in (
+        "samples/redis/secret.sample.yaml",
+        "samples/gh/secret.example.yaml",
+        "samples/cf/secret.template.yaml",
+        "apps/redis/secret.sample.yaml",
+    ):
         (tmp_path / rel).unlink()
     commit(tmp_path, "samples gone")
     exposed = {k[1] for k in history_findings(tmp_path) if k[0] == "SM019"}
-    assert exposed == {"samples/gh/secret.example.yaml"}
+    assert exposed == {"samples/gh/secret.example.yaml", "samples/cf/secret.template.yaml"}
+
+
+def test_a_sample_in_a_repository_without_flux_layers_is_still_an_error(tmp_path: Path) -> None:
+    """The third attack review of stop 48: with no Flux Kustomization (an app repository of a
+    fleet, `kubectl apply -k`), every file is in no layer, and a sample name said nothing."""
+    from secretsmgr.audit.engine import run_audit
+
+    write(tmp_path, "apps/db/db-credentials-template.yaml", secret("db", {"user": "Db User"}))
+    write(tmp_path, "apps/db/kustomization.yaml", "resources:\n  - db-credentials-template.yaml\n")
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert [f.severity for f in found] == [Severity.ERROR]

@@ -348,3 +348,66 @@ def test_sm023_history_fix_for_a_file_no_rule_governs_works_when_pasted(tmp_path
     assert "namespace: flux-system" in done.stdout and "q7Wm2ZpK9vR4tY8u" in done.stdout
     text = (root / FILE).read_text()
     assert "encrypted_regex: ^(data|stringData)$" in text, text
+
+
+def test_sm023_offers_no_sops_line_that_cannot_say_the_files_own_rule(tmp_path: Path) -> None:
+    """The third attack review of stop 48: `sops encrypt` has no `--mac-only-encrypted` (only
+    `sops -e` has): for such a file under no rule, only the restore is offered."""
+    from secretsmgr.audit.engine import load_context, run_rules
+    from secretsmgr.gate.history import walk_repository
+
+    root = tmp_path / "r"
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    text = secret("token", {"token": "q7Wm2ZpK9vR4tY8u"}).replace(
+        "namespace: prod", "namespace: receiver"
+    )
+    write(root, FILE, text)
+    done = run_sops(
+        [
+            "encrypt",
+            "-i",
+            "--age",
+            K1,
+            "--encrypted-regex",
+            "^(data|stringData)$",
+            "--mac-only-encrypted",
+            FILE,
+        ],
+        cwd=root,
+        key_file=KEY,
+    )
+    if done.returncode != 0:  # this sops has the flag on `sops -e` only
+        done = run_sops(
+            [
+                "-e",
+                "-i",
+                "--age",
+                K1,
+                "--encrypted-regex",
+                "^(data|stringData)$",
+                "--mac-only-encrypted",
+                FILE,
+            ],
+            cwd=root,
+            key_file=KEY,
+        )
+    assert done.returncode == 0, done.stderr
+    assert "mac_only_encrypted: true" in (root / FILE).read_text()
+    commit(root, "encrypted by sops, no .sops.yaml")
+    path = root / FILE
+    import re
+
+    # mac_only_encrypted: the MAC covers the encrypted values and lastmodified only
+    edited = re.sub(
+        r'lastmodified: "[^"]+"', 'lastmodified: "2020-01-01T00:00:00Z"', path.read_text()
+    )
+    assert edited != path.read_text()
+    path.write_text(edited)
+    commit(root, "edited by hand")
+    report = run_rules(load_context(root, history=walk_repository(root)))
+    fixes = [f.fix or "" for f in report.findings if f.rule == "SM023"]
+    assert fixes, [f.rule for f in report.findings]
+    for fix in fixes:
+        assert fix.startswith("put back what sops wrote (git show "), fix
+        assert "sops --config" not in fix and "sops encrypt" not in fix
