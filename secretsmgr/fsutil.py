@@ -16,6 +16,7 @@ in use.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import secrets
@@ -279,7 +280,9 @@ class SyncToken:
                 os.close(fd)
 
 
+@functools.cache
 def _syncfs_call() -> Callable[[int], int] | None:
+    """libc's syncfs, loaded once (None where there is none)."""
     try:
         import ctypes
 

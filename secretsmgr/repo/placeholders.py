@@ -849,14 +849,16 @@ _FILE_KEY = re.compile(r"(?i)(?:^|[._-])(?:file|path|dir)$")
 _ABSOLUTE_PATH = re.compile(r"^/[\w./-]{1,255}$")
 
 
-def looks_like_token(text: str) -> bool:
+def looks_like_token(text: str, *, parts: bool = True) -> bool:
     """Whether ``text`` holds a run that reads as a key or token rather than a word (see
-    ``_WORD_RUN``), a random token (``_has_token``) or something like a password."""
+    ``_WORD_RUN``), a random token (``_has_token``) or something like a password; with
+    ``parts``, two parts that mix letters and digits count too (``8f3k-2j9d``), which a host
+    name's labels may (``hs110-exporter-kp115-1``)."""
     mixed = [p for p in _ALNUM_PART.findall(text) if _DIGIT.search(p) and _LETTER.search(p)]
     return (
         _has_token(text)
         or _password_like(text)
-        or len(mixed) >= 2
+        or (parts and len(mixed) >= 2)
         or any(
             (_DIGIT.search(run) and _LETTER.search(run)) or len(run) >= 16
             for run in _WORD_RUN.findall(text)
@@ -1037,14 +1039,7 @@ def is_plain_setting(key: str, value: object) -> bool:
         return True
     if _SCHEDULE.match(value.strip()) or _EXTENSION.match(value.strip()):
         return True  # `cron: "@daily"`, `ignoreexts: [.txt, .nfo]` (sweep 89, josmase/flux)
-    if _HOST_PORT.match(value.strip()) and not (
-        _has_token(value)
-        or _password_like(value)
-        or any(
-            (_DIGIT.search(run) and _LETTER.search(run)) or len(run) >= 16
-            for run in _WORD_RUN.findall(value)
-        )
-    ):
+    if _HOST_PORT.match(value.strip()) and not looks_like_token(value, parts=False):
         # a service's address, its labels words with a number or two (sweep 89,
         # truxnell/home-cluster: a scrape target `hs110-exporter-kp115-1.monitoring:8110` was a
         # code for its two parts of letters and digits); a random label is still a token's
@@ -1300,9 +1295,9 @@ _SOME = re.compile(
 )
 # a description of the value in words joined up (sweep 89, josmase/flux:
 # `password-of-registry-used-for-cache`, `any-personal-user-token-for-github-com-for-fetching-
-# changelogs`): a word that names a credential, then one that links, four words at least
-# (lower case, five words at least, two of them links: `key-to-the-kingdom` and
-# `Secret-Of-The-Ooze` are passphrases, the attack review of stop 48)
+# changelogs`): five lower-case words at least, a word that names a credential followed by one
+# that links, two links in all (`key-to-the-kingdom` and `Secret-Of-The-Ooze` are passphrases:
+# the attack review of stop 48)
 _DESCRIPTION_NOUNS = frozenset(("password", "passwd", "token", "username", "apikey"))
 _DESCRIPTION_LINKS = frozenset(("of", "for", "used", "with", "from"))
 _DESCRIPTION_RUN = re.compile(r"[a-z]+(?:[-_ ][a-z]+){4,}")

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from secretsmgr.errors import (
     DecryptionError,
@@ -207,6 +207,21 @@ def in_rotation(ctx: Inventory, entry: SopsEntry, old: str) -> bool:
     )
 
 
+class _LeftAlone(TypedDict):
+    left: tuple[str, ...]
+    key_secrets_left: tuple[str, ...]
+
+
+def _left_alone(ctx: Inventory, old: str) -> _LeftAlone:
+    """``StepResult.left`` and ``key_secrets_left``: the SOPS files a rotation of ``old``
+    leaves as they are, and the key Secrets among them."""
+    entries = [e for e in ctx.sops_files if e.has_metadata and not in_rotation(ctx, e, old)]
+    return {
+        "left": tuple(e.path for e in entries),
+        "key_secrets_left": key_secrets_left_alone(ctx, entries),
+    }
+
+
 def _holds_no_secret(entry: SopsEntry) -> bool:
     """A file named like a SOPS file that never was one and holds nothing to encrypt: a
     template of placeholders, an empty file, a sops configuration (SM002 information). It can
@@ -321,12 +336,7 @@ def begin(
         rewritten=tuple(todo),
         configs=tuple(p for p, _ in configs),
         commit=configs_commit,
-        left=tuple(
-            e.path for e in ctx.sops_files if e.has_metadata and not in_rotation(ctx, e, old)
-        ),
-        key_secrets_left=key_secrets_left_alone(
-            ctx, [e for e in ctx.sops_files if not in_rotation(ctx, e, old)]
-        ),
+        **_left_alone(ctx, old),
     )
 
 
@@ -578,10 +588,5 @@ def finish(
         entries=(("age.agekey", entry_text(new_secret, new)),),
         rewritten=tuple(f.path for f in result.plan.files),
         configs=tuple(p for p, _ in configs),
-        left=tuple(
-            e.path for e in ctx.sops_files if e.has_metadata and not in_rotation(ctx, e, old)
-        ),
-        key_secrets_left=key_secrets_left_alone(
-            ctx, [e for e in ctx.sops_files if not in_rotation(ctx, e, old)]
-        ),
+        **_left_alone(ctx, old),
     )

@@ -44,12 +44,18 @@ def key_secret_names(ctx: Inventory) -> frozenset[str]:
     return frozenset(names)
 
 
+def _kind_and_name(doc: MapNode) -> tuple[object, object]:
+    """The document's ``kind`` and ``metadata.name`` as they stand (ENC strings in a file sops
+    encrypted whole)."""
+    metadata = doc.get("metadata")
+    return doc.get("kind"), metadata.get("name") if isinstance(metadata, MapNode) else None
+
+
 def _key_entries(doc: MapNode, names: frozenset[str]) -> list[tuple[str, str]]:
     """(section, entry) of each ``*.agekey`` entry of ``doc`` (plaintext), when it is a key
     Secret."""
-    metadata = doc.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, MapNode) else None
-    if doc.get("kind") != "Secret" or not isinstance(name, str) or name not in names:
+    kind, name = _kind_and_name(doc)
+    if kind != "Secret" or not isinstance(name, str) or name not in names:
         return []
     return _agekey_entries(doc)
 
@@ -78,12 +84,7 @@ def is_key_manifest(entry: SopsEntry, names: frozenset[str]) -> bool:
     for doc in sf.docs:
         if _key_entries(doc, names):
             return True
-        metadata = doc.get("metadata")
-        name = metadata.get("name") if isinstance(metadata, MapNode) else None
-        kind = doc.get("kind")
-        hidden = (isinstance(kind, str) and is_enc(kind)) or (
-            isinstance(name, str) and is_enc(name)
-        )
+        hidden = any(isinstance(v, str) and is_enc(v) for v in _kind_and_name(doc))
         if hidden and _agekey_entries(doc):
             return True
     return False
@@ -184,13 +185,6 @@ def both_keys(old_secret: str, old: str, new_secret: str, new: str) -> str:
 def new_key_alone(new_secret: str, new: str) -> str:
     """The identity lines a key Secret holds after ``--finish``."""
     return entry_text(new_secret, new)
-
-
-def manifest_paths(ctx: Inventory, paths: Sequence[str]) -> list[str]:
-    """The key manifests among ``paths`` (repo-relative)."""
-    names = key_secret_names(ctx)
-    wanted = set(paths)
-    return [e.path for e in ctx.sops_files if e.path in wanted and is_key_manifest(e, names)]
 
 
 def key_secrets_left_alone(ctx: Inventory, entries: Sequence[SopsEntry]) -> tuple[str, ...]:
