@@ -9,8 +9,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from secretsmgr.errors import SecretsmgrError
 from secretsmgr.fsutil import read_optional
-from secretsmgr.init.losses import force_losses
+from secretsmgr.init.losses import force_losses, kept_rule_notes, orphaned_rules
 from secretsmgr.init.model import FileChange, FileState, KeptConfig
 from secretsmgr.init.rules import PathGroup, path_groups, present_folders
 from secretsmgr.init.texts import (
@@ -18,6 +19,7 @@ from secretsmgr.init.texts import (
     PRE_COMMIT_NAME,
     OwnRule,
     has_hook,
+    kept_rules_text,
     other_settings,
     precommit_text,
     rule_recipients,
@@ -273,6 +275,22 @@ def _own_rules(
     }
 
 
+def _orphans(
+    inv: Inventory, existing: str, text: str, rel: str
+) -> tuple[dict[int, list[str]], str]:
+    """The rules of the root `.sops.yaml` (``existing``) that are the only rule of SOPS files no
+    rule of init's ``text`` matches, with their files, and the text that keeps them after
+    init's rules ({} and "" when there is none, or they do not read back: then the notes say
+    what --force drops)."""
+    try:
+        old = parse_sops_config(existing, inv.root / rel)
+        orphaned = orphaned_rules(inv, old, parse_sops_config(text, inv.root / rel))
+    except SecretsmgrError:
+        return {}, ""
+    kept = kept_rules_text(existing, sorted(orphaned))
+    return (orphaned, kept) if kept else ({}, "")
+
+
 def _config_path(folder: str) -> str:
     return posixpath.join(folder, SOPS_CONFIG_NAME) if folder else SOPS_CONFIG_NAME
 
@@ -390,6 +408,10 @@ def sops_yaml_changes(
         whole = _holding_whole(inv, groups, folder)
         text = sops_yaml_text(groups, keys, allowed, pgp, own, whole, mac_only, kms)
         existing = read_optional(inv.root / rel)
+        kept_rules: dict[int, list[str]] = {}
+        if existing is not None and not folder:
+            kept_rules, kept_text = _orphans(inv, existing, text, rel)
+            text += kept_text
         # sweep 80, Liana64/home-infra: --force dropped `stores: {yaml: {indent: 2}}`, and every
         # file written after changed its indentation
         carried = other_settings(existing or "")
@@ -401,9 +423,11 @@ def sops_yaml_changes(
         what = f"{count} creation rule{'s' if count != 1 else ''}: " + ", ".join(
             posixpath.join(folder, p) for g in groups for p in g.paths
         )
-        if count > len(groups):  # sweep 37, Osman-SK: "2 creation rules" named one's folders
-            extra = count - len(groups)
+        extra = count - len(groups) - len(kept_rules)
+        if extra > 0:  # sweep 37, Osman-SK: "2 creation rules" named one's folders
             what += f"; {extra} more for files that keep their own encryption"
+        if kept_rules:
+            what += f"; {len(kept_rules)} kept from the former file"
         # --force rewrites the root file only: a nested one may hold rules for files init does
         # not know (Talos, an admin key), and no one asked for it by name (the review of
         # sweep 22: --force dropped a nested file's talos/ rule and admin key)
@@ -420,6 +444,7 @@ def sops_yaml_changes(
                 # cluster/", and --force dropped the provision/ rule of ten SOPS files
                 old = parse_sops_config(existing or "", inv.root / rel)
                 applied = (p for p, _ in _applied(inv))
+                notes += kept_rule_notes(old, kept_rules)
                 notes += force_losses(inv, old, written_config, applied)
                 if carried is None:
                     notes.append(

@@ -75,6 +75,47 @@ def _named(paths: list[str]) -> str:
     return shown + (f" and {len(paths) - _SHOWN} more" if len(paths) > _SHOWN else "")
 
 
+def _governed(inv: Inventory, number: int) -> list[str]:
+    """The SOPS files the root `.sops.yaml`'s rule ``number`` (1-based) governs today."""
+    return [
+        e.path
+        for e in inv.sops_files
+        if inv.sops_configs.folder_of(e.path) == ""
+        and inv.sops_configs.rule_for(e.path)[2] == number
+    ]
+
+
+def orphaned_rules(inv: Inventory, old: SopsConfig, new: SopsConfig) -> dict[int, list[str]]:
+    """The rules of the root `.sops.yaml` ``old`` (by 1-based number) that are the only rule of
+    SOPS files no rule of ``new`` matches, with those files: init keeps them after its own
+    (rust84/k8s-gitops, sweep 89: --force dropped the rules of its Talos and bootstrap files,
+    each SM011 at once and with no rule for sops to re-encrypt them by). Placed after every
+    rule init writes and in their former order, each still governs exactly those files."""
+    carried = {r.path_regex for r in new.rules}
+    found: dict[int, list[str]] = {}
+    for number, rule in enumerate(old.rules, start=1):
+        if rule.path_regex in carried:
+            continue
+        lost = sorted(p for p in _governed(inv, number) if match_rule(new, inv.root / p) is None)
+        if lost:
+            found[number] = lost
+    return found
+
+
+def kept_rule_notes(old: SopsConfig, kept: dict[int, list[str]]) -> list[str]:
+    """A note for each rule of ``old`` kept after init's own (``orphaned_rules``)."""
+    notes = []
+    for number, lost in kept.items():
+        rule = old.rules[number - 1]
+        regex = f"path_regex {rule.path_regex}" if rule.path_regex is not None else "no path_regex"
+        notes.append(
+            f"--force keeps rule {number} of {SOPS_CONFIG_NAME} ({regex}) after the rules it "
+            f"writes: it is the only rule of {plural(len(lost), 'SOPS file')} no new rule "
+            f"matches ({_named(lost)})"
+        )
+    return notes
+
+
 def _rule_notes(inv: Inventory, old: SopsConfig, new: SopsConfig) -> list[str]:
     """A note for each rule of ``old`` that ``new`` does not carry, governing SOPS files today
     that no rule of ``new`` would match."""
@@ -83,12 +124,7 @@ def _rule_notes(inv: Inventory, old: SopsConfig, new: SopsConfig) -> list[str]:
     for number, rule in enumerate(old.rules, start=1):
         if rule.path_regex in carried:
             continue
-        governed = [
-            e.path
-            for e in inv.sops_files
-            if inv.sops_configs.folder_of(e.path) == ""
-            and inv.sops_configs.rule_for(e.path)[2] == number
-        ]
+        governed = _governed(inv, number)
         lost = sorted(p for p in governed if match_rule(new, inv.root / p) is None)
         regex = f"path_regex {rule.path_regex}" if rule.path_regex is not None else "no path_regex"
         if not governed:

@@ -13,7 +13,7 @@ from secretsmgr.init.rules import PathGroup, exact_regex
 from secretsmgr.repo.settingsfile import PROJECT_URL
 from secretsmgr.sops.document import FileFormat, parse_documents
 from secretsmgr.sops.model import DEFAULT_RULE, EncryptionRule
-from secretsmgr.sops.tree import MapNode, Node
+from secretsmgr.sops.tree import MapNode, Node, SeqNode
 from secretsmgr.sops.values import Comment
 from secretsmgr.sops.yamlio import emit_yaml
 
@@ -138,6 +138,46 @@ def sops_yaml_text(
 
 
 KEPT_SETTINGS = "# kept from the former .sops.yaml by `secretsmgr init --force`:"
+KEPT_RULES = (
+    "  # kept from the former .sops.yaml: the only rules of SOPS files no rule above matches"
+)
+
+
+def _uncommented(node: Node) -> Node:
+    """``node`` without its comments (a kept rule's former place is gone, and a comment such as
+    "this rule MUST be above the others" would now mislead)."""
+    if isinstance(node, MapNode):
+        return MapNode([(k, _uncommented(v)) for k, v in _no_comments(node.items)])
+    if isinstance(node, SeqNode):
+        return SeqNode([_uncommented(v) for v in node.items if not isinstance(v, Comment)])
+    return node
+
+
+def _no_comments(items: list[tuple[str, Node] | Comment]) -> list[tuple[str, Node]]:
+    return [item for item in items if not isinstance(item, Comment)]
+
+
+def kept_rules_text(existing: str, numbers: Sequence[int]) -> str | None:
+    """The creation rules ``numbers`` (1-based, in order) of the former `.sops.yaml`
+    ``existing``, as items to follow the rules ``sops_yaml_text`` writes: read, not copied, as
+    ``other_settings`` reads the settings (aliases resolved). None when they do not read back."""
+    if not numbers:
+        return ""
+    try:
+        docs = parse_documents(existing, FileFormat.YAML)
+    except (FormatError, RecursionError):
+        return None
+    rules = docs[0].get("creation_rules") if docs and isinstance(docs[0], MapNode) else None
+    if not isinstance(rules, SeqNode):
+        return None
+    items = [item for item in rules.items if not isinstance(item, Comment)]
+    if any(not 0 < n <= len(items) for n in numbers):
+        return None
+    picked = SeqNode([_uncommented(items[n - 1]) for n in numbers])
+    body = emit_yaml([MapNode([("creation_rules", picked)])], 2).splitlines()[1:]
+    if not all(line.startswith("  ") for line in body):  # pragma: no cover - emit_yaml's shape
+        return None
+    return "\n".join([KEPT_RULES, *body]) + "\n"
 
 
 def other_settings(existing: str) -> tuple[str, tuple[str, ...]] | None:

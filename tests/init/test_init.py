@@ -17,7 +17,8 @@ from secretsmgr.repo.inventory import load_inventory
 from secretsmgr.repo.settings import load_settings
 from secretsmgr.repo.sopsconfig import load_sops_config, match_rule
 from secretsmgr.sops import FileFormat, load
-from tests.audit.helpers import enc
+from secretsmgr.sops.model import DEFAULT_RULE
+from tests.audit.helpers import enc, secret
 from tests.cli import runner
 from tests.conftest import FIXTURES, GIT_ENV, run_sops
 from tests.init.helpers import (
@@ -1348,29 +1349,89 @@ def test_force_names_the_rules_it_drops_whose_files_would_match_no_rule(
         repo,
         ".sops.yaml",
         f"creation_rules:\n  - path_regex: {regex}\n    pgp: {PGP_KEY}\n"
+        "    encrypted_regex: ^(data|stringData)$  # as the files are\n"
         f"  - path_regex: apps/.*\\.sops\\.ya?ml\n    pgp: {PGP_KEY}\n",
     )
     commit(repo)
     before = tree(repo)
     out, _ = init(repo, capsys, "--dry-run", "--force", "--cluster-key", CLUSTER)
     assert tree(repo) == before
-    dropped = [n for n in _notes(out) if "--force drops" in n]
+    # sweep 89 (rust84/k8s-gitops): it dropped it, and its files matched no rule (SM011); the
+    # rule is kept now, after init's own, where it still governs exactly those files
+    assert not [n for n in _notes(out) if "--force drops" in n], out
     shown = ", ".join(provision[:3])
-    assert dropped == [
-        f"note: --force drops rule 1 of .sops.yaml (path_regex {regex}), the only rule of "
-        f"{len(provision)} SOPS files ({shown} and {len(provision) - 3} more): they would match "
-        "no rule (SM011)"
+    assert [n for n in _notes(out) if "--force keeps rule" in n] == [
+        f"note: --force keeps rule 1 of .sops.yaml (path_regex {regex}) after the rules it "
+        f"writes: it is the only rule of {len(provision)} SOPS files no new rule matches "
+        f"({shown} and {len(provision) - 3} more)"
     ], out
-    # rule 2 goes too, but its file matches the new rule; and the PGP key Flux decrypts the
+    assert "2 creation rules: apps/, clusters/; 1 kept from the former file" in out, out
+    # rule 2 goes, as its file matches the new rule; and the PGP key Flux decrypts the
     # layers' files with (sops-gpg) stays in it, so no key is dropped
 
     init(repo, capsys, "--force", "--cluster-key", CLUSTER)
     config = load_sops_config(repo / ".sops.yaml")
-    (rule,) = config.rules
-    assert [g.pgp for g in rule.key_groups] == [(PGP_KEY,)]
-    assert all(match_rule(config, repo / p) is None for p in provision)
-    sm011 = {str(f["path"]) for f in audit(repo, capsys) if f["rule"] == "SM011"}
-    assert set(provision) <= sm011
+    ours, kept = config.rules
+    assert [g.pgp for g in ours.key_groups] == [(PGP_KEY,)]
+    assert kept.path_regex == regex and [g.pgp for g in kept.key_groups] == [(PGP_KEY,)]
+    assert all(match_rule(config, repo / p) is kept for p in provision)
+    assert match_rule(config, repo / "apps/db.sops.yaml") is ours
+    found = [f for f in audit(repo, capsys) if f["path"] in provision]
+    assert {str(f["rule"]) for f in found} == {"SM012"}, found  # not deployed: no SM011
+    assert "# as the files are" not in (repo / ".sops.yaml").read_text()  # read, not copied
+    out, _ = init(repo, capsys, "--dry-run", "--force", "--cluster-key", CLUSTER)
+    assert "up to date  .sops.yaml" in out and "--force keeps rule" not in out, out
+
+
+def test_force_keeps_the_rules_of_files_outside_flux_and_sops_follows_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 89 (rust84/k8s-gitops): a Talos rule "above the others" and a catch-all for
+    # kubernetes/ governed a Talos secret and two bootstrap Secrets no layer applies; --force
+    # dropped both rules, so the real sops found no rule for a new Talos file either
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(repo, "apps/db.enc.yaml", enc(secret("db"), (CLUSTER,)))
+    kustomization(repo, "apps", "podinfo.yaml", "db.enc.yaml")
+    talsecret = enc("cluster:\n  secret: x\n", (ADMIN,), rule=DEFAULT_RULE)
+    write(repo, "bootstrap/talos/talsecret.sops.yaml", talsecret)
+    write(repo, "bootstrap/deploy-key.sops.yaml", enc(secret("deploy-key"), (ADMIN,)))
+    write(
+        repo,
+        ".sops.yaml",
+        "creation_rules:\n"
+        "  - # IMPORTANT: this rule MUST be above the others\n"
+        "    path_regex: talos/.*\\.sops\\.ya?ml\n"
+        f"    age: {ADMIN}\n"
+        "  - path_regex: .*\\.sops\\.ya?ml\n"
+        "    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {ADMIN}\n",
+    )
+    commit(repo)
+    init(repo, capsys, "--force", "--cluster-key", CLUSTER)
+    text = (repo / ".sops.yaml").read_text()
+    assert "MUST be above" not in text, text  # the kept rules' comments stay behind
+    config = load_sops_config(repo / ".sops.yaml")
+    assert [r.path_regex for r in config.rules[1:]] == [
+        "talos/.*\\.sops\\.ya?ml",
+        ".*\\.sops\\.ya?ml",
+    ]
+    commit(repo, "init")
+    # the real sops picks the kept rules for new files outside the layers, init's for the rest
+    write(repo, "bootstrap/talos/new.sops.yaml", "machine:\n  token: abc\n")
+    write(repo, "bootstrap/other.sops.yaml", "stringData:\n  token: abc\nnote: plain\n")
+    write(repo, "apps/new.enc.yaml", "stringData:\n  token: abc\n")
+    for rel in ("bootstrap/talos/new.sops.yaml", "bootstrap/other.sops.yaml", "apps/new.enc.yaml"):
+        done = run_sops(["encrypt", "--in-place", rel], cwd=repo)
+        assert done.returncode == 0, (rel, done.stderr)
+    talos = load((repo / "bootstrap/talos/new.sops.yaml").read_text(), FileFormat.YAML)
+    assert talos.metadata.age_recipients == (ADMIN,) and talos.metadata.rule == DEFAULT_RULE
+    other = load((repo / "bootstrap/other.sops.yaml").read_text(), FileFormat.YAML)
+    assert other.metadata.age_recipients == (ADMIN,)
+    assert other.metadata.rule.value == "^(data|stringData)$"
+    app = load((repo / "apps/new.enc.yaml").read_text(), FileFormat.YAML)
+    assert CLUSTER in app.metadata.age_recipients
+    kept = [f for f in audit(repo, capsys) if f["path"].startswith("bootstrap/")]
+    assert not [f for f in kept if f["rule"] == "SM011"], kept
 
 
 def test_force_keeps_the_stores_setting_and_names_a_rule_no_file_uses(
@@ -1464,12 +1525,19 @@ def test_force_names_the_keys_it_drops_and_the_files_encrypted_to_them(
     )
     commit(repo)
     out, _ = init(repo, capsys, "--dry-run", "--force")
+    # the rule is the only one of legacy/old.enc.yaml: kept, with every key it names
+    assert [n for n in _notes(out) if "--force" in n] == [
+        "note: --force keeps rule 1 of .sops.yaml (path_regex .*\\.enc\\.yaml$) after the "
+        "rules it writes: it is the only rule of 1 SOPS file no new rule matches "
+        "(legacy/old.enc.yaml)"
+    ], out
+    (repo / "legacy/old.enc.yaml").unlink()
+    commit(repo)
+    out, _ = init(repo, capsys, "--dry-run", "--force")
     short = f"{PGP_KEY[:8]}…{PGP_KEY[-4:]}"
     assert [n for n in _notes(out) if "--force drops" in n] == [
-        "note: --force drops rule 1 of .sops.yaml (path_regex .*\\.enc\\.yaml$), the only rule "
-        "of 1 SOPS file (legacy/old.enc.yaml): it would match no rule (SM011)",
-        f"note: --force drops the PGP key {short} from .sops.yaml; 1 SOPS file the layers apply "
-        "and 1 other are encrypted to it",
+        "note: --force drops the PGP key "
+        f"{short} from .sops.yaml; 1 SOPS file the layers apply is encrypted to it",
         f"note: --force drops the KMS key {arn} from .sops.yaml; no SOPS file is encrypted to it",
     ], out
     # the cluster key stays: no note names it
