@@ -882,6 +882,25 @@ def _bare_secret(doc: Node) -> bool:
     )
 
 
+_BLOCK_STAMPS = ("mac", "lastmodified")
+_BLOCK_KEYS = ("age", "pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "key_groups")
+
+
+def _broken_block(first: Node, fmt: FileFormat) -> bool:
+    """Whether a file not named as SOPS still carries a ``sops`` block sops wrote (a MAC or a
+    timestamp, and a key list) that cannot be read as one: it is a SOPS file, SM006, not
+    nothing (sweep 93, hmcts/sds-flux-config: `version:` typed as `ersion:` in a Secret's
+    block; sops calls it unencrypted, and the file was in no report at all)."""
+    if fmt not in (FileFormat.YAML, FileFormat.JSON) or not isinstance(first, MapNode):
+        return False
+    block = first.get(SOPS_KEY)
+    return (
+        isinstance(block, MapNode)
+        and any(block.has(k) for k in _BLOCK_STAMPS)
+        and any(block.has(k) for k in _BLOCK_KEYS)
+    )
+
+
 def _holds_enc(doc: MapNode) -> bool:
     """Whether a document holds an ``ENC[…]`` value or comment anywhere."""
     return any(
@@ -933,7 +952,7 @@ def read_sops_entry(
         return replace(base, error=exc.message) if named else None
     first = docs[0] if docs else None
     if not has_metadata(docs, fmt):
-        if not named:
+        if not named and not _broken_block(first, fmt):
             return None
         if fmt is FileFormat.DOTENV or not (isinstance(first, MapNode) and first.has(SOPS_KEY)):
             values = _would_encrypt(docs, rule[1])  # no metadata: SM002

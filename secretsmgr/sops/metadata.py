@@ -75,6 +75,30 @@ def _bool(node: Node) -> bool:
     raise FormatError("sops metadata: mac_only_encrypted is not a boolean")
 
 
+def _near(word: str, name: str) -> bool:
+    """Whether ``word`` is ``name`` with one letter left out, added, changed or swapped."""
+    if word == name or abs(len(word) - len(name)) > 1:
+        return False
+    if len(word) == len(name):
+        diff = [i for i, (a, b) in enumerate(zip(word, name, strict=True)) if a != b]
+        return len(diff) == 1 or (
+            len(diff) == 2 and diff[1] == diff[0] + 1 and word[diff[0]] == name[diff[1]]
+        )
+    short, long_ = sorted((word, name), key=len)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+def _misspelled(node: MapNode, missing: list[str]) -> str:
+    """`` (`ersion:` beside it: a misspelling?)`` when a key of the block is one letter off a
+    missing one (sweep 93, hmcts/sds-flux-config: `ersion: 3.7.3`); "" otherwise."""
+    for item in node.items:
+        if isinstance(item, Comment) or not isinstance(item[0], str):
+            continue
+        if any(_near(item[0].lower(), name) for name in missing):
+            return f" (`{item[0]}:` beside it: a misspelling?)"
+    return ""
+
+
 def parse_metadata(node: Node) -> SopsMetadata:
     """Build ``SopsMetadata`` from the ``sops`` value of a document."""
     if not isinstance(node, MapNode):
@@ -82,7 +106,10 @@ def parse_metadata(node: Node) -> SopsMetadata:
     version = node.get("version")
     mac = node.get("mac")
     if version is None or mac is None or mac == "":
-        raise FormatError("sops metadata has no version or mac")
+        missing = [name for name, got in (("version", version), ("mac", mac)) if got in (None, "")]
+        raise FormatError(
+            f"sops metadata has no {' or '.join(missing)}{_misspelled(node, missing)}"
+        )
     version_s = _str(version, "version")
     if not _SEMVER.match(version_s):
         raise FormatError("sops metadata: version is not MAJOR.MINOR.PATCH")

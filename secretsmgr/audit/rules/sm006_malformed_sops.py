@@ -6,6 +6,7 @@ alone or together, is valid metadata; whether the cluster can open the file is S
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
@@ -17,34 +18,55 @@ from secretsmgr.shellword import sh_path
 from secretsmgr.sops.encvalue import parse_enc
 
 
-def _committed(ctx: AuditContext, paths: list[str]) -> set[str]:
-    """Which of ``paths`` HEAD holds (a copy ``git checkout`` can bring back)."""
-    from secretsmgr.repo.gitlog import blobs_at
+def _committed(ctx: AuditContext, paths: list[str]) -> dict[str, str]:
+    """The sha256 of HEAD's copy of each of ``paths`` that HEAD holds (a copy ``git checkout``
+    can bring back)."""
+    from secretsmgr.repo.gitlog import blobs_at, read_blobs
     from secretsmgr.repo.root import is_git_work_tree
 
     if not paths or not is_git_work_tree(ctx.repo.root):
-        return set()
+        return {}
     try:
         held = blobs_at(ctx.repo.root, [("HEAD", p) for p in paths])
+        data = read_blobs(ctx.repo.root, [b for b in held if b is not None])
     except SecretsmgrError:  # no commit yet, or git unusable: nothing to check out
-        return set()
-    return {p for p, blob in zip(paths, held, strict=True) if blob is not None}
+        return {}
+    return {
+        p: hashlib.sha256(data[blob]).hexdigest()
+        for p, blob in zip(paths, held, strict=True)
+        if blob is not None and blob in data
+    }
 
 
 def _fixes(ctx: AuditContext) -> dict[str, str]:
-    """The fix of each broken file: git's copy when HEAD has one, else a new file."""
+    """The fix of each broken file: git's copy when HEAD has another, else by hand or anew."""
     broken = [
-        e.path
+        e
         for e in ctx.repo.sops_files
         if e.error is not None or (e.sops_file is not None and e.malformed_leaves)
     ]
-    committed = _committed(ctx, broken)
-    return {
-        p: f"git checkout HEAD -- {sh_path(p)}"
-        if p in committed
-        else f"git has no copy: remove it and write it anew with secretsmgr edit {sh_path(p)}"
-        for p in broken
-    }
+    committed = _committed(ctx, [e.path for e in broken])
+    fixes = {}
+    for entry in broken:
+        quoted = sh_path(entry.path)
+        if entry.path not in committed:
+            fix = f"git has no copy: remove it and write it anew with secretsmgr edit {quoted}"
+        elif committed[entry.path] != entry.sha256:
+            fix = f"git checkout HEAD -- {quoted}"
+        elif entry.error is not None and entry.error.endswith("a misspelling?)"):
+            # sweep 93, hmcts/sds-flux-config: HEAD held the same broken bytes
+            fix = (
+                f"correct the misspelled key of the sops block in {quoted} by hand (the MAC "
+                "covers the values, not the block's keys); git's copy is the same"
+            )
+        else:
+            fix = (
+                "git's last copy is the same: restore an earlier one (git log --oneline -- "
+                f"{quoted}; git checkout COMMIT -- {quoted}) and make the change again with "
+                f"secretsmgr edit {quoted}"
+            )
+        fixes[entry.path] = fix
+    return fixes
 
 
 def _reencode_hint(path: str) -> str:

@@ -58,6 +58,9 @@ def hit(root: Path) -> None:
             "apps/version.enc.yaml": bad_version,
             "apps/huge.enc.yaml": _huge_age_entry(enc(secret("huge"))),
             "apps/junk.enc.yaml": "key: [unclosed\n",
+            # sweep 93, hmcts/sds-flux-config: a file not named as SOPS, `version:` mistyped;
+            # no report of any kind named it
+            "apps/values.yaml": enc(secret("p")).replace("version: 3.11.0", "ersion: 3.11.0"),
         },
     )
 
@@ -67,6 +70,10 @@ def hit_check(report: AuditReport) -> None:
     assert ("apps/db.enc.yaml", "stringData.password") in found
     assert ("apps/version.enc.yaml", None) in found
     assert ("apps/junk.enc.yaml", None) in found
+    assert found["apps/values.yaml", None].message == (
+        "malformed SOPS metadata: sops metadata has no version (`ersion:` beside it: "
+        "a misspelling?)"
+    )
     huge = found["apps/huge.enc.yaml", "sops.age"]
     assert huge.message == "age entry 1 cannot be used: age file is larger than 8 KiB"
 
@@ -83,6 +90,8 @@ def miss(root: Path) -> None:
         {
             "apps/db.enc.yaml": enc(plain),
             "apps/values.yaml": "sops:\n  enabled: true\n",  # a Helm values key, not metadata
+            # a chart's settings for a sops sidecar: a MAC setting, but no key list
+            "apps/chart.yaml": "sops:\n  mac: sha256\n  lastmodified: never\n",
         },
     )
 
@@ -96,6 +105,7 @@ CASES = [
             ("SM006", "apps/version.enc.yaml"),
             ("SM006", "apps/huge.enc.yaml"),
             ("SM006", "apps/junk.enc.yaml"),
+            ("SM006", "apps/values.yaml"),
         },
         verify=hit_check,
     ),
@@ -138,6 +148,37 @@ def test_the_fix_restores_from_git_only_what_git_holds(tmp_path: Path) -> None:
         "apps/new.enc.yaml": "git has no copy: remove it and write it anew with "
         "secretsmgr edit apps/new.enc.yaml",
     }
+
+
+def test_the_fix_when_git_holds_the_same_broken_bytes(tmp_path: Path) -> None:
+    """sweep 93, hmcts/sds-flux-config: the file was committed broken, and the fix restored
+    the same bytes from HEAD."""
+    from tests.rotate.helpers import commit_all
+
+    good = enc(secret("c"))
+    standard_repo(
+        tmp_path,
+        {
+            "apps/typo.enc.yaml": good.replace("version: 3.11.0", "ersion: 3.11.0"),
+            "apps/cut.enc.yaml": good.replace("ENC[AES256_GCM,data:", "ENC[AES256_GCM,dat:", 1),
+        },
+    )
+    git(tmp_path, "init", "-q", "-b", "main")
+    commit_all(tmp_path, "initial")
+    fixes = {f.path: f.fix for f in audit(tmp_path).findings if f.rule == "SM006"}
+    assert fixes == {
+        "apps/typo.enc.yaml": "correct the misspelled key of the sops block in "
+        "apps/typo.enc.yaml by hand (the MAC covers the values, not the block's keys); git's "
+        "copy is the same",
+        "apps/cut.enc.yaml": "git's last copy is the same: restore an earlier one (git log "
+        "--oneline -- apps/cut.enc.yaml; git checkout COMMIT -- apps/cut.enc.yaml) and make "
+        "the change again with secretsmgr edit apps/cut.enc.yaml",
+    }
+    # renamed as the fix says, the file reads again (its MAC still verifies)
+    typo = tmp_path / "apps/typo.enc.yaml"
+    typo.write_text(typo.read_text().replace("ersion: 3.11.0", "version: 3.11.0"))
+    fixes = {f.path: f.fix for f in audit(tmp_path).findings if f.rule == "SM006"}
+    assert "apps/typo.enc.yaml" not in fixes
 
 
 def test_a_utf16_sops_file_is_named_so_and_its_fix_re_encodes_it(tmp_path: Path) -> None:
