@@ -499,7 +499,8 @@ def _encrypted_as_its_rule_says(
         fmt = format_for_text(posixpath.basename(path), data.decode("utf-8"))
         rule = configs.rule_for(path)
         entry = read_sops_entry(path, data, fmt, rule, named=True)
-        before = parse_documents(index.read(path).decode("utf-8"), fmt)
+        # the staged bytes may hold some that are not UTF-8 (SM001 drops them on disk first)
+        before = parse_documents(index.read(path).decode("utf-8", "replace"), fmt)
     except (OSError, UnicodeDecodeError, SecretsmgrError, RecursionError):
         return False
     if entry is None or entry.sops_file is None or entry.plaintext_leaves or rule[1] is None:

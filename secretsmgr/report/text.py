@@ -351,7 +351,9 @@ def _fix_once(fix: str, shown: set[str], elsewhere: dict[str, str], path: str) -
     return one_line(fix)
 
 
-_COMMAND_WORDS = frozenset(("mv", "git", "secretsmgr", "sops", "sed", "cd", "gpg", "kubectl"))
+_COMMAND_WORDS = frozenset(
+    ("mv", "git", "secretsmgr", "sops", "sed", "cd", "gpg", "kubectl", "iconv")
+)
 
 
 def _command(text: str) -> bool:

@@ -29,6 +29,9 @@ SM001_BYPASSES = {
     "list": "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n"
     "    metadata:\n      name: s\n    stringData:\n      pw: hunter2\n",
     "utf16": None,  # built below: the same Secret, UTF-16 with a BOM
+    # built below: one byte of Windows-1252 in a comment (the attack review of sweep 93: not
+    # UTF-8, so read as nothing, and the Secret passed)
+    "latin1-comment": None,
     # the pre-filter that spares a parse of files that only say secretRef or ExternalSecret
     # must let each of these through
     "comment-before-value": "apiVersion: v1\nkind: # the core kind\n  Secret\n" + TAIL,
@@ -59,7 +62,12 @@ def test_sm001_finds_a_plaintext_secret_however_it_is_written(case: str, tmp_pat
     if text is None:
         plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  pw: hunter2\n"
         (tmp_path / "apps").mkdir(exist_ok=True)
-        (tmp_path / "apps" / "s.yaml").write_bytes(plain.encode("utf-16"))
+        data = (
+            plain.replace("metadata:", "# owner: Ren\xe9\nmetadata:").encode("cp1252")
+            if case == "latin1-comment"
+            else plain.encode("utf-16")
+        )
+        (tmp_path / "apps" / "s.yaml").write_bytes(data)
     else:
         write(tmp_path, "apps/s.yaml", text)
     report = run_audit(tmp_path, keyless_only=True)

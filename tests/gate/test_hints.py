@@ -20,7 +20,7 @@ from secretsmgr.audit.engine import run_audit
 from secretsmgr.cli.app import build_app
 from tests.audit.helpers import K1, K2, KEYS, enc, secret, sops_yaml, standard_repo, write
 from tests.cli.runner import run_shell
-from tests.conftest import GIT_ENV
+from tests.conftest import GIT_ENV, run_sops
 from tests.keys.gpgkeys import gnupg_home, gpg_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -928,3 +928,34 @@ def test_the_fix_for_a_utf16_plaintext_secret_re_encodes_it_first(tmp_path: Path
     assert [f.rule for f in judge(root).findings if f.severity.value == "error"] == []
     written = (root / "apps/win.enc.yaml").read_bytes()
     assert b"Tr0ub4dor" not in written and written.decode("utf-8").startswith("apiVersion")
+
+
+def test_the_fix_for_a_plaintext_secret_with_bytes_not_utf8_drops_them_first(
+    tmp_path: Path,
+) -> None:
+    # the attack review of sweep 93: one Windows-1252 byte in a comment hid the Secret from
+    # the gate; found now, `secretsmgr encrypt -i` (like sops) refuses the file, so the fix
+    # drops the bytes that are not UTF-8 first, and valid UTF-8 stays as it is
+    from tests.gate.helpers import gitops, judge
+
+    root = gitops(tmp_path / "r")
+    text = secret("latin", {"password": "Tr0ub4dor-horse-9917"})
+    text = text.replace("metadata:", "# owner: Ren\xe9 (caf\u00e9)\nmetadata:", 1)
+    data = text.encode("utf-8").replace("Ren\xe9".encode(), b"Ren\xe9")
+    assert b"Ren\xe9 " in data and "café".encode() in data
+    (root / "apps/latin.yaml").write_bytes(data)
+    subprocess.run(["git", "add", "apps/latin.yaml"], cwd=root, check=True, env=GIT_ENV)
+    (finding,) = [f for f in judge(root).findings if f.rule == "SM001"]
+    assert "some of its bytes are not UTF-8" in finding.message
+    fix = finding.fix or ""
+    assert fix.startswith("iconv -c -f UTF-8 -t UTF-8 apps/latin.yaml > apps/latin.yaml.utf8"), fix
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
+    env |= GIT_ENV | {"SOPS_AGE_KEY_FILE": str(KEYS / "test-only-1.agekey")}
+    run_shell(fix, env=env, cwd=root, expect=0, secrets=("Tr0ub4dor-horse-9917",))
+    # renamed as the rule wants, encrypted and staged: nothing left to block
+    assert [f.rule for f in judge(root).findings if f.severity.value == "error"] == []
+    written = (root / "apps/latin.enc.yaml").read_bytes()
+    assert b"Tr0ub4dor" not in written and "café".encode() in written
+    key = KEYS / "test-only-1.agekey"
+    done = run_sops(["decrypt", "apps/latin.enc.yaml"], cwd=root, key_file=key)
+    assert done.returncode == 0 and "Tr0ub4dor-horse-9917" in done.stdout, done.stderr

@@ -301,3 +301,35 @@ def test_the_manifest_reader_keeps_label_and_annotation_text_as_written() -> Non
     # an anchor on such a value still serves its aliases
     anchored = safe_load_all("metadata:\n  labels: {app: &name web}\nspec: {name: *name}\n")[0]
     assert anchored["spec"] == {"name": "web"}
+
+
+@pytest.mark.parametrize("opening", ["[", '{"a":'])
+def test_deep_nesting_is_refused_before_the_rest_is_parsed(
+    opening: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the attack review of sweep 93: 100,000 levels in 200 KB took libyaml 77 s (its time
+    # grows with the square of the nesting) before the walk refused them; the events are now
+    # counted as they come, and the parser is left at the first level too deep
+    from secretsmgr.sops.yamlio import events
+
+    pulled = 0
+    real = events._CParser
+    assert real is not None
+
+    class Counting:
+        def __init__(self, text: str) -> None:
+            self._parser = real(text)
+
+        def get_event(self) -> object:
+            nonlocal pulled
+            pulled += 1
+            return self._parser.get_event()
+
+    monkeypatch.setattr(events, "_CParser", Counting)
+    closing = "]" if opening == "[" else "}"
+    text = opening * 100_000 + "1" + closing * 100_000
+    with pytest.raises(FormatError, match="nesting deeper than 200 levels"):
+        events.parse_events(text)
+    assert pulled <= 2 * events.MAX_DEPTH + 5, pulled  # a key and a start a level
+    shallow = opening * events.MAX_DEPTH + "1" + closing * events.MAX_DEPTH
+    assert events.parse_events(shallow)  # as deep as allowed: read

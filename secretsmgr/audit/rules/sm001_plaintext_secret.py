@@ -120,6 +120,9 @@ class PlaintextSecret:
     # the file is UTF-16 (a byte-order mark, PowerShell's `>`): encrypt reads UTF-8 only, so
     # the fix re-encodes it first (the attack review of stop 44: the fix renamed, then failed)
     utf16: bool = False
+    # bytes that are not UTF-8 (a Windows-1252 editor's "é"): sops and kustomize refuse the
+    # file, so the fix drops them first (the attack review of sweep 93)
+    not_utf8: bool = False
     # the file's name says it is a sample (``secret.sample.yaml``) and the value shows it is
     # one (``_sample_words``): where no layer applies the file, a warning, and no exposure in
     # history (sweep 91, fma965/f9-k3s: 38 errors on `"Redis Password"`, `admin@domain.tld`)
@@ -942,7 +945,17 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
         found = _unparsed_secrets(file.path, text)
     if file.data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         found = [replace(hit, utf16=True) for hit in found]
+    elif "\ufffd" in text and not _utf8(file.data):
+        found = [replace(hit, not_utf8=True) for hit in found]
     return [replace(hit, sniffed=True) for hit in found] if sniffed else found
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 # Names a manifest gets as a copy or a plain file (no extension, .txt, a backup): a template's
@@ -1898,6 +1911,15 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             fix = (
                 f"iconv -f UTF-16 -t UTF-8 {quoted} | tr -d '\\r' > {quoted}.utf8 && "
                 f"mv {quoted}.utf8 {quoted} && git add {quoted} && {fix}"
+            )
+        elif hit.not_utf8 and " encrypt -i " in f" {fix}":
+            # its bytes that are not UTF-8 dropped (valid UTF-8 stays as it is): sops, encrypt
+            # and kustomize read UTF-8 only
+            quoted = sh_path(hit.path)
+            message += " (some of its bytes are not UTF-8, which sops and kustomize refuse)"
+            fix = (
+                f"iconv -c -f UTF-8 -t UTF-8 {quoted} > {quoted}.utf8 && mv {quoted}.utf8 "
+                f"{quoted} && {fix}"
             )
         yield RULE.finding(
             hit.path,

@@ -11,7 +11,7 @@ a mapping key, an unknown or recursive alias, and alias expansion past ``MAX_ALI
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -84,7 +84,37 @@ def format_error(exc: YAMLError) -> FormatError:
 def _pure_events(text: str) -> list[Any]:
     from ruamel.yaml import YAML
 
-    return list(YAML(typ="safe", pure=True).parse(text))
+    return _bounded(YAML(typ="safe", pure=True).parse(text))
+
+
+def _bounded(source: Iterable[Any]) -> list[Any]:
+    """The events of ``source`` up to the stream's end; ``FormatError`` as soon as they nest
+    deeper than ``MAX_DEPTH`` (refused here, not after the whole text: libyaml's time grows
+    with the square of the nesting; the attack review of sweep 93: 100,000 levels in 200 KB
+    took 77 s)."""
+    events: list[Any] = []
+    depth = 0
+    for event in source:
+        events.append(event)
+        cls = event.__class__
+        if cls is _MAP_START or cls is _SEQ_START:
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise FormatError(f"nesting deeper than {MAX_DEPTH} levels")
+        elif cls is _MAP_END or cls is _SEQ_END:
+            depth -= 1
+        elif cls is _STREAM_END:
+            break
+    return events
+
+
+def _c_events(text: str) -> Iterator[Any]:
+    parser = _CParser(text)
+    while True:
+        event = parser.get_event()
+        yield event
+        if event.__class__ is _STREAM_END:
+            return
 
 
 def parse_events(text: str) -> list[Any]:
@@ -101,13 +131,7 @@ def parse_events(text: str) -> list[Any]:
         except YAMLError as exc:
             raise format_error(exc) from exc
     try:
-        parser = _CParser(text)
-        events: list[Any] = []
-        while True:
-            event = parser.get_event()
-            events.append(event)
-            if event.__class__ is _STREAM_END:
-                return events
+        return _bounded(_c_events(text))
     except YAMLError as exc:
         try:
             return _pure_events(text)
