@@ -59,9 +59,11 @@ def export_hint(
     begin: bool = False,
     cluster: str | None = None,
     new_key_file: Path | None = None,
+    add: bool = False,
 ) -> str:
     """The command that sends the Secret (``key export``, or ``key rotate --begin``) to it;
-    ``key export`` with ``--add`` to a Secret named for PGP keys, which keeps its PGP key.
+    ``key export`` with ``--add`` to a Secret named for PGP keys, which keeps its PGP key, or
+    with ``add`` (a Secret a Flux source reads its credentials from).
     ``new_key_file``: where ``key rotate --begin -o`` put the new key, which export must read
     too (the review of sweep 22: the step failed, that file being no default source)."""
     from secretsmgr.repo.flux.objects import pgp_secret_name
@@ -75,7 +77,7 @@ def export_hint(
         parts.append(f"{'--secret' if begin else '--name'} {choice.secret}")
     if choice.context is not None:
         parts.append(f"--context {choice.context}")
-    if not begin and pgp_secret_name(choice.secret):
+    if not begin and (add or pgp_secret_name(choice.secret)):
         parts.append("--add")
     command = " ".join(parts)
     if new_key_file is not None:
@@ -340,3 +342,55 @@ def warn_exported(root: Path, exported: Sequence[ExportedKey]) -> None:
             f"{leak.commit[:12]}): whoever has a clone holds it; replace it with a key "
             "rotation (docs/key-rotation.md)"
         )
+
+
+def refuse_replacing_credentials(root: Path, where: tuple[str, str]) -> None:
+    """``UsageError`` for ``key export --apply`` without ``--add`` to a Secret a Flux source of
+    the repository reads its credentials from (sweep 93, shangkuei/fluxcd: its layers decrypt
+    with flux-system, the Secret of its Git deploy key; --apply alone replaces it whole)."""
+    from secretsmgr.errors import UsageError
+    from secretsmgr.rotate.export import credential_readers
+
+    readers = credential_readers(root, *where)
+    if readers:
+        raise UsageError(
+            f"{where[0]}/{where[1]} holds the credentials {' and '.join(readers)} reads: "
+            "--apply alone would replace the Secret, and Flux could no longer fetch",
+            hints=("keep them and add the key beside them: --apply --add",),
+        )
+
+
+def kept_beside(root: Path, target: tuple[str, str]) -> str | None:
+    """What a key rotation keeps beside the keys in the Secret ``target`` (never replaced
+    whole): ``the PGP key`` of a Secret named for PGP keys, the credentials a Flux source reads
+    from it (sweep 93); None for a Secret of keys alone."""
+    from secretsmgr.repo.flux.objects import pgp_secret_name
+    from secretsmgr.rotate.export import credential_readers
+
+    readers = credential_readers(root, *target)
+    if readers:
+        return f"the credentials {' and '.join(readers)} reads"
+    return "the PGP key" if pgp_secret_name(target[1]) else None
+
+
+def rotate_summary(
+    result: StepResult,
+    begin: bool,
+    choice: ClusterChoice,
+    apply: bool,
+    output: Path | None,
+    beside: str | None,
+    also: Sequence[tuple[str, str]],
+    named: tuple[str | None, str | None],
+) -> tuple[str, str | None]:
+    """A key rotate step's summary, and the ``key export --apply --add`` that sends the keys
+    beside what the Secret keeps (``beside``: ``kept_beside``) when no manifest is printed."""
+    from secretsmgr.rotate.steptext import step_summary
+
+    send = None
+    if beside is not None and not apply:
+        send = export_hint(choice, cluster=result.cluster, new_key_file=output, add=True)
+    summary = step_summary(
+        result, begin, applied=apply, send=send, also=also, named=named, beside=beside or ""
+    )
+    return summary, send

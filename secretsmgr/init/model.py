@@ -111,6 +111,9 @@ class InitPlan:
     rules_written: bool = True
     # clusters whose layers apply a file on PGP keys: their decryption Secret may hold one
     pgp_clusters: frozenset[str | None] = frozenset()
+    # ``namespace/name`` of each Secret a Flux source reads its credentials from, with those
+    # sources: the key goes beside them (`--add`), never over them
+    source_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # the kept `.sops.yaml` rule a new secret matches names PGP, KMS or Vault keys too: only
     # sops encrypts to every key it names
     rule_needs_sops: bool = False

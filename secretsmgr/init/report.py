@@ -79,7 +79,16 @@ def _export_step(plan: InitPlan, key: ClusterKey, keys: int, env: str) -> str:
             else (f" --namespace {sh_word(namespace)} --name {sh_word(name)}")
         )
         export = f"{env}secretsmgr key export{pick}{where}"
-        if pgp_secret_name(name):
+        readers = plan.source_secrets.get(f"{namespace}/{name}")
+        if readers:
+            # the Secret holds a Flux source's credentials (a Git deploy key): --apply alone
+            # replaces it whole, and Flux could no longer fetch the repository (sweep 93,
+            # shangkuei/fluxcd: its layers decrypt with flux-system)
+            commands.append(
+                f"{export} --apply --add  (--add keeps the credentials {' and '.join(readers)} "
+                f"reads from {namespace}/{name})"
+            )
+        elif pgp_secret_name(name):
             # the Secret holds the PGP key Flux decrypts the other files with: add beside it
             # (kubectl apply or --apply alone would leave the age key only)
             commands.append(f"{export} --apply --add  (beside the PGP key in {namespace}/{name})")

@@ -340,6 +340,7 @@ def plan_init(
         rule_needs_sops=bool(kept_kinds) or (sops.written and bool(pgp or kms)),
         rule_needs_gpg="pgp" in kept_kinds or (sops.written and bool(pgp)),
         targets=targets,
+        source_secrets=inv.layers.source_secrets,
         controller_key=inv.layers.controller_key_clusters({e.path for e in inv.sops_files}),
         controller_secret=_one(inv.layers.controller_age_secrets),
         controller_namespace={

@@ -452,6 +452,13 @@ def _misfit(
     )
 
 
+def credential_readers(root: Path, namespace: str, name: str) -> tuple[str, ...]:
+    """The Flux sources of the repository that read their credentials from the Secret
+    ``namespace/name`` (``GitRepository flux-system``): a key sent there goes beside them, as
+    replacing the Secret would leave Flux unable to fetch (sweep 93, shangkuei/fluxcd)."""
+    return tuple(load_inventory(root).layers.source_secrets.get(f"{namespace}/{name}", ()))
+
+
 def secret_target(
     root: Path,
     namespace: str | None,

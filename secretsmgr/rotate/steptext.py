@@ -33,11 +33,13 @@ def step_summary(
     send: str | None = None,
     also: Sequence[tuple[str, str]] = (),
     named: tuple[str | None, str | None] = (None, None),
+    beside: str = "the PGP key",
 ) -> str:
     """What a ``key rotate`` step did and what comes next, a line each (never a private key).
 
     ``send``: the command that sends the keys to a Secret named for PGP keys, beside its PGP
-    key, when the step printed no manifest (one applied would have replaced it whole).
+    key (or to one a Flux source reads credentials from, beside them: ``beside`` says which),
+    when the step printed no manifest (one applied would have replaced it whole).
     ``also``: the other Secrets decrypting Kustomizations of this checkout read, which finish
     checks too (sweep 26, QNimbus/home-ops: twelve app namespaces' copies). ``named``: the
     ``--namespace`` and ``--secret`` given, which the finish line repeats (sweep 68,
@@ -71,7 +73,7 @@ def step_summary(
             "" if applied else "send the Secret holding both keys (kubectl apply -f this output), "
         )
         if send is not None:
-            how = f"send both keys beside the PGP key: {send}; then "
+            how = f"send both keys beside {beside}: {send}; then "
         # --finish refuses until the begin commit is in what Flux applied (sweep 20: the
         # steps said push, never commit)
         finish = "secretsmgr key rotate --finish" + (
@@ -112,7 +114,7 @@ def step_summary(
             lines.append(f"next: {push}")
         elif send is not None:
             lines.append(
-                "next: send the new key beside the PGP key, which also takes old.agekey and "
+                f"next: send the new key beside {beside}, which also takes old.agekey and "
                 f"new.agekey out of the Secret: {send}; then {push}"
             )
         else:

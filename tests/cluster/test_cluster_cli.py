@@ -287,3 +287,50 @@ def test_a_key_rotation_never_drops_the_pgp_key_of_a_pgp_named_secret(
     sent = run(kube_api, repo, *export, expect=0, key_file=new_file)
     assert "but not new.agekey and old.agekey" in sent.stdout, sent.stdout
     assert entries() == {"age.agekey": new}
+
+
+def test_a_key_never_replaces_the_git_credentials_in_the_secret_the_layers_decrypt_with(
+    repo: Path, kube_api: KubeAPI, tmp_path: Path
+) -> None:
+    # sweep 93, shangkuei/fluxcd: its layers decrypt with `flux-system`, the Secret the
+    # GitRepository reads its deploy key from; init's step said `key export --apply` (which
+    # replaces the Secret whole: Flux could no longer fetch), and key rotate --apply replaced it
+    for layer in ("infrastructure.yaml", "databases-kustomization.yaml", "apps-kustomization.yaml"):
+        path = repo / "clusters" / "homelab" / layer
+        path.write_text(path.read_text().replace("name: sops-age", "name: flux-system"))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "demo decrypting with the Git credentials' Secret")
+    deploy = {"identity": "(test deploy key)\n", "known_hosts": "github.com ssh-ed25519 AAAA\n"}
+    kube_api.delete_secret("flux-system", "flux-system")
+    kube_api.put_secret("flux-system", "flux-system", deploy)
+
+    def entries() -> dict[str, str]:
+        data = kube_api.get_secret_data("flux-system", "flux-system")
+        assert data is not None
+        assert {k: data[k] for k in deploy} == deploy  # the credentials stay, always
+        return {k: parse_identities(v, k).publics[0] for k, v in data.items() if k not in deploy}
+
+    export = ("key", "export", "--name", "flux-system", "--apply")
+    refused = run(kube_api, repo, *export, expect=2, key_file=DEMO_KEY)
+    assert (
+        "flux-system/flux-system holds the credentials GitRepository flux-system reads: --apply "
+        "alone would replace the Secret" in refused.stderr
+    ), refused.stderr
+    assert "--apply --add" in refused.stderr
+    assert entries() == {}
+    run(kube_api, repo, *export, "--add", expect=0, key_file=DEMO_KEY)
+    assert entries() == {"age.agekey": DEMO_PUBLIC}
+
+    new_file = tmp_path / "new.agekey"
+    args = ("key", "rotate", "--begin", "--apply", "-o", str(new_file), "--commit")
+    begun = run(kube_api, repo, *args, expect=0, key_file=DEMO_KEY)
+    new = parse_identities(new_file.read_text(), "new").publics[0]
+    assert "updated secret flux-system/flux-system" in begun.stdout, begun.stdout
+    assert entries() == {"age.agekey": DEMO_PUBLIC, "old.agekey": DEMO_PUBLIC, "new.agekey": new}
+    both = tmp_path / "both.agekey"
+    both.write_text(DEMO_KEY.read_text() + new_file.read_text(), encoding="utf-8")
+    args = ("key", "rotate", "--finish", "--apply", "--skip-cluster-check", "--commit")
+    skip = ("--skip-cluster-check",)
+    run(kube_api, repo, *args, expect=0, key_file=both, warnings=skip)
+    assert entries() == {"age.agekey": new}

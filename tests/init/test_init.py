@@ -1434,6 +1434,29 @@ def test_force_keeps_the_rules_of_files_outside_flux_and_sops_follows_them(
     assert not [f for f in kept if f["rule"] == "SM011"], kept
 
 
+def test_the_key_step_keeps_the_git_credentials_of_the_secret_the_layers_decrypt_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 93, shangkuei/fluxcd: the layers decrypt with `flux-system`, which holds the
+    # deploy key the GitRepository reads; the step said `key export --apply`, which replaces
+    # the Secret whole
+    repo = one_cluster_repo(tmp_path / "repo")
+    sync = repo / "clusters/prod/flux-system/gotk-sync.yaml"
+    sync.write_text(
+        sync.read_text().replace("  ref:\n", "  secretRef:\n    name: flux-system\n  ref:\n", 1)
+    )
+    apps = repo / "clusters/prod/apps.yaml"
+    apps.write_text(apps.read_text().replace("name: sops-age", "name: flux-system"))
+    commit(repo)
+    out, _ = init(repo, capsys, "--dry-run", "--cluster-key", CLUSTER)
+    (step,) = [line for line in out.splitlines() if line.startswith("  1. ")]
+    assert step.endswith(
+        "--namespace flux-system --name flux-system --apply --add  (--add keeps the credentials "
+        "GitRepository flux-system reads from flux-system/flux-system)"
+    ), step
+    assert "kubectl apply" not in step
+
+
 def test_force_keeps_the_stores_setting_and_names_a_rule_no_file_uses(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from secretsmgr.cli.context import note, out, recover_interrupted, repo_root, warn
-from secretsmgr.cli.keysteps import export_hint, rotate_step, warn_exported
+from secretsmgr.cli.keysteps import (
+    export_hint,
+    kept_beside,
+    refuse_replacing_credentials,
+    rotate_step,
+    rotate_summary,
+    warn_exported,
+)
 from secretsmgr.cli.options import (
     ClusterChoice,
     ContextOpt,
@@ -281,6 +288,8 @@ def export_cmd(
         exported = export_keys(root, _all_identities(), os.environ, cluster_key, warn)
     where = secret_target(root, namespace, name, cluster, name_option="--name", add=add)
     choice = ClusterChoice(False, context, *where)
+    if apply and not add:
+        refuse_replacing_credentials(root, where)
     if cluster is not None and apply:
         _refuse_other_cluster(root, cluster, choice, force=force)
     by_operator = [key for key in exported if key.named_by in ("--cluster-key", CLUSTER_KEY_ENV)]
@@ -392,9 +401,7 @@ def rotate_cmd(
     from secretsmgr.cli.keysteps import rotation_identities
     from secretsmgr.errors import SecretsmgrError, UsageError
     from secretsmgr.keys.stores import FileStore, KeyringStore
-    from secretsmgr.repo.flux.objects import pgp_secret_name
     from secretsmgr.rotate.export import check_rotation_keys, other_secrets, secret_target
-    from secretsmgr.rotate.steptext import step_summary
 
     if begin == finish:
         raise UsageError("give exactly one of --begin and --finish")
@@ -421,7 +428,9 @@ def rotate_cmd(
     # PGP key), only the key export --apply --add that does (sweep 22, FrederikS/homelab)
     target = secret_target(root, namespace, secret, cluster, name_option="--secret", add=True)
     choice = ClusterChoice(from_cluster, context, *target)
-    pgp = pgp_secret_name(target[1])
+    # a Secret holding a Flux source's credentials (a Git deploy key) is never replaced whole
+    # either: the keys go beside them (sweep 93, shangkuei/fluxcd)
+    beside = kept_beside(root, target)
     recover_interrupted(root)
     from secretsmgr.repo.settings import load_settings
 
@@ -472,9 +481,8 @@ def rotate_cmd(
         allow_dirty=allow_dirty,
         skip_cluster_check=skip_cluster_check,
     )
-    send = export_hint(choice, cluster=cluster, new_key_file=output) if pgp and not apply else None
     also, named = other_secrets(root, target, cluster), (namespace, secret)
-    summary = step_summary(result, begin, applied=apply, send=send, also=also, named=named)
+    summary, send = rotate_summary(result, begin, choice, apply, output, beside, also, named)
     if send is not None:  # no manifest: the summary says how the keys go beside the PGP key
         out(summary)
         return 0
@@ -482,7 +490,7 @@ def rotate_cmd(
     # `secretsmgr key rotate --begin | kubectl apply -f -` works.
     out(summary if apply else "".join(f"# {line}\n" for line in summary.splitlines()))
     try:
-        _emit_secret(result.entries, choice, apply, add=pgp)
+        _emit_secret(result.entries, choice, apply, add=beside is not None)
     except SecretsmgrError as exc:
         raise type(exc)(
             f"the repository step is done, but sending the Secret failed: {exc.message}",

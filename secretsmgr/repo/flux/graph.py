@@ -158,6 +158,11 @@ class LayerGraph:
     # that defines it, its spec.path in the repository, whether it has a spec.decryption of
     # its own), the app a commented-out entry left out
     dormant: tuple[tuple[str, str, str, bool], ...] = ()
+    # ``namespace/name`` of each Secret a Flux source of the repository reads its credentials
+    # from (a GitRepository's deploy key), with those sources (``GitRepository flux-system``):
+    # a key sent there must go beside them, never replace the Secret (sweep 93,
+    # shangkuei/fluxcd: its layers decrypt with `flux-system`, the Git deploy key's Secret)
+    source_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     _by_file: Mapping[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def names(self) -> tuple[str, ...]:
@@ -253,6 +258,7 @@ def graph_of(
     controller_age_secret_clusters: Mapping[str, frozenset[str | None]] = MappingProxyType({}),
     mirrors: Mapping[str, str] = MappingProxyType({}),
     dormant: Sequence[tuple[str, str, str, bool]] = (),
+    source_secrets: Mapping[str, tuple[str, ...]] = MappingProxyType({}),
 ) -> LayerGraph:
     """A graph with its per-file index."""
     index: dict[str, list[int]] = {}
@@ -268,6 +274,7 @@ def graph_of(
         controller_age_secret_clusters=MappingProxyType(dict(controller_age_secret_clusters)),
         mirrors=MappingProxyType(dict(mirrors)),
         dormant=tuple(dormant),
+        source_secrets=MappingProxyType(dict(source_secrets)),
         _by_file=MappingProxyType({k: tuple(v) for k, v in index.items()}),
     )
 

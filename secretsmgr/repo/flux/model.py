@@ -1408,7 +1408,16 @@ def find_layers(
         if held_by:
             flag_clusters[name] = frozenset(held_by)
     dormant = _dormant(model, ordered)
-    return graph_of(ordered, found_clusters, unknown, notes, held, flag_clusters, mirrors, dormant)
+    secrets: dict[str, dict[str, None]] = {}
+    for defined in model.scan.sources.values():
+        for src in defined:
+            if src.secret_ref:
+                where = f"{src.ref.namespace}/{src.secret_ref}"
+                secrets.setdefault(where, {})[f"{src.ref.kind} {src.ref.name}"] = None
+    used = {k: tuple(v) for k, v in secrets.items()}
+    return graph_of(
+        ordered, found_clusters, unknown, notes, held, flag_clusters, mirrors, dormant, used
+    )
 
 
 def _dormant(model: _Model, live: Sequence[Layer]) -> list[tuple[str, str, str, bool]]:

@@ -287,6 +287,9 @@ class Source:
     # what a GitRepository follows, in words (``branch main``, ``tag v1.2.0``), when its
     # ``spec.ref`` says
     revision: str | None = None
+    # the Secret of its credentials (``spec.secretRef.name``: a Git deploy key, a token), in
+    # ``ref.namespace``
+    secret_ref: str | None = None
 
 
 # spec.ref's fields in the order Flux takes them (the first one set wins), and how to say it
@@ -327,6 +330,7 @@ def parse_source(doc: Mapping[str, object], origin: str) -> Source | None:
         as_str(spec.get("ignore")),
         origin,
         _revision(spec) if kind == "GitRepository" else None,
+        as_str((as_map(spec.get("secretRef")) or {}).get("name")) or None,
     )
 
 
