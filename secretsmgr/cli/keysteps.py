@@ -297,8 +297,20 @@ def no_key_hints(
     )
 
 
+def _target_options(named: tuple[str | None, str | None]) -> list[str]:
+    """``--namespace N --secret S`` as given (sweep 93, tosih/home-ops: the hints dropped them,
+    and pasted, begin asked which of eight Secrets again)."""
+    namespace, secret = named
+    given = [f"--namespace {sh_word(namespace)}"] if namespace else []
+    return given + ([f"--secret {sh_word(secret)}"] if secret else [])
+
+
 def keep_in_a_file(
-    cluster: str | None, cluster_key: str | None, apply: bool, context: str | None
+    cluster: str | None,
+    cluster_key: str | None,
+    apply: bool,
+    context: str | None,
+    named: tuple[str | None, str | None] = (None, None),
 ) -> str:
     """The same begin with ``-o``, the options given kept (sweep 40: the hint dropped
     ``--cluster``, and pasted it was refused for a repository of two clusters)."""
@@ -306,17 +318,24 @@ def keep_in_a_file(
     given += [f"--cluster-key {cluster_key}"] if cluster_key else []
     given += ["--apply"] if apply else []
     given += [f"--context {sh_word(context)}"] if context else []
+    given += _target_options(named)
     command = " ".join(["secretsmgr key rotate --begin", *given])
     return f"keep it in a new file outside the repository instead: {command} -o {_NEXT_KEY_FILE}"
 
 
-def begin_again(apply: bool, context: str | None, output: Path | None) -> str:
+def begin_again(
+    apply: bool,
+    context: str | None,
+    output: Path | None,
+    named: tuple[str | None, str | None] = (None, None),
+) -> str:
     """``key rotate --begin`` with the options given (not ``--cluster-key``, which the hint
     adds), and ``-o`` where there is no OS keyring to keep the new key in."""
     from secretsmgr.keys.oskeyring import keyring_absent
 
     given = ["--apply"] if apply else []
     given += [f"--context {sh_word(context)}"] if context else []
+    given += _target_options(named)
     if output is not None:
         given.append(f"-o {sh_path(str(output))}")
     elif keyring_absent():

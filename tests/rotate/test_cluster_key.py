@@ -267,6 +267,14 @@ def test_begin_without_a_keyring_names_the_file_option_before_making_a_key(
     assert "secretsmgr key rotate --begin -o " in result.err
     assert "key generate" not in result.err
     assert snapshot(repo) == before
+    # the Secret named keeps its options in the hint (sweep 93, tosih/home-ops: they were
+    # dropped, and pasted, begin asked again which of eight Secrets)
+    named = ("--namespace", "flux-system", "--secret", "sops-age")
+    result = run(repo, key_env(tmp_path), "key", "rotate", "--begin", *named, expect=2)
+    assert (
+        "secretsmgr key rotate --begin --namespace flux-system --secret sops-age -o " in result.err
+    ), result.err
+    assert snapshot(repo) == before
 
 
 @pytest.mark.parametrize("mode", ["raise", "kill"])

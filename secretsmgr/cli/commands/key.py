@@ -453,7 +453,7 @@ def rotate_cmd(
     identity = rotation_identities(settings, cluster, cluster_key if begin else pending, begin)
     from secretsmgr.cli.keysteps import begin_again
 
-    again = begin_again(apply, context, output) if begin else ""
+    again = begin_again(apply, context, output, (namespace, secret)) if begin else ""
     check_rotation_keys(
         root, identity, cluster_key, begin=begin, cluster=cluster, begin_command=again
     )
@@ -465,7 +465,7 @@ def rotate_cmd(
     result: StepResult
     from secretsmgr.cli.keysteps import keep_in_a_file
 
-    hint = keep_in_a_file(cluster, cluster_key, apply, context)
+    hint = keep_in_a_file(cluster, cluster_key, apply, context, (namespace, secret))
     store = FileStore(output) if output is not None else KeyringStore(absent_hint=hint)
     result = rotate_step(
         root,
