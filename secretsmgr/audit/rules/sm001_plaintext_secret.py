@@ -1218,6 +1218,10 @@ def _env_source(file: ScannedFile) -> list[PlaintextSecret]:
 
 
 _RENAMED = re.compile(r"^(?P<stem>.+?)(?P<ext>\.(?:ya?ml|json))$")
+# what a SOPS name or a decrypted copy's name adds to a file's stem (db.enc, db.dec)
+_COPY_WORD = re.compile(
+    r"\.(?:enc|sops|dec|decrypted|plain|plaintext|unencrypted|cleartext|clear)$", re.IGNORECASE
+)
 
 
 # Where a kustomization lists a file (GNU sed -E): a block item (``- db.yaml``), a line of a
@@ -1519,12 +1523,17 @@ def _keyless_rule_hint(ctx: AuditContext, path: str, where: str | None, number: 
     )
 
 
-def rename_hint(ctx: AuditContext, path: str, *, yaml_name: bool = False) -> str:
+def rename_hint(
+    ctx: AuditContext, path: str, *, yaml_name: bool = False, secret: str | None = None
+) -> str:
     """``_rename_hint``, said with what sops needs first when the command is sops's under a rule
     that names PGP keys: each key's public half in the GnuPG keyring (sweep 75,
     carpenike/k8s-gitops: pasted, `sops encrypt -i` printed "gpg: …: skipped: No public key"
     and left the file in clear)."""
     ext, target, names = _rename_names(ctx, path, yaml_name=yaml_name)
+    original = _encrypted_original(ctx, path, names, secret)
+    if original is not None:
+        return _take_out_copy(path, original)
     hint = _rename_hint(ctx, path, ext, target, names, yaml_name=yaml_name)
     return pgp_first(ctx, (path, *names), hint)
 
@@ -1555,7 +1564,10 @@ def _rename_names(
         ext = ".yaml"
     else:
         stem, ext = (m.group("stem"), m.group("ext")) if m else (path, ".yaml")
-        stem = re.sub(r"\.(?:enc|sops)$", "", stem)  # db.enc.yaml -> db.sops.yaml, not db.enc.sops
+    # db.enc.yaml -> db.sops.yaml, not db.enc.sops; a copy's own word goes too (the attack
+    # review of sweep 93: db.enc.yaml.bak was to become db.enc.secret.enc.yaml, and
+    # db.dec.yaml, beside db.enc.yaml, to be encrypted as a second copy)
+    stem = _COPY_WORD.sub("", stem) or stem
     # the names the repository's own SOPS files have (sweep 72: xunholy's `*.enc.age.yaml`,
     # Ramblurr's `*.secret.sops.yaml`, which only their rules match), then the two names this
     # project's docs and sops's users give encrypted files; the first one a creation rule
@@ -1566,6 +1578,36 @@ def _rename_names(
         names += [posixpath.join(folder, f"{p}{base}{ext}") for p in _own_prefixes(ctx, ext)]
     names += [n for n in (f"{stem}.enc{ext}", f"{stem}.sops{ext}") if n not in names]
     return ext, f"{stem}.enc{ext}", names
+
+
+def _encrypted_original(
+    ctx: AuditContext, path: str, names: Sequence[str], secret: str | None
+) -> str | None:
+    """The SOPS file beside ``path`` that ``path`` is a decrypted copy of (``sops -d
+    db.enc.yaml > db.dec.yaml``): one of its other ``names`` (``_rename_names``), encrypted,
+    holding a Secret of the same name as ``secret`` (``ns/name`` or ``name``) in clear, so a
+    new Secret that only shares a file name is never taken for a copy."""
+    if not secret:
+        return None
+    wanted = secret.rpartition("/")[2]
+    for entry in ctx.repo.sops_files:
+        if entry.path == path or entry.path not in names or entry.sops_file is None:
+            continue
+        for doc in entry.sops_file.docs:
+            meta = doc.get("metadata")
+            secret_doc = doc.get("kind") == "Secret" and isinstance(meta, MapNode)
+            if secret_doc and isinstance(meta, MapNode) and meta.get("name") == wanted:
+                return entry.path
+    return None
+
+
+def _take_out_copy(path: str, original: str) -> str:
+    return (
+        f"{original} exists already (the encrypted original?): take the plaintext copy out "
+        f"instead: git rm -q --cached --ignore-unmatch {sh_path(path)}; rm -f "
+        f"{sh_path(path)} (to carry a newer value over, set it in {original} with secretsmgr "
+        "edit)"
+    )
 
 
 def _rename_hint(
@@ -1674,15 +1716,9 @@ def _rename_hint(
         (o for o in others if o in present or (ctx.repo.root / o).exists()), None
     )  # the index, or the working tree (an encrypted original not yet added)
     if original is not None:
-        target = original
         # a decrypted copy beside its encrypted original (the review of sweep 12: mv put the
         # stale copy over the rotated secret, and encrypt sealed it)
-        return (
-            f"{target} exists already (the encrypted original?): take the plaintext copy out "
-            f"instead: git rm -q --cached --ignore-unmatch {sh_path(path)}; rm -f "
-            f"{sh_path(path)} (to carry a "
-            f"newer value over, set it in {target} with secretsmgr edit)"
-        )
+        return _take_out_copy(path, original)
     listings = _listings(ctx, path, target)
     renames = [_sed_rename(old, new, kfile) for kfile, old, new in listings]
     if configs.needs_sops(target):
@@ -1773,7 +1809,7 @@ def _fix(
     if hit.beside_ciphertext:  # encrypt -i would encrypt the ENC[…] text as a value
         return restore_metadata_hint(hit.path)
     if hit.unparsed:  # encrypt refuses a file that does not parse
-        hint = rename_hint(ctx, hit.path, yaml_name=hit.sniffed)
+        hint = rename_hint(ctx, hit.path, yaml_name=hit.sniffed, secret=hit.secret)
         return f"{YAML_FIRST} (it does not parse); then: {hint}"
     if _POST_RENDERED.match(hit.key_path):
         return POST_RENDER_FIX
@@ -1782,7 +1818,7 @@ def _fix(
         return PATCH_FIX
     if _chart_template(ctx, hit.path):
         return CHART_FIX
-    hint = rename_hint(ctx, hit.path, yaml_name=hit.sniffed)
+    hint = rename_hint(ctx, hit.path, yaml_name=hit.sniffed, secret=hit.secret)
     misfit = None if hit.sniffed else _rule_misfit(ctx, hit.path, hit.key_path)
     if misfit is not None:
         # a name the repository's own rule for Secrets matches needs no new rule (sweep 76,

@@ -1362,6 +1362,39 @@ def test_a_plaintext_copy_beside_its_encrypted_original_is_taken_out_not_moved_o
         assert "mv " not in fixes[copy]
 
 
+def test_a_decrypted_copy_under_a_rule_or_a_backup_name_is_taken_out_not_encrypted_again(
+    tmp_path: Path,
+) -> None:
+    # the attack review of sweep 93: under a rule matching every .yaml, `sops -d db.enc.yaml >
+    # db.dec.yaml` got "secretsmgr encrypt -i db.dec.yaml" (a second copy, which SM012 then
+    # said to list: a second Secret of that name), and db.enc.yaml.bak a rename to
+    # db.enc.secret.enc.yaml; a new Secret of another name that shares the stem is no copy
+    from secretsmgr.audit.engine import run_audit
+
+    from ..helpers import K1
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.enc.yaml": enc(secret("db", {"password": "s3cr3t-NEW"})),
+            "apps/db.dec.yaml": secret("db", {"password": "s3cr3t-OLD"}),
+            "apps/db.enc.yaml.bak": secret("db", {"password": "s3cr3t-OLD"}),
+            "apps/api.enc.yaml": enc(secret("api", {"token": "t0k3n-NEW"})),
+            "apps/api.plain.yaml": secret("api-v2", {"token": "t0k3n-OTHER"}),
+        },
+    )
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: .*\\.ya?ml$\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {K1}\n"
+    )
+    fixes = {f.path: f.fix or "" for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    for copy in ("apps/db.dec.yaml", "apps/db.enc.yaml.bak"):
+        assert fixes[copy].startswith("apps/db.enc.yaml exists already"), fixes[copy]
+        assert f"git rm -q --cached --ignore-unmatch {copy}; rm -f {copy}" in fixes[copy]
+    # another Secret's file: encrypted where it is, never removed
+    assert fixes["apps/api.plain.yaml"] == "secretsmgr encrypt -i apps/api.plain.yaml"
+
+
 def test_a_layers_resource_and_json_or_list_copies_are_read_whatever_their_name(
     tmp_path: Path,
 ) -> None:
