@@ -453,7 +453,14 @@ class BlobReader:
         except OSError as exc:  # BrokenPipeError: git is gone
             self.close()
             raise OSError(f"git could not read blob {blob}") from exc
-        header = proc.stdout.readline().split()
+        line = proc.stdout.readline()
+        if not line:
+            # git died on this blob: the next read starts a new process, whether or not this
+            # one is reaped yet (a write to a dying git still succeeded, and each read after
+            # it was taken for a missing blob: 8 "unreadable" versions where 1 was, under load)
+            self.close()
+            raise OSError(f"git could not read blob {blob}")
+        header = line.split()
         if len(header) == 3 and header[1] != b"blob" and header[2].isdigit():
             # a tree or a commit by that id: its bytes follow, and are read past, or every
             # later read would be another object's (the third attack review of stop 48)

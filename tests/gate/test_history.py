@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 from pathlib import Path
 
@@ -580,5 +581,46 @@ def test_a_tree_read_as_a_blob_does_not_shift_the_reads_after_it(tmp_path: Path)
         with pytest.raises(OSError):
             reader.read(tree)
         assert reader.read(blob) == (root / ".sops.yaml").read_bytes()
+    finally:
+        reader.close()
+
+
+def test_a_git_that_dies_on_a_blob_but_lingers_does_not_take_the_next_reads_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load, a cat-file that died fetching a blob a partial clone lacks was not reaped
+    yet at the next read: the write to it still succeeded, and that read (and each after it)
+    was taken for a missing blob (8 unreadable versions where 1 was; the test above failed
+    now and then in parallel runs). A stand-in git answers one blob, and on another closes
+    its output and lingers before it exits."""
+    import sys
+
+    from secretsmgr.repo.git import BlobReader
+
+    proxy = tmp_path / "catfile.py"
+    proxy.write_text(
+        "import os, sys, time\n"
+        "for line in sys.stdin:\n"
+        "    blob = line.strip()\n"
+        "    if blob == 'dies':\n"
+        "        sys.stdout.flush(); os.close(1)\n"
+        "        time.sleep(0.5)\n"
+        "        sys.exit(128)\n"
+        "    sys.stdout.write(blob + ' blob 5\\nhello\\n')\n"
+        "    sys.stdout.flush()\n"
+    )
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "git"
+    fake.write_text(f"#!/bin/sh\nexec {sys.executable} {proxy}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    reader = BlobReader(tmp_path)
+    try:
+        assert reader.read("a" * 40) == b"hello"
+        with pytest.raises(OSError):
+            reader.read("dies")
+        assert reader.read("b" * 40) == b"hello"  # a new git, not the dying one
+        assert reader.read("c" * 40) == b"hello"
     finally:
         reader.close()
