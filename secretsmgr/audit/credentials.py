@@ -1059,6 +1059,28 @@ def _encoded_private_key(text: str) -> bool:
     return False
 
 
+_REGISTRY_USER = re.compile(r"[\w.@+$-]{1,256}")
+
+
+def _registry_auth(key: str, value: str) -> Verdict | None:
+    """A registry login as a Docker ``config.json`` (a ``.dockerconfigjson``) keeps it under
+    ``auths.<registry>.auth``: base64 of ``user:password`` (the attack review of sweep 93: a
+    committed `.docker/config.json` got no finding at all; only one a secretGenerator reads
+    was reported)."""
+    if key != "auth" or len(value) < 8 or not _B64_TEXT.fullmatch(value):
+        return None
+    try:
+        text = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    user, colon, password = text.partition(":")
+    if not colon or not _REGISTRY_USER.fullmatch(user) or not password.isprintable():
+        return None
+    if len(password) < 4 or is_placeholder(password) or _no_password(user, password):
+        return None
+    return Verdict("Registry Login (auth: base64 of user:password)", True)
+
+
 def _bootstrap_verdict(key: str, text: str) -> Verdict | None:
     return Verdict("Kubernetes Bootstrap Token", True) if _bootstrap_token(key, text) else None
 
@@ -1752,6 +1774,7 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         or _tsig_secret(key, value)
         or _wireguard_private_key(key, value)
         or _decoded_verdict(key, value, depth)
+        or _registry_auth(key, value)
         or _der_private_key(value)
     )
     if verdict is not None:

@@ -2050,12 +2050,18 @@ def generator_readers(
 
 
 def env_sources(ctx: AuditContext) -> set[str]:
-    """The plaintext files a live layer's secretGenerator reads under ``envs:``: SM001 reports
-    each of their values (SM018 leaves them to it)."""
+    """The plaintext files a live layer's secretGenerator reads under ``envs:`` (SM001 reports
+    each of their values), or reads whole under ``files:`` (SM001 reports the file): SM018
+    leaves them to it (a registry login's file was reported twice: the attack review of sweep
+    93)."""
     return {
         h.path
         for h in ctx.repo.hits_of(RULE.id)
-        if isinstance(h, PlaintextSecret) and h.env_source and _env_readers(ctx, h)[0]
+        if isinstance(h, PlaintextSecret)
+        and (
+            (h.env_source and _env_readers(ctx, h)[0])
+            or (h.source is not None and generator_readers(ctx, h.path))
+        )
     }
 
 

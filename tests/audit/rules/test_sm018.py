@@ -2727,3 +2727,40 @@ def test_wifi_passphrases_and_google_oauth_tokens_in_configs_are_found(tmp_path:
         ("wifi/wpa_supplicant.conf", "psk", "warning"),
         ("backup/rclone.conf", "token", "error"),
     }, found
+
+
+def test_a_docker_config_json_with_a_registry_login_is_an_error_once(tmp_path: Path) -> None:
+    # the attack review of sweep 93: `.docker/config.json` with `auths.<registry>.auth` (base64
+    # of user:password) had no finding at all; one a secretGenerator reads under files: is
+    # SM001's alone
+    import base64
+    import json
+
+    from secretsmgr.audit.engine import run_audit
+
+    def config(user_password: str) -> str:
+        auth = base64.b64encode(user_password.encode()).decode()
+        return json.dumps({"auths": {"ghcr.io": {"auth": auth}}}, indent=2) + "\n"
+
+    standard_repo(tmp_path, {})
+    write(tmp_path, "ci/docker/config.json", config("ci-bot:Vq7rT2mLx9KpW4sZ"))
+    write(tmp_path, "apps/registry/dockerconfig.json", config("puller:Nw5cX8rB2tLq9Zk4"))
+    write(
+        tmp_path,
+        "apps/registry/kustomization.yaml",
+        "secretGenerator:\n  - name: regcred\n    type: kubernetes.io/dockerconfigjson\n"
+        "    files:\n      - .dockerconfigjson=dockerconfig.json\n",
+    )
+    write(tmp_path, "apps/kustomization.yaml", "resources:\n  - registry\n")
+    # no password, a stand-in, a variable, or no user:password at all: no login
+    write(tmp_path, "docs/example.json", config("user:password"))
+    write(tmp_path, "docs/variable.json", config("robot:${REGISTRY_TOKEN}"))
+    write(tmp_path, "docs/empty.json", config("robot:"))
+    write(tmp_path, "docs/not-a-login.json", json.dumps({"auth": "YmFzaWMtYXV0aA=="}) + "\n")
+    findings = run_audit(tmp_path).findings
+    sm018 = {(f.path, f.key_path, f.severity.value) for f in findings if f.rule == "SM018"}
+    assert sm018 == {("ci/docker/config.json", "auths.ghcr.io.auth", "error")}, sm018
+    sm001 = {f.path for f in findings if f.rule == "SM001"}
+    assert sm001 == {"apps/registry/dockerconfig.json"}, sm001
+    for f in findings:
+        assert "Vq7rT2mLx9KpW4sZ" not in f.message and "Nw5cX8rB" not in f.message
