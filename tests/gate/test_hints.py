@@ -426,6 +426,37 @@ def test_sm001_plaintext_fix_under_a_rule_that_names_no_key_names_the_files_key(
         assert "pw-in-pgp-7" in plain
 
 
+def test_sm001_plaintext_fix_under_a_keyless_rule_names_the_key_of_the_files_beside_it(
+    tmp_path: Path,
+) -> None:
+    # sweep 93, hmcts/sds-flux-config: one rule of no key, each environment's files on a key of
+    # its own (Azure Key Vault there); no key is common to all, and the fix said to name "age:
+    # age1…, or pgp: FINGERPRINT", which the cluster could not read. In check (the staged file
+    # alone is judged) the files beside it are read for their keys.
+    from tests.gate.helpers import gitops, judge
+
+    root = gitops(tmp_path / "r")
+    write(root, ".sops.yaml", "creation_rules:\n  - encrypted_regex: ^(data|stringData)$\n")
+    write(root, "apps/dev/old.enc.yaml", enc(secret("old", {"password": "pw-dev-1"}), (K1,)))
+    write(root, "apps/prod/old.enc.yaml", enc(secret("old", {"password": "pw-prod-1"}), (K2,)))
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=GIT_ENV)
+    subprocess.run(["git", "commit", "-qm", "envs"], cwd=root, check=True, env=GIT_ENV)
+    write(root, "apps/dev/db.yaml", secret("db", {"password": "pw-dev-new-7"}))
+    subprocess.run(["git", "add", "apps/dev/db.yaml"], cwd=root, check=True, env=GIT_ENV)
+    (fix,) = {f.fix for f in judge(root).findings if f.rule == "SM001"}
+    assert fix == (
+        ".sops.yaml rule 1 names no key, so encrypt finds none; every SOPS file below apps/dev/ "
+        f"is on age key {K1}: secretsmgr encrypt --age {K1} -i apps/dev/db.yaml"
+    ), fix
+    assert fix == _fix_of(root, "SM001")  # audit says the same
+    command = fix.rpartition(": ")[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
+    run_shell(command, env=env | GIT_ENV, cwd=root, expect=0, secrets=("pw-dev-new-7",))
+    assert _gone(root, "SM001")
+    done = run_sops(["decrypt", "apps/dev/db.yaml"], cwd=root, key_file=KEYS / "test-only-1.agekey")
+    assert done.returncode == 0 and "pw-dev-new-7" in done.stdout, done.stderr
+
+
 @pytest.mark.parametrize("rule", ["SM001", "SM002", "SM003", "SM004", "SM011"])
 def test_the_fix_tests_above_cover(rule: str) -> None:
     names = [n for n in globals() if n.startswith(f"test_{rule.lower()}_")]

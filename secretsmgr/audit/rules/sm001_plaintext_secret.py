@@ -1497,6 +1497,9 @@ def _keyless_rule_hint(ctx: AuditContext, path: str, where: str | None, number: 
     rule = f"{where or '.sops.yaml'} rule {number}"
     shared = _shared_key(ctx)
     if shared is None:
+        near = _nearby_key(ctx, path)
+        if near is not None:
+            return _nearby_hint(ctx, path, rule, *near)
         return (
             f"{rule} names no key, so encrypt finds none to encrypt to: name the cluster's key "
             f"in it (age: age1…, or pgp: FINGERPRINT), then "
@@ -1520,6 +1523,75 @@ def _keyless_rule_hint(ctx: AuditContext, path: str, where: str | None, number: 
     return (
         f"{rule} names no key, so encrypt finds none; every SOPS file here is on {kind} key "
         f"{key}: {command}; {spare}"
+    )
+
+
+_NEIGHBOURS = 50  # SOPS files read for their keys, at most, in a folder with none judged
+
+
+def _keys_of(ctx: AuditContext, paths: Sequence[str]) -> list[set[tuple[str, str]]]:
+    """The keys each SOPS file of ``paths`` is encrypted to: from the run's own entries, else
+    read from the working tree (``check`` judges the staged files only)."""
+    from secretsmgr.repo.sopsentry import read_sops_entry
+
+    entries = {e.path: e for e in ctx.repo.sops_files}
+    found = []
+    for rel in paths[:_NEIGHBOURS]:
+        entry = entries.get(rel)
+        if entry is None:
+            fmt = structured_format(rel)
+            try:
+                data = (ctx.repo.root / rel).read_bytes()
+            except OSError:
+                continue
+            entry = read_sops_entry(rel, data, fmt) if fmt is not None else None
+        sf = entry.sops_file if entry is not None else None
+        if sf is not None:
+            keys = {("age", k) for k in sf.metadata.age_recipients}
+            found.append(keys | {k for g in sf.metadata.key_groups for k in g.foreign_ids()})
+    return found
+
+
+def _nearby_key(ctx: AuditContext, path: str) -> tuple[str, str, str] | None:
+    """(kind, key, folder): the one key the SOPS files of the nearest folder above ``path``
+    that holds any are all encrypted to (hmcts/sds-flux-config, sweep 93: one rule of no key
+    for nine environments, each on its own Azure Key Vault key, and the fix said to name an age
+    or PGP key, which the cluster could not read)."""
+    from secretsmgr.repo.sopsentry import is_named_sops
+
+    folder = posixpath.dirname(path)
+    while True:
+        below = f"{folder}/" if folder else ""
+        named = [p for p in ctx.repo.all_files if p.startswith(below) and p != path]
+        held = _keys_of(ctx, [p for p in named if is_named_sops(p)])
+        if held:
+            common = set.intersection(*held)
+            if len(common) != 1:
+                return None
+            kind, key = next(iter(common))
+            return kind, key, folder
+        if not folder:
+            return None
+        folder = posixpath.dirname(folder)
+
+
+def _nearby_hint(ctx: AuditContext, path: str, rule: str, kind: str, key: str, folder: str) -> str:
+    """The fix for a file under a rule of no key, from the key its neighbours are on."""
+    where = f"{folder}/" if folder else "the repository's root"
+    if kind == "age":
+        command = f"secretsmgr encrypt --age {key} -i {sh_path(path)}"
+    elif kind in _SOPS_KEY_FLAGS:
+        command = ctx.repo.sops_configs.sops_command(
+            f"encrypt {_SOPS_KEY_FLAGS[kind]} {key} -i", path
+        )
+    else:
+        return (
+            f"{rule} names no key, and every SOPS file below {where} is on {kind} key {key}: "
+            "encrypt it with sops to that key"
+        )
+    return (
+        f"{rule} names no key, so encrypt finds none; every SOPS file below {where} is on "
+        f"{kind} key {key}: {command}"
     )
 
 
