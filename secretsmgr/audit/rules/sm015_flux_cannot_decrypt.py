@@ -183,9 +183,13 @@ def _identity_fix(entry: SopsEntry) -> str:
     if secret_only:
         return f"re-encrypt it under its creation rule: {fix}"
     where = entry.sops_config or ".sops.yaml"
+    # sops refuses a rule with two of them (the attack review of sweep 93: the fix said to
+    # give encrypted_regex to a rule of unencrypted_suffix, and sops then refused the rule)
+    other = rule.kind if rule is not None and rule.kind != "encrypted_regex" else None
+    instead = f" in place of its {other}" if other else ""
     return (
         f"give its {where} creation rule encrypted_regex: ^(data|stringData)$ (Flux's "
-        f"convention), then re-encrypt it: {fix}"
+        f"convention){instead}, then re-encrypt it: {fix}"
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from secretsmgr.audit.finding import AuditReport
 
-from ..helpers import enc, secret, standard_repo
+from ..helpers import enc, secret, standard_repo, write
 from .cases import Case, ids, run_case
 
 
@@ -194,3 +194,34 @@ def test_a_sops_file_under_a_configuration_field_is_reported_and_kustomize_fails
     assert [(f.rule, f.severity.value) for f in findings] == [("SM015", "error")], findings
     assert "configuration field" in findings[0].message
     assert findings[0].fix is not None and "resources:" in findings[0].fix
+
+
+def test_the_rule_fix_says_to_replace_the_rules_other_encryption_setting(tmp_path: Path) -> None:
+    # the attack review of sweep 93: the fix said to give a rule of unencrypted_suffix an
+    # encrypted_regex, and sops refuses a rule with both ("cannot use more than one of …")
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.sops import EncryptionRule, RuleKind
+
+    from ..helpers import K1
+
+    suffix = EncryptionRule(RuleKind.UNENCRYPTED_SUFFIX, "_unencrypted")
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": _kustomization(
+                "namespace: team\nresources:\n  - s.enc.yaml\n"
+            ),
+            "apps/s.enc.yaml": enc(secret("s"), rule=suffix),
+        },
+    )
+    write(
+        tmp_path,
+        ".sops.yaml",
+        f"creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    unencrypted_suffix: _unencrypted\n"
+        f"    age: {K1}\n",
+    )
+    (finding,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM015"]
+    assert (finding.fix or "").startswith(
+        "give its .sops.yaml creation rule encrypted_regex: ^(data|stringData)$ (Flux's "
+        "convention) in place of its unencrypted_suffix, then re-encrypt it: ("
+    ), finding.fix
