@@ -40,8 +40,11 @@ def _regenerated_after(ctx: AuditContext, exposure: Exposure) -> bool:
         if entry.action not in ("rotate", "set") or not _later(entry.time, exposure.date):
             continue
         for record in entry.files:
+            # the fix names a value's key path as the file holds it now (data.x committed,
+            # stringData.x today): either records the new value
+            named = {exposure.key_path, _twin(exposure.key_path)}
             if record.path in (exposure.path, exposure.current, _kept_in(exposure)) and (
-                exposure.key_path in record.key_paths
+                named & set(record.key_paths)
             ):
                 return True
     return False
@@ -85,22 +88,45 @@ def _foreign_only(ctx: AuditContext, path: str) -> str:
     return " and ".join(meta.foreign_kinds)
 
 
-def _key_path_now(ctx: AuditContext, path: str, key_path: str) -> str:
-    """The key path of a Secret value as the file holds it today: committed under ``data`` and
-    encrypted since under ``stringData`` (or the other way round), the fix names where it is
-    now (sweep 72, Benjaminmnoer/iac: both pasted commands were refused for ``data.username``)."""
+def _twin(key_path: str) -> str | None:
+    """``stringData.x`` for ``data.x`` and the other way round; None for any other path."""
     section, _, rest = key_path.partition(".")
     if section not in ("data", "stringData") or not rest:
-        return key_path
+        return None
+    return f"{'stringData' if section == 'data' else 'data'}.{rest}"
+
+
+def _holds(node: object, key_path: str) -> bool:
+    """Whether ``node`` has a leaf at ``key_path`` (keys may hold dots: each split tried)."""
+    if not key_path:
+        return not isinstance(node, MapNode)
+    if not isinstance(node, MapNode):
+        return False
+    for item in node.items:
+        if isinstance(item, tuple):
+            key = str(item[0])
+            if key_path == key:
+                return _holds(item[1], "")
+            if key_path.startswith(key + ".") and _holds(item[1], key_path[len(key) + 1 :]):
+                return True
+    return False
+
+
+def _key_path_now(ctx: AuditContext, path: str, key_path: str) -> str | None:
+    """The key path of a value as the file holds it today: committed under ``data`` and
+    encrypted since under ``stringData`` (or the other way round), the fix names where it is
+    now (sweep 72, Benjaminmnoer/iac: both pasted commands were refused for ``data.username``);
+    None when the file holds it under neither (sweep 93, shangkuei/fluxcd: ``Data.plex.token``,
+    since renamed, and both pasted commands were refused)."""
     entry = next((e for e in ctx.repo.sops_files if e.path == path), None)
     docs = entry.sops_file.docs if entry is not None and entry.sops_file is not None else ()
-    found = [
-        other
-        for doc in docs
-        for other in ("data", "stringData")
-        if isinstance(held := doc.get(other), MapNode) and held.has(rest)
-    ]
-    return key_path if section in found or not found else f"{found[0]}.{rest}"
+    if not docs:
+        return key_path
+    twin = _twin(key_path)
+    for candidate in (key_path, twin):
+        if candidate is not None and any(_holds(doc, candidate) for doc in docs):
+            return candidate
+    return None
 
 
 def _named(variables: list[str]) -> str:
@@ -148,14 +174,32 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"key_path: {json.dumps(glob_literal(exposure.key_path))}, reason: "
                 '"a new value set with sops"}]'
             )
+        elif kept in sops_now and (where := _key_path_now(ctx, kept, exposure.key_path)) is None:
+            fix = (
+                f"{exposure.key_path} is no longer in {sh_path(kept)}: if its value lives on "
+                "under another key path, change it at its source and store the new one there "
+                f"(secretsmgr set {sh_path(kept)} KEY_PATH, from stdin); the changelog cannot "
+                "record the former key path, so then list the finding in .secretsmgr.yaml: "
+                f"ignore: [{{rule: SM019, path: {json.dumps(glob_literal(exposure.current))}, "
+                f"key_path: {json.dumps(glob_literal(exposure.key_path))}, reason: "
+                '"changed at its source"}]'
+            )
         elif kept in sops_now:
             # either writer records the key path in the changelog, which closes the finding
-            where = _key_path_now(ctx, kept, exposure.key_path)
+            assert where is not None
+            # set records the key path only where a changelog is kept (rotate starts one):
+            # without one, its new value closed nothing (sweep 93)
+            first = (
+                ""
+                if ctx.changelog_present
+                else ", in a changelog started first (secretsmgr log --adopt --reason "
+                '"before new values")'
+            )
             fix = (
                 f"a value you choose: secretsmgr rotate --regenerate {sh_word(where)} "
                 f"{sh_path(kept)}; one a service issued (a cloud key, a token): revoke it "
                 f"there, then store the new one with secretsmgr set {sh_path(kept)} "
-                f"{sh_word(where)} (it reads the value from stdin)"
+                f"{sh_word(where)} (it reads the value from stdin){first}"
             )
         else:
             fix = (

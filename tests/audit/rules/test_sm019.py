@@ -570,10 +570,52 @@ def test_the_fix_names_the_key_path_the_file_holds_now(
     ctx = load_context(root, history=walk_repository(root))
     (fix,) = [f.fix or "" for f in get_rule("SM019").check(ctx)]
     assert "secretsmgr set apps/smb.enc.yaml stringData.username" in fix, fix
+    # sweep 93: set records the key path only in a changelog; with none kept, its new value
+    # closed nothing, and the fix did not say so
+    assert fix.endswith(
+        ', in a changelog started first (secretsmgr log --adopt --reason "before new values")'
+    ), fix
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KEYS / "test-only-1.agekey"))
     monkeypatch.chdir(root)
+    time.sleep(1.1)  # the changelog counts whole seconds after the exposing commit
+    assert run(["log", "--adopt", "--reason", "before new values"], capsys).code == 0
     setter = ["set", "apps/smb.enc.yaml", "stringData.username"]
     assert run(setter, capsys, stdin="a-new-value").code == 0
+    # ... and the new value at the key path it has now closes the finding (sweep 93: the
+    # changelog's stringData.username was not taken for data.username, and it stayed open)
+    commit(root, "a new value")
+    ctx = load_context(root, history=walk_repository(root))
+    assert [f.fix for f in get_rule("SM019").check(ctx)] == []
+
+
+def test_a_key_path_the_file_no_longer_holds_gets_the_ignore_entry_not_a_writer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sweep 93, shangkuei/fluxcd: values under `Data.plex.token`, left in clear by the rule,
+    then re-encrypted under `stringData.plex_token`; the fix named `Data.plex.token` to
+    `rotate --regenerate` and to `set`, and both were refused."""
+    import yaml
+
+    from secretsmgr.sops import EncryptionRule, RuleKind
+
+    flux = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+    nested = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: pmm}\n"
+        "Data:\n  plex:\n    token: y6ruQ8vLw2pTr0ub4dor\n"
+    )
+    root = gitops(tmp_path / "r", {"apps/pmm.enc.yaml": enc(nested, rule=flux)})
+    write(root, "apps/pmm.enc.yaml", enc(secret("pmm", {"plex_token": "a-new-token-9"})))
+    commit(root, "re-encrypted under stringData")
+    ctx = load_context(root, history=walk_repository(root))
+    (finding,) = [f for f in get_rule("SM019").check(ctx) if f.key_path == "Data.plex.token"]
+    fix = finding.fix or ""
+    assert fix.startswith("Data.plex.token is no longer in apps/pmm.enc.yaml: "), fix
+    assert "rotate --regenerate" not in fix
+    entry = fix.partition("ignore: ")[2]
+    settings = root / ".secretsmgr.yaml"
+    settings.write_text(settings.read_text() + f"ignore: {entry}\n")
+    assert yaml.safe_load(settings.read_text())["ignore"][0]["key_path"] == "Data.plex.token"
+    assert ("SM019", "apps/pmm.enc.yaml") not in history_findings(root)
 
 
 def _deployment(env: list[tuple[str, str]]) -> str:
