@@ -232,6 +232,10 @@ def mappings(
         # attaches it to the innermost block, a different AAD (pinned in test_formats.py).
         last = pairs[-1][1]
         foot_ok = not (isinstance(last, MapNode | SeqNode) and last.items)
+        # ... nor after a block scalar that keeps trailing blank lines (``|+``): go-yaml moves
+        # such a comment to the top level (sops 3.11 writes it at column 0; found by the
+        # property test, stop 49): a known divergence, like the one above
+        foot_ok = foot_ok and not (isinstance(last, str) and last.endswith("\n\n"))
         for _ in range(draw(st.integers(0, 3))):
             at = draw(st.integers(0, len(items) if foot_ok else len(items) - 1))
             items.insert(at, Comment(draw(comment_texts())))
