@@ -1628,6 +1628,10 @@ def _key_as_value(key: str, value: str) -> bool:
 _PASSWORD_WORD = re.compile(r"(?i)(?:^|[._-])(?:pass|passwd|password|pwd)(?:[._-]|$)")
 
 
+# ``api`` alone names an API key or the API's address (``sonarr.api: https://…/api``)
+_API_WORD = re.compile(r"(?i)api(?:_?v\d{1,2})?")
+
+
 def _plain_url(key: str, value: str) -> bool:
     """Whether ``value`` is a service's address: a scheme, a host of no random label (and a
     port), and at most an API's path (``/api``, ``/v1``), under a key that names no password
@@ -1878,7 +1882,8 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
             return None  # secret_entry: sops.agekey names a file or a Secret's entry
         if _STORE_PATH.match(value):
             return None  # SECRET: gpg/home-cluster-private names an entry of a password store
-        if (_URL_KEY.search(key) or _URL_WORD.search(key)) and _plain_url(key, value):
+        address_key = _URL_KEY.search(key) or _URL_WORD.search(key) or _API_WORD.fullmatch(key)
+        if address_key and _plain_url(key, value):
             # a service's address under its setting's key (sweep 83, auricom/home-cluster:
             # `DRONE_SECRET_PLUGIN_ENDPOINT: http://drone-kubernetes-secrets:3000`; sweep 87's
             # regression, doonga/greyrock-ops: `SECRET_INTERNAL_URL_DIRECT: http://10.1.4.151:8123`)

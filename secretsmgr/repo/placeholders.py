@@ -769,7 +769,11 @@ _SETTING_KEY = re.compile(
 # A word of a key that names a credential whatever its last word (``VAULT_SECRET_ID``,
 # ``AWS_ACCESS_KEY_ID``, ``accessKeyId``): such a key is never a setting.
 _PASSWORD_LIKE = "secret|password|passwd|pass|pwd|token|credentials?|auth"
-_SECRET_WORD = re.compile(rf"(?i)(?:^|[._-])(?:{_PASSWORD_LIKE}|key|api_?key)(?=[._-]|$)")
+# ``api`` (``api_v3``) names an API key where it ends the key (sweep 93, shangkuei/fluxcd:
+# ``tmdb.api_v3``, ``omdb.api`` beside ``plex.token`` in a Secret left in clear by its rule)
+_SECRET_WORD = re.compile(
+    rf"(?i)(?:^|[._-])(?:{_PASSWORD_LIKE}|key|api_?key|api(?:_?v\d{{1,2}})?$)(?=[._-]|$)"
+)
 # The same without ``key``, which also names a cipher's (``CRYPTO_KEY_CIPHER``).
 _PASSWORD_WORD = re.compile(rf"(?i)(?:^|[._-])(?:{_PASSWORD_LIKE})(?=[._-]|$)")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")

@@ -544,6 +544,9 @@ def _plain_url(value: str) -> bool:
     return found is not None and not _MIXED_RUN.search(found[2] or "")
 
 
+_API_NAME = re.compile(r"(?i)api(?:_?v\d{1,2})?")
+
+
 def exposed_value(key: str, value: object) -> bool:
     """Whether a value once readable in git is a secret that must change: under a key that
     names one (a PIN or PSK code too, as a number), or a token, a URL password, a private key
@@ -586,6 +589,8 @@ def exposed_value(key: str, value: object) -> bool:
         # where a token is fetched, not a token (sweep 74, MTRNord/cluster: an OIDC
         # `tokenEndpoint` was "a secret" for the 16 letters of its host's name)
         return False
+    if isinstance(value, str) and _API_NAME.fullmatch(key) and _plain_url(value.strip()):
+        return False  # `api` names the API's address as often as its key (sonarr.api: https://…)
     if names_sensitive(key):
         if isinstance(value, str):  # a switch ("0", "1", "false") is no secret under any name
             text = value.strip()
