@@ -1769,3 +1769,66 @@ def test_without_a_hosted_origin_a_second_clusters_own_source_is_still_this_chec
     layer = g.get("apps-staging")
     assert layer is not None and layer.external is None
     assert "apps-staging/db.enc.yaml" in layer.files
+
+
+def test_a_configured_root_takes_the_kustomization_its_own_build_patches_in(
+    git_checkout: GitRepo,
+) -> None:
+    # sweep 93, hmcts/sds-flux-config: AKS's Flux extension applies clusters/ENV/NN; the build
+    # of each holds the flux-system Kustomization that applies it, from a base its patch gives
+    # decryption and the postBuild substitute the layers' paths name. Named under clusters:,
+    # each root was a Kustomization of no decryption and no substitute: SM010 on its file, and
+    # every layer "spec.path uses ${ENVIRONMENT}, not known here" (73 files SM012)
+    git_checkout.write(
+        "apps/flux-system/base/flux.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: flux-config, namespace: flux-system}\n"
+        "spec: {url: 'https://github.com/example/flux-config', ref: {branch: main}}\n"
+        "---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: flux-system, namespace: flux-system}\n"
+        "spec:\n  path: ./clusters/placeholder\n"
+        "  sourceRef: {kind: GitRepository, name: flux-config}\n",
+    )
+    git_checkout.write(
+        "apps/flux-system/base/kustomization.yaml", "resources: [flux.yaml, secret.enc.yaml]\n"
+    )
+    secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: flux-system}\n"
+    git_checkout.write("apps/flux-system/base/secret.enc.yaml", secret)
+    app = flux_ks("web", "./apps/web/${ENVIRONMENT}").replace(
+        "name: flux-system", "name: flux-config"
+    )
+    git_checkout.write("apps/web/base/ks.yaml", app)
+    git_checkout.write("apps/web/dev/kustomization.yaml", "resources: [secret.enc.yaml]\n")
+    git_checkout.write("apps/web/dev/secret.enc.yaml", secret.replace("flux-system}", "web}"))
+    git_checkout.write(
+        "clusters/base/kustomization.yaml",
+        "resources:\n  - ../../apps/flux-system/base\n  - ../../apps/web/base/ks.yaml\n",
+    )
+    for env in ("dev", "test"):
+        git_checkout.write(
+            f"clusters/{env}/01/kustomization.yaml",
+            "resources: [../../base]\npatches:\n  - path: flux-system.yaml\n",
+        )
+        git_checkout.write(
+            f"clusters/{env}/01/flux-system.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+            "metadata: {name: flux-system, namespace: flux-system}\n"
+            f"spec:\n  path: ./clusters/{env}/01\n  decryption: {{provider: sops}}\n"
+            f"  postBuild:\n    substitute: {{ENVIRONMENT: {env}}}\n",
+        )
+    # the oracle: kustomize renders the root's own Kustomization, decryption and all
+    from tests.flux_corpus.test_kustomize_oracle import kustomize
+
+    built = kustomize(
+        git_checkout.path, "clusters/dev/01", "--load-restrictor", "LoadRestrictionsNone"
+    )
+    own = next(d for d in safe_load_all(built) if d and d["metadata"]["name"] == "flux-system")
+    assert own["spec"]["path"] == "./clusters/dev/01" and own["spec"]["decryption"]
+    specs = tuple(ClusterSpec(f"{e}-01", f"clusters/{e}/01") for e in ("dev", "test"))
+    g = graph(git_checkout, specs)
+    roots = [x for x in g.layers if x.name == "flux-system"]
+    assert [(x.cluster, x.decrypts_sops) for x in roots] == [("dev-01", True), ("test-01", True)]
+    placed = g.placements("apps/web/dev/secret.enc.yaml")
+    assert [(x.cluster, x.name, x.decrypts_sops) for x in placed] == [("dev-01", "web", True)]
+    assert g.layers_of("apps/flux-system/base/secret.enc.yaml") == ("flux-system",)

@@ -361,6 +361,26 @@ class _Model(Workspace):
                 )
                 out.append(match)
                 continue
+            own = None if spec.decryption else self._applies_itself(folder)
+            if own is not None:
+                # the root's own build holds the Kustomization that applies it, as Flux gets it
+                # (sweep 93, hmcts/sds-flux-config: AKS's Flux extension applies clusters/ENV/NN,
+                # whose build patches in flux-system's decryption and the postBuild substitute
+                # its layers' paths name; a root of none made every layer's files unplaced)
+                # ... one of a base the clusters' folders share: each cluster's own root, named
+                # by the folder's kustomization file (the base's file is every cluster's)
+                where = next(
+                    (
+                        posixpath.join(folder, n)
+                        for n in KUSTOMIZATION_NAMES
+                        if posixpath.join(folder, n) in self.repo.files
+                    ),
+                    folder,
+                )
+                root = Root(own, spec.name, folder, where, spec.cluster_key, spec.context)
+                root.bootstrap, root.shared = own.source, True
+                out.append(root)
+                continue
             ref = Ref("GitRepository", "flux-system", "flux-system")
             ks = FluxKustomization(
                 name="flux-system",
@@ -382,6 +402,22 @@ class _Model(Workspace):
         named = {r.origin for r in out}
         out += [r for r in found if r.origin not in named]
         return out
+
+    def _applies_itself(self, folder: str) -> FluxKustomization | None:
+        """The one Flux Kustomization the build of ``folder`` renders whose spec.path is that
+        folder, over a GitRepository (as its build patches it), or None."""
+        if folder in ("", "."):
+            return None
+        result = self.build(self.artifact("", None), folder, None)
+        found = [
+            built
+            for obj in result.objects
+            if is_flux_kustomization(obj.doc)
+            and (built := parse_kustomization(obj.doc, obj.origin)) is not None
+            and built.source.kind == "GitRepository"
+            and normalize_spec_path(built.path) == folder
+        ]
+        return found[0] if len(found) == 1 else None
 
     def implicit_roots(self, live: Sequence[Layer], named: bool) -> list[Root]:
         """Flux Kustomizations no cluster root reaches, and nothing else reaches either: roots
