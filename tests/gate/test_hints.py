@@ -457,6 +457,36 @@ def test_sm001_plaintext_fix_under_a_keyless_rule_names_the_key_of_the_files_bes
     assert done.returncode == 0 and "pw-dev-new-7" in done.stdout, done.stderr
 
 
+@pytest.mark.parametrize("target", ["outside", "fifo"])
+def test_sm001_plaintext_fix_never_reads_a_neighbour_through_a_link(
+    tmp_path: Path, target: str
+) -> None:
+    # the attack review of stop 49: the neighbours' keys were read through a committed link, so
+    # a link to a SOPS file outside the repository named its key in the fix, and one to a FIFO
+    # hung check (one to /dev/zero crashed it)
+    from tests.gate.helpers import gitops, judge
+
+    root = gitops(tmp_path / "r")
+    write(root, ".sops.yaml", "creation_rules:\n  - encrypted_regex: ^(data|stringData)$\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    if target == "fifo":
+        os.mkfifo(outside / "fifo")
+        (root / "apps/other.sops.yaml").symlink_to(outside / "fifo")
+    else:
+        (outside / "other.sops.yaml").write_text(enc(secret("o", {"password": "pw-o"}), (K2,)))
+        (root / "apps/other.sops.yaml").symlink_to(outside / "other.sops.yaml")
+    for rel in ("apps/db.enc.yaml", "apps/cache.enc.yaml"):
+        (root / rel).unlink()  # no neighbour but the link
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=GIT_ENV)
+    subprocess.run(["git", "commit", "-qm", "a link"], cwd=root, check=True, env=GIT_ENV)
+    write(root, "apps/db.yaml", secret("db", {"password": "pw-dev-new-7"}))
+    subprocess.run(["git", "add", "apps/db.yaml"], cwd=root, check=True, env=GIT_ENV)
+    (fix,) = {f.fix for f in judge(root).findings if f.rule == "SM001"}
+    assert K2 not in (fix or ""), fix
+    assert (fix or "").startswith(".sops.yaml rule 1 names no key"), fix
+
+
 @pytest.mark.parametrize("rule", ["SM001", "SM002", "SM003", "SM004", "SM011"])
 def test_the_fix_tests_above_cover(rule: str) -> None:
     names = [n for n in globals() if n.startswith(f"test_{rule.lower()}_")]

@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import posixpath
 import re
 import shlex
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -1540,16 +1542,40 @@ def _keys_of(ctx: AuditContext, paths: Sequence[str]) -> list[set[tuple[str, str
         entry = entries.get(rel)
         if entry is None:
             fmt = structured_format(rel)
-            try:
-                data = (ctx.repo.root / rel).read_bytes()
-            except OSError:
-                continue
-            entry = read_sops_entry(rel, data, fmt) if fmt is not None else None
+            data = _neighbour_bytes(ctx.repo.root, rel) if fmt is not None else None
+            entry = read_sops_entry(rel, data, fmt) if fmt is not None and data else None
         sf = entry.sops_file if entry is not None else None
         if sf is not None:
             keys = {("age", k) for k in sf.metadata.age_recipients}
             found.append(keys | {k for g in sf.metadata.key_groups for k in g.foreign_ids()})
     return found
+
+
+_NEIGHBOUR_BYTES = 1 << 20  # a SOPS file read for its keys, at most
+
+
+def _neighbour_bytes(root: Path, rel: str) -> bytes | None:
+    """The bytes of the regular file ``rel`` of the working tree, never through a link, never
+    more than ``_NEIGHBOUR_BYTES`` (the attack review of stop 49: a link to a file outside the
+    repository was read and its key named, a link to a FIFO hung check, one to /dev/zero
+    crashed it); None otherwise."""
+    from secretsmgr.errors import SecretsmgrError
+    from secretsmgr.fsutil import confined
+
+    try:
+        disk, _ = confined(root, rel)  # no link on the way
+        # no link as the file itself either, and no wait on a FIFO: opened, then judged
+        fd = os.open(disk, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except (OSError, SecretsmgrError):
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _NEIGHBOUR_BYTES:
+            return None
+        try:
+            return handle.read(_NEIGHBOUR_BYTES + 1)[:_NEIGHBOUR_BYTES]
+        except OSError:
+            return None
 
 
 def _nearby_key(ctx: AuditContext, path: str) -> tuple[str, str, str] | None:
