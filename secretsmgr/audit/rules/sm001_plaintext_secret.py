@@ -1683,20 +1683,39 @@ def _encrypted_original(
 ) -> str | None:
     """The SOPS file beside ``path`` that ``path`` is a decrypted copy of (``sops -d
     db.enc.yaml > db.dec.yaml``): one of its other ``names`` (``_rename_names``), encrypted,
-    holding a Secret of the same name as ``secret`` (``ns/name`` or ``name``) in clear, so a
-    new Secret that only shares a file name is never taken for a copy."""
+    holding (in clear, as sops keeps them) every Secret of ``path`` (``namespace/name``) with
+    every key path ``path`` has a value at. A file that holds anything more is no copy: a
+    Secret of another namespace, a second Secret or a new key would be lost with it (the attack
+    review of stop 49: `staging/db` beside `prod/db`, and a new `staging/smtp`, were to be
+    removed)."""
     if not secret:
         return None
-    wanted = secret.rpartition("/")[2]
+    mine = {
+        (h.secret, h.key_path)
+        for h in ctx.repo.hits_of(RULE.id)
+        if isinstance(h, PlaintextSecret) and h.path == path
+    }
+    if not mine:
+        return None
     for entry in ctx.repo.sops_files:
         if entry.path == path or entry.path not in names or entry.sops_file is None:
             continue
-        for doc in entry.sops_file.docs:
-            meta = doc.get("metadata")
-            secret_doc = doc.get("kind") == "Secret" and isinstance(meta, MapNode)
-            if secret_doc and isinstance(meta, MapNode) and meta.get("name") == wanted:
-                return entry.path
+        held = {
+            (f"{ns}/{name}" if ns else str(name), f"{section}.{key}")
+            for doc in entry.sops_file.docs
+            if doc.get("kind") == "Secret" and isinstance(meta := doc.get("metadata"), MapNode)
+            for name, ns in ((meta.get("name"), meta.get("namespace")),)
+            for section in ("data", "stringData")
+            if isinstance(values := doc.get(section), MapNode)
+            for key, _value in _pairs(values)
+        }
+        if mine <= held:
+            return entry.path
     return None
+
+
+def _pairs(node: MapNode) -> list[tuple[str, object]]:
+    return [item for item in node.items if isinstance(item, tuple)]
 
 
 def _take_out_copy(path: str, original: str) -> str:

@@ -1381,6 +1381,18 @@ def test_a_decrypted_copy_under_a_rule_or_a_backup_name_is_taken_out_not_encrypt
             "apps/db.enc.yaml.bak": secret("db", {"password": "s3cr3t-OLD"}),
             "apps/api.enc.yaml": enc(secret("api", {"token": "t0k3n-NEW"})),
             "apps/api.plain.yaml": secret("api-v2", {"token": "t0k3n-OTHER"}),
+            # the attack review of stop 49: a file that holds more than the original is no
+            # copy (another namespace, a second Secret, a new key), and is never removed
+            "apps/web.enc.yaml": enc(secret("web", {"token": "w3b-1"})),
+            "apps/web.dec.yaml": secret("web", {"token": "w3b-2"}).replace(
+                "namespace: prod", "namespace: staging"
+            ),
+            "apps/mail.enc.yaml": enc(secret("mail", {"token": "m4il-1"})),
+            "apps/mail.dec.yaml": secret("mail", {"token": "m4il-1"})
+            + "---\n"
+            + secret("smtp", {"password": "smtp-pw-9"}),
+            "apps/queue.enc.yaml": enc(secret("queue", {"token": "q-1"})),
+            "apps/queue.dec.yaml": secret("queue", {"token": "q-1", "admin": "q-admin-2"}),
         },
     )
     (tmp_path / ".sops.yaml").write_text(
@@ -1392,7 +1404,8 @@ def test_a_decrypted_copy_under_a_rule_or_a_backup_name_is_taken_out_not_encrypt
         assert fixes[copy].startswith("apps/db.enc.yaml exists already"), fixes[copy]
         assert f"git rm -q --cached --ignore-unmatch {copy}; rm -f {copy}" in fixes[copy]
     # another Secret's file: encrypted where it is, never removed
-    assert fixes["apps/api.plain.yaml"] == "secretsmgr encrypt -i apps/api.plain.yaml"
+    for other in ("api.plain", "web.dec", "mail.dec", "queue.dec"):
+        assert fixes[f"apps/{other}.yaml"] == f"secretsmgr encrypt -i apps/{other}.yaml", other
 
 
 def test_a_layers_resource_and_json_or_list_copies_are_read_whatever_their_name(
