@@ -21,6 +21,7 @@ from urllib.parse import unquote
 from secretsmgr.audit.jwts import nkey_seed_in, public_jwt_text
 from secretsmgr.audit.manifests import ENC_PREFIX, is_placeholder, pgp_public_packets
 from secretsmgr.repo.placeholders import (
+    API_KEY_NAME,
     CRYPT_HASH,
     EXAMPLE_WORDS,
     HTPASSWD_USER,
@@ -1628,10 +1629,6 @@ def _key_as_value(key: str, value: str) -> bool:
 _PASSWORD_WORD = re.compile(r"(?i)(?:^|[._-])(?:pass|passwd|password|pwd)(?:[._-]|$)")
 
 
-# ``api`` alone names an API key or the API's address (``sonarr.api: https://…/api``)
-_API_WORD = re.compile(r"(?i)api(?:_?v\d{1,2})?")
-
-
 def _plain_url(key: str, value: str) -> bool:
     """Whether ``value`` is a service's address: a scheme, a host of no random label (and a
     port), and at most an API's path (``/api``, ``/v1``), under a key that names no password
@@ -1882,15 +1879,14 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
             return None  # secret_entry: sops.agekey names a file or a Secret's entry
         if _STORE_PATH.match(value):
             return None  # SECRET: gpg/home-cluster-private names an entry of a password store
-        address_key = _URL_KEY.search(key) or _URL_WORD.search(key) or _API_WORD.fullmatch(key)
-        if address_key and _plain_url(key, value):
+        if (_URL_KEY.search(key) or _URL_WORD.search(key)) and _plain_url(key, value):
             # a service's address under its setting's key (sweep 83, auricom/home-cluster:
             # `DRONE_SECRET_PLUGIN_ENDPOINT: http://drone-kubernetes-secrets:3000`; sweep 87's
             # regression, doonga/greyrock-ops: `SECRET_INTERNAL_URL_DIRECT: http://10.1.4.151:8123`)
             return None
         return Verdict("Secret Keyword", False)
     if (
-        _TOKEN_KEY.search(key)
+        (_TOKEN_KEY.search(key) or API_KEY_NAME.fullmatch(key))
         and " " not in value
         and "://" not in value
         and not named_variable

@@ -769,11 +769,11 @@ _SETTING_KEY = re.compile(
 # A word of a key that names a credential whatever its last word (``VAULT_SECRET_ID``,
 # ``AWS_ACCESS_KEY_ID``, ``accessKeyId``): such a key is never a setting.
 _PASSWORD_LIKE = "secret|password|passwd|pass|pwd|token|credentials?|auth"
-# ``api`` (``api_v3``) names an API key where it ends the key (sweep 93, shangkuei/fluxcd:
-# ``tmdb.api_v3``, ``omdb.api`` beside ``plex.token`` in a Secret left in clear by its rule)
-_SECRET_WORD = re.compile(
-    rf"(?i)(?:^|[._-])(?:{_PASSWORD_LIKE}|key|api_?key|api(?:_?v\d{{1,2}})?$)(?=[._-]|$)"
-)
+_SECRET_WORD = re.compile(rf"(?i)(?:^|[._-])(?:{_PASSWORD_LIKE}|key|api_?key)(?=[._-]|$)")
+# ``api`` (``api_v3``) as a whole key: an API key when its value looks like a token (sweep 93,
+# shangkuei/fluxcd: ``tmdb.api_v3`` and ``mdb.api`` beside ``plex.token``); as often a port, a
+# path, a host or a switch (the attack review of stop 49: `ports.api: 8080` was an exposure)
+API_KEY_NAME = re.compile(r"(?i)api(?:_?v\d{1,2})?")
 # The same without ``key``, which also names a cipher's (``CRYPTO_KEY_CIPHER``).
 _PASSWORD_WORD = re.compile(rf"(?i)(?:^|[._-])(?:{_PASSWORD_LIKE})(?=[._-]|$)")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from secretsmgr.errors import FormatError
 from secretsmgr.keys.pem import public_blocks_parse
 from secretsmgr.repo.placeholders import (
+    API_KEY_NAME,
     PRIVATE_KEY_BLOCK,
     URL_PASSWORD,
     about_secret,
@@ -434,7 +435,7 @@ def _strictly_exposed(key: str, value: object) -> bool:
     numbers, kinds, udev rules (sweep 21), image references, API versions and a tunnel's
     UUID host name (sweep 22: Jdavid77's Talos config, mebezac's DNSEndpoint) read as tokens by
     their look."""
-    if names_sensitive(key) or not isinstance(value, str):
+    if names_sensitive(key) or not isinstance(value, str) or API_KEY_NAME.fullmatch(key):
         return exposed_value(key, value)
     if "\n" in value.strip() and len(value) <= _MAX_EMBEDDED:
         leaves = _embedded_leaves(value)
@@ -544,9 +545,6 @@ def _plain_url(value: str) -> bool:
     return found is not None and not _MIXED_RUN.search(found[2] or "")
 
 
-_API_NAME = re.compile(r"(?i)api(?:_?v\d{1,2})?")
-
-
 def exposed_value(key: str, value: object) -> bool:
     """Whether a value once readable in git is a secret that must change: under a key that
     names one (a PIN or PSK code too, as a number), or a token, a URL password, a private key
@@ -589,8 +587,8 @@ def exposed_value(key: str, value: object) -> bool:
         # where a token is fetched, not a token (sweep 74, MTRNord/cluster: an OIDC
         # `tokenEndpoint` was "a secret" for the 16 letters of its host's name)
         return False
-    if isinstance(value, str) and _API_NAME.fullmatch(key) and _plain_url(value.strip()):
-        return False  # `api` names the API's address as often as its key (sonarr.api: https://…)
+    if API_KEY_NAME.fullmatch(key):
+        return isinstance(value, str) and looks_like_token(value.strip())
     if names_sensitive(key):
         if isinstance(value, str):  # a switch ("0", "1", "false") is no secret under any name
             text = value.strip()

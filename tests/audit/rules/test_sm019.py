@@ -605,8 +605,11 @@ def test_a_key_path_the_file_no_longer_holds_gets_the_ignore_entry_not_a_writer(
         # an API key under `api` or `api_v3` is one too (they passed); an address, a version
         # and a switch under such names are not
         "  tmdb:\n    api_v3: b0b0c3e1a2f94d7e8c6b5a4f3e2d1c0b\n    url: https://api.tmdb.example\n"
-        "  omdb:\n    api: dd2f91c4\n  sonarr:\n    api: https://sonarr.example.org/api\n"
+        "  mdb:\n    api: zcbnq8LpW2vRt5Ym9Kd3Xa7Fh\n  sonarr:\n    api: https://sonarr.example.org/api\n"
         "    api_version: v3\n  radarr:\n    api: true\n"
+        # the attack review of stop 49: a Helm chart's values under `api` were exposures
+        "  ports:\n    api: 8080\n  targetPorts:\n    api: http-api\n  paths:\n    api: /api/v1\n"
+        "  backend:\n    api: backend-svc:8080\n  datasource:\n    api: prometheus\n"
     )
     root = gitops(tmp_path / "r", {"apps/pmm.enc.yaml": enc(nested, rule=flux)})
     write(root, "apps/pmm.enc.yaml", enc(secret("pmm", {"plex_token": "a-new-token-9"})))
@@ -614,7 +617,7 @@ def test_a_key_path_the_file_no_longer_holds_gets_the_ignore_entry_not_a_writer(
     ctx = load_context(root, history=walk_repository(root))
     findings = list(get_rule("SM019").check(ctx))
     assert sorted(f.key_path or "" for f in findings) == [
-        "Data.omdb.api",
+        "Data.mdb.api",
         "Data.plex.token",
         "Data.tmdb.api_v3",
     ], findings
@@ -627,7 +630,7 @@ def test_a_key_path_the_file_no_longer_holds_gets_the_ignore_entry_not_a_writer(
     settings.write_text(settings.read_text() + f"ignore: {entry}\n")
     assert yaml.safe_load(settings.read_text())["ignore"][0]["key_path"] == "Data.plex.token"
     left = history_findings(root)[("SM019", "apps/pmm.enc.yaml")]
-    assert [m.partition(" ")[0] for m in left] == ["Data.omdb.api", "Data.tmdb.api_v3"], left
+    assert [m.partition(" ")[0] for m in left] == ["Data.mdb.api", "Data.tmdb.api_v3"], left
 
 
 def _deployment(env: list[tuple[str, str]]) -> str:
