@@ -1020,3 +1020,40 @@ def test_the_fix_for_a_plaintext_secret_with_bytes_not_utf8_drops_them_first(
     key = KEYS / "test-only-1.agekey"
     done = run_sops(["decrypt", "apps/latin.enc.yaml"], cwd=root, key_file=key)
     assert done.returncode == 0 and "Tr0ub4dor-horse-9917" in done.stdout, done.stderr
+
+
+def test_a_latin1_password_keeps_its_letters_when_the_file_is_made_utf8(tmp_path: Path) -> None:
+    # the attack review of stop 49: the fix dropped the bytes that are not UTF-8, and a
+    # password written in Latin-1 (`Grün…`) was stored without them; a file of one legacy
+    # encoding is converted from Windows-1252 instead, and one that mixes UTF-8 with other
+    # bytes in its values is left to its author
+    from tests.gate.helpers import gitops, judge
+
+    root = gitops(tmp_path / "r")
+    write(
+        root,
+        ".sops.yaml",
+        f"creation_rules:\n  - encrypted_regex: ^(data|stringData)$\n    age: {K1}\n",
+    )
+    text = secret("smb", {"password": "GrünerWald-Passwört7"})
+    (root / "apps/smb.yaml").write_bytes(text.encode("cp1252"))
+    subprocess.run(["git", "add", "apps/smb.yaml"], cwd=root, check=True, env=GIT_ENV)
+    (fix,) = {f.fix for f in judge(root).findings if f.rule == "SM001"}
+    assert (fix or "").startswith(
+        "iconv -f WINDOWS-1252 -t UTF-8 apps/smb.yaml > apps/smb.yaml.utf8 && mv "
+        "apps/smb.yaml.utf8 apps/smb.yaml && "
+    ), fix
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "SECRETSMGR_"))}
+    run_shell(fix or "", env=env | GIT_ENV, cwd=root, expect=0, secrets=("GrünerWald",))
+    key = KEYS / "test-only-1.agekey"
+    rel = next(p for p in ("apps/smb.enc.yaml", "apps/smb.yaml") if (root / p).exists())
+    done = run_sops(["decrypt", rel], cwd=root, key_file=key)
+    assert done.returncode == 0 and "GrünerWald-Passwört7" in done.stdout, done.stderr
+    # UTF-8 in a comment, another encoding in a value: no tool can tell what it was
+    mixed = secret("mix", {"password": "Gr\udcfcn-9"}).replace("type:", "# café\ntype:")
+    (root / "apps/mix.yaml").write_bytes(mixed.encode("utf-8", "surrogateescape"))
+    subprocess.run(["git", "add", "apps/mix.yaml"], cwd=root, check=True, env=GIT_ENV)
+    (fix,) = {
+        f.fix for f in judge(root).findings if f.rule == "SM001" and f.path.endswith("mix.yaml")
+    }
+    assert (fix or "").startswith("save apps/mix.yaml as UTF-8 in your editor first"), fix

@@ -123,8 +123,9 @@ class PlaintextSecret:
     # the fix re-encodes it first (the attack review of stop 44: the fix renamed, then failed)
     utf16: bool = False
     # bytes that are not UTF-8 (a Windows-1252 editor's "é"): sops and kustomize refuse the
-    # file, so the fix drops them first (the attack review of sweep 93)
-    not_utf8: bool = False
+    # file, so the fix makes it UTF-8 first (the attack review of sweep 93): how, by
+    # ``_reencoding`` ("" when the file is UTF-8)
+    not_utf8: str = ""
     # the file's name says it is a sample (``secret.sample.yaml``) and the value shows it is
     # one (``_sample_words``): where no layer applies the file, a warning, and no exposure in
     # history (sweep 91, fma965/f9-k3s: 38 errors on `"Redis Password"`, `admin@domain.tld`)
@@ -948,8 +949,21 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
     if file.data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         found = [replace(hit, utf16=True) for hit in found]
     elif "\ufffd" in text and not _utf8(file.data):
-        found = [replace(hit, not_utf8=True) for hit in found]
+        found = [replace(hit, not_utf8=_reencoding(file.data)) for hit in found]
     return [replace(hit, sniffed=True) for hit in found] if sniffed else found
+
+
+def _reencoding(data: bytes) -> str:
+    """How a text that is not UTF-8 becomes UTF-8 with its values kept: ``cp1252`` when no byte
+    of it reads as UTF-8 beyond ASCII (one legacy encoding throughout: Windows-1252 keeps
+    ``Grün`` as it is), ``drop`` when its bytes that are not UTF-8 sit in comment lines only
+    (the rest is UTF-8 already), else ``hand`` (mixed, in values: only its author knows what
+    they were; the attack review of stop 49: dropping them changed a password silently)."""
+    text = data.decode("utf-8", "replace")
+    if all(ch == "\ufffd" for ch in text if ord(ch) > 127):
+        return "cp1252"
+    broken = [line for line in data.splitlines() if not _utf8(line)]
+    return "drop" if all(line.lstrip().startswith(b"#") for line in broken) else "hand"
 
 
 def _utf8(data: bytes) -> bool:
@@ -2065,15 +2079,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 f"iconv -f UTF-16 -t UTF-8 {quoted} | tr -d '\\r' > {quoted}.utf8 && "
                 f"mv {quoted}.utf8 {quoted} && git add {quoted} && {fix}"
             )
-        elif hit.not_utf8 and " encrypt -i " in f" {fix}":
-            # its bytes that are not UTF-8 dropped (valid UTF-8 stays as it is): sops, encrypt
-            # and kustomize read UTF-8 only
-            quoted = sh_path(hit.path)
+        elif hit.not_utf8:
+            # sops, encrypt and kustomize read UTF-8 only: the file is made UTF-8 first
             message += " (some of its bytes are not UTF-8, which sops and kustomize refuse)"
-            fix = (
-                f"iconv -c -f UTF-8 -t UTF-8 {quoted} > {quoted}.utf8 && mv {quoted}.utf8 "
-                f"{quoted} && {fix}"
-            )
+            fix = _utf8_first(hit.path, hit.not_utf8, fix)
         yield RULE.finding(
             hit.path,
             message,
@@ -2083,6 +2092,24 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             document=hit.document if (hit.path, hit.key_path) in repeated else None,
             line=hit.line,
         )
+
+
+def _utf8_first(path: str, how: str, fix: str) -> str:
+    """``fix`` after the step that makes ``path`` UTF-8 (``_reencoding``): a command before a
+    fix that is one (``… && fix``), words before words (the attack review of stop 49: an
+    `iconv … &&` before a fix in words was a shell syntax error when pasted)."""
+    quoted = sh_path(path)
+    if how == "hand":
+        return (
+            f"save {quoted} as UTF-8 in your editor first (its values hold bytes of another "
+            f"encoding, which only you can tell), then: {fix}"
+        )
+    source = "-f WINDOWS-1252" if how == "cp1252" else "-c -f UTF-8"
+    step = f"iconv {source} -t UTF-8 {quoted} > {quoted}.utf8 && mv {quoted}.utf8 {quoted}"
+    first = fix.lstrip("( ").split(" ", 1)[0]
+    if first in ("secretsmgr", "sops", "mv", "git", "sed"):
+        return f"{step} && {fix}"
+    return f"make it UTF-8 first ({step}), then: {fix}"
 
 
 def _sops_document_finding(
