@@ -374,7 +374,7 @@ def refuse_replacing_credentials(root: Path, where: tuple[str, str]) -> None:
     if readers:
         raise UsageError(
             f"{where[0]}/{where[1]} holds the credentials {' and '.join(readers)} reads: "
-            "--apply alone would replace the Secret, and Flux could no longer fetch",
+            "--apply alone would replace the Secret, and Flux could no longer use them",
             hints=("keep them and add the key beside them: --apply --add",),
         )
 

@@ -1832,3 +1832,33 @@ def test_a_configured_root_takes_the_kustomization_its_own_build_patches_in(
     placed = g.placements("apps/web/dev/secret.enc.yaml")
     assert [(x.cluster, x.name, x.decrypts_sops) for x in placed] == [("dev-01", "web", True)]
     assert g.layers_of("apps/flux-system/base/secret.enc.yaml") == ("flux-system",)
+
+
+def test_every_flux_object_that_reads_credentials_names_its_secret(git_checkout: GitRepo) -> None:
+    # the attack review of stop 49: only sources' secretRefs were known, so a HelmRepository's
+    # login Secret, which the layers also decrypted with, could be replaced whole
+    bootstrap(git_checkout, "clusters/prod")
+    objects = [
+        ("source.toolkit.fluxcd.io/v1", "HelmRepository", "charts", "creds"),
+        ("image.toolkit.fluxcd.io/v1beta2", "ImageRepository", "app", "regcred"),
+        ("notification.toolkit.fluxcd.io/v1beta3", "Provider", "slack", "slack-url"),
+        ("notification.toolkit.fluxcd.io/v1", "Receiver", "github", "webhook-token"),
+    ]
+    docs = "---\n".join(
+        f"apiVersion: {api}\nkind: {kind}\nmetadata: {{name: {name}, namespace: flux-system}}\n"
+        f"spec:\n  secretRef: {{name: {secret}}}\n"
+        for api, kind, name, secret in objects
+    )
+    # a HelmRelease's kubeConfig secretRef, a ConfigMap: no credentials of a source
+    docs += (
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: flux-system}\n"
+        "data: {secretRef: nope}\n"
+    )
+    git_checkout.write("clusters/prod/sources.yaml", docs)
+    g = graph(git_checkout)
+    assert dict(g.source_secrets) == {
+        "flux-system/creds": ("HelmRepository charts",),
+        "flux-system/regcred": ("ImageRepository app",),
+        "flux-system/slack-url": ("Provider slack",),
+        "flux-system/webhook-token": ("Receiver github",),
+    }

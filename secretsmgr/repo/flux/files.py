@@ -16,6 +16,7 @@ from secretsmgr.repo.flux.objects import (
     MARKERS,
     as_list,
     as_map,
+    credential_reader,
     is_flux_instance,
     is_flux_kustomization,
     is_source,
@@ -180,6 +181,7 @@ class RepoFiles:
                     or is_source(doc)
                     or is_flux_instance(doc)
                     or is_resource_set(doc)  # the model reads the Kustomizations it makes
+                    or credential_reader(doc) is not None  # whose Secret is never replaced
                 ):
                     found.append(doc)
         result = tuple(found)

@@ -1444,7 +1444,9 @@ def find_layers(
         if held_by:
             flag_clusters[name] = frozenset(held_by)
     dormant = _dormant(model, ordered)
-    secrets: dict[str, dict[str, None]] = {}
+    secrets: dict[str, dict[str, None]] = {
+        where: dict(readers) for where, readers in model.scan.credential_readers.items()
+    }
     for defined in model.scan.sources.values():
         for src in defined:
             if src.secret_ref:

@@ -147,6 +147,31 @@ def is_source(doc: Mapping[str, object]) -> bool:
     return doc.get("kind") in SOURCE_KINDS and api_group(doc) == SOURCE_GROUP
 
 
+# Flux objects besides the sources that read credentials from ``spec.secretRef``: a chart
+# repository's or an image registry's login, a notification provider's token or a receiver's
+# (the attack review of stop 49: a HelmRepository's Secret could be replaced whole)
+_CREDENTIAL_KINDS = {
+    ("HelmRepository", SOURCE_GROUP),
+    ("ImageRepository", "image.toolkit.fluxcd.io"),
+    ("Provider", "notification.toolkit.fluxcd.io"),
+    ("Receiver", "notification.toolkit.fluxcd.io"),
+}
+
+
+def credential_reader(doc: Mapping[str, object]) -> tuple[str, str] | None:
+    """(``namespace/name`` of the Secret, ``Kind name`` of the reader) of a Flux object of
+    ``_CREDENTIAL_KINDS`` that names a ``spec.secretRef``; None for any other."""
+    kind = as_str(doc.get("kind"))
+    if kind is None or (kind, api_group(doc)) not in _CREDENTIAL_KINDS:
+        return None
+    secret = as_str((as_map((as_map(doc.get("spec")) or {}).get("secretRef")) or {}).get("name"))
+    md = meta(doc)
+    name = as_str(md.get("name"))
+    if not secret or not name:
+        return None
+    return f"{as_str(md.get('namespace')) or 'flux-system'}/{secret}", f"{kind} {name}"
+
+
 def is_flux_instance(doc: Mapping[str, object]) -> bool:
     """Whether ``doc`` is a flux-operator FluxInstance."""
     return doc.get("kind") == "FluxInstance" and api_group(doc) == OPERATOR_GROUP
