@@ -1613,6 +1613,41 @@ def test_a_kustomization_a_live_layer_depends_on_is_applied_in_its_cluster(
     assert ("home-apps", "elsewhere") in g.unknown_dependencies
 
 
+def test_a_dependency_switched_off_in_its_parent_is_no_layer_and_is_named(
+    git_checkout: GitRepo,
+) -> None:
+    """brettinternet/homeops (sweep 93): `# - ./cloudnative-pg/ks.yaml` in the database
+    folder's kustomization, and live layers depending on it; taken for a root applied by hand,
+    it was a layer with no decryption: an SM010 error on an untouched repository, whose fix
+    changed nothing Flux applies. Nothing applies it: the dependent waits, and a note says so."""
+    bootstrap(git_checkout, "clusters/home")
+    git_checkout.write("clusters/home/apps.yaml", flux_ks("apps", "./apps"))
+    git_checkout.write(
+        "apps/kustomization.yaml", "resources:\n  - ./auth/ks.yaml\n  # - ./db/ks.yaml\n"
+    )
+    git_checkout.write("apps/auth/ks.yaml", flux_ks("auth", "./apps/auth/app", ("db",)))
+    git_checkout.write("apps/auth/app/kustomization.yaml", "resources: [a.enc.yaml]\n")
+    git_checkout.write("apps/auth/app/a.enc.yaml", "kind: Secret\n")
+    git_checkout.write("apps/db/ks.yaml", flux_ks("db", "./apps/db/app", decryption=""))
+    git_checkout.write("apps/db/app/kustomization.yaml", "resources: [d.enc.yaml]\n")
+    git_checkout.write("apps/db/app/d.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert g.layers_of("apps/db/app/d.enc.yaml") == ()
+    assert "db" not in g.names()
+    assert any(
+        n.startswith(
+            "layer home/auth depends on db, which nothing applies (the entry of "
+            "apps/db/ks.yaml is commented out)"
+        )
+        for n in g.notes
+    ), g.notes
+    # listed again, it is a layer as before
+    git_checkout.write(
+        "apps/kustomization.yaml", "resources:\n  - ./auth/ks.yaml\n  - ./db/ks.yaml\n"
+    )
+    assert graph(git_checkout).layers_of("apps/db/app/d.enc.yaml") == ("db",)
+
+
 def _cluster_settings(cluster: str) -> str:
     """A cluster's own cluster-settings ConfigMap, its CLUSTER_NAME its name."""
     return (

@@ -787,6 +787,11 @@ class _Model(Workspace):
             if not ks.rejected:
                 by_key.setdefault((ks.namespace, ks.name), []).append(ks)
         found: dict[tuple[str | None, str, str], Root] = {}
+        # one switched off in a kustomization file a live layer reads (``# - ./app/ks.yaml``)
+        # is applied by nothing: the layer that depends on it waits for ever (sweep 93,
+        # brettinternet/homeops: two such were live layers, each an SM010 error on an untouched
+        # repository)
+        commented = self._commented_out({p for x in self.layers for p in x.files})
         for layer in self.layers:
             if layer.external is not None:
                 continue
@@ -795,6 +800,14 @@ class _Model(Workspace):
                     continue
                 defined = by_key.get(key, [])
                 if len(defined) != 1 or (layer.cluster, *key) in found:
+                    continue
+                origin = defined[0].origin
+                if origin in commented or _below_any(origin, commented):
+                    self.notes.append(
+                        f"layer {layer.label} depends on {key[1]}, which nothing applies (the "
+                        f"entry of {origin} is commented out): Flux holds {layer.name} back "
+                        "until it exists"
+                    )
                     continue
                 root = self._implicit(defined[0], layer.cluster)
                 bootstrap = self._bootstrap_of(layer.cluster)  # its cluster's source, if any
