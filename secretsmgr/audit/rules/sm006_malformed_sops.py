@@ -59,6 +59,12 @@ def _fixes(ctx: AuditContext) -> dict[str, str]:
                 f"correct the misspelled key of the sops block in {quoted} by hand (the MAC "
                 "covers the values, not the block's keys); git's copy is the same"
             )
+        elif _only_version(ctx, entry.path):
+            # the attack review of stop 49: "restore an earlier one" where git holds none
+            fix = (
+                "git holds it only as it is now: remove it and write it anew with "
+                f"secretsmgr edit {quoted}"
+            )
         else:
             fix = (
                 "git's last copy is the same: restore an earlier one (git log --oneline -- "
@@ -67,6 +73,17 @@ def _fixes(ctx: AuditContext) -> dict[str, str]:
             )
         fixes[entry.path] = fix
     return fixes
+
+
+def _only_version(ctx: AuditContext, path: str) -> bool:
+    """Whether every commit git holds of ``path`` gave it the one content it has at HEAD."""
+    from secretsmgr.repo.gitlog import later_blobs
+
+    try:
+        versions = later_blobs(ctx.repo.root, [path]).get(path, [])
+    except SecretsmgrError:
+        return False
+    return len({blob for _commit, blob in versions}) <= 1
 
 
 def _reencode_hint(path: str) -> str:

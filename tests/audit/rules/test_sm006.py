@@ -170,10 +170,23 @@ def test_the_fix_when_git_holds_the_same_broken_bytes(tmp_path: Path) -> None:
         "apps/typo.enc.yaml": "correct the misspelled key of the sops block in "
         "apps/typo.enc.yaml by hand (the MAC covers the values, not the block's keys); git's "
         "copy is the same",
-        "apps/cut.enc.yaml": "git's last copy is the same: restore an earlier one (git log "
-        "--oneline -- apps/cut.enc.yaml; git checkout COMMIT -- apps/cut.enc.yaml) and make "
-        "the change again with secretsmgr edit apps/cut.enc.yaml",
+        # the attack review of stop 49: no earlier copy to restore: the fix said to restore one
+        "apps/cut.enc.yaml": "git holds it only as it is now: remove it and write it anew with "
+        "secretsmgr edit apps/cut.enc.yaml",
     }
+    # with a good copy in git before it, the fix restores that one
+    (tmp_path / "apps/cut.enc.yaml").write_text(good)
+    commit_all(tmp_path, "mended")
+    (tmp_path / "apps/cut.enc.yaml").write_text(
+        good.replace("ENC[AES256_GCM,data:", "ENC[AES256_GCM,dat:", 1)
+    )
+    commit_all(tmp_path, "broken again")
+    fixes = {f.path: f.fix for f in audit(tmp_path).findings if f.rule == "SM006"}
+    assert fixes["apps/cut.enc.yaml"] == (
+        "git's last copy is the same: restore an earlier one (git log --oneline -- "
+        "apps/cut.enc.yaml; git checkout COMMIT -- apps/cut.enc.yaml) and make the change "
+        "again with secretsmgr edit apps/cut.enc.yaml"
+    )
     # renamed as the fix says, the file reads again (its MAC still verifies)
     typo = tmp_path / "apps/typo.enc.yaml"
     typo.write_text(typo.read_text().replace("ersion: 3.11.0", "version: 3.11.0"))
