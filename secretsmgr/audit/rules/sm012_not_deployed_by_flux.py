@@ -304,6 +304,13 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             if listing is not None
             else "in the kustomization.yaml of the layer that should apply it"
         )
+        commented = _commented_entry(ctx, entry.path, listing) if listing is not None else None
+        if commented is not None and listing is not None:
+            # the entry is there, switched off (sweep 93, prehor/home-ops: "list it under
+            # resources:" where `# - ./postgres-recorder-secret.sops.yaml` stood)
+            where = f"uncomment the line {commented} in {listing[0]} (layer {listing[1]} builds it)"
+        else:
+            where = f"list it {where}"
         if listing is not None and any(
             x.label == listing[1] and x.decryption is None for x in layers
         ):
@@ -318,7 +325,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             "not deployed by Flux: no live Flux Kustomization applies this SOPS file",
             fix=(
                 "if another tool uses it (Talos, Ansible, Terraform, bootstrap), list it in "
-                f'.secretsmgr.yaml: outside_flux: ["{glob}"]; otherwise list it {where}'
+                f'.secretsmgr.yaml: outside_flux: ["{glob}"]; otherwise {where}'
             ),
         )
 
@@ -394,11 +401,24 @@ def _dormant_owner(ctx: AuditContext, path: str, files: frozenset[str]) -> str |
     )
 
 
-def _entry_line(text: str, rel: str, *, listed: bool = False) -> str | None:
+def _commented_entry(ctx: AuditContext, path: str, listing: tuple[str, str, str]) -> str | None:
+    """The commented-out line of the kustomization file of ``listing`` that lists ``path``
+    itself (``# - ./secret.sops.yaml``), as written; None when it has none."""
+    kfile = listing[0]
+    folder = dirname(kfile)
+    rel = path[len(folder) + 1 :] if folder else path
+    try:
+        text = (ctx.repo.root / kfile).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return _entry_line(text, rel, folder=False)
+
+
+def _entry_line(text: str, rel: str, *, listed: bool = False, folder: bool = True) -> str | None:
     """The commented-out line of a kustomization file's ``text`` that lists ``rel``
     (``#- ./thanos/ks.yaml``) or its folder (``# - ./thanos``), as written; with ``listed``,
     the line that lists it, not commented out. None when there is none."""
-    names = [rel] + ([dirname(rel)] if dirname(rel) else [])
+    names = [rel] + ([dirname(rel)] if dirname(rel) and folder else [])
     mark = "" if listed else r"#[ \t]*"
     for name in names:
         found = re.search(

@@ -617,6 +617,27 @@ def test_an_ephemeral_sops_file_reads_the_file_too(tmp_path: Path) -> None:
     assert found == {"tools/nobody.sops.yaml"}
 
 
+def test_a_listing_switched_off_in_that_file_is_to_be_uncommented(tmp_path: Path) -> None:
+    # sweep 93, prehor/home-ops: "list it under resources:" where the file's line stood,
+    # commented out (`# - ./postgres-recorder-secret.sops.yaml`)
+    from ..helpers import audit
+
+    files = {"apps/db.enc.yaml": enc(secret("db")), "apps/off.enc.yaml": enc(secret("off"))}
+    standard_repo(tmp_path, files)
+    write(
+        tmp_path,
+        "apps/kustomization.yaml",
+        "resources:\n  - db.enc.yaml\n  # - ./off.enc.yaml\n",
+    )
+    fixes = {f.path: f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"}
+    assert fixes["apps/off.enc.yaml"].endswith(
+        "otherwise uncomment the line # - ./off.enc.yaml in apps/kustomization.yaml (layer apps "
+        "builds it)"
+    ), fixes
+    write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db.enc.yaml\n  - ./off.enc.yaml\n")
+    assert not [f for f in audit(tmp_path).findings if f.rule == "SM012"]
+
+
 def test_the_fix_names_the_kustomization_file_to_list_it_in(tmp_path: Path) -> None:
     # stop 43 left the fix saying "the kustomization.yaml of the layer that should apply it"
     # without naming the file; pasted as printed, the listing now makes the layer apply it
