@@ -200,12 +200,25 @@ def plan_init(
     """
     root = inv.root
     if not inv.layers.clusters:
+        hints = [
+            "run it where the Flux bootstrap lives (clusters/<name>/flux-system): "
+            "secretsmgr --repo PATH init"
+        ]
+        if inv.layers.kustomizations:
+            # Flux applied from outside (AKS's extension, Terraform): the roots are named by
+            # hand (sweep 93, hmcts/sds-flux-config: key show sent the user here, and this
+            # hint back to a bootstrap it does not have)
+            hints.insert(
+                0,
+                f"the repository holds {plural(inv.layers.kustomizations, 'Flux Kustomization')}"
+                f" but no root that applies {'it' if inv.layers.kustomizations == 1 else 'them'}"
+                ": if Flux is applied from outside the repository, name each "
+                "cluster's root folder under clusters: in .secretsmgr.yaml (docs/configuration.md),"
+                " then run init again",
+            )
         raise ConfigError(
             f"no Flux cluster found in {root}: init sets up an existing Flux repository",
-            hints=(
-                "run it where the Flux bootstrap lives (clusters/<name>/flux-system): "
-                "secretsmgr --repo PATH init",
-            ),
+            hints=tuple(hints),
         )
     cluster_keys, new_keys = decide_keys(inv, options)
     held = frozenset(p for i in identities for p in getattr(i, "publics", ()))

@@ -561,7 +561,25 @@ def test_a_repository_without_flux_is_refused(
     repo = commit(write(tmp_path / "repo", "README.md", "hello\n").parent)
     _, err = init(repo, capsys, "--cluster-key", CLUSTER, expect=2)
     assert "no Flux cluster found" in err
+    assert "clusters: in .secretsmgr.yaml" not in err
     assert sorted(tree(repo)) == ["README.md"]
+    # Kustomizations and no root (Flux applied from outside: AKS's extension): the roots are
+    # named by hand (sweep 93, hmcts/sds-flux-config: the hint sent it to a bootstrap)
+    write(
+        repo,
+        "apps/ks.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: web, namespace: flux-system}\n"
+        "spec:\n  path: ./apps/web/${ENVIRONMENT}\n"
+        "  sourceRef: {kind: GitRepository, name: flux-system}\n",
+    )
+    commit(repo)
+    _, err = init(repo, capsys, "--cluster-key", CLUSTER, expect=2)
+    assert (
+        "hint: the repository holds 1 Flux Kustomization but no root that applies it: if Flux "
+        "is applied from outside the repository, name each cluster's root folder under "
+        "clusters: in .secretsmgr.yaml"
+    ) in err, err
 
 
 def test_a_failure_while_writing_puts_everything_back(
