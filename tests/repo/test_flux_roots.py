@@ -1890,10 +1890,25 @@ def test_every_flux_object_that_reads_credentials_names_its_secret(git_checkout:
         "data: {secretRef: nope}\n"
     )
     git_checkout.write("clusters/prod/sources.yaml", docs)
+    # the second attack review of stop 49: in the namespace the build gives it (a
+    # kustomization's namespace:), and only what a live layer applies
+    git_checkout.write("clusters/prod/apps.yaml", flux_ks("apps", "./apps"))
+    git_checkout.write("apps/kustomization.yaml", "namespace: apps\nresources: [repo.yaml]\n")
+    git_checkout.write(
+        "apps/repo.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\n"
+        "metadata: {name: private-charts}\nspec:\n  secretRef: {name: regcred}\n",
+    )
+    git_checkout.write(
+        "unused/repo.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\n"
+        "metadata: {name: old, namespace: flux-system}\nspec:\n  secretRef: {name: stale}\n",
+    )
     g = graph(git_checkout)
     assert dict(g.source_secrets) == {
         "flux-system/creds": ("HelmRepository charts",),
         "flux-system/regcred": ("ImageRepository app",),
         "flux-system/slack-url": ("Provider slack",),
         "flux-system/webhook-token": ("Receiver github",),
+        "apps/regcred": ("HelmRepository private-charts",),
     }

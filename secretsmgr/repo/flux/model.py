@@ -48,6 +48,7 @@ from secretsmgr.repo.flux.objects import (
     FluxKustomization,
     Ref,
     Source,
+    credential_reader,
     is_flux_instance,
     is_flux_kustomization,
     is_source,
@@ -985,6 +986,13 @@ class _Model(Workspace):
                 src = parse_source(doc, obj.origin)
                 if src is not None:
                     self.scan.add_source(src, built=True)
+            # a live layer's object that reads credentials, in the namespace Flux applies it
+            # in (the second attack review of stop 49: a kustomization's namespace: was not
+            # taken, and an unrelated Secret was protected in the real one's stead)
+            if (reader := credential_reader(doc, ks.target_namespace or "default")) is not None:
+                where = f"{ks.target_namespace}/{reader[0].partition('/')[2]}"
+                found = where if ks.target_namespace else reader[0]
+                self.credential_readers.setdefault(found, {})[reader[1]] = None
         ignored = self.ignored_below(art, folder)
         return make_layer(
             ks, root.cluster, folder, result, version=version, ignored=ignored
@@ -1458,7 +1466,7 @@ def find_layers(
             flag_clusters[name] = frozenset(held_by)
     dormant = _dormant(model, ordered)
     secrets: dict[str, dict[str, None]] = {
-        where: dict(readers) for where, readers in model.scan.credential_readers.items()
+        where: dict(readers) for where, readers in model.credential_readers.items()
     }
     for defined in model.scan.sources.values():
         for src in defined:

@@ -158,9 +158,12 @@ _CREDENTIAL_KINDS = {
 }
 
 
-def credential_reader(doc: Mapping[str, object]) -> tuple[str, str] | None:
+def credential_reader(
+    doc: Mapping[str, object], namespace: str = "flux-system"
+) -> tuple[str, str] | None:
     """(``namespace/name`` of the Secret, ``Kind name`` of the reader) of a Flux object of
-    ``_CREDENTIAL_KINDS`` that names a ``spec.secretRef``; None for any other."""
+    ``_CREDENTIAL_KINDS`` that names a ``spec.secretRef``, in its own namespace (else
+    ``namespace``); None for any other."""
     kind = as_str(doc.get("kind"))
     if kind is None or (kind, api_group(doc)) not in _CREDENTIAL_KINDS:
         return None
@@ -169,7 +172,7 @@ def credential_reader(doc: Mapping[str, object]) -> tuple[str, str] | None:
     name = as_str(md.get("name"))
     if not secret or not name:
         return None
-    return f"{as_str(md.get('namespace')) or 'flux-system'}/{secret}", f"{kind} {name}"
+    return f"{as_str(md.get('namespace')) or namespace}/{secret}", f"{kind} {name}"
 
 
 def is_flux_instance(doc: Mapping[str, object]) -> bool:

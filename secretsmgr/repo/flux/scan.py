@@ -18,7 +18,6 @@ from secretsmgr.repo.flux.objects import (
     Source,
     as_map,
     as_str,
-    credential_reader,
     instance_from_values,
     is_flux_instance,
     is_flux_kustomization,
@@ -144,9 +143,6 @@ class Scan:
     # the names of the Kustomizations ResourceSets make, templated ones as written
     # (``tenants-<< inputs.tenant >>``): a layer's dependsOn may name one
     made_names: set[str] = field(default_factory=set)
-    # ``namespace/name`` of a Secret -> the Flux objects besides sources that read credentials
-    # from it (``HelmRepository charts``), each once
-    credential_readers: dict[str, dict[str, None]] = field(default_factory=dict)
 
 
 def scan_repository(repo: RepoFiles) -> Scan:
@@ -170,8 +166,6 @@ def scan_repository(repo: RepoFiles) -> Scan:
                 scan.instances.append(parse_instance(doc, path))
             elif is_resource_set(doc):
                 scan.made_names.update(resource_set_names(doc))
-            elif (reader := credential_reader(doc)) is not None:
-                scan.credential_readers.setdefault(reader[0], {})[reader[1]] = None
         try:
             data = repo.read(path)
         except OSError:

@@ -59,6 +59,9 @@ class Workspace:
         self.settings_clusters = clusters
         self.mapped = dict(sources)
         self.scan = scan_repository(self.repo)
+        # ``namespace/name`` of a Secret -> the objects of live layers besides sources that read
+        # credentials from it (``HelmRepository charts``), each once
+        self.credential_readers: dict[str, dict[str, None]] = {}
         self.variables = SubstituteSources(self.repo)
         self.notes: list[str] = []
         # roots (file, namespace, name) whose spec.path holds nothing (noted)
