@@ -126,6 +126,10 @@ class PlaintextSecret:
     # file, so the fix makes it UTF-8 first (the attack review of sweep 93): how, by
     # ``_reencoding`` ("" when the file is UTF-8)
     not_utf8: str = ""
+    # every leaf of the file, as (object, key path): what a file taken for a decrypted copy
+    # must hold nothing beyond (the second attack review of stop 49: a copy's extra keys and
+    # a ConfigMap beside its Secret were removed with it)
+    shape: frozenset[tuple[str, str]] = frozenset()
     # the file's name says it is a sample (``secret.sample.yaml``) and the value shows it is
     # one (``_sample_words``): where no layer applies the file, a warning, and no exposure in
     # history (sweep 91, fma965/f9-k3s: 38 errors on `"Redis Password"`, `admin@domain.tld`)
@@ -946,6 +950,9 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
     found = find_plaintext_secrets(file) + patched
     if not found and not documents(file) and file.format is FileFormat.YAML:
         found = _unparsed_secrets(file.path, text)
+    if found and file.format in (FileFormat.YAML, FileFormat.JSON):
+        shape = frozenset(leaf for doc in documents(file) for leaf in _leaves(doc))
+        found = [replace(hit, shape=shape) for hit in found]
     if file.data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         found = [replace(hit, utf16=True) for hit in found]
     elif "\ufffd" in text and not _utf8(file.data):
@@ -1704,28 +1711,47 @@ def _encrypted_original(
     removed)."""
     if not secret:
         return None
-    mine = {
-        (h.secret, h.key_path)
+    shapes = [
+        h.shape
         for h in ctx.repo.hits_of(RULE.id)
-        if isinstance(h, PlaintextSecret) and h.path == path
-    }
-    if not mine:
+        if isinstance(h, PlaintextSecret) and h.path == path and h.shape
+    ]
+    if not shapes:
         return None
+    mine = shapes[0]
     for entry in ctx.repo.sops_files:
         if entry.path == path or entry.path not in names or entry.sops_file is None:
             continue
-        held = {
-            (f"{ns}/{name}" if ns else str(name), f"{section}.{key}")
-            for doc in entry.sops_file.docs
-            if doc.get("kind") == "Secret" and isinstance(meta := doc.get("metadata"), MapNode)
-            for name, ns in ((meta.get("name"), meta.get("namespace")),)
-            for section in ("data", "stringData")
-            if isinstance(values := doc.get(section), MapNode)
-            for key, _value in _pairs(values)
-        }
-        if mine <= held:
+        if mine <= {leaf for doc in entry.sops_file.docs for leaf in _leaves(doc)}:
             return entry.path
     return None
+
+
+def _leaves(doc: object, prefix: str = "", label: str = "") -> Iterator[tuple[str, str]]:
+    """(object, key path) of every leaf of a document, parsed plain (dicts and lists) or by
+    the SOPS reader (``MapNode``, ``SeqNode``); the object is ``kind namespace/name``."""
+    if isinstance(doc, MapNode):
+        items = [(str(k), v) for k, v in _pairs(doc)]
+    elif isinstance(doc, dict):
+        items = [(str(k), v) for k, v in doc.items()]
+    elif isinstance(doc, SeqNode | list):
+        values = doc.items if isinstance(doc, SeqNode) else doc
+        for value in values:
+            if not isinstance(value, Comment):
+                yield from _leaves(value, f"{prefix}[].", label)
+        return
+    else:
+        yield label, prefix.rstrip(".")
+        return
+    if not prefix:
+        found = dict(items)
+        meta = found.get("metadata")
+        meta_items = dict(_pairs(meta)) if isinstance(meta, MapNode) else meta
+        named = meta_items if isinstance(meta_items, dict) else {}
+        ns, name = named.get("namespace"), named.get("name")
+        label = f"{found.get('kind')} {ns}/{name}" if ns else f"{found.get('kind')} {name}"
+    for key, value in items:
+        yield from _leaves(value, f"{prefix}{key}.", label)
 
 
 def _pairs(node: MapNode) -> list[tuple[str, object]]:

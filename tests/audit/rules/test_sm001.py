@@ -1393,6 +1393,13 @@ def test_a_decrypted_copy_under_a_rule_or_a_backup_name_is_taken_out_not_encrypt
             + secret("smtp", {"password": "smtp-pw-9"}),
             "apps/queue.enc.yaml": enc(secret("queue", {"token": "q-1"})),
             "apps/queue.dec.yaml": secret("queue", {"token": "q-1", "admin": "q-admin-2"}),
+            # the second attack review: settings no finding names, and a ConfigMap beside it
+            "apps/pg.enc.yaml": enc(secret("pg", {"password": "pg-pw-1"})),
+            "apps/pg.dec.yaml": secret(
+                "pg", {"password": "pg-pw-1", "host": "pg-primary.prod.svc", "port": '"5432"'}
+            )
+            + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: pg-tuning}\n"
+            "data: {max_connections: '200'}\n",
         },
     )
     (tmp_path / ".sops.yaml").write_text(
@@ -1404,7 +1411,7 @@ def test_a_decrypted_copy_under_a_rule_or_a_backup_name_is_taken_out_not_encrypt
         assert fixes[copy].startswith("apps/db.enc.yaml exists already"), fixes[copy]
         assert f"git rm -q --cached --ignore-unmatch {copy}; rm -f {copy}" in fixes[copy]
     # another Secret's file: encrypted where it is, never removed
-    for other in ("api.plain", "web.dec", "mail.dec", "queue.dec"):
+    for other in ("api.plain", "web.dec", "mail.dec", "queue.dec", "pg.dec"):
         assert fixes[f"apps/{other}.yaml"] == f"secretsmgr encrypt -i apps/{other}.yaml", other
 
 
