@@ -956,21 +956,36 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
     if file.data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         found = [replace(hit, utf16=True) for hit in found]
     elif "\ufffd" in text and not _utf8(file.data):
-        found = [replace(hit, not_utf8=_reencoding(file.data)) for hit in found]
+        how = _reencoding(file.data, documents(file))
+        found = [replace(hit, not_utf8=how) for hit in found]
     return [replace(hit, sniffed=True) for hit in found] if sniffed else found
 
 
-def _reencoding(data: bytes) -> str:
-    """How a text that is not UTF-8 becomes UTF-8 with its values kept: ``cp1252`` when no byte
-    of it reads as UTF-8 beyond ASCII (one legacy encoding throughout: Windows-1252 keeps
-    ``Grün`` as it is), ``drop`` when its bytes that are not UTF-8 sit in comment lines only
-    (the rest is UTF-8 already), else ``hand`` (mixed, in values: only its author knows what
-    they were; the attack review of stop 49: dropping them changed a password silently)."""
-    text = data.decode("utf-8", "replace")
-    if all(ch == "\ufffd" for ch in text if ord(ch) > 127):
-        return "cp1252"
-    broken = [line for line in data.splitlines() if not _utf8(line)]
-    return "drop" if all(line.lstrip().startswith(b"#") for line in broken) else "hand"
+def _reencoding(data: bytes, docs: Sequence[object]) -> str:
+    """How a text that is not UTF-8 becomes UTF-8 with its values kept: ``drop`` when no key or
+    value of its documents holds the bytes (they sit in comments: dropping them changes no
+    value), ``legacy`` when they do and no byte of it reads as UTF-8 beyond ASCII (one legacy
+    encoding throughout, Windows-1252 most often, but only its author knows: Windows-1251 reads
+    as other letters), else ``hand`` (mixed). The attack reviews of stop 49: dropping the bytes
+    changed a password, also one in a block scalar's `#` line; Windows-1252 misread a
+    Cyrillic one."""
+    if not any("\ufffd" in text for doc in docs for text in _texts(doc)):
+        return "drop"
+    decoded = data.decode("utf-8", "replace")
+    return "legacy" if all(ch == "\ufffd" for ch in decoded if ord(ch) > 127) else "hand"
+
+
+def _texts(node: object) -> Iterator[str]:
+    """Every key and string value of a plain parsed document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield str(key)
+            yield from _texts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _texts(value)
+    elif isinstance(node, str):
+        yield node
 
 
 def _utf8(data: bytes) -> bool:
@@ -2130,8 +2145,16 @@ def _utf8_first(path: str, how: str, fix: str) -> str:
             f"save {quoted} as UTF-8 in your editor first (its values hold bytes of another "
             f"encoding, which only you can tell), then: {fix}"
         )
-    source = "-f WINDOWS-1252" if how == "cp1252" else "-c -f UTF-8"
-    step = f"iconv {source} -t UTF-8 {quoted} > {quoted}.utf8 && mv {quoted}.utf8 {quoted}"
+    into = f"-t UTF-8 {quoted} > {quoted}.utf8 && mv {quoted}.utf8 {quoted}"
+    if how == "legacy":
+        # which encoding the values were written in, only their author knows: said, not done
+        step = f"iconv -f WINDOWS-1252 {into}"
+        return (
+            f"make it UTF-8 first from the encoding it was saved in, and check its values "
+            f"after (Western European text: {step}; another, such as WINDOWS-1251, by its "
+            f"name), then: {fix}"
+        )
+    step = f"iconv -c -f UTF-8 {into}"
     first = fix.lstrip("( ").split(" ", 1)[0]
     if first in ("secretsmgr", "sops", "mv", "git", "sed"):
         return f"{step} && {fix}"
