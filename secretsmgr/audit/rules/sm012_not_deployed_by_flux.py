@@ -411,7 +411,18 @@ def _commented_entry(ctx: AuditContext, path: str, listing: tuple[str, str, str]
         text = (ctx.repo.root / kfile).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    return _entry_line(text, rel, folder=False)
+    line = _entry_line(text, rel, folder=False)
+    if line is None:
+        return None
+    # under resources: only (the second attack review of stop 49: one under a
+    # configMapGenerator's files:, uncommented, put the ciphertext in a ConfigMap)
+    section = None
+    for row in text.splitlines():
+        if row.strip() == line.strip():
+            return line if section == "resources" else None
+        if re.match(r"^[A-Za-z_][\w-]*:", row):
+            section = row.partition(":")[0]
+    return None
 
 
 def _entry_line(text: str, rel: str, *, listed: bool = False, folder: bool = True) -> str | None:

@@ -634,6 +634,18 @@ def test_a_listing_switched_off_in_that_file_is_to_be_uncommented(tmp_path: Path
         "otherwise uncomment the line # - ./off.enc.yaml in apps/kustomization.yaml (layer apps "
         "builds it)"
     ), fixes
+    # the second attack review: the one commented line under a generator's files: is no
+    # listing to uncomment (it would put the ciphertext in a ConfigMap)
+    write(
+        tmp_path,
+        "apps/kustomization.yaml",
+        "resources:\n  - db.enc.yaml\nconfigMapGenerator:\n  - name: web\n    files:\n"
+        "      # - off.enc.yaml\n",
+    )
+    fixes = {f.path: f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"}
+    assert fixes["apps/off.enc.yaml"].endswith(
+        "otherwise list it under resources: in apps/kustomization.yaml (layer apps builds it)"
+    ), fixes
     write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db.enc.yaml\n  - ./off.enc.yaml\n")
     assert not [f for f in audit(tmp_path).findings if f.rule == "SM012"]
 
