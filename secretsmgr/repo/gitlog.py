@@ -41,6 +41,22 @@ def _full(root: Path, path: str) -> str:
     return _show_prefix(root) + path
 
 
+def blobs_followed(root: Path, path: str) -> list[str]:
+    """The blob ids ``path`` had in each commit reachable from HEAD that changed it, newest
+    first, following renames (``git log --follow``: under its former names too)."""
+    args = ["log", "--follow", "--format=%x01", "--raw", "--no-abbrev", "-z", "--", path]
+    try:
+        out = _run(root, args)
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    found = []
+    for _head, rest in _log_chunks(out):
+        for fields, _where in _raw_records(rest):
+            if len(fields) >= 4:
+                found.append(fields[3])
+    return found
+
+
 def _log_chunks(out: bytes) -> Iterator[tuple[str, bytes]]:
     """(format line, raw records) of each commit of ``git log --format=%x01… --raw -z``."""
     for chunk in out.split(b"\x01")[1:]:

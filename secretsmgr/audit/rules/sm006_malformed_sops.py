@@ -67,8 +67,9 @@ def _fixes(ctx: AuditContext) -> dict[str, str]:
             )
         else:
             fix = (
-                "git's last copy is the same: restore an earlier one (git log --oneline -- "
-                f"{quoted}; git checkout COMMIT -- {quoted}) and make the change again with "
+                "git's last copy is the same: restore an earlier one (git log --oneline "
+                f"--follow --name-only -- {quoted} names each commit and the file's name then; "
+                f"git show COMMIT:THAT_NAME > {quoted}) and make the change again with "
                 f"secretsmgr edit {quoted}"
             )
         fixes[entry.path] = fix
@@ -76,14 +77,16 @@ def _fixes(ctx: AuditContext) -> dict[str, str]:
 
 
 def _only_version(ctx: AuditContext, path: str) -> bool:
-    """Whether every commit git holds of ``path`` gave it the one content it has at HEAD."""
-    from secretsmgr.repo.gitlog import later_blobs
+    """Whether every commit git holds of ``path``, under its former names too, gave it the one
+    content it has at HEAD (the second attack review of stop 49: a file renamed in the commit
+    that broke it had a good copy under its old name, and the fix said to write it anew)."""
+    from secretsmgr.repo.gitlog import blobs_followed
 
     try:
-        versions = later_blobs(ctx.repo.root, [path]).get(path, [])
+        versions = blobs_followed(ctx.repo.root, path)
     except SecretsmgrError:
         return False
-    return len({blob for _commit, blob in versions}) <= 1
+    return len(set(versions)) <= 1
 
 
 def _reencode_hint(path: str) -> str:

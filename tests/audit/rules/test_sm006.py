@@ -182,16 +182,27 @@ def test_the_fix_when_git_holds_the_same_broken_bytes(tmp_path: Path) -> None:
     )
     commit_all(tmp_path, "broken again")
     fixes = {f.path: f.fix for f in audit(tmp_path).findings if f.rule == "SM006"}
-    assert fixes["apps/cut.enc.yaml"] == (
-        "git's last copy is the same: restore an earlier one (git log --oneline -- "
-        "apps/cut.enc.yaml; git checkout COMMIT -- apps/cut.enc.yaml) and make the change "
-        "again with secretsmgr edit apps/cut.enc.yaml"
+    restore = (
+        "git's last copy is the same: restore an earlier one (git log --oneline --follow "
+        "--name-only -- {p} names each commit and the file's name then; git show "
+        "COMMIT:THAT_NAME > {p}) and make the change again with secretsmgr edit {p}"
     )
+    assert fixes["apps/cut.enc.yaml"] == restore.format(p="apps/cut.enc.yaml")
     # renamed as the fix says, the file reads again (its MAC still verifies)
     typo = tmp_path / "apps/typo.enc.yaml"
     typo.write_text(typo.read_text().replace("ersion: 3.11.0", "version: 3.11.0"))
     fixes = {f.path: f.fix for f in audit(tmp_path).findings if f.rule == "SM006"}
     assert "apps/typo.enc.yaml" not in fixes
+    # renamed in the commit that broke it: the good copy is under its former name (the second
+    # attack review of stop 49: the fix said git held none)
+    (tmp_path / "apps/moved.enc.yaml").write_text(good)
+    commit_all(tmp_path, "a good file")
+    git(tmp_path, "mv", "apps/moved.enc.yaml", "apps/moved.sops.yaml")
+    moved = tmp_path / "apps/moved.sops.yaml"
+    moved.write_text(good.replace("ENC[AES256_GCM,data:", "ENC[AES256_GCM,dat:", 1))
+    commit_all(tmp_path, "renamed, and broken")
+    fixes = {f.path: f.fix for f in audit(tmp_path).findings if f.rule == "SM006"}
+    assert fixes["apps/moved.sops.yaml"] == restore.format(p="apps/moved.sops.yaml"), fixes
 
 
 def test_a_utf16_sops_file_is_named_so_and_its_fix_re_encodes_it(tmp_path: Path) -> None:
