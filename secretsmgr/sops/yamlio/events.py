@@ -11,7 +11,7 @@ a mapping key, an unknown or recursive alias, and alias expansion past ``MAX_ALI
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -108,15 +108,6 @@ def _bounded(source: Iterable[Any]) -> list[Any]:
     return events
 
 
-def _c_events(text: str) -> Iterator[Any]:
-    parser = _CParser(text)
-    while True:
-        event = parser.get_event()
-        yield event
-        if event.__class__ is _STREAM_END:
-            return
-
-
 def parse_events(text: str) -> list[Any]:
     """Every parser event of ``text``; ``FormatError`` when it is not YAML.
 
@@ -131,7 +122,9 @@ def parse_events(text: str) -> list[Any]:
         except YAMLError as exc:
             raise format_error(exc) from exc
     try:
-        return _bounded(_c_events(text))
+        # get_event never returns None, and _bounded stops at the stream's end: a C-level
+        # iterator, no generator frame per event
+        return _bounded(iter(_CParser(text).get_event, None))
     except YAMLError as exc:
         try:
             return _pure_events(text)
