@@ -24,3 +24,14 @@ def sh_word(text: str) -> str:
     """Any other name in a printed command (a cluster, a key path): quoted where the shell
     would split or expand it."""
     return shlex.quote(text)
+
+
+# the commands a printed fix starts with: pasted as it stands, not read
+_COMMAND_WORDS = frozenset(
+    ("mv", "git", "secretsmgr", "sops", "sed", "cd", "gpg", "kubectl", "iconv")
+)
+
+
+def starts_as_command(text: str) -> bool:
+    """Whether a fix starts as a shell command (``mv …``, ``(cd … && …)``), not with words."""
+    return text.lstrip("( ").split(" ", 1)[0] in _COMMAND_WORDS

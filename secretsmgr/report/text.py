@@ -30,7 +30,7 @@ from secretsmgr.report._shared import (
     relative,
     worst,
 )
-from secretsmgr.shellword import sh_path
+from secretsmgr.shellword import sh_path, starts_as_command
 
 MARKS = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "·"}
 OK_MARK = "✓"
@@ -307,7 +307,7 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
             # a rename first (no rule matches); words to follow are no command to paste (sweep
             # 87's gate corpus: "fix it with: no .sops.yaml creation rule matches …" failed)
             said = one_line(first or "")
-            tail = f"fix it with: {said}" if _command(said) else f"to fix it: {said}"
+            tail = f"fix it with: {said}" if starts_as_command(said) else f"to fix it: {said}"
         elif plaintext and len(blocked) == 1:
             tail = f"encrypt it with: secretsmgr encrypt -i {sh_path(one_line(blocked[0]))}"
         elif plaintext and any(
@@ -349,14 +349,3 @@ def _fix_once(fix: str, shown: set[str], elsewhere: dict[str, str], path: str) -
     if first != path and path not in fix:
         return f"the same as for {first} above"
     return one_line(fix)
-
-
-_COMMAND_WORDS = frozenset(
-    ("mv", "git", "secretsmgr", "sops", "sed", "cd", "gpg", "kubectl", "iconv")
-)
-
-
-def _command(text: str) -> bool:
-    """Whether a fix starts as a shell command (``mv …``, ``(cd … && …)``), not with words."""
-    first = text.lstrip("( ").split(" ", 1)[0]
-    return first in _COMMAND_WORDS

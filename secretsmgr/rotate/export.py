@@ -23,6 +23,7 @@ from secretsmgr.keys.age import CLUSTER_MARK
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.manifest import check_names, entry_text
 from secretsmgr.plural import plural
+from secretsmgr.repo.flux import find_layers
 from secretsmgr.repo.flux.objects import pgp_secret_name
 from secretsmgr.repo.inventory import load_inventory
 from secretsmgr.repo.repokeys import repository_keys
@@ -30,8 +31,10 @@ from secretsmgr.repo.settings import (
     CLUSTER_KEY_ENV,
     SETTINGS_NAME,
     load_settings,
+    settings_of,
     without_cluster_key_env,
 )
+from secretsmgr.repo.snapshot import WorktreeSnapshot
 from secretsmgr.shellword import sh_word
 
 
@@ -456,7 +459,11 @@ def credential_readers(root: Path, namespace: str, name: str) -> tuple[str, ...]
     """The Flux sources of the repository that read their credentials from the Secret
     ``namespace/name`` (``GitRepository flux-system``): a key sent there goes beside them, as
     replacing the Secret would leave Flux unable to fetch (sweep 93, shangkuei/fluxcd)."""
-    return tuple(load_inventory(root).layers.source_secrets.get(f"{namespace}/{name}", ()))
+    # the layer graph alone: no SOPS file needs reading for it
+    snap = WorktreeSnapshot(root)
+    settings = settings_of(snap)
+    graph = find_layers(snap, settings.clusters, dict(settings.sources))
+    return tuple(graph.source_secrets.get(f"{namespace}/{name}", ()))
 
 
 def secret_target(

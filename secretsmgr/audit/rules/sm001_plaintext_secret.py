@@ -69,14 +69,14 @@ from secretsmgr.repo.placeholders import (
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsconfig import SopsConfig
 from secretsmgr.repo.sopsentry import structured_format
-from secretsmgr.shellword import sh_path
+from secretsmgr.shellword import sh_path, starts_as_command
 from secretsmgr.sops import FileFormat
 from secretsmgr.sops.document import parse_documents
 from secretsmgr.sops.encvalue import is_enc, parse_enc
 from secretsmgr.sops.limits import is_too_large, limit_text, max_file_bytes
 from secretsmgr.sops.locate import DocumentKeys, key_lines
 from secretsmgr.sops.metadata import parse_metadata
-from secretsmgr.sops.model import EncryptionRule, RuleKind
+from secretsmgr.sops.model import EncryptionRule, RuleKind, SopsMetadata
 from secretsmgr.sops.rules import iter_leaves, path_is_encrypted
 from secretsmgr.sops.tree import MapNode, SeqNode
 from secretsmgr.sops.values import Comment
@@ -1470,8 +1470,7 @@ def _shared_key(ctx: AuditContext) -> tuple[str, str] | None:
         sf = entry.sops_file
         if sf is None:
             continue
-        keys = {("age", k) for k in sf.metadata.age_recipients}
-        keys |= {(kind, k) for g in sf.metadata.key_groups for kind, k in g.foreign_ids()}
+        keys = _keys_on(sf.metadata)
         common = keys if common is None else common & keys
     if not common or len(common) != 1:
         return None
@@ -1544,14 +1543,7 @@ def _keyless_rule_hint(ctx: AuditContext, path: str, where: str | None, number: 
             f"{ctx.repo.sops_configs.encrypt_command(path)}"
         )
     kind, key = shared
-    if kind == "age":
-        command = f"secretsmgr encrypt --age {key} -i {sh_path(path)}"
-    elif kind in _SOPS_KEY_FLAGS:
-        command = ctx.repo.sops_configs.sops_command(
-            f"encrypt {_SOPS_KEY_FLAGS[kind]} {key} -i", path
-        )
-    else:
-        command = ""
+    command = _encrypt_to(ctx, path, kind, key)
     spare = f"add {kind}: {key} to that rule to spare the flag next time"
     if not command:
         return (
@@ -1582,9 +1574,14 @@ def _keys_of(ctx: AuditContext, paths: Sequence[str]) -> list[set[tuple[str, str
             entry = read_sops_entry(rel, data, fmt) if fmt is not None and data else None
         sf = entry.sops_file if entry is not None else None
         if sf is not None:
-            keys = {("age", k) for k in sf.metadata.age_recipients}
-            found.append(keys | {k for g in sf.metadata.key_groups for k in g.foreign_ids()})
+            found.append(_keys_on(sf.metadata))
     return found
+
+
+def _keys_on(meta: SopsMetadata) -> set[tuple[str, str]]:
+    """(kind, key) of every key a SOPS file is encrypted to (``age``, ``pgp``, ``kms``…)."""
+    keys = {("age", k) for k in meta.age_recipients}
+    return keys | {(kind, k) for g in meta.key_groups for kind, k in g.foreign_ids()}
 
 
 _NEIGHBOUR_BYTES = 1 << 20  # a SOPS file read for its keys, at most
@@ -1637,16 +1634,21 @@ def _nearby_key(ctx: AuditContext, path: str) -> tuple[str, str, str] | None:
         folder = posixpath.dirname(folder)
 
 
+def _encrypt_to(ctx: AuditContext, path: str, kind: str, key: str) -> str:
+    """The command that encrypts ``path`` to the one key ``key`` of ``kind``: ``secretsmgr
+    encrypt --age`` or sops with the kind's flag; "" for a kind sops has no flag for."""
+    if kind == "age":
+        return f"secretsmgr encrypt --age {key} -i {sh_path(path)}"
+    if kind in _SOPS_KEY_FLAGS:
+        return ctx.repo.sops_configs.sops_command(f"encrypt {_SOPS_KEY_FLAGS[kind]} {key} -i", path)
+    return ""
+
+
 def _nearby_hint(ctx: AuditContext, path: str, rule: str, kind: str, key: str, folder: str) -> str:
     """The fix for a file under a rule of no key, from the key its neighbours are on."""
     where = f"{folder}/" if folder else "the repository's root"
-    if kind == "age":
-        command = f"secretsmgr encrypt --age {key} -i {sh_path(path)}"
-    elif kind in _SOPS_KEY_FLAGS:
-        command = ctx.repo.sops_configs.sops_command(
-            f"encrypt {_SOPS_KEY_FLAGS[kind]} {key} -i", path
-        )
-    else:
+    command = _encrypt_to(ctx, path, kind, key)
+    if not command:
         return (
             f"{rule} names no key, and every SOPS file below {where} is on {kind} key {key}: "
             "encrypt it with sops to that key"
@@ -2155,8 +2157,7 @@ def _utf8_first(path: str, how: str, fix: str) -> str:
             f"name), then: {fix}"
         )
     step = f"iconv -c -f UTF-8 {into}"
-    first = fix.lstrip("( ").split(" ", 1)[0]
-    if first in ("secretsmgr", "sops", "mv", "git", "sed"):
+    if starts_as_command(fix):
         return f"{step} && {fix}"
     return f"make it UTF-8 first ({step}), then: {fix}"
 

@@ -989,10 +989,10 @@ class _Model(Workspace):
             # a live layer's object that reads credentials, in the namespace Flux applies it
             # in (the second attack review of stop 49: a kustomization's namespace: was not
             # taken, and an unrelated Secret was protected in the real one's stead)
-            if (reader := credential_reader(doc, ks.target_namespace or "default")) is not None:
-                where = f"{ks.target_namespace}/{reader[0].partition('/')[2]}"
-                found = where if ks.target_namespace else reader[0]
-                self.credential_readers.setdefault(found, {})[reader[1]] = None
+            if (reader := credential_reader(doc)) is not None:
+                own, secret, label = reader
+                where = f"{ks.target_namespace or own or 'default'}/{secret}"
+                self.credential_readers.setdefault(where, {})[label] = None
         ignored = self.ignored_below(art, folder)
         return make_layer(
             ks, root.cluster, folder, result, version=version, ignored=ignored

@@ -158,12 +158,9 @@ _CREDENTIAL_KINDS = {
 }
 
 
-def credential_reader(
-    doc: Mapping[str, object], namespace: str = "flux-system"
-) -> tuple[str, str] | None:
-    """(``namespace/name`` of the Secret, ``Kind name`` of the reader) of a Flux object of
-    ``_CREDENTIAL_KINDS`` that names a ``spec.secretRef``, in its own namespace (else
-    ``namespace``); None for any other."""
+def credential_reader(doc: Mapping[str, object]) -> tuple[str | None, str, str] | None:
+    """(its own namespace or None, the Secret's name, ``Kind name``) of a Flux object of
+    ``_CREDENTIAL_KINDS`` that reads credentials from ``spec.secretRef``; None for any other."""
     kind = as_str(doc.get("kind"))
     if kind is None or (kind, api_group(doc)) not in _CREDENTIAL_KINDS:
         return None
@@ -172,7 +169,7 @@ def credential_reader(
     name = as_str(md.get("name"))
     if not secret or not name:
         return None
-    return f"{as_str(md.get('namespace')) or namespace}/{secret}", f"{kind} {name}"
+    return as_str(md.get("namespace")) or None, secret, f"{kind} {name}"
 
 
 def is_flux_instance(doc: Mapping[str, object]) -> bool:
