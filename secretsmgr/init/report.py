@@ -238,6 +238,18 @@ def _kept_rules_step(kept: KeptConfig) -> str:
     )
 
 
+_LISTED = 12  # layers a step names before "and N more"
+
+
+def _some(labels: tuple[str, ...]) -> str:
+    """``labels`` for one line: the first few, then how many more and where they are listed
+    (sweep 94, soulwhisper/home-ops: 124 layers in one step)."""
+    if len(labels) <= _LISTED:
+        return ", ".join(labels)
+    rest = len(labels) - _LISTED
+    return f"{', '.join(labels[:_LISTED])} and {rest} more (secretsmgr layers --verbose lists them)"
+
+
 def _no_decryption_step(
     cluster: str | None,
     labels: tuple[str, ...],
@@ -256,7 +268,7 @@ def _no_decryption_step(
     step = (
         f"no layer{which} decrypts sops yet: give the layers that will apply secrets "
         f"spec.decryption {{provider: sops, secretRef: {{name: sops-age}}}}{how}; the layers: "
-        f"{', '.join(labels)}"
+        + _some(labels)
     )
     if elsewhere:
         # a secretRef is read in the Kustomization's own namespace (sweep 89, xunholy/anz-next-

@@ -317,7 +317,7 @@ def plan_init(
     adopt = plan_adopt(inv, ADOPT_REASON, identities, actor=actor)
     sops_paths = {e.path for e in inv.sops_files}
     undecrypted = tuple(
-        layer.label
+        inv.layers.shown(layer)
         for layer in inv.layers.layers
         if layer.files & sops_paths and not layer.decrypts_sops
     )
@@ -636,5 +636,6 @@ def _no_decryption(
             bootstrap = any(posixpath.basename(x.source) == "gotk-sync.yaml" for x in local)
             home = inv.layers.controller_namespace(cluster)
             elsewhere = sorted({x.namespace for x in local if x.namespace and x.namespace != home})
-            out.append((cluster, tuple(x.label for x in local), bootstrap, tuple(elsewhere)))
+            shown = tuple(inv.layers.shown(x) for x in local)
+            out.append((cluster, shown, bootstrap, tuple(elsewhere)))
     return tuple(out)

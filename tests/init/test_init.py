@@ -1958,7 +1958,10 @@ def test_a_cluster_whose_layers_decrypt_nothing_gets_a_decryption_step(
     out, _ = init(repo, capsys, "-o", str(tmp_path / "new.agekey"))
     (step,) = [line for line in out.splitlines() if "decrypts sops yet" in line]
     assert "spec.decryption {provider: sops, secretRef: {name: sops-age}}" in step, out
-    assert "prod/apps" in step and "gotk-sync.yaml" in step, step
+    assert "gotk-sync.yaml" in step, step
+    # one cluster: the layers by name, not cluster/name, which reads as namespace/name (sweep
+    # 94, soulwhisper/home-ops: `flux-system/gitops-system` for a layer in gitops-system)
+    assert step.endswith("the layers: flux-system, apps"), step
     # one decrypting layer is enough: which layers get secrets is the operator's to say
     other = one_cluster_repo(tmp_path / "other")
     out, _ = init(other, capsys, "-o", str(tmp_path / "other.agekey"))
@@ -1978,6 +1981,16 @@ def test_a_cluster_whose_layers_decrypt_nothing_gets_a_decryption_step(
     out, _ = init(two, capsys, "--cluster-key", CLUSTER)
     (step,) = [line for line in out.splitlines() if "decrypts sops yet" in line]
     assert "no layer of cluster staging decrypts sops yet" in step, out
+    assert "the layers: staging/" in step, step  # several clusters: cluster/name
+    # a long list is cut short (sweep 94: 124 layers in one step)
+    many = one_cluster_repo(tmp_path / "many")
+    layer(many, "prod", "apps", "apps", decryption=False)
+    for n in range(20):
+        layer(many, "prod", f"app{n:02}", f"apps/app{n:02}", decryption=False)
+    commit(many)
+    out, _ = init(many, capsys, "-o", str(tmp_path / "many.agekey"))
+    (step,) = [line for line in out.splitlines() if "decrypts sops yet" in line]
+    assert step.endswith("app09, app10 and 10 more (secretsmgr layers --verbose lists them)"), step
 
 
 def test_a_kept_key_at_hand_needs_no_word_on_its_private_half(

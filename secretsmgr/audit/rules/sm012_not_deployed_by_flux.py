@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from posixpath import dirname, join, normpath
 
@@ -219,10 +219,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if mirrored is None:
             mirrored = {**_mirrored(layers), **ctx.repo.layers.mirrors}
         layer, folder = _unmapped_reader(layers, mirrored, entry.path) or (None, "")
+        shown = ctx.repo.layers.shown(layer) if layer is not None else ""
         if layer is not None and layer.source_elsewhere:
             yield RULE.finding(
                 entry.path,
-                f"not applied: layer {layer.label} reads {layer.external}, which no manifest "
+                f"not applied: layer {shown} reads {layer.external}, which no manifest "
                 f"here defines ({layer.source_elsewhere} is), so Flux cannot reconcile it",
                 fix=(
                     f"set sourceRef.namespace: {layer.source_elsewhere.split('/')[1]} in "
@@ -242,7 +243,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
             yield RULE.finding(
                 entry.path,
-                f"not placed: layer {layer.label} reads {layer.external}, which is not mapped "
+                f"not placed: layer {shown} reads {layer.external}, which is not mapped "
                 f"to this checkout, {where}: if that source is built from this repository, Flux "
                 "deploys it",
                 fix=(
@@ -288,7 +289,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 ),
             )
             continue
-        listing = _listing(entry.path, layers, files)
+        listing = _listing(entry.path, layers, files, ctx.repo.layers.shown)
         first = _unlisted_in(ctx, entry.path, listing, files) if listing is not None else None
         where = (
             f"under resources: in {listing[0]} (layer {listing[1]} builds it)"
@@ -312,7 +313,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         else:
             where = f"list it {where}"
         if listing is not None and any(
-            x.label == listing[1] and x.decryption is None for x in layers
+            ctx.repo.layers.shown(x) == listing[1] and x.decryption is None for x in layers
         ):
             # listed there, it is applied still encrypted (sweep 83, DRSchlaubi/kbs610: the
             # pasted fix turned three SM012 infos into three SM010 errors)
@@ -467,7 +468,7 @@ def _unlisted_in(
 
 
 def _listing(
-    path: str, layers: Sequence[Layer], files: frozenset[str]
+    path: str, layers: Sequence[Layer], files: frozenset[str], shown: Callable[[Layer], str]
 ) -> tuple[str, str, str] | None:
     """The kustomization file nearest above ``path`` that a live layer builds: (that file, the
     layer, the entry to list there). The entry is ``path`` itself where that file is the nearest
@@ -480,7 +481,7 @@ def _listing(
         found = [join(folder, n) for n in KUSTOMIZATION_NAMES if join(folder, n) in files]
         if found:
             kfile = found[0]
-            readers = sorted(x.label for x in layers if kfile in x.files)
+            readers = sorted(shown(x) for x in layers if kfile in x.files)
             if readers:
                 if not below:
                     return kfile, readers[0], path[len(folder) + 1 :] if folder else path

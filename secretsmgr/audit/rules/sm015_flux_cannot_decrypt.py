@@ -119,7 +119,7 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
                 continue  # SM010 reports layers that do not decrypt at all
             as_resource |= use.kind is UseKind.RESOURCE
             if use.kind is UseKind.RESOURCE and entry.path in layer.transformed:
-                transformed.append(layer.label)
+                transformed.append(ctx.repo.layers.shown(layer))
             for reason, fix in _use_reasons(entry, layer, use):
                 reasons.setdefault(reason, fix)
     encrypted = _encrypted_identity(entry) if transformed else []

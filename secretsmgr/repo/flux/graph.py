@@ -169,6 +169,12 @@ class LayerGraph:
         """Layer names in order, each once."""
         return tuple(dict.fromkeys(layer.name for layer in self.layers))
 
+    def shown(self, layer: Layer) -> str:
+        """How a message names ``layer``: ``cluster/name`` when the repository has several
+        clusters, else its name (sweep 94, soulwhisper/home-ops: init listed its one
+        cluster's layers as `flux-system/gitops-system`, read as a namespace)."""
+        return layer.label if len(self.clusters) > 1 else layer.name
+
     def get(self, name: str) -> Layer | None:
         """The first layer called ``name`` (or ``cluster/name``), or None."""
         return next((x for x in self.layers if name in (x.name, x.label)), None)
