@@ -47,6 +47,7 @@ from secretsmgr.audit.manifests import (
     numbered_objects,
     secret_values,
 )
+from secretsmgr.audit.rules.sm006_malformed_sops import restore_fixes
 from secretsmgr.errors import FormatError, SecretsmgrError
 from secretsmgr.repo.flux import Layer, Use, UseKind
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
@@ -2053,6 +2054,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             if name in refs:
                 keys_in[path] = ("an OpenPGP private key Flux decrypts with", alone, name)
     told: set[tuple[str, int]] = set()  # Secrets of variable names already reported
+    # SOPS files whose sops block does not read (SM006's): a value in clear there is not in a
+    # file "without SOPS metadata", and encrypt -i refuses it
+    broken_sops = {e.path for e in ctx.repo.sops_files if e.error is not None}
+    restore: dict[str, str] | None = None
     for hit in hits:
         if hit.variable_name:
             if (hit.path, hit.document) not in told:
@@ -2099,12 +2104,28 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             message = (
                 f"an inline patch of Secret {hit.secret} holds a plaintext value at {hit.key_path}"
             )
+        elif hit.path in broken_sops:
+            message = (
+                f"Secret {hit.secret} holds a plaintext value at {hit.key_path} in a SOPS file "
+                "whose sops block cannot be read (SM006)"
+            )
         else:
             message = (
                 f"Secret {hit.secret} holds a plaintext value at {hit.key_path} "
                 "and the file has no SOPS metadata"
             )
         fix = _fix(ctx, hit, keys_in)
+        if hit.path in broken_sops:
+            # sweep 94, Dapacruz/k8s-infra: a second stringData: pasted above the sops block
+            # made the file unreadable; "encrypt -i" failed on it. Restore it first (SM006's
+            # way), then set the value the sops way.
+            if restore is None:
+                restore = restore_fixes(ctx)
+            fix = (
+                f"{restore.get(hit.path, 'repair the file (SM006)')}; then, if the value "
+                f"belongs there: secretsmgr set {sh_path(hit.path)} {sh_path(hit.key_path)} "
+                "(reads it from stdin)"
+            )
         severity = None
         if hit.sample and ctx.repo.layers.layers and not ctx.repo.layers_of(hit.path):
             # a repository with Flux layers, none of which applies the file (without any,

@@ -38,7 +38,7 @@ def _committed(ctx: AuditContext, paths: list[str]) -> dict[str, str]:
     }
 
 
-def _fixes(ctx: AuditContext) -> dict[str, str]:
+def restore_fixes(ctx: AuditContext) -> dict[str, str]:
     """The fix of each broken file: git's copy when HEAD has another, else by hand or anew."""
     broken = [
         e
@@ -103,7 +103,7 @@ def _reencode_hint(path: str) -> str:
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Unreadable metadata, broken ``ENC[…]`` values, a broken MAC field or age entry (an
     armored age file outside the age format or its bounds: such a file is never decrypted)."""
-    fixes = _fixes(ctx)  # runs git only when some file is broken
+    fixes = restore_fixes(ctx)  # runs git only when some file is broken
     for entry in ctx.repo.sops_files:
         fix = fixes.get(entry.path, f"git checkout HEAD -- {sh_path(entry.path)}")
         if entry.error == UTF16_ERROR:

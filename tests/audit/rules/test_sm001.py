@@ -10,7 +10,16 @@ import pytest
 
 from secretsmgr.audit.finding import AuditReport, Severity
 
-from ..helpers import CERT_PEM, enc, flux_kustomization, secret, sops_yaml, standard_repo, write
+from ..helpers import (
+    CERT_PEM,
+    audit,
+    enc,
+    flux_kustomization,
+    secret,
+    sops_yaml,
+    standard_repo,
+    write,
+)
 from .cases import Case, ids, run_case
 
 
@@ -2785,3 +2794,39 @@ def test_a_sample_in_a_repository_without_flux_layers_is_still_an_error(tmp_path
     write(tmp_path, "apps/db/kustomization.yaml", "resources:\n  - db-credentials-template.yaml\n")
     found = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
     assert [f.severity for f in found] == [Severity.ERROR]
+
+
+def test_a_value_in_clear_in_an_unreadable_sops_file_gets_a_fix_that_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sweep 94, Dapacruz/k8s-infra: a second ``stringData:`` pasted above the sops block made
+    the file unreadable (duplicate key); SM001 said the file "has no SOPS metadata" and its fix
+    ``encrypt -i`` failed on it."""
+    from tests.cli.runner import run
+    from tests.conftest import TEST_KEY, git
+    from tests.rotate.helpers import commit_all
+
+    path = "apps/db.enc.yaml"
+    good = enc(secret("db"))
+    standard_repo(tmp_path, {path: good})
+    git(tmp_path, "init", "-q", "-b", "main")
+    commit_all(tmp_path, "initial")
+    added = "stringData:\n  api-token: Zq8rT2mXvL9pW4kN7sB1\n"
+    write(tmp_path, path, good.replace("sops:\n", added + "sops:\n", 1))
+    (finding,) = [f for f in audit(tmp_path).findings if f.rule == "SM001"]
+    assert finding.message == (
+        "Secret prod/db holds a plaintext value at stringData.api-token in a SOPS file whose "
+        "sops block cannot be read (SM006)"
+    )
+    assert finding.fix == (
+        f"git checkout HEAD -- {path}; then, if the value belongs there: secretsmgr set {path} "
+        "stringData.api-token (reads it from stdin)"
+    )
+    # pasted as printed: the file is SOPS again, and the value goes in encrypted
+    git(tmp_path, "checkout", "HEAD", "--", path)
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(TEST_KEY))
+    monkeypatch.chdir(tmp_path)
+    run(["set", path, "stringData.api-token"], capsys, stdin="Zq8rT2mXvL9pW4kN7sB1\n", expect=0)
+    text = (tmp_path / path).read_text()
+    assert "api-token: ENC[AES256_GCM," in text and "Zq8rT2mX" not in text
+    assert not [f for f in audit(tmp_path).findings if f.rule in ("SM001", "SM006")]
