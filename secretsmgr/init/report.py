@@ -334,7 +334,13 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
     unmatched = [k for k in plan.kept_configs if k.unmatched is not None]
     steps += [_kept_rules_step(k) for k in unmatched]
     # PATH/NAME in some layer's folder matches a rule (else only the steps above say where)
-    if not unmatched or plan.rules_written or len(unmatched) < len(plan.kept_configs):
+    # with no rule written nor kept, encrypt finds no keys (sweep 94, cmu-sei/Polar: its layers
+    # read an OCI artifact; the note says to run init again once a layer reads a folder here)
+    configs = [f for f in plan.files if posixpath.basename(f.path) == SOPS_CONFIG_NAME]
+    none = all(f.state is FileState.NOT_WRITTEN for f in configs) and not plan.kept_configs
+    if not none and (
+        not unmatched or plan.rules_written or len(unmatched) < len(plan.kept_configs)
+    ):
         steps.append(_encrypt_step(plan))
     forced = f"git add -f {' '.join(sh_path(p) for p in plan.ignored)}; " if plan.ignored else ""
     steps.append(f"check, then commit: secretsmgr audit; git add -A; {forced}git commit")

@@ -18,6 +18,7 @@ from secretsmgr.repo.settings import load_settings
 from secretsmgr.repo.sopsconfig import load_sops_config, match_rule
 from secretsmgr.sops import FileFormat, load
 from secretsmgr.sops.model import DEFAULT_RULE
+from tests.audit.helpers import audit as audit_report
 from tests.audit.helpers import enc, secret
 from tests.cli import runner
 from tests.conftest import FIXTURES, GIT_ENV, run_sops
@@ -1869,9 +1870,17 @@ def test_no_layer_folder_in_the_checkout_gets_no_sops_yaml_of_no_rule(
     assert "0 creation rules" not in out
     assert "not written   .sops.yaml" in out
     assert "no layer applies a folder of this checkout" in err + out
+    # no step says to encrypt a secret: encrypt would find no .sops.yaml (sweep 94,
+    # cmu-sei/Polar: the pasted step failed "no age recipients to encrypt to")
+    assert "encrypt a secret" not in out, out
     init(repo, capsys, "-o", str(keyfile))
     assert not (repo / ".sops.yaml").exists()
     assert (repo / ".secretsmgr.yaml").is_file()
+    # nor does SM001 send a plaintext Secret's user to init, which writes no rule here
+    write(repo, "dev/secret.yaml", secret("dev", {"password": "Zq8rT2mXvL9pW4kN"}))
+    (finding,) = [f for f in audit_report(repo).findings if f.rule == "SM001"]
+    assert "secretsmgr init" not in (finding.fix or ""), finding.fix
+    assert "create one at the repository root with one (path_regex: " in (finding.fix or "")
 
 
 def test_a_kept_rule_with_no_encrypted_regex_is_named_before_the_encrypt_step(

@@ -1785,6 +1785,13 @@ def _take_out_copy(path: str, original: str) -> str:
     )
 
 
+def init_writes_rules(ctx: AuditContext) -> bool:
+    """Whether ``init`` would write creation rules here: only for the folders of layers that
+    read this checkout (sweep 94, cmu-sei/Polar: its layers read an OCI artifact, init wrote no
+    `.sops.yaml`, and the fix that sent the user to init, then to encrypt, went round)."""
+    return any(x.external is None and x.files for x in ctx.repo.layers.layers)
+
+
 def _rename_hint(
     ctx: AuditContext,
     path: str,
@@ -1802,7 +1809,7 @@ def _rename_hint(
     (no Secret Flux could apply): the rename to a ``.enc.yaml`` name comes first. ``away``:
     only a rename to a name whose rule fits, else ""."""
     configs = ctx.repo.sops_configs
-    if not ctx.repo.has_sops_config:
+    if not ctx.repo.has_sops_config and init_writes_rules(ctx):
         # encrypt would find no recipients (neuland-ingolstadt, huangyingting): a key and a
         # creation rule come first
         then = f"rename it to {target}, then secretsmgr encrypt -i {sh_path(target)}"
@@ -2305,10 +2312,16 @@ def encrypt_steps(
     (``encrypt`` refuses it); under a rule naming PGP, KMS or Vault keys, sops encrypts it, from
     the rule's folder."""
     encrypt = f"secretsmgr encrypt -i {sh_path(path)}{why}"
-    if not ctx.repo.has_sops_config:
+    if not ctx.repo.has_sops_config and init_writes_rules(ctx):
         return (
             f"{NO_SOPS_CONFIG}: set up the cluster key and a creation rule first with "
             f"secretsmgr init (see README.md, New repository), then {encrypt}"
+        )
+    if not ctx.repo.has_sops_config:
+        return (
+            f"{NO_SOPS_CONFIG}: write one at the repository root whose creation rule matches "
+            f"{path} (a path_regex for its name, the cluster's age key, no encrypted_regex), "
+            f"then {encrypt}"
         )
     where, rule, number = ctx.repo.sops_configs.rule_for(path)
     own = "a path_regex for its name, the same keys, no encrypted_regex"

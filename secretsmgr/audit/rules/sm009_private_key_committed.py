@@ -26,6 +26,7 @@ from secretsmgr.audit.manifests import (
 from secretsmgr.audit.rules.sm001_plaintext_secret import (
     flux_key_secrets,
     generator_readers,
+    init_writes_rules,
     take_out,
 )
 from secretsmgr.errors import ConfigError
@@ -541,13 +542,14 @@ def _encrypt_hint(ctx: AuditContext, path: str) -> str:
             f"no creation rule matches {path}, so name the cluster's key: secretsmgr encrypt -i "
             f"{sh_path(path)} {keys} (or add a rule to {where} first)"
         )
-    if ctx.repo.layers.clusters:
+    if ctx.repo.layers.clusters and init_writes_rules(ctx):
         return (
             f"{NO_SOPS_CONFIG}: set up the cluster key and a creation rule first with "
             "secretsmgr init (see README.md, New repository), then secretsmgr encrypt -i "
             f"{sh_path(path)}"
         )
-    # init sets up a Flux repository only: without one, the rule is written by hand
+    # init sets up a Flux repository only, and writes rules for the folders its layers read:
+    # without them, the rule is written by hand
     return (
         f"{NO_SOPS_CONFIG}: write one whose creation rule names an age key (secretsmgr key "
         f"generate prints a new one) first, then secretsmgr encrypt -i {sh_path(path)}"

@@ -2830,3 +2830,30 @@ def test_a_value_in_clear_in_an_unreadable_sops_file_gets_a_fix_that_works(
     text = (tmp_path / path).read_text()
     assert "api-token: ENC[AES256_GCM," in text and "Zq8rT2mX" not in text
     assert not [f for f in audit(tmp_path).findings if f.rule in ("SM001", "SM006")]
+
+
+def test_no_fix_sends_the_user_to_an_init_that_writes_no_rule(tmp_path: Path) -> None:
+    """sweep 94, cmu-sei/Polar: no `.sops.yaml`, and no layer reads a folder of the checkout
+    (its layers read an OCI artifact), so init writes no creation rule; the fixes that said
+    "set up ... with secretsmgr init, then secretsmgr encrypt -i" went round in a circle."""
+    ks = flux_kustomization("apps", "./kubernetes/apps")  # not in this checkout
+    write(tmp_path, "clusters/prod/apps.yaml", ks)
+    write(
+        tmp_path,
+        "app/kustomization.yaml",
+        "secretGenerator:\n  - name: db\n    literals: [password=Zq8rT2mXvL9pW4kN]\n",
+    )
+    write(tmp_path, "dev/secret.yaml", secret("dev", {"password": "Zq8rT2mXvL9pW4kN"}))
+    fixes = {f.path: f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM001"}
+    assert set(fixes) == {"app/kustomization.yaml", "dev/secret.yaml"}, fixes
+    assert not [f for f in fixes.values() if "secretsmgr init" in f], fixes
+    assert fixes["app/kustomization.yaml"].endswith(
+        "no .sops.yaml in the repository: write one at the repository root whose creation rule "
+        "matches app/db.enc.env (a path_regex for its name, the cluster's age key, no "
+        "encrypted_regex), then secretsmgr encrypt -i app/db.enc.env"
+    ), fixes
+    assert "create one at the repository root with one (path_regex: " in fixes["dev/secret.yaml"]
+    # once a layer reads a folder here, init writes its rule: the fixes say so again
+    write(tmp_path, "kubernetes/apps/configmap.yaml", "apiVersion: v1\nkind: ConfigMap\n")
+    fixes = {f.path: f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM001"}
+    assert all("with secretsmgr init (see README.md, New repository)" in f for f in fixes.values())

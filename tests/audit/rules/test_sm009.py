@@ -406,10 +406,21 @@ def test_a_pem_key_in_a_repository_without_sops_yaml_says_what_encrypt_needs_fir
         encrypt + "secretsmgr encrypt -i terraform/certs/self-signed.key"
     )
     (tmp_path / ".sops.yaml").unlink()
+    configmap = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n"
+    write(tmp_path, "apps/configmap.yaml", configmap)  # init writes a rule for apps/
     fix = next(f.fix for f in audit(tmp_path).findings if f.rule == "SM009")
     assert fix is not None and fix.endswith(
         encrypt + "no .sops.yaml in the repository: set up the cluster key and a creation rule "
         "first with secretsmgr init (see README.md, New repository), then secretsmgr encrypt -i "
+        "terraform/certs/self-signed.key"
+    )
+    # the layer's folder is not in the checkout: init writes no rule, so the fix does not send
+    # the user there (sweep 94, cmu-sei/Polar: the fix went round init and encrypt)
+    (tmp_path / "apps/configmap.yaml").unlink()
+    fix = next(f.fix for f in audit(tmp_path).findings if f.rule == "SM009")
+    assert fix is not None and fix.endswith(
+        encrypt + "no .sops.yaml in the repository: write one whose creation rule names an age "
+        "key (secretsmgr key generate prints a new one) first, then secretsmgr encrypt -i "
         "terraform/certs/self-signed.key"
     )
     # no Flux cluster for init to set up: the rule is written by hand
