@@ -624,6 +624,9 @@ def is_placeholder(value: object) -> bool:
     bracketed = _BRACKETED.match(value)  # ``[YOUR_API_KEY]``
     if bracketed is not None and is_placeholder(bracketed[1]):
         return True
+    slashed = _USER_SLASH.match(value)  # ``neo4j/changeme``
+    if slashed is not None and _STAND_IN.match(slashed[1]):
+        return True
     if _OTHER_TEMPLATE.search(value):
         return _filled_by_template(value)
     if not _TEMPLATE.search(value):
@@ -725,6 +728,9 @@ _CREDENTIALS_URL = re.compile(
     r"(?P<path>(?:/[A-Za-z0-9_.-]{0,64}){0,8})(?:\?(?P<query>[^\s#]{0,512}))?\s*$"
 )
 _URL_USER = re.compile(rf"^(?:{_WORD}(?:[_.-]+{_WORD})*)?$")
+# ``USER/PASSWORD`` in one value (Neo4j's ``NEO4J_AUTH``): a stand-in when the password is one
+# (sweep 94, cmu-sei/Polar: ``neo4j/changeme`` was an exposure, ``changeme`` beside it not)
+_USER_SLASH = re.compile(r"^\s*[A-Za-z][A-Za-z0-9_.-]{0,63}/([^/\s]+)\s*$")
 _PLAIN_WORD = re.compile(r"^(?:[A-Za-z]+(?:[-_.][A-Za-z]+)*|\d{1,6})?$")
 # a query key naming a credential, also inside a longer word (libpq's ``sslpassword``)
 _QUERY_CREDENTIAL = re.compile(r"(?i)pass|pwd|secret|token|key|auth|cred|sig")

@@ -152,6 +152,9 @@ def test_comments_empty_values_and_stand_in_words_beside_a_variable_are_no_secre
         "change-this-in-production",
         "your-secret-key-change-this-in-production-readur",
         "CHANGE_THIS",
+        # sweep 94 (cmu-sei/Polar: an SM019 error in history): NEO4J_AUTH's user/password form
+        "neo4j/changeme",
+        "neo4j/your-password-here",
     ],
 )
 def test_a_value_asking_to_be_replaced_is_a_placeholder(value: str) -> None:
@@ -173,6 +176,9 @@ def test_a_secret_mentioning_such_a_word_is_none() -> None:
         "[hunter2-Xq9v]",
         "placeholder-Xq9v2",
         "change-this-Xk9m2Qz7Lp",  # a password made from it
+        "neo4j/Zq8rT2mXvL9pW4kN",  # user/password with a real one
+        "neo4j/changeme-Xq9vLw2p",
+        "a/b/changeme",  # a path, not user/password
         # the attack review: words of any kind after it make a password too
         "change-this-kx7-pq9-zz3-mm1",
         "change-this-qwhfzkrtplmvbnxcazsd",
