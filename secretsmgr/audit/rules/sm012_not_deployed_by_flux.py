@@ -396,6 +396,13 @@ def _dormant_owner(ctx: AuditContext, path: str, files: frozenset[str]) -> str |
                 f"{which}: {found} lists it, but no live layer builds {found}: list its "
                 f"folder where a live layer's kustomization reaches it{then}"
             )
+    built = [(found, rel) for found, rel, _ in found_files if ctx.repo.layers.placements(found)]
+    if built and dirname(built[0][0]) == dirname(origin):
+        # the kustomization file beside it, which a live layer builds (sweep 94,
+        # Balssh/homelab-k3s: "the kustomization.yaml that lists the Kustomizations beside it"
+        # left the user to find clusters/production/flux-system/kustomization.yaml)
+        found, rel = built[0]
+        return f"{which}: list {rel} under resources: in {found}{then}"
     return (
         f"{which}: list {origin} in the kustomization.yaml that lists the Kustomizations "
         f"beside it{then}"

@@ -755,6 +755,22 @@ def test_the_fix_uncomments_the_entry_that_left_an_apps_kustomization_out(
     )
     left = [f.path for f in audit(tmp_path).findings if f.rule == "SM012"]
     assert left == ["apps/loki/app/secret.enc.yaml"]
+    # its file beside a kustomization file a live layer builds: that file is named (sweep 94,
+    # Balssh/homelab-k3s: "the kustomization.yaml that lists the Kustomizations beside it")
+    (tmp_path / "apps/loki/ks.yaml").rename(tmp_path / "apps/loki-ks.yaml")
+    (fix,) = [f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"]
+    assert fix.endswith(
+        "nothing applies it: list loki-ks.yaml under resources: in apps/kustomization.yaml; "
+        "loki has no spec.decryption of its own: unless a parent's patch gives it one, add it "
+        "too (audit's SM010 then says how)"
+    ), fix
+    write(
+        tmp_path,
+        "apps/kustomization.yaml",
+        "resources:\n  - ./grafana/ks.yaml\n  - ./thanos/ks.yaml\n  - loki-ks.yaml\n",
+    )
+    (finding,) = [f for f in audit(tmp_path).findings if f.rule in ("SM012", "SM010")]
+    assert finding.rule == "SM010", finding  # listed as told: applied, without decryption
 
 
 def test_a_live_kustomization_a_parent_puts_in_a_namespace_is_not_dormant(tmp_path: Path) -> None:
