@@ -109,6 +109,8 @@ class InitPlan:
     # whether a `.sops.yaml` init writes (or finds as it would write it) governs files the
     # layers apply: a new secret in their folders matches a rule
     rules_written: bool = True
+    # whether the checkout holds a `.sops.yaml` before init runs (anywhere)
+    sops_config_found: bool = True
     # clusters whose layers apply a file on PGP keys: their decryption Secret may hold one
     pgp_clusters: frozenset[str | None] = frozenset()
     # ``namespace/name`` of each Secret a Flux source reads its credentials from, with those

@@ -337,7 +337,7 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
     # with no rule written nor kept, encrypt finds no keys (sweep 94, cmu-sei/Polar: its layers
     # read an OCI artifact; the note says to run init again once a layer reads a folder here)
     configs = [f for f in plan.files if posixpath.basename(f.path) == SOPS_CONFIG_NAME]
-    none = all(f.state is FileState.NOT_WRITTEN for f in configs) and not plan.kept_configs
+    none = all(f.state is FileState.NOT_WRITTEN for f in configs) and not plan.sops_config_found
     if not none and (
         not unmatched or plan.rules_written or len(unmatched) < len(plan.kept_configs)
     ):

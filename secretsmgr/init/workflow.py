@@ -363,6 +363,7 @@ def plan_init(
         ignored=ignored,
         kept_configs=sops.kept,
         rules_written=sops.written,
+        sops_config_found=inv.has_sops_config,
         no_decryption=_no_decryption(inv),
         pre_commit_found=shutil.which("pre-commit") is not None,
         off_key=off_key,
