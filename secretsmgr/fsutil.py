@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from secretsmgr.errors import FormatError, InputFileError, RefusedError, UserError
+from secretsmgr.errors import FormatError, InputFileError, RefusedError, TooLargeError, UserError
 
 # A temp file of ours: what ``temp_path`` makes. ``name`` is the target's file name.
 TEMP_NAME = re.compile(r"\.(?P<name>.+)\.secretsmgr-(?P<pid>[0-9]+)-(?P<tag>[0-9a-f]{8})\.new")
@@ -44,26 +44,70 @@ _SYNCFS_DIRTY_PER_PATH = 64 * 1024  # ... while the page cache holds at most thi
 _SYNCFS_TYPES = frozenset(("ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "tmpfs"))
 
 
-def read_text(path: Path, *, exact: bool = False) -> str:
+def read_text(path: Path, *, exact: bool = False, limit: int | None = None) -> str:
     """Read a UTF-8 file named by the user; a clear ``InputFileError`` when it cannot be opened,
     ``FormatError`` (refused, exit 1, as malformed YAML is) when it is no UTF-8 text.
 
     ``exact``: every byte as it is (line endings kept, bytes that are not UTF-8 escaped), for a
-    file kept whole in sops's binary store.
+    file kept whole in sops's binary store. ``limit``: ``TooLargeError`` past this many bytes,
+    read no further (``/dev/zero`` named, or a link to it, filled the memory: the attack
+    review of stop 50).
     """
+    data = read_bounded(path, limit)
+    refuse_over(path, data, limit)
     try:
         if exact:
-            with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
-                return handle.read()
-        return path.read_text(encoding="utf-8")
+            return data.decode("utf-8", "surrogateescape")
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path}: not a UTF-8 text file") from exc
+
+
+def refuse_over(path: Path, data: bytes, limit: int | None) -> None:
+    """``TooLargeError`` when ``read_bounded`` found more than ``limit`` bytes (how many more
+    is unknown: it stopped reading)."""
+    if limit is not None and len(data) > limit:
+        raise TooLargeError(
+            f"{path}: over the file-size limit (--max-file-size, {limit} bytes)",
+            hints=("to read it anyway: secretsmgr --max-file-size <size> …",),
+        )
+
+
+def read_bounded(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of ``path``: at most ``limit + 1`` of them when a limit is given.
+
+    A FIFO is opened without waiting for a writer (one with none reads as empty: ``set`` on
+    a FIFO hung until killed, the attack review of stop 50), a device is read only up to the
+    limit; errors as ``read_text`` gives them.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError as exc:
         raise InputFileError(f"{path}: no such file") from exc
     except IsADirectoryError as exc:
         raise InputFileError(f"{path}: is a directory") from exc
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"{path}: not a UTF-8 text file") from exc
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputFileError(f"{path}: is a directory")
+        os.set_blocking(fd, True)  # a writer of a FIFO, a terminal: wait for what they send
+        cap = None if limit is None else limit + 1
+        chunks: list[bytes] = []
+        total = 0
+        while cap is None or total < cap:
+            want = max(info.st_size + 1, 1 << 16) if cap is None else min(1 << 20, cap - total)
+            chunk = os.read(fd, want)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
+    finally:
+        os.close(fd)
 
 
 def read_optional(path: Path) -> str | None:

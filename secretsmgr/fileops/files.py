@@ -46,7 +46,7 @@ from secretsmgr.fileops.text import (
     with_pending_key,
     yaml_indent,
 )
-from secretsmgr.fsutil import read_text, write_atomic
+from secretsmgr.fsutil import read_bounded, read_text, refuse_over, write_atomic
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.settings import load_settings
 from secretsmgr.shellword import sh_path
@@ -62,6 +62,7 @@ from secretsmgr.sops.document import (
 )
 from secretsmgr.sops.encvalue import PREFIX as ENC
 from secretsmgr.sops.iniio import META_SECTION, reads_back
+from secretsmgr.sops.limits import max_file_bytes
 from secretsmgr.sops.tree import MapNode, Node
 
 # (path written, action, the file's text before, what was written, key paths changed)
@@ -119,7 +120,7 @@ def _sops_text(path: Path) -> str:
 
 def _plaintext_of(file: Path, exact: bool) -> str:
     """The text to encrypt; an encrypted file is refused before any question of recipients."""
-    text = read_text(file, exact=exact)
+    text = read_text(file, exact=exact, limit=max_file_bytes())
     if _holds_metadata(file.name, text):
         raise AlreadyEncryptedError(
             "the file is already encrypted (it has sops metadata)",
@@ -194,7 +195,7 @@ def decrypt_file(
 
 def _decrypted(file: Path, identities: Sequence[Identity], extract: str | None = None) -> str:
     """What ``sops -d`` prints for ``file``: a binary-store file's ``data`` as it is."""
-    text = read_text(file)
+    text = read_text(file, limit=max_file_bytes())
     fmt = format_for_text(file.name, text)
     return decrypt_text(text, fmt, identities, extract, binary=is_binary_store(file.name, text))
 
@@ -211,12 +212,11 @@ class EditOutcome(enum.StrEnum):
 
 
 def _current(file: Path) -> bytes | None:
-    try:
-        return file.read_bytes()
-    except FileNotFoundError:
+    if not file.exists():
         return None
-    except OSError as exc:
-        raise InputFileError(f"{file}: cannot read ({exc.strerror})") from exc
+    data = read_bounded(file, max_file_bytes())
+    refuse_over(file, data, max_file_bytes())
+    return data
 
 
 def _lost(file: Path, paths: Sequence[str], why: str) -> RefusedError:
@@ -275,7 +275,7 @@ def edit_file(
     if not file.exists():
         return _create(file, root, editor, record)
     original = _current(file)
-    text = read_text(file)
+    text = read_text(file, limit=max_file_bytes())
     fmt = format_for_text(file.name, text)
     decrypted = decrypt_file_text(text, fmt, identities)
     indent = yaml_indent(file)
@@ -424,15 +424,11 @@ def _in_plaintext(node: Node | keypath.MISSING_TYPE) -> bool:
 
 
 def read_value_file(path: Path) -> bytes:
-    """The bytes of ``--value-file`` (exactly: no newline translation)."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputFileError(f"{path}: is a directory") from None
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from None
+    """The bytes of ``--value-file`` (exactly: no newline translation), up to the file-size
+    limit (``/dev/zero`` filled the memory: the attack review of stop 50)."""
+    data = read_bounded(path, max_file_bytes())
+    refuse_over(path, data, max_file_bytes())
+    return data
 
 
 def _refuse_other_clear(
@@ -477,7 +473,7 @@ def _rewrite(
     """Decrypt, change, re-seal and record ``file`` under the lock (one read-modify-write)."""
     check_write_target(root, file)
     with locked(root, file):
-        text = read_text(file)
+        text = read_text(file, limit=max_file_bytes())
         fmt = format_for_text(file.name, text)
         decrypted, clear = decrypt_to_change(text, fmt, identities)
         docs, path = change(fmt, decrypted.docs)

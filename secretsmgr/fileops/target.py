@@ -47,6 +47,16 @@ def check_write_target(root: Path | None, path: Path) -> None:
             f"{path}: is a symlink; secretsmgr writes only regular files",
             hints=(f"write to the file it points at: {os.path.realpath(path)}",),
         )
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        mode = None  # a file to create, or one the write itself reports
+    if mode is not None and stat.S_ISDIR(mode):
+        raise InputFileError(f"{path}: is a directory")
+    if mode is not None and not stat.S_ISREG(mode):
+        # a FIFO, device or socket in place of a file to rewrite: set, edit and rotate on a
+        # FIFO hung until killed (the attack review of stop 50)
+        raise InputFileError(f"{path}: not a regular file; secretsmgr rewrites only those")
     if root is None:
         return
     absolute = Path(os.path.abspath(path))

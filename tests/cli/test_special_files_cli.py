@@ -1,0 +1,106 @@
+"""Devices and FIFOs where a command expects a file: a bounded read, a clear error, no hang.
+
+The attack review of stop 50: ``decrypt /dev/zero`` (or a committed link to it) read without
+end until the kernel killed the process, after it had taken the machine's memory; ``set``,
+``edit``, ``rotate FILE`` and ``decrypt`` on a FIFO in place of a SOPS file waited for a
+writer until killed. Each runs as a process here, under a memory cap and a timeout, so the
+code before the fix fails these tests instead of taking the test run down.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.cli.runner import Result, run_process
+from tests.conftest import GIT_ENV, TEST_KEY, git
+
+PUB1 = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
+SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: pw-1\n"
+
+
+# 1 GiB of address space: the unbounded read dies at once, not the machine
+CAP = "import resource\nresource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))"
+
+
+def _run(args: list[str], cwd: Path, home: Path, stdin: str = "") -> Result:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "SOPS_AGE_KEY_FILE": str(TEST_KEY),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        "EDITOR": "true",
+        **GIT_ENV,
+    }
+    return run_process(args, env=env, cwd=cwd, stdin=stdin, preamble=CAP, timeout=60)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "apps").mkdir(parents=True)
+    (root / ".sops.yaml").write_text(
+        "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {PUB1}\n"
+    )
+    (root / "apps" / "db.enc.yaml").write_text(SECRET)
+    git(root, "init", "-q", "-b", "main")
+    done = _run(["encrypt", "-i", "apps/db.enc.yaml"], root, tmp_path)
+    assert done.code == 0, done.err
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "one secret")
+    return root
+
+
+def _one_error(done: Result) -> str:
+    assert "Traceback" not in done.err and "internal error" not in done.err, done.err
+    first = done.err.splitlines()[0]
+    assert first.startswith("secretsmgr: error: "), done.err
+    return first
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["decrypt", "/dev/zero"],
+        ["encrypt", "/dev/zero"],
+        ["set", "--value-file", "/dev/zero", "apps/db.enc.yaml", "stringData.password"],
+        ["decrypt", "apps/zero.enc.yaml"],  # a link to it, committed or not
+    ],
+    ids=["decrypt", "encrypt", "set-value-file", "decrypt-link"],
+)
+def test_an_endless_device_is_read_only_up_to_the_size_limit(
+    repo: Path, tmp_path: Path, args: list[str]
+) -> None:
+    (repo / "apps" / "zero.enc.yaml").symlink_to("/dev/zero")
+    before = (repo / "apps" / "db.enc.yaml").read_bytes()
+    done = _run(["--max-file-size", "1M", *args], repo, tmp_path)
+    assert done.code == 1, done.err
+    assert "over the file-size limit (--max-file-size, 1048576 bytes)" in _one_error(done)
+    assert (repo / "apps" / "db.enc.yaml").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "said"),
+    [
+        (["set", "apps/db.enc.yaml", "stringData.password"], 2, "not a regular file"),
+        (["edit", "apps/db.enc.yaml"], 2, "not a regular file"),
+        (["decrypt", "-i", "apps/db.enc.yaml"], 2, "not a regular file"),
+        (["rotate", "apps/db.enc.yaml", "--allow-dirty"], 2, "not a SOPS file"),
+        (["decrypt", "apps/db.enc.yaml"], 1, "sops metadata not found"),
+    ],
+    ids=["set", "edit", "decrypt-in-place", "rotate-file", "decrypt"],
+)
+def test_a_fifo_in_place_of_a_sops_file_is_refused_without_waiting(
+    repo: Path, tmp_path: Path, args: list[str], code: int, said: str
+) -> None:
+    fifo = repo / "apps" / "db.enc.yaml"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    done = _run(args, repo, tmp_path, stdin="new-value")
+    assert done.code == code, done.err
+    assert said in _one_error(done)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)  # left as it was
