@@ -17,13 +17,31 @@ def sh_path(path: str | os.PathLike[str]) -> str:
     text = os.fspath(path)
     if text.startswith("-"):
         text = f"./{text}"
-    return shlex.quote(text)
+    return sh_word(text)
 
 
 def sh_word(text: str) -> str:
     """Any other name in a printed command (a cluster, a key path): quoted where the shell
-    would split or expand it."""
-    return shlex.quote(text)
+    would split or expand it; with a control character (a newline in a file name), in
+    bash's ``$'…'`` form, so the command stays on its one line (the attack review of stop 50:
+    a hint broke in two at a name's newline)."""
+    if not any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return shlex.quote(text)
+    return "$'" + "".join(_ansi_c(c) for c in text) + "'"
+
+
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\", "'": "\\'"}
+
+
+def _ansi_c(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 32 or ord(char) == 127 else char
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks shown as ``\\n``/``\\r``: a message is one line."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 # the commands a printed fix starts with: pasted as it stands, not read

@@ -20,6 +20,7 @@ from typer.exceptions import TyperException
 from secretsmgr.cli.context import Globals, out
 from secretsmgr.errors import SecretsmgrError
 from secretsmgr.repo import git
+from secretsmgr.shellword import one_line
 
 # Command name -> (module in secretsmgr.cli.commands, attribute). A run imports and registers
 # only the command it invokes: typer builds every registered command's parameters on each run,
@@ -187,9 +188,10 @@ def hoist_globals(args: Sequence[str], root: Any) -> list[str]:
 
 
 def _error(message: str, hints: Sequence[str] = ()) -> None:
-    sys.stderr.write(f"secretsmgr: error: {message}\n")
+    # a name with a newline stays on the message's one line (the attack review of stop 50)
+    sys.stderr.write(f"secretsmgr: error: {one_line(message)}\n")
     for hint in hints:
-        sys.stderr.write(f"secretsmgr: hint: {hint}\n")
+        sys.stderr.write(f"secretsmgr: hint: {one_line(hint)}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

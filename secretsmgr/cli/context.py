@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from secretsmgr.shellword import one_line
+
 if TYPE_CHECKING:
     from secretsmgr.keys.protocols import Identity
     from secretsmgr.keys.sources import LayeredIdentity
@@ -96,7 +98,7 @@ def out(text: str) -> None:
 
 def warn(message: str) -> None:
     """``secretsmgr: warning: <message>`` on stderr: the one way a command warns."""
-    sys.stderr.write(f"secretsmgr: warning: {message}\n")
+    sys.stderr.write(f"secretsmgr: warning: {one_line(message)}\n")
     sys.stderr.flush()
 
 

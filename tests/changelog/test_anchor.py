@@ -211,3 +211,30 @@ def test_a_shallow_clone_does_not_check_states_from_before_its_boundary(
     data = (shallow / CHANGELOG).read_bytes()
     found = anchor_changelog(shallow, CHANGELOG, data, parse_entries(data))
     assert found.problems == () and found.shallow
+
+
+def test_a_file_name_with_a_line_break_is_anchored_like_any_other(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The attack review of stop 50: git's batch reads a query a line, so a SOPS file named
+    `new<newline>line.enc.yaml` split its query in two; every later answer went to the wrong
+    file and log --verify failed with an internal error after any rotation of it."""
+    odd = REDIS.replace("auth.enc.yaml", "new\nline.enc.yaml")
+    (repo / odd).write_bytes((repo / REDIS).read_bytes())
+    commit(repo, "a copy under an odd name")
+    run(["log", "--repo", str(repo), "--adopt", "--reason", "odd name"], capsys, expect=0)
+    commit(repo, "adopted")
+    rotate(repo, capsys, "--all", "--commit")
+    assert anchoring(repo)[1:] == (0, ())
+    run(["log", "--repo", str(repo), "--verify"], capsys, expect=0)
+    # a forged state of that file is still found (its answer is its own, not a neighbour's)
+    entries = parse_entries((repo / CHANGELOG).read_bytes())
+    last = entries[-1]
+    files = tuple(
+        dataclasses.replace(f, sha256_after="0" * 64) if f.path == odd else f for f in last.files
+    )
+    assert files != last.files
+    (repo / CHANGELOG).write_bytes(rechain([*entries[:-1], dataclasses.replace(last, files=files)]))
+    commit(repo, "forged")
+    _, _, problems = anchoring(repo)
+    assert any("new\nline.enc.yaml" in p and "in no commit" in p for p in problems), problems

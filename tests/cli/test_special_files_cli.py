@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,27 @@ def test_a_fifo_in_place_of_a_sops_file_is_refused_without_waiting(
     assert done.code == code, done.err
     assert said in _one_error(done)
     assert stat.S_ISFIFO(fifo.lstat().st_mode)  # left as it was
+
+
+def test_a_name_with_a_line_break_keeps_each_message_and_command_on_one_line(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The attack review of stop 50: an error about `new<newline>line.enc.yaml` printed as two
+    lines, and its hint's command broke in two at the newline."""
+    import shlex
+
+    from secretsmgr.shellword import sh_path
+
+    odd = "apps/new\nline.enc.yaml"
+    (repo / odd).write_text(SECRET)
+    (repo / ".sops.yaml").write_text("creation_rules:\n  - path_regex: db\\.enc\\.yaml$\n")
+    done = _run(["encrypt", "-i", odd], repo, tmp_path)
+    assert done.code == 2, done.err
+    assert all(line.startswith("secretsmgr: ") for line in done.err.splitlines()), done.err
+    assert "apps/new\\nline.enc.yaml" in _one_error(done)
+    # a printed command names the file in bash's $'…' form: one line, the same name
+    word = sh_path(odd)
+    assert word == "$'apps/new\\nline.enc.yaml'" and "\n" not in word
+    assert shlex.quote(odd) != word  # what it was before: a quoted newline
+    bash = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True, text=True)
+    assert bash.stdout == odd
