@@ -3,6 +3,7 @@ SOPS file's current state has an entry."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,34 @@ def _fresh_key_hint(path: str, foreign: dict[str, str]) -> str:
     return f"or give it a fresh data key: secretsmgr rotate {sh_path(path)} --reason '…'"
 
 
+# the actions that write every file of theirs under a new data key
+_NEW_DATA_KEY = frozenset(("rotate", "key-rotate-begin", "key-rotate-finish"))
+
+
+def _idle_rotation(entries: Sequence[Entry]) -> str | None:
+    """``SEQ: PATH: …`` of the first rotation line that contradicts itself: the same bytes
+    before and after, or the data key the file's previous line recorded (the attack review of
+    stop 50: a made-up rotation, its hashes recomputed, passed log --verify)."""
+    last_key: dict[str, str] = {}
+    for entry in entries:
+        for record in entry.files:
+            rotated = entry.action in _NEW_DATA_KEY
+            if rotated and record.sha256_before == record.sha256_after:
+                return (
+                    f"{entry.seq}: {record.path}: a {entry.action} entry records the same bytes "
+                    "before and after"
+                )
+            previous = last_key.get(record.path)
+            if rotated and record.datakey_id is not None and record.datakey_id == previous:
+                return (
+                    f"{entry.seq}: {record.path}: a {entry.action} entry records the data key "
+                    "the file had before"
+                )
+            if record.datakey_id is not None:
+                last_key[record.path] = record.datakey_id
+    return None
+
+
 def verify_repo(root: Path, name: str, data: bytes) -> Verified:
     """Check the chain, its anchoring in git, then that every SOPS file's state has an entry."""
     entries, found = read_chain(data)
@@ -78,6 +107,15 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
                 "a committed changelog only grows: restore the lines that were changed or dropped",
             ]
         raise ChainError(f"changelog not anchored in git: {anchoring.problems[0]}", hints=hints)
+    idle = _idle_rotation(entries)
+    if idle is not None:
+        raise ChainError(
+            f"changelog line seq {idle}",
+            hints=(
+                "no rotation writes such a line (every one makes a new data key, so new bytes)",
+                f"find who wrote it: git log -p -- {sh_path(name)}",
+            ),
+        )
     recorded = RecordedStates(entries)
     states, foreign = sops_states(root, name)
     judged = [(s, recorded.coverage(s)) for s in states]

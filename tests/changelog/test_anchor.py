@@ -238,3 +238,38 @@ def test_a_file_name_with_a_line_break_is_anchored_like_any_other(
     commit(repo, "forged")
     _, _, problems = anchoring(repo)
     assert any("new\nline.enc.yaml" in p and "in no commit" in p for p in problems), problems
+
+
+def test_a_rotation_line_that_changed_nothing_is_no_rotation(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The attack review of stop 50: a made-up `rotate` line (the same bytes before and after,
+    the data key of the file's line before), its hashes recomputed and committed, passed
+    log --verify, and `log` showed a rotation that never happened."""
+    rotate(repo, capsys, "--layer", "databases", "--commit")
+    run(["log", "--repo", str(repo), "--verify"], capsys, expect=0)  # honest: no word
+    honest = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    entries = parse_entries((repo / CHANGELOG).read_bytes())
+    (real,) = [f for f in entries[-1].files if f.path == PG]
+    same = dataclasses.replace(real, sha256_before=real.sha256_after)
+    for forged, said in (
+        (same, "records the same bytes before and after"),
+        (dataclasses.replace(real, sha256_before="1" * 64), "records the data key the file had"),
+    ):
+        fake = next_entry(
+            (repo / CHANGELOG).read_bytes(),
+            time=entries[-1].time,
+            actor=entries[-1].actor,
+            action="rotate",
+            reason="fake rotation",
+            layers=("databases",),
+            files=(forged,),
+        )
+        (repo / CHANGELOG).write_bytes(rechain([*entries, fake]))
+        commit(repo, "a rotation that never happened")
+        _, err = run(["log", "--repo", str(repo), "--verify"], capsys, expect=1)[1:]
+        seq = entries[-1].seq + 1
+        assert f"changelog line seq {seq}: {PG}: a rotate entry {said}" in err, err
+        subprocess.run(["git", "reset", "-q", "--hard", honest], cwd=repo, check=True)
