@@ -383,8 +383,13 @@ class SopsConfigs:
             rel = posixpath.join(folder, SOPS_CONFIG_NAME) if folder else SOPS_CONFIG_NAME
             try:
                 text = self.snapshot.read(rel).decode("utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"cannot read {rel}") from exc
+            except UnicodeDecodeError as exc:
+                raise ConfigError(f"cannot read {rel}: it is no UTF-8 text") from exc
+            except OSError as exc:
+                # say why (the attack review of stop 50: a link out of the repository read as
+                # "cannot read .sops.yaml", which other commands named for what it is)
+                why = exc.strerror or str(exc).removeprefix(f"{rel}: ")
+                raise ConfigError(f"cannot read {rel}: {why}") from exc
             cached = self._loaded[folder] = parse_sops_config(text, self.root / rel)
         return cached
 

@@ -674,7 +674,8 @@ def test_a_linked_file_is_never_written_through(
     outside.write_text("creation_rules: []\n")
     (repo / ".sops.yaml").symlink_to(outside)
     _, err = init(repo, capsys, "--force", "-o", str(keyfile), expect=2)
-    assert "cannot read .sops.yaml" in err
+    # it says why (the attack review of stop 50: "cannot read .sops.yaml" alone)
+    assert "cannot read .sops.yaml: a symbolic link out of the repository" in err
     assert outside.read_text() == "creation_rules: []\n" and not keyfile.exists()
 
 
