@@ -48,8 +48,11 @@ NOT_REQUESTED = "MAC verification not requested (use --verify-mac)"
 KEYLESS_ONLY = "needs a private identity; check runs only key-less rules"
 NO_CLUSTER = "needs the live cluster (use --from-cluster)"
 HISTORY_ONLY = "reads the changelog and the clock; the commit gate does not"
+# what else the history walk finds (sweep 94, Dapacruz/k8s-infra: a file edited by hand in a
+# past commit, values changed under the same MAC, was SM023 with --history only, unsaid)
 NO_GIT_HISTORY = (
-    "walks past commits (use audit --history, which also looks there for private keys, SM009)"
+    "walks past commits (use audit --history, which also looks there for private keys, SM009, "
+    "and for committed edits made outside sops, SM023)"
 )
 
 
