@@ -306,6 +306,10 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         "ONEPASSWORD_VAULT": "k3s_cluster",
         # sweep 85, Liana64/k8s-gitops: a VPN server's WireGuard public key
         "WIREGUARD_PUBLIC_KEY": "dnLz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=",
+        # sweep 94, DapperDivers/dapper-cluster: an NFS StorageClass's mount options
+        "mount-options": "nfsvers=3,nconnect=8,nolock,soft,noatime,nodiratime",
+        # ... but a CIFS login among them is one
+        "mountOptions": "username=bob,password=Hq8vR3nLw2Kx7T,vers=3.0",
         # still exposures: a token under a name's key, a switch's key holding no switch, a
         # weak password under an authentication's user key, a token as a mechanism
         "SITE_NAME": "Xk9mQ2pL7vR4",
@@ -347,6 +351,7 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
             *("SITE_NAME", "ALLOW_PASSWORD", "SMTP_AUTH_USER", "SASL_MECHANISM", "OP_VAULT"),
             *("ANSIBLE_VAULT", "VAULT", "WIREGUARD_PRIVATE_KEY", "PUBLIC_KEY_PASSPHRASE"),
             "PEER_PUBLIC_KEY",
+            "mountOptions",
         )
     ), found
     other = _exposed(found, "apps/other.enc.yaml")
