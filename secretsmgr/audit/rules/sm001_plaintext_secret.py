@@ -2026,8 +2026,8 @@ def _undecrypted(ctx: AuditContext, path: str) -> str:
     if bare is None:
         return ""
     return (
-        f"layer {bare.label} has no spec.decryption, so Flux would apply the file still "
-        "encrypted: give it one (the SM010 fix audit then prints says how), then: "
+        f"layer {ctx.repo.layers.shown(bare)} has no spec.decryption, so Flux would apply the "
+        "file still encrypted: give it one (the SM010 fix audit then prints says how), then: "
     )
 
 
@@ -2219,8 +2219,8 @@ def _variable_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | None
     finding = RULE.finding(
         hit.path,
         f"Secret {hit.secret} holds variable names ($NAME) for values, at {hit.key_path} and "
-        f"any others like it: layer {applied[0].label} applies them as written (Flux's "
-        "postBuild substitutes only ${NAME})",
+        f"any others like it: layer {ctx.repo.layers.shown(applied[0])} applies them as "
+        "written (Flux's postBuild substitutes only ${NAME})",
         key_path=hit.key_path,
         fix="write ${NAME} and give the layer postBuild.substituteFrom a SOPS-encrypted Secret "
         "that holds the values, or keep the template out of the layer and apply what a script "
@@ -2369,8 +2369,8 @@ def _env_finding(ctx: AuditContext, hit: PlaintextSecret, keys: Sequence[str]) -
         )
     return RULE.finding(
         hit.path,
-        f"holds {hit.key_path} in plaintext, and a secretGenerator of layer {readers[0].label} "
-        f"puts it in a Secret ({how})",
+        f"holds {hit.key_path} in plaintext, and a secretGenerator of layer "
+        f"{ctx.repo.layers.shown(readers[0])} puts it in a Secret ({how})",
         key_path=hit.key_path,
         fix=f"{encrypt}, then rotate the secret: it is in git",
         line=hit.line,
@@ -2392,7 +2392,7 @@ def _patch_file_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | No
     return RULE.finding(
         hit.path,
         f"a JSON 6902 patch file puts a plaintext value at {hit.key_path} into a Secret "
-        f"(layer {patching[0].label} applies it)",
+        f"(layer {ctx.repo.layers.shown(patching[0])} applies it)",
         key_path=hit.key_path,
         fix=PATCH_FIX,
         document=hit.document,
@@ -2407,8 +2407,8 @@ def _source_finding(ctx: AuditContext, hit: PlaintextSecret) -> Finding | None:
         return None
     return RULE.finding(
         hit.path,
-        f"holds {hit.source} in plaintext, and a secretGenerator of layer {readers[0].label} "
-        "puts it in a Secret (files:)",
+        f"holds {hit.source} in plaintext, and a secretGenerator of layer "
+        f"{ctx.repo.layers.shown(readers[0])} puts it in a Secret (files:)",
         fix=f"{encrypt_steps(ctx, hit.path)}, then rotate the secret: it is in git",
     )
 

@@ -284,7 +284,8 @@ def _generator_values(ctx: AuditContext, entry: SopsEntry, fix: str) -> Iterator
         yield RULE.finding(
             entry.path,
             f"{key} is in plaintext (the file's rule leaves it unencrypted), and a "
-            f"secretGenerator of layer {readers[0].label} puts it in a Secret (envs:)",
+            f"secretGenerator of layer {ctx.repo.layers.shown(readers[0])} puts it in a Secret "
+            "(envs:)",
             key_path=key,
             fix=fix if creation_rule_encrypts(entry, key) else widen_hint(entry, key, too=True),
         )

@@ -207,7 +207,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if dropping is not None:
             yield RULE.finding(
                 entry.path,
-                f"not deployed by Flux: the source of layer {dropping.label} "
+                f"not deployed by Flux: the source of layer {ctx.repo.layers.shown(dropping)} "
                 f"({dropping.source_ref}) leaves it out (.sourceignore or spec.ignore)",
                 fix=(
                     "if that is on purpose (another tool uses it), list it in .secretsmgr.yaml: "

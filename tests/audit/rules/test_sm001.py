@@ -2857,3 +2857,25 @@ def test_no_fix_sends_the_user_to_an_init_that_writes_no_rule(tmp_path: Path) ->
     write(tmp_path, "kubernetes/apps/configmap.yaml", "apiVersion: v1\nkind: ConfigMap\n")
     fixes = {f.path: f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM001"}
     assert all("with secretsmgr init (see README.md, New repository)" in f for f in fixes.values())
+
+
+def test_a_one_cluster_repository_names_its_layers_by_name(tmp_path: Path) -> None:
+    """sweep 94, FrankelJb/home-ops: "a secretGenerator of layer cluster/cluster-apps" in a
+    repository of one cluster, as if `cluster` were a namespace; two clusters keep
+    `cluster/name`, which tells them apart."""
+    from tests.init.helpers import kustomization, one_cluster_repo, two_cluster_repo
+
+    def generator(root: Path, folder: str) -> None:
+        kustomization(root, folder, "podinfo.yaml" if folder == "apps" else "../base")
+        kfile = root / folder / "kustomization.yaml"
+        kfile.write_text(kfile.read_text() + "secretGenerator:\n  - name: db\n    envs: [db.env]\n")
+        write(root, f"{folder}/db.env", "PASSWORD=Zq8rT2mXvL9pW4kN\n")
+
+    one = one_cluster_repo(tmp_path / "one")
+    generator(one, "apps")
+    (message,) = [f.message for f in audit(one).findings if f.rule == "SM001"]
+    assert "a secretGenerator of layer apps puts it in a Secret" in message, message
+    two = two_cluster_repo(tmp_path / "two")
+    generator(two, "apps/staging")
+    (message,) = [f.message for f in audit(two).findings if f.rule == "SM001"]
+    assert "a secretGenerator of layer staging/apps puts it" in message, message
