@@ -2299,6 +2299,15 @@ def _env_readers(ctx: AuditContext, hit: PlaintextSecret) -> tuple[list[Layer], 
     return [], ""
 
 
+_REGEX_SPECIAL = frozenset(".^$*+?()[]{}|\\")
+
+
+def _name_regex(path: str) -> str:
+    """A path_regex matching files named as ``path`` is (``(^|/)db\\.env$``), Go-safe."""
+    name = posixpath.basename(path)
+    return "(^|/)" + "".join(f"\\{c}" if c in _REGEX_SPECIAL else c for c in name) + "$"
+
+
 def encrypt_steps(
     ctx: AuditContext,
     path: str,
@@ -2326,9 +2335,17 @@ def encrypt_steps(
     where, rule, number = ctx.repo.sops_configs.rule_for(path)
     own = "a path_regex for its name, the same keys, no encrypted_regex"
     if rule is None:
+        # the rule's keys where the repository says them (sweep 94, FrankelJb/home-ops: the
+        # user wrote the rule by hand, the keys looked up)
+        known = _keys_of_clusters_applying(ctx, path)
+        spelled = (
+            f"path_regex: {_name_regex(path)}, age: {','.join(known)}, no encrypted_regex"
+            if known
+            else "a path_regex for its name, no encrypted_regex"
+        )
         return (
-            f"add a .sops.yaml creation rule that matches {path} (a path_regex for its name, "
-            f"no encrypted_regex), then {encrypt}"
+            f"add a creation rule that matches {path} to {where or '.sops.yaml'} ({spelled}), "
+            f"then {encrypt}"
         )
     spec = rule.encryption_rule
     if keys and spec is not None:

@@ -12,6 +12,7 @@ from secretsmgr.audit.finding import AuditReport, Severity
 
 from ..helpers import (
     CERT_PEM,
+    K1,
     audit,
     enc,
     flux_kustomization,
@@ -1533,11 +1534,28 @@ def test_a_plaintext_env_file_a_secret_generator_reads_is_reported_per_key(
     assert {f.path for f in findings if f.rule == "SM018"} == {"apps/stray.env"}
     fix = next(f.fix for f in findings if f.path == "apps/app.env")
     assert fix is not None
+    # the rule is spelled out with the repository's key (sweep 94, FrankelJb/home-ops)
     assert fix.startswith(
         "give line 4 (a key alone) a value or take it out, as sops's dotenv store refuses such "
-        "a line, then add a .sops.yaml creation rule that matches apps/app.env (a path_regex "
-        "for its name, no encrypted_regex), then secretsmgr encrypt -i apps/app.env"
+        "a line, then add a creation rule that matches apps/app.env to .sops.yaml (path_regex: "
+        f"(^|/)app\\.env$, age: {K1}, no encrypted_regex), then secretsmgr encrypt -i "
+        "apps/app.env"
+    ), fix
+    # added as told (first, as sops takes the first rule that matches), it is the file's rule
+    from secretsmgr.repo.sopsconfig import load_sops_config, match_rule
+
+    rules = (
+        (tmp_path / ".sops.yaml")
+        .read_text()
+        .replace(
+            "creation_rules:\n",
+            f"creation_rules:\n  - path_regex: (^|/)app\\.env$\n    age: {K1}\n",
+            1,
+        )
     )
+    (tmp_path / ".sops.yaml").write_text(rules)
+    rule = match_rule(load_sops_config(tmp_path / ".sops.yaml"), tmp_path / "apps/app.env")
+    assert rule is not None and rule.encryption_rule is None
 
 
 def test_an_env_source_is_read_as_kustomize_reads_it(tmp_path: Path) -> None:
