@@ -44,7 +44,9 @@ _SYNCFS_DIRTY_PER_PATH = 64 * 1024  # ... while the page cache holds at most thi
 _SYNCFS_TYPES = frozenset(("ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "tmpfs"))
 
 
-def read_text(path: Path, *, exact: bool = False, limit: int | None = None) -> str:
+def read_text(
+    path: Path, *, exact: bool = False, limit: int | None = None, shown: str | None = None
+) -> str:
     """Read a UTF-8 file named by the user; a clear ``InputFileError`` when it cannot be opened,
     ``FormatError`` (refused, exit 1, as malformed YAML is) when it is no UTF-8 text.
 
@@ -54,7 +56,7 @@ def read_text(path: Path, *, exact: bool = False, limit: int | None = None) -> s
     review of stop 50).
     """
     data = read_bounded(path, limit)
-    refuse_over(path, data, limit)
+    refuse_over(path, data, limit, shown)
     try:
         if exact:
             return data.decode("utf-8", "surrogateescape")
@@ -63,12 +65,12 @@ def read_text(path: Path, *, exact: bool = False, limit: int | None = None) -> s
         raise FormatError(f"{path}: not a UTF-8 text file") from exc
 
 
-def refuse_over(path: Path, data: bytes, limit: int | None) -> None:
+def refuse_over(path: Path, data: bytes, limit: int | None, shown: str | None = None) -> None:
     """``TooLargeError`` when ``read_bounded`` found more than ``limit`` bytes (how many more
-    is unknown: it stopped reading)."""
+    is unknown: it stopped reading); ``shown``: the limit as the message says it."""
     if limit is not None and len(data) > limit:
         raise TooLargeError(
-            f"{path}: over the file-size limit (--max-file-size, {limit} bytes)",
+            f"{path}: over the {shown or f'{limit}-byte'} file-size limit (--max-file-size)",
             hints=("to read it anyway: secretsmgr --max-file-size <size> …",),
         )
 
@@ -76,12 +78,14 @@ def refuse_over(path: Path, data: bytes, limit: int | None) -> None:
 def read_bounded(path: Path, limit: int | None = None) -> bytes:
     """The bytes of ``path``: at most ``limit + 1`` of them when a limit is given.
 
-    A FIFO is opened without waiting for a writer (one with none reads as empty: ``set`` on
-    a FIFO hung until killed, the attack review of stop 50), a device is read only up to the
-    limit; errors as ``read_text`` gives them.
+    A device is read only up to the limit (``/dev/zero`` filled the memory: the attack review
+    of stop 50); a FIFO waits for its writer, as ``cat`` does (one opened without waiting read
+    as empty when its writer came a moment later, and encrypt wrote an empty file: the review
+    of that change). Writers refuse a FIFO as their target before they read it
+    (``fileops.target.check_write_target``). Errors as ``read_text`` gives them.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError as exc:
         raise InputFileError(f"{path}: no such file") from exc
     except IsADirectoryError as exc:
@@ -92,7 +96,6 @@ def read_bounded(path: Path, limit: int | None = None) -> bytes:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
             raise InputFileError(f"{path}: is a directory")
-        os.set_blocking(fd, True)  # a writer of a FIFO, a terminal: wait for what they send
         cap = None if limit is None else limit + 1
         chunks: list[bytes] = []
         total = 0

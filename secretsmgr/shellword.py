@@ -40,8 +40,14 @@ def _ansi_c(char: str) -> str:
 
 
 def one_line(text: str) -> str:
-    """``text`` with its line breaks shown as ``\\n``/``\\r``: a message is one line."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    """``text`` with its control characters shown (``\\n``, ``\\r``, ``\\x1b``): a message is
+    one line, and a file's name sends the terminal no escape sequence (the review of stop 50:
+    ``ESC[2K`` in a name rewrote the error line)."""
+    if not any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return text
+    return "".join(
+        c if c == "\t" or not (ord(c) < 32 or ord(c) == 127) else _ansi_c(c) for c in text
+    )
 
 
 # the commands a printed fix starts with: pasted as it stands, not read

@@ -62,7 +62,7 @@ from secretsmgr.sops.document import (
 )
 from secretsmgr.sops.encvalue import PREFIX as ENC
 from secretsmgr.sops.iniio import META_SECTION, reads_back
-from secretsmgr.sops.limits import max_file_bytes
+from secretsmgr.sops.limits import limit_text, max_file_bytes
 from secretsmgr.sops.tree import MapNode, Node
 
 # (path written, action, the file's text before, what was written, key paths changed)
@@ -100,6 +100,11 @@ def _encrypt(file: Path, text: str, as_path: Path, policy: EncryptPolicy) -> Wri
         ) from exc
 
 
+def _limit_shown() -> str:
+    """The run's file-size limit as messages say it (``64 MiB``)."""
+    return limit_text(max_file_bytes())
+
+
 def _holds_metadata(name: str, text: str) -> bool:
     """Whether ``text``, the content of a file called ``name``, is an encrypted file."""
     try:
@@ -120,7 +125,7 @@ def _sops_text(path: Path) -> str:
 
 def _plaintext_of(file: Path, exact: bool) -> str:
     """The text to encrypt; an encrypted file is refused before any question of recipients."""
-    text = read_text(file, exact=exact, limit=max_file_bytes())
+    text = read_text(file, exact=exact, limit=max_file_bytes(), shown=_limit_shown())
     if _holds_metadata(file.name, text):
         raise AlreadyEncryptedError(
             "the file is already encrypted (it has sops metadata)",
@@ -195,7 +200,7 @@ def decrypt_file(
 
 def _decrypted(file: Path, identities: Sequence[Identity], extract: str | None = None) -> str:
     """What ``sops -d`` prints for ``file``: a binary-store file's ``data`` as it is."""
-    text = read_text(file, limit=max_file_bytes())
+    text = read_text(file, limit=max_file_bytes(), shown=_limit_shown())
     fmt = format_for_text(file.name, text)
     return decrypt_text(text, fmt, identities, extract, binary=is_binary_store(file.name, text))
 
@@ -215,7 +220,7 @@ def _current(file: Path) -> bytes | None:
     if not file.exists():
         return None
     data = read_bounded(file, max_file_bytes())
-    refuse_over(file, data, max_file_bytes())
+    refuse_over(file, data, max_file_bytes(), _limit_shown())
     return data
 
 
@@ -275,7 +280,7 @@ def edit_file(
     if not file.exists():
         return _create(file, root, editor, record)
     original = _current(file)
-    text = read_text(file, limit=max_file_bytes())
+    text = read_text(file, limit=max_file_bytes(), shown=_limit_shown())
     fmt = format_for_text(file.name, text)
     decrypted = decrypt_file_text(text, fmt, identities)
     indent = yaml_indent(file)
@@ -427,7 +432,7 @@ def read_value_file(path: Path) -> bytes:
     """The bytes of ``--value-file`` (exactly: no newline translation), up to the file-size
     limit (``/dev/zero`` filled the memory: the attack review of stop 50)."""
     data = read_bounded(path, max_file_bytes())
-    refuse_over(path, data, max_file_bytes())
+    refuse_over(path, data, max_file_bytes(), _limit_shown())
     return data
 
 
@@ -473,7 +478,7 @@ def _rewrite(
     """Decrypt, change, re-seal and record ``file`` under the lock (one read-modify-write)."""
     check_write_target(root, file)
     with locked(root, file):
-        text = read_text(file, limit=max_file_bytes())
+        text = read_text(file, limit=max_file_bytes(), shown=_limit_shown())
         fmt = format_for_text(file.name, text)
         decrypted, clear = decrypt_to_change(text, fmt, identities)
         docs, path = change(fmt, decrypted.docs)

@@ -624,7 +624,7 @@ def is_placeholder(value: object) -> bool:
     bracketed = _BRACKETED.match(value)  # ``[YOUR_API_KEY]``
     if bracketed is not None and is_placeholder(bracketed[1]):
         return True
-    slashed = _USER_SLASH.match(value)  # ``neo4j/changeme``
+    slashed = _USER_SLASH.match(value) if len(value) < 256 else None  # ``neo4j/changeme``
     if slashed is not None and _STAND_IN.match(slashed[1]):
         return True
     if _OTHER_TEMPLATE.search(value):
@@ -730,7 +730,10 @@ _CREDENTIALS_URL = re.compile(
 _URL_USER = re.compile(rf"^(?:{_WORD}(?:[_.-]+{_WORD})*)?$")
 # ``USER/PASSWORD`` in one value (Neo4j's ``NEO4J_AUTH``): a stand-in when the password is one
 # (sweep 94, cmu-sei/Polar: ``neo4j/changeme`` was an exposure, ``changeme`` beside it not)
-_USER_SLASH = re.compile(r"^\s*[A-Za-z][A-Za-z0-9_.-]{0,63}/([^/\s]+)\s*$")
+# The user is a plain lower-case name (``neo4j``, ``admin``, ``app_user``) of one digit at most:
+# a password or token before the slash is no user (the review of this change: ``P4ssw0rd.Prod-9
+# /xxx`` and ``ghp_…/todo`` were stand-ins)
+_USER_SLASH = re.compile(r"^\s*(?=[a-z_.-]*(?:\d[a-z_.-]*)?/)[a-z][a-z0-9_.-]{0,15}/([^/\s]+)\s*$")
 _PLAIN_WORD = re.compile(r"^(?:[A-Za-z]+(?:[-_.][A-Za-z]+)*|\d{1,6})?$")
 # a query key naming a credential, also inside a longer word (libpq's ``sslpassword``)
 _QUERY_CREDENTIAL = re.compile(r"(?i)pass|pwd|secret|token|key|auth|cred|sig")

@@ -179,6 +179,11 @@ def test_a_secret_mentioning_such_a_word_is_none() -> None:
         "neo4j/Zq8rT2mXvL9pW4kN",  # user/password with a real one
         "neo4j/changeme-Xq9vLw2p",
         "a/b/changeme",  # a path, not user/password
+        # the review: a password or a token before the slash is no user
+        "P4ssw0rd.Prod-9/xxx",
+        "ghp_abcdefghijklmnopqrstuvwxyz0123456789/todo",
+        "Summer2024x/changeme",
+        "p4ssw0rd/changeme",
         # the attack review: words of any kind after it make a password too
         "change-this-kx7-pq9-zz3-mm1",
         "change-this-qwhfzkrtplmvbnxcazsd",

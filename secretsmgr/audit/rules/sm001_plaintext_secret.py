@@ -1789,7 +1789,16 @@ def init_writes_rules(ctx: AuditContext) -> bool:
     """Whether ``init`` would write creation rules here: only for the folders of layers that
     read this checkout (sweep 94, cmu-sei/Polar: its layers read an OCI artifact, init wrote no
     `.sops.yaml`, and the fix that sent the user to init, then to encrypt, went round)."""
-    return any(x.external is None and x.files for x in ctx.repo.layers.layers)
+    layers = ctx.repo.layers.layers
+    if any(x.external is None and x.files for x in layers):
+        return True
+    # a decrypting layer's folder that holds nothing its build reads yet (a `secrets/` with a
+    # `.gitkeep`): init writes its rule too (the review of this change)
+    empty = {x.path for x in layers if x.external is None and x.decrypts_sops and not x.files}
+    empty -= {"", "."}
+    return bool(empty) and any(
+        f.startswith(folder + "/") for f in ctx.repo.all_files for folder in empty
+    )
 
 
 def _rename_hint(

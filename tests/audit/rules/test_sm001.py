@@ -2871,6 +2871,12 @@ def test_no_fix_sends_the_user_to_an_init_that_writes_no_rule(tmp_path: Path) ->
         "encrypted_regex), then secretsmgr encrypt -i app/db.enc.env"
     ), fixes
     assert "create one at the repository root with one (path_regex: " in fixes["dev/secret.yaml"]
+    # a decrypting layer's folder here that holds nothing yet (a .gitkeep): init writes its
+    # rule, so the fixes send the user there (the review of this change)
+    write(tmp_path, "kubernetes/apps/.gitkeep", "")
+    fixes = {f.path: f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM001"}
+    assert all("with secretsmgr init (see README.md, New repository)" in f for f in fixes.values())
+    (tmp_path / "kubernetes/apps/.gitkeep").unlink()
     # once a layer reads a folder here, init writes its rule: the fixes say so again
     write(tmp_path, "kubernetes/apps/configmap.yaml", "apiVersion: v1\nkind: ConfigMap\n")
     fixes = {f.path: f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM001"}
