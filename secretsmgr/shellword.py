@@ -25,7 +25,7 @@ def sh_word(text: str) -> str:
     would split or expand it; with a control character (a newline in a file name), in
     bash's ``$'…'`` form, so the command stays on its one line (the attack review of stop 50:
     a hint broke in two at a name's newline)."""
-    if not any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if not any(_control(c) for c in text):
         return shlex.quote(text)
     return "$'" + "".join(_ansi_c(c) for c in text) + "'"
 
@@ -36,18 +36,24 @@ _ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\", "'": "\\'"}
 def _ansi_c(char: str) -> str:
     if char in _ESCAPES:
         return _ESCAPES[char]
-    return f"\\x{ord(char):02x}" if ord(char) < 32 or ord(char) == 127 else char
+    if ord(char) < 32 or ord(char) == 127:
+        return f"\\x{ord(char):02x}"
+    return f"\\u{ord(char):04x}" if 127 < ord(char) < 160 else char
 
 
 def one_line(text: str) -> str:
     """``text`` with its control characters shown (``\\n``, ``\\r``, ``\\x1b``): a message is
     one line, and a file's name sends the terminal no escape sequence (the review of stop 50:
     ``ESC[2K`` in a name rewrote the error line)."""
-    if not any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if not any(_control(c) for c in text):
         return text
-    return "".join(
-        c if c == "\t" or not (ord(c) < 32 or ord(c) == 127) else _ansi_c(c) for c in text
-    )
+    return "".join(_ansi_c(c) if _control(c) and c != "\t" else c for c in text)
+
+
+def _control(char: str) -> bool:
+    """A C0 or C1 control character, or DEL (C1's CSI acts on some terminals too)."""
+    code = ord(char)
+    return code < 32 or 127 <= code < 160
 
 
 # the commands a printed fix starts with: pasted as it stands, not read

@@ -1463,7 +1463,10 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 # short numbers or words, none naming a login (CIFS takes ``username=``/``password=`` there)
 _MOUNT_KEYS = frozenset(("mountoptions", "mountoption", "mountopts", "options"))
 _MOUNT_OPTION = re.compile(r"[a-z][a-z0-9_]{0,31}(?:=[A-Za-z0-9.:/_-]{1,32})?")
-_MOUNT_LOGIN = re.compile(r"(?i)user|pass|cred|domain|dom$|key|token|secret")
+_MOUNT_LOGIN = re.compile(r"(?i)user|pass|pw|cred|domain|dom$|key|token|secret|auth|login|sig|sas")
+# an option's value: a number, a version, a word of one case, a path or an address; a run of
+# mixed case and digits is none (the review: `pw=Hunter2Secret`)
+_MOUNT_VALUE = re.compile(r"[0-9.:]+|[a-z][a-z0-9_.-]*|[A-Z][A-Z0-9_]*|/[A-Za-z0-9._/-]*")
 
 
 def _mount_options(key: str, value: str) -> bool:
@@ -1475,7 +1478,10 @@ def _mount_options(key: str, value: str) -> bool:
         return False
     parts = [p.strip() for p in value.strip().strip("'\"").split(",")]
     return len(parts) >= 2 and all(
-        _MOUNT_OPTION.fullmatch(p) and not _MOUNT_LOGIN.search(p.partition("=")[0]) for p in parts
+        _MOUNT_OPTION.fullmatch(p)
+        and not _MOUNT_LOGIN.search(p.partition("=")[0])
+        and (not p.partition("=")[2] or _MOUNT_VALUE.fullmatch(p.partition("=")[2]))
+        for p in parts
     )
 
 

@@ -49,11 +49,20 @@ class KeySource(Protocol):
         ...
 
 
+_MAX_IDENTITY_BYTES = 1 << 20  # no identity file is larger; /dev/zero would fill the memory
+
+
 def _read(path: Path, name: str, required: bool) -> bytes | None:
-    """The file's bytes; None when it is absent and not ``required``."""
+    """The file's bytes; None when it is absent and not ``required``. Read no further than
+    ``_MAX_IDENTITY_BYTES`` (the review of stop 50: ``SOPS_AGE_KEY_FILE=/dev/zero`` read until
+    the memory ran out); a FIFO (``<(…)``) is read as ``cat`` reads it."""
     shown = str(path) if name == str(path) else f"{name}: {path}"
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(_MAX_IDENTITY_BYTES + 1)
+        if len(data) > _MAX_IDENTITY_BYTES:
+            raise ConfigError(f"{shown}: over 1 MiB, which no identity file is")
+        return data
     except FileNotFoundError as exc:
         if required:
             raise ConfigError(f"{shown}: no such file") from exc

@@ -137,14 +137,19 @@ def blobs_at(root: Path, queries: Sequence[tuple[str, str]]) -> list[str | None]
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         raise _not_usable(root, exc) from exc
     found: list[str | None] = [None] * len(full)
-    lines = out.decode("utf-8", "replace").splitlines()
+    # split at git's line ends only: str.splitlines() also breaks at \x0b, \x0c, U+2028…,
+    # which a missing file's name, repeated in its answer, may hold (the review of this change)
+    lines = out.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
     if len(lines) != len(batch):
         raise ConfigError(f"git failed in {root}: {len(lines)} answers to {len(batch)} queries")
     for i, line in zip(batch, lines, strict=True):
-        parts = line.split()
+        parts = line.decode("utf-8", "replace").split(" ")
         found[i] = parts[0] if len(parts) == 2 and parts[1] == "blob" else None
+    asked = set(batch)
     for i, (commit, path) in enumerate(full):
-        if i not in batch:
+        if i not in asked:
             found[i] = _tree_blob(root, commit, path)
     return found
 

@@ -273,3 +273,23 @@ def test_a_rotation_line_that_changed_nothing_is_no_rotation(
         seq = entries[-1].seq + 1
         assert f"changelog line seq {seq}: {PG}: a rotate entry {said}" in err, err
         subprocess.run(["git", "reset", "-q", "--hard", honest], cwd=repo, check=True)
+
+
+def test_a_name_with_any_line_separator_gets_its_own_answer(tmp_path: Path) -> None:
+    """The review of the line-break change: Python's splitlines() also breaks at \\x0c, \\x1e,
+    U+0085 and U+2028, which a missing file's name, repeated in git's answer, may hold; the
+    answers were miscounted (or, before the change, given to the wrong files)."""
+    from secretsmgr.repo.gitlog import blobs_at
+
+    root = tmp_path / "r"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+    (root / "kept.txt").write_text("kept\n")
+    commit(root, "one file")
+    names = ["gone\x0cx.enc.yaml", "gone\x1ex", "gone\u2028x", "gone\x85x", "new\nline"]
+    queries = [("HEAD", n) for n in names] + [("HEAD", "kept.txt")]
+    found = blobs_at(root, queries)
+    kept = subprocess.run(
+        ["git", "rev-parse", "HEAD:kept.txt"], cwd=root, capture_output=True, text=True
+    ).stdout.strip()
+    assert found == [None] * len(names) + [kept]

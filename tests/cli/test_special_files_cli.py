@@ -27,11 +27,13 @@ SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  pa
 CAP = "import resource\nresource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))"
 
 
-def _run(args: list[str], cwd: Path, home: Path, stdin: str = "") -> Result:
+def _run(
+    args: list[str], cwd: Path, home: Path, stdin: str = "", key_file: str = str(TEST_KEY)
+) -> Result:
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(home),
-        "SOPS_AGE_KEY_FILE": str(TEST_KEY),
+        "SOPS_AGE_KEY_FILE": key_file,
         "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
         "EDITOR": "true",
         **GIT_ENV,
@@ -134,6 +136,13 @@ def test_a_name_with_a_line_break_keeps_each_message_and_command_on_one_line(
     done = _run(["encrypt", "-i", sly], repo, tmp_path)
     assert "\x1b" not in done.err and "\r" not in done.err, repr(done.err)
     assert "apps/x\\x1b[2K\\rLOOKS-FINE.enc.yaml" in _one_error(done)
+    # C1 controls too (U+009B is a CSI on some terminals), and a pasted $'…' gives them back
+    from secretsmgr.shellword import one_line, sh_word
+
+    assert one_line("a\x9bb\x85c") == "a\\u009bb\\u0085c"
+    word = sh_word("a\x9bb")
+    bash = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True, text=True)
+    assert bash.stdout == "a\x9bb", word
 
 
 @pytest.mark.parametrize("command", ["encrypt", "decrypt", "set"])
@@ -192,3 +201,13 @@ def test_a_fifo_named_as_input_waits_for_its_writer(
             tmp_path,
         )
         assert shown.out == "n3w-value", shown
+
+
+def test_an_endless_identity_file_is_refused_not_read_to_the_end(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The review of stop 50: SOPS_AGE_KEY_FILE=/dev/zero read until the memory ran out (an
+    internal error under a memory cap)."""
+    done = _run(["decrypt", "apps/db.enc.yaml"], repo, tmp_path, key_file="/dev/zero")
+    assert done.code == 2, done.err
+    assert "over 1 MiB, which no identity file is" in _one_error(done)

@@ -310,6 +310,7 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
         "mount-options": "nfsvers=3,nconnect=8,nolock,soft,noatime,nodiratime",
         # ... but a CIFS login among them is one
         "mountOptions": "username=bob,password=Hq8vR3nLw2Kx7T,vers=3.0",
+        "options": "vers=3.0,pw=Hunter2Secret",  # the review: a password under a short name
         # still exposures: a token under a name's key, a switch's key holding no switch, a
         # weak password under an authentication's user key, a token as a mechanism
         "SITE_NAME": "Xk9mQ2pL7vR4",
@@ -352,6 +353,7 @@ def test_settings_in_a_committed_secret_are_no_exposure(tmp_path: Path) -> None:
             *("ANSIBLE_VAULT", "VAULT", "WIREGUARD_PRIVATE_KEY", "PUBLIC_KEY_PASSPHRASE"),
             "PEER_PUBLIC_KEY",
             "mountOptions",
+            "options",
         )
     ), found
     other = _exposed(found, "apps/other.enc.yaml")
