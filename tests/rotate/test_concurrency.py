@@ -59,13 +59,23 @@ def wait_for(marker: Path, proc: subprocess.Popen[str]) -> None:
         time.sleep(0.01)
 
 
-def paused_rotation(repo: Path, tmp_path: Path, reason: str) -> tuple[subprocess.Popen[str], Path]:
+# A process started from a background job inherits SIGINT ignored (a non-interactive shell's
+# `cmd &`, nohup), and Python then leaves it ignored: Ctrl-C is the user's at a terminal, so the
+# test gives the process the handler a terminal's process has (CI started in the background
+# timed the Ctrl-C test out, stop 50)
+INTERRUPTIBLE = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)"
+
+
+def paused_rotation(
+    repo: Path, tmp_path: Path, reason: str, preamble: str | None = None
+) -> tuple[subprocess.Popen[str], Path]:
     """Run A, paused after replacing its first file (lock held, journal on disk)."""
     marker = tmp_path / "paused"
     proc = start_process(
         [*ROTATE, "--reason", reason],
         repo=repo,
         env=env(SECRETSMGR_FAULT_INJECT=f"replace:1:pause={marker}"),
+        preamble=preamble,
     )
     wait_for(marker, proc)
     assert journal_path(repo).exists()
@@ -242,7 +252,7 @@ def test_ctrl_c_during_a_rotation_says_so_and_restores_every_file(tmp_path: Path
 
     repo = git_copy(DEMO, tmp_path / "repo")
     before = snapshot(repo)
-    a, _marker = paused_rotation(repo, tmp_path, "interrupted")
+    a, _marker = paused_rotation(repo, tmp_path, "interrupted", preamble=INTERRUPTIBLE)
     a.send_signal(signal.SIGINT)
     _out, err = a.communicate(timeout=60)
     assert a.returncode == 130, err
