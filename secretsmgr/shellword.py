@@ -34,11 +34,12 @@ _ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\", "'": "\\'"}
 
 
 def _ansi_c(char: str) -> str:
+    """``char`` as bash's ``$'…'`` writes it."""
     if char in _ESCAPES:
         return _ESCAPES[char]
-    if ord(char) < 32 or ord(char) == 127:
-        return f"\\x{ord(char):02x}"
-    return f"\\u{ord(char):04x}" if 127 < ord(char) < 160 else char
+    if not _control(char):
+        return char
+    return f"\\x{ord(char):02x}" if ord(char) < 128 else f"\\u{ord(char):04x}"
 
 
 def one_line(text: str) -> str:

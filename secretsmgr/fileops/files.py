@@ -46,7 +46,7 @@ from secretsmgr.fileops.text import (
     with_pending_key,
     yaml_indent,
 )
-from secretsmgr.fsutil import read_bounded, read_text, refuse_over, write_atomic
+from secretsmgr.fsutil import decode_text, read_bounded, read_text, refuse_over, write_atomic
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.settings import load_settings
 from secretsmgr.shellword import sh_path
@@ -100,9 +100,19 @@ def _encrypt(file: Path, text: str, as_path: Path, policy: EncryptPolicy) -> Wri
         ) from exc
 
 
-def _limit_shown() -> str:
-    """The run's file-size limit as messages say it (``64 MiB``)."""
-    return limit_text(max_file_bytes())
+def _text(file: Path, *, exact: bool = False) -> str:
+    """``fsutil.read_text`` of a file the user named, within the run's file-size limit."""
+    limit = max_file_bytes()
+    return read_text(file, exact=exact, limit=limit, shown=limit_text(limit))
+
+
+def _bytes(file: Path) -> bytes:
+    """The bytes of a file the user named, within the run's file-size limit (``/dev/zero``
+    filled the memory: the attack review of stop 50)."""
+    limit = max_file_bytes()
+    data = read_bounded(file, limit)
+    refuse_over(file, data, limit, limit_text(limit))
+    return data
 
 
 def _holds_metadata(name: str, text: str) -> bool:
@@ -125,7 +135,7 @@ def _sops_text(path: Path) -> str:
 
 def _plaintext_of(file: Path, exact: bool) -> str:
     """The text to encrypt; an encrypted file is refused before any question of recipients."""
-    text = read_text(file, exact=exact, limit=max_file_bytes(), shown=_limit_shown())
+    text = _text(file, exact=exact)
     if _holds_metadata(file.name, text):
         raise AlreadyEncryptedError(
             "the file is already encrypted (it has sops metadata)",
@@ -200,7 +210,7 @@ def decrypt_file(
 
 def _decrypted(file: Path, identities: Sequence[Identity], extract: str | None = None) -> str:
     """What ``sops -d`` prints for ``file``: a binary-store file's ``data`` as it is."""
-    text = read_text(file, limit=max_file_bytes(), shown=_limit_shown())
+    text = _text(file)
     fmt = format_for_text(file.name, text)
     return decrypt_text(text, fmt, identities, extract, binary=is_binary_store(file.name, text))
 
@@ -217,11 +227,7 @@ class EditOutcome(enum.StrEnum):
 
 
 def _current(file: Path) -> bytes | None:
-    if not file.exists():
-        return None
-    data = read_bounded(file, max_file_bytes())
-    refuse_over(file, data, max_file_bytes(), _limit_shown())
-    return data
+    return _bytes(file) if file.exists() else None
 
 
 def _lost(file: Path, paths: Sequence[str], why: str) -> RefusedError:
@@ -279,8 +285,8 @@ def edit_file(
     check_write_target(root, file)
     if not file.exists():
         return _create(file, root, editor, record)
-    original = _current(file)
-    text = read_text(file, limit=max_file_bytes(), shown=_limit_shown())
+    original = _bytes(file)
+    text = decode_text(file, original)  # the bytes just read, not a second read
     fmt = format_for_text(file.name, text)
     decrypted = decrypt_file_text(text, fmt, identities)
     indent = yaml_indent(file)
@@ -430,10 +436,8 @@ def _in_plaintext(node: Node | keypath.MISSING_TYPE) -> bool:
 
 def read_value_file(path: Path) -> bytes:
     """The bytes of ``--value-file`` (exactly: no newline translation), up to the file-size
-    limit (``/dev/zero`` filled the memory: the attack review of stop 50)."""
-    data = read_bounded(path, max_file_bytes())
-    refuse_over(path, data, max_file_bytes(), _limit_shown())
-    return data
+    limit."""
+    return _bytes(path)
 
 
 def _refuse_other_clear(
@@ -478,7 +482,7 @@ def _rewrite(
     """Decrypt, change, re-seal and record ``file`` under the lock (one read-modify-write)."""
     check_write_target(root, file)
     with locked(root, file):
-        text = read_text(file, limit=max_file_bytes(), shown=_limit_shown())
+        text = _text(file)
         fmt = format_for_text(file.name, text)
         decrypted, clear = decrypt_to_change(text, fmt, identities)
         docs, path = change(fmt, decrypted.docs)

@@ -8,15 +8,14 @@ is staged (``IndexSnapshot``: what the next commit will hold), or from a past co
 
 from __future__ import annotations
 
-import errno
 import os
 import posixpath
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from secretsmgr.errors import ConfigError
+from secretsmgr.fsutil import read_regular
 from secretsmgr.repo import git
 from secretsmgr.repo.root import list_repo_files
 
@@ -109,11 +108,7 @@ class WorktreeSnapshot:
             raise PermissionError(f"{path}: a symbolic link out of the repository")
         # never waits on a FIFO nor reads a device (`rotate FILE` on a FIFO hung until killed:
         # the attack review of stop 50)
-        fd = os.open(self._abs(path), os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise OSError(errno.EINVAL, "not a regular file", path)
-            return handle.read()
+        return read_regular(self._abs(path))
 
     def blob_id(self, path: str) -> str | None:
         """Files on disk have no blob id (they may differ from every blob)."""

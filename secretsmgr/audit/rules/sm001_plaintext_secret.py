@@ -9,11 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import posixpath
 import re
 import shlex
-import stat
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -1594,22 +1592,14 @@ def _neighbour_bytes(root: Path, rel: str) -> bytes | None:
     repository was read and its key named, a link to a FIFO hung check, one to /dev/zero
     crashed it); None otherwise."""
     from secretsmgr.errors import SecretsmgrError
-    from secretsmgr.fsutil import confined
+    from secretsmgr.fsutil import confined, read_regular
 
     try:
         disk, _ = confined(root, rel)  # no link on the way
-        # no link as the file itself either, and no wait on a FIFO: opened, then judged
-        fd = os.open(disk, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        data = read_regular(disk, limit=_NEIGHBOUR_BYTES, links=False)  # nor as the file
     except (OSError, SecretsmgrError):
         return None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_size > _NEIGHBOUR_BYTES:
-            return None
-        try:
-            return handle.read(_NEIGHBOUR_BYTES + 1)[:_NEIGHBOUR_BYTES]
-        except OSError:
-            return None
+    return data if len(data) <= _NEIGHBOUR_BYTES else None
 
 
 def _nearby_key(ctx: AuditContext, path: str) -> tuple[str, str, str] | None:

@@ -417,20 +417,17 @@ def test_a_pem_key_in_a_repository_without_sops_yaml_says_what_encrypt_needs_fir
     # the layer's folder is not in the checkout: init writes no rule, so the fix does not send
     # the user there (sweep 94, cmu-sei/Polar: the fix went round init and encrypt)
     (tmp_path / "apps/configmap.yaml").unlink()
-    fix = next(f.fix for f in audit(tmp_path).findings if f.rule == "SM009")
-    assert fix is not None and fix.endswith(
-        encrypt + "no .sops.yaml in the repository: write one whose creation rule names an age "
-        "key (secretsmgr key generate prints a new one) first, then secretsmgr encrypt -i "
+    by_hand = (
+        "no .sops.yaml in the repository: write one whose creation rule names an age key "
+        "(secretsmgr key generate prints a new one) first, then secretsmgr encrypt -i "
         "terraform/certs/self-signed.key"
     )
+    fix = next(f.fix for f in audit(tmp_path).findings if f.rule == "SM009")
+    assert fix is not None and fix.endswith(encrypt + by_hand)
     # no Flux cluster for init to set up: the rule is written by hand
     (tmp_path / "clusters/prod/apps.yaml").unlink()
     fix = next(f.fix for f in audit(tmp_path).findings if f.rule == "SM009")
-    assert fix is not None and fix.endswith(
-        encrypt + "no .sops.yaml in the repository: write one whose creation rule names an age "
-        "key (secretsmgr key generate prints a new one) first, then secretsmgr encrypt -i "
-        "terraform/certs/self-signed.key"
-    )
+    assert fix is not None and fix.endswith(encrypt + by_hand)
 
 
 def test_fluxs_pgp_key_in_a_secret_is_taken_out_not_encrypted(tmp_path: Path) -> None:
