@@ -7,6 +7,7 @@ that reads back as exactly that name and that no command takes for an option.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 
@@ -39,7 +40,10 @@ def _ansi_c(char: str) -> str:
         return _ESCAPES[char]
     if not _control(char):
         return char
-    return f"\\x{ord(char):02x}" if ord(char) < 128 else f"\\u{ord(char):04x}"
+    code = ord(char)
+    if code >= 0xDC80:  # the byte itself, which bash's $'…' writes back as it was
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 128 else f"\\u{code:04x}"
 
 
 def one_line(text: str) -> str:
@@ -51,10 +55,28 @@ def one_line(text: str) -> str:
     return "".join(_ansi_c(c) if _control(c) and c != "\t" else c for c in text)
 
 
+# a byte that is no UTF-8, as ``surrogateescape`` keeps it in a name: shown as ``\xNN``
+_UNDECODED = {code: f"\\x{code - 0xDC00:02x}" for code in range(0xDC80, 0xDD00)}
+_UNDECODED_JSON = {code: "\\" + shown for code, shown in _UNDECODED.items()}
+
+
+def bytes_shown(text: str) -> str:
+    """``text`` with each byte that is no UTF-8 (a file name saved in Latin-1, say) written
+    ``\\xNN``: a report stays UTF-8 text, and the name stays readable (stop 51: ``caf\\xe9``)."""
+    return text if text.isascii() else text.translate(_UNDECODED)
+
+
+def json_text(doc: object) -> str:
+    """``doc`` as indented JSON (UTF-8 as it is), a name's bytes that are no UTF-8 as the
+    string ``\\xNN`` (JSON has no way to hold a byte, and RFC 8259 texts are UTF-8)."""
+    return json.dumps(doc, indent=2, ensure_ascii=False).translate(_UNDECODED_JSON) + "\n"
+
+
 def _control(char: str) -> bool:
-    """A C0 or C1 control character, or DEL (C1's CSI acts on some terminals too)."""
+    """A C0 or C1 control character, or DEL (C1's CSI acts on some terminals too), or a byte
+    that is no UTF-8 (a lone surrogate, as ``surrogateescape`` keeps a file name's)."""
     code = ord(char)
-    return code < 32 or 127 <= code < 160
+    return code < 32 or 127 <= code < 160 or 0xDC80 <= code < 0xDD00
 
 
 # the commands a printed fix starts with: pasted as it stands, not read

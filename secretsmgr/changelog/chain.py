@@ -107,9 +107,56 @@ def datakey_id(data_key: bytes) -> str:
 
 
 def _canonical(obj: object) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _not_utf8(obj) from None
+
+
+def _not_utf8(obj: object) -> ChainError:
+    """The refusal for a name, reason or key path that holds bytes that are no UTF-8 (a file
+    committed under such a name, an argument in another encoding): a line of the changelog is
+    UTF-8 JSON, and writing the bytes any other way would record a name no file has."""
+    field, text = _first_not_utf8(obj, "entry") or ("entry", "")
+    shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    what = {"path": "the file name", "key_paths": "the key path"}.get(field, f"the {field}")
+    hints = ["rename the file to a UTF-8 name (git mv), then run the command again"]
+    return ChainError(
+        f"{what} {shown} is not UTF-8 text, which the changelog records",
+        hints=hints if field == "path" else (),
     )
+
+
+def require_utf8(field: str, text: str) -> None:
+    """Refuse, before anything is written, a ``path``, ``key_paths`` or ``reason`` that no
+    changelog line could record (``ChainError``, as appending it would raise)."""
+    if not _is_utf8(text):
+        raise _not_utf8({field: text})
+
+
+def _first_not_utf8(obj: object, field: str) -> tuple[str, str] | None:
+    if isinstance(obj, str):
+        return None if _is_utf8(obj) else (field, obj)
+    if isinstance(obj, Mapping):
+        pairs = [(str(key), value) for key, value in obj.items()]
+    elif isinstance(obj, list):
+        pairs = [(field, value) for value in obj]
+    else:
+        return None
+    for name, value in pairs:
+        found = _first_not_utf8(value, name)
+        if found:
+            return found
+    return None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _body(entry: Entry) -> dict[str, object]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from secretsmgr.shellword import one_line
+from secretsmgr.shellword import bytes_shown, one_line
 
 if TYPE_CHECKING:
     from secretsmgr.keys.protocols import Identity
@@ -86,8 +86,11 @@ def identities_at_hand() -> list[Identity]:
         return []
 
 
-def out(text: str) -> None:
-    """Write a result to stdout (a binary-store file's bytes as they are)."""
+def out(text: str, *, exact: bool = False) -> None:
+    """Write a result to stdout; a name's bytes that are no UTF-8 as ``\\xNN``. ``exact``: a
+    file's content (``decrypt``), its bytes as they are."""
+    if not exact:
+        text = bytes_shown(text)
     try:
         sys.stdout.write(text)
     except UnicodeEncodeError:  # surrogate-escaped bytes: not text, written as bytes
@@ -119,6 +122,7 @@ def wants_color(fmt: str, output: Path | None) -> bool:
 def emit(text: str, output: Path | None) -> None:
     """Write a rendered report to stdout, or to ``output``: into a FIFO, a device or
     ``/dev/stdout`` as it is, any other path atomically."""
+    text = bytes_shown(text)
     if output is None:
         out(text)
         return

@@ -173,7 +173,7 @@ def identity(finding: Finding) -> Identity:
 
 def fingerprint(ident: Identity) -> str:
     """A stable digest of a finding's identity (SARIF-style partial fingerprint)."""
-    return hashlib.sha256("\0".join(ident).encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256("\0".join(ident).encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def format_baseline(findings: Iterable[Finding], lines: Lines = _no_lines) -> str:

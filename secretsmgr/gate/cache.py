@@ -73,9 +73,9 @@ class BlobFacts:
 def code_fingerprint(extra: Sequence[str] = ()) -> str:
     """A digest of the code that computes cached facts: the package version and the source
     bytes of the files named in ``extra`` (a name that is no file counts as text)."""
-    digest = hashlib.sha256(f"{FORMAT}/{secretsmgr.__version__}".encode())
+    digest = hashlib.sha256(f"{FORMAT}/{secretsmgr.__version__}".encode("utf-8", "surrogateescape"))
     for name in extra:
-        digest.update(name.encode())
+        digest.update(name.encode("utf-8", "surrogateescape"))
         with contextlib.suppress(OSError):
             digest.update(Path(name).read_bytes())
     return digest.hexdigest()[:32]
@@ -274,7 +274,9 @@ class BlobCache:
         except CodecError:
             return value
         reads = dict(read)
-        digest = hashlib.sha256(json.dumps(reads, sort_keys=True).encode()).hexdigest()[:16]
+        digest = hashlib.sha256(
+            json.dumps(reads, sort_keys=True).encode("utf-8", "surrogateescape")
+        ).hexdigest()[:16]
         name = f"{key}-{digest}"
         variants[name] = {"type": model.__qualname__, "reads": reads, "graph": encoded}
         self._dirty.add(f"graphs/{name}.json")

@@ -52,7 +52,8 @@ def hits_variant(path: str) -> str:
     CI folder, a kubeconfig's name): the hits of one blob under one path are no answer for the
     same blob under another (the review of sweep 12: a ``secret.j2`` copy, judged first, made
     the identical ``secret.txt`` pass ``check``)."""
-    return f"{variant_of(path)}+path-{hashlib.sha256(path.encode()).hexdigest()[:24]}"
+    digest = hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return f"{variant_of(path)}+path-{digest}"
 
 
 def summarize(entry: SopsEntry | None) -> SopsSummary | None:
@@ -65,9 +66,9 @@ def summarize(entry: SopsEntry | None) -> SopsSummary | None:
         for _, leaf in encrypted_leaves(tree, meta.rule):
             text = leaf.text if isinstance(leaf, Comment) else leaf
             if isinstance(text, str) and text.startswith("ENC["):
-                values.update(text.encode("utf-8") + b"\0")
+                values.update(text.encode("utf-8", "surrogateescape") + b"\0")
     wrapped = sorted(
-        hashlib.sha256("".join(enc.split()).encode()).hexdigest()[:32]
+        hashlib.sha256("".join(enc.split()).encode("utf-8", "surrogateescape")).hexdigest()[:32]
         for group in meta.key_groups
         for _name, node in group.foreign
         for item in (node.items if isinstance(node, SeqNode) else ())
@@ -80,7 +81,9 @@ def summarize(entry: SopsEntry | None) -> SopsSummary | None:
         values=values.hexdigest()[:32],
         lastmodified=meta.lastmodified,
         wrapped=tuple(wrapped),
-        mac=hashlib.sha256(meta.mac.encode()).hexdigest()[:32] if meta.mac else "",
+        mac=hashlib.sha256(meta.mac.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+        if meta.mac
+        else "",
         covered=state.covered[:32] if not entry.plaintext_leaves else "",
     )
 
@@ -278,7 +281,9 @@ _TOP_LEVEL = re.compile(rb"^(?:[^\s#]|---|\.\.\.)", re.MULTILINE)
 
 def _digest(stanzas: list[str], mac: str) -> tuple[str, ...]:
     prints = ["".join(enc.split()) for enc in stanzas] + [mac.strip()]
-    return tuple(hashlib.sha256(p.encode()).hexdigest()[:32] for p in prints)
+    return tuple(
+        hashlib.sha256(p.encode("utf-8", "surrogateescape")).hexdigest()[:32] for p in prints
+    )
 
 
 _ARMOR = re.compile(

@@ -202,7 +202,7 @@ def _copies(
 
 
 def _prints_key(commit: str, root: Path) -> str:
-    return hashlib.sha256(f"{commit}\0{root}".encode()).hexdigest()[:40]
+    return hashlib.sha256(f"{commit}\0{root}".encode("utf-8", "surrogateescape")).hexdigest()[:40]
 
 
 def _head_prints(cache: GateCache, head: CommitSnapshot) -> dict[str, str]:

@@ -361,9 +361,9 @@ def _sizes(value: Scalar) -> set[int]:
     """The byte lengths ``value`` may have had encrypted: as it is, and without quotes a
     dotenv line keeps (``KEY="value"``; the review)."""
     text = _text(value)
-    sizes = {len(text.encode("utf-8"))}
+    sizes = {len(text.encode("utf-8", "surrogateescape"))}
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        sizes.add(len(text[1:-1].encode("utf-8")))
+        sizes.add(len(text[1:-1].encode("utf-8", "surrogateescape")))
     return sizes
 
 

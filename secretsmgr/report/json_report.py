@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from secretsmgr.audit.finding import AuditReport, Finding, Severity
 from secretsmgr.report._shared import sorted_findings
+from secretsmgr.shellword import json_text
 
 SCHEMA_VERSION = 1
 
@@ -60,4 +60,4 @@ def report_dict(report: AuditReport) -> dict[str, Any]:
 
 def render(report: AuditReport) -> str:
     """``indent=2`` JSON with a trailing newline; non-ASCII kept as is."""
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n"
+    return json_text(report_dict(report))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from secretsmgr.report._shared import (
     worst,
 )
 from secretsmgr.report.text import MARKS, OK_MARK
+from secretsmgr.shellword import json_text
 
 FILLS = {"clean": "#c8e6c9", "warning": "#ffe0b2", "error": "#ffcdd2"}
 
@@ -184,7 +184,7 @@ def render_json(report: AuditReport) -> str:
         "unlayered": unlayered,
         "notes": list(report.notes),
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json_text(doc)
 
 
 class _Ids:

@@ -11,7 +11,6 @@ make GitHub rate an alert: above 9.0 critical, 7.0-8.9 high, 4.0-6.9 medium, bel
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +19,7 @@ from secretsmgr import __version__
 from secretsmgr.audit.finding import AuditReport, Finding, Place, Rule, Severity
 from secretsmgr.report._shared import hidden_message, primary_place, sorted_findings
 from secretsmgr.report.rule_help import RuleHelp
+from secretsmgr.shellword import json_text
 
 SARIF_SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -58,12 +58,12 @@ BY_SEVERITY = {Severity.ERROR: 7.0, Severity.WARNING: 4.0, Severity.INFO: 1.0}
 def fingerprint(finding: Finding) -> str:
     """sha256 of (rule, path, key path): stable across line moves and runs."""
     raw = "\0".join((finding.rule, finding.path, finding.key_path or ""))
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def artifact_uri(path: str) -> str:
     """A repository-relative POSIX path as a relative URI reference (percent-encoded)."""
-    return quote(path, safe="/")
+    return quote(path.encode("utf-8", "surrogateescape"), safe="/")
 
 
 def rule_descriptor(rule: Rule, page: RuleHelp | None = None) -> dict[str, Any]:
@@ -170,4 +170,4 @@ def render(
                 ],
             }
         ]
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    return json_text(log)

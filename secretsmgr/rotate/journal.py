@@ -64,7 +64,7 @@ def sha_text(text: str | None) -> str:
     """The sha256 of a file's text; 64 zeros stand for "no file"."""
     if text is None:
         return "0" * 64
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

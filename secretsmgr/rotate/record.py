@@ -24,10 +24,11 @@ from secretsmgr.changelog.chain import (
     broken_error,
     datakey_id,
     next_entry,
+    require_utf8,
 )
 from secretsmgr.changelog.store import changelog_path, load_changelog, write_changelog
 from secretsmgr.changelog.verified import chain_break, remember
-from secretsmgr.errors import RefusedError
+from secretsmgr.errors import ChainError, RefusedError
 from secretsmgr.repo import git
 from secretsmgr.repo.flux import find_layers
 from secretsmgr.repo.lock import repo_lock
@@ -57,8 +58,8 @@ def file_record(
         recipients_before=tuple(recipients_before),
         recipients_after=tuple(recipients_after),
         datakey_id=datakey_id(data_key),
-        sha256_before=hashlib.sha256(old_text.encode("utf-8")).hexdigest(),
-        sha256_after=hashlib.sha256(new_text.encode("utf-8")).hexdigest(),
+        sha256_before=hashlib.sha256(old_text.encode("utf-8", "surrogateescape")).hexdigest(),
+        sha256_after=hashlib.sha256(new_text.encode("utf-8", "surrogateescape")).hexdigest(),
         key_paths=tuple(key_paths),
     )
 
@@ -130,6 +131,11 @@ def check_recordable(root: Path, path: Path) -> None:
     data = load_changelog(log)
     if not data and not log.exists():
         return
+    try:
+        require_utf8("path", path.resolve().relative_to(root.resolve()).as_posix())
+    except ChainError as exc:  # the caller names the file
+        message = "its name is not UTF-8 text, which the changelog records"
+        raise ChainError(message, hints=exc.hints) from None
     broken = chain_break(root, log, data)
     if broken is not None:
         raise RefusedError(

@@ -41,12 +41,12 @@ class Staged:
     @property
     def sha_old(self) -> str:
         """The sha256 of the bytes it replaces."""
-        return hashlib.sha256(self.old_text.encode("utf-8")).hexdigest()
+        return hashlib.sha256(self.old_text.encode("utf-8", "surrogateescape")).hexdigest()
 
     @property
     def sha_new(self) -> str:
         """The sha256 of the bytes it writes."""
-        return hashlib.sha256(self.new_text.encode("utf-8")).hexdigest()
+        return hashlib.sha256(self.new_text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def open_file(entry: SopsEntry, identities: Sequence[Identity]) -> tuple[bytes, list[MapNode]]:

@@ -36,7 +36,7 @@ class GoRegex:
         """Whether the pattern matches anywhere in ``text`` (Go's ``MatchString``)."""
         hit = self._memo.get(text)
         if hit is None:
-            hit = self._compiled.search(text) is not None
+            hit = self._compiled.search(_as_go_reads(text)) is not None
             if len(self._memo) >= _MEMO_LIMIT:
                 self._memo.clear()
             self._memo[text] = hit
@@ -44,10 +44,22 @@ class GoRegex:
 
     def fullmatch(self, text: str) -> bool:
         """Whether the pattern matches the whole of ``text``."""
-        return bool(self._compiled.fullmatch(text) is not None)
+        return bool(self._compiled.fullmatch(_as_go_reads(text)) is not None)
 
     def __repr__(self) -> str:
         return f"GoRegex({self.pattern!r})"
+
+
+# a byte that is no UTF-8 (a file name's, kept as a lone surrogate by ``surrogateescape``)
+_UNDECODED = {code: "\ufffd" for code in range(0xDC80, 0xDD00)}
+
+
+def _as_go_reads(text: str) -> str:
+    """``text`` as Go's ``regexp`` sees it: each byte that is no UTF-8 reads as U+FFFD (RE2 here
+    would refuse the surrogate ``surrogateescape`` keeps it as)."""
+    if text.isascii():
+        return text
+    return text.translate(_UNDECODED)
 
 
 def _go_only_error(pattern: str) -> str | None:

@@ -288,7 +288,7 @@ def _in_secret(file: ScannedFile, hits: list[PrivateKeyHit]) -> list[PrivateKeyH
         if not is_secret(obj):
             continue
         for _key_path, value in secret_values(obj):
-            raw = value.encode() if isinstance(value, str) else b""
+            raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else b""
             if raw and not _plain_keys(raw):
                 try:
                     raw = base64.b64decode(b"".join(raw.split()), validate=True)
@@ -312,7 +312,7 @@ def _flux_pgp_keys(file: ScannedFile) -> list[PrivateKeyHit]:
         for key_path, value in secret_values(obj):
             if not key_path.endswith(".asc") or not isinstance(value, str):
                 continue
-            raw = value.encode()
+            raw = value.encode("utf-8", "surrogateescape")
             if key_path.startswith("data."):
                 try:
                     raw = base64.b64decode("".join(value.split()), validate=True)

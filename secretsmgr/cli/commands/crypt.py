@@ -53,7 +53,7 @@ def encrypt_cmd(
             record=changelog_recorder(root, file if in_place else output),
         )
     if result is not None:
-        out(result)
+        out(result, exact=True)
     return 0
 
 
@@ -86,7 +86,7 @@ def decrypt_cmd(
             extract=extract,
         )
     if result is not None:
-        out(result)
+        out(result, exact=True)
     return 0
 
 

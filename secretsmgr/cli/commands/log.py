@@ -3,7 +3,6 @@ git and its coverage."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from enum import StrEnum
@@ -15,6 +14,7 @@ import typer
 from secretsmgr.cli.context import identities_at_hand, out, repo_root
 from secretsmgr.cli.options import LayerOpt, ReasonOpt
 from secretsmgr.plural import plural
+from secretsmgr.shellword import json_text
 
 if TYPE_CHECKING:
     from secretsmgr.changelog import Entry
@@ -92,7 +92,7 @@ def log_cmd(
         entries = _of_layers(root, entries, layer)
     if fmt is LogFormat.JSON:
         doc = {"version": 1, "entries": [to_dict(e) for e in entries]}
-        out(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        out(json_text(doc))
         return 0
     if not data:
         out(f"no changelog yet ({name})\n")

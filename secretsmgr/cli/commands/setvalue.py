@@ -56,6 +56,19 @@ def _exists(file: Path, *, make: bool) -> None:
     raise InputFileError(f"{file}: no such file", hints=hints)
 
 
+def _text_key_path(key_path: str) -> str:
+    """Refuse a KEY_PATH holding bytes that are no UTF-8 (an argument in another encoding):
+    sops and kustomize read only UTF-8 YAML, and the changelog records the key path."""
+    try:
+        key_path.encode("utf-8")
+    except UnicodeEncodeError:
+        from secretsmgr.errors import UsageError
+        from secretsmgr.shellword import one_line
+
+        raise UsageError(f"KEY_PATH {one_line(key_path)} is not UTF-8 text") from None
+    return key_path
+
+
 def set_cmd(
     ctx: typer.Context,
     file: FileArg,
@@ -78,6 +91,7 @@ def set_cmd(
     from secretsmgr.fileops.keypath import parse_value
 
     root = repo_root(ctx)
+    key_path = _text_key_path(key_path)
     _exists(file, make=True)  # before the value and the key: what is wrong first (sweep 72)
     value = parse_value(_value_bytes(value_file), as_json=as_json)
     identities = identities_for(file, "set", key_path)
@@ -98,6 +112,7 @@ def unset_cmd(ctx: typer.Context, file: FileArg, key_path: KeyPathArg) -> int:
     from secretsmgr.fileops.files import unset_value
 
     root = repo_root(ctx)
+    key_path = _text_key_path(key_path)
     _exists(file, make=False)
     identities = identities_for(file, "unset", key_path)
     with about_file(file, identities, "unset", key_path):

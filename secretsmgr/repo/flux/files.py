@@ -140,7 +140,7 @@ class RepoFiles:
             data = b"" if _SOPS_NAME.search(path) else self.read(path)
         except OSError:
             return ()
-        names = {name.encode() for _, name in wanted}
+        names = {name.encode("utf-8", "surrogateescape") for _, name in wanted}
         if not any(name in data for name in names):
             return ()
         try:

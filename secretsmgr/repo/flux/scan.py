@@ -273,7 +273,7 @@ class SubstituteSources:
         cached = self._found.get(name)
         if cached is not None:
             return cached
-        needle = name.encode("utf-8")
+        needle = name.encode("utf-8", "surrogateescape")
         found: list[tuple[str, dict[str, object]]] = []
         for path in sorted(self.repo.files):
             if not path.endswith(MANIFEST_SUFFIXES):
