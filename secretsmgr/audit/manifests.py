@@ -28,12 +28,30 @@ from secretsmgr.sops.yamlio import load_all_noting_duplicates, safe_load_all
 Obj = dict[str, object]
 
 
+# the kind of a kustomize generator's own config, for a kustomization's generator field
+_BUILTIN_GENERATORS = {
+    "secretGenerator": "SecretGenerator",
+    "configMapGenerator": "ConfigMapGenerator",
+}
+
+
 def generator_literals(
     obj: Obj, field: str, prefix: str = ""
 ) -> Iterator[tuple[Obj, object, str, list[object]]]:
     """Each generator under a kustomization's ``field`` (``secretGenerator``,
-    ``configMapGenerator``; kustomize reads field names in any case) that lists literals:
-    (the generator, its name, the key path of its literals, the literals)."""
+    ``configMapGenerator``; kustomize reads field names in any case) that lists literals, or
+    ``obj`` itself when it is such a generator's config (``kind: SecretGenerator``): (the
+    generator, its name, the key path of its literals, the literals)."""
+    builtin = _BUILTIN_GENERATORS[field]
+    if obj.get("kind") == builtin:
+        # a generator's own config (``kind: SecretGenerator``, listed under ``generators:``):
+        # its literals sit at the top (the attack review of stop 51: they passed the gate)
+        listed = go_field(obj, "literals")
+        if listed is not None and isinstance(listed[1], list):
+            meta = obj.get("metadata")
+            name = cast(Obj, meta).get("name") if isinstance(meta, dict) else None
+            yield obj, name, f"{prefix}{listed[0]}", cast(list[object], listed[1])
+        return
     found = go_field(obj, field)
     if found is None or not isinstance(found[1], list):
         return
@@ -154,7 +172,7 @@ def numbered_objects(docs: list[object]) -> Iterator[tuple[int, str, Obj]]:
                 yield number, prefix, obj
 
 
-def _expand(doc: Obj, prefix: str, depth: int) -> Iterator[tuple[str, Obj]]:
+def _expand(doc: Obj, prefix: str, depth: int, *, inline: bool = True) -> Iterator[tuple[str, Obj]]:
     yield prefix, doc
     kind = doc.get("kind")
     items = doc.get("items")
@@ -162,6 +180,13 @@ def _expand(doc: Obj, prefix: str, depth: int) -> Iterator[tuple[str, Obj]]:
         for number, item in enumerate(items):
             if isinstance(item, dict):
                 yield from _expand(cast(Obj, item), f"{prefix}items.{number}.", depth + 1)
+    if depth == 0 and inline:
+        # a config written inline is expanded as its own file would be, once (no config
+        # inside it is run by kustomize: its fields are the config's)
+        for place, configs in _inline_configs(doc):
+            for index, config in enumerate(configs):
+                here = place if len(configs) == 1 else f"{place}{index}."
+                yield from _expand(config, f"{prefix}{here}", 0, inline=False)
     if depth == 0:
         for where, content, target in _inline_patches(doc):
             if isinstance(content, str):
@@ -219,6 +244,38 @@ def json6902_secret(ops: list[object], target: object) -> Obj | None:
 
 
 _PATCH_LISTS = ("patches", "patchesStrategicMerge", "patchesJson6902")
+_PLUGIN_LISTS = ("generators", "transformers")
+_KUSTOMIZE_API = "kustomize.config.k8s.io/"
+# kustomize's patch transformers, configured as objects (``transformers: [patch.yaml]``), and
+# the field each one's inline patch sits in
+_PATCH_TRANSFORMERS = {
+    "PatchTransformer": "patch",
+    "PatchStrategicMergeTransformer": "patches",
+    "PatchJson6902Transformer": "jsonOp",
+}
+
+
+def _inline_configs(doc: Obj) -> Iterator[tuple[str, list[Obj]]]:
+    """(key-path prefix, objects) of each generator or transformer config a kustomization
+    writes inline (``generators: [|- apiVersion: builtin …]``): kustomize runs them as if
+    listed from a file (the attack review of stop 51: a SecretGenerator's literals there)."""
+    api = doc.get("apiVersion")
+    if api is not None and not (
+        isinstance(api, str) and api.startswith("kustomize.config.k8s.io/")
+    ):
+        return
+    for name in _PLUGIN_LISTS:
+        entries = doc.get(name)
+        for number, entry in enumerate(entries if isinstance(entries, list) else []):
+            if not isinstance(entry, str) or "\n" not in entry.strip():
+                continue  # a file's name, read as a file of its own
+            try:
+                parsed = safe_load_all(entry)
+            except (FormatError, RecursionError):
+                continue
+            objects = [cast(Obj, p) for p in parsed if isinstance(p, dict)]
+            if objects:
+                yield f"{name}.{number}.", objects
 
 
 def _inline_patches(doc: Obj) -> Iterator[tuple[str, object, object]]:
@@ -244,6 +301,14 @@ def _inline_patches(doc: Obj) -> Iterator[tuple[str, object, object]]:
         kustomize = spec_d.get("kustomize")
         if isinstance(kustomize, dict):
             holders.append(("spec.kustomize.", cast(Obj, kustomize)))
+    elif doc.get("kind") in _PATCH_TRANSFORMERS:
+        # a patch transformer's config (``transformers: [tr.yaml]``): its one inline patch, to
+        # its target (the attack review of stop 51: stringData added to an encrypted Secret)
+        field = _PATCH_TRANSFORMERS[cast(str, doc.get("kind"))]
+        content = doc.get(field)
+        if isinstance(content, str) and _inline_text(content):
+            yield f"{field}.", content, doc.get("target")
+        return
     elif not api or api.startswith("kustomize.config.k8s.io/"):
         holders.append(("", doc))
     for base, holder in holders:

@@ -242,8 +242,12 @@ def named_other_entry(
 
 def structured_format(path: str) -> FileFormat | None:
     """The store of a YAML/JSON/dotenv/INI file by extension (in any case: content is what
-    Flux and kustomize read), or None for anything else."""
-    name = posixpath.basename(path).lower()
+    Flux and kustomize read), or None for anything else; YAML for a kustomization file named
+    ``Kustomization`` (the attack review of stop 51: its secretGenerator literals passed)."""
+    base = posixpath.basename(path)
+    if base == "Kustomization":  # kustomize's third name for kustomization.yaml: YAML
+        return FileFormat.YAML
+    name = base.lower()
     if name.endswith(_DOTENV_SUFFIX):
         return FileFormat.DOTENV
     return _FORMATS.get(posixpath.splitext(name)[1])

