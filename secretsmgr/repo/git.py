@@ -372,11 +372,23 @@ def worktree_changes(root: Path) -> list[tuple[str, str, str]]:
 
 
 def _old_sides(out: bytes, prefix: str) -> list[tuple[str, str, str]]:
-    """The old side (mode, blob id, path below ``prefix``) of each ``diff-index -z`` entry."""
-    parts = _zsplit(out)
+    """The old side (mode, blob id, path below ``prefix``) of each ``diff-index -z`` entry.
+
+    A damaged index (cut short: the attack review of stop 51) reads as entries with no name,
+    which git lists all the same; the gate would judge the wrong files, so it is refused."""
+    parts = out.decode("utf-8", "surrogateescape").split("\0")
+    if parts and not parts[-1]:
+        parts.pop()
     changes: list[tuple[str, str, str]] = []
     for meta, path in zip(parts[0::2], parts[1::2], strict=False):
-        old_mode, _new_mode, old_blob, _new_blob, _status = meta.lstrip(":").split(" ")
+        fields = meta.lstrip(":").split(" ")
+        if len(fields) != 5 or not path:
+            raise ConfigError(
+                "git's index is damaged (it lists an entry with no name): what is staged "
+                "cannot be read",
+                hints=("rebuild the index from HEAD, keeping the working tree: git reset",),
+            )
+        old_mode, _new_mode, old_blob, _new_blob, _status = fields
         if path.startswith(prefix):
             changes.append((old_mode, old_blob, path[len(prefix) :]))
     return changes

@@ -145,6 +145,24 @@ def test_one_blob_under_a_plain_name_and_a_sops_name_is_judged_by_its_name(
     assert ("SM003", "apps/db.sops.yaml.disabled") in found(judge(root))
 
 
+def test_check_refuses_a_damaged_index_instead_of_judging_the_wrong_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The attack review of stop 51: an index cut short reads as entries with no name, and
+    check stopped with an internal error (exit 3)."""
+    from tests.cli.runner import assert_user_error, hints_of, run
+
+    root = gitops(tmp_path / "r", {"apps/cfg.yaml": secret("cfg", {"password": "plain-pw-1"})})
+    index = root / ".git" / "index"
+    index.write_bytes(index.read_bytes()[:100])
+    code, out, err = run(["--repo", str(root), "check"], capsys)
+    assert (code, out) == (2, ""), err
+    assert_user_error(err, "git's index is damaged (it lists an entry with no name)")
+    assert hints_of(err) == ["rebuild the index from HEAD, keeping the working tree: git reset"]
+    git(root, "reset", "-q")  # the hint's cure: the Secret is judged again
+    assert ("SM001", "apps/cfg.yaml") in found(judge_index(root))
+
+
 def test_check_refuses_an_index_that_is_missing_while_head_holds_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

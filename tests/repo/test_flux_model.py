@@ -207,6 +207,19 @@ def test_a_folder_listed_only_in_a_comment_is_switched_off_too(git_checkout: Git
     assert sorted(graph.names()) == ["a", "apps"]
 
 
+def test_a_long_depends_on_cycle_is_named_on_one_short_line(git_checkout: GitRepo) -> None:
+    # the attack review of stop 51: a cycle through 3,000 layers was one 30 KB error line
+    n = 300
+    for i in range(n):
+        git_checkout.write(f"flux/k{i}.yaml", flux_ks(f"k{i}", f"./k{i}", (f"k{(i + 1) % n}",)))
+    with pytest.raises(ConfigError) as caught:
+        find_layers(WorktreeSnapshot(git_checkout.path))
+    assert (
+        caught.value.message
+        == "dependsOn cycle: k0 → k1 → k2 → k3 → … 294 more … → k298 → k299 → k0"
+    )
+
+
 def test_a_depends_on_cycle_is_a_config_error(git_checkout: GitRepo) -> None:
     git_checkout.write("flux/a.yaml", flux_ks("a", "./a", ("b",)))
     git_checkout.write("flux/b.yaml", flux_ks("b", "./b", ("c",)))
