@@ -96,9 +96,10 @@ class _WithUntracked:
         return self.index.changed_since_head()
 
 
-def unstaged_config(root: Path) -> list[str]:
+def unstaged_config(root: Path) -> list[tuple[str, bool]]:
     """`.secretsmgr.yaml` and the baseline where the files on disk differ from what the index
-    holds (changed, untracked or git-ignored): the gate takes neither from disk."""
+    holds (changed, untracked or git-ignored), each with whether the index holds it at all:
+    the gate takes neither from disk."""
     from secretsmgr.gate.baseline import BASELINE_NAME
 
     if git.describe(root) is None:

@@ -169,14 +169,19 @@ def dirty_paths(root: Path, paths: list[str] | tuple[str, ...]) -> list[str]:
     return sorted({p for p in paths if prefix + p in changed})
 
 
-def unstaged_paths(root: Path, paths: Sequence[str]) -> list[str]:
+def unstaged_paths(root: Path, paths: Sequence[str]) -> list[tuple[str, bool]]:
     """Which of ``paths`` (relative to ``root``) differ on disk from the index: changed or
-    deleted and not staged, untracked, or ignored while present."""
+    deleted and not staged, untracked, or ignored while present; each with whether the index
+    holds it at all (False: untracked or ignored)."""
     if not paths:
         return []
     prefix = _show_prefix(root)
-    found = {name for status, name, _ in _status(root, paths, "--ignored") if status[1] != " "}
-    return [p for p in paths if prefix + p in found]
+    found = {
+        name: status not in ("??", "!!")
+        for status, name, _ in _status(root, paths, "--ignored")
+        if status[1] != " "
+    }
+    return [(p, found[prefix + p]) for p in paths if prefix + p in found]
 
 
 def user_identity(root: Path) -> str:

@@ -120,8 +120,9 @@ def test_check_takes_the_baseline_and_the_ignore_entries_as_staged(
     assert err == (
         "secretsmgr: warning: .secretsmgr.yaml on disk is not as staged, and check judges with "
         f"the staged state ({add} .secretsmgr.yaml to judge with it)\n"
-        f"secretsmgr: warning: {BASELINE_NAME} on disk is not as staged, and check judges with "
-        f"the staged state ({add} {BASELINE_NAME} to judge with it)\n"
+        # never staged: no "as staged" (sweep 95: the words puzzled a user after init)
+        f"secretsmgr: warning: {BASELINE_NAME} is not staged, and check judges without it "
+        f"({add} {BASELINE_NAME} to judge with it)\n"
     )
     # audit judges the working tree, with the files as they are there
     code, out, _ = run(["--repo", str(root), "audit", "--format", "json"], capsys)

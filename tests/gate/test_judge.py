@@ -195,7 +195,9 @@ def test_check_passes_a_repository_with_no_commit_and_no_index(
     # an index git wrote empty (every file staged for removal) is judged as it is
     full = gitops(tmp_path / "r")
     git(full, "rm", "-r", "-q", "--cached", ".")
-    unstaged = ".secretsmgr.yaml on disk is not as staged"  # the commit will delete it
+    unstaged = (
+        ".secretsmgr.yaml is not staged, and check judges without it"  # the commit deletes it
+    )
     assert run(["--repo", str(full), "check"], capsys, warnings=(unstaged,))[0] == 0
 
 

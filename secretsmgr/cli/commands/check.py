@@ -86,12 +86,15 @@ def check_cmd(
     cluster = live_cluster(from_cluster, context, namespace, secret, root)
     report = judge_index(root, selected, env=os.environ, live_cluster=cluster)
     report = adopted(root, report, new_since, env=os.environ, live_cluster=cluster, staged=True)
-    for name in unstaged_config(root):
+    for name, staged in unstaged_config(root):
         # the gate judges what is staged, its settings and baseline too: say so when they differ
-        warn(
-            f"{name} on disk is not as staged, and check judges with the staged state "
-            f"({git_add(root, name)} to judge with it)"
+        # (sweep 95: "not as staged" puzzled a user whose file was never staged, after init)
+        state = (
+            "on disk is not as staged, and check judges with the staged state"
+            if staged
+            else "is not staged, and check judges without it"
         )
+        warn(f"{name} {state} ({git_add(root, name)} to judge with it)")
     report = replace(report, run_from=run_from(root))
     text = render(report, fmt, color=wants_color(fmt, output), short=True)
     if not text and fmt is OutputFormat.TEXT and output is None and _at_terminal():
