@@ -47,6 +47,7 @@ from secretsmgr.audit.manifests import (
 )
 from secretsmgr.audit.rules.sm006_malformed_sops import restore_fixes
 from secretsmgr.errors import FormatError, SecretsmgrError
+from secretsmgr.plural import plural
 from secretsmgr.repo.flux import Layer, Use, UseKind
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.flux.objects import go_field
@@ -2077,6 +2078,19 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     # file "without SOPS metadata", and encrypt -i refuses it
     broken_sops = {e.path for e in ctx.repo.sops_files if e.error is not None}
     restore: dict[str, str] | None = None
+    for path, credentials in sorted(_generated_configs(ctx).items()):
+        readers = generator_readers(ctx, path)
+        key_path, line = credentials[0]
+        more = f" (and {plural(len(credentials) - 1, 'more')})" if len(credentials) > 1 else ""
+        yield RULE.finding(
+            path,
+            f"holds a likely credential in plaintext at {key_path}{more}, and a secretGenerator "
+            f"of layer {ctx.repo.layers.shown(readers[0])} puts it in a Secret (files:)",
+            key_path=key_path,
+            line=line,
+            fix=f"{encrypt_steps(ctx, path, [k for k, _ in credentials])}, then rotate the "
+            "secret: it is in git",
+        )
     for hit in hits:
         if hit.variable_name:
             if (hit.path, hit.document) not in told:
@@ -2297,7 +2311,32 @@ def env_sources(ctx: AuditContext) -> set[str]:
             (h.env_source and _env_readers(ctx, h)[0])
             or (h.source is not None and generator_readers(ctx, h.path))
         )
-    }
+    } | set(_generated_configs(ctx))
+
+
+def _generated_configs(ctx: AuditContext) -> dict[str, list[tuple[str, int]]]:
+    """The plaintext config files (JSON, YAML, INI…) a live layer's secretGenerator puts whole
+    in a Secret under ``files:`` that hold a credential SM018 finds by its format or its key's
+    name, with (key path, line) of each: a Secret's value in clear. The attack review of stop
+    51: ``{"db": {"password": …}}`` there was a warning, while the same line in a
+    ``.properties`` file was this rule's error. A high-entropy value alone is left to SM018."""
+    found: dict[str, list[tuple[str, int]]] = {}
+    encrypted = {e.path for e in ctx.repo.sops_files if e.has_metadata}
+    own = {h.path for h in ctx.repo.hits_of(RULE.id) if isinstance(h, PlaintextSecret) and h.source}
+    for hit in ctx.repo.hits_of("SM018"):
+        path = getattr(hit, "path", "")
+        if (
+            getattr(hit, "where", "") != "file"
+            or "Entropy" in getattr(hit, "kind", "")
+            or path in encrypted
+            or path in own
+        ):
+            continue
+        if path in found or generator_readers(ctx, path):
+            found.setdefault(path, []).append(
+                (getattr(hit, "key_path", ""), getattr(hit, "line", 0))
+            )
+    return found
 
 
 def _env_readers(ctx: AuditContext, hit: PlaintextSecret) -> tuple[list[Layer], str]:

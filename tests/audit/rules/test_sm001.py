@@ -2982,3 +2982,36 @@ def test_kustomize_plugin_configs_and_a_kustomization_named_kustomization_are_re
         assert "as a secretGenerator: entry (name: gen) that lists envs: [gen.enc.env]" in (
             finding.fix
         )
+
+
+def test_a_config_a_secret_generator_puts_in_a_secret_is_judged_as_the_secret_it_becomes(
+    tmp_path: Path,
+) -> None:
+    # the attack review of stop 51: `{"db": {"password": …}}` under a secretGenerator's files:
+    # was an SM018 warning (check passed), while the same credential in a .properties file
+    # there was an SM001 error; a config no generator reads stays SM018's warning
+    from secretsmgr.audit.engine import run_audit
+
+    config = '{"db": {"host": "pg", "password": "Pq7Zr4Wx9mKs2Lt", "token": "Vb3nM8qLz1Kw"}}\n'
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": (
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                "secretGenerator:\n  - name: app-config\n    files:\n      - config.json\n"
+            ),
+            "apps/config.json": config,
+            "notes/config.json": config,  # read by no generator
+        },
+    )
+    findings = run_audit(tmp_path).findings
+    sm001 = [f for f in findings if f.rule == "SM001"]
+    assert [(f.path, f.key_path, f.severity) for f in sm001] == [
+        ("apps/config.json", "db.password", Severity.ERROR)
+    ]
+    assert "(and 1 more)" in sm001[0].message and "layer apps" in sm001[0].message
+    assert "Pq7Zr4Wx9mKs2Lt" not in sm001[0].message
+    assert sm001[0].fix is not None and "secretsmgr encrypt -i apps/config.json" in sm001[0].fix
+    sm018 = {(f.path, f.severity) for f in findings if f.rule == "SM018"}
+    assert ("apps/config.json", Severity.WARNING) not in sm018  # reported once, by SM001
+    assert ("notes/config.json", Severity.WARNING) in sm018
