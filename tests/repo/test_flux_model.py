@@ -601,3 +601,48 @@ def test_a_layer_in_a_git_submodule_is_not_said_to_fail(tmp_path: Path) -> None:
     write(tmp_path, "k8s/vendor/kustomization.yaml", "resources:\n  - gone.yaml\n")
     notes = load_inventory(tmp_path).layers.notes
     assert any(n.startswith("layer vendor: its build names k8s/vendor/gone.yaml") for n in notes)
+
+
+def _clustertool_layout(repo: GitRepo) -> None:
+    """Vylkatis/home-ops (sweep 95), cut down: clustertool applies two self-applying roots at
+    bootstrap, both over GitRepository `cluster`, which only ./repositories defines."""
+
+    def ks(name: str, path: str) -> str:
+        return flux_ks(name, path).replace(
+            "name: flux-system\n  decryption", "name: cluster\n  decryption"
+        )
+
+    repo.write(
+        "clusters/main/kubernetes/kustomization.yaml", "resources: [flux-entry.yaml, apps]\n"
+    )
+    repo.write(
+        "clusters/main/kubernetes/flux-entry.yaml", ks("flux-entry", "./clusters/main/kubernetes")
+    )
+    repo.write("clusters/main/kubernetes/apps/kustomization.yaml", "resources: [cm.yaml]\n")
+    repo.write("clusters/main/kubernetes/apps/cm.yaml", "kind: ConfigMap\nmetadata: {name: x}\n")
+    repo.write("repositories/kustomization.yaml", "resources: [flux-entry.yaml, git]\n")
+    repo.write("repositories/flux-entry.yaml", ks("flux-entry-repos", "./repositories"))
+    repo.write("repositories/git/kustomization.yaml", "resources: [this-repo.yaml]\n")
+    repo.write(
+        "repositories/git/this-repo.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: cluster, namespace: flux-system}\n"
+        "spec:\n  url: ssh://git@github.com/someone/home-ops.git\n  ref: {branch: main}\n",
+    )
+
+
+@pytest.mark.parametrize("origin", [None, "https://github.com/someone/home-ops.git"])
+def test_a_root_over_a_source_only_another_root_applies_is_of_its_cluster(
+    git_checkout: GitRepo, origin: str | None
+) -> None:
+    # sweep 95, Vylkatis/home-ops: with no origin (a CI clone of a mirror) every layer was
+    # "external"; with one, ./repositories was a second cluster that Flux never makes
+    _clustertool_layout(git_checkout)
+    if origin is not None:
+        git_checkout.git("remote", "add", "origin", origin)
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    assert [c.name for c in graph.clusters] == ["main"]
+    by_name = {layer.name: layer for layer in graph.layers}
+    assert by_name["flux-entry"].external is None
+    assert "clusters/main/kubernetes/apps/cm.yaml" in by_name["flux-entry"].files
+    assert by_name["flux-entry-repos"].cluster == "main"

@@ -101,15 +101,24 @@ class _Model(Workspace):
             # one whose URL is this checkout's remote: any other source is not this checkout,
             # nor is one defined beside it whose URL names another repository (a Kustomization
             # of keycloak-k8s-resources, of a secrets repository: path ./, same file)
-            if own is None or not (
-                own.origin == ks.origin or normalize_url(own.url) == self.remote()
-            ):
+            if own is None:
                 continue
+            unknown = False
+            if not (own.origin == ks.origin or normalize_url(own.url) == self.remote()):
+                # ... with no origin to compare (a CI clone of a mirror), a Kustomization of a
+                # folder that applies its own file is this checkout's root all the same, below
+                # the top (sweep 95, Vylkatis/home-ops: clustertool's flux-entry, over a source
+                # defined in another folder, and all its 56 layers were "external")
+                unknown = folder != "." and not _hosted(self.remote())
+                if not unknown:
+                    continue
             # ... unless it applies its own file from a folder of this checkout, under the same
             # owner (a bootstrap written by hand whose repository was renamed since: Liana64,
             # sweep 13)
-            another = own.ref.name != "flux-system" and self._another_repository(
-                own.url, whole=folder == "."
+            another = (
+                not unknown
+                and own.ref.name != "flux-system"
+                and self._another_repository(own.url, whole=folder == ".")
             )
             if another and (
                 folder == "." or own.origin != ks.origin or not self._same_owner(own.url)
@@ -1167,12 +1176,47 @@ def _fold(model: _Model, c: str | None, owner: str | None, why: str) -> None:
     del model.clusters[c]
 
 
+def _merge_source_readers(model: _Model, explicit: set[str | None]) -> None:
+    """A root whose source only another root's layers put in the cluster is of that cluster:
+    the GitRepository must exist there for it to sync (sweep 95, Vylkatis/home-ops: clustertool
+    applies flux-entry, which reads the source the Kustomization flux-entry-repos applies from
+    ./repositories, and that folder was counted as a second cluster). An implicit root joins
+    the explicit one, else the smaller the larger, else the one applying the source the one
+    reading it; roots with keys of their own stay apart."""
+    for root in list(model._roots):
+        c = root.cluster
+        if c not in explicit or c not in model.clusters or root.bootstrap is None:
+            continue
+        definition = model.scan.source(root.bootstrap, root.ks.origin)
+        if definition is None or definition.origin == root.ks.origin:
+            continue
+        holders = {
+            x.cluster
+            for x in model.layers
+            if x.cluster in model.clusters and definition.origin in x.files
+        }
+        if len(holders) != 1 or c in holders:
+            continue
+        other = holders.pop()
+        if (model.clusters[c].cluster_key or None) != (model.clusters[other].cluster_key or None):
+            continue
+        size = Counter(x.cluster for x in model.layers)
+        small, large = sorted((c, other), key=lambda n: (n in explicit, size[n], n == c, n or ""))
+        why = (
+            f"reads {root.bootstrap.name}, which cluster {other}'s layers apply"
+            if small == c
+            else f"applies {root.bootstrap.name}, which cluster {c}'s root reads"
+        )
+        _fold(model, small, large, why)
+
+
 def _merge_overlapping(model: _Model, explicit: set[str | None]) -> None:
     """One cluster synced two ways is one cluster: two roots that sync the same folder of this
     checkout (a legacy bootstrap Kustomization beside a FluxInstance, mid migration), unless
     .secretsmgr.yaml gives them different keys; and an implicit root whose walk reaches
     Kustomizations one cluster already applies, unless a Kustomization of its own has the
     namespace and name of one of that cluster's. Their layers join that cluster, each once."""
+    _merge_source_readers(model, explicit)
     by_path: dict[str, str | None] = {}
     for c in sorted(explicit, key=lambda n: n or ""):
         cluster = model.clusters.get(c)
