@@ -30,6 +30,7 @@ from __future__ import annotations
 import posixpath
 import re
 import shutil
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -531,6 +532,7 @@ def _new_secret_name(inv: Inventory) -> str:
     specific = (
         *("app.secret.sops.yaml", "app.secrets.sops.yaml", "app.sops.yaml", "app.enc.yaml"),
         "secret.yaml",
+        *_named_as_theirs(inv),
     )
     # a name whose rule sets an encryption rule first: a catch-all rule with none would encrypt
     # a Secret's metadata too (sweep 76, jbaikge/homelab-talos: `.*` came after a right rule for
@@ -550,6 +552,19 @@ def _new_secret_name(inv: Inventory) -> str:
         named = [n for f in inv.all_files if _SOPS_LIKE.search(n := posixpath.basename(f))]
     sops_named = sum(1 for n in named if ".sops." in n)
     return names[1] if sops_named > len(named) - sops_named else names[0]
+
+
+def _named_as_theirs(inv: Inventory) -> tuple[str, ...]:
+    """Names shaped as the SOPS files already there are, most used first (``app.secret.yaml``
+    for ``deploykey.secret.yaml``): the naming a repository's own rule may ask for (sweep 95,
+    Vylkatis/home-ops: its rule takes ``*.secret.yaml``, and the step said no rule matched a
+    new ``secret.enc.yaml``)."""
+    shapes = Counter(
+        f"app.{rest}"
+        for e in inv.sops_files
+        if e.has_metadata and (rest := posixpath.basename(e.path).partition(".")[2])
+    )
+    return tuple(name for name, _ in shapes.most_common(5))
 
 
 _SOPS_LIKE = re.compile(r"\.(?:sops|enc)\.(?:ya?ml|json)(?:\.[A-Za-z0-9]+)?$")

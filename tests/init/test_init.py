@@ -2371,6 +2371,28 @@ def test_the_example_name_follows_a_rule_for_secret_sops_yaml_names(
     assert "no creation rule of the kept .sops.yaml matches" not in text, out
 
 
+def test_the_example_name_follows_the_names_of_the_sops_files_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 95 (Vylkatis/home-ops): a rule for `*.secret.yaml` under the cluster's folder, and
+    # step 3 said no rule matched a new secret.enc.yaml and proposed one of its own
+    from tests.audit.helpers import K1
+
+    repo = one_cluster_repo(tmp_path / "repo")
+    write(
+        repo,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: ^apps.*\\.secret\\.ya?ml\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n",
+    )
+    write(repo, "apps/deploykey.secret.yaml", enc(secret("deploy-key")))
+    commit(repo, "a rule for *.secret.yaml")
+    out, _ = init(repo, capsys, "--dry-run")
+    text = " ".join(out.split())
+    assert "secretsmgr encrypt -i PATH/app.secret.yaml" in text, out
+    assert "no creation rule of the kept .sops.yaml matches" not in text, out
+
+
 def _cloud_kms_file(kind: str, *, context: bool = False) -> str:
     """A SOPS Secret on one cloud KMS key alone, its entry as tests/sops/key_types.py has it
     (an AWS key with its role, and with an encryption context only when ``context``)."""

@@ -137,12 +137,26 @@ def test_a_root_sops_yaml_covers_only_the_folders_no_nested_one_governs(
         assert encrypt_new(repo, capsys, path) == (CLUSTER,)
 
 
+def test_a_kept_nested_sops_yaml_for_the_names_its_files_have_is_followed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 95 (Vylkatis/home-ops, *.secret.yaml): a new secret named as the SOPS files there
+    # are matches the repository's own rule; no rule to add, and the step's encrypt works
+    repo = nested_repo(tmp_path / "repo", r".*\.prod\.ya?ml$", "db.prod.yaml")
+    code, out, err = run(repo, capsys, "init", "--cluster-key", CLUSTER)
+    assert (code, err) == (0, ""), err
+    (step,) = [s for s in steps(out) if "secretsmgr encrypt -i" in s]
+    assert "secretsmgr encrypt -i PATH/app.prod.yaml" in step and "path_regex" not in step, step
+    assert encrypt_new(repo, capsys, "kubernetes/apps/app.prod.yaml") == (CLUSTER,)
+
+
 def test_a_kept_nested_sops_yaml_matching_no_new_secret_gets_a_rule_to_add(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # sweep 22, red-lichtie/homelab-cluster: kubernetes/.sops.yaml matches *.prod.yaml only;
-    # the step names the rule to add there, and after it the step's encrypt works
-    repo = nested_repo(tmp_path / "repo", r".*\.prod\.ya?ml$", "db.prod.yaml")
+    # sweep 22, red-lichtie/homelab-cluster: kubernetes/.sops.yaml matches its one file
+    # only; the step names the rule to add there, and after it the step's encrypt works (a
+    # rule for *.prod.yaml, the name its files have, is followed: sweep 95, below)
+    repo = nested_repo(tmp_path / "repo", r".*/db\.prod\.ya?ml$", "db.prod.yaml")
     code, out, err = run(repo, capsys, "init", "--cluster-key", CLUSTER)
     assert (code, err) == (0, ""), err
     assert not (repo / ".sops.yaml").exists(), out
