@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from posixpath import dirname, join, normpath
+from posixpath import basename, dirname, join, normpath
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Rule, RuleId, Severity
@@ -306,14 +306,24 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             else "in the kustomization.yaml of the layer that should apply it"
         )
         commented = _commented_entry(ctx, entry.path, listing) if listing is not None else None
+        folder_on = False
         if commented is not None and listing is not None:
             # the entry is there, switched off (sweep 93, prehor/home-ops: "list it under
             # resources:" where `# - ./postgres-recorder-secret.sops.yaml` stood)
             where = f"uncomment the line {commented} in {listing[0]} (layer {listing[1]} builds it)"
+            folder_on = first is not None and not commented.rstrip("\"' /").endswith(
+                basename(entry.path)
+            )
+            if folder_on:
+                # a folder whose kustomization does not lead to the file: what below it applies
+                # the file (a Kustomization it holds?) shows only then
+                where += ", then audit again: it shows which layer applies the file"
         else:
             where = f"list it {where}"
-        if listing is not None and any(
-            ctx.repo.layers.shown(x) == listing[1] and x.decryption is None for x in layers
+        if (
+            not folder_on
+            and listing is not None
+            and any(ctx.repo.layers.shown(x) == listing[1] and x.decryption is None for x in layers)
         ):
             # listed there, it is applied still encrypted (sweep 83, DRSchlaubi/kbs610: the
             # pasted fix turned three SM012 infos into three SM010 errors)
@@ -420,6 +430,11 @@ def _commented_entry(ctx: AuditContext, path: str, listing: tuple[str, str, str]
     except OSError:
         return None
     line = _entry_line(text, rel, folder=False)
+    if line is None and listing[2].startswith("./") and listing[2] != "./":
+        # ... or the folder the fix would list (`# - ./frontend/`): switched off, with
+        # everything below it (sweep 95, honya-bookstore/infrastructure: the fix said to list
+        # ./frontend and to list the file in its kustomization, a folder of Flux objects)
+        line = _entry_line(text, listing[2][2:].rstrip("/"), folder=False)
     if line is None:
         return None
     # under resources: only (the second attack review of stop 49: one under a

@@ -863,8 +863,9 @@ def test_the_fix_names_the_folder_whose_link_upward_is_missing(tmp_path: Path) -
     )
     (fix,) = fixes.values()
     assert (fix or "").endswith(
-        "otherwise list it under resources: in apps/kustomization.yaml (layer apps builds it), "
-        "as ./zomboid, the folder whose kustomization leads to it"
+        # sweep 95: the line is there, switched off
+        "otherwise uncomment the line # - ./zomboid in apps/kustomization.yaml (layer apps "
+        "builds it)"
     ), fix
     write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db.enc.yaml\n  - ./zomboid\n")
     left = [f.path for f in audit(tmp_path).findings if f.rule == "SM012"]
@@ -898,3 +899,41 @@ def test_the_fix_names_the_folders_own_kustomization_when_it_lists_the_file_not(
     write(tmp_path, "apps/qbit/kustomization.yaml", "resources: [pvc.yaml, values.enc.yaml]\n")
     (fix,) = [f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"]
     assert fix.endswith("as ./qbit, the folder whose kustomization leads to it"), fix
+
+
+def test_a_folder_switched_off_above_the_file_is_to_be_uncommented(tmp_path: Path) -> None:
+    # sweep 95, honya-bookstore/infrastructure: `# - ./frontend/` in the layer's kustomization
+    # switched off a folder of Flux objects whose Kustomization (its path patched there)
+    # applies the file; the fix said to list ./frontend and the file in its kustomization,
+    # a folder of Flux objects, and to give the parent layer a decryption it does not need
+    from ..helpers import audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "resources:\n  - cm.yaml\n  # - ./frontend/\n",
+            "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+            "apps/frontend/kustomization.yaml": (
+                "resources:\n  - ../../base/frontend/ks.yaml\npatches:\n"
+                "  - path: ./web.ks.patch.yaml\n"
+                "    target:\n      kind: Kustomization\n      name: frontend\n"
+            ),
+            "apps/frontend/web.ks.patch.yaml": (
+                "- op: replace\n  path: /spec/path\n  value: ./apps/frontend/web\n"
+            ),
+            "base/frontend/ks.yaml": flux_kustomization("frontend", "./base/frontend/web"),
+            "apps/frontend/web/kustomization.yaml": "resources:\n  - secret.sops.yaml\n",
+            "apps/frontend/web/secret.sops.yaml": enc(secret("front")),
+        },
+        layer=flux_kustomization(decryption=None),
+    )
+    fixes = {f.path: f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"}
+    fix = fixes["apps/frontend/web/secret.sops.yaml"]
+    assert fix.endswith(
+        "otherwise uncomment the line # - ./frontend/ in apps/kustomization.yaml (layer apps "
+        "builds it), then audit again: it shows which layer applies the file"
+    ), fix
+    # pasted: the file's own layer applies it, decrypting; no other fix was needed
+    write(tmp_path, "apps/kustomization.yaml", "resources:\n  - cm.yaml\n  - ./frontend/\n")
+    found = audit(tmp_path).findings
+    assert not [f for f in found if f.rule in ("SM012", "SM010")], found
