@@ -528,12 +528,34 @@ def set_value(
     def change(fmt: FileFormat, docs: list[MapNode]) -> tuple[list[MapNode], keypath.KeyPath]:
         first = docs[0] if docs else MapNode()
         path = keypath.resolve_for_set(first, spec)
+        if not keypath.holds(first, path):
+            _in_another_document(docs, spec, "set", file)
         _check_set(fmt, first, path, value)
         updated = keypath.set_at(first, path, value)
         assert isinstance(updated, MapNode)
         return [updated, *docs[1:]], path
 
     return _rewrite(file, root, identities, "set", change, record)
+
+
+def _in_another_document(docs: Sequence[MapNode], spec: str, command: str, file: Path) -> None:
+    """Refuse a key path that the first document lacks and a later one holds: set and unset
+    change the first document only, as sops's do, and would add the key to another Secret, or
+    find nothing (sweep 95, Vikaspogu/k8s-gitops: `set … stringData.token` on a two-Secret file
+    added a token to the first Secret and left the second's as it was, with exit 0)."""
+    for number, doc in enumerate(docs[1:], start=2):
+        try:
+            keypath.resolve(doc, spec)
+        except UsageError:
+            continue
+        raise UsageError(
+            f"{spec} is in document {number} of the file, not in the first, the one {command} "
+            f"changes (as sops {command} does)",
+            hints=(
+                f"change document {number} in your editor: secretsmgr edit {sh_path(file)}; or "
+                "keep each Secret in a file of its own",
+            ),
+        )
 
 
 def unset_value(
@@ -548,7 +570,11 @@ def unset_value(
 
     def change(fmt: FileFormat, docs: list[MapNode]) -> tuple[list[MapNode], keypath.KeyPath]:
         first = docs[0] if docs else MapNode()
-        path = keypath.resolve(first, spec)
+        try:
+            path = keypath.resolve(first, spec)
+        except UsageError:
+            _in_another_document(docs, spec, "unset", file)
+            raise
         if not path:
             raise UsageError("the key path is empty")
         updated = keypath.unset_at(first, path, spec)

@@ -161,6 +161,11 @@ def get(root: Node, path: Sequence[Key]) -> Node | _Missing:
     return node
 
 
+def holds(root: Node, path: Sequence[Key]) -> bool:
+    """Whether the tree ``root`` has a node at ``path``."""
+    return not isinstance(get(root, path), _Missing)
+
+
 def scalar_leaves(node: Node | _Missing) -> Iterator[Scalar]:
     """Every value below ``node`` that is not a mapping or list (nothing for ``MISSING``)."""
     if isinstance(node, MapNode):

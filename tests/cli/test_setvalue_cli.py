@@ -590,3 +590,33 @@ def test_set_on_a_missing_file_says_how_to_make_one_before_asking_for_a_key(
     assert "secretsmgr encrypt -i new.enc.yaml" in err and "secretsmgr edit new.enc.yaml" in err
     code, _, err = run(["unset", "new.enc.yaml", "stringData.X"], capsys)
     assert code == 2 and "no such file" in err and "no age identity" not in err
+
+
+def test_a_key_path_only_a_later_document_holds_is_refused_not_added_to_the_first(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 95 (Vikaspogu/k8s-gitops): `set … stringData.token` on a file of two Secrets added
+    # a token to the first Secret and left the second's as it was, with exit 0
+    token = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n    name: tok\nstringData:\n    token: t0k-old\n"
+    )
+    path = encrypted(repo, "two.yaml", SECRET + "---\n" + token, capsys)
+    before = path.read_bytes()
+    for args, stdin in (
+        (["set", str(path), "stringData.token"], NEW_VALUE.encode()),
+        (["unset", str(path), "stringData.token"], b""),
+    ):
+        code, out, err = run(["--repo", str(repo), *args], capsys, stdin=stdin)
+        assert (code, out) == (2, ""), err
+        line = one_error(err, "t0k-old", "old-password", NEW_VALUE)
+        assert "stringData.token is in document 2 of the file, not in the first" in line
+        assert f"secretsmgr edit {path}" in err
+        assert path.read_bytes() == before
+    # a key both documents hold, or only the first: the first is changed, as sops does
+    run(
+        ["--repo", str(repo), "set", str(path), "stringData.username"],
+        capsys,
+        stdin=b"root",
+        expect=0,
+    )
+    assert "username: root" in sops_plain(path).split("---")[0]
