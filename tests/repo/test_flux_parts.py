@@ -168,7 +168,37 @@ def test_the_flux_version_of_flux_installing_itself_from_its_release_artifact() 
     assert (
         from_manifests_source(oci("oci://ghcr.io/stefanprodan/manifests/podinfo", "6.5.0")) is None
     )
-    assert from_manifests_source(oci(manifests, "v2.2.3", kind="GitRepository")) is None
+    assert from_manifests_source(oci(manifests, "v2.2.3", kind="GitRepository")) is None  # no flux2
+
+
+def test_the_flux_version_of_a_flux2_release_taken_from_github() -> None:
+    # sweep 95 (SinLess-Games/Production-Cluster): a GitRepository of fluxcd/flux2 at
+    # v0.31.3, and a kustomization's remote manifests/install?ref=v0.31.1; the repository
+    # "did not say which Flux version it runs"
+    from secretsmgr.repo.flux.version import BEFORE_V1, FluxVersion, from_install_reference
+
+    def git(url: str, tag: str) -> dict[str, object]:
+        return {"kind": "GitRepository", "spec": {"url": url, "ref": {"tag": tag}}}
+
+    assert from_manifests_source(git("https://github.com/fluxcd/flux2", "v0.31.3")) == BEFORE_V1
+    assert from_manifests_source(git("ssh://git@github.com/fluxcd/flux2.git", "v2.4.0")) == (
+        1,
+        4,
+        0,
+    )
+    assert from_manifests_source(git("https://github.com/someone/flux2", "v2.4.0")) is None
+    assert from_manifests_source(git("https://github.com/fluxcd/flux2", "main")) is None
+    listed = b"resources:\n  - github.com/fluxcd/flux2/manifests/install?ref=v2.3.0\n"
+    assert from_install_reference(listed) == (1, 3, 0)
+    asset = b"- https://github.com/fluxcd/flux2/releases/download/v0.31.1/install.yaml\n"
+    assert from_install_reference(asset) == BEFORE_V1
+    assert from_install_reference(b"- github.com/fluxcd/flux2/manifests/install\n") is None
+    # a Flux before 2.0 is named so, never as "Flux 2.26"
+    assert FluxVersion(BEFORE_V1, "x.yaml").label == "kustomize-controller v0.x (Flux before 2.0)"
+    assert FluxVersion((0, 26, 3), "x.yaml").label == (
+        "kustomize-controller v0.26.3 (Flux before 2.0)"
+    )
+    assert not FluxVersion(BEFORE_V1, "x.yaml").decrypts_component_sources
 
 
 def test_the_flux_version_of_a_flux_instance() -> None:

@@ -29,7 +29,11 @@ from secretsmgr.repo.flux.objects import (
 )
 from secretsmgr.repo.flux.resourceset import is_resource_set, resource_set_names
 from secretsmgr.repo.flux.substitute import Variables
-from secretsmgr.repo.flux.version import from_manifest_bytes, from_manifests_source
+from secretsmgr.repo.flux.version import (
+    from_install_reference,
+    from_manifest_bytes,
+    from_manifests_source,
+)
 from secretsmgr.sops.yamlio import safe_load_all
 
 _ENCRYPTED_NAME = re.compile(r"\.(enc|sops)\.ya?ml$")
@@ -178,6 +182,8 @@ def scan_repository(repo: RepoFiles) -> Scan:
             found = from_manifest_bytes(data)
             if found is not None:
                 scan.versions[path] = found
+        elif b"fluxcd/flux2" in data and (found := from_install_reference(data)) is not None:
+            scan.versions.setdefault(path, found)
         if b"--sops-age-secret" in data and b"kustomize-controller" in data:
             for flag in _SOPS_AGE_SECRET_FLAGS:
                 for m in flag.finditer(data):

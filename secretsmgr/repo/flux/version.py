@@ -4,8 +4,9 @@ The kustomize-controller image in the committed Flux components (``gotk-componen
 ``ghcr.io/fluxcd/kustomize-controller:v1.4.0``), the ``# Flux Version: v2.4.0`` line flux
 bootstrap writes above them, or a flux-operator ``FluxInstance``'s ``spec.distribution.version``
 (``2.4.x``, ``2.x``), or the tag of an ``OCIRepository`` of ``oci://ghcr.io/fluxcd/flux-manifests``
-(Flux installing itself from its release artifact). Flux 2.N ships kustomize-controller 1.N, so
-all map to one number.
+(Flux installing itself from its release artifact), or a release of ``github.com/fluxcd/flux2``
+(a ``GitRepository`` at a tag, a kustomization's ``manifests/install?ref=…``). Flux 2.N ships
+kustomize-controller 1.N, so all map to one number; a Flux 0.x release to "some v0.x".
 """
 
 from __future__ import annotations
@@ -39,14 +40,23 @@ class FluxVersion:
     @property
     def label(self) -> str:
         """``kustomize-controller v1.4.0 (Flux 2.4)``."""
-        major, minor, patch = self.controller
-        return f"kustomize-controller v{major}.{minor}.{patch} (Flux 2.{minor})"
+        return f"{self._controller} ({self._flux})"
 
     def describe(self) -> str:
         """``kustomize-controller v1.4.0 (Flux 2.4, from clusters/x/gotk-components.yaml)``."""
-        major, minor, patch = self.controller
         where = f"from {self.origin}" if self.origin else "assumed: the repository does not say"
-        return f"kustomize-controller v{major}.{minor}.{patch} (Flux 2.{minor}, {where})"
+        return f"{self._controller} ({self._flux}, {where})"
+
+    @property
+    def _controller(self) -> str:
+        if self.controller == BEFORE_V1:
+            return "kustomize-controller v0.x"
+        return "kustomize-controller v{}.{}.{}".format(*self.controller)
+
+    @property
+    def _flux(self) -> str:
+        major, minor, _patch = self.controller
+        return f"Flux 2.{minor}" if major >= 1 else "Flux before 2.0"
 
     @property
     def decrypts_component_sources(self) -> bool:
@@ -55,6 +65,9 @@ class FluxVersion:
 
 
 ASSUMED = FluxVersion(CURRENT, None)
+# Flux 0.x named by its release (a tag of fluxcd/flux2), not by its controller's version: some
+# kustomize-controller v0.y, older than every feature the model asks about
+BEFORE_V1 = (0, 0, 0)
 
 
 def from_manifest_bytes(data: bytes) -> tuple[int, int, int] | None:
@@ -76,15 +89,47 @@ _TAG = re.compile(r"^v?2\.(\d+)\.(\d+)(?:@sha256:[0-9a-f]{64})?$")
 def from_manifests_source(doc: object) -> tuple[int, int, int] | None:
     """The kustomize-controller of an ``OCIRepository`` that pulls Flux's own release
     manifests at a tag (``ref.tag: v2.4.0``), or None for any other object."""
-    if not isinstance(doc, dict) or doc.get("kind") != "OCIRepository":
+    if not isinstance(doc, dict) or doc.get("kind") not in ("OCIRepository", "GitRepository"):
         return None
     spec = doc.get("spec")
-    if not isinstance(spec, dict) or not _MANIFESTS.match(str(spec.get("url", ""))):
+    if not isinstance(spec, dict):
         return None
     ref = spec.get("ref")
     tag = ref.get("tag") if isinstance(ref, dict) else None
-    m = _TAG.match(tag.strip()) if isinstance(tag, str) else None
+    if not isinstance(tag, str):
+        return None
+    if doc.get("kind") == "GitRepository":
+        # Flux's own repository at a release tag, applying its manifests (sweep 95,
+        # SinLess-Games/Production-Cluster: `tag: "v0.31.3"` of github.com/fluxcd/flux2)
+        if not _FLUX2_REPO.match(str(spec.get("url", "")).strip()):
+            return None
+        found = _RELEASE_TAG.match(tag.strip())
+        return _release(*found.groups()) if found is not None else None
+    if not _MANIFESTS.match(str(spec.get("url", ""))):
+        return None
+    m = _TAG.match(tag.strip())
     return (1, int(m.group(1)), int(m.group(2))) if m is not None else None
+
+
+_FLUX2_REPO = re.compile(r"^(?:https?://|ssh://git@|git@)?github\.com[/:]fluxcd/flux2(?:\.git)?/?$")
+_RELEASE_TAG = re.compile(r"^v?(0|2)\.(\d+)\.(\d+)$")
+# kustomize's remote resource of Flux's install manifests at a release, or its release asset
+_INSTALL_REF = re.compile(
+    rb"github\.com/fluxcd/flux2/(?:/?manifests/install/?\?ref=|releases/download/)"
+    rb"v?(0|2)\.(\d+)\.(\d+)\b"
+)
+
+
+def _release(major: str, minor: str, patch: str) -> tuple[int, int, int]:
+    """The kustomize-controller of Flux release ``major.minor.patch``: 1.N for Flux 2.N."""
+    return (1, int(minor), int(patch)) if major == "2" else BEFORE_V1
+
+
+def from_install_reference(data: bytes) -> tuple[int, int, int] | None:
+    """The kustomize-controller of Flux's install manifests a kustomization takes from GitHub
+    at a release (``github.com/fluxcd/flux2/manifests/install?ref=v0.31.1``), or None."""
+    m = _INSTALL_REF.search(data)
+    return _release(*(g.decode() for g in m.groups())) if m is not None else None
 
 
 def from_instance(version: str | None) -> tuple[int, int, int] | None:
