@@ -102,6 +102,10 @@ def check_age_file(armored: str) -> None:
     _stanza_lines(stanzas)
 
 
+# an OpenPGP v4 fingerprint (40 hex) or key id (16 hex), as .sops.yaml and sops name them
+_PGP_FINGERPRINT = re.compile(r"^(?:0x)?(?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{40})$")
+
+
 class AgeRecipient:
     """An ``age1…`` (or ``ssh-ed25519``/``ssh-rsa``, or an age plugin's ``age1NAME1…``) public
     key that wraps data keys. A plugin recipient's program is looked for on its first wrap."""
@@ -132,15 +136,20 @@ class AgeRecipient:
             # a templated .sops.yaml (sweep 74, 2zH/home-ops: `age: ${BOOTSTRAP_AGE_PUBLIC_KEY}`
             # in a folder of templates a bootstrap renders)
             variable = "${" in public or "{{" in public
-            raise ConfigError(
-                f"invalid age recipient {short_key(public)!r}",
-                hints=(
+            hints: tuple[str, ...] = ()
+            if variable:
+                hints = (
                     "it is a variable, not a key: the .sops.yaml that names it is a template, to "
                     "render before use; or name the key yourself: --age age1…",
                 )
-                if variable
-                else (),
-            ) from exc
+            elif _PGP_FINGERPRINT.match(public.replace(" ", "")):
+                # sweep 95, SVendittelli/k3s-gitops: `--remove-recipient <PGP fingerprint>`
+                hints = (
+                    "it is an OpenPGP fingerprint, and only age recipients are written here; sops "
+                    "adds or removes a PGP key: sops rotate -i --rm-pgp FINGERPRINT FILE (or "
+                    "take it off the .sops.yaml rule, then sops updatekeys -y FILE)",
+                )
+            raise ConfigError(f"invalid age recipient {short_key(public)!r}", hints=hints) from exc
         self._public = public
 
     @property

@@ -939,3 +939,24 @@ def test_encrypt_under_a_templated_sops_yaml_says_it_is_a_template(
     code, _, err = run(["encrypt", "--age", K1, "-i", "t/x.sops.yaml"], capsys)
     assert code == 0, err
     assert "ENC[AES256_GCM" in (tmp_path / "t/x.sops.yaml").read_text()
+
+
+def test_a_pgp_fingerprint_given_as_a_recipient_says_sops_handles_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 95, SVendittelli/k3s-gitops: `rotate --remove-recipient <PGP fingerprint>` said
+    # "invalid age recipient" and nothing more
+    from tests.audit.helpers import K1
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(TEST_KEY))
+    plain = "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData:\n  a: Xq9vLw2pTr0ub4\n"
+    (tmp_path / "x.enc.yaml").write_text(plain)
+    assert run(["encrypt", "--age", K1, "-i", "x.enc.yaml"], capsys)[0] == 0
+    before = (tmp_path / "x.enc.yaml").read_bytes()
+    fingerprint = "6E6537871E9C8F3DA5CE6E6537871E9C8F3DA5CE"
+    code, out, err = run(["rotate", "x.enc.yaml", "--remove-recipient", fingerprint], capsys)
+    assert (code, out) == (2, "")
+    assert "invalid age recipient" in err and "it is an OpenPGP fingerprint" in err
+    assert "sops rotate -i --rm-pgp FINGERPRINT FILE" in err
+    assert (tmp_path / "x.enc.yaml").read_bytes() == before
