@@ -188,6 +188,11 @@ def with_key_hints(exc: DecryptionError, identities: LayeredIdentity) -> Decrypt
         f"the identities tried ({shown}) are not among its recipients",
         "secretsmgr key show lists the keys found and where; import the one that opens it: "
         "secretsmgr key import FILE (or set SOPS_AGE_KEY_FILE)",
+        # sweep 95, SinLess-Games/Production-Cluster: a file on a key nobody has any more, and
+        # the operator was left to work out that its values are gone with it
+        "where no key opens it any more, its values are lost with the key: make the Secret "
+        "anew (write it in clear, then secretsmgr encrypt -i), or remove the file, then run "
+        "again",
     )
     return exc
 

@@ -1056,8 +1056,15 @@ def test_a_layer_file_no_identity_opens_gets_the_hints_rotate_gives(
     assert "gitops/apps/redis/other.enc.yaml" in failed.err
     assert "secretsmgr: hint: the identities tried (" in failed.err
     assert "secretsmgr key show lists the keys found" in failed.err
+    # sweep 95: and what to do when that key is gone for good
+    assert "its values are lost with the key: make the Secret anew" in failed.err
     assert "; nothing was changed" in failed.err  # all or nothing: say which
     assert not out.exists() and git(repo, "status", "--porcelain").strip() == ""
+    # pasted: the Secret made anew, begin goes on
+    other.write_text(secret("other"), encoding="utf-8")
+    run(repo, key_env(tmp_path), "encrypt", "-i", str(other), expect=0)
+    commit_all(repo, "the Secret made anew")
+    run(repo, key_env(tmp_path), "key", "rotate", "--begin", "-o", str(out), expect=0)
 
 
 def test_the_finish_line_repeats_the_secret_begin_was_told(repo: Path, tmp_path: Path) -> None:
