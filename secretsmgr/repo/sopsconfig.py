@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.errors import ConfigError, FormatError
+from secretsmgr.fsutil import read_regular
 from secretsmgr.keys.bech32 import is_age_recipient, is_post_quantum
 from secretsmgr.repo.snapshot import Snapshot
 from secretsmgr.shellword import sh_path
@@ -274,12 +275,22 @@ def _squashed(key: str) -> str:
 
 
 def load_sops_config(path: Path) -> SopsConfig:
-    """Read and parse the `.sops.yaml` at ``path``."""
+    """Read and parse the `.sops.yaml` at ``path``: a regular file of UTF-8 text, else a
+    ``ConfigError`` that says why (a folder, a FIFO: never waited for)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}") from exc
+        data = read_regular(path, limit=_CONFIG_LIMIT)
+        if len(data) > _CONFIG_LIMIT:
+            raise ConfigError(f"cannot read {path}: over 1 MiB, more than a .sops.yaml holds")
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read {path}: it is no UTF-8 text") from exc
+    except OSError as exc:
+        why = "it is a folder" if path.is_dir() else exc.strerror or "it cannot be opened"
+        raise ConfigError(f"cannot read {path}: {why}") from exc
     return parse_sops_config(text, path)
+
+
+_CONFIG_LIMIT = 1 << 20
 
 
 def find_sops_config(start_dir: Path, stop_at: Path | None = None) -> Path | None:
@@ -288,7 +299,10 @@ def find_sops_config(start_dir: Path, stop_at: Path | None = None) -> Path | Non
     stop = Path(os.path.abspath(stop_at)) if stop_at is not None else None
     for _ in range(_MAX_PARENT_LEVELS + 1):
         candidate = current / SOPS_CONFIG_NAME
-        if candidate.is_file():
+        if candidate.exists():
+            # found whatever it is, as sops finds it (a folder or a FIFO of that name made
+            # encrypt say "no .sops.yaml found"; sops says it cannot read it, and so does
+            # load_sops_config)
             return candidate
         if current == stop or current.parent == current:
             return None

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.runner import Result, run_process
-from tests.conftest import GIT_ENV, TEST_KEY, git
+from tests.conftest import GIT_ENV, TEST_KEY, git, run_sops
 
 PUB1 = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: pw-1\n"
@@ -211,3 +211,26 @@ def test_an_endless_identity_file_is_refused_not_read_to_the_end(
     done = _run(["decrypt", "apps/db.enc.yaml"], repo, tmp_path, key_file="/dev/zero")
     assert done.code == 2, done.err
     assert "over 1 MiB, which no identity file is" in _one_error(done)
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_sops_yaml_that_is_no_file_is_named_for_what_it_is(tmp_path: Path, kind: str) -> None:
+    # the attack review of stop 50, left then: a folder or a FIFO named .sops.yaml read as no
+    # .sops.yaml at all ("no .sops.yaml found"); sops finds it and cannot read it, and says so
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "s.enc.yaml").write_text(SECRET)
+    config = root / ".sops.yaml"
+    if kind == "folder":
+        config.mkdir()
+    else:
+        os.mkfifo(config)
+    done = _run(["encrypt", "-i", "s.enc.yaml"], root, tmp_path)
+    first = _one_error(done)
+    assert done.code == 2 and "cannot read" in first and ".sops.yaml" in first, done.err
+    assert ("it is a folder" if kind == "folder" else "not a regular file") in first
+    assert (root / "s.enc.yaml").read_text() == SECRET
+    if kind == "folder":  # (sops waits on the FIFO for a writer, until killed)
+        sops = run_sops(["encrypt", "s.enc.yaml"], cwd=root)
+        assert sops.returncode != 0 and ".sops.yaml" in sops.stderr  # sops refuses it too
