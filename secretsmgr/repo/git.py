@@ -29,11 +29,45 @@ _HOOK_ENV = (
 )
 
 
-def _git_env() -> dict[str, str]:
+def _git_env(root: Path | None = None) -> dict[str, str]:
+    """The environment git runs in: without the variables a hook exports, except the index a
+    commit hook is given, when it is one of ``root``'s own (``git commit -a`` and ``git commit
+    -- FILE`` hand the hook a temporary index holding what the commit takes: judged without it,
+    the plain .git/index passed a plaintext Secret the commit then held; the attack review of
+    stop 51)."""
     env = dict(os.environ)
+    index = env.get("GIT_INDEX_FILE")
     for name in _HOOK_ENV:
         env.pop(name, None)
+    if index and root is not None and _own_index(root, index, env):
+        env["GIT_INDEX_FILE"] = index
     return env
+
+
+_GIT_DIRS: dict[str, str | None] = {}
+
+
+def _own_index(root: Path, index: str, env: dict[str, str]) -> bool:
+    """Whether the index file ``index`` (a hook's ``GIT_INDEX_FILE``) lies in the git directory
+    of ``root``'s repository and exists: never another repository's index."""
+    key = str(root)
+    if key not in _GIT_DIRS:
+        try:
+            out = subprocess.run(
+                ["git", "-C", key, "rev-parse", "--absolute-git-dir"],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                env=env,
+                check=True,
+            ).stdout
+            _GIT_DIRS[key] = os.path.realpath(out.decode("utf-8", "surrogateescape").strip())
+        except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError):
+            _GIT_DIRS[key] = None
+    git_dir = _GIT_DIRS[key]
+    if git_dir is None:
+        return False
+    found = os.path.realpath(index)
+    return os.path.dirname(found) == git_dir and os.path.isfile(found)
 
 
 def _run(root: Path, args: list[str], *, stdin: bytes | None = None, literal: bool = True) -> bytes:
@@ -46,7 +80,7 @@ def _run(root: Path, args: list[str], *, stdin: bytes | None = None, literal: bo
         input=stdin,
         stdin=None if stdin is not None else subprocess.DEVNULL,
         capture_output=True,
-        env=_git_env(),
+        env=_git_env(root),
         check=True,
     )
     return completed.stdout
@@ -86,6 +120,7 @@ def forget() -> None:
     _TOPLEVELS.clear()
     _GIT_PATHS.clear()
     _PREFIXES.clear()
+    _GIT_DIRS.clear()
 
 
 def toplevel(path: Path) -> Path | None:
@@ -458,7 +493,7 @@ class BlobReader:
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
-                    env=_git_env(),
+                    env=_git_env(self._root),
                 )
             except FileNotFoundError as exc:
                 raise _not_usable(self._root, exc) from exc

@@ -68,3 +68,32 @@ def test_commit_of_an_age_private_key_is_blocked(gitops: Path, hook_env: dict[st
     assert blocked.returncode != 0, output
     assert "notes.txt: SM009 private-key-committed" in output
     assert key_line not in output
+
+
+@pytest.mark.parametrize(
+    "how", [["-a"], ["--", "gitops/apps/redis/auth.enc.yaml"]], ids=["a", "path"]
+)
+def test_a_commit_that_stages_for_itself_is_judged_as_it_commits(
+    gitops: Path, hook_env: dict[str, str], how: list[str]
+) -> None:
+    # the attack review of stop 51: `git commit -a` (and `git commit -- FILE`) hands the hook
+    # a temporary index holding what the commit takes; judged by .git/index, which still held
+    # the encrypted file, a plaintext Secret written over it went into the commit
+    target = gitops / "gitops" / "apps" / "redis" / "auth.enc.yaml"
+    target.write_text(PLAIN_SECRET, encoding="utf-8")  # over the encrypted file, not staged
+    blocked = _run(
+        ["git", "commit", "--no-gpg-sign", "-m", "tweak", *how], gitops, hook_env, check=False
+    )
+    output = blocked.stdout + blocked.stderr
+    assert blocked.returncode != 0, output
+    assert "gitops/apps/redis/auth.enc.yaml: SM001 plaintext-secret" in output, output
+    assert "Zq8vR4m2-acl-pass" not in output
+    assert _run(["git", "rev-list", "--count", "HEAD"], gitops, hook_env).stdout.strip() == "1"
+    # and a commit -a of nothing wrong still passes
+    _run(["git", "checkout", "-q", "--", "gitops/apps/redis/auth.enc.yaml"], gitops, hook_env)
+    (gitops / "README.md").write_text("notes\n", encoding="utf-8")
+    _run(["git", "add", "README.md"], gitops, hook_env)
+    passed = _run(
+        ["git", "commit", "--no-gpg-sign", "-m", "notes", *how[:1]], gitops, hook_env, check=False
+    )
+    assert passed.returncode == 0, passed.stdout + passed.stderr
