@@ -109,8 +109,20 @@ class _Model(Workspace):
                 # folder that applies its own file is this checkout's root all the same, below
                 # the top (sweep 95, Vylkatis/home-ops: clustertool's flux-entry, over a source
                 # defined in another folder, and all its 56 layers were "external")
-                unknown = folder != "." and not _hosted(self.remote())
+                checkout = self._bootstrap_url()
+                unknown = (
+                    folder != "."
+                    and not _hosted(self.remote())
+                    and (
+                        checkout is None
+                        or _repository_name(normalize_url(own.url) or "")
+                        == _repository_name(checkout)
+                    )
+                )
                 if not unknown:
+                    # ... unless the bootstrap names this checkout, and the source another
+                    # repository (the review of stop 51: vendor/platform's Kustomization, copied
+                    # into a folder of acme/fleet, was judged as acme/fleet's own)
                     continue
             # ... unless it applies its own file from a folder of this checkout, under the same
             # owner (a bootstrap written by hand whose repository was renamed since: Liana64,
@@ -178,6 +190,11 @@ class _Model(Workspace):
                 self.scan.add_source(Source(ref, fi.sync_url, None, fi.origin))
             found.append(Root(ks, name, folder, fi.origin, bootstrap=boot))
         self._roots = self._unique_names(self._with_settings(found))
+        # the bootstrap URLs this checkout answers to come from the roots: asked while the roots
+        # were being found (a build's sources), the answer held none of them, and with no origin
+        # every Kustomization applied by hand read "a source outside this checkout" (sweep 96,
+        # iT3E/tnwks-ops: cluster ms-01's layers were external without origin)
+        self._own_urls = None
         return self._roots
 
     def _patched_instances(self) -> list[FluxInstance]:
@@ -272,6 +289,13 @@ class _Model(Workspace):
             # decryption passed the gate)
             return whole and _hosted(found) and self._reads_undefined_bootstrap()
         return _repository_name(found) != _repository_name(remote)
+
+    def _without_origin(self) -> str | None:
+        """With no hosted origin, the one repository the bootstrap sources name: a Kustomization
+        applied by hand over a source of that URL reads this checkout, as it does when origin
+        names it (sweep 96, iT3E/tnwks-ops: without origin, cluster ms-01's layers were all
+        "a source outside this checkout")."""
+        return None if _hosted(self.remote()) else self._bootstrap_url()
 
     def _checkout_url(self) -> str | None:
         """This checkout's hosted URL: git's origin, else the one the bootstrap sources name."""
@@ -1189,6 +1213,11 @@ def _merge_source_readers(model: _Model, explicit: set[str | None]) -> None:
             continue
         definition = model.scan.source(root.bootstrap, root.ks.origin)
         if definition is None or definition.origin == root.ks.origin:
+            continue
+        if len(model.scan.sources.get(root.bootstrap, ())) != 1:
+            # another definition of that name (a second cluster's, applied at its bootstrap):
+            # which one this root reads is not known, and two clusters are no one (the review
+            # of stop 51: clusters a and b, each syncing a GitRepository flux-system, merged)
             continue
         holders = {
             x.cluster

@@ -331,5 +331,11 @@ class Workspace:
                 for src in self.scan.sources.get(root.bootstrap, ())
             }
             urls.add(self.remote())
+            urls.add(self._without_origin())
             self._own_urls = {u for u in urls if u}
         return self._own_urls
+
+    def _without_origin(self) -> str | None:
+        """The URL that stands for this checkout where git's origin is no hosted URL (a CI
+        clone of a mirror): none here; the model knows the bootstrap sources'."""
+        return None
