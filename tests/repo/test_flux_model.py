@@ -740,3 +740,38 @@ def test_a_kustomization_applied_by_hand_reads_this_checkout_without_origin_too(
     graph = find_layers(WorktreeSnapshot(git_checkout.path))
     (apps,) = [layer for layer in graph.layers if layer.name.endswith("apps")]
     assert apps.external is None and "clusters/ms-01/apps/cm.yaml" in apps.files
+
+
+def test_flux_named_in_a_file_no_layer_reads_leaves_the_version_as_the_components_say(
+    git_checkout: GitRepo,
+) -> None:
+    # the review of stop 51: an old install kustomization in docs/ (no layer reads it) set the
+    # version to Flux 0.x, and SM015 then failed check on a Component's generator source; beside
+    # committed components it made two versions, and the version read "assumed"
+    git_checkout.write(
+        "clusters/prod/flux-system/gotk-sync.yaml",
+        _gitrepo("flux-system", "ssh://git@github.com/acme/fleet")
+        + "---\n"
+        + flux_ks("flux-system", "./clusters/prod"),
+    )
+    git_checkout.write(
+        "clusters/prod/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n"
+    )
+    git_checkout.write(
+        "other/gotk-components.yaml", "image: ghcr.io/fluxcd/kustomize-controller:v1.4.0\n"
+    )
+    git_checkout.write(
+        "docs/old-install/kustomization.yaml",
+        "resources:\n  - https://github.com/fluxcd/flux2/manifests/install?ref=v0.31.1\n",
+    )
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    (cluster,) = graph.clusters
+    assert cluster.version.controller == (1, 4, 0), cluster.version
+    # read by the cluster's own build, it is the version
+    git_checkout.write(
+        "clusters/prod/flux-system/kustomization.yaml",
+        "resources:\n  - gotk-sync.yaml\n"
+        "  - github.com/fluxcd/flux2/manifests/install?ref=v2.3.0\n",
+    )
+    (cluster,) = find_layers(WorktreeSnapshot(git_checkout.path)).clusters
+    assert cluster.version.controller == (1, 3, 0), cluster.version

@@ -193,6 +193,8 @@ def test_the_flux_version_of_a_flux2_release_taken_from_github() -> None:
     asset = b"- https://github.com/fluxcd/flux2/releases/download/v0.31.1/install.yaml\n"
     assert from_install_reference(asset) == BEFORE_V1
     assert from_install_reference(b"- github.com/fluxcd/flux2/manifests/install\n") is None
+    # a line switched off says nothing (the review of stop 51)
+    assert from_install_reference(b"  # - " + listed.split(b"- ", 1)[1]) is None
     # a Flux before 2.0 is named so, never as "Flux 2.26"
     assert FluxVersion(BEFORE_V1, "x.yaml").label == "kustomize-controller v0.x (Flux before 2.0)"
     assert FluxVersion((0, 26, 3), "x.yaml").label == (

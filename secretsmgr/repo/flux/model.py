@@ -1038,7 +1038,7 @@ class _Model(Workspace):
                 parsed = from_instance(fi.version)
                 if parsed is not None:
                     return FluxVersion(parsed, fi.origin)
-        for path, found in sorted(self.scan.versions.items()):
+        for path, found in sorted({**self.scan.named_versions, **self.scan.versions}.items()):
             if path in reached:
                 return FluxVersion(found, path)
         distinct = set(self.scan.versions.values())

@@ -141,6 +141,9 @@ class Scan:
     # (ref, origin) of the sources recorded as a build gives them (``add_source(built=True)``)
     _built: set[tuple[Ref, str]] = field(default_factory=set)
     versions: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    # Flux's release named where it may be for something else (a GitRepository of fluxcd/flux2,
+    # a kustomization's install manifests): counted only in a file the cluster's layers read
+    named_versions: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     # the Secrets kustomize-controller's --sops-age-secret flag names, each once
     # each flag's Secret -> the files that set it (a file no layer applies sets nothing)
     age_secret_flag_files: dict[str, list[str]] = field(default_factory=dict)
@@ -165,7 +168,10 @@ def scan_repository(repo: RepoFiles) -> Scan:
                     scan.add_source(src)
                 pinned = from_manifests_source(doc)
                 if pinned is not None:
-                    scan.versions[path] = pinned
+                    kept = (
+                        scan.named_versions if doc.get("kind") == "GitRepository" else scan.versions
+                    )
+                    kept[path] = pinned
             elif is_flux_instance(doc):
                 scan.instances.append(parse_instance(doc, path))
             elif is_resource_set(doc):
@@ -183,7 +189,7 @@ def scan_repository(repo: RepoFiles) -> Scan:
             if found is not None:
                 scan.versions[path] = found
         elif b"fluxcd/flux2" in data and (found := from_install_reference(data)) is not None:
-            scan.versions.setdefault(path, found)
+            scan.named_versions.setdefault(path, found)
         if b"--sops-age-secret" in data and b"kustomize-controller" in data:
             for flag in _SOPS_AGE_SECRET_FLAGS:
                 for m in flag.finditer(data):

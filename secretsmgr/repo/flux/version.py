@@ -128,8 +128,13 @@ def _release(major: str, minor: str, patch: str) -> tuple[int, int, int]:
 def from_install_reference(data: bytes) -> tuple[int, int, int] | None:
     """The kustomize-controller of Flux's install manifests a kustomization takes from GitHub
     at a release (``github.com/fluxcd/flux2/manifests/install?ref=v0.31.1``), or None."""
-    m = _INSTALL_REF.search(data)
-    return _release(*(g.decode() for g in m.groups())) if m is not None else None
+    for line in data.splitlines():
+        if line.lstrip().startswith(b"#"):
+            continue  # a line switched off (the review of stop 51: it set the version)
+        m = _INSTALL_REF.search(line)
+        if m is not None:
+            return _release(*(g.decode() for g in m.groups()))
+    return None
 
 
 def from_instance(version: str | None) -> tuple[int, int, int] | None:
