@@ -309,7 +309,7 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
             said = one_line(first or "")
             tail = f"fix it with: {said}" if starts_as_command(said) else f"to fix it: {said}"
         elif plaintext and len(blocked) == 1:
-            tail = f"encrypt it with: secretsmgr encrypt -i {sh_path(one_line(blocked[0]))}"
+            tail = f"encrypt it with: secretsmgr encrypt -i {one_line(sh_path(blocked[0]))}"
         elif plaintext and any(
             (f.fix or "").startswith(NO_SOPS_CONFIG) for path in blocked for f in findings[path]
         ):

@@ -139,3 +139,26 @@ def test_a_printed_command_names_the_bytes_themselves() -> None:
     name = f"apps/{CAFE} x.yaml"
     assert sh_path(name) == "$'apps/caf\\xe9 x.yaml'"  # bash writes the byte \xe9 back
     assert one_line(f"error: {name}") == "error: apps/caf\\xe9 x.yaml"
+
+
+@pytest.mark.parametrize("name", ["a b\nc", f"a{CAFE} b\nc", f"a{CAFE}\tc", f"a{CAFE}\x1bc"])
+def test_checks_closing_command_names_the_file_itself_when_pasted(
+    repo: Path, tmp_path: Path, name: str
+) -> None:
+    # the review of stop 51: the summary line escaped the name twice (`$'apps/a b\\nc.yaml'`),
+    # a tab became a space, and the pasted command named another file
+    import subprocess
+
+    path = f"apps/{name}.yaml"
+    (repo / os.fsencode(path).decode("utf-8", "surrogateescape")).write_text(
+        SECRET.format(name="leak", pw="Zq8rT2vLp0XwN4mK")
+    )
+    git(repo, "add", "-A")
+    done = _run(["check"], repo, tmp_path)
+    assert done.code == 1, done.err
+    (closing,) = [line for line in done.out.splitlines() if "blocked — encrypt it with: " in line]
+    word = closing.split("secretsmgr encrypt -i ", 1)[1]
+    pasted = subprocess.run(
+        ["bash", "-c", f"printf %s {word}"], capture_output=True, check=True
+    ).stdout
+    assert pasted == os.fsencode(path), (closing, pasted)
