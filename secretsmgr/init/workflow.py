@@ -562,7 +562,11 @@ def _named_as_theirs(inv: Inventory) -> tuple[str, ...]:
     shapes = Counter(
         f"app.{rest}"
         for e in inv.sops_files
-        if e.has_metadata and (rest := posixpath.basename(e.path).partition(".")[2])
+        if e.has_metadata
+        and (rest := posixpath.basename(e.path).partition(".")[2])
+        # a YAML or JSON name only: sops keeps any other whole, in its binary store (the review
+        # of stop 51: `app.sops.yaml.j2` beside a template encrypted apiVersion and kind too)
+        and rest.lower().endswith((".yaml", ".yml", ".json"))
     )
     return tuple(name for name, _ in shapes.most_common(5))
 

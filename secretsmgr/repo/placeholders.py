@@ -36,6 +36,10 @@ _OTHER_TEMPLATE = re.compile(
 # stand-in): jmuchovej/homelab's ``age.agekey: "@agekey@"``
 _ZARF_VARIABLE = re.compile(
     r"^\s*(?:###ZARF_[A-Z0-9_]{1,128}###"
+    # an INI file's interpolation (Python's configparser: ``password = %(ENV_PW)s``) and
+    # kustomize's ``vars:`` reference (``$(DB_PASSWORD)``), as a whole value (the reviews of
+    # stop 51: each was a credential in clear)
+    r"|%\([A-Za-z_][A-Za-z0-9_.-]{0,127}\)s|\$\([A-Z_][A-Z0-9_.]{0,127}\)"
     # a name in one case (a password wrapped in @ to meet a rule, @Summer2024@, is none)
     r"|@[a-z][a-z_]{0,63}(?:-[a-z_]+){0,7}@|@[A-Z][A-Z_]{0,63}(?:-[A-Z_]+){0,7}@)\s*$"
 )

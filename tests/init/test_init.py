@@ -2391,6 +2391,18 @@ def test_the_example_name_follows_the_names_of_the_sops_files_there(
     text = " ".join(out.split())
     assert "secretsmgr encrypt -i PATH/app.secret.yaml" in text, out
     assert "no creation rule of the kept .sops.yaml matches" not in text, out
+    # the review of stop 51: a template's name (`*.sops.yaml.j2`) is none to follow: sops keeps
+    # a file of that name whole, in its binary store
+    write(
+        repo,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.sops\\.yaml\\.j2$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n",
+    )
+    (repo / "apps/deploykey.secret.yaml").rename(repo / "apps/values.sops.yaml.j2")
+    commit(repo, "a template only")
+    out, _ = init(repo, capsys, "--dry-run")
+    assert "app.sops.yaml.j2" not in out, out
 
 
 def _cloud_kms_file(kind: str, *, context: bool = False) -> str:

@@ -633,3 +633,13 @@ def test_a_url_that_asks_to_be_replaced_is_a_stand_in(value: str, stand_in: bool
 )
 def test_only_words_follow_a_request_to_replace(value: str, stand_in: bool) -> None:
     assert is_placeholder(value) is stand_in
+
+
+def test_an_ini_interpolation_and_a_kustomize_var_are_stand_ins() -> None:
+    # the reviews of stop 51: `password = %(ENV_PW)s` in an INI config a secretGenerator reads,
+    # and a Secret's `$(DBCONN)` that kustomize's vars: fill, were credentials in clear
+    from secretsmgr.repo.placeholders import is_placeholder
+
+    assert is_placeholder("%(ENV_PW)s") and is_placeholder("$(DBCONN)")
+    assert not is_placeholder("%(x)s-Zq8rT2vLp0XwN4mK")  # a value beside it is no stand-in
+    assert not is_placeholder("$(zq8rT2vLp0X)")  # a lower-case word in $(…) may be the value

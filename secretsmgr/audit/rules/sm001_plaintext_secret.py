@@ -2048,7 +2048,10 @@ _PATCHED = re.compile(
     r"|^(?:transformers\.\d+\.(?:\d+\.)?)?(?:patch|patches|jsonOp)\."
 )
 # the literals of a generator's own config (kind: SecretGenerator), in its file or inline
-_GENERATOR_CONFIG = re.compile(r"^(?:generators\.\d+\.(?:\d+\.)?)?literals\.")
+_GENERATOR_CONFIG = re.compile(
+    r"^(?:items\.\d+\.)*(?:generators\.\d+\.(?:\d+\.)?)?(?:items\.\d+\.)*literals\.",
+    re.IGNORECASE,  # kustomize reads `Literals:` too (the review of stop 51)
+)
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -2080,15 +2083,15 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     restore: dict[str, str] | None = None
     for path, credentials in sorted(_generated_configs(ctx).items()):
         readers = generator_readers(ctx, path)
-        key_path, line = credentials[0]
+        key_path, line, what = credentials[0]
         more = f" (and {plural(len(credentials) - 1, 'more')})" if len(credentials) > 1 else ""
         yield RULE.finding(
             path,
-            f"holds a likely credential in plaintext at {key_path}{more}, and a secretGenerator "
+            f"holds {what} in plaintext at {key_path}{more}, and a secretGenerator "
             f"of layer {ctx.repo.layers.shown(readers[0])} puts it in a Secret (files:)",
             key_path=key_path,
             line=line,
-            fix=f"{encrypt_steps(ctx, path, [k for k, _ in credentials])}, then rotate the "
+            fix=f"{encrypt_steps(ctx, path, [k for k, _, _ in credentials])}, then rotate the "
             "secret: it is in git",
         )
     for hit in hits:
@@ -2314,13 +2317,13 @@ def env_sources(ctx: AuditContext) -> set[str]:
     } | set(_generated_configs(ctx))
 
 
-def _generated_configs(ctx: AuditContext) -> dict[str, list[tuple[str, int]]]:
+def _generated_configs(ctx: AuditContext) -> dict[str, list[tuple[str, int, str]]]:
     """The plaintext config files (JSON, YAML, INI…) a live layer's secretGenerator puts whole
     in a Secret under ``files:`` that hold a credential SM018 finds by its format or its key's
-    name, with (key path, line) of each: a Secret's value in clear. The attack review of stop
-    51: ``{"db": {"password": …}}`` there was a warning, while the same line in a
-    ``.properties`` file was this rule's error. A high-entropy value alone is left to SM018."""
-    found: dict[str, list[tuple[str, int]]] = {}
+    name, with (key path, line, what it is) of each: a Secret's value in clear. The attack
+    review of stop 51: ``{"db": {"password": …}}`` there was a warning, while the same line in
+    a ``.properties`` file was this rule's error. A high-entropy value alone is left to SM018."""
+    found: dict[str, list[tuple[str, int, str]]] = {}
     encrypted = {e.path for e in ctx.repo.sops_files if e.has_metadata}
     own = {h.path for h in ctx.repo.hits_of(RULE.id) if isinstance(h, PlaintextSecret) and h.source}
     for hit in ctx.repo.hits_of("SM018"):
@@ -2333,8 +2336,14 @@ def _generated_configs(ctx: AuditContext) -> dict[str, list[tuple[str, int]]]:
         ):
             continue
         if path in found or generator_readers(ctx, path):
+            kind = str(getattr(hit, "kind", ""))
+            what = (
+                f"a credential ({kind})"
+                if getattr(hit, "known", False) and kind
+                else "a likely credential"
+            )
             found.setdefault(path, []).append(
-                (getattr(hit, "key_path", ""), getattr(hit, "line", 0))
+                (getattr(hit, "key_path", ""), getattr(hit, "line", 0), what)
             )
     return found
 

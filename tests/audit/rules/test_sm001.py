@@ -3015,3 +3015,57 @@ def test_a_config_a_secret_generator_puts_in_a_secret_is_judged_as_the_secret_it
     sm018 = {(f.path, f.severity) for f in findings if f.rule == "SM018"}
     assert ("apps/config.json", Severity.WARNING) not in sm018  # reported once, by SM001
     assert ("notes/config.json", Severity.WARNING) in sm018
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "apiVersion: builtin\nkind: SecretGenerator\nmetadata:\n  name: gen\n"
+        "Literals:\n  - password=Pq7Zr4Wx9mKs2Lt\n",
+        "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: builtin\n    kind: SecretGenerator\n"
+        "    metadata:\n      name: gen\n    literals:\n      - password=Pq7Zr4Wx9mKs2Lt\n",
+    ],
+    ids=["Literals", "in-a-List"],
+)
+def test_a_generator_config_is_named_so_however_kustomize_spells_it(
+    tmp_path: Path, config: str
+) -> None:
+    # the review of stop 51: `Literals:` and a config inside a kind: List were "secretGenerator
+    # gen", with the kustomization's fix, which Flux's decryption does not reach there
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "generators:\n  - gen.yaml\n",
+            "apps/gen.yaml": config,
+        },
+    )
+    (finding,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert finding.message.startswith("SecretGenerator gen has a plaintext literal"), finding
+    assert finding.fix is not None and "as a secretGenerator: entry (name: gen)" in finding.fix
+
+
+def test_a_generated_config_names_a_known_token_and_passes_an_interpolation(
+    tmp_path: Path,
+) -> None:
+    # the review of stop 51: a GitHub token there lost its name ("a likely credential"), and an
+    # INI interpolation (`%(ENV_PW)s`, filled in from elsewhere) became an error
+    from secretsmgr.audit.engine import run_audit
+
+    token = "ghp_" + "Zq8rT2vLp0XwN4mKa9Bc7De5Fg3Hi1Jk6Lm4"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": (
+                "secretGenerator:\n  - name: app\n    files:\n      - app.json\n      - db.ini\n"
+            ),
+            "apps/app.json": f'{{"github": {{"token": "{token}"}}}}\n',
+            "apps/db.ini": "[db]\nhost = pg\npassword = %(ENV_PW)s\n",
+        },
+    )
+    found = {f.path: f for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert set(found) == {"apps/app.json"}, found
+    assert found["apps/app.json"].message.startswith(
+        "holds a credential (GitHub Token) in plaintext at github.token"
+    )
