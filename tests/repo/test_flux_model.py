@@ -767,6 +767,17 @@ def test_flux_named_in_a_file_no_layer_reads_leaves_the_version_as_the_component
     graph = find_layers(WorktreeSnapshot(git_checkout.path))
     (cluster,) = graph.clusters
     assert cluster.version.controller == (1, 4, 0), cluster.version
+    # with no components, a bootstrap's install kustomization applied by hand says it (sweep
+    # 96's regression run, dramirez-qb/k3d-cluster), unless the line is switched off
+    (git_checkout.path / "other/gotk-components.yaml").unlink()
+    (cluster,) = find_layers(WorktreeSnapshot(git_checkout.path)).clusters
+    assert cluster.version.label == "kustomize-controller v0.x (Flux before 2.0)", cluster.version
+    git_checkout.write(
+        "docs/old-install/kustomization.yaml",
+        "resources:\n  # - https://github.com/fluxcd/flux2/manifests/install?ref=v0.31.1\n",
+    )
+    (cluster,) = find_layers(WorktreeSnapshot(git_checkout.path)).clusters
+    assert cluster.version.assumed, cluster.version
     # read by the cluster's own build, it is the version
     git_checkout.write(
         "clusters/prod/flux-system/kustomization.yaml",

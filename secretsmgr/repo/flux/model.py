@@ -1041,10 +1041,15 @@ class _Model(Workspace):
         for path, found in sorted({**self.scan.named_versions, **self.scan.versions}.items()):
             if path in reached:
                 return FluxVersion(found, path)
-        distinct = set(self.scan.versions.values())
-        if len(distinct) == 1:
-            path = min(self.scan.versions)
-            return FluxVersion(distinct.pop(), path)
+        # else the one version the repository pins, in components first; a release named
+        # elsewhere (a bootstrap's kustomization of Flux's install manifests, applied by hand)
+        # only where no components say (sweep 96's regression run: dramirez-qb/k3d-cluster)
+        for pinned in (self.scan.versions, self.scan.named_versions):
+            distinct = set(pinned.values())
+            if len(distinct) == 1:
+                return FluxVersion(distinct.pop(), min(pinned))
+            if distinct:
+                break
         return ASSUMED
 
 
