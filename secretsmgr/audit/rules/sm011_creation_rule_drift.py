@@ -236,8 +236,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 )
             elif rule_change:
                 fix = reencrypt_fix(entry)
-            elif foreign or (sf.metadata.foreign_kinds and not sf.metadata.age_recipients):
-                # PGP, KMS, Vault: keys only sops can use (a file on them only: rotate refuses)
+            elif foreign or sf.metadata.foreign_kinds:
+                # PGP, KMS, Vault: keys only sops can use (rotate refuses a file on any of them:
+                # sweep 96, iT3E/tnwks-ops, an age key missing from a file on KMS and age keys)
                 fix = ctx.repo.sops_configs.updatekeys_hint(
                     entry.path, sf.metadata.foreign_kinds, ctx.repo.cluster_keys_for(entry)
                 )

@@ -160,10 +160,39 @@ def test_pgp_and_kms_keys_are_compared_with_the_rule(
         assert found == []
     else:
         assert len(found) == 1 and drift in found[0].message, found
+        # the rule's KMS key: the holder needs access to it too (sweep 96, adrianmo/aks-flux)
+        access = (
+            ", with access to the KMS or Vault keys the rule names," if "kms" in rule_keys else ""
+        )
         assert found[0].fix == (
-            "a holder of its pgp keys syncs it to .sops.yaml rule 1: "
+            f"a holder of its pgp keys{access} syncs it to .sops.yaml rule 1: "
             "sops updatekeys -y apps/db.enc.yaml"
         )
+
+
+def test_a_file_on_kms_and_age_keys_is_synced_with_sops_not_rotated(tmp_path: Path) -> None:
+    # sweep 96 (iT3E/tnwks-ops): an age recipient missing from a file on a KMS key and an age
+    # key; the fix said `secretsmgr rotate`, which refuses a file on KMS keys
+    from secretsmgr.keys.age import generate_identity
+
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": _with_foreign(enc(secret("db")), ("kms",))})
+    from tests.sops.key_types import ENTRIES
+
+    other = generate_identity()[1]
+    arn = ENTRIES["kms"][0][1]
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1},{other}\n"
+        f"    kms: {arn}+arn:aws:iam::111122223333:role/sops\n",
+    )
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert "missing recipient" in found.message, found
+    assert found.fix is not None and "secretsmgr rotate" not in found.fix
+    assert found.fix.endswith("sops updatekeys -y apps/db.enc.yaml"), found.fix
 
 
 def test_an_age_file_whose_rule_also_names_a_pgp_key_is_synced_by_its_age_key_holder(
