@@ -133,6 +133,9 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
             "which kustomize-controller does not support: the build or the decryption fails",
             _identity_fix(entry),
         )
+    controller = _controller_identity_only(ctx, entry)
+    if controller is not None:
+        reasons.setdefault(*controller)
     if entry.decrypt_disabled and as_resource:
         reasons.setdefault(
             f"annotated {DECRYPT_ANNOTATION}: Disabled",
@@ -148,6 +151,55 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
             reencrypt_fix(entry),
         )
     return list(reasons.items())
+
+
+# the keys kustomize-controller opens with its own identity (workload identity, an instance
+# role): cloud KMS; age, PGP and Vault keys come from the Secret a decryption names
+_CLOUD_KMS = frozenset({"kms", "gcp_kms", "azure_kv", "hckms"})
+
+
+def _controller_identity_only(ctx: AuditContext, entry: SopsEntry) -> tuple[str, str] | None:
+    """Where every layer that decrypts the file names no Secret (``decryption: {provider:
+    sops}``), its cluster installs Flux from the repository (its version is read there) and
+    gives kustomize-controller no age key (no ``--sops-age-secret``, no ``SOPS_AGE_KEY`` in its
+    environment), and the file is on no cloud KMS key: the controller
+    opens nothing of it (sweep 96, adrianmo/aks-flux: a file encrypted to the age key alone, as
+    encrypt's hint said, in a layer that decrypts with Azure Key Vault; the layer's build
+    would fail, and audit and check passed)."""
+    sf = entry.sops_file
+    if sf is None or _CLOUD_KMS & set(sf.metadata.foreign_kinds):
+        return None
+    graph = ctx.repo.layers
+    decrypting = [
+        layer
+        for layer in graph.placements(entry.path)
+        if layer.decrypts_sops
+        and layer.decryption is not None
+        and any(use.kind not in _NEVER_DECRYPTED for use in layer.uses.get(entry.path, ()))
+    ]
+    if not decrypting or any(
+        layer.decryption is not None and layer.decryption.secret_ref for layer in decrypting
+    ):
+        return None
+    for layer in decrypting:
+        if (
+            layer.version.assumed  # Flux installed from outside: its controller is not seen
+            or graph.controller_age_secrets_of(layer.cluster)
+            or layer.cluster in graph.controller_age_env_clusters
+        ):
+            return None
+    kinds = (["age"] if sf.metadata.age_recipients else []) + list(sf.metadata.foreign_kinds)
+    held = " and ".join(kinds) or "no"
+    shown = graph.shown(decrypting[0])
+    return (
+        f"layer {shown} decrypts with kustomize-controller's own identity (its "
+        f"spec.decryption names no secretRef), which opens cloud KMS keys only, and the file "
+        f"is on {held} keys",
+        f"give layer {shown} the Secret that holds the age key (spec.decryption.secretRef: "
+        "{name: sops-age}; secretsmgr key export makes it), or encrypt the file to the KMS key "
+        "the controller uses, as the .sops.yaml rule names it (a holder of that key: sops "
+        f"updatekeys -y {sh_path(entry.path)})",
+    )
 
 
 def _encrypted_identity(entry: SopsEntry) -> list[str]:

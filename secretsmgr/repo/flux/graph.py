@@ -150,6 +150,8 @@ class LayerGraph:
     controller_age_secret_clusters: Mapping[str, frozenset[str | None]] = field(
         default_factory=dict
     )
+    # the clusters whose layers give kustomize-controller an age key in its environment
+    controller_age_env_clusters: frozenset[str | None] = frozenset()
     # an outside source a layer reads -> the folder of this checkout that looks like a copy of
     # it: a Kustomization reading it lies there below its own spec.path (a bootstrap's
     # clusters/NAME, in kubernetes/ here), so mapping it with sources: is likely right
@@ -265,6 +267,7 @@ def graph_of(
     mirrors: Mapping[str, str] = MappingProxyType({}),
     dormant: Sequence[tuple[str, str, str, bool]] = (),
     source_secrets: Mapping[str, tuple[str, ...]] = MappingProxyType({}),
+    controller_age_env_clusters: frozenset[str | None] = frozenset(),
 ) -> LayerGraph:
     """A graph with its per-file index."""
     index: dict[str, list[int]] = {}
@@ -281,6 +284,7 @@ def graph_of(
         mirrors=MappingProxyType(dict(mirrors)),
         dormant=tuple(dormant),
         source_secrets=MappingProxyType(dict(source_secrets)),
+        controller_age_env_clusters=controller_age_env_clusters,
         _by_file=MappingProxyType({k: tuple(v) for k, v in index.items()}),
     )
 

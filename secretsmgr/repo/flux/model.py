@@ -1542,6 +1542,11 @@ def find_layers(
         held_by |= {c.name for c in found_clusters if c.root in paths}
         if held_by:
             flag_clusters[name] = frozenset(held_by)
+    env_files = set(model.scan.age_env_files)
+    env_clusters = frozenset(
+        {x.cluster for x in ordered if x.files.intersection(env_files)}
+        | {c.name for c in found_clusters if c.root in env_files}
+    )
     dormant = _dormant(model, ordered)
     secrets: dict[str, dict[str, None]] = {
         where: dict(readers) for where, readers in model.credential_readers.items()
@@ -1553,7 +1558,16 @@ def find_layers(
                 secrets.setdefault(where, {})[f"{src.ref.kind} {src.ref.name}"] = None
     used = {k: tuple(v) for k, v in secrets.items()}
     return graph_of(
-        ordered, found_clusters, unknown, notes, held, flag_clusters, mirrors, dormant, used
+        ordered,
+        found_clusters,
+        unknown,
+        notes,
+        held,
+        flag_clusters,
+        mirrors,
+        dormant,
+        used,
+        controller_age_env_clusters=env_clusters,
     )
 
 

@@ -147,6 +147,9 @@ class Scan:
     # the Secrets kustomize-controller's --sops-age-secret flag names, each once
     # each flag's Secret -> the files that set it (a file no layer applies sets nothing)
     age_secret_flag_files: dict[str, list[str]] = field(default_factory=dict)
+    # files that give kustomize-controller an age key in its environment (SOPS_AGE_KEY or
+    # SOPS_AGE_KEY_FILE, which sops reads where a Kustomization's decryption names no Secret)
+    age_env_files: list[str] = field(default_factory=list)
     # the names of the Kustomizations ResourceSets make, templated ones as written
     # (``tenants-<< inputs.tenant >>``): a layer's dependsOn may name one
     made_names: set[str] = field(default_factory=set)
@@ -190,12 +193,18 @@ def scan_repository(repo: RepoFiles) -> Scan:
                 scan.versions[path] = found
         elif b"fluxcd/flux2" in data and (found := from_install_reference(data)) is not None:
             scan.named_versions.setdefault(path, found)
+        if b"SOPS_AGE_KEY" in data and b"kustomize-controller" in data and _AGE_ENV.search(data):
+            scan.age_env_files.append(path)
         if b"--sops-age-secret" in data and b"kustomize-controller" in data:
             for flag in _SOPS_AGE_SECRET_FLAGS:
                 for m in flag.finditer(data):
                     scan.age_secret_flag_files.setdefault(m["name"].decode(), []).append(path)
     return scan
 
+
+# an environment variable's name, as a container's env entry or a patch's value gives it, on a
+# line no comment holds
+_AGE_ENV = re.compile(rb"^[^#\n]*\bSOPS_AGE_KEY(?:_FILE)?\b", re.MULTILINE)
 
 # kustomize-controller's flag naming the Secret (in its own namespace) it decrypts with when a
 # Kustomization's decryption names none (a flux-operator FluxInstance patch, 00o-sh): only as a

@@ -9,7 +9,7 @@ import pytest
 
 from secretsmgr.audit.finding import AuditReport
 
-from ..helpers import enc, secret, standard_repo, write
+from ..helpers import enc, flux_kustomization, secret, standard_repo, write
 from .cases import Case, ids, run_case
 
 
@@ -225,3 +225,52 @@ def test_the_rule_fix_says_to_replace_the_rules_other_encryption_setting(tmp_pat
         "give its .sops.yaml creation rule encrypted_regex: ^(data|stringData)$ (Flux's "
         "convention) in place of its unencrypted_suffix, then re-encrypt it: ("
     ), finding.fix
+
+
+@pytest.mark.parametrize("controller", ["none", "flag", "env", "kms", "outside"])
+def test_an_age_file_in_a_layer_that_decrypts_with_the_controllers_own_identity(
+    tmp_path: Path, controller: str
+) -> None:
+    # sweep 96 (adrianmo/aks-flux): encrypt's hint put a file on the age key alone in a layer
+    # that decrypts with kustomize-controller's Azure identity (no secretRef, no age key given
+    # to the controller); Flux could not decrypt it, and audit and check passed
+    from secretsmgr.audit.engine import run_audit
+
+    components = "image: ghcr.io/fluxcd/kustomize-controller:v1.4.0\n"
+    if controller == "flag":
+        components += "args:\n  - --sops-age-secret=sops-age\n"
+    files = {"apps/db.enc.yaml": enc(secret("db"))}
+    if controller != "outside":  # Flux installed from the repository: its controller is seen
+        files["apps/gotk-components.yaml"] = "# kustomize-controller\n" + components
+    if controller == "env":
+        files["apps/controller.yaml"] = (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: kustomize-controller\n"
+            "spec:\n  template:\n    spec:\n      containers:\n        - name: manager\n"
+            "          env:\n            - name: SOPS_AGE_KEY_FILE\n"
+            "              value: /keys/age.agekey\n"
+        )
+    if controller == "kms":
+        files["apps/db.enc.yaml"] = _with_kms(enc(secret("db")))
+    standard_repo(tmp_path, files, layer=flux_kustomization(decryption=""))
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM015"]
+    if controller != "none":
+        assert found == [], found
+        return
+    (finding,) = found
+    assert "decrypts with kustomize-controller's own identity" in finding.message
+    assert "the file is on age keys" in finding.message
+    assert finding.fix is not None and "secretRef: {name: sops-age}" in finding.fix
+
+
+def _with_kms(text: str) -> str:
+    from dataclasses import replace
+
+    from secretsmgr.sops import dump, load
+    from secretsmgr.sops.document import FileFormat
+    from secretsmgr.sops.model import KeyGroup
+    from tests.sops.key_types import foreign
+
+    sf = load(text, FileFormat.YAML)
+    group = sf.metadata.key_groups[0]
+    sf.metadata = replace(sf.metadata, key_groups=(KeyGroup(group.age, foreign(("azure_kv",))),))
+    return dump(sf)
