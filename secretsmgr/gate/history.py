@@ -99,6 +99,7 @@ class _Walk:
         # each MAC sops wrote: the version, commit and path (a file moved or copied by hand
         # and edited in the same commit starts a new path under that MAC)
         self.by_mac: dict[str, tuple[SopsSummary, str, str]] = {}
+        self.dates: dict[str, str] = {}  # each commit walked: its date
 
     def _lineage(self, path: str) -> int:
         found = self.lineage_of.get(path)
@@ -113,12 +114,23 @@ class _Walk:
         date: str,
         changes: Sequence[tuple[str, str]],
         deleted: Mapping[str, str] = MappingProxyType({}),
+        parents: Sequence[str] = (),
+        before: Mapping[str, str] = MappingProxyType({}),
     ) -> None:
         """Every change of one commit; a file deleted and the same blob added elsewhere in it
         is a move, and keeps its lineage (its exposures). ``deleted``: the blob each deleted
         file held, as the commit says (after a merge that made a new blob of it, the one last
         walked is a side's: sweep 75, tvories/k8s-gitops, a file archived by `git mv` kept its
-        exposure at the old path, beside SM018 at the new one)."""
+        exposure at the old path, beside SM018 at the new one). A blob the commit changes or
+        deletes (``before``) that no commit walked was made by a merge (merges list no change):
+        it is judged as its first parent's, which holds it (the attack review of stop 51: a
+        plaintext Secret added in a merge commit alone, deleted in the next, was never
+        judged)."""
+        self.dates[commit] = date
+        for path, blob in before.items():
+            if blob != self.blob_of.get(path) and parents:
+                made_in = parents[0]
+                self.version(made_in, self.dates.get(made_in, date), path, blob)
         gone = {
             path: deleted.get(path) or self.blob_of[path]
             for path, blob in changes
@@ -268,8 +280,10 @@ def walk_history(
     reader = git.BlobReader(root)
     walk = _Walk(cache, rules, reader)
     try:
-        for number, (commit, date, changes, deleted) in enumerate(commits, start=1):
-            walk.commit(commit, date, changes, deleted)
+        for number, (commit, date, changes, deleted, before, parents) in enumerate(
+            commits, start=1
+        ):
+            walk.commit(commit, date, changes, deleted, parents, before)
             if progress is not None and (number % 100 == 0 or number == len(commits)):
                 progress(number, len(commits))
     finally:

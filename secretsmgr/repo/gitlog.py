@@ -79,11 +79,14 @@ def _file_changes(data: bytes, prefix: str) -> list[tuple[str, str]]:
     return _changes_and_deleted(data, prefix)[0]
 
 
-def _changes_and_deleted(data: bytes, prefix: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
-    """``_file_changes``, and {path under ``prefix``: the blob it held} of each regular file
-    the listing deletes, in one pass."""
+def _changes_and_deleted(
+    data: bytes, prefix: str
+) -> tuple[list[tuple[str, str]], dict[str, str], dict[str, str]]:
+    """``_file_changes``, {path under ``prefix``: the blob it held} of each regular file the
+    listing deletes, and the same of each regular file it changes or deletes, in one pass."""
     changes: list[tuple[str, str]] = []
     deleted: dict[str, str] = {}
+    before: dict[str, str] = {}
     for fields, path in _raw_records(data):
         if len(fields) != 5 or not path.startswith(prefix):
             continue
@@ -91,9 +94,11 @@ def _changes_and_deleted(data: bytes, prefix: str) -> tuple[list[tuple[str, str]
         gone = status.startswith("D") or set(new_blob) == {"0"}
         if gone or new_mode in ("100644", "100755"):
             changes.append((path[len(prefix) :], "" if gone else new_blob))
-        if status.startswith("D") and old_mode in ("100644", "100755"):
-            deleted[path[len(prefix) :]] = old_blob
-    return changes, deleted
+        if old_mode in ("100644", "100755") and set(old_blob) != {"0"}:
+            before[path[len(prefix) :]] = old_blob
+            if status.startswith("D"):
+                deleted[path[len(prefix) :]] = old_blob
+    return changes, deleted, before
 
 
 def path_commits(root: Path, path: str) -> list[Commit]:
@@ -307,14 +312,15 @@ def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool | None:
     return True
 
 
-def log_changes(
-    root: Path,
-) -> list[tuple[str, str, list[tuple[str, str]], dict[str, str]]]:
+_Change = tuple[str, str, list[tuple[str, str]], dict[str, str], dict[str, str], tuple[str, ...]]
+
+
+def log_changes(root: Path) -> list[_Change]:
     """Every commit reachable from HEAD, oldest first: (commit, committer date ISO 8601,
-    [(path, new blob id or "" when deleted)], {deleted path: the blob it held}) for the files
-    under ``root`` it changed against its first parent (merges list nothing: their sides'
-    commits are walked themselves, so a merge's own blob is seen first where a later commit
-    deletes or moves it)."""
+    [(path, new blob id or "" when deleted)], {deleted path: the blob it held}, {changed or
+    deleted path: the blob it held}, its parents) for the files under ``root`` it changed
+    against its first parent (merges list nothing: their sides' commits are walked
+    themselves; a blob a merge made is seen where a later commit changes or deletes it)."""
     try:
         out = _run(
             root,
@@ -325,7 +331,7 @@ def log_changes(
                 "--raw",
                 "--no-abbrev",
                 "-z",
-                "--format=%x01%H %cI",
+                "--format=%x01%H %cI %P",
                 "--",
                 ".",
             ],
@@ -335,10 +341,10 @@ def log_changes(
     except FileNotFoundError as exc:
         raise _not_usable(root, exc) from exc
     prefix = _show_prefix(root)
-    commits: list[tuple[str, str, list[tuple[str, str]], dict[str, str]]] = []
+    commits: list[_Change] = []
     for head, rest in _log_chunks(out):
-        sha, _, date = head.partition(" ")
-        commits.append((sha, date, *_changes_and_deleted(rest, prefix)))
+        sha, date, *parents = head.split()
+        commits.append((sha, date, *_changes_and_deleted(rest, prefix), tuple(parents)))
     return commits
 
 

@@ -624,3 +624,31 @@ def test_a_git_that_dies_on_a_blob_but_lingers_does_not_take_the_next_reads_with
         assert reader.read("c" * 40) == b"hello"
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("later", ["deleted", "changed"])
+def test_a_plaintext_secret_a_merge_commit_alone_made_is_exposed(
+    tmp_path: Path, later: str
+) -> None:
+    # the attack review of stop 51: a Secret written in clear while resolving a merge, in the
+    # merge commit alone (merges list no change), then deleted or edited in the next commit,
+    # was never judged by audit --history
+    root = gitops(tmp_path / "r")
+    main = git(root, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    git(root, "checkout", "-q", "-b", "side")
+    write(root, "README.md", "side\n")
+    commit(root, "side")
+    git(root, "checkout", "-q", main)
+    write(root, "other.txt", "main\n")
+    commit(root, "main")
+    git(root, "merge", "-q", "--no-commit", "--no-ff", "side")
+    write(root, "apps/evil.yaml", secret("evil", {"password": "Cc7Zr4Wx9mKs2Lt"}))
+    commit(root, "Merge side")
+    merge = git(root, "rev-parse", "HEAD").strip()
+    if later == "deleted":
+        git(root, "rm", "-q", "apps/evil.yaml")
+    else:
+        write(root, "apps/evil.yaml", secret("evil", {"password": "${EVIL_PASSWORD}"}))
+    commit(root, "tidy")
+    exposures = [e for e in walk_repository(root).exposures if e.path == "apps/evil.yaml"]
+    assert [(e.key_path, e.commit) for e in exposures] == [("stringData.password", merge)]
