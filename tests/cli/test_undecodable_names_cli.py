@@ -162,3 +162,17 @@ def test_checks_closing_command_names_the_file_itself_when_pasted(
         ["bash", "-c", f"printf %s {word}"], capture_output=True, check=True
     ).stdout
     assert pasted == os.fsencode(path), (closing, pasted)
+
+
+def test_the_outside_flux_entry_printed_for_such_a_name_silences_it_when_pasted(
+    repo: Path, tmp_path: Path
+) -> None:
+    # the review of stop 51: `outside_flux: ["apps/caf\xe9.yaml"]` reads in YAML as café in
+    # UTF-8, another name, and SM012 stayed
+    git(repo, "mv", f"apps/s{CAFE}.yaml", f"s{CAFE}.yaml")  # at the top: no layer applies it
+    git(repo, "commit", "-q", "-m", "moved out of the layer")
+    done = _run(["audit"], repo, tmp_path)
+    assert 'outside_flux: ["scaf?.yaml"]' in done.out, done.out
+    (repo / ".secretsmgr.yaml").write_text('outside_flux: ["scaf?.yaml"]\n')
+    done = _run(["audit", "--format", "json"], repo, tmp_path)
+    assert not [f for f in json.loads(done.out)["findings"] if f["rule"] == "SM012"], done.out

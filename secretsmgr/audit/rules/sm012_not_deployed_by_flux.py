@@ -160,14 +160,22 @@ def _glob_for(path: str, applied: set[str]) -> str:
     folder, best = dirname(path), ""
     while folder and folder not in applied:
         best, folder = folder, dirname(folder)
-    return f"{best}/**" if best else path
+    return _as_yaml_glob(f"{best}/**" if best else path)
+
+
+def _as_yaml_glob(glob: str) -> str:
+    """``glob`` as the fix writes it between double quotes in `.secretsmgr.yaml`: a byte of a
+    name that is no UTF-8 as ``?`` (YAML text is UTF-8, and ``"\\xe9"`` reads as é, another
+    name: the review of stop 51), a backslash and a quote escaped."""
+    text = "".join("?" if 0xDC80 <= ord(c) < 0xDD00 else c for c in glob)
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _own_folder(path: str) -> str:
     """The file's own folder as a glob: where a source this checkout may be is not mapped, the
     folders Flux applies are unknown, and a wider glob would silence them all."""
     folder = dirname(path)
-    return f"{folder}/**" if folder else path
+    return _as_yaml_glob(f"{folder}/**" if folder else path)
 
 
 def _folders(files: Iterable[str]) -> set[str]:
