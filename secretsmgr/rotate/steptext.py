@@ -165,6 +165,6 @@ def step_summary(
         lines.insert(
             1 if begin else 0,
             f"left alone: {plural(len(result.left), 'file')} that never carried the {whose} "
-            f"(outside Flux, or on PGP keys Flux decrypts with; e.g. {result.left[0]})",
+            f"(outside Flux, or on PGP or KMS keys Flux decrypts with; e.g. {result.left[0]})",
         )
     return "\n".join(lines) + "\n"

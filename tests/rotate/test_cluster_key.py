@@ -940,7 +940,7 @@ def test_a_file_outside_flux_that_never_carried_the_key_is_left_alone(
     new = parse_identities(out.read_text(), "new").publics[0]
     assert (
         "# left alone: 1 file that never carried the cluster key "
-        "(outside Flux, or on PGP keys Flux decrypts with; e.g. .archived/old.enc.yaml)"
+        "(outside Flux, or on PGP or KMS keys Flux decrypts with; e.g. .archived/old.enc.yaml)"
     ) in result.out
     assert {OLD, new} <= set(age_recipients(talos))
     env_new = key_env(tmp_path, out)
