@@ -233,7 +233,10 @@ def name_others(
         excluded = dict.fromkeys((*request.exclude, *(p for p in left if p not in request.files)))
         chosen += [f"--exclude {sh_path(p)}" for p in excluded]
         return f"{lead}, leaving those out: secretsmgr rotate {' '.join(chosen)}{why}"
-    said = f"{lead} (--all and --layer would take {again} again)"
+    # (sweep 96, adrianmo/aks-flux: "would take this file again" read as if no selection could
+    # leave it out, while --exclude does)
+    them = "it" if again == "this file" else "them"
+    said = f"{lead} (--all and --layer take {again} again unless --exclude leaves {them} out)"
     if not rest or len(rest) > 5:
         return said
     return f"{said}: secretsmgr rotate {' '.join(sh_path(p) for p in rest)}{why}"

@@ -166,7 +166,10 @@ def test_a_file_on_age_and_pgp_keys_gets_hints_that_lead_somewhere(
     code, out, err = run(["--repo", str(root), "rotate", "--all", "--dry-run"], capsys)
     assert code == 1
     # the others named, ready to paste (sweep 67: the hint was hard to read)
-    pasted = "then rotate the others by name (--all and --layer would take this file again): "
+    pasted = (
+        "then rotate the others by name (--all and --layer take this file again unless "
+        "--exclude leaves it out): "
+    )
     # no reason given; a dry run's hint is a dry run (sweep 80)
     assert pasted + "secretsmgr rotate apps/plain.enc.yaml --dry-run\n" in err, err
     monkeypatch.chdir(root)  # pasted at the repository's root
