@@ -260,9 +260,7 @@ def _inline_configs(doc: Obj) -> Iterator[tuple[str, list[Obj]]]:
     writes inline (``generators: [|- apiVersion: builtin …]``): kustomize runs them as if
     listed from a file (the attack review of stop 51: a SecretGenerator's literals there)."""
     api = doc.get("apiVersion")
-    if api is not None and not (
-        isinstance(api, str) and api.startswith("kustomize.config.k8s.io/")
-    ):
+    if api is not None and not (isinstance(api, str) and api.startswith(_KUSTOMIZE_API)):
         return
     for name in _PLUGIN_LISTS:
         entries = doc.get(name)
