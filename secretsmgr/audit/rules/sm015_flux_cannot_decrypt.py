@@ -153,22 +153,23 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
     return list(reasons.items())
 
 
-# the keys kustomize-controller opens with its own identity (workload identity, an instance
-# role): cloud KMS; age, PGP and Vault keys come from the Secret a decryption names
-_CLOUD_KMS = frozenset({"kms", "gcp_kms", "azure_kv", "hckms"})
+# kustomize-controller's own identity (workload identity, an instance role) opens cloud KMS
+# keys; age and PGP keys come from the Secret a decryption names, or its flag or environment
+_CONTROLLER = "decrypts with kustomize-controller's own identity"
 
 
 def _controller_identity_only(ctx: AuditContext, entry: SopsEntry) -> tuple[str, str] | None:
     """Where every layer that decrypts the file names no Secret (``decryption: {provider:
-    sops}``), its cluster installs Flux from the repository (its version is read there) and
-    gives kustomize-controller no age key (no ``--sops-age-secret``, no ``SOPS_AGE_KEY`` in its
-    environment), and the file is on no cloud KMS key: the controller
-    opens nothing of it (sweep 96, adrianmo/aks-flux: a file encrypted to the age key alone, as
-    encrypt's hint said, in a layer that decrypts with Azure Key Vault; the layer's build
-    would fail, and audit and check passed)."""
+    sops}``), its cluster installs Flux from the repository (components or a FluxInstance the
+    version is read from) and nothing in the repository gives kustomize-controller an age key
+    (no ``--sops-age-secret``, no ``SOPS_AGE_*`` variable, no ``envFrom`` of a controller), and
+    the file is on age or PGP keys alone: the controller opens nothing of it (sweep 96,
+    adrianmo/aks-flux: a file on the age key alone, as encrypt's hint made it, in a layer that
+    decrypts with Azure Key Vault; audit and check passed). A warning: a key can reach the
+    controller in ways a repository does not show (the review of stop 51)."""
     sf = entry.sops_file
-    if sf is None or _CLOUD_KMS & set(sf.metadata.foreign_kinds):
-        return None
+    if sf is None or set(sf.metadata.foreign_kinds) - {"pgp"}:
+        return None  # a cloud KMS key the identity may open; Vault through its environment
     graph = ctx.repo.layers
     decrypting = [
         layer
@@ -184,6 +185,7 @@ def _controller_identity_only(ctx: AuditContext, entry: SopsEntry) -> tuple[str,
     for layer in decrypting:
         if (
             layer.version.assumed  # Flux installed from outside: its controller is not seen
+            or layer.version.named  # ... or from a release a file names, how is not seen
             or graph.controller_age_secrets_of(layer.cluster)
             or layer.cluster in graph.controller_age_env_clusters
         ):
@@ -191,14 +193,24 @@ def _controller_identity_only(ctx: AuditContext, entry: SopsEntry) -> tuple[str,
     kinds = (["age"] if sf.metadata.age_recipients else []) + list(sf.metadata.foreign_kinds)
     held = " and ".join(kinds) or "no"
     shown = graph.shown(decrypting[0])
+    secret = (
+        "{name: sops-age}, which holds the age key; secretsmgr key export makes it"
+        if sf.metadata.age_recipients
+        else "{name: sops-gpg}, which holds the PGP private key at sops.asc"
+    )
+    rule = entry.creation_rule
+    kms = rule is not None and any(group.other for group in rule.key_groups)
+    also = (
+        f"; or encrypt the file to the KMS key its .sops.yaml rule names, which the controller "
+        f"opens (a holder of that key: sops updatekeys -y {sh_path(entry.path)})"
+        if kms
+        else ""
+    )
     return (
         f"layer {shown} decrypts with kustomize-controller's own identity (its "
         f"spec.decryption names no secretRef), which opens cloud KMS keys only, and the file "
         f"is on {held} keys",
-        f"give layer {shown} the Secret that holds the age key (spec.decryption.secretRef: "
-        "{name: sops-age}; secretsmgr key export makes it), or encrypt the file to the KMS key "
-        "the controller uses, as the .sops.yaml rule names it (a holder of that key: sops "
-        f"updatekeys -y {sh_path(entry.path)})",
+        f"give layer {shown} a decryption Secret (spec.decryption.secretRef: {secret}){also}",
     )
 
 
@@ -273,7 +285,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 "Flux will not decrypt it: " + "; ".join(r for r, _ in reasons),
                 fix=reasons[0][1],
             )
-            meant = all(fix == _CONFIGMAP_FIX for _, fix in reasons)
+            # a ConfigMap's ciphertext may be meant; a key the controller holds may come from
+            # where the repository does not say: warnings, when no other reason is there
+            meant = all(fix == _CONFIGMAP_FIX or _CONTROLLER in r for r, fix in reasons)
             yield replace(finding, severity=Severity.WARNING) if meant else finding
 
 

@@ -1040,14 +1040,15 @@ class _Model(Workspace):
                     return FluxVersion(parsed, fi.origin)
         for path, found in sorted({**self.scan.named_versions, **self.scan.versions}.items()):
             if path in reached:
-                return FluxVersion(found, path)
+                return FluxVersion(found, path, named=path not in self.scan.versions)
         # else the one version the repository pins, in components first; a release named
         # elsewhere (a bootstrap's kustomization of Flux's install manifests, applied by hand)
         # only where no components say (sweep 96's regression run: dramirez-qb/k3d-cluster)
         for pinned in (self.scan.versions, self.scan.named_versions):
             distinct = set(pinned.values())
             if len(distinct) == 1:
-                return FluxVersion(distinct.pop(), min(pinned))
+                named = pinned is self.scan.named_versions
+                return FluxVersion(distinct.pop(), min(pinned), named=named)
             if distinct:
                 break
         return ASSUMED
@@ -1543,10 +1544,17 @@ def find_layers(
         if held_by:
             flag_clusters[name] = frozenset(held_by)
     env_files = set(model.scan.age_env_files)
+    for paths in model.scan.age_secret_flag_files.values():
+        env_files.update(paths)
     env_clusters = frozenset(
         {x.cluster for x in ordered if x.files.intersection(env_files)}
         | {c.name for c in found_clusters if c.root in env_files}
     )
+    if env_files - {p for x in ordered for p in x.files} - {c.root for c in found_clusters}:
+        # a file no layer reads may still give the controller a key (a bootstrap folder
+        # applied by hand, a patch file named by a target elsewhere): every cluster may have it
+        # (the review of stop 51: SM015 blocked check on such repositories)
+        env_clusters |= {c.name for c in found_clusters} | {x.cluster for x in ordered}
     dormant = _dormant(model, ordered)
     secrets: dict[str, dict[str, None]] = {
         where: dict(readers) for where, readers in model.credential_readers.items()

@@ -193,7 +193,12 @@ def scan_repository(repo: RepoFiles) -> Scan:
                 scan.versions[path] = found
         elif b"fluxcd/flux2" in data and (found := from_install_reference(data)) is not None:
             scan.named_versions.setdefault(path, found)
-        if b"SOPS_AGE_KEY" in data and b"kustomize-controller" in data and _AGE_ENV.search(data):
+        if _AGE_ENV.search(data) or (
+            b"envFrom" in data
+            and (b"kustomize-controller" in data or b"kustomizeController" in data)
+        ):
+            # an age key or an env Secret given to a controller: its patch may sit in a file
+            # of its own, the target named elsewhere (the review of stop 51)
             scan.age_env_files.append(path)
         if b"--sops-age-secret" in data and b"kustomize-controller" in data:
             for flag in _SOPS_AGE_SECRET_FLAGS:
@@ -204,7 +209,9 @@ def scan_repository(repo: RepoFiles) -> Scan:
 
 # an environment variable's name, as a container's env entry or a patch's value gives it, on a
 # line no comment holds
-_AGE_ENV = re.compile(rb"^[^#\n]*\bSOPS_AGE_KEY(?:_FILE)?\b", re.MULTILINE)
+_AGE_ENV = re.compile(
+    rb"^[^#\n]*(?:\bSOPS_AGE_[A-Z_]+|--sops-age-secret|sopsAgeSecret)", re.MULTILINE
+)
 
 # kustomize-controller's flag naming the Secret (in its own namespace) it decrypts with when a
 # Kustomization's decryption names none (a flux-operator FluxInstance patch, 00o-sh): only as a

@@ -31,6 +31,9 @@ class FluxVersion:
 
     controller: tuple[int, int, int]
     origin: str | None  # the file it was read from; None = assumed
+    # read from a release a file names (fluxcd/flux2 at a tag), not from the components or the
+    # FluxInstance that install the controller: how the controller runs is not seen
+    named: bool = False
 
     @property
     def assumed(self) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from secretsmgr.audit.finding import AuditReport
+from secretsmgr.audit.finding import AuditReport, Severity
 
 from ..helpers import enc, flux_kustomization, secret, standard_repo, write
 from .cases import Case, ids, run_case
@@ -227,7 +227,9 @@ def test_the_rule_fix_says_to_replace_the_rules_other_encryption_setting(tmp_pat
     ), finding.fix
 
 
-@pytest.mark.parametrize("controller", ["none", "flag", "env", "kms", "outside"])
+@pytest.mark.parametrize(
+    "controller", ["none", "flag", "env", "kms", "outside", "env-elsewhere", "named", "vault"]
+)
 def test_an_age_file_in_a_layer_that_decrypts_with_the_controllers_own_identity(
     tmp_path: Path, controller: str
 ) -> None:
@@ -249,8 +251,21 @@ def test_an_age_file_in_a_layer_that_decrypts_with_the_controllers_own_identity(
             "          env:\n            - name: SOPS_AGE_KEY_FILE\n"
             "              value: /keys/age.agekey\n"
         )
-    if controller == "kms":
-        files["apps/db.enc.yaml"] = _with_kms(enc(secret("db")))
+    if controller == "env-elsewhere":
+        # the review of stop 51: a patch file of its own, its target named elsewhere, in a
+        # folder no layer reads (a bootstrap applied by hand)
+        files["bootstrap/age-env.yaml"] = (
+            "- op: add\n  path: /spec/template/spec/containers/0/env/-\n"
+            "  value: {name: SOPS_AGE_KEY_FILE, value: /keys/age.agekey}\n"
+        )
+    if controller == "named":  # the version from a release a file names: the controller unseen
+        del files["apps/gotk-components.yaml"]
+        files["apps/install/kustomization.yaml"] = (
+            "resources:\n  - github.com/fluxcd/flux2/manifests/install?ref=v2.4.0\n"
+        )
+    if controller in ("kms", "vault"):
+        kind = "azure_kv" if controller == "kms" else "hc_vault"
+        files["apps/db.enc.yaml"] = _with_kms(enc(secret("db")), kind)
     standard_repo(tmp_path, files, layer=flux_kustomization(decryption=""))
     found = [f for f in run_audit(tmp_path).findings if f.rule == "SM015"]
     if controller != "none":
@@ -259,10 +274,13 @@ def test_an_age_file_in_a_layer_that_decrypts_with_the_controllers_own_identity(
     (finding,) = found
     assert "decrypts with kustomize-controller's own identity" in finding.message
     assert "the file is on age keys" in finding.message
+    # a warning: a key may reach the controller where the repository does not show it
+    assert finding.severity is Severity.WARNING
     assert finding.fix is not None and "secretRef: {name: sops-age}" in finding.fix
+    assert "updatekeys" not in finding.fix  # the rule names no KMS key to encrypt to
 
 
-def _with_kms(text: str) -> str:
+def _with_kms(text: str, kind: str = "azure_kv") -> str:
     from dataclasses import replace
 
     from secretsmgr.sops import dump, load
@@ -272,5 +290,5 @@ def _with_kms(text: str) -> str:
 
     sf = load(text, FileFormat.YAML)
     group = sf.metadata.key_groups[0]
-    sf.metadata = replace(sf.metadata, key_groups=(KeyGroup(group.age, foreign(("azure_kv",))),))
+    sf.metadata = replace(sf.metadata, key_groups=(KeyGroup(group.age, foreign((kind,))),))
     return dump(sf)
