@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
@@ -100,6 +101,8 @@ class _Walk:
         # and edited in the same commit starts a new path under that MAC)
         self.by_mac: dict[str, tuple[SopsSummary, str, str]] = {}
         self.dates: dict[str, str] = {}  # each commit walked: its date
+        # (commit, date) where a blob came to a path, asked of git for a blob a merge made
+        self.introduced: Callable[[str, str], tuple[str, str] | None] | None = None
 
     def _lineage(self, path: str) -> int:
         found = self.lineage_of.get(path)
@@ -129,8 +132,11 @@ class _Walk:
         self.dates[commit] = date
         for path, blob in before.items():
             if blob != self.blob_of.get(path) and parents:
-                made_in = parents[0]
-                self.version(made_in, self.dates.get(made_in, date), path, blob)
+                # the merge that made it, as git finds it (the review of stop 51: the parent
+                # holds the blob, and may be a later commit that never touched the file)
+                found = self.introduced(blob, path) if self.introduced is not None else None
+                made_in, when = found or (parents[0], self.dates.get(parents[0], date))
+                self.version(made_in, when, path, blob)
         gone = {
             path: deleted.get(path) or self.blob_of[path]
             for path, blob in changes
@@ -279,6 +285,7 @@ def walk_history(
     commits = gitlog.log_changes(root)
     reader = git.BlobReader(root)
     walk = _Walk(cache, rules, reader)
+    walk.introduced = partial(gitlog.introduced_by, root)
     try:
         for number, (commit, date, changes, deleted, before, parents) in enumerate(
             commits, start=1

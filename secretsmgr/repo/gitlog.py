@@ -348,6 +348,29 @@ def log_changes(root: Path) -> list[_Change]:
     return commits
 
 
+def introduced_by(root: Path, blob: str, path: str) -> tuple[str, str] | None:
+    """(commit, committer date) of the first commit reachable from HEAD whose change against
+    its first parent brings ``blob`` to ``path`` (a merge too): where a blob no plain commit
+    made came from."""
+    try:
+        out = _run(
+            root,
+            [
+                "log",
+                "--reverse",
+                "--diff-merges=first-parent",
+                f"--find-object={blob}",
+                "--format=%H %cI",
+                "--",
+                path,
+            ],
+        )
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return None
+    first = out.decode("ascii", "replace").split("\n", 1)[0].split()
+    return (first[0], first[1]) if len(first) == 2 else None
+
+
 def changed_between(root: Path, old: str, new: str) -> list[tuple[str, str]]:
     """(path, blob id in ``new`` or "" when gone) of every file under ``root`` that differs
     between commits ``old`` and ``new`` (``diff-tree -r``)."""

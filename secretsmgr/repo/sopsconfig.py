@@ -559,7 +559,7 @@ class SopsConfigs:
             # sops wraps the data key for each KMS or Vault key the rule names, so the holder
             # needs access to them too (sweep 96, adrianmo/aks-flux: pasted with the age key
             # alone, it failed reaching the Azure Key Vault, the file unchanged)
-            holder += ", with access to the KMS or Vault keys the rule names,"
+            holder = holder.rstrip(",") + ", with access to the KMS or Vault keys the rule names,"
         named = {key for group in rule.key_groups for key in group.age}
         if not named and cluster_keys:
             return (

@@ -645,6 +645,10 @@ def test_a_plaintext_secret_a_merge_commit_alone_made_is_exposed(
     write(root, "apps/evil.yaml", secret("evil", {"password": "Cc7Zr4Wx9mKs2Lt"}))
     commit(root, "Merge side")
     merge = git(root, "rev-parse", "HEAD").strip()
+    # a commit between that never touched the file: the exposure is the merge's, not its
+    # (the review of stop 51 found the deleting commit's parent named)
+    write(root, "notes.txt", "unrelated\n")
+    commit(root, "unrelated")
     if later == "deleted":
         git(root, "rm", "-q", "apps/evil.yaml")
     else:

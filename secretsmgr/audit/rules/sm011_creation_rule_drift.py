@@ -242,6 +242,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 fix = ctx.repo.sops_configs.updatekeys_hint(
                     entry.path, sf.metadata.foreign_kinds, ctx.repo.cluster_keys_for(entry)
                 )
+                # the rule's keys the policy does not allow go on with sops too: said first
+                # (the review of stop 51: the rotate fix said so, this one did not)
+                first = _policy_first(ctx, entry, label, extra, missing)
+                if first:
+                    fix = f"{first}, then: {fix}"
             elif old_only and not extra:
                 fix = rotation_cure(curing[0])
             else:

@@ -612,3 +612,39 @@ def test_no_rule_of_the_nearer_config_names_the_rule_above_that_matches(tmp_path
         "clusters/.sops.yaml if .sops.yaml rule 1 is meant for it: that rule matches it, and a "
         "sops run from the repository root uses it"
     ), found
+
+
+def test_the_updatekeys_fix_names_every_access_once_and_the_policy_first(tmp_path: Path) -> None:
+    # the review of stop 51: a rule naming PGP and KMS keys gave "(gpg --import),, with access
+    # …"; and a file on KMS beside age keys lost the warning that the rule's other age key is
+    # no cluster key nor allowed, which the rotate fix had said first
+    from secretsmgr.keys.age import generate_identity
+    from tests.sops.key_types import ENTRIES
+
+    from ..helpers import audit
+
+    arn = ENTRIES["kms"][0][1]
+    standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"))})
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n    pgp: {FP}\n"
+        f"    kms: {arn}+arn:aws:iam::111122223333:role/sops\n",
+    )
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert found.fix is not None and ",," not in found.fix, found.fix
+    assert "(gpg --import), with access to the KMS or Vault keys the rule names," in found.fix
+
+    stranger = generate_identity()[1]
+    standard_repo(tmp_path, {"apps/db.enc.yaml": _with_foreign(enc(secret("db")), ("kms",))})
+    write(
+        tmp_path,
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1},{stranger}\n"
+        f"    kms: {arn}+arn:aws:iam::111122223333:role/sops\n",
+    )
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert found.fix is not None and "neither a cluster key nor in allowed_recipients" in found.fix
+    assert found.fix.endswith("sops updatekeys -y apps/db.enc.yaml"), found.fix
