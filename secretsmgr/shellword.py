@@ -41,7 +41,7 @@ def _ansi_c(char: str) -> str:
     if not _control(char):
         return char
     code = ord(char)
-    if code >= 0xDC80:  # the byte itself, which bash's $'…' writes back as it was
+    if code in UNDECODED:  # the byte itself, which bash's $'…' writes back as it was
         return f"\\x{code - 0xDC00:02x}"
     return f"\\x{code:02x}" if code < 128 else f"\\u{code:04x}"
 
@@ -56,7 +56,8 @@ def one_line(text: str) -> str:
 
 
 # a byte that is no UTF-8, as ``surrogateescape`` keeps it in a name: shown as ``\xNN``
-_UNDECODED = {code: f"\\x{code - 0xDC00:02x}" for code in range(0xDC80, 0xDD00)}
+UNDECODED = range(0xDC80, 0xDD00)  # each such byte, as its lone surrogate
+_UNDECODED = {code: f"\\x{code - 0xDC00:02x}" for code in UNDECODED}
 _UNDECODED_JSON = {code: "\\" + shown for code, shown in _UNDECODED.items()}
 
 
@@ -76,7 +77,7 @@ def _control(char: str) -> bool:
     """A C0 or C1 control character, or DEL (C1's CSI acts on some terminals too), or a byte
     that is no UTF-8 (a lone surrogate, as ``surrogateescape`` keeps a file name's)."""
     code = ord(char)
-    return code < 32 or 127 <= code < 160 or 0xDC80 <= code < 0xDD00
+    return code < 32 or 127 <= code < 160 or code in UNDECODED
 
 
 # the commands a printed fix starts with: pasted as it stands, not read

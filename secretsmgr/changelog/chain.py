@@ -121,23 +121,19 @@ def _not_utf8(obj: object) -> ChainError:
     field, text = _first_not_utf8(obj, "entry") or ("entry", "")
     shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     what = {"path": "the file name", "key_paths": "the key path"}.get(field, f"the {field}")
-    hints = ["rename the file to a UTF-8 name (git mv), then run the command again"]
     return ChainError(
         f"{what} {shown} is not UTF-8 text, which the changelog records",
-        hints=hints if field == "path" else (),
+        hints=(RENAME_TO_UTF8,) if field == "path" else (),
     )
 
 
-def require_utf8(field: str, text: str) -> None:
-    """Refuse, before anything is written, a ``path``, ``key_paths`` or ``reason`` that no
-    changelog line could record (``ChainError``, as appending it would raise)."""
-    if not _is_utf8(text):
-        raise _not_utf8({field: text})
+# how a file whose name the changelog cannot record gets one it can
+RENAME_TO_UTF8 = "rename the file to a UTF-8 name (git mv), then run the command again"
 
 
 def _first_not_utf8(obj: object, field: str) -> tuple[str, str] | None:
     if isinstance(obj, str):
-        return None if _is_utf8(obj) else (field, obj)
+        return None if is_utf8(obj) else (field, obj)
     if isinstance(obj, Mapping):
         pairs = [(str(key), value) for key, value in obj.items()]
     elif isinstance(obj, list):
@@ -151,7 +147,9 @@ def _first_not_utf8(obj: object, field: str) -> tuple[str, str] | None:
     return None
 
 
-def _is_utf8(text: str) -> bool:
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` holds no byte that is no UTF-8 (``surrogateescape`` keeps such a byte of
+    a name or an argument as a lone surrogate): whether a changelog line can record it."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -122,10 +122,10 @@ def wants_color(fmt: str, output: Path | None) -> bool:
 def emit(text: str, output: Path | None) -> None:
     """Write a rendered report to stdout, or to ``output``: into a FIFO, a device or
     ``/dev/stdout`` as it is, any other path atomically."""
-    text = bytes_shown(text)
     if output is None:
         out(text)
         return
+    text = bytes_shown(text)
     from secretsmgr.fileops.target import is_special_output, write_special
     from secretsmgr.fsutil import write_atomic
 

@@ -67,8 +67,16 @@ class _Unreadable(Exception):
 
 
 class _Walk:
-    def __init__(self, cache: GateCache, rules: Sequence[Rule], reader: git.BlobReader) -> None:
+    def __init__(
+        self,
+        cache: GateCache,
+        rules: Sequence[Rule],
+        reader: git.BlobReader,
+        introduced: Callable[[str, str], tuple[str, str] | None] | None = None,
+    ) -> None:
         self.cache = cache
+        # (commit, date) where a blob came to a path, asked of git for a blob a merge made
+        self.introduced = introduced
         # only what the walk counts: exposures (SM018's known formats alone) and past keys
         self.detectors = {
             str(r.id): detect_known if str(r.id) == "SM018" else r.detect
@@ -101,8 +109,6 @@ class _Walk:
         # and edited in the same commit starts a new path under that MAC)
         self.by_mac: dict[str, tuple[SopsSummary, str, str]] = {}
         self.dates: dict[str, str] = {}  # each commit walked: its date
-        # (commit, date) where a blob came to a path, asked of git for a blob a merge made
-        self.introduced: Callable[[str, str], tuple[str, str] | None] | None = None
 
     def _lineage(self, path: str) -> int:
         found = self.lineage_of.get(path)
@@ -134,7 +140,7 @@ class _Walk:
             if blob != self.blob_of.get(path) and parents:
                 # the merge that made it, as git finds it (the review of stop 51: the parent
                 # holds the blob, and may be a later commit that never touched the file)
-                found = self.introduced(blob, path) if self.introduced is not None else None
+                found = self.introduced(blob, path) if self.introduced else None
                 made_in, when = found or (parents[0], self.dates.get(parents[0], date))
                 self.version(made_in, when, path, blob)
         gone = {
@@ -284,8 +290,7 @@ def walk_history(
     ten thousand commits takes a minute: sweep 75 waited with nothing on the screen)."""
     commits = gitlog.log_changes(root)
     reader = git.BlobReader(root)
-    walk = _Walk(cache, rules, reader)
-    walk.introduced = partial(gitlog.introduced_by, root)
+    walk = _Walk(cache, rules, reader, partial(gitlog.introduced_by, root))
     try:
         for number, (commit, date, changes, deleted, before, parents) in enumerate(
             commits, start=1

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
 from secretsmgr.changelog.chain import (
+    RENAME_TO_UTF8,
     Entry,
     FileRecord,
     append,
     broken_error,
     datakey_id,
+    is_utf8,
     next_entry,
-    require_utf8,
 )
 from secretsmgr.changelog.store import changelog_path, load_changelog, write_changelog
 from secretsmgr.changelog.verified import chain_break, remember
@@ -131,11 +132,11 @@ def check_recordable(root: Path, path: Path) -> None:
     data = load_changelog(log)
     if not data and not log.exists():
         return
-    try:
-        require_utf8("path", path.resolve().relative_to(root.resolve()).as_posix())
-    except ChainError as exc:  # the caller names the file
-        message = "its name is not UTF-8 text, which the changelog records"
-        raise ChainError(message, hints=exc.hints) from None
+    if not is_utf8(path.resolve().relative_to(root.resolve()).as_posix()):
+        # the caller names the file
+        raise ChainError(
+            "its name is not UTF-8 text, which the changelog records", hints=(RENAME_TO_UTF8,)
+        )
     broken = chain_break(root, log, data)
     if broken is not None:
         raise RefusedError(

@@ -15,20 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.audit.helpers import flux_kustomization
 from tests.cli.runner import Result, run_process
 from tests.conftest import GIT_ENV, TEST_KEY, git
 
 PUB1 = "age17m4zztwdtjwv5yastfc6v72cjnsrn7yuxlpmgwgr5c8s52lst4jq9x0tvy"
 CAFE = os.fsdecode(b"caf\xe9")  # a Latin-1 name, as git and the file system hold it
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\nstringData:\n  password: {pw}\n"
-LAYER = """apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: apps, namespace: flux-system}
-spec:
-  path: ./apps
-  sourceRef: {kind: GitRepository, name: flux-system}
-  decryption: {provider: sops, secretRef: {name: sops-age}}
-"""
 
 
 def _run(args: list[str], cwd: Path, home: Path, stdin: str = "") -> Result:
@@ -58,7 +51,7 @@ def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     (root / "apps").mkdir(parents=True)
     (root / "clusters" / "prod" / "flux-system").mkdir(parents=True)
-    (root / "clusters" / "prod" / "flux-system" / "apps.yaml").write_text(LAYER)
+    (root / "clusters" / "prod" / "flux-system" / "apps.yaml").write_text(flux_kustomization())
     (root / ".sops.yaml").write_text(
         "creation_rules:\n  - path_regex: \\.yaml$\n"
         f"    encrypted_regex: ^(data|stringData)$\n    age: {PUB1}\n"

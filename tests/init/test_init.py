@@ -2376,15 +2376,10 @@ def test_the_example_name_follows_the_names_of_the_sops_files_there(
 ) -> None:
     # sweep 95 (Vylkatis/home-ops): a rule for `*.secret.yaml` under the cluster's folder, and
     # step 3 said no rule matched a new secret.enc.yaml and proposed one of its own
-    from tests.audit.helpers import K1
+    from tests.audit.helpers import K1, sops_yaml
 
     repo = one_cluster_repo(tmp_path / "repo")
-    write(
-        repo,
-        ".sops.yaml",
-        "creation_rules:\n  - path_regex: ^apps.*\\.secret\\.ya?ml\n"
-        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n",
-    )
+    write(repo, ".sops.yaml", sops_yaml((r"^apps.*\.secret\.ya?ml", [K1])))
     write(repo, "apps/deploykey.secret.yaml", enc(secret("deploy-key")))
     commit(repo, "a rule for *.secret.yaml")
     out, _ = init(repo, capsys, "--dry-run")
@@ -2393,12 +2388,7 @@ def test_the_example_name_follows_the_names_of_the_sops_files_there(
     assert "no creation rule of the kept .sops.yaml matches" not in text, out
     # the review of stop 51: a template's name (`*.sops.yaml.j2`) is none to follow: sops keeps
     # a file of that name whole, in its binary store
-    write(
-        repo,
-        ".sops.yaml",
-        "creation_rules:\n  - path_regex: \\.sops\\.yaml\\.j2$\n"
-        f"    encrypted_regex: ^(data|stringData)$\n    age: {K1}\n",
-    )
+    write(repo, ".sops.yaml", sops_yaml((r"\.sops\.yaml\.j2$", [K1])))
     (repo / "apps/deploykey.secret.yaml").rename(repo / "apps/values.sops.yaml.j2")
     commit(repo, "a template only")
     out, _ = init(repo, capsys, "--dry-run")

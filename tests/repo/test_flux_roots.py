@@ -1912,3 +1912,120 @@ def test_every_flux_object_that_reads_credentials_names_its_secret(git_checkout:
         "flux-system/webhook-token": ("Receiver github",),
         "apps/regcred": ("HelmRepository private-charts",),
     }
+
+
+def _gitrepo(name: str, url: str, ref: str = "{branch: main}") -> str:
+    return (
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        f"metadata: {{name: {name}, namespace: flux-system}}\n"
+        f"spec: {{interval: 1m, url: {url}, ref: {ref}}}\n"
+    )
+
+
+@pytest.mark.parametrize("origin", [None, "git@github.com:acme/fleet.git"])
+def test_two_clusters_reading_sources_of_one_name_stay_two(
+    git_checkout: GitRepo, origin: str | None
+) -> None:
+    # the review of stop 51: cluster b's GitRepository flux-system, applied at its bootstrap
+    # from outside every layer, was taken for cluster a's, and b was folded into a
+    url = "ssh://git@github.com/acme/fleet"
+    bootstrap(git_checkout, "clusters/a", url)
+    git_checkout.write(
+        "clusters/b/flux-system/gotk-sync.yaml", flux_ks("flux-system", "./clusters/b")
+    )
+    git_checkout.write("clusters/b/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n")
+    git_checkout.write("bootstrap/b-source.yaml", _gitrepo("flux-system", url))
+    for c in ("a", "b"):
+        git_checkout.write(f"clusters/{c}/apps.yaml", flux_ks("apps", f"./apps/{c}"))
+        git_checkout.write(f"apps/{c}/kustomization.yaml", "resources: [cm.yaml]\n")
+        git_checkout.write(f"apps/{c}/cm.yaml", f"kind: ConfigMap\nmetadata: {{name: {c}}}\n")
+    if origin is not None:
+        git_checkout.git("remote", "add", "origin", origin)
+    g = graph(git_checkout)
+    assert sorted(c.name for c in g.clusters) == ["a", "b"]
+    apps = {layer.cluster: layer.files for layer in g.layers if layer.name == "apps"}
+    assert "apps/a/cm.yaml" in apps["a"] and "apps/b/cm.yaml" in apps["b"]
+
+
+def test_another_repositorys_kustomization_copied_here_stays_external_without_origin(
+    git_checkout: GitRepo,
+) -> None:
+    # the review of stop 51: vendor/platform's Kustomization, also copied into ./infra of this
+    # checkout (whose bootstrap names acme/fleet), applies its own file there; with no origin
+    # it was taken for a root of this checkout and the vendor's files judged as its own
+    bootstrap(git_checkout, "clusters/prod", "ssh://git@github.com/acme/fleet")
+    platform = flux_ks("platform", "./infra").replace(
+        "name: flux-system\n  decryption", "name: platform\n  decryption"
+    )
+    git_checkout.write(
+        "clusters/prod/platform.yaml",
+        _gitrepo("platform", "https://github.com/vendor/platform", "{tag: v1.0.0}")
+        + "---\n"
+        + platform,
+    )
+    git_checkout.write("infra/platform.yaml", platform)
+    git_checkout.write("infra/cm.yaml", "kind: ConfigMap\nmetadata: {name: p}\n")
+    g = graph(git_checkout)
+    layers = [layer for layer in g.layers if layer.name == "platform"]
+    assert [layer.external for layer in layers] == ["GitRepository/flux-system/platform"]
+
+
+@pytest.mark.parametrize("origin", [None, "https://github.com/acme/fleet.git"])
+def test_a_kustomization_applied_by_hand_reads_this_checkout_without_origin_too(
+    git_checkout: GitRepo, origin: str | None
+) -> None:
+    # sweep 96 (iT3E/tnwks-ops): cluster ms-01, not bootstrapped yet, has Kustomizations over
+    # the GitRepository flux-system that cluster wsl's gotk-sync defines for this repository;
+    # without origin every one of them was "a source outside this checkout"
+    bootstrap(git_checkout, "clusters/wsl", "ssh://git@github.com/acme/fleet")
+    # the cluster's folder leaves its flux-system folder out (iT3E's): the bootstrap
+    # Kustomization does not apply itself, and is a root applied by hand too
+    git_checkout.write("clusters/wsl/kustomization.yaml", "resources: [cm.yaml]\n")
+    git_checkout.write("clusters/wsl/cm.yaml", "kind: ConfigMap\nmetadata: {name: w}\n")
+    git_checkout.write("clusters/ms-01/kustomization.yaml", "resources: [apps.yaml]\n")
+    git_checkout.write("clusters/ms-01/apps.yaml", flux_ks("apps", "./clusters/ms-01/apps"))
+    git_checkout.write("clusters/ms-01/apps/kustomization.yaml", "resources: [cm.yaml]\n")
+    git_checkout.write("clusters/ms-01/apps/cm.yaml", "kind: ConfigMap\nmetadata: {name: m}\n")
+    if origin is not None:
+        git_checkout.git("remote", "add", "origin", origin)
+    g = graph(git_checkout)
+    (apps,) = [layer for layer in g.layers if layer.name.endswith("apps")]
+    assert apps.external is None and "clusters/ms-01/apps/cm.yaml" in apps.files
+
+
+def test_flux_named_in_a_file_no_layer_reads_leaves_the_version_as_the_components_say(
+    git_checkout: GitRepo,
+) -> None:
+    # the review of stop 51: an old install kustomization in docs/ (no layer reads it) set the
+    # version to Flux 0.x, and SM015 then failed check on a Component's generator source; beside
+    # committed components it made two versions, and the version read "assumed"
+    bootstrap(git_checkout, "clusters/prod", "ssh://git@github.com/acme/fleet")
+    git_checkout.write(
+        "other/gotk-components.yaml", "image: ghcr.io/fluxcd/kustomize-controller:v1.4.0\n"
+    )
+    git_checkout.write(
+        "docs/old-install/kustomization.yaml",
+        "resources:\n  - https://github.com/fluxcd/flux2/manifests/install?ref=v0.31.1\n",
+    )
+    g = graph(git_checkout)
+    (cluster,) = g.clusters
+    assert cluster.version.controller == (1, 4, 0), cluster.version
+    # with no components, a bootstrap's install kustomization applied by hand says it (sweep
+    # 96's regression run, dramirez-qb/k3d-cluster), unless the line is switched off
+    (git_checkout.path / "other/gotk-components.yaml").unlink()
+    (cluster,) = graph(git_checkout).clusters
+    assert cluster.version.label == "kustomize-controller v0.x (Flux before 2.0)", cluster.version
+    git_checkout.write(
+        "docs/old-install/kustomization.yaml",
+        "resources:\n  # - https://github.com/fluxcd/flux2/manifests/install?ref=v0.31.1\n",
+    )
+    (cluster,) = graph(git_checkout).clusters
+    assert cluster.version.assumed, cluster.version
+    # read by the cluster's own build, it is the version
+    git_checkout.write(
+        "clusters/prod/flux-system/kustomization.yaml",
+        "resources:\n  - gotk-sync.yaml\n"
+        "  - github.com/fluxcd/flux2/manifests/install?ref=v2.3.0\n",
+    )
+    (cluster,) = graph(git_checkout).clusters
+    assert cluster.version.controller == (1, 3, 0), cluster.version

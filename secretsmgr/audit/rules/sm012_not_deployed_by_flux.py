@@ -13,6 +13,7 @@ from secretsmgr.audit.hcl import HclCall, hcl_calls, hcl_values
 from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.scan import ScannedFile
+from secretsmgr.shellword import UNDECODED
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +168,11 @@ def _as_yaml_glob(glob: str) -> str:
     """``glob`` as the fix writes it between double quotes in `.secretsmgr.yaml`: a byte of a
     name that is no UTF-8 as ``?`` (YAML text is UTF-8, and ``"\\xe9"`` reads as é, another
     name: the review of stop 51), a backslash and a quote escaped."""
-    text = "".join("?" if 0xDC80 <= ord(c) < 0xDD00 else c for c in glob)
+    text = glob.translate(_AS_ANY_CHAR)
     return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+_AS_ANY_CHAR = dict.fromkeys(UNDECODED, "?")
 
 
 def _own_folder(path: str) -> str:

@@ -59,13 +59,13 @@ def _exists(file: Path, *, make: bool) -> None:
 def _text_key_path(key_path: str) -> str:
     """Refuse a KEY_PATH holding bytes that are no UTF-8 (an argument in another encoding):
     sops and kustomize read only UTF-8 YAML, and the changelog records the key path."""
-    try:
-        key_path.encode("utf-8")
-    except UnicodeEncodeError:
+    from secretsmgr.changelog.chain import is_utf8
+
+    if not is_utf8(key_path):
         from secretsmgr.errors import UsageError
         from secretsmgr.shellword import one_line
 
-        raise UsageError(f"KEY_PATH {one_line(key_path)} is not UTF-8 text") from None
+        raise UsageError(f"KEY_PATH {one_line(key_path)} is not UTF-8 text")
     return key_path
 
 

@@ -190,10 +190,8 @@ class _Model(Workspace):
                 self.scan.add_source(Source(ref, fi.sync_url, None, fi.origin))
             found.append(Root(ks, name, folder, fi.origin, bootstrap=boot))
         self._roots = self._unique_names(self._with_settings(found))
-        # the bootstrap URLs this checkout answers to come from the roots: asked while the roots
-        # were being found (a build's sources), the answer held none of them, and with no origin
-        # every Kustomization applied by hand read "a source outside this checkout" (sweep 96,
-        # iT3E/tnwks-ops: cluster ms-01's layers were external without origin)
+        # the bootstrap URLs this checkout answers to come from the roots: an answer cached
+        # while they were being found (a build's sources) holds none of them
         self._own_urls = None
         return self._roots
 
@@ -1550,7 +1548,9 @@ def find_layers(
         {x.cluster for x in ordered if x.files.intersection(env_files)}
         | {c.name for c in found_clusters if c.root in env_files}
     )
-    if env_files - {p for x in ordered for p in x.files} - {c.root for c in found_clusters}:
+    if env_files and (
+        env_files - {p for x in ordered for p in x.files} - {c.root for c in found_clusters}
+    ):
         # a file no layer reads may still give the controller a key (a bootstrap folder
         # applied by hand, a patch file named by a target elsewhere): every cluster may have it
         # (the review of stop 51: SM015 blocked check on such repositories)

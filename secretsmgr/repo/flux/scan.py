@@ -193,7 +193,10 @@ def scan_repository(repo: RepoFiles) -> Scan:
                 scan.versions[path] = found
         elif b"fluxcd/flux2" in data and (found := from_install_reference(data)) is not None:
             scan.named_versions.setdefault(path, found)
-        if _AGE_ENV.search(data) or (
+        if (
+            (b"SOPS_AGE_" in data or b"sops-age-secret" in data or b"sopsAgeSecret" in data)
+            and _AGE_ENV.search(data)
+        ) or (
             b"envFrom" in data
             and (b"kustomize-controller" in data or b"kustomizeController" in data)
         ):
