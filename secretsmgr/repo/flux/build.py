@@ -182,6 +182,7 @@ class Builder:
                 self._file(folder, ref, UseKind.CONFIGMAP_SOURCE, via_component)
             for ref in kfile.other_files:
                 self._file(folder, ref, UseKind.OTHER, via_component)
+            self._generator_configs(folder, kfile, via_component)
             early = [p for p in kfile.patches if p.kind is UseKind.LEGACY_PATCH and not p.json6902]
             early += [p for p in kfile.patches if p.kind is UseKind.PATCH]
             late = [p for p in kfile.patches if p.json6902]
@@ -197,6 +198,24 @@ class Builder:
             return objs
         finally:
             self._stack.pop()
+
+    def _generator_configs(self, folder: str, kfile: KFile, via_component: bool) -> None:
+        """The files the builtin generator configs under ``generators:`` read, each a use of
+        its kind, as the same generator in the kustomization file would make it."""
+        configs: list[tuple[str | None, str | None]] = [(None, t) for t in kfile.inline_generators]
+        for ref in kfile.generator_configs:
+            target = self._join(folder, ref)
+            if target is not None and self._is_file(target):
+                configs.append((target, None))
+        for path, inline in configs:
+            files, envs, sources = self.repo.generator_sources(path, inline)
+            for kind, refs in (
+                (UseKind.SECRET_FILE, files),
+                (UseKind.SECRET_ENV, envs),
+                (UseKind.CONFIGMAP_SOURCE, sources),
+            ):
+                for ref in refs:
+                    self._file(folder, ref, kind, via_component)
 
     def _resource(
         self, folder: str, ref: str, via_component: bool, listed: bool = True

@@ -11,7 +11,7 @@ from typing import cast
 
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.flux.ignore import SourceFilter
-from secretsmgr.repo.flux.kfile import KFile, parse_kfile
+from secretsmgr.repo.flux.kfile import KFile, generator_sources, parse_kfile
 from secretsmgr.repo.flux.objects import (
     MARKERS,
     as_list,
@@ -156,6 +156,18 @@ class RepoFiles:
             ):
                 found.append(doc)
         return tuple(found)
+
+    def generator_sources(
+        self, path: str | None, inline: str | None = None
+    ) -> tuple[list[str], list[str], list[str]]:
+        """``generator_sources`` of the config file ``path`` (or the ``inline`` config): what
+        its builtin generators read; nothing when it cannot be read as YAML."""
+        try:
+            text = inline if path is None else self.read(path).decode("utf-8")
+            docs = safe_load_all(text or "")
+        except (OSError, UnicodeDecodeError, FormatError):
+            return [], [], []
+        return generator_sources(_flatten(docs))
 
     def flux_docs(self, path: str) -> tuple[dict[str, object], ...]:
         """The Flux objects defined in the manifest ``path`` (cached; none for other files)."""
