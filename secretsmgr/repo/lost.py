@@ -58,6 +58,8 @@ class LostFile:
     path: str
     was: str
     in_head: bool = True
+    # decrypted in place? No: the file no longer parses (its sops block may be intact); why
+    unparsed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,7 @@ def lost_since_head(
             if data is None:
                 continue
             if _encrypted(path, data):
-                lost.append(LostFile(path, path))
+                lost.append(LostFile(path, path, unparsed=_parse_error(snap, path)))
             else:
                 modified.append(path)
         if gone and (added or modified):
@@ -142,6 +144,21 @@ def _sealed_payload(
             for key_path, sizes in _shape(doc).encrypted.items():
                 out.update((_norm(key_path[-1]), size) for size in sizes)
     return frozenset(out)
+
+
+def _parse_error(snap: Snapshot, path: str) -> str | None:
+    """Why the file at ``path`` does not parse now, or None when it does (sweep 97,
+    bergvandenp/flux-cluster: one line indented two too far in an encrypted file was
+    "decrypted in place?", and the fix to encrypt it again failed on the YAML)."""
+    try:
+        data = snap.read(path)
+        fmt = structured_format(path) or FileFormat.YAML
+        parse_documents(data.decode("utf-8"), fmt)
+    except (OSError, UnicodeDecodeError):
+        return None
+    except SecretsmgrError as exc:
+        return exc.message
+    return None
 
 
 def _encrypted(path: str, data: bytes) -> bool:

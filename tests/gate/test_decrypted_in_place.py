@@ -817,3 +817,23 @@ def test_a_file_sops_encrypted_to_a_pgp_rule_after_staging_is_told_to_be_staged(
         assert told in out + err, out + err
         run_shell(told.split(": ", 1)[1].strip(), env=env, cwd=root, expect=0)  # pasted whole
         run(["--repo", str(root), "check"], capsys, expect=0)
+
+
+def test_an_encrypted_file_that_no_longer_parses_is_said_so_not_decrypted_in_place(
+    tmp_path: Path,
+) -> None:
+    # sweep 97, bergvandenp/flux-cluster: one line added two spaces too deep under data: of an
+    # encrypted Secret was "now without its sops block (decrypted in place?)", and the fix to
+    # encrypt it again failed on the YAML; its sops block was there all along
+    root = _repo(tmp_path / "r")
+    text = (root / CONFIG).read_text()
+    assert "\ndata:\n" in text and "\nsops:\n" in text
+    stage(root, CONFIG, text.replace("\ndata:\n", "\ndata:\n      extra: Zk4mWq8Lr2Tx\n", 1))
+    report = judge(root)
+    (finding,) = [f for f in report.findings if f.rule == "SM002"]
+    assert finding.path == CONFIG
+    assert "now unreadable: malformed YAML at line" in finding.message, finding.message
+    assert "decrypted in place" not in finding.message
+    assert finding.fix is not None and "encrypt -i" not in finding.fix
+    assert f"git checkout HEAD -- {CONFIG}" in finding.fix
+    assert "Zk4mWq8Lr2Tx" not in finding.message + finding.fix

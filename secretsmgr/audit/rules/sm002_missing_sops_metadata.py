@@ -117,6 +117,16 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if lost_file.was != path:
             yield _copied(ctx, lost_file)
             continue
+        if lost_file.unparsed is not None:
+            yield RULE.finding(
+                path,
+                f"encrypted at HEAD, and now unreadable: {lost_file.unparsed}; sops, Flux "
+                "and this audit cannot tell its values from its sops block",
+                fix="fix it by hand where the error says (its ENC[…] values and sops block "
+                "need no change), or take the encrypted version back: "
+                f"git checkout HEAD -- {sh_path(path)}",
+            )
+            continue
         # sweep 28, HortaFCUL/infra: `sops -d -i` of a ConfigMap under an encrypted_regex
         # rule, committed with its secrets in clear; no name said SOPS, so nothing else saw it
         yield RULE.finding(
