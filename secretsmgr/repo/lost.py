@@ -348,11 +348,14 @@ def _holds(
     within a quarter of it). A split is none: what the copy lacks, the change keeps encrypted
     in another SOPS file (``kept``)."""
     matched = 0
+    matched_bytes = 0  # the plaintext the matches account for
     missing: list[tuple[str, frozenset[int]]] = []
     for path, sizes in shape.encrypted.items():
         found = values.get(path) or names.get(_norm(path[-1]), [])
-        if any(_literal(v) and any(_sized(n, sizes) for n in _sizes(v)) for v in found):
+        fits = [n for v in found if _literal(v) for n in _sizes(v) if _sized(n, sizes)]
+        if fits:
             matched += 1
+            matched_bytes += max(fits)
         else:
             missing.append((_norm(path[-1]), sizes))
     if matched == 0 or 3 * matched < 2 * len(shape.encrypted):
@@ -361,6 +364,11 @@ def _holds(
     if secret and secret <= {name for name, _ in missing}:
         # the settings beside a password without it (a user, a host): the secret is not
         # there, and lengths alone pair thousands of settings by chance (the review: 3,000)
+        return False
+    if not secret and matched_bytes < _MIN_EVIDENCE:
+        # no key says secret, and the lengths that fit are a few short settings (a user, a
+        # host, a port: the attack review of stop 52, an unrelated ConfigMap was a copy of a
+        # deleted Secret, and the fix took the new file away)
         return False
     split = bool(missing) and all(any((n, z) in kept for z in zs) for n, zs in missing)
     return not split
@@ -385,6 +393,8 @@ def _sizes(value: Scalar) -> set[int]:
 
 
 _LONG = 64  # bytes from which a value may be an embedded config, edited a little
+# bytes of plaintext the lengths that fit must add up to when no key names a secret
+_MIN_EVIDENCE = 16
 # a key whose name says it holds the secret itself (in any spelling, see _norm)
 _SECRET_NAME = re.compile(
     r"pass|pwd|secret|token|apikey|key$|cred|auth|cert|private|salt|jwt|cookie|session|dsn"

@@ -837,3 +837,31 @@ def test_an_encrypted_file_that_no_longer_parses_is_said_so_not_decrypted_in_pla
     assert finding.fix is not None and "encrypt -i" not in finding.fix
     assert f"git checkout HEAD -- {CONFIG}" in finding.fix
     assert "Zk4mWq8Lr2Tx" not in finding.message + finding.fix
+
+
+def test_a_few_short_settings_of_the_same_lengths_are_no_copy(tmp_path: Path) -> None:
+    # the attack review of stop 52: a deleted Secret of {username: app, host: db, port: "5432"}
+    # and an unrelated ConfigMap {username: www, host: lb, port: "8080"} added in the same
+    # change: every length fits, so it was "decrypted under another name", and the fix
+    # brought the Secret back and removed the new file
+    root = _repo(tmp_path / "r")
+    settings = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: default\n"
+        'stringData:\n  username: app\n  host: db\n  port: "5432"\n'
+    )
+    stage(root, "apps/db.enc.yaml", enc(settings))
+    commit(root, "db settings")
+    git(root, "rm", "-q", "apps/db.enc.yaml")
+    web = settings.replace("kind: Secret", "kind: ConfigMap").replace("stringData:", "data:")
+    web = web.replace("app", "www").replace("host: db", "host: lb").replace("5432", "8080")
+    stage(root, "apps/web.yaml", web.replace("name: db", "name: web"))
+    assert _lost(found(judge(root))) == set()
+    # the same values in clear under the new name are a copy, as long as they say enough
+    longer = settings.replace("username: app", "username: reporting-service-account")
+    stage(root, "apps/web.yaml", longer.replace("name: db", "name: web"))
+    git(root, "reset", "-q", "--hard")
+    stage(root, "apps/db.enc.yaml", enc(longer))
+    commit(root, "db settings, longer")
+    git(root, "rm", "-q", "apps/db.enc.yaml")
+    stage(root, "apps/web.yaml", longer.replace("name: db", "name: web"))
+    assert _lost(found(judge(root))) == {"apps/web.yaml"}
