@@ -180,6 +180,18 @@ def _expand(doc: Obj, prefix: str, depth: int, *, inline: bool = True) -> Iterat
         for number, item in enumerate(items):
             if isinstance(item, dict):
                 yield from _expand(cast(Obj, item), f"{prefix}items.{number}.", depth + 1)
+    spec = doc.get("spec")
+    made = (
+        cast(Obj, spec).get("resources")
+        if kind == "ResourceSet" and isinstance(spec, dict)
+        else None
+    )
+    if isinstance(made, list) and depth < 8:
+        # flux-operator's ResourceSet applies each object of spec.resources for every input
+        # (the attack review of stop 52: a Secret written there in clear passed)
+        for number, item in enumerate(made):
+            if isinstance(item, dict):
+                yield from _expand(cast(Obj, item), f"{prefix}spec.resources.{number}.", depth + 1)
     if depth == 0 and inline:
         # a config written inline is expanded as its own file would be, once (no config
         # inside it is run by kustomize: its fields are the config's)
@@ -201,7 +213,23 @@ def _expand(doc: Obj, prefix: str, depth: int, *, inline: bool = True) -> Iterat
                 if isinstance(patch, list):
                     patch = json6902_secret(cast(list[object], patch), target)
                 if isinstance(patch, dict):
-                    yield from _expand(cast(Obj, patch), f"{prefix}{at}", 1)
+                    yield from _expand(_as_target(cast(Obj, patch), target), f"{prefix}{at}", 1)
+
+
+def _as_target(patch: Obj, target: object) -> Obj:
+    """A strategic-merge patch as the objects it changes: with a ``target`` whose ``kind``
+    names Secrets, kustomize patches those whatever kind and name the patch itself says (the
+    attack review of stop 52: ``kind: ConfigMap`` over a Secret target hid its stringData)."""
+    kind = cast(Obj, target).get("kind") if isinstance(target, dict) else None
+    if kind is None or not may_be_secret(kind) or patch.get("kind") == "Secret":
+        return patch
+    if not any(field in patch for field in ("data", "stringData")):
+        return patch
+    name = cast(Obj, target).get("name")
+    meta = patch.get("metadata")
+    named = isinstance(name, str) and name and re.escape(name) == name
+    metadata = {**(meta if isinstance(meta, dict) else {}), **({"name": name} if named else {})}
+    return {**patch, "apiVersion": "v1", "kind": "Secret", "metadata": metadata}
 
 
 def may_be_secret(kind: object) -> bool:

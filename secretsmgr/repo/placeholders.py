@@ -30,6 +30,8 @@ _ANGLE = re.compile(r"^\s*<[^<>\s][^<>]*>\s*$")
 # it fills in at deploy time (an air-gapped Big Bang with Flux).
 _OTHER_TEMPLATE = re.compile(
     r"#\{[ \t]*[A-Za-z_][^{}#\n]{0,512}\}#|\(@[=-]?[ \t]+[A-Za-z_][^@\n]{0,512}@\)"
+    # flux-operator's ResourceSet inputs (``<< inputs.tenant >>``; the review of stop 52)
+    r"|<<-?[ \t]*inputs\.[A-Za-z_][^<>\n]{0,512}>>"
 )
 # Zarf's package variable, and the ``@name@`` that Nix's substituteAll/replaceVars (and
 # autoconf's, CMake's configure_file) fill in, as a whole value only (a token beside it is no

@@ -51,6 +51,7 @@ from secretsmgr.plural import plural
 from secretsmgr.repo.flux import Layer, Use, UseKind
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.flux.objects import go_field
+from secretsmgr.repo.flux.substitute import whole_reference
 from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
     is_credential_skeleton,
@@ -134,6 +135,9 @@ class PlaintextSecret:
     # one (``_sample_words``): where no layer applies the file, a warning, and no exposure in
     # history (sweep 91, fma965/f9-k3s: 38 errors on `"Redis Password"`, `admin@domain.tld`)
     sample: bool = False
+    # the value is one postBuild variable (``${DB_PASSWORD}``): no value here, but the layer
+    # that applies the file may substitute one written in clear elsewhere (_filled)
+    fills: str = ""
 
 
 _AGE_SECRET = re.compile(r"(?i)AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]{20,}")
@@ -784,6 +788,14 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
             )
             argocd = _argocd_settings(obj)
             for key_path, value in values:
+                variable = whole_reference(value)
+                if variable is not None:
+                    here.append(
+                        PlaintextSecret(
+                            file.path, prefix + key_path, name, envsubst=True, fills=variable
+                        )
+                    )
+                    continue
                 if is_public_material(key_path, value):
                     continue
                 if not is_plaintext_value(value) and not _known_beside_variables(value):
@@ -2094,7 +2106,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             fix=f"{encrypt_steps(ctx, path, [k for k, _, _ in credentials])}, then rotate the "
             "secret: it is in git",
         )
+    yield from _filled(ctx, [h for h in hits if h.fills])
     for hit in hits:
+        if hit.fills:
+            continue  # judged with the layers that substitute it (_filled)
         if hit.variable_name:
             if (hit.path, hit.document) not in told:
                 told.add((hit.path, hit.document))
@@ -2192,6 +2207,61 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             severity=severity,
             document=hit.document if (hit.path, hit.key_path) in repeated else None,
             line=hit.line,
+        )
+
+
+def filled_variables(
+    ctx: AuditContext, hits: Sequence[PlaintextSecret] | None = None
+) -> dict[tuple[str, str], tuple[PlaintextSecret, Layer, str]]:
+    """The postBuild variables written in clear that a layer substitutes into a Secret as a
+    whole value, judged as that value would be there: (file, key path) of each variable ->
+    (the Secret's hit, the layer, the variable's key path). The attack review of stop 52: a
+    Secret's ``password: ${DBP}`` with ``postBuild.substitute: {DBP: …}`` passed the gate."""
+    if hits is None:
+        hits = [h for h in ctx.repo.hits_of(RULE.id) if isinstance(h, PlaintextSecret) and h.fills]
+    found: dict[tuple[str, str], tuple[PlaintextSecret, Layer, str]] = {}
+    for hit in hits:
+        for layer in _layers_using(ctx, hit.path, lambda use: use.kind is UseKind.RESOURCE):
+            known = layer.variables.get(hit.fills)
+            if known is None:
+                continue
+            value, origin = known
+            where = (
+                f"spec.postBuild.substitute.{hit.fills}"
+                if origin == layer.source
+                else f"data.{hit.fills}"
+            )
+            if (origin, where) in found or not _secret_value(hit.key_path, value):
+                continue
+            found[(origin, where)] = (hit, layer, where)
+    return found
+
+
+def _secret_value(key_path: str, value: str) -> bool:
+    """Whether ``value`` at a Secret's ``key_path`` (among substituted ones) is a secret."""
+    if not is_plaintext_value(value) or is_public_material(key_path, value):
+        return False
+    text = _text(key_path, value)
+    shown = value if text is None else text
+    return not (
+        _cluster_address(key_path, text)
+        or _setting(key_path, value, shown)
+        or _no_secret_config(text)
+        or stand_in_words(shown)
+    )
+
+
+def _filled(ctx: AuditContext, hits: Sequence[PlaintextSecret]) -> Iterator[Finding]:
+    for (origin, where), (hit, layer, _) in sorted(filled_variables(ctx, hits).items()):
+        yield RULE.finding(
+            origin,
+            f"postBuild variable {hit.fills} is written here in clear, and layer "
+            f"{ctx.repo.layers.shown(layer)} substitutes it into Secret {hit.secret} at "
+            f"{hit.key_path} ({hit.path})",
+            key_path=where,
+            fix=f"keep {hit.fills} in a SOPS-encrypted Secret that the layer's "
+            "postBuild.substituteFrom reads (kind: Secret), and take it out of "
+            f"{sh_path(origin)}; then rotate the value: it is in git",
         )
 
 

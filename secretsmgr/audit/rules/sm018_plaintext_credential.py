@@ -55,6 +55,7 @@ from secretsmgr.audit.manifests import (
 from secretsmgr.audit.rules.sm001_plaintext_secret import (
     encrypt_steps,
     env_sources,
+    filled_variables,
     generator_readers,
 )
 from secretsmgr.audit.rules.sm009_private_key_committed import find_pem_keys
@@ -1749,9 +1750,15 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if e.creation_rule_number is not None
     )
     generated = env_sources(ctx)  # a secretGenerator's envs: file: SM001 reports every value
+    filled = filled_variables(ctx)  # postBuild variables put in a Secret: SM001 reports them
     for hit in ctx.repo.hits_of(RULE.id):
         assert isinstance(hit, CredentialHit)
         if hit.where == "file" and hit.path in generated:
+            continue
+        if any(
+            hit.path == path and (hit.key_path == where or hit.key_path.endswith(f".{where}"))
+            for path, where in filled
+        ):
             continue
         what = hit.kind if hit.known else f"a likely credential ({hit.kind.lower()})"
         at = "" if hit.key_path == f"line {hit.line}" else f" at {hit.key_path}"  # a bare line

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from secretsmgr.errors import ConfigError, UsageError
 from secretsmgr.repo.flux.build import BuildResult, Use, UseKind
 from secretsmgr.repo.flux.objects import Decryption, FluxKustomization
+from secretsmgr.repo.flux.substitute import Variables
 from secretsmgr.repo.flux.version import ASSUMED, FluxVersion
 
 GENERATOR_USES = frozenset({UseKind.SECRET_FILE, UseKind.SECRET_ENV, UseKind.CONFIGMAP_SOURCE})
@@ -53,6 +54,8 @@ class Layer:
     ignored: frozenset[str] = field(default=frozenset(), repr=False)
     # files whose objects the build's namespace, name or label transformers rewrite
     transformed: frozenset[str] = field(default=frozenset(), repr=False)
+    # the postBuild variables written in clear in the checkout: name -> (value, file)
+    variables: Mapping[str, tuple[str, str]] = field(default_factory=dict, repr=False)
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -89,6 +92,7 @@ def make_layer(
     source_elsewhere: str = "",
     another_repository: bool = False,
     another_owner: bool = False,
+    variables: Variables | None = None,
 ) -> Layer:
     """A layer from a Flux Kustomization and its build."""
     uses = {p: frozenset(u) for p, u in (result.uses.items() if result else ())}
@@ -119,7 +123,19 @@ def make_layer(
         problems=tuple(dict.fromkeys((*ks.problems, *(result.problems if result else ())))),
         ignored=frozenset(ignored),
         transformed=frozenset(result.transformed) if result else frozenset(),
+        variables=MappingProxyType(_in_clear(variables)),
     )
+
+
+def _in_clear(variables: Variables | None) -> dict[str, tuple[str, str]]:
+    """The known variables with the file each is written in."""
+    if variables is None:
+        return {}
+    return {
+        name: (value, variables.origins[name])
+        for name, value in variables.values.items()
+        if name in variables.origins
+    }
 
 
 @dataclass(frozen=True, slots=True)

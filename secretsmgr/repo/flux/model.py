@@ -1026,7 +1026,7 @@ class _Model(Workspace):
                 self.credential_readers.setdefault(where, {})[label] = None
         ignored = self.ignored_below(art, folder)
         return make_layer(
-            ks, root.cluster, folder, result, version=version, ignored=ignored
+            ks, root.cluster, folder, result, version=version, ignored=ignored, variables=variables
         ), children
 
     def _version_for(self, root: Root, layers: Sequence[Layer] = ()) -> FluxVersion:

