@@ -4,8 +4,9 @@ A repository that starts its changelog late (``init``, or ``log --adopt``) or ho
 changed with plain ``sops`` has SOPS files whose state no entry records, so ``log --verify``
 and SM013 report them. Adopting appends one ``adopt`` entry naming each such file as it is
 (path, ``lastmodified``, age recipients, sha256 of its bytes, and ``datakey_id`` when an
-identity at hand opens it). It is an attestation by the actor, with a reason: it does not
-vouch for the content, and it is not the gate's findings baseline. When every file is already
+identity at hand opens it; such a file must then verify, values and MAC, or nothing is
+written). It is an attestation by the actor, with a reason: it does not vouch for the content
+of files no identity opens, and it is not the gate's findings baseline. When every file is already
 recorded nothing is written, except that a repository without a changelog gets one (an entry
 with no files starts the chain, so that every later write is recorded).
 """
@@ -30,7 +31,14 @@ from secretsmgr.changelog.chain import (
     read_chain,
 )
 from secretsmgr.changelog.store import changelog_path, load_changelog
-from secretsmgr.errors import ChainError, DecryptionError, FormatError, UsageError, UserError
+from secretsmgr.errors import (
+    ChainError,
+    DecryptionError,
+    FormatError,
+    IntegrityError,
+    UsageError,
+    UserError,
+)
 from secretsmgr.fsutil import write_atomic
 from secretsmgr.keys.protocols import Identity
 from secretsmgr.plural import plural
@@ -39,7 +47,9 @@ from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
 from secretsmgr.repo.root import is_git_work_tree
 from secretsmgr.repo.sopsentry import SopsEntry
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.datakey import unwrap_data_key
+from secretsmgr.sops.document import decrypt_docs
 
 ACTION = "adopt"
 
@@ -73,9 +83,12 @@ def _record(
     key_id: str | None = None
     if identities:
         try:
-            key_id = datakey_id(unwrap_data_key(sf.metadata, identities))
+            key = unwrap_data_key(sf.metadata, identities)
         except (DecryptionError, FormatError, UserError):  # not opened (a locked keyring too)
-            key_id = None
+            key = None
+        if key is not None:
+            _refuse_tampered(entry, key)
+            key_id = datakey_id(key)
     digest = entry.sha256  # the bytes the inventory read and parsed
     recipients = sf.metadata.age_recipients
     return FileRecord(
@@ -87,6 +100,26 @@ def _record(
         sha256_before=previous.sha256_after if previous is not None else digest,
         sha256_after=digest,
     )
+
+
+def _refuse_tampered(entry: SopsEntry, key: bytes) -> None:
+    """``IntegrityError`` when the file opens but its values or MAC do not verify: changed
+    outside sops, which an adopt entry must not record as a good state (the attack review of
+    stop 52: two ENC values swapped, adopted with the data key's id, then log --verify said
+    every file's state has an entry)."""
+    assert entry.sops_file is not None
+    try:
+        decrypt_docs(entry.sops_file, key)
+    except FormatError:
+        return  # an unreadable value: SM006's, recorded as it is
+    except IntegrityError as exc:
+        raise IntegrityError(
+            f"{entry.path}: {exc.message}; adopt records no state changed outside sops",
+            hints=(
+                f"take the last good state back (git checkout HEAD -- {sh_path(entry.path)}) or "
+                "re-encrypt a trusted plaintext (secretsmgr encrypt -i), then adopt",
+            ),
+        ) from exc
 
 
 def plan_adopt(

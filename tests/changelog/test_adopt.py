@@ -301,3 +301,28 @@ def test_a_file_replaced_in_the_commit_that_adds_the_adopt_line_verifies(
     entry = json.loads(lines[0])
     record = next(r for r in entry["files"] if r["path"].endswith("credentials.enc.yaml"))
     assert record["sha256_after"] != hashlib.sha256(target.read_bytes()).hexdigest()
+
+
+def test_adopt_refuses_a_file_changed_outside_sops_that_the_key_opens(repo: Path) -> None:
+    # the attack review of stop 52: two ENC values swapped (sops -d refuses the file) were
+    # adopted with the data key's id, and log --verify then vouched for every file's state
+    import re
+
+    from secretsmgr.errors import IntegrityError
+
+    inv = load_inventory(repo)
+    target = next(e for e in inv.sops_files if e.sops_file is not None)
+    path = repo / target.path
+    text = path.read_text()
+    values = re.findall(r"ENC\[AES256_GCM,data:[^\]]*\]", text.split("\nsops:")[0])
+    assert len(values) >= 2
+    swapped = text.replace(values[0], "\0").replace(values[1], values[0]).replace("\0", values[1])
+    path.write_text(swapped)
+    with pytest.raises(IntegrityError) as info:
+        adopt(repo, "cover it up", demo_identity())  # type: ignore[arg-type]
+    assert info.value.message.startswith(f"{target.path}: ")
+    assert "adopt records no state changed outside sops" in info.value.message
+    assert not (repo / LOG).exists() and path.read_text() == swapped
+    # without a key nothing can be verified: recorded as it is, no data key fingerprint
+    plan = adopt(repo, "no key at hand")
+    assert target.path in plan.unopened
