@@ -91,11 +91,17 @@ def _zsplit(data: bytes) -> list[str]:
 
 
 def _last_line(exc: subprocess.CalledProcessError) -> str:
+    """git's last line of output, after the ``error:`` line that says why when the last is a
+    ``fatal:`` one (the attack review of stop 52: "failed to write commit object" alone hid
+    "gpg failed to sign the data")."""
     for stream in (exc.stderr, exc.stdout):
         if isinstance(stream, bytes):
             lines = [ln.strip() for ln in stream.decode("utf-8", "replace").splitlines()]
             lines = [ln for ln in lines if ln]
             if lines:
+                cause = [ln for ln in lines[:-1] if ln.startswith("error:")]
+                if cause and lines[-1].startswith("fatal:"):
+                    return f"{cause[-1][:200]}; {lines[-1][:200]}"
                 return lines[-1][:200]
     return f"exit status {exc.returncode}"
 

@@ -364,7 +364,13 @@ def _write(
     )
     fault("journal", 0)
     if where is not None:
-        write_journal(where, journal)
+        try:
+            write_journal(where, journal)
+        except BaseException:
+            # nothing was written beside the targets yet: a journal left behind would hold
+            # every commit up as an interrupted rotation (SM022; the attack review of stop 52)
+            _drop_journal(where)
+            raise
     replacing = False  # a failure from here on is reported as an aborted (restored) rotation
     # the folders' filesystems held open from before the first temp file: one syncfs each may
     # then stand in for an fsync per file, and reports any writeback error since (fsutil)
@@ -385,7 +391,12 @@ def _write(
 
         in_runs(len(writes), create)
         fault("fsync", 0)
-        fsync_files([w.temp for w in writes if w.temp is not None], token)
+        try:
+            fsync_files([w.temp for w in writes if w.temp is not None], token)
+        except OSError as exc:  # a disk that fails to write (EIO): the temp files go
+            raise InputFileError(
+                f"cannot write the new files to disk ({exc.strerror}); nothing was changed"
+            ) from exc
         replacing = True
 
         def before_replace(i: int) -> None:

@@ -232,3 +232,17 @@ def test_list_repo_files_uses_git_when_it_can(git_checkout: GitRepo, tmp_path: P
     (plain / "x").mkdir(parents=True)
     (plain / "x" / "ignored.yaml").write_text("x")
     assert list_repo_files(plain) == ["x/ignored.yaml"]
+
+
+def test_a_failed_signature_is_named_in_the_commit_error(git_checkout: GitRepo) -> None:
+    # the attack review of stop 52: "fatal: failed to write commit object" alone, with the
+    # cause ("gpg failed to sign the data") dropped
+    git_checkout.write("a.yaml")
+    git_checkout.commit_all()
+    git_checkout.git("config", "commit.gpgsign", "true")
+    git_checkout.git("config", "gpg.program", "false")
+    git_checkout.write("a.yaml", "x: 2\n")
+    with pytest.raises(RefusedError) as info:
+        git.commit(git_checkout.path, ["a.yaml"], "change\n")
+    assert "error: gpg failed to sign the data" in info.value.message, info.value.message
+    assert info.value.message.endswith("fatal: failed to write commit object")

@@ -250,3 +250,38 @@ def test_no_plaintext_ever_reaches_the_disk(
     for (moment, path), data in seen.items():
         for value in secrets | new_secrets:
             assert value.encode() not in data, f"a secret value in {path} at {moment}"
+
+
+def test_a_disk_error_at_the_sync_or_the_journal_is_a_plain_error_and_leaves_nothing(
+    demo_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the attack review of stop 52: EIO from the fsync pass was "internal error: OSError"
+    # (exit 3), and one from the journal's own fsync left the journal, so check held every
+    # commit up as an interrupted rotation (SM022) until `recover`
+    import errno
+
+    import secretsmgr.rotate.transaction as transaction
+    from secretsmgr.errors import InputFileError
+
+    def failing(*_args: object) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    before = snapshot(demo_repo)
+    monkeypatch.setattr(transaction, "fsync_files", failing)
+    with pytest.raises(InputFileError) as info:
+        run(demo_repo, None)
+    assert info.value.message == (
+        "cannot write the new files to disk (Input/output error); nothing was changed"
+    )
+    assert snapshot(demo_repo) == before and litter(demo_repo) == []
+    monkeypatch.undo()
+    real = transaction.write_journal
+
+    def journal_then_fail(where: Path, journal: object) -> None:
+        real(where, journal)  # type: ignore[arg-type]
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(transaction, "write_journal", journal_then_fail)
+    with pytest.raises(OSError):
+        run(demo_repo, None)
+    assert snapshot(demo_repo) == before and litter(demo_repo) == []
