@@ -616,7 +616,9 @@ def link_values(
             extra.append(entries[path])
         opened[path] = [doc for doc, _hits in replaced]
         for _doc, hits in replaced:
-            regenerations += [Regeneration(path, hit, linked=True) for hit in hits]
+            regenerations += [
+                Regeneration(path, hit, linked=True, inside=inside) for hit, inside in hits
+            ]
     return extra, regenerations
 
 
@@ -722,7 +724,7 @@ def render_regenerated(plan: RotationPlan) -> str:
     linked = [r for r in plan.regenerations if r.linked]
     lines = ["regenerated (new random values; the changelog and any commit list them):"]
     lines += [f"  {r.key_path} in {r.path}" for r in named]
-    lines += [f"  {r.key_path} in {r.path} (same value)" for r in linked]
+    lines += [f"  {r.key_path} in {r.path} ({linked_how(r)})" for r in linked]
     first = named[0] if named else plan.regenerations[0]
     lines.append(
         "now change the credential in the service itself too (for example the database role's "
@@ -733,3 +735,8 @@ def render_regenerated(plan: RotationPlan) -> str:
         f"{sh_path(first.path)}"
     )
     return "\n".join(lines) + "\n"
+
+
+def linked_how(regeneration: Regeneration) -> str:
+    """How a linked value changed: it was the old value, or held it (a URL's password)."""
+    return "the old value inside it" if regeneration.inside else "same value"

@@ -48,6 +48,7 @@ class Regeneration:
     path: str
     key_path: str
     linked: bool = False
+    inside: bool = False  # linked: the old value was part of this value (a URL's password)
     # the cluster key's line in a key Secret the repository ships, swapped by ``key rotate``
     # (``keymanifests``): no random value
     cluster_key: bool = False
@@ -163,32 +164,64 @@ def _held(doc: MapNode, path: KeyPath, leaf: str) -> tuple[str, str | None]:
     return found if found else (leaf, None)
 
 
+# an old value this long found inside another value (a connection URL's password) is part of
+# it: the attack review of stop 52, --linked left `postgres://admin:OLD@db` with the old one
+MIN_EMBEDDED = 8
+
+
+def _text(doc: MapNode, path: KeyPath, leaf: str) -> tuple[str, bool]:
+    """The text a leaf holds, decoded from base64 for a Secret's ``data`` value when that is
+    UTF-8, and whether it was decoded."""
+    if _encoded(doc, path):
+        try:
+            return base64.b64decode(leaf.strip(), validate=True).decode("utf-8"), True
+        except (binascii.Error, ValueError):
+            pass
+    return leaf, False
+
+
+def _embeds(text: str, values: Collection[str]) -> bool:
+    return any(len(v) >= MIN_EMBEDDED and v != text and v in text for v in values)
+
+
 def paths_holding(doc: MapNode, rule: EncryptionRule, values: Collection[str]) -> list[str]:
-    """Dotted key paths of the encrypted string leaves of ``doc`` holding any of ``values`` (a
-    Secret's ``data`` value compared decoded, so ``stringData`` elsewhere finds it)."""
+    """Dotted key paths of the encrypted string leaves of ``doc`` holding any of ``values``, as
+    the whole value or inside it (a Secret's ``data`` value compared decoded, so
+    ``stringData`` elsewhere finds it)."""
     return [
         dotted(path)
         for path, leaf, encrypted in iter_leaves(doc, rule)
-        if encrypted and isinstance(leaf, str) and _held(doc, path, leaf)[0] in values
+        if encrypted
+        and isinstance(leaf, str)
+        and (_held(doc, path, leaf)[0] in values or _embeds(_text(doc, path, leaf)[0], values))
     ]
 
 
 def replace_equal(
     doc: MapNode, rule: EncryptionRule, replacements: Mapping[str, str]
-) -> tuple[MapNode, list[str]]:
+) -> tuple[MapNode, list[tuple[str, bool]]]:
     """``doc`` with every encrypted leaf holding an old value given its new value (base64 in a
-    Secret's ``data``), and the dotted key paths that changed."""
-    hits: list[str] = []
+    Secret's ``data``), an old value inside a leaf replaced there, and the dotted key paths
+    that changed, each with whether the old value was inside it."""
+    hits: list[tuple[str, bool]] = []
 
     def swap(path: KeyPath, leaf: Leaf, encrypted: bool) -> Leaf:
         if not (encrypted and isinstance(leaf, str)):
             return leaf
         plain, newline = _held(doc, path, leaf)
         if plain in replacements:
-            hits.append(dotted(path))
+            hits.append((dotted(path), False))
             new = replacements[plain]
             return new if newline is None else _encode(new + newline)
-        return leaf
+        text, encoded = _text(doc, path, leaf)
+        changed = text
+        for old, new in replacements.items():
+            if _embeds(changed, (old,)):
+                changed = changed.replace(old, new)
+        if changed == text:
+            return leaf
+        hits.append((dotted(path), True))
+        return _encode(changed) if encoded else changed
 
     out = map_with_rule(doc, rule, swap)
     assert isinstance(out, MapNode)

@@ -80,6 +80,7 @@ from secretsmgr.rotate.plan import (
     build_plan,
     check_request,
     link_values,
+    linked_how,
     name_others,
     refuse_links,
     select_targets,
@@ -449,7 +450,8 @@ def commit_message(request: RotationRequest, plan: RotationPlan, seq: int) -> st
     if regenerated:
         lines.append("Regenerated values (new random values):")
         lines += [
-            f"- {r.key_path} in {r.path}{' (same value)' if r.linked else ''}" for r in regenerated
+            f"- {r.key_path} in {r.path}{f' ({linked_how(r)})' if r.linked else ''}"
+            for r in regenerated
         ]
         lines.append("")
     swapped = [r for r in plan.regenerations if r.cluster_key]

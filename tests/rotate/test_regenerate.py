@@ -370,3 +370,36 @@ def test_a_named_value_ending_in_a_line_break_is_the_same_credential_without_it(
     new = values["b"]  # type: ignore[index]
     assert new != "Secr3tValue-long" and len(new) == len("Secr3tValue-long")
     assert values["a"] == f"{new}\n"  # type: ignore[index]
+
+
+def test_a_value_holding_the_old_one_inside_is_shared_too(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the attack review of stop 52: `url: postgres://app:OLD@pg/app` beside the password kept
+    # the old password after --linked, and without --linked nothing was refused
+    old = password(demo_repo, PG)
+    rel = "gitops/apps/authentik/dsn.enc.yaml"
+    plain = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: dsn\n"
+        f"stringData:\n  url: postgres://authentik:{old}@postgresql:5432/authentik\n"
+        "  note: unrelated\n"
+    )
+    demo_public = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
+    sf = encrypt(
+        parse_plain(plain, FileFormat.YAML),
+        fmt=FileFormat.YAML,
+        groups=[[AgeRecipient(demo_public)]],
+        rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$"),
+    )
+    (demo_repo / rel).write_text(dump(sf))
+    commit_all(demo_repo, "a connection URL holding the password")
+    before = snapshot(demo_repo)
+    code, _out, err = rotate(demo_repo, capsys, *REGEN)
+    assert code == 1 and f"{rel} (stringData.url) holds it too" in err, err
+    assert snapshot(demo_repo) == before
+    code, out, err = rotate(demo_repo, capsys, *REGEN, "--linked")
+    assert (code, err) == (0, "")
+    new = password(demo_repo, PG)
+    url = sops_json(demo_repo / rel, DEMO_KEY)["stringData"]["url"]  # type: ignore[index]
+    assert url == f"postgres://authentik:{new}@postgresql:5432/authentik" and old not in url
+    assert f"  stringData.url in {rel} (the old value inside it)\n" in out
