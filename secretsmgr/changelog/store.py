@@ -17,6 +17,15 @@ def changelog_path(root: Path, name: str) -> Path:
     on the way (never ``../x.jsonl``, an absolute path or a link out of the repository), and
     outside the git directory (``.git/…`` is not history anyone reviews)."""
     clean = name if name.startswith("/") else posixpath.normpath(name)
+    if clean.lower().endswith((".yaml", ".yml")) or posixpath.basename(clean) == "Kustomization":
+        # .sops.yaml, a manifest or a SOPS file is no changelog, and restoring it from git
+        # changes nothing (the attack review of stop 52: "restore .sops.yaml from git" looped);
+        # a YAML changelog in a layer's folder would also be read by Flux as a manifest
+        raise ConfigError(
+            f"{SETTINGS_NAME}: changelog names {clean}, a YAML file; the changelog is JSON "
+            "lines in a file of its own",
+            hints=("set changelog: secrets-changelog.jsonl (the default), or remove the key",),
+        )
     if ".git" in clean.split("/"):
         raise ConfigError(
             f"{SETTINGS_NAME}: changelog must be a file inside the repository, "

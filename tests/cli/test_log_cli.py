@@ -337,3 +337,17 @@ def test_a_changelog_outside_the_repository_is_never_read(
     code, out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
     assert (code, out) == (2, "")
     assert "changelog must be a file inside the repository" in err
+
+
+@pytest.mark.parametrize("where", [".sops.yaml", "gitops/db.enc.yaml", "ops/log.YML"])
+def test_a_yaml_changelog_is_refused_naming_the_setting(
+    repo: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    # the attack review of stop 52: `changelog: .sops.yaml` said ".sops.yaml is broken at seq
+    # 1 … restore .sops.yaml from git", which changed nothing, and never named the setting
+    (repo / ".secretsmgr.yaml").write_text(f"changelog: {where}\n", encoding="utf-8")
+    for args in (["log", "--verify"], ["log", "--adopt", "--reason", "r"]):
+        code, out, err = run(["--repo", str(repo), *args], capsys)
+        assert (code, out) == (2, "")
+        assert f"changelog names {where}, a YAML file" in err
+        assert "set changelog: secrets-changelog.jsonl" in err
