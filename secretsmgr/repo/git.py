@@ -305,6 +305,28 @@ def commit(root: Path, paths: list[str] | tuple[str, ...], message: str) -> str:
         raise RefusedError(f"git commit failed: {_last_line(exc)}") from exc
 
 
+# what git keeps while an operation waits for the user, and how to end it
+_UNFINISHED = (
+    ("rebase-merge", "a rebase", "git rebase --continue or --abort"),
+    ("rebase-apply", "a rebase", "git rebase --continue or --abort"),
+    ("MERGE_HEAD", "a merge", "git merge --continue or --abort"),
+    ("CHERRY_PICK_HEAD", "a cherry-pick", "git cherry-pick --continue or --abort"),
+    ("REVERT_HEAD", "a revert", "git revert --continue or --abort"),
+)
+
+
+def refuse_unfinished(root: Path) -> None:
+    """``RefusedError`` while a rebase, merge, cherry-pick or revert waits for the user: a
+    commit made now goes into it (the attack review of stop 52: rotate --commit committed
+    into a rebase stopped on a conflict)."""
+    for name, what, end in _UNFINISHED:
+        if git_path(root, name).exists():
+            raise RefusedError(
+                f"{what} is in progress here: --commit would commit into it; nothing was changed",
+                hints=(f"finish it first ({end}), or run without --commit",),
+            )
+
+
 def git_path(root: Path, name: str) -> Path:
     """Where ``name`` lives inside the repository's git directory (``git rev-parse --git-path``)."""
     known = _GIT_PATHS.get((str(root), name))

@@ -459,6 +459,8 @@ def write_configs(root: Path, request: RotationRequest) -> str | None:
         # every target is checked (no link, inside the repository, clean) before any is
         # written, so a refusal changes nothing
         targets = [(check_write_target(root, rel), text) for rel, text in request.config_writes]
+        if request.commit:
+            git.refuse_unfinished(root)
         if not request.allow_dirty:
             refuse_dirty(root, paths)
         for target, text in targets:

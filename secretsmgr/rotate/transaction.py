@@ -257,6 +257,8 @@ def _prepare(
         _Write(rel, check_write_target(root, rel), read_optional(root / rel), text)
         for rel, text in request.config_writes
     ]
+    if request.commit and not request.dry_run and is_git_work_tree(root):
+        git.refuse_unfinished(root)
     if not request.allow_dirty and not request.dry_run:
         watched = [e.path for e in targets] + [c.path for c in configs]
         refuse_dirty(root, watched + ([rel_log] if request.commit else []))

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import string
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -710,3 +711,31 @@ def test_rotate_all_refused_on_a_file_no_identity_opens_names_a_command_past_fiv
         result = rotate(repo, capsys, *args)
         assert result.code == 2
         assert_user_error(result.err, said)
+
+
+def test_commit_is_refused_while_a_merge_waits_on_a_conflict(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the attack review of stop 52: rotate --commit committed into a rebase stopped on a
+    # conflict (git commit -- PATHS allows it); it is refused before anything is written
+    (demo_repo / "notes.txt").write_text("base\n")
+    git(demo_repo, "add", "notes.txt")
+    git(demo_repo, "commit", "-q", "--no-gpg-sign", "-m", "notes")
+    git(demo_repo, "checkout", "-q", "-b", "other")
+    (demo_repo / "notes.txt").write_text("theirs\n")
+    git(demo_repo, "commit", "-q", "--no-gpg-sign", "-am", "theirs")
+    git(demo_repo, "checkout", "-q", "-")
+    (demo_repo / "notes.txt").write_text("ours\n")
+    git(demo_repo, "commit", "-q", "--no-gpg-sign", "-am", "ours")
+    merged = subprocess.run(
+        ["git", "merge", "-q", "--no-gpg-sign", "other"], cwd=demo_repo, capture_output=True
+    )
+    assert merged.returncode != 0  # stopped on the conflict
+    before = snapshot(demo_repo)
+    code, out, err = run(
+        ["--repo", str(demo_repo), "rotate", "--all", "--commit", "--reason", "r"], capsys
+    )
+    assert (code, out) == (1, "")
+    assert "a merge is in progress here: --commit would commit into it" in err
+    assert "git merge --continue or --abort" in err
+    assert snapshot(demo_repo) == before
