@@ -137,6 +137,20 @@ def _plaintext_of(file: Path, exact: bool) -> str:
     """The text to encrypt; an encrypted file is refused before any question of recipients."""
     text = _text(file, exact=exact)
     if _holds_metadata(file.name, text):
+        try:
+            load(text, format_for_text(file.name, text))
+        except FormatError as exc:
+            # a sops: block that no sops reads (pasted, or cut short): edit fails on it too
+            # (the attack review of stop 52: the edit hint failed, "no lastmodified")
+            raise FormatError(
+                f"the file has a sops: block that sops cannot read ({exc.message}), so it is "
+                "neither a plaintext file nor a SOPS file",
+                hints=(
+                    "if its values are in clear, delete the sops: block and encrypt it again; "
+                    "if it was encrypted, take it back from git "
+                    f"(git checkout HEAD -- {sh_path(file)})",
+                ),
+            ) from exc
         raise AlreadyEncryptedError(
             "the file is already encrypted (it has sops metadata)",
             hints=(f"to change its values: secretsmgr edit {sh_path(file)}",),

@@ -960,3 +960,21 @@ def test_a_pgp_fingerprint_given_as_a_recipient_says_sops_handles_it(
     assert "invalid age recipient" in err and "it is an OpenPGP fingerprint" in err
     assert "sops rotate -i --rm-pgp FINGERPRINT FILE" in err
     assert (tmp_path / "x.enc.yaml").read_bytes() == before
+
+
+def test_encrypt_of_a_plaintext_with_a_stray_sops_block_says_so_not_edit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the attack review of stop 52: "already encrypted … secretsmgr edit FILE", and edit then
+    # failed: "sops metadata has no lastmodified"
+    target = tmp_path / "stray.enc.yaml"
+    target.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: a}\nstringData: {p: Zq8rT2vLp0Xw}\n"
+        'sops: {mac: "ENC[x]", version: 3.11.0}\n'
+    )
+    before = target.read_bytes()
+    code, out, err = run(["encrypt", "-i", str(target)], capsys)
+    assert (code, out) == (1, "")
+    assert "has a sops: block that sops cannot read (sops metadata has no lastmodified)" in err
+    assert "secretsmgr edit" not in err and "delete the sops: block" in err
+    assert "Zq8rT2vLp0Xw" not in err and target.read_bytes() == before
