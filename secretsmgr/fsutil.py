@@ -184,13 +184,21 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-        fsync_dirs([folder])
     except BaseException as exc:
         with contextlib.suppress(OSError):  # an append-only folder keeps it: nothing to do
             os.unlink(tmp)
         if isinstance(exc, OSError):
             raise InputFileError(f"{path}: cannot write ({exc.strerror})") from exc
         raise
+    try:
+        fsync_dirs([folder])
+    except OSError as exc:
+        # the new content is in place: saying "cannot write" was wrong (the attack review of
+        # stop 52: set's value was there, its changelog entry not)
+        raise InputFileError(
+            f"{path}: written, but its folder could not be synced to disk ({exc.strerror}): "
+            "the change may not survive a crash, and nothing after it was done"
+        ) from exc
 
 
 def temp_path(target: Path, tag: str | None = None) -> Path:

@@ -50,3 +50,24 @@ def test_write_atomic_refuses_to_replace_a_special_file(tmp_path: Path) -> None:
         write_atomic(fifo, "text")
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
     assert list(tmp_path.iterdir()) == [fifo]  # no temp file left behind
+
+
+def test_write_atomic_says_the_file_was_written_when_only_its_folder_sync_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the attack review of stop 52: EIO from the folder's fsync after the rename was
+    # "cannot write", while the file held the new content
+    import errno
+
+    import secretsmgr.fsutil as fsutil
+
+    def failing(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    target = tmp_path / "x.yaml"
+    target.write_text("old\n")
+    monkeypatch.setattr(fsutil, "fsync_dirs", failing)
+    with pytest.raises(InputFileError) as info:
+        write_atomic(target, "new\n")
+    assert "written, but its folder could not be synced to disk" in info.value.message
+    assert target.read_text() == "new\n" and list(tmp_path.iterdir()) == [target]
