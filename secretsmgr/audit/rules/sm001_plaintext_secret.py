@@ -47,6 +47,7 @@ from secretsmgr.audit.manifests import (
 )
 from secretsmgr.audit.rules.sm006_malformed_sops import restore_fixes
 from secretsmgr.errors import FormatError, SecretsmgrError
+from secretsmgr.keys.pem import der_is_private_key
 from secretsmgr.plural import plural
 from secretsmgr.repo.flux import Layer, Use, UseKind
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
@@ -1161,7 +1162,11 @@ def _source(data: bytes, path: str = "") -> str | None:
     one line under a name that names a secret (a PIN; words under a passphrase's name). A
     secretGenerator ``files:`` source becomes a Secret value as it is; the check reports it only
     where a layer reads it so (the attack review of stop 44: all but the one token passed)."""
-    if len(data) > _SOURCE_MAX or b"\x00" in data:
+    if len(data) > _SOURCE_MAX:
+        return None
+    if _der_private_key(data):
+        return "a private key (DER)"
+    if b"\x00" in data:
         return None
     text = decode_text(data)
     if text is None:
@@ -1191,6 +1196,21 @@ def _source(data: bytes, path: str = "") -> str | None:
     if 4 <= len(value) <= 512 and stem and names_sensitive(stem):
         return "a secret value"  # db-pin: the file's name says what it is
     return None
+
+
+def _der_private_key(data: bytes) -> bool:
+    """Whether ``data`` is a private key in DER, binary with no PEM armour (``openssl pkcs8
+    -topk8 -nocrypt -outform DER``; the attack review of stop 52: one under a
+    secretGenerator's files: passed): one ASN.1 SEQUENCE spanning the whole file, parsed."""
+    if len(data) < 32 or data[0] != 0x30:
+        return False
+    if data[1] == 0x82:
+        whole = len(data) == 4 + int.from_bytes(data[2:4], "big")
+    elif data[1] == 0x81:
+        whole = len(data) == 3 + data[2]
+    else:
+        whole = len(data) == 2 + data[1]
+    return whole and der_is_private_key(data)
 
 
 def _registry_login(text: str) -> bool:

@@ -3291,3 +3291,36 @@ def test_a_secret_a_resourceset_makes_is_judged_as_a_secret(tmp_path: Path) -> N
     )
     found = [(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"]
     assert found == [("apps/rs.yaml", "spec.resources.1.stringData.password")], found
+
+
+def test_a_der_private_key_under_a_secret_generator_is_a_plaintext_secret(tmp_path: Path) -> None:
+    # the attack review of stop 52: a key in DER (binary, no PEM armour) under a
+    # secretGenerator's files: went into the Secret and nothing was reported; a certificate
+    # in DER beside it is public
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    from secretsmgr.audit.engine import run_audit
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+    cert = x509.load_pem_x509_certificate(CERT_PEM.encode()).public_bytes(Encoding.DER)
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": (
+                "secretGenerator:\n  - name: tls\n    files:\n      - tls.key=tls.der\n"
+                "      - tls.crt=cert.der\n"
+            ),
+        },
+    )
+    (tmp_path / "apps" / "tls.der").write_bytes(der)
+    (tmp_path / "apps" / "cert.der").write_bytes(cert)
+    found = [(f.path, f.message) for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert [path for path, _ in found] == ["apps/tls.der"], found
+    assert found[0][1].startswith("holds a private key (DER) in plaintext")
