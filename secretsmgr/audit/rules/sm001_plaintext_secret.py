@@ -2489,6 +2489,21 @@ def encrypt_steps(
         # the rule's keys where the repository says them (sweep 94, FrankelJb/home-ops: the
         # user wrote the rule by hand, the keys looked up)
         known = _keys_of_clusters_applying(ctx, path)
+        near = None if known else _nearby_key(ctx, path)
+        if near is not None and near[0] != "age":
+            # no age key here: the files around it are on a PGP or KMS key, which encrypt
+            # does not take (sweep 97, MxNxPx/flux2-kustomize-helm-example: the pasted
+            # `secretsmgr encrypt -i` was refused, "no age recipients")
+            kind, key, folder = near
+            command = _encrypt_to(ctx, path, kind, key)
+            below = f"{folder}/" if folder else "the repository's root"
+            first = f"with the public half of PGP key {key} in your GnuPG keyring (gpg --import): "
+            return (
+                (first if kind == "pgp" and command else "")
+                + f"no creation rule matches {path}, and the SOPS files below {below} are on "
+                f"{kind} key {key}: "
+                + (f"{command}{why}" if command else "encrypt it with sops to that key")
+            )
         spelled = (
             f"path_regex: {_name_regex(path)}, age: {','.join(known)}, no encrypted_regex"
             if known

@@ -3324,3 +3324,43 @@ def test_a_der_private_key_under_a_secret_generator_is_a_plaintext_secret(tmp_pa
     found = [(f.path, f.message) for f in run_audit(tmp_path).findings if f.rule == "SM001"]
     assert [path for path, _ in found] == ["apps/tls.der"], found
     assert found[0][1].startswith("holds a private key (DER) in plaintext")
+
+
+def test_a_generator_source_beside_pgp_only_files_is_encrypted_with_sops_to_their_key(
+    tmp_path: Path,
+) -> None:
+    # sweep 97 (MxNxPx/flux2-kustomize-helm-example): no rule matched a key file under a
+    # secretGenerator's files:, every SOPS file is on one PGP key, and the fix said
+    # `secretsmgr encrypt -i`, which refuses a file with no age recipient
+    from dataclasses import replace
+
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.sops import FileFormat, dump, load
+    from secretsmgr.sops.model import KeyGroup
+    from tests.sops.key_types import ENTRIES, foreign
+
+    sf = load(enc(secret("db")), FileFormat.YAML)
+    groups = (KeyGroup(age=(), foreign=foreign(("pgp",))),)
+    pgp_only = dump(replace(sf, metadata=replace(sf.metadata, key_groups=groups)))
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.enc.yaml": pgp_only,
+            "apps/kustomization.yaml": (
+                "resources:\n  - db.enc.yaml\nsecretGenerator:\n  - name: tls\n"
+                "    files:\n      - tls.key\n"
+            ),
+            "apps/tls.key": "-----BEGIN PRIVATE KEY-----\n"
+            + "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg" * 2
+            + "\n-----END PRIVATE KEY-----\n",
+        },
+        cluster_key=None,
+    )
+    write(tmp_path, ".sops.yaml", "creation_rules:\n  - path_regex: ^other/\n    pgp: ABCD\n")
+    found = next(f for f in run_audit(tmp_path).findings if f.rule == "SM001")
+    fp = dict(ENTRIES["pgp"])["fp"]
+    assert found.path == "apps/tls.key"
+    assert found.fix is not None and "secretsmgr encrypt" not in found.fix, found.fix
+    assert f"the SOPS files below apps/ are on pgp key {fp}" in found.fix
+    assert f"sops encrypt --pgp {fp} -i apps/tls.key" in found.fix
+    assert found.fix.startswith("with the public half of PGP key")
