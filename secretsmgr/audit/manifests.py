@@ -115,7 +115,7 @@ def may_hold_secret_kind(text: str) -> bool:
     return _SECRET_TOKEN.search(text) is not None
 
 
-_SECRET_TOKEN = re.compile(r"(?<![A-Za-z0-9_])Secret(?![A-Za-z0-9_])")
+_SECRET_TOKEN = re.compile(r"(?<![A-Za-z0-9_])(?:Cluster)?Secret(?![A-Za-z0-9_])")
 
 
 def documents(file: ScannedFile) -> list[object]:
@@ -181,6 +181,8 @@ def _expand(doc: Obj, prefix: str, depth: int, *, inline: bool = True) -> Iterat
             if isinstance(item, dict):
                 yield from _expand(cast(Obj, item), f"{prefix}items.{number}.", depth + 1)
     spec = doc.get("spec")
+    if isinstance(spec, dict) and kind in ("ClusterPolicy", "Policy") and depth < 8:
+        yield from _generated_by_policy(cast(Obj, spec), prefix, depth)
     made = (
         cast(Obj, spec).get("resources")
         if kind == "ResourceSet" and isinstance(spec, dict)
@@ -230,6 +232,29 @@ def _as_target(patch: Obj, target: object) -> Obj:
     named = isinstance(name, str) and name and re.escape(name) == name
     metadata = {**(meta if isinstance(meta, dict) else {}), **({"name": name} if named else {})}
     return {**patch, "apiVersion": "v1", "kind": "Secret", "metadata": metadata}
+
+
+def _generated_by_policy(spec: Obj, prefix: str, depth: int) -> Iterator[tuple[str, Obj]]:
+    """The Secrets a Kyverno policy's ``generate`` rules write with ``data:`` (the object's
+    body, as the rule gives it): each as the Secret it makes (the attack review of stop 52)."""
+    rules = spec.get("rules")
+    for number, rule in enumerate(rules if isinstance(rules, list) else []):
+        generate = cast(Obj, rule).get("generate") if isinstance(rule, dict) else None
+        if not isinstance(generate, dict) or generate.get("kind") != "Secret":
+            continue
+        body = generate.get("data")
+        if not isinstance(body, dict):
+            continue
+        namespace = generate.get("namespace")
+        if isinstance(namespace, str) and "{{" in namespace:
+            namespace = None  # each namespace the rule matches: said by the name alone
+        made: Obj = {
+            "metadata": {"name": generate.get("name"), "namespace": namespace},
+            **cast(Obj, body),
+            "apiVersion": generate.get("apiVersion") or "v1",
+            "kind": "Secret",
+        }
+        yield from _expand(made, f"{prefix}spec.rules.{number}.generate.data.", depth + 1)
 
 
 def may_be_secret(kind: object) -> bool:
@@ -364,8 +389,13 @@ def _inline_text(text: str) -> bool:
 
 
 def is_secret(obj: Obj) -> bool:
-    """A core v1 Secret (``apiVersion: v1``, ``kind: Secret``)."""
-    return obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
+    """A core v1 Secret (``apiVersion: v1``, ``kind: Secret``), or a clustersecret.io
+    ``ClusterSecret``, whose ``data`` its operator copies into a Secret in every namespace it
+    matches (the attack review of stop 52: a password there passed)."""
+    kind, api = obj.get("kind"), obj.get("apiVersion")
+    if kind == "Secret" and api == "v1":
+        return True
+    return kind == "ClusterSecret" and isinstance(api, str) and api.startswith("clustersecret.io/")
 
 
 def label(obj: Obj) -> str:

@@ -3364,3 +3364,42 @@ def test_a_generator_source_beside_pgp_only_files_is_encrypted_with_sops_to_thei
     assert f"the SOPS files below apps/ are on pgp key {fp}" in found.fix
     assert f"sops encrypt --pgp {fp} -i apps/tls.key" in found.fix
     assert found.fix.startswith("with the public half of PGP key")
+
+
+def test_secrets_a_clustersecret_or_a_kyverno_rule_makes_are_judged_as_secrets(
+    tmp_path: Path,
+) -> None:
+    # the attack review of stop 52: a ClusterSecret's data (copied into a Secret in every
+    # namespace) and a Kyverno generate rule's data.data passed the gate; a rule that clones
+    # or fills its values from templates holds none
+    from secretsmgr.audit.engine import run_audit
+
+    password = b64("Xq9vT7mPzK2wLr4s")
+    policy = (
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: gen\nspec:\n"
+        "  rules:\n"
+        "    - name: clone\n      generate:\n        apiVersion: v1\n        kind: Secret\n"
+        "        name: regcred\n        clone:\n          namespace: default\n"
+        "          name: regcred\n"
+        "    - name: templated\n      generate:\n        apiVersion: v1\n        kind: Secret\n"
+        "        name: t\n        data:\n          stringData:\n"
+        '            token: "{{request.object.metadata.annotations.token}}"\n'
+        "    - name: literal\n      generate:\n        apiVersion: v1\n        kind: Secret\n"
+        '        name: db\n        namespace: "{{request.object.metadata.name}}"\n'
+        f"        data:\n          data:\n            password: {password}\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/policy.yaml": policy,
+            "apps/cs.yaml": (
+                "apiVersion: clustersecret.io/v2\nkind: ClusterSecret\nmetadata:\n  name: cs\n"
+                f'matchNamespace: [".*"]\ndata:\n  password: {password}\n'
+            ),
+        },
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/policy.yaml", "spec.rules.2.generate.data.data.password"),
+        ("apps/cs.yaml", "data.password"),
+    }, found
