@@ -28,7 +28,12 @@ from secretsmgr.repo.sopsconfig import (
     sops_rotate_hint,
 )
 from secretsmgr.repo.sopsentry import SopsEntry
-from secretsmgr.rotate.regenerate import Regeneration, paths_holding, replace_equal
+from secretsmgr.rotate.regenerate import (
+    Regeneration,
+    held_more_than_once,
+    paths_holding,
+    replace_equal,
+)
 from secretsmgr.rotate.stage import open_file
 from secretsmgr.shellword import sh_path, sh_word
 from secretsmgr.sops.tree import MapNode
@@ -606,6 +611,18 @@ def link_values(
         return [], []
     if unreadable:
         raise _refuse_hidden(unreadable, linked=True)
+    for path, docs in found.items():
+        rule = entries[path].sops_file.metadata.rule  # type: ignore[union-attr]
+        twice = [p for doc in docs for p in held_more_than_once(doc, rule, replacements)]
+        if twice:
+            raise RefusedError(
+                f"--linked cannot rewrite {path} ({twice[0]}): the old value is in it more "
+                "than once, and which is the credential cannot be told; nothing was changed",
+                hints=(
+                    "regenerate with --unlinked, then put the new value there by hand "
+                    f"(secretsmgr edit {sh_path(path)})",
+                ),
+            )
     extra: list[SopsEntry] = []
     regenerations: list[Regeneration] = []
     for path, docs in found.items():

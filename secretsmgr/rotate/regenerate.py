@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import secrets
 import string
 from collections.abc import Collection, Mapping, Sequence
@@ -180,8 +181,54 @@ def _text(doc: MapNode, path: KeyPath, leaf: str) -> tuple[str, bool]:
     return leaf, False
 
 
+def _inside(old: str) -> re.Pattern[str]:
+    """``old`` as a whole word inside a longer text (not part of a longer run of letters and
+    digits: ``postgres`` is not inside ``postgresql``)."""
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(old)}(?![A-Za-z0-9])")
+
+
+def _count_inside(text: str, old: str) -> int:
+    if len(old) < MIN_EMBEDDED or old == text or old not in text:
+        return 0
+    return len(_inside(old).findall(text))
+
+
 def _embeds(text: str, values: Collection[str]) -> bool:
-    return any(len(v) >= MIN_EMBEDDED and v != text and v in text for v in values)
+    return any(_count_inside(text, v) for v in values)
+
+
+def held_more_than_once(doc: MapNode, rule: EncryptionRule, values: Collection[str]) -> list[str]:
+    """Dotted key paths of the encrypted leaves holding one of ``values`` more than once inside
+    a longer value: which of them is the password cannot be told (the review of stop 52:
+    ``postgres://postgres:postgres@postgres…`` lost its scheme, user, host and database)."""
+    return [
+        dotted(path)
+        for path, leaf, encrypted in iter_leaves(doc, rule)
+        if encrypted
+        and isinstance(leaf, str)
+        and any(_ambiguous(_text(doc, path, leaf)[0], v) for v in values)
+    ]
+
+
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
+
+
+def _ambiguous(text: str, old: str) -> bool:
+    """Whether ``old`` is inside ``text`` more than once, or once in clear and once more in
+    base64 (a docker config's ``auth`` beside its ``password``: the review of stop 52)."""
+    count = _count_inside(text, old)
+    if count > 1:
+        return True
+    if count == 0:
+        return False
+    for run in _BASE64_RUN.findall(text):
+        try:
+            decoded = base64.b64decode(run, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            continue
+        if old in decoded:
+            return True
+    return False
 
 
 def paths_holding(doc: MapNode, rule: EncryptionRule, values: Collection[str]) -> list[str]:
@@ -216,8 +263,8 @@ def replace_equal(
         text, encoded = _text(doc, path, leaf)
         changed = text
         for old, new in replacements.items():
-            if _embeds(changed, (old,)):
-                changed = changed.replace(old, new)
+            if _count_inside(changed, old) == 1:
+                changed = _inside(old).sub(new.replace("\\", "\\\\"), changed)
         if changed == text:
             return leaf
         hits.append((dotted(path), True))

@@ -403,3 +403,59 @@ def test_a_value_holding_the_old_one_inside_is_shared_too(
     url = sops_json(demo_repo / rel, DEMO_KEY)["stringData"]["url"]  # type: ignore[index]
     assert url == f"postgres://authentik:{new}@postgresql:5432/authentik" and old not in url
     assert f"  stringData.url in {rel} (the old value inside it)\n" in out
+
+
+@pytest.mark.parametrize("shape", ["several-times", "in-base64-too"])
+def test_linked_refuses_a_value_holding_the_old_one_where_it_cannot_tell_which(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    # the review of stop 52: `postgres://postgres:postgres@postgres…` lost its scheme, user,
+    # host and database to the new value; a docker config's `auth` (base64 of user:OLD) kept
+    # the old password while `password` beside it changed
+    import base64
+    import json
+
+    old = password(demo_repo, PG)
+    rel = "gitops/apps/authentik/dsn.enc.yaml"
+    if shape == "several-times":
+        url = f"{old}://{old}:{old}@pg/{old}"
+        body = f"  url: {url}\n"
+    else:
+        auth = base64.b64encode(f"robot:{old}".encode()).decode()
+        config = json.dumps({"auths": {"r.io": {"password": old, "auth": auth}}})
+        body = f"  config.json: '{config}'\n"
+    plain = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: dsn\nstringData:\n{body}"
+    demo_public = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
+    sf = encrypt(
+        parse_plain(plain, FileFormat.YAML),
+        fmt=FileFormat.YAML,
+        groups=[[AgeRecipient(demo_public)]],
+        rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$"),
+    )
+    (demo_repo / rel).write_text(dump(sf))
+    commit_all(demo_repo, "a value holding the password where it cannot be told")
+    before = snapshot(demo_repo)
+    code, _out, err = rotate(demo_repo, capsys, *REGEN, "--linked")
+    assert code == 1
+    assert f"--linked cannot rewrite {rel}" in err and "more than once" in err
+    assert snapshot(demo_repo) == before
+
+
+def test_an_old_value_that_is_part_of_a_longer_word_is_left_alone(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = password(demo_repo, PG)
+    rel = "gitops/apps/authentik/dsn.enc.yaml"
+    plain = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: dsn\nstringData:\n  w: x{old}y\n"
+    demo_public = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
+    sf = encrypt(
+        parse_plain(plain, FileFormat.YAML),
+        fmt=FileFormat.YAML,
+        groups=[[AgeRecipient(demo_public)]],
+        rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$"),
+    )
+    (demo_repo / rel).write_text(dump(sf))
+    commit_all(demo_repo, "a longer word")
+    code, _out, err = rotate(demo_repo, capsys, *REGEN, "--linked")
+    assert (code, err) == (0, "")
+    assert sops_json(demo_repo / rel, DEMO_KEY)["stringData"]["w"] == f"x{old}y"  # type: ignore[index]
