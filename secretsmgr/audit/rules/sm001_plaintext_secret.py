@@ -52,7 +52,7 @@ from secretsmgr.plural import plural
 from secretsmgr.repo.flux import Layer, Use, UseKind
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.flux.objects import go_field
-from secretsmgr.repo.flux.substitute import whole_reference
+from secretsmgr.repo.flux.substitute import is_disabled, references, whole_reference
 from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
     is_credential_skeleton,
@@ -139,6 +139,7 @@ class PlaintextSecret:
     # the value is one postBuild variable (``${DB_PASSWORD}``): no value here, but the layer
     # that applies the file may substitute one written in clear elsewhere (_filled)
     fills: str = ""
+    fills_inside: bool = False  # ... as a part of a longer value (a URL's password)
 
 
 _AGE_SECRET = re.compile(r"(?i)AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]{20,}")
@@ -788,8 +789,9 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                 or any(_stand_in_inside(key_path, value) for key_path, value in values)
             )
             argocd = _argocd_settings(obj)
+            substituted_here = not is_disabled(obj)  # Flux leaves a disabled object as written
             for key_path, value in values:
-                variable = whole_reference(value)
+                variable = whole_reference(value) if substituted_here else None
                 if variable is not None:
                     here.append(
                         PlaintextSecret(
@@ -797,6 +799,18 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                         )
                     )
                     continue
+                if substituted_here:
+                    here += [
+                        PlaintextSecret(
+                            file.path,
+                            prefix + key_path,
+                            name,
+                            envsubst=True,
+                            fills=used,
+                            fills_inside=True,
+                        )
+                        for used in _credential_references(value)
+                    ]
                 if is_public_material(key_path, value):
                     continue
                 if not is_plaintext_value(value) and not _known_beside_variables(value):
@@ -2251,24 +2265,57 @@ def filled_variables(
                 if origin == layer.source
                 else f"data.{hit.fills}"
             )
-            if (origin, where) in found or not _secret_value(hit.key_path, value):
+            if (origin, where) in found or not _secret_value(hit.key_path, value, hit.fills):
                 continue
             found[(origin, where)] = (hit, layer, where)
     return found
 
 
-def _secret_value(key_path: str, value: str) -> bool:
-    """Whether ``value`` at a Secret's ``key_path`` (among substituted ones) is a secret."""
+def _credential_references(value: object) -> tuple[str, ...]:
+    """The variables a value uses where a credential goes, inside a longer value: a URL's
+    password (``postgres://app:${PW}@db``) or a config line setting a credential
+    (``password: ${PW}``) (the second attack review of stop 52: a connection string passed)."""
+    if not isinstance(value, str):
+        return ()
+    used = references(value)
+    return tuple(
+        name
+        for name in used
+        if re.search(_IN_URL.format(re.escape(name)), value)
+        or re.search(_ON_LINE.format(re.escape(name)), value)
+    )
+
+
+# ``${NAME}`` (or with a default) as a URL's password, or as the value of a credential's line
+_VAR = r"\$\{{{}(?::?[-=][^}}]*)?\}}"
+_IN_URL = r"://[^/@\s:]*:" + _VAR + "@"
+_ON_LINE = (
+    r"(?im)^[ \t-]*[\"']?[\w.-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api_?key)[\w.-]*"
+    r"[\"']?[ \t]*[:=][ \t]*[\"']?" + _VAR
+)
+
+
+def _secret_value(key_path: str, value: str, variable: str) -> bool:
+    """Whether ``value`` of ``variable`` is a secret where a Secret's ``key_path`` takes it:
+    the variable's or the key's name names a credential, or the value is a known credential's
+    format; a placeholder, a setting (a host, a domain, a port) or a stand-in is none (the
+    review of stop 52: a cluster's TZ and CLUSTER_NAME were errors)."""
     if not is_plaintext_value(value) or is_public_material(key_path, value):
         return False
     text = _text(key_path, value)
     shown = value if text is None else text
-    return not (
+    if (
         _cluster_address(key_path, text)
         or _setting(key_path, value, shown)
         or _no_secret_config(text)
         or stand_in_words(shown)
-    )
+    ):
+        return False
+    key = key_path.rpartition(".")[2]
+    if names_credential(variable) or names_credential(key):
+        return True
+    verdict = judge_value(key, shown)
+    return verdict is not None and verdict.known
 
 
 def _filled(ctx: AuditContext, hits: Sequence[PlaintextSecret]) -> Iterator[Finding]:
@@ -2276,7 +2323,8 @@ def _filled(ctx: AuditContext, hits: Sequence[PlaintextSecret]) -> Iterator[Find
         yield RULE.finding(
             origin,
             f"postBuild variable {hit.fills} is written here in clear, and layer "
-            f"{ctx.repo.layers.shown(layer)} substitutes it into Secret {hit.secret} at "
+            f"{ctx.repo.layers.shown(layer)} substitutes it into Secret {hit.secret}"
+            f"{', inside the value' if hit.fills_inside else ''} at "
             f"{hit.key_path} ({hit.path})",
             key_path=where,
             fix=f"keep {hit.fills} in a SOPS-encrypted Secret that the layer's "

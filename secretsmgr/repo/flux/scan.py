@@ -361,7 +361,11 @@ class SubstituteSources:
             else:
                 given = {k: str(v).replace("\n", "") for k, v in data.items()}
             values.update(given)
-            origins.update(dict.fromkeys(given, next(p for p, d in candidates if d is doc)))
+            if ref.kind == "ConfigMap":  # a Secret in clear is SM001's finding itself
+                origins.update(dict.fromkeys(given, next(p for p, d in candidates if d is doc)))
+            else:
+                for name in given:
+                    origins.pop(name, None)
         values.update(ks.substitute)
         origins.update(dict.fromkeys(ks.substitute, ks.origin))
         return Variables(MappingProxyType(values), complete, MappingProxyType(origins))

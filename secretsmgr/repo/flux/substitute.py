@@ -41,12 +41,20 @@ class Variables:
 
 
 def whole_reference(value: object) -> str | None:
-    """The variable a value is made of alone (``${DB_PASSWORD}``, ``${DB_PASSWORD:=x}``), or
-    None: what postBuild puts there is the variable's value, as it is."""
+    """The variable a value is made of alone, with no default (``${DB_PASSWORD}``), or None:
+    what postBuild puts there is the variable's value, as it is. A default
+    (``${DB_PASSWORD:=x}``) is a literal of its own, judged as one (the review of stop 52)."""
     if not isinstance(value, str):
         return None
     found = _REFERENCE.fullmatch(value.strip())
-    return found.group(1) if found is not None else None
+    return found.group(1) if found is not None and found.group(2) is None else None
+
+
+def references(value: object) -> tuple[str, ...]:
+    """The variables ``value`` uses (``postgres://app:${PW}@db``: ``PW``), in order."""
+    if not isinstance(value, str) or "${" not in value:
+        return ()
+    return tuple(dict.fromkeys(m.group(1) for m in _REFERENCE.finditer(value) if m.group(1)))
 
 
 def substitute_text(text: str, variables: Variables, unknown: set[str]) -> str:

@@ -3403,3 +3403,68 @@ def test_secrets_a_clustersecret_or_a_kyverno_rule_makes_are_judged_as_secrets(
         ("apps/policy.yaml", "spec.rules.2.generate.data.data.password"),
         ("apps/cs.yaml", "data.password"),
     }, found
+
+
+def test_postbuild_variables_are_judged_where_the_secret_takes_them(tmp_path: Path) -> None:
+    # the review of stop 52: a cluster's TZ, name and a dashboard uid from a plain
+    # cluster-settings ConfigMap were SM001 errors; a variable inside a connection string
+    # passed; a Secret Flux does not substitute (substitute: disabled) was said to be filled;
+    # a Secret read by substituteFrom was reported twice
+    from secretsmgr.audit.engine import run_audit
+
+    layer = flux_kustomization() + (
+        "  postBuild:\n    substitute:\n      DB_PASSWORD: Xq9vT7mPzK2wLr4s\n"
+        "    substituteFrom:\n      - kind: ConfigMap\n        name: settings\n"
+        "      - kind: Secret\n        name: cluster-secrets\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "clusters/prod/settings.yaml": (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n"
+                "  namespace: flux-system\ndata:\n  TZ: Europe/Berlin\n  CLUSTER_NAME: prod-eu-1\n"
+                "  DASHBOARD_UID: 3f2a9c4e-8b7d-4e21-a6f0-5c1d2e3b4a59\n"
+                "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: cluster-secrets\n"
+                "  namespace: flux-system\nstringData:\n  SMTP_PASSWORD: Lp4nR8vXq2Zt6Wm9\n"
+            ),
+            "apps/kustomization.yaml": "resources:\n  - app.yaml\n  - template.yaml\n",
+            "apps/app.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n"
+                '  tz: "${TZ}"\n  cluster: ${CLUSTER_NAME}\n  uid: ${DASHBOARD_UID}\n'
+                "  DATABASE_URL: postgres://app:${DB_PASSWORD}@db:5432/app\n"
+                '  smtp: "${SMTP_PASSWORD}"\n'
+            ),
+            "apps/template.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: script\n  annotations:\n"
+                "    kustomize.toolkit.fluxcd.io/substitute: disabled\n"
+                'stringData:\n  password: "${DB_PASSWORD}"\n'
+            ),
+        },
+        layer=layer,
+    )
+    sm001 = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert sorted((f.path, f.key_path) for f in sm001) == [
+        ("clusters/prod/apps.yaml", "spec.postBuild.substitute.DB_PASSWORD"),
+        ("clusters/prod/settings.yaml", "stringData.SMTP_PASSWORD"),  # the Secret itself
+    ], sm001
+    db = next(f for f in sm001 if f.path == "clusters/prod/apps.yaml")
+    assert "into Secret app, inside the value at stringData.DATABASE_URL" in db.message
+
+
+def test_a_literal_default_of_a_variable_is_judged_as_a_literal(tmp_path: Path) -> None:
+    # the review of stop 52: `${GRAFANA_TOKEN:=glsa_…}` no longer failed the gate (the default
+    # is what Flux writes when the variable is unset, and all of it without postBuild)
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/grafana.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: grafana\nstringData:\n"
+                "  token: ${GRAFANA_TOKEN:=glsa_Zk3mQ8vLx2Rt7Wp4Nc9Bd6Hf1Jg5Ks0Y_a1b2c3d4}\n"
+                "  password: ${ADMIN_PASSWORD:-Xk9mP2vQ8rT5wL3n}\n"
+            ),
+        },
+    )
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {"stringData.token", "stringData.password"}, found
