@@ -4,11 +4,11 @@ A repository that starts its changelog late (``init``, or ``log --adopt``) or ho
 changed with plain ``sops`` has SOPS files whose state no entry records, so ``log --verify``
 and SM013 report them. Adopting appends one ``adopt`` entry naming each such file as it is
 (path, ``lastmodified``, age recipients, sha256 of its bytes, and ``datakey_id`` when an
-identity at hand opens it; such a file must then verify, values and MAC, or nothing is
-written). It is an attestation by the actor, with a reason: it does not vouch for the content
-of files no identity opens, and it is not the gate's findings baseline. When every file is already
-recorded nothing is written, except that a repository without a changelog gets one (an entry
-with no files starts the chain, so that every later write is recorded).
+identity at hand opens it and it verifies, values and MAC; one that fails is recorded without
+it, and said so). It is an attestation by the actor, with a reason: it does not vouch for the
+content of files it could not verify, and it is not the gate's findings baseline. When every
+file is already recorded nothing is written, except that a repository without a changelog
+gets one (an entry with no files starts the chain, so that every later write is recorded).
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ from secretsmgr.repo.inventory import Inventory, load_inventory
 from secretsmgr.repo.lock import repo_lock
 from secretsmgr.repo.root import is_git_work_tree
 from secretsmgr.repo.sopsentry import SopsEntry
-from secretsmgr.shellword import sh_path
 from secretsmgr.sops.datakey import unwrap_data_key
 from secretsmgr.sops.document import decrypt_docs
 
@@ -62,6 +61,7 @@ class AdoptPlan:
     entry: Entry | None
     creates: bool  # the changelog does not exist yet
     unopened: tuple[str, ...] = ()  # recorded without datakey_id: no identity at hand opens them
+    tampered: tuple[str, ...] = ()  # ... or one does, and the file fails its MAC
     data: bytes = field(default=b"", repr=False)
 
     @property
@@ -86,8 +86,11 @@ def _record(
             key = unwrap_data_key(sf.metadata, identities)
         except (DecryptionError, FormatError, UserError):  # not opened (a locked keyring too)
             key = None
-        if key is not None:
-            _refuse_tampered(entry, key)
+        # a file changed outside sops (its MAC fails) is recorded unverified, as one no key
+        # opens: the entry must not vouch for it with its data key's id (the attack review of
+        # stop 52), nor stop init on a repository where one file was edited by hand (the
+        # review that followed)
+        if key is not None and _verifies(entry, key):
             key_id = datakey_id(key)
     digest = entry.sha256  # the bytes the inventory read and parsed
     recipients = sf.metadata.age_recipients
@@ -102,24 +105,17 @@ def _record(
     )
 
 
-def _refuse_tampered(entry: SopsEntry, key: bytes) -> None:
-    """``IntegrityError`` when the file opens but its values or MAC do not verify: changed
-    outside sops, which an adopt entry must not record as a good state (the attack review of
-    stop 52: two ENC values swapped, adopted with the data key's id, then log --verify said
-    every file's state has an entry)."""
+def _verifies(entry: SopsEntry, key: bytes) -> bool:
+    """Whether the file's values and MAC verify under ``key`` (an unreadable value: SM006's,
+    recorded as it is)."""
     assert entry.sops_file is not None
     try:
         decrypt_docs(entry.sops_file, key)
     except FormatError:
-        return  # an unreadable value: SM006's, recorded as it is
-    except IntegrityError as exc:
-        raise IntegrityError(
-            f"{entry.path}: {exc.message}; adopt records no state changed outside sops",
-            hints=(
-                f"take the last good state back (git checkout HEAD -- {sh_path(entry.path)}) or "
-                "re-encrypt a trusted plaintext (secretsmgr encrypt -i), then adopt",
-            ),
-        ) from exc
+        return True
+    except IntegrityError:
+        return False
+    return True
 
 
 def plan_adopt(
@@ -169,7 +165,23 @@ def plan_adopt(
         verified=True,  # read_chain checked these bytes above
     )
     unopened = tuple(r.path for r in records if r.datakey_id is None and r.sha256_after)
-    return AdoptPlan(name, entry, creates, unopened, data)
+    tampered = _tampered(todo, identities) if identities else ()
+    unopened = tuple(p for p in unopened if p not in tampered)
+    return AdoptPlan(name, entry, creates, unopened, tampered, data)
+
+
+def _tampered(entries: Sequence[SopsEntry], identities: Sequence[Identity]) -> tuple[str, ...]:
+    """The files an identity opens whose values or MAC do not verify."""
+    found = []
+    for entry in entries:
+        assert entry.sops_file is not None
+        try:
+            key = unwrap_data_key(entry.sops_file.metadata, identities)
+        except (DecryptionError, FormatError, UserError):
+            continue
+        if not _verifies(entry, key):
+            found.append(entry.path)
+    return tuple(found)
 
 
 def _removed(root: Path, latest: Mapping[str, FileRecord], changelog: str) -> list[FileRecord]:
@@ -270,5 +282,12 @@ def adopt_summary(
         line += (
             f"; {plural(len(plan.unopened), 'file')} without a datakey_id "
             "(no identity at hand opens them)"
+        )
+    if plan.tampered:
+        shown = ", ".join(plan.tampered[:3]) + (", …" if len(plan.tampered) > 3 else "")
+        line += (
+            f"; {plural(len(plan.tampered), 'file')} failing its MAC (changed outside sops: "
+            f"{shown}) recorded unverified, without a datakey_id; secretsmgr audit --verify-mac "
+            f"reports {'it' if len(plan.tampered) == 1 else 'them'} (SM007)"
         )
     return line

@@ -303,12 +303,13 @@ def test_a_file_replaced_in_the_commit_that_adds_the_adopt_line_verifies(
     assert record["sha256_after"] != hashlib.sha256(target.read_bytes()).hexdigest()
 
 
-def test_adopt_refuses_a_file_changed_outside_sops_that_the_key_opens(repo: Path) -> None:
+def test_adopt_records_a_file_changed_outside_sops_unverified_and_says_so(repo: Path) -> None:
     # the attack review of stop 52: two ENC values swapped (sops -d refuses the file) were
-    # adopted with the data key's id, and log --verify then vouched for every file's state
+    # adopted with the data key's id, vouching for them; then (the review that followed)
+    # refusing stopped init on a repository where one file was edited by hand
     import re
 
-    from secretsmgr.errors import IntegrityError
+    from secretsmgr.changelog.adopt import adopt_summary
 
     inv = load_inventory(repo)
     target = next(e for e in inv.sops_files if e.sops_file is not None)
@@ -318,11 +319,12 @@ def test_adopt_refuses_a_file_changed_outside_sops_that_the_key_opens(repo: Path
     assert len(values) >= 2
     swapped = text.replace(values[0], "\0").replace(values[1], values[0]).replace("\0", values[1])
     path.write_text(swapped)
-    with pytest.raises(IntegrityError) as info:
-        adopt(repo, "cover it up", demo_identity())  # type: ignore[arg-type]
-    assert info.value.message.startswith(f"{target.path}: ")
-    assert "adopt records no state changed outside sops" in info.value.message
-    assert not (repo / LOG).exists() and path.read_text() == swapped
-    # without a key nothing can be verified: recorded as it is, no data key fingerprint
-    plan = adopt(repo, "no key at hand")
-    assert target.path in plan.unopened
+    plan = adopt(repo, "start the changelog", demo_identity())  # type: ignore[arg-type]
+    assert plan.entry is not None and plan.tampered == (target.path,)
+    record = next(r for r in plan.files if r.path == target.path)
+    assert record.datakey_id is None
+    assert all(r.datakey_id is not None for r in plan.files if r.path != target.path)
+    said = adopt_summary(plan, plan.entry.seq)
+    assert f"1 file failing its MAC (changed outside sops: {target.path})" in said
+    assert "recorded unverified, without a datakey_id" in said
+    assert path.read_text() == swapped
