@@ -536,10 +536,13 @@ def is_plaintext_value(value: object) -> bool:
 
 def secret_values(obj: Obj) -> Iterator[tuple[str, object]]:
     """``(section.key, value)`` for every entry under a Secret's ``data``/``stringData``."""
+    copies = obj.get("kind") == "ClusterSecret"
     for section in ("stringData", "data"):
         values = obj.get(section)
         if isinstance(values, dict):
             for key, value in cast(dict[object, object], values).items():
                 if isinstance(key, str) and key.startswith("$"):
                     continue  # a patch directive ($patch: delete), never a Secret key
+                if copies and key == "valueFrom" and isinstance(value, dict):
+                    continue  # a ClusterSecret copying another Secret (secretKeyRef)
                 yield f"{section}.{key}", value

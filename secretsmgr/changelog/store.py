@@ -9,6 +9,7 @@ from secretsmgr.changelog.chain import Entry, append
 from secretsmgr.errors import ChainError, ConfigError, RefusedError
 from secretsmgr.fsutil import check_write_target, write_atomic
 from secretsmgr.repo.settings import SETTINGS_NAME
+from secretsmgr.shellword import sh_path
 
 
 def changelog_path(root: Path, name: str) -> Path:
@@ -21,10 +22,22 @@ def changelog_path(root: Path, name: str) -> Path:
         # .sops.yaml, a manifest or a SOPS file is no changelog, and restoring it from git
         # changes nothing (the attack review of stop 52: "restore .sops.yaml from git" looped);
         # a YAML changelog in a layer's folder would also be read by Flux as a manifest
+        hint = "set changelog: secrets-changelog.jsonl (the default), or remove the key"
+        try:
+            held = (root / clean).read_bytes()[:2] == b'{"'
+        except OSError:
+            held = False
+        if held:
+            # a changelog an older secretsmgr wrote under that name: moved, its history kept
+            # (the review of stop 52: the hint alone started a new, empty chain)
+            hint = (
+                f"keep its history: git mv {sh_path(clean)} secrets-changelog.jsonl, then "
+                "remove the changelog key (or set it to that name)"
+            )
         raise ConfigError(
             f"{SETTINGS_NAME}: changelog names {clean}, a YAML file; the changelog is JSON "
             "lines in a file of its own",
-            hints=("set changelog: secrets-changelog.jsonl (the default), or remove the key",),
+            hints=(hint,),
         )
     if ".git" in clean.split("/"):
         raise ConfigError(

@@ -320,6 +320,8 @@ def refuse_unfinished(root: Path) -> None:
     commit made now goes into it (the attack review of stop 52: rotate --commit committed
     into a rebase stopped on a conflict)."""
     for name, what, end in _UNFINISHED:
+        if name == "rebase-apply" and git_path(root, "rebase-apply/applying").exists():
+            what, end = "a git am", "git am --continue or --abort"
         if git_path(root, name).exists():
             raise RefusedError(
                 f"{what} is in progress here: --commit would commit into it; nothing was changed",

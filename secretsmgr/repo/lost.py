@@ -152,6 +152,8 @@ def _parse_error(snap: Snapshot, path: str) -> str | None:
     "decrypted in place?", and the fix to encrypt it again failed on the YAML)."""
     try:
         data = snap.read(path)
+        if b"ENC[AES256_GCM," not in data:
+            return None  # decrypted (in place) and then broken: its values are in clear
         fmt = structured_format(path) or FileFormat.YAML
         parse_documents(data.decode("utf-8"), fmt)
     except (OSError, UnicodeDecodeError):
@@ -397,7 +399,7 @@ _LONG = 64  # bytes from which a value may be an embedded config, edited a littl
 _MIN_EVIDENCE = 16
 # a key whose name says it holds the secret itself (in any spelling, see _norm)
 _SECRET_NAME = re.compile(
-    r"pass|pwd|secret|token|apikey|key$|cred|auth|cert|private|salt|jwt|cookie|session|dsn"
+    r"pass|pwd|secret|token|apikey|key$|cred|auth|cert|private|salt|jwt|cookie|session|dsn|psk"
 )
 
 

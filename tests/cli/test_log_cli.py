@@ -351,3 +351,16 @@ def test_a_yaml_changelog_is_refused_naming_the_setting(
         assert (code, out) == (2, "")
         assert f"changelog names {where}, a YAML file" in err
         assert "set changelog: secrets-changelog.jsonl" in err
+
+
+def test_a_yaml_changelog_that_holds_a_chain_is_to_be_moved_not_dropped(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the review of stop 52: an older build accepted `changelog: audit/log.yml`; the hint to
+    # set the default left its history behind
+    (repo / "audit").mkdir()
+    (repo / "audit" / "log.yml").write_text('{"seq":1}\n', encoding="utf-8")
+    (repo / ".secretsmgr.yaml").write_text("changelog: audit/log.yml\n", encoding="utf-8")
+    code, _out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert code == 2
+    assert "git mv audit/log.yml secrets-changelog.jsonl" in err

@@ -865,3 +865,31 @@ def test_a_few_short_settings_of_the_same_lengths_are_no_copy(tmp_path: Path) ->
     git(root, "rm", "-q", "apps/db.enc.yaml")
     stage(root, "apps/web.yaml", longer.replace("name: db", "name: web"))
     assert _lost(found(judge(root))) == {"apps/web.yaml"}
+
+
+def test_a_short_pre_shared_key_is_a_secret_named_so_and_pairs_a_copy(tmp_path: Path) -> None:
+    # the review of stop 52: a Wi-Fi Secret (ssid: Home, psk: 10 characters) deleted and
+    # written as a plain ConfigMap passed once short values needed 16 bytes to pair
+    root = _repo(tmp_path / "r")
+    wifi = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: wifi\n  namespace: default\n"
+        "stringData:\n  ssid: Home\n  psk: q7Wm2ZpK9v\n"
+    )
+    stage(root, "apps/wifi.enc.yaml", enc(wifi))
+    commit(root, "wifi")
+    git(root, "rm", "-q", "apps/wifi.enc.yaml")
+    stage(
+        root,
+        "apps/wifi.yaml",
+        wifi.replace("kind: Secret", "kind: ConfigMap").replace("stringData:", "data:"),
+    )
+    assert _lost(found(judge(root))) == {"apps/wifi.yaml"}
+
+
+def test_a_file_decrypted_in_place_then_broken_is_not_said_to_hold_ciphertext(
+    tmp_path: Path,
+) -> None:
+    root = _repo(tmp_path / "r")
+    stage(root, CONFIG, PLAIN.replace("data:\n", "data:\n      extra: x\n", 1))
+    (finding,) = [f for f in judge(root).findings if f.rule == "SM002"]
+    assert "decrypted in place" in finding.message and "unreadable" not in finding.message

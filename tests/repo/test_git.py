@@ -246,3 +246,20 @@ def test_a_failed_signature_is_named_in_the_commit_error(git_checkout: GitRepo) 
         git.commit(git_checkout.path, ["a.yaml"], "change\n")
     assert "error: gpg failed to sign the data" in info.value.message, info.value.message
     assert info.value.message.endswith("fatal: failed to write commit object")
+
+
+def test_an_unfinished_git_am_is_named_as_one(git_checkout: GitRepo) -> None:
+    # the review of stop 52: rebase-apply/ also stands for `git am`, where the rebase hint fails
+    git_checkout.write("a.yaml")
+    git_checkout.commit_all()
+    git.refuse_unfinished(git_checkout.path)  # nothing under way
+    folder = git_checkout.path / ".git" / "rebase-apply"
+    folder.mkdir()
+    (folder / "applying").write_text("")
+    with pytest.raises(RefusedError) as info:
+        git.refuse_unfinished(git_checkout.path)
+    assert info.value.message.startswith("a git am is in progress here")
+    assert "git am --continue or --abort" in info.value.hints[0]
+    (folder / "applying").unlink()
+    with pytest.raises(RefusedError, match="a rebase is in progress"):
+        git.refuse_unfinished(git_checkout.path)

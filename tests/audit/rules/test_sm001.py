@@ -3468,3 +3468,21 @@ def test_a_literal_default_of_a_variable_is_judged_as_a_literal(tmp_path: Path) 
     )
     found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert found == {"stringData.token", "stringData.password"}, found
+
+
+def test_a_clustersecret_copying_another_secret_holds_no_value(tmp_path: Path) -> None:
+    # the review of stop 52: `data: {valueFrom: {secretKeyRef: …}}`, clustersecret.io's way
+    # to copy an existing Secret, was "a plaintext value at data.valueFrom"
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/cs.yaml": (
+                "apiVersion: clustersecret.io/v2\nkind: ClusterSecret\nmetadata:\n"
+                "  name: global-ref\n  namespace: clustersecret\ndata:\n  valueFrom:\n"
+                "    secretKeyRef:\n      name: source\n      namespace: default\n"
+            ),
+        },
+    )
+    assert not [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
