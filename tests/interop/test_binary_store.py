@@ -290,3 +290,34 @@ def test_an_upper_case_extension_is_the_binary_store_for_sops_and_for_us(
     assert run(["--repo", str(repo), "rotate", "--all"], capsys)[0] == 0
     assert (repo / "THEIRS.YAML").read_text() != before
     assert run_sops(["decrypt", "THEIRS.YAML"], cwd=repo, key_file=TEST_KEY).stdout == yaml_text
+
+
+def test_a_der_key_is_encrypted_in_the_binary_store_and_sops_gives_its_bytes_back(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the review of stop 52: SM001's fix for a DER private key (encrypt -i) was an internal
+    # error (UnicodeEncodeError: bytes that are no UTF-8 reached the YAML parser)
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    der = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        Encoding.DER, PrivateFormat.PKCS8, NoEncryption()
+    )
+    assert not der.isascii()
+    (repo / "tls.der").write_bytes(der)
+    code, _out, err = run(["--repo", str(repo), "encrypt", "-i", str(repo / "tls.der")], capsys)
+    assert (code, err) == (0, "")
+    assert (repo / "tls.der").read_text().startswith('{\n\t"data": "ENC[')
+    done = subprocess.run(
+        [sops_binary(), "decrypt", "tls.der"],
+        cwd=repo,
+        capture_output=True,
+        env={"SOPS_AGE_KEY_FILE": str(TEST_KEY), "HOME": str(repo), "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == der

@@ -116,6 +116,13 @@ def parse_events(text: str) -> list[Any]:
     (``{url: postgres://app:pw@db:5432/app}``): what it refuses is read again by ruamel's
     YAML 1.2 parser before it counts as malformed.
     """
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            # bytes that are no UTF-8, kept as surrogates (a DER key, an image): no YAML (the
+            # review of stop 52: libyaml's encoder raised, an internal error)
+            raise FormatError("not UTF-8 text") from exc
     if _CParser is None:  # pragma: no cover
         try:
             return _pure_events(text)
