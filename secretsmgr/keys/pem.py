@@ -66,3 +66,17 @@ def der_is_private_key(der: bytes) -> bool:
     except Exception:  # ValueError, or an algorithm this build does not support
         return False
     return True
+
+
+def der_is_open_keystore(der: bytes) -> bool:
+    """Whether ``der`` is a PKCS#12 keystore (``.p12``, ``.pfx``) that holds a private key and
+    opens with no password or an empty one: the key in it is as good as in clear."""
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    for password in (None, b""):
+        try:
+            key, _cert, _more = pkcs12.load_key_and_certificates(der, password)
+        except Exception:  # ValueError: not PKCS#12, or it needs a password
+            continue
+        return key is not None
+    return False

@@ -47,7 +47,7 @@ from secretsmgr.audit.manifests import (
 )
 from secretsmgr.audit.rules.sm006_malformed_sops import restore_fixes
 from secretsmgr.errors import FormatError, SecretsmgrError
-from secretsmgr.keys.pem import der_is_private_key
+from secretsmgr.keys.pem import der_is_open_keystore, der_is_private_key
 from secretsmgr.plural import plural
 from secretsmgr.repo.flux import Layer, Use, UseKind
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
@@ -1178,8 +1178,9 @@ def _source(data: bytes, path: str = "") -> str | None:
     where a layer reads it so (the attack review of stop 44: all but the one token passed)."""
     if len(data) > _SOURCE_MAX:
         return None
-    if _der_private_key(data):
-        return "a private key (DER)"
+    held = _der_private_key(data)
+    if held is not None:
+        return held
     if b"\x00" in data:
         return None
     text = decode_text(data)
@@ -1212,19 +1213,26 @@ def _source(data: bytes, path: str = "") -> str | None:
     return None
 
 
-def _der_private_key(data: bytes) -> bool:
+def _der_private_key(data: bytes) -> str | None:
     """Whether ``data`` is a private key in DER, binary with no PEM armour (``openssl pkcs8
-    -topk8 -nocrypt -outform DER``; the attack review of stop 52: one under a
-    secretGenerator's files: passed): one ASN.1 SEQUENCE spanning the whole file, parsed."""
+    -topk8 -nocrypt -outform DER``), or a PKCS#12 keystore holding one that opens with no
+    password (the attack reviews of stop 52: each passed under a secretGenerator's files:): one
+    ASN.1 SEQUENCE spanning the whole file, parsed."""
     if len(data) < 32 or data[0] != 0x30:
-        return False
+        return None
     if data[1] == 0x82:
         whole = len(data) == 4 + int.from_bytes(data[2:4], "big")
     elif data[1] == 0x81:
         whole = len(data) == 3 + data[2]
     else:
         whole = len(data) == 2 + data[1]
-    return whole and der_is_private_key(data)
+    if not whole:
+        return None
+    if der_is_private_key(data):
+        return "a private key (DER)"
+    if der_is_open_keystore(data):
+        return "a keystore (PKCS#12) whose private key opens with no password"
+    return None
 
 
 def _registry_login(text: str) -> bool:

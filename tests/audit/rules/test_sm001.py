@@ -3324,6 +3324,24 @@ def test_a_der_private_key_under_a_secret_generator_is_a_plaintext_secret(tmp_pa
     found = [(f.path, f.message) for f in run_audit(tmp_path).findings if f.rule == "SM001"]
     assert [path for path, _ in found] == ["apps/tls.der"], found
     assert found[0][1].startswith("holds a private key (DER) in plaintext")
+    # a PKCS#12 keystore that opens with no password is one too; one behind a password not
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+
+    (tmp_path / "apps" / "tls.der").unlink()
+    (tmp_path / "apps" / "open.p12").write_bytes(
+        pkcs12.serialize_key_and_certificates(b"a", key, None, None, NoEncryption())
+    )
+    (tmp_path / "apps" / "locked.p12").write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"b", key, None, None, BestAvailableEncryption(b"changeit")
+        )
+    )
+    (tmp_path / "apps" / "kustomization.yaml").write_text(
+        "secretGenerator:\n  - name: tls\n    files:\n      - open.p12\n      - locked.p12\n"
+    )
+    found = [(f.path, f.message) for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert [path for path, _ in found] == ["apps/open.p12"], found
+    assert "a keystore (PKCS#12) whose private key opens with no password" in found[0][1]
 
 
 def test_a_generator_source_beside_pgp_only_files_is_encrypted_with_sops_to_their_key(
