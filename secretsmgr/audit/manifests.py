@@ -222,10 +222,15 @@ def _as_target(patch: Obj, target: object) -> Obj:
     """A strategic-merge patch as the objects it changes: with a ``target`` whose ``kind``
     names Secrets, kustomize patches those whatever kind and name the patch itself says (the
     attack review of stop 52: ``kind: ConfigMap`` over a Secret target hid its stringData)."""
-    kind = cast(Obj, target).get("kind") if isinstance(target, dict) else None
-    if kind is None or not may_be_secret(kind) or patch.get("kind") == "Secret":
+    if not isinstance(target, dict) or patch.get("kind") == "Secret":
         return patch
-    if not any(field in patch for field in ("data", "stringData")):
+    kind = cast(Obj, target).get("kind")
+    if kind is None:
+        # a target by name or labels alone: its patch is a Secret's where it writes
+        # stringData, which no other kind has (the second attack review of stop 52)
+        if "stringData" not in patch:
+            return patch
+    elif not may_be_secret(kind) or not any(f in patch for f in ("data", "stringData")):
         return patch
     name = cast(Obj, target).get("name")
     meta = patch.get("metadata")

@@ -971,7 +971,13 @@ def detect(file: ScannedFile) -> list[PlaintextSecret]:
     if text is None:
         return []
     patched = _patch_ops(file, text)
-    if not (may_hold_secret_kind(text) or may_mention(text.casefold(), "secretgenerator")):
+    if not (
+        may_hold_secret_kind(text)
+        or may_mention(text.casefold(), "secretgenerator")
+        # a patch by a target's name or labels writes stringData into a Secret whatever kind
+        # it says (the second attack review of stop 52)
+        or may_mention(text, "stringData")
+    ):
         # no kind: Secret can parse out of it (secretRef, ExternalSecret are no such)
         return patched
     found = find_plaintext_secrets(file) + patched

