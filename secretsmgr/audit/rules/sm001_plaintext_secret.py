@@ -2260,14 +2260,15 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 def filled_variables(
     ctx: AuditContext, hits: Sequence[PlaintextSecret] | None = None
-) -> dict[tuple[str, str], tuple[PlaintextSecret, Layer, str]]:
+) -> dict[tuple[str, str], tuple[PlaintextSecret, Layer, bool]]:
     """The postBuild variables written in clear that a layer substitutes into a Secret as a
     whole value, judged as that value would be there: (file, key path) of each variable ->
-    (the Secret's hit, the layer, the variable's key path). The attack review of stop 52: a
+    (the Secret's hit, the layer, whether a patch above the Kustomization set it, not its own
+    file). The attack review of stop 52: a
     Secret's ``password: ${DBP}`` with ``postBuild.substitute: {DBP: …}`` passed the gate."""
     if hits is None:
         hits = [h for h in ctx.repo.hits_of(RULE.id) if isinstance(h, PlaintextSecret) and h.fills]
-    found: dict[tuple[str, str], tuple[PlaintextSecret, Layer, str]] = {}
+    found: dict[tuple[str, str], tuple[PlaintextSecret, Layer, bool]] = {}
     for hit in hits:
         for layer in _layers_using(ctx, hit.path, lambda use: use.kind is UseKind.RESOURCE):
             known = layer.variables.get(hit.fills)
@@ -2276,12 +2277,14 @@ def filled_variables(
             value, origin = known
             where = (
                 f"spec.postBuild.substitute.{hit.fills}"
-                if origin == layer.source
+                if origin in (layer.source, "")
                 else f"data.{hit.fills}"
             )
+            patched = not origin  # set by a patch of the Kustomization above it
+            origin = origin or layer.source
             if (origin, where) in found or not _secret_value(hit.key_path, value, hit.fills):
                 continue
-            found[(origin, where)] = (hit, layer, where)
+            found[(origin, where)] = (hit, layer, patched)
     return found
 
 
@@ -2333,17 +2336,24 @@ def _secret_value(key_path: str, value: str, variable: str) -> bool:
 
 
 def _filled(ctx: AuditContext, hits: Sequence[PlaintextSecret]) -> Iterator[Finding]:
-    for (origin, where), (hit, layer, _) in sorted(filled_variables(ctx, hits).items()):
+    for (origin, where), (hit, layer, patched) in sorted(filled_variables(ctx, hits).items()):
+        here = (
+            "set in clear by a patch of the Kustomization that applies this one (not written "
+            "in this file)"
+            if patched
+            else "written here in clear"
+        )
+        place = f"where it is set (git grep -n {hit.fills})" if patched else sh_path(origin)
         yield RULE.finding(
             origin,
-            f"postBuild variable {hit.fills} is written here in clear, and layer "
+            f"postBuild variable {hit.fills} is {here}, and layer "
             f"{ctx.repo.layers.shown(layer)} substitutes it into Secret {hit.secret}"
             f"{', inside the value' if hit.fills_inside else ''} at "
             f"{hit.key_path} ({hit.path})",
             key_path=where,
             fix=f"keep {hit.fills} in a SOPS-encrypted Secret that the layer's "
-            "postBuild.substituteFrom reads (kind: Secret), and take it out of "
-            f"{sh_path(origin)}; then rotate the value: it is in git",
+            f"postBuild.substituteFrom reads (kind: Secret), and take it out of {place}; then "
+            "rotate the value: it is in git",
         )
 
 

@@ -331,6 +331,16 @@ class SubstituteSources:
         self._found[name] = found
         return found
 
+    def _written_in(self, origin: str, name: str) -> str:
+        """``origin`` when the variable's name is written in it, else "": a patch of the
+        Kustomization above it set the variable (the second attack review of stop 52: the
+        finding sent the user to a file that does not hold it)."""
+        try:
+            data = self.repo.read(origin)
+        except OSError:
+            return origin
+        return origin if name.encode("utf-8", "surrogateescape") in data else ""
+
     def of(self, ks: FluxKustomization, near: str | None = None) -> Variables:
         """The variables ``ks`` substitutes in its build output (``near``: the file of the
         cluster root whose walk reached ``ks``)."""
@@ -367,7 +377,7 @@ class SubstituteSources:
                 for name in given:
                     origins.pop(name, None)
         values.update(ks.substitute)
-        origins.update(dict.fromkeys(ks.substitute, ks.origin))
+        origins.update({name: self._written_in(ks.origin, name) for name in ks.substitute})
         return Variables(MappingProxyType(values), complete, MappingProxyType(origins))
 
 

@@ -3493,3 +3493,37 @@ def test_a_patch_writing_stringdata_by_a_targets_name_or_labels_is_a_secrets(
     assert "password: Hq3nV8sLx2Ry6Wdk" in built
     found = [(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"]
     assert found == [("apps/kustomization.yaml", "patches.0.patch.stringData.password")]
+
+
+def test_a_postbuild_variable_a_parent_patch_sets_is_said_to_be_set_there(
+    tmp_path: Path,
+) -> None:
+    # the second attack review of stop 52: the root Kustomization's spec.patches gave layer
+    # apps postBuild.substitute.PW; the finding and its fix named clusters/prod/apps.yaml,
+    # which does not hold it
+    from secretsmgr.audit.engine import run_audit
+    from tests.audit.helpers import BOOTSTRAP_SYNC
+
+    patch = (
+        "  patches:\n    - target: {kind: Kustomization, name: apps}\n      patch: |\n"
+        "        apiVersion: kustomize.toolkit.fluxcd.io/v1\n        kind: Kustomization\n"
+        "        metadata: {name: apps}\n        spec:\n          postBuild:\n"
+        "            substitute:\n              PW: Zr8kLm3Qw9Tx2Vb7\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "clusters/prod/flux-system/gotk-sync.yaml": BOOTSTRAP_SYNC + patch,
+            "clusters/prod/flux-system/kustomization.yaml": "resources: [gotk-sync.yaml]\n",
+            "apps/s1.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s1\n"
+                "stringData:\n  password: ${PW}\n"
+            ),
+        },
+    )
+    (finding,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert finding.path == "clusters/prod/apps.yaml"
+    assert "set in clear by a patch of the Kustomization that applies this one" in (finding.message)
+    assert finding.fix is not None and "take it out of where it is set (git grep -n PW)" in (
+        finding.fix
+    )
