@@ -2275,17 +2275,25 @@ def filled_variables(
             if known is None:
                 continue
             value, origin = known
-            where = (
-                f"spec.postBuild.substitute.{hit.fills}"
-                if origin in (layer.source, "")
-                else f"data.{hit.fills}"
-            )
+            where = _variable_key_path(origin, layer.source, hit.fills)
             patched = not origin  # set by a patch of the Kustomization above it
             origin = origin or layer.source
             if (origin, where) in found or not _secret_value(hit.key_path, value, hit.fills):
                 continue
             found[(origin, where)] = (hit, layer, patched)
     return found
+
+
+def _variable_key_path(origin: str, layer_source: str, variable: str) -> str:
+    """Where ``variable`` is written in ``origin``: the Flux Kustomization's substitute, a
+    kustomization's configMapGenerator literal, a ConfigMap's data, or a KEY=value line."""
+    if origin in (layer_source, ""):
+        return f"spec.postBuild.substitute.{variable}"
+    if posixpath.basename(origin) in KUSTOMIZATION_NAMES:
+        return f"configMapGenerator.literals.{variable}"
+    if origin.lower().endswith((".yaml", ".yml", ".json")):
+        return f"data.{variable}"
+    return variable
 
 
 def _credential_references(value: object) -> tuple[str, ...]:

@@ -11,11 +11,13 @@ from types import MappingProxyType
 
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.flux.files import MANIFEST_SUFFIXES, RepoFiles
+from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.flux.objects import (
     FluxInstance,
     FluxKustomization,
     Ref,
     Source,
+    as_list,
     as_map,
     as_str,
     instance_from_values,
@@ -313,11 +315,16 @@ class SubstituteSources:
                 data = self.repo.read(path)
             except OSError:
                 continue
-            if needle not in data or (b"ConfigMap" not in data and b"Secret" not in data):
+            if needle not in data or not any(
+                word in data for word in (b"ConfigMap", b"Secret", b"configMapGenerator")
+            ):
                 continue
             try:
                 docs = safe_load_all(data.decode("utf-8"))
             except (UnicodeDecodeError, FormatError):
+                continue
+            if posixpath.basename(path) in KUSTOMIZATION_NAMES:
+                found += self._generated(path, docs[0] if docs else None, name)
                 continue
             for raw in docs:
                 doc = as_map(raw)
@@ -330,6 +337,59 @@ class SubstituteSources:
                     found.append((path, doc))
         self._found[name] = found
         return found
+
+    def _generated(
+        self, path: str, kustomization: object, name: str
+    ) -> list[tuple[str, dict[str, object]]]:
+        """The ConfigMap a kustomization's ``configMapGenerator`` makes under ``name`` exactly
+        (its hash suffix disabled, or substituteFrom could not name it), as (the file its values
+        are written in, the object): its literals and ``envs:`` lines (the second attack review
+        of stop 52: a generated cluster-vars ConfigMap's password passed)."""
+        top = as_map(kustomization)
+        if not top:
+            return []
+        default_off = (as_map(top.get("generatorOptions")) or {}).get("disableNameSuffixHash")
+        folder = posixpath.dirname(path)
+        made: list[tuple[str, dict[str, object]]] = []
+        for raw in as_list(top.get("configMapGenerator")):
+            entry = as_map(raw)
+            if not entry or as_str(entry.get("name")) != name:
+                continue
+            options = as_map(entry.get("options")) or {}
+            if options.get("disableNameSuffixHash", default_off) is not True:
+                continue
+            data: dict[str, object] = {}
+            where = path
+            for literal in as_list(entry.get("literals")):
+                key, sep, value = str(literal).partition("=")
+                if sep:
+                    data[key.strip()] = value.strip().strip("\"'")
+            envs = [as_str(e) for e in as_list(entry.get("envs")) if as_str(e)]
+            for env in envs:
+                env_path = posixpath.normpath(posixpath.join(folder, env or ""))
+                try:
+                    lines = self.repo.read(env_path).decode("utf-8").splitlines()
+                except (OSError, UnicodeDecodeError):
+                    continue
+                for line in lines:
+                    key, sep, value = line.strip().partition("=")
+                    if sep and key and not key.startswith("#"):
+                        data[key.strip()] = value.strip().strip("\"'")
+                if len(envs) == 1 and not entry.get("literals"):
+                    where = env_path
+            namespace = as_str(entry.get("namespace")) or as_str(top.get("namespace"))
+            made.append(
+                (
+                    where,
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "metadata": {"name": name, "namespace": namespace},
+                        "data": data,
+                    },
+                )
+            )
+        return made
 
     def _written_in(self, origin: str, name: str) -> str:
         """``origin`` when the variable's name is written in it, else "": a patch of the

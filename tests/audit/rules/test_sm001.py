@@ -3527,3 +3527,35 @@ def test_a_postbuild_variable_a_parent_patch_sets_is_said_to_be_set_there(
     assert finding.fix is not None and "take it out of where it is set (git grep -n PW)" in (
         finding.fix
     )
+
+
+@pytest.mark.parametrize("hashed", [False, True])
+def test_a_postbuild_variable_from_a_generated_configmap_is_judged_too(
+    tmp_path: Path, hashed: bool
+) -> None:
+    # the second attack review of stop 52: cluster-vars made by a configMapGenerator (envs:
+    # vars.env) with its hash suffix off, read by substituteFrom: its password passed; with the
+    # suffix on, substituteFrom cannot name the ConfigMap, and the variable stays unset
+    from secretsmgr.audit.engine import run_audit
+
+    options = "" if hashed else "    options:\n      disableNameSuffixHash: true\n"
+    layer = flux_kustomization() + (
+        "  postBuild:\n    substituteFrom:\n      - kind: ConfigMap\n        name: cluster-vars\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "clusters/prod/kustomization.yaml": (
+                "namespace: flux-system\nresources:\n  - apps.yaml\nconfigMapGenerator:\n"
+                f"  - name: cluster-vars\n    envs:\n      - vars.env\n{options}"
+            ),
+            "clusters/prod/vars.env": "TZ=Europe/Berlin\nDB_PASSWORD=Zr8kLm3Qw9Tx2Vb7\n",
+            "apps/s1.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s1\n"
+                "stringData:\n  password: ${DB_PASSWORD}\n  tz: ${TZ}\n"
+            ),
+        },
+        layer=layer,
+    )
+    found = [(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert found == ([] if hashed else [("clusters/prod/vars.env", "DB_PASSWORD")]), found
