@@ -2278,7 +2278,9 @@ def filled_variables(
             where = _variable_key_path(origin, layer.source, hit.fills)
             patched = not origin  # set by a patch of the Kustomization above it
             origin = origin or layer.source
-            if (origin, where) in found or not _secret_value(hit.key_path, value, hit.fills):
+            if (origin, where) in found or not _secret_value(
+                hit.key_path, value, hit.fills, hit.fills_inside
+            ):
                 continue
             found[(origin, where)] = (hit, layer, patched)
     return found
@@ -2311,20 +2313,25 @@ def _credential_references(value: object) -> tuple[str, ...]:
     )
 
 
-# ``${NAME}`` (or with a default) as a URL's password, or as the value of a credential's line
+# ``${NAME}`` (or with a default) as a URL's password, or as the value of a credential's
+# setting anywhere in a longer value (a line, a .NET connection string's ``Password=…;``, JSON's
+# ``"password": "…"``, a query's ``?password=…``)
 _VAR = r"\$\{{{}(?::?[-=][^}}]*)?\}}"
-_IN_URL = r"://[^/@\s:]*:" + _VAR + "@"
+_IN_URL = r"://[^/@\s]*?:" + _VAR + "@"
 _ON_LINE = (
-    r"(?im)^[ \t-]*[\"']?[\w.-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api_?key)[\w.-]*"
+    r"(?i)[\w.-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api_?key)[\w.-]*"
     r"[\"']?[ \t]*[:=][ \t]*[\"']?" + _VAR
 )
 
 
-def _secret_value(key_path: str, value: str, variable: str) -> bool:
-    """Whether ``value`` of ``variable`` is a secret where a Secret's ``key_path`` takes it:
-    the variable's or the key's name names a credential, or the value is a known credential's
-    format; a placeholder, a setting (a host, a domain, a port) or a stand-in is none (the
-    review of stop 52: a cluster's TZ and CLUSTER_NAME were errors)."""
+def _secret_value(key_path: str, value: str, variable: str, inside: bool) -> bool:
+    """Whether ``value`` of ``variable`` is a secret where a Secret's ``key_path`` takes it
+    (``inside``: as a URL's password or a credential line's value): judged as a credential
+    under the variable's name, the Secret key's (its file extension aside: password.txt) or,
+    inside, a password's, by name and look (a duration, a store's name, a uuid under
+    TOKEN_TTL, SECRET_STORE, AUTH_CLIENT_ID are none), or a known credential's format; a
+    placeholder, a setting (a host, a domain, a port) or a stand-in never (the reviews of stop
+    52: a cluster's TZ and CLUSTER_NAME were errors)."""
     if not is_plaintext_value(value) or is_public_material(key_path, value):
         return False
     text = _text(key_path, value)
@@ -2336,11 +2343,9 @@ def _secret_value(key_path: str, value: str, variable: str) -> bool:
         or stand_in_words(shown)
     ):
         return False
-    key = key_path.rpartition(".")[2]
-    if names_credential(variable) or names_credential(key):
-        return True
-    verdict = judge_value(key, shown)
-    return verdict is not None and verdict.known
+    key = posixpath.splitext(key_path.partition(".")[2])[0] or key_path
+    names = (variable, key, "password") if inside else (variable, key)
+    return any(judge_value(name, shown) is not None for name in names)
 
 
 def _filled(ctx: AuditContext, hits: Sequence[PlaintextSecret]) -> Iterator[Finding]:

@@ -3559,3 +3559,31 @@ def test_a_postbuild_variable_from_a_generated_configmap_is_judged_too(
     )
     found = [(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"]
     assert found == ([] if hashed else [("clusters/prod/vars.env", "DB_PASSWORD")]), found
+
+
+def test_postbuild_variables_in_credential_places_and_settings_with_secret_words(
+    tmp_path: Path,
+) -> None:
+    # the review of the fixes of stop 52: a variable as a config line's password, a .NET
+    # connection string's Password=, a JSON password or a whole password.txt passed (only the
+    # variable's own name counted); TOKEN_TTL: 24h and SECRET_STORE: vault-backend were errors
+    from secretsmgr.audit.engine import run_audit
+
+    layer = flux_kustomization() + (
+        "  postBuild:\n    substitute:\n      PW: Vb7kQ2mZx9Lr4TnW\n      SA: Tk8wQ3nZr6Lp2XvM\n"
+        "      APPPW: Hq3nV8sLx2Ry6Wdk\n      ADMIN: Zr8kLm3Qw9Tx2Vb7\n      TOKEN_TTL: 24h\n"
+        "      SECRET_STORE: vault-backend\n"
+    )
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n"
+        "  config.yaml: |\n    db:\n      password: ${PW}\n"
+        '  dotnet: "Server=db;User Id=sa;Password=${SA};"\n'
+        '  config.json: \'{"password": "${APPPW}"}\'\n'
+        "  password.txt: ${ADMIN}\n"
+        '  ttl: "${TOKEN_TTL}"\n  store: ${SECRET_STORE}\n'
+    )
+    standard_repo(tmp_path, {"apps/secret.yaml": secret}, layer=layer)
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        f"spec.postBuild.substitute.{name}" for name in ("PW", "SA", "APPPW", "ADMIN")
+    }, found
