@@ -9,9 +9,10 @@ replaces (and refuses to split or hide it), and ``build_plan`` puts it together.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from secretsmgr.errors import RefusedError, SecretsmgrError, UsageError
 from secretsmgr.keys.age import AgeRecipient
@@ -31,6 +32,7 @@ from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.rotate.regenerate import (
     Regeneration,
     held_more_than_once,
+    held_unsafely,
     paths_holding,
     replace_equal,
 )
@@ -566,12 +568,16 @@ def _refuse_hidden(unreadable: list[str], linked: bool) -> RefusedError:
     )
 
 
+_NO_SOURCES: Mapping[str, str] = MappingProxyType({})
+
+
 def link_values(
     ctx: Inventory,
     request: RotationRequest,
     opened: dict[str, list[MapNode]],
     replacements: dict[str, str],
     identities: Sequence[Identity],
+    sources: Mapping[str, str] = _NO_SOURCES,
 ) -> tuple[list[SopsEntry], list[Regeneration]]:
     """Where else the regenerated old values sit; with ``--linked`` they are replaced there too.
 
@@ -614,6 +620,17 @@ def link_values(
     for path, docs in found.items():
         rule = entries[path].sops_file.metadata.rule  # type: ignore[union-attr]
         twice = [p for doc in docs for p in held_more_than_once(doc, rule, replacements)]
+        unsafe = [p for doc in docs for p in held_unsafely(doc, rule, replacements)]
+        if unsafe and not twice:
+            raise RefusedError(
+                f"--linked cannot rewrite {path} ({unsafe[0]}): the old value stands inside it, "
+                "and the new one, drawn from the same characters (@, #, /, : among them), would "
+                "change what the text around it means; nothing was changed",
+                hints=(
+                    "regenerate with --unlinked, then put the new value there by hand, escaped "
+                    f"as that text needs (secretsmgr edit {sh_path(path)})",
+                ),
+            )
         if twice:
             raise RefusedError(
                 f"--linked cannot rewrite {path} ({twice[0]}): the old value is in it more "
@@ -634,7 +651,14 @@ def link_values(
         opened[path] = [doc for doc, _hits in replaced]
         for _doc, hits in replaced:
             regenerations += [
-                Regeneration(path, hit, linked=True, inside=inside) for hit, inside in hits
+                Regeneration(
+                    path,
+                    hit,
+                    linked=True,
+                    inside=inside,
+                    same_as=sources.get(old, "") if len(set(sources.values())) > 1 else "",
+                )
+                for hit, inside, old in hits
             ]
     return extra, regenerations
 
@@ -747,13 +771,22 @@ def render_regenerated(plan: RotationPlan) -> str:
         "now change the credential in the service itself too (for example the database role's "
         "password): until then the service still expects the old value"
     )
-    lines.append(
-        f"the new value is in {first.path}: secretsmgr decrypt --extract {sh_word(first.key_path)} "
-        f"{sh_path(first.path)}"
-    )
+    if "(document " in first.key_path:
+        # --extract reads the first document alone: the file whole shows every new value
+        lines.append(
+            f"the new values are in {first.path}, one per document: secretsmgr decrypt "
+            f"{sh_path(first.path)}"
+        )
+    else:
+        lines.append(
+            f"the new value is in {first.path}: secretsmgr decrypt --extract "
+            f"{sh_word(first.key_path)} {sh_path(first.path)}"
+        )
     return "\n".join(lines) + "\n"
 
 
 def linked_how(regeneration: Regeneration) -> str:
-    """How a linked value changed: it was the old value, or held it (a URL's password)."""
-    return "the old value inside it" if regeneration.inside else "same value"
+    """How a linked value changed: it was the old value, or held it (a URL's password); of
+    which regenerated value, where the run made several."""
+    how = "the old value inside it" if regeneration.inside else "same value"
+    return f"{how}: {regeneration.same_as}" if regeneration.same_as else how

@@ -50,6 +50,8 @@ class Regeneration:
     key_path: str
     linked: bool = False
     inside: bool = False  # linked: the old value was part of this value (a URL's password)
+    # linked, where the run regenerated several values: the one it holds ("KEY in FILE")
+    same_as: str = ""
     # the cluster key's line in a key Secret the repository ships, swapped by ``key rotate``
     # (``keymanifests``): no random value
     cluster_key: bool = False
@@ -211,6 +213,25 @@ def held_more_than_once(doc: MapNode, rule: EncryptionRule, values: Collection[s
 
 
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
+# what a new value may hold to stand inside a URL or a config line as it is: a value drawn from
+# a wider alphabet (``@``, ``#``, ``/``, ``:``, ``*``…) changes what the text around it means
+_SAFE_INSIDE = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def held_unsafely(doc: MapNode, rule: EncryptionRule, values: Collection[str]) -> list[str]:
+    """Dotted key paths of the encrypted leaves holding one of ``values`` inside a longer
+    value where its new value, drawn from the same alphabet, would need escaping (the review
+    of stop 52: ``g}A{d1#=…`` cut a connection string's host off at the ``#``)."""
+    risky = [v for v in values if not _SAFE_INSIDE.fullmatch(v)]
+    if not risky:
+        return []
+    return [
+        dotted(path)
+        for path, leaf, encrypted in iter_leaves(doc, rule)
+        if encrypted
+        and isinstance(leaf, str)
+        and any(_count_inside(_text(doc, path, leaf)[0], v) for v in risky)
+    ]
 
 
 def _ambiguous(text: str, old: str) -> bool:
@@ -246,28 +267,29 @@ def paths_holding(doc: MapNode, rule: EncryptionRule, values: Collection[str]) -
 
 def replace_equal(
     doc: MapNode, rule: EncryptionRule, replacements: Mapping[str, str]
-) -> tuple[MapNode, list[tuple[str, bool]]]:
+) -> tuple[MapNode, list[tuple[str, bool, str]]]:
     """``doc`` with every encrypted leaf holding an old value given its new value (base64 in a
     Secret's ``data``), an old value inside a leaf replaced there, and the dotted key paths
     that changed, each with whether the old value was inside it."""
-    hits: list[tuple[str, bool]] = []
+    hits: list[tuple[str, bool, str]] = []
 
     def swap(path: KeyPath, leaf: Leaf, encrypted: bool) -> Leaf:
         if not (encrypted and isinstance(leaf, str)):
             return leaf
         plain, newline = _held(doc, path, leaf)
         if plain in replacements:
-            hits.append((dotted(path), False))
+            hits.append((dotted(path), False, plain))
             new = replacements[plain]
             return new if newline is None else _encode(new + newline)
         text, encoded = _text(doc, path, leaf)
-        changed = text
+        changed, held = text, ""
         for old, new in replacements.items():
             if _count_inside(changed, old) == 1:
                 changed = _inside(old).sub(new.replace("\\", "\\\\"), changed)
+                held = held or old
         if changed == text:
             return leaf
-        hits.append((dotted(path), True))
+        hits.append((dotted(path), True, held))
         return _encode(changed) if encoded else changed
 
     out = map_with_rule(doc, rule, swap)
@@ -277,20 +299,26 @@ def replace_equal(
 
 def regenerate_named(
     specs: Sequence[str], targets: Sequence[SopsEntry], opened: Mapping[str, list[MapNode]]
-) -> tuple[dict[str, str], list[Regeneration]]:
+) -> tuple[dict[str, str], list[Regeneration], dict[str, str]]:
     """Give every ``--regenerate`` key path of the targets a new value, in ``opened`` (changed
     in place). One old value gets one new value wherever it is regenerated. Returns
-    {old: new} and what was regenerated where."""
+    {old: new}, what was regenerated where, and {old: where it was regenerated}."""
     replacements: dict[str, str] = {}
+    sources: dict[str, str] = {}  # old value -> where it was regenerated, as a label
     done: dict[Regeneration, None] = {}
     for spec in dict.fromkeys(specs):
         hit = False
         for entry in targets:
             docs = opened[entry.path]
+            # a file of several documents holding the key path: each gets its own new value,
+            # named with its document (the sweep of stop 52: three Secrets' passwords changed
+            # and one was named)
+            several = sum(_place(doc, spec) is not None for doc in docs) > 1
             for number, doc in enumerate(docs):
                 place = _place(doc, spec)
                 if place is None:
                     continue
+                label = f"{spec} (document {number + 1})" if several else spec
                 _refuse_plaintext_slot(entry, spec, doc, place)
                 old = get_at(doc, place)
                 if not isinstance(old, str) or not old:
@@ -314,7 +342,8 @@ def regenerate_named(
                 changed = set_at(doc, place, written)
                 assert isinstance(changed, MapNode)
                 docs[number] = changed
-                done[Regeneration(entry.path, spec)] = None
+                done[Regeneration(entry.path, label)] = None
+                sources.setdefault(old, f"{label} in {entry.path}")
         if not hit:
             raise UsageError(f"--regenerate {spec}: no target file has that key path")
-    return replacements, list(done)
+    return replacements, list(done), sources

@@ -238,8 +238,10 @@ def _prepare(
     regenerations: list[Regeneration] = []
     if request.regenerate:  # new values, and where else the old ones sit: every target first
         opened = {entry.path: open_file(entry, identities)[1] for entry in targets}
-        replacements, regenerations = regenerate_named(request.regenerate, targets, opened)
-        linked, linked_regenerations = link_values(ctx, request, opened, replacements, identities)
+        replacements, regenerations, sources = regenerate_named(request.regenerate, targets, opened)
+        linked, linked_regenerations = link_values(
+            ctx, request, opened, replacements, identities, sources
+        )
         targets += linked
         regenerations += linked_regenerations
         checked.update(check_write_targets(root, [entry.path for entry in linked]))

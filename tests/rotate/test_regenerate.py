@@ -447,3 +447,54 @@ def test_an_old_value_that_is_part_of_a_longer_word_is_left_alone(
     code, _out, err = rotate(demo_repo, capsys, *REGEN, "--linked")
     assert (code, err) == (0, "")
     assert sops_json(demo_repo / rel, DEMO_KEY)["stringData"]["w"] == f"x{old}y"  # type: ignore[index]
+
+
+def test_linked_refuses_to_put_a_value_that_needs_escaping_inside_another(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the review of stop 52: an old password of printable characters inside a URL got a new one
+    # from the same characters (`g}A{d1#=…`), and the URL's host went behind the `#`
+    rel_pw = "gitops/apps/authentik/pw.enc.yaml"
+    rel_url = "gitops/apps/authentik/url.enc.yaml"
+    old = "Xy7!kq9*Lm2&Pz4+"
+    secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {}\nstringData:\n  {}\n"
+    add_demo_secret(demo_repo, rel_pw, secret.format("pw", f'password: "{old}"'), "pw")
+    url = f'url: "postgres://app:{old}@db:5432/app"'
+    add_demo_secret(demo_repo, rel_url, secret.format("url", url), "url")
+    before = snapshot(demo_repo)
+    args = [str(demo_repo / rel_pw), "--regenerate", "stringData.password", "--linked"]
+    code, _out, err = rotate(demo_repo, capsys, *args, "--reason", "r")
+    assert code == 1
+    assert f"--linked cannot rewrite {rel_url} (stringData.url)" in err
+    assert "would change what the text around it means" in err
+    assert snapshot(demo_repo) == before
+
+
+def test_each_document_a_value_is_regenerated_in_is_named(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the sweep of stop 52 (david-driscoll/stargate-command-cluster): a file of three Secrets,
+    # each with stringData.password: all three changed, one was named, the linked file held
+    # the second's value while the printed --extract showed the first's
+    rel = "gitops/apps/authentik/passwords.enc.yaml"
+    one = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {}\nstringData:\n  password: {}\n"
+    plain = (
+        one.format("superuser", "Aq3nV8sLx2Ry6Wd") + "---\n" + one.format("app", "Bk9mP2vQ8rT5wL3")
+    )
+    add_demo_secret(demo_repo, rel, plain, "two Secrets in one file")
+    add_demo_secret(
+        demo_repo, "gitops/apps/authentik/uses.enc.yaml", one.format("uses", "Bk9mP2vQ8rT5wL3"), "u"
+    )
+    args = [str(demo_repo / rel), "--regenerate", "stringData.password", "--linked"]
+    code, out, err = rotate(demo_repo, capsys, *args, "--reason", "r", "--commit")
+    assert (code, err) == (0, "")
+    assert f"  stringData.password (document 1) in {rel}\n" in out
+    assert f"  stringData.password (document 2) in {rel}\n" in out
+    assert (
+        "  stringData.password in gitops/apps/authentik/uses.enc.yaml "
+        f"(same value: stringData.password (document 2) in {rel})\n"
+    ) in out
+    assert f"one per document: secretsmgr decrypt {rel}" in out
+    entry = parse_entries((demo_repo / CHANGELOG).read_bytes())[-1]
+    recorded = {k for f in entry.files if f.path == rel for k in f.key_paths}
+    assert recorded == {"stringData.password (document 1)", "stringData.password (document 2)"}
