@@ -1936,6 +1936,20 @@ def _rename_hint(
         keys_field = (
             f"pgp: {','.join(pgp)}" if pgp else f"age: {','.join(keys) or '<the cluster key>'}"
         )
+        if not _secret_shaped(ctx, path):
+            # no data or stringData (a Talos secrets file, a config): a rule of its own that
+            # encrypts every value, under the name it has (the sweep of stop 52: the .enc.yaml
+            # rule with ^(data|stringData)$ would encrypt nothing, and encrypt refused it)
+            again = (
+                configs.sops_command("encrypt -i", path)
+                if pgp
+                else f"secretsmgr encrypt -i {sh_path(path)}"
+            )
+            return (
+                f"no .sops.yaml creation rule matches {path}: {add} (path_regex: "
+                f"{_name_regex(path)}, {keys_field}, no encrypted_regex: it holds no Secret's "
+                f"data, so every value is encrypted), then {again}"
+            )
         encrypt = (
             configs.sops_command("encrypt -i", target)
             if pgp
@@ -2536,6 +2550,23 @@ def _env_readers(ctx: AuditContext, hit: PlaintextSecret) -> tuple[list[Layer], 
 
 
 _REGEX_SPECIAL = frozenset(".^$*+?()[]{}|\\")
+
+
+def _secret_shaped(ctx: AuditContext, path: str) -> bool:
+    """Whether a YAML/JSON file holds a document with ``data`` or ``stringData`` (what a
+    Secret's ``encrypted_regex`` encrypts); True when it cannot be read (the usual rule then)."""
+    if structured_format(path) not in (FileFormat.YAML, FileFormat.JSON):
+        return True
+    try:
+        docs = parse_documents(
+            _read(ctx.repo.root / path), structured_format(path) or FileFormat.YAML
+        )
+    except SecretsmgrError:
+        return True
+    return (
+        any(isinstance(doc, MapNode) and (doc.has("data") or doc.has("stringData")) for doc in docs)
+        or not docs
+    )
 
 
 def _name_regex(path: str) -> str:

@@ -586,3 +586,38 @@ def test_a_plain_sops_named_dotenv_no_rule_matches_gets_a_rule_first(tmp_path: P
         "add a .sops.yaml creation rule that matches tf.enc.env (none does), then secretsmgr "
         "encrypt -i tf.enc.env"
     )
+
+
+def test_a_plaintext_file_of_no_secret_shape_gets_a_rule_of_its_own_that_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the sweep of stop 52 (david-driscoll/stargate-command-cluster): talos/talsecret.sops.yaml
+    # in clear, no rule for it; the fix added an .enc.yaml rule with ^(data|stringData)$ and a
+    # rename, and encrypt then refused it (no value would be encrypted)
+    import re
+
+    from secretsmgr.audit.engine import run_audit
+    from tests.cli.runner import run
+
+    standard_repo(tmp_path, {})
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: ^apps/\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {K1}\n"
+    )
+    (tmp_path / "talos").mkdir()
+    talos = "cluster:\n  id: abc\n  secret: Kq9wZ2xP7vR4mN8tY3uB6sD1fG5hJ0lA\n"
+    (tmp_path / "talos" / "talsecret.sops.yaml").write_text(talos)
+    (finding,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM002"]
+    assert finding.fix is not None and "encrypted_regex: ^(data" not in finding.fix, finding.fix
+    assert "rename" not in finding.fix
+    regex = re.search(r"path_regex: (\S+),", finding.fix)
+    assert regex is not None and regex.group(1) == r"(^|/)talsecret\.sops\.yaml$"
+    # pasted: the rule, then the command it names
+    with (tmp_path / ".sops.yaml").open("a") as rules:
+        rules.write(f"  - path_regex: {regex.group(1)}\n    age: {K1}\n")
+    code, _out, err = run(
+        ["--repo", str(tmp_path), "encrypt", "-i", str(tmp_path / "talos/talsecret.sops.yaml")],
+        capsys,
+    )
+    assert (code, err) == (0, "")
+    assert not [f for f in run_audit(tmp_path).findings if f.rule == "SM002"]
