@@ -15,7 +15,7 @@ import binascii
 import re
 import secrets
 import string
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from secretsmgr.errors import RefusedError, UsageError
@@ -199,17 +199,20 @@ def _embeds(text: str, values: Collection[str]) -> bool:
     return any(_count_inside(text, v) for v in values)
 
 
+def _paths_where(doc: MapNode, rule: EncryptionRule, holds: Callable[[str], bool]) -> list[str]:
+    """Dotted key paths of the encrypted string leaves whose text ``holds`` accepts."""
+    return [
+        dotted(path)
+        for path, leaf, encrypted in iter_leaves(doc, rule)
+        if encrypted and isinstance(leaf, str) and holds(_text(doc, path, leaf)[0])
+    ]
+
+
 def held_more_than_once(doc: MapNode, rule: EncryptionRule, values: Collection[str]) -> list[str]:
     """Dotted key paths of the encrypted leaves holding one of ``values`` more than once inside
     a longer value: which of them is the password cannot be told (the review of stop 52:
     ``postgres://postgres:postgres@postgres…`` lost its scheme, user, host and database)."""
-    return [
-        dotted(path)
-        for path, leaf, encrypted in iter_leaves(doc, rule)
-        if encrypted
-        and isinstance(leaf, str)
-        and any(_ambiguous(_text(doc, path, leaf)[0], v) for v in values)
-    ]
+    return _paths_where(doc, rule, lambda text: any(_ambiguous(text, v) for v in values))
 
 
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
@@ -221,17 +224,12 @@ _SAFE_INSIDE = re.compile(r"[A-Za-z0-9._~-]+")
 def held_unsafely(doc: MapNode, rule: EncryptionRule, values: Collection[str]) -> list[str]:
     """Dotted key paths of the encrypted leaves holding one of ``values`` inside a longer
     value where its new value, drawn from the same alphabet, would need escaping (the review
-    of stop 52: ``g}A{d1#=…`` cut a connection string's host off at the ``#``)."""
-    risky = [v for v in values if not _SAFE_INSIDE.fullmatch(v)]
+    of stop 52: ``g}A{d1#=…`` cut a connection string's host off at the ``#``). The forms a
+    value is also looked for in (with its final line break) are no values of their own."""
+    risky = [v for v in values if not v.endswith("\n") and not _SAFE_INSIDE.fullmatch(v)]
     if not risky:
         return []
-    return [
-        dotted(path)
-        for path, leaf, encrypted in iter_leaves(doc, rule)
-        if encrypted
-        and isinstance(leaf, str)
-        and any(_count_inside(_text(doc, path, leaf)[0], v) for v in risky)
-    ]
+    return _paths_where(doc, rule, lambda text: any(_count_inside(text, v) for v in risky))
 
 
 def _ambiguous(text: str, old: str) -> bool:

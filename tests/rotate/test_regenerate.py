@@ -498,3 +498,23 @@ def test_each_document_a_value_is_regenerated_in_is_named(
     entry = parse_entries((demo_repo / CHANGELOG).read_bytes())[-1]
     recorded = {k for f in entry.files if f.path == rel for k in f.key_paths}
     assert recorded == {"stringData.password (document 1)", "stringData.password (document 2)"}
+
+
+def test_an_old_value_on_a_config_line_is_rewritten_there(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a password of safe characters on a line of a multi-line config (followed by a line
+    # break) is rewritten in place, not refused as if its new value needed escaping
+    old = password(demo_repo, PG)
+    rel = "gitops/apps/authentik/config.enc.yaml"
+    plain = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: cfg\nstringData:\n"
+        f"  config.yaml: |\n    db:\n      password: {old}\n      host: pg\n"
+    )
+    add_demo_secret(demo_repo, rel, plain, "a config holding the password")
+    code, out, err = rotate(demo_repo, capsys, *REGEN, "--linked")
+    assert (code, err) == (0, ""), err
+    new = password(demo_repo, PG)
+    config = sops_json(demo_repo / rel, DEMO_KEY)["stringData"]["config.yaml"]  # type: ignore[index]
+    assert config == f"db:\n  password: {new}\n  host: pg\n" and old not in config
+    assert f"  stringData.config.yaml in {rel} (the old value inside it" in out
