@@ -234,7 +234,8 @@ def _as_target(patch: Obj, target: object) -> Obj:
         return patch
     name = cast(Obj, target).get("name")
     meta = patch.get("metadata")
-    named = isinstance(name, str) and name and re.escape(name) == name
+    # a target's name is a regex to kustomize: used as the Secret's name when it is a plain one
+    named = isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9._-]+", name) is not None
     metadata = {**(meta if isinstance(meta, dict) else {}), **({"name": name} if named else {})}
     return {**patch, "apiVersion": "v1", "kind": "Secret", "metadata": metadata}
 

@@ -140,6 +140,7 @@ class PlaintextSecret:
     # that applies the file may substitute one written in clear elsewhere (_filled)
     fills: str = ""
     fills_inside: bool = False  # ... as a part of a longer value (a URL's password)
+    fills_key: str = ""  # ... the setting it is the value of there (``password`` in a URL)
 
 
 _AGE_SECRET = re.compile(r"(?i)AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]{20,}")
@@ -808,8 +809,9 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                             envsubst=True,
                             fills=used,
                             fills_inside=True,
+                            fills_key=setting,
                         )
-                        for used in _credential_references(value)
+                        for used, setting in _credential_references(value)
                     ]
                 if is_public_material(key_path, value):
                     continue
@@ -1226,7 +1228,9 @@ def _der_private_key(data: bytes) -> str | None:
     ASN.1 SEQUENCE spanning the whole file, parsed."""
     if len(data) < 32 or data[0] != 0x30:
         return None
-    if data[1] == 0x82:
+    if data[1] == 0x83:  # a keystore with a long chain (64 KiB or more)
+        whole = len(data) == 5 + int.from_bytes(data[2:5], "big")
+    elif data[1] == 0x82:
         whole = len(data) == 4 + int.from_bytes(data[2:4], "big")
     elif data[1] == 0x81:
         whole = len(data) == 3 + data[2]
@@ -2293,7 +2297,7 @@ def filled_variables(
             patched = not origin  # set by a patch of the Kustomization above it
             origin = origin or layer.source
             if (origin, where) in found or not _secret_value(
-                hit.key_path, value, hit.fills, hit.fills_inside
+                hit.key_path, value, hit.fills, hit.fills_key
             ):
                 continue
             found[(origin, where)] = (hit, layer, patched)
@@ -2312,40 +2316,49 @@ def _variable_key_path(origin: str, layer_source: str, variable: str) -> str:
     return variable
 
 
-def _credential_references(value: object) -> tuple[str, ...]:
-    """The variables a value uses where a credential goes, inside a longer value: a URL's
-    password (``postgres://app:${PW}@db``) or a config line setting a credential
-    (``password: ${PW}``) (the second attack review of stop 52: a connection string passed)."""
+def _credential_references(value: object) -> list[tuple[str, str]]:
+    """(variable, the setting it is the value of) for each variable a value uses where a
+    credential goes, inside a longer value: a URL's password (``postgres://app:${PW}@db``), a
+    setting whose name ends in a credential's word (``password: ${PW}``, ``Password=${SA};``,
+    JSON's ``"api_key": "${K}"``) or a config's ``requirepass ${PW}`` (the reviews of stop 52:
+    a connection string passed; ``bypass`` and ``existingSecret`` were taken for passwords)."""
     if not isinstance(value, str):
-        return ()
-    used = references(value)
-    return tuple(
-        name
-        for name in used
-        if re.search(_IN_URL.format(re.escape(name)), value)
-        or re.search(_ON_LINE.format(re.escape(name)), value)
-    )
+        return []
+    found: list[tuple[str, str]] = []
+    for name in references(value):
+        var = _VAR.format(re.escape(name))
+        if re.search(_IN_URL + var + "@", value):
+            found.append((name, "password"))
+            continue
+        line = re.search(_ON_LINE + var, value) or re.search(_SPACED + var, value)
+        if line is not None:
+            key = line.group("key")
+            # Redis's requirepass and masterauth set a password
+            found.append((name, "password" if key in ("requirepass", "masterauth") else key))
+    return found
 
 
-# ``${NAME}`` (or with a default) as a URL's password, or as the value of a credential's
-# setting anywhere in a longer value (a line, a .NET connection string's ``Password=…;``, JSON's
-# ``"password": "…"``, a query's ``?password=…``)
+# ``${NAME}`` (or with a default); a URL's userinfo before a password; a setting whose name ends
+# in a credential's word, then ``:`` or ``=``; a config line's keyword and a space
 _VAR = r"\$\{{{}(?::?[-=][^}}]*)?\}}"
-_IN_URL = r"://[^/@\s]*?:" + _VAR + "@"
+_IN_URL = r"://[^/@\s]*?:"
 _ON_LINE = (
-    r"(?i)[\w.-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api_?key)[\w.-]*"
-    r"[\"']?[ \t]*[:=][ \t]*[\"']?" + _VAR
+    r"(?i)(?<![\w.-])(?P<key>[\w.-]*?(?:password|passwd|passphrase|pwd|secret|token|"
+    r"api[_-]?key))[\"']?[ \t]*[:=][ \t]*[\"']?"
+)
+_SPACED = (
+    r"(?im)(?:^|(?<=\s))(?P<key>requirepass|masterauth|password|passwd|passphrase)[ \t]+[\"']?"
 )
 
 
-def _secret_value(key_path: str, value: str, variable: str, inside: bool) -> bool:
+def _secret_value(key_path: str, value: str, variable: str, setting: str) -> bool:
     """Whether ``value`` of ``variable`` is a secret where a Secret's ``key_path`` takes it
-    (``inside``: as a URL's password or a credential line's value): judged as a credential
-    under the variable's name, the Secret key's (its file extension aside: password.txt) or,
-    inside, a password's, by name and look (a duration, a store's name, a uuid under
-    TOKEN_TTL, SECRET_STORE, AUTH_CLIENT_ID are none), or a known credential's format; a
-    placeholder, a setting (a host, a domain, a port) or a stand-in never (the reviews of stop
-    52: a cluster's TZ and CLUSTER_NAME were errors)."""
+    (``setting``: the setting it is the value of inside a longer value, ``password`` in a URL):
+    judged as a credential under the variable's name, the Secret key's (its file extension
+    aside: password.txt) or that setting's, by name and look (a duration, a store's name, a
+    uuid under TOKEN_TTL, SECRET_STORE, AUTH_CLIENT_ID are none), or a known credential's
+    format; a placeholder, a setting (a host, a domain, a port) or a stand-in never (the
+    reviews of stop 52: a cluster's TZ and CLUSTER_NAME were errors)."""
     if not is_plaintext_value(value) or is_public_material(key_path, value):
         return False
     text = _text(key_path, value)
@@ -2358,7 +2371,7 @@ def _secret_value(key_path: str, value: str, variable: str, inside: bool) -> boo
     ):
         return False
     key = posixpath.splitext(key_path.partition(".")[2])[0] or key_path
-    names = (variable, key, "password") if inside else (variable, key)
+    names = (variable, key, setting) if setting else (variable, key)
     return any(judge_value(name, shown) is not None for name in names)
 
 

@@ -3587,3 +3587,51 @@ def test_postbuild_variables_in_credential_places_and_settings_with_secret_words
     assert found == {
         f"spec.postBuild.substitute.{name}" for name in ("PW", "SA", "APPPW", "ADMIN")
     }, found
+
+
+def test_settings_beside_credential_words_inside_values_are_no_postbuild_secrets(
+    tmp_path: Path,
+) -> None:
+    # the last review of stop 52: Helm values kept in a Secret (existingSecret: ${APP},
+    # secretName: ${APP}-tls, bypass: ${BYPASS}) and token_issuer/api_key_header settings
+    # were errors; Redis's requirepass and a .netrc's password line were missed
+    from secretsmgr.audit.engine import run_audit
+
+    layer = flux_kustomization() + (
+        "  postBuild:\n    substitute:\n      APP: grafana\n      BYPASS: localhost\n"
+        "      CLUSTER_NAME: home-ops\n      NAME: grafana\n"
+        "      REDIS_PW: Zr8kLm3Qw9Tx2Vb7\n      NETRC_PW: Hq3nV8sLx2Ry6Wdk\n"
+    )
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n"
+        "  values.yaml: |\n    existingSecret: ${APP}\n    tls:\n      - secretName: ${APP}-tls\n"
+        "    bypass: ${BYPASS}\n"
+        '  oidc: "token_issuer=${CLUSTER_NAME};api_key_header=${NAME}"\n'
+        "  redis.conf: |\n    requirepass ${REDIS_PW}\n"
+        "  netrc: |\n    machine git.example.org login bot password ${NETRC_PW}\n"
+    )
+    standard_repo(tmp_path, {"apps/secret.yaml": secret}, layer=layer)
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        "spec.postBuild.substitute.REDIS_PW",
+        "spec.postBuild.substitute.NETRC_PW",
+    }, found
+
+
+def test_a_patch_by_a_target_name_names_the_targets_secret(tmp_path: Path) -> None:
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app-secret\n",
+            "apps/kustomization.yaml": (
+                "resources:\n  - secret.yaml\npatches:\n  - target: {name: app-secret}\n"
+                "    patch: |-\n      apiVersion: v1\n      kind: ConfigMap\n"
+                "      metadata:\n        name: whatever\n"
+                "      stringData:\n        api_token: Hq3nV8sLx2Ry6Wdk\n"
+            ),
+        },
+    )
+    (finding,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert finding.message.startswith("an inline patch of Secret app-secret holds"), finding
