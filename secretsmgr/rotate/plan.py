@@ -649,7 +649,9 @@ def link_values(
         if path not in opened:
             extra.append(entries[path])
         opened[path] = [doc for doc, _hits in replaced]
-        for _doc, hits in replaced:
+        for number, (_doc, hits) in enumerate(replaced, start=1):
+            if len(docs) > 1:  # named with its document, as regenerate_named names them
+                hits = [(f"{hit} (document {number})", inside, old) for hit, inside, old in hits]
             regenerations += [
                 Regeneration(
                     path,
@@ -773,9 +775,11 @@ def render_regenerated(plan: RotationPlan) -> str:
     )
     if "(document " in first.key_path:
         # --extract reads the first document alone: the file whole shows every new value
+        several = sum(r.path == first.path for r in named) > 1
+        where = "one per document" if several else first.key_path.rpartition(" (")[2][:-1]
         lines.append(
-            f"the new values are in {first.path}, one per document: secretsmgr decrypt "
-            f"{sh_path(first.path)}"
+            f"the new value{'s are' if several else ' is'} in {first.path} ({where}): "
+            f"secretsmgr decrypt {sh_path(first.path)}"
         )
     else:
         lines.append(

@@ -221,12 +221,20 @@ _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
 _SAFE_INSIDE = re.compile(r"[A-Za-z0-9._~-]+")
 
 
+def _drawn_safely(old: str) -> bool:
+    """Whether the new value for ``old``, drawn from the alphabet ``old`` is of, holds only
+    characters that stand inside a URL or a config line as they are (the review of stop 52:
+    an old ``s3cr.et~pass`` made a new value of printable characters, ``@`` and ``?`` among
+    them)."""
+    return _SAFE_INSIDE.fullmatch(alphabet_for(old)[1]) is not None
+
+
 def held_unsafely(doc: MapNode, rule: EncryptionRule, values: Collection[str]) -> list[str]:
     """Dotted key paths of the encrypted leaves holding one of ``values`` inside a longer
     value where its new value, drawn from the same alphabet, would need escaping (the review
     of stop 52: ``g}A{d1#=…`` cut a connection string's host off at the ``#``). The forms a
     value is also looked for in (with its final line break) are no values of their own."""
-    risky = [v for v in values if not v.endswith("\n") and not _SAFE_INSIDE.fullmatch(v)]
+    risky = [v for v in values if not v.endswith("\n") and not _drawn_safely(v)]
     if not risky:
         return []
     return _paths_where(doc, rule, lambda text: any(_count_inside(text, v) for v in risky))
@@ -311,7 +319,7 @@ def regenerate_named(
             # a file of several documents holding the key path: each gets its own new value,
             # named with its document (the sweep of stop 52: three Secrets' passwords changed
             # and one was named)
-            several = sum(_place(doc, spec) is not None for doc in docs) > 1
+            several = len(docs) > 1
             for number, doc in enumerate(docs):
                 place = _place(doc, spec)
                 if place is None:

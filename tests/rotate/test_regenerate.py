@@ -494,7 +494,7 @@ def test_each_document_a_value_is_regenerated_in_is_named(
         "  stringData.password in gitops/apps/authentik/uses.enc.yaml "
         f"(same value: stringData.password (document 2) in {rel})\n"
     ) in out
-    assert f"one per document: secretsmgr decrypt {rel}" in out
+    assert f"the new values are in {rel} (one per document): secretsmgr decrypt {rel}" in out
     entry = parse_entries((demo_repo / CHANGELOG).read_bytes())[-1]
     recorded = {k for f in entry.files if f.path == rel for k in f.key_paths}
     assert recorded == {"stringData.password (document 1)", "stringData.password (document 2)"}
@@ -518,3 +518,44 @@ def test_an_old_value_on_a_config_line_is_rewritten_there(
     config = sops_json(demo_repo / rel, DEMO_KEY)["stringData"]["config.yaml"]  # type: ignore[index]
     assert config == f"db:\n  password: {new}\n  host: pg\n" and old not in config
     assert f"  stringData.config.yaml in {rel} (the old value inside it" in out
+
+
+def test_linked_refuses_inside_a_url_when_the_new_value_may_need_escaping(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the last review of stop 52: an old value with `.` and `~` (safe in a URL) made a new one of
+    # printable characters, `@` and `?` among them, and the URL lost its host
+    rel_pw = "gitops/apps/authentik/pw.enc.yaml"
+    rel_url = "gitops/apps/authentik/url.enc.yaml"
+    old = "s3cr.et~pass-word_1"
+    secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {}\nstringData:\n  {}\n"
+    add_demo_secret(demo_repo, rel_pw, secret.format("pw", f"password: {old}"), "pw")
+    url = f"url: postgres://app:{old}@db:5432/app"
+    add_demo_secret(demo_repo, rel_url, secret.format("url", url), "url")
+    before = snapshot(demo_repo)
+    args = [str(demo_repo / rel_pw), "--regenerate", "stringData.password", "--linked"]
+    code, _out, err = rotate(demo_repo, capsys, *args, "--reason", "r")
+    assert code == 1 and f"--linked cannot rewrite {rel_url} (stringData.url)" in err
+    assert snapshot(demo_repo) == before
+
+
+def test_a_value_in_a_later_document_alone_is_named_with_it_and_history_is_closed(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the last review of stop 52: the --extract hint failed for a key path only document 2
+    # holds, and SM019 stayed open after the fix it advises (the changelog names the document)
+    from secretsmgr.changelog.chain import parse_entries as entries_of
+
+    rel = "gitops/apps/authentik/multi.enc.yaml"
+    first = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n"
+    second = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: Aq3nV8sLx2\n"
+    )
+    add_demo_secret(demo_repo, rel, first + "---\n" + second, "two documents")
+    args = [str(demo_repo / rel), "--regenerate", "stringData.password", "--unlinked"]
+    code, out, err = rotate(demo_repo, capsys, *args, "--reason", "r")
+    assert (code, err) == (0, "")
+    assert f"  stringData.password (document 2) in {rel}\n" in out
+    assert f"the new value is in {rel} (document 2): secretsmgr decrypt {rel}" in out
+    (record,) = [f for f in entries_of((demo_repo / CHANGELOG).read_bytes())[-1].files]
+    assert record.key_paths == ("stringData.password (document 2)",)

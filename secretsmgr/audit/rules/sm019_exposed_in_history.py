@@ -8,6 +8,7 @@ key path of that file as regenerated (``secretsmgr rotate --regenerate``) after 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
@@ -30,6 +31,9 @@ def _kept_in(exposure: Exposure) -> str:
     return exposure.current
 
 
+_DOCUMENT = re.compile(r" \(document \d+\)$")
+
+
 def _regenerated_after(ctx: AuditContext, exposure: Exposure) -> bool:
     """Whether a changelog entry after the exposure gave that key path a new value: ``rotate
     --regenerate`` and ``set`` record the key paths they change in ``key_paths`` (``set`` of the
@@ -43,8 +47,10 @@ def _regenerated_after(ctx: AuditContext, exposure: Exposure) -> bool:
             # the fix names a value's key path as the file holds it now (data.x committed,
             # stringData.x today): either records the new value
             named = {exposure.key_path, _twin(exposure.key_path)}
+            # a file of several documents records "KEY (document N)" (the review of stop 52)
+            recorded = {_DOCUMENT.sub("", key) for key in record.key_paths}
             if record.path in (exposure.path, exposure.current, _kept_in(exposure)) and (
-                named & set(record.key_paths)
+                named & recorded
             ):
                 return True
     return False

@@ -58,6 +58,8 @@ def test_sm019_near_miss_regenerated_after_the_exposure(tmp_path: Path) -> None:
     assert len(with_changelog("2026-02-01T00:00:00Z", ("stringData.username",))) == 1  # other
     assert with_changelog("2026-02-01T00:00:00Z", ("stringData.password",)) == []
     assert with_changelog("2026-02-01T00:00:00Z", ("stringData.password",), "set") == []
+    # a file of several documents records the document too (the last review of stop 52)
+    assert with_changelog("2026-02-01T00:00:00Z", ("stringData.password (document 2)",)) == []
     # from the review: unset only removes the key; the leaked value may still be live
     assert len(with_changelog("2026-02-01T00:00:00Z", ("stringData.password",), "unset")) == 1
 
