@@ -35,6 +35,7 @@ from secretsmgr.rotate.regenerate import (
     held_unsafely,
     paths_holding,
     replace_equal,
+    risky_characters,
 )
 from secretsmgr.rotate.stage import open_file
 from secretsmgr.shellword import sh_path, sh_word
@@ -624,8 +625,9 @@ def link_values(
         if unsafe and not twice:
             raise RefusedError(
                 f"--linked cannot rewrite {path} ({unsafe[0]}): the old value stands inside it, "
-                "and the new one, drawn from the same characters (@, #, /, : among them), would "
-                "change what the text around it means; nothing was changed",
+                "and the new one, drawn from the same characters "
+                f"({', '.join(risky_characters(replacements))} among them), may change what the "
+                "text around it means; nothing was changed",
                 hints=(
                     "regenerate with --unlinked, then put the new value there by hand, escaped "
                     f"as that text needs (secretsmgr edit {sh_path(path)})",

@@ -229,6 +229,13 @@ def _drawn_safely(old: str) -> bool:
     return _SAFE_INSIDE.fullmatch(alphabet_for(old)[1]) is not None
 
 
+def risky_characters(values: Collection[str]) -> list[str]:
+    """The characters the new values of ``values`` may hold that the text around them could
+    read otherwise (``+``, ``/``, ``=`` for base64; ``@``, ``#``, ``:`` for printable)."""
+    chars = {c for v in values if not v.endswith("\n") for c in alphabet_for(v)[1]}
+    return sorted(c for c in chars if not _SAFE_INSIDE.fullmatch(c))[:6]
+
+
 def held_unsafely(doc: MapNode, rule: EncryptionRule, values: Collection[str]) -> list[str]:
     """Dotted key paths of the encrypted leaves holding one of ``values`` inside a longer
     value where its new value, drawn from the same alphabet, would need escaping (the review

@@ -466,7 +466,7 @@ def test_linked_refuses_to_put_a_value_that_needs_escaping_inside_another(
     code, _out, err = rotate(demo_repo, capsys, *args, "--reason", "r")
     assert code == 1
     assert f"--linked cannot rewrite {rel_url} (stringData.url)" in err
-    assert "would change what the text around it means" in err
+    assert "may change what the text around it means" in err
     assert snapshot(demo_repo) == before
 
 

@@ -2341,13 +2341,16 @@ def _credential_references(value: object) -> list[tuple[str, str]]:
 # ``${NAME}`` (or with a default); a URL's userinfo before a password; a setting whose name ends
 # in a credential's word, then ``:`` or ``=``; a config line's keyword and a space
 _VAR = r"\$\{{{}(?::?[-=][^}}]*)?\}}"
-_IN_URL = r"://[^/@\s]*?:"
+_IN_URL = r"://[^/\s]*?:"  # the user may be an email address (smtp://a@example.com:PW@host)
 _ON_LINE = (
     r"(?i)(?<![\w.-])(?P<key>[\w.-]*?(?:password|passwd|passphrase|pwd|secret|token|"
-    r"api[_-]?key))[\"']?[ \t]*[:=][ \t]*[\"']?"
+    r"(?:api|secret|private|access|signing|encryption|master)[_-]?key|(?<![a-z])pass))"
+    r"[\"']?[ \t]*[:=][ \t]*[\"']?"
 )
+# a config's keyword and a space: at a line's start (redis.conf), or after a .netrc's login
 _SPACED = (
-    r"(?im)(?:^|(?<=\s))(?P<key>requirepass|masterauth|password|passwd|passphrase)[ \t]+[\"']?"
+    r"(?im)(?:^[ \t]*|\blogin[ \t]+\S+[ \t]+)"
+    r"(?P<key>requirepass|masterauth|password|passwd|passphrase)[ \t]+[\"']?"
 )
 
 
@@ -2361,6 +2364,15 @@ def _secret_value(key_path: str, value: str, variable: str, setting: str) -> boo
     reviews of stop 52: a cluster's TZ and CLUSTER_NAME were errors)."""
     if not is_plaintext_value(value) or is_public_material(key_path, value):
         return False
+    if setting:
+        # inside a longer value: the setting it stands for says what it is, and the Secret's
+        # key names the whole value (DATABASE_URL, secret.yaml), not this part of it (the last
+        # review of stop 52: a URL's password was "a setting", existingSecret under
+        # secret.yaml "a secret")
+        if stand_in_words(value):
+            return False
+        names = (variable, setting.replace("-", "_"))
+        return any(judge_value(name, value) is not None for name in names)
     text = _text(key_path, value)
     shown = value if text is None else text
     if (
@@ -2371,8 +2383,7 @@ def _secret_value(key_path: str, value: str, variable: str, setting: str) -> boo
     ):
         return False
     key = posixpath.splitext(key_path.partition(".")[2])[0] or key_path
-    names = (variable, key, setting) if setting else (variable, key)
-    return any(judge_value(name, shown) is not None for name in names)
+    return any(judge_value(name, shown) is not None for name in (variable, key))
 
 
 def _filled(ctx: AuditContext, hits: Sequence[PlaintextSecret]) -> Iterator[Finding]:

@@ -3635,3 +3635,36 @@ def test_a_patch_by_a_target_name_names_the_targets_secret(tmp_path: Path) -> No
     )
     (finding,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
     assert finding.message.startswith("an inline patch of Secret app-secret holds"), finding
+
+
+def test_postbuild_variables_in_more_credential_settings_and_fewer_false_ones(
+    tmp_path: Path,
+) -> None:
+    # the final review of stop 52: SMTP_PASS=, pass:, SECRET_KEY=, api-key:, "X-API-Key",
+    # a human password in DATABASE_URL and an email user's URL passed; existingSecret under a
+    # Secret key named secret.yaml, and "password ${X}" in prose, were errors
+    from secretsmgr.audit.engine import run_audit
+
+    caught = {
+        "A": ("env", "SMTP_PASS=${A}\n"),
+        "B": ("mail.yaml", "mail:\n  pass: ${B}\n"),
+        "C": ("settings.py", "SECRET_KEY=${C}\n"),
+        "D": ("app.yaml", "api-key: ${D}\n"),
+        "E": ("headers.json", '{"X-API-Key": "${E}"}'),
+        "F": ("DATABASE_URL", "postgres://app:${F}@db/app"),
+        "G": ("alerts", "smtp://alerts@example.com:${G}@smtp.example.com:587"),
+    }
+    values = "".join(f"      {name}: Zr8kLm3Qw{i}Tx2Vb7\n" for i, name in enumerate(caught))
+    values = values.replace("Zr8kLm3Qw5Tx2Vb7", "s3cr3tpass")  # F: a human one
+    layer = flux_kustomization() + "  postBuild:\n    substitute:\n" + values
+    layer += "      APP: grafana\n      NAME: grafana\n"
+    body = "".join(
+        f"  {key}: |\n" + "".join(f"    {line}\n" for line in text.splitlines())
+        for key, text in caught.values()
+    )
+    body += "  secret.yaml: |\n    existingSecret: ${APP}\n"
+    body += "  notes: |\n    Log in with the password ${NAME} gives you.\n"
+    secret = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n{body}"
+    standard_repo(tmp_path, {"apps/secret.yaml": secret}, layer=layer)
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {f"spec.postBuild.substitute.{name}" for name in caught}, found
