@@ -72,8 +72,9 @@ class AdoptPlan:
 
 def _record(
     entry: SopsEntry, identities: Sequence[Identity], previous: FileRecord | None
-) -> FileRecord:
-    """The file as it is, changed from ``previous`` (the last state recorded for its path).
+) -> tuple[FileRecord, bool]:
+    """The file as it is, changed from ``previous`` (the last state recorded for its path),
+    and whether an identity opened it and it failed its MAC.
 
     Starting from the recorded state says where the unrecorded change began, and lets
     ``log --verify`` accept a recorded state that was replaced before anyone committed it.
@@ -81,6 +82,7 @@ def _record(
     sf = entry.sops_file
     assert sf is not None
     key_id: str | None = None
+    tampered = False
     if identities:
         try:
             key = unwrap_data_key(sf.metadata, identities)
@@ -90,11 +92,12 @@ def _record(
         # opens: the entry must not vouch for it with its data key's id (the attack review of
         # stop 52), nor stop init on a repository where one file was edited by hand (the
         # review that followed)
-        if key is not None and _verifies(entry, key):
-            key_id = datakey_id(key)
+        if key is not None:
+            tampered = not _verifies(entry, key)
+            key_id = None if tampered else datakey_id(key)
     digest = entry.sha256  # the bytes the inventory read and parsed
     recipients = sf.metadata.age_recipients
-    return FileRecord(
+    record = FileRecord(
         path=entry.path,
         lastmodified=sf.metadata.lastmodified,
         recipients_before=previous.recipients_after if previous is not None else recipients,
@@ -103,6 +106,7 @@ def _record(
         sha256_before=previous.sha256_after if previous is not None else digest,
         sha256_after=digest,
     )
+    return record, tampered
 
 
 def _verifies(entry: SopsEntry, key: bytes) -> bool:
@@ -150,7 +154,9 @@ def plan_adopt(
     gone = _removed(inv.root, latest, name)
     if not todo and not gone and not creates:
         return AdoptPlan(name, None, creates=False, data=data)
-    records = [_record(e, identities, latest.get(e.path)) for e in todo] + gone
+    made = [_record(e, identities, latest.get(e.path)) for e in todo]
+    tampered = tuple(record.path for record, failed in made if failed)
+    records = [record for record, _ in made] + gone
     touched = {e.path for e in todo} | {r.path for r in gone}
     layers = tuple(dict.fromkeys(x.name for x in inv.layers.layers if x.files & touched))
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -164,24 +170,12 @@ def plan_adopt(
         files=records,
         verified=True,  # read_chain checked these bytes above
     )
-    unopened = tuple(r.path for r in records if r.datakey_id is None and r.sha256_after)
-    tampered = _tampered(todo, identities) if identities else ()
-    unopened = tuple(p for p in unopened if p not in tampered)
+    unopened = tuple(
+        r.path
+        for r in records
+        if r.datakey_id is None and r.sha256_after and r.path not in tampered
+    )
     return AdoptPlan(name, entry, creates, unopened, tampered, data)
-
-
-def _tampered(entries: Sequence[SopsEntry], identities: Sequence[Identity]) -> tuple[str, ...]:
-    """The files an identity opens whose values or MAC do not verify."""
-    found = []
-    for entry in entries:
-        assert entry.sops_file is not None
-        try:
-            key = unwrap_data_key(entry.sops_file.metadata, identities)
-        except (DecryptionError, FormatError, UserError):
-            continue
-        if not _verifies(entry, key):
-            found.append(entry.path)
-    return tuple(found)
 
 
 def _removed(root: Path, latest: Mapping[str, FileRecord], changelog: str) -> list[FileRecord]:

@@ -101,6 +101,19 @@ class ChainBreak:
 # ----------------------------------------------------------------------------- serializing
 
 
+def document_key_path(key_path: str, document: int) -> str:
+    """A key path as ``key_paths`` records it in a file of several documents (1-based)."""
+    return f"{key_path} (document {document})"
+
+
+_DOCUMENT_LABEL = re.compile(r" \(document \d+\)$")
+
+
+def plain_key_path(recorded: str) -> str:
+    """A recorded key path without the document ``document_key_path`` adds."""
+    return _DOCUMENT_LABEL.sub("", recorded)
+
+
 def datakey_id(data_key: bytes) -> str:
     """A keyed fingerprint of a data key: HMAC-SHA256 keyed by it over a fixed label, 32 hex."""
     return hmac.new(data_key, DATAKEY_ID_LABEL, hashlib.sha256).hexdigest()[:32]

@@ -24,7 +24,8 @@ def changelog_path(root: Path, name: str) -> Path:
         # a YAML changelog in a layer's folder would also be read by Flux as a manifest
         hint = "set changelog: secrets-changelog.jsonl (the default), or remove the key"
         try:
-            held = (root / clean).read_bytes()[:2] == b'{"'
+            with (root / clean).open("rb") as existing:
+                held = existing.read(2) == b'{"'
         except OSError:
             held = False
         if held:

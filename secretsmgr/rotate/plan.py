@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from secretsmgr.changelog.chain import document_key_path
 from secretsmgr.errors import RefusedError, SecretsmgrError, UsageError
 from secretsmgr.keys.age import AgeRecipient
 from secretsmgr.keys.bech32 import short_key
@@ -620,27 +621,22 @@ def link_values(
         raise _refuse_hidden(unreadable, linked=True)
     for path, docs in found.items():
         rule = entries[path].sops_file.metadata.rule  # type: ignore[union-attr]
+        by_hand = "regenerate with --unlinked, then put the new value there by hand"
         twice = [p for doc in docs for p in held_more_than_once(doc, rule, replacements)]
+        if twice:
+            raise RefusedError(
+                f"--linked cannot rewrite {path} ({twice[0]}): the old value is in it more "
+                "than once, and which is the credential cannot be told; nothing was changed",
+                hints=(f"{by_hand} (secretsmgr edit {sh_path(path)})",),
+            )
         unsafe = [p for doc in docs for p in held_unsafely(doc, rule, replacements)]
-        if unsafe and not twice:
+        if unsafe:
             raise RefusedError(
                 f"--linked cannot rewrite {path} ({unsafe[0]}): the old value stands inside it, "
                 "and the new one, drawn from the same characters "
                 f"({', '.join(risky_characters(replacements))} among them), may change what the "
                 "text around it means; nothing was changed",
-                hints=(
-                    "regenerate with --unlinked, then put the new value there by hand, escaped "
-                    f"as that text needs (secretsmgr edit {sh_path(path)})",
-                ),
-            )
-        if twice:
-            raise RefusedError(
-                f"--linked cannot rewrite {path} ({twice[0]}): the old value is in it more "
-                "than once, and which is the credential cannot be told; nothing was changed",
-                hints=(
-                    "regenerate with --unlinked, then put the new value there by hand "
-                    f"(secretsmgr edit {sh_path(path)})",
-                ),
+                hints=(f"{by_hand}, escaped as that text needs (secretsmgr edit {sh_path(path)})",),
             )
     extra: list[SopsEntry] = []
     regenerations: list[Regeneration] = []
@@ -651,16 +647,17 @@ def link_values(
         if path not in opened:
             extra.append(entries[path])
         opened[path] = [doc for doc, _hits in replaced]
+        several = len(set(sources.values())) > 1
         for number, (_doc, hits) in enumerate(replaced, start=1):
-            if len(docs) > 1:  # named with its document, as regenerate_named names them
-                hits = [(f"{hit} (document {number})", inside, old) for hit, inside, old in hits]
+            document = number if len(docs) > 1 else 0  # as regenerate_named names them
             regenerations += [
                 Regeneration(
                     path,
-                    hit,
+                    document_key_path(hit, document) if document else hit,
                     linked=True,
                     inside=inside,
-                    same_as=sources.get(old, "") if len(set(sources.values())) > 1 else "",
+                    same_as=sources.get(old, "") if several else "",
+                    document=document,
                 )
                 for hit, inside, old in hits
             ]
@@ -775,10 +772,10 @@ def render_regenerated(plan: RotationPlan) -> str:
         "now change the credential in the service itself too (for example the database role's "
         "password): until then the service still expects the old value"
     )
-    if "(document " in first.key_path:
+    if first.document:
         # --extract reads the first document alone: the file whole shows every new value
         several = sum(r.path == first.path for r in named) > 1
-        where = "one per document" if several else first.key_path.rpartition(" (")[2][:-1]
+        where = "one per document" if several else f"document {first.document}"
         lines.append(
             f"the new value{'s are' if several else ' is'} in {first.path} ({where}): "
             f"secretsmgr decrypt {sh_path(first.path)}"

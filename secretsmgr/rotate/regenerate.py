@@ -18,6 +18,7 @@ import string
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from secretsmgr.changelog.chain import document_key_path
 from secretsmgr.errors import RefusedError, UsageError
 from secretsmgr.fileops.keypath import KeyPath as Place  # keys and list indexes
 from secretsmgr.fileops.keypath import get as get_at
@@ -52,6 +53,7 @@ class Regeneration:
     inside: bool = False  # linked: the old value was part of this value (a URL's password)
     # linked, where the run regenerated several values: the one it holds ("KEY in FILE")
     same_as: str = ""
+    document: int = 0  # 1-based, in a file of several documents (key_path names it too)
     # the cluster key's line in a key Secret the repository ships, swapped by ``key rotate``
     # (``keymanifests``): no random value
     cluster_key: bool = False
@@ -331,7 +333,8 @@ def regenerate_named(
                 place = _place(doc, spec)
                 if place is None:
                     continue
-                label = f"{spec} (document {number + 1})" if several else spec
+                document = number + 1 if several else 0
+                label = document_key_path(spec, document) if document else spec
                 _refuse_plaintext_slot(entry, spec, doc, place)
                 old = get_at(doc, place)
                 if not isinstance(old, str) or not old:
@@ -355,7 +358,7 @@ def regenerate_named(
                 changed = set_at(doc, place, written)
                 assert isinstance(changed, MapNode)
                 docs[number] = changed
-                done[Regeneration(entry.path, label)] = None
+                done[Regeneration(entry.path, label, document=document)] = None
                 sources.setdefault(old, f"{label} in {entry.path}")
         if not hit:
             raise UsageError(f"--regenerate {spec}: no target file has that key path")

@@ -8,13 +8,13 @@ key path of that file as regenerated (``secretsmgr rotate --regenerate``) after 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Need, Rule, RuleId, Severity
 from secretsmgr.audit.history import Exposure, env_slot
 from secretsmgr.audit.rules.sm002_missing_sops_metadata import EDITOR_LEFTOVER
+from secretsmgr.changelog.chain import plain_key_path
 from secretsmgr.repo.settings import glob_literal
 from secretsmgr.shellword import sh_path, sh_word
 from secretsmgr.sops.tree import MapNode
@@ -31,9 +31,6 @@ def _kept_in(exposure: Exposure) -> str:
     return exposure.current
 
 
-_DOCUMENT = re.compile(r" \(document \d+\)$")
-
-
 def _regenerated_after(ctx: AuditContext, exposure: Exposure) -> bool:
     """Whether a changelog entry after the exposure gave that key path a new value: ``rotate
     --regenerate`` and ``set`` record the key paths they change in ``key_paths`` (``set`` of the
@@ -48,7 +45,7 @@ def _regenerated_after(ctx: AuditContext, exposure: Exposure) -> bool:
             # stringData.x today): either records the new value
             named = {exposure.key_path, _twin(exposure.key_path)}
             # a file of several documents records "KEY (document N)" (the review of stop 52)
-            recorded = {_DOCUMENT.sub("", key) for key in record.key_paths}
+            recorded = {plain_key_path(key) for key in record.key_paths}
             if record.path in (exposure.path, exposure.current, _kept_in(exposure)) and (
                 named & recorded
             ):
