@@ -540,17 +540,72 @@ def _unapplied_rule_keys(ctx: Inventory, entry: SopsEntry) -> tuple[str, ...]:
 # ------------------------------------------------------------------------------ shared values
 
 
-def _refuse_split(holders: dict[str, list[str]]) -> RefusedError:
+def _refuse_split(
+    holders: dict[str, list[str]], blocked: tuple[str, str] | None = None
+) -> RefusedError:
+    """The refusal of a shared value without ``--linked``. ``blocked`` is why ``--linked``
+    would refuse too (the file, the reason): then its hint is the way by hand, not a flag
+    that fails when pasted (the review of stop 52)."""
     first = next(iter(holders))
     count = sum(len(paths) for paths in holders.values())
+    if blocked is None:
+        hints: tuple[str, ...] = (
+            f"rewrite it everywhere with --linked (also in: {', '.join(holders)})",
+            "or regenerate only the named key paths with --unlinked",
+        )
+    else:
+        path, reason = blocked
+        hints = (
+            f"--linked cannot rewrite it in {path}: {reason}",
+            f"{_BY_HAND} (also in: {', '.join(holders)})",
+        )
     return RefusedError(
         f"--regenerate would split a shared value: {first} ({holders[first][0]}) holds it too "
         f"({plural(count, 'other place')} in {plural(len(holders), 'file')})",
-        hints=(
-            f"rewrite it everywhere with --linked (also in: {', '.join(holders)})",
-            "or regenerate only the named key paths with --unlinked",
-        ),
+        hints=hints,
     )
+
+
+_BY_HAND = "regenerate with --unlinked, then put the new value there by hand"
+
+
+@dataclass(frozen=True)
+class _Obstacle:
+    """Why ``--linked`` cannot rewrite an old value where it was found."""
+
+    path: str
+    key_path: str
+    reason: str
+    escaping: bool  # the new value would need escaping in the text around it
+
+
+def _linked_obstacle(
+    found: dict[str, list[MapNode]],
+    entries: Mapping[str, SopsEntry],
+    replacements: dict[str, str],
+) -> _Obstacle | None:
+    """Why ``--linked`` cannot rewrite the old value where it was found, if it cannot: a
+    value holding it more than once, or inside text the new value's characters could change
+    the meaning of."""
+    for path, docs in found.items():
+        sf = entries[path].sops_file
+        assert sf is not None
+        rule = sf.metadata.rule
+        twice = [p for doc in docs for p in held_more_than_once(doc, rule, replacements)]
+        if twice:
+            reason = (
+                "the old value is in it more than once, and which is the credential cannot be told"
+            )
+            return _Obstacle(path, twice[0], reason, escaping=False)
+        unsafe = [p for doc in docs for p in held_unsafely(doc, rule, replacements)]
+        if unsafe:
+            reason = (
+                "the old value stands inside it, and the new one, drawn from the same "
+                f"characters ({', '.join(risky_characters(replacements))} among them), may "
+                "change what the text around it means"
+            )
+            return _Obstacle(path, unsafe[0], reason, escaping=True)
+    return None
 
 
 def _refuse_hidden(unreadable: list[str], linked: bool) -> RefusedError:
@@ -611,33 +666,27 @@ def link_values(
         if paths:
             holders[entry.path] = paths
             found[entry.path] = docs
+    obstacle = _linked_obstacle(found, entries, replacements)
     if not request.linked:
         if holders:
-            raise _refuse_split(holders)
+            blocked = None
+            if obstacle is not None:
+                blocked = (obstacle.path, f"{obstacle.key_path}: {obstacle.reason}")
+            if blocked is None and unreadable:
+                blocked = (unreadable[0], "it cannot be decrypted with the identities at hand")
+            raise _refuse_split(holders, blocked)
         if unreadable:
             raise _refuse_hidden(unreadable, linked=False)
         return [], []
     if unreadable:
         raise _refuse_hidden(unreadable, linked=True)
-    for path, docs in found.items():
-        rule = entries[path].sops_file.metadata.rule  # type: ignore[union-attr]
-        by_hand = "regenerate with --unlinked, then put the new value there by hand"
-        twice = [p for doc in docs for p in held_more_than_once(doc, rule, replacements)]
-        if twice:
-            raise RefusedError(
-                f"--linked cannot rewrite {path} ({twice[0]}): the old value is in it more "
-                "than once, and which is the credential cannot be told; nothing was changed",
-                hints=(f"{by_hand} (secretsmgr edit {sh_path(path)})",),
-            )
-        unsafe = [p for doc in docs for p in held_unsafely(doc, rule, replacements)]
-        if unsafe:
-            raise RefusedError(
-                f"--linked cannot rewrite {path} ({unsafe[0]}): the old value stands inside it, "
-                "and the new one, drawn from the same characters "
-                f"({', '.join(risky_characters(replacements))} among them), may change what the "
-                "text around it means; nothing was changed",
-                hints=(f"{by_hand}, escaped as that text needs (secretsmgr edit {sh_path(path)})",),
-            )
+    if obstacle is not None:
+        escaped = ", escaped as that text needs" if obstacle.escaping else ""
+        raise RefusedError(
+            f"--linked cannot rewrite {obstacle.path} ({obstacle.key_path}): {obstacle.reason}; "
+            "nothing was changed",
+            hints=(f"{_BY_HAND}{escaped} (secretsmgr edit {sh_path(obstacle.path)})",),
+        )
     extra: list[SopsEntry] = []
     regenerations: list[Regeneration] = []
     for path, docs in found.items():

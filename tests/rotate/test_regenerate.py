@@ -437,6 +437,35 @@ def test_linked_refuses_a_value_holding_the_old_one_where_it_cannot_tell_which(
     assert snapshot(demo_repo) == before
 
 
+@pytest.mark.parametrize("shape", ["several-times", "needs-escaping"])
+def test_a_split_refusal_offers_linked_only_where_linked_would_rewrite(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    # left open at stop 52: the refusal said "rewrite it everywhere with --linked", and the
+    # pasted --linked then refused the same file
+    old = "Xy7!kq9*Lm2&Pz4+" if shape == "needs-escaping" else password(demo_repo, PG)
+    rel_pw = "gitops/apps/authentik/pw.enc.yaml"
+    rel = "gitops/apps/authentik/dsn.enc.yaml"
+    secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {}\nstringData:\n  {}\n"
+    add_demo_secret(demo_repo, rel_pw, secret.format("pw", f'password: "{old}"'), "pw")
+    url = f"{old}://{old}:{old}@pg/db" if shape == "several-times" else f"postgres://a:{old}@db/a"
+    add_demo_secret(demo_repo, rel, secret.format("dsn", f'url: "{url}"'), "dsn")
+    before = snapshot(demo_repo)
+    args = [str(demo_repo / rel_pw), "--regenerate", "stringData.password", "--reason", "r"]
+    code, _out, err = rotate(demo_repo, capsys, *args)
+    assert code == 1 and "would split a shared value" in err
+    assert "with --linked (also in" not in err
+    lines = err.splitlines()
+    assert lines[1].startswith(f"secretsmgr: hint: --linked cannot rewrite it in {rel}: ")
+    assert "stringData.url: " in lines[1]
+    assert "then put the new value there by hand" in lines[2]
+    # the hint's way works: --unlinked regenerates the named file and leaves the other alone
+    code, _out, err = rotate(demo_repo, capsys, *args, "--unlinked")
+    assert (code, err) == (0, "")
+    assert snapshot(demo_repo)[rel] == before[rel]
+    assert old in sops_json(demo_repo / rel, DEMO_KEY)["stringData"]["url"]  # type: ignore[index]
+
+
 def test_an_old_value_that_is_part_of_a_longer_word_is_left_alone(
     demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
