@@ -263,7 +263,10 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
     for path, here in findings.items():
         shown: set[str] = set()
         for finding in here:
-            rule = paint(f"{finding.rule} {finding.name}", finding.severity.value)
+            # a warning or note says so in words: without colour an error and a warning of
+            # the same rule read alike, and "fix the errors above" named none (sweep 100)
+            level = "" if finding.severity is Severity.ERROR else f" ({finding.severity.value})"
+            rule = paint(f"{finding.rule} {finding.name}{level}", finding.severity.value)
             lines.append(f"{one_line(path)}: {rule}: {_message(finding)}")
             if finding.fix and not (plaintext and finding.rule in PLAINTEXT_RULES):
                 lines.append(f"  fix: {_fix_once(finding.fix, shown, elsewhere, one_line(path))}")
