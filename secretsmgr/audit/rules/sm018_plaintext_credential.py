@@ -119,6 +119,7 @@ class CredentialHit:
     known: bool
     where: str
     variable: str | None = None  # a container env entry's name, which history names too
+    document: int | None = None  # the document (1-based) of a file of several
 
 
 def _walked(node: object, seen: set[int]) -> bool:
@@ -1069,7 +1070,7 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                     continue  # merged in again (`<<: *env` in three containers): one finding
                 reported.add((number, key, value))
                 hit = CredentialHit(
-                    file.path, key_path, 0, verdict.kind, verdict.known, where, variable
+                    file.path, key_path, 0, verdict.kind, verdict.known, where, variable, number
                 )
                 found[number, key_path] = (hit, value, key)
     _drop_whole_files(found)
@@ -1751,7 +1752,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     )
     generated = env_sources(ctx)  # a secretGenerator's envs: file: SM001 reports every value
     filled = filled_variables(ctx)  # postBuild variables put in a Secret: SM001 reports them
-    for hit in ctx.repo.hits_of(RULE.id):
+    hits = ctx.repo.hits_of(RULE.id)
+    # a key path in several documents of a file names its document: findings are one per
+    # (path, key path, document), and a warning in the first hid a token in the second (the
+    # attack review of stop 53)
+    counts = Counter((h.path, h.key_path) for h in hits if isinstance(h, CredentialHit))
+    for hit in hits:
         assert isinstance(hit, CredentialHit)
         if hit.where == "file" and hit.path in generated:
             continue
@@ -1767,6 +1773,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             f"{hit.where}: {what} in plaintext{at}, line {hit.line}",
             key_path=hit.key_path,
             line=hit.line,
+            document=hit.document if counts[hit.path, hit.key_path] > 1 else None,
             fix=_sops_fix(
                 encrypted[hit.path], hit.key_path, _others(following, encrypted[hit.path])
             )

@@ -77,6 +77,31 @@ def test_the_line_is_the_key_paths_not_an_earlier_copy_of_the_value(tmp_path: Pa
     assert lines.get("spec.values.postgresqlPassword") == 9, lines
 
 
+def test_one_key_path_in_two_documents_is_a_finding_in_each(tmp_path: Path) -> None:
+    # the attack review of stop 53: a keyword warning in the first HelmRelease hid a GitHub
+    # token at the same key path in the second (one finding per path and key path), and check
+    # passed
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.audit.finding import Severity
+
+    release = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: {}\n"
+        "spec:\n  values:\n    auth:\n      password: {}\n"
+    )
+    text = (
+        release.format("a", "Tr0ub4dor-x")
+        + "---\n"
+        + release.format("b", "ghp_R8x2Lm4Qp9Zt7Vb3Nc6Wd1Fy5Hj0Kk2Ss4Aa")
+    )
+    root = standard_repo(tmp_path / "repo", {"apps/release.yaml": text})
+    found = [
+        (f.document, f.line, f.severity)
+        for f in run_audit(root).findings
+        if f.rule == "SM018" and f.key_path == "spec.values.auth.password"
+    ]
+    assert found == [(1, 8, Severity.WARNING), (2, 17, Severity.ERROR)], found
+
+
 def test_a_credential_in_an_inline_patch_is_one_finding(tmp_path: Path) -> None:
     # sweep 80 (emerconn/fleet-infra): a kustomization.yaml's inline patch of a HelmRelease,
     # judged as a string and as the release it holds, gave one DSN two errors
