@@ -347,6 +347,13 @@ def _candidates(
         for key_path, key, value in _leaves(obj.get("data"), f"{prefix}data."):
             yield name, key_path, key, value, False, None
         yield from _embedded(name, prefix, obj.get("data"))
+        # binaryData that decodes to text is that text in the pod (the attack review of stop
+        # 53: an OpenSSH private key and a GitHub token there, base64, passed); a binary file
+        # is left alone
+        for key_path, key, value in _leaves(obj.get("binaryData"), f"{prefix}binaryData."):
+            text = _text_of_base64(value)
+            if text is not None:
+                yield name, key_path, key, text, False, None
     elif kind == "Kustomization" and api.startswith("kustomize.toolkit.fluxcd.io/"):
         subst = _get(obj, "spec", "postBuild", "substitute")
         for key_path, key, value in _leaves(subst, f"{prefix}spec.postBuild.substitute."):
@@ -358,6 +365,16 @@ def _candidates(
             continue  # base64 of a binary file: a key format inside it is chance (AKIA, ABIA…)
         if holds_part(value, parts):
             yield name, key_path, key, value, True, None
+
+
+def _text_of_base64(value: str) -> str | None:
+    """The UTF-8 text ``value`` is base64 of, or None (not base64, or binary content)."""
+    try:
+        text = base64.b64decode("".join(value.split()), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    printable = all(c.isprintable() or c in "\t\r\n" for c in text)
+    return text if printable and text.strip() else None
 
 
 # A command line's argument that gives a flag its value: `--rfc2136-tsig-secret=VALUE`

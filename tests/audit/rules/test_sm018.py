@@ -102,6 +102,31 @@ def test_one_key_path_in_two_documents_is_a_finding_in_each(tmp_path: Path) -> N
     assert found == [(1, 8, Severity.WARNING), (2, 17, Severity.ERROR)], found
 
 
+def test_a_configmaps_binary_data_that_is_text_is_judged_as_that_text(tmp_path: Path) -> None:
+    # the attack review of stop 53: a token and a private key in a ConfigMap's binaryData
+    # (base64) passed, where under data: each was an error; a binary file stays unjudged
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n"
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keys\nbinaryData:\n"
+        f"  token: {b64(b'ghp_R8x2Lm4Qp9Zt7Vb3Nc6Wd1Fy5Hj0Kk2Ss4Aa')}\n"
+        f"  blob: {b64(bytes(range(256)))}\n"
+        f"  logo.png: {b64(bytes.fromhex('89504e470d0a1a0a') + b'AKIAIOSFODNN7EXAMPLE')}\n"
+    )
+    root = standard_repo(tmp_path / "repo", {"apps/keys.yaml": text})
+    found = {(f.key_path, f.line) for f in run_audit(root).findings if f.rule == "SM018"}
+    assert found == {("binaryData.token", 6)}, found
+    (root / "apps/keys.yaml").write_text(text + f"  id_ed25519: {b64(key.encode())}\n")
+    found = {f.key_path for f in run_audit(root).findings if f.rule == "SM018"}
+    assert found == {"binaryData.token", "binaryData.id_ed25519"}, found
+
+
 def test_a_credential_in_an_inline_patch_is_one_finding(tmp_path: Path) -> None:
     # sweep 80 (emerconn/fleet-infra): a kustomization.yaml's inline patch of a HelmRelease,
     # judged as a string and as the release it holds, gave one DSN two errors
