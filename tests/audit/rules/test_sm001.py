@@ -3449,6 +3449,30 @@ def test_a_literal_default_of_a_variable_is_judged_as_a_literal(tmp_path: Path) 
     assert found == {"stringData.token", "stringData.password"}, found
 
 
+def test_a_literal_default_is_judged_as_written_whatever_its_shape(tmp_path: Path) -> None:
+    # the attack review of stop 53: a default that was no 16-character token passed
+    # (`${DB_PASSWORD:=Xk9#mQ2vLp7wRt}`, `${ADMIN_PW=hunter2}`), though Flux writes it where the
+    # variable is unset; an empty default and a stand-in stay placeholders
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/db.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n"
+                "  password: ${DB_PASSWORD:=Xk9#mQ2vLp7wRt}\n"
+                "  token: ${API_TOKEN:-S3cure-Pass!2024}\n"
+                "  pin: ${ADMIN_PW=hunter2}\n"
+                "  empty: ${EMPTY:=}\n"
+                "  later: ${LATER:-changeme}\n"
+                "  bare: ${BARE}\n"
+            ),
+        },
+    )
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {"stringData.password", "stringData.token", "stringData.pin"}, found
+
+
 def test_a_clustersecret_copying_another_secret_holds_no_value(tmp_path: Path) -> None:
     # the review of stop 52: `data: {valueFrom: {secretKeyRef: …}}`, clustersecret.io's way
     # to copy an existing Secret, was "a plaintext value at data.valueFrom"
