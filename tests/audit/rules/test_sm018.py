@@ -127,6 +127,32 @@ def test_a_configmaps_binary_data_that_is_text_is_judged_as_that_text(tmp_path: 
     assert found == {"binaryData.token", "binaryData.id_ed25519"}, found
 
 
+def test_a_sops_file_over_a_mebibyte_is_read_line_by_line_for_what_it_keeps_in_clear(
+    tmp_path: Path,
+) -> None:
+    # the attack review of stop 53: a token in a HelmRelease's values beside a large dashboard,
+    # in a SOPS file of 1.1 MB whose rule encrypts data and stringData only, had no finding
+    from secretsmgr.audit.engine import run_audit
+
+    dashboard = "".join(f"      panel{i}: {'x' * 90}\n" for i in range(12_000))
+    plain = (
+        secret("db") + "---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+        "metadata:\n  name: app\nspec:\n  values:\n    github:\n"
+        "      token: ghp_R8x2Lm4Qp9Zt7Vb3Nc6Wd1Fy5Hj0Kk2Ss4Aa\n    dashboard:\n" + dashboard
+    )
+    text = enc(plain)
+    assert len(text) > 1024 * 1024
+    root = standard_repo(tmp_path / "repo", {"apps/bundle.enc.yaml": text})
+    found = [(f.key_path, f.severity.value) for f in run_audit(root).findings if f.rule == "SM018"]
+    assert found == [("token", "error")], found
+    lines = [line.strip() for line in text.splitlines()]
+    line = lines.index("token: ghp_R8x2Lm4Qp9Zt7Vb3Nc6Wd1Fy5Hj0Kk2Ss4Aa") + 1
+    assert [f.line for f in run_audit(root).findings if f.rule == "SM018"] == [line]
+    # with no token in clear, its ciphertext and its metadata are no credential
+    (root / "apps/bundle.enc.yaml").write_text(enc(plain.replace("ghp_", "ghq_")))
+    assert not [f for f in run_audit(root).findings if f.rule == "SM018"]
+
+
 def test_a_credential_in_an_inline_patch_is_one_finding(tmp_path: Path) -> None:
     # sweep 80 (emerconn/fleet-infra): a kustomization.yaml's inline patch of a HelmRelease,
     # judged as a string and as the release it holds, gave one DSN two errors
