@@ -112,7 +112,10 @@ def test_a_configmaps_binary_data_that_is_text_is_judged_as_that_text(tmp_path: 
     def b64(raw: bytes) -> str:
         return base64.b64encode(raw).decode()
 
-    key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n"
+    key = (
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n"
+        "-----END OPENSSH PRIVATE KEY-----\n"
+    )
     text = (
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keys\nbinaryData:\n"
         f"  token: {b64(b'ghp_R8x2Lm4Qp9Zt7Vb3Nc6Wd1Fy5Hj0Kk2Ss4Aa')}\n"
