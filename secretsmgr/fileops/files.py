@@ -396,6 +396,13 @@ def _check_set(fmt: FileFormat, doc: MapNode, path: keypath.KeyPath, value: Node
                 f'for a key whose name holds dots, write it as ["{path[0]}"]["name.with.dots"]',
             ),
         )
+    if len(path) == 1:
+        # the whole mapping replaced by one value: every key gone, a Secret the API server
+        # refuses (the attack review of stop 53: `set FILE stringData` exited 0)
+        raise UsageError(
+            f"{shown}: a Secret's {path[0]} is a mapping of keys, not one value",
+            hints=(f"set one key under it: {path[0]}.NAME",),
+        )
     if not isinstance(value, str):
         raise UsageError(
             f"{shown}: a Secret's {path[0]} holds only strings",

@@ -233,6 +233,9 @@ def test_set_and_unset_on_json_and_dotenv(
         ("db.yaml", ["set", "{f}", "stringData.tls.crt"], b"x", 2, '["stringData"]["name.with'),
         ("db.yaml", ["set", "--json", "{f}", "stringData.n"], b"5", 2, "leave out --json"),
         ("db.yaml", ["set", "--json", "{f}", "stringData"], b'{"a": 1}', 2, "stringData.NAME"),
+        # the attack review of stop 53: a string over the whole mapping exited 0
+        ("db.yaml", ["set", "{f}", "stringData"], b"NEWVAL", 2, "a mapping of keys"),
+        ("db.yaml", ["set", "{f}", "data"], b"TkVXVkFM", 2, "set one key under it: data.NAME"),
         (
             "db.yaml",
             ["set", "{f}", "metadata.labels.app"],
