@@ -31,7 +31,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from secretsmgr.changelog.chain import Entry
+from secretsmgr.errors import SecretsmgrError
 from secretsmgr.repo.gitlog import (
+    Commit,
     blobs_at,
     commit_order,
     later_blobs,
@@ -39,6 +41,7 @@ from secretsmgr.repo.gitlog import (
     read_blobs,
     shallow_boundary,
 )
+from secretsmgr.repo.settings import SETTINGS_NAME, Settings, parse_settings
 
 SKEW = timedelta(minutes=5)
 # seq -> (commit id, committer time) of the commit that added that line
@@ -120,6 +123,7 @@ def anchor_changelog(
         when = _when(c.committed)
         for key_id in _key_ids(added):
             key_commits[key_id] = min(key_commits.get(key_id, when), when)
+    problems += _moved_and_rewritten(root, name, commits[0], version[commits[0].id])
     ends = _lines_end(data)
     anchored: dict[int, tuple[str, datetime]] = {}
     for c in commits:
@@ -152,6 +156,62 @@ def anchor_changelog(
         key_commits,
         bool(boundary),
     )
+
+
+def _changelog_setting(text: bytes | None) -> str:
+    """The changelog path a version of the settings file names (the default without one, or
+    where that version does not read: its own verify said so then)."""
+    default = Settings().changelog
+    if text is None:
+        return default
+    try:
+        return parse_settings(text.decode("utf-8")).changelog
+    except (SecretsmgrError, UnicodeDecodeError):
+        return default
+
+
+def _moved_and_rewritten(root: Path, name: str, first: Commit, held: bytes) -> list[str]:
+    """Where the ``changelog:`` setting moved the changelog to ``name``, the lines it held
+    under its former name (at the commit before the move) must begin ``name``'s first version:
+    a move is no fresh start (the write-side review of stop 53: a commit that renamed the
+    changelog, pointed the setting at it and rewrote old lines passed, as its history began
+    there). The setting's history tells the former names; one that held nothing at its move
+    is looked past, to the name before it."""
+    settings = path_commits(root, SETTINGS_NAME)
+    if not settings:
+        return []
+    blobs = blobs_at(root, [(c.id, SETTINGS_NAME) for c in settings])
+    texts = read_blobs(root, [b for b in blobs if b is not None])
+    named = [
+        (c, _changelog_setting(texts.get(b) if b else None))
+        for c, b in zip(settings, blobs, strict=True)
+    ]
+    order = commit_order(root)
+    until = order.get(first.id, len(order))
+    # each change of the setting up to the changelog's first commit: (commit, from, to)
+    moves: list[tuple[Commit, str, str]] = []
+    before = Settings().changelog  # no settings file before its first commit: the default
+    for commit, path in named:
+        if order.get(commit.id, until + 1) > until:
+            break
+        if path != before:
+            moves.append((commit, before, path))
+        before = path
+    target = name
+    for commit, old, new in reversed(moves):
+        if new != target:
+            continue
+        blob = blobs_at(root, [(f"{commit.id}^", old)])[0] if commit.parents else None
+        content = read_blobs(root, [blob]).get(blob, b"") if blob else b""
+        if content:
+            if held.startswith(content):
+                return []
+            moved = f"commit {_short(commit.id)} moved the changelog from {old} to {name}"
+            if commit.id != first.id:
+                moved += f", and commit {_short(first.id)} that first holds {name}"
+            return [f"{moved} changed or dropped its earlier lines (it is append-only)"]
+        target = old  # the former name held nothing at the move: look before it
+    return []
 
 
 def _key_ids(data: bytes) -> set[str]:

@@ -183,5 +183,11 @@ def anchoring_line(anchoring: Anchoring, name: str, entries: int) -> str | None:
     if anchoring.unanchored:
         line += f"; {anchoring.unanchored} not yet anchored ({todo})"
     if anchoring.shallow:
-        line += "; a shallow clone: lines from before its first commit are not checked"
+        # the write-side review of stop 53: at depth 1 the only commit had no parent to compare
+        # with, so a rewrite it made passed, and the note spoke of file states alone
+        line += (
+            "; a shallow clone: whether its first commit changed earlier lines, and the file "
+            "states of lines from before it, are not checked (git fetch --unshallow; in "
+            "GitHub Actions, actions/checkout with fetch-depth: 0)"
+        )
     return line

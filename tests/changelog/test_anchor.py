@@ -106,6 +106,50 @@ def test_a_deleted_changelog_is_a_rewrite(repo: Path) -> None:
     assert any("removed the changelog" in p for p in problems), problems
 
 
+@pytest.mark.parametrize("steps", ["one commit", "setting first", "through a name unused"])
+def test_a_changelog_moved_by_its_setting_keeps_its_lines(
+    repo: Path, capsys: pytest.CaptureFixture[str], steps: str
+) -> None:
+    # the write-side review of stop 53: a commit that renamed the changelog, pointed the
+    # `changelog:` setting at it and rewrote an old line's reason passed, its history beginning
+    # at the rename
+    rotate(repo, capsys, "--layer", "databases", "--commit")
+    rotate(repo, capsys, "--layer", "apps", "--commit")
+    settings = repo / ".secretsmgr.yaml"
+    kept = settings.read_text()
+    honest = (repo / CHANGELOG).read_bytes()
+    entries = parse_entries(honest)
+    entries[-2] = dataclasses.replace(entries[-2], reason="FORGED")
+    forged = rechain(entries)
+    moved = "audit-log.jsonl"
+
+    def move(content: bytes) -> tuple[str, ...]:
+        subprocess.run(["git", "reset", "-q", "--hard", "HEAD"], cwd=repo, check=True)
+        start = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True
+        ).stdout.strip()
+        if steps == "through a name unused":
+            settings.write_text(kept + "changelog: unused.jsonl\n")
+            commit(repo, "point the setting at a name that holds nothing")
+        if steps != "one commit":
+            settings.write_text(kept + f"changelog: {moved}\n")
+            (repo / CHANGELOG).unlink()
+            commit(repo, "move the setting, drop the changelog")
+        (repo / CHANGELOG).unlink(missing_ok=True)
+        (repo / moved).write_bytes(content)
+        settings.write_text(kept + f"changelog: {moved}\n")
+        commit(repo, "tidy: rename the changelog")
+        data = (repo / moved).read_bytes()
+        problems = anchor_changelog(repo, moved, data, parse_entries(data)).problems
+        subprocess.run(["git", "reset", "-q", "--hard", start], cwd=repo, check=True)
+        return problems
+
+    assert move(honest) == ()
+    problems = move(forged)
+    assert len(problems) == 1 and "moved the changelog from" in problems[0], problems
+    assert "changed or dropped its earlier lines" in problems[0]
+
+
 def test_a_line_claiming_a_time_after_its_commit_is_late(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -211,6 +255,13 @@ def test_a_shallow_clone_does_not_check_states_from_before_its_boundary(
     data = (shallow / CHANGELOG).read_bytes()
     found = anchor_changelog(shallow, CHANGELOG, data, parse_entries(data))
     assert found.problems == () and found.shallow
+    # the write-side review of stop 53: the note spoke of file states alone, though whether
+    # the clone's first commit rewrote earlier lines cannot be told either
+    from secretsmgr.changelog.verify import anchoring_line
+
+    line = anchoring_line(found, CHANGELOG, len(parse_entries(data))) or ""
+    assert "whether its first commit changed earlier lines" in line
+    assert "fetch-depth: 0" in line
 
 
 def test_a_file_name_with_a_line_break_is_anchored_like_any_other(
