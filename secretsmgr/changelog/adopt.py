@@ -24,7 +24,9 @@ from secretsmgr.changelog.chain import (
     Entry,
     FileRecord,
     append,
+    conflict_error,
     datakey_id,
+    has_conflict,
     is_current,
     latest_records,
     next_entry,
@@ -138,6 +140,8 @@ def plan_adopt(
     creates = not path.exists()
     data = load_changelog(path)
     entries, broken = read_chain(data)
+    if broken is not None and has_conflict(data):
+        raise conflict_error(name)
     if broken is not None:
         raise ChainError(
             f"changelog broken at seq {broken.seq}: {broken.reason}",

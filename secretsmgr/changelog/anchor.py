@@ -31,12 +31,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from secretsmgr.changelog.chain import Entry
+from secretsmgr.changelog.merge import replays
 from secretsmgr.errors import SecretsmgrError
 from secretsmgr.repo.gitlog import (
     Commit,
     blobs_at,
     commit_order,
     later_blobs,
+    merge_base,
     path_commits,
     read_blobs,
     shallow_boundary,
@@ -113,13 +115,16 @@ def anchor_changelog(
     key_commits: dict[str, datetime] = {}
     for c in commits:
         added = version[c.id]
-        for parent in c.parents:
+        for index, parent in enumerate(c.parents):
             before = version.get(parent)
-            if before is not None and not version[c.id].startswith(before):
-                what = "removed" if not version[c.id] else "rewrote earlier lines of"
-                problems.append(f"commit {_short(c.id)} {what} the changelog (it is append-only)")
-            elif before is not None and len(c.parents) == 1:
-                added = added[len(before) :]
+            if before is None or version[c.id].startswith(before):
+                if before is not None and len(c.parents) == 1:
+                    added = added[len(before) :]
+                continue
+            if index and _merged(root, name, c, parent, version):
+                continue  # the other branch's entries, re-chained after the first parent's
+            what = "removed" if not version[c.id] else "rewrote earlier lines of"
+            problems.append(f"commit {_short(c.id)} {what} the changelog (it is append-only)")
         when = _when(c.committed)
         for key_id in _key_ids(added):
             key_commits[key_id] = min(key_commits.get(key_id, when), when)
@@ -156,6 +161,24 @@ def anchor_changelog(
         key_commits,
         bool(boundary),
     )
+
+
+def _merged(
+    root: Path, name: str, commit: Commit, parent: str, version: Mapping[str, bytes]
+) -> bool:
+    """Whether merge ``commit`` keeps, re-chained after its first parent's changelog, every
+    entry ``parent`` (a later parent) added since the two branches parted (``log --merge``;
+    the write-side review of stop 53: any merge of two branches that both appended failed
+    ``log --verify`` for good)."""
+    first = version.get(commit.parents[0])
+    if first is None:
+        return False
+    base = merge_base(root, commit.parents[0], parent)
+    shared = b""
+    if base is not None:
+        blob = blobs_at(root, [(base, name)])[0]
+        shared = read_blobs(root, [blob]).get(blob, b"") if blob else b""
+    return replays(version[commit.id], first, shared, version[parent])
 
 
 def _changelog_setting(text: bytes | None) -> str:

@@ -515,8 +515,30 @@ def _tail(data: bytes) -> tuple[int, str]:
     return len(lines) + 1, (line_hash(lines[-1]) if lines else GENESIS)
 
 
-def broken_error(found: ChainBreak) -> ChainError:
-    """The error of a writer that found the changelog broken at ``found``."""
+def has_conflict(data: bytes) -> bool:
+    """Whether ``data`` holds git's conflict markers: both branches appended to it."""
+    lines = data.splitlines()
+    return any(line.startswith(b"<<<<<<< ") for line in lines) and any(
+        line.startswith(b">>>>>>> ") for line in lines
+    )
+
+
+def conflict_error(name: str) -> ChainError:
+    """The error for a changelog that holds git's conflict markers (the write-side review of
+    stop 53: it was "line 3 is not valid JSON", with a hint to restore it from git)."""
+    return ChainError(
+        f"{name} holds a merge conflict: both branches added entries to it",
+        hints=(
+            "secretsmgr log --merge keeps this branch's entries and adds the other branch's "
+            "after them (nothing committed is changed); then git add it and go on",
+        ),
+    )
+
+
+def broken_error(found: ChainBreak, data: bytes = b"") -> ChainError:
+    """The error of a writer that found the changelog (``data``) broken at ``found``."""
+    if has_conflict(data):
+        return conflict_error("the changelog")
     return ChainError(
         f"changelog broken at seq {found.seq}: {found.reason}",
         hints=("restore the changelog from git before writing to it",),
@@ -541,7 +563,7 @@ def next_entry(
     """
     found = None if verified else find_break(data)
     if found is not None:
-        raise broken_error(found)
+        raise broken_error(found, data)
     seq, prev = _tail(data)
     return Entry(
         seq=seq,

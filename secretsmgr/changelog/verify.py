@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from secretsmgr.changelog.anchor import Anchoring, anchor_changelog
-from secretsmgr.changelog.chain import Coverage, Entry, RecordedStates, State, read_chain
+from secretsmgr.changelog.chain import (
+    Coverage,
+    Entry,
+    RecordedStates,
+    State,
+    conflict_error,
+    has_conflict,
+    read_chain,
+)
 from secretsmgr.errors import ChainError
 from secretsmgr.plural import plural
 from secretsmgr.repo.sopsconfig import sops_rotate_hint
@@ -85,6 +93,8 @@ def _idle_rotation(entries: Sequence[Entry]) -> str | None:
 def verify_repo(root: Path, name: str, data: bytes) -> Verified:
     """Check the chain, its anchoring in git, then that every SOPS file's state has an entry."""
     entries, found = read_chain(data)
+    if found is not None and has_conflict(data):
+        raise conflict_error(name)
     if found is not None:
         raise ChainError(
             f"changelog broken at seq {found.seq}: {found.reason}",

@@ -380,6 +380,22 @@ def index_entries(root: Path) -> list[tuple[str, str, str]]:
     return sorted(entries.values(), key=lambda e: e[2])
 
 
+def conflict_stages(root: Path, path: str) -> dict[int, str]:
+    """{stage: blob id} of an unmerged ``path`` (1 the common version, 2 this branch's, 3 the
+    other's); empty when ``path`` is not in conflict."""
+    try:
+        out = _run(root, ["ls-files", "-u", "-z", "--", path])
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise _not_usable(root, exc) from exc
+    stages: dict[int, str] = {}
+    for item in _zsplit(out):
+        meta, _, _name = item.partition("\t")
+        parts = meta.split(" ")
+        if len(parts) == 3 and parts[2].isdigit():
+            stages[int(parts[2])] = parts[1]
+    return stages
+
+
 def tree_entries(root: Path, rev: str) -> list[tuple[str, str, str]]:
     """(mode, blob id, path) of every file of commit ``rev`` under ``root`` (``ls-tree -r``)."""
     try:

@@ -204,6 +204,17 @@ def later_blobs(root: Path, paths: Iterable[str]) -> dict[str, list[tuple[str, s
     return found
 
 
+def merge_base(root: Path, first: str, second: str) -> str | None:
+    """The best common ancestor of two commits (None: they share none)."""
+    try:
+        out = _run(root, ["merge-base", first, second])
+    except subprocess.CalledProcessError:
+        return None
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    return out.decode("ascii", "replace").strip() or None
+
+
 def commit_order(root: Path) -> dict[str, int]:
     """The position of every commit reachable from HEAD, parents before children."""
     try:

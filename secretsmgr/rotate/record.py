@@ -23,7 +23,9 @@ from secretsmgr.changelog.chain import (
     FileRecord,
     append,
     broken_error,
+    conflict_error,
     datakey_id,
+    has_conflict,
     is_utf8,
     next_entry,
 )
@@ -138,6 +140,8 @@ def check_recordable(root: Path, path: Path) -> None:
             "its name is not UTF-8 text, which the changelog records", hints=(RENAME_TO_UTF8,)
         )
     broken = chain_break(root, log, data)
+    if broken is not None and has_conflict(data):
+        raise conflict_error(settings.changelog)
     if broken is not None:
         raise RefusedError(
             f"{settings.changelog} is broken at seq {broken.seq}: {broken.reason}; "
@@ -203,7 +207,7 @@ def record_write(
         data = load_changelog(log)
         broken = chain_break(root, log, data)
         if broken is not None:
-            raise broken_error(broken)
+            raise broken_error(broken, data)
         entry = build_entry(
             root,
             data,

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from secretsmgr.changelog.chain import Entry, append
+from secretsmgr.changelog.chain import Entry, append, conflict_error, has_conflict
 from secretsmgr.changelog.store import changelog_path, load_changelog, write_changelog
 from secretsmgr.changelog.verified import chain_break, remember
 from secretsmgr.errors import (
@@ -228,6 +228,8 @@ def _prepare(
     log_path = changelog_path(root, rel_log)
     old_log = load_changelog(log_path)
     broken = chain_break(root, log_path, old_log)
+    if broken is not None and has_conflict(old_log):
+        raise conflict_error(rel_log)
     if broken is not None:
         raise RefusedError(
             f"{rel_log} is broken at seq {broken.seq}: {broken.reason}",

@@ -150,6 +150,75 @@ def test_a_changelog_moved_by_its_setting_keeps_its_lines(
     assert "changed or dropped its earlier lines" in problems[0]
 
 
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV
+    return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True)
+
+
+def _set(repo: Path, capsys: pytest.CaptureFixture[str], path: str, value: str) -> None:
+    run(
+        ["--repo", str(repo), "set", str(repo / path), "stringData.password"],
+        capsys,
+        expect=0,
+        stdin=value,
+    )
+
+
+def _two_branches_appended(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``feat`` and ``main`` each recorded a set of another file; ``main`` merges ``feat``,
+    and git stops on the changelog."""
+    _git(repo, "checkout", "-q", "-b", "feat")
+    _set(repo, capsys, PG, "Feat-Value-1234")
+    commit(repo, "feat: a new database password")
+    _git(repo, "checkout", "-q", "-")
+    _set(repo, capsys, REDIS, "Main-Value-5678")
+    commit(repo, "main: a new redis password")
+    assert _git(repo, "merge", "-q", "feat", "-m", "merge").returncode != 0
+
+
+def test_a_merge_of_two_branches_that_appended_keeps_both_and_verifies(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the write-side review of stop 53: git's conflict was "line 3 is not valid JSON" with a
+    # hint to restore the file, and whatever the merge committed, log --verify failed for good
+    # (it asked every parent's changelog to begin the merge's)
+    _two_branches_appended(repo, capsys)
+    code, _out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert code == 1 and f"{CHANGELOG} holds a merge conflict" in err, err
+    assert "secretsmgr log --merge" in err
+    code, out, err = run(["--repo", str(repo), "log", "--merge"], capsys)
+    assert (code, err) == (0, ""), err
+    assert "then 1 entry the other branch added, re-chained" in out
+    entries = parse_entries((repo / CHANGELOG).read_bytes())
+    assert [e.files[0].path for e in entries[-2:]] == [REDIS, PG]
+    commit(repo, "merge feat")
+    assert anchoring(repo)[1:] == (0, ())
+    code, out, _err = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert code == 0 and "chain ok" in out
+
+
+def test_a_merge_that_drops_the_other_branchs_entries_is_a_rewrite(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # taking this branch's changelog and adopting the other's file states loses what the
+    # other branch recorded (who set what, and why): a rewrite, as before
+    _two_branches_appended(repo, capsys)
+    _git(repo, "checkout", "--ours", "--", CHANGELOG)
+    run(["--repo", str(repo), "log", "--adopt", "--reason", "merge"], capsys, expect=0)
+    commit(repo, "merge feat")
+    _, _, problems = anchoring(repo)
+    assert any("rewrote earlier lines of the changelog" in p for p in problems), problems
+
+
+def test_log_merge_outside_a_conflict_writes_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = (repo / CHANGELOG).read_bytes()
+    code, out, err = run(["--repo", str(repo), "log", "--merge"], capsys)
+    assert (code, out) == (2, "") and "is not in conflict" in err
+    assert (repo / CHANGELOG).read_bytes() == before
+
+
 def test_a_line_claiming_a_time_after_its_commit_is_late(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -62,6 +62,14 @@ def log_cmd(
             "(nothing is re-encrypted).",
         ),
     ] = False,
+    merge: Annotated[
+        bool,
+        typer.Option(
+            "--merge",
+            help="Join a changelog git stopped a merge or rebase on: this branch's entries, "
+            "then the other branch's, re-chained.",
+        ),
+    ] = False,
     reason: ReasonOpt = "",
 ) -> int:
     """Show the changelog; --verify checks its hash chain and that it covers every SOPS file."""
@@ -72,6 +80,20 @@ def log_cmd(
     from secretsmgr.repo.settings import load_settings
 
     root = repo_root(ctx)
+    if merge:
+        from secretsmgr.changelog.resolve import merge_changelog
+        from secretsmgr.errors import UsageError
+        from secretsmgr.shellword import sh_path
+
+        if adopt or reason or layer or verify:
+            raise UsageError("--merge takes no other option")
+        merged = merge_changelog(root)
+        added = plural(merged.added, "entry", "entries")
+        out(
+            f"merged {merged.changelog}: this branch's entries, then {added} the other branch "
+            f"added, re-chained; next: git add {sh_path(merged.changelog)}\n"
+        )
+        return 0
     if adopt or reason:
         from secretsmgr.changelog.adopt import adopt_files, adopt_summary
         from secretsmgr.errors import UsageError
@@ -87,6 +109,10 @@ def log_cmd(
     try:  # log --verify parsed them already
         entries = list(verified.entries) if verified else parse_entries(data)
     except ChainError as exc:
+        from secretsmgr.changelog.chain import conflict_error, has_conflict
+
+        if has_conflict(data):
+            raise conflict_error(name) from exc
         raise ChainError(exc.message, hints=(f"restore {name} from git",)) from exc
     if layer:
         entries = _of_layers(root, entries, layer)
