@@ -37,7 +37,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from secretsmgr.changelog.store import changelog_path
+from secretsmgr.changelog.chain import FileRecord, find_break, parse_entries
+from secretsmgr.changelog.store import changelog_path, write_changelog
 from secretsmgr.errors import RefusedError, SecretsmgrError
 from secretsmgr.fsutil import (
     TEMP_NAME,
@@ -331,19 +332,70 @@ def settle(root: Path, journal: Journal) -> Settled:
 
 @dataclass(frozen=True, slots=True)
 class Recovery:
-    """What ``recover`` did: the interrupted rotation (if any) and the temp files it removed."""
+    """What ``recover`` did: the interrupted rotation (if any), the changelog append it
+    finished (if any) and the temp files it removed."""
 
     message: str | None = None
     removed: tuple[str, ...] = ()
+    appended: str | None = None
 
     def describe(self) -> str:
         """One line per thing done, or ``nothing to recover``."""
         lines = [self.message] if self.message else []
+        if self.appended:
+            lines.append(self.appended)
         if self.removed:
             lines.append(
                 f"removed {plural(len(self.removed), 'leftover temp file')}: {self.removed[0]}"
             )
         return "\n".join(lines) if lines else "nothing to recover"
+
+
+def _finish_append(root: Path, changelog: str | None) -> str | None:
+    """Finish a changelog append a killed ``set``, ``unset``, ``edit`` or ``encrypt`` left in
+    its temp file: the file it records was written first, so without the entry its change
+    would have none (the write-side review of stop 53: ``recover`` removed the temp file, and
+    ``log --verify`` then called the change one made outside secretsmgr). Only a temp file
+    that is the changelog as it is plus whole entries, a chain intact, whose every record
+    is the state its file holds now, is taken."""
+    log = changelog_path(root, changelog or load_settings(root).changelog)
+    try:
+        current = log.read_bytes() if log.exists() else b""
+    except OSError:
+        return None
+    for rel in find_pending(root).temp_files:
+        name = TEMP_NAME.fullmatch(os.path.basename(rel))
+        if name is None or temp_in_use(os.path.basename(rel)) or name["name"] != log.name:
+            continue
+        try:
+            path, _rel = confined(root, rel)
+            if path.parent != log.parent or not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+            data = path.read_bytes()
+        except (SecretsmgrError, OSError):
+            continue
+        if len(data) <= len(current) or not data.startswith(current) or find_break(data):
+            continue
+        added = parse_entries(data)[len(parse_entries(current)) :]
+        if not added or not all(_holds_now(root, r) for e in added for r in e.files):
+            continue
+        write_changelog(log, data)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        seqs = ", ".join(str(e.seq) for e in added)
+        return f"finished an interrupted changelog append (seq {seqs}): its change is recorded"
+    return None
+
+
+def _holds_now(root: Path, record: FileRecord) -> bool:
+    """Whether the file ``record`` names holds the state it records after (none: removed)."""
+    try:
+        path, _rel = confined(root, record.path)
+        if not record.sha256_after:
+            return not os.path.lexists(path)
+        return hashlib.sha256(path.read_bytes()).hexdigest() == record.sha256_after
+    except (SecretsmgrError, OSError):
+        return False
 
 
 def _remove_stray_temps(root: Path, journal_dir: Path | None) -> tuple[str, ...]:
@@ -408,9 +460,10 @@ def recover(root: Path, changelog: str | None = None) -> Recovery:
         pending = None
         if where is not None and where.exists():
             pending = _settle_pending(root, where, changelog)
+        appended = _finish_append(root, changelog) if pending is None else None
         removed = _remove_stray_temps(root, where.parent if where is not None else None)
     if pending is None:
-        return Recovery(removed=removed)
+        return Recovery(removed=removed, appended=appended)
     journal, settled = pending
     if settled.committed:
         message = (

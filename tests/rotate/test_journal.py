@@ -197,6 +197,41 @@ def test_leftover_temp_files_of_dead_writers_are_removed_live_ones_kept(repo: Pa
     assert not dead.exists() and live.exists() and lookalike.exists()
 
 
+@pytest.mark.parametrize("file_written", [True, False])
+def test_a_changelog_append_a_killed_set_left_in_its_temp_file_is_finished(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    file_written: bool,
+) -> None:
+    # the write-side review of stop 53: `set` killed after the file was written and before the
+    # changelog's temp file replaced the changelog; recover removed that temp file, and log
+    # --verify called the change one made outside secretsmgr
+    from tests.cli.runner import run
+
+    demo = git_copy(DEMO, tmp_path / "demo")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    log = demo / CHANGELOG
+    before, old_file = log.read_bytes(), (demo / PG).read_bytes()
+    args = ["--repo", str(demo), "set", str(demo / PG), "stringData.password"]
+    run(args, capsys, expect=0, stdin="Kill-Window-Value-1")
+    after = log.read_bytes()
+    temp = demo / f".{CHANGELOG}.secretsmgr-{dead_pid()}-0123abcd.new"
+    temp.write_bytes(after)
+    log.write_bytes(before)
+    if not file_written:  # a temp file whose entry no file holds: no append to finish
+        (demo / PG).write_bytes(old_file)
+    done = recover(demo)
+    assert not temp.exists()
+    if file_written:
+        assert log.read_bytes() == after
+        seq = parse_entries(after)[-1].seq
+        assert f"finished an interrupted changelog append (seq {seq})" in done.describe()
+        run(["--repo", str(demo), "log", "--verify"], capsys, expect=0)
+    else:
+        assert log.read_bytes() == before and done.removed == (temp.name,)
+
+
 # --- real runs: what recovery keeps ---------------------------------------------------------
 
 
