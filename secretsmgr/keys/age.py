@@ -106,6 +106,17 @@ def check_age_file(armored: str) -> None:
 _PGP_FINGERPRINT = re.compile(r"^(?:0x)?(?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{40})$")
 
 
+def canonical_recipient(text: str) -> str:
+    """A recipient as sops and age write it: no blanks around it, and an ``age1…`` key given
+    in Bech32's all-capital form in small letters (the write-side review of stop 53: a
+    trailing space failed a rotation as "staged recipients differ from the plan", and
+    ``AGE1…`` was written as it was given, then reported as a stranger)."""
+    text = text.strip()
+    if text.startswith("AGE1") and text == text.upper():
+        return text.lower()
+    return text
+
+
 class AgeRecipient:
     """An ``age1…`` (or ``ssh-ed25519``/``ssh-rsa``, or an age plugin's ``age1NAME1…``) public
     key that wraps data keys. A plugin recipient's program is looked for on its first wrap."""

@@ -386,6 +386,24 @@ def test_regenerate_dry_run_names_paths_not_values(
 # --- 8. recipients -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("given", [f"{TEST2_PUBLIC} ", TEST2_PUBLIC.upper()])
+def test_a_recipient_with_blanks_or_in_capitals_is_written_as_age_writes_it(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    # the write-side review of stop 53: a trailing space failed the run with "staged
+    # recipients differ from the plan"; AGE1… in capitals was written as given, then reported
+    # as a stranger, and the next plan swapped it for its small-letter form
+    layer = ["--layer", "databases", "--commit"]
+    code, _out, err = rotate(demo_repo, capsys, *layer, "--add-recipient", given)
+    assert (code, err) == (0, "")
+    for f in DATABASES:
+        assert age_recipients(demo_repo / f) == (CLUSTER, ADMIN, TEST2_PUBLIC)
+    code, _out, err = rotate(demo_repo, capsys, *layer, "--remove-recipient", given)
+    assert (code, err) == (0, "")
+    for f in DATABASES:
+        assert age_recipients(demo_repo / f) == (CLUSTER, ADMIN)
+
+
 def test_add_then_remove_recipient_locks_it_out(
     demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

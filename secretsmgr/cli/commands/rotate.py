@@ -65,6 +65,7 @@ def rotate_cmd(
     """Rotate data keys of a layer, all files or named files, as one transaction."""
     from secretsmgr.cli.files import with_key_hints
     from secretsmgr.errors import DecryptionError, UserError
+    from secretsmgr.keys.age import canonical_recipient
     from secretsmgr.repo.root import is_git_work_tree
     from secretsmgr.rotate.plan import render_changes, render_plan, render_uncommitted
     from secretsmgr.rotate.transaction import RotationRequest, keyless_error, rotate
@@ -74,8 +75,8 @@ def rotate_cmd(
         all_files=all_files,
         files=tuple(str(f) for f in files or ()),
         exclude=tuple(str(f) for f in exclude or ()),
-        add=tuple(add_recipient or ()),
-        remove=tuple(remove_recipient or ()),
+        add=tuple(canonical_recipient(k) for k in add_recipient or ()),
+        remove=tuple(canonical_recipient(k) for k in remove_recipient or ()),
         regenerate=tuple(regenerate or ()),
         linked=linked,
         unlinked=unlinked,
