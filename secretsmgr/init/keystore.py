@@ -44,6 +44,18 @@ class Stored:
 KEY_FILE_COMMAND = "secretsmgr init -o ~/.config/sops/age/cluster.agekey"
 
 
+def refuse_inside(root: Path, output: Path, example: str) -> None:
+    """``UsageError`` when a new private key's file ``output`` would lie inside the repository
+    at ``root`` (``example`` is the command that writes it outside)."""
+    full = output.resolve()
+    if full == root.resolve() or root.resolve() in full.parents:
+        raise UsageError(
+            f"-o {output}: the file would lie inside the repository, "
+            "where a private key could be committed",
+            hints=(f"write it outside: {example}",),
+        )
+
+
 def check_store(root: Path, output: Path | None) -> str:
     """Before anything is made: the place can take the identities; its name for messages.
 
@@ -51,13 +63,7 @@ def check_store(root: Path, output: Path | None) -> str:
     existing one; the keyring must be there.
     """
     if output is not None:
-        full = output.resolve()
-        if full == root.resolve() or root.resolve() in full.parents:
-            raise UsageError(
-                f"-o {output}: the file would lie inside the repository, "
-                "where a private key could be committed",
-                hints=(f"write it outside: {KEY_FILE_COMMAND}",),
-            )
+        refuse_inside(root, output, KEY_FILE_COMMAND)
         if output.exists() or output.is_symlink():
             raise key_file_exists(output)
         missing = missing_folders(output.parent)  # made (0700) when the key is written

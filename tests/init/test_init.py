@@ -2515,3 +2515,35 @@ def test_the_decryption_step_says_a_layer_in_another_namespace_reads_its_own_sec
     commit(other)
     out, _ = init(other, capsys, "-o", str(tmp_path / "other.agekey"))
     assert "another namespace" not in out, out
+
+
+def test_key_generate_writes_no_key_file_inside_the_repository(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the write-side review of stop 53: init refused `-o` inside the repository, `key generate
+    # -o keys/x.agekey` wrote the private key there
+    repo = git_copy(FIXTURES / "demo", tmp_path / "repo")
+    before = tree(repo)
+    inside = repo / "keys" / "x.agekey"
+    code, out, err = run(["--repo", str(repo), "key", "generate", "-o", str(inside)], capsys)
+    assert (code, out) == (2, "")
+    assert "the file would lie inside the repository" in err
+    assert "write it outside: secretsmgr key generate -o ~/" in err
+    assert tree(repo) == before and not inside.exists()
+    outside = tmp_path / "x.agekey"
+    code, out, _err = run(["--repo", str(repo), "key", "generate", "-o", str(outside)], capsys)
+    assert code == 0 and out.startswith("age1") and outside.exists()
+
+
+def test_key_rotate_begin_writes_no_key_file_inside_the_repository(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = git_copy(FIXTURES / "demo", tmp_path / "repo")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(FIXTURES / "keys" / "demo-only.agekey"))
+    before = tree(repo)
+    inside = repo / "new.agekey"
+    args = ["--repo", str(repo), "key", "rotate", "--begin", "-o", str(inside)]
+    code, out, err = run(args, capsys)
+    assert (code, out) == (2, ""), err
+    assert "the file would lie inside the repository" in err
+    assert tree(repo) == before and not inside.exists()

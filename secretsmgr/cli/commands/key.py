@@ -126,11 +126,24 @@ def _emit_secret(
     out(done.line(ref, sent, add))
 
 
+def _refuse_key_file_inside(ctx: typer.Context, output: Path, example: str) -> None:
+    """A new private key's file is refused inside the git repository at hand, as ``init``
+    refuses it (the write-side review of stop 53: ``key generate -o keys/x.agekey`` and
+    ``key rotate --begin -o`` wrote one there)."""
+    from secretsmgr.init.keystore import refuse_inside
+    from secretsmgr.repo.root import is_git_work_tree
+
+    root = repo_root(ctx)
+    if is_git_work_tree(root):
+        refuse_inside(root, output, example)
+
+
 # ----------------------------------------------------------------------------- commands
 
 
 @key_app.command("generate")
 def generate_cmd(
+    ctx: typer.Context,
     keyring: Annotated[
         bool, typer.Option("--keyring", help="Store it in the OS keyring (the default).")
     ] = False,
@@ -145,6 +158,10 @@ def generate_cmd(
 
     if keyring and output is not None:
         raise UsageError("--keyring and -o cannot be used together")
+    if output is not None:
+        _refuse_key_file_inside(
+            ctx, output, "secretsmgr key generate -o ~/.config/sops/age/key.txt"
+        )
     public, where = generate_cluster_key(FileStore(output) if output else KeyringStore())
     out(f"{public}\n")  # stdout holds the public key only: $(secretsmgr key generate) works
     mode = " (mode 0600)" if output is not None else ""
@@ -466,6 +483,8 @@ def rotate_cmd(
     from secretsmgr.cli.keysteps import keep_in_a_file
 
     hint = keep_in_a_file(cluster, cluster_key, apply, context, (namespace, secret))
+    if output is not None:
+        _refuse_key_file_inside(ctx, output, "secretsmgr key rotate --begin -o ~/new.agekey")
     store = FileStore(output) if output is not None else KeyringStore(absent_hint=hint)
     result = rotate_step(
         root,
