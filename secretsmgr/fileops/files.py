@@ -210,6 +210,13 @@ def decrypt_file(
         raise UsageError("-i and -o cannot be used together")
     if in_place and extract is not None:
         raise UsageError("--extract cannot be used with -i (it would replace the file)")
+    if output is not None and _same_file(file, output):
+        # the write-side review of stop 53: `decrypt F -o F` put the plaintext over the
+        # encrypted file with no word; -i says so on purpose
+        raise UsageError(
+            f"-o {output} is the file being decrypted: its plaintext would replace it",
+            hints=(f"to decrypt it in place on purpose: secretsmgr decrypt -i {sh_path(file)}",),
+        )
     if not in_place:
         result = _decrypted(file, identities, extract)
         if output is None:
@@ -220,6 +227,14 @@ def decrypt_file(
     with locked(root, file):
         write_atomic(file, _decrypted(file, identities))
     return None
+
+
+def _same_file(file: Path, output: Path) -> bool:
+    """Whether ``output`` names ``file`` itself (the same path, or a link to it)."""
+    try:
+        return output.exists() and output.samefile(file)
+    except OSError:
+        return False
 
 
 def _decrypted(file: Path, identities: Sequence[Identity], extract: str | None = None) -> str:

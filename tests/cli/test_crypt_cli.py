@@ -391,6 +391,18 @@ def test_failed_edit_changes_nothing_and_leaves_no_plaintext(
     assert leftovers == []
 
 
+def test_decrypt_onto_the_file_itself_is_refused_pointing_at_in_place(
+    encrypted: Path, key_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the write-side review of stop 53: `decrypt F -o F` wrote the plaintext over the
+    # encrypted file with no word
+    before = encrypted.read_bytes()
+    code, out, err = run(["decrypt", "-o", str(encrypted), str(encrypted)], capsys)
+    assert (code, out) == (2, "")
+    assert "is the file being decrypted" in err and "secretsmgr decrypt -i" in err
+    assert encrypted.read_bytes() == before
+
+
 def test_decrypt_to_file_is_private(
     encrypted: Path, key_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
