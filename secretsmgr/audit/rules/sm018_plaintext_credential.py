@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import posixpath
 import re
 from collections import Counter
@@ -1028,7 +1029,9 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
             return []
         return list(_ini(file, text))
     if _only_secrets(file):
-        return []
+        # a Secret's values are SM001's and SM003's; its annotations, in clear beside them,
+        # are this rule's (parsed only where the text has some)
+        return _secret_annotations(file, text, documents(file)) if "annotations" in text else []
     # by (document, key path): each document of a file is judged, and located, on its own
     found: dict[tuple[int, str], tuple[CredentialHit, str, str]] = {}
     judged: set[tuple[int, str]] = set()
@@ -1116,8 +1119,9 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                 found[number, key_path] = (hit, value, key)
     _drop_whole_files(found)
     repeated = repeats_a_key(file)
+    annotated = _secret_annotations(file, text, docs)
     if not found and not repeated:
-        return []
+        return annotated
     # The line of the key path itself in its own document, so that a value also written
     # earlier (inside a URL, in another document) does not point there; searching the text for
     # the value is the fallback.
@@ -1150,7 +1154,84 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                 read.remove(same)
                 out[i] = replace(hit, line=same.line)
         out += read
-    return out
+    return out + annotated
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _secret_annotations(file: ScannedFile, text: str, docs: list[object]) -> list[CredentialHit]:
+    """A Secret's annotations, which no SOPS rule of ``data``/``stringData`` encrypts: the
+    copy of the Secret kubectl keeps in ``last-applied-configuration`` (``kubectl get secret
+    -o yaml``, then sops: the values stayed in clear beside their ciphertext), reported when it
+    holds a value; and any other annotation holding a known format (the attack review of
+    stop 53: none of them was read)."""
+    hits: list[CredentialHit] = []
+    located: list[DocumentKeys] | None = None
+    for number, prefix, obj in numbered_objects(docs):
+        meta = obj.get("metadata")
+        notes = meta.get("annotations") if is_secret(obj) and isinstance(meta, dict) else None
+        if not isinstance(notes, dict):
+            continue
+        name = f"Secret {label(obj)} annotation"
+        for key, value in cast(dict[object, object], notes).items():
+            if not isinstance(key, str) or not isinstance(value, str) or value.startswith("ENC["):
+                continue
+            if key == LAST_APPLIED:
+                held = _applied_values(value)
+                kind = (
+                    f"a copy of the Secret's values ({plural(held, 'key')}, kubectl's "
+                    "last-applied-configuration)"
+                )
+                if not held:
+                    continue
+            else:
+                verdict = judge_value(key, value)
+                if verdict is None or not verdict.known:
+                    continue
+                kind = verdict.kind
+            if located is None:
+                located = key_lines(text, FileFormat.YAML)
+            at = f"{prefix}metadata.annotations.{key}"
+            lines = located[number - 1].lines if number <= len(located) else {}
+            line = lines.get(at) or find_line(located, at) or _line_of(text, value, key) or 0
+            hits.append(CredentialHit(file.path, at, line, kind, True, name, None, number))
+    return hits
+
+
+def _annotation_fix(hit: CredentialHit, encrypted: bool) -> str:
+    """Take the value out of a Secret's annotation (no rule of its values encrypts it), then
+    rotate it: git holds it in clear."""
+    how = f"secretsmgr edit {sh_path(hit.path)}" if encrypted else f"edit {sh_path(hit.path)}"
+    if hit.key_path.endswith(LAST_APPLIED):
+        return (
+            f"delete the {LAST_APPLIED} annotation ({how}; kubectl wrote it with the Secret's "
+            "values), then rotate the values it holds: git has them in clear"
+        )
+    return f"take the value out of the annotation ({how}), then rotate it: git has it in clear"
+
+
+def _applied_values(text: str) -> int:
+    """How many values in clear the Secret kubectl recorded in ``text`` holds (its ``data``,
+    base64, and ``stringData``): none where it is no such JSON or its values are placeholders."""
+    try:
+        applied = json.loads(text)
+    except (ValueError, RecursionError):
+        return 0
+    if not isinstance(applied, dict):
+        return 0
+    count = 0
+    for section in ("data", "stringData"):
+        values = applied.get(section)
+        for value in values.values() if isinstance(values, dict) else ():
+            if not isinstance(value, str) or not value.strip():
+                continue
+            if section == "data":
+                decoded = _text_of_base64(value)
+                value = decoded if decoded is not None else value
+            if not is_placeholder_value(value) and not value.startswith("ENC["):
+                count += 1
+    return count
 
 
 def _drop_whole_files(found: dict[tuple[int, str], tuple[CredentialHit, str, str]]) -> None:
@@ -1815,7 +1896,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             key_path=hit.key_path,
             line=hit.line,
             document=hit.document if counts[hit.path, hit.key_path] > 1 else None,
-            fix=_sops_fix(
+            fix=_annotation_fix(hit, hit.path in encrypted)
+            if hit.where.endswith(" annotation")
+            else _sops_fix(
                 encrypted[hit.path], hit.key_path, _others(following, encrypted[hit.path])
             )
             if hit.path in encrypted

@@ -156,6 +156,64 @@ def test_a_sops_file_over_a_mebibyte_is_read_line_by_line_for_what_it_keeps_in_c
     assert not [f for f in run_audit(root).findings if f.rule == "SM018"]
 
 
+def test_a_secrets_annotations_are_read_where_no_rule_encrypts_them(tmp_path: Path) -> None:
+    # the attack review of stop 53: `kubectl get secret -o yaml`, then sops with the usual
+    # data/stringData rule, left kubectl's last-applied-configuration (the values in JSON) in
+    # clear; a token in any annotation of an encrypted Secret passed too
+    import json
+
+    from secretsmgr.audit.engine import run_audit
+
+    applied = json.dumps(
+        {"apiVersion": "v1", "kind": "Secret", "stringData": {"pw": "Xk9#mQ2vLp7wRt"}}
+    )
+    ignored = json.dumps({"kind": "Secret", "data": {"a": "", "b": "Y2hhbmdlbWU="}})
+
+    def annotated(name: str, notes: str) -> str:
+        return (
+            f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  annotations:\n"
+            f"{notes}stringData:\n  pw: Xk9#mQ2vLp7wRt\n"
+        )
+
+    root = standard_repo(
+        tmp_path / "repo",
+        {
+            "apps/db.enc.yaml": enc(
+                annotated(
+                    "db", f"    kubectl.kubernetes.io/last-applied-configuration: '{applied}'\n"
+                )
+            ),
+            "apps/tok.enc.yaml": enc(
+                annotated("tok", "    note: ghp_R8x2Lm4Qp9Zt7Vb3Nc6Wd1Fy5Hj0Kk2Ss4Aa\n")
+            ),
+            "apps/old.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: old\n  annotations:\n"
+                "    kubectl.kubernetes.io/last-applied-configuration: "
+                '\'{"kind":"Secret","data":{"t":"Z2hwX1I4eDJMbTRRcDladDdWYjNOYzZXZDFGeTVIajBLazJTczRBYQ=="}}\'\n'
+                "data: {}\n"
+            ),
+            "apps/fine.enc.yaml": enc(
+                annotated(
+                    "fine",
+                    "    reloader.stakater.com/match: 'true'\n"
+                    f"    kubectl.kubernetes.io/last-applied-configuration: '{ignored}'\n",
+                )
+            ),
+        },
+    )
+    found = {
+        (f.path, f.key_path, f.severity.value)
+        for f in run_audit(root).findings
+        if f.rule == "SM018"
+    }
+    at = "metadata.annotations."
+    assert found == {
+        ("apps/db.enc.yaml", f"{at}kubectl.kubernetes.io/last-applied-configuration", "error"),
+        ("apps/tok.enc.yaml", f"{at}note", "error"),
+        ("apps/old.yaml", f"{at}kubectl.kubernetes.io/last-applied-configuration", "error"),
+    }, found
+
+
 def test_a_credential_in_an_inline_patch_is_one_finding(tmp_path: Path) -> None:
     # sweep 80 (emerconn/fleet-infra): a kustomization.yaml's inline patch of a HelmRelease,
     # judged as a string and as the release it holds, gave one DSN two errors
