@@ -472,6 +472,17 @@ def test_a_build_naming_what_is_not_there_is_a_note(git_checkout: GitRepo) -> No
         "(missing here, or left out by its ignore rules): Flux fails the whole build and "
         "applies nothing of it",
     ]
+    # sweep 100 (CrystalMethod/homelab): a folder that is there but has no kustomization.yaml
+    # was said to be missing or ignored; kubectl kustomize says it cannot find the file
+    git_checkout.write("infra/kustomization.yaml", "resources: [a.yaml, helm]\ncomponents: [c]\n")
+    git_checkout.write("infra/helm/repo.yaml", "kind: HelmRepository\n")
+    git_checkout.write("infra/c/x.yaml", "kind: ConfigMap\n")
+    notes = [n for n in find_layers(WorktreeSnapshot(git_checkout.path)).notes if "infra" in n]
+    assert notes == [
+        "layer infra: its build names infra/c (in infra/kustomization.yaml), infra/helm (in "
+        "infra/kustomization.yaml), folders with no kustomization.yaml, which kustomize cannot "
+        "build: Flux fails the whole build and applies nothing of it"
+    ], notes
     # sweep 61, hanspaerna/k3s-homelab-iac: an entry indented one space too far joined the
     # one above it; the note shows it as written
     git_checkout.write("infra/kustomization.yaml", "resources:\n  - a.yaml\n   - b.yaml\n")

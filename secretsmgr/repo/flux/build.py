@@ -53,6 +53,8 @@ class BuildResult:
     missing: set[str] = field(default_factory=set)
     # a missing path -> the kustomization file that names it, and the entry as written
     listed_in: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # the missing paths that are folders the source holds, with no kustomization file
+    without_kfile: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
 
 
@@ -236,6 +238,7 @@ class Builder:
             kpath = self._kustomization_of(target)
             if kpath is None:
                 self._missing(target, folder, ref)  # kustomize needs a kustomization file here
+                self.result.without_kfile.add(target)
                 return []
             self._use(kpath, UseKind.KUSTOMIZATION, via_component)
             kfile = self.repo.kfile(kpath)
@@ -256,6 +259,8 @@ class Builder:
         kpath = self._kustomization_of(target) if self._is_dir(target) else None
         if kpath is None:
             self._missing(target, folder, ref)
+            if self._is_dir(target):
+                self.result.without_kfile.add(target)
             return objs
         self._use(kpath, UseKind.KUSTOMIZATION, True)
         kfile = self.repo.kfile(kpath)

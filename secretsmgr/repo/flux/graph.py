@@ -37,6 +37,8 @@ class Layer:
     missing: tuple[str, ...] = ()
     # a missing path -> the kustomization file that names it, and the entry as written
     missing_from: Mapping[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+    # the missing paths that are folders with no kustomization file (kustomize cannot build one)
+    without_kfile: frozenset[str] = field(default_factory=frozenset, repr=False)
     external: str | None = None  # the source, when it is not this checkout
     # an external layer's spec.path, inside that source ("" when unknown or its root)
     external_path: str = ""
@@ -113,6 +115,7 @@ def make_layer(
         ),
         missing=tuple(sorted(result.missing)) if result else (),
         missing_from=MappingProxyType(dict(result.listed_in)) if result else MappingProxyType({}),
+        without_kfile=frozenset(result.without_kfile) if result else frozenset(),
         external=external,
         external_path=external_path,
         source_elsewhere=source_elsewhere,

@@ -1502,13 +1502,27 @@ def find_layers(
             # each with the entry that names it (sweep 61, hanspaerna/k3s-homelab-iac: an entry
             # indented one space too far joined the one above it, and the path shown was in no
             # file); three at most (sweep 59: "and 1 more" named nothing)
-            named = [_named_by(layer, p) for p in layer.missing[:3]]
-            more = f" and {len(layer.missing) - 3} more" if len(layer.missing) > 3 else ""
-            notes.append(
-                f"layer {shown(layer)}: its build names {', '.join(named)}{more}, not in what "
-                "its source holds (missing here, or left out by its ignore rules): Flux fails "
-                "the whole build and applies nothing of it"
-            )
+            gone = [p for p in layer.missing if p not in layer.without_kfile]
+            bare = [p for p in layer.missing if p in layer.without_kfile]
+            if gone:
+                named = [_named_by(layer, p) for p in gone[:3]]
+                more = f" and {len(gone) - 3} more" if len(gone) > 3 else ""
+                notes.append(
+                    f"layer {shown(layer)}: its build names {', '.join(named)}{more}, not in "
+                    "what its source holds (missing here, or left out by its ignore rules): "
+                    "Flux fails the whole build and applies nothing of it"
+                )
+            if bare:
+                # sweep 100 (CrystalMethod/homelab): the folder was there, tracked and kept,
+                # and the note sent the user looking for a missing one
+                named = [_named_by(layer, p) for p in bare[:3]]
+                more = f" and {len(bare) - 3} more" if len(bare) > 3 else ""
+                folders = "a folder" if len(bare) == 1 else "folders"
+                notes.append(
+                    f"layer {shown(layer)}: its build names {', '.join(named)}{more}, {folders} "
+                    "with no kustomization.yaml, which kustomize cannot build: Flux fails the "
+                    "whole build and applies nothing of it"
+                )
     unpinned = sorted(c.name or "" for c in found_clusters if c.version.assumed)
     if ordered and unpinned:
         named = [name for name in unpinned if name]
