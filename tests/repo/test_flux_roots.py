@@ -380,6 +380,26 @@ def test_origin_as_a_fork_or_an_ssh_alias_still_names_this_checkout(
     assert (why is not None) == bool(notes) and (why is None or why in notes[0])
 
 
+def test_the_origin_note_shows_both_urls_as_written(git_checkout: GitRepo) -> None:
+    # sweep 100 (Alexsaphir/Talos-Flux): both were printed in small letters, a local path and a
+    # URL that named nothing that exists
+    git_checkout.write("deploy/sources.yaml", SOURCE.format(url="https://git.example.com/Home/Ops"))
+    git_checkout.write(
+        "deploy/apps.yaml",
+        flux_ks("apps", "./apps").replace("    name: flux-system\n", "    name: ops\n", 1),
+    )
+    git_checkout.write("apps/s.enc.yaml", "kind: Secret\n")
+    origin = "/tmp/Clones/My-Fork/Ops"
+    subprocess.run(
+        ["git", "-C", str(git_checkout.path), "remote", "add", "origin", origin], check=True
+    )
+    notes = [n for n in graph(git_checkout).notes if n.startswith("origin ")]
+    assert notes and notes[0].startswith(
+        f"origin {origin} is not a GitRepository URL here; https://git.example.com/Home/Ops is "
+        "taken as this checkout"
+    ), notes
+
+
 def test_two_repositories_of_the_origins_name_are_not_guessed_between(
     git_checkout: GitRepo,
 ) -> None:

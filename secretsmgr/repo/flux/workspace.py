@@ -289,18 +289,21 @@ class Workspace:
         parent (``someone/repo`` cloned from ``org/repo``), with a note saying so."""
         if not self._remote_read:
             self._remote_read = True
-            self._remote = self._as_declared(normalize_url(git.remote_url(self.root)))
+            raw = git.remote_url(self.root)
+            self._remote = self._as_declared(normalize_url(raw), raw)
         return self._remote
 
-    def _as_declared(self, origin: str | None) -> str | None:
+    def _as_declared(self, origin: str | None, raw: str | None = None) -> str | None:
         if origin is None or "/" not in origin:
             return origin
-        declared = {
-            url
-            for sources in self.scan.sources.values()
-            for src in sources
-            if src.ref.kind == "GitRepository" and (url := normalize_url(src.url))
-        }
+        # each URL as the manifest spells it, for the note (compared in small letters, shown
+        # as written: sweep 100, a path and a URL printed lower-cased named nothing that exists)
+        written: dict[str, str] = {}
+        for sources in self.scan.sources.values():
+            for src in sources:
+                if src.ref.kind == "GitRepository" and (url := normalize_url(src.url)):
+                    written.setdefault(url, str(src.url).strip())
+        declared = set(written)
         if origin in declared:
             return origin
         path = origin.split("/", 1)[1]
@@ -315,8 +318,8 @@ class Workspace:
         ):
             if len(found) == 1:
                 self.notes.append(
-                    f"origin {origin} is not a GitRepository URL here; {found[0]} is taken "
-                    f"as this checkout: {why}"
+                    f"origin {(raw or origin).strip()} is not a GitRepository URL here; "
+                    f"{written.get(found[0], found[0])} is taken as this checkout: {why}"
                 )
                 return found[0]
         return origin
