@@ -2330,6 +2330,9 @@ def _credential_references(value: object) -> list[tuple[str, str]]:
         if re.search(_IN_URL + var + "@", value):
             found.append((name, "password"))
             continue
+        if re.search(_DOCKER_AUTH + var, value):
+            found.append((name, "auth"))  # a docker config's base64 of user:password
+            continue
         line = re.search(_ON_LINE + var, value) or re.search(_SPACED + var, value)
         if line is not None:
             key = line.group("key")
@@ -2341,6 +2344,7 @@ def _credential_references(value: object) -> list[tuple[str, str]]:
 # ``${NAME}`` (or with a default); a URL's userinfo before a password; a setting whose name ends
 # in a credential's word, then ``:`` or ``=``; a config line's keyword and a space
 _VAR = r"\$\{{{}(?::?[-=][^}}]*)?\}}"
+_DOCKER_AUTH = r"(?i)[\"']auth[\"'][ \t]*:[ \t]*[\"']"  # JSON's "auth": "…" (a docker config)
 _IN_URL = r"://[^/\s]*?:"  # the user may be an email address (smtp://a@example.com:PW@host)
 _ON_LINE = (
     r"(?i)(?<![\w.-])(?P<key>[\w.-]*?(?:password|passwd|passphrase|pwd|secret|token|"
@@ -2364,6 +2368,10 @@ def _secret_value(key_path: str, value: str, variable: str, setting: str) -> boo
     reviews of stop 52: a cluster's TZ and CLUSTER_NAME were errors)."""
     if not is_plaintext_value(value) or is_public_material(key_path, value):
         return False
+    if setting == "auth":
+        # the attack review of stop 53: `"auth": "${GHCR_AUTH}"` in a docker config, base64 of
+        # bot:password in postBuild.substitute, passed (no credential's word names `auth`)
+        return _docker_auth(value)
     if setting:
         # inside a longer value: the setting it stands for says what it is, and the Secret's
         # key names the whole value (DATABASE_URL, secret.yaml), not this part of it (the last
@@ -2384,6 +2392,17 @@ def _secret_value(key_path: str, value: str, variable: str, setting: str) -> boo
         return False
     key = posixpath.splitext(key_path.partition(".")[2])[0] or key_path
     return any(judge_value(name, shown) is not None for name in (variable, key))
+
+
+def _docker_auth(value: str) -> bool:
+    """Whether ``value`` is a docker config's ``auth``: base64 of ``user:password`` with a
+    password that is no stand-in."""
+    try:
+        text = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return False
+    _user, colon, password = text.partition(":")
+    return bool(colon) and is_plaintext_value(password) and not stand_in_words(password)
 
 
 def _filled(ctx: AuditContext, hits: Sequence[PlaintextSecret]) -> Iterator[Finding]:

@@ -3430,6 +3430,38 @@ def test_postbuild_variables_are_judged_where_the_secret_takes_them(tmp_path: Pa
     assert "into Secret app, inside the value at stringData.DATABASE_URL" in db.message
 
 
+@pytest.mark.parametrize(
+    ("user_password", "found"), [("bot:Xk9#mQ2vLp7wRt", True), ("bot:", False)]
+)
+def test_a_postbuild_variable_filling_a_docker_configs_auth_is_a_plaintext_secret(
+    tmp_path: Path, user_password: str, found: bool
+) -> None:
+    # the attack review of stop 53: `"auth": "${GHCR_AUTH}"` in a dockerconfigjson Secret, the
+    # variable base64 of bot:password in postBuild.substitute, passed (no credential's word
+    # names `auth`, and base64 shows no known format)
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    auth = base64.b64encode(user_password.encode()).decode()
+    layer = flux_kustomization() + f"  postBuild:\n    substitute:\n      GHCR_AUTH: {auth}\n"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "resources:\n  - ghcr.yaml\n",
+            "apps/ghcr.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ghcr\n"
+                "type: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: "
+                '\'{"auths":{"ghcr.io":{"auth":"${GHCR_AUTH}"}}}\'\n'
+            ),
+        },
+        layer=layer,
+    )
+    sm001 = [(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    expected = [("clusters/prod/apps.yaml", "spec.postBuild.substitute.GHCR_AUTH")]
+    assert sm001 == (expected if found else []), sm001
+
+
 def test_a_literal_default_of_a_variable_is_judged_as_a_literal(tmp_path: Path) -> None:
     # the review of stop 52: `${GRAFANA_TOKEN:=glsa_…}` no longer failed the gate (the default
     # is what Flux writes when the variable is unset, and all of it without postBuild)
