@@ -355,6 +355,20 @@ def _candidates(
             text = _text_of_base64(value)
             if text is not None:
                 yield name, key_path, key, text, False, None
+    elif kind == "Certificate" and api.startswith("cert-manager.io/"):
+        # a keystore's literal password (cert-manager 1.15's `password`, beside
+        # `passwordSecretRef`): the attack review of stop 53 found it silent
+        stores = _get(obj, "spec", "keystores")
+        for store in ("pkcs12", "jks"):
+            held = _get(cast(Obj, stores), store, "password") if isinstance(stores, dict) else None
+            if isinstance(held, str):
+                at = f"{prefix}spec.keystores.{store}.password"
+                yield f"{name} keystore", at, "password", held, False, None
+    elif kind == "GrafanaDatasource" and api.startswith("grafana.integreatly.org/"):
+        # the values grafana-operator hands Grafana as secure settings
+        secure = _get(obj, "spec", "datasource", "secureJsonData")
+        for key_path, key, value in _leaves(secure, f"{prefix}spec.datasource.secureJsonData."):
+            yield f"{name} secureJsonData", key_path, key, value, False, None
     elif kind == "Kustomization" and api.startswith("kustomize.toolkit.fluxcd.io/"):
         subst = _get(obj, "spec", "postBuild", "substitute")
         for key_path, key, value in _leaves(subst, f"{prefix}spec.postBuild.substitute."):

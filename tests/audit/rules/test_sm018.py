@@ -214,6 +214,29 @@ def test_a_secrets_annotations_are_read_where_no_rule_encrypts_them(tmp_path: Pa
     }, found
 
 
+def test_credential_fields_of_cert_manager_and_grafana_operator_are_judged(
+    tmp_path: Path,
+) -> None:
+    # the attack review of stop 53: a keystore's literal password and a datasource's
+    # secureJsonData password had no finding, not even the warning an env value gets
+    from secretsmgr.audit.engine import run_audit
+
+    text = (
+        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata:\n  name: c\nspec:\n"
+        "  secretName: c-tls\n  keystores:\n    pkcs12:\n      create: true\n"
+        "      password: Zq8vLw2pRt9xK4\n"
+        "---\napiVersion: grafana.integreatly.org/v1beta1\nkind: GrafanaDatasource\n"
+        "metadata:\n  name: pg\nspec:\n  datasource:\n    user: grafana\n"
+        "    secureJsonData:\n      password: Zq8vLw2pRt9xK4\n      tlsSkipVerify: 'true'\n"
+    )
+    root = standard_repo(tmp_path / "repo", {"apps/crs.yaml": text})
+    found = {(f.key_path, f.severity.value) for f in run_audit(root).findings if f.rule == "SM018"}
+    assert found == {
+        ("spec.keystores.pkcs12.password", "warning"),
+        ("spec.datasource.secureJsonData.password", "warning"),
+    }, found
+
+
 def test_a_credential_in_an_inline_patch_is_one_finding(tmp_path: Path) -> None:
     # sweep 80 (emerconn/fleet-infra): a kustomization.yaml's inline patch of a HelmRelease,
     # judged as a string and as the release it holds, gave one DSN two errors
