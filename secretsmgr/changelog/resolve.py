@@ -9,10 +9,12 @@ from pathlib import Path
 from secretsmgr.changelog.merge import merge_chains
 from secretsmgr.changelog.store import changelog_path, write_changelog
 from secretsmgr.errors import UsageError
+from secretsmgr.plural import plural
 from secretsmgr.repo import git
 from secretsmgr.repo.gitlog import read_blobs
 from secretsmgr.repo.lock import repo_lock
 from secretsmgr.repo.settings import load_settings
+from secretsmgr.shellword import sh_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +24,21 @@ class Merged:
     changelog: str
     added: int
 
+    def describe(self) -> str:
+        """The line ``log --merge`` prints, with the next step."""
+        added = plural(self.added, "entry", "entries")
+        return (
+            f"merged {self.changelog}: this branch's entries, then {added} the other branch "
+            f"added, re-chained; next: git add {sh_path(self.changelog)}\n"
+        )
 
-def merge_changelog(root: Path) -> Merged:
+
+def merge_changelog(root: Path, *, alone: bool = True) -> Merged:
     """Write the changelog as this branch's, followed by the entries the other branch added,
-    re-chained; refused (nothing written) unless git holds it in conflict."""
+    re-chained; refused (nothing written) unless git holds it in conflict, or when ``log``
+    was given another option too (``alone`` false)."""
+    if not alone:
+        raise UsageError("--merge takes no other option")
     with repo_lock(root):
         name = load_settings(root).changelog
         stages = git.conflict_stages(root, name)

@@ -15,6 +15,7 @@ from secretsmgr.changelog.chain import (
     State,
     conflict_error,
     has_conflict,
+    parse_entries,
     read_chain,
 )
 from secretsmgr.errors import ChainError
@@ -88,6 +89,17 @@ def _idle_rotation(entries: Sequence[Entry]) -> str | None:
             if record.datakey_id is not None:
                 last_key[record.path] = record.datakey_id
     return None
+
+
+def read_entries(data: bytes, name: str) -> list[Entry]:
+    """The entries of the changelog ``name`` (``data``), for ``log``: a broken one is an error
+    saying how to mend it (restore it from git, or join a merge conflict with --merge)."""
+    try:
+        return parse_entries(data)
+    except ChainError as exc:
+        if has_conflict(data):
+            raise conflict_error(name) from exc
+        raise ChainError(exc.message, hints=(f"restore {name} from git",)) from exc
 
 
 def verify_repo(root: Path, name: str, data: bytes) -> Verified:

@@ -55,6 +55,14 @@ ClusterKeyOpt = Annotated[
     typer.Option("--cluster-key", help="The cluster's age public key.", metavar="K"),
 ]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why; recorded in the changelog.")]
+MergeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--merge",
+        help="Join a changelog git stopped a merge or rebase on: this branch's entries, "
+        "then the other branch's, re-chained.",
+    ),
+]
 CommitOpt = Annotated[bool, typer.Option("--commit", help="Commit files and changelog.")]
 AllowDirtyOpt = Annotated[
     bool, typer.Option("--allow-dirty", help="Proceed with uncommitted changes in the targets.")

@@ -34,6 +34,7 @@ from secretsmgr.cli.options import (
     TargetSecretOpt,
     label,
 )
+from secretsmgr.init.keystore import new_key_store
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.plural import plural
 
@@ -126,18 +127,6 @@ def _emit_secret(
     out(done.line(ref, sent, add))
 
 
-def _refuse_key_file_inside(ctx: typer.Context, output: Path, example: str) -> None:
-    """A new private key's file is refused inside the git repository at hand, as ``init``
-    refuses it (the write-side review of stop 53: ``key generate -o keys/x.agekey`` and
-    ``key rotate --begin -o`` wrote one there)."""
-    from secretsmgr.init.keystore import refuse_inside
-    from secretsmgr.repo.root import is_git_work_tree
-
-    root = repo_root(ctx)
-    if is_git_work_tree(root):
-        refuse_inside(root, output, example)
-
-
 # ----------------------------------------------------------------------------- commands
 
 
@@ -154,15 +143,11 @@ def generate_cmd(
 ) -> int:
     """Generate a cluster key (an age identity recorded as one); print only its public key."""
     from secretsmgr.errors import UsageError
-    from secretsmgr.keys.stores import FileStore, KeyringStore, generate_cluster_key
+    from secretsmgr.keys.stores import generate_cluster_key
 
     if keyring and output is not None:
         raise UsageError("--keyring and -o cannot be used together")
-    if output is not None:
-        _refuse_key_file_inside(
-            ctx, output, "secretsmgr key generate -o ~/.config/sops/age/key.txt"
-        )
-    public, where = generate_cluster_key(FileStore(output) if output else KeyringStore())
+    public, where = generate_cluster_key(new_key_store(repo_root(ctx), output, "generate"))
     out(f"{public}\n")  # stdout holds the public key only: $(secretsmgr key generate) works
     mode = " (mode 0600)" if output is not None else ""
     note(f"stored the new identity in {where}{mode}")
@@ -417,7 +402,6 @@ def rotate_cmd(
     """Replace the cluster key in two steps, with Flux able to decrypt throughout."""
     from secretsmgr.cli.keysteps import rotation_identities
     from secretsmgr.errors import SecretsmgrError, UsageError
-    from secretsmgr.keys.stores import FileStore, KeyringStore
     from secretsmgr.rotate.export import check_rotation_keys, other_secrets, secret_target
 
     if begin == finish:
@@ -483,9 +467,7 @@ def rotate_cmd(
     from secretsmgr.cli.keysteps import keep_in_a_file
 
     hint = keep_in_a_file(cluster, cluster_key, apply, context, (namespace, secret))
-    if output is not None:
-        _refuse_key_file_inside(ctx, output, "secretsmgr key rotate --begin -o ~/new.agekey")
-    store = FileStore(output) if output is not None else KeyringStore(absent_hint=hint)
+    store = new_key_store(root, output, "rotate --begin", hint)
     result = rotate_step(
         root,
         cluster,

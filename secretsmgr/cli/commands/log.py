@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from secretsmgr.cli.context import identities_at_hand, out, repo_root
-from secretsmgr.cli.options import LayerOpt, ReasonOpt
+from secretsmgr.cli.options import LayerOpt, MergeOpt, ReasonOpt
 from secretsmgr.plural import plural
 from secretsmgr.shellword import json_text
 
@@ -62,37 +62,20 @@ def log_cmd(
             "(nothing is re-encrypted).",
         ),
     ] = False,
-    merge: Annotated[
-        bool,
-        typer.Option(
-            "--merge",
-            help="Join a changelog git stopped a merge or rebase on: this branch's entries, "
-            "then the other branch's, re-chained.",
-        ),
-    ] = False,
+    merge: MergeOpt = False,
     reason: ReasonOpt = "",
 ) -> int:
     """Show the changelog; --verify checks its hash chain and that it covers every SOPS file."""
-    from secretsmgr.changelog import changelog_path, load_changelog, parse_entries, to_dict
+    from secretsmgr.changelog import changelog_path, load_changelog, to_dict
     from secretsmgr.changelog.table import render_table
-    from secretsmgr.changelog.verify import anchoring_line, verify_repo
-    from secretsmgr.errors import ChainError
+    from secretsmgr.changelog.verify import anchoring_line, read_entries, verify_repo
     from secretsmgr.repo.settings import load_settings
 
     root = repo_root(ctx)
     if merge:
         from secretsmgr.changelog.resolve import merge_changelog
-        from secretsmgr.errors import UsageError
-        from secretsmgr.shellword import sh_path
 
-        if adopt or reason or layer or verify:
-            raise UsageError("--merge takes no other option")
-        merged = merge_changelog(root)
-        added = plural(merged.added, "entry", "entries")
-        out(
-            f"merged {merged.changelog}: this branch's entries, then {added} the other branch "
-            f"added, re-chained; next: git add {sh_path(merged.changelog)}\n"
-        )
+        out(merge_changelog(root, alone=not (adopt or reason or layer or verify)).describe())
         return 0
     if adopt or reason:
         from secretsmgr.changelog.adopt import adopt_files, adopt_summary
@@ -106,14 +89,8 @@ def log_cmd(
     name = load_settings(root).changelog
     data = load_changelog(changelog_path(root, name))  # inside the repository, no link
     verified = verify_repo(root, name, data) if verify else None
-    try:  # log --verify parsed them already
-        entries = list(verified.entries) if verified else parse_entries(data)
-    except ChainError as exc:
-        from secretsmgr.changelog.chain import conflict_error, has_conflict
-
-        if has_conflict(data):
-            raise conflict_error(name) from exc
-        raise ChainError(exc.message, hints=(f"restore {name} from git",)) from exc
+    # log --verify parsed them already
+    entries = list(verified.entries) if verified else read_entries(data, name)
     if layer:
         entries = _of_layers(root, entries, layer)
     if fmt is LogFormat.JSON:

@@ -355,7 +355,8 @@ def test_a_sops_file_of_secrets_only_is_not_parsed_again_and_the_answer_is_the_s
     files = {
         "one.enc.yaml": (enc(secret("db", {"password": token})), True),
         "two.enc.yaml": (enc(secret("a") + "---\n" + secret("b")), True),
-        "annotated.enc.yaml": (enc(annotated, rule=clear), True),
+        # a Secret's annotations are read (the attack review of stop 53): parsed again
+        "annotated.enc.yaml": (enc(annotated, rule=clear), False),
         "mixed.enc.yaml": (enc(secret("a") + "---\n" + cm, rule=clear), False),
         "release.enc.yaml": (
             enc(
@@ -395,6 +396,8 @@ def test_a_sops_file_of_secrets_only_is_not_parsed_again_and_the_answer_is_the_s
         with monkeypatch.context() as m:
             m.setattr(sm018, "_only_secrets", lambda _file: False)
             assert quick == sm018.detect(scanned), name
+    noted = sm018.detect(scan_file("annotated.enc.yaml", files["annotated.enc.yaml"][0].encode()))
+    assert [(h.key_path, h.known) for h in noted] == [("metadata.annotations.note", True)]
     mixed = sm018.detect(scan_file("mixed.enc.yaml", files["mixed.enc.yaml"][0].encode()))
     assert [(h.key_path, h.known) for h in mixed] == [("data.KEY", True)]
     # the review: sops keeps both of two equal JSON keys; the SOPS reader reads the first kind
