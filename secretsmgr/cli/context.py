@@ -147,9 +147,10 @@ def recover_interrupted(root: Path) -> None:
     the message is not lost if this run then fails)."""
     from secretsmgr.rotate.journal import recover
 
-    recovered = recover(root).message
-    if recovered:
-        warn(recovered)
+    done = recover(root)
+    for said in (done.message, done.appended):
+        if said:
+            warn(said)
 
 
 def progress_bar(label: str) -> ProgressHook | None:

@@ -215,6 +215,7 @@ def changelog_recorder(root: Path, target: Path | None) -> Recorder:
     configuration refuses the write and leaves the file as it was.
     """
     from secretsmgr.repo.pending import journal_path
+    from secretsmgr.rotate.journal import pending_append
     from secretsmgr.rotate.record import check_recordable
 
     if target is not None:
@@ -222,7 +223,10 @@ def changelog_recorder(root: Path, target: Path | None) -> Recorder:
         # write, its recovery met a file changed since, and the write was called a failure
         # (the attack review of stop 37)
         where = journal_path(root)
-        if where is not None and where.exists():
+        if (where is not None and where.exists()) or pending_append(root):
+            # and a changelog append a killed write left in its temp file, before this write
+            # changes the file it records (the review of stop 53: recovered after it, the
+            # killed run's entry was dropped)
             from secretsmgr.cli.context import recover_interrupted
 
             recover_interrupted(root)

@@ -47,6 +47,7 @@ from secretsmgr.fsutil import (
     write_atomic,
 )
 from secretsmgr.plural import plural
+from secretsmgr.repo import git
 from secretsmgr.repo.lock import repo_lock
 from secretsmgr.repo.pending import (
     find_pending,
@@ -55,6 +56,7 @@ from secretsmgr.repo.pending import (
     read_pending_journal,
     temp_in_use,
 )
+from secretsmgr.repo.root import is_git_work_tree
 from secretsmgr.repo.settings import load_settings
 
 VERSION = 2
@@ -351,6 +353,26 @@ class Recovery:
         return "\n".join(lines) if lines else "nothing to recover"
 
 
+def _changelog_temps(root: Path, changelog: str | None) -> tuple[Path, list[Path]]:
+    """The changelog's path and the temp files of its writers beside it (by name alone)."""
+    log = changelog_path(root, changelog or load_settings(root).changelog)
+    try:
+        names = [p for p in log.parent.iterdir() if p.name.startswith(f".{log.name}.")]
+    except OSError:
+        names = []
+    return log, [p for p in names if TEMP_NAME.fullmatch(p.name)]
+
+
+def pending_append(root: Path) -> bool:
+    """Whether a changelog temp file of a writer that is gone lies beside the changelog (a
+    killed ``set``'s entry, which ``recover`` may finish): cheap, for writers to look first."""
+    try:
+        _log, temps = _changelog_temps(root, None)
+    except SecretsmgrError:
+        return False
+    return any(not temp_in_use(p.name) for p in temps)
+
+
 def _finish_append(root: Path, changelog: str | None) -> str | None:
     """Finish a changelog append a killed ``set``, ``unset``, ``edit`` or ``encrypt`` left in
     its temp file: the file it records was written first, so without the entry its change
@@ -358,26 +380,31 @@ def _finish_append(root: Path, changelog: str | None) -> str | None:
     ``log --verify`` then called the change one made outside secretsmgr). Only a temp file
     that is the changelog as it is plus whole entries, a chain intact, whose every record
     is the state its file holds now, is taken."""
-    log = changelog_path(root, changelog or load_settings(root).changelog)
+    log, temps = _changelog_temps(root, changelog)
     try:
         current = log.read_bytes() if log.exists() else b""
     except OSError:
         return None
-    for rel in find_pending(root).temp_files:
-        name = TEMP_NAME.fullmatch(os.path.basename(rel))
-        if name is None or temp_in_use(os.path.basename(rel)) or name["name"] != log.name:
-            continue
+    tracked = _tracked_names(root, temps)
+    me = git.user_identity(root) if is_git_work_tree(root) else "unknown"
+    for path in temps:
+        if temp_in_use(path.name) or path.name in tracked:
+            continue  # a live writer's; or one git delivered, which no killed run of ours left
         try:
-            path, _rel = confined(root, rel)
-            if path.parent != log.parent or not stat.S_ISREG(os.lstat(path).st_mode):
+            if not stat.S_ISREG(os.lstat(path).st_mode):
                 continue
             data = path.read_bytes()
-        except (SecretsmgrError, OSError):
+        except OSError:
             continue
         if len(data) <= len(current) or not data.startswith(current) or find_break(data):
             continue
         added = parse_entries(data)[len(parse_entries(current)) :]
-        if not added or not all(_holds_now(root, r) for e in added for r in e.files):
+        # one entry, by whoever writes here now, of the files as they are: what a killed
+        # single-file write leaves (the review of stop 53: a temp file a pull request
+        # committed, holding a forged entry, was spliced in)
+        if len(added) != 1 or added[0].actor != me:
+            continue
+        if not all(_holds_now(root, r) for r in added[0].files):
             continue
         write_changelog(log, data)
         with contextlib.suppress(OSError):
@@ -385,6 +412,15 @@ def _finish_append(root: Path, changelog: str | None) -> str | None:
         seqs = ", ".join(str(e.seq) for e in added)
         return f"finished an interrupted changelog append (seq {seqs}): its change is recorded"
     return None
+
+
+def _tracked_names(root: Path, temps: Sequence[Path]) -> set[str]:
+    """The names among ``temps`` that git tracks (none outside git)."""
+    if not temps or not is_git_work_tree(root):
+        return set()
+    listed = {path for _mode, _blob, path in git.index_entries(root)}
+    base = os.path.realpath(root)
+    return {p.name for p in temps if os.path.relpath(os.path.realpath(p), base) in listed}
 
 
 def _holds_now(root: Path, record: FileRecord) -> bool:
@@ -399,10 +435,13 @@ def _holds_now(root: Path, record: FileRecord) -> bool:
 
 
 def _remove_stray_temps(root: Path, journal_dir: Path | None) -> tuple[str, ...]:
-    """Temp files of ours whose writer is gone: never a live file, so always safe to delete."""
+    """Temp files of ours whose writer is gone: never a live file, so always safe to delete;
+    one git tracks is no writer's leftover (a commit brought it), and is left alone."""
     removed: list[str] = []
-    for rel in find_pending(root).temp_files:
-        if temp_in_use(os.path.basename(rel)):
+    temps = find_pending(root).temp_files
+    tracked = _tracked_names(root, [root / rel for rel in temps]) if temps else set()
+    for rel in temps:
+        if temp_in_use(os.path.basename(rel)) or os.path.basename(rel) in tracked:
             continue
         try:
             path, _rel = confined(root, rel)

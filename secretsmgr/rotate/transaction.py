@@ -150,9 +150,11 @@ def rotate(
         prepared = _prepare(root, request, identities, env, fault)
         return RotationResult(prepared.plan, seconds=time.perf_counter() - started)
     with repo_lock(root):
-        recovered = recover(root).message
-        if recovered and recovered_hook is not None:
-            recovered_hook(recovered)
+        done = recover(root)
+        recovered = done.message
+        for said in (done.message, done.appended):
+            if said and recovered_hook is not None:
+                recovered_hook(said)
         prepared = _prepare(root, request, identities, env, fault)
         where = journal_path(root)  # None outside git: no journal there
         entry = _write(root, prepared, request, where, fault, progress)

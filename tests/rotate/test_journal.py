@@ -197,16 +197,20 @@ def test_leftover_temp_files_of_dead_writers_are_removed_live_ones_kept(repo: Pa
     assert not dead.exists() and live.exists() and lookalike.exists()
 
 
-@pytest.mark.parametrize("file_written", [True, False])
+@pytest.mark.parametrize("case", ["killed", "file changed since", "tracked", "other actor"])
 def test_a_changelog_append_a_killed_set_left_in_its_temp_file_is_finished(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-    file_written: bool,
+    case: str,
 ) -> None:
     # the write-side review of stop 53: `set` killed after the file was written and before the
     # changelog's temp file replaced the changelog; recover removed that temp file, and log
-    # --verify called the change one made outside secretsmgr
+    # --verify called the change one made outside secretsmgr. Its review: a temp file git
+    # delivered (committed by a pull request), or another writer's entry, is never spliced in
+    import dataclasses
+
+    from secretsmgr.changelog.chain import append, next_entry
     from tests.cli.runner import run
 
     demo = git_copy(DEMO, tmp_path / "demo")
@@ -216,20 +220,52 @@ def test_a_changelog_append_a_killed_set_left_in_its_temp_file_is_finished(
     args = ["--repo", str(demo), "set", str(demo / PG), "stringData.password"]
     run(args, capsys, expect=0, stdin="Kill-Window-Value-1")
     after = log.read_bytes()
+    if case == "other actor":
+        entry = parse_entries(after)[-1]
+        fields = dataclasses.asdict(entry) | {"actor": "Security Team <sec@example.org>"}
+        fields.pop("seq"), fields.pop("prev")
+        fields["files"] = entry.files
+        after = append(before, next_entry(before, **fields))
     temp = demo / f".{CHANGELOG}.secretsmgr-{dead_pid()}-0123abcd.new"
     temp.write_bytes(after)
     log.write_bytes(before)
-    if not file_written:  # a temp file whose entry no file holds: no append to finish
+    if case == "file changed since":  # a temp file whose entry no file holds
         (demo / PG).write_bytes(old_file)
+    if case == "tracked":
+        git(demo, "add", temp.name)
     done = recover(demo)
-    assert not temp.exists()
+    file_written = case == "killed"
+    assert temp.exists() is (case == "tracked")
     if file_written:
         assert log.read_bytes() == after
         seq = parse_entries(after)[-1].seq
         assert f"finished an interrupted changelog append (seq {seq})" in done.describe()
         run(["--repo", str(demo), "log", "--verify"], capsys, expect=0)
     else:
-        assert log.read_bytes() == before and done.removed == (temp.name,)
+        assert log.read_bytes() == before and "changelog append" not in done.describe()
+
+
+def test_the_next_write_finishes_a_killed_writes_append_before_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the review of stop 53: the next `set` recovered after writing its file, so the killed
+    # run's entry no longer matched and was dropped
+    from tests.cli.runner import run
+
+    demo = git_copy(DEMO, tmp_path / "demo")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(DEMO_KEY))
+    log = demo / CHANGELOG
+    before = log.read_bytes()
+    args = ["--repo", str(demo), "set", str(demo / PG), "stringData.password"]
+    run(args, capsys, expect=0, stdin="Kill-Window-Value-1")
+    killed = log.read_bytes()
+    (demo / f".{CHANGELOG}.secretsmgr-{dead_pid()}-0123abcd.new").write_bytes(killed)
+    log.write_bytes(before)
+    done = run(args, capsys, stdin="Next-Value-2", may_warn=["finished an interrupted"])
+    assert done.code == 0 and "finished an interrupted changelog append" in done.err
+    entries = parse_entries(log.read_bytes())
+    assert log.read_bytes().startswith(killed) and len(entries) == len(parse_entries(killed)) + 1
+    run(["--repo", str(demo), "log", "--verify"], capsys, expect=0)
 
 
 # --- real runs: what recovery keeps ---------------------------------------------------------
