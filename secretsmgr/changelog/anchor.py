@@ -31,14 +31,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from secretsmgr.changelog.chain import Entry
-from secretsmgr.changelog.merge import replays
+from secretsmgr.changelog.merge import keeps
 from secretsmgr.errors import SecretsmgrError
 from secretsmgr.repo.gitlog import (
     Commit,
     blobs_at,
     commit_order,
     later_blobs,
-    merge_base,
     path_commits,
     read_blobs,
     shallow_boundary,
@@ -103,7 +102,7 @@ def anchor_changelog(
     ``check_states=False`` skips the file-state check (the part that reads the SOPS files'
     history), for callers that only need the commit time of each line.
     """
-    commits = path_commits(root, name)
+    commits = path_commits(root, name, merges=True)
     if not commits:
         return Anchoring(unanchored=len(entries))
     blobs = blobs_at(root, [(c.id, name) for c in commits])
@@ -115,20 +114,27 @@ def anchor_changelog(
     key_commits: dict[str, datetime] = {}
     for c in commits:
         added = version[c.id]
-        for index, parent in enumerate(c.parents):
-            before = version.get(parent)
-            if before is None or version[c.id].startswith(before):
-                if before is not None and len(c.parents) == 1:
-                    added = added[len(before) :]
+        befores = [v for p in c.parents if (v := version.get(p)) is not None]
+        if len(befores) > 1:
+            # a merge: one parent's changelog, then every entry of the others, re-chained
+            # (log --merge; the review of stop 53: git's default history simplification hid
+            # a merge that kept a forged side's changelog and dropped the other's entries)
+            if not keeps(version[c.id], befores):
+                problems.append(
+                    f"commit {_short(c.id)} (a merge) dropped or changed entries a parent's "
+                    "changelog held (it is append-only; secretsmgr log --merge joins both)"
+                )
+            continue
+        for before in befores:
+            if version[c.id].startswith(before):
+                added = added[len(before) :]
                 continue
-            if index and _merged(root, name, c, parent, version):
-                continue  # the other branch's entries, re-chained after the first parent's
             what = "removed" if not version[c.id] else "rewrote earlier lines of"
             problems.append(f"commit {_short(c.id)} {what} the changelog (it is append-only)")
         when = _when(c.committed)
         for key_id in _key_ids(added):
             key_commits[key_id] = min(key_commits.get(key_id, when), when)
-    problems += _moved_and_rewritten(root, name, commits[0], version[commits[0].id])
+    problems += _moved_and_rewritten(root, name, commits, version)
     ends = _lines_end(data)
     anchored: dict[int, tuple[str, datetime]] = {}
     for c in commits:
@@ -163,24 +169,6 @@ def anchor_changelog(
     )
 
 
-def _merged(
-    root: Path, name: str, commit: Commit, parent: str, version: Mapping[str, bytes]
-) -> bool:
-    """Whether merge ``commit`` keeps, re-chained after its first parent's changelog, every
-    entry ``parent`` (a later parent) added since the two branches parted (``log --merge``;
-    the write-side review of stop 53: any merge of two branches that both appended failed
-    ``log --verify`` for good)."""
-    first = version.get(commit.parents[0])
-    if first is None:
-        return False
-    base = merge_base(root, commit.parents[0], parent)
-    shared = b""
-    if base is not None:
-        blob = blobs_at(root, [(base, name)])[0]
-        shared = read_blobs(root, [blob]).get(blob, b"") if blob else b""
-    return replays(version[commit.id], first, shared, version[parent])
-
-
 def _changelog_setting(text: bytes | None) -> str:
     """The changelog path a version of the settings file names (the default without one, or
     where that version does not read: its own verify said so then)."""
@@ -193,48 +181,62 @@ def _changelog_setting(text: bytes | None) -> str:
         return default
 
 
-def _moved_and_rewritten(root: Path, name: str, first: Commit, held: bytes) -> list[str]:
-    """Where the ``changelog:`` setting moved the changelog to ``name``, the lines it held
-    under its former name (at the commit before the move) must begin ``name``'s first version:
-    a move is no fresh start (the write-side review of stop 53: a commit that renamed the
-    changelog, pointed the setting at it and rewrote old lines passed, as its history began
-    there). The setting's history tells the former names; one that held nothing at its move
-    is looked past, to the name before it."""
+def _moved_and_rewritten(
+    root: Path, name: str, commits: Sequence[Commit], version: Mapping[str, bytes]
+) -> list[str]:
+    """Where the ``changelog:`` setting moved the changelog to ``name``, the entries it last
+    held under its former name must begin what ``name`` holds at the move: a move is no fresh
+    start (the write-side review of stop 53: a commit that renamed the changelog, pointed the
+    setting at it and rewrote old lines passed, as its history began there; its review: so did
+    a forged copy committed before the setting changed, or after the old file was deleted).
+    A former name that never held anything is looked past, to the name before it."""
     settings = path_commits(root, SETTINGS_NAME)
     if not settings:
         return []
     blobs = blobs_at(root, [(c.id, SETTINGS_NAME) for c in settings])
     texts = read_blobs(root, [b for b in blobs if b is not None])
-    named = [
-        (c, _changelog_setting(texts.get(b) if b else None))
-        for c, b in zip(settings, blobs, strict=True)
-    ]
     order = commit_order(root)
-    until = order.get(first.id, len(order))
-    # each change of the setting up to the changelog's first commit: (commit, from, to)
-    moves: list[tuple[Commit, str, str]] = []
+    moves: list[tuple[Commit, str, str]] = []  # (commit, from, to), oldest first
     before = Settings().changelog  # no settings file before its first commit: the default
-    for commit, path in named:
-        if order.get(commit.id, until + 1) > until:
-            break
+    for commit, blob in zip(settings, blobs, strict=True):
+        path = _changelog_setting(texts.get(blob) if blob else None)
         if path != before:
             moves.append((commit, before, path))
         before = path
     target = name
     for commit, old, new in reversed(moves):
-        if new != target:
+        if new != target or old == target:
             continue
-        blob = blobs_at(root, [(f"{commit.id}^", old)])[0] if commit.parents else None
-        content = read_blobs(root, [blob]).get(blob, b"") if blob else b""
-        if content:
-            if held.startswith(content):
-                return []
-            moved = f"commit {_short(commit.id)} moved the changelog from {old} to {name}"
-            if commit.id != first.id:
-                moved += f", and commit {_short(first.id)} that first holds {name}"
-            return [f"{moved} changed or dropped its earlier lines (it is append-only)"]
-        target = old  # the former name held nothing at the move: look before it
+        at = order.get(commit.id, -1)
+        content = _last_held(root, old, at)
+        if not content:
+            target = old  # the former name never held anything: look before it
+            continue
+        # what ``name`` holds at the move, or first holds after it
+        later = [c for c in commits if order.get(c.id, -1) >= at and version.get(c.id)]
+        current = blobs_at(root, [(commit.id, name)])[0]
+        held = read_blobs(root, [current]).get(current, b"") if current else b""
+        held = held or (version[later[0].id] if later else b"")
+        if not held or held.startswith(content):
+            return []
+        return [
+            f"commit {_short(commit.id)} moved the changelog from {old} to {name}, and what "
+            f"{name} holds there changed or dropped the entries {old} held (it is append-only)"
+        ]
     return []
+
+
+def _last_held(root: Path, path: str, before: int) -> bytes:
+    """The last non-empty content ``path`` had in a commit before position ``before``."""
+    order = commit_order(root)
+    found = [c for c in path_commits(root, path) if order.get(c.id, before) < before]
+    blobs = blobs_at(root, [(c.id, path) for c in found])
+    for blob in reversed(blobs):
+        if blob is not None:
+            data = read_blobs(root, [blob]).get(blob, b"")
+            if data:
+                return data
+    return b""
 
 
 def _key_ids(data: bytes) -> set[str]:

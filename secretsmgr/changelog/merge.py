@@ -1,14 +1,17 @@
-"""Two branches that both appended to the changelog, joined without losing a line.
+"""Two branches that both appended to the changelog, joined without losing an entry.
 
 Pure: bytes in, bytes out. ``merge_chains`` keeps one side's changelog as it is and adds the
-entries the other side appended since the two parted, in their order, each re-chained (a new
-``seq`` and ``prev``, the same time, actor, action, reason, layers and file records). Nothing
-committed on either side is changed or dropped, so each side's history stays a prefix of the
-first side's, and ``replays`` lets the anchoring check tell such a merge from one that dropped
-the other side's lines.
+entries the other side holds and it does not, in their order, each re-chained (a new ``seq``
+and ``prev``, the same time, actor, action, reason, layers and file records). Entries are
+told apart by what they say, not where they sit: after a rebase, or a merge of the main
+branch into a feature branch, one side holds the other's entries re-chained. Nothing either
+side holds is changed or dropped, and ``keeps`` lets the anchoring check tell such a merge
+from one that dropped a parent's entries.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from secretsmgr.changelog.chain import Entry, append, find_break, next_entry, parse_entries
 from secretsmgr.errors import ChainError
@@ -27,23 +30,25 @@ def _entries(data: bytes, side: str) -> list[Entry]:
 
 
 def merge_chains(base: bytes, ours: bytes, theirs: bytes) -> tuple[bytes, int]:
-    """``ours`` followed by the entries ``theirs`` added after ``base``, re-chained; and how
-    many were added. Entries ``ours`` holds already (the same content) are not added twice.
+    """``ours`` followed by the entries ``theirs`` holds and ``ours`` does not, re-chained;
+    and how many were added.
 
-    ``ChainError`` when either side's chain is broken, or does not begin with ``base`` (a
-    side rewrote what both held: no merge keeps that).
+    ``ChainError`` when a side's chain is broken, or a side lacks an entry the common
+    version (``base``) holds (it dropped or changed what both held: no merge keeps that).
     """
-    for side, data in (("this branch's", ours), ("the other branch's", theirs)):
-        if not data.startswith(base):
-            raise ChainError(
-                f"{side} changelog changes lines both branches held (it is append-only)"
-            )
     kept = _entries(ours, "this branch's")
-    held = len(_entries(base, "the common"))
-    added = _entries(theirs, "the other branch's")[held:]
-    have = {_content(e) for e in kept[held:]}
+    other = _entries(theirs, "the other branch's")
+    have = {_content(e) for e in kept}
+    held = {_content(e) for e in other}
+    for entry in _entries(base, "the common"):
+        for side, contents in (("this branch's", have), ("the other branch's", held)):
+            if _content(entry) not in contents:
+                raise ChainError(
+                    f"{side} changelog lacks seq {entry.seq} of the common version: it "
+                    "changed or dropped an entry both branches held (it is append-only)"
+                )
     merged, count = ours, 0
-    for entry in added:
+    for entry in other:
         if _content(entry) in have:
             continue
         follow = next_entry(
@@ -57,22 +62,19 @@ def merge_chains(base: bytes, ours: bytes, theirs: bytes) -> tuple[bytes, int]:
             verified=True,
         )
         merged = append(merged, follow)
+        have.add(_content(entry))
         count += 1
     return merged, count
 
 
-def replays(merged: bytes, first: bytes, base: bytes, other: bytes) -> bool:
-    """Whether ``merged`` (a merge commit's changelog) keeps every entry of ``other`` (another
-    parent's) that it added after ``base`` (where the parents parted): ``merged`` begins with
-    ``first`` (the first parent's), ``other`` with ``base``, and each such entry's content is
-    among those ``merged`` added after ``first``."""
-    if not merged.startswith(first) or not other.startswith(base):
+def keeps(merged: bytes, parents: Sequence[bytes]) -> bool:
+    """Whether ``merged`` (a merge commit's changelog) begins with one parent's changelog and
+    holds every entry of every other parent's, re-chained or not: a merge that dropped or
+    changed a parent's entry does not."""
+    if not any(merged.startswith(version) for version in parents):
         return False
     try:
-        held, shared = len(parse_entries(first)), len(parse_entries(base))
-        kept = {_content(e) for e in parse_entries(merged)[held:]}
-        kept |= {_content(e) for e in parse_entries(first)[shared:]}  # both sides made it
-        theirs = parse_entries(other)[shared:]
+        contents = {_content(e) for e in parse_entries(merged)}
+        return all(_content(e) in contents for v in parents for e in parse_entries(v))
     except ChainError:
         return False
-    return all(_content(e) in kept for e in theirs)

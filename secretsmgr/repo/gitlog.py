@@ -101,12 +101,18 @@ def _changes_and_deleted(
     return changes, deleted, before
 
 
-def path_commits(root: Path, path: str) -> list[Commit]:
-    """Every commit reachable from HEAD that changed ``path``, parents before children.
+def path_commits(root: Path, path: str, *, merges: bool = False) -> list[Commit]:
+    """Every commit reachable from HEAD that changed ``path``, parents before children; with
+    ``merges``, every merge too, each with its parents among these.
 
     Empty when the repository has no commit yet or never held ``path``.
     """
-    args = ["log", "--topo-order", "--reverse", "--parents", "--format=%H %P|%ct", "--", path]
+    # --full-history: every merge, with its parents (git's default simplification follows the
+    # parent a merge equals, and the other side's commits are never seen: the review of stop
+    # 53 found a merge that dropped one side's changelog entries passing that way)
+    history = ["--full-history"] if merges else []
+    args = ["log", "--topo-order", "--reverse", *history, "--parents", "--format=%H %P|%ct"]
+    args += ["--", path]
     try:
         out = _run(root, args)
     except subprocess.CalledProcessError:
@@ -202,17 +208,6 @@ def later_blobs(root: Path, paths: Iterable[str]) -> dict[str, list[tuple[str, s
                 continue
             found[name].append((commit, fields[3]))
     return found
-
-
-def merge_base(root: Path, first: str, second: str) -> str | None:
-    """The best common ancestor of two commits (None: they share none)."""
-    try:
-        out = _run(root, ["merge-base", first, second])
-    except subprocess.CalledProcessError:
-        return None
-    except FileNotFoundError as exc:
-        raise _not_usable(root, exc) from exc
-    return out.decode("ascii", "replace").strip() or None
 
 
 def commit_order(root: Path) -> dict[str, int]:

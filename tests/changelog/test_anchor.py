@@ -106,7 +106,10 @@ def test_a_deleted_changelog_is_a_rewrite(repo: Path) -> None:
     assert any("removed the changelog" in p for p in problems), problems
 
 
-@pytest.mark.parametrize("steps", ["one commit", "setting first", "through a name unused"])
+@pytest.mark.parametrize(
+    "steps",
+    ["one commit", "setting first", "through a name unused", "copy first", "old removed first"],
+)
 def test_a_changelog_moved_by_its_setting_keeps_its_lines(
     repo: Path, capsys: pytest.CaptureFixture[str], steps: str
 ) -> None:
@@ -131,7 +134,13 @@ def test_a_changelog_moved_by_its_setting_keeps_its_lines(
         if steps == "through a name unused":
             settings.write_text(kept + "changelog: unused.jsonl\n")
             commit(repo, "point the setting at a name that holds nothing")
-        if steps != "one commit":
+        if steps == "copy first":  # the review: the copy committed before the setting moved
+            (repo / moved).write_bytes(content)
+            commit(repo, "a copy of the changelog")
+        elif steps == "old removed first":  # the review: nothing held at the move itself
+            (repo / CHANGELOG).unlink()
+            commit(repo, "drop the changelog")
+        elif steps != "one commit":
             settings.write_text(kept + f"changelog: {moved}\n")
             (repo / CHANGELOG).unlink()
             commit(repo, "move the setting, drop the changelog")
@@ -147,7 +156,7 @@ def test_a_changelog_moved_by_its_setting_keeps_its_lines(
     assert move(honest) == ()
     problems = move(forged)
     assert len(problems) == 1 and "moved the changelog from" in problems[0], problems
-    assert "changed or dropped its earlier lines" in problems[0]
+    assert "changed or dropped the entries" in problems[0]
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -207,7 +216,27 @@ def test_a_merge_that_drops_the_other_branchs_entries_is_a_rewrite(
     run(["--repo", str(repo), "log", "--adopt", "--reason", "merge"], capsys, expect=0)
     commit(repo, "merge feat")
     _, _, problems = anchoring(repo)
-    assert any("rewrote earlier lines of the changelog" in p for p in problems), problems
+    assert any("(a merge) dropped or changed entries" in p for p in problems), problems
+
+
+def test_a_merge_that_keeps_a_forged_sides_changelog_is_a_rewrite(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the review of stop 53: a branch from the first commit adopting the files as they are,
+    # merged with `-X theirs`: the merge's changelog was the forged side's, git's default
+    # history simplification followed that side alone, and log --verify passed
+    first = _git(repo, "rev-list", "--max-parents=0", "HEAD").stdout.split()[0]
+    rotate(repo, capsys, "--layer", "databases", "--commit")
+    rotate(repo, capsys, "--layer", "apps", "--commit")
+    _git(repo, "checkout", "-q", "-b", "forged", first)
+    _git(repo, "checkout", "main", "--", ".")
+    (repo / CHANGELOG).write_bytes(_git(repo, "show", f"{first}:{CHANGELOG}").stdout.encode())
+    run(["--repo", str(repo), "log", "--adopt", "--reason", "tidy"], capsys, expect=0)
+    commit(repo, "forged: adopt")
+    _git(repo, "checkout", "-q", "main")
+    assert _git(repo, "merge", "-q", "-X", "theirs", "forged", "-m", "merge").returncode == 0
+    _, _, problems = anchoring(repo)
+    assert any("(a merge) dropped or changed entries" in p for p in problems), problems
 
 
 def test_log_merge_outside_a_conflict_writes_nothing(

@@ -1,12 +1,13 @@
-"""Joining the changelogs of two branches that both appended: nothing committed on either
-side is changed or dropped, and the anchoring check tells such a merge from a lossy one."""
+"""Joining the changelogs of two branches that both appended: nothing either side holds is
+changed or dropped, entries are told apart by what they say (a rebase re-chains them), and
+the anchoring check tells such a merge from a lossy one."""
 
 from __future__ import annotations
 
 import pytest
 
 from secretsmgr.changelog.chain import append, find_break, next_entry, parse_entries
-from secretsmgr.changelog.merge import merge_chains, replays
+from secretsmgr.changelog.merge import keeps, merge_chains
 from secretsmgr.errors import ChainError
 from tests.changelog.helpers import chain, record
 
@@ -35,7 +36,7 @@ def test_this_branchs_entries_stay_and_the_others_follow_re_chained() -> None:
     last = parse_entries(merged)[-1]
     theirs = parse_entries(THEIRS)[-1]
     assert (last.seq, last.reason, last.files) == (5, "theirs-1", theirs.files)
-    assert replays(merged, OURS, BASE, THEIRS)
+    assert keeps(merged, [OURS, THEIRS])
 
 
 def test_an_entry_both_sides_hold_is_not_added_twice() -> None:
@@ -44,18 +45,34 @@ def test_an_entry_both_sides_hold_is_not_added_twice() -> None:
     assert (merged, added) == (OURS, 0)
 
 
+def test_a_rebase_whose_side_holds_the_common_entries_re_chained_is_joined() -> None:
+    # the review of stop 53: the second step of a rebase replaying two changelog commits; git's
+    # common version is the first replayed commit, which this side holds re-chained
+    feat1 = extend(BASE, "feat-1", 31)
+    feat2 = extend(feat1, "feat-2", 32)
+    ours, added = merge_chains(BASE, OURS, feat1)  # step 1
+    assert added == 1
+    merged, added = merge_chains(feat1, ours, feat2)  # step 2: ours holds feat-1 re-chained
+    assert added == 1
+    assert [e.reason for e in parse_entries(merged)][-2:] == ["feat-1", "feat-2"]
+
+
 @pytest.mark.parametrize("side", ["ours", "theirs"])
-def test_a_side_that_rewrote_what_both_held_is_refused(side: str) -> None:
+def test_a_side_that_dropped_or_changed_what_both_held_is_refused(side: str) -> None:
     rewritten = chain(2, layers=("apps",))
     ours, theirs = (rewritten, THEIRS) if side == "ours" else (OURS, rewritten)
-    with pytest.raises(ChainError, match="changes lines both branches held"):
+    with pytest.raises(ChainError, match="changed or dropped an entry both branches held"):
         merge_chains(BASE, ours, theirs)
 
 
-def test_a_merge_that_left_out_the_others_entries_does_not_replay_them() -> None:
-    assert not replays(OURS, OURS, BASE, THEIRS)
-    # a first parent whose changelog began anew, where the other's base held none: every one
-    # of the other's entries must be kept
+def test_a_merge_that_left_out_a_parents_entries_does_not_keep_them() -> None:
+    assert not keeps(OURS, [OURS, THEIRS])
+    # a parent whose changelog began anew (a forged branch from an old commit): the merge
+    # keeps it whole, and the other's entries are gone
     fresh = extend(b"", "forged", 99)
-    assert not replays(fresh, fresh, b"", OURS)
-    assert replays(merge_chains(b"", fresh, OURS)[0], fresh, b"", OURS)
+    assert not keeps(fresh, [OURS, fresh])
+    assert keeps(merge_chains(b"", fresh, OURS)[0], [fresh, OURS])
+    # the first parent's changelog re-chained in the second's (main merged into a feature,
+    # then the feature back into main): kept
+    feature = merge_chains(BASE, THEIRS, OURS)[0]
+    assert keeps(feature, [OURS, feature])
