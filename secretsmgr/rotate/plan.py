@@ -541,11 +541,11 @@ def _unapplied_rule_keys(ctx: Inventory, entry: SopsEntry) -> tuple[str, ...]:
 
 
 def _refuse_split(
-    holders: dict[str, list[str]], blocked: tuple[str, str] | None = None
+    holders: dict[str, list[str]], blocked: tuple[str, str, str] | None = None
 ) -> RefusedError:
     """The refusal of a shared value without ``--linked``. ``blocked`` is why ``--linked``
-    would refuse too (the file, the reason): then its hint is the way by hand, not a flag
-    that fails when pasted (the review of stop 52)."""
+    would refuse too (the file, the reason, how to do it by hand): then its hint is the way by
+    hand, not a flag that fails when pasted (the review of stop 52)."""
     first = next(iter(holders))
     count = sum(len(paths) for paths in holders.values())
     if blocked is None:
@@ -554,10 +554,10 @@ def _refuse_split(
             "or regenerate only the named key paths with --unlinked",
         )
     else:
-        path, reason = blocked
+        path, reason, how = blocked
         hints = (
             f"--linked cannot rewrite it in {path}: {reason}",
-            f"{_BY_HAND} (also in: {', '.join(holders)})",
+            f"{_BY_HAND}{how} (also in: {', '.join(holders)})",
         )
     return RefusedError(
         f"--regenerate would split a shared value: {first} ({holders[first][0]}) holds it too "
@@ -669,11 +669,15 @@ def link_values(
     obstacle = _linked_obstacle(found, entries, replacements)
     if not request.linked:
         if holders:
-            blocked = None
+            blocked: tuple[str, str, str] | None = None
             if obstacle is not None:
-                blocked = (obstacle.path, f"{obstacle.key_path}: {obstacle.reason}")
+                reason = f"{obstacle.key_path}: {obstacle.reason}"
+                escaped = ", escaped as that text needs" if obstacle.escaping else ""
+                how = f"{escaped}: secretsmgr edit {sh_path(obstacle.path)}"
+                blocked = (obstacle.path, reason, how)
             if blocked is None and unreadable:
-                blocked = (unreadable[0], "it cannot be decrypted with the identities at hand")
+                hidden = "it cannot be decrypted with the identities at hand"
+                blocked = (unreadable[0], hidden, ", by a holder of its key")
             raise _refuse_split(holders, blocked)
         if unreadable:
             raise _refuse_hidden(unreadable, linked=False)

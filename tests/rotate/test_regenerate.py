@@ -459,6 +459,9 @@ def test_a_split_refusal_offers_linked_only_where_linked_would_rewrite(
     assert lines[1].startswith(f"secretsmgr: hint: --linked cannot rewrite it in {rel}: ")
     assert "stringData.url: " in lines[1]
     assert "then put the new value there by hand" in lines[2]
+    assert f"secretsmgr edit {rel}" in lines[2]
+    # the review of stop 53: the escaping warning of --linked's own refusal was lost
+    assert ("escaped as that text needs" in lines[2]) is (shape == "needs-escaping")
     # the hint's way works: --unlinked regenerates the named file and leaves the other alone
     code, _out, err = rotate(demo_repo, capsys, *args, "--unlinked")
     assert (code, err) == (0, "")
