@@ -58,7 +58,10 @@ def refuse_inside(root: Path, output: Path, example: str) -> None:
 
 
 def new_key_store(
-    root: Path, output: Path | None, command: str, absent_hint: str = ""
+    root: Path,
+    output: Path | None,
+    command: str = "secretsmgr key generate",
+    absent_hint: str = "",
 ) -> FileStore | KeyringStore:
     """Where ``key generate`` or ``key rotate --begin`` keeps a new identity: the file
     ``output`` (refused inside the git repository at hand, as ``init`` refuses it: the
@@ -68,7 +71,7 @@ def new_key_store(
     if output is None:
         return KeyringStore(absent_hint=absent_hint)
     if is_git_work_tree(root):
-        refuse_inside(root, output, f"secretsmgr key {command} -o ~/.config/sops/age/new.agekey")
+        refuse_inside(root, output, f"{command} -o ~/.config/sops/age/new.agekey")
     return FileStore(output)
 
 

@@ -637,12 +637,6 @@ def is_placeholder(value: object) -> bool:
         return _filled_by_template(value)
     if not _TEMPLATE.search(value):
         return False
-    whole = _DEFAULTED.fullmatch(value.strip())
-    if whole is not None and whole["default"].strip():
-        # a variable with a literal default, the whole value, is that literal where the
-        # variable is unset: judged as written (the attack review of stop 53:
-        # `${DB_PASSWORD:=Xk9#mQ2vLp7wRt}` and `${ADMIN_PW=hunter2}` passed)
-        return is_placeholder(whole["default"])
     # the text around the variables holds no secret line, no random token and no docker
     # ``auth`` (``${x}q7Wm2ZpK9vR4tY8uXb3N`` and a docker config with a registry's auth beside a
     # variable are secrets: the review of the tenth sweep)

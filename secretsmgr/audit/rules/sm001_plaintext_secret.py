@@ -55,6 +55,7 @@ from secretsmgr.repo.flux.objects import go_field
 from secretsmgr.repo.flux.substitute import is_disabled, references, whole_reference
 from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
+    URL_PASSWORD,
     is_credential_skeleton,
     is_envsubst_name,
     is_placeholder_pairs,
@@ -65,6 +66,7 @@ from secretsmgr.repo.placeholders import (
     names_credential,
     names_password,
     names_sensitive,
+    resolve_defaults,
     split_camel,
     stand_in_words,
 )
@@ -339,6 +341,9 @@ def _setting(key_path: str, value: object, text: str | None) -> bool:
     text = text.strip()
     if judge_value(key, text) is not None or _QUERY_SECRET.search(text):
         return False  # a credential, or a URL with one in its query (?password=, ?auth=)
+    login = URL_PASSWORD.search(text)
+    if login is not None and not is_placeholder(login.group(1)):
+        return False  # a URL's password, one a URL parser cuts at `#` too (the review of stop 53)
     if _secret_looking(text):
         return False  # a token in a webhook's path, a random id, a password under a host's key
     if text.lower() in _SWITCH or _PLAIN_URL.match(text):
@@ -813,6 +818,12 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                         )
                         for used, setting in _credential_references(value)
                     ]
+                if isinstance(value, str) and "${" in value:
+                    # variables that all have literal defaults: judged as the value Flux writes
+                    # where they are unset, a setting as a setting (the review of stop 53:
+                    # `${ENABLE_SIGNUP:=false}` was an error where `false` passed)
+                    resolved = resolve_defaults(value)
+                    value = resolved if "${" not in resolved else value
                 if is_public_material(key_path, value):
                     continue
                 if not is_plaintext_value(value) and not _known_beside_variables(value):
@@ -2344,7 +2355,9 @@ def _credential_references(value: object) -> list[tuple[str, str]]:
 # ``${NAME}`` (or with a default); a URL's userinfo before a password; a setting whose name ends
 # in a credential's word, then ``:`` or ``=``; a config line's keyword and a space
 _VAR = r"\$\{{{}(?::?[-=][^}}]*)?\}}"
-_DOCKER_AUTH = r"(?i)[\"']auth[\"'][ \t]*:[ \t]*[\"']"  # JSON's "auth": "…" (a docker config)
+# a registry login's `auth` (base64 of user:password): a docker config's JSON `"auth": "…"`,
+# the value maybe on the next line, or YAML's `auth: …` (k3s registries.yaml)
+_DOCKER_AUTH = r"""(?i)(?<![\w-])["']?auth["']?[ \t]*:\s*["']?"""
 _IN_URL = r"://[^/\s]*?:"  # the user may be an email address (smtp://a@example.com:PW@host)
 _ON_LINE = (
     r"(?i)(?<![\w.-])(?P<key>[\w.-]*?(?:password|passwd|passphrase|pwd|secret|token|"

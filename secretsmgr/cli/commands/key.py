@@ -147,7 +147,7 @@ def generate_cmd(
 
     if keyring and output is not None:
         raise UsageError("--keyring and -o cannot be used together")
-    public, where = generate_cluster_key(new_key_store(repo_root(ctx), output, "generate"))
+    public, where = generate_cluster_key(new_key_store(repo_root(ctx), output))
     out(f"{public}\n")  # stdout holds the public key only: $(secretsmgr key generate) works
     mode = " (mode 0600)" if output is not None else ""
     note(f"stored the new identity in {where}{mode}")
@@ -467,7 +467,7 @@ def rotate_cmd(
     from secretsmgr.cli.keysteps import keep_in_a_file
 
     hint = keep_in_a_file(cluster, cluster_key, apply, context, (namespace, secret))
-    store = new_key_store(root, output, "rotate --begin", hint)
+    store = new_key_store(root, output, "secretsmgr key rotate --begin", hint)
     result = rotate_step(
         root,
         cluster,

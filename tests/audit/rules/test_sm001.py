@@ -3462,6 +3462,38 @@ def test_a_postbuild_variable_filling_a_docker_configs_auth_is_a_plaintext_secre
     assert sm001 == (expected if found else []), sm001
 
 
+@pytest.mark.parametrize(
+    "form",
+    [
+        "  registries.yaml: |\n    configs:\n      r.io:\n        auth:\n          auth: ${A}\n",
+        '  .dockerconfigjson: |\n    {"auths": {"r.io": {"auth":\n      "${A}"}}}\n',
+    ],
+    ids=["k3s-yaml", "json-next-line"],
+)
+def test_a_postbuild_variable_filling_an_auth_in_other_forms_is_found(
+    tmp_path: Path, form: str
+) -> None:
+    # the review of stop 53: k3s's registries.yaml form and a JSON value on the next line
+    import base64
+
+    from secretsmgr.audit.engine import run_audit
+
+    auth = base64.b64encode(b"bot:Xk9#mQ2vLp7wRt").decode()
+    layer = flux_kustomization() + f"  postBuild:\n    substitute:\n      A: {auth}\n"
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "resources:\n  - reg.yaml\n",
+            "apps/reg.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: reg\nstringData:\n" + form
+            ),
+        },
+        layer=layer,
+    )
+    sm001 = [(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert sm001 == [("clusters/prod/apps.yaml", "spec.postBuild.substitute.A")], sm001
+
+
 def test_a_literal_default_of_a_variable_is_judged_as_a_literal(tmp_path: Path) -> None:
     # the review of stop 52: `${GRAFANA_TOKEN:=glsa_…}` no longer failed the gate (the default
     # is what Flux writes when the variable is unset, and all of it without postBuild)
@@ -3503,6 +3535,35 @@ def test_a_literal_default_is_judged_as_written_whatever_its_shape(tmp_path: Pat
     )
     found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert found == {"stringData.password", "stringData.token", "stringData.pin"}, found
+
+
+def test_defaults_are_judged_as_the_values_flux_writes_inside_longer_values_too(
+    tmp_path: Path,
+) -> None:
+    # the review of stop 53: a default inside a longer value passed, and a harmless default
+    # (`${ENABLE_SIGNUP:=false}`) was an error where `false` itself passed
+    from secretsmgr.audit.engine import run_audit
+
+    layer = flux_kustomization() + (
+        "  postBuild:\n    substituteFrom:\n      - kind: Secret\n        name: cluster-secrets\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "resources:\n  - env.yaml\n",
+            "apps/env.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: env\nstringData:\n"
+                "  DATABASE_URL: postgres://app:${DB_PASSWORD:=Xk9#mQ2vLp7wRt}@db:5432/app\n"
+                "  quoted: \"'${ADMIN_PASSWORD:=Xk9#mQ2vLp7wRt}'\"\n"
+                '  ENABLE_SIGNUP: "${ENABLE_SIGNUP:=false}"\n'
+                '  REPLICAS: "${REPLICAS=2}"\n'
+                "  PASSWORD: ${DB_PASSWORD}\n"
+            ),
+        },
+        layer=layer,
+    )
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {"stringData.DATABASE_URL", "stringData.quoted"}, found
 
 
 def test_a_clustersecret_copying_another_secret_holds_no_value(tmp_path: Path) -> None:

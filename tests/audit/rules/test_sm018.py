@@ -237,6 +237,95 @@ def test_credential_fields_of_cert_manager_and_grafana_operator_are_judged(
     }, found
 
 
+def _self_signed_pem() -> bytes:
+    """A real (throwaway) CA certificate in PEM: public material."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-only ca")])
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_the_review_of_stop_53_binary_data_json_and_annotation_variants(tmp_path: Path) -> None:
+    # binaryData whose text is not clean (a BOM, Latin-1, gzip) is read for known formats;
+    # a JSON SOPS file over 1 MiB is read line by line; kapp's copy of the object and an
+    # annotation named as a credential count, a digest and a CA certificate do not
+    import base64
+    import gzip
+    import json
+
+    from secretsmgr.audit.engine import run_audit
+
+    token = "ghp_R8x2Lm4Qp9Zt7Vb3Nc6Wd1Fy5Hj0Kk2Ss4Aa"
+    conf = f"[gh]\ntoken = {token}\n".encode()
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    bom = b64(b"\xef\xbb\xbf" + conf)
+    latin1 = b64(b"# configuraci\xf3n\n" + conf)
+    cm = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: files\nbinaryData:\n"
+        f"  bom.conf: {bom}\n  latin1.conf: {latin1}\n"
+        f"  conf.gz: {b64(gzip.compress(conf))}\n"
+    )
+    values = {"spec": {"values": {"env": {"GF_GITHUB_TOKEN": token}, "pad": "x" * 1_100_000}}}
+    release = {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", **values}
+    big = enc(
+        json.dumps(release),
+        fmt=FileFormat.JSON,
+        rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^data$"),
+    )
+    ca = b64(_self_signed_pem())
+    kapp = json.dumps({"kind": "Secret", "stringData": {"pw": "Xk9#mQ2vLp7wRt"}})
+    applied_ca = json.dumps({"kind": "Secret", "data": {"ca.crt": ca}})
+    notes = (
+        f"    kapp.k14s.io/original: '{kapp}'\n"
+        "    ops.example.com/admin-password: Xk9#mQ2vLp7wRt\n"
+        "    checksum/config: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n"
+        f"    kubectl.kubernetes.io/last-applied-configuration: '{applied_ca}'\n"
+    )
+    secret_text = secret("s", {"pw": "Xk9#mQ2vLp7wRt"}, ann=f"  annotations:\n{notes}")
+    root = standard_repo(
+        tmp_path / "repo",
+        {"apps/files.yaml": cm, "apps/big.enc.json": big, "apps/s.enc.yaml": enc(secret_text)},
+    )
+    found = {
+        (f.path, f.key_path, f.severity.value)
+        for f in run_audit(root).findings
+        if f.rule == "SM018"
+    }
+    at = "metadata.annotations."
+    assert found == {
+        ("apps/files.yaml", "binaryData.bom.conf", "error"),
+        ("apps/files.yaml", "binaryData.latin1.conf", "error"),
+        ("apps/files.yaml", "binaryData.conf.gz", "error"),
+        (
+            "apps/big.enc.json",
+            f"line {big.splitlines().index(next(x for x in big.splitlines() if token in x)) + 1}",
+            "error",
+        ),
+        ("apps/s.enc.yaml", f"{at}kapp.k14s.io/original", "error"),
+        ("apps/s.enc.yaml", f"{at}ops.example.com/admin-password", "warning"),
+    }, found
+
+
 def test_a_credential_in_an_inline_patch_is_one_finding(tmp_path: Path) -> None:
     # sweep 80 (emerconn/fleet-infra): a kustomization.yaml's inline patch of a HelmRelease,
     # judged as a string and as the release it holds, gave one DSN two errors
