@@ -103,14 +103,17 @@ def _changes_and_deleted(
 
 def path_commits(root: Path, path: str, *, merges: bool = False) -> list[Commit]:
     """Every commit reachable from HEAD that changed ``path``, parents before children; with
-    ``merges``, every merge too, each with its parents among these.
+    ``merges``, every merge that joins two histories of it too, each with its parents among
+    these.
 
     Empty when the repository has no commit yet or never held ``path``.
     """
-    # --full-history: every merge, with its parents (git's default simplification follows the
-    # parent a merge equals, and the other side's commits are never seen: the review of stop
-    # 53 found a merge that dropped one side's changelog entries passing that way)
-    history = ["--full-history"] if merges else []
+    # --full-history: every merge whose sides both changed the path, with its parents (git's
+    # default simplification follows the parent a merge equals, and the other side's commits
+    # are never seen: the review of stop 53 found a merge that dropped one side's changelog
+    # entries passing that way); --simplify-merges leaves out the merges that join nothing of
+    # the path (a path no commit held listed every merge of the history)
+    history = ["--full-history", "--simplify-merges"] if merges else []
     args = ["log", "--topo-order", "--reverse", *history, "--parents", "--format=%H %P|%ct"]
     args += ["--", path]
     try:

@@ -239,6 +239,23 @@ def test_a_merge_that_keeps_a_forged_sides_changelog_is_a_rewrite(
     assert any("(a merge) dropped or changed entries" in p for p in problems), problems
 
 
+def test_a_merge_that_joins_nothing_of_the_changelog_is_not_counted(repo: Path) -> None:
+    # the last review of stop 53: with every merge read, a merge of branches that never
+    # touched the changelog counted as one of its commits (and, in a repository whose
+    # changelog was not committed, every merge of the history did)
+    data = (repo / CHANGELOG).read_bytes()
+    before = anchor_changelog(repo, CHANGELOG, data, parse_entries(data)).commits
+    _git(repo, "checkout", "-q", "-b", "docs")
+    (repo / "NOTES.md").write_text("notes\n")
+    commit(repo, "notes")
+    _git(repo, "checkout", "-q", "main")
+    (repo / "OTHER.md").write_text("other\n")
+    commit(repo, "other")
+    assert _git(repo, "merge", "-q", "--no-ff", "docs", "-m", "merge docs").returncode == 0
+    found = anchor_changelog(repo, CHANGELOG, data, parse_entries(data))
+    assert (found.commits, found.problems) == (before, ())
+
+
 def test_log_merge_outside_a_conflict_writes_nothing(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
