@@ -38,6 +38,7 @@ from secretsmgr.repo.gitlog import (
     blobs_at,
     commit_order,
     later_blobs,
+    merge_parents,
     path_commits,
     read_blobs,
     shallow_boundary,
@@ -112,9 +113,12 @@ def anchor_changelog(
     }
     problems: list[str] = []
     key_commits: dict[str, datetime] = {}
+    joined = _merge_parents(root, commits, version)
     for c in commits:
         added = version[c.id]
         befores = [v for p in c.parents if (v := version.get(p)) is not None]
+        if c.id in joined:
+            befores = joined[c.id]
         if len(befores) > 1:
             # a merge: one parent's changelog, then every entry of the others, re-chained
             # (log --merge; the review of stop 53: git's default history simplification hid
@@ -167,6 +171,30 @@ def anchor_changelog(
         key_commits,
         bool(boundary),
     )
+
+
+def _merge_parents(
+    root: Path, commits: Sequence[Commit], version: Mapping[str, bytes]
+) -> dict[str, list[bytes]]:
+    """For each of ``commits`` that is a merge in git (whatever the path's history shows of
+    it): each parent's changelog, under the name that parent's own settings give it (the
+    last review of stop 53: a side branch moved the changelog, and the merge that rewrote
+    the main branch's entries under the new name was checked against the side alone)."""
+    real = merge_parents(root, [c.id for c in commits])
+    wanted = sorted({p for parents in real.values() for p in parents if p not in version})
+    settings = blobs_at(root, [(p, SETTINGS_NAME) for p in wanted])
+    texts = read_blobs(root, [b for b in settings if b is not None])
+    names = {
+        p: _changelog_setting(texts.get(b) if b else None)
+        for p, b in zip(wanted, settings, strict=True)
+    }
+    logs = blobs_at(root, [(p, names[p]) for p in wanted])
+    held = read_blobs(root, [b for b in logs if b is not None])
+    at = {p: held.get(b, b"") if b else b"" for p, b in zip(wanted, logs, strict=True)}
+    return {
+        commit: [version[p] if p in version else at[p] for p in parents]
+        for commit, parents in real.items()
+    }
 
 
 def _changelog_setting(text: bytes | None) -> str:

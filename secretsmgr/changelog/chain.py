@@ -515,12 +515,14 @@ def _tail(data: bytes) -> tuple[int, str]:
     return len(lines) + 1, (line_hash(lines[-1]) if lines else GENESIS)
 
 
+_OPENED = re.compile(rb"(?m)^<{7,} ")
+_CLOSED = re.compile(rb"(?m)^>{7,} ")
+
+
 def has_conflict(data: bytes) -> bool:
     """Whether ``data`` holds git's conflict markers: both branches appended to it."""
-    lines = data.splitlines()
-    return any(line.startswith(b"<<<<<<< ") for line in lines) and any(
-        line.startswith(b">>>>>>> ") for line in lines
-    )
+    # seven marks or more: git's virtual base of a criss-cross merge nests them, with nine
+    return bool(_OPENED.search(data)) and bool(_CLOSED.search(data))
 
 
 def conflict_error(name: str) -> ChainError:

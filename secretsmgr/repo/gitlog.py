@@ -130,6 +130,25 @@ def path_commits(root: Path, path: str, *, merges: bool = False) -> list[Commit]
     return commits
 
 
+def merge_parents(root: Path, commits: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """{commit: its parents} for each of ``commits`` that has more than one in git."""
+    if not commits:
+        return {}
+    stdin = "".join(f"{c}\n" for c in commits).encode("ascii")
+    try:
+        out = _run(root, ["rev-list", "--no-walk=unsorted", "--parents", "--stdin"], stdin=stdin)
+    except subprocess.CalledProcessError:
+        return {}
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    found: dict[str, tuple[str, ...]] = {}
+    for line in out.decode("ascii", "replace").splitlines():
+        commit, *parents = line.split()
+        if len(parents) > 1:
+            found[commit] = tuple(parents)
+    return found
+
+
 def blobs_at(root: Path, queries: Sequence[tuple[str, str]]) -> list[str | None]:
     """The blob id each ``(commit, path)`` holds, None where the commit has no such file."""
     if not queries:

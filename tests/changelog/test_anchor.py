@@ -256,6 +256,34 @@ def test_a_merge_that_joins_nothing_of_the_changelog_is_not_counted(repo: Path) 
     assert (found.commits, found.problems) == (before, ())
 
 
+@pytest.mark.parametrize("forged", [False, True])
+def test_a_merge_of_a_side_branch_that_moved_the_changelog_keeps_mains_entries(
+    repo: Path, capsys: pytest.CaptureFixture[str], forged: bool
+) -> None:
+    # the last review of stop 53: a side branch moved the changelog (git mv and the setting);
+    # the merge that rewrote main's entries under the new name was checked against the side
+    # alone, main holding no file of that name
+    start = _git(repo, "rev-parse", "HEAD").stdout.strip()
+    rotate(repo, capsys, "--layer", "databases", "--commit")
+    rotate(repo, capsys, "--layer", "apps", "--commit")
+    _git(repo, "checkout", "-q", "-b", "side", start)
+    _git(repo, "mv", CHANGELOG, "audit.jsonl")
+    settings = repo / ".secretsmgr.yaml"
+    settings.write_text(settings.read_text() + "changelog: audit.jsonl\n")
+    commit(repo, "move the changelog")
+    _git(repo, "checkout", "-q", "main")
+    _git(repo, "merge", "-q", "--no-commit", "side")
+    moved = repo / "audit.jsonl"
+    if forged:
+        entries = parse_entries(moved.read_bytes())
+        entries[-2] = dataclasses.replace(entries[-2], reason="FORGED")
+        moved.write_bytes(rechain(entries))
+    commit(repo, "merge side")
+    data = moved.read_bytes()
+    problems = anchor_changelog(repo, "audit.jsonl", data, parse_entries(data)).problems
+    assert any("(a merge) dropped or changed entries" in p for p in problems) is forged, problems
+
+
 def test_log_merge_outside_a_conflict_writes_nothing(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -76,3 +76,14 @@ def test_a_merge_that_left_out_a_parents_entries_does_not_keep_them() -> None:
     # then the feature back into main): kept
     feature = merge_chains(BASE, THEIRS, OURS)[0]
     assert keeps(feature, [OURS, feature])
+
+
+def test_a_criss_cross_merges_common_version_with_its_own_conflict_is_read_as_shared() -> None:
+    # the last review of stop 53: git's virtual common version of a criss-cross merge holds
+    # nested conflict markers (nine marks), and log --merge refused it as broken
+    from secretsmgr.changelog.chain import has_conflict
+
+    virtual = BASE + b"<<<<<<<<< Temporary merge branch 1\nx\n=========\ny\n>>>>>>>>> T 2\n"
+    assert has_conflict(virtual)
+    merged, added = merge_chains(virtual, OURS, THEIRS)
+    assert added == 1 and merged.startswith(OURS)
