@@ -823,7 +823,12 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                     # where they are unset, a setting as a setting (the review of stop 53:
                     # `${ENABLE_SIGNUP:=false}` was an error where `false` passed)
                     resolved = resolve_defaults(value)
-                    value = resolved if "${" not in resolved else value
+                    if "${" not in resolved:
+                        value = resolved
+                    elif resolved != value and _secret_default(value):
+                        # beside variables without one (the last review of stop 53:
+                        # `postgres://${USER}:${PW:=…}@db` passed)
+                        value = _ANY_VARIABLE.sub("x", resolved)
                 if is_public_material(key_path, value):
                     continue
                 if not is_plaintext_value(value) and not _known_beside_variables(value):
@@ -2405,6 +2410,19 @@ def _secret_value(key_path: str, value: str, variable: str, setting: str) -> boo
         return False
     key = posixpath.splitext(key_path.partition(".")[2])[0] or key_path
     return any(judge_value(name, shown) is not None for name in (variable, key))
+
+
+_DEFAULT = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]{0,127}):?[-=](?P<value>[^{}$]{1,512})\}")
+_ANY_VARIABLE = re.compile(r"\$\{[^{}$]{1,256}\}")
+
+
+def _secret_default(value: str) -> bool:
+    """Whether a variable's literal default in ``value`` is a credential by its name and look
+    or a known format (``${DB_PASSWORD:=…}``; ``${PORT:=5432}`` is none)."""
+    return any(
+        not is_placeholder(m["value"]) and judge_value(m["name"], m["value"]) is not None
+        for m in _DEFAULT.finditer(value)
+    )
 
 
 def _docker_auth(value: str) -> bool:

@@ -3558,12 +3558,15 @@ def test_defaults_are_judged_as_the_values_flux_writes_inside_longer_values_too(
                 '  ENABLE_SIGNUP: "${ENABLE_SIGNUP:=false}"\n'
                 '  REPLICAS: "${REPLICAS=2}"\n'
                 "  PASSWORD: ${DB_PASSWORD}\n"
+                # the last review: beside a variable with no default
+                "  MIXED: postgres://${DB_USER}:${DB_PASSWORD:=Xk9#mQ2vLp7wRt}@db:5432/app\n"
+                "  PORTS: https://${HOST}:${PORT:=443}\n"
             ),
         },
         layer=layer,
     )
     found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
-    assert found == {"stringData.DATABASE_URL", "stringData.quoted"}, found
+    assert found == {"stringData.DATABASE_URL", "stringData.quoted", "stringData.MIXED"}, found
 
 
 def test_a_clustersecret_copying_another_secret_holds_no_value(tmp_path: Path) -> None:

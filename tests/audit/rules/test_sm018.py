@@ -237,6 +237,30 @@ def test_credential_fields_of_cert_manager_and_grafana_operator_are_judged(
     }, found
 
 
+def test_binary_data_is_read_within_a_budget_gzip_included() -> None:
+    # the last review of stop 53: 50 keys of gzip, each 1 MiB unzipped, took the gate to 23 s
+    import base64
+    import gzip
+
+    from secretsmgr.audit.rules import sm018_plaintext_credential as sm018
+
+    packed = base64.b64encode(gzip.compress(b"A" * (1 << 20))).decode()
+    assert sm018._bytes_of_base64(packed, 4096) == b"A" * 4096
+    candidates = list(
+        sm018._candidates(
+            "",
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "blobs"},
+                "binaryData": {f"f{i}.gz": packed for i in range(5)},
+            },
+        )
+    )
+    judged = sum(len(value) for _w, at, _k, value, _o, _v in candidates if "binaryData" in at)
+    assert judged == sm018.MAX_SIZE  # one MiB in all, not five
+
+
 def _self_signed_pem() -> bytes:
     """A real (throwaway) CA certificate in PEM: public material."""
     import datetime
@@ -299,6 +323,7 @@ def test_the_review_of_stop_53_binary_data_json_and_annotation_variants(tmp_path
         f"    kapp.k14s.io/original: '{kapp}'\n"
         "    ops.example.com/admin-password: Xk9#mQ2vLp7wRt\n"
         "    checksum/config: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n"
+        "    checksum/secret: 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\n"
         f"    kubectl.kubernetes.io/last-applied-configuration: '{applied_ca}'\n"
     )
     secret_text = secret("s", {"pw": "Xk9#mQ2vLp7wRt"}, ann=f"  annotations:\n{notes}")
