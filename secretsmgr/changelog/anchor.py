@@ -223,7 +223,6 @@ def _moved_and_rewritten(
         return []
     blobs = blobs_at(root, [(c.id, SETTINGS_NAME) for c in settings])
     texts = read_blobs(root, [b for b in blobs if b is not None])
-    order = commit_order(root)
     moves: list[tuple[Commit, str, str]] = []  # (commit, from, to), oldest first
     before = Settings().changelog  # no settings file before its first commit: the default
     for commit, blob in zip(settings, blobs, strict=True):
@@ -231,12 +230,15 @@ def _moved_and_rewritten(
         if path != before:
             moves.append((commit, before, path))
         before = path
+    if not any(new == name for _commit, _old, new in moves):
+        return []  # never moved here: nothing to compare (and no history walk)
+    order = commit_order(root)
     target = name
     for commit, old, new in reversed(moves):
         if new != target or old == target:
             continue
         at = order.get(commit.id, -1)
-        content = _last_held(root, old, at)
+        content = _last_held(root, old, at, order)
         if not content:
             target = old  # the former name never held anything: look before it
             continue
@@ -254,9 +256,9 @@ def _moved_and_rewritten(
     return []
 
 
-def _last_held(root: Path, path: str, before: int) -> bytes:
-    """The last non-empty content ``path`` had in a commit before position ``before``."""
-    order = commit_order(root)
+def _last_held(root: Path, path: str, before: int, order: Mapping[str, int]) -> bytes:
+    """The last non-empty content ``path`` had in a commit before position ``before`` (in
+    ``order``, the history's)."""
     found = [c for c in path_commits(root, path) if order.get(c.id, before) < before]
     blobs = blobs_at(root, [(c.id, path) for c in found])
     for blob in reversed(blobs):
