@@ -377,9 +377,9 @@ def _finish_append(root: Path, changelog: str | None) -> str | None:
     """Finish a changelog append a killed ``set``, ``unset``, ``edit`` or ``encrypt`` left in
     its temp file: the file it records was written first, so without the entry its change
     would have none (the write-side review of stop 53: ``recover`` removed the temp file, and
-    ``log --verify`` then called the change one made outside secretsmgr). Only a temp file
-    that is the changelog as it is plus whole entries, a chain intact, whose every record
-    is the state its file holds now, is taken."""
+    ``log --verify`` then called the change one made outside secretsmgr). Only an untracked
+    temp file that is the changelog as it is plus one entry, a chain intact, by the git
+    identity writing now, whose every record is the state its file holds now, is taken."""
     log, temps = _changelog_temps(root, changelog)
     try:
         current = log.read_bytes() if log.exists() else b""
@@ -409,8 +409,8 @@ def _finish_append(root: Path, changelog: str | None) -> str | None:
         write_changelog(log, data)
         with contextlib.suppress(OSError):
             path.unlink()
-        seqs = ", ".join(str(e.seq) for e in added)
-        return f"finished an interrupted changelog append (seq {seqs}): its change is recorded"
+        seq = added[0].seq
+        return f"finished an interrupted changelog append (seq {seq}): its change is recorded"
     return None
 
 
