@@ -1193,7 +1193,7 @@ def detect(file: ScannedFile, *, formats_only: bool = False) -> list[CredentialH
                 found[number, key_path] = (hit, value, key)
     _drop_whole_files(found)
     repeated = repeats_a_key(file)
-    annotated = _secret_annotations(file, text, docs)
+    annotated = [h for h in _secret_annotations(file, text, docs) if h.known or not formats_only]
     if not found and not repeated:
         return annotated
     # The line of the key path itself in its own document, so that a value also written
