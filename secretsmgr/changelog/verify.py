@@ -123,6 +123,14 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
                 "for a file changed by other tools or deleted since, record it as it is now (or "
                 "as removed), then commit: secretsmgr log --adopt --reason TEXT",
             ]
+        elif "(a merge)" in anchoring.problems[0]:
+            commit = anchoring.problems[0].split()[1]
+            hints += [
+                f"compare the merge with each parent: git show --cc {commit} -- {sh_path(name)}",
+                "a merge keeps every entry of each parent: git joins it with secretsmgr log "
+                "--merge while it stops on the changelog; a merge already pushed cannot be "
+                "mended without rewriting history",
+            ]
         else:
             hints += [
                 f"compare {sh_path(name)} with its git history: git log -p -- {sh_path(name)}",

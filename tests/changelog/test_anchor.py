@@ -217,6 +217,9 @@ def test_a_merge_that_drops_the_other_branchs_entries_is_a_rewrite(
     commit(repo, "merge feat")
     _, _, problems = anchoring(repo)
     assert any("(a merge) dropped or changed entries" in p for p in problems), problems
+    code, _out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert code == 1 and "git show --cc" in err and "secretsmgr log --merge" in err, err
+    assert "restore the lines" not in err
 
 
 def test_a_merge_that_keeps_a_forged_sides_changelog_is_a_rewrite(
