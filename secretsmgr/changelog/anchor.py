@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 
 from secretsmgr.changelog.chain import Entry
 from secretsmgr.changelog.merge import keeps
@@ -113,7 +114,8 @@ def anchor_changelog(
     }
     problems: list[str] = []
     key_commits: dict[str, datetime] = {}
-    joined = _merge_parents(root, commits, version)
+    merges = merge_parents(root, [c.id for c in commits])
+    joined = _merge_parents(root, merges, version)
     for c in commits:
         added = version[c.id]
         befores = [v for p in c.parents if (v := version.get(p)) is not None]
@@ -160,7 +162,7 @@ def anchor_changelog(
     unseen: list[str] = []
     if check_states:
         deep = {seq: at for seq, at in anchored.items() if at[0] not in boundary}
-        unseen = _unseen_states(root, entries, deep)
+        unseen = _unseen_states(root, entries, deep, merges)
     unanchored = sum(1 for e in entries if e.seq not in anchored)
     return Anchoring(
         anchored,
@@ -174,13 +176,12 @@ def anchor_changelog(
 
 
 def _merge_parents(
-    root: Path, commits: Sequence[Commit], version: Mapping[str, bytes]
+    root: Path, real: Mapping[str, tuple[str, ...]], version: Mapping[str, bytes]
 ) -> dict[str, list[bytes]]:
-    """For each of ``commits`` that is a merge in git (whatever the path's history shows of
+    """For each merge in git (``real``: its parents, whatever the path's history shows of
     it): each parent's changelog, under the name that parent's own settings give it (the
     last review of stop 53: a side branch moved the changelog, and the merge that rewrote
     the main branch's entries under the new name was checked against the side alone)."""
-    real = merge_parents(root, [c.id for c in commits])
     wanted = sorted({p for parents in real.values() for p in parents if p not in version})
     settings = blobs_at(root, [(p, SETTINGS_NAME) for p in wanted])
     texts = read_blobs(root, [b for b in settings if b is not None])
@@ -304,9 +305,15 @@ def _late_times(
     return problems
 
 
-def _unseen_states(root: Path, entries: Sequence[Entry], anchored: Anchors) -> list[str]:
+def _unseen_states(
+    root: Path,
+    entries: Sequence[Entry],
+    anchored: Anchors,
+    merges: Mapping[str, tuple[str, ...]] = MappingProxyType({}),
+) -> list[str]:
     """Records of committed lines whose ``sha256_after`` git never held at that path (at or
-    after the line's commit) and no later entry starts from."""
+    after the line's commit, or, for a line a merge brought in, in one of its parents) and
+    no later entry starts from."""
     starts: dict[tuple[str, str], int] = {}  # (path, sha256_before) -> the last seq from it
     for entry in entries:
         for record in entry.files:
@@ -332,6 +339,11 @@ def _unseen_states(root: Path, entries: Sequence[Entry], anchored: Anchors) -> l
         root, [(f"{anchored[e.seq][0]}^", r.path) for e, r in todo if e.action == "adopt"]
     )
     parents = iter(before)
+    # a line ``log --merge`` re-chained into a merge: the state it records is the other
+    # branch's, held by that parent (a last sweep of stop 53: both branches set one file, and
+    # log --verify failed for good, its hint to adopt recording nothing)
+    joined = [(i, p) for i, (e, _r) in enumerate(todo) for p in merges.get(anchored[e.seq][0], ())]
+    sides = blobs_at(root, [(p, todo[i][1].path) for i, p in joined])
     wanted: dict[int, set[str]] = {}
     for i, ((entry, record), blob) in enumerate(zip(todo, at_commit, strict=True)):
         position = order.get(anchored[entry.seq][0], -1)
@@ -341,6 +353,9 @@ def _unseen_states(root: Path, entries: Sequence[Entry], anchored: Anchors) -> l
         if entry.action == "adopt" and (parent := next(parents)) is not None:
             held.add(parent)
         wanted[i] = held
+    for (i, _parent), side in zip(joined, sides, strict=True):
+        if side is not None:
+            wanted[i].add(side)
     contents = read_blobs(root, {b for held in wanted.values() for b in held})
     digests = {b: hashlib.sha256(data).hexdigest() for b, data in contents.items()}
     problems: list[str] = []

@@ -206,6 +206,27 @@ def test_a_merge_of_two_branches_that_appended_keeps_both_and_verifies(
     assert code == 0 and "chain ok" in out
 
 
+def test_a_merge_of_two_branches_that_set_one_file_verifies_once_resolved(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a last sweep of stop 53: both branches set the same file; after log --merge, this
+    # branch's version of the file and a set again, log --verify failed for good: the other
+    # branch's re-chained line records a state only that parent holds
+    _git(repo, "checkout", "-q", "-b", "feat")
+    _set(repo, capsys, PG, "Feat-Value-1234")
+    commit(repo, "feat: a new database password")
+    _git(repo, "checkout", "-q", "-")
+    _set(repo, capsys, PG, "Main-Value-5678")
+    commit(repo, "main: a new database password")
+    assert _git(repo, "merge", "-q", "feat", "-m", "merge").returncode != 0
+    run(["--repo", str(repo), "log", "--merge"], capsys, expect=0)
+    _git(repo, "checkout", "--ours", "--", PG)
+    _set(repo, capsys, PG, "Merged-Value-9012")
+    commit(repo, "merge feat")
+    assert anchoring(repo)[2] == ()
+    run(["--repo", str(repo), "log", "--verify"], capsys, expect=0)
+
+
 def test_a_merge_that_drops_the_other_branchs_entries_is_a_rewrite(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
