@@ -483,6 +483,19 @@ def test_a_build_naming_what_is_not_there_is_a_note(git_checkout: GitRepo) -> No
         "infra/kustomization.yaml), folders with no kustomization.yaml, which kustomize cannot "
         "build: Flux fails the whole build and applies nothing of it"
     ], notes
+    # a last sweep of stop 53 (Bchast93/thousand-sunny): a Flux Kustomization's own
+    # spec.components entry that is missing was said to be named by the kustomization.yaml
+    git_checkout.write("infra/kustomization.yaml", "resources: [a.yaml]\n")
+    git_checkout.write(
+        "flux/infra.yaml", flux_ks("infra", "./infra") + "  components:\n    - ../gone\n"
+    )
+    notes = [n for n in find_layers(WorktreeSnapshot(git_checkout.path)).notes if "infra" in n]
+    assert notes == [
+        "layer infra: its build names gone (in flux/infra.yaml's spec.components), not in what "
+        "its source holds (missing here, or left out by its ignore rules): Flux fails the "
+        "whole build and applies nothing of it"
+    ], notes
+    git_checkout.write("flux/infra.yaml", flux_ks("infra", "./infra"))
     # sweep 61, hanspaerna/k3s-homelab-iac: an entry indented one space too far joined the
     # one above it; the note shows it as written
     git_checkout.write("infra/kustomization.yaml", "resources:\n  - a.yaml\n   - b.yaml\n")

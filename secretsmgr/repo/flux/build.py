@@ -70,6 +70,8 @@ class Builder:
         self._resource_files: list[str] = []  # every resource file read, in order
         self._kustomize_files: list[str] = []  # kustomization files listed as resources
         self._wanted: set[tuple[str, str]] = set()  # (kind, name) replacements read from
+        # the folder built, the Flux Kustomization's manifest, and its spec.components
+        self._flux_components: tuple[str, str, tuple[str, ...]] = ("", "", ())
 
     # ------------------------------------------------------------------ file access
     def _is_file(self, path: str) -> bool:
@@ -107,9 +109,17 @@ class Builder:
         return joined
 
     # ------------------------------------------------------------------ building
-    def build(self, folder: str, flux_kfile: Callable[[KFile], KFile]) -> BuildResult:
+    def build(
+        self,
+        folder: str,
+        flux_kfile: Callable[[KFile], KFile],
+        flux_components: tuple[str, tuple[str, ...]] = ("", ()),
+    ) -> BuildResult:
         """Build ``folder`` with the Flux Kustomization's own fields merged in by
-        ``flux_kfile`` (components, patches, targetNamespace, name prefix/suffix)."""
+        ``flux_kfile`` (components, patches, targetNamespace, name prefix/suffix);
+        ``flux_components``: the Flux Kustomization's manifest and its ``spec.components``,
+        for naming where a missing one is listed."""
+        self._flux_components = (folder, *flux_components)
         if not self._is_dir(folder):
             self.result.missing.add(folder)
             return self.result
@@ -250,6 +260,11 @@ class Builder:
     def _missing(self, target: str, folder: str, ref: str) -> None:
         self.result.missing.add(target)
         listed = self._kustomization_of(folder) or f"{folder}/ (Flux's generated kustomization)"
+        top, manifest, components = self._flux_components
+        if manifest and folder == top and ref in components:
+            # a Flux Kustomization's own spec.components (a last sweep of stop 53: the note
+            # named the kustomization.yaml, which lists none of them)
+            listed = f"{manifest}'s spec.components"
         self.result.listed_in.setdefault(target, (listed, ref.strip()))
 
     def _component(self, folder: str, ref: str, objs: list[Obj], first: int) -> list[Obj]:

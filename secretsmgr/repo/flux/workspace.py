@@ -131,13 +131,15 @@ class Workspace:
                 ks.target_namespace,
                 ks.name_prefix,
                 ks.name_suffix,
+                ks.origin if ks.components else "",  # where a missing component is named
             )
             overlay = flux_overlay(
                 ks.components, ks.patches, ks.target_namespace, ks.name_prefix, ks.name_suffix
             )
         cached = self._builds.get(key)
         if cached is None:
-            cached = self._builds[key] = Builder(self.repo, art).build(folder, overlay)
+            named = (ks.origin, tuple(ks.components)) if ks is not None else ("", ())
+            cached = self._builds[key] = Builder(self.repo, art).build(folder, overlay, named)
         return cached
 
     def source_of(self, ks: FluxKustomization, root: Root) -> tuple[Artifact | None, str]:
