@@ -20,6 +20,8 @@ from secretsmgr.changelog.chain import (
 )
 from secretsmgr.errors import ChainError
 from secretsmgr.plural import plural
+from secretsmgr.repo import git
+from secretsmgr.repo.root import is_git_work_tree
 from secretsmgr.repo.sopsconfig import sops_rotate_hint
 from secretsmgr.shellword import sh_path, sh_word
 
@@ -111,6 +113,18 @@ def verify_repo(root: Path, name: str, data: bytes) -> Verified:
         raise ChainError(
             f"changelog broken at seq {found.seq}: {found.reason}",
             hints=(f"restore {name} from git",),
+        )
+    conflicted = git.unmerged_paths(root) if is_git_work_tree(root) else []
+    if conflicted:
+        # a last sweep of stop 53: "chain ok" while a SOPS file still held conflict markers
+        raise ChainError(
+            f"a merge or rebase is under way: {conflicted[0]} is in conflict "
+            f"({plural(len(conflicted), 'path')} in all); the changelog cannot be judged yet",
+            hints=(
+                "resolve each one and git add it (a SOPS file: git checkout --ours or --theirs "
+                "-- FILE, then secretsmgr set the values it needs; the changelog: secretsmgr "
+                "log --merge), then verify again",
+            ),
         )
     anchoring = anchor_changelog(root, name, data, entries)
     if anchoring.problems:

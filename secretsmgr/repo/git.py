@@ -380,6 +380,16 @@ def index_entries(root: Path) -> list[tuple[str, str, str]]:
     return sorted(entries.values(), key=lambda e: e[2])
 
 
+def unmerged_paths(root: Path) -> list[str]:
+    """The paths git holds in conflict (a merge or rebase stopped on them), relative to ``root``;
+    none outside git."""
+    try:
+        out = _run(root, ["ls-files", "-u", "-z", "--", "."])
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return []
+    return sorted({item.partition("\t")[2] for item in _zsplit(out) if "\t" in item})
+
+
 def conflict_stages(root: Path, path: str) -> dict[int, str]:
     """{stage: blob id} of an unmerged ``path`` (1 the common version, 2 this branch's, 3 the
     other's); empty when ``path`` is not in conflict."""

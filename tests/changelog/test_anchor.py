@@ -220,6 +220,10 @@ def test_a_merge_of_two_branches_that_set_one_file_verifies_once_resolved(
     commit(repo, "main: a new database password")
     assert _git(repo, "merge", "-q", "feat", "-m", "merge").returncode != 0
     run(["--repo", str(repo), "log", "--merge"], capsys, expect=0)
+    _git(repo, "add", CHANGELOG)
+    # the SOPS file is still in conflict: no "chain ok" while it is (a last sweep of stop 53)
+    code, out, err = run(["--repo", str(repo), "log", "--verify"], capsys)
+    assert (code, out) == (1, "") and f"{PG} is in conflict" in err, err
     _git(repo, "checkout", "--ours", "--", PG)
     _set(repo, capsys, PG, "Merged-Value-9012")
     commit(repo, "merge feat")
