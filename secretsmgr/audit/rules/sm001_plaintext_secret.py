@@ -1991,10 +1991,20 @@ def _rename_hint(
     original = next(
         (o for o in others if o in present or (ctx.repo.root / o).exists()), None
     )  # the index, or the working tree (an encrypted original not yet added)
-    if original is not None:
+    if original is not None and not any(
+        e.path == original and not e.has_metadata for e in ctx.repo.sops_files
+    ):
         # a decrypted copy beside its encrypted original (the review of sweep 12: mv put the
         # stale copy over the rotated secret, and encrypt sealed it)
         return _take_out_copy(path, original)
+    if original is not None:
+        # the target is there in clear too: a fix stopped after its `mv` (a last sweep of
+        # stop 53: "the encrypted original?" sent the user to delete the staged name only)
+        return (
+            f"{original} exists already and is in clear too (a fix stopped halfway?): encrypt "
+            f"it: secretsmgr encrypt -i {sh_path(original)}, then take {sh_path(path)} out: "
+            f"git rm -q --cached --ignore-unmatch {sh_path(path)}; rm -f {sh_path(path)}"
+        )
     listings = _listings(ctx, path, target)
     renames = [_sed_rename(old, new, kfile) for kfile, old, new in listings]
     if configs.needs_sops(target):
