@@ -2001,9 +2001,9 @@ def _rename_hint(
         # the target is there in clear too: a fix stopped after its `mv` (a last sweep of
         # stop 53: "the encrypted original?" sent the user to delete the staged name only)
         return (
-            f"{original} exists already and is in clear too (a fix stopped halfway?): encrypt "
-            f"it: secretsmgr encrypt -i {sh_path(original)}, then take {sh_path(path)} out: "
-            f"git rm -q --cached --ignore-unmatch {sh_path(path)}; rm -f {sh_path(path)}"
+            f"{original} exists already and is in clear too (a fix stopped halfway?): take the "
+            f"copy out (git rm -q --cached --ignore-unmatch {sh_path(path)}; rm -f "
+            f"{sh_path(path)}), then encrypt it: secretsmgr encrypt -i {sh_path(original)}"
         )
     listings = _listings(ctx, path, target)
     renames = [_sed_rename(old, new, kfile) for kfile, old, new in listings]
