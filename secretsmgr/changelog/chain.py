@@ -609,3 +609,20 @@ def append(data: bytes, entry: Entry) -> bytes:
     if data and not data.endswith(b"\n"):
         data += b"\n"
     return data + serialize(entry) + b"\n"
+
+
+def append_anew(data: bytes, entry: Entry, *, verified: bool = False) -> bytes:
+    """``data`` followed by what ``entry`` says (time, actor, action, reason, layers, files)
+    under the ``seq`` and ``prev`` that follow ``data``: an entry moved from another chain
+    (``log --merge``). ``verified`` as for ``next_entry``."""
+    follow = next_entry(
+        data,
+        time=entry.time,
+        actor=entry.actor,
+        action=entry.action,
+        reason=entry.reason,
+        layers=entry.layers,
+        files=entry.files,
+        verified=verified,
+    )
+    return append(data, follow)

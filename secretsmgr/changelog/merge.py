@@ -16,10 +16,9 @@ from collections.abc import Sequence
 
 from secretsmgr.changelog.chain import (
     Entry,
-    append,
+    append_anew,
     find_break,
     has_conflict,
-    next_entry,
     parse_entries,
 )
 from secretsmgr.errors import ChainError
@@ -63,17 +62,7 @@ def merge_chains(base: bytes, ours: bytes, theirs: bytes) -> tuple[bytes, int]:
     for entry in other:
         if _content(entry) in have:
             continue
-        follow = next_entry(
-            merged,
-            time=entry.time,
-            actor=entry.actor,
-            action=entry.action,
-            reason=entry.reason,
-            layers=entry.layers,
-            files=entry.files,
-            verified=True,
-        )
-        merged = append(merged, follow)
+        merged = append_anew(merged, entry, verified=True)
         have.add(_content(entry))
         count += 1
     return merged, count

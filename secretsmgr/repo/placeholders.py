@@ -143,10 +143,18 @@ def strip_templates(value: str) -> str:
 
 
 # a Flux (envsubst) variable with a default: ``${NAME:=default}``, ``:-``, ``=`` or ``-``
-_DEFAULTED = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]{0,127}:?[-=](?P<default>[^{}$]{0,512})\}")
+_DEFAULTED = re.compile(
+    r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]{0,127}):?[-=](?P<default>[^{}$]{0,512})\}"
+)
 
 
 _DEFAULTED_START = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]{0,127}:?[-=]")
+
+
+def literal_defaults(value: str) -> list[tuple[str, str]]:
+    """(variable, default) of each variable in ``value`` with a literal default that is not
+    empty (``${DB_PASSWORD:=s3cret}``)."""
+    return [(m["name"], m["default"]) for m in _DEFAULTED.finditer(value) if m["default"]]
 
 
 def resolve_defaults(value: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from secretsmgr.changelog.anchor import anchor_changelog
-from secretsmgr.changelog.chain import Entry, append, next_entry, parse_entries
+from secretsmgr.changelog.chain import Entry, append, append_anew, next_entry, parse_entries
 from tests.cli.runner import run
 from tests.conftest import GIT_ENV
 from tests.rotate.helpers import CHANGELOG, DEMO, DEMO_KEY, PG, REDIS, git_copy
@@ -44,16 +44,7 @@ def rechain(entries: list[Entry]) -> bytes:
     """The changelog a forger writes: every hash recomputed, so the chain itself holds."""
     data = b""
     for entry in entries:
-        fresh = next_entry(
-            data,
-            time=entry.time,
-            actor=entry.actor,
-            action=entry.action,
-            reason=entry.reason,
-            layers=entry.layers,
-            files=entry.files,
-        )
-        data = append(data, fresh)
+        data = append_anew(data, entry)
     return data
 
 
@@ -173,15 +164,17 @@ def _set(repo: Path, capsys: pytest.CaptureFixture[str], path: str, value: str) 
     )
 
 
-def _two_branches_appended(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """``feat`` and ``main`` each recorded a set of another file; ``main`` merges ``feat``,
-    and git stops on the changelog."""
+def _two_branches_appended(
+    repo: Path, capsys: pytest.CaptureFixture[str], main_sets: str = REDIS
+) -> None:
+    """``feat`` sets the database password and ``main`` ``main_sets`` (another file by
+    default); ``main`` merges ``feat``, and git stops on the changelog."""
     _git(repo, "checkout", "-q", "-b", "feat")
     _set(repo, capsys, PG, "Feat-Value-1234")
     commit(repo, "feat: a new database password")
     _git(repo, "checkout", "-q", "-")
-    _set(repo, capsys, REDIS, "Main-Value-5678")
-    commit(repo, "main: a new redis password")
+    _set(repo, capsys, main_sets, "Main-Value-5678")
+    commit(repo, "main: a new password")
     assert _git(repo, "merge", "-q", "feat", "-m", "merge").returncode != 0
 
 
@@ -212,13 +205,7 @@ def test_a_merge_of_two_branches_that_set_one_file_verifies_once_resolved(
     # a last sweep of stop 53: both branches set the same file; after log --merge, this
     # branch's version of the file and a set again, log --verify failed for good: the other
     # branch's re-chained line records a state only that parent holds
-    _git(repo, "checkout", "-q", "-b", "feat")
-    _set(repo, capsys, PG, "Feat-Value-1234")
-    commit(repo, "feat: a new database password")
-    _git(repo, "checkout", "-q", "-")
-    _set(repo, capsys, PG, "Main-Value-5678")
-    commit(repo, "main: a new database password")
-    assert _git(repo, "merge", "-q", "feat", "-m", "merge").returncode != 0
+    _two_branches_appended(repo, capsys, main_sets=PG)
     run(["--repo", str(repo), "log", "--merge"], capsys, expect=0)
     _git(repo, "add", CHANGELOG)
     # the SOPS file is still in conflict: no "chain ok" while it is (a last sweep of stop 53)

@@ -62,6 +62,7 @@ from secretsmgr.repo.placeholders import (
     is_plain_setting,
     is_secret_file_setting,
     is_setting_key,
+    literal_defaults,
     looks_like_token,
     names_credential,
     names_password,
@@ -2422,7 +2423,6 @@ def _secret_value(key_path: str, value: str, variable: str, setting: str) -> boo
     return any(judge_value(name, shown) is not None for name in (variable, key))
 
 
-_DEFAULT = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]{0,127}):?[-=](?P<value>[^{}$]{1,512})\}")
 _ANY_VARIABLE = re.compile(r"\$\{[^{}$]{1,256}\}")
 
 
@@ -2430,8 +2430,8 @@ def _secret_default(value: str) -> bool:
     """Whether a variable's literal default in ``value`` is a credential by its name and look
     or a known format (``${DB_PASSWORD:=…}``; ``${PORT:=5432}`` is none)."""
     return any(
-        not is_placeholder(m["value"]) and judge_value(m["name"], m["value"]) is not None
-        for m in _DEFAULT.finditer(value)
+        not is_placeholder(default) and judge_value(name, default) is not None
+        for name, default in literal_defaults(value)
     )
 
 

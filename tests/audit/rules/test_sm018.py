@@ -8,7 +8,7 @@ import pytest
 
 from secretsmgr.sops import EncryptionRule, FileFormat, RuleKind
 
-from ..helpers import K1, enc, secret, sops_yaml, standard_repo, write
+from ..helpers import CERT_PEM, K1, enc, secret, sops_yaml, standard_repo, write
 from .cases import Case, ids, run_case
 
 INI = FileFormat.INI
@@ -156,13 +156,22 @@ def test_a_sops_file_over_a_mebibyte_is_read_line_by_line_for_what_it_keeps_in_c
     assert not [f for f in run_audit(root).findings if f.rule == "SM018"]
 
 
+def _sm018_findings(root: Path) -> set[tuple[str, str, str]]:
+    """(path, key path, severity) of each SM018 finding of ``root``'s audit."""
+    from secretsmgr.audit.engine import run_audit
+
+    return {
+        (f.path, f.key_path or "", f.severity.value)
+        for f in run_audit(root).findings
+        if f.rule == "SM018"
+    }
+
+
 def test_a_secrets_annotations_are_read_where_no_rule_encrypts_them(tmp_path: Path) -> None:
     # the attack review of stop 53: `kubectl get secret -o yaml`, then sops with the usual
     # data/stringData rule, left kubectl's last-applied-configuration (the values in JSON) in
     # clear; a token in any annotation of an encrypted Secret passed too
     import json
-
-    from secretsmgr.audit.engine import run_audit
 
     applied = json.dumps(
         {"apiVersion": "v1", "kind": "Secret", "stringData": {"pw": "Xk9#mQ2vLp7wRt"}}
@@ -201,11 +210,7 @@ def test_a_secrets_annotations_are_read_where_no_rule_encrypts_them(tmp_path: Pa
             ),
         },
     )
-    found = {
-        (f.path, f.key_path, f.severity.value)
-        for f in run_audit(root).findings
-        if f.rule == "SM018"
-    }
+    found = _sm018_findings(root)
     at = "metadata.annotations."
     assert found == {
         ("apps/db.enc.yaml", f"{at}kubectl.kubernetes.io/last-applied-configuration", "error"),
@@ -261,31 +266,6 @@ def test_binary_data_is_read_within_a_budget_gzip_included() -> None:
     assert judged == sm018.MAX_SIZE  # one MiB in all, not five
 
 
-def _self_signed_pem() -> bytes:
-    """A real (throwaway) CA certificate in PEM: public material."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-only ca")])
-    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(start)
-        .not_valid_after(start + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
 def test_the_review_of_stop_53_binary_data_json_and_annotation_variants(tmp_path: Path) -> None:
     # binaryData whose text is not clean (a BOM, Latin-1, gzip) is read for known formats;
     # a JSON SOPS file over 1 MiB is read line by line; kapp's copy of the object and an
@@ -293,8 +273,6 @@ def test_the_review_of_stop_53_binary_data_json_and_annotation_variants(tmp_path
     import base64
     import gzip
     import json
-
-    from secretsmgr.audit.engine import run_audit
 
     token = "ghp_R8x2Lm4Qp9Zt7Vb3Nc6Wd1Fy5Hj0Kk2Ss4Aa"
     conf = f"[gh]\ntoken = {token}\n".encode()
@@ -316,7 +294,7 @@ def test_the_review_of_stop_53_binary_data_json_and_annotation_variants(tmp_path
         fmt=FileFormat.JSON,
         rule=EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^data$"),
     )
-    ca = b64(_self_signed_pem())
+    ca = b64(CERT_PEM.encode())
     kapp = json.dumps({"kind": "Secret", "stringData": {"pw": "Xk9#mQ2vLp7wRt"}})
     applied_ca = json.dumps({"kind": "Secret", "data": {"ca.crt": ca}})
     notes = (
@@ -331,11 +309,7 @@ def test_the_review_of_stop_53_binary_data_json_and_annotation_variants(tmp_path
         tmp_path / "repo",
         {"apps/files.yaml": cm, "apps/big.enc.json": big, "apps/s.enc.yaml": enc(secret_text)},
     )
-    found = {
-        (f.path, f.key_path, f.severity.value)
-        for f in run_audit(root).findings
-        if f.rule == "SM018"
-    }
+    found = _sm018_findings(root)
     at = "metadata.annotations."
     assert found == {
         ("apps/files.yaml", "binaryData.bom.conf", "error"),
@@ -343,7 +317,7 @@ def test_the_review_of_stop_53_binary_data_json_and_annotation_variants(tmp_path
         ("apps/files.yaml", "binaryData.conf.gz", "error"),
         (
             "apps/big.enc.json",
-            f"line {big.splitlines().index(next(x for x in big.splitlines() if token in x)) + 1}",
+            f"line {next(n for n, x in enumerate(big.splitlines(), 1) if token in x)}",
             "error",
         ),
         ("apps/s.enc.yaml", f"{at}kapp.k14s.io/original", "error"),
