@@ -201,12 +201,26 @@ def _status(root: Path, paths: Sequence[str], *options: str) -> list[tuple[str, 
     return found
 
 
+_FOLDER_SPECS = 64  # more paths than this are asked about by their folders
+
+
+def _pathspecs(paths: Sequence[str]) -> list[str]:
+    """What to ask ``git status`` about for ``paths``: the paths themselves, or for many, their
+    folders (a file at the top, itself): git matches every file against every pathspec, so a
+    rotation's thousand names cost more than the status of their hundred folders, read whole
+    and filtered by the caller."""
+    if len(paths) <= _FOLDER_SPECS:
+        return list(paths)
+    return sorted({os.path.dirname(p) or p for p in paths})
+
+
 def dirty_paths(root: Path, paths: list[str] | tuple[str, ...]) -> list[str]:
     """Return which of ``paths`` (relative to ``root``) are modified, staged or untracked."""
     if not paths:
         return []
     prefix = _show_prefix(root)
-    changed = {p for _, name, origin in _status(root, paths) for p in (name, origin) if p}
+    entries = _status(root, _pathspecs(paths))
+    changed = {p for _, name, origin in entries for p in (name, origin) if p}
     return sorted({p for p in paths if prefix + p in changed})
 
 

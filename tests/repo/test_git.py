@@ -142,6 +142,47 @@ def test_dirty_paths_counts_both_sides_of_a_rename(git_checkout: GitRepo) -> Non
     assert git.dirty_paths(git_checkout.path, ["old.yaml", "new.yaml"]) == ["new.yaml", "old.yaml"]
 
 
+def test_dirty_paths_of_many_files_asks_by_folder_and_answers_the_same(
+    git_checkout: GitRepo,
+) -> None:
+    # a rotation's thousand names are asked about by their folders (git matches every file
+    # against every pathspec): the answer must be what the names asked one by one give
+    names = [f"apps/s{i % 9}/f{i}.yaml" for i in range(80)] + ["top.yaml", "apps/deep/x/y.yaml"]
+    for name in [*names, "apps/s1/sibling.yaml", "apps/s2/moved-from.yaml"]:
+        git_checkout.write(name, f"name: {name}\n")
+    git_checkout.commit_all()
+    git_checkout.write("apps/s3/f3.yaml", "changed: true\n")
+    git_checkout.write("apps/s4/f4.yaml", "changed: true\n")
+    git_checkout.git("add", "apps/s4/f4.yaml")
+    (git_checkout.path / "apps/s5/f5.yaml").unlink()
+    git_checkout.write("top.yaml", "changed: true\n")
+    git_checkout.write("apps/deep/x/y.yaml", "changed: true\n")
+    git_checkout.write("apps/s1/sibling.yaml", "changed, not asked about\n")
+    git_checkout.write("apps/s6/new.yaml")  # untracked, asked about
+    git_checkout.git("mv", "apps/s2/moved-from.yaml", "apps/s7/moved-to.yaml")
+    asked = [*names, "apps/s6/new.yaml", "apps/s2/moved-from.yaml", "absent/none.yaml"]
+    assert len(asked) > git._FOLDER_SPECS
+    one_by_one = sorted(p for p in asked if git.dirty_paths(git_checkout.path, [p]))
+    assert (
+        git.dirty_paths(git_checkout.path, asked)
+        == one_by_one
+        == [
+            "apps/deep/x/y.yaml",
+            "apps/s2/moved-from.yaml",
+            "apps/s3/f3.yaml",
+            "apps/s4/f4.yaml",
+            "apps/s5/f5.yaml",
+            "apps/s6/new.yaml",
+            "top.yaml",
+        ]
+    )
+    sub = git_checkout.path / "apps"  # a root below the top level: paths relative to it
+    inner = [n.removeprefix("apps/") for n in asked if n.startswith("apps/")]
+    assert git.dirty_paths(sub, inner) == [
+        p.removeprefix("apps/") for p in one_by_one if p.startswith("apps/")
+    ]
+
+
 def test_user_identity_is_who_git_would_author_as(
     git_checkout: GitRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
