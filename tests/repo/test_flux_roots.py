@@ -943,6 +943,49 @@ def test_a_sibling_not_bootstrapped_keeps_its_same_named_kustomization_apart(
     assert g.clusters_of("clusters/ms01/apps/s.enc.yaml") == ("ms01",)
 
 
+@pytest.mark.parametrize("waits", [True, False])
+def test_a_cluster_folder_not_bootstrapped_keeps_its_copy_of_a_shared_kustomization(
+    git_checkout: GitRepo, waits: bool
+) -> None:
+    # sweep 103 (chathaway-codes/logrit-kubernetes, flux2-kustomize-helm-example's layout):
+    # clusters/production, not bootstrapped yet, has the infrastructure.yaml of the live
+    # clusters/staging, and its apps wait for it; the copy was dropped as a backup, its apps
+    # were taken for an optional module nobody listed, and a SOPS file they apply without
+    # decryption was "not deployed" (SM012, info) instead of SM010
+    bootstrap(git_checkout, "clusters/staging")
+    git_checkout.write("clusters/staging/kustomization.yaml", "resources: [flux-system]\n")
+    git_checkout.write(
+        "clusters/staging/flux-system/kustomization.yaml",
+        "resources: [gotk-sync.yaml, ../infrastructure.yaml, ../apps.yaml]\n",
+    )
+    git_checkout.write("clusters/production/flux-system/gotk-sync.yaml", "# made by bootstrap\n")
+    git_checkout.write(
+        "clusters/production/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n"
+    )
+    deps = ("infra-controllers",) if waits else ()
+    for name in ("staging", "production"):
+        git_checkout.write(
+            f"clusters/{name}/infrastructure.yaml",
+            flux_ks("infra-controllers", "./infrastructure/controllers", decryption=""),
+        )
+        git_checkout.write(
+            f"clusters/{name}/apps.yaml", flux_ks("apps", f"./apps/{name}", deps, decryption="")
+        )
+    git_checkout.write("infrastructure/controllers/kustomization.yaml", "resources: [ns.yaml]\n")
+    git_checkout.write("infrastructure/controllers/ns.yaml", "kind: Namespace\n")
+    git_checkout.write("apps/staging/kustomization.yaml", "resources: [ns.yaml]\n")
+    git_checkout.write("apps/staging/ns.yaml", "kind: Namespace\n")
+    git_checkout.write("apps/production/kustomization.yaml", "resources: [db.enc.yaml]\n")
+    git_checkout.write("apps/production/db.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert g.clusters_of("apps/production/db.enc.yaml") == ("production",)
+    assert sorted(x.label for x in g.layers if x.cluster == "production") == [
+        "production/apps",
+        "production/infra-controllers",
+    ]
+    assert sorted(g.clusters_of("infrastructure/controllers/ns.yaml")) == ["production", "staging"]
+
+
 def _catalog(repo: GitRepo) -> None:
     """sergelogvinov/gitops-examples: a cluster folder applied from outside the repository
     (its GitRepository is not defined here) lists the catalog entries it uses."""

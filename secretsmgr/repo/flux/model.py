@@ -480,6 +480,15 @@ class _Model(Workspace):
             if (ks.origin, ks.name) not in done
             and (ks.name, normalize_spec_path(ks.path)) not in copies
         ]
+        # ... kept aside: in a cluster folder not bootstrapped yet, beside its own roots, such a
+        # copy is that cluster's (flux2-kustomize-helm-example's clusters/production has the
+        # infrastructure.yaml of clusters/staging, and its apps wait for it)
+        copied = [
+            ks
+            for ks in self.scan.kustomizations
+            if (ks.origin, ks.name) not in done
+            and (ks.name, normalize_spec_path(ks.path)) in copies
+        ]
         stale: set[tuple[str, str]] = set()
         dead: set[tuple[str, str]] = set()
         # a candidate (file, namespace, name) -> its spec.path that holds nothing (one file may
@@ -571,12 +580,22 @@ class _Model(Workspace):
             and ks.origin not in commented
             and not _below_any(ks.origin, commented)
             and not _template(ks)
-            and not (named and _waits_for_live(ks, live_keys, candidate_keys))
+            and not (named and _waits_for_live(ks, live_keys, candidate_keys + _beside(ks, copied)))
             and not _waits_for_applied(ks, candidates, reach_of, reached_by)
             and (ks.origin, ks.name) not in stale
             and (ks.origin, ks.name) not in dead
             and not any(ks.origin.startswith(f + "/") and f != own.get(ks.origin) for f in folders)
         ]
+        if tops and (named or live):
+            homes = {posixpath.dirname(ks.origin) for ks in tops}
+            tops += [
+                ks
+                for ks in copied
+                if posixpath.dirname(ks.origin) in homes
+                and ks.origin not in commented
+                and not _template(ks)
+                and not ks.rejected
+            ]
         if live:  # beside live clusters, one kept in an archive folder is retired, not a root
             retired = [ks for ks in tops if _archived(ks.origin)]
             if retired:
@@ -1116,6 +1135,12 @@ def _waits_for_live(
         key in live and candidates[key] - (key == own) == 0
         for key in ((namespace, name) for name, namespace in ks.depends_on)
     )
+
+
+def _beside(ks: FluxKustomization, others: Sequence[FluxKustomization]) -> Counter[tuple[str, str]]:
+    """The Kustomizations among ``others`` kept in ``ks``'s own folder, by namespace and name."""
+    folder = posixpath.dirname(ks.origin)
+    return Counter((k.namespace, k.name) for k in others if posixpath.dirname(k.origin) == folder)
 
 
 def _waits_for_applied(
