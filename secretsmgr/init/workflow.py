@@ -56,6 +56,7 @@ from secretsmgr.init.model import (
     InitResult,
 )
 from secretsmgr.init.rules import present_folders
+from secretsmgr.init.sourceignore import sourceignore_change
 from secretsmgr.keys.bech32 import short_key
 from secretsmgr.keys.oskeyring import KeyringAbsentError
 from secretsmgr.keys.protocols import Identity
@@ -298,6 +299,9 @@ def plan_init(
         settings_unpinned(inv) if unpinned else settings_change(inv, pinned, keys, options.force)
     )
     files = (*sops.changes, settings, precommit_change(root, options.force))
+    kept_out = sourceignore_change(inv, files, options.force)
+    if kept_out is not None:  # files a layer's generated build would fail on
+        files = (*files, kept_out)
     allowed = set(pinned.allowed_recipients) - set(keys.values())
     former = [k for k in inv.repo_cluster_keys if k in allowed]
     if former and settings.state in (FileState.CREATE, FileState.REPLACE):

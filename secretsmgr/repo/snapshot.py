@@ -295,3 +295,42 @@ class CommitSnapshot(_GitSnapshot):
         if via is not None and self._blobs.get(path) == via.blob_id(path):
             return via.read(path)
         return super().read(path)
+
+
+class OverlaySnapshot:
+    """``base`` with some files added or replaced: the repository as a write would leave it
+    (what ``init`` is about to write, judged by the model before it is written)."""
+
+    def __init__(self, base: Snapshot, files: dict[str, bytes]) -> None:
+        self._base = base
+        self._files = dict(files)
+        self._paths = tuple(sorted({*base.paths, *files}))
+        self._links = frozenset(p for p in base.links if p not in files)
+
+    @property
+    def root(self) -> Path:
+        """The repository root."""
+        return self._base.root
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every file, the added ones too, sorted."""
+        return self._paths
+
+    @property
+    def links(self) -> frozenset[str]:
+        """The base's links that no added file replaces."""
+        return self._links
+
+    def link_target(self, path: str) -> str | None:
+        """Where the base's link ``path`` points."""
+        return self._base.link_target(path)
+
+    def read(self, path: str) -> bytes:
+        """An added file's bytes, else the base's."""
+        added = self._files.get(path)
+        return added if added is not None else self._base.read(path)
+
+    def blob_id(self, path: str) -> str | None:
+        """The base's blob id of a file not added; none for an added one."""
+        return None if path in self._files else self._base.blob_id(path)

@@ -305,3 +305,37 @@ def test_a_base_of_flux_kustomizations_is_judged_as_the_including_cluster_builds
     assert len(report.clusters) == 1, report.clusters
     assert {x.name: (x.path, x.decryption) for x in report.layers} == built
     assert not [f for f in report.findings if f.rule == "SM010"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "# a comment only\n",
+        "---\n# x\n---\n",
+        "~\n",
+        "- a\n- b\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+        "creation_rules:\n  - age: age1xyz\n",  # a .sops.yaml
+        "repos:\n  - repo: local\n    hooks: []\n",  # a .pre-commit-config.yaml
+        "# secretsmgr settings\ncluster_key: age1abc\n",  # a .secretsmgr.yaml
+        "hello\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nfoo: bar\n",
+        "{unclosed: [\n",
+    ],
+)
+def test_a_file_said_to_hold_no_object_fails_the_build_kustomize_makes_of_it(
+    text: str, tmp_path: Path
+) -> None:
+    # the model's reason to say Flux's generated build fails (sweep 104): kustomize agrees on
+    # every file it says so of; of the rest it says nothing (a file with `kind` is not judged)
+    (tmp_path / "f.yaml").write_text(text)
+    (tmp_path / "kustomization.yaml").write_text("resources: [f.yaml]\n")
+    files = RepoFiles(["f.yaml", "kustomization.yaml"], lambda p: (tmp_path / p).read_bytes())
+    done = subprocess.run(
+        [kubectl(), "kustomize", str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    if files.holds_no_object("f.yaml"):
+        assert done.returncode != 0, text
+    elif "kind" not in text:
+        assert done.returncode == 0, (text, done.stderr)

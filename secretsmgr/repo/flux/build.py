@@ -162,7 +162,27 @@ class Builder:
                     resources.append(posixpath.relpath(sub, folder))
                 else:
                     pending.append(sub)
-        return KFile(path=f"{folder}/(generated)", resources=tuple(resources))
+        # a YAML file that holds no object fails the generated build: Flux applies nothing of
+        # it (the last sweep of stop 54, j-windsor/k3s-home: `path: ./` over a root that init
+        # then gave a .secretsmgr.yaml and a .pre-commit-config.yaml)
+        files = [posixpath.normpath(posixpath.join(folder, r)) for r in resources]
+        broken = [
+            f for f in files if f.endswith(MANIFEST_SUFFIXES) and self.repo.holds_no_object(f)
+        ]
+        problems: tuple[str, ...] = ()
+        if broken:
+            shown = ", ".join(broken[:3]) + (
+                f" and {len(broken) - 3} more" if len(broken) > 3 else ""
+            )
+            which = "a YAML file" if len(broken) == 1 else "YAML files"
+            problems = (
+                f"Flux's generated kustomization for {folder or '.'} (it has no "
+                f"kustomization.yaml) takes {which} that {'holds' if len(broken) == 1 else 'hold'}"
+                f" no Kubernetes object, {shown}: Flux fails the whole build and applies nothing "
+                "of it (list what it applies in a kustomization.yaml, or keep such files out of "
+                "the source with .sourceignore)",
+            )
+        return KFile(path=f"{folder}/(generated)", resources=tuple(resources), problems=problems)
 
     def _accumulate(
         self,

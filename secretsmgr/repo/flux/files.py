@@ -65,6 +65,7 @@ class RepoFiles:
         self._kfiles: dict[str, KFile] = {}
         self._flux: dict[str, tuple[dict[str, object], ...]] = {}
         self._kustomize_kinds: dict[str, str | None] = {}
+        self._no_object: dict[str, bool] = {}
         self.problems: dict[str, str] = {}
 
     def files_in(self, folder: str) -> list[str]:
@@ -100,6 +101,33 @@ class RepoFiles:
                 cached = KFile(path, problems=(f"{path}: cannot read the kustomization",))
             self._kfiles[path] = cached
         return cached
+
+    def holds_no_object(self, path: str) -> bool:
+        """Whether the YAML file ``path`` holds something that is no Kubernetes object: a
+        document that is a mapping without ``kind`` (a tool's settings: `.pre-commit-config.yaml`,
+        `.secretsmgr.yaml`, a Helm values file), a list or a bare scalar, or text that is no YAML.
+        kustomize-controller's generated kustomization takes every YAML file of a folder that
+        has none, and fails on such a file ("failed to decode Kubernetes YAML … missing
+        Resource metadata"). Empty documents and comments are none (cached)."""
+        if path not in self._no_object:
+            self._no_object[path] = self._holds_no_object(path)
+        return self._no_object[path]
+
+    def _holds_no_object(self, path: str) -> bool:
+        try:
+            data = self.read(path)
+        except OSError:
+            return False
+        if b"kind" in data:
+            return False  # an object somewhere, in every file worth parsing: not judged
+        try:
+            docs = safe_load_all(data.decode("utf-8"))
+        except (UnicodeDecodeError, FormatError):
+            return bool(data.strip())
+        return any(
+            (isinstance(doc, dict | list) and doc) or (isinstance(doc, str) and doc.strip())
+            for doc in docs
+        )
 
     def kustomize_kind(self, path: str) -> str | None:
         """``Kustomization`` or ``Component`` when the manifest ``path`` is a kustomize file of
