@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.audit.context import AuditContext, restore_metadata_hint
-from secretsmgr.audit.credentials import config_credential, judge_value, plain_setting
+from secretsmgr.audit.credentials import UUID, config_credential, judge_value, plain_setting
 from secretsmgr.audit.finding import (
     NO_SOPS_CONFIG,
     YAML_FIRST,
@@ -144,6 +144,9 @@ class PlaintextSecret:
     fills: str = ""
     fills_inside: bool = False  # ... as a part of a longer value (a URL's password)
     fills_key: str = ""  # ... the setting it is the value of there (``password`` in a URL)
+    # ... and the key path in the Secret it fills (``stringData.password``), where the object
+    # is not the document (a List's item, a patch, a Kyverno rule's, a postRenderer's)
+    in_secret: str = ""
 
 
 _AGE_SECRET = re.compile(r"(?i)AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]{20,}")
@@ -802,7 +805,12 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                 if variable is not None:
                     here.append(
                         PlaintextSecret(
-                            file.path, prefix + key_path, name, envsubst=True, fills=variable
+                            file.path,
+                            prefix + key_path,
+                            name,
+                            envsubst=True,
+                            fills=variable,
+                            in_secret=key_path,
                         )
                     )
                     continue
@@ -816,6 +824,7 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                             fills=used,
                             fills_inside=True,
                             fills_key=setting,
+                            in_secret=key_path,
                         )
                         for used, setting in _credential_references(value)
                     ]
@@ -2315,7 +2324,7 @@ def filled_variables(
         hits = [h for h in ctx.repo.hits_of(RULE.id) if isinstance(h, PlaintextSecret) and h.fills]
     found: dict[tuple[str, str], tuple[PlaintextSecret, Layer, bool]] = {}
     for hit in hits:
-        for layer in _layers_using(ctx, hit.path, lambda use: use.kind is UseKind.RESOURCE):
+        for layer in _substituting(ctx, hit):
             known = layer.variables.get(hit.fills)
             if known is None:
                 continue
@@ -2324,11 +2333,30 @@ def filled_variables(
             patched = not origin  # set by a patch of the Kustomization above it
             origin = origin or layer.source
             if (origin, where) in found or not _secret_value(
-                hit.key_path, value, hit.fills, hit.fills_key
+                hit.in_secret or hit.key_path, value, hit.fills, hit.fills_key
             ):
                 continue
             found[(origin, where)] = (hit, layer, patched)
     return found
+
+
+# how a build reads a file whose Secret a layer's postBuild fills: a resource, a patch, or the
+# kustomization file's own inline patches
+_FILLED_USES = frozenset(
+    (UseKind.RESOURCE, UseKind.PATCH, UseKind.LEGACY_PATCH, UseKind.KUSTOMIZATION)
+)
+
+
+def _substituting(ctx: AuditContext, hit: PlaintextSecret) -> list[Layer]:
+    """The layers whose postBuild substitution reaches the Secret ``hit`` is in: those whose
+    build reads its file (as a resource, a patch, or a kustomization's inline patch), and for
+    a patch in a Flux Kustomization's own ``spec.patches``, that Kustomization's layer (the
+    fourth attack review of the gate: a base Secret and an overlay's patch of ``${PW}``
+    passed, the patch being no resource)."""
+    layers = _layers_using(ctx, hit.path, lambda use: use.kind in _FILLED_USES)
+    if hit.key_path.startswith("spec.patches."):
+        layers += [x for x in ctx.repo.layers.layers if x.source == hit.path]
+    return layers
 
 
 def _variable_key_path(origin: str, layer_source: str, variable: str) -> str:
@@ -2420,7 +2448,16 @@ def _secret_value(key_path: str, value: str, variable: str, setting: str) -> boo
     ):
         return False
     key = posixpath.splitext(key_path.partition(".")[2])[0] or key_path
-    return any(judge_value(name, shown) is not None for name in (variable, key))
+    if any(judge_value(name, shown) is not None for name in (variable, key)):
+        return True
+    # a random token under bland names (`value: ${MY_VAR}`), as the same value written in the
+    # Secret is judged (the fourth attack review of the gate); a name, a host, a path or a
+    # UUID (an id: a dashboard's, the review of stop 52) is none
+    return (
+        looks_like_token(shown, parts=False)
+        and not any(c in shown for c in "./:@ \n")
+        and UUID.fullmatch(shown.strip()) is None
+    )
 
 
 _ANY_VARIABLE = re.compile(r"\$\{[^{}$]{1,256}\}")

@@ -3819,3 +3819,98 @@ def test_a_target_name_already_there_is_told_apart_by_whether_it_is_encrypted(
         assert "(the encrypted original?)" in fix, fix
     else:
         assert "is in clear too" in fix and "secretsmgr encrypt -i apps/db.enc.yaml" in fix, fix
+
+
+def test_a_postbuild_variable_a_patch_a_list_or_a_policy_fills_into_a_secret_is_traced(
+    tmp_path: Path,
+) -> None:
+    # the fourth attack review of the gate: a base Secret and an overlay's patch of ${V} (an
+    # inline strategic-merge patch, a patch file, an inline JSON 6902 patch, the Flux
+    # Kustomization's own spec.patches), a v1 List's item and a Kyverno generate rule each
+    # took a variable written in clear into a Secret, and check passed: only a Secret resource
+    # of the layer's build was traced
+    from secretsmgr.audit.engine import run_audit
+
+    variables = {
+        f"V_{n}": f"Xq9vR4tY8uXb3NzP{i}"
+        for i, n in enumerate(("INLINE", "FILE", "JSON", "FLUX", "LIST", "KYVERNO"), start=1)
+    }
+    layer = (
+        flux_kustomization()
+        + "  patches:\n    - target: {kind: Secret, name: p-flux}\n      patch: |\n"
+        "        apiVersion: v1\n        kind: Secret\n        metadata: {name: p-flux}\n"
+        "        stringData:\n          password: ${V_FLUX}\n"
+        + "  postBuild:\n    substitute:\n"
+        + "".join(f"      {k}: {v}\n" for k, v in variables.items())
+    )
+    secrets = "---\n".join(
+        f"apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\ntype: Opaque\n"
+        for name in ("p-inline", "p-file", "p-json", "p-flux")
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": (
+                "resources: [secrets.yaml, list.yaml, policy.yaml]\npatches:\n"
+                "  - patch: |\n      apiVersion: v1\n      kind: Secret\n"
+                "      metadata: {name: p-inline}\n      stringData:\n"
+                "        password: ${V_INLINE}\n"
+                "  - path: p-file.yaml\n"
+                "  - target: {kind: Secret, name: p-json}\n    patch: |\n"
+                "      - op: add\n        path: /stringData\n"
+                '        value: {password: "${V_JSON}"}\n'
+            ),
+            "apps/secrets.yaml": secrets,
+            "apps/p-file.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata: {name: p-file}\n"
+                "stringData:\n  password: ${V_FILE}\n"
+            ),
+            "apps/list.yaml": (
+                "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n"
+                "    metadata: {name: l}\n    stringData:\n      password: ${V_LIST}\n"
+            ),
+            "apps/policy.yaml": (
+                "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: gen}\nspec:\n"
+                "  rules:\n    - name: g\n      generate:\n        apiVersion: v1\n"
+                "        kind: Secret\n        name: s\n        data:\n          stringData:\n"
+                "            password: ${V_KYVERNO}\n"
+            ),
+        },
+        layer=layer,
+    )
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {f"spec.postBuild.substitute.{k}" for k in variables}, found
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "value", "found"),
+    [
+        ("PG_PW", "password", "Xq9vR4tY8uXb3NzP", True),  # judged under the Secret's key too
+        ("MY_VAR", "value", "Xq9vR4tY8uXb3NzP", True),  # a random token under bland names
+        ("MY_VAR", "value", "prod-eu-1", False),  # a name
+        ("MY_VAR", "value", "3f2a9c4e-8b7d-4e21-a6f0-5c1d2e3b4a59", False),  # an id
+        ("MY_VAR", "value", "db.example.com", False),  # a host
+    ],
+)
+def test_a_postbuild_variable_in_a_helmrelease_postrenderer_patch_is_judged_as_the_secret_key(
+    tmp_path: Path, name: str, key: str, value: str, found: bool
+) -> None:
+    # the fourth attack review of the gate: `stringData.password: ${PG_PW}` in a postRenderer
+    # patch of a chart's Secret was judged under the variable's name and a key path of the
+    # HelmRelease (PG_PASSWORD was caught, PG_PW passed); `value: ${MY_VAR}` holding a random
+    # token passed where the same value written in the Secret is an error
+    from secretsmgr.audit.engine import run_audit
+
+    layer = flux_kustomization() + f"  postBuild:\n    substitute:\n      {name}: {value}\n"
+    release = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: db}\n"
+        "spec:\n  chart:\n    spec: {chart: postgresql, sourceRef: {kind: HelmRepository, "
+        "name: bitnami}}\n  postRenderers:\n    - kustomize:\n        patches:\n"
+        "          - target: {kind: Secret, name: db-postgresql}\n            patch: |\n"
+        "              apiVersion: v1\n              kind: Secret\n"
+        "              metadata: {name: db-postgresql}\n              stringData:\n"
+        f"                {key}: ${{{name}}}\n"
+    )
+    standard_repo(tmp_path, {"apps/hr.yaml": release}, layer=layer)
+    keys = [f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert keys == ([f"spec.postBuild.substitute.{name}"] if found else []), keys
