@@ -57,6 +57,7 @@ from secretsmgr.audit.manifests import (
     repeats_a_key,
 )
 from secretsmgr.audit.rules.sm001_plaintext_secret import (
+    PlaintextSecret,
     encrypt_steps,
     env_sources,
     filled_variables,
@@ -1961,6 +1962,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     )
     generated = env_sources(ctx)  # a secretGenerator's envs: file: SM001 reports every value
     filled = filled_variables(ctx)  # postBuild variables put in a Secret: SM001 reports them
+    # a Secret a HelmRelease's values hand its chart whole: SM001 reports its values
+    charted = {
+        (h.path, h.key_path)
+        for h in ctx.repo.hits_of("SM001")
+        if isinstance(h, PlaintextSecret) and h.key_path.startswith("spec.values.")
+    }
     hits = ctx.repo.hits_of(RULE.id)
     # a key path in several documents of a file names its document: findings are one per
     # (path, key path, document), and a warning in the first hid a token in the second (the
@@ -1968,7 +1975,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     counts = Counter((h.path, h.key_path) for h in hits if isinstance(h, CredentialHit))
     for hit in hits:
         assert isinstance(hit, CredentialHit)
-        if hit.where == "file" and hit.path in generated:
+        if (hit.where == "file" and hit.path in generated) or (hit.path, hit.key_path) in charted:
             continue
         if any(
             hit.path == path and (hit.key_path == where or hit.key_path.endswith(f".{where}"))

@@ -3914,3 +3914,37 @@ def test_a_postbuild_variable_in_a_helmrelease_postrenderer_patch_is_judged_as_t
     standard_repo(tmp_path, {"apps/hr.yaml": release}, layer=layer)
     keys = [f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"]
     assert keys == ([f"spec.postBuild.substitute.{name}"] if found else []), keys
+
+
+def test_a_secret_a_helmrelease_hands_its_chart_whole_is_a_plaintext_secret(
+    tmp_path: Path,
+) -> None:
+    # the fourth attack review of the gate: a v1 Secret manifest in a "raw" chart's values
+    # (rendered with toYaml, as a ResourceSet's resources are) and bjw-s app-template's
+    # secrets.<name>.stringData passed with a warning on `password` at most
+    from secretsmgr.audit.engine import run_audit
+
+    raw = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: raw}\n"
+        "spec:\n  chart:\n    spec: {chart: raw, sourceRef: {kind: HelmRepository, name: b}}\n"
+        "  values:\n    resources:\n      - apiVersion: v1\n        kind: Secret\n"
+        "        metadata: {name: raw-secret}\n        stringData:\n"
+        "          api-key: Xq9vR4tY8uXb3NzP\n          password: Zq9vR4tY8uXb3NzP\n"
+        "    existingSecret: shared-creds\n    service: {kind: Secret}\n"
+    )
+    app = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: app}\n"
+        "spec:\n  chart:\n    spec:\n      chart: app-template\n"
+        "      sourceRef: {kind: HelmRepository, name: bjw-s}\n"
+        "  values:\n    secrets:\n      main:\n        stringData:\n"
+        "          value: Wq9vR4tY8uXb3NzP\n"
+    )
+    other = app.replace("chart: app-template", "chart: podinfo").replace("name: app}", "name: o}")
+    standard_repo(tmp_path, {"apps/raw.yaml": raw, "apps/app.yaml": app, "apps/o.yaml": other})
+    findings = run_audit(tmp_path).findings
+    assert sorted((f.path, f.key_path) for f in findings if f.rule == "SM001") == [
+        ("apps/app.yaml", "spec.values.secrets.main.stringData.value"),
+        ("apps/raw.yaml", "spec.values.resources.0.stringData.api-key"),
+        ("apps/raw.yaml", "spec.values.resources.0.stringData.password"),
+    ]
+    assert not [f for f in findings if f.rule == "SM018" and f.path == "apps/raw.yaml"]
