@@ -925,6 +925,13 @@ def sql_password_in(text: str) -> bool:
 _DISCORD_WEBHOOK = re.compile(
     r"discord(?:app)?\.com/api/(?:v\d+/)?webhooks/\d{16,20}/[A-Za-z0-9_-]{60,}"
 )
+# A Microsoft Teams incoming webhook (Office 365 connector): the URL is the credential, its
+# 32 hex digits after IncomingWebhook/ the secret (the fourth attack review of the gate: one in
+# a Flux Provider's address passed)
+_TEAMS_WEBHOOK = re.compile(
+    r"\.webhook\.office\.com/webhookb2/[0-9a-fA-F-]{36}@[0-9a-fA-F-]{36}/IncomingWebhook/"
+    r"[0-9a-fA-F]{32}/"
+)
 # A Google OAuth access token (``ya29.…``) or refresh token (``1//0…``), as rclone's Google
 # Drive remote keeps both in its ``token = {json}`` line (the second attack review of sweep 87)
 _GOOGLE_OAUTH = re.compile(
@@ -952,6 +959,8 @@ def _known_format(text: str, value: str, *, sql: bool = True) -> Verdict | None:
     # alerting ConfigMap and an OpenAI project key passed, or were keyword warnings)
     if "/webhooks/" in text and _DISCORD_WEBHOOK.search(text):
         return Verdict("Discord Webhook", True)
+    if "IncomingWebhook/" in text and _TEAMS_WEBHOOK.search(text):
+        return Verdict("Microsoft Teams Webhook", True)
     if "T3BlbkFJ" in text and _OPENAI_KEY.search(text):
         return Verdict("OpenAI API Key", True)
     if ("ya29." in text or "1//0" in text) and _GOOGLE_OAUTH.search(text):

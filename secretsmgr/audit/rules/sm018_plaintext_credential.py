@@ -238,6 +238,7 @@ _KNOWN_PARTS = (
     "K10",  # a K3s secure join token
     "tskey-",  # a Tailscale key
     "/webhooks/",  # a Discord webhook's URL
+    "IncomingWebhook/",  # a Microsoft Teams webhook's URL
     *("ya29.", "1//0"),  # Google OAuth access and refresh tokens
 )
 
@@ -1860,10 +1861,24 @@ def _fix(ctx: AuditContext, hit: CredentialHit) -> str:
                 f"secretsmgr encrypt -i {sh_path(hit.path)}"
             )
         return f"{encrypt}; or move the value into a SOPS-encrypted Secret"
+    if hit.where.startswith("Provider ") and hit.key_path in _PROVIDER_FIELDS:
+        # a Flux notification Provider reads its address, proxy and token from the Secret
+        # spec.secretRef names (the fourth attack review of the gate: the fix named
+        # valuesFrom and secretKeyRef, which a Provider has not)
+        field = hit.key_path.rpartition(".")[2]
+        return (
+            f"move {field} into a SOPS-encrypted Secret under the key {field}, name it in the "
+            f"Provider's spec.secretRef and take spec.{field} out (Flux reads it from there), "
+            "then rotate the credential: it is in git"
+        )
     return (
         "move the value into a SOPS-encrypted Secret and reference it (valuesFrom, "
         "secretKeyRef or postBuild.substituteFrom), then rotate the credential: it is in git"
     )
+
+
+# what a Flux notification Provider also reads from its spec.secretRef's Secret
+_PROVIDER_FIELDS = frozenset(("spec.address", "spec.proxy", "spec.username"))
 
 
 def _rule_first(

@@ -3015,3 +3015,39 @@ def test_a_docker_config_json_with_a_registry_login_is_an_error_once(tmp_path: P
     assert sm001 == {"apps/registry/dockerconfig.json"}, sm001
     for f in findings:
         assert "Vq7rT2mLx9KpW4sZ" not in f.message and "Nw5cX8rB" not in f.message
+
+
+def test_a_teams_webhook_in_a_flux_provider_is_a_known_format_with_the_providers_own_fix(
+    tmp_path: Path,
+) -> None:
+    # the fourth attack review of the gate: a Microsoft Teams incoming webhook in a Flux
+    # Provider's address had no finding, and a Slack one's fix named valuesFrom and
+    # secretKeyRef, which a Provider has not (it reads address from its spec.secretRef)
+    from secretsmgr.audit.engine import run_audit
+
+    teams = (
+        "https://acme.webhook.office.com/webhookb2/7c1a2b3c-1111-2222-3333-444455556666@"
+        "7c1a2b3c-1111-2222-3333-444455556666/IncomingWebhook/3f9a7c1e5b2d4f6a8c0e1b3d5f7a9c2e/"
+        "7c1a2b3c-1111-2222-3333-444455556666"
+    )
+    provider = (
+        "apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\n"
+        "metadata: {{name: {name}, namespace: flux-system}}\nspec:\n  type: {name}\n"
+        "  address: {address}\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/teams.yaml": provider.format(name="msteams", address=teams),
+            # a documentation's shape (xxxx) is none
+            "apps/doc.yaml": provider.format(
+                name="msteams", address=teams.replace("3f9a7c1e5b2d4f6a8c0e1b3d5f7a9c2e", "x" * 32)
+            ).replace("name: msteams,", "name: doc,"),
+        },
+    )
+    found = [f for f in run_audit(tmp_path).findings if f.rule == "SM018"]
+    assert [(f.path, f.key_path, f.severity.value) for f in found] == [
+        ("apps/teams.yaml", "spec.address", "error")
+    ]
+    assert "Microsoft Teams Webhook" in found[0].message
+    assert "spec.secretRef" in (found[0].fix or "") and "valuesFrom" not in (found[0].fix or "")
