@@ -55,10 +55,7 @@ def about_file(
                 f"secretsmgr set {sh_path(str(file))} {where}",
             )
         elif isinstance(exc, IntegrityError):
-            err.hints = (
-                f"restore it from git (git checkout HEAD -- {sh_path(str(file))}) "
-                "or re-encrypt from a trusted plaintext",
-            )
+            err.hints = _integrity_hints(file)
         elif isinstance(exc, DecryptionError) and exc.hints:
             err.hints = exc.hints  # it says why already (too few key groups opened)
         elif isinstance(exc, DecryptionError):
@@ -74,6 +71,33 @@ def about_file(
                 f"{sh_word(publics[0]) if publics else 'YOUR_AGE_KEY'} {sh_path(str(file))}",
             )
         raise err from exc
+
+
+def _integrity_hints(file: Path) -> tuple[str, ...]:
+    """How to recover a file that fails its MAC: git's copy, when HEAD's differs from it; when
+    HEAD holds it as it is, the commit that changed it outside sops (sweep 103, Mackeul/
+    k8s-cluster: a namespace added by hand and committed; "git checkout HEAD" restored the
+    same broken bytes)."""
+    from secretsmgr.repo import git
+
+    shown = sh_path(str(file))
+    top = git.toplevel(file.parent) if file.parent.is_dir() else None
+    if top is not None:
+        try:
+            rel = os.path.relpath(os.path.realpath(file), top)
+            clean = not git.dirty_paths(top, [rel]) and git.is_tracked(top, rel)
+        except (OSError, ValueError):
+            clean = False
+        if clean:
+            return (
+                "git holds it as it is now (HEAD): secretsmgr audit --history names the commit "
+                "that changed it outside sops (SM023) and how to repair it",
+                "or re-encrypt from a trusted plaintext",
+            )
+    return (
+        f"restore it from git (git checkout HEAD -- {shown}) or re-encrypt from a "
+        "trusted plaintext",
+    )
 
 
 def identities_for(file: Path, verb: str, key_path: str | None = None) -> LayeredIdentity:

@@ -157,6 +157,14 @@ def list_files(root: Path) -> list[str]:
     )
 
 
+def is_tracked(root: Path, path: str) -> bool:
+    """Whether git's index holds ``path`` (relative to ``root``)."""
+    try:
+        return bool(_run(root, ["ls-files", "-z", "--", path]))
+    except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError):
+        return False
+
+
 def untracked_files(root: Path) -> list[str]:
     """The untracked, not ignored files under ``root``, relative to it; empty outside git."""
     try:

@@ -271,6 +271,30 @@ def test_decrypt_tampered_file_fails_and_leaves_it(
     assert run_sops(["decrypt", str(target)], key_file=TEST_KEY).returncode == 51
 
 
+def test_a_tampered_file_git_holds_as_it_is_is_sent_to_history_not_to_head(
+    repo: Path, key_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 103 (Mackeul/k8s-cluster): a namespace added by hand after encryption and
+    # committed; the hint to restore HEAD's copy restored the same broken bytes
+    from tests.conftest import GIT_ENV
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=repo, check=True, env={**os.environ, **GIT_ENV})
+
+    target = repo / "secrets" / "db.enc.yaml"
+    run(["encrypt", "-i", str(target)], capsys, expect=0)
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "encrypted")
+    target.write_text(target.read_text().replace("namespace: prod", "namespace: prud"))
+    code, _, err = run(["decrypt", str(target)], capsys)
+    assert code == 1 and "git checkout HEAD" in err  # HEAD's copy verifies: restore it
+    git("commit", "-qam", "edited by hand")
+    code, _, err = run(["decrypt", str(target)], capsys)
+    assert code == 1 and "MAC mismatch" in err
+    assert "git checkout HEAD" not in err and "secretsmgr audit --history" in err
+
+
 def test_missing_file_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["decrypt", "/nonexistent/x.enc.yaml"], capsys)
     assert code == 2
