@@ -26,6 +26,7 @@ from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.inventory import Inventory
 from secretsmgr.repo.snapshot import OverlaySnapshot, WorktreeSnapshot
 
+_NO_OBJECT = "no Kubernetes object"  # the model's note on a generated build that fails
 _HEADER = (
     "# secretsmgr init: files of its own that are no Kubernetes objects, kept out of the Flux\n"
     "# source (a folder without a kustomization.yaml gets one that takes every YAML file)\n"
@@ -70,10 +71,17 @@ def sourceignore_change(
         return None
     before = _reads(inv.layers, list(written))
     after = _graph(inv, written)
-    read = sorted({p for x in after.layers for p in x.files if p in written})
+    # a layer whose generated build fails already on files of the repository's own: init's
+    # files change nothing there (its note says so)
+    failing = {x.key for x in inv.layers.layers if any(_NO_OBJECT in p for p in x.problems)}
+    read = sorted(
+        {p for x in after.layers if x.key not in failing for p in x.files if p in written}
+    )
     if not read:
         return None
-    layers = sorted({after.shown(x) for x in after.layers if x.files & set(read)})
+    layers = sorted(
+        {after.shown(x) for x in after.layers if x.key not in failing and x.files & set(read)}
+    )
     lines = "".join(f"/{p}\n" for p in read)
     existing = read_optional(inv.root / IGNORE_FILE)
     if existing is not None:

@@ -2647,3 +2647,19 @@ def test_an_existing_sourceignore_is_extended_only_with_force(
     assert text.startswith("*.md\n") and "/.secretsmgr.yaml\n" in text
     assert "**/.sops.yaml" not in text  # the defaults were off already: nothing else changes
     assert not any("no Kubernetes object" in n for n in load_inventory(repo).layers.notes)
+
+
+def test_a_generated_build_that_fails_already_is_left_to_its_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the regression run over the clones (alecsg77/elysium, its origin a local mirror): a
+    # layer over the root that takes a chart's values.yaml already fails; init's files change
+    # nothing there, and init went on to refuse (an existing .sourceignore)
+    repo = _root_layer_repo(tmp_path / "repo")
+    write(repo, "charts/app/values.yaml", "replicas: 2\n")
+    write(repo, ".sourceignore", "*.md\n")
+    commit(repo, "a chart")
+    notes = load_inventory(repo).layers.notes
+    assert any("charts/app/values.yaml" in n and "no Kubernetes object" in n for n in notes)
+    out, _ = init(repo, capsys, "-o", str(tmp_path / "k.agekey"))
+    assert ".sourceignore" not in out and (repo / ".sourceignore").read_text() == "*.md\n"
