@@ -295,10 +295,12 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
             steps.append("the cluster already holds its key (read from it with --from-cluster)")
             continue
         steps.append(_export_step(plan, key, len(keys), env))
-    if plan.undecrypted:
+    specs: dict[str, list[str]] = {}
+    for label, spec in plan.undecrypted_spec:
+        specs.setdefault(spec, []).append(label)
+    for spec, labels in specs.items():
         steps.append(
-            "give these layers sops decryption (spec.decryption: {provider: sops, secretRef: "
-            f"{{name: sops-age}}}}): {', '.join(plan.undecrypted)}"
+            f"give these layers sops decryption (spec.decryption: {spec}): {', '.join(labels)}"
         )
     steps += [
         # several clusters, even on one key (sweep 39, xmikova/wac-gitops: "no layer decrypts"

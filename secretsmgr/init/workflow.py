@@ -67,6 +67,7 @@ from secretsmgr.repo.cloudkms import (
     flux_needs_no_age,
     on_controller_kms,
 )
+from secretsmgr.repo.decryptionfix import decryption_text, key_kinds
 from secretsmgr.repo.flux import Layer
 from secretsmgr.repo.git import ignored_paths
 from secretsmgr.repo.inventory import Inventory, load_inventory
@@ -321,10 +322,22 @@ def plan_init(
             check_write_target(root, change.path)  # refused before any key is made or stored
     adopt = plan_adopt(inv, ADOPT_REASON, identities, actor=actor)
     sops_paths = {e.path for e in inv.sops_files}
-    undecrypted = tuple(
-        inv.layers.shown(layer)
-        for layer in inv.layers.layers
-        if layer.files & sops_paths and not layer.decrypts_sops
+    bare = [x for x in inv.layers.layers if x.files & sops_paths and not x.decrypts_sops]
+    undecrypted = tuple(inv.layers.shown(layer) for layer in bare)
+    # the Secret its cluster's decrypting layers read (sweep 103, logrit-kubernetes: the step
+    # said sops-age where the key went to sops-gpg, as SM010's fix said)
+    kinds = {e.path: key_kinds(e) for e in inv.sops_files}
+    undecrypted_spec = tuple(
+        (
+            inv.layers.shown(layer),
+            decryption_text(
+                inv.layers.layers,
+                layer,
+                frozenset(k for p in layer.files & sops_paths for k in kinds.get(p, ())),
+                inv.layers.controller_age_secrets_of(layer.cluster),
+            ),
+        )
+        for layer in bare
     )
     targets = _export_targets(inv)
     notes += _unsent_note(inv, targets)
@@ -353,6 +366,7 @@ def plan_init(
         layers=len(inv.layers.layers),
         sops_files=len(inv.sops_files),
         undecrypted=undecrypted,
+        undecrypted_spec=undecrypted_spec,
         notes=tuple(dict.fromkeys(notes)),
         secret_name=secret_name,
         rule_needs_sops=bool(kept_kinds) or (sops.written and bool(pgp or kms)),

@@ -2663,3 +2663,25 @@ def test_a_generated_build_that_fails_already_is_left_to_its_note(
     assert any("charts/app/values.yaml" in n and "no Kubernetes object" in n for n in notes)
     out, _ = init(repo, capsys, "-o", str(tmp_path / "k.agekey"))
     assert ".sourceignore" not in out and (repo / ".sourceignore").read_text() == "*.md\n"
+
+
+def test_the_decryption_step_names_the_secret_the_clusters_decrypting_layers_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 103 (chathaway-codes/logrit-kubernetes): apps decrypts with sops-gpg, another
+    # layer applies a SOPS file without decryption; the key went to sops-gpg (step 1) and the
+    # decryption step said secretRef sops-age, a Secret nothing makes (SM010's fix said
+    # sops-gpg)
+    repo = one_cluster_repo(tmp_path / "repo")
+    text = (repo / "clusters/prod/apps.yaml").read_text()
+    write(repo, "clusters/prod/apps.yaml", text.replace("name: sops-age", "name: sops-gpg"))
+    layer(repo, "prod", "infra", "infra", decryption=False)
+    kustomization(repo, "infra", "db.enc.yaml")
+    write(repo, "infra/db.enc.yaml", enc(secret("db")))
+    commit(repo, "a layer without decryption")
+    out, _ = init(repo, capsys, "--dry-run", "-o", str(tmp_path / "k.agekey"))
+    assert (
+        "give these layers sops decryption (spec.decryption: {provider: sops, secretRef: "
+        "{name: sops-gpg}}): infra" in out
+    ), out
+    assert "name: sops-age}}" not in out

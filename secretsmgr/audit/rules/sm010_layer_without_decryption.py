@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from secretsmgr.audit.context import AuditContext
 from secretsmgr.audit.finding import Finding, Place, Rule, RuleId, Severity
+from secretsmgr.repo.decryptionfix import decryption_text as _decryption_text
+from secretsmgr.repo.decryptionfix import key_kinds as _key_kinds
 from secretsmgr.repo.flux import Layer, UseKind
 from secretsmgr.repo.flux.objects import KUSTOMIZE_GROUP
 from secretsmgr.repo.scan import ScannedFile
-from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.shellword import sh_word
 from secretsmgr.sops.document import FileFormat
 from secretsmgr.sops.locate import key_lines
@@ -77,43 +77,6 @@ def _why(layer: Layer) -> str:
         return "has no spec.decryption"
     provider = layer.decryption.provider or "(none)"
     return f"has decryption provider {provider}, not sops"
-
-
-def _decryption_text(
-    layers: Sequence[Layer],
-    bad: Layer,
-    kinds: frozenset[str],
-    controller_secrets: Sequence[str] = (),
-) -> str:
-    """The ``spec.decryption`` to add to ``bad``: the one its cluster's decrypting layers use
-    (``sops-gpg``, ``sops-keys``), else the repository's, else one for the file's keys
-    (``kinds``: ``sops-age`` when an age key opens it, ``sops-gpg`` for PGP keys only, no
-    secretRef for cloud KMS keys only, which the controller's own identity opens). An age file
-    in a repository that gives kustomize-controller ``--sops-age-secret`` needs no secretRef
-    (sweep 77, coolguy1771/home-ops: the fix said to export a key to the app's namespace)."""
-    for pool in ([x for x in layers if x.cluster == bad.cluster], layers):
-        refs = Counter(
-            x.decryption.secret_ref or ""
-            for x in pool
-            if x.decryption is not None and x.decryption.is_sops
-        )
-        if refs:
-            ref = refs.most_common(1)[0][0]
-            if not ref:
-                return "{provider: sops}"
-            return f"{{provider: sops, secretRef: {{name: {ref}}}}}"
-    if ("age" in kinds or not kinds) and controller_secrets:
-        return (
-            "{provider: sops} (kustomize-controller's --sops-age-secret flag names "
-            f"{controller_secrets[0]}, which holds the key)"
-        )
-    if "age" in kinds or not kinds:
-        return "{provider: sops, secretRef: {name: sops-age}}"
-    if "pgp" in kinds:  # kustomize-controller reads PGP keys from the Secret's *.asc entries
-        return "{provider: sops, secretRef: {name: sops-gpg}} (the PGP private key at sops.asc)"
-    if "hc_vault" in kinds:  # no ambient identity for Vault: a token in the Secret
-        return "{provider: sops, secretRef: {name: sops-vault}} (a Vault token at sops.vault-token)"
-    return "{provider: sops} (the controller's cloud identity opens KMS keys)"
 
 
 def _fix_text(decryption: str, layer: Layer, hits: list[SpecLine], several: bool = False) -> str:
@@ -197,15 +160,6 @@ _BOOTSTRAP_SYNC = "gotk-sync.yaml"  # the file flux bootstrap writes (and rewrit
 
 
 _SETTINGS_ROOT = re.compile(r"\(\.secretsmgr\.yaml clusters\.([^)]+)\)$")
-
-
-def _key_kinds(entry: SopsEntry) -> frozenset[str]:
-    """The kinds of keys that open ``entry`` (``age``, ``pgp``, ``kms``…)."""
-    sf = entry.sops_file
-    if sf is None:
-        return frozenset()
-    age = ("age",) if sf.metadata.age_recipients else ()
-    return frozenset((*age, *sf.metadata.foreign_kinds))
 
 
 def _name(layer: Layer, clusters: bool) -> str:
