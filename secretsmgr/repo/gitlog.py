@@ -43,7 +43,10 @@ def _full(root: Path, path: str) -> str:
 
 def blobs_followed(root: Path, path: str) -> list[str]:
     """The blob ids ``path`` had in each commit reachable from HEAD that changed it, newest
-    first, following renames (``git log --follow``: under its former names too)."""
+    first, following renames (``git log --follow``: under its former names too). A copy
+    (status ``C``) is where the file began: what git follows past it is another file's history
+    (sweep 103, douz/blogs-infrastructure: a Secret made from a copy of another was told to
+    restore "an earlier one", the other Secret)."""
     args = ["log", "--follow", "--format=%x01", "--raw", "--no-abbrev", "-z", "--", path]
     try:
         out = _run(root, args)
@@ -54,6 +57,8 @@ def blobs_followed(root: Path, path: str) -> list[str]:
         for fields, _where in _raw_records(rest):
             if len(fields) >= 4:
                 found.append(fields[3])
+                if len(fields) >= 5 and fields[4].startswith("C"):
+                    return found
     return found
 
 

@@ -199,10 +199,27 @@ def test_the_fix_when_git_holds_the_same_broken_bytes(tmp_path: Path) -> None:
     commit_all(tmp_path, "a good file")
     git(tmp_path, "mv", "apps/moved.enc.yaml", "apps/moved.sops.yaml")
     moved = tmp_path / "apps/moved.sops.yaml"
-    moved.write_text(good.replace("ENC[AES256_GCM,data:", "ENC[AES256_GCM,dat:", 1))
+    # broken otherwise than cut.enc.yaml: git takes an identical file for a copy's source
+    moved.write_text(good.replace("ENC[AES256_GCM,data:", "ENC[AES256_GCM,dta:", 1))
     commit_all(tmp_path, "renamed, and broken")
     fixes = {f.path: f.fix for f in audit(tmp_path).findings if f.rule == "SM006"}
     assert fixes["apps/moved.sops.yaml"] == restore.format(p="apps/moved.sops.yaml"), fixes
+    # made from a copy of another Secret, broken from its first commit: what git follows past
+    # the copy is the other Secret (sweep 103, douz/blogs-infrastructure: "restore an earlier
+    # one" put the other credential's ciphertext under this name)
+    copy = tmp_path / "apps/copy.enc.yaml"
+    copy.write_text(
+        good.replace("name: c\n", "name: other\n").replace(
+            "ENC[AES256_GCM,data:", "ENC[AES256_GCM,dat:", 1
+        )
+    )
+    commit_all(tmp_path, "a copy of moved, by hand")
+    assert "C" in git(tmp_path, "log", "--follow", "--name-status", "--format=", "--", str(copy))
+    fixes = {f.path: f.fix for f in audit(tmp_path).findings if f.rule == "SM006"}
+    assert fixes["apps/copy.enc.yaml"] == (
+        "git holds it only as it is now: remove it and write it anew with secretsmgr edit "
+        "apps/copy.enc.yaml"
+    ), fixes
 
 
 def test_a_utf16_sops_file_is_named_so_and_its_fix_re_encodes_it(tmp_path: Path) -> None:
