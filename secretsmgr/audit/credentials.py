@@ -1866,6 +1866,12 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
                 inner = _judge(name, unquote(given), depth + 1)
                 if inner is not None:
                     return inner
+    # SECRET_S3_BUCKET is judged as S3_BUCKET: the prefix says where it is kept, the rest what
+    # it is (the fourth attack review of the gate: home-ops' settings warned as keywords)
+    # (a random run there is judged under the whole key still)
+    kept = setting_name(key, value)
+    if kept is not None and not looks_like_token(value, parts=False):
+        key = kept
     key = split_camel(key)  # clientId -> client_Id: one rule for both spellings
     if _IDENTIFIER_KEY.search(key):
         return None

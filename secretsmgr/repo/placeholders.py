@@ -1250,7 +1250,10 @@ PUBLIC_ID_OF = (
 _KEPT_IN_SECRET = re.compile(r"(?i)^secrets?[_-](?=[a-z])")
 _SETTING_WORD = re.compile(
     r"(?i)(?:^|[._-])(?:domain|host(?:name)?|ip|ips|vip|cidr|subnet|range|network|gateway|"
-    r"path|dir|mount|e?mail|port|country|region|zone|tz|timezone)(?:[._-]|$)"
+    r"path|dir|mount|e?mail|port|country|region|zone|tz|timezone|"
+    # a bucket's, a user's, a site's or a server's name (the fourth attack review of the gate:
+    # home-ops' SECRET_S3_BUCKET, SECRET_DB_USER, SECRET_UNIFI_SITE, SECRET_VPN_SERVER warned)
+    r"bucket|user|username|site|server)(?:[._-]|$)"
     # which one of a thing whose id is public (``SECRET_CLOUDFLARE_TUNNEL_ID``, sweep 87,
     # kilip/homelab-old: an SM019 error whose fix regenerated a tunnel's name); not a webhook's,
     # a ping's or a role's id, which work as passwords (the review), nor a bare ``SECRET_ID``

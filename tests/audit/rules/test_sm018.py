@@ -3051,3 +3051,25 @@ def test_a_teams_webhook_in_a_flux_provider_is_a_known_format_with_the_providers
     ]
     assert "Microsoft Teams Webhook" in found[0].message
     assert "spec.secretRef" in (found[0].fix or "") and "valuesFrom" not in (found[0].fix or "")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "warned"),
+    [
+        ("SECRET_S3_BUCKET", "velero-backups", False),
+        ("SECRET_GITHUB_USER", "octocat", False),
+        ("SECRET_DB_USER", "nextcloud_app", False),
+        ("SECRET_UNIFI_SITE", "default-site", False),
+        ("SECRET_VPN_SERVER", "nl-ams", False),
+        ("SECRET_DB_PASSWORD", "nextcloud_app", True),  # a password's key still says so
+        ("SECRET_S3_BUCKET", "Xq9vR4tY8uXb3NzPq7Wm2ZpK9vR4tY8u", True),  # a random run
+    ],
+)
+def test_a_secret_prefixed_setting_is_judged_as_the_setting_it_names(
+    key: str, value: str, warned: bool
+) -> None:
+    # the fourth attack review of the gate: home-ops' cluster-settings (SECRET_S3_BUCKET,
+    # SECRET_DB_USER, …) warned as secret keywords, where SECRET_DOMAIN was quiet
+    from secretsmgr.audit.credentials import judge_value
+
+    assert (judge_value(key, value) is not None) is warned
