@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from secretsmgr.audit.finding import AuditReport
-from secretsmgr.sops import EncryptionRule, RuleKind
+from secretsmgr.keys.age import AgeRecipient
+from secretsmgr.sops import EncryptionRule, FileFormat, RuleKind, dump, encrypt, parse_plain
 
 from ..helpers import K1, K2, K3, enc, flux_kustomization, secret, sops_yaml, standard_repo, write
 from .cases import Case, ids, run_case
@@ -648,3 +649,21 @@ def test_the_updatekeys_fix_names_every_access_once_and_the_policy_first(tmp_pat
     (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
     assert found.fix is not None and "neither a cluster key nor in allowed_recipients" in found.fix
     assert found.fix.endswith("sops updatekeys -y apps/db.enc.yaml"), found.fix
+
+
+@pytest.mark.parametrize(("value", "drift"), [("a_unencrypted", True), ("b", False)])
+def test_encrypting_every_value_by_regex_is_no_drift_from_a_rule_that_sets_none(
+    tmp_path: Path, value: str, drift: bool
+) -> None:
+    # sweep 104 (JJGadgets/homelab): `encrypted_regex: .*` against a rule with no encryption
+    # rule: every value encrypted either way, and the fix re-encrypted the file for nothing; a
+    # key ending in _unencrypted, which sops's default leaves in clear, still makes a drift
+    from ..helpers import audit
+
+    rule = EncryptionRule(RuleKind.ENCRYPTED_REGEX, ".*")
+    docs = parse_plain(f"a: one\n{value}: two\n", FileFormat.YAML)
+    sealed = encrypt(docs, fmt=FileFormat.YAML, groups=[[AgeRecipient(K1)]], rule=rule)
+    standard_repo(tmp_path, {"talos/env.sops.yaml": dump(sealed)})
+    write(tmp_path, ".sops.yaml", f"creation_rules:\n  - age: {K1}\n")
+    found = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert bool(found) is drift, found
