@@ -1230,7 +1230,9 @@ def _source(data: bytes, path: str = "") -> str | None:
         if key is not None:
             return f"a credential ({key}, line {number})"
     value = text.strip()
-    if "\n" in value or is_placeholder(value) or is_public_material("", value):
+    if "\n" in value:
+        return _token_line(value)
+    if is_placeholder(value) or is_public_material("", value):
         return None
     if value.startswith(("-----BEGIN", "ENC[", "http://", "https://", "/", "./")):
         return None  # a certificate, a path, an address
@@ -1244,6 +1246,27 @@ def _source(data: bytes, path: str = "") -> str | None:
         return "a secret value" if _PASSPHRASE_NAME.search(stem) and len(value) <= 256 else None
     if 4 <= len(value) <= 512 and stem and names_sensitive(stem):
         return "a secret value"  # db-pin: the file's name says what it is
+    return None
+
+
+def _token_line(text: str) -> str | None:
+    """In a file of two to four one-word lines (a user's name, then a password: an auth file),
+    the line that is a random token (the fourth attack review of the gate: `admin` and a token
+    on the next line passed, where the token alone was reported); a list of names, hosts,
+    addresses or paths is none."""
+    lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not 2 <= len(lines) <= 4 or any(" " in line or "\t" in line for _, line in lines):
+        return None
+    for number, line in lines:
+        if (
+            _TOKEN.match(line)
+            and looks_like_token(line, parts=False)
+            and not any(c in line for c in "./:@")
+            and not is_placeholder(line)
+            and not is_public_material("", line)
+            and UUID.fullmatch(line) is None
+        ):
+            return f"a secret value (line {number})"
     return None
 
 

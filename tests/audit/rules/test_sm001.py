@@ -2537,6 +2537,12 @@ def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_
         ".dockerconfigjson": '{"auths": {"ghcr.io": {"auth": "cm9ib3Q6WnE4dk4zcEwweFI3"}}}\n',
         "empty.dockerconfigjson": '{"auths": {"ghcr.io": {"auth": ""}}}\n',
         "dockerconfig.json": '{\n  "auths": {"ghcr.io": {"auth": "cm9ib3Q6WnE4dk4zcEwweFI3"}}\n}\n',
+        # the fourth attack review of the gate: a user's name, then a password on the next line
+        "auth": "admin\n\nXq9vR4tY8uXb3NzP\n",
+        # lists of names, hosts, addresses: none
+        "hosts": "db-1.internal\ndb-2.internal\n",
+        "members": "alice\nbob\ncarol\n",
+        "ips": "10.0.0.1\n10.0.0.2\n",
     }
     listed = "".join(f"      - {name}\n" for name in sources)
     files = {f"apps/{name}": text for name, text in sources.items()}
@@ -2552,6 +2558,8 @@ def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_
     assert found == {
         "apps/db-pin": "holds a secret value in plaintext, and a secretGenerator of layer apps "
         "puts it in a Secret (files:)",
+        "apps/auth": "holds a secret value (line 3) in plaintext, and a secretGenerator of layer "
+        "apps puts it in a Secret (files:)",
         "apps/db-passphrase": "holds a secret value in plaintext, and a secretGenerator of layer "
         "apps puts it in a Secret (files:)",
         "apps/.netrc": "holds a credential (password, line 3) in plaintext, and a "
