@@ -181,9 +181,12 @@ def _leaves(node: object, prefix: str) -> Iterator[tuple[str, str, str]]:
 
 # A list of ``{name, value}`` environment variables: a container's ``env``, and a chart's
 # ``extraEnv``, ``extraEnvVars``, ``envVars``, ``additionalEnv`` (sweep 70: a random
-# API_SECRET under a HelmRelease's `extraEnv` had no finding where `env` had one)
+# API_SECRET under a HelmRelease's `extraEnv` had no finding where `env` had one), and a
+# tf-controller Terraform's ``spec.vars`` (the fourth attack review of the gate: a
+# `db_password` var passed where the same env entry warned)
 _ENV_LIST_KEY = re.compile(
-    r"(?i)^(?:extra|additional|global|common)?[_-]?env(?:ironment)?(?:[_-]?vars?|[_-]?variables)?$"
+    r"(?i)^(?:(?:extra|additional|global|common)?[_-]?env(?:ironment)?"
+    r"(?:[_-]?vars?|[_-]?variables)?|vars)$"
 )
 
 
@@ -315,7 +318,15 @@ def _candidates(
     # container env entries first, judged under their variable: a HelmRelease's values walk
     # below reaches the same leaf under the key `value` (sweep 24: a WireGuard public key)
     for key_path, key, value in _env(obj, prefix):
-        yield f"{name} env {key}", key_path, key, value, False, key  # the variable, not its index
+        what = "var" if key_path.rpartition(".vars.")[1] else "env"
+        yield (
+            f"{name} {what} {key}",
+            key_path,
+            key,
+            value,
+            False,
+            key,
+        )  # the variable, not its index
     strings = list(_strings(obj, prefix))  # one walk for the flags and the known formats
     yield from _flag_arguments(name, strings)
     if kind == "HelmRelease":

@@ -3073,3 +3073,22 @@ def test_a_secret_prefixed_setting_is_judged_as_the_setting_it_names(
     from secretsmgr.audit.credentials import judge_value
 
     assert (judge_value(key, value) is not None) is warned
+
+
+def test_a_terraform_objects_vars_are_judged_as_env_entries(tmp_path: Path) -> None:
+    # the fourth attack review of the gate: a tf-controller Terraform's `spec.vars` entry
+    # `{name: db_password, value: …}` had no finding, where the same container env entry warned
+    from secretsmgr.audit.engine import run_audit
+
+    terraform = (
+        "apiVersion: infra.contrib.fluxcd.io/v1alpha2\nkind: Terraform\n"
+        "metadata: {name: db, namespace: flux-system}\nspec:\n  path: ./db\n"
+        "  sourceRef: {kind: GitRepository, name: flux-system}\n  vars:\n"
+        "    - name: db_password\n      value: Zq9vR4tY8uXb3NzP\n"
+        "    - name: region\n      value: eu-west-1\n"
+    )
+    standard_repo(tmp_path, {"apps/tf.yaml": terraform})
+    found = [
+        (f.key_path, f.severity.value) for f in run_audit(tmp_path).findings if f.rule == "SM018"
+    ]
+    assert found == [("spec.vars.0.value", "warning")], found
