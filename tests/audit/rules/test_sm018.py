@@ -3092,3 +3092,23 @@ def test_a_terraform_objects_vars_are_judged_as_env_entries(tmp_path: Path) -> N
         (f.key_path, f.severity.value) for f in run_audit(tmp_path).findings if f.rule == "SM018"
     ]
     assert found == [("spec.vars.0.value", "warning")], found
+
+
+@pytest.mark.parametrize(
+    ("value", "warned"),
+    [
+        ("Map?Game=Checkpoint?password=Hq7vN2xK9mRt4Lp?MaxPlayers=8", True),
+        ("-log -password=Hq7vN2xK9mRt4Lp", True),
+        ("-log -GSLTToken=9F3A7C21B4E58D06A1C2E3F4B5D6A7C8", True),
+        ("--password=${SERVER_PW} --log", False),  # a variable
+        ("-password=changeme", False),  # a stand-in
+        ("password_encryption=scram-sha-256", False),  # a setting about passwords
+        ("max_token=4096 temperature=0.2", False),
+    ],
+)
+def test_a_credential_setting_inside_a_longer_value_is_judged(value: str, warned: bool) -> None:
+    # sweep 105 (hyperbolic2346/blookums): a game server's launch line in a HelmRelease env
+    # value, `…?password=…?…` and `-password=…`, written in clear, had no finding
+    from secretsmgr.audit.credentials import judge_value
+
+    assert (judge_value("LAUNCH_SERVER_ENV", value) is not None) is warned
