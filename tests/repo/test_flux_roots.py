@@ -986,6 +986,31 @@ def test_a_cluster_folder_not_bootstrapped_keeps_its_copy_of_a_shared_kustomizat
     assert sorted(g.clusters_of("infrastructure/controllers/ns.yaml")) == ["production", "staging"]
 
 
+def test_a_folder_holding_a_copy_and_an_example_that_waits_for_it_is_no_cluster(
+    git_checkout: GitRepo,
+) -> None:
+    # the review of stop 54: with the copies of a cluster folder not bootstrapped kept, an
+    # examples/ folder holding a copy of a live cluster's infrastructure.yaml and an example
+    # app waiting for it became cluster "examples" (no flux-system/ folder of its own)
+    bootstrap(git_checkout, "clusters/home")
+    git_checkout.write(
+        "clusters/home/flux-system/kustomization.yaml",
+        "resources: [gotk-sync.yaml, ../infrastructure.yaml]\n",
+    )
+    infra = flux_ks("infra", "./infrastructure", decryption="")
+    git_checkout.write("clusters/home/infrastructure.yaml", infra)
+    git_checkout.write("examples/infrastructure.yaml", infra)
+    git_checkout.write(
+        "examples/example-app.yaml", flux_ks("example", "./apps/example", ("infra",))
+    )
+    for folder in ("infrastructure", "apps/example"):
+        git_checkout.write(f"{folder}/kustomization.yaml", "resources: [ns.yaml]\n")
+        git_checkout.write(f"{folder}/ns.yaml", "kind: Namespace\n")
+    g = graph(git_checkout)
+    assert [c.name for c in g.clusters] == ["home"], g.clusters
+    assert g.layers_of("apps/example/ns.yaml") == ()
+
+
 def _catalog(repo: GitRepo) -> None:
     """sergelogvinov/gitops-examples: a cluster folder applied from outside the repository
     (its GitRepository is not defined here) lists the catalog entries it uses."""

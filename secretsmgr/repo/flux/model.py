@@ -573,6 +573,11 @@ class _Model(Workspace):
         commented = self._commented_out(read)  # listed only in a comment: switched off
         live_keys = {(x.namespace, x.name) for x in live}
         candidate_keys = Counter((ks.namespace, ks.name) for ks in candidates)
+
+        def awaited(ks: FluxKustomization) -> Counter[tuple[str, str]]:
+            # the copies a cluster folder not bootstrapped yet holds beside ``ks``
+            return _beside(ks, copied) if self._awaits_bootstrap(ks) else Counter()
+
         tops = [
             ks
             for ks in candidates
@@ -580,14 +585,14 @@ class _Model(Workspace):
             and ks.origin not in commented
             and not _below_any(ks.origin, commented)
             and not _template(ks)
-            and not (named and _waits_for_live(ks, live_keys, candidate_keys + _beside(ks, copied)))
+            and not (named and _waits_for_live(ks, live_keys, candidate_keys + awaited(ks)))
             and not _waits_for_applied(ks, candidates, reach_of, reached_by)
             and (ks.origin, ks.name) not in stale
             and (ks.origin, ks.name) not in dead
             and not any(ks.origin.startswith(f + "/") and f != own.get(ks.origin) for f in folders)
         ]
         if tops and (named or live):
-            homes = {posixpath.dirname(ks.origin) for ks in tops}
+            homes = {posixpath.dirname(ks.origin) for ks in tops if self._awaits_bootstrap(ks)}
             tops += [
                 ks
                 for ks in copied
@@ -642,6 +647,14 @@ class _Model(Workspace):
             root.shared = shared
             roots.append(root)
         return roots
+
+    def _awaits_bootstrap(self, ks: FluxKustomization) -> bool:
+        """Whether ``ks`` lies in a cluster folder not bootstrapped yet: one with a
+        ``flux-system/`` folder of its own (flux2-kustomize-helm-example's clusters/production,
+        its gotk-sync.yaml a placeholder), not an examples or docs folder holding a copy (the
+        review of stop 54: such a folder was made a cluster)."""
+        folder = posixpath.dirname(ks.origin)
+        return self.repo.is_dir(posixpath.join(folder, "flux-system") if folder else "flux-system")
 
     def _rendered(
         self, candidates: Sequence[FluxKustomization]
