@@ -3898,6 +3898,12 @@ def test_a_postbuild_variable_a_patch_a_list_or_a_policy_fills_into_a_secret_is_
         ("MY_VAR", "value", "prod-eu-1", False),  # a name
         ("MY_VAR", "value", "3f2a9c4e-8b7d-4e21-a6f0-5c1d2e3b4a59", False),  # an id
         ("MY_VAR", "value", "db.example.com", False),  # a host
+        # ids, commits, builds (the review of stop 54: each became an error)
+        ("CF_ACCOUNT_ID", "value", "9a7806061c88ada191ed06f989cc3dac", False),
+        ("GIT_COMMIT", "value", "3f9c2b7d4e1a5f6b8c9d0e1f2a3b4c5d6e7f8a9b", False),
+        ("TAILNET_ID", "value", "T7xK2mN9pQ4CNTRL", False),
+        ("APP_BUILD", "value", "build20240611a", False),
+        ("MY_VAR", "value", "3f9c2b7d4e1a5f6b8c9d0e1f2a3b4c5d", False),  # hex: a hash as often
     ],
 )
 def test_a_postbuild_variable_in_a_helmrelease_postrenderer_patch_is_judged_as_the_secret_key(
