@@ -13,7 +13,7 @@ from secretsmgr.errors import SecretsmgrError
 from secretsmgr.fsutil import read_optional
 from secretsmgr.init.losses import force_losses, kept_rule_notes, orphaned_rules
 from secretsmgr.init.model import FileChange, FileState, KeptConfig
-from secretsmgr.init.rules import PathGroup, path_groups, present_folders
+from secretsmgr.init.rules import TOOL_FILES, PathGroup, path_groups, present_folders
 from secretsmgr.init.texts import (
     HOOK_ID,
     PRE_COMMIT_NAME,
@@ -296,12 +296,14 @@ def _config_path(folder: str) -> str:
 
 
 def _applied(inv: Inventory) -> list[tuple[str, str | None]]:
-    """(path, cluster) of every file a layer of this checkout applies."""
+    """(path, cluster) of every file a layer of this checkout applies (init's own files, which
+    a root build may read until its .sourceignore keeps them out, aside)."""
     return [
         (path, layer.cluster)
         for layer in inv.layers.layers
         if layer.external is None
         for path in sorted(layer.files)
+        if path not in TOOL_FILES
     ]
 
 

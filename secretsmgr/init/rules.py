@@ -43,6 +43,11 @@ def _escape(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 
 
+# the files init writes at the root (a root build with a generated kustomization reads them
+# until init's .sourceignore keeps them out): no creation rule is for them
+TOOL_FILES = frozenset((".sops.yaml", ".secretsmgr.yaml", ".pre-commit-config.yaml"))
+
+
 def path_groups(
     graph: LayerGraph,
     unread: Iterable[str] = (),
@@ -70,6 +75,8 @@ def path_groups(
         if layer.external is not None:
             continue
         for path in layer.files:
+            if path in TOOL_FILES:
+                continue  # init's own files, which a root build may read: never secrets
             owners.setdefault(path, set()).add(layer.cluster)
     for layer in graph.layers:
         empty = layer.external is None and not layer.files and layer.decrypts_sops

@@ -20,13 +20,17 @@ from collections.abc import Mapping, Sequence
 from secretsmgr.errors import RefusedError
 from secretsmgr.fsutil import read_optional
 from secretsmgr.init.model import FileChange, FileState
+from secretsmgr.init.texts import PRE_COMMIT_NAME
 from secretsmgr.repo.flux import LayerGraph, find_layers
 from secretsmgr.repo.flux.ignore import EXCLUDE_DEFAULT, IGNORE_FILE
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.inventory import Inventory
+from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.snapshot import OverlaySnapshot, WorktreeSnapshot
+from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 
 _NO_OBJECT = "no Kubernetes object"  # the model's note on a generated build that fails
+_OURS = (SOPS_CONFIG_NAME, SETTINGS_NAME, PRE_COMMIT_NAME)  # the files init writes at the root
 _HEADER = (
     "# secretsmgr init: files of its own that are no Kubernetes objects, kept out of the Flux\n"
     "# source (a folder without a kustomization.yaml gets one that takes every YAML file)\n"
@@ -63,53 +67,59 @@ def _may_read_root(inv: Inventory) -> bool:
 def sourceignore_change(
     inv: Inventory, changes: Sequence[FileChange], force: bool
 ) -> FileChange | None:
-    """The `.sourceignore` change that keeps the files ``changes`` write out of every layer's
-    build, or None when no build reads them. ``RefusedError`` when one must change an existing
-    `.sourceignore` and ``force`` is off, or when no such change keeps the builds as they are."""
+    """The `.sourceignore` change that keeps init's files (those ``changes`` write, and those
+    an earlier run wrote) out of every layer's build, or None when no build reads them, or
+    every build that does fails on other files of the repository anyway. ``RefusedError`` when
+    one must change an existing `.sourceignore` and ``force`` is off, or when no such change
+    keeps the builds as they are."""
     written = {c.path: c.text for c in changes if c.writes and c.text is not None}
-    if not written or not _may_read_root(inv):
+    ours = sorted({p for p in _OURS if p in written or p in inv.all_files})
+    if not ours or not _may_read_root(inv):
         return None
-    before = _reads(inv.layers, list(written))
+    before = _reads(inv.layers, ours)
     after = _graph(inv, written)
-    # a layer whose generated build fails already on files of the repository's own: init's
-    # files change nothing there (its note says so)
-    failing = {x.key for x in inv.layers.layers if any(_NO_OBJECT in p for p in x.problems)}
-    read = sorted(
-        {p for x in after.layers if x.key not in failing for p in x.files if p in written}
-    )
+    read = sorted({p for x in after.layers for p in x.files if p in ours})
     if not read:
         return None
-    layers = sorted(
-        {after.shown(x) for x in after.layers if x.key not in failing and x.files & set(read)}
-    )
+    affected = {x.key for x in after.layers if x.files & set(read)}
+    layers = sorted({after.shown(x) for x in after.layers if x.key in affected})
     lines = "".join(f"/{p}\n" for p in read)
     existing = read_optional(inv.root / IGNORE_FILE)
     if existing is not None:
         candidates = [existing + ("" if existing.endswith("\n") or not existing else "\n")]
         candidates[0] += _HEADER + lines
     else:
-        candidates = [_HEADER + lines, _HEADER + lines + _DEFAULTS]
+        # the defaults first, as source-controller keeps them where no pattern is given; none
+        # where the source has patterns of its own (spec.ignore), which turned them off already
+        candidates = [_HEADER + lines + _DEFAULTS, _HEADER + lines]
     what = (
         f"keeps {', '.join(read)} out of layer {', '.join(layers)}: its folder has no "
         "kustomization.yaml, and Flux's generated one fails on files that are no objects"
     )
     for text in candidates:
         proved = _graph(inv, {**written, IGNORE_FILE: text})
-        still = {p for x in proved.layers for p in x.files if p in written}
-        if not still and _reads(proved, list(written)) == before:
-            if existing is None:
-                return FileChange(IGNORE_FILE, FileState.CREATE, what, text)
-            if not force:
-                raise RefusedError(
-                    f"init would write {', '.join(read)} where layer {', '.join(layers)} "
-                    "builds them (its folder has no kustomization.yaml), and Flux fails on "
-                    "files that are no Kubernetes objects",
-                    hints=(
-                        f"add {', '.join('/' + p for p in read)} to {IGNORE_FILE} (each on a "
-                        "line), or run init with --force, which adds them",
-                    ),
-                )
-            return FileChange(IGNORE_FILE, FileState.UPDATE, what, text)
+        still = {p for x in proved.layers for p in x.files if p in ours}
+        if still or _reads(proved, ours) != before:
+            continue
+        if all(
+            any(_NO_OBJECT in p for p in x.problems) for x in proved.layers if x.key in affected
+        ):
+            # those builds fail on files of the repository's own (their note says so): init's
+            # files change nothing there
+            return None
+        if existing is None:
+            return FileChange(IGNORE_FILE, FileState.CREATE, what, text)
+        if not force:
+            raise RefusedError(
+                f"init would write {', '.join(read)} where layer {', '.join(layers)} "
+                "builds them (its folder has no kustomization.yaml), and Flux fails on "
+                "files that are no Kubernetes objects",
+                hints=(
+                    f"add {', '.join('/' + p for p in read)} to {IGNORE_FILE} (each on a "
+                    "line), or run init with --force, which adds them",
+                ),
+            )
+        return FileChange(IGNORE_FILE, FileState.UPDATE, what, text)
     raise RefusedError(
         f"init would write {', '.join(read)} where layer {', '.join(layers)} builds them (its "
         "folder has no kustomization.yaml), and no .sourceignore init can write keeps them out",

@@ -2685,3 +2685,23 @@ def test_the_decryption_step_names_the_secret_the_clusters_decrypting_layers_rea
         "{name: sops-gpg}}): infra" in out
     ), out
     assert "name: sops-age}}" not in out
+
+
+def test_files_an_earlier_init_wrote_where_a_generated_build_reads_them_are_kept_out_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the review of stop 54: a repository an earlier init had broken (.secretsmgr.yaml and
+    # .pre-commit-config.yaml at a root a layer builds with Flux's generated kustomization)
+    # was not repaired: the layer counted as failing on files of the repository's own
+    repo = _root_layer_repo(tmp_path / "repo")
+    write(repo, ".secretsmgr.yaml", f"cluster_key: {CLUSTER}\n")
+    write(repo, ".pre-commit-config.yaml", "repos: []\n")
+    commit(repo, "an earlier init")
+    notes = load_inventory(repo).layers.notes
+    assert any(".secretsmgr.yaml" in n and "no Kubernetes object" in n for n in notes)
+    out, _ = init(repo, capsys, "--cluster-key", CLUSTER)
+    assert re.search(r"create +\.sourceignore", out), out
+    ignore = (repo / ".sourceignore").read_text()
+    assert "/.secretsmgr.yaml\n" in ignore and "/.pre-commit-config.yaml\n" in ignore
+    assert ".github/\n" in ignore  # source-controller's defaults, which it turns off, kept
+    assert not any("no Kubernetes object" in n for n in load_inventory(repo).layers.notes)
