@@ -131,6 +131,9 @@ class InitPlan:
     # encrypted (sweep 30, ttretau/homelab-gitops: the decryption was commented out)
     # (cluster, layers, written by flux bootstrap, namespaces other than Flux's they are in)
     no_decryption: tuple[tuple[str | None, tuple[str, ...], bool, tuple[str, ...]], ...] = ()
+    # ... the spec.decryption each of those clusters' layers should get (the Secret the key
+    # goes to: what the repository's decrypting layers read, else sops-age)
+    no_decryption_spec: Mapping[str | None, str] = field(default_factory=dict)
     # whether `pre-commit` is on PATH: the hook step says how to get it when it is not
     pre_commit_found: bool = True
     # the folders of this checkout's layers that decrypt SOPS files, when some layers do not:

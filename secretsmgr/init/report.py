@@ -6,6 +6,7 @@ Pure: an ``InitResult`` in, text out. Public keys are shown in full; a private k
 from __future__ import annotations
 
 import posixpath
+import re
 from pathlib import Path
 
 from secretsmgr.changelog.adopt import adopt_summary
@@ -256,6 +257,7 @@ def _no_decryption_step(
     bootstrap: bool,
     clusters: bool,
     elsewhere: tuple[str, ...] = (),
+    spec: str = "{provider: sops, secretRef: {name: sops-age}}",
 ) -> str:
     """No layer of the cluster decrypts sops yet: the first secret would reach it encrypted."""
     which = f" of cluster {cluster}" if clusters and cluster else ""
@@ -267,16 +269,17 @@ def _no_decryption_step(
     )
     step = (
         f"no layer{which} decrypts sops yet: give the layers that will apply secrets "
-        f"spec.decryption {{provider: sops, secretRef: {{name: sops-age}}}}{how}; the layers: "
-        + _some(labels)
+        f"spec.decryption {spec}{how}; the layers: " + _some(labels)
     )
     if elsewhere:
         # a secretRef is read in the Kustomization's own namespace (sweep 89, xunholy/anz-next-
         # demo-23: tenants' layers would have read a sops-age Secret nobody sent there)
         spaces = ", ".join(elsewhere[:4]) + (", …" if len(elsewhere) > 4 else "")
+        named = re.search(r"secretRef: \{name: ([^}]+)\}", spec)
+        secret = named.group(1) if named else "its Secret"
         which_cluster = f"--cluster {sh_word(cluster)} " if clusters and cluster else ""
         step += (
-            f"; a layer in another namespace ({spaces}) reads sops-age from its own: send the "
+            f"; a layer in another namespace ({spaces}) reads {secret} from its own: send the "
             f"key there too (secretsmgr key export {which_cluster}--namespace NS --apply"
             + (", with the --context of the step that sends its key" if which_cluster else "")
             + ") for each layer that will apply secrets"
@@ -306,7 +309,12 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
         # several clusters, even on one key (sweep 39, xmikova/wac-gitops: "no layer decrypts"
         # while another cluster's layer did)
         _no_decryption_step(
-            cluster, labels, bootstrap, len({k.cluster for k in plan.clusters}) > 1, elsewhere
+            cluster,
+            labels,
+            bootstrap,
+            len({k.cluster for k in plan.clusters}) > 1,
+            elsewhere,
+            plan.no_decryption_spec.get(cluster, "{provider: sops, secretRef: {name: sops-age}}"),
         )
         for cluster, labels, bootstrap, elsewhere in plan.no_decryption
         if not set(labels) & set(plan.undecrypted)

@@ -384,6 +384,10 @@ def plan_init(
         rules_written=sops.written,
         sops_config_found=inv.has_sops_config,
         no_decryption=_no_decryption(inv),
+        no_decryption_spec={
+            cluster: decryption_text(inv.layers.layers, first, frozenset())
+            for cluster, first in _first_local(inv).items()
+        },
         pre_commit_found=shutil.which("pre-commit") is not None,
         off_key=off_key,
         decrypting_folders=_decrypting_folders(inv),
@@ -655,6 +659,15 @@ def init(
         if dry_run:
             return InitResult(plan)
         return apply_init(plan, options.output)
+
+
+def _first_local(inv: Inventory) -> dict[str | None, Layer]:
+    """Each cluster's first layer of this checkout."""
+    out: dict[str | None, Layer] = {}
+    for layer in inv.layers.layers:
+        if layer.external is None:
+            out.setdefault(layer.cluster, layer)
+    return out
 
 
 def _no_decryption(

@@ -2705,3 +2705,18 @@ def test_files_an_earlier_init_wrote_where_a_generated_build_reads_them_are_kept
     assert "/.secretsmgr.yaml\n" in ignore and "/.pre-commit-config.yaml\n" in ignore
     assert ".github/\n" in ignore  # source-controller's defaults, which it turns off, kept
     assert not any("no Kubernetes object" in n for n in load_inventory(repo).layers.notes)
+
+
+def test_a_cluster_no_layer_of_which_decrypts_is_told_the_secret_the_key_goes_to(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the review of stop 54 (chathaway-codes/logrit-kubernetes): the key went to sops-gpg in
+    # every cluster, and the step for a cluster none of whose layers decrypts said sops-age
+    repo = two_cluster_repo(tmp_path / "repo")
+    staging = repo / "clusters/staging/apps.yaml"
+    staging.write_text(staging.read_text().replace("name: sops-age", "name: sops-gpg"))
+    layer(repo, "production", "apps", "apps/production", decryption=False)
+    commit(repo, "production decrypts nothing yet")
+    out, _ = init(repo, capsys, "--dry-run", "--cluster-key", CLUSTER)
+    step = next(line for line in out.splitlines() if "of cluster production decrypts" in line)
+    assert "secretRef: {name: sops-gpg}" in step and "sops-age" not in step, step
