@@ -2292,6 +2292,17 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 "and the file has no SOPS metadata"
             )
         fix = _fix(ctx, hit, keys_in)
+        if _LIST_ITEM.match(hit.key_path) and not hit.generator:
+            # kustomize builds a List's items without its sops block, so an encrypted List is
+            # applied still encrypted (kubectl kustomize shows ENC[…] values in the Secret):
+            # the Secret goes into a file of its own (the review of stop 54)
+            fix = (
+                f"move Secret {hit.secret} out of the List in {sh_path(hit.path)} into a file of "
+                "its own (one kind: Secret document; kustomize builds a List's items without its "
+                "sops block, so an encrypted List reaches the cluster still encrypted), list that "
+                "file under resources:, encrypt it (secretsmgr encrypt -i FILE), then rotate the "
+                "value: it is in git"
+            )
         if hit.path in broken_sops:
             # sweep 94, Dapacruz/k8s-infra: a second stringData: pasted above the sops block
             # made the file unreadable; "encrypt -i" failed on it. Restore it first (SM006's
@@ -2490,6 +2501,7 @@ def _secret_value(key_path: str, value: str, variable: str, setting: str) -> boo
 
 
 _HEX_RUN = re.compile(r"[0-9a-fA-F]+")
+_LIST_ITEM = re.compile(r"items\.\d+\.")  # a Secret as an item of a kind: List
 _KEYWORD = "Secret Keyword"  # the verdict of a credential's name (credentials.judge_value)
 _ID_WORD = re.compile(
     r"(?i)(?:^|[._-])(?:id|ids|uid|fingerprint|commit|sha|sha\d*|hash|digest|build|version|"

