@@ -929,7 +929,8 @@ _DISCORD_WEBHOOK = re.compile(
 # 32 hex digits after IncomingWebhook/ the secret (the fourth attack review of the gate: one in
 # a Flux Provider's address passed)
 _TEAMS_WEBHOOK = re.compile(
-    r"\.webhook\.office\.com/webhookb2/[0-9a-fA-F-]{36}@[0-9a-fA-F-]{36}/IncomingWebhook/"
+    r"(?:\.webhook\.office\.com/webhookb2/|outlook\.office(?:365)?\.com/webhook/)"
+    r"[0-9a-fA-F-]{36}@[0-9a-fA-F-]{36}/IncomingWebhook/"
     r"[0-9a-fA-F]{32}/"
 )
 # A Google OAuth access token (``ya29.…``) or refresh token (``1//0…``), as rclone's Google

@@ -247,7 +247,11 @@ def _chart_secrets(spec: Obj, prefix: str, depth: int) -> Iterator[tuple[str, Ob
     if named != "app-template" or not isinstance(secrets, dict):
         return
     for key, body in cast(Obj, secrets).items():
-        if isinstance(body, dict) and any(f in body for f in ("data", "stringData")):
+        if (
+            isinstance(body, dict)
+            and any(f in body for f in ("data", "stringData"))
+            and body.get("enabled") is not False  # not rendered (the review of stop 54)
+        ):
             made: Obj = {
                 "apiVersion": "v1",
                 "kind": "Secret",

@@ -338,8 +338,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             # kustomize fails a build on a resource that is no object (the last sweep of stop
             # 54, bornav/fluxcd: a note encrypted whole, documentation.txt): a generator reads it
             how = "envs:" if entry.format is FileFormat.DOTENV else "files:"
+            entry_as = (
+                f" as {listing[2]}" if "/" in listing[2] and not listing[2].startswith("./") else ""
+            )
             where = (
-                f"have a secretGenerator in {listing[0]} read it under {how} (layer "
+                f"have a secretGenerator in {listing[0]} read it under {how}{entry_as} (layer "
                 f"{listing[1]} builds it; Flux decrypts a generator's SOPS sources): it is no "
                 "Kubernetes object, which kustomize fails on as a resource"
             )

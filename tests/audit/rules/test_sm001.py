@@ -3954,7 +3954,14 @@ def test_a_secret_a_helmrelease_hands_its_chart_whole_is_a_plaintext_secret(
         "          value: Wq9vR4tY8uXb3NzP\n"
     )
     other = app.replace("chart: app-template", "chart: podinfo").replace("name: app}", "name: o}")
-    standard_repo(tmp_path, {"apps/raw.yaml": raw, "apps/app.yaml": app, "apps/o.yaml": other})
+    # one the chart does not render (the review of stop 54: an error where a warning was)
+    off = app.replace("name: app}", "name: off}").replace(
+        "      main:\n", "      main:\n        enabled: false\n"
+    )
+    standard_repo(
+        tmp_path,
+        {"apps/raw.yaml": raw, "apps/app.yaml": app, "apps/o.yaml": other, "apps/off.yaml": off},
+    )
     findings = run_audit(tmp_path).findings
     assert sorted((f.path, f.key_path) for f in findings if f.rule == "SM001") == [
         ("apps/app.yaml", "spec.values.secrets.main.stringData.value"),

@@ -3039,6 +3039,13 @@ def test_a_teams_webhook_in_a_flux_provider_is_a_known_format_with_the_providers
         tmp_path,
         {
             "apps/teams.yaml": provider.format(name="msteams", address=teams),
+            # the connector's former host (the review of stop 54)
+            "apps/old.yaml": provider.format(
+                name="msteams",
+                address=teams.replace(
+                    "acme.webhook.office.com/webhookb2/", "outlook.office.com/webhook/"
+                ),
+            ).replace("name: msteams,", "name: old,"),
             # a documentation's shape (xxxx) is none
             "apps/doc.yaml": provider.format(
                 name="msteams", address=teams.replace("3f9a7c1e5b2d4f6a8c0e1b3d5f7a9c2e", "x" * 32)
@@ -3047,10 +3054,11 @@ def test_a_teams_webhook_in_a_flux_provider_is_a_known_format_with_the_providers
     )
     found = [f for f in run_audit(tmp_path).findings if f.rule == "SM018"]
     assert [(f.path, f.key_path, f.severity.value) for f in found] == [
-        ("apps/teams.yaml", "spec.address", "error")
+        ("apps/old.yaml", "spec.address", "error"),
+        ("apps/teams.yaml", "spec.address", "error"),
     ]
-    assert "Microsoft Teams Webhook" in found[0].message
-    assert "spec.secretRef" in (found[0].fix or "") and "valuesFrom" not in (found[0].fix or "")
+    assert "Microsoft Teams Webhook" in found[1].message
+    assert "spec.secretRef" in (found[1].fix or "") and "valuesFrom" not in (found[1].fix or "")
 
 
 @pytest.mark.parametrize(
