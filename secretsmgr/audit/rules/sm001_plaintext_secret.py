@@ -2485,24 +2485,28 @@ def _secret_value(key_path: str, value: str, variable: str, setting: str) -> boo
     verdicts = [judge_value(name, shown) for name in (variable, key)]
     if any(v is not None and (v.known or v.kind == _KEYWORD) for v in verdicts):
         return True  # a known format, or a credential's name
-    # a random token under bland names (`value: ${MY_VAR}`; high entropy alone is one too), as
-    # the same value written in the Secret is judged (the fourth attack review of the gate); a
-    # name, a host, a path or a UUID (an id: a dashboard's, the review of stop 52) is none
+    # an id's, a commit's, a build's or a version's name says what it is (the review of stop
+    # 54: CF_ACCOUNT_ID, GIT_COMMIT, TAILNET_ID, APP_BUILD became errors); a ping's or a
+    # webhook's id works as a password
+    named_id = any(_ID_WORD.search(n) and not _SECRET_ID.search(n) for n in (variable, key))
+    if any(v is not None for v in verdicts):
+        return not named_id  # high entropy, as the same value written in the Secret is judged
+    # a random token under bland names (`value: ${MY_VAR}`: the fourth attack review of the
+    # gate); a name, a host, a path, a UUID (an id: a dashboard's, the review of stop 52) or a
+    # hex run (a hash or an id as often) is none
     return (
-        (any(v is not None for v in verdicts) or looks_like_token(shown, parts=False))
+        looks_like_token(shown, parts=False)
         and not any(c in shown for c in "./:@ \n")
         and UUID.fullmatch(shown.strip()) is None
-        # hex is a hash, a commit or an account's id as often; an id's, a build's or a
-        # version's name says what it is (the review of stop 54: CF_ACCOUNT_ID, GIT_COMMIT,
-        # TAILNET_ID, APP_BUILD became errors)
         and _HEX_RUN.fullmatch(shown.strip()) is None
-        and not any(_ID_WORD.search(name) for name in (variable, key))
+        and not named_id
     )
 
 
 _HEX_RUN = re.compile(r"[0-9a-fA-F]+")
 _LIST_ITEM = re.compile(r"items\.\d+\.")  # a Secret as an item of a kind: List
 _KEYWORD = "Secret Keyword"  # the verdict of a credential's name (credentials.judge_value)
+_SECRET_ID = re.compile(r"(?i)(?:ping|webhook|hook|role|secret|api|access)[._-]?id(?:[._-]|$)")
 _ID_WORD = re.compile(
     r"(?i)(?:^|[._-])(?:id|ids|uid|fingerprint|commit|sha|sha\d*|hash|digest|build|version|"
     r"revision|rev|tag|serial|account|tenant|project|org|slug)(?:[._-]|$)|[a-z](?:Id|ID)$"
