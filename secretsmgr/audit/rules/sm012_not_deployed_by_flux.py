@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -338,9 +339,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             # kustomize fails a build on a resource that is no object (the last sweep of stop
             # 54, bornav/fluxcd: a note encrypted whole, documentation.txt): a generator reads it
             how = "envs:" if entry.format is FileFormat.DOTENV else "files:"
-            entry_as = (
-                f" as {listing[2]}" if "/" in listing[2] and not listing[2].startswith("./") else ""
-            )
+            # the path from that kustomization's folder (its files: entries are read from there:
+            # the second review of stop 54, a file below a folder it does not list)
+            rel = posixpath.relpath(entry.path, posixpath.dirname(listing[0]) or ".")
+            entry_as = f" as {rel}" if "/" in rel else ""
             where = (
                 f"have a secretGenerator in {listing[0]} read it under {how}{entry_as} (layer "
                 f"{listing[1]} builds it; Flux decrypts a generator's SOPS sources): it is no "

@@ -964,7 +964,10 @@ def test_a_sops_file_that_is_no_kubernetes_object_is_read_by_a_generator_not_lis
     write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db.enc.yaml\n")
     (tmp_path / "notes.txt").write_text("how to set up the tunnel\n")
     (tmp_path / "app.env").write_text("TOKEN=Xq9vR4tY8uXb3NzP\n")
-    for source, target in (("notes.txt", "apps/notes.txt"), ("app.env", "apps/app.enc.env")):
+    (tmp_path / "door.txt").write_text("the door code\n")
+    write(tmp_path, "apps/sub/kustomization.yaml", "resources: []\n")  # listed by none
+    pairs = [("notes.txt", "apps/notes.txt"), ("app.env", "apps/app.enc.env")]
+    for source, target in [*pairs, ("door.txt", "apps/sub/deep/door.txt")]:
         done = run_sops(
             ["--config", "/dev/null", "encrypt", "--age", public, str(tmp_path / source)],
             extra_env={"HOME": str(tmp_path)},
@@ -980,6 +983,11 @@ def test_a_sops_file_that_is_no_kubernetes_object_is_read_by_a_generator_not_lis
         "kustomize fails on as a resource"
     ), fixes
     assert "read it under envs:" in fixes["apps/app.enc.env"], fixes
+    # below a folder the kustomization does not list: the entry from its folder (the second
+    # review of stop 54: none was named, and the bare name failed the build)
+    assert (
+        "read it under files: as sub/deep/door.txt (layer apps" in fixes["apps/sub/deep/door.txt"]
+    ), fixes
     # what the old fix said, pasted, fails the build
     write(tmp_path, "apps/kustomization.yaml", "resources:\n  - db.enc.yaml\n  - notes.txt\n")
     built = subprocess.run(
