@@ -180,14 +180,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         got = sf.metadata.rule
         if entry.store == "binary":  # sops ignores both settings for a binary-store file
             wanted, got = got, got
-        if (
-            spec is None
-            and _every_value_encrypted(sf.docs, got)
-            and _every_value_encrypted(sf.docs, wanted)
-        ):
-            # `encrypted_regex: .*` against a rule that sets none: every value encrypted either
-            # way (sweep 104, JJGadgets/homelab: the fix re-encrypted talenv.sops.yaml for
-            # nothing)
+        if _every_value_encrypted(sf.docs, got) and _every_value_encrypted(sf.docs, wanted):
+            # `encrypted_regex: .*` against a rule that sets none, or the other way round: every
+            # value encrypted either way (sweep 104, JJGadgets/homelab: the fix re-encrypted
+            # talenv.sops.yaml for nothing; the second review of stop 54: the other direction)
             got = wanted
         if got != wanted:
             problems.append(

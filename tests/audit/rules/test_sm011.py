@@ -667,3 +667,9 @@ def test_encrypting_every_value_by_regex_is_no_drift_from_a_rule_that_sets_none(
     write(tmp_path, ".sops.yaml", f"creation_rules:\n  - age: {K1}\n")
     found = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
     assert bool(found) is drift, found
+    # the other way round: the rule says .*, the file was encrypted with none
+    sealed = encrypt(docs, fmt=FileFormat.YAML, groups=[[AgeRecipient(K1)]], rule=EncryptionRule())
+    write(tmp_path, "talos/env.sops.yaml", dump(sealed))
+    write(tmp_path, ".sops.yaml", f"creation_rules:\n  - age: {K1}\n    encrypted_regex: .*\n")
+    found = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert bool(found) is drift, found
