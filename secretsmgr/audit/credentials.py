@@ -1652,7 +1652,13 @@ QUERY_SECRET = re.compile(
 _QUERY_PARAMETER = re.compile(r"[?&]([A-Za-z][A-Za-z0-9_.-]{0,63})=([^&#\s]{1,512})")
 # ``NAME=value`` inside a longer value, NAME ending in a credential's word, after a space, a
 # `?`, `&`, `;` or `,` (or a flag's dashes): judged as the value under NAME
-_INLINE_HINT = re.compile(r"(?i)(?:passw|pwd=|token=|secret=|api_?key=)")
+_INLINE_HINT = re.compile(r"(?i)(?:passw|pwd[= ]|token[= ]|secret[= ]|api_?key[= ])")
+# ... or a flag's value after a space (Valheim's `-password X`, a Source server's
+# `+rcon_password X`: the second review of stop 54), never another flag
+_FLAG_SETTING = re.compile(
+    r"(?i)(?:^|\s)[-+]{1,2}((?:[A-Za-z][\w.-]{0,62})?(?:password|passwd|pwd|token|secret|"
+    r"apikey|api_key))[ \t]+([^\s\"'+-][^\s\"']{3,511})"
+)
 _INLINE_SETTING = re.compile(
     r"(?i)(?:^|[\s?&;,])-{0,2}((?:[A-Za-z][\w.-]{0,62})?(?:password|passwd|pwd|token|secret|"
     r"apikey|api_key))=([^\s?&;,\"']{4,512})"
@@ -1874,11 +1880,16 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
                 inner = _judge(name, unquote(given), depth + 1)
                 if inner is not None:
                     return inner
-    if "=" in value and "://" not in value and depth < 2 and _INLINE_HINT.search(value):
+    if (
+        ("=" in value or " " in value)
+        and "://" not in value
+        and depth < 2
+        and _INLINE_HINT.search(value)
+    ):
         # a setting named like a credential inside a longer value: a game server's launch line
         # (`Map?password=…?MaxPlayers=8`), a command's `-password=…` (sweep 105,
         # hyperbolic2346/blookums: a HelmRelease env value written in clear had no finding)
-        for name, given in _INLINE_SETTING.findall(value):
+        for name, given in _INLINE_SETTING.findall(value) + _FLAG_SETTING.findall(value):
             inner = _judge(name, given, depth + 1)
             if inner is not None:
                 return inner

@@ -3112,6 +3112,13 @@ def test_a_terraform_objects_vars_are_judged_as_env_entries(tmp_path: Path) -> N
         ("-password=changeme", False),  # a stand-in
         ("password_encryption=scram-sha-256", False),  # a setting about passwords
         ("max_token=4096 temperature=0.2", False),
+        # a flag's value after a space (the second review of stop 54)
+        ("-name Home -port 2456 -password Bl4ckCat7x", True),
+        ("+sv_password Tr33Frog9x +rcon_password Y8kLm2Qp", True),
+        ("--password ${PW} --log", False),
+        ("--password-file /run/pw", False),
+        ("-password -port 1", False),
+        ("the password is hunter2x", False),  # prose
     ],
 )
 def test_a_credential_setting_inside_a_longer_value_is_judged(value: str, warned: bool) -> None:
