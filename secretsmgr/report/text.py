@@ -335,6 +335,17 @@ def render_check(report: AuditReport, *, color: bool = False) -> str:
             )
             for path in report.committed_plaintext[:3]
         ]
+        more = len(report.committed_plaintext) - 3
+        if more > 0:
+            # sweep 106 (Tim275/pi-cluster): seven such files, three named, and no word of the
+            # rest, whose values must change at their source too
+            lines.append(
+                paint(
+                    f"note: and {plural(more, 'more file')} whose values git holds already "
+                    "(secretsmgr audit --history lists them)",
+                    "dim",
+                )
+            )
         lines.append(paint(f"{count} blocked — {tail}", "error"))
     return "\n".join(lines) + "\n" if lines else ""
 

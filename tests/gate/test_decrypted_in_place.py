@@ -770,6 +770,19 @@ def test_check_says_when_a_blocked_plaintext_secrets_values_are_in_git_already(
     assert code == 1
     assert "note: apps/new-secret.yaml holds these values in git already (HEAD)" in out + err
     assert "Zq8vN3pL0xR7Wm2" not in out + err
+    # beyond three such files, the rest are counted (sweep 106, Tim275/pi-cluster: seven, three
+    # named, and no word of the other four)
+    for n in range(4):
+        body = secret.replace("name: db", f"name: x{n}") + f"  password: Zq8vN3pL0xR7Wm{n}\n"
+        stage(root, f"apps/x{n}.yaml", body)
+    commit(root, "four more in clear")
+    for n in range(4):
+        path = root / f"apps/x{n}.yaml"
+        stage(root, f"apps/x{n}.yaml", path.read_text().replace("name: x", "name: y"))
+    code, out, err = run(["--repo", str(root), "check"], capsys)
+    assert code == 1 and len(judge(root).committed_plaintext) == 4
+    assert "note: and 1 more file whose values git holds already" in out + err
+    stage(root, "apps/new-secret.yaml", (root / "apps/new-secret.yaml").read_text())
     # a new value in it is staged only: nothing is said of the file
     stage(root, "apps/new-secret.yaml", secret + "  password: Hq8vR3nLw2Kx7TzP\n")
     assert judge(root).committed_plaintext == ()
