@@ -465,6 +465,13 @@ def sops_yaml_changes(
             written = True
             continue
         wanted = [k for c, k in keys.items() if c in governed.get(folder, ())]
+        unreadable = inv.sops_configs.unreadable()
+        if rel in unreadable:
+            # kept as it is, unread (SM011 reports it: sweep 106, Odinyg/homelab)
+            why = unreadable[rel].removeprefix(rel + ": ")
+            notes.append(f"{rel} cannot be read ({why}): kept as it is")
+            changes.append(FileChange(rel, FileState.KEPT, "exists; cannot be read (SM011)"))
+            continue
         config = parse_sops_config(existing, inv.root / rel)
         named = {k for rule in config.rules for k in all_age_recipients(rule)}
         unnamed = tuple(k for k in dict.fromkeys(wanted) if k not in named)

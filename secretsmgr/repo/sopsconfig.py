@@ -387,6 +387,10 @@ class SopsConfigs:
             if f.endswith(tail) or f == SOPS_CONFIG_NAME
         }
         self._loaded: dict[str, SopsConfig] = {}
+        # each `.sops.yaml` of the repository that cannot be read, with why: it counts as one
+        # with no rule, and SM011 reports it (sweep 106, Odinyg/homelab: a malformed one in a
+        # folder of no SOPS file made every command refuse)
+        self.broken: dict[str, str] = {}
         self._outside: SopsConfig | None = None
         self._outside_done = False
         self._labels: dict[Path, str] = {}
@@ -396,16 +400,33 @@ class SopsConfigs:
         if cached is None:
             rel = posixpath.join(folder, SOPS_CONFIG_NAME) if folder else SOPS_CONFIG_NAME
             try:
-                text = self.snapshot.read(rel).decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise ConfigError(f"cannot read {rel}: it is no UTF-8 text") from exc
-            except OSError as exc:
-                # say why (the attack review of stop 50: a link out of the repository read as
-                # "cannot read .sops.yaml", which other commands named for what it is)
-                why = exc.strerror or str(exc).removeprefix(f"{rel}: ")
-                raise ConfigError(f"cannot read {rel}: {why}") from exc
-            cached = self._loaded[folder] = parse_sops_config(text, self.root / rel)
+                cached = self._parse(rel)
+            except ConfigError as exc:
+                if not folder:
+                    raise  # the root's: every sops run from the root fails on it too
+                self.broken[rel] = exc.message.replace(str(self.root / rel), rel, 1)
+                cached = SopsConfig(self.root / rel, ())
+            self._loaded[folder] = cached
         return cached
+
+    def _parse(self, rel: str) -> SopsConfig:
+        try:
+            text = self.snapshot.read(rel).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"cannot read {rel}: it is no UTF-8 text") from exc
+        except OSError as exc:
+            # say why (the attack review of stop 50: a link out of the repository read as
+            # "cannot read .sops.yaml", which other commands named for what it is)
+            why = exc.strerror or str(exc).removeprefix(f"{rel}: ")
+            raise ConfigError(f"cannot read {rel}: {why}") from exc
+        return parse_sops_config(text, self.root / rel)
+
+    def unreadable(self) -> dict[str, str]:
+        """Each `.sops.yaml` below the root that cannot be read, with why (every one loaded)."""
+        for folder in sorted(self.dirs):
+            if folder:
+                self._load(folder)
+        return dict(self.broken)
 
     def fallback(self) -> SopsConfig | None:
         """The config for files with none in the repository (root, or above it)."""

@@ -80,7 +80,7 @@ def test_a_broken_sops_yaml_is_the_same_error_either_way(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = mixed_repo(tmp_path)
-    (root / "gitops" / "apps" / ".sops.yaml").write_text("creation_rules: [\n")
+    (root / ".sops.yaml").write_text("creation_rules: [\n")
     with pytest.raises(SecretsmgrError) as parallel:
         load_inventory(root)
     monkeypatch.setattr(inventory, "worker_count", lambda *_a, **_k: 1)
@@ -88,4 +88,18 @@ def test_a_broken_sops_yaml_is_the_same_error_either_way(
         load_inventory(root)
     assert type(parallel.value) is type(serial.value)
     assert parallel.value.message == serial.value.message
-    assert "gitops/apps/.sops.yaml" in serial.value.message
+    assert ".sops.yaml" in serial.value.message
+
+
+def test_a_broken_nested_sops_yaml_is_the_same_finding_either_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sweep 106 (Odinyg/homelab): one below the root is a rule-less config the audit reports,
+    # not a refusal of every command
+    root = mixed_repo(tmp_path)
+    (root / "gitops" / "apps" / ".sops.yaml").write_text("creation_rules: [\n")
+    parallel = load_inventory(root).sops_configs.unreadable()
+    monkeypatch.setattr(inventory, "worker_count", lambda *_a, **_k: 1)
+    serial = load_inventory(root).sops_configs.unreadable()
+    assert parallel == serial and list(serial) == ["gitops/apps/.sops.yaml"]
+    assert str(root) not in serial["gitops/apps/.sops.yaml"]

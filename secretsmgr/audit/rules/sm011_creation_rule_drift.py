@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 from secretsmgr.audit.context import (
     OLD_KEY_ONLY,
@@ -64,6 +65,7 @@ def _governs(configs: list[str]) -> str:
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     """Compare recipients (as a set), the encryption rule and ``mac_only_encrypted``."""
+    yield from _unreadable_configs(ctx)
     elsewhere: list[str] | None = None
     rotations = ctx.repo.rotations
     per_cluster: dict[str | None, frozenset[str]] = {}  # each cluster's keys, read once
@@ -392,6 +394,26 @@ def _policy_first(
             f"rule, or take {_them(sticky)} out of allowed_recipients"
         )
     return ""
+
+
+def _unreadable_configs(ctx: AuditContext) -> Iterator[Finding]:
+    """A `.sops.yaml` below the root that cannot be read: sops run from its folder (or below)
+    fails on it, and secretsmgr reads it as one with no rule. An error where it governs SOPS
+    files, a warning where it governs none (sweep 106, Odinyg/homelab: a malformed one in a
+    folder of no SOPS file made every command refuse)."""
+    configs = ctx.repo.sops_configs
+    for rel, why in sorted(configs.unreadable().items()):
+        folder = posixpath.dirname(rel)
+        governed = [e.path for e in ctx.repo.sops_files if configs.folder_of(e.path) == folder]
+        finding = RULE.finding(
+            rel,
+            f"cannot be read ({why.removeprefix(rel + ': ')}): sops run from {folder}/ or "
+            "below fails on it, and no creation rule of it is known"
+            + (f"; it governs {plural(len(governed), 'SOPS file')}" if governed else ""),
+            fix="repair it (a mapping with a creation_rules: list) or remove it: git rm "
+            + sh_path(rel),
+        )
+        yield replace(finding, severity=Severity.ERROR if governed else Severity.WARNING)
 
 
 def _every_value_encrypted(docs: Sequence[MapNode], rule: EncryptionRule) -> bool:

@@ -673,3 +673,27 @@ def test_encrypting_every_value_by_regex_is_no_drift_from_a_rule_that_sets_none(
     write(tmp_path, ".sops.yaml", f"creation_rules:\n  - age: {K1}\n    encrypted_regex: .*\n")
     found = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
     assert bool(found) is drift, found
+
+
+def test_an_unreadable_sops_yaml_below_the_root_is_a_finding_not_a_refusal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sweep 106 (Odinyg/homelab): a malformed .sops.yaml in a folder of no SOPS file (a bare
+    # list, no creation_rules:) made layers, audit, check and init refuse, exit 2
+    from tests.cli.runner import run
+
+    from ..helpers import audit
+
+    standard_repo(tmp_path, {"apps/db.enc.yaml": enc(secret("db"))})
+    write(tmp_path, "clusters/dev/.sops.yaml", f"- path_regex: .*\n  age: {K1}\n")
+    (found,) = [f for f in audit(tmp_path).findings if f.rule == "SM011"]
+    assert (found.path, found.severity.value) == ("clusters/dev/.sops.yaml", "warning")
+    assert "cannot be read (the document must be a mapping)" in found.message
+    assert str(tmp_path) not in found.message
+    for args in (["layers"], ["check"], ["init", "--dry-run", "--cluster-key", K1]):
+        code, _, err = run(["--repo", str(tmp_path), *args], capsys)
+        assert code == 0, (args, err)
+    # governing a SOPS file, it is an error
+    write(tmp_path, "clusters/dev/s.enc.yaml", enc(secret("s")))
+    (found,) = [f for f in audit(tmp_path).findings if f.path == "clusters/dev/.sops.yaml"]
+    assert found.severity.value == "error" and "it governs 1 SOPS file" in found.message
