@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -219,6 +221,39 @@ def refuse_clear_secret_values(docs: Sequence[Node], rule: EncryptionRule) -> No
         )
 
 
+def refuse_values_in_clear_comments(docs: Sequence[MapNode], rule: EncryptionRule) -> None:
+    """``RefusedError`` when a comment ``rule`` leaves in clear holds a value it encrypts (or,
+    under a Secret's ``data``, the text that value is base64 of): sops writes the comment as it
+    is, and the value stays readable in git (sweep 106, Tim275/pi-cluster: `# this Secret sets
+    the password "…" everywhere` above the Secret)."""
+    values: set[str] = set()
+    comments: list[tuple[str, str]] = []
+    for doc in docs:
+        for path, leaf, encrypted in iter_leaves(doc, rule):
+            if isinstance(leaf, Comment):
+                if not encrypted and len(leaf.text.strip()) >= 6:
+                    comments.append((".".join(str(p) for p in path), leaf.text))
+            elif encrypted and isinstance(leaf, str) and len(leaf.strip()) >= 6:
+                values.add(leaf.strip())
+                decoded = _base64_text(leaf) if path[:1] == ("data",) else None
+                if decoded is not None and len(decoded.strip()) >= 6:
+                    values.add(decoded.strip())
+    for where, text in comments:
+        if any(value in text for value in values):
+            raise RefusedError(
+                f"a comment {'at ' + where if where else 'at the top'} holds a value this file "
+                "encrypts, and sops leaves that comment in clear; nothing was written",
+                hints=("take the value out of the comment, then encrypt the file again",),
+            )
+
+
+def _base64_text(value: str) -> str | None:
+    try:
+        return base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+
+
 def encrypt_text(
     text: str, fmt: FileFormat, policy: EncryptPolicy, *, binary: bool = False
 ) -> Written:
@@ -233,6 +268,7 @@ def encrypt_text(
     else:
         docs = parse_plain(text, fmt)
         refuse_clear_secret_values(docs, rule)
+        refuse_values_in_clear_comments(docs, rule)
     groups = [[AgeRecipient(k) for k in group] for group in policy.groups]
     key = new_data_key()
     sf = encrypt(

@@ -45,6 +45,15 @@ def assert_clean_error(err: str, *secrets: str) -> None:
         assert secret not in err
 
 
+PLAIN_SECRET_WITH = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: Zq8-vL2m-Pw77\n"
+)
+PLAIN_DATA_WITH = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n"
+    "  password: WnE4LXZMMm0tUHc3Nw==\n"  # base64 of Zq8-vL2m-Pw77
+)
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
@@ -1014,3 +1023,32 @@ def test_encrypt_of_a_plaintext_with_a_stray_sops_block_says_so_not_edit(
     assert "has a sops: block that sops cannot read (sops metadata has no lastmodified)" in err
     assert "secretsmgr edit" not in err and "delete the sops: block" in err
     assert "Zq8rT2vLp0Xw" not in err and target.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        ('# sets the password "Zq8-vL2m-Pw77" everywhere\n' + PLAIN_SECRET_WITH, True),
+        # base64 of it under data, said in clear above
+        ("# the db password is Zq8-vL2m-Pw77\n" + PLAIN_DATA_WITH, True),
+        ("# the database's credentials\n" + PLAIN_SECRET_WITH, False),
+        # a comment inside stringData is encrypted with it
+        (PLAIN_SECRET_WITH.replace("stringData:\n", "stringData:\n  # Zq8-vL2m-Pw77\n"), False),
+    ],
+)
+def test_encrypt_refuses_a_comment_left_in_clear_that_holds_a_value_it_encrypts(
+    repo: Path,
+    key_env: None,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    refused: bool,
+) -> None:
+    # sweep 106 (Tim275/pi-cluster): a comment above the Secret spelled out its password;
+    # encrypt wrote the file with exit 0, the comment (and the password) in clear
+    target = repo / "secrets" / "db.enc.yaml"
+    target.write_text(text)
+    code, _, err = run(["encrypt", "-i", str(target)], capsys)
+    assert (code == 1) is refused, err
+    if refused:
+        assert "holds a value this file encrypts" in err and "Zq8-vL2m-Pw77" not in err
+        assert target.read_text() == text
