@@ -365,7 +365,8 @@ def _unkeyed_note(ctx: AuditContext) -> tuple[str, ...]:
     count = plural(len(unkeyed), "SOPS file")
     return (
         f"{count} the layers apply, e.g. {unkeyed[0]}, {'is' if len(unkeyed) == 1 else 'are'} "
-        "under no .sops.yaml rule: the cluster key above is what the rules name for the files "
+        "under no .sops.yaml rule: the cluster key (audit's header) is what the rules name for "
+        "the files "
         "they govern, not for these, so SM004/SM005 do not judge them: pin the key Flux "
         f"decrypts them with in {SETTINGS_NAME} (cluster_key: age1…) to check them",
     )

@@ -231,7 +231,9 @@ def test_applied_files_under_no_rule_are_named_as_unjudged_when_the_header_names
     assert "1 SOPS file the layers apply, e.g. apps/db.enc.yaml, is under no" in note
     # sweep 37, Osman-SK/home-cluster: the header named the key and the note said none was
     # known; the note says whose key the header's is
-    assert "the cluster key above is what the rules name for the files they govern" in note
+    assert (
+        "the cluster key (audit's header) is what the rules name for the files they govern" in note
+    )
     # pinned: judged, and no note
     write(root, ".secretsmgr.yaml", f"cluster_key: {K1}\n")
     report = run_audit(root)
