@@ -16,6 +16,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from secretsmgr.repo.flux import LayerGraph
+from secretsmgr.repo.settings import SETTINGS_NAME
+from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 
 _SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
 
@@ -45,7 +47,7 @@ def _escape(text: str) -> str:
 
 # the files init writes at the root (a root build with a generated kustomization reads them
 # until init's .sourceignore keeps them out): no creation rule is for them
-TOOL_FILES = frozenset((".sops.yaml", ".secretsmgr.yaml", ".pre-commit-config.yaml"))
+TOOL_FILES = frozenset((SOPS_CONFIG_NAME, SETTINGS_NAME, ".pre-commit-config.yaml"))  # texts.py
 
 
 def path_groups(

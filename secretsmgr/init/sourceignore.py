@@ -8,9 +8,13 @@ the files init is about to write; when a build would read one, init writes a `.s
 that keeps them out of the source artifact, proved the same way: with it, every layer reads
 exactly what it reads now.
 
-source-controller drops its default exclusions (`**/.sops.yaml`, images, CI files) as soon as
-there is any ignore pattern, so a new `.sourceignore` lists them too where none was in force.
-An existing `.sourceignore` is extended only with ``--force``; without, init refuses.
+The files are init's own at the root, whether this run writes them or an earlier one did (a
+repository an earlier init left failing is repaired). source-controller drops its default
+exclusions (`**/.sops.yaml`, images, CI files) as soon as there is any ignore pattern, so a new
+`.sourceignore` lists them too, unless the source has patterns of its own already (a
+``spec.ignore``), which turned them off. An existing `.sourceignore` is extended only with
+``--force``; without, init refuses. A layer that fails on other files of the repository anyway
+is left to its note.
 """
 
 from __future__ import annotations
@@ -20,17 +24,14 @@ from collections.abc import Mapping, Sequence
 from secretsmgr.errors import RefusedError
 from secretsmgr.fsutil import read_optional
 from secretsmgr.init.model import FileChange, FileState
-from secretsmgr.init.texts import PRE_COMMIT_NAME
+from secretsmgr.init.rules import TOOL_FILES
 from secretsmgr.repo.flux import LayerGraph, find_layers
 from secretsmgr.repo.flux.ignore import EXCLUDE_DEFAULT, IGNORE_FILE
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.inventory import Inventory
-from secretsmgr.repo.settings import SETTINGS_NAME
 from secretsmgr.repo.snapshot import OverlaySnapshot, WorktreeSnapshot
-from secretsmgr.repo.sopsconfig import SOPS_CONFIG_NAME
 
 _NO_OBJECT = "no Kubernetes object"  # the model's note on a generated build that fails
-_OURS = (SOPS_CONFIG_NAME, SETTINGS_NAME, PRE_COMMIT_NAME)  # the files init writes at the root
 _HEADER = (
     "# secretsmgr init: files of its own that are no Kubernetes objects, kept out of the Flux\n"
     "# source (a folder without a kustomization.yaml gets one that takes every YAML file)\n"
@@ -73,7 +74,7 @@ def sourceignore_change(
     one must change an existing `.sourceignore` and ``force`` is off, or when no such change
     keeps the builds as they are."""
     written = {c.path: c.text for c in changes if c.writes and c.text is not None}
-    ours = sorted({p for p in _OURS if p in written or p in inv.all_files})
+    ours = sorted({p for p in TOOL_FILES if p in written or p in inv.all_files})
     if not ours or not _may_read_root(inv):
         return None
     before = _reads(inv.layers, ours)
