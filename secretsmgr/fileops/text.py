@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,7 +26,7 @@ from secretsmgr.repo.sopsconfig import (
     load_sops_config,
     match_rule,
 )
-from secretsmgr.repo.sopsentry import values_left_clear
+from secretsmgr.repo.sopsentry import secret_text, values_left_clear
 from secretsmgr.sops import (
     Decrypted,
     EncryptionRule,
@@ -235,7 +233,7 @@ def refuse_values_in_clear_comments(docs: Sequence[MapNode], rule: EncryptionRul
                     comments.append((".".join(str(p) for p in path), leaf.text))
             elif encrypted and isinstance(leaf, str) and len(leaf.strip()) >= 6:
                 values.add(leaf.strip())
-                decoded = _base64_text(leaf) if path[:1] == ("data",) else None
+                decoded = secret_text(".".join(str(p) for p in path), leaf)
                 if decoded is not None and len(decoded.strip()) >= 6:
                     values.add(decoded.strip())
     for where, text in comments:
@@ -245,13 +243,6 @@ def refuse_values_in_clear_comments(docs: Sequence[MapNode], rule: EncryptionRul
                 "encrypts, and sops leaves that comment in clear; nothing was written",
                 hints=("take the value out of the comment, then encrypt the file again",),
             )
-
-
-def _base64_text(value: str) -> str | None:
-    try:
-        return base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return None
 
 
 def encrypt_text(

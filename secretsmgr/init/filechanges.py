@@ -366,6 +366,7 @@ def sops_yaml_changes(
     kept: list[KeptConfig] = []
     written = False
     present = present_folders(inv.all_files)  # the checkout's folders, for every config
+    unreadable = configs.unreadable()  # kept as they are, unread (SM011 reports them)
     for folder in ["", *(d for d in nested if d in governed)]:
         rel = _config_path(folder)
         if not folder and "" not in governed and governed:
@@ -465,9 +466,8 @@ def sops_yaml_changes(
             written = True
             continue
         wanted = [k for c, k in keys.items() if c in governed.get(folder, ())]
-        unreadable = inv.sops_configs.unreadable()
         if rel in unreadable:
-            # kept as it is, unread (SM011 reports it: sweep 106, Odinyg/homelab)
+            # sweep 106, Odinyg/homelab: init refused the whole repository
             why = unreadable[rel].removeprefix(rel + ": ")
             notes.append(f"{rel} cannot be read ({why}): kept as it is")
             changes.append(FileChange(rel, FileState.KEPT, "exists; cannot be read (SM011)"))

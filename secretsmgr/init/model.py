@@ -90,10 +90,10 @@ class InitPlan:
     adopt: AdoptPlan
     layers: int
     sops_files: int
-    undecrypted: tuple[str, ...]  # layers applying SOPS files without sops decryption
+    # layers applying SOPS files without sops decryption, each with the spec.decryption to give
+    # it (what its cluster's decrypting layers use)
+    undecrypted: tuple[tuple[str, str], ...]
     notes: tuple[str, ...]
-    # ... each with the spec.decryption to give it (what its cluster's decrypting layers use)
-    undecrypted_spec: tuple[tuple[str, str], ...] = ()
     secret_name: str = "secret.enc.yaml"  # a new secret's name the `.sops.yaml` rules match
     # (namespace, name) of each Secret a cluster's decrypting layers read their key from:
     # Flux looks it up in the Kustomization's own namespace (not always flux-system)

@@ -299,7 +299,7 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
             continue
         steps.append(_export_step(plan, key, len(keys), env))
     specs: dict[str, list[str]] = {}
-    for label, spec in plan.undecrypted_spec:
+    for label, spec in plan.undecrypted:
         specs.setdefault(spec, []).append(label)
     for spec, labels in specs.items():
         steps.append(
@@ -317,7 +317,7 @@ def next_steps(result: InitResult, output: Path | None) -> list[str]:
             plan.no_decryption_spec.get(cluster, "{provider: sops, secretRef: {name: sops-age}}"),
         )
         for cluster, labels, bootstrap, elsewhere in plan.no_decryption
-        if not set(labels) & set(plan.undecrypted)
+        if not set(labels) & {label for label, _ in plan.undecrypted}
     ]
     states = {f.path: f.state for f in plan.files}
     for kept in plan.kept_configs:

@@ -323,11 +323,10 @@ def plan_init(
     adopt = plan_adopt(inv, ADOPT_REASON, identities, actor=actor)
     sops_paths = {e.path for e in inv.sops_files}
     bare = [x for x in inv.layers.layers if x.files & sops_paths and not x.decrypts_sops]
-    undecrypted = tuple(inv.layers.shown(layer) for layer in bare)
     # the Secret its cluster's decrypting layers read (sweep 103, logrit-kubernetes: the step
     # said sops-age where the key went to sops-gpg, as SM010's fix said)
     kinds = {e.path: key_kinds(e) for e in inv.sops_files}
-    undecrypted_spec = tuple(
+    undecrypted = tuple(
         (
             inv.layers.shown(layer),
             decryption_text(
@@ -366,7 +365,6 @@ def plan_init(
         layers=len(inv.layers.layers),
         sops_files=len(inv.sops_files),
         undecrypted=undecrypted,
-        undecrypted_spec=undecrypted_spec,
         notes=tuple(dict.fromkeys(notes)),
         secret_name=secret_name,
         rule_needs_sops=bool(kept_kinds) or (sops.written and bool(pgp or kms)),

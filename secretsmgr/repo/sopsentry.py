@@ -258,6 +258,19 @@ def dotted(path: KeyPath) -> str | None:
     return ".".join(path) if path else None
 
 
+def secret_text(key_path: str, value: object) -> str | None:
+    """The text a Secret value hands out: a ``stringData`` string as it is, a ``data`` value
+    decoded from base64 (None when it is no base64 of UTF-8 text, or no string)."""
+    if not isinstance(value, str):
+        return None
+    if not key_path.startswith("data."):
+        return value
+    try:
+        return base64.b64decode("".join(value.split()), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+
+
 def _decrypt_disabled(tree: MapNode) -> bool:
     meta = tree.get("metadata")
     annotations = meta.get("annotations") if isinstance(meta, MapNode) else None

@@ -73,7 +73,7 @@ from secretsmgr.repo.placeholders import (
 )
 from secretsmgr.repo.scan import ScannedFile
 from secretsmgr.repo.sopsconfig import SopsConfig
-from secretsmgr.repo.sopsentry import structured_format
+from secretsmgr.repo.sopsentry import secret_text, structured_format
 from secretsmgr.shellword import sh_path, starts_as_command
 from secretsmgr.sops import FileFormat
 from secretsmgr.sops.document import parse_documents
@@ -206,7 +206,7 @@ def _stand_in_inside(key_path: str, value: object) -> bool:
     ngochien2000ht/data-platform-infra), or a ``data`` value that decodes to one (``Y2hhbmdlbWU=``).
     Like a substituted value, it shows the Secret is a template whose secret parts stay out of
     git."""
-    text = _text(key_path, value)
+    text = secret_text(key_path, value)
     if text is None or not text.strip():
         return False
     if key_path.startswith("data.") and "\n" not in text.strip() and _substituted(text):
@@ -433,19 +433,6 @@ def _argocd_setting(key_path: str, value: object, text: str | None) -> bool:
         and judge_value(key, text) is None
         and not _QUERY_SECRET.search(text)
     )
-
-
-def _text(key_path: str, value: object) -> str | None:
-    """The text a Secret value hands out: a ``stringData`` string as it is, a ``data`` value
-    decoded from base64 (None when it is no base64 of UTF-8 text, or no string)."""
-    if not isinstance(value, str):
-        return None
-    if not key_path.startswith("data."):
-        return value
-    try:
-        return base64.b64decode("".join(value.split()), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        return None
 
 
 def _encoded_placeholder(key_path: str, text: str | None) -> bool:
@@ -844,7 +831,7 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                 if not is_plaintext_value(value) and not _known_beside_variables(value):
                     continue
                 # the text the value hands out, decoded once (under data, from base64)
-                text = _text(key_path, value)
+                text = secret_text(key_path, value)
                 if _cluster_address(key_path, text) or (
                     # base64 of a config of variables, a known format in it all the same (the
                     # third attack review of this stop: a Matrix key under data: passed)
@@ -941,7 +928,7 @@ def _patch_ops(file: ScannedFile, text: str) -> list[PlaintextSecret]:
         for key_path, value in secret_values(secret):
             if not is_plaintext_value(value) or is_public_material(key_path, value):
                 continue
-            shown = _text(key_path, value)
+            shown = secret_text(key_path, value)
             if _encoded_placeholder(key_path, shown) or _no_secret_config(shown):
                 continue
             section, _, key = key_path.partition(".")
@@ -1260,11 +1247,9 @@ def _token_line(text: str) -> str | None:
     for number, line in lines:
         if (
             _TOKEN.match(line)
-            and looks_like_token(line, parts=False)
-            and not any(c in line for c in "./:@")
+            and _random_token(line)
             and not is_placeholder(line)
             and not is_public_material("", line)
-            and UUID.fullmatch(line) is None
         ):
             return f"a secret value (line {number})"
     return None
@@ -2472,7 +2457,7 @@ def _secret_value(key_path: str, value: str, variable: str, setting: str) -> boo
             return False
         names = (variable, setting.replace("-", "_"))
         return any(judge_value(name, value) is not None for name in names)
-    text = _text(key_path, value)
+    text = secret_text(key_path, value)
     shown = value if text is None else text
     if (
         _cluster_address(key_path, text)
@@ -2494,12 +2479,15 @@ def _secret_value(key_path: str, value: str, variable: str, setting: str) -> boo
     # a random token under bland names (`value: ${MY_VAR}`: the fourth attack review of the
     # gate); a name, a host, a path, a UUID (an id: a dashboard's, the review of stop 52) or a
     # hex run (a hash or an id as often) is none
+    return _random_token(shown) and _HEX_RUN.fullmatch(shown.strip()) is None and not named_id
+
+
+def _random_token(text: str) -> bool:
+    """Whether ``text`` is one random run: no name, host, path, address or UUID (an id)."""
     return (
-        looks_like_token(shown, parts=False)
-        and not any(c in shown for c in "./:@ \n")
-        and UUID.fullmatch(shown.strip()) is None
-        and _HEX_RUN.fullmatch(shown.strip()) is None
-        and not named_id
+        looks_like_token(text, parts=False)
+        and not any(c in text for c in "./:@ \t\n")
+        and UUID.fullmatch(text.strip()) is None
     )
 
 
