@@ -219,11 +219,9 @@ def refuse_clear_secret_values(docs: Sequence[Node], rule: EncryptionRule) -> No
         )
 
 
-def refuse_values_in_clear_comments(docs: Sequence[MapNode], rule: EncryptionRule) -> None:
-    """``RefusedError`` when a comment ``rule`` leaves in clear holds a value it encrypts (or,
-    under a Secret's ``data``, the text that value is base64 of): sops writes the comment as it
-    is, and the value stays readable in git (sweep 106, Tim275/pi-cluster: `# this Secret sets
-    the password "…" everywhere` above the Secret)."""
+def _comment_leaks(docs: Sequence[MapNode], rule: EncryptionRule) -> set[tuple[str, str]]:
+    """``(where, value)`` for each comment ``rule`` leaves in clear that holds a value it
+    encrypts (or, under a Secret's ``data``, the text that value is base64 of)."""
     values: set[str] = set()
     comments: list[tuple[str, str]] = []
     for doc in docs:
@@ -236,13 +234,28 @@ def refuse_values_in_clear_comments(docs: Sequence[MapNode], rule: EncryptionRul
                 decoded = secret_text(".".join(str(p) for p in path), leaf)
                 if decoded is not None and len(decoded.strip()) >= 6:
                     values.add(decoded.strip())
-    for where, text in comments:
-        if any(value in text for value in values):
-            raise RefusedError(
-                f"a comment {'at ' + where if where else 'at the top'} holds a value this file "
-                "encrypts, and sops leaves that comment in clear; nothing was written",
-                hints=("take the value out of the comment, then encrypt the file again",),
-            )
+    return {(where, value) for where, text in comments for value in values if value in text}
+
+
+def refuse_values_in_clear_comments(
+    docs: Sequence[MapNode],
+    rule: EncryptionRule,
+    before: Sequence[MapNode] = (),
+    again: str = "encrypt the file again",
+) -> None:
+    """``RefusedError`` when a comment ``rule`` leaves in clear holds a value it encrypts that
+    it did not hold in ``before``: sops writes the comment as it is, and the value stays
+    readable in git (sweep 106, Tim275/pi-cluster: `# this Secret sets the password "…"
+    everywhere` above the Secret; `edit` and `set` wrote such a comment too). A leak ``before``
+    already held is left to SM003's neighbours, so a file can still be changed to mend it."""
+    new = sorted(_comment_leaks(docs, rule) - _comment_leaks(before, rule))
+    if new:
+        where = new[0][0]
+        raise RefusedError(
+            f"a comment {'at ' + where if where else 'outside any key'} holds a value this file "
+            "encrypts, and sops leaves that comment in clear; nothing was written",
+            hints=(f"take the value out of the comment, then {again}",),
+        )
 
 
 def encrypt_text(
@@ -341,6 +354,7 @@ def reseal(decrypted: Decrypted, docs: Sequence[MapNode], indent: int = 4) -> Wr
     changed. The result is checked to read back before it is handed out.
     """
     meta = decrypted.metadata
+    refuse_values_in_clear_comments(docs, meta.rule, decrypted.docs, "make the change again")
     template = SopsMetadata(
         key_groups=meta.key_groups,
         lastmodified="",

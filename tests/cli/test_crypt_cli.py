@@ -1052,3 +1052,42 @@ def test_encrypt_refuses_a_comment_left_in_clear_that_holds_a_value_it_encrypts(
     if refused:
         assert "holds a value this file encrypts" in err and "Zq8-vL2m-Pw77" not in err
         assert target.read_text() == text
+
+
+def test_edit_and_set_refuse_to_leave_a_value_they_encrypt_in_a_clear_comment(
+    repo: Path,
+    key_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the same leak as encrypt's, by the commands that change an encrypted file (left open at
+    # stop 54): edit wrote a comment spelling the password out above stringData, in clear
+    target = repo / "secrets" / "db.enc.yaml"
+    target.write_text(PLAIN_SECRET_WITH)
+    assert run(["encrypt", "-i", str(target)], capsys)[0] == 0
+    before = target.read_bytes()
+    body = (
+        "text = text.replace('stringData:', '# the password is Zq8-vL2m-Pw77\\nstringData:')\n"
+        "open(path, 'w').write(text)\n"
+    )
+    monkeypatch.setenv("EDITOR", _editor(tmp_path, body))
+    code, _, err = run(["edit", str(target)], capsys)
+    assert code == 1 and "holds a value this file encrypts" in err, err
+    assert "Zq8-vL2m-Pw77" not in err and target.read_bytes() == before
+    # a comment naming a value the file will hold once set: set refuses it too
+    was = "# was: N3w-Pw-4242\\nstringData:"
+    body = f"open(path, 'w').write(text.replace('stringData:', '{was}'))\n"
+    monkeypatch.setenv("EDITOR", _editor(tmp_path, body))
+    assert run(["edit", str(target)], capsys)[0] == 0
+    commented = target.read_bytes()
+    code, _, err = run(["set", str(target), "stringData.password"], capsys, stdin="N3w-Pw-4242")
+    assert code == 1 and "holds a value this file encrypts" in err, err
+    assert target.read_bytes() == commented
+    # a file that leaks so already can still be changed (the change must not be held hostage)
+    real = run_sops(
+        ["set", str(target), '["stringData"]["password"]', '"N3w-Pw-4242"'],
+        key_file=TEST_KEY,
+    )
+    assert real.returncode == 0, real.stderr
+    assert run(["set", str(target), "stringData.user"], capsys, stdin="An0ther-Pw-77")[0] == 0
