@@ -285,6 +285,43 @@ def tunnel_secret_in(text: str) -> bool:
 # A Tailscale key: an auth key (joins a device), an API access token, an OAuth client's secret,
 # a webhook's or SCIM's secret: `tskey-<kind>-<id>-<secret>` (sweep 58, LeafdTK/k8s-gitops: a
 # Talos extension's `TAILSCALE_AUTHKEY` was a keyword warning, and check passed it)
+# Services' API tokens by the shape their issuer gives them, a fixed prefix then a random run
+# of a fixed length (detect-secrets knows none of them; the fifth attack review of the gate: in
+# a ConfigMap or an env value, each was a warning at most, or nothing): (name, prefix, shape)
+_PREFIXED_TOKENS = tuple(
+    (name, prefix, re.compile(rf"(?<![A-Za-z0-9_-]){shape}(?![A-Za-z0-9_-])"))
+    for name, prefix, shape in (
+        ("Anthropic API Key", "sk-ant-", r"sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{80,100}AA"),
+        ("Hugging Face Token", "hf_", r"hf_[A-Za-z0-9]{34}"),
+        ("npm Access Token", "npm_", r"npm_[A-Za-z0-9]{36}"),
+        ("Grafana Service Account Token", "glsa_", r"glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"),
+        ("Pulumi Access Token", "pul-", r"pul-[a-f0-9]{40}"),
+        ("DigitalOcean Token", "_v1_", r"do[opr]_v1_[a-f0-9]{64}"),
+        ("Slack App Token", "xapp-", r"xapp-\d-[A-Za-z0-9]{8,}-\d{8,}-[a-f0-9]{32,}"),
+        ("Shopify Access Token", "shp", r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"),
+        ("Databricks Token", "dapi", r"dapi[a-f0-9]{32}(?:-\d)?"),
+        ("Linear API Key", "lin_api_", r"lin_api_[A-Za-z0-9]{40}"),
+        ("Groq API Key", "gsk_", r"gsk_[A-Za-z0-9]{52}"),
+        ("Replicate API Token", "r8_", r"r8_[A-Za-z0-9]{37}"),
+        ("1Password Service Account Token", "ops_eyJ", r"ops_eyJ[A-Za-z0-9+/]{250,}={0,3}"),
+        ("Notion Token", "ntn_", r"ntn_\d{11}[A-Za-z0-9]{35}"),
+        ("PlanetScale Token", "pscale_", r"pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_.-]{32,64}"),
+        ("Postman API Key", "PMAK-", r"PMAK-[a-f0-9]{24}-[a-f0-9]{34}"),
+        ("Doppler Token", "dp.", r"dp\.(?:pt|st|ct|sa|scim|audit)\.[A-Za-z0-9]{40,44}"),
+        ("Sentry Token", "sntr", r"sntr[ysu]_[A-Za-z0-9+/=_]{40,}"),
+    )
+)
+PREFIXED_TOKEN_PARTS = tuple(prefix for _, prefix, _ in _PREFIXED_TOKENS)
+
+
+def _prefixed_token(text: str) -> str | None:
+    """The service whose API token ``text`` holds by its issuer's shape, or None."""
+    for name, prefix, shape in _PREFIXED_TOKENS:
+        if prefix in text and shape.search(text):
+            return name
+    return None
+
+
 _TAILSCALE_KEY = re.compile(
     r"(?<![A-Za-z0-9])tskey-(?:auth|api|client|webhook|scim)-[A-Za-z0-9]{6,}-[A-Za-z0-9]{16,}"
     r"(?![A-Za-z0-9])"
@@ -1011,6 +1048,9 @@ def _known_format(text: str, value: str, *, sql: bool = True) -> Verdict | None:
         return Verdict("K3s Join Token", True)
     if "tskey-" in text and _TAILSCALE_KEY.search(text):
         return Verdict("Tailscale Key", True)
+    service = _prefixed_token(text)
+    if service is not None:
+        return Verdict(service, True)
     if _encoded_private_key(text):
         return Verdict("Private Key", True)
     if "://" in text and ("?" in text or "#" in text):
@@ -2002,6 +2042,8 @@ _XML_SECRET = re.compile(
     r"<(password|passphrase|secret|token|apiKey|api_key|privateKey)>([^<]{1,512})</\1>", re.I
 )
 _COMMENTED = re.compile(r"[ \t]+[#;].*$")
+_NPMRC_AUTH = re.compile(r"^//[^\s=]{1,512}:(_authToken|_auth|_password)[ \t]*=[ \t]*(\S{1,1024})$")
+_PHP_DEFINE = re.compile(r"""\bdefine\(\s*['"](\w{1,64})['"]\s*,\s*['"]([^'"]{1,512})['"]\s*\)""")
 _USERLIST = re.compile(r'^"[^"]*"[ \t]+"([^"]*)"')
 
 
@@ -2028,14 +2070,41 @@ _WIFI_KEY = re.compile(r"(?i)(?:^|_)(?:wpa_)?(?:psk|passphrase)$")
 _PASS_DIRECTIVE = re.compile(r"(?i)^(?:proxy|fastcgi|uwsgi|scgi|grpc|memcached)_pass$")
 
 
+def url_credential(line: str) -> bool:
+    """Whether ``line`` holds a URL whose ``user:password@`` is a credential of its own (no
+    stand-in, no variable): a ``.git-credentials`` line, a proxy's address."""
+    return any(
+        judge_value("url", found.group(0)) is not None
+        for found in _URL_WITH_PASSWORD.finditer(line)
+    )
+
+
+_URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s:/@]{0,256}:[^\s@]{1,512}@\S*")
+
+
 def config_credential(line: str, name: str = "") -> str | None:
     """The key of a config line that sets a credential to a value of its own, else None: a
     ``key = value`` line whose key names a secret, a word that sets a password with the value
     after a space (``requirepass``, a ``.netrc``'s ``password``, mosquitto's
     ``remote_password``), an XML element, a ``.pgpass`` line (``name`` is the file's)."""
     stripped = line.strip()
+    npm = _NPMRC_AUTH.match(stripped)
+    if npm is not None:
+        # an .npmrc's login for one registry (`//host/:_authToken=…`; `_auth` and `_password`
+        # are base64 of user:password and of the password): the fifth attack review of the gate
+        return (
+            npm[1]
+            if _own_value("token" if npm[1] == "_authToken" else "password", npm[2])
+            else None
+        )
     if not stripped or stripped.startswith(("#", ";", "//", "[", "<!--")):
         return None
+    php = _PHP_DEFINE.search(stripped)
+    if php is not None:
+        # wp-config.php's `define('DB_PASSWORD', '…');` (the fifth attack review of the gate)
+        key = php[1]
+        named = names_sensitive(key) or names_password(key)
+        return key if named and _own_value(key, php[2]) else None
     found = _XML_SECRET.search(stripped)
     if found is not None:
         return found[1] if _own_value(found[1], found[2]) else None

@@ -142,13 +142,17 @@ def strip_templates(value: str) -> str:
     return value
 
 
-# a Flux (envsubst) variable with a default: ``${NAME:=default}``, ``:-``, ``=`` or ``-``
+# a Flux (envsubst) variable with a default: ``${NAME:=default}``, ``:-``, ``=`` or ``-``, and
+# ``:?``/``:+``, which Flux reads as defaults too; or with a text a replacing operator puts in
+# (``${NAME/pattern/text}``, ``//``, ``/#``, ``/%``), a literal Flux writes all the same (the
+# fifth attack review of the gate: ``password: ${CLUSTER/x/…}`` passed)
+_WITH_LITERAL = r"(?::?[-=]|:[?+]|/[#%/]?[^{}$/]{0,512}/)"
 _DEFAULTED = re.compile(
-    r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]{0,127}):?[-=](?P<default>[^{}$]{0,512})\}"
+    rf"\$\{{(?P<name>[A-Za-z_][A-Za-z0-9_]{{0,127}}){_WITH_LITERAL}(?P<default>[^{{}}$]{{0,512}})\}}"
 )
 
 
-_DEFAULTED_START = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]{0,127}:?[-=]")
+_DEFAULTED_START = re.compile(rf"\$\{{[A-Za-z_][A-Za-z0-9_]{{0,127}}{_WITH_LITERAL}")
 
 
 def literal_defaults(value: str) -> list[tuple[str, str]]:

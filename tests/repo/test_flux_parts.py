@@ -44,6 +44,35 @@ def test_substitution_resolves_what_it_knows_and_reports_the_rest(
     assert found == unknown
 
 
+# What fluxcd/pkg envsubst (kustomize-controller's substitution) wrote for each, with C=prod,
+# E="", U=ABC, P=a/b/c and M="" (run through it at stop 55: the fifth attack review of the
+# gate found these operators hid a postBuild variable, and a literal, from the model)
+ENVSUBST = Variables(
+    MappingProxyType({"C": "prod", "E": "", "U": "ABC", "P": "a/b/c", "M": ""}), complete=True
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("${E=fb}", "fb"),
+        ("${E:+fb}|${M:+fb}|${C:+fb}|${M:?fb}", "fb|fb|prod|fb"),
+        ("${C:1:2}|${C: -2}|${C:-2}|${C:-3:2}|${C:1}|${C:9}", "ro|prod|prod|prod|rod|"),
+        ("${#C}|${#M}", "4|0"),
+        (
+            "${C/r/X}|${C//o/0}|${C/#p/P}|${C/%d/D}|${C/x/Zq}|${C/r/}",
+            "pXod|pr0d|Prod|proD|prod|pod",
+        ),
+        ("${C#p*}|${C##*o}|${C%o*}|${C%%o*}|${C#[a-p]}|${C##?}|${C%?}", "rod|d|pr|pr|rod|rod|pro"),
+        ("${P#*/}|${P##*/}|${P%/*}|${P%%/*}", "b/c|c|a/b|a"),
+        ("${C^^}|${C^}|${C,,}|${U,}|${U,,}", "PROD|Prod|prod|aBC|abc"),
+        ("${E:=a}|${A:-${B:-pw}}", "a|pw"),
+    ],
+)
+def test_substitution_operators_write_what_flux_writes(text: str, expected: str) -> None:
+    assert substitute_text(text, ENVSUBST, set()) == expected
+
+
 def test_an_object_can_opt_out_and_no_variable_means_no_substitution() -> None:
     doc = {
         "metadata": {"labels": {"kustomize.toolkit.fluxcd.io/substitute": "disabled"}},

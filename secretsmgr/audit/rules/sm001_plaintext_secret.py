@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import cast
 
 from secretsmgr.audit.context import AuditContext, restore_metadata_hint
-from secretsmgr.audit.credentials import UUID, config_credential, judge_value, plain_setting
+from secretsmgr.audit.credentials import (
+    UUID,
+    config_credential,
+    judge_value,
+    plain_setting,
+    url_credential,
+)
 from secretsmgr.audit.finding import (
     NO_SOPS_CONFIG,
     YAML_FIRST,
@@ -800,7 +806,8 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                             in_secret=key_path,
                         )
                     )
-                    continue
+                    if not (isinstance(value, str) and literal_defaults(value)):
+                        continue  # else the text a replacing operator puts in is judged too
                 if substituted_here:
                     here += [
                         PlaintextSecret(
@@ -1216,6 +1223,10 @@ def _source(data: bytes, path: str = "") -> str | None:
         key = config_credential(line, name)
         if key is not None:
             return f"a credential ({key}, line {number})"
+        if url_credential(line):
+            # a .git-credentials line, a proxy's address (the fifth attack review of the gate:
+            # under a file name with no extension, an https URL passed as "an address")
+            return f"a URL's password (line {number})"
     value = text.strip()
     if "\n" in value:
         return _token_line(value)
@@ -2415,9 +2426,9 @@ def _credential_references(value: object) -> list[tuple[str, str]]:
     return found
 
 
-# ``${NAME}`` (or with a default); a URL's userinfo before a password; a setting whose name ends
-# in a credential's word, then ``:`` or ``=``; a config line's keyword and a space
-_VAR = r"\$\{{{}(?::?[-=][^}}]*)?\}}"
+# ``${NAME}`` (or with a default or an operator); a URL's userinfo before a password; a setting
+# whose name ends in a credential's word, then ``:`` or ``=``; a config line's keyword and a space
+_VAR = r"\$\{{{}(?:[-=:^,/#%][^}}]*)?\}}"  # an operator on the value too (``${PW:0}``)
 # a registry login's `auth` (base64 of user:password): a docker config's JSON `"auth": "…"`,
 # the value maybe on the next line, or YAML's `auth: …` (k3s registries.yaml)
 _DOCKER_AUTH = r"""(?i)(?<![\w-])["']?auth["']?[ \t]*:\s*["']?"""

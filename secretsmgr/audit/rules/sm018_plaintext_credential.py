@@ -27,6 +27,7 @@ from typing import cast
 from secretsmgr.audit.context import AuditContext, own_rule_fix, reencrypt_fix, rule_encrypts
 from secretsmgr.audit.credentials import (
     BOOTSTRAP_SHAPE,
+    PREFIXED_TOKEN_PARTS,
     QUERY_SECRET,
     SQL_LOGIN,
     UUID_HINT,
@@ -243,6 +244,7 @@ _KNOWN_PARTS = (
     "/webhooks/",  # a Discord webhook's URL
     "IncomingWebhook/",  # a Microsoft Teams webhook's URL
     *("ya29.", "1//0"),  # Google OAuth access and refresh tokens
+    *PREFIXED_TOKEN_PARTS,  # services' API tokens by their issuers' shapes
 )
 
 

@@ -2539,6 +2539,21 @@ def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_
         "dockerconfig.json": '{\n  "auths": {"ghcr.io": {"auth": "cm9ib3Q6WnE4dk4zcEwweFI3"}}\n}\n',
         # the fourth attack review of the gate: a user's name, then a password on the next line
         "auth": "admin\n\nXq9vR4tY8uXb3NzP\n",
+        # the fifth attack review of the gate: a URL's password under a name with no extension,
+        # an .npmrc's logins, wp-config.php's define()
+        "git-credentials": "https://bob:Zq8vR2mK7tLw3XpB@git.example.internal/x.git\n",
+        "password": "http://bob:Yq8vR2mK7tLw3XpB@proxy.internal:3128\n",
+        ".npmrc": "registry=https://npm.example.internal/\n"
+        "//npm.example.internal/:_authToken=Zq8vR2mK7tLw3XpBZq8vR2mK7tLw3XpB1234\n",
+        "npmrc-legacy": "//r.example.com/:_auth=Ym9iOlpxOHZSMm1LN3RMdzNYcEI=\n",
+        "wp-config.php": "<?php\ndefine('DB_NAME', 'wp');\n"
+        "define('DB_PASSWORD', 'Xq8vR2mK7tLw3XpG');\n",
+        # a URL with no password of its own, an .npmrc reading a variable, a define() of a name
+        "repo-url": "https://github.com/example/repo.git\n",
+        "sample-url": "https://user:password@example.com/\n",
+        "ci.npmrc": "//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n",
+        "other.php": "<?php\ndefine('DB_USER', 'wordpress');\n"
+        "define('DB_PASSWORD', getenv('PW'));\n",
         # lists of names, hosts, addresses: none
         "hosts": "db-1.internal\ndb-2.internal\n",
         "members": "alice\nbob\ncarol\n",
@@ -2583,7 +2598,15 @@ def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_
                 ("nslcd.conf", "bindpw, line 2"),
                 ("init.sql", "PASSWORD, line 1"),
                 ("userlist.txt", "password, line 2"),
+                (".npmrc", "_authToken, line 2"),
+                ("npmrc-legacy", "_auth, line 1"),
+                ("wp-config.php", "DB_PASSWORD, line 3"),
             )
+        },
+        **{
+            f"apps/{name}": "holds a URL's password (line 1) in plaintext, and a secretGenerator "
+            "of layer apps puts it in a Secret (files:)"
+            for name in ("git-credentials", "password")
         },
     }
 
@@ -3519,6 +3542,42 @@ def test_a_literal_default_of_a_variable_is_judged_as_a_literal(tmp_path: Path) 
     )
     found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert found == {"stringData.token", "stringData.password"}, found
+
+
+def test_envsubst_operators_hide_neither_a_variable_nor_a_literal(tmp_path: Path) -> None:
+    # the fifth attack review of the gate: Flux's operators on a variable (a part of it, a glob
+    # trimmed, a text put in, a default by `:+`) passed as "only a variable"; its envsubst
+    # wrote each value below into the Secret
+    from secretsmgr.audit.engine import run_audit
+
+    layer = flux_kustomization() + (
+        "  postBuild:\n    substitute:\n      CLUSTER: x\n      PW: Yq8vR2mK7tLw3XpB\n"
+        "      TK: Wq8vR2mK7tLw3XpBQ-x\n      NAME: web\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "resources:\n  - s.yaml\n",
+            "apps/s.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n"
+                "  password: ${CLUSTER/x/Zq8vR2mK7tLw3XpB}\n"
+                "  token: ${PW:0}\n"
+                "  apikey: ${TK%%-x}\n"
+                "  other: ${UNSET:+Vq8vR2mK7tLw3XpB}\n"
+                "  url: postgres://app:${PW^^}@db:5432/app\n"
+                "  name: ${NAME^^}\n"
+                "  host: ${NAME/web/web.example.com}\n"
+            ),
+        },
+        layer=layer,
+    )
+    found = {(f.path, f.key_path) for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        ("apps/s.yaml", "stringData.password"),
+        ("apps/s.yaml", "stringData.other"),
+        ("clusters/prod/apps.yaml", "spec.postBuild.substitute.PW"),
+        ("clusters/prod/apps.yaml", "spec.postBuild.substitute.TK"),
+    }, found
 
 
 def test_a_literal_default_is_judged_as_written_whatever_its_shape(tmp_path: Path) -> None:

@@ -2311,6 +2311,50 @@ def test_a_ci_service_containers_stock_login_on_localhost_is_no_credential(
     assert found == {f"jobs.test.env.{name}" for name in reported}, found
 
 
+# made-up tokens in each issuer's shape (the fifth attack review of the gate: in a ConfigMap
+# or an env value each was a keyword or entropy warning at most, several nothing at all)
+_RUN = "Zq8vR2mK7tLw3XpBn4Hc9Jd6Fg1Ks0YaWe5Tu2Io7"
+_HEX = "9f2c4e6a8b0d1f3a5c7e9b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a"
+PREFIXED_TOKENS = {
+    "Anthropic API Key": "sk-ant-api03-" + (_RUN * 3)[:93] + "AA",
+    "Hugging Face Token": "hf_" + _RUN[:34],
+    "npm Access Token": "npm_" + _RUN[:36],
+    "Grafana Service Account Token": "glsa_" + _RUN[:32] + "_" + _HEX[:8],
+    "Pulumi Access Token": "pul-" + _HEX[:40],
+    "DigitalOcean Token": "dop_v1_" + _HEX[:64],
+    "Slack App Token": "xapp-1-A0KQ7VR4M2C-1234567890123-" + _HEX[:64],
+    "Shopify Access Token": "shpat_" + _HEX[:32],
+    "Databricks Token": "dapi" + _HEX[:32],
+    "Linear API Key": "lin_api_" + _RUN[:40],
+    "Groq API Key": "gsk_" + (_RUN * 2)[:52],
+    "Replicate API Token": "r8_" + _RUN[:37],
+    "Notion Token": "ntn_" + "12345678901" + _RUN[:35],
+    "Postman API Key": "PMAK-" + _HEX[:24] + "-" + _HEX[24:58],
+}
+
+
+def test_services_api_tokens_are_known_by_their_issuers_shapes(tmp_path: Path) -> None:
+    from secretsmgr.audit.engine import run_audit
+
+    data = "".join(f"  t{n}: {token}\n" for n, token in enumerate(PREFIXED_TOKENS.values()))
+    # the prefixes alone, or a token cut short, are no token
+    data += "  short: hf_abc\n  words: npm_install_timeout\n  sha: dapi" + _HEX[:20] + "\n"
+    standard_repo(tmp_path, {"apps/kustomization.yaml": "resources:\n  - cm.yaml\n"})
+    write(
+        tmp_path,
+        "apps/cm.yaml",
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n{data}",
+    )
+    errors = {
+        f.key_path: f.message
+        for f in run_audit(tmp_path).findings
+        if f.rule == "SM018" and f.severity == "error"
+    }
+    assert set(errors) == {f"data.t{n}" for n in range(len(PREFIXED_TOKENS))}, errors
+    for n, name in enumerate(PREFIXED_TOKENS):
+        assert f": {name} in plaintext" in errors[f"data.t{n}"]
+
+
 def test_a_tailscale_key_is_a_known_format(tmp_path: Path) -> None:
     # sweep 58, LeafdTK/k8s-gitops: a Talos extension's TAILSCALE_AUTHKEY was a keyword warning
     # and check passed it; stand-ins for one stay stand-ins
