@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from secretsmgr.sops.metadata import (
 )
 from secretsmgr.sops.model import EncryptionRule, SopsMetadata
 from secretsmgr.sops.rules import Leaf, map_with_rule
-from secretsmgr.sops.tree import MapNode, Node, Path, aad_for
+from secretsmgr.sops.tree import MapNode, Node, Path, SeqNode, aad_for
 from secretsmgr.sops.values import Comment, parse_typed, serialize
 from secretsmgr.sops.yamlio import emit_yaml, parse_yaml
 
@@ -505,8 +506,32 @@ def check_written(text: str, fmt: FileFormat, data_key: bytes) -> None:
 
 
 def same_data(a: Sequence[MapNode], b: Sequence[MapNode]) -> bool:
-    """Whether two plaintext trees hold the same values and comments in the same order."""
-    return len(a) == len(b) and all(x == y for x, y in zip(a, b, strict=True))
+    """Whether two plaintext trees hold the same values, of the same types, and comments in the
+    same order: ``1``, ``1.0`` and ``true`` differ (sops writes each with its type: an edit from
+    one to another was taken for no change), and ``.nan`` is itself (a rotation of a file holding
+    one was refused as not reading back: the interop review of stop 55)."""
+    return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, MapNode | SeqNode) or isinstance(b, MapNode | SeqNode):
+        if not (isinstance(a, MapNode | SeqNode) and isinstance(b, MapNode | SeqNode)):
+            return False
+        if type(a) is not type(b):
+            return False
+        items_a: list[object] = list(a.items)
+        items_b: list[object] = list(b.items)
+        return len(items_a) == len(items_b) and all(
+            _same(x, y) for x, y in zip(items_a, items_b, strict=True)
+        )
+    if isinstance(a, tuple) and isinstance(b, tuple):  # a mapping's (key, value) item
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, bool | int | float) or isinstance(b, bool | int | float):
+        if type(a) is not type(b):
+            return False
+        if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+            return True
+    return a == b
 
 
 # ----------------------------------------------------------------------------- writing

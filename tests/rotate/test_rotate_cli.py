@@ -542,6 +542,23 @@ def test_rotate_all_includes_ini_files_and_sops_reads_them_after(
     assert rel in {f.path for f in entries[-1].files}
 
 
+def test_a_file_holding_nan_or_values_of_equal_number_rotates(
+    demo_repo: Path, demo_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the interop review of stop 55: rotate refused a file holding `.nan` ("staged file does
+    # not decrypt to the plaintext": NaN is never equal to itself), which sops rotates
+    rel = "gitops/apps/redis/tuning.sops.yaml"
+    path = demo_repo / rel
+    path.write_text("ratio: .nan\nlimit: -.inf\nn: 1\nf: 1.5\nb: true\npw: s3cret-Zq8v\n")
+    done = run_sops(["encrypt", "--age", CLUSTER, "-i", str(path)], cwd=Path("/"))
+    assert done.returncode == 0, done.stderr
+    commit_all(demo_repo, "add a file with a NaN")
+    plain_before = sops_decrypt(path, key_file=DEMO_KEY)
+    code, _, err = rotate(demo_repo, capsys, str(path), "--reason", "nan")
+    assert code == 0, err
+    assert sops_decrypt(path, key_file=DEMO_KEY) == plain_before
+
+
 def test_a_wrong_key_gets_the_hints_decrypt_gives(
     demo_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

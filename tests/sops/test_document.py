@@ -288,3 +288,20 @@ def test_audit_reading_reports_a_tampered_encrypted_comment() -> None:
     with pytest.raises(IntegrityError) as info:
         decrypt_docs(sops.load(tampered, YAML), DATA_KEY, audit=True)
     assert info.value.key_path == ("stringData",)
+
+
+def test_same_data_tells_types_apart_and_takes_nan_for_itself() -> None:
+    # the interop review of stop 55: `1`, `1.0` and `true` were the same (Python's ==), and
+    # `.nan` never was, so rotate refused a file holding one as not reading back
+    from secretsmgr.sops.document import same_data
+    from secretsmgr.sops.tree import MapNode, SeqNode
+
+    def doc(value: object) -> list[MapNode]:
+        return [MapNode([("a", SeqNode([value]))])]  # type: ignore[list-item]
+
+    assert same_data(doc(float("nan")), doc(float("nan")))
+    assert same_data(doc(1), doc(1)) and same_data(doc("x"), doc("x"))
+    assert not same_data(doc(1), doc(1.0))
+    assert not same_data(doc(1), doc(True))
+    assert not same_data(doc(0), doc(None)) and not same_data(doc("1"), doc(1))
+    assert not same_data([MapNode([("a", 1)])], [MapNode([("b", 1)])])
