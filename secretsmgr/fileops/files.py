@@ -63,7 +63,8 @@ from secretsmgr.sops.document import (
 from secretsmgr.sops.encvalue import PREFIX as ENC
 from secretsmgr.sops.iniio import META_SECTION, reads_back
 from secretsmgr.sops.limits import limit_text, max_file_bytes
-from secretsmgr.sops.tree import MapNode, Node
+from secretsmgr.sops.tree import MapNode, Node, SeqNode
+from secretsmgr.sops.values import Comment
 
 # (path written, action, the file's text before, what was written, key paths changed)
 Recorder = Callable[[Path, str, str, Written, tuple[str, ...]], None]
@@ -437,6 +438,23 @@ def _check_set(fmt: FileFormat, doc: MapNode, path: keypath.KeyPath, value: Node
         )
 
 
+def _json_numbers(value: Node) -> Node:
+    """``value`` with every integer a float: sops 3.11 reads each number of a JSON file as one
+    (``sops set F '["p"]' 7`` writes ``type:float``; set --json wrote ``type:int``, the interop
+    review of stop 55)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, MapNode):
+        return MapNode(
+            [i if isinstance(i, Comment) else (i[0], _json_numbers(i[1])) for i in value.items]
+        )
+    if isinstance(value, SeqNode):
+        return SeqNode([i if isinstance(i, Comment) else _json_numbers(i) for i in value.items])
+    return value
+
+
 def _is_base64(value: str) -> bool:
     """Whether the API server reads ``value`` as base64 (Go's decoder skips line breaks)."""
     try:
@@ -533,7 +551,7 @@ def _rewrite(
             )
         if not clear and same_data(docs, decrypted.docs):
             return ValueChange(shown, changed=False)
-        written = reseal(decrypted, docs, yaml_indent(file))
+        written = reseal(decrypted, docs, yaml_indent(file), keep_version=True)
         if action == "set":
             sealed = keypath.get(load(written.text, fmt).docs[0], path)
             if _in_plaintext(sealed):
@@ -567,7 +585,9 @@ def set_value(
         if not keypath.holds(first, path):
             _in_another_document(docs, spec, "set", file)
         _check_set(fmt, first, path, value)
-        updated = keypath.set_at(first, path, value)
+        updated = keypath.set_at(
+            first, path, _json_numbers(value) if fmt is FileFormat.JSON else value
+        )
         assert isinstance(updated, MapNode)
         return [updated, *docs[1:]], path
 

@@ -147,6 +147,13 @@ def resolve_for_set(root: Node, spec: str) -> KeyPath:
         node = child(node, part) if not isinstance(node, _Missing) else node
     created: list[Key] = []
     for i, name in enumerate(rest):
+        if "[" in name or "]" in name:
+            # `data[` or `a]["b"]`: sops's form gone wrong, not a key to make (the interop
+            # review of stop 55: set made a key named `data[` with exit 0)
+            raise UsageError(
+                f"malformed key path {spec!r}: it would make a key named {name!r}; "
+                'for a key holding a bracket, use sops\'s form (["name["])'
+            )
         created.append(_key_for(node, name) if i == 0 and not isinstance(node, _Missing) else name)
     return (*found, *created)
 

@@ -43,6 +43,7 @@ from secretsmgr.sops import (
 from secretsmgr.sops.datakey import new_data_key, unwrap_data_key
 from secretsmgr.sops.document import binary_plain, check_written, decrypt_docs, stored_mac
 from secretsmgr.sops.encvalue import is_enc, parse_enc
+from secretsmgr.sops.jsonio import emit_json
 from secretsmgr.sops.mac import MacAccumulator, macs_equal
 from secretsmgr.sops.metadata import WRITE_VERSION
 from secretsmgr.sops.model import SopsMetadata
@@ -298,9 +299,15 @@ def extract(docs: Sequence[MapNode], spec: str, fmt: FileFormat) -> str:
     if isinstance(found, MapNode):
         return dump_plain([found], fmt if fmt is not FileFormat.DOTENV else FileFormat.YAML)
     if isinstance(found, SeqNode):
-        return dump_plain([MapNode([("_", found)])], FileFormat.YAML).split("\n", 1)[1]
+        # at the top level, as sops prints it (inside a mapping's key it was indented, and an
+        # empty list printed nothing: the interop review of stop 55); JSON's in JSON
+        if fmt is FileFormat.JSON:
+            return emit_json(found).removesuffix("\n")  # sops prints no line end after it
+        return dump_plain([found], FileFormat.YAML)
     assert not isinstance(found, MISSING_TYPE)  # resolve() found it
-    return _scalar_text(found)
+    # a string as it is; any other value as YAML writes it, with a line end (not from JSON)
+    end = "\n" if fmt is FileFormat.YAML and not isinstance(found, str) else ""
+    return _scalar_text(found) + end
 
 
 def _scalar_text(value: Node) -> str:
@@ -347,11 +354,15 @@ def parse_edited(text: str, fmt: FileFormat) -> list[MapNode]:
         ) from exc
 
 
-def reseal(decrypted: Decrypted, docs: Sequence[MapNode], indent: int = 4) -> Written:
+def reseal(
+    decrypted: Decrypted, docs: Sequence[MapNode], indent: int = 4, *, keep_version: bool = False
+) -> Written:
     """Encrypt ``docs`` under the data key and recipients of ``decrypted``, with a new MAC.
 
     Unchanged values keep their ciphertext (their IVs are reused), so a diff shows only what
-    changed. The result is checked to read back before it is handed out.
+    changed. The result is checked to read back before it is handed out. ``keep_version``: the
+    file's ``sops.version`` stays, as ``sops set`` and ``unset`` keep it (``sops edit`` raises it
+    to the running version: the interop review of stop 55).
     """
     meta = decrypted.metadata
     refuse_values_in_clear_comments(docs, meta.rule, decrypted.docs, "make the change again")
@@ -362,7 +373,7 @@ def reseal(decrypted: Decrypted, docs: Sequence[MapNode], indent: int = 4) -> Wr
         rule=meta.rule,
         mac_only_encrypted=meta.mac_only_encrypted,
         shamir_threshold=meta.shamir_threshold,
-        version=WRITE_VERSION,
+        version=meta.version if keep_version and meta.version else WRITE_VERSION,
     )
     sealed = seal(
         docs,

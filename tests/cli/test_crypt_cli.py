@@ -211,6 +211,38 @@ def test_decrypt_extract(
     assert (code, out, err) == (0, expected, "")
 
 
+EXTRACTED = {
+    "x.yaml": (
+        "el: []\nl:\n  - a\n  - b\nlm:\n  - x: 1\n    y:\n      - q\nm:\n  a: [1, 2]\n"
+        "n: 5\nb: true\nf: 1.5\nz: null\ns: text\n",
+        ("el", "l", "lm", "m", "n", "b", "f", "z", "s"),
+    ),
+    "x.json": (
+        '{"arr": [1, "two", {"a": [1]}], "m": {"x": [true]}, "e": [], "n": 5, "s": "x"}\n',
+        ("arr", "m", "e", "n", "s"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXTRACTED))
+def test_decrypt_extract_prints_what_sops_prints(
+    tmp_path: Path, key_env: None, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    # the interop review of stop 55: an empty list printed nothing (sops: `[]`), a list was
+    # indented, JSON's printed as YAML, a number had no line end (and one from JSON must not)
+    text, keys = EXTRACTED[name]
+    target = tmp_path / name
+    target.write_text(text)
+    done = run_sops(["encrypt", "--age", PUB1, "-i", str(target)], cwd=Path("/"))
+    assert done.returncode == 0, done.stderr
+    for key in keys:
+        theirs = run_sops(["decrypt", "--extract", f'["{key}"]', str(target)], key_file=TEST_KEY)
+        assert theirs.returncode == 0, theirs.stderr
+        code, out, err = run(["decrypt", "--extract", key, str(target)], capsys)
+        assert (code, err) == (0, ""), err
+        assert out == theirs.stdout, key
+
+
 def test_extract_missing_path_is_a_usage_error(
     repo: Path, key_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -88,6 +89,23 @@ def test_set_changes_one_ciphertext_and_the_mac(
     assert changed_lines(before, after) - {"lastmodified"} == {"password", "mac"}
     expected = SECRET.replace("old-password", NEW_VALUE)  # one-line value: newline dropped
     assert sops_plain(path) == expected
+
+
+def test_set_and_unset_keep_the_files_sops_version_as_sops_does(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the interop review of stop 55: `sops set` keeps the version an older sops wrote,
+    # secretsmgr's set raised it to 3.11.0 (a diff line of its own); edit raises it, as sops's
+    path = encrypted(repo, "db.yaml", SECRET, capsys)
+    path.write_text(path.read_text().replace("version: 3.11.0", "version: 3.7.3"))
+    done = run_sops(["set", str(path), '["stringData"]["username"]', '"root"'], key_file=TEST_KEY)
+    assert done.returncode == 0 and "version: 3.7.3" in path.read_text(), done.stderr
+    args = ["--repo", str(repo), "set", str(path), "stringData.password"]
+    assert run(args, capsys, stdin=NEW_VALUE)[0] == 0
+    args = ["--repo", str(repo), "unset", str(path), "stringData.username"]
+    assert run(args, capsys)[0] == 0
+    assert "version: 3.7.3" in path.read_text()
+    assert NEW_VALUE in sops_plain(path)
 
 
 def test_set_is_a_no_op_for_the_same_value(
@@ -222,6 +240,13 @@ def test_set_and_unset_on_json_and_dotenv(
     assert run(["--repo", str(repo), "set", str(json_file), "b.d"], capsys, stdin=b"4")[0] == 0
     assert run(["--repo", str(repo), "unset", str(json_file), "b.c"], capsys)[0] == 0
     assert json.loads(sops_plain(json_file)) == {"a": "1", "b": {"d": "4"}}
+    # every number of a JSON file is a float to sops 3.11, as `sops set` writes one (the interop
+    # review of stop 55: set --json wrote `type:int`)
+    args = ["--repo", str(repo), "set", "--json", str(json_file), "n"]
+    assert run(args, capsys, stdin=b'{"x": [7, true, 1.5]}')[0] == 0
+    types = re.findall(r"type:(\w+)\]", json_file.read_text())
+    assert types.count("float") == 2 and "int" not in types, types
+    assert json.loads(sops_plain(json_file))["n"] == {"x": [7, True, 1.5]}
 
 
 @pytest.mark.parametrize(

@@ -62,6 +62,15 @@ def test_malformed_bracket_paths_are_usage_errors(spec: str) -> None:
         parse_key_path(spec)
 
 
+@pytest.mark.parametrize("spec", ["data[", 'stringData]["x"]', "a.b[0]"])
+def test_a_dotted_path_that_would_make_a_key_holding_a_bracket_is_a_usage_error(
+    spec: str,
+) -> None:
+    # the interop review of stop 55: `set FILE 'data['` made a key named `data[`, exit 0
+    with pytest.raises(UsageError, match="malformed key path"):
+        resolve_for_set(doc(), spec)
+
+
 def test_dotted_paths_find_keys_holding_dots_and_list_indexes() -> None:
     root = doc()
     assert resolve(root, "stringData.config.yaml") == ("stringData", "config.yaml")
