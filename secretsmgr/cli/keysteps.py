@@ -328,14 +328,23 @@ def begin_again(
     context: str | None,
     output: Path | None,
     named: tuple[str | None, str | None] = (None, None),
+    cluster: str | None = None,
+    commit: bool = False,
+    reason: str = "",
+    allow_dirty: bool = False,
 ) -> str:
     """``key rotate --begin`` with the options given (not ``--cluster-key``, which the hint
-    adds), and ``-o`` where there is no OS keyring to keep the new key in."""
+    adds), and ``-o`` where there is no OS keyring to keep the new key in (sweep A of stop 55:
+    the hint left out the ``--commit`` and ``--reason`` the operator gave)."""
     from secretsmgr.keys.oskeyring import keyring_absent
 
     given = ["--apply"] if apply else []
     given += [f"--context {sh_word(context)}"] if context else []
     given += _target_options(named)
+    given += [f"--cluster {sh_word(cluster)}"] if cluster else []
+    given += ["--commit"] if commit else []
+    given += [f"--reason {sh_word(reason)}"] if reason else []
+    given += ["--allow-dirty"] if allow_dirty else []
     if output is not None:
         given.append(f"-o {sh_path(str(output))}")
     elif keyring_absent():

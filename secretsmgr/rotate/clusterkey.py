@@ -55,6 +55,7 @@ from secretsmgr.rotate.record import locked_writer
 from secretsmgr.rotate.settingsedit import settings_text
 from secretsmgr.rotate.sopsrules import add_beside, switch
 from secretsmgr.rotate.transaction import RotationResult, failure_text, refuse_dirty, rotate
+from secretsmgr.shellword import sh_path
 from secretsmgr.sops.datakey import unwrap_data_key
 
 
@@ -547,6 +548,20 @@ def finish(
     new_only = identity.only([new])
     ctx = load_inventory(root, env=env)
     scope = [e for e in ctx.sops_files if in_rotation(ctx, e, old)]
+    unread = [e.path for e in scope if e.sops_file is None]
+    if unread:
+        # named as a SOPS file, with no sops metadata sops reads: a plaintext file (SM002), not
+        # one on the old key (sweep A of stop 55: a plaintext Secret committed mid-rotation was
+        # "readable only by the old key", and the hint's --begin refused it too)
+        raise RefusedError(
+            f"{unread[0]} is no SOPS file sops can read ({plural(len(unread), 'file')}): "
+            "it is in plaintext, or its sops metadata is broken; nothing was changed",
+            hints=(
+                f"see what it is: secretsmgr check {sh_path(Path(unread[0]))}",
+                f"a plaintext one: secretsmgr encrypt -i {sh_path(Path(unread[0]))}, "
+                "then finish again",
+            ),
+        )
     blocked = finish_blockers(ctx, new_only, scope)
     if blocked:
         raise RefusedError(

@@ -541,15 +541,27 @@ def _unapplied_rule_keys(ctx: Inventory, entry: SopsEntry) -> tuple[str, ...]:
 
 
 def _refuse_split(
-    holders: dict[str, list[str]], blocked: tuple[str, str, str] | None = None
+    holders: dict[str, list[str]],
+    blocked: tuple[str, str, str] | None = None,
+    hidden: str | None = None,
 ) -> RefusedError:
     """The refusal of a shared value without ``--linked``. ``blocked`` is why ``--linked``
     would refuse too (the file, the reason, how to do it by hand): then its hint is the way by
-    hand, not a flag that fails when pasted (the review of stop 52)."""
+    hand, not a flag that fails when pasted (the review of stop 52). ``hidden``: a file no
+    identity at hand opens, which may hold the value or not (sweep B of stop 55: the hint said
+    it held it, and sent the user to a holder of its key for the files the user's key opens)."""
     first = next(iter(holders))
     count = sum(len(paths) for paths in holders.values())
-    if blocked is None:
-        hints: tuple[str, ...] = (
+    hints: tuple[str, ...]
+    if hidden is not None:
+        hints = (
+            f"--linked refuses while {hidden} cannot be decrypted with the identities at hand "
+            "(it might hold the value too): run it with that file's key at hand as well",
+            "or regenerate with --unlinked, then put the new value by hand with secretsmgr set "
+            f"in {', '.join(holders)}, and ask a holder of {hidden}'s key to look there",
+        )
+    elif blocked is None:
+        hints = (
             f"rewrite it everywhere with --linked (also in: {', '.join(holders)})",
             "or regenerate only the named key paths with --unlinked",
         )
@@ -675,10 +687,8 @@ def link_values(
                 escaped = ", escaped as that text needs" if obstacle.escaping else ""
                 how = f"{escaped}: secretsmgr edit {sh_path(obstacle.path)}"
                 blocked = (obstacle.path, reason, how)
-            if blocked is None and unreadable:
-                hidden = "it cannot be decrypted with the identities at hand"
-                blocked = (unreadable[0], hidden, ", by a holder of its key")
-            raise _refuse_split(holders, blocked)
+            hidden = unreadable[0] if blocked is None and unreadable else None
+            raise _refuse_split(holders, blocked, hidden)
         if unreadable:
             raise _refuse_hidden(unreadable, linked=False)
         return [], []

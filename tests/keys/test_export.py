@@ -7,6 +7,7 @@ tests/keys/test_keyring.py.
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -225,7 +226,8 @@ def test_key_rotate_sends_no_unrecorded_key_either(
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(both(tmp_path, DEMO_KEY, ADMIN_KEY, stranger_file)))
     out_file = tmp_path / "new.agekey"
     args = ["--repo", str(repo), "key", "rotate", step]
-    got = run(args + (["-o", str(out_file)] if step == "--begin" else []), capsys, expect=1)
+    given = ["-o", str(out_file), "--commit", "--reason", "yearly key"] if step == "--begin" else []
+    got = run(args + given, capsys, expect=1)
     assert got.out == ""
     # what key rotate does with the key, not "export" (sweep 52: it puzzled an operator)
     assert got.err.startswith(
@@ -235,11 +237,17 @@ def test_key_rotate_sends_no_unrecorded_key_either(
     assert snapshot(repo) == before and not out_file.exists()
     if step == "--begin":
         # the hint is the same run with the key named: -o kept (sweep 42: it was dropped, and
-        # pasted where there is no keyring it failed), and it is taken when pasted
-        hint = f"secretsmgr key rotate --begin -o {out_file} --cluster-key {ADMIN}"
+        # pasted where there is no keyring it failed), --commit and --reason too (sweep A of
+        # stop 55), and it is taken when pasted
+        hint = (
+            "secretsmgr key rotate --begin --commit --reason 'yearly key' "
+            f"-o {out_file} --cluster-key {ADMIN}"
+        )
         assert f"name it: {hint}" in got.err
         again = run(
-            ["--repo", str(repo), *hint.split()[1:]], capsys, may_warn=["holds a private key"]
+            ["--repo", str(repo), *shlex.split(hint)[1:]],
+            capsys,
+            may_warn=["holds a private key"],
         )
         assert "not recorded as a cluster key" not in again.err
 

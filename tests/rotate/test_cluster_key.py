@@ -210,6 +210,36 @@ def test_finish_refuses_a_file_only_the_old_key_opens_and_begin_again_fixes_it(
     run(repo, env_with_new, "log", "--verify")
 
 
+def test_finish_names_a_plaintext_file_as_plaintext_and_encrypt_mends_it(
+    repo: Path, tmp_path: Path
+) -> None:
+    # sweep A of stop 55: a plaintext Secret committed during the overlap was "readable only
+    # by the old key", and the hint's --begin refused it too ("not a readable SOPS file")
+    env = key_env(tmp_path)
+    begin(repo, tmp_path, env)
+    added = late_secret(repo)
+    commit_all(repo, "a plaintext secret, by mistake")
+    env_with_new = key_env(tmp_path, DEMO_KEY, tmp_path / "new.agekey")
+    before, sha = snapshot(repo), head(repo)
+    refused = run(repo, env_with_new, "key", "rotate", "--finish", expect=1)
+    assert "gitops/apps/redis/extra.enc.yaml is no SOPS file sops can read" in refused.err
+    assert "only by the old key" not in refused.err and "late-arrival" not in refused.err
+    assert "secretsmgr encrypt -i gitops/apps/redis/extra.enc.yaml" in refused.err
+    assert snapshot(repo) == before and head(repo) == sha
+    # the hint, pasted: encrypted during the overlap, the file is on both keys and finish runs
+    run(repo, env_with_new, "encrypt", "-i", str(added))
+    commit_all(repo, "encrypted")
+    run(
+        repo,
+        env_with_new,
+        "key",
+        "rotate",
+        "--finish",
+        "--skip-cluster-check",
+        "--commit",
+    )
+
+
 def test_finish_needs_the_new_private_key(repo: Path, tmp_path: Path) -> None:
     env = key_env(tmp_path)
     begin(repo, tmp_path, env)

@@ -135,6 +135,19 @@ def test_linked_refuses_when_a_file_cannot_be_decrypted(
     assert code == 1
     assert "cannot tell whether the value also sits in " + hidden in err
     assert snapshot(demo_repo) == before
+    # a shared value and a file none of the keys at hand opens: that file might hold it, and
+    # the files the keys open are the user's to change (sweep B of stop 55: the hint said the
+    # hidden file held it, and sent the user to its key's holder for the shared one)
+    code, _out, err = rotate(demo_repo, capsys, *REGEN)
+    assert code == 1 and "would split a shared value" in err
+    lines = err.splitlines()
+    assert lines[1] == (
+        f"secretsmgr: hint: --linked refuses while {hidden} cannot be decrypted with the "
+        "identities at hand (it might hold the value too): run it with that file's key at hand "
+        "as well"
+    )
+    assert f"secretsmgr set in {AUTHENTIK}, and ask a holder of {hidden}'s key" in lines[2]
+    assert snapshot(demo_repo) == before
     code, _out, err = rotate(demo_repo, capsys, *only_redis, "--unlinked")
     assert (code, err) == (0, "")
 

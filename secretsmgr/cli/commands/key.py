@@ -454,7 +454,8 @@ def rotate_cmd(
     identity = rotation_identities(settings, cluster, cluster_key if begin else pending, begin)
     from secretsmgr.cli.keysteps import begin_again
 
-    again = begin_again(apply, context, output, (namespace, secret)) if begin else ""
+    step = (cluster, commit, reason, allow_dirty)
+    again = begin_again(apply, context, output, (namespace, secret), *step) if begin else ""
     check_rotation_keys(
         root, identity, cluster_key, begin=begin, cluster=cluster, begin_command=again
     )
