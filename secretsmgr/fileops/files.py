@@ -43,6 +43,7 @@ from secretsmgr.fileops.text import (
     parse_edited,
     reseal,
     resolve_policy,
+    store_indents,
     with_pending_key,
     yaml_indent,
 )
@@ -62,6 +63,7 @@ from secretsmgr.sops.document import (
 )
 from secretsmgr.sops.encvalue import PREFIX as ENC
 from secretsmgr.sops.iniio import META_SECTION, reads_back
+from secretsmgr.sops.jsonio import indent_of
 from secretsmgr.sops.limits import limit_text, max_file_bytes
 from secretsmgr.sops.tree import MapNode, Node, SeqNode
 from secretsmgr.sops.values import Comment
@@ -242,7 +244,8 @@ def _decrypted(file: Path, identities: Sequence[Identity], extract: str | None =
     """What ``sops -d`` prints for ``file``: a binary-store file's ``data`` as it is."""
     text = _text(file)
     fmt = format_for_text(file.name, text)
-    return decrypt_text(text, fmt, identities, extract, binary=is_binary_store(file.name, text))
+    binary = is_binary_store(file.name, text)
+    return decrypt_text(text, fmt, identities, extract, binary=binary, indents=store_indents(file))
 
 
 # ----------------------------------------------------------------------------- edit
@@ -275,7 +278,7 @@ def _create(file: Path, root: Path | None, editor: EditorFn, record: Recorder) -
     policy = policy_for(root, file, takes_age=False)  # edit has no --age
     fmt = format_for_path(file.name)
     binary = binary_store_name(file.name)  # kept whole, as sops does: no example to start from
-    example = "" if binary else example_text(fmt, policy.indent)
+    example = "" if binary else example_text(fmt, policy.indent, policy.json_indent)
     edited = editor(example)
     if edited == example:
         raise RefusedError(f"{file} was not created: the example was saved unchanged")
@@ -320,11 +323,12 @@ def edit_file(
     fmt = format_for_text(file.name, text)
     decrypted = decrypt_file_text(text, fmt, identities)
     indent = yaml_indent(file)
+    unit = indent_of(text)  # a JSON file's indent, as it was written
     whole = is_binary_store(file.name, text) and isinstance(decrypted.docs[0].get("data"), str)
 
     def plain(docs: Sequence[MapNode]) -> str:  # a binary-store file: its content, as sops shows
         data = docs[0].get("data") if whole else None
-        return data if isinstance(data, str) else dump_plain(docs, fmt, indent)
+        return data if isinstance(data, str) else dump_plain(docs, fmt, indent, unit)
 
     def parsed(edited: str) -> list[MapNode]:
         return binary_plain(edited) if whole else parse_edited(edited, fmt)
@@ -340,7 +344,7 @@ def edit_file(
         with locked(root, file):
             current = _current(file)
             if current == original:
-                written = reseal(decrypted, docs, indent)
+                written = reseal(decrypted, docs, indent, json_indent=unit)
                 write_atomic(file, written.text)
                 changed = tuple(_shown(c.path) for c in keypath.diff(decrypted.docs, docs))
                 record(file, "edit", text, written, changed)
@@ -551,7 +555,9 @@ def _rewrite(
             )
         if not clear and same_data(docs, decrypted.docs):
             return ValueChange(shown, changed=False)
-        written = reseal(decrypted, docs, yaml_indent(file), keep_version=True)
+        written = reseal(
+            decrypted, docs, yaml_indent(file), keep_version=True, json_indent=indent_of(text)
+        )
         if action == "set":
             sealed = keypath.get(load(written.text, fmt).docs[0], path)
             if _in_plaintext(sealed):

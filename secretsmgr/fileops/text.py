@@ -43,7 +43,7 @@ from secretsmgr.sops import (
 from secretsmgr.sops.datakey import new_data_key, unwrap_data_key
 from secretsmgr.sops.document import binary_plain, check_written, decrypt_docs, stored_mac
 from secretsmgr.sops.encvalue import is_enc, parse_enc
-from secretsmgr.sops.jsonio import emit_json
+from secretsmgr.sops.jsonio import emit_json, json_indent
 from secretsmgr.sops.mac import MacAccumulator, macs_equal
 from secretsmgr.sops.metadata import WRITE_VERSION
 from secretsmgr.sops.model import SopsMetadata
@@ -62,6 +62,7 @@ class EncryptPolicy:
     shamir_threshold: int = 0
     indent: int = 4
     source: str = ""
+    json_indent: str = "\t"  # stores.json.indent
 
 
 def resolve_policy(
@@ -109,7 +110,10 @@ def resolve_policy(
             hints=(_no_age_hint(rule, takes_age),),
         )
     indent = config.yaml_indent if config is not None else 4
-    return EncryptPolicy(groups, enc_rule, mac_only, threshold, indent, str(config_path or ""))
+    unit = json_indent(config.json_indent if config is not None else -1)
+    return EncryptPolicy(
+        groups, enc_rule, mac_only, threshold, indent, str(config_path or ""), unit
+    )
 
 
 def _refuse_keys_left_out(path: Path, rule: CreationRule, takes_age: bool) -> None:
@@ -285,7 +289,7 @@ def encrypt_text(
         shamir_threshold=policy.shamir_threshold,
         data_key=key,
     )
-    out = dump(sf, policy.indent)
+    out = dump(sf, policy.indent, policy.json_indent)
     check_written(out, fmt, key)
     return Written(out, key)
 
@@ -329,10 +333,13 @@ def decrypt_text(
     key_path: str | None = None,
     *,
     binary: bool = False,
+    indents: tuple[int, str] = (4, "\t"),
 ) -> str:
     """Decrypt a file (MAC verified) to what ``sops -d`` prints, or one extracted value.
 
     ``binary``: a binary-store file (read as JSON); ``sops -d`` prints its ``data`` as it is.
+    ``indents``: the YAML and JSON indents its ``.sops.yaml`` sets (``sops -d`` prints with
+    them).
     """
     decrypted = decrypt(load(text, fmt), identities)
     if key_path is not None:
@@ -341,7 +348,7 @@ def decrypt_text(
         value = decrypted.docs[0].get("data") if decrypted.docs else None
         if isinstance(value, str):
             return value
-    return dump_plain(decrypted.docs, fmt)
+    return dump_plain(decrypted.docs, fmt, *indents)
 
 
 def parse_edited(text: str, fmt: FileFormat) -> list[MapNode]:
@@ -355,7 +362,12 @@ def parse_edited(text: str, fmt: FileFormat) -> list[MapNode]:
 
 
 def reseal(
-    decrypted: Decrypted, docs: Sequence[MapNode], indent: int = 4, *, keep_version: bool = False
+    decrypted: Decrypted,
+    docs: Sequence[MapNode],
+    indent: int = 4,
+    *,
+    keep_version: bool = False,
+    json_indent: str = "\t",
 ) -> Written:
     """Encrypt ``docs`` under the data key and recipients of ``decrypted``, with a new MAC.
 
@@ -382,7 +394,7 @@ def reseal(
         metadata=template,
         ivs=decrypted.ivs,
     )
-    out = dump(sealed, indent)
+    out = dump(sealed, indent, json_indent)
     check_written(out, decrypted.format, decrypted.data_key)
     return Written(out, decrypted.data_key)
 
@@ -472,8 +484,17 @@ def _marked_places(node: Node, at: tuple[int | str, ...]) -> Iterator[tuple[int 
 
 def yaml_indent(path: Path) -> int:
     """The YAML indent of the nearest ``.sops.yaml`` (``stores.yaml.indent``), else 4."""
+    return store_indents(path)[0]
+
+
+def store_indents(path: Path) -> tuple[int, str]:
+    """The YAML and JSON indents of the nearest ``.sops.yaml`` (``stores.yaml.indent``, else 4;
+    ``stores.json.indent``, else a tab)."""
     config_path = find_sops_config(path.resolve().parent)
-    return load_sops_config(config_path).yaml_indent if config_path is not None else 4
+    if config_path is None:
+        return 4, "\t"
+    config = load_sops_config(config_path)
+    return config.yaml_indent, json_indent(config.json_indent)
 
 
 # What sops 3.11 puts in the editor for a file that does not exist yet (its stores'
@@ -506,7 +527,7 @@ _INI_EXAMPLE = MapNode(
 )
 
 
-def example_text(fmt: FileFormat, indent: int = 4) -> str:
+def example_text(fmt: FileFormat, indent: int = 4, json_unit: str = "\t") -> str:
     """The editor buffer for a new file, exactly as sops 3.11 writes it."""
     example = {FileFormat.DOTENV: _FLAT_EXAMPLE, FileFormat.INI: _INI_EXAMPLE}.get(fmt, _EXAMPLE)
-    return dump_plain([example], fmt, indent)
+    return dump_plain([example], fmt, indent, json_unit)

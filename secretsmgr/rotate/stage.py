@@ -20,6 +20,7 @@ from secretsmgr.keys.protocols import Identity
 from secretsmgr.repo.sopsentry import SopsEntry
 from secretsmgr.sops.datakey import new_data_key, unwrap_data_key, wrap_data_key
 from secretsmgr.sops.document import FileFormat, decrypt_docs, dump, load, same_data, seal
+from secretsmgr.sops.jsonio import indent_of
 from secretsmgr.sops.model import SopsMetadata
 from secretsmgr.sops.splice import block_indent, splice
 from secretsmgr.sops.tree import MapNode
@@ -105,7 +106,7 @@ def stage_file(
     staged = Staged(
         entry.path,
         old_text,
-        spliced or dump(sealed, indent),
+        spliced or dump(sealed, indent, indent_of(old_text)),
         key,
         sealed.metadata.lastmodified,
         meta.age_recipients,
@@ -115,7 +116,7 @@ def stage_file(
     try:
         _verify(sf.format, staged.new_text, key, docs, staged)
     except SecretsmgrError:
-        whole = dump(sealed, indent)
+        whole = dump(sealed, indent, indent_of(old_text))
         if staged.new_text == whole:
             raise
         staged.new_text = whole  # the splice did not fit this file: write it whole

@@ -537,27 +537,30 @@ def _same(a: object, b: object) -> bool:
 # ----------------------------------------------------------------------------- writing
 
 
-def dump(sf: SopsFile, indent: int = 4) -> str:
-    """Write an encrypted file in its format, metadata appended as sops does."""
+def dump(sf: SopsFile, indent: int = 4, json_indent: str = "\t") -> str:
+    """Write an encrypted file in its format, metadata appended as sops does (``indent``: a
+    YAML file's, ``json_indent``: a JSON file's)."""
     meta = format_metadata(sf.metadata)
     if sf.format is FileFormat.YAML:
         return emit_yaml([MapNode([*doc.items, (SOPS_KEY, meta)]) for doc in sf.docs], indent)
     if sf.format is FileFormat.JSON:
-        return emit_json(MapNode([*sf.docs[0].items, (SOPS_KEY, meta)]))
+        return emit_json(MapNode([*sf.docs[0].items, (SOPS_KEY, meta)]), json_indent)
     if sf.format is FileFormat.INI:
         return emit_ini(MapNode([*sf.docs[0].items, (META_SECTION, metadata_section_for(meta))]))
     doc = MapNode([*sf.docs[0].items, *flatten_metadata(meta)])
     return emit_dotenv(doc)
 
 
-def dump_plain(docs: Sequence[Node], fmt: FileFormat, indent: int = 4) -> str:
+def dump_plain(
+    docs: Sequence[Node], fmt: FileFormat, indent: int = 4, json_indent: str = "\t"
+) -> str:
     """Write plaintext documents in their format (what ``sops -d`` prints)."""
     if fmt is FileFormat.YAML:
         return emit_yaml(list(docs), indent)
     if not docs or not isinstance(docs[0], MapNode):
         raise FormatError("nothing to write")
     if fmt is FileFormat.JSON:
-        return emit_json(docs[0])
+        return emit_json(docs[0], json_indent)
     if fmt is FileFormat.INI:
         return emit_ini(docs[0])
     return emit_dotenv(docs[0])

@@ -93,8 +93,8 @@ def _scalar(value: Node) -> str:
     raise FormatError("unsupported value in JSON output")
 
 
-def _emit(value: Node, depth: int, out: list[str]) -> None:
-    pad = "\t" * (depth + 1)
+def _emit(value: Node, depth: int, out: list[str], unit: str = "\t") -> None:
+    pad = unit * (depth + 1)
     if isinstance(value, MapNode):
         items = [i for i in value.items if not isinstance(i, Comment)]
         if not items:
@@ -103,9 +103,9 @@ def _emit(value: Node, depth: int, out: list[str]) -> None:
         out.append("{\n")
         for n, (key, child) in enumerate(items):
             out.append(f"{pad}{_quote(key)}: ")
-            _emit(child, depth + 1, out)
+            _emit(child, depth + 1, out, unit)
             out.append(",\n" if n < len(items) - 1 else "\n")
-        out.append("\t" * depth + "}")
+        out.append(unit * depth + "}")
     elif isinstance(value, SeqNode):
         elements = [e for e in value.items if not isinstance(e, Comment)]
         if not elements:
@@ -114,15 +114,34 @@ def _emit(value: Node, depth: int, out: list[str]) -> None:
         out.append("[\n")
         for n, child in enumerate(elements):
             out.append(pad)
-            _emit(child, depth + 1, out)
+            _emit(child, depth + 1, out, unit)
             out.append(",\n" if n < len(elements) - 1 else "\n")
-        out.append("\t" * depth + "]")
+        out.append(unit * depth + "]")
     else:
         out.append(_scalar(value))
 
 
-def emit_json(doc: Node) -> str:
-    """Write one tree as sops writes JSON: tab indent, ``"key": value``, final newline."""
+def emit_json(doc: Node, indent: str = "\t") -> str:
+    """Write one tree as sops writes JSON: ``indent`` (a tab, or ``stores.json.indent``
+    spaces), ``"key": value``, final newline."""
     out: list[str] = []
-    _emit(doc, 0, out)
+    _emit(doc, 0, out, indent)
     return "".join(out) + "\n"
+
+
+def json_indent(spaces: int) -> str:
+    """The indent of ``stores.json.indent``: a tab when unset (-1), else that many spaces."""
+    return "\t" if spaces < 0 else " " * spaces
+
+
+def indent_of(text: str) -> str:
+    """The indent a JSON file was written with (its first nested line's), a tab when none
+    shows: what a rewrite keeps (the interop review of stop 55: set re-indented a whole file
+    sops wrote under ``stores.json.indent: 2``)."""
+    lines = text.split("\n", 2)
+    if len(lines) >= 2 and lines[0].rstrip() in ("{", "[") and lines[1].strip():
+        second = lines[1]
+        unit = second[: len(second) - len(second.lstrip(" \t"))]
+        if unit == "" or set(unit) == {" "} or unit == "\t":
+            return unit
+    return "\t"

@@ -122,3 +122,55 @@ def test_the_writers_keep_a_two_space_indent(tmp_path: Path) -> None:
     assert opened.returncode == 0, opened.stderr
     theirs = run_sops(["decrypt", "theirs.yaml"], cwd=repo, key_file=TEST_KEY).stdout
     assert opened.stdout == theirs.replace("hunter2-in-the-plaintext", "b")
+
+
+def test_decrypt_prints_with_the_indent_sops_prints_with(tmp_path: Path) -> None:
+    # the interop review of stop 55: `sops -d` prints under stores.yaml.indent, decrypt at 4
+    (tmp_path / ".sops.yaml").write_text(_config(2))
+    (tmp_path / "s.yaml").write_text(PLAIN)
+    assert run_sops(["encrypt", "-i", "s.yaml"], cwd=tmp_path).returncode == 0
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(TEST_KEY))
+    ours = run_process(["decrypt", "s.yaml"], cwd=tmp_path, env=env, expect=0).out
+    assert ours == run_sops(["decrypt", "s.yaml"], cwd=tmp_path, key_file=TEST_KEY).stdout
+
+
+@pytest.mark.parametrize("indent", [None, 0, 2, 4])
+def test_json_files_keep_the_indent_of_stores_json_indent(
+    tmp_path: Path, indent: int | None
+) -> None:
+    # the interop review of stop 55: encrypt wrote tabs where sops writes stores.json.indent
+    # spaces, and set of one value re-indented a whole file sops wrote so
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    stores = "" if indent is None else f"stores:\n  json:\n    indent: {indent}\n"
+    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - age: {PUB}\n{stores}")
+    plain = '{"a": {"b": "x", "l": [1, {"c": "d"}]}, "pw": "hunter2-zz"}\n'
+    (repo / "ours.json").write_text(plain)
+    (repo / "theirs.json").write_text(plain)
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(TEST_KEY))
+    run_process(["encrypt", "-i", "ours.json"], repo=repo, cwd=repo, env=env, expect=0)
+    assert run_sops(["encrypt", "-i", "theirs.json"], cwd=repo).returncode == 0
+    ours, theirs = (repo / "ours.json").read_text(), (repo / "theirs.json").read_text()
+    assert _json_shape(ours) == _json_shape(theirs)
+    for name in ("ours.json", "theirs.json"):
+        before = (repo / name).read_text().splitlines()
+        run_process(["set", name, "pw"], repo=repo, cwd=repo, env=env, stdin="n3w-pw", expect=0)
+        after = (repo / name).read_text().splitlines()
+        changed = [b for a, b in zip(before, after, strict=True) if a != b]
+        # the value and the mac (and lastmodified, once a second has passed)
+        assert 2 <= len(changed) <= 3 and '"pw"' in changed[0], changed
+    decrypted = run_process(["decrypt", "theirs.json"], cwd=repo, env=env, expect=0).out
+    assert decrypted == run_sops(["decrypt", "theirs.json"], cwd=repo, key_file=TEST_KEY).stdout
+    commit_all(repo, "encrypted")
+    run_process(["rotate", "theirs.json", "--reason", "t"], repo=repo, cwd=repo, env=env, expect=0)
+    assert _json_shape((repo / "theirs.json").read_text()) == _json_shape(theirs)
+
+
+def _json_shape(text: str) -> list[str]:
+    """Each line's indent and first word, the ciphertexts and armor left out."""
+    return [
+        line[: len(line) - len(line.lstrip())] + line.strip().split(":")[0]
+        for line in text.splitlines()
+        if "-----" not in line and "lastmodified" not in line
+    ]
