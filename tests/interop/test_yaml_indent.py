@@ -174,3 +174,52 @@ def _json_shape(text: str) -> list[str]:
         for line in text.splitlines()
         if "-----" not in line and "lastmodified" not in line
     ]
+
+
+LONG = "k" * 131
+LONG_KEYS = f"""\
+{LONG}:
+  a: 1
+  b: [x, y]
+{LONG}2:
+  - p
+  - q: 1
+    r: 2
+{LONG}3: |
+  block
+  text
+{LONG}4: {{}}
+{LONG}5: []
+"m\\nk":
+  x: 1
+? {"y" * 1100}
+: z
+list:
+  - {LONG}: v
+    other: w
+  - {LONG}9:
+      deep: 1
+  - - {LONG}: [1]
+"""
+
+
+@pytest.mark.parametrize("indent", [2, 3, 4])
+def test_keys_go_yaml_writes_explicitly_are_written_back_byte_for_byte(
+    tmp_path: Path, indent: int
+) -> None:
+    # the interop review of stop 55: a key over 128 bytes or of several lines is `? key`
+    # then `: value` in go-yaml; ours were plain keys, and one over 1024 characters made
+    # decrypt's output unreadable and set, edit and encrypt refuse the file
+    config = _config(indent).replace("^password$", "^other$")
+    (tmp_path / ".sops.yaml").write_text(config)
+    (tmp_path / "s.yaml").write_text(LONG_KEYS)
+    done = run_sops(["encrypt", "s.yaml"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sops.dump(sops.load(done.stdout, sops.FileFormat.YAML), indent) == done.stdout
+    (tmp_path / "s.yaml").write_text(done.stdout)
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(TEST_KEY))
+    ours = run_process(["decrypt", "s.yaml"], cwd=tmp_path, env=env, expect=0).out
+    assert ours == run_sops(["decrypt", "s.yaml"], cwd=tmp_path, key_file=TEST_KEY).stdout
+    run_process(["set", "s.yaml", "list.0.other"], cwd=tmp_path, env=env, stdin="nv", expect=0)
+    after = run_sops(["decrypt", "s.yaml"], cwd=tmp_path, key_file=TEST_KEY)
+    assert after.returncode == 0 and "other: nv" in after.stdout, after.stderr

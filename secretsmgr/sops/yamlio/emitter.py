@@ -211,6 +211,9 @@ class _Emitter:
                 self.lines.append(f"{pad}#{item.text}")
                 continue
             key, value = item
+            if key != "<<" and _explicit_key(key):
+                self._explicit(key, value, key_col, child)
+                continue
             # sops keeps a merge key as a literal key << and writes every such key tagged
             k = "!!merge <<" if key == "<<" else format_scalar(key, is_key=True)
             assert isinstance(k, str)
@@ -230,6 +233,31 @@ class _Emitter:
                     self.sequence(value, child)
             else:
                 self.scalar_after(f"{pad}{k}:", value, child)
+
+    def _explicit(self, key: str, value: Node, key_col: int, child: int) -> None:
+        """A key go-yaml writes in the explicit form (``? key`` then ``: value``): one over 128
+        bytes or of several lines (the interop review of stop 55: a key over 1024 characters was
+        written as a plain key, which no YAML reader takes)."""
+        pad = " " * key_col
+        self.scalar_after(f"{pad}?", key, child)
+        if isinstance(value, MapNode | SeqNode) and _has_data(value):
+            start = len(self.lines)
+            if isinstance(value, MapNode):
+                self.mapping(value, child)
+            else:
+                self.sequence(value, child)
+            while self.lines[start].lstrip().startswith("#"):
+                start += 1
+            if child - key_col < 2:  # no room for a space after the ``:``: the value goes below
+                self.lines.insert(start, f"{pad}:")
+            else:
+                first = self.lines[start]
+                self.lines[start] = f"{pad}:" + " " * (child - key_col - 1) + first[child:]
+        elif isinstance(value, MapNode | SeqNode):
+            self._hoist(value.items, key_col)
+            self.lines.append(f"{pad}: {'{}' if isinstance(value, MapNode) else '[]'}")
+        else:
+            self.scalar_after(f"{pad}:", value, child)
 
     def _hoist(self, items: list[Any], col: int) -> None:
         for item in items:
@@ -268,6 +296,11 @@ class _Emitter:
                 self.lines[start] = pad + "- " + first[dash + 2 :]
             else:
                 self.scalar_after(f"{pad}-", element, dash + 2)
+
+
+def _explicit_key(key: str) -> bool:
+    """Whether go-yaml writes ``key`` in the explicit form: over 128 bytes, or several lines."""
+    return "\n" in key or len(key.encode("utf-8")) > 128
 
 
 def _has_data(node: MapNode | SeqNode) -> bool:
