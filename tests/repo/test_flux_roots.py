@@ -270,6 +270,31 @@ def test_a_kustomization_in_an_archive_folder_beside_a_bootstrap_is_retired(
     assert find_layers(WorktreeSnapshot(solo.path), ()).names() == ("cura",)
 
 
+@pytest.mark.parametrize("folder", ["kube_old", "old-cluster", "k8s.bak", "flux-backup"])
+def test_a_tree_moved_aside_under_a_name_that_says_old_is_retired(
+    git_checkout: GitRepo, folder: str
+) -> None:
+    # sweep E of stop 55, aflyingcougar/homelab: the old tree moved to kube_old/ (its root
+    # syncs a path gone since) held an apps Kustomization nothing applies, which became a
+    # cluster "kube_old" reading kubernetes/apps, a folder no live cluster deploys
+    bootstrap(git_checkout, "clusters/home")
+    git_checkout.write("clusters/home/apps.yaml", flux_ks("apps", "./apps/production"))
+    git_checkout.write("apps/production/kustomization.yaml", "resources: []\n")
+    git_checkout.write(f"{folder}/flux/apps.yaml", flux_ks("cluster-apps", "./apps"))
+    git_checkout.write("apps/s.enc.yaml", "kind: Secret\n")
+    g = graph(git_checkout)
+    assert [c.name for c in g.clusters] == ["home"]
+    assert g.clusters_of("apps/s.enc.yaml") == ()
+    # a word that only holds the letters is no archive's name
+    other = GitRepo(git_checkout.path / "other")
+    bootstrap(other, "clusters/home")
+    other.write("clusters/home/apps.yaml", flux_ks("apps", "./apps/production"))
+    other.write("apps/production/kustomization.yaml", "resources: []\n")
+    other.write("golden/flux/apps.yaml", flux_ks("cluster-apps", "./apps"))
+    other.write("apps/s.enc.yaml", "kind: Secret\n")
+    assert find_layers(WorktreeSnapshot(other.path), ()).clusters_of("apps/s.enc.yaml") != ()
+
+
 def test_another_git_repository_is_this_checkout_only_with_the_same_url(
     git_checkout: GitRepo,
 ) -> None:

@@ -1184,8 +1184,12 @@ def _waits_for_applied(
 
 
 # A folder that keeps what is no longer deployed (``apps/archive/cura``, ``_old``, ``disabled``)
+# an archive folder's name, alone or as a word of it (``kube_old``, ``old-cluster``,
+# ``k8s.bak``: sweep E of stop 55, aflyingcougar/homelab moved its old tree to kube_old/)
 _ARCHIVE_FOLDER = re.compile(
-    r"(?i)^[._-]*(?:archived?|archives|deprecated|disabled|retired|unused|attic|graveyard|old)$"
+    r"(?i)^[._-]*(?:[a-z0-9]+[._-])?"
+    r"(?:archived?|archives|deprecated|disabled|retired|unused|attic|graveyard|old|bak|backup)"
+    r"(?:[._-][a-z0-9]+)?$"
 )
 
 
