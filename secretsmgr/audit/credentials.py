@@ -683,7 +683,16 @@ def _plugins() -> tuple[tuple[Any, ...], Any, Any, Any]:
 
     # and `pass` as a word of its own (sweep 47, k8s-1/sops: SMTP_PASS, ADMIN_PASS had no
     # finding where DB_PASS did; never bypass, compass, passenger)
-    words = (*DENYLIST, r"(?<![a-z0-9])(?<!proxy_)pass(?![a-z])(?![-_]?(?:through|encrypt))")
+    words = (
+        *DENYLIST,
+        r"(?<![a-z0-9])(?<!proxy_)pass(?![a-z])(?![-_]?(?:through|encrypt))",
+        # the sixth attack review of the gate: a passphrase (borg's, restic's) and a key
+        # that encrypts or signs (n8n's N8N_ENCRYPTION_KEY, LiteLLM's master key, Rails's
+        # SECRET_KEY_BASE) named no keyword, and a postBuild variable under them passed
+        r"passphrase",
+        r"(?:encryption|master|signing|hmac|session|cookie|jwt|shared)[._-]?key(?:s|[._-]?base)?"
+        r"(?![a-z])",
+    )
     keyword = re.compile("(?i)(?:" + "|".join(words) + ")" + _RUNS_ON)
     return tuple(known), Base64HighEntropyString(), HexHighEntropyString(), keyword
 

@@ -2435,7 +2435,8 @@ _DOCKER_AUTH = r"""(?i)(?<![\w-])["']?auth["']?[ \t]*:\s*["']?"""
 _IN_URL = r"://[^/\s]*?:"  # the user may be an email address (smtp://a@example.com:PW@host)
 _ON_LINE = (
     r"(?i)(?<![\w.-])(?P<key>[\w.-]*?(?:password|passwd|passphrase|pwd|secret|token|"
-    r"(?:api|secret|private|access|signing|encryption|master)[_-]?key|(?<![a-z])pass))"
+    r"(?:api|secret|private|access|signing|encryption|master|hmac|session|cookie|jwt|shared)"
+    r"[_-]?key(?:[_-]?base)?|(?<![a-z])pass))"
     r"[\"']?[ \t]*[:=][ \t]*[\"']?"
 )
 # a config's keyword and a space: at a line's start (redis.conf), or after a .netrc's login

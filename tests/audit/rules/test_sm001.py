@@ -3544,6 +3544,50 @@ def test_a_literal_default_of_a_variable_is_judged_as_a_literal(tmp_path: Path) 
     assert found == {"stringData.token", "stringData.password"}, found
 
 
+def test_postbuild_variables_under_a_passphrase_or_an_encryption_keys_name_are_secrets(
+    tmp_path: Path,
+) -> None:
+    # the sixth attack review of the gate: a passphrase (borg's) and keys that encrypt or
+    # sign (n8n's, LiteLLM's master key, Rails's SECRET_KEY_BASE) named no keyword, and the
+    # values Flux substituted into the Secret passed
+    from secretsmgr.audit.engine import run_audit
+
+    layer = flux_kustomization() + (
+        "  postBuild:\n    substitute:\n"
+        "      BORG_PASSPHRASE: correct-horse-battery-staple\n"
+        "      N8N_ENCRYPTION_KEY: q7Wm2ZpK9vR4tY8uXb3N\n"
+        "      LITELLM_MASTER_KEY: Tr0ub4dor-and-3x\n"
+        "      SECRET_KEY_BASE: 9f2c4e6a8b0d1f3a5c7e9b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a\n"
+        "      ENCRYPTION_KEY_NAME: primary\n"
+    )
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": "resources:\n  - s.yaml\n",
+            "apps/s.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n"
+                "  BORG_PASSPHRASE: ${BORG_PASSPHRASE}\n"
+                "  key-name: ${ENCRYPTION_KEY_NAME}\n"
+                "  app.env: |\n"
+                "    N8N_ENCRYPTION_KEY=${N8N_ENCRYPTION_KEY}\n"
+                "    LITELLM_MASTER_KEY=${LITELLM_MASTER_KEY}\n"
+                "    SECRET_KEY_BASE=${SECRET_KEY_BASE}\n"
+            ),
+        },
+        layer=layer,
+    )
+    found = {f.key_path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {
+        f"spec.postBuild.substitute.{name}"
+        for name in (
+            "BORG_PASSPHRASE",
+            "N8N_ENCRYPTION_KEY",
+            "LITELLM_MASTER_KEY",
+            "SECRET_KEY_BASE",
+        )
+    }, found
+
+
 def test_envsubst_operators_hide_neither_a_variable_nor_a_literal(tmp_path: Path) -> None:
     # the fifth attack review of the gate: Flux's operators on a variable (a part of it, a glob
     # trimmed, a text put in, a default by `:+`) passed as "only a variable"; its envsubst
