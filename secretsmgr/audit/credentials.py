@@ -2051,6 +2051,22 @@ _XML_SECRET = re.compile(
     r"<(password|passphrase|secret|token|apiKey|api_key|privateKey)>([^<]{1,512})</\1>", re.I
 )
 _COMMENTED = re.compile(r"[ \t]+[#;].*$")
+_WP_SALT = re.compile(r"(?:^|_)(?:KEY|SALT)$")
+
+
+def _npm_password(name: str, value: str) -> str | None:
+    """The password an .npmrc's ``_auth`` (base64 of user:password) or ``_password`` (base64
+    of the password) holds; the value as written when it is no base64 of text."""
+    try:
+        text = base64.b64decode(value.strip("\"'"), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return value
+    if name == "_auth":
+        user, colon, password = text.partition(":")
+        return password if colon and password != user else None
+    return text
+
+
 _NPMRC_AUTH = re.compile(r"^//[^\s=]{1,512}:(_authToken|_auth|_password)[ \t]*=[ \t]*(\S{1,1024})$")
 _PHP_DEFINE = re.compile(r"""\bdefine\(\s*['"](\w{1,64})['"]\s*,\s*['"]([^'"]{1,512})['"]\s*\)""")
 _USERLIST = re.compile(r'^"[^"]*"[ \t]+"([^"]*)"')
@@ -2083,12 +2099,15 @@ def url_credential(line: str) -> bool:
     """Whether ``line`` holds a URL whose ``user:password@`` is a credential of its own (no
     stand-in, no variable): a ``.git-credentials`` line, a proxy's address."""
     return any(
-        judge_value("url", found.group(0)) is not None
+        found["password"] != found["user"]  # anonymous:anonymous, an FTP mirror's public login
+        and judge_value("url", found.group(0)) is not None
         for found in _URL_WITH_PASSWORD.finditer(line)
     )
 
 
-_URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s:/@]{0,256}:[^\s@]{1,512}@\S*")
+_URL_WITH_PASSWORD = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]{0,31}://(?P<user>[^\s:/@]{0,256}):(?P<password>[^\s@]{1,512})@\S*"
+)
 
 
 def config_credential(line: str, name: str = "") -> str | None:
@@ -2101,19 +2120,19 @@ def config_credential(line: str, name: str = "") -> str | None:
     if npm is not None:
         # an .npmrc's login for one registry (`//host/:_authToken=…`; `_auth` and `_password`
         # are base64 of user:password and of the password): the fifth attack review of the gate
-        return (
-            npm[1]
-            if _own_value("token" if npm[1] == "_authToken" else "password", npm[2])
-            else None
-        )
+        given = npm[2] if npm[1] == "_authToken" else _npm_password(npm[1], npm[2])
+        judged = "token" if npm[1] == "_authToken" else "password"
+        return npm[1] if given is not None and _own_value(judged, given) else None
     if not stripped or stripped.startswith(("#", ";", "//", "[", "<!--")):
         return None
     php = _PHP_DEFINE.search(stripped)
     if php is not None:
         # wp-config.php's `define('DB_PASSWORD', '…');` (the fifth attack review of the gate)
         key = php[1]
-        named = names_sensitive(key) or names_password(key)
-        return key if named and _own_value(key, php[2]) else None
+        # WordPress's keys and salts (AUTH_KEY, NONCE_SALT) sign its cookies
+        salt = _WP_SALT.search(key) is not None
+        named = names_sensitive(key) or names_password(key) or salt
+        return key if named and _own_value("password" if salt else key, php[2]) else None
     found = _XML_SECRET.search(stripped)
     if found is not None:
         return found[1] if _own_value(found[1], found[2]) else None

@@ -14,6 +14,7 @@ path, the lists) it runs through and appends a list item for an index past the e
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -367,6 +368,15 @@ def _no_constant(name: str) -> object:
     raise UsageError(f"the JSON value holds {name}, which sops cannot store")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; one past a float's range (``1e400``) is no JSON value sops
+    takes (the review of stop 55: set --json wrote it as ``.inf``)."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(text)
+    return value
+
+
 def parse_value(data: bytes, *, as_json: bool = False) -> Node:
     """The value ``set`` stores, from the bytes given on stdin or in a file.
 
@@ -384,7 +394,9 @@ def parse_value(data: bytes, *, as_json: bool = False) -> Node:
         import json
 
         try:
-            value = _from_json(json.loads(text, parse_constant=_no_constant))
+            value = _from_json(
+                json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+            )
         except (ValueError, RecursionError):
             raise UsageError("the value is not valid JSON (--json)") from None
     else:

@@ -144,9 +144,10 @@ def strip_templates(value: str) -> str:
 
 # a Flux (envsubst) variable with a default: ``${NAME:=default}``, ``:-``, ``=`` or ``-``, and
 # ``:?``/``:+``, which Flux reads as defaults too; or with a text a replacing operator puts in
-# (``${NAME/pattern/text}``, ``//``, ``/#``, ``/%``), a literal Flux writes all the same (the
-# fifth attack review of the gate: ``password: ${CLUSTER/x/…}`` passed)
-_WITH_LITERAL = r"(?::?[-=]|:[?+]|/[#%/]?[^{}$/]{0,512}/)"
+# (``${NAME/pattern/text}``, ``//``, ``/#``, ``/%``; the pattern may be a variable), a literal
+# Flux writes all the same (the fifth attack review of the gate: ``password: ${CLUSTER/x/…}``
+# passed; the review of stop 55: ``${CLUSTER/${CLUSTER}/…}`` too)
+_WITH_LITERAL = r"(?::?[-=]|:[?+]|/[#%/]?(?:[^{}$/]|\$\{[^{}]{0,256}\}){0,64}/+)"
 _DEFAULTED = re.compile(
     rf"\$\{{(?P<name>[A-Za-z_][A-Za-z0-9_]{{0,127}}){_WITH_LITERAL}(?P<default>[^{{}}$]{{0,512}})\}}"
 )

@@ -558,7 +558,7 @@ def finish(
             "it is in plaintext, or its sops metadata is broken; nothing was changed",
             hints=(
                 f"see what it is: secretsmgr check {sh_path(Path(unread[0]))}",
-                f"a plaintext one: secretsmgr encrypt -i {sh_path(Path(unread[0]))}, "
+                f"a plaintext one: secretsmgr encrypt -i {sh_path(Path(unread[0]))}, commit it, "
                 "then finish again",
             ),
         )

@@ -274,6 +274,8 @@ def test_set_and_unset_on_json_and_dotenv(
         ("app.env", ["set", "{f}", "a.b"], b"x", 2, "only top-level keys"),
         ("app.env", ["set", "{f}", "sops_mac"], b"x", 2, "not a valid dotenv key"),
         ("app.env", ["set", "--json", "{f}", "N"], b"[1]", 2, "only strings"),
+        # the review of stop 55: a number past a float's range was written as .inf
+        ("db.yaml", ["set", "--json", "{f}", "n"], b"1e400", 2, "not valid JSON"),
         ("missing.yaml", ["set", "{f}", "a"], b"x", 2, "no such file"),
     ],
 )

@@ -45,10 +45,11 @@ def test_substitution_resolves_what_it_knows_and_reports_the_rest(
 
 
 # What fluxcd/pkg envsubst (kustomize-controller's substitution) wrote for each, with C=prod,
-# E="", U=ABC, P=a/b/c and M="" (run through it at stop 55: the fifth attack review of the
+# E="", U=ABC, P=a/b/c, M="" and S=ß (run through it at stop 55: the fifth attack review of the
 # gate found these operators hid a postBuild variable, and a literal, from the model)
 ENVSUBST = Variables(
-    MappingProxyType({"C": "prod", "E": "", "U": "ABC", "P": "a/b/c", "M": ""}), complete=True
+    MappingProxyType({"C": "prod", "E": "", "U": "ABC", "P": "a/b/c", "M": "", "S": "ß"}),
+    complete=True,
 )
 
 
@@ -67,6 +68,11 @@ ENVSUBST = Variables(
         ("${P#*/}|${P##*/}|${P%/*}|${P%%/*}", "b/c|c|a/b|a"),
         ("${C^^}|${C^}|${C,,}|${U,}|${U,,}", "PROD|Prod|prod|aBC|abc"),
         ("${E:=a}|${A:-${B:-pw}}", "a|pw"),
+        # the review of stop 55, each against the same envsubst
+        ("${C/#p/}|${C/%d/}|${P//\\//-}|${P/a\\/b/X}|${P/${P}/X}", "prod|prod|a-b-c|X/c|X"),
+        ("${C//${E}/-}|${E//${E}/-}|${M:-${E:-${A:-lit}}}|${E:-{x}", "-p-r-o-d-|-|lit|{x"),
+        ("$$${C}|x$$y|$${C}|${E:-$$}|${C,^}|${S^^}", "$prod|x$y|${C}|$$|prod|ß"),
+        ("${C/}/}|${C/r///X}|${C//o/\\}|${C:99999999999999999999}", "prod|pXod|pr\\d|prod"),
     ],
 )
 def test_substitution_operators_write_what_flux_writes(text: str, expected: str) -> None:

@@ -224,7 +224,7 @@ def test_finish_names_a_plaintext_file_as_plaintext_and_encrypt_mends_it(
     refused = run(repo, env_with_new, "key", "rotate", "--finish", expect=1)
     assert "gitops/apps/redis/extra.enc.yaml is no SOPS file sops can read" in refused.err
     assert "only by the old key" not in refused.err and "late-arrival" not in refused.err
-    assert "secretsmgr encrypt -i gitops/apps/redis/extra.enc.yaml" in refused.err
+    assert "secretsmgr encrypt -i gitops/apps/redis/extra.enc.yaml, commit it" in refused.err
     assert snapshot(repo) == before and head(repo) == sha
     # the hint, pasted: encrypted during the overlap, the file is on both keys and finish runs
     run(repo, env_with_new, "encrypt", "-i", str(added))

@@ -58,7 +58,7 @@ from secretsmgr.plural import plural
 from secretsmgr.repo.flux import Layer, Use, UseKind
 from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES
 from secretsmgr.repo.flux.objects import go_field
-from secretsmgr.repo.flux.substitute import is_disabled, references, whole_reference
+from secretsmgr.repo.flux.substitute import handed_on, is_disabled, references
 from secretsmgr.repo.placeholders import (
     PRIVATE_KEY_BLOCK,
     URL_PASSWORD,
@@ -794,9 +794,10 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
             argocd = _argocd_settings(obj)
             substituted_here = not is_disabled(obj)  # Flux leaves a disabled object as written
             for key_path, value in values:
-                variable = whole_reference(value) if substituted_here else None
-                if variable is not None:
-                    here.append(
+                # the variable the value is, or that its default is (``${A:-${PW}}``)
+                variables = handed_on(value) if substituted_here else ()
+                if variables:
+                    here += [
                         PlaintextSecret(
                             file.path,
                             prefix + key_path,
@@ -805,7 +806,8 @@ def find_plaintext_secrets(file: ScannedFile) -> list[PlaintextSecret]:
                             fills=variable,
                             in_secret=key_path,
                         )
-                    )
+                        for variable in variables
+                    ]
                     if not (isinstance(value, str) and literal_defaults(value)):
                         continue  # else the text a replacing operator puts in is judged too
                 if substituted_here:
@@ -1232,8 +1234,8 @@ def _source(data: bytes, path: str = "") -> str | None:
         return _token_line(value)
     if is_placeholder(value) or is_public_material("", value):
         return None
-    if value.startswith(("-----BEGIN", "ENC[", "http://", "https://", "/", "./")):
-        return None  # a certificate, a path, an address
+    if value.startswith(("-----BEGIN", "ENC[", "/", "./")) or _SCHEME.match(value):
+        return None  # a certificate, a path, an address (one with a password is found above)
     if _DOMAIN.fullmatch(value) and not looks_like_token(value):
         return None  # a domain's name (example.org), not a password
     if _TOKEN.match(value):
@@ -1245,6 +1247,9 @@ def _source(data: bytes, path: str = "") -> str | None:
     if 4 <= len(value) <= 512 and stem and names_sensitive(stem):
         return "a secret value"  # db-pin: the file's name says what it is
     return None
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://")
 
 
 def _token_line(text: str) -> str | None:

@@ -25,10 +25,13 @@ from dataclasses import field as dataclass_field
 from typing import cast
 
 SUBSTITUTE_KEY = "kustomize.toolkit.fluxcd.io/substitute"
+# an operator's text: any but braces, a ``{`` after no ``$``, or a variable (two deep)
+_INNER = r"\$\{(?:[^{}]|(?<!\$)\{|\$\{(?:[^{}]|(?<!\$)\{)*\})*\}"
 _REFERENCE = re.compile(
     r"\$\$\{[^}]*\}|\$\{#(?P<length>[_A-Za-z][_A-Za-z0-9]*)\}"
     r"|\$\{(?P<name>[_A-Za-z][_A-Za-z0-9]*)"
-    r"(?:(?P<op>:[-=?+]|[-=]|\^\^|\^|,,|,|/[#%/]|/|##|#|%%|%|:)(?P<arg>(?:[^{}]|\$\{[^{}]*\})*))?\}"
+    r"(?:(?P<op>:[-=?+]|[-=]|\^\^|\^|,,|,|/[#%/]|/|##|#|%%|%|:)"
+    rf"(?P<arg>(?:[^{{}}]|(?<!\$)\{{|{_INNER})*))?\}}"
 )
 DEFAULT_OPS = frozenset({":-", ":=", ":?", ":+", "-", "="})
 
@@ -49,17 +52,22 @@ class Variables:
         return bool(self.values) or not self.complete
 
 
-def whole_reference(value: object) -> str | None:
-    """The variable a value is made of alone, with no default (``${DB_PASSWORD}``), or None:
-    what postBuild puts there is the variable's value, as it is, or changed by an operator
-    (``${PW:0}``, ``${TK%%-x}``: the fifth attack review of the gate). A default
+def handed_on(value: object) -> tuple[str, ...]:
+    """The variables whose value (or a part of it) a value made of one reference alone may be
+    (``${DB_PASSWORD}``: what postBuild puts there is the variable's value, as it is): its own,
+    with no operator or one that hands out a part of it (``${PW:0}``, ``${TK%%-x}``: the fifth
+    attack review of the gate), and the variable its default is made of alone (``${A:-${PW}}``
+    is PW's value where A is unset: the review of stop 55). A literal default
     (``${DB_PASSWORD:=x}``) is a literal of its own, judged as one (the review of stop 52)."""
     if not isinstance(value, str):
-        return None
+        return ()
     found = _REFERENCE.fullmatch(value.strip())
-    if found is None or found["name"] is None or found["op"] in DEFAULT_OPS:
-        return None
-    return found["name"]  # with no operator, or one that hands out (a part of) its value
+    if found is None or found["name"] is None:
+        return ()
+    if found["op"] not in DEFAULT_OPS:
+        return (found["name"],)  # with no operator, or one that hands out (a part of) it
+    inner = handed_on(found["arg"]) if "${" in (found["arg"] or "") else ()
+    return (found["name"], *inner) if inner else ()
 
 
 def references(value: object) -> tuple[str, ...]:
@@ -70,66 +78,152 @@ def references(value: object) -> tuple[str, ...]:
 
 
 def substitute_text(text: str, variables: Variables, unknown: set[str]) -> str:
-    """``text`` with every reference resolved that can be; unresolvable names go to ``unknown``."""
+    """``text`` with every reference resolved that can be; unresolvable names go to ``unknown``
+    (a reference to one stays as written)."""
     if "$" not in text:
         return text
+    return _Expander(text, variables, unknown).expand(0, "")[0]
 
-    def one(m: re.Match[str]) -> str:
-        whole = m.group(0)
-        if whole.startswith("$$"):
-            return whole[1:]
-        name = m["name"] or m["length"]
-        op = m["op"]
-        # an operator's text may use a variable of its own (``${A:-${B:-pw}}``)
-        arg = _REFERENCE.sub(one, m["arg"]) if m["arg"] and "${" in m["arg"] else m["arg"]
-        if name in variables.values:
-            value = variables.values[name]
-        elif not variables.complete:
-            unknown.add(name)
-            return whole
+
+class _Expander:
+    """envsubst's reading of a text, as fluxcd/pkg's parser reads it: ``$$`` is ``$``, and
+    ``${…}`` a reference whose operator's texts may hold references of their own."""
+
+    def __init__(self, text: str, variables: Variables, unknown: set[str]) -> None:
+        self.text, self.variables, self.unknown = text, variables, unknown
+
+    def expand(
+        self, at: int, stops: str, escapes: bool = False, dollars: bool = True
+    ) -> tuple[str, int]:
+        """The text from ``at`` up to the first of ``stops`` (not taken), expanded; ``$$`` is
+        ``$`` where ``dollars`` (at the top and in a replacing operator's texts), ``\\/`` and
+        ``\\\\`` are ``/`` and ``\\`` where ``escapes`` (in those texts only)."""
+        out: list[str] = []
+        text = self.text
+        while at < len(text):
+            char = text[at]
+            if char in stops:
+                break
+            if escapes and char == "\\" and text[at + 1 : at + 2] in ("/", "\\"):
+                out.append(text[at + 1])  # a replacing operator's \/ and \\ (no other escape)
+                at += 2
+            elif dollars and text.startswith("$$", at):
+                out.append("$")
+                at += 2
+            elif text.startswith("${", at):
+                value, at = self.reference(at)
+                out.append(value)
+            else:
+                out.append(char)
+                at += 1
+        return "".join(out), at
+
+    def reference(self, start: int) -> tuple[str, int]:
+        """The value of the reference at ``start`` and where it ends; one that does not parse
+        (Flux refuses the build) or names a variable not known here stays as written."""
+        text = self.text
+        at = start + 2
+        length = text.startswith("#", at)
+        at += length
+        name = _NAME.match(text, at)
+        if name is None:
+            return text[start : start + 2], start + 2
+        at = name.end()
+        op, args, at = self._operator(at, length)
+        if at < 0:
+            return text[start : start + 2], start + 2  # not a reference Flux reads
+        var = name[0]
+        if var in self.variables.values:
+            value: str | None = self.variables.values[var]
+        elif not self.variables.complete:
+            self.unknown.add(var)
+            return text[start:at], at
         else:
             value = None  # unset
-        if m["length"] is not None:
-            return str(len((value or "").encode("utf-8")))
+        if length:
+            return str(len((value or "").encode("utf-8"))), at
         if op in DEFAULT_OPS:
             # Flux: the value unless it is empty (``${V-x}``, which Flux refuses, as bash would)
             if value is None or (value == "" and op != "-"):
-                return arg
-            return value
-        return _operated(value or "", op, arg) if op is not None else value or ""
+                return "".join(args), at
+            return value, at
+        return (_operated(value or "", op, args) if op else value or ""), at
 
-    return _REFERENCE.sub(one, text)
+    def _operator(self, at: int, length: bool) -> tuple[str, list[str], int]:
+        """(operator, its texts expanded, the end after ``}``); the end is -1 for a reference
+        that does not parse."""
+        text = self.text
+        if length:
+            return "", [], at + 1 if text.startswith("}", at) else -1
+        if text.startswith("}", at):
+            return "", [], at + 1
+        found = _OPERATOR.match(text, at)
+        if found is None:
+            return "", [], -1
+        op, at = found[0], found.end()
+        if op[0] in "^,":
+            return op, [], at + 1 if text.startswith("}", at) else -1
+        if op[0] == "/":
+            pattern, at = self.expand(at, "/", escapes=True)  # a } is one of its characters
+            if not text.startswith("/", at):
+                return "", [], -1  # Flux refuses a replacing operator without its second /
+            while text.startswith("/", at):
+                at += 1  # the / between pattern and text: a run of them, all taken
+            if text.startswith("}", at):
+                return op, [pattern], at + 1
+            replacement, at = self.expand(at, "}", escapes=True)
+            args = [pattern, replacement]
+        else:
+            arg, at = self.expand(at, "}", dollars=False)
+            args = [arg]
+        return (op, args, at + 1) if text.startswith("}", at) else ("", [], -1)
 
 
-def _operated(value: str, op: str, arg: str) -> str:
-    """What envsubst's operator ``op`` with ``arg`` makes of a variable's ``value``."""
-    if op in ("^", "^^", ",", ",,"):
-        changed = value.upper() if op[0] == "^" else value.lower()
+_NAME = re.compile(r"[_A-Za-z][_A-Za-z0-9]*")
+_OPERATOR = re.compile(r":[-=?+]|[-=]|[\^,]{1,2}|/[#%/]|/|##|#|%%|%|:")
+
+
+def _operated(value: str, op: str, args: list[str]) -> str:
+    """What envsubst's operator ``op`` with ``args`` makes of a variable's ``value``."""
+    if op[0] in "^,":
+        if op not in ("^", "^^", ",", ",,"):
+            return value  # `,^`: no operator envsubst knows; it hands the value out
+        changed = "".join(_case(c, upper=op[0] == "^") for c in value)
         return changed if len(op) == 2 else changed[:1] + value[1:]
     if op == ":":
-        return _part(value, arg)
+        return _part(value, args[0])
     if op[0] == "/":
-        pattern, slash, text = arg.partition("/")
-        if not slash:
-            return value  # Flux refuses it (bad substitution)
+        pattern = args[0]
+        text = args[1] if len(args) > 1 else ""
         if op in ("/#", "/%"):
+            if len(args) < 2:
+                return value  # Flux's prefix and suffix replacements want both texts
             if op == "/#" and value.startswith(pattern):
                 return text + value[len(pattern) :]
             if op == "/%" and value.endswith(pattern):
                 return value[: len(value) - len(pattern)] + text
             return value
         if pattern == "":
-            return text + value if op == "/" else value  # Go's Replace of "" puts it first
+            # Go's Replace of "": before the first character, or around every one
+            if op == "/" or not value:
+                return text + value
+            return text + text.join(value) + text
         return value.replace(pattern, text, 1 if op == "/" else -1)
-    glob = _glob(arg)
+    glob = _glob(args[0])
     if glob is None:
         return value
     if op in ("#", "##"):
         return _trimmed(value, glob, longest=op == "##")
-    reversed_glob = _glob(arg[::-1])
+    reversed_glob = _glob(args[0][::-1])
     if reversed_glob is None:
         return value
     return _trimmed(value[::-1], reversed_glob, longest=op == "%%")[::-1]
+
+
+def _case(char: str, *, upper: bool) -> str:
+    """One character's case as Go maps it: one character for one (``ß`` stays ``ß``)."""
+    changed = char.upper() if upper else char.lower()
+    return changed if len(changed) == 1 else char
 
 
 def _part(value: str, arg: str) -> str:
@@ -138,6 +232,8 @@ def _part(value: str, arg: str) -> str:
     pos_text, colon, len_text = arg.partition(":")
     if not _INT.fullmatch(pos_text) or (colon and not _INT.fullmatch(len_text)):
         return value
+    if any(abs(int(t)) >= 2**63 for t in (pos_text, len_text) if t):
+        return value  # past Go's int: Atoi fails, and the value is handed out whole
     pos = int(pos_text)
     if pos < 0:
         pos = max(len(value) + pos, 0)
@@ -182,7 +278,8 @@ def _glob(pattern: str) -> re.Pattern[str] | None:
             body = body[1:] if negated else body
             if not body:
                 return None
-            out.append("[" + ("^" if negated else "") + body.replace("\\", "\\\\") + "]")
+            body = body.replace("\\", "\\\\").replace("[", "\\[")
+            out.append("[" + ("^" if negated else "") + body + "]")
             i = end
         else:
             out.append(re.escape(char))

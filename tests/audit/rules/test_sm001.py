@@ -2554,6 +2554,11 @@ def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_
         "ci.npmrc": "//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n",
         "other.php": "<?php\ndefine('DB_USER', 'wordpress');\n"
         "define('DB_PASSWORD', getenv('PW'));\n",
+        # the review of stop 55: WordPress's salts count, sample logins do not
+        "salts.php": "<?php\ndefine('LOGGED_IN_KEY', 'k3#Zq8v!R2mK7tLw3XpB_x9Yq');\n",
+        "sample.php": "<?php\ndefine('NONCE_SALT', 'put your unique phrase here');\n",
+        "sample-npmrc": "//r.example.com/:_auth=dXNlcjpwYXNzd29yZA==\n",
+        "mirror-url": "ftp://anonymous:anonymous@ftp.example.com/\n",
         # lists of names, hosts, addresses: none
         "hosts": "db-1.internal\ndb-2.internal\n",
         "members": "alice\nbob\ncarol\n",
@@ -2601,6 +2606,7 @@ def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_
                 (".npmrc", "_authToken, line 2"),
                 ("npmrc-legacy", "_auth, line 1"),
                 ("wp-config.php", "DB_PASSWORD, line 3"),
+                ("salts.php", "LOGGED_IN_KEY, line 2"),
             )
         },
         **{
@@ -3596,7 +3602,7 @@ def test_envsubst_operators_hide_neither_a_variable_nor_a_literal(tmp_path: Path
 
     layer = flux_kustomization() + (
         "  postBuild:\n    substitute:\n      CLUSTER: x\n      PW: Yq8vR2mK7tLw3XpB\n"
-        "      TK: Wq8vR2mK7tLw3XpBQ-x\n      NAME: web\n"
+        "      TK: Wq8vR2mK7tLw3XpBQ-x\n      NAME: web\n      PW2: Xq8vR2mK7tLw3XpD\n"
     )
     standard_repo(
         tmp_path,
@@ -3611,6 +3617,9 @@ def test_envsubst_operators_hide_neither_a_variable_nor_a_literal(tmp_path: Path
                 "  url: postgres://app:${PW^^}@db:5432/app\n"
                 "  name: ${NAME^^}\n"
                 "  host: ${NAME/web/web.example.com}\n"
+                # the review of stop 55: a pattern that is a variable, a default that is one
+                "  ref: ${CLUSTER/${CLUSTER}/Vq8vR2mK7tLw3XpC}\n"
+                "  chained: ${UNSET2:-${PW2}}\n"
             ),
         },
         layer=layer,
@@ -3619,8 +3628,10 @@ def test_envsubst_operators_hide_neither_a_variable_nor_a_literal(tmp_path: Path
     assert found == {
         ("apps/s.yaml", "stringData.password"),
         ("apps/s.yaml", "stringData.other"),
+        ("apps/s.yaml", "stringData.ref"),
         ("clusters/prod/apps.yaml", "spec.postBuild.substitute.PW"),
         ("clusters/prod/apps.yaml", "spec.postBuild.substitute.TK"),
+        ("clusters/prod/apps.yaml", "spec.postBuild.substitute.PW2"),
     }, found
 
 
