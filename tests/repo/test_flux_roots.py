@@ -270,7 +270,7 @@ def test_a_kustomization_in_an_archive_folder_beside_a_bootstrap_is_retired(
     assert find_layers(WorktreeSnapshot(solo.path), ()).names() == ("cura",)
 
 
-@pytest.mark.parametrize("folder", ["kube_old", "old-cluster", "k8s.bak", "flux-backup"])
+@pytest.mark.parametrize("folder", ["kube_old", "old-cluster", "k8s.bak", "deprecated-flux"])
 def test_a_tree_moved_aside_under_a_name_that_says_old_is_retired(
     git_checkout: GitRepo, folder: str
 ) -> None:
@@ -293,6 +293,15 @@ def test_a_tree_moved_aside_under_a_name_that_says_old_is_retired(
     other.write("golden/flux/apps.yaml", flux_ks("cluster-apps", "./apps"))
     other.write("apps/s.enc.yaml", "kind: Secret\n")
     assert find_layers(WorktreeSnapshot(other.path), ()).clusters_of("apps/s.enc.yaml") != ()
+    # nor a live namespace's word (velero's backup-system: the regression over 52 clones)
+    velero = GitRepo(git_checkout.path / "velero")
+    bootstrap(velero, "clusters/home")
+    velero.write("clusters/home/apps.yaml", flux_ks("apps", "./apps/production"))
+    velero.write("apps/production/kustomization.yaml", "resources: []\n")
+    velero.write("apps/backup-system/velero/ks.yaml", flux_ks("velero", "./apps/velero"))
+    velero.write("apps/velero/s.enc.yaml", "kind: Secret\n")
+    found = find_layers(WorktreeSnapshot(velero.path), ())
+    assert found.clusters_of("apps/velero/s.enc.yaml") != ()
 
 
 def test_another_git_repository_is_this_checkout_only_with_the_same_url(

@@ -1185,10 +1185,11 @@ def _waits_for_applied(
 
 # A folder that keeps what is no longer deployed (``apps/archive/cura``, ``_old``, ``disabled``)
 # an archive folder's name, alone or as a word of it (``kube_old``, ``old-cluster``,
-# ``k8s.bak``: sweep E of stop 55, aflyingcougar/homelab moved its old tree to kube_old/)
+# ``k8s.bak``: sweep E of stop 55, aflyingcougar/homelab moved its old tree to kube_old/);
+# never ``backup``, a live namespace's word (``backup-system``: velero)
 _ARCHIVE_FOLDER = re.compile(
     r"(?i)^[._-]*(?:[a-z0-9]+[._-])?"
-    r"(?:archived?|archives|deprecated|disabled|retired|unused|attic|graveyard|old|bak|backup)"
+    r"(?:archived?|archives|deprecated|disabled|retired|unused|attic|graveyard|old|bak)"
     r"(?:[._-][a-z0-9]+)?$"
 )
 
