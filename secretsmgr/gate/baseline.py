@@ -283,6 +283,16 @@ def findings_at(
     commit = git.resolve_commit(root, rev) if git.toplevel(root) is not None else None
     if commit is None:
         raise UsageError(f"--new-since {rev}: not a commit of this repository")
+    head = git.resolve_commit(root, "HEAD")
+    if head is not None:
+        # a commit HEAD's history does not hold (a push amended and forced since, a branch
+        # that moved on) is compared where the two parted: what HEAD's side added since is
+        # new, even if the other side held it too (the sixth attack review of the gate: a
+        # plaintext Secret amended and pushed again passed --new-since the first push)
+        base = git.merge_base(root, commit, head)
+        if base is None:
+            raise UsageError(f"--new-since {rev}: it shares no history with HEAD")
+        commit = base
     snap = CommitSnapshot(root, commit)
     try:
         scope = None if files is None else sorted(set(files) & set(snap.paths))

@@ -549,6 +549,17 @@ def resolve_commit(root: Path, rev: str) -> str | None:
     return out.decode("ascii").strip() or None
 
 
+def merge_base(root: Path, a: str, b: str) -> str | None:
+    """The best common ancestor of commits ``a`` and ``b``, or None when they share none."""
+    try:
+        out = _run(root, ["merge-base", a, b])
+    except subprocess.CalledProcessError:
+        return None
+    except FileNotFoundError as exc:
+        raise _not_usable(root, exc) from exc
+    return out.decode("ascii").strip() or None
+
+
 class BlobReader:
     """One ``git cat-file --batch`` process answering blob reads by id; close it when done."""
 

@@ -79,6 +79,27 @@ def test_new_since_rev_blocks_only_what_is_new(
     assert code == 2 and "--new-since no-such-rev: not a commit" in err
 
 
+def test_new_since_a_commit_history_no_longer_holds_compares_where_they_parted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the sixth attack review of the gate: a plaintext Secret pushed, blocked, amended and
+    # pushed again passed --new-since the first push (not an ancestor of HEAD any more)
+    root = _legacy(tmp_path)
+    stage(root, "apps/db.yaml", secret("db", {"password": "Tr0ub4dor-and-3x"}))
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "db")
+    pushed = git(root, "rev-parse", "HEAD").strip()
+    code, out, _ = run(["--repo", str(root), "check", "--new-since", "HEAD~1"], capsys)
+    assert code == 1 and "apps/db.yaml: SM001" in out
+    git(root, "commit", "-q", "--no-gpg-sign", "--amend", "-m", "db, again")
+    code, out, _ = run(["--repo", str(root), "check", "--new-since", pushed], capsys)
+    assert code == 1 and "apps/db.yaml: SM001" in out, out
+    # the legacy findings the branches share stay old
+    assert "legacy/plain.yaml: SM001" not in out
+    orphan = git(root, "commit-tree", "-m", "alone", f"{pushed}^{{tree}}").strip()
+    code, _, err = run(["--repo", str(root), "check", "--new-since", orphan], capsys)
+    assert code == 2 and "shares no history with HEAD" in err
+
+
 @pytest.mark.parametrize(
     "text",
     [
