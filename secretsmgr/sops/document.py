@@ -499,7 +499,16 @@ def check_written(text: str, fmt: FileFormat, data_key: bytes) -> None:
     and the MAC must check under ``data_key``. Guards every writer against emitter surprises."""
     try:
         decrypt_docs(load(text, fmt), data_key)
-    except (FormatError, IntegrityError) as exc:
+    except IntegrityError as exc:
+        # the MAC of what was written fails: a value in clear reads back as another (the
+        # interop review of stop 55: "changed outside SOPS" was said of a file being made)
+        raise FormatError(
+            "the encrypted output would not read back: a value the rule leaves in clear would "
+            "read back as another (-0.0 is written -0, which reads as 0; sops writes such a "
+            "file and then cannot open it); nothing was written",
+            hints=("quote that value, or let the rule encrypt it",),
+        ) from exc
+    except FormatError as exc:
         raise FormatError(
             f"the encrypted output would not read back ({exc.message}); nothing was written"
         ) from exc

@@ -1123,3 +1123,20 @@ def test_edit_and_set_refuse_to_leave_a_value_they_encrypt_in_a_clear_comment(
     )
     assert real.returncode == 0, real.stderr
     assert run(["set", str(target), "stringData.user"], capsys, stdin="An0ther-Pw-77")[0] == 0
+
+
+def test_a_clear_value_that_reads_back_as_another_is_refused_with_its_cause(
+    tmp_path: Path, key_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the interop review of stop 55: an unencrypted -0.0 (sops writes -0, which reads as 0,
+    # and then refuses its own file) was refused as a file "changed outside SOPS"
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - age: {PUB1}\n    encrypted_regex: ^pw$\n"
+    )
+    target = tmp_path / "b.yaml"
+    target.write_text("pw: s3cret-Zq8v\nzero: -0.0\n")
+    code, out, err = run(["encrypt", "-i", str(target)], capsys)
+    assert (code, out) == (1, "")
+    assert "a value the rule leaves in clear would read back as another" in err
+    assert "outside SOPS" not in err and "s3cret" not in err
+    assert target.read_text() == "pw: s3cret-Zq8v\nzero: -0.0\n"
