@@ -18,6 +18,7 @@ unknown variable is kept as written and reported back, never guessed.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -114,8 +115,11 @@ class _Expander:
                 value, at = self.reference(at)
                 out.append(value)
             else:
-                out.append(char)
-                at += 1
+                # up to the next character that may mean something here, in one step
+                plain = _plain_run(stops, escapes).match(text, at + 1)
+                end = plain.end() if plain is not None else at + 1
+                out.append(text[at:end])
+                at = end
         return "".join(out), at
 
     def reference(self, start: int) -> tuple[str, int]:
@@ -177,6 +181,14 @@ class _Expander:
             arg, at = self.expand(at, "}", dollars=False)
             args = [arg]
         return (op, args, at + 1) if text.startswith("}", at) else ("", [], -1)
+
+
+@functools.cache
+def _plain_run(stops: str, escapes: bool) -> re.Pattern[str]:
+    """A run of characters that are neither ``$``, nor one of ``stops``, nor (where escapes
+    count) a backslash."""
+    special = "$" + stops + ("\\" if escapes else "")
+    return re.compile("[^" + re.escape(special) + "]*")
 
 
 _NAME = re.compile(r"[_A-Za-z][_A-Za-z0-9]*")
