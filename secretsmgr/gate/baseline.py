@@ -382,27 +382,43 @@ def adopted(
         if not known:
             return report
         out = without_known(report, known, lines)
-        head = _head_baseline(root) if staged else None
-        if head is None or head == baseline:
+        # the baseline it is judged against: REV's with --new-since (in CI the commit holds its
+        # baseline, HEAD's is the same: the sweep H of stop 55 found a new plaintext token and a
+        # baseline holding it, committed together, passed CI without a word), else HEAD's
+        if new_since is not None:
+            reference, why = (
+                _baseline_at(root, new_since),
+                f"in a baseline changed since {new_since}",
+            )
+        else:
+            reference, why = (
+                _baseline_at(root, "HEAD") if staged else None,
+                "in the staged baseline",
+            )
+        if reference is None or reference == baseline:
             return out
-        # the staged baseline is not HEAD's: the errors it takes out that HEAD's kept are named
-        # (the attack review of stop 44: a baseline written and staged with a new plaintext
-        # Secret passed it without a word)
-        before = without_known(report, _merge(head, since), lines)
+        # the baseline takes out errors the reference one kept: they are named (the attack
+        # review of stop 44: a baseline written and staged with a new plaintext Secret passed
+        # it without a word)
+        before = without_known(report, _merge(reference, since), lines)
         kept = {identity(f) for f in out.findings}
         hidden = tuple(
-            (f, "in the staged baseline")
+            (f, why)
             for f in before.findings
             if f.severity is Severity.ERROR and identity(f) not in kept
         )
         return replace(out, newly_ignored=(*out.newly_ignored, *hidden)) if hidden else out
 
 
-def _head_baseline(root: Path) -> Known | None:
-    """The baseline HEAD holds ({} for none); None outside git or before the first commit."""
+def _baseline_at(root: Path, rev: str) -> Known | None:
+    """The baseline commit ``rev`` holds (where it parted from HEAD, for one HEAD's history does
+    not hold; {} for none); None outside git or before the first commit."""
     if git.describe(root) is None:
         return None
-    commit = git.resolve_commit(root, "HEAD")
+    commit = git.resolve_commit(root, rev)
+    head = git.resolve_commit(root, "HEAD")
+    if commit is not None and head is not None and commit != head:
+        commit = git.merge_base(root, commit, head)
     if commit is None:
         return None
     snap = CommitSnapshot(root, commit)

@@ -243,6 +243,14 @@ def test_a_baseline_or_a_source_mapping_in_the_same_change_is_named_too(
     ]
     git(root, "commit", "-q", "--no-gpg-sign", "-m", "baselined")
     assert run(["--repo", str(root), "check"], capsys)[1] == ""
+    # CI judges the commit, whose baseline is HEAD's: against the base it is named all the
+    # same (sweep H of stop 55: the token and its baseline entry, committed together, passed
+    # the README's CI steps without a word)
+    code, out, _ = run(
+        ["--repo", str(root), "check", "-f", "github", "--new-since", "HEAD~1"], capsys
+    )
+    assert code == 0 and out.startswith("::warning file=apps/new.yaml,"), out
+    assert "(in a baseline changed since HEAD~1)" in out
     generator = "secretGenerator:\n  - name: app\n    files: [token.txt]\n"
     stage(root, "infra/kustomization.yaml", "resources: [dns.enc.yaml]\n" + generator)
     stage(root, "infra/token.txt", "Zq8vLw2pRtXy7Kp3Mn9Q\n")
