@@ -235,10 +235,18 @@ def _comment_leaks(docs: Sequence[MapNode], rule: EncryptionRule) -> set[tuple[s
                 if not encrypted and len(leaf.text.strip()) >= 6:
                     comments.append((".".join(str(p) for p in path), leaf.text))
             elif encrypted and isinstance(leaf, str) and len(leaf.strip()) >= 6:
-                values.add(leaf.strip())
                 decoded = secret_text(".".join(str(p) for p in path), leaf)
-                if decoded is not None and len(decoded.strip()) >= 6:
-                    values.add(decoded.strip())
+                for text in (leaf, decoded or ""):
+                    if len(text.strip()) >= 6:
+                        values.add(text.strip())
+                    # a line of a value of several lines that is one word (a key's, a
+                    # token's: the write-side review of stop 55), never a line of words
+                    lines = text.strip().splitlines()
+                    values.update(
+                        line.strip()
+                        for line in (lines if len(lines) > 1 else ())
+                        if len(line.strip()) >= 8 and " " not in line.strip()
+                    )
     return {(where, value) for where, text in comments for value in values if value in text}
 
 
@@ -294,20 +302,24 @@ def encrypt_text(
     return Written(out, key)
 
 
-def extract(docs: Sequence[MapNode], spec: str, fmt: FileFormat) -> str:
-    """The value at a key path, printed as sops ``--extract`` prints it."""
+def extract(
+    docs: Sequence[MapNode], spec: str, fmt: FileFormat, indents: tuple[int, str] = (4, "\t")
+) -> str:
+    """The value at a key path, printed as sops ``--extract`` prints it (with ``indents``, the
+    YAML and JSON ones of the file's ``.sops.yaml``)."""
     root: Node = docs[0] if docs else MapNode()
     found = get(root, resolve(root, spec))
     if isinstance(found, MapNode) and fmt is FileFormat.INI:  # a section: its keys, no header
         return dump_plain([MapNode([("DEFAULT", found)])], fmt)
     if isinstance(found, MapNode):
-        return dump_plain([found], fmt if fmt is not FileFormat.DOTENV else FileFormat.YAML)
+        shown = fmt if fmt is not FileFormat.DOTENV else FileFormat.YAML
+        return dump_plain([found], shown, *indents)
     if isinstance(found, SeqNode):
         # at the top level, as sops prints it (inside a mapping's key it was indented, and an
         # empty list printed nothing: the interop review of stop 55); JSON's in JSON
         if fmt is FileFormat.JSON:
-            return emit_json(found).removesuffix("\n")  # sops prints no line end after it
-        return dump_plain([found], FileFormat.YAML)
+            return emit_json(found, indents[1]).removesuffix("\n")  # no line end after it
+        return dump_plain([found], FileFormat.YAML, indents[0])
     assert not isinstance(found, MISSING_TYPE)  # resolve() found it
     # a string as it is; any other value as YAML writes it, with a line end (not from JSON)
     end = "\n" if fmt is FileFormat.YAML and not isinstance(found, str) else ""
@@ -343,7 +355,7 @@ def decrypt_text(
     """
     decrypted = decrypt(load(text, fmt), identities)
     if key_path is not None:
-        return extract(decrypted.docs, key_path, fmt)
+        return extract(decrypted.docs, key_path, fmt, indents)
     if binary:
         value = decrypted.docs[0].get("data") if decrypted.docs else None
         if isinstance(value, str):

@@ -140,6 +140,10 @@ def parse_metadata(node: Node) -> SopsMetadata:
         shamir = int(threshold) if threshold not in (None, "") else 0  # type: ignore[arg-type]  # checked below
     except (TypeError, ValueError) as exc:
         raise FormatError("sops metadata: shamir_threshold is not an integer") from exc
+    if isinstance(threshold, float | bool) or not 0 <= shamir <= 255:
+        # one past Go's int, or past Shamir's 255 shares: sops cannot read it, and a rewrite
+        # would alter it (the write-side review of stop 55: 1e20 was written back)
+        raise FormatError("sops metadata: shamir_threshold is out of range")
     return SopsMetadata(
         key_groups=groups,
         lastmodified=_str(lastmodified, "lastmodified"),

@@ -1116,6 +1116,19 @@ def test_edit_and_set_refuse_to_leave_a_value_they_encrypt_in_a_clear_comment(
     code, _, err = run(["set", str(target), "stringData.password"], capsys, stdin="N3w-Pw-4242")
     assert code == 1 and "holds a value this file encrypts" in err, err
     assert target.read_bytes() == commented
+    # a line of a value of several lines, spelt out in a comment (the write-side review)
+    code, _, err = run(
+        ["set", str(target), "stringData.k2"], capsys, stdin="Zq8vLm3Tp0Xw\nsecondLINE99\n"
+    )
+    assert code == 0, err
+    body = (
+        "open(path, 'w').write(text.replace('stringData:', '# line: Zq8vLm3Tp0Xw\\nstringData:'))\n"
+    )
+    monkeypatch.setenv("EDITOR", _editor(tmp_path, body))
+    before_edit = target.read_bytes()
+    code, _, err = run(["edit", str(target)], capsys)
+    assert code == 1 and "holds a value this file encrypts" in err, err
+    assert target.read_bytes() == before_edit
     # a file that leaks so already can still be changed (the change must not be held hostage)
     real = run_sops(
         ["set", str(target), '["stringData"]["password"]', '"N3w-Pw-4242"'],

@@ -194,6 +194,8 @@ LONG_KEYS = f"""\
   x: 1
 ? {"y" * 1100}
 : z
+"a\\rb": r
+"c\\x85d": s
 list:
   - {LONG}: v
     other: w
@@ -223,3 +225,52 @@ def test_keys_go_yaml_writes_explicitly_are_written_back_byte_for_byte(
     run_process(["set", "s.yaml", "list.0.other"], cwd=tmp_path, env=env, stdin="nv", expect=0)
     after = run_sops(["decrypt", "s.yaml"], cwd=tmp_path, key_file=TEST_KEY)
     assert after.returncode == 0 and "other: nv" in after.stdout, after.stderr
+
+
+BLOCKS = """\
+a: "  two-indented\\nbase\\n"
+b: "  lead\\nx"
+e: " one space\\n"
+t: "tab\\t\\nx"
+u: "a\\tb\\nc\\td\\n"
+v: "\\nstart"
+w: "\\n\\nstart\\n"
+m:
+  n: "  nested\\nz\\n"
+  o: "tab\\tx\\ny"
+"""
+
+
+@pytest.mark.parametrize("indent", [2, 4])
+def test_block_scalars_go_yaml_writes_with_an_indent_or_a_tab_are_written_so(
+    tmp_path: Path, indent: int
+) -> None:
+    # the write-side review of stop 55: a value of several lines holding a tab, or starting
+    # with a space or an empty line, is a literal block in go-yaml (`|4-` naming the indent);
+    # decrypt printed it double-quoted, unlike sops -d
+    (tmp_path / ".sops.yaml").write_text(_config(indent).replace("^password$", "^zzz$"))
+    (tmp_path / "s.yaml").write_text(BLOCKS)
+    done = run_sops(["encrypt", "s.yaml"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sops.dump(sops.load(done.stdout, sops.FileFormat.YAML), indent) == done.stdout
+    (tmp_path / "s.yaml").write_text(done.stdout)
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(TEST_KEY))
+    ours = run_process(["decrypt", "s.yaml"], cwd=tmp_path, env=env, expect=0).out
+    assert ours == run_sops(["decrypt", "s.yaml"], cwd=tmp_path, key_file=TEST_KEY).stdout
+
+
+def test_extract_prints_with_the_indents_sops_prints_with(tmp_path: Path) -> None:
+    # the write-side review of stop 55: --extract of a mapping or a list ignored the indents
+    config = _config(2) + "  json:\n    indent: 3\n"
+    (tmp_path / ".sops.yaml").write_text(config)
+    (tmp_path / "f.yaml").write_text("m:\n  x: 1\n  y: [1, {z: 2}]\nl: [a, [b]]\n")
+    (tmp_path / "f.json").write_text('{"m": {"x": 1, "y": [1, {"z": 2}]}, "l": ["a", ["b"]]}\n')
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(TEST_KEY))
+    for name in ("f.yaml", "f.json"):
+        assert run_sops(["encrypt", "-i", name], cwd=tmp_path).returncode == 0
+        for key in ("m", "l"):
+            ours = run_process(["decrypt", "--extract", key, name], cwd=tmp_path, env=env).out
+            theirs = run_sops(
+                ["decrypt", "--extract", f'["{key}"]', name], cwd=tmp_path, key_file=TEST_KEY
+            )
+            assert ours == theirs.stdout, (name, key)

@@ -305,3 +305,15 @@ def test_same_data_tells_types_apart_and_takes_nan_for_itself() -> None:
     assert not same_data(doc(1), doc(True))
     assert not same_data(doc(0), doc(None)) and not same_data(doc("1"), doc(1))
     assert not same_data([MapNode([("a", 1)])], [MapNode([("b", 1)])])
+
+
+@pytest.mark.parametrize("threshold", ["99999999999999999999", "256", "-1", "1.5", "true"])
+def test_a_shamir_threshold_sops_cannot_read_is_refused_not_rewritten(threshold: str) -> None:
+    # the write-side review of stop 55: 99999999999999999999 was read as 1e20 and written back
+    from secretsmgr.errors import FormatError
+    from secretsmgr.sops import FileFormat, load
+
+    text = (VECTORS / "k8s-secret" / "file.enc.yaml").read_text()
+    text = text.replace("    version:", f"    shamir_threshold: {threshold}\n    version:")
+    with pytest.raises(FormatError, match="shamir_threshold"):
+        load(text, FileFormat.YAML)

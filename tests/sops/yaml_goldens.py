@@ -294,28 +294,21 @@ GOLDENS = [
         "literal-leading-space",
         k("  a\nb\n"),
         "k: |4\n      a\n    b\n",
-        "BUG: go-yaml writes a multi-line string starting with a space as a literal block "
-        "with an indentation indicator (|4); we write it double-quoted",
     ),
     Golden(
         "literal-leading-break",
         k("\na"),
         "k: |4-\n\n    a\n",
-        "BUG: go-yaml writes a multi-line string starting with a line break as |4- / |4+; we "
-        "write it double-quoted",
     ),
     Golden(
         "tab-after-break",
         k("0\n\t"),
         "k: |-\n    0\n    \t\n",
-        "BUG: go-yaml writes a multi-line string with a tab after a line break as a literal "
-        "block; we write it double-quoted (found by the random interop run at stop 32)",
     ),
     Golden(
         "newline-only",
         k("\n"),
         "k: |4+\n\n",
-        'BUG: go-yaml writes "\\n" as a |4+ literal block; we write it double-quoted',
     ),
     Golden(
         "line-separator",

@@ -34,7 +34,7 @@ def _analyze(s: str) -> tuple[bool, bool, bool]:
     """libyaml's scalar analysis: (block_plain_allowed, single_quoted_allowed, block_allowed)."""
     block_ind = s.startswith(("---", "..."))
     leading_space = leading_break = trailing_space = trailing_break = False
-    break_space = space_break = special = line_breaks = False
+    break_space = space_break = special = line_breaks = tabs = False
     prev_space = prev_break = False
     preceded_ws = True
     n = len(s)
@@ -51,7 +51,9 @@ def _analyze(s: str) -> tuple[bool, bool, bool]:
         else:
             if (ch == ":" and followed_ws) or (ch == "#" and preceded_ws):
                 block_ind = True
-        if not _is_printable(ch):
+        if ch == "\t":
+            tabs = True  # go-yaml v3: no plain or single-quoted style, a block still
+        elif not _is_printable(ch):
             special = True
         if ch in _BREAKS:
             line_breaks = True
@@ -80,6 +82,8 @@ def _analyze(s: str) -> tuple[bool, bool, bool]:
     if trailing_space:
         block = False
     if break_space:
+        block_plain = single = False
+    if tabs:
         block_plain = single = False
     if space_break or special:
         block_plain = single = block = False
@@ -148,7 +152,7 @@ def _string(s: str, is_key: bool) -> str | tuple[str, list[str]]:
         return s
     if "\n" in s and not is_key:
         block_ok = _block_ok(s)
-        if block_ok and not s.startswith((" ", "\t")) and s[0] not in _BREAKS:
+        if block_ok and not s.startswith("\t") and s[0] not in _BREAKS.replace("\n", ""):
             if not s.endswith("\n"):
                 chomp = "-"
             elif s.endswith("\n\n") or s == "\n":
@@ -156,7 +160,10 @@ def _string(s: str, is_key: bool) -> str | tuple[str, list[str]]:
             else:
                 chomp = ""
             body = s[:-1] if s.endswith("\n") else s
-            return "|" + chomp, body.split("\n")
+            # a first line that starts with a space or is empty: go-yaml names the indent
+            # (``|4``; the interop reviews of stop 55), filled in where the column is known
+            lead = "{}" if s.startswith((" ", "\n")) else ""
+            return "|" + lead + chomp, body.split("\n")
         return _double_quoted(s)
     if needs_quotes(s):
         return _double_quoted(s)
@@ -194,6 +201,8 @@ class _Emitter:
         rendered = format_scalar(value)
         if isinstance(rendered, tuple):
             header, body = rendered
+            parent = len(prefix) - len(prefix.lstrip(" "))
+            header = header.format(content_col - parent)
             self.lines.append(f"{prefix} {header}" if prefix else header)
             pad = " " * content_col
             self.lines.extend(pad + line if line else "" for line in body)
@@ -299,8 +308,9 @@ class _Emitter:
 
 
 def _explicit_key(key: str) -> bool:
-    """Whether go-yaml writes ``key`` in the explicit form: over 128 bytes, or several lines."""
-    return "\n" in key or len(key.encode("utf-8")) > 128
+    """Whether go-yaml writes ``key`` in the explicit form: over 128 bytes, or several lines
+    (any line break: ``\r``, U+0085, U+2028 and U+2029 count, as ``\n`` does)."""
+    return any(c in _BREAKS for c in key) or len(key.encode("utf-8")) > 128
 
 
 def _has_data(node: MapNode | SeqNode) -> bool:
