@@ -803,9 +803,12 @@ class _Model(Workspace):
                 base = posixpath.dirname(path)
                 kfile = self.repo.kfile(path)
                 for ref in kfile.resources + kfile.components:
-                    if is_remote(ref) or posixpath.isabs(ref.strip()):
+                    if posixpath.isabs(ref.strip()):
                         continue
                     target = posixpath.normpath(posixpath.join(base or ".", ref.strip()))
+                    local = target in self.repo.files or self.repo.is_dir(target)
+                    if is_remote(ref) and not local:
+                        continue  # a remote's; a local one of such a name is read here
                     self._includers.setdefault(target, set()).add(path)
         return self._includers
 

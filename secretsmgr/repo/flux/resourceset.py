@@ -5,13 +5,15 @@ A ResourceSet (``fluxcd.controlplane.io``) renders its ``spec.resources`` object
 Kustomization among them whose path, source and decryption hold no marker applies the same
 folder for every input: a live Kustomization like one written out, under its name as written
 (sweep 20, Samoth69/HomeOps: a ResourceSet's Kustomization applied a SOPS file that the model
-called applied by nothing). One with any of those templated is left out: which inputs there
-are is known only in the cluster.
+called applied by nothing). Where the ResourceSet writes its inputs itself (``spec.inputs``,
+no ``inputsFrom``), each ``<< inputs.NAME >>`` is filled in: one Kustomization per input.
+One still templated is left out: which inputs there are is known only in the cluster.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Mapping
 
 from secretsmgr.errors import FormatError
@@ -44,25 +46,72 @@ def resource_set_kustomizations(doc: Mapping[str, object]) -> Iterator[dict[str,
         with contextlib.suppress(FormatError):  # markers where YAML cannot read them
             objects += safe_load_all(template)
     namespace = as_str(meta(doc).get("namespace"))
+    inputs = _inline_inputs(spec)
     for raw in objects:
         obj = as_map(raw)
         if obj is None or not is_flux_kustomization(obj):
             continue
-        own = meta(obj)
-        spec_of = as_map(obj.get("spec")) or {}
-        # its path decides what it applies: a templated name is kept as written (the second
-        # review: a per-input name over one fixed folder left that folder applied by nothing)
-        path = spec_of.get("path")
-        if (isinstance(path, str) and _MARKER in path) or not own.get("name"):
+        if _MARKER not in repr(obj) or not inputs:
+            yield from _kept(obj, namespace)
             continue
-        # a source or a decryption Secret per input (``sops-<< inputs.tenant >>``: the review)
-        if any(_MARKER in repr(spec_of.get(k)) for k in ("decryption", "sourceRef")):
-            continue
-        if _MARKER in str(own.get("namespace") or "") and spec_of.get("decryption"):
-            continue  # the decryption Secret is looked up in a namespace per input
-        if not own.get("namespace") and namespace:
-            obj = {**obj, "metadata": {**own, "namespace": namespace}}
-        yield obj
+        # inputs written in the ResourceSet itself: one Kustomization each, as the operator
+        # renders them (the seventh attack review of the gate: a per-namespace Kustomization
+        # whose component gives its children decryption was left out, and 36 SOPS files of
+        # m00nwtchr/homelab-cluster were SM010); the same one for every input is one
+        seen: set[str] = set()
+        for given in inputs:
+            rendered = as_map(_render(obj, given))
+            for made in _kept(rendered or {}, namespace):
+                shown = repr((meta(made), as_map(made.get("spec"))))
+                if shown not in seen:
+                    seen.add(shown)
+                    yield made
+
+
+def _kept(obj: Mapping[str, object], namespace: str | None) -> Iterator[dict[str, object]]:
+    """``obj`` as the Kustomization the model takes, when its templates leave it one."""
+    own = meta(obj)
+    spec_of = as_map(obj.get("spec")) or {}
+    # its path decides what it applies: a templated name is kept as written (the second
+    # review: a per-input name over one fixed folder left that folder applied by nothing)
+    path = spec_of.get("path")
+    if (isinstance(path, str) and _MARKER in path) or not own.get("name"):
+        return
+    # a source or a decryption Secret per input (``sops-<< inputs.tenant >>``: the review)
+    if any(_MARKER in repr(spec_of.get(k)) for k in ("decryption", "sourceRef")):
+        return
+    if _MARKER in str(own.get("namespace") or "") and spec_of.get("decryption"):
+        return  # the decryption Secret is looked up in a namespace per input
+    if not own.get("namespace") and namespace:
+        obj = {**obj, "metadata": {**own, "namespace": namespace}}
+    yield dict(obj)
+
+
+_INPUT = re.compile(r"<<-?\s*inputs\.([A-Za-z_][A-Za-z0-9_]*)\s*-?>>")
+
+
+def _inline_inputs(spec: Mapping[str, object]) -> list[Mapping[str, object]]:
+    """The ResourceSet's own ``spec.inputs`` (maps), none where it also reads inputs from
+    providers (``inputsFrom``: known only in the cluster)."""
+    if spec.get("inputsFrom"):
+        return []
+    return [m for m in (as_map(i) for i in as_list(spec.get("inputs"))) if m is not None]
+
+
+def _render(node: object, given: Mapping[str, object]) -> object:
+    """``node`` with each ``<< inputs.NAME >>`` of ``given`` filled in (other markers stay)."""
+    if isinstance(node, str):
+
+        def one(m: re.Match[str]) -> str:
+            value = given.get(m[1])
+            return m[0] if value is None or isinstance(value, dict | list) else str(value)
+
+        return _INPUT.sub(one, node)
+    if isinstance(node, dict):
+        return {k: _render(v, given) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_render(v, given) for v in node]
+    return node
 
 
 def resource_set_names(doc: Mapping[str, object]) -> Iterator[str]:

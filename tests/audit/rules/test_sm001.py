@@ -3550,6 +3550,29 @@ def test_a_literal_default_of_a_variable_is_judged_as_a_literal(tmp_path: Path) 
     assert found == {"stringData.token", "stringData.password"}, found
 
 
+@pytest.mark.parametrize("folder", ["db?ref=main", "git@db", "gh:db", "oci:db", "git::db"])
+def test_a_local_folder_named_like_a_remote_base_is_read_as_kustomize_reads_it(
+    tmp_path: Path, folder: str
+) -> None:
+    # the seventh attack review of the gate: a resources: entry holding `?ref=` or starting
+    # like a remote's was taken for one, and the folder of that name was never judged
+    from secretsmgr.audit.engine import run_audit
+
+    standard_repo(
+        tmp_path,
+        {
+            "apps/kustomization.yaml": f'resources:\n  - "{folder}"\n',
+            f"apps/{folder}/kustomization.yaml": (
+                "secretGenerator:\n  - name: api\n    files:\n      - token\n"
+            ),
+            f"apps/{folder}/token": "Zq8vLm2pW9xTqR4sKd7N\n",
+        },
+    )
+    assert "WnE4dkxtMnBXOXhUcVI0c0tkN04K" in kustomize_build(tmp_path / "apps")  # base64
+    found = {f.path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
+    assert found == {f"apps/{folder}/token"}, found
+
+
 def test_postbuild_variables_under_a_passphrase_or_an_encryption_keys_name_are_secrets(
     tmp_path: Path,
 ) -> None:
