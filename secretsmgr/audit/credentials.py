@@ -312,6 +312,11 @@ _PREFIXED_TOKENS = tuple(
     )
 )
 PREFIXED_TOKEN_PARTS = tuple(prefix for _, prefix, _ in _PREFIXED_TOKENS)
+# an Azure connection string's key (Service Bus, Event Hubs, IoT Hub, SignalR: the seventh
+# attack review of the gate; a Storage account's AccountKey= is detect-secrets' own)
+_AZURE_ACCESS_KEY = re.compile(
+    r"(?i)(?:^|[;\s\"'])(?:Shared)?AccessKey\s*=\s*[A-Za-z0-9+/]{40,88}={0,2}(?=[;\s\"']|$)"
+)
 
 
 def _prefixed_token(text: str) -> str | None:
@@ -394,10 +399,15 @@ _MAKE_IT = frozenset(("generate", "autogenerate"))
 # secret-key``, letters only) is still a reference.
 _CREDENTIAL_KEY = re.compile(
     r"(?i)(?:^|[._-])(?:api|auth|service|account|db|database|priv|private|client|secret|"
-    r"access|encryption|master|signing|session|app|license|crypto|cookie|jwt|hmac|shared|root)"
+    r"access|encryption|master|signing|session|app|license|crypto|cookie|jwt|hmac|shared|root|"
+    r"totp|otp)"
     r"[._-]?key$"
 )
 _KEY_NAME_VALUE = re.compile(r"^[A-Za-z]+(?:[._-][A-Za-z]+)*$")
+# keys whose secret is words (a passphrase, a wallet's mnemonic, recovery codes, a salt)
+_WORDS_KEY = re.compile(
+    r"(?i)(?:passphrase|mnemonic|seed[._-]?phrase|recovery[._-]?codes?|(?:^|[._-])(?:salt|pepper))$"
+)
 # A Kubernetes object name (``app-creds``): under ``pullSecret``/``configSecret`` a reference.
 _OBJECT_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
 # A Kubernetes field that names a Secret object (``envFromSecret: grafana``,
@@ -465,6 +475,13 @@ _ARGO_REFERENCE = re.compile(
 _HASHED = re.compile(
     rf"^(?:{HTPASSWD_USER}:)?{CRYPT_HASH}(?:\n(?:{HTPASSWD_USER}:)?{CRYPT_HASH})*$"
 )
+
+
+def is_password_hash(text: str) -> bool:
+    """Whether ``text`` is a password hash, or htpasswd lines of them: no secret itself."""
+    return _HASHED.match(text.strip()) is not None
+
+
 # An /etc/passwd entry whose password field holds none (sweep 36, mrled/psyops: a ConfigMap's
 # `passwd: user:x:1000:1000:…` was a keyword warning); a hash there is judged as before
 _PASSWD_ENTRY = re.compile(r"^\s*[\w.-]{1,32}:(?:x|\*|!\*?|!!):\d+:\d+:[^:\n]*:[^:\n]*:[^:\n]*\s*$")
@@ -528,7 +545,9 @@ _KEPT_ELSEWHERE = frozenset(
 # A variable that names a host (``${SECRET_SYNOLOGY_IP}:9000@region``), not a user.
 _HOST_VARIABLE = re.compile(r"(?i)^\$\{?[A-Z0-9_]*(?:IP|HOST|HOSTNAME|ADDR|ADDRESS|SERVER)\}?$")
 _VARIABLE = re.compile(
-    r"^(?:\$?\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\$?\([A-Za-z_][A-Za-z0-9_.-]*\)|%[sdvq]|"
+    # ``$${VAR}``/``$$VAR``: Flux's escape of a shell's variable, which it hands on as
+    # ``${VAR}`` (the seventh attack review of the gate: `redis://:$${PASS}@…` was a password)
+    r"^(?:\$?\$?\{[^{}]*\}|\$\$?[A-Za-z_][A-Za-z0-9_]*|\$\$?\([A-Za-z_][A-Za-z0-9_.-]*\)|%[sdvq]|"
     r"%[A-Za-z_]+%|<[^<>]*>|<<[^<>]*>>|"
     # Kubernetes' $(VAR) in env, a printf verb (%s), Grafana's $__env{VAR}, Stalwart's
     # %{env:VAR}%, keycloak-config-cli's lookups $(env:VAR) and $(file:UTF-8:/path) (sweep 30,
@@ -690,8 +709,12 @@ def _plugins() -> tuple[tuple[Any, ...], Any, Any, Any]:
         # that encrypts or signs (n8n's N8N_ENCRYPTION_KEY, LiteLLM's master key, Rails's
         # SECRET_KEY_BASE) named no keyword, and a postBuild variable under them passed
         r"passphrase",
-        r"(?:encryption|master|signing|hmac|session|cookie|jwt|shared)[._-]?key(?:s|[._-]?base)?"
-        r"(?![a-z])",
+        # the last word of the name (never JWT_KEY_ISSUER: the seventh review)
+        r"(?:encryption|master|signing|hmac|session|cookie|jwt|shared|totp|otp|license)[._-]?"
+        r"key(?:s|[._-]?base)?$",
+        # a Wi-Fi or IPsec pre-shared key, a salt or pepper, a wallet's words, recovery codes
+        # (the seventh attack review of the gate: each under a postBuild variable passed)
+        r"(?:^|[._-])(?:psk|salt|pepper|mnemonic|seed[._-]?phrase|recovery[._-]?codes?)$",
     )
     keyword = re.compile("(?i)(?:" + "|".join(words) + ")" + _RUNS_ON)
     return tuple(known), Base64HighEntropyString(), HexHighEntropyString(), keyword
@@ -1060,6 +1083,8 @@ def _known_format(text: str, value: str, *, sql: bool = True) -> Verdict | None:
     service = _prefixed_token(text)
     if service is not None:
         return Verdict(service, True)
+    if "AccessKey" in text and _AZURE_ACCESS_KEY.search(text):
+        return Verdict("Azure Shared Access Key", True)
     if _encoded_private_key(text):
         return Verdict("Private Key", True)
     if "://" in text and ("?" in text or "#" in text):
@@ -1760,6 +1785,11 @@ def _without_example(word: str) -> str:
     return f"{scheme}://{authority}" + "".join(f"/{p}" for p in kept)
 
 
+def known_in_text(text: str) -> Verdict | None:
+    """A known credential format anywhere in ``text`` (a file's lines), example words aside."""
+    return _known_in_lines(text)
+
+
 def _known_in_lines(text: str) -> Verdict | None:
     """A known format in ``text`` beside example words, which take out only the words (or the
     parts of a URL between its slashes) that hold them: an example word in a comment or a
@@ -1974,8 +2004,14 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         and not _PROJECT_KEY.search(key)
         and value.lower() not in _MAKE_IT
         # words with spaces are prose, unless a password's key holds a random run among them
-        # (sweep 69: `J_PASSWORD: This is a test Qm7vXc2Rk9Lp4Wt6Hs` in a ConfigMap passed)
-        and (" " not in value or (names_password(key) and looks_like_token(value)))
+        # (sweep 69: `J_PASSWORD: This is a test Qm7vXc2Rk9Lp4Wt6Hs` in a ConfigMap passed),
+        # or the key names words as the secret (a passphrase, a wallet's mnemonic, recovery
+        # codes: the seventh attack review of the gate)
+        and (
+            " " not in value
+            or (names_password(key) and looks_like_token(value))
+            or (_WORDS_KEY.search(key) is not None and len(value.split()) >= 3)
+        )
         and not named_variable
     ):
         # a UUID under a key naming a secret or password is one made with uuidgen, not an
@@ -2051,6 +2087,9 @@ _XML_SECRET = re.compile(
     r"<(password|passphrase|secret|token|apiKey|api_key|privateKey)>([^<]{1,512})</\1>", re.I
 )
 _COMMENTED = re.compile(r"[ \t]+[#;].*$")
+_ENDS_PASSWORD = re.compile(r"(?i)(?:password|passwd)$")
+_PLAIN_LOGIN = re.compile(r"^[\w.@+-]{1,64}:\{(?:PLAIN|CLEARTEXT|CLEAR)\}(\S{1,512})$", re.I)
+_EXPORT = re.compile(r"^export[ \t]+(?=[A-Za-z_][A-Za-z0-9_]*=)")
 _WP_SALT = re.compile(r"(?:^|_)(?:KEY|SALT)$")
 
 
@@ -2115,7 +2154,7 @@ def config_credential(line: str, name: str = "") -> str | None:
     ``key = value`` line whose key names a secret, a word that sets a password with the value
     after a space (``requirepass``, a ``.netrc``'s ``password``, mosquitto's
     ``remote_password``), an XML element, a ``.pgpass`` line (``name`` is the file's)."""
-    stripped = line.strip()
+    stripped = _EXPORT.sub("", line.strip())  # a shell's `export NAME=value`
     npm = _NPMRC_AUTH.match(stripped)
     if npm is not None:
         # an .npmrc's login for one registry (`//host/:_authToken=…`; `_auth` and `_password`
@@ -2125,6 +2164,11 @@ def config_credential(line: str, name: str = "") -> str | None:
         return npm[1] if given is not None and _own_value(judged, given) else None
     if not stripped or stripped.startswith(("#", ";", "//", "[", "<!--")):
         return None
+    plain = _PLAIN_LOGIN.match(stripped)
+    if plain is not None:
+        # an htpasswd or dovecot login whose password is kept as it is (`{PLAIN}`: the seventh
+        # attack review of the gate, two such logins passed)
+        return "password" if _own_value("password", plain[1]) else None
     php = _PHP_DEFINE.search(stripped)
     if php is not None:
         # wp-config.php's `define('DB_PASSWORD', '…');` (the fifth attack review of the gate)
@@ -2149,7 +2193,8 @@ def config_credential(line: str, name: str = "") -> str | None:
     m = _CONFIG_PAIR.match(stripped)
     if m is not None:
         key, value = m.group(1), _COMMENTED.sub("", m.group(2))
-        if not (names_sensitive(key) or names_password(key)):
+        # a name run together ending in one (PGPASSWORD, dbpassword: the seventh attack review)
+        if not (names_sensitive(key) or names_password(key) or _ENDS_PASSWORD.search(key)):
             return None
         # a Wi-Fi network's passphrase or PSK (hostapd's `wpa_passphrase=`, wpa_supplicant's
         # `psk="…"`) is its password (the second attack review of sweep 87)

@@ -22,7 +22,9 @@ from secretsmgr.audit.context import AuditContext, restore_metadata_hint
 from secretsmgr.audit.credentials import (
     UUID,
     config_credential,
+    is_password_hash,
     judge_value,
+    known_in_text,
     plain_setting,
     url_credential,
 )
@@ -1229,7 +1231,13 @@ def _source(data: bytes, path: str = "") -> str | None:
             # a .git-credentials line, a proxy's address (the fifth attack review of the gate:
             # under a file name with no extension, an https URL passed as "an address")
             return f"a URL's password (line {number})"
+    known = known_in_text(text)
+    if known is not None and known.kind != "Basic Auth Credentials":  # URLs: judged above
+        # a token in a config of its own (a .gitconfig's extraheader: the seventh attack review)
+        return f"a credential ({known.kind})"
     value = text.strip()
+    if is_password_hash(value):
+        return None  # htpasswd's bcrypt login (the seventh attack review: one line was a secret)
     if "\n" in value:
         return _token_line(value)
     if is_placeholder(value) or is_public_material("", value):
@@ -2440,14 +2448,15 @@ _DOCKER_AUTH = r"""(?i)(?<![\w-])["']?auth["']?[ \t]*:\s*["']?"""
 _IN_URL = r"://[^/\s]*?:"  # the user may be an email address (smtp://a@example.com:PW@host)
 _ON_LINE = (
     r"(?i)(?<![\w.-])(?P<key>[\w.-]*?(?:password|passwd|passphrase|pwd|secret|token|"
-    r"(?:api|secret|private|access|signing|encryption|master|hmac|session|cookie|jwt|shared)"
-    r"[_-]?key(?:[_-]?base)?|(?<![a-z])pass))"
+    r"(?:api|secret|private|access|signing|encryption|master|hmac|session|cookie|jwt|shared|"
+    r"totp|license)[_-]?key(?:[_-]?base)?|(?<![a-z])(?:pass|psk|salt|pepper|seed|credentials)))"
     r"[\"']?[ \t]*[:=][ \t]*[\"']?"
 )
 # a config's keyword and a space: at a line's start (redis.conf), or after a .netrc's login
 _SPACED = (
     r"(?im)(?:^[ \t]*|\blogin[ \t]+\S+[ \t]+)"
-    r"(?P<key>requirepass|masterauth|password|passwd|passphrase)[ \t]+[\"']?"
+    r"(?P<key>requirepass|masterauth|password|passwd|passphrase|auth-token|rpcsecret)"
+    r"[ \t]+[\"']?"
 )
 
 

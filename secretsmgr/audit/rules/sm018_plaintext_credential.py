@@ -245,6 +245,7 @@ _KNOWN_PARTS = (
     "IncomingWebhook/",  # a Microsoft Teams webhook's URL
     *("ya29.", "1//0"),  # Google OAuth access and refresh tokens
     *PREFIXED_TOKEN_PARTS,  # services' API tokens by their issuers' shapes
+    "AccessKey",  # an Azure connection string's SharedAccessKey=
 )
 
 

@@ -2556,6 +2556,14 @@ def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_
         "define('DB_PASSWORD', getenv('PW'));\n",
         # the review of stop 55: WordPress's salts count, sample logins do not
         "salts.php": "<?php\ndefine('LOGGED_IN_KEY', 'k3#Zq8v!R2mK7tLw3XpB_x9Yq');\n",
+        # the seventh attack review of the gate: a token in a config of its own, `export`,
+        # a run-together name, {PLAIN} logins; a bcrypt login is a hash, no secret
+        "gitconfig": "[http]\n\textraheader = AUTHORIZATION: bearer "
+        "ghp_sdaOz11lJfgrpXoyc8ntF5YpGm3f4Jpnr2NB\n",
+        "env": "export DB_HOST=db\nexport DB_PASSWORD=Zq8vLm2pW9xTq\n",
+        "db.sh": '#!/bin/sh\nexport PGPASSWORD="Hw7pLm2qV9xTzK"\n',
+        "plain-logins": "admin:{PLAIN}Zq8vLm2pW9xTq\nbob:{PLAIN}Hw7pLm2qV9xTz\n",
+        "bcrypt-login": "admin:$2y$05$abcdefghijklmnopqrstuuXg9bnJ2m0eJxVpZ3q0a0m3ZqfC9Y5aK\n",
         "sample.php": "<?php\ndefine('NONCE_SALT', 'put your unique phrase here');\n",
         "sample-npmrc": "//r.example.com/:_auth=dXNlcjpwYXNzd29yZA==\n",
         "mirror-url": "ftp://anonymous:anonymous@ftp.example.com/\n",
@@ -2607,6 +2615,10 @@ def test_generator_sources_holding_a_credential_in_a_config_or_a_short_line_are_
                 ("npmrc-legacy", "_auth, line 1"),
                 ("wp-config.php", "DB_PASSWORD, line 3"),
                 ("salts.php", "LOGGED_IN_KEY, line 2"),
+                ("gitconfig", "GitHub Token"),
+                ("env", "DB_PASSWORD, line 2"),
+                ("db.sh", "PGPASSWORD, line 2"),
+                ("plain-logins", "password, line 1"),
             )
         },
         **{
@@ -3588,6 +3600,12 @@ def test_postbuild_variables_under_a_passphrase_or_an_encryption_keys_name_are_s
         "      LITELLM_MASTER_KEY: Tr0ub4dor-and-3x\n"
         "      SECRET_KEY_BASE: 9f2c4e6a8b0d1f3a5c7e9b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a\n"
         "      ENCRYPTION_KEY_NAME: primary\n"
+        # the seventh attack review: pre-shared keys, salts, a wallet's words, recovery codes
+        "      WIFI_PSK: meadow-lantern-42\n"
+        "      APP_SALT: purple-monkey-dishwasher-42\n"
+        "      WALLET_MNEMONIC: abandon ability able about above absent absorb abstract\n"
+        "      RECOVERY_CODES: a1b2c-d3e4f g5h6i-j7k8l m9n0o-p1q2r\n"
+        "      R4: Xk29vLq7pR3mZt8wQ1aB\n"
     )
     standard_repo(
         tmp_path,
@@ -3596,11 +3614,14 @@ def test_postbuild_variables_under_a_passphrase_or_an_encryption_keys_name_are_s
             "apps/s.yaml": (
                 "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n"
                 "  BORG_PASSPHRASE: ${BORG_PASSPHRASE}\n"
+                "  wifi-psk: ${WIFI_PSK}\n  salt: ${APP_SALT}\n  mnemonic: ${WALLET_MNEMONIC}\n"
+                "  recovery: ${RECOVERY_CODES}\n"
                 "  key-name: ${ENCRYPTION_KEY_NAME}\n"
                 "  app.env: |\n"
                 "    N8N_ENCRYPTION_KEY=${N8N_ENCRYPTION_KEY}\n"
                 "    LITELLM_MASTER_KEY=${LITELLM_MASTER_KEY}\n"
                 "    SECRET_KEY_BASE=${SECRET_KEY_BASE}\n"
+                "  app.ini: |\n    [security]\n    totp_key = ${R4}\n"
             ),
         },
         layer=layer,
@@ -3613,6 +3634,7 @@ def test_postbuild_variables_under_a_passphrase_or_an_encryption_keys_name_are_s
             "N8N_ENCRYPTION_KEY",
             "LITELLM_MASTER_KEY",
             "SECRET_KEY_BASE",
+            *("WIFI_PSK", "APP_SALT", "WALLET_MNEMONIC", "RECOVERY_CODES", "R4"),
         )
     }, found
 

@@ -2330,6 +2330,10 @@ PREFIXED_TOKENS = {
     "Replicate API Token": "r8_" + _RUN[:37],
     "Notion Token": "ntn_" + "12345678901" + _RUN[:35],
     "Postman API Key": "PMAK-" + _HEX[:24] + "-" + _HEX[24:58],
+    # the seventh attack review: an Azure Service Bus connection string's key
+    "Azure Shared Access Key": "Endpoint=sb://bus.servicebus.windows.net/;"
+    "SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey="
+    + "Zq8vR2mK7tLw3XpBn4Hc9Jd6Fg1Ks0YaWe5Tu2Io7A=",
 }
 
 
@@ -2339,6 +2343,8 @@ def test_services_api_tokens_are_known_by_their_issuers_shapes(tmp_path: Path) -
     data = "".join(f"  t{n}: {token}\n" for n, token in enumerate(PREFIXED_TOKENS.values()))
     # the prefixes alone, or a token cut short, are no token
     data += "  short: hf_abc\n  words: npm_install_timeout\n  sha: dapi" + _HEX[:20] + "\n"
+    # Flux's $$ hands a shell its own variable (the seventh review: a false Basic Auth)
+    data += "  cmd: redis-cli -u redis://:$${ENCODED_PASS}@$${REDIS_HOST}:6379 ping\n"
     standard_repo(tmp_path, {"apps/kustomization.yaml": "resources:\n  - cm.yaml\n"})
     write(
         tmp_path,
