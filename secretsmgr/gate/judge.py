@@ -286,7 +286,7 @@ def judge_index(
         if files is None:
             report = _encrypted_since_staged(root, snap, audit(snap, None))
             report = _hidden_by_settings(report, snap, head, lambda s: audit(s, None))
-            return _staged_only(report, snap, head)
+            return _staged_only(_rotate_staged(report, snap, head), snap, head)
         focus = set(files)
         scope = _scope(cache, snap, head, focus)
         now = audit(snap, sorted(scope & set(snap.paths)))
@@ -298,7 +298,7 @@ def judge_index(
         report = _encrypted_since_staged(root, snap, replace(now, findings=kept))
         in_scope = sorted(scope & set(snap.paths))
         report = _hidden_by_settings(report, snap, head, lambda s: audit(s, in_scope))
-        return _staged_only(report, snap, head)
+        return _staged_only(_rotate_staged(report, snap, head), snap, head)
     finally:
         index.close()
         if head is not None:
@@ -339,6 +339,24 @@ def _hidden_by_settings(
     if not hidden:
         return report
     return replace(report, newly_ignored=(*report.newly_ignored, *hidden))
+
+
+def _rotate_staged(report: AuditReport, index: Snapshot, head: Snapshot | None) -> AuditReport:
+    """A fix that rotates a file whose staged content HEAD does not hold takes ``--allow-dirty``:
+    rotate refuses a file with uncommitted changes, and the gate blocks the commit that would
+    give it none (sweep H of stop 55: SM004's fix failed when pasted)."""
+
+    def staged(path: str) -> bool:
+        return head is None or path not in head.paths or index.blob_id(path) != head.blob_id(path)
+
+    plain = "secretsmgr rotate "
+    kept = tuple(
+        replace(f, fix=f.fix.replace(plain, plain + "--allow-dirty ", 1))
+        if f.fix is not None and f.fix.startswith(plain) and staged(f.path)
+        else f
+        for f in report.findings
+    )
+    return replace(report, findings=kept)
 
 
 def _staged_only(report: AuditReport, index: Snapshot, head: Snapshot | None) -> AuditReport:

@@ -83,7 +83,15 @@ def test_deleting_the_last_key_holder_is_blocked(tmp_path: Path) -> None:
     root = gitops(tmp_path / "r")
     # the file re-encrypted by hand to an operator key only: Flux's key no longer holds it
     stage(root, "apps/db.enc.yaml", enc(secret("db", {"password": "db-pass"}), recipients=(K2,)))
-    assert ("SM004", "apps/db.enc.yaml") in found(judge(root))
+    report = judge(root)
+    assert ("SM004", "apps/db.enc.yaml") in found(report)
+    # its fix, pasted, must run on a file the commit has not taken yet (sweep H of stop 55:
+    # rotate refused the uncommitted file, and the gate refused the commit)
+    (sm004,) = [f for f in report.findings if f.rule == "SM004"]
+    assert sm004.fix == "secretsmgr rotate --allow-dirty apps/db.enc.yaml"
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "by hand")
+    (committed,) = [f for f in judge(root, ["apps/db.enc.yaml"]).findings if f.rule == "SM004"]
+    assert committed.fix == "secretsmgr rotate apps/db.enc.yaml"
 
 
 def test_deleting_a_file_causes_nothing_by_itself(tmp_path: Path) -> None:
