@@ -315,7 +315,7 @@ PREFIXED_TOKEN_PARTS = tuple(prefix for _, prefix, _ in _PREFIXED_TOKENS)
 # an Azure connection string's key (Service Bus, Event Hubs, IoT Hub, SignalR: the seventh
 # attack review of the gate; a Storage account's AccountKey= is detect-secrets' own)
 _AZURE_ACCESS_KEY = re.compile(
-    r"(?i)(?:^|[;\s\"'])(?:Shared)?AccessKey\s*=\s*[A-Za-z0-9+/]{40,88}={0,2}(?=[;\s\"']|$)"
+    r"(?i)(?:^|[;\s\"'])(?:Shared)?AccessKey\s*=\s*(?P<key>[A-Za-z0-9+/]{40,88}={0,2})(?=[;\s\"']|$)"
 )
 
 
@@ -1083,7 +1083,8 @@ def _known_format(text: str, value: str, *, sql: bool = True) -> Verdict | None:
     service = _prefixed_token(text)
     if service is not None:
         return Verdict(service, True)
-    if "AccessKey" in text and _AZURE_ACCESS_KEY.search(text):
+    azure = _AZURE_ACCESS_KEY.search(text) if "AccessKey" in text else None
+    if azure is not None and len(set(azure["key"].rstrip("="))) > 4:  # a key of zeros: a stand-in
         return Verdict("Azure Shared Access Key", True)
     if _encoded_private_key(text):
         return Verdict("Private Key", True)

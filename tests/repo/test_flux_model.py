@@ -557,6 +557,31 @@ def test_a_resource_sets_kustomization_is_a_layer_unless_its_path_is_templated(
     assert graph.layers_of("db/shared/secret.enc.yaml") == ("shared-app",)
     (per_secret,) = [x for x in graph.layers if x.name == "per-secret"]
     assert per_secret.decryption is not None and per_secret.decryption.secret_ref == "sops-app"
+    # as flux-operator renders them (the last review of stop 55): a boolean as Go prints it,
+    # an object it leaves out (reconcile: disabled), and no object at all where an input the
+    # templates name is missing from one input (it renders with missingkey=error)
+    flag = flux_ks("flags", "./db/<< inputs.on >>")
+    off = flux_ks("off-<< inputs.role >>", "./db/off").replace(
+        "metadata:\n", "metadata:\n  annotations:\n    fluxcd.controlplane.io/reconcile: disabled\n"
+    )
+    inputs = "  inputs:\n    - role: app\n      on: true\n"
+    git_checkout.write(
+        "db/sets/ks.yaml",
+        _resource_set(flag + "---\n" + off).replace("  inputs:\n    - role: app\n", inputs),
+    )
+    git_checkout.write("db/true/secret.enc.yaml", "kind: Secret\n")
+    git_checkout.write("db/off/secret.enc.yaml", "kind: Secret\n")
+    git_checkout.commit_all("shapes")
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    assert graph.layers_of("db/true/secret.enc.yaml") == ("flags",)
+    assert graph.layers_of("db/off/secret.enc.yaml") == ()
+    missing = _resource_set(flag).replace(
+        "  inputs:\n    - role: app\n", "  inputs:\n    - on: true\n    - role: x\n"
+    )
+    git_checkout.write("db/sets/ks.yaml", missing)
+    git_checkout.commit_all("an input lacks a key")
+    graph = find_layers(WorktreeSnapshot(git_checkout.path))
+    assert graph.layers_of("db/true/secret.enc.yaml") == ()
 
 
 def test_a_flux_kustomization_in_kustomizes_file_is_a_failed_build(git_checkout: GitRepo) -> None:

@@ -333,3 +333,11 @@ def test_deep_nesting_is_refused_before_the_rest_is_parsed(
     assert pulled <= 2 * events.MAX_DEPTH + 5, pulled  # a key and a start a level
     shallow = opening * events.MAX_DEPTH + "1" + closing * events.MAX_DEPTH
     assert events.parse_events(shallow)  # as deep as allowed: read
+
+
+@pytest.mark.parametrize("value", ["x\u2028y\nz\n", "a\rb\nc", "p\u2029\nq"])
+def test_a_value_with_a_break_other_than_newline_reads_back(value: str) -> None:
+    # the last review of stop 55: a literal block holding U+2028 ended its line there, and
+    # decrypt's output (and edit's buffer) did not read back
+    doc = M([("k", value)])
+    assert parse_yaml(emit_yaml([doc])) == [doc]

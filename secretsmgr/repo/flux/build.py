@@ -21,7 +21,15 @@ from dataclasses import dataclass, field, replace
 
 from secretsmgr.errors import FormatError
 from secretsmgr.repo.flux.files import MANIFEST_SUFFIXES, Artifact, Obj, RepoFiles, parse_docs
-from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES, KFile, PatchRef, Use, UseKind, is_remote
+from secretsmgr.repo.flux.kfile import (
+    KUSTOMIZATION_NAMES,
+    KFile,
+    PatchRef,
+    Use,
+    UseKind,
+    git_address,
+    is_remote,
+)
 from secretsmgr.repo.flux.objects import as_map, as_str, meta
 from secretsmgr.repo.flux.patch import Patch, patch_from_data, patches_of
 from secretsmgr.repo.flux.replace import apply_replacements
@@ -100,7 +108,9 @@ class Builder:
         if not ref or posixpath.isabs(ref):
             return None
         joined = posixpath.normpath(posixpath.join(folder, ref))
-        if is_remote(ref) and not (self._is_file(joined) or self._is_dir(joined)):
+        if is_remote(ref) and (
+            git_address(ref) or not (self._is_file(joined) or self._is_dir(joined))
+        ):
             # a name like a remote's that is a file or folder here is read from here, as
             # kustomize reads it (the seventh attack review of the gate: `db?ref=main`,
             # `git@db`, `gh:db` folders were never judged)

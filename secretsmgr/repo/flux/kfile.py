@@ -78,6 +78,13 @@ class KFile:
     problems: tuple[str, ...] = ()
 
 
+def git_address(ref: str) -> bool:
+    """Whether kustomize reads ``ref`` as a git address even where a folder of that name is
+    here (a URL, ``github.com/…``): it fetches it (the last review of stop 55); the other
+    remote-looking names (``db?ref=main``, ``git@db``, ``gh:db``) it reads from a folder."""
+    return "://" in ref or ref.startswith(("github.com/", "github.com:"))
+
+
 def is_remote(ref: str) -> bool:
     """Whether a kustomize reference points outside the repository (a URL, a git remote)."""
     return "://" in ref or ref.startswith(_REMOTE_PREFIXES) or "?ref=" in ref

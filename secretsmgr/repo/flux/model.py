@@ -40,7 +40,7 @@ from secretsmgr.repo.flux.graph import (
     order_layers,
     with_version,
 )
-from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES, UseKind, is_remote
+from secretsmgr.repo.flux.kfile import KUSTOMIZATION_NAMES, UseKind, git_address, is_remote
 from secretsmgr.repo.flux.objects import (
     KUSTOMIZE_GROUP,
     Decryption,
@@ -807,7 +807,7 @@ class _Model(Workspace):
                         continue
                     target = posixpath.normpath(posixpath.join(base or ".", ref.strip()))
                     local = target in self.repo.files or self.repo.is_dir(target)
-                    if is_remote(ref) and not local:
+                    if is_remote(ref) and (git_address(ref) or not local):
                         continue  # a remote's; a local one of such a name is read here
                     self._includers.setdefault(target, set()).add(path)
         return self._includers

@@ -47,6 +47,10 @@ def resource_set_kustomizations(doc: Mapping[str, object]) -> Iterator[dict[str,
             objects += safe_load_all(template)
     namespace = as_str(meta(doc).get("namespace"))
     inputs = _inline_inputs(spec)
+    if any(_INPUT.search(repr(_render(raw, given))) for raw in objects for given in inputs):
+        # an input a template names that one of the inputs lacks: the operator renders with
+        # missingkey=error and applies nothing of the set (the last review of stop 55)
+        return
     for raw in objects:
         obj = as_map(raw)
         if obj is None or not is_flux_kustomization(obj):
@@ -61,7 +65,9 @@ def resource_set_kustomizations(doc: Mapping[str, object]) -> Iterator[dict[str,
         seen: set[str] = set()
         for given in inputs:
             rendered = as_map(_render(obj, given))
-            for made in _kept(rendered or {}, namespace):
+            if rendered is None or _disabled(rendered):
+                continue
+            for made in _kept(rendered, namespace):
                 shown = repr((meta(made), as_map(made.get("spec"))))
                 if shown not in seen:
                     seen.add(shown)
@@ -92,10 +98,18 @@ _INPUT = re.compile(r"<<-?\s*inputs\.([A-Za-z_][A-Za-z0-9_]*)\s*-?>>")
 
 def _inline_inputs(spec: Mapping[str, object]) -> list[Mapping[str, object]]:
     """The ResourceSet's own ``spec.inputs`` (maps), none where it also reads inputs from
-    providers (``inputsFrom``: known only in the cluster)."""
-    if spec.get("inputsFrom"):
+    providers (``inputsFrom``: known only in the cluster) or permutes them (their values are
+    then under the set's name)."""
+    strategy = as_map(spec.get("inputStrategy")) or {}
+    if spec.get("inputsFrom") or str(strategy.get("name", "")).lower() == "permute":
         return []
     return [m for m in (as_map(i) for i in as_list(spec.get("inputs"))) if m is not None]
+
+
+def _disabled(obj: Mapping[str, object]) -> bool:
+    """Whether the operator leaves ``obj`` out (``fluxcd.controlplane.io/reconcile: disabled``)."""
+    annotations = as_map(meta(obj).get("annotations")) or {}
+    return annotations.get(f"{OPERATOR_GROUP}/reconcile") == "disabled"
 
 
 def _render(node: object, given: Mapping[str, object]) -> object:
@@ -104,7 +118,9 @@ def _render(node: object, given: Mapping[str, object]) -> object:
 
         def one(m: re.Match[str]) -> str:
             value = given.get(m[1])
-            return m[0] if value is None or isinstance(value, dict | list) else str(value)
+            if value is None or isinstance(value, dict | list):
+                return m[0]
+            return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
         return _INPUT.sub(one, node)
     if isinstance(node, dict):

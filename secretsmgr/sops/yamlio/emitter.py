@@ -151,8 +151,12 @@ def _string(s: str, is_key: bool) -> str | tuple[str, list[str]]:
     if _SIMPLE_PLAIN.fullmatch(s) and not s.endswith(":") and not needs_quotes(s):
         return s
     if "\n" in s and not is_key:
-        block_ok = _block_ok(s)
-        if block_ok and not s.startswith("\t") and s[0] not in _BREAKS.replace("\n", ""):
+        # a break other than \n (U+2028, \r) would end a block's line where the text goes on:
+        # what reads back is another value (the last review of stop 55: decrypt's output and
+        # edit's buffer of such a value did not read at all)
+        other_break = any(c in _BREAKS and c != "\n" for c in s)
+        block_ok = _block_ok(s) and not other_break
+        if block_ok and not s.startswith("\t"):
             if not s.endswith("\n"):
                 chomp = "-"
             elif s.endswith("\n\n") or s == "\n":

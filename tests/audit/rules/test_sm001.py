@@ -3583,6 +3583,14 @@ def test_a_local_folder_named_like_a_remote_base_is_read_as_kustomize_reads_it(
     assert "WnE4dkxtMnBXOXhUcVI0c0tkN04K" in kustomize_build(tmp_path / "apps")  # base64
     found = {f.path for f in run_audit(tmp_path).findings if f.rule == "SM001"}
     assert found == {f"apps/{folder}/token"}, found
+    # a name kustomize reads as a git address it fetches, a folder of that name here or not
+    # (the last review of stop 55: such a folder was read, and its files judged as applied)
+    remote = "github.com/org/repo//base?ref=v1"
+    write(tmp_path, "apps/kustomization.yaml", f'resources:\n  - "{remote}"\n')
+    write(tmp_path, f"apps/{remote}/kustomization.yaml", "resources: [secret.enc.yaml]\n")
+    write(tmp_path, f"apps/{remote}/secret.enc.yaml", enc(secret("db", {"password": "pw-Zq8v"})))
+    report = run_audit(tmp_path)
+    assert {f.rule for f in report.findings if f.path.endswith("secret.enc.yaml")} == {"SM012"}
 
 
 def test_postbuild_variables_under_a_passphrase_or_an_encryption_keys_name_are_secrets(

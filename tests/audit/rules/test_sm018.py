@@ -2345,6 +2345,8 @@ def test_services_api_tokens_are_known_by_their_issuers_shapes(tmp_path: Path) -
     data += "  short: hf_abc\n  words: npm_install_timeout\n  sha: dapi" + _HEX[:20] + "\n"
     # Flux's $$ hands a shell its own variable (the seventh review: a false Basic Auth)
     data += "  cmd: redis-cli -u redis://:$${ENCODED_PASS}@$${REDIS_HOST}:6379 ping\n"
+    # a key of zeros is a stand-in (the last review)
+    data += "  bus: Endpoint=sb://x.servicebus.windows.net/;SharedAccessKey=" + "0" * 43 + "=\n"
     standard_repo(tmp_path, {"apps/kustomization.yaml": "resources:\n  - cm.yaml\n"})
     write(
         tmp_path,
