@@ -564,10 +564,15 @@ def test_a_resource_sets_kustomization_is_a_layer_unless_its_path_is_templated(
     off = flux_ks("off-<< inputs.role >>", "./db/off").replace(
         "metadata:\n", "metadata:\n  annotations:\n    fluxcd.controlplane.io/reconcile: disabled\n"
     )
+    plain_off = flux_ks("plain-off", "./db/off").replace(
+        "metadata:\n", "metadata:\n  annotations:\n    fluxcd.controlplane.io/reconcile: disabled\n"
+    )
     inputs = "  inputs:\n    - role: app\n      on: true\n"
     git_checkout.write(
         "db/sets/ks.yaml",
-        _resource_set(flag + "---\n" + off).replace("  inputs:\n    - role: app\n", inputs),
+        _resource_set(flag + "---\n" + off + "---\n" + plain_off).replace(
+            "  inputs:\n    - role: app\n", inputs
+        ),
     )
     git_checkout.write("db/true/secret.enc.yaml", "kind: Secret\n")
     git_checkout.write("db/off/secret.enc.yaml", "kind: Secret\n")

@@ -56,7 +56,8 @@ def resource_set_kustomizations(doc: Mapping[str, object]) -> Iterator[dict[str,
         if obj is None or not is_flux_kustomization(obj):
             continue
         if _MARKER not in repr(obj) or not inputs:
-            yield from _kept(obj, namespace)
+            if not _disabled(obj):
+                yield from _kept(obj, namespace)
             continue
         # inputs written in the ResourceSet itself: one Kustomization each, as the operator
         # renders them (the seventh attack review of the gate: a per-namespace Kustomization
