@@ -1786,12 +1786,7 @@ def _without_example(word: str) -> str:
     return f"{scheme}://{authority}" + "".join(f"/{p}" for p in kept)
 
 
-def known_in_text(text: str) -> Verdict | None:
-    """A known credential format anywhere in ``text`` (a file's lines), example words aside."""
-    return _known_in_lines(text)
-
-
-def _known_in_lines(text: str) -> Verdict | None:
+def known_in_lines(text: str) -> Verdict | None:
     """A known format in ``text`` beside example words, which take out only the words (or the
     parts of a URL between its slashes) that hold them: an example word in a comment or a
     name beside a token (``# TODO``, ``…/example-org/…``, a login called ``mastodon``) hides
@@ -1877,7 +1872,7 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
         if not text.strip(" \t\"',;"):
             return None
         if _example(text):
-            return _known_in_lines(text)  # the words that hold no example word still count
+            return known_in_lines(text)  # the words that hold no example word still count
         return (
             # a password that is a variable with a default is that default (the review)
             _known_format(text, resolve_defaults(value))
@@ -1887,7 +1882,7 @@ def _judge(key: str, value: str, depth: int) -> Verdict | None:
     if value.strip("\"'") in _BARE_STAND_IN or is_placeholder(value):
         return None
     if _example(value):
-        return _known_in_lines(value)  # the words that hold no example word still count
+        return known_in_lines(value)  # the words that hold no example word still count
     if value.lower() in _BARE_WORDS and value.lower() in key.lower():
         return None  # the key's own word as its value (a dev realm's "secret": "secret")
     if _key_as_value(key, value):

@@ -176,6 +176,22 @@ def _json_shape(text: str) -> list[str]:
     ]
 
 
+def _as_sops_writes_it(tmp_path: Path, regex: str, indent: int, plain: str) -> dict[str, str]:
+    """``s.yaml``: ``plain`` encrypted by the real sops under ``indent`` and ``regex``, which
+    our writer writes back byte for byte and our decrypt prints as ``sops -d`` does; the
+    environment that holds the key."""
+    (tmp_path / ".sops.yaml").write_text(_config(indent).replace("^password$", regex))
+    (tmp_path / "s.yaml").write_text(plain)
+    done = run_sops(["encrypt", "s.yaml"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sops.dump(sops.load(done.stdout, sops.FileFormat.YAML), indent) == done.stdout
+    (tmp_path / "s.yaml").write_text(done.stdout)
+    env = subprocess_env(SOPS_AGE_KEY_FILE=str(TEST_KEY))
+    ours = run_process(["decrypt", "s.yaml"], cwd=tmp_path, env=env, expect=0).out
+    assert ours == run_sops(["decrypt", "s.yaml"], cwd=tmp_path, key_file=TEST_KEY).stdout
+    return env
+
+
 LONG = "k" * 131
 LONG_KEYS = f"""\
 {LONG}:
@@ -212,16 +228,7 @@ def test_keys_go_yaml_writes_explicitly_are_written_back_byte_for_byte(
     # the interop review of stop 55: a key over 128 bytes or of several lines is `? key`
     # then `: value` in go-yaml; ours were plain keys, and one over 1024 characters made
     # decrypt's output unreadable and set, edit and encrypt refuse the file
-    config = _config(indent).replace("^password$", "^other$")
-    (tmp_path / ".sops.yaml").write_text(config)
-    (tmp_path / "s.yaml").write_text(LONG_KEYS)
-    done = run_sops(["encrypt", "s.yaml"], cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert sops.dump(sops.load(done.stdout, sops.FileFormat.YAML), indent) == done.stdout
-    (tmp_path / "s.yaml").write_text(done.stdout)
-    env = subprocess_env(SOPS_AGE_KEY_FILE=str(TEST_KEY))
-    ours = run_process(["decrypt", "s.yaml"], cwd=tmp_path, env=env, expect=0).out
-    assert ours == run_sops(["decrypt", "s.yaml"], cwd=tmp_path, key_file=TEST_KEY).stdout
+    env = _as_sops_writes_it(tmp_path, "^other$", indent, LONG_KEYS)
     run_process(["set", "s.yaml", "list.0.other"], cwd=tmp_path, env=env, stdin="nv", expect=0)
     after = run_sops(["decrypt", "s.yaml"], cwd=tmp_path, key_file=TEST_KEY)
     assert after.returncode == 0 and "other: nv" in after.stdout, after.stderr
@@ -248,15 +255,7 @@ def test_block_scalars_go_yaml_writes_with_an_indent_or_a_tab_are_written_so(
     # the write-side review of stop 55: a value of several lines holding a tab, or starting
     # with a space or an empty line, is a literal block in go-yaml (`|4-` naming the indent);
     # decrypt printed it double-quoted, unlike sops -d
-    (tmp_path / ".sops.yaml").write_text(_config(indent).replace("^password$", "^zzz$"))
-    (tmp_path / "s.yaml").write_text(BLOCKS)
-    done = run_sops(["encrypt", "s.yaml"], cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert sops.dump(sops.load(done.stdout, sops.FileFormat.YAML), indent) == done.stdout
-    (tmp_path / "s.yaml").write_text(done.stdout)
-    env = subprocess_env(SOPS_AGE_KEY_FILE=str(TEST_KEY))
-    ours = run_process(["decrypt", "s.yaml"], cwd=tmp_path, env=env, expect=0).out
-    assert ours == run_sops(["decrypt", "s.yaml"], cwd=tmp_path, key_file=TEST_KEY).stdout
+    _as_sops_writes_it(tmp_path, "^zzz$", indent, BLOCKS)
 
 
 def test_extract_prints_with_the_indents_sops_prints_with(tmp_path: Path) -> None:

@@ -277,31 +277,31 @@ def test_a_tree_moved_aside_under_a_name_that_says_old_is_retired(
     # sweep E of stop 55, aflyingcougar/homelab: the old tree moved to kube_old/ (its root
     # syncs a path gone since) held an apps Kustomization nothing applies, which became a
     # cluster "kube_old" reading kubernetes/apps, a folder no live cluster deploys
-    bootstrap(git_checkout, "clusters/home")
-    git_checkout.write("clusters/home/apps.yaml", flux_ks("apps", "./apps/production"))
-    git_checkout.write("apps/production/kustomization.yaml", "resources: []\n")
-    git_checkout.write(f"{folder}/flux/apps.yaml", flux_ks("cluster-apps", "./apps"))
+    _beside_a_live_cluster(git_checkout, f"{folder}/flux/apps.yaml", "cluster-apps", "./apps")
     git_checkout.write("apps/s.enc.yaml", "kind: Secret\n")
     g = graph(git_checkout)
     assert [c.name for c in g.clusters] == ["home"]
     assert g.clusters_of("apps/s.enc.yaml") == ()
     # a word that only holds the letters is no archive's name
     other = GitRepo(git_checkout.path / "other")
-    bootstrap(other, "clusters/home")
-    other.write("clusters/home/apps.yaml", flux_ks("apps", "./apps/production"))
-    other.write("apps/production/kustomization.yaml", "resources: []\n")
-    other.write("golden/flux/apps.yaml", flux_ks("cluster-apps", "./apps"))
+    _beside_a_live_cluster(other, "golden/flux/apps.yaml", "cluster-apps", "./apps")
     other.write("apps/s.enc.yaml", "kind: Secret\n")
     assert find_layers(WorktreeSnapshot(other.path), ()).clusters_of("apps/s.enc.yaml") != ()
     # nor a live namespace's word (velero's backup-system: the regression over 52 clones)
     velero = GitRepo(git_checkout.path / "velero")
-    bootstrap(velero, "clusters/home")
-    velero.write("clusters/home/apps.yaml", flux_ks("apps", "./apps/production"))
-    velero.write("apps/production/kustomization.yaml", "resources: []\n")
-    velero.write("apps/backup-system/velero/ks.yaml", flux_ks("velero", "./apps/velero"))
+    _beside_a_live_cluster(velero, "apps/backup-system/velero/ks.yaml", "velero", "./apps/velero")
     velero.write("apps/velero/s.enc.yaml", "kind: Secret\n")
     found = find_layers(WorktreeSnapshot(velero.path), ())
     assert found.clusters_of("apps/velero/s.enc.yaml") != ()
+
+
+def _beside_a_live_cluster(repo: GitRepo, file: str, name: str, path: str) -> None:
+    """A bootstrapped cluster ``home`` whose apps layer builds an empty folder, and beside it
+    a Flux Kustomization ``name`` over ``path`` in ``file`` that nothing applies."""
+    bootstrap(repo, "clusters/home")
+    repo.write("clusters/home/apps.yaml", flux_ks("apps", "./apps/production"))
+    repo.write("apps/production/kustomization.yaml", "resources: []\n")
+    repo.write(file, flux_ks(name, path))
 
 
 def test_another_git_repository_is_this_checkout_only_with_the_same_url(

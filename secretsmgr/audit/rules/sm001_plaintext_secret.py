@@ -24,7 +24,7 @@ from secretsmgr.audit.credentials import (
     config_credential,
     is_password_hash,
     judge_value,
-    known_in_text,
+    known_in_lines,
     plain_setting,
     url_credential,
 )
@@ -1231,7 +1231,7 @@ def _source(data: bytes, path: str = "") -> str | None:
             # a .git-credentials line, a proxy's address (the fifth attack review of the gate:
             # under a file name with no extension, an https URL passed as "an address")
             return f"a URL's password (line {number})"
-    known = known_in_text(text)
+    known = known_in_lines(text)
     if known is not None and known.kind != "Basic Auth Credentials":  # URLs: judged above
         # a token in a config of its own (a .gitconfig's extraheader: the seventh attack review)
         return f"a credential ({known.kind})"

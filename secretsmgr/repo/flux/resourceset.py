@@ -47,11 +47,13 @@ def resource_set_kustomizations(doc: Mapping[str, object]) -> Iterator[dict[str,
             objects += safe_load_all(template)
     namespace = as_str(meta(doc).get("namespace"))
     inputs = _inline_inputs(spec)
-    if any(_INPUT.search(repr(_render(raw, given))) for raw in objects for given in inputs):
+    # each object as each input renders it (inputs written in the ResourceSet itself)
+    renders = [[_render(raw, given) for given in inputs] for raw in objects]
+    if any(_INPUT.search(repr(done)) for each in renders for done in each):
         # an input a template names that one of the inputs lacks: the operator renders with
         # missingkey=error and applies nothing of the set (the last review of stop 55)
         return
-    for raw in objects:
+    for raw, each in zip(objects, renders, strict=True):
         obj = as_map(raw)
         if obj is None or not is_flux_kustomization(obj):
             continue
@@ -59,13 +61,13 @@ def resource_set_kustomizations(doc: Mapping[str, object]) -> Iterator[dict[str,
             if not _disabled(obj):
                 yield from _kept(obj, namespace)
             continue
-        # inputs written in the ResourceSet itself: one Kustomization each, as the operator
-        # renders them (the seventh attack review of the gate: a per-namespace Kustomization
-        # whose component gives its children decryption was left out, and 36 SOPS files of
-        # m00nwtchr/homelab-cluster were SM010); the same one for every input is one
+        # one Kustomization per input, as the operator renders them (the seventh attack review
+        # of the gate: a per-namespace Kustomization whose component gives its children
+        # decryption was left out, and 36 SOPS files of m00nwtchr/homelab-cluster were
+        # SM010); the same one for every input is one
         seen: set[str] = set()
-        for given in inputs:
-            rendered = as_map(_render(obj, given))
+        for done in each:
+            rendered = as_map(done)
             if rendered is None or _disabled(rendered):
                 continue
             for made in _kept(rendered, namespace):
