@@ -42,8 +42,10 @@ _ZARF_VARIABLE = re.compile(
     # kustomize's ``vars:`` reference (``$(DB_PASSWORD)``), as a whole value (the reviews of
     # stop 51: each was a credential in clear)
     r"|%\([A-Za-z_][A-Za-z0-9_.-]{0,127}\)s|\$\([A-Z_][A-Z0-9_.]{0,127}\)"
-    # a name in one case (a password wrapped in @ to meet a rule, @Summer2024@, is none)
-    r"|@[a-z][a-z_]{0,63}(?:-[a-z_]+){0,7}@|@[A-Z][A-Z_]{0,63}(?:-[A-Z_]+){0,7}@)\s*$"
+    # a name in one case (a password wrapped in @ to meet a rule, @Summer2024@, is none), or
+    # between two @ each side as a start-up script's sed fills it (netbird's
+    # ``encryptionKey: "@@DATASTORE_ENCRYPTION_KEY@@"``: the review of stop 55)
+    r"|(@@?)(?:[a-z][a-z_]{0,63}(?:-[a-z_]+){0,7}|[A-Z][A-Z_]{0,63}(?:-[A-Z_]+){0,7})\1)\s*$"
 )
 # a docker config's ``"auth": "dXNlcjpwYXNz"`` (base64 of user:password), which no key of
 # _SECRET_LINE names

@@ -357,7 +357,10 @@ def test_variables_with_plain_text_around_them_stay_placeholders(value: str) -> 
 
 
 # sweep 12 (jmuchovej/homelab): Nix's substituteAll fills ``@agekey@`` in from sops-nix
-@pytest.mark.parametrize("value", ["@agekey@", "@dc-domain@", " @DB_PASSWORD@ "])
+# ... and a start-up script's ``@@NAME@@`` (netbird's config: the review of stop 55)
+@pytest.mark.parametrize(
+    "value", ["@agekey@", "@dc-domain@", " @DB_PASSWORD@ ", "@@DATASTORE_ENCRYPTION_KEY@@"]
+)
 def test_a_whole_nix_or_autoconf_variable_is_a_placeholder(value: str) -> None:
     assert is_placeholder(value) and manifest_placeholder(value)
 
@@ -374,6 +377,8 @@ def test_a_whole_nix_or_autoconf_variable_is_a_placeholder(value: str) -> None:
         "@Summer2024@",
         "@my-Root-Passw0rd@",
         "@Hunter2_Secret@",
+        "@@Summer2024@@",
+        "@@DB_PASSWORD@",
     ],
 )
 def test_at_signs_around_more_than_a_name_are_no_placeholder(value: str) -> None:
